@@ -1,0 +1,20 @@
+//! Pricegate's domain: the rules that decide whether a quote may be finalised,
+//! money arithmetic, and the parsed types every edge turns raw input into.
+//!
+//! Nothing here performs I/O or knows about HTTP, SQL or mail; persistence,
+//! mail and web depend on this crate, never the reverse.
+
+mod error;
+pub mod gate;
+pub mod money;
+pub mod parse;
+pub mod pricing;
+pub mod product_csv;
+
+pub use error::Invalid;
+pub use gate::{GateDecision, NoticeAck, PendingNotice, PublishedNotice, decide};
+pub use money::{Currency, MAX_UNIT_PRICE_MINOR, MinorUnits, parse_unit_price};
+pub use parse::{
+    CustomerEmail, DiscountBp, Email, Password, Quantity, Role, Sku, Text, parse_date,
+};
+pub use pricing::{LineImpact, NoticeImpact, PriceChange, PricedLine, impact_of, line_total, quote_total};

@@ -1,0 +1,132 @@
+//! Money is an integer count of minor units with an ISO 4217 currency; it is never a float.
+
+use std::fmt;
+
+use crate::Invalid;
+
+/// The largest unit price accepted: 100 million in major units of a
+/// two-decimal currency. With the quantity bound this keeps every quote total
+/// far inside `i64`.
+pub const MAX_UNIT_PRICE_MINOR: i64 = 10_000_000_000;
+
+/// An amount in minor units (cents for EUR). Signed, because price deltas can be negative.
+pub type MinorUnits = i64;
+
+/// Active ISO 4217 codes with their number of minor-unit digits.
+const CURRENCIES: &[(&str, u8)] = &[
+    ("AED", 2), ("AFN", 2), ("ALL", 2), ("AMD", 2), ("AOA", 2), ("ARS", 2), ("AUD", 2),
+    ("AWG", 2), ("AZN", 2), ("BAM", 2), ("BBD", 2), ("BDT", 2), ("BGN", 2), ("BHD", 3),
+    ("BIF", 0), ("BMD", 2), ("BND", 2), ("BOB", 2), ("BRL", 2), ("BSD", 2), ("BTN", 2),
+    ("BWP", 2), ("BYN", 2), ("BZD", 2), ("CAD", 2), ("CDF", 2), ("CHF", 2), ("CLP", 0),
+    ("CNY", 2), ("COP", 2), ("CRC", 2), ("CUP", 2), ("CVE", 2), ("CZK", 2), ("DJF", 0),
+    ("DKK", 2), ("DOP", 2), ("DZD", 2), ("EGP", 2), ("ERN", 2), ("ETB", 2), ("EUR", 2),
+    ("FJD", 2), ("FKP", 2), ("GBP", 2), ("GEL", 2), ("GHS", 2), ("GIP", 2), ("GMD", 2),
+    ("GNF", 0), ("GTQ", 2), ("GYD", 2), ("HKD", 2), ("HNL", 2), ("HTG", 2), ("HUF", 2),
+    ("IDR", 2), ("ILS", 2), ("INR", 2), ("IQD", 3), ("IRR", 2), ("ISK", 0), ("JMD", 2),
+    ("JOD", 3), ("JPY", 0), ("KES", 2), ("KGS", 2), ("KHR", 2), ("KMF", 0), ("KPW", 2),
+    ("KRW", 0), ("KWD", 3), ("KYD", 2), ("KZT", 2), ("LAK", 2), ("LBP", 2), ("LKR", 2),
+    ("LRD", 2), ("LSL", 2), ("LYD", 3), ("MAD", 2), ("MDL", 2), ("MGA", 2), ("MKD", 2),
+    ("MMK", 2), ("MNT", 2), ("MOP", 2), ("MRU", 2), ("MUR", 2), ("MVR", 2), ("MWK", 2),
+    ("MXN", 2), ("MYR", 2), ("MZN", 2), ("NAD", 2), ("NGN", 2), ("NIO", 2), ("NOK", 2),
+    ("NPR", 2), ("NZD", 2), ("OMR", 3), ("PAB", 2), ("PEN", 2), ("PGK", 2), ("PHP", 2),
+    ("PKR", 2), ("PLN", 2), ("PYG", 0), ("QAR", 2), ("RON", 2), ("RSD", 2), ("RUB", 2),
+    ("RWF", 0), ("SAR", 2), ("SBD", 2), ("SCR", 2), ("SDG", 2), ("SEK", 2), ("SGD", 2),
+    ("SHP", 2), ("SLE", 2), ("SOS", 2), ("SRD", 2), ("SSP", 2), ("STN", 2), ("SVC", 2),
+    ("SYP", 2), ("SZL", 2), ("THB", 2), ("TJS", 2), ("TMT", 2), ("TND", 3), ("TOP", 2),
+    ("TRY", 2), ("TTD", 2), ("TWD", 2), ("TZS", 2), ("UAH", 2), ("UGX", 0), ("USD", 2),
+    ("UYU", 2), ("UZS", 2), ("VES", 2), ("VND", 0), ("VUV", 0), ("WST", 2), ("XAF", 0),
+    ("XCD", 2), ("XOF", 0), ("XPF", 0), ("YER", 2), ("ZAR", 2), ("ZMW", 2), ("ZWG", 2),
+];
+
+/// An ISO 4217 currency code known to be in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Currency {
+    code: [u8; 3],
+    minor_digits: u8,
+}
+
+impl Currency {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let upper = raw.trim().to_ascii_uppercase();
+        CURRENCIES
+            .iter()
+            .find(|(code, _)| *code == upper)
+            .map(|(code, digits)| {
+                let bytes = code.as_bytes();
+                Currency { code: [bytes[0], bytes[1], bytes[2]], minor_digits: *digits }
+            })
+            .ok_or_else(|| {
+                Invalid::new("currency", format!("{raw:?} is not an ISO 4217 currency code such as EUR or USD."))
+            })
+    }
+
+    pub fn code(&self) -> &str {
+        // The code is always three ASCII letters taken from `CURRENCIES`.
+        std::str::from_utf8(&self.code).unwrap_or("XXX")
+    }
+
+    pub fn minor_digits(&self) -> u8 {
+        self.minor_digits
+    }
+
+    /// `1234` EUR → `"12.34 EUR"`; for people, never for arithmetic.
+    pub fn format(&self, minor: MinorUnits) -> String {
+        let sign = if minor < 0 { "-" } else { "" };
+        let abs = minor.unsigned_abs();
+        if self.minor_digits == 0 {
+            return format!("{sign}{abs} {}", self.code());
+        }
+        let scale = 10u64.pow(u32::from(self.minor_digits));
+        format!(
+            "{sign}{}.{:0width$} {}",
+            abs / scale,
+            abs % scale,
+            self.code(),
+            width = usize::from(self.minor_digits)
+        )
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A unit price as stored on a product or a price change.
+pub fn parse_unit_price(field: &str, value: i64) -> Result<MinorUnits, Invalid> {
+    if !(0..=MAX_UNIT_PRICE_MINOR).contains(&value) {
+        return Err(Invalid::new(
+            field,
+            format!("{field} must be between 0 and {MAX_UNIT_PRICE_MINOR} minor units."),
+        ));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currency_codes_are_case_insensitive_and_checked() {
+        assert_eq!(Currency::parse("eur").unwrap().code(), "EUR");
+        assert!(Currency::parse("EURO").is_err());
+        assert!(Currency::parse("ABC").is_err());
+    }
+
+    #[test]
+    fn amounts_format_with_the_currency_minor_digits() {
+        assert_eq!(Currency::parse("EUR").unwrap().format(123_456), "1234.56 EUR");
+        assert_eq!(Currency::parse("EUR").unwrap().format(-5), "-0.05 EUR");
+        assert_eq!(Currency::parse("JPY").unwrap().format(1200), "1200 JPY");
+        assert_eq!(Currency::parse("KWD").unwrap().format(1001), "1.001 KWD");
+    }
+
+    #[test]
+    fn unit_prices_outside_the_bounds_are_refused() {
+        assert!(parse_unit_price("unit_price_minor", -1).is_err());
+        assert!(parse_unit_price("unit_price_minor", MAX_UNIT_PRICE_MINOR + 1).is_err());
+        assert_eq!(parse_unit_price("unit_price_minor", 0), Ok(0));
+    }
+}

@@ -1,0 +1,279 @@
+//! Raw input becomes one of these types once, at the edge; the core never
+//! sees an unchecked string again.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::Invalid;
+
+/// Trimmed, non-empty text with an upper bound on its length (in characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text(String);
+
+impl Text {
+    pub fn parse(field: &str, raw: &str, max_chars: usize) -> Result<Self, Invalid> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(Invalid::new(field, format!("{field} must not be empty.")));
+        }
+        Self::parse_bounded(field, trimmed, max_chars).map(|_| Text(trimmed.to_owned()))
+    }
+
+    /// Like [`Text::parse`] but an empty value is allowed (notes, a company name).
+    pub fn parse_optional(field: &str, raw: &str, max_chars: usize) -> Result<Self, Invalid> {
+        let trimmed = raw.trim();
+        Self::parse_bounded(field, trimmed, max_chars).map(|_| Text(trimmed.to_owned()))
+    }
+
+    fn parse_bounded(field: &str, value: &str, max_chars: usize) -> Result<(), Invalid> {
+        if value.chars().count() > max_chars {
+            return Err(Invalid::new(field, format!("{field} must be at most {max_chars} characters long.")));
+        }
+        if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+            return Err(Invalid::new(field, format!("{field} must not contain control characters.")));
+        }
+        Ok(())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A user's e-mail address: what they log in with, stored in lower case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        parse_address("email", raw).map(|s| Email(s.to_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A customer's e-mail address, kept as typed (only trimmed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerEmail(String);
+
+impl CustomerEmail {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        parse_address("customer.email", raw).map(CustomerEmail)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn parse_address(field: &str, raw: &str) -> Result<String, Invalid> {
+    let value = raw.trim();
+    let bad = || Invalid::new(field, format!("{field} must be an e-mail address like name@example.com."));
+    if value.is_empty() || value.len() > 254 {
+        return Err(bad());
+    }
+    let (local, domain) = value.split_once('@').ok_or_else(bad)?;
+    let plausible_part = |part: &str| {
+        !part.is_empty()
+            && !part.starts_with('.')
+            && !part.ends_with('.')
+            && part.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[],;:\"\\".contains(c))
+    };
+    if local.len() > 64 || !plausible_part(local) || !plausible_part(domain) || domain.contains("..") {
+        return Err(bad());
+    }
+    Ok(value.to_owned())
+}
+
+/// A stock-keeping unit: 1–64 characters of letters, digits, `-`, `_`, `.` and `/`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sku(String);
+
+impl Sku {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let value = raw.trim();
+        let ok = !value.is_empty()
+            && value.len() <= 64
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+        if ok {
+            Ok(Sku(value.to_owned()))
+        } else {
+            Err(Invalid::new(
+                "sku",
+                "sku must be 1 to 64 characters of letters, digits, '-', '_', '.' or '/'.",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Sku {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A password as typed, before hashing. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_CHARS: usize = 10;
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let chars = raw.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(Invalid::new(
+                "password",
+                format!("password must be at least {} characters long.", Self::MIN_CHARS),
+            ));
+        }
+        if chars > 256 {
+            return Err(Invalid::new("password", "password must be at most 256 characters long."));
+        }
+        Ok(Password(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Sales,
+    Finance,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        match raw.trim() {
+            "sales" => Ok(Role::Sales),
+            "finance" => Ok(Role::Finance),
+            "admin" => Ok(Role::Admin),
+            _ => Err(Invalid::new("role", "role must be one of sales, finance or admin.")),
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Sales => "sales",
+            Role::Finance => "finance",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How many units a quote line is for: 1 to 1,000,000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantity(i64);
+
+impl Quantity {
+    pub const MAX: i64 = 1_000_000;
+
+    pub fn parse(value: i64) -> Result<Self, Invalid> {
+        if (1..=Self::MAX).contains(&value) {
+            Ok(Quantity(value))
+        } else {
+            Err(Invalid::new("quantity", format!("quantity must be between 1 and {}.", Self::MAX)))
+        }
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A discount in basis points: 0 (none) to 10,000 (everything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DiscountBp(i32);
+
+impl DiscountBp {
+    pub fn parse(value: i64) -> Result<Self, Invalid> {
+        if (0..=10_000).contains(&value) {
+            Ok(DiscountBp(value as i32))
+        } else {
+            Err(Invalid::new("discount_bp", "discount_bp must be between 0 and 10000 basis points."))
+        }
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+/// A calendar date written `YYYY-MM-DD`.
+pub fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, Invalid> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| Invalid::new(field, format!("{field} must be a date written YYYY-MM-DD.")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_lowercased_and_checked() {
+        assert_eq!(Email::parse(" Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
+        for bad in ["", "ann", "@example.com", "ann@", "a b@example.com", "ann@@example.com", "ann@exa..mple"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn skus_allow_only_a_safe_alphabet() {
+        assert!(Sku::parse("PUMP-100/A.2").is_ok());
+        assert!(Sku::parse("pump 100").is_err());
+        assert!(Sku::parse(&"X".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn text_is_trimmed_and_bounded_in_characters() {
+        assert_eq!(Text::parse("title", "  hi ", 5).unwrap().as_str(), "hi");
+        assert!(Text::parse("title", "   ", 5).is_err());
+        assert!(Text::parse("title", "ééééé", 5).is_ok());
+        assert!(Text::parse("title", "éééééé", 5).is_err());
+        assert!(Text::parse("title", "a\u{0}b", 5).is_err());
+    }
+
+    #[test]
+    fn password_debug_never_shows_the_secret() {
+        let p = Password::parse("correct horse battery").unwrap();
+        assert!(!format!("{p:?}").contains("horse"));
+        assert!(Password::parse("short").is_err());
+    }
+
+    #[test]
+    fn quantities_and_discounts_are_bounded() {
+        assert!(Quantity::parse(0).is_err());
+        assert!(Quantity::parse(Quantity::MAX + 1).is_err());
+        assert!(DiscountBp::parse(-1).is_err());
+        assert!(DiscountBp::parse(10_001).is_err());
+        assert_eq!(DiscountBp::parse(2_500).unwrap().get(), 2_500);
+    }
+}

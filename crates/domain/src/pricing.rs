@@ -1,0 +1,143 @@
+//! Quote arithmetic and the price impact of a notice on a quote.
+
+use std::collections::HashMap;
+
+use crate::{Invalid, MinorUnits};
+
+/// The total of one line: unit price × quantity, less the discount, rounded
+/// half away from zero to a whole minor unit. Computed in `i128` so no
+/// intermediate product can overflow; the bounds on price and quantity keep
+/// the result within `i64`.
+pub fn line_total(unit_price_minor: MinorUnits, quantity: i64, discount_bp: i32) -> MinorUnits {
+    let gross = i128::from(unit_price_minor) * i128::from(quantity);
+    let net_times_10k = gross * i128::from(10_000 - discount_bp);
+    let rounded = if net_times_10k >= 0 {
+        (net_times_10k + 5_000) / 10_000
+    } else {
+        (net_times_10k - 5_000) / 10_000
+    };
+    i64::try_from(rounded).unwrap_or(if rounded > 0 { i64::MAX } else { i64::MIN })
+}
+
+/// A quote line as the pricing rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricedLine {
+    pub line_id: uuid::Uuid,
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price_minor: MinorUnits,
+    pub discount_bp: i32,
+}
+
+impl PricedLine {
+    pub fn total(&self) -> MinorUnits {
+        line_total(self.unit_price_minor, self.quantity, self.discount_bp)
+    }
+}
+
+/// The sum of the line totals, or an error naming `lines` when it would not fit.
+pub fn quote_total(lines: &[PricedLine]) -> Result<MinorUnits, Invalid> {
+    lines.iter().try_fold(0i64, |sum, line| {
+        sum.checked_add(line.total())
+            .ok_or_else(|| Invalid::new("lines", "The quote total is too large to represent."))
+    })
+}
+
+/// One structured change a notice makes to the price list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceChange {
+    pub sku: String,
+    pub unit_price_minor: MinorUnits,
+    pub effective_on: chrono::NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineImpact {
+    pub line_id: uuid::Uuid,
+    pub sku: String,
+    pub quantity: i64,
+    pub old_unit_price_minor: MinorUnits,
+    pub new_unit_price_minor: MinorUnits,
+    pub effective_on: chrono::NaiveDate,
+    pub old_total_minor: MinorUnits,
+    pub new_total_minor: MinorUnits,
+    pub delta_minor: MinorUnits,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NoticeImpact {
+    pub lines: Vec<LineImpact>,
+    pub total_delta_minor: MinorUnits,
+}
+
+/// What a notice's changes do to a quote priced at `lines`: for every line
+/// whose product the notice re-prices, the old and new line totals (the
+/// line's discount applies to both) and the difference; and the sum.
+/// Where a notice lists the same sku twice, the last change wins.
+pub fn impact_of(lines: &[PricedLine], changes: &[PriceChange]) -> NoticeImpact {
+    let by_sku: HashMap<&str, &PriceChange> = changes.iter().map(|c| (c.sku.as_str(), c)).collect();
+    let mut impact = NoticeImpact::default();
+    for line in lines {
+        let Some(change) = by_sku.get(line.sku.as_str()) else { continue };
+        let old_total = line.total();
+        let new_total = line_total(change.unit_price_minor, line.quantity, line.discount_bp);
+        let delta = new_total.saturating_sub(old_total);
+        impact.total_delta_minor = impact.total_delta_minor.saturating_add(delta);
+        impact.lines.push(LineImpact {
+            line_id: line.line_id,
+            sku: line.sku.clone(),
+            quantity: line.quantity,
+            old_unit_price_minor: line.unit_price_minor,
+            new_unit_price_minor: change.unit_price_minor,
+            effective_on: change.effective_on,
+            old_total_minor: old_total,
+            new_total_minor: new_total,
+            delta_minor: delta,
+        });
+    }
+    impact
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::MAX_UNIT_PRICE_MINOR;
+    use crate::parse::Quantity;
+
+    fn line(sku: &str, quantity: i64, price: i64, discount_bp: i32) -> PricedLine {
+        PricedLine { line_id: uuid::Uuid::nil(), sku: sku.into(), quantity, unit_price_minor: price, discount_bp }
+    }
+
+    #[test]
+    fn line_totals_apply_the_discount_and_round_half_away_from_zero() {
+        assert_eq!(line_total(1_000, 3, 0), 3_000);
+        assert_eq!(line_total(1_000, 3, 1_000), 2_700);
+        assert_eq!(line_total(1, 1, 5_000), 1); // 0.5 rounds up
+        assert_eq!(line_total(1, 1, 5_001), 0);
+        assert_eq!(line_total(999, 7, 10_000), 0);
+    }
+
+    #[test]
+    fn the_largest_line_does_not_overflow() {
+        let total = line_total(MAX_UNIT_PRICE_MINOR, Quantity::MAX, 0);
+        assert_eq!(total, 10_000_000_000_000_000);
+    }
+
+    #[test]
+    fn impact_lists_only_lines_the_notice_reprices() {
+        let lines = [line("PUMP", 40, 250_000, 0), line("HOSE", 10, 1_000, 0), line("PUMP", 2, 250_000, 1_000)];
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let changes = [PriceChange { sku: "PUMP".into(), unit_price_minor: 275_000, effective_on: date }];
+        let impact = impact_of(&lines, &changes);
+        assert_eq!(impact.lines.len(), 2);
+        assert_eq!(impact.lines[0].delta_minor, 40 * 25_000);
+        assert_eq!(impact.lines[1].delta_minor, 2 * 25_000 * 9 / 10);
+        assert_eq!(impact.total_delta_minor, 1_000_000 + 45_000);
+    }
+
+    #[test]
+    fn a_notice_without_changes_has_no_impact() {
+        let impact = impact_of(&[line("PUMP", 1, 100, 0)], &[]);
+        assert_eq!(impact, NoticeImpact::default());
+    }
+}

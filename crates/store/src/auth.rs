@@ -1,0 +1,173 @@
+//! Passwords (argon2) and API bearer tokens (256 random bits, stored as SHA-256).
+
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use pricegate_domain::{Email, Password, Role};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{AuditEntry, record};
+use crate::db::db_now;
+use crate::entity::{api_tokens, users};
+use crate::views::UserView;
+use crate::{Actor, Store, StoreError};
+
+pub const TOKEN_TTL_HOURS: i64 = 12;
+
+/// A freshly issued bearer token. The secret exists only here and in the
+/// response to the caller; the database keeps its hash.
+pub struct ApiToken {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: UserView,
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiToken").field("token", &"<redacted>").field("user", &self.user.id).finish()
+    }
+}
+
+/// 32 bytes from the operating system's CSPRNG, base64url without padding.
+pub fn random_token() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Internal(format!("no randomness: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The stored form of a token. Lookups go by this hash, so the comparison is
+/// an index probe on a value an attacker cannot choose, not a string compare
+/// of the secret.
+pub fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) async fn hash_password(password: &Password) -> Result<String, StoreError> {
+    let password = password.clone();
+    tokio_blocking(move || {
+        Argon2::default()
+            .hash_password(password.expose().as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| StoreError::Internal(format!("password hashing failed: {e}")))
+    })
+    .await
+}
+
+async fn verify_password(password: String, hash: String) -> Result<bool, StoreError> {
+    tokio_blocking(move || Ok(Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok())).await
+}
+
+/// Argon2 takes tens of milliseconds of CPU on purpose: keep it off the async workers.
+async fn tokio_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Internal(format!("blocking task failed: {e}")))?
+}
+
+/// A valid argon2 hash of a password nobody has: verifying against it when
+/// the e-mail is unknown makes a wrong e-mail cost as much as a wrong password.
+const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$DbPBlKn8Cbo7b9u3YxzDbuRJPhbKp7OeW5aVx0N0ZkA";
+
+impl Store {
+    /// Checks an e-mail and password. Failures are audited (without the password).
+    pub async fn verify_login(&self, email: &str, password: &str) -> Result<Option<UserView>, StoreError> {
+        let user = match Email::parse(email) {
+            Ok(email) => users::Entity::find().filter(users::Column::Email.eq(email.as_str())).one(&self.db).await?,
+            Err(_) => None,
+        };
+        let hash = user.as_ref().map_or(DECOY_HASH.to_owned(), |u| u.password_hash.clone());
+        let matches = verify_password(password.to_owned(), hash).await?;
+        match user {
+            Some(user) if matches && user.active => Ok(Some(user.into())),
+            user => {
+                let now = db_now(&self.db).await?;
+                let reason = match &user {
+                    None => "unknown_email",
+                    Some(u) if !u.active => "inactive",
+                    Some(_) => "wrong_password",
+                };
+                record(
+                    &self.db,
+                    AuditEntry {
+                        at: now,
+                        actor_id: user.as_ref().map(|u| u.id),
+                        action: "auth.login_failed",
+                        subject_type: "user",
+                        subject_id: user.as_ref().map(|u| u.id),
+                        detail: json!({ "email": email.chars().take(254).collect::<String>(), "reason": reason }),
+                    },
+                )
+                .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    pub async fn issue_api_token(&self, user: UserView) -> Result<ApiToken, StoreError> {
+        let token = random_token()?;
+        let now = db_now(&self.db).await?;
+        let expires_at = now + Duration::hours(TOKEN_TTL_HOURS);
+        api_tokens::Entity::insert(api_tokens::ActiveModel {
+            token_hash: Set(hash_token(&token)),
+            user_id: Set(user.id),
+            created_at: Set(now),
+            expires_at: Set(expires_at),
+            revoked_at: Set(None),
+        })
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(ApiToken { token, expires_at, user })
+    }
+
+    /// The user a bearer token belongs to, if the token is known, unexpired,
+    /// unrevoked and its user still active.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Option<(Actor, UserView)>, StoreError> {
+        let Some(row) = api_tokens::Entity::find_by_id(hash_token(token)).one(&self.db).await? else {
+            return Ok(None);
+        };
+        if row.revoked_at.is_some() || row.expires_at <= db_now(&self.db).await? {
+            return Ok(None);
+        }
+        let Some(user) = users::Entity::find_by_id(row.user_id).one(&self.db).await? else { return Ok(None) };
+        if !user.active {
+            return Ok(None);
+        }
+        let role = Role::parse(&user.role).map_err(|e| StoreError::Internal(e.message))?;
+        Ok(Some((Actor { id: user.id, role }, user.into())))
+    }
+
+    pub async fn revoke_api_token(&self, token: &str) -> Result<(), StoreError> {
+        let now = db_now(&self.db).await?;
+        api_tokens::Entity::update_many()
+            .col_expr(api_tokens::Column::RevokedAt, Expr::value(now))
+            .filter(api_tokens::Column::TokenHash.eq(hash_token(token)))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_256_bits_and_unique() {
+        let a = random_token().unwrap();
+        let b = random_token().unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
+        assert_ne!(a, b);
+        assert_eq!(hash_token(&a).len(), 64);
+        assert_ne!(hash_token(&a), a);
+    }
+
+    #[test]
+    fn the_decoy_hash_is_a_valid_argon2_hash() {
+        assert!(argon2::password_hash::phc::PasswordHash::new(DECOY_HASH).is_ok());
+    }
+}

@@ -1,0 +1,95 @@
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode,
+    Statement, TransactionOptions, TransactionTrait,
+};
+use pricegate_migration::MigratorTrait;
+
+use crate::StoreError;
+
+/// The database, shared by every request and worker of one process.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `sqlite://…` (file created on first use, WAL, busy
+    /// timeout) or `postgres://…`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        let mut options = ConnectOptions::new(url);
+        options
+            .max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+        let db = Database::connect(options).await?;
+        Ok(Store { db })
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        pricegate_migration::Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Answers whether the database is reachable (for `/healthz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Begins a transaction that will write. On SQLite it is `BEGIN
+    /// IMMEDIATE`: taking the write lock up front means a transaction never
+    /// has to upgrade a read snapshot, which SQLite refuses without waiting.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(self.db.begin_with_options(options).await?)
+    }
+
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+}
+
+/// The current time as the database sees it, to the microsecond.
+///
+/// On PostgreSQL this is `clock_timestamp()` (the wall clock now, not the
+/// transaction's start as `now()` would be), so that every server process
+/// stamps `drafted_at`, `published_at` and `finalised_at` from one clock, and
+/// the order of the stamps taken under the gate lock is the order in which
+/// the operations took effect. SQLite runs in this process: its clock is ours.
+pub(crate) async fn db_now(conn: &impl ConnectionTrait) -> Result<DateTime<Utc>, StoreError> {
+    match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            let row = conn
+                .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT clock_timestamp() AS now"))
+                .await?
+                .ok_or_else(|| StoreError::Internal("clock_timestamp() returned no row".into()))?;
+            let now: DateTime<Utc> = row.try_get("", "now")?;
+            Ok(now.trunc_subsecs(6))
+        }
+        _ => Ok(Utc::now().trunc_subsecs(6)),
+    }
+}

@@ -1,0 +1,269 @@
+//! sea-orm entities, one module per table. Plain rows: the rules live in
+//! `pricegate-domain` and in the store's operations, not here.
+
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod users {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub email: String,
+        pub name: String,
+        pub role: String,
+        pub password_hash: String,
+        pub active: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod api_tokens {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "api_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub user_id: Uuid,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub revoked_at: Option<DateTimeUtc>,
+    }
+    no_relations!();
+}
+
+pub mod gate {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "gate")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub last_seq: i64,
+    }
+    no_relations!();
+}
+
+pub mod products {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "products")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub sku: String,
+        pub name: String,
+        pub unit: String,
+        pub currency: String,
+        pub unit_price_minor: i64,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod notices {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notices")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub title: String,
+        pub body: String,
+        pub state: String,
+        pub seq: Option<i64>,
+        pub published_at: Option<DateTimeUtc>,
+        pub published_by: Option<Uuid>,
+        pub created_by: Uuid,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod notice_changes {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notice_changes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub notice_id: Uuid,
+        pub position: i32,
+        pub product_id: Uuid,
+        pub sku: String,
+        pub unit_price_minor: i64,
+        pub effective_on: Date,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(belongs_to = "super::notices::Entity", from = "Column::NoticeId", to = "super::notices::Column::Id")]
+        Notice,
+    }
+    impl Related<super::notices::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Notice.def()
+        }
+    }
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod quotes {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "quotes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub owner_id: Uuid,
+        pub signer_id: Uuid,
+        pub customer_name: String,
+        pub customer_email: String,
+        pub customer_company: String,
+        pub currency: String,
+        pub valid_until: Date,
+        pub notes: String,
+        pub state: String,
+        pub drafted_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub finalised_at: Option<DateTimeUtc>,
+        pub cancelled_at: Option<DateTimeUtc>,
+    }
+    no_relations!();
+}
+
+pub mod quote_lines {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "quote_lines")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub quote_id: Uuid,
+        pub position: i32,
+        pub product_id: Uuid,
+        pub sku: String,
+        pub product_name: String,
+        pub unit: String,
+        pub quantity: i64,
+        pub unit_price_minor: i64,
+        pub discount_bp: i32,
+    }
+    no_relations!();
+}
+
+pub mod acknowledgements {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "acknowledgements")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub notice_id: Uuid,
+        pub user_id: Uuid,
+        pub acknowledged_at: DateTimeUtc,
+        pub channel: String,
+        pub client_addr: Option<String>,
+        pub user_agent: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod finalisations {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "finalisations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub quote_id: Uuid,
+        pub finalised_by: Uuid,
+        pub finalised_at: DateTimeUtc,
+        pub evidence: Json,
+        pub override_id: Option<Uuid>,
+    }
+    no_relations!();
+}
+
+pub mod price_overrides {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "price_overrides")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub quote_id: Uuid,
+        pub approved_by: Uuid,
+        pub reason: String,
+        pub created_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod audit_log {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_log")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub at: DateTimeUtc,
+        pub actor_id: Option<Uuid>,
+        pub action: String,
+        pub subject_type: String,
+        pub subject_id: Option<Uuid>,
+        pub detail: Json,
+    }
+    no_relations!();
+}
+
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub dedupe_key: String,
+        pub kind: String,
+        pub to_addr: String,
+        pub to_name: String,
+        pub subject: String,
+        pub text_body: String,
+        pub html_body: String,
+        pub message_id: String,
+        pub state: String,
+        pub attempts: i32,
+        pub next_attempt_at: DateTimeUtc,
+        pub last_error: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub sent_at: Option<DateTimeUtc>,
+    }
+    no_relations!();
+}
+
+pub mod ack_tokens {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "ack_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub notice_id: Uuid,
+        pub user_id: Uuid,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub used_at: Option<DateTimeUtc>,
+    }
+    no_relations!();
+}

@@ -1,0 +1,77 @@
+use pricegate_domain::Invalid;
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
+
+use crate::views::GateView;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Well-formed input that breaks a rule (HTTP 422).
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    /// No such row, or one the caller may not know exists (HTTP 404).
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// The caller may not do this to this row (HTTP 403).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// The row is in a state that does not allow this (HTTP 409).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The gate refused: the signer has notices to acknowledge first (HTTP 409).
+    #[error("the signer has not acknowledged every notice published since the quote was drafted")]
+    PendingAcknowledgements(Box<GateView>),
+    /// The database cannot be reached or is too busy right now (HTTP 503).
+    #[error("the database is unavailable")]
+    Unavailable(#[source] DbErr),
+    #[error("database error")]
+    Db(#[source] DbErr),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    pub fn not_found(what: &'static str) -> Self {
+        StoreError::NotFound { what }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        StoreError::Conflict { code, message: message.into() }
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        StoreError::Forbidden { code, message: message.into() }
+    }
+
+    /// A unique-constraint violation turned into the conflict the caller names;
+    /// any other database error passes through unchanged.
+    pub(crate) fn unique_as(err: DbErr, code: &'static str, message: impl Into<String>) -> Self {
+        if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+            StoreError::conflict(code, message)
+        } else {
+            StoreError::from(err)
+        }
+    }
+}
+
+impl From<DbErr> for StoreError {
+    fn from(err: DbErr) -> Self {
+        if is_unavailable(&err) { StoreError::Unavailable(err) } else { StoreError::Db(err) }
+    }
+}
+
+/// Errors that say "try again later" rather than "this is a bug": no
+/// connection, a pool that timed out, SQLite still locked after its busy
+/// timeout, or PostgreSQL shutting down.
+fn is_unavailable(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            let text = e.to_string();
+            matches!(**e, sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::PoolClosed)
+                || text.contains("database is locked")
+                || text.contains("terminating connection")
+                || text.contains("the database system is")
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,38 @@
+//! Pricegate's persistence: sea-orm on SQLite (embedded default) or PostgreSQL.
+//!
+//! Every operation that changes state runs in one write transaction, writes
+//! its audit row in that same transaction, and either commits whole or not at
+//! all. Publication and finalisation are serialised on the `gate` row (see
+//! [`gate`]), so the invariant holds across server processes, not just tasks.
+
+mod audit;
+mod auth;
+mod db;
+pub mod entity;
+mod error;
+pub mod gate;
+mod notices;
+mod products;
+mod quotes;
+mod users;
+pub mod views;
+
+pub use audit::AuditEntry;
+pub use auth::{ApiToken, TOKEN_TTL_HOURS};
+pub use db::Store;
+pub use error::StoreError;
+pub use notices::{Channel, ClientInfo, NewNotice, NewPriceChange, NoticePatch};
+pub use products::{CsvRowError, NewProduct};
+pub use quotes::{NewLine, NewQuote, QuoteFilter, QuotePatch};
+pub use users::{NewUser, UserPatch};
+
+use pricegate_domain::Role;
+use uuid::Uuid;
+
+/// Who is asking. Every operation that depends on the caller takes one, so
+/// ownership is checked where the row is read, not in the web layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub id: Uuid,
+    pub role: Role,
+}

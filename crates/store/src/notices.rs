@@ -1,0 +1,398 @@
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use pricegate_domain::{Invalid, Role, Sku, Text};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::{AuditEntry, record};
+use crate::db::db_now;
+use crate::entity::{acknowledgements, notice_changes, notices, products, users};
+use crate::views::{AckListView, AckView, AcknowledgedBy, NoticeView, PriceChangeView, UserView};
+use crate::{Actor, Store, StoreError};
+
+pub const MAX_CHANGES: usize = 500;
+
+#[derive(Debug, Clone)]
+pub struct NewPriceChange {
+    pub sku: Sku,
+    pub unit_price_minor: i64,
+    pub effective_on: NaiveDate,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewNotice {
+    pub title: Text,
+    pub body: Text,
+    pub changes: Vec<NewPriceChange>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NoticePatch {
+    pub title: Option<Text>,
+    pub body: Option<Text>,
+    pub changes: Option<Vec<NewPriceChange>>,
+}
+
+/// How an acknowledgement reached us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Web,
+    Email,
+    Api,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::Email => "email",
+            Channel::Api => "api",
+        }
+    }
+}
+
+/// Where a request came from, kept with an acknowledgement as part of the proof.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub addr: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub(crate) const PUBLISHED: &str = "published";
+const DRAFT: &str = "draft";
+
+async fn write_changes(
+    txn: &DatabaseTransaction,
+    notice_id: Uuid,
+    changes: &[NewPriceChange],
+) -> Result<(), StoreError> {
+    if changes.len() > MAX_CHANGES {
+        return Err(Invalid::new("changes", format!("A notice may carry at most {MAX_CHANGES} price changes.")).into());
+    }
+    notice_changes::Entity::delete_many().filter(notice_changes::Column::NoticeId.eq(notice_id)).exec(txn).await?;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let skus: Vec<String> = changes.iter().map(|c| c.sku.as_str().to_owned()).collect();
+    let found: HashMap<String, Uuid> = products::Entity::find()
+        .filter(products::Column::Sku.is_in(skus))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|p| (p.sku, p.id))
+        .collect();
+    let mut rows = Vec::with_capacity(changes.len());
+    for (i, change) in changes.iter().enumerate() {
+        let product_id = *found.get(change.sku.as_str()).ok_or_else(|| {
+            Invalid::new(format!("changes[{i}].sku"), format!("There is no product with sku {}.", change.sku))
+                .with_code("unknown_sku")
+        })?;
+        rows.push(notice_changes::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            notice_id: Set(notice_id),
+            position: Set(i as i32),
+            product_id: Set(product_id),
+            sku: Set(change.sku.as_str().to_owned()),
+            unit_price_minor: Set(change.unit_price_minor),
+            effective_on: Set(change.effective_on),
+        });
+    }
+    notice_changes::Entity::insert_many(rows).exec_without_returning(txn).await?;
+    Ok(())
+}
+
+/// The changes of each notice, with the product's name and currency.
+pub(crate) async fn load_changes(
+    conn: &impl ConnectionTrait,
+    notice_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<PriceChangeView>>, StoreError> {
+    if notice_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = notice_changes::Entity::find()
+        .filter(notice_changes::Column::NoticeId.is_in(notice_ids.iter().copied()))
+        .order_by_asc(notice_changes::Column::Position)
+        .all(conn)
+        .await?;
+    let product_ids: Vec<Uuid> = rows.iter().map(|r| r.product_id).collect();
+    let products: HashMap<Uuid, products::Model> = products::Entity::find()
+        .filter(products::Column::Id.is_in(product_ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    let mut by_notice: HashMap<Uuid, Vec<PriceChangeView>> = HashMap::new();
+    for row in rows {
+        let product = products.get(&row.product_id);
+        by_notice.entry(row.notice_id).or_default().push(PriceChangeView {
+            sku: row.sku,
+            product_name: product.map(|p| p.name.clone()).unwrap_or_default(),
+            currency: product.map(|p| p.currency.clone()).unwrap_or_default(),
+            unit_price_minor: row.unit_price_minor,
+            effective_on: row.effective_on,
+        });
+    }
+    Ok(by_notice)
+}
+
+/// Finance sees drafts; everyone else sees only what has been published.
+fn visible_to(actor: &Actor, notice: &notices::Model) -> bool {
+    notice.state == PUBLISHED || actor.role == Role::Finance
+}
+
+impl Store {
+    pub async fn create_notice(&self, actor: &Actor, new: NewNotice) -> Result<NoticeView, StoreError> {
+        let txn = self.begin_write().await?;
+        let now = db_now(&txn).await?;
+        let notice = notices::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            title: Set(new.title.into_inner()),
+            body: Set(new.body.into_inner()),
+            state: Set(DRAFT.into()),
+            seq: Set(None),
+            published_at: Set(None),
+            published_by: Set(None),
+            created_by: Set(actor.id),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        write_changes(&txn, notice.id, &new.changes).await?;
+        record(
+            &txn,
+            AuditEntry {
+                at: now,
+                actor_id: Some(actor.id),
+                action: "notice.drafted",
+                subject_type: "notice",
+                subject_id: Some(notice.id),
+                detail: json!({ "title": notice.title, "changes": new.changes.len() }),
+            },
+        )
+        .await?;
+        let view = self.notice_view(&txn, actor, notice).await?;
+        txn.commit().await?;
+        Ok(view)
+    }
+
+    /// Edits a draft. A published notice is immutable: a correction is a new notice.
+    pub async fn update_notice(&self, actor: &Actor, id: Uuid, patch: NoticePatch) -> Result<NoticeView, StoreError> {
+        let txn = self.begin_write().await?;
+        let notice = notices::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(StoreError::not_found("notice"))?;
+        if notice.state != DRAFT {
+            return Err(StoreError::conflict(
+                "notice_published",
+                "This notice is published and can no longer change; publish a new notice to correct it.",
+            ));
+        }
+        let now = db_now(&txn).await?;
+        let mut model: notices::ActiveModel = notice.into();
+        if let Some(title) = patch.title {
+            model.title = Set(title.into_inner());
+        }
+        if let Some(body) = patch.body {
+            model.body = Set(body.into_inner());
+        }
+        model.updated_at = Set(now);
+        let notice = model.update(&txn).await?;
+        if let Some(changes) = &patch.changes {
+            write_changes(&txn, id, changes).await?;
+        }
+        record(
+            &txn,
+            AuditEntry {
+                at: now,
+                actor_id: Some(actor.id),
+                action: "notice.edited",
+                subject_type: "notice",
+                subject_id: Some(id),
+                detail: json!({ "title": notice.title }),
+            },
+        )
+        .await?;
+        let view = self.notice_view(&txn, actor, notice).await?;
+        txn.commit().await?;
+        Ok(view)
+    }
+
+    pub async fn get_notice(&self, actor: &Actor, id: Uuid) -> Result<NoticeView, StoreError> {
+        let notice = notices::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .filter(|n| visible_to(actor, n))
+            .ok_or(StoreError::not_found("notice"))?;
+        self.notice_view(&self.db, actor, notice).await
+    }
+
+    /// Published notices, newest first (finance also sees drafts, first of all).
+    pub async fn list_notices(&self, actor: &Actor) -> Result<Vec<NoticeView>, StoreError> {
+        let mut query = notices::Entity::find();
+        if actor.role != Role::Finance {
+            query = query.filter(notices::Column::State.eq(PUBLISHED));
+        }
+        let rows = query
+            .order_by_desc(notices::Column::PublishedAt.is_null())
+            .order_by_desc(notices::Column::Seq)
+            .order_by_desc(notices::Column::CreatedAt)
+            .all(&self.db)
+            .await?;
+        let ids: Vec<Uuid> = rows.iter().map(|n| n.id).collect();
+        let mut changes = load_changes(&self.db, &ids).await?;
+        let acks: HashMap<Uuid, acknowledgements::Model> = acknowledgements::Entity::find()
+            .filter(acknowledgements::Column::UserId.eq(actor.id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|a| (a.notice_id, a))
+            .collect();
+        Ok(rows
+            .into_iter()
+            .map(|n| {
+                let changes = changes.remove(&n.id).unwrap_or_default();
+                let ack = acks.get(&n.id);
+                to_view(n, changes, ack)
+            })
+            .collect())
+    }
+
+    async fn notice_view(
+        &self,
+        conn: &impl ConnectionTrait,
+        actor: &Actor,
+        notice: notices::Model,
+    ) -> Result<NoticeView, StoreError> {
+        let changes = load_changes(conn, &[notice.id]).await?.remove(&notice.id).unwrap_or_default();
+        let ack = acknowledgements::Entity::find()
+            .filter(acknowledgements::Column::NoticeId.eq(notice.id))
+            .filter(acknowledgements::Column::UserId.eq(actor.id))
+            .one(conn)
+            .await?;
+        Ok(to_view(notice, changes, ack.as_ref()))
+    }
+
+    /// Records that `user_id` has seen a published notice. Acknowledging again
+    /// changes nothing and returns the first acknowledgement.
+    pub async fn acknowledge_notice(
+        &self,
+        user_id: Uuid,
+        notice_id: Uuid,
+        channel: Channel,
+        client: ClientInfo,
+    ) -> Result<(AckView, bool), StoreError> {
+        let txn = self.begin_write().await?;
+        let result = acknowledge_in(&txn, user_id, notice_id, channel, client).await?;
+        txn.commit().await?;
+        Ok(result)
+    }
+
+    pub async fn list_acknowledgements(&self, notice_id: Uuid) -> Result<AckListView, StoreError> {
+        let notice = notices::Entity::find_by_id(notice_id).one(&self.db).await?.ok_or(StoreError::not_found("notice"))?;
+        let acks = acknowledgements::Entity::find()
+            .filter(acknowledgements::Column::NoticeId.eq(notice.id))
+            .order_by_asc(acknowledgements::Column::AcknowledgedAt)
+            .all(&self.db)
+            .await?;
+        let users: HashMap<Uuid, users::Model> =
+            users::Entity::find().all(&self.db).await?.into_iter().map(|u| (u.id, u)).collect();
+        let acknowledged: Vec<AcknowledgedBy> = acks
+            .iter()
+            .filter_map(|a| {
+                users.get(&a.user_id).map(|u| AcknowledgedBy {
+                    user: UserView::from(u.clone()),
+                    acknowledged_at: a.acknowledged_at,
+                    channel: a.channel.clone(),
+                })
+            })
+            .collect();
+        let mut pending: Vec<UserView> = users
+            .values()
+            .filter(|u| u.active && u.role == Role::Sales.as_str() && !acks.iter().any(|a| a.user_id == u.id))
+            .cloned()
+            .map(UserView::from)
+            .collect();
+        pending.sort_by(|a, b| a.email.cmp(&b.email));
+        Ok(AckListView { acknowledged, pending })
+    }
+}
+
+/// The acknowledgement itself, inside a caller's write transaction (the API,
+/// the browser and the e-mail link all come through here).
+pub(crate) async fn acknowledge_in(
+    txn: &DatabaseTransaction,
+    user_id: Uuid,
+    notice_id: Uuid,
+    channel: Channel,
+    client: ClientInfo,
+) -> Result<(AckView, bool), StoreError> {
+    let notice = notices::Entity::find_by_id(notice_id).one(txn).await?.ok_or(StoreError::not_found("notice"))?;
+    if notice.state != PUBLISHED {
+        return Err(StoreError::conflict("notice_not_published", "Only a published notice can be acknowledged."));
+    }
+    let now = db_now(txn).await?;
+    let clip = |s: Option<String>, n: usize| s.map(|s| s.chars().take(n).collect::<String>());
+    let inserted = acknowledgements::Entity::insert(acknowledgements::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        notice_id: Set(notice_id),
+        user_id: Set(user_id),
+        acknowledged_at: Set(now),
+        channel: Set(channel.as_str().into()),
+        client_addr: Set(clip(client.addr, 64)),
+        user_agent: Set(clip(client.user_agent, 512)),
+    })
+    .on_conflict(
+        OnConflict::columns([acknowledgements::Column::UserId, acknowledgements::Column::NoticeId])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?
+        > 0;
+    let ack = acknowledgements::Entity::find()
+        .filter(acknowledgements::Column::NoticeId.eq(notice_id))
+        .filter(acknowledgements::Column::UserId.eq(user_id))
+        .one(txn)
+        .await?
+        .ok_or_else(|| StoreError::Internal("acknowledgement vanished after insert".into()))?;
+    if inserted {
+        record(
+            txn,
+            AuditEntry {
+                at: now,
+                actor_id: Some(user_id),
+                action: "notice.acknowledged",
+                subject_type: "notice",
+                subject_id: Some(notice_id),
+                detail: json!({ "channel": ack.channel, "client_addr": ack.client_addr }),
+            },
+        )
+        .await?;
+    }
+    Ok((
+        AckView { notice_id, user_id, acknowledged_at: ack.acknowledged_at, channel: ack.channel },
+        inserted,
+    ))
+}
+
+fn to_view(n: notices::Model, changes: Vec<PriceChangeView>, ack: Option<&acknowledgements::Model>) -> NoticeView {
+    NoticeView {
+        id: n.id,
+        title: n.title,
+        body: n.body,
+        state: n.state,
+        seq: n.seq,
+        published_at: n.published_at,
+        created_at: n.created_at,
+        updated_at: n.updated_at,
+        changes,
+        acknowledged_by_me: ack.is_some(),
+        acknowledged_at: ack.map(|a| a.acknowledged_at),
+    }
+}

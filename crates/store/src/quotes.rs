@@ -1,0 +1,448 @@
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, PricedLine, Quantity, Role, Sku, Text, quote_total};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::{AuditEntry, record};
+use crate::db::db_now;
+use crate::entity::{finalisations, price_overrides, products, quote_lines, quotes, users};
+use crate::gate::priced_lines;
+use crate::products::prices_in_force;
+use crate::views::{CustomerView, EvidenceNotice, EvidenceView, LineView, OverrideView, QuoteView, RepriceView};
+use crate::{Actor, Store, StoreError};
+
+pub(crate) const DRAFT: &str = "draft";
+pub const MAX_LINES: usize = 200;
+
+#[derive(Debug, Clone)]
+pub struct NewLine {
+    pub sku: Sku,
+    pub quantity: Quantity,
+    pub discount: DiscountBp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewQuote {
+    pub customer_name: Text,
+    pub customer_email: CustomerEmail,
+    pub customer_company: Text,
+    pub currency: Currency,
+    pub valid_until: NaiveDate,
+    pub notes: Text,
+    pub signer_id: Option<Uuid>,
+    pub lines: Vec<NewLine>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QuotePatch {
+    pub customer_name: Option<Text>,
+    pub customer_email: Option<CustomerEmail>,
+    pub customer_company: Option<Text>,
+    pub valid_until: Option<NaiveDate>,
+    pub notes: Option<Text>,
+    pub signer_id: Option<Uuid>,
+    pub lines: Option<Vec<NewLine>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QuoteFilter {
+    pub state: Option<String>,
+}
+
+pub(crate) async fn load_lines(
+    conn: &impl ConnectionTrait,
+    quote_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<quote_lines::Model>>, StoreError> {
+    let mut by_quote: HashMap<Uuid, Vec<quote_lines::Model>> = HashMap::new();
+    for chunk in quote_ids.chunks(500) {
+        let rows = quote_lines::Entity::find()
+            .filter(quote_lines::Column::QuoteId.is_in(chunk.iter().copied()))
+            .order_by_asc(quote_lines::Column::Position)
+            .all(conn)
+            .await?;
+        for row in rows {
+            by_quote.entry(row.quote_id).or_default().push(row);
+        }
+    }
+    Ok(by_quote)
+}
+
+/// A quote and its lines, with the quote row locked against concurrent edits
+/// (`FOR UPDATE` on PostgreSQL; SQLite's write transaction already excludes them).
+pub(crate) async fn load_quote_for_update(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
+    let quote = quotes::Entity::find_by_id(id).lock_exclusive().one(txn).await?.ok_or(StoreError::not_found("quote"))?;
+    let lines = load_lines(txn, &[id]).await?.remove(&id).unwrap_or_default();
+    Ok((quote, lines))
+}
+
+fn may_view(actor: &Actor, quote: &quotes::Model) -> bool {
+    actor.role == Role::Finance || quote.owner_id == actor.id || quote.signer_id == actor.id
+}
+
+pub(crate) async fn load_visible(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
+    let quote = quotes::Entity::find_by_id(id).one(conn).await?.ok_or(StoreError::not_found("quote"))?;
+    if !may_view(actor, &quote) {
+        return Err(StoreError::forbidden("not_your_quote", "This quote belongs to someone else."));
+    }
+    let lines = load_lines(conn, &[id]).await?.remove(&id).unwrap_or_default();
+    Ok((quote, lines))
+}
+
+async fn load_owned(txn: &DatabaseTransaction, actor: &Actor, id: Uuid) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
+    let (quote, lines) = load_quote_for_update(txn, id).await?;
+    if quote.owner_id != actor.id {
+        return Err(StoreError::forbidden("not_owner", "Only the quote's owner can change it."));
+    }
+    if quote.state != DRAFT {
+        return Err(StoreError::conflict("quote_not_draft", format!("This quote is {} and can no longer change.", quote.state)));
+    }
+    Ok((quote, lines))
+}
+
+/// The signer must be an active salesperson.
+async fn check_signer(conn: &impl ConnectionTrait, signer_id: Uuid) -> Result<(), StoreError> {
+    let signer = users::Entity::find_by_id(signer_id).one(conn).await?;
+    match signer {
+        Some(u) if u.active && u.role == Role::Sales.as_str() => Ok(()),
+        _ => Err(Invalid::new("signer_id", "signer_id must be the id of an active salesperson.").with_code("invalid_signer").into()),
+    }
+}
+
+/// Turns requested lines into rows priced from the price list in force on
+/// `today`, except that a sku already on the quote keeps its snapshot price
+/// (`kept`): editing a quantity must not silently reprice a line.
+async fn price_lines(
+    conn: &impl ConnectionTrait,
+    quote_id: Uuid,
+    currency: &str,
+    lines: &[NewLine],
+    kept: &HashMap<String, i64>,
+    today: NaiveDate,
+) -> Result<Vec<quote_lines::Model>, StoreError> {
+    if lines.is_empty() {
+        return Err(Invalid::new("lines", "A quote needs at least one line.").into());
+    }
+    if lines.len() > MAX_LINES {
+        return Err(Invalid::new("lines", format!("A quote may have at most {MAX_LINES} lines.")).into());
+    }
+    let skus: Vec<String> = lines.iter().map(|l| l.sku.as_str().to_owned()).collect();
+    let found: HashMap<String, products::Model> = products::Entity::find()
+        .filter(products::Column::Sku.is_in(skus))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| (p.sku.clone(), p))
+        .collect();
+    let ids: Vec<Uuid> = found.values().map(|p| p.id).collect();
+    let in_force = prices_in_force(conn, Some(&ids), today).await?;
+    let mut rows = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let field = format!("lines[{i}].sku");
+        let product = found.get(line.sku.as_str()).ok_or_else(|| {
+            Invalid::new(&field, format!("There is no product with sku {}.", line.sku)).with_code("unknown_sku")
+        })?;
+        if product.currency != currency {
+            return Err(Invalid::new(
+                &field,
+                format!("{} is priced in {}, but the quote is in {currency}.", product.sku, product.currency),
+            )
+            .with_code("currency_mismatch")
+            .into());
+        }
+        let unit_price_minor = kept
+            .get(line.sku.as_str())
+            .copied()
+            .unwrap_or_else(|| in_force.get(&product.id).copied().unwrap_or(product.unit_price_minor));
+        rows.push(quote_lines::Model {
+            id: Uuid::new_v4(),
+            quote_id,
+            position: i as i32,
+            product_id: product.id,
+            sku: product.sku.clone(),
+            product_name: product.name.clone(),
+            unit: product.unit.clone(),
+            quantity: line.quantity.get(),
+            unit_price_minor,
+            discount_bp: line.discount.get(),
+        });
+    }
+    quote_total(&priced_lines(&rows))?;
+    Ok(rows)
+}
+
+async fn replace_lines(txn: &DatabaseTransaction, quote_id: Uuid, rows: Vec<quote_lines::Model>) -> Result<(), StoreError> {
+    quote_lines::Entity::delete_many().filter(quote_lines::Column::QuoteId.eq(quote_id)).exec(txn).await?;
+    let models: Vec<quote_lines::ActiveModel> = rows.into_iter().map(Into::into).collect();
+    quote_lines::Entity::insert_many(models).exec_without_returning(txn).await?;
+    Ok(())
+}
+
+fn line_views(lines: &[quote_lines::Model]) -> Vec<LineView> {
+    lines
+        .iter()
+        .map(|l| LineView {
+            id: l.id,
+            sku: l.sku.clone(),
+            product_name: l.product_name.clone(),
+            unit: l.unit.clone(),
+            quantity: l.quantity,
+            unit_price_minor: l.unit_price_minor,
+            discount_bp: l.discount_bp,
+            total_minor: PricedLine {
+                line_id: l.id,
+                sku: String::new(),
+                quantity: l.quantity,
+                unit_price_minor: l.unit_price_minor,
+                discount_bp: l.discount_bp,
+            }
+            .total(),
+        })
+        .collect()
+}
+
+fn evidence_view(f: finalisations::Model) -> EvidenceView {
+    let notices: Vec<EvidenceNotice> =
+        serde_json::from_value(f.evidence.get("notices").cloned().unwrap_or_default()).unwrap_or_default();
+    let price_override: Option<OverrideView> =
+        serde_json::from_value(f.evidence.get("override").cloned().unwrap_or_default()).unwrap_or_default();
+    EvidenceView { finalised_by: f.finalised_by, finalised_at: f.finalised_at, notices, price_override }
+}
+
+fn to_view(q: quotes::Model, lines: Vec<quote_lines::Model>, evidence: Option<finalisations::Model>) -> QuoteView {
+    let lines = line_views(&lines);
+    let total_minor = lines.iter().fold(0i64, |sum, l| sum.saturating_add(l.total_minor));
+    QuoteView {
+        id: q.id,
+        owner_id: q.owner_id,
+        signer_id: q.signer_id,
+        customer: CustomerView { name: q.customer_name, email: q.customer_email, company: q.customer_company },
+        currency: q.currency,
+        valid_until: q.valid_until,
+        notes: q.notes,
+        state: q.state,
+        drafted_at: q.drafted_at,
+        updated_at: q.updated_at,
+        finalised_at: q.finalised_at,
+        cancelled_at: q.cancelled_at,
+        lines,
+        total_minor,
+        evidence: evidence.map(evidence_view),
+    }
+}
+
+pub(crate) async fn quote_view(
+    conn: &impl ConnectionTrait,
+    quote: quotes::Model,
+    lines: Vec<quote_lines::Model>,
+) -> Result<QuoteView, StoreError> {
+    let evidence = if quote.finalised_at.is_some() {
+        finalisations::Entity::find_by_id(quote.id).one(conn).await?
+    } else {
+        None
+    };
+    Ok(to_view(quote, lines, evidence))
+}
+
+fn audit<'a>(at: chrono::DateTime<chrono::Utc>, actor: &Actor, action: &'a str, id: Uuid, detail: serde_json::Value) -> AuditEntry<'a> {
+    AuditEntry { at, actor_id: Some(actor.id), action, subject_type: "quote", subject_id: Some(id), detail }
+}
+
+impl Store {
+    /// Drafts a quote. `drafted_at` is fixed now and never moves: the gate
+    /// asks about every notice published after it.
+    pub async fn create_quote(&self, actor: &Actor, new: NewQuote) -> Result<QuoteView, StoreError> {
+        let txn = self.begin_write().await?;
+        let now = db_now(&txn).await?;
+        if new.valid_until < now.date_naive() {
+            return Err(Invalid::new("valid_until", "valid_until must not be in the past.").into());
+        }
+        let signer_id = new.signer_id.unwrap_or(actor.id);
+        check_signer(&txn, signer_id).await?;
+        let id = Uuid::new_v4();
+        let lines = price_lines(&txn, id, new.currency.code(), &new.lines, &HashMap::new(), now.date_naive()).await?;
+        let quote = quotes::Model {
+            id,
+            owner_id: actor.id,
+            signer_id,
+            customer_name: new.customer_name.into_inner(),
+            customer_email: new.customer_email.as_str().to_owned(),
+            customer_company: new.customer_company.into_inner(),
+            currency: new.currency.code().to_owned(),
+            valid_until: new.valid_until,
+            notes: new.notes.into_inner(),
+            state: DRAFT.into(),
+            drafted_at: now,
+            updated_at: now,
+            finalised_at: None,
+            cancelled_at: None,
+        };
+        quotes::Entity::insert(quotes::ActiveModel::from(quote.clone())).exec_without_returning(&txn).await?;
+        replace_lines(&txn, id, lines.clone()).await?;
+        let view = to_view(quote, lines, None);
+        record(&txn, audit(now, actor, "quote.drafted", id, json!({ "total_minor": view.total_minor, "signer_id": signer_id }))).await?;
+        txn.commit().await?;
+        Ok(view)
+    }
+
+    pub async fn get_quote(&self, actor: &Actor, id: Uuid) -> Result<QuoteView, StoreError> {
+        let (quote, lines) = load_visible(&self.db, actor, id).await?;
+        quote_view(&self.db, quote, lines).await
+    }
+
+    /// Quotes the actor owns or signs (finance: every quote), newest first.
+    pub async fn list_quotes(&self, actor: &Actor, filter: QuoteFilter) -> Result<Vec<QuoteView>, StoreError> {
+        let mut query = quotes::Entity::find();
+        if actor.role != Role::Finance {
+            query = query.filter(
+                Condition::any().add(quotes::Column::OwnerId.eq(actor.id)).add(quotes::Column::SignerId.eq(actor.id)),
+            );
+        }
+        if let Some(state) = filter.state {
+            query = query.filter(quotes::Column::State.eq(state));
+        }
+        let rows = query.order_by_desc(quotes::Column::DraftedAt).all(&self.db).await?;
+        let ids: Vec<Uuid> = rows.iter().map(|q| q.id).collect();
+        let mut lines = load_lines(&self.db, &ids).await?;
+        let finalised: Vec<Uuid> = rows.iter().filter(|q| q.finalised_at.is_some()).map(|q| q.id).collect();
+        let mut evidence: HashMap<Uuid, finalisations::Model> = HashMap::new();
+        for chunk in finalised.chunks(500) {
+            for f in finalisations::Entity::find()
+                .filter(finalisations::Column::QuoteId.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?
+            {
+                evidence.insert(f.quote_id, f);
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .map(|q| {
+                let id = q.id;
+                to_view(q, lines.remove(&id).unwrap_or_default(), evidence.remove(&id))
+            })
+            .collect())
+    }
+
+    /// Edits a draft's customer, validity, notes, signer or lines. `drafted_at`
+    /// does not move, so an edit cannot dodge a notice.
+    pub async fn update_quote(&self, actor: &Actor, id: Uuid, patch: QuotePatch) -> Result<QuoteView, StoreError> {
+        let txn = self.begin_write().await?;
+        let (quote, lines) = load_owned(&txn, actor, id).await?;
+        let now = db_now(&txn).await?;
+        let mut model: quotes::ActiveModel = quote.clone().into();
+        if let Some(v) = patch.customer_name {
+            model.customer_name = Set(v.into_inner());
+        }
+        if let Some(v) = patch.customer_email {
+            model.customer_email = Set(v.as_str().to_owned());
+        }
+        if let Some(v) = patch.customer_company {
+            model.customer_company = Set(v.into_inner());
+        }
+        if let Some(v) = patch.valid_until {
+            if v < now.date_naive() {
+                return Err(Invalid::new("valid_until", "valid_until must not be in the past.").into());
+            }
+            model.valid_until = Set(v);
+        }
+        if let Some(v) = patch.notes {
+            model.notes = Set(v.into_inner());
+        }
+        if let Some(signer_id) = patch.signer_id {
+            check_signer(&txn, signer_id).await?;
+            model.signer_id = Set(signer_id);
+        }
+        model.updated_at = Set(now);
+        let lines = match &patch.lines {
+            Some(new_lines) => {
+                let kept: HashMap<String, i64> = lines.iter().map(|l| (l.sku.clone(), l.unit_price_minor)).collect();
+                let rows = price_lines(&txn, id, &quote.currency, new_lines, &kept, now.date_naive()).await?;
+                replace_lines(&txn, id, rows.clone()).await?;
+                rows
+            }
+            None => lines,
+        };
+        quotes::Entity::update(model).exec(&txn).await?;
+        let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
+        let view = to_view(quote, lines, None);
+        record(&txn, audit(now, actor, "quote.edited", id, json!({ "total_minor": view.total_minor, "signer_id": view.signer_id }))).await?;
+        txn.commit().await?;
+        Ok(view)
+    }
+
+    /// Re-snapshots every line at the price in force today.
+    pub async fn reprice_quote(&self, actor: &Actor, id: Uuid) -> Result<RepriceView, StoreError> {
+        let txn = self.begin_write().await?;
+        let (quote, lines) = load_owned(&txn, actor, id).await?;
+        let now = db_now(&txn).await?;
+        let old_total_minor = quote_total(&priced_lines(&lines))?;
+        let requested: Vec<NewLine> = lines
+            .iter()
+            .map(|l| -> Result<NewLine, StoreError> {
+                Ok(NewLine {
+                    sku: Sku::parse(&l.sku)?,
+                    quantity: Quantity::parse(l.quantity)?,
+                    discount: DiscountBp::parse(i64::from(l.discount_bp))?,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let rows = price_lines(&txn, id, &quote.currency, &requested, &HashMap::new(), now.date_naive()).await?;
+        let new_total_minor = quote_total(&priced_lines(&rows))?;
+        replace_lines(&txn, id, rows.clone()).await?;
+        quotes::Entity::update(quotes::ActiveModel { id: Set(id), updated_at: Set(now), ..Default::default() }).exec(&txn).await?;
+        record(&txn, audit(now, actor, "quote.repriced", id, json!({ "old_total_minor": old_total_minor, "new_total_minor": new_total_minor }))).await?;
+        let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
+        txn.commit().await?;
+        Ok(RepriceView { old_total_minor, new_total_minor, quote: to_view(quote, rows, None) })
+    }
+
+    pub async fn cancel_quote(&self, actor: &Actor, id: Uuid) -> Result<QuoteView, StoreError> {
+        let txn = self.begin_write().await?;
+        let (_, lines) = load_owned(&txn, actor, id).await?;
+        let now = db_now(&txn).await?;
+        quotes::Entity::update(quotes::ActiveModel {
+            id: Set(id),
+            state: Set("cancelled".into()),
+            cancelled_at: Set(Some(now)),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .exec(&txn)
+        .await?;
+        record(&txn, audit(now, actor, "quote.cancelled", id, json!({}))).await?;
+        let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
+        txn.commit().await?;
+        Ok(to_view(quote, lines, None))
+    }
+
+    /// Finance approves finalising a draft at prices that are no longer in
+    /// force. The reason is kept with the evidence and in the audit log. The
+    /// acknowledgements are still required: an override is about price, never
+    /// about having read the notices.
+    pub async fn override_prices(&self, actor: &Actor, id: Uuid, reason: Text) -> Result<OverrideView, StoreError> {
+        let txn = self.begin_write().await?;
+        let (quote, _) = load_quote_for_update(&txn, id).await?;
+        if quote.state != DRAFT {
+            return Err(StoreError::conflict("quote_not_draft", format!("This quote is {} and can no longer change.", quote.state)));
+        }
+        let now = db_now(&txn).await?;
+        let row = price_overrides::Model { id: Uuid::new_v4(), quote_id: id, approved_by: actor.id, reason: reason.into_inner(), created_at: now };
+        price_overrides::Entity::insert(price_overrides::ActiveModel::from(row.clone())).exec_without_returning(&txn).await?;
+        record(&txn, audit(now, actor, "quote.price_override", id, json!({ "override_id": row.id, "reason": row.reason }))).await?;
+        txn.commit().await?;
+        Ok(OverrideView { id: row.id, approved_by: row.approved_by, reason: row.reason, created_at: row.created_at })
+    }
+}

@@ -1,0 +1,129 @@
+use pricegate_domain::{Email, Password, Role, Text};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryOrder};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::{AuditEntry, record};
+use crate::auth::hash_password;
+use crate::db::db_now;
+use crate::entity::users;
+use crate::views::UserView;
+use crate::{Actor, Store, StoreError};
+
+#[derive(Debug)]
+pub struct NewUser {
+    pub email: Email,
+    pub name: Text,
+    pub role: Role,
+    pub password: Password,
+}
+
+#[derive(Debug, Default)]
+pub struct UserPatch {
+    pub name: Option<Text>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    pub password: Option<Password>,
+}
+
+impl Store {
+    /// Creates a user; `actor` is `None` when the command line does it.
+    pub async fn create_user(&self, actor: Option<&Actor>, new: NewUser) -> Result<UserView, StoreError> {
+        let password_hash = hash_password(&new.password).await?;
+        let txn = self.begin_write().await?;
+        let now = db_now(&txn).await?;
+        let user = users::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            email: Set(new.email.as_str().to_owned()),
+            name: Set(new.name.into_inner()),
+            role: Set(new.role.as_str().to_owned()),
+            password_hash: Set(password_hash),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| StoreError::unique_as(e, "email_taken", "A user with this e-mail address already exists."))?;
+        record(
+            &txn,
+            AuditEntry {
+                at: now,
+                actor_id: actor.map(|a| a.id),
+                action: "user.created",
+                subject_type: "user",
+                subject_id: Some(user.id),
+                detail: json!({ "email": user.email, "role": user.role }),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(user.into())
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<UserView>, StoreError> {
+        let rows = users::Entity::find().order_by_asc(users::Column::Email).all(&self.db).await?;
+        Ok(rows.into_iter().map(UserView::from).collect())
+    }
+
+    pub async fn get_user(&self, id: Uuid) -> Result<UserView, StoreError> {
+        users::Entity::find_by_id(id).one(&self.db).await?.map(UserView::from).ok_or(StoreError::not_found("user"))
+    }
+
+    pub async fn count_users(&self) -> Result<u64, StoreError> {
+        use sea_orm::PaginatorTrait;
+        Ok(users::Entity::find().count(&self.db).await?)
+    }
+
+    /// Changes a user's name, role, password or whether they may log in.
+    /// Role changes and deactivations are audited with the old and new value.
+    pub async fn update_user(&self, actor: &Actor, id: Uuid, patch: UserPatch) -> Result<UserView, StoreError> {
+        let password_hash = match &patch.password {
+            Some(p) => Some(hash_password(p).await?),
+            None => None,
+        };
+        let txn = self.begin_write().await?;
+        let now = db_now(&txn).await?;
+        let user = users::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("user"))?;
+        if actor.id == id && (patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Admin)) {
+            return Err(StoreError::conflict(
+                "cannot_demote_self",
+                "An administrator cannot deactivate themselves or take away their own admin role.",
+            ));
+        }
+        let before = json!({ "role": user.role, "active": user.active, "name": user.name });
+        let mut model: users::ActiveModel = user.into();
+        if let Some(name) = patch.name {
+            model.name = Set(name.into_inner());
+        }
+        if let Some(role) = patch.role {
+            model.role = Set(role.as_str().to_owned());
+        }
+        if let Some(active) = patch.active {
+            model.active = Set(active);
+        }
+        if let Some(hash) = password_hash {
+            model.password_hash = Set(hash);
+        }
+        model.updated_at = Set(now);
+        let user = model.update(&txn).await?;
+        record(
+            &txn,
+            AuditEntry {
+                at: now,
+                actor_id: Some(actor.id),
+                action: "user.updated",
+                subject_type: "user",
+                subject_id: Some(user.id),
+                detail: json!({
+                    "before": before,
+                    "after": { "role": user.role, "active": user.active, "name": user.name },
+                    "password_changed": patch.password.is_some(),
+                }),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(user.into())
+    }
+}

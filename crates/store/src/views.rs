@@ -1,0 +1,237 @@
+//! What the store hands to the edges: plain, serialisable views with the
+//! names API.md fixes. Times are UTC, money is integer minor units.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::entity::users;
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    /// `sales`, `finance` or `admin`.
+    pub role: String,
+    pub active: bool,
+}
+
+impl From<users::Model> for UserView {
+    fn from(u: users::Model) -> Self {
+        UserView { id: u.id, email: u.email, name: u.name, role: u.role, active: u.active }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProductView {
+    pub id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub unit: String,
+    pub currency: String,
+    /// The price in force today: the product's list price, or the latest
+    /// published notice change whose effective date has come.
+    pub unit_price_minor: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PriceChangeView {
+    pub sku: String,
+    pub product_name: String,
+    pub currency: String,
+    pub unit_price_minor: i64,
+    pub effective_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NoticeView {
+    pub id: Uuid,
+    pub title: String,
+    /// Markdown.
+    pub body: String,
+    /// `draft` or `published`.
+    pub state: String,
+    pub seq: Option<i64>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub changes: Vec<PriceChangeView>,
+    pub acknowledged_by_me: bool,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublishedView {
+    pub id: Uuid,
+    pub state: String,
+    pub seq: i64,
+    pub published_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AckView {
+    pub notice_id: Uuid,
+    pub user_id: Uuid,
+    pub acknowledged_at: DateTime<Utc>,
+    /// `web`, `email` or `api`.
+    pub channel: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AcknowledgedBy {
+    pub user: UserView,
+    pub acknowledged_at: DateTime<Utc>,
+    pub channel: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AckListView {
+    pub acknowledged: Vec<AcknowledgedBy>,
+    /// Active salespeople who have not acknowledged the notice.
+    pub pending: Vec<UserView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerView {
+    pub name: String,
+    pub email: String,
+    pub company: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LineView {
+    pub id: Uuid,
+    pub sku: String,
+    pub product_name: String,
+    pub unit: String,
+    pub quantity: i64,
+    /// The price snapshot taken when the line was added (or last repriced).
+    pub unit_price_minor: i64,
+    pub discount_bp: i32,
+    pub total_minor: i64,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct EvidenceNotice {
+    pub notice_id: Uuid,
+    pub seq: i64,
+    pub title: String,
+    pub published_at: DateTime<Utc>,
+    pub acknowledged_at: DateTime<Utc>,
+    pub channel: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, serde::Deserialize)]
+pub struct OverrideView {
+    pub id: Uuid,
+    pub approved_by: Uuid,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What the gate checked when the quote was finalised: the proof.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EvidenceView {
+    pub finalised_by: Uuid,
+    pub finalised_at: DateTime<Utc>,
+    /// Every notice published after the quote was drafted and before it was
+    /// finalised, with the signer's acknowledgement time.
+    pub notices: Vec<EvidenceNotice>,
+    /// The finance approval that let superseded prices through, if one was needed.
+    #[serde(rename = "override")]
+    pub price_override: Option<OverrideView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QuoteView {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub signer_id: Uuid,
+    pub customer: CustomerView,
+    pub currency: String,
+    pub valid_until: NaiveDate,
+    pub notes: String,
+    /// `draft`, `finalised` or `cancelled`.
+    pub state: String,
+    pub drafted_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finalised_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub lines: Vec<LineView>,
+    pub total_minor: i64,
+    pub evidence: Option<EvidenceView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct LineImpactView {
+    pub line_id: Uuid,
+    pub sku: String,
+    pub quantity: i64,
+    pub old_unit_price_minor: i64,
+    pub new_unit_price_minor: i64,
+    pub effective_on: NaiveDate,
+    pub old_total_minor: i64,
+    pub new_total_minor: i64,
+    pub delta_minor: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct ImpactView {
+    pub lines: Vec<LineImpactView>,
+    pub total_delta_minor: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PendingNoticeView {
+    pub notice_id: Uuid,
+    pub seq: i64,
+    pub title: String,
+    pub body: String,
+    pub published_at: DateTime<Utc>,
+    pub impact: ImpactView,
+}
+
+/// A line whose snapshot price is no longer the price in force.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SupersededLineView {
+    pub line_id: Uuid,
+    pub sku: String,
+    pub quoted_unit_price_minor: i64,
+    pub current_unit_price_minor: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GateView {
+    /// True when finalisation would succeed now.
+    pub ready: bool,
+    /// Notices published after the quote was drafted that the signer has not
+    /// acknowledged, in publication order, with their effect on this quote.
+    pub pending: Vec<PendingNoticeView>,
+    /// Lines still priced at a superseded price: reprice the quote, or have
+    /// finance approve an override, before finalising.
+    pub superseded: Vec<SupersededLineView>,
+    pub price_override: Option<OverrideView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RepriceView {
+    pub old_total_minor: i64,
+    pub new_total_minor: i64,
+    pub quote: QuoteView,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditView {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub subject_type: String,
+    pub subject_id: Option<Uuid>,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}

@@ -1,0 +1,14 @@
+//! Pricegate's schema. Applied by `pricegate serve` on start and by `pricegate migrate`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_core;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_core::Migration)]
+    }
+}
