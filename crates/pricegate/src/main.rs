@@ -1,0 +1,150 @@
+//! `pricegate`: serve, migrate, manage users, fill a demo company.
+
+use std::io::{Read, Write};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use pricegate::demo::{self, DEMO_PASSWORD};
+use pricegate::{Application, Settings};
+use pricegate_domain::{Email, Password, Role, Text};
+use pricegate_store::NewUser;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "pricegate", version, about = "Quotes that cannot be finalised at a price the signer has not been told about.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations, then serve HTTP until SIGINT or SIGTERM.
+    Serve {
+        /// Fill the database with the demo company first, if it is empty.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Fill an empty database with a small demo company and print the logins.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user and print its id. The password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["sales", "finance", "admin"])]
+        role: String,
+        /// Read the password from standard input (required: it never goes on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pricegate: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    match cli.command {
+        Command::Serve { demo } => serve(settings, demo).await,
+        Command::Migrate => {
+            pricegate::connect(&settings).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User { command: UserCommand::Create { email, name, role, password_stdin: _ } } => {
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password).context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let new = NewUser {
+                email: Email::parse(&email)?,
+                name: Text::parse("name", &name, 200)?,
+                role: Role::parse(&role)?,
+                password: Password::parse(password)?,
+            };
+            let store = pricegate::connect(&settings).await?;
+            let user = store.create_user(None, new).await?;
+            println!("{}", user.id);
+            Ok(())
+        }
+        Command::Demo => {
+            let store = pricegate::connect(&settings).await?;
+            print_demo(demo::seed(&store).await?);
+            Ok(())
+        }
+    }
+}
+
+fn print_demo(logins: Option<Vec<demo::DemoLogin>>) {
+    match logins {
+        None => println!("The database already has users; the demo company was not added."),
+        Some(logins) => {
+            println!("Demo company added. Log in with any of these (password: {DEMO_PASSWORD}):");
+            for login in logins {
+                println!("  {:<8} {:<28} {}", login.role.as_str(), login.email, login.name);
+            }
+        }
+    }
+}
+
+async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    if demo {
+        print_demo(demo::seed(app.store()).await?);
+    }
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening on http://{}", app.address())?;
+    writeln!(stdout, "API docs at {}/api/docs", app.base_url())?;
+    stdout.flush()?;
+    tracing::info!(address = %app.address(), "serving");
+    app.run_until(shutdown_signal()).await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

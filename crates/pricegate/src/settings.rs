@@ -1,0 +1,172 @@
+//! Typed settings, read once from the environment (and `.env`) at start-up.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A value that must never reach a log line (an SMTP URL may hold a password).
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    /// Where people reach this server; `None` means `http://` + the bound address.
+    pub base_url: Option<String>,
+    pub smtp_url: Option<Secret>,
+    pub maildir: PathBuf,
+    pub mail_from: String,
+    /// Delays after publication at which reminders go out; escalation follows the last.
+    pub reminders: Vec<Duration>,
+    pub ack_link_ttl: Duration,
+    pub db_max_connections: u32,
+}
+
+#[derive(Debug)]
+pub struct SettingsError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.message)
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://pricegate.db?mode=rwc";
+
+impl Settings {
+    /// Reads the process environment, after loading `.env` if there is one.
+    pub fn from_env() -> Result<Settings, SettingsError> {
+        let _ = dotenvy::dotenv();
+        Settings::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can build them without
+    /// touching the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(SettingsError { variable: "DATABASE_URL", message: "must start with sqlite: or postgres://".into() });
+        }
+        let bind_raw = get("PRICEGATE_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let bind = bind_raw.parse().map_err(|_| SettingsError {
+            variable: "PRICEGATE_BIND",
+            message: format!("{bind_raw:?} is not an address like 127.0.0.1:8080"),
+        })?;
+        let base_url = get("PRICEGATE_BASE_URL").map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(url) = &base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(SettingsError { variable: "PRICEGATE_BASE_URL", message: "must start with http:// or https://".into() });
+            }
+        }
+        let smtp_url = get("SMTP_URL").map(Secret::new);
+        if let Some(url) = &smtp_url {
+            if !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://")) {
+                return Err(SettingsError { variable: "SMTP_URL", message: "must start with smtp:// or smtps://".into() });
+            }
+        }
+        let reminders = match get("PRICEGATE_REMINDERS") {
+            None => vec![hours(4), hours(24), hours(72)],
+            Some(raw) => raw
+                .split(',')
+                .map(|part| parse_duration("PRICEGATE_REMINDERS", part.trim()))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        if reminders.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(SettingsError { variable: "PRICEGATE_REMINDERS", message: "delays must increase, e.g. 4h,24h,72h".into() });
+        }
+        let ack_link_ttl = match get("PRICEGATE_ACK_LINK_TTL") {
+            None => hours(14 * 24),
+            Some(raw) => parse_duration("PRICEGATE_ACK_LINK_TTL", &raw)?,
+        };
+        let db_max_connections = match get("PRICEGATE_DB_POOL") {
+            None => 10,
+            Some(raw) => raw.parse().ok().filter(|n| (1..=200).contains(n)).ok_or(SettingsError {
+                variable: "PRICEGATE_DB_POOL",
+                message: "must be a number of connections from 1 to 200".into(),
+            })?,
+        };
+        Ok(Settings {
+            database_url,
+            bind,
+            base_url,
+            smtp_url,
+            maildir: PathBuf::from(get("PRICEGATE_MAILDIR").unwrap_or_else(|| "./mail-out".to_owned())),
+            mail_from: get("MAIL_FROM").unwrap_or_else(|| "Pricegate <pricegate@localhost>".to_owned()),
+            reminders,
+            ack_link_ttl,
+            db_max_connections,
+        })
+    }
+}
+
+fn hours(n: u64) -> Duration {
+    Duration::from_secs(n * 3600)
+}
+
+/// `30s`, `15m`, `4h`, `3d` (and anything else humantime reads, like `1h 30m`).
+pub fn parse_duration(variable: &'static str, raw: &str) -> Result<Duration, SettingsError> {
+    humantime::parse_duration(raw)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| SettingsError { variable, message: format!("{raw:?} is not a duration like 30s, 15m, 4h or 3d") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(move |key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.reminders, vec![hours(4), hours(24), hours(72)]);
+        assert_eq!(s.ack_link_ttl, hours(336));
+        assert_eq!(s.maildir, PathBuf::from("./mail-out"));
+        assert!(s.smtp_url.is_none());
+    }
+
+    #[test]
+    fn durations_and_addresses_are_checked() {
+        assert_eq!(settings(&[("PRICEGATE_REMINDERS", "30s, 2m")]).unwrap().reminders, vec![Duration::from_secs(30), Duration::from_secs(120)]);
+        assert_eq!(settings(&[("PRICEGATE_REMINDERS", "2m,30s")]).unwrap_err().variable, "PRICEGATE_REMINDERS");
+        assert_eq!(settings(&[("PRICEGATE_ACK_LINK_TTL", "soon")]).unwrap_err().variable, "PRICEGATE_ACK_LINK_TTL");
+        assert_eq!(settings(&[("PRICEGATE_BIND", "localhost")]).unwrap_err().variable, "PRICEGATE_BIND");
+        assert_eq!(settings(&[("DATABASE_URL", "mysql://x")]).unwrap_err().variable, "DATABASE_URL");
+    }
+
+    #[test]
+    fn the_smtp_url_never_shows_in_debug_output() {
+        let s = settings(&[("SMTP_URL", "smtps://user:hunter2@mail.example:465")]).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,90 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use pricegate_store::views::{AuditView, UserView};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::extract::{ApiJson, ApiQuery, AuthUser, StaffUser};
+use crate::{AppError, AppState, ErrorBody};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/token", post(issue_token).delete(revoke_token))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/audit", get(audit))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    #[schema(example = "sam@pricegate.example")]
+    pub email: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRequest").field("email", &self.email).finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: UserView,
+}
+
+/// Log in: exchange an e-mail and password for a bearer token.
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
+    responses((status = 200, body = TokenResponse), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn issue_token(State(app): State<AppState>, ApiJson(body): ApiJson<TokenRequest>) -> Result<Json<TokenResponse>, AppError> {
+    if body.email.len() > 320 || body.password.len() > 1024 {
+        return Err(wrong_credentials());
+    }
+    let user = app.store.verify_login(&body.email, &body.password).await?.ok_or_else(wrong_credentials)?;
+    let issued = app.store.issue_api_token(user).await?;
+    Ok(Json(TokenResponse { token: issued.token, expires_at: issued.expires_at, user: issued.user }))
+}
+
+fn wrong_credentials() -> AppError {
+    AppError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "The e-mail address or password is wrong.")
+}
+
+/// Log out: revoke the token this request carries.
+#[utoipa::path(delete, path = "/api/v1/auth/token", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn revoke_token(State(app): State<AppState>, auth: AuthUser) -> Result<StatusCode, AppError> {
+    app.store.revoke_api_token(&auth.token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The logged-in user.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn me(auth: AuthUser) -> Json<UserView> {
+    Json(auth.user)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// How many rows, newest first (1–1000, default 100).
+    pub limit: Option<u64>,
+}
+
+/// The audit log, newest first. It can be read, never changed.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "auth", params(AuditQuery), security(("bearer" = [])),
+    responses((status = 200, body = Vec<AuditView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn audit(State(app): State<AppState>, _staff: StaffUser, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<Vec<AuditView>>, AppError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(pricegate_domain::Invalid::new("limit", "limit must be between 1 and 1000.").into());
+    }
+    Ok(Json(app.store.list_audit(limit).await?))
+}

@@ -1,0 +1,159 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use pricegate_domain::{Invalid, Sku, Text, parse_date, parse_unit_price};
+use pricegate_store::views::{AckListView, AckView, NoticeView, PublishedView};
+use pricegate_store::{Channel, NewNotice, NewPriceChange, NoticePatch};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::extract::{ApiJson, ApiPath, AuthUser, Client, FinanceUser};
+use crate::{AppError, AppState, ErrorBody};
+
+pub const MAX_TITLE: usize = 200;
+pub const MAX_BODY: usize = 20_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/notices", get(list_notices).post(create_notice))
+        .route("/api/v1/notices/{id}", get(get_notice).patch(update_notice))
+        .route("/api/v1/notices/{id}/publish", post(publish_notice))
+        .route("/api/v1/notices/{id}/acknowledge", post(acknowledge_notice))
+        .route("/api/v1/notices/{id}/acknowledgements", get(list_acknowledgements))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeIn {
+    pub sku: String,
+    /// The new unit price, in the product's currency.
+    pub unit_price_minor: i64,
+    /// `YYYY-MM-DD`: the day the new price comes into force.
+    #[schema(format = Date, example = "2026-12-01")]
+    pub effective_on: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeIn {
+    pub title: String,
+    /// Markdown.
+    pub body: String,
+    #[serde(default)]
+    pub changes: Vec<ChangeIn>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticePatchIn {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    /// Replaces every change of the draft.
+    pub changes: Option<Vec<ChangeIn>>,
+}
+
+fn parse_changes(changes: &[ChangeIn]) -> Result<Vec<NewPriceChange>, Invalid> {
+    changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let within = |e: Invalid| e.within(&format!("changes[{i}]"));
+            Ok(NewPriceChange {
+                sku: Sku::parse(&c.sku).map_err(within)?,
+                unit_price_minor: parse_unit_price("unit_price_minor", c.unit_price_minor).map_err(within)?,
+                effective_on: parse_date("effective_on", &c.effective_on).map_err(within)?,
+            })
+        })
+        .collect()
+}
+
+/// Draft a price notice.
+#[utoipa::path(post, path = "/api/v1/notices", tag = "notices", request_body = NoticeIn, security(("bearer" = [])),
+    responses((status = 201, body = NoticeView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn create_notice(
+    State(app): State<AppState>,
+    FinanceUser(finance): FinanceUser,
+    ApiJson(body): ApiJson<NoticeIn>,
+) -> Result<(StatusCode, Json<NoticeView>), AppError> {
+    let new = NewNotice {
+        title: Text::parse("title", &body.title, MAX_TITLE)?,
+        body: Text::parse("body", &body.body, MAX_BODY)?,
+        changes: parse_changes(&body.changes)?,
+    };
+    Ok((StatusCode::CREATED, Json(app.store.create_notice(&finance.actor, new).await?)))
+}
+
+/// Edit a draft notice; a published one is immutable (409 `notice_published`).
+#[utoipa::path(patch, path = "/api/v1/notices/{id}", tag = "notices", request_body = NoticePatchIn, security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = NoticeView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn update_notice(
+    State(app): State<AppState>,
+    FinanceUser(finance): FinanceUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<NoticePatchIn>,
+) -> Result<Json<NoticeView>, AppError> {
+    let patch = NoticePatch {
+        title: body.title.as_deref().map(|t| Text::parse("title", t, MAX_TITLE)).transpose()?,
+        body: body.body.as_deref().map(|b| Text::parse("body", b, MAX_BODY)).transpose()?,
+        changes: body.changes.as_deref().map(parse_changes).transpose()?,
+    };
+    Ok(Json(app.store.update_notice(&finance.actor, id, patch).await?))
+}
+
+/// Publish a draft: from now on it gates every quote drafted before it.
+#[utoipa::path(post, path = "/api/v1/notices/{id}/publish", tag = "notices", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = PublishedView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn publish_notice(
+    State(app): State<AppState>,
+    FinanceUser(finance): FinanceUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<PublishedView>, AppError> {
+    Ok(Json(app.store.publish_notice(&finance.actor, id).await?))
+}
+
+/// Published notices, newest first (finance also sees drafts).
+#[utoipa::path(get, path = "/api/v1/notices", tag = "notices", security(("bearer" = [])),
+    responses((status = 200, body = Vec<NoticeView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn list_notices(State(app): State<AppState>, auth: AuthUser) -> Result<Json<Vec<NoticeView>>, AppError> {
+    Ok(Json(app.store.list_notices(&auth.actor).await?))
+}
+
+/// One notice.
+#[utoipa::path(get, path = "/api/v1/notices/{id}", tag = "notices", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = NoticeView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn get_notice(State(app): State<AppState>, auth: AuthUser, ApiPath(id): ApiPath<Uuid>) -> Result<Json<NoticeView>, AppError> {
+    Ok(Json(app.store.get_notice(&auth.actor, id).await?))
+}
+
+/// Acknowledge a published notice. Doing it again returns the first acknowledgement.
+#[utoipa::path(post, path = "/api/v1/notices/{id}/acknowledge", tag = "notices", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = AckView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn acknowledge_notice(
+    State(app): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    Client(client): Client,
+) -> Result<Json<AckView>, AppError> {
+    // A draft is invisible to everyone but finance: answer as if it did not exist.
+    app.store.get_notice(&auth.actor, id).await?;
+    let (ack, _) = app.store.acknowledge_notice(auth.actor.id, id, Channel::Api, client).await?;
+    Ok(Json(ack))
+}
+
+/// Who has acknowledged a notice, and which salespeople have not.
+#[utoipa::path(get, path = "/api/v1/notices/{id}/acknowledgements", tag = "notices", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = AckListView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn list_acknowledgements(
+    State(app): State<AppState>,
+    _finance: FinanceUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<AckListView>, AppError> {
+    Ok(Json(app.store.list_acknowledgements(id).await?))
+}

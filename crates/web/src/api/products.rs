@@ -1,0 +1,107 @@
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use pricegate_domain::product_csv::parse_products;
+use pricegate_domain::{Currency, Sku, Text, parse_unit_price};
+use pricegate_store::NewProduct;
+use pricegate_store::views::ProductView;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::extract::{ApiJson, AuthUser, FinanceUser, body_rejection};
+use crate::{AppError, AppState, ErrorBody};
+
+/// A price-list CSV larger than this is refused with 413.
+pub const CSV_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/products", get(list_products).post(create_product))
+        .layer(DefaultBodyLimit::max(crate::api::JSON_BODY_LIMIT))
+        .route("/api/v1/products/import", post(import_products).layer(DefaultBodyLimit::max(CSV_BODY_LIMIT)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductIn {
+    pub sku: String,
+    pub name: String,
+    /// What one of it is: `each`, `m`, `box of 10`.
+    pub unit: String,
+    /// ISO 4217, e.g. `EUR`.
+    pub currency: String,
+    pub unit_price_minor: i64,
+}
+
+/// Add a product to the price list.
+#[utoipa::path(post, path = "/api/v1/products", tag = "products", request_body = ProductIn, security(("bearer" = [])),
+    responses((status = 201, body = ProductView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn create_product(
+    State(app): State<AppState>,
+    FinanceUser(finance): FinanceUser,
+    ApiJson(body): ApiJson<ProductIn>,
+) -> Result<(StatusCode, Json<ProductView>), AppError> {
+    let new = NewProduct {
+        sku: Sku::parse(&body.sku)?,
+        name: Text::parse("name", &body.name, 200)?,
+        unit: Text::parse("unit", &body.unit, 32)?,
+        currency: Currency::parse(&body.currency)?,
+        unit_price_minor: parse_unit_price("unit_price_minor", body.unit_price_minor)?,
+    };
+    Ok((StatusCode::CREATED, Json(app.store.create_product(&finance.actor, new).await?)))
+}
+
+/// The price list, with the price in force today.
+#[utoipa::path(get, path = "/api/v1/products", tag = "products", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ProductView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn list_products(State(app): State<AppState>, _user: AuthUser) -> Result<Json<Vec<ProductView>>, AppError> {
+    Ok(Json(app.store.list_products().await?))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportResult {
+    pub imported: usize,
+    pub products: Vec<ProductView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CsvError {
+    /// The line of the file (the header is line 1).
+    pub line: u64,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// Import new products from CSV (`sku,name,unit,currency,unit_price_minor`, header first): every row or none.
+#[utoipa::path(post, path = "/api/v1/products/import", tag = "products", security(("bearer" = [])),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, body = ImportResult), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn import_products(
+    State(app): State<AppState>,
+    FinanceUser(finance): FinanceUser,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<(StatusCode, Json<ImportResult>), AppError> {
+    let body = body.map_err(|e| body_rejection(e.status()))?;
+    let refuse = |errors: Vec<CsvError>| {
+        AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_csv",
+            format!(
+                "The file has {} problem{}; nothing was imported. The first is on line {}.",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" },
+                errors.first().map_or(1, |e| e.line)
+            ),
+        )
+        .with("errors", errors)
+    };
+    let rows = parse_products(&body).map_err(|errors| {
+        refuse(errors.into_iter().map(|e| CsvError { line: e.line, field: e.field, message: e.message }).collect())
+    })?;
+    match app.store.import_products(&finance.actor, rows).await? {
+        Ok(products) => Ok((StatusCode::CREATED, Json(ImportResult { imported: products.len(), products }))),
+        Err(errors) => Err(refuse(errors.into_iter().map(|e| CsvError { line: e.line, field: e.field, message: e.message }).collect())),
+    }
+}

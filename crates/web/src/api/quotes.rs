@@ -1,0 +1,228 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, parse_date};
+use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView};
+use pricegate_store::{NewLine, NewQuote, QuoteFilter, QuotePatch};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::extract::{ApiJson, ApiPath, ApiQuery, FinanceUser, QuoteUser, SalesUser};
+use crate::{AppError, AppState, ErrorBody};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/quotes", get(list_quotes).post(create_quote))
+        .route("/api/v1/quotes/{id}", get(get_quote).patch(update_quote))
+        .route("/api/v1/quotes/{id}/gate", get(quote_gate))
+        .route("/api/v1/quotes/{id}/finalise", post(finalise_quote))
+        .route("/api/v1/quotes/{id}/reprice", post(reprice_quote))
+        .route("/api/v1/quotes/{id}/cancel", post(cancel_quote))
+        .route("/api/v1/quotes/{id}/override", post(override_prices))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerIn {
+    pub name: String,
+    pub email: String,
+    #[serde(default)]
+    pub company: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatchIn {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub company: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineIn {
+    pub sku: String,
+    /// 1 to 1,000,000.
+    pub quantity: i64,
+    /// Discount in basis points (0–10000); 0 when absent.
+    pub discount_bp: Option<i64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteIn {
+    pub customer: CustomerIn,
+    /// ISO 4217; every line's product must be priced in it.
+    pub currency: String,
+    /// `YYYY-MM-DD`, today or later.
+    #[schema(format = Date, example = "2026-12-31")]
+    pub valid_until: String,
+    /// The salesperson who will sign; the creator when absent.
+    pub signer_id: Option<Uuid>,
+    pub notes: Option<String>,
+    pub lines: Vec<LineIn>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotePatchIn {
+    pub customer: Option<CustomerPatchIn>,
+    #[schema(format = Date)]
+    pub valid_until: Option<String>,
+    pub signer_id: Option<Uuid>,
+    pub notes: Option<String>,
+    /// Replaces every line. Skus already on the quote keep their price snapshot.
+    pub lines: Option<Vec<LineIn>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideIn {
+    /// Why finalising at a superseded price is right; kept with the evidence.
+    pub reason: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct QuotesQuery {
+    /// `draft`, `finalised` or `cancelled`.
+    pub state: Option<String>,
+}
+
+const MAX_NAME: usize = 200;
+const MAX_NOTES: usize = 5_000;
+
+fn parse_lines(lines: &[LineIn]) -> Result<Vec<NewLine>, Invalid> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let within = |e: Invalid| e.within(&format!("lines[{i}]"));
+            Ok(NewLine {
+                sku: Sku::parse(&l.sku).map_err(within)?,
+                quantity: Quantity::parse(l.quantity).map_err(within)?,
+                discount: DiscountBp::parse(l.discount_bp.unwrap_or(0)).map_err(within)?,
+            })
+        })
+        .collect()
+}
+
+/// Draft a quote. `drafted_at` is set now and never moves.
+#[utoipa::path(post, path = "/api/v1/quotes", tag = "quotes", request_body = QuoteIn, security(("bearer" = [])),
+    responses((status = 201, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn create_quote(
+    State(app): State<AppState>,
+    SalesUser(sales): SalesUser,
+    ApiJson(body): ApiJson<QuoteIn>,
+) -> Result<(StatusCode, Json<QuoteView>), AppError> {
+    let within = |e: Invalid| e.within("customer");
+    let new = NewQuote {
+        customer_name: Text::parse("name", &body.customer.name, MAX_NAME).map_err(within)?,
+        customer_email: CustomerEmail::parse(&body.customer.email)?,
+        customer_company: Text::parse_optional("company", &body.customer.company, MAX_NAME).map_err(within)?,
+        currency: Currency::parse(&body.currency)?,
+        valid_until: parse_date("valid_until", &body.valid_until)?,
+        notes: Text::parse_optional("notes", body.notes.as_deref().unwrap_or(""), MAX_NOTES)?,
+        signer_id: body.signer_id,
+        lines: parse_lines(&body.lines)?,
+    };
+    Ok((StatusCode::CREATED, Json(app.store.create_quote(&sales.actor, new).await?)))
+}
+
+/// Quotes I own or sign (finance: all), newest first.
+#[utoipa::path(get, path = "/api/v1/quotes", tag = "quotes", params(QuotesQuery), security(("bearer" = [])),
+    responses((status = 200, body = Vec<QuoteView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn list_quotes(
+    State(app): State<AppState>,
+    QuoteUser(user): QuoteUser,
+    ApiQuery(q): ApiQuery<QuotesQuery>,
+) -> Result<Json<Vec<QuoteView>>, AppError> {
+    if let Some(state) = &q.state {
+        if !["draft", "finalised", "cancelled"].contains(&state.as_str()) {
+            return Err(Invalid::new("state", "state must be draft, finalised or cancelled.").into());
+        }
+    }
+    Ok(Json(app.store.list_quotes(&user.actor, QuoteFilter { state: q.state }).await?))
+}
+
+/// One quote, with its evidence once finalised.
+#[utoipa::path(get, path = "/api/v1/quotes/{id}", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn get_quote(State(app): State<AppState>, QuoteUser(user): QuoteUser, ApiPath(id): ApiPath<Uuid>) -> Result<Json<QuoteView>, AppError> {
+    Ok(Json(app.store.get_quote(&user.actor, id).await?))
+}
+
+/// Edit a draft's customer, validity, notes, signer or lines.
+#[utoipa::path(patch, path = "/api/v1/quotes/{id}", tag = "quotes", request_body = QuotePatchIn, security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn update_quote(
+    State(app): State<AppState>,
+    SalesUser(sales): SalesUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<QuotePatchIn>,
+) -> Result<Json<QuoteView>, AppError> {
+    let within = |e: Invalid| e.within("customer");
+    let customer = body.customer.as_ref();
+    let patch = QuotePatch {
+        customer_name: customer
+            .and_then(|c| c.name.as_deref())
+            .map(|n| Text::parse("name", n, MAX_NAME).map_err(within))
+            .transpose()?,
+        customer_email: customer.and_then(|c| c.email.as_deref()).map(CustomerEmail::parse).transpose()?,
+        customer_company: customer
+            .and_then(|c| c.company.as_deref())
+            .map(|n| Text::parse_optional("company", n, MAX_NAME).map_err(within))
+            .transpose()?,
+        valid_until: body.valid_until.as_deref().map(|d| parse_date("valid_until", d)).transpose()?,
+        notes: body.notes.as_deref().map(|n| Text::parse_optional("notes", n, MAX_NOTES)).transpose()?,
+        signer_id: body.signer_id,
+        lines: body.lines.as_deref().map(parse_lines).transpose()?,
+    };
+    Ok(Json(app.store.update_quote(&sales.actor, id, patch).await?))
+}
+
+/// Would finalising succeed now? If not, which notices are pending and what they do to this quote.
+#[utoipa::path(get, path = "/api/v1/quotes/{id}/gate", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = GateView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn quote_gate(State(app): State<AppState>, QuoteUser(user): QuoteUser, ApiPath(id): ApiPath<Uuid>) -> Result<Json<GateView>, AppError> {
+    Ok(Json(app.store.quote_gate(&user.actor, id).await?))
+}
+
+/// Finalise: refused with 409 `pending_acknowledgements` (listing each pending notice and its price
+/// impact) until the signer has acknowledged every notice published since the quote was drafted.
+#[utoipa::path(post, path = "/api/v1/quotes/{id}/finalise", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn finalise_quote(State(app): State<AppState>, SalesUser(sales): SalesUser, ApiPath(id): ApiPath<Uuid>) -> Result<Json<QuoteView>, AppError> {
+    Ok(Json(app.store.finalise_quote(&sales.actor, id).await?))
+}
+
+/// Re-snapshot every line at the price in force today.
+#[utoipa::path(post, path = "/api/v1/quotes/{id}/reprice", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = RepriceView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn reprice_quote(State(app): State<AppState>, SalesUser(sales): SalesUser, ApiPath(id): ApiPath<Uuid>) -> Result<Json<RepriceView>, AppError> {
+    Ok(Json(app.store.reprice_quote(&sales.actor, id).await?))
+}
+
+/// Cancel a draft.
+#[utoipa::path(post, path = "/api/v1/quotes/{id}/cancel", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn cancel_quote(State(app): State<AppState>, SalesUser(sales): SalesUser, ApiPath(id): ApiPath<Uuid>) -> Result<Json<QuoteView>, AppError> {
+    Ok(Json(app.store.cancel_quote(&sales.actor, id).await?))
+}
+
+/// Finance approves finalising a draft whose lines carry superseded prices. Acknowledgements are still required.
+#[utoipa::path(post, path = "/api/v1/quotes/{id}/override", tag = "quotes", request_body = OverrideIn, security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 201, body = OverrideView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn override_prices(
+    State(app): State<AppState>,
+    FinanceUser(finance): FinanceUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<OverrideIn>,
+) -> Result<(StatusCode, Json<OverrideView>), AppError> {
+    let reason = Text::parse("reason", &body.reason, 2_000)?;
+    Ok((StatusCode::CREATED, Json(app.store.override_prices(&finance.actor, id, reason).await?)))
+}

@@ -1,0 +1,82 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use pricegate_domain::{Email, Password, Role, Text};
+use pricegate_store::views::UserView;
+use pricegate_store::{NewUser, UserPatch};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::extract::{AdminUser, ApiJson, ApiPath, StaffUser};
+use crate::{AppError, AppState, ErrorBody};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/users", get(list_users).post(create_user))
+        .route("/api/v1/users/{id}", patch(update_user))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserIn {
+    pub email: String,
+    pub name: String,
+    /// `sales`, `finance` or `admin`.
+    pub role: String,
+    /// At least 10 characters.
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatchIn {
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub active: Option<bool>,
+    pub password: Option<String>,
+}
+
+/// Create a user.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserIn, security(("bearer" = [])),
+    responses((status = 201, body = UserView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn create_user(
+    State(app): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ApiJson(body): ApiJson<UserIn>,
+) -> Result<(StatusCode, Json<UserView>), AppError> {
+    let new = NewUser {
+        email: Email::parse(&body.email)?,
+        name: Text::parse("name", &body.name, 200)?,
+        role: Role::parse(&body.role)?,
+        password: Password::parse(&body.password)?,
+    };
+    Ok((StatusCode::CREATED, Json(app.store.create_user(Some(&admin.actor), new).await?)))
+}
+
+/// List users.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = Vec<UserView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn list_users(State(app): State<AppState>, _staff: StaffUser) -> Result<Json<Vec<UserView>>, AppError> {
+    Ok(Json(app.store.list_users().await?))
+}
+
+/// Change a user's name, role, password, or whether they may log in.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UserPatchIn, security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn update_user(
+    State(app): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<UserPatchIn>,
+) -> Result<Json<UserView>, AppError> {
+    let patch = UserPatch {
+        name: body.name.as_deref().map(|n| Text::parse("name", n, 200)).transpose()?,
+        role: body.role.as_deref().map(Role::parse).transpose()?,
+        active: body.active,
+        password: body.password.as_deref().map(Password::parse).transpose()?,
+    };
+    Ok(Json(app.store.update_user(&admin.actor, id, patch).await?))
+}

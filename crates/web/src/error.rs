@@ -1,0 +1,146 @@
+//! One error type for the web edge: each variant a status and a stable code.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pricegate_domain::Invalid;
+use pricegate_store::StoreError;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+
+/// `{"error":{"code","message", …}}`: the body of every 4xx and 5xx.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, snake_case, for programs.
+    pub code: String,
+    /// A sentence for a person.
+    pub message: String,
+    /// The offending field, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct AppError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    extra: Map<String, Value>,
+    /// The cause of a 5xx, for the log only.
+    cause: Option<String>,
+}
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AppError { status, code, message: message.into(), extra: Map::new(), cause: None }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        self.extra.insert(key.to_owned(), serde_json::to_value(value).unwrap_or(Value::Null));
+        self
+    }
+
+    pub fn internal(cause: impl Into<String>) -> Self {
+        AppError {
+            cause: Some(cause.into()),
+            ..AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side. It has been logged; please try again.")
+        }
+    }
+
+    pub fn forbidden_role(allowed: &str) -> Self {
+        AppError::new(StatusCode::FORBIDDEN, "forbidden", format!("Only {allowed} may do this."))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<Invalid> for AppError {
+    fn from(e: Invalid) -> Self {
+        AppError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code, e.message).with("field", e.field)
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(invalid) => invalid.into(),
+            StoreError::NotFound { what } => {
+                AppError::new(StatusCode::NOT_FOUND, "not_found", format!("There is no such {what}."))
+            }
+            StoreError::Forbidden { code, message } => AppError::new(StatusCode::FORBIDDEN, code, message),
+            StoreError::Conflict { code, message } => AppError::new(StatusCode::CONFLICT, code, message),
+            StoreError::PendingAcknowledgements(gate) => AppError::new(
+                StatusCode::CONFLICT,
+                "pending_acknowledgements",
+                format!(
+                    "The signer must first acknowledge {} price notice{} published since this quote was drafted.",
+                    gate.pending.len(),
+                    if gate.pending.len() == 1 { "" } else { "s" }
+                ),
+            )
+            .with("pending", &gate.pending)
+            .with("superseded", &gate.superseded),
+            StoreError::Unavailable(cause) => AppError {
+                cause: Some(format!("{cause}")),
+                ..AppError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "The service cannot reach its database right now. Please try again in a moment.",
+                )
+            },
+            other => AppError::internal(error_chain(&other)),
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(status = %self.status, code = self.code, cause = self.cause.as_deref().unwrap_or(""), "request failed");
+        } else {
+            tracing::debug!(status = %self.status, code = self.code, "request refused");
+        }
+        let mut error = Map::new();
+        error.insert("code".into(), json!(self.code));
+        error.insert("message".into(), json!(self.message));
+        error.extend(self.extra);
+        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        match self.status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            StatusCode::UNAUTHORIZED => {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

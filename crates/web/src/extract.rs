@@ -1,0 +1,181 @@
+//! Extractors whose rejections speak the API's error body: a JSON body, a
+//! path id, a query string, and the logged-in user with their role checked
+//! before the body is even read.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use pricegate_domain::Role;
+use pricegate_store::views::UserView;
+use pricegate_store::{Actor, ClientInfo};
+use serde::de::DeserializeOwned;
+
+use crate::{AppError, AppState};
+
+/// A JSON body; every way it can be wrong becomes a 4xx with a code.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> AppError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as JSON with the header Content-Type: application/json.",
+        ),
+        JsonRejection::JsonSyntaxError(e) => {
+            AppError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("The body is not valid JSON: {}.", e.body_text()))
+        }
+        JsonRejection::JsonDataError(e) => AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!("The body does not have the expected shape: {}.", e.body_text()),
+        ),
+        JsonRejection::BytesRejection(e) => body_rejection(e.status()),
+        other => AppError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("The body cannot be read: {}.", other.body_text())),
+    }
+}
+
+pub(crate) fn body_rejection(status: StatusCode) -> AppError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "The body is larger than this endpoint accepts.")
+    } else {
+        AppError::new(StatusCode::BAD_REQUEST, "unreadable_body", "The body could not be read.")
+    }
+}
+
+/// A path parameter (an id); a malformed one is a 400, never a 500.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| ApiPath(p.0)).map_err(|e: PathRejection| {
+            AppError::new(StatusCode::BAD_REQUEST, "invalid_id", format!("The address holds an invalid id: {}.", e.body_text()))
+        })
+    }
+}
+
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| ApiQuery(q.0)).map_err(|e: QueryRejection| {
+            AppError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("The query string is invalid: {}.", e.body_text()))
+        })
+    }
+}
+
+/// The caller, authenticated by `Authorization: Bearer <token>`.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub actor: Actor,
+    pub user: UserView,
+    pub token: String,
+}
+
+impl AuthUser {
+    pub fn require(&self, allowed: &[Role]) -> Result<(), AppError> {
+        if allowed.contains(&self.actor.role) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+            Err(AppError::forbidden_role(&names.join(" or ")))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
+            AppError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Log in first: send Authorization: Bearer <token> from POST /api/v1/auth/token.",
+            )
+        })?;
+        let invalid = || AppError::new(StatusCode::UNAUTHORIZED, "invalid_token", "The token is unknown, expired or revoked; log in again.");
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 128)
+            .ok_or_else(invalid)?;
+        let (actor, user) = state.store.authenticate_token(token).await?.ok_or_else(invalid)?;
+        Ok(AuthUser { actor, user, token: token.to_owned() })
+    }
+}
+
+/// Declares an extractor that admits only the listed roles, so the role is
+/// checked before the body is parsed.
+macro_rules! role_guard {
+    ($(#[$doc:meta])* $name:ident: $($role:ident),+) => {
+        $(#[$doc])*
+        pub struct $name(pub AuthUser);
+
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = AppError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+                let user = AuthUser::from_request_parts(parts, state).await?;
+                user.require(&[$(Role::$role),+])?;
+                Ok($name(user))
+            }
+        }
+    };
+}
+
+role_guard!(
+    /// Finance only.
+    FinanceUser: Finance
+);
+role_guard!(
+    /// Admins only.
+    AdminUser: Admin
+);
+role_guard!(
+    /// Salespeople only.
+    SalesUser: Sales
+);
+role_guard!(
+    /// Admins and finance.
+    StaffUser: Admin, Finance
+);
+role_guard!(
+    /// Anyone who works with quotes: salespeople and finance.
+    QuoteUser: Sales, Finance
+);
+
+/// The client's address and user agent, kept with acknowledgements.
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let user_agent =
+            parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(Client(ClientInfo { addr, user_agent }))
+    }
+}
