@@ -1,0 +1,77 @@
+//! The real `pricegate` binary as a child process, for tests that need
+//! several server processes on one database, or a crash.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// `PRICEGATE_BIN`, or `target/<profile>/pricegate` next to this test executable.
+pub fn server_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("PRICEGATE_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    // target/debug/deps/<test> → target/debug/pricegate
+    let candidate = exe.parent().and_then(|deps| deps.parent()).map(|dir| dir.join("pricegate"));
+    match candidate {
+        Some(path) if path.exists() => path,
+        _ => panic!(
+            "the pricegate binary is needed for this test and was not found next to {}: \
+             run `cargo build -p pricegate` first (scripts/test does) or set PRICEGATE_BIN",
+            exe.display()
+        ),
+    }
+}
+
+/// A running `pricegate serve`; killed when dropped.
+pub struct ServerProcess {
+    pub base: String,
+    child: Child,
+}
+
+impl ServerProcess {
+    /// Starts `pricegate serve` with `env` and waits until it prints the address it bound.
+    pub async fn start(env: &[(&str, &str)]) -> ServerProcess {
+        let mut cmd = Command::new(server_binary());
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PRICEGATE_BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("pricegate starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let base = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    return addr.trim().to_owned();
+                }
+            }
+            panic!("pricegate exited before it was listening");
+        })
+        .await
+        .expect("pricegate prints `listening on` within 60 s");
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ServerProcess { base, child }
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
