@@ -26,11 +26,26 @@ pub(crate) async fn record(conn: &impl ConnectionTrait, entry: AuditEntry<'_>) -
         action: Set(entry.action.to_owned()),
         subject_type: Set(entry.subject_type.to_owned()),
         subject_id: Set(entry.subject_id),
-        detail: Set(entry.detail),
+        detail: Set(storable(entry.detail)),
     })
     .exec_without_returning(conn)
     .await?;
     Ok(())
+}
+
+/// The detail with every NUL character replaced. Some details quote what a
+/// caller typed (the e-mail of a failed login), and PostgreSQL's JSON types
+/// refuse `\u0000`: one stray byte must not turn a refusal into a 500.
+fn storable(detail: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match detail {
+        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "\u{fffd}")),
+        Value::Array(items) => Value::Array(items.into_iter().map(storable).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter().map(|(k, v)| (k.replace('\0', "\u{fffd}"), storable(v))).collect(),
+        ),
+        other => other,
+    }
 }
 
 impl Store {
@@ -53,5 +68,17 @@ impl Store {
                 detail: r.detail,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::storable;
+    use serde_json::json;
+
+    #[test]
+    fn nul_characters_never_reach_the_stored_detail() {
+        let detail = storable(json!({ "email": "ann\u{0}@x", "list": ["a\u{0}"], "n": 1 }));
+        assert_eq!(detail, json!({ "email": "ann\u{fffd}@x", "list": ["a\u{fffd}"], "n": 1 }));
     }
 }
