@@ -8,7 +8,9 @@
 
 pub mod client;
 pub mod db;
+pub mod fixtures;
 pub mod process;
+pub mod race;
 
 use std::net::SocketAddr;
 

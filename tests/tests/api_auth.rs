@@ -1,0 +1,185 @@
+//! Logging in and out, tokens that stop working, and managing users.
+
+use pricegate_domain::Role;
+use pricegate_tests::fixtures::{assert_error, field};
+use pricegate_tests::{PASSWORD, Session, TestApp, both_backends};
+use serde_json::json;
+
+both_backends! {
+    async fn logging_in_with_the_right_password_returns_a_token_and_the_user(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+
+        // E-mail addresses are matched case-insensitively.
+        let r = app
+            .anonymous()
+            .post("/api/v1/auth/token", &json!({"email": sam.email.to_uppercase(), "password": PASSWORD}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.body["token"].as_str().is_some_and(|t| t.len() >= 40));
+        assert_eq!(r.body["user"]["id"], json!(sam.id));
+        assert_eq!(r.body["user"]["email"], json!(sam.email));
+        assert_eq!(r.body["user"]["name"], "Sam");
+        assert_eq!(r.body["user"]["role"], "sales");
+        assert!(r.body["user"].get("password_hash").is_none());
+
+        let session = Session::new(&app.base, r.body["token"].as_str().map(str::to_owned));
+        let me = session.get("/api/v1/me").await;
+        assert_eq!(me.status, 200, "{}", me.text);
+        assert_eq!(me.body["id"], json!(sam.id));
+    }
+}
+
+both_backends! {
+    async fn a_wrong_password_or_an_unknown_email_is_refused_the_same_way(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let anon = app.anonymous();
+
+        let wrong = anon.post("/api/v1/auth/token", &json!({"email": sam.email, "password": "not the password"})).await;
+        assert_error(&wrong, 401, "invalid_credentials");
+        let unknown = anon.post("/api/v1/auth/token", &json!({"email": "nobody@pricegate.test", "password": PASSWORD})).await;
+        assert_error(&unknown, 401, "invalid_credentials");
+        assert_eq!(wrong.body["error"]["message"], unknown.body["error"]["message"], "a refusal does not say which part was wrong");
+        let not_an_email = anon.post("/api/v1/auth/token", &json!({"email": "not an email", "password": PASSWORD})).await;
+        assert_error(&not_an_email, 401, "invalid_credentials");
+        let huge = anon.post("/api/v1/auth/token", &json!({"email": "x".repeat(5000), "password": "p".repeat(5000)})).await;
+        assert_error(&huge, 401, "invalid_credentials");
+    }
+}
+
+both_backends! {
+    async fn a_login_with_control_characters_is_refused_not_a_server_error(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let r = app.anonymous().post("/api/v1/auth/token", &json!({"email": "ann\u{0}@pricegate.test", "password": "a\u{0}b"})).await;
+        assert_error(&r, 401, "invalid_credentials");
+    }
+}
+
+both_backends! {
+    async fn a_request_without_a_token_is_unauthenticated(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let r = app.anonymous().get("/api/v1/me").await;
+        assert_error(&r, 401, "unauthenticated");
+        let r = app.anonymous().get("/api/v1/products").await;
+        assert_error(&r, 401, "unauthenticated");
+    }
+}
+
+both_backends! {
+    async fn a_garbage_token_is_invalid(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        for token in ["garbage", "x".repeat(500).as_str(), "not a token at all %%"] {
+            let r = Session::new(&app.base, Some(token.to_owned())).get("/api/v1/me").await;
+            assert_error(&r, 401, "invalid_token");
+        }
+        let anon = app.anonymous();
+        let r = anon.send(anon.request(reqwest::Method::GET, "/api/v1/me").header("Authorization", "Basic dXNlcjpwYXNz")).await;
+        assert_error(&r, 401, "invalid_token");
+    }
+}
+
+both_backends! {
+    async fn a_revoked_token_stops_working(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        assert_eq!(sam.get("/api/v1/me").await.status, 200);
+
+        let r = sam.delete("/api/v1/auth/token").await;
+        assert_eq!(r.status, 204, "{}", r.text);
+
+        assert_error(&sam.get("/api/v1/me").await, 401, "invalid_token");
+        assert_error(&sam.delete("/api/v1/auth/token").await, 401, "invalid_token");
+    }
+}
+
+both_backends! {
+    async fn a_deactivated_users_token_stops_working_and_they_cannot_log_in(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        assert_eq!(sam.get("/api/v1/products").await.status, 200);
+
+        let r = admin.patch(&format!("/api/v1/users/{}", sam_user.id), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["active"], false);
+
+        assert_error(&sam.get("/api/v1/products").await, 401, "invalid_token");
+        let login = app.anonymous().post("/api/v1/auth/token", &json!({"email": sam_user.email, "password": PASSWORD})).await;
+        assert_error(&login, 401, "invalid_credentials");
+
+        let r = admin.patch(&format!("/api/v1/users/{}", sam_user.id), &json!({"active": true})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        app.login(&sam_user.email, PASSWORD).await;
+    }
+}
+
+both_backends! {
+    async fn an_admin_cannot_deactivate_themselves(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (admin, ada) = app.user(Role::Admin, "Ada").await;
+        let r = admin.patch(&format!("/api/v1/users/{}", ada.id), &json!({"active": false})).await;
+        assert_error(&r, 409, "cannot_demote_self");
+        assert_eq!(admin.get("/api/v1/me").await.status, 200);
+    }
+}
+
+both_backends! {
+    async fn an_admin_creates_users_who_can_then_log_in(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let r = admin
+            .post("/api/v1/users", &json!({"email": "Nina@Pricegate.test", "name": "Nina", "role": "finance", "password": "a long enough password"}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["email"], "nina@pricegate.test");
+        assert_eq!(r.body["role"], "finance");
+        assert_eq!(r.body["active"], true);
+        assert!(r.body.get("password").is_none() && r.body.get("password_hash").is_none());
+
+        let nina = app.login("nina@pricegate.test", "a long enough password").await;
+        let users = nina.get("/api/v1/users").await;
+        assert_eq!(users.status, 200, "{}", users.text);
+        assert!(users.body.as_array().unwrap().iter().any(|u| u["email"] == "nina@pricegate.test"));
+    }
+}
+
+both_backends! {
+    async fn a_second_user_with_the_same_email_is_a_conflict(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let body = json!({"email": "nina@pricegate.test", "name": "Nina", "role": "sales", "password": "a long enough password"});
+        assert_eq!(admin.post("/api/v1/users", &body).await.status, 201);
+        let again = json!({"email": "NINA@pricegate.test", "name": "Nina Two", "role": "sales", "password": "a long enough password"});
+        assert_error(&admin.post("/api/v1/users", &again).await, 409, "email_taken");
+    }
+}
+
+both_backends! {
+    async fn creating_a_user_with_a_bad_role_email_name_or_short_password_names_the_field(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let good = json!({"email": "nina@pricegate.test", "name": "Nina", "role": "sales", "password": "a long enough password"});
+        for (key, value, expected_field) in [
+            ("role", json!("boss"), "role"),
+            ("password", json!("short"), "password"),
+            ("email", json!("nina-at-example"), "email"),
+            ("name", json!("   "), "name"),
+        ] {
+            let mut body = good.clone();
+            body[key] = value;
+            let r = admin.post("/api/v1/users", &body).await;
+            assert_error(&r, 422, "invalid_field");
+            assert_eq!(field(&r), expected_field, "{}", r.text);
+        }
+        let users = admin.get("/api/v1/users").await;
+        assert_eq!(users.body.as_array().unwrap().len(), 1, "no user was half-created: {}", users.text);
+
+        let r = admin.patch(&format!("/api/v1/users/{}", uuid::Uuid::new_v4()), &json!({"name": "Ghost"})).await;
+        assert_error(&r, 404, "not_found");
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let r = admin.patch(&format!("/api/v1/users/{}", sam.id), &json!({"role": "king"})).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(field(&r), "role");
+    }
+}
