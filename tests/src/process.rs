@@ -75,3 +75,37 @@ impl ServerProcess {
         self.child.id()
     }
 }
+
+/// Runs one `pricegate` command to completion (e.g. `user create`), feeding
+/// `stdin`; returns its standard output, or panics with its error output.
+pub async fn run_command(args: &[&str], env: &[(&str, &str)], stdin: &str) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = Command::new(server_binary());
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("pricegate starts");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input.write_all(stdin.as_bytes()).await.expect("write stdin");
+    drop(input);
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the command finishes within 60 s")
+        .expect("the command runs");
+    assert!(
+        out.status.success(),
+        "pricegate {} failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
