@@ -14,6 +14,8 @@ use crate::StoreError;
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) db: DatabaseConnection,
+    /// How to write mail, when this process writes any (see [`crate::outbox`]).
+    pub(crate) mail: Option<std::sync::Arc<crate::outbox::MailSetup>>,
 }
 
 impl Store {
@@ -35,7 +37,7 @@ impl Store {
                     .create_if_missing(true)
             });
         let db = Database::connect(options).await?;
-        Ok(Store { db })
+        Ok(Store { db, mail: None })
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

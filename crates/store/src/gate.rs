@@ -237,6 +237,9 @@ impl Store {
             },
         )
         .await?;
+        if let Some(mail) = &self.mail {
+            crate::outbox::enqueue_publication(&txn, mail, &notice, published_at).await?;
+        }
         txn.commit().await?;
         Ok(PublishedView { id, state: PUBLISHED.into(), seq, published_at })
     }

@@ -5,6 +5,7 @@
 //! all. Publication and finalisation are serialised on the `gate` row (see
 //! [`gate`]), so the invariant holds across server processes, not just tasks.
 
+mod ack_links;
 mod audit;
 mod auth;
 mod db;
@@ -12,15 +13,18 @@ pub mod entity;
 mod error;
 pub mod gate;
 mod notices;
+pub mod outbox;
 mod products;
 mod quotes;
 mod users;
 pub mod views;
 
+pub use ack_links::{AckLinkError, AckLinkView, looks_like_token};
 pub use audit::AuditEntry;
 pub use auth::{ApiToken, TOKEN_TTL_HOURS};
 pub use db::Store;
 pub use error::StoreError;
+pub use outbox::{BlockedQuote, Composed, Composer, Letter, MailSetup, NoticeContent, OutboxView, PendingPerson, Recipient};
 pub use notices::{Channel, ClientInfo, NewNotice, NewPriceChange, NoticePatch};
 pub use products::{CsvRowError, NewProduct};
 pub use quotes::{NewLine, NewQuote, QuoteFilter, QuotePatch};

@@ -1,0 +1,131 @@
+//! Acknowledgement links: a 256-bit token in an e-mail, stored only as its
+//! SHA-256, bound to one (notice, user), expiring, single use.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+
+use crate::auth::hash_token;
+use crate::db::db_now;
+use crate::entity::{ack_tokens, acknowledgements, notices, users};
+use crate::notices::{Channel, ClientInfo, PUBLISHED, acknowledge_in, load_changes};
+use crate::outbox::NoticeContent;
+use crate::views::AckView;
+use crate::{Store, StoreError};
+
+/// Why a link cannot acknowledge anything. Each is a page of its own.
+#[derive(Debug, thiserror::Error)]
+pub enum AckLinkError {
+    /// No such token: mistyped, tampered with, or from another installation.
+    #[error("unknown acknowledgement link")]
+    Unknown,
+    #[error("the acknowledgement link has expired")]
+    Expired,
+    #[error("the acknowledgement link has been used")]
+    Used,
+    /// The person acknowledged the notice another way (browser, API, another link).
+    #[error("the notice is already acknowledged")]
+    AlreadyAcknowledged { acknowledged_at: DateTime<Utc> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sea_orm::DbErr> for AckLinkError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        AckLinkError::Store(e.into())
+    }
+}
+
+/// What a valid link shows: the notice and whose link it is.
+#[derive(Debug, Clone)]
+pub struct AckLinkView {
+    pub notice: NoticeContent,
+    pub user_name: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The shape of a token we issue (43 base64url characters); anything else is
+/// refused before the database is asked.
+pub fn looks_like_token(token: &str) -> bool {
+    token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Checks a token against its row, in a fixed order: unknown, used,
+/// acknowledged already, expired.
+async fn check(
+    conn: &impl ConnectionTrait,
+    row: Option<ack_tokens::Model>,
+    now: DateTime<Utc>,
+) -> Result<(ack_tokens::Model, AckLinkView), AckLinkError> {
+    let row = row.ok_or(AckLinkError::Unknown)?;
+    if row.used_at.is_some() {
+        return Err(AckLinkError::Used);
+    }
+    let ack = acknowledgements::Entity::find()
+        .filter(acknowledgements::Column::NoticeId.eq(row.notice_id))
+        .filter(acknowledgements::Column::UserId.eq(row.user_id))
+        .one(conn)
+        .await?;
+    if let Some(ack) = ack {
+        return Err(AckLinkError::AlreadyAcknowledged { acknowledged_at: ack.acknowledged_at });
+    }
+    if row.expires_at <= now {
+        return Err(AckLinkError::Expired);
+    }
+    let user = users::Entity::find_by_id(row.user_id).one(conn).await?.filter(|u| u.active).ok_or(AckLinkError::Unknown)?;
+    let notice =
+        notices::Entity::find_by_id(row.notice_id).one(conn).await?.filter(|n| n.state == PUBLISHED).ok_or(AckLinkError::Unknown)?;
+    let changes = load_changes(conn, &[notice.id]).await?.remove(&notice.id).unwrap_or_default();
+    let view = AckLinkView {
+        notice: NoticeContent {
+            id: notice.id,
+            title: notice.title,
+            body: notice.body,
+            published_at: notice.published_at.unwrap_or_default(),
+            changes,
+        },
+        user_name: user.name,
+        expires_at: row.expires_at,
+    };
+    Ok((row, view))
+}
+
+impl Store {
+    /// What the link leads to. Reads only: mail scanners open every link.
+    pub async fn open_ack_link(&self, token: &str) -> Result<AckLinkView, AckLinkError> {
+        if !looks_like_token(token) {
+            return Err(AckLinkError::Unknown);
+        }
+        let now = db_now(&self.db).await?;
+        let row = ack_tokens::Entity::find_by_id(hash_token(token)).one(&self.db).await?;
+        Ok(check(&self.db, row, now).await?.1)
+    }
+
+    /// Acknowledges the link's notice for its user (channel `email`) and uses
+    /// the link up, in one transaction; a refusal writes nothing.
+    pub async fn acknowledge_by_link(&self, token: &str, client: ClientInfo) -> Result<(AckLinkView, AckView), AckLinkError> {
+        if !looks_like_token(token) {
+            return Err(AckLinkError::Unknown);
+        }
+        let hash = hash_token(token);
+        let txn = self.begin_write().await?;
+        let now = db_now(&txn).await?;
+        let row = ack_tokens::Entity::find_by_id(hash.clone()).lock_exclusive().one(&txn).await?;
+        let (row, view) = check(&txn, row, now).await?;
+        let (ack, _) = acknowledge_in(&txn, row.user_id, row.notice_id, Channel::Email, client).await?;
+        let used = ack_tokens::Entity::update_many()
+            .col_expr(ack_tokens::Column::UsedAt, Expr::value(now))
+            .filter(ack_tokens::Column::TokenHash.eq(hash))
+            .filter(ack_tokens::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if used != 1 {
+            // Someone used it between our read and our write (SQLite cannot
+            // lock the row): dropping the transaction rolls the ack back.
+            return Err(AckLinkError::Used);
+        }
+        txn.commit().await?;
+        Ok((view, ack))
+    }
+}

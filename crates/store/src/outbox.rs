@@ -1,0 +1,528 @@
+//! The mail outbox: rows written in the same transaction as the state change
+//! they announce, claimed and marked by the mail worker.
+//!
+//! The store cannot depend on the mail crate (mail depends on the store), yet
+//! the message must be rendered where its ack token is minted, inside the
+//! publication's transaction: the token exists in clear only there. So the
+//! store defines [`Composer`] and the mail crate implements it; the binary
+//! hands one to [`Store::with_mail`]. Rendering a template is microseconds, so
+//! composing thousands of messages inside the transaction keeps publication
+//! fast; the slow part (SMTP) happens later, in the worker.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use pricegate_domain::{PriceChange, Role, impact_of, quote_total};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::{hash_token, random_token};
+use crate::db::db_now;
+use crate::entity::{ack_tokens, acknowledgements, notices, outbox, quotes, users};
+use crate::gate::priced_lines;
+use crate::notices::{PUBLISHED, load_changes};
+use crate::quotes::{DRAFT, load_lines};
+use crate::views::PriceChangeView;
+use crate::{Actor, Store, StoreError};
+
+pub const PENDING: &str = "pending";
+pub const SENT: &str = "sent";
+pub const FAILED: &str = "failed";
+
+/// Rows per INSERT: far below SQLite's and PostgreSQL's bind-parameter limits.
+const CHUNK: usize = 400;
+
+/// A published notice as a letter shows it.
+#[derive(Debug, Clone)]
+pub struct NoticeContent {
+    pub id: Uuid,
+    pub title: String,
+    /// Markdown, as finance wrote it.
+    pub body: String,
+    pub published_at: DateTime<Utc>,
+    pub changes: Vec<PriceChangeView>,
+}
+
+/// An open quote drafted before the notice: the gate blocks it until its
+/// signer acknowledges.
+#[derive(Debug, Clone)]
+pub struct BlockedQuote {
+    pub id: Uuid,
+    pub customer_name: String,
+    pub customer_company: String,
+    pub currency: String,
+    pub total_minor: i64,
+    /// How much the notice's changes move the quote's total.
+    pub delta_minor: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub name: String,
+    pub email: String,
+}
+
+/// A salesperson who has not acknowledged, as the escalation names them.
+#[derive(Debug, Clone)]
+pub struct PendingPerson {
+    pub name: String,
+    pub email: String,
+    pub quotes: Vec<BlockedQuote>,
+}
+
+/// What one e-mail says, before it is rendered.
+#[derive(Debug)]
+pub enum Letter<'a> {
+    Publication { notice: &'a NoticeContent, to: &'a Recipient, quotes: &'a [BlockedQuote], ack_url: &'a str },
+    Reminder { notice: &'a NoticeContent, to: &'a Recipient, quotes: &'a [BlockedQuote], ack_url: &'a str, number: usize, of: usize },
+    Escalation { notice: &'a NoticeContent, to: &'a Recipient, pending: &'a [PendingPerson] },
+}
+
+/// A rendered message: subject, plain text and HTML.
+#[derive(Debug, Clone)]
+pub struct Composed {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Renders letters; implemented by the mail crate.
+pub trait Composer: Send + Sync + 'static {
+    fn compose(&self, letter: &Letter<'_>) -> Result<Composed, String>;
+}
+
+/// Everything the store needs to write mail.
+pub struct MailSetup {
+    pub composer: Arc<dyn Composer>,
+    /// Where people reach the server, no trailing slash: ack links start here.
+    pub base_url: String,
+    pub ack_link_ttl: chrono::Duration,
+    /// The right-hand side of every Message-ID.
+    pub message_id_domain: String,
+}
+
+impl std::fmt::Debug for MailSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSetup").field("base_url", &self.base_url).field("ack_link_ttl", &self.ack_link_ttl).finish()
+    }
+}
+
+/// An outbox row as admins see it (bodies stay out: they hold ack links).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OutboxView {
+    pub id: Uuid,
+    /// `publication`, `reminder` or `escalation`.
+    pub kind: String,
+    pub dedupe_key: String,
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    /// `pending`, `sent` or `failed`.
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<outbox::Model> for OutboxView {
+    fn from(m: outbox::Model) -> Self {
+        OutboxView {
+            id: m.id,
+            kind: m.kind,
+            dedupe_key: m.dedupe_key,
+            to: m.to_addr,
+            subject: m.subject,
+            message_id: m.message_id,
+            state: m.state,
+            attempts: m.attempts,
+            next_attempt_at: m.next_attempt_at,
+            last_error: m.last_error,
+            created_at: m.created_at,
+            sent_at: m.sent_at,
+        }
+    }
+}
+
+/// Builds outbox rows and ack tokens, then writes them in bulk.
+struct Batch<'a> {
+    setup: &'a MailSetup,
+    now: DateTime<Utc>,
+    rows: Vec<outbox::ActiveModel>,
+    tokens: Vec<ack_tokens::ActiveModel>,
+}
+
+impl<'a> Batch<'a> {
+    fn new(setup: &'a MailSetup, now: DateTime<Utc>) -> Self {
+        Batch { setup, now, rows: vec![], tokens: vec![] }
+    }
+
+    /// Mints a single-use link for (notice, user); only its hash is kept.
+    fn ack_link(&mut self, notice_id: Uuid, user_id: Uuid) -> Result<String, StoreError> {
+        let token = random_token()?;
+        self.tokens.push(ack_tokens::ActiveModel {
+            token_hash: Set(hash_token(&token)),
+            notice_id: Set(notice_id),
+            user_id: Set(user_id),
+            created_at: Set(self.now),
+            expires_at: Set(self.now + self.setup.ack_link_ttl),
+            used_at: Set(None),
+        });
+        Ok(format!("{}/ack/{token}", self.setup.base_url))
+    }
+
+    fn push(&mut self, kind: &str, dedupe_key: String, to: &Recipient, letter: &Letter<'_>) -> Result<(), StoreError> {
+        let composed = self.setup.composer.compose(letter).map_err(|e| StoreError::Internal(format!("composing mail: {e}")))?;
+        let id = Uuid::new_v4();
+        self.rows.push(outbox::ActiveModel {
+            id: Set(id),
+            dedupe_key: Set(dedupe_key),
+            kind: Set(kind.to_owned()),
+            to_addr: Set(to.email.clone()),
+            to_name: Set(to.name.clone()),
+            subject: Set(composed.subject),
+            text_body: Set(composed.text),
+            html_body: Set(composed.html),
+            message_id: Set(format!("<{}@{}>", id.simple(), self.setup.message_id_domain)),
+            state: Set(PENDING.into()),
+            attempts: Set(0),
+            next_attempt_at: Set(self.now),
+            last_error: Set(None),
+            created_at: Set(self.now),
+            sent_at: Set(None),
+        });
+        Ok(())
+    }
+
+    /// Inserts everything; a row whose dedupe key exists is skipped, so
+    /// enqueueing the same logical e-mail twice (two workers, a restart) is harmless.
+    async fn write(self, conn: &impl ConnectionTrait) -> Result<usize, StoreError> {
+        let count = self.rows.len();
+        let mut rows = self.rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
+            outbox::Entity::insert_many(chunk)
+                .on_conflict(OnConflict::column(outbox::Column::DedupeKey).do_nothing().to_owned())
+                .exec_without_returning(conn)
+                .await?;
+        }
+        let mut tokens = self.tokens.into_iter().peekable();
+        while tokens.peek().is_some() {
+            let chunk: Vec<_> = tokens.by_ref().take(CHUNK).collect();
+            ack_tokens::Entity::insert_many(chunk).exec_without_returning(conn).await?;
+        }
+        Ok(count)
+    }
+}
+
+async fn notice_content(conn: &impl ConnectionTrait, notice: &notices::Model) -> Result<NoticeContent, StoreError> {
+    Ok(NoticeContent {
+        id: notice.id,
+        title: notice.title.clone(),
+        body: notice.body.clone(),
+        published_at: notice.published_at.unwrap_or_default(),
+        changes: load_changes(conn, &[notice.id]).await?.remove(&notice.id).unwrap_or_default(),
+    })
+}
+
+async fn active_with_role(conn: &impl ConnectionTrait, role: Role) -> Result<Vec<users::Model>, StoreError> {
+    Ok(users::Entity::find()
+        .filter(users::Column::Role.eq(role.as_str()))
+        .filter(users::Column::Active.eq(true))
+        .order_by_asc(users::Column::Email)
+        .all(conn)
+        .await?)
+}
+
+/// Active salespeople who have not acknowledged `notice_id`.
+async fn pending_sales(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<Vec<users::Model>, StoreError> {
+    let acked: HashSet<Uuid> = acknowledgements::Entity::find()
+        .filter(acknowledgements::Column::NoticeId.eq(notice_id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|a| a.user_id)
+        .collect();
+    Ok(active_with_role(conn, Role::Sales).await?.into_iter().filter(|u| !acked.contains(&u.id)).collect())
+}
+
+/// Each signer's open quotes drafted before the notice, with what the notice
+/// does to their totals: the quotes the gate now blocks.
+async fn blocked_quotes(
+    conn: &impl ConnectionTrait,
+    notice: &NoticeContent,
+) -> Result<HashMap<Uuid, Vec<BlockedQuote>>, StoreError> {
+    let open = quotes::Entity::find()
+        .filter(quotes::Column::State.eq(DRAFT))
+        .filter(quotes::Column::DraftedAt.lt(notice.published_at))
+        .order_by_asc(quotes::Column::DraftedAt)
+        .all(conn)
+        .await?;
+    let ids: Vec<Uuid> = open.iter().map(|q| q.id).collect();
+    let mut lines = load_lines(conn, &ids).await?;
+    let changes: Vec<PriceChange> = notice
+        .changes
+        .iter()
+        .map(|c| PriceChange { sku: c.sku.clone(), unit_price_minor: c.unit_price_minor, effective_on: c.effective_on })
+        .collect();
+    let mut by_signer: HashMap<Uuid, Vec<BlockedQuote>> = HashMap::new();
+    for q in open {
+        let priced = priced_lines(&lines.remove(&q.id).unwrap_or_default());
+        by_signer.entry(q.signer_id).or_default().push(BlockedQuote {
+            id: q.id,
+            customer_name: q.customer_name,
+            customer_company: q.customer_company,
+            currency: q.currency,
+            total_minor: quote_total(&priced).unwrap_or(i64::MAX),
+            delta_minor: impact_of(&priced, &changes).total_delta_minor,
+        });
+    }
+    Ok(by_signer)
+}
+
+fn recipient(u: &users::Model) -> Recipient {
+    Recipient { name: u.name.clone(), email: u.email.clone() }
+}
+
+/// One e-mail with a personal ack link to every active salesperson, in the
+/// publication's own transaction: the notice is published with its mail or not at all.
+pub(crate) async fn enqueue_publication(
+    txn: &DatabaseTransaction,
+    setup: &MailSetup,
+    notice: &notices::Model,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    // `notice` was read before publication stamped it.
+    let content = NoticeContent { published_at: now, ..notice_content(txn, notice).await? };
+    let mut blocked = blocked_quotes(txn, &content).await?;
+    let mut batch = Batch::new(setup, now);
+    for user in active_with_role(txn, Role::Sales).await? {
+        let to = recipient(&user);
+        let quotes = blocked.remove(&user.id).unwrap_or_default();
+        let ack_url = batch.ack_link(notice.id, user.id)?;
+        let letter = Letter::Publication { notice: &content, to: &to, quotes: &quotes, ack_url: &ack_url };
+        batch.push("publication", format!("publish:{}:{}", notice.id, user.id), &to, &letter)?;
+    }
+    batch.write(txn).await
+}
+
+impl Store {
+    /// Lets this store write mail: publication, reminders and escalations
+    /// then enqueue outbox rows. Without it, nothing is enqueued.
+    pub fn with_mail(mut self, setup: MailSetup) -> Store {
+        self.mail = Some(Arc::new(setup));
+        self
+    }
+
+    fn mail_setup(&self) -> Result<Arc<MailSetup>, StoreError> {
+        self.mail.clone().ok_or_else(|| StoreError::Internal("mail is not configured on this store".into()))
+    }
+
+    /// Enqueues the reminders and escalations that have come due. Idempotent:
+    /// every logical e-mail has a dedupe key, so any number of workers may
+    /// tick at once and a restart re-enqueues nothing.
+    ///
+    /// Reminder `n` goes to each salesperson still pending once `published_at
+    /// + schedule[n-1]` has passed (only the latest due one, should a worker
+    /// have been down through several); the escalation to finance follows, one
+    /// tick after the last reminders are in the outbox.
+    pub async fn enqueue_due_reminders(&self, schedule: &[std::time::Duration]) -> Result<usize, StoreError> {
+        let (Some(setup), Some(first)) = (self.mail.clone(), schedule.first()) else { return Ok(0) };
+        let now = db_now(&self.db).await?;
+        let to_chrono = |d: &std::time::Duration| chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::MAX);
+        let Some(horizon) = now.checked_sub_signed(to_chrono(first)) else { return Ok(0) };
+        let candidates = notices::Entity::find()
+            .filter(notices::Column::State.eq(PUBLISHED))
+            .filter(notices::Column::PublishedAt.lte(horizon))
+            .order_by_asc(notices::Column::Seq)
+            .all(&self.db)
+            .await?;
+        let mut total = 0;
+        for notice in candidates {
+            let Some(published_at) = notice.published_at else { continue };
+            let escalation_prefix = format!("escalate:{}:", notice.id);
+            let escalated = outbox::Entity::find()
+                .filter(outbox::Column::DedupeKey.starts_with(&escalation_prefix))
+                .one(&self.db)
+                .await?
+                .is_some();
+            if escalated {
+                continue;
+            }
+            let due = schedule.iter().take_while(|d| published_at.checked_add_signed(to_chrono(d)).is_some_and(|t| t <= now)).count();
+            let pending = pending_sales(&self.db, notice.id).await?;
+            if due == 0 || pending.is_empty() {
+                continue;
+            }
+            let existing: HashSet<String> = outbox::Entity::find()
+                .filter(outbox::Column::DedupeKey.starts_with(format!("remind:{}:", notice.id)))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|r| r.dedupe_key)
+                .collect();
+            let missing: Vec<&users::Model> =
+                pending.iter().filter(|u| !existing.contains(&format!("remind:{}:{}:{due}", notice.id, u.id))).collect();
+
+            let txn = self.begin_write().await?;
+            let content = notice_content(&txn, &notice).await?;
+            let mut blocked = blocked_quotes(&txn, &content).await?;
+            let mut batch = Batch::new(&setup, now);
+            for user in &missing {
+                let to = recipient(user);
+                let quotes = blocked.get(&user.id).cloned().unwrap_or_default();
+                let ack_url = batch.ack_link(notice.id, user.id)?;
+                let letter = Letter::Reminder { notice: &content, to: &to, quotes: &quotes, ack_url: &ack_url, number: due, of: schedule.len() };
+                batch.push("reminder", format!("remind:{}:{}:{due}", notice.id, user.id), &to, &letter)?;
+            }
+            if missing.is_empty() && due == schedule.len() {
+                let people: Vec<PendingPerson> = pending
+                    .iter()
+                    .map(|u| PendingPerson { name: u.name.clone(), email: u.email.clone(), quotes: blocked.remove(&u.id).unwrap_or_default() })
+                    .collect();
+                for finance in active_with_role(&txn, Role::Finance).await? {
+                    let to = recipient(&finance);
+                    let letter = Letter::Escalation { notice: &content, to: &to, pending: &people };
+                    batch.push("escalation", format!("{escalation_prefix}{}", finance.id), &to, &letter)?;
+                }
+            }
+            total += batch.write(&txn).await?;
+            txn.commit().await?;
+        }
+        Ok(total)
+    }
+
+    /// A reminder now, to every salesperson who has not acknowledged the
+    /// notice (finance's "remind them" button). Returns how many were queued.
+    pub async fn remind_now(&self, actor: &Actor, notice_id: Uuid) -> Result<usize, StoreError> {
+        let setup = self.mail_setup()?;
+        let txn = self.begin_write().await?;
+        let notice = notices::Entity::find_by_id(notice_id).one(&txn).await?.ok_or(StoreError::not_found("notice"))?;
+        if notice.state != PUBLISHED {
+            return Err(StoreError::conflict("notice_not_published", "Only a published notice can be reminded of."));
+        }
+        let now = db_now(&txn).await?;
+        let content = notice_content(&txn, &notice).await?;
+        let blocked = blocked_quotes(&txn, &content).await?;
+        let mut batch = Batch::new(&setup, now);
+        let stamp = now.timestamp_micros();
+        for user in pending_sales(&txn, notice_id).await? {
+            let to = recipient(&user);
+            let quotes = blocked.get(&user.id).cloned().unwrap_or_default();
+            let ack_url = batch.ack_link(notice_id, user.id)?;
+            let letter = Letter::Reminder { notice: &content, to: &to, quotes: &quotes, ack_url: &ack_url, number: 0, of: 0 };
+            batch.push("reminder", format!("remind:{notice_id}:{}:now-{stamp}", user.id), &to, &letter)?;
+        }
+        let count = batch.write(&txn).await?;
+        crate::audit::record(
+            &txn,
+            crate::AuditEntry {
+                at: now,
+                actor_id: Some(actor.id),
+                action: "notice.reminded",
+                subject_type: "notice",
+                subject_id: Some(notice_id),
+                detail: serde_json::json!({ "queued": count }),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(count)
+    }
+
+    /// Takes up to `limit` due messages for this worker: each gets one more
+    /// attempt and a lease (`next_attempt_at = now + lease`) in a short
+    /// transaction, so the SMTP conversation happens outside any lock. On
+    /// PostgreSQL `FOR UPDATE SKIP LOCKED` lets several workers claim side by
+    /// side without ever taking the same row; a worker that dies mid-send
+    /// leaves its rows to be claimed again when the lease runs out.
+    pub async fn claim_due_mail(&self, limit: u64, lease: std::time::Duration) -> Result<Vec<outbox::Model>, StoreError> {
+        let txn = self.begin_write().await?;
+        let now = db_now(&txn).await?;
+        let rows = outbox::Entity::find()
+            .filter(outbox::Column::State.eq(PENDING))
+            .filter(outbox::Column::NextAttemptAt.lte(now))
+            .order_by_asc(outbox::Column::NextAttemptAt)
+            .limit(limit)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .all(&txn)
+            .await?;
+        if rows.is_empty() {
+            txn.commit().await?;
+            return Ok(rows);
+        }
+        let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(Expr::value(1)))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(lease_until))
+            .filter(outbox::Column::Id.is_in(rows.iter().map(|r| r.id)))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(rows.into_iter().map(|r| outbox::Model { attempts: r.attempts + 1, next_attempt_at: lease_until, ..r }).collect())
+    }
+
+    /// Marks delivered messages sent.
+    pub async fn mark_mail_sent(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let now = db_now(&self.db).await?;
+        for chunk in ids.chunks(CHUNK) {
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::State, Expr::value(SENT))
+                .col_expr(outbox::Column::SentAt, Expr::value(now))
+                .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Records a failed attempt: the row waits until `retry_at`, or, with no
+    /// retry left (`None`), ends as `failed` for an admin to see.
+    pub async fn mark_mail_attempt_failed(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_in: Option<std::time::Duration>,
+    ) -> Result<(), StoreError> {
+        let now = db_now(&self.db).await?;
+        let error: String = error.chars().take(1000).collect();
+        let mut update = outbox::Entity::update_many().col_expr(outbox::Column::LastError, Expr::value(error));
+        update = match retry_in {
+            Some(delay) => update.col_expr(
+                outbox::Column::NextAttemptAt,
+                Expr::value(now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1))),
+            ),
+            None => update.col_expr(outbox::Column::State, Expr::value(FAILED)),
+        };
+        update.filter(outbox::Column::Id.eq(id)).exec(&self.db).await?;
+        Ok(())
+    }
+
+    /// The newest outbox rows, optionally in one state.
+    pub async fn list_outbox(&self, state: Option<&str>, limit: u64) -> Result<Vec<OutboxView>, StoreError> {
+        let mut query = outbox::Entity::find();
+        if let Some(state) = state {
+            query = query.filter(outbox::Column::State.eq(state));
+        }
+        Ok(query
+            .order_by_desc(outbox::Column::CreatedAt)
+            .order_by_asc(outbox::Column::DedupeKey)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(OutboxView::from)
+            .collect())
+    }
+}
