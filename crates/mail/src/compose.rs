@@ -1,0 +1,180 @@
+//! Letters to messages: a subject, a plain-text part and an HTML part, from
+//! askama templates checked at compile time.
+
+use askama::Template;
+use pricegate_domain::Currency;
+use pricegate_store::{BlockedQuote, Composed, Composer, Letter, NoticeContent, PendingPerson};
+
+use crate::markdown::render_markdown;
+
+/// The [`Composer`] the store uses to write outbox rows.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TemplateComposer;
+
+/// Minor units for people: `12.34 EUR`; an unknown code falls back to the raw count.
+pub fn money(currency: &str, minor: i64) -> String {
+    Currency::parse(currency).map(|c| c.format(minor)).unwrap_or_else(|_| format!("{minor} {currency}"))
+}
+
+fn signed_money(currency: &str, minor: i64) -> String {
+    if minor > 0 { format!("+{}", money(currency, minor)) } else { money(currency, minor) }
+}
+
+pub struct ChangeRow {
+    pub sku: String,
+    pub product: String,
+    pub new_price: String,
+    pub effective_on: String,
+}
+
+pub struct QuoteRow {
+    pub reference: String,
+    pub customer: String,
+    pub total: String,
+    pub delta: String,
+}
+
+fn change_rows(notice: &NoticeContent) -> Vec<ChangeRow> {
+    notice
+        .changes
+        .iter()
+        .map(|c| ChangeRow {
+            sku: c.sku.clone(),
+            product: c.product_name.clone(),
+            new_price: money(&c.currency, c.unit_price_minor),
+            effective_on: c.effective_on.to_string(),
+        })
+        .collect()
+}
+
+fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
+    quotes
+        .iter()
+        .map(|q| QuoteRow {
+            reference: q.id.simple().to_string()[..8].to_owned(),
+            customer: if q.customer_company.is_empty() {
+                q.customer_name.clone()
+            } else {
+                format!("{} ({})", q.customer_name, q.customer_company)
+            },
+            total: money(&q.currency, q.total_minor),
+            delta: signed_money(&q.currency, q.delta_minor),
+        })
+        .collect()
+}
+
+/// Publication and reminders share one layout; only the opening differs.
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticeHtml<'a> {
+    intro: &'a str,
+    name: &'a str,
+    title: &'a str,
+    body_html: String,
+    changes: &'a [ChangeRow],
+    quotes: &'a [QuoteRow],
+    ack_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "notice.txt")]
+struct NoticeText<'a> {
+    intro: &'a str,
+    name: &'a str,
+    title: &'a str,
+    body: &'a str,
+    changes: &'a [ChangeRow],
+    quotes: &'a [QuoteRow],
+    ack_url: &'a str,
+}
+
+pub struct PersonRow {
+    pub name: String,
+    pub email: String,
+    pub quotes: Vec<QuoteRow>,
+}
+
+#[derive(Template)]
+#[template(path = "escalation.html")]
+struct EscalationHtml<'a> {
+    name: &'a str,
+    title: &'a str,
+    published_at: String,
+    people: &'a [PersonRow],
+    at_stake: &'a [String],
+}
+
+#[derive(Template)]
+#[template(path = "escalation.txt")]
+struct EscalationText<'a> {
+    name: &'a str,
+    title: &'a str,
+    published_at: String,
+    people: &'a [PersonRow],
+    at_stake: &'a [String],
+}
+
+/// The total of the blocked quotes, per currency (money in different
+/// currencies is never added up).
+fn value_at_stake(pending: &[PendingPerson]) -> Vec<String> {
+    let mut sums: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    for q in pending.iter().flat_map(|p| &p.quotes) {
+        let sum = sums.entry(q.currency.as_str()).or_default();
+        *sum = sum.saturating_add(q.total_minor);
+    }
+    sums.into_iter().map(|(currency, minor)| money(currency, minor)).collect()
+}
+
+impl Composer for TemplateComposer {
+    fn compose(&self, letter: &Letter<'_>) -> Result<Composed, String> {
+        let render = |e: askama::Error| e.to_string();
+        match letter {
+            Letter::Publication { notice, to, quotes, ack_url } | Letter::Reminder { notice, to, quotes, ack_url, .. } => {
+                let (subject, intro) = match letter {
+                    Letter::Reminder { number, of, .. } if *of > 0 => (
+                        format!("Reminder {number} of {of}: please acknowledge \"{}\"", notice.title),
+                        "You have not yet acknowledged this price notice.".to_owned(),
+                    ),
+                    Letter::Reminder { .. } => (
+                        format!("Reminder: please acknowledge \"{}\"", notice.title),
+                        "Finance asks you to acknowledge this price notice now.".to_owned(),
+                    ),
+                    _ => (format!("Price notice: {}", notice.title), "Finance has published a price notice.".to_owned()),
+                };
+                let changes = change_rows(notice);
+                let quotes = quote_rows(quotes);
+                let html = NoticeHtml {
+                    intro: &intro,
+                    name: &to.name,
+                    title: &notice.title,
+                    body_html: render_markdown(&notice.body),
+                    changes: &changes,
+                    quotes: &quotes,
+                    ack_url,
+                }
+                .render()
+                .map_err(render)?;
+                let text = NoticeText { intro: &intro, name: &to.name, title: &notice.title, body: &notice.body, changes: &changes, quotes: &quotes, ack_url }
+                    .render()
+                    .map_err(render)?;
+                Ok(Composed { subject, text, html })
+            }
+            Letter::Escalation { notice, to, pending } => {
+                let people: Vec<PersonRow> = pending
+                    .iter()
+                    .map(|p| PersonRow { name: p.name.clone(), email: p.email.clone(), quotes: quote_rows(&p.quotes) })
+                    .collect();
+                let at_stake = value_at_stake(pending);
+                let published_at = notice.published_at.format("%Y-%m-%d %H:%M UTC").to_string();
+                let subject = format!("Escalation: {} still pending for \"{}\"", pending.len(), notice.title);
+                let html = EscalationHtml { name: &to.name, title: &notice.title, published_at: published_at.clone(), people: &people, at_stake: &at_stake }
+                    .render()
+                    .map_err(render)?;
+                let text = EscalationText { name: &to.name, title: &notice.title, published_at, people: &people, at_stake: &at_stake }
+                    .render()
+                    .map_err(render)?;
+                Ok(Composed { subject, text, html })
+            }
+        }
+    }
+}

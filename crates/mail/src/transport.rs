@@ -1,0 +1,105 @@
+//! Sending one message: SMTP (plain or TLS with credentials, pooled) when
+//! `SMTP_URL` is set, otherwise an `.eml` file per message under a directory.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use pricegate_store::entity::outbox;
+
+/// Why a message was not sent. Permanent errors are not retried.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    pub message: String,
+    pub permanent: bool,
+}
+
+impl SendError {
+    fn permanent(message: impl Into<String>) -> Self {
+        SendError { message: message.into(), permanent: true }
+    }
+}
+
+/// The seam between the worker and the wire.
+pub trait MailTransport: Clone + Send + Sync + 'static {
+    fn send(&self, message: Message) -> impl Future<Output = Result<(), SendError>> + Send;
+}
+
+#[derive(Clone)]
+pub enum AnyTransport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    File(AsyncFileTransport<Tokio1Executor>),
+}
+
+impl std::fmt::Debug for AnyTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URL: it may carry a password.
+        f.write_str(match self {
+            AnyTransport::Smtp(_) => "AnyTransport::Smtp",
+            AnyTransport::File(_) => "AnyTransport::File",
+        })
+    }
+}
+
+impl AnyTransport {
+    /// `smtp://host:port` (plain, as a local relay or a mail catcher speaks)
+    /// or `smtps://user:pass@host:port` (TLS from the first byte, with
+    /// credentials); lettre reads the URL and keeps a pool of connections.
+    pub fn smtp(url: &str) -> Result<AnyTransport, SendError> {
+        let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| SendError::permanent(format!("SMTP_URL is not usable: {e}")))?;
+        Ok(AnyTransport::Smtp(builder.timeout(Some(Duration::from_secs(20))).build()))
+    }
+
+    /// Writes each message as `<id>.eml` under `dir` (created if missing).
+    pub fn files(dir: &Path) -> Result<AnyTransport, SendError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| SendError::permanent(format!("cannot create the mail directory {}: {e}", dir.display())))?;
+        Ok(AnyTransport::File(AsyncFileTransport::<Tokio1Executor>::new(dir)))
+    }
+}
+
+impl MailTransport for AnyTransport {
+    async fn send(&self, message: Message) -> Result<(), SendError> {
+        match self {
+            AnyTransport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError {
+                permanent: e.is_permanent(),
+                message: format!("SMTP: {e}"),
+            }),
+            AnyTransport::File(t) => t
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| SendError { permanent: false, message: format!("writing the .eml file: {e}") }),
+        }
+    }
+}
+
+/// The message an outbox row describes, with the row's stable Message-ID so
+/// that a message sent twice (at-least-once) is recognisably the same one.
+pub fn build_message(from: &Mailbox, row: &outbox::Model) -> Result<Message, SendError> {
+    let address = row.to_addr.parse().map_err(|e| SendError::permanent(format!("bad recipient address: {e}")))?;
+    let to = Mailbox::new(Some(row.to_name.clone()), address);
+    // Quoted-printable keeps long lines and non-ASCII names intact on any relay.
+    let part = |content_type: ContentType, body: &str| {
+        SinglePart::builder()
+            .header(content_type)
+            .header(ContentTransferEncoding::QuotedPrintable)
+            .body(body.to_owned())
+    };
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(row.subject.clone())
+        .message_id(Some(row.message_id.clone()))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(part(ContentType::TEXT_PLAIN, &row.text_body))
+                .singlepart(part(ContentType::TEXT_HTML, &row.html_body)),
+        )
+        .map_err(|e| SendError::permanent(format!("cannot build the message: {e}")))
+}

@@ -1,0 +1,164 @@
+//! The mail worker: drains the outbox and enqueues reminders as they come due.
+//!
+//! Delivery is at-least-once: a row is marked sent after the SMTP server
+//! accepted it, so a crash in between sends it again (with the same
+//! Message-ID). Rows are claimed with a lease, so several workers, in one
+//! process or many, never send the same row at the same time.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lettre::message::Mailbox;
+use pricegate_store::Store;
+use pricegate_store::entity::outbox;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::transport::{MailTransport, SendError, build_message};
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// How often to look for due mail and due reminders when idle.
+    pub poll: Duration,
+    /// `PRICEGATE_REMINDERS`: delays after publication.
+    pub reminders: Vec<Duration>,
+    pub from: Mailbox,
+    /// Messages claimed at once.
+    pub batch: u64,
+    /// Messages in flight at once (SMTP connections in the pool).
+    pub concurrency: usize,
+    /// After this many attempts a message is `failed`.
+    pub max_attempts: i32,
+    /// The first retry waits about this long; each next one twice as long.
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// How long a claimed row is ours before another worker may take it.
+    pub lease: Duration,
+}
+
+impl WorkerConfig {
+    pub fn new(from: Mailbox, poll: Duration, reminders: Vec<Duration>) -> Self {
+        WorkerConfig {
+            poll,
+            reminders,
+            from,
+            batch: 50,
+            concurrency: 8,
+            max_attempts: 12,
+            retry_base: poll.max(Duration::from_millis(100)) * 2,
+            retry_cap: Duration::from_secs(3600),
+            lease: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Exponential backoff with jitter: `base * 2^(attempt-1)`, capped, then a
+/// random half to the full of it, so that many failed rows (or workers) do
+/// not all come back in the same instant.
+pub fn retry_delay(config: &WorkerConfig, attempts: i32) -> Duration {
+    let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+    let full = config.retry_base.saturating_mul(1u32 << exp).min(config.retry_cap);
+    let mut bytes = [0u8; 4];
+    let unit = match getrandom::fill(&mut bytes) {
+        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX),
+        Err(_) => 0.5,
+    };
+    full.mul_f64(0.5 + 0.5 * unit)
+}
+
+/// Runs until `shutdown` turns true; a batch in flight is finished first, so
+/// no claimed row is left waiting for its lease to run out.
+pub async fn run_worker<T: MailTransport>(store: Store, transport: T, config: WorkerConfig, mut shutdown: watch::Receiver<bool>) {
+    let config = Arc::new(config);
+    let mut next_tick = Instant::now();
+    tracing::info!(poll = ?config.poll, "mail worker started");
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        if Instant::now() >= next_tick {
+            next_tick = Instant::now() + config.poll;
+            match store.enqueue_due_reminders(&config.reminders).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(queued = n, "reminders and escalations queued"),
+                Err(e) => tracing::warn!(error = %e, "could not enqueue reminders"),
+            }
+        }
+        let claimed = match store.claim_due_mail(config.batch, config.lease).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim mail; retrying");
+                vec![]
+            }
+        };
+        if claimed.is_empty() {
+            tokio::select! {
+                _ = tokio::time::sleep(config.poll) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
+        send_batch(&store, &transport, &config, claimed).await;
+    }
+    tracing::info!("mail worker stopped");
+}
+
+async fn send_batch<T: MailTransport>(store: &Store, transport: &T, config: &Arc<WorkerConfig>, rows: Vec<outbox::Model>) {
+    let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for row in rows {
+        let transport = transport.clone();
+        let config = config.clone();
+        let slots = slots.clone();
+        tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            let result = match build_message(&config.from, &row) {
+                Ok(message) => transport.send(message).await,
+                Err(e) => Err(e),
+            };
+            (row, result)
+        });
+    }
+    let mut sent = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((row, result)) = joined else { continue };
+        match result {
+            Ok(()) => sent.push(row.id),
+            Err(e) => record_failure(store, config, &row, &e).await,
+        }
+    }
+    let count = sent.len();
+    if let Err(e) = store.mark_mail_sent(&sent).await {
+        // They went out; the lease brings them back and they go out again,
+        // with the same Message-ID. At-least-once, as designed.
+        tracing::error!(error = %e, count, "mail sent but not marked sent");
+    } else if count > 0 {
+        tracing::debug!(count, "mail sent");
+    }
+}
+
+async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Model, e: &SendError) {
+    let retry = (!e.permanent && row.attempts < config.max_attempts).then(|| retry_delay(config, row.attempts));
+    match retry {
+        Some(delay) => tracing::warn!(id = %row.id, kind = %row.kind, attempts = row.attempts, retry_in = ?delay, error = %e, "mail not sent; will retry"),
+        None => tracing::error!(id = %row.id, kind = %row.kind, attempts = row.attempts, error = %e, "mail failed for good"),
+    }
+    if let Err(db) = store.mark_mail_attempt_failed(row.id, &e.message, retry).await {
+        tracing::error!(id = %row.id, error = %db, "could not record the failed attempt");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_and_a_cap() {
+        let config = WorkerConfig::new("P <p@example.com>".parse().unwrap(), Duration::from_secs(1), vec![]);
+        for attempt in 1..=30 {
+            let d = retry_delay(&config, attempt);
+            let full = (Duration::from_secs(2) * 2u32.pow((attempt as u32 - 1).min(20))).min(config.retry_cap);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} vs {full:?}");
+        }
+    }
+}
