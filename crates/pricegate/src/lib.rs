@@ -8,9 +8,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use pricegate_store::Store;
+use pricegate_mail::{AnyTransport, TemplateComposer, WorkerConfig};
+use pricegate_store::{MailSetup, Store};
 use pricegate_web::AppState;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 pub use settings::Settings;
 
@@ -19,6 +21,7 @@ pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     state: AppState,
+    worker: Worker,
 }
 
 impl Application {
@@ -29,7 +32,8 @@ impl Application {
         let listener = TcpListener::bind(settings.bind).await.with_context(|| format!("cannot listen on {}", settings.bind))?;
         let address = listener.local_addr()?;
         let base_url = settings.base_url.clone().unwrap_or_else(|| format!("http://{address}"));
-        Ok(Application { listener, address, state: AppState { store, base_url } })
+        let (store, worker) = with_mail(store, &settings, &base_url)?;
+        Ok(Application { listener, address, state: AppState { store, base_url }, worker })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -44,15 +48,23 @@ impl Application {
         &self.state.store
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves, and runs the mail worker as one task, until `shutdown`
+    /// completes; then lets in-flight requests finish and the worker finish
+    /// the message it is sending.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        let worker = tokio::spawn(self.worker.run(self.state.store.clone(), stopped));
         let app = pricegate_web::router(self.state.clone());
-        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
+        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop.send(true);
+            })
             .await
-            .context("the HTTP server failed")?;
+            .context("the HTTP server failed");
+        let _ = worker.await;
         self.state.store.close().await;
-        Ok(())
+        served
     }
 }
 
@@ -63,4 +75,49 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
         .context("cannot open the database named by DATABASE_URL")?;
     store.migrate().await.context("cannot apply the database migrations")?;
     Ok(store)
+}
+
+/// The mail worker's parts, ready to run.
+pub struct Worker {
+    transport: AnyTransport,
+    config: WorkerConfig,
+}
+
+impl Worker {
+    async fn run(self, store: Store, stop: watch::Receiver<bool>) {
+        pricegate_mail::run_worker(store, self.transport, self.config, stop).await;
+    }
+}
+
+/// Gives the store what it needs to write mail (so publication enqueues its
+/// e-mails in its own transaction) and builds the worker that sends them.
+pub fn with_mail(store: Store, settings: &Settings, base_url: &str) -> anyhow::Result<(Store, Worker)> {
+    let from: lettre::message::Mailbox =
+        settings.mail_from.parse().map_err(|e| anyhow::anyhow!("MAIL_FROM is not an address like `Pricegate <pricegate@example.com>`: {e}"))?;
+    let transport = match &settings.smtp_url {
+        Some(url) => AnyTransport::smtp(url.expose()).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => AnyTransport::files(&settings.maildir).map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let setup = MailSetup {
+        composer: std::sync::Arc::new(TemplateComposer),
+        base_url: base_url.trim_end_matches('/').to_owned(),
+        ack_link_ttl: chrono::Duration::from_std(settings.ack_link_ttl).context("PRICEGATE_ACK_LINK_TTL is too long")?,
+        message_id_domain: from.email.domain().to_owned(),
+    };
+    let config = WorkerConfig::new(from, settings.worker_poll, settings.reminders.clone());
+    Ok((store.with_mail(setup), Worker { transport, config }))
+}
+
+/// `pricegate worker`: only the mail worker, until `shutdown` completes.
+pub async fn run_worker_until(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let store = connect(&settings).await?;
+    let base_url = settings.base_url.clone().unwrap_or_else(|| format!("http://{}", settings.bind));
+    let (store, worker) = with_mail(store, &settings, &base_url)?;
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(worker.run(store.clone(), stopped));
+    shutdown.await;
+    let _ = stop.send(true);
+    let _ = running.await;
+    store.close().await;
+    Ok(())
 }

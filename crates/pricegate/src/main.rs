@@ -34,6 +34,8 @@ enum Command {
     },
     /// Fill an empty database with a small demo company and print the logins.
     Demo,
+    /// Only the mail worker: send the outbox, reminders and escalations.
+    Worker,
 }
 
 #[derive(Subcommand)]
@@ -92,6 +94,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let user = store.create_user(None, new).await?;
             println!("{}", user.id);
             Ok(())
+        }
+        Command::Worker => {
+            tracing::info!("mail worker only");
+            pricegate::run_worker_until(settings, shutdown_signal()).await
         }
         Command::Demo => {
             let store = pricegate::connect(&settings).await?;

@@ -38,6 +38,9 @@ pub struct Settings {
     pub reminders: Vec<Duration>,
     pub ack_link_ttl: Duration,
     pub db_max_connections: u32,
+    /// `PRICEGATE_WORKER_POLL` (default 1s): how often the mail worker looks
+    /// for due mail and reminders when it has nothing to do.
+    pub worker_poll: Duration,
 }
 
 #[derive(Debug)]
@@ -109,6 +112,10 @@ impl Settings {
                 message: "must be a number of connections from 1 to 200".into(),
             })?,
         };
+        let worker_poll = match get("PRICEGATE_WORKER_POLL") {
+            None => Duration::from_secs(1),
+            Some(raw) => parse_duration("PRICEGATE_WORKER_POLL", &raw)?,
+        };
         Ok(Settings {
             database_url,
             bind,
@@ -119,6 +126,7 @@ impl Settings {
             reminders,
             ack_link_ttl,
             db_max_connections,
+            worker_poll,
         })
     }
 }
