@@ -20,8 +20,12 @@ async fn gate_invariant_holds_across_two_server_processes_on_postgresql() {
     // The first admin comes from the command line, as in a real deployment;
     // it also applies the migrations before either server starts.
     let admin_email = "admin@race.pricegate.test";
-    run_command(&["user", "create", "--email", admin_email, "--name", "Race Admin", "--role", "admin", "--password-stdin"], &env, PASSWORD)
-        .await;
+    run_command(
+        &["user", "create", "--email", admin_email, "--name", "Race Admin", "--role", "admin", "--password-stdin"],
+        &env,
+        PASSWORD,
+    )
+    .await;
     let first = ServerProcess::start(&env).await;
     let second = ServerProcess::start(&env).await;
 
