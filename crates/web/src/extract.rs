@@ -19,12 +19,59 @@ pub struct ApiJson<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        if !has_json_content_type(req.headers()) {
+            return Err(json_rejection(JsonRejection::MissingJsonContentType(Default::default())));
+        }
+        let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
+}
+
+/// `application/json`, or any `application/*+json`, with or without parameters.
+fn has_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// How much of an oversized body is still read (and thrown away) before the 413 goes out.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// The whole body, at most `limit` bytes. A larger body is refused with 413,
+/// but only after the rest of it has been read and discarded (up to
+/// [`DRAIN_LIMIT`]): a server that answers and closes while the client is
+/// still uploading makes the client see a connection reset, not the answer.
+pub(crate) async fn read_body(body: axum::body::Body, limit: usize) -> Result<axum::body::Bytes, AppError> {
+    use axum::body::HttpBody;
+
+    let mut body = std::pin::pin!(body);
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    loop {
+        let frame = match std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+            None => break,
+            Some(Ok(frame)) => frame,
+            Some(Err(_)) => return Err(body_rejection(StatusCode::BAD_REQUEST)),
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        seen = seen.saturating_add(data.len());
+        if seen > DRAIN_LIMIT {
+            break;
+        }
+        if seen <= limit {
+            kept.extend_from_slice(&data);
+        }
+    }
+    if seen > limit {
+        return Err(body_rejection(StatusCode::PAYLOAD_TOO_LARGE));
+    }
+    Ok(axum::body::Bytes::from(kept))
 }
 
 fn json_rejection(rejection: JsonRejection) -> AppError {

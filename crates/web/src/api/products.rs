@@ -1,4 +1,4 @@
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -10,7 +10,7 @@ use pricegate_store::views::ProductView;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::extract::{ApiJson, AuthUser, FinanceUser, body_rejection};
+use crate::extract::{ApiJson, AuthUser, FinanceUser, read_body};
 use crate::{AppError, AppState, ErrorBody};
 
 /// A price-list CSV larger than this is refused with 413.
@@ -20,7 +20,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/products", get(list_products).post(create_product))
         .layer(DefaultBodyLimit::max(crate::api::JSON_BODY_LIMIT))
-        .route("/api/v1/products/import", post(import_products).layer(DefaultBodyLimit::max(CSV_BODY_LIMIT)))
+        .route("/api/v1/products/import", post(import_products))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -81,9 +81,9 @@ pub struct CsvError {
 pub async fn import_products(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Body,
 ) -> Result<(StatusCode, Json<ImportResult>), AppError> {
-    let body = body.map_err(|e| body_rejection(e.status()))?;
+    let body = read_body(body, CSV_BODY_LIMIT).await?;
     let refuse = |errors: Vec<CsvError>| {
         AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
