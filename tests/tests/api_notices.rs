@@ -1,0 +1,206 @@
+//! Price notices: drafting, editing, publishing once, and acknowledging.
+
+use pricegate_domain::Role;
+use pricegate_tests::fixtures::{assert_error, create_notice, create_product, field, id_of, publish_notice};
+use pricegate_tests::{TestApp, both_backends};
+use serde_json::json;
+
+both_backends! {
+    async fn finance_drafts_a_notice_with_or_without_price_changes(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+
+        let r = finance.post("/api/v1/notices", &json!({"title": "Office closed", "body": "On **Friday**."})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["state"], "draft");
+        assert_eq!(r.body["changes"], json!([]));
+        assert_eq!(r.body["seq"], json!(null));
+        assert_eq!(r.body["published_at"], json!(null));
+
+        let r = finance
+            .post("/api/v1/notices", &json!({
+                "title": "Pumps up 10%", "body": "From December.",
+                "changes": [{"sku": "PUMP-1", "unit_price_minor": 275_000, "effective_on": "2099-12-01"}]
+            }))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let change = &r.body["changes"][0];
+        assert_eq!(change["sku"], "PUMP-1");
+        assert_eq!(change["unit_price_minor"], 275_000);
+        assert_eq!(change["effective_on"], "2099-12-01");
+        assert_eq!(change["currency"], "EUR");
+        assert_eq!(change["product_name"], "Product PUMP-1");
+
+        let fetched = finance.get(&format!("/api/v1/notices/{}", id_of(&r.body))).await;
+        assert_eq!(fetched.status, 200);
+        assert_eq!(fetched.body["changes"], r.body["changes"]);
+    }
+}
+
+both_backends! {
+    async fn a_change_to_an_unknown_sku_or_with_a_bad_price_or_date_is_refused(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let notice = |change: serde_json::Value| json!({"title": "T", "body": "B", "changes": [change]});
+
+        let r = finance.post("/api/v1/notices", &notice(json!({"sku": "NOPE", "unit_price_minor": 1, "effective_on": "2099-01-01"}))).await;
+        assert_error(&r, 422, "unknown_sku");
+        assert_eq!(field(&r), "changes[0].sku");
+
+        for (change, expected) in [
+            (json!({"sku": "PUMP-1", "unit_price_minor": -1, "effective_on": "2099-01-01"}), "changes[0].unit_price_minor"),
+            (json!({"sku": "PUMP-1", "unit_price_minor": 1, "effective_on": "1 Jan 2099"}), "changes[0].effective_on"),
+            (json!({"sku": "PUMP-1", "unit_price_minor": 1, "effective_on": "2099-02-30"}), "changes[0].effective_on"),
+            (json!({"sku": "bad sku", "unit_price_minor": 1, "effective_on": "2099-01-01"}), "changes[0].sku"),
+        ] {
+            let r = finance.post("/api/v1/notices", &notice(change)).await;
+            assert_error(&r, 422, "invalid_field");
+            assert_eq!(field(&r), expected, "{}", r.text);
+        }
+        for (title, body, expected) in [("", "B", "title"), ("T", " ", "body"), (&*"t".repeat(201), "B", "title")] {
+            let r = finance.post("/api/v1/notices", &json!({"title": title, "body": body})).await;
+            assert_error(&r, 422, "invalid_field");
+            assert_eq!(field(&r), expected);
+        }
+        assert_eq!(finance.get("/api/v1/notices").await.body, json!([]), "nothing was half-written");
+    }
+}
+
+both_backends! {
+    async fn a_draft_can_be_edited_but_a_published_notice_cannot(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let id = create_notice(&finance, "Typo", json!([])).await;
+
+        let r = finance
+            .patch(&format!("/api/v1/notices/{id}"), &json!({
+                "title": "Fixed", "changes": [{"sku": "PUMP-1", "unit_price_minor": 260_000, "effective_on": "2099-01-01"}]
+            }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["title"], "Fixed");
+        assert_eq!(r.body["body"], "Please read.");
+        assert_eq!(r.body["changes"][0]["unit_price_minor"], 260_000);
+
+        let r = finance.patch(&format!("/api/v1/notices/{id}"), &json!({"changes": [{"sku": "GONE", "unit_price_minor": 1, "effective_on": "2099-01-01"}]})).await;
+        assert_error(&r, 422, "unknown_sku");
+        let unchanged = finance.get(&format!("/api/v1/notices/{id}")).await;
+        assert_eq!(unchanged.body["changes"][0]["sku"], "PUMP-1", "a refused edit changes nothing");
+
+        publish_notice(&finance, &id).await;
+        let r = finance.patch(&format!("/api/v1/notices/{id}"), &json!({"title": "Sneaky"})).await;
+        assert_error(&r, 409, "notice_published");
+        assert_eq!(finance.get(&format!("/api/v1/notices/{id}")).await.body["title"], "Fixed");
+    }
+}
+
+both_backends! {
+    async fn publishing_assigns_increasing_seq_and_cannot_happen_twice(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let mut last_published_at = String::new();
+        for expected in 1..=3 {
+            let id = create_notice(&finance, &format!("Notice {expected}"), json!([])).await;
+            let r = publish_notice(&finance, &id).await;
+            assert_eq!(r["id"], json!(id));
+            assert_eq!(r["state"], "published");
+            assert_eq!(r["seq"], expected);
+            let published_at = r["published_at"].as_str().unwrap().to_owned();
+            assert!(published_at > last_published_at, "{published_at} after {last_published_at}");
+            last_published_at = published_at;
+
+            let again = finance.post_empty(&format!("/api/v1/notices/{id}/publish")).await;
+            assert_error(&again, 409, "notice_published");
+        }
+        let list = sam.get("/api/v1/notices").await;
+        let seqs: Vec<i64> = list.body.as_array().unwrap().iter().map(|n| n["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, [3, 2, 1], "newest first");
+        let r = finance.post_empty(&format!("/api/v1/notices/{}/publish", uuid::Uuid::new_v4())).await;
+        assert_error(&r, 404, "not_found");
+    }
+}
+
+both_backends! {
+    async fn acknowledged_by_me_flips_for_the_one_who_acknowledged(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (sue, _) = app.user(Role::Sales, "Sue").await;
+        let id = create_notice(&finance, "Read me", json!([])).await;
+        publish_notice(&finance, &id).await;
+
+        let before = sam.get(&format!("/api/v1/notices/{id}")).await;
+        assert_eq!(before.body["acknowledged_by_me"], false);
+
+        let ack = sam.post_empty(&format!("/api/v1/notices/{id}/acknowledge")).await;
+        assert_eq!(ack.status, 200, "{}", ack.text);
+        assert_eq!(ack.body["notice_id"], json!(id));
+        assert_eq!(ack.body["user_id"], json!(sam_user.id));
+        assert_eq!(ack.body["channel"], "api");
+
+        let after = sam.get(&format!("/api/v1/notices/{id}")).await;
+        assert_eq!(after.body["acknowledged_by_me"], true);
+        assert_eq!(after.body["acknowledged_at"], ack.body["acknowledged_at"]);
+        assert_eq!(sam.get("/api/v1/notices").await.body[0]["acknowledged_by_me"], true);
+        assert_eq!(sue.get(&format!("/api/v1/notices/{id}")).await.body["acknowledged_by_me"], false);
+        assert_eq!(sue.get("/api/v1/notices").await.body[0]["acknowledged_by_me"], false);
+    }
+}
+
+both_backends! {
+    async fn a_draft_cannot_be_acknowledged(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let id = create_notice(&finance, "Not yet", json!([])).await;
+
+        assert_error(&sam.post_empty(&format!("/api/v1/notices/{id}/acknowledge")).await, 404, "not_found");
+        assert_error(&finance.post_empty(&format!("/api/v1/notices/{id}/acknowledge")).await, 409, "notice_not_published");
+        publish_notice(&finance, &id).await;
+        let acks = finance.get(&format!("/api/v1/notices/{id}/acknowledgements")).await;
+        assert_eq!(acks.body["acknowledged"], json!([]), "the refused acknowledgements left no trace");
+        let r = sam.post_empty(&format!("/api/v1/notices/{}/acknowledge", uuid::Uuid::new_v4())).await;
+        assert_error(&r, 404, "not_found");
+    }
+}
+
+both_backends! {
+    async fn the_acknowledgements_list_shows_who_has_and_which_salespeople_have_not(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (_, sue) = app.user(Role::Sales, "Sue").await;
+        let (_, gone) = app.user(Role::Sales, "Gone").await;
+        let r = admin.patch(&format!("/api/v1/users/{}", gone.id), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let id = create_notice(&finance, "Read me", json!([])).await;
+        publish_notice(&finance, &id).await;
+
+        let r = finance.get(&format!("/api/v1/notices/{id}/acknowledgements")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["acknowledged"], json!([]));
+        let mut pending: Vec<String> = r.body["pending"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect();
+        pending.sort();
+        let mut expected = vec![sam_user.id.to_string(), sue.id.to_string()];
+        expected.sort();
+        assert_eq!(pending, expected, "active salespeople only: {}", r.text);
+
+        let ack = sam.post_empty(&format!("/api/v1/notices/{id}/acknowledge")).await;
+        let r = finance.get(&format!("/api/v1/notices/{id}/acknowledgements")).await;
+        let acknowledged = r.body["acknowledged"].as_array().unwrap();
+        assert_eq!(acknowledged.len(), 1);
+        assert_eq!(acknowledged[0]["user"]["id"], json!(sam_user.id));
+        assert_eq!(acknowledged[0]["channel"], "api");
+        assert_eq!(acknowledged[0]["acknowledged_at"], ack.body["acknowledged_at"]);
+        assert_eq!(r.body["pending"].as_array().unwrap().len(), 1);
+        assert_eq!(r.body["pending"][0]["id"], json!(sue.id));
+
+        let r = finance.get(&format!("/api/v1/notices/{}/acknowledgements", uuid::Uuid::new_v4())).await;
+        assert_error(&r, 404, "not_found");
+    }
+}

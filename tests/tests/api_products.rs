@@ -1,0 +1,196 @@
+//! The price list: adding products one by one, and importing a CSV file
+//! whole or not at all.
+
+use pricegate_domain::Role;
+use pricegate_tests::fixtures::{assert_error, create_product, field, send_raw};
+use pricegate_tests::{Response, Session, TestApp, both_backends};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const HEADER: &str = "sku,name,unit,currency,unit_price_minor\n";
+
+async fn import(finance: &Session, body: impl Into<reqwest::Body>) -> Response {
+    send_raw(finance, Method::POST, "/api/v1/products/import", Some("text/csv"), body).await
+}
+
+/// The lines the refusal of an import names, in order.
+fn error_lines(r: &Response) -> Vec<u64> {
+    r.body["error"]["errors"]
+        .as_array()
+        .map_or(vec![], |errors| errors.iter().filter_map(|e| e["line"].as_u64()).collect())
+}
+
+async fn skus(session: &Session) -> Vec<String> {
+    let r = session.get("/api/v1/products").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body.as_array().unwrap().iter().map(|p| p["sku"].as_str().unwrap().to_owned()).collect()
+}
+
+both_backends! {
+    async fn finance_adds_a_product_that_everyone_then_sees(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let r = finance
+            .post("/api/v1/products", &json!({"sku": "PUMP-100/A", "name": " Pump ", "unit": "each", "currency": "eur", "unit_price_minor": 250_000}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert!(r.body["id"].is_string());
+        assert_eq!(r.body["sku"], "PUMP-100/A");
+        assert_eq!(r.body["name"], "Pump");
+        assert_eq!(r.body["currency"], "EUR");
+        assert_eq!(r.body["unit_price_minor"], 250_000);
+
+        let list = sam.get("/api/v1/products").await;
+        assert_eq!(list.status, 200);
+        assert_eq!(list.body.as_array().unwrap().len(), 1);
+        assert_eq!(list.body[0]["id"], r.body["id"]);
+        assert_eq!(list.body[0]["unit_price_minor"], 250_000);
+    }
+}
+
+both_backends! {
+    async fn a_second_product_with_the_same_sku_is_a_conflict(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        create_product(&finance, "PUMP-1", "EUR", 100).await;
+        let r = finance
+            .post("/api/v1/products", &json!({"sku": "PUMP-1", "name": "Other", "unit": "each", "currency": "USD", "unit_price_minor": 5}))
+            .await;
+        assert_error(&r, 409, "sku_taken");
+        assert_eq!(skus(&finance).await, ["PUMP-1"]);
+        let price = finance.get("/api/v1/products").await.body[0]["unit_price_minor"].clone();
+        assert_eq!(price, 100, "the refused product changed nothing");
+    }
+}
+
+both_backends! {
+    async fn a_product_with_a_bad_field_is_refused_and_names_it(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let good = json!({"sku": "PUMP-1", "name": "Pump", "unit": "each", "currency": "EUR", "unit_price_minor": 100});
+        for (key, value, expected) in [
+            ("currency", json!("EURO"), "currency"),
+            ("currency", json!("ABC"), "currency"),
+            ("unit_price_minor", json!(-1), "unit_price_minor"),
+            ("unit_price_minor", json!(10_000_000_001i64), "unit_price_minor"),
+            ("unit_price_minor", json!(i64::MAX), "unit_price_minor"),
+            ("sku", json!("has space"), "sku"),
+            ("sku", json!(""), "sku"),
+            ("sku", json!("X".repeat(65)), "sku"),
+            ("name", json!(""), "name"),
+            ("name", json!("N".repeat(201)), "name"),
+            ("unit", json!("bell\u{7}"), "unit"),
+        ] {
+            let mut body = good.clone();
+            body[key] = value.clone();
+            let r = finance.post("/api/v1/products", &body).await;
+            assert_error(&r, 422, "invalid_field");
+            assert_eq!(field(&r), expected, "{key} = {value}: {}", r.text);
+        }
+        assert!(skus(&finance).await.is_empty());
+    }
+}
+
+both_backends! {
+    async fn importing_a_good_file_adds_every_product(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let csv = format!("\u{feff}{HEADER}P-1,Pump,each,EUR,125000\n\nP-2,\"Hose, 10 m\",roll,eur,4999\r\nP-3,Valve,each,USD,0\n");
+        let r = import(&finance, csv).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["imported"], 3);
+        assert_eq!(skus(&finance).await, ["P-1", "P-2", "P-3"]);
+        let products = finance.get("/api/v1/products").await.body;
+        assert_eq!(products[1]["name"], "Hose, 10 m");
+        assert_eq!(products[1]["currency"], "EUR");
+    }
+}
+
+both_backends! {
+    async fn a_file_with_one_bad_line_imports_nothing_and_names_the_line(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let csv = format!("{HEADER}P-1,Pump,each,EUR,125000\nP-2,Hose,roll,EUR,12.50\nP-3,Valve,each,EUR,300\n");
+        let r = import(&finance, csv).await;
+        assert_error(&r, 422, "invalid_csv");
+        assert_eq!(error_lines(&r), [3]);
+        assert_eq!(r.body["error"]["errors"][0]["field"], "unit_price_minor");
+        assert!(skus(&finance).await.is_empty(), "nothing was imported");
+
+        // Every problem is reported at once, each against its own line.
+        let csv = format!("{HEADER}P 1,Pump,each,EUR,1\nP-2,Hose,roll,XYZ,1\nP-3,Tap,each,EUR\nP-4,Ok,each,EUR,1\nP-4,Dup,each,EUR,2\nP-5,Neg,each,EUR,-3\n");
+        let r = import(&finance, csv).await;
+        assert_error(&r, 422, "invalid_csv");
+        assert_eq!(error_lines(&r), [2, 3, 4, 6, 7]);
+        let fields: Vec<Value> = r.body["error"]["errors"].as_array().unwrap().iter().map(|e| e["field"].clone()).collect();
+        assert_eq!(fields, [json!("sku"), json!("currency"), Value::Null, json!("sku"), json!("unit_price_minor")]);
+        assert!(skus(&finance).await.is_empty());
+    }
+}
+
+both_backends! {
+    async fn importing_a_sku_that_already_exists_names_its_line_and_imports_nothing(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        create_product(&finance, "P-2", "EUR", 100).await;
+        let r = import(&finance, format!("{HEADER}P-1,Pump,each,EUR,125000\nP-2,Hose,roll,EUR,4999\n")).await;
+        assert_error(&r, 422, "invalid_csv");
+        assert_eq!(error_lines(&r), [3]);
+        assert_eq!(r.body["error"]["errors"][0]["field"], "sku");
+        assert_eq!(skus(&finance).await, ["P-2"]);
+    }
+}
+
+both_backends! {
+    async fn an_empty_file_a_wrong_header_or_a_header_alone_is_refused(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        for (csv, line) in [
+            ("", 1),
+            ("sku,name,unit,currency\nP-1,Pump,each,EUR\n", 1),
+            ("name,sku,unit,currency,unit_price_minor\nPump,P-1,each,EUR,1\n", 1),
+            (HEADER, 2),
+            ("\"unterminated\n", 1),
+        ] {
+            let r = import(&finance, csv).await;
+            assert_error(&r, 422, "invalid_csv");
+            assert_eq!(error_lines(&r), [line], "{csv:?}: {}", r.text);
+        }
+        assert!(skus(&finance).await.is_empty());
+    }
+}
+
+both_backends! {
+    async fn a_file_that_is_not_utf8_is_refused_at_its_line(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let mut csv = format!("{HEADER}P-1,Pump,each,EUR,1\n").into_bytes();
+        csv.extend_from_slice(b"P-2,Pr\xe9ssure,each,EUR,1\n");
+        let r = import(&finance, csv).await;
+        assert_error(&r, 422, "invalid_csv");
+        assert_eq!(error_lines(&r), [3]);
+        assert!(skus(&finance).await.is_empty());
+    }
+}
+
+both_backends! {
+    async fn an_oversized_file_is_refused_whole(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let mut csv = String::from(HEADER);
+        let mut n = 0;
+        while csv.len() <= 5 * 1024 * 1024 {
+            csv.push_str(&format!("P-{n},A product with a rather long name to fill the file,each,EUR,{n}\n"));
+            n += 1;
+        }
+        let r = import(&finance, csv).await;
+        assert_error(&r, 413, "body_too_large");
+        assert!(skus(&finance).await.is_empty());
+
+        let many: String = (0..10_001).map(|n| format!("P-{n},Pump,each,EUR,1\n")).collect();
+        let r = import(&finance, format!("{HEADER}{many}")).await;
+        assert_error(&r, 422, "invalid_csv");
+        assert!(skus(&finance).await.is_empty());
+    }
+}

@@ -1,0 +1,193 @@
+//! Quotes: drafting with price snapshots, everything a line can get wrong,
+//! editing without moving `drafted_at`, and cancelling.
+
+use pricegate_domain::Role;
+use pricegate_tests::fixtures::{
+    assert_error, create_product, date_in_days, draft_quote, field, id_of, publish_price_change, quote_request,
+};
+use pricegate_tests::{TestApp, both_backends};
+use serde_json::json;
+
+both_backends! {
+    async fn a_drafted_quote_snapshots_prices_and_totals_the_discounted_lines(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        create_product(&finance, "P-2", "EUR", 333).await;
+
+        let quote = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 3, "discount_bp": 1_000}, {"sku": "P-2", "quantity": 7}])).await;
+        assert_eq!(quote["state"], "draft");
+        assert_eq!(quote["owner_id"], json!(sam_user.id));
+        assert_eq!(quote["signer_id"], json!(sam_user.id), "the signer defaults to the creator");
+        assert_eq!(quote["currency"], "EUR");
+        assert_eq!(quote["customer"]["company"], "Nordwind");
+        assert!(quote["drafted_at"].is_string());
+        let lines = quote["lines"].as_array().unwrap();
+        assert_eq!((lines[0]["unit_price_minor"].clone(), lines[0]["discount_bp"].clone()), (json!(1_000), json!(1_000)));
+        assert_eq!(lines[0]["total_minor"], 2_700);
+        assert_eq!((lines[1]["unit_price_minor"].clone(), lines[1]["discount_bp"].clone()), (json!(333), json!(0)));
+        assert_eq!(lines[1]["total_minor"], 2_331);
+        assert_eq!(quote["total_minor"], 5_031);
+
+        // A later price change does not touch the snapshot.
+        let notice = publish_price_change(&finance, "P-1", 9_999, &date_in_days(-1)).await;
+        let again = sam.get(&format!("/api/v1/quotes/{}", id_of(&quote))).await;
+        assert_eq!(again.body["lines"][0]["unit_price_minor"], 1_000);
+        assert_eq!(again.body["total_minor"], 5_031);
+        let gate = sam.get(&format!("/api/v1/quotes/{}/gate", id_of(&quote))).await;
+        assert_eq!(gate.body["pending"][0]["notice_id"], json!(notice));
+        assert_eq!(gate.body["pending"][0]["impact"]["total_delta_minor"], 3 * 8_999 * 9 / 10);
+    }
+}
+
+both_backends! {
+    async fn a_signer_must_be_an_active_salesperson(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (_, gone) = app.user(Role::Sales, "Gone").await;
+        admin.patch(&format!("/api/v1/users/{}", gone.id), &json!({"active": false})).await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+
+        for signer in [json!(fiona.id), json!(gone.id), json!(uuid::Uuid::new_v4())] {
+            let mut body = quote_request(json!([{"sku": "P-1", "quantity": 1}]));
+            body["signer_id"] = signer;
+            let r = sam.post("/api/v1/quotes", &body).await;
+            assert_error(&r, 422, "invalid_signer");
+            assert_eq!(field(&r), "signer_id");
+        }
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+        let r = sam.patch(&format!("/api/v1/quotes/{quote}"), &json!({"signer_id": fiona.id})).await;
+        assert_error(&r, 422, "invalid_signer");
+        assert_eq!(sam.get("/api/v1/quotes").await.body.as_array().unwrap().len(), 1);
+    }
+}
+
+both_backends! {
+    async fn unknown_skus_and_products_in_another_currency_are_refused_by_line(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        create_product(&finance, "P-USD", "USD", 1_000).await;
+
+        let r = sam.post("/api/v1/quotes", &quote_request(json!([{"sku": "NOPE", "quantity": 1}]))).await;
+        assert_error(&r, 422, "unknown_sku");
+        assert_eq!(field(&r), "lines[0].sku");
+        let r = sam.post("/api/v1/quotes", &quote_request(json!([{"sku": "P-1", "quantity": 1}, {"sku": "P-USD", "quantity": 1}]))).await;
+        assert_error(&r, 422, "currency_mismatch");
+        assert_eq!(field(&r), "lines[1].sku");
+        assert_eq!(sam.get("/api/v1/quotes").await.body, json!([]));
+    }
+}
+
+both_backends! {
+    async fn every_out_of_range_value_is_refused_and_names_its_field(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let line = |quantity: i64, discount: i64| json!([{"sku": "P-1", "quantity": quantity, "discount_bp": discount}]);
+        let cases = [
+            ("/lines", line(0, 0), "lines[0].quantity"),
+            ("/lines", line(-5, 0), "lines[0].quantity"),
+            ("/lines", line(2_000_000, 0), "lines[0].quantity"),
+            ("/lines", line(1, 10_001), "lines[0].discount_bp"),
+            ("/lines", line(1, -1), "lines[0].discount_bp"),
+            ("/lines", json!([]), "lines"),
+            ("/valid_until", json!(date_in_days(-2)), "valid_until"),
+            ("/valid_until", json!("31/12/2099"), "valid_until"),
+            ("/currency", json!("EURO"), "currency"),
+            ("/customer/email", json!("greta"), "customer.email"),
+            ("/customer/name", json!(" "), "customer.name"),
+            ("/notes", json!("n".repeat(5_001)), "notes"),
+        ];
+        for (pointer, value, expected) in cases {
+            let mut body = quote_request(json!([{"sku": "P-1", "quantity": 1}]));
+            if pointer == "/notes" {
+                body["notes"] = value.clone();
+            } else {
+                *body.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer}")) = value.clone();
+            }
+            let r = sam.post("/api/v1/quotes", &body).await;
+            assert_eq!(r.status, 422, "{pointer} = {value}: {}", r.text);
+            assert_eq!(field(&r), expected, "{pointer} = {value}: {}", r.text);
+        }
+        let too_many: Vec<_> = (0..201).map(|_| json!({"sku": "P-1", "quantity": 1})).collect();
+        let r = sam.post("/api/v1/quotes", &quote_request(json!(too_many))).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(field(&r), "lines");
+        assert_eq!(sam.get("/api/v1/quotes").await.body, json!([]), "no quote was half-written");
+    }
+}
+
+both_backends! {
+    async fn editing_a_quote_keeps_drafted_at_and_the_snapshot_of_skus_already_on_it(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        create_product(&finance, "P-2", "EUR", 200).await;
+        let quote = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await;
+        let id = id_of(&quote);
+        publish_price_change(&finance, "P-1", 1_500, &date_in_days(-1)).await;
+        publish_price_change(&finance, "P-2", 250, &date_in_days(-1)).await;
+
+        let r = sam
+            .patch(&format!("/api/v1/quotes/{id}"), &json!({
+                "customer": {"name": "Greta Nordwind"}, "notes": "Deliver in May",
+                "lines": [{"sku": "P-2", "quantity": 2}, {"sku": "P-1", "quantity": 5, "discount_bp": 500}]
+            }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["drafted_at"], quote["drafted_at"], "editing does not move drafted_at");
+        assert!(r.body["updated_at"].as_str() > quote["updated_at"].as_str());
+        assert_eq!(r.body["customer"]["name"], "Greta Nordwind");
+        assert_eq!(r.body["customer"]["email"], "greta@nordwind.example");
+        assert_eq!(r.body["notes"], "Deliver in May");
+        let lines = &r.body["lines"];
+        assert_eq!((lines[0]["sku"].clone(), lines[0]["unit_price_minor"].clone()), (json!("P-2"), json!(250)), "a new line takes today's price");
+        assert_eq!((lines[1]["sku"].clone(), lines[1]["unit_price_minor"].clone()), (json!("P-1"), json!(1_000)), "a kept sku keeps its snapshot");
+        assert_eq!(r.body["total_minor"], 500 + 4_750);
+        assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["lines"], *lines);
+
+        let r = sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"lines": [{"sku": "P-1", "quantity": 0}]})).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(field(&r), "lines[0].quantity");
+        let r = sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"valid_until": date_in_days(-3)})).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["lines"], *lines, "refused edits change nothing");
+    }
+}
+
+both_backends! {
+    async fn a_cancelled_quote_can_no_longer_change_or_be_finalised(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/cancel")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["state"], "cancelled");
+        assert!(r.body["cancelled_at"].is_string());
+        assert_eq!(r.body["finalised_at"], json!(null));
+
+        assert_error(&sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await, 409, "quote_not_draft");
+        assert_error(&sam.post_empty(&format!("/api/v1/quotes/{id}/cancel")).await, 409, "quote_not_draft");
+        assert_error(&sam.post_empty(&format!("/api/v1/quotes/{id}/reprice")).await, 409, "quote_not_draft");
+        assert_error(&sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"notes": "x"})).await, 409, "quote_not_draft");
+        let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Too late"})).await;
+        assert_error(&r, 409, "quote_not_draft");
+        assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["state"], "cancelled");
+
+        let drafts = sam.get("/api/v1/quotes?state=draft").await;
+        assert_eq!(drafts.body, json!([]));
+        let cancelled = sam.get("/api/v1/quotes?state=cancelled").await;
+        assert_eq!(cancelled.body[0]["id"], json!(id));
+        assert_error(&sam.get("/api/v1/quotes?state=lost").await, 422, "invalid_field");
+    }
+}
