@@ -3,6 +3,7 @@
 //! types, call the store, and turn every outcome into a response through
 //! [`AppError`]; they hold no rules of their own.
 
+mod ack;
 pub mod api;
 mod error;
 mod extract;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api::router())
+        .merge(ack::router())
         .merge(openapi::router())
         .route("/healthz", axum::routing::get(healthz))
         .fallback(not_found)
@@ -47,8 +49,9 @@ pub fn router(state: AppState) -> Router {
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    // The path only: query strings may carry tokens.
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                    // The path only: query strings may carry tokens; and an
+                    // acknowledgement link's path *is* one.
+                    tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()), request_id = %id)
                 }))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(CatchPanicLayer::custom(|_| AppError::internal("a handler panicked").into_response()))
@@ -62,6 +65,11 @@ pub fn router(state: AppState) -> Router {
                     HeaderValue::from_static("DENY"),
                 )),
         )
+}
+
+/// A request path fit for a log line: acknowledgement tokens are replaced.
+fn loggable_path(path: &str) -> &str {
+    if path.starts_with("/ack/") { "/ack/{token}" } else { path }
 }
 
 /// 200 once the database answers; 503 (with the error body) while it does not.

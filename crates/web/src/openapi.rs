@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::AppState;
-use crate::api::{auth, notices, products, quotes, users};
+use crate::api::{auth, mail, notices, products, quotes, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use crate::api::{auth, notices, products, quotes, users};
         products::create_product, products::list_products, products::import_products,
         notices::create_notice, notices::update_notice, notices::publish_notice, notices::list_notices,
         notices::get_notice, notices::acknowledge_notice, notices::list_acknowledgements,
+        mail::remind_now, mail::list_outbox,
         quotes::create_quote, quotes::list_quotes, quotes::get_quote, quotes::update_quote, quotes::quote_gate,
         quotes::finalise_quote, quotes::reprice_quote, quotes::cancel_quote, quotes::override_prices,
     ),
@@ -28,6 +29,7 @@ use crate::api::{auth, notices, products, quotes, users};
         (name = "products", description = "The price list"),
         (name = "notices", description = "Price notices and their acknowledgements"),
         (name = "quotes", description = "Quotes and the gate"),
+        (name = "mail", description = "The mail outbox"),
     )
 )]
 pub struct ApiDoc;

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, a module per resource, each with its own router.
 
 pub mod auth;
+pub mod mail;
 pub mod notices;
 pub mod products;
 pub mod quotes;
@@ -19,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(users::router())
         .merge(notices::router())
+        .merge(mail::router())
         .merge(quotes::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .merge(products::router())

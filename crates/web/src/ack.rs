@@ -1,0 +1,238 @@
+//! Acknowledgement links from e-mails: `/ack/{token}`.
+//!
+//! `GET` only shows the notice and one button; it never changes anything,
+//! because corporate mail scanners open every link in an e-mail, and a GET
+//! that acknowledged would acknowledge on the reader's behalf. `POST` (the
+//! button) acknowledges. The token in the address is the capability, so
+//! there is no session and no CSRF cookie; a cross-site POST is still
+//! refused when the browser says it is one (`Sec-Fetch-Site`, `Origin`).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use pricegate_mail::compose::money;
+use pricegate_mail::render_markdown;
+use pricegate_store::{AckLinkError, AckLinkView, StoreError};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::AppState;
+use crate::extract::Client;
+
+pub fn router() -> Router<AppState> {
+    let header = |name: &'static str, value: &'static str| {
+        SetResponseHeaderLayer::overriding(HeaderName::from_static(name), HeaderValue::from_static(value))
+    };
+    Router::new()
+        .route("/ack/{token}", get(show).post(acknowledge))
+        // No script at all; the form may only post back here; the token in
+        // the address must not leak through a Referer or a cache.
+        .layer(header(
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .layer(header("referrer-policy", "no-referrer"))
+        .layer(header("cache-control", "no-store"))
+}
+
+struct ChangeRow {
+    sku: String,
+    product: String,
+    new_price: String,
+    effective_on: String,
+}
+
+#[derive(Template)]
+#[template(path = "ack_show.html")]
+struct ShowPage {
+    title: String,
+    user_name: String,
+    published_at: String,
+    body_html: String,
+    changes: Vec<ChangeRow>,
+    expires_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "ack_done.html")]
+struct DonePage {
+    title: String,
+    user_name: String,
+    acknowledged_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "ack_refused.html")]
+struct RefusedPage {
+    heading: &'static str,
+    message: String,
+}
+
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn page(status: StatusCode, rendered: Result<String, askama::Error>) -> Response {
+    match rendered {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "an acknowledgement page did not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, Html("<!DOCTYPE html><title>Error - Pricegate</title><p>Something went wrong.</p>"))
+                .into_response()
+        }
+    }
+}
+
+fn refused(status: StatusCode, heading: &'static str, message: impl Into<String>) -> Response {
+    page(status, RefusedPage { heading, message: message.into() }.render())
+}
+
+fn refusal(e: AckLinkError) -> Response {
+    match e {
+        AckLinkError::Unknown => refused(
+            StatusCode::NOT_FOUND,
+            "This link is not valid",
+            "Pricegate does not know this acknowledgement link. It may have been cut short or altered when it was copied; open it again from the e-mail.",
+        ),
+        AckLinkError::Expired => refused(
+            StatusCode::GONE,
+            "This link has expired",
+            "Acknowledgement links work for a limited time. Acknowledge the notice in Pricegate itself, or wait for the next reminder.",
+        ),
+        AckLinkError::Used => refused(
+            StatusCode::CONFLICT,
+            "This link has already been used",
+            "Each acknowledgement link works once, and this one already has.",
+        ),
+        AckLinkError::AlreadyAcknowledged { acknowledged_at } => refused(
+            StatusCode::CONFLICT,
+            "Already acknowledged",
+            format!("You already acknowledged this notice at {}.", stamp(acknowledged_at)),
+        ),
+        AckLinkError::Store(e) => {
+            let cause = e.to_string();
+            if matches!(e, StoreError::Unavailable(_)) {
+                tracing::warn!(error = %cause, "acknowledgement link: database unavailable");
+            } else {
+                tracing::error!(error = %cause, "acknowledgement link failed");
+            }
+            let mut response = refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Please try again in a moment",
+                "Pricegate cannot record anything right now.",
+            );
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+        }
+    }
+}
+
+fn show_page(view: AckLinkView) -> Response {
+    let changes = view
+        .notice
+        .changes
+        .iter()
+        .map(|c| ChangeRow {
+            sku: c.sku.clone(),
+            product: c.product_name.clone(),
+            new_price: money(&c.currency, c.unit_price_minor),
+            effective_on: c.effective_on.to_string(),
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        ShowPage {
+            body_html: render_markdown(&view.notice.body),
+            title: view.notice.title,
+            user_name: view.user_name,
+            published_at: stamp(view.notice.published_at),
+            changes,
+            expires_at: stamp(view.expires_at),
+        }
+        .render(),
+    )
+}
+
+async fn show(State(app): State<AppState>, token: Result<Path<String>, axum::extract::rejection::PathRejection>) -> Response {
+    let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown) };
+    match app.store.open_ack_link(&token).await {
+        Ok(view) => show_page(view),
+        Err(e) => refusal(e),
+    }
+}
+
+async fn acknowledge(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Client(client): Client,
+    token: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    if is_cross_site(&headers, &app.base_url) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "This request came from another site",
+            "Open the link from your e-mail and press the button on the Pricegate page.",
+        );
+    }
+    let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown) };
+    match app.store.acknowledge_by_link(&token, client).await {
+        Ok((view, ack)) => page(
+            StatusCode::OK,
+            DonePage { title: view.notice.title, user_name: view.user_name, acknowledged_at: stamp(ack.acknowledged_at) }.render(),
+        ),
+        Err(e) => refusal(e),
+    }
+}
+
+/// What a browser tells us about where a POST came from. A client that says
+/// nothing (a script, an old browser) is let through: the token is the capability.
+fn is_cross_site(headers: &HeaderMap, base_url: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if !matches!(site, "same-origin" | "none") {
+            return true;
+        }
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else { return false };
+    let Ok(origin) = origin.to_str() else { return true };
+    let own = origin_of(base_url);
+    let by_host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| [format!("http://{h}"), format!("https://{h}")]);
+    !(origin == own || by_host.is_some_and(|hosts| hosts.iter().any(|h| h == origin)))
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn cross_site_posts_are_recognised() {
+        let base = "https://pricegate.example.com";
+        assert!(!is_cross_site(&headers(&[]), base));
+        assert!(!is_cross_site(&headers(&[("origin", "https://pricegate.example.com"), ("sec-fetch-site", "same-origin")]), base));
+        assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site")]), base));
+        assert!(is_cross_site(&headers(&[("origin", "https://evil.example")]), base));
+        assert!(!is_cross_site(&headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]), base));
+        assert_eq!(origin_of("http://127.0.0.1:8080/x"), "http://127.0.0.1:8080");
+    }
+}

@@ -1,0 +1,64 @@
+//! The mail side of the API: a reminder now (finance), and the outbox (admins).
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use pricegate_store::OutboxView;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::extract::{AdminUser, ApiPath, ApiQuery, FinanceUser};
+use crate::{AppError, AppState, ErrorBody};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/notices/{id}/remind", post(remind_now))
+        .route("/api/v1/outbox", get(list_outbox))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RemindedView {
+    pub notice_id: Uuid,
+    /// Reminders queued: one per salesperson who has not acknowledged.
+    pub queued: usize,
+}
+
+/// Send a reminder now to every salesperson who has not acknowledged the notice.
+#[utoipa::path(post, path = "/api/v1/notices/{id}/remind", tag = "notices", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 202, body = RemindedView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn remind_now(
+    State(app): State<AppState>,
+    FinanceUser(finance): FinanceUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<(axum::http::StatusCode, Json<RemindedView>), AppError> {
+    let queued = app.store.remind_now(&finance.actor, id).await?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(RemindedView { notice_id: id, queued })))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxQuery {
+    /// `pending`, `sent` or `failed`.
+    pub state: Option<String>,
+    /// At most this many, newest first (default 200, at most 1000).
+    pub limit: Option<u64>,
+}
+
+/// The mail outbox, newest first: each message's state, attempts and last error.
+#[utoipa::path(get, path = "/api/v1/outbox", tag = "mail", security(("bearer" = [])), params(OutboxQuery),
+    responses((status = 200, body = Vec<OutboxView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn list_outbox(
+    State(app): State<AppState>,
+    _admin: AdminUser,
+    ApiQuery(query): ApiQuery<OutboxQuery>,
+) -> Result<Json<Vec<OutboxView>>, AppError> {
+    if let Some(state) = &query.state {
+        if !["pending", "sent", "failed"].contains(&state.as_str()) {
+            return Err(AppError::from(pricegate_domain::Invalid::new("state", "state is one of pending, sent or failed.")));
+        }
+    }
+    let limit = query.limit.unwrap_or(200).clamp(1, 1000);
+    Ok(Json(app.store.list_outbox(query.state.as_deref(), limit).await?))
+}
