@@ -8,7 +8,7 @@ use reqwest::Method;
 use uuid::Uuid;
 
 use super::workload::Tally;
-use super::{Person, Servers, time_at, uuid_at};
+use super::{Person, RaceConfig, Servers, time_at, uuid_at};
 
 /// What the check found.
 #[derive(Debug, Default)]
@@ -259,7 +259,8 @@ impl RaceReport {
 
     /// Fails unless the invariant held, nothing failed, and the race was
     /// real enough for that to mean something.
-    pub fn assert_held_and_meaningful(&self, min_attempts: u64) {
+    pub fn assert_held_and_meaningful(&self, cfg: &RaceConfig) {
+        let min_attempts = cfg.min_finalise_attempts;
         let show = |items: &[String]| items.iter().take(15).map(|s| format!("\n  - {s}")).collect::<String>();
         assert!(
             self.audit.violations.is_empty(),
@@ -289,6 +290,11 @@ impl RaceReport {
         assert!(
             t.refused_pending >= min_attempts / 10,
             "{}: too few refusals for pending acknowledgements",
+            self.summary()
+        );
+        assert!(
+            t.refused_by_a_fresh_notice > 0,
+            "{}: no retry ever lost a race to a publication, so the race did not test the gate",
             self.summary()
         );
         assert!(self.audit.published_notices >= 10, "{}: too few publications", self.summary());

@@ -49,8 +49,12 @@ pub struct RaceConfig {
     /// that refusals are about acknowledgements, not superseded prices.
     pub spare_products: usize,
     pub initial_quotes: usize,
-    /// The race stops at whichever comes first: this much time, or this many finalise attempts.
+    /// The race stops after `max_finalise_attempts`, or once `duration` has
+    /// passed and at least `min_finalise_attempts` were made (a slow machine
+    /// races longer rather than proving nothing), but never after `time_limit`.
     pub duration: Duration,
+    pub time_limit: Duration,
+    pub min_finalise_attempts: u64,
     pub max_finalise_attempts: u64,
     /// Each finance person waits a random time in this range between publications.
     pub publish_pause: (Duration, Duration),

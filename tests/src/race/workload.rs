@@ -87,6 +87,8 @@ struct Shared {
     servers: Servers,
     company: Arc<Company>,
     deadline: Instant,
+    time_limit: Instant,
+    min_attempts: u64,
     max_attempts: u64,
     attempts: AtomicU64,
     stop: AtomicBool,
@@ -99,9 +101,11 @@ struct Shared {
 
 impl Shared {
     fn over(&self) -> bool {
+        let (now, attempts) = (Instant::now(), self.attempts.load(Ordering::Relaxed));
         self.stop.load(Ordering::Relaxed)
-            || Instant::now() >= self.deadline
-            || self.attempts.load(Ordering::Relaxed) >= self.max_attempts
+            || attempts >= self.max_attempts
+            || (now >= self.deadline && attempts >= self.min_attempts)
+            || now >= self.time_limit
     }
 }
 
@@ -381,13 +385,15 @@ async fn finance_loop(shared: Arc<Shared>, f: usize) -> Tally {
     tally
 }
 
-/// Runs the workload until `cfg.duration` has passed or `cfg.max_finalise_attempts` were made.
+/// Runs the workload until it has done enough (see [`RaceConfig`]).
 pub async fn drive(servers: &Servers, company: Company, cfg: &RaceConfig) -> (Tally, Arc<Company>) {
     let company = Arc::new(company);
     let shared = Arc::new(Shared {
         servers: servers.clone(),
         company: company.clone(),
         deadline: Instant::now() + cfg.duration,
+        time_limit: Instant::now() + cfg.time_limit,
+        min_attempts: cfg.min_finalise_attempts,
         max_attempts: cfg.max_finalise_attempts,
         attempts: AtomicU64::new(0),
         stop: AtomicBool::new(false),
