@@ -1,0 +1,198 @@
+//! Every way a request can be wrong gets a clear 4xx with the error body,
+//! never a 5xx; and the service describes itself.
+
+use pricegate_domain::Role;
+use pricegate_tests::fixtures::{API_ROUTES, assert_error, assert_error_shape, field, send_raw};
+use pricegate_tests::{TestApp, both_backends};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const JSON: Option<&str> = Some("application/json");
+
+both_backends! {
+    async fn malformed_json_is_a_400_and_the_wrong_shape_a_422(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        for body in ["{\"title\": ", "not json", "", "{\"title\":\"a\",}"] {
+            let r = send_raw(&finance, Method::POST, "/api/v1/notices", JSON, body).await;
+            assert_error(&r, 400, "malformed_json");
+        }
+        for body in [
+            json!({"title": 5, "body": "b"}),
+            json!({"body": "b"}),
+            json!({"title": "t", "body": "b", "colour": "red"}),
+            json!({"title": "t", "body": "b", "changes": "none"}),
+            json!([1, 2]),
+            json!(null),
+        ] {
+            let r = finance.post("/api/v1/notices", &body).await;
+            assert_error(&r, 422, "invalid_body");
+        }
+        let r = finance
+            .post("/api/v1/products", &json!({"sku": "P", "name": "n", "unit": "u", "currency": "EUR", "unit_price_minor": 1.5}))
+            .await;
+        assert_error(&r, 422, "invalid_body");
+        let r = finance
+            .post("/api/v1/products", &json!({"sku": "P", "name": "n", "unit": "u", "currency": "EUR", "unit_price_minor": 1e30}))
+            .await;
+        assert_error(&r, 422, "invalid_body");
+        assert_eq!(finance.get("/api/v1/notices").await.body, json!([]));
+    }
+}
+
+both_backends! {
+    async fn a_body_without_a_json_content_type_is_unsupported(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let body = r#"{"title":"t","body":"b"}"#;
+        for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+            let r = send_raw(&finance, Method::POST, "/api/v1/notices", content_type, body).await;
+            assert_error(&r, 415, "unsupported_media_type");
+        }
+        let r = send_raw(&finance, Method::POST, "/api/v1/notices", Some("application/json; charset=utf-8"), body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+}
+
+both_backends! {
+    async fn a_body_over_256_kib_is_too_large_and_an_over_long_field_is_invalid(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let huge = json!({"title": "t", "body": "x".repeat(256 * 1024)});
+        assert_error(&finance.post("/api/v1/notices", &huge).await, 413, "body_too_large");
+        let huge = json!({"email": "a@b.c", "password": "x".repeat(300 * 1024)});
+        assert_error(&app.anonymous().post("/api/v1/auth/token", &huge).await, 413, "body_too_large");
+        let huge = json!({"customer": {"name": "x".repeat(3 * 1024 * 1024), "email": "a@b.c"}, "currency": "EUR", "valid_until": "2099-01-01", "lines": []});
+        assert_error(&sam.post("/api/v1/quotes", &huge).await, 413, "body_too_large");
+
+        let r = finance.post("/api/v1/notices", &json!({"title": "t", "body": "x".repeat(20_001)})).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(field(&r), "body");
+        let r = finance.post("/api/v1/notices", &json!({"title": "t".repeat(20_001), "body": "b"})).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(field(&r), "title");
+        let r = finance.post("/api/v1/notices", &json!({"title": "t", "body": "x".repeat(20_000)})).await;
+        assert_eq!(r.status, 201, "exactly at the limit is fine: {}", r.text);
+    }
+}
+
+both_backends! {
+    async fn deeply_nested_json_is_refused_without_a_server_error(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        for body in ["[".repeat(10_000), "{\"a\":".repeat(10_000), format!("{{\"title\":\"t\",\"body\":\"b\",\"changes\":{}", "[".repeat(10_000))] {
+            let r = send_raw(&finance, Method::POST, "/api/v1/notices", JSON, body).await;
+            assert!(r.status.is_client_error(), "{}: {}", r.status, r.text);
+            assert_error_shape(&r);
+        }
+        assert_eq!(finance.get("/healthz").await.status, 200, "the server is still up");
+    }
+}
+
+both_backends! {
+    async fn ids_in_the_path_must_be_uuids_and_unknown_ids_are_not_found(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        for bad in ["42", "not-a-uuid", "%FF%FE", "00000000-0000-0000-0000-00000000000g"] {
+            assert_error(&finance.get(&format!("/api/v1/quotes/{bad}")).await, 400, "invalid_id");
+            assert_error(&finance.get(&format!("/api/v1/notices/{bad}")).await, 400, "invalid_id");
+            assert_error(&sam.post_empty(&format!("/api/v1/quotes/{bad}/finalise")).await, 400, "invalid_id");
+            assert_error(&admin.patch(&format!("/api/v1/users/{bad}"), &json!({"name": "x"})).await, 400, "invalid_id");
+        }
+        let unknown = uuid::Uuid::new_v4();
+        for r in [
+            finance.get(&format!("/api/v1/quotes/{unknown}")).await,
+            finance.get(&format!("/api/v1/quotes/{unknown}/gate")).await,
+            finance.get(&format!("/api/v1/notices/{unknown}")).await,
+            finance.patch(&format!("/api/v1/notices/{unknown}"), &json!({"title": "x"})).await,
+            finance.post(&format!("/api/v1/quotes/{unknown}/override"), &json!({"reason": "x"})).await,
+            sam.post_empty(&format!("/api/v1/quotes/{unknown}/finalise")).await,
+            sam.post_empty(&format!("/api/v1/quotes/{unknown}/reprice")).await,
+            sam.post_empty(&format!("/api/v1/quotes/{unknown}/cancel")).await,
+            sam.patch(&format!("/api/v1/quotes/{unknown}"), &json!({"notes": "x"})).await,
+            sam.post_empty(&format!("/api/v1/notices/{unknown}/acknowledge")).await,
+        ] {
+            assert_error(&r, 404, "not_found");
+        }
+    }
+}
+
+both_backends! {
+    async fn unknown_routes_and_wrong_methods_answer_in_json(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        for path in ["/api/v1/nothing", "/api/v2/quotes", "/", "/api/v1/quotes/1/2/3"] {
+            assert_error(&finance.get(path).await, 404, "not_found");
+        }
+        for (method, path) in [
+            (Method::DELETE, "/api/v1/products"),
+            (Method::PUT, "/api/v1/notices"),
+            (Method::GET, "/api/v1/auth/token"),
+            (Method::GET, "/api/v1/products/import"),
+            (Method::POST, "/healthz"),
+            (Method::DELETE, "/api/v1/quotes/00000000-0000-0000-0000-000000000000"),
+        ] {
+            let r = finance.send(finance.request(method.clone(), path)).await;
+            assert_error(&r, 405, "method_not_allowed");
+        }
+        let r = finance.get("/api/v1/quotes?colour=red").await;
+        assert_error(&r, 400, "invalid_query");
+    }
+}
+
+both_backends! {
+    async fn no_route_answers_garbage_with_a_server_error(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let garbage: [(Option<&str>, &[u8]); 5] = [
+            (JSON, b"{}"),
+            (JSON, b"{\"\xff\": 1}"),
+            (JSON, b"\x00\x00\x00"),
+            (Some("text/csv"), b"\xff\xfe"),
+            (None, b""),
+        ];
+        let id = uuid::Uuid::new_v4().to_string();
+        // Logging out would end the sessions the loop needs.
+        for (method, template) in API_ROUTES.iter().filter(|route| **route != ("DELETE", "/api/v1/auth/token")) {
+            let path = template.replace("{id}", &id);
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            for session in [&finance, &sam, &admin] {
+                for (content_type, body) in &garbage {
+                    let r = send_raw(session, method.clone(), &path, *content_type, body.to_vec()).await;
+                    assert!(!r.status.is_server_error(), "{method} {path}: {} {}", r.status, r.text);
+                    if !r.status.is_success() && r.status != 204 {
+                        assert_error_shape(&r);
+                    }
+                }
+            }
+        }
+    }
+}
+
+both_backends! {
+    async fn health_openapi_and_docs_are_served(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let anon = app.anonymous();
+        let r = anon.get("/healthz").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, json!({"status": "ok"}));
+
+        let r = anon.get("/api/v1/openapi.json").await;
+        assert_eq!(r.status, 200);
+        assert!(r.body["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", r.text);
+        let paths = r.body["paths"].as_object().expect("paths");
+        for (method, template) in API_ROUTES {
+            let operation: &Value = &paths.get(*template).unwrap_or_else(|| panic!("{template} is not documented"))[method.to_lowercase()];
+            assert!(operation.is_object(), "{method} {template} is not documented");
+        }
+
+        let r = anon.get("/api/docs/").await;
+        assert_eq!(r.status, 200);
+        assert!(r.text.to_lowercase().contains("<html"), "{}", r.text);
+    }
+}

@@ -1,0 +1,166 @@
+//! The gate as a salesperson and finance meet it: notices before and after
+//! drafting, repricing, superseded prices and the override, and the audit log.
+
+use pricegate_domain::Role;
+use pricegate_tests::fixtures::{
+    assert_error, create_notice, create_product, date_in_days, draft_quote, field, id_of, publish_notice,
+    publish_price_change,
+};
+use pricegate_tests::{TestApp, both_backends};
+use serde_json::json;
+
+both_backends! {
+    async fn a_notice_published_before_the_quote_was_drafted_does_not_block_it(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        publish_price_change(&finance, "P-1", 1_100, &date_in_days(-1)).await;
+        let future = publish_price_change(&finance, "P-1", 1_300, "2099-01-01").await;
+
+        let quote = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 2}])).await;
+        assert_eq!(quote["lines"][0]["unit_price_minor"], 1_100, "drafted at the price in force");
+        let id = id_of(&quote);
+        let gate = sam.get(&format!("/api/v1/quotes/{id}/gate")).await;
+        assert_eq!(gate.status, 200, "{}", gate.text);
+        assert_eq!(gate.body["ready"], true);
+        assert_eq!(gate.body["pending"], json!([]));
+        assert_eq!(gate.body["superseded"], json!([]));
+
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["state"], "finalised");
+        assert_eq!(r.body["evidence"]["notices"], json!([]), "none of the earlier notices was this quote's business");
+        assert!(r.body["finalised_at"].as_str() > quote["drafted_at"].as_str());
+        let notice = sam.get(&format!("/api/v1/notices/{future}")).await;
+        assert_eq!(notice.body["acknowledged_by_me"], false);
+    }
+}
+
+both_backends! {
+    async fn repricing_after_a_notice_in_force_takes_the_new_prices(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        create_product(&finance, "P-2", "EUR", 500).await;
+        let quote = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 10}, {"sku": "P-2", "quantity": 1, "discount_bp": 2_000}])).await;
+        let id = id_of(&quote);
+        assert_eq!(quote["total_minor"], 10_400);
+        let notice = publish_price_change(&finance, "P-1", 1_200, &date_in_days(0)).await;
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+
+        let gate = sam.get(&format!("/api/v1/quotes/{id}/gate")).await;
+        assert_eq!(gate.body["ready"], false);
+        assert_eq!(gate.body["superseded"][0]["sku"], "P-1");
+        assert_eq!(gate.body["superseded"][0]["current_unit_price_minor"], 1_200);
+
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/reprice")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["old_total_minor"], 10_400);
+        assert_eq!(r.body["new_total_minor"], 12_400);
+        let lines = &r.body["quote"]["lines"];
+        assert_eq!(lines[0]["unit_price_minor"], 1_200);
+        assert_eq!(lines[0]["total_minor"], 12_000);
+        assert_eq!(lines[1]["unit_price_minor"], 500);
+        assert_eq!(lines[1]["discount_bp"], 2_000, "repricing keeps quantities and discounts");
+        assert_eq!(r.body["quote"]["total_minor"], 12_400);
+        assert_eq!(r.body["quote"]["drafted_at"], quote["drafted_at"]);
+
+        let fetched = sam.get(&format!("/api/v1/quotes/{id}")).await;
+        assert_eq!(fetched.body["lines"], *lines);
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["total_minor"], 12_400);
+        assert_eq!(r.body["evidence"]["notices"][0]["notice_id"], json!(notice));
+        assert_eq!(r.body["evidence"]["override"], json!(null));
+    }
+}
+
+both_backends! {
+    async fn a_superseded_price_blocks_finalising_until_finance_approves_an_override(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 4}])).await);
+        let rise = publish_price_change(&finance, "P-1", 1_250, &date_in_days(-1)).await;
+        sam.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await;
+
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+        assert_error(&r, 409, "superseded_prices");
+        assert_error(&sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await, 409, "superseded_prices");
+
+        let r = sam.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "I say so"})).await;
+        assert_error(&r, 403, "forbidden");
+        let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "  "})).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(field(&r), "reason");
+        let reason = "Nordwind signed the old offer on Thursday";
+        let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": reason})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["reason"], reason);
+        assert_eq!(r.body["approved_by"], json!(fiona.id));
+
+        // An override is about price, never about having read the notices.
+        let later = create_notice(&finance, "Also read this", json!([])).await;
+        publish_notice(&finance, &later).await;
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+        assert_error(&r, 409, "pending_acknowledgements");
+        assert_eq!(r.body["error"]["pending"][0]["notice_id"], json!(later));
+        sam.post_empty(&format!("/api/v1/notices/{later}/acknowledge")).await;
+
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["lines"][0]["unit_price_minor"], 1_000, "finalised at the approved old price");
+        assert_eq!(r.body["evidence"]["override"]["reason"], reason);
+        assert_eq!(r.body["evidence"]["override"]["approved_by"], json!(fiona.id));
+        let checked: Vec<_> = r.body["evidence"]["notices"].as_array().unwrap().iter().map(|n| n["notice_id"].clone()).collect();
+        assert_eq!(checked, [json!(rise), json!(later)]);
+        let fetched = finance.get(&format!("/api/v1/quotes/{id}")).await;
+        assert_eq!(fetched.body["evidence"], r.body["evidence"]);
+    }
+}
+
+both_backends! {
+    async fn the_audit_log_keeps_refusals_finalisations_publications_acknowledgements_and_failed_logins(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let r = app.anonymous().post("/api/v1/auth/token", &json!({"email": sam_user.email, "password": "wrong password"})).await;
+        assert_error(&r, 401, "invalid_credentials");
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+        let notice = create_notice(&finance, "Read me", json!([])).await;
+        publish_notice(&finance, &notice).await;
+        assert_error(&sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await, 409, "pending_acknowledgements");
+        sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await;
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await.status, 200);
+
+        let r = finance.get("/api/v1/audit").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let rows = r.body.as_array().unwrap();
+        let find = |action: &str| {
+            rows.iter().find(|row| row["action"] == action).unwrap_or_else(|| panic!("no {action} in the audit log: {}", r.text))
+        };
+        let failed = find("auth.login_failed");
+        assert_eq!(failed["detail"]["reason"], "wrong_password");
+        assert!(!failed.to_string().contains("wrong password"), "the password is never logged");
+        assert_eq!(find("notice.published")["subject_id"], json!(notice));
+        let acked = find("notice.acknowledged");
+        assert_eq!((acked["subject_id"].clone(), acked["actor_id"].clone()), (json!(notice), json!(sam_user.id)));
+        let refused = find("quote.finalise_refused");
+        assert_eq!(refused["subject_id"], json!(id));
+        assert_eq!(refused["detail"]["pending"], json!([notice]));
+        let finalised = find("quote.finalised");
+        assert_eq!((finalised["subject_id"].clone(), finalised["actor_id"].clone()), (json!(id), json!(sam_user.id)));
+        let refused_at = refused["at"].as_str().unwrap();
+        assert!(finalised["at"].as_str().unwrap() > refused_at, "newest first, and in order");
+
+        let limited = finance.get("/api/v1/audit?limit=1").await;
+        assert_eq!(limited.body.as_array().unwrap().len(), 1);
+        assert_eq!(limited.body[0]["action"], "quote.finalised");
+        assert_error(&finance.get("/api/v1/audit?limit=0").await, 422, "invalid_field");
+        assert_error(&finance.get("/api/v1/audit?limit=many").await, 400, "invalid_query");
+    }
+}
