@@ -11,6 +11,7 @@ pub mod db;
 pub mod fixtures;
 pub mod process;
 pub mod race;
+pub mod smtp;
 
 use std::net::SocketAddr;
 

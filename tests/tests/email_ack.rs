@@ -1,0 +1,198 @@
+//! Publication e-mails through a real SMTP server, and the acknowledgement
+//! links in them, followed with an HTTP client as a person (or a mail
+//! scanner) would.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use pricegate_domain::Role;
+use pricegate_store::entity::ack_tokens;
+use pricegate_tests::fixtures::{create_product, draft_quote, publish_notice};
+use pricegate_tests::smtp::{SmtpSink, spawn_with_mail};
+use pricegate_tests::{Session, both_backends};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn publish_pump_notice(finance: &Session) -> String {
+    let r = finance
+        .post(
+            "/api/v1/notices",
+            &json!({
+                "title": "Pumps up 10%",
+                "body": "From **1 December**.\n\n<script>alert('x')</script>",
+                "changes": [{"sku": "PUMP-1", "unit_price_minor": 275000, "effective_on": "2099-01-01"}],
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    publish_notice(finance, &id).await;
+    id
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn page(method: reqwest::Method, url: &str) -> (u16, String) {
+    let r = client().request(method, url).header("user-agent", "pricegate-test/1").send().await.expect("the server answers");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
+async fn acknowledgements(finance: &Session, notice: &str) -> Value {
+    let r = finance.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body
+}
+
+both_backends! {
+    async fn publishing_mails_every_salesperson_once_and_the_link_acknowledges_only_on_post(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (_, rita) = app.user(Role::Sales, "Rita").await;
+        create_product(&finance, "PUMP-1", "EUR", 250000).await;
+        let quote = draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 40}])).await;
+        let qid = quote["id"].as_str().unwrap().to_owned();
+
+        let nid = publish_pump_notice(&finance).await;
+        let messages = sink.wait_until(WAIT, "two publication e-mails", |m| m.len() >= 2).await;
+        let recipients: Vec<&str> = messages.iter().flat_map(|m| m.to.iter().map(String::as_str)).collect();
+        assert_eq!(recipients.len(), 2, "{recipients:?}");
+        assert_eq!(recipients.iter().copied().collect::<HashSet<_>>(), HashSet::from([sam_user.email.as_str(), rita.email.as_str()]));
+
+        let mail = &sink.to(&sam_user.email)[0];
+        assert!(mail.header("subject").unwrap().contains("Pumps up 10%"), "{}", mail.data);
+        assert!(mail.header("message-id").is_some_and(|id| id.starts_with('<') && id.ends_with('>')));
+        let (text, html) = (mail.text(), mail.html());
+        assert!(text.contains("Pumps up 10%") && text.contains("PUMP-1") && text.contains("2750.00 EUR"), "{text}");
+        assert!(text.contains("+10000.00 EUR"), "the blocked quote and its delta are named: {text}");
+        assert!(html.contains("<strong>1 December</strong>"), "Markdown is rendered: {html}");
+        assert!(html.contains("<table") && !html.contains("<script>"), "raw HTML is escaped: {html}");
+        let link = mail.ack_link().expect("a link in the text part");
+        assert!(html.contains(&link), "the same link in the HTML part");
+        assert!(link.starts_with(&format!("{}/ack/", app.base)), "{link}");
+        assert!(!sink.to(&rita.email)[0].text().contains("+10000.00 EUR"), "Rita has no quote of her own");
+        assert_ne!(sink.to(&rita.email)[0].ack_link(), Some(link.clone()), "links are personal");
+
+        // A mail scanner, or the person, opens the link: nothing changes.
+        for _ in 0..2 {
+            let (status, body) = page(reqwest::Method::GET, &link).await;
+            assert_eq!(status, 200, "{body}");
+            assert!(body.contains("<title>") && body.contains("Pricegate") && body.contains("Pumps up 10%"), "{body}");
+            assert!(body.contains("<form method=\"post\">") && !body.contains("<script"), "{body}");
+        }
+        assert_eq!(acknowledgements(&finance, &nid).await["acknowledged"], json!([]));
+        let gate = sam.get(&format!("/api/v1/quotes/{qid}/gate")).await;
+        assert_eq!(gate.body["ready"], false, "{}", gate.text);
+
+        // The button: acknowledged by e-mail, and the gate opens.
+        let (status, body) = page(reqwest::Method::POST, &link).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("recorded"), "{body}");
+        let acks = acknowledgements(&finance, &nid).await;
+        assert_eq!(acks["acknowledged"][0]["user"]["id"], json!(sam_user.id));
+        assert_eq!(acks["acknowledged"][0]["channel"], "email");
+        let r = sam.post_empty(&format!("/api/v1/quotes/{qid}/finalise")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        // The link is used up.
+        let (status, body) = page(reqwest::Method::POST, &link).await;
+        assert_eq!(status, 409, "{body}");
+        assert!(body.contains("already been used"), "{body}");
+
+        // Every row is sent, once; admins see the outbox.
+        let outbox = admin.get("/api/v1/outbox").await;
+        assert_eq!(outbox.status, 200, "{}", outbox.text);
+        let rows = outbox.body.as_array().unwrap();
+        assert_eq!(rows.len(), 2, "{}", outbox.text);
+        assert!(rows.iter().all(|r| r["state"] == "sent" && r["attempts"] == 1), "{}", outbox.text);
+        assert!(!outbox.text.contains("/ack/"), "the outbox listing shows no links");
+        assert_eq!(sink.messages().len(), 2);
+        assert_eq!(sam.get("/api/v1/outbox").await.status, 403);
+    }
+}
+
+both_backends! {
+    async fn tampered_expired_used_and_foreign_links_are_refused_and_record_nothing(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (_, rita) = app.user(Role::Sales, "Rita").await;
+        let (_, olga) = app.user(Role::Sales, "Olga").await;
+        create_product(&finance, "PUMP-1", "EUR", 250000).await;
+        let nid = publish_pump_notice(&finance).await;
+        sink.wait_until(WAIT, "three publication e-mails", |m| m.len() >= 3).await;
+        let link_of = |email: &str| sink.to(email)[0].ack_link().expect("a link");
+        let sam_link = link_of(&sam_user.email);
+
+        // Tampered: one character changed, cut short, or not a token at all.
+        let last = sam_link.chars().last().unwrap();
+        let tampered = format!("{}{}", &sam_link[..sam_link.len() - 1], if last == 'A' { 'B' } else { 'A' });
+        for bad in [tampered.clone(), sam_link[..sam_link.len() - 5].to_owned(), format!("{}/ack/%00%ff", app.base), format!("{}/ack/x", app.base)] {
+            for method in [reqwest::Method::GET, reqwest::Method::POST] {
+                let (status, body) = page(method.clone(), &bad).await;
+                assert_eq!(status, 404, "{method} {bad}: {body}");
+                assert!(body.contains("not valid") && body.contains("Nothing was recorded"), "{body}");
+            }
+        }
+
+        // Foreign: a genuine link of another Pricegate (another database).
+        let other_sink = SmtpSink::start().await;
+        let other = spawn_with_mail(pricegate_tests::Backend::Sqlite, &other_sink, |_| {}).await;
+        let (other_finance, _) = other.user(Role::Finance, "Fiona").await;
+        let (_, other_sam) = other.user(Role::Sales, "Sam").await;
+        create_product(&other_finance, "PUMP-1", "EUR", 250000).await;
+        publish_pump_notice(&other_finance).await;
+        other_sink.wait_until(WAIT, "the other publication e-mail", |m| !m.is_empty()).await;
+        let foreign = other_sink.to(&other_sam.email)[0].ack_link().unwrap();
+        let foreign_here = foreign.replace(&other.base, &app.base);
+        let (status, _) = page(reqwest::Method::POST, &foreign_here).await;
+        assert_eq!(status, 404);
+
+        // A cross-site form post is refused even with a valid token.
+        let r = client().post(&sam_link).header("origin", "https://evil.example").header("sec-fetch-site", "cross-site").send().await.unwrap();
+        assert_eq!(r.status(), 403);
+
+        // Already acknowledged through the API: the link says so.
+        let r = sam.post_empty(&format!("/api/v1/notices/{nid}/acknowledge")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let (status, body) = page(reqwest::Method::POST, &sam_link).await;
+        assert_eq!(status, 409, "{body}");
+        assert!(body.contains("already acknowledged"), "{body}");
+
+        // Expired: Rita's link runs out (moved into the past in the database).
+        let rita_link = link_of(&rita.email);
+        let past = chrono::Utc::now() - chrono::Duration::hours(1);
+        ack_tokens::Entity::update_many()
+            .col_expr(ack_tokens::Column::ExpiresAt, Expr::value(past))
+            .filter(ack_tokens::Column::UserId.eq(rita.id))
+            .exec(app.store.connection())
+            .await
+            .unwrap();
+        for method in [reqwest::Method::GET, reqwest::Method::POST] {
+            let (status, body) = page(method, &rita_link).await;
+            assert_eq!(status, 410, "{body}");
+            assert!(body.contains("expired"), "{body}");
+        }
+
+        // Nothing of that recorded an acknowledgement: only Sam's (by API).
+        let acks = acknowledgements(&finance, &nid).await;
+        assert_eq!(acks["acknowledged"].as_array().unwrap().len(), 1, "{acks}");
+        assert_eq!(acks["acknowledged"][0]["channel"], "api");
+        let pending: HashSet<String> = acks["pending"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(pending, HashSet::from([rita.email.clone(), olga.email.clone()]));
+
+        // Olga's untouched link still works.
+        let (status, body) = page(reqwest::Method::POST, &link_of(&olga.email)).await;
+        assert_eq!(status, 200, "{body}");
+        drop(other);
+    }
+}
