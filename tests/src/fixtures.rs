@@ -27,6 +27,8 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/notices/{id}/publish"),
     ("POST", "/api/v1/notices/{id}/acknowledge"),
     ("GET", "/api/v1/notices/{id}/acknowledgements"),
+    ("POST", "/api/v1/notices/{id}/remind"),
+    ("GET", "/api/v1/outbox"),
     ("GET", "/api/v1/quotes"),
     ("POST", "/api/v1/quotes"),
     ("GET", "/api/v1/quotes/{id}"),

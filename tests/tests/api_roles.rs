@@ -81,6 +81,8 @@ both_backends! {
             row("POST", "/api/v1/notices/{id}/acknowledge", &to_publish, Body::None, [200, 200, 200]),
             row("POST", "/api/v1/notices/{id}/acknowledge", &draft, Body::None, [404, 409, 404]),
             row("GET", "/api/v1/notices/{id}/acknowledgements", &published, Body::None, [403, 200, 403]),
+            row("POST", "/api/v1/notices/{id}/remind", &published, Body::None, [403, 202, 403]),
+            row("GET", "/api/v1/outbox", "", Body::None, [403, 403, 200]),
             row("GET", "/api/v1/quotes", "", Body::None, [200, 200, 403]),
             row("POST", "/api/v1/quotes", "", Body::Json(quote_request(lines.clone())), [201, 403, 403]),
             row("GET", "/api/v1/quotes/{id}", &quote, Body::None, [200, 200, 403]),
