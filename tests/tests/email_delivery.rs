@@ -1,0 +1,172 @@
+//! The outbox under weather: reminders on a schedule, escalation, an SMTP
+//! outage, and several workers on one PostgreSQL.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use pricegate::Settings;
+use pricegate_domain::Role;
+use pricegate_tests::fixtures::{create_notice, create_product, draft_quote, publish_notice};
+use pricegate_tests::smtp::{Received, SmtpSink, add_salespeople, spawn_with_mail};
+use pricegate_tests::{Backend, Session, both_backends};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn subjects(messages: &[Received]) -> Vec<String> {
+    messages.iter().map(|m| m.header("subject").unwrap_or_default()).collect()
+}
+
+async fn outbox(admin: &Session) -> Vec<serde_json::Value> {
+    let r = admin.get("/api/v1/outbox?limit=1000").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body.as_array().unwrap().clone()
+}
+
+/// Every message accepted exactly once per recipient, and no Message-ID twice.
+fn assert_each_once(messages: &[Received], expected: &HashSet<String>) {
+    let mut per_recipient: HashMap<&str, usize> = HashMap::new();
+    for m in messages {
+        for to in &m.to {
+            *per_recipient.entry(to.as_str()).or_default() += 1;
+        }
+    }
+    let got: HashSet<String> = per_recipient.keys().map(|k| (*k).to_owned()).collect();
+    assert_eq!(&got, expected);
+    assert!(per_recipient.values().all(|n| *n == 1), "someone got more than one: {per_recipient:?}");
+    let ids: HashSet<String> = messages.iter().map(|m| m.header("message-id").unwrap()).collect();
+    assert_eq!(ids.len(), messages.len(), "a Message-ID was sent twice");
+}
+
+both_backends! {
+    async fn reminders_follow_the_schedule_stop_on_acknowledgement_and_escalate_to_finance(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(1), Duration::from_secs(2)]).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
+        create_product(&finance, "PUMP-1", "EUR", 250000).await;
+        draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 2}])).await;
+        let rita_quote = draft_quote(&rita, json!([{"sku": "PUMP-1", "quantity": 40}])).await;
+        let nid = create_notice(&finance, "Pumps up", json!([{"sku": "PUMP-1", "unit_price_minor": 275000, "effective_on": "2099-01-01"}])).await;
+        publish_notice(&finance, &nid).await;
+        sink.wait_until(WAIT, "the publication e-mails", |m| m.len() >= 2).await;
+
+        // Sam acknowledges at once: no reminders for him.
+        let r = sam.post_empty(&format!("/api/v1/notices/{nid}/acknowledge")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // Finance nudges everyone still pending, now.
+        let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        assert_eq!(r.body["queued"], 1, "only Rita is pending: {}", r.text);
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{nid}/remind")).await.status, 403);
+
+        let messages = sink.wait_until(WAIT, "the escalation to finance", |m| m.iter().any(|m| m.to.contains(&fiona.email))).await;
+        let to_rita = subjects(&sink.to(&rita_user.email));
+        assert_eq!(to_rita.len(), 4, "publication, reminder now, reminders 1 and 2: {to_rita:?}");
+        assert!(to_rita.iter().any(|s| s.starts_with("Reminder: ")), "{to_rita:?}");
+        assert!(to_rita.iter().any(|s| s.starts_with("Reminder 1 of 2")), "{to_rita:?}");
+        assert!(to_rita.iter().any(|s| s.starts_with("Reminder 2 of 2")), "{to_rita:?}");
+        let reminder = sink.to(&rita_user.email).into_iter().find(|m| m.header("subject").unwrap().starts_with("Reminder 2")).unwrap();
+        assert!(reminder.text().contains("+10000.00 EUR"), "{}", reminder.text());
+        assert!(reminder.text().contains(&rita_quote["id"].as_str().unwrap().replace('-', "")[..8]), "the blocked quote is named: {}", reminder.text());
+        assert!(reminder.ack_link().is_some());
+        assert_eq!(sink.to(&sam_user.email).len(), 1, "no reminders after acknowledging: {:?}", subjects(&messages));
+
+        let escalation = sink.to(&fiona.email);
+        assert_eq!(escalation.len(), 1);
+        let text = escalation[0].text();
+        assert!(text.contains(&rita_user.email) && !text.contains(&sam_user.email), "{text}");
+        assert!(text.contains("100000.00 EUR"), "the value at stake: {text}");
+        assert!(escalation[0].html().contains("Rita"), "{}", escalation[0].html());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_outage_loses_nothing_and_each_message_goes_once_when_it_returns() {
+    let sink = SmtpSink::start().await;
+    sink.stop();
+    let app = spawn_with_mail(Backend::Sqlite, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let people = add_salespeople(&app, "outage", 5).await;
+    let nid = create_notice(&finance, "During the outage", json!([])).await;
+    publish_notice(&finance, &nid).await;
+
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let rows = outbox(&admin).await;
+        if rows.len() == 5 && rows.iter().all(|r| r["attempts"].as_i64() >= Some(2) && r["last_error"].is_string() && r["state"] == "pending") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker never retried: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sink.messages().is_empty());
+
+    sink.restart().await;
+    let messages = sink.wait_until(WAIT, "every message after the outage", |m| m.len() >= 5).await;
+    let deadline = Instant::now() + WAIT;
+    while !outbox(&admin).await.iter().all(|r| r["state"] == "sent") {
+        assert!(Instant::now() < deadline, "rows not marked sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_each_once(&sink.messages(), &people.iter().map(|u| u.email.clone()).collect());
+    assert_eq!(messages.len(), 5);
+}
+
+/// Settings for one more worker process on the same database.
+fn worker_settings(db_url: &str, smtp_url: &str) -> Settings {
+    let (db_url, smtp_url) = (db_url.to_owned(), smtp_url.to_owned());
+    Settings::from_lookup(move |key| match key {
+        "DATABASE_URL" => Some(db_url.clone()),
+        "SMTP_URL" => Some(smtp_url.clone()),
+        "PRICEGATE_WORKER_POLL" => Some("50ms".into()),
+        "PRICEGATE_BASE_URL" => Some("http://127.0.0.1:9".into()),
+        _ => None,
+    })
+    .expect("worker settings are valid")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_workers_on_one_postgresql_deliver_each_message_once() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(Backend::Postgres, &sink, |s| s.worker_poll = Duration::from_millis(50)).await;
+    let mut stops = Vec::new();
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let (tx, rx) = oneshot::channel::<()>();
+        stops.push(tx);
+        workers.push(tokio::spawn(pricegate::run_worker_until(worker_settings(&app.db.url, &sink.url()), async move {
+            let _ = rx.await;
+        })));
+    }
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let people = add_salespeople(&app, "crowd", 60).await;
+    for round in 0..2 {
+        let nid = create_notice(&finance, &format!("Round {round}"), json!([])).await;
+        publish_notice(&finance, &nid).await;
+    }
+    sink.wait_until(WAIT, "120 messages", |m| m.len() >= 120).await;
+    let deadline = Instant::now() + WAIT;
+    while !outbox(&admin).await.iter().all(|r| r["state"] == "sent") {
+        assert!(Instant::now() < deadline, "rows not marked sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 120, "each message exactly once");
+    let ids: HashSet<String> = messages.iter().map(|m| m.header("message-id").unwrap()).collect();
+    assert_eq!(ids.len(), 120, "no Message-ID twice");
+    for person in &people {
+        assert_eq!(sink.to(&person.email).len(), 2, "{} got each notice once", person.email);
+    }
+    assert!(outbox(&admin).await.iter().all(|r| r["attempts"] == 1), "no row was claimed twice");
+    for stop in stops {
+        let _ = stop.send(());
+    }
+    for worker in workers {
+        worker.await.unwrap().unwrap();
+    }
+}
