@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use pricegate_store::entity::outbox;
 
@@ -49,10 +50,11 @@ impl AnyTransport {
     /// `smtp://host:port` (plain, as a local relay or a mail catcher speaks)
     /// or `smtps://user:pass@host:port` (TLS from the first byte, with
     /// credentials); lettre reads the URL and keeps a pool of connections.
-    pub fn smtp(url: &str) -> Result<AnyTransport, SendError> {
+    pub fn smtp(url: &str, connections: u32) -> Result<AnyTransport, SendError> {
         let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| SendError::permanent(format!("SMTP_URL is not usable: {e}")))?;
-        Ok(AnyTransport::Smtp(builder.timeout(Some(Duration::from_secs(20))).build()))
+        let pool = PoolConfig::new().max_size(connections.max(1));
+        Ok(AnyTransport::Smtp(builder.timeout(Some(Duration::from_secs(20))).pool_config(pool).build()))
     }
 
     /// Writes each message as `<id>.eml` under `dir` (created if missing).

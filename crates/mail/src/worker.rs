@@ -42,8 +42,12 @@ impl WorkerConfig {
             poll,
             reminders,
             from,
-            batch: 50,
-            concurrency: 8,
+            batch: 100,
+            // Each SMTP conversation spends most of its time waiting on
+            // round trips, so connections in parallel are what make a
+            // publication to thousands go out quickly; 16 stays well under
+            // the per-client connection limits of common MTAs.
+            concurrency: 16,
             max_attempts: 12,
             retry_base: poll.max(Duration::from_millis(100)) * 2,
             retry_cap: Duration::from_secs(3600),

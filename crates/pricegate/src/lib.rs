@@ -94,8 +94,9 @@ impl Worker {
 pub fn with_mail(store: Store, settings: &Settings, base_url: &str) -> anyhow::Result<(Store, Worker)> {
     let from: lettre::message::Mailbox =
         settings.mail_from.parse().map_err(|e| anyhow::anyhow!("MAIL_FROM is not an address like `Pricegate <pricegate@example.com>`: {e}"))?;
+    let config = WorkerConfig::new(from.clone(), settings.worker_poll, settings.reminders.clone());
     let transport = match &settings.smtp_url {
-        Some(url) => AnyTransport::smtp(url.expose()).map_err(|e| anyhow::anyhow!("{e}"))?,
+        Some(url) => AnyTransport::smtp(url.expose(), config.concurrency as u32).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => AnyTransport::files(&settings.maildir).map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     let setup = MailSetup {
@@ -104,7 +105,6 @@ pub fn with_mail(store: Store, settings: &Settings, base_url: &str) -> anyhow::R
         ack_link_ttl: chrono::Duration::from_std(settings.ack_link_ttl).context("PRICEGATE_ACK_LINK_TTL is too long")?,
         message_id_domain: from.email.domain().to_owned(),
     };
-    let config = WorkerConfig::new(from, settings.worker_poll, settings.reminders.clone());
     Ok((store.with_mail(setup), Worker { transport, config }))
 }
 

@@ -1,0 +1,63 @@
+//! How long the worker takes to deliver one publication to 1,000
+//! salespeople through a local SMTP server. A benchmark, not a test:
+//!
+//!     cargo test -p pricegate-tests --release --test email_bench -- --ignored --nocapture
+//!
+//! (`PRICEGATE_BENCH_PEOPLE` changes the count; PostgreSQL and SQLite both run.)
+
+use std::time::{Duration, Instant};
+
+use pricegate_domain::Role;
+use pricegate_store::entity::users;
+use pricegate_tests::fixtures::{create_notice, publish_notice};
+use pricegate_tests::smtp::{SmtpSink, spawn_with_mail};
+use pricegate_tests::Backend;
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use serde_json::json;
+
+async fn deliver_one_publication(backend: Backend) {
+    let people: usize = std::env::var("PRICEGATE_BENCH_PEOPLE").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_millis(50)).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    // Straight into the table: hashing 1,000 passwords is not what we measure.
+    let hash = users::Entity::find_by_id(fiona.id).one(app.store.connection()).await.unwrap().unwrap().password_hash;
+    let now = chrono::Utc::now();
+    let rows: Vec<users::ActiveModel> = (0..people)
+        .map(|i| users::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            email: Set(format!("bench-{i}@pricegate.test")),
+            name: Set(format!("Bench {i}")),
+            role: Set("sales".into()),
+            password_hash: Set(hash.clone()),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        users::Entity::insert_many(chunk.to_vec()).exec_without_returning(app.store.connection()).await.unwrap();
+    }
+    let nid = create_notice(&finance, "Benchmark notice", json!([])).await;
+    let started = Instant::now();
+    publish_notice(&finance, &nid).await;
+    let published = started.elapsed();
+    sink.wait_until(Duration::from_secs(600), "every message", |m| m.len() >= people).await;
+    let delivered = started.elapsed();
+    println!(
+        "{backend:?}: publish request {published:?} (enqueues {people} messages and tokens); all {people} delivered {delivered:?} after publishing ({:.0} msg/s)",
+        people as f64 / delivered.as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run with --ignored --nocapture"]
+async fn bench_publication_to_1000_salespeople_on_sqlite() {
+    deliver_one_publication(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run with --ignored --nocapture"]
+async fn bench_publication_to_1000_salespeople_on_postgres() {
+    deliver_one_publication(Backend::Postgres).await;
+}
