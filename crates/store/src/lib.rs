@@ -16,6 +16,7 @@ mod notices;
 pub mod outbox;
 mod products;
 mod quotes;
+mod sessions;
 mod users;
 pub mod views;
 
@@ -28,6 +29,7 @@ pub use outbox::{BlockedQuote, Composed, Composer, Letter, MailSetup, NoticeCont
 pub use notices::{Channel, ClientInfo, NewNotice, NewPriceChange, NoticePatch};
 pub use products::{CsvRowError, NewProduct};
 pub use quotes::{NewLine, NewQuote, QuoteFilter, QuotePatch};
+pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser};
 pub use users::{NewUser, UserPatch};
 
 use pricegate_domain::Role;

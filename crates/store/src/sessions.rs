@@ -1,0 +1,89 @@
+//! Browser sessions. The cookie carries 256 random bits; the database keeps
+//! only their SHA-256, so a copy of the table logs nobody in. Each session has
+//! its own CSRF token, which every form posts back.
+
+use chrono::{DateTime, Duration, Utc};
+use pricegate_domain::Role;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::auth::{hash_token, random_token};
+use crate::db::db_now;
+use crate::entity::{sessions, users};
+use crate::views::UserView;
+use crate::{Actor, Store, StoreError};
+
+pub const SESSION_TTL_HOURS: i64 = 12;
+
+/// A freshly opened session. The secret exists only here and in the cookie.
+pub struct NewSession {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSession").field("token", &"<redacted>").field("expires_at", &self.expires_at).finish()
+    }
+}
+
+/// The person behind a session cookie.
+#[derive(Clone)]
+pub struct SessionUser {
+    pub actor: Actor,
+    pub user: UserView,
+    pub csrf_token: String,
+}
+
+impl std::fmt::Debug for SessionUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionUser").field("user", &self.user.id).field("csrf_token", &"<redacted>").finish()
+    }
+}
+
+impl Store {
+    pub async fn open_session(&self, user_id: uuid::Uuid) -> Result<NewSession, StoreError> {
+        let token = random_token()?;
+        let now = db_now(&self.db).await?;
+        let expires_at = now + Duration::hours(SESSION_TTL_HOURS);
+        sessions::Entity::insert(sessions::ActiveModel {
+            token_hash: Set(hash_token(&token)),
+            user_id: Set(user_id),
+            csrf_token: Set(random_token()?),
+            created_at: Set(now),
+            expires_at: Set(expires_at),
+            revoked_at: Set(None),
+        })
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(NewSession { token, expires_at })
+    }
+
+    /// The user a session cookie belongs to, if the session is known,
+    /// unexpired, unrevoked and its user still active.
+    pub async fn authenticate_session(&self, token: &str) -> Result<Option<SessionUser>, StoreError> {
+        let Some(row) = sessions::Entity::find_by_id(hash_token(token)).one(&self.db).await? else {
+            return Ok(None);
+        };
+        if row.revoked_at.is_some() || row.expires_at <= db_now(&self.db).await? {
+            return Ok(None);
+        }
+        let Some(user) = users::Entity::find_by_id(row.user_id).one(&self.db).await? else { return Ok(None) };
+        if !user.active {
+            return Ok(None);
+        }
+        let role = Role::parse(&user.role).map_err(|e| StoreError::Internal(e.message))?;
+        Ok(Some(SessionUser { actor: Actor { id: user.id, role }, user: user.into(), csrf_token: row.csrf_token }))
+    }
+
+    pub async fn revoke_session(&self, token: &str) -> Result<(), StoreError> {
+        let now = db_now(&self.db).await?;
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+            .filter(sessions::Column::TokenHash.eq(hash_token(token)))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}
