@@ -3,6 +3,7 @@
 //! scanner) would.
 
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use pricegate_domain::Role;
@@ -15,6 +16,32 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(20);
+
+/// Everything this test process logs, at debug level, to look for tokens in.
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let writer = logs.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || Sink(writer.clone()))
+            .try_init();
+        logs
+    })
+    .clone()
+}
 
 async fn publish_pump_notice(finance: &Session) -> String {
     let r = finance
@@ -51,6 +78,7 @@ async fn acknowledgements(finance: &Session, notice: &str) -> Value {
 
 both_backends! {
     async fn publishing_mails_every_salesperson_once_and_the_link_acknowledges_only_on_post(backend: Backend) {
+        let logs = captured_logs();
         let sink = SmtpSink::start().await;
         let app = spawn_with_mail(backend, &sink, |_| {}).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
@@ -116,6 +144,15 @@ both_backends! {
         assert!(!outbox.text.contains("/ack/"), "the outbox listing shows no links");
         assert_eq!(sink.messages().len(), 2);
         assert_eq!(sam.get("/api/v1/outbox").await.status, 403);
+
+        // The requests to the link were logged, the token never.
+        let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+        assert!(logs.contains("/ack/{token}"), "the link requests are in the log");
+        for m in sink.messages() {
+            let link = m.ack_link().unwrap();
+            let token = link.rsplit('/').next().unwrap();
+            assert!(!logs.contains(token), "a token reached the log");
+        }
     }
 }
 

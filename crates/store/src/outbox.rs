@@ -339,9 +339,15 @@ impl Store {
         let now = db_now(&self.db).await?;
         let to_chrono = |d: &std::time::Duration| chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::MAX);
         let Some(horizon) = now.checked_sub_signed(to_chrono(first)) else { return Ok(0) };
+        // A notice whose last reminder fell due more than a week ago is done
+        // with (escalated, or everyone had acknowledged): looking at it on
+        // every tick forever would make each tick slower than the last.
+        let last = schedule.last().map(to_chrono).unwrap_or(chrono::Duration::zero());
+        let settled = now.checked_sub_signed(last.checked_add(&chrono::Duration::days(7)).unwrap_or(chrono::Duration::MAX)).unwrap_or(DateTime::<Utc>::MIN_UTC);
         let candidates = notices::Entity::find()
             .filter(notices::Column::State.eq(PUBLISHED))
             .filter(notices::Column::PublishedAt.lte(horizon))
+            .filter(notices::Column::PublishedAt.gt(settled))
             .order_by_asc(notices::Column::Seq)
             .all(&self.db)
             .await?;
