@@ -1,6 +1,7 @@
 //! A real SMTP server on 127.0.0.1 for the e-mail tests: it speaks enough
 //! ESMTP for lettre (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), keeps
-//! every message it accepts, and can be stopped and started again on the
+//! every message it accepts (a recipient starting with `reject` is refused
+//! with 550), and can be stopped and started again on the
 //! same port to play an outage.
 
 use std::sync::{Arc, Mutex};
@@ -194,6 +195,9 @@ async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             from = address(&line);
             to.clear();
             b"250 OK\r\n"
+        } else if upper.starts_with("RCPT TO:") && line.contains("<reject") {
+            // A mailbox that does not exist: a permanent failure.
+            b"550 5.1.1 No such mailbox\r\n"
         } else if upper.starts_with("RCPT TO:") {
             to.push(address(&line));
             b"250 OK\r\n"

@@ -170,3 +170,59 @@ async fn three_workers_on_one_postgresql_deliver_each_message_once() {
         worker.await.unwrap().unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_server_refuses_ends_as_failed_for_admins_to_see() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(Backend::Sqlite, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let good = add_salespeople(&app, "good", 1).await;
+    add_salespeople(&app, "reject", 1).await;
+    let nid = create_notice(&finance, "One bounces", json!([])).await;
+    publish_notice(&finance, &nid).await;
+    let deadline = Instant::now() + WAIT;
+    let rows = loop {
+        let rows = outbox(&admin).await;
+        if rows.iter().all(|r| r["state"] != "pending") {
+            break rows;
+        }
+        assert!(Instant::now() < deadline, "rows still pending: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let failed: Vec<_> = rows.iter().filter(|r| r["state"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{rows:?}");
+    assert_eq!(failed[0]["to"], "reject-0@pricegate.test");
+    assert_eq!(failed[0]["attempts"], 1, "a permanent refusal is not retried");
+    assert!(failed[0]["last_error"].as_str().unwrap().contains("550"), "{:?}", failed[0]);
+    let r = admin.get("/api/v1/outbox?state=failed").await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1, "{}", r.text);
+    assert_eq!(admin.get("/api/v1/outbox?state=lost").await.status, 422);
+    assert_each_once(&sink.messages(), &HashSet::from([good[0].email.clone()]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_smtp_every_message_is_written_as_an_eml_file() {
+    let app = pricegate_tests::TestApp::spawn_with(Backend::Sqlite, |s| s.worker_poll = Duration::from_millis(100)).await;
+    let maildir = app.db.dir().join("mail-out");
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    add_salespeople(&app, "file", 3).await;
+    let nid = create_notice(&finance, "Written to disk", json!([])).await;
+    publish_notice(&finance, &nid).await;
+    let deadline = Instant::now() + WAIT;
+    let files = loop {
+        let files: Vec<_> = std::fs::read_dir(&maildir)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "eml")).collect())
+            .unwrap_or_default();
+        if files.len() >= 3 {
+            break files;
+        }
+        assert!(Instant::now() < deadline, "only {} .eml files in {}", files.len(), maildir.display());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(files.len(), 3);
+    for file in files {
+        let eml = std::fs::read_to_string(&file).unwrap();
+        assert!(eml.contains("Subject: Price notice: Written to disk") && eml.contains("/ack/"), "{eml}");
+    }
+}
