@@ -330,8 +330,8 @@ impl Store {
     /// every logical e-mail has a dedupe key, so any number of workers may
     /// tick at once and a restart re-enqueues nothing.
     ///
-    /// Reminder `n` goes to each salesperson still pending once `published_at
-    /// + schedule[n-1]` has passed (only the latest due one, should a worker
+    /// Reminder `n` goes to each salesperson still pending once
+    /// `published_at + schedule[n-1]` has passed (only the latest due one, should a worker
     /// have been down through several); the escalation to finance follows, one
     /// tick after the last reminders are in the outbox.
     pub async fn enqueue_due_reminders(&self, schedule: &[std::time::Duration]) -> Result<usize, StoreError> {
@@ -377,6 +377,9 @@ impl Store {
                 .collect();
             let missing: Vec<&users::Model> =
                 pending.iter().filter(|u| !existing.contains(&format!("remind:{}:{}:{due}", notice.id, u.id))).collect();
+            if missing.is_empty() && due < schedule.len() {
+                continue;
+            }
 
             let txn = self.begin_write().await?;
             let content = notice_content(&txn, &notice).await?;
