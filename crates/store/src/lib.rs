@@ -29,7 +29,7 @@ pub use outbox::{BlockedQuote, Composed, Composer, Letter, MailSetup, NoticeCont
 pub use notices::{Channel, ClientInfo, NewNotice, NewPriceChange, NoticePatch};
 pub use products::{CsvRowError, NewProduct};
 pub use quotes::{NewLine, NewQuote, QuoteFilter, QuotePatch};
-pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser};
+pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
 pub use users::{NewUser, UserPatch};
 
 use pricegate_domain::Role;

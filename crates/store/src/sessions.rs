@@ -87,3 +87,9 @@ impl Store {
         Ok(())
     }
 }
+
+/// A random token for a form that has no session yet (the login form's
+/// double-submit cookie).
+pub fn new_form_token() -> Result<String, StoreError> {
+    random_token()
+}

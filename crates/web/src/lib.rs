@@ -8,6 +8,7 @@ pub mod api;
 mod error;
 mod extract;
 mod openapi;
+mod pages;
 
 use std::time::Duration;
 
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::router())
         .merge(ack::router())
+        .merge(pages::router())
         .merge(openapi::router())
         .route("/healthz", axum::routing::get(healthz))
         .fallback(not_found)

@@ -1,0 +1,169 @@
+//! Logging in and out. The login form is protected against cross-site posts
+//! with a double-submit cookie (there is no session yet to hold a token);
+//! repeated failures for one e-mail from one address are refused for a while.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+
+use super::{CSRF_FIELD, FormFields, Layout, PageError, PageUser, SESSION_COOKIE, cookie, render, tokens_match};
+use crate::AppState;
+use crate::extract::Client;
+
+const LOGIN_CSRF_COOKIE: &str = "pricegate_login_csrf";
+const MAX_FAILURES: usize = 5;
+const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Beyond this many tracked (e-mail, address) pairs, the oldest are forgotten.
+const MAX_TRACKED: usize = 10_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", get(home)).route("/login", get(login_form).post(login)).route("/logout", post(logout))
+}
+
+/// Failed logins per (e-mail, client address), in this process's memory.
+#[derive(Default)]
+pub struct LoginThrottle {
+    failures: Mutex<HashMap<(String, String), Vec<Instant>>>,
+}
+
+impl LoginThrottle {
+    /// How long until this pair may try again, if it is blocked now.
+    fn blocked_for(&self, key: &(String, String)) -> Option<Duration> {
+        let now = Instant::now();
+        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let recent: Vec<&Instant> = map.get(key)?.iter().filter(|t| now.duration_since(**t) < FAILURE_WINDOW).collect();
+        if recent.len() >= MAX_FAILURES {
+            recent.first().map(|first| FAILURE_WINDOW.saturating_sub(now.duration_since(**first)))
+        } else {
+            None
+        }
+    }
+
+    fn record_failure(&self, key: (String, String)) {
+        let now = Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_TRACKED {
+            map.retain(|_, times| times.iter().any(|t| now.duration_since(*t) < FAILURE_WINDOW));
+            if map.len() >= MAX_TRACKED {
+                map.clear();
+            }
+        }
+        let times = map.entry(key).or_default();
+        times.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
+        times.push(now);
+    }
+
+    fn forget(&self, key: &(String, String)) {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/login.html")]
+struct LoginPage {
+    layout: Layout,
+    csrf: String,
+    email: String,
+    error: Option<String>,
+}
+
+async fn home(user: Result<PageUser, Response>) -> Redirect {
+    match user {
+        Ok(u) if u.0.actor.role == pricegate_domain::Role::Admin => Redirect::to("/notices"),
+        Ok(_) => Redirect::to("/quotes"),
+        Err(_) => Redirect::to("/login"),
+    }
+}
+
+fn secure_flag(app: &AppState) -> &'static str {
+    if app.base_url.starts_with("https://") { "; Secure" } else { "" }
+}
+
+fn login_page(app: &AppState, status: StatusCode, email: String, error: Option<String>) -> Result<Response, PageError> {
+    let csrf = pricegate_store::new_form_token()?;
+    let mut response =
+        render(status, &LoginPage { layout: Layout::anonymous("Log in"), csrf: csrf.clone(), email, error });
+    let value =
+        format!("{LOGIN_CSRF_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{}", secure_flag(app));
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+async fn login_form(State(app): State<AppState>, user: Result<PageUser, Response>) -> Result<Response, PageError> {
+    if user.is_ok() {
+        return Ok(Redirect::to("/").into_response());
+    }
+    login_page(&app, StatusCode::OK, String::new(), None)
+}
+
+async fn login(
+    State(app): State<AppState>,
+    Extension(throttle): Extension<Arc<LoginThrottle>>,
+    Client(client): Client,
+    headers: HeaderMap,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    if !tokens_match(form.get(CSRF_FIELD), cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("")) {
+        return Err(PageError::csrf());
+    }
+    let email = form.get("email").trim().to_owned();
+    let key = (email.to_ascii_lowercase(), client.addr.clone().unwrap_or_default());
+    if let Some(wait) = throttle.blocked_for(&key) {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        let message =
+            format!("Too many failed attempts. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" });
+        let mut response = login_page(&app, StatusCode::TOO_MANY_REQUESTS, email, Some(message))?;
+        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Ok(response);
+    }
+    let Some(user) = app.store.verify_login(&email, form.get("password")).await? else {
+        throttle.record_failure(key);
+        let message = "That e-mail and password do not match an active account.".to_owned();
+        return login_page(&app, StatusCode::UNAUTHORIZED, email, Some(message));
+    };
+    throttle.forget(&key);
+    let session = app.store.open_session(user.id).await?;
+    let mut response = Redirect::to("/").into_response();
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        session.token,
+        pricegate_store::SESSION_TTL_HOURS * 3600,
+        secure_flag(&app)
+    );
+    let cookie = HeaderValue::from_str(&cookie)
+        .map_err(|_| PageError::from(pricegate_store::StoreError::Internal("cookie".into())))?;
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    if let Ok(v) = HeaderValue::from_str(&format!("{LOGIN_CSRF_COOKIE}=; Path=/login; Max-Age=0")) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+async fn logout(
+    State(app): State<AppState>,
+    user: PageUser,
+    headers: HeaderMap,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form)?;
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        app.store.revoke_session(token).await?;
+    }
+    let mut response = Redirect::to("/login").into_response();
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", secure_flag(&app));
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}

@@ -1,0 +1,275 @@
+//! The pages people use in a browser: server-rendered askama templates on the
+//! same store operations as the API. A session cookie says who is asking;
+//! every POST carries the session's CSRF token; no page runs inline script.
+
+mod auth;
+mod notices;
+mod products;
+mod quote_form;
+mod quotes;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use chrono::{DateTime, Utc};
+use pricegate_domain::Role;
+use pricegate_store::{SessionUser, StoreError};
+use subtle::ConstantTimeEq;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::AppState;
+
+pub use auth::LoginThrottle;
+
+pub const SESSION_COOKIE: &str = "pricegate_session";
+pub const CSRF_FIELD: &str = "csrf_token";
+
+pub fn router() -> Router<AppState> {
+    let header = |name: &'static str, value: &'static str| {
+        SetResponseHeaderLayer::overriding(HeaderName::from_static(name), HeaderValue::from_static(value))
+    };
+    Router::new()
+        .merge(auth::router())
+        .merge(quotes::router())
+        .merge(notices::router())
+        .merge(products::router())
+        .route("/static/app.css", get(stylesheet))
+        .layer(Extension(Arc::new(LoginThrottle::default())))
+        .layer(header(
+            "content-security-policy",
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+        ))
+        .layer(header("referrer-policy", "same-origin"))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
+        include_str!("../../static/app.css"),
+    )
+        .into_response()
+}
+
+/// What the layout shows about the person: their name, role and the token
+/// the logout form posts.
+pub struct NavUser {
+    pub name: String,
+    pub role: &'static str,
+    pub csrf: String,
+    pub works_with_quotes: bool,
+    pub is_finance: bool,
+}
+
+pub struct Layout {
+    pub title: String,
+    pub user: Option<NavUser>,
+}
+
+impl Layout {
+    pub fn anonymous(title: impl Into<String>) -> Layout {
+        Layout { title: title.into(), user: None }
+    }
+}
+
+/// The logged-in person, from the session cookie. Without a valid session a
+/// page redirects to the login form.
+pub struct PageUser(pub SessionUser);
+
+impl PageUser {
+    pub fn layout(&self, title: impl Into<String>) -> Layout {
+        let role = self.0.actor.role;
+        Layout {
+            title: title.into(),
+            user: Some(NavUser {
+                name: self.0.user.name.clone(),
+                role: role.as_str(),
+                csrf: self.0.csrf_token.clone(),
+                works_with_quotes: matches!(role, Role::Sales | Role::Finance),
+                is_finance: role == Role::Finance,
+            }),
+        }
+    }
+
+    pub fn csrf(&self) -> &str {
+        &self.0.csrf_token
+    }
+
+    /// Refuses with a 403 page unless the person has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), PageError> {
+        if roles.contains(&self.0.actor.role) { Ok(()) } else { Err(PageError::forbidden()) }
+    }
+
+    /// Compares the form's CSRF token with the session's in constant time.
+    pub fn check_csrf(&self, form: &FormFields) -> Result<(), PageError> {
+        if tokens_match(form.get(CSRF_FIELD), &self.0.csrf_token) { Ok(()) } else { Err(PageError::csrf()) }
+    }
+}
+
+pub fn tokens_match(given: &str, expected: &str) -> bool {
+    !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+impl FromRequestParts<AppState> for PageUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128);
+        let Some(token) = token else { return Err(Redirect::to("/login").into_response()) };
+        match state.store.authenticate_session(token).await {
+            Ok(Some(user)) => Ok(PageUser(user)),
+            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(PageError::from(e).into_response()),
+        }
+    }
+}
+
+/// A form body as its fields, in order (repeated names kept).
+pub struct FormFields(pub Vec<(String, String)>);
+
+impl FormFields {
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormFields {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Form::<Vec<(String, String)>>::from_request(req, state).await {
+            Ok(axum::Form(fields)) => Ok(FormFields(fields)),
+            Err(_) => Err(PageError::new(
+                StatusCode::BAD_REQUEST,
+                "This form could not be read",
+                "Go back and send it again.",
+            )),
+        }
+    }
+}
+
+/// A page that says why something was refused.
+#[derive(Debug)]
+pub struct PageError {
+    status: StatusCode,
+    heading: String,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/error.html")]
+struct ErrorPage<'a> {
+    layout: Layout,
+    heading: &'a str,
+    message: &'a str,
+}
+
+impl PageError {
+    pub fn new(status: StatusCode, heading: impl Into<String>, message: impl Into<String>) -> Self {
+        PageError { status, heading: heading.into(), message: message.into() }
+    }
+
+    pub fn forbidden() -> Self {
+        PageError::new(
+            StatusCode::FORBIDDEN,
+            "Not for your role",
+            "This page belongs to another role. Ask an admin if you need it.",
+        )
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn csrf() -> Self {
+        PageError::new(
+            StatusCode::FORBIDDEN,
+            "This form has expired",
+            "The form was not sent from a current Pricegate page. Go back, reload the page and try again.",
+        )
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        let api = crate::AppError::from(e);
+        let heading = match api.status() {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            StatusCode::CONFLICT => "Not possible now",
+            StatusCode::UNPROCESSABLE_ENTITY => "Please check the input",
+            s if s.is_server_error() => "Something went wrong",
+            _ => "Refused",
+        };
+        if api.status().is_server_error() {
+            // Logs the cause; the page shows the generic sentence.
+            let message = api.message().to_owned();
+            let status = api.status();
+            drop(api.into_response());
+            return PageError::new(status, heading, message);
+        }
+        PageError::new(api.status(), heading, api.message())
+    }
+}
+
+impl From<askama::Error> for PageError {
+    fn from(e: askama::Error) -> Self {
+        tracing::error!(error = %e, "a page did not render");
+        PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "This page could not be shown.")
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let page = ErrorPage {
+            layout: Layout::anonymous(self.heading.clone()),
+            heading: &self.heading,
+            message: &self.message,
+        };
+        render(self.status, &page)
+    }
+}
+
+/// Renders a template with a status; a template that fails is a logged 500.
+pub fn render(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page did not render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<!DOCTYPE html><title>Error - Pricegate</title><p>Something went wrong.</p>"),
+            )
+                .into_response()
+        }
+    }
+}
+
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+pub fn money(currency: &str, minor: i64) -> String {
+    pricegate_mail::compose::money(currency, minor)
+}
+
+pub fn signed_money(currency: &str, minor: i64) -> String {
+    if minor > 0 { format!("+{}", money(currency, minor)) } else { money(currency, minor) }
+}

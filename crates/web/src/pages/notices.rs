@@ -1,0 +1,118 @@
+//! Notices for everyone: an inbox with what I have and have not
+//! acknowledged, and one notice with its Acknowledge button.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use pricegate_mail::render_markdown;
+use pricegate_store::Channel;
+use uuid::Uuid;
+
+use super::quotes::parse_id;
+use super::{FormFields, Layout, PageError, PageUser, money, render, stamp};
+use crate::AppState;
+use crate::extract::Client;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/notices", get(inbox))
+        .route("/notices/{id}", get(show))
+        .route("/notices/{id}/acknowledge", post(acknowledge))
+}
+
+struct NoticeRow {
+    id: Uuid,
+    title: String,
+    /// `unread`, `acknowledged` or `draft`.
+    status: &'static str,
+    published_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/notices.html")]
+struct InboxPage {
+    layout: Layout,
+    notices: Vec<NoticeRow>,
+}
+
+async fn inbox(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+    let notices = app.store.list_notices(&user.0.actor).await?;
+    let rows = notices
+        .into_iter()
+        .map(|n| NoticeRow {
+            id: n.id,
+            status: if n.state != "published" {
+                "draft"
+            } else if n.acknowledged_by_me {
+                "acknowledged"
+            } else {
+                "unread"
+            },
+            published_at: n.published_at.map(stamp).unwrap_or_default(),
+            title: n.title,
+        })
+        .collect();
+    Ok(render(StatusCode::OK, &InboxPage { layout: user.layout("Notices"), notices: rows }))
+}
+
+struct ChangeRow {
+    sku: String,
+    product: String,
+    new_price: String,
+    effective_on: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/notice.html")]
+struct NoticePage {
+    layout: Layout,
+    csrf: String,
+    id: Uuid,
+    title: String,
+    published: bool,
+    published_at: String,
+    body_html: String,
+    changes: Vec<ChangeRow>,
+    acknowledged_at: Option<String>,
+}
+
+async fn show(State(app): State<AppState>, user: PageUser, Path(id): Path<String>) -> Result<Response, PageError> {
+    let n = app.store.get_notice(&user.0.actor, parse_id(&id)?).await?;
+    let page = NoticePage {
+        layout: user.layout(n.title.clone()),
+        csrf: user.csrf().to_owned(),
+        id: n.id,
+        published: n.state == "published",
+        published_at: n.published_at.map(stamp).unwrap_or_default(),
+        body_html: render_markdown(&n.body),
+        changes: n
+            .changes
+            .iter()
+            .map(|c| ChangeRow {
+                sku: c.sku.clone(),
+                product: c.product_name.clone(),
+                new_price: money(&c.currency, c.unit_price_minor),
+                effective_on: c.effective_on.to_string(),
+            })
+            .collect(),
+        acknowledged_at: n.acknowledged_at.map(stamp),
+        title: n.title,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+async fn acknowledge(
+    State(app): State<AppState>,
+    user: PageUser,
+    Client(client): Client,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form)?;
+    let id = parse_id(&id)?;
+    app.store.acknowledge_notice(user.0.actor.id, id, Channel::Web, client).await?;
+    Ok(Redirect::to(&format!("/notices/{id}")).into_response())
+}

@@ -1,0 +1,332 @@
+//! Sales pages: my quotes, one quote with its gate, and the actions on it
+//! (acknowledge a pending notice, finalise, reprice).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use pricegate_domain::Role;
+use pricegate_mail::render_markdown;
+use pricegate_store::views::{GateView, QuoteView};
+use pricegate_store::{Channel, QuoteFilter, StoreError};
+use uuid::Uuid;
+
+use super::quote_form::{create_quote, new_quote_form};
+use super::{FormFields, Layout, PageError, PageUser, money, render, signed_money, stamp};
+use crate::AppState;
+use crate::extract::Client;
+
+const QUOTE_ROLES: &[Role] = &[Role::Sales, Role::Finance];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/quotes", get(list).post(create_quote))
+        .route("/quotes/new", get(new_quote_form))
+        .route("/quotes/{id}", get(show))
+        .route("/quotes/{id}/acknowledge", post(acknowledge))
+        .route("/quotes/{id}/finalise", post(finalise))
+        .route("/quotes/{id}/reprice", post(reprice))
+}
+
+pub fn parse_id(raw: &str) -> Result<Uuid, PageError> {
+    Uuid::parse_str(raw)
+        .map_err(|_| PageError::new(StatusCode::NOT_FOUND, "Not found", "There is nothing at this address."))
+}
+
+struct QuoteRow {
+    id: Uuid,
+    customer: String,
+    state: String,
+    /// `ready`, `blocked` or empty for a closed quote.
+    readiness: &'static str,
+    total: String,
+    drafted_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/quotes.html")]
+struct ListPage {
+    layout: Layout,
+    is_sales: bool,
+    quotes: Vec<QuoteRow>,
+}
+
+async fn list(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+    user.require(QUOTE_ROLES)?;
+    let quotes = app.store.list_quotes(&user.0.actor, QuoteFilter::default()).await?;
+    let mut rows = Vec::with_capacity(quotes.len());
+    for q in quotes {
+        let readiness = if q.state == "draft" {
+            if app.store.quote_gate(&user.0.actor, q.id).await?.ready { "ready" } else { "blocked" }
+        } else {
+            ""
+        };
+        rows.push(QuoteRow {
+            id: q.id,
+            customer: if q.customer.company.is_empty() {
+                q.customer.name.clone()
+            } else {
+                format!("{} ({})", q.customer.name, q.customer.company)
+            },
+            state: q.state.clone(),
+            readiness,
+            total: money(&q.currency, q.total_minor),
+            drafted_at: stamp(q.drafted_at),
+        });
+    }
+    let page = ListPage { layout: user.layout("Quotes"), is_sales: user.0.actor.role == Role::Sales, quotes: rows };
+    Ok(render(StatusCode::OK, &page))
+}
+
+struct LineRow {
+    sku: String,
+    product: String,
+    quantity: i64,
+    unit_price: String,
+    discount: String,
+    total: String,
+}
+
+struct ImpactRow {
+    sku: String,
+    quantity: i64,
+    old_price: String,
+    new_price: String,
+    effective_on: String,
+    delta: String,
+}
+
+struct PendingRow {
+    notice_id: Uuid,
+    title: String,
+    published_at: String,
+    body_html: String,
+    impact: Vec<ImpactRow>,
+    total_delta: String,
+}
+
+struct SupersededRow {
+    sku: String,
+    quoted: String,
+    current: String,
+}
+
+struct EvidenceRow {
+    title: String,
+    published_at: String,
+    acknowledged_at: String,
+    channel: String,
+}
+
+struct Repriced {
+    old_total: String,
+    new_total: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/quote.html")]
+struct QuotePage {
+    layout: Layout,
+    csrf: String,
+    id: Uuid,
+    customer: String,
+    customer_email: String,
+    signer: String,
+    i_am_signer: bool,
+    state: String,
+    valid_until: String,
+    drafted_at: String,
+    notes: String,
+    lines: Vec<LineRow>,
+    total: String,
+    ready: bool,
+    pending: Vec<PendingRow>,
+    superseded: Vec<SupersededRow>,
+    has_override: bool,
+    finalised_at: String,
+    evidence: Vec<EvidenceRow>,
+    override_reason: String,
+    message: Option<String>,
+    repriced: Option<Repriced>,
+}
+
+async fn quote_page(
+    app: &AppState,
+    user: &PageUser,
+    quote: QuoteView,
+    gate: Option<GateView>,
+    message: Option<String>,
+    repriced: Option<Repriced>,
+) -> Result<QuotePage, PageError> {
+    let currency = quote.currency.clone();
+    let signer = app.store.get_user(quote.signer_id).await.map(|u| u.name).unwrap_or_else(|_| "unknown".into());
+    let gate = match gate {
+        Some(g) => Some(g),
+        None if quote.state == "draft" => Some(app.store.quote_gate(&user.0.actor, quote.id).await?),
+        None => None,
+    };
+    let (ready, pending, superseded, has_override) = match gate {
+        Some(g) => (
+            g.ready,
+            g.pending
+                .into_iter()
+                .map(|p| PendingRow {
+                    notice_id: p.notice_id,
+                    title: p.title,
+                    published_at: stamp(p.published_at),
+                    body_html: render_markdown(&p.body),
+                    impact: p
+                        .impact
+                        .lines
+                        .iter()
+                        .map(|l| ImpactRow {
+                            sku: l.sku.clone(),
+                            quantity: l.quantity,
+                            old_price: money(&currency, l.old_unit_price_minor),
+                            new_price: money(&currency, l.new_unit_price_minor),
+                            effective_on: l.effective_on.to_string(),
+                            delta: signed_money(&currency, l.delta_minor),
+                        })
+                        .collect(),
+                    total_delta: signed_money(&currency, p.impact.total_delta_minor),
+                })
+                .collect(),
+            g.superseded
+                .iter()
+                .map(|s| SupersededRow {
+                    sku: s.sku.clone(),
+                    quoted: money(&currency, s.quoted_unit_price_minor),
+                    current: money(&currency, s.current_unit_price_minor),
+                })
+                .collect(),
+            g.price_override.is_some(),
+        ),
+        None => (false, Vec::new(), Vec::new(), false),
+    };
+    let evidence = quote.evidence.as_ref();
+    Ok(QuotePage {
+        layout: user.layout(format!("Quote for {}", quote.customer.name)),
+        csrf: user.csrf().to_owned(),
+        id: quote.id,
+        customer: if quote.customer.company.is_empty() {
+            quote.customer.name.clone()
+        } else {
+            format!("{} ({})", quote.customer.name, quote.customer.company)
+        },
+        customer_email: quote.customer.email.clone(),
+        signer,
+        i_am_signer: quote.signer_id == user.0.actor.id,
+        state: quote.state.clone(),
+        valid_until: quote.valid_until.to_string(),
+        drafted_at: stamp(quote.drafted_at),
+        notes: quote.notes.clone(),
+        lines: quote
+            .lines
+            .iter()
+            .map(|l| LineRow {
+                sku: l.sku.clone(),
+                product: l.product_name.clone(),
+                quantity: l.quantity,
+                unit_price: money(&currency, l.unit_price_minor),
+                discount: format!("{}.{:02} %", l.discount_bp / 100, l.discount_bp % 100),
+                total: money(&currency, l.total_minor),
+            })
+            .collect(),
+        total: money(&currency, quote.total_minor),
+        ready,
+        pending,
+        superseded,
+        has_override,
+        finalised_at: evidence.map(|e| stamp(e.finalised_at)).unwrap_or_default(),
+        evidence: evidence
+            .map(|e| {
+                e.notices
+                    .iter()
+                    .map(|n| EvidenceRow {
+                        title: n.title.clone(),
+                        published_at: stamp(n.published_at),
+                        acknowledged_at: stamp(n.acknowledged_at),
+                        channel: n.channel.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        override_reason: evidence.and_then(|e| e.price_override.as_ref()).map(|o| o.reason.clone()).unwrap_or_default(),
+        message,
+        repriced,
+    })
+}
+
+async fn show(State(app): State<AppState>, user: PageUser, Path(id): Path<String>) -> Result<Response, PageError> {
+    user.require(QUOTE_ROLES)?;
+    let quote = app.store.get_quote(&user.0.actor, parse_id(&id)?).await?;
+    let page = quote_page(&app, &user, quote, None, None, None).await?;
+    Ok(render(StatusCode::OK, &page))
+}
+
+async fn acknowledge(
+    State(app): State<AppState>,
+    user: PageUser,
+    Client(client): Client,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    user.require(QUOTE_ROLES)?;
+    user.check_csrf(&form)?;
+    let id = parse_id(&id)?;
+    let notice = parse_id(form.get("notice_id"))?;
+    app.store.acknowledge_notice(user.0.actor.id, notice, Channel::Web, client).await?;
+    Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
+}
+
+async fn finalise(
+    State(app): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    user.require(QUOTE_ROLES)?;
+    user.check_csrf(&form)?;
+    let id = parse_id(&id)?;
+    match app.store.finalise_quote(&user.0.actor, id).await {
+        Ok(_) => Ok(Redirect::to(&format!("/quotes/{id}")).into_response()),
+        Err(StoreError::PendingAcknowledgements(gate)) => {
+            let message = format!(
+                "Not finalised: the signer must first acknowledge {} price notice{} published since this quote was drafted.",
+                gate.pending.len(),
+                if gate.pending.len() == 1 { "" } else { "s" }
+            );
+            let quote = app.store.get_quote(&user.0.actor, id).await?;
+            let page = quote_page(&app, &user, quote, Some(*gate), Some(message), None).await?;
+            Ok(render(StatusCode::CONFLICT, &page))
+        }
+        Err(e @ (StoreError::Conflict { .. } | StoreError::Forbidden { .. })) => {
+            let message = format!("Not finalised: {}", PageError::from(e).message());
+            let quote = app.store.get_quote(&user.0.actor, id).await?;
+            let page = quote_page(&app, &user, quote, None, Some(message), None).await?;
+            Ok(render(StatusCode::CONFLICT, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn reprice(
+    State(app): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    user.require(QUOTE_ROLES)?;
+    user.check_csrf(&form)?;
+    let id = parse_id(&id)?;
+    let result = app.store.reprice_quote(&user.0.actor, id).await?;
+    let currency = result.quote.currency.clone();
+    let repriced = Repriced {
+        old_total: money(&currency, result.old_total_minor),
+        new_total: money(&currency, result.new_total_minor),
+    };
+    let page = quote_page(&app, &user, result.quote, None, None, Some(repriced)).await?;
+    Ok(render(StatusCode::OK, &page))
+}
