@@ -144,6 +144,11 @@ both_backends! {
         assert!(!outbox.text.contains("/ack/"), "the outbox listing shows no links");
         assert_eq!(sink.messages().len(), 2);
         assert_eq!(sam.get("/api/v1/outbox").await.status, 403);
+        let one = admin.get(&format!("/api/v1/outbox/{}", rows[0]["id"].as_str().unwrap())).await;
+        assert_eq!(one.status, 200, "{}", one.text);
+        assert!(one.body["text_body"].as_str().unwrap().contains("Pumps up 10%") && one.body["html_body"].as_str().unwrap().contains("<table"));
+        assert!(one.text.contains("/ack/…") && !one.text.contains(link.rsplit('/').next().unwrap()), "links are redacted: {}", one.text);
+        assert_eq!(sam.get(&format!("/api/v1/outbox/{}", rows[0]["id"].as_str().unwrap())).await.status, 403);
 
         // The requests to the link were logged, the token never.
         let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();

@@ -18,7 +18,7 @@ use crate::api::{auth, mail, notices, products, quotes, users};
         products::create_product, products::list_products, products::import_products,
         notices::create_notice, notices::update_notice, notices::publish_notice, notices::list_notices,
         notices::get_notice, notices::acknowledge_notice, notices::list_acknowledgements,
-        mail::remind_now, mail::list_outbox,
+        mail::remind_now, mail::list_outbox, mail::get_outbox_message,
         quotes::create_quote, quotes::list_quotes, quotes::get_quote, quotes::update_quote, quotes::quote_gate,
         quotes::finalise_quote, quotes::reprice_quote, quotes::cancel_quote, quotes::override_prices,
     ),

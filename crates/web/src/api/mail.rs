@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use pricegate_store::OutboxView;
+use pricegate_store::{OutboxMessageView, OutboxView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -15,6 +15,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/notices/{id}/remind", post(remind_now))
         .route("/api/v1/outbox", get(list_outbox))
+        .route("/api/v1/outbox/{id}", get(get_outbox_message))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -61,4 +62,17 @@ pub async fn list_outbox(
     }
     let limit = query.limit.unwrap_or(200).clamp(1, 1000);
     Ok(Json(app.store.list_outbox(query.state.as_deref(), limit).await?))
+}
+
+/// One message with its text and HTML bodies; acknowledgement links in them
+/// are cut short, so reading someone's mail cannot acknowledge for them.
+#[utoipa::path(get, path = "/api/v1/outbox/{id}", tag = "mail", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = OutboxMessageView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn get_outbox_message(
+    State(app): State<AppState>,
+    _admin: AdminUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<OutboxMessageView>, AppError> {
+    Ok(Json(app.store.get_outbox_message(id).await?))
 }
