@@ -6,6 +6,7 @@
 //! database there and drops it afterwards. A test that needs PostgreSQL and
 //! cannot reach it fails and says so: it never skips.
 
+pub mod browser;
 pub mod client;
 pub mod db;
 pub mod fixtures;

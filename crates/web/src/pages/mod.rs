@@ -156,6 +156,9 @@ impl<S: Send + Sync> FromRequest<S> for FormFields {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Form::<Vec<(String, String)>>::from_request(req, state).await {
             Ok(axum::Form(fields)) => Ok(FormFields(fields)),
+            // A post with no form at all has no CSRF token either: the
+            // handler's check refuses it with the page that says so.
+            Err(axum::extract::rejection::FormRejection::InvalidFormContentType(_)) => Ok(FormFields(Vec::new())),
             Err(_) => Err(PageError::new(
                 StatusCode::BAD_REQUEST,
                 "This form could not be read",

@@ -1,0 +1,228 @@
+//! Headless Chromium driven through chromedriver (WebDriver), for the
+//! browser tests. Each test starts its own chromedriver on a free port and
+//! gives every browser session a fresh profile. Sessions are quit and the
+//! driver killed whether the test body passes or panics.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const INSTALL_HINT: &str = "the browser tests need Debian's Chromium and its driver: \
+     apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver \
+     (scripts/test installs them)";
+
+/// Where screenshots go: `test-output/screenshots/` under the workspace root.
+pub fn screenshot_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("test-output").join("screenshots")
+}
+
+/// Saves a PNG of what the browser shows now, as `<name>.png`.
+pub async fn screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.unwrap_or_else(|e| panic!("screenshot {name}: {e}"));
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).expect("the screenshot directory can be created");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("the screenshot is written");
+}
+
+struct Driver {
+    child: Child,
+    url: String,
+    profiles: Vec<TempDir>,
+    clients: Vec<Client>,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        for binary in [CHROMEDRIVER, CHROMIUM] {
+            assert!(std::path::Path::new(binary).exists(), "{binary} is missing; {INSTALL_HINT}");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port for chromedriver")
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("chromedriver does not start ({e}); {INSTALL_HINT}"));
+        let url = format!("http://127.0.0.1:{port}");
+        let mut driver = Driver { child, url, profiles: Vec::new(), clients: Vec::new() };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = reqwest::Client::new();
+        loop {
+            if let Ok(r) = status.get(format!("{}/status", driver.url)).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            if let Ok(Some(exit)) = driver.child.try_wait() {
+                panic!("chromedriver exited at start with {exit}; {INSTALL_HINT}");
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not answer on {} within 30 s", driver.url);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        driver
+    }
+
+    async fn open(&mut self) -> Client {
+        let profile = tempfile::tempdir().expect("a browser profile directory");
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,1000",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([format!("--user-data-dir={}", profile.path().display())])
+        .collect::<Vec<_>>();
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args }));
+        let client = ClientBuilder::rustls()
+            .expect("a TLS setup for the WebDriver client")
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("no Chromium session from chromedriver ({e}); {INSTALL_HINT}"));
+        self.profiles.push(profile);
+        self.clients.push(client.clone());
+        client
+    }
+
+    async fn stop(mut self) {
+        for client in self.clients.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
+        }
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+}
+
+/// Runs `body` with `count` browser sessions of their own. Whatever happens
+/// in the body, the sessions are closed and chromedriver is stopped before
+/// the test ends (and a panic in the body fails the test afterwards).
+pub async fn with_browsers<F, Fut>(count: usize, body: F)
+where
+    F: FnOnce(Vec<Client>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    // Both ring (sqlx, lettre) and aws-lc-rs (fantoccini) are linked: name one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut driver = Driver::start().await;
+    let mut clients = Vec::with_capacity(count);
+    for _ in 0..count {
+        clients.push(driver.open().await);
+    }
+    let outcome = tokio::spawn(body(clients)).await;
+    driver.stop().await;
+    if let Err(e) = outcome {
+        match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("the browser test did not finish: {e}"),
+        }
+    }
+}
+
+/// A page as a person drives it: go somewhere, fill fields, press buttons,
+/// read what is shown. Every failure panics with what was being done.
+#[derive(Clone)]
+pub struct Page {
+    pub client: Client,
+    pub base: String,
+}
+
+impl Page {
+    pub fn new(client: Client, base: &str) -> Page {
+        Page { client, base: base.to_owned() }
+    }
+
+    pub async fn goto(&self, path: &str) {
+        self.client.goto(&format!("{}{path}", self.base)).await.unwrap_or_else(|e| panic!("opening {path}: {e}"));
+    }
+
+    pub async fn path(&self) -> String {
+        self.client.current_url().await.map(|u| u.path().to_owned()).expect("the current address")
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field =
+            self.client.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("field {css}: {e}"));
+        field.clear().await.unwrap_or_else(|e| panic!("clearing {css}: {e}"));
+        field.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+    }
+
+    pub async fn select(&self, css: &str, value: &str) {
+        let field =
+            self.client.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("select {css}: {e}"));
+        field.select_by_value(value).await.unwrap_or_else(|e| panic!("choosing {value} in {css}: {e}"));
+    }
+
+    pub async fn click(&self, css: &str) {
+        let button =
+            self.client.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("button {css}: {e}"));
+        button.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
+    /// The visible text of the first element matching `css`.
+    pub async fn text(&self, css: &str) -> String {
+        let el =
+            self.client.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("element {css}: {e}"));
+        el.text().await.unwrap_or_else(|e| panic!("text of {css}: {e}"))
+    }
+
+    pub async fn value(&self, css: &str) -> String {
+        let el = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("element {css}: {e}"));
+        el.prop("value").await.ok().flatten().unwrap_or_default()
+    }
+
+    pub async fn exists(&self, css: &str) -> bool {
+        self.client.find(Locator::Css(css)).await.is_ok()
+    }
+
+    /// The text of the whole page body.
+    pub async fn body(&self) -> String {
+        self.text("body").await
+    }
+
+    pub async fn title(&self) -> String {
+        self.client.title().await.expect("the page title")
+    }
+
+    /// Logs in through the login form and waits to leave it.
+    pub async fn log_in(&self, email: &str, password: &str) {
+        self.goto("/login").await;
+        self.fill("#email", email).await;
+        self.fill("#password", password).await;
+        self.click("#login").await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.path().await == "/login" {
+            assert!(
+                Instant::now() < deadline,
+                "still on the login page after logging in as {email}: {}",
+                self.body().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        screenshot(&self.client, name).await;
+    }
+}

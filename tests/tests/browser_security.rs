@@ -1,0 +1,160 @@
+//! What the browser pages refuse, checked over plain HTTP with the session
+//! cookie: forms without the CSRF token, other roles' pages, logged-out
+//! sessions, and a run of wrong passwords. Also the cookie's flags and the
+//! pages' security headers.
+
+use pricegate_domain::Role;
+use pricegate_tests::fixtures::{create_product, draft_quote, id_of};
+use pricegate_tests::{Backend, PASSWORD, TestApp};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Client, StatusCode};
+use serde_json::json;
+
+fn client() -> Client {
+    Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("an HTTP client")
+}
+
+/// The value of cookie `name` among a response's Set-Cookie headers, with the whole header.
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    r.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let (pair, _) = v.split_once(';').unwrap_or((v, ""));
+        let (k, value) = pair.split_once('=')?;
+        (k == name).then(|| (value.to_owned(), v.to_owned()))
+    })
+}
+
+/// The value of the hidden `csrf_token` field in a page.
+fn csrf_in(html: &str) -> String {
+    let at =
+        html.find("name=\"csrf_token\" value=\"").expect("a csrf_token field") + "name=\"csrf_token\" value=\"".len();
+    html[at..].split('"').next().unwrap_or_default().to_owned()
+}
+
+struct LoginAttempt {
+    status: StatusCode,
+    session: Option<(String, String)>,
+    body: String,
+}
+
+async fn log_in(base: &str, email: &str, password: &str) -> LoginAttempt {
+    let http = client();
+    let form = http.get(format!("{base}/login")).send().await.expect("GET /login");
+    let (login_csrf, _) = set_cookie(&form, "pricegate_login_csrf").expect("the login form sets its CSRF cookie");
+    let r = http
+        .post(format!("{base}/login"))
+        .header(COOKIE, format!("pricegate_login_csrf={login_csrf}"))
+        .form(&[("csrf_token", login_csrf.as_str()), ("email", email), ("password", password)])
+        .send()
+        .await
+        .expect("POST /login");
+    let status = r.status();
+    let session = set_cookie(&r, "pricegate_session");
+    LoginAttempt { status, session, body: r.text().await.unwrap_or_default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_are_refused() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let quote = id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 2}])).await);
+    let base = app.base.as_str();
+    let http = client();
+
+    // The login form itself refuses a post without its token.
+    let r = http
+        .post(format!("{base}/login"))
+        .form(&[("email", sales.email.as_str()), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookie(&r, "pricegate_session").is_none());
+
+    let login = log_in(base, &sales.email, PASSWORD).await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER, "{}", login.body);
+    let (token, header) = login.session.expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(header.contains(flag), "the session cookie lacks {flag}: {header}");
+    }
+    assert!(!header.contains("Secure"), "Secure on a plain-http base URL would lose the cookie: {header}");
+    let cookie = format!("pricegate_session={token}");
+
+    let page = http.get(format!("{base}/quotes/{quote}")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "CSP: {csp}");
+    assert_eq!(page.headers().get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<title>") && html.contains("Pricegate</title>"));
+    assert!(!html.contains("<script"), "pages carry no script");
+    let csrf = csrf_in(&html);
+
+    // Without the token, and with a wrong one: 403, and the quote is untouched.
+    for fields in [vec![], vec![("csrf_token", "forged")]] {
+        let r = http
+            .post(format!("{base}/quotes/{quote}/finalise"))
+            .header(COOKIE, &cookie)
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(r.text().await.unwrap().contains("This form has expired"));
+    }
+    assert_eq!(sales_api.get(&format!("/api/v1/quotes/{quote}")).await.body["state"], "draft");
+    let r = http.post(format!("{base}/logout")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "logout without the token");
+
+    // A finance page is a 403 page for sales; no session is a trip to the login.
+    let r = http.get(format!("{base}/products")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("Not for your role"));
+    let r = http.get(format!("{base}/quotes")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login"));
+
+    // With the token the same form works; then logging out ends the session.
+    let r = http
+        .post(format!("{base}/quotes/{quote}/finalise"))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(sales_api.get(&format!("/api/v1/quotes/{quote}")).await.body["state"], "finalised");
+    let r = http
+        .post(format!("{base}/logout"))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cleared = set_cookie(&r, "pricegate_session").expect("logout clears the cookie");
+    assert!(cleared.0.is_empty() && cleared.1.contains("Max-Age=0"), "{}", cleared.1);
+    let r = http.get(format!("{base}/quotes")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old cookie must no longer log anyone in");
+    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_wrong_passwords_hold_off_the_next_login_with_429() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, sales) = app.user(Role::Sales, "Sam").await;
+    for attempt in 1..=5 {
+        let r = log_in(&app.base, &sales.email, "wrong password").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+        assert!(r.body.contains("do not match an active account"), "attempt {attempt}: a clear message");
+        assert!(r.body.contains(&sales.email), "the e-mail is kept in the form");
+        assert!(r.session.is_none());
+    }
+    let r = log_in(&app.base, &sales.email, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits: {}", r.body);
+    assert!(r.body.contains("Too many failed attempts"));
+    assert!(r.session.is_none());
+    app.stop().await;
+}

@@ -1,0 +1,123 @@
+//! The gate story in a real browser: a salesperson drafts a quote in the
+//! form; finance, in a second browser, publishes a notice that raises a price
+//! on it; Finalise is refused with the notice and the price change on the
+//! page; the salesperson acknowledges, reprices, and Finalise succeeds with
+//! the acknowledgement in the evidence.
+
+use pricegate_domain::Role;
+use pricegate_tests::browser::{Page, with_browsers};
+use pricegate_tests::fixtures::{create_notice, create_product, date_in_days, publish_notice};
+use pricegate_tests::{Backend, PASSWORD, TestApp};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_price_rise() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
+    let (_, sales) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    create_product(&finance_api, "VALVE-7", "EUR", 4_990).await;
+    let base = app.base.clone();
+
+    with_browsers(2, move |browsers| async move {
+        let sam = Page::new(browsers[0].clone(), &base);
+        let fiona = Page::new(browsers[1].clone(), &base);
+
+        // A wrong password is a clear message, and the e-mail stays typed.
+        sam.goto("/login").await;
+        assert!(sam.title().await.contains("Pricegate"), "login page title: {}", sam.title().await);
+        sam.fill("#email", &sales.email).await;
+        sam.fill("#password", "not the password").await;
+        sam.click("#login").await;
+        assert!(sam.text("#login-error").await.contains("do not match"));
+        assert_eq!(sam.value("#email").await, sales.email);
+        sam.screenshot("01-login-refused").await;
+
+        sam.log_in(&sales.email, PASSWORD).await;
+        assert_eq!(sam.path().await, "/quotes");
+
+        // The form comes back with what was typed and the error by its field.
+        sam.click("#new-quote").await;
+        assert!(sam.title().await.contains("New quote"));
+        sam.fill("#customer_email", "greta@nordwind.example").await;
+        sam.fill("#customer_company", "Nordwind").await;
+        sam.select("#sku_0", "PUMP-100").await;
+        sam.fill("#quantity_0", "12").await;
+        sam.screenshot("02-quote-form").await;
+        sam.click("#save-quote").await;
+        assert!(!sam.text("#customer_name-error").await.is_empty());
+        assert_eq!(sam.value("#customer_email").await, "greta@nordwind.example");
+        assert_eq!(sam.value("#quantity_0").await, "12");
+        sam.screenshot("03-quote-form-error").await;
+
+        sam.fill("#customer_name", "Greta Berg").await;
+        sam.select("#sku_1", "VALVE-7").await;
+        sam.fill("#quantity_1", "3").await;
+        sam.fill("#discount_1", "5").await;
+        sam.click("#save-quote").await;
+        let quote_path = sam.path().await;
+        assert!(quote_path.starts_with("/quotes/"), "after saving: {quote_path}");
+        assert!(sam.text("#gate-ready").await.contains("Ready to finalise"));
+        // 12 × 1,250.00 + 3 × 49.90 less 5 %: 15,000.00 + 142.22 (rounded by the domain).
+        assert!(sam.text("#total").await.contains("EUR"), "total: {}", sam.text("#total").await);
+        let total_before = sam.text("#total").await;
+        sam.screenshot("04-quote-ready").await;
+
+        // Finance, in the other browser, sees the price list; the notice is
+        // drafted and published through the API.
+        fiona.log_in(&finance.email, PASSWORD).await;
+        fiona.goto("/products").await;
+        assert!(fiona.text("#products").await.contains("PUMP-100"));
+        fiona.screenshot("05-finance-price-list").await;
+        let notice_id = create_notice(
+            &finance_api,
+            "Pump prices rise",
+            json!([{"sku": "PUMP-100", "unit_price_minor": 139_000, "effective_on": date_in_days(0)}]),
+        )
+        .await;
+        publish_notice(&finance_api, &notice_id).await;
+        fiona.goto(&format!("/notices/{notice_id}")).await;
+        assert!(fiona.body().await.contains("Pump prices rise"));
+
+        // Finalise is refused, and the page says why and by how much.
+        sam.goto(&quote_path).await;
+        sam.click("#finalise").await;
+        assert!(sam.text("#message").await.contains("Not finalised"));
+        let pending = sam.text(".pending-notice").await;
+        assert!(pending.contains("Pump prices rise"), "{pending}");
+        assert!(pending.contains("Please read."), "the notice text: {pending}");
+        assert!(pending.contains("1250.00 EUR") && pending.contains("1390.00 EUR"), "old and new price: {pending}");
+        assert!(pending.contains("+1680.00 EUR"), "the change to the total: {pending}");
+        assert_eq!(sam.text("#quote-state").await, "draft");
+        sam.screenshot("06-finalise-refused").await;
+
+        // Acknowledge; the notice no longer blocks, but the old price does.
+        sam.click(".acknowledge").await;
+        assert!(!sam.exists(".pending-notice").await, "the notice is still pending after acknowledging");
+        sam.click("#reprice").await;
+        assert_eq!(sam.text("#old-total").await, total_before);
+        assert_ne!(sam.text("#new-total").await, total_before);
+        assert!(sam.text("#gate-ready").await.contains("Ready to finalise"));
+        sam.screenshot("07-repriced").await;
+
+        sam.click("#finalise").await;
+        assert_eq!(sam.text("#quote-state").await, "finalised");
+        let evidence = sam.text("#evidence").await;
+        assert!(evidence.contains("Pump prices rise") && evidence.contains("web"), "evidence: {evidence}");
+        sam.screenshot("08-finalised-evidence").await;
+
+        // The inbox shows the notice as acknowledged.
+        sam.goto("/notices").await;
+        assert!(sam.text("#notices").await.contains("acknowledged"));
+        sam.screenshot("09-notice-inbox").await;
+        sam.goto("/quotes").await;
+        assert!(sam.text("#quotes").await.contains("finalised"));
+
+        // At phone width the quote page still reads.
+        sam.client.set_window_size(390, 844).await.expect("a phone-sized window");
+        sam.goto(&quote_path).await;
+        sam.screenshot("10-quote-phone").await;
+    })
+    .await;
+    app.stop().await;
+}
