@@ -180,6 +180,17 @@ pub fn redact_ack_links(body: &str) -> String {
     out
 }
 
+/// Due rows, oldest first, skipping rows another worker holds (PostgreSQL;
+/// SQLite has no row locks and its write transaction already excludes others).
+fn due_mail(now: DateTime<Utc>, limit: u64) -> sea_orm::Select<outbox::Entity> {
+    outbox::Entity::find()
+        .filter(outbox::Column::State.eq(PENDING))
+        .filter(outbox::Column::NextAttemptAt.lte(now))
+        .order_by_asc(outbox::Column::NextAttemptAt)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+}
+
 /// Builds outbox rows and ack tokens, then writes them in bulk.
 struct Batch<'a> {
     setup: &'a MailSetup,
@@ -484,14 +495,7 @@ impl Store {
     pub async fn claim_due_mail(&self, limit: u64, lease: std::time::Duration) -> Result<Vec<outbox::Model>, StoreError> {
         let txn = self.begin_write().await?;
         let now = db_now(&txn).await?;
-        let rows = outbox::Entity::find()
-            .filter(outbox::Column::State.eq(PENDING))
-            .filter(outbox::Column::NextAttemptAt.lte(now))
-            .order_by_asc(outbox::Column::NextAttemptAt)
-            .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .all(&txn)
-            .await?;
+        let rows = due_mail(now, limit).all(&txn).await?;
         if rows.is_empty() {
             txn.commit().await?;
             return Ok(rows);
@@ -573,7 +577,16 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_ack_links;
+    use super::{due_mail, redact_ack_links};
+    use sea_orm::{DbBackend, QueryTrait};
+
+    #[test]
+    fn claiming_skips_rows_other_workers_hold_on_postgres() {
+        let sql = due_mail(chrono::Utc::now(), 10).build(DbBackend::Postgres).to_string();
+        assert!(sql.ends_with("FOR UPDATE SKIP LOCKED"), "{sql}");
+        let sql = due_mail(chrono::Utc::now(), 10).build(DbBackend::Sqlite).to_string();
+        assert!(!sql.contains("FOR UPDATE"), "{sql}");
+    }
 
     #[test]
     fn ack_links_are_redacted_for_readers() {
