@@ -493,6 +493,16 @@ impl Store {
     /// side without ever taking the same row; a worker that dies mid-send
     /// leaves its rows to be claimed again when the lease runs out.
     pub async fn claim_due_mail(&self, limit: u64, lease: std::time::Duration) -> Result<Vec<outbox::Model>, StoreError> {
+        // Look before taking the write lock: an idle worker polls often, and
+        // on SQLite every write transaction excludes all other writers.
+        let probe = outbox::Entity::find()
+            .filter(outbox::Column::State.eq(PENDING))
+            .filter(outbox::Column::NextAttemptAt.lte(db_now(&self.db).await?))
+            .one(&self.db)
+            .await?;
+        if probe.is_none() {
+            return Ok(vec![]);
+        }
         let txn = self.begin_write().await?;
         let now = db_now(&txn).await?;
         let rows = due_mail(now, limit).all(&txn).await?;
