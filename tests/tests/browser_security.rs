@@ -108,9 +108,11 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "logout without the token");
 
     // A finance page is a 403 page for sales; no session is a trip to the login.
-    let r = http.get(format!("{base}/products")).header(COOKIE, &cookie).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(r.text().await.unwrap().contains("Not for your role"));
+    for finance_page in ["/products", "/notices/new"] {
+        let r = http.get(format!("{base}{finance_page}")).header(COOKIE, &cookie).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{finance_page}");
+        assert!(r.text().await.unwrap().contains("Not for your role"));
+    }
     let r = http.get(format!("{base}/quotes")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login"));

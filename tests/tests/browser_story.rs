@@ -1,14 +1,13 @@
 //! The gate story in a real browser: a salesperson drafts a quote in the
-//! form; finance, in a second browser, publishes a notice that raises a price
+//! form; finance, in a second browser, drafts and publishes a notice that raises a price
 //! on it; Finalise is refused with the notice and the price change on the
 //! page; the salesperson acknowledges, reprices, and Finalise succeeds with
 //! the acknowledgement in the evidence.
 
 use pricegate_domain::Role;
 use pricegate_tests::browser::{Page, with_browsers};
-use pricegate_tests::fixtures::{create_notice, create_product, date_in_days, publish_notice};
+use pricegate_tests::fixtures::{create_product, date_in_days};
 use pricegate_tests::{Backend, PASSWORD, TestApp};
-use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_price_rise() {
@@ -63,21 +62,33 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         let total_before = sam.text("#total").await;
         sam.screenshot("04-quote-ready").await;
 
-        // Finance, in the other browser, sees the price list; the notice is
-        // drafted and published through the API.
+        // Finance, in the other browser, checks the price list, then drafts
+        // the notice (a refused form first), previews it and publishes it.
         fiona.log_in(&finance.email, PASSWORD).await;
         fiona.goto("/products").await;
         assert!(fiona.text("#products").await.contains("PUMP-100"));
         fiona.screenshot("05-finance-price-list").await;
-        let notice_id = create_notice(
-            &finance_api,
-            "Pump prices rise",
-            json!([{"sku": "PUMP-100", "unit_price_minor": 139_000, "effective_on": date_in_days(0)}]),
-        )
-        .await;
-        publish_notice(&finance_api, &notice_id).await;
-        fiona.goto(&format!("/notices/{notice_id}")).await;
-        assert!(fiona.body().await.contains("Pump prices rise"));
+        fiona.goto("/notices/new").await;
+        fiona.fill("#body", "Pump prices rise **today**.\n\nPlease read.").await;
+        let change = format!("PUMP-100, 1390.00, {}", date_in_days(0));
+        fiona.fill("#changes", &change).await;
+        fiona.click("#save-notice").await;
+        assert!(!fiona.text("#title-error").await.is_empty());
+        assert_eq!(fiona.value("#changes").await, change);
+        fiona.fill("#title", "Pump prices rise").await;
+        fiona.click("#save-notice").await;
+        let publish_path = fiona.path().await;
+        assert!(publish_path.ends_with("/publish"), "after drafting: {publish_path}");
+        let preview = fiona.body().await;
+        assert!(preview.contains("1390.00 EUR") && preview.contains("cannot be undone"), "{preview}");
+        fiona.screenshot("06-finance-publish-confirmation").await;
+        fiona.click("#publish").await;
+        let dashboard_path = fiona.path().await;
+        assert!(dashboard_path.ends_with("/dashboard"), "after publishing: {dashboard_path}");
+        assert!(fiona.text("#pending").await.contains("Sam"));
+        fiona.click("#remind").await;
+        assert!(fiona.text("#message").await.contains("queued"));
+        fiona.screenshot("07-finance-dashboard-pending").await;
 
         // Finalise is refused, and the page says why and by how much.
         sam.goto(&quote_path).await;
@@ -89,7 +100,7 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         assert!(pending.contains("1250.00 EUR") && pending.contains("1390.00 EUR"), "old and new price: {pending}");
         assert!(pending.contains("+1680.00 EUR"), "the change to the total: {pending}");
         assert_eq!(sam.text("#quote-state").await, "draft");
-        sam.screenshot("06-finalise-refused").await;
+        sam.screenshot("08-finalise-refused").await;
 
         // Acknowledge; the notice no longer blocks, but the old price does.
         sam.click(".acknowledge").await;
@@ -98,25 +109,31 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         assert_eq!(sam.text("#old-total").await, total_before);
         assert_ne!(sam.text("#new-total").await, total_before);
         assert!(sam.text("#gate-ready").await.contains("Ready to finalise"));
-        sam.screenshot("07-repriced").await;
+        sam.screenshot("09-repriced").await;
 
         sam.click("#finalise").await;
         assert_eq!(sam.text("#quote-state").await, "finalised");
         let evidence = sam.text("#evidence").await;
         assert!(evidence.contains("Pump prices rise") && evidence.contains("web"), "evidence: {evidence}");
-        sam.screenshot("08-finalised-evidence").await;
+        sam.screenshot("10-finalised-evidence").await;
 
         // The inbox shows the notice as acknowledged.
         sam.goto("/notices").await;
         assert!(sam.text("#notices").await.contains("acknowledged"));
-        sam.screenshot("09-notice-inbox").await;
+        sam.screenshot("11-notice-inbox").await;
         sam.goto("/quotes").await;
         assert!(sam.text("#quotes").await.contains("finalised"));
+
+        // Finance sees who acknowledged, when and how.
+        fiona.goto(&dashboard_path).await;
+        let acknowledged = fiona.text("#acknowledged").await;
+        assert!(acknowledged.contains("Sam") && acknowledged.contains("web"), "{acknowledged}");
+        fiona.screenshot("12-finance-dashboard-acknowledged").await;
 
         // At phone width the quote page still reads.
         sam.client.set_window_size(390, 844).await.expect("a phone-sized window");
         sam.goto(&quote_path).await;
-        sam.screenshot("10-quote-phone").await;
+        sam.screenshot("13-quote-phone").await;
     })
     .await;
     app.stop().await;

@@ -3,6 +3,7 @@
 //! every POST carries the session's CSRF token; no page runs inline script.
 
 mod auth;
+mod notice_drafts;
 mod notices;
 mod products;
 mod quote_form;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(quotes::router())
         .merge(notices::router())
+        .merge(notice_drafts::router())
         .merge(products::router())
         .route("/static/app.css", get(stylesheet))
         .layer(Extension(Arc::new(LoginThrottle::default())))

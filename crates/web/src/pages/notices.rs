@@ -77,6 +77,7 @@ struct NoticePage {
     body_html: String,
     changes: Vec<ChangeRow>,
     acknowledged_at: Option<String>,
+    is_finance: bool,
 }
 
 async fn show(State(app): State<AppState>, user: PageUser, Path(id): Path<String>) -> Result<Response, PageError> {
@@ -99,6 +100,7 @@ async fn show(State(app): State<AppState>, user: PageUser, Path(id): Path<String
             })
             .collect(),
         acknowledged_at: n.acknowledged_at.map(stamp),
+        is_finance: user.0.actor.role == pricegate_domain::Role::Finance,
         title: n.title,
     };
     Ok(render(StatusCode::OK, &page))

@@ -1,0 +1,294 @@
+//! Finance: drafting a notice (title, Markdown body, price changes), a
+//! preview before publishing, and after publication the dashboard of who has
+//! acknowledged it, with a "remind now" button.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use chrono::NaiveDate;
+use pricegate_domain::{Currency, Invalid, Role, Sku, Text};
+use pricegate_mail::render_markdown;
+use pricegate_store::views::ProductView;
+use pricegate_store::{NewNotice, NewPriceChange, StoreError};
+use uuid::Uuid;
+
+use super::quotes::parse_id;
+use super::{FormFields, Layout, PageError, PageUser, money, render, stamp};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/notices/new", get(new_form).post(create))
+        .route("/notices/{id}/publish", get(confirm_publish).post(publish))
+        .route("/notices/{id}/dashboard", get(dashboard).post(remind))
+}
+
+#[derive(Template)]
+#[template(path = "pages/notice_new.html")]
+struct DraftPage {
+    layout: Layout,
+    csrf: String,
+    title: String,
+    body: String,
+    changes: String,
+    errors: HashMap<&'static str, String>,
+}
+
+impl DraftPage {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors.get(field).map(String::as_str)
+    }
+}
+
+async fn new_form(user: PageUser) -> Result<Response, PageError> {
+    user.require(&[Role::Finance])?;
+    let page = DraftPage {
+        layout: user.layout("New price notice"),
+        csrf: user.csrf().to_owned(),
+        title: String::new(),
+        body: String::new(),
+        changes: String::new(),
+        errors: HashMap::new(),
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// `1390`, `1390.5`, `1,390.50` in a currency with `digits` minor digits.
+fn parse_amount(raw: &str, digits: u8) -> Option<i64> {
+    let cleaned: String = raw.trim().chars().filter(|c| *c != ',' && *c != ' ' && *c != '\'').collect();
+    let (whole, frac) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+    if whole.is_empty()
+        || frac.len() > usize::from(digits)
+        || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let scale = 10i64.checked_pow(u32::from(digits))?;
+    let frac =
+        if digits == 0 { 0 } else { format!("{frac:0<width$}", width = usize::from(digits)).parse::<i64>().ok()? };
+    whole.parse::<i64>().ok()?.checked_mul(scale)?.checked_add(frac)
+}
+
+/// One change per line: `SKU, new unit price, effective date`.
+fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceChange>, String> {
+    let mut changes = Vec::new();
+    for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
+        if line.is_empty() {
+            continue;
+        }
+        let parts: Vec<&str> = line.split(';').flat_map(|p| p.split('\t')).collect();
+        let parts: Vec<&str> = if parts.len() == 3 { parts } else { line.splitn(3, ", ").collect() };
+        let [sku, price, date] = parts.as_slice() else {
+            return Err(format!("Line {n}: write SKU, new unit price, effective date (YYYY-MM-DD)."));
+        };
+        let sku = Sku::parse(sku).map_err(|e| format!("Line {n}: {}", e.message))?;
+        let product = products
+            .iter()
+            .find(|p| p.sku == sku.as_str())
+            .ok_or_else(|| format!("Line {n}: there is no product with sku {sku}."))?;
+        let digits = Currency::parse(&product.currency).map_or(2, |c| c.minor_digits());
+        let unit_price_minor = parse_amount(price, digits)
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("Line {n}: {price:?} is not a price in {}.", product.currency))?;
+        let effective_on = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+            .map_err(|_| format!("Line {n}: {:?} is not a date written YYYY-MM-DD.", date.trim()))?;
+        changes.push(NewPriceChange { sku, unit_price_minor, effective_on });
+    }
+    Ok(changes)
+}
+
+async fn create(State(app): State<AppState>, user: PageUser, form: FormFields) -> Result<Response, PageError> {
+    user.require(&[Role::Finance])?;
+    user.check_csrf(&form)?;
+    let mut page = DraftPage {
+        layout: user.layout("New price notice"),
+        csrf: user.csrf().to_owned(),
+        title: form.get("title").to_owned(),
+        body: form.get("body").to_owned(),
+        changes: form.get("changes").to_owned(),
+        errors: HashMap::new(),
+    };
+    let title = Text::parse("title", &page.title, 200);
+    let body = Text::parse("body", &page.body, 50_000);
+    let changes = parse_changes(&page.changes, &app.store.list_products().await?);
+    match (title, body, changes) {
+        (Ok(title), Ok(body), Ok(changes)) => {
+            match app.store.create_notice(&user.0.actor, NewNotice { title, body, changes }).await {
+                Ok(n) => return Ok(Redirect::to(&format!("/notices/{}/publish", n.id)).into_response()),
+                Err(StoreError::Invalid(Invalid { message, .. })) => {
+                    page.errors.insert("changes", message);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        (title, body, changes) => {
+            if let Err(e) = title {
+                page.errors.insert("title", e.message);
+            }
+            if let Err(e) = body {
+                page.errors.insert("body", e.message);
+            }
+            if let Err(e) = changes {
+                page.errors.insert("changes", e);
+            }
+        }
+    }
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+struct ChangeRow {
+    sku: String,
+    product: String,
+    new_price: String,
+    effective_on: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/notice_publish.html")]
+struct ConfirmPage {
+    layout: Layout,
+    csrf: String,
+    id: Uuid,
+    title: String,
+    body_html: String,
+    changes: Vec<ChangeRow>,
+    salespeople: usize,
+}
+
+async fn confirm_publish(
+    State(app): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Finance])?;
+    let n = app.store.get_notice(&user.0.actor, parse_id(&id)?).await?;
+    if n.state == "published" {
+        return Ok(Redirect::to(&format!("/notices/{}/dashboard", n.id)).into_response());
+    }
+    let salespeople = app.store.list_users().await?.iter().filter(|u| u.active && u.role == "sales").count();
+    let page = ConfirmPage {
+        layout: user.layout(format!("Publish: {}", n.title)),
+        csrf: user.csrf().to_owned(),
+        id: n.id,
+        body_html: render_markdown(&n.body),
+        changes: n
+            .changes
+            .iter()
+            .map(|c| ChangeRow {
+                sku: c.sku.clone(),
+                product: c.product_name.clone(),
+                new_price: money(&c.currency, c.unit_price_minor),
+                effective_on: c.effective_on.to_string(),
+            })
+            .collect(),
+        title: n.title,
+        salespeople,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+async fn publish(
+    State(app): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Finance])?;
+    user.check_csrf(&form)?;
+    let id = parse_id(&id)?;
+    app.store.publish_notice(&user.0.actor, id).await?;
+    Ok(Redirect::to(&format!("/notices/{id}/dashboard")).into_response())
+}
+
+struct AckRow {
+    name: String,
+    email: String,
+    at: String,
+    channel: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/notice_dashboard.html")]
+struct DashboardPage {
+    layout: Layout,
+    csrf: String,
+    id: Uuid,
+    title: String,
+    published_at: String,
+    acknowledged: Vec<AckRow>,
+    pending: Vec<AckRow>,
+    message: Option<String>,
+}
+
+async fn dashboard_page(
+    app: &AppState,
+    user: &PageUser,
+    id: Uuid,
+    message: Option<String>,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Finance])?;
+    let n = app.store.get_notice(&user.0.actor, id).await?;
+    let acks = app.store.list_acknowledgements(id).await?;
+    let page = DashboardPage {
+        layout: user.layout(format!("Acknowledgements: {}", n.title)),
+        csrf: user.csrf().to_owned(),
+        id,
+        published_at: n.published_at.map(stamp).unwrap_or_default(),
+        title: n.title,
+        acknowledged: acks
+            .acknowledged
+            .into_iter()
+            .map(|a| AckRow {
+                name: a.user.name,
+                email: a.user.email,
+                at: stamp(a.acknowledged_at),
+                channel: a.channel,
+            })
+            .collect(),
+        pending: acks
+            .pending
+            .into_iter()
+            .map(|u| AckRow { name: u.name, email: u.email, at: String::new(), channel: String::new() })
+            .collect(),
+        message,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+async fn dashboard(State(app): State<AppState>, user: PageUser, Path(id): Path<String>) -> Result<Response, PageError> {
+    dashboard_page(&app, &user, parse_id(&id)?, None).await
+}
+
+async fn remind(
+    State(app): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Finance])?;
+    user.check_csrf(&form)?;
+    let id = parse_id(&id)?;
+    let sent = app.store.remind_now(&user.0.actor, id).await?;
+    let message = format!("{sent} reminder{} queued.", if sent == 1 { "" } else { "s" });
+    dashboard_page(&app, &user, id, Some(message)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_read_in_the_currency_s_minor_units() {
+        assert_eq!(parse_amount("1390", 2), Some(139_000));
+        assert_eq!(parse_amount("1,390.5", 2), Some(139_050));
+        assert_eq!(parse_amount("12", 0), Some(12));
+        assert_eq!(parse_amount("1.234", 2), None);
+        assert_eq!(parse_amount("-5", 2), None);
+        assert_eq!(parse_amount("", 2), None);
+    }
+}
