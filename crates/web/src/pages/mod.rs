@@ -2,6 +2,7 @@
 //! same store operations as the API. A session cookie says who is asking;
 //! every POST carries the session's CSRF token; no page runs inline script.
 
+mod admin;
 mod auth;
 mod notice_drafts;
 mod notices;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(notices::router())
         .merge(notice_drafts::router())
         .merge(products::router())
+        .merge(admin::router())
         .route("/static/app.css", get(stylesheet))
         .layer(Extension(Arc::new(LoginThrottle::default())))
         .layer(header(
@@ -67,6 +69,7 @@ pub struct NavUser {
     pub csrf: String,
     pub works_with_quotes: bool,
     pub is_finance: bool,
+    pub is_admin: bool,
 }
 
 pub struct Layout {
@@ -95,6 +98,7 @@ impl PageUser {
                 csrf: self.0.csrf_token.clone(),
                 works_with_quotes: matches!(role, Role::Sales | Role::Finance),
                 is_finance: role == Role::Finance,
+                is_admin: role == Role::Admin,
             }),
         }
     }

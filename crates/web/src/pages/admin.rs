@@ -1,0 +1,117 @@
+//! Admin: the people who use Pricegate — create, change role, deactivate.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use pricegate_domain::{Email, Invalid, Password, Role, Text};
+use pricegate_store::views::UserView;
+use pricegate_store::{NewUser, StoreError, UserPatch};
+
+use super::quotes::parse_id;
+use super::{FormFields, Layout, PageError, PageUser, render};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/admin/users", get(list).post(create)).route("/admin/users/{id}", post(update))
+}
+
+#[derive(Template)]
+#[template(path = "pages/admin_users.html")]
+struct UsersPage {
+    layout: Layout,
+    csrf: String,
+    users: Vec<UserView>,
+    name: String,
+    email: String,
+    role: String,
+    error_field: String,
+    error: String,
+}
+
+impl UsersPage {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        (self.error_field == field).then_some(self.error.as_str())
+    }
+}
+
+async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
+    Ok(UsersPage {
+        layout: user.layout("Users"),
+        csrf: user.csrf().to_owned(),
+        users: app.store.list_users().await?,
+        name: String::new(),
+        email: String::new(),
+        role: "sales".into(),
+        error_field: String::new(),
+        error: String::new(),
+    })
+}
+
+async fn list(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+    user.require(&[Role::Admin])?;
+    Ok(render(StatusCode::OK, &page(&app, &user).await?))
+}
+
+async fn create(State(app): State<AppState>, user: PageUser, form: FormFields) -> Result<Response, PageError> {
+    user.require(&[Role::Admin])?;
+    user.check_csrf(&form)?;
+    let parsed = (|| -> Result<NewUser, Invalid> {
+        Ok(NewUser {
+            name: Text::parse("name", form.get("name"), 200)?,
+            email: Email::parse(form.get("email"))?,
+            role: Role::parse(form.get("role"))?,
+            password: Password::parse(form.get("password"))?,
+        })
+    })();
+    let invalid = match parsed {
+        Ok(new) => match app.store.create_user(Some(&user.0.actor), new).await {
+            Ok(_) => return Ok(Redirect::to("/admin/users").into_response()),
+            Err(StoreError::Invalid(e)) => e,
+            Err(StoreError::Conflict { message, .. }) => Invalid::new("email", message),
+            Err(e) => return Err(e.into()),
+        },
+        Err(e) => e,
+    };
+    let mut page = page(&app, &user).await?;
+    page.name = form.get("name").to_owned();
+    page.email = form.get("email").to_owned();
+    page.role = form.get("role").to_owned();
+    page.error_field = if ["name", "email", "role", "password"].contains(&invalid.field.as_str()) {
+        invalid.field
+    } else {
+        "email".into()
+    };
+    page.error = invalid.message;
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+async fn update(
+    State(app): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Admin])?;
+    user.check_csrf(&form)?;
+    let id = parse_id(&id)?;
+    let patch =
+        UserPatch {
+            role: match form.get("role") {
+                "" => None,
+                role => Some(Role::parse(role).map_err(|e| {
+                    PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "Please check the input", e.message)
+                })?),
+            },
+            active: match form.get("active") {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            },
+            ..UserPatch::default()
+        };
+    app.store.update_user(&user.0.actor, id, patch).await?;
+    Ok(Redirect::to("/admin/users").into_response())
+}
