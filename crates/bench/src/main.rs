@@ -1,0 +1,309 @@
+//! `pricegate-bench`: Pricegate on generated data against `pgbench` on the
+//! same PostgreSQL in the same run (issue 7). Every throughput figure is
+//! reported as a ratio to its reference, because this machine is shared and
+//! noisy. Run through `scripts/bench`, which builds in release first.
+//!
+//!     pricegate-bench --server target/release/pricegate [--scale S|L] [--concurrency 16] [--seconds 10] [--out bench-results.md]
+//!
+//! `--scale L` runs S and then L, so the gate check's p99 can be compared.
+
+mod explain;
+mod generate;
+mod http;
+mod load;
+mod server;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use generate::{ACKED_LATEST, Scale, quote_is_ready, signer_of};
+use load::{Job, Method, Outcome};
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+use server::{Server, TempDb};
+
+struct Options {
+    server: PathBuf,
+    scales: Vec<Scale>,
+    concurrency: usize,
+    seconds: u64,
+    pool: Option<u32>,
+    out: PathBuf,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let mut o = Options {
+        server: PathBuf::from("target/release/pricegate"),
+        scales: vec![Scale::named("S")?],
+        concurrency: 16,
+        seconds: 10,
+        pool: None,
+        out: PathBuf::from("bench-results.md"),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--server" => o.server = PathBuf::from(value()?),
+            "--scale" => {
+                let scale = value()?;
+                o.scales = match scale.as_str() {
+                    "S" | "s" => vec![Scale::named("S")?],
+                    "L" | "l" => vec![Scale::named("S")?, Scale::named("L")?],
+                    other => anyhow::bail!("--scale {other}: S or L"),
+                }
+            }
+            "--concurrency" => o.concurrency = value()?.parse()?,
+            "--seconds" => o.seconds = value()?.parse()?,
+            "--pool" => o.pool = Some(value()?.parse()?),
+            "--out" => o.out = PathBuf::from(value()?),
+            other => anyhow::bail!("unknown argument {other}"),
+        }
+    }
+    Ok(o)
+}
+
+/// What one scale produced.
+#[derive(Default)]
+struct ScaleRun {
+    name: &'static str,
+    generation: Duration,
+    startup: Duration,
+    gate: Outcome,
+    finalise: Option<Outcome>,
+    acknowledge: Option<Outcome>,
+    race: Option<(usize, usize, i64)>,
+    violations: i64,
+    peak_rss: u64,
+    plans: String,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let o = options()?;
+    let o = &o;
+    let run_id = std::process::id();
+    let duration = Duration::from_secs(o.seconds);
+    let c = o.concurrency.to_string();
+    let t = o.seconds.to_string();
+
+    eprintln!("pgbench: initialising a scale-10 database");
+    let pgb = TempDb::create(format!("pricegate_bench_pgbench_{run_id}")).await?;
+    server::pgbench_init(&pgb.name).await?;
+    let pgbench_s = server::pgbench(&["-n", "-S", "-c", &c, "-j", "2", "-T", &t, &pgb.name]).await?;
+    eprintln!("pgbench -S: {pgbench_s:.0} tps");
+    let pgbench_n = server::pgbench(&["-n", "-N", "-c", &c, "-j", "2", "-T", &t, &pgb.name]).await?;
+    eprintln!("pgbench -N: {pgbench_n:.0} tps");
+    pgb.drop_now().await?;
+
+    let mut runs = Vec::new();
+    for (i, scale) in o.scales.iter().enumerate() {
+        // Writes and the race only at the first scale: L is there for the gate's p99.
+        runs.push(run_scale(o, *scale, run_id, duration, i == 0).await?);
+    }
+
+    let report = report(o, pgbench_s, pgbench_n, &runs)?;
+    println!("{report}");
+    if let Some(dir) = o.out.parent() {
+        std::fs::create_dir_all(dir).ok();
+    }
+    std::fs::write(&o.out, &report).with_context(|| format!("writing {}", o.out.display()))?;
+    eprintln!("written to {}", o.out.display());
+    Ok(())
+}
+
+async fn run_scale(o: &Options, scale: Scale, run_id: u32, duration: Duration, writes: bool) -> anyhow::Result<ScaleRun> {
+    let mut run = ScaleRun { name: scale.name, ..Default::default() };
+    let db = TempDb::create(format!("pricegate_bench_{}_{run_id}", scale.name.to_lowercase())).await?;
+    let url = db.url();
+    server::migrate(&o.server, &url).await?;
+    let conn = Database::connect(url.as_str()).await?;
+    eprintln!("scale {}: generating {} users, {} notices, {} acknowledgements, {} quotes", scale.name, scale.users, scale.notices, scale.acknowledgements(), scale.quotes);
+    run.generation = generate::fill(&conn, scale).await?;
+    eprintln!("scale {}: generated in {:.1} s", scale.name, run.generation.as_secs_f64());
+    run.plans = explain::gate_plans(&conn).await?;
+
+    let quote_ids = ids(&conn, "quote", scale.quotes - 1).await?;
+    let notice_ids = ids(&conn, "notice", scale.notices).await?;
+    let token = |user: i64| format!("benchtoken-{user}");
+
+    let maildir = std::env::temp_dir().join(format!("pricegate-bench-mail-{run_id}-{}", scale.name));
+    let server = Server::start(&o.server, &url, o.pool, maildir.clone()).await?;
+    run.startup = server.startup;
+    eprintln!("scale {}: healthy after {:.0} ms at {}", scale.name, run.startup.as_secs_f64() * 1e3, server.base);
+
+    // Gate: every quote in turn, ready and pending alike, as its signer.
+    let gate_jobs = |n: usize| -> Vec<Job> {
+        (0..n as i64)
+            .map(|q| Job { path: format!("/api/v1/quotes/{}/gate", quote_ids[q as usize]), token: token(signer_of(scale, q)) })
+            .collect()
+    };
+    load::run(&server.base, Method::Get, gate_jobs(quote_ids.len()), true, o.concurrency, Duration::from_secs(2)).await?;
+    run.gate = load::run(&server.base, Method::Get, gate_jobs(quote_ids.len()), true, o.concurrency, duration).await?;
+    eprintln!("scale {}: gate {:.0} req/s", scale.name, run.gate.per_second());
+
+    if writes {
+        // Finalise: each ready quote once, by its signer. A tenth is kept for the race.
+        let ready: Vec<i64> = (0..scale.quotes).filter(|q| quote_is_ready(*q)).collect();
+        let (for_race, for_load) = ready.split_at(ready.len() / 10);
+        let jobs = for_load
+            .iter()
+            .map(|q| Job { path: format!("/api/v1/quotes/{}/finalise", quote_ids[*q as usize]), token: token(signer_of(scale, *q)) })
+            .collect();
+        let finalise = load::run(&server.base, Method::Post, jobs, false, o.concurrency, duration).await?;
+        eprintln!("scale {}: finalise {:.0} req/s", scale.name, finalise.per_second());
+        run.finalise = Some(finalise);
+
+        // Acknowledge: distinct (user, notice) pairs not yet acknowledged.
+        let older = (scale.notices - ACKED_LATEST) as usize;
+        let jobs = (0..(scale.users as usize * older))
+            .map(|i| {
+                let user = i as i64 % scale.users;
+                let notice = 1 + (i / scale.users as usize) % older;
+                Job { path: format!("/api/v1/notices/{}/acknowledge", notice_ids[notice]), token: token(user) }
+            })
+            .collect();
+        let acknowledge = load::run(&server.base, Method::Post, jobs, false, o.concurrency, duration).await?;
+        eprintln!("scale {}: acknowledge {:.0} req/s", scale.name, acknowledge.per_second());
+        run.acknowledge = Some(acknowledge);
+
+        run.race = Some(race(&server.base, &quote_ids, scale, for_race, o.concurrency).await?);
+    }
+    run.peak_rss = server.peak_rss()?;
+    run.violations = violations(&conn).await?;
+    server.stop().await?;
+    conn.close().await.ok();
+    db.drop_now().await?;
+    std::fs::remove_dir_all(&maildir).ok();
+    Ok(run)
+}
+
+/// Finalisations racing publications: the signers try their ready quotes
+/// while finance publishes notices (empty of price changes) as fast as it
+/// can. Returns (finalised, refused, published).
+async fn race(base: &str, quote_ids: &[String], scale: Scale, quotes: &[i64], concurrency: usize) -> anyhow::Result<(usize, usize, i64)> {
+    let finance = "benchtoken-0";
+    let stop = Instant::now() + Duration::from_secs(5);
+    let publisher = {
+        let mut conn = http::Conn::new(base);
+        tokio::spawn(async move {
+            let mut published = 0i64;
+            while Instant::now() < stop {
+                let draft = serde_json::json!({"title": format!("Race notice {published}"), "body": "Raced.", "changes": []}).to_string();
+                let created = conn.request("POST", "/api/v1/notices", Some(finance), Some(&draft)).await?;
+                anyhow::ensure!(created.status == 201, "creating a notice: {}", created.status);
+                let draft: serde_json::Value = serde_json::from_slice(&created.body)?;
+                let id = draft["id"].as_str().context("notice without id")?.to_owned();
+                let done = conn.request("POST", &format!("/api/v1/notices/{id}/publish"), Some(finance), None).await?;
+                anyhow::ensure!(done.status == 200, "publishing a notice: {}", done.status);
+                published += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok::<_, anyhow::Error>(published)
+        })
+    };
+    let jobs = quotes
+        .iter()
+        .map(|q| Job { path: format!("/api/v1/quotes/{}/finalise", quote_ids[*q as usize]), token: format!("benchtoken-{}", signer_of(scale, *q)) })
+        .collect();
+    let outcome = load::run(base, Method::Post, jobs, false, concurrency, Duration::from_secs(5)).await?;
+    let published = publisher.await??;
+    // A refusal (409 pending_acknowledgements) is the gate doing its work.
+    Ok((outcome.requests - outcome.failures, outcome.failures, published))
+}
+
+/// Finalised quotes whose signer had not acknowledged, before finalisation,
+/// a notice published between drafting and finalisation: must be none.
+async fn violations(conn: &sea_orm::DatabaseConnection) -> anyhow::Result<i64> {
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM quotes q JOIN notices n ON n.state = 'published' \
+               AND n.published_at > q.drafted_at AND n.published_at < q.finalised_at \
+             WHERE q.state = 'finalised' AND NOT EXISTS (SELECT 1 FROM acknowledgements a \
+               WHERE a.notice_id = n.id AND a.user_id = q.signer_id AND a.acknowledged_at <= q.finalised_at)",
+        ))
+        .await?
+        .context("no count")?;
+    Ok(row.try_get("", "n")?)
+}
+
+/// The generator's deterministic ids (`md5('<kind>-<i>')::uuid`), indexed by i in 0..=last.
+async fn ids(conn: &sea_orm::DatabaseConnection, kind: &str, last: i64) -> anyhow::Result<Vec<String>> {
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT md5('{kind}-' || i)::uuid::text AS id FROM generate_series(0, {last}) AS i ORDER BY i"),
+        ))
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get::<String>("", "id")?)).collect()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn report(o: &Options, pgbench_s: f64, pgbench_n: f64, runs: &[ScaleRun]) -> anyhow::Result<String> {
+    let mut r = String::new();
+    let yes = |ok: bool| if ok { "met" } else { "NOT met" };
+    writeln!(r, "# Pricegate benchmark\n")?;
+    writeln!(
+        r,
+        "PostgreSQL on 127.0.0.1, concurrency {} for every load and for pgbench (`-j 2`), {} s per measurement, server pool {}, `RUST_LOG=warn`, {} cores.\n",
+        o.concurrency,
+        o.seconds,
+        o.pool.map(|p| p.to_string()).unwrap_or_else(|| "default (PRICEGATE_DB_POOL unset)".into()),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+    )?;
+    writeln!(r, "| figure | measured | reference | ratio | target | met? |")?;
+    writeln!(r, "|---|---|---|---|---|---|")?;
+    let first = runs.first().context("no run")?;
+    for run in runs {
+        let g = &run.gate;
+        let ratio = g.per_second() / pgbench_s;
+        writeln!(
+            r,
+            "| gate check `GET /quotes/{{id}}/gate`, scale {} | {:.0} req/s (p50 {}, p99 {}, {} failed) | `pgbench -S` {:.0} tps | {:.2} | ≥ 0.50 | {} |",
+            run.name, g.per_second(), ms(g.p50), ms(g.p99), g.failures, pgbench_s, ratio, yes(ratio >= 0.5 && g.failures == 0)
+        )?;
+    }
+    if let Some(f) = &first.finalise {
+        let ratio = f.per_second() / pgbench_n;
+        writeln!(
+            r,
+            "| finalise `POST /quotes/{{id}}/finalise`, distinct ready quotes | {:.0} req/s (p50 {}, p99 {}, {} failed{}) | `pgbench -N` {:.0} tps | {:.2} | ≥ 0.50 | {} |",
+            f.per_second(), ms(f.p50), ms(f.p99), f.failures, if f.exhausted { ", ran out of quotes" } else { "" }, pgbench_n, ratio, yes(ratio >= 0.5 && f.failures == 0)
+        )?;
+    }
+    if let Some(a) = &first.acknowledge {
+        let ratio = a.per_second() / pgbench_n;
+        writeln!(
+            r,
+            "| acknowledge `POST /notices/{{id}}/acknowledge`, new pairs | {:.0} req/s (p50 {}, p99 {}, {} failed) | `pgbench -N` {:.0} tps | {:.2} | — | — |",
+            a.per_second(), ms(a.p50), ms(a.p99), a.failures, pgbench_n, ratio
+        )?;
+    }
+    if let [s, l] = runs {
+        let ratio = l.gate.p99.as_secs_f64() / s.gate.p99.as_secs_f64().max(1e-9);
+        writeln!(r, "| gate check p99 at L | {} | p99 at S {} | {:.2} | ≤ 1.5 | {} |", ms(l.gate.p99), ms(s.gate.p99), ratio, yes(ratio <= 1.5))?;
+    }
+    for run in runs {
+        let mb = run.peak_rss as f64 / (1024.0 * 1024.0);
+        writeln!(r, "| server peak RSS (VmHWM), scale {} | {mb:.1} MB | — | — | < 150 MB | {} |", run.name, yes(mb < 150.0))?;
+        writeln!(r, "| start-up to healthy `/healthz`, scale {} database | {} | — | — | — | — |", run.name, ms(run.startup))?;
+        writeln!(r, "| data generation, scale {} (bulk SQL) | {:.1} s | — | — | — | — |", run.name, run.generation.as_secs_f64())?;
+    }
+    if let Some((finalised, refused, published)) = first.race {
+        writeln!(
+            r,
+            "| race: 5 s of finalisations against {published} publications ({finalised} finalised, {refused} refused) | {} invariant violations | — | — | 0 | {} |",
+            first.violations,
+            yes(first.violations == 0)
+        )?;
+    }
+    for run in runs {
+        writeln!(r, "\n## Gate check query plans at scale {} (`EXPLAIN ANALYZE`)\n\n```\n{}```", run.name, run.plans)?;
+    }
+    Ok(r)
+}
