@@ -65,7 +65,12 @@ fn client() -> reqwest::Client {
 }
 
 async fn page(method: reqwest::Method, url: &str) -> (u16, String) {
-    let r = client().request(method, url).header("user-agent", "pricegate-test/1").send().await.expect("the server answers");
+    let r = client()
+        .request(method, url)
+        .header("user-agent", "pricegate-test/1")
+        .send()
+        .await
+        .expect("the server answers");
     let status = r.status().as_u16();
     (status, r.text().await.unwrap_or_default())
 }
@@ -149,6 +154,14 @@ both_backends! {
         assert!(one.body["text_body"].as_str().unwrap().contains("Pumps up 10%") && one.body["html_body"].as_str().unwrap().contains("<table"));
         assert!(one.text.contains("/ack/…") && !one.text.contains(link.rsplit('/').next().unwrap()), "links are redacted: {}", one.text);
         assert_eq!(sam.get(&format!("/api/v1/outbox/{}", rows[0]["id"].as_str().unwrap())).await.status, 403);
+
+        // The outbox itself never held a working link: tokens are minted as the message leaves.
+        for row in pricegate_store::entity::outbox::Entity::find().all(app.store.connection()).await.unwrap() {
+            for m in sink.messages() {
+                let token = m.ack_link().unwrap().rsplit('/').next().unwrap().to_owned();
+                assert!(!row.text_body.contains(&token) && !row.html_body.contains(&token), "an outbox row holds a token");
+            }
+        }
 
         // The requests to the link were logged, the token never.
         let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();

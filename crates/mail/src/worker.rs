@@ -72,7 +72,12 @@ pub fn retry_delay(config: &WorkerConfig, attempts: i32) -> Duration {
 
 /// Runs until `shutdown` turns true; a batch in flight is finished first, so
 /// no claimed row is left waiting for its lease to run out.
-pub async fn run_worker<T: MailTransport>(store: Store, transport: T, config: WorkerConfig, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_worker<T: MailTransport>(
+    store: Store,
+    transport: T,
+    config: WorkerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let config = Arc::new(config);
     let mut next_tick = Instant::now();
     tracing::info!(poll = ?config.poll, "mail worker started");
@@ -107,7 +112,20 @@ pub async fn run_worker<T: MailTransport>(store: Store, transport: T, config: Wo
     tracing::info!("mail worker stopped");
 }
 
-async fn send_batch<T: MailTransport>(store: &Store, transport: &T, config: &Arc<WorkerConfig>, rows: Vec<outbox::Model>) {
+async fn send_batch<T: MailTransport>(
+    store: &Store,
+    transport: &T,
+    config: &Arc<WorkerConfig>,
+    rows: Vec<outbox::Model>,
+) {
+    let rows = match store.mint_ack_links(rows).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            // The claim's lease brings these rows back once the database answers again.
+            tracing::error!(error = %e, "could not mint acknowledgement links; the batch waits for its lease");
+            return;
+        }
+    };
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for row in rows {
@@ -144,8 +162,12 @@ async fn send_batch<T: MailTransport>(store: &Store, transport: &T, config: &Arc
 async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Model, e: &SendError) {
     let retry = (!e.permanent && row.attempts < config.max_attempts).then(|| retry_delay(config, row.attempts));
     match retry {
-        Some(delay) => tracing::warn!(id = %row.id, kind = %row.kind, attempts = row.attempts, retry_in = ?delay, error = %e, "mail not sent; will retry"),
-        None => tracing::error!(id = %row.id, kind = %row.kind, attempts = row.attempts, error = %e, "mail failed for good"),
+        Some(delay) => {
+            tracing::warn!(id = %row.id, kind = %row.kind, attempts = row.attempts, retry_in = ?delay, error = %e, "mail not sent; will retry")
+        }
+        None => {
+            tracing::error!(id = %row.id, kind = %row.kind, attempts = row.attempts, error = %e, "mail failed for good")
+        }
     }
     if let Err(db) = store.mark_mail_attempt_failed(row.id, &e.message, retry).await {
         tracing::error!(id = %row.id, error = %db, "could not record the failed attempt");

@@ -2,12 +2,16 @@
 //! they announce, claimed and marked by the mail worker.
 //!
 //! The store cannot depend on the mail crate (mail depends on the store), yet
-//! the message must be rendered where its ack token is minted, inside the
-//! publication's transaction: the token exists in clear only there. So the
-//! store defines [`Composer`] and the mail crate implements it; the binary
-//! hands one to [`Store::with_mail`]. Rendering a template is microseconds, so
-//! composing thousands of messages inside the transaction keeps publication
-//! fast; the slow part (SMTP) happens later, in the worker.
+//! the message is rendered where the state change happens, inside its
+//! transaction. So the store defines [`Composer`] and the mail crate
+//! implements it; the binary hands one to [`Store::with_mail`].
+//!
+//! An acknowledgement token exists in clear only in the message that leaves
+//! for the recipient: the outbox row holds [`ACK_TOKEN_SLOT`] where the link's
+//! token goes, and the worker mints the token (keeping only its hash) just
+//! before it hands the message to the transport ([`Store::mint_ack_links`]).
+//! A row read from the database, a backup or the admin outbox never carries a
+//! working link.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -80,9 +84,25 @@ pub struct PendingPerson {
 /// What one e-mail says, before it is rendered.
 #[derive(Debug)]
 pub enum Letter<'a> {
-    Publication { notice: &'a NoticeContent, to: &'a Recipient, quotes: &'a [BlockedQuote], ack_url: &'a str },
-    Reminder { notice: &'a NoticeContent, to: &'a Recipient, quotes: &'a [BlockedQuote], ack_url: &'a str, number: usize, of: usize },
-    Escalation { notice: &'a NoticeContent, to: &'a Recipient, pending: &'a [PendingPerson] },
+    Publication {
+        notice: &'a NoticeContent,
+        to: &'a Recipient,
+        quotes: &'a [BlockedQuote],
+        ack_url: &'a str,
+    },
+    Reminder {
+        notice: &'a NoticeContent,
+        to: &'a Recipient,
+        quotes: &'a [BlockedQuote],
+        ack_url: &'a str,
+        number: usize,
+        of: usize,
+    },
+    Escalation {
+        notice: &'a NoticeContent,
+        to: &'a Recipient,
+        pending: &'a [PendingPerson],
+    },
 }
 
 /// A rendered message: subject, plain text and HTML.
@@ -163,14 +183,18 @@ pub struct OutboxMessageView {
     pub html_body: String,
 }
 
-/// Replaces the token of every `/ack/<token>` in `body` with `…`.
+/// Replaces the token (or the slot for it) of every `/ack/<token>` in `body` with `…`.
 pub fn redact_ack_links(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
     let mut rest = body;
     while let Some(at) = rest.find("/ack/") {
         let (before, after) = rest.split_at(at + "/ack/".len());
         out.push_str(before);
-        let token_len = after.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_').count();
+        let token_len = if after.starts_with(ACK_TOKEN_SLOT) {
+            ACK_TOKEN_SLOT.len()
+        } else {
+            after.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_').count()
+        };
         if token_len > 0 {
             out.push('…');
         }
@@ -191,35 +215,50 @@ fn due_mail(now: DateTime<Utc>, limit: u64) -> sea_orm::Select<outbox::Entity> {
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
 }
 
-/// Builds outbox rows and ack tokens, then writes them in bulk.
+/// Stands in an outbox body for the token of the recipient's ack link.
+pub const ACK_TOKEN_SLOT: &str = "{ack-token}";
+
+/// Dedupe keys of the letters that carry an ack link: they name the
+/// (notice, user) the link acknowledges for.
+fn publication_key(notice_id: Uuid, user_id: Uuid) -> String {
+    format!("publish:{notice_id}:{user_id}")
+}
+
+fn reminder_key(notice_id: Uuid, user_id: Uuid, which: impl std::fmt::Display) -> String {
+    format!("remind:{notice_id}:{user_id}:{which}")
+}
+
+/// The (notice, user) of a publication or reminder key; `None` for other mail.
+fn ack_target(dedupe_key: &str) -> Option<(Uuid, Uuid)> {
+    let mut parts = dedupe_key.split(':');
+    if !matches!(parts.next(), Some("publish" | "remind")) {
+        return None;
+    }
+    let notice = parts.next()?.parse().ok()?;
+    let user = parts.next()?.parse().ok()?;
+    Some((notice, user))
+}
+
+/// Builds outbox rows, then writes them in bulk.
 struct Batch<'a> {
     setup: &'a MailSetup,
     now: DateTime<Utc>,
     rows: Vec<outbox::ActiveModel>,
-    tokens: Vec<ack_tokens::ActiveModel>,
 }
 
 impl<'a> Batch<'a> {
     fn new(setup: &'a MailSetup, now: DateTime<Utc>) -> Self {
-        Batch { setup, now, rows: vec![], tokens: vec![] }
+        Batch { setup, now, rows: vec![] }
     }
 
-    /// Mints a single-use link for (notice, user); only its hash is kept.
-    fn ack_link(&mut self, notice_id: Uuid, user_id: Uuid) -> Result<String, StoreError> {
-        let token = random_token()?;
-        self.tokens.push(ack_tokens::ActiveModel {
-            token_hash: Set(hash_token(&token)),
-            notice_id: Set(notice_id),
-            user_id: Set(user_id),
-            created_at: Set(self.now),
-            expires_at: Set(self.now + self.setup.ack_link_ttl),
-            used_at: Set(None),
-        });
-        Ok(format!("{}/ack/{token}", self.setup.base_url))
+    /// The recipient's ack link, its token still a slot (see the module doc).
+    fn ack_link(&self) -> String {
+        format!("{}/ack/{ACK_TOKEN_SLOT}", self.setup.base_url)
     }
 
     fn push(&mut self, kind: &str, dedupe_key: String, to: &Recipient, letter: &Letter<'_>) -> Result<(), StoreError> {
-        let composed = self.setup.composer.compose(letter).map_err(|e| StoreError::Internal(format!("composing mail: {e}")))?;
+        let composed =
+            self.setup.composer.compose(letter).map_err(|e| StoreError::Internal(format!("composing mail: {e}")))?;
         let id = Uuid::new_v4();
         self.rows.push(outbox::ActiveModel {
             id: Set(id),
@@ -252,11 +291,6 @@ impl<'a> Batch<'a> {
                 .on_conflict(OnConflict::column(outbox::Column::DedupeKey).do_nothing().to_owned())
                 .exec_without_returning(conn)
                 .await?;
-        }
-        let mut tokens = self.tokens.into_iter().peekable();
-        while tokens.peek().is_some() {
-            let chunk: Vec<_> = tokens.by_ref().take(CHUNK).collect();
-            ack_tokens::Entity::insert_many(chunk).exec_without_returning(conn).await?;
         }
         Ok(count)
     }
@@ -346,9 +380,9 @@ pub(crate) async fn enqueue_publication(
     for user in active_with_role(txn, Role::Sales).await? {
         let to = recipient(&user);
         let quotes = blocked.remove(&user.id).unwrap_or_default();
-        let ack_url = batch.ack_link(notice.id, user.id)?;
+        let ack_url = batch.ack_link();
         let letter = Letter::Publication { notice: &content, to: &to, quotes: &quotes, ack_url: &ack_url };
-        batch.push("publication", format!("publish:{}:{}", notice.id, user.id), &to, &letter)?;
+        batch.push("publication", publication_key(notice.id, user.id), &to, &letter)?;
     }
     batch.write(txn).await
 }
@@ -382,7 +416,9 @@ impl Store {
         // with (escalated, or everyone had acknowledged): looking at it on
         // every tick forever would make each tick slower than the last.
         let last = schedule.last().map(to_chrono).unwrap_or(chrono::Duration::zero());
-        let settled = now.checked_sub_signed(last.checked_add(&chrono::Duration::days(7)).unwrap_or(chrono::Duration::MAX)).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let settled = now
+            .checked_sub_signed(last.checked_add(&chrono::Duration::days(7)).unwrap_or(chrono::Duration::MAX))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let candidates = notices::Entity::find()
             .filter(notices::Column::State.eq(PUBLISHED))
             .filter(notices::Column::PublishedAt.lte(horizon))
@@ -402,7 +438,10 @@ impl Store {
             if escalated {
                 continue;
             }
-            let due = schedule.iter().take_while(|d| published_at.checked_add_signed(to_chrono(d)).is_some_and(|t| t <= now)).count();
+            let due = schedule
+                .iter()
+                .take_while(|d| published_at.checked_add_signed(to_chrono(d)).is_some_and(|t| t <= now))
+                .count();
             let pending = pending_sales(&self.db, notice.id).await?;
             if due == 0 || pending.is_empty() {
                 continue;
@@ -415,7 +454,7 @@ impl Store {
                 .map(|r| r.dedupe_key)
                 .collect();
             let missing: Vec<&users::Model> =
-                pending.iter().filter(|u| !existing.contains(&format!("remind:{}:{}:{due}", notice.id, u.id))).collect();
+                pending.iter().filter(|u| !existing.contains(&reminder_key(notice.id, u.id, due))).collect();
             if missing.is_empty() && due < schedule.len() {
                 continue;
             }
@@ -427,14 +466,25 @@ impl Store {
             for user in &missing {
                 let to = recipient(user);
                 let quotes = blocked.get(&user.id).cloned().unwrap_or_default();
-                let ack_url = batch.ack_link(notice.id, user.id)?;
-                let letter = Letter::Reminder { notice: &content, to: &to, quotes: &quotes, ack_url: &ack_url, number: due, of: schedule.len() };
-                batch.push("reminder", format!("remind:{}:{}:{due}", notice.id, user.id), &to, &letter)?;
+                let ack_url = batch.ack_link();
+                let letter = Letter::Reminder {
+                    notice: &content,
+                    to: &to,
+                    quotes: &quotes,
+                    ack_url: &ack_url,
+                    number: due,
+                    of: schedule.len(),
+                };
+                batch.push("reminder", reminder_key(notice.id, user.id, due), &to, &letter)?;
             }
             if missing.is_empty() && due == schedule.len() {
                 let people: Vec<PendingPerson> = pending
                     .iter()
-                    .map(|u| PendingPerson { name: u.name.clone(), email: u.email.clone(), quotes: blocked.remove(&u.id).unwrap_or_default() })
+                    .map(|u| PendingPerson {
+                        name: u.name.clone(),
+                        email: u.email.clone(),
+                        quotes: blocked.remove(&u.id).unwrap_or_default(),
+                    })
                     .collect();
                 for finance in active_with_role(&txn, Role::Finance).await? {
                     let to = recipient(&finance);
@@ -465,9 +515,10 @@ impl Store {
         for user in pending_sales(&txn, notice_id).await? {
             let to = recipient(&user);
             let quotes = blocked.get(&user.id).cloned().unwrap_or_default();
-            let ack_url = batch.ack_link(notice_id, user.id)?;
-            let letter = Letter::Reminder { notice: &content, to: &to, quotes: &quotes, ack_url: &ack_url, number: 0, of: 0 };
-            batch.push("reminder", format!("remind:{notice_id}:{}:now-{stamp}", user.id), &to, &letter)?;
+            let ack_url = batch.ack_link();
+            let letter =
+                Letter::Reminder { notice: &content, to: &to, quotes: &quotes, ack_url: &ack_url, number: 0, of: 0 };
+            batch.push("reminder", reminder_key(notice_id, user.id, format!("now-{stamp}")), &to, &letter)?;
         }
         let count = batch.write(&txn).await?;
         crate::audit::record(
@@ -486,13 +537,50 @@ impl Store {
         Ok(count)
     }
 
+    /// Fills the ack-link slot of each claimed message with a fresh token,
+    /// minted now for the message's (notice, user) and stored only as its
+    /// hash, valid for the configured lifetime from this moment. Called by
+    /// the worker just before sending; a retry mints a new token, and every
+    /// token it minted stays valid until it is used or expires.
+    pub async fn mint_ack_links(&self, rows: Vec<outbox::Model>) -> Result<Vec<outbox::Model>, StoreError> {
+        let setup = self.mail_setup()?;
+        let now = db_now(&self.db).await?;
+        let mut tokens = Vec::new();
+        let mut minted = Vec::with_capacity(rows.len());
+        for mut row in rows {
+            let carries_link = row.text_body.contains(ACK_TOKEN_SLOT) || row.html_body.contains(ACK_TOKEN_SLOT);
+            if let (true, Some((notice_id, user_id))) = (carries_link, ack_target(&row.dedupe_key)) {
+                let token = random_token()?;
+                tokens.push(ack_tokens::ActiveModel {
+                    token_hash: Set(hash_token(&token)),
+                    notice_id: Set(notice_id),
+                    user_id: Set(user_id),
+                    created_at: Set(now),
+                    expires_at: Set(now + setup.ack_link_ttl),
+                    used_at: Set(None),
+                });
+                row.text_body = row.text_body.replace(ACK_TOKEN_SLOT, &token);
+                row.html_body = row.html_body.replace(ACK_TOKEN_SLOT, &token);
+            }
+            minted.push(row);
+        }
+        for chunk in tokens.chunks(CHUNK) {
+            ack_tokens::Entity::insert_many(chunk.to_vec()).exec_without_returning(&self.db).await?;
+        }
+        Ok(minted)
+    }
+
     /// Takes up to `limit` due messages for this worker: each gets one more
     /// attempt and a lease (`next_attempt_at = now + lease`) in a short
     /// transaction, so the SMTP conversation happens outside any lock. On
     /// PostgreSQL `FOR UPDATE SKIP LOCKED` lets several workers claim side by
     /// side without ever taking the same row; a worker that dies mid-send
     /// leaves its rows to be claimed again when the lease runs out.
-    pub async fn claim_due_mail(&self, limit: u64, lease: std::time::Duration) -> Result<Vec<outbox::Model>, StoreError> {
+    pub async fn claim_due_mail(
+        &self,
+        limit: u64,
+        lease: std::time::Duration,
+    ) -> Result<Vec<outbox::Model>, StoreError> {
         // Look before taking the write lock: an idle worker polls often, and
         // on SQLite every write transaction excludes all other writers.
         let probe = outbox::Entity::find()
@@ -518,7 +606,10 @@ impl Store {
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        Ok(rows.into_iter().map(|r| outbox::Model { attempts: r.attempts + 1, next_attempt_at: lease_until, ..r }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| outbox::Model { attempts: r.attempts + 1, next_attempt_at: lease_until, ..r })
+            .collect())
     }
 
     /// Marks delivered messages sent.
@@ -587,7 +678,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::{due_mail, redact_ack_links};
+    use super::{ack_target, due_mail, publication_key, redact_ack_links, reminder_key};
     use sea_orm::{DbBackend, QueryTrait};
 
     #[test]
@@ -601,10 +692,21 @@ mod tests {
     #[test]
     fn ack_links_are_redacted_for_readers() {
         let token = "a".repeat(43);
-        let body = format!("Go to http://x/ack/{token} now, or <a href=\"http://x/ack/{token}\">here</a>; /ack/ alone stays.");
+        let body =
+            format!("Go to http://x/ack/{token} now, or <a href=\"http://x/ack/{token}\">here</a>; /ack/ alone stays.");
         let redacted = redact_ack_links(&body);
         assert!(!redacted.contains(&token), "{redacted}");
         assert_eq!(redacted.matches("/ack/…").count(), 2, "{redacted}");
         assert!(redacted.ends_with("/ack/ alone stays."), "{redacted}");
+    }
+
+    #[test]
+    fn the_keys_of_linked_letters_name_their_notice_and_user() {
+        let (n, u) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        assert_eq!(ack_target(&publication_key(n, u)), Some((n, u)));
+        assert_eq!(ack_target(&reminder_key(n, u, 2)), Some((n, u)));
+        assert_eq!(ack_target(&reminder_key(n, u, "now-17")), Some((n, u)));
+        assert_eq!(ack_target(&format!("escalate:{n}:{u}")), None);
+        assert_eq!(ack_target("publish:not-a-uuid:x"), None);
     }
 }
