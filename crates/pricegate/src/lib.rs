@@ -94,7 +94,10 @@ impl Worker {
 pub fn with_mail(store: Store, settings: &Settings, base_url: &str) -> anyhow::Result<(Store, Worker)> {
     let from: lettre::message::Mailbox =
         settings.mail_from.parse().map_err(|e| anyhow::anyhow!("MAIL_FROM is not an address like `Pricegate <pricegate@example.com>`: {e}"))?;
-    let config = WorkerConfig::new(from.clone(), settings.worker_poll, settings.reminders.clone());
+    let config = WorkerConfig {
+        lease: settings.mail_lease,
+        ..WorkerConfig::new(from.clone(), settings.worker_poll, settings.reminders.clone())
+    };
     let transport = match &settings.smtp_url {
         Some(url) => AnyTransport::smtp(url.expose(), config.concurrency as u32).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => AnyTransport::files(&settings.maildir).map_err(|e| anyhow::anyhow!("{e}"))?,

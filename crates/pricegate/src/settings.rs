@@ -41,6 +41,9 @@ pub struct Settings {
     /// `PRICEGATE_WORKER_POLL` (default 1s): how often the mail worker looks
     /// for due mail and reminders when it has nothing to do.
     pub worker_poll: Duration,
+    /// `PRICEGATE_MAIL_LEASE` (default 5m): how long mail a worker has claimed
+    /// stays its own; after a crash, the mail it held goes out again once this passes.
+    pub mail_lease: Duration,
 }
 
 #[derive(Debug)]
@@ -116,6 +119,10 @@ impl Settings {
             None => Duration::from_secs(1),
             Some(raw) => parse_duration("PRICEGATE_WORKER_POLL", &raw)?,
         };
+        let mail_lease = match get("PRICEGATE_MAIL_LEASE") {
+            None => Duration::from_secs(300),
+            Some(raw) => parse_duration("PRICEGATE_MAIL_LEASE", &raw)?,
+        };
         Ok(Settings {
             database_url,
             bind,
@@ -127,6 +134,7 @@ impl Settings {
             ack_link_ttl,
             db_max_connections,
             worker_poll,
+            mail_lease,
         })
     }
 }
