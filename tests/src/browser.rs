@@ -180,6 +180,27 @@ impl Page {
         button.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
     }
 
+    /// Clicks a button that loads a new page, and waits until the old page
+    /// is gone (its root element goes stale), so that what is read next is
+    /// the new page.
+    pub async fn submit(&self, css: &str) {
+        self.submit_at(Locator::Css(css)).await;
+    }
+
+    /// [`Page::submit`] for any locator (an XPath to a button in a table row).
+    pub async fn submit_at(&self, locator: Locator<'_>) {
+        let old = self.client.find(Locator::Css("html")).await.expect("the page's root element");
+        let button =
+            self.client.wait().for_element(locator).await.unwrap_or_else(|e| panic!("button {locator:?}: {e}"));
+        button.click().await.unwrap_or_else(|e| panic!("clicking {locator:?}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while old.tag_name().await.is_ok() {
+            assert!(Instant::now() < deadline, "pressing {locator:?} did not load a new page within 15 s");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        self.client.wait().for_element(Locator::Css("body")).await.expect("the new page's body");
+    }
+
     /// The visible text of the first element matching `css`.
     pub async fn text(&self, css: &str) -> String {
         let el =
@@ -210,7 +231,7 @@ impl Page {
         self.goto("/login").await;
         self.fill("#email", email).await;
         self.fill("#password", password).await;
-        self.click("#login").await;
+        self.submit("#login").await;
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.path().await == "/login" {
             assert!(

@@ -1,6 +1,7 @@
 //! Finance keeps the price list from the browser (a CSV import with a
 //! preview and line-numbered errors), and an admin manages users there.
 
+use fantoccini::Locator;
 use pricegate_domain::Role;
 use pricegate_tests::browser::{Page, with_browsers};
 use pricegate_tests::{Backend, PASSWORD, TestApp};
@@ -21,7 +22,7 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         let bad =
             "sku,name,unit,currency,unit_price_minor\nPUMP-100,Pump,each,EUR,125000\nVALVE-7,Valve,each,EUR,cheap\n";
         fiona.fill("#csv", bad).await;
-        fiona.click("#preview-csv").await;
+        fiona.submit("#preview-csv").await;
         let errors = fiona.text("#csv-errors").await;
         assert!(errors.contains("Line 3"), "the bad line is named: {errors}");
         assert!(fiona.value("#csv").await.contains("VALVE-7,Valve,each,EUR,cheap"), "the CSV is kept");
@@ -29,12 +30,12 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
 
         let good = bad.replace("cheap", "4990");
         fiona.fill("#csv", &good).await;
-        fiona.click("#preview-csv").await;
+        fiona.submit("#preview-csv").await;
         let preview = fiona.text("#preview").await;
         assert!(preview.contains("VALVE-7") && preview.contains("49.90 EUR"), "{preview}");
         assert!(!fiona.exists("#products").await, "nothing is imported by a preview");
         fiona.screenshot("21-csv-import-preview").await;
-        fiona.click("#import-csv").await;
+        fiona.submit("#import-csv").await;
         assert!(fiona.text("#message").await.contains("Imported 2 products"));
         assert!(fiona.text("#products").await.contains("PUMP-100"));
         fiona.screenshot("22-price-list").await;
@@ -48,59 +49,39 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         ada.fill("#name", "Nina").await;
         ada.fill("#email", "not-an-email").await;
         ada.fill("#password", PASSWORD).await;
-        ada.click("#create-user").await;
+        ada.submit("#create-user").await;
         assert!(!ada.text("#email-error").await.is_empty());
         assert_eq!(ada.value("#name").await, "Nina");
         ada.fill("#email", "nina@pricegate.test").await;
         ada.fill("#password", PASSWORD).await;
-        ada.click("#create-user").await;
+        ada.submit("#create-user").await;
         assert!(ada.text("#users").await.contains("nina@pricegate.test"));
 
         // Make Nina finance, then deactivate her: she can no longer log in.
         let row = "//tr[td[contains(., 'nina@pricegate.test')]]";
-        let select = ada.client.find(fantoccini::Locator::XPath(&format!("{row}//select"))).await.expect("Nina's role");
+        let select = ada.client.find(Locator::XPath(&format!("{row}//select"))).await.expect("Nina's role");
         select.select_by_value("finance").await.expect("choosing finance");
-        ada.client
-            .find(fantoccini::Locator::XPath(&format!("{row}//button[contains(., 'Change role')]")))
-            .await
-            .expect("the change-role button")
-            .click()
-            .await
-            .expect("changing the role");
+        ada.submit_at(Locator::XPath(&format!("{row}//button[contains(., 'Change role')]"))).await;
         let selected = ada
             .client
-            .find(fantoccini::Locator::XPath(&format!("{row}//option[@selected]")))
+            .find(Locator::XPath(&format!("{row}//option[@selected]")))
             .await
             .expect("a selected role")
             .text()
             .await
             .unwrap_or_default();
         assert_eq!(selected, "finance");
-        ada.client
-            .find(fantoccini::Locator::XPath(&format!("{row}//button[contains(., 'Deactivate')]")))
-            .await
-            .expect("the deactivate button")
-            .click()
-            .await
-            .expect("deactivating");
-        let nina = ada
-            .client
-            .find(fantoccini::Locator::XPath(row))
-            .await
-            .expect("Nina's row")
-            .text()
-            .await
-            .unwrap_or_default();
+        ada.submit_at(Locator::XPath(&format!("{row}//button[contains(., 'Deactivate')]"))).await;
+        let nina = ada.client.find(Locator::XPath(row)).await.expect("Nina's row").text().await.unwrap_or_default();
         assert!(nina.contains("Reactivate"), "{nina}");
         ada.screenshot("23-admin-users").await;
 
         fiona.goto("/").await;
-        let logout = fiona.client.find(fantoccini::Locator::Css("#logout")).await.expect("the logout button");
-        logout.click().await.expect("logging out");
+        fiona.submit("#logout").await;
         assert_eq!(fiona.path().await, "/login");
         fiona.fill("#email", "nina@pricegate.test").await;
         fiona.fill("#password", PASSWORD).await;
-        fiona.click("#login").await;
+        fiona.submit("#login").await;
         assert!(fiona.text("#login-error").await.contains("do not match an active account"));
     })
     .await;

@@ -27,7 +27,7 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         assert!(sam.title().await.contains("Pricegate"), "login page title: {}", sam.title().await);
         sam.fill("#email", &sales.email).await;
         sam.fill("#password", "not the password").await;
-        sam.click("#login").await;
+        sam.submit("#login").await;
         assert!(sam.text("#login-error").await.contains("do not match"));
         assert_eq!(sam.value("#email").await, sales.email);
         sam.screenshot("01-login-refused").await;
@@ -36,14 +36,14 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         assert_eq!(sam.path().await, "/quotes");
 
         // The form comes back with what was typed and the error by its field.
-        sam.click("#new-quote").await;
+        sam.submit("#new-quote").await;
         assert!(sam.title().await.contains("New quote"));
         sam.fill("#customer_email", "greta@nordwind.example").await;
         sam.fill("#customer_company", "Nordwind").await;
         sam.select("#sku_0", "PUMP-100").await;
         sam.fill("#quantity_0", "12").await;
         sam.screenshot("02-quote-form").await;
-        sam.click("#save-quote").await;
+        sam.submit("#save-quote").await;
         assert!(!sam.text("#customer_name-error").await.is_empty());
         assert_eq!(sam.value("#customer_email").await, "greta@nordwind.example");
         assert_eq!(sam.value("#quantity_0").await, "12");
@@ -53,7 +53,7 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         sam.select("#sku_1", "VALVE-7").await;
         sam.fill("#quantity_1", "3").await;
         sam.fill("#discount_1", "5").await;
-        sam.click("#save-quote").await;
+        sam.submit("#save-quote").await;
         let quote_path = sam.path().await;
         assert!(quote_path.starts_with("/quotes/"), "after saving: {quote_path}");
         assert!(sam.text("#gate-ready").await.contains("Ready to finalise"));
@@ -72,27 +72,34 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         fiona.fill("#body", "Pump prices rise **today**.\n\nPlease read.").await;
         let change = format!("PUMP-100, 1390.00, {}", date_in_days(0));
         fiona.fill("#changes", &change).await;
-        fiona.click("#save-notice").await;
+        fiona.submit("#save-notice").await;
         assert!(!fiona.text("#title-error").await.is_empty());
         assert_eq!(fiona.value("#changes").await, change);
         fiona.fill("#title", "Pump prices rise").await;
-        fiona.click("#save-notice").await;
+        fiona.submit("#save-notice").await;
         let publish_path = fiona.path().await;
         assert!(publish_path.ends_with("/publish"), "after drafting: {publish_path}");
         let preview = fiona.body().await;
         assert!(preview.contains("1390.00 EUR") && preview.contains("cannot be undone"), "{preview}");
+        let touched = fiona.text("#touched").await;
+        assert!(touched.contains("Greta Berg") && touched.contains("+1680.00 EUR"), "the impact preview: {touched}");
         fiona.screenshot("06-finance-publish-confirmation").await;
-        fiona.click("#publish").await;
+        fiona.submit("#publish").await;
         let dashboard_path = fiona.path().await;
         assert!(dashboard_path.ends_with("/dashboard"), "after publishing: {dashboard_path}");
-        assert!(fiona.text("#pending").await.contains("Sam"));
-        fiona.click("#remind").await;
+        let pending = fiona.text("#pending").await;
+        assert!(
+            pending.contains("Sam") && pending.contains("Greta Berg"),
+            "who is pending, with the blocked quote: {pending}"
+        );
+        assert!(fiona.exists("#chart").await);
+        fiona.submit("#remind").await;
         assert!(fiona.text("#message").await.contains("queued"));
         fiona.screenshot("07-finance-dashboard-pending").await;
 
         // Finalise is refused, and the page says why and by how much.
         sam.goto(&quote_path).await;
-        sam.click("#finalise").await;
+        sam.submit("#finalise").await;
         assert!(sam.text("#message").await.contains("Not finalised"));
         let pending = sam.text(".pending-notice").await;
         assert!(pending.contains("Pump prices rise"), "{pending}");
@@ -103,15 +110,15 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         sam.screenshot("08-finalise-refused").await;
 
         // Acknowledge; the notice no longer blocks, but the old price does.
-        sam.click(".acknowledge").await;
+        sam.submit(".acknowledge").await;
         assert!(!sam.exists(".pending-notice").await, "the notice is still pending after acknowledging");
-        sam.click("#reprice").await;
+        sam.submit("#reprice").await;
         assert_eq!(sam.text("#old-total").await, total_before);
         assert_ne!(sam.text("#new-total").await, total_before);
         assert!(sam.text("#gate-ready").await.contains("Ready to finalise"));
         sam.screenshot("09-repriced").await;
 
-        sam.click("#finalise").await;
+        sam.submit("#finalise").await;
         assert_eq!(sam.text("#quote-state").await, "finalised");
         let evidence = sam.text("#evidence").await;
         assert!(evidence.contains("Pump prices rise") && evidence.contains("web"), "evidence: {evidence}");
