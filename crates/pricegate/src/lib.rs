@@ -33,7 +33,7 @@ impl Application {
         let address = listener.local_addr()?;
         let base_url = settings.base_url.clone().unwrap_or_else(|| format!("http://{address}"));
         let (store, worker) = with_mail(store, &settings, &base_url)?;
-        Ok(Application { listener, address, state: AppState { store, base_url }, worker })
+        Ok(Application { listener, address, state: AppState { store, base_url, request_timeout: settings.request_timeout }, worker })
     }
 
     pub fn address(&self) -> SocketAddr {

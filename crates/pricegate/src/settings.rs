@@ -44,6 +44,9 @@ pub struct Settings {
     /// `PRICEGATE_MAIL_LEASE` (default 5m): how long mail a worker has claimed
     /// stays its own; after a crash, the mail it held goes out again once this passes.
     pub mail_lease: Duration,
+    /// `PRICEGATE_REQUEST_TIMEOUT` (default 30s): the longest one request may
+    /// take, its body included; past it the answer is 503 with code `timeout`.
+    pub request_timeout: Duration,
 }
 
 #[derive(Debug)]
@@ -123,6 +126,10 @@ impl Settings {
             None => Duration::from_secs(300),
             Some(raw) => parse_duration("PRICEGATE_MAIL_LEASE", &raw)?,
         };
+        let request_timeout = match get("PRICEGATE_REQUEST_TIMEOUT") {
+            None => Duration::from_secs(30),
+            Some(raw) => parse_duration("PRICEGATE_REQUEST_TIMEOUT", &raw)?,
+        };
         Ok(Settings {
             database_url,
             bind,
@@ -135,6 +142,7 @@ impl Settings {
             db_max_connections,
             worker_poll,
             mail_lease,
+            request_timeout,
         })
     }
 }

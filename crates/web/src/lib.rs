@@ -32,11 +32,16 @@ pub struct AppState {
     pub store: Store,
     /// Where people reach this server, for links (no trailing slash).
     pub base_url: String,
+    /// How long one request may take, reading its body included, before it
+    /// is answered 503 with the `timeout` error: a client that sends slowly
+    /// cannot hold a connection and its task for ever.
+    pub request_timeout: Duration,
 }
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    let request_timeout = state.request_timeout;
     Router::new()
         .merge(api::router())
         .merge(ack::router())
@@ -57,7 +62,8 @@ pub fn router(state: AppState) -> Router {
                 }))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(CatchPanicLayer::custom(|_| AppError::internal("a handler panicked").into_response()))
-                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+                .layer(axum::middleware::map_response(explain_timeout))
+                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
                 .layer(SetResponseHeaderLayer::overriding(
                     HeaderName::from_static("x-content-type-options"),
                     HeaderValue::from_static("nosniff"),
@@ -67,6 +73,21 @@ pub fn router(state: AppState) -> Router {
                     HeaderValue::from_static("DENY"),
                 )),
         )
+}
+
+/// The timeout layer answers with a bare status; every error carries the
+/// JSON body, so an empty 503 (which only the timeout layer produces) gets one.
+async fn explain_timeout(response: axum::response::Response) -> axum::response::Response {
+    let bare = response.headers().get(axum::http::header::CONTENT_TYPE).is_none();
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE && bare {
+        return AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "The request took too long to arrive or to answer. Please try again.",
+        )
+        .into_response();
+    }
+    response
 }
 
 /// A request path fit for a log line: acknowledgement tokens are replaced.

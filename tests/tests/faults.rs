@@ -1,0 +1,234 @@
+//! Dependencies failing: PostgreSQL going away under a running server, and a
+//! client that sends its request slower than the server will wait.
+//!
+//! The database test runs its own PostgreSQL cluster in a temporary directory
+//! (never the machine's shared one): it stops it with `pg_ctl -m immediate`,
+//! as a crash would, and starts it again.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use pricegate_tests::process::{ServerProcess, run_command};
+use pricegate_tests::{Backend, PASSWORD, TestDb};
+use serde_json::{Value, json};
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A PostgreSQL cluster of this test's own, run as the `postgres` OS user
+/// (initdb refuses root); stopped and removed when dropped.
+struct PrivateCluster {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl PrivateCluster {
+    fn create() -> PrivateCluster {
+        let dir = tempfile::Builder::new().prefix("pricegate-pg-").tempdir().expect("a temporary directory");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        as_postgres(&format!("chown postgres {}", dir.path().display()), true);
+        let cluster = PrivateCluster { dir, port };
+        cluster.pg(&format!("{PG_BIN}/initdb -A trust -U postgres -D {} > /dev/null", cluster.data().display()));
+        cluster.start();
+        cluster
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn start(&self) {
+        self.pg(&format!(
+            "{PG_BIN}/pg_ctl -D {data} -l {dir}/log -o \"-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off\" -w start > /dev/null",
+            data = self.data().display(),
+            dir = self.dir.path().display(),
+            port = self.port
+        ));
+    }
+
+    /// As a crash would: no checkpoint, connections cut.
+    fn stop(&self) {
+        self.pg(&format!("{PG_BIN}/pg_ctl -D {} -m immediate -w stop > /dev/null", self.data().display()));
+    }
+
+    fn pg(&self, command: &str) {
+        as_postgres(command, false);
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("su")
+            .args(["postgres", "-c", &format!("{PG_BIN}/pg_ctl -D {} -m immediate stop", self.data().display())])
+            .output();
+    }
+}
+
+/// Runs `command` with `sh`, as root when `root` (to hand a directory over), else as `postgres`.
+fn as_postgres(command: &str, root: bool) {
+    let out = if root {
+        Command::new("sh").args(["-c", command]).output()
+    } else {
+        Command::new("su").args(["postgres", "-c", command]).output()
+    }
+    .expect("a shell");
+    assert!(out.status.success(), "`{command}` failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+async fn call(client: &reqwest::Client, method: reqwest::Method, url: String, token: Option<&str>) -> (u16, Value) {
+    let mut req = client.request(method, url).timeout(Duration::from_secs(30));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    match req.send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.json().await.unwrap_or(Value::Null))
+        }
+        Err(e) => panic!("the server did not answer: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_going_away_gives_503s_with_the_error_body_and_the_service_recovers_by_itself() {
+    let cluster = PrivateCluster::create();
+    let url = cluster.url();
+    let maildir = cluster.dir.path().join("mail-out");
+    let maildir = maildir.to_str().expect("a UTF-8 path");
+    let env = [("DATABASE_URL", url.as_str()), ("PRICEGATE_MAILDIR", maildir), ("PRICEGATE_REQUEST_TIMEOUT", "20s")];
+    let email = "admin@faults.pricegate.test";
+    run_command(
+        &["user", "create", "--email", email, "--name", "Faults Admin", "--role", "admin", "--password-stdin"],
+        &env,
+        PASSWORD,
+    )
+    .await;
+    let server = ServerProcess::start(&env).await;
+    let client = reqwest::Client::new();
+    let login = client
+        .post(format!("{}/api/v1/auth/token", server.base))
+        .json(&json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .expect("the login answers");
+    let token = login.json::<Value>().await.expect("a JSON login")["token"].as_str().expect("a token").to_owned();
+    let users = format!("{}/api/v1/users", server.base);
+    let healthz = format!("{}/healthz", server.base);
+    assert_eq!(call(&client, reqwest::Method::GET, users.clone(), Some(&token)).await.0, 200);
+
+    cluster.stop();
+    // Each answer waits for the pool to give up on the database: ask all at once.
+    for _ in 0..2 {
+        let login = client
+            .post(format!("{}/api/v1/auth/token", server.base))
+            .json(&json!({ "email": email, "password": PASSWORD }))
+            .timeout(Duration::from_secs(30))
+            .send();
+        let ((h_status, h_body), (u_status, u_body), login) = tokio::join!(
+            call(&client, reqwest::Method::GET, healthz.clone(), None),
+            call(&client, reqwest::Method::GET, users.clone(), Some(&token)),
+            login
+        );
+        assert_eq!(h_status, 503, "/healthz with the database down: {h_body}");
+        assert_eq!(h_body["error"]["code"], "unavailable", "{h_body}");
+        assert_eq!(u_status, 503, "GET /api/v1/users with the database down: {u_body}");
+        assert_eq!(u_body["error"]["code"], "unavailable", "{u_body}");
+        assert!(u_body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{u_body}");
+        let login = login.expect("the login answers");
+        assert_eq!(login.status(), 503, "a login with the database down");
+        let body: Value = login.json().await.unwrap_or(Value::Null);
+        assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    }
+
+    cluster.start();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, _) = call(&client, reqwest::Method::GET, healthz.clone(), None).await;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the service did not recover within 60 s of the database returning");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, body) = call(&client, reqwest::Method::GET, users, Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
+    server.kill().await;
+}
+
+/// Sends the headers of a request and part of its body, then nothing more.
+fn start_slow_request(addr: &str, path: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("a read timeout");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"email\":"
+    );
+    stream.write_all(head.as_bytes()).expect("send the start of the request");
+    stream
+}
+
+fn read_answer(mut stream: TcpStream) -> (u16, Value) {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The server closes the connection after answering a request whose body it did not read.
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&raw);
+        if let Some((_, body)) = text.split_once("\r\n\r\n")
+            && serde_json::from_str::<Value>(body).is_ok()
+        {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").and_then(|(_, b)| serde_json::from_str(b).ok()).unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_sending_slower_than_the_timeout_gets_a_503_timeout_and_cannot_hold_the_server() {
+    let db = TestDb::create(Backend::Sqlite).await;
+    let maildir = db.dir().join("mail-out");
+    let maildir = maildir.to_str().expect("a UTF-8 path");
+    let env = [("DATABASE_URL", db.url.as_str()), ("PRICEGATE_MAILDIR", maildir), ("PRICEGATE_REQUEST_TIMEOUT", "2s")];
+    let server = ServerProcess::start(&env).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+
+    // Many slow clients at once, then ordinary requests that must still be answered promptly.
+    let slow: Vec<TcpStream> = (0..64).map(|_| start_slow_request(&addr, "/api/v1/auth/token")).collect();
+    let client = reqwest::Client::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let r = client.get(format!("{}/healthz", server.base)).timeout(Duration::from_secs(5)).send().await;
+        assert!(r.as_ref().is_ok_and(|r| r.status() == 200), "/healthz while slow clients hang: {r:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "/healthz took {:?} while slow clients hang",
+            started.elapsed()
+        );
+    }
+
+    let started = Instant::now();
+    let answers = tokio::task::spawn_blocking(move || slow.into_iter().map(read_answer).collect::<Vec<_>>())
+        .await
+        .expect("reading the answers");
+    for (status, body) in &answers {
+        assert_eq!(*status, 503, "a request whose body never arrives: {body}");
+        assert_eq!(body["error"]["code"], "timeout", "{body}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the slow requests were answered after {:?}",
+        started.elapsed()
+    );
+    server.kill().await;
+}
