@@ -15,7 +15,10 @@ use super::{FormFields, Layout, PageError, PageUser, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/admin/users", get(list).post(create)).route("/admin/users/{id}", post(update))
+    Router::new()
+        .route("/admin/users", get(list).post(create))
+        .route("/admin/users/{id}", post(update))
+        .route("/admin/outbox", get(outbox))
 }
 
 #[derive(Template)]
@@ -114,4 +117,42 @@ async fn update(
         };
     app.store.update_user(&user.0.actor, id, patch).await?;
     Ok(Redirect::to("/admin/users").into_response())
+}
+
+struct MailRow {
+    kind: String,
+    to: String,
+    subject: String,
+    state: String,
+    attempts: i32,
+    next_attempt_at: String,
+    last_error: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/admin_outbox.html")]
+struct OutboxPage {
+    layout: Layout,
+    messages: Vec<MailRow>,
+}
+
+/// The mail outbox, newest first: what was sent, what waits, and why it failed.
+async fn outbox(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+    user.require(&[Role::Admin])?;
+    let messages = app
+        .store
+        .list_outbox(None, 200)
+        .await?
+        .into_iter()
+        .map(|m| MailRow {
+            kind: m.kind,
+            to: m.to,
+            subject: m.subject,
+            state: m.state,
+            attempts: m.attempts,
+            next_attempt_at: super::stamp(m.next_attempt_at),
+            last_error: m.last_error.unwrap_or_default(),
+        })
+        .collect();
+    Ok(render(StatusCode::OK, &OutboxPage { layout: user.layout("Outbox"), messages }))
 }
