@@ -52,9 +52,9 @@ async fn log_in(base: &str, email: &str, password: &str) -> LoginAttempt {
     LoginAttempt { status, session, body: r.text().await.unwrap_or_default() }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_are_refused() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+pricegate_tests::both_backends! {
+async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
     let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
     create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
@@ -141,6 +141,7 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old cookie must no longer log anyone in");
     assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login"));
     app.stop().await;
+}
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
