@@ -4,13 +4,16 @@
 use fantoccini::Locator;
 use pricegate_domain::Role;
 use pricegate_tests::browser::{Page, with_browsers};
+use pricegate_tests::fixtures::{date_in_days, draft_quote, id_of, publish_price_change};
 use pricegate_tests::{Backend, PASSWORD, TestApp};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let (_, finance) = app.user(Role::Finance, "Fiona").await;
+    let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
     let (_, admin) = app.user(Role::Admin, "Ada").await;
+    let (sales_api, _) = app.user(Role::Sales, "Sam").await;
     let base = app.base.clone();
 
     with_browsers(2, move |browsers| async move {
@@ -39,6 +42,25 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         assert!(fiona.text("#message").await.contains("Imported 2 products"));
         assert!(fiona.text("#products").await.contains("PUMP-100"));
         fiona.screenshot("22-price-list").await;
+
+        // A quote still at the old price after an acknowledged rise: finance
+        // approves keeping it, with a reason that the evidence keeps.
+        let quote = id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 2}])).await);
+        let notice = publish_price_change(&finance_api, "PUMP-100", 139_000, &date_in_days(0)).await;
+        let r = sales_api.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        fiona.goto(&format!("/quotes/{quote}")).await;
+        fiona.submit("#override").await;
+        assert!(!fiona.text("#reason-error").await.is_empty(), "a reason is required");
+        fiona.fill("#reason", "Agreed with the customer before the rise.").await;
+        fiona.submit("#override").await;
+        assert!(fiona.body().await.contains("finance has approved keeping them"));
+        assert!(!fiona.exists("#override").await);
+        let r = sales_api.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        fiona.goto(&format!("/quotes/{quote}")).await;
+        assert!(fiona.text("#evidence").await.contains("Agreed with the customer before the rise."));
+        fiona.screenshot("22b-override-evidence").await;
 
         // Finance cannot open the admin page.
         fiona.goto("/admin/users").await;

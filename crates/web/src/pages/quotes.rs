@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/quotes/{id}/acknowledge", post(acknowledge))
         .route("/quotes/{id}/finalise", post(finalise))
         .route("/quotes/{id}/reprice", post(reprice))
+        .route("/quotes/{id}/override", post(override_prices))
 }
 
 pub fn parse_id(raw: &str) -> Result<Uuid, PageError> {
@@ -150,6 +151,8 @@ struct QuotePage {
     override_reason: String,
     message: Option<String>,
     repriced: Option<Repriced>,
+    is_finance: bool,
+    override_error: Option<String>,
 }
 
 async fn quote_page(
@@ -256,6 +259,8 @@ async fn quote_page(
         override_reason: evidence.and_then(|e| e.price_override.as_ref()).map(|o| o.reason.clone()).unwrap_or_default(),
         message,
         repriced,
+        is_finance: user.0.actor.role == Role::Finance,
+        override_error: None,
     })
 }
 
@@ -329,4 +334,29 @@ async fn reprice(
     };
     let page = quote_page(&app, &user, result.quote, None, None, Some(repriced)).await?;
     Ok(render(StatusCode::OK, &page))
+}
+
+/// Finance lets a draft be finalised at prices no longer in force, with a
+/// written reason kept in the evidence. The acknowledgements are still needed.
+async fn override_prices(
+    State(app): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Finance])?;
+    user.check_csrf(&form)?;
+    let id = parse_id(&id)?;
+    match pricegate_domain::Text::parse("reason", form.get("reason"), 2_000) {
+        Ok(reason) => {
+            app.store.override_prices(&user.0.actor, id, reason).await?;
+            Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
+        }
+        Err(e) => {
+            let quote = app.store.get_quote(&user.0.actor, id).await?;
+            let mut page = quote_page(&app, &user, quote, None, None, None).await?;
+            page.override_error = Some(e.message);
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
 }
