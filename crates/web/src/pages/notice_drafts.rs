@@ -59,7 +59,7 @@ async fn new_form(user: PageUser) -> Result<Response, PageError> {
 }
 
 /// `1390`, `1390.5`, `1,390.50` in a currency with `digits` minor digits.
-fn parse_amount(raw: &str, digits: u8) -> Option<i64> {
+pub(super) fn parse_amount(raw: &str, digits: u8) -> Option<i64> {
     let cleaned: String = raw.trim().chars().filter(|c| *c != ',' && *c != ' ' && *c != '\'').collect();
     let (whole, frac) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
     if whole.is_empty()

@@ -8,14 +8,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use pricegate_domain::Role;
 use pricegate_domain::product_csv::{ProductRow as CsvRow, parse_products};
+use pricegate_domain::{Currency, Invalid, Role, Sku, Text, parse_unit_price};
+use pricegate_store::StoreError;
 
 use super::{FormFields, Layout, PageError, PageUser, money, render, stamp};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/products", get(list)).route("/products/import", post(import))
+    Router::new().route("/products", get(list).post(create)).route("/products/import", post(import))
 }
 
 struct ProductRow {
@@ -41,6 +42,23 @@ struct ProductsPage {
     preview: Vec<ProductRow>,
     errors: Vec<LineError>,
     message: Option<String>,
+    new: NewProductInput,
+    new_error: Option<(String, String)>,
+}
+
+#[derive(Default)]
+struct NewProductInput {
+    sku: String,
+    name: String,
+    unit: String,
+    currency: String,
+    price: String,
+}
+
+impl ProductsPage {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.new_error.as_ref().filter(|(f, _)| f == field).map(|(_, m)| m.as_str())
+    }
 }
 
 async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPage, PageError> {
@@ -65,6 +83,8 @@ async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPa
         preview: Vec::new(),
         errors: Vec::new(),
         message: None,
+        new: NewProductInput { unit: "each".into(), currency: "EUR".into(), ..NewProductInput::default() },
+        new_error: None,
     })
 }
 
@@ -112,4 +132,53 @@ async fn import(State(app): State<AppState>, user: PageUser, form: FormFields) -
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
+}
+
+fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProduct, Invalid> {
+    let currency = Currency::parse(&input.currency)?;
+    let price = super::notice_drafts::parse_amount(&input.price, currency.minor_digits()).ok_or_else(|| {
+        Invalid::new("price", format!("Write the unit price in {}, such as 1250.00.", currency.code()))
+    })?;
+    Ok(pricegate_store::NewProduct {
+        sku: Sku::parse(&input.sku)?,
+        name: Text::parse("name", &input.name, 200)?,
+        unit: Text::parse("unit", &input.unit, 32)?,
+        currency,
+        unit_price_minor: parse_unit_price("price", price)?,
+    })
+}
+
+/// Adds one product to the price list.
+async fn create(State(app): State<AppState>, user: PageUser, form: FormFields) -> Result<Response, PageError> {
+    user.require(&[Role::Finance])?;
+    user.check_csrf(&form)?;
+    let input = NewProductInput {
+        sku: form.get("sku").to_owned(),
+        name: form.get("name").to_owned(),
+        unit: form.get("unit").to_owned(),
+        currency: form.get("currency").to_owned(),
+        price: form.get("price").to_owned(),
+    };
+    let invalid = match parse_new_product(&input) {
+        Ok(new) => match app.store.create_product(&user.0.actor, new).await {
+            Ok(p) => {
+                let mut done = page(&app, &user, String::new()).await?;
+                done.message = Some(format!("Added {}.", p.sku));
+                return Ok(render(StatusCode::OK, &done));
+            }
+            Err(StoreError::Invalid(e)) => e,
+            Err(StoreError::Conflict { message, .. }) => Invalid::new("sku", message),
+            Err(e) => return Err(e.into()),
+        },
+        Err(e) => e,
+    };
+    let mut page = page(&app, &user, String::new()).await?;
+    let field = if ["sku", "name", "unit", "currency", "price"].contains(&invalid.field.as_str()) {
+        invalid.field
+    } else {
+        "sku".to_owned()
+    };
+    page.new_error = Some((field, invalid.message));
+    page.new = input;
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
