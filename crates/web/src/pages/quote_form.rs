@@ -122,11 +122,11 @@ fn parse_rows(rows: &[RowInput]) -> Result<Vec<(usize, NewLine)>, Invalid> {
         let sku = Sku::parse(&row.sku).map_err(|e| e.within(&format!("lines[{i}]")))?;
         let quantity =
             row.quantity.trim().parse::<i64>().ok().and_then(|q| Quantity::parse(q).ok()).ok_or_else(|| {
-                Invalid::new(&format!("lines[{i}].quantity"), "Enter a whole number from 1 to 1,000,000.")
+                Invalid::new(format!("lines[{i}].quantity"), "Enter a whole number from 1 to 1,000,000.")
             })?;
         let discount = parse_percent(&row.discount)
             .and_then(|bp| DiscountBp::parse(bp).ok())
-            .ok_or_else(|| Invalid::new(&format!("lines[{i}].discount"), "Enter a percentage from 0 to 100."))?;
+            .ok_or_else(|| Invalid::new(format!("lines[{i}].discount"), "Enter a percentage from 0 to 100."))?;
         lines.push((i, NewLine { sku, quantity, discount }));
     }
     if lines.is_empty() {
