@@ -165,6 +165,15 @@ fn to_form_field(field: &str, row_of_line: &[usize]) -> String {
     }
 }
 
+/// Domain messages name the field as the API spells it; the page says it in words.
+const LABELS: &[(&str, &str)] = &[
+    ("customer.name", "The customer's name"),
+    ("customer.email", "The customer's e-mail"),
+    ("customer.company", "The company"),
+    ("valid_until", "The validity date"),
+    ("notes", "The notes"),
+];
+
 const FIELDS: &[&str] = &["customer.name", "customer.email", "customer.company", "signer_id", "valid_until", "notes"];
 
 pub async fn create_quote(
@@ -198,7 +207,11 @@ pub async fn create_quote(
         Err(e) => e,
     };
     if FIELDS.contains(&invalid.field.as_str()) || invalid.field.starts_with("lines[") {
-        page.errors.insert(invalid.field, invalid.message);
+        let message = match LABELS.iter().find(|(field, _)| invalid.message.starts_with(field)) {
+            Some((field, label)) => invalid.message.replacen(field, label, 1),
+            None => invalid.message,
+        };
+        page.errors.insert(invalid.field, message);
     } else {
         page.general_error = Some(invalid.message);
     }
