@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// Kills per backend.
-const KILLS: usize = 3;
+const KILLS: usize = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answered_write_survives_kill_9_on_sqlite() {
