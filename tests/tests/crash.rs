@@ -127,6 +127,7 @@ async fn crash_and_recover(backend: Backend) {
 
     let servers = Servers::new(vec![server.base.clone()], Duration::from_secs(30));
     let owed = check_every_publication_mail_is_delivered(&servers, &company, &admin, &answered, &maildir).await;
+    server.kill().await;
     let a = answered.lock().unwrap();
     println!(
         "crash({backend:?}): {survived} kills survived; {} quotes, {} publications, {} acknowledgements, {} finalisations \
@@ -136,8 +137,6 @@ async fn crash_and_recover(backend: Backend) {
         a.acks.len(),
         a.finalisations.len()
     );
-    drop(a);
-    server.kill().await;
 }
 
 /// A finance person creating and publishing notices until the server is gone.
