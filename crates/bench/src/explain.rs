@@ -59,7 +59,9 @@ pub async fn gate_plans(conn: &DatabaseConnection) -> anyhow::Result<String> {
         writeln!(out, "-- {what}")?;
         for row in rows {
             let line: String = row.try_get_by_index(0)?;
-            writeln!(out, "{line}")?;
+            // The literal id lists make some lines thousands of characters long.
+            let short: String = line.chars().take(160).collect();
+            writeln!(out, "{short}{}", if short.len() < line.len() { "…" } else { "" })?;
         }
     }
     Ok(out)

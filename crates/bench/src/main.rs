@@ -3,7 +3,7 @@
 //! reported as a ratio to its reference, because this machine is shared and
 //! noisy. Run through `scripts/bench`, which builds in release first.
 //!
-//!     pricegate-bench --server target/release/pricegate [--scale S|L] [--concurrency 16] [--seconds 10] [--out bench-results.md]
+//!     pricegate-bench --server target/release/pricegate [--scale S|L] [--concurrency 16] [--seconds 10] [--out target/bench/results.md]
 //!
 //! `--scale L` runs S and then L, so the gate check's p99 can be compared.
 
@@ -39,7 +39,7 @@ fn options() -> anyhow::Result<Options> {
         concurrency: 16,
         seconds: 10,
         pool: None,
-        out: PathBuf::from("bench-results.md"),
+        out: PathBuf::from("target/bench/results.md"),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
