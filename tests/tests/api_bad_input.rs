@@ -124,7 +124,7 @@ both_backends! {
     async fn unknown_routes_and_wrong_methods_answer_in_json(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
-        for path in ["/api/v1/nothing", "/api/v2/quotes", "/", "/api/v1/quotes/1/2/3"] {
+        for path in ["/api/v1/nothing", "/api/v2/quotes", "/no-such-page", "/api/v1/quotes/1/2/3"] {
             assert_error(&finance.get(path).await, 404, "not_found");
         }
         for (method, path) in [
