@@ -14,52 +14,183 @@ impl MigrationName for Migration {
 }
 
 #[derive(DeriveIden)]
-enum Users { Table, Id, Email, Name, Role, PasswordHash, Active, CreatedAt, UpdatedAt }
+enum Users {
+    Table,
+    Id,
+    Email,
+    Name,
+    Role,
+    PasswordHash,
+    Active,
+    CreatedAt,
+    UpdatedAt,
+}
 
 #[derive(DeriveIden)]
-enum ApiTokens { Table, TokenHash, UserId, CreatedAt, ExpiresAt, RevokedAt }
+enum ApiTokens {
+    Table,
+    TokenHash,
+    UserId,
+    CreatedAt,
+    ExpiresAt,
+    RevokedAt,
+}
 
 #[derive(DeriveIden)]
-enum Gate { Table, Id, LastSeq }
+enum Gate {
+    Table,
+    Id,
+    LastSeq,
+}
 
 #[derive(DeriveIden)]
-enum Products { Table, Id, Sku, Name, Unit, Currency, UnitPriceMinor, CreatedAt, UpdatedAt }
+enum Products {
+    Table,
+    Id,
+    Sku,
+    Name,
+    Unit,
+    Currency,
+    UnitPriceMinor,
+    CreatedAt,
+    UpdatedAt,
+}
 
 #[derive(DeriveIden)]
-enum Notices { Table, Id, Title, Body, State, Seq, PublishedAt, PublishedBy, CreatedBy, CreatedAt, UpdatedAt }
+enum Notices {
+    Table,
+    Id,
+    Title,
+    Body,
+    State,
+    Seq,
+    PublishedAt,
+    PublishedBy,
+    CreatedBy,
+    CreatedAt,
+    UpdatedAt,
+}
 
 #[derive(DeriveIden)]
-enum NoticeChanges { Table, Id, NoticeId, Position, ProductId, Sku, UnitPriceMinor, EffectiveOn }
+enum NoticeChanges {
+    Table,
+    Id,
+    NoticeId,
+    Position,
+    ProductId,
+    Sku,
+    UnitPriceMinor,
+    EffectiveOn,
+}
 
 #[derive(DeriveIden)]
 enum Quotes {
-    Table, Id, OwnerId, SignerId, CustomerName, CustomerEmail, CustomerCompany, Currency,
-    ValidUntil, Notes, State, DraftedAt, UpdatedAt, FinalisedAt, CancelledAt,
+    Table,
+    Id,
+    OwnerId,
+    SignerId,
+    CustomerName,
+    CustomerEmail,
+    CustomerCompany,
+    Currency,
+    ValidUntil,
+    Notes,
+    State,
+    DraftedAt,
+    UpdatedAt,
+    FinalisedAt,
+    CancelledAt,
 }
 
 #[derive(DeriveIden)]
-enum QuoteLines { Table, Id, QuoteId, Position, ProductId, Sku, ProductName, Unit, Quantity, UnitPriceMinor, DiscountBp }
+enum QuoteLines {
+    Table,
+    Id,
+    QuoteId,
+    Position,
+    ProductId,
+    Sku,
+    ProductName,
+    Unit,
+    Quantity,
+    UnitPriceMinor,
+    DiscountBp,
+}
 
 #[derive(DeriveIden)]
-enum Acknowledgements { Table, Id, NoticeId, UserId, AcknowledgedAt, Channel, ClientAddr, UserAgent }
+enum Acknowledgements {
+    Table,
+    Id,
+    NoticeId,
+    UserId,
+    AcknowledgedAt,
+    Channel,
+    ClientAddr,
+    UserAgent,
+}
 
 #[derive(DeriveIden)]
-enum Finalisations { Table, QuoteId, FinalisedBy, FinalisedAt, Evidence, OverrideId }
+enum Finalisations {
+    Table,
+    QuoteId,
+    FinalisedBy,
+    FinalisedAt,
+    Evidence,
+    OverrideId,
+}
 
 #[derive(DeriveIden)]
-enum PriceOverrides { Table, Id, QuoteId, ApprovedBy, Reason, CreatedAt }
+enum PriceOverrides {
+    Table,
+    Id,
+    QuoteId,
+    ApprovedBy,
+    Reason,
+    CreatedAt,
+}
 
 #[derive(DeriveIden)]
-enum AuditLog { Table, Id, At, ActorId, Action, SubjectType, SubjectId, Detail }
+enum AuditLog {
+    Table,
+    Id,
+    At,
+    ActorId,
+    Action,
+    SubjectType,
+    SubjectId,
+    Detail,
+}
 
 #[derive(DeriveIden)]
 enum Outbox {
-    Table, Id, DedupeKey, Kind, ToAddr, ToName, Subject, TextBody, HtmlBody, MessageId, State,
-    Attempts, NextAttemptAt, LastError, CreatedAt, SentAt,
+    Table,
+    Id,
+    DedupeKey,
+    Kind,
+    ToAddr,
+    ToName,
+    Subject,
+    TextBody,
+    HtmlBody,
+    MessageId,
+    State,
+    Attempts,
+    NextAttemptAt,
+    LastError,
+    CreatedAt,
+    SentAt,
 }
 
 #[derive(DeriveIden)]
-enum AckTokens { Table, TokenHash, NoticeId, UserId, CreatedAt, ExpiresAt, UsedAt }
+enum AckTokens {
+    Table,
+    TokenHash,
+    NoticeId,
+    UserId,
+    CreatedAt,
+    ExpiresAt,
+    UsedAt,
+}
 
 fn fk(from: (impl IntoIden, impl IntoIden), to: (impl IntoIden, impl IntoIden)) -> ForeignKeyCreateStatement {
     ForeignKey::create().from(from.0, from.1).to(to.0, to.1).to_owned()
@@ -106,8 +237,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.exec_stmt(Query::insert().into_table(Gate::Table).columns([Gate::Id, Gate::LastSeq]).values_panic([1.into(), 0i64.into()]).to_owned())
-            .await?;
+        m.exec_stmt(
+            Query::insert()
+                .into_table(Gate::Table)
+                .columns([Gate::Id, Gate::LastSeq])
+                .values_panic([1.into(), 0i64.into()])
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -141,7 +278,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("notices_published_at").table(Notices::Table).col(Notices::PublishedAt).to_owned()).await?;
+        m.create_index(
+            Index::create().name("notices_published_at").table(Notices::Table).col(Notices::PublishedAt).to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -162,8 +302,22 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("notice_changes_notice").table(NoticeChanges::Table).col(NoticeChanges::NoticeId).to_owned()).await?;
-        m.create_index(Index::create().name("notice_changes_product").table(NoticeChanges::Table).col(NoticeChanges::ProductId).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("notice_changes_notice")
+                .table(NoticeChanges::Table)
+                .col(NoticeChanges::NoticeId)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("notice_changes_product")
+                .table(NoticeChanges::Table)
+                .col(NoticeChanges::ProductId)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -187,8 +341,17 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("quotes_owner").table(Quotes::Table).col(Quotes::OwnerId).to_owned()).await?;
-        m.create_index(Index::create().name("quotes_signer_state").table(Quotes::Table).col(Quotes::SignerId).col(Quotes::State).to_owned()).await?;
+        m.create_index(Index::create().name("quotes_owner").table(Quotes::Table).col(Quotes::OwnerId).to_owned())
+            .await?;
+        m.create_index(
+            Index::create()
+                .name("quotes_signer_state")
+                .table(Quotes::Table)
+                .col(Quotes::SignerId)
+                .col(Quotes::State)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -212,7 +375,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("quote_lines_quote").table(QuoteLines::Table).col(QuoteLines::QuoteId).to_owned()).await?;
+        m.create_index(
+            Index::create().name("quote_lines_quote").table(QuoteLines::Table).col(QuoteLines::QuoteId).to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -224,7 +390,10 @@ impl MigrationTrait for Migration {
                 .col(string_len(Acknowledgements::Channel, 8))
                 .col(string_null(Acknowledgements::ClientAddr))
                 .col(string_null(Acknowledgements::UserAgent))
-                .foreign_key(&mut fk((Acknowledgements::Table, Acknowledgements::NoticeId), (Notices::Table, Notices::Id)))
+                .foreign_key(&mut fk(
+                    (Acknowledgements::Table, Acknowledgements::NoticeId),
+                    (Notices::Table, Notices::Id),
+                ))
                 .foreign_key(&mut fk((Acknowledgements::Table, Acknowledgements::UserId), (Users::Table, Users::Id)))
                 .to_owned(),
         )
@@ -239,7 +408,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("acknowledgements_notice").table(Acknowledgements::Table).col(Acknowledgements::NoticeId).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("acknowledgements_notice")
+                .table(Acknowledgements::Table)
+                .col(Acknowledgements::NoticeId)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -254,7 +430,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("price_overrides_quote").table(PriceOverrides::Table).col(PriceOverrides::QuoteId).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("price_overrides_quote")
+                .table(PriceOverrides::Table)
+                .col(PriceOverrides::QuoteId)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -283,8 +466,12 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("audit_log_at").table(AuditLog::Table).col(AuditLog::At).to_owned()).await?;
-        m.create_index(Index::create().name("audit_log_subject").table(AuditLog::Table).col(AuditLog::SubjectId).to_owned()).await?;
+        m.create_index(Index::create().name("audit_log_at").table(AuditLog::Table).col(AuditLog::At).to_owned())
+            .await?;
+        m.create_index(
+            Index::create().name("audit_log_subject").table(AuditLog::Table).col(AuditLog::SubjectId).to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -307,7 +494,15 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("outbox_due").table(Outbox::Table).col(Outbox::State).col(Outbox::NextAttemptAt).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("outbox_due")
+                .table(Outbox::Table)
+                .col(Outbox::State)
+                .col(Outbox::NextAttemptAt)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()

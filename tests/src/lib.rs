@@ -75,7 +75,8 @@ impl TestApp {
     /// Creates a user directly in the store (fast, no admin needed) and logs
     /// them in through the API.
     pub async fn user(&self, role: Role, name: &str) -> (Session, UserView) {
-        let email = format!("{}-{}@pricegate.test", name.to_lowercase().replace(' ', "."), uuid::Uuid::new_v4().simple());
+        let email =
+            format!("{}-{}@pricegate.test", name.to_lowercase().replace(' ', "."), uuid::Uuid::new_v4().simple());
         let user = self
             .store
             .create_user(

@@ -26,7 +26,10 @@ impl Received {
         let head = self.data.split("\r\n\r\n").next().unwrap_or("");
         let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
         let prefix = format!("{}:", name.to_ascii_lowercase());
-        unfolded.lines().find(|l| l.to_ascii_lowercase().starts_with(&prefix)).map(|l| l[prefix.len()..].trim().to_owned())
+        unfolded
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+            .map(|l| l[prefix.len()..].trim().to_owned())
     }
 
     /// The decoded body of the first part whose content type starts with `mime`.
@@ -66,7 +69,8 @@ fn decode_qp(body: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(b);
                 i += 3;
                 continue;
@@ -132,7 +136,9 @@ impl SmtpSink {
         loop {
             match TcpListener::bind(("127.0.0.1", self.port)).await {
                 Ok(listener) => return self.serve(listener),
-                Err(e) if tokio::time::Instant::now() > deadline => panic!("cannot listen on port {} again: {e}", self.port),
+                Err(e) if tokio::time::Instant::now() > deadline => {
+                    panic!("cannot listen on port {} again: {e}", self.port)
+                }
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }

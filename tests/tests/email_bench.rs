@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use pricegate_domain::Role;
 use pricegate_store::entity::users;
+use pricegate_tests::Backend;
 use pricegate_tests::fixtures::{create_notice, publish_notice};
 use pricegate_tests::smtp::{SmtpSink, spawn_with_mail};
-use pricegate_tests::Backend;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::json;
 

@@ -97,7 +97,11 @@ async fn an_smtp_outage_loses_nothing_and_each_message_goes_once_when_it_returns
     let deadline = Instant::now() + WAIT;
     loop {
         let rows = outbox(&admin).await;
-        if rows.len() == 5 && rows.iter().all(|r| r["attempts"].as_i64() >= Some(2) && r["last_error"].is_string() && r["state"] == "pending") {
+        if rows.len() == 5
+            && rows
+                .iter()
+                .all(|r| r["attempts"].as_i64() >= Some(2) && r["last_error"].is_string() && r["state"] == "pending")
+        {
             break;
         }
         assert!(Instant::now() < deadline, "the worker never retried: {rows:?}");
@@ -138,9 +142,12 @@ async fn three_workers_on_one_postgresql_deliver_each_message_once() {
     for _ in 0..2 {
         let (tx, rx) = oneshot::channel::<()>();
         stops.push(tx);
-        workers.push(tokio::spawn(pricegate::run_worker_until(worker_settings(&app.db.url, &sink.url()), async move {
-            let _ = rx.await;
-        })));
+        workers.push(tokio::spawn(pricegate::run_worker_until(
+            worker_settings(&app.db.url, &sink.url()),
+            async move {
+                let _ = rx.await;
+            },
+        )));
     }
     let (finance, _) = app.user(Role::Finance, "Fiona").await;
     let (admin, _) = app.user(Role::Admin, "Ada").await;
@@ -203,7 +210,8 @@ async fn a_message_the_server_refuses_ends_as_failed_for_admins_to_see() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_smtp_every_message_is_written_as_an_eml_file() {
-    let app = pricegate_tests::TestApp::spawn_with(Backend::Sqlite, |s| s.worker_poll = Duration::from_millis(100)).await;
+    let app =
+        pricegate_tests::TestApp::spawn_with(Backend::Sqlite, |s| s.worker_poll = Duration::from_millis(100)).await;
     let maildir = app.db.dir().join("mail-out");
     let (finance, _) = app.user(Role::Finance, "Fiona").await;
     add_salespeople(&app, "file", 3).await;
@@ -212,7 +220,12 @@ async fn without_smtp_every_message_is_written_as_an_eml_file() {
     let deadline = Instant::now() + WAIT;
     let files = loop {
         let files: Vec<_> = std::fs::read_dir(&maildir)
-            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "eml")).collect())
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                    .collect()
+            })
             .unwrap_or_default();
         if files.len() >= 3 {
             break files;

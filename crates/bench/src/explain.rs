@@ -38,7 +38,10 @@ pub async fn gate_plans(conn: &DatabaseConnection) -> anyhow::Result<String> {
             "the signer's acknowledgements of them",
             format!("SELECT * FROM acknowledgements WHERE user_id = '{signer}' AND notice_id IN ({later})"),
         ),
-        ("price changes of pending notices", format!("SELECT * FROM notice_changes WHERE notice_id IN ({later}) ORDER BY position")),
+        (
+            "price changes of pending notices",
+            format!("SELECT * FROM notice_changes WHERE notice_id IN ({later}) ORDER BY position"),
+        ),
         ("products on the quote", format!("SELECT * FROM products WHERE id IN ({products})")),
         (
             "prices in force",
@@ -48,7 +51,10 @@ pub async fn gate_plans(conn: &DatabaseConnection) -> anyhow::Result<String> {
                  ORDER BY nc.effective_on, n.seq, nc.position"
             ),
         ),
-        ("override", format!("SELECT * FROM price_overrides WHERE quote_id = {quote} ORDER BY created_at DESC LIMIT 1")),
+        (
+            "override",
+            format!("SELECT * FROM price_overrides WHERE quote_id = {quote} ORDER BY created_at DESC LIMIT 1"),
+        ),
     ];
     let mut out = String::new();
     for (what, sql) in queries {

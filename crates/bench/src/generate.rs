@@ -44,7 +44,8 @@ pub const ACKED_LATEST: i64 = 100;
 pub const PRODUCTS: i64 = 200;
 
 /// A valid argon2 string that no password matches: the benchmark logs in by token.
-const NO_PASSWORD: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$DbPBlKn8Cbo7b9u3YxzDbuRJPhbKp7OeW5aVx0N0ZkA";
+const NO_PASSWORD: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$DbPBlKn8Cbo7b9u3YxzDbuRJPhbKp7OeW5aVx0N0ZkA";
 
 pub async fn fill(db: &DatabaseConnection, scale: Scale) -> anyhow::Result<std::time::Duration> {
     let started = Instant::now();

@@ -25,7 +25,13 @@ impl Conn {
         Conn { addr: base.trim_start_matches("http://").trim_end_matches('/').to_owned(), stream: None }
     }
 
-    pub async fn request(&mut self, method: &str, path: &str, token: Option<&str>, json: Option<&str>) -> anyhow::Result<Response> {
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        json: Option<&str>,
+    ) -> anyhow::Result<Response> {
         let result = self.try_request(method, path, token, json).await;
         if result.is_err() {
             // The next request starts on a fresh connection.
@@ -34,7 +40,13 @@ impl Conn {
         result
     }
 
-    async fn try_request(&mut self, method: &str, path: &str, token: Option<&str>, json: Option<&str>) -> anyhow::Result<Response> {
+    async fn try_request(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        json: Option<&str>,
+    ) -> anyhow::Result<Response> {
         if self.stream.is_none() {
             let tcp = TcpStream::connect(&self.addr).await.with_context(|| format!("connecting to {}", self.addr))?;
             tcp.set_nodelay(true)?;
@@ -55,7 +67,11 @@ impl Conn {
 
         let mut line = String::new();
         stream.read_line(&mut line).await?;
-        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).with_context(|| format!("bad status line {line:?}"))?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("bad status line {line:?}"))?;
         let mut length = None;
         let mut close = false;
         loop {

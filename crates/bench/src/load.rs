@@ -79,7 +79,11 @@ pub async fn run(
                     Ok(r) if (200..300).contains(&r.status) => true,
                     Ok(r) => {
                         first_failure.get_or_insert_with(|| {
-                            format!("{} {}", r.status, String::from_utf8_lossy(&r.body).chars().take(200).collect::<String>())
+                            format!(
+                                "{} {}",
+                                r.status,
+                                String::from_utf8_lossy(&r.body).chars().take(200).collect::<String>()
+                            )
                         });
                         false
                     }

@@ -113,13 +113,26 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_scale(o: &Options, scale: Scale, run_id: u32, duration: Duration, writes: bool) -> anyhow::Result<ScaleRun> {
+async fn run_scale(
+    o: &Options,
+    scale: Scale,
+    run_id: u32,
+    duration: Duration,
+    writes: bool,
+) -> anyhow::Result<ScaleRun> {
     let mut run = ScaleRun { name: scale.name, ..Default::default() };
     let db = TempDb::create(format!("pricegate_bench_{}_{run_id}", scale.name.to_lowercase())).await?;
     let url = db.url();
     server::migrate(&o.server, &url).await?;
     let conn = Database::connect(url.as_str()).await?;
-    eprintln!("scale {}: generating {} users, {} notices, {} acknowledgements, {} quotes", scale.name, scale.users, scale.notices, scale.acknowledgements(), scale.quotes);
+    eprintln!(
+        "scale {}: generating {} users, {} notices, {} acknowledgements, {} quotes",
+        scale.name,
+        scale.users,
+        scale.notices,
+        scale.acknowledgements(),
+        scale.quotes
+    );
     run.generation = generate::fill(&conn, scale).await?;
     eprintln!("scale {}: generated in {:.1} s", scale.name, run.generation.as_secs_f64());
     run.plans = explain::gate_plans(&conn).await?;
@@ -136,10 +149,14 @@ async fn run_scale(o: &Options, scale: Scale, run_id: u32, duration: Duration, w
     // Gate: every quote in turn, ready and pending alike, as its signer.
     let gate_jobs = |n: usize| -> Vec<Job> {
         (0..n as i64)
-            .map(|q| Job { path: format!("/api/v1/quotes/{}/gate", quote_ids[q as usize]), token: token(signer_of(scale, q)) })
+            .map(|q| Job {
+                path: format!("/api/v1/quotes/{}/gate", quote_ids[q as usize]),
+                token: token(signer_of(scale, q)),
+            })
             .collect()
     };
-    load::run(&server.base, Method::Get, gate_jobs(quote_ids.len()), true, o.concurrency, Duration::from_secs(2)).await?;
+    load::run(&server.base, Method::Get, gate_jobs(quote_ids.len()), true, o.concurrency, Duration::from_secs(2))
+        .await?;
     run.gate = load::run(&server.base, Method::Get, gate_jobs(quote_ids.len()), true, o.concurrency, duration).await?;
     eprintln!("scale {}: gate {:.0} req/s", scale.name, run.gate.per_second());
 
@@ -149,7 +166,10 @@ async fn run_scale(o: &Options, scale: Scale, run_id: u32, duration: Duration, w
         let (for_race, for_load) = ready.split_at(ready.len() / 10);
         let jobs = for_load
             .iter()
-            .map(|q| Job { path: format!("/api/v1/quotes/{}/finalise", quote_ids[*q as usize]), token: token(signer_of(scale, *q)) })
+            .map(|q| Job {
+                path: format!("/api/v1/quotes/{}/finalise", quote_ids[*q as usize]),
+                token: token(signer_of(scale, *q)),
+            })
             .collect();
         let finalise = load::run(&server.base, Method::Post, jobs, false, o.concurrency, duration).await?;
         eprintln!("scale {}: finalise {:.0} req/s", scale.name, finalise.per_second());
@@ -182,7 +202,13 @@ async fn run_scale(o: &Options, scale: Scale, run_id: u32, duration: Duration, w
 /// Finalisations racing publications: the signers try their ready quotes
 /// while finance publishes notices (empty of price changes) as fast as it
 /// can. Returns (finalised, refused, published).
-async fn race(base: &str, quote_ids: &[String], scale: Scale, quotes: &[i64], concurrency: usize) -> anyhow::Result<(usize, usize, i64)> {
+async fn race(
+    base: &str,
+    quote_ids: &[String],
+    scale: Scale,
+    quotes: &[i64],
+    concurrency: usize,
+) -> anyhow::Result<(usize, usize, i64)> {
     let finance = "benchtoken-0";
     let stop = Instant::now() + Duration::from_secs(5);
     let publisher = {
@@ -190,7 +216,9 @@ async fn race(base: &str, quote_ids: &[String], scale: Scale, quotes: &[i64], co
         tokio::spawn(async move {
             let mut published = 0i64;
             while Instant::now() < stop {
-                let draft = serde_json::json!({"title": format!("Race notice {published}"), "body": "Raced.", "changes": []}).to_string();
+                let draft =
+                    serde_json::json!({"title": format!("Race notice {published}"), "body": "Raced.", "changes": []})
+                        .to_string();
                 let created = conn.request("POST", "/api/v1/notices", Some(finance), Some(&draft)).await?;
                 anyhow::ensure!(created.status == 201, "creating a notice: {}", created.status);
                 let draft: serde_json::Value = serde_json::from_slice(&created.body)?;
@@ -205,7 +233,10 @@ async fn race(base: &str, quote_ids: &[String], scale: Scale, quotes: &[i64], co
     };
     let jobs = quotes
         .iter()
-        .map(|q| Job { path: format!("/api/v1/quotes/{}/finalise", quote_ids[*q as usize]), token: format!("benchtoken-{}", signer_of(scale, *q)) })
+        .map(|q| Job {
+            path: format!("/api/v1/quotes/{}/finalise", quote_ids[*q as usize]),
+            token: format!("benchtoken-{}", signer_of(scale, *q)),
+        })
         .collect();
     let outcome = load::run(base, Method::Post, jobs, false, concurrency, Duration::from_secs(5)).await?;
     let published = publisher.await??;
@@ -265,7 +296,14 @@ fn report(o: &Options, pgbench_s: f64, pgbench_n: f64, runs: &[ScaleRun]) -> any
         writeln!(
             r,
             "| gate check `GET /quotes/{{id}}/gate`, scale {} | {:.0} req/s (p50 {}, p99 {}, {} failed) | `pgbench -S` {:.0} tps | {:.2} | ≥ 0.50 | {} |",
-            run.name, g.per_second(), ms(g.p50), ms(g.p99), g.failures, pgbench_s, ratio, yes(ratio >= 0.5 && g.failures == 0)
+            run.name,
+            g.per_second(),
+            ms(g.p50),
+            ms(g.p99),
+            g.failures,
+            pgbench_s,
+            ratio,
+            yes(ratio >= 0.5 && g.failures == 0)
         )?;
     }
     if let Some(f) = &first.finalise {
@@ -273,7 +311,14 @@ fn report(o: &Options, pgbench_s: f64, pgbench_n: f64, runs: &[ScaleRun]) -> any
         writeln!(
             r,
             "| finalise `POST /quotes/{{id}}/finalise`, distinct ready quotes | {:.0} req/s (p50 {}, p99 {}, {} failed{}) | `pgbench -N` {:.0} tps | {:.2} | ≥ 0.50 | {} |",
-            f.per_second(), ms(f.p50), ms(f.p99), f.failures, if f.exhausted { ", ran out of quotes" } else { "" }, pgbench_n, ratio, yes(ratio >= 0.5 && f.failures == 0)
+            f.per_second(),
+            ms(f.p50),
+            ms(f.p99),
+            f.failures,
+            if f.exhausted { ", ran out of quotes" } else { "" },
+            pgbench_n,
+            ratio,
+            yes(ratio >= 0.5 && f.failures == 0)
         )?;
     }
     if let Some(a) = &first.acknowledge {
@@ -281,18 +326,45 @@ fn report(o: &Options, pgbench_s: f64, pgbench_n: f64, runs: &[ScaleRun]) -> any
         writeln!(
             r,
             "| acknowledge `POST /notices/{{id}}/acknowledge`, new pairs | {:.0} req/s (p50 {}, p99 {}, {} failed) | `pgbench -N` {:.0} tps | {:.2} | — | — |",
-            a.per_second(), ms(a.p50), ms(a.p99), a.failures, pgbench_n, ratio
+            a.per_second(),
+            ms(a.p50),
+            ms(a.p99),
+            a.failures,
+            pgbench_n,
+            ratio
         )?;
     }
     if let [s, l] = runs {
         let ratio = l.gate.p99.as_secs_f64() / s.gate.p99.as_secs_f64().max(1e-9);
-        writeln!(r, "| gate check p99 at L | {} | p99 at S {} | {:.2} | ≤ 1.5 | {} |", ms(l.gate.p99), ms(s.gate.p99), ratio, yes(ratio <= 1.5))?;
+        writeln!(
+            r,
+            "| gate check p99 at L | {} | p99 at S {} | {:.2} | ≤ 1.5 | {} |",
+            ms(l.gate.p99),
+            ms(s.gate.p99),
+            ratio,
+            yes(ratio <= 1.5)
+        )?;
     }
     for run in runs {
         let mb = run.peak_rss as f64 / (1024.0 * 1024.0);
-        writeln!(r, "| server peak RSS (VmHWM), scale {} | {mb:.1} MB | — | — | < 150 MB | {} |", run.name, yes(mb < 150.0))?;
-        writeln!(r, "| start-up to healthy `/healthz`, scale {} database | {} | — | — | — | — |", run.name, ms(run.startup))?;
-        writeln!(r, "| data generation, scale {} (bulk SQL) | {:.1} s | — | — | — | — |", run.name, run.generation.as_secs_f64())?;
+        writeln!(
+            r,
+            "| server peak RSS (VmHWM), scale {} | {mb:.1} MB | — | — | < 150 MB | {} |",
+            run.name,
+            yes(mb < 150.0)
+        )?;
+        writeln!(
+            r,
+            "| start-up to healthy `/healthz`, scale {} database | {} | — | — | — | — |",
+            run.name,
+            ms(run.startup)
+        )?;
+        writeln!(
+            r,
+            "| data generation, scale {} (bulk SQL) | {:.1} s | — | — | — | — |",
+            run.name,
+            run.generation.as_secs_f64()
+        )?;
     }
     if let Some((finalised, refused, published)) = first.race {
         writeln!(

@@ -21,7 +21,9 @@ pub struct TempDb {
 
 impl TempDb {
     pub async fn create(name: String) -> anyhow::Result<TempDb> {
-        let admin = Database::connect(format!("{PG_ADMIN}/postgres")).await.context("connecting to PostgreSQL on 127.0.0.1:5432")?;
+        let admin = Database::connect(format!("{PG_ADMIN}/postgres"))
+            .await
+            .context("connecting to PostgreSQL on 127.0.0.1:5432")?;
         admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
         admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
         Ok(TempDb { name, admin })
@@ -59,7 +61,12 @@ pub struct Server {
 impl Server {
     /// Starts `pricegate serve` on a free loopback port and waits for
     /// `/healthz` to answer 200; `startup` is spawn → first healthy answer.
-    pub async fn start(binary: &Path, database_url: &str, pool: Option<u32>, maildir: PathBuf) -> anyhow::Result<Server> {
+    pub async fn start(
+        binary: &Path,
+        database_url: &str,
+        pool: Option<u32>,
+        maildir: PathBuf,
+    ) -> anyhow::Result<Server> {
         std::fs::create_dir_all(&maildir)?;
         let started = Instant::now();
         let mut command = Command::new(binary);
@@ -149,7 +156,11 @@ impl Drop for Server {
 
 /// pgbench's own figure for one run: transactions per second.
 pub async fn pgbench(args: &[&str]) -> anyhow::Result<f64> {
-    let out = Command::new("pgbench").args(["-h", "127.0.0.1", "-U", "postgres"]).args(args).output().context("running pgbench")?;
+    let out = Command::new("pgbench")
+        .args(["-h", "127.0.0.1", "-U", "postgres"])
+        .args(args)
+        .output()
+        .context("running pgbench")?;
     let text = String::from_utf8_lossy(&out.stdout);
     anyhow::ensure!(out.status.success(), "pgbench {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     text.lines()

@@ -24,11 +24,7 @@ impl Invalid {
     /// The same problem, reported under a field nested in a larger input
     /// (`lines[2].quantity`).
     pub fn within(mut self, prefix: &str) -> Self {
-        self.field = if self.field.is_empty() {
-            prefix.to_owned()
-        } else {
-            format!("{prefix}.{}", self.field)
-        };
+        self.field = if self.field.is_empty() { prefix.to_owned() } else { format!("{prefix}.{}", self.field) };
         self
     }
 }

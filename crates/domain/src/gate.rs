@@ -51,10 +51,7 @@ pub fn decide(drafted_at: DateTime<Utc>, notices: &[PublishedNotice], signer_ack
     let pending: Vec<PublishedNotice> =
         relevant.iter().filter(|n| ack_time(n.id).is_none()).map(|n| (*n).clone()).collect();
     if pending.is_empty() {
-        let checked = relevant
-            .into_iter()
-            .filter_map(|n| ack_time(n.id).map(|at| (n.clone(), at)))
-            .collect();
+        let checked = relevant.into_iter().filter_map(|n| ack_time(n.id).map(|at| (n.clone(), at))).collect();
         GateDecision::Ready { checked }
     } else {
         GateDecision::Pending { pending }

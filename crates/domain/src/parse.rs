@@ -106,10 +106,7 @@ impl Sku {
         if ok {
             Ok(Sku(value.to_owned()))
         } else {
-            Err(Invalid::new(
-                "sku",
-                "sku must be 1 to 64 characters of letters, digits, '-', '_', '.' or '/'.",
-            ))
+            Err(Invalid::new("sku", "sku must be 1 to 64 characters of letters, digits, '-', '_', '.' or '/'."))
         }
     }
 

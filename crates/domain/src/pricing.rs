@@ -11,11 +11,7 @@ use crate::{Invalid, MinorUnits};
 pub fn line_total(unit_price_minor: MinorUnits, quantity: i64, discount_bp: i32) -> MinorUnits {
     let gross = i128::from(unit_price_minor) * i128::from(quantity);
     let net_times_10k = gross * i128::from(10_000 - discount_bp);
-    let rounded = if net_times_10k >= 0 {
-        (net_times_10k + 5_000) / 10_000
-    } else {
-        (net_times_10k - 5_000) / 10_000
-    };
+    let rounded = if net_times_10k >= 0 { (net_times_10k + 5_000) / 10_000 } else { (net_times_10k - 5_000) / 10_000 };
     i64::try_from(rounded).unwrap_or(if rounded > 0 { i64::MAX } else { i64::MIN })
 }
 
@@ -38,8 +34,7 @@ impl PricedLine {
 /// The sum of the line totals, or an error naming `lines` when it would not fit.
 pub fn quote_total(lines: &[PricedLine]) -> Result<MinorUnits, Invalid> {
     lines.iter().try_fold(0i64, |sum, line| {
-        sum.checked_add(line.total())
-            .ok_or_else(|| Invalid::new("lines", "The quote total is too large to represent."))
+        sum.checked_add(line.total()).ok_or_else(|| Invalid::new("lines", "The quote total is too large to represent."))
     })
 }
 

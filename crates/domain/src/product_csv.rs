@@ -43,7 +43,13 @@ pub fn parse_products(input: &[u8]) -> Result<Vec<ProductRow>, Vec<RowError>> {
     let mut errors = Vec::new();
 
     match records.next() {
-        None => return Err(vec![RowError::new(1, None, "The file is empty: the first line must be the header sku,name,unit,currency,unit_price_minor.")]),
+        None => {
+            return Err(vec![RowError::new(
+                1,
+                None,
+                "The file is empty: the first line must be the header sku,name,unit,currency,unit_price_minor.",
+            )]);
+        }
         Some(Err(e)) => return Err(vec![RowError::new(1, None, format!("The header cannot be read: {e}."))]),
         Some(Ok(header)) => {
             let names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
@@ -51,7 +57,10 @@ pub fn parse_products(input: &[u8]) -> Result<Vec<ProductRow>, Vec<RowError>> {
                 return Err(vec![RowError::new(
                     1,
                     None,
-                    format!("The header must be exactly sku,name,unit,currency,unit_price_minor, not {}.", names.join(",")),
+                    format!(
+                        "The header must be exactly sku,name,unit,currency,unit_price_minor, not {}.",
+                        names.join(",")
+                    ),
                 )]);
             }
         }
@@ -84,7 +93,11 @@ pub fn parse_products(input: &[u8]) -> Result<Vec<ProductRow>, Vec<RowError>> {
         match parse_row(line, &record) {
             Ok(row) => {
                 if let Some(first) = seen.insert(row.sku.as_str().to_owned(), line) {
-                    errors.push(RowError::new(line, Some("sku"), format!("sku {} already appears on line {first}.", row.sku)));
+                    errors.push(RowError::new(
+                        line,
+                        Some("sku"),
+                        format!("sku {} already appears on line {first}.", row.sku),
+                    ));
                 } else {
                     rows.push(row);
                 }
@@ -138,7 +151,10 @@ fn parse_row(line: u64, record: &csv::StringRecord) -> Result<ProductRow, Invali
     let field = |i: usize| record.get(i).unwrap_or("");
     let price_raw = field(4).trim();
     let price: i64 = price_raw.parse().map_err(|_| {
-        Invalid::new("unit_price_minor", format!("unit_price_minor must be a whole number of minor units, not {price_raw:?}."))
+        Invalid::new(
+            "unit_price_minor",
+            format!("unit_price_minor must be a whole number of minor units, not {price_raw:?}."),
+        )
     })?;
     Ok(ProductRow {
         line,
@@ -156,7 +172,10 @@ mod tests {
 
     #[test]
     fn a_good_file_parses_with_line_numbers() {
-        let rows = parse_products(b"sku,name,unit,currency,unit_price_minor\nP-1,Pump,each,EUR,125000\n\nP-2,\"Hose, 10 m\",roll,eur,4999\n").unwrap();
+        let rows = parse_products(
+            b"sku,name,unit,currency,unit_price_minor\nP-1,Pump,each,EUR,125000\n\nP-2,\"Hose, 10 m\",roll,eur,4999\n",
+        )
+        .unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].line, 2);
         assert_eq!(rows[1].line, 4);
@@ -178,6 +197,9 @@ mod tests {
         assert_eq!(parse_products(b"").unwrap_err()[0].line, 1);
         assert_eq!(parse_products(b"sku,name\n").unwrap_err()[0].line, 1);
         assert!(parse_products(b"sku,name,unit,currency,unit_price_minor\n").is_err());
-        assert_eq!(parse_products(b"sku,name,unit,currency,unit_price_minor\nP-1,\xff,each,EUR,1\n").unwrap_err()[0].line, 2);
+        assert_eq!(
+            parse_products(b"sku,name,unit,currency,unit_price_minor\nP-1,\xff,each,EUR,1\n").unwrap_err()[0].line,
+            2
+        );
     }
 }

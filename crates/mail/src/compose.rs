@@ -129,7 +129,8 @@ impl Composer for TemplateComposer {
     fn compose(&self, letter: &Letter<'_>) -> Result<Composed, String> {
         let render = |e: askama::Error| e.to_string();
         match letter {
-            Letter::Publication { notice, to, quotes, ack_url } | Letter::Reminder { notice, to, quotes, ack_url, .. } => {
+            Letter::Publication { notice, to, quotes, ack_url }
+            | Letter::Reminder { notice, to, quotes, ack_url, .. } => {
                 let (subject, intro) = match letter {
                     Letter::Reminder { number, of, .. } if *of > 0 => (
                         format!("Reminder {number} of {of}: please acknowledge \"{}\"", notice.title),
@@ -139,7 +140,9 @@ impl Composer for TemplateComposer {
                         format!("Reminder: please acknowledge \"{}\"", notice.title),
                         "Finance asks you to acknowledge this price notice now.".to_owned(),
                     ),
-                    _ => (format!("Price notice: {}", notice.title), "Finance has published a price notice.".to_owned()),
+                    _ => {
+                        (format!("Price notice: {}", notice.title), "Finance has published a price notice.".to_owned())
+                    }
                 };
                 let changes = change_rows(notice);
                 let quotes = quote_rows(quotes);
@@ -154,9 +157,17 @@ impl Composer for TemplateComposer {
                 }
                 .render()
                 .map_err(render)?;
-                let text = NoticeText { intro: &intro, name: &to.name, title: &notice.title, body: &notice.body, changes: &changes, quotes: &quotes, ack_url }
-                    .render()
-                    .map_err(render)?;
+                let text = NoticeText {
+                    intro: &intro,
+                    name: &to.name,
+                    title: &notice.title,
+                    body: &notice.body,
+                    changes: &changes,
+                    quotes: &quotes,
+                    ack_url,
+                }
+                .render()
+                .map_err(render)?;
                 Ok(Composed { subject, text, html })
             }
             Letter::Escalation { notice, to, pending } => {
@@ -167,12 +178,24 @@ impl Composer for TemplateComposer {
                 let at_stake = value_at_stake(pending);
                 let published_at = notice.published_at.format("%Y-%m-%d %H:%M UTC").to_string();
                 let subject = format!("Escalation: {} still pending for \"{}\"", pending.len(), notice.title);
-                let html = EscalationHtml { name: &to.name, title: &notice.title, published_at: published_at.clone(), people: &people, at_stake: &at_stake }
-                    .render()
-                    .map_err(render)?;
-                let text = EscalationText { name: &to.name, title: &notice.title, published_at, people: &people, at_stake: &at_stake }
-                    .render()
-                    .map_err(render)?;
+                let html = EscalationHtml {
+                    name: &to.name,
+                    title: &notice.title,
+                    published_at: published_at.clone(),
+                    people: &people,
+                    at_stake: &at_stake,
+                }
+                .render()
+                .map_err(render)?;
+                let text = EscalationText {
+                    name: &to.name,
+                    title: &notice.title,
+                    published_at,
+                    people: &people,
+                    at_stake: &at_stake,
+                }
+                .render()
+                .map_err(render)?;
                 Ok(Composed { subject, text, html })
             }
         }

@@ -6,16 +6,17 @@
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, html};
 
 pub fn render_markdown(source: &str) -> String {
-    let parser = Parser::new_ext(source, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).map(|event| match event {
-        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
-        Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
-            Event::Start(Tag::Link { link_type, dest_url: safe_url(dest_url), title, id })
-        }
-        Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
-            Event::Start(Tag::Image { link_type, dest_url: safe_url(dest_url), title, id })
-        }
-        other => other,
-    });
+    let parser =
+        Parser::new_ext(source, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).map(|event| match event {
+            Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+            Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+                Event::Start(Tag::Link { link_type, dest_url: safe_url(dest_url), title, id })
+            }
+            Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+                Event::Start(Tag::Image { link_type, dest_url: safe_url(dest_url), title, id })
+            }
+            other => other,
+        });
     let mut out = String::with_capacity(source.len() * 3 / 2);
     html::push_html(&mut out, parser);
     out
@@ -36,7 +37,8 @@ mod tests {
 
     #[test]
     fn markdown_renders_and_raw_html_is_escaped() {
-        let html = render_markdown("From **today**.\n\n<script>alert(1)</script> <b>x</b>\n\nSee [a](javascript:alert(1)).");
+        let html =
+            render_markdown("From **today**.\n\n<script>alert(1)</script> <b>x</b>\n\nSee [a](javascript:alert(1)).");
         assert!(html.contains("<strong>today</strong>"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");

@@ -68,10 +68,11 @@ impl AnyTransport {
 impl MailTransport for AnyTransport {
     async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
-            AnyTransport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError {
-                permanent: e.is_permanent(),
-                message: format!("SMTP: {e}"),
-            }),
+            AnyTransport::Smtp(t) => t
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| SendError { permanent: e.is_permanent(), message: format!("SMTP: {e}") }),
             AnyTransport::File(t) => t
                 .send(message)
                 .await

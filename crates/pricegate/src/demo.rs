@@ -6,7 +6,9 @@ use anyhow::Context;
 use chrono::{Duration, Utc};
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Email, Password, Quantity, Role, Sku, Text};
 use pricegate_store::views::UserView;
-use pricegate_store::{Actor, Channel, ClientInfo, NewLine, NewNotice, NewPriceChange, NewProduct, NewQuote, NewUser, Store};
+use pricegate_store::{
+    Actor, Channel, ClientInfo, NewLine, NewNotice, NewPriceChange, NewProduct, NewQuote, NewUser, Store,
+};
 
 /// Every demo user logs in with this password.
 pub const DEMO_PASSWORD: &str = "pricegate-demo";
@@ -119,7 +121,12 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
     store
         .create_quote(
             &sara,
-            quote("Luis Ortega", "luis@aguaclara.example", "AguaClara S.L.", vec![line("PUMP-S60", 6, 0)?, line("HOSE-R50-10", 12, 1_000)?])?,
+            quote(
+                "Luis Ortega",
+                "luis@aguaclara.example",
+                "AguaClara S.L.",
+                vec![line("PUMP-S60", 6, 0)?, line("HOSE-R50-10", 12, 1_000)?],
+            )?,
         )
         .await?;
 
@@ -135,8 +142,16 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
                     20_000,
                 )?,
                 changes: vec![
-                    NewPriceChange { sku: Sku::parse("PUMP-C250")?, unit_price_minor: 161_000, effective_on: Utc::now().date_naive() },
-                    NewPriceChange { sku: Sku::parse("PUMP-C400")?, unit_price_minor: 249_500, effective_on: Utc::now().date_naive() },
+                    NewPriceChange {
+                        sku: Sku::parse("PUMP-C250")?,
+                        unit_price_minor: 161_000,
+                        effective_on: Utc::now().date_naive(),
+                    },
+                    NewPriceChange {
+                        sku: Sku::parse("PUMP-C400")?,
+                        unit_price_minor: 249_500,
+                        effective_on: Utc::now().date_naive(),
+                    },
                 ],
             },
         )
@@ -148,7 +163,12 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
     store
         .create_quote(
             &sara,
-            quote("Mia Berg", "mia@fjordvann.example", "Fjordvann AS", vec![line("PUMP-C100", 3, 0)?, line("VALVE-B25", 12, 0)?])?,
+            quote(
+                "Mia Berg",
+                "mia@fjordvann.example",
+                "Fjordvann AS",
+                vec![line("PUMP-C100", 3, 0)?, line("VALVE-B25", 12, 0)?],
+            )?,
         )
         .await?;
 
@@ -168,6 +188,9 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
         .await?;
 
     Ok(Some(
-        PEOPLE.iter().map(|(email, name, role)| DemoLogin { email: email.to_string(), name: name.to_string(), role: *role }).collect(),
+        PEOPLE
+            .iter()
+            .map(|(email, name, role)| DemoLogin { email: email.to_string(), name: name.to_string(), role: *role })
+            .collect(),
     ))
 }

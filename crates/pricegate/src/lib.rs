@@ -29,11 +29,17 @@ impl Application {
     /// (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let store = connect(&settings).await?;
-        let listener = TcpListener::bind(settings.bind).await.with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let listener =
+            TcpListener::bind(settings.bind).await.with_context(|| format!("cannot listen on {}", settings.bind))?;
         let address = listener.local_addr()?;
         let base_url = settings.base_url.clone().unwrap_or_else(|| format!("http://{address}"));
         let (store, worker) = with_mail(store, &settings, &base_url)?;
-        Ok(Application { listener, address, state: AppState { store, base_url, request_timeout: settings.request_timeout }, worker })
+        Ok(Application {
+            listener,
+            address,
+            state: AppState { store, base_url, request_timeout: settings.request_timeout },
+            worker,
+        })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -92,8 +98,10 @@ impl Worker {
 /// Gives the store what it needs to write mail (so publication enqueues its
 /// e-mails in its own transaction) and builds the worker that sends them.
 pub fn with_mail(store: Store, settings: &Settings, base_url: &str) -> anyhow::Result<(Store, Worker)> {
-    let from: lettre::message::Mailbox =
-        settings.mail_from.parse().map_err(|e| anyhow::anyhow!("MAIL_FROM is not an address like `Pricegate <pricegate@example.com>`: {e}"))?;
+    let from: lettre::message::Mailbox = settings
+        .mail_from
+        .parse()
+        .map_err(|e| anyhow::anyhow!("MAIL_FROM is not an address like `Pricegate <pricegate@example.com>`: {e}"))?;
     let config = WorkerConfig {
         lease: settings.mail_lease,
         ..WorkerConfig::new(from.clone(), settings.worker_poll, settings.reminders.clone())
@@ -105,14 +113,18 @@ pub fn with_mail(store: Store, settings: &Settings, base_url: &str) -> anyhow::R
     let setup = MailSetup {
         composer: std::sync::Arc::new(TemplateComposer),
         base_url: base_url.trim_end_matches('/').to_owned(),
-        ack_link_ttl: chrono::Duration::from_std(settings.ack_link_ttl).context("PRICEGATE_ACK_LINK_TTL is too long")?,
+        ack_link_ttl: chrono::Duration::from_std(settings.ack_link_ttl)
+            .context("PRICEGATE_ACK_LINK_TTL is too long")?,
         message_id_domain: from.email.domain().to_owned(),
     };
     Ok((store.with_mail(setup), Worker { transport, config }))
 }
 
 /// `pricegate worker`: only the mail worker, until `shutdown` completes.
-pub async fn run_worker_until(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run_worker_until(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let store = connect(&settings).await?;
     let base_url = settings.base_url.clone().unwrap_or_else(|| format!("http://{}", settings.bind));
     let (store, worker) = with_mail(store, &settings, &base_url)?;

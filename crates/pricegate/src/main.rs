@@ -11,7 +11,11 @@ use pricegate_store::NewUser;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "pricegate", version, about = "Quotes that cannot be finalised at a price the signer has not been told about.")]
+#[command(
+    name = "pricegate",
+    version,
+    about = "Quotes that cannot be finalised at a price the signer has not been told about."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

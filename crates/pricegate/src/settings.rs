@@ -77,8 +77,14 @@ impl Settings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
         let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(SettingsError { variable: "DATABASE_URL", message: "must start with sqlite: or postgres://".into() });
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(SettingsError {
+                variable: "DATABASE_URL",
+                message: "must start with sqlite: or postgres://".into(),
+            });
         }
         let bind_raw = get("PRICEGATE_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
         let bind = bind_raw.parse().map_err(|_| SettingsError {
@@ -88,13 +94,19 @@ impl Settings {
         let base_url = get("PRICEGATE_BASE_URL").map(|u| u.trim_end_matches('/').to_owned());
         if let Some(url) = &base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(SettingsError { variable: "PRICEGATE_BASE_URL", message: "must start with http:// or https://".into() });
+                return Err(SettingsError {
+                    variable: "PRICEGATE_BASE_URL",
+                    message: "must start with http:// or https://".into(),
+                });
             }
         }
         let smtp_url = get("SMTP_URL").map(Secret::new);
         if let Some(url) = &smtp_url {
             if !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://")) {
-                return Err(SettingsError { variable: "SMTP_URL", message: "must start with smtp:// or smtps://".into() });
+                return Err(SettingsError {
+                    variable: "SMTP_URL",
+                    message: "must start with smtp:// or smtps://".into(),
+                });
             }
         }
         let reminders = match get("PRICEGATE_REMINDERS") {
@@ -105,7 +117,10 @@ impl Settings {
                 .collect::<Result<Vec<_>, _>>()?,
         };
         if reminders.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(SettingsError { variable: "PRICEGATE_REMINDERS", message: "delays must increase, e.g. 4h,24h,72h".into() });
+            return Err(SettingsError {
+                variable: "PRICEGATE_REMINDERS",
+                message: "delays must increase, e.g. 4h,24h,72h".into(),
+            });
         }
         let ack_link_ttl = match get("PRICEGATE_ACK_LINK_TTL") {
             None => hours(14 * 24),
@@ -153,10 +168,10 @@ fn hours(n: u64) -> Duration {
 
 /// `30s`, `15m`, `4h`, `3d` (and anything else humantime reads, like `1h 30m`).
 pub fn parse_duration(variable: &'static str, raw: &str) -> Result<Duration, SettingsError> {
-    humantime::parse_duration(raw)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| SettingsError { variable, message: format!("{raw:?} is not a duration like 30s, 15m, 4h or 3d") })
+    humantime::parse_duration(raw).ok().filter(|d| !d.is_zero()).ok_or_else(|| SettingsError {
+        variable,
+        message: format!("{raw:?} is not a duration like 30s, 15m, 4h or 3d"),
+    })
 }
 
 #[cfg(test)]
@@ -181,7 +196,10 @@ mod tests {
 
     #[test]
     fn durations_and_addresses_are_checked() {
-        assert_eq!(settings(&[("PRICEGATE_REMINDERS", "30s, 2m")]).unwrap().reminders, vec![Duration::from_secs(30), Duration::from_secs(120)]);
+        assert_eq!(
+            settings(&[("PRICEGATE_REMINDERS", "30s, 2m")]).unwrap().reminders,
+            vec![Duration::from_secs(30), Duration::from_secs(120)]
+        );
         assert_eq!(settings(&[("PRICEGATE_REMINDERS", "2m,30s")]).unwrap_err().variable, "PRICEGATE_REMINDERS");
         assert_eq!(settings(&[("PRICEGATE_ACK_LINK_TTL", "soon")]).unwrap_err().variable, "PRICEGATE_ACK_LINK_TTL");
         assert_eq!(settings(&[("PRICEGATE_BIND", "localhost")]).unwrap_err().variable, "PRICEGATE_BIND");

@@ -72,9 +72,13 @@ async fn check(
     if row.expires_at <= now {
         return Err(AckLinkError::Expired);
     }
-    let user = users::Entity::find_by_id(row.user_id).one(conn).await?.filter(|u| u.active).ok_or(AckLinkError::Unknown)?;
-    let notice =
-        notices::Entity::find_by_id(row.notice_id).one(conn).await?.filter(|n| n.state == PUBLISHED).ok_or(AckLinkError::Unknown)?;
+    let user =
+        users::Entity::find_by_id(row.user_id).one(conn).await?.filter(|u| u.active).ok_or(AckLinkError::Unknown)?;
+    let notice = notices::Entity::find_by_id(row.notice_id)
+        .one(conn)
+        .await?
+        .filter(|n| n.state == PUBLISHED)
+        .ok_or(AckLinkError::Unknown)?;
     let changes = load_changes(conn, &[notice.id]).await?.remove(&notice.id).unwrap_or_default();
     let view = AckLinkView {
         notice: NoticeContent {
@@ -103,7 +107,11 @@ impl Store {
 
     /// Acknowledges the link's notice for its user (channel `email`) and uses
     /// the link up, in one transaction; a refusal writes nothing.
-    pub async fn acknowledge_by_link(&self, token: &str, client: ClientInfo) -> Result<(AckLinkView, AckView), AckLinkError> {
+    pub async fn acknowledge_by_link(
+        &self,
+        token: &str,
+        client: ClientInfo,
+    ) -> Result<(AckLinkView, AckView), AckLinkError> {
         if !looks_like_token(token) {
             return Err(AckLinkError::Unknown);
         }

@@ -41,9 +41,9 @@ fn storable(detail: serde_json::Value) -> serde_json::Value {
     match detail {
         Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "\u{fffd}")),
         Value::Array(items) => Value::Array(items.into_iter().map(storable).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter().map(|(k, v)| (k.replace('\0', "\u{fffd}"), storable(v))).collect(),
-        ),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k.replace('\0', "\u{fffd}"), storable(v))).collect())
+        }
         other => other,
     }
 }
@@ -51,11 +51,7 @@ fn storable(detail: serde_json::Value) -> serde_json::Value {
 impl Store {
     /// The newest audit rows first.
     pub async fn list_audit(&self, limit: u64) -> Result<Vec<AuditView>, StoreError> {
-        let rows = audit_log::Entity::find()
-            .order_by_desc(audit_log::Column::At)
-            .limit(limit)
-            .all(&self.db)
-            .await?;
+        let rows = audit_log::Entity::find().order_by_desc(audit_log::Column::At).limit(limit).all(&self.db).await?;
         Ok(rows
             .into_iter()
             .map(|r| AuditView {

@@ -6,7 +6,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use pricegate_domain::{Email, Password, Role};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement,
+};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -71,7 +73,8 @@ async fn tokio_blocking<T: Send + 'static>(
 
 /// A valid argon2 hash of a password nobody has: verifying against it when
 /// the e-mail is unknown makes a wrong e-mail cost as much as a wrong password.
-const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$DbPBlKn8Cbo7b9u3YxzDbuRJPhbKp7OeW5aVx0N0ZkA";
+const DECOY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$DbPBlKn8Cbo7b9u3YxzDbuRJPhbKp7OeW5aVx0N0ZkA";
 
 impl Store {
     /// Checks an e-mail and password. Failures are audited (without the password).
@@ -132,13 +135,21 @@ impl Store {
     pub async fn authenticate_token(&self, token: &str) -> Result<Option<(Actor, UserView)>, StoreError> {
         let backend = self.db.get_database_backend();
         let (sql, clock) = match backend {
-            DbBackend::Postgres => ("SELECT u.*, t.expires_at AS token_expires_at, t.revoked_at AS token_revoked_at, \
+            DbBackend::Postgres => (
+                "SELECT u.*, t.expires_at AS token_expires_at, t.revoked_at AS token_revoked_at, \
                  date_trunc('microseconds', clock_timestamp()) AS db_now FROM api_tokens t JOIN users u ON u.id = t.user_id \
-                 WHERE t.token_hash = $1", true),
-            _ => ("SELECT u.*, t.expires_at AS token_expires_at, t.revoked_at AS token_revoked_at FROM api_tokens t \
-                 JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?", false),
+                 WHERE t.token_hash = $1",
+                true,
+            ),
+            _ => (
+                "SELECT u.*, t.expires_at AS token_expires_at, t.revoked_at AS token_revoked_at FROM api_tokens t \
+                 JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+                false,
+            ),
         };
-        let Some(row) = self.db.query_one_raw(Statement::from_sql_and_values(backend, sql, [hash_token(token).into()])).await? else {
+        let Some(row) =
+            self.db.query_one_raw(Statement::from_sql_and_values(backend, sql, [hash_token(token).into()])).await?
+        else {
             return Ok(None);
         };
         let expires_at: DateTime<Utc> = row.try_get("", "token_expires_at")?;

@@ -121,7 +121,11 @@ pub(crate) async fn evaluate(
                     .remove(&p.id)
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|c| PriceChange { sku: c.sku, unit_price_minor: c.unit_price_minor, effective_on: c.effective_on })
+                    .map(|c| PriceChange {
+                        sku: c.sku,
+                        unit_price_minor: c.unit_price_minor,
+                        effective_on: c.effective_on,
+                    })
                     .collect();
                 let impact = impact_of(&priced, &notice_changes);
                 view.pending.push(PendingNoticeView {
@@ -186,7 +190,10 @@ pub(crate) async fn evaluate(
     Ok(Evaluation { view, evidence })
 }
 
-pub(crate) async fn latest_override(conn: &impl ConnectionTrait, quote_id: Uuid) -> Result<Option<OverrideView>, StoreError> {
+pub(crate) async fn latest_override(
+    conn: &impl ConnectionTrait,
+    quote_id: Uuid,
+) -> Result<Option<OverrideView>, StoreError> {
     Ok(price_overrides::Entity::find()
         .filter(price_overrides::Column::QuoteId.eq(quote_id))
         .order_by_desc(price_overrides::Column::CreatedAt)
@@ -202,7 +209,8 @@ impl Store {
     pub async fn publish_notice(&self, actor: &Actor, id: Uuid) -> Result<PublishedView, StoreError> {
         let txn = self.begin_write().await?;
         lock_gate(&txn, GateLock::Exclusive).await?;
-        let notice = notices::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(StoreError::not_found("notice"))?;
+        let notice =
+            notices::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(StoreError::not_found("notice"))?;
         if notice.state == PUBLISHED {
             return Err(StoreError::conflict("notice_published", "This notice is already published."));
         }
@@ -262,7 +270,10 @@ impl Store {
             return Err(StoreError::forbidden("not_signer", "Only the quote's signer can finalise it."));
         }
         if quote.state != DRAFT {
-            return Err(StoreError::conflict("quote_not_draft", format!("This quote is {} and cannot be finalised.", quote.state)));
+            return Err(StoreError::conflict(
+                "quote_not_draft",
+                format!("This quote is {} and cannot be finalised.", quote.state),
+            ));
         }
         let today = db_now(&txn).await?.date_naive();
         let Evaluation { view, evidence } = evaluate(&txn, &quote, &lines, today).await?;

@@ -25,8 +25,11 @@ pub use audit::AuditEntry;
 pub use auth::{ApiToken, TOKEN_TTL_HOURS};
 pub use db::Store;
 pub use error::StoreError;
-pub use outbox::{BlockedQuote, Composed, Composer, Letter, MailSetup, NoticeContent, OutboxMessageView, OutboxView, PendingPerson, Recipient};
 pub use notices::{Channel, ClientInfo, NewNotice, NewPriceChange, NoticePatch};
+pub use outbox::{
+    BlockedQuote, Composed, Composer, Letter, MailSetup, NoticeContent, OutboxMessageView, OutboxView, PendingPerson,
+    Recipient,
+};
 pub use products::{CsvRowError, NewProduct};
 pub use quotes::{NewLine, NewQuote, QuoteFilter, QuotePatch};
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};

@@ -186,7 +186,8 @@ impl Store {
     /// Edits a draft. A published notice is immutable: a correction is a new notice.
     pub async fn update_notice(&self, actor: &Actor, id: Uuid, patch: NoticePatch) -> Result<NoticeView, StoreError> {
         let txn = self.begin_write().await?;
-        let notice = notices::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(StoreError::not_found("notice"))?;
+        let notice =
+            notices::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(StoreError::not_found("notice"))?;
         if notice.state != DRAFT {
             return Err(StoreError::conflict(
                 "notice_published",
@@ -294,7 +295,8 @@ impl Store {
     }
 
     pub async fn list_acknowledgements(&self, notice_id: Uuid) -> Result<AckListView, StoreError> {
-        let notice = notices::Entity::find_by_id(notice_id).one(&self.db).await?.ok_or(StoreError::not_found("notice"))?;
+        let notice =
+            notices::Entity::find_by_id(notice_id).one(&self.db).await?.ok_or(StoreError::not_found("notice"))?;
         let acks = acknowledgements::Entity::find()
             .filter(acknowledgements::Column::NoticeId.eq(notice.id))
             .order_by_asc(acknowledgements::Column::AcknowledgedAt)
@@ -375,10 +377,7 @@ pub(crate) async fn acknowledge_in(
         )
         .await?;
     }
-    Ok((
-        AckView { notice_id, user_id, acknowledged_at: ack.acknowledged_at, channel: ack.channel },
-        inserted,
-    ))
+    Ok((AckView { notice_id, user_id, acknowledged_at: ack.acknowledged_at, channel: ack.channel }, inserted))
 }
 
 fn to_view(n: notices::Model, changes: Vec<PriceChangeView>, ack: Option<&acknowledgements::Model>) -> NoticeView {

@@ -3,7 +3,10 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use pricegate_domain::product_csv::ProductRow;
 use pricegate_domain::{Currency, Sku, Text};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    RelationTrait,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -24,7 +27,13 @@ pub struct NewProduct {
 
 impl From<ProductRow> for NewProduct {
     fn from(r: ProductRow) -> Self {
-        NewProduct { sku: r.sku, name: r.name, unit: r.unit, currency: r.currency, unit_price_minor: r.unit_price_minor }
+        NewProduct {
+            sku: r.sku,
+            name: r.name,
+            unit: r.unit,
+            currency: r.currency,
+            unit_price_minor: r.unit_price_minor,
+        }
     }
 }
 
@@ -86,10 +95,9 @@ impl Store {
     pub async fn create_product(&self, actor: &Actor, new: NewProduct) -> Result<ProductView, StoreError> {
         let txn = self.begin_write().await?;
         let now = db_now(&txn).await?;
-        let row = products::Entity::insert(active(&new, now))
-            .exec_with_returning(&txn)
-            .await
-            .map_err(|e| StoreError::unique_as(e, "sku_taken", format!("A product with sku {} already exists.", new.sku)))?;
+        let row = products::Entity::insert(active(&new, now)).exec_with_returning(&txn).await.map_err(|e| {
+            StoreError::unique_as(e, "sku_taken", format!("A product with sku {} already exists.", new.sku))
+        })?;
         record(
             &txn,
             AuditEntry {
@@ -134,22 +142,27 @@ impl Store {
                 .map(|r| CsvRowError {
                     line: r.line,
                     field: Some("sku".into()),
-                    message: format!("A product with sku {} already exists; the price list changes only through notices.", r.sku),
+                    message: format!(
+                        "A product with sku {} already exists; the price list changes only through notices.",
+                        r.sku
+                    ),
                 })
                 .collect();
             return Ok(Err(errors));
         }
         let now = db_now(&txn).await?;
-        let models: Vec<products::ActiveModel> =
-            rows.into_iter().map(|r| active(&NewProduct::from(r), now)).collect();
+        let models: Vec<products::ActiveModel> = rows.into_iter().map(|r| active(&NewProduct::from(r), now)).collect();
         let mut created = Vec::with_capacity(models.len());
         for chunk in models.chunks(500) {
-            created.extend(
-                products::Entity::insert_many(chunk.to_vec())
-                    .exec_with_returning(&txn)
-                    .await
-                    .map_err(|e| StoreError::unique_as(e, "sku_taken", "A sku in the file was created by someone else meanwhile; import again."))?,
-            );
+            created.extend(products::Entity::insert_many(chunk.to_vec()).exec_with_returning(&txn).await.map_err(
+                |e| {
+                    StoreError::unique_as(
+                        e,
+                        "sku_taken",
+                        "A sku in the file was created by someone else meanwhile; import again.",
+                    )
+                },
+            )?);
         }
         record(
             &txn,
@@ -171,7 +184,13 @@ impl Store {
         let today = db_now(&self.db).await?.date_naive();
         let prices = prices_in_force(&self.db, None, today).await?;
         let rows = products::Entity::find().order_by_asc(products::Column::Sku).all(&self.db).await?;
-        Ok(rows.into_iter().map(|p| { let price = prices.get(&p.id).copied(); view(p, price) }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|p| {
+                let price = prices.get(&p.id).copied();
+                view(p, price)
+            })
+            .collect())
     }
 }
 

@@ -1,10 +1,12 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, PricedLine, Quantity, Role, Sku, Text, quote_total};
+use pricegate_domain::{
+    Currency, CustomerEmail, DiscountBp, Invalid, PricedLine, Quantity, Role, Sku, Text, quote_total,
+};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -79,7 +81,8 @@ pub(crate) async fn load_quote_for_update(
     txn: &DatabaseTransaction,
     id: Uuid,
 ) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
-    let quote = quotes::Entity::find_by_id(id).lock_exclusive().one(txn).await?.ok_or(StoreError::not_found("quote"))?;
+    let quote =
+        quotes::Entity::find_by_id(id).lock_exclusive().one(txn).await?.ok_or(StoreError::not_found("quote"))?;
     let lines = load_lines(txn, &[id]).await?.remove(&id).unwrap_or_default();
     Ok((quote, lines))
 }
@@ -101,13 +104,20 @@ pub(crate) async fn load_visible(
     Ok((quote, lines))
 }
 
-async fn load_owned(txn: &DatabaseTransaction, actor: &Actor, id: Uuid) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
+async fn load_owned(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
     let (quote, lines) = load_quote_for_update(txn, id).await?;
     if quote.owner_id != actor.id {
         return Err(StoreError::forbidden("not_owner", "Only the quote's owner can change it."));
     }
     if quote.state != DRAFT {
-        return Err(StoreError::conflict("quote_not_draft", format!("This quote is {} and can no longer change.", quote.state)));
+        return Err(StoreError::conflict(
+            "quote_not_draft",
+            format!("This quote is {} and can no longer change.", quote.state),
+        ));
     }
     Ok((quote, lines))
 }
@@ -117,7 +127,9 @@ async fn check_signer(conn: &impl ConnectionTrait, signer_id: Uuid) -> Result<()
     let signer = users::Entity::find_by_id(signer_id).one(conn).await?;
     match signer {
         Some(u) if u.active && u.role == Role::Sales.as_str() => Ok(()),
-        _ => Err(Invalid::new("signer_id", "signer_id must be the id of an active salesperson.").with_code("invalid_signer").into()),
+        _ => Err(Invalid::new("signer_id", "signer_id must be the id of an active salesperson.")
+            .with_code("invalid_signer")
+            .into()),
     }
 }
 
@@ -183,7 +195,11 @@ async fn price_lines(
     Ok(rows)
 }
 
-async fn replace_lines(txn: &DatabaseTransaction, quote_id: Uuid, rows: Vec<quote_lines::Model>) -> Result<(), StoreError> {
+async fn replace_lines(
+    txn: &DatabaseTransaction,
+    quote_id: Uuid,
+    rows: Vec<quote_lines::Model>,
+) -> Result<(), StoreError> {
     quote_lines::Entity::delete_many().filter(quote_lines::Column::QuoteId.eq(quote_id)).exec(txn).await?;
     let models: Vec<quote_lines::ActiveModel> = rows.into_iter().map(Into::into).collect();
     quote_lines::Entity::insert_many(models).exec_without_returning(txn).await?;
@@ -248,15 +264,18 @@ pub(crate) async fn quote_view(
     quote: quotes::Model,
     lines: Vec<quote_lines::Model>,
 ) -> Result<QuoteView, StoreError> {
-    let evidence = if quote.finalised_at.is_some() {
-        finalisations::Entity::find_by_id(quote.id).one(conn).await?
-    } else {
-        None
-    };
+    let evidence =
+        if quote.finalised_at.is_some() { finalisations::Entity::find_by_id(quote.id).one(conn).await? } else { None };
     Ok(to_view(quote, lines, evidence))
 }
 
-fn audit<'a>(at: chrono::DateTime<chrono::Utc>, actor: &Actor, action: &'a str, id: Uuid, detail: serde_json::Value) -> AuditEntry<'a> {
+fn audit<'a>(
+    at: chrono::DateTime<chrono::Utc>,
+    actor: &Actor,
+    action: &'a str,
+    id: Uuid,
+    detail: serde_json::Value,
+) -> AuditEntry<'a> {
     AuditEntry { at, actor_id: Some(actor.id), action, subject_type: "quote", subject_id: Some(id), detail }
 }
 
@@ -292,7 +311,11 @@ impl Store {
         quotes::Entity::insert(quotes::ActiveModel::from(quote.clone())).exec_without_returning(&txn).await?;
         replace_lines(&txn, id, lines.clone()).await?;
         let view = to_view(quote, lines, None);
-        record(&txn, audit(now, actor, "quote.drafted", id, json!({ "total_minor": view.total_minor, "signer_id": signer_id }))).await?;
+        record(
+            &txn,
+            audit(now, actor, "quote.drafted", id, json!({ "total_minor": view.total_minor, "signer_id": signer_id })),
+        )
+        .await?;
         txn.commit().await?;
         Ok(view)
     }
@@ -378,7 +401,17 @@ impl Store {
         quotes::Entity::update(model).exec(&txn).await?;
         let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
         let view = to_view(quote, lines, None);
-        record(&txn, audit(now, actor, "quote.edited", id, json!({ "total_minor": view.total_minor, "signer_id": view.signer_id }))).await?;
+        record(
+            &txn,
+            audit(
+                now,
+                actor,
+                "quote.edited",
+                id,
+                json!({ "total_minor": view.total_minor, "signer_id": view.signer_id }),
+            ),
+        )
+        .await?;
         txn.commit().await?;
         Ok(view)
     }
@@ -402,8 +435,20 @@ impl Store {
         let rows = price_lines(&txn, id, &quote.currency, &requested, &HashMap::new(), now.date_naive()).await?;
         let new_total_minor = quote_total(&priced_lines(&rows))?;
         replace_lines(&txn, id, rows.clone()).await?;
-        quotes::Entity::update(quotes::ActiveModel { id: Set(id), updated_at: Set(now), ..Default::default() }).exec(&txn).await?;
-        record(&txn, audit(now, actor, "quote.repriced", id, json!({ "old_total_minor": old_total_minor, "new_total_minor": new_total_minor }))).await?;
+        quotes::Entity::update(quotes::ActiveModel { id: Set(id), updated_at: Set(now), ..Default::default() })
+            .exec(&txn)
+            .await?;
+        record(
+            &txn,
+            audit(
+                now,
+                actor,
+                "quote.repriced",
+                id,
+                json!({ "old_total_minor": old_total_minor, "new_total_minor": new_total_minor }),
+            ),
+        )
+        .await?;
         let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
         txn.commit().await?;
         Ok(RepriceView { old_total_minor, new_total_minor, quote: to_view(quote, rows, None) })
@@ -436,12 +481,27 @@ impl Store {
         let txn = self.begin_write().await?;
         let (quote, _) = load_quote_for_update(&txn, id).await?;
         if quote.state != DRAFT {
-            return Err(StoreError::conflict("quote_not_draft", format!("This quote is {} and can no longer change.", quote.state)));
+            return Err(StoreError::conflict(
+                "quote_not_draft",
+                format!("This quote is {} and can no longer change.", quote.state),
+            ));
         }
         let now = db_now(&txn).await?;
-        let row = price_overrides::Model { id: Uuid::new_v4(), quote_id: id, approved_by: actor.id, reason: reason.into_inner(), created_at: now };
-        price_overrides::Entity::insert(price_overrides::ActiveModel::from(row.clone())).exec_without_returning(&txn).await?;
-        record(&txn, audit(now, actor, "quote.price_override", id, json!({ "override_id": row.id, "reason": row.reason }))).await?;
+        let row = price_overrides::Model {
+            id: Uuid::new_v4(),
+            quote_id: id,
+            approved_by: actor.id,
+            reason: reason.into_inner(),
+            created_at: now,
+        };
+        price_overrides::Entity::insert(price_overrides::ActiveModel::from(row.clone()))
+            .exec_without_returning(&txn)
+            .await?;
+        record(
+            &txn,
+            audit(now, actor, "quote.price_override", id, json!({ "override_id": row.id, "reason": row.reason })),
+        )
+        .await?;
         txn.commit().await?;
         Ok(OverrideView { id: row.id, approved_by: row.approved_by, reason: row.reason, created_at: row.created_at })
     }

@@ -79,7 +79,10 @@ fn page(status: StatusCode, rendered: Result<String, askama::Error>) -> Response
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "an acknowledgement page did not render");
-            (StatusCode::INTERNAL_SERVER_ERROR, Html("<!DOCTYPE html><title>Error - Pricegate</title><p>Something went wrong.</p>"))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<!DOCTYPE html><title>Error - Pricegate</title><p>Something went wrong.</p>"),
+            )
                 .into_response()
         }
     }
@@ -155,7 +158,10 @@ fn show_page(view: AckLinkView) -> Response {
     )
 }
 
-async fn show(State(app): State<AppState>, token: Result<Path<String>, axum::extract::rejection::PathRejection>) -> Response {
+async fn show(
+    State(app): State<AppState>,
+    token: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
     let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown) };
     match app.store.open_ack_link(&token).await {
         Ok(view) => show_page(view),
@@ -180,7 +186,12 @@ async fn acknowledge(
     match app.store.acknowledge_by_link(&token, client).await {
         Ok((view, ack)) => page(
             StatusCode::OK,
-            DonePage { title: view.notice.title, user_name: view.user_name, acknowledged_at: stamp(ack.acknowledged_at) }.render(),
+            DonePage {
+                title: view.notice.title,
+                user_name: view.user_name,
+                acknowledged_at: stamp(ack.acknowledged_at),
+            }
+            .render(),
         ),
         Err(e) => refusal(e),
     }
@@ -229,7 +240,10 @@ mod tests {
     fn cross_site_posts_are_recognised() {
         let base = "https://pricegate.example.com";
         assert!(!is_cross_site(&headers(&[]), base));
-        assert!(!is_cross_site(&headers(&[("origin", "https://pricegate.example.com"), ("sec-fetch-site", "same-origin")]), base));
+        assert!(!is_cross_site(
+            &headers(&[("origin", "https://pricegate.example.com"), ("sec-fetch-site", "same-origin")]),
+            base
+        ));
         assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site")]), base));
         assert!(is_cross_site(&headers(&[("origin", "https://evil.example")]), base));
         assert!(!is_cross_site(&headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]), base));

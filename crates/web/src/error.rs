@@ -49,7 +49,11 @@ impl AppError {
     pub fn internal(cause: impl Into<String>) -> Self {
         AppError {
             cause: Some(cause.into()),
-            ..AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side. It has been logged; please try again.")
+            ..AppError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Something went wrong on our side. It has been logged; please try again.",
+            )
         }
     }
 

@@ -81,16 +81,22 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             "unsupported_media_type",
             "Send the body as JSON with the header Content-Type: application/json.",
         ),
-        JsonRejection::JsonSyntaxError(e) => {
-            AppError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("The body is not valid JSON: {}.", e.body_text()))
-        }
+        JsonRejection::JsonSyntaxError(e) => AppError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("The body is not valid JSON: {}.", e.body_text()),
+        ),
         JsonRejection::JsonDataError(e) => AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
             format!("The body does not have the expected shape: {}.", e.body_text()),
         ),
         JsonRejection::BytesRejection(e) => body_rejection(e.status()),
-        other => AppError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("The body cannot be read: {}.", other.body_text())),
+        other => AppError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("The body cannot be read: {}.", other.body_text()),
+        ),
     }
 }
 
@@ -109,9 +115,15 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| ApiPath(p.0)).map_err(|e: PathRejection| {
-            AppError::new(StatusCode::BAD_REQUEST, "invalid_id", format!("The address holds an invalid id: {}.", e.body_text()))
-        })
+        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| ApiPath(p.0)).map_err(
+            |e: PathRejection| {
+                AppError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_id",
+                    format!("The address holds an invalid id: {}.", e.body_text()),
+                )
+            },
+        )
     }
 }
 
@@ -121,9 +133,15 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| ApiQuery(q.0)).map_err(|e: QueryRejection| {
-            AppError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("The query string is invalid: {}.", e.body_text()))
-        })
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| ApiQuery(q.0)).map_err(
+            |e: QueryRejection| {
+                AppError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("The query string is invalid: {}.", e.body_text()),
+                )
+            },
+        )
     }
 }
 
@@ -157,7 +175,13 @@ impl FromRequestParts<AppState> for AuthUser {
                 "Log in first: send Authorization: Bearer <token> from POST /api/v1/auth/token.",
             )
         })?;
-        let invalid = || AppError::new(StatusCode::UNAUTHORIZED, "invalid_token", "The token is unknown, expired or revoked; log in again.");
+        let invalid = || {
+            AppError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "The token is unknown, expired or revoked; log in again.",
+            )
+        };
         let token = header
             .to_str()
             .ok()
@@ -217,10 +241,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+        let addr =
+            parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
         let user_agent =
             parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
         Ok(Client(ClientInfo { addr, user_agent }))

@@ -96,7 +96,9 @@ fn loggable_path(path: &str) -> &str {
 }
 
 /// 200 once the database answers; 503 (with the error body) while it does not.
-async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<axum::Json<serde_json::Value>, AppError> {
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<axum::Json<serde_json::Value>, AppError> {
     state.store.ping().await?;
     Ok(axum::Json(serde_json::json!({ "status": "ok" })))
 }

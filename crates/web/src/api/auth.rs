@@ -43,7 +43,10 @@ pub struct TokenResponse {
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = TokenResponse), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn issue_token(State(app): State<AppState>, ApiJson(body): ApiJson<TokenRequest>) -> Result<Json<TokenResponse>, AppError> {
+pub async fn issue_token(
+    State(app): State<AppState>,
+    ApiJson(body): ApiJson<TokenRequest>,
+) -> Result<Json<TokenResponse>, AppError> {
     if body.email.len() > 320 || body.password.len() > 1024 {
         return Err(wrong_credentials());
     }
@@ -81,7 +84,11 @@ pub struct AuditQuery {
 /// The audit log, newest first. It can be read, never changed.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "auth", params(AuditQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<AuditView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn audit(State(app): State<AppState>, _staff: StaffUser, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<Vec<AuditView>>, AppError> {
+pub async fn audit(
+    State(app): State<AppState>,
+    _staff: StaffUser,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<Vec<AuditView>>, AppError> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(pricegate_domain::Invalid::new("limit", "limit must be between 1 and 1000.").into());

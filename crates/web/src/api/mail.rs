@@ -58,7 +58,10 @@ pub async fn list_outbox(
     if let Some(state) = &query.state
         && !["pending", "sent", "failed"].contains(&state.as_str())
     {
-        return Err(AppError::from(pricegate_domain::Invalid::new("state", "state is one of pending, sent or failed.")));
+        return Err(AppError::from(pricegate_domain::Invalid::new(
+            "state",
+            "state is one of pending, sent or failed.",
+        )));
     }
     let limit = query.limit.unwrap_or(200).clamp(1, 1000);
     Ok(Json(app.store.list_outbox(query.state.as_deref(), limit).await?))

@@ -126,7 +126,11 @@ pub async fn list_notices(State(app): State<AppState>, auth: AuthUser) -> Result
 #[utoipa::path(get, path = "/api/v1/notices/{id}", tag = "notices", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = NoticeView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn get_notice(State(app): State<AppState>, auth: AuthUser, ApiPath(id): ApiPath<Uuid>) -> Result<Json<NoticeView>, AppError> {
+pub async fn get_notice(
+    State(app): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<NoticeView>, AppError> {
     Ok(Json(app.store.get_notice(&auth.actor, id).await?))
 }
 

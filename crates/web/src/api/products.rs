@@ -102,6 +102,8 @@ pub async fn import_products(
     })?;
     match app.store.import_products(&finance.actor, rows).await? {
         Ok(products) => Ok((StatusCode::CREATED, Json(ImportResult { imported: products.len(), products }))),
-        Err(errors) => Err(refuse(errors.into_iter().map(|e| CsvError { line: e.line, field: e.field, message: e.message }).collect())),
+        Err(errors) => Err(refuse(
+            errors.into_iter().map(|e| CsvError { line: e.line, field: e.field, message: e.message }).collect(),
+        )),
     }
 }

@@ -150,7 +150,11 @@ pub async fn list_quotes(
 /// One quote, with its evidence once finalised.
 #[utoipa::path(get, path = "/api/v1/quotes/{id}", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn get_quote(State(app): State<AppState>, QuoteUser(user): QuoteUser, ApiPath(id): ApiPath<Uuid>) -> Result<Json<QuoteView>, AppError> {
+pub async fn get_quote(
+    State(app): State<AppState>,
+    QuoteUser(user): QuoteUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<QuoteView>, AppError> {
     Ok(Json(app.store.get_quote(&user.actor, id).await?))
 }
 
@@ -187,7 +191,11 @@ pub async fn update_quote(
 /// Would finalising succeed now? If not, which notices are pending and what they do to this quote.
 #[utoipa::path(get, path = "/api/v1/quotes/{id}/gate", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = GateView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn quote_gate(State(app): State<AppState>, QuoteUser(user): QuoteUser, ApiPath(id): ApiPath<Uuid>) -> Result<Json<GateView>, AppError> {
+pub async fn quote_gate(
+    State(app): State<AppState>,
+    QuoteUser(user): QuoteUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<GateView>, AppError> {
     Ok(Json(app.store.quote_gate(&user.actor, id).await?))
 }
 
@@ -195,21 +203,33 @@ pub async fn quote_gate(State(app): State<AppState>, QuoteUser(user): QuoteUser,
 /// impact) until the signer has acknowledged every notice published since the quote was drafted.
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/finalise", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn finalise_quote(State(app): State<AppState>, SalesUser(sales): SalesUser, ApiPath(id): ApiPath<Uuid>) -> Result<Json<QuoteView>, AppError> {
+pub async fn finalise_quote(
+    State(app): State<AppState>,
+    SalesUser(sales): SalesUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<QuoteView>, AppError> {
     Ok(Json(app.store.finalise_quote(&sales.actor, id).await?))
 }
 
 /// Re-snapshot every line at the price in force today.
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/reprice", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = RepriceView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn reprice_quote(State(app): State<AppState>, SalesUser(sales): SalesUser, ApiPath(id): ApiPath<Uuid>) -> Result<Json<RepriceView>, AppError> {
+pub async fn reprice_quote(
+    State(app): State<AppState>,
+    SalesUser(sales): SalesUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<RepriceView>, AppError> {
     Ok(Json(app.store.reprice_quote(&sales.actor, id).await?))
 }
 
 /// Cancel a draft.
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/cancel", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn cancel_quote(State(app): State<AppState>, SalesUser(sales): SalesUser, ApiPath(id): ApiPath<Uuid>) -> Result<Json<QuoteView>, AppError> {
+pub async fn cancel_quote(
+    State(app): State<AppState>,
+    SalesUser(sales): SalesUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<QuoteView>, AppError> {
     Ok(Json(app.store.cancel_quote(&sales.actor, id).await?))
 }
 
