@@ -89,17 +89,11 @@ impl From<StoreError> for AppError {
             }
             StoreError::Forbidden { code, message } => AppError::new(StatusCode::FORBIDDEN, code, message),
             StoreError::Conflict { code, message } => AppError::new(StatusCode::CONFLICT, code, message),
-            StoreError::PendingAcknowledgements(gate) => AppError::new(
-                StatusCode::CONFLICT,
-                "pending_acknowledgements",
-                format!(
-                    "The signer must first acknowledge {} price notice{} published since this quote was drafted.",
-                    gate.pending.len(),
-                    if gate.pending.len() == 1 { "" } else { "s" }
-                ),
-            )
-            .with("pending", &gate.pending)
-            .with("superseded", &gate.superseded),
+            StoreError::PendingAcknowledgements(gate) => {
+                AppError::new(StatusCode::CONFLICT, "pending_acknowledgements", pending_sentence(gate.pending.len()))
+                    .with("pending", &gate.pending)
+                    .with("superseded", &gate.superseded)
+            }
             StoreError::Unavailable(cause) => AppError {
                 cause: Some(format!("{cause}")),
                 ..AppError::new(
@@ -111,6 +105,14 @@ impl From<StoreError> for AppError {
             other => AppError::internal(error_chain(&other)),
         }
     }
+}
+
+/// Why the gate refused, in words: the API's message and the quote page's.
+pub fn pending_sentence(pending: usize) -> String {
+    format!(
+        "The signer must first acknowledge {pending} price notice{} published since this quote was drafted.",
+        if pending == 1 { "" } else { "s" }
+    )
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -298,11 +298,7 @@ async fn finalise(
     match app.store.finalise_quote(&user.0.actor, id).await {
         Ok(_) => Ok(Redirect::to(&format!("/quotes/{id}")).into_response()),
         Err(StoreError::PendingAcknowledgements(gate)) => {
-            let message = format!(
-                "Not finalised: the signer must first acknowledge {} price notice{} published since this quote was drafted.",
-                gate.pending.len(),
-                if gate.pending.len() == 1 { "" } else { "s" }
-            );
+            let message = format!("Not finalised. {}", crate::error::pending_sentence(gate.pending.len()));
             let quote = app.store.get_quote(&user.0.actor, id).await?;
             let page = quote_page(&app, &user, quote, Some(*gate), Some(message), None).await?;
             Ok(render(StatusCode::CONFLICT, &page))
