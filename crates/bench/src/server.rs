@@ -107,10 +107,10 @@ impl Server {
         let mut conn = crate::http::Conn::new(&base);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(r) = conn.request("GET", "/healthz", None, None).await {
-                if r.status == 200 {
-                    break;
-                }
+            if let Ok(r) = conn.request("GET", "/healthz", None, None).await
+                && r.status == 200
+            {
+                break;
             }
             anyhow::ensure!(Instant::now() < deadline, "/healthz not healthy within 60 s");
             tokio::time::sleep(Duration::from_millis(5)).await;

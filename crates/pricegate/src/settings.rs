@@ -92,22 +92,19 @@ impl Settings {
             message: format!("{bind_raw:?} is not an address like 127.0.0.1:8080"),
         })?;
         let base_url = get("PRICEGATE_BASE_URL").map(|u| u.trim_end_matches('/').to_owned());
-        if let Some(url) = &base_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(SettingsError {
-                    variable: "PRICEGATE_BASE_URL",
-                    message: "must start with http:// or https://".into(),
-                });
-            }
+        if let Some(url) = &base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(SettingsError {
+                variable: "PRICEGATE_BASE_URL",
+                message: "must start with http:// or https://".into(),
+            });
         }
         let smtp_url = get("SMTP_URL").map(Secret::new);
-        if let Some(url) = &smtp_url {
-            if !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://")) {
-                return Err(SettingsError {
-                    variable: "SMTP_URL",
-                    message: "must start with smtp:// or smtps://".into(),
-                });
-            }
+        if let Some(url) = &smtp_url
+            && !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://"))
+        {
+            return Err(SettingsError { variable: "SMTP_URL", message: "must start with smtp:// or smtps://".into() });
         }
         let reminders = match get("PRICEGATE_REMINDERS") {
             None => vec![hours(4), hours(24), hours(72)],

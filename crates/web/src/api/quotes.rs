@@ -139,10 +139,10 @@ pub async fn list_quotes(
     QuoteUser(user): QuoteUser,
     ApiQuery(q): ApiQuery<QuotesQuery>,
 ) -> Result<Json<Vec<QuoteView>>, AppError> {
-    if let Some(state) = &q.state {
-        if !["draft", "finalised", "cancelled"].contains(&state.as_str()) {
-            return Err(Invalid::new("state", "state must be draft, finalised or cancelled.").into());
-        }
+    if let Some(state) = &q.state
+        && !["draft", "finalised", "cancelled"].contains(&state.as_str())
+    {
+        return Err(Invalid::new("state", "state must be draft, finalised or cancelled.").into());
     }
     Ok(Json(app.store.list_quotes(&user.actor, QuoteFilter { state: q.state }).await?))
 }
