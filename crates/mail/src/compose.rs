@@ -16,7 +16,7 @@ pub fn money(currency: &str, minor: i64) -> String {
     Currency::parse(currency).map(|c| c.format(minor)).unwrap_or_else(|_| format!("{minor} {currency}"))
 }
 
-fn signed_money(currency: &str, minor: i64) -> String {
+pub fn signed_money(currency: &str, minor: i64) -> String {
     if minor > 0 { format!("+{}", money(currency, minor)) } else { money(currency, minor) }
 }
 

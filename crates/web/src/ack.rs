@@ -13,13 +13,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use pricegate_mail::compose::money;
 use pricegate_mail::render_markdown;
 use pricegate_store::{AckLinkError, AckLinkView, StoreError};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::AppState;
 use crate::extract::Client;
+use crate::pages::ChangeRow;
 
 pub fn router() -> Router<AppState> {
     let header = |name: &'static str, value: &'static str| {
@@ -35,13 +35,6 @@ pub fn router() -> Router<AppState> {
         ))
         .layer(header("referrer-policy", "no-referrer"))
         .layer(header("cache-control", "no-store"))
-}
-
-struct ChangeRow {
-    sku: String,
-    product: String,
-    new_price: String,
-    effective_on: String,
 }
 
 #[derive(Template)]
@@ -133,17 +126,7 @@ fn refusal(e: AckLinkError) -> Response {
 }
 
 fn show_page(view: AckLinkView) -> Response {
-    let changes = view
-        .notice
-        .changes
-        .iter()
-        .map(|c| ChangeRow {
-            sku: c.sku.clone(),
-            product: c.product_name.clone(),
-            new_price: money(&c.currency, c.unit_price_minor),
-            effective_on: c.effective_on.to_string(),
-        })
-        .collect();
+    let changes = view.notice.changes.iter().map(ChangeRow::from).collect();
     page(
         StatusCode::OK,
         ShowPage {

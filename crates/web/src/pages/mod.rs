@@ -275,10 +275,29 @@ pub fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
+/// One structured price change of a notice, as every page that shows a notice lists it.
+pub struct ChangeRow {
+    pub sku: String,
+    pub product: String,
+    pub new_price: String,
+    pub effective_on: String,
+}
+
+impl From<&pricegate_store::views::PriceChangeView> for ChangeRow {
+    fn from(c: &pricegate_store::views::PriceChangeView) -> Self {
+        ChangeRow {
+            sku: c.sku.clone(),
+            product: c.product_name.clone(),
+            new_price: money(&c.currency, c.unit_price_minor),
+            effective_on: c.effective_on.to_string(),
+        }
+    }
+}
+
 pub fn money(currency: &str, minor: i64) -> String {
     pricegate_mail::compose::money(currency, minor)
 }
 
 pub fn signed_money(currency: &str, minor: i64) -> String {
-    if minor > 0 { format!("+{}", money(currency, minor)) } else { money(currency, minor) }
+    pricegate_mail::compose::signed_money(currency, minor)
 }

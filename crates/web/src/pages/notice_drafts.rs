@@ -17,6 +17,7 @@ use pricegate_store::views::ProductView;
 use pricegate_store::{NewNotice, NewPriceChange, StoreError};
 use uuid::Uuid;
 
+use super::ChangeRow;
 use super::quotes::parse_id;
 use super::{FormFields, Layout, PageError, PageUser, money, render, stamp};
 use crate::AppState;
@@ -141,13 +142,6 @@ async fn create(State(app): State<AppState>, user: PageUser, form: FormFields) -
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
-struct ChangeRow {
-    sku: String,
-    product: String,
-    new_price: String,
-    effective_on: String,
-}
-
 #[derive(Template)]
 #[template(path = "pages/notice_publish.html")]
 struct ConfirmPage {
@@ -227,16 +221,7 @@ async fn confirm_publish(
         csrf: user.csrf().to_owned(),
         id: n.id,
         body_html: render_markdown(&n.body),
-        changes: n
-            .changes
-            .iter()
-            .map(|c| ChangeRow {
-                sku: c.sku.clone(),
-                product: c.product_name.clone(),
-                new_price: money(&c.currency, c.unit_price_minor),
-                effective_on: c.effective_on.to_string(),
-            })
-            .collect(),
+        changes: n.changes.iter().map(ChangeRow::from).collect(),
         title: n.title,
         salespeople,
         touched,

@@ -11,8 +11,9 @@ use pricegate_mail::render_markdown;
 use pricegate_store::Channel;
 use uuid::Uuid;
 
+use super::ChangeRow;
 use super::quotes::parse_id;
-use super::{FormFields, Layout, PageError, PageUser, money, render, stamp};
+use super::{FormFields, Layout, PageError, PageUser, render, stamp};
 use crate::AppState;
 use crate::extract::Client;
 
@@ -58,13 +59,6 @@ async fn inbox(State(app): State<AppState>, user: PageUser) -> Result<Response, 
     Ok(render(StatusCode::OK, &InboxPage { layout: user.layout("Notices"), notices: rows }))
 }
 
-struct ChangeRow {
-    sku: String,
-    product: String,
-    new_price: String,
-    effective_on: String,
-}
-
 #[derive(Template)]
 #[template(path = "pages/notice.html")]
 struct NoticePage {
@@ -89,16 +83,7 @@ async fn show(State(app): State<AppState>, user: PageUser, Path(id): Path<String
         published: n.state == "published",
         published_at: n.published_at.map(stamp).unwrap_or_default(),
         body_html: render_markdown(&n.body),
-        changes: n
-            .changes
-            .iter()
-            .map(|c| ChangeRow {
-                sku: c.sku.clone(),
-                product: c.product_name.clone(),
-                new_price: money(&c.currency, c.unit_price_minor),
-                effective_on: c.effective_on.to_string(),
-            })
-            .collect(),
+        changes: n.changes.iter().map(ChangeRow::from).collect(),
         acknowledged_at: n.acknowledged_at.map(stamp),
         is_finance: user.0.actor.role == pricegate_domain::Role::Finance,
         title: n.title,
