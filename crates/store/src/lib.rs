@@ -30,7 +30,7 @@ pub use outbox::{
     BlockedQuote, Composed, Composer, Letter, MailSetup, NoticeContent, OutboxMessageView, OutboxView, PendingPerson,
     Recipient,
 };
-pub use products::{CsvRowError, NewProduct};
+pub use products::{CsvRowError, NewProduct, ProductPatch};
 pub use quotes::{NewLine, NewQuote, QuoteFilter, QuotePatch};
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
 pub use users::{NewUser, UserPatch};

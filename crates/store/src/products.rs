@@ -4,15 +4,14 @@ use chrono::NaiveDate;
 use pricegate_domain::product_csv::ProductRow;
 use pricegate_domain::{Currency, Sku, Text};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    RelationTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, record};
 use crate::db::db_now;
-use crate::entity::{notice_changes, notices, products};
+use crate::entity::products;
 use crate::views::ProductView;
 use crate::{Actor, Store, StoreError};
 
@@ -35,6 +34,14 @@ impl From<ProductRow> for NewProduct {
             unit_price_minor: r.unit_price_minor,
         }
     }
+}
+
+/// What finance may change about a product in place. The price is not here:
+/// it changes only through a published notice, so every salesperson hears of it.
+#[derive(Debug, Clone, Default)]
+pub struct ProductPatch {
+    pub name: Option<Text>,
+    pub unit: Option<Text>,
 }
 
 /// A CSV line that could not be imported because of the database (a sku
@@ -67,28 +74,33 @@ pub(crate) async fn prices_in_force(
     ids: Option<&[Uuid]>,
     today: NaiveDate,
 ) -> Result<HashMap<Uuid, i64>, StoreError> {
-    let mut base = products::Entity::find();
-    let mut changes = notice_changes::Entity::find()
-        .join(JoinType::InnerJoin, notice_changes::Relation::Notice.def())
-        .filter(notices::Column::State.eq("published"))
-        .filter(notice_changes::Column::EffectiveOn.lte(today))
-        .select_only()
-        .column(notice_changes::Column::ProductId)
-        .column(notice_changes::Column::UnitPriceMinor)
-        .order_by_asc(notice_changes::Column::EffectiveOn)
-        .order_by_asc(notices::Column::Seq)
-        .order_by_asc(notice_changes::Column::Position);
+    use sea_orm::FromQueryResult as _;
+    #[derive(sea_orm::FromQueryResult)]
+    struct InForce {
+        id: Uuid,
+        price: i64,
+    }
+    let backend = conn.get_database_backend();
+    let placeholder = |n: usize| match backend {
+        sea_orm::DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    };
+    // One statement, with the same rule the gate reads quotes' lines with.
+    let mut sql =
+        format!("SELECT p.id, {} AS price FROM products p", crate::gate::price_in_force_sql(&placeholder(1)));
+    let mut values: Vec<sea_orm::Value> = vec![today.into()];
     if let Some(ids) = ids {
-        base = base.filter(products::Column::Id.is_in(ids.iter().copied()));
-        changes = changes.filter(notice_changes::Column::ProductId.is_in(ids.iter().copied()));
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let list: Vec<String> = (0..ids.len()).map(|i| placeholder(i + 2)).collect();
+        sql.push_str(&format!(" WHERE p.id IN ({})", list.join(", ")));
+        values.extend(ids.iter().map(|id| sea_orm::Value::from(*id)));
     }
-    let mut prices: HashMap<Uuid, i64> =
-        base.all(conn).await?.into_iter().map(|p| (p.id, p.unit_price_minor)).collect();
-    // Ascending order: the last change written wins.
-    for (product_id, price) in changes.into_tuple::<(Uuid, i64)>().all(conn).await? {
-        prices.insert(product_id, price);
-    }
-    Ok(prices)
+    let rows = InForce::find_by_statement(sea_orm::Statement::from_sql_and_values(backend, sql, values))
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.price)).collect())
 }
 
 impl Store {
@@ -178,6 +190,48 @@ impl Store {
         .await?;
         txn.commit().await?;
         Ok(Ok(created.into_iter().map(|p| view(p, None)).collect()))
+    }
+
+    /// Renames a product or changes its unit. The sku and the currency stay
+    /// (quotes and notices refer to them), and so does the price.
+    pub async fn update_product(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        patch: ProductPatch,
+    ) -> Result<ProductView, StoreError> {
+        let txn = self.begin_write().await?;
+        let product = products::Entity::find_by_id(id)
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::not_found("product"))?;
+        let now = db_now(&txn).await?;
+        let before = json!({ "name": product.name, "unit": product.unit });
+        let mut model: products::ActiveModel = product.into();
+        if let Some(name) = patch.name {
+            model.name = Set(name.into_inner());
+        }
+        if let Some(unit) = patch.unit {
+            model.unit = Set(unit.into_inner());
+        }
+        model.updated_at = Set(now);
+        let row = model.update(&txn).await?;
+        record(
+            &txn,
+            AuditEntry {
+                at: now,
+                actor_id: Some(actor.id),
+                action: "product.updated",
+                subject_type: "product",
+                subject_id: Some(row.id),
+                detail: json!({ "sku": row.sku, "before": before, "after": { "name": row.name, "unit": row.unit } }),
+            },
+        )
+        .await?;
+        let price = prices_in_force(&txn, Some(&[row.id]), now.date_naive()).await?.get(&row.id).copied();
+        txn.commit().await?;
+        Ok(view(row, price))
     }
 
     pub async fn list_products(&self) -> Result<Vec<ProductView>, StoreError> {
