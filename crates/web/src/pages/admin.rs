@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -10,8 +10,7 @@ use pricegate_domain::{Email, Invalid, Password, Role, Text};
 use pricegate_store::views::UserView;
 use pricegate_store::{NewUser, StoreError, UserPatch};
 
-use super::quotes::parse_id;
-use super::{FormFields, Layout, PageError, PageUser, render};
+use super::{Admin, CsrfForm, Layout, PageError, PageId, PageUser, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -58,9 +57,10 @@ async fn list(State(app): State<AppState>, user: PageUser) -> Result<Response, P
     Ok(render(StatusCode::OK, &page(&app, &user).await?))
 }
 
-async fn create(State(app): State<AppState>, user: PageUser, form: FormFields) -> Result<Response, PageError> {
-    user.require(&[Role::Admin])?;
-    user.check_csrf(&form)?;
+async fn create(
+    State(app): State<AppState>,
+    CsrfForm { user, form, .. }: CsrfForm<Admin>,
+) -> Result<Response, PageError> {
     let parsed = (|| -> Result<NewUser, Invalid> {
         Ok(NewUser {
             name: Text::parse("name", form.get("name"), 200)?,
@@ -93,13 +93,9 @@ async fn create(State(app): State<AppState>, user: PageUser, form: FormFields) -
 
 async fn update(
     State(app): State<AppState>,
-    user: PageUser,
-    Path(id): Path<String>,
-    form: FormFields,
+    PageId(id): PageId,
+    CsrfForm { user, form, .. }: CsrfForm<Admin>,
 ) -> Result<Response, PageError> {
-    user.require(&[Role::Admin])?;
-    user.check_csrf(&form)?;
-    let id = parse_id(&id)?;
     let patch =
         UserPatch {
             role: match form.get("role") {

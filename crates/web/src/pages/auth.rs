@@ -13,7 +13,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 
-use super::{CSRF_FIELD, FormFields, Layout, PageError, PageUser, SESSION_COOKIE, cookie, render, tokens_match};
+use super::{
+    Anyone, CSRF_FIELD, CsrfForm, FormFields, Layout, PageError, PageUser, SESSION_COOKIE, cookie, render, tokens_match,
+};
 use crate::AppState;
 use crate::extract::Client;
 
@@ -150,13 +152,7 @@ async fn login(
     Ok(response)
 }
 
-async fn logout(
-    State(app): State<AppState>,
-    user: PageUser,
-    headers: HeaderMap,
-    form: FormFields,
-) -> Result<Response, PageError> {
-    user.check_csrf(&form)?;
+async fn logout(State(app): State<AppState>, headers: HeaderMap, _: CsrfForm<Anyone>) -> Result<Response, PageError> {
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         app.store.revoke_session(token).await?;
     }

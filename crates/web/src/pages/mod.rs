@@ -10,10 +10,11 @@ mod products;
 mod quote_form;
 mod quotes;
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -24,6 +25,7 @@ use pricegate_domain::Role;
 use pricegate_store::{SessionUser, StoreError};
 use subtle::ConstantTimeEq;
 use tower_http::set_header::SetResponseHeaderLayer;
+use uuid::Uuid;
 
 use crate::AppState;
 
@@ -111,11 +113,6 @@ impl PageUser {
     pub fn require(&self, roles: &[Role]) -> Result<(), PageError> {
         if roles.contains(&self.0.actor.role) { Ok(()) } else { Err(PageError::forbidden()) }
     }
-
-    /// Compares the form's CSRF token with the session's in constant time.
-    pub fn check_csrf(&self, form: &FormFields) -> Result<(), PageError> {
-        if tokens_match(form.get(CSRF_FIELD), &self.0.csrf_token) { Ok(()) } else { Err(PageError::csrf()) }
-    }
 }
 
 pub fn tokens_match(given: &str, expected: &str) -> bool {
@@ -172,6 +169,89 @@ impl<S: Send + Sync> FromRequest<S> for FormFields {
             )),
         }
     }
+}
+
+/// The roles a form is for, as a type, so that the role check travels with
+/// the extractor instead of being a line each handler must remember.
+pub trait Roles: Send + Sync + 'static {
+    const ROLES: &'static [Role];
+}
+
+/// Salespeople only.
+pub struct Sales;
+/// Finance only.
+pub struct Finance;
+/// Administrators only.
+pub struct Admin;
+/// Those who work with quotes: sales and finance.
+pub struct QuoteWork;
+/// Anyone logged in.
+pub struct Anyone;
+
+impl Roles for Sales {
+    const ROLES: &'static [Role] = &[Role::Sales];
+}
+impl Roles for Finance {
+    const ROLES: &'static [Role] = &[Role::Finance];
+}
+impl Roles for Admin {
+    const ROLES: &'static [Role] = &[Role::Admin];
+}
+impl Roles for QuoteWork {
+    const ROLES: &'static [Role] = &[Role::Sales, Role::Finance];
+}
+impl Roles for Anyone {
+    const ROLES: &'static [Role] = &[Role::Sales, Role::Finance, Role::Admin];
+}
+
+/// A form posted from a page, by someone with one of `R`'s roles, carrying
+/// the session's CSRF token. Every state-changing page handler takes one, so
+/// none can forget the session, the role or the token: without a session it
+/// is a trip to the login, with another role the 403 page, and without the
+/// right token (compared in constant time) the "form has expired" page. The
+/// role is checked before the body is read.
+pub struct CsrfForm<R: Roles> {
+    pub user: PageUser,
+    pub form: FormFields,
+    roles: PhantomData<R>,
+}
+
+impl<R: Roles> FromRequest<AppState> for CsrfForm<R> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let user = PageUser::from_request_parts(&mut parts, state).await?;
+        user.require(R::ROLES).map_err(IntoResponse::into_response)?;
+        let form = FormFields::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !tokens_match(form.get(CSRF_FIELD), user.csrf()) {
+            return Err(PageError::csrf().into_response());
+        }
+        Ok(CsrfForm { user, form, roles: PhantomData })
+    }
+}
+
+/// The `{id}` of a page's address as a UUID; anything else is the 404 page.
+pub struct PageId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageId {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
+        parse_id(&raw).map(PageId)
+    }
+}
+
+/// An id typed into a form or an address; one that is not a UUID names nothing.
+pub fn parse_id(raw: &str) -> Result<Uuid, PageError> {
+    Uuid::parse_str(raw.trim()).map_err(|_| not_found())
+}
+
+fn not_found() -> PageError {
+    PageError::new(StatusCode::NOT_FOUND, "Not found", "There is nothing at this address.")
 }
 
 /// A page that says why something was refused.

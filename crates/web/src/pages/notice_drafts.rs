@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -18,8 +18,7 @@ use pricegate_store::{NewNotice, NewPriceChange, StoreError};
 use uuid::Uuid;
 
 use super::ChangeRow;
-use super::quotes::parse_id;
-use super::{FormFields, Layout, PageError, PageUser, money, render, stamp};
+use super::{CsrfForm, Finance, Layout, PageError, PageId, PageUser, money, render, stamp};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -103,9 +102,10 @@ fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceCha
     Ok(changes)
 }
 
-async fn create(State(app): State<AppState>, user: PageUser, form: FormFields) -> Result<Response, PageError> {
-    user.require(&[Role::Finance])?;
-    user.check_csrf(&form)?;
+async fn create(
+    State(app): State<AppState>,
+    CsrfForm { user, form, .. }: CsrfForm<Finance>,
+) -> Result<Response, PageError> {
     let mut page = DraftPage {
         layout: user.layout("New price notice"),
         csrf: user.csrf().to_owned(),
@@ -206,11 +206,11 @@ async fn touched_quotes(
 
 async fn confirm_publish(
     State(app): State<AppState>,
+    PageId(id): PageId,
     user: PageUser,
-    Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
-    let n = app.store.get_notice(&user.0.actor, parse_id(&id)?).await?;
+    let n = app.store.get_notice(&user.0.actor, id).await?;
     if n.state == "published" {
         return Ok(Redirect::to(&format!("/notices/{}/dashboard", n.id)).into_response());
     }
@@ -232,13 +232,9 @@ async fn confirm_publish(
 
 async fn publish(
     State(app): State<AppState>,
-    user: PageUser,
-    Path(id): Path<String>,
-    form: FormFields,
+    PageId(id): PageId,
+    CsrfForm { user, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    user.require(&[Role::Finance])?;
-    user.check_csrf(&form)?;
-    let id = parse_id(&id)?;
     app.store.publish_notice(&user.0.actor, id).await?;
     Ok(Redirect::to(&format!("/notices/{id}/dashboard")).into_response())
 }
@@ -341,19 +337,15 @@ async fn dashboard_page(
     Ok(render(StatusCode::OK, &page))
 }
 
-async fn dashboard(State(app): State<AppState>, user: PageUser, Path(id): Path<String>) -> Result<Response, PageError> {
-    dashboard_page(&app, &user, parse_id(&id)?, None).await
+async fn dashboard(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -> Result<Response, PageError> {
+    dashboard_page(&app, &user, id, None).await
 }
 
 async fn remind(
     State(app): State<AppState>,
-    user: PageUser,
-    Path(id): Path<String>,
-    form: FormFields,
+    PageId(id): PageId,
+    CsrfForm { user, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    user.require(&[Role::Finance])?;
-    user.check_csrf(&form)?;
-    let id = parse_id(&id)?;
     let sent = app.store.remind_now(&user.0.actor, id).await?;
     let message = format!("{sent} reminder{} queued.", if sent == 1 { "" } else { "s" });
     dashboard_page(&app, &user, id, Some(message)).await

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -12,8 +12,7 @@ use pricegate_store::Channel;
 use uuid::Uuid;
 
 use super::ChangeRow;
-use super::quotes::parse_id;
-use super::{FormFields, Layout, PageError, PageUser, render, stamp};
+use super::{Anyone, CsrfForm, Layout, PageError, PageId, PageUser, render, stamp};
 use crate::AppState;
 use crate::extract::Client;
 
@@ -74,8 +73,8 @@ struct NoticePage {
     is_finance: bool,
 }
 
-async fn show(State(app): State<AppState>, user: PageUser, Path(id): Path<String>) -> Result<Response, PageError> {
-    let n = app.store.get_notice(&user.0.actor, parse_id(&id)?).await?;
+async fn show(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -> Result<Response, PageError> {
+    let n = app.store.get_notice(&user.0.actor, id).await?;
     let page = NoticePage {
         layout: user.layout(n.title.clone()),
         csrf: user.csrf().to_owned(),
@@ -93,13 +92,10 @@ async fn show(State(app): State<AppState>, user: PageUser, Path(id): Path<String
 
 async fn acknowledge(
     State(app): State<AppState>,
-    user: PageUser,
     Client(client): Client,
-    Path(id): Path<String>,
-    form: FormFields,
+    PageId(id): PageId,
+    CsrfForm { user, .. }: CsrfForm<Anyone>,
 ) -> Result<Response, PageError> {
-    user.check_csrf(&form)?;
-    let id = parse_id(&id)?;
     app.store.acknowledge_notice(user.0.actor.id, id, Channel::Web, client).await?;
     Ok(Redirect::to(&format!("/notices/{id}")).into_response())
 }

@@ -12,7 +12,7 @@ use pricegate_domain::product_csv::{ProductRow as CsvRow, parse_products};
 use pricegate_domain::{Currency, Invalid, Role, Sku, Text, parse_unit_price};
 use pricegate_store::StoreError;
 
-use super::{FormFields, Layout, PageError, PageUser, money, render, stamp};
+use super::{CsrfForm, Finance, Layout, PageError, PageUser, money, render, stamp};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -103,9 +103,10 @@ fn preview_row(r: &CsvRow) -> ProductRow {
     }
 }
 
-async fn import(State(app): State<AppState>, user: PageUser, form: FormFields) -> Result<Response, PageError> {
-    user.require(&[Role::Finance])?;
-    user.check_csrf(&form)?;
+async fn import(
+    State(app): State<AppState>,
+    CsrfForm { user, form, .. }: CsrfForm<Finance>,
+) -> Result<Response, PageError> {
     let csv = form.get("csv").to_owned();
     let rows = parse_products(csv.as_bytes());
     let mut page = page(&app, &user, csv).await?;
@@ -149,9 +150,10 @@ fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProd
 }
 
 /// Adds one product to the price list.
-async fn create(State(app): State<AppState>, user: PageUser, form: FormFields) -> Result<Response, PageError> {
-    user.require(&[Role::Finance])?;
-    user.check_csrf(&form)?;
+async fn create(
+    State(app): State<AppState>,
+    CsrfForm { user, form, .. }: CsrfForm<Finance>,
+) -> Result<Response, PageError> {
     let input = NewProductInput {
         sku: form.get("sku").to_owned(),
         name: form.get("name").to_owned(),

@@ -13,7 +13,7 @@ use pricegate_store::views::{ProductView, UserView};
 use pricegate_store::{NewLine, NewQuote, StoreError};
 use uuid::Uuid;
 
-use super::{FormFields, Layout, PageError, PageUser, money, render};
+use super::{CsrfForm, Layout, PageError, PageUser, Sales, money, render};
 use crate::AppState;
 
 const ROWS: usize = 5;
@@ -178,11 +178,8 @@ const FIELDS: &[&str] = &["customer.name", "customer.email", "customer.company",
 
 pub async fn create_quote(
     State(app): State<AppState>,
-    user: PageUser,
-    form: FormFields,
+    CsrfForm { user, form, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
-    user.require(&[Role::Sales])?;
-    user.check_csrf(&form)?;
     let (products, signers) = choices(&app).await?;
     let mut page = blank(&user, &products, signers);
     page.customer_name = form.get("customer_name").to_owned();

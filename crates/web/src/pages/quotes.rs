@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -14,7 +14,9 @@ use pricegate_store::{Channel, QuoteFilter, StoreError};
 use uuid::Uuid;
 
 use super::quote_form::{create_quote, new_quote_form};
-use super::{FormFields, Layout, PageError, PageUser, money, render, signed_money, stamp};
+use super::{
+    CsrfForm, Finance, Layout, PageError, PageId, PageUser, QuoteWork, money, parse_id, render, signed_money, stamp,
+};
 use crate::AppState;
 use crate::extract::Client;
 
@@ -29,11 +31,6 @@ pub fn router() -> Router<AppState> {
         .route("/quotes/{id}/finalise", post(finalise))
         .route("/quotes/{id}/reprice", post(reprice))
         .route("/quotes/{id}/override", post(override_prices))
-}
-
-pub fn parse_id(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw)
-        .map_err(|_| PageError::new(StatusCode::NOT_FOUND, "Not found", "There is nothing at this address."))
 }
 
 struct QuoteRow {
@@ -264,23 +261,19 @@ async fn quote_page(
     })
 }
 
-async fn show(State(app): State<AppState>, user: PageUser, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn show(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -> Result<Response, PageError> {
     user.require(QUOTE_ROLES)?;
-    let quote = app.store.get_quote(&user.0.actor, parse_id(&id)?).await?;
+    let quote = app.store.get_quote(&user.0.actor, id).await?;
     let page = quote_page(&app, &user, quote, None, None, None).await?;
     Ok(render(StatusCode::OK, &page))
 }
 
 async fn acknowledge(
     State(app): State<AppState>,
-    user: PageUser,
     Client(client): Client,
-    Path(id): Path<String>,
-    form: FormFields,
+    PageId(id): PageId,
+    CsrfForm { user, form, .. }: CsrfForm<QuoteWork>,
 ) -> Result<Response, PageError> {
-    user.require(QUOTE_ROLES)?;
-    user.check_csrf(&form)?;
-    let id = parse_id(&id)?;
     let notice = parse_id(form.get("notice_id"))?;
     app.store.acknowledge_notice(user.0.actor.id, notice, Channel::Web, client).await?;
     Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
@@ -288,13 +281,9 @@ async fn acknowledge(
 
 async fn finalise(
     State(app): State<AppState>,
-    user: PageUser,
-    Path(id): Path<String>,
-    form: FormFields,
+    PageId(id): PageId,
+    CsrfForm { user, .. }: CsrfForm<QuoteWork>,
 ) -> Result<Response, PageError> {
-    user.require(QUOTE_ROLES)?;
-    user.check_csrf(&form)?;
-    let id = parse_id(&id)?;
     match app.store.finalise_quote(&user.0.actor, id).await {
         Ok(_) => Ok(Redirect::to(&format!("/quotes/{id}")).into_response()),
         Err(StoreError::PendingAcknowledgements(gate)) => {
@@ -315,13 +304,9 @@ async fn finalise(
 
 async fn reprice(
     State(app): State<AppState>,
-    user: PageUser,
-    Path(id): Path<String>,
-    form: FormFields,
+    PageId(id): PageId,
+    CsrfForm { user, .. }: CsrfForm<QuoteWork>,
 ) -> Result<Response, PageError> {
-    user.require(QUOTE_ROLES)?;
-    user.check_csrf(&form)?;
-    let id = parse_id(&id)?;
     let result = app.store.reprice_quote(&user.0.actor, id).await?;
     let currency = result.quote.currency.clone();
     let repriced = Repriced {
@@ -336,13 +321,9 @@ async fn reprice(
 /// written reason kept in the evidence. The acknowledgements are still needed.
 async fn override_prices(
     State(app): State<AppState>,
-    user: PageUser,
-    Path(id): Path<String>,
-    form: FormFields,
+    PageId(id): PageId,
+    CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    user.require(&[Role::Finance])?;
-    user.check_csrf(&form)?;
-    let id = parse_id(&id)?;
     match pricegate_domain::Text::parse("reason", form.get("reason"), 2_000) {
         Ok(reason) => {
             app.store.override_prices(&user.0.actor, id, reason).await?;
