@@ -4,12 +4,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_core;
 mod m20261123_000002_sessions;
+mod m20261123_000003_gate_indexes;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_core::Migration), Box::new(m20261123_000002_sessions::Migration)]
+        vec![
+            Box::new(m20261123_000001_core::Migration),
+            Box::new(m20261123_000002_sessions::Migration),
+            Box::new(m20261123_000003_gate_indexes::Migration),
+        ]
     }
 }

@@ -1,74 +1,103 @@
-//! `EXPLAIN ANALYZE` of the queries one gate check makes (see
-//! `pricegate_store::gate::evaluate` and `prices_in_force`), written as the
-//! ORM writes them, for quote 0: drafted before the latest 110 notices, ten
-//! of them pending.
+//! `EXPLAIN ANALYZE` of the statements one gate check and one finalisation
+//! make, as the server sends them: prepared, with parameters, so PostgreSQL
+//! may plan them generically after a few executions. The plans shown are the
+//! generic ones (`plan_cache_mode = force_generic_plan`), which is what a
+//! long-running server ends up with; a plan that only works for literal
+//! values would not show here.
+//!
+//! The statements are copies of those in `pricegate_store` (`auth.rs`
+//! `authenticate_token`, `quotes.rs` `load_quote`, `gate.rs`
+//! `later_notices` and `lock_gate_and_quote`); keep them in step.
 
 use std::fmt::Write as _;
 
 use anyhow::Context;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 
-async fn scalar(conn: &DatabaseConnection, sql: &str) -> anyhow::Result<String> {
-    let row = conn.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await?.context("no row")?;
-    Ok(row.try_get("", "v")?)
-}
+const PRICE_IN_FORCE: &str = "COALESCE((SELECT nc.unit_price_minor FROM notice_changes nc JOIN notices n ON n.id = nc.notice_id \
+    WHERE nc.product_id = p.id AND n.state = 'published' AND nc.effective_on <= (clock_timestamp() AT TIME ZONE 'UTC')::date \
+    ORDER BY nc.effective_on DESC, n.seq DESC, nc.position DESC LIMIT 1), p.unit_price_minor)";
 
-pub async fn gate_plans(conn: &DatabaseConnection) -> anyhow::Result<String> {
-    let quote = "md5('quote-0')::uuid";
-    let drafted = scalar(conn, &format!("SELECT drafted_at::text AS v FROM quotes WHERE id = {quote}")).await?;
-    let signer = scalar(conn, &format!("SELECT signer_id::text AS v FROM quotes WHERE id = {quote}")).await?;
-    let later = scalar(
-        conn,
-        &format!("SELECT string_agg(quote_literal(id::text) || '::uuid', ',') AS v FROM notices WHERE state = 'published' AND published_at > '{drafted}'"),
-    )
-    .await?;
-    let products = scalar(
-        conn,
-        &format!("SELECT string_agg(quote_literal(product_id::text) || '::uuid', ',') AS v FROM quote_lines WHERE quote_id = {quote}"),
-    )
-    .await?;
-    let queries = [
-        ("quote", format!("SELECT * FROM quotes WHERE id = {quote}")),
-        ("lines", format!("SELECT * FROM quote_lines WHERE quote_id IN ({quote}) ORDER BY position")),
+/// Plans for quote `pending_quote` (with pending notices) and `ready_quote`
+/// (all acknowledged), both generator indices.
+pub async fn gate_plans(conn: &DatabaseConnection, pending_quote: i64, ready_quote: i64) -> anyhow::Result<String> {
+    let load_quote = format!(
+        "SELECT q.*, l.*, {PRICE_IN_FORCE} AS l_in_force FROM quotes q LEFT JOIN quote_lines l ON l.quote_id = q.id \
+         LEFT JOIN products p ON p.id = l.product_id WHERE q.id = $1 ORDER BY l.position"
+    );
+    let later = |pending: bool| {
+        format!(
+            "SELECT n.id, n.seq, n.title, n.body, n.published_at, a.acknowledged_at, a.channel{} \
+             FROM notices n LEFT JOIN acknowledgements a ON a.notice_id = n.id AND a.user_id = $1{} \
+             WHERE n.state = 'published' AND n.published_at > $2{} ORDER BY n.seq{}",
+            if pending { ", c.sku, c.unit_price_minor, c.effective_on" } else { "" },
+            if pending { " LEFT JOIN notice_changes c ON c.notice_id = n.id" } else { "" },
+            if pending { " AND a.id IS NULL" } else { "" },
+            if pending { ", c.position" } else { "" },
+        )
+    };
+    // EXECUTE takes values, not subqueries: read them first.
+    let quote = |q: i64| format!("md5('quote-{q}')::uuid");
+    let mut signer = Vec::new();
+    let mut drafted = Vec::new();
+    for q in [pending_quote, ready_quote] {
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT signer_id::text AS s, drafted_at::text AS d FROM quotes WHERE id = {}", quote(q)),
+            ))
+            .await?
+            .context("no such quote")?;
+        signer.push(format!("'{}'::uuid", row.try_get::<String>("", "s")?));
+        drafted.push(format!("'{}'::timestamptz", row.try_get::<String>("", "d")?));
+    }
+    let statements = [
         (
-            "notices published since drafting",
-            format!("SELECT * FROM notices WHERE state = 'published' AND published_at > '{drafted}' ORDER BY seq"),
+            "bearer token and its user (every API request)",
+            "SELECT u.*, t.expires_at, t.revoked_at, clock_timestamp() FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1"
+                .to_owned(),
+            "encode(sha256(convert_to('benchtoken-1', 'UTF8')), 'hex')".to_owned(),
+        ),
+        ("quote, lines and prices in force", load_quote, quote(pending_quote)),
+        (
+            "gate check: notices the signer has not acknowledged, with their changes",
+            later(true),
+            format!("{}, {}", signer[0], drafted[0]),
         ),
         (
-            "the signer's acknowledgements of them",
-            format!("SELECT * FROM acknowledgements WHERE user_id = '{signer}' AND notice_id IN ({later})"),
+            "finalise: every notice since drafting with the signer's acknowledgement",
+            later(false),
+            format!("{}, {}", signer[1], drafted[1]),
         ),
         (
-            "price changes of pending notices",
-            format!("SELECT * FROM notice_changes WHERE notice_id IN ({later}) ORDER BY position"),
-        ),
-        ("products on the quote", format!("SELECT * FROM products WHERE id IN ({products})")),
-        (
-            "prices in force",
-            format!(
-                "SELECT nc.product_id, nc.unit_price_minor FROM notice_changes nc JOIN notices n ON nc.notice_id = n.id \
-                 WHERE n.state = 'published' AND nc.effective_on <= current_date AND nc.product_id IN ({products}) \
-                 ORDER BY nc.effective_on, n.seq, nc.position"
-            ),
-        ),
-        (
-            "override",
-            format!("SELECT * FROM price_overrides WHERE quote_id = {quote} ORDER BY created_at DESC LIMIT 1"),
+            "finalise: gate row shared, quote row exclusive",
+            "SELECT q.id FROM gate g, quotes q WHERE g.id = 1 AND q.id = $1 FOR SHARE OF g FOR UPDATE OF q".to_owned(),
+            quote(ready_quote),
         ),
     ];
+    // One connection for PREPARE/EXECUTE; rolled back, so the locks go too.
+    let txn = conn.begin().await?;
+    txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan").await?;
     let mut out = String::new();
-    for (what, sql) in queries {
-        let rows = conn
-            .query_all_raw(Statement::from_string(DbBackend::Postgres, format!("EXPLAIN (ANALYZE, COSTS OFF) {sql}")))
+    for (i, (what, sql, args)) in statements.iter().enumerate() {
+        txn.execute_unprepared(&format!("PREPARE bench_plan_{i} AS {sql}"))
+            .await
+            .with_context(|| format!("PREPARE {what}"))?;
+        let rows = txn
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) EXECUTE bench_plan_{i}({args})"),
+            ))
             .await
             .with_context(|| format!("EXPLAIN {what}"))?;
         writeln!(out, "-- {what}")?;
         for row in rows {
             let line: String = row.try_get_by_index(0)?;
-            // The literal id lists make some lines thousands of characters long.
             let short: String = line.chars().take(160).collect();
             writeln!(out, "{short}{}", if short.len() < line.len() { "…" } else { "" })?;
         }
     }
+    txn.rollback().await?;
     Ok(out)
 }

@@ -135,7 +135,8 @@ async fn run_scale(
     );
     run.generation = generate::fill(&conn, scale).await?;
     eprintln!("scale {}: generated in {:.1} s", scale.name, run.generation.as_secs_f64());
-    run.plans = explain::gate_plans(&conn).await?;
+    // Quote 0 has ten pending notices; quote 10 has none (see generate.rs).
+    run.plans = explain::gate_plans(&conn, 0, 10).await?;
 
     let quote_ids = ids(&conn, "quote", scale.quotes - 1).await?;
     let notice_ids = ids(&conn, "notice", scale.notices).await?;

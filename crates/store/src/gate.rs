@@ -13,21 +13,20 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use pricegate_domain::{GateDecision, NoticeAck, PriceChange, PricedLine, PublishedNotice, decide, impact_of};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, record};
 use crate::db::db_now;
-use crate::entity::{acknowledgements, finalisations, gate, notices, price_overrides, quote_lines, quotes};
+use crate::entity::{finalisations, gate, notices, price_overrides, quote_lines, quotes};
 use crate::notices::{PUBLISHED, load_changes};
-use crate::products::prices_in_force;
-use crate::quotes::{DRAFT, load_quote_for_update, quote_view};
+use crate::quotes::{DRAFT, LoadedQuote, load_quote, to_view};
 use crate::views::{
     EvidenceNotice, GateView, ImpactView, LineImpactView, OverrideView, PendingNoticeView, PublishedView, QuoteView,
     SupersededLineView,
@@ -74,59 +73,139 @@ pub(crate) fn priced_lines(lines: &[quote_lines::Model]) -> Vec<PricedLine> {
         .collect()
 }
 
-/// Checks `quote` against the notices published after it was drafted, the
-/// signer's acknowledgements, and the prices in force on `today`.
-pub(crate) async fn evaluate(
+/// The unit price of product `p` in force on `today` (both SQL
+/// expressions): the latest published change effective by then (by
+/// effective date, then publication order, then position in its notice),
+/// else the list price. One correlated subquery, so a caller reads its rows
+/// and their prices in one statement; the index on `(product_id,
+/// effective_on)` makes it a short backward scan whatever the table's size.
+pub(crate) fn price_in_force_sql(today: &str) -> String {
+    format!(
+        "COALESCE((SELECT nc.unit_price_minor FROM notice_changes nc JOIN notices n ON n.id = nc.notice_id \
+           WHERE nc.product_id = p.id AND n.state = 'published' AND nc.effective_on <= {today} \
+           ORDER BY nc.effective_on DESC, n.seq DESC, nc.position DESC LIMIT 1), p.unit_price_minor)"
+    )
+}
+
+/// One notice published after a quote was drafted, with the signer's
+/// acknowledgement of it if there is one, and (when asked for) one of its
+/// price changes: a notice with several changes comes back as several rows.
+#[derive(FromQueryResult)]
+struct LaterNotice {
+    id: Uuid,
+    seq: Option<i64>,
+    title: String,
+    body: String,
+    published_at: Option<DateTime<Utc>>,
+    acknowledged_at: Option<DateTime<Utc>>,
+    channel: Option<String>,
+    change_sku: Option<String>,
+    change_unit_price_minor: Option<i64>,
+    change_effective_on: Option<NaiveDate>,
+}
+
+/// Which notices published since drafting to read.
+#[derive(Clone, Copy, PartialEq)]
+enum Reading {
+    /// Only those the signer has not acknowledged, with their price changes:
+    /// enough to answer "what is pending", at a cost that grows with the
+    /// pending notices.
+    Pending,
+    /// All of them with the signer's acknowledgements, without price
+    /// changes: the evidence a finalisation stores.
+    All,
+}
+
+/// The notices published after `drafted_at`, in publication order, joined to
+/// `signer`'s acknowledgements: one statement where there were two.
+async fn later_notices(
     conn: &impl ConnectionTrait,
-    quote: &quotes::Model,
-    lines: &[quote_lines::Model],
-    today: NaiveDate,
-) -> Result<Evaluation, StoreError> {
-    let later: Vec<notices::Model> = notices::Entity::find()
-        .filter(notices::Column::State.eq(PUBLISHED))
-        .filter(notices::Column::PublishedAt.gt(quote.drafted_at))
-        .order_by_asc(notices::Column::Seq)
-        .all(conn)
-        .await?;
-    let acks: HashMap<Uuid, acknowledgements::Model> = if later.is_empty() {
-        HashMap::new()
-    } else {
-        acknowledgements::Entity::find()
-            .filter(acknowledgements::Column::UserId.eq(quote.signer_id))
-            .filter(acknowledgements::Column::NoticeId.is_in(later.iter().map(|n| n.id)))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|a| (a.notice_id, a))
-            .collect()
+    drafted_at: DateTime<Utc>,
+    signer: Uuid,
+    reading: Reading,
+) -> Result<Vec<LaterNotice>, StoreError> {
+    let backend = conn.get_database_backend();
+    let (p1, p2) = match backend {
+        DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?", "?"),
     };
-    let published: Vec<PublishedNotice> = later
-        .iter()
-        .filter_map(|n| Some(PublishedNotice { id: n.id, seq: n.seq?, published_at: n.published_at? }))
-        .collect();
-    let signer_acks: Vec<NoticeAck> =
-        acks.values().map(|a| NoticeAck { notice_id: a.notice_id, acknowledged_at: a.acknowledged_at }).collect();
-    let by_id: HashMap<Uuid, &notices::Model> = later.iter().map(|n| (n.id, n)).collect();
+    let (changes, join, pending) = match reading {
+        Reading::Pending => (
+            "c.sku AS change_sku, c.unit_price_minor AS change_unit_price_minor, c.effective_on AS change_effective_on",
+            " LEFT JOIN notice_changes c ON c.notice_id = n.id",
+            " AND a.id IS NULL",
+        ),
+        Reading::All => ("NULL AS change_sku, NULL AS change_unit_price_minor, NULL AS change_effective_on", "", ""),
+    };
+    let sql = format!(
+        "SELECT n.id, n.seq, n.title, n.body, n.published_at, a.acknowledged_at, a.channel, {changes} \
+         FROM notices n LEFT JOIN acknowledgements a ON a.notice_id = n.id AND a.user_id = {p1}{join} \
+         WHERE n.state = '{PUBLISHED}' AND n.published_at > {p2}{pending} \
+         ORDER BY n.seq{}",
+        if reading == Reading::Pending { ", c.position" } else { "" }
+    );
+    Ok(LaterNotice::find_by_statement(Statement::from_sql_and_values(backend, sql, [signer.into(), drafted_at.into()]))
+        .all(conn)
+        .await?)
+}
+
+/// Checks a loaded quote against the notices published after it was
+/// drafted, the signer's acknowledgements, and the prices in force today.
+/// With [`Reading::Pending`] the evaluation has no evidence: it is for
+/// showing the gate, not for finalising.
+async fn evaluate(
+    conn: &impl ConnectionTrait,
+    loaded: &LoadedQuote,
+    reading: Reading,
+) -> Result<Evaluation, StoreError> {
+    let LoadedQuote { quote, lines, in_force, .. } = loaded;
+    let later = later_notices(conn, quote.drafted_at, quote.signer_id, reading).await?;
+
+    // Rows are in `seq` order, a notice's change rows next to each other.
+    let mut published: Vec<PublishedNotice> = Vec::new();
+    let mut signer_acks: Vec<NoticeAck> = Vec::new();
+    let mut by_id: HashMap<Uuid, &LaterNotice> = HashMap::new();
+    let mut changes: HashMap<Uuid, Vec<PriceChange>> = HashMap::new();
+    for n in &later {
+        if let (Some(sku), Some(unit_price_minor), Some(effective_on)) =
+            (&n.change_sku, n.change_unit_price_minor, n.change_effective_on)
+        {
+            changes.entry(n.id).or_default().push(PriceChange { sku: sku.clone(), unit_price_minor, effective_on });
+        }
+        if by_id.insert(n.id, n).is_some() {
+            continue;
+        }
+        let (Some(seq), Some(published_at)) = (n.seq, n.published_at) else { continue };
+        published.push(PublishedNotice { id: n.id, seq, published_at });
+        if let Some(acknowledged_at) = n.acknowledged_at {
+            signer_acks.push(NoticeAck { notice_id: n.id, acknowledged_at });
+        }
+    }
 
     let mut view = GateView { ready: false, pending: vec![], superseded: vec![], price_override: None };
     let mut evidence = Vec::new();
     match decide(quote.drafted_at, &published, &signer_acks) {
         GateDecision::Pending { pending } => {
-            let ids: Vec<Uuid> = pending.iter().map(|p| p.id).collect();
-            let mut changes = load_changes(conn, &ids).await?;
+            if reading == Reading::All {
+                // Only a refusal needs them: finalising reads them then.
+                let ids: Vec<Uuid> = pending.iter().map(|p| p.id).collect();
+                for (id, list) in load_changes(conn, &ids).await? {
+                    changes.insert(
+                        id,
+                        list.into_iter()
+                            .map(|c| PriceChange {
+                                sku: c.sku,
+                                unit_price_minor: c.unit_price_minor,
+                                effective_on: c.effective_on,
+                            })
+                            .collect(),
+                    );
+                }
+            }
             let priced = priced_lines(lines);
             for p in pending {
                 let notice = by_id[&p.id];
-                let notice_changes: Vec<PriceChange> = changes
-                    .remove(&p.id)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|c| PriceChange {
-                        sku: c.sku,
-                        unit_price_minor: c.unit_price_minor,
-                        effective_on: c.effective_on,
-                    })
-                    .collect();
+                let notice_changes = changes.remove(&p.id).unwrap_or_default();
                 let impact = impact_of(&priced, &notice_changes);
                 view.pending.push(PendingNoticeView {
                     notice_id: p.id,
@@ -157,20 +236,19 @@ pub(crate) async fn evaluate(
         }
         GateDecision::Ready { checked } => {
             for (p, acknowledged_at) in checked {
+                let notice = by_id[&p.id];
                 evidence.push(EvidenceNotice {
                     notice_id: p.id,
                     seq: p.seq,
-                    title: by_id[&p.id].title.clone(),
+                    title: notice.title.clone(),
                     published_at: p.published_at,
                     acknowledged_at,
-                    channel: acks.get(&p.id).map(|a| a.channel.clone()).unwrap_or_default(),
+                    channel: notice.channel.clone().unwrap_or_default(),
                 });
             }
         }
     }
 
-    let product_ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
-    let in_force = prices_in_force(conn, Some(&product_ids), today).await?;
     view.superseded = lines
         .iter()
         .filter_map(|l| {
@@ -245,18 +323,19 @@ impl Store {
             },
         )
         .await?;
-        if let Some(mail) = &self.mail {
-            crate::outbox::enqueue_publication(&txn, mail, &notice, published_at).await?;
+        if self.mail.is_some() {
+            crate::outbox::owe_publication_mail(&txn, &notice, published_at).await?;
         }
         txn.commit().await?;
         Ok(PublishedView { id, state: PUBLISHED.into(), seq, published_at })
     }
 
-    /// What finalising would say now, without finalising.
+    /// What finalising would say now, without finalising. Two statements
+    /// after authentication: the quote with its lines and prices in force,
+    /// then the notices its signer has not acknowledged with their changes.
     pub async fn quote_gate(&self, actor: &Actor, id: Uuid) -> Result<GateView, StoreError> {
-        let (quote, lines) = crate::quotes::load_visible(&self.db, actor, id).await?;
-        let today = db_now(&self.db).await?.date_naive();
-        Ok(evaluate(&self.db, &quote, &lines, today).await?.view)
+        let loaded = crate::quotes::load_visible_priced(&self.db, actor, id).await?;
+        Ok(evaluate(&self.db, &loaded, Reading::Pending).await?.view)
     }
 
     /// Finalises a draft if, and only if, its signer has acknowledged every
@@ -264,8 +343,10 @@ impl Store {
     /// price without a finance override). A refusal is audited and committed.
     pub async fn finalise_quote(&self, actor: &Actor, id: Uuid) -> Result<QuoteView, StoreError> {
         let txn = self.begin_write().await?;
-        lock_gate(&txn, GateLock::Shared).await?;
-        let (quote, lines) = load_quote_for_update(&txn, id).await?;
+        lock_gate_and_quote(&txn, id).await?;
+        // After the locks: the lines are as the last edit committed them.
+        let loaded = load_quote(&txn, id).await?;
+        let quote = &loaded.quote;
         if quote.signer_id != actor.id {
             return Err(StoreError::forbidden("not_signer", "Only the quote's signer can finalise it."));
         }
@@ -275,12 +356,7 @@ impl Store {
                 format!("This quote is {} and cannot be finalised.", quote.state),
             ));
         }
-        let today = db_now(&txn).await?.date_naive();
-        let Evaluation { view, evidence } = evaluate(&txn, &quote, &lines, today).await?;
-        // Read after the notices and acknowledgements: everything the check saw
-        // was committed before this instant, so every acknowledgement in the
-        // evidence precedes `finalised_at`.
-        let finalised_at = db_now(&txn).await?;
+        let Evaluation { view, evidence } = evaluate(&txn, &loaded, Reading::All).await?;
 
         let refusal = if !view.pending.is_empty() {
             Some(StoreError::PendingAcknowledgements(Box::new(view.clone())))
@@ -293,10 +369,11 @@ impl Store {
             None
         };
         if let Some(refusal) = refusal {
+            let at = db_now(&txn).await?;
             record(
                 &txn,
                 AuditEntry {
-                    at: finalised_at,
+                    at,
                     actor_id: Some(actor.id),
                     action: "quote.finalise_refused",
                     subject_type: "quote",
@@ -316,42 +393,94 @@ impl Store {
             "notices": evidence,
             "override": view.price_override,
         });
-        finalisations::Entity::insert(finalisations::ActiveModel {
-            quote_id: Set(id),
-            finalised_by: Set(actor.id),
-            finalised_at: Set(finalised_at),
-            evidence: Set(evidence_json),
-            override_id: Set(view.price_override.as_ref().map(|o| o.id)),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-        quotes::Entity::update(quotes::ActiveModel {
-            id: Set(id),
-            state: Set("finalised".into()),
-            finalised_at: Set(Some(finalised_at)),
-            updated_at: Set(finalised_at),
-            ..Default::default()
-        })
-        .exec(&txn)
-        .await?;
+        let override_id = view.price_override.as_ref().map(|o| o.id);
+        // Stamped after the notices and acknowledgements were read: everything
+        // the check saw was committed before this instant, so every
+        // acknowledgement in the evidence precedes `finalised_at`.
+        let (quote, finalisation) = record_finalisation(&txn, id, actor.id, evidence_json, override_id).await?;
         record(
             &txn,
             AuditEntry {
-                at: finalised_at,
+                at: finalisation.finalised_at,
                 actor_id: Some(actor.id),
                 action: "quote.finalised",
                 subject_type: "quote",
                 subject_id: Some(id),
                 detail: json!({
                     "notices": evidence.iter().map(|e| e.notice_id).collect::<Vec<_>>(),
-                    "override": view.price_override.as_ref().map(|o| o.id),
+                    "override": override_id,
                 }),
             },
         )
         .await?;
-        let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
-        let view = quote_view(&txn, quote, lines).await?;
         txn.commit().await?;
-        Ok(view)
+        Ok(to_view(quote, loaded.lines, Some(finalisation)))
     }
+}
+
+/// Finalisation's locks: the gate row shared, then the quote's row
+/// exclusively, in one statement on PostgreSQL (the row marks are taken in
+/// the order the tables are listed, gate first). SQLite's write transaction
+/// already holds the only write lock there is.
+async fn lock_gate_and_quote(txn: &DatabaseTransaction, id: Uuid) -> Result<(), StoreError> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let locked = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT q.id FROM gate g, quotes q WHERE g.id = 1 AND q.id = $1 FOR SHARE OF g FOR UPDATE OF q",
+            [id.into()],
+        ))
+        .await?;
+    if locked.is_none() {
+        // Tell a missing quote from a missing gate row.
+        lock_gate(txn, GateLock::Shared).await?;
+        return Err(StoreError::not_found("quote"));
+    }
+    Ok(())
+}
+
+/// Writes the finalisation record and marks the quote finalised, stamping
+/// both with the database clock read now. On PostgreSQL that is one
+/// statement, the clock read inside it.
+async fn record_finalisation(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    finalised_by: Uuid,
+    evidence: serde_json::Value,
+    override_id: Option<Uuid>,
+) -> Result<(quotes::Model, finalisations::Model), StoreError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let row = txn
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "WITH f AS (INSERT INTO finalisations (quote_id, finalised_by, finalised_at, evidence, override_id) \
+                   VALUES ($1, $2, date_trunc('microseconds', clock_timestamp()), $3, $4) RETURNING finalised_at) \
+                 UPDATE quotes SET state = 'finalised', finalised_at = f.finalised_at, updated_at = f.finalised_at \
+                 FROM f WHERE quotes.id = $1 RETURNING quotes.*",
+                [id.into(), finalised_by.into(), evidence.clone().into(), override_id.into()],
+            ))
+            .await?
+            .ok_or(StoreError::not_found("quote"))?;
+        let quote = quotes::Model::from_query_result(&row, "")?;
+        let finalised_at =
+            quote.finalised_at.ok_or_else(|| StoreError::Internal("finalised quote without finalised_at".into()))?;
+        return Ok((quote, finalisations::Model { quote_id: id, finalised_by, finalised_at, evidence, override_id }));
+    }
+    let finalised_at = db_now(txn).await?;
+    let finalisation = finalisations::Model { quote_id: id, finalised_by, finalised_at, evidence, override_id };
+    finalisations::Entity::insert(finalisations::ActiveModel::from(finalisation.clone()))
+        .exec_without_returning(txn)
+        .await?;
+    let quote = quotes::Entity::update(quotes::ActiveModel {
+        id: Set(id),
+        state: Set("finalised".into()),
+        finalised_at: Set(Some(finalised_at)),
+        updated_at: Set(finalised_at),
+        ..Default::default()
+    })
+    .exec(txn)
+    .await?;
+    Ok((quote, finalisation))
 }

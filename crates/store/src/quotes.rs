@@ -5,8 +5,8 @@ use pricegate_domain::{
     Currency, CustomerEmail, DiscountBp, Invalid, PricedLine, Quantity, Role, Sku, Text, quote_total,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -91,16 +91,79 @@ fn may_view(actor: &Actor, quote: &quotes::Model) -> bool {
     actor.role == Role::Finance || quote.owner_id == actor.id || quote.signer_id == actor.id
 }
 
+/// A quote with its lines and the unit price in force today of each line's
+/// product, as one statement read them.
+pub(crate) struct LoadedQuote {
+    pub quote: quotes::Model,
+    pub lines: Vec<quote_lines::Model>,
+    /// Product id → unit price in force on the database's today (UTC).
+    pub in_force: HashMap<Uuid, i64>,
+}
+
+/// `q.a AS q_a, q.b AS q_b, …` for every column of an entity, so one row of a
+/// join can be read back into each entity's model by prefix.
+fn prefixed_columns<C: sea_orm::Iterable + sea_orm::IdenStatic>(alias: &str) -> String {
+    C::iter().map(|c| format!("{alias}.{0} AS {alias}_{0}", c.as_str())).collect::<Vec<_>>().join(", ")
+}
+
+/// Reads a quote, its lines and their prices in force in one round trip
+/// (the gate check's hot path). Does not lock: a caller that must see the
+/// lines as of a lock takes the lock first, in an earlier statement, so that
+/// this statement's snapshot starts after it.
+pub(crate) async fn load_quote(conn: &impl ConnectionTrait, id: Uuid) -> Result<LoadedQuote, StoreError> {
+    let backend = conn.get_database_backend();
+    // Today is the UTC date of the database clock, as `db_now` reads it;
+    // SQLite runs in this process, so its clock (`date('now')`) is ours.
+    let (today, param) = match backend {
+        DbBackend::Postgres => ("(clock_timestamp() AT TIME ZONE 'UTC')::date", "$1"),
+        _ => ("date('now')", "?"),
+    };
+    let sql = format!(
+        "SELECT {quote}, {line}, {price} AS l_in_force \
+         FROM quotes q LEFT JOIN quote_lines l ON l.quote_id = q.id LEFT JOIN products p ON p.id = l.product_id \
+         WHERE q.id = {param} ORDER BY l.position",
+        quote = prefixed_columns::<quotes::Column>("q"),
+        line = prefixed_columns::<quote_lines::Column>("l"),
+        price = crate::gate::price_in_force_sql(today),
+    );
+    let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, sql, [id.into()])).await?;
+    let first = rows.first().ok_or(StoreError::not_found("quote"))?;
+    let quote = quotes::Model::from_query_result(first, "q_")?;
+    let mut lines = Vec::with_capacity(rows.len());
+    let mut in_force = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        // A quote without lines comes back as one row of NULL line columns.
+        if row.try_get::<Option<Uuid>>("", "l_id")?.is_none() {
+            continue;
+        }
+        let line = quote_lines::Model::from_query_result(row, "l_")?;
+        if let Some(price) = row.try_get::<Option<i64>>("", "l_in_force")? {
+            in_force.insert(line.product_id, price);
+        }
+        lines.push(line);
+    }
+    Ok(LoadedQuote { quote, lines, in_force })
+}
+
+/// [`load_quote`] for someone who may see it: finance, its owner or its signer.
+pub(crate) async fn load_visible_priced(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<LoadedQuote, StoreError> {
+    let loaded = load_quote(conn, id).await?;
+    if !may_view(actor, &loaded.quote) {
+        return Err(StoreError::forbidden("not_your_quote", "This quote belongs to someone else."));
+    }
+    Ok(loaded)
+}
+
 pub(crate) async fn load_visible(
     conn: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
 ) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
-    let quote = quotes::Entity::find_by_id(id).one(conn).await?.ok_or(StoreError::not_found("quote"))?;
-    if !may_view(actor, &quote) {
-        return Err(StoreError::forbidden("not_your_quote", "This quote belongs to someone else."));
-    }
-    let lines = load_lines(conn, &[id]).await?.remove(&id).unwrap_or_default();
+    let LoadedQuote { quote, lines, .. } = load_visible_priced(conn, actor, id).await?;
     Ok((quote, lines))
 }
 
@@ -237,7 +300,11 @@ fn evidence_view(f: finalisations::Model) -> EvidenceView {
     EvidenceView { finalised_by: f.finalised_by, finalised_at: f.finalised_at, notices, price_override }
 }
 
-fn to_view(q: quotes::Model, lines: Vec<quote_lines::Model>, evidence: Option<finalisations::Model>) -> QuoteView {
+pub(crate) fn to_view(
+    q: quotes::Model,
+    lines: Vec<quote_lines::Model>,
+    evidence: Option<finalisations::Model>,
+) -> QuoteView {
     let lines = line_views(&lines);
     let total_minor = lines.iter().fold(0i64, |sum, l| sum.saturating_add(l.total_minor));
     QuoteView {
