@@ -7,38 +7,275 @@ use serde_json::{Value, json};
 
 use crate::{Response, Session};
 
-/// Every `/api/v1` route the router serves, as `(method, path template)`.
-/// The role table walks it and the OpenAPI test checks the document lists it.
-pub const API_ROUTES: &[(&str, &str)] = &[
-    ("POST", "/api/v1/auth/token"),
-    ("DELETE", "/api/v1/auth/token"),
-    ("GET", "/api/v1/me"),
-    ("GET", "/api/v1/audit"),
-    ("GET", "/api/v1/users"),
-    ("POST", "/api/v1/users"),
-    ("PATCH", "/api/v1/users/{id}"),
-    ("GET", "/api/v1/products"),
-    ("POST", "/api/v1/products"),
-    ("POST", "/api/v1/products/import"),
-    ("GET", "/api/v1/notices"),
-    ("POST", "/api/v1/notices"),
-    ("GET", "/api/v1/notices/{id}"),
-    ("PATCH", "/api/v1/notices/{id}"),
-    ("POST", "/api/v1/notices/{id}/publish"),
-    ("POST", "/api/v1/notices/{id}/acknowledge"),
-    ("GET", "/api/v1/notices/{id}/acknowledgements"),
-    ("POST", "/api/v1/notices/{id}/remind"),
-    ("GET", "/api/v1/outbox"),
-    ("GET", "/api/v1/quotes"),
-    ("POST", "/api/v1/quotes"),
-    ("GET", "/api/v1/quotes/{id}"),
-    ("PATCH", "/api/v1/quotes/{id}"),
-    ("GET", "/api/v1/quotes/{id}/gate"),
-    ("POST", "/api/v1/quotes/{id}/finalise"),
-    ("POST", "/api/v1/quotes/{id}/reprice"),
-    ("POST", "/api/v1/quotes/{id}/cancel"),
-    ("POST", "/api/v1/quotes/{id}/override"),
-];
+/// What `{id}` stands for in a route's path when the role table calls it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The path has no `{id}`.
+    Nothing,
+    /// A salesperson no one else in the table is.
+    User,
+    Product,
+    PublishedNotice,
+    DraftNotice,
+    /// A draft that finance publishes in its row, so it stays a draft until then.
+    NoticeToPublish,
+    /// The owner's draft quote (the owner signs it).
+    Quote,
+    /// The owner's draft, finalised in its row.
+    QuoteToFinalise,
+    /// The owner's draft, cancelled in its row.
+    QuoteToCancel,
+    OutboxMessage,
+}
+
+/// The body a case sends.
+#[derive(Clone, Debug)]
+pub enum RouteBody {
+    None,
+    Json(Value),
+    Csv(&'static str),
+}
+
+/// Who calls, in the order of [`RouteCase::expect`]. "Owner" is the
+/// salesperson who owns the target (their quote); on a route whose target has
+/// no owner, it is simply one salesperson and "not owner" another.
+pub const CALLERS: [&str; 5] = ["anonymous", "sales (owner)", "sales (not owner)", "finance", "admin"];
+
+/// One call of a route: what it targets, what it sends, and what each caller gets.
+#[derive(Clone, Debug)]
+pub struct RouteCase {
+    pub target: Target,
+    pub body: RouteBody,
+    /// Per caller (see [`CALLERS`]): `"200"`, or a refusal `"403"` / `"403 not_owner"`. A bare
+    /// 401 means `unauthenticated`, 403 `forbidden`, 404 `not_found`; any other refusal names its code.
+    pub expect: [&'static str; 5],
+}
+
+impl RouteCase {
+    /// The status and error code (`""` for a success) a caller expects.
+    pub fn expected(&self, caller: usize) -> (u16, &'static str) {
+        let text = self.expect[caller];
+        let (status, code) = text.split_once(' ').unwrap_or((text, ""));
+        let status: u16 = status.parse().unwrap_or_else(|_| panic!("`{text}` does not start with a status"));
+        let code = match (status, code) {
+            (401, "") => "unauthenticated",
+            (403, "") => "forbidden",
+            (404, "") => "not_found",
+            (s, "") if s >= 400 => panic!("`{text}`: a refusal other than 401, 403 or 404 names its code"),
+            (_, code) => code,
+        };
+        (status, code)
+    }
+}
+
+/// One `(method, path)` of the API and its cases.
+#[derive(Clone, Debug)]
+pub struct ApiRoute {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub cases: Vec<RouteCase>,
+}
+
+fn case(target: Target, body: RouteBody, expect: [&'static str; 5]) -> RouteCase {
+    RouteCase { target, body, expect }
+}
+
+fn route(method: &'static str, path: &'static str, cases: Vec<RouteCase>) -> ApiRoute {
+    ApiRoute { method, path, cases }
+}
+
+/// Every `/api/v1` route, once, with what each caller gets from it. The role
+/// test walks it in this order (the cases build on each other: the notices are
+/// acknowledged before the quote is finalised), and checks it against the
+/// OpenAPI document, which the router is built from: a route added without a
+/// row here, or a row for a route that is gone, fails that test by name.
+pub fn api_routes() -> Vec<ApiRoute> {
+    use RouteBody::{Csv, Json, None as Empty};
+    use Target::*;
+    let lines = json!([{"sku": "P-1", "quantity": 1}]);
+    vec![
+        route(
+            "POST",
+            "/api/v1/auth/token",
+            vec![case(
+                Nothing,
+                Json(json!({"email": "nobody@pricegate.test", "password": "not the password"})),
+                ["401 invalid_credentials"; 5],
+            )],
+        ),
+        // Ends each caller's session: the role test calls it after every other route.
+        route("DELETE", "/api/v1/auth/token", vec![case(Nothing, Empty, ["401", "204", "204", "204", "204"])]),
+        route("GET", "/api/v1/me", vec![case(Nothing, Empty, ["401", "200", "200", "200", "200"])]),
+        route("GET", "/api/v1/audit", vec![case(Nothing, Empty, ["401", "403", "403", "200", "200"])]),
+        route("GET", "/api/v1/users", vec![case(Nothing, Empty, ["401", "403", "403", "200", "200"])]),
+        route(
+            "POST",
+            "/api/v1/users",
+            vec![case(
+                Nothing,
+                Json(
+                    json!({"email": "new@pricegate.test", "name": "New", "role": "sales", "password": "a long enough password"}),
+                ),
+                ["401", "403", "403", "403", "201"],
+            )],
+        ),
+        route(
+            "PATCH",
+            "/api/v1/users/{id}",
+            vec![case(User, Json(json!({"name": "Victor"})), ["401", "403", "403", "403", "200"])],
+        ),
+        route("GET", "/api/v1/products", vec![case(Nothing, Empty, ["401", "200", "200", "200", "200"])]),
+        route(
+            "POST",
+            "/api/v1/products",
+            vec![case(
+                Nothing,
+                Json(
+                    json!({"sku": "P-2", "name": "Valve", "unit": "each", "currency": "EUR", "unit_price_minor": 500}),
+                ),
+                ["401", "403", "403", "201", "403"],
+            )],
+        ),
+        route(
+            "POST",
+            "/api/v1/products/import",
+            vec![case(
+                Nothing,
+                Csv("sku,name,unit,currency,unit_price_minor\nP-3,Hose,roll,EUR,700\n"),
+                ["401", "403", "403", "201", "403"],
+            )],
+        ),
+        route("GET", "/api/v1/notices", vec![case(Nothing, Empty, ["401", "200", "200", "200", "200"])]),
+        route(
+            "POST",
+            "/api/v1/notices",
+            vec![case(
+                Nothing,
+                Json(json!({"title": "New", "body": "Text", "changes": []})),
+                ["401", "403", "403", "201", "403"],
+            )],
+        ),
+        route(
+            "GET",
+            "/api/v1/notices/{id}",
+            vec![
+                case(PublishedNotice, Empty, ["401", "200", "200", "200", "200"]),
+                case(DraftNotice, Empty, ["401", "404", "404", "200", "404"]),
+            ],
+        ),
+        route(
+            "PATCH",
+            "/api/v1/notices/{id}",
+            vec![case(DraftNotice, Json(json!({"title": "Edited"})), ["401", "403", "403", "200", "403"])],
+        ),
+        route(
+            "POST",
+            "/api/v1/notices/{id}/publish",
+            vec![case(NoticeToPublish, Empty, ["401", "403", "403", "200", "403"])],
+        ),
+        // The owner acknowledges both published notices here, before finalising below.
+        route(
+            "POST",
+            "/api/v1/notices/{id}/acknowledge",
+            vec![
+                case(PublishedNotice, Empty, ["401", "200", "200", "200", "200"]),
+                case(NoticeToPublish, Empty, ["401", "200", "200", "200", "200"]),
+                case(DraftNotice, Empty, ["401", "404", "404", "409 notice_not_published", "404"]),
+            ],
+        ),
+        route(
+            "GET",
+            "/api/v1/notices/{id}/acknowledgements",
+            vec![case(PublishedNotice, Empty, ["401", "403", "403", "200", "403"])],
+        ),
+        route(
+            "POST",
+            "/api/v1/notices/{id}/remind",
+            vec![case(PublishedNotice, Empty, ["401", "403", "403", "202", "403"])],
+        ),
+        route("GET", "/api/v1/outbox", vec![case(Nothing, Empty, ["401", "403", "403", "403", "200"])]),
+        route("GET", "/api/v1/outbox/{id}", vec![case(OutboxMessage, Empty, ["401", "403", "403", "403", "200"])]),
+        route("GET", "/api/v1/quotes", vec![case(Nothing, Empty, ["401", "200", "200", "200", "403"])]),
+        route(
+            "POST",
+            "/api/v1/quotes",
+            vec![case(Nothing, Json(quote_request(lines)), ["401", "201", "201", "403", "403"])],
+        ),
+        route(
+            "GET",
+            "/api/v1/quotes/{id}",
+            vec![case(Quote, Empty, ["401", "200", "403 not_your_quote", "200", "403"])],
+        ),
+        route(
+            "PATCH",
+            "/api/v1/quotes/{id}",
+            vec![case(Quote, Json(json!({"notes": "Call first"})), ["401", "200", "403 not_owner", "403", "403"])],
+        ),
+        route(
+            "GET",
+            "/api/v1/quotes/{id}/gate",
+            vec![case(Quote, Empty, ["401", "200", "403 not_your_quote", "200", "403"])],
+        ),
+        route(
+            "POST",
+            "/api/v1/quotes/{id}/reprice",
+            vec![case(Quote, Empty, ["401", "200", "403 not_owner", "403", "403"])],
+        ),
+        route(
+            "POST",
+            "/api/v1/quotes/{id}/override",
+            vec![case(Quote, Json(json!({"reason": "Agreed"})), ["401", "403", "403", "201", "403"])],
+        ),
+        route(
+            "POST",
+            "/api/v1/quotes/{id}/finalise",
+            vec![case(QuoteToFinalise, Empty, ["401", "200", "403 not_signer", "403", "403"])],
+        ),
+        route(
+            "POST",
+            "/api/v1/quotes/{id}/cancel",
+            vec![case(QuoteToCancel, Empty, ["401", "200", "403 not_owner", "403", "403"])],
+        ),
+    ]
+}
+
+/// The `(method, path)` of every operation in an OpenAPI document, methods in capitals.
+pub fn documented_routes(document: &Value) -> Vec<(String, String)> {
+    let mut routes = Vec::new();
+    for (path, item) in document["paths"].as_object().into_iter().flatten() {
+        for method in ["get", "put", "post", "delete", "options", "head", "patch", "trace"] {
+            if item.get(method).is_some_and(Value::is_object) {
+                routes.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+/// Where the route table and the OpenAPI document disagree, in words: a
+/// documented route with no row or several rows, a row for an undocumented route.
+pub fn route_table_mismatches(document: &Value) -> Vec<String> {
+    let table = api_routes();
+    let documented = documented_routes(document);
+    let mut problems = Vec::new();
+    for (method, path) in &documented {
+        match table.iter().filter(|r| r.method == method && r.path == path).count() {
+            1 => {}
+            0 => problems.push(format!("{method} {path} is served and documented but has no row in api_routes()")),
+            n => problems.push(format!("{method} {path} has {n} rows in api_routes(); it needs exactly one")),
+        }
+    }
+    for r in &table {
+        if !documented.iter().any(|(m, p)| m == r.method && p == r.path) {
+            problems
+                .push(format!("{} {} has a row in api_routes() but is not in the OpenAPI document", r.method, r.path));
+        }
+        if r.cases.is_empty() {
+            problems.push(format!("{} {} has a row with no cases", r.method, r.path));
+        }
+    }
+    problems
+}
 
 /// Asserts a refusal: its status, its stable code, and the error body's shape.
 #[track_caller]

@@ -24,7 +24,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::{AppError, ErrorBody};
-pub use openapi::ApiDoc;
+pub use openapi::document as openapi_document;
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -43,10 +43,10 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let request_timeout = state.request_timeout;
     Router::new()
-        .merge(api::router())
+        // The API and its OpenAPI document come from one registration.
+        .merge(openapi::router())
         .merge(ack::router())
         .merge(pages::router())
-        .merge(openapi::router())
         .route("/healthz", axum::routing::get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

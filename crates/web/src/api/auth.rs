@@ -1,20 +1,18 @@
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use pricegate_store::views::{AuditView, UserView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::{ApiJson, ApiQuery, AuthUser, StaffUser};
 use crate::{AppError, AppState, ErrorBody};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/token", post(issue_token).delete(revoke_token))
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/audit", get(audit))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(issue_token, revoke_token)).routes(routes!(me)).routes(routes!(audit))
 }
 
 #[derive(Deserialize, ToSchema)]

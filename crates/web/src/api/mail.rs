@@ -1,21 +1,19 @@
 //! The mail side of the API: a reminder now (finance), and the outbox (admins).
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use pricegate_store::{OutboxMessageView, OutboxView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::extract::{AdminUser, ApiPath, ApiQuery, FinanceUser};
 use crate::{AppError, AppState, ErrorBody};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/notices/{id}/remind", post(remind_now))
-        .route("/api/v1/outbox", get(list_outbox))
-        .route("/api/v1/outbox/{id}", get(get_outbox_message))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(remind_now)).routes(routes!(list_outbox)).routes(routes!(get_outbox_message))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -1,12 +1,13 @@
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use pricegate_domain::{Invalid, Sku, Text, parse_date, parse_unit_price};
 use pricegate_store::views::{AckListView, AckView, NoticeView, PublishedView};
 use pricegate_store::{Channel, NewNotice, NewPriceChange, NoticePatch};
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::extract::{ApiJson, ApiPath, AuthUser, Client, FinanceUser};
@@ -15,13 +16,13 @@ use crate::{AppError, AppState, ErrorBody};
 pub const MAX_TITLE: usize = 200;
 pub const MAX_BODY: usize = 20_000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/notices", get(list_notices).post(create_notice))
-        .route("/api/v1/notices/{id}", get(get_notice).patch(update_notice))
-        .route("/api/v1/notices/{id}/publish", post(publish_notice))
-        .route("/api/v1/notices/{id}/acknowledge", post(acknowledge_notice))
-        .route("/api/v1/notices/{id}/acknowledgements", get(list_acknowledgements))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_notices, create_notice))
+        .routes(routes!(get_notice, update_notice))
+        .routes(routes!(publish_notice))
+        .routes(routes!(acknowledge_notice))
+        .routes(routes!(list_acknowledgements))
 }
 
 #[derive(Deserialize, ToSchema)]

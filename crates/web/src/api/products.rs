@@ -1,14 +1,15 @@
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use pricegate_domain::product_csv::parse_products;
 use pricegate_domain::{Currency, Sku, Text, parse_unit_price};
 use pricegate_store::NewProduct;
 use pricegate_store::views::ProductView;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::{ApiJson, AuthUser, FinanceUser, read_body};
 use crate::{AppError, AppState, ErrorBody};
@@ -16,11 +17,11 @@ use crate::{AppError, AppState, ErrorBody};
 /// A price-list CSV larger than this is refused with 413.
 pub const CSV_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/products", get(list_products).post(create_product))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_products, create_product))
         .layer(DefaultBodyLimit::max(crate::api::JSON_BODY_LIMIT))
-        .route("/api/v1/products/import", post(import_products))
+        .routes(routes!(import_products))
 }
 
 #[derive(Deserialize, ToSchema)]

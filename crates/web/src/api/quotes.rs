@@ -1,26 +1,27 @@
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, parse_date};
 use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView};
 use pricegate_store::{NewLine, NewQuote, QuoteFilter, QuotePatch};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::extract::{ApiJson, ApiPath, ApiQuery, FinanceUser, QuoteUser, SalesUser};
 use crate::{AppError, AppState, ErrorBody};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/quotes", get(list_quotes).post(create_quote))
-        .route("/api/v1/quotes/{id}", get(get_quote).patch(update_quote))
-        .route("/api/v1/quotes/{id}/gate", get(quote_gate))
-        .route("/api/v1/quotes/{id}/finalise", post(finalise_quote))
-        .route("/api/v1/quotes/{id}/reprice", post(reprice_quote))
-        .route("/api/v1/quotes/{id}/cancel", post(cancel_quote))
-        .route("/api/v1/quotes/{id}/override", post(override_prices))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_quotes, create_quote))
+        .routes(routes!(get_quote, update_quote))
+        .routes(routes!(quote_gate))
+        .routes(routes!(finalise_quote))
+        .routes(routes!(reprice_quote))
+        .routes(routes!(cancel_quote))
+        .routes(routes!(override_prices))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -1,21 +1,20 @@
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, patch};
-use axum::{Json, Router};
 use pricegate_domain::{Email, Password, Role, Text};
 use pricegate_store::views::UserView;
 use pricegate_store::{NewUser, UserPatch};
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::extract::{AdminUser, ApiJson, ApiPath, StaffUser};
 use crate::{AppError, AppState, ErrorBody};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/users", get(list_users).post(create_user))
-        .route("/api/v1/users/{id}", patch(update_user))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_users, create_user)).routes(routes!(update_user))
 }
 
 #[derive(Deserialize, ToSchema)]
