@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_core;
 mod m20261123_000002_sessions;
 mod m20261123_000003_gate_indexes;
+mod m20261123_000004_publication_fanouts;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_core::Migration),
             Box::new(m20261123_000002_sessions::Migration),
             Box::new(m20261123_000003_gate_indexes::Migration),
+            Box::new(m20261123_000004_publication_fanouts::Migration),
         ]
     }
 }

@@ -191,7 +191,8 @@ async fn a_message_the_server_refuses_ends_as_failed_for_admins_to_see() {
     let deadline = Instant::now() + WAIT;
     let rows = loop {
         let rows = outbox(&admin).await;
-        if rows.iter().all(|r| r["state"] != "pending") {
+        // The worker writes a publication's e-mails after it commits: wait for both.
+        if rows.len() == 2 && rows.iter().all(|r| r["state"] != "pending") {
             break rows;
         }
         assert!(Instant::now() < deadline, "rows still pending: {rows:?}");
@@ -237,5 +238,78 @@ async fn without_smtp_every_message_is_written_as_an_eml_file() {
     for file in files {
         let eml = std::fs::read_to_string(&file).unwrap();
         assert!(eml.contains("Subject: Price notice: Written to disk") && eml.contains("/ack/"), "{eml}");
+    }
+}
+
+both_backends! {
+    async fn publication_commits_one_fanout_row_and_workers_write_each_salespersons_mail_once(backend: Backend) {
+        use pricegate_store::entity::{outbox as outbox_rows, publication_fanouts};
+        use pricegate_store::outbox::FanoutStep;
+        use sea_orm::EntityTrait;
+
+        let sink = SmtpSink::start().await;
+        // This server's own worker looks once at start-up and then not for an
+        // hour: what the publication's transaction wrote stays in view.
+        let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let people = add_salespeople(&app, "fan", 25).await;
+        let nid = create_notice(&finance, "Fanned out", json!([])).await;
+        publish_notice(&finance, &nid).await;
+
+        let db = app.store.connection();
+        let owed = publication_fanouts::Entity::find().all(db).await.unwrap();
+        assert_eq!(owed.len(), 1, "one row owes the publication's e-mails: {owed:?}");
+        assert_eq!(owed[0].notice_id.to_string(), nid);
+        assert_eq!(owed[0].expanded, 0);
+        assert!(
+            outbox_rows::Entity::find().all(db).await.unwrap().is_empty(),
+            "the publication's transaction composed no e-mail"
+        );
+
+        // A worker claims the publication, writes one batch, and dies.
+        let lease = Duration::from_secs(2);
+        let mut dead = app.store.claim_publication_fanout(lease).await.unwrap().expect("the publication is owed");
+        assert_eq!(app.store.expand_publication_batch(&mut dead, 10, lease).await.unwrap(), FanoutStep::Queued(10));
+        assert_eq!(outbox_rows::Entity::find().all(db).await.unwrap().len(), 10);
+        assert!(
+            app.store.claim_publication_fanout(lease).await.unwrap().is_none(),
+            "no second worker expands a publication while the first holds its lease"
+        );
+
+        // Two workers find it once the dead one's lease has run out.
+        let mut stops = Vec::new();
+        let mut workers = Vec::new();
+        for _ in 0..2 {
+            let (tx, rx) = oneshot::channel::<()>();
+            stops.push(tx);
+            workers.push(tokio::spawn(pricegate::run_worker_until(worker_settings(&app.db.url, &sink.url()), async move {
+                let _ = rx.await;
+            })));
+        }
+        sink.wait_until(WAIT, "25 publication e-mails", |m| m.len() >= 25).await;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let rows = outbox_rows::Entity::find().all(db).await.unwrap();
+            let owing = publication_fanouts::Entity::find().all(db).await.unwrap();
+            if owing.is_empty() && rows.len() == 25 && rows.iter().all(|r| r.state == "sent") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{} rows, {owing:?} still owing", rows.len());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The dead worker wakes up and carries on from where it stopped: refused, nothing written.
+        assert_eq!(app.store.expand_publication_batch(&mut dead, 10, lease).await.unwrap(), FanoutStep::Lost);
+        assert_eq!(outbox_rows::Entity::find().all(db).await.unwrap().len(), 25);
+        for stop in stops {
+            let _ = stop.send(());
+        }
+        for worker in workers {
+            worker.await.unwrap().unwrap();
+        }
+        assert_each_once(&sink.messages(), &people.iter().map(|u| u.email.clone()).collect());
+        for m in sink.messages() {
+            assert_eq!(m.header("subject").as_deref(), Some("Price notice: Fanned out"));
+            assert!(m.ack_link().is_some(), "a personal link: {}", m.text());
+        }
     }
 }

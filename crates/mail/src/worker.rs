@@ -1,9 +1,15 @@
-//! The mail worker: drains the outbox and enqueues reminders as they come due.
+//! The mail worker: expands publications into their e-mails, drains the
+//! outbox, and enqueues reminders as they come due.
 //!
 //! Delivery is at-least-once: a row is marked sent after the SMTP server
 //! accepted it, so a crash in between sends it again (with the same
 //! Message-ID). Rows are claimed with a lease, so several workers, in one
 //! process or many, never send the same row at the same time.
+//!
+//! Two tasks: the expander turns each published notice's one fan-out row
+//! into an e-mail per salesperson, a batch at a time, and wakes the sender;
+//! the sender claims the next batch of due mail while it sends the current
+//! one, so the database round trips overlap the SMTP conversations.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,8 +17,9 @@ use std::time::{Duration, Instant};
 use lettre::message::Mailbox;
 use pricegate_store::Store;
 use pricegate_store::entity::outbox;
-use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use pricegate_store::outbox::{FANOUT_BATCH, FanoutStep};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::transport::{MailTransport, SendError, build_message};
 
@@ -25,6 +32,8 @@ pub struct WorkerConfig {
     pub from: Mailbox,
     /// Messages claimed at once.
     pub batch: u64,
+    /// Salespeople whose publication e-mails are composed and queued at once.
+    pub fanout_batch: usize,
     /// Messages in flight at once (SMTP connections in the pool).
     pub concurrency: usize,
     /// After this many attempts a message is `failed`.
@@ -42,7 +51,8 @@ impl WorkerConfig {
             poll,
             reminders,
             from,
-            batch: 100,
+            batch: 200,
+            fanout_batch: FANOUT_BATCH,
             // Each SMTP conversation spends most of its time waiting on
             // round trips, so connections in parallel are what make a
             // publication to thousands go out quickly; 16 stays well under
@@ -70,19 +80,113 @@ pub fn retry_delay(config: &WorkerConfig, attempts: i32) -> Duration {
     full.mul_f64(0.5 + 0.5 * unit)
 }
 
-/// Runs until `shutdown` turns true; a batch in flight is finished first, so
-/// no claimed row is left waiting for its lease to run out.
+/// Runs until `shutdown` turns true; the batches claimed by then are sent
+/// first, so no claimed row is left waiting for its lease to run out.
 pub async fn run_worker<T: MailTransport>(
     store: Store,
     transport: T,
     config: WorkerConfig,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let config = Arc::new(config);
-    let mut next_tick = Instant::now();
+    let queued = Arc::new(Notify::new());
     tracing::info!(poll = ?config.poll, "mail worker started");
+    let expander = tokio::spawn(expand_publications(store.clone(), config.clone(), shutdown.clone(), queued.clone()));
+    send_outbox(store, transport, config, shutdown, queued).await;
+    if let Err(e) = expander.await {
+        tracing::error!(error = %e, "the publication expander stopped abnormally");
+    }
+    tracing::info!("mail worker stopped");
+}
+
+/// Writes each published notice's e-mails into the outbox, one batch of
+/// salespeople at a time, waking the sender after each batch.
+async fn expand_publications(
+    store: Store,
+    config: Arc<WorkerConfig>,
+    mut shutdown: watch::Receiver<bool>,
+    queued: Arc<Notify>,
+) {
+    while !*shutdown.borrow() {
+        let claim = match store.claim_publication_fanout(config.lease).await {
+            Ok(claim) => claim,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for publications to expand; retrying");
+                None
+            }
+        };
+        let Some(mut claim) = claim else {
+            tokio::select! {
+                _ = tokio::time::sleep(config.poll) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        };
+        loop {
+            if *shutdown.borrow() {
+                if let Err(e) = store.release_publication_fanout(&claim).await {
+                    tracing::warn!(notice = %claim.notice_id, error = %e, "could not release the publication; its lease will");
+                }
+                break;
+            }
+            match store.expand_publication_batch(&mut claim, config.fanout_batch, config.lease).await {
+                Ok(FanoutStep::Queued(_)) => queued.notify_one(),
+                Ok(FanoutStep::Finished(_)) => {
+                    queued.notify_one();
+                    tracing::info!(notice = %claim.notice_id, messages = claim.expanded, "publication e-mails queued");
+                    break;
+                }
+                Ok(FanoutStep::Lost) => {
+                    tracing::info!(notice = %claim.notice_id, "another worker took over this publication's e-mails");
+                    break;
+                }
+                Err(e) => {
+                    // The claim's lease brings the publication back, to us or to another worker.
+                    tracing::warn!(notice = %claim.notice_id, error = %e, "could not queue publication e-mails; retrying after the lease");
+                    tokio::select! {
+                        _ = tokio::time::sleep(config.poll) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Due mail, claimed and with its ack links minted: ready to send.
+async fn next_batch(store: Store, config: Arc<WorkerConfig>) -> Vec<outbox::Model> {
+    let claimed = match store.claim_due_mail(config.batch, config.lease).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not claim mail; retrying");
+            return vec![];
+        }
+    };
+    if claimed.is_empty() {
+        return claimed;
+    }
+    match store.mint_ack_links(claimed).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            // The claim's lease brings these rows back once the database answers again.
+            tracing::error!(error = %e, "could not mint acknowledgement links; the batch waits for its lease");
+            vec![]
+        }
+    }
+}
+
+async fn send_outbox<T: MailTransport>(
+    store: Store,
+    transport: T,
+    config: Arc<WorkerConfig>,
+    mut shutdown: watch::Receiver<bool>,
+    queued: Arc<Notify>,
+) {
+    let mut next_tick = Instant::now();
+    let mut prefetched: Option<JoinHandle<Vec<outbox::Model>>> = None;
     loop {
-        if *shutdown.borrow() {
+        if *shutdown.borrow() && prefetched.is_none() {
             break;
         }
         if Instant::now() >= next_tick {
@@ -93,23 +197,26 @@ pub async fn run_worker<T: MailTransport>(
                 Err(e) => tracing::warn!(error = %e, "could not enqueue reminders"),
             }
         }
-        let claimed = match store.claim_due_mail(config.batch, config.lease).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not claim mail; retrying");
-                vec![]
-            }
+        let rows = match prefetched.take() {
+            Some(batch) => batch.await.unwrap_or_default(),
+            None => next_batch(store.clone(), config.clone()).await,
         };
-        if claimed.is_empty() {
+        if rows.is_empty() {
+            if *shutdown.borrow() {
+                break;
+            }
             tokio::select! {
                 _ = tokio::time::sleep(config.poll) => {}
                 _ = shutdown.changed() => {}
+                _ = queued.notified() => {}
             }
             continue;
         }
-        send_batch(&store, &transport, &config, claimed).await;
+        if !*shutdown.borrow() {
+            prefetched = Some(tokio::spawn(next_batch(store.clone(), config.clone())));
+        }
+        send_batch(&store, &transport, &config, rows).await;
     }
-    tracing::info!("mail worker stopped");
 }
 
 async fn send_batch<T: MailTransport>(
@@ -118,14 +225,6 @@ async fn send_batch<T: MailTransport>(
     config: &Arc<WorkerConfig>,
     rows: Vec<outbox::Model>,
 ) {
-    let rows = match store.mint_ack_links(rows).await {
-        Ok(rows) => rows,
-        Err(e) => {
-            // The claim's lease brings these rows back once the database answers again.
-            tracing::error!(error = %e, "could not mint acknowledgement links; the batch waits for its lease");
-            return;
-        }
-    };
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for row in rows {

@@ -283,3 +283,20 @@ pub mod sessions {
     }
     no_relations!();
 }
+
+pub mod publication_fanouts {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "publication_fanouts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub notice_id: Uuid,
+        pub published_at: DateTimeUtc,
+        pub expanded_through: Option<Uuid>,
+        pub expanded: i64,
+        pub claimed_by: Option<Uuid>,
+        pub lease_until: DateTimeUtc,
+        pub created_at: DateTimeUtc,
+    }
+    no_relations!();
+}

@@ -12,6 +12,11 @@
 //! before it hands the message to the transport ([`Store::mint_ack_links`]).
 //! A row read from the database, a backup or the admin outbox never carries a
 //! working link.
+//!
+//! A publication does not write its e-mails itself: it writes one row that
+//! owes them, and the worker expands it (see [`fanout`]).
+
+mod fanout;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -19,10 +24,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use pricegate_domain::{PriceChange, Role, impact_of, quote_total};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -35,6 +37,9 @@ use crate::notices::{PUBLISHED, load_changes};
 use crate::quotes::{DRAFT, load_lines};
 use crate::views::PriceChangeView;
 use crate::{Actor, Store, StoreError};
+
+pub(crate) use fanout::owe_publication_mail;
+pub use fanout::{FANOUT_BATCH, FanoutClaim, FanoutStep};
 
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
@@ -283,8 +288,12 @@ impl<'a> Batch<'a> {
     /// Inserts everything; a row whose dedupe key exists is skipped, so
     /// enqueueing the same logical e-mail twice (two workers, a restart) is harmless.
     async fn write(self, conn: &impl ConnectionTrait) -> Result<usize, StoreError> {
-        let count = self.rows.len();
-        let mut rows = self.rows.into_iter().peekable();
+        Self::write_rows(self.rows, conn).await
+    }
+
+    async fn write_rows(rows: Vec<outbox::ActiveModel>, conn: &impl ConnectionTrait) -> Result<usize, StoreError> {
+        let count = rows.len();
+        let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
             let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
             outbox::Entity::insert_many(chunk)
@@ -328,17 +337,20 @@ async fn pending_sales(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<V
 }
 
 /// Each signer's open quotes drafted before the notice, with what the notice
-/// does to their totals: the quotes the gate now blocks.
+/// does to their totals: the quotes the gate now blocks. Only those of
+/// `signers`, when given.
 async fn blocked_quotes(
     conn: &impl ConnectionTrait,
     notice: &NoticeContent,
+    signers: Option<&[Uuid]>,
 ) -> Result<HashMap<Uuid, Vec<BlockedQuote>>, StoreError> {
-    let open = quotes::Entity::find()
+    let mut query = quotes::Entity::find()
         .filter(quotes::Column::State.eq(DRAFT))
-        .filter(quotes::Column::DraftedAt.lt(notice.published_at))
-        .order_by_asc(quotes::Column::DraftedAt)
-        .all(conn)
-        .await?;
+        .filter(quotes::Column::DraftedAt.lt(notice.published_at));
+    if let Some(signers) = signers {
+        query = query.filter(quotes::Column::SignerId.is_in(signers.iter().copied()));
+    }
+    let open = query.order_by_asc(quotes::Column::DraftedAt).all(conn).await?;
     let ids: Vec<Uuid> = open.iter().map(|q| q.id).collect();
     let mut lines = load_lines(conn, &ids).await?;
     let changes: Vec<PriceChange> = notice
@@ -363,28 +375,6 @@ async fn blocked_quotes(
 
 fn recipient(u: &users::Model) -> Recipient {
     Recipient { name: u.name.clone(), email: u.email.clone() }
-}
-
-/// One e-mail with a personal ack link to every active salesperson, in the
-/// publication's own transaction: the notice is published with its mail or not at all.
-pub(crate) async fn enqueue_publication(
-    txn: &DatabaseTransaction,
-    setup: &MailSetup,
-    notice: &notices::Model,
-    now: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    // `notice` was read before publication stamped it.
-    let content = NoticeContent { published_at: now, ..notice_content(txn, notice).await? };
-    let mut blocked = blocked_quotes(txn, &content).await?;
-    let mut batch = Batch::new(setup, now);
-    for user in active_with_role(txn, Role::Sales).await? {
-        let to = recipient(&user);
-        let quotes = blocked.remove(&user.id).unwrap_or_default();
-        let ack_url = batch.ack_link();
-        let letter = Letter::Publication { notice: &content, to: &to, quotes: &quotes, ack_url: &ack_url };
-        batch.push("publication", publication_key(notice.id, user.id), &to, &letter)?;
-    }
-    batch.write(txn).await
 }
 
 impl Store {
@@ -461,7 +451,7 @@ impl Store {
 
             let txn = self.begin_write().await?;
             let content = notice_content(&txn, &notice).await?;
-            let mut blocked = blocked_quotes(&txn, &content).await?;
+            let mut blocked = blocked_quotes(&txn, &content, None).await?;
             let mut batch = Batch::new(&setup, now);
             for user in &missing {
                 let to = recipient(user);
@@ -509,7 +499,7 @@ impl Store {
         }
         let now = db_now(&txn).await?;
         let content = notice_content(&txn, &notice).await?;
-        let blocked = blocked_quotes(&txn, &content).await?;
+        let blocked = blocked_quotes(&txn, &content, None).await?;
         let mut batch = Batch::new(&setup, now);
         let stamp = now.timestamp_micros();
         for user in pending_sales(&txn, notice_id).await? {
