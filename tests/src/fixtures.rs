@@ -137,6 +137,11 @@ pub fn api_routes() -> Vec<ApiRoute> {
             )],
         ),
         route(
+            "PATCH",
+            "/api/v1/products/{id}",
+            vec![case(Product, Json(json!({"name": "Pump, renamed"})), ["401", "403", "403", "200", "403"])],
+        ),
+        route(
             "POST",
             "/api/v1/products/import",
             vec![case(

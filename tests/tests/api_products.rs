@@ -1,8 +1,8 @@
-//! The price list: adding products one by one, and importing a CSV file
-//! whole or not at all.
+//! The price list: adding products one by one, renaming them, and importing
+//! a CSV file whole or not at all.
 
 use pricegate_domain::Role;
-use pricegate_tests::fixtures::{assert_error, create_product, field, send_raw};
+use pricegate_tests::fixtures::{assert_error, create_product, field, id_of, send_raw};
 use pricegate_tests::{Response, Session, TestApp, both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -89,6 +89,72 @@ both_backends! {
             assert_eq!(field(&r), expected, "{key} = {value}: {}", r.text);
         }
         assert!(skus(&finance).await.is_empty());
+    }
+}
+
+both_backends! {
+    async fn finance_renames_a_product_and_changes_its_unit_but_not_its_sku_currency_or_price(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let created = create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let id = id_of(&created);
+
+        let r = finance.patch(&format!("/api/v1/products/{id}"), &json!({"name": " Pump, stainless "})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["name"], "Pump, stainless");
+        assert_eq!(r.body["unit"], created["unit"], "a unit not sent stays");
+        let r = finance.patch(&format!("/api/v1/products/{id}"), &json!({"unit": "box of 10"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["name"], "Pump, stainless", "a name not sent stays");
+        assert_eq!(r.body["unit"], "box of 10");
+        for key in ["id", "sku", "currency", "unit_price_minor"] {
+            assert_eq!(r.body[key], created[key], "{key} does not change");
+        }
+
+        let list = sam.get("/api/v1/products").await;
+        assert_eq!(list.body[0]["name"], "Pump, stainless", "everyone sees the new name: {}", list.text);
+        assert_eq!(list.body[0]["unit"], "box of 10");
+        let audit = finance.get("/api/v1/audit").await;
+        let updates: Vec<&Value> =
+            audit.body.as_array().unwrap().iter().filter(|row| row["action"] == "product.updated").collect();
+        assert_eq!(updates.len(), 2, "{}", audit.text);
+        assert_eq!(updates[0]["actor_id"], json!(fiona.id));
+        assert_eq!(updates[0]["subject_id"], json!(id));
+        assert_eq!(updates[0]["detail"]["after"]["unit"], "box of 10");
+    }
+}
+
+both_backends! {
+    async fn renaming_a_product_with_a_bad_field_an_unknown_id_or_a_price_is_refused(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let created = create_product(&finance, "PUMP-1", "EUR", 100).await;
+        let path = format!("/api/v1/products/{}", id_of(&created));
+        for (body, expected) in [
+            (json!({"name": ""}), "name"),
+            (json!({"name": "N".repeat(201)}), "name"),
+            (json!({"unit": "bell\u{7}"}), "unit"),
+            (json!({"unit": "U".repeat(33)}), "unit"),
+        ] {
+            let r = finance.patch(&path, &body).await;
+            assert_error(&r, 422, "invalid_field");
+            assert_eq!(field(&r), expected, "{body}: {}", r.text);
+        }
+        // The price moves only through a notice, and the sku never.
+        assert_error(&finance.patch(&path, &json!({"unit_price_minor": 1})).await, 422, "invalid_body");
+        assert_error(&finance.patch(&path, &json!({"sku": "PUMP-2"})).await, 422, "invalid_body");
+        assert_error(&finance.patch(&path, &json!({"name": 5})).await, 422, "invalid_body");
+        let r = send_raw(&finance, Method::PATCH, &path, Some("application/json"), "{\"name\":").await;
+        assert_error(&r, 400, "malformed_json");
+        let unknown = format!("/api/v1/products/{}", uuid::Uuid::new_v4());
+        assert_error(&finance.patch(&unknown, &json!({"name": "Ghost"})).await, 404, "not_found");
+        assert_error(&finance.patch("/api/v1/products/not-an-id", &json!({"name": "Ghost"})).await, 400, "invalid_id");
+        assert_error(&sam.patch(&path, &json!({"name": "Mine"})).await, 403, "forbidden");
+
+        let list = finance.get("/api/v1/products").await;
+        assert_eq!(list.body[0], created, "nothing refused changed the product");
     }
 }
 

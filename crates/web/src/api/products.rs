@@ -4,14 +4,15 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use pricegate_domain::product_csv::parse_products;
 use pricegate_domain::{Currency, Sku, Text, parse_unit_price};
-use pricegate_store::NewProduct;
 use pricegate_store::views::ProductView;
+use pricegate_store::{NewProduct, ProductPatch};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
-use crate::extract::{ApiJson, AuthUser, FinanceUser, read_body};
+use crate::extract::{ApiJson, ApiPath, AuthUser, FinanceUser, read_body};
 use crate::{AppError, AppState, ErrorBody};
 
 /// A price-list CSV larger than this is refused with 413.
@@ -20,6 +21,7 @@ pub const CSV_BODY_LIMIT: usize = 4 * 1024 * 1024;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_products, create_product))
+        .routes(routes!(update_product))
         .layer(DefaultBodyLimit::max(crate::api::JSON_BODY_LIMIT))
         .routes(routes!(import_products))
 }
@@ -36,6 +38,17 @@ pub struct ProductIn {
     pub unit_price_minor: i64,
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatchIn {
+    pub name: Option<String>,
+    /// What one of it is: `each`, `m`, `box of 10`.
+    pub unit: Option<String>,
+}
+
+const MAX_NAME: usize = 200;
+const MAX_UNIT: usize = 32;
+
 /// Add a product to the price list.
 #[utoipa::path(post, path = "/api/v1/products", tag = "products", request_body = ProductIn, security(("bearer" = [])),
     responses((status = 201, body = ProductView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
@@ -46,12 +59,30 @@ pub async fn create_product(
 ) -> Result<(StatusCode, Json<ProductView>), AppError> {
     let new = NewProduct {
         sku: Sku::parse(&body.sku)?,
-        name: Text::parse("name", &body.name, 200)?,
-        unit: Text::parse("unit", &body.unit, 32)?,
+        name: Text::parse("name", &body.name, MAX_NAME)?,
+        unit: Text::parse("unit", &body.unit, MAX_UNIT)?,
         currency: Currency::parse(&body.currency)?,
         unit_price_minor: parse_unit_price("unit_price_minor", body.unit_price_minor)?,
     };
     Ok((StatusCode::CREATED, Json(app.store.create_product(&finance.actor, new).await?)))
+}
+
+/// Rename a product or change its unit. Its sku and currency stay, and its
+/// price changes only through a published notice.
+#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "products", request_body = ProductPatchIn, security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ProductView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn update_product(
+    State(app): State<AppState>,
+    FinanceUser(finance): FinanceUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<ProductPatchIn>,
+) -> Result<Json<ProductView>, AppError> {
+    let patch = ProductPatch {
+        name: body.name.as_deref().map(|n| Text::parse("name", n, MAX_NAME)).transpose()?,
+        unit: body.unit.as_deref().map(|u| Text::parse("unit", u, MAX_UNIT)).transpose()?,
+    };
+    Ok(Json(app.store.update_product(&finance.actor, id, patch).await?))
 }
 
 /// The price list, with the price in force today.
