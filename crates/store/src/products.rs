@@ -234,6 +234,13 @@ impl Store {
         Ok(view(row, price))
     }
 
+    pub async fn get_product(&self, id: Uuid) -> Result<ProductView, StoreError> {
+        let row = products::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::not_found("product"))?;
+        let today = db_now(&self.db).await?.date_naive();
+        let price = prices_in_force(&self.db, Some(&[row.id]), today).await?.get(&row.id).copied();
+        Ok(view(row, price))
+    }
+
     pub async fn list_products(&self) -> Result<Vec<ProductView>, StoreError> {
         let today = db_now(&self.db).await?.date_naive();
         let prices = prices_in_force(&self.db, None, today).await?;

@@ -1,61 +1,117 @@
-//! Finance: drafting a notice (title, Markdown body, price changes), a
-//! preview before publishing, and after publication the dashboard of who has
-//! acknowledged it, with a "remind now" button.
+//! Finance: drafting a notice and editing a draft, on one form (title,
+//! Markdown body, structured price changes). "Preview" re-renders the form
+//! with the notice as salespeople will see it, without saving; with script,
+//! /static/app.js keeps that preview current while finance types, through
+//! `POST /notices/preview`, which renders with the same renderer.
 
 use std::collections::HashMap;
 
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::NaiveDate;
-use pricegate_domain::{Currency, Invalid, Role, Sku, Text};
+use pricegate_domain::{Currency, Role, Sku, Text};
 use pricegate_mail::render_markdown;
-use pricegate_store::views::ProductView;
-use pricegate_store::{NewNotice, NewPriceChange, StoreError};
+use pricegate_store::views::{NoticeView, ProductView};
+use pricegate_store::{NewNotice, NewPriceChange, NoticePatch, StoreError};
 use uuid::Uuid;
 
-use super::ChangeRow;
-use super::{CsrfForm, Finance, Layout, PageError, PageId, PageUser, money, render, stamp};
+use super::{ChangeRow, CsrfForm, Finance, FormFields, Layout, PageError, PageId, PageUser, money, render};
 use crate::AppState;
+
+/// The longest notice text, as the API allows it.
+const MAX_BODY: usize = 50_000;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/notices/new", get(new_form).post(create))
-        .route("/notices/{id}/publish", get(confirm_publish).post(publish))
-        .route("/notices/{id}/dashboard", get(dashboard).post(remind))
+        .route("/notices/{id}/edit", get(edit_form).post(update))
+        .route("/notices/preview", post(preview))
 }
 
 #[derive(Template)]
-#[template(path = "pages/notice_new.html")]
+#[template(path = "pages/notice_form.html")]
 struct DraftPage {
     layout: Layout,
     csrf: String,
+    heading: String,
+    /// Where the form posts, and where "Back" leads.
+    action: String,
+    back: String,
     title: String,
     body: String,
-    changes: String,
+    changes_text: String,
     errors: HashMap<&'static str, String>,
+    /// The notice as it will read: the body rendered, and the price changes
+    /// when they can be read.
+    body_html: String,
+    changes: Vec<ChangeRow>,
+    /// Shown after "Preview": nothing was saved.
+    previewed: bool,
 }
 
 impl DraftPage {
     fn error(&self, field: &str) -> Option<&str> {
         self.errors.get(field).map(String::as_str)
     }
+
+    fn new(user: &PageUser) -> DraftPage {
+        DraftPage {
+            layout: user.layout("New price notice"),
+            csrf: user.csrf().to_owned(),
+            heading: "New price notice".into(),
+            action: "/notices/new".into(),
+            back: "/notices".into(),
+            title: String::new(),
+            body: String::new(),
+            changes_text: String::new(),
+            errors: HashMap::new(),
+            body_html: String::new(),
+            changes: Vec::new(),
+            previewed: false,
+        }
+    }
+
+    /// The form for editing `notice`, filled with what it holds now.
+    fn edit(user: &PageUser, notice: &NoticeView) -> DraftPage {
+        let mut page = DraftPage::new(user);
+        page.layout = user.layout(format!("Edit: {}", notice.title));
+        page.heading = format!("Edit “{}”", notice.title);
+        page.action = format!("/notices/{}/edit", notice.id);
+        page.back = format!("/notices/{}", notice.id);
+        page.title = notice.title.clone();
+        page.body = notice.body.clone();
+        page.changes_text = notice
+            .changes
+            .iter()
+            .map(|c| format!("{}, {}, {}", c.sku, amount_text(&c.currency, c.unit_price_minor), c.effective_on))
+            .collect::<Vec<_>>()
+            .join("\n");
+        page.body_html = render_markdown(&page.body);
+        page.changes = notice.changes.iter().map(ChangeRow::from).collect();
+        page
+    }
+
+    fn keep_input(&mut self, form: &FormFields) {
+        self.title = form.get("title").to_owned();
+        self.body = form.get("body").to_owned();
+        self.changes_text = form.get("changes").to_owned();
+        self.body_html = render_markdown(&self.body);
+    }
+}
+
+/// An amount as finance types it: `1390.00` for 139000 EUR cents.
+fn amount_text(currency: &str, minor: i64) -> String {
+    let shown = money(currency, minor);
+    shown.strip_suffix(currency).map_or(shown.clone(), |s| s.trim_end().to_owned())
 }
 
 async fn new_form(user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
-    let page = DraftPage {
-        layout: user.layout("New price notice"),
-        csrf: user.csrf().to_owned(),
-        title: String::new(),
-        body: String::new(),
-        changes: String::new(),
-        errors: HashMap::new(),
-    };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render(StatusCode::OK, &DraftPage::new(&user)))
 }
 
 /// `1390`, `1390.5`, `1,390.50` in a currency with `digits` minor digits.
@@ -102,31 +158,18 @@ fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceCha
     Ok(changes)
 }
 
-async fn create(
-    State(app): State<AppState>,
-    CsrfForm { user, form, .. }: CsrfForm<Finance>,
-) -> Result<Response, PageError> {
-    let mut page = DraftPage {
-        layout: user.layout("New price notice"),
-        csrf: user.csrf().to_owned(),
-        title: form.get("title").to_owned(),
-        body: form.get("body").to_owned(),
-        changes: form.get("changes").to_owned(),
-        errors: HashMap::new(),
-    };
+/// A parsed form: the notice, or the errors by field (the page is left with
+/// the changes it could read, for the preview).
+async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNotice>, PageError> {
+    let products = app.store.list_products().await?;
     let title = Text::parse("title", &page.title, 200);
-    let body = Text::parse("body", &page.body, 50_000);
-    let changes = parse_changes(&page.changes, &app.store.list_products().await?);
+    let body = Text::parse("body", &page.body, MAX_BODY);
+    let changes = parse_changes(&page.changes_text, &products);
+    if let Ok(changes) = &changes {
+        page.changes = changes.iter().map(|c| change_row(c, &products)).collect();
+    }
     match (title, body, changes) {
-        (Ok(title), Ok(body), Ok(changes)) => {
-            match app.store.create_notice(&user.0.actor, NewNotice { title, body, changes }).await {
-                Ok(n) => return Ok(Redirect::to(&format!("/notices/{}/publish", n.id)).into_response()),
-                Err(StoreError::Invalid(Invalid { message, .. })) => {
-                    page.errors.insert("changes", message);
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        (Ok(title), Ok(body), Ok(changes)) => Ok(Some(NewNotice { title, body, changes })),
         (title, body, changes) => {
             if let Err(e) = title {
                 page.errors.insert("title", e.message);
@@ -137,218 +180,119 @@ async fn create(
             if let Err(e) = changes {
                 page.errors.insert("changes", e);
             }
+            Ok(None)
         }
     }
-    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
-#[derive(Template)]
-#[template(path = "pages/notice_publish.html")]
-struct ConfirmPage {
-    layout: Layout,
-    csrf: String,
-    id: Uuid,
-    title: String,
-    body_html: String,
-    changes: Vec<ChangeRow>,
-    salespeople: usize,
-    touched: Vec<TouchedQuote>,
-    at_stake: Vec<String>,
+fn change_row(c: &NewPriceChange, products: &[ProductView]) -> ChangeRow {
+    let product = products.iter().find(|p| p.sku == c.sku.as_str());
+    let currency = product.map_or("", |p| p.currency.as_str());
+    ChangeRow {
+        sku: c.sku.as_str().to_owned(),
+        product: product.map(|p| p.name.clone()).unwrap_or_default(),
+        new_price: money(currency, c.unit_price_minor),
+        effective_on: c.effective_on.to_string(),
+    }
 }
 
-/// An open quote that the notice will block, and what it does to its total.
-struct TouchedQuote {
-    id: Uuid,
-    customer: String,
-    signer: String,
-    total: String,
-    delta: String,
+/// "Preview" pressed: the form again, as typed, with the notice rendered and
+/// nothing saved. Errors are shown so that finance can fix them before saving.
+fn previewed(mut page: DraftPage) -> Response {
+    page.previewed = true;
+    render(StatusCode::OK, &page)
 }
 
-/// Open quotes the changes touch, with how each total moves, and the sum
-/// per currency. Every open quote is blocked until its signer acknowledges;
-/// these are the ones whose price moves.
-async fn touched_quotes(
-    app: &AppState,
-    user: &PageUser,
-    changes: &[pricegate_store::views::PriceChangeView],
-) -> Result<(Vec<TouchedQuote>, Vec<String>), PageError> {
-    let filter = pricegate_store::QuoteFilter { state: Some("draft".into()) };
-    let quotes = app.store.list_quotes(&user.0.actor, filter).await?;
-    let names: HashMap<Uuid, String> = app.store.list_users().await?.into_iter().map(|u| (u.id, u.name)).collect();
-    let mut touched = Vec::new();
-    let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
-    for q in quotes {
-        let delta: i64 = q
-            .lines
-            .iter()
-            .filter_map(|l| {
-                let change = changes.iter().find(|c| c.sku == l.sku && c.currency == q.currency)?;
-                let new_total = pricegate_domain::line_total(change.unit_price_minor, l.quantity, l.discount_bp);
-                Some(new_total.saturating_sub(l.total_minor))
-            })
-            .fold(0i64, i64::saturating_add);
-        if q.lines.iter().any(|l| changes.iter().any(|c| c.sku == l.sku)) {
-            let sum = sums.entry(q.currency.clone()).or_default();
-            *sum = sum.saturating_add(delta);
-            touched.push(TouchedQuote {
-                id: q.id,
-                customer: q.customer.name.clone(),
-                signer: names.get(&q.signer_id).cloned().unwrap_or_default(),
-                total: money(&q.currency, q.total_minor),
-                delta: super::signed_money(&q.currency, delta),
-            });
+/// The store's own refusal goes beside the field it names (the changes, unless
+/// it is the title or the text).
+fn refused(mut page: DraftPage, e: StoreError) -> Result<Response, PageError> {
+    match e {
+        StoreError::Invalid(invalid) => {
+            let field = match invalid.field.as_str() {
+                "title" => "title",
+                "body" => "body",
+                _ => "changes",
+            };
+            page.errors.insert(field, invalid.message);
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
+        e => Err(e.into()),
     }
-    let at_stake = sums.into_iter().map(|(currency, sum)| super::signed_money(&currency, sum)).collect();
-    Ok((touched, at_stake))
 }
 
-async fn confirm_publish(
+async fn create(
     State(app): State<AppState>,
-    PageId(id): PageId,
-    user: PageUser,
+    CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
+    let mut page = DraftPage::new(&user);
+    page.keep_input(&form);
+    let parsed = parse_form(&app, &mut page).await?;
+    if form.get("action") == "preview" {
+        return Ok(previewed(page));
+    }
+    let Some(new) = parsed else { return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page)) };
+    match app.store.create_notice(&user.0.actor, new).await {
+        Ok(n) => Ok(Redirect::to(&format!("/notices/{}/publish", n.id)).into_response()),
+        Err(e) => refused(page, e),
+    }
+}
+
+/// A draft finance may still change; a published notice is the 409 page.
+async fn draft(app: &AppState, user: &PageUser, id: Uuid) -> Result<NoticeView, PageError> {
+    let notice = app.store.get_notice(&user.0.actor, id).await?;
+    if notice.state != "draft" {
+        return Err(StoreError::conflict(
+            "notice_published",
+            "This notice is published and can no longer change; publish a new notice to correct it.",
+        )
+        .into());
+    }
+    Ok(notice)
+}
+
+async fn edit_form(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
-    let n = app.store.get_notice(&user.0.actor, id).await?;
-    if n.state == "published" {
-        return Ok(Redirect::to(&format!("/notices/{}/dashboard", n.id)).into_response());
-    }
-    let salespeople = app.store.list_users().await?.iter().filter(|u| u.active && u.role == "sales").count();
-    let (touched, at_stake) = touched_quotes(&app, &user, &n.changes).await?;
-    let page = ConfirmPage {
-        layout: user.layout(format!("Publish: {}", n.title)),
-        csrf: user.csrf().to_owned(),
-        id: n.id,
-        body_html: render_markdown(&n.body),
-        changes: n.changes.iter().map(ChangeRow::from).collect(),
-        title: n.title,
-        salespeople,
-        touched,
-        at_stake,
-    };
-    Ok(render(StatusCode::OK, &page))
+    let notice = draft(&app, &user, id).await?;
+    Ok(render(StatusCode::OK, &DraftPage::edit(&user, &notice)))
 }
 
-async fn publish(
+async fn update(
     State(app): State<AppState>,
     PageId(id): PageId,
-    CsrfForm { user, .. }: CsrfForm<Finance>,
+    CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    app.store.publish_notice(&user.0.actor, id).await?;
-    Ok(Redirect::to(&format!("/notices/{id}/dashboard")).into_response())
-}
-
-struct AckRow {
-    name: String,
-    email: String,
-    at: String,
-    channel: String,
-    /// Open quotes this person signs that the notice blocks: (id, customer).
-    blocked: Vec<(Uuid, String)>,
-}
-
-/// Acknowledgements over time as an SVG polyline (`x,y` pairs in a 600×160
-/// box): from publication to now, the share of salespeople who have acknowledged.
-fn chart_points(
-    published: chrono::DateTime<chrono::Utc>,
-    acks: &[chrono::DateTime<chrono::Utc>],
-    people: usize,
-) -> String {
-    let now = chrono::Utc::now().max(published);
-    let span = (now - published).num_milliseconds().max(1) as f64;
-    let people = people.max(1) as f64;
-    let x =
-        |t: chrono::DateTime<chrono::Utc>| ((t - published).num_milliseconds().max(0) as f64 / span * 600.0).min(600.0);
-    let y = |n: usize| 160.0 - (n as f64 / people * 160.0).min(160.0);
-    let mut points = vec![format!("0,{:.1}", y(0))];
-    for (i, at) in acks.iter().enumerate() {
-        points.push(format!("{:.1},{:.1}", x(*at), y(i)));
-        points.push(format!("{:.1},{:.1}", x(*at), y(i + 1)));
+    let notice = draft(&app, &user, id).await?;
+    let mut page = DraftPage::edit(&user, &notice);
+    page.keep_input(&form);
+    page.changes = Vec::new();
+    let parsed = parse_form(&app, &mut page).await?;
+    if form.get("action") == "preview" {
+        return Ok(previewed(page));
     }
-    points.push(format!("600,{:.1}", y(acks.len())));
-    points.join(" ")
-}
-
-#[derive(Template)]
-#[template(path = "pages/notice_dashboard.html")]
-struct DashboardPage {
-    layout: Layout,
-    csrf: String,
-    id: Uuid,
-    title: String,
-    published_at: String,
-    acknowledged: Vec<AckRow>,
-    pending: Vec<AckRow>,
-    message: Option<String>,
-    chart: String,
-}
-
-async fn dashboard_page(
-    app: &AppState,
-    user: &PageUser,
-    id: Uuid,
-    message: Option<String>,
-) -> Result<Response, PageError> {
-    user.require(&[Role::Finance])?;
-    let n = app.store.get_notice(&user.0.actor, id).await?;
-    let acks = app.store.list_acknowledgements(id).await?;
-    let published = n.published_at.unwrap_or_else(chrono::Utc::now);
-    let mut times: Vec<_> = acks.acknowledged.iter().map(|a| a.acknowledged_at).collect();
-    times.sort();
-    let people = acks.acknowledged.len() + acks.pending.len();
-    let open =
-        app.store.list_quotes(&user.0.actor, pricegate_store::QuoteFilter { state: Some("draft".into()) }).await?;
-    let page = DashboardPage {
-        layout: user.layout(format!("Acknowledgements: {}", n.title)),
-        csrf: user.csrf().to_owned(),
-        id,
-        published_at: n.published_at.map(stamp).unwrap_or_default(),
-        title: n.title,
-        chart: chart_points(published, &times, people),
-        acknowledged: acks
-            .acknowledged
-            .into_iter()
-            .map(|a| AckRow {
-                name: a.user.name,
-                email: a.user.email,
-                at: stamp(a.acknowledged_at),
-                channel: a.channel,
-                blocked: Vec::new(),
-            })
-            .collect(),
-        pending: acks
-            .pending
-            .into_iter()
-            .map(|u| AckRow {
-                blocked: open
-                    .iter()
-                    .filter(|q| q.signer_id == u.id && q.drafted_at < published)
-                    .map(|q| (q.id, q.customer.name.clone()))
-                    .collect(),
-                name: u.name,
-                email: u.email,
-                at: String::new(),
-                channel: String::new(),
-            })
-            .collect(),
-        message,
+    let Some(NewNotice { title, body, changes }) = parsed else {
+        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
     };
-    Ok(render(StatusCode::OK, &page))
+    let patch = NoticePatch { title: Some(title), body: Some(body), changes: Some(changes) };
+    match app.store.update_notice(&user.0.actor, id, patch).await {
+        Ok(_) => Ok(Redirect::to(&format!("/notices/{id}/publish")).into_response()),
+        Err(e) => refused(page, e),
+    }
 }
 
-async fn dashboard(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -> Result<Response, PageError> {
-    dashboard_page(&app, &user, id, None).await
-}
-
-async fn remind(
-    State(app): State<AppState>,
-    PageId(id): PageId,
-    CsrfForm { user, .. }: CsrfForm<Finance>,
-) -> Result<Response, PageError> {
-    let sent = app.store.remind_now(&user.0.actor, id).await?;
-    let message = format!("{sent} reminder{} queued.", if sent == 1 { "" } else { "s" });
-    dashboard_page(&app, &user, id, Some(message)).await
+/// The notice body rendered as the notice page renders it (raw HTML shown as
+/// text), as an HTML fragment for the live preview. Finance only, and posted
+/// with the form's CSRF token like any other form.
+async fn preview(CsrfForm { form, .. }: CsrfForm<Finance>) -> Response {
+    let body = form.get("body");
+    if body.chars().count() > MAX_BODY {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("The text is longer than {MAX_BODY} characters."),
+        )
+            .into_response();
+    }
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], render_markdown(body)).into_response()
 }
 
 #[cfg(test)]

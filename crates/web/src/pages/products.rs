@@ -1,6 +1,7 @@
-//! Finance: the price list as it stands today, and importing a price list
-//! from CSV: a preview first, then the import, which takes every row or none.
-//! Problems are reported by line number.
+//! Finance: the price list as it stands today, adding a product, renaming
+//! one, and importing a price list from CSV: a preview first, then the
+//! import, which takes every row or none. Problems are reported by line
+//! number. Prices are not edited here: they change only through notices.
 
 use askama::Template;
 use axum::Router;
@@ -10,16 +11,23 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use pricegate_domain::product_csv::{ProductRow as CsvRow, parse_products};
 use pricegate_domain::{Currency, Invalid, Role, Sku, Text, parse_unit_price};
-use pricegate_store::StoreError;
+use pricegate_store::views::ProductView;
+use pricegate_store::{ProductPatch, StoreError};
+use uuid::Uuid;
 
-use super::{CsrfForm, Finance, Layout, PageError, PageUser, money, render, stamp};
+use super::{CsrfForm, Finance, Layout, PageError, PageId, PageUser, money, render, stamp};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/products", get(list).post(create)).route("/products/import", post(import))
+    Router::new()
+        .route("/products", get(list).post(create))
+        .route("/products/import", post(import))
+        .route("/products/{id}/edit", get(edit_form).post(update))
 }
 
 struct ProductRow {
+    /// `None` for a row of an import preview, which is not a product yet.
+    id: Option<Uuid>,
     sku: String,
     name: String,
     unit: String,
@@ -68,6 +76,7 @@ async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPa
         .await?
         .into_iter()
         .map(|p| ProductRow {
+            id: Some(p.id),
             price: money(&p.currency, p.unit_price_minor),
             updated_at: stamp(p.updated_at),
             sku: p.sku,
@@ -95,6 +104,7 @@ async fn list(State(app): State<AppState>, user: PageUser) -> Result<Response, P
 
 fn preview_row(r: &CsvRow) -> ProductRow {
     ProductRow {
+        id: None,
         sku: r.sku.as_str().to_owned(),
         name: r.name.as_str().to_owned(),
         unit: r.unit.as_str().to_owned(),
@@ -182,5 +192,74 @@ async fn create(
     };
     page.new_error = Some((field, invalid.message));
     page.new = input;
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+#[derive(Template)]
+#[template(path = "pages/product_edit.html")]
+struct EditPage {
+    layout: Layout,
+    csrf: String,
+    id: Uuid,
+    sku: String,
+    currency: String,
+    price: String,
+    name: String,
+    unit: String,
+    error: Option<(String, String)>,
+}
+
+impl EditPage {
+    fn new(user: &PageUser, p: &ProductView) -> EditPage {
+        EditPage {
+            layout: user.layout(format!("Edit {}", p.sku)),
+            csrf: user.csrf().to_owned(),
+            id: p.id,
+            sku: p.sku.clone(),
+            currency: p.currency.clone(),
+            price: money(&p.currency, p.unit_price_minor),
+            name: p.name.clone(),
+            unit: p.unit.clone(),
+            error: None,
+        }
+    }
+
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.error.as_ref().filter(|(f, _)| f == field).map(|(_, m)| m.as_str())
+    }
+}
+
+async fn edit_form(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -> Result<Response, PageError> {
+    user.require(&[Role::Finance])?;
+    let product = app.store.get_product(id).await?;
+    Ok(render(StatusCode::OK, &EditPage::new(&user, &product)))
+}
+
+/// Renames a product or changes its unit; back to the price list, which says so.
+async fn update(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    CsrfForm { user, form, .. }: CsrfForm<Finance>,
+) -> Result<Response, PageError> {
+    let product = app.store.get_product(id).await?;
+    let mut page = EditPage::new(&user, &product);
+    page.name = form.get("name").to_owned();
+    page.unit = form.get("unit").to_owned();
+    let parsed = Text::parse("name", &page.name, 200)
+        .and_then(|name| Ok(ProductPatch { name: Some(name), unit: Some(Text::parse("unit", &page.unit, 32)?) }));
+    let invalid = match parsed {
+        Ok(patch) => match app.store.update_product(&user.0.actor, id, patch).await {
+            Ok(p) => {
+                let mut done = self::page(&app, &user, String::new()).await?;
+                done.message = Some(format!("Saved {}: {}, per {}.", p.sku, p.name, p.unit));
+                return Ok(render(StatusCode::OK, &done));
+            }
+            Err(StoreError::Invalid(e)) => e,
+            Err(e) => return Err(e.into()),
+        },
+        Err(e) => e,
+    };
+    let field = if invalid.field == "unit" { "unit" } else { "name" };
+    page.error = Some((field.to_owned(), invalid.message));
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }

@@ -1,6 +1,9 @@
-//! `/quotes/new`: drafting a quote. A fixed number of line rows; the rows
-//! left empty are ignored. A refused form comes back as it was typed, with
-//! the error beside the field it concerns.
+//! The quote form, for drafting a quote (`/quotes/new`) and for editing a
+//! draft (`/quotes/{id}/edit`): one template, one parser. A new quote has a
+//! fixed number of line rows; an edited one has its lines and a few empty
+//! rows to add to. Rows left without a product, or ticked for removal, are
+//! ignored. A refused form comes back as it was typed, with the error beside
+//! the field it concerns.
 
 use std::collections::HashMap;
 
@@ -8,15 +11,22 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Role, Sku, Text, parse_date};
-use pricegate_store::views::{ProductView, UserView};
-use pricegate_store::{NewLine, NewQuote, StoreError};
+use pricegate_store::views::{ProductView, QuoteView, UserView};
+use pricegate_store::{NewLine, NewQuote, QuotePatch, StoreError};
 use uuid::Uuid;
 
-use super::{CsrfForm, Layout, PageError, PageUser, Sales, money, render};
+use super::{CsrfForm, FormFields, Layout, PageError, PageId, PageUser, Sales, money, render};
 use crate::AppState;
 
-const ROWS: usize = 5;
+/// Line rows on a new quote.
+const NEW_ROWS: usize = 5;
+/// Empty rows below a draft's lines when it is edited: room to add lines
+/// without script.
+const SPARE_ROWS: usize = 3;
+/// The most rows a posted form is read for (a quote holds at most 200 lines).
+const MAX_ROWS: usize = 200 + SPARE_ROWS;
 
 pub struct ProductOption {
     pub sku: String,
@@ -28,13 +38,27 @@ pub struct RowInput {
     pub sku: String,
     pub quantity: String,
     pub discount: String,
+    /// Ticked "remove" on an edited draft's line.
+    pub remove: bool,
+}
+
+impl RowInput {
+    fn blank() -> RowInput {
+        RowInput { quantity: "1".into(), discount: "0".into(), ..RowInput::default() }
+    }
 }
 
 #[derive(Template)]
-#[template(path = "pages/quote_new.html")]
+#[template(path = "pages/quote_form.html")]
 pub struct QuoteFormPage {
     layout: Layout,
     csrf: String,
+    heading: String,
+    /// Where the form posts, and where "Back" leads.
+    action: String,
+    back: String,
+    /// An edited draft keeps its `drafted_at`; the page says so.
+    editing: bool,
     products: Vec<ProductOption>,
     signers: Vec<UserView>,
     customer_name: String,
@@ -56,6 +80,38 @@ impl QuoteFormPage {
     fn row_error(&self, index: &usize, part: &str) -> Option<&str> {
         self.errors.get(&format!("lines[{index}].{part}")).map(String::as_str)
     }
+
+    /// Takes what was typed into the form, rows included.
+    fn keep_input(&mut self, form: &FormFields) {
+        self.customer_name = form.get("customer_name").to_owned();
+        self.customer_email = form.get("customer_email").to_owned();
+        self.customer_company = form.get("customer_company").to_owned();
+        self.signer_id = form.get("signer_id").to_owned();
+        self.valid_until = form.get("valid_until").to_owned();
+        self.notes = form.get("notes").to_owned();
+        let count = form.get("rows").trim().parse::<usize>().unwrap_or(NEW_ROWS).clamp(1, MAX_ROWS);
+        self.rows = (0..count)
+            .map(|i| RowInput {
+                sku: form.get(&format!("sku_{i}")).to_owned(),
+                quantity: form.get(&format!("quantity_{i}")).to_owned(),
+                discount: form.get(&format!("discount_{i}")).to_owned(),
+                remove: !form.get(&format!("remove_{i}")).is_empty(),
+            })
+            .collect();
+    }
+
+    /// Puts a refusal beside its field, in words, or above the form when no field fits.
+    fn show_invalid(&mut self, invalid: Invalid) {
+        if FIELDS.contains(&invalid.field.as_str()) || invalid.field.starts_with("lines[") {
+            let message = match LABELS.iter().find(|(field, _)| invalid.message.starts_with(field)) {
+                Some((field, label)) => invalid.message.replacen(field, label, 1),
+                None => invalid.message,
+            };
+            self.errors.insert(invalid.field, message);
+        } else {
+            self.general_error = Some(invalid.message);
+        }
+    }
 }
 
 async fn choices(app: &AppState) -> Result<(Vec<ProductView>, Vec<UserView>), PageError> {
@@ -68,6 +124,10 @@ fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>) -> Q
     QuoteFormPage {
         layout: user.layout("New quote"),
         csrf: user.csrf().to_owned(),
+        heading: "New quote".into(),
+        action: "/quotes".into(),
+        back: "/quotes".into(),
+        editing: false,
         products: products
             .iter()
             .map(|p| ProductOption {
@@ -82,10 +142,38 @@ fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>) -> Q
         signer_id: user.0.actor.id.to_string(),
         valid_until: (chrono::Utc::now() + chrono::Duration::days(30)).date_naive().to_string(),
         notes: String::new(),
-        rows: vec![RowInput { quantity: "1".into(), discount: "0".into(), ..Default::default() }; ROWS],
+        rows: vec![RowInput::blank(); NEW_ROWS],
         errors: HashMap::new(),
         general_error: None,
     }
+}
+
+/// The form for editing `quote`, filled with what it holds now.
+fn edit_form(user: &PageUser, products: &[ProductView], signers: Vec<UserView>, quote: &QuoteView) -> QuoteFormPage {
+    let mut page = blank(user, products, signers);
+    page.layout = user.layout(format!("Edit quote for {}", quote.customer.name));
+    page.heading = format!("Edit quote for {}", quote.customer.name);
+    page.action = format!("/quotes/{}/edit", quote.id);
+    page.back = format!("/quotes/{}", quote.id);
+    page.editing = true;
+    page.customer_name = quote.customer.name.clone();
+    page.customer_email = quote.customer.email.clone();
+    page.customer_company = quote.customer.company.clone();
+    page.signer_id = quote.signer_id.to_string();
+    page.valid_until = quote.valid_until.to_string();
+    page.notes = quote.notes.clone();
+    page.rows = quote
+        .lines
+        .iter()
+        .map(|l| RowInput {
+            sku: l.sku.clone(),
+            quantity: l.quantity.to_string(),
+            discount: percent_text(i64::from(l.discount_bp)),
+            remove: false,
+        })
+        .chain(std::iter::repeat_n(RowInput::blank(), SPARE_ROWS))
+        .collect();
+    page
 }
 
 pub async fn new_quote_form(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
@@ -112,11 +200,17 @@ fn parse_percent(raw: &str) -> Option<i64> {
     whole.checked_mul(100)?.checked_add(frac)
 }
 
-/// The typed rows that are not empty, with their row number on the form.
+/// Basis points as the form's percentage: `500` → `5`, `250` → `2.5`.
+fn percent_text(bp: i64) -> String {
+    let (whole, frac) = (bp / 100, bp % 100);
+    if frac == 0 { whole.to_string() } else { format!("{whole}.{frac:02}").trim_end_matches('0').to_owned() }
+}
+
+/// The typed rows that are not empty or removed, with their row number on the form.
 fn parse_rows(rows: &[RowInput]) -> Result<Vec<(usize, NewLine)>, Invalid> {
     let mut lines = Vec::new();
     for (i, row) in rows.iter().enumerate() {
-        if row.sku.trim().is_empty() {
+        if row.sku.trim().is_empty() || row.remove {
             continue;
         }
         let sku = Sku::parse(&row.sku).map_err(|e| e.within(&format!("lines[{i}]")))?;
@@ -135,24 +229,33 @@ fn parse_rows(rows: &[RowInput]) -> Result<Vec<(usize, NewLine)>, Invalid> {
     Ok(lines)
 }
 
-fn parse_quote(page: &QuoteFormPage, products: &[ProductView]) -> Result<(NewQuote, Vec<usize>), Invalid> {
+/// Everything the form says about a quote, parsed.
+struct QuoteInput {
+    customer_name: Text,
+    customer_email: CustomerEmail,
+    customer_company: Text,
+    signer_id: Uuid,
+    valid_until: NaiveDate,
+    notes: Text,
+    lines: Vec<NewLine>,
+    /// The form row each line came from, to put the store's errors beside it.
+    row_of_line: Vec<usize>,
+}
+
+fn parse_quote(page: &QuoteFormPage) -> Result<QuoteInput, Invalid> {
     let rows = parse_rows(&page.rows)?;
-    let first = rows.first().map(|(_, l)| l.sku.as_str().to_owned()).unwrap_or_default();
-    let currency = products.iter().find(|p| p.sku == first).map_or("EUR", |p| p.currency.as_str());
-    let signer_id = Uuid::parse_str(page.signer_id.trim())
-        .map_err(|_| Invalid::new("signer_id", "Pick the salesperson who will sign."))?;
-    let new = NewQuote {
+    Ok(QuoteInput {
         customer_name: Text::parse("customer.name", &page.customer_name, 200)?,
         customer_email: CustomerEmail::parse(&page.customer_email)
             .map_err(|e| Invalid { field: "customer.email".into(), ..e })?,
         customer_company: Text::parse_optional("customer.company", &page.customer_company, 200)?,
-        currency: Currency::parse(currency)?,
+        signer_id: Uuid::parse_str(page.signer_id.trim())
+            .map_err(|_| Invalid::new("signer_id", "Pick the salesperson who will sign."))?,
         valid_until: parse_date("valid_until", &page.valid_until)?,
         notes: Text::parse_optional("notes", &page.notes, 5_000)?,
-        signer_id: Some(signer_id),
-        lines: rows.iter().map(|(_, l)| l.clone()).collect(),
-    };
-    Ok((new, rows.iter().map(|(i, _)| *i).collect()))
+        row_of_line: rows.iter().map(|(i, _)| *i).collect(),
+        lines: rows.into_iter().map(|(_, l)| l).collect(),
+    })
 }
 
 /// `lines[j].x` from the store counts only the rows sent; the form counts all.
@@ -176,42 +279,109 @@ const LABELS: &[(&str, &str)] = &[
 
 const FIELDS: &[&str] = &["customer.name", "customer.email", "customer.company", "signer_id", "valid_until", "notes"];
 
+/// A store refusal of the form's input, with its field named as the form
+/// names it; any other error ends the request.
+fn form_invalid(e: StoreError, row_of_line: &[usize]) -> Result<Invalid, PageError> {
+    match e {
+        StoreError::Invalid(e) => Ok(Invalid { field: to_form_field(&e.field, row_of_line), ..e }),
+        e => Err(e.into()),
+    }
+}
+
 pub async fn create_quote(
     State(app): State<AppState>,
     CsrfForm { user, form, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
     let (products, signers) = choices(&app).await?;
     let mut page = blank(&user, &products, signers);
-    page.customer_name = form.get("customer_name").to_owned();
-    page.customer_email = form.get("customer_email").to_owned();
-    page.customer_company = form.get("customer_company").to_owned();
-    page.signer_id = form.get("signer_id").to_owned();
-    page.valid_until = form.get("valid_until").to_owned();
-    page.notes = form.get("notes").to_owned();
-    page.rows = (0..ROWS)
-        .map(|i| RowInput {
-            sku: form.get(&format!("sku_{i}")).to_owned(),
-            quantity: form.get(&format!("quantity_{i}")).to_owned(),
-            discount: form.get(&format!("discount_{i}")).to_owned(),
-        })
-        .collect();
-    let invalid = match parse_quote(&page, &products) {
-        Ok((new, row_of_line)) => match app.store.create_quote(&user.0.actor, new).await {
-            Ok(quote) => return Ok(Redirect::to(&format!("/quotes/{}", quote.id)).into_response()),
-            Err(StoreError::Invalid(e)) => Invalid { field: to_form_field(&e.field, &row_of_line), ..e },
-            Err(e) => return Err(e.into()),
-        },
+    page.keep_input(&form);
+    let invalid = match parse_quote(&page) {
+        Ok(input) => {
+            // A quote is in the currency of its first product.
+            let first = input.lines.first().map(|l| l.sku.as_str()).unwrap_or_default();
+            let currency = products.iter().find(|p| p.sku == first).map_or("EUR", |p| p.currency.as_str());
+            let new = Currency::parse(currency).map(|currency| NewQuote {
+                customer_name: input.customer_name,
+                customer_email: input.customer_email,
+                customer_company: input.customer_company,
+                currency,
+                valid_until: input.valid_until,
+                notes: input.notes,
+                signer_id: Some(input.signer_id),
+                lines: input.lines,
+            });
+            match new {
+                Ok(new) => match app.store.create_quote(&user.0.actor, new).await {
+                    Ok(quote) => return Ok(Redirect::to(&format!("/quotes/{}", quote.id)).into_response()),
+                    Err(e) => form_invalid(e, &input.row_of_line)?,
+                },
+                Err(e) => e,
+            }
+        }
         Err(e) => e,
     };
-    if FIELDS.contains(&invalid.field.as_str()) || invalid.field.starts_with("lines[") {
-        let message = match LABELS.iter().find(|(field, _)| invalid.message.starts_with(field)) {
-            Some((field, label)) => invalid.message.replacen(field, label, 1),
-            None => invalid.message,
-        };
-        page.errors.insert(invalid.field, message);
-    } else {
-        page.general_error = Some(invalid.message);
+    page.show_invalid(invalid);
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+/// The draft, if the person may edit it: its owner, while it is a draft.
+async fn editable(app: &AppState, user: &PageUser, id: Uuid) -> Result<QuoteView, PageError> {
+    let quote = app.store.get_quote(&user.0.actor, id).await?;
+    if quote.owner_id != user.0.actor.id {
+        return Err(StoreError::forbidden("not_owner", "Only the quote's owner can change it.").into());
     }
+    if quote.state != "draft" {
+        return Err(StoreError::conflict(
+            "quote_not_draft",
+            format!("This quote is {} and can no longer change.", quote.state),
+        )
+        .into());
+    }
+    Ok(quote)
+}
+
+pub async fn edit_quote_form(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    user: PageUser,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Sales])?;
+    let quote = editable(&app, &user, id).await?;
+    let (products, signers) = choices(&app).await?;
+    Ok(render(StatusCode::OK, &edit_form(&user, &products, signers, &quote)))
+}
+
+/// Saves an edited draft. The validity date and the signer are sent only
+/// when they changed, so that a draft whose date has passed, or whose signer
+/// has left, can still have its lines corrected.
+pub async fn update_quote(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    CsrfForm { user, form, .. }: CsrfForm<Sales>,
+) -> Result<Response, PageError> {
+    let quote = editable(&app, &user, id).await?;
+    let (products, signers) = choices(&app).await?;
+    let mut page = edit_form(&user, &products, signers, &quote);
+    page.keep_input(&form);
+    let invalid = match parse_quote(&page) {
+        Ok(input) => {
+            let patch = QuotePatch {
+                customer_name: Some(input.customer_name),
+                customer_email: Some(input.customer_email),
+                customer_company: Some(input.customer_company),
+                valid_until: (input.valid_until != quote.valid_until).then_some(input.valid_until),
+                notes: Some(input.notes),
+                signer_id: (input.signer_id != quote.signer_id).then_some(input.signer_id),
+                lines: Some(input.lines),
+            };
+            match app.store.update_quote(&user.0.actor, id, patch).await {
+                Ok(_) => return Ok(Redirect::to(&format!("/quotes/{id}")).into_response()),
+                Err(e) => form_invalid(e, &input.row_of_line)?,
+            }
+        }
+        Err(e) => e,
+    };
+    page.show_invalid(invalid);
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
@@ -228,6 +398,15 @@ mod tests {
         assert_eq!(parse_percent("1.234"), None);
         assert_eq!(parse_percent("-1"), None);
         assert_eq!(parse_percent("."), None);
+    }
+
+    #[test]
+    fn basis_points_read_back_as_the_percentage_typed() {
+        for bp in [0, 500, 250, 1225, 5, 10_000] {
+            assert_eq!(parse_percent(&percent_text(bp)), Some(bp), "{bp}");
+        }
+        assert_eq!(percent_text(250), "2.5");
+        assert_eq!(percent_text(5), "0.05");
     }
 
     #[test]

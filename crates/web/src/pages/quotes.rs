@@ -1,5 +1,6 @@
 //! Sales pages: my quotes, one quote with its gate, and the actions on it
-//! (acknowledge a pending notice, finalise, reprice).
+//! (acknowledge a pending notice, finalise, reprice, cancel; editing is the
+//! quote form's).
 
 use askama::Template;
 use axum::Router;
@@ -13,9 +14,10 @@ use pricegate_store::views::{GateView, QuoteView};
 use pricegate_store::{Channel, QuoteFilter, StoreError};
 use uuid::Uuid;
 
-use super::quote_form::{create_quote, new_quote_form};
+use super::quote_form::{create_quote, edit_quote_form, new_quote_form, update_quote};
 use super::{
-    CsrfForm, Finance, Layout, PageError, PageId, PageUser, QuoteWork, money, parse_id, render, signed_money, stamp,
+    CsrfForm, Finance, Layout, PageError, PageId, PageUser, QuoteWork, Sales, money, parse_id, render, signed_money,
+    stamp,
 };
 use crate::AppState;
 use crate::extract::Client;
@@ -27,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/quotes", get(list).post(create_quote))
         .route("/quotes/new", get(new_quote_form))
         .route("/quotes/{id}", get(show))
+        .route("/quotes/{id}/edit", get(edit_quote_form).post(update_quote))
+        .route("/quotes/{id}/cancel", get(confirm_cancel).post(cancel))
         .route("/quotes/{id}/acknowledge", post(acknowledge))
         .route("/quotes/{id}/finalise", post(finalise))
         .route("/quotes/{id}/reprice", post(reprice))
@@ -133,6 +137,8 @@ struct QuotePage {
     customer_email: String,
     signer: String,
     i_am_signer: bool,
+    /// The owner may edit and cancel a draft.
+    i_am_owner: bool,
     state: String,
     valid_until: String,
     drafted_at: String,
@@ -144,6 +150,7 @@ struct QuotePage {
     superseded: Vec<SupersededRow>,
     has_override: bool,
     finalised_at: String,
+    cancelled_at: String,
     evidence: Vec<EvidenceRow>,
     override_reason: String,
     message: Option<String>,
@@ -218,6 +225,7 @@ async fn quote_page(
         customer_email: quote.customer.email.clone(),
         signer,
         i_am_signer: quote.signer_id == user.0.actor.id,
+        i_am_owner: quote.owner_id == user.0.actor.id,
         state: quote.state.clone(),
         valid_until: quote.valid_until.to_string(),
         drafted_at: stamp(quote.drafted_at),
@@ -240,6 +248,7 @@ async fn quote_page(
         superseded,
         has_override,
         finalised_at: evidence.map(|e| stamp(e.finalised_at)).unwrap_or_default(),
+        cancelled_at: quote.cancelled_at.map(stamp).unwrap_or_default(),
         evidence: evidence
             .map(|e| {
                 e.notices
@@ -336,4 +345,48 @@ async fn override_prices(
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
+}
+
+#[derive(Template)]
+#[template(path = "pages/quote_cancel.html")]
+struct CancelPage {
+    layout: Layout,
+    csrf: String,
+    id: Uuid,
+    customer: String,
+    lines: usize,
+    total: String,
+    drafted_at: String,
+}
+
+/// Cancelling cannot be undone, so the quote page's button leads here first.
+async fn confirm_cancel(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    user: PageUser,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Sales])?;
+    let quote = app.store.get_quote(&user.0.actor, id).await?;
+    if quote.state != "draft" {
+        return Ok(Redirect::to(&format!("/quotes/{id}")).into_response());
+    }
+    let page = CancelPage {
+        layout: user.layout(format!("Cancel the quote for {}", quote.customer.name)),
+        csrf: user.csrf().to_owned(),
+        id,
+        customer: quote.customer.name.clone(),
+        lines: quote.lines.len(),
+        total: money(&quote.currency, quote.total_minor),
+        drafted_at: stamp(quote.drafted_at),
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+async fn cancel(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    CsrfForm { user, .. }: CsrfForm<Sales>,
+) -> Result<Response, PageError> {
+    app.store.cancel_quote(&user.0.actor, id).await?;
+    Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
 }

@@ -1,0 +1,44 @@
+// Pricegate: progressive enhancement only; every page works without this file.
+// The notice form's preview follows the text as finance types: the text is
+// posted (with the form's CSRF token) to the server, which renders it with the
+// same Markdown renderer as the notice page, raw HTML escaped.
+(function () {
+  "use strict";
+  var source = document.querySelector("textarea[data-preview-url]");
+  if (!source || !source.form || !window.fetch || !window.URLSearchParams) {
+    return;
+  }
+  var target = document.getElementById(source.getAttribute("data-preview-target"));
+  var token = source.form.elements.namedItem("csrf_token");
+  if (!target || !token) {
+    return;
+  }
+  var url = source.getAttribute("data-preview-url");
+  var timer = null;
+  var latest = 0;
+
+  function refresh() {
+    var sent = ++latest;
+    var data = new URLSearchParams();
+    data.set("csrf_token", token.value);
+    data.set("body", source.value);
+    fetch(url, { method: "POST", body: data, credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        return response.ok ? response.text() : null;
+      })
+      .then(function (html) {
+        // An answer overtaken by a later keystroke is dropped.
+        if (html !== null && sent === latest) {
+          target.innerHTML = html;
+        }
+      })
+      .catch(function () {
+        // Offline or refused: the Preview button still works.
+      });
+  }
+
+  source.addEventListener("input", function () {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(refresh, 250);
+  });
+})();
