@@ -1,6 +1,6 @@
 //! Crash safety: `kill -9` a real `pricegate serve` in the middle of a load of
-//! quotes, publications, acknowledgements and finalisations, restart it on the
-//! same database, and check that everything a client was told succeeded is
+//! quotes drafted, edited and repriced, publications, acknowledgements and
+//! finalisations, restart it on the same database, and check that everything a client was told succeeded is
 //! still there and whole, that the gate invariant holds, and that the outbox
 //! still delivers every e-mail a publication owes.
 
@@ -37,12 +37,29 @@ async fn every_answered_write_survives_kill_9_on_postgresql() {
 /// What the clients were told, with a 2xx, before and between the kills.
 #[derive(Default)]
 struct Answered {
+    /// Each quote as the last 2xx about it (drafting, an edit, a reprice) showed it.
     quotes: HashMap<Uuid, (Uuid, Value)>,
+    /// Quotes whose last write was sent but never answered (the server died):
+    /// it may or may not have committed.
+    unanswered: HashMap<Uuid, UnansweredWrite>,
+    edits: usize,
+    reprices: usize,
+    /// Reprices that changed a price: the ones a kill could half-apply.
+    reprices_that_moved_a_price: usize,
     publications: Vec<SeenPublication>,
     acks: HashMap<(Uuid, Uuid), DateTime<Utc>>,
     finalisations: Vec<SeenFinalisation>,
     /// Published notices, for salespeople to acknowledge.
     published: Vec<Uuid>,
+}
+
+/// A write to a quote that the server never answered.
+#[derive(Clone, Debug)]
+enum UnansweredWrite {
+    /// An edit: if it committed, the quote has these notes and lines (sku, quantity, discount).
+    Edit { notes: Value, lines: Vec<(Value, Value, Value)> },
+    /// A reprice: if it committed, the lines are the same but re-snapshotted.
+    Reprice,
 }
 
 async fn crash_and_recover(backend: Backend) {
@@ -100,9 +117,17 @@ async fn crash_and_recover(backend: Backend) {
             )));
         }
         // Let the load get going, then kill at a random moment within it.
-        let finalised_before = answered.lock().unwrap().finalisations.len();
+        let (finalised_before, published_before) = {
+            let a = answered.lock().unwrap();
+            (a.finalisations.len(), a.publications.len())
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
-        while answered.lock().unwrap().finalisations.len() < finalised_before + 3 && Instant::now() < deadline {
+        while Instant::now() < deadline {
+            let a = answered.lock().unwrap();
+            if a.finalisations.len() >= finalised_before + 3 && a.publications.len() >= published_before + 3 {
+                break;
+            }
+            drop(a);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::time::sleep(rng.between(Duration::from_millis(50), Duration::from_millis(600))).await;
@@ -129,13 +154,24 @@ async fn crash_and_recover(backend: Backend) {
     let owed = check_every_publication_mail_is_delivered(&servers, &company, &admin, &answered, &maildir).await;
     server.kill().await;
     let a = answered.lock().unwrap();
+    assert!(
+        a.edits > 0 && a.reprices > 0,
+        "the load edited {} quotes and repriced {}: too few to prove anything",
+        a.edits,
+        a.reprices
+    );
     println!(
-        "crash({backend:?}): {survived} kills survived; {} quotes, {} publications, {} acknowledgements, {} finalisations \
-         answered 2xx and all still there; {owed} publication e-mails delivered after the kills; 0 violations",
+        "crash({backend:?}): {survived} kills survived; {} quotes, {} edits, {} reprices ({} moving a price), \
+         {} publications, {} acknowledgements, {} finalisations answered 2xx and all still there \
+         ({} writes cut off by a kill); {owed} publication e-mails delivered after the kills; 0 violations",
         a.quotes.len(),
+        a.edits,
+        a.reprices,
+        a.reprices_that_moved_a_price,
         a.publications.len(),
         a.acks.len(),
-        a.finalisations.len()
+        a.finalisations.len(),
+        a.unanswered.len()
     );
 }
 
@@ -150,10 +186,16 @@ async fn publish_until_gone(
     let mut rng = Rng::seeded();
     let today = Utc::now().date_naive().to_string();
     while !stop.load(Ordering::Relaxed) {
-        let changes = if rng.chance(0.5) {
-            json!([{ "sku": rng.pick(&company.spare_skus), "unit_price_minor": 1_000 + rng.below(100_000), "effective_on": today }])
-        } else {
-            json!([])
+        // Some change a quoted product's price today: drafts then carry a
+        // superseded price, and salespeople reprice them.
+        let changes = match rng.below(10) {
+            0..3 => {
+                json!([{ "sku": rng.pick(&company.spare_skus), "unit_price_minor": 1_000 + rng.below(100_000), "effective_on": today }])
+            }
+            3..8 => {
+                json!([{ "sku": rng.pick(&company.quote_skus), "unit_price_minor": 1_000 + rng.below(100_000), "effective_on": today }])
+            }
+            _ => json!([]),
         };
         let body =
             json!({ "title": format!("Notice {}", rng.below(1_000_000)), "body": "Read this.", "changes": changes });
@@ -196,9 +238,7 @@ async fn sell_until_gone(
     let mut acked: HashSet<Uuid> =
         answered.lock().unwrap().acks.keys().filter(|(_, u)| *u == who.id).map(|(n, _)| *n).collect();
     while !stop.load(Ordering::Relaxed) {
-        let lines: Vec<Value> = (0..1 + rng.below(3))
-            .map(|i| json!({ "sku": company.quote_skus[i], "quantity": 1 + rng.below(50), "discount_bp": rng.below(4) * 250 }))
-            .collect();
+        let lines = random_lines(&mut rng, &company.quote_skus);
         let body = json!({
             "customer": { "name": "Crash Customer", "email": "buyer@customer.example", "company": "Customer Ltd" },
             "currency": "EUR", "valid_until": "2099-12-31", "lines": lines,
@@ -222,6 +262,12 @@ async fn sell_until_gone(
         }
 
         let Some(quote) = drafts.first().copied() else { continue };
+        if rng.chance(0.5) && !edit(&servers, who, quote, &mut rng, &company, &answered).await {
+            return;
+        }
+        if rng.chance(0.3) && !reprice(&servers, who, quote, &answered).await {
+            return;
+        }
         for _ in 0..3 {
             let sent = Instant::now();
             let path = format!("/api/v1/quotes/{quote}/finalise");
@@ -242,6 +288,12 @@ async fn sell_until_gone(
                 });
                 break;
             }
+            if r.body["error"]["code"] == "superseded_prices" {
+                if !reprice(&servers, who, quote, &answered).await {
+                    return;
+                }
+                continue;
+            }
             let pending: Vec<Uuid> = r.body["error"]["pending"]
                 .as_array()
                 .map(|a| a.iter().map(|p| uuid_of(&p["notice_id"])).collect())
@@ -257,6 +309,106 @@ async fn sell_until_gone(
             }
         }
     }
+}
+
+/// One to three lines of quoted products.
+fn random_lines(rng: &mut Rng, skus: &[String]) -> Vec<Value> {
+    (0..1 + rng.below(3))
+        .map(|i| json!({ "sku": skus[i], "quantity": 1 + rng.below(50), "discount_bp": rng.below(4) * 250 }))
+        .collect()
+}
+
+/// Edits a draft's notes, or its lines and notes; false once the server no longer answers.
+async fn edit(
+    servers: &Servers,
+    who: &Person,
+    quote: Uuid,
+    rng: &mut Rng,
+    company: &Company,
+    answered: &Mutex<Answered>,
+) -> bool {
+    let notes = json!(format!("edited {}", rng.below(1_000_000)));
+    let lines: Option<Vec<Value>> = rng.chance(0.6).then(|| random_lines(rng, &company.quote_skus));
+    let mut body = json!({ "notes": notes });
+    if let Some(lines) = &lines {
+        body["lines"] = json!(lines);
+    }
+    let path = format!("/api/v1/quotes/{quote}");
+    match servers.call(0, Some(&who.token), Method::PATCH, &path, Some(&body)).await {
+        Ok(r) if r.status == 200 => {
+            let mut a = answered.lock().unwrap();
+            a.edits += 1;
+            a.quotes.insert(quote, (who.id, r.body));
+            a.unanswered.remove(&quote);
+            true
+        }
+        Ok(_) => true,
+        Err(_) => {
+            let mut a = answered.lock().unwrap();
+            let lines = match lines {
+                Some(lines) => {
+                    lines.iter().map(|l| (l["sku"].clone(), l["quantity"].clone(), l["discount_bp"].clone())).collect()
+                }
+                None => a.quotes.get(&quote).map(|(_, q)| requested(q)).unwrap_or_default(),
+            };
+            a.unanswered.insert(quote, UnansweredWrite::Edit { notes, lines });
+            false
+        }
+    }
+}
+
+/// Reprices a draft; false once the server no longer answers.
+async fn reprice(servers: &Servers, who: &Person, quote: Uuid, answered: &Mutex<Answered>) -> bool {
+    let path = format!("/api/v1/quotes/{quote}/reprice");
+    match servers.call(0, Some(&who.token), Method::POST, &path, None).await {
+        Ok(r) if r.status == 200 => {
+            let mut a = answered.lock().unwrap();
+            a.reprices += 1;
+            if r.body["old_total_minor"] != r.body["new_total_minor"] {
+                a.reprices_that_moved_a_price += 1;
+            }
+            a.quotes.insert(quote, (who.id, r.body["quote"].clone()));
+            a.unanswered.remove(&quote);
+            true
+        }
+        Ok(_) => true,
+        Err(_) => {
+            answered.lock().unwrap().unanswered.insert(quote, UnansweredWrite::Reprice);
+            false
+        }
+    }
+}
+
+/// What was asked of a quote's lines: (sku, quantity, discount) each.
+fn requested(q: &Value) -> Vec<(Value, Value, Value)> {
+    q["lines"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|l| (l["sku"].clone(), l["quantity"].clone(), l["discount_bp"].clone()))
+        .collect()
+}
+
+/// Everything a client could see of a quote's content: notes, total, and each
+/// line with its id and price snapshot.
+fn content(q: &Value) -> (Value, Value, Vec<(Value, Value, Value, Value, Value)>) {
+    let lines = q["lines"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|l| {
+            (
+                l["id"].clone(),
+                l["sku"].clone(),
+                l["quantity"].clone(),
+                l["discount_bp"].clone(),
+                l["unit_price_minor"].clone(),
+            )
+        })
+        .collect();
+    (q["notes"].clone(), q["total_minor"].clone(), lines)
 }
 
 /// Acknowledges; false once the server no longer answers.
@@ -295,9 +447,9 @@ async fn check_everything_answered_is_there(
 ) -> Vec<String> {
     let mut problems = Vec::new();
     let finance = &company.finance[0];
-    let (quotes, publications, acks, finalisations) = {
+    let (quotes, unanswered, publications, acks, finalisations) = {
         let a = answered.lock().unwrap();
-        (a.quotes.clone(), a.publications.clone(), a.acks.clone(), a.finalisations.clone())
+        (a.quotes.clone(), a.unanswered.clone(), a.publications.clone(), a.acks.clone(), a.finalisations.clone())
     };
 
     // No quote is half-written: each one, answered or not, has its lines and a total that adds up.
@@ -327,22 +479,25 @@ async fn check_everything_answered_is_there(
             problems.push(format!("quote {id}: total {} is not the sum of its lines {sum}", detail["total_minor"]));
         }
     }
-    for (id, (_, created)) in &quotes {
+    // Each quote is as the last 2xx about it said, to the line and the price;
+    // or, where a later write was cut off by the kill, wholly as that write
+    // would have left it. `drafted_at` never moves.
+    for (id, (_, last)) in &quotes {
         let Some(now) = listed.get(id).copied() else {
             problems.push(format!("quote {id} was answered 201 but is gone"));
             continue;
         };
-        let shape = |q: &Value| -> Vec<(Value, Value, Value, Value)> {
-            q["lines"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .map(|l| (l["sku"].clone(), l["quantity"].clone(), l["discount_bp"].clone(), l["id"].clone()))
-                .collect()
+        let as_answered = content(now) == content(last);
+        let as_cut_off = match unanswered.get(id) {
+            None => false,
+            Some(UnansweredWrite::Edit { notes, lines }) => now["notes"] == *notes && requested(now) == *lines,
+            Some(UnansweredWrite::Reprice) => now["notes"] == last["notes"] && requested(now) == requested(last),
         };
-        if shape(now) != shape(created) || now["drafted_at"] != created["drafted_at"] {
-            problems.push(format!("quote {id} changed: created as {created}, now {now}"));
+        if !(as_answered || as_cut_off) || now["drafted_at"] != last["drafted_at"] {
+            problems.push(format!(
+                "quote {id} is not as its last answer said ({:?} was cut off): answered {last}, now {now}",
+                unanswered.get(id)
+            ));
         }
     }
     for f in &finalisations {
