@@ -246,4 +246,80 @@ impl Page {
     pub async fn screenshot(&self, name: &str) {
         screenshot(&self.client, name).await;
     }
+
+    /// Waits (up to 15 s) until the text of `css` contains `needle`, for what
+    /// a page's script changes without loading a new page; returns the text.
+    pub async fn wait_for_text(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = match self.client.find(Locator::Css(css)).await {
+                Ok(el) => el.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "{css} never showed {needle:?}; it shows {text:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// What makes the page unusable for a person, as sentences: a title
+    /// without the product name, a page wider than the window (sideways
+    /// scrolling at phone width), a form control without a label, a control
+    /// that cannot be reached from the keyboard.
+    pub async fn usability_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let title = self.title().await;
+        if !title.ends_with(" - Pricegate") || title.trim_end_matches(" - Pricegate").trim().is_empty() {
+            problems.push(format!("the title {title:?} does not name the page and the product"));
+        }
+        let report = self
+            .client
+            .execute(
+                r#"
+                const problems = [];
+                const width = document.documentElement.clientWidth;
+                if (document.documentElement.scrollWidth > width + 1) {
+                    const inScroller = e => {
+                        for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+                            if (getComputedStyle(a).overflowX !== 'visible') return true;
+                        }
+                        return false;
+                    };
+                    const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '');
+                    const wide = [...document.querySelectorAll('body *')]
+                        .filter(e => e.getBoundingClientRect().right > width + 1 && !inScroller(e))
+                        .map(name);
+                    // Text that does not wrap (a long word) overflows an element of the right width.
+                    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                    const range = document.createRange();
+                    for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+                        range.selectNodeContents(text);
+                        const parent = text.parentElement;
+                        if (range.getBoundingClientRect().right > width + 1 && parent && !inScroller(text)) {
+                            wide.push('the text "' + text.textContent.trim().slice(0, 40) + '" in ' + name(parent));
+                        }
+                    }
+                    problems.push('the page is ' + document.documentElement.scrollWidth + ' px wide in a ' + width + ' px window: ' + wide.slice(0, 5).join(', '));
+                }
+                for (const field of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+                    const named = (field.labels && field.labels.length > 0) || field.getAttribute('aria-label');
+                    if (!named) problems.push('the field ' + (field.id || field.name) + ' has no label');
+                    if (field.tabIndex < 0) problems.push('the field ' + (field.id || field.name) + ' is out of the tab order');
+                }
+                for (const control of document.querySelectorAll('a[href], button')) {
+                    if (control.tabIndex < 0) problems.push('the control ' + control.textContent.trim() + ' is out of the tab order');
+                    if (!control.textContent.trim() && !control.getAttribute('aria-label')) problems.push('a control has no text');
+                }
+                if (!document.querySelector('h1')) problems.push('the page has no heading');
+                return problems;
+                "#,
+                vec![],
+            )
+            .await
+            .expect("the page's usability check runs");
+        problems.extend(report.as_array().into_iter().flatten().filter_map(|p| p.as_str().map(str::to_owned)));
+        problems
+    }
 }

@@ -14,6 +14,10 @@
     return;
   }
   var url = source.getAttribute("data-preview-url");
+  var hint = document.getElementById("preview-hint");
+  if (hint) {
+    hint.textContent = "How the notice will read; it follows the text as you type.";
+  }
   var timer = null;
   var latest = 0;
 

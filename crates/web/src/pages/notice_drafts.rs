@@ -172,16 +172,24 @@ async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNo
         (Ok(title), Ok(body), Ok(changes)) => Ok(Some(NewNotice { title, body, changes })),
         (title, body, changes) => {
             if let Err(e) = title {
-                page.errors.insert("title", e.message);
+                page.errors.insert("title", in_words(e.message, "title", "The title"));
             }
             if let Err(e) = body {
-                page.errors.insert("body", e.message);
+                page.errors.insert("body", in_words(e.message, "body", "The text"));
             }
             if let Err(e) = changes {
                 page.errors.insert("changes", e);
             }
             Ok(None)
         }
+    }
+}
+
+/// Domain messages name the field as the API spells it; the page says it in words.
+fn in_words(message: String, field: &str, label: &str) -> String {
+    match message.strip_prefix(field) {
+        Some(rest) => format!("{label}{rest}"),
+        None => message,
     }
 }
 

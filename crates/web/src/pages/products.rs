@@ -259,7 +259,11 @@ async fn update(
         },
         Err(e) => e,
     };
-    let field = if invalid.field == "unit" { "unit" } else { "name" };
-    page.error = Some((field.to_owned(), invalid.message));
+    let (field, label) = if invalid.field == "unit" { ("unit", "The unit") } else { ("name", "The name") };
+    let message = match invalid.message.strip_prefix(field) {
+        Some(rest) => format!("{label}{rest}"),
+        None => invalid.message,
+    };
+    page.error = Some((field.to_owned(), message));
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }

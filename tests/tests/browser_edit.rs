@@ -1,0 +1,283 @@
+//! Changing things after they were first saved, in a real browser: a
+//! salesperson edits a draft quote (the total follows) and cancels another;
+//! finance edits a draft notice with its Markdown preview (the button, and
+//! live while typing), and renames a product. Each form refused once first,
+//! to show it keeps the input and puts the error by its field. Then every
+//! page, as each role, at phone width.
+
+use fantoccini::Locator;
+use pricegate_domain::Role;
+use pricegate_tests::browser::{Page, with_browsers};
+use pricegate_tests::fixtures::{create_notice, create_product, date_in_days, draft_quote, id_of, publish_notice};
+use pricegate_tests::{Backend, PASSWORD, TestApp};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    create_product(&finance_api, "VALVE-7", "EUR", 4_990).await;
+    let edited = id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 2}])).await);
+    let cancelled = id_of(&draft_quote(&sales_api, json!([{"sku": "VALVE-7", "quantity": 1}])).await);
+    let drafted_at = sales_api.get(&format!("/api/v1/quotes/{edited}")).await.body["drafted_at"].clone();
+    let base = app.base.clone();
+
+    let api = sales_api.clone();
+    let (edited_id, cancelled_id) = (edited.clone(), cancelled.clone());
+    with_browsers(1, move |browsers| async move {
+        let sam = Page::new(browsers[0].clone(), &base);
+        sam.log_in(&sales.email, PASSWORD).await;
+        sam.goto(&format!("/quotes/{edited}")).await;
+        assert_eq!(sam.text("#total").await, "2500.00 EUR");
+
+        sam.submit("#edit-quote").await;
+        assert_eq!(sam.path().await, format!("/quotes/{edited}/edit"));
+        assert!(sam.title().await.starts_with("Edit quote for Greta Berg"), "{}", sam.title().await);
+        assert_eq!(sam.value("#customer_name").await, "Greta Berg");
+        assert_eq!(sam.value("#quantity_0").await, "2");
+        sam.screenshot("30-quote-edit").await;
+
+        // Refused: the customer's name is gone. What was typed stays.
+        sam.fill("#customer_name", "").await;
+        sam.fill("#quantity_0", "3").await;
+        sam.select("#sku_1", "VALVE-7").await;
+        sam.fill("#quantity_1", "2").await;
+        sam.submit("#save-quote").await;
+        assert!(sam.text("#customer_name-error").await.contains("The customer's name must not be empty"));
+        assert_eq!(sam.value("#quantity_0").await, "3");
+        assert_eq!(sam.value("#sku_1").await, "VALVE-7");
+        assert_eq!(sam.value("#quantity_1").await, "2");
+        assert_eq!(api.get(&format!("/api/v1/quotes/{edited}")).await.body["total_minor"], 250_000, "nothing saved");
+        sam.screenshot("31-quote-edit-error").await;
+
+        // A quantity changed and a line added: 3 × 1250.00 + 2 × 49.90.
+        sam.fill("#customer_name", "Greta Berg-Lund").await;
+        sam.submit("#save-quote").await;
+        assert_eq!(sam.path().await, format!("/quotes/{edited}"));
+        assert_eq!(sam.text("#total").await, "3849.80 EUR");
+        let lines = sam.text("#lines").await;
+        assert!(lines.contains("VALVE-7") && lines.contains("99.80 EUR"), "{lines}");
+        assert!(sam.title().await.contains("Greta Berg-Lund"));
+        sam.screenshot("32-quote-edited").await;
+
+        // A line removed, and a discount on the other.
+        sam.submit("#edit-quote").await;
+        sam.click("#remove_1").await;
+        sam.fill("#discount_0", "10").await;
+        sam.submit("#save-quote").await;
+        assert_eq!(sam.text("#total").await, "3375.00 EUR");
+        assert!(!sam.text("#lines").await.contains("VALVE-7"));
+
+        // Cancelling asks first; "keep it" changes nothing.
+        sam.goto(&format!("/quotes/{cancelled}")).await;
+        sam.submit("#cancel-quote").await;
+        assert!(sam.title().await.starts_with("Cancel the quote for Greta Berg"), "{}", sam.title().await);
+        assert!(sam.body().await.contains("cannot be undone"));
+        sam.screenshot("33-quote-cancel-confirm").await;
+        sam.submit("#keep-quote").await;
+        assert_eq!(sam.text("#quote-state").await, "draft");
+        sam.submit("#cancel-quote").await;
+        sam.submit("#confirm-cancel").await;
+        assert_eq!(sam.path().await, format!("/quotes/{cancelled}"));
+        assert_eq!(sam.text("#quote-state").await, "cancelled");
+        assert!(sam.text("#cancelled").await.contains("cancelled"));
+        assert!(
+            !sam.exists("#edit-quote").await && !sam.exists("#cancel-quote").await && !sam.exists("#finalise").await
+        );
+        sam.screenshot("34-quote-cancelled").await;
+
+        // A cancelled quote's edit form is refused, not shown.
+        sam.goto(&format!("/quotes/{cancelled}/edit")).await;
+        assert!(sam.body().await.contains("can no longer change"), "{}", sam.body().await);
+    })
+    .await;
+
+    let (edited, cancelled) = (edited_id, cancelled_id);
+    let quote = sales_api.get(&format!("/api/v1/quotes/{edited}")).await.body;
+    assert_eq!(quote["total_minor"], 337_500);
+    assert_eq!(quote["customer"]["name"], "Greta Berg-Lund");
+    assert_eq!(quote["drafted_at"], drafted_at, "editing does not move drafted_at");
+    assert_eq!(sales_api.get(&format!("/api/v1/quotes/{cancelled}")).await.body["state"], "cancelled");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finance_edits_a_draft_notice_with_its_preview_and_renames_a_product() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let bolt = id_of(&create_product(&finance_api, "BOLT-1", "EUR", 35).await);
+    let notice = create_notice(&finance_api, "Pump prices", json!([])).await;
+    let base = app.base.clone();
+    let effective = date_in_days(7);
+
+    let api = finance_api.clone();
+    let change = format!("PUMP-100, 1390.00, {effective}");
+    let notice_id = notice.clone();
+    with_browsers(1, move |browsers| async move {
+        let fiona = Page::new(browsers[0].clone(), &base);
+        fiona.log_in(&finance.email, PASSWORD).await;
+        fiona.goto(&format!("/notices/{notice}")).await;
+        fiona.submit("#edit-notice").await;
+        assert_eq!(fiona.path().await, format!("/notices/{notice}/edit"));
+        assert!(fiona.title().await.starts_with("Edit: Pump prices"), "{}", fiona.title().await);
+        assert_eq!(fiona.value("#title").await, "Pump prices");
+        assert_eq!(fiona.value("#body").await, "Please read.");
+
+        // Live: the preview follows the text while it is typed, rendered by
+        // the server (raw HTML shown as text), without leaving the page.
+        fiona.fill("#body", "Pumps rise *next week*:\n\n- PUMP-100\n- PUMP-200\n\n<b>raw</b>").await;
+        let preview = fiona.wait_for_text("#notice-body em", "next week").await;
+        assert_eq!(preview, "next week");
+        let items = fiona.client.find_all(Locator::Css("#notice-body li")).await.expect("list items");
+        assert_eq!(items.len(), 2);
+        fiona.wait_for_text("#notice-body", "<b>raw</b>").await;
+        assert!(!fiona.exists("#notice-body b").await, "raw HTML must not become markup");
+        assert_eq!(fiona.path().await, format!("/notices/{notice}/edit"));
+        assert!(!fiona.exists("#preview-note").await, "the live preview loads no page");
+        fiona.screenshot("35-notice-edit-live-preview").await;
+
+        // The Preview button: the form again, rendered on the server, nothing saved.
+        fiona.fill("#body", "Pump prices rise **next week**.").await;
+        fiona.fill("#changes", &change).await;
+        fiona.submit("#preview-notice").await;
+        assert!(fiona.text("#preview-note").await.contains("Not saved"));
+        assert_eq!(fiona.text("#notice-body strong").await, "next week");
+        assert!(fiona.text("#changes-table").await.contains("1390.00 EUR"));
+        assert_eq!(fiona.value("#changes").await, change);
+        assert_eq!(api.get(&format!("/api/v1/notices/{notice}")).await.body["body"], "Please read.");
+        fiona.screenshot("36-notice-edit-preview").await;
+
+        // Refused: no title, and a change line that cannot be read. The text stays.
+        fiona.fill("#title", "").await;
+        fiona.fill("#changes", "PUMP-100, lots, tomorrow").await;
+        fiona.submit("#save-notice").await;
+        assert!(!fiona.text("#title-error").await.is_empty());
+        assert!(fiona.text("#changes-error").await.contains("Line 1"));
+        assert_eq!(fiona.value("#body").await, "Pump prices rise **next week**.");
+        assert_eq!(fiona.value("#changes").await, "PUMP-100, lots, tomorrow");
+        fiona.screenshot("37-notice-edit-error").await;
+
+        fiona.fill("#title", "Pump prices rise").await;
+        fiona.fill("#changes", &change).await;
+        fiona.submit("#save-notice").await;
+        assert_eq!(fiona.path().await, format!("/notices/{notice}/publish"));
+        let review = fiona.body().await;
+        assert!(review.contains("Pump prices rise") && review.contains("1390.00 EUR"), "{review}");
+        assert_eq!(fiona.text("#notice-body strong").await, "next week");
+
+        // Products: the name and unit change; the price does not, and the page says why.
+        fiona.goto("/products").await;
+        assert!(fiona.text("#price-rule").await.contains("only through published notices"));
+        fiona.submit_at(Locator::XPath("//tr[td[1][.='BOLT-1']]//a[contains(@class, 'edit-product')]")).await;
+        assert_eq!(fiona.path().await, format!("/products/{bolt}/edit"));
+        assert!(fiona.text("#price-note").await.contains("only through a published notice"));
+        assert!(!fiona.exists("input[name=price]").await, "no price field");
+        fiona.fill("#name", "  ").await;
+        fiona.fill("#unit", "box of 100").await;
+        fiona.submit("#save-product").await;
+        assert!(!fiona.text("#name-error").await.is_empty());
+        assert_eq!(fiona.value("#unit").await, "box of 100");
+        fiona.screenshot("38-product-edit-error").await;
+        fiona.fill("#name", "Hex bolt M8").await;
+        fiona.submit("#save-product").await;
+        assert!(fiona.text("#message").await.contains("Saved BOLT-1"));
+        let row = fiona.client.find(Locator::XPath("//tr[td[1][.='BOLT-1']]")).await.expect("the BOLT-1 row");
+        let row = row.text().await.unwrap_or_default();
+        assert!(row.contains("Hex bolt M8") && row.contains("box of 100") && row.contains("0.35 EUR"), "{row}");
+        fiona.screenshot("39-product-renamed").await;
+    })
+    .await;
+
+    let n = finance_api.get(&format!("/api/v1/notices/{notice_id}")).await.body;
+    assert_eq!(n["title"], "Pump prices rise");
+    assert_eq!(n["state"], "draft");
+    assert_eq!(n["changes"][0]["unit_price_minor"], 139_000);
+    assert_eq!(n["changes"][0]["effective_on"], effective.as_str());
+    let products = finance_api.get("/api/v1/products").await.body;
+    let bolt = products.as_array().into_iter().flatten().find(|p| p["sku"] == "BOLT-1").expect("BOLT-1").clone();
+    assert_eq!((bolt["name"].as_str(), bolt["unit"].as_str()), (Some("Hex bolt M8"), Some("box of 100")));
+    assert_eq!(bolt["unit_price_minor"], 35);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_is_usable_at_phone_width_for_each_role() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    let (_, admin) = app.user(Role::Admin, "Ada").await;
+    let pump = id_of(&create_product(&finance_api, "PUMP-100", "EUR", 125_000).await);
+    create_product(&finance_api, "VALVE-7", "EUR", 4_990).await;
+    let quote = id_of(
+        &draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 12}, {"sku": "VALVE-7", "quantity": 3}])).await,
+    );
+    let published = create_notice(
+        &finance_api,
+        "Pump prices rise from next month for every customer",
+        json!([{"sku": "PUMP-100", "unit_price_minor": 139_000, "effective_on": date_in_days(0)}]),
+    )
+    .await;
+    publish_notice(&finance_api, &published).await;
+    let draft = create_notice(&finance_api, "Valve prices", json!([])).await;
+    let base = app.base.clone();
+
+    let pages: Vec<(&'static str, String, Vec<String>)> = vec![
+        (
+            "sales",
+            sales.email.clone(),
+            vec![
+                "/quotes".into(),
+                "/quotes/new".into(),
+                format!("/quotes/{quote}"),
+                format!("/quotes/{quote}/edit"),
+                format!("/quotes/{quote}/cancel"),
+                "/notices".into(),
+                format!("/notices/{published}"),
+            ],
+        ),
+        (
+            "finance",
+            finance.email.clone(),
+            vec![
+                "/products".into(),
+                format!("/products/{pump}/edit"),
+                "/notices/new".into(),
+                format!("/notices/{draft}/edit"),
+                format!("/notices/{draft}/publish"),
+                format!("/notices/{published}/dashboard"),
+                format!("/quotes/{quote}"),
+            ],
+        ),
+        ("admin", admin.email.clone(), vec!["/admin/users".into(), "/admin/outbox".into(), "/notices".into()]),
+    ];
+    with_browsers(1, move |browsers| async move {
+        let page = Page::new(browsers[0].clone(), &base);
+        page.client.set_window_size(390, 844).await.expect("a phone-sized window");
+        page.goto("/login").await;
+        let mut problems = page.usability_problems().await;
+        page.screenshot("40-phone-login").await;
+        for (role, email, paths) in pages {
+            page.log_in(&email, PASSWORD).await;
+            for path in paths {
+                page.goto(&path).await;
+                let body = page.body().await;
+                assert!(
+                    !body.contains("Not for your role") && !body.contains("Something went wrong"),
+                    "{path}: {body}"
+                );
+                problems.extend(page.usability_problems().await.into_iter().map(|p| format!("{role} {path}: {p}")));
+                let name: Vec<&str> =
+                    path.split('/').filter(|p| !p.is_empty()).map(|p| if p.len() == 36 { "one" } else { p }).collect();
+                let name = name.join("-");
+                page.screenshot(&format!("41-phone-{role}-{name}")).await;
+            }
+            page.submit("#logout").await;
+        }
+        assert!(problems.is_empty(), "at 390 px:\n{}", problems.join("\n"));
+    })
+    .await;
+    app.stop().await;
+}
