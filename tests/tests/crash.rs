@@ -123,11 +123,13 @@ async fn crash_and_recover(backend: Backend) {
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            let a = answered.lock().unwrap();
-            if a.finalisations.len() >= finalised_before + 3 && a.publications.len() >= published_before + 3 {
+            let going = {
+                let a = answered.lock().unwrap();
+                a.finalisations.len() >= finalised_before + 3 && a.publications.len() >= published_before + 3
+            };
+            if going {
                 break;
             }
-            drop(a);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::time::sleep(rng.between(Duration::from_millis(50), Duration::from_millis(600))).await;
@@ -392,23 +394,15 @@ fn requested(q: &Value) -> Vec<(Value, Value, Value)> {
 
 /// Everything a client could see of a quote's content: notes, total, and each
 /// line with its id and price snapshot.
-fn content(q: &Value) -> (Value, Value, Vec<(Value, Value, Value, Value, Value)>) {
-    let lines = q["lines"]
+fn content(q: &Value) -> Value {
+    let lines: Vec<Value> = q["lines"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
         .iter()
-        .map(|l| {
-            (
-                l["id"].clone(),
-                l["sku"].clone(),
-                l["quantity"].clone(),
-                l["discount_bp"].clone(),
-                l["unit_price_minor"].clone(),
-            )
-        })
+        .map(|l| json!([l["id"], l["sku"], l["quantity"], l["discount_bp"], l["unit_price_minor"]]))
         .collect();
-    (q["notes"].clone(), q["total_minor"].clone(), lines)
+    json!({ "notes": q["notes"], "total_minor": q["total_minor"], "lines": lines })
 }
 
 /// Acknowledges; false once the server no longer answers.
