@@ -1,5 +1,6 @@
 //! Small builders for the API tests: a product, a quote, a published notice,
-//! and the one assertion every refusal shares.
+//! the one assertion every refusal shares, and the table of every API route
+//! with what each caller gets from it.
 
 use chrono::{Duration, Utc};
 use reqwest::Method;
