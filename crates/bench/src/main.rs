@@ -12,6 +12,7 @@ mod generate;
 mod http;
 mod load;
 mod server;
+mod sqlite;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -77,6 +78,11 @@ struct ScaleRun {
     violations: i64,
     peak_rss: u64,
     plans: String,
+    /// The same data copied to SQLite, and the gate check served from it.
+    sqlite_copy: Duration,
+    sqlite_startup: Duration,
+    sqlite_gate: Outcome,
+    sqlite_peak_rss: u64,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -138,6 +144,17 @@ async fn run_scale(
     // Quote 0 has ten pending notices; quote 10 has none (see generate.rs).
     run.plans = explain::gate_plans(&conn, 0, 10).await?;
 
+    // The same rows on SQLite, copied before any measurement changes them.
+    let lite_path = std::env::temp_dir().join(format!("pricegate-bench-{run_id}-{}.db", scale.name));
+    let lite_url = sqlite::url(&lite_path);
+    server::migrate(&o.server, &lite_url).await?;
+    {
+        let lite = Database::connect(lite_url.as_str()).await?;
+        run.sqlite_copy = sqlite::copy(&conn, &lite).await?;
+        lite.close().await.ok();
+    }
+    eprintln!("scale {}: copied to SQLite in {:.1} s", scale.name, run.sqlite_copy.as_secs_f64());
+
     let quote_ids = ids(&conn, "quote", scale.quotes - 1).await?;
     let notice_ids = ids(&conn, "notice", scale.notices).await?;
     let token = |user: i64| format!("benchtoken-{user}");
@@ -196,6 +213,21 @@ async fn run_scale(
     server.stop().await?;
     conn.close().await.ok();
     db.drop_now().await?;
+    std::fs::remove_dir_all(&maildir).ok();
+
+    // The gate check again, served from SQLite.
+    let server = Server::start(&o.server, &lite_url, o.pool, maildir.clone()).await?;
+    run.sqlite_startup = server.startup;
+    load::run(&server.base, Method::Get, gate_jobs(quote_ids.len()), true, o.concurrency, Duration::from_secs(2))
+        .await?;
+    run.sqlite_gate =
+        load::run(&server.base, Method::Get, gate_jobs(quote_ids.len()), true, o.concurrency, duration).await?;
+    eprintln!("scale {}: gate on SQLite {:.0} req/s", scale.name, run.sqlite_gate.per_second());
+    run.sqlite_peak_rss = server.peak_rss()?;
+    server.stop().await?;
+    for suffix in ["", "-wal", "-shm"] {
+        std::fs::remove_file(format!("{}{suffix}", lite_path.display())).ok();
+    }
     std::fs::remove_dir_all(&maildir).ok();
     Ok(run)
 }
@@ -307,6 +339,22 @@ fn report(o: &Options, pgbench_s: f64, pgbench_n: f64, runs: &[ScaleRun]) -> any
             yes(ratio >= 0.5 && g.failures == 0)
         )?;
     }
+    for run in runs {
+        let g = &run.sqlite_gate;
+        let ratio = g.per_second() / pgbench_s;
+        writeln!(
+            r,
+            "| gate check on SQLite (same data), scale {} | {:.0} req/s (p50 {}, p99 {}, {} failed) | `pgbench -S` {:.0} tps (PostgreSQL: there is no pgbench for SQLite) | {:.2} | ≥ 0.50 | {} |",
+            run.name,
+            g.per_second(),
+            ms(g.p50),
+            ms(g.p99),
+            g.failures,
+            pgbench_s,
+            ratio,
+            yes(ratio >= 0.5 && g.failures == 0)
+        )?;
+    }
     if let Some(f) = &first.finalise {
         let ratio = f.per_second() / pgbench_n;
         writeln!(
@@ -365,6 +413,25 @@ fn report(o: &Options, pgbench_s: f64, pgbench_n: f64, runs: &[ScaleRun]) -> any
             "| data generation, scale {} (bulk SQL) | {:.1} s | — | — | — | — |",
             run.name,
             run.generation.as_secs_f64()
+        )?;
+        let mb = run.sqlite_peak_rss as f64 / (1024.0 * 1024.0);
+        writeln!(
+            r,
+            "| server peak RSS on SQLite, scale {} | {mb:.1} MB | — | — | < 150 MB | {} |",
+            run.name,
+            yes(mb < 150.0)
+        )?;
+        writeln!(
+            r,
+            "| start-up to healthy `/healthz`, scale {} SQLite database | {} | — | — | — | — |",
+            run.name,
+            ms(run.sqlite_startup)
+        )?;
+        writeln!(
+            r,
+            "| copy to SQLite, scale {} (entity models, multi-row INSERT) | {:.1} s | — | — | — | — |",
+            run.name,
+            run.sqlite_copy.as_secs_f64()
         )?;
     }
     if let Some((finalised, refused, published)) = first.race {
