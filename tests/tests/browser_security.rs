@@ -161,3 +161,118 @@ async fn five_wrong_passwords_hold_off_the_next_login_with_429() {
     assert!(r.session.is_none());
     app.stop().await;
 }
+
+/// A form post to check: its path, its fields, the session it belongs to,
+/// and the other role's session and token.
+type FormCase<'a> = (String, &'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
+
+/// A page fetched with a session cookie: status and body.
+async fn page(http: &Client, url: String, cookie: &str) -> (StatusCode, String) {
+    let r = http.get(url).header(COOKIE, cookie).send().await.expect("GET a page");
+    (r.status(), r.text().await.unwrap_or_default())
+}
+
+/// A form posted with a session cookie: status, content type and body.
+async fn post_form(http: &Client, url: String, cookie: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
+    let r = http.post(url).header(COOKIE, cookie).form(fields).send().await.expect("POST a form");
+    let kind = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    (r.status(), kind, r.text().await.unwrap_or_default())
+}
+
+pricegate_tests::both_backends! {
+async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_without_the_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    let product = id_of(&create_product(&finance_api, "PUMP-100", "EUR", 125_000).await);
+    let quote = id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 2}])).await);
+    let notice = pricegate_tests::fixtures::create_notice(&finance_api, "Pump prices", json!([])).await;
+    let base = app.base.as_str();
+    let http = client();
+    let session = |who: LoginAttempt| format!("pricegate_session={}", who.session.expect("a session cookie").0);
+    let sam = session(log_in(base, &sales.email, PASSWORD).await);
+    let fiona = session(log_in(base, &finance.email, PASSWORD).await);
+    let (_, html) = page(&http, format!("{base}/quotes/{quote}"), &sam).await;
+    let sam_csrf = csrf_in(&html);
+    let (_, html) = page(&http, format!("{base}/products"), &fiona).await;
+    let fiona_csrf = csrf_in(&html);
+
+    // Each new page belongs to one role; the other gets the 403 page.
+    for (path, owner, other) in [
+        (format!("/quotes/{quote}/edit"), &sam, &fiona),
+        (format!("/quotes/{quote}/cancel"), &sam, &fiona),
+        (format!("/notices/{notice}/edit"), &fiona, &sam),
+        (format!("/products/{product}/edit"), &fiona, &sam),
+    ] {
+        let (status, body) = page(&http, format!("{base}{path}"), owner).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert!(body.contains(" - Pricegate</title>"), "{path} has a title");
+        let (status, body) = page(&http, format!("{base}{path}"), other).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path} for the other role");
+        assert!(body.contains("Not for your role"), "{path}");
+    }
+
+    // Every new form: refused without the token or with another's, and
+    // refused to the other role even with a valid token of theirs.
+    let quote_form: &[(&str, &str)] = &[
+        ("customer_name", "Changed"), ("customer_email", "x@example.com"), ("valid_until", "2099-12-31"),
+        ("rows", "1"), ("sku_0", "PUMP-100"), ("quantity_0", "9"),
+    ];
+    let notice_form: &[(&str, &str)] = &[("title", "Changed"), ("body", "Changed **text**"), ("changes", "")];
+    let product_form: &[(&str, &str)] = &[("name", "Changed"), ("unit", "box")];
+    // (path, its fields, the session it belongs to, the other role's session and token)
+    let cases: [FormCase; 5] = [
+        (format!("/quotes/{quote}/edit"), quote_form, &sam, &fiona, &fiona_csrf),
+        (format!("/quotes/{quote}/cancel"), &[], &sam, &fiona, &fiona_csrf),
+        (format!("/notices/{notice}/edit"), notice_form, &fiona, &sam, &sam_csrf),
+        ("/notices/preview".to_owned(), notice_form, &fiona, &sam, &sam_csrf),
+        (format!("/products/{product}/edit"), product_form, &fiona, &sam, &sam_csrf),
+    ];
+    for (path, fields, owner, other, other_csrf) in &cases {
+        let url = format!("{base}{path}");
+        for token in [None, Some("forged"), Some(other_csrf)] {
+            let mut sent = fields.to_vec();
+            sent.extend(token.map(|t| ("csrf_token", t)));
+            let (status, _, body) = post_form(&http, url.clone(), owner, &sent).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path} with token {token:?}");
+            assert!(body.contains("This form has expired"), "{path} with token {token:?}: {body}");
+        }
+        let mut sent = fields.to_vec();
+        sent.push(("csrf_token", other_csrf));
+        let (status, _, body) = post_form(&http, url, other, &sent).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path} by the other role");
+        assert!(body.contains("Not for your role"), "{path}: {body}");
+    }
+    let q = sales_api.get(&format!("/api/v1/quotes/{quote}")).await.body;
+    assert_eq!((q["state"].as_str(), q["customer"]["name"].as_str()), (Some("draft"), Some("Greta Berg")), "{q}");
+    assert_eq!(finance_api.get(&format!("/api/v1/notices/{notice}")).await.body["title"], "Pump prices");
+    let products = finance_api.get("/api/v1/products").await.body;
+    assert_eq!(products[0]["name"], "Product PUMP-100");
+
+    // With the token, the preview is the notice text rendered, raw HTML as text.
+    let body = "Prices **rise**.\n\n<script>alert(1)</script><img src=x onerror=alert(2)>";
+    let (status, kind, html) =
+        post_form(&http, format!("{base}/notices/preview"), &fiona, &[("csrf_token", &fiona_csrf), ("body", body)]).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(kind.starts_with("text/html"), "{kind}");
+    assert!(html.contains("<strong>rise</strong>"), "{html}");
+    assert!(!html.contains("<script") && !html.contains("<img"), "raw HTML must be escaped: {html}");
+    assert!(html.contains("&lt;script&gt;"), "{html}");
+
+    // The one script is a file from this server; the notice form loads it,
+    // inline script stays forbidden.
+    let r = http.get(format!("{base}/notices/{notice}/edit")).header(COOKIE, &fiona).send().await.unwrap();
+    let csp = r.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "CSP: {csp}");
+    let html = r.text().await.unwrap();
+    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+    assert_eq!(scripts.len(), 1, "the notice form loads one script");
+    assert!(scripts[0].starts_with(" src=\"/static/app.js\" defer></script>"), "no inline script: {}", scripts[0]);
+    let js = http.get(format!("{base}/static/app.js")).send().await.unwrap();
+    assert_eq!(js.status(), StatusCode::OK);
+    let kind = js.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(kind.starts_with("text/javascript"), "{kind}");
+    assert!(js.text().await.unwrap().contains("data-preview-url"));
+    app.stop().await;
+}
+}
