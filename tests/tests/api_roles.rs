@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use pricegate_domain::Role;
 use pricegate_tests::fixtures::{
     ApiRoute, CALLERS, RouteBody, RouteCase, Target, api_routes, assert_error, assert_error_shape, create_notice,
-    create_product, draft_quote, id_of, publish_notice, quote_request, route_table_mismatches, send_raw,
+    create_product, documented_routes, draft_quote, id_of, publish_notice, quote_request, route_table_mismatches,
+    send_raw,
 };
 use pricegate_tests::{Session, TestApp, both_backends};
 use reqwest::Method;
@@ -71,6 +72,25 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         let problems = route_table_mismatches(&r.body);
         assert!(problems.is_empty(), "the route table and the API disagree:\n  - {}", problems.join("\n  - "));
+
+        // And a documented path serves no method its document does not name.
+        let documented = documented_routes(&r.body);
+        let anonymous = app.anonymous();
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut probed = 0;
+        let paths: std::collections::BTreeSet<&String> = documented.iter().map(|(_, p)| p).collect();
+        for path in paths {
+            for method in [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+                if documented.iter().any(|(m, p)| p == path && m == method.as_str()) {
+                    continue;
+                }
+                let got = anonymous.send(anonymous.request(method.clone(), &path.replace("{id}", &id))).await;
+                assert_eq!(got.status, 405, "{method} {path} is served but not documented: {}", got.text);
+                assert_error(&got, 405, "method_not_allowed");
+                probed += 1;
+            }
+        }
+        assert!(probed > 0);
     }
 }
 

@@ -38,7 +38,7 @@ impl Modify for BearerAuth {
 
 /// The API's routes and the document that describes exactly those routes.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(api::router()).split_for_parts()
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(api::router().into_inner()).split_for_parts()
 }
 
 /// The document alone, as `/api/v1/openapi.json` serves it.

@@ -5,14 +5,14 @@ use chrono::{DateTime, Utc};
 use pricegate_store::views::{AuditView, UserView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::ApiRouter;
 use crate::extract::{ApiJson, ApiQuery, AuthUser, StaffUser};
 use crate::{AppError, AppState, ErrorBody};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(issue_token, revoke_token)).routes(routes!(me)).routes(routes!(audit))
+pub fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(issue_token, revoke_token)).routes(routes!(me)).routes(routes!(audit))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -5,15 +5,15 @@ use axum::extract::State;
 use pricegate_store::{OutboxMessageView, OutboxView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::api::ApiRouter;
 use crate::extract::{AdminUser, ApiPath, ApiQuery, FinanceUser};
 use crate::{AppError, AppState, ErrorBody};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(remind_now)).routes(routes!(list_outbox)).routes(routes!(get_outbox_message))
+pub fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(remind_now)).routes(routes!(list_outbox)).routes(routes!(get_outbox_message))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -6,18 +6,18 @@ use pricegate_store::views::{AckListView, AckView, NoticeView, PublishedView};
 use pricegate_store::{Channel, NewNotice, NewPriceChange, NoticePatch};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::api::ApiRouter;
 use crate::extract::{ApiJson, ApiPath, AuthUser, Client, FinanceUser};
 use crate::{AppError, AppState, ErrorBody};
 
 pub const MAX_TITLE: usize = 200;
 pub const MAX_BODY: usize = 20_000;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_notices, create_notice))
         .routes(routes!(get_notice, update_notice))
         .routes(routes!(publish_notice))

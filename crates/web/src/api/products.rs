@@ -8,21 +8,21 @@ use pricegate_store::views::ProductView;
 use pricegate_store::{NewProduct, ProductPatch};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::api::ApiRouter;
 use crate::extract::{ApiJson, ApiPath, AuthUser, FinanceUser, read_body};
 use crate::{AppError, AppState, ErrorBody};
 
 /// A price-list CSV larger than this is refused with 413.
 pub const CSV_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_products, create_product))
         .routes(routes!(update_product))
-        .layer(DefaultBodyLimit::max(crate::api::JSON_BODY_LIMIT))
+        .limit_body(DefaultBodyLimit::max(crate::api::JSON_BODY_LIMIT))
         .routes(routes!(import_products))
 }
 

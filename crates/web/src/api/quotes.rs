@@ -6,15 +6,15 @@ use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView};
 use pricegate_store::{NewLine, NewQuote, QuoteFilter, QuotePatch};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::api::ApiRouter;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, FinanceUser, QuoteUser, SalesUser};
 use crate::{AppError, AppState, ErrorBody};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_quotes, create_quote))
         .routes(routes!(get_quote, update_quote))
         .routes(routes!(quote_gate))

@@ -6,15 +6,15 @@ use pricegate_store::views::UserView;
 use pricegate_store::{NewUser, UserPatch};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::api::ApiRouter;
 use crate::extract::{AdminUser, ApiJson, ApiPath, StaffUser};
 use crate::{AppError, AppState, ErrorBody};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_users, create_user)).routes(routes!(update_user))
+pub fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(list_users, create_user)).routes(routes!(update_user))
 }
 
 #[derive(Deserialize, ToSchema)]
