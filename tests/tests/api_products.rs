@@ -153,6 +153,12 @@ both_backends! {
         assert_error(&finance.patch("/api/v1/products/not-an-id", &json!({"name": "Ghost"})).await, 400, "invalid_id");
         assert_error(&sam.patch(&path, &json!({"name": "Mine"})).await, 403, "forbidden");
 
+        // Bodies over 256 KiB are refused before they are read, here as on every JSON route.
+        let huge = "x".repeat(300 * 1024);
+        assert_error(&finance.patch(&path, &json!({"name": huge})).await, 413, "body_too_large");
+        let product = json!({"sku": "P-9", "name": huge, "unit": "each", "currency": "EUR", "unit_price_minor": 1});
+        assert_error(&finance.post("/api/v1/products", &product).await, 413, "body_too_large");
+
         let list = finance.get("/api/v1/products").await;
         assert_eq!(list.body[0], created, "nothing refused changed the product");
     }
