@@ -67,6 +67,18 @@ impl Server {
         pool: Option<u32>,
         maildir: PathBuf,
     ) -> anyhow::Result<Server> {
+        Self::start_with_env(binary, database_url, pool, maildir, &[]).await
+    }
+
+    /// [`Server::start`] with more environment for the server, set last (so
+    /// it may set `SMTP_URL`, which `start` removes).
+    pub async fn start_with_env(
+        binary: &Path,
+        database_url: &str,
+        pool: Option<u32>,
+        maildir: PathBuf,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Server> {
         std::fs::create_dir_all(&maildir)?;
         let started = Instant::now();
         let mut command = Command::new(binary);
@@ -88,6 +100,7 @@ impl Server {
         if let Some(pool) = pool {
             command.env("PRICEGATE_DB_POOL", pool.to_string());
         }
+        command.envs(env.iter().copied());
         let mut child = command.spawn().with_context(|| format!("starting {}", binary.display()))?;
         let stdout = child.stdout.take().context("no stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();

@@ -6,6 +6,7 @@
 
 pub mod compose;
 pub mod markdown;
+pub mod smtp_pool;
 pub mod transport;
 pub mod worker;
 

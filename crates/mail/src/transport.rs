@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::header::{ContentTransferEncoding, ContentType};
@@ -10,6 +11,8 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use pricegate_store::entity::outbox;
+
+use crate::smtp_pool::{PlainSmtpPool, plain_smtp_address};
 
 /// Why a message was not sent. Permanent errors are not retried.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +26,14 @@ impl SendError {
     fn permanent(message: impl Into<String>) -> Self {
         SendError { message: message.into(), permanent: true }
     }
+
+    pub(crate) fn transient(message: impl Into<String>) -> Self {
+        SendError { message: message.into(), permanent: false }
+    }
 }
+
+/// How long connecting, or one message's conversation, may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The seam between the worker and the wire.
 pub trait MailTransport: Clone + Send + Sync + 'static {
@@ -33,6 +43,8 @@ pub trait MailTransport: Clone + Send + Sync + 'static {
 #[derive(Clone)]
 pub enum AnyTransport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Plain `smtp://host:port`: see [`crate::smtp_pool`].
+    PlainSmtp(Arc<PlainSmtpPool>),
     File(AsyncFileTransport<Tokio1Executor>),
 }
 
@@ -41,6 +53,7 @@ impl std::fmt::Debug for AnyTransport {
         // Never the URL: it may carry a password.
         f.write_str(match self {
             AnyTransport::Smtp(_) => "AnyTransport::Smtp",
+            AnyTransport::PlainSmtp(_) => "AnyTransport::PlainSmtp",
             AnyTransport::File(_) => "AnyTransport::File",
         })
     }
@@ -49,12 +62,16 @@ impl std::fmt::Debug for AnyTransport {
 impl AnyTransport {
     /// `smtp://host:port` (plain, as a local relay or a mail catcher speaks)
     /// or `smtps://user:pass@host:port` (TLS from the first byte, with
-    /// credentials); lettre reads the URL and keeps a pool of connections.
+    /// credentials); lettre reads the URL, and either way at most
+    /// `connections` connections are kept open.
     pub fn smtp(url: &str, connections: u32) -> Result<AnyTransport, SendError> {
         let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| SendError::permanent(format!("SMTP_URL is not usable: {e}")))?;
+        if let Some((host, port)) = plain_smtp_address(url) {
+            return Ok(AnyTransport::PlainSmtp(Arc::new(PlainSmtpPool::new(host, port, connections, SMTP_TIMEOUT))));
+        }
         let pool = PoolConfig::new().max_size(connections.max(1));
-        Ok(AnyTransport::Smtp(builder.timeout(Some(Duration::from_secs(20))).pool_config(pool).build()))
+        Ok(AnyTransport::Smtp(builder.timeout(Some(SMTP_TIMEOUT)).pool_config(pool).build()))
     }
 
     /// Writes each message as `<id>.eml` under `dir` (created if missing).
@@ -73,6 +90,7 @@ impl MailTransport for AnyTransport {
                 .await
                 .map(|_| ())
                 .map_err(|e| SendError { permanent: e.is_permanent(), message: format!("SMTP: {e}") }),
+            AnyTransport::PlainSmtp(pool) => pool.send(message).await,
             AnyTransport::File(t) => t
                 .send(message)
                 .await
