@@ -200,6 +200,17 @@ async fn finance_edits_a_draft_notice_with_its_preview_and_renames_a_product() {
     let bolt = products.as_array().into_iter().flatten().find(|p| p["sku"] == "BOLT-1").expect("BOLT-1").clone();
     assert_eq!((bolt["name"].as_str(), bolt["unit"].as_str()), (Some("Hex bolt M8"), Some("box of 100")));
     assert_eq!(bolt["unit_price_minor"], 35);
+    let audit = finance_api.get("/api/v1/audit").await;
+    let renamed = audit
+        .body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|row| row["action"] == "product.updated")
+        .unwrap_or_else(|| panic!("no product.updated in the audit log: {}", audit.text));
+    assert_eq!(renamed["subject_id"], bolt["id"]);
+    assert_eq!(renamed["detail"]["before"]["name"], "Product BOLT-1");
+    assert_eq!(renamed["detail"]["after"]["unit"], "box of 100");
     app.stop().await;
 }
 

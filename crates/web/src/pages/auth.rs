@@ -13,13 +13,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 
-use super::{
-    Anyone, CSRF_FIELD, CsrfForm, FormFields, Layout, PageError, PageUser, SESSION_COOKIE, cookie, render, tokens_match,
-};
+use super::{Anyone, CsrfForm, Layout, LoginForm, PageError, PageUser, SESSION_COOKIE, cookie, render};
 use crate::AppState;
 use crate::extract::Client;
 
-const LOGIN_CSRF_COOKIE: &str = "pricegate_login_csrf";
+pub(super) const LOGIN_CSRF_COOKIE: &str = "pricegate_login_csrf";
 const MAX_FAILURES: usize = 5;
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Beyond this many tracked (e-mail, address) pairs, the oldest are forgotten.
@@ -111,12 +109,8 @@ async fn login(
     State(app): State<AppState>,
     Extension(throttle): Extension<Arc<LoginThrottle>>,
     Client(client): Client,
-    headers: HeaderMap,
-    form: FormFields,
+    LoginForm(form): LoginForm,
 ) -> Result<Response, PageError> {
-    if !tokens_match(form.get(CSRF_FIELD), cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("")) {
-        return Err(PageError::csrf());
-    }
     let email = form.get("email").trim().to_owned();
     let key = (email.to_ascii_lowercase(), client.addr.clone().unwrap_or_default());
     if let Some(wait) = throttle.blocked_for(&key) {

@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod forms;
 mod notice_drafts;
 mod notice_publish;
 mod notices;
@@ -11,11 +12,10 @@ mod products;
 mod quote_form;
 mod quotes;
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -26,11 +26,11 @@ use pricegate_domain::Role;
 use pricegate_store::{SessionUser, StoreError};
 use subtle::ConstantTimeEq;
 use tower_http::set_header::SetResponseHeaderLayer;
-use uuid::Uuid;
 
 use crate::AppState;
 
 pub use auth::LoginThrottle;
+pub use forms::{Admin, Anyone, CsrfForm, Finance, FormFields, LoginForm, PageId, QuoteWork, Sales, parse_id};
 
 pub const SESSION_COOKIE: &str = "pricegate_session";
 pub const CSRF_FIELD: &str = "csrf_token";
@@ -155,116 +155,6 @@ impl FromRequestParts<AppState> for PageUser {
             Err(e) => Err(PageError::from(e).into_response()),
         }
     }
-}
-
-/// A form body as its fields, in order (repeated names kept).
-pub struct FormFields(pub Vec<(String, String)>);
-
-impl FormFields {
-    pub fn get(&self, name: &str) -> &str {
-        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
-    }
-}
-
-impl<S: Send + Sync> FromRequest<S> for FormFields {
-    type Rejection = PageError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Form::<Vec<(String, String)>>::from_request(req, state).await {
-            Ok(axum::Form(fields)) => Ok(FormFields(fields)),
-            // A post with no form at all has no CSRF token either: the
-            // handler's check refuses it with the page that says so.
-            Err(axum::extract::rejection::FormRejection::InvalidFormContentType(_)) => Ok(FormFields(Vec::new())),
-            Err(_) => Err(PageError::new(
-                StatusCode::BAD_REQUEST,
-                "This form could not be read",
-                "Go back and send it again.",
-            )),
-        }
-    }
-}
-
-/// The roles a form is for, as a type, so that the role check travels with
-/// the extractor instead of being a line each handler must remember.
-pub trait Roles: Send + Sync + 'static {
-    const ROLES: &'static [Role];
-}
-
-/// Salespeople only.
-pub struct Sales;
-/// Finance only.
-pub struct Finance;
-/// Administrators only.
-pub struct Admin;
-/// Those who work with quotes: sales and finance.
-pub struct QuoteWork;
-/// Anyone logged in.
-pub struct Anyone;
-
-impl Roles for Sales {
-    const ROLES: &'static [Role] = &[Role::Sales];
-}
-impl Roles for Finance {
-    const ROLES: &'static [Role] = &[Role::Finance];
-}
-impl Roles for Admin {
-    const ROLES: &'static [Role] = &[Role::Admin];
-}
-impl Roles for QuoteWork {
-    const ROLES: &'static [Role] = &[Role::Sales, Role::Finance];
-}
-impl Roles for Anyone {
-    const ROLES: &'static [Role] = &[Role::Sales, Role::Finance, Role::Admin];
-}
-
-/// A form posted from a page, by someone with one of `R`'s roles, carrying
-/// the session's CSRF token. Every state-changing page handler takes one, so
-/// none can forget the session, the role or the token: without a session it
-/// is a trip to the login, with another role the 403 page, and without the
-/// right token (compared in constant time) the "form has expired" page. The
-/// role is checked before the body is read.
-pub struct CsrfForm<R: Roles> {
-    pub user: PageUser,
-    pub form: FormFields,
-    roles: PhantomData<R>,
-}
-
-impl<R: Roles> FromRequest<AppState> for CsrfForm<R> {
-    type Rejection = Response;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (mut parts, body) = req.into_parts();
-        let user = PageUser::from_request_parts(&mut parts, state).await?;
-        user.require(R::ROLES).map_err(IntoResponse::into_response)?;
-        let form = FormFields::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        if !tokens_match(form.get(CSRF_FIELD), user.csrf()) {
-            return Err(PageError::csrf().into_response());
-        }
-        Ok(CsrfForm { user, form, roles: PhantomData })
-    }
-}
-
-/// The `{id}` of a page's address as a UUID; anything else is the 404 page.
-pub struct PageId(pub Uuid);
-
-impl<S: Send + Sync> FromRequestParts<S> for PageId {
-    type Rejection = PageError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
-        parse_id(&raw).map(PageId)
-    }
-}
-
-/// An id typed into a form or an address; one that is not a UUID names nothing.
-pub fn parse_id(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw.trim()).map_err(|_| not_found())
-}
-
-fn not_found() -> PageError {
-    PageError::new(StatusCode::NOT_FOUND, "Not found", "There is nothing at this address.")
 }
 
 /// A page that says why something was refused.
