@@ -205,9 +205,11 @@ fn change_row(c: &NewPriceChange, products: &[ProductView]) -> ChangeRow {
 }
 
 /// "Preview" pressed: the form again, as typed, with the notice rendered and
-/// nothing saved. Errors are shown so that finance can fix them before saving.
+/// nothing saved. Only a change list that cannot be read is pointed out (it
+/// is why the preview has no table); a missing title waits for "Save".
 fn previewed(mut page: DraftPage) -> Response {
     page.previewed = true;
+    page.errors.retain(|field, _| *field == "changes");
     render(StatusCode::OK, &page)
 }
 
