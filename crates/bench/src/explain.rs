@@ -26,15 +26,19 @@ pub async fn gate_plans(conn: &DatabaseConnection, pending_quote: i64, ready_quo
          LEFT JOIN products p ON p.id = l.product_id WHERE q.id = $1 ORDER BY l.position"
     );
     let later = |pending: bool| {
-        format!(
-            "SELECT n.id, n.seq, n.title, n.body, n.published_at, a.acknowledged_at, a.channel{} \
-             FROM notices n LEFT JOIN acknowledgements a ON a.notice_id = n.id AND a.user_id = $1{} \
-             WHERE n.state = 'published' AND n.published_at > $2{} ORDER BY n.seq{}",
-            if pending { ", c.sku, c.unit_price_minor, c.effective_on" } else { "" },
-            if pending { " LEFT JOIN notice_changes c ON c.notice_id = n.id" } else { "" },
-            if pending { " AND a.id IS NULL" } else { "" },
-            if pending { ", c.position" } else { "" },
-        )
+        if pending {
+            "SELECT n.id, n.seq, n.title, n.body, n.published_at, c.sku, c.unit_price_minor, c.effective_on \
+             FROM notices n LEFT JOIN notice_changes c ON c.notice_id = n.id \
+             WHERE NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.user_id = $1 AND a.notice_id = n.id) \
+               AND n.state = 'published' AND n.published_at > $2 ORDER BY n.seq, c.position"
+                .to_owned()
+        } else {
+            "SELECT n.id, n.seq, n.title, n.body, n.published_at, a.acknowledged_at, a.channel \
+             FROM notices n LEFT JOIN LATERAL (SELECT a.acknowledged_at, a.channel FROM acknowledgements a \
+               WHERE a.user_id = $1 AND a.notice_id = n.id LIMIT 1) a ON true \
+             WHERE n.state = 'published' AND n.published_at > $2 ORDER BY n.seq"
+                .to_owned()
+        }
     };
     // EXECUTE takes values, not subqueries: read them first.
     let quote = |q: i64| format!("md5('quote-{q}')::uuid");
@@ -101,5 +105,47 @@ pub async fn gate_plans(conn: &DatabaseConnection, pending_quote: i64, ready_quo
         }
     }
     txn.rollback().await?;
+    Ok(out)
+}
+
+/// SQLite's `EXPLAIN QUERY PLAN` for the same statements in their SQLite
+/// form (`quotes.rs` `load_quote`, `gate.rs` `later_notices`).
+pub async fn sqlite_plans(lite: &DatabaseConnection) -> anyhow::Result<String> {
+    let price = PRICE_IN_FORCE.replace("(clock_timestamp() AT TIME ZONE 'UTC')::date", "date('now')");
+    let statements = [
+        ("bearer token and its user", "SELECT u.*, t.expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?".to_owned()),
+        (
+            "quote, lines and prices in force",
+            format!(
+                "SELECT q.*, l.*, {price} AS l_in_force FROM quotes q LEFT JOIN quote_lines l ON l.quote_id = q.id \
+                 LEFT JOIN products p ON p.id = l.product_id WHERE q.id = ? ORDER BY l.position"
+            ),
+        ),
+        (
+            "gate check: notices the signer has not acknowledged, with their changes",
+            "SELECT n.id, c.sku FROM notices n LEFT JOIN notice_changes c ON c.notice_id = n.id \
+             WHERE NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.user_id = ? AND a.notice_id = n.id) \
+               AND n.state = 'published' AND n.published_at > ? ORDER BY +n.seq, c.position"
+                .to_owned(),
+        ),
+        (
+            "finalise: every notice since drafting with the signer's acknowledgement",
+            "SELECT n.id, a.acknowledged_at FROM notices n LEFT JOIN acknowledgements a ON a.user_id = ? AND a.notice_id = n.id \
+             WHERE n.state = 'published' AND n.published_at > ? ORDER BY +n.seq"
+                .to_owned(),
+        ),
+    ];
+    let mut out = String::new();
+    for (what, sql) in statements {
+        let rows = lite
+            .query_all_raw(Statement::from_string(DbBackend::Sqlite, format!("EXPLAIN QUERY PLAN {sql}")))
+            .await
+            .with_context(|| format!("EXPLAIN QUERY PLAN {what}"))?;
+        writeln!(out, "-- {what}")?;
+        for row in rows {
+            let detail: String = row.try_get("", "detail")?;
+            writeln!(out, "{detail}")?;
+        }
+    }
     Ok(out)
 }

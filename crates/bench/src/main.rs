@@ -3,15 +3,16 @@
 //! reported as a ratio to its reference, because this machine is shared and
 //! noisy. Run through `scripts/bench`, which builds in release first.
 //!
-//!     pricegate-bench --server target/release/pricegate [--scale S|L] [--concurrency 16] [--seconds 10] [--out target/bench/results.md]
+//!     pricegate-bench --server target/release/pricegate [--scale S|L] [--concurrency 16] [--seconds 10] [--out target/bench/results.md] [--keep]
 //!
 //! `--scale L` runs S and then L, so the gate check's p99 can be compared.
+//! `--keep` leaves each scale's PostgreSQL database and SQLite file behind
+//! (their names are printed) for `EXPLAIN`, `perf` or a second look.
 
 mod explain;
 mod generate;
 mod http;
 mod load;
-mod publish;
 mod server;
 mod sqlite;
 
@@ -32,6 +33,7 @@ struct Options {
     seconds: u64,
     pool: Option<u32>,
     out: PathBuf,
+    keep: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -42,6 +44,7 @@ fn options() -> anyhow::Result<Options> {
         seconds: 10,
         pool: None,
         out: PathBuf::from("target/bench/results.md"),
+        keep: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -60,6 +63,7 @@ fn options() -> anyhow::Result<Options> {
             "--seconds" => o.seconds = value()?.parse()?,
             "--pool" => o.pool = Some(value()?.parse()?),
             "--out" => o.out = PathBuf::from(value()?),
+            "--keep" => o.keep = true,
             other => anyhow::bail!("unknown argument {other}"),
         }
     }
@@ -84,6 +88,7 @@ struct ScaleRun {
     sqlite_startup: Duration,
     sqlite_gate: Outcome,
     sqlite_peak_rss: u64,
+    sqlite_plans: String,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -110,9 +115,7 @@ async fn main() -> anyhow::Result<()> {
         runs.push(run_scale(o, *scale, run_id, duration, i == 0).await?);
     }
 
-    let publication = publish::run(&o.server, o.pool, run_id).await?;
-
-    let report = report(o, pgbench_s, pgbench_n, &runs, &publication)?;
+    let report = report(o, pgbench_s, pgbench_n, &runs)?;
     println!("{report}");
     if let Some(dir) = o.out.parent() {
         std::fs::create_dir_all(dir).ok();
@@ -154,6 +157,7 @@ async fn run_scale(
     {
         let lite = Database::connect(lite_url.as_str()).await?;
         run.sqlite_copy = sqlite::copy(&conn, &lite).await?;
+        run.sqlite_plans = explain::sqlite_plans(&lite).await?;
         lite.close().await.ok();
     }
     eprintln!("scale {}: copied to SQLite in {:.1} s", scale.name, run.sqlite_copy.as_secs_f64());
@@ -215,7 +219,11 @@ async fn run_scale(
     run.violations = violations(&conn).await?;
     server.stop().await?;
     conn.close().await.ok();
-    db.drop_now().await?;
+    if o.keep {
+        eprintln!("scale {}: kept {url}", scale.name);
+    } else {
+        db.drop_now().await?;
+    }
     std::fs::remove_dir_all(&maildir).ok();
 
     // The gate check again, served from SQLite.
@@ -228,8 +236,12 @@ async fn run_scale(
     eprintln!("scale {}: gate on SQLite {:.0} req/s", scale.name, run.sqlite_gate.per_second());
     run.sqlite_peak_rss = server.peak_rss()?;
     server.stop().await?;
-    for suffix in ["", "-wal", "-shm"] {
-        std::fs::remove_file(format!("{}{suffix}", lite_path.display())).ok();
+    if o.keep {
+        eprintln!("scale {}: kept {lite_url}", scale.name);
+    } else {
+        for suffix in ["", "-wal", "-shm"] {
+            std::fs::remove_file(format!("{}{suffix}", lite_path.display())).ok();
+        }
     }
     std::fs::remove_dir_all(&maildir).ok();
     Ok(run)
@@ -311,13 +323,7 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
-fn report(
-    o: &Options,
-    pgbench_s: f64,
-    pgbench_n: f64,
-    runs: &[ScaleRun],
-    publication: &publish::PublishRun,
-) -> anyhow::Result<String> {
+fn report(o: &Options, pgbench_s: f64, pgbench_n: f64, runs: &[ScaleRun]) -> anyhow::Result<String> {
     let mut r = String::new();
     let yes = |ok: bool| if ok { "met" } else { "NOT met" };
     writeln!(r, "# Pricegate benchmark\n")?;
@@ -451,9 +457,13 @@ fn report(
             yes(first.violations == 0)
         )?;
     }
-    publish::rows(&mut r, publication)?;
     for run in runs {
         writeln!(r, "\n## Gate check query plans at scale {} (`EXPLAIN ANALYZE`)\n\n```\n{}```", run.name, run.plans)?;
+        writeln!(
+            r,
+            "\n## The same on SQLite at scale {} (`EXPLAIN QUERY PLAN`)\n\n```\n{}```",
+            run.name, run.sqlite_plans
+        )?;
     }
     Ok(r)
 }

@@ -116,8 +116,17 @@ enum Reading {
     All,
 }
 
-/// The notices published after `drafted_at`, in publication order, joined to
+/// The notices published after `drafted_at`, in publication order, with
 /// `signer`'s acknowledgements: one statement where there were two.
+///
+/// The acknowledgements are probed notice by notice on the unique
+/// `(user_id, notice_id)` index, never read as "all of the signer's": a
+/// salesperson's history grows for years, and the gate's cost must grow with
+/// the notices since drafting only. For the pending ones that is `NOT
+/// EXISTS` (an anti join on an index-only scan); for all of them it is a
+/// lateral probe on PostgreSQL (whose planner would otherwise hash every
+/// acknowledgement the signer ever made) and a plain join on SQLite (whose
+/// planner only nests loops).
 async fn later_notices(
     conn: &impl ConnectionTrait,
     drafted_at: DateTime<Utc>,
@@ -125,25 +134,39 @@ async fn later_notices(
     reading: Reading,
 ) -> Result<Vec<LaterNotice>, StoreError> {
     let backend = conn.get_database_backend();
-    let (p1, p2) = match backend {
-        DbBackend::Postgres => ("$1", "$2"),
-        _ => ("?", "?"),
+    // Placeholders in textual order: the signer's comes first in every form.
+    // SQLite would walk the whole `seq` index to skip a sort, reading every
+    // notice ever published; `+n.seq` is not an indexed column to it, so it
+    // takes the range on `published_at` and sorts what it found.
+    let (p1, p2, seq) = match backend {
+        DbBackend::Postgres => ("$1", "$2", "n.seq"),
+        _ => ("?", "?", "+n.seq"),
     };
-    let (changes, join, pending) = match reading {
-        Reading::Pending => (
-            "c.sku AS change_sku, c.unit_price_minor AS change_unit_price_minor, c.effective_on AS change_effective_on",
-            " LEFT JOIN notice_changes c ON c.notice_id = n.id",
-            " AND a.id IS NULL",
+    let sql = match (reading, backend) {
+        (Reading::Pending, _) => format!(
+            "SELECT n.id, n.seq, n.title, n.body, n.published_at, NULL AS acknowledged_at, NULL AS channel, \
+               c.sku AS change_sku, c.unit_price_minor AS change_unit_price_minor, c.effective_on AS change_effective_on \
+             FROM notices n LEFT JOIN notice_changes c ON c.notice_id = n.id \
+             WHERE NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.user_id = {p1} AND a.notice_id = n.id) \
+               AND n.state = '{PUBLISHED}' AND n.published_at > {p2} \
+             ORDER BY {seq}, c.position"
         ),
-        Reading::All => ("NULL AS change_sku, NULL AS change_unit_price_minor, NULL AS change_effective_on", "", ""),
+        (Reading::All, DbBackend::Postgres) => format!(
+            "SELECT n.id, n.seq, n.title, n.body, n.published_at, a.acknowledged_at, a.channel, \
+               NULL AS change_sku, NULL AS change_unit_price_minor, NULL AS change_effective_on \
+             FROM notices n LEFT JOIN LATERAL (SELECT a.acknowledged_at, a.channel FROM acknowledgements a \
+               WHERE a.user_id = {p1} AND a.notice_id = n.id LIMIT 1) a ON true \
+             WHERE n.state = '{PUBLISHED}' AND n.published_at > {p2} \
+             ORDER BY {seq}"
+        ),
+        (Reading::All, _) => format!(
+            "SELECT n.id, n.seq, n.title, n.body, n.published_at, a.acknowledged_at, a.channel, \
+               NULL AS change_sku, NULL AS change_unit_price_minor, NULL AS change_effective_on \
+             FROM notices n LEFT JOIN acknowledgements a ON a.user_id = {p1} AND a.notice_id = n.id \
+             WHERE n.state = '{PUBLISHED}' AND n.published_at > {p2} \
+             ORDER BY {seq}"
+        ),
     };
-    let sql = format!(
-        "SELECT n.id, n.seq, n.title, n.body, n.published_at, a.acknowledged_at, a.channel, {changes} \
-         FROM notices n LEFT JOIN acknowledgements a ON a.notice_id = n.id AND a.user_id = {p1}{join} \
-         WHERE n.state = '{PUBLISHED}' AND n.published_at > {p2}{pending} \
-         ORDER BY n.seq{}",
-        if reading == Reading::Pending { ", c.position" } else { "" }
-    );
     Ok(LaterNotice::find_by_statement(Statement::from_sql_and_values(backend, sql, [signer.into(), drafted_at.into()]))
         .all(conn)
         .await?)
