@@ -13,6 +13,7 @@ mod explain;
 mod generate;
 mod http;
 mod load;
+mod publish;
 mod server;
 mod sqlite;
 
@@ -115,7 +116,9 @@ async fn main() -> anyhow::Result<()> {
         runs.push(run_scale(o, *scale, run_id, duration, i == 0).await?);
     }
 
-    let report = report(o, pgbench_s, pgbench_n, &runs)?;
+    let publication = publish::run(&o.server, o.pool, run_id).await?;
+
+    let report = report(o, pgbench_s, pgbench_n, &runs, &publication)?;
     println!("{report}");
     if let Some(dir) = o.out.parent() {
         std::fs::create_dir_all(dir).ok();
@@ -323,7 +326,13 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
-fn report(o: &Options, pgbench_s: f64, pgbench_n: f64, runs: &[ScaleRun]) -> anyhow::Result<String> {
+fn report(
+    o: &Options,
+    pgbench_s: f64,
+    pgbench_n: f64,
+    runs: &[ScaleRun],
+    publication: &publish::PublishRun,
+) -> anyhow::Result<String> {
     let mut r = String::new();
     let yes = |ok: bool| if ok { "met" } else { "NOT met" };
     writeln!(r, "# Pricegate benchmark\n")?;
@@ -457,6 +466,7 @@ fn report(o: &Options, pgbench_s: f64, pgbench_n: f64, runs: &[ScaleRun]) -> any
             yes(first.violations == 0)
         )?;
     }
+    publish::rows(&mut r, publication)?;
     for run in runs {
         writeln!(r, "\n## Gate check query plans at scale {} (`EXPLAIN ANALYZE`)\n\n```\n{}```", run.name, run.plans)?;
         writeln!(
