@@ -249,6 +249,31 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     let products = finance_api.get("/api/v1/products").await.body;
     assert_eq!(products[0]["name"], "Product PUMP-100");
 
+    // The signer of someone else's draft may read it, not edit or cancel it.
+    let (_, sue) = app.user(Role::Sales, "Sue").await;
+    let mut request = pricegate_tests::fixtures::quote_request(json!([{"sku": "PUMP-100", "quantity": 1}]));
+    request["signer_id"] = json!(sue.id);
+    let r = sales_api.post("/api/v1/quotes", &request).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let signed = id_of(&r.body);
+    let sue = session(log_in(base, &sue.email, PASSWORD).await);
+    let (status, html) = page(&http, format!("{base}/quotes/{signed}"), &sue).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains("id=\"edit-quote\"") && !html.contains("id=\"cancel-quote\""), "no edit or cancel for the signer");
+    let sue_csrf = csrf_in(&html);
+    for path in [format!("/quotes/{signed}/edit"), format!("/quotes/{signed}/cancel")] {
+        let (status, body) = page(&http, format!("{base}{path}"), &sue).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(body.contains("owner can change it"), "{path}: {body}");
+        let mut sent = quote_form.to_vec();
+        sent.push(("csrf_token", &sue_csrf));
+        let (status, _, body) = post_form(&http, format!("{base}{path}"), &sue, &sent).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(body.contains("owner can change it"), "{path}: {body}");
+    }
+    let q = sales_api.get(&format!("/api/v1/quotes/{signed}")).await.body;
+    assert_eq!((q["state"].as_str(), q["total_minor"].as_i64()), (Some("draft"), Some(125_000)), "{q}");
+
     // With the token, the preview is the notice text rendered, raw HTML as text.
     let body = "Prices **rise**.\n\n<script>alert(1)</script><img src=x onerror=alert(2)>";
     let (status, kind, html) =

@@ -367,6 +367,9 @@ async fn confirm_cancel(
 ) -> Result<Response, PageError> {
     user.require(&[Role::Sales])?;
     let quote = app.store.get_quote(&user.0.actor, id).await?;
+    if quote.owner_id != user.0.actor.id {
+        return Err(StoreError::forbidden("not_owner", "Only the quote's owner can change it.").into());
+    }
     if quote.state != "draft" {
         return Ok(Redirect::to(&format!("/quotes/{id}")).into_response());
     }
