@@ -193,9 +193,28 @@ impl Page {
         let button =
             self.client.wait().for_element(locator).await.unwrap_or_else(|e| panic!("button {locator:?}: {e}"));
         button.click().await.unwrap_or_else(|e| panic!("clicking {locator:?}: {e}"));
+        self.wait_for_new_page(old, &format!("pressing {locator:?}")).await;
+    }
+
+    /// Keyboard only: presses `keys` (such as a space on a checkbox) in the
+    /// element `css`, which receives them as it would from a person tabbing to it.
+    pub async fn press(&self, css: &str, keys: &str) {
+        let el = self.client.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        el.send_keys(keys).await.unwrap_or_else(|e| panic!("pressing {keys:?} in {css}: {e}"));
+    }
+
+    /// Keyboard only: Enter in a form's field sends the form (its first
+    /// button); waits for the new page as [`Page::submit`] does.
+    pub async fn press_enter_in(&self, css: &str) {
+        let old = self.client.find(Locator::Css("html")).await.expect("the page's root element");
+        self.press(css, &char::from(fantoccini::key::Key::Enter).to_string()).await;
+        self.wait_for_new_page(old, &format!("Enter in {css}")).await;
+    }
+
+    async fn wait_for_new_page(&self, old: fantoccini::elements::Element, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while old.tag_name().await.is_ok() {
-            assert!(Instant::now() < deadline, "pressing {locator:?} did not load a new page within 15 s");
+            assert!(Instant::now() < deadline, "{what} did not load a new page within 15 s");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         self.client.wait().for_element(Locator::Css("body")).await.expect("the new page's body");
