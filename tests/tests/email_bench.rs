@@ -1,9 +1,11 @@
 //! How long the worker takes to deliver one publication to 1,000
 //! salespeople through a local SMTP server. A benchmark, not a test:
 //!
-//!     cargo test -p pricegate-tests --release --test email_bench -- --ignored --nocapture
+//!     cargo test -p pricegate-tests --release --test email_bench -- --ignored --nocapture --test-threads 1
 //!
-//! (`PRICEGATE_BENCH_PEOPLE` changes the count; PostgreSQL and SQLite both run.)
+//! (`PRICEGATE_BENCH_PEOPLE=10000` for ten thousand; PostgreSQL and SQLite
+//! both run, one after the other with `--test-threads 1`.) `scripts/bench`
+//! measures the same against the real release binary on PostgreSQL.
 
 use std::time::{Duration, Instant};
 

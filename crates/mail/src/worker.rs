@@ -137,17 +137,23 @@ async fn expand_publications(
                     break;
                 }
                 Ok(FanoutStep::Lost) => {
-                    tracing::info!(notice = %claim.notice_id, "another worker took over this publication's e-mails");
+                    tracing::info!(notice = %claim.notice_id, "this publication's e-mails moved on without this claim");
+                    // A no-op if another worker holds it; if it was our own
+                    // batch whose commit answer was lost, it is free again at once.
+                    if let Err(e) = store.release_publication_fanout(&claim).await {
+                        tracing::warn!(notice = %claim.notice_id, error = %e, "could not release the publication; its lease will");
+                    }
                     break;
                 }
                 Err(e) => {
-                    // The claim's lease brings the publication back, to us or to another worker.
-                    tracing::warn!(notice = %claim.notice_id, error = %e, "could not queue publication e-mails; retrying after the lease");
+                    // Try the batch again with the same claim: a batch whose
+                    // commit did go through, or that another worker has
+                    // written since, is refused as `Lost`.
+                    tracing::warn!(notice = %claim.notice_id, error = %e, "could not queue publication e-mails; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(config.poll) => {}
                         _ = shutdown.changed() => {}
                     }
-                    break;
                 }
             }
         }

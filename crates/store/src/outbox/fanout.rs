@@ -54,6 +54,9 @@ use crate::{Store, StoreError};
 
 /// Salespeople per batch when the worker does not say otherwise.
 pub const FANOUT_BATCH: usize = 500;
+/// A batch's salespeople are bound parameters of one query (their blocked
+/// quotes): far below SQLite's and PostgreSQL's limits.
+const MAX_FANOUT_BATCH: usize = 2_000;
 
 /// A publication whose e-mails this worker is writing into the outbox.
 #[derive(Debug, Clone)]
@@ -192,6 +195,7 @@ impl Store {
     /// Writes the publication e-mails of the next `size` salespeople into
     /// the outbox, and moves the claim's cursor past them (or, after the
     /// last, deletes the publication's fan-out row). Extends the lease.
+    /// `size` is at most 2,000.
     pub async fn expand_publication_batch(
         &self,
         claim: &mut FanoutClaim,
@@ -199,7 +203,7 @@ impl Store {
         lease: Duration,
     ) -> Result<FanoutStep, StoreError> {
         let setup = self.mail_setup()?;
-        let size = size.max(1);
+        let size = size.clamp(1, MAX_FANOUT_BATCH);
         let content = match &claim.content {
             Some(content) => content.clone(),
             None => {
