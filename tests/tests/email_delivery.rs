@@ -313,3 +313,35 @@ both_backends! {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_restarted_between_messages_costs_no_attempt() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(Backend::Sqlite, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let people = add_salespeople(&app, "restart", 3).await;
+    let first = create_notice(&finance, "Before the restart", json!([])).await;
+    publish_notice(&finance, &first).await;
+    sink.wait_until(WAIT, "the first three messages", |m| m.len() >= 3).await;
+
+    // The server goes away and comes back: the worker's open connections are dead.
+    sink.stop();
+    sink.restart().await;
+    let second = create_notice(&finance, "After the restart", json!([])).await;
+    publish_notice(&finance, &second).await;
+    sink.wait_until(WAIT, "the next three messages", |m| m.len() >= 6).await;
+    let deadline = Instant::now() + WAIT;
+    let rows = loop {
+        let rows = outbox(&admin).await;
+        if rows.len() == 6 && rows.iter().all(|r| r["state"] == "sent") {
+            break rows;
+        }
+        assert!(Instant::now() < deadline, "rows not marked sent: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(rows.iter().all(|r| r["attempts"] == 1), "a dead connection cost an attempt: {rows:?}");
+    for person in &people {
+        assert_eq!(sink.to(&person.email).len(), 2, "{} got each notice once", person.email);
+    }
+}

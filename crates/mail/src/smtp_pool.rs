@@ -80,8 +80,15 @@ impl PlainSmtpPool {
         }
     }
 
-    fn take_idle(&self) -> Option<(AsyncSmtpConnection, Instant)> {
-        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop()
+    /// An idle connection young enough to trust, quitting any older ones.
+    async fn take_idle(&self) -> Option<AsyncSmtpConnection> {
+        loop {
+            let (mut conn, since) = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop()?;
+            if since.elapsed() <= MAX_IDLE && !conn.has_broken() {
+                return Some(conn);
+            }
+            conn.abort().await;
+        }
     }
 
     fn put_back(&self, conn: AsyncSmtpConnection) {
@@ -89,41 +96,47 @@ impl PlainSmtpPool {
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
-        let stream = TcpStream::connect((self.host.as_str(), self.port))
+        let opened = async {
+            let stream = TcpStream::connect((self.host.as_str(), self.port)).await.map_err(|e| {
+                SendError::transient(format!("SMTP: cannot connect to {}:{}: {e}", self.host, self.port))
+            })?;
+            stream.set_nodelay(true).map_err(|e| SendError::transient(format!("SMTP: {e}")))?;
+            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await.map_err(smtp_error)
+        };
+        tokio::time::timeout(self.timeout, opened)
             .await
-            .map_err(|e| SendError::transient(format!("SMTP: cannot connect to {}:{}: {e}", self.host, self.port)))?;
-        stream.set_nodelay(true).map_err(|e| SendError::transient(format!("SMTP: {e}")))?;
-        AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await.map_err(smtp_error)
+            .map_err(|_| SendError::transient(format!("SMTP: connecting to {}:{} timed out", self.host, self.port)))?
     }
 
     /// Sends one message on a pooled connection (opening one if none is
-    /// idle); at most `connections` conversations at once.
+    /// idle); at most `connections` conversations at once. A pooled
+    /// connection the server has closed in the meantime fails without an
+    /// SMTP answer: the message is then tried once more on a fresh one.
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         let _slot =
             self.slots.acquire().await.map_err(|_| SendError::transient("SMTP: the connection pool is closed"))?;
         let envelope = message.envelope().clone();
         let bytes = message.formatted();
-        let mut conn = loop {
-            match self.take_idle() {
-                Some((conn, since)) if since.elapsed() <= MAX_IDLE && !conn.has_broken() => break conn,
-                Some((mut stale, _)) => stale.abort().await,
-                None => {
-                    break tokio::time::timeout(self.timeout, self.connect()).await.map_err(|_| {
-                        SendError::transient(format!("SMTP: connecting to {}:{} timed out", self.host, self.port))
-                    })??;
+        let mut retried = false;
+        loop {
+            let pooled = if retried { None } else { self.take_idle().await };
+            let from_pool = pooled.is_some();
+            let mut conn = match pooled {
+                Some(conn) => conn,
+                None => self.connect().await?,
+            };
+            match tokio::time::timeout(self.timeout, conn.send(&envelope, &bytes)).await {
+                Ok(Ok(_)) => {
+                    self.put_back(conn);
+                    return Ok(());
                 }
-            }
-        };
-        match tokio::time::timeout(self.timeout, conn.send(&envelope, &bytes)).await {
-            Ok(Ok(_)) => {
-                self.put_back(conn);
-                Ok(())
-            }
-            // lettre has already quit a connection that failed; it is dropped here.
-            Ok(Err(e)) => Err(smtp_error(e)),
-            Err(_) => {
-                conn.abort().await;
-                Err(SendError::transient(format!("SMTP: no answer within {:?}", self.timeout)))
+                // lettre has already quit a connection that failed; it is dropped here.
+                Ok(Err(e)) if from_pool && e.status().is_none() => retried = true,
+                Ok(Err(e)) => return Err(smtp_error(e)),
+                Err(_) => {
+                    conn.abort().await;
+                    return Err(SendError::transient(format!("SMTP: no answer within {:?}", self.timeout)));
+                }
             }
         }
     }
