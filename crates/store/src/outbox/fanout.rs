@@ -39,8 +39,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
-use sea_orm::sea_query::LockBehavior;
-use sea_orm::sea_query::LockType;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -275,18 +274,12 @@ impl Store {
         let txn = self.begin_write().await?;
         let now = db_now(&txn).await?;
         publication_fanouts::Entity::update_many()
-            .col_expr(publication_fanouts::Column::LeaseUntil, sea_orm::sea_query::Expr::value(now))
+            .col_expr(publication_fanouts::Column::LeaseUntil, Expr::value(now))
             .filter(publication_fanouts::Column::NoticeId.eq(claim.notice_id))
             .filter(publication_fanouts::Column::ClaimedBy.eq(claim.claim))
             .exec(&txn)
             .await?;
         txn.commit().await?;
         Ok(())
-    }
-
-    /// How many publications still owe e-mails that are not in the outbox yet.
-    pub async fn publications_owing_mail(&self) -> Result<u64, StoreError> {
-        use sea_orm::PaginatorTrait;
-        Ok(publication_fanouts::Entity::find().count(&self.db).await?)
     }
 }
