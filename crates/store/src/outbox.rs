@@ -378,8 +378,9 @@ fn recipient(u: &users::Model) -> Recipient {
 }
 
 impl Store {
-    /// Lets this store write mail: publication, reminders and escalations
-    /// then enqueue outbox rows. Without it, nothing is enqueued.
+    /// Lets this store write mail: a publication then owes its e-mails (one
+    /// fan-out row, see [`fanout`]), and reminders and escalations enqueue
+    /// outbox rows. Without it, nothing is enqueued.
     pub fn with_mail(mut self, setup: MailSetup) -> Store {
         self.mail = Some(Arc::new(setup));
         self
