@@ -14,7 +14,7 @@
 //! working link.
 //!
 //! A publication does not write its e-mails itself: it writes one row that
-//! owes them, and the worker expands it (see [`fanout`]).
+//! owes them, and the worker expands it (see [`Store::expand_publication_batch`]).
 
 mod fanout;
 
@@ -379,8 +379,8 @@ fn recipient(u: &users::Model) -> Recipient {
 
 impl Store {
     /// Lets this store write mail: a publication then owes its e-mails (one
-    /// fan-out row, see [`fanout`]), and reminders and escalations enqueue
-    /// outbox rows. Without it, nothing is enqueued.
+    /// fan-out row, see [`Store::expand_publication_batch`]), and reminders
+    /// and escalations enqueue outbox rows. Without it, nothing is enqueued.
     pub fn with_mail(mut self, setup: MailSetup) -> Store {
         self.mail = Some(Arc::new(setup));
         self
