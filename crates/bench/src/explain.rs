@@ -28,9 +28,12 @@ pub async fn gate_plans(conn: &DatabaseConnection, pending_quote: i64, ready_quo
     let later = |pending: bool| {
         if pending {
             "SELECT n.id, n.seq, n.title, n.body, n.published_at, c.sku, c.unit_price_minor, c.effective_on \
-             FROM notices n LEFT JOIN notice_changes c ON c.notice_id = n.id \
-             WHERE NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.user_id = $1 AND a.notice_id = n.id) \
-               AND n.state = 'published' AND n.published_at > $2 ORDER BY n.seq, c.position"
+             FROM notices n \
+             LEFT JOIN LATERAL (SELECT 1 AS acked FROM acknowledgements a \
+               WHERE a.user_id = $1 AND a.notice_id = n.id LIMIT 1) a ON true \
+             LEFT JOIN LATERAL (SELECT c.sku, c.unit_price_minor, c.effective_on, c.position FROM notice_changes c \
+               WHERE c.notice_id = n.id OFFSET 0) c ON true \
+             WHERE a.acked IS NULL AND n.state = 'published' AND n.published_at > $2 ORDER BY n.seq, c.position"
                 .to_owned()
         } else {
             "SELECT n.id, n.seq, n.title, n.body, n.published_at, a.acknowledged_at, a.channel \
@@ -123,15 +126,16 @@ pub async fn sqlite_plans(lite: &DatabaseConnection) -> anyhow::Result<String> {
         ),
         (
             "gate check: notices the signer has not acknowledged, with their changes",
-            "SELECT n.id, c.sku FROM notices n LEFT JOIN notice_changes c ON c.notice_id = n.id \
+            "SELECT n.id, c.sku FROM notices n INDEXED BY notices_published_at LEFT JOIN notice_changes c ON c.notice_id = n.id \
              WHERE NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.user_id = ? AND a.notice_id = n.id) \
-               AND n.state = 'published' AND n.published_at > ? ORDER BY +n.seq, c.position"
+               AND n.state = 'published' AND n.published_at > ? ORDER BY n.seq, c.position"
                 .to_owned(),
         ),
         (
             "finalise: every notice since drafting with the signer's acknowledgement",
-            "SELECT n.id, a.acknowledged_at FROM notices n LEFT JOIN acknowledgements a ON a.user_id = ? AND a.notice_id = n.id \
-             WHERE n.state = 'published' AND n.published_at > ? ORDER BY +n.seq"
+            "SELECT n.id, a.acknowledged_at FROM notices n INDEXED BY notices_published_at \
+             LEFT JOIN acknowledgements a ON a.user_id = ? AND a.notice_id = n.id \
+             WHERE n.state = 'published' AND n.published_at > ? ORDER BY n.seq"
                 .to_owned(),
         ),
     ];

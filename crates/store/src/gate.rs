@@ -119,14 +119,15 @@ enum Reading {
 /// The notices published after `drafted_at`, in publication order, with
 /// `signer`'s acknowledgements: one statement where there were two.
 ///
-/// The acknowledgements are probed notice by notice on the unique
-/// `(user_id, notice_id)` index, never read as "all of the signer's": a
-/// salesperson's history grows for years, and the gate's cost must grow with
-/// the notices since drafting only. For the pending ones that is `NOT
-/// EXISTS` (an anti join on an index-only scan); for all of them it is a
-/// lateral probe on PostgreSQL (whose planner would otherwise hash every
-/// acknowledgement the signer ever made) and a plain join on SQLite (whose
-/// planner only nests loops).
+/// Every other table is probed notice by notice on an index, so the cost
+/// grows with the notices since drafting and with nothing else: not with the
+/// signer's acknowledgement history (which grows for years), nor with the
+/// price changes ever published. Left to themselves, the planners would
+/// rather read those whole: PostgreSQL hashed every acknowledgement the
+/// signer ever made and scanned every price change, and SQLite scanned every
+/// notice. So on PostgreSQL both probes are `LATERAL` subqueries (a `LIMIT`
+/// and an `OFFSET 0` keep them from being flattened into joins again), and
+/// SQLite, which only nests loops, is told to take the `published_at` range.
 async fn later_notices(
     conn: &impl ConnectionTrait,
     drafted_at: DateTime<Utc>,
@@ -135,36 +136,41 @@ async fn later_notices(
 ) -> Result<Vec<LaterNotice>, StoreError> {
     let backend = conn.get_database_backend();
     // Placeholders in textual order: the signer's comes first in every form.
-    // SQLite would walk the whole `seq` index to skip a sort, reading every
-    // notice ever published; `+n.seq` is not an indexed column to it, so it
-    // takes the range on `published_at` and sorts what it found.
-    let (p1, p2, seq) = match backend {
-        DbBackend::Postgres => ("$1", "$2", "n.seq"),
-        _ => ("?", "?", "+n.seq"),
-    };
     let sql = match (reading, backend) {
+        (Reading::Pending, DbBackend::Postgres) => format!(
+            "SELECT n.id, n.seq, n.title, n.body, n.published_at, NULL AS acknowledged_at, NULL AS channel, \
+               c.sku AS change_sku, c.unit_price_minor AS change_unit_price_minor, c.effective_on AS change_effective_on \
+             FROM notices n \
+             LEFT JOIN LATERAL (SELECT 1 AS acked FROM acknowledgements a \
+               WHERE a.user_id = $1 AND a.notice_id = n.id LIMIT 1) a ON true \
+             LEFT JOIN LATERAL (SELECT c.sku, c.unit_price_minor, c.effective_on, c.position FROM notice_changes c \
+               WHERE c.notice_id = n.id OFFSET 0) c ON true \
+             WHERE a.acked IS NULL AND n.state = '{PUBLISHED}' AND n.published_at > $2 \
+             ORDER BY n.seq, c.position"
+        ),
         (Reading::Pending, _) => format!(
             "SELECT n.id, n.seq, n.title, n.body, n.published_at, NULL AS acknowledged_at, NULL AS channel, \
                c.sku AS change_sku, c.unit_price_minor AS change_unit_price_minor, c.effective_on AS change_effective_on \
-             FROM notices n LEFT JOIN notice_changes c ON c.notice_id = n.id \
-             WHERE NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.user_id = {p1} AND a.notice_id = n.id) \
-               AND n.state = '{PUBLISHED}' AND n.published_at > {p2} \
-             ORDER BY {seq}, c.position"
+             FROM notices n INDEXED BY notices_published_at LEFT JOIN notice_changes c ON c.notice_id = n.id \
+             WHERE NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.user_id = ? AND a.notice_id = n.id) \
+               AND n.state = '{PUBLISHED}' AND n.published_at > ? \
+             ORDER BY n.seq, c.position"
         ),
         (Reading::All, DbBackend::Postgres) => format!(
             "SELECT n.id, n.seq, n.title, n.body, n.published_at, a.acknowledged_at, a.channel, \
                NULL AS change_sku, NULL AS change_unit_price_minor, NULL AS change_effective_on \
              FROM notices n LEFT JOIN LATERAL (SELECT a.acknowledged_at, a.channel FROM acknowledgements a \
-               WHERE a.user_id = {p1} AND a.notice_id = n.id LIMIT 1) a ON true \
-             WHERE n.state = '{PUBLISHED}' AND n.published_at > {p2} \
-             ORDER BY {seq}"
+               WHERE a.user_id = $1 AND a.notice_id = n.id LIMIT 1) a ON true \
+             WHERE n.state = '{PUBLISHED}' AND n.published_at > $2 \
+             ORDER BY n.seq"
         ),
         (Reading::All, _) => format!(
             "SELECT n.id, n.seq, n.title, n.body, n.published_at, a.acknowledged_at, a.channel, \
                NULL AS change_sku, NULL AS change_unit_price_minor, NULL AS change_effective_on \
-             FROM notices n LEFT JOIN acknowledgements a ON a.user_id = {p1} AND a.notice_id = n.id \
-             WHERE n.state = '{PUBLISHED}' AND n.published_at > {p2} \
-             ORDER BY {seq}"
+             FROM notices n INDEXED BY notices_published_at \
+             LEFT JOIN acknowledgements a ON a.user_id = ? AND a.notice_id = n.id \
+             WHERE n.state = '{PUBLISHED}' AND n.published_at > ? \
+             ORDER BY n.seq"
         ),
     };
     Ok(LaterNotice::find_by_statement(Statement::from_sql_and_values(backend, sql, [signer.into(), drafted_at.into()]))
