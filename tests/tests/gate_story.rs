@@ -56,6 +56,9 @@ both_backends! {
         let again = sam.post_empty(&format!("/api/v1/notices/{nid}/acknowledge")).await;
         assert_eq!(again.status, 200);
         assert_eq!(again.body["acknowledged_at"], acked_at, "acknowledging twice changes nothing");
+        let gate = sam.get(&format!("/api/v1/quotes/{qid}/gate")).await;
+        assert_eq!(gate.body["pending"], json!([]), "an acknowledged notice is no longer pending");
+        assert_eq!(gate.body["ready"], true);
 
         let r = sam.post_empty(&format!("/api/v1/quotes/{qid}/finalise")).await;
         assert_eq!(r.status, 200, "{}", r.text);
