@@ -1,13 +1,15 @@
 //! The audit log: every refused and accepted finalisation, publication,
 //! acknowledgement, override, failed login and role change has a row with
-//! its actor and time; and neither the log nor the finalisation evidence can
-//! be changed, not even by SQL sent through the application's own connection.
+//! its actor and time, and so does every caller denied for their role; and
+//! neither the log nor the finalisation evidence can be changed, not even by
+//! SQL sent through the application's own connection.
 
 use chrono::{DateTime, Duration, Utc};
 use pricegate_domain::Role;
 use pricegate_tests::fixtures::{
     assert_error, create_notice, create_product, date_in_days, draft_quote, id_of, publish_notice, publish_price_change,
 };
+use pricegate_tests::smtp::{SmtpSink, spawn_with_mail};
 use pricegate_tests::{Session, TestApp, both_backends};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
@@ -210,5 +212,170 @@ both_backends! {
             assert_error(&r, 405, "method_not_allowed");
         }
         assert_eq!(count(&app, "audit_log").await, audit_count);
+    }
+}
+
+/// Asserts that the rows with `action` about `subject` are exactly one per
+/// `(actor, code)` expected, each with its actor and a time in `[from, to]`.
+#[track_caller]
+fn assert_refusals(
+    rows: &[Value],
+    action: &str,
+    subject: &Value,
+    expected: &[(&Value, &str)],
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) {
+    let found: Vec<&Value> = rows.iter().filter(|r| r["action"] == action && &r["subject_id"] == subject).collect();
+    assert_eq!(found.len(), expected.len(), "{action} about {subject}: {found:?}");
+    for (actor, code) in expected {
+        let row = only(&found, code, |r| &r["actor_id"] == *actor && r["detail"]["code"] == *code);
+        let at = at(row);
+        assert!(from <= at && at <= to, "{row}: at {at} is not between {from} and {to}");
+    }
+}
+
+both_backends! {
+    async fn refused_publications_acknowledgements_and_overrides_are_audited_once_and_change_nothing(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let from = Utc::now() - Duration::seconds(5);
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (fiona, sam_id) = (json!(fiona.id), json!(sam_user.id));
+        let unknown = uuid::Uuid::new_v4().to_string();
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+
+        // Publication: a second time, and of a notice that does not exist.
+        let notice = create_notice(&finance, "Read me", json!([])).await;
+        let draft = create_notice(&finance, "Not yet", json!([])).await;
+        let published = publish_notice(&finance, &notice).await;
+        assert_error(&finance.post_empty(&format!("/api/v1/notices/{notice}/publish")).await, 409, "notice_published");
+        assert_error(&finance.post_empty(&format!("/api/v1/notices/{unknown}/publish")).await, 404, "not_found");
+
+        // Acknowledgement: of a draft (which a salesperson cannot know of), and of nothing.
+        assert_error(&sam.post_empty(&format!("/api/v1/notices/{draft}/acknowledge")).await, 404, "not_found");
+        assert_error(&finance.post_empty(&format!("/api/v1/notices/{draft}/acknowledge")).await, 409, "notice_not_published");
+        assert_error(&sam.post_empty(&format!("/api/v1/notices/{unknown}/acknowledge")).await, 404, "not_found");
+
+        // Override: of a cancelled quote, and of a quote that does not exist.
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{quote}/cancel")).await.status, 200);
+        let reason = json!({"reason": "Agreed with the customer in March"});
+        assert_error(&finance.post(&format!("/api/v1/quotes/{quote}/override"), &reason).await, 409, "quote_not_draft");
+        assert_error(&finance.post(&format!("/api/v1/quotes/{unknown}/override"), &reason).await, 404, "not_found");
+        let window = (from, Utc::now() + Duration::seconds(5));
+
+        // Nothing refused changed anything.
+        let now = finance.get(&format!("/api/v1/notices/{notice}")).await;
+        assert_eq!((&now.body["seq"], &now.body["published_at"]), (&published["seq"], &published["published_at"]));
+        assert_eq!(finance.get(&format!("/api/v1/notices/{draft}")).await.body["state"], "draft");
+        assert_eq!(count(&app, "acknowledgements").await, 0);
+        assert_eq!(sam.get(&format!("/api/v1/quotes/{quote}")).await.body["state"], "cancelled");
+        assert_eq!(count(&app, "price_overrides").await, 0);
+
+        let rows = audit_rows(&finance).await;
+        let (notice, draft, quote, unknown) = (json!(notice), json!(draft), json!(quote), json!(unknown));
+        assert_eq!(rows.iter().filter(|r| r["action"] == "notice.published").count(), 1, "only the accepted publication");
+        assert_refusals(&rows, "notice.publish_refused", &notice, &[(&fiona, "notice_published")], window);
+        assert_refusals(&rows, "notice.publish_refused", &unknown, &[(&fiona, "not_found")], window);
+        assert_refusals(&rows, "notice.acknowledge_refused", &draft, &[(&sam_id, "not_found"), (&fiona, "notice_not_published")], window);
+        assert_refusals(&rows, "notice.acknowledge_refused", &unknown, &[(&sam_id, "not_found")], window);
+        assert_refusals(&rows, "quote.override_refused", &quote, &[(&fiona, "quote_not_draft")], window);
+        assert_refusals(&rows, "quote.override_refused", &unknown, &[(&fiona, "not_found")], window);
+        let channels: Vec<&Value> = rows.iter().filter(|r| r["action"] == "notice.acknowledge_refused").map(|r| &r["detail"]["channel"]).collect();
+        assert_eq!(channels, [&json!("api"); 3]);
+        assert!(!rows.iter().any(|r| r["action"] == "notice.acknowledged" || r["action"] == "quote.price_override"), "{rows:?}");
+        assert!(!rows.iter().any(|r| r["action"] == "access.denied"), "no refusal here is a 403: {rows:?}");
+    }
+}
+
+both_backends! {
+    async fn a_caller_refused_for_their_role_is_audited_as_access_denied_without_their_token(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let from = Utc::now() - Duration::seconds(5);
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+        let notice = create_notice(&finance, "Not yet", json!([])).await;
+
+        let publish = format!("/api/v1/notices/{notice}/publish");
+        let override_path = format!("/api/v1/quotes/{quote}/override");
+        let finalise = format!("/api/v1/quotes/{quote}/finalise");
+        assert_error(&sam.post_empty(&publish).await, 403, "forbidden");
+        assert_error(&sam.post(&override_path, &json!({"reason": "I say so"})).await, 403, "forbidden");
+        assert_error(&finance.post_empty(&finalise).await, 403, "forbidden");
+        // Not a role but a relation: only the signer finalises.
+        assert_error(&rita.post_empty(&finalise).await, 403, "not_signer");
+        // Nobody logged in: refused, but there is no one to name.
+        assert_eq!(app.anonymous().post_empty(&publish).await.status, 401);
+        let to = Utc::now() + Duration::seconds(5);
+
+        assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.body["state"], "draft");
+        assert_eq!(sam.get(&format!("/api/v1/quotes/{quote}")).await.body["state"], "draft");
+        assert_eq!(count(&app, "price_overrides").await, 0);
+
+        let rows = audit_rows(&finance).await;
+        let denied: Vec<&Value> = rows.iter().filter(|r| r["action"] == "access.denied").collect();
+        assert_eq!(denied.len(), 4, "{denied:?}");
+        for (who, route, code) in [
+            (&sam_user.id, "/api/v1/notices/{id}/publish", "forbidden"),
+            (&sam_user.id, "/api/v1/quotes/{id}/override", "forbidden"),
+            (&fiona.id, "/api/v1/quotes/{id}/finalise", "forbidden"),
+            (&rita_user.id, "/api/v1/quotes/{id}/finalise", "not_signer"),
+        ] {
+            let row = only(&denied, route, |r| r["actor_id"] == json!(who) && r["detail"]["route"] == route);
+            assert_actor_and_time(row, &who.to_string(), from, to);
+            assert_eq!((&row["detail"]["method"], &row["detail"]["code"]), (&json!("POST"), &json!(code)), "{row}");
+        }
+        assert!(!rows.iter().any(|r| r["action"] == "quote.finalise_refused"), "a denial is not a gate refusal: {rows:?}");
+        for session in [&sam, &finance, &rita] {
+            let token = session.token().expect("a token");
+            assert!(!rows.iter().any(|r| r.to_string().contains(token)), "a token reached the audit log");
+        }
+    }
+}
+
+both_backends! {
+    async fn refused_acknowledgement_links_are_audited_with_their_person_and_notice(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (_, rita) = app.user(Role::Sales, "Rita").await;
+        let notice = create_notice(&finance, "Read me", json!([])).await;
+        publish_notice(&finance, &notice).await;
+        sink.wait_until(std::time::Duration::from_secs(20), "two publication e-mails", |m| m.len() >= 2).await;
+        let link_of = |email: &str| sink.to(email)[0].ack_link().expect("a link");
+        let (sam_link, rita_link) = (link_of(&sam_user.email), link_of(&rita.email));
+        let post = |link: String| async move {
+            reqwest::Client::new().post(&link).send().await.expect("the server answers").status().as_u16()
+        };
+        let from = Utc::now() - Duration::seconds(5);
+
+        // Sam acknowledged through the API first; Rita uses her link twice; someone tries a made-up one.
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+        assert_eq!(post(sam_link.clone()).await, 409);
+        assert_eq!(post(rita_link.clone()).await, 200);
+        assert_eq!(post(rita_link.clone()).await, 409);
+        let made_up = format!("{}/ack/{}", app.base, "A".repeat(43));
+        assert_eq!(post(made_up).await, 404);
+        let window = (from, Utc::now() + Duration::seconds(5));
+
+        let acks = finance.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await;
+        let channels: Vec<&Value> = acks.body["acknowledged"].as_array().expect("a list").iter().map(|a| &a["channel"]).collect();
+        assert_eq!(channels.len(), 2, "{}", acks.text);
+        assert!(channels.contains(&&json!("api")) && channels.contains(&&json!("email")), "{}", acks.text);
+
+        let rows = audit_rows(&finance).await;
+        let (sam_id, rita_id) = (json!(sam_user.id), json!(rita.id));
+        assert_refusals(&rows, "notice.acknowledge_refused", &json!(notice), &[(&sam_id, "already_acknowledged"), (&rita_id, "used_link")], window);
+        assert_refusals(&rows, "notice.acknowledge_refused", &Value::Null, &[(&Value::Null, "unknown_link")], window);
+        let refused = rows.iter().filter(|r| r["action"] == "notice.acknowledge_refused");
+        assert!(refused.clone().all(|r| r["detail"]["channel"] == "email"), "{rows:?}");
+        for link in [&sam_link, &rita_link] {
+            let token = link.rsplit('/').next().expect("a token");
+            assert!(!rows.iter().any(|r| r.to_string().contains(token)), "a token reached the audit log");
+        }
     }
 }

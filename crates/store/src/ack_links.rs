@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
+use crate::audit::refusal_code;
 use crate::auth::hash_token;
 use crate::db::db_now;
 use crate::entity::{ack_tokens, acknowledgements, notices, users};
-use crate::notices::{Channel, ClientInfo, PUBLISHED, acknowledge_in, load_changes};
+use crate::notices::{Channel, ClientInfo, PUBLISHED, acknowledge_in, load_changes, refused_acknowledgement};
 use crate::outbox::NoticeContent;
 use crate::views::AckView;
 use crate::{Store, StoreError};
@@ -106,12 +107,43 @@ impl Store {
     }
 
     /// Acknowledges the link's notice for its user (channel `email`) and uses
-    /// the link up, in one transaction; a refusal writes nothing.
+    /// the link up, in one transaction; a refusal writes only its audit row.
     pub async fn acknowledge_by_link(
         &self,
         token: &str,
         client: ClientInfo,
     ) -> Result<(AckLinkView, AckView), AckLinkError> {
+        let result = self.redeem_link(token, client).await;
+        if let Err(error) = &result {
+            self.audit_link_refusal(token, error).await?;
+        }
+        result
+    }
+
+    /// Audits a refused link with its person and notice when the token is
+    /// ours, with neither when it is not; the token itself is never kept.
+    async fn audit_link_refusal(&self, token: &str, error: &AckLinkError) -> Result<(), StoreError> {
+        let code = match error {
+            AckLinkError::Unknown => "unknown_link",
+            AckLinkError::Expired => "expired_link",
+            AckLinkError::Used => "used_link",
+            AckLinkError::AlreadyAcknowledged { .. } => "already_acknowledged",
+            AckLinkError::Store(e) => match refusal_code(e) {
+                Some(code) => code,
+                None => return Ok(()),
+            },
+        };
+        let row = if looks_like_token(token) {
+            ack_tokens::Entity::find_by_id(hash_token(token)).one(&self.db).await?
+        } else {
+            None
+        };
+        let refused =
+            refused_acknowledgement(row.as_ref().map(|r| r.user_id), row.map(|r| r.notice_id), Channel::Email);
+        self.record_refusal(refused, code).await
+    }
+
+    async fn redeem_link(&self, token: &str, client: ClientInfo) -> Result<(AckLinkView, AckView), AckLinkError> {
         if !looks_like_token(token) {
             return Err(AckLinkError::Unknown);
         }

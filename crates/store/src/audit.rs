@@ -1,10 +1,14 @@
 //! The append-only audit log: one row per state change, written in the same
 //! transaction as the change (a refused finalisation commits only its row).
+//! Other refusals (publication, acknowledgement, override) and callers denied
+//! for their role are recorded after the fact, each in a short write of its
+//! own: see [`Store::audit_refusal`] and [`Store::record_access_denied`].
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
+use crate::db::db_now;
 use crate::entity::audit_log;
 use crate::views::AuditView;
 use crate::{Store, StoreError};
@@ -33,6 +37,29 @@ pub(crate) async fn record(conn: &impl ConnectionTrait, entry: AuditEntry<'_>) -
     Ok(())
 }
 
+/// A refused action, as its audit row will name it. `detail` is an object;
+/// the refusal's error code is added to it as `code`.
+pub(crate) struct Refused<'a> {
+    pub actor_id: Option<Uuid>,
+    pub action: &'a str,
+    pub subject_type: &'a str,
+    /// The id the caller asked for, whether or not such a row exists.
+    pub subject_id: Option<Uuid>,
+    pub detail: serde_json::Value,
+}
+
+/// The stable code of an error that refuses the caller (a 4xx at the web
+/// edge); `None` for a failure of ours, which is no refusal and not audited.
+pub(crate) fn refusal_code(error: &StoreError) -> Option<&'static str> {
+    match error {
+        StoreError::Invalid(invalid) => Some(invalid.code),
+        StoreError::NotFound { .. } => Some("not_found"),
+        StoreError::Forbidden { code, .. } | StoreError::Conflict { code, .. } => Some(code),
+        StoreError::PendingAcknowledgements(_) => Some("pending_acknowledgements"),
+        StoreError::Unavailable(_) | StoreError::Db(_) | StoreError::Internal(_) => None,
+    }
+}
+
 /// The detail with every NUL character replaced. Some details quote what a
 /// caller typed (the e-mail of a failed login), and PostgreSQL's JSON types
 /// refuse `\u0000`: one stray byte must not turn a refusal into a 500.
@@ -49,6 +76,72 @@ fn storable(detail: serde_json::Value) -> serde_json::Value {
 }
 
 impl Store {
+    /// Passes `result` through, first recording `refused` when it is a
+    /// refusal. The refused transaction has been dropped by then, rolling back
+    /// whatever it wrote, so the row is written on its own, stamped by the
+    /// database clock, and outlives the refusal; and no lock the refused
+    /// transaction held (the gate's exclusive one for a publication) is kept
+    /// a moment longer for it. If the row cannot be written, that failure is
+    /// the answer: a refusal is never silently missing from the log.
+    pub(crate) async fn audit_refusal<T>(
+        &self,
+        refused: Refused<'_>,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let Err(error) = result else { return result };
+        let Some(code) = refusal_code(&error) else { return Err(error) };
+        self.record_refusal(refused, code).await?;
+        Err(error)
+    }
+
+    /// Writes the audit row of a refusal whose error code is `code`.
+    pub(crate) async fn record_refusal(&self, refused: Refused<'_>, code: &str) -> Result<(), StoreError> {
+        let mut detail = match refused.detail {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        detail.insert("code".into(), code.into());
+        let at = db_now(&self.db).await?;
+        record(
+            &self.db,
+            AuditEntry {
+                at,
+                actor_id: refused.actor_id,
+                action: refused.action,
+                subject_type: refused.subject_type,
+                subject_id: refused.subject_id,
+                detail: detail.into(),
+            },
+        )
+        .await
+    }
+
+    /// Records that an authenticated caller was answered 403: their role, or
+    /// their relation to the row, does not allow what they asked. `route` is
+    /// the route's pattern (`/api/v1/notices/{id}/publish`), never the path
+    /// the caller sent, so no token or id they typed reaches the log.
+    pub async fn record_access_denied(
+        &self,
+        actor_id: Uuid,
+        method: &str,
+        route: &str,
+        code: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let at = db_now(&self.db).await?;
+        record(
+            &self.db,
+            AuditEntry {
+                at,
+                actor_id: Some(actor_id),
+                action: "access.denied",
+                subject_type: "route",
+                subject_id: None,
+                detail: serde_json::json!({ "method": method, "route": route, "code": code }),
+            },
+        )
+        .await
+    }
+
     /// The newest audit rows first.
     pub async fn list_audit(&self, limit: u64) -> Result<Vec<AuditView>, StoreError> {
         let rows = audit_log::Entity::find().order_by_desc(audit_log::Column::At).limit(limit).all(&self.db).await?;

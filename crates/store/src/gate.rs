@@ -22,7 +22,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::audit::{AuditEntry, record};
+use crate::audit::{AuditEntry, Refused, record};
 use crate::db::db_now;
 use crate::entity::{finalisations, gate, notices, price_overrides, quote_lines, quotes};
 use crate::notices::{PUBLISHED, load_changes};
@@ -312,8 +312,21 @@ pub(crate) async fn latest_override(
 impl Store {
     /// Publishes a draft: assigns the next `seq` and `published_at` under the
     /// exclusive gate lock. From the moment this commits, every quote drafted
-    /// earlier needs its signer's acknowledgement of this notice.
+    /// earlier needs its signer's acknowledgement of this notice. A refusal
+    /// (unknown notice, already published) is audited once the gate is free.
     pub async fn publish_notice(&self, actor: &Actor, id: Uuid) -> Result<PublishedView, StoreError> {
+        let published = self.publish_under_gate(actor, id).await;
+        let refused = Refused {
+            actor_id: Some(actor.id),
+            action: "notice.publish_refused",
+            subject_type: "notice",
+            subject_id: Some(id),
+            detail: json!({}),
+        };
+        self.audit_refusal(refused, published).await
+    }
+
+    async fn publish_under_gate(&self, actor: &Actor, id: Uuid) -> Result<PublishedView, StoreError> {
         let txn = self.begin_write().await?;
         lock_gate(&txn, GateLock::Exclusive).await?;
         let notice =

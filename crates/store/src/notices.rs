@@ -10,7 +10,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::audit::{AuditEntry, record};
+use crate::audit::{AuditEntry, Refused, record};
 use crate::db::db_now;
 use crate::entity::{acknowledgements, notice_changes, notices, products, users};
 use crate::views::{AckListView, AckView, AcknowledgedBy, NoticeView, PriceChangeView, UserView};
@@ -280,7 +280,8 @@ impl Store {
     }
 
     /// Records that `user_id` has seen a published notice. Acknowledging again
-    /// changes nothing and returns the first acknowledgement.
+    /// changes nothing and returns the first acknowledgement. A refusal
+    /// (unknown notice, not published) is audited.
     pub async fn acknowledge_notice(
         &self,
         user_id: Uuid,
@@ -288,10 +289,45 @@ impl Store {
         channel: Channel,
         client: ClientInfo,
     ) -> Result<(AckView, bool), StoreError> {
-        let txn = self.begin_write().await?;
-        let result = acknowledge_in(&txn, user_id, notice_id, channel, client).await?;
-        txn.commit().await?;
-        Ok(result)
+        self.acknowledge(None, user_id, notice_id, channel, client).await
+    }
+
+    /// As [`Store::acknowledge_notice`] for `actor` themselves, who learns
+    /// only of the notices they may see: a draft is unknown to all but
+    /// finance, and its refusal is the 404 of a notice that does not exist.
+    pub async fn acknowledge_notice_as(
+        &self,
+        actor: &Actor,
+        notice_id: Uuid,
+        channel: Channel,
+        client: ClientInfo,
+    ) -> Result<(AckView, bool), StoreError> {
+        self.acknowledge(Some(actor), actor.id, notice_id, channel, client).await
+    }
+
+    async fn acknowledge(
+        &self,
+        seen_by: Option<&Actor>,
+        user_id: Uuid,
+        notice_id: Uuid,
+        channel: Channel,
+        client: ClientInfo,
+    ) -> Result<(AckView, bool), StoreError> {
+        let acknowledged = async {
+            let txn = self.begin_write().await?;
+            if let Some(actor) = seen_by {
+                notices::Entity::find_by_id(notice_id)
+                    .one(&txn)
+                    .await?
+                    .filter(|n| visible_to(actor, n))
+                    .ok_or(StoreError::not_found("notice"))?;
+            }
+            let result = acknowledge_in(&txn, user_id, notice_id, channel, client).await?;
+            txn.commit().await?;
+            Ok::<_, StoreError>(result)
+        }
+        .await;
+        self.audit_refusal(refused_acknowledgement(Some(user_id), Some(notice_id), channel), acknowledged).await
     }
 
     pub async fn list_acknowledgements(&self, notice_id: Uuid) -> Result<AckListView, StoreError> {
@@ -322,6 +358,22 @@ impl Store {
             .collect();
         pending.sort_by(|a, b| a.email.cmp(&b.email));
         Ok(AckListView { acknowledged, pending })
+    }
+}
+
+/// The audit row of an acknowledgement refused to `user_id` (unknown for a
+/// link that matches no token), whichever way it came.
+pub(crate) fn refused_acknowledgement(
+    user_id: Option<Uuid>,
+    notice_id: Option<Uuid>,
+    channel: Channel,
+) -> Refused<'static> {
+    Refused {
+        actor_id: user_id,
+        action: "notice.acknowledge_refused",
+        subject_type: "notice",
+        subject_id: notice_id,
+        detail: json!({ "channel": channel.as_str() }),
     }
 }
 

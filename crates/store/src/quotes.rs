@@ -11,7 +11,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::audit::{AuditEntry, record};
+use crate::audit::{AuditEntry, Refused, record};
 use crate::db::db_now;
 use crate::entity::{finalisations, price_overrides, products, quote_lines, quotes, users};
 use crate::gate::priced_lines;
@@ -543,8 +543,20 @@ impl Store {
     /// Finance approves finalising a draft at prices that are no longer in
     /// force. The reason is kept with the evidence and in the audit log. The
     /// acknowledgements are still required: an override is about price, never
-    /// about having read the notices.
+    /// about having read the notices. A refusal is audited.
     pub async fn override_prices(&self, actor: &Actor, id: Uuid, reason: Text) -> Result<OverrideView, StoreError> {
+        let overridden = self.write_override(actor, id, reason).await;
+        let refused = Refused {
+            actor_id: Some(actor.id),
+            action: "quote.override_refused",
+            subject_type: "quote",
+            subject_id: Some(id),
+            detail: json!({}),
+        };
+        self.audit_refusal(refused, overridden).await
+    }
+
+    async fn write_override(&self, actor: &Actor, id: Uuid, reason: Text) -> Result<OverrideView, StoreError> {
         let txn = self.begin_write().await?;
         let (quote, _) = load_quote_for_update(&txn, id).await?;
         if quote.state != DRAFT {

@@ -26,6 +26,11 @@ pub struct ErrorDetail {
     pub field: Option<String>,
 }
 
+/// The code of an error response, kept in the response's extensions for the
+/// middleware that audits denials (see [`crate::denied`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ErrorCode(pub &'static str);
+
 #[derive(Debug)]
 pub struct AppError {
     status: StatusCode,
@@ -138,6 +143,7 @@ impl IntoResponse for AppError {
         error.insert("message".into(), json!(self.message));
         error.extend(self.extra);
         let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        response.extensions_mut().insert(ErrorCode(self.code));
         match self.status {
             StatusCode::SERVICE_UNAVAILABLE => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

@@ -190,6 +190,7 @@ impl FromRequestParts<AppState> for AuthUser {
             .filter(|t| !t.is_empty() && t.len() <= 128)
             .ok_or_else(invalid)?;
         let (actor, user) = state.store.authenticate_token(token).await?.ok_or_else(invalid)?;
+        crate::denied::Caller::note(parts, actor.id);
         Ok(AuthUser { actor, user, token: token.to_owned() })
     }
 }

@@ -5,6 +5,7 @@
 
 mod ack;
 pub mod api;
+mod denied;
 mod error;
 mod extract;
 mod openapi;
@@ -48,6 +49,9 @@ pub fn router(state: AppState) -> Router {
         .merge(ack::router())
         .merge(pages::router())
         .route("/healthz", axum::routing::get(healthz))
+        // Around the routes only: the matched route is known, and an
+        // unknown address is no denial.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), denied::audit_denials))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -150,7 +150,10 @@ impl FromRequestParts<AppState> for PageUser {
         let token = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128);
         let Some(token) = token else { return Err(Redirect::to("/login").into_response()) };
         match state.store.authenticate_session(token).await {
-            Ok(Some(user)) => Ok(PageUser(user)),
+            Ok(Some(user)) => {
+                crate::denied::Caller::note(parts, user.actor.id);
+                Ok(PageUser(user))
+            }
             Ok(None) => Err(Redirect::to("/login").into_response()),
             Err(e) => Err(PageError::from(e).into_response()),
         }
