@@ -5,7 +5,8 @@
 //!
 //!     pricegate-bench --server target/release/pricegate [--scale S|L] [--concurrency 16] [--seconds 10] [--out target/bench/results.md] [--keep]
 //!
-//! `--scale L` runs S and then L, so the gate check's p99 can be compared.
+//! By default (and with `--scale L`) it runs S and then L, so the gate
+//! check's p99 can be compared; `--scale S` runs S alone.
 //! `--keep` leaves each scale's PostgreSQL database and SQLite file behind
 //! (their names are printed) for `EXPLAIN`, `perf` or a second look.
 
@@ -40,7 +41,7 @@ struct Options {
 fn options() -> anyhow::Result<Options> {
     let mut o = Options {
         server: PathBuf::from("target/release/pricegate"),
-        scales: vec![Scale::named("S")?],
+        scales: vec![Scale::named("S")?, Scale::named("L")?],
         concurrency: 16,
         seconds: 10,
         pool: None,
