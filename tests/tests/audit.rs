@@ -307,6 +307,16 @@ both_backends! {
         assert_error(&finance.post_empty(&finalise).await, 403, "forbidden");
         // Not a role but a relation: only the signer finalises.
         assert_error(&rita.post_empty(&finalise).await, 403, "not_signer");
+        // The same from the browser: Sam's session posts the publish form.
+        let session = app.store.open_session(sam_user.id).await.expect("a session");
+        let page = reqwest::Client::new()
+            .post(format!("{}/notices/{notice}/publish", app.base))
+            .header("cookie", format!("pricegate_session={}", session.token))
+            .form(&[("csrf", "whatever")])
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(page.status(), 403);
         // Nobody logged in: refused, but there is no one to name.
         assert_eq!(app.anonymous().post_empty(&publish).await.status, 401);
         let to = Utc::now() + Duration::seconds(5);
@@ -317,17 +327,22 @@ both_backends! {
 
         let rows = audit_rows(&finance).await;
         let denied: Vec<&Value> = rows.iter().filter(|r| r["action"] == "access.denied").collect();
-        assert_eq!(denied.len(), 4, "{denied:?}");
-        for (who, route, code) in [
-            (&sam_user.id, "/api/v1/notices/{id}/publish", "forbidden"),
-            (&sam_user.id, "/api/v1/quotes/{id}/override", "forbidden"),
-            (&fiona.id, "/api/v1/quotes/{id}/finalise", "forbidden"),
-            (&rita_user.id, "/api/v1/quotes/{id}/finalise", "not_signer"),
+        assert_eq!(denied.len(), 5, "{denied:?}");
+        for (who, route, id, code) in [
+            (&sam_user.id, "/api/v1/notices/{id}/publish", &notice, "forbidden"),
+            (&sam_user.id, "/api/v1/quotes/{id}/override", &quote, "forbidden"),
+            (&fiona.id, "/api/v1/quotes/{id}/finalise", &quote, "forbidden"),
+            (&rita_user.id, "/api/v1/quotes/{id}/finalise", &quote, "not_signer"),
         ] {
             let row = only(&denied, route, |r| r["actor_id"] == json!(who) && r["detail"]["route"] == route);
             assert_actor_and_time(row, &who.to_string(), from, to);
-            assert_eq!((&row["detail"]["method"], &row["detail"]["code"]), (&json!("POST"), &json!(code)), "{row}");
+            let detail = &row["detail"];
+            assert_eq!((&detail["method"], &detail["id"], &detail["code"]), (&json!("POST"), &json!(id), &json!(code)), "{row}");
         }
+        let page_row = only(&denied, "the page", |r| r["detail"]["route"] == "/notices/{id}/publish");
+        assert_actor_and_time(page_row, &sam_user.id.to_string(), from, to);
+        assert_eq!((&page_row["detail"]["method"], &page_row["detail"]["id"]), (&json!("POST"), &json!(notice)));
+        assert!(!rows.iter().any(|r| r.to_string().contains(&session.token)), "a session token reached the audit log");
         assert!(!rows.iter().any(|r| r["action"] == "quote.finalise_refused"), "a denial is not a gate refusal: {rows:?}");
         for session in [&sam, &finance, &rita] {
             let token = session.token().expect("a token");

@@ -119,12 +119,14 @@ impl Store {
     /// Records that an authenticated caller was answered 403: their role, or
     /// their relation to the row, does not allow what they asked. `route` is
     /// the route's pattern (`/api/v1/notices/{id}/publish`), never the path
-    /// the caller sent, so no token or id they typed reaches the log.
+    /// the caller sent, so nothing they typed reaches the log but the `id`
+    /// of the row they asked for.
     pub async fn record_access_denied(
         &self,
         actor_id: Uuid,
         method: &str,
         route: &str,
+        id: Option<Uuid>,
         code: Option<&str>,
     ) -> Result<(), StoreError> {
         let at = db_now(&self.db).await?;
@@ -136,7 +138,7 @@ impl Store {
                 action: "access.denied",
                 subject_type: "route",
                 subject_id: None,
-                detail: serde_json::json!({ "method": method, "route": route, "code": code }),
+                detail: serde_json::json!({ "method": method, "route": route, "id": id, "code": code }),
             },
         )
         .await

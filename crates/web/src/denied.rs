@@ -9,7 +9,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::rejection::RawPathParamsRejection;
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -35,18 +36,28 @@ impl Caller {
 /// Audits a 403 to an authenticated caller. If the row cannot be written, the
 /// caller gets that failure instead of the 403: a denial is never silently
 /// missing from the log.
-pub(crate) async fn audit_denials(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn audit_denials(
+    State(app): State<AppState>,
+    params: Result<RawPathParams, RawPathParamsRejection>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let caller = Caller::default();
     req.extensions_mut().insert(caller.clone());
     let method = req.method().clone();
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    // The row the caller asked for, when the route names one: only a
+    // well-formed id is kept, never other text from the address.
+    let id = params.ok().and_then(|params| {
+        params.iter().find(|(name, _)| *name == "id").and_then(|(_, value)| Uuid::parse_str(value).ok())
+    });
     let response = next.run(req).await;
     if response.status() != StatusCode::FORBIDDEN {
         return response;
     }
     let (Some(&actor_id), Some(route)) = (caller.0.get(), route) else { return response };
     let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
-    match app.store.record_access_denied(actor_id, method.as_str(), &route, code).await {
+    match app.store.record_access_denied(actor_id, method.as_str(), &route, id, code).await {
         Ok(()) => response,
         Err(e) => AppError::from(e).into_response(),
     }
