@@ -6,6 +6,7 @@
 
 mod error;
 pub mod gate;
+pub mod limits;
 pub mod money;
 pub mod parse;
 pub mod pricing;

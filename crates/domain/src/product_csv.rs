@@ -159,8 +159,8 @@ fn parse_row(line: u64, record: &csv::StringRecord) -> Result<ProductRow, Invali
     Ok(ProductRow {
         line,
         sku: Sku::parse(field(0))?,
-        name: Text::parse("name", field(1), 200)?,
-        unit: Text::parse("unit", field(2), 32)?,
+        name: Text::parse("name", field(1), crate::limits::NAME)?,
+        unit: Text::parse("unit", field(2), crate::limits::UNIT)?,
         currency: Currency::parse(field(3))?,
         unit_price_minor: parse_unit_price("unit_price_minor", price)?,
     })

@@ -90,7 +90,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let password = password.trim_end_matches(['\r', '\n']);
             let new = NewUser {
                 email: Email::parse(&email)?,
-                name: Text::parse("name", &name, 200)?,
+                name: Text::parse("name", &name, pricegate_domain::limits::NAME)?,
                 role: Role::parse(&role)?,
                 password: Password::parse(password)?,
             };

@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use pricegate_domain::{Invalid, Sku, Text, parse_date, parse_unit_price};
+use pricegate_domain::{Invalid, Sku, Text, limits, parse_date, parse_unit_price};
 use pricegate_store::views::{AckListView, AckView, NoticeView, PublishedView};
 use pricegate_store::{Channel, NewNotice, NewPriceChange, NoticePatch};
 use serde::Deserialize;
@@ -12,9 +12,6 @@ use uuid::Uuid;
 use crate::api::ApiRouter;
 use crate::extract::{ApiJson, ApiPath, AuthUser, Client, FinanceUser};
 use crate::{AppError, AppState, ErrorBody};
-
-pub const MAX_TITLE: usize = 200;
-pub const MAX_BODY: usize = 20_000;
 
 pub fn router() -> ApiRouter {
     ApiRouter::new()
@@ -79,8 +76,8 @@ pub async fn create_notice(
     ApiJson(body): ApiJson<NoticeIn>,
 ) -> Result<(StatusCode, Json<NoticeView>), AppError> {
     let new = NewNotice {
-        title: Text::parse("title", &body.title, MAX_TITLE)?,
-        body: Text::parse("body", &body.body, MAX_BODY)?,
+        title: Text::parse("title", &body.title, limits::TITLE)?,
+        body: Text::parse("body", &body.body, limits::NOTICE_BODY)?,
         changes: parse_changes(&body.changes)?,
     };
     Ok((StatusCode::CREATED, Json(app.store.create_notice(&finance.actor, new).await?)))
@@ -97,8 +94,8 @@ pub async fn update_notice(
     ApiJson(body): ApiJson<NoticePatchIn>,
 ) -> Result<Json<NoticeView>, AppError> {
     let patch = NoticePatch {
-        title: body.title.as_deref().map(|t| Text::parse("title", t, MAX_TITLE)).transpose()?,
-        body: body.body.as_deref().map(|b| Text::parse("body", b, MAX_BODY)).transpose()?,
+        title: body.title.as_deref().map(|t| Text::parse("title", t, limits::TITLE)).transpose()?,
+        body: body.body.as_deref().map(|b| Text::parse("body", b, limits::NOTICE_BODY)).transpose()?,
         changes: body.changes.as_deref().map(parse_changes).transpose()?,
     };
     Ok(Json(app.store.update_notice(&finance.actor, id, patch).await?))

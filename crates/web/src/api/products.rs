@@ -3,7 +3,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use pricegate_domain::product_csv::parse_products;
-use pricegate_domain::{Currency, Sku, Text, parse_unit_price};
+use pricegate_domain::{Currency, Sku, Text, limits, parse_unit_price};
 use pricegate_store::views::ProductView;
 use pricegate_store::{NewProduct, ProductPatch};
 use serde::{Deserialize, Serialize};
@@ -46,9 +46,6 @@ pub struct ProductPatchIn {
     pub unit: Option<String>,
 }
 
-const MAX_NAME: usize = 200;
-const MAX_UNIT: usize = 32;
-
 /// Add a product to the price list.
 #[utoipa::path(post, path = "/api/v1/products", tag = "products", request_body = ProductIn, security(("bearer" = [])),
     responses((status = 201, body = ProductView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
@@ -59,8 +56,8 @@ pub async fn create_product(
 ) -> Result<(StatusCode, Json<ProductView>), AppError> {
     let new = NewProduct {
         sku: Sku::parse(&body.sku)?,
-        name: Text::parse("name", &body.name, MAX_NAME)?,
-        unit: Text::parse("unit", &body.unit, MAX_UNIT)?,
+        name: Text::parse("name", &body.name, limits::NAME)?,
+        unit: Text::parse("unit", &body.unit, limits::UNIT)?,
         currency: Currency::parse(&body.currency)?,
         unit_price_minor: parse_unit_price("unit_price_minor", body.unit_price_minor)?,
     };
@@ -79,8 +76,8 @@ pub async fn update_product(
     ApiJson(body): ApiJson<ProductPatchIn>,
 ) -> Result<Json<ProductView>, AppError> {
     let patch = ProductPatch {
-        name: body.name.as_deref().map(|n| Text::parse("name", n, MAX_NAME)).transpose()?,
-        unit: body.unit.as_deref().map(|u| Text::parse("unit", u, MAX_UNIT)).transpose()?,
+        name: body.name.as_deref().map(|n| Text::parse("name", n, limits::NAME)).transpose()?,
+        unit: body.unit.as_deref().map(|u| Text::parse("unit", u, limits::UNIT)).transpose()?,
     };
     Ok(Json(app.store.update_product(&finance.actor, id, patch).await?))
 }

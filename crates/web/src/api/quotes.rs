@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, parse_date};
+use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
 use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView};
 use pricegate_store::{NewLine, NewQuote, QuoteFilter, QuotePatch};
 use serde::Deserialize;
@@ -92,9 +92,6 @@ pub struct QuotesQuery {
     pub state: Option<String>,
 }
 
-const MAX_NAME: usize = 200;
-const MAX_NOTES: usize = 5_000;
-
 fn parse_lines(lines: &[LineIn]) -> Result<Vec<NewLine>, Invalid> {
     lines
         .iter()
@@ -120,12 +117,12 @@ pub async fn create_quote(
 ) -> Result<(StatusCode, Json<QuoteView>), AppError> {
     let within = |e: Invalid| e.within("customer");
     let new = NewQuote {
-        customer_name: Text::parse("name", &body.customer.name, MAX_NAME).map_err(within)?,
+        customer_name: Text::parse("name", &body.customer.name, limits::NAME).map_err(within)?,
         customer_email: CustomerEmail::parse(&body.customer.email)?,
-        customer_company: Text::parse_optional("company", &body.customer.company, MAX_NAME).map_err(within)?,
+        customer_company: Text::parse_optional("company", &body.customer.company, limits::NAME).map_err(within)?,
         currency: Currency::parse(&body.currency)?,
         valid_until: parse_date("valid_until", &body.valid_until)?,
-        notes: Text::parse_optional("notes", body.notes.as_deref().unwrap_or(""), MAX_NOTES)?,
+        notes: Text::parse_optional("notes", body.notes.as_deref().unwrap_or(""), limits::NOTES)?,
         signer_id: body.signer_id,
         lines: parse_lines(&body.lines)?,
     };
@@ -174,15 +171,15 @@ pub async fn update_quote(
     let patch = QuotePatch {
         customer_name: customer
             .and_then(|c| c.name.as_deref())
-            .map(|n| Text::parse("name", n, MAX_NAME).map_err(within))
+            .map(|n| Text::parse("name", n, limits::NAME).map_err(within))
             .transpose()?,
         customer_email: customer.and_then(|c| c.email.as_deref()).map(CustomerEmail::parse).transpose()?,
         customer_company: customer
             .and_then(|c| c.company.as_deref())
-            .map(|n| Text::parse_optional("company", n, MAX_NAME).map_err(within))
+            .map(|n| Text::parse_optional("company", n, limits::NAME).map_err(within))
             .transpose()?,
         valid_until: body.valid_until.as_deref().map(|d| parse_date("valid_until", d)).transpose()?,
-        notes: body.notes.as_deref().map(|n| Text::parse_optional("notes", n, MAX_NOTES)).transpose()?,
+        notes: body.notes.as_deref().map(|n| Text::parse_optional("notes", n, limits::NOTES)).transpose()?,
         signer_id: body.signer_id,
         lines: body.lines.as_deref().map(parse_lines).transpose()?,
     };
@@ -244,6 +241,6 @@ pub async fn override_prices(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<OverrideIn>,
 ) -> Result<(StatusCode, Json<OverrideView>), AppError> {
-    let reason = Text::parse("reason", &body.reason, 2_000)?;
+    let reason = Text::parse("reason", &body.reason, limits::REASON)?;
     Ok((StatusCode::CREATED, Json(app.store.override_prices(&finance.actor, id, reason).await?)))
 }

@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use pricegate_domain::{Email, Password, Role, Text};
+use pricegate_domain::{Email, Password, Role, Text, limits};
 use pricegate_store::views::UserView;
 use pricegate_store::{NewUser, UserPatch};
 use serde::Deserialize;
@@ -47,7 +47,7 @@ pub async fn create_user(
 ) -> Result<(StatusCode, Json<UserView>), AppError> {
     let new = NewUser {
         email: Email::parse(&body.email)?,
-        name: Text::parse("name", &body.name, 200)?,
+        name: Text::parse("name", &body.name, limits::NAME)?,
         role: Role::parse(&body.role)?,
         password: Password::parse(&body.password)?,
     };
@@ -72,7 +72,7 @@ pub async fn update_user(
     ApiJson(body): ApiJson<UserPatchIn>,
 ) -> Result<Json<UserView>, AppError> {
     let patch = UserPatch {
-        name: body.name.as_deref().map(|n| Text::parse("name", n, 200)).transpose()?,
+        name: body.name.as_deref().map(|n| Text::parse("name", n, limits::NAME)).transpose()?,
         role: body.role.as_deref().map(Role::parse).transpose()?,
         active: body.active,
         password: body.password.as_deref().map(Password::parse).transpose()?,

@@ -63,7 +63,7 @@ async fn create(
 ) -> Result<Response, PageError> {
     let parsed = (|| -> Result<NewUser, Invalid> {
         Ok(NewUser {
-            name: Text::parse("name", form.get("name"), 200)?,
+            name: Text::parse("name", form.get("name"), pricegate_domain::limits::NAME)?,
             email: Email::parse(form.get("email"))?,
             role: Role::parse(form.get("role"))?,
             password: Password::parse(form.get("password"))?,

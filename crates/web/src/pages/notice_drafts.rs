@@ -13,7 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
-use pricegate_domain::{Currency, Role, Sku, Text};
+use pricegate_domain::{Currency, Role, Sku, Text, limits};
 use pricegate_mail::render_markdown;
 use pricegate_store::views::{NoticeView, ProductView};
 use pricegate_store::{NewNotice, NewPriceChange, NoticePatch, StoreError};
@@ -23,7 +23,7 @@ use super::{ChangeRow, CsrfForm, Finance, FormFields, Layout, PageError, PageId,
 use crate::AppState;
 
 /// The longest notice text, as the API allows it.
-const MAX_BODY: usize = 50_000;
+const MAX_BODY: usize = limits::NOTICE_BODY;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -162,7 +162,7 @@ fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceCha
 /// the changes it could read, for the preview).
 async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNotice>, PageError> {
     let products = app.store.list_products().await?;
-    let title = Text::parse("title", &page.title, 200);
+    let title = Text::parse("title", &page.title, limits::TITLE);
     let body = Text::parse("body", &page.body, MAX_BODY);
     let changes = parse_changes(&page.changes_text, &products);
     if let Ok(changes) = &changes {

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use pricegate_domain::product_csv::{ProductRow as CsvRow, parse_products};
-use pricegate_domain::{Currency, Invalid, Role, Sku, Text, parse_unit_price};
+use pricegate_domain::{Currency, Invalid, Role, Sku, Text, limits, parse_unit_price};
 use pricegate_store::views::ProductView;
 use pricegate_store::{ProductPatch, StoreError};
 use uuid::Uuid;
@@ -152,8 +152,8 @@ fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProd
     })?;
     Ok(pricegate_store::NewProduct {
         sku: Sku::parse(&input.sku)?,
-        name: Text::parse("name", &input.name, 200)?,
-        unit: Text::parse("unit", &input.unit, 32)?,
+        name: Text::parse("name", &input.name, limits::NAME)?,
+        unit: Text::parse("unit", &input.unit, limits::UNIT)?,
         currency,
         unit_price_minor: parse_unit_price("price", price)?,
     })
@@ -245,8 +245,9 @@ async fn update(
     let mut page = EditPage::new(&user, &product);
     page.name = form.get("name").to_owned();
     page.unit = form.get("unit").to_owned();
-    let parsed = Text::parse("name", &page.name, 200)
-        .and_then(|name| Ok(ProductPatch { name: Some(name), unit: Some(Text::parse("unit", &page.unit, 32)?) }));
+    let parsed = Text::parse("name", &page.name, limits::NAME).and_then(|name| {
+        Ok(ProductPatch { name: Some(name), unit: Some(Text::parse("unit", &page.unit, limits::UNIT)?) })
+    });
     let invalid = match parsed {
         Ok(patch) => match app.store.update_product(&user.0.actor, id, patch).await {
             Ok(p) => {

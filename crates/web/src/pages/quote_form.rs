@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
-use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Role, Sku, Text, parse_date};
+use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Role, Sku, Text, limits, parse_date};
 use pricegate_store::views::{ProductView, QuoteView, UserView};
 use pricegate_store::{NewLine, NewQuote, QuotePatch, StoreError};
 use uuid::Uuid;
@@ -245,14 +245,14 @@ struct QuoteInput {
 fn parse_quote(page: &QuoteFormPage) -> Result<QuoteInput, Invalid> {
     let rows = parse_rows(&page.rows)?;
     Ok(QuoteInput {
-        customer_name: Text::parse("customer.name", &page.customer_name, 200)?,
+        customer_name: Text::parse("customer.name", &page.customer_name, limits::NAME)?,
         customer_email: CustomerEmail::parse(&page.customer_email)
             .map_err(|e| Invalid { field: "customer.email".into(), ..e })?,
-        customer_company: Text::parse_optional("customer.company", &page.customer_company, 200)?,
+        customer_company: Text::parse_optional("customer.company", &page.customer_company, limits::NAME)?,
         signer_id: Uuid::parse_str(page.signer_id.trim())
             .map_err(|_| Invalid::new("signer_id", "Pick the salesperson who will sign."))?,
         valid_until: parse_date("valid_until", &page.valid_until)?,
-        notes: Text::parse_optional("notes", &page.notes, 5_000)?,
+        notes: Text::parse_optional("notes", &page.notes, limits::NOTES)?,
         row_of_line: rows.iter().map(|(i, _)| *i).collect(),
         lines: rows.into_iter().map(|(_, l)| l).collect(),
     })
