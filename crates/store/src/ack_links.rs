@@ -120,11 +120,14 @@ impl Store {
         result
     }
 
-    /// Audits a refused link with its person and notice when the token is
-    /// ours, with neither when it is not; the token itself is never kept.
+    /// Audits a refused link with its person and notice; the token itself is
+    /// never kept. A token that is not ours writes nothing: there is nobody
+    /// to attribute it to, and a caller who is not logged in must not be
+    /// able to make the server write (on SQLite every write takes the one
+    /// write lock that finalisations need).
     async fn audit_link_refusal(&self, token: &str, error: &AckLinkError) -> Result<(), StoreError> {
         let code = match error {
-            AckLinkError::Unknown => "unknown_link",
+            AckLinkError::Unknown => return Ok(()),
             AckLinkError::Expired => "expired_link",
             AckLinkError::Used => "used_link",
             AckLinkError::AlreadyAcknowledged { .. } => "already_acknowledged",
@@ -133,13 +136,10 @@ impl Store {
                 None => return Ok(()),
             },
         };
-        let row = if looks_like_token(token) {
-            ack_tokens::Entity::find_by_id(hash_token(token)).one(&self.db).await?
-        } else {
-            None
+        let Some(row) = ack_tokens::Entity::find_by_id(hash_token(token)).one(&self.db).await? else {
+            return Ok(());
         };
-        let refused =
-            refused_acknowledgement(row.as_ref().map(|r| r.user_id), row.map(|r| r.notice_id), Channel::Email);
+        let refused = refused_acknowledgement(Some(row.user_id), Some(row.notice_id), Channel::Email);
         self.record_refusal(refused, code).await
     }
 

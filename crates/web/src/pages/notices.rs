@@ -96,6 +96,6 @@ async fn acknowledge(
     PageId(id): PageId,
     CsrfForm { user, .. }: CsrfForm<Anyone>,
 ) -> Result<Response, PageError> {
-    app.store.acknowledge_notice(user.0.actor.id, id, Channel::Web, client).await?;
+    app.store.acknowledge_notice_as(&user.0.actor, id, Channel::Web, client).await?;
     Ok(Redirect::to(&format!("/notices/{id}")).into_response())
 }

@@ -284,7 +284,7 @@ async fn acknowledge(
     CsrfForm { user, form, .. }: CsrfForm<QuoteWork>,
 ) -> Result<Response, PageError> {
     let notice = parse_id(form.get("notice_id"))?;
-    app.store.acknowledge_notice(user.0.actor.id, notice, Channel::Web, client).await?;
+    app.store.acknowledge_notice_as(&user.0.actor, notice, Channel::Web, client).await?;
     Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
 }
 
@@ -333,7 +333,7 @@ async fn override_prices(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    match pricegate_domain::Text::parse("reason", form.get("reason"), 2_000) {
+    match pricegate_domain::Text::parse("reason", form.get("reason"), pricegate_domain::limits::REASON) {
         Ok(reason) => {
             app.store.override_prices(&user.0.actor, id, reason).await?;
             Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
