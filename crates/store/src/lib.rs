@@ -2,7 +2,9 @@
 //!
 //! Every operation that changes state runs in one write transaction, writes
 //! its audit row in that same transaction, and either commits whole or not at
-//! all. Publication and finalisation are serialised on the `gate` row (see
+//! all. A refused finalisation commits its audit row the same way; a refused
+//! publication, acknowledgement or override rolls back first and then writes
+//! its row on its own (see `Store::audit_refusal`). Publication and finalisation are serialised on the `gate` row (see
 //! [`gate`]), so the invariant holds across server processes, not just tasks.
 
 mod ack_links;
