@@ -345,3 +345,119 @@ async fn a_server_that_restarted_between_messages_costs_no_attempt() {
         assert_eq!(sink.to(&person.email).len(), 2, "{} got each notice once", person.email);
     }
 }
+
+both_backends! {
+    async fn a_worker_whose_lease_ran_out_cannot_mark_a_row_another_worker_has_claimed_or_sent(backend: Backend) {
+        use pricegate_store::entity::outbox as outbox_rows;
+        use sea_orm::EntityTrait;
+
+        let sink = SmtpSink::start().await;
+        // This server's own worker looks once at start-up and then not for an
+        // hour: the claims below are the only ones.
+        let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        add_salespeople(&app, "lease", 2).await;
+        let nid = create_notice(&finance, "Leased", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        let lease = Duration::from_secs(60);
+        let mut claim = app.store.claim_publication_fanout(lease).await.unwrap().expect("the publication is owed");
+        app.store.expand_publication_batch(&mut claim, 10, lease).await.unwrap();
+        let db = app.store.connection();
+        let row = |id| async move { outbox_rows::Entity::find_by_id(id).one(db).await.unwrap().unwrap() };
+
+        // The first worker claims one message with a lease that runs out at once.
+        let slow = app.store.claim_due_mail(1, Duration::from_millis(1)).await.unwrap();
+        assert_eq!(slow.len(), 1);
+        let (id, slow_attempts) = (slow[0].id, slow[0].attempts);
+        assert_eq!(slow_attempts, 1);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // A second worker claims it (and the other message) again.
+        let fast = app.store.claim_due_mail(10, lease).await.unwrap();
+        let again = fast.iter().find(|r| r.id == id).expect("the lapsed row is claimed again");
+        assert_eq!(again.attempts, 2);
+        let other = fast.iter().find(|r| r.id != id).expect("the other message").clone();
+
+        // While the second worker sends, the first one's verdicts change nothing.
+        assert!(!app.store.mark_mail_attempt_failed(id, slow_attempts, "SMTP: no answer", None).await.unwrap());
+        let now = row(id).await;
+        assert_eq!((now.state.as_str(), now.attempts, now.last_error.clone()), ("pending", 2, None));
+        assert_eq!(app.store.mark_mail_sent(&[(id, slow_attempts)]).await.unwrap(), 0);
+        let now = row(id).await;
+        assert_eq!((now.state.as_str(), now.sent_at), ("pending", None));
+
+        // The second worker's delivery is recorded; the first still cannot undo it.
+        assert_eq!(app.store.mark_mail_sent(&[(id, again.attempts)]).await.unwrap(), 1);
+        assert!(!app.store.mark_mail_attempt_failed(id, slow_attempts, "SMTP: 421 try later", None).await.unwrap());
+        assert!(
+            !app.store.mark_mail_attempt_failed(id, again.attempts, "late", Some(Duration::from_secs(1))).await.unwrap(),
+            "a sent row is never marked failed"
+        );
+        let sent = row(id).await;
+        assert_eq!((sent.state.as_str(), sent.attempts, sent.last_error), ("sent", 2, None));
+        assert!(sent.sent_at.is_some());
+
+        // A claim given back unsent is due again at once and costs no attempt;
+        // given back by a worker whose claim is gone, it stays with its holder.
+        assert_eq!(app.store.release_mail(&[(other.id, other.attempts + 1)]).await.unwrap(), 0);
+        assert_eq!(app.store.release_mail(&[(other.id, other.attempts)]).await.unwrap(), 1);
+        let back = app.store.claim_due_mail(10, lease).await.unwrap();
+        assert_eq!(back.iter().map(|r| (r.id, r.attempts)).collect::<Vec<_>>(), vec![(other.id, other.attempts)]);
+    }
+}
+
+/// Makes a published notice unreadable for the mail worker: its row is
+/// deleted behind the foreign keys' back, so expanding its publication fails.
+async fn delete_notice_row(backend: Backend, app: &pricegate_tests::TestApp, nid: &str) {
+    use pricegate_store::entity::notices;
+    use sea_orm::{ConnectOptions, ConnectionTrait, Database, EntityTrait, TransactionTrait};
+    let id: uuid::Uuid = nid.parse().unwrap();
+    match backend {
+        Backend::Postgres => {
+            let txn = app.store.connection().begin().await.unwrap();
+            txn.execute_unprepared("SET LOCAL session_replication_role = replica").await.unwrap();
+            assert_eq!(notices::Entity::delete_by_id(id).exec(&txn).await.unwrap().rows_affected, 1);
+            txn.commit().await.unwrap();
+        }
+        Backend::Sqlite => {
+            // Foreign keys are switched per connection: use one of our own.
+            let mut options = ConnectOptions::new(app.db.url.clone());
+            options.max_connections(1).min_connections(1);
+            let db = Database::connect(options).await.unwrap();
+            db.execute_unprepared("PRAGMA foreign_keys = OFF").await.unwrap();
+            assert_eq!(notices::Entity::delete_by_id(id).exec(&db).await.unwrap().rows_affected, 1);
+            db.close().await.unwrap();
+        }
+    }
+}
+
+both_backends! {
+    async fn a_publication_that_cannot_be_expanded_does_not_hold_up_later_ones(backend: Backend) {
+        use pricegate_store::entity::publication_fanouts;
+        use sea_orm::EntityTrait;
+
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let people = add_salespeople(&app, "later", 3).await;
+        let broken = create_notice(&finance, "Broken", json!([])).await;
+        publish_notice(&finance, &broken).await;
+        let later = create_notice(&finance, "Later", json!([])).await;
+        publish_notice(&finance, &later).await;
+        delete_notice_row(backend, &app, &broken).await;
+
+        let (tx, rx) = oneshot::channel::<()>();
+        let worker = tokio::spawn(pricegate::run_worker_until(worker_settings(&app.db.url, &sink.url()), async move {
+            let _ = rx.await;
+        }));
+        sink.wait_until(WAIT, "the later publication's e-mails", |m| m.len() >= 3).await;
+        let owing = publication_fanouts::Entity::find().all(app.store.connection()).await.unwrap();
+        assert_eq!(owing.len(), 1, "{owing:?}");
+        assert_eq!(owing[0].notice_id.to_string(), broken, "the broken publication is still owed, and retried later");
+        let _ = tx.send(());
+        worker.await.unwrap().unwrap();
+        assert_each_once(&sink.messages(), &people.iter().map(|u| u.email.clone()).collect());
+        for m in sink.messages() {
+            assert_eq!(m.header("subject").as_deref(), Some("Price notice: Later"));
+        }
+    }
+}

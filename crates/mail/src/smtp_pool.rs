@@ -131,6 +131,10 @@ impl PlainSmtpPool {
                     return Ok(());
                 }
                 // lettre has already quit a connection that failed; it is dropped here.
+                // The one retry on a fresh connection can deliver twice: if the
+                // server accepted the message but its reply was lost, it is sent
+                // again. At-least-once, with the same Message-ID, so the
+                // recipient's mail system can tell the two apart.
                 Ok(Err(e)) if from_pool && e.status().is_none() => retried = true,
                 Ok(Err(e)) => return Err(smtp_error(e)),
                 Err(_) => {

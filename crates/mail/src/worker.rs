@@ -11,6 +11,7 @@
 //! the sender claims the next batch of due mail while it sends the current
 //! one, so the database round trips overlap the SMTP conversations.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,10 @@ pub struct WorkerConfig {
     pub retry_cap: Duration,
     /// How long a claimed row is ours before another worker may take it.
     pub lease: Duration,
+    /// The longest one message's SMTP conversation may take. A claimed row
+    /// with less of its lease left than this (or than half the lease) is
+    /// given back unsent rather than risk another worker sending it too.
+    pub send_timeout: Duration,
 }
 
 impl WorkerConfig {
@@ -62,6 +67,9 @@ impl WorkerConfig {
             retry_base: poll.max(Duration::from_millis(100)) * 2,
             retry_cap: Duration::from_secs(3600),
             lease: Duration::from_secs(300),
+            // A pooled connection's send, then connecting and sending once
+            // more on a fresh one: 20 s each at most.
+            send_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -78,6 +86,11 @@ pub fn retry_delay(config: &WorkerConfig, attempts: i32) -> Duration {
         Err(_) => 0.5,
     };
     full.mul_f64(0.5 + 0.5 * unit)
+}
+
+/// How much of a claim's lease must be left to start sending one of its rows.
+fn send_margin(config: &WorkerConfig) -> Duration {
+    config.send_timeout.min(config.lease / 2)
 }
 
 /// Runs until `shutdown` turns true; the batches claimed by then are sent
@@ -107,6 +120,8 @@ async fn expand_publications(
     mut shutdown: watch::Receiver<bool>,
     queued: Arc<Notify>,
 ) {
+    // Consecutive failed batches per publication, for this worker's backoff.
+    let mut failures: HashMap<uuid::Uuid, i32> = HashMap::new();
     while !*shutdown.borrow() {
         let claim = match store.claim_publication_fanout(config.lease).await {
             Ok(claim) => claim,
@@ -132,11 +147,13 @@ async fn expand_publications(
             match store.expand_publication_batch(&mut claim, config.fanout_batch, config.lease).await {
                 Ok(FanoutStep::Queued(_)) => queued.notify_one(),
                 Ok(FanoutStep::Finished(_)) => {
+                    failures.remove(&claim.notice_id);
                     queued.notify_one();
                     tracing::info!(notice = %claim.notice_id, messages = claim.expanded, "publication e-mails queued");
                     break;
                 }
                 Ok(FanoutStep::Lost) => {
+                    failures.remove(&claim.notice_id);
                     tracing::info!(notice = %claim.notice_id, "this publication's e-mails moved on without this claim");
                     // A no-op if another worker holds it; if it was our own
                     // batch whose commit answer was lost, it is free again at once.
@@ -146,14 +163,19 @@ async fn expand_publications(
                     break;
                 }
                 Err(e) => {
-                    // Try the batch again with the same claim: a batch whose
-                    // commit did go through, or that another worker has
-                    // written since, is refused as `Lost`.
-                    tracing::warn!(notice = %claim.notice_id, error = %e, "could not queue publication e-mails; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(config.poll) => {}
-                        _ = shutdown.changed() => {}
+                    // Give the publication back, due again after a backoff
+                    // that grows with each failure in a row, and move on: a
+                    // publication that cannot be expanded must not hold up
+                    // the later ones. The cursor in its row says where the
+                    // next claim goes on from, so nothing is written twice.
+                    let failed = failures.entry(claim.notice_id).or_insert(0);
+                    *failed += 1;
+                    let delay = retry_delay(&config, *failed);
+                    tracing::error!(notice = %claim.notice_id, failures = *failed, retry_in = ?delay, error = %e, "could not queue publication e-mails; trying the others first");
+                    if let Err(e) = store.defer_publication_fanout(&claim, delay).await {
+                        tracing::warn!(notice = %claim.notice_id, error = %e, "could not set the publication back; its lease will");
                     }
+                    break;
                 }
             }
         }
@@ -161,23 +183,32 @@ async fn expand_publications(
 }
 
 /// Due mail, claimed and with its ack links minted: ready to send.
-async fn next_batch(store: Store, config: Arc<WorkerConfig>) -> Vec<outbox::Model> {
+#[derive(Default)]
+struct Claimed {
+    rows: Vec<outbox::Model>,
+    /// When the claim's lease runs out, by this process's clock: taken before
+    /// the database set the lease, so never later than the lease itself.
+    lease_ends: Option<Instant>,
+}
+
+async fn next_batch(store: Store, config: Arc<WorkerConfig>) -> Claimed {
+    let lease_ends = Instant::now() + config.lease;
     let claimed = match store.claim_due_mail(config.batch, config.lease).await {
         Ok(rows) => rows,
         Err(e) => {
             tracing::warn!(error = %e, "could not claim mail; retrying");
-            return vec![];
+            return Claimed::default();
         }
     };
     if claimed.is_empty() {
-        return claimed;
+        return Claimed::default();
     }
     match store.mint_ack_links(claimed).await {
-        Ok(rows) => rows,
+        Ok(rows) => Claimed { rows, lease_ends: Some(lease_ends) },
         Err(e) => {
             // The claim's lease brings these rows back once the database answers again.
             tracing::error!(error = %e, "could not mint acknowledgement links; the batch waits for its lease");
-            vec![]
+            Claimed::default()
         }
     }
 }
@@ -190,7 +221,7 @@ async fn send_outbox<T: MailTransport>(
     queued: Arc<Notify>,
 ) {
     let mut next_tick = Instant::now();
-    let mut prefetched: Option<JoinHandle<Vec<outbox::Model>>> = None;
+    let mut prefetched: Option<JoinHandle<Claimed>> = None;
     loop {
         if *shutdown.borrow() && prefetched.is_none() {
             break;
@@ -203,11 +234,11 @@ async fn send_outbox<T: MailTransport>(
                 Err(e) => tracing::warn!(error = %e, "could not enqueue reminders"),
             }
         }
-        let rows = match prefetched.take() {
+        let batch = match prefetched.take() {
             Some(batch) => batch.await.unwrap_or_default(),
             None => next_batch(store.clone(), config.clone()).await,
         };
-        if rows.is_empty() {
+        let Claimed { rows, lease_ends: Some(lease_ends) } = batch else {
             if *shutdown.borrow() {
                 break;
             }
@@ -217,11 +248,11 @@ async fn send_outbox<T: MailTransport>(
                 _ = queued.notified() => {}
             }
             continue;
-        }
+        };
         if !*shutdown.borrow() {
             prefetched = Some(tokio::spawn(next_batch(store.clone(), config.clone())));
         }
-        send_batch(&store, &transport, &config, rows).await;
+        send_batch(&store, &transport, &config, rows, lease_ends).await;
     }
 }
 
@@ -230,7 +261,13 @@ async fn send_batch<T: MailTransport>(
     transport: &T,
     config: &Arc<WorkerConfig>,
     rows: Vec<outbox::Model>,
+    lease_ends: Instant,
 ) {
+    // A row is sent only if its conversation can end before the lease does;
+    // after that another worker may claim and send it too. This matters for
+    // a prefetched batch, claimed while the one before it was still being
+    // sent, and for rows waiting for a connection behind a slow server.
+    let send_by = lease_ends.checked_sub(send_margin(config)).unwrap_or_else(Instant::now);
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for row in rows {
@@ -239,28 +276,48 @@ async fn send_batch<T: MailTransport>(
         let slots = slots.clone();
         tasks.spawn(async move {
             let _slot = slots.acquire_owned().await;
+            if Instant::now() >= send_by {
+                return (row, None);
+            }
             let result = match build_message(&config.from, &row) {
                 Ok(message) => transport.send(message).await,
                 Err(e) => Err(e),
             };
-            (row, result)
+            (row, Some(result))
         });
     }
     let mut sent = Vec::new();
+    let mut unsent = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let Ok((row, result)) = joined else { continue };
         match result {
-            Ok(()) => sent.push(row.id),
-            Err(e) => record_failure(store, config, &row, &e).await,
+            Some(Ok(())) => sent.push((row.id, row.attempts)),
+            Some(Err(e)) => record_failure(store, config, &row, &e).await,
+            None => unsent.push((row.id, row.attempts)),
+        }
+    }
+    if !unsent.is_empty() {
+        match store.release_mail(&unsent).await {
+            Ok(released) => {
+                tracing::warn!(count = unsent.len(), released, "mail whose lease was running out given back unsent")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, count = unsent.len(), "could not give back unsent mail; its lease will")
+            }
         }
     }
     let count = sent.len();
-    if let Err(e) = store.mark_mail_sent(&sent).await {
+    match store.mark_mail_sent(&sent).await {
         // They went out; the lease brings them back and they go out again,
         // with the same Message-ID. At-least-once, as designed.
-        tracing::error!(error = %e, count, "mail sent but not marked sent");
-    } else if count > 0 {
-        tracing::debug!(count, "mail sent");
+        Err(e) => tracing::error!(error = %e, count, "mail sent but not marked sent"),
+        Ok(marked) if marked < count as u64 => {
+            // Our lease ran out mid-send and another worker claimed (and
+            // perhaps sent) these since: theirs is the row's state now.
+            tracing::warn!(count, marked, "mail sent after its lease ran out; another worker holds some rows now")
+        }
+        Ok(_) if count > 0 => tracing::debug!(count, "mail sent"),
+        Ok(_) => {}
     }
 }
 
@@ -274,8 +331,12 @@ async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Mode
             tracing::error!(id = %row.id, kind = %row.kind, attempts = row.attempts, error = %e, "mail failed for good")
         }
     }
-    if let Err(db) = store.mark_mail_attempt_failed(row.id, &e.message, retry).await {
-        tracing::error!(id = %row.id, error = %db, "could not record the failed attempt");
+    match store.mark_mail_attempt_failed(row.id, row.attempts, &e.message, retry).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(id = %row.id, "failed attempt not recorded: the row's lease ran out and another worker holds it")
+        }
+        Err(db) => tracing::error!(id = %row.id, error = %db, "could not record the failed attempt"),
     }
 }
 

@@ -18,7 +18,7 @@
 
 mod fanout;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -566,7 +566,10 @@ impl Store {
     /// transaction, so the SMTP conversation happens outside any lock. On
     /// PostgreSQL `FOR UPDATE SKIP LOCKED` lets several workers claim side by
     /// side without ever taking the same row; a worker that dies mid-send
-    /// leaves its rows to be claimed again when the lease runs out.
+    /// leaves its rows to be claimed again when the lease runs out. The
+    /// `attempts` of each returned row names this claim: the worker hands it
+    /// back to [`Store::mark_mail_sent`] and [`Store::mark_mail_attempt_failed`],
+    /// which change nothing once another claim has counted one more.
     pub async fn claim_due_mail(
         &self,
         limit: u64,
@@ -603,31 +606,45 @@ impl Store {
             .collect())
     }
 
-    /// Marks delivered messages sent.
-    pub async fn mark_mail_sent(&self, ids: &[Uuid]) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
+    /// Marks delivered messages sent: each `(id, attempts)` is a row as this
+    /// worker claimed it. Only rows still held by that claim change (still
+    /// `pending`, and not claimed again since: every claim counts one more
+    /// attempt), so a worker whose lease ran out cannot touch a row another
+    /// worker has claimed or sent since. Returns how many rows were marked.
+    pub async fn mark_mail_sent(&self, claimed: &[(Uuid, i32)]) -> Result<u64, StoreError> {
+        if claimed.is_empty() {
+            return Ok(0);
         }
         let now = db_now(&self.db).await?;
-        for chunk in ids.chunks(CHUNK) {
-            outbox::Entity::update_many()
-                .col_expr(outbox::Column::State, Expr::value(SENT))
-                .col_expr(outbox::Column::SentAt, Expr::value(now))
-                .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
-                .exec(&self.db)
-                .await?;
+        let mut marked = 0;
+        for (attempts, ids) in by_attempts(claimed) {
+            for chunk in ids.chunks(CHUNK) {
+                marked += outbox::Entity::update_many()
+                    .col_expr(outbox::Column::State, Expr::value(SENT))
+                    .col_expr(outbox::Column::SentAt, Expr::value(now))
+                    .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+                    .filter(outbox::Column::State.eq(PENDING))
+                    .filter(outbox::Column::Attempts.eq(attempts))
+                    .exec(&self.db)
+                    .await?
+                    .rows_affected;
+            }
         }
-        Ok(())
+        Ok(marked)
     }
 
-    /// Records a failed attempt: the row waits until `retry_at`, or, with no
-    /// retry left (`None`), ends as `failed` for an admin to see.
+    /// Records a failed attempt of the row as this worker claimed it (its
+    /// `attempts`): the row waits until `retry_at`, or, with no retry left
+    /// (`None`), ends as `failed` for an admin to see. Like
+    /// [`Store::mark_mail_sent`], it changes nothing once the claim is no
+    /// longer this worker's; returns whether the row was marked.
     pub async fn mark_mail_attempt_failed(
         &self,
         id: Uuid,
+        attempts: i32,
         error: &str,
         retry_in: Option<std::time::Duration>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let now = db_now(&self.db).await?;
         let error: String = error.chars().take(1000).collect();
         let mut update = outbox::Entity::update_many().col_expr(outbox::Column::LastError, Expr::value(error));
@@ -638,8 +655,39 @@ impl Store {
             ),
             None => update.col_expr(outbox::Column::State, Expr::value(FAILED)),
         };
-        update.filter(outbox::Column::Id.eq(id)).exec(&self.db).await?;
-        Ok(())
+        let result = update
+            .filter(outbox::Column::Id.eq(id))
+            .filter(outbox::Column::State.eq(PENDING))
+            .filter(outbox::Column::Attempts.eq(attempts))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    /// Gives claimed rows back unsent (a worker whose lease would run out
+    /// before it could send them): due at once, and the attempt this claim
+    /// counted is taken back, as no attempt was made. Rows another worker
+    /// has claimed or sent since are left alone. Returns how many came back.
+    pub async fn release_mail(&self, claimed: &[(Uuid, i32)]) -> Result<u64, StoreError> {
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let now = db_now(&self.db).await?;
+        let mut released = 0;
+        for (attempts, ids) in by_attempts(claimed) {
+            for chunk in ids.chunks(CHUNK) {
+                released += outbox::Entity::update_many()
+                    .col_expr(outbox::Column::Attempts, Expr::value(attempts - 1))
+                    .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+                    .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+                    .filter(outbox::Column::State.eq(PENDING))
+                    .filter(outbox::Column::Attempts.eq(attempts))
+                    .exec(&self.db)
+                    .await?
+                    .rows_affected;
+            }
+        }
+        Ok(released)
     }
 
     /// One message with its bodies, links redacted (see [`OutboxMessageView`]).
@@ -665,6 +713,15 @@ impl Store {
             .map(OutboxView::from)
             .collect())
     }
+}
+
+/// Claimed rows grouped by the attempt count their claim gave them.
+fn by_attempts(claimed: &[(Uuid, i32)]) -> BTreeMap<i32, Vec<Uuid>> {
+    let mut groups: BTreeMap<i32, Vec<Uuid>> = BTreeMap::new();
+    for (id, attempts) in claimed {
+        groups.entry(*attempts).or_default().push(*id);
+    }
+    groups
 }
 
 #[cfg(test)]

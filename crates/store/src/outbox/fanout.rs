@@ -147,8 +147,9 @@ async fn compose_batch(
 }
 
 impl Store {
-    /// Takes the oldest publication that still owes e-mails and that no
-    /// worker holds (or whose holder's lease has run out), for `lease`.
+    /// Takes the publication that still owes e-mails, that no worker holds
+    /// (or whose holder's lease has run out) and that has been due longest,
+    /// oldest first among equals, for `lease`.
     pub async fn claim_publication_fanout(&self, lease: Duration) -> Result<Option<FanoutClaim>, StoreError> {
         // Look before taking the write lock: an idle worker polls often, and
         // on SQLite every write transaction excludes all other writers.
@@ -163,6 +164,9 @@ impl Store {
         let now = db_now(&txn).await?;
         let Some(row) = publication_fanouts::Entity::find()
             .filter(publication_fanouts::Column::LeaseUntil.lte(now))
+            // A publication set back after a failed batch (see
+            // `defer_publication_fanout`) waits behind the others.
+            .order_by_asc(publication_fanouts::Column::LeaseUntil)
             .order_by_asc(publication_fanouts::Column::CreatedAt)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             .one(&txn)
@@ -275,6 +279,23 @@ impl Store {
         let now = db_now(&txn).await?;
         publication_fanouts::Entity::update_many()
             .col_expr(publication_fanouts::Column::LeaseUntil, Expr::value(now))
+            .filter(publication_fanouts::Column::NoticeId.eq(claim.notice_id))
+            .filter(publication_fanouts::Column::ClaimedBy.eq(claim.claim))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Gives a claimed publication back after a batch failed, not due again
+    /// for `delay`: the next claim takes the other publications first, so
+    /// one that cannot be expanded (a template failing, say) does not hold
+    /// up every later one. Does nothing if the claim is no longer ours.
+    pub async fn defer_publication_fanout(&self, claim: &FanoutClaim, delay: Duration) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        let now = db_now(&txn).await?;
+        publication_fanouts::Entity::update_many()
+            .col_expr(publication_fanouts::Column::LeaseUntil, Expr::value(lease_end(now, delay)))
             .filter(publication_fanouts::Column::NoticeId.eq(claim.notice_id))
             .filter(publication_fanouts::Column::ClaimedBy.eq(claim.claim))
             .exec(&txn)
