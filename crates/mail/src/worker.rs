@@ -345,6 +345,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_row_is_sent_only_with_a_whole_conversation_of_its_lease_left() {
+        let mut config = WorkerConfig::new("P <p@example.com>".parse().unwrap(), Duration::from_secs(1), vec![]);
+        assert_eq!(send_margin(&config), Duration::from_secs(60), "the default lease leaves room for many");
+        // A lease shorter than two conversations (PRICEGATE_MAIL_LEASE=3s in
+        // the crash test) must still leave time to send something.
+        config.lease = Duration::from_secs(3);
+        assert_eq!(send_margin(&config), Duration::from_millis(1500));
+    }
+
+    #[test]
     fn retries_back_off_exponentially_with_jitter_and_a_cap() {
         let config = WorkerConfig::new("P <p@example.com>".parse().unwrap(), Duration::from_secs(1), vec![]);
         for attempt in 1..=30 {
