@@ -5,44 +5,19 @@
 //! before it is explained, so the plan shown is the one a long-running
 //! server ends up with, generic or custom.
 //!
-//! The statements are copies of those in `pricegate_store` (`auth.rs`
-//! `authenticate_token`, `quotes.rs` `load_quote`, `gate.rs`
-//! `later_notices` and `lock_gate_and_quote`); keep them in step.
+//! The statements are the store's own (`pricegate_store::sql`), so the plans
+//! shown are those of the SQL the server sends.
 
 use std::fmt::Write as _;
 
 use anyhow::Context;
+use pricegate_store::sql::{LOCK_GATE_AND_QUOTE, Reading, later_notices_sql, load_quote_sql, token_user_sql};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
-
-const PRICE_IN_FORCE: &str = "COALESCE((SELECT nc.unit_price_minor FROM notice_changes nc JOIN notices n ON n.id = nc.notice_id \
-    WHERE nc.product_id = p.id AND n.state = 'published' AND nc.effective_on <= (clock_timestamp() AT TIME ZONE 'UTC')::date \
-    ORDER BY nc.effective_on DESC, n.seq DESC, nc.position DESC LIMIT 1), p.unit_price_minor)";
 
 /// Plans for quote `pending_quote` (with pending notices) and `ready_quote`
 /// (all acknowledged), both generator indices.
 pub async fn gate_plans(conn: &DatabaseConnection, pending_quote: i64, ready_quote: i64) -> anyhow::Result<String> {
-    let load_quote = format!(
-        "SELECT q.*, l.*, {PRICE_IN_FORCE} AS l_in_force FROM quotes q LEFT JOIN quote_lines l ON l.quote_id = q.id \
-         LEFT JOIN products p ON p.id = l.product_id WHERE q.id = $1 ORDER BY l.position"
-    );
-    let later = |pending: bool| {
-        if pending {
-            "SELECT n.id, n.seq, n.title, n.body, n.published_at, c.sku, c.unit_price_minor, c.effective_on \
-             FROM notices n \
-             LEFT JOIN LATERAL (SELECT 1 AS acked FROM acknowledgements a \
-               WHERE a.user_id = $1 AND a.notice_id = n.id LIMIT 1) a ON true \
-             LEFT JOIN LATERAL (SELECT c.sku, c.unit_price_minor, c.effective_on, c.position FROM notice_changes c \
-               WHERE c.notice_id = n.id OFFSET 0) c ON true \
-             WHERE a.acked IS NULL AND n.state = 'published' AND n.published_at > $2 ORDER BY n.seq, c.position"
-                .to_owned()
-        } else {
-            "SELECT n.id, n.seq, n.title, n.body, n.published_at, a.acknowledged_at, a.channel \
-             FROM notices n LEFT JOIN LATERAL (SELECT a.acknowledged_at, a.channel FROM acknowledgements a \
-               WHERE a.user_id = $1 AND a.notice_id = n.id LIMIT 1) a ON true \
-             WHERE n.state = 'published' AND n.published_at > $2 ORDER BY n.seq"
-                .to_owned()
-        }
-    };
+    const PG: DbBackend = DbBackend::Postgres;
     // EXECUTE takes values, not subqueries: read them first.
     let quote = |q: i64| format!("md5('quote-{q}')::uuid");
     let mut signer = Vec::new();
@@ -61,27 +36,21 @@ pub async fn gate_plans(conn: &DatabaseConnection, pending_quote: i64, ready_quo
     let statements = [
         (
             "bearer token and its user (every API request)",
-            "SELECT u.*, t.expires_at, t.revoked_at, clock_timestamp() FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = $1"
-                .to_owned(),
+            token_user_sql(PG).to_owned(),
             "encode(sha256(convert_to('benchtoken-1', 'UTF8')), 'hex')".to_owned(),
         ),
-        ("quote, lines and prices in force", load_quote, quote(pending_quote)),
+        ("quote, lines and prices in force", load_quote_sql(PG), quote(pending_quote)),
         (
             "gate check: notices the signer has not acknowledged, with their changes",
-            later(true),
+            later_notices_sql(Reading::Pending, PG),
             format!("{}, {}", signer[0], drafted[0]),
         ),
         (
             "finalise: every notice since drafting with the signer's acknowledgement",
-            later(false),
+            later_notices_sql(Reading::All, PG),
             format!("{}, {}", signer[1], drafted[1]),
         ),
-        (
-            "finalise: gate row shared, quote row exclusive",
-            "SELECT q.id FROM gate g, quotes q WHERE g.id = 1 AND q.id = $1 FOR SHARE OF g FOR UPDATE OF q".to_owned(),
-            quote(ready_quote),
-        ),
+        ("finalise: gate row shared, quote row exclusive", LOCK_GATE_AND_QUOTE.to_owned(), quote(ready_quote)),
     ];
     // One connection for PREPARE/EXECUTE; rolled back, so the locks go too.
     let txn = conn.begin().await?;
@@ -112,31 +81,19 @@ pub async fn gate_plans(conn: &DatabaseConnection, pending_quote: i64, ready_quo
 }
 
 /// SQLite's `EXPLAIN QUERY PLAN` for the same statements in their SQLite
-/// form (`quotes.rs` `load_quote`, `gate.rs` `later_notices`).
+/// form.
 pub async fn sqlite_plans(lite: &DatabaseConnection) -> anyhow::Result<String> {
-    let price = PRICE_IN_FORCE.replace("(clock_timestamp() AT TIME ZONE 'UTC')::date", "date('now')");
+    const LITE: DbBackend = DbBackend::Sqlite;
     let statements = [
-        ("bearer token and its user", "SELECT u.*, t.expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?".to_owned()),
-        (
-            "quote, lines and prices in force",
-            format!(
-                "SELECT q.*, l.*, {price} AS l_in_force FROM quotes q LEFT JOIN quote_lines l ON l.quote_id = q.id \
-                 LEFT JOIN products p ON p.id = l.product_id WHERE q.id = ? ORDER BY l.position"
-            ),
-        ),
+        ("bearer token and its user", token_user_sql(LITE).to_owned()),
+        ("quote, lines and prices in force", load_quote_sql(LITE)),
         (
             "gate check: notices the signer has not acknowledged, with their changes",
-            "SELECT n.id, c.sku FROM notices n INDEXED BY notices_published_at LEFT JOIN notice_changes c ON c.notice_id = n.id \
-             WHERE NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.user_id = ? AND a.notice_id = n.id) \
-               AND n.state = 'published' AND n.published_at > ? ORDER BY n.seq, c.position"
-                .to_owned(),
+            later_notices_sql(Reading::Pending, LITE),
         ),
         (
             "finalise: every notice since drafting with the signer's acknowledgement",
-            "SELECT n.id, a.acknowledged_at FROM notices n INDEXED BY notices_published_at \
-             LEFT JOIN acknowledgements a ON a.user_id = ? AND a.notice_id = n.id \
-             WHERE n.state = 'published' AND n.published_at > ? ORDER BY n.seq"
-                .to_owned(),
+            later_notices_sql(Reading::All, LITE),
         ),
     ];
     let mut out = String::new();

@@ -76,6 +76,22 @@ async fn tokio_blocking<T: Send + 'static>(
 const DECOY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$DbPBlKn8Cbo7b9u3YxzDbuRJPhbKp7OeW5aVx0N0ZkA";
 
+/// A bearer token's hash → its user and the token's expiry (and, on
+/// PostgreSQL, the database clock, saving a round trip).
+pub fn token_user_sql(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => {
+            "SELECT u.*, t.expires_at AS token_expires_at, t.revoked_at AS token_revoked_at, \
+             date_trunc('microseconds', clock_timestamp()) AS db_now FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1"
+        }
+        _ => {
+            "SELECT u.*, t.expires_at AS token_expires_at, t.revoked_at AS token_revoked_at FROM api_tokens t \
+             JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?"
+        }
+    }
+}
+
 impl Store {
     /// Checks an e-mail and password. Failures are audited (without the password).
     pub async fn verify_login(&self, email: &str, password: &str) -> Result<Option<UserView>, StoreError> {
@@ -134,19 +150,7 @@ impl Store {
     /// queries (token, clock, user) were a quarter of a gate check's.
     pub async fn authenticate_token(&self, token: &str) -> Result<Option<(Actor, UserView)>, StoreError> {
         let backend = self.db.get_database_backend();
-        let (sql, clock) = match backend {
-            DbBackend::Postgres => (
-                "SELECT u.*, t.expires_at AS token_expires_at, t.revoked_at AS token_revoked_at, \
-                 date_trunc('microseconds', clock_timestamp()) AS db_now FROM api_tokens t JOIN users u ON u.id = t.user_id \
-                 WHERE t.token_hash = $1",
-                true,
-            ),
-            _ => (
-                "SELECT u.*, t.expires_at AS token_expires_at, t.revoked_at AS token_revoked_at FROM api_tokens t \
-                 JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
-                false,
-            ),
-        };
+        let (sql, clock) = (token_user_sql(backend), backend == DbBackend::Postgres);
         let Some(row) =
             self.db.query_one_raw(Statement::from_sql_and_values(backend, sql, [hash_token(token).into()])).await?
         else {

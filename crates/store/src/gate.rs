@@ -105,8 +105,8 @@ struct LaterNotice {
 }
 
 /// Which notices published since drafting to read.
-#[derive(Clone, Copy, PartialEq)]
-enum Reading {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reading {
     /// Only those the signer has not acknowledged, with their price changes:
     /// enough to answer "what is pending", at a cost that grows with the
     /// pending notices.
@@ -135,8 +135,16 @@ async fn later_notices(
     reading: Reading,
 ) -> Result<Vec<LaterNotice>, StoreError> {
     let backend = conn.get_database_backend();
-    // Placeholders in textual order: the signer's comes first in every form.
-    let sql = match (reading, backend) {
+    let sql = later_notices_sql(reading, backend);
+    Ok(LaterNotice::find_by_statement(Statement::from_sql_and_values(backend, sql, [signer.into(), drafted_at.into()]))
+        .all(conn)
+        .await?)
+}
+
+/// The statement [`later_notices`] sends: two placeholders, the signer's
+/// first in every form, then `drafted_at`.
+pub fn later_notices_sql(reading: Reading, backend: DbBackend) -> String {
+    match (reading, backend) {
         (Reading::Pending, DbBackend::Postgres) => format!(
             "SELECT n.id, n.seq, n.title, n.body, n.published_at, NULL AS acknowledged_at, NULL AS channel, \
                c.sku AS change_sku, c.unit_price_minor AS change_unit_price_minor, c.effective_on AS change_effective_on \
@@ -172,10 +180,7 @@ async fn later_notices(
              WHERE n.state = '{PUBLISHED}' AND n.published_at > ? \
              ORDER BY n.seq"
         ),
-    };
-    Ok(LaterNotice::find_by_statement(Statement::from_sql_and_values(backend, sql, [signer.into(), drafted_at.into()]))
-        .all(conn)
-        .await?)
+    }
 }
 
 /// Checks a loaded quote against the notices published after it was
@@ -460,6 +465,10 @@ impl Store {
     }
 }
 
+/// The statement of [`lock_gate_and_quote`] (PostgreSQL; `$1` the quote).
+pub const LOCK_GATE_AND_QUOTE: &str =
+    "SELECT q.id FROM gate g, quotes q WHERE g.id = 1 AND q.id = $1 FOR SHARE OF g FOR UPDATE OF q";
+
 /// Finalisation's locks: the gate row shared, then the quote's row
 /// exclusively, in one statement on PostgreSQL (the row marks are taken in
 /// the order the tables are listed, gate first). SQLite's write transaction
@@ -469,11 +478,7 @@ async fn lock_gate_and_quote(txn: &DatabaseTransaction, id: Uuid) -> Result<(), 
         return Ok(());
     }
     let locked = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT q.id FROM gate g, quotes q WHERE g.id = 1 AND q.id = $1 FOR SHARE OF g FOR UPDATE OF q",
-            [id.into()],
-        ))
+        .query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, LOCK_GATE_AND_QUOTE, [id.into()]))
         .await?;
     if locked.is_none() {
         // Tell a missing quote from a missing gate row.

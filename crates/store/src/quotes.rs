@@ -106,27 +106,32 @@ fn prefixed_columns<C: sea_orm::Iterable + sea_orm::IdenStatic>(alias: &str) -> 
     C::iter().map(|c| format!("{alias}.{0} AS {alias}_{0}", c.as_str())).collect::<Vec<_>>().join(", ")
 }
 
-/// Reads a quote, its lines and their prices in force in one round trip
-/// (the gate check's hot path). Does not lock: a caller that must see the
-/// lines as of a lock takes the lock first, in an earlier statement, so that
-/// this statement's snapshot starts after it.
-pub(crate) async fn load_quote(conn: &impl ConnectionTrait, id: Uuid) -> Result<LoadedQuote, StoreError> {
-    let backend = conn.get_database_backend();
+/// The statement [`load_quote`] sends; one placeholder, the quote's id.
+pub fn load_quote_sql(backend: DbBackend) -> String {
     // Today is the UTC date of the database clock, as `db_now` reads it;
     // SQLite runs in this process, so its clock (`date('now')`) is ours.
     let (today, param) = match backend {
         DbBackend::Postgres => ("(clock_timestamp() AT TIME ZONE 'UTC')::date", "$1"),
         _ => ("date('now')", "?"),
     };
-    let sql = format!(
+    format!(
         "SELECT {quote}, {line}, {price} AS l_in_force \
          FROM quotes q LEFT JOIN quote_lines l ON l.quote_id = q.id LEFT JOIN products p ON p.id = l.product_id \
          WHERE q.id = {param} ORDER BY l.position",
         quote = prefixed_columns::<quotes::Column>("q"),
         line = prefixed_columns::<quote_lines::Column>("l"),
         price = crate::gate::price_in_force_sql(today),
-    );
-    let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, sql, [id.into()])).await?;
+    )
+}
+
+/// Reads a quote, its lines and their prices in force in one round trip
+/// (the gate check's hot path). Does not lock: a caller that must see the
+/// lines as of a lock takes the lock first, in an earlier statement, so that
+/// this statement's snapshot starts after it.
+pub(crate) async fn load_quote(conn: &impl ConnectionTrait, id: Uuid) -> Result<LoadedQuote, StoreError> {
+    let backend = conn.get_database_backend();
+    let rows =
+        conn.query_all_raw(Statement::from_sql_and_values(backend, load_quote_sql(backend), [id.into()])).await?;
     let first = rows.first().ok_or(StoreError::not_found("quote"))?;
     let quote = quotes::Model::from_query_result(first, "q_")?;
     let mut lines = Vec::with_capacity(rows.len());
