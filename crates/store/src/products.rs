@@ -86,8 +86,7 @@ pub(crate) async fn prices_in_force(
         _ => "?".to_owned(),
     };
     // One statement, with the same rule the gate reads quotes' lines with.
-    let mut sql =
-        format!("SELECT p.id, {} AS price FROM products p", crate::gate::price_in_force_sql(&placeholder(1)));
+    let mut sql = format!("SELECT p.id, {} AS price FROM products p", crate::gate::price_in_force_sql(&placeholder(1)));
     let mut values: Vec<sea_orm::Value> = vec![today.into()];
     if let Some(ids) = ids {
         if ids.is_empty() {
@@ -97,9 +96,8 @@ pub(crate) async fn prices_in_force(
         sql.push_str(&format!(" WHERE p.id IN ({})", list.join(", ")));
         values.extend(ids.iter().map(|id| sea_orm::Value::from(*id)));
     }
-    let rows = InForce::find_by_statement(sea_orm::Statement::from_sql_and_values(backend, sql, values))
-        .all(conn)
-        .await?;
+    let rows =
+        InForce::find_by_statement(sea_orm::Statement::from_sql_and_values(backend, sql, values)).all(conn).await?;
     Ok(rows.into_iter().map(|r| (r.id, r.price)).collect())
 }
 
