@@ -24,7 +24,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use pricegate_domain::{PriceChange, Role, impact_of, quote_total};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -353,11 +355,7 @@ async fn blocked_quotes(
     let open = query.order_by_asc(quotes::Column::DraftedAt).all(conn).await?;
     let ids: Vec<Uuid> = open.iter().map(|q| q.id).collect();
     let mut lines = load_lines(conn, &ids).await?;
-    let changes: Vec<PriceChange> = notice
-        .changes
-        .iter()
-        .map(|c| PriceChange { sku: c.sku.clone(), unit_price_minor: c.unit_price_minor, effective_on: c.effective_on })
-        .collect();
+    let changes: Vec<PriceChange> = notice.changes.iter().map(PriceChange::from).collect();
     let mut by_signer: HashMap<Uuid, Vec<BlockedQuote>> = HashMap::new();
     for q in open {
         let priced = priced_lines(&lines.remove(&q.id).unwrap_or_default());
@@ -616,21 +614,10 @@ impl Store {
             return Ok(0);
         }
         let now = db_now(&self.db).await?;
-        let mut marked = 0;
-        for (attempts, ids) in by_attempts(claimed) {
-            for chunk in ids.chunks(CHUNK) {
-                marked += outbox::Entity::update_many()
-                    .col_expr(outbox::Column::State, Expr::value(SENT))
-                    .col_expr(outbox::Column::SentAt, Expr::value(now))
-                    .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
-                    .filter(outbox::Column::State.eq(PENDING))
-                    .filter(outbox::Column::Attempts.eq(attempts))
-                    .exec(&self.db)
-                    .await?
-                    .rows_affected;
-            }
-        }
-        Ok(marked)
+        self.update_held(claimed, |update, _| {
+            update.col_expr(outbox::Column::State, Expr::value(SENT)).col_expr(outbox::Column::SentAt, Expr::value(now))
+        })
+        .await
     }
 
     /// Records a failed attempt of the row as this worker claimed it (its
@@ -655,12 +642,7 @@ impl Store {
             ),
             None => update.col_expr(outbox::Column::State, Expr::value(FAILED)),
         };
-        let result = update
-            .filter(outbox::Column::Id.eq(id))
-            .filter(outbox::Column::State.eq(PENDING))
-            .filter(outbox::Column::Attempts.eq(attempts))
-            .exec(&self.db)
-            .await?;
+        let result = held(update.filter(outbox::Column::Id.eq(id)), attempts).exec(&self.db).await?;
         Ok(result.rows_affected > 0)
     }
 
@@ -673,21 +655,31 @@ impl Store {
             return Ok(0);
         }
         let now = db_now(&self.db).await?;
-        let mut released = 0;
+        self.update_held(claimed, |update, attempts| {
+            update
+                .col_expr(outbox::Column::Attempts, Expr::value(attempts - 1))
+                .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+        })
+        .await
+    }
+
+    /// Applies `set` to the rows of `claimed` that the claim still holds (see
+    /// [`Store::mark_mail_sent`]), in chunks of one attempts count each;
+    /// `set` is given that count. Returns how many rows changed.
+    async fn update_held(
+        &self,
+        claimed: &[(Uuid, i32)],
+        set: impl Fn(UpdateMany<outbox::Entity>, i32) -> UpdateMany<outbox::Entity>,
+    ) -> Result<u64, StoreError> {
+        let mut changed = 0;
         for (attempts, ids) in by_attempts(claimed) {
             for chunk in ids.chunks(CHUNK) {
-                released += outbox::Entity::update_many()
-                    .col_expr(outbox::Column::Attempts, Expr::value(attempts - 1))
-                    .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
-                    .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
-                    .filter(outbox::Column::State.eq(PENDING))
-                    .filter(outbox::Column::Attempts.eq(attempts))
-                    .exec(&self.db)
-                    .await?
-                    .rows_affected;
+                let update = set(outbox::Entity::update_many(), attempts);
+                let update = held(update.filter(outbox::Column::Id.is_in(chunk.iter().copied())), attempts);
+                changed += update.exec(&self.db).await?.rows_affected;
             }
         }
-        Ok(released)
+        Ok(changed)
     }
 
     /// One message with its bodies, links redacted (see [`OutboxMessageView`]).
@@ -716,6 +708,12 @@ impl Store {
 }
 
 /// Claimed rows grouped by the attempt count their claim gave them.
+/// Narrows `update` to rows still held by the claim that counted `attempts`:
+/// still pending, and not claimed again since (every claim counts one more).
+fn held(update: UpdateMany<outbox::Entity>, attempts: i32) -> UpdateMany<outbox::Entity> {
+    update.filter(outbox::Column::State.eq(PENDING)).filter(outbox::Column::Attempts.eq(attempts))
+}
+
 fn by_attempts(claimed: &[(Uuid, i32)]) -> BTreeMap<i32, Vec<Uuid>> {
     let mut groups: BTreeMap<i32, Vec<Uuid>> = BTreeMap::new();
     for (id, attempts) in claimed {

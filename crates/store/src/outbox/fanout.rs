@@ -275,16 +275,7 @@ impl Store {
     /// Gives a claimed publication back at once (a worker shutting down
     /// between batches), so the next worker need not wait for the lease.
     pub async fn release_publication_fanout(&self, claim: &FanoutClaim) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
-        let now = db_now(&txn).await?;
-        publication_fanouts::Entity::update_many()
-            .col_expr(publication_fanouts::Column::LeaseUntil, Expr::value(now))
-            .filter(publication_fanouts::Column::NoticeId.eq(claim.notice_id))
-            .filter(publication_fanouts::Column::ClaimedBy.eq(claim.claim))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(())
+        self.defer_publication_fanout(claim, Duration::ZERO).await
     }
 
     /// Gives a claimed publication back after a batch failed, not due again
