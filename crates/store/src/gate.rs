@@ -224,16 +224,7 @@ async fn evaluate(
                 // Only a refusal needs them: finalising reads them then.
                 let ids: Vec<Uuid> = pending.iter().map(|p| p.id).collect();
                 for (id, list) in load_changes(conn, &ids).await? {
-                    changes.insert(
-                        id,
-                        list.into_iter()
-                            .map(|c| PriceChange {
-                                sku: c.sku,
-                                unit_price_minor: c.unit_price_minor,
-                                effective_on: c.effective_on,
-                            })
-                            .collect(),
-                    );
+                    changes.insert(id, list.iter().map(PriceChange::from).collect());
                 }
             }
             let priced = priced_lines(lines);

@@ -47,6 +47,17 @@ pub struct PriceChangeView {
     pub effective_on: NaiveDate,
 }
 
+impl From<&PriceChangeView> for pricegate_domain::PriceChange {
+    /// The change as the pricing rules read it.
+    fn from(c: &PriceChangeView) -> Self {
+        pricegate_domain::PriceChange {
+            sku: c.sku.clone(),
+            unit_price_minor: c.unit_price_minor,
+            effective_on: c.effective_on,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NoticeView {
     pub id: Uuid,
