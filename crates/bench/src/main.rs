@@ -327,6 +327,32 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
+/// One throughput row of the table: the load's figures beside its
+/// `pgbench` reference from the same run, and the target ratio if it has one.
+fn load_row(
+    r: &mut String,
+    figure: &str,
+    o: &Outcome,
+    reference: &str,
+    reference_tps: f64,
+    target: Option<f64>,
+) -> std::fmt::Result {
+    let ratio = o.per_second() / reference_tps;
+    let (target, met) = match target {
+        Some(t) => (format!("≥ {t:.2}"), if ratio >= t && o.failures == 0 { "met" } else { "NOT met" }),
+        None => ("—".to_owned(), "—"),
+    };
+    writeln!(
+        r,
+        "| {figure} | {:.0} req/s (p50 {}, p99 {}, {} failed{}) | {reference} {reference_tps:.0} tps | {ratio:.2} | {target} | {met} |",
+        o.per_second(),
+        ms(o.p50),
+        ms(o.p99),
+        o.failures,
+        if o.exhausted { ", ran out of jobs" } else { "" },
+    )
+}
+
 fn report(
     o: &Options,
     pgbench_s: f64,
@@ -349,64 +375,23 @@ fn report(
     writeln!(r, "|---|---|---|---|---|---|")?;
     let first = runs.first().context("no run")?;
     for run in runs {
-        let g = &run.gate;
-        let ratio = g.per_second() / pgbench_s;
-        writeln!(
-            r,
-            "| gate check `GET /quotes/{{id}}/gate`, scale {} | {:.0} req/s (p50 {}, p99 {}, {} failed) | `pgbench -S` {:.0} tps | {:.2} | ≥ 0.50 | {} |",
-            run.name,
-            g.per_second(),
-            ms(g.p50),
-            ms(g.p99),
-            g.failures,
-            pgbench_s,
-            ratio,
-            yes(ratio >= 0.5 && g.failures == 0)
-        )?;
+        let figure = format!("gate check `GET /quotes/{{id}}/gate`, scale {}", run.name);
+        load_row(&mut r, &figure, &run.gate, "`pgbench -S`", pgbench_s, Some(0.5))?;
     }
     for run in runs {
-        let g = &run.sqlite_gate;
-        let ratio = g.per_second() / pgbench_s;
-        writeln!(
-            r,
-            "| gate check on SQLite (same data), scale {} | {:.0} req/s (p50 {}, p99 {}, {} failed) | `pgbench -S` {:.0} tps (PostgreSQL: there is no pgbench for SQLite) | {:.2} | ≥ 0.50 | {} |",
-            run.name,
-            g.per_second(),
-            ms(g.p50),
-            ms(g.p99),
-            g.failures,
-            pgbench_s,
-            ratio,
-            yes(ratio >= 0.5 && g.failures == 0)
-        )?;
+        let figure = format!(
+            "gate check on SQLite (same data; reference from PostgreSQL, SQLite has no pgbench), scale {}",
+            run.name
+        );
+        load_row(&mut r, &figure, &run.sqlite_gate, "`pgbench -S`", pgbench_s, Some(0.5))?;
     }
     if let Some(f) = &first.finalise {
-        let ratio = f.per_second() / pgbench_n;
-        writeln!(
-            r,
-            "| finalise `POST /quotes/{{id}}/finalise`, distinct ready quotes | {:.0} req/s (p50 {}, p99 {}, {} failed{}) | `pgbench -N` {:.0} tps | {:.2} | ≥ 0.50 | {} |",
-            f.per_second(),
-            ms(f.p50),
-            ms(f.p99),
-            f.failures,
-            if f.exhausted { ", ran out of quotes" } else { "" },
-            pgbench_n,
-            ratio,
-            yes(ratio >= 0.5 && f.failures == 0)
-        )?;
+        let figure = "finalise `POST /quotes/{id}/finalise`, distinct ready quotes";
+        load_row(&mut r, figure, f, "`pgbench -N`", pgbench_n, Some(0.5))?;
     }
     if let Some(a) = &first.acknowledge {
-        let ratio = a.per_second() / pgbench_n;
-        writeln!(
-            r,
-            "| acknowledge `POST /notices/{{id}}/acknowledge`, new pairs | {:.0} req/s (p50 {}, p99 {}, {} failed) | `pgbench -N` {:.0} tps | {:.2} | — | — |",
-            a.per_second(),
-            ms(a.p50),
-            ms(a.p99),
-            a.failures,
-            pgbench_n,
-            ratio
-        )?;
+        let figure = "acknowledge `POST /notices/{id}/acknowledge`, new pairs";
+        load_row(&mut r, figure, a, "`pgbench -N`", pgbench_n, None)?;
     }
     if let [s, l] = runs {
         let ratio = l.gate.p99.as_secs_f64() / s.gate.p99.as_secs_f64().max(1e-9);
