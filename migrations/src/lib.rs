@@ -6,6 +6,7 @@ mod m20261123_000001_core;
 mod m20261123_000002_sessions;
 mod m20261123_000003_gate_indexes;
 mod m20261123_000004_publication_fanouts;
+mod m20261123_000005_ack_published_at;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_sessions::Migration),
             Box::new(m20261123_000003_gate_indexes::Migration),
             Box::new(m20261123_000004_publication_fanouts::Migration),
+            Box::new(m20261123_000005_ack_published_at::Migration),
         ]
     }
 }

@@ -173,6 +173,8 @@ pub mod acknowledgements {
         pub notice_id: Uuid,
         pub user_id: Uuid,
         pub acknowledged_at: DateTimeUtc,
+        /// The notice's `published_at`, for the gate check's range read.
+        pub notice_published_at: DateTimeUtc,
         pub channel: String,
         pub client_addr: Option<String>,
         pub user_agent: Option<String>,

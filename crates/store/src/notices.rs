@@ -387,9 +387,9 @@ pub(crate) async fn acknowledge_in(
     client: ClientInfo,
 ) -> Result<(AckView, bool), StoreError> {
     let notice = notices::Entity::find_by_id(notice_id).one(txn).await?.ok_or(StoreError::not_found("notice"))?;
-    if notice.state != PUBLISHED {
+    let (PUBLISHED, Some(notice_published_at)) = (notice.state.as_str(), notice.published_at) else {
         return Err(StoreError::conflict("notice_not_published", "Only a published notice can be acknowledged."));
-    }
+    };
     let now = db_now(txn).await?;
     let clip = |s: Option<String>, n: usize| s.map(|s| s.chars().take(n).collect::<String>());
     let inserted = acknowledgements::Entity::insert(acknowledgements::ActiveModel {
@@ -397,6 +397,7 @@ pub(crate) async fn acknowledge_in(
         notice_id: Set(notice_id),
         user_id: Set(user_id),
         acknowledged_at: Set(now),
+        notice_published_at: Set(notice_published_at),
         channel: Set(channel.as_str().into()),
         client_addr: Set(clip(client.addr, 64)),
         user_agent: Set(clip(client.user_agent, 512)),

@@ -1,0 +1,100 @@
+//! Upgrading a database in service: migrations applied to rows written under
+//! the schema before them, on both backends.
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use pricegate_migration::{Migrator, MigratorTrait};
+use pricegate_store::entity::acknowledgements;
+use pricegate_tests::db::{Backend, TestDb};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Statement, Value};
+use uuid::Uuid;
+
+async fn insert(db: &DatabaseConnection, sql: &str, values: Vec<Value>) {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            // `?` placeholders become `$1, $2, …`.
+            let mut n = 0;
+            sql.chars()
+                .map(|c| {
+                    if c == '?' {
+                        n += 1;
+                        format!("${n}")
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        }
+        _ => sql.to_owned(),
+    };
+    db.execute_raw(Statement::from_sql_and_values(backend, sql.as_str(), values))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Acknowledgements made before `notice_published_at` existed get their
+/// notice's `published_at`.
+async fn acknowledgements_get_their_notice_published_at(backend: Backend) {
+    let test_db = TestDb::create(backend).await;
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect");
+    Migrator::up(&db, Some(4)).await.expect("the schema before acknowledgements carried published_at");
+
+    let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
+    let published_at = now - Duration::hours(3);
+    let (user, notice, draft, ack) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    insert(
+        &db,
+        "INSERT INTO users (id, email, name, role, password_hash, active, created_at, updated_at) \
+         VALUES (?, 'old-ack@pricegate.test', 'Old Ack', 'sales', 'x', true, ?, ?)",
+        vec![user.into(), now.into(), now.into()],
+    )
+    .await;
+    for (id, seq, at) in [(notice, Some(1i64), Some(published_at)), (draft, None, None)] {
+        insert(
+            &db,
+            "INSERT INTO notices (id, title, body, state, seq, published_at, published_by, created_by, created_at, updated_at) \
+             VALUES (?, 'Pumps up 4%', 'From Monday.', ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                id.into(),
+                if seq.is_some() { "published" } else { "draft" }.into(),
+                seq.into(),
+                at.into(),
+                seq.map(|_| user).into(),
+                user.into(),
+                now.into(),
+                now.into(),
+            ],
+        )
+        .await;
+    }
+    insert(
+        &db,
+        "INSERT INTO acknowledgements (id, notice_id, user_id, acknowledged_at, channel, client_addr, user_agent) \
+         VALUES (?, ?, ?, ?, 'api', NULL, NULL)",
+        vec![ack.into(), notice.into(), user.into(), (published_at + Duration::minutes(5)).into()],
+    )
+    .await;
+
+    Migrator::up(&db, None).await.expect("the migrations after it");
+    let migrated =
+        acknowledgements::Entity::find_by_id(ack).one(&db).await.expect("read").expect("the acknowledgement");
+    assert_eq!(migrated.notice_published_at, published_at, "{backend:?}: the notice's published_at, copied");
+    assert_eq!(migrated.acknowledged_at, published_at + Duration::minutes(5), "{backend:?}: nothing else changed");
+
+    // And back down, and up again: the column and its index come and go.
+    Migrator::down(&db, Some(1)).await.expect("down one");
+    Migrator::up(&db, None).await.expect("up again");
+    let again = acknowledgements::Entity::find_by_id(ack).one(&db).await.expect("read").expect("the acknowledgement");
+    assert_eq!(again.notice_published_at, published_at, "{backend:?}: filled again after down and up");
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn acknowledgements_get_their_notice_published_at_on_postgresql() {
+    acknowledgements_get_their_notice_published_at(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn acknowledgements_get_their_notice_published_at_on_sqlite() {
+    acknowledgements_get_their_notice_published_at(Backend::Sqlite).await;
+}
