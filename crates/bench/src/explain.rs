@@ -50,7 +50,7 @@ pub async fn gate_plans(conn: &DatabaseConnection, pending_quote: i64, ready_quo
             later_notices_sql(Reading::All, PG),
             format!("{}, {}", signer[1], drafted[1]),
         ),
-        ("finalise: gate row shared, quote row exclusive", LOCK_GATE_AND_QUOTE.to_owned(), quote(ready_quote)),
+        ("finalise: gate lock shared, quote row exclusive", LOCK_GATE_AND_QUOTE.to_owned(), quote(ready_quote)),
     ];
     // One connection for PREPARE/EXECUTE; rolled back, so the locks go too.
     let txn = conn.begin().await?;
@@ -69,7 +69,16 @@ pub async fn gate_plans(conn: &DatabaseConnection, pending_quote: i64, ready_quo
             ))
             .await
             .with_context(|| format!("EXPLAIN {what}"))?;
-        writeln!(out, "-- {what}")?;
+        // Whether the server would plan this statement anew on every call.
+        let cache = txn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = 'bench_plan_{i}'"),
+            ))
+            .await?
+            .context("the prepared statement is missing")?;
+        let (generic, custom): (i64, i64) = (cache.try_get("", "generic_plans")?, cache.try_get("", "custom_plans")?);
+        writeln!(out, "-- {what} (plans after six executions: {generic} generic, {custom} custom)")?;
         for row in rows {
             let line: String = row.try_get_by_index(0)?;
             let short: String = line.chars().take(160).collect();
