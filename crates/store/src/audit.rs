@@ -63,7 +63,7 @@ pub(crate) fn refusal_code(error: &StoreError) -> Option<&'static str> {
 /// The detail with every NUL character replaced. Some details quote what a
 /// caller typed (the e-mail of a failed login), and PostgreSQL's JSON types
 /// refuse `\u0000`: one stray byte must not turn a refusal into a 500.
-pub(crate) fn storable(detail: serde_json::Value) -> serde_json::Value {
+fn storable(detail: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match detail {
         Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "\u{fffd}")),

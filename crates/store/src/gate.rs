@@ -455,12 +455,22 @@ impl Store {
         // Stamped after the notices and acknowledgements were read: everything
         // the check saw was committed before this instant, so every
         // acknowledgement in the evidence precedes `finalised_at`.
-        let audit_detail = json!({
-            "notices": evidence.iter().map(|e| e.notice_id).collect::<Vec<_>>(),
-            "override": override_id,
-        });
-        let (quote, finalisation) =
-            record_finalisation(&txn, id, actor.id, evidence_json, override_id, audit_detail).await?;
+        let (quote, finalisation) = record_finalisation(&txn, id, actor.id, evidence_json, override_id).await?;
+        record(
+            &txn,
+            AuditEntry {
+                at: finalisation.finalised_at,
+                actor_id: Some(actor.id),
+                action: "quote.finalised",
+                subject_type: "quote",
+                subject_id: Some(id),
+                detail: json!({
+                    "notices": evidence.iter().map(|e| e.notice_id).collect::<Vec<_>>(),
+                    "override": override_id,
+                }),
+            },
+        )
+        .await?;
         txn.commit().await?;
         Ok(to_view(quote, loaded.lines, Some(finalisation)))
     }
@@ -488,36 +498,25 @@ async fn lock_gate_and_quote(txn: &DatabaseTransaction, id: Uuid) -> Result<(), 
     Ok(())
 }
 
-/// Writes the finalisation record, marks the quote finalised and audits it
-/// (`quote.finalised`, with `audit_detail`), stamping all three with the
-/// database clock read now. On PostgreSQL that is one statement, the clock
-/// read inside it.
+/// Writes the finalisation record and marks the quote finalised, stamping
+/// both with the database clock read now. On PostgreSQL that is one
+/// statement, the clock read inside it.
 async fn record_finalisation(
     txn: &DatabaseTransaction,
     id: Uuid,
     finalised_by: Uuid,
     evidence: serde_json::Value,
     override_id: Option<Uuid>,
-    audit_detail: serde_json::Value,
 ) -> Result<(quotes::Model, finalisations::Model), StoreError> {
     if txn.get_database_backend() == DbBackend::Postgres {
         let row = txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "WITH f AS (INSERT INTO finalisations (quote_id, finalised_by, finalised_at, evidence, override_id) \
-                   VALUES ($1, $2, date_trunc('microseconds', clock_timestamp()), $3, $4) RETURNING finalised_at), \
-                 audit AS (INSERT INTO audit_log (id, at, actor_id, action, subject_type, subject_id, detail) \
-                   SELECT $5, f.finalised_at, $2, 'quote.finalised', 'quote', $1, $6 FROM f) \
+                   VALUES ($1, $2, date_trunc('microseconds', clock_timestamp()), $3, $4) RETURNING finalised_at) \
                  UPDATE quotes SET state = 'finalised', finalised_at = f.finalised_at, updated_at = f.finalised_at \
                  FROM f WHERE quotes.id = $1 RETURNING quotes.*",
-                [
-                    id.into(),
-                    finalised_by.into(),
-                    evidence.clone().into(),
-                    override_id.into(),
-                    Uuid::new_v4().into(),
-                    crate::audit::storable(audit_detail).into(),
-                ],
+                [id.into(), finalised_by.into(), evidence.clone().into(), override_id.into()],
             ))
             .await?
             .ok_or(StoreError::not_found("quote"))?;
@@ -540,14 +539,5 @@ async fn record_finalisation(
     })
     .exec(txn)
     .await?;
-    let entry = AuditEntry {
-        at: finalised_at,
-        actor_id: Some(finalised_by),
-        action: "quote.finalised",
-        subject_type: "quote",
-        subject_id: Some(id),
-        detail: audit_detail,
-    };
-    record(txn, entry).await?;
     Ok((quote, finalisation))
 }
