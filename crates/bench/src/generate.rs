@@ -83,11 +83,12 @@ pub async fn fill(db: &DatabaseConnection, scale: Scale) -> anyhow::Result<std::
         ),
         format!("UPDATE gate SET last_seq = {n} WHERE id = 1"),
         format!(
+            // From the notices' own rows: each step is its own transaction,
+            // so `now()` here is later than it was when they were written.
             "INSERT INTO acknowledgements (id, notice_id, user_id, acknowledged_at, notice_published_at, channel, client_addr, user_agent) \
-             SELECT md5('ack-' || i || '-' || k)::uuid, md5('notice-' || k)::uuid, md5('user-' || i)::uuid, \
-                    now() - ({n} - k + 1) * interval '1 hour' + interval '10 minutes', now() - ({n} - k + 1) * interval '1 hour', \
-                    'api', '127.0.0.1', 'pricegate-bench' \
-             FROM generate_series(0, {u} - 1) AS i, generate_series({n} - {ACKED_LATEST} + 1, {n}) AS k"
+             SELECT md5('ack-' || i || '-' || n.seq)::uuid, n.id, md5('user-' || i)::uuid, \
+                    n.published_at + interval '10 minutes', n.published_at, 'api', '127.0.0.1', 'pricegate-bench' \
+             FROM generate_series(0, {u} - 1) AS i, notices n WHERE n.seq > {n} - {ACKED_LATEST}"
         ),
         format!(
             "INSERT INTO quotes (id, owner_id, signer_id, customer_name, customer_email, customer_company, currency, valid_until, notes, state, \
