@@ -7,6 +7,7 @@ mod m20261123_000002_sessions;
 mod m20261123_000003_gate_indexes;
 mod m20261123_000004_publication_fanouts;
 mod m20261123_000005_ack_published_at;
+mod m20261123_000006_evidence_lz4;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_gate_indexes::Migration),
             Box::new(m20261123_000004_publication_fanouts::Migration),
             Box::new(m20261123_000005_ack_published_at::Migration),
+            Box::new(m20261123_000006_evidence_lz4::Migration),
         ]
     }
 }

@@ -5,7 +5,7 @@
 //! own: see [`Store::audit_refusal`] and [`Store::record_access_denied`].
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement};
 use uuid::Uuid;
 
 use crate::db::db_now;
@@ -22,18 +22,33 @@ pub struct AuditEntry<'a> {
     pub detail: serde_json::Value,
 }
 
+/// Writes one audit row. The detail travels as JSON text into the `json`
+/// column (`CAST(… AS json)`: one parse on the server). Bound as a
+/// `serde_json::Value` it went as `jsonb`, which the server parsed, sorted and
+/// printed back to text before parsing it again for the column.
 pub(crate) async fn record(conn: &impl ConnectionTrait, entry: AuditEntry<'_>) -> Result<(), StoreError> {
-    audit_log::Entity::insert(audit_log::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        at: Set(entry.at),
-        actor_id: Set(entry.actor_id),
-        action: Set(entry.action.to_owned()),
-        subject_type: Set(entry.subject_type.to_owned()),
-        subject_id: Set(entry.subject_id),
-        detail: Set(storable(entry.detail)),
-    })
-    .exec_without_returning(conn)
-    .await?;
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "INSERT INTO audit_log (id, at, actor_id, action, subject_type, subject_id, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS json))"
+        }
+        _ => {
+            "INSERT INTO audit_log (id, at, actor_id, action, subject_type, subject_id, detail) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)"
+        }
+    };
+    let detail = storable(entry.detail).to_string();
+    let values: [sea_orm::Value; 7] = [
+        Uuid::new_v4().into(),
+        entry.at.into(),
+        entry.actor_id.into(),
+        entry.action.into(),
+        entry.subject_type.into(),
+        entry.subject_id.into(),
+        detail.into(),
+    ];
+    conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     Ok(())
 }
 

@@ -34,12 +34,12 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEntry, Refused, record};
 use crate::db::db_now;
-use crate::entity::{finalisations, gate, notices, price_overrides, quote_lines, quotes};
+use crate::entity::{gate, notices, price_overrides, quote_lines, quotes};
 use crate::notices::{PUBLISHED, load_changes};
 use crate::quotes::{DRAFT, LoadedQuote, load_quote, to_view};
 use crate::views::{
-    EvidenceNotice, GateView, ImpactView, LineImpactView, OverrideView, PendingNoticeView, PublishedView, QuoteView,
-    SupersededLineView,
+    EvidenceNotice, EvidenceView, GateView, ImpactView, LineImpactView, OverrideView, PendingNoticeView, PublishedView,
+    QuoteView, SupersededLineView,
 };
 use crate::{Actor, Store, StoreError};
 
@@ -104,7 +104,9 @@ struct LaterNotice {
     id: Uuid,
     seq: Option<i64>,
     title: String,
-    body: String,
+    /// Not read by [`Reading::All`]: bodies run to thousands of characters,
+    /// and the evidence does not keep them.
+    body: Option<String>,
     published_at: Option<DateTime<Utc>>,
     acknowledged_at: Option<DateTime<Utc>>,
     channel: Option<String>,
@@ -120,8 +122,8 @@ pub enum Reading {
     /// enough to answer "what is pending", at a cost that grows with the
     /// pending notices.
     Pending,
-    /// All of them with the signer's acknowledgements, without price
-    /// changes: the evidence a finalisation stores.
+    /// All of them with the signer's acknowledgements, without bodies or
+    /// price changes: the evidence a finalisation stores.
     All,
 }
 
@@ -185,7 +187,7 @@ pub fn later_notices_sql(reading: Reading, backend: DbBackend) -> String {
              ORDER BY n.seq, c.position"
         ),
         (Reading::All, DbBackend::Postgres) => format!(
-            "SELECT n.id, n.seq, n.title, n.body, n.published_at, a.acknowledged_at, a.channel, \
+            "SELECT n.id, n.seq, n.title, NULL AS body, n.published_at, a.acknowledged_at, a.channel, \
                NULL AS change_sku, NULL AS change_unit_price_minor, NULL AS change_effective_on \
              FROM notices n LEFT JOIN LATERAL (SELECT a.acknowledged_at, a.channel FROM acknowledgements a \
                WHERE a.user_id = $1 AND a.notice_id = n.id LIMIT 1) a ON true \
@@ -193,7 +195,7 @@ pub fn later_notices_sql(reading: Reading, backend: DbBackend) -> String {
              ORDER BY n.seq"
         ),
         (Reading::All, _) => format!(
-            "SELECT n.id, n.seq, n.title, n.body, n.published_at, a.acknowledged_at, a.channel, \
+            "SELECT n.id, n.seq, n.title, NULL AS body, n.published_at, a.acknowledged_at, a.channel, \
                NULL AS change_sku, NULL AS change_unit_price_minor, NULL AS change_effective_on \
              FROM notices n INDEXED BY notices_published_at \
              LEFT JOIN acknowledgements a ON a.user_id = ? AND a.notice_id = n.id \
@@ -240,12 +242,22 @@ async fn evaluate(
     let mut evidence = Vec::new();
     match decide(quote.drafted_at, &published, &signer_acks) {
         GateDecision::Pending { pending } => {
+            let mut bodies = HashMap::new();
             if reading == Reading::All {
                 // Only a refusal needs them: finalising reads them then.
                 let ids: Vec<Uuid> = pending.iter().map(|p| p.id).collect();
                 for (id, list) in load_changes(conn, &ids).await? {
                     changes.insert(id, list.iter().map(PriceChange::from).collect());
                 }
+                bodies = notices::Entity::find()
+                    .select_only()
+                    .columns([notices::Column::Id, notices::Column::Body])
+                    .filter(notices::Column::Id.is_in(ids))
+                    .into_tuple::<(Uuid, String)>()
+                    .all(conn)
+                    .await?
+                    .into_iter()
+                    .collect();
             }
             let priced = priced_lines(lines);
             for p in pending {
@@ -256,7 +268,7 @@ async fn evaluate(
                     notice_id: p.id,
                     seq: p.seq,
                     title: notice.title.clone(),
-                    body: notice.body.clone(),
+                    body: bodies.remove(&p.id).or_else(|| notice.body.clone()).unwrap_or_default(),
                     published_at: p.published_at,
                     impact: ImpactView {
                         total_delta_minor: impact.total_delta_minor,
@@ -447,19 +459,18 @@ impl Store {
             return Err(refusal);
         }
 
-        let evidence_json = json!({
-            "notices": evidence,
-            "override": view.price_override,
-        });
         let override_id = view.price_override.as_ref().map(|o| o.id);
+        let stored =
+            serde_json::to_string(&StoredEvidence { notices: &evidence, price_override: &view.price_override })
+                .map_err(|e| StoreError::Internal(format!("evidence not serialisable: {e}")))?;
         // Stamped after the notices and acknowledgements were read: everything
         // the check saw was committed before this instant, so every
         // acknowledgement in the evidence precedes `finalised_at`.
-        let (quote, finalisation) = record_finalisation(&txn, id, actor.id, evidence_json, override_id).await?;
+        let (quote, finalised_at) = record_finalisation(&txn, id, actor.id, stored, override_id).await?;
         record(
             &txn,
             AuditEntry {
-                at: finalisation.finalised_at,
+                at: finalised_at,
                 actor_id: Some(actor.id),
                 action: "quote.finalised",
                 subject_type: "quote",
@@ -472,7 +483,13 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        Ok(to_view(quote, loaded.lines, Some(finalisation)))
+        let evidence = EvidenceView {
+            finalised_by: actor.id,
+            finalised_at,
+            notices: evidence,
+            price_override: view.price_override,
+        };
+        Ok(to_view(quote, loaded.lines, Some(evidence)))
     }
 }
 
@@ -498,38 +515,51 @@ async fn lock_gate_and_quote(txn: &DatabaseTransaction, id: Uuid) -> Result<(), 
     Ok(())
 }
 
+/// The finalisation record's `evidence`, as [`crate::quotes`] reads it back
+/// into an [`EvidenceView`].
+#[derive(serde::Serialize)]
+struct StoredEvidence<'a> {
+    notices: &'a [EvidenceNotice],
+    #[serde(rename = "override")]
+    price_override: &'a Option<OverrideView>,
+}
+
 /// Writes the finalisation record and marks the quote finalised, stamping
-/// both with the database clock read now. On PostgreSQL that is one
-/// statement, the clock read inside it.
+/// both with the database clock read now, which it returns with the quote.
+/// On PostgreSQL that is one statement, the clock read inside it. The
+/// evidence goes as JSON text into the `json` column, parsed once there.
 async fn record_finalisation(
     txn: &DatabaseTransaction,
     id: Uuid,
     finalised_by: Uuid,
-    evidence: serde_json::Value,
+    evidence: String,
     override_id: Option<Uuid>,
-) -> Result<(quotes::Model, finalisations::Model), StoreError> {
+) -> Result<(quotes::Model, DateTime<Utc>), StoreError> {
     if txn.get_database_backend() == DbBackend::Postgres {
         let row = txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "WITH f AS (INSERT INTO finalisations (quote_id, finalised_by, finalised_at, evidence, override_id) \
-                   VALUES ($1, $2, date_trunc('microseconds', clock_timestamp()), $3, $4) RETURNING finalised_at) \
+                   VALUES ($1, $2, date_trunc('microseconds', clock_timestamp()), CAST($3 AS json), $4) \
+                   RETURNING finalised_at) \
                  UPDATE quotes SET state = 'finalised', finalised_at = f.finalised_at, updated_at = f.finalised_at \
                  FROM f WHERE quotes.id = $1 RETURNING quotes.*",
-                [id.into(), finalised_by.into(), evidence.clone().into(), override_id.into()],
+                [id.into(), finalised_by.into(), evidence.into(), override_id.into()],
             ))
             .await?
             .ok_or(StoreError::not_found("quote"))?;
         let quote = quotes::Model::from_query_result(&row, "")?;
         let finalised_at =
             quote.finalised_at.ok_or_else(|| StoreError::Internal("finalised quote without finalised_at".into()))?;
-        return Ok((quote, finalisations::Model { quote_id: id, finalised_by, finalised_at, evidence, override_id }));
+        return Ok((quote, finalised_at));
     }
     let finalised_at = db_now(txn).await?;
-    let finalisation = finalisations::Model { quote_id: id, finalised_by, finalised_at, evidence, override_id };
-    finalisations::Entity::insert(finalisations::ActiveModel::from(finalisation.clone()))
-        .exec_without_returning(txn)
-        .await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        "INSERT INTO finalisations (quote_id, finalised_by, finalised_at, evidence, override_id) VALUES (?, ?, ?, ?, ?)",
+        [id.into(), finalised_by.into(), finalised_at.into(), evidence.into(), override_id.into()],
+    ))
+    .await?;
     let quote = quotes::Entity::update(quotes::ActiveModel {
         id: Set(id),
         state: Set("finalised".into()),
@@ -539,5 +569,5 @@ async fn record_finalisation(
     })
     .exec(txn)
     .await?;
-    Ok((quote, finalisation))
+    Ok((quote, finalised_at))
 }

@@ -305,11 +305,7 @@ fn evidence_view(f: finalisations::Model) -> EvidenceView {
     EvidenceView { finalised_by: f.finalised_by, finalised_at: f.finalised_at, notices, price_override }
 }
 
-pub(crate) fn to_view(
-    q: quotes::Model,
-    lines: Vec<quote_lines::Model>,
-    evidence: Option<finalisations::Model>,
-) -> QuoteView {
+pub(crate) fn to_view(q: quotes::Model, lines: Vec<quote_lines::Model>, evidence: Option<EvidenceView>) -> QuoteView {
     let lines = line_views(&lines);
     let total_minor = lines.iter().fold(0i64, |sum, l| sum.saturating_add(l.total_minor));
     QuoteView {
@@ -327,7 +323,7 @@ pub(crate) fn to_view(
         cancelled_at: q.cancelled_at,
         lines,
         total_minor,
-        evidence: evidence.map(evidence_view),
+        evidence,
     }
 }
 
@@ -338,7 +334,7 @@ pub(crate) async fn quote_view(
 ) -> Result<QuoteView, StoreError> {
     let evidence =
         if quote.finalised_at.is_some() { finalisations::Entity::find_by_id(quote.id).one(conn).await? } else { None };
-    Ok(to_view(quote, lines, evidence))
+    Ok(to_view(quote, lines, evidence.map(evidence_view)))
 }
 
 fn audit<'a>(
@@ -426,7 +422,7 @@ impl Store {
             .into_iter()
             .map(|q| {
                 let id = q.id;
-                to_view(q, lines.remove(&id).unwrap_or_default(), evidence.remove(&id))
+                to_view(q, lines.remove(&id).unwrap_or_default(), evidence.remove(&id).map(evidence_view))
             })
             .collect())
     }
