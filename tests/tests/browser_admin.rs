@@ -32,6 +32,13 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         fiona.submit("#add-product").await;
         assert!(fiona.text("#message").await.contains("Added BOLT-1"));
         assert!(fiona.text("#products").await.contains("0.35 EUR"));
+        // The form redirected to the list: reloading it sends nothing again
+        // (a second BOLT-1 would be refused as a duplicate) and says nothing again.
+        assert_eq!(fiona.path().await, "/products");
+        fiona.client.refresh().await.expect("reload the price list");
+        assert!(!fiona.exists("#message").await, "the message is shown once");
+        assert!(!fiona.exists("#sku-error").await, "no second post");
+        assert_eq!(fiona.text("#products").await.matches("BOLT-1").count(), 1);
         let bad =
             "sku,name,unit,currency,unit_price_minor\nPUMP-100,Pump,each,EUR,125000\nVALVE-7,Valve,each,EUR,cheap\n";
         fiona.fill("#csv", bad).await;

@@ -185,6 +185,7 @@ async fn finance_edits_a_draft_notice_with_its_preview_and_renames_a_product() {
         fiona.fill("#name", "Hex bolt M8").await;
         fiona.submit("#save-product").await;
         assert!(fiona.text("#message").await.contains("Saved BOLT-1"));
+        assert_eq!(fiona.path().await, "/products", "back to the list, by a redirect");
         let row = fiona.client.find(Locator::XPath("//tr[td[1][.='BOLT-1']]")).await.expect("the BOLT-1 row");
         let row = row.text().await.unwrap_or_default();
         assert!(row.contains("Hex bolt M8") && row.contains("box of 100") && row.contains("0.35 EUR"), "{row}");

@@ -6,8 +6,8 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pricegate_domain::product_csv::{ProductRow as CsvRow, parse_products};
 use pricegate_domain::{Currency, Invalid, Role, Sku, Text, limits, parse_unit_price};
@@ -15,7 +15,7 @@ use pricegate_store::views::ProductView;
 use pricegate_store::{ProductPatch, StoreError};
 use uuid::Uuid;
 
-use super::{CsrfForm, Finance, Layout, PageError, PageId, PageUser, money, render, stamp};
+use super::{CsrfForm, Finance, Layout, PageError, PageId, PageUser, cookie, money, render, stamp};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -97,9 +97,71 @@ async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPa
     })
 }
 
-async fn list(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+/// What a form on these pages did, carried across the redirect back to the
+/// price list (post, redirect, get: reloading the list repeats nothing) in a
+/// cookie that lives for a minute and is read once. It names ids and counts,
+/// never text: the list says what happened from the products as they are.
+#[derive(Debug, PartialEq)]
+enum Done {
+    Added(Uuid),
+    Saved(Uuid),
+    Imported(usize),
+}
+
+const DONE_COOKIE: &str = "pricegate_products_done";
+
+impl Done {
+    fn cookie_value(&self) -> String {
+        match self {
+            Done::Added(id) => format!("added.{id}"),
+            Done::Saved(id) => format!("saved.{id}"),
+            Done::Imported(n) => format!("imported.{n}"),
+        }
+    }
+
+    fn parse(value: &str) -> Option<Done> {
+        let (kind, rest) = value.split_once('.')?;
+        match kind {
+            "added" => Uuid::parse_str(rest).ok().map(Done::Added),
+            "saved" => Uuid::parse_str(rest).ok().map(Done::Saved),
+            "imported" => rest.parse().ok().map(Done::Imported),
+            _ => None,
+        }
+    }
+
+    fn sentence(&self, products: &[ProductRow]) -> Option<String> {
+        let product = |id: &Uuid| products.iter().find(|p| p.id == Some(*id));
+        match self {
+            Done::Added(id) => product(id).map(|p| format!("Added {}.", p.sku)),
+            Done::Saved(id) => product(id).map(|p| format!("Saved {}: {}, per {}.", p.sku, p.name, p.unit)),
+            Done::Imported(n) => Some(format!("Imported {n} product{}.", if *n == 1 { "" } else { "s" })),
+        }
+    }
+
+    /// The redirect to the price list that reports this.
+    fn back_to_list(self) -> Response {
+        let mut response = Redirect::to("/products").into_response();
+        let set = format!("{DONE_COOKIE}={}; Path=/products; Max-Age=60; HttpOnly; SameSite=Lax", self.cookie_value());
+        if let Ok(v) = HeaderValue::from_str(&set) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+        response
+    }
+}
+
+async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
-    Ok(render(StatusCode::OK, &page(&app, &user, String::new()).await?))
+    let mut page = page(&app, &user, String::new()).await?;
+    let done = cookie(&headers, DONE_COOKIE).map(Done::parse);
+    page.message = done.as_ref().and_then(|d| d.as_ref()?.sentence(&page.products));
+    let mut response = render(StatusCode::OK, &page);
+    if done.is_some() {
+        let clear = format!("{DONE_COOKIE}=; Path=/products; Max-Age=0; HttpOnly; SameSite=Lax");
+        if let Ok(v) = HeaderValue::from_str(&clear) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(response)
 }
 
 fn preview_row(r: &CsvRow) -> ProductRow {
@@ -132,12 +194,7 @@ async fn import(
         return Ok(render(StatusCode::OK, &page));
     }
     match app.store.import_products(&user.0.actor, rows).await? {
-        Ok(imported) => {
-            let mut done = self::page(&app, &user, String::new()).await?;
-            done.message =
-                Some(format!("Imported {} product{}.", imported.len(), if imported.len() == 1 { "" } else { "s" }));
-            Ok(render(StatusCode::OK, &done))
-        }
+        Ok(imported) => Ok(Done::Imported(imported.len()).back_to_list()),
         Err(errors) => {
             page.errors = errors.into_iter().map(|e| LineError { line: e.line, message: e.message }).collect();
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
@@ -173,11 +230,7 @@ async fn create(
     };
     let invalid = match parse_new_product(&input) {
         Ok(new) => match app.store.create_product(&user.0.actor, new).await {
-            Ok(p) => {
-                let mut done = page(&app, &user, String::new()).await?;
-                done.message = Some(format!("Added {}.", p.sku));
-                return Ok(render(StatusCode::OK, &done));
-            }
+            Ok(p) => return Ok(Done::Added(p.id).back_to_list()),
             Err(StoreError::Invalid(e)) => e,
             Err(StoreError::Conflict { message, .. }) => Invalid::new("sku", message),
             Err(e) => return Err(e.into()),
@@ -236,6 +289,7 @@ async fn edit_form(State(app): State<AppState>, PageId(id): PageId, user: PageUs
 }
 
 /// Renames a product or changes its unit; back to the price list, which says so.
+/// Each form that changes the price list redirects to it when it succeeds.
 async fn update(
     State(app): State<AppState>,
     PageId(id): PageId,
@@ -250,11 +304,7 @@ async fn update(
     });
     let invalid = match parsed {
         Ok(patch) => match app.store.update_product(&user.0.actor, id, patch).await {
-            Ok(p) => {
-                let mut done = self::page(&app, &user, String::new()).await?;
-                done.message = Some(format!("Saved {}: {}, per {}.", p.sku, p.name, p.unit));
-                return Ok(render(StatusCode::OK, &done));
-            }
+            Ok(p) => return Ok(Done::Saved(p.id).back_to_list()),
             Err(StoreError::Invalid(e)) => e,
             Err(e) => return Err(e.into()),
         },
@@ -267,4 +317,20 @@ async fn update(
     };
     page.error = Some((field.to_owned(), message));
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_was_done_survives_its_cookie_and_nothing_else_parses() {
+        let id = Uuid::new_v4();
+        for done in [Done::Added(id), Done::Saved(id), Done::Imported(12)] {
+            assert_eq!(Done::parse(&done.cookie_value()), Some(done));
+        }
+        for junk in ["", "added", "added.", "added.not-a-uuid", "imported.-1", "deleted.1", "<script>.1"] {
+            assert_eq!(Done::parse(junk), None, "{junk}");
+        }
+    }
 }
