@@ -555,7 +555,7 @@ async fn record_finalisation(
     }
     let finalised_at = db_now(txn).await?;
     txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Sqlite,
+        txn.get_database_backend(),
         "INSERT INTO finalisations (quote_id, finalised_by, finalised_at, evidence, override_id) VALUES (?, ?, ?, ?, ?)",
         [id.into(), finalised_by.into(), finalised_at.into(), evidence.into(), override_id.into()],
     ))
