@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 
-use super::{Anyone, CsrfForm, Layout, LoginForm, PageError, PageUser, SESSION_COOKIE, cookie, render};
+use super::{Anyone, CsrfForm, Layout, LoginForm, PageError, PageUser, SESSION_COOKIE, append_cookie, cookie, render};
 use crate::AppState;
 use crate::extract::Client;
 
@@ -92,9 +92,7 @@ fn login_page(app: &AppState, status: StatusCode, email: String, error: Option<S
         render(status, &LoginPage { layout: Layout::anonymous("Log in"), csrf: csrf.clone(), email, error });
     let value =
         format!("{LOGIN_CSRF_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{}", secure_flag(app));
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
+    append_cookie(&mut response, &value);
     Ok(response)
 }
 
@@ -140,9 +138,7 @@ async fn login(
     let cookie = HeaderValue::from_str(&cookie)
         .map_err(|_| PageError::from(pricegate_store::StoreError::Internal("cookie".into())))?;
     response.headers_mut().append(header::SET_COOKIE, cookie);
-    if let Ok(v) = HeaderValue::from_str(&format!("{LOGIN_CSRF_COOKIE}=; Path=/login; Max-Age=0")) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
+    append_cookie(&mut response, &format!("{LOGIN_CSRF_COOKIE}=; Path=/login; Max-Age=0"));
     Ok(response)
 }
 
@@ -152,8 +148,6 @@ async fn logout(State(app): State<AppState>, headers: HeaderMap, _: CsrfForm<Any
     }
     let mut response = Redirect::to("/login").into_response();
     let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", secure_flag(&app));
-    if let Ok(v) = HeaderValue::from_str(&clear) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
+    append_cookie(&mut response, &clear);
     Ok(response)
 }

@@ -143,6 +143,15 @@ pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a 
         .map(|(_, v)| v.trim())
 }
 
+/// Adds a `Set-Cookie` header. Every cookie the pages set is built from
+/// fixed names and tokens we made, so a value a header cannot carry is a bug
+/// of ours; the response then goes without that cookie.
+pub fn append_cookie(response: &mut Response, set_cookie: &str) {
+    if let Ok(v) = HeaderValue::from_str(set_cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
 impl FromRequestParts<AppState> for PageUser {
     type Rejection = Response;
 

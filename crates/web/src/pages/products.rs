@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pricegate_domain::product_csv::{ProductRow as CsvRow, parse_products};
@@ -15,7 +15,7 @@ use pricegate_store::views::ProductView;
 use pricegate_store::{ProductPatch, StoreError};
 use uuid::Uuid;
 
-use super::{CsrfForm, Finance, Layout, PageError, PageId, PageUser, cookie, money, render, stamp};
+use super::{CsrfForm, Finance, Layout, PageError, PageId, PageUser, append_cookie, cookie, money, render, stamp};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -110,6 +110,11 @@ enum Done {
 
 const DONE_COOKIE: &str = "pricegate_products_done";
 
+/// The `Set-Cookie` value that sets (or, with `max_age` 0, clears) [`DONE_COOKIE`].
+fn done_cookie(value: &str, max_age: u32) -> String {
+    format!("{DONE_COOKIE}={value}; Path=/products; Max-Age={max_age}; HttpOnly; SameSite=Lax")
+}
+
 impl Done {
     fn cookie_value(&self) -> String {
         match self {
@@ -141,10 +146,7 @@ impl Done {
     /// The redirect to the price list that reports this.
     fn back_to_list(self) -> Response {
         let mut response = Redirect::to("/products").into_response();
-        let set = format!("{DONE_COOKIE}={}; Path=/products; Max-Age=60; HttpOnly; SameSite=Lax", self.cookie_value());
-        if let Ok(v) = HeaderValue::from_str(&set) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
+        append_cookie(&mut response, &done_cookie(&self.cookie_value(), 60));
         response
     }
 }
@@ -156,10 +158,7 @@ async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -
     page.message = done.as_ref().and_then(|d| d.as_ref()?.sentence(&page.products));
     let mut response = render(StatusCode::OK, &page);
     if done.is_some() {
-        let clear = format!("{DONE_COOKIE}=; Path=/products; Max-Age=0; HttpOnly; SameSite=Lax");
-        if let Ok(v) = HeaderValue::from_str(&clear) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
+        append_cookie(&mut response, &done_cookie("", 0));
     }
     Ok(response)
 }
