@@ -113,6 +113,8 @@ both_backends! {
         assert_actor_and_time(finalised[0], &sam_id, from, to);
         assert_eq!(finalised[0]["detail"]["notices"], json!([notice]));
         assert!(finalised[0]["detail"]["override"].is_string(), "the override the finalisation used: {}", finalised[0]);
+        let finalised_at = at(&json!({ "at": r.body["finalised_at"].clone() }));
+        assert_eq!(at(finalised[0]), finalised_at, "stamped with the clock reading of the finalisation itself");
         assert!(at(unacknowledged) <= at(superseded), "in the order they happened");
         assert!(at(superseded) <= at(overridden[0]) && at(overridden[0]) <= at(finalised[0]), "in the order they happened");
     }

@@ -79,6 +79,11 @@ struct ScaleRun {
     generation: Duration,
     startup: Duration,
     gate: Outcome,
+    /// `GET /api/v1/me` with the same tokens and concurrency: what a request
+    /// costs with authentication and no gate work, to place the gate's figure.
+    me: Outcome,
+    /// `GET /static/app.css`: HTTP alone, no database.
+    asset: Outcome,
     finalise: Option<Outcome>,
     acknowledge: Option<Outcome>,
     race: Option<(usize, usize, i64)>,
@@ -188,6 +193,14 @@ async fn run_scale(
         .await?;
     run.gate = load::run(&server.base, Method::Get, gate_jobs(quote_ids.len()), true, o.concurrency, duration).await?;
     eprintln!("scale {}: gate {:.0} req/s", scale.name, run.gate.per_second());
+    let me_jobs = (0..quote_ids.len() as i64)
+        .map(|q| Job { path: "/api/v1/me".to_owned(), token: token(signer_of(scale, q)) })
+        .collect();
+    run.me = load::run(&server.base, Method::Get, me_jobs, true, o.concurrency, duration).await?;
+    eprintln!("scale {}: authenticated no-op {:.0} req/s", scale.name, run.me.per_second());
+    let asset_jobs = vec![Job { path: "/static/app.css".to_owned(), token: token(0) }];
+    run.asset = load::run(&server.base, Method::Get, asset_jobs, true, o.concurrency, duration).await?;
+    eprintln!("scale {}: static asset {:.0} req/s", scale.name, run.asset.per_second());
 
     if writes {
         // Finalise: each ready quote once, by its signer. A tenth is kept for the race.
@@ -377,6 +390,10 @@ fn report(
     for run in runs {
         let figure = format!("gate check `GET /quotes/{{id}}/gate`, scale {}", run.name);
         load_row(&mut r, &figure, &run.gate, "`pgbench -S`", pgbench_s, Some(0.5))?;
+        let figure = format!("… for comparison: `GET /me`, authentication and nothing else, scale {}", run.name);
+        load_row(&mut r, &figure, &run.me, "`pgbench -S`", pgbench_s, None)?;
+        let figure = format!("… and `GET /static/app.css`, HTTP with no database, scale {}", run.name);
+        load_row(&mut r, &figure, &run.asset, "`pgbench -S`", pgbench_s, None)?;
     }
     for run in runs {
         let figure = format!(

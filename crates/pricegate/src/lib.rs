@@ -8,6 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use pricegate_mail::{AnyTransport, TemplateComposer, WorkerConfig};
 use pricegate_store::{MailSetup, Store};
 use pricegate_web::AppState;
@@ -61,7 +62,15 @@ impl Application {
         let (stop, stopped) = watch::channel(false);
         let worker = tokio::spawn(self.worker.run(self.state.store.clone(), stopped));
         let app = pricegate_web::router(self.state.clone());
-        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        // Answers go out as they are written: with Nagle's algorithm on, the
+        // part of a large answer written after the headers waited for the
+        // client's delayed acknowledgement (tens of milliseconds on loopback).
+        let listener = self.listener.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY on an accepted connection");
+            }
+        });
+        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 let _ = stop.send(true);

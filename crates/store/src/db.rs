@@ -28,6 +28,12 @@ impl Store {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
+            // A connection back in the pool within the last half second has
+            // just answered: checking it again with a ping would add a round
+            // trip to every checkout (a third of a token check's, measured in
+            // `scripts/bench`). One idle for longer is pinged, and one that
+            // fails its statement is dropped when it is given back.
+            .test_before_acquire_if_idle_for(Duration::from_millis(500))
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
