@@ -46,8 +46,10 @@ async fn connections_to_postgresql_and_from_http_clients_send_without_delay() {
     assert_eq!(answer.status(), 200);
     app.store.ping().await.expect("the database answers");
 
-    let database = tcp_sockets(|_, peer| peer.port() == 5432);
-    assert!(!database.is_empty(), "the store holds no connection to PostgreSQL on port 5432");
+    let url = reqwest::Url::parse(&app.db.url).expect("the test database's URL parses");
+    let port = url.port().unwrap_or(5432);
+    let database = tcp_sockets(|_, peer| peer.port() == port);
+    assert!(!database.is_empty(), "the store holds no connection to PostgreSQL on port {port}");
     let delayed: Vec<_> = database.iter().filter(|(_, _, nodelay)| !nodelay).collect();
     assert!(delayed.is_empty(), "connections to PostgreSQL without TCP_NODELAY: {delayed:?}");
 

@@ -62,9 +62,9 @@ impl Application {
         let (stop, stopped) = watch::channel(false);
         let worker = tokio::spawn(self.worker.run(self.state.store.clone(), stopped));
         let app = pricegate_web::router(self.state.clone());
-        // Answers go out as they are written: with Nagle's algorithm on, the
-        // part of a large answer written after the headers waited for the
-        // client's delayed acknowledgement (tens of milliseconds on loopback).
+        // Answers go out as they are written: with Nagle's algorithm on, an
+        // answer written in more than one piece can wait for the client's
+        // delayed acknowledgement (40 ms on Linux) before its last piece.
         let listener = self.listener.tap_io(|stream| {
             if let Err(error) = stream.set_nodelay(true) {
                 tracing::debug!(%error, "could not set TCP_NODELAY on an accepted connection");
