@@ -10,6 +10,7 @@
 //! `--keep` leaves each scale's PostgreSQL database and SQLite file behind
 //! (their names are printed) for `EXPLAIN`, `perf` or a second look.
 
+mod ceiling;
 mod explain;
 mod generate;
 mod http;
@@ -84,6 +85,9 @@ struct ScaleRun {
     me: Outcome,
     /// `GET /static/app.css`: HTTP alone, no database.
     asset: Outcome,
+    /// Transactions per second of the gate check's statements run by
+    /// `pgbench` alone: the database's ceiling for the gate check.
+    gate_statements: f64,
     finalise: Option<Outcome>,
     acknowledge: Option<Outcome>,
     race: Option<(usize, usize, i64)>,
@@ -170,6 +174,10 @@ async fn run_scale(
         lite.close().await.ok();
     }
     eprintln!("scale {}: copied to SQLite in {:.1} s", scale.name, run.sqlite_copy.as_secs_f64());
+
+    let (c, t) = (o.concurrency.to_string(), o.seconds.to_string());
+    run.gate_statements = ceiling::gate_statements(scale, &db.name, &std::env::temp_dir(), &c, &t).await?;
+    eprintln!("scale {}: the gate check's statements alone {:.0} tps", scale.name, run.gate_statements);
 
     let quote_ids = ids(&conn, "quote", scale.quotes - 1).await?;
     let notice_ids = ids(&conn, "notice", scale.notices).await?;
@@ -390,6 +398,13 @@ fn report(
     for run in runs {
         let figure = format!("gate check `GET /quotes/{{id}}/gate`, scale {}", run.name);
         load_row(&mut r, &figure, &run.gate, "`pgbench -S`", pgbench_s, Some(0.5))?;
+        writeln!(
+            r,
+            "| … the database's ceiling for it: the gate check's three statements run by `pgbench` alone (no HTTP, no pool), scale {} | {:.0} tps | `pgbench -S` {pgbench_s:.0} tps | {:.2} | — | — |",
+            run.name,
+            run.gate_statements,
+            run.gate_statements / pgbench_s,
+        )?;
         let figure = format!("… for comparison: `GET /me`, authentication and nothing else, scale {}", run.name);
         load_row(&mut r, &figure, &run.me, "`pgbench -S`", pgbench_s, None)?;
         let figure = format!("… and `GET /static/app.css`, HTTP with no database, scale {}", run.name);
