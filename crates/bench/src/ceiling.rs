@@ -10,8 +10,6 @@
 //! database a little more than the service's bound values do, so the figure
 //! is a ceiling slightly on the low side.
 
-use std::path::Path;
-
 use pricegate_store::sql::{Reading, later_notices_sql, load_quote_sql, token_user_sql};
 use sea_orm::DbBackend;
 
@@ -40,32 +38,15 @@ fn one_line(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Transactions per second of the gate check's statements on `database`.
-pub async fn gate_statements(
-    scale: Scale,
-    database: &str,
-    dir: &Path,
-    concurrency: &str,
-    seconds: &str,
-) -> anyhow::Result<f64> {
-    let script = dir.join(format!("pricegate-bench-gate-{}.sql", scale.name));
+/// Transactions per second of the gate check's statements on `database`,
+/// at the benchmark's concurrency and for its duration.
+pub async fn gate_statements(scale: Scale, database: &str, concurrency: usize, seconds: u64) -> anyhow::Result<f64> {
+    let script = std::env::temp_dir().join(format!("pricegate-bench-gate-{}.sql", scale.name));
     std::fs::write(&script, gate_script(scale))?;
-    let script_arg = script.display().to_string();
-    let tps = crate::server::pgbench(&[
-        "-n",
-        "-M",
-        "prepared",
-        "-f",
-        &script_arg,
-        "-c",
-        concurrency,
-        "-j",
-        "2",
-        "-T",
-        seconds,
-        database,
-    ])
-    .await;
+    let (script_arg, c, t) = (script.display().to_string(), concurrency.to_string(), seconds.to_string());
+    let tps =
+        crate::server::pgbench(&["-n", "-M", "prepared", "-f", &script_arg, "-c", &c, "-j", "2", "-T", &t, database])
+            .await;
     std::fs::remove_file(&script).ok();
     tps
 }

@@ -175,8 +175,7 @@ async fn run_scale(
     }
     eprintln!("scale {}: copied to SQLite in {:.1} s", scale.name, run.sqlite_copy.as_secs_f64());
 
-    let (c, t) = (o.concurrency.to_string(), o.seconds.to_string());
-    run.gate_statements = ceiling::gate_statements(scale, &db.name, &std::env::temp_dir(), &c, &t).await?;
+    run.gate_statements = ceiling::gate_statements(scale, &db.name, o.concurrency, o.seconds).await?;
     eprintln!("scale {}: the gate check's statements alone {:.0} tps", scale.name, run.gate_statements);
 
     let quote_ids = ids(&conn, "quote", scale.quotes - 1).await?;
