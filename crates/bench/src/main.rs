@@ -89,6 +89,9 @@ struct ScaleRun {
     /// `pgbench` alone: the database's ceiling for the gate check.
     gate_statements: f64,
     finalise: Option<Outcome>,
+    /// Transactions per second of the finalisation's statements run by
+    /// `pgbench` alone: the database's ceiling for finalising.
+    finalise_statements: Option<f64>,
     acknowledge: Option<Outcome>,
     race: Option<(usize, usize, i64)>,
     violations: i64,
@@ -177,6 +180,11 @@ async fn run_scale(
 
     run.gate_statements = ceiling::gate_statements(scale, &db.name, o.concurrency, o.seconds).await?;
     eprintln!("scale {}: the gate check's statements alone {:.0} tps", scale.name, run.gate_statements);
+    if writes {
+        let tps = ceiling::finalise_statements(&o.server, scale, run_id, o.concurrency).await?;
+        eprintln!("scale {}: the finalisation's statements alone {tps:.0} tps", scale.name);
+        run.finalise_statements = Some(tps);
+    }
 
     let quote_ids = ids(&conn, "quote", scale.quotes - 1).await?;
     let notice_ids = ids(&conn, "notice", scale.notices).await?;
@@ -419,6 +427,14 @@ fn report(
     if let Some(f) = &first.finalise {
         let figure = "finalise `POST /quotes/{id}/finalise`, distinct ready quotes";
         load_row(&mut r, figure, f, "`pgbench -N`", pgbench_n, Some(0.5))?;
+    }
+    if let Some(tps) = first.finalise_statements {
+        writeln!(
+            r,
+            "| … the database's ceiling for it: the finalisation's statements run by `pgbench` alone (no HTTP, no pool), each ready quote once, on a copy of the scale {} data | {tps:.0} tps | `pgbench -N` {pgbench_n:.0} tps | {:.2} | — | — |",
+            first.name,
+            tps / pgbench_n,
+        )?;
     }
     if let Some(a) = &first.acknowledge {
         let figure = "acknowledge `POST /notices/{id}/acknowledge`, new pairs";

@@ -524,6 +524,14 @@ struct StoredEvidence<'a> {
     price_override: &'a Option<OverrideView>,
 }
 
+/// The statement [`record_finalisation`] sends on PostgreSQL: `$1` the
+/// quote, `$2` the signer, `$3` the evidence as JSON text, `$4` the override.
+pub const RECORD_FINALISATION: &str = "WITH f AS (INSERT INTO finalisations \
+       (quote_id, finalised_by, finalised_at, evidence, override_id) \
+       VALUES ($1, $2, date_trunc('microseconds', clock_timestamp()), CAST($3 AS json), $4) RETURNING finalised_at) \
+     UPDATE quotes SET state = 'finalised', finalised_at = f.finalised_at, updated_at = f.finalised_at \
+     FROM f WHERE quotes.id = $1 RETURNING quotes.*";
+
 /// Writes the finalisation record and marks the quote finalised, stamping
 /// both with the database clock read now, which it returns with the quote.
 /// On PostgreSQL that is one statement, the clock read inside it. The
@@ -539,11 +547,7 @@ async fn record_finalisation(
         let row = txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "WITH f AS (INSERT INTO finalisations (quote_id, finalised_by, finalised_at, evidence, override_id) \
-                   VALUES ($1, $2, date_trunc('microseconds', clock_timestamp()), CAST($3 AS json), $4) \
-                   RETURNING finalised_at) \
-                 UPDATE quotes SET state = 'finalised', finalised_at = f.finalised_at, updated_at = f.finalised_at \
-                 FROM f WHERE quotes.id = $1 RETURNING quotes.*",
+                RECORD_FINALISATION,
                 [id.into(), finalised_by.into(), evidence.into(), override_id.into()],
             ))
             .await?

@@ -26,11 +26,13 @@ pub use ack_links::{AckLinkError, AckLinkView, looks_like_token};
 pub use audit::AuditEntry;
 
 /// The statements on the gate's hot path exactly as the store sends them,
-/// for the benchmark to `EXPLAIN` (never a copy that could drift).
+/// for the benchmark to `EXPLAIN` and to run through `pgbench` (never a copy
+/// that could drift).
 #[doc(hidden)]
 pub mod sql {
+    pub use crate::audit::RECORD_AUDIT;
     pub use crate::auth::token_user_sql;
-    pub use crate::gate::{LOCK_GATE_AND_QUOTE, Reading, later_notices_sql};
+    pub use crate::gate::{LOCK_GATE_AND_QUOTE, RECORD_FINALISATION, Reading, later_notices_sql};
     pub use crate::quotes::load_quote_sql;
 }
 pub use auth::{ApiToken, TOKEN_TTL_HOURS};
