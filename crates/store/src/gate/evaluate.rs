@@ -1,0 +1,293 @@
+//! What the gate sees for one quote: the notices published since it was
+//! drafted, its signer's acknowledgements of them, what each pending notice
+//! does to the quote's prices, and the lines whose price is no longer in
+//! force. Read-only; [`super`] takes the locks and writes the outcome.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use pricegate_domain::{GateDecision, NoticeAck, PriceChange, PricedLine, PublishedNotice, decide, impact_of};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
+};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::entity::{notices, price_overrides, quote_lines};
+use crate::notices::{PUBLISHED, load_changes};
+use crate::quotes::LoadedQuote;
+use crate::views::{
+    EvidenceNotice, GateView, ImpactView, LineImpactView, OverrideView, PendingNoticeView, SupersededLineView,
+};
+
+/// What the gate sees for one quote right now.
+pub(super) struct Evaluation {
+    pub view: GateView,
+    pub evidence: Vec<EvidenceNotice>,
+}
+
+pub(crate) fn priced_lines(lines: &[quote_lines::Model]) -> Vec<PricedLine> {
+    lines
+        .iter()
+        .map(|l| PricedLine {
+            line_id: l.id,
+            sku: l.sku.clone(),
+            quantity: l.quantity,
+            unit_price_minor: l.unit_price_minor,
+            discount_bp: l.discount_bp,
+        })
+        .collect()
+}
+
+/// The unit price of product `p` in force on `today` (both SQL
+/// expressions): the latest published change effective by then (by
+/// effective date, then publication order, then position in its notice),
+/// else the list price. One correlated subquery, so a caller reads its rows
+/// and their prices in one statement; the index on `(product_id,
+/// effective_on)` makes it a short backward scan whatever the table's size.
+pub(crate) fn price_in_force_sql(today: &str) -> String {
+    format!(
+        "COALESCE((SELECT nc.unit_price_minor FROM notice_changes nc JOIN notices n ON n.id = nc.notice_id \
+           WHERE nc.product_id = p.id AND n.state = 'published' AND nc.effective_on <= {today} \
+           ORDER BY nc.effective_on DESC, n.seq DESC, nc.position DESC LIMIT 1), p.unit_price_minor)"
+    )
+}
+
+/// One notice published after a quote was drafted, with the signer's
+/// acknowledgement of it if there is one, and (when asked for) one of its
+/// price changes: a notice with several changes comes back as several rows.
+#[derive(FromQueryResult)]
+struct LaterNotice {
+    id: Uuid,
+    seq: Option<i64>,
+    title: String,
+    /// Not read by [`Reading::All`]: bodies run to thousands of characters,
+    /// and the evidence does not keep them.
+    body: Option<String>,
+    published_at: Option<DateTime<Utc>>,
+    acknowledged_at: Option<DateTime<Utc>>,
+    channel: Option<String>,
+    change_sku: Option<String>,
+    change_unit_price_minor: Option<i64>,
+    change_effective_on: Option<NaiveDate>,
+}
+
+/// Which notices published since drafting to read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reading {
+    /// Only those the signer has not acknowledged, with their price changes:
+    /// enough to answer "what is pending", at a cost that grows with the
+    /// pending notices.
+    Pending,
+    /// All of them with the signer's acknowledgements, without bodies or
+    /// price changes: the evidence a finalisation stores.
+    All,
+}
+
+/// The notices published after `drafted_at`, in publication order, with
+/// `signer`'s acknowledgements: one statement where there were two.
+///
+/// The cost grows with the notices since drafting and with nothing else: not
+/// with the signer's acknowledgement history (which grows for years), nor
+/// with the price changes ever published. Left to themselves, the planners
+/// would rather read those whole: PostgreSQL hashed every acknowledgement the
+/// signer ever made and scanned every price change, and SQLite scanned every
+/// notice.
+///
+/// On PostgreSQL, the pending reading takes the signer's acknowledgements of
+/// those notices as one range of `acknowledgements_user_published` (the
+/// notice's `published_at` is copied into each acknowledgement) and keeps
+/// the notices whose id is not in it; their price changes are a `LATERAL`
+/// probe (`OFFSET 0` keeps it from being flattened into a join that scans
+/// them all). The full reading, which finalisation stores as evidence,
+/// probes each notice's acknowledgement by index. Every range is closed with
+/// `< 'infinity'`, which excludes nothing: with a bound on both sides, the
+/// planner estimates the range of an unknown parameter as narrow, not as a
+/// third of the table, so the server keeps one generic plan for the prepared
+/// statement instead of planning it anew on every call (half the statement's
+/// cost). SQLite, which only nests loops, is told to take the `published_at`
+/// range.
+async fn later_notices(
+    conn: &impl ConnectionTrait,
+    drafted_at: DateTime<Utc>,
+    signer: Uuid,
+    reading: Reading,
+) -> Result<Vec<LaterNotice>, StoreError> {
+    let backend = conn.get_database_backend();
+    let sql = later_notices_sql(reading, backend);
+    Ok(LaterNotice::find_by_statement(Statement::from_sql_and_values(backend, sql, [signer.into(), drafted_at.into()]))
+        .all(conn)
+        .await?)
+}
+
+/// The statement [`later_notices`] sends: two placeholders, the signer's
+/// first in every form, then `drafted_at`.
+pub fn later_notices_sql(reading: Reading, backend: DbBackend) -> String {
+    match (reading, backend) {
+        (Reading::Pending, DbBackend::Postgres) => format!(
+            "SELECT n.id, n.seq, n.title, n.body, n.published_at, NULL AS acknowledged_at, NULL AS channel, \
+               c.sku AS change_sku, c.unit_price_minor AS change_unit_price_minor, c.effective_on AS change_effective_on \
+             FROM notices n \
+             LEFT JOIN LATERAL (SELECT c.sku, c.unit_price_minor, c.effective_on, c.position FROM notice_changes c \
+               WHERE c.notice_id = n.id OFFSET 0) c ON true \
+             WHERE n.state = '{PUBLISHED}' AND n.published_at > $2 AND n.published_at < 'infinity' \
+               AND n.id NOT IN (SELECT a.notice_id FROM acknowledgements a WHERE a.user_id = $1 \
+                 AND a.notice_published_at > $2 AND a.notice_published_at < 'infinity') \
+             ORDER BY n.seq, c.position"
+        ),
+        (Reading::Pending, _) => format!(
+            "SELECT n.id, n.seq, n.title, n.body, n.published_at, NULL AS acknowledged_at, NULL AS channel, \
+               c.sku AS change_sku, c.unit_price_minor AS change_unit_price_minor, c.effective_on AS change_effective_on \
+             FROM notices n INDEXED BY notices_published_at LEFT JOIN notice_changes c ON c.notice_id = n.id \
+             WHERE NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.user_id = ? AND a.notice_id = n.id) \
+               AND n.state = '{PUBLISHED}' AND n.published_at > ? \
+             ORDER BY n.seq, c.position"
+        ),
+        (Reading::All, DbBackend::Postgres) => format!(
+            "SELECT n.id, n.seq, n.title, NULL AS body, n.published_at, a.acknowledged_at, a.channel, \
+               NULL AS change_sku, NULL AS change_unit_price_minor, NULL AS change_effective_on \
+             FROM notices n LEFT JOIN LATERAL (SELECT a.acknowledged_at, a.channel FROM acknowledgements a \
+               WHERE a.user_id = $1 AND a.notice_id = n.id LIMIT 1) a ON true \
+             WHERE n.state = '{PUBLISHED}' AND n.published_at > $2 AND n.published_at < 'infinity' \
+             ORDER BY n.seq"
+        ),
+        (Reading::All, _) => format!(
+            "SELECT n.id, n.seq, n.title, NULL AS body, n.published_at, a.acknowledged_at, a.channel, \
+               NULL AS change_sku, NULL AS change_unit_price_minor, NULL AS change_effective_on \
+             FROM notices n INDEXED BY notices_published_at \
+             LEFT JOIN acknowledgements a ON a.user_id = ? AND a.notice_id = n.id \
+             WHERE n.state = '{PUBLISHED}' AND n.published_at > ? \
+             ORDER BY n.seq"
+        ),
+    }
+}
+
+/// Checks a loaded quote against the notices published after it was
+/// drafted, the signer's acknowledgements, and the prices in force today.
+/// With [`Reading::Pending`] the evaluation has no evidence: it is for
+/// showing the gate, not for finalising.
+pub(super) async fn evaluate(
+    conn: &impl ConnectionTrait,
+    loaded: &LoadedQuote,
+    reading: Reading,
+) -> Result<Evaluation, StoreError> {
+    let LoadedQuote { quote, lines, in_force, .. } = loaded;
+    let later = later_notices(conn, quote.drafted_at, quote.signer_id, reading).await?;
+
+    // Rows are in `seq` order, a notice's change rows next to each other.
+    let mut published: Vec<PublishedNotice> = Vec::new();
+    let mut signer_acks: Vec<NoticeAck> = Vec::new();
+    let mut by_id: HashMap<Uuid, &LaterNotice> = HashMap::new();
+    let mut changes: HashMap<Uuid, Vec<PriceChange>> = HashMap::new();
+    for n in &later {
+        if let (Some(sku), Some(unit_price_minor), Some(effective_on)) =
+            (&n.change_sku, n.change_unit_price_minor, n.change_effective_on)
+        {
+            changes.entry(n.id).or_default().push(PriceChange { sku: sku.clone(), unit_price_minor, effective_on });
+        }
+        if by_id.insert(n.id, n).is_some() {
+            continue;
+        }
+        let (Some(seq), Some(published_at)) = (n.seq, n.published_at) else { continue };
+        published.push(PublishedNotice { id: n.id, seq, published_at });
+        if let Some(acknowledged_at) = n.acknowledged_at {
+            signer_acks.push(NoticeAck { notice_id: n.id, acknowledged_at });
+        }
+    }
+
+    let mut view = GateView { ready: false, pending: vec![], superseded: vec![], price_override: None };
+    let mut evidence = Vec::new();
+    match decide(quote.drafted_at, &published, &signer_acks) {
+        GateDecision::Pending { pending } => {
+            let mut bodies = HashMap::new();
+            if reading == Reading::All {
+                // Only a refusal needs them: finalising reads them then.
+                let ids: Vec<Uuid> = pending.iter().map(|p| p.id).collect();
+                for (id, list) in load_changes(conn, &ids).await? {
+                    changes.insert(id, list.iter().map(PriceChange::from).collect());
+                }
+                bodies = notices::Entity::find()
+                    .select_only()
+                    .columns([notices::Column::Id, notices::Column::Body])
+                    .filter(notices::Column::Id.is_in(ids))
+                    .into_tuple::<(Uuid, String)>()
+                    .all(conn)
+                    .await?
+                    .into_iter()
+                    .collect();
+            }
+            let priced = priced_lines(lines);
+            for p in pending {
+                let notice = by_id[&p.id];
+                let notice_changes = changes.remove(&p.id).unwrap_or_default();
+                let impact = impact_of(&priced, &notice_changes);
+                view.pending.push(PendingNoticeView {
+                    notice_id: p.id,
+                    seq: p.seq,
+                    title: notice.title.clone(),
+                    body: bodies.remove(&p.id).or_else(|| notice.body.clone()).unwrap_or_default(),
+                    published_at: p.published_at,
+                    impact: ImpactView {
+                        total_delta_minor: impact.total_delta_minor,
+                        lines: impact
+                            .lines
+                            .into_iter()
+                            .map(|l| LineImpactView {
+                                line_id: l.line_id,
+                                sku: l.sku,
+                                quantity: l.quantity,
+                                old_unit_price_minor: l.old_unit_price_minor,
+                                new_unit_price_minor: l.new_unit_price_minor,
+                                effective_on: l.effective_on,
+                                old_total_minor: l.old_total_minor,
+                                new_total_minor: l.new_total_minor,
+                                delta_minor: l.delta_minor,
+                            })
+                            .collect(),
+                    },
+                });
+            }
+        }
+        GateDecision::Ready { checked } => {
+            for (p, acknowledged_at) in checked {
+                let notice = by_id[&p.id];
+                evidence.push(EvidenceNotice {
+                    notice_id: p.id,
+                    seq: p.seq,
+                    title: notice.title.clone(),
+                    published_at: p.published_at,
+                    acknowledged_at,
+                    channel: notice.channel.clone().unwrap_or_default(),
+                });
+            }
+        }
+    }
+
+    view.superseded = lines
+        .iter()
+        .filter_map(|l| {
+            let current = *in_force.get(&l.product_id)?;
+            (current != l.unit_price_minor).then(|| SupersededLineView {
+                line_id: l.id,
+                sku: l.sku.clone(),
+                quoted_unit_price_minor: l.unit_price_minor,
+                current_unit_price_minor: current,
+            })
+        })
+        .collect();
+    if !view.superseded.is_empty() {
+        view.price_override = latest_override(conn, quote.id).await?;
+    }
+    view.ready = view.pending.is_empty() && (view.superseded.is_empty() || view.price_override.is_some());
+    Ok(Evaluation { view, evidence })
+}
+
+async fn latest_override(conn: &impl ConnectionTrait, quote_id: Uuid) -> Result<Option<OverrideView>, StoreError> {
+    Ok(price_overrides::Entity::find()
+        .filter(price_overrides::Column::QuoteId.eq(quote_id))
+        .order_by_desc(price_overrides::Column::CreatedAt)
+        .one(conn)
+        .await?
+        .map(|o| OverrideView { id: o.id, approved_by: o.approved_by, reason: o.reason, created_at: o.created_at }))
+}
