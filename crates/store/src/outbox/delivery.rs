@@ -1,0 +1,237 @@
+//! The worker's side of the outbox: claiming due messages under a lease,
+//! minting each message's acknowledgement-link token just before it leaves,
+//! and recording what became of each attempt.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany};
+use uuid::Uuid;
+
+use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, SENT};
+use crate::auth::{hash_token, random_token};
+use crate::db::db_now;
+use crate::entity::{ack_tokens, outbox};
+use crate::{Store, StoreError};
+
+/// Due rows, oldest first, skipping rows another worker holds (PostgreSQL;
+/// SQLite has no row locks and its write transaction already excludes others).
+fn due_mail(now: DateTime<Utc>, limit: u64) -> sea_orm::Select<outbox::Entity> {
+    outbox::Entity::find()
+        .filter(outbox::Column::State.eq(PENDING))
+        .filter(outbox::Column::NextAttemptAt.lte(now))
+        .order_by_asc(outbox::Column::NextAttemptAt)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+}
+
+/// The (notice, user) of a publication or reminder key; `None` for other mail.
+fn ack_target(dedupe_key: &str) -> Option<(Uuid, Uuid)> {
+    let mut parts = dedupe_key.split(':');
+    if !matches!(parts.next(), Some("publish" | "remind")) {
+        return None;
+    }
+    let notice = parts.next()?.parse().ok()?;
+    let user = parts.next()?.parse().ok()?;
+    Some((notice, user))
+}
+
+impl Store {
+    /// Fills the ack-link slot of each claimed message with a fresh token,
+    /// minted now for the message's (notice, user) and stored only as its
+    /// hash, valid for the configured lifetime from this moment. Called by
+    /// the worker just before sending; a retry mints a new token, and every
+    /// token it minted stays valid until it is used or expires.
+    pub async fn mint_ack_links(&self, rows: Vec<outbox::Model>) -> Result<Vec<outbox::Model>, StoreError> {
+        let setup = self.mail_setup()?;
+        let now = db_now(&self.db).await?;
+        let mut tokens = Vec::new();
+        let mut minted = Vec::with_capacity(rows.len());
+        for mut row in rows {
+            let carries_link = row.text_body.contains(ACK_TOKEN_SLOT) || row.html_body.contains(ACK_TOKEN_SLOT);
+            if let (true, Some((notice_id, user_id))) = (carries_link, ack_target(&row.dedupe_key)) {
+                let token = random_token()?;
+                tokens.push(ack_tokens::ActiveModel {
+                    token_hash: Set(hash_token(&token)),
+                    notice_id: Set(notice_id),
+                    user_id: Set(user_id),
+                    created_at: Set(now),
+                    expires_at: Set(now + setup.ack_link_ttl),
+                    used_at: Set(None),
+                });
+                row.text_body = row.text_body.replace(ACK_TOKEN_SLOT, &token);
+                row.html_body = row.html_body.replace(ACK_TOKEN_SLOT, &token);
+            }
+            minted.push(row);
+        }
+        for chunk in tokens.chunks(CHUNK) {
+            ack_tokens::Entity::insert_many(chunk.to_vec()).exec_without_returning(&self.db).await?;
+        }
+        Ok(minted)
+    }
+
+    /// Takes up to `limit` due messages for this worker: each gets one more
+    /// attempt and a lease (`next_attempt_at = now + lease`) in a short
+    /// transaction, so the SMTP conversation happens outside any lock. On
+    /// PostgreSQL `FOR UPDATE SKIP LOCKED` lets several workers claim side by
+    /// side without ever taking the same row; a worker that dies mid-send
+    /// leaves its rows to be claimed again when the lease runs out. The
+    /// `attempts` of each returned row names this claim: the worker hands it
+    /// back to [`Store::mark_mail_sent`] and [`Store::mark_mail_attempt_failed`],
+    /// which change nothing once another claim has counted one more.
+    pub async fn claim_due_mail(
+        &self,
+        limit: u64,
+        lease: std::time::Duration,
+    ) -> Result<Vec<outbox::Model>, StoreError> {
+        // Look before taking the write lock: an idle worker polls often, and
+        // on SQLite every write transaction excludes all other writers.
+        let probe = outbox::Entity::find()
+            .filter(outbox::Column::State.eq(PENDING))
+            .filter(outbox::Column::NextAttemptAt.lte(db_now(&self.db).await?))
+            .one(&self.db)
+            .await?;
+        if probe.is_none() {
+            return Ok(vec![]);
+        }
+        let txn = self.begin_write().await?;
+        let now = db_now(&txn).await?;
+        let rows = due_mail(now, limit).all(&txn).await?;
+        if rows.is_empty() {
+            txn.commit().await?;
+            return Ok(rows);
+        }
+        let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(Expr::value(1)))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(lease_until))
+            .filter(outbox::Column::Id.is_in(rows.iter().map(|r| r.id)))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| outbox::Model { attempts: r.attempts + 1, next_attempt_at: lease_until, ..r })
+            .collect())
+    }
+
+    /// Marks delivered messages sent: each `(id, attempts)` is a row as this
+    /// worker claimed it. Only rows still held by that claim change (still
+    /// `pending`, and not claimed again since: every claim counts one more
+    /// attempt), so a worker whose lease ran out cannot touch a row another
+    /// worker has claimed or sent since. Returns how many rows were marked.
+    pub async fn mark_mail_sent(&self, claimed: &[(Uuid, i32)]) -> Result<u64, StoreError> {
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let now = db_now(&self.db).await?;
+        self.update_held(claimed, |update, _| {
+            update.col_expr(outbox::Column::State, Expr::value(SENT)).col_expr(outbox::Column::SentAt, Expr::value(now))
+        })
+        .await
+    }
+
+    /// Records a failed attempt of the row as this worker claimed it (its
+    /// `attempts`): the row waits until `retry_at`, or, with no retry left
+    /// (`None`), ends as `failed` for an admin to see. Like
+    /// [`Store::mark_mail_sent`], it changes nothing once the claim is no
+    /// longer this worker's; returns whether the row was marked.
+    pub async fn mark_mail_attempt_failed(
+        &self,
+        id: Uuid,
+        attempts: i32,
+        error: &str,
+        retry_in: Option<std::time::Duration>,
+    ) -> Result<bool, StoreError> {
+        let now = db_now(&self.db).await?;
+        let error: String = error.chars().take(1000).collect();
+        let mut update = outbox::Entity::update_many().col_expr(outbox::Column::LastError, Expr::value(error));
+        update = match retry_in {
+            Some(delay) => update.col_expr(
+                outbox::Column::NextAttemptAt,
+                Expr::value(now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1))),
+            ),
+            None => update.col_expr(outbox::Column::State, Expr::value(FAILED)),
+        };
+        let result = held(update.filter(outbox::Column::Id.eq(id)), attempts).exec(&self.db).await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    /// Gives claimed rows back unsent (a worker whose lease would run out
+    /// before it could send them): due at once, and the attempt this claim
+    /// counted is taken back, as no attempt was made. Rows another worker
+    /// has claimed or sent since are left alone. Returns how many came back.
+    pub async fn release_mail(&self, claimed: &[(Uuid, i32)]) -> Result<u64, StoreError> {
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let now = db_now(&self.db).await?;
+        self.update_held(claimed, |update, attempts| {
+            update
+                .col_expr(outbox::Column::Attempts, Expr::value(attempts - 1))
+                .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+        })
+        .await
+    }
+
+    /// Applies `set` to the rows of `claimed` that the claim still holds (see
+    /// [`Store::mark_mail_sent`]), in chunks of one attempts count each;
+    /// `set` is given that count. Returns how many rows changed.
+    async fn update_held(
+        &self,
+        claimed: &[(Uuid, i32)],
+        set: impl Fn(UpdateMany<outbox::Entity>, i32) -> UpdateMany<outbox::Entity>,
+    ) -> Result<u64, StoreError> {
+        let mut changed = 0;
+        for (attempts, ids) in by_attempts(claimed) {
+            for chunk in ids.chunks(CHUNK) {
+                let update = set(outbox::Entity::update_many(), attempts);
+                let update = held(update.filter(outbox::Column::Id.is_in(chunk.iter().copied())), attempts);
+                changed += update.exec(&self.db).await?.rows_affected;
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// Narrows `update` to rows still held by the claim that counted `attempts`:
+/// still pending, and not claimed again since (every claim counts one more).
+fn held(update: UpdateMany<outbox::Entity>, attempts: i32) -> UpdateMany<outbox::Entity> {
+    update.filter(outbox::Column::State.eq(PENDING)).filter(outbox::Column::Attempts.eq(attempts))
+}
+
+/// Claimed rows grouped by the attempt count their claim gave them.
+fn by_attempts(claimed: &[(Uuid, i32)]) -> BTreeMap<i32, Vec<Uuid>> {
+    let mut groups: BTreeMap<i32, Vec<Uuid>> = BTreeMap::new();
+    for (id, attempts) in claimed {
+        groups.entry(*attempts).or_default().push(*id);
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::publication_key;
+    use super::super::reminders::reminder_key;
+    use super::{ack_target, due_mail};
+    use sea_orm::{DbBackend, QueryTrait};
+
+    #[test]
+    fn claiming_skips_rows_other_workers_hold_on_postgres() {
+        let sql = due_mail(chrono::Utc::now(), 10).build(DbBackend::Postgres).to_string();
+        assert!(sql.ends_with("FOR UPDATE SKIP LOCKED"), "{sql}");
+        let sql = due_mail(chrono::Utc::now(), 10).build(DbBackend::Sqlite).to_string();
+        assert!(!sql.contains("FOR UPDATE"), "{sql}");
+    }
+
+    #[test]
+    fn the_keys_of_linked_letters_name_their_notice_and_user() {
+        let (n, u) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        assert_eq!(ack_target(&publication_key(n, u)), Some((n, u)));
+        assert_eq!(ack_target(&reminder_key(n, u, 2)), Some((n, u)));
+        assert_eq!(ack_target(&reminder_key(n, u, "now-17")), Some((n, u)));
+        assert_eq!(ack_target(&format!("escalate:{n}:{u}")), None);
+        assert_eq!(ack_target("publish:not-a-uuid:x"), None);
+    }
+}

@@ -1,0 +1,280 @@
+//! The mail outbox: rows written in the same transaction as the state change
+//! they announce, claimed and marked by the mail worker.
+//!
+//! The store cannot depend on the mail crate (mail depends on the store), yet
+//! the message is rendered where the state change happens, inside its
+//! transaction. So the store defines [`Composer`] and the mail crate
+//! implements it; the binary hands one to [`Store::with_mail`].
+//!
+//! An acknowledgement token exists in clear only in the message that leaves
+//! for the recipient: the outbox row holds [`ACK_TOKEN_SLOT`] where the link's
+//! token goes, and the worker mints the token (keeping only its hash) just
+//! before it hands the message to the transport ([`Store::mint_ack_links`]).
+//! A row read from the database, a backup or the admin outbox never carries a
+//! working link.
+//!
+//! A publication does not write its e-mails itself: it writes one row that
+//! owes them, and the worker expands it (see [`Store::expand_publication_batch`]).
+
+mod admin;
+mod delivery;
+mod fanout;
+mod reminders;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use pricegate_domain::{PriceChange, Role, impact_of, quote_total};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::entity::{notices, outbox, quotes, users};
+use crate::gate::priced_lines;
+use crate::notices::load_changes;
+use crate::quotes::{DRAFT, load_lines};
+use crate::views::PriceChangeView;
+use crate::{Store, StoreError};
+
+pub use admin::{OutboxMessageView, OutboxView, redact_ack_links};
+pub(crate) use fanout::owe_publication_mail;
+pub use fanout::{FANOUT_BATCH, FanoutClaim, FanoutStep};
+
+pub const PENDING: &str = "pending";
+pub const SENT: &str = "sent";
+pub const FAILED: &str = "failed";
+
+/// Rows per INSERT: far below SQLite's and PostgreSQL's bind-parameter limits.
+const CHUNK: usize = 400;
+
+/// A published notice as a letter shows it.
+#[derive(Debug, Clone)]
+pub struct NoticeContent {
+    pub id: Uuid,
+    pub title: String,
+    /// Markdown, as finance wrote it.
+    pub body: String,
+    pub published_at: DateTime<Utc>,
+    pub changes: Vec<PriceChangeView>,
+}
+
+/// An open quote drafted before the notice: the gate blocks it until its
+/// signer acknowledges.
+#[derive(Debug, Clone)]
+pub struct BlockedQuote {
+    pub id: Uuid,
+    pub customer_name: String,
+    pub customer_company: String,
+    pub currency: String,
+    pub total_minor: i64,
+    /// How much the notice's changes move the quote's total.
+    pub delta_minor: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub name: String,
+    pub email: String,
+}
+
+/// A salesperson who has not acknowledged, as the escalation names them.
+#[derive(Debug, Clone)]
+pub struct PendingPerson {
+    pub name: String,
+    pub email: String,
+    pub quotes: Vec<BlockedQuote>,
+}
+
+/// What one e-mail says, before it is rendered.
+#[derive(Debug)]
+pub enum Letter<'a> {
+    Publication {
+        notice: &'a NoticeContent,
+        to: &'a Recipient,
+        quotes: &'a [BlockedQuote],
+        ack_url: &'a str,
+    },
+    Reminder {
+        notice: &'a NoticeContent,
+        to: &'a Recipient,
+        quotes: &'a [BlockedQuote],
+        ack_url: &'a str,
+        number: usize,
+        of: usize,
+    },
+    Escalation {
+        notice: &'a NoticeContent,
+        to: &'a Recipient,
+        pending: &'a [PendingPerson],
+    },
+}
+
+/// A rendered message: subject, plain text and HTML.
+#[derive(Debug, Clone)]
+pub struct Composed {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Renders letters; implemented by the mail crate.
+pub trait Composer: Send + Sync + 'static {
+    fn compose(&self, letter: &Letter<'_>) -> Result<Composed, String>;
+}
+
+/// Everything the store needs to write mail.
+pub struct MailSetup {
+    pub composer: Arc<dyn Composer>,
+    /// Where people reach the server, no trailing slash: ack links start here.
+    pub base_url: String,
+    pub ack_link_ttl: chrono::Duration,
+    /// The right-hand side of every Message-ID.
+    pub message_id_domain: String,
+}
+
+impl std::fmt::Debug for MailSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSetup").field("base_url", &self.base_url).field("ack_link_ttl", &self.ack_link_ttl).finish()
+    }
+}
+
+/// Stands in an outbox body for the token of the recipient's ack link.
+pub const ACK_TOKEN_SLOT: &str = "{ack-token}";
+
+/// Dedupe keys of the letters that carry an ack link: they name the
+/// (notice, user) the link acknowledges for.
+fn publication_key(notice_id: Uuid, user_id: Uuid) -> String {
+    format!("publish:{notice_id}:{user_id}")
+}
+
+/// Builds outbox rows, then writes them in bulk.
+struct Batch<'a> {
+    setup: &'a MailSetup,
+    now: DateTime<Utc>,
+    rows: Vec<outbox::ActiveModel>,
+}
+
+impl<'a> Batch<'a> {
+    fn new(setup: &'a MailSetup, now: DateTime<Utc>) -> Self {
+        Batch { setup, now, rows: vec![] }
+    }
+
+    /// The recipient's ack link, its token still a slot (see the module doc).
+    fn ack_link(&self) -> String {
+        format!("{}/ack/{ACK_TOKEN_SLOT}", self.setup.base_url)
+    }
+
+    fn push(&mut self, kind: &str, dedupe_key: String, to: &Recipient, letter: &Letter<'_>) -> Result<(), StoreError> {
+        let composed =
+            self.setup.composer.compose(letter).map_err(|e| StoreError::Internal(format!("composing mail: {e}")))?;
+        let id = Uuid::new_v4();
+        self.rows.push(outbox::ActiveModel {
+            id: Set(id),
+            dedupe_key: Set(dedupe_key),
+            kind: Set(kind.to_owned()),
+            to_addr: Set(to.email.clone()),
+            to_name: Set(to.name.clone()),
+            subject: Set(composed.subject),
+            text_body: Set(composed.text),
+            html_body: Set(composed.html),
+            message_id: Set(format!("<{}@{}>", id.simple(), self.setup.message_id_domain)),
+            state: Set(PENDING.into()),
+            attempts: Set(0),
+            next_attempt_at: Set(self.now),
+            last_error: Set(None),
+            created_at: Set(self.now),
+            sent_at: Set(None),
+        });
+        Ok(())
+    }
+
+    /// Inserts everything; a row whose dedupe key exists is skipped, so
+    /// enqueueing the same logical e-mail twice (two workers, a restart) is harmless.
+    async fn write(self, conn: &impl ConnectionTrait) -> Result<usize, StoreError> {
+        Self::write_rows(self.rows, conn).await
+    }
+
+    async fn write_rows(rows: Vec<outbox::ActiveModel>, conn: &impl ConnectionTrait) -> Result<usize, StoreError> {
+        let count = rows.len();
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
+            outbox::Entity::insert_many(chunk)
+                .on_conflict(OnConflict::column(outbox::Column::DedupeKey).do_nothing().to_owned())
+                .exec_without_returning(conn)
+                .await?;
+        }
+        Ok(count)
+    }
+}
+
+async fn notice_content(conn: &impl ConnectionTrait, notice: &notices::Model) -> Result<NoticeContent, StoreError> {
+    Ok(NoticeContent {
+        id: notice.id,
+        title: notice.title.clone(),
+        body: notice.body.clone(),
+        published_at: notice.published_at.unwrap_or_default(),
+        changes: load_changes(conn, &[notice.id]).await?.remove(&notice.id).unwrap_or_default(),
+    })
+}
+
+async fn active_with_role(conn: &impl ConnectionTrait, role: Role) -> Result<Vec<users::Model>, StoreError> {
+    Ok(users::Entity::find()
+        .filter(users::Column::Role.eq(role.as_str()))
+        .filter(users::Column::Active.eq(true))
+        .order_by_asc(users::Column::Email)
+        .all(conn)
+        .await?)
+}
+
+/// Each signer's open quotes drafted before the notice, with what the notice
+/// does to their totals: the quotes the gate now blocks. Only those of
+/// `signers`, when given.
+async fn blocked_quotes(
+    conn: &impl ConnectionTrait,
+    notice: &NoticeContent,
+    signers: Option<&[Uuid]>,
+) -> Result<HashMap<Uuid, Vec<BlockedQuote>>, StoreError> {
+    let mut query = quotes::Entity::find()
+        .filter(quotes::Column::State.eq(DRAFT))
+        .filter(quotes::Column::DraftedAt.lt(notice.published_at));
+    if let Some(signers) = signers {
+        query = query.filter(quotes::Column::SignerId.is_in(signers.iter().copied()));
+    }
+    let open = query.order_by_asc(quotes::Column::DraftedAt).all(conn).await?;
+    let ids: Vec<Uuid> = open.iter().map(|q| q.id).collect();
+    let mut lines = load_lines(conn, &ids).await?;
+    let changes: Vec<PriceChange> = notice.changes.iter().map(PriceChange::from).collect();
+    let mut by_signer: HashMap<Uuid, Vec<BlockedQuote>> = HashMap::new();
+    for q in open {
+        let priced = priced_lines(&lines.remove(&q.id).unwrap_or_default());
+        by_signer.entry(q.signer_id).or_default().push(BlockedQuote {
+            id: q.id,
+            customer_name: q.customer_name,
+            customer_company: q.customer_company,
+            currency: q.currency,
+            total_minor: quote_total(&priced).unwrap_or(i64::MAX),
+            delta_minor: impact_of(&priced, &changes).total_delta_minor,
+        });
+    }
+    Ok(by_signer)
+}
+
+fn recipient(u: &users::Model) -> Recipient {
+    Recipient { name: u.name.clone(), email: u.email.clone() }
+}
+
+impl Store {
+    /// Lets this store write mail: a publication then owes its e-mails (one
+    /// fan-out row, see [`Store::expand_publication_batch`]), and reminders
+    /// and escalations enqueue outbox rows. Without it, nothing is enqueued.
+    pub fn with_mail(mut self, setup: MailSetup) -> Store {
+        self.mail = Some(Arc::new(setup));
+        self
+    }
+
+    fn mail_setup(&self) -> Result<Arc<MailSetup>, StoreError> {
+        self.mail.clone().ok_or_else(|| StoreError::Internal("mail is not configured on this store".into()))
+    }
+}
