@@ -1,12 +1,14 @@
+//! Quotes: drafting, editing, repricing, cancelling and price overrides,
+//! each in one transaction with its audit row. Finalising is the gate's
+//! (see [`crate::gate`]).
+
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use pricegate_domain::{
-    Currency, CustomerEmail, DiscountBp, Invalid, PricedLine, Quantity, Role, Sku, Text, quote_total,
-};
+use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Role, Sku, Text, quote_total};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -16,8 +18,17 @@ use crate::db::db_now;
 use crate::entity::{finalisations, price_overrides, products, quote_lines, quotes, users};
 use crate::gate::priced_lines;
 use crate::products::prices_in_force;
-use crate::views::{CustomerView, EvidenceNotice, EvidenceView, LineView, OverrideView, QuoteView, RepriceView};
+use crate::views::{OverrideView, QuoteView, RepriceView};
 use crate::{Actor, Store, StoreError};
+
+mod load;
+mod view;
+
+use load::load_owned;
+pub use load::load_quote_sql;
+pub(crate) use load::{LoadedQuote, load_lines, load_quote, load_quote_for_update, load_visible, load_visible_priced};
+use view::evidence_view;
+pub(crate) use view::{quote_view, to_view};
 
 pub(crate) const DRAFT: &str = "draft";
 pub const MAX_LINES: usize = 200;
@@ -55,139 +66,6 @@ pub struct QuotePatch {
 #[derive(Debug, Clone, Default)]
 pub struct QuoteFilter {
     pub state: Option<String>,
-}
-
-pub(crate) async fn load_lines(
-    conn: &impl ConnectionTrait,
-    quote_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<quote_lines::Model>>, StoreError> {
-    let mut by_quote: HashMap<Uuid, Vec<quote_lines::Model>> = HashMap::new();
-    for chunk in quote_ids.chunks(500) {
-        let rows = quote_lines::Entity::find()
-            .filter(quote_lines::Column::QuoteId.is_in(chunk.iter().copied()))
-            .order_by_asc(quote_lines::Column::Position)
-            .all(conn)
-            .await?;
-        for row in rows {
-            by_quote.entry(row.quote_id).or_default().push(row);
-        }
-    }
-    Ok(by_quote)
-}
-
-/// A quote and its lines, with the quote row locked against concurrent edits
-/// (`FOR UPDATE` on PostgreSQL; SQLite's write transaction already excludes them).
-pub(crate) async fn load_quote_for_update(
-    txn: &DatabaseTransaction,
-    id: Uuid,
-) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
-    let quote =
-        quotes::Entity::find_by_id(id).lock_exclusive().one(txn).await?.ok_or(StoreError::not_found("quote"))?;
-    let lines = load_lines(txn, &[id]).await?.remove(&id).unwrap_or_default();
-    Ok((quote, lines))
-}
-
-fn may_view(actor: &Actor, quote: &quotes::Model) -> bool {
-    actor.role == Role::Finance || quote.owner_id == actor.id || quote.signer_id == actor.id
-}
-
-/// A quote with its lines and the unit price in force today of each line's
-/// product, as one statement read them.
-pub(crate) struct LoadedQuote {
-    pub quote: quotes::Model,
-    pub lines: Vec<quote_lines::Model>,
-    /// Product id → unit price in force on the database's today (UTC).
-    pub in_force: HashMap<Uuid, i64>,
-}
-
-/// `q.a AS q_a, q.b AS q_b, …` for every column of an entity, so one row of a
-/// join can be read back into each entity's model by prefix.
-fn prefixed_columns<C: sea_orm::Iterable + sea_orm::IdenStatic>(alias: &str) -> String {
-    C::iter().map(|c| format!("{alias}.{0} AS {alias}_{0}", c.as_str())).collect::<Vec<_>>().join(", ")
-}
-
-/// The statement [`load_quote`] sends; one placeholder, the quote's id.
-pub fn load_quote_sql(backend: DbBackend) -> String {
-    // Today is the UTC date of the database clock, as `db_now` reads it;
-    // SQLite runs in this process, so its clock (`date('now')`) is ours.
-    let (today, param) = match backend {
-        DbBackend::Postgres => ("(clock_timestamp() AT TIME ZONE 'UTC')::date", "$1"),
-        _ => ("date('now')", "?"),
-    };
-    format!(
-        "SELECT {quote}, {line}, {price} AS l_in_force \
-         FROM quotes q LEFT JOIN quote_lines l ON l.quote_id = q.id LEFT JOIN products p ON p.id = l.product_id \
-         WHERE q.id = {param} ORDER BY l.position",
-        quote = prefixed_columns::<quotes::Column>("q"),
-        line = prefixed_columns::<quote_lines::Column>("l"),
-        price = crate::gate::price_in_force_sql(today),
-    )
-}
-
-/// Reads a quote, its lines and their prices in force in one round trip
-/// (the gate check's hot path). Does not lock: a caller that must see the
-/// lines as of a lock takes the lock first, in an earlier statement, so that
-/// this statement's snapshot starts after it.
-pub(crate) async fn load_quote(conn: &impl ConnectionTrait, id: Uuid) -> Result<LoadedQuote, StoreError> {
-    let backend = conn.get_database_backend();
-    let rows =
-        conn.query_all_raw(Statement::from_sql_and_values(backend, load_quote_sql(backend), [id.into()])).await?;
-    let first = rows.first().ok_or(StoreError::not_found("quote"))?;
-    let quote = quotes::Model::from_query_result(first, "q_")?;
-    let mut lines = Vec::with_capacity(rows.len());
-    let mut in_force = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        // A quote without lines comes back as one row of NULL line columns.
-        if row.try_get::<Option<Uuid>>("", "l_id")?.is_none() {
-            continue;
-        }
-        let line = quote_lines::Model::from_query_result(row, "l_")?;
-        if let Some(price) = row.try_get::<Option<i64>>("", "l_in_force")? {
-            in_force.insert(line.product_id, price);
-        }
-        lines.push(line);
-    }
-    Ok(LoadedQuote { quote, lines, in_force })
-}
-
-/// [`load_quote`] for someone who may see it: finance, its owner or its signer.
-pub(crate) async fn load_visible_priced(
-    conn: &impl ConnectionTrait,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<LoadedQuote, StoreError> {
-    let loaded = load_quote(conn, id).await?;
-    if !may_view(actor, &loaded.quote) {
-        return Err(StoreError::forbidden("not_your_quote", "This quote belongs to someone else."));
-    }
-    Ok(loaded)
-}
-
-pub(crate) async fn load_visible(
-    conn: &impl ConnectionTrait,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
-    let LoadedQuote { quote, lines, .. } = load_visible_priced(conn, actor, id).await?;
-    Ok((quote, lines))
-}
-
-async fn load_owned(
-    txn: &DatabaseTransaction,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
-    let (quote, lines) = load_quote_for_update(txn, id).await?;
-    if quote.owner_id != actor.id {
-        return Err(StoreError::forbidden("not_owner", "Only the quote's owner can change it."));
-    }
-    if quote.state != DRAFT {
-        return Err(StoreError::conflict(
-            "quote_not_draft",
-            format!("This quote is {} and can no longer change.", quote.state),
-        ));
-    }
-    Ok((quote, lines))
 }
 
 /// The signer must be an active salesperson.
@@ -272,69 +150,6 @@ async fn replace_lines(
     let models: Vec<quote_lines::ActiveModel> = rows.into_iter().map(Into::into).collect();
     quote_lines::Entity::insert_many(models).exec_without_returning(txn).await?;
     Ok(())
-}
-
-fn line_views(lines: &[quote_lines::Model]) -> Vec<LineView> {
-    lines
-        .iter()
-        .map(|l| LineView {
-            id: l.id,
-            sku: l.sku.clone(),
-            product_name: l.product_name.clone(),
-            unit: l.unit.clone(),
-            quantity: l.quantity,
-            unit_price_minor: l.unit_price_minor,
-            discount_bp: l.discount_bp,
-            total_minor: PricedLine {
-                line_id: l.id,
-                sku: String::new(),
-                quantity: l.quantity,
-                unit_price_minor: l.unit_price_minor,
-                discount_bp: l.discount_bp,
-            }
-            .total(),
-        })
-        .collect()
-}
-
-fn evidence_view(f: finalisations::Model) -> EvidenceView {
-    let notices: Vec<EvidenceNotice> =
-        serde_json::from_value(f.evidence.get("notices").cloned().unwrap_or_default()).unwrap_or_default();
-    let price_override: Option<OverrideView> =
-        serde_json::from_value(f.evidence.get("override").cloned().unwrap_or_default()).unwrap_or_default();
-    EvidenceView { finalised_by: f.finalised_by, finalised_at: f.finalised_at, notices, price_override }
-}
-
-pub(crate) fn to_view(q: quotes::Model, lines: Vec<quote_lines::Model>, evidence: Option<EvidenceView>) -> QuoteView {
-    let lines = line_views(&lines);
-    let total_minor = lines.iter().fold(0i64, |sum, l| sum.saturating_add(l.total_minor));
-    QuoteView {
-        id: q.id,
-        owner_id: q.owner_id,
-        signer_id: q.signer_id,
-        customer: CustomerView { name: q.customer_name, email: q.customer_email, company: q.customer_company },
-        currency: q.currency,
-        valid_until: q.valid_until,
-        notes: q.notes,
-        state: q.state,
-        drafted_at: q.drafted_at,
-        updated_at: q.updated_at,
-        finalised_at: q.finalised_at,
-        cancelled_at: q.cancelled_at,
-        lines,
-        total_minor,
-        evidence,
-    }
-}
-
-pub(crate) async fn quote_view(
-    conn: &impl ConnectionTrait,
-    quote: quotes::Model,
-    lines: Vec<quote_lines::Model>,
-) -> Result<QuoteView, StoreError> {
-    let evidence =
-        if quote.finalised_at.is_some() { finalisations::Entity::find_by_id(quote.id).one(conn).await? } else { None };
-    Ok(to_view(quote, lines, evidence.map(evidence_view)))
 }
 
 fn audit<'a>(

@@ -1,0 +1,149 @@
+//! Reading quotes: with their lines, with each line's price in force (the
+//! gate check's hot path), locked for an edit, and only for whoever may see
+//! or change them.
+
+use std::collections::HashMap;
+
+use pricegate_domain::Role;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
+};
+use uuid::Uuid;
+
+use super::DRAFT;
+use crate::entity::{quote_lines, quotes};
+use crate::{Actor, StoreError};
+
+pub(crate) async fn load_lines(
+    conn: &impl ConnectionTrait,
+    quote_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<quote_lines::Model>>, StoreError> {
+    let mut by_quote: HashMap<Uuid, Vec<quote_lines::Model>> = HashMap::new();
+    for chunk in quote_ids.chunks(500) {
+        let rows = quote_lines::Entity::find()
+            .filter(quote_lines::Column::QuoteId.is_in(chunk.iter().copied()))
+            .order_by_asc(quote_lines::Column::Position)
+            .all(conn)
+            .await?;
+        for row in rows {
+            by_quote.entry(row.quote_id).or_default().push(row);
+        }
+    }
+    Ok(by_quote)
+}
+
+/// A quote and its lines, with the quote row locked against concurrent edits
+/// (`FOR UPDATE` on PostgreSQL; SQLite's write transaction already excludes them).
+pub(crate) async fn load_quote_for_update(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
+    let quote =
+        quotes::Entity::find_by_id(id).lock_exclusive().one(txn).await?.ok_or(StoreError::not_found("quote"))?;
+    let lines = load_lines(txn, &[id]).await?.remove(&id).unwrap_or_default();
+    Ok((quote, lines))
+}
+
+fn may_view(actor: &Actor, quote: &quotes::Model) -> bool {
+    actor.role == Role::Finance || quote.owner_id == actor.id || quote.signer_id == actor.id
+}
+
+/// A quote with its lines and the unit price in force today of each line's
+/// product, as one statement read them.
+pub(crate) struct LoadedQuote {
+    pub quote: quotes::Model,
+    pub lines: Vec<quote_lines::Model>,
+    /// Product id → unit price in force on the database's today (UTC).
+    pub in_force: HashMap<Uuid, i64>,
+}
+
+/// `q.a AS q_a, q.b AS q_b, …` for every column of an entity, so one row of a
+/// join can be read back into each entity's model by prefix.
+fn prefixed_columns<C: sea_orm::Iterable + sea_orm::IdenStatic>(alias: &str) -> String {
+    C::iter().map(|c| format!("{alias}.{0} AS {alias}_{0}", c.as_str())).collect::<Vec<_>>().join(", ")
+}
+
+/// The statement [`load_quote`] sends; one placeholder, the quote's id.
+pub fn load_quote_sql(backend: DbBackend) -> String {
+    // Today is the UTC date of the database clock, as `db_now` reads it;
+    // SQLite runs in this process, so its clock (`date('now')`) is ours.
+    let (today, param) = match backend {
+        DbBackend::Postgres => ("(clock_timestamp() AT TIME ZONE 'UTC')::date", "$1"),
+        _ => ("date('now')", "?"),
+    };
+    format!(
+        "SELECT {quote}, {line}, {price} AS l_in_force \
+         FROM quotes q LEFT JOIN quote_lines l ON l.quote_id = q.id LEFT JOIN products p ON p.id = l.product_id \
+         WHERE q.id = {param} ORDER BY l.position",
+        quote = prefixed_columns::<quotes::Column>("q"),
+        line = prefixed_columns::<quote_lines::Column>("l"),
+        price = crate::gate::price_in_force_sql(today),
+    )
+}
+
+/// Reads a quote, its lines and their prices in force in one round trip
+/// (the gate check's hot path). Does not lock: a caller that must see the
+/// lines as of a lock takes the lock first, in an earlier statement, so that
+/// this statement's snapshot starts after it.
+pub(crate) async fn load_quote(conn: &impl ConnectionTrait, id: Uuid) -> Result<LoadedQuote, StoreError> {
+    let backend = conn.get_database_backend();
+    let rows =
+        conn.query_all_raw(Statement::from_sql_and_values(backend, load_quote_sql(backend), [id.into()])).await?;
+    let first = rows.first().ok_or(StoreError::not_found("quote"))?;
+    let quote = quotes::Model::from_query_result(first, "q_")?;
+    let mut lines = Vec::with_capacity(rows.len());
+    let mut in_force = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        // A quote without lines comes back as one row of NULL line columns.
+        if row.try_get::<Option<Uuid>>("", "l_id")?.is_none() {
+            continue;
+        }
+        let line = quote_lines::Model::from_query_result(row, "l_")?;
+        if let Some(price) = row.try_get::<Option<i64>>("", "l_in_force")? {
+            in_force.insert(line.product_id, price);
+        }
+        lines.push(line);
+    }
+    Ok(LoadedQuote { quote, lines, in_force })
+}
+
+/// [`load_quote`] for someone who may see it: finance, its owner or its signer.
+pub(crate) async fn load_visible_priced(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<LoadedQuote, StoreError> {
+    let loaded = load_quote(conn, id).await?;
+    if !may_view(actor, &loaded.quote) {
+        return Err(StoreError::forbidden("not_your_quote", "This quote belongs to someone else."));
+    }
+    Ok(loaded)
+}
+
+pub(crate) async fn load_visible(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
+    let LoadedQuote { quote, lines, .. } = load_visible_priced(conn, actor, id).await?;
+    Ok((quote, lines))
+}
+
+pub(super) async fn load_owned(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
+    let (quote, lines) = load_quote_for_update(txn, id).await?;
+    if quote.owner_id != actor.id {
+        return Err(StoreError::forbidden("not_owner", "Only the quote's owner can change it."));
+    }
+    if quote.state != DRAFT {
+        return Err(StoreError::conflict(
+            "quote_not_draft",
+            format!("This quote is {} and can no longer change.", quote.state),
+        ));
+    }
+    Ok((quote, lines))
+}
