@@ -1,0 +1,198 @@
+//! Acknowledgements: a salesperson's record of having seen a published
+//! notice, by whichever way it came (API, browser, e-mail link), with where
+//! the request came from, as part of the proof the gate keeps.
+
+use std::collections::HashMap;
+
+use pricegate_domain::Role;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{PUBLISHED, visible_to};
+use crate::audit::{AuditEntry, Refused, record};
+use crate::db::db_now;
+use crate::entity::{acknowledgements, notices, users};
+use crate::views::{AckListView, AckView, AcknowledgedBy, UserView};
+use crate::{Actor, Store, StoreError};
+
+/// How an acknowledgement reached us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Web,
+    Email,
+    Api,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::Email => "email",
+            Channel::Api => "api",
+        }
+    }
+}
+
+/// Where a request came from, kept with an acknowledgement as part of the proof.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub addr: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Store {
+    /// Records that `user_id` has seen a published notice. Acknowledging again
+    /// changes nothing and returns the first acknowledgement. A refusal
+    /// (unknown notice, not published) is audited.
+    pub async fn acknowledge_notice(
+        &self,
+        user_id: Uuid,
+        notice_id: Uuid,
+        channel: Channel,
+        client: ClientInfo,
+    ) -> Result<(AckView, bool), StoreError> {
+        self.acknowledge(None, user_id, notice_id, channel, client).await
+    }
+
+    /// As [`Store::acknowledge_notice`] for `actor` themselves, who learns
+    /// only of the notices they may see: a draft is unknown to all but
+    /// finance, and its refusal is the 404 of a notice that does not exist.
+    pub async fn acknowledge_notice_as(
+        &self,
+        actor: &Actor,
+        notice_id: Uuid,
+        channel: Channel,
+        client: ClientInfo,
+    ) -> Result<(AckView, bool), StoreError> {
+        self.acknowledge(Some(actor), actor.id, notice_id, channel, client).await
+    }
+
+    async fn acknowledge(
+        &self,
+        seen_by: Option<&Actor>,
+        user_id: Uuid,
+        notice_id: Uuid,
+        channel: Channel,
+        client: ClientInfo,
+    ) -> Result<(AckView, bool), StoreError> {
+        let acknowledged = async {
+            let txn = self.begin_write().await?;
+            if let Some(actor) = seen_by {
+                notices::Entity::find_by_id(notice_id)
+                    .one(&txn)
+                    .await?
+                    .filter(|n| visible_to(actor, n))
+                    .ok_or(StoreError::not_found("notice"))?;
+            }
+            let result = acknowledge_in(&txn, user_id, notice_id, channel, client).await?;
+            txn.commit().await?;
+            Ok::<_, StoreError>(result)
+        }
+        .await;
+        self.audit_refusal(refused_acknowledgement(Some(user_id), Some(notice_id), channel), acknowledged).await
+    }
+
+    pub async fn list_acknowledgements(&self, notice_id: Uuid) -> Result<AckListView, StoreError> {
+        let notice =
+            notices::Entity::find_by_id(notice_id).one(&self.db).await?.ok_or(StoreError::not_found("notice"))?;
+        let acks = acknowledgements::Entity::find()
+            .filter(acknowledgements::Column::NoticeId.eq(notice.id))
+            .order_by_asc(acknowledgements::Column::AcknowledgedAt)
+            .all(&self.db)
+            .await?;
+        let users: HashMap<Uuid, users::Model> =
+            users::Entity::find().all(&self.db).await?.into_iter().map(|u| (u.id, u)).collect();
+        let acknowledged: Vec<AcknowledgedBy> = acks
+            .iter()
+            .filter_map(|a| {
+                users.get(&a.user_id).map(|u| AcknowledgedBy {
+                    user: UserView::from(u.clone()),
+                    acknowledged_at: a.acknowledged_at,
+                    channel: a.channel.clone(),
+                })
+            })
+            .collect();
+        let mut pending: Vec<UserView> = users
+            .values()
+            .filter(|u| u.active && u.role == Role::Sales.as_str() && !acks.iter().any(|a| a.user_id == u.id))
+            .cloned()
+            .map(UserView::from)
+            .collect();
+        pending.sort_by(|a, b| a.email.cmp(&b.email));
+        Ok(AckListView { acknowledged, pending })
+    }
+}
+
+/// The audit row of an acknowledgement refused to `user_id` (unknown for a
+/// link that matches no token), whichever way it came.
+pub(crate) fn refused_acknowledgement(
+    user_id: Option<Uuid>,
+    notice_id: Option<Uuid>,
+    channel: Channel,
+) -> Refused<'static> {
+    Refused {
+        actor_id: user_id,
+        action: "notice.acknowledge_refused",
+        subject_type: "notice",
+        subject_id: notice_id,
+        detail: json!({ "channel": channel.as_str() }),
+    }
+}
+
+/// The acknowledgement itself, inside a caller's write transaction (the API,
+/// the browser and the e-mail link all come through here).
+pub(crate) async fn acknowledge_in(
+    txn: &DatabaseTransaction,
+    user_id: Uuid,
+    notice_id: Uuid,
+    channel: Channel,
+    client: ClientInfo,
+) -> Result<(AckView, bool), StoreError> {
+    let notice = notices::Entity::find_by_id(notice_id).one(txn).await?.ok_or(StoreError::not_found("notice"))?;
+    let (PUBLISHED, Some(notice_published_at)) = (notice.state.as_str(), notice.published_at) else {
+        return Err(StoreError::conflict("notice_not_published", "Only a published notice can be acknowledged."));
+    };
+    let now = db_now(txn).await?;
+    let clip = |s: Option<String>, n: usize| s.map(|s| s.chars().take(n).collect::<String>());
+    let inserted = acknowledgements::Entity::insert(acknowledgements::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        notice_id: Set(notice_id),
+        user_id: Set(user_id),
+        acknowledged_at: Set(now),
+        notice_published_at: Set(notice_published_at),
+        channel: Set(channel.as_str().into()),
+        client_addr: Set(clip(client.addr, 64)),
+        user_agent: Set(clip(client.user_agent, 512)),
+    })
+    .on_conflict(
+        OnConflict::columns([acknowledgements::Column::UserId, acknowledgements::Column::NoticeId])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?
+        > 0;
+    let ack = acknowledgements::Entity::find()
+        .filter(acknowledgements::Column::NoticeId.eq(notice_id))
+        .filter(acknowledgements::Column::UserId.eq(user_id))
+        .one(txn)
+        .await?
+        .ok_or_else(|| StoreError::Internal("acknowledgement vanished after insert".into()))?;
+    if inserted {
+        record(
+            txn,
+            AuditEntry {
+                at: now,
+                actor_id: Some(user_id),
+                action: "notice.acknowledged",
+                subject_type: "notice",
+                subject_id: Some(notice_id),
+                detail: json!({ "channel": ack.channel, "client_addr": ack.client_addr }),
+            },
+        )
+        .await?;
+    }
+    Ok((AckView { notice_id, user_id, acknowledged_at: ack.acknowledged_at, channel: ack.channel }, inserted))
+}
