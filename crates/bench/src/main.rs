@@ -16,12 +16,13 @@ mod generate;
 mod http;
 mod load;
 mod publish;
+mod race;
+mod report;
 mod server;
 mod sqlite;
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use generate::{ACKED_LATEST, Scale, quote_is_ready, signer_of};
@@ -131,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
 
     let publication = publish::run(&o.server, o.pool, run_id).await?;
 
-    let report = report(o, pgbench_s, pgbench_n, &runs, &publication)?;
+    let report = report::report(o, pgbench_s, pgbench_n, &runs, &publication)?;
     println!("{report}");
     if let Some(dir) = o.out.parent() {
         std::fs::create_dir_all(dir).ok();
@@ -245,10 +246,10 @@ async fn run_scale(
         eprintln!("scale {}: acknowledge {:.0} req/s", scale.name, acknowledge.per_second());
         run.acknowledge = Some(acknowledge);
 
-        run.race = Some(race(&server.base, &quote_ids, scale, for_race, o.concurrency).await?);
+        run.race = Some(race::race(&server.base, &quote_ids, scale, for_race, o.concurrency).await?);
     }
     run.peak_rss = server.peak_rss()?;
-    run.violations = violations(&conn).await?;
+    run.violations = race::violations(&conn).await?;
     server.stop().await?;
     conn.close().await.ok();
     if o.keep {
@@ -279,67 +280,6 @@ async fn run_scale(
     Ok(run)
 }
 
-/// Finalisations racing publications: the signers try their ready quotes
-/// while finance publishes notices (empty of price changes) as fast as it
-/// can. Returns (finalised, refused, published).
-async fn race(
-    base: &str,
-    quote_ids: &[String],
-    scale: Scale,
-    quotes: &[i64],
-    concurrency: usize,
-) -> anyhow::Result<(usize, usize, i64)> {
-    let finance = "benchtoken-0";
-    let stop = Instant::now() + Duration::from_secs(5);
-    let publisher = {
-        let mut conn = http::Conn::new(base);
-        tokio::spawn(async move {
-            let mut published = 0i64;
-            while Instant::now() < stop {
-                let draft =
-                    serde_json::json!({"title": format!("Race notice {published}"), "body": "Raced.", "changes": []})
-                        .to_string();
-                let created = conn.request("POST", "/api/v1/notices", Some(finance), Some(&draft)).await?;
-                anyhow::ensure!(created.status == 201, "creating a notice: {}", created.status);
-                let draft: serde_json::Value = serde_json::from_slice(&created.body)?;
-                let id = draft["id"].as_str().context("notice without id")?.to_owned();
-                let done = conn.request("POST", &format!("/api/v1/notices/{id}/publish"), Some(finance), None).await?;
-                anyhow::ensure!(done.status == 200, "publishing a notice: {}", done.status);
-                published += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Ok::<_, anyhow::Error>(published)
-        })
-    };
-    let jobs = quotes
-        .iter()
-        .map(|q| Job {
-            path: format!("/api/v1/quotes/{}/finalise", quote_ids[*q as usize]),
-            token: format!("benchtoken-{}", signer_of(scale, *q)),
-        })
-        .collect();
-    let outcome = load::run(base, Method::Post, jobs, false, concurrency, Duration::from_secs(5)).await?;
-    let published = publisher.await??;
-    // A refusal (409 pending_acknowledgements) is the gate doing its work.
-    Ok((outcome.requests - outcome.failures, outcome.failures, published))
-}
-
-/// Finalised quotes whose signer had not acknowledged, before finalisation,
-/// a notice published between drafting and finalisation: must be none.
-async fn violations(conn: &sea_orm::DatabaseConnection) -> anyhow::Result<i64> {
-    let row = conn
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT count(*) AS n FROM quotes q JOIN notices n ON n.state = 'published' \
-               AND n.published_at > q.drafted_at AND n.published_at < q.finalised_at \
-             WHERE q.state = 'finalised' AND NOT EXISTS (SELECT 1 FROM acknowledgements a \
-               WHERE a.notice_id = n.id AND a.user_id = q.signer_id AND a.acknowledged_at <= q.finalised_at)",
-        ))
-        .await?
-        .context("no count")?;
-    Ok(row.try_get("", "n")?)
-}
-
 /// The generator's deterministic ids (`md5('<kind>-<i>')::uuid`), indexed by i in 0..=last.
 async fn ids(conn: &sea_orm::DatabaseConnection, kind: &str, last: i64) -> anyhow::Result<Vec<String>> {
     let rows = conn
@@ -349,164 +289,4 @@ async fn ids(conn: &sea_orm::DatabaseConnection, kind: &str, last: i64) -> anyho
         ))
         .await?;
     rows.iter().map(|r| Ok(r.try_get::<String>("", "id")?)).collect()
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
-}
-
-/// One throughput row of the table: the load's figures beside its
-/// `pgbench` reference from the same run, and the target ratio if it has one.
-fn load_row(
-    r: &mut String,
-    figure: &str,
-    o: &Outcome,
-    reference: &str,
-    reference_tps: f64,
-    target: Option<f64>,
-) -> std::fmt::Result {
-    let ratio = o.per_second() / reference_tps;
-    let (target, met) = match target {
-        Some(t) => (format!("≥ {t:.2}"), if ratio >= t && o.failures == 0 { "met" } else { "NOT met" }),
-        None => ("—".to_owned(), "—"),
-    };
-    writeln!(
-        r,
-        "| {figure} | {:.0} req/s (p50 {}, p99 {}, {} failed{}) | {reference} {reference_tps:.0} tps | {ratio:.2} | {target} | {met} |",
-        o.per_second(),
-        ms(o.p50),
-        ms(o.p99),
-        o.failures,
-        if o.exhausted { ", ran out of jobs" } else { "" },
-    )
-}
-
-fn report(
-    o: &Options,
-    pgbench_s: f64,
-    pgbench_n: f64,
-    runs: &[ScaleRun],
-    publication: &publish::PublishRun,
-) -> anyhow::Result<String> {
-    let mut r = String::new();
-    let yes = |ok: bool| if ok { "met" } else { "NOT met" };
-    writeln!(r, "# Pricegate benchmark\n")?;
-    writeln!(
-        r,
-        "PostgreSQL on 127.0.0.1, concurrency {} for every load and for pgbench (`-j 2`), {} s per measurement, server pool {}, `RUST_LOG=warn`, {} cores.\n",
-        o.concurrency,
-        o.seconds,
-        o.pool.map(|p| p.to_string()).unwrap_or_else(|| "default (PRICEGATE_DB_POOL unset)".into()),
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-    )?;
-    writeln!(r, "| figure | measured | reference | ratio | target | met? |")?;
-    writeln!(r, "|---|---|---|---|---|---|")?;
-    let first = runs.first().context("no run")?;
-    for run in runs {
-        let figure = format!("gate check `GET /quotes/{{id}}/gate`, scale {}", run.name);
-        load_row(&mut r, &figure, &run.gate, "`pgbench -S`", pgbench_s, Some(0.5))?;
-        writeln!(
-            r,
-            "| … the database's ceiling for it: the gate check's three statements run by `pgbench` alone (no HTTP, no pool), scale {} | {:.0} tps | `pgbench -S` {pgbench_s:.0} tps | {:.2} | — | — |",
-            run.name,
-            run.gate_statements,
-            run.gate_statements / pgbench_s,
-        )?;
-        let figure = format!("… for comparison: `GET /me`, authentication and nothing else, scale {}", run.name);
-        load_row(&mut r, &figure, &run.me, "`pgbench -S`", pgbench_s, None)?;
-        let figure = format!("… and `GET /static/app.css`, HTTP with no database, scale {}", run.name);
-        load_row(&mut r, &figure, &run.asset, "`pgbench -S`", pgbench_s, None)?;
-    }
-    for run in runs {
-        let figure = format!(
-            "gate check on SQLite (same data; reference from PostgreSQL, SQLite has no pgbench), scale {}",
-            run.name
-        );
-        load_row(&mut r, &figure, &run.sqlite_gate, "`pgbench -S`", pgbench_s, Some(0.5))?;
-    }
-    if let Some(f) = &first.finalise {
-        let figure = "finalise `POST /quotes/{id}/finalise`, distinct ready quotes";
-        load_row(&mut r, figure, f, "`pgbench -N`", pgbench_n, Some(0.5))?;
-    }
-    if let Some(tps) = first.finalise_statements {
-        writeln!(
-            r,
-            "| … the database's ceiling for it: the finalisation's statements run by `pgbench` alone (no HTTP, no pool), each ready quote once, on a copy of the scale {} data | {tps:.0} tps | `pgbench -N` {pgbench_n:.0} tps | {:.2} | — | — |",
-            first.name,
-            tps / pgbench_n,
-        )?;
-    }
-    if let Some(a) = &first.acknowledge {
-        let figure = "acknowledge `POST /notices/{id}/acknowledge`, new pairs";
-        load_row(&mut r, figure, a, "`pgbench -N`", pgbench_n, None)?;
-    }
-    if let [s, l] = runs {
-        let ratio = l.gate.p99.as_secs_f64() / s.gate.p99.as_secs_f64().max(1e-9);
-        writeln!(
-            r,
-            "| gate check p99 at L | {} | p99 at S {} | {:.2} | ≤ 1.5 | {} |",
-            ms(l.gate.p99),
-            ms(s.gate.p99),
-            ratio,
-            yes(ratio <= 1.5)
-        )?;
-    }
-    for run in runs {
-        let mb = run.peak_rss as f64 / (1024.0 * 1024.0);
-        writeln!(
-            r,
-            "| server peak RSS (VmHWM), scale {} | {mb:.1} MB | — | — | < 150 MB | {} |",
-            run.name,
-            yes(mb < 150.0)
-        )?;
-        writeln!(
-            r,
-            "| start-up to healthy `/healthz`, scale {} database | {} | — | — | — | — |",
-            run.name,
-            ms(run.startup)
-        )?;
-        writeln!(
-            r,
-            "| data generation, scale {} (bulk SQL) | {:.1} s | — | — | — | — |",
-            run.name,
-            run.generation.as_secs_f64()
-        )?;
-        let mb = run.sqlite_peak_rss as f64 / (1024.0 * 1024.0);
-        writeln!(
-            r,
-            "| server peak RSS on SQLite, scale {} | {mb:.1} MB | — | — | < 150 MB | {} |",
-            run.name,
-            yes(mb < 150.0)
-        )?;
-        writeln!(
-            r,
-            "| start-up to healthy `/healthz`, scale {} SQLite database | {} | — | — | — | — |",
-            run.name,
-            ms(run.sqlite_startup)
-        )?;
-        writeln!(
-            r,
-            "| copy to SQLite, scale {} (entity models, multi-row INSERT) | {:.1} s | — | — | — | — |",
-            run.name,
-            run.sqlite_copy.as_secs_f64()
-        )?;
-    }
-    if let Some((finalised, refused, published)) = first.race {
-        writeln!(
-            r,
-            "| race: 5 s of finalisations against {published} publications ({finalised} finalised, {refused} refused) | {} invariant violations | — | — | 0 | {} |",
-            first.violations,
-            yes(first.violations == 0)
-        )?;
-    }
-    publish::rows(&mut r, publication)?;
-    for run in runs {
-        writeln!(r, "\n## Gate check query plans at scale {} (`EXPLAIN ANALYZE`)\n\n```\n{}```", run.name, run.plans)?;
-        writeln!(
-            r,
-            "\n## The same on SQLite at scale {} (`EXPLAIN QUERY PLAN`)\n\n```\n{}```",
-            run.name, run.sqlite_plans
-        )?;
-    }
-    Ok(r)
 }
