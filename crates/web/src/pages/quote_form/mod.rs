@@ -11,14 +11,17 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::NaiveDate;
-use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Role, Sku, Text, limits, parse_date};
+use pricegate_domain::{Currency, Invalid, Role};
 use pricegate_store::views::{ProductView, QuoteView, UserView};
-use pricegate_store::{NewLine, NewQuote, QuotePatch, StoreError};
+use pricegate_store::{NewQuote, QuotePatch, StoreError};
 use uuid::Uuid;
 
 use super::{CsrfForm, FormFields, Layout, PageError, PageId, PageUser, Sales, money, render};
 use crate::AppState;
+
+mod parse;
+
+use parse::{form_invalid, parse_quote, percent_text};
 
 /// Line rows on a new quote.
 const NEW_ROWS: usize = 5;
@@ -182,92 +185,6 @@ pub async fn new_quote_form(State(app): State<AppState>, user: PageUser) -> Resu
     Ok(render(StatusCode::OK, &blank(&user, &products, signers)))
 }
 
-/// A percentage with at most two decimals (`5`, `2.5`, `12.25`) as basis points.
-fn parse_percent(raw: &str) -> Option<i64> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Some(0);
-    }
-    let (whole, frac) = raw.split_once(['.', ',']).unwrap_or((raw, ""));
-    if whole.is_empty() && frac.is_empty()
-        || frac.len() > 2
-        || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
-    {
-        return None;
-    }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let frac: i64 = format!("{frac:0<2}").parse().ok()?;
-    whole.checked_mul(100)?.checked_add(frac)
-}
-
-/// Basis points as the form's percentage: `500` → `5`, `250` → `2.5`.
-fn percent_text(bp: i64) -> String {
-    let (whole, frac) = (bp / 100, bp % 100);
-    if frac == 0 { whole.to_string() } else { format!("{whole}.{frac:02}").trim_end_matches('0').to_owned() }
-}
-
-/// The typed rows that are not empty or removed, with their row number on the form.
-fn parse_rows(rows: &[RowInput]) -> Result<Vec<(usize, NewLine)>, Invalid> {
-    let mut lines = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        if row.sku.trim().is_empty() || row.remove {
-            continue;
-        }
-        let sku = Sku::parse(&row.sku).map_err(|e| e.within(&format!("lines[{i}]")))?;
-        let quantity =
-            row.quantity.trim().parse::<i64>().ok().and_then(|q| Quantity::parse(q).ok()).ok_or_else(|| {
-                Invalid::new(format!("lines[{i}].quantity"), "Enter a whole number from 1 to 1,000,000.")
-            })?;
-        let discount = parse_percent(&row.discount)
-            .and_then(|bp| DiscountBp::parse(bp).ok())
-            .ok_or_else(|| Invalid::new(format!("lines[{i}].discount"), "Enter a percentage from 0 to 100."))?;
-        lines.push((i, NewLine { sku, quantity, discount }));
-    }
-    if lines.is_empty() {
-        return Err(Invalid::new("lines[0].sku", "Pick at least one product."));
-    }
-    Ok(lines)
-}
-
-/// Everything the form says about a quote, parsed.
-struct QuoteInput {
-    customer_name: Text,
-    customer_email: CustomerEmail,
-    customer_company: Text,
-    signer_id: Uuid,
-    valid_until: NaiveDate,
-    notes: Text,
-    lines: Vec<NewLine>,
-    /// The form row each line came from, to put the store's errors beside it.
-    row_of_line: Vec<usize>,
-}
-
-fn parse_quote(page: &QuoteFormPage) -> Result<QuoteInput, Invalid> {
-    let rows = parse_rows(&page.rows)?;
-    Ok(QuoteInput {
-        customer_name: Text::parse("customer.name", &page.customer_name, limits::NAME)?,
-        customer_email: CustomerEmail::parse(&page.customer_email)
-            .map_err(|e| Invalid { field: "customer.email".into(), ..e })?,
-        customer_company: Text::parse_optional("customer.company", &page.customer_company, limits::NAME)?,
-        signer_id: Uuid::parse_str(page.signer_id.trim())
-            .map_err(|_| Invalid::new("signer_id", "Pick the salesperson who will sign."))?,
-        valid_until: parse_date("valid_until", &page.valid_until)?,
-        notes: Text::parse_optional("notes", &page.notes, limits::NOTES)?,
-        row_of_line: rows.iter().map(|(i, _)| *i).collect(),
-        lines: rows.into_iter().map(|(_, l)| l).collect(),
-    })
-}
-
-/// `lines[j].x` from the store counts only the rows sent; the form counts all.
-fn to_form_field(field: &str, row_of_line: &[usize]) -> String {
-    let Some(rest) = field.strip_prefix("lines[") else { return field.to_owned() };
-    let Some((index, tail)) = rest.split_once(']') else { return field.to_owned() };
-    match index.parse::<usize>().ok().and_then(|j| row_of_line.get(j)) {
-        Some(row) => format!("lines[{row}]{tail}"),
-        None => field.to_owned(),
-    }
-}
-
 /// Domain messages name the field as the API spells it; the page says it in words.
 const LABELS: &[(&str, &str)] = &[
     ("customer.name", "The customer's name"),
@@ -278,15 +195,6 @@ const LABELS: &[(&str, &str)] = &[
 ];
 
 const FIELDS: &[&str] = &["customer.name", "customer.email", "customer.company", "signer_id", "valid_until", "notes"];
-
-/// A store refusal of the form's input, with its field named as the form
-/// names it; any other error ends the request.
-fn form_invalid(e: StoreError, row_of_line: &[usize]) -> Result<Invalid, PageError> {
-    match e {
-        StoreError::Invalid(e) => Ok(Invalid { field: to_form_field(&e.field, row_of_line), ..e }),
-        e => Err(e.into()),
-    }
-}
 
 pub async fn create_quote(
     State(app): State<AppState>,
@@ -383,35 +291,4 @@ pub async fn update_quote(
     };
     page.show_invalid(invalid);
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentages_become_basis_points() {
-        assert_eq!(parse_percent(""), Some(0));
-        assert_eq!(parse_percent("5"), Some(500));
-        assert_eq!(parse_percent("2.5"), Some(250));
-        assert_eq!(parse_percent("12,25"), Some(1225));
-        assert_eq!(parse_percent("1.234"), None);
-        assert_eq!(parse_percent("-1"), None);
-        assert_eq!(parse_percent("."), None);
-    }
-
-    #[test]
-    fn basis_points_read_back_as_the_percentage_typed() {
-        for bp in [0, 500, 250, 1225, 5, 10_000] {
-            assert_eq!(parse_percent(&percent_text(bp)), Some(bp), "{bp}");
-        }
-        assert_eq!(percent_text(250), "2.5");
-        assert_eq!(percent_text(5), "0.05");
-    }
-
-    #[test]
-    fn store_line_numbers_map_to_form_rows() {
-        assert_eq!(to_form_field("lines[1].sku", &[0, 3]), "lines[3].sku");
-        assert_eq!(to_form_field("valid_until", &[0]), "valid_until");
-    }
 }
