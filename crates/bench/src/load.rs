@@ -22,7 +22,11 @@ pub struct Job {
 #[derive(Debug, Default, Clone)]
 pub struct Outcome {
     pub requests: usize,
+    /// Answers outside 2xx, and requests that got no answer.
     pub failures: usize,
+    /// Of the failures, the answers `409 Conflict`: in the race, the gate's refusals.
+    pub conflicts: usize,
+    /// The first failure other than a `409`, printed when the load ends.
     pub first_failure: Option<String>,
     pub elapsed: Duration,
     pub p50: Duration,
@@ -57,7 +61,7 @@ pub async fn run(
         let mut conn = Conn::new(base);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            let mut failures = 0usize;
+            let (mut failures, mut conflicts) = (0usize, 0usize);
             let mut first_failure = None;
             let mut exhausted = false;
             while Instant::now() < deadline {
@@ -77,6 +81,10 @@ pub async fn run(
                 let sent = Instant::now();
                 let ok = match conn.request(method, &job.path, Some(&job.token), None).await {
                     Ok(r) if (200..300).contains(&r.status) => true,
+                    Ok(r) if r.status == 409 => {
+                        conflicts += 1;
+                        false
+                    }
                     Ok(r) => {
                         first_failure.get_or_insert_with(|| {
                             format!(
@@ -97,19 +105,23 @@ pub async fn run(
                     failures += 1;
                 }
             }
-            (latencies, failures, first_failure, exhausted)
+            (latencies, failures, conflicts, first_failure, exhausted)
         }));
     }
     let mut all = Vec::new();
     let mut outcome = Outcome::default();
     for task in tasks {
-        let (latencies, failures, first_failure, exhausted) = task.await?;
+        let (latencies, failures, conflicts, first_failure, exhausted) = task.await?;
         all.extend(latencies);
         outcome.failures += failures;
+        outcome.conflicts += conflicts;
         outcome.exhausted |= exhausted;
         if outcome.first_failure.is_none() {
             outcome.first_failure = first_failure;
         }
+    }
+    if let Some(failure) = &outcome.first_failure {
+        eprintln!("{} of {} requests failed, the first: {failure}", outcome.failures - outcome.conflicts, all.len());
     }
     // Until the last answer came back, so the tail counts against the rate.
     outcome.elapsed = started.elapsed();

@@ -94,7 +94,7 @@ struct ScaleRun {
     /// `pgbench` alone: the database's ceiling for finalising.
     finalise_statements: Option<f64>,
     acknowledge: Option<Outcome>,
-    race: Option<(usize, usize, i64)>,
+    race: Option<race::Race>,
     violations: i64,
     peak_rss: u64,
     plans: String,

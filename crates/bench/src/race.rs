@@ -10,16 +10,25 @@ use crate::generate::{Scale, signer_of};
 use crate::http;
 use crate::load::{self, Job, Method};
 
+/// What the race did: finalisations that went through, refusals by the
+/// gate (`409`), any other failure, and the notices published meanwhile.
+pub struct Race {
+    pub finalised: usize,
+    pub refused: usize,
+    pub errors: usize,
+    pub published: i64,
+}
+
 /// Finalisations racing publications: the signers try their ready quotes
 /// while finance publishes notices (empty of price changes) as fast as it
-/// can. Returns (finalised, refused, published).
+/// can.
 pub async fn race(
     base: &str,
     quote_ids: &[String],
     scale: Scale,
     quotes: &[i64],
     concurrency: usize,
-) -> anyhow::Result<(usize, usize, i64)> {
+) -> anyhow::Result<Race> {
     let finance = "benchtoken-0";
     let stop = Instant::now() + Duration::from_secs(5);
     let publisher = {
@@ -51,8 +60,14 @@ pub async fn race(
         .collect();
     let outcome = load::run(base, Method::Post, jobs, false, concurrency, Duration::from_secs(5)).await?;
     let published = publisher.await??;
-    // A refusal (409 pending_acknowledgements) is the gate doing its work.
-    Ok((outcome.requests - outcome.failures, outcome.failures, published))
+    // A refusal (409 pending_acknowledgements) is the gate doing its work;
+    // anything else that failed is not.
+    Ok(Race {
+        finalised: outcome.requests - outcome.failures,
+        refused: outcome.conflicts,
+        errors: outcome.failures - outcome.conflicts,
+        published,
+    })
 }
 
 /// Finalised quotes whose signer had not acknowledged, before finalisation,

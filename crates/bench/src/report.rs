@@ -149,12 +149,17 @@ pub fn report(
             run.sqlite_copy.as_secs_f64()
         )?;
     }
-    if let Some((finalised, refused, published)) = first.race {
+    if let Some(race) = &first.race {
+        let ok = first.violations == 0 && race.errors == 0;
         writeln!(
             r,
-            "| race: 5 s of finalisations against {published} publications ({finalised} finalised, {refused} refused) | {} invariant violations | — | — | 0 | {} |",
+            "| race: 5 s of finalisations against {} publications ({} finalised, {} refused with 409, {} other failures) | {} invariant violations | — | — | 0, and no other failure | {} |",
+            race.published,
+            race.finalised,
+            race.refused,
+            race.errors,
             first.violations,
-            yes(first.violations == 0)
+            yes(ok)
         )?;
     }
     publish::rows(&mut r, publication)?;
