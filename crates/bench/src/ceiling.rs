@@ -10,7 +10,8 @@
 use std::path::Path;
 
 use pricegate_store::sql::{
-    LOCK_GATE_AND_QUOTE, RECORD_AUDIT, RECORD_FINALISATION, Reading, later_notices_sql, load_quote_sql, token_user_sql,
+    LOCK_GATE_AND_QUOTE, RECORD_AUDIT, RECORD_FINALISATION, Reading, later_notices_sql, load_quote_sql, quote_gate_sql,
+    token_user_sql,
 };
 use sea_orm::{ConnectionTrait, Database, DbBackend};
 
@@ -24,16 +25,14 @@ const TOKEN: &str = "encode(sha256(convert_to('benchtoken-' || :u, 'UTF8')), 'he
 const SIGNER: &str = "md5('user-' || :u)::uuid";
 
 /// The `pgbench` script of one gate check at `scale`: each transaction is a
-/// gate check of a random quote by its signer, the bearer-token lookup, the
-/// quote with its lines and prices in force, then the notices the signer has
-/// not acknowledged.
+/// gate check of a random quote by its signer, the bearer-token lookup, then
+/// the quote with its lines and prices in force and the notices the signer
+/// has not acknowledged.
 pub fn gate_script(scale: Scale) -> String {
-    let pg = DbBackend::Postgres;
     format!(
-        "\\set q random(0, {last_quote})\n{signer}\n{};\n{};\n{};\n",
-        one_line(token_user_sql(pg)).replace("$1", TOKEN),
-        one_line(&load_quote_sql(pg)).replace("$1", QUOTE),
-        one_line(&later_notices_sql(Reading::Pending, pg)).replace("$1", SIGNER).replace("$2", &drafted_at()),
+        "\\set q random(0, {last_quote})\n{signer}\n{};\n{};\n",
+        one_line(token_user_sql(DbBackend::Postgres)).replace("$1", TOKEN),
+        one_line(&quote_gate_sql()).replace("$1", QUOTE),
         last_quote = scale.quotes - 1,
         signer = set_signer(scale),
     )
@@ -171,17 +170,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_script_is_three_statements_with_every_placeholder_filled() {
+    fn the_script_is_two_statements_with_every_placeholder_filled() {
         let script = gate_script(Scale::named("S").expect("scale S"));
         let lines: Vec<&str> = script.lines().collect();
-        assert_eq!(lines.len(), 5, "two \\set lines and one line per statement: {script}");
+        assert_eq!(lines.len(), 4, "two \\set lines and one line per statement: {script}");
         assert_eq!(lines[0], "\\set q random(0, 9999)");
         assert_eq!(lines[1], "\\set u 1 + :q % 999");
+        assert!(lines[2].starts_with("SELECT u.*") && lines[2].ends_with(';'), "{}", lines[2]);
+        assert!(lines[3].starts_with("WITH quote AS (SELECT") && lines[3].ends_with(';'), "{}", lines[3]);
         for statement in &lines[2..] {
-            assert!(statement.starts_with("SELECT ") && statement.ends_with(';'), "{statement}");
             assert!(!statement.contains('$'), "a placeholder left unfilled: {statement}");
         }
         assert!(lines[3].contains("WHERE q.id = md5('quote-' || :q)::uuid"), "{}", lines[3]);
+        assert!(lines[3].contains("WHERE g.id = md5('quote-' || :q)::uuid"), "{}", lines[3]);
     }
 
     #[test]

@@ -11,7 +11,9 @@
 use std::fmt::Write as _;
 
 use anyhow::Context;
-use pricegate_store::sql::{LOCK_GATE_AND_QUOTE, Reading, later_notices_sql, load_quote_sql, token_user_sql};
+use pricegate_store::sql::{
+    LOCK_GATE_AND_QUOTE, Reading, later_notices_sql, load_quote_sql, quote_gate_sql, token_user_sql,
+};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 
 /// Plans for quote `pending_quote` (with pending notices) and `ready_quote`
@@ -20,37 +22,33 @@ pub async fn gate_plans(conn: &DatabaseConnection, pending_quote: i64, ready_quo
     const PG: DbBackend = DbBackend::Postgres;
     // EXECUTE takes values, not subqueries: read them first.
     let quote = |q: i64| format!("md5('quote-{q}')::uuid");
-    let mut signer = Vec::new();
-    let mut drafted = Vec::new();
-    for q in [pending_quote, ready_quote] {
-        let row = conn
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!("SELECT signer_id::text AS s, drafted_at::text AS d FROM quotes WHERE id = {}", quote(q)),
-            ))
-            .await?
-            .context("no such quote")?;
-        signer.push(format!("'{}'::uuid", row.try_get::<String>("", "s")?));
-        drafted.push(format!("'{}'::timestamptz", row.try_get::<String>("", "d")?));
-    }
+    // The finalisation's reading takes the ready quote's signer and drafting time.
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT signer_id::text AS s, drafted_at::text AS d FROM quotes WHERE id = {}", quote(ready_quote)),
+        ))
+        .await?
+        .context("no such quote")?;
+    let (signer, drafted): (String, String) = (row.try_get("", "s")?, row.try_get("", "d")?);
     let statements = [
         (
             "bearer token and its user (every API request)",
             token_user_sql(PG).to_owned(),
             "encode(sha256(convert_to('benchtoken-1', 'UTF8')), 'hex')".to_owned(),
         ),
-        ("quote, lines and prices in force", load_quote_sql(PG), quote(pending_quote)),
         (
-            "gate check: notices the signer has not acknowledged, with their changes",
-            later_notices_sql(Reading::Pending, PG),
-            format!("{}, {}", signer[0], drafted[0]),
+            "gate check: the quote, its lines and prices in force, and the notices its signer has not acknowledged",
+            quote_gate_sql(),
+            quote(pending_quote),
         ),
+        ("finalise: gate lock shared, quote row exclusive", LOCK_GATE_AND_QUOTE.to_owned(), quote(ready_quote)),
+        ("finalise: the quote, its lines and prices in force", load_quote_sql(PG), quote(ready_quote)),
         (
             "finalise: every notice since drafting with the signer's acknowledgement",
             later_notices_sql(Reading::All, PG),
-            format!("{}, {}", signer[1], drafted[1]),
+            format!("'{signer}'::uuid, '{drafted}'::timestamptz"),
         ),
-        ("finalise: gate lock shared, quote row exclusive", LOCK_GATE_AND_QUOTE.to_owned(), quote(ready_quote)),
     ];
     // One connection for PREPARE/EXECUTE; rolled back, so the locks go too.
     let txn = conn.begin().await?;

@@ -65,7 +65,7 @@ pub fn report(
         load_row(&mut r, &figure, &run.gate, "`pgbench -S`", pgbench_s, Some(0.5))?;
         writeln!(
             r,
-            "| … the database's ceiling for it: the gate check's three statements run by `pgbench` alone (no HTTP, no pool), scale {} | {:.0} tps | `pgbench -S` {pgbench_s:.0} tps | {:.2} | — | — |",
+            "| … the database's ceiling for it: the gate check's two statements run by `pgbench` alone (no HTTP, no pool), scale {} | {:.0} tps | `pgbench -S` {pgbench_s:.0} tps | {:.2} | — | — |",
             run.name,
             run.gate_statements,
             run.gate_statements / pgbench_s,

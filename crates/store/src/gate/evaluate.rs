@@ -13,13 +13,13 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::StoreError;
 use crate::entity::{notices, price_overrides, quote_lines};
 use crate::notices::{PUBLISHED, load_changes};
-use crate::quotes::LoadedQuote;
+use crate::quotes::{LoadedQuote, check_visible, load_quote_sql, load_visible_priced, loaded_quote};
 use crate::views::{
     EvidenceNotice, GateView, ImpactView, LineImpactView, OverrideView, PendingNoticeView, SupersededLineView,
 };
+use crate::{Actor, StoreError};
 
 /// What the gate sees for one quote right now.
 pub(super) struct Evaluation {
@@ -127,7 +127,8 @@ pub fn later_notices_sql(reading: Reading, backend: DbBackend) -> String {
     match (reading, backend) {
         (Reading::Pending, DbBackend::Postgres) => format!(
             "SELECT n.id, n.seq, n.title, n.body, n.published_at, NULL AS acknowledged_at, NULL AS channel, \
-               c.sku AS change_sku, c.unit_price_minor AS change_unit_price_minor, c.effective_on AS change_effective_on \
+               c.sku AS change_sku, c.unit_price_minor AS change_unit_price_minor, c.effective_on AS change_effective_on, \
+               c.position AS change_position \
              FROM notices n \
              LEFT JOIN LATERAL (SELECT c.sku, c.unit_price_minor, c.effective_on, c.position FROM notice_changes c \
                WHERE c.notice_id = n.id OFFSET 0) c ON true \
@@ -172,8 +173,19 @@ pub(super) async fn evaluate(
     loaded: &LoadedQuote,
     reading: Reading,
 ) -> Result<Evaluation, StoreError> {
+    let later = later_notices(conn, loaded.quote.drafted_at, loaded.quote.signer_id, reading).await?;
+    evaluate_read(conn, loaded, reading, later).await
+}
+
+/// [`evaluate`] with the notices already read (`later`, as
+/// [`later_notices`] returns them for `reading`).
+async fn evaluate_read(
+    conn: &impl ConnectionTrait,
+    loaded: &LoadedQuote,
+    reading: Reading,
+    later: Vec<LaterNotice>,
+) -> Result<Evaluation, StoreError> {
     let LoadedQuote { quote, lines, in_force, .. } = loaded;
-    let later = later_notices(conn, quote.drafted_at, quote.signer_id, reading).await?;
 
     // Rows are in `seq` order, a notice's change rows next to each other.
     let mut published: Vec<PublishedNotice> = Vec::new();
@@ -281,6 +293,44 @@ pub(super) async fn evaluate(
     }
     view.ready = view.pending.is_empty() && (view.superseded.is_empty() || view.price_override.is_some());
     Ok(Evaluation { view, evidence })
+}
+
+/// What finalising `id` would say now, for someone who may see the quote.
+/// On PostgreSQL one statement reads the quote, its lines with their prices
+/// in force, and the notices its signer has not acknowledged
+/// ([`quote_gate_sql`]); SQLite, in this process, reads them as two.
+pub(super) async fn gate_view(conn: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> Result<GateView, StoreError> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        let loaded = load_visible_priced(conn, actor, id).await?;
+        return Ok(evaluate(conn, &loaded, Reading::Pending).await?.view);
+    }
+    let rows =
+        conn.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, quote_gate_sql(), [id.into()])).await?;
+    // The quote's rows first (they carry its id), then the notices'.
+    let split = rows.iter().position(|row| !matches!(row.try_get::<Option<Uuid>>("", "q_id"), Ok(Some(_))));
+    let (quote_rows, notice_rows) = rows.split_at(split.unwrap_or(rows.len()));
+    let loaded = loaded_quote(quote_rows)?;
+    check_visible(actor, &loaded.quote)?;
+    let later = notice_rows.iter().map(|row| LaterNotice::from_query_result(row, "")).collect::<Result<_, _>>()?;
+    Ok(evaluate_read(conn, &loaded, Reading::Pending, later).await?.view)
+}
+
+/// The gate check's statement on PostgreSQL (`$1` the quote): the rows of
+/// [`load_quote_sql`] and, after them, those of the pending reading of
+/// [`later_notices_sql`] for the quote's signer and drafting time, in one
+/// round trip where there were two. `FULL JOIN … ON false` puts the two row
+/// sets one after the other, each with the other's columns empty; their
+/// column names do not meet.
+pub fn quote_gate_sql() -> String {
+    let pg = DbBackend::Postgres;
+    let later = later_notices_sql(Reading::Pending, pg).replace("$1", "g.signer_id").replace("$2", "g.drafted_at");
+    format!(
+        "WITH quote AS ({}), \
+         later AS (SELECT later.* FROM quotes g, LATERAL ({later}) later WHERE g.id = $1) \
+         SELECT * FROM quote FULL JOIN later ON false \
+         ORDER BY q_id IS NULL, l_position, seq, change_position",
+        load_quote_sql(pg),
+    )
 }
 
 async fn latest_override(conn: &impl ConnectionTrait, quote_id: Uuid) -> Result<Option<OverrideView>, StoreError> {

@@ -39,8 +39,8 @@ use crate::{Actor, Store, StoreError};
 
 mod evaluate;
 
-use evaluate::{Evaluation, evaluate};
-pub use evaluate::{Reading, later_notices_sql};
+use evaluate::{Evaluation, evaluate, gate_view};
+pub use evaluate::{Reading, later_notices_sql, quote_gate_sql};
 pub(crate) use evaluate::{price_in_force_sql, priced_lines};
 
 /// The key of the advisory lock that serialises publication and
@@ -126,12 +126,11 @@ impl Store {
         Ok(PublishedView { id, state: PUBLISHED.into(), seq, published_at })
     }
 
-    /// What finalising would say now, without finalising. Two statements
-    /// after authentication: the quote with its lines and prices in force,
-    /// then the notices its signer has not acknowledged with their changes.
+    /// What finalising would say now, without finalising: the notices the
+    /// quote's signer has not acknowledged, what each does to its prices,
+    /// and the lines whose price is no longer in force.
     pub async fn quote_gate(&self, actor: &Actor, id: Uuid) -> Result<GateView, StoreError> {
-        let loaded = crate::quotes::load_visible_priced(&self.db, actor, id).await?;
-        Ok(evaluate(&self.db, &loaded, Reading::Pending).await?.view)
+        gate_view(&self.db, actor, id).await
     }
 
     /// Finalises a draft if, and only if, its signer has acknowledged every

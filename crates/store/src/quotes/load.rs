@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use pricegate_domain::Role;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    QueryOrder, QueryResult, QuerySelect, Statement,
 };
 use uuid::Uuid;
 
@@ -90,11 +90,17 @@ pub(crate) async fn load_quote(conn: &impl ConnectionTrait, id: Uuid) -> Result<
     let backend = conn.get_database_backend();
     let rows =
         conn.query_all_raw(Statement::from_sql_and_values(backend, load_quote_sql(backend), [id.into()])).await?;
+    loaded_quote(&rows)
+}
+
+/// A quote read back from the rows of [`load_quote_sql`] (or of a statement
+/// that embeds it): one row per line, the quote's columns on every row.
+pub(crate) fn loaded_quote(rows: &[QueryResult]) -> Result<LoadedQuote, StoreError> {
     let first = rows.first().ok_or(StoreError::not_found("quote"))?;
     let quote = quotes::Model::from_query_result(first, "q_")?;
     let mut lines = Vec::with_capacity(rows.len());
     let mut in_force = HashMap::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         // A quote without lines comes back as one row of NULL line columns.
         if row.try_get::<Option<Uuid>>("", "l_id")?.is_none() {
             continue;
@@ -115,10 +121,16 @@ pub(crate) async fn load_visible_priced(
     id: Uuid,
 ) -> Result<LoadedQuote, StoreError> {
     let loaded = load_quote(conn, id).await?;
-    if !may_view(actor, &loaded.quote) {
+    check_visible(actor, &loaded.quote)?;
+    Ok(loaded)
+}
+
+/// Refuses a quote to anyone but finance, its owner and its signer.
+pub(crate) fn check_visible(actor: &Actor, quote: &quotes::Model) -> Result<(), StoreError> {
+    if !may_view(actor, quote) {
         return Err(StoreError::forbidden("not_your_quote", "This quote belongs to someone else."));
     }
-    Ok(loaded)
+    Ok(())
 }
 
 pub(crate) async fn load_visible(

@@ -26,7 +26,10 @@ mod view;
 
 use load::load_owned;
 pub use load::load_quote_sql;
-pub(crate) use load::{LoadedQuote, load_lines, load_quote, load_quote_for_update, load_visible, load_visible_priced};
+pub(crate) use load::{
+    LoadedQuote, check_visible, load_lines, load_quote, load_quote_for_update, load_visible, load_visible_priced,
+    loaded_quote,
+};
 use view::evidence_view;
 pub(crate) use view::{quote_view, to_view};
 
