@@ -122,7 +122,9 @@ async fn later_notices(
 }
 
 /// The statement [`later_notices`] sends: two placeholders, the signer's
-/// first in every form, then `drafted_at`.
+/// first in every form, then `drafted_at`. The pending form on PostgreSQL
+/// also returns each change's `change_position`, by which
+/// [`quote_gate_sql`] orders the rows it embeds this statement's among.
 pub fn later_notices_sql(reading: Reading, backend: DbBackend) -> String {
     match (reading, backend) {
         (Reading::Pending, DbBackend::Postgres) => format!(
