@@ -138,7 +138,7 @@ pub async fn finalise_statements(binary: &Path, scale: Scale, run_id: u32, concu
         .ok_or_else(|| anyhow::anyhow!("no count of ready quotes"))?
         .try_get_by_index(0)?;
     conn.close().await.ok();
-    let per_client = (ready / concurrency as i64).to_string();
+    let per_client = (ready / concurrency as i64).max(1).to_string();
     let tps = run_script("finalise", scale, &finalise_script(scale), &db.name, concurrency, &["-t", &per_client]).await;
     db.drop_now().await?;
     tps
