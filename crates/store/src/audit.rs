@@ -22,15 +22,15 @@ pub struct AuditEntry<'a> {
     pub detail: serde_json::Value,
 }
 
-/// Writes one audit row. The detail travels as JSON text into the `json`
-/// column (`CAST(… AS json)`: one parse on the server). Bound as a
-/// `serde_json::Value` it went as `jsonb`, which the server parsed, sorted and
-/// printed back to text before parsing it again for the column.
 /// The statement [`record`] sends on PostgreSQL: `$1` the row's id, then
 /// `at`, the actor, action, subject type and id, and the detail as JSON text.
 pub const RECORD_AUDIT: &str = "INSERT INTO audit_log (id, at, actor_id, action, subject_type, subject_id, detail) \
      VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS json))";
 
+/// Writes one audit row. The detail travels as JSON text into the `json`
+/// column (`CAST(… AS json)`: one parse on the server). Bound as a
+/// `serde_json::Value` it went as `jsonb`, which the server parsed, sorted and
+/// printed back to text before parsing it again for the column.
 pub(crate) async fn record(conn: &impl ConnectionTrait, entry: AuditEntry<'_>) -> Result<(), StoreError> {
     let backend = conn.get_database_backend();
     let sql = match backend {
