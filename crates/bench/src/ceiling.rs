@@ -32,7 +32,7 @@ pub fn gate_script(scale: Scale) -> String {
     format!(
         "\\set q random(0, {last_quote})\n{signer}\n{};\n{};\n",
         one_line(token_user_sql(DbBackend::Postgres)).replace("$1", TOKEN),
-        one_line(&quote_gate_sql()).replace("$1", QUOTE),
+        one_line(quote_gate_sql()).replace("$1", QUOTE),
         last_quote = scale.quotes - 1,
         signer = set_signer(scale),
     )

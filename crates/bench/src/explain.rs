@@ -39,7 +39,7 @@ pub async fn gate_plans(conn: &DatabaseConnection, pending_quote: i64, ready_quo
         ),
         (
             "gate check: the quote, its lines and prices in force, and the notices its signer has not acknowledged",
-            quote_gate_sql(),
+            quote_gate_sql().to_owned(),
             quote(pending_quote),
         ),
         ("finalise: gate lock shared, quote row exclusive", LOCK_GATE_AND_QUOTE.to_owned(), quote(ready_quote)),

@@ -4,6 +4,7 @@
 //! force. Read-only; [`super`] takes the locks and writes the outcome.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use pricegate_domain::{GateDecision, NoticeAck, PriceChange, PricedLine, PublishedNotice, decide, impact_of};
@@ -322,17 +323,21 @@ pub(super) async fn gate_view(conn: &impl ConnectionTrait, actor: &Actor, id: Uu
 /// [`later_notices_sql`] for the quote's signer and drafting time, in one
 /// round trip where there were two. `FULL JOIN … ON false` puts the two row
 /// sets one after the other, each with the other's columns empty; their
-/// column names do not meet.
-pub fn quote_gate_sql() -> String {
-    let pg = DbBackend::Postgres;
-    let later = later_notices_sql(Reading::Pending, pg).replace("$1", "g.signer_id").replace("$2", "g.drafted_at");
-    format!(
-        "WITH quote AS ({}), \
-         later AS (SELECT later.* FROM quotes g, LATERAL ({later}) later WHERE g.id = $1) \
-         SELECT * FROM quote FULL JOIN later ON false \
-         ORDER BY q_id IS NULL, l_position, seq, change_position",
-        load_quote_sql(pg),
-    )
+/// column names do not meet. Composed once, on first use: every gate check
+/// sends it.
+pub fn quote_gate_sql() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let pg = DbBackend::Postgres;
+        let later = later_notices_sql(Reading::Pending, pg).replace("$1", "g.signer_id").replace("$2", "g.drafted_at");
+        format!(
+            "WITH quote AS ({}), \
+             later AS (SELECT later.* FROM quotes g, LATERAL ({later}) later WHERE g.id = $1) \
+             SELECT * FROM quote FULL JOIN later ON false \
+             ORDER BY q_id IS NULL, l_position, seq, change_position",
+            load_quote_sql(pg),
+        )
+    });
+    &SQL
 }
 
 async fn latest_override(conn: &impl ConnectionTrait, quote_id: Uuid) -> Result<Option<OverrideView>, StoreError> {
