@@ -31,8 +31,10 @@ impl Store {
             // A connection back in the pool within the last half second has
             // just answered: checking it again with a ping would add a round
             // trip to every checkout (a third of a token check's, measured in
-            // `scripts/bench`). One idle for longer is pinged, and one that
-            // fails its statement is dropped when it is given back.
+            // `scripts/bench`). One idle for longer is pinged. Given back,
+            // a connection is pinged only if it has not settled (see
+            // `[patch.crates-io]` in Cargo.toml): one that failed or was
+            // dropped mid-statement is then found broken and dropped.
             .test_before_acquire_if_idle_for(Duration::from_millis(500))
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {

@@ -165,6 +165,16 @@ pub trait Connection: Send {
     #[doc(hidden)]
     fn should_flush(&self) -> bool;
 
+    /// Pricegate: whether this connection is known to have finished with
+    /// everything it was asked (nothing left to send, no reply still to
+    /// read), so that the pool may take it back without a ping first. The
+    /// default, `false`, keeps upstream's ping on every release; a driver
+    /// that can tell overrides it.
+    #[doc(hidden)]
+    fn is_settled(&self) -> bool {
+        false
+    }
+
     /// Establish a new database connection.
     ///
     /// A value of [`Options`][Self::Options] is parsed from the provided connection string. This parsing

@@ -304,6 +304,16 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
+        // Pricegate: a connection that has read every reply it asked for and
+        // has nothing queued (no rollback of a dropped transaction, no reply
+        // of a dropped stream) goes back without a round trip. One that failed
+        // mid-statement, or whose future was dropped mid-statement, is not
+        // settled and still takes the ping below, which drops it if broken.
+        if self.raw.is_settled() {
+            self.release();
+            return true;
+        }
+
         // test the connection on-release to ensure it is still viable,
         // and flush anything time-sensitive like transaction rollbacks
         // if an Executor future/stream is dropped during an `.await` call, the connection

@@ -1,0 +1,107 @@
+//! What the PostgreSQL pool does with a connection it is given back.
+//!
+//! Upstream sqlx pings every connection given back to the pool: a round trip
+//! per checkout, on the database every server process shares.
+//! `vendor/sqlx-core` and `vendor/sqlx-postgres` skip it for a connection
+//! that has settled (nothing queued, every reply read, no transaction open).
+//! These tests hold that shortcut to the two things the ping was for: the
+//! rollback of a dropped transaction goes out at once, and a connection that
+//! broke mid-statement is dropped rather than handed to the next caller.
+
+use std::time::{Duration, Instant};
+
+use pricegate_store::Store;
+use pricegate_tests::{Backend, TestDb};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, TransactionTrait};
+
+const LOCK_KEY: i64 = 7_391_004;
+
+/// A store whose pool holds a single connection, so that the next statement
+/// gets the connection the previous one gave back.
+async fn one_connection_store(db: &TestDb) -> Store {
+    Store::connect(&db.url, 1).await.expect("the store connects to its test database")
+}
+
+async fn scalar_i64(conn: &impl ConnectionTrait, sql: &str) -> Result<i64, sea_orm::DbErr> {
+    let row = conn
+        .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::RecordNotFound(sql.to_owned()))?;
+    row.try_get_by_index(0)
+}
+
+async fn scalar_bool(conn: &DatabaseConnection, sql: &str) -> bool {
+    let row = conn
+        .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .unwrap_or_else(|| panic!("{sql}: no row"));
+    row.try_get_by_index(0).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+#[tokio::test]
+async fn a_dropped_transaction_releases_its_locks_when_the_connection_is_given_back() {
+    let db = TestDb::create(Backend::Postgres).await;
+    let store = one_connection_store(&db).await;
+    let other = Database::connect(&db.url).await.expect("a second connection");
+
+    let txn = store.connection().begin().await.expect("BEGIN");
+    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({LOCK_KEY})")).await.expect("the lock");
+    assert!(
+        !scalar_bool(&other, &format!("SELECT pg_try_advisory_lock({LOCK_KEY})")).await,
+        "the transaction holds the lock"
+    );
+    // Neither committed nor rolled back: the ROLLBACK is only queued on the
+    // connection, which goes back to the pool and is not used again here.
+    drop(txn);
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !scalar_bool(&other, &format!("SELECT pg_try_advisory_lock({LOCK_KEY})")).await {
+        assert!(
+            Instant::now() < deadline,
+            "the dropped transaction still holds its lock 5 s later: its ROLLBACK was left queued on the idle pooled connection"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    store.close().await;
+    let _ = other.close().await;
+}
+
+#[tokio::test]
+async fn a_connection_broken_mid_statement_is_not_handed_out_again() {
+    let db = TestDb::create(Backend::Postgres).await;
+    let store = one_connection_store(&db).await;
+    let admin = Database::connect(&db.url).await.expect("a second connection");
+
+    let pid = scalar_i64(store.connection(), "SELECT pg_backend_pid()::bigint").await.expect("the pooled backend");
+    let sleeper = {
+        let conn = store.connection().clone();
+        tokio::spawn(async move { scalar_i64(&conn, "SELECT 1::bigint FROM pg_sleep(30)").await })
+    };
+    // Wait until the pooled connection is inside the statement, then end its
+    // backend, as a failover or an administrator would.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !scalar_bool(
+        &admin,
+        &format!("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = {pid} AND query LIKE '%pg_sleep%' AND state = 'active')"),
+    )
+    .await
+    {
+        assert!(Instant::now() < deadline, "the statement never started on backend {pid}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(scalar_bool(&admin, &format!("SELECT pg_terminate_backend({pid})")).await, "backend {pid} ended");
+    let failed = tokio::time::timeout(Duration::from_secs(10), sleeper)
+        .await
+        .expect("the interrupted statement returns")
+        .expect("the statement's task ran to its end");
+    assert!(failed.is_err(), "a statement whose backend was ended fails: {failed:?}");
+
+    // At once, well inside the half second after which a checkout pings an
+    // idle connection: the pool's only connection must be a new one that works.
+    let next = scalar_i64(store.connection(), "SELECT pg_backend_pid()::bigint").await;
+    let next = next.unwrap_or_else(|e| panic!("the next statement got the broken connection back from the pool: {e}"));
+    assert_ne!(next, pid, "the broken connection was handed out again");
+    store.close().await;
+    let _ = admin.close().await;
+}
