@@ -22,7 +22,8 @@ async fn one_connection_store(db: &TestDb) -> Store {
     Store::connect(&db.url, 1).await.expect("the store connects to its test database")
 }
 
-async fn scalar_i64(conn: &impl ConnectionTrait, sql: &str) -> Result<i64, sea_orm::DbErr> {
+/// The first column of the first row `sql` returns.
+async fn scalar<T: sea_orm::TryGetable>(conn: &impl ConnectionTrait, sql: &str) -> Result<T, sea_orm::DbErr> {
     let row = conn
         .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
         .await?
@@ -31,12 +32,7 @@ async fn scalar_i64(conn: &impl ConnectionTrait, sql: &str) -> Result<i64, sea_o
 }
 
 async fn scalar_bool(conn: &DatabaseConnection, sql: &str) -> bool {
-    let row = conn
-        .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .unwrap_or_else(|| panic!("{sql}: no row"));
-    row.try_get_by_index(0).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    scalar(conn, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 #[tokio::test]
@@ -73,10 +69,10 @@ async fn a_connection_broken_mid_statement_is_not_handed_out_again() {
     let store = one_connection_store(&db).await;
     let admin = Database::connect(&db.url).await.expect("a second connection");
 
-    let pid = scalar_i64(store.connection(), "SELECT pg_backend_pid()::bigint").await.expect("the pooled backend");
+    let pid = scalar::<i64>(store.connection(), "SELECT pg_backend_pid()::bigint").await.expect("the pooled backend");
     let sleeper = {
         let conn = store.connection().clone();
-        tokio::spawn(async move { scalar_i64(&conn, "SELECT 1::bigint FROM pg_sleep(30)").await })
+        tokio::spawn(async move { scalar::<i64>(&conn, "SELECT 1::bigint FROM pg_sleep(30)").await })
     };
     // Wait until the pooled connection is inside the statement, then end its
     // backend, as a failover or an administrator would.
@@ -99,7 +95,7 @@ async fn a_connection_broken_mid_statement_is_not_handed_out_again() {
 
     // At once, well inside the half second after which a checkout pings an
     // idle connection: the pool's only connection must be a new one that works.
-    let next = scalar_i64(store.connection(), "SELECT pg_backend_pid()::bigint").await;
+    let next = scalar::<i64>(store.connection(), "SELECT pg_backend_pid()::bigint").await;
     let next = next.unwrap_or_else(|e| panic!("the next statement got the broken connection back from the pool: {e}"));
     assert_ne!(next, pid, "the broken connection was handed out again");
     store.close().await;
