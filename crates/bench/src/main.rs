@@ -254,6 +254,7 @@ async fn run_scale(
     conn.close().await.ok();
     if o.keep {
         eprintln!("scale {}: kept {url}", scale.name);
+        db.keep();
     } else {
         db.drop_now().await?;
     }

@@ -13,10 +13,15 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432";
 
-/// A database created for this run, dropped by [`TempDb::drop_now`].
+/// A database created for this run. [`TempDb::drop_now`] drops it and
+/// [`TempDb::keep`] leaves it for a person to look at; one that is neither,
+/// because the run failed part-way, is dropped as it goes out of scope, so a
+/// failed run leaves no database behind.
 pub struct TempDb {
     pub name: String,
     admin: DatabaseConnection,
+    /// Dropped or kept on purpose: nothing left for [`Drop`] to do.
+    settled: bool,
 }
 
 impl TempDb {
@@ -24,19 +29,49 @@ impl TempDb {
         let admin = Database::connect(format!("{PG_ADMIN}/postgres"))
             .await
             .context("connecting to PostgreSQL on 127.0.0.1:5432")?;
-        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+        admin.execute_unprepared(&drop_database(&name)).await?;
         admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-        Ok(TempDb { name, admin })
+        Ok(TempDb { name, admin, settled: false })
     }
 
     pub fn url(&self) -> String {
         format!("{PG_ADMIN}/{}", self.name)
     }
 
-    pub async fn drop_now(self) -> anyhow::Result<()> {
-        self.admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await?;
+    pub async fn drop_now(mut self) -> anyhow::Result<()> {
+        self.admin.execute_unprepared(&drop_database(&self.name)).await?;
+        self.settled = true;
         Ok(())
     }
+
+    /// Leaves the database behind (`--keep`).
+    pub fn keep(mut self) {
+        self.settled = true;
+    }
+}
+
+impl Drop for TempDb {
+    /// `drop` cannot await, and may run while an error unwinds the run: the
+    /// database is dropped by `psql` (which comes with `pgbench`), blocking
+    /// for the moment it takes. A failure here has nowhere to go but stderr.
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let dropped = Command::new("psql")
+            .arg(format!("{PG_ADMIN}/postgres"))
+            .args(["-q", "-v", "ON_ERROR_STOP=1", "-c", &drop_database(&self.name)])
+            .stdout(Stdio::null())
+            .status();
+        if !matches!(dropped, Ok(status) if status.success()) {
+            eprintln!("could not drop the benchmark database {}: drop it by hand", self.name);
+        }
+    }
+}
+
+/// `WITH (FORCE)`: a server the run started may still hold connections.
+fn drop_database(name: &str) -> String {
+    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 }
 
 pub async fn migrate(binary: &Path, database_url: &str) -> anyhow::Result<()> {
@@ -190,4 +225,40 @@ pub async fn pgbench_init(db: &str) -> anyhow::Result<()> {
         .context("running pgbench -i")?;
     anyhow::ensure!(out.status.success(), "pgbench -i failed: {}", String::from_utf8_lossy(&out.stderr));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn exists(name: &str) -> bool {
+        let admin = Database::connect(format!("{PG_ADMIN}/postgres")).await.expect("PostgreSQL on 127.0.0.1:5432");
+        let row = admin
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!("SELECT count(*) AS n FROM pg_database WHERE datname = '{name}'"),
+            ))
+            .await
+            .expect("pg_database")
+            .expect("a count");
+        row.try_get::<i64>("", "n").expect("n") == 1
+    }
+
+    #[tokio::test]
+    async fn a_database_left_by_a_failed_run_is_dropped_and_a_kept_one_is_not() {
+        let id = std::process::id();
+        let failed = format!("pricegate_bench_test_failed_{id}");
+        let kept = format!("pricegate_bench_test_kept_{id}");
+        {
+            let _db = TempDb::create(failed.clone()).await.expect("created");
+            assert!(exists(&failed).await);
+            // The run fails here: `_db` goes out of scope, neither dropped nor kept.
+        }
+        assert!(!exists(&failed).await, "a database neither dropped nor kept is left behind");
+
+        TempDb::create(kept.clone()).await.expect("created").keep();
+        assert!(exists(&kept).await, "a kept database is gone");
+        TempDb::create(kept.clone()).await.expect("created again").drop_now().await.expect("dropped");
+        assert!(!exists(&kept).await);
+    }
 }
