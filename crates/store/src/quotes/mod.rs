@@ -6,24 +6,23 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Role, Sku, Text, quote_total};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, Refused, record};
 use crate::db::db_now;
-use crate::entity::{finalisations, price_overrides, products, quote_lines, quotes, users};
+use crate::entity::{finalisations, price_overrides, quotes, users};
 use crate::gate::priced_lines;
-use crate::products::prices_in_force;
 use crate::views::{OverrideView, QuoteView, RepriceView};
 use crate::{Actor, Store, StoreError};
 
+mod lines;
 mod load;
 mod view;
 
+pub use lines::NewLine;
+use lines::{price_lines, replace_lines};
 use load::load_owned;
 pub use load::load_quote_sql;
 pub(crate) use load::{
@@ -34,14 +33,6 @@ use view::evidence_view;
 pub(crate) use view::{quote_view, to_view};
 
 pub(crate) const DRAFT: &str = "draft";
-pub const MAX_LINES: usize = 200;
-
-#[derive(Debug, Clone)]
-pub struct NewLine {
-    pub sku: Sku,
-    pub quantity: Quantity,
-    pub discount: DiscountBp,
-}
 
 #[derive(Debug, Clone)]
 pub struct NewQuote {
@@ -80,79 +71,6 @@ async fn check_signer(conn: &impl ConnectionTrait, signer_id: Uuid) -> Result<()
             .with_code("invalid_signer")
             .into()),
     }
-}
-
-/// Turns requested lines into rows priced from the price list in force on
-/// `today`, except that a sku already on the quote keeps its snapshot price
-/// (`kept`): editing a quantity must not silently reprice a line.
-async fn price_lines(
-    conn: &impl ConnectionTrait,
-    quote_id: Uuid,
-    currency: &str,
-    lines: &[NewLine],
-    kept: &HashMap<String, i64>,
-    today: NaiveDate,
-) -> Result<Vec<quote_lines::Model>, StoreError> {
-    if lines.is_empty() {
-        return Err(Invalid::new("lines", "A quote needs at least one line.").into());
-    }
-    if lines.len() > MAX_LINES {
-        return Err(Invalid::new("lines", format!("A quote may have at most {MAX_LINES} lines.")).into());
-    }
-    let skus: Vec<String> = lines.iter().map(|l| l.sku.as_str().to_owned()).collect();
-    let found: HashMap<String, products::Model> = products::Entity::find()
-        .filter(products::Column::Sku.is_in(skus))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|p| (p.sku.clone(), p))
-        .collect();
-    let ids: Vec<Uuid> = found.values().map(|p| p.id).collect();
-    let in_force = prices_in_force(conn, Some(&ids), today).await?;
-    let mut rows = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        let field = format!("lines[{i}].sku");
-        let product = found.get(line.sku.as_str()).ok_or_else(|| {
-            Invalid::new(&field, format!("There is no product with sku {}.", line.sku)).with_code("unknown_sku")
-        })?;
-        if product.currency != currency {
-            return Err(Invalid::new(
-                &field,
-                format!("{} is priced in {}, but the quote is in {currency}.", product.sku, product.currency),
-            )
-            .with_code("currency_mismatch")
-            .into());
-        }
-        let unit_price_minor = kept
-            .get(line.sku.as_str())
-            .copied()
-            .unwrap_or_else(|| in_force.get(&product.id).copied().unwrap_or(product.unit_price_minor));
-        rows.push(quote_lines::Model {
-            id: Uuid::new_v4(),
-            quote_id,
-            position: i as i32,
-            product_id: product.id,
-            sku: product.sku.clone(),
-            product_name: product.name.clone(),
-            unit: product.unit.clone(),
-            quantity: line.quantity.get(),
-            unit_price_minor,
-            discount_bp: line.discount.get(),
-        });
-    }
-    quote_total(&priced_lines(&rows))?;
-    Ok(rows)
-}
-
-async fn replace_lines(
-    txn: &DatabaseTransaction,
-    quote_id: Uuid,
-    rows: Vec<quote_lines::Model>,
-) -> Result<(), StoreError> {
-    quote_lines::Entity::delete_many().filter(quote_lines::Column::QuoteId.eq(quote_id)).exec(txn).await?;
-    let models: Vec<quote_lines::ActiveModel> = rows.into_iter().map(Into::into).collect();
-    quote_lines::Entity::insert_many(models).exec_without_returning(txn).await?;
-    Ok(())
 }
 
 fn audit<'a>(

@@ -9,6 +9,7 @@ mod notice_drafts;
 mod notice_publish;
 mod notices;
 mod products;
+mod quote_cancel;
 mod quote_form;
 mod quotes;
 
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
         .merge(quotes::router())
+        .merge(quote_cancel::router())
         .merge(notices::router())
         .merge(notice_drafts::router())
         .merge(notice_publish::router())

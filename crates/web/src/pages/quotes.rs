@@ -1,6 +1,6 @@
 //! Sales pages: my quotes, one quote with its gate, and the actions on it
-//! (acknowledge a pending notice, finalise, reprice, cancel; editing is the
-//! quote form's).
+//! (acknowledge a pending notice, finalise, reprice; editing is the quote
+//! form's, cancelling [`super::quote_cancel`]'s).
 
 use askama::Template;
 use axum::Router;
@@ -16,8 +16,7 @@ use uuid::Uuid;
 
 use super::quote_form::{create_quote, edit_quote_form, new_quote_form, update_quote};
 use super::{
-    CsrfForm, Finance, Layout, PageError, PageId, PageUser, QuoteWork, Sales, money, parse_id, render, signed_money,
-    stamp,
+    CsrfForm, Finance, Layout, PageError, PageId, PageUser, QuoteWork, money, parse_id, render, signed_money, stamp,
 };
 use crate::AppState;
 use crate::extract::Client;
@@ -30,7 +29,6 @@ pub fn router() -> Router<AppState> {
         .route("/quotes/new", get(new_quote_form))
         .route("/quotes/{id}", get(show))
         .route("/quotes/{id}/edit", get(edit_quote_form).post(update_quote))
-        .route("/quotes/{id}/cancel", get(confirm_cancel).post(cancel))
         .route("/quotes/{id}/acknowledge", post(acknowledge))
         .route("/quotes/{id}/finalise", post(finalise))
         .route("/quotes/{id}/reprice", post(reprice))
@@ -345,51 +343,4 @@ async fn override_prices(
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
-}
-
-#[derive(Template)]
-#[template(path = "pages/quote_cancel.html")]
-struct CancelPage {
-    layout: Layout,
-    csrf: String,
-    id: Uuid,
-    customer: String,
-    lines: usize,
-    total: String,
-    drafted_at: String,
-}
-
-/// Cancelling cannot be undone, so the quote page's button leads here first.
-async fn confirm_cancel(
-    State(app): State<AppState>,
-    PageId(id): PageId,
-    user: PageUser,
-) -> Result<Response, PageError> {
-    user.require(&[Role::Sales])?;
-    let quote = app.store.get_quote(&user.0.actor, id).await?;
-    if quote.owner_id != user.0.actor.id {
-        return Err(StoreError::forbidden("not_owner", "Only the quote's owner can change it.").into());
-    }
-    if quote.state != "draft" {
-        return Ok(Redirect::to(&format!("/quotes/{id}")).into_response());
-    }
-    let page = CancelPage {
-        layout: user.layout(format!("Cancel the quote for {}", quote.customer.name)),
-        csrf: user.csrf().to_owned(),
-        id,
-        customer: quote.customer.name.clone(),
-        lines: quote.lines.len(),
-        total: money(&quote.currency, quote.total_minor),
-        drafted_at: stamp(quote.drafted_at),
-    };
-    Ok(render(StatusCode::OK, &page))
-}
-
-async fn cancel(
-    State(app): State<AppState>,
-    PageId(id): PageId,
-    CsrfForm { user, .. }: CsrfForm<Sales>,
-) -> Result<Response, PageError> {
-    app.store.cancel_quote(&user.0.actor, id).await?;
-    Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
 }
