@@ -53,6 +53,9 @@ both_backends! {
             (json!({"sku": "PUMP-1", "unit_price_minor": -1, "effective_on": "2099-01-01"}), "changes[0].unit_price_minor"),
             (json!({"sku": "PUMP-1", "unit_price_minor": 1, "effective_on": "1 Jan 2099"}), "changes[0].effective_on"),
             (json!({"sku": "PUMP-1", "unit_price_minor": 1, "effective_on": "2099-02-30"}), "changes[0].effective_on"),
+            // chrono alone reads these; stored as text, "+10000-…" sorts before today.
+            (json!({"sku": "PUMP-1", "unit_price_minor": 1, "effective_on": "+10000-01-01"}), "changes[0].effective_on"),
+            (json!({"sku": "PUMP-1", "unit_price_minor": 1, "effective_on": "2099-1-5"}), "changes[0].effective_on"),
             (json!({"sku": "bad sku", "unit_price_minor": 1, "effective_on": "2099-01-01"}), "changes[0].sku"),
         ] {
             let r = finance.post("/api/v1/notices", &notice(change)).await;
@@ -64,7 +67,17 @@ both_backends! {
             assert_error(&r, 422, "invalid_field");
             assert_eq!(field(&r), expected);
         }
+        let twice = |second: &str| json!({"title": "T", "body": "B", "changes": [
+            {"sku": "PUMP-1", "unit_price_minor": 260_000, "effective_on": "2099-01-01"},
+            {"sku": "PUMP-1", "unit_price_minor": 270_000, "effective_on": second},
+        ]});
+        let r = finance.post("/api/v1/notices", &twice("2099-01-01")).await;
+        assert_error(&r, 422, "duplicate_change");
+        assert_eq!(field(&r), "changes[1].sku");
         assert_eq!(finance.get("/api/v1/notices").await.body, json!([]), "nothing was half-written");
+
+        let r = finance.post("/api/v1/notices", &twice("2099-07-01")).await;
+        assert_eq!(r.status, 201, "one product may change again on a later date: {}", r.text);
     }
 }
 

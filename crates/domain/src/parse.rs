@@ -225,9 +225,18 @@ impl DiscountBp {
 }
 
 /// A calendar date written `YYYY-MM-DD`.
+/// A date written exactly `YYYY-MM-DD`. chrono alone also reads `+10000-01-01`,
+/// `-0001-01-01` and `2026-1-5`; the first two would be stored (as text, on
+/// SQLite) sorting *before* every ordinary date, so a price change dated in
+/// the year 10000 would be in force today.
 pub fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, Invalid> {
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| Invalid::new(field, format!("{field} must be a date written YYYY-MM-DD.")))
+    let raw = raw.trim();
+    let shape_ok = raw.len() == 10
+        && raw.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    shape_ok
+        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| Invalid::new(field, format!("{field} must be a date written YYYY-MM-DD.")))
 }
 
 #[cfg(test)]
@@ -239,6 +248,17 @@ mod tests {
         assert_eq!(Email::parse(" Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
         for bad in ["", "ann", "@example.com", "ann@", "a b@example.com", "ann@@example.com", "ann@exa..mple"] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn dates_are_exactly_four_digit_year_month_day() {
+        assert_eq!(parse_date("d", " 2027-06-01 ").unwrap(), NaiveDate::from_ymd_opt(2027, 6, 1).unwrap());
+        assert!(parse_date("d", "9999-12-31").is_ok());
+        for bad in
+            ["+10000-01-01", "-0001-01-01", "+2026-12-31", "2026-1-5", "2026-02-30", "20260101", "2026-01-01x", ""]
+        {
+            assert!(parse_date("d", bad).is_err(), "{bad:?} should be refused");
         }
     }
 

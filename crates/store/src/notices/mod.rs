@@ -72,6 +72,21 @@ async fn write_changes(
         .collect();
     let mut rows = Vec::with_capacity(changes.len());
     for (i, change) in changes.iter().enumerate() {
+        // Two prices for one product on one day: which one holds would be
+        // decided by position, which nobody reading the notice sees.
+        if let Some(first) =
+            changes[..i].iter().position(|c| c.sku == change.sku && c.effective_on == change.effective_on)
+        {
+            return Err(Invalid::new(
+                format!("changes[{i}].sku"),
+                format!(
+                    "changes[{first}] already changes {} from {}: a notice gives one price per product and date.",
+                    change.sku, change.effective_on
+                ),
+            )
+            .with_code("duplicate_change")
+            .into());
+        }
         let product_id = *found.get(change.sku.as_str()).ok_or_else(|| {
             Invalid::new(format!("changes[{i}].sku"), format!("There is no product with sku {}.", change.sku))
                 .with_code("unknown_sku")

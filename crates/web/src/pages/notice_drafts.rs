@@ -12,8 +12,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::NaiveDate;
-use pricegate_domain::{Currency, Role, Sku, Text, limits};
+use pricegate_domain::{Currency, Role, Sku, Text, limits, parse_date};
 use pricegate_mail::render_markdown;
 use pricegate_store::views::{NoticeView, ProductView};
 use pricegate_store::{NewNotice, NewPriceChange, NoticePatch, StoreError};
@@ -132,7 +131,8 @@ pub(super) fn parse_amount(raw: &str, digits: u8) -> Option<i64> {
 
 /// One change per line: `SKU, new unit price, effective date`.
 fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceChange>, String> {
-    let mut changes = Vec::new();
+    // Each change with the line it was read from.
+    let mut lines: Vec<(usize, NewPriceChange)> = Vec::new();
     for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
         if line.is_empty() {
             continue;
@@ -151,11 +151,16 @@ fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceCha
         let unit_price_minor = parse_amount(price, digits)
             .filter(|p| *p > 0)
             .ok_or_else(|| format!("Line {n}: {price:?} is not a price in {}.", product.currency))?;
-        let effective_on = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+        let effective_on = parse_date("date", date)
             .map_err(|_| format!("Line {n}: {:?} is not a date written YYYY-MM-DD.", date.trim()))?;
-        changes.push(NewPriceChange { sku, unit_price_minor, effective_on });
+        if let Some((first, _)) = lines.iter().find(|(_, c)| c.sku == sku && c.effective_on == effective_on) {
+            return Err(format!(
+                "Line {n}: line {first} already changes {sku} from {effective_on}; give one price per product and date."
+            ));
+        }
+        lines.push((n, NewPriceChange { sku, unit_price_minor, effective_on }));
     }
-    Ok(changes)
+    Ok(lines.into_iter().map(|(_, c)| c).collect())
 }
 
 /// A parsed form: the notice, or the errors by field (the page is left with
