@@ -8,6 +8,7 @@ mod m20261123_000003_gate_indexes;
 mod m20261123_000004_publication_fanouts;
 mod m20261123_000005_ack_published_at;
 mod m20261123_000006_evidence_lz4;
+mod m20261130_000007_override_covers;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_publication_fanouts::Migration),
             Box::new(m20261123_000005_ack_published_at::Migration),
             Box::new(m20261123_000006_evidence_lz4::Migration),
+            Box::new(m20261130_000007_override_covers::Migration),
         ]
     }
 }

@@ -78,6 +78,47 @@ both_backends! {
 }
 
 both_backends! {
+    async fn an_override_waives_only_the_superseded_prices_finance_saw(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 4}])).await);
+        let gate_path = format!("/api/v1/quotes/{id}/gate");
+
+        // Nothing is superseded yet: an override now would waive rises nobody has seen.
+        let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "In advance"})).await;
+        assert_error(&r, 409, "nothing_to_override");
+
+        let rise = publish_price_change(&finance, "P-1", 1_250, &date_in_days(-1)).await;
+        sam.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await;
+        let g = sam.get(&gate_path).await.body;
+        assert_eq!((g["ready"].clone(), g["price_override"].clone()), (json!(false), json!(null)), "{g}");
+        let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Old offer, 1,250"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let g = sam.get(&gate_path).await.body;
+        assert_eq!(g["ready"], true, "{g}");
+        assert_eq!(g["price_override"]["reason"], "Old offer, 1,250");
+
+        // A second rise after the approval: the approval did not see it.
+        let again = publish_price_change(&finance, "P-1", 1_400, &date_in_days(-1)).await;
+        sam.post_empty(&format!("/api/v1/notices/{again}/acknowledge")).await;
+        let g = sam.get(&gate_path).await.body;
+        assert_eq!(g["ready"], false, "{g}");
+        assert_eq!(g["price_override"], json!(null), "{g}");
+        assert_eq!(g["superseded"][0]["current_unit_price_minor"], 1_400);
+        assert_error(&sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await, 409, "superseded_prices");
+
+        let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Old offer, 1,400"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["evidence"]["override"]["reason"], "Old offer, 1,400");
+        assert_eq!(r.body["lines"][0]["unit_price_minor"], 1_000);
+    }
+}
+
+both_backends! {
     async fn a_superseded_price_blocks_finalising_until_finance_approves_an_override(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, fiona) = app.user(Role::Finance, "Fiona").await;

@@ -208,6 +208,9 @@ pub mod price_overrides {
         pub approved_by: Uuid,
         pub reason: String,
         pub created_at: DateTimeUtc,
+        /// The superseded prices this override waives, as JSON text
+        /// (see `gate::evaluate::CoveredPrice`); `None` before they were kept.
+        pub covers: Option<String>,
     }
     no_relations!();
 }

@@ -12,6 +12,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
     Statement,
 };
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::entity::{notices, price_overrides, quote_lines};
@@ -188,7 +189,7 @@ async fn evaluate_read(
     reading: Reading,
     later: Vec<LaterNotice>,
 ) -> Result<Evaluation, StoreError> {
-    let LoadedQuote { quote, lines, in_force, .. } = loaded;
+    let LoadedQuote { quote, lines, .. } = loaded;
 
     // Rows are in `seq` order, a notice's change rows next to each other.
     let mut published: Vec<PublishedNotice> = Vec::new();
@@ -279,20 +280,9 @@ async fn evaluate_read(
         }
     }
 
-    view.superseded = lines
-        .iter()
-        .filter_map(|l| {
-            let current = *in_force.get(&l.product_id)?;
-            (current != l.unit_price_minor).then(|| SupersededLineView {
-                line_id: l.id,
-                sku: l.sku.clone(),
-                quoted_unit_price_minor: l.unit_price_minor,
-                current_unit_price_minor: current,
-            })
-        })
-        .collect();
+    view.superseded = superseded_lines(loaded);
     if !view.superseded.is_empty() {
-        view.price_override = latest_override(conn, quote.id).await?;
+        view.price_override = covering_override(conn, quote.id, &view.superseded).await?;
     }
     view.ready = view.pending.is_empty() && (view.superseded.is_empty() || view.price_override.is_some());
     Ok(Evaluation { view, evidence })
@@ -340,11 +330,69 @@ pub fn quote_gate_sql() -> &'static str {
     &SQL
 }
 
-async fn latest_override(conn: &impl ConnectionTrait, quote_id: Uuid) -> Result<Option<OverrideView>, StoreError> {
-    Ok(price_overrides::Entity::find()
+/// The lines of `loaded` whose snapshot price is not the price in force.
+pub(crate) fn superseded_lines(loaded: &LoadedQuote) -> Vec<SupersededLineView> {
+    loaded
+        .lines
+        .iter()
+        .filter_map(|l| {
+            let current = *loaded.in_force.get(&l.product_id)?;
+            (current != l.unit_price_minor).then(|| SupersededLineView {
+                line_id: l.id,
+                sku: l.sku.clone(),
+                quoted_unit_price_minor: l.unit_price_minor,
+                current_unit_price_minor: current,
+            })
+        })
+        .collect()
+}
+
+/// One superseded price as finance saw it when approving an override
+/// (`price_overrides.covers` holds a list of them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CoveredPrice {
+    pub sku: String,
+    pub quoted_unit_price_minor: i64,
+    pub current_unit_price_minor: i64,
+}
+
+impl From<&SupersededLineView> for CoveredPrice {
+    fn from(l: &SupersededLineView) -> Self {
+        CoveredPrice {
+            sku: l.sku.clone(),
+            quoted_unit_price_minor: l.quoted_unit_price_minor,
+            current_unit_price_minor: l.current_unit_price_minor,
+        }
+    }
+}
+
+/// The latest override of the quote, if it waives every one of `superseded`:
+/// an override waives the gaps finance saw, not a price published or come
+/// into force after it, nor a line's price changed since.
+async fn covering_override(
+    conn: &impl ConnectionTrait,
+    quote_id: Uuid,
+    superseded: &[SupersededLineView],
+) -> Result<Option<OverrideView>, StoreError> {
+    let Some(o) = price_overrides::Entity::find()
         .filter(price_overrides::Column::QuoteId.eq(quote_id))
         .order_by_desc(price_overrides::Column::CreatedAt)
         .one(conn)
         .await?
-        .map(|o| OverrideView { id: o.id, approved_by: o.approved_by, reason: o.reason, created_at: o.created_at }))
+    else {
+        return Ok(None);
+    };
+    let covers: Vec<CoveredPrice> = match o.covers.as_deref().map(serde_json::from_str) {
+        Some(Ok(covers)) => covers,
+        // Approved before overrides named what they waive: waives nothing.
+        None => return Ok(None),
+        Some(Err(e)) => return Err(StoreError::Internal(format!("override {} has unreadable covers: {e}", o.id))),
+    };
+    let covered = superseded.iter().all(|l| covers.contains(&CoveredPrice::from(l)));
+    Ok(covered.then(|| OverrideView {
+        id: o.id,
+        approved_by: o.approved_by,
+        reason: o.reason,
+        created_at: o.created_at,
+    }))
 }

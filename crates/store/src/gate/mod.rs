@@ -39,9 +39,9 @@ use crate::{Actor, Store, StoreError};
 
 mod evaluate;
 
+pub(crate) use evaluate::{CoveredPrice, price_in_force_sql, priced_lines, superseded_lines};
 use evaluate::{Evaluation, evaluate, gate_view};
 pub use evaluate::{Reading, later_notices_sql, quote_gate_sql};
-pub(crate) use evaluate::{price_in_force_sql, priced_lines};
 
 /// The key of the advisory lock that serialises publication and
 /// finalisation on PostgreSQL: "pricegat" in ASCII, as a bigint. Advisory

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::audit::{AuditEntry, Refused, record};
 use crate::db::db_now;
 use crate::entity::{finalisations, price_overrides, quotes, users};
-use crate::gate::priced_lines;
+use crate::gate::{CoveredPrice, priced_lines, superseded_lines};
 use crate::views::{OverrideView, QuoteView, RepriceView};
 use crate::{Actor, Store, StoreError};
 
@@ -302,6 +302,16 @@ impl Store {
                 format!("This quote is {} and can no longer change.", quote.state),
             ));
         }
+        // After the lock: the lines as the last edit committed them.
+        let covers: Vec<CoveredPrice> = superseded_lines(&load_quote(&txn, id).await?).iter().map(Into::into).collect();
+        if covers.is_empty() {
+            return Err(StoreError::conflict(
+                "nothing_to_override",
+                "Every line of this quote is at the price in force: there is no price to override.",
+            ));
+        }
+        let covers_json = serde_json::to_value(&covers)
+            .map_err(|e| StoreError::Internal(format!("override covers not serialisable: {e}")))?;
         let now = db_now(&txn).await?;
         let row = price_overrides::Model {
             id: Uuid::new_v4(),
@@ -309,13 +319,20 @@ impl Store {
             approved_by: actor.id,
             reason: reason.into_inner(),
             created_at: now,
+            covers: Some(covers_json.to_string()),
         };
         price_overrides::Entity::insert(price_overrides::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await?;
         record(
             &txn,
-            audit(now, actor, "quote.price_override", id, json!({ "override_id": row.id, "reason": row.reason })),
+            audit(
+                now,
+                actor,
+                "quote.price_override",
+                id,
+                json!({ "override_id": row.id, "reason": row.reason, "covers": covers_json }),
+            ),
         )
         .await?;
         txn.commit().await?;

@@ -231,7 +231,7 @@ pub async fn cancel_quote(
     Ok(Json(app.store.cancel_quote(&sales.actor, id).await?))
 }
 
-/// Finance approves finalising a draft whose lines carry superseded prices. Acknowledgements are still required.
+/// Finance approves finalising a draft at the superseded prices its lines carry now (409 `nothing_to_override` if none); a price superseded later needs a new approval. Acknowledgements are still required.
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/override", tag = "quotes", request_body = OverrideIn, security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 201, body = OverrideView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
