@@ -55,12 +55,31 @@ async fn log_in(base: &str, email: &str, password: &str) -> LoginAttempt {
 pricegate_tests::both_backends! {
 async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_are_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (finance_api, fiona) = app.user(Role::Finance, "Fiona").await;
     let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
     create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
     let quote = id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 2}])).await);
     let base = app.base.as_str();
     let http = client();
+
+    // Finance may look at the quote, but finalising and repricing are the
+    // salesperson's, here as in the API: one person does not both approve
+    // an override and finalise.
+    let (finance_token, _) = log_in(base, &fiona.email, PASSWORD).await.session.expect("finance logs in");
+    let finance_cookie = format!("pricegate_session={finance_token}");
+    let html = http.get(format!("{base}/quotes/{quote}")).header(COOKIE, &finance_cookie).send().await.unwrap();
+    let finance_csrf = csrf_in(&html.text().await.unwrap());
+    for action in ["finalise", "reprice"] {
+        let r = http
+            .post(format!("{base}/quotes/{quote}/{action}"))
+            .header(COOKIE, &finance_cookie)
+            .form(&[("csrf_token", finance_csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "finance may not {action}");
+    }
+    assert_eq!(sales_api.get(&format!("/api/v1/quotes/{quote}")).await.body["state"], "draft");
 
     // The login form itself refuses a post without its token.
     let r = http

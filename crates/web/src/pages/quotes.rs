@@ -16,7 +16,8 @@ use uuid::Uuid;
 
 use super::quote_form::{create_quote, edit_quote_form, new_quote_form, update_quote};
 use super::{
-    CsrfForm, Finance, Layout, PageError, PageId, PageUser, QuoteWork, money, parse_id, render, signed_money, stamp,
+    CsrfForm, Finance, Layout, PageError, PageId, PageUser, QuoteWork, Sales, money, parse_id, render, signed_money,
+    stamp,
 };
 use crate::AppState;
 use crate::extract::Client;
@@ -289,7 +290,7 @@ async fn acknowledge(
 async fn finalise(
     State(app): State<AppState>,
     PageId(id): PageId,
-    CsrfForm { user, .. }: CsrfForm<QuoteWork>,
+    CsrfForm { user, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
     match app.store.finalise_quote(&user.0.actor, id).await {
         Ok(_) => Ok(Redirect::to(&format!("/quotes/{id}")).into_response()),
@@ -299,7 +300,8 @@ async fn finalise(
             let page = quote_page(&app, &user, quote, Some(*gate), Some(message), None).await?;
             Ok(render(StatusCode::CONFLICT, &page))
         }
-        Err(e @ (StoreError::Conflict { .. } | StoreError::Forbidden { .. })) => {
+        // Not the signer is a 403 (and audited as one), as in the API.
+        Err(e @ StoreError::Conflict { .. }) => {
             let message = format!("Not finalised: {}", PageError::from(e).message());
             let quote = app.store.get_quote(&user.0.actor, id).await?;
             let page = quote_page(&app, &user, quote, None, Some(message), None).await?;
@@ -312,7 +314,7 @@ async fn finalise(
 async fn reprice(
     State(app): State<AppState>,
     PageId(id): PageId,
-    CsrfForm { user, .. }: CsrfForm<QuoteWork>,
+    CsrfForm { user, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
     let result = app.store.reprice_quote(&user.0.actor, id).await?;
     let currency = result.quote.currency.clone();
