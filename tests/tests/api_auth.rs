@@ -110,7 +110,35 @@ both_backends! {
 
         let r = admin.patch(&format!("/api/v1/users/{}", sam_user.id), &json!({"active": true})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        app.login(&sam_user.email, PASSWORD).await;
+        assert_error(&sam.get("/api/v1/products").await, 401, "invalid_token");
+        let again = app.login(&sam_user.email, PASSWORD).await;
+        assert_eq!(again.get("/api/v1/products").await.status, 200, "reactivated, Sam logs in afresh");
+    }
+}
+
+both_backends! {
+    async fn a_new_password_ends_every_token_the_old_one_gave(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let other_device = app.login(&sam_user.email, PASSWORD).await;
+        assert_eq!(other_device.get("/api/v1/me").await.status, 200);
+
+        let new_password = "a brand new passphrase";
+        let r = admin.patch(&format!("/api/v1/users/{}", sam_user.id), &json!({"password": new_password})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for token in [&sam, &other_device] {
+            assert_error(&token.get("/api/v1/me").await, 401, "invalid_token");
+        }
+        let old = app.anonymous().post("/api/v1/auth/token", &json!({"email": sam_user.email, "password": PASSWORD})).await;
+        assert_error(&old, 401, "invalid_credentials");
+        assert_eq!(app.login(&sam_user.email, new_password).await.get("/api/v1/me").await.status, 200);
+
+        // Renaming is not taking the account back: tokens live on.
+        let fresh = app.login(&sam_user.email, new_password).await;
+        let r = admin.patch(&format!("/api/v1/users/{}", sam_user.id), &json!({"name": "Samuel"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(fresh.get("/api/v1/me").await.body["name"], "Samuel");
     }
 }
 

@@ -1,12 +1,16 @@
+use chrono::{DateTime, Utc};
 use pricegate_domain::{Email, Password, Role, Text};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryOrder};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, record};
 use crate::auth::hash_password;
 use crate::db::db_now;
-use crate::entity::users;
+use crate::entity::{api_tokens, sessions, users};
 use crate::views::UserView;
 use crate::{Actor, Store, StoreError};
 
@@ -107,6 +111,14 @@ impl Store {
         }
         model.updated_at = Set(now);
         let user = model.update(&txn).await?;
+        // A new password or a deactivation is how an account is taken back:
+        // every session and API token it had ends now, so reactivating it
+        // later does not bring them back either.
+        let ended = if patch.password.is_some() || patch.active == Some(false) {
+            end_sessions_and_tokens(&txn, id, now).await?
+        } else {
+            0
+        };
         record(
             &txn,
             AuditEntry {
@@ -119,6 +131,7 @@ impl Store {
                     "before": before,
                     "after": { "role": user.role, "active": user.active, "name": user.name },
                     "password_changed": patch.password.is_some(),
+                    "sessions_and_tokens_ended": ended,
                 }),
             },
         )
@@ -126,4 +139,21 @@ impl Store {
         txn.commit().await?;
         Ok(user.into())
     }
+}
+
+/// Revokes every live session and API token of `user`; returns how many.
+async fn end_sessions_and_tokens(txn: &DatabaseTransaction, user: Uuid, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    let tokens = api_tokens::Entity::update_many()
+        .col_expr(api_tokens::Column::RevokedAt, Expr::value(now))
+        .filter(api_tokens::Column::UserId.eq(user))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .exec(txn)
+        .await?;
+    let sessions = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+        .filter(sessions::Column::UserId.eq(user))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(txn)
+        .await?;
+    Ok(tokens.rows_affected + sessions.rows_affected)
 }
