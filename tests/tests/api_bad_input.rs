@@ -191,6 +191,15 @@ both_backends! {
             let (method, template) = (route.method, route.path);
             let operation: &Value = &paths.get(template).unwrap_or_else(|| panic!("{template} is not documented"))[method.to_lowercase()];
             assert!(operation.is_object(), "{method} {template} is not documented");
+            // A parameter said to be in the path must be in it: client generators build URLs from this.
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap_or_default();
+                match parameter["in"].as_str() {
+                    Some("path") => assert!(template.contains(&format!("{{{name}}}")), "{method} {template}: {name} is no path parameter"),
+                    Some("query") => assert_ne!(parameter["required"], json!(true), "{method} {template}: {name} is optional"),
+                    other => panic!("{method} {template}: {name} in {other:?}"),
+                }
+            }
         }
 
         let r = anon.get("/api/docs/").await;

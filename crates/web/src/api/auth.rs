@@ -73,6 +73,7 @@ pub async fn me(auth: AuthUser) -> Json<UserView> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// How many rows, newest first (1–1000, default 100).

@@ -86,6 +86,7 @@ pub struct OverrideIn {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct QuotesQuery {
     /// `draft`, `finalised` or `cancelled`.
