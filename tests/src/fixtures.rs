@@ -26,6 +26,8 @@ pub enum Target {
     QuoteToFinalise,
     /// The owner's draft, cancelled in its row.
     QuoteToCancel,
+    /// The owner's draft whose one line's price has risen since: there is a price to override.
+    QuoteToOverride,
     OutboxMessage,
 }
 
@@ -230,7 +232,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
         route(
             "POST",
             "/api/v1/quotes/{id}/override",
-            vec![case(Quote, Json(json!({"reason": "Agreed"})), ["401", "403", "403", "201", "403"])],
+            vec![case(QuoteToOverride, Json(json!({"reason": "Agreed"})), ["401", "403", "403", "201", "403"])],
         ),
         route(
             "POST",

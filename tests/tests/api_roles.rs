@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use pricegate_domain::Role;
 use pricegate_tests::fixtures::{
     ApiRoute, CALLERS, RouteBody, RouteCase, Target, api_routes, assert_error, assert_error_shape, create_notice,
-    create_product, documented_routes, draft_quote, id_of, publish_notice, quote_request, route_table_mismatches,
-    send_raw,
+    create_product, date_in_days, documented_routes, draft_quote, id_of, publish_notice, publish_price_change,
+    quote_request, route_table_mismatches, send_raw,
 };
 use pricegate_tests::{Session, TestApp, both_backends};
 use reqwest::Method;
@@ -23,6 +23,7 @@ struct Targets {
     quote: String,
     to_finalise: String,
     to_cancel: String,
+    to_override: String,
     outbox_message: String,
 }
 
@@ -38,6 +39,7 @@ impl Targets {
             Target::Quote => &self.quote,
             Target::QuoteToFinalise => &self.to_finalise,
             Target::QuoteToCancel => &self.to_cancel,
+            Target::QuoteToOverride => &self.to_override,
             Target::OutboxMessage => &self.outbox_message,
         }
     }
@@ -108,6 +110,11 @@ both_backends! {
         let (_, vic) = app.user(Role::Sales, "Vic").await;
         let product = id_of(&create_product(&finance, "P-1", "EUR", 1_000).await);
         let lines = json!([{"sku": "P-1", "quantity": 1}]);
+        // Drafted before a rise of its product's price, which the others are drafted after.
+        create_product(&finance, "RISE-1", "EUR", 2_000).await;
+        let to_override = id_of(&draft_quote(&sam, json!([{"sku": "RISE-1", "quantity": 1}])).await);
+        let rise = publish_price_change(&finance, "RISE-1", 2_200, &date_in_days(-1)).await;
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await.status, 200);
         let quote = id_of(&draft_quote(&sam, lines.clone()).await);
         let to_finalise = id_of(&draft_quote(&sam, lines.clone()).await);
         let to_cancel = id_of(&draft_quote(&sam, lines.clone()).await);
@@ -117,7 +124,8 @@ both_backends! {
         publish_notice(&finance, &published).await;
         let outbox_message = first_outbox_message(&admin).await;
         let targets = Targets {
-            user: vic.id.to_string(), product, published, draft, to_publish, quote, to_finalise, to_cancel, outbox_message,
+            user: vic.id.to_string(), product, published, draft, to_publish, quote, to_finalise, to_cancel, to_override,
+            outbox_message,
         };
 
         let anonymous = app.anonymous();
