@@ -38,10 +38,12 @@ use crate::views::{EvidenceNotice, EvidenceView, GateView, OverrideView, Publish
 use crate::{Actor, Store, StoreError};
 
 mod evaluate;
+mod overrides;
 
-pub(crate) use evaluate::{CoveredPrice, price_in_force_sql, priced_lines, superseded_lines};
 use evaluate::{Evaluation, evaluate, gate_view};
 pub use evaluate::{Reading, later_notices_sql, quote_gate_sql};
+pub(crate) use evaluate::{price_in_force_sql, priced_lines};
+pub(crate) use overrides::{CoveredPrice, superseded_lines};
 
 /// The key of the advisory lock that serialises publication and
 /// finalisation on PostgreSQL: "pricegat" in ASCII, as a bigint. Advisory
