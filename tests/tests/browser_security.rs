@@ -181,6 +181,34 @@ async fn five_wrong_passwords_hold_off_the_next_login_with_429() {
     app.stop().await;
 }
 
+/// The API's login and the form count failures together: neither is a way
+/// around the other's limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_through_the_api_hold_off_both_logins() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, sales) = app.user(Role::Sales, "Sam").await;
+    let (_, other) = app.user(Role::Sales, "Sue").await;
+    let api = app.anonymous();
+    let token = |password: &str| json!({"email": sales.email.to_uppercase(), "password": password});
+    for attempt in 1..=5 {
+        let r = api.post("/api/v1/auth/token", &token("wrong password")).await;
+        assert_eq!(r.status.as_u16(), 401, "attempt {attempt}: {}", r.text);
+    }
+    let r = api.post("/api/v1/auth/token", &token(PASSWORD)).await;
+    assert_eq!(r.status.as_u16(), 429, "even the right password waits: {}", r.text);
+    assert_eq!(r.code(), "too_many_attempts");
+    let raw = client().post(format!("{}/api/v1/auth/token", app.base)).json(&token(PASSWORD)).send().await.unwrap();
+    let retry: u64 = raw.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok()).expect("Retry-After");
+    assert!((1..=15 * 60).contains(&retry), "Retry-After {retry}");
+
+    let form = log_in(&app.base, &sales.email, PASSWORD).await;
+    assert_eq!(form.status, StatusCode::TOO_MANY_REQUESTS, "the form counts the API's failures: {}", form.body);
+    // Only that e-mail waits.
+    let r = api.post("/api/v1/auth/token", &json!({"email": other.email, "password": PASSWORD})).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+    app.stop().await;
+}
+
 /// A form post to check: its path, its fields, the session it belongs to,
 /// and the other role's session and token.
 type FormCase<'a> = (String, &'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);

@@ -38,7 +38,12 @@ impl Application {
         Ok(Application {
             listener,
             address,
-            state: AppState { store, base_url, request_timeout: settings.request_timeout },
+            state: AppState {
+                store,
+                base_url,
+                request_timeout: settings.request_timeout,
+                login_throttle: Default::default(),
+            },
             worker,
         })
     }

@@ -10,7 +10,9 @@ mod error;
 mod extract;
 mod openapi;
 mod pages;
+mod throttle;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -26,6 +28,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::{AppError, ErrorBody};
 pub use openapi::document as openapi_document;
+pub use throttle::LoginThrottle;
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -37,6 +40,8 @@ pub struct AppState {
     /// is answered 503 with the `timeout` error: a client that sends slowly
     /// cannot hold a connection and its task for ever.
     pub request_timeout: Duration,
+    /// Failed logins of this process, by the login form and the API alike.
+    pub login_throttle: Arc<LoginThrottle>,
 }
 
 /// The whole HTTP application.

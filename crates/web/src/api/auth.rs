@@ -1,6 +1,7 @@
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use pricegate_store::views::{AuditView, UserView};
 use serde::{Deserialize, Serialize};
@@ -8,7 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 
 use crate::api::ApiRouter;
-use crate::extract::{ApiJson, ApiQuery, AuthUser, StaffUser};
+use crate::extract::{ApiJson, ApiQuery, AuthUser, Client, StaffUser};
+use crate::throttle::LoginThrottle;
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -43,14 +45,31 @@ pub struct TokenResponse {
 #[tracing::instrument(skip_all)]
 pub async fn issue_token(
     State(app): State<AppState>,
+    Client(client): Client,
     ApiJson(body): ApiJson<TokenRequest>,
-) -> Result<Json<TokenResponse>, AppError> {
+) -> Result<Response, AppError> {
     if body.email.len() > 320 || body.password.len() > 1024 {
         return Err(wrong_credentials());
     }
-    let user = app.store.verify_login(&body.email, &body.password).await?.ok_or_else(wrong_credentials)?;
+    let key = LoginThrottle::key(&body.email, &client);
+    if let Some(wait) = app.login_throttle.blocked_for(&key) {
+        let seconds = wait.as_secs().max(1);
+        let mut response = AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("Too many failed logins for this e-mail from this address: try again in {seconds} s."),
+        )
+        .into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return Ok(response);
+    }
+    let Some(user) = app.store.verify_login(&body.email, &body.password).await? else {
+        app.login_throttle.record_failure(key);
+        return Err(wrong_credentials());
+    };
+    app.login_throttle.forget(&key);
     let issued = app.store.issue_api_token(user).await?;
-    Ok(Json(TokenResponse { token: issued.token, expires_at: issued.expires_at, user: issued.user }))
+    Ok(Json(TokenResponse { token: issued.token, expires_at: issued.expires_at, user: issued.user }).into_response())
 }
 
 fn wrong_credentials() -> AppError {

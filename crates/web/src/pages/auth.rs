@@ -1,68 +1,24 @@
 //! Logging in and out. The login form is protected against cross-site posts
 //! with a double-submit cookie (there is no session yet to hold a token);
-//! repeated failures for one e-mail from one address are refused for a while.
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+//! repeated failures for one e-mail from one address are refused for a while
+//! ([`LoginThrottle`], shared with the API's login).
 
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
 
 use super::{Anyone, CsrfForm, Layout, LoginForm, PageError, PageUser, SESSION_COOKIE, append_cookie, cookie, render};
 use crate::AppState;
 use crate::extract::Client;
+use crate::throttle::LoginThrottle;
 
 pub(super) const LOGIN_CSRF_COOKIE: &str = "pricegate_login_csrf";
-const MAX_FAILURES: usize = 5;
-const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Beyond this many tracked (e-mail, address) pairs, the oldest are forgotten.
-const MAX_TRACKED: usize = 10_000;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(home)).route("/login", get(login_form).post(login)).route("/logout", post(logout))
-}
-
-/// Failed logins per (e-mail, client address), in this process's memory.
-#[derive(Default)]
-pub struct LoginThrottle {
-    failures: Mutex<HashMap<(String, String), Vec<Instant>>>,
-}
-
-impl LoginThrottle {
-    /// How long until this pair may try again, if it is blocked now.
-    fn blocked_for(&self, key: &(String, String)) -> Option<Duration> {
-        let now = Instant::now();
-        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let recent: Vec<&Instant> = map.get(key)?.iter().filter(|t| now.duration_since(**t) < FAILURE_WINDOW).collect();
-        if recent.len() >= MAX_FAILURES {
-            recent.first().map(|first| FAILURE_WINDOW.saturating_sub(now.duration_since(**first)))
-        } else {
-            None
-        }
-    }
-
-    fn record_failure(&self, key: (String, String)) {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_TRACKED {
-            map.retain(|_, times| times.iter().any(|t| now.duration_since(*t) < FAILURE_WINDOW));
-            if map.len() >= MAX_TRACKED {
-                map.clear();
-            }
-        }
-        let times = map.entry(key).or_default();
-        times.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
-        times.push(now);
-    }
-
-    fn forget(&self, key: &(String, String)) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
-    }
 }
 
 #[derive(Template)]
@@ -105,12 +61,12 @@ async fn login_form(State(app): State<AppState>, user: Result<PageUser, Response
 
 async fn login(
     State(app): State<AppState>,
-    Extension(throttle): Extension<Arc<LoginThrottle>>,
     Client(client): Client,
     LoginForm(form): LoginForm,
 ) -> Result<Response, PageError> {
     let email = form.get("email").trim().to_owned();
-    let key = (email.to_ascii_lowercase(), client.addr.clone().unwrap_or_default());
+    let throttle = &app.login_throttle;
+    let key = LoginThrottle::key(&email, &client);
     if let Some(wait) = throttle.blocked_for(&key) {
         let minutes = wait.as_secs().div_ceil(60).max(1);
         let message =

@@ -13,15 +13,13 @@ mod quote_cancel;
 mod quote_form;
 mod quotes;
 
-use std::sync::Arc;
-
 use askama::Template;
+use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Extension, Router};
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
 use pricegate_store::{SessionUser, StoreError};
@@ -30,7 +28,6 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::AppState;
 
-pub use auth::LoginThrottle;
 pub use forms::{Admin, Anyone, CsrfForm, Finance, FormFields, LoginForm, PageId, QuoteWork, Sales, parse_id};
 
 pub const SESSION_COOKIE: &str = "pricegate_session";
@@ -51,7 +48,6 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
-        .layer(Extension(Arc::new(LoginThrottle::default())))
         .layer(header(
             "content-security-policy",
             "default-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
