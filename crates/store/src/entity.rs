@@ -209,7 +209,7 @@ pub mod price_overrides {
         pub reason: String,
         pub created_at: DateTimeUtc,
         /// The superseded prices this override waives, as JSON text
-        /// (see `gate::evaluate::CoveredPrice`); `None` before they were kept.
+        /// (see `gate::overrides::CoveredPrice`); `None` before they were kept.
         pub covers: Option<String>,
     }
     no_relations!();

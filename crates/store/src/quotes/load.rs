@@ -33,14 +33,18 @@ pub(crate) async fn load_lines(
     Ok(by_quote)
 }
 
-/// A quote and its lines, with the quote row locked against concurrent edits
-/// (`FOR UPDATE` on PostgreSQL; SQLite's write transaction already excludes them).
-pub(crate) async fn load_quote_for_update(
+/// The quote row, locked against concurrent edits (`FOR UPDATE` on
+/// PostgreSQL; SQLite's write transaction already excludes them).
+pub(crate) async fn lock_quote(txn: &DatabaseTransaction, id: Uuid) -> Result<quotes::Model, StoreError> {
+    quotes::Entity::find_by_id(id).lock_exclusive().one(txn).await?.ok_or(StoreError::not_found("quote"))
+}
+
+/// A quote and its lines, the quote row locked ([`lock_quote`]).
+async fn load_quote_for_update(
     txn: &DatabaseTransaction,
     id: Uuid,
 ) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
-    let quote =
-        quotes::Entity::find_by_id(id).lock_exclusive().one(txn).await?.ok_or(StoreError::not_found("quote"))?;
+    let quote = lock_quote(txn, id).await?;
     let lines = load_lines(txn, &[id]).await?.remove(&id).unwrap_or_default();
     Ok((quote, lines))
 }

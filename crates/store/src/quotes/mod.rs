@@ -26,8 +26,7 @@ use lines::{price_lines, replace_lines};
 use load::load_owned;
 pub use load::load_quote_sql;
 pub(crate) use load::{
-    LoadedQuote, check_visible, load_lines, load_quote, load_quote_for_update, load_visible, load_visible_priced,
-    loaded_quote,
+    LoadedQuote, check_visible, load_lines, load_quote, load_visible, load_visible_priced, loaded_quote, lock_quote,
 };
 use view::evidence_view;
 pub(crate) use view::{quote_view, to_view};
@@ -295,7 +294,7 @@ impl Store {
 
     async fn write_override(&self, actor: &Actor, id: Uuid, reason: Text) -> Result<OverrideView, StoreError> {
         let txn = self.begin_write().await?;
-        let (quote, _) = load_quote_for_update(&txn, id).await?;
+        let quote = lock_quote(&txn, id).await?;
         if quote.state != DRAFT {
             return Err(StoreError::conflict(
                 "quote_not_draft",
