@@ -293,12 +293,20 @@ pub fn assert_error(r: &Response, status: u16, code: &str) {
     assert_error_shape(r);
 }
 
-/// `{"error":{"code","message"}}` with a non-empty code and message.
+/// `{"error":{"code","message"}}` with a non-empty code and a message in the
+/// API's words, not Rust's (no type names, no deserialiser preamble).
 #[track_caller]
 pub fn assert_error_shape(r: &Response) {
     let error = &r.body["error"];
     assert!(error["code"].as_str().is_some_and(|c| !c.is_empty()), "no error code in {} {}", r.status, r.text);
-    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "no error message in {} {}", r.status, r.text);
+    let message = error["message"].as_str().unwrap_or("");
+    assert!(!message.is_empty(), "no error message in {} {}", r.status, r.text);
+    const RUST_PHRASES: [&str; 6] = ["expected struct", "expected enum", "target type", "Vec<", "Option<", "::"];
+    const RUST_TYPES: [&str; 14] =
+        ["u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize", "f32", "f64"];
+    let speaks_rust = RUST_PHRASES.iter().any(|p| message.contains(p))
+        || message.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|w| RUST_TYPES.contains(&w));
+    assert!(!speaks_rust, "the message speaks Rust, not the API: {message}");
 }
 
 /// The `field` a 422 names.

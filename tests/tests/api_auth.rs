@@ -2,6 +2,7 @@
 
 use pricegate_domain::Role;
 use pricegate_tests::fixtures::{assert_error, field};
+use pricegate_tests::process::ServerProcess;
 use pricegate_tests::{PASSWORD, Session, TestApp, both_backends};
 use serde_json::json;
 
@@ -76,6 +77,23 @@ both_backends! {
         let anon = app.anonymous();
         let r = anon.send(anon.request(reqwest::Method::GET, "/api/v1/me").header("Authorization", "Basic dXNlcjpwYXNz")).await;
         assert_error(&r, 401, "invalid_token");
+        let r = anon.send(anon.request(reqwest::Method::GET, "/api/v1/me").header("Authorization", "Bearer")).await;
+        assert_error(&r, 401, "invalid_token");
+    }
+}
+
+both_backends! {
+    async fn the_bearer_scheme_is_case_insensitive(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let token = sam.token().expect("a token");
+        let anon = app.anonymous();
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let header = format!("{scheme} {token}");
+            let r = anon.send(anon.request(reqwest::Method::GET, "/api/v1/me").header("Authorization", header)).await;
+            assert_eq!(r.status, 200, "{scheme}: {}", r.text);
+            assert_eq!(r.body["id"], json!(sam_user.id));
+        }
     }
 }
 
@@ -210,4 +228,49 @@ both_backends! {
         assert_error(&r, 422, "invalid_field");
         assert_eq!(field(&r), "role");
     }
+}
+
+/// Failed logins are counted in the database: wrong passwords sent at once to
+/// two server processes on one PostgreSQL have no more than five passwords
+/// checked between them, and then both processes hold that e-mail off, while
+/// another e-mail logs in as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_count_across_server_processes() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Postgres).await;
+    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    let (_, sue) = app.user(Role::Sales, "Sue").await;
+    let maildir = app.db.dir().join("second-mail-out");
+    let maildir = maildir.to_str().expect("a UTF-8 path");
+    let second = ServerProcess::start(&[("DATABASE_URL", app.db.url.as_str()), ("PRICEGATE_MAILDIR", maildir)]).await;
+    let servers = [app.anonymous(), Session::new(&second.base, None)];
+    let login = |email: &str, password: &str| json!({"email": email, "password": password});
+
+    let tries: Vec<_> = (0..16)
+        .map(|i| {
+            let (server, body) = (servers[i % 2].clone(), login(&sam.email, "wrong password"));
+            tokio::spawn(async move { server.post("/api/v1/auth/token", &body).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for tried in tries {
+        answers.push(tried.await.expect("a login try"));
+    }
+    let checked = answers.iter().filter(|r| r.status == 401).count();
+    let held_off = answers.iter().filter(|r| r.status == 429).count();
+    assert_eq!(
+        checked + held_off,
+        16,
+        "every try is a 401 or a 429: {:?}",
+        answers.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(checked <= 5, "{checked} wrong passwords were checked at once; at most 5 may be");
+
+    for server in &servers {
+        let r = server.post("/api/v1/auth/token", &login(&sam.email, PASSWORD)).await;
+        assert_error(&r, 429, "too_many_attempts");
+        let r = server.post("/api/v1/auth/token", &login(&sue.email, PASSWORD)).await;
+        assert_eq!(r.status, 200, "another e-mail logs in: {}", r.text);
+    }
+    second.kill().await;
+    app.stop().await;
 }

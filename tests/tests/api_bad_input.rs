@@ -32,6 +32,13 @@ both_backends! {
             .post("/api/v1/products", &json!({"sku": "P", "name": "n", "unit": "u", "currency": "EUR", "unit_price_minor": 1.5}))
             .await;
         assert_error(&r, 422, "invalid_body");
+        assert!(r.text.contains("expected a whole number"), "in the API's words: {}", r.text);
+        let r = finance.post("/api/v1/notices", &json!("a notice")).await;
+        assert!(r.text.contains("expected a JSON object"), "in the API's words: {}", r.text);
+        // A title is one line; a body may be several.
+        let r = finance.post("/api/v1/notices", &json!({"title": "Pumps\nand valves", "body": "b"})).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(field(&r), "title");
         let r = finance
             .post("/api/v1/products", &json!({"sku": "P", "name": "n", "unit": "u", "currency": "EUR", "unit_price_minor": 1e30}))
             .await;

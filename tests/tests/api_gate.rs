@@ -7,7 +7,7 @@ use pricegate_tests::fixtures::{
     publish_price_change,
 };
 use pricegate_tests::{TestApp, both_backends};
-use serde_json::json;
+use serde_json::{Value, json};
 
 both_backends! {
     async fn a_notice_published_before_the_quote_was_drafted_does_not_block_it(backend: Backend) {
@@ -203,5 +203,26 @@ both_backends! {
         assert_eq!(limited.body[0]["action"], "quote.finalised");
         assert_error(&finance.get("/api/v1/audit?limit=0").await, 422, "invalid_field");
         assert_error(&finance.get("/api/v1/audit?limit=many").await, 400, "invalid_query");
+
+        // Page by page, each row once, in the same order as all at once.
+        let all: Vec<Value> = finance.get("/api/v1/audit?limit=1000").await.body.as_array().unwrap().clone();
+        let mut paged: Vec<Value> = Vec::new();
+        let mut next = String::new();
+        loop {
+            let page = finance.get(&format!("/api/v1/audit?limit=2{next}")).await;
+            assert_eq!(page.status, 200, "{}", page.text);
+            let rows = page.body.as_array().unwrap().clone();
+            let Some(last) = rows.last() else { break };
+            next = format!("&before={}", last["id"].as_str().unwrap());
+            paged.extend(rows);
+        }
+        assert_eq!(paged, all, "pages of two, joined, are the whole log");
+        let finalised = finance.get("/api/v1/audit?action=quote.finalised").await;
+        assert_eq!(finalised.body.as_array().unwrap().len(), 1, "{}", finalised.text);
+        assert_eq!(finalised.body[0]["subject_id"], json!(id));
+        let unknown = finance.get(&format!("/api/v1/audit?before={}", uuid::Uuid::new_v4())).await;
+        assert_error(&unknown, 422, "invalid_field");
+        assert_eq!(field(&unknown), "before");
+        assert_error(&finance.get("/api/v1/audit?before=yesterday").await, 400, "invalid_query");
     }
 }

@@ -180,6 +180,21 @@ both_backends! {
 }
 
 both_backends! {
+    async fn a_file_sent_as_anything_but_csv_is_unsupported_and_imports_nothing(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let csv = format!("{HEADER}P-1,Pump,each,EUR,125000\n");
+        for content_type in [None, Some("application/json"), Some("application/x-www-form-urlencoded")] {
+            let r = send_raw(&finance, Method::POST, "/api/v1/products/import", content_type, csv.clone()).await;
+            assert_error(&r, 415, "unsupported_media_type");
+        }
+        assert!(skus(&finance).await.is_empty());
+        let r = send_raw(&finance, Method::POST, "/api/v1/products/import", Some("text/csv; charset=utf-8"), csv).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+}
+
+both_backends! {
     async fn a_file_with_one_bad_line_imports_nothing_and_names_the_line(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;

@@ -128,3 +128,33 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
     .await;
     app.stop().await;
 }
+
+/// Swagger UI at `/api/docs` works under its own Content-Security-Policy
+/// (scripts from this server only, nothing may frame it): Chromium lists
+/// every operation of the OpenAPI document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_docs_list_every_operation_under_their_content_security_policy() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let docs = reqwest::get(format!("{}/api/docs/", app.base)).await.expect("GET /api/docs/");
+    let csp = docs.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "the policy: {csp:?}");
+    let document: serde_json::Value =
+        reqwest::get(format!("{}/api/v1/openapi.json", app.base)).await.unwrap().json().await.unwrap();
+    let operations: usize =
+        document["paths"].as_object().expect("paths").values().map(|p| p.as_object().map_or(0, |o| o.len())).sum();
+    let base = app.base.clone();
+
+    with_browsers(1, move |browsers| async move {
+        let page = Page::new(browsers[0].clone(), &base);
+        page.goto("/api/docs/").await;
+        page.wait_for_text("#swagger-ui", "/api/v1/quotes/{id}/gate").await;
+        let shown = page
+            .client
+            .execute("return document.querySelectorAll('.opblock').length", vec![])
+            .await
+            .expect("count the operations");
+        assert_eq!(shown.as_u64(), Some(operations as u64), "Swagger UI lists every operation");
+    })
+    .await;
+    app.stop().await;
+}

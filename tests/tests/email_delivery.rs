@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use pricegate::Settings;
 use pricegate_domain::Role;
-use pricegate_tests::fixtures::{create_notice, create_product, draft_quote, publish_notice};
+use pricegate_tests::fixtures::{assert_error, create_notice, create_product, draft_quote, field, publish_notice};
 use pricegate_tests::smtp::{Received, SmtpSink, add_salespeople, spawn_with_mail};
 use pricegate_tests::{Backend, Session, both_backends};
 use serde_json::json;
@@ -60,6 +60,10 @@ both_backends! {
         let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
         assert_eq!(r.status, 202, "{}", r.text);
         assert_eq!(r.body["queued"], 1, "only Rita is pending: {}", r.text);
+        // A second click, at once, mails nobody twice.
+        let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        assert_eq!((&r.body["queued"], &r.body["recently_reminded"]), (&json!(0), &json!(1)), "{}", r.text);
         assert_eq!(sam.post_empty(&format!("/api/v1/notices/{nid}/remind")).await.status, 403);
 
         let messages = sink.wait_until(WAIT, "the escalation to finance", |m| m.iter().any(|m| m.to.contains(&fiona.email))).await;
@@ -206,6 +210,12 @@ async fn a_message_the_server_refuses_ends_as_failed_for_admins_to_see() {
     let r = admin.get("/api/v1/outbox?state=failed").await;
     assert_eq!(r.body.as_array().unwrap().len(), 1, "{}", r.text);
     assert_eq!(admin.get("/api/v1/outbox?state=lost").await.status, 422);
+    // `limit` is refused out of range, as `/audit` refuses it.
+    for limit in ["0", "1001"] {
+        let r = admin.get(&format!("/api/v1/outbox?limit={limit}")).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(field(&r), "limit");
+    }
     assert_each_once(&sink.messages(), &HashSet::from([good[0].email.clone()]));
 }
 

@@ -172,7 +172,8 @@ fn start_slow_request(addr: &str, path: &str) -> TcpStream {
     stream
 }
 
-fn read_answer(mut stream: TcpStream) -> (u16, Value) {
+/// The status, the head in lower case, and the JSON body of the answer.
+fn read_answer(mut stream: TcpStream) -> (u16, String, Value) {
     let mut raw = Vec::new();
     let mut buf = [0u8; 4096];
     // The server closes the connection after answering a request whose body it did not read.
@@ -190,8 +191,8 @@ fn read_answer(mut stream: TcpStream) -> (u16, Value) {
     }
     let text = String::from_utf8_lossy(&raw).into_owned();
     let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").and_then(|(_, b)| serde_json::from_str(b).ok()).unwrap_or(Value::Null);
-    (status, body)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_ascii_lowercase(), serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,9 +222,10 @@ async fn a_client_sending_slower_than_the_timeout_gets_a_503_timeout_and_cannot_
     let answers = tokio::task::spawn_blocking(move || slow.into_iter().map(read_answer).collect::<Vec<_>>())
         .await
         .expect("reading the answers");
-    for (status, body) in &answers {
+    for (status, head, body) in &answers {
         assert_eq!(*status, 503, "a request whose body never arrives: {body}");
         assert_eq!(body["error"]["code"], "timeout", "{body}");
+        assert!(head.contains("x-content-type-options: nosniff") && head.contains("x-frame-options: deny"), "{head}");
     }
     assert!(
         started.elapsed() < Duration::from_secs(10),

@@ -147,8 +147,8 @@ async fn evidence_and_audit_detail_compress_with_lz4_on_postgresql() {
         .expect("the row");
     assert_eq!(row.try_get::<Option<String>>("", "c").expect("c").as_deref(), Some("lz4"));
 
-    // Down through the override covers (7) and the compression (6).
-    Migrator::down(&db, Some(2)).await.expect("down two");
+    // Down through the login failures (8), the override covers (7) and the compression (6).
+    Migrator::down(&db, Some(3)).await.expect("down three");
     assert_eq!(compression(&db, "finalisations", "evidence").await, "");
     assert_eq!(compression(&db, "audit_log", "detail").await, "");
     db.close().await.ok();

@@ -9,32 +9,58 @@ use serde::{Deserialize, Serialize};
 use crate::Invalid;
 
 /// Trimmed, non-empty text with an upper bound on its length (in characters).
+/// One line (a name, a title, a unit) unless parsed as several
+/// ([`Text::parse_multiline`]: notes, a notice's body, a reason).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Text(String);
 
+/// Whether a text may run over several lines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lines {
+    One,
+    Several,
+}
+
 impl Text {
+    /// One line of text, not empty.
     pub fn parse(field: &str, raw: &str, max_chars: usize) -> Result<Self, Invalid> {
+        Self::parse_required(field, raw, max_chars, Lines::One)
+    }
+
+    /// Like [`Text::parse`] but an empty value is allowed (a company name).
+    pub fn parse_optional(field: &str, raw: &str, max_chars: usize) -> Result<Self, Invalid> {
+        Self::parse_bounded(field, raw.trim(), max_chars, Lines::One)
+    }
+
+    /// Text that may hold line breaks and tabs, not empty (a notice's body, a reason).
+    pub fn parse_multiline(field: &str, raw: &str, max_chars: usize) -> Result<Self, Invalid> {
+        Self::parse_required(field, raw, max_chars, Lines::Several)
+    }
+
+    /// Like [`Text::parse_multiline`] but an empty value is allowed (notes).
+    pub fn parse_multiline_optional(field: &str, raw: &str, max_chars: usize) -> Result<Self, Invalid> {
+        Self::parse_bounded(field, raw.trim(), max_chars, Lines::Several)
+    }
+
+    fn parse_required(field: &str, raw: &str, max_chars: usize, lines: Lines) -> Result<Self, Invalid> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err(Invalid::new(field, format!("{field} must not be empty.")));
         }
-        Self::parse_bounded(field, trimmed, max_chars).map(|_| Text(trimmed.to_owned()))
+        Self::parse_bounded(field, trimmed, max_chars, lines)
     }
 
-    /// Like [`Text::parse`] but an empty value is allowed (notes, a company name).
-    pub fn parse_optional(field: &str, raw: &str, max_chars: usize) -> Result<Self, Invalid> {
-        let trimmed = raw.trim();
-        Self::parse_bounded(field, trimmed, max_chars).map(|_| Text(trimmed.to_owned()))
-    }
-
-    fn parse_bounded(field: &str, value: &str, max_chars: usize) -> Result<(), Invalid> {
+    fn parse_bounded(field: &str, value: &str, max_chars: usize, lines: Lines) -> Result<Self, Invalid> {
         if value.chars().count() > max_chars {
             return Err(Invalid::new(field, format!("{field} must be at most {max_chars} characters long.")));
         }
-        if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        if lines == Lines::One && value.contains(['\n', '\r']) {
+            return Err(Invalid::new(field, format!("{field} must be one line, without line breaks.")));
+        }
+        if value.chars().any(|c| c.is_control() && !(lines == Lines::Several && matches!(c, '\n' | '\r' | '\t'))) {
             return Err(Invalid::new(field, format!("{field} must not contain control characters.")));
         }
-        Ok(())
+        Ok(Text(value.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -276,6 +302,21 @@ mod tests {
         assert!(Text::parse("title", "ééééé", 5).is_ok());
         assert!(Text::parse("title", "éééééé", 5).is_err());
         assert!(Text::parse("title", "a\u{0}b", 5).is_err());
+    }
+
+    #[test]
+    fn names_and_titles_are_one_line_and_bodies_may_be_several() {
+        for broken in ["Pump\nprices", "Pump\rprices", "Pump\tprices", "a\u{7}b"] {
+            let refused = Text::parse("title", broken, 200).unwrap_err();
+            assert_eq!(refused.field, "title");
+            assert!(Text::parse_optional("company", broken, 200).is_err(), "{broken:?}");
+        }
+        assert!(Text::parse("title", "Pump\nprices", 200).unwrap_err().message.contains("one line"));
+        let body = Text::parse_multiline("body", "First line.\r\n\n\tIndented.", 200).unwrap();
+        assert_eq!(body.as_str(), "First line.\r\n\n\tIndented.");
+        assert_eq!(Text::parse_multiline_optional("notes", "  ", 10).unwrap().as_str(), "");
+        assert!(Text::parse_multiline("body", " \n ", 10).is_err(), "empty once trimmed");
+        assert!(Text::parse_multiline("body", "a\u{0}b", 10).is_err());
     }
 
     #[test]

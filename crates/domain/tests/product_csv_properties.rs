@@ -1,6 +1,8 @@
 //! The price-list parser meets files people and spreadsheets write: it must
 //! never panic, and a valid file must come back row for row with the line each
-//! row starts on, however it is quoted or spaced.
+//! row starts on, however it is quoted or spaced. A name is one line: a cell
+//! with a line break in it (quoted, as spreadsheets write it) is refused on the
+//! line its row starts on, and the rows after it keep their line numbers.
 
 use pricegate_domain::MAX_UNIT_PRICE_MINOR;
 use pricegate_domain::product_csv::parse_products;
@@ -139,10 +141,19 @@ proptest! {
     ) {
         let (file, lines) = write_file(&rows, if crlf { "\r\n" } else { "\n" }, trailing_eol);
         let file = if bom { format!("\u{feff}{file}") } else { file };
+        let broken: Vec<u64> =
+            rows.iter().zip(&lines).filter(|(row, _)| row.name.contains('\n')).map(|(_, line)| *line).collect();
         let parsed = match parse_products(file.as_bytes()) {
             Ok(parsed) => parsed,
+            Err(errors) if !broken.is_empty() => {
+                let refused: Vec<(u64, Option<&str>)> = errors.iter().map(|e| (e.line, e.field.as_deref())).collect();
+                let expected: Vec<(u64, Option<&str>)> = broken.iter().map(|line| (*line, Some("name"))).collect();
+                prop_assert_eq!(refused, expected, "in {:?}", file);
+                return Ok(());
+            }
             Err(errors) => return Err(TestCaseError::fail(format!("{errors:?} in {file:?}"))),
         };
+        prop_assert!(broken.is_empty(), "a name over two lines was accepted in {:?}", file);
         prop_assert_eq!(parsed.len(), rows.len());
         for ((got, want), line) in parsed.iter().zip(&rows).zip(lines) {
             prop_assert_eq!(got.line, line, "in {:?}", file);
@@ -159,13 +170,16 @@ proptest! {
         let mut rows = rows;
         let bad = pick.index(rows.len());
         rows[bad].price = -1;
+        rows[bad].name = rows[bad].name.replace('\n', " ");
         let (file, lines) = write_file(&rows, "\n", true);
         let errors = match parse_products(file.as_bytes()) {
             Ok(_) => return Err(TestCaseError::fail("a negative price was accepted")),
             Err(errors) => errors,
         };
-        prop_assert_eq!(errors.len(), 1);
-        prop_assert_eq!(errors[0].line, lines[bad]);
-        prop_assert_eq!(errors[0].field.as_deref(), Some("unit_price_minor"));
+        // Names over two lines are refused too; the price is refused on its own line.
+        let names_over_two_lines = rows.iter().filter(|r| r.name.contains('\n')).count();
+        prop_assert_eq!(errors.len(), 1 + names_over_two_lines);
+        let price = errors.iter().find(|e| e.field.as_deref() == Some("unit_price_minor"));
+        prop_assert_eq!(price.map(|e| e.line), Some(lines[bad]), "in {:?}", file);
     }
 }

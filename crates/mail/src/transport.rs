@@ -75,9 +75,18 @@ impl AnyTransport {
     }
 
     /// Writes each message as `<id>.eml` under `dir` (created if missing).
+    /// The messages hold live acknowledgement links, so the directory is
+    /// made readable by this user only (mode 0700), whatever it was before.
     pub fn files(dir: &Path) -> Result<AnyTransport, SendError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| SendError::permanent(format!("cannot create the mail directory {}: {e}", dir.display())))?;
+        let failed = |e: std::io::Error| {
+            SendError::permanent(format!("cannot prepare the mail directory {}: {e}", dir.display()))
+        };
+        std::fs::create_dir_all(dir).map_err(failed)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)?;
+        }
         Ok(AnyTransport::File(AsyncFileTransport::<Tokio1Executor>::new(dir)))
     }
 }
@@ -123,4 +132,23 @@ pub fn build_message(from: &Mailbox, row: &outbox::Model) -> Result<Message, Sen
                 .singlepart(part(ContentType::TEXT_HTML, &row.html_body)),
         )
         .map_err(|e| SendError::permanent(format!("cannot build the message: {e}")))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::AnyTransport;
+
+    #[test]
+    fn the_mail_directory_is_readable_by_its_owner_only() {
+        let base = std::env::temp_dir().join(format!("pricegate-maildir-{}", std::process::id()));
+        let dir = base.join("mail-out");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        AnyTransport::files(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        std::fs::remove_dir_all(&base).unwrap();
+        assert_eq!(mode, 0o700, "{mode:o}");
+    }
 }

@@ -100,7 +100,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             customer_company: Text::parse_optional("company", company, 200)?,
             currency: eur,
             valid_until,
-            notes: Text::parse_optional("notes", "", 10)?,
+            notes: Text::parse_multiline_optional("notes", "", 10)?,
             signer_id: None,
             lines,
         })
@@ -135,7 +135,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             &finance,
             NewNotice {
                 title: Text::parse("title", "Pump prices rise 8% from the 1st", 200)?,
-                body: Text::parse(
+                body: Text::parse_multiline(
                     "body",
                     "Our supplier has raised motor prices. **Centrifugal pumps** go up by about 8%.\n\n\
                      Quotes already sent stay valid until their date; re-price drafts before you finalise.",
@@ -177,7 +177,11 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             &finance,
             NewNotice {
                 title: Text::parse("title", "Valve discount ends", 200)?,
-                body: Text::parse("body", "The spring discount on stainless ball valves ends next month.", 20_000)?,
+                body: Text::parse_multiline(
+                    "body",
+                    "The spring discount on stainless ball valves ends next month.",
+                    20_000,
+                )?,
                 changes: vec![NewPriceChange {
                     sku: Sku::parse("VALVE-B50")?,
                     unit_price_minor: 10_400,

@@ -38,12 +38,7 @@ impl Application {
         Ok(Application {
             listener,
             address,
-            state: AppState {
-                store,
-                base_url,
-                request_timeout: settings.request_timeout,
-                login_throttle: Default::default(),
-            },
+            state: AppState { store, base_url, request_timeout: settings.request_timeout },
             worker,
         })
     }

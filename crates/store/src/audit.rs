@@ -5,7 +5,10 @@
 //! own: see [`Store::audit_refusal`] and [`Store::record_access_denied`].
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement};
+use pricegate_domain::Invalid;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
 use uuid::Uuid;
 
 use crate::db::db_now;
@@ -161,9 +164,33 @@ impl Store {
         .await
     }
 
-    /// The newest audit rows first.
-    pub async fn list_audit(&self, limit: u64) -> Result<Vec<AuditView>, StoreError> {
-        let rows = audit_log::Entity::find().order_by_desc(audit_log::Column::At).limit(limit).all(&self.db).await?;
+    /// The newest audit rows first: those older than the row `before` (the
+    /// last of the previous page), and only `action`'s if it is given.
+    pub async fn list_audit(
+        &self,
+        limit: u64,
+        before: Option<Uuid>,
+        action: Option<&str>,
+    ) -> Result<Vec<AuditView>, StoreError> {
+        let mut query = audit_log::Entity::find();
+        if let Some(before) = before {
+            let Some(last) = audit_log::Entity::find_by_id(before).one(&self.db).await? else {
+                return Err(Invalid::new("before", "before must be the id of an audit entry.").into());
+            };
+            query =
+                query.filter(Condition::any().add(audit_log::Column::At.lt(last.at)).add(
+                    Condition::all().add(audit_log::Column::At.eq(last.at)).add(audit_log::Column::Id.lt(last.id)),
+                ));
+        }
+        if let Some(action) = action {
+            query = query.filter(audit_log::Column::Action.eq(action));
+        }
+        let rows = query
+            .order_by_desc(audit_log::Column::At)
+            .order_by_desc(audit_log::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| AuditView {

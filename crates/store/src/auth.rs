@@ -94,7 +94,7 @@ pub fn token_user_sql(backend: DbBackend) -> &'static str {
 
 impl Store {
     /// Checks an e-mail and password. Failures are audited (without the password).
-    pub async fn verify_login(&self, email: &str, password: &str) -> Result<Option<UserView>, StoreError> {
+    pub(crate) async fn verify_login(&self, email: &str, password: &str) -> Result<Option<UserView>, StoreError> {
         let user = match Email::parse(email) {
             Ok(email) => users::Entity::find().filter(users::Column::Email.eq(email.as_str())).one(&self.db).await?,
             Err(_) => None,

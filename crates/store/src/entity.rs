@@ -305,3 +305,16 @@ pub mod publication_fanouts {
     }
     no_relations!();
 }
+
+pub mod login_failures {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "login_failures")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub key_hash: String,
+        pub at: DateTimeUtc,
+    }
+    no_relations!();
+}

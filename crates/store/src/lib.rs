@@ -14,6 +14,7 @@ mod db;
 pub mod entity;
 mod error;
 pub mod gate;
+mod login_limit;
 mod notices;
 pub mod outbox;
 mod products;
@@ -38,10 +39,11 @@ pub mod sql {
 pub use auth::{ApiToken, TOKEN_TTL_HOURS};
 pub use db::Store;
 pub use error::StoreError;
+pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_FAILURES};
 pub use notices::{Channel, ClientInfo, NewNotice, NewPriceChange, NoticePatch};
 pub use outbox::{
     BlockedQuote, Composed, Composer, Letter, MailSetup, NoticeContent, OutboxMessageView, OutboxView, PendingPerson,
-    Recipient,
+    REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded,
 };
 pub use products::{CsvRowError, NewProduct, ProductPatch};
 pub use quotes::{NewLine, NewQuote, QuoteFilter, QuotePatch};

@@ -89,7 +89,7 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
         JsonRejection::JsonDataError(e) => AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
-            format!("The body does not have the expected shape: {}.", e.body_text()),
+            format!("The body does not have the expected shape: {}.", plain_words(&e.body_text())),
         ),
         JsonRejection::BytesRejection(e) => body_rejection(e.status()),
         other => AppError::new(
@@ -98,6 +98,41 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             format!("The body cannot be read: {}.", other.body_text()),
         ),
     }
+}
+
+/// A deserialiser's sentence in the words of the API, not of Rust: the
+/// extractor's preamble goes, and the names of Rust types it mentions
+/// ("expected struct TokenRequest", "expected u64") become what a client
+/// sends ("a JSON object", "a whole number").
+fn plain_words(message: &str) -> String {
+    const PREAMBLES: [&str; 2] =
+        ["Failed to deserialize the JSON body into the target type: ", "Failed to deserialize query string: "];
+    let message = PREAMBLES.iter().find_map(|p| message.strip_prefix(p)).unwrap_or(message);
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("expected ") {
+        let (before, after) = rest.split_at(at + "expected ".len());
+        out.push_str(before);
+        let word_len = |s: &str| s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(s.len());
+        let (plain, skip) = if let Some(name) = after.strip_prefix("struct ") {
+            ("a JSON object", "struct ".len() + word_len(name))
+        } else if let Some(name) = after.strip_prefix("enum ") {
+            ("one of the allowed values", "enum ".len() + word_len(name))
+        } else {
+            let word = &after[..word_len(after)];
+            match word {
+                "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => {
+                    ("a whole number", word.len())
+                }
+                "f32" | "f64" => ("a number", word.len()),
+                _ => ("", 0),
+            }
+        };
+        out.push_str(plain);
+        rest = &after[skip..];
+    }
+    out.push_str(rest);
+    out
 }
 
 pub(crate) fn body_rejection(status: StatusCode) -> AppError {
@@ -138,7 +173,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
                 AppError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_query",
-                    format!("The query string is invalid: {}.", e.body_text()),
+                    format!("The query string is invalid: {}.", plain_words(&e.body_text())),
                 )
             },
         )
@@ -185,8 +220,10 @@ impl FromRequestParts<AppState> for AuthUser {
         let token = header
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
+            .and_then(|v| v.split_once(' '))
+            // The scheme is case-insensitive (RFC 9110, 11.1).
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty() && t.len() <= 128)
             .ok_or_else(invalid)?;
         let (actor, user) = state.store.authenticate_token(token).await?.ok_or_else(invalid)?;
@@ -247,5 +284,34 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
         let user_agent =
             parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
         Ok(Client(ClientInfo { addr, user_agent }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_words;
+
+    #[test]
+    fn rust_type_names_become_what_a_client_sends() {
+        assert_eq!(
+            plain_words(
+                "Failed to deserialize the JSON body into the target type: invalid type: sequence, expected struct TokenRequest at line 1 column 0"
+            ),
+            "invalid type: sequence, expected a JSON object at line 1 column 0"
+        );
+        assert_eq!(
+            plain_words("unit_price_minor: invalid type: floating point `1.5`, expected i64 at line 1 column 70"),
+            "unit_price_minor: invalid type: floating point `1.5`, expected a whole number at line 1 column 70"
+        );
+        assert_eq!(
+            plain_words("limit: expected u64, expected f64"),
+            "limit: expected a whole number, expected a number"
+        );
+        assert_eq!(plain_words("expected enum Role"), "expected one of the allowed values");
+        assert_eq!(plain_words("expected a string"), "expected a string");
+        assert_eq!(
+            plain_words("unknown field `x`, expected one of `a`, `b`"),
+            "unknown field `x`, expected one of `a`, `b`"
+        );
     }
 }

@@ -10,9 +10,7 @@ mod error;
 mod extract;
 mod openapi;
 mod pages;
-mod throttle;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -28,7 +26,6 @@ use tower_http::trace::TraceLayer;
 
 pub use error::{AppError, ErrorBody};
 pub use openapi::document as openapi_document;
-pub use throttle::LoginThrottle;
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -40,8 +37,6 @@ pub struct AppState {
     /// is answered 503 with the `timeout` error: a client that sends slowly
     /// cannot hold a connection and its task for ever.
     pub request_timeout: Duration,
-    /// Failed logins of this process, by the login form and the API alike.
-    pub login_throttle: Arc<LoginThrottle>,
 }
 
 /// The whole HTTP application.
@@ -61,7 +56,17 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(
+            // Outermost first: every answer, a timeout's and a panic's too,
+            // carries these two headers.
             ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    HeaderName::from_static("x-content-type-options"),
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    HeaderName::from_static("x-frame-options"),
+                    HeaderValue::from_static("DENY"),
+                ))
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -72,15 +77,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(CatchPanicLayer::custom(|_| AppError::internal("a handler panicked").into_response()))
                 .layer(axum::middleware::map_response(explain_timeout))
-                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
-                .layer(SetResponseHeaderLayer::overriding(
-                    HeaderName::from_static("x-content-type-options"),
-                    HeaderValue::from_static("nosniff"),
-                ))
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    HeaderName::from_static("x-frame-options"),
-                    HeaderValue::from_static("DENY"),
-                )),
+                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout)),
         )
 }
 

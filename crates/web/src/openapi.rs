@@ -2,6 +2,8 @@
 //! routes, and Swagger UI served from the binary (no CDN).
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -46,8 +48,16 @@ pub fn document() -> utoipa::openapi::OpenApi {
     api().1
 }
 
+/// Swagger UI's own policy: its scripts and styles come from this server
+/// only; it sets inline styles and draws `data:` icons, and nothing may
+/// frame it.
+const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+
 /// The API, its document at `/api/v1/openapi.json`, and Swagger UI at `/api/docs`.
 pub fn router() -> Router<AppState> {
     let (api, document) = api();
-    api.merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", document))
+    let docs = Router::from(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", document))
+        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_CSP)));
+    api.merge(docs)
 }

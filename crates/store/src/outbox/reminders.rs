@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{Batch, Letter, PendingPerson, active_with_role, blocked_quotes, notice_content, recipient};
@@ -14,6 +14,19 @@ use crate::db::db_now;
 use crate::entity::{acknowledgements, notices, outbox, users};
 use crate::notices::PUBLISHED;
 use crate::{Actor, Store, StoreError};
+
+/// How long after finance's reminder now a salesperson is left out of the next one.
+pub const REMIND_NOW_AGAIN_AFTER_MINUTES: i64 = 10;
+
+/// What finance's reminder now did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reminded {
+    /// Reminders queued, one per salesperson who has not acknowledged.
+    pub queued: usize,
+    /// Salespeople still pending who were left out: they had a reminder now
+    /// within the last [`REMIND_NOW_AGAIN_AFTER_MINUTES`] minutes.
+    pub recently_reminded: usize,
+}
 
 /// A reminder's dedupe key: `which` is its number in the schedule, or
 /// `now-<stamp>` for one finance sent at once. Like a publication's key, it
@@ -135,20 +148,40 @@ impl Store {
     }
 
     /// A reminder now, to every salesperson who has not acknowledged the
-    /// notice (finance's "remind them" button). Returns how many were queued.
-    pub async fn remind_now(&self, actor: &Actor, notice_id: Uuid) -> Result<usize, StoreError> {
+    /// notice (finance's "remind them" button), except those who had one
+    /// within [`REMIND_NOW_AGAIN_AFTER_MINUTES`]: a second click, or a colleague's
+    /// click a minute later, mails nobody twice.
+    pub async fn remind_now(&self, actor: &Actor, notice_id: Uuid) -> Result<Reminded, StoreError> {
         let setup = self.mail_setup()?;
         let txn = self.begin_write().await?;
-        let notice = notices::Entity::find_by_id(notice_id).one(&txn).await?.ok_or(StoreError::not_found("notice"))?;
+        // The notice's row lock puts two clicks at once one after the other,
+        // so the second sees the first's reminders.
+        let notice = notices::Entity::find_by_id(notice_id)
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::not_found("notice"))?;
         if notice.state != PUBLISHED {
             return Err(StoreError::conflict("notice_not_published", "Only a published notice can be reminded of."));
         }
         let now = db_now(&txn).await?;
+        let since = now - chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES);
+        let just_reminded: HashSet<String> = outbox::Entity::find()
+            .filter(outbox::Column::DedupeKey.starts_with(format!("remind:{notice_id}:")))
+            .filter(outbox::Column::CreatedAt.gt(since))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .filter(|row| row.dedupe_key.contains(":now-"))
+            .filter_map(|row| row.dedupe_key.split(':').nth(2).map(str::to_owned))
+            .collect();
         let content = notice_content(&txn, &notice).await?;
         let blocked = blocked_quotes(&txn, &content, None).await?;
         let mut batch = Batch::new(&setup, now);
         let stamp = now.timestamp_micros();
-        for user in pending_sales(&txn, notice_id).await? {
+        let (due, skipped): (Vec<_>, Vec<_>) =
+            pending_sales(&txn, notice_id).await?.into_iter().partition(|u| !just_reminded.contains(&u.id.to_string()));
+        for user in due {
             let to = recipient(&user);
             let quotes = blocked.get(&user.id).cloned().unwrap_or_default();
             let ack_url = batch.ack_link();
@@ -165,11 +198,11 @@ impl Store {
                 action: "notice.reminded",
                 subject_type: "notice",
                 subject_id: Some(notice_id),
-                detail: serde_json::json!({ "queued": count }),
+                detail: serde_json::json!({ "queued": count, "recently_reminded": skipped.len() }),
             },
         )
         .await?;
         txn.commit().await?;
-        Ok(count)
+        Ok(Reminded { queued: count, recently_reminded: skipped.len() })
     }
 }

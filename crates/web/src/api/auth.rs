@@ -3,14 +3,15 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use pricegate_store::LoginOutcome;
 use pricegate_store::views::{AuditView, UserView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 use crate::api::ApiRouter;
 use crate::extract::{ApiJson, ApiQuery, AuthUser, Client, StaffUser};
-use crate::throttle::LoginThrottle;
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -51,23 +52,21 @@ pub async fn issue_token(
     if body.email.len() > 320 || body.password.len() > 1024 {
         return Err(wrong_credentials());
     }
-    let key = LoginThrottle::key(&body.email, &client);
-    if let Some(wait) = app.login_throttle.blocked_for(&key) {
-        let seconds = wait.as_secs().max(1);
-        let mut response = AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            format!("Too many failed logins for this e-mail from this address: try again in {seconds} s."),
-        )
-        .into_response();
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        return Ok(response);
-    }
-    let Some(user) = app.store.verify_login(&body.email, &body.password).await? else {
-        app.login_throttle.record_failure(key);
-        return Err(wrong_credentials());
+    let user = match app.store.attempt_login(&body.email, &body.password, &client).await? {
+        LoginOutcome::LoggedIn(user) => user,
+        LoginOutcome::Refused => return Err(wrong_credentials()),
+        LoginOutcome::HeldOff(wait) => {
+            let seconds = wait.as_secs().max(1);
+            let mut response = AppError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("Too many failed logins for this e-mail from this address: try again in {seconds} s."),
+            )
+            .into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            return Ok(response);
+        }
     };
-    app.login_throttle.forget(&key);
     let issued = app.store.issue_api_token(user).await?;
     Ok(Json(TokenResponse { token: issued.token, expires_at: issued.expires_at, user: issued.user }).into_response())
 }
@@ -97,9 +96,13 @@ pub async fn me(auth: AuthUser) -> Json<UserView> {
 pub struct AuditQuery {
     /// How many rows, newest first (1–1000, default 100).
     pub limit: Option<u64>,
+    /// The next page: rows older than this entry (the last id of the page before).
+    pub before: Option<Uuid>,
+    /// Only this action's rows, e.g. `quote.finalised`.
+    pub action: Option<String>,
 }
 
-/// The audit log, newest first. It can be read, never changed.
+/// The audit log, newest first, a page at a time (`before`), of one action or all. It can be read, never changed.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "auth", params(AuditQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<AuditView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn audit(
@@ -111,5 +114,5 @@ pub async fn audit(
     if !(1..=1000).contains(&limit) {
         return Err(pricegate_domain::Invalid::new("limit", "limit must be between 1 and 1000.").into());
     }
-    Ok(Json(app.store.list_audit(limit).await?))
+    Ok(Json(app.store.list_audit(limit, q.before, q.action.as_deref()).await?))
 }

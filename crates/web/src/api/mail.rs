@@ -21,9 +21,13 @@ pub struct RemindedView {
     pub notice_id: Uuid,
     /// Reminders queued: one per salesperson who has not acknowledged.
     pub queued: usize,
+    /// Salespeople still pending who were left out because they had a
+    /// reminder now in the last 10 minutes.
+    pub recently_reminded: usize,
 }
 
-/// Send a reminder now to every salesperson who has not acknowledged the notice.
+/// Send a reminder now to every salesperson who has not acknowledged the notice,
+/// except those who had one in the last 10 minutes.
 #[utoipa::path(post, path = "/api/v1/notices/{id}/remind", tag = "notices", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 202, body = RemindedView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
@@ -32,8 +36,9 @@ pub async fn remind_now(
     FinanceUser(finance): FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<(axum::http::StatusCode, Json<RemindedView>), AppError> {
-    let queued = app.store.remind_now(&finance.actor, id).await?;
-    Ok((axum::http::StatusCode::ACCEPTED, Json(RemindedView { notice_id: id, queued })))
+    let reminded = app.store.remind_now(&finance.actor, id).await?;
+    let view = RemindedView { notice_id: id, queued: reminded.queued, recently_reminded: reminded.recently_reminded };
+    Ok((axum::http::StatusCode::ACCEPTED, Json(view)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -62,7 +67,10 @@ pub async fn list_outbox(
             "state is one of pending, sent or failed.",
         )));
     }
-    let limit = query.limit.unwrap_or(200).clamp(1, 1000);
+    let limit = query.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(pricegate_domain::Invalid::new("limit", "limit must be between 1 and 1000.").into());
+    }
     Ok(Json(app.store.list_outbox(query.state.as_deref(), limit).await?))
 }
 

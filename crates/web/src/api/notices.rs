@@ -77,7 +77,7 @@ pub async fn create_notice(
 ) -> Result<(StatusCode, Json<NoticeView>), AppError> {
     let new = NewNotice {
         title: Text::parse("title", &body.title, limits::TITLE)?,
-        body: Text::parse("body", &body.body, limits::NOTICE_BODY)?,
+        body: Text::parse_multiline("body", &body.body, limits::NOTICE_BODY)?,
         changes: parse_changes(&body.changes)?,
     };
     Ok((StatusCode::CREATED, Json(app.store.create_notice(&finance.actor, new).await?)))
@@ -95,7 +95,7 @@ pub async fn update_notice(
 ) -> Result<Json<NoticeView>, AppError> {
     let patch = NoticePatch {
         title: body.title.as_deref().map(|t| Text::parse("title", t, limits::TITLE)).transpose()?,
-        body: body.body.as_deref().map(|b| Text::parse("body", b, limits::NOTICE_BODY)).transpose()?,
+        body: body.body.as_deref().map(|b| Text::parse_multiline("body", b, limits::NOTICE_BODY)).transpose()?,
         changes: body.changes.as_deref().map(parse_changes).transpose()?,
     };
     Ok(Json(app.store.update_notice(&finance.actor, id, patch).await?))

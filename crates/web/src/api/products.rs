@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use pricegate_domain::product_csv::parse_products;
 use pricegate_domain::{Currency, Sku, Text, limits, parse_unit_price};
 use pricegate_store::views::ProductView;
@@ -103,6 +103,14 @@ pub struct CsvError {
     pub message: String,
 }
 
+/// `text/csv` (or `application/csv`, or `text/plain` for a file sent as is),
+/// with or without parameters.
+fn is_csv(headers: &HeaderMap) -> bool {
+    let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    matches!(essence.as_str(), "text/csv" | "application/csv" | "text/plain")
+}
+
 /// Import new products from CSV (`sku,name,unit,currency,unit_price_minor`, header first): every row or none.
 #[utoipa::path(post, path = "/api/v1/products/import", tag = "products", security(("bearer" = [])),
     request_body(content = String, content_type = "text/csv"),
@@ -110,8 +118,16 @@ pub struct CsvError {
 pub async fn import_products(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<ImportResult>), AppError> {
+    if !is_csv(&headers) {
+        return Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the file as CSV with the header Content-Type: text/csv.",
+        ));
+    }
     let body = read_body(body, CSV_BODY_LIMIT).await?;
     let refuse = |errors: Vec<CsvError>| {
         AppError::new(

@@ -123,7 +123,7 @@ pub async fn create_quote(
         customer_company: Text::parse_optional("company", &body.customer.company, limits::NAME).map_err(within)?,
         currency: Currency::parse(&body.currency)?,
         valid_until: parse_date("valid_until", &body.valid_until)?,
-        notes: Text::parse_optional("notes", body.notes.as_deref().unwrap_or(""), limits::NOTES)?,
+        notes: Text::parse_multiline_optional("notes", body.notes.as_deref().unwrap_or(""), limits::NOTES)?,
         signer_id: body.signer_id,
         lines: parse_lines(&body.lines)?,
     };
@@ -180,7 +180,7 @@ pub async fn update_quote(
             .map(|n| Text::parse_optional("company", n, limits::NAME).map_err(within))
             .transpose()?,
         valid_until: body.valid_until.as_deref().map(|d| parse_date("valid_until", d)).transpose()?,
-        notes: body.notes.as_deref().map(|n| Text::parse_optional("notes", n, limits::NOTES)).transpose()?,
+        notes: body.notes.as_deref().map(|n| Text::parse_multiline_optional("notes", n, limits::NOTES)).transpose()?,
         signer_id: body.signer_id,
         lines: body.lines.as_deref().map(parse_lines).transpose()?,
     };
@@ -242,6 +242,6 @@ pub async fn override_prices(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<OverrideIn>,
 ) -> Result<(StatusCode, Json<OverrideView>), AppError> {
-    let reason = Text::parse("reason", &body.reason, limits::REASON)?;
+    let reason = Text::parse_multiline("reason", &body.reason, limits::REASON)?;
     Ok((StatusCode::CREATED, Json(app.store.override_prices(&finance.actor, id, reason).await?)))
 }

@@ -1,7 +1,7 @@
 //! Logging in and out. The login form is protected against cross-site posts
 //! with a double-submit cookie (there is no session yet to hold a token);
 //! repeated failures for one e-mail from one address are refused for a while
-//! ([`LoginThrottle`], shared with the API's login).
+//! (`Store::attempt_login`, shared with the API's login).
 
 use askama::Template;
 use axum::Router;
@@ -9,11 +9,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use pricegate_store::LoginOutcome;
 
 use super::{Anyone, CsrfForm, Layout, LoginForm, PageError, PageUser, SESSION_COOKIE, append_cookie, cookie, render};
 use crate::AppState;
 use crate::extract::Client;
-use crate::throttle::LoginThrottle;
 
 pub(super) const LOGIN_CSRF_COOKIE: &str = "pricegate_login_csrf";
 
@@ -65,24 +65,23 @@ async fn login(
     LoginForm(form): LoginForm,
 ) -> Result<Response, PageError> {
     let email = form.get("email").trim().to_owned();
-    let throttle = &app.login_throttle;
-    let key = LoginThrottle::key(&email, &client);
-    if let Some(wait) = throttle.blocked_for(&key) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        let message =
-            format!("Too many failed attempts. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" });
-        let mut response = login_page(&app, StatusCode::TOO_MANY_REQUESTS, email, Some(message))?;
-        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
+    let user = match app.store.attempt_login(&email, form.get("password"), &client).await? {
+        LoginOutcome::LoggedIn(user) => user,
+        LoginOutcome::Refused => {
+            let message = "That e-mail and password do not match an active account.".to_owned();
+            return login_page(&app, StatusCode::UNAUTHORIZED, email, Some(message));
         }
-        return Ok(response);
-    }
-    let Some(user) = app.store.verify_login(&email, form.get("password")).await? else {
-        throttle.record_failure(key);
-        let message = "That e-mail and password do not match an active account.".to_owned();
-        return login_page(&app, StatusCode::UNAUTHORIZED, email, Some(message));
+        LoginOutcome::HeldOff(wait) => {
+            let minutes = wait.as_secs().div_ceil(60).max(1);
+            let message = format!(
+                "Too many failed attempts. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            let mut response = login_page(&app, StatusCode::TOO_MANY_REQUESTS, email, Some(message))?;
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+            return Ok(response);
+        }
     };
-    throttle.forget(&key);
     let session = app.store.open_session(user.id).await?;
     let mut response = Redirect::to("/").into_response();
     let cookie = format!(

@@ -168,7 +168,7 @@ fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceCha
 async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNotice>, PageError> {
     let products = app.store.list_products().await?;
     let title = Text::parse("title", &page.title, limits::TITLE);
-    let body = Text::parse("body", &page.body, MAX_BODY);
+    let body = Text::parse_multiline("body", &page.body, MAX_BODY);
     let changes = parse_changes(&page.changes_text, &products);
     if let Ok(changes) = &changes {
         page.changes = changes.iter().map(|c| change_row(c, &products)).collect();

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use pricegate_domain::Role;
 use pricegate_mail::render_markdown;
+use pricegate_store::REMIND_NOW_AGAIN_AFTER_MINUTES as AGAIN;
 use uuid::Uuid;
 
 use super::ChangeRow;
@@ -228,7 +229,12 @@ async fn remind(
     PageId(id): PageId,
     CsrfForm { user, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    let sent = app.store.remind_now(&user.0.actor, id).await?;
-    let message = format!("{sent} reminder{} queued.", if sent == 1 { "" } else { "s" });
+    let reminded = app.store.remind_now(&user.0.actor, id).await?;
+    let mut message = format!("{} reminder{} queued.", reminded.queued, if reminded.queued == 1 { "" } else { "s" });
+    match reminded.recently_reminded {
+        0 => {}
+        1 => message.push_str(&format!(" 1 salesperson was left out: reminded in the last {AGAIN} minutes.")),
+        n => message.push_str(&format!(" {n} salespeople were left out: reminded in the last {AGAIN} minutes.")),
+    }
     dashboard_page(&app, &user, id, Some(message)).await
 }

@@ -333,7 +333,7 @@ async fn override_prices(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    match pricegate_domain::Text::parse("reason", form.get("reason"), pricegate_domain::limits::REASON) {
+    match pricegate_domain::Text::parse_multiline("reason", form.get("reason"), pricegate_domain::limits::REASON) {
         Ok(reason) => {
             app.store.override_prices(&user.0.actor, id, reason).await?;
             Ok(Redirect::to(&format!("/quotes/{id}")).into_response())

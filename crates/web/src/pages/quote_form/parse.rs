@@ -79,7 +79,7 @@ pub(super) fn parse_quote(page: &QuoteFormPage) -> Result<QuoteInput, Invalid> {
         signer_id: Uuid::parse_str(page.signer_id.trim())
             .map_err(|_| Invalid::new("signer_id", "Pick the salesperson who will sign."))?,
         valid_until: parse_date("valid_until", &page.valid_until)?,
-        notes: Text::parse_optional("notes", &page.notes, limits::NOTES)?,
+        notes: Text::parse_multiline_optional("notes", &page.notes, limits::NOTES)?,
         row_of_line: rows.iter().map(|(i, _)| *i).collect(),
         lines: rows.into_iter().map(|(_, l)| l).collect(),
     })
