@@ -274,3 +274,42 @@ async fn failed_logins_count_across_server_processes() {
     second.kill().await;
     app.stop().await;
 }
+
+/// Behind a reverse proxy named in `PRICEGATE_TRUSTED_PROXIES`, the login
+/// limit counts each client the proxy forwards for on its own, and a client
+/// cannot pass for another by writing `X-Forwarded-For` itself. Without the
+/// setting, the header is not believed at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_limit() {
+    let proxied = TestApp::spawn_with(pricegate_tests::Backend::Sqlite, |s| {
+        s.trusted_proxies = pricegate::TrustedProxies::parse("127.0.0.1, ::1").expect("a valid list");
+    })
+    .await;
+    let direct = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    for (app, trusted) in [(&proxied, true), (&direct, false)] {
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let anon = app.anonymous();
+        let login = |forwarded_for: &str, password: &str| {
+            let body = json!({"email": sam.email, "password": password});
+            anon.send(
+                anon.request(reqwest::Method::POST, "/api/v1/auth/token")
+                    .header("x-forwarded-for", forwarded_for)
+                    .json(&body),
+            )
+        };
+        for _ in 0..5 {
+            assert_eq!(login("203.0.113.5", "wrong password").await.status, 401);
+        }
+        assert_error(&login("203.0.113.5", PASSWORD).await, 429, "too_many_attempts");
+        // What a client writes left of what the proxy appended is not believed.
+        assert_error(&login("198.51.100.9, 203.0.113.5", PASSWORD).await, 429, "too_many_attempts");
+        let other = login("203.0.113.6", PASSWORD).await;
+        if trusted {
+            assert_eq!(other.status, 200, "another client behind the proxy logs in: {}", other.text);
+        } else {
+            assert_error(&other, 429, "too_many_attempts");
+        }
+    }
+    proxied.stop().await;
+    direct.stop().await;
+}

@@ -15,6 +15,7 @@ use pricegate_web::AppState;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use pricegate_web::TrustedProxies;
 pub use settings::Settings;
 
 /// A bound, migrated, ready-to-serve Pricegate.
@@ -38,7 +39,12 @@ impl Application {
         Ok(Application {
             listener,
             address,
-            state: AppState { store, base_url, request_timeout: settings.request_timeout },
+            state: AppState {
+                store,
+                base_url,
+                request_timeout: settings.request_timeout,
+                trusted_proxies: std::sync::Arc::new(settings.trusted_proxies.clone()),
+            },
             worker,
         })
     }

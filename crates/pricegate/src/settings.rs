@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use pricegate_web::TrustedProxies;
+
 /// A value that must never reach a log line (an SMTP URL may hold a password).
 #[derive(Clone)]
 pub struct Secret(String);
@@ -47,6 +49,9 @@ pub struct Settings {
     /// `PRICEGATE_REQUEST_TIMEOUT` (default 30s): the longest one request may
     /// take, its body included; past it the answer is 503 with code `timeout`.
     pub request_timeout: Duration,
+    /// `PRICEGATE_TRUSTED_PROXIES` (default none): reverse proxies, by
+    /// address or network, whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Debug)]
@@ -142,6 +147,8 @@ impl Settings {
             None => Duration::from_secs(30),
             Some(raw) => parse_duration("PRICEGATE_REQUEST_TIMEOUT", &raw)?,
         };
+        let trusted_proxies = TrustedProxies::parse(&get("PRICEGATE_TRUSTED_PROXIES").unwrap_or_default())
+            .map_err(|message| SettingsError { variable: "PRICEGATE_TRUSTED_PROXIES", message })?;
         Ok(Settings {
             database_url,
             bind,
@@ -155,6 +162,7 @@ impl Settings {
             worker_poll,
             mail_lease,
             request_timeout,
+            trusted_proxies,
         })
     }
 }
@@ -201,6 +209,11 @@ mod tests {
         assert_eq!(settings(&[("PRICEGATE_ACK_LINK_TTL", "soon")]).unwrap_err().variable, "PRICEGATE_ACK_LINK_TTL");
         assert_eq!(settings(&[("PRICEGATE_BIND", "localhost")]).unwrap_err().variable, "PRICEGATE_BIND");
         assert_eq!(settings(&[("DATABASE_URL", "mysql://x")]).unwrap_err().variable, "DATABASE_URL");
+        assert!(settings(&[]).unwrap().trusted_proxies.is_empty(), "no proxy is trusted by default");
+        assert!(!settings(&[("PRICEGATE_TRUSTED_PROXIES", "10.0.0.1, fd00::/8")]).unwrap().trusted_proxies.is_empty());
+        let refused = settings(&[("PRICEGATE_TRUSTED_PROXIES", "10.0.0.0/40")]).unwrap_err();
+        assert_eq!(refused.variable, "PRICEGATE_TRUSTED_PROXIES");
+        assert!(refused.message.contains("prefix"), "{}", refused.message);
     }
 
     #[test]

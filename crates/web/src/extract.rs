@@ -272,15 +272,18 @@ role_guard!(
     QuoteUser: Sales, Finance
 );
 
-/// The client's address and user agent, kept with acknowledgements.
+/// The client's address (see [`crate::TrustedProxies`]) and user agent, kept
+/// with acknowledgements and counted by the login limit.
 pub struct Client(pub ClientInfo);
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr =
-            parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| state.trusted_proxies.client(c.0.ip(), &parts.headers).to_string());
         let user_agent =
             parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
         Ok(Client(ClientInfo { addr, user_agent }))

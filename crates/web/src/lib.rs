@@ -5,6 +5,7 @@
 
 mod ack;
 pub mod api;
+mod client_addr;
 mod denied;
 mod error;
 mod extract;
@@ -24,6 +25,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use client_addr::TrustedProxies;
 pub use error::{AppError, ErrorBody};
 pub use openapi::document as openapi_document;
 
@@ -37,6 +39,8 @@ pub struct AppState {
     /// is answered 503 with the `timeout` error: a client that sends slowly
     /// cannot hold a connection and its task for ever.
     pub request_timeout: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: std::sync::Arc<TrustedProxies>,
 }
 
 /// The whole HTTP application.
