@@ -264,6 +264,19 @@ async fn failed_logins_count_across_server_processes() {
         answers.iter().map(|r| r.status).collect::<Vec<_>>()
     );
     assert!(checked <= 5, "{checked} wrong passwords were checked at once; at most 5 may be");
+    // Tries held off were never checked, so they are no failures: one at a
+    // time, alternating servers, the wrong password is checked until there
+    // are five failures in all, and then held off.
+    let mut failures = checked;
+    for i in 0..10 {
+        let r = servers[i % 2].post("/api/v1/auth/token", &login(&sam.email, "wrong password")).await;
+        match r.status.as_u16() {
+            401 => failures += 1,
+            429 => break,
+            other => panic!("a wrong password got {other}: {}", r.text),
+        }
+    }
+    assert_eq!(failures, 5, "five failures in all, counted across both processes");
 
     for server in &servers {
         let r = server.post("/api/v1/auth/token", &login(&sam.email, PASSWORD)).await;

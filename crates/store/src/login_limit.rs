@@ -36,9 +36,11 @@ pub enum LoginOutcome {
 }
 
 /// The row key of an (e-mail, client address) pair: a hash, so the table
-/// holds no e-mail address (not even a mistyped one).
+/// holds no e-mail address (not even a mistyped one). The e-mail is folded
+/// to lower case as accounts are (`Email::parse`), so no spelling of one
+/// address in other cases is a fresh count.
 fn pair_key(email: &str, client: &ClientInfo) -> String {
-    let email = email.trim().to_ascii_lowercase();
+    let email = email.trim().to_lowercase();
     hash_token(&format!("{email}\n{}", client.addr.as_deref().unwrap_or("")))
 }
 
