@@ -73,3 +73,66 @@ async fn gate_invariant_holds_under_concurrent_requests_on_sqlite() {
     app.stop().await;
     report.assert_held_and_meaningful(&cfg);
 }
+
+/// A quote drafted while a notice is being published is priced on the side
+/// of the publication its `drafted_at` puts it: drafted after (so the gate
+/// will not ask about the notice), it must carry the notice's prices; drafted
+/// before, the old ones. A quote stamped after a publication it could not yet
+/// see would let its signer finalise at a price nobody told them about.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quote_drafted_during_a_publication_is_priced_on_the_side_of_it_its_drafted_at_says() {
+    use chrono::{DateTime, Utc};
+    use pricegate_tests::fixtures::{create_notice, create_product, publish_notice, quote_request};
+    use serde_json::json;
+
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales, _) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "WITNESS", "EUR", 100_000).await;
+    let today = Utc::now().date_naive().to_string();
+    let time = |v: &serde_json::Value| v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).expect("a time");
+    let mut price = 100_000;
+    let mut problems = Vec::new();
+    let mut drafted_across = 0;
+    for trial in 0..20 {
+        let new_price = price + 1_000;
+        let changes = json!([{"sku": "WITNESS", "unit_price_minor": new_price, "effective_on": today}]);
+        let notice = create_notice(&finance, &format!("Witness {trial}"), changes).await;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let drafters: Vec<_> = (0..4)
+            .map(|_| {
+                let (sales, stop) = (sales.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut drafted = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let r = sales
+                            .post("/api/v1/quotes", &quote_request(json!([{"sku": "WITNESS", "quantity": 1}])))
+                            .await;
+                        assert_eq!(r.status, 201, "{}", r.text);
+                        drafted.push((time(&r.body["drafted_at"]), r.body["lines"][0]["unit_price_minor"].as_i64()));
+                    }
+                    drafted
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let published_at = time(&publish_notice(&finance, &notice).await["published_at"]);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for drafter in drafters {
+            for (drafted_at, unit_price) in drafter.await.expect("a drafter") {
+                let expected = if drafted_at > published_at { new_price } else { price };
+                if unit_price != Some(expected) {
+                    problems.push(format!(
+                        "trial {trial}: drafted at {drafted_at}, notice published at {published_at}: priced {unit_price:?}, not {expected}"
+                    ));
+                }
+                drafted_across += usize::from(drafted_at > published_at);
+            }
+        }
+        price = new_price;
+    }
+    app.stop().await;
+    assert!(drafted_across > 0, "no quote was drafted after a publication: the test proves nothing");
+    assert!(problems.is_empty(), "{} quotes priced on the wrong side:\n{}", problems.len(), problems.join("\n"));
+}

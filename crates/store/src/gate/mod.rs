@@ -3,7 +3,9 @@
 //! On PostgreSQL both first take the gate lock, a transaction-scoped advisory
 //! lock on one key: publication exclusively, finalisation shared,
 //! so finalisations run side by side but never overlap a publication, across
-//! every server process on the database. Their timestamps are read from the
+//! every server process on the database. Drafting a quote takes it shared
+//! too (see [`lock_gate_shared`]), so a quote is drafted wholly before or
+//! wholly after each publication. Their timestamps are read from the
 //! database clock *after* the lock is held, so `published_at < finalised_at`
 //! exactly when the publication committed before the finalisation looked. On
 //! SQLite every write transaction is `BEGIN IMMEDIATE`, which already
@@ -61,6 +63,23 @@ const LOCK_GATE_EXCLUSIVELY: &str = concat!("SELECT pg_advisory_xact_lock(", gat
 async fn lock_gate_exclusively(txn: &DatabaseTransaction) -> Result<(), StoreError> {
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_raw(Statement::from_string(DbBackend::Postgres, LOCK_GATE_EXCLUSIVELY)).await?;
+    }
+    Ok(())
+}
+
+/// Drafting's lock: the gate shared, so that a quote is drafted wholly
+/// before or wholly after any publication. Its `drafted_at` is read after
+/// the lock is held and its prices after that, so a publication stamped
+/// earlier has committed and its prices are the ones the quote takes, and a
+/// publication stamped later waits for the quote and needs its signer's
+/// acknowledgement. Without it, a quote drafted between a publication's
+/// stamp and its commit would be stamped after the notice yet priced
+/// without it, and the gate would never ask about it.
+const LOCK_GATE_SHARED: &str = concat!("SELECT pg_advisory_xact_lock_shared(", gate_lock_key!(), ")");
+
+pub(crate) async fn lock_gate_shared(txn: &DatabaseTransaction) -> Result<(), StoreError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_string(DbBackend::Postgres, LOCK_GATE_SHARED)).await?;
     }
     Ok(())
 }

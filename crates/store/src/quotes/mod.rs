@@ -87,6 +87,7 @@ impl Store {
     /// asks about every notice published after it.
     pub async fn create_quote(&self, actor: &Actor, new: NewQuote) -> Result<QuoteView, StoreError> {
         let txn = self.begin_write().await?;
+        crate::gate::lock_gate_shared(&txn).await?;
         let now = db_now(&txn).await?;
         if new.valid_until < now.date_naive() {
             return Err(Invalid::new("valid_until", "valid_until must not be in the past.").into());
