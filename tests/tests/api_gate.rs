@@ -111,6 +111,20 @@ both_backends! {
 
         let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Old offer, 1,400"})).await;
         assert_eq!(r.status, 201, "{}", r.text);
+
+        // The approval was for four units: ten thousand at the old price, or a
+        // second line at it, need another.
+        for lines in [json!([{"sku": "P-1", "quantity": 10_000}]), json!([{"sku": "P-1", "quantity": 4}, {"sku": "P-1", "quantity": 4}])] {
+            let r = sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"lines": lines})).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert!(r.body["lines"].as_array().unwrap().iter().all(|l| l["unit_price_minor"] == 1_000), "{}", r.text);
+            let g = sam.get(&gate_path).await.body;
+            assert_eq!((g["ready"].clone(), g["price_override"].clone()), (json!(false), json!(null)), "{lines}: {g}");
+            assert_error(&sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await, 409, "superseded_prices");
+        }
+        let r = sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"lines": [{"sku": "P-1", "quantity": 4}]})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(sam.get(&gate_path).await.body["ready"], true, "back to what finance approved");
         let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["evidence"]["override"]["reason"], "Old offer, 1,400");

@@ -211,6 +211,8 @@ pub struct PendingNoticeView {
 pub struct SupersededLineView {
     pub line_id: Uuid,
     pub sku: String,
+    pub quantity: i64,
+    pub discount_bp: i32,
     pub quoted_unit_price_minor: i64,
     pub current_unit_price_minor: i64,
 }

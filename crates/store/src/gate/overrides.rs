@@ -21,6 +21,8 @@ pub(crate) fn superseded_lines(loaded: &LoadedQuote) -> Vec<SupersededLineView> 
             (current != l.unit_price_minor).then(|| SupersededLineView {
                 line_id: l.id,
                 sku: l.sku.clone(),
+                quantity: l.quantity,
+                discount_bp: l.discount_bp,
                 quoted_unit_price_minor: l.unit_price_minor,
                 current_unit_price_minor: current,
             })
@@ -28,11 +30,19 @@ pub(crate) fn superseded_lines(loaded: &LoadedQuote) -> Vec<SupersededLineView> 
         .collect()
 }
 
-/// One superseded price as finance saw it when approving an override
-/// (`price_overrides.covers` holds a list of them).
+/// One superseded line as finance saw it when approving an override
+/// (`price_overrides.covers` holds a list of them): the prices, and how many
+/// at what discount, so that an override for one unit is not one for a
+/// thousand.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct CoveredPrice {
     pub sku: String,
+    /// `None` in overrides approved before quantities were kept: such an
+    /// entry covers no line.
+    #[serde(default)]
+    pub quantity: Option<i64>,
+    #[serde(default)]
+    pub discount_bp: Option<i32>,
     pub quoted_unit_price_minor: i64,
     pub current_unit_price_minor: i64,
 }
@@ -41,15 +51,33 @@ impl From<&SupersededLineView> for CoveredPrice {
     fn from(l: &SupersededLineView) -> Self {
         CoveredPrice {
             sku: l.sku.clone(),
+            quantity: Some(l.quantity),
+            discount_bp: Some(l.discount_bp),
             quoted_unit_price_minor: l.quoted_unit_price_minor,
             current_unit_price_minor: l.current_unit_price_minor,
         }
     }
 }
 
+/// Whether `covers` waives every one of `superseded`, each entry one line:
+/// a line added at a superseded price, or one whose quantity or discount
+/// changed, is not covered.
+fn covers_all(mut covers: Vec<CoveredPrice>, superseded: &[SupersededLineView]) -> bool {
+    superseded.iter().all(|line| {
+        let wanted = CoveredPrice::from(line);
+        match covers.iter().position(|c| *c == wanted) {
+            Some(at) => {
+                covers.swap_remove(at);
+                true
+            }
+            None => false,
+        }
+    })
+}
+
 /// The latest override of the quote, if it waives every one of `superseded`:
-/// an override waives the gaps finance saw, not a price published or come
-/// into force after it, nor a line's price changed since.
+/// an override waives the lines finance saw, not a price published or come
+/// into force after it, nor a line changed or added since.
 pub(super) async fn covering_override(
     conn: &impl ConnectionTrait,
     quote_id: Uuid,
@@ -69,11 +97,42 @@ pub(super) async fn covering_override(
         None => return Ok(None),
         Some(Err(e)) => return Err(StoreError::Internal(format!("override {} has unreadable covers: {e}", o.id))),
     };
-    let covered = superseded.iter().all(|l| covers.contains(&CoveredPrice::from(l)));
-    Ok(covered.then_some(OverrideView {
+    Ok(covers_all(covers, superseded).then_some(OverrideView {
         id: o.id,
         approved_by: o.approved_by,
         reason: o.reason,
         created_at: o.created_at,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::{CoveredPrice, SupersededLineView, covers_all};
+
+    fn line(quantity: i64, discount_bp: i32) -> SupersededLineView {
+        SupersededLineView {
+            line_id: Uuid::new_v4(),
+            sku: "P".into(),
+            quantity,
+            discount_bp,
+            quoted_unit_price_minor: 10_000,
+            current_unit_price_minor: 12_000,
+        }
+    }
+
+    #[test]
+    fn an_override_covers_the_lines_finance_saw_and_no_more() {
+        let seen = vec![CoveredPrice::from(&line(1, 0))];
+        assert!(covers_all(seen.clone(), &[line(1, 0)]));
+        assert!(covers_all(seen.clone(), &[]), "a line since repriced needs nothing");
+        assert!(!covers_all(seen.clone(), &[line(50_000, 0)]), "more units");
+        assert!(!covers_all(seen.clone(), &[line(1, 2_000)]), "a new discount");
+        assert!(!covers_all(seen, &[line(1, 0), line(1, 0)]), "a second line at the old price");
+        let before_quantities: Vec<CoveredPrice> =
+            serde_json::from_str(r#"[{"sku":"P","quoted_unit_price_minor":10000,"current_unit_price_minor":12000}]"#)
+                .unwrap();
+        assert!(!covers_all(before_quantities, &[line(1, 0)]), "an entry without a quantity covers nothing");
+    }
 }
