@@ -261,3 +261,36 @@ both_backends! {
         drop(other);
     }
 }
+
+/// The link as a person follows it: Chromium opens it from the e-mail and the
+/// button records the acknowledgement, by the `email` channel. (The page
+/// keeps its address out of every Referer to other sites; a browser posting
+/// the form back to its own site must still be let through.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
+    use pricegate_tests::browser::{Page, with_browsers};
+
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "PUMP-1", "EUR", 250000).await;
+    let nid = publish_pump_notice(&finance).await;
+    sink.wait_until(WAIT, "the publication e-mail", |m| !m.is_empty()).await;
+    let link = sink.to(&sam.email)[0].ack_link().expect("an acknowledgement link");
+    let base = app.base.clone();
+
+    with_browsers(1, move |browsers| async move {
+        let page = Page::new(browsers[0].clone(), &base);
+        let path = link.strip_prefix(&base).expect("the link points at this server").to_owned();
+        page.goto(&path).await;
+        assert!(page.text("h1").await.contains("Pumps up 10%"));
+        page.submit("button[type=submit]").await;
+        let done = page.text("h1").await;
+        assert!(done.contains("Thank you"), "after pressing the button: {done}; {}", page.body().await);
+    })
+    .await;
+    let acks = acknowledgements(&finance, &nid).await;
+    let channel = acks["acknowledged"].as_array().and_then(|a| a.first()).map(|a| a["channel"].clone());
+    assert_eq!(channel, Some(json!("email")), "{acks}");
+}

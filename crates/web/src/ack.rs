@@ -28,12 +28,14 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ack/{token}", get(show).post(acknowledge))
         // No script at all; the form may only post back here; the token in
-        // the address must not leak through a Referer or a cache.
+        // the address must not leak to another site through a Referer, nor
+        // through a cache. (`same-origin`, not `no-referrer`: the form's own
+        // post then carries the real Origin, not `null`, in every browser.)
         .layer(header(
             "content-security-policy",
             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ))
-        .layer(header("referrer-policy", "no-referrer"))
+        .layer(header("referrer-policy", "same-origin"))
         .layer(header("cache-control", "no-store"))
 }
 
@@ -182,11 +184,11 @@ async fn acknowledge(
 
 /// What a browser tells us about where a POST came from. A client that says
 /// nothing (a script, an old browser) is let through: the token is the capability.
+/// `Sec-Fetch-Site`, which no page can set, decides when it is there: a
+/// page that sends no Referer posts its own form with `Origin: null`.
 fn is_cross_site(headers: &HeaderMap, base_url: &str) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
-        && !matches!(site, "same-origin" | "none")
-    {
-        return true;
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !matches!(site, "same-origin" | "none");
     }
     let Some(origin) = headers.get(header::ORIGIN) else { return false };
     let Ok(origin) = origin.to_str() else { return true };
@@ -228,6 +230,10 @@ mod tests {
             base
         ));
         assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site")]), base));
+        // The page's own form, from a page that sends no Referer.
+        assert!(!is_cross_site(&headers(&[("sec-fetch-site", "same-origin"), ("origin", "null")]), base));
+        assert!(is_cross_site(&headers(&[("sec-fetch-site", "same-site"), ("origin", "null")]), base));
+        assert!(is_cross_site(&headers(&[("origin", "null")]), base));
         assert!(is_cross_site(&headers(&[("origin", "https://evil.example")]), base));
         assert!(!is_cross_site(&headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]), base));
         assert_eq!(origin_of("http://127.0.0.1:8080/x"), "http://127.0.0.1:8080");
