@@ -46,12 +46,15 @@ both_backends! {
         let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
         let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
+        // Tom has no quote the notice holds up: finance's reminder now reaches
+        // him, the schedule does not chase him.
+        let (_, tom) = app.user(Role::Sales, "Tom").await;
         create_product(&finance, "PUMP-1", "EUR", 250000).await;
         draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 2}])).await;
         let rita_quote = draft_quote(&rita, json!([{"sku": "PUMP-1", "quantity": 40}])).await;
         let nid = create_notice(&finance, "Pumps up", json!([{"sku": "PUMP-1", "unit_price_minor": 275000, "effective_on": "2099-01-01"}])).await;
         publish_notice(&finance, &nid).await;
-        sink.wait_until(WAIT, "the publication e-mails", |m| m.len() >= 2).await;
+        sink.wait_until(WAIT, "the publication e-mails", |m| m.len() >= 3).await;
 
         // Sam acknowledges at once: no reminders for him.
         let r = sam.post_empty(&format!("/api/v1/notices/{nid}/acknowledge")).await;
@@ -59,11 +62,13 @@ both_backends! {
         // Finance nudges everyone still pending, now.
         let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
         assert_eq!(r.status, 202, "{}", r.text);
-        assert_eq!(r.body["queued"], 1, "only Rita is pending: {}", r.text);
+        assert_eq!(r.body["queued"], 2, "Rita and Tom are pending: {}", r.text);
         // A second click, at once, mails nobody twice.
         let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
         assert_eq!(r.status, 202, "{}", r.text);
-        assert_eq!((&r.body["queued"], &r.body["recently_reminded"]), (&json!(0), &json!(1)), "{}", r.text);
+        assert_eq!((&r.body["queued"], &r.body["recently_reminded"]), (&json!(0), &json!(2)), "{}", r.text);
+        // Lena joins after the publication: she was never sent the notice, and is not chased for it.
+        let (_, lena) = app.user(Role::Sales, "Lena").await;
         assert_eq!(sam.post_empty(&format!("/api/v1/notices/{nid}/remind")).await.status, 403);
 
         let messages = sink.wait_until(WAIT, "the escalation to finance", |m| m.iter().any(|m| m.to.contains(&fiona.email))).await;
@@ -78,10 +83,13 @@ both_backends! {
         assert!(reminder.ack_link().is_some());
         assert_eq!(sink.to(&sam_user.email).len(), 1, "no reminders after acknowledging: {:?}", subjects(&messages));
 
+        assert_eq!(subjects(&sink.to(&tom.email)).len(), 2, "publication and reminder now: {:?}", subjects(&sink.to(&tom.email)));
+        assert!(sink.to(&lena.email).is_empty(), "{:?}", subjects(&sink.to(&lena.email)));
         let escalation = sink.to(&fiona.email);
         assert_eq!(escalation.len(), 1);
         let text = escalation[0].text();
         assert!(text.contains(&rita_user.email) && !text.contains(&sam_user.email), "{text}");
+        assert!(!text.contains(&tom.email) && !text.contains(&lena.email), "only those holding up a quote: {text}");
         assert!(text.contains("100000.00 EUR"), "the value at stake: {text}");
         assert!(escalation[0].html().contains("Rita"), "{}", escalation[0].html());
     }

@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use super::{Batch, Letter, PendingPerson, active_with_role, blocked_quotes, notice_content, recipient};
 use crate::db::db_now;
-use crate::entity::{acknowledgements, notices, outbox, users};
+use crate::entity::{acknowledgements, notices, outbox, quotes, users};
 use crate::notices::PUBLISHED;
+use crate::quotes::DRAFT;
 use crate::{Actor, Store, StoreError};
 
 /// How long after finance's reminder now a salesperson is left out of the next one.
@@ -47,12 +48,35 @@ async fn pending_sales(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<V
     Ok(active_with_role(conn, Role::Sales).await?.into_iter().filter(|u| !acked.contains(&u.id)).collect())
 }
 
+/// The signers of draft quotes drafted before `published_at`: the people a
+/// notice published then holds up, and so the only ones its scheduled
+/// reminders and its escalation are about.
+async fn held_up_signers(
+    conn: &impl ConnectionTrait,
+    published_at: DateTime<Utc>,
+) -> Result<HashSet<Uuid>, StoreError> {
+    Ok(quotes::Entity::find()
+        .select_only()
+        .column(quotes::Column::SignerId)
+        .distinct()
+        .filter(quotes::Column::State.eq(DRAFT))
+        .filter(quotes::Column::DraftedAt.lt(published_at))
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 impl Store {
     /// Enqueues the reminders and escalations that have come due. Idempotent:
     /// every logical e-mail has a dedupe key, so any number of workers may
     /// tick at once and a restart re-enqueues nothing.
     ///
-    /// Reminder `n` goes to each salesperson still pending once
+    /// Reminders go, as DESIGN.md has it, only to salespeople who have not
+    /// acknowledged and sign an open quote drafted before the notice (one it
+    /// holds up); someone who joined later, or whose quotes are all finalised
+    /// or cancelled, is not chased. Reminder `n` goes to each of them once
     /// `published_at + schedule[n-1]` has passed (only the latest due one, should a worker
     /// have been down through several); the escalation to finance follows, one
     /// tick after the last reminders are in the outbox.
@@ -93,6 +117,11 @@ impl Store {
                 .count();
             let pending = pending_sales(&self.db, notice.id).await?;
             if due == 0 || pending.is_empty() {
+                continue;
+            }
+            let held_up = held_up_signers(&self.db, published_at).await?;
+            let pending: Vec<users::Model> = pending.into_iter().filter(|u| held_up.contains(&u.id)).collect();
+            if pending.is_empty() {
                 continue;
             }
             let existing: HashSet<String> = outbox::Entity::find()
