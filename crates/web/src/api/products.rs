@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use pricegate_domain::product_csv::parse_products;
 use pricegate_domain::{Currency, Sku, Text, limits, parse_unit_price};
 use pricegate_store::views::ProductView;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::extract::{ApiJson, ApiPath, AuthUser, FinanceUser, read_body};
+use crate::extract::{ApiJson, ApiPath, AuthUser, FinanceUser, content_type_essence, read_body};
 use crate::{AppError, AppState, ErrorBody};
 
 /// A price-list CSV larger than this is refused with 413.
@@ -106,9 +106,7 @@ pub struct CsvError {
 /// `text/csv` (or `application/csv`, or `text/plain` for a file sent as is),
 /// with or without parameters.
 fn is_csv(headers: &HeaderMap) -> bool {
-    let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    matches!(essence.as_str(), "text/csv" | "application/csv" | "text/plain")
+    matches!(content_type_essence(headers).as_str(), "text/csv" | "application/csv" | "text/plain")
 }
 
 /// Import new products from CSV (`sku,name,unit,currency,unit_price_minor`, header first): every row or none.
