@@ -61,8 +61,14 @@ macro_rules! gate_lock_key {
 const LOCK_GATE_EXCLUSIVELY: &str = concat!("SELECT pg_advisory_xact_lock(", gate_lock_key!(), ")");
 
 async fn lock_gate_exclusively(txn: &DatabaseTransaction) -> Result<(), StoreError> {
+    lock_on_postgres(txn, LOCK_GATE_EXCLUSIVELY).await
+}
+
+/// Runs one of the gate's lock statements; SQLite's write transaction
+/// already holds the only write lock there is.
+async fn lock_on_postgres(txn: &DatabaseTransaction, statement: &'static str) -> Result<(), StoreError> {
     if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_string(DbBackend::Postgres, LOCK_GATE_EXCLUSIVELY)).await?;
+        txn.execute_raw(Statement::from_string(DbBackend::Postgres, statement)).await?;
     }
     Ok(())
 }
@@ -78,10 +84,7 @@ async fn lock_gate_exclusively(txn: &DatabaseTransaction) -> Result<(), StoreErr
 const LOCK_GATE_SHARED: &str = concat!("SELECT pg_advisory_xact_lock_shared(", gate_lock_key!(), ")");
 
 pub(crate) async fn lock_gate_shared(txn: &DatabaseTransaction) -> Result<(), StoreError> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_string(DbBackend::Postgres, LOCK_GATE_SHARED)).await?;
-    }
-    Ok(())
+    lock_on_postgres(txn, LOCK_GATE_SHARED).await
 }
 
 impl Store {
