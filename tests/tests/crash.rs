@@ -552,7 +552,9 @@ async fn check_everything_answered_is_there(
 }
 
 /// Waits until every published notice's e-mail to every salesperson is sent
-/// and written as an .eml file; returns how many there are.
+/// and written as an .eml file, or was rightly left unsent because its
+/// recipient had acknowledged the notice before it went out; returns how
+/// many there are.
 async fn check_every_publication_mail_is_delivered(
     servers: &Servers,
     company: &Company,
@@ -586,6 +588,15 @@ async fn check_every_publication_mail_is_delivered(
             if !owed.contains(key) {
                 continue;
             }
+            if m["state"] == "skipped" {
+                let (notice, user) = key_target(key);
+                if acknowledged_by(servers, finance, notice, &mut problems).await.contains(&user) {
+                    missing.remove(&key.to_owned());
+                } else {
+                    not_written.push(format!("{key}: skipped ({}) with no acknowledgement", m["last_error"]));
+                }
+                continue;
+            }
             if m["state"] != "sent" {
                 not_written.push(format!(
                     "{key}: {} after {} attempts, next at {}",
@@ -613,6 +624,29 @@ async fn check_every_publication_mail_is_delivered(
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The (notice, user) of a publication e-mail's dedupe key, `publish:<notice>:<user>`.
+fn key_target(key: &str) -> (Uuid, Uuid) {
+    let mut parts = key.split(':').skip(1).map(|part| Uuid::parse_str(part).unwrap_or_default());
+    (parts.next().unwrap_or_default(), parts.next().unwrap_or_default())
+}
+
+/// Who has acknowledged `notice`, as finance sees it.
+async fn acknowledged_by(
+    servers: &Servers,
+    finance: &Person,
+    notice: Uuid,
+    problems: &mut Vec<String>,
+) -> HashSet<Uuid> {
+    let list = get(servers, finance, &format!("/api/v1/notices/{notice}/acknowledgements"), problems).await;
+    list["acknowledged"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|a| uuid_of(&a["user"]["id"]))
+        .collect()
 }
 
 /// The Message-IDs of the .eml files the worker wrote (the file names are the transport's own).

@@ -42,7 +42,8 @@ fn assert_each_once(messages: &[Received], expected: &HashSet<String>) {
 both_backends! {
     async fn reminders_follow_the_schedule_stop_on_acknowledgement_and_escalate_to_finance(backend: Backend) {
         let sink = SmtpSink::start().await;
-        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(1), Duration::from_secs(2)]).await;
+        // Far enough apart that finance's clicks below come before the first.
+        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(2), Duration::from_secs(3)]).await;
         let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
         let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
@@ -96,20 +97,45 @@ both_backends! {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finance_reminding_just_after_a_scheduled_reminder_mails_nobody_twice() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(Backend::Sqlite, &sink, |s| {
+        s.reminders = vec![Duration::from_millis(500), Duration::from_secs(3600)]
+    })
+    .await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
+    create_product(&finance, "PUMP-1", "EUR", 250000).await;
+    draft_quote(&rita, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+    let nid = create_notice(&finance, "Pumps up", json!([])).await;
+    publish_notice(&finance, &nid).await;
+    sink.wait_until(WAIT, "the first scheduled reminder", |m| {
+        m.iter().any(|m| m.header("subject").is_some_and(|s| s.starts_with("Reminder 1 of 2")))
+    })
+    .await;
+
+    let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!((&r.body["queued"], &r.body["recently_reminded"]), (&json!(0), &json!(1)), "{}", r.text);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(subjects(&sink.to(&rita_user.email)).len(), 2, "publication and reminder 1 only");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_smtp_outage_loses_nothing_and_each_message_goes_once_when_it_returns() {
     let sink = SmtpSink::start().await;
     sink.stop();
     let app = spawn_with_mail(Backend::Sqlite, &sink, |_| {}).await;
     let (finance, _) = app.user(Role::Finance, "Fiona").await;
     let (admin, _) = app.user(Role::Admin, "Ada").await;
-    let people = add_salespeople(&app, "outage", 5).await;
+    let people = add_salespeople(&app, "outage", 7).await;
     let nid = create_notice(&finance, "During the outage", json!([])).await;
     publish_notice(&finance, &nid).await;
 
     let deadline = Instant::now() + WAIT;
     loop {
         let rows = outbox(&admin).await;
-        if rows.len() == 5
+        if rows.len() == 7
             && rows
                 .iter()
                 .all(|r| r["attempts"].as_i64() >= Some(2) && r["last_error"].is_string() && r["state"] == "pending")
@@ -120,16 +146,46 @@ async fn an_smtp_outage_loses_nothing_and_each_message_goes_once_when_it_returns
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(sink.messages().is_empty());
+    // While the mail waits, one salesperson reads the notice in the browser
+    // and another leaves the company: neither is mailed once it is back.
+    let reader = app.login(&people[5].email, pricegate_tests::PASSWORD).await;
+    assert_eq!(reader.post_empty(&format!("/api/v1/notices/{nid}/acknowledge")).await.status, 200);
+    let r = admin.patch(&format!("/api/v1/users/{}", people[6].id), &json!({"active": false})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
 
     sink.restart().await;
     let messages = sink.wait_until(WAIT, "every message after the outage", |m| m.len() >= 5).await;
     let deadline = Instant::now() + WAIT;
-    while !outbox(&admin).await.iter().all(|r| r["state"] == "sent") {
-        assert!(Instant::now() < deadline, "rows not marked sent");
+    let rows = loop {
+        let rows = outbox(&admin).await;
+        if rows.iter().all(|r| r["state"] != "pending") {
+            break rows;
+        }
+        assert!(Instant::now() < deadline, "rows not marked sent: {rows:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let state_of = |email: &str| {
+        let row = rows.iter().find(|r| r["to"] == email).unwrap_or_else(|| panic!("no row to {email}: {rows:?}"));
+        (
+            row["state"].as_str().unwrap_or_default().to_owned(),
+            row["last_error"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let (state, reason) = state_of(&people[5].email);
+    assert_eq!(state, "skipped", "{rows:?}");
+    assert!(reason.contains("acknowledged the notice"), "{reason}");
+    let (state, reason) = state_of(&people[6].email);
+    assert_eq!(state, "skipped", "{rows:?}");
+    assert!(reason.contains("deactivated"), "{reason}");
+    for person in &people[..5] {
+        assert_eq!(state_of(&person.email).0, "sent", "{rows:?}");
     }
-    assert_each_once(&sink.messages(), &people.iter().map(|u| u.email.clone()).collect());
+    assert!(rows.iter().all(|r| r["next_attempt_at"].is_null()), "nothing is due again once sent or skipped: {rows:?}");
+    assert_each_once(&sink.messages(), &people[..5].iter().map(|u| u.email.clone()).collect());
     assert_eq!(messages.len(), 5);
+    let r = admin.get("/api/v1/outbox?state=skipped").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body.as_array().map(Vec::len), Some(2), "{}", r.text);
 }
 
 /// Settings for one more worker process on the same database.

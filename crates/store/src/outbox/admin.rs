@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::ACK_TOKEN_SLOT;
+use super::{ACK_TOKEN_SLOT, PENDING};
 use crate::entity::outbox;
 use crate::{Store, StoreError};
 
@@ -21,10 +21,13 @@ pub struct OutboxView {
     pub to: String,
     pub subject: String,
     pub message_id: String,
-    /// `pending`, `sent` or `failed`.
+    /// `pending`, `sent`, `failed` or `skipped` (no longer needed when its
+    /// turn came: `last_error` says why).
     pub state: String,
     pub attempts: i32,
-    pub next_attempt_at: DateTime<Utc>,
+    /// When the next attempt is due (while it is being sent, when its
+    /// worker's lease runs out); only for a `pending` message.
+    pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -39,9 +42,9 @@ impl From<outbox::Model> for OutboxView {
             to: m.to_addr,
             subject: m.subject,
             message_id: m.message_id,
+            next_attempt_at: (m.state == PENDING).then_some(m.next_attempt_at),
             state: m.state,
             attempts: m.attempts,
-            next_attempt_at: m.next_attempt_at,
             last_error: m.last_error,
             created_at: m.created_at,
             sent_at: m.sent_at,

@@ -1,18 +1,21 @@
 //! The worker's side of the outbox: claiming due messages under a lease,
-//! minting each message's acknowledgement-link token just before it leaves,
-//! and recording what became of each attempt.
+//! setting aside those that no longer need to go out, minting each message's
+//! acknowledgement-link token just before it leaves, and recording what
+//! became of each attempt.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany,
+};
 use uuid::Uuid;
 
-use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, SENT};
+use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, SENT, SKIPPED};
 use crate::auth::{hash_token, random_token};
 use crate::db::db_now;
-use crate::entity::{ack_tokens, outbox};
+use crate::entity::{ack_tokens, acknowledgements, outbox, users};
 use crate::{Store, StoreError};
 
 /// Due rows, oldest first, skipping rows another worker holds (PostgreSQL;
@@ -26,15 +29,91 @@ fn due_mail(now: DateTime<Utc>, limit: u64) -> sea_orm::Select<outbox::Entity> {
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
 }
 
-/// The (notice, user) of a publication or reminder key; `None` for other mail.
-fn ack_target(dedupe_key: &str) -> Option<(Uuid, Uuid)> {
+/// Whom a letter is for and about, as its dedupe key says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Addressed {
+    notice: Uuid,
+    user: Uuid,
+    /// Publications and reminders carry the user's ack link for the
+    /// notice; an escalation to finance does not.
+    ack_link: bool,
+}
+
+/// Reads a publication, reminder or escalation key; `None` for any other.
+fn addressed(dedupe_key: &str) -> Option<Addressed> {
     let mut parts = dedupe_key.split(':');
-    if !matches!(parts.next(), Some("publish" | "remind")) {
-        return None;
-    }
+    let ack_link = match parts.next()? {
+        "publish" | "remind" => true,
+        "escalate" => false,
+        _ => return None,
+    };
     let notice = parts.next()?.parse().ok()?;
     let user = parts.next()?.parse().ok()?;
-    Some((notice, user))
+    Some(Addressed { notice, user, ack_link })
+}
+
+/// The (notice, user) of a publication or reminder key; `None` for other mail.
+fn ack_target(dedupe_key: &str) -> Option<(Uuid, Uuid)> {
+    addressed(dedupe_key).filter(|a| a.ack_link).map(|a| (a.notice, a.user))
+}
+
+/// Why a queued letter is no longer sent.
+const RECIPIENT_DEACTIVATED: &str = "Not sent: the recipient's account was deactivated before it went out.";
+const ALREADY_ACKNOWLEDGED: &str = "Not sent: the recipient acknowledged the notice before it went out.";
+
+/// The rows among `rows` that no longer need to go out, each with the
+/// reason: a letter to someone deactivated since it was queued, and a
+/// publication or reminder whose notice its recipient has acknowledged
+/// since (after an SMTP outage, say, or when they read the notice in the
+/// browser before the fan-out reached them). An escalation goes out even if
+/// everyone it names has acknowledged since: it is finance's record of who
+/// was late.
+async fn moot(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<HashMap<Uuid, &'static str>, StoreError> {
+    let letters: Vec<(Uuid, Addressed)> =
+        rows.iter().filter_map(|row| addressed(&row.dedupe_key).map(|a| (row.id, a))).collect();
+    if letters.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let people: HashSet<Uuid> = letters.iter().map(|(_, a)| a.user).collect();
+    let inactive: HashSet<Uuid> = users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .filter(users::Column::Id.is_in(people.iter().copied()))
+        .filter(users::Column::Active.eq(false))
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let linked: Vec<Addressed> = letters.iter().map(|(_, a)| *a).filter(|a| a.ack_link).collect();
+    let acknowledged: HashSet<(Uuid, Uuid)> = if linked.is_empty() {
+        HashSet::new()
+    } else {
+        let notices: HashSet<Uuid> = linked.iter().map(|a| a.notice).collect();
+        let readers: HashSet<Uuid> = linked.iter().map(|a| a.user).collect();
+        acknowledgements::Entity::find()
+            .select_only()
+            .columns([acknowledgements::Column::NoticeId, acknowledgements::Column::UserId])
+            .filter(acknowledgements::Column::NoticeId.is_in(notices))
+            .filter(acknowledgements::Column::UserId.is_in(readers))
+            .into_tuple::<(Uuid, Uuid)>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    Ok(letters
+        .into_iter()
+        .filter_map(|(id, a)| {
+            if inactive.contains(&a.user) {
+                Some((id, RECIPIENT_DEACTIVATED))
+            } else if a.ack_link && acknowledged.contains(&(a.notice, a.user)) {
+                Some((id, ALREADY_ACKNOWLEDGED))
+            } else {
+                None
+            }
+        })
+        .collect())
 }
 
 impl Store {
@@ -71,7 +150,9 @@ impl Store {
         Ok(minted)
     }
 
-    /// Takes up to `limit` due messages for this worker: each gets one more
+    /// Takes up to `limit` due messages for this worker. Those that no longer
+    /// need to go out (see [`moot`]) end as `skipped`, with the reason in
+    /// `last_error`, and are not returned. The others each get one more
     /// attempt and a lease (`next_attempt_at = now + lease`) in a short
     /// transaction, so the SMTP conversation happens outside any lock. On
     /// PostgreSQL `FOR UPDATE SKIP LOCKED` lets several workers claim side by
@@ -97,7 +178,24 @@ impl Store {
         }
         let txn = self.begin_write().await?;
         let now = db_now(&txn).await?;
-        let rows = due_mail(now, limit).all(&txn).await?;
+        let mut rows = due_mail(now, limit).all(&txn).await?;
+        let moot = moot(&txn, &rows).await?;
+        if !moot.is_empty() {
+            let mut by_reason: HashMap<&str, Vec<Uuid>> = HashMap::new();
+            for (id, reason) in &moot {
+                by_reason.entry(reason).or_default().push(*id);
+            }
+            for (reason, ids) in by_reason {
+                outbox::Entity::update_many()
+                    .col_expr(outbox::Column::State, Expr::value(SKIPPED))
+                    .col_expr(outbox::Column::LastError, Expr::value(reason))
+                    .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+                    .filter(outbox::Column::Id.is_in(ids))
+                    .exec(&txn)
+                    .await?;
+            }
+            rows.retain(|row| !moot.contains_key(&row.id));
+        }
         if rows.is_empty() {
             txn.commit().await?;
             return Ok(rows);
@@ -127,7 +225,10 @@ impl Store {
         }
         let now = db_now(&self.db).await?;
         self.update_held(claimed, |update, _| {
-            update.col_expr(outbox::Column::State, Expr::value(SENT)).col_expr(outbox::Column::SentAt, Expr::value(now))
+            update
+                .col_expr(outbox::Column::State, Expr::value(SENT))
+                .col_expr(outbox::Column::SentAt, Expr::value(now))
+                .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
         })
         .await
     }
@@ -152,7 +253,9 @@ impl Store {
                 outbox::Column::NextAttemptAt,
                 Expr::value(now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1))),
             ),
-            None => update.col_expr(outbox::Column::State, Expr::value(FAILED)),
+            None => update
+                .col_expr(outbox::Column::State, Expr::value(FAILED))
+                .col_expr(outbox::Column::NextAttemptAt, Expr::value(now)),
         };
         let result = held(update.filter(outbox::Column::Id.eq(id)), attempts).exec(&self.db).await?;
         Ok(result.rows_affected > 0)
@@ -214,7 +317,7 @@ fn by_attempts(claimed: &[(Uuid, i32)]) -> BTreeMap<i32, Vec<Uuid>> {
 mod tests {
     use super::super::publication_key;
     use super::super::reminders::reminder_key;
-    use super::{ack_target, due_mail};
+    use super::{Addressed, ack_target, addressed, due_mail};
     use sea_orm::{DbBackend, QueryTrait};
 
     #[test]
@@ -233,5 +336,11 @@ mod tests {
         assert_eq!(ack_target(&reminder_key(n, u, "now-17")), Some((n, u)));
         assert_eq!(ack_target(&format!("escalate:{n}:{u}")), None);
         assert_eq!(ack_target("publish:not-a-uuid:x"), None);
+        assert_eq!(
+            addressed(&format!("escalate:{n}:{u}")),
+            Some(Addressed { notice: n, user: u, ack_link: false }),
+            "an escalation is for one finance user"
+        );
+        assert_eq!(addressed(&format!("fanout:{n}")), None);
     }
 }

@@ -45,6 +45,9 @@ pub use reminders::{REMIND_NOW_AGAIN_AFTER_MINUTES, Reminded};
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";
+/// Not sent, and never will be: it no longer needed to go out when its turn
+/// came (see `claim_due_mail`); `last_error` says why.
+pub const SKIPPED: &str = "skipped";
 
 /// Rows per INSERT: far below SQLite's and PostgreSQL's bind-parameter limits.
 const CHUNK: usize = 400;

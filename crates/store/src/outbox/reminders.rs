@@ -24,8 +24,9 @@ pub const REMIND_NOW_AGAIN_AFTER_MINUTES: i64 = 10;
 pub struct Reminded {
     /// Reminders queued, one per salesperson who has not acknowledged.
     pub queued: usize,
-    /// Salespeople still pending who were left out: they had a reminder now
-    /// within the last [`REMIND_NOW_AGAIN_AFTER_MINUTES`] minutes.
+    /// Salespeople still pending who were left out: they had a reminder (one
+    /// sent now, or one of the schedule's) within the last
+    /// [`REMIND_NOW_AGAIN_AFTER_MINUTES`] minutes.
     pub recently_reminded: usize,
 }
 
@@ -177,9 +178,10 @@ impl Store {
     }
 
     /// A reminder now, to every salesperson who has not acknowledged the
-    /// notice (finance's "remind them" button), except those who had one
-    /// within [`REMIND_NOW_AGAIN_AFTER_MINUTES`]: a second click, or a colleague's
-    /// click a minute later, mails nobody twice.
+    /// notice (finance's "remind them" button), except those who had a
+    /// reminder, of the schedule's or a click's, within
+    /// [`REMIND_NOW_AGAIN_AFTER_MINUTES`]: a second click, a colleague's click a
+    /// minute later, or a click just after a scheduled reminder, mails nobody twice.
     pub async fn remind_now(&self, actor: &Actor, notice_id: Uuid) -> Result<Reminded, StoreError> {
         let setup = self.mail_setup()?;
         let txn = self.begin_write().await?;
@@ -201,7 +203,6 @@ impl Store {
             .all(&txn)
             .await?
             .into_iter()
-            .filter(|row| row.dedupe_key.contains(":now-"))
             .filter_map(|row| row.dedupe_key.split(':').nth(2).map(str::to_owned))
             .collect();
         let content = notice_content(&txn, &notice).await?;

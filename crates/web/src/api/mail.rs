@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use pricegate_store::{OutboxMessageView, OutboxView};
+use pricegate_store::{OutboxMessageView, OutboxView, outbox};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
@@ -22,7 +22,7 @@ pub struct RemindedView {
     /// Reminders queued: one per salesperson who has not acknowledged.
     pub queued: usize,
     /// Salespeople still pending who were left out because they had a
-    /// reminder now in the last 10 minutes.
+    /// reminder (sent now or on the schedule) in the last 10 minutes.
     pub recently_reminded: usize,
 }
 
@@ -45,7 +45,7 @@ pub async fn remind_now(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxQuery {
-    /// `pending`, `sent` or `failed`.
+    /// `pending`, `sent`, `failed` or `skipped`.
     pub state: Option<String>,
     /// At most this many, newest first (default 200, at most 1000).
     pub limit: Option<u64>,
@@ -60,11 +60,11 @@ pub async fn list_outbox(
     ApiQuery(query): ApiQuery<OutboxQuery>,
 ) -> Result<Json<Vec<OutboxView>>, AppError> {
     if let Some(state) = &query.state
-        && !["pending", "sent", "failed"].contains(&state.as_str())
+        && ![outbox::PENDING, outbox::SENT, outbox::FAILED, outbox::SKIPPED].contains(&state.as_str())
     {
         return Err(AppError::from(pricegate_domain::Invalid::new(
             "state",
-            "state is one of pending, sent or failed.",
+            "state is one of pending, sent, failed or skipped.",
         )));
     }
     let limit = query.limit.unwrap_or(200);

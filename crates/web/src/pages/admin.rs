@@ -146,7 +146,7 @@ async fn outbox(State(app): State<AppState>, user: PageUser) -> Result<Response,
             subject: m.subject,
             state: m.state,
             attempts: m.attempts,
-            next_attempt_at: super::stamp(m.next_attempt_at),
+            next_attempt_at: m.next_attempt_at.map(super::stamp).unwrap_or_else(|| "—".to_owned()),
             last_error: m.last_error.unwrap_or_default(),
         })
         .collect();
