@@ -168,6 +168,16 @@ impl Page {
         field.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
     }
 
+    /// Sets a date field to `yyyy-mm-dd`, as a date picker would: what a
+    /// date field takes from the keyboard depends on the browser's locale.
+    pub async fn set_date(&self, css: &str, date: &str) {
+        self.client.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("field {css}: {e}"));
+        self.client
+            .execute("document.querySelector(arguments[0]).value = arguments[1];", vec![css.into(), date.into()])
+            .await
+            .unwrap_or_else(|e| panic!("setting {css} to {date}: {e}"));
+    }
+
     pub async fn select(&self, css: &str, value: &str) {
         let field =
             self.client.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("select {css}: {e}"));

@@ -3,7 +3,7 @@
 
 use pricegate_domain::Role;
 use pricegate_tests::fixtures::{
-    assert_error, create_notice, create_product, date_in_days, draft_quote, field, id_of, publish_notice,
+    assert_error, create_notice, create_product, date_in_days, draft_quote, field, id_of, lapse_quote, publish_notice,
     publish_price_change,
 };
 use pricegate_tests::{TestApp, both_backends};
@@ -238,5 +238,43 @@ both_backends! {
         assert_error(&unknown, 422, "invalid_field");
         assert_eq!(field(&unknown), "before");
         assert_error(&finance.get("/api/v1/audit?before=yesterday").await, 400, "invalid_query");
+    }
+}
+
+both_backends! {
+    async fn an_expired_quote_waits_for_its_owner_to_extend_it_and_a_closed_one_has_no_gate(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let quote = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 2}])).await;
+        let id = id_of(&quote);
+        // The days pass: the offer to the customer lapses.
+        let yesterday = lapse_quote(&app, &id).await;
+
+        let gate = sam.get(&format!("/api/v1/quotes/{id}/gate")).await;
+        assert_eq!(gate.status, 200, "{}", gate.text);
+        assert_eq!((&gate.body["ready"], &gate.body["expired"]), (&json!(false), &json!(true)), "{}", gate.text);
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+        assert_error(&r, 409, "quote_expired");
+        assert!(r.body["error"]["message"].as_str().unwrap().contains(&yesterday.to_string()), "{}", r.text);
+        let audit = finance.get("/api/v1/audit?action=quote.finalise_refused").await;
+        assert_eq!(audit.body[0]["detail"]["expired"], true, "the refusal is on record: {}", audit.text);
+
+        let r = sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"valid_until": date_in_days(30)})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["drafted_at"], quote["drafted_at"], "extending does not move drafted_at");
+        let gate = sam.get(&format!("/api/v1/quotes/{id}/gate")).await;
+        assert_eq!((&gate.body["ready"], &gate.body["expired"]), (&json!(true), &json!(false)), "{}", gate.text);
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        // Finalised or cancelled, a quote has no gate to show.
+        let r = sam.get(&format!("/api/v1/quotes/{id}/gate")).await;
+        assert_error(&r, 409, "quote_not_draft");
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("finalised"), "{}", r.text);
+        let other = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{other}/cancel")).await.status, 200);
+        assert_error(&finance.get(&format!("/api/v1/quotes/{other}/gate")).await, 409, "quote_not_draft");
     }
 }

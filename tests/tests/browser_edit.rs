@@ -1,5 +1,6 @@
 //! Changing things after they were first saved, in a real browser: a
-//! salesperson edits a draft quote (the total follows) and cancels another;
+//! salesperson extends a lapsed draft quote and edits it (the total
+//! follows) and cancels another;
 //! finance edits a draft notice with its Markdown preview (the button, and
 //! live while typing), and renames a product. Each form refused once first,
 //! to show it keeps the input and puts the error by its field. Then every
@@ -8,7 +9,9 @@
 use fantoccini::Locator;
 use pricegate_domain::Role;
 use pricegate_tests::browser::{Page, with_browsers};
-use pricegate_tests::fixtures::{create_notice, create_product, date_in_days, draft_quote, id_of, publish_notice};
+use pricegate_tests::fixtures::{
+    create_notice, create_product, date_in_days, draft_quote, id_of, lapse_quote, publish_notice,
+};
 use pricegate_tests::{Backend, PASSWORD, TestApp};
 use serde_json::json;
 
@@ -22,6 +25,7 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
     let edited = id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 2}])).await);
     let cancelled = id_of(&draft_quote(&sales_api, json!([{"sku": "VALVE-7", "quantity": 1}])).await);
     let drafted_at = sales_api.get(&format!("/api/v1/quotes/{edited}")).await.body["drafted_at"].clone();
+    let lapsed_on = lapse_quote(&app, &edited).await;
     let base = app.base.clone();
 
     let api = sales_api.clone();
@@ -31,6 +35,10 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
         sam.log_in(&sales.email, PASSWORD).await;
         sam.goto(&format!("/quotes/{edited}")).await;
         assert_eq!(sam.text("#total").await, "2500.00 EUR");
+        // The offer lapsed yesterday: the page says so, and what to do.
+        let expired = sam.text("#gate-expired").await;
+        assert!(expired.contains(&format!("valid until {lapsed_on}")) && expired.contains("Edit it"), "{expired}");
+        assert!(!sam.exists("#gate-ready").await);
 
         sam.submit("#edit-quote").await;
         assert_eq!(sam.path().await, format!("/quotes/{edited}/edit"));
@@ -41,6 +49,7 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
 
         // Refused: the customer's name is gone. What was typed stays.
         sam.fill("#customer_name", "").await;
+        sam.set_date("#valid_until", &date_in_days(30)).await;
         sam.fill("#quantity_0", "3").await;
         sam.select("#sku_1", "VALVE-7").await;
         sam.fill("#quantity_1", "2").await;
@@ -57,6 +66,7 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
         sam.submit("#save-quote").await;
         assert_eq!(sam.path().await, format!("/quotes/{edited}"));
         assert_eq!(sam.text("#total").await, "3849.80 EUR");
+        assert!(!sam.exists("#gate-expired").await && sam.exists("#gate-ready").await, "valid again");
         let lines = sam.text("#lines").await;
         assert!(lines.contains("VALVE-7") && lines.contains("99.80 EUR"), "{lines}");
         assert!(sam.title().await.contains("Greta Berg-Lund"));

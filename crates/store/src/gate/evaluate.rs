@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::overrides::{covering_override, superseded_lines};
 use crate::entity::{notices, quote_lines};
 use crate::notices::{PUBLISHED, load_changes};
-use crate::quotes::{LoadedQuote, check_visible, load_quote_sql, load_visible_priced, loaded_quote};
+use crate::quotes::{LoadedQuote, check_draft, check_visible, load_quote_sql, load_visible_priced, loaded_quote};
 use crate::views::{EvidenceNotice, GateView, ImpactView, LineImpactView, PendingNoticeView};
 use crate::{Actor, StoreError};
 
@@ -209,7 +209,15 @@ async fn evaluate_read(
         }
     }
 
-    let mut view = GateView { ready: false, pending: vec![], superseded: vec![], price_override: None };
+    let mut view = GateView {
+        ready: false,
+        // The server's clock, not the database's: a date, and the
+        // finalisation needs no round trip for it.
+        expired: quote.valid_until < Utc::now().date_naive(),
+        pending: vec![],
+        superseded: vec![],
+        price_override: None,
+    };
     let mut evidence = Vec::new();
     match decide(quote.drafted_at, &published, &signer_acks) {
         GateDecision::Pending { pending } => {
@@ -281,17 +289,23 @@ async fn evaluate_read(
     if !view.superseded.is_empty() {
         view.price_override = covering_override(conn, quote.id, &view.superseded).await?;
     }
-    view.ready = view.pending.is_empty() && (view.superseded.is_empty() || view.price_override.is_some());
+    view.ready =
+        view.pending.is_empty() && !view.expired && (view.superseded.is_empty() || view.price_override.is_some());
     Ok(Evaluation { view, evidence })
 }
 
-/// What finalising `id` would say now, for someone who may see the quote.
+/// Why a finalised or cancelled quote has no gate to show.
+const GATE_OF_A_CLOSED_QUOTE: &str = "has no gate to pass: only a draft can be finalised";
+
+/// What finalising `id` would say now, for someone who may see the quote;
+/// 409 `quote_not_draft` for a finalised or cancelled one.
 /// On PostgreSQL one statement reads the quote, its lines with their prices
 /// in force, and the notices its signer has not acknowledged
 /// ([`quote_gate_sql`]); SQLite, in this process, reads them as two.
 pub(super) async fn gate_view(conn: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> Result<GateView, StoreError> {
     if conn.get_database_backend() != DbBackend::Postgres {
         let loaded = load_visible_priced(conn, actor, id).await?;
+        check_draft(&loaded.quote, GATE_OF_A_CLOSED_QUOTE)?;
         return Ok(evaluate(conn, &loaded, Reading::Pending).await?.view);
     }
     let rows =
@@ -301,6 +315,7 @@ pub(super) async fn gate_view(conn: &impl ConnectionTrait, actor: &Actor, id: Uu
     let (quote_rows, notice_rows) = rows.split_at(split.unwrap_or(rows.len()));
     let loaded = loaded_quote(quote_rows)?;
     check_visible(actor, &loaded.quote)?;
+    check_draft(&loaded.quote, GATE_OF_A_CLOSED_QUOTE)?;
     let later = notice_rows.iter().map(|row| LaterNotice::from_query_result(row, "")).collect::<Result<_, _>>()?;
     Ok(evaluate_read(conn, &loaded, Reading::Pending, later).await?.view)
 }

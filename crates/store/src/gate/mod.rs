@@ -35,7 +35,7 @@ use crate::audit::{AuditEntry, Refused, record};
 use crate::db::db_now;
 use crate::entity::{gate, notices, quotes};
 use crate::notices::PUBLISHED;
-use crate::quotes::{DRAFT, load_quote, to_view};
+use crate::quotes::{check_draft, load_quote, to_view};
 use crate::views::{EvidenceNotice, EvidenceView, GateView, OverrideView, PublishedView, QuoteView};
 use crate::{Actor, Store, StoreError};
 
@@ -169,16 +169,19 @@ impl Store {
         if quote.signer_id != actor.id {
             return Err(StoreError::forbidden("not_signer", "Only the quote's signer can finalise it."));
         }
-        if quote.state != DRAFT {
-            return Err(StoreError::conflict(
-                "quote_not_draft",
-                format!("This quote is {} and cannot be finalised.", quote.state),
-            ));
-        }
+        check_draft(quote, "cannot be finalised")?;
         let Evaluation { view, evidence } = evaluate(&txn, &loaded, Reading::All).await?;
 
         let refusal = if !view.pending.is_empty() {
             Some(StoreError::PendingAcknowledgements(Box::new(view.clone())))
+        } else if view.expired {
+            Some(StoreError::conflict(
+                "quote_expired",
+                format!(
+                    "This quote was valid until {}: its owner must extend valid_until before it can be finalised.",
+                    quote.valid_until
+                ),
+            ))
         } else if !view.ready {
             Some(StoreError::conflict(
                 "superseded_prices",
@@ -200,6 +203,7 @@ impl Store {
                     detail: json!({
                         "pending": view.pending.iter().map(|p| p.notice_id).collect::<Vec<_>>(),
                         "superseded": view.superseded.iter().map(|l| l.sku.clone()).collect::<Vec<_>>(),
+                        "expired": view.expired,
                     }),
                 },
             )

@@ -137,6 +137,16 @@ pub(crate) fn check_visible(actor: &Actor, quote: &quotes::Model) -> Result<(), 
     Ok(())
 }
 
+/// Refuses a quote that is no longer a draft (finalised or cancelled) with
+/// 409 `quote_not_draft`; `why` ends the sentence: "This quote is
+/// finalised and {why}."
+pub(crate) fn check_draft(quote: &quotes::Model, why: &str) -> Result<(), StoreError> {
+    if quote.state != DRAFT {
+        return Err(StoreError::conflict("quote_not_draft", format!("This quote is {} and {why}.", quote.state)));
+    }
+    Ok(())
+}
+
 pub(crate) async fn load_visible(
     conn: &impl ConnectionTrait,
     actor: &Actor,
@@ -155,11 +165,6 @@ pub(super) async fn load_owned(
     if quote.owner_id != actor.id {
         return Err(StoreError::forbidden("not_owner", "Only the quote's owner can change it."));
     }
-    if quote.state != DRAFT {
-        return Err(StoreError::conflict(
-            "quote_not_draft",
-            format!("This quote is {} and can no longer change.", quote.state),
-        ));
-    }
+    check_draft(&quote, "can no longer change")?;
     Ok((quote, lines))
 }

@@ -26,7 +26,8 @@ use lines::{price_lines, replace_lines};
 use load::load_owned;
 pub use load::load_quote_sql;
 pub(crate) use load::{
-    LoadedQuote, check_visible, load_lines, load_quote, load_visible, load_visible_priced, loaded_quote, lock_quote,
+    LoadedQuote, check_draft, check_visible, load_lines, load_quote, load_visible, load_visible_priced, loaded_quote,
+    lock_quote,
 };
 use view::evidence_view;
 pub(crate) use view::{quote_view, to_view};
@@ -296,12 +297,7 @@ impl Store {
     async fn write_override(&self, actor: &Actor, id: Uuid, reason: Text) -> Result<OverrideView, StoreError> {
         let txn = self.begin_write().await?;
         let quote = lock_quote(&txn, id).await?;
-        if quote.state != DRAFT {
-            return Err(StoreError::conflict(
-                "quote_not_draft",
-                format!("This quote is {} and can no longer change.", quote.state),
-            ));
-        }
+        check_draft(&quote, "can no longer change")?;
         // After the lock: the lines as the last edit committed them.
         let covers: Vec<CoveredPrice> = superseded_lines(&load_quote(&txn, id).await?).iter().map(Into::into).collect();
         if covers.is_empty() {

@@ -40,7 +40,7 @@ struct QuoteRow {
     id: Uuid,
     customer: String,
     state: String,
-    /// `ready`, `blocked` or empty for a closed quote.
+    /// `ready`, `blocked`, `expired` or empty for a closed quote.
     readiness: &'static str,
     total: String,
     drafted_at: String,
@@ -60,7 +60,14 @@ async fn list(State(app): State<AppState>, user: PageUser) -> Result<Response, P
     let mut rows = Vec::with_capacity(quotes.len());
     for q in quotes {
         let readiness = if q.state == "draft" {
-            if app.store.quote_gate(&user.0.actor, q.id).await?.ready { "ready" } else { "blocked" }
+            match app.store.quote_gate(&user.0.actor, q.id).await {
+                Ok(gate) if gate.ready => "ready",
+                Ok(gate) if gate.expired && gate.pending.is_empty() => "expired",
+                Ok(_) => "blocked",
+                // Finalised or cancelled since the list was read.
+                Err(StoreError::Conflict { code: "quote_not_draft", .. }) => "",
+                Err(e) => return Err(e.into()),
+            }
         } else {
             ""
         };
@@ -145,6 +152,7 @@ struct QuotePage {
     lines: Vec<LineRow>,
     total: String,
     ready: bool,
+    expired: bool,
     pending: Vec<PendingRow>,
     superseded: Vec<SupersededRow>,
     has_override: bool,
@@ -173,9 +181,10 @@ async fn quote_page(
         None if quote.state == "draft" => Some(app.store.quote_gate(&user.0.actor, quote.id).await?),
         None => None,
     };
-    let (ready, pending, superseded, has_override) = match gate {
+    let (ready, expired, pending, superseded, has_override) = match gate {
         Some(g) => (
             g.ready,
+            g.expired,
             g.pending
                 .into_iter()
                 .map(|p| PendingRow {
@@ -209,7 +218,7 @@ async fn quote_page(
                 .collect(),
             g.price_override.is_some(),
         ),
-        None => (false, Vec::new(), Vec::new(), false),
+        None => (false, false, Vec::new(), Vec::new(), false),
     };
     let evidence = quote.evidence.as_ref();
     Ok(QuotePage {
@@ -243,6 +252,7 @@ async fn quote_page(
             .collect(),
         total: money(&currency, quote.total_minor),
         ready,
+        expired,
         pending,
         superseded,
         has_override,
