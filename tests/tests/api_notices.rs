@@ -1,7 +1,9 @@
 //! Price notices: drafting, editing, publishing once, and acknowledging.
 
 use pricegate_domain::Role;
-use pricegate_tests::fixtures::{assert_error, create_notice, create_product, field, id_of, publish_notice};
+use pricegate_tests::fixtures::{
+    assert_error, create_notice, create_product, date_in_days, field, id_of, publish_notice, publish_price_change,
+};
 use pricegate_tests::{TestApp, both_backends};
 use serde_json::json;
 
@@ -215,5 +217,45 @@ both_backends! {
 
         let r = finance.get(&format!("/api/v1/notices/{}/acknowledgements", uuid::Uuid::new_v4())).await;
         assert_error(&r, 404, "not_found");
+    }
+}
+
+both_backends! {
+    async fn a_change_dated_before_a_price_already_in_force_is_refused_at_publication(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        create_product(&finance, "VALVE-7", "EUR", 4_990).await;
+        let in_force = publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(-2)).await;
+        let title = finance.get(&format!("/api/v1/notices/{in_force}")).await.body["title"].clone();
+
+        // Dated before the price in force since two days ago: it would never apply.
+        let late = create_notice(&finance, "Backdated pumps", json!([
+            {"sku": "VALVE-7", "unit_price_minor": 5_100, "effective_on": date_in_days(-5)},
+            {"sku": "PUMP-1", "unit_price_minor": 255_000, "effective_on": date_in_days(-3)},
+        ])).await;
+        let r = finance.post_empty(&format!("/api/v1/notices/{late}/publish")).await;
+        assert_error(&r, 409, "change_never_in_force");
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("Change 2 (PUMP-1)"), "{message}");
+        assert!(message.contains(title.as_str().unwrap()) && message.contains(&date_in_days(-2)), "{message}");
+        assert_eq!(finance.get(&format!("/api/v1/notices/{late}")).await.body["state"], "draft", "nothing published");
+        let audit = finance.get("/api/v1/audit?action=notice.publish_refused").await;
+        assert_eq!(audit.body[0]["subject_id"].as_str(), Some(late.as_str()), "{}", audit.text);
+        let products = finance.get("/api/v1/products").await;
+        let pump = products.body.as_array().unwrap().iter().find(|p| p["sku"] == "PUMP-1").unwrap().clone();
+        assert_eq!(pump["unit_price_minor"], 260_000, "{pump}");
+
+        // Dated on the day the price in force took effect, it takes over; a
+        // backdated change with nothing later in force applies at once.
+        let r = finance.patch(&format!("/api/v1/notices/{late}"), &json!({"changes": [
+            {"sku": "VALVE-7", "unit_price_minor": 5_100, "effective_on": date_in_days(-5)},
+            {"sku": "PUMP-1", "unit_price_minor": 255_000, "effective_on": date_in_days(-2)},
+        ]})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        publish_notice(&finance, &late).await;
+        let products = finance.get("/api/v1/products").await.body;
+        let price = |sku: &str| products.as_array().unwrap().iter().find(|p| p["sku"] == sku).unwrap()["unit_price_minor"].clone();
+        assert_eq!((price("PUMP-1"), price("VALVE-7")), (json!(255_000), json!(5_100)));
     }
 }

@@ -34,7 +34,7 @@ use uuid::Uuid;
 use crate::audit::{AuditEntry, Refused, record};
 use crate::db::db_now;
 use crate::entity::{gate, notices, quotes};
-use crate::notices::PUBLISHED;
+use crate::notices::{PUBLISHED, check_changes_can_take_force};
 use crate::quotes::{check_draft, load_quote, to_view};
 use crate::views::{EvidenceNotice, EvidenceView, GateView, OverrideView, PublishedView, QuoteView};
 use crate::{Actor, Store, StoreError};
@@ -120,6 +120,7 @@ impl Store {
         let seq = last_seq + 1;
         gate::Entity::update(gate::ActiveModel { id: Set(1), last_seq: Set(seq) }).exec(&txn).await?;
         let published_at = db_now(&txn).await?;
+        check_changes_can_take_force(&txn, id, published_at.date_naive()).await?;
         notices::Entity::update(notices::ActiveModel {
             id: Set(id),
             state: Set(PUBLISHED.into()),
