@@ -49,7 +49,9 @@ async fn publish_pump_notice(finance: &Session) -> String {
             "/api/v1/notices",
             &json!({
                 "title": "Pumps up 10%",
-                "body": "From **1 December**.\n\n<script>alert('x')</script>",
+                // The slot the worker fills with the reader's token, typed
+                // by finance into a link of their own: it must stay text.
+                "body": "From **1 December**.\n\n<script>alert('x')</script>\n\n[Price list](https://prices.example/?ref={ack-token})",
                 "changes": [{"sku": "PUMP-1", "unit_price_minor": 275000, "effective_on": "2099-01-01"}],
             }),
         )
@@ -110,6 +112,11 @@ both_backends! {
         assert!(html.contains("<table") && !html.contains("<script>"), "raw HTML is escaped: {html}");
         let link = mail.ack_link().expect("a link in the text part");
         assert!(html.contains(&link), "the same link in the HTML part");
+        let token = link.rsplit('/').next().unwrap();
+        for part in [&text, &html] {
+            assert!(part.contains("prices.example/?ref="), "finance's link is kept: {part}");
+            assert!(!part.contains(&format!("ref={token}")), "the reader's token went into finance's link: {part}");
+        }
         assert!(link.starts_with(&format!("{}/ack/", app.base)), "{link}");
         assert!(!sink.to(&rita.email)[0].text().contains("+10000.00 EUR"), "Rita has no quote of her own");
         assert_ne!(sink.to(&rita.email)[0].ack_link(), Some(link.clone()), "links are personal");

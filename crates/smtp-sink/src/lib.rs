@@ -56,12 +56,13 @@ impl Received {
         self.part("text/html").unwrap_or_default()
     }
 
-    /// The acknowledgement link in the plain-text part.
+    /// The acknowledgement link in the plain-text part: the first address
+    /// there with `/ack/` in it.
     pub fn ack_link(&self) -> Option<String> {
-        let text = self.text();
-        let start = text.find("http")?;
-        let link = text[start..].split_whitespace().next()?.to_owned();
-        link.contains("/ack/").then_some(link)
+        self.text()
+            .split_whitespace()
+            .find(|word| word.starts_with("http") && word.contains("/ack/"))
+            .map(str::to_owned)
     }
 }
 
