@@ -34,7 +34,7 @@ impl Application {
         let listener =
             TcpListener::bind(settings.bind).await.with_context(|| format!("cannot listen on {}", settings.bind))?;
         let address = listener.local_addr()?;
-        let base_url = settings.base_url.clone().unwrap_or_else(|| format!("http://{address}"));
+        let base_url = base_url_for(&settings, address);
         let (store, worker) = with_mail(store, &settings, &base_url)?;
         Ok(Application {
             listener,
@@ -135,13 +135,31 @@ pub fn with_mail(store: Store, settings: &Settings, base_url: &str) -> anyhow::R
     Ok((store.with_mail(setup), Worker { transport, config }))
 }
 
+/// Where e-mail links point: `PRICEGATE_BASE_URL`, else `http://` and the
+/// address bound. An address of every interface (`0.0.0.0`, `[::]`, as in a
+/// container) is no address a reader can open, so that gets a warning.
+fn base_url_for(settings: &Settings, address: SocketAddr) -> String {
+    if let Some(url) = &settings.base_url {
+        return url.clone();
+    }
+    if address.ip().is_unspecified() {
+        tracing::warn!(
+            %address,
+            "PRICEGATE_BASE_URL is not set and the address bound is every interface: links in e-mails will \
+             point at http://{address}, which no reader can open; set PRICEGATE_BASE_URL to the address people \
+             reach Pricegate at"
+        );
+    }
+    format!("http://{address}")
+}
+
 /// `pricegate worker`: only the mail worker, until `shutdown` completes.
 pub async fn run_worker_until(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = connect(&settings).await?;
-    let base_url = settings.base_url.clone().unwrap_or_else(|| format!("http://{}", settings.bind));
+    let base_url = base_url_for(&settings, settings.bind);
     let (store, worker) = with_mail(store, &settings, &base_url)?;
     let (stop, stopped) = watch::channel(false);
     let running = tokio::spawn(worker.run(store.clone(), stopped));
