@@ -34,7 +34,7 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
         let sam = Page::new(browsers[0].clone(), &base);
         sam.log_in(&sales.email, PASSWORD).await;
         sam.goto(&format!("/quotes/{edited}")).await;
-        assert_eq!(sam.text("#total").await, "2500.00 EUR");
+        assert_eq!(sam.text("#total").await, "2,500.00 EUR");
         // The offer lapsed yesterday: the page says so, and what to do.
         let expired = sam.text("#gate-expired").await;
         assert!(expired.contains(&format!("valid until {lapsed_on}")) && expired.contains("Edit it"), "{expired}");
@@ -65,7 +65,7 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
         sam.fill("#customer_name", "Greta Berg-Lund").await;
         sam.submit("#save-quote").await;
         assert_eq!(sam.path().await, format!("/quotes/{edited}"));
-        assert_eq!(sam.text("#total").await, "3849.80 EUR");
+        assert_eq!(sam.text("#total").await, "3,849.80 EUR");
         assert!(!sam.exists("#gate-expired").await && sam.exists("#gate-ready").await, "valid again");
         let lines = sam.text("#lines").await;
         assert!(lines.contains("VALVE-7") && lines.contains("99.80 EUR"), "{lines}");
@@ -78,7 +78,7 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
         sam.press("#remove_1", " ").await;
         sam.fill("#discount_0", "10").await;
         sam.press_enter_in("#discount_0").await;
-        assert_eq!(sam.text("#total").await, "3375.00 EUR");
+        assert_eq!(sam.text("#total").await, "3,375.00 EUR");
         assert!(!sam.text("#lines").await.contains("VALVE-7"));
 
         // Cancelling asks first; "keep it" changes nothing.
@@ -156,7 +156,7 @@ async fn finance_edits_a_draft_notice_with_its_preview_and_renames_a_product() {
         fiona.submit("#preview-notice").await;
         assert!(fiona.text("#preview-note").await.contains("Not saved"));
         assert_eq!(fiona.text("#notice-body strong").await, "next week");
-        assert!(fiona.text("#changes-table").await.contains("1390.00 EUR"));
+        assert!(fiona.text("#changes-table").await.contains("1,390.00 EUR"));
         assert_eq!(fiona.value("#changes").await, change);
         assert_eq!(api.get(&format!("/api/v1/notices/{notice}")).await.body["body"], "Please read.");
         fiona.screenshot("36-notice-edit-preview").await;
@@ -176,7 +176,7 @@ async fn finance_edits_a_draft_notice_with_its_preview_and_renames_a_product() {
         fiona.submit("#save-notice").await;
         assert_eq!(fiona.path().await, format!("/notices/{notice}/publish"));
         let review = fiona.body().await;
-        assert!(review.contains("Pump prices rise") && review.contains("1390.00 EUR"), "{review}");
+        assert!(review.contains("Pump prices rise") && review.contains("1,390.00 EUR"), "{review}");
         assert_eq!(fiona.text("#notice-body strong").await, "next week");
 
         // Products: the name and unit change; the price does not, and the page says why.

@@ -80,9 +80,9 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         let publish_path = fiona.path().await;
         assert!(publish_path.ends_with("/publish"), "after drafting: {publish_path}");
         let preview = fiona.body().await;
-        assert!(preview.contains("1390.00 EUR") && preview.contains("cannot be undone"), "{preview}");
+        assert!(preview.contains("1,390.00 EUR") && preview.contains("cannot be undone"), "{preview}");
         let touched = fiona.text("#touched").await;
-        assert!(touched.contains("Greta Berg") && touched.contains("+1680.00 EUR"), "the impact preview: {touched}");
+        assert!(touched.contains("Greta Berg") && touched.contains("+1,680.00 EUR"), "the impact preview: {touched}");
         fiona.screenshot("06-finance-publish-confirmation").await;
         fiona.submit("#publish").await;
         let dashboard_path = fiona.path().await;
@@ -107,8 +107,8 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         let pending = sam.text(".pending-notice").await;
         assert!(pending.contains("Pump prices rise"), "{pending}");
         assert!(pending.contains("Please read."), "the notice text: {pending}");
-        assert!(pending.contains("1250.00 EUR") && pending.contains("1390.00 EUR"), "old and new price: {pending}");
-        assert!(pending.contains("+1680.00 EUR"), "the change to the total: {pending}");
+        assert!(pending.contains("1,250.00 EUR") && pending.contains("1,390.00 EUR"), "old and new price: {pending}");
+        assert!(pending.contains("+1,680.00 EUR"), "the change to the total: {pending}");
         assert_eq!(sam.text("#quote-state").await, "draft");
         sam.screenshot("08-finalise-refused").await;
 

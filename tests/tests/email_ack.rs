@@ -106,8 +106,8 @@ both_backends! {
         assert!(mail.header("subject").unwrap().contains("Pumps up 10%"), "{}", mail.data);
         assert!(mail.header("message-id").is_some_and(|id| id.starts_with('<') && id.ends_with('>')));
         let (text, html) = (mail.text(), mail.html());
-        assert!(text.contains("Pumps up 10%") && text.contains("PUMP-1") && text.contains("2750.00 EUR"), "{text}");
-        assert!(text.contains("+10000.00 EUR"), "the blocked quote and its delta are named: {text}");
+        assert!(text.contains("Pumps up 10%") && text.contains("PUMP-1") && text.contains("2,750.00 EUR"), "{text}");
+        assert!(text.contains("+10,000.00 EUR"), "the blocked quote and its delta are named: {text}");
         assert!(html.contains("<strong>1 December</strong>"), "Markdown is rendered: {html}");
         assert!(html.contains("<table") && !html.contains("<script>"), "raw HTML is escaped: {html}");
         let link = mail.ack_link().expect("a link in the text part");
@@ -118,7 +118,7 @@ both_backends! {
             assert!(!part.contains(&format!("ref={token}")), "the reader's token went into finance's link: {part}");
         }
         assert!(link.starts_with(&format!("{}/ack/", app.base)), "{link}");
-        assert!(!sink.to(&rita.email)[0].text().contains("+10000.00 EUR"), "Rita has no quote of her own");
+        assert!(!sink.to(&rita.email)[0].text().contains("+10,000.00 EUR"), "Rita has no quote of her own");
         assert_ne!(sink.to(&rita.email)[0].ack_link(), Some(link.clone()), "links are personal");
 
         // A mail scanner, or the person, opens the link: nothing changes.

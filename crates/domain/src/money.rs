@@ -202,14 +202,35 @@ impl Currency {
     }
 
     /// `1234` EUR → `"12.34 EUR"`; for people, never for arithmetic.
+    /// An amount for people to read: `1,234.56 EUR`, thousands grouped.
     pub fn format(&self, minor: MinorUnits) -> String {
+        let (sign, whole, fraction) = self.parts(minor);
+        let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+        for (i, digit) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(digit);
+        }
+        format!("{sign}{grouped}{fraction} {}", self.code())
+    }
+
+    /// An amount as a form field holds it: `1234.56`, no grouping, no code.
+    pub fn decimal(&self, minor: MinorUnits) -> String {
+        let (sign, whole, fraction) = self.parts(minor);
+        format!("{sign}{whole}{fraction}")
+    }
+
+    /// The sign, the whole units and the fraction with its point (empty for
+    /// a currency without minor units).
+    fn parts(&self, minor: MinorUnits) -> (&'static str, String, String) {
         let sign = if minor < 0 { "-" } else { "" };
         let abs = minor.unsigned_abs();
         if self.minor_digits == 0 {
-            return format!("{sign}{abs} {}", self.code());
+            return (sign, abs.to_string(), String::new());
         }
         let scale = 10u64.pow(u32::from(self.minor_digits));
-        format!("{sign}{}.{:0width$} {}", abs / scale, abs % scale, self.code(), width = usize::from(self.minor_digits))
+        (sign, (abs / scale).to_string(), format!(".{:0width$}", abs % scale, width = usize::from(self.minor_digits)))
     }
 }
 
@@ -240,10 +261,16 @@ mod tests {
 
     #[test]
     fn amounts_format_with_the_currency_minor_digits() {
-        assert_eq!(Currency::parse("EUR").unwrap().format(123_456), "1234.56 EUR");
-        assert_eq!(Currency::parse("EUR").unwrap().format(-5), "-0.05 EUR");
-        assert_eq!(Currency::parse("JPY").unwrap().format(1200), "1200 JPY");
-        assert_eq!(Currency::parse("KWD").unwrap().format(1001), "1.001 KWD");
+        let eur = Currency::parse("EUR").unwrap();
+        assert_eq!(eur.format(123_456), "1,234.56 EUR");
+        assert_eq!(eur.format(-123_456_789), "-1,234,567.89 EUR");
+        assert_eq!(eur.format(99_999), "999.99 EUR");
+        assert_eq!(eur.format(-5), "-0.05 EUR");
+        assert_eq!(Currency::parse("JPY").unwrap().format(1_200), "1,200 JPY");
+        assert_eq!(Currency::parse("JPY").unwrap().format(120), "120 JPY");
+        assert_eq!(Currency::parse("KWD").unwrap().format(1_234_001), "1,234.001 KWD");
+        assert_eq!(eur.decimal(123_456_789), "1234567.89");
+        assert_eq!(Currency::parse("JPY").unwrap().decimal(-1_200), "-1200");
     }
 
     #[test]

@@ -104,8 +104,7 @@ impl DraftPage {
 
 /// An amount as finance types it: `1390.00` for 139000 EUR cents.
 fn amount_text(currency: &str, minor: i64) -> String {
-    let shown = money(currency, minor);
-    shown.strip_suffix(currency).map_or(shown.clone(), |s| s.trim_end().to_owned())
+    Currency::parse(currency).map_or_else(|_| minor.to_string(), |c| c.decimal(minor))
 }
 
 async fn new_form(user: PageUser) -> Result<Response, PageError> {
