@@ -20,7 +20,7 @@ pub struct DemoLogin {
 }
 
 const PEOPLE: &[(&str, &str, Role)] = &[
-    ("fiona@pricegate.example", "Fiona Finch (finance)", Role::Finance),
+    ("fiona@pricegate.example", "Fiona Finch", Role::Finance),
     ("sam@pricegate.example", "Sam Seller", Role::Sales),
     ("sara@pricegate.example", "Sara Sandoval", Role::Sales),
     ("ada@pricegate.example", "Ada Admin", Role::Admin),
