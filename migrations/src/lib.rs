@@ -10,6 +10,7 @@ mod m20261123_000005_ack_published_at;
 mod m20261123_000006_evidence_lz4;
 mod m20261130_000007_override_covers;
 mod m20261201_000008_login_failures;
+mod m20261201_000009_outbox_subjects;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_evidence_lz4::Migration),
             Box::new(m20261130_000007_override_covers::Migration),
             Box::new(m20261201_000008_login_failures::Migration),
+            Box::new(m20261201_000009_outbox_subjects::Migration),
         ]
     }
 }

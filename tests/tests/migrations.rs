@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use pricegate_migration::{Migrator, MigratorTrait};
-use pricegate_store::entity::acknowledgements;
+use pricegate_store::entity::{acknowledgements, outbox};
 use pricegate_tests::db::{Backend, TestDb};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Statement, Value};
 use uuid::Uuid;
@@ -147,9 +147,75 @@ async fn evidence_and_audit_detail_compress_with_lz4_on_postgresql() {
         .expect("the row");
     assert_eq!(row.try_get::<Option<String>>("", "c").expect("c").as_deref(), Some("lz4"));
 
-    // Down through the login failures (8), the override covers (7) and the compression (6).
-    Migrator::down(&db, Some(3)).await.expect("down three");
+    // Down through the outbox subjects (9), the login failures (8), the
+    // override covers (7) and the compression (6).
+    Migrator::down(&db, Some(4)).await.expect("down four");
     assert_eq!(compression(&db, "finalisations", "evidence").await, "");
     assert_eq!(compression(&db, "audit_log", "detail").await, "");
     db.close().await.ok();
+}
+
+/// Outbox rows written before they named their notice and user get both
+/// from their dedupe keys; other mail gets neither.
+async fn outbox_rows_get_their_notice_and_user(backend: Backend) {
+    let test_db = TestDb::create(backend).await;
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect");
+    let before = (Migrator::migrations().len() - 1) as u32;
+    Migrator::up(&db, Some(before)).await.expect("the schema before outbox rows named their subjects");
+
+    let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
+    let (notice, sam, fiona) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let rows = [
+        ("publication", format!("publish:{notice}:{sam}")),
+        ("reminder", format!("remind:{notice}:{sam}:now-1764550000000000")),
+        ("escalation", format!("escalate:{notice}:{fiona}")),
+        ("welcome", format!("welcome:{sam}")),
+    ];
+    let mut ids = Vec::new();
+    for (kind, key) in &rows {
+        let id = Uuid::new_v4();
+        insert(
+            &db,
+            "INSERT INTO outbox (id, dedupe_key, kind, to_addr, to_name, subject, text_body, html_body, message_id, \
+                                 state, attempts, next_attempt_at, last_error, created_at, sent_at) \
+             VALUES (?, ?, ?, 'sam@pricegate.test', 'Sam', 'Pumps up', 'text', '<p>html</p>', ?, 'sent', 1, ?, NULL, ?, ?)",
+            vec![
+                id.into(),
+                key.clone().into(),
+                (*kind).into(),
+                format!("<{}@pricegate.test>", id.simple()).into(),
+                now.into(),
+                now.into(),
+                now.into(),
+            ],
+        )
+        .await;
+        ids.push(id);
+    }
+
+    for round in ["up", "down and up again"] {
+        if round != "up" {
+            Migrator::down(&db, Some(1)).await.expect("down one");
+        }
+        Migrator::up(&db, None).await.expect("the outbox subjects");
+        let migrated: std::collections::HashMap<Uuid, outbox::Model> =
+            outbox::Entity::find().all(&db).await.expect("read").into_iter().map(|r| (r.id, r)).collect();
+        let subjects = |id: &Uuid| (migrated[id].notice_id, migrated[id].user_id);
+        assert_eq!(subjects(&ids[0]), (Some(notice), Some(sam)), "{backend:?}, {round}: the publication");
+        assert_eq!(subjects(&ids[1]), (Some(notice), Some(sam)), "{backend:?}, {round}: the reminder");
+        assert_eq!(subjects(&ids[2]), (Some(notice), Some(fiona)), "{backend:?}, {round}: the escalation");
+        assert_eq!(subjects(&ids[3]), (None, None), "{backend:?}, {round}: other mail names no notice");
+        assert_eq!(migrated[&ids[0]].state, "sent", "{backend:?}, {round}: nothing else changed");
+    }
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn outbox_rows_get_their_notice_and_user_on_postgresql() {
+    outbox_rows_get_their_notice_and_user(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn outbox_rows_get_their_notice_and_user_on_sqlite() {
+    outbox_rows_get_their_notice_and_user(Backend::Sqlite).await;
 }

@@ -253,6 +253,10 @@ pub mod outbox {
         pub last_error: Option<String>,
         pub created_at: DateTimeUtc,
         pub sent_at: Option<DateTimeUtc>,
+        /// The notice a publication, reminder or escalation is about.
+        pub notice_id: Option<Uuid>,
+        /// The user it is for: the salesperson, or the finance user escalated to.
+        pub user_id: Option<Uuid>,
     }
     no_relations!();
 }

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, SENT, SKIPPED};
+use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, PUBLICATION, REMINDER, SENT, SKIPPED};
 use crate::auth::{hash_token, random_token};
 use crate::db::db_now;
 use crate::entity::{ack_tokens, acknowledgements, outbox, users};
@@ -29,32 +29,14 @@ fn due_mail(now: DateTime<Utc>, limit: u64) -> sea_orm::Select<outbox::Entity> {
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
 }
 
-/// Whom a letter is for and about, as its dedupe key says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Addressed {
-    notice: Uuid,
-    user: Uuid,
-    /// Publications and reminders carry the user's ack link for the
-    /// notice; an escalation to finance does not.
-    ack_link: bool,
-}
-
-/// Reads a publication, reminder or escalation key; `None` for any other.
-fn addressed(dedupe_key: &str) -> Option<Addressed> {
-    let mut parts = dedupe_key.split(':');
-    let ack_link = match parts.next()? {
-        "publish" | "remind" => true,
-        "escalate" => false,
-        _ => return None,
-    };
-    let notice = parts.next()?.parse().ok()?;
-    let user = parts.next()?.parse().ok()?;
-    Some(Addressed { notice, user, ack_link })
-}
-
-/// The (notice, user) of a publication or reminder key; `None` for other mail.
-fn ack_target(dedupe_key: &str) -> Option<(Uuid, Uuid)> {
-    addressed(dedupe_key).filter(|a| a.ack_link).map(|a| (a.notice, a.user))
+/// The (notice, user) whose ack link a row carries: publications and
+/// reminders carry one; an escalation to finance does not, nor does any
+/// other mail.
+fn ack_target(row: &outbox::Model) -> Option<(Uuid, Uuid)> {
+    if row.kind != PUBLICATION && row.kind != REMINDER {
+        return None;
+    }
+    Some((row.notice_id?, row.user_id?))
 }
 
 /// Why a queued letter is no longer sent.
@@ -69,28 +51,26 @@ const ALREADY_ACKNOWLEDGED: &str = "Not sent: the recipient acknowledged the not
 /// everyone it names has acknowledged since: it is finance's record of who
 /// was late.
 async fn moot(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<HashMap<Uuid, &'static str>, StoreError> {
-    let letters: Vec<(Uuid, Addressed)> =
-        rows.iter().filter_map(|row| addressed(&row.dedupe_key).map(|a| (row.id, a))).collect();
-    if letters.is_empty() {
+    let people: HashSet<Uuid> = rows.iter().filter_map(|row| row.user_id).collect();
+    if people.is_empty() {
         return Ok(HashMap::new());
     }
-    let people: HashSet<Uuid> = letters.iter().map(|(_, a)| a.user).collect();
     let inactive: HashSet<Uuid> = users::Entity::find()
         .select_only()
         .column(users::Column::Id)
-        .filter(users::Column::Id.is_in(people.iter().copied()))
+        .filter(users::Column::Id.is_in(people))
         .filter(users::Column::Active.eq(false))
         .into_tuple::<Uuid>()
         .all(conn)
         .await?
         .into_iter()
         .collect();
-    let linked: Vec<Addressed> = letters.iter().map(|(_, a)| *a).filter(|a| a.ack_link).collect();
+    let linked: Vec<(Uuid, Uuid)> = rows.iter().filter_map(ack_target).collect();
     let acknowledged: HashSet<(Uuid, Uuid)> = if linked.is_empty() {
         HashSet::new()
     } else {
-        let notices: HashSet<Uuid> = linked.iter().map(|a| a.notice).collect();
-        let readers: HashSet<Uuid> = linked.iter().map(|a| a.user).collect();
+        let notices: HashSet<Uuid> = linked.iter().map(|(notice, _)| *notice).collect();
+        let readers: HashSet<Uuid> = linked.iter().map(|(_, user)| *user).collect();
         acknowledgements::Entity::find()
             .select_only()
             .columns([acknowledgements::Column::NoticeId, acknowledgements::Column::UserId])
@@ -102,13 +82,13 @@ async fn moot(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<Has
             .into_iter()
             .collect()
     };
-    Ok(letters
-        .into_iter()
-        .filter_map(|(id, a)| {
-            if inactive.contains(&a.user) {
-                Some((id, RECIPIENT_DEACTIVATED))
-            } else if a.ack_link && acknowledged.contains(&(a.notice, a.user)) {
-                Some((id, ALREADY_ACKNOWLEDGED))
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            if row.user_id.is_some_and(|user| inactive.contains(&user)) {
+                Some((row.id, RECIPIENT_DEACTIVATED))
+            } else if ack_target(row).is_some_and(|target| acknowledged.contains(&target)) {
+                Some((row.id, ALREADY_ACKNOWLEDGED))
             } else {
                 None
             }
@@ -129,7 +109,7 @@ impl Store {
         let mut minted = Vec::with_capacity(rows.len());
         for mut row in rows {
             let carries_link = row.text_body.contains(ACK_TOKEN_SLOT) || row.html_body.contains(ACK_TOKEN_SLOT);
-            if let (true, Some((notice_id, user_id))) = (carries_link, ack_target(&row.dedupe_key)) {
+            if let (true, Some((notice_id, user_id))) = (carries_link, ack_target(&row)) {
                 let token = random_token()?;
                 tokens.push(ack_tokens::ActiveModel {
                     token_hash: Set(hash_token(&token)),
@@ -315,9 +295,8 @@ fn by_attempts(claimed: &[(Uuid, i32)]) -> BTreeMap<i32, Vec<Uuid>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::publication_key;
-    use super::super::reminders::reminder_key;
-    use super::{Addressed, ack_target, addressed, due_mail};
+    use super::{ack_target, due_mail};
+    use crate::entity::outbox;
     use sea_orm::{DbBackend, QueryTrait};
 
     #[test]
@@ -329,18 +308,30 @@ mod tests {
     }
 
     #[test]
-    fn the_keys_of_linked_letters_name_their_notice_and_user() {
+    fn publications_and_reminders_carry_their_readers_link_and_nothing_else_does() {
         let (n, u) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-        assert_eq!(ack_target(&publication_key(n, u)), Some((n, u)));
-        assert_eq!(ack_target(&reminder_key(n, u, 2)), Some((n, u)));
-        assert_eq!(ack_target(&reminder_key(n, u, "now-17")), Some((n, u)));
-        assert_eq!(ack_target(&format!("escalate:{n}:{u}")), None);
-        assert_eq!(ack_target("publish:not-a-uuid:x"), None);
-        assert_eq!(
-            addressed(&format!("escalate:{n}:{u}")),
-            Some(Addressed { notice: n, user: u, ack_link: false }),
-            "an escalation is for one finance user"
-        );
-        assert_eq!(addressed(&format!("fanout:{n}")), None);
+        let row = |kind: &str| outbox::Model {
+            id: uuid::Uuid::new_v4(),
+            dedupe_key: String::new(),
+            kind: kind.to_owned(),
+            to_addr: String::new(),
+            to_name: String::new(),
+            subject: String::new(),
+            text_body: String::new(),
+            html_body: String::new(),
+            message_id: String::new(),
+            state: super::PENDING.to_owned(),
+            attempts: 0,
+            next_attempt_at: chrono::Utc::now(),
+            last_error: None,
+            created_at: chrono::Utc::now(),
+            sent_at: None,
+            notice_id: Some(n),
+            user_id: Some(u),
+        };
+        assert_eq!(ack_target(&row(super::PUBLICATION)), Some((n, u)));
+        assert_eq!(ack_target(&row(super::REMINDER)), Some((n, u)));
+        assert_eq!(ack_target(&row(super::super::ESCALATION)), None, "finance gets no link to acknowledge for");
+        assert_eq!(ack_target(&outbox::Model { notice_id: None, ..row(super::REMINDER) }), None);
     }
 }

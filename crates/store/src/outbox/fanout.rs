@@ -138,7 +138,7 @@ async fn compose_batch(
         for (user, quotes) in &people {
             let to = super::recipient(user);
             let letter = Letter::Publication { notice: &content, to: &to, quotes, ack_url: &ack_url };
-            batch.push("publication", publication_key(content.id, user.id), &to, &letter)?;
+            batch.push(super::PUBLICATION, publication_key(content.id, user.id), &to, &letter)?;
         }
         Ok(batch.rows)
     })

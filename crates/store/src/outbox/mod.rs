@@ -49,6 +49,13 @@ pub const FAILED: &str = "failed";
 /// came (see `claim_due_mail`); `last_error` says why.
 pub const SKIPPED: &str = "skipped";
 
+/// The kinds of mail: a notice to a salesperson when it is published, a
+/// reminder of it, and the escalation to finance after the last reminder.
+/// Publications and reminders carry the recipient's ack link.
+pub const PUBLICATION: &str = "publication";
+pub const REMINDER: &str = "reminder";
+pub const ESCALATION: &str = "escalation";
+
 /// Rows per INSERT: far below SQLite's and PostgreSQL's bind-parameter limits.
 const CHUNK: usize = 400;
 
@@ -78,6 +85,8 @@ pub struct BlockedQuote {
 
 #[derive(Debug, Clone)]
 pub struct Recipient {
+    /// The user the letter is for.
+    pub id: Uuid,
     pub name: String,
     pub email: String,
 }
@@ -112,6 +121,17 @@ pub enum Letter<'a> {
         to: &'a Recipient,
         pending: &'a [PendingPerson],
     },
+}
+
+impl Letter<'_> {
+    /// The notice every letter is about.
+    pub fn notice(&self) -> &NoticeContent {
+        match self {
+            Letter::Publication { notice, .. }
+            | Letter::Reminder { notice, .. }
+            | Letter::Escalation { notice, .. } => notice,
+        }
+    }
 }
 
 /// A rendered message: subject, plain text and HTML.
@@ -169,7 +189,14 @@ impl<'a> Batch<'a> {
         format!("{}/ack/{ACK_TOKEN_SLOT}", self.setup.base_url)
     }
 
-    fn push(&mut self, kind: &str, dedupe_key: String, to: &Recipient, letter: &Letter<'_>) -> Result<(), StoreError> {
+    /// Composes `letter` into an outbox row of `kind` to `to`, about the letter's notice.
+    fn push(
+        &mut self,
+        kind: &'static str,
+        dedupe_key: String,
+        to: &Recipient,
+        letter: &Letter<'_>,
+    ) -> Result<(), StoreError> {
         let composed =
             self.setup.composer.compose(letter).map_err(|e| StoreError::Internal(format!("composing mail: {e}")))?;
         let id = Uuid::new_v4();
@@ -189,6 +216,8 @@ impl<'a> Batch<'a> {
             last_error: Set(None),
             created_at: Set(self.now),
             sent_at: Set(None),
+            notice_id: Set(Some(letter.notice().id)),
+            user_id: Set(Some(to.id)),
         });
         Ok(())
     }
@@ -274,7 +303,7 @@ async fn blocked_quotes(
 }
 
 fn recipient(u: &users::Model) -> Recipient {
-    Recipient { name: u.name.clone(), email: u.email.clone() }
+    Recipient { id: u.id, name: u.name.clone(), email: u.email.clone() }
 }
 
 impl Store {

@@ -6,10 +6,14 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::{Batch, Letter, PendingPerson, active_with_role, blocked_quotes, notice_content, recipient};
+use super::{
+    Batch, CHUNK, ESCALATION, Letter, PendingPerson, REMINDER, active_with_role, blocked_quotes, notice_content,
+    recipient,
+};
 use crate::db::db_now;
 use crate::entity::{acknowledgements, notices, outbox, quotes, users};
 use crate::notices::PUBLISHED;
@@ -37,36 +41,65 @@ pub(super) fn reminder_key(notice_id: Uuid, user_id: Uuid, which: impl std::fmt:
     format!("remind:{notice_id}:{user_id}:{which}")
 }
 
-/// Active salespeople who have not acknowledged `notice_id`.
-async fn pending_sales(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<Vec<users::Model>, StoreError> {
-    let acked: HashSet<Uuid> = acknowledgements::Entity::find()
-        .filter(acknowledgements::Column::NoticeId.eq(notice_id))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|a| a.user_id)
-        .collect();
-    Ok(active_with_role(conn, Role::Sales).await?.into_iter().filter(|u| !acked.contains(&u.id)).collect())
+/// Active salespeople who have not acknowledged `notice_id`, by e-mail; with
+/// `held_up_before`, only those who sign a draft quote drafted before then
+/// (the people a notice published then holds up). One statement: the
+/// acknowledgements and quotes are probed per salesperson through their
+/// indexes, so the worker's tick does not read every acknowledgement, quote
+/// and salesperson of the company for each notice.
+async fn pending_sales(
+    conn: &impl ConnectionTrait,
+    notice_id: Uuid,
+    held_up_before: Option<DateTime<Utc>>,
+) -> Result<Vec<users::Model>, StoreError> {
+    let acknowledged = Query::select()
+        .expr(Expr::value(1))
+        .from(acknowledgements::Entity)
+        .and_where(Expr::col((acknowledgements::Entity, acknowledgements::Column::NoticeId)).eq(notice_id))
+        .and_where(
+            Expr::col((acknowledgements::Entity, acknowledgements::Column::UserId))
+                .equals((users::Entity, users::Column::Id)),
+        )
+        .to_owned();
+    let mut query = users::Entity::find()
+        .filter(users::Column::Role.eq(Role::Sales.as_str()))
+        .filter(users::Column::Active.eq(true))
+        .filter(Expr::exists(acknowledged).not());
+    if let Some(published_at) = held_up_before {
+        let holds_up = Query::select()
+            .expr(Expr::value(1))
+            .from(quotes::Entity)
+            .and_where(Expr::col((quotes::Entity, quotes::Column::SignerId)).equals((users::Entity, users::Column::Id)))
+            .and_where(Expr::col((quotes::Entity, quotes::Column::State)).eq(DRAFT))
+            .and_where(Expr::col((quotes::Entity, quotes::Column::DraftedAt)).lt(published_at))
+            .to_owned();
+        query = query.filter(Expr::exists(holds_up));
+    }
+    Ok(query.order_by_asc(users::Column::Email).all(conn).await?)
 }
 
-/// The signers of draft quotes drafted before `published_at`: the people a
-/// notice published then holds up, and so the only ones its scheduled
-/// reminders and its escalation are about.
-async fn held_up_signers(
-    conn: &impl ConnectionTrait,
-    published_at: DateTime<Utc>,
-) -> Result<HashSet<Uuid>, StoreError> {
-    Ok(quotes::Entity::find()
-        .select_only()
-        .column(quotes::Column::SignerId)
-        .distinct()
-        .filter(quotes::Column::State.eq(DRAFT))
-        .filter(quotes::Column::DraftedAt.lt(published_at))
-        .into_tuple::<Uuid>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .collect())
+/// The ids of `people`, to narrow a query to them; `None` (everyone) when
+/// there are too many for one statement's parameters.
+fn signers(people: &[users::Model]) -> Option<Vec<Uuid>> {
+    (people.len() <= CHUNK).then(|| people.iter().map(|u| u.id).collect())
+}
+
+/// The dedupe keys among `keys` already in the outbox (exact matches, on
+/// the unique index), a chunk at a time.
+async fn existing_keys(conn: &impl ConnectionTrait, keys: Vec<String>) -> Result<HashSet<String>, StoreError> {
+    let mut existing = HashSet::new();
+    for chunk in keys.chunks(CHUNK) {
+        existing.extend(
+            outbox::Entity::find()
+                .select_only()
+                .column(outbox::Column::DedupeKey)
+                .filter(outbox::Column::DedupeKey.is_in(chunk.iter().cloned()))
+                .into_tuple::<String>()
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(existing)
 }
 
 impl Store {
@@ -103,9 +136,9 @@ impl Store {
         let mut total = 0;
         for notice in candidates {
             let Some(published_at) = notice.published_at else { continue };
-            let escalation_prefix = format!("escalate:{}:", notice.id);
             let escalated = outbox::Entity::find()
-                .filter(outbox::Column::DedupeKey.starts_with(&escalation_prefix))
+                .filter(outbox::Column::NoticeId.eq(notice.id))
+                .filter(outbox::Column::Kind.eq(ESCALATION))
                 .one(&self.db)
                 .await?
                 .is_some();
@@ -116,22 +149,15 @@ impl Store {
                 .iter()
                 .take_while(|d| published_at.checked_add_signed(to_chrono(d)).is_some_and(|t| t <= now))
                 .count();
-            let pending = pending_sales(&self.db, notice.id).await?;
-            if due == 0 || pending.is_empty() {
+            if due == 0 {
                 continue;
             }
-            let held_up = held_up_signers(&self.db, published_at).await?;
-            let pending: Vec<users::Model> = pending.into_iter().filter(|u| held_up.contains(&u.id)).collect();
+            let pending = pending_sales(&self.db, notice.id, Some(published_at)).await?;
             if pending.is_empty() {
                 continue;
             }
-            let existing: HashSet<String> = outbox::Entity::find()
-                .filter(outbox::Column::DedupeKey.starts_with(format!("remind:{}:", notice.id)))
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .map(|r| r.dedupe_key)
-                .collect();
+            let existing =
+                existing_keys(&self.db, pending.iter().map(|u| reminder_key(notice.id, u.id, due)).collect()).await?;
             let missing: Vec<&users::Model> =
                 pending.iter().filter(|u| !existing.contains(&reminder_key(notice.id, u.id, due))).collect();
             if missing.is_empty() && due < schedule.len() {
@@ -140,7 +166,7 @@ impl Store {
 
             let txn = self.begin_write().await?;
             let content = notice_content(&txn, &notice).await?;
-            let mut blocked = blocked_quotes(&txn, &content, None).await?;
+            let mut blocked = blocked_quotes(&txn, &content, signers(&pending).as_deref()).await?;
             let mut batch = Batch::new(&setup, now);
             for user in &missing {
                 let to = recipient(user);
@@ -154,7 +180,7 @@ impl Store {
                     number: due,
                     of: schedule.len(),
                 };
-                batch.push("reminder", reminder_key(notice.id, user.id, due), &to, &letter)?;
+                batch.push(REMINDER, reminder_key(notice.id, user.id, due), &to, &letter)?;
             }
             if missing.is_empty() && due == schedule.len() {
                 let people: Vec<PendingPerson> = pending
@@ -168,7 +194,7 @@ impl Store {
                 for finance in active_with_role(&txn, Role::Finance).await? {
                     let to = recipient(&finance);
                     let letter = Letter::Escalation { notice: &content, to: &to, pending: &people };
-                    batch.push("escalation", format!("{escalation_prefix}{}", finance.id), &to, &letter)?;
+                    batch.push(ESCALATION, format!("escalate:{}:{}", notice.id, finance.id), &to, &letter)?;
                 }
             }
             total += batch.write(&txn).await?;
@@ -197,27 +223,31 @@ impl Store {
         }
         let now = db_now(&txn).await?;
         let since = now - chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES);
-        let just_reminded: HashSet<String> = outbox::Entity::find()
-            .filter(outbox::Column::DedupeKey.starts_with(format!("remind:{notice_id}:")))
+        let just_reminded: HashSet<Uuid> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::UserId)
+            .filter(outbox::Column::NoticeId.eq(notice_id))
+            .filter(outbox::Column::Kind.eq(REMINDER))
             .filter(outbox::Column::CreatedAt.gt(since))
+            .into_tuple::<Option<Uuid>>()
             .all(&txn)
             .await?
             .into_iter()
-            .filter_map(|row| row.dedupe_key.split(':').nth(2).map(str::to_owned))
+            .flatten()
             .collect();
+        let (due, skipped): (Vec<_>, Vec<_>) =
+            pending_sales(&txn, notice_id, None).await?.into_iter().partition(|u| !just_reminded.contains(&u.id));
         let content = notice_content(&txn, &notice).await?;
-        let blocked = blocked_quotes(&txn, &content, None).await?;
+        let blocked = blocked_quotes(&txn, &content, signers(&due).as_deref()).await?;
         let mut batch = Batch::new(&setup, now);
         let stamp = now.timestamp_micros();
-        let (due, skipped): (Vec<_>, Vec<_>) =
-            pending_sales(&txn, notice_id).await?.into_iter().partition(|u| !just_reminded.contains(&u.id.to_string()));
         for user in due {
             let to = recipient(&user);
             let quotes = blocked.get(&user.id).cloned().unwrap_or_default();
             let ack_url = batch.ack_link();
             let letter =
                 Letter::Reminder { notice: &content, to: &to, quotes: &quotes, ack_url: &ack_url, number: 0, of: 0 };
-            batch.push("reminder", reminder_key(notice_id, user.id, format!("now-{stamp}")), &to, &letter)?;
+            batch.push(REMINDER, reminder_key(notice_id, user.id, format!("now-{stamp}")), &to, &letter)?;
         }
         let count = batch.write(&txn).await?;
         crate::audit::record(
