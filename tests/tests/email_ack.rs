@@ -50,8 +50,13 @@ async fn publish_pump_notice(finance: &Session) -> String {
             &json!({
                 "title": "Pumps up 10%",
                 // The slot the worker fills with the reader's token, typed
-                // by finance into a link of their own: it must stay text.
-                "body": "From **1 December**.\n\n<script>alert('x')</script>\n\n[Price list](https://prices.example/?ref={ack-token})",
+                // by finance into links of their own, plainly and as
+                // Markdown escapes and entities the renderer turns into it:
+                // it must stay text.
+                "body": "From **1 December**.\n\n<script>alert('x')</script>\n\n\
+                         [Price list](https://prices.example/?ref={ack-token}) \
+                         https://prices.example/a?t=\\{ack-token} https://prices.example/b?t={ack\\-token} \
+                         https://prices.example/c?t={ack&#45;token}",
                 "changes": [{"sku": "PUMP-1", "unit_price_minor": 275000, "effective_on": "2099-01-01"}],
             }),
         )
@@ -114,8 +119,8 @@ both_backends! {
         assert!(html.contains(&link), "the same link in the HTML part");
         let token = link.rsplit('/').next().unwrap();
         for part in [&text, &html] {
-            assert!(part.contains("prices.example/?ref="), "finance's link is kept: {part}");
-            assert!(!part.contains(&format!("ref={token}")), "the reader's token went into finance's link: {part}");
+            assert!(part.contains("prices.example/?ref=") && part.contains("prices.example/c?t="), "{part}");
+            assert_eq!(part.matches(token).count(), 1, "the reader's token is in the ack link alone: {part}");
         }
         assert!(link.starts_with(&format!("{}/ack/", app.base)), "{link}");
         assert!(!sink.to(&rita.email)[0].text().contains("+10,000.00 EUR"), "Rita has no quote of her own");

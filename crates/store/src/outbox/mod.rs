@@ -177,16 +177,21 @@ struct Batch<'a> {
     setup: &'a MailSetup,
     now: DateTime<Utc>,
     rows: Vec<outbox::ActiveModel>,
+    /// Stands for the slot in the ack link while a letter is composed: random,
+    /// so nothing else in the letter can spell it (see [`seal`]).
+    link_marker: String,
 }
 
 impl<'a> Batch<'a> {
     fn new(setup: &'a MailSetup, now: DateTime<Utc>) -> Self {
-        Batch { setup, now, rows: vec![] }
+        let link_marker = format!("{{ack-link-{}}}", Uuid::new_v4().simple());
+        Batch { setup, now, rows: vec![], link_marker }
     }
 
-    /// The recipient's ack link, its token still a slot (see the module doc).
+    /// The recipient's ack link as a letter is composed with it; in the
+    /// outbox row its token is [`ACK_TOKEN_SLOT`] (see the module doc).
     fn ack_link(&self) -> String {
-        format!("{}/ack/{ACK_TOKEN_SLOT}", self.setup.base_url)
+        format!("{}/ack/{}", self.setup.base_url, self.link_marker)
     }
 
     /// Composes `letter` into an outbox row of `kind` to `to`, about the letter's notice.
@@ -207,8 +212,8 @@ impl<'a> Batch<'a> {
             to_addr: Set(to.email.clone()),
             to_name: Set(to.name.clone()),
             subject: Set(composed.subject),
-            text_body: Set(composed.text),
-            html_body: Set(composed.html),
+            text_body: Set(seal(&composed.text, &self.link_marker)),
+            html_body: Set(seal(&composed.html, &self.link_marker)),
             message_id: Set(format!("<{}@{}>", id.simple(), self.setup.message_id_domain)),
             state: Set(PENDING.into()),
             attempts: Set(0),
@@ -242,19 +247,22 @@ impl<'a> Batch<'a> {
     }
 }
 
-/// Finance's words with every [`ACK_TOKEN_SLOT`] in them broken by a zero-width
-/// space: it looks the same, but the worker fills only the slots the letter
-/// itself put in its ack link. Otherwise a notice could carry the reader's
-/// live token in a link of its own, to any site.
-fn defuse_slots(text: &str) -> String {
-    text.replace(ACK_TOKEN_SLOT, "{ack-\u{200B}token}")
+/// A rendered letter with its one real slot in place: every
+/// [`ACK_TOKEN_SLOT`] already in it is broken by a zero-width space (it looks
+/// the same, but the worker fills only real slots), then `marker`, which
+/// stood for the slot in the letter's own ack link, becomes the slot. Words
+/// that reach a letter (a notice's title or Markdown, which the renderer may
+/// turn into the slot from escapes or entities, a customer's name) thus
+/// never carry the reader's live token in a link of their own to any site.
+fn seal(rendered: &str, marker: &str) -> String {
+    rendered.replace(ACK_TOKEN_SLOT, "{ack-\u{200B}token}").replace(marker, ACK_TOKEN_SLOT)
 }
 
 async fn notice_content(conn: &impl ConnectionTrait, notice: &notices::Model) -> Result<NoticeContent, StoreError> {
     Ok(NoticeContent {
         id: notice.id,
-        title: defuse_slots(&notice.title),
-        body: defuse_slots(&notice.body),
+        title: notice.title.clone(),
+        body: notice.body.clone(),
         published_at: notice.published_at.unwrap_or_default(),
         changes: load_changes(conn, &[notice.id]).await?.remove(&notice.id).unwrap_or_default(),
     })
