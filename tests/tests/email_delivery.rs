@@ -479,6 +479,73 @@ both_backends! {
     }
 }
 
+both_backends! {
+    async fn moot_mail_is_set_aside_in_whole_batches_and_a_late_delivery_still_counts(backend: Backend) {
+        use pricegate_store::entity::outbox as outbox_rows;
+        use sea_orm::sea_query::Expr;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+        let sink = SmtpSink::start().await;
+        // Only the claims below: this server's worker looks once an hour.
+        let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let people = add_salespeople(&app, "moot", 5).await;
+        let nid = create_notice(&finance, "Set aside", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        let lease = Duration::from_secs(60);
+        let mut claim = app.store.claim_publication_fanout(lease).await.unwrap().expect("the publication is owed");
+        app.store.expand_publication_batch(&mut claim, 10, lease).await.unwrap();
+        let db = app.store.connection();
+        let row_to = |email: String| async move {
+            outbox_rows::Entity::find().filter(outbox_rows::Column::ToAddr.eq(email)).one(db).await.unwrap().unwrap()
+        };
+
+        // A worker claims the first message; its lease runs out at once, as
+        // if it stalled after the SMTP server accepted it.
+        let slow = app.store.claim_due_mail(1, Duration::from_millis(1)).await.unwrap();
+        let slow = slow.first().expect("one message").clone();
+        // Meanwhile four of the five acknowledge in the browser, and one of
+        // those rows is as a process from before migration 9 wrote it: its
+        // notice and user only in its dedupe key.
+        let live = people.iter().find(|p| p.email != slow.to_addr).expect("someone else").clone();
+        for person in people.iter().filter(|p| p.email != live.email) {
+            let session = app.login(&person.email, pricegate_tests::PASSWORD).await;
+            assert_eq!(session.post_empty(&format!("/api/v1/notices/{nid}/acknowledge")).await.status, 200);
+        }
+        let old_style = people.iter().find(|p| p.email != live.email && p.email != slow.to_addr).unwrap().clone();
+        outbox_rows::Entity::update_many()
+            .col_expr(outbox_rows::Column::NoticeId, Expr::value(Option::<uuid::Uuid>::None))
+            .col_expr(outbox_rows::Column::UserId, Expr::value(Option::<uuid::Uuid>::None))
+            .filter(outbox_rows::Column::ToAddr.eq(old_style.email.clone()))
+            .exec(db)
+            .await
+            .unwrap();
+        // The one still owed is due last, behind every moot one.
+        outbox_rows::Entity::update_many()
+            .col_expr(outbox_rows::Column::NextAttemptAt, Expr::value(chrono::Utc::now()))
+            .filter(outbox_rows::Column::ToAddr.eq(live.email.clone()))
+            .exec(db)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+
+        // Batches of two: the moot ones are set aside, batch after batch,
+        // and the one message still owed comes back from a single claim.
+        let claimed = app.store.claim_due_mail(2, lease).await.unwrap();
+        assert_eq!(claimed.iter().map(|r| r.to_addr.clone()).collect::<Vec<_>>(), vec![live.email.clone()]);
+        for person in people.iter().filter(|p| p.email != live.email) {
+            let row = row_to(person.email.clone()).await;
+            assert_eq!(row.state, "skipped", "{}: {row:?}", person.email);
+            assert!(row.last_error.as_deref().is_some_and(|e| e.contains("acknowledged")), "{row:?}");
+        }
+
+        // The stalled worker's message did go out: recording it wins over the skip.
+        assert_eq!(app.store.mark_mail_sent(&[(slow.id, slow.attempts)]).await.unwrap(), 1);
+        let sent = row_to(slow.to_addr.clone()).await;
+        assert_eq!((sent.state.as_str(), sent.last_error), ("sent", None));
+    }
+}
+
 /// Makes a published notice unreadable for the mail worker: its row is
 /// deleted behind the foreign keys' back, so expanding its publication fails.
 async fn delete_notice_row(backend: Backend, app: &pricegate_tests::TestApp, nid: &str) {

@@ -29,6 +29,22 @@ fn due_mail(now: DateTime<Utc>, limit: u64) -> sea_orm::Select<outbox::Entity> {
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
 }
 
+/// The (notice, user) a publication, reminder or escalation is about and
+/// for. A row written by a process from before the outbox named them (one
+/// still running beside newer ones on PostgreSQL, say) has them only in its
+/// dedupe key: `publish:<notice>:<user>`, `remind:<notice>:<user>:…`,
+/// `escalate:<notice>:<user>`.
+fn subjects(row: &outbox::Model) -> Option<(Uuid, Uuid)> {
+    if let (Some(notice), Some(user)) = (row.notice_id, row.user_id) {
+        return Some((notice, user));
+    }
+    let mut parts = row.dedupe_key.split(':');
+    if !matches!(parts.next()?, "publish" | "remind" | "escalate") {
+        return None;
+    }
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
 /// The (notice, user) whose ack link a row carries: publications and
 /// reminders carry one; an escalation to finance does not, nor does any
 /// other mail.
@@ -36,11 +52,12 @@ fn ack_target(row: &outbox::Model) -> Option<(Uuid, Uuid)> {
     if row.kind != PUBLICATION && row.kind != REMINDER {
         return None;
     }
-    Some((row.notice_id?, row.user_id?))
+    subjects(row)
 }
 
-/// Why a queued letter is no longer sent.
+/// Why a queued letter is no longer sent: its recipient was deactivated.
 const RECIPIENT_DEACTIVATED: &str = "Not sent: the recipient's account was deactivated before it went out.";
+/// Why a queued letter is no longer sent: its notice was acknowledged.
 const ALREADY_ACKNOWLEDGED: &str = "Not sent: the recipient acknowledged the notice before it went out.";
 
 /// The rows among `rows` that no longer need to go out, each with the
@@ -50,8 +67,11 @@ const ALREADY_ACKNOWLEDGED: &str = "Not sent: the recipient acknowledged the not
 /// browser before the fan-out reached them). An escalation goes out even if
 /// everyone it names has acknowledged since: it is finance's record of who
 /// was late.
-async fn moot(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<HashMap<Uuid, &'static str>, StoreError> {
-    let people: HashSet<Uuid> = rows.iter().filter_map(|row| row.user_id).collect();
+async fn find_moot(
+    conn: &impl ConnectionTrait,
+    rows: &[outbox::Model],
+) -> Result<HashMap<Uuid, &'static str>, StoreError> {
+    let people: HashSet<Uuid> = rows.iter().filter_map(|row| subjects(row).map(|(_, user)| user)).collect();
     if people.is_empty() {
         return Ok(HashMap::new());
     }
@@ -85,7 +105,7 @@ async fn moot(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<Has
     Ok(rows
         .iter()
         .filter_map(|row| {
-            if row.user_id.is_some_and(|user| inactive.contains(&user)) {
+            if subjects(row).is_some_and(|(_, user)| inactive.contains(&user)) {
                 Some((row.id, RECIPIENT_DEACTIVATED))
             } else if ack_target(row).is_some_and(|target| acknowledged.contains(&target)) {
                 Some((row.id, ALREADY_ACKNOWLEDGED))
@@ -131,7 +151,7 @@ impl Store {
     }
 
     /// Takes up to `limit` due messages for this worker. Those that no longer
-    /// need to go out (see [`moot`]) end as `skipped`, with the reason in
+    /// need to go out (see [`find_moot`]) end as `skipped`, with the reason in
     /// `last_error`, and are not returned. The others each get one more
     /// attempt and a lease (`next_attempt_at = now + lease`) in a short
     /// transaction, so the SMTP conversation happens outside any lock. On
@@ -158,9 +178,12 @@ impl Store {
         }
         let txn = self.begin_write().await?;
         let now = db_now(&txn).await?;
-        let mut rows = due_mail(now, limit).all(&txn).await?;
-        let moot = moot(&txn, &rows).await?;
-        if !moot.is_empty() {
+        // A batch that was all set aside is followed at once by the next, so
+        // that mail due behind many moot rows does not wait a poll per batch.
+        let rows = loop {
+            let mut rows = due_mail(now, limit).all(&txn).await?;
+            let selected = rows.len();
+            let moot = find_moot(&txn, &rows).await?;
             let mut by_reason: HashMap<&str, Vec<Uuid>> = HashMap::new();
             for (id, reason) in &moot {
                 by_reason.entry(reason).or_default().push(*id);
@@ -175,7 +198,10 @@ impl Store {
                     .await?;
             }
             rows.retain(|row| !moot.contains_key(&row.id));
-        }
+            if !rows.is_empty() || (selected as u64) < limit || moot.is_empty() {
+                break rows;
+            }
+        };
         if rows.is_empty() {
             txn.commit().await?;
             return Ok(rows);
@@ -198,17 +224,23 @@ impl Store {
     /// worker claimed it. Only rows still held by that claim change (still
     /// `pending`, and not claimed again since: every claim counts one more
     /// attempt), so a worker whose lease ran out cannot touch a row another
-    /// worker has claimed or sent since. Returns how many rows were marked.
+    /// worker has claimed or sent since. One exception: a row another worker
+    /// set aside as `skipped` after this one's lease ran out (skipping counts
+    /// no attempt) did go out, so it becomes `sent`, its reason cleared.
+    /// Returns how many rows were marked.
     pub async fn mark_mail_sent(&self, claimed: &[(Uuid, i32)]) -> Result<u64, StoreError> {
         if claimed.is_empty() {
             return Ok(0);
         }
         let now = db_now(&self.db).await?;
-        self.update_held(claimed, |update, _| {
+        let last_error = Expr::case(Expr::col(outbox::Column::State).eq(SKIPPED), Expr::value(Option::<String>::None))
+            .finally(Expr::col(outbox::Column::LastError));
+        self.update_held(claimed, &[PENDING, SKIPPED], |update, _| {
             update
                 .col_expr(outbox::Column::State, Expr::value(SENT))
                 .col_expr(outbox::Column::SentAt, Expr::value(now))
                 .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+                .col_expr(outbox::Column::LastError, last_error.clone().into())
         })
         .await
     }
@@ -237,7 +269,7 @@ impl Store {
                 .col_expr(outbox::Column::State, Expr::value(FAILED))
                 .col_expr(outbox::Column::NextAttemptAt, Expr::value(now)),
         };
-        let result = held(update.filter(outbox::Column::Id.eq(id)), attempts).exec(&self.db).await?;
+        let result = held(update.filter(outbox::Column::Id.eq(id)), attempts, &[PENDING]).exec(&self.db).await?;
         Ok(result.rows_affected > 0)
     }
 
@@ -250,7 +282,7 @@ impl Store {
             return Ok(0);
         }
         let now = db_now(&self.db).await?;
-        self.update_held(claimed, |update, attempts| {
+        self.update_held(claimed, &[PENDING], |update, attempts| {
             update
                 .col_expr(outbox::Column::Attempts, Expr::value(attempts - 1))
                 .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
@@ -259,18 +291,20 @@ impl Store {
     }
 
     /// Applies `set` to the rows of `claimed` that the claim still holds (see
-    /// [`Store::mark_mail_sent`]), in chunks of one attempts count each;
-    /// `set` is given that count. Returns how many rows changed.
+    /// [`Store::mark_mail_sent`]) in one of `states`, in chunks of one
+    /// attempts count each; `set` is given that count. Returns how many rows
+    /// changed.
     async fn update_held(
         &self,
         claimed: &[(Uuid, i32)],
+        states: &[&str],
         set: impl Fn(UpdateMany<outbox::Entity>, i32) -> UpdateMany<outbox::Entity>,
     ) -> Result<u64, StoreError> {
         let mut changed = 0;
         for (attempts, ids) in by_attempts(claimed) {
             for chunk in ids.chunks(CHUNK) {
                 let update = set(outbox::Entity::update_many(), attempts);
-                let update = held(update.filter(outbox::Column::Id.is_in(chunk.iter().copied())), attempts);
+                let update = held(update.filter(outbox::Column::Id.is_in(chunk.iter().copied())), attempts, states);
                 changed += update.exec(&self.db).await?.rows_affected;
             }
         }
@@ -279,9 +313,10 @@ impl Store {
 }
 
 /// Narrows `update` to rows still held by the claim that counted `attempts`:
-/// still pending, and not claimed again since (every claim counts one more).
-fn held(update: UpdateMany<outbox::Entity>, attempts: i32) -> UpdateMany<outbox::Entity> {
-    update.filter(outbox::Column::State.eq(PENDING)).filter(outbox::Column::Attempts.eq(attempts))
+/// in one of `states` (pending, unless said otherwise), and not claimed again
+/// since (every claim counts one more).
+fn held(update: UpdateMany<outbox::Entity>, attempts: i32, states: &[&str]) -> UpdateMany<outbox::Entity> {
+    update.filter(outbox::Column::State.is_in(states.iter().copied())).filter(outbox::Column::Attempts.eq(attempts))
 }
 
 /// Claimed rows grouped by the attempt count their claim gave them.
