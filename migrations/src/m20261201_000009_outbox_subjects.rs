@@ -32,6 +32,13 @@ enum Outbox {
 
 const INDEX: &str = "idx_outbox_notice_kind_created";
 
+/// [`subjects`] as one `UPDATE` on PostgreSQL: keys that do not name two
+/// uuids after their kind are left alone.
+const BACKFILL_ON_POSTGRES: &str = "UPDATE outbox \
+     SET notice_id = split_part(dedupe_key, ':', 2)::uuid, user_id = split_part(dedupe_key, ':', 3)::uuid \
+     WHERE kind IN ('publication', 'reminder', 'escalation') \
+       AND dedupe_key ~ '^(publish|remind|escalate):[0-9a-fA-F-]{36}:[0-9a-fA-F-]{36}(:|$)'";
+
 /// The (notice, user) a dedupe key names, for the keys that name one.
 fn subjects(dedupe_key: &str) -> Option<(Uuid, Uuid)> {
     let mut parts = dedupe_key.split(':');
@@ -48,27 +55,30 @@ impl MigrationTrait for Migration {
             m.alter_table(Table::alter().table(Outbox::Table).add_column(uuid_null(column)).to_owned()).await?;
         }
         let db = m.get_connection();
-        let backend = m.get_database_backend();
-        let rows = db
-            .query_all_raw(Statement::from_string(
-                backend,
-                "SELECT id, dedupe_key FROM outbox WHERE kind IN ('publication', 'reminder', 'escalation')",
-            ))
-            .await?;
-        let update = match backend {
-            DbBackend::Postgres => "UPDATE outbox SET notice_id = $1, user_id = $2 WHERE id = $3",
-            _ => "UPDATE outbox SET notice_id = ?, user_id = ? WHERE id = ?",
-        };
-        for row in rows {
-            let id: Uuid = row.try_get("", "id")?;
-            let key: String = row.try_get("", "dedupe_key")?;
-            if let Some((notice, user)) = subjects(&key) {
-                db.execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    update,
-                    [notice.into(), user.into(), id.into()],
+        if m.get_database_backend() == DbBackend::Postgres {
+            // One statement: the table is locked by the ALTERs above until
+            // this migration commits, so it must not take a round trip a row.
+            db.execute_unprepared(BACKFILL_ON_POSTGRES).await?;
+        } else {
+            // SQLite keeps uuids as 16-byte blobs, which its SQL cannot make
+            // from text: the keys are read here, a row at a time.
+            let rows = db
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Sqlite,
+                    "SELECT id, dedupe_key FROM outbox WHERE kind IN ('publication', 'reminder', 'escalation')",
                 ))
                 .await?;
+            for row in rows {
+                let id: Uuid = row.try_get("", "id")?;
+                let key: String = row.try_get("", "dedupe_key")?;
+                if let Some((notice, user)) = subjects(&key) {
+                    db.execute_raw(Statement::from_sql_and_values(
+                        DbBackend::Sqlite,
+                        "UPDATE outbox SET notice_id = ?, user_id = ? WHERE id = ?",
+                        [notice.into(), user.into(), id.into()],
+                    ))
+                    .await?;
+                }
             }
         }
         m.create_index(

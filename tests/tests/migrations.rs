@@ -170,6 +170,7 @@ async fn outbox_rows_get_their_notice_and_user(backend: Backend) {
         ("reminder", format!("remind:{notice}:{sam}:now-1764550000000000")),
         ("escalation", format!("escalate:{notice}:{fiona}")),
         ("welcome", format!("welcome:{sam}")),
+        ("publication", "publish:legacy-key:x".to_owned()),
     ];
     let mut ids = Vec::new();
     for (kind, key) in &rows {
@@ -205,6 +206,7 @@ async fn outbox_rows_get_their_notice_and_user(backend: Backend) {
         assert_eq!(subjects(&ids[1]), (Some(notice), Some(sam)), "{backend:?}, {round}: the reminder");
         assert_eq!(subjects(&ids[2]), (Some(notice), Some(fiona)), "{backend:?}, {round}: the escalation");
         assert_eq!(subjects(&ids[3]), (None, None), "{backend:?}, {round}: other mail names no notice");
+        assert_eq!(subjects(&ids[4]), (None, None), "{backend:?}, {round}: a key without uuids is left alone");
         assert_eq!(migrated[&ids[0]].state, "sent", "{backend:?}, {round}: nothing else changed");
     }
     db.close().await.ok();
