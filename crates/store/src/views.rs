@@ -221,8 +221,9 @@ pub struct SupersededLineView {
 pub struct GateView {
     /// True when finalisation would succeed now.
     pub ready: bool,
-    /// The quote's `valid_until` has passed (by the server's UTC date): its
-    /// owner must extend it before the quote can be finalised.
+    /// The quote's `valid_until` has passed (by the database's UTC date, the
+    /// one prices take force by): its owner must extend it before the quote
+    /// can be finalised.
     pub expired: bool,
     /// Notices published after the quote was drafted that the signer has not
     /// acknowledged, in publication order, with their effect on this quote.

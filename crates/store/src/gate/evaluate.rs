@@ -209,15 +209,8 @@ async fn evaluate_read(
         }
     }
 
-    let mut view = GateView {
-        ready: false,
-        // The server's clock, not the database's: a date, and the
-        // finalisation needs no round trip for it.
-        expired: quote.valid_until < Utc::now().date_naive(),
-        pending: vec![],
-        superseded: vec![],
-        price_override: None,
-    };
+    let mut view =
+        GateView { ready: false, expired: loaded.expired, pending: vec![], superseded: vec![], price_override: None };
     let mut evidence = Vec::new();
     match decide(quote.drafted_at, &published, &signer_acks) {
         GateDecision::Pending { pending } => {

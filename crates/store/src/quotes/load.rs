@@ -60,6 +60,8 @@ pub(crate) struct LoadedQuote {
     pub lines: Vec<quote_lines::Model>,
     /// Product id → unit price in force on the database's today (UTC).
     pub in_force: HashMap<Uuid, i64>,
+    /// `valid_until` is before the database's today (UTC).
+    pub expired: bool,
 }
 
 /// `q.a AS q_a, q.b AS q_b, …` for every column of an entity, so one row of a
@@ -77,7 +79,7 @@ pub fn load_quote_sql(backend: DbBackend) -> String {
         _ => ("date('now')", "?"),
     };
     format!(
-        "SELECT {quote}, {line}, {price} AS l_in_force \
+        "SELECT {quote}, {line}, {price} AS l_in_force, q.valid_until < {today} AS quote_expired \
          FROM quotes q LEFT JOIN quote_lines l ON l.quote_id = q.id LEFT JOIN products p ON p.id = l.product_id \
          WHERE q.id = {param} ORDER BY l.position",
         quote = prefixed_columns::<quotes::Column>("q"),
@@ -102,6 +104,7 @@ pub(crate) async fn load_quote(conn: &impl ConnectionTrait, id: Uuid) -> Result<
 pub(crate) fn loaded_quote(rows: &[QueryResult]) -> Result<LoadedQuote, StoreError> {
     let first = rows.first().ok_or(StoreError::not_found("quote"))?;
     let quote = quotes::Model::from_query_result(first, "q_")?;
+    let expired = first.try_get::<bool>("", "quote_expired")?;
     let mut lines = Vec::with_capacity(rows.len());
     let mut in_force = HashMap::with_capacity(rows.len());
     for row in rows {
@@ -115,7 +118,7 @@ pub(crate) fn loaded_quote(rows: &[QueryResult]) -> Result<LoadedQuote, StoreErr
         }
         lines.push(line);
     }
-    Ok(LoadedQuote { quote, lines, in_force })
+    Ok(LoadedQuote { quote, lines, in_force, expired })
 }
 
 /// [`load_quote`] for someone who may see it: finance, its owner or its signer.

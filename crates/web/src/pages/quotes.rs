@@ -178,7 +178,12 @@ async fn quote_page(
     let signer = app.store.get_user(quote.signer_id).await.map(|u| u.name).unwrap_or_else(|_| "unknown".into());
     let gate = match gate {
         Some(g) => Some(g),
-        None if quote.state == "draft" => Some(app.store.quote_gate(&user.0.actor, quote.id).await?),
+        None if quote.state == "draft" => match app.store.quote_gate(&user.0.actor, quote.id).await {
+            Ok(gate) => Some(gate),
+            // Finalised or cancelled since the quote was read: no gate to show.
+            Err(StoreError::Conflict { code: "quote_not_draft", .. }) => None,
+            Err(e) => return Err(e.into()),
+        },
         None => None,
     };
     let (ready, expired, pending, superseded, has_override) = match gate {
