@@ -226,19 +226,21 @@ both_backends! {
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
         create_product(&finance, "PUMP-1", "EUR", 250_000).await;
         create_product(&finance, "VALVE-7", "EUR", 4_990).await;
-        let in_force = publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(-2)).await;
+        // The days are read once, so that the test means the same at midnight.
+        let [d5, d3, d2, d1] = [-5, -3, -2, -1].map(date_in_days);
+        let in_force = publish_price_change(&finance, "PUMP-1", 260_000, &d2).await;
         let title = finance.get(&format!("/api/v1/notices/{in_force}")).await.body["title"].clone();
 
         // Dated before the price in force since two days ago: it would never apply.
         let late = create_notice(&finance, "Backdated pumps", json!([
-            {"sku": "VALVE-7", "unit_price_minor": 5_100, "effective_on": date_in_days(-5)},
-            {"sku": "PUMP-1", "unit_price_minor": 255_000, "effective_on": date_in_days(-3)},
+            {"sku": "VALVE-7", "unit_price_minor": 5_100, "effective_on": d5},
+            {"sku": "PUMP-1", "unit_price_minor": 255_000, "effective_on": d3},
         ])).await;
         let r = finance.post_empty(&format!("/api/v1/notices/{late}/publish")).await;
         assert_error(&r, 409, "change_never_in_force");
         let message = r.body["error"]["message"].as_str().unwrap();
         assert!(message.contains("Change 2 (PUMP-1)"), "{message}");
-        assert!(message.contains(title.as_str().unwrap()) && message.contains(&date_in_days(-2)), "{message}");
+        assert!(message.contains(title.as_str().unwrap()) && message.contains(&d2), "{message}");
         assert_eq!(finance.get(&format!("/api/v1/notices/{late}")).await.body["state"], "draft", "nothing published");
         let audit = finance.get("/api/v1/audit?action=notice.publish_refused").await;
         assert_eq!(audit.body[0]["subject_id"].as_str(), Some(late.as_str()), "{}", audit.text);
@@ -246,11 +248,23 @@ both_backends! {
         let pump = products.body.as_array().unwrap().iter().find(|p| p["sku"] == "PUMP-1").unwrap().clone();
         assert_eq!(pump["unit_price_minor"], 260_000, "{pump}");
 
+        // Nor may the notice outrank one of its own changes: VALVE-7 twice,
+        // the earlier date never in force.
+        let r = finance.patch(&format!("/api/v1/notices/{late}"), &json!({"changes": [
+            {"sku": "VALVE-7", "unit_price_minor": 5_100, "effective_on": d5},
+            {"sku": "VALVE-7", "unit_price_minor": 5_200, "effective_on": d1},
+        ]})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = finance.post_empty(&format!("/api/v1/notices/{late}/publish")).await;
+        assert_error(&r, 409, "change_never_in_force");
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("Change 1 (VALVE-7)") && message.contains("change 2 of this notice"), "{message}");
+
         // Dated on the day the price in force took effect, it takes over; a
         // backdated change with nothing later in force applies at once.
         let r = finance.patch(&format!("/api/v1/notices/{late}"), &json!({"changes": [
-            {"sku": "VALVE-7", "unit_price_minor": 5_100, "effective_on": date_in_days(-5)},
-            {"sku": "PUMP-1", "unit_price_minor": 255_000, "effective_on": date_in_days(-2)},
+            {"sku": "VALVE-7", "unit_price_minor": 5_100, "effective_on": d5},
+            {"sku": "PUMP-1", "unit_price_minor": 255_000, "effective_on": d2},
         ]})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         publish_notice(&finance, &late).await;

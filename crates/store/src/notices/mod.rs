@@ -43,9 +43,11 @@ pub struct NoticePatch {
 }
 
 mod acknowledge;
+mod force;
 
 pub use acknowledge::{Channel, ClientInfo};
 pub(crate) use acknowledge::{acknowledge_in, refused_acknowledgement};
+pub(crate) use force::check_changes_can_take_force;
 
 pub(crate) const PUBLISHED: &str = "published";
 const DRAFT: &str = "draft";
@@ -106,55 +108,6 @@ async fn write_changes(
 }
 
 /// The changes of each notice, with the product's name and currency.
-/// Refuses to publish a change that could never take force: one dated
-/// before a published change to the same product that is already in force
-/// on `today`. Prices in force go by effective date first (see
-/// `price_in_force_sql`), so that change would be outranked on every day
-/// from now on, yet the gate would still show salespeople its impact. 409
-/// `change_never_in_force`, naming the change, the notice in the way and
-/// the earliest date that would take force.
-pub(crate) async fn check_changes_can_take_force(
-    conn: &impl ConnectionTrait,
-    notice_id: Uuid,
-    today: NaiveDate,
-) -> Result<(), StoreError> {
-    let changes = notice_changes::Entity::find()
-        .filter(notice_changes::Column::NoticeId.eq(notice_id))
-        .order_by_asc(notice_changes::Column::Position)
-        .all(conn)
-        .await?;
-    for (n, change) in changes.iter().enumerate() {
-        if change.effective_on >= today {
-            continue;
-        }
-        let in_force = notice_changes::Entity::find()
-            .find_also_related(notices::Entity)
-            .filter(notice_changes::Column::ProductId.eq(change.product_id))
-            .filter(notices::Column::State.eq(PUBLISHED))
-            .filter(notice_changes::Column::EffectiveOn.gt(change.effective_on))
-            .filter(notice_changes::Column::EffectiveOn.lte(today))
-            .order_by_desc(notice_changes::Column::EffectiveOn)
-            .one(conn)
-            .await?;
-        if let Some((later, Some(notice))) = in_force {
-            return Err(StoreError::conflict(
-                "change_never_in_force",
-                format!(
-                    "Change {} ({}) is dated {}, but the price from “{}” has been in force since {}: it would never \
-                     take force. Date it {} or later, or leave it out.",
-                    n + 1,
-                    change.sku,
-                    change.effective_on,
-                    notice.title,
-                    later.effective_on,
-                    later.effective_on,
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 pub(crate) async fn load_changes(
     conn: &impl ConnectionTrait,
     notice_ids: &[Uuid],

@@ -1,0 +1,78 @@
+//! Whether a notice's price changes can take force, checked as it is
+//! published.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use super::PUBLISHED;
+use crate::StoreError;
+use crate::entity::notice_changes;
+use crate::entity::notices;
+
+/// Refuses to publish a change that could never take force: one dated
+/// before another change to the same product, published or in this notice,
+/// that is in force by `today`. Prices in force go by effective date first
+/// (see `price_in_force_sql`), so such a change would be outranked on every
+/// day from now on, yet the gate would still show salespeople its impact.
+/// 409 `change_never_in_force`, naming the change, the change in the way and
+/// the earliest date that would take force. One statement, however many
+/// changes are backdated: publication holds the gate exclusively meanwhile.
+pub(crate) async fn check_changes_can_take_force(
+    conn: &impl ConnectionTrait,
+    notice_id: Uuid,
+    today: NaiveDate,
+) -> Result<(), StoreError> {
+    let changes = notice_changes::Entity::find()
+        .filter(notice_changes::Column::NoticeId.eq(notice_id))
+        .order_by_asc(notice_changes::Column::Position)
+        .all(conn)
+        .await?;
+    let backdated: Vec<(usize, &notice_changes::Model)> =
+        changes.iter().enumerate().filter(|(_, c)| c.effective_on < today).collect();
+    if backdated.is_empty() {
+        return Ok(());
+    }
+    // Per product, the latest change in force by today, and where it is from.
+    let mut in_force: HashMap<Uuid, (NaiveDate, String)> = HashMap::new();
+    let published = notice_changes::Entity::find()
+        .find_also_related(notices::Entity)
+        .filter(notice_changes::Column::ProductId.is_in(backdated.iter().map(|(_, c)| c.product_id)))
+        .filter(notices::Column::State.eq(PUBLISHED))
+        .filter(notice_changes::Column::EffectiveOn.lte(today))
+        .all(conn)
+        .await?;
+    let from_published = published
+        .into_iter()
+        .filter_map(|(change, notice)| Some((change.product_id, change.effective_on, format!("“{}”", notice?.title))));
+    let from_this_notice = changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.effective_on <= today)
+        .map(|(n, c)| (c.product_id, c.effective_on, format!("change {} of this notice", n + 1)));
+    for (product, effective_on, source) in from_published.chain(from_this_notice) {
+        let latest = in_force.entry(product).or_insert((effective_on, source.clone()));
+        if effective_on > latest.0 {
+            *latest = (effective_on, source);
+        }
+    }
+    for (n, change) in backdated {
+        if let Some((since, source)) =
+            in_force.get(&change.product_id).filter(|(since, _)| *since > change.effective_on)
+        {
+            return Err(StoreError::conflict(
+                "change_never_in_force",
+                format!(
+                    "Change {} ({}) is dated {}, but the price from {source} is in force since {since}: it would \
+                     never take force. Date it {since} or later, or leave it out.",
+                    n + 1,
+                    change.sku,
+                    change.effective_on,
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
