@@ -14,7 +14,9 @@ async fn start_up_log(env: &[(&str, &str)]) -> String {
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("pricegate.db").display());
     let maildir = dir.path().join("mail").display().to_string();
     let mut cmd = Command::new(server_binary());
+    // Its own directory: a `.env` file where the tests run must not count.
     cmd.arg("serve")
+        .current_dir(dir.path())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "warn")

@@ -201,8 +201,8 @@ impl Currency {
         self.minor_digits
     }
 
-    /// `1234` EUR → `"12.34 EUR"`; for people, never for arithmetic.
-    /// An amount for people to read: `1,234.56 EUR`, thousands grouped.
+    /// `123456` EUR → `"1,234.56 EUR"`, thousands grouped: for people to
+    /// read, never for arithmetic or a form field (see [`Currency::decimal`]).
     pub fn format(&self, minor: MinorUnits) -> String {
         let (sign, whole, fraction) = self.parts(minor);
         let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);

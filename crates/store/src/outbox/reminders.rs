@@ -11,8 +11,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::{
-    Batch, CHUNK, ESCALATION, Letter, PendingPerson, REMINDER, active_with_role, blocked_quotes, notice_content,
-    recipient,
+    Batch, CHUNK, ESCALATION, Letter, PENDING, PendingPerson, REMINDER, SENT, active_with_role, blocked_quotes,
+    notice_content, recipient,
 };
 use crate::db::db_now;
 use crate::entity::{acknowledgements, notices, outbox, quotes, users};
@@ -80,13 +80,13 @@ async fn pending_sales(
 
 /// The ids of `people`, to narrow a query to them; `None` (everyone) when
 /// there are too many for one statement's parameters.
-fn signers(people: &[users::Model]) -> Option<Vec<Uuid>> {
+fn ids_if_few(people: &[users::Model]) -> Option<Vec<Uuid>> {
     (people.len() <= CHUNK).then(|| people.iter().map(|u| u.id).collect())
 }
 
 /// The dedupe keys among `keys` already in the outbox (exact matches, on
 /// the unique index), a chunk at a time.
-async fn existing_keys(conn: &impl ConnectionTrait, keys: Vec<String>) -> Result<HashSet<String>, StoreError> {
+async fn find_existing_keys(conn: &impl ConnectionTrait, keys: Vec<String>) -> Result<HashSet<String>, StoreError> {
     let mut existing = HashSet::new();
     for chunk in keys.chunks(CHUNK) {
         existing.extend(
@@ -157,7 +157,8 @@ impl Store {
                 continue;
             }
             let existing =
-                existing_keys(&self.db, pending.iter().map(|u| reminder_key(notice.id, u.id, due)).collect()).await?;
+                find_existing_keys(&self.db, pending.iter().map(|u| reminder_key(notice.id, u.id, due)).collect())
+                    .await?;
             let missing: Vec<&users::Model> =
                 pending.iter().filter(|u| !existing.contains(&reminder_key(notice.id, u.id, due))).collect();
             if missing.is_empty() && due < schedule.len() {
@@ -166,7 +167,7 @@ impl Store {
 
             let txn = self.begin_write().await?;
             let content = notice_content(&txn, &notice).await?;
-            let mut blocked = blocked_quotes(&txn, &content, signers(&pending).as_deref()).await?;
+            let mut blocked = blocked_quotes(&txn, &content, ids_if_few(&pending).as_deref()).await?;
             let mut batch = Batch::new(&setup, now);
             for user in &missing {
                 let to = recipient(user);
@@ -207,7 +208,9 @@ impl Store {
     /// notice (finance's "remind them" button), except those who had a
     /// reminder, of the schedule's or a click's, within
     /// [`REMIND_NOW_AGAIN_AFTER_MINUTES`]: a second click, a colleague's click a
-    /// minute later, or a click just after a scheduled reminder, mails nobody twice.
+    /// minute later, or a click just after a scheduled reminder, mails nobody
+    /// twice. (A click and a scheduled reminder queued in the same instant
+    /// may both go: the worker's tick does not wait for the click.)
     pub async fn remind_now(&self, actor: &Actor, notice_id: Uuid) -> Result<Reminded, StoreError> {
         let setup = self.mail_setup()?;
         let txn = self.begin_write().await?;
@@ -229,6 +232,8 @@ impl Store {
             .filter(outbox::Column::NoticeId.eq(notice_id))
             .filter(outbox::Column::Kind.eq(REMINDER))
             .filter(outbox::Column::CreatedAt.gt(since))
+            // One that failed or was set aside reached nobody.
+            .filter(outbox::Column::State.is_in([PENDING, SENT]))
             .into_tuple::<Option<Uuid>>()
             .all(&txn)
             .await?
@@ -238,7 +243,7 @@ impl Store {
         let (due, skipped): (Vec<_>, Vec<_>) =
             pending_sales(&txn, notice_id, None).await?.into_iter().partition(|u| !just_reminded.contains(&u.id));
         let content = notice_content(&txn, &notice).await?;
-        let blocked = blocked_quotes(&txn, &content, signers(&due).as_deref()).await?;
+        let blocked = blocked_quotes(&txn, &content, ids_if_few(&due).as_deref()).await?;
         let mut batch = Batch::new(&setup, now);
         let stamp = now.timestamp_micros();
         for user in due {

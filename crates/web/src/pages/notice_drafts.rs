@@ -112,10 +112,25 @@ async fn new_form(user: PageUser) -> Result<Response, PageError> {
     Ok(render(StatusCode::OK, &DraftPage::new(&user)))
 }
 
-/// `1390`, `1390.5`, `1,390.50` in a currency with `digits` minor digits.
+/// `1390`, `1390.5`, `1,390.50` (or `1 390.50`, `1'390.50`) in a currency
+/// with `digits` minor digits. A separator stands only between groups of
+/// three digits before the point: `1390,50`, a decimal comma, is refused
+/// rather than read as a hundred times the price.
 pub(super) fn parse_amount(raw: &str, digits: u8) -> Option<i64> {
-    let cleaned: String = raw.trim().chars().filter(|c| *c != ',' && *c != ' ' && *c != '\'').collect();
-    let (whole, frac) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+    let raw = raw.trim();
+    let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
+    let whole = match whole.chars().find(|c| matches!(c, ',' | ' ' | '\'')) {
+        None => whole.to_owned(),
+        Some(separator) => {
+            let groups: Vec<&str> = whole.split(separator).collect();
+            let grouped = (1..=3).contains(&groups[0].len()) && groups[1..].iter().all(|g| g.len() == 3);
+            if !grouped {
+                return None;
+            }
+            groups.concat()
+        }
+    };
+    let whole = whole.as_str();
     if whole.is_empty()
         || frac.len() > usize::from(digits)
         || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
@@ -147,9 +162,9 @@ fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceCha
             .find(|p| p.sku == sku.as_str())
             .ok_or_else(|| format!("Line {n}: there is no product with sku {sku}."))?;
         let digits = Currency::parse(&product.currency).map_or(2, |c| c.minor_digits());
-        let unit_price_minor = parse_amount(price, digits)
-            .filter(|p| *p > 0)
-            .ok_or_else(|| format!("Line {n}: {price:?} is not a price in {}.", product.currency))?;
+        let unit_price_minor = parse_amount(price, digits).filter(|p| *p > 0).ok_or_else(|| {
+            format!("Line {n}: {price:?} is not a price in {}: write it like 1390.50 or 1,390.50.", product.currency)
+        })?;
         let effective_on = parse_date("date", date)
             .map_err(|_| format!("Line {n}: {:?} is not a date written YYYY-MM-DD.", date.trim()))?;
         if let Some((first, _)) = lines.iter().find(|(_, c)| c.sku == sku && c.effective_on == effective_on) {
@@ -319,6 +334,13 @@ mod tests {
         assert_eq!(parse_amount("1,390.5", 2), Some(139_050));
         assert_eq!(parse_amount("12", 0), Some(12));
         assert_eq!(parse_amount("1.234", 2), None);
+        assert_eq!(parse_amount("1,234,567.89", 2), Some(123_456_789));
+        assert_eq!(parse_amount("1 390.50", 2), Some(139_050));
+        assert_eq!(parse_amount("1'390", 2), Some(139_000));
+        assert_eq!(parse_amount("1390,50", 2), None, "a decimal comma is not a thousands separator");
+        assert_eq!(parse_amount("1,39", 2), None);
+        assert_eq!(parse_amount("1,390 000", 2), None, "one separator throughout");
+        assert_eq!(parse_amount("1,390.5,0", 2), None);
         assert_eq!(parse_amount("-5", 2), None);
         assert_eq!(parse_amount("", 2), None);
     }

@@ -204,7 +204,7 @@ async fn import(
 fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProduct, Invalid> {
     let currency = Currency::parse(&input.currency)?;
     let price = super::notice_drafts::parse_amount(&input.price, currency.minor_digits()).ok_or_else(|| {
-        Invalid::new("price", format!("Write the unit price in {}, such as 1250.00.", currency.code()))
+        Invalid::new("price", format!("Write the unit price in {}, such as 1250.00 or 1,250.00.", currency.code()))
     })?;
     Ok(pricegate_store::NewProduct {
         sku: Sku::parse(&input.sku)?,
