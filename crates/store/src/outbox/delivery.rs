@@ -3,19 +3,18 @@
 //! acknowledgement-link token just before it leaves, and recording what
 //! became of each attempt.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany};
 use uuid::Uuid;
 
-use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, PUBLICATION, REMINDER, SENT, SKIPPED};
+use super::moot::{ack_target, find_moot};
+use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, SENT, SKIPPED};
 use crate::auth::{hash_token, random_token};
 use crate::db::db_now;
-use crate::entity::{ack_tokens, acknowledgements, outbox, users};
+use crate::entity::{ack_tokens, outbox};
 use crate::{Store, StoreError};
 
 /// Due rows, oldest first, skipping rows another worker holds (PostgreSQL;
@@ -27,93 +26,6 @@ fn due_mail(now: DateTime<Utc>, limit: u64) -> sea_orm::Select<outbox::Entity> {
         .order_by_asc(outbox::Column::NextAttemptAt)
         .limit(limit)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-}
-
-/// The (notice, user) a publication, reminder or escalation is about and
-/// for. A row written by a process from before the outbox named them (one
-/// still running beside newer ones on PostgreSQL, say) has them only in its
-/// dedupe key: `publish:<notice>:<user>`, `remind:<notice>:<user>:…`,
-/// `escalate:<notice>:<user>`.
-fn subjects(row: &outbox::Model) -> Option<(Uuid, Uuid)> {
-    if let (Some(notice), Some(user)) = (row.notice_id, row.user_id) {
-        return Some((notice, user));
-    }
-    let mut parts = row.dedupe_key.split(':');
-    if !matches!(parts.next()?, "publish" | "remind" | "escalate") {
-        return None;
-    }
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-}
-
-/// The (notice, user) whose ack link a row carries: publications and
-/// reminders carry one; an escalation to finance does not, nor does any
-/// other mail.
-fn ack_target(row: &outbox::Model) -> Option<(Uuid, Uuid)> {
-    if row.kind != PUBLICATION && row.kind != REMINDER {
-        return None;
-    }
-    subjects(row)
-}
-
-/// Why a queued letter is no longer sent: its recipient was deactivated.
-const RECIPIENT_DEACTIVATED: &str = "Not sent: the recipient's account was deactivated before it went out.";
-/// Why a queued letter is no longer sent: its notice was acknowledged.
-const ALREADY_ACKNOWLEDGED: &str = "Not sent: the recipient acknowledged the notice before it went out.";
-
-/// The rows among `rows` that no longer need to go out, each with the
-/// reason: a letter to someone deactivated since it was queued, and a
-/// publication or reminder whose notice its recipient has acknowledged
-/// since (after an SMTP outage, say, or when they read the notice in the
-/// browser before the fan-out reached them). An escalation goes out even if
-/// everyone it names has acknowledged since: it is finance's record of who
-/// was late.
-async fn find_moot(
-    conn: &impl ConnectionTrait,
-    rows: &[outbox::Model],
-) -> Result<HashMap<Uuid, &'static str>, StoreError> {
-    let people: HashSet<Uuid> = rows.iter().filter_map(|row| subjects(row).map(|(_, user)| user)).collect();
-    if people.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let inactive: HashSet<Uuid> = users::Entity::find()
-        .select_only()
-        .column(users::Column::Id)
-        .filter(users::Column::Id.is_in(people))
-        .filter(users::Column::Active.eq(false))
-        .into_tuple::<Uuid>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .collect();
-    let linked: Vec<(Uuid, Uuid)> = rows.iter().filter_map(ack_target).collect();
-    let acknowledged: HashSet<(Uuid, Uuid)> = if linked.is_empty() {
-        HashSet::new()
-    } else {
-        let notices: HashSet<Uuid> = linked.iter().map(|(notice, _)| *notice).collect();
-        let readers: HashSet<Uuid> = linked.iter().map(|(_, user)| *user).collect();
-        acknowledgements::Entity::find()
-            .select_only()
-            .columns([acknowledgements::Column::NoticeId, acknowledgements::Column::UserId])
-            .filter(acknowledgements::Column::NoticeId.is_in(notices))
-            .filter(acknowledgements::Column::UserId.is_in(readers))
-            .into_tuple::<(Uuid, Uuid)>()
-            .all(conn)
-            .await?
-            .into_iter()
-            .collect()
-    };
-    Ok(rows
-        .iter()
-        .filter_map(|row| {
-            if subjects(row).is_some_and(|(_, user)| inactive.contains(&user)) {
-                Some((row.id, RECIPIENT_DEACTIVATED))
-            } else if ack_target(row).is_some_and(|target| acknowledged.contains(&target)) {
-                Some((row.id, ALREADY_ACKNOWLEDGED))
-            } else {
-                None
-            }
-        })
-        .collect())
 }
 
 impl Store {
@@ -330,8 +242,7 @@ fn by_attempts(claimed: &[(Uuid, i32)]) -> BTreeMap<i32, Vec<Uuid>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{ack_target, due_mail};
-    use crate::entity::outbox;
+    use super::due_mail;
     use sea_orm::{DbBackend, QueryTrait};
 
     #[test]
@@ -340,33 +251,5 @@ mod tests {
         assert!(sql.ends_with("FOR UPDATE SKIP LOCKED"), "{sql}");
         let sql = due_mail(chrono::Utc::now(), 10).build(DbBackend::Sqlite).to_string();
         assert!(!sql.contains("FOR UPDATE"), "{sql}");
-    }
-
-    #[test]
-    fn publications_and_reminders_carry_their_readers_link_and_nothing_else_does() {
-        let (n, u) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-        let row = |kind: &str| outbox::Model {
-            id: uuid::Uuid::new_v4(),
-            dedupe_key: String::new(),
-            kind: kind.to_owned(),
-            to_addr: String::new(),
-            to_name: String::new(),
-            subject: String::new(),
-            text_body: String::new(),
-            html_body: String::new(),
-            message_id: String::new(),
-            state: super::PENDING.to_owned(),
-            attempts: 0,
-            next_attempt_at: chrono::Utc::now(),
-            last_error: None,
-            created_at: chrono::Utc::now(),
-            sent_at: None,
-            notice_id: Some(n),
-            user_id: Some(u),
-        };
-        assert_eq!(ack_target(&row(super::PUBLICATION)), Some((n, u)));
-        assert_eq!(ack_target(&row(super::REMINDER)), Some((n, u)));
-        assert_eq!(ack_target(&row(super::super::ESCALATION)), None, "finance gets no link to acknowledge for");
-        assert_eq!(ack_target(&outbox::Model { notice_id: None, ..row(super::REMINDER) }), None);
     }
 }

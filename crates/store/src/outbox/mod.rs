@@ -19,6 +19,7 @@
 mod admin;
 mod delivery;
 mod fanout;
+mod moot;
 mod reminders;
 
 use std::collections::HashMap;
