@@ -301,7 +301,17 @@ pub fn assert_error_shape(r: &Response) {
     assert!(error["code"].as_str().is_some_and(|c| !c.is_empty()), "no error code in {} {}", r.status, r.text);
     let message = error["message"].as_str().unwrap_or("");
     assert!(!message.is_empty(), "no error message in {} {}", r.status, r.text);
-    const RUST_PHRASES: [&str; 6] = ["expected struct", "expected enum", "target type", "Vec<", "Option<", "::"];
+    const RUST_PHRASES: [&str; 9] = [
+        "expected struct",
+        "expected enum",
+        "target type",
+        "Vec<",
+        "Option<",
+        "::",
+        "invalid digit found",
+        "UUID parsing failed",
+        "Cannot parse `",
+    ];
     const RUST_TYPES: [&str; 14] =
         ["u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize", "f32", "f64"];
     let speaks_rust = RUST_PHRASES.iter().any(|p| message.contains(p))

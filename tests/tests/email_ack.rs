@@ -204,9 +204,11 @@ both_backends! {
         let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         let (_, rita) = app.user(Role::Sales, "Rita").await;
         let (_, olga) = app.user(Role::Sales, "Olga").await;
+        let (_, dora) = app.user(Role::Sales, "Dora").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
         create_product(&finance, "PUMP-1", "EUR", 250000).await;
         let nid = publish_pump_notice(&finance).await;
-        sink.wait_until(WAIT, "three publication e-mails", |m| m.len() >= 3).await;
+        sink.wait_until(WAIT, "four publication e-mails", |m| m.len() >= 4).await;
         let link_of = |email: &str| sink.to(email)[0].ack_link().expect("a link");
         let sam_link = link_of(&sam_user.email);
 
@@ -258,6 +260,15 @@ both_backends! {
             let (status, body) = page(method, &rita_link).await;
             assert_eq!(status, 410, "{body}");
             assert!(body.contains("expired"), "{body}");
+        }
+
+        // Deactivated: Dora has left; her link says so, and acknowledges nothing.
+        let r = admin.patch(&format!("/api/v1/users/{}", dora.id), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for method in [reqwest::Method::GET, reqwest::Method::POST] {
+            let (status, body) = page(method, &link_of(&dora.email)).await;
+            assert_eq!(status, 403, "{body}");
+            assert!(body.contains("no longer active"), "{body}");
         }
 
         // Nothing of that recorded an acknowledgement: only Sam's (by API).

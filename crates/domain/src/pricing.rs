@@ -68,9 +68,17 @@ pub struct NoticeImpact {
 /// What a notice's changes do to a quote priced at `lines`: for every line
 /// whose product the notice re-prices, the old and new line totals (the
 /// line's discount applies to both) and the difference; and the sum.
-/// Where a notice lists the same sku twice, the last change wins.
+/// Where a notice changes a sku more than once, the change it leaves in
+/// force counts: the latest effective date, then the later in the list, as
+/// prices in force are read.
 pub fn impact_of(lines: &[PricedLine], changes: &[PriceChange]) -> NoticeImpact {
-    let by_sku: HashMap<&str, &PriceChange> = changes.iter().map(|c| (c.sku.as_str(), c)).collect();
+    let mut by_sku: HashMap<&str, &PriceChange> = HashMap::new();
+    for change in changes {
+        let latest = by_sku.entry(change.sku.as_str()).or_insert(change);
+        if change.effective_on >= latest.effective_on {
+            *latest = change;
+        }
+    }
     let mut impact = NoticeImpact::default();
     for line in lines {
         let Some(change) = by_sku.get(line.sku.as_str()) else { continue };
@@ -128,6 +136,18 @@ mod tests {
         assert_eq!(impact.lines[0].delta_minor, 40 * 25_000);
         assert_eq!(impact.lines[1].delta_minor, 2 * 25_000 * 9 / 10);
         assert_eq!(impact.total_delta_minor, 1_000_000 + 45_000);
+    }
+
+    #[test]
+    fn a_sku_changed_twice_counts_at_the_price_it_is_left_at() {
+        let date = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        let change = |price, on| PriceChange { sku: "PUMP".into(), unit_price_minor: price, effective_on: date(on) };
+        let lines = [line("PUMP", 10, 12_500, 0)];
+        let later_first = impact_of(&lines, &[change(14_000, "2099-02-01"), change(13_000, "2099-01-01")]);
+        assert_eq!((later_first.lines[0].new_unit_price_minor, later_first.total_delta_minor), (14_000, 15_000));
+        let same_day = impact_of(&lines, &[change(14_000, "2099-01-01"), change(13_000, "2099-01-01")]);
+        assert_eq!(same_day.lines[0].new_unit_price_minor, 13_000, "the later in the list");
+        assert_eq!(same_day.lines.len(), 1, "one line, once");
     }
 
     #[test]

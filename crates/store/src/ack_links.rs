@@ -24,6 +24,9 @@ pub enum AckLinkError {
     Expired,
     #[error("the acknowledgement link has been used")]
     Used,
+    /// The link's person can no longer log in: their account was deactivated.
+    #[error("the acknowledgement link's account is deactivated")]
+    AccountInactive,
     /// The person acknowledged the notice another way (browser, API, another link).
     #[error("the notice is already acknowledged")]
     AlreadyAcknowledged { acknowledged_at: DateTime<Utc> },
@@ -73,8 +76,10 @@ async fn check(
     if row.expires_at <= now {
         return Err(AckLinkError::Expired);
     }
-    let user =
-        users::Entity::find_by_id(row.user_id).one(conn).await?.filter(|u| u.active).ok_or(AckLinkError::Unknown)?;
+    let user = users::Entity::find_by_id(row.user_id).one(conn).await?.ok_or(AckLinkError::Unknown)?;
+    if !user.active {
+        return Err(AckLinkError::AccountInactive);
+    }
     let notice = notices::Entity::find_by_id(row.notice_id)
         .one(conn)
         .await?
@@ -130,6 +135,7 @@ impl Store {
             AckLinkError::Unknown => return Ok(()),
             AckLinkError::Expired => "expired_link",
             AckLinkError::Used => "used_link",
+            AckLinkError::AccountInactive => "inactive_account",
             AckLinkError::AlreadyAcknowledged { .. } => "already_acknowledged",
             AckLinkError::Store(e) => match refusal_code(e) {
                 Some(code) => code,

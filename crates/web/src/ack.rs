@@ -99,6 +99,11 @@ fn refusal(e: AckLinkError) -> Response {
             "This link has expired",
             "Acknowledgement links work for a limited time. Acknowledge the notice in Pricegate itself, or wait for the next reminder.",
         ),
+        AckLinkError::AccountInactive => refused(
+            StatusCode::FORBIDDEN,
+            "This account is no longer active",
+            "The link belongs to an account that has been deactivated, so it acknowledges nothing. If that is a mistake, ask an administrator.",
+        ),
         AckLinkError::Used => refused(
             StatusCode::CONFLICT,
             "This link has already been used",

@@ -112,8 +112,18 @@ fn plain_words(message: &str) -> String {
     const PREAMBLES: [&str; 2] =
         ["Failed to deserialize the JSON body into the target type: ", "Failed to deserialize query string: "];
     let message = PREAMBLES.iter().find_map(|p| message.strip_prefix(p)).unwrap_or(message);
+    // What Rust's number and uuid parsing say of a query value.
+    let message = match message.find("UUID parsing failed") {
+        Some(at) => format!("{}expected a UUID", &message[..at]),
+        None => message.to_owned(),
+    };
+    let message = message
+        .replace("invalid digit found in string", "expected a whole number")
+        .replace("cannot parse integer from empty string", "expected a whole number")
+        .replace("number too large to fit in target type", "the number is too large")
+        .replace("number too small to fit in target type", "the number is too small");
     let mut out = String::with_capacity(message.len());
-    let mut rest = message;
+    let mut rest = message.as_str();
     while let Some(at) = rest.find("expected ") {
         let (before, after) = rest.split_at(at + "expected ".len());
         out.push_str(before);
@@ -155,11 +165,13 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| ApiPath(p.0)).map_err(
-            |e: PathRejection| {
+            |_: PathRejection| {
+                // Every id in an address is a UUID; serde's words for why
+                // this one is not would speak of Rust, not of the API.
                 AppError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_id",
-                    format!("The address holds an invalid id: {}.", e.body_text()),
+                    "The address holds an invalid id: ids are UUIDs, such as 0f8fad5b-d9cb-469f-a165-70867728950e.",
                 )
             },
         )
@@ -315,6 +327,15 @@ mod tests {
             "limit: expected a whole number, expected a number"
         );
         assert_eq!(plain_words("expected enum Role"), "expected one of the allowed values");
+        assert_eq!(
+            plain_words("Failed to deserialize query string: limit: invalid digit found in string"),
+            "limit: expected a whole number"
+        );
+        assert_eq!(plain_words("limit: number too large to fit in target type"), "limit: the number is too large");
+        assert_eq!(
+            plain_words("before: UUID parsing failed: invalid character: found `y` at 0"),
+            "before: expected a UUID"
+        );
         assert_eq!(plain_words("expected a string"), "expected a string");
         assert_eq!(
             plain_words("unknown field `x`, expected one of `a`, `b`"),

@@ -162,7 +162,7 @@ fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceCha
             .find(|p| p.sku == sku.as_str())
             .ok_or_else(|| format!("Line {n}: there is no product with sku {sku}."))?;
         let digits = Currency::parse(&product.currency).map_or(2, |c| c.minor_digits());
-        let unit_price_minor = parse_amount(price, digits).filter(|p| *p > 0).ok_or_else(|| {
+        let unit_price_minor = parse_amount(price, digits).ok_or_else(|| {
             format!("Line {n}: {price:?} is not a price in {}: write it like 1390.50 or 1,390.50.", product.currency)
         })?;
         let effective_on = parse_date("date", date)
