@@ -304,3 +304,39 @@ async fn every_page_is_usable_at_phone_width_for_each_role() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_a_change_that_would_never_take_force_is_refused_on_the_confirmation_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let in_force = create_notice(
+        &finance_api,
+        "Pumps up",
+        json!([{"sku": "PUMP-100", "unit_price_minor": 130_000, "effective_on": date_in_days(-1)}]),
+    )
+    .await;
+    publish_notice(&finance_api, &in_force).await;
+    let late = create_notice(
+        &finance_api,
+        "Pumps, backdated",
+        json!([{"sku": "PUMP-100", "unit_price_minor": 128_000, "effective_on": date_in_days(-3)}]),
+    )
+    .await;
+    let base = app.base.clone();
+
+    let path = format!("/notices/{late}/publish");
+    with_browsers(1, move |browsers| async move {
+        let fiona = Page::new(browsers[0].clone(), &base);
+        fiona.log_in(&finance.email, PASSWORD).await;
+        fiona.goto(&path).await;
+        fiona.submit("#publish").await;
+        assert_eq!(fiona.path().await, path, "the confirmation again");
+        let refused = fiona.text("#publish-refused").await;
+        assert!(refused.contains("would never take force") && refused.contains("“Pumps up”"), "{refused}");
+        assert!(fiona.exists("#edit-notice").await, "the way to fix the draft");
+    })
+    .await;
+    assert_eq!(finance_api.get(&format!("/api/v1/notices/{late}")).await.body["state"], "draft");
+    app.stop().await;
+}

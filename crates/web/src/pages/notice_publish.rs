@@ -13,6 +13,7 @@ use axum::routing::get;
 use pricegate_domain::Role;
 use pricegate_mail::render_markdown;
 use pricegate_store::REMIND_NOW_AGAIN_AFTER_MINUTES as AGAIN;
+use pricegate_store::StoreError;
 use uuid::Uuid;
 
 use super::ChangeRow;
@@ -37,6 +38,8 @@ struct ConfirmPage {
     salespeople: usize,
     touched: Vec<TouchedQuote>,
     at_stake: Vec<String>,
+    /// Why the last press of "Publish now" was refused, if it was.
+    refused: Option<String>,
 }
 
 /// An open quote that the notice will block, and what it does to its total.
@@ -93,12 +96,23 @@ async fn confirm_publish(
     user: PageUser,
 ) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
+    confirm_page(&app, &user, id, None).await
+}
+
+/// The confirmation, with the reason the draft could not be published when
+/// it was just refused (409): the draft is still there to edit.
+async fn confirm_page(
+    app: &AppState,
+    user: &PageUser,
+    id: Uuid,
+    refused: Option<String>,
+) -> Result<Response, PageError> {
     let n = app.store.get_notice(&user.0.actor, id).await?;
     if n.state == "published" {
         return Ok(Redirect::to(&format!("/notices/{}/dashboard", n.id)).into_response());
     }
     let salespeople = app.store.list_users().await?.iter().filter(|u| u.active && u.role == "sales").count();
-    let (touched, at_stake) = touched_quotes(&app, &user, &n.changes).await?;
+    let (touched, at_stake) = touched_quotes(app, user, &n.changes).await?;
     let page = ConfirmPage {
         layout: user.layout(format!("Publish: {}", n.title)),
         csrf: user.csrf().to_owned(),
@@ -109,8 +123,10 @@ async fn confirm_publish(
         salespeople,
         touched,
         at_stake,
+        refused,
     };
-    Ok(render(StatusCode::OK, &page))
+    let status = if page.refused.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+    Ok(render(status, &page))
 }
 
 async fn publish(
@@ -118,8 +134,13 @@ async fn publish(
     PageId(id): PageId,
     CsrfForm { user, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    app.store.publish_notice(&user.0.actor, id).await?;
-    Ok(Redirect::to(&format!("/notices/{id}/dashboard")).into_response())
+    match app.store.publish_notice(&user.0.actor, id).await {
+        Ok(_) => Ok(Redirect::to(&format!("/notices/{id}/dashboard")).into_response()),
+        Err(StoreError::Conflict { code: "change_never_in_force", message }) => {
+            confirm_page(&app, &user, id, Some(message)).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 struct AckRow {
