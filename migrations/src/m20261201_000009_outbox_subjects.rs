@@ -33,11 +33,13 @@ enum Outbox {
 const INDEX: &str = "idx_outbox_notice_kind_created";
 
 /// [`subjects`] as one `UPDATE` on PostgreSQL: keys that do not name two
-/// uuids after their kind are left alone.
+/// uuids (in their hyphenated form, the only one Pricegate writes) after
+/// their kind are left alone, so no cast can fail the migration.
 const BACKFILL_ON_POSTGRES: &str = "UPDATE outbox \
      SET notice_id = split_part(dedupe_key, ':', 2)::uuid, user_id = split_part(dedupe_key, ':', 3)::uuid \
      WHERE kind IN ('publication', 'reminder', 'escalation') \
-       AND dedupe_key ~ '^(publish|remind|escalate):[0-9a-fA-F-]{36}:[0-9a-fA-F-]{36}(:|$)'";
+       AND dedupe_key ~ '^(publish|remind|escalate):[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}:\
+       [0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(:|$)'";
 
 /// The (notice, user) a dedupe key names, for the keys that name one.
 fn subjects(dedupe_key: &str) -> Option<(Uuid, Uuid)> {
@@ -50,6 +52,13 @@ fn subjects(dedupe_key: &str) -> Option<(Uuid, Uuid)> {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// In one transaction on SQLite too (PostgreSQL's is the default): a
+    /// start killed half-way through the backfill must not leave the columns
+    /// added and the migration unrecorded.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for column in [Outbox::NoticeId, Outbox::UserId] {
             m.alter_table(Table::alter().table(Outbox::Table).add_column(uuid_null(column)).to_owned()).await?;

@@ -331,7 +331,8 @@ async fn publishing_a_change_that_would_never_take_force_is_refused_on_the_confi
         fiona.log_in(&finance.email, PASSWORD).await;
         fiona.goto(&path).await;
         fiona.submit("#publish").await;
-        assert_eq!(fiona.path().await, path, "the confirmation again");
+        assert_eq!(fiona.path().await, path);
+        assert!(fiona.exists("#publish").await, "the confirmation again, not an error page");
         let refused = fiona.text("#publish-refused").await;
         assert!(refused.contains("would never take force") && refused.contains("“Pumps up”"), "{refused}");
         assert!(fiona.exists("#edit-notice").await, "the way to fix the draft");

@@ -171,6 +171,7 @@ async fn outbox_rows_get_their_notice_and_user(backend: Backend) {
         ("escalation", format!("escalate:{notice}:{fiona}")),
         ("welcome", format!("welcome:{sam}")),
         ("publication", "publish:legacy-key:x".to_owned()),
+        ("escalation", format!("escalate:{}:{}", "-".repeat(36), "0e7c6a1-b1234-4abc-8def-0123456789ab")),
     ];
     let mut ids = Vec::new();
     for (kind, key) in &rows {
@@ -207,6 +208,7 @@ async fn outbox_rows_get_their_notice_and_user(backend: Backend) {
         assert_eq!(subjects(&ids[2]), (Some(notice), Some(fiona)), "{backend:?}, {round}: the escalation");
         assert_eq!(subjects(&ids[3]), (None, None), "{backend:?}, {round}: other mail names no notice");
         assert_eq!(subjects(&ids[4]), (None, None), "{backend:?}, {round}: a key without uuids is left alone");
+        assert_eq!(subjects(&ids[5]), (None, None), "{backend:?}, {round}: nor one of uuid-like characters");
         assert_eq!(migrated[&ids[0]].state, "sent", "{backend:?}, {round}: nothing else changed");
     }
     db.close().await.ok();

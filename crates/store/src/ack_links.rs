@@ -55,7 +55,7 @@ pub fn looks_like_token(token: &str) -> bool {
 }
 
 /// Checks a token against its row, in a fixed order: unknown, used,
-/// acknowledged already, expired.
+/// acknowledged already, expired, account deactivated.
 async fn check(
     conn: &impl ConnectionTrait,
     row: Option<ack_tokens::Model>,

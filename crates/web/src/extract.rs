@@ -114,7 +114,10 @@ fn plain_words(message: &str) -> String {
     let message = PREAMBLES.iter().find_map(|p| message.strip_prefix(p)).unwrap_or(message);
     // What Rust's number and uuid parsing say of a query value.
     let message = match message.find("UUID parsing failed") {
-        Some(at) => format!("{}expected a UUID", &message[..at]),
+        Some(at) => {
+            let place = message[at..].find(" at line ").map_or("", |l| &message[at + l..]);
+            format!("{}expected a UUID{place}", &message[..at])
+        }
         None => message.to_owned(),
     };
     let message = message
@@ -335,6 +338,10 @@ mod tests {
         assert_eq!(
             plain_words("before: UUID parsing failed: invalid character: found `y` at 0"),
             "before: expected a UUID"
+        );
+        assert_eq!(
+            plain_words("signer_id: UUID parsing failed: invalid length: expected 36, found 3 at line 1 column 18"),
+            "signer_id: expected a UUID at line 1 column 18"
         );
         assert_eq!(plain_words("expected a string"), "expected a string");
         assert_eq!(

@@ -35,8 +35,9 @@ pub(crate) async fn check_changes_can_take_force(
     if backdated.is_empty() {
         return Ok(());
     }
-    // Per product, the latest change in force by today, and where it is from.
-    let mut in_force: HashMap<Uuid, (NaiveDate, String)> = HashMap::new();
+    // Per product, the latest change in force by today: its date, where it
+    // is from, and whether that is this notice.
+    let mut in_force: HashMap<Uuid, (NaiveDate, String, bool)> = HashMap::new();
     let published = notice_changes::Entity::find()
         .find_also_related(notices::Entity)
         .filter(notice_changes::Column::ProductId.is_in(backdated.iter().map(|(_, c)| c.product_id)))
@@ -44,35 +45,42 @@ pub(crate) async fn check_changes_can_take_force(
         .filter(notice_changes::Column::EffectiveOn.lte(today))
         .all(conn)
         .await?;
-    let from_published = published
-        .into_iter()
-        .filter_map(|(change, notice)| Some((change.product_id, change.effective_on, format!("“{}”", notice?.title))));
+    let from_published = published.into_iter().filter_map(|(change, notice)| {
+        Some((change.product_id, change.effective_on, format!("“{}”", notice?.title), false))
+    });
     let from_this_notice = changes
         .iter()
         .enumerate()
         .filter(|(_, c)| c.effective_on <= today)
-        .map(|(n, c)| (c.product_id, c.effective_on, format!("change {} of this notice", n + 1)));
-    for (product, effective_on, source) in from_published.chain(from_this_notice) {
-        let latest = in_force.entry(product).or_insert((effective_on, source.clone()));
+        .map(|(n, c)| (c.product_id, c.effective_on, format!("change {} of this notice", n + 1), true));
+    for (product, effective_on, source, own) in from_published.chain(from_this_notice) {
+        let latest = in_force.entry(product).or_insert((effective_on, source.clone(), own));
         if effective_on > latest.0 {
-            *latest = (effective_on, source);
+            *latest = (effective_on, source, own);
         }
     }
     for (n, change) in backdated {
-        if let Some((since, source)) =
-            in_force.get(&change.product_id).filter(|(since, _)| *since > change.effective_on)
-        {
-            return Err(StoreError::conflict(
-                "change_never_in_force",
-                format!(
-                    "Change {} ({}) is dated {}, but the price from {source} is in force since {since}: it would \
-                     never take force. Date it {since} or later, or leave it out.",
-                    n + 1,
-                    change.sku,
-                    change.effective_on,
-                ),
-            ));
-        }
+        let Some((since, source, own)) =
+            in_force.get(&change.product_id).filter(|(since, ..)| *since > change.effective_on)
+        else {
+            continue;
+        };
+        // Redating it would only outrank the other change of this notice.
+        let remedy = if *own {
+            "Leave one of the two out.".to_owned()
+        } else {
+            format!("Date it {since} or later, or leave it out.")
+        };
+        return Err(StoreError::conflict(
+            "change_never_in_force",
+            format!(
+                "Change {} ({}) is dated {}, but the price from {source} is in force since {since}: it would never \
+                 take force. {remedy}",
+                n + 1,
+                change.sku,
+                change.effective_on,
+            ),
+        ));
     }
     Ok(())
 }

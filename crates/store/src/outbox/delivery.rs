@@ -91,8 +91,11 @@ impl Store {
         let txn = self.begin_write().await?;
         let now = db_now(&txn).await?;
         // A batch that was all set aside is followed at once by the next, so
-        // that mail due behind many moot rows does not wait a poll per batch.
+        // that mail due behind many moot rows does not wait a poll per batch;
+        // a few batches at most, as the transaction holds SQLite's write lock.
+        let mut passes = 0;
         let rows = loop {
+            passes += 1;
             let mut rows = due_mail(now, limit).all(&txn).await?;
             let selected = rows.len();
             let moot = find_moot(&txn, &rows).await?;
@@ -110,7 +113,7 @@ impl Store {
                     .await?;
             }
             rows.retain(|row| !moot.contains_key(&row.id));
-            if !rows.is_empty() || (selected as u64) < limit || moot.is_empty() {
+            if !rows.is_empty() || (selected as u64) < limit || moot.is_empty() || passes == 10 {
                 break rows;
             }
         };
