@@ -86,7 +86,7 @@ fn ids_if_few(people: &[users::Model]) -> Option<Vec<Uuid>> {
 
 /// The dedupe keys among `keys` already in the outbox (exact matches, on
 /// the unique index), a chunk at a time.
-async fn find_existing_keys(conn: &impl ConnectionTrait, keys: Vec<String>) -> Result<HashSet<String>, StoreError> {
+async fn find_existing_keys(conn: &impl ConnectionTrait, keys: &[String]) -> Result<HashSet<String>, StoreError> {
     let mut existing = HashSet::new();
     for chunk in keys.chunks(CHUNK) {
         existing.extend(
@@ -156,11 +156,10 @@ impl Store {
             if pending.is_empty() {
                 continue;
             }
-            let existing =
-                find_existing_keys(&self.db, pending.iter().map(|u| reminder_key(notice.id, u.id, due)).collect())
-                    .await?;
+            let keys: Vec<String> = pending.iter().map(|u| reminder_key(notice.id, u.id, due)).collect();
+            let existing = find_existing_keys(&self.db, &keys).await?;
             let missing: Vec<&users::Model> =
-                pending.iter().filter(|u| !existing.contains(&reminder_key(notice.id, u.id, due))).collect();
+                pending.iter().zip(&keys).filter(|(_, key)| !existing.contains(*key)).map(|(u, _)| u).collect();
             if missing.is_empty() && due < schedule.len() {
                 continue;
             }

@@ -54,22 +54,29 @@ struct ListPage {
     quotes: Vec<QuoteRow>,
 }
 
+/// The gate of a draft quote; `None` for a finalised or cancelled one,
+/// including one closed since `quote` was read.
+async fn open_gate(app: &AppState, user: &PageUser, quote: &QuoteView) -> Result<Option<GateView>, PageError> {
+    if quote.state != "draft" {
+        return Ok(None);
+    }
+    match app.store.quote_gate(&user.0.actor, quote.id).await {
+        Ok(gate) => Ok(Some(gate)),
+        Err(StoreError::Conflict { code: "quote_not_draft", .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn list(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
     user.require(QUOTE_ROLES)?;
     let quotes = app.store.list_quotes(&user.0.actor, QuoteFilter::default()).await?;
     let mut rows = Vec::with_capacity(quotes.len());
     for q in quotes {
-        let readiness = if q.state == "draft" {
-            match app.store.quote_gate(&user.0.actor, q.id).await {
-                Ok(gate) if gate.ready => "ready",
-                Ok(gate) if gate.expired && gate.pending.is_empty() => "expired",
-                Ok(_) => "blocked",
-                // Finalised or cancelled since the list was read.
-                Err(StoreError::Conflict { code: "quote_not_draft", .. }) => "",
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            ""
+        let readiness = match open_gate(&app, &user, &q).await? {
+            Some(gate) if gate.ready => "ready",
+            Some(gate) if gate.expired && gate.pending.is_empty() => "expired",
+            Some(_) => "blocked",
+            None => "",
         };
         rows.push(QuoteRow {
             id: q.id,
@@ -178,13 +185,7 @@ async fn quote_page(
     let signer = app.store.get_user(quote.signer_id).await.map(|u| u.name).unwrap_or_else(|_| "unknown".into());
     let gate = match gate {
         Some(g) => Some(g),
-        None if quote.state == "draft" => match app.store.quote_gate(&user.0.actor, quote.id).await {
-            Ok(gate) => Some(gate),
-            // Finalised or cancelled since the quote was read: no gate to show.
-            Err(StoreError::Conflict { code: "quote_not_draft", .. }) => None,
-            Err(e) => return Err(e.into()),
-        },
-        None => None,
+        None => open_gate(app, user, &quote).await?,
     };
     let (ready, expired, pending, superseded, has_override) = match gate {
         Some(g) => (
