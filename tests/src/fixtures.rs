@@ -194,7 +194,10 @@ pub fn api_routes() -> Vec<ApiRoute> {
         route(
             "GET",
             "/api/v1/notices/{id}/acknowledgements",
-            vec![case(PublishedNotice, Empty, ["401", "403", "403", "200", "403"])],
+            vec![
+                case(PublishedNotice, Empty, ["401", "403", "403", "200", "403"]),
+                case(DraftNotice, Empty, ["401", "403", "403", "409 notice_not_published", "403"]),
+            ],
         ),
         route(
             "POST",

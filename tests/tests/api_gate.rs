@@ -2,11 +2,12 @@
 //! drafting, repricing, superseded prices and the override, and the audit log.
 
 use pricegate_domain::Role;
+use pricegate_store::{Actor, StoreError};
 use pricegate_tests::fixtures::{
     assert_error, create_notice, create_product, date_in_days, draft_quote, field, id_of, lapse_quote, publish_notice,
-    publish_price_change,
+    publish_price_change, quote_request,
 };
-use pricegate_tests::{TestApp, both_backends};
+use pricegate_tests::{PASSWORD, TestApp, both_backends};
 use serde_json::{Value, json};
 
 both_backends! {
@@ -275,8 +276,75 @@ both_backends! {
         let r = sam.get(&format!("/api/v1/quotes/{id}/gate")).await;
         assert_error(&r, 409, "quote_not_draft");
         assert!(r.body["error"]["message"].as_str().unwrap().contains("finalised"), "{}", r.text);
+        // Finalising it twice is refused, and on record like any refusal.
+        assert_error(&sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await, 409, "quote_not_draft");
+        let audit = finance.get("/api/v1/audit?action=quote.finalise_refused").await;
+        assert_eq!(
+            (&audit.body[0]["subject_id"], &audit.body[0]["detail"]["code"]),
+            (&json!(id), &json!("quote_not_draft")),
+            "{}",
+            audit.text
+        );
         let other = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
         assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{other}/cancel")).await.status, 200);
         assert_error(&finance.get(&format!("/api/v1/quotes/{other}/gate")).await, 409, "quote_not_draft");
+    }
+}
+
+both_backends! {
+    async fn a_quote_whose_signer_can_no_longer_sign_waits_for_its_owner_to_choose_another(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (olga, _) = app.user(Role::Sales, "Olga").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (_, sue_user) = app.user(Role::Sales, "Sue").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let mut request = quote_request(json!([{"sku": "P-1", "quantity": 2}]));
+        request["signer_id"] = json!(sam_user.id);
+        let r = olga.post("/api/v1/quotes", &request).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let id = id_of(&r.body);
+        let gate_of = |who: &pricegate_tests::Session| {
+            let who = who.clone();
+            let url = format!("/api/v1/quotes/{id}/gate");
+            async move {
+                let gate = who.get(&url).await;
+                assert_eq!(gate.status, 200, "{}", gate.text);
+                (gate.body["ready"].clone(), gate.body["signer_can_sign"].clone())
+            }
+        };
+        assert_eq!(gate_of(&olga).await, (json!(true), json!(true)));
+
+        // Sam moves to finance: nobody can finalise until Olga names another signer.
+        let r = admin.patch(&format!("/api/v1/users/{}", sam_user.id), &json!({"role": "finance"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(gate_of(&olga).await, (json!(false), json!(false)));
+        assert_eq!(gate_of(&finance).await, (json!(false), json!(false)), "finance sees the same gate");
+        assert_error(&sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await, 403, "forbidden");
+        // Had Sam's request passed the role check just before the move, the
+        // finalisation itself refuses: it reads the signer in its transaction.
+        let stale = Actor { id: sam_user.id, role: Role::Sales };
+        let refused = app.store.finalise_quote(&stale, id.parse().unwrap()).await.unwrap_err();
+        assert!(
+            matches!(refused, StoreError::Conflict { code: "signer_cannot_sign", .. }),
+            "a signer who left sales cannot finalise: {refused:?}"
+        );
+        let audit = finance.get("/api/v1/audit?action=quote.finalise_refused").await;
+        assert_eq!(audit.body[0]["detail"]["signer_can_sign"], false, "the refusal is on record: {}", audit.text);
+
+        let r = olga.patch(&format!("/api/v1/quotes/{id}"), &json!({"signer_id": sue_user.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(gate_of(&olga).await, (json!(true), json!(true)));
+
+        // Deactivated, Sue cannot sign either; reactivated, she can.
+        let sue_url = format!("/api/v1/users/{}", sue_user.id);
+        assert_eq!(admin.patch(&sue_url, &json!({"active": false})).await.status, 200);
+        assert_eq!(gate_of(&olga).await, (json!(false), json!(false)));
+        assert_eq!(admin.patch(&sue_url, &json!({"active": true})).await.status, 200);
+        assert_eq!(gate_of(&olga).await, (json!(true), json!(true)));
+        let sue = app.login(&sue_user.email, PASSWORD).await;
+        let r = sue.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
     }
 }

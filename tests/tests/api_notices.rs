@@ -175,6 +175,9 @@ both_backends! {
 
         assert_error(&sam.post_empty(&format!("/api/v1/notices/{id}/acknowledge")).await, 404, "not_found");
         assert_error(&finance.post_empty(&format!("/api/v1/notices/{id}/acknowledge")).await, 409, "notice_not_published");
+        let r = finance.get(&format!("/api/v1/notices/{id}/acknowledgements")).await;
+        assert_error(&r, 409, "notice_not_published");
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("draft"), "{}", r.text);
         publish_notice(&finance, &id).await;
         let acks = finance.get(&format!("/api/v1/notices/{id}/acknowledgements")).await;
         assert_eq!(acks.body["acknowledged"], json!([]), "the refused acknowledgements left no trace");

@@ -67,6 +67,7 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         let r = sales_api.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await;
         assert_eq!(r.status, 200, "{}", r.text);
         fiona.goto(&format!("/quotes/{quote}")).await;
+        assert_eq!(fiona.text("#superseded").await, "PUMP-100 × 2: quoted 1,250.00 EUR, now 1,390.00 EUR");
         fiona.submit("#override").await;
         assert!(!fiona.text("#reason-error").await.is_empty(), "a reason is required");
         fiona.fill("#reason", "Agreed with the customer before the rise.").await;
@@ -76,7 +77,11 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         let r = sales_api.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await;
         assert_eq!(r.status, 200, "{}", r.text);
         fiona.goto(&format!("/quotes/{quote}")).await;
-        assert!(fiona.text("#evidence").await.contains("Agreed with the customer before the rise."));
+        let approved = fiona.text("#evidence-override").await;
+        assert!(
+            approved.contains("approved by Fiona") && approved.ends_with(": Agreed with the customer before the rise."),
+            "who approved it, when, and why: {approved}"
+        );
         fiona.screenshot("22b-override-evidence").await;
 
         // Finance cannot open the admin page.

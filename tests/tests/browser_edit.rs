@@ -4,13 +4,14 @@
 //! finance edits a draft notice with its Markdown preview (the button, and
 //! live while typing), and renames a product. Each form refused once first,
 //! to show it keeps the input and puts the error by its field. Then every
-//! page, as each role, at phone width.
+//! page, as each role, at phone width. An owner whose signer was
+//! deactivated is told so and names another.
 
 use fantoccini::Locator;
 use pricegate_domain::Role;
 use pricegate_tests::browser::{Page, with_browsers};
 use pricegate_tests::fixtures::{
-    create_notice, create_product, date_in_days, draft_quote, id_of, lapse_quote, publish_notice,
+    create_notice, create_product, date_in_days, draft_quote, id_of, lapse_quote, publish_notice, quote_request,
 };
 use pricegate_tests::{Backend, PASSWORD, TestApp};
 use serde_json::json;
@@ -339,5 +340,60 @@ async fn publishing_a_change_that_would_never_take_force_is_refused_on_the_confi
     })
     .await;
     assert_eq!(finance_api.get(&format!("/api/v1/notices/{late}")).await.body["state"], "draft");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_whose_signer_was_deactivated_is_told_and_chooses_another() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (admin_api, _) = app.user(Role::Admin, "Ada").await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (olga_api, olga) = app.user(Role::Sales, "Olga").await;
+    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    let (_, sue) = app.user(Role::Sales, "Sue").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let mut request = quote_request(json!([{"sku": "PUMP-100", "quantity": 2}]));
+    request["signer_id"] = json!(sam.id);
+    let quote = olga_api.post("/api/v1/quotes", &request).await;
+    assert_eq!(quote.status, 201, "{}", quote.text);
+    let id = id_of(&quote.body);
+    let r = admin_api.patch(&format!("/api/v1/users/{}", sam.id), &json!({"active": false})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let base = app.base.clone();
+
+    let (api, quote_id) = (olga_api.clone(), id.clone());
+    with_browsers(1, move |browsers| async move {
+        let olga_page = Page::new(browsers[0].clone(), &base);
+        olga_page.log_in(&olga.email, PASSWORD).await;
+        olga_page.goto("/quotes").await;
+        assert!(olga_page.text("#quotes").await.contains("needs another signer"), "{}", olga_page.body().await);
+        olga_page.goto(&format!("/quotes/{id}")).await;
+        let told = olga_page.text("#gate-signer").await;
+        assert!(told.contains("Sam can no longer sign") && told.contains("Edit the quote"), "{told}");
+        assert!(!olga_page.exists("#gate-ready").await);
+
+        // Saving another change keeps Sam, still offered first, until Olga picks someone else.
+        olga_page.submit("#edit-quote").await;
+        assert_eq!(olga_page.value("#signer_id").await, sam.id.to_string());
+        let offered = olga_page.text("#signer_id option:checked").await;
+        assert!(offered.contains("Sam") && offered.contains("can no longer sign"), "{offered}");
+        olga_page.fill("#quantity_0", "3").await;
+        olga_page.submit("#save-quote").await;
+        assert_eq!(olga_page.path().await, format!("/quotes/{id}"));
+        assert_eq!(olga_page.text("#total").await, "3,750.00 EUR");
+        assert!(olga_page.exists("#gate-signer").await);
+        assert_eq!(api.get(&format!("/api/v1/quotes/{id}")).await.body["signer_id"], json!(sam.id));
+
+        olga_page.submit("#edit-quote").await;
+        olga_page.select("#signer_id", &sue.id.to_string()).await;
+        olga_page.submit("#save-quote").await;
+        assert!(!olga_page.exists("#gate-signer").await && olga_page.exists("#gate-ready").await);
+        assert!(olga_page.text("#quote-meta").await.contains("signer Sue"), "{}", olga_page.body().await);
+        // Ready, but not Olga's to finalise: no button that would only say no.
+        assert!(!olga_page.exists("#finalise").await && !olga_page.exists("#reprice").await);
+        assert!(olga_page.text("#who-finalises").await.contains("Only the signer, Sue, can finalise"));
+    })
+    .await;
+    assert_eq!(olga_api.get(&format!("/api/v1/quotes/{quote_id}")).await.body["signer_id"], json!(sue.id));
     app.stop().await;
 }

@@ -115,6 +115,10 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         // Acknowledge; the notice no longer blocks, but the old price does.
         sam.submit(".acknowledge").await;
         assert!(!sam.exists(".pending-notice").await, "the notice is still pending after acknowledging");
+        sam.goto("/quotes").await;
+        let listed = sam.text("#quotes").await;
+        assert!(listed.contains("prices changed") && !listed.contains("notices pending"), "{listed}");
+        sam.goto(&quote_path).await;
         sam.submit("#reprice").await;
         assert_eq!(sam.text("#old-total").await, total_before);
         assert_ne!(sam.text("#new-total").await, total_before);

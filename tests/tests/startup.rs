@@ -1,9 +1,12 @@
-//! What `pricegate serve` says as it starts, on its error output.
+//! What `pricegate serve` says as it starts, on its error output; and what
+//! `pricegate demo` leaves for the server that starts after it.
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use pricegate_tests::process::server_binary;
+use pricegate_tests::Session;
+use pricegate_tests::process::{ServerProcess, run_command, server_binary};
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
 
@@ -56,4 +59,103 @@ async fn every_interface_without_a_base_url_warns_that_e_mail_links_will_not_ope
     assert!(!log.contains("PRICEGATE_BASE_URL"), "{log}");
     let log = start_up_log(&[("PRICEGATE_BIND", "127.0.0.1:0")]).await;
     assert!(!log.contains("PRICEGATE_BASE_URL"), "a loopback address is one a local reader can open: {log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_commands_price_increase_is_mailed_once_a_server_runs() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("pricegate.db").display());
+    let maildir = dir.path().join("mail");
+    let maildir_text = maildir.display().to_string();
+    let env = [("DATABASE_URL", db.as_str()), ("PRICEGATE_MAILDIR", maildir_text.as_str())];
+    // `pricegate demo` publishes the increase, and sends nothing itself.
+    let printed = run_command(&["demo"], &env, "").await;
+    assert!(printed.contains("Demo company added"), "{printed}");
+
+    let server = ServerProcess::start(&env).await;
+    let increase = |m: &String| m.contains("Subject: Price notice: Pump prices rise 8%");
+    let mut received: Vec<String> = Vec::new();
+    for _ in 0..300 {
+        received = std::fs::read_dir(&maildir)
+            .map(|entries| entries.flatten().filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
+            .unwrap_or_default();
+        if received.iter().any(increase) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let to_sam: Vec<_> = received.iter().filter(|m| increase(m) && m.contains("<sam@pricegate.example>")).collect();
+    assert_eq!(to_sam.len(), 1, "Sam gets the increase, with a link: {received:#?}");
+    assert!(to_sam[0].contains("/ack/"), "{}", to_sam[0]);
+
+    // Sara acknowledged it in the demo before any mail went: hers is set aside.
+    let anonymous = Session::new(&server.base, None);
+    let login = json!({"email": "ada@pricegate.example", "password": "pricegate-demo"});
+    let token = anonymous.post("/api/v1/auth/token", &login).await.body["token"].as_str().map(str::to_owned);
+    let admin = Session::new(&server.base, token);
+    let mut states = Vec::new();
+    for _ in 0..300 {
+        let outbox = admin.get("/api/v1/outbox?limit=1000").await;
+        assert_eq!(outbox.status, 200, "{}", outbox.text);
+        states = outbox
+            .body
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter(|row| row["kind"] == "publication")
+            .map(|row| {
+                let to = row["to"].as_str().unwrap_or_default();
+                let who = to.split(['<', '>']).find(|part| part.contains('@')).unwrap_or(to);
+                (who.to_owned(), row["state"].as_str().unwrap_or_default().to_owned())
+            })
+            .collect::<Vec<_>>();
+        states.sort();
+        if states.iter().all(|(_, state)| state != "pending") && states.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.kill().await;
+    assert_eq!(
+        states,
+        [
+            ("sam@pricegate.example".to_owned(), "sent".to_owned()),
+            ("sara@pricegate.example".to_owned(), "skipped".to_owned())
+        ],
+        "one publication e-mail owed per salesperson"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_alone_without_a_base_url_warns_where_its_links_will_point() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("pricegate.db").display());
+    let mut child = Command::new(server_binary())
+        .arg("worker")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("DATABASE_URL", &db)
+        .env("PRICEGATE_MAILDIR", dir.path().join("mail"))
+        .env("PRICEGATE_BIND", "127.0.0.1:8080")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("pricegate starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+    let warning = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("read stderr") {
+            if line.contains("PRICEGATE_BASE_URL") {
+                return line;
+            }
+        }
+        panic!("the worker exited without warning about PRICEGATE_BASE_URL");
+    })
+    .await
+    .expect("the worker warns within 60 s");
+    child.kill().await.expect("pricegate stops");
+    assert!(warning.contains("WARN") && warning.contains("point at http://127.0.0.1:8080"), "{warning}");
 }

@@ -37,9 +37,11 @@ pub struct WorkerConfig {
     pub fanout_batch: usize,
     /// Messages in flight at once (SMTP connections in the pool).
     pub concurrency: usize,
-    /// After this many attempts a message is `failed`.
-    pub max_attempts: i32,
     /// The first retry waits about this long; each next one twice as long.
+    /// A temporary failure (the server down or busy, a 4xx reply) is retried
+    /// for as long as it lasts, at most `retry_cap` apart: an outage of any
+    /// length loses no mail. Only a refusal (5xx, an unusable address) ends
+    /// a message `failed`.
     pub retry_base: Duration,
     pub retry_cap: Duration,
     /// How long a claimed row is ours before another worker may take it.
@@ -63,7 +65,6 @@ impl WorkerConfig {
             // publication to thousands go out quickly; 16 stays well under
             // the per-client connection limits of common MTAs.
             concurrency: 16,
-            max_attempts: 12,
             retry_base: poll.max(Duration::from_millis(100)) * 2,
             retry_cap: Duration::from_secs(3600),
             lease: Duration::from_secs(300),
@@ -279,8 +280,13 @@ async fn send_batch<T: MailTransport>(
             if Instant::now() >= send_by {
                 return (row, None);
             }
+            // However slow the server, the conversation ends before the
+            // lease does (lettre's own timeouts are per command).
+            let limit = send_margin(&config);
             let result = match build_message(&config.from, &row) {
-                Ok(message) => transport.send(message).await,
+                Ok(message) => tokio::time::timeout(limit, transport.send(message)).await.unwrap_or_else(|_| {
+                    Err(SendError::transient(format!("the SMTP conversation took longer than {limit:?}")))
+                }),
                 Err(e) => Err(e),
             };
             (row, Some(result))
@@ -321,8 +327,14 @@ async fn send_batch<T: MailTransport>(
     }
 }
 
+/// When a failed message is tried again: never after a refusal, otherwise
+/// after [`retry_delay`], however many attempts came before.
+fn next_retry(config: &WorkerConfig, attempts: i32, e: &SendError) -> Option<Duration> {
+    (!e.permanent).then(|| retry_delay(config, attempts))
+}
+
 async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Model, e: &SendError) {
-    let retry = (!e.permanent && row.attempts < config.max_attempts).then(|| retry_delay(config, row.attempts));
+    let retry = next_retry(config, row.attempts, e);
     match retry {
         Some(delay) => {
             tracing::warn!(id = %row.id, kind = %row.kind, attempts = row.attempts, retry_in = ?delay, error = %e, "mail not sent; will retry")
@@ -362,5 +374,18 @@ mod tests {
             let full = (Duration::from_secs(2) * 2u32.pow((attempt as u32 - 1).min(20))).min(config.retry_cap);
             assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} vs {full:?}");
         }
+    }
+
+    #[test]
+    fn a_temporary_failure_is_retried_however_long_it_lasts_and_a_refusal_is_not() {
+        let config = WorkerConfig::new("P <p@example.com>".parse().unwrap(), Duration::from_secs(1), vec![]);
+        let down = SendError::transient("SMTP: connection refused");
+        // Attempt 200 comes after days of an outage, an hour apart at most.
+        for attempts in [1, 12, 13, 200, i32::MAX] {
+            let retry = next_retry(&config, attempts, &down);
+            assert!(retry.is_some_and(|d| d <= config.retry_cap), "attempt {attempts}: {retry:?}");
+        }
+        let refused = SendError { message: "SMTP: 550 no such user".into(), permanent: true };
+        assert_eq!(next_retry(&config, 1, &refused), None);
     }
 }

@@ -160,6 +160,13 @@ pub async fn run_worker_until(
 ) -> anyhow::Result<()> {
     let store = connect(&settings).await?;
     let base_url = base_url_for(&settings, settings.bind);
+    // (An address of every interface had its warning from `base_url_for`.)
+    if settings.base_url.is_none() && !settings.bind.ip().is_unspecified() {
+        tracing::warn!(
+            "PRICEGATE_BASE_URL is not set: this worker serves no HTTP, so the links in its e-mails point at \
+             {base_url} (from PRICEGATE_BIND); set PRICEGATE_BASE_URL to the address people reach Pricegate at"
+        );
+    }
     let (store, worker) = with_mail(store, &settings, &base_url)?;
     let (stop, stopped) = watch::channel(false);
     let running = tokio::spawn(worker.run(store.clone(), stopped));

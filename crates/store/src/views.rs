@@ -225,6 +225,10 @@ pub struct GateView {
     /// one prices take force by): its owner must extend it before the quote
     /// can be finalised.
     pub expired: bool,
+    /// The signer is an active salesperson. Only the signer can finalise, so
+    /// a quote whose signer was deactivated or moved out of sales waits for
+    /// its owner to choose another signer.
+    pub signer_can_sign: bool,
     /// Notices published after the quote was drafted that the signer has not
     /// acknowledged, in publication order, with their effect on this quote.
     pub pending: Vec<PendingNoticeView>,

@@ -209,8 +209,14 @@ async fn evaluate_read(
         }
     }
 
-    let mut view =
-        GateView { ready: false, expired: loaded.expired, pending: vec![], superseded: vec![], price_override: None };
+    let mut view = GateView {
+        ready: false,
+        expired: loaded.expired,
+        signer_can_sign: loaded.signer_can_sign,
+        pending: vec![],
+        superseded: vec![],
+        price_override: None,
+    };
     let mut evidence = Vec::new();
     match decide(quote.drafted_at, &published, &signer_acks) {
         GateDecision::Pending { pending } => {
@@ -282,8 +288,10 @@ async fn evaluate_read(
     if !view.superseded.is_empty() {
         view.price_override = covering_override(conn, quote.id, &view.superseded).await?;
     }
-    view.ready =
-        view.pending.is_empty() && !view.expired && (view.superseded.is_empty() || view.price_override.is_some());
+    view.ready = view.pending.is_empty()
+        && !view.expired
+        && view.signer_can_sign
+        && (view.superseded.is_empty() || view.price_override.is_some());
     Ok(Evaluation { view, evidence })
 }
 

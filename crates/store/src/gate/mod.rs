@@ -144,9 +144,9 @@ impl Store {
             },
         )
         .await?;
-        if self.mail.is_some() {
-            crate::outbox::owe_publication_mail(&txn, &notice, published_at).await?;
-        }
+        // Whichever process publishes (`pricegate demo` has no mail set up),
+        // the notice owes its e-mails; a worker composes them.
+        crate::outbox::owe_publication_mail(&txn, &notice, published_at).await?;
         txn.commit().await?;
         Ok(PublishedView { id, state: PUBLISHED.into(), seq, published_at })
     }
@@ -160,8 +160,27 @@ impl Store {
 
     /// Finalises a draft if, and only if, its signer has acknowledged every
     /// notice published since it was drafted (and no line carries a superseded
-    /// price without a finance override). A refusal is audited and committed.
+    /// price without a finance override). Every refusal is audited: the
+    /// gate's in the transaction that read what it refused on; an unknown
+    /// quote, or one no longer a draft, once that transaction is gone (a 403
+    /// is the web layer's `access.denied`).
     pub async fn finalise_quote(&self, actor: &Actor, id: Uuid) -> Result<QuoteView, StoreError> {
+        let finalised = self.finalise_under_gate(actor, id).await;
+        if !matches!(finalised, Err(StoreError::NotFound { .. } | StoreError::Conflict { code: "quote_not_draft", .. }))
+        {
+            return finalised;
+        }
+        let refused = Refused {
+            actor_id: Some(actor.id),
+            action: "quote.finalise_refused",
+            subject_type: "quote",
+            subject_id: Some(id),
+            detail: json!({}),
+        };
+        self.audit_refusal(refused, finalised).await
+    }
+
+    async fn finalise_under_gate(&self, actor: &Actor, id: Uuid) -> Result<QuoteView, StoreError> {
         let txn = self.begin_write().await?;
         lock_gate_and_quote(&txn, id).await?;
         // After the locks: the lines are as the last edit committed them.
@@ -175,6 +194,13 @@ impl Store {
 
         let refusal = if !view.pending.is_empty() {
             Some(StoreError::PendingAcknowledgements(Box::new(view.clone())))
+        } else if !view.signer_can_sign {
+            // The route let a salesperson in; they left sales, or were
+            // deactivated, before this transaction read them.
+            Some(StoreError::conflict(
+                "signer_cannot_sign",
+                "The signer is no longer an active salesperson: the quote's owner must choose another signer before it can be finalised.",
+            ))
         } else if view.expired {
             Some(StoreError::conflict(
                 "quote_expired",
@@ -205,6 +231,7 @@ impl Store {
                         "pending": view.pending.iter().map(|p| p.notice_id).collect::<Vec<_>>(),
                         "superseded": view.superseded.iter().map(|l| l.sku.clone()).collect::<Vec<_>>(),
                         "expired": view.expired,
+                        "signer_can_sign": view.signer_can_sign,
                     }),
                 },
             )

@@ -94,9 +94,18 @@ impl Store {
         self.audit_refusal(refused_acknowledgement(Some(user_id), Some(notice_id), channel), acknowledged).await
     }
 
+    /// Who has acknowledged a published notice (anyone may, finance and
+    /// admins included), and which active salespeople have not; 409
+    /// `notice_not_published` for a draft, which nobody can acknowledge yet.
     pub async fn list_acknowledgements(&self, notice_id: Uuid) -> Result<AckListView, StoreError> {
         let notice =
             notices::Entity::find_by_id(notice_id).one(&self.db).await?.ok_or(StoreError::not_found("notice"))?;
+        if notice.state != PUBLISHED {
+            return Err(StoreError::conflict(
+                "notice_not_published",
+                "This notice is a draft: nobody can acknowledge it until it is published.",
+            ));
+        }
         let acks = acknowledgements::Entity::find()
             .filter(acknowledgements::Column::NoticeId.eq(notice.id))
             .order_by_asc(acknowledgements::Column::AcknowledgedAt)

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use pricegate_domain::{Invalid, Role, Sku, Text};
+use pricegate_domain::{Invalid, Role, Sku, Text, parse_unit_price};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -74,6 +74,8 @@ async fn write_changes(
         .collect();
     let mut rows = Vec::with_capacity(changes.len());
     for (i, change) in changes.iter().enumerate() {
+        // Every caller has checked it; a price beyond it would make totals overflow.
+        parse_unit_price(&format!("changes[{i}].unit_price_minor"), change.unit_price_minor)?;
         // Two prices for one product on one day: which one holds would be
         // decided by position, which nobody reading the notice sees.
         if let Some(first) =

@@ -316,9 +316,10 @@ fn recipient(u: &users::Model) -> Recipient {
 }
 
 impl Store {
-    /// Lets this store write mail: a publication then owes its e-mails (one
-    /// fan-out row, see [`Store::expand_publication_batch`]), and reminders
-    /// and escalations enqueue outbox rows. Without it, nothing is enqueued.
+    /// Lets this store compose mail: reminders and escalations enqueue
+    /// outbox rows, and publications' e-mails are expanded (see
+    /// [`Store::expand_publication_batch`]). A publication owes its e-mails
+    /// (one fan-out row) with or without it.
     pub fn with_mail(mut self, setup: MailSetup) -> Store {
         self.mail = Some(Arc::new(setup));
         self

@@ -62,6 +62,8 @@ pub(crate) struct LoadedQuote {
     pub in_force: HashMap<Uuid, i64>,
     /// `valid_until` is before the database's today (UTC).
     pub expired: bool,
+    /// The signer is an active salesperson, as the same statement read them.
+    pub signer_can_sign: bool,
 }
 
 /// `q.a AS q_a, q.b AS q_b, …` for every column of an entity, so one row of a
@@ -79,12 +81,14 @@ pub fn load_quote_sql(backend: DbBackend) -> String {
         _ => ("date('now')", "?"),
     };
     format!(
-        "SELECT {quote}, {line}, {price} AS l_in_force, q.valid_until < {today} AS quote_expired \
-         FROM quotes q LEFT JOIN quote_lines l ON l.quote_id = q.id LEFT JOIN products p ON p.id = l.product_id \
+        "SELECT {quote}, {line}, {price} AS l_in_force, q.valid_until < {today} AS quote_expired, \
+                (s.active AND s.role = '{sales}') AS signer_can_sign \
+         FROM quotes q JOIN users s ON s.id = q.signer_id LEFT JOIN quote_lines l ON l.quote_id = q.id LEFT JOIN products p ON p.id = l.product_id \
          WHERE q.id = {param} ORDER BY l.position",
         quote = prefixed_columns::<quotes::Column>("q"),
         line = prefixed_columns::<quote_lines::Column>("l"),
         price = crate::gate::price_in_force_sql(today),
+        sales = Role::Sales.as_str(),
     )
 }
 
@@ -105,6 +109,7 @@ pub(crate) fn loaded_quote(rows: &[QueryResult]) -> Result<LoadedQuote, StoreErr
     let first = rows.first().ok_or(StoreError::not_found("quote"))?;
     let quote = quotes::Model::from_query_result(first, "q_")?;
     let expired = first.try_get::<bool>("", "quote_expired")?;
+    let signer_can_sign = first.try_get::<bool>("", "signer_can_sign")?;
     let mut lines = Vec::with_capacity(rows.len());
     let mut in_force = HashMap::with_capacity(rows.len());
     for row in rows {
@@ -118,7 +123,7 @@ pub(crate) fn loaded_quote(rows: &[QueryResult]) -> Result<LoadedQuote, StoreErr
         }
         lines.push(line);
     }
-    Ok(LoadedQuote { quote, lines, in_force, expired })
+    Ok(LoadedQuote { quote, lines, in_force, expired, signer_can_sign })
 }
 
 /// [`load_quote`] for someone who may see it: finance, its owner or its signer.

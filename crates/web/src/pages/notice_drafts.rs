@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use pricegate_domain::{Currency, Role, Sku, Text, limits, parse_date};
+use pricegate_domain::{Currency, MAX_UNIT_PRICE_MINOR, Role, Sku, Text, limits, parse_date, parse_unit_price};
 use pricegate_mail::render_markdown;
 use pricegate_store::views::{NoticeView, ProductView};
 use pricegate_store::{NewNotice, NewPriceChange, NoticePatch, StoreError};
@@ -161,10 +161,18 @@ fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceCha
             .iter()
             .find(|p| p.sku == sku.as_str())
             .ok_or_else(|| format!("Line {n}: there is no product with sku {sku}."))?;
-        let digits = Currency::parse(&product.currency).map_or(2, |c| c.minor_digits());
+        let currency = Currency::parse(&product.currency).ok();
+        let digits = currency.as_ref().map_or(2, |c| c.minor_digits());
         let unit_price_minor = parse_amount(price, digits).ok_or_else(|| {
             format!("Line {n}: {price:?} is not a price in {}: write it like 1390.50 or 1,390.50.", product.currency)
         })?;
+        if parse_unit_price("price", unit_price_minor).is_err() {
+            let most = currency.map_or_else(|| MAX_UNIT_PRICE_MINOR.to_string(), |c| c.format(MAX_UNIT_PRICE_MINOR));
+            return Err(format!(
+                "Line {n}: {} is more than the highest unit price there can be, {most}.",
+                price.trim()
+            ));
+        }
         let effective_on = parse_date("date", date)
             .map_err(|_| format!("Line {n}: {:?} is not a date written YYYY-MM-DD.", date.trim()))?;
         if let Some((first, _)) = lines.iter().find(|(_, c)| c.sku == sku && c.effective_on == effective_on) {
@@ -343,5 +351,29 @@ mod tests {
         assert_eq!(parse_amount("1,390.5,0", 2), None);
         assert_eq!(parse_amount("-5", 2), None);
         assert_eq!(parse_amount("", 2), None);
+    }
+
+    #[test]
+    fn a_price_beyond_the_highest_unit_price_is_refused_on_its_line() {
+        let product = |sku: &str, currency: &str| ProductView {
+            id: uuid::Uuid::new_v4(),
+            sku: sku.into(),
+            name: sku.into(),
+            unit: "pc".into(),
+            currency: currency.into(),
+            unit_price_minor: 1_500,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let products = [product("JP-1", "JPY"), product("EU-1", "EUR")];
+        let refused = parse_changes("EU-1, 10, 2026-12-01\nJP-1, 90000000000000000, 2026-12-01", &products);
+        assert_eq!(
+            refused.unwrap_err(),
+            "Line 2: 90000000000000000 is more than the highest unit price there can be, 10,000,000,000 JPY."
+        );
+        let refused = parse_changes("EU-1, 100000000.01, 2026-12-01", &products).unwrap_err();
+        assert!(refused.contains("100,000,000.00 EUR"), "{refused}");
+        let highest = parse_changes("EU-1, 100,000,000.00, 2026-12-01", &products).unwrap();
+        assert_eq!(highest[0].unit_price_minor, MAX_UNIT_PRICE_MINOR);
     }
 }

@@ -1,5 +1,5 @@
 //! Finance, once a notice is drafted: the publish confirmation with the
-//! open quotes it touches and the value at stake, publishing, and afterwards
+//! open quotes it touches and how their totals change, publishing, and afterwards
 //! the dashboard of who has acknowledged it, with a "remind now" button.
 
 use std::collections::HashMap;
@@ -146,6 +146,8 @@ async fn publish(
 struct AckRow {
     name: String,
     email: String,
+    /// The role of someone other than a salesperson who acknowledged anyway.
+    not_sales: Option<String>,
     at: String,
     channel: String,
     /// Open quotes this person signs that the notice blocks: (id, customer).
@@ -198,9 +200,11 @@ async fn dashboard_page(
     let n = app.store.get_notice(&user.0.actor, id).await?;
     let acks = app.store.list_acknowledgements(id).await?;
     let published = n.published_at.unwrap_or_else(chrono::Utc::now);
-    let mut times: Vec<_> = acks.acknowledged.iter().map(|a| a.acknowledged_at).collect();
+    // The chart is the salespeople's: finance and admins may acknowledge too.
+    let mut times: Vec<_> =
+        acks.acknowledged.iter().filter(|a| a.user.role == Role::Sales.as_str()).map(|a| a.acknowledged_at).collect();
     times.sort();
-    let people = acks.acknowledged.len() + acks.pending.len();
+    let people = times.len() + acks.pending.len();
     let open =
         app.store.list_quotes(&user.0.actor, pricegate_store::QuoteFilter { state: Some("draft".into()) }).await?;
     let page = DashboardPage {
@@ -214,6 +218,7 @@ async fn dashboard_page(
             .acknowledged
             .into_iter()
             .map(|a| AckRow {
+                not_sales: (a.user.role != Role::Sales.as_str()).then_some(a.user.role),
                 name: a.user.name,
                 email: a.user.email,
                 at: stamp(a.acknowledged_at),
@@ -230,6 +235,7 @@ async fn dashboard_page(
                     .filter(|q| q.signer_id == u.id && q.drafted_at < published)
                     .map(|q| (q.id, q.customer.name.clone()))
                     .collect(),
+                not_sales: None,
                 name: u.name,
                 email: u.email,
                 at: String::new(),

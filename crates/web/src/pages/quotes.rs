@@ -40,7 +40,8 @@ struct QuoteRow {
     id: Uuid,
     customer: String,
     state: String,
-    /// `ready`, `blocked`, `expired` or empty for a closed quote.
+    /// `ready`, `no_signer`, `blocked` (notices pending), `expired`,
+    /// `superseded` (prices changed), or empty for a closed quote.
     readiness: &'static str,
     total: String,
     drafted_at: String,
@@ -74,8 +75,11 @@ async fn list(State(app): State<AppState>, user: PageUser) -> Result<Response, P
     for q in quotes {
         let readiness = match open_gate(&app, &user, &q).await? {
             Some(gate) if gate.ready => "ready",
-            Some(gate) if gate.expired && gate.pending.is_empty() => "expired",
-            Some(_) => "blocked",
+            Some(gate) if !gate.signer_can_sign => "no_signer",
+            Some(gate) if !gate.pending.is_empty() => "blocked",
+            Some(gate) if gate.expired => "expired",
+            // Only lines at a superseded price, without an override.
+            Some(_) => "superseded",
             None => "",
         };
         rows.push(QuoteRow {
@@ -124,6 +128,7 @@ struct PendingRow {
 
 struct SupersededRow {
     sku: String,
+    quantity: i64,
     quoted: String,
     current: String,
 }
@@ -160,6 +165,8 @@ struct QuotePage {
     total: String,
     ready: bool,
     expired: bool,
+    /// False when the signer was deactivated or left sales (a draft only).
+    signer_can_sign: bool,
     pending: Vec<PendingRow>,
     superseded: Vec<SupersededRow>,
     has_override: bool,
@@ -187,10 +194,11 @@ async fn quote_page(
         Some(g) => Some(g),
         None => open_gate(app, user, &quote).await?,
     };
-    let (ready, expired, pending, superseded, has_override) = match gate {
+    let (ready, expired, signer_can_sign, pending, superseded, has_override) = match gate {
         Some(g) => (
             g.ready,
             g.expired,
+            g.signer_can_sign,
             g.pending
                 .into_iter()
                 .map(|p| PendingRow {
@@ -218,13 +226,14 @@ async fn quote_page(
                 .iter()
                 .map(|s| SupersededRow {
                     sku: s.sku.clone(),
+                    quantity: s.quantity,
                     quoted: money(&currency, s.quoted_unit_price_minor),
                     current: money(&currency, s.current_unit_price_minor),
                 })
                 .collect(),
             g.price_override.is_some(),
         ),
-        None => (false, false, Vec::new(), Vec::new(), false),
+        None => (false, false, true, Vec::new(), Vec::new(), false),
     };
     let evidence = quote.evidence.as_ref();
     Ok(QuotePage {
@@ -259,6 +268,7 @@ async fn quote_page(
         total: money(&currency, quote.total_minor),
         ready,
         expired,
+        signer_can_sign,
         pending,
         superseded,
         has_override,
@@ -277,7 +287,14 @@ async fn quote_page(
                     .collect()
             })
             .unwrap_or_default(),
-        override_reason: evidence.and_then(|e| e.price_override.as_ref()).map(|o| o.reason.clone()).unwrap_or_default(),
+        override_reason: match evidence.and_then(|e| e.price_override.as_ref()) {
+            // Who approved it, and when, is part of the proof.
+            Some(o) => {
+                let by = app.store.get_user(o.approved_by).await.map(|u| u.name).unwrap_or_else(|_| "unknown".into());
+                format!("approved by {by}, {}: {}", stamp(o.created_at), o.reason)
+            }
+            None => String::new(),
+        },
         message,
         repriced,
         is_finance: user.0.actor.role == Role::Finance,

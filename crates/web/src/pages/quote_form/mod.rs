@@ -64,6 +64,9 @@ pub struct QuoteFormPage {
     editing: bool,
     products: Vec<ProductOption>,
     signers: Vec<UserView>,
+    /// An edited draft's signer who was deactivated or left sales: offered
+    /// first, so that saving other changes keeps them until another is chosen.
+    gone_signer: Option<GoneSigner>,
     customer_name: String,
     customer_email: String,
     customer_company: String,
@@ -117,10 +120,31 @@ impl QuoteFormPage {
     }
 }
 
+pub struct GoneSigner {
+    id: String,
+    name: String,
+}
+
+fn can_sign(user: &UserView) -> bool {
+    user.active && user.role == Role::Sales.as_str()
+}
+
 async fn choices(app: &AppState) -> Result<(Vec<ProductView>, Vec<UserView>), PageError> {
     let products = app.store.list_products().await?;
-    let signers = app.store.list_users().await?.into_iter().filter(|u| u.active && u.role == "sales").collect();
+    let signers = app.store.list_users().await?.into_iter().filter(can_sign).collect();
     Ok((products, signers))
+}
+
+/// The form for editing `quote` ([`edit_form`]), with its signer offered
+/// even if they can no longer sign.
+async fn edit_page(app: &AppState, user: &PageUser, quote: &QuoteView) -> Result<QuoteFormPage, PageError> {
+    let products = app.store.list_products().await?;
+    let (signers, others): (Vec<UserView>, Vec<UserView>) =
+        app.store.list_users().await?.into_iter().partition(can_sign);
+    let mut page = edit_form(user, &products, signers, quote);
+    page.gone_signer =
+        others.into_iter().find(|u| u.id == quote.signer_id).map(|u| GoneSigner { id: u.id.to_string(), name: u.name });
+    Ok(page)
 }
 
 fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>) -> QuoteFormPage {
@@ -139,6 +163,7 @@ fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>) -> Q
             })
             .collect(),
         signers,
+        gone_signer: None,
         customer_name: String::new(),
         customer_email: String::new(),
         customer_company: String::new(),
@@ -255,8 +280,7 @@ pub async fn edit_quote_form(
 ) -> Result<Response, PageError> {
     user.require(&[Role::Sales])?;
     let quote = editable(&app, &user, id).await?;
-    let (products, signers) = choices(&app).await?;
-    Ok(render(StatusCode::OK, &edit_form(&user, &products, signers, &quote)))
+    Ok(render(StatusCode::OK, &edit_page(&app, &user, &quote).await?))
 }
 
 /// Saves an edited draft. The validity date and the signer are sent only
@@ -268,8 +292,7 @@ pub async fn update_quote(
     CsrfForm { user, form, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
     let quote = editable(&app, &user, id).await?;
-    let (products, signers) = choices(&app).await?;
-    let mut page = edit_form(&user, &products, signers, &quote);
+    let mut page = edit_page(&app, &user, &quote).await?;
     page.keep_input(&form);
     let invalid = match parse_quote(&page) {
         Ok(input) => {
