@@ -58,6 +58,13 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         fiona.submit("#import-csv").await;
         assert!(fiona.text("#message").await.contains("Imported 2 products"));
         assert!(fiona.text("#products").await.contains("PUMP-100"));
+        // The same list again: the preview already says what the import would refuse.
+        fiona.fill("#csv", &good).await;
+        fiona.submit("#preview-csv").await;
+        let errors = fiona.text("#csv-errors").await;
+        assert!(errors.contains("Line 2") && errors.contains("PUMP-100 already exists"), "{errors}");
+        assert!(errors.contains("Line 3") && errors.contains("VALVE-7 already exists"), "{errors}");
+        assert!(!fiona.exists("#preview").await, "no preview of an import that would be refused");
         fiona.screenshot("22-price-list").await;
 
         // A quote still at the old price after an acknowledged rise: finance
@@ -68,11 +75,20 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         assert_eq!(r.status, 200, "{}", r.text);
         fiona.goto(&format!("/quotes/{quote}")).await;
         assert_eq!(fiona.text("#superseded").await, "PUMP-100 × 2: quoted 1,250.00 EUR, now 1,390.00 EUR");
+        let advice = fiona.text("#superseded-advice").await;
+        assert!(
+            advice.contains("Its owner, Sam, must reprice it") && advice.contains("approve keeping the old ones below"),
+            "{advice}"
+        );
         fiona.submit("#override").await;
         assert!(!fiona.text("#reason-error").await.is_empty(), "a reason is required");
         fiona.fill("#reason", "Agreed with the customer before the rise.").await;
         fiona.submit("#override").await;
-        assert!(fiona.body().await.contains("finance has approved keeping them"));
+        let advice = fiona.text("#superseded-advice").await;
+        assert!(
+            advice.contains("finance has approved keeping it: the quote can be finalised at these prices"),
+            "{advice}"
+        );
         assert!(!fiona.exists("#override").await);
         let r = sales_api.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await;
         assert_eq!(r.status, 200, "{}", r.text);

@@ -6,9 +6,12 @@ use std::time::{Duration, Instant};
 
 use pricegate::Settings;
 use pricegate_domain::Role;
+use pricegate_store::entity::outbox;
 use pricegate_tests::fixtures::{assert_error, create_notice, create_product, draft_quote, field, publish_notice};
 use pricegate_tests::smtp::{Received, SmtpSink, add_salespeople, spawn_with_mail};
 use pricegate_tests::{Backend, Session, both_backends};
+use sea_orm::EntityTrait;
+use sea_orm::sea_query::Expr;
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -58,6 +61,16 @@ both_backends! {
 
         let r = sam.post_empty(&format!("/api/v1/notices/{nid}/acknowledge")).await;
         assert_eq!(r.status, 200, "{}", r.text);
+        // Rita and Tom had the publication a moment ago: a click now mails nobody.
+        let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        assert_eq!((&r.body["queued"], &r.body["recently_reminded"]), (&json!(0), &json!(2)), "{}", r.text);
+        // A quarter of an hour later they are reminded.
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::CreatedAt, Expr::value(chrono::Utc::now() - chrono::Duration::minutes(15)))
+            .exec(app.store.connection())
+            .await
+            .unwrap();
         let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
         assert_eq!(r.status, 202, "{}", r.text);
         assert_eq!((&r.body["queued"], &r.body["recently_reminded"]), (&json!(2), &json!(0)), "Rita and Tom: {}", r.text);

@@ -124,6 +124,12 @@ impl Store {
         Ok(view(row, None))
     }
 
+    /// What importing `rows` now would refuse: each line whose sku already
+    /// exists (the import's preview; the import checks again as it writes).
+    pub async fn check_import(&self, rows: &[ProductRow]) -> Result<Vec<CsvRowError>, StoreError> {
+        taken_skus(&self.db, rows).await
+    }
+
     /// Imports a whole price list in one transaction: every row, or none.
     /// A sku that already exists is reported against its line.
     pub async fn import_products(
@@ -132,32 +138,8 @@ impl Store {
         rows: Vec<ProductRow>,
     ) -> Result<Result<Vec<ProductView>, Vec<CsvRowError>>, StoreError> {
         let txn = self.begin_write().await?;
-        let skus: Vec<String> = rows.iter().map(|r| r.sku.as_str().to_owned()).collect();
-        let mut existing = Vec::new();
-        for chunk in skus.chunks(500) {
-            existing.extend(
-                products::Entity::find()
-                    .filter(products::Column::Sku.is_in(chunk.iter().cloned()))
-                    .select_only()
-                    .column(products::Column::Sku)
-                    .into_tuple::<String>()
-                    .all(&txn)
-                    .await?,
-            );
-        }
-        if !existing.is_empty() {
-            let errors = rows
-                .iter()
-                .filter(|r| existing.iter().any(|s| s == r.sku.as_str()))
-                .map(|r| CsvRowError {
-                    line: r.line,
-                    field: Some("sku".into()),
-                    message: format!(
-                        "A product with sku {} already exists; the price list changes only through notices.",
-                        r.sku
-                    ),
-                })
-                .collect();
+        let errors = taken_skus(&txn, &rows).await?;
+        if !errors.is_empty() {
             return Ok(Err(errors));
         }
         let now = db_now(&txn).await?;
@@ -264,4 +246,33 @@ fn view(p: products::Model, price_in_force: Option<i64>) -> ProductView {
         created_at: p.created_at,
         updated_at: p.updated_at,
     }
+}
+
+/// The lines of `rows` whose sku is already a product's.
+async fn taken_skus(conn: &impl ConnectionTrait, rows: &[ProductRow]) -> Result<Vec<CsvRowError>, StoreError> {
+    let skus: Vec<String> = rows.iter().map(|r| r.sku.as_str().to_owned()).collect();
+    let mut existing = Vec::new();
+    for chunk in skus.chunks(500) {
+        existing.extend(
+            products::Entity::find()
+                .filter(products::Column::Sku.is_in(chunk.iter().cloned()))
+                .select_only()
+                .column(products::Column::Sku)
+                .into_tuple::<String>()
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(rows
+        .iter()
+        .filter(|r| existing.iter().any(|s| s == r.sku.as_str()))
+        .map(|r| CsvRowError {
+            line: r.line,
+            field: Some("sku".into()),
+            message: format!(
+                "A product with sku {} already exists; the price list changes only through notices.",
+                r.sku
+            ),
+        })
+        .collect())
 }

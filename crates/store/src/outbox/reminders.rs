@@ -11,8 +11,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::{
-    Batch, CHUNK, ESCALATION, Letter, PENDING, PendingPerson, REMINDER, SENT, active_with_role, blocked_quotes,
-    notice_content, recipient,
+    Batch, CHUNK, ESCALATION, Letter, PENDING, PUBLICATION, PendingPerson, REMINDER, SENT, active_with_role,
+    blocked_quotes, notice_content, recipient,
 };
 use crate::db::db_now;
 use crate::entity::{acknowledgements, notices, outbox, quotes, users};
@@ -28,9 +28,9 @@ pub const REMIND_NOW_AGAIN_AFTER_MINUTES: i64 = 10;
 pub struct Reminded {
     /// Reminders queued, one per salesperson who has not acknowledged.
     pub queued: usize,
-    /// Salespeople still pending who were left out: they had a reminder (one
-    /// sent now, or one of the schedule's) within the last
-    /// [`REMIND_NOW_AGAIN_AFTER_MINUTES`] minutes.
+    /// Salespeople still pending who were left out: they were mailed about
+    /// the notice (its publication, or a reminder of the schedule's or sent
+    /// now) within the last [`REMIND_NOW_AGAIN_AFTER_MINUTES`] minutes.
     pub recently_reminded: usize,
 }
 
@@ -204,11 +204,11 @@ impl Store {
     }
 
     /// A reminder now, to every salesperson who has not acknowledged the
-    /// notice (finance's "remind them" button), except those who had a
-    /// reminder, of the schedule's or a click's, within
-    /// [`REMIND_NOW_AGAIN_AFTER_MINUTES`]: a second click, a colleague's click a
-    /// minute later, or a click just after a scheduled reminder, mails nobody
-    /// twice. (A click and a scheduled reminder queued in the same instant
+    /// notice (finance's "remind them" button), except those mailed about it
+    /// (its publication, or a reminder of the schedule's or a click's) within
+    /// [`REMIND_NOW_AGAIN_AFTER_MINUTES`]: a click just after publishing, a
+    /// second click, a colleague's click a minute later, or a click just after
+    /// a scheduled reminder, mails nobody twice. (A click and a scheduled reminder queued in the same instant
     /// may both go: the worker's tick does not wait for the click.)
     pub async fn remind_now(&self, actor: &Actor, notice_id: Uuid) -> Result<Reminded, StoreError> {
         let setup = self.mail_setup()?;
@@ -229,7 +229,7 @@ impl Store {
             .select_only()
             .column(outbox::Column::UserId)
             .filter(outbox::Column::NoticeId.eq(notice_id))
-            .filter(outbox::Column::Kind.eq(REMINDER))
+            .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
             .filter(outbox::Column::CreatedAt.gt(since))
             // One that failed or was set aside reached nobody.
             .filter(outbox::Column::State.is_in([PENDING, SENT]))

@@ -260,8 +260,8 @@ async fn remind(
     let mut message = format!("{} reminder{} queued.", reminded.queued, if reminded.queued == 1 { "" } else { "s" });
     match reminded.recently_reminded {
         0 => {}
-        1 => message.push_str(&format!(" 1 salesperson was left out: reminded in the last {AGAIN} minutes.")),
-        n => message.push_str(&format!(" {n} salespeople were left out: reminded in the last {AGAIN} minutes.")),
+        1 => message.push_str(&format!(" 1 salesperson was left out: mailed about it in the last {AGAIN} minutes.")),
+        n => message.push_str(&format!(" {n} salespeople were left out: mailed about it in the last {AGAIN} minutes.")),
     }
     dashboard_page(&app, &user, id, Some(message)).await
 }

@@ -189,6 +189,12 @@ async fn import(
         }
     };
     if form.get("action") != "import" {
+        // What the import would refuse, the preview says first.
+        let taken = app.store.check_import(&rows).await?;
+        if !taken.is_empty() {
+            page.errors = taken.into_iter().map(|e| LineError { line: e.line, message: e.message }).collect();
+            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
         page.preview = rows.iter().map(preview_row).collect();
         return Ok(render(StatusCode::OK, &page));
     }

@@ -154,6 +154,7 @@ struct QuotePage {
     customer: String,
     customer_email: String,
     signer: String,
+    owner: String,
     i_am_signer: bool,
     /// The owner may edit and cancel a draft.
     i_am_owner: bool,
@@ -189,7 +190,9 @@ async fn quote_page(
     repriced: Option<Repriced>,
 ) -> Result<QuotePage, PageError> {
     let currency = quote.currency.clone();
-    let signer = app.store.get_user(quote.signer_id).await.map(|u| u.name).unwrap_or_else(|_| "unknown".into());
+    let name_of = |id| async move { app.store.get_user(id).await.map(|u| u.name).unwrap_or_else(|_| "unknown".into()) };
+    let signer = name_of(quote.signer_id).await;
+    let owner = if quote.owner_id == quote.signer_id { signer.clone() } else { name_of(quote.owner_id).await };
     let gate = match gate {
         Some(g) => Some(g),
         None => open_gate(app, user, &quote).await?,
@@ -247,6 +250,7 @@ async fn quote_page(
         },
         customer_email: quote.customer.email.clone(),
         signer,
+        owner,
         i_am_signer: quote.signer_id == user.0.actor.id,
         i_am_owner: quote.owner_id == user.0.actor.id,
         state: quote.state.clone(),
@@ -290,7 +294,7 @@ async fn quote_page(
         override_reason: match evidence.and_then(|e| e.price_override.as_ref()) {
             // Who approved it, and when, is part of the proof.
             Some(o) => {
-                let by = app.store.get_user(o.approved_by).await.map(|u| u.name).unwrap_or_else(|_| "unknown".into());
+                let by = name_of(o.approved_by).await;
                 format!("approved by {by}, {}: {}", stamp(o.created_at), o.reason)
             }
             None => String::new(),
