@@ -159,3 +159,47 @@ async fn a_worker_alone_without_a_base_url_warns_where_its_links_will_point() {
     child.kill().await.expect("pricegate stops");
     assert!(warning.contains("WARN") && warning.contains("point at http://127.0.0.1:8080"), "{warning}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_whose_log_reader_went_away_still_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("pricegate.db").display());
+    let mut child = Command::new(server_binary())
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        // Shutting down logs at this level: the line that finds standard error closed.
+        .env("RUST_LOG", "info")
+        .env("DATABASE_URL", &db)
+        .env("PRICEGATE_MAILDIR", dir.path().join("mail"))
+        .env("PRICEGATE_BIND", "127.0.0.1:0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("pricegate starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if line.starts_with("listening on ") {
+                return;
+            }
+        }
+        panic!("pricegate exited before it was listening");
+    })
+    .await
+    .expect("pricegate prints `listening on` within 60 s");
+    // Whoever read its output is gone, as when `pricegate serve | head` ends.
+    drop(lines);
+    drop(child.stderr.take());
+    let pid = child.id().expect("pricegate is running").to_string();
+    let signalled = Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill runs");
+    assert!(signalled.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("pricegate stops within 30 s of SIGTERM, its log unreadable or not")
+        .expect("pricegate is waited for");
+    assert!(status.success(), "a clean stop: {status}");
+}

@@ -94,7 +94,14 @@ fn send_margin(config: &WorkerConfig) -> Duration {
     config.send_timeout.min(config.lease / 2)
 }
 
-/// Runs until `shutdown` turns true; the batches claimed by then are sent
+/// Whether the worker should stop: `shutdown` turned true, or whoever held
+/// its sender is gone (a task that ended without saying so must not leave the
+/// worker waking at once on every `changed()`, busy at full speed forever).
+fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
+    *shutdown.borrow() || shutdown.has_changed().is_err()
+}
+
+/// Runs until `shutdown` turns true (or its sender is dropped); the batches claimed by then are sent
 /// first, so no claimed row is left waiting for its lease to run out.
 pub async fn run_worker<T: MailTransport>(
     store: Store,
@@ -123,7 +130,7 @@ async fn expand_publications(
 ) {
     // Consecutive failed batches per publication, for this worker's backoff.
     let mut failures: HashMap<uuid::Uuid, i32> = HashMap::new();
-    while !*shutdown.borrow() {
+    while !stopping(&shutdown) {
         let claim = match store.claim_publication_fanout(config.lease).await {
             Ok(claim) => claim,
             Err(e) => {
@@ -139,7 +146,7 @@ async fn expand_publications(
             continue;
         };
         loop {
-            if *shutdown.borrow() {
+            if stopping(&shutdown) {
                 if let Err(e) = store.release_publication_fanout(&claim).await {
                     tracing::warn!(notice = %claim.notice_id, error = %e, "could not release the publication; its lease will");
                 }
@@ -224,7 +231,7 @@ async fn send_outbox<T: MailTransport>(
     let mut next_tick = Instant::now();
     let mut prefetched: Option<JoinHandle<Claimed>> = None;
     loop {
-        if *shutdown.borrow() && prefetched.is_none() {
+        if stopping(&shutdown) && prefetched.is_none() {
             break;
         }
         if Instant::now() >= next_tick {
@@ -240,7 +247,7 @@ async fn send_outbox<T: MailTransport>(
             None => next_batch(store.clone(), config.clone()).await,
         };
         let Claimed { rows, lease_ends: Some(lease_ends) } = batch else {
-            if *shutdown.borrow() {
+            if stopping(&shutdown) {
                 break;
             }
             tokio::select! {
@@ -250,7 +257,7 @@ async fn send_outbox<T: MailTransport>(
             }
             continue;
         };
-        if !*shutdown.borrow() {
+        if !stopping(&shutdown) {
             prefetched = Some(tokio::spawn(next_batch(store.clone(), config.clone())));
         }
         send_batch(&store, &transport, &config, rows, lease_ends).await;
@@ -355,6 +362,17 @@ async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Mode
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_worker_stops_when_told_to_or_when_nobody_can_tell_it_any_more() {
+        let (stop, shutdown) = watch::channel(false);
+        assert!(!stopping(&shutdown));
+        stop.send(true).unwrap();
+        assert!(stopping(&shutdown));
+        let (stop, shutdown) = watch::channel(false);
+        drop(stop);
+        assert!(stopping(&shutdown), "a dropped sender would make every changed() return at once");
+    }
 
     #[test]
     fn a_row_is_sent_only_with_a_whole_conversation_of_its_lease_left() {

@@ -65,11 +65,16 @@ async fn main() -> std::process::ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A log line that cannot be written (standard error closed, say by a
+        // pipe whose reader exited) is lost; reporting that on standard error
+        // would panic the task that logged, the shutdown signal's included.
+        .log_internal_errors(false)
         .init();
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pricegate: {e:#}");
+            // Not `eprintln!`: with standard error closed it would panic.
+            let _ = writeln!(std::io::stderr(), "pricegate: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -101,7 +106,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Worker => {
             tracing::info!("mail worker only");
-            pricegate::run_worker_until(settings, shutdown_signal()).await
+            pricegate::run_worker_until(settings, shutdown_signal()?).await
         }
         Command::Demo => {
             let store = pricegate::connect(&settings).await?;
@@ -128,33 +133,41 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     if demo {
         print_demo(demo::seed(app.store()).await?);
     }
+    let shutdown = shutdown_signal()?;
+    // For whoever started it; a server serves on whether or not anybody
+    // reads this (`pricegate serve | head -1` closes the pipe after a line).
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "listening on http://{}", app.address())?;
-    writeln!(stdout, "API docs at {}/api/docs", app.base_url())?;
-    stdout.flush()?;
+    let _ = writeln!(stdout, "listening on http://{}", app.address())
+        .and_then(|()| writeln!(stdout, "API docs at {}/api/docs", app.base_url()))
+        .and_then(|()| stdout.flush());
     tracing::info!(address = %app.address(), "serving");
-    app.run_until(shutdown_signal()).await
+    app.run_until(shutdown).await
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are in place once this
+/// returns, so a signal sent the moment `listening on` is printed is a
+/// graceful stop, not the signal's default action.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let stopped = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
+    let stopped = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    Ok(async move {
+        stopped.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }
