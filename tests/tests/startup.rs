@@ -10,10 +10,12 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
 
-/// Starts `pricegate serve` on a fresh SQLite file with `env`, waits until it
-/// is listening, stops it, and returns what it wrote to standard error.
+/// Starts `pricegate serve` on a fresh SQLite file with `env`, and `RUST_LOG=warn`
+/// in the `.env` file of the directory it runs in, waits until it is listening,
+/// stops it, and returns what it wrote to standard error.
 async fn start_up_log(env: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join(".env"), "RUST_LOG=warn\n").expect("write .env");
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("pricegate.db").display());
     let maildir = dir.path().join("mail").display().to_string();
     let mut cmd = Command::new(server_binary());
@@ -22,7 +24,6 @@ async fn start_up_log(env: &[(&str, &str)]) -> String {
         .current_dir(dir.path())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
         .env("DATABASE_URL", &db)
         .env("PRICEGATE_MAILDIR", &maildir)
         .envs(env.iter().copied())
@@ -59,6 +60,8 @@ async fn every_interface_without_a_base_url_warns_that_e_mail_links_will_not_ope
     assert!(!log.contains("PRICEGATE_BASE_URL"), "{log}");
     let log = start_up_log(&[("PRICEGATE_BIND", "127.0.0.1:0")]).await;
     assert!(!log.contains("PRICEGATE_BASE_URL"), "a loopback address is one a local reader can open: {log}");
+    // RUST_LOG came from `.env`, like every other setting: no migration chatter.
+    assert!(!log.contains("INFO"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
