@@ -127,6 +127,16 @@ pub fn api_routes() -> Vec<ApiRoute> {
             "/api/v1/users/{id}",
             vec![case(User, Json(json!({"name": "Victor"})), ["401", "403", "403", "403", "200"])],
         ),
+        route(
+            "POST",
+            "/api/v1/users/{id}/handover",
+            // Nobody with this id takes quotes over; who may ask at all is the point here.
+            vec![case(
+                User,
+                Json(json!({"to": "00000000-0000-4000-8000-000000000001"})),
+                ["401", "403", "403", "403", "422 invalid_signer"],
+            )],
+        ),
         route("GET", "/api/v1/products", vec![case(Nothing, Empty, ["401", "200", "200", "200", "200"])]),
         route(
             "POST",

@@ -191,3 +191,51 @@ both_backends! {
         assert_error(&sam.get("/api/v1/quotes?state=lost").await, 422, "invalid_field");
     }
 }
+
+both_backends! {
+    async fn an_admin_hands_a_departed_salespersons_drafts_to_a_colleague(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (_, sue_user) = app.user(Role::Sales, "Sue").await;
+        let (tom, _) = app.user(Role::Sales, "Tom").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let own = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await;
+        let mut request = quote_request(json!([{"sku": "P-1", "quantity": 2}]));
+        request["signer_id"] = json!(sam_user.id);
+        let toms = tom.post("/api/v1/quotes", &request).await.body;
+        let done = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 3}])).await);
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{done}/finalise")).await.status, 200);
+        let sam_url = format!("/api/v1/users/{}", sam_user.id);
+        assert_eq!(admin.patch(&sam_url, &json!({"active": false})).await.status, 200);
+
+        // Refused: to someone who cannot sign, to Sam himself, by anyone but an admin.
+        let handover = format!("{sam_url}/handover");
+        let r = admin.post(&handover, &json!({"to": fiona.id})).await;
+        assert_error(&r, 422, "invalid_signer");
+        assert_eq!(field(&r), "to");
+        assert_error(&admin.post(&handover, &json!({"to": sam_user.id})).await, 422, "invalid_field");
+        assert_error(&finance.post(&handover, &json!({"to": sue_user.id})).await, 403, "forbidden");
+        let unknown = format!("/api/v1/users/{}/handover", uuid::Uuid::new_v4());
+        assert_error(&admin.post(&unknown, &json!({"to": sue_user.id})).await, 404, "not_found");
+        assert_eq!(finance.get(&format!("/api/v1/quotes/{}", id_of(&own))).await.body["owner_id"], json!(sam_user.id));
+
+        let r = admin.post(&handover, &json!({"to": sue_user.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body, json!({"owned": 1, "signed": 2}), "Sam's draft, and Tom's that Sam signed");
+        let sue = app.login(&sue_user.email, pricegate_tests::PASSWORD).await;
+        let mine = sue.get(&format!("/api/v1/quotes/{}", id_of(&own))).await.body;
+        assert_eq!((&mine["owner_id"], &mine["signer_id"]), (&json!(sue_user.id), &json!(sue_user.id)));
+        assert_eq!(mine["drafted_at"], own["drafted_at"], "handing over does not move drafted_at");
+        let r = sue.patch(&format!("/api/v1/quotes/{}", id_of(&own)), &json!({"notes": "Sue's now"})).await;
+        assert_eq!(r.status, 200, "Sue may edit what she owns: {}", r.text);
+        let gate = tom.get(&format!("/api/v1/quotes/{}/gate", id_of(&toms))).await.body;
+        assert_eq!((&gate["signer_can_sign"], &gate["ready"]), (&json!(true), &json!(true)), "Sue signs Tom's quote now");
+        let closed = finance.get(&format!("/api/v1/quotes/{done}")).await.body;
+        assert_eq!(closed["owner_id"], json!(sam_user.id), "a finalised quote keeps its people");
+        let audit = finance.get("/api/v1/audit?action=quotes.handed_over").await;
+        assert_eq!(audit.body[0]["subject_id"], json!(sam_user.id), "{}", audit.text);
+        assert_eq!(audit.body[0]["detail"], json!({"to": sue_user.id, "owned": 1, "signed": 2}));
+    }
+}

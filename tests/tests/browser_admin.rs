@@ -1,10 +1,11 @@
 //! Finance keeps the price list from the browser (a CSV import with a
-//! preview and line-numbered errors), and an admin manages users there.
+//! preview and line-numbered errors), and an admin manages users there,
+//! handing the open quotes of someone who left to a colleague.
 
 use fantoccini::Locator;
 use pricegate_domain::Role;
 use pricegate_tests::browser::{Page, with_browsers};
-use pricegate_tests::fixtures::{date_in_days, draft_quote, id_of, publish_price_change};
+use pricegate_tests::fixtures::{create_product, date_in_days, draft_quote, id_of, publish_price_change};
 use pricegate_tests::{Backend, PASSWORD, TestApp};
 use serde_json::json;
 
@@ -177,5 +178,44 @@ async fn the_api_docs_list_every_operation_under_their_content_security_policy()
         assert_eq!(shown.as_u64(), Some(operations as u64), "Swagger UI lists every operation");
     })
     .await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_hands_the_open_quotes_of_someone_who_left_to_a_colleague() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin_api, admin) = app.user(Role::Admin, "Ada").await;
+    let (sara_api, sara) = app.user(Role::Sales, "Sara").await;
+    let (sam_api, sam) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let quote = id_of(&draft_quote(&sara_api, json!([{"sku": "PUMP-100", "quantity": 1}])).await);
+    let r = admin_api.patch(&format!("/api/v1/users/{}", sara.id), &json!({"active": false})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let base = app.base.clone();
+
+    let (sara_id, sam_id) = (sara.id, sam.id);
+    with_browsers(1, move |browsers| async move {
+        let ada = Page::new(browsers[0].clone(), &base);
+        ada.log_in(&admin.email, PASSWORD).await;
+        ada.goto("/admin/users").await;
+        let row = format!("//tr[td[contains(., '{}')]]", sara.email);
+        let cell = ada.client.find(Locator::XPath(&row)).await.expect("Sara's row").text().await.expect("its text");
+        assert!(cell.contains("owns 1, signs 1") && cell.contains("can no longer sign or edit them"), "{cell}");
+        ada.select(&format!("#to-{sara_id}"), &sam_id.to_string()).await;
+        ada.submit(&format!("#handover-{sara_id}")).await;
+        assert_eq!(ada.path().await, "/admin/users");
+        let cell = ada.client.find(Locator::XPath(&row)).await.expect("Sara's row").text().await.expect("its text");
+        assert!(!cell.contains("owns"), "nothing left to hand over: {cell}");
+        assert!(!ada.exists(&format!("#handover-{sara_id}")).await);
+    })
+    .await;
+    let handed = sam_api.get(&format!("/api/v1/quotes/{quote}")).await;
+    assert_eq!(
+        (&handed.body["owner_id"], &handed.body["signer_id"]),
+        (&json!(sam_id), &json!(sam_id)),
+        "{}",
+        handed.text
+    );
     app.stop().await;
 }

@@ -46,7 +46,7 @@ pub use outbox::{
     REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded,
 };
 pub use products::{CsvRowError, NewProduct, ProductPatch};
-pub use quotes::{NewLine, NewQuote, QuoteFilter, QuotePatch};
+pub use quotes::{HandedOver, NewLine, NewQuote, QuoteFilter, QuotePatch};
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
 pub use users::{NewUser, UserPatch};
 

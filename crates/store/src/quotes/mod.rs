@@ -17,10 +17,12 @@ use crate::gate::{CoveredPrice, priced_lines, superseded_lines};
 use crate::views::{OverrideView, QuoteView, RepriceView};
 use crate::{Actor, Store, StoreError};
 
+mod handover;
 mod lines;
 mod load;
 mod view;
 
+pub use handover::HandedOver;
 pub use lines::NewLine;
 use lines::{price_lines, replace_lines};
 use load::load_owned;
@@ -62,12 +64,12 @@ pub struct QuoteFilter {
     pub state: Option<String>,
 }
 
-/// The signer must be an active salesperson.
-async fn check_signer(conn: &impl ConnectionTrait, signer_id: Uuid) -> Result<(), StoreError> {
+/// The signer (named by `field`) must be an active salesperson.
+async fn check_signer(conn: &impl ConnectionTrait, signer_id: Uuid, field: &str) -> Result<(), StoreError> {
     let signer = users::Entity::find_by_id(signer_id).one(conn).await?;
     match signer {
         Some(u) if u.active && u.role == Role::Sales.as_str() => Ok(()),
-        _ => Err(Invalid::new("signer_id", "signer_id must be the id of an active salesperson.")
+        _ => Err(Invalid::new(field, format!("{field} must be the id of an active salesperson."))
             .with_code("invalid_signer")
             .into()),
     }
@@ -94,7 +96,7 @@ impl Store {
             return Err(Invalid::new("valid_until", "valid_until must not be in the past.").into());
         }
         let signer_id = new.signer_id.unwrap_or(actor.id);
-        check_signer(&txn, signer_id).await?;
+        check_signer(&txn, signer_id, "signer_id").await?;
         let id = Uuid::new_v4();
         let lines = price_lines(&txn, id, new.currency.code(), &new.lines, &HashMap::new(), now.date_naive()).await?;
         let quote = quotes::Model {
@@ -190,7 +192,7 @@ impl Store {
             model.notes = Set(v.into_inner());
         }
         if let Some(signer_id) = patch.signer_id {
-            check_signer(&txn, signer_id).await?;
+            check_signer(&txn, signer_id, "signer_id").await?;
             model.signer_id = Set(signer_id);
         }
         model.updated_at = Set(now);

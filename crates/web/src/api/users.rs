@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use pricegate_domain::{Email, Password, Role, Text, limits};
 use pricegate_store::views::UserView;
 use pricegate_store::{NewUser, UserPatch};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -14,7 +14,7 @@ use crate::extract::{AdminUser, ApiJson, ApiPath, StaffUser};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
-    ApiRouter::new().routes(routes!(list_users, create_user)).routes(routes!(update_user))
+    ApiRouter::new().routes(routes!(list_users, create_user)).routes(routes!(update_user)).routes(routes!(hand_over))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -78,4 +78,35 @@ pub async fn update_user(
         password: body.password.as_deref().map(Password::parse).transpose()?,
     };
     Ok(Json(app.store.update_user(&admin.actor, id, patch).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandOverIn {
+    /// The active salesperson who takes the quotes over.
+    pub to: Uuid,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HandedOverView {
+    /// Draft quotes the user owned, now owned by `to`.
+    pub owned: u64,
+    /// Draft quotes the user signed, now signed by `to`.
+    pub signed: u64,
+}
+
+/// Hand a user's draft quotes to another salesperson: `to` becomes the owner
+/// of every draft they own and the signer of every draft they sign (someone
+/// leaving, or moving out of sales). `drafted_at` does not move.
+#[utoipa::path(post, path = "/api/v1/users/{id}/handover", tag = "users", request_body = HandOverIn, security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = HandedOverView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn hand_over(
+    State(app): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<HandOverIn>,
+) -> Result<Json<HandedOverView>, AppError> {
+    let done = app.store.hand_over_quotes(&admin.actor, id, body.to).await?;
+    Ok(Json(HandedOverView { owned: done.owned, signed: done.signed }))
 }

@@ -17,6 +17,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/users", get(list).post(create))
         .route("/admin/users/{id}", post(update))
+        .route("/admin/users/{id}/handover", post(hand_over))
         .route("/admin/outbox", get(outbox))
 }
 
@@ -25,12 +26,23 @@ pub fn router() -> Router<AppState> {
 struct UsersPage {
     layout: Layout,
     csrf: String,
-    users: Vec<UserView>,
+    users: Vec<UserRow>,
+    /// Active salespeople: who can take quotes over.
+    sales: Vec<UserView>,
     name: String,
     email: String,
     role: String,
     error_field: String,
     error: String,
+}
+
+struct UserRow {
+    u: UserView,
+    /// Draft quotes this person owns and signs.
+    owned: u64,
+    signed: u64,
+    /// Active and in sales: their drafts need nobody else.
+    can_sign: bool,
 }
 
 impl UsersPage {
@@ -40,10 +52,20 @@ impl UsersPage {
 }
 
 async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
+    let users = app.store.list_users().await?;
+    let open = app.store.open_quote_counts().await?;
+    let can_sign = |u: &UserView| u.active && u.role == Role::Sales.as_str();
     Ok(UsersPage {
         layout: user.layout("Users"),
         csrf: user.csrf().to_owned(),
-        users: app.store.list_users().await?,
+        sales: users.iter().filter(|u| can_sign(u)).cloned().collect(),
+        users: users
+            .into_iter()
+            .map(|u| {
+                let (owned, signed) = open.get(&u.id).copied().unwrap_or_default();
+                UserRow { can_sign: can_sign(&u), owned, signed, u }
+            })
+            .collect(),
         name: String::new(),
         email: String::new(),
         role: "sales".into(),
@@ -112,6 +134,20 @@ async fn update(
             ..UserPatch::default()
         };
     app.store.update_user(&user.0.actor, id, patch).await?;
+    Ok(Redirect::to("/admin/users").into_response())
+}
+
+/// Hands a person's draft quotes to a salesperson (see
+/// [`pricegate_store::Store::hand_over_quotes`]).
+async fn hand_over(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    CsrfForm { user, form, .. }: CsrfForm<Admin>,
+) -> Result<Response, PageError> {
+    let to = uuid::Uuid::parse_str(form.get("to").trim()).map_err(|_| {
+        PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "Please check the input", "Choose who takes the quotes over.")
+    })?;
+    app.store.hand_over_quotes(&user.0.actor, id, to).await?;
     Ok(Redirect::to("/admin/users").into_response())
 }
 

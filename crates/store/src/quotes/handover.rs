@@ -1,0 +1,88 @@
+//! Handing a salesperson's open quotes to a colleague: someone who leaves,
+//! or moves out of sales, can no longer edit or sign the drafts they own or
+//! sign, and only an owner may change a draft, so an admin hands them over.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{DRAFT, check_signer};
+use crate::audit::{AuditEntry, record};
+use crate::db::db_now;
+use crate::entity::{quotes, users};
+use crate::{Actor, Store, StoreError};
+
+/// How many draft quotes changed hands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HandedOver {
+    /// Drafts `from` owned, now owned by `to`.
+    pub owned: u64,
+    /// Drafts `from` signed, now signed by `to`.
+    pub signed: u64,
+}
+
+impl Store {
+    /// Makes `to`, an active salesperson, the owner of every draft quote
+    /// `from` owns and the signer of every draft `from` signs, in one
+    /// transaction, audited as `quotes.handed_over`. `drafted_at` does not
+    /// move: every notice published since still needs the new signer's
+    /// acknowledgement, as when an owner picks another signer. Finalised and
+    /// cancelled quotes keep their people.
+    pub async fn hand_over_quotes(&self, actor: &Actor, from: Uuid, to: Uuid) -> Result<HandedOver, StoreError> {
+        let txn = self.begin_write().await?;
+        users::Entity::find_by_id(from).one(&txn).await?.ok_or(StoreError::not_found("user"))?;
+        if from == to {
+            return Err(pricegate_domain::Invalid::new("to", "Hand the quotes to someone else.").into());
+        }
+        check_signer(&txn, to, "to").await?;
+        let now = db_now(&txn).await?;
+        let moved = |column: quotes::Column| {
+            quotes::Entity::update_many()
+                .col_expr(column, Expr::value(to))
+                .col_expr(quotes::Column::UpdatedAt, Expr::value(now))
+                .filter(column.eq(from))
+                .filter(quotes::Column::State.eq(DRAFT))
+        };
+        let owned = moved(quotes::Column::OwnerId).exec(&txn).await?.rows_affected;
+        let signed = moved(quotes::Column::SignerId).exec(&txn).await?.rows_affected;
+        record(
+            &txn,
+            AuditEntry {
+                at: now,
+                actor_id: Some(actor.id),
+                action: "quotes.handed_over",
+                subject_type: "user",
+                subject_id: Some(from),
+                detail: json!({ "to": to, "owned": owned, "signed": signed }),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(HandedOver { owned, signed })
+    }
+
+    /// Per person, the draft quotes they own and sign: (owned, signed).
+    pub async fn open_quote_counts(&self) -> Result<HashMap<Uuid, (u64, u64)>, StoreError> {
+        let mut counts: HashMap<Uuid, (u64, u64)> = HashMap::new();
+        for (column, owned) in [(quotes::Column::OwnerId, true), (quotes::Column::SignerId, false)] {
+            let rows: Vec<(Uuid, i64)> = quotes::Entity::find()
+                .select_only()
+                .column(column)
+                .column_as(quotes::Column::Id.count(), "n")
+                .filter(quotes::Column::State.eq(DRAFT))
+                .group_by(column)
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            for (person, n) in rows {
+                let entry = counts.entry(person).or_default();
+                let n = u64::try_from(n).unwrap_or_default();
+                if owned { entry.0 = n } else { entry.1 = n }
+            }
+        }
+        Ok(counts)
+    }
+}
