@@ -17,16 +17,19 @@ both_backends! {
             let r = send_raw(&finance, Method::POST, "/api/v1/notices", JSON, body).await;
             assert_error(&r, 400, "malformed_json");
         }
-        for body in [
-            json!({"title": 5, "body": "b"}),
-            json!({"body": "b"}),
-            json!({"title": "t", "body": "b", "colour": "red"}),
-            json!({"title": "t", "body": "b", "changes": "none"}),
-            json!([1, 2]),
-            json!(null),
+        // Each names the field it is about, where there is one.
+        for (body, named) in [
+            (json!({"title": 5, "body": "b"}), Some("title")),
+            (json!({"body": "b"}), Some("title")),
+            (json!({"title": "t", "body": "b", "colour": "red"}), Some("colour")),
+            (json!({"title": "t", "body": "b", "changes": "none"}), Some("changes")),
+            (json!({"title": "t", "body": "b", "changes": [{"sku": "P", "unit_price_minor": "12", "effective_on": "2026-12-01"}]}), Some("changes[0].unit_price_minor")),
+            (json!([1, 2]), None),
+            (json!(null), None),
         ] {
             let r = finance.post("/api/v1/notices", &body).await;
             assert_error(&r, 422, "invalid_body");
+            assert_eq!(r.body["error"]["field"].as_str(), named, "{}", r.text);
         }
         let r = finance
             .post("/api/v1/products", &json!({"sku": "P", "name": "n", "unit": "u", "currency": "EUR", "unit_price_minor": 1.5}))
@@ -147,6 +150,24 @@ both_backends! {
         }
         let r = finance.get("/api/v1/quotes?colour=red").await;
         assert_error(&r, 400, "invalid_query");
+
+        // A browser gets pages: an unknown address is a page saying so, and a
+        // form's address opened (reloaded, bookmarked) leads to its page.
+        let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let html = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        let page = |path: &str| browser.get(format!("{}{path}", app.base)).header("accept", html).send();
+        let r = page("/no-such-page").await.unwrap();
+        assert_eq!(r.status(), 404);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(r.text().await.unwrap().contains("There is nothing at this address"));
+        let quote = "/quotes/00000000-0000-0000-0000-000000000000";
+        let r = page(&format!("{quote}/finalise")).await.unwrap();
+        assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, quote));
+        let r = page("/admin/users/00000000-0000-0000-0000-000000000000").await.unwrap();
+        assert_eq!(r.headers()["location"], "/admin/users");
+        // The API answers in JSON whatever the client accepts.
+        let r = page("/api/v1/nothing").await.unwrap();
+        assert_eq!((r.status().as_u16(), r.headers()["content-type"].to_str().unwrap()), (404, "application/json"));
     }
 }
 
@@ -203,10 +224,23 @@ both_backends! {
                 let name = parameter["name"].as_str().unwrap_or_default();
                 match parameter["in"].as_str() {
                     Some("path") => assert!(template.contains(&format!("{{{name}}}")), "{method} {template}: {name} is no path parameter"),
-                    Some("query") => assert_ne!(parameter["required"], json!(true), "{method} {template}: {name} is optional"),
+                    Some("query") => {
+                        assert_ne!(parameter["required"], json!(true), "{method} {template}: {name} is optional");
+                        // The bounds the server enforces, so that a client can too.
+                        if name == "limit" {
+                            let schema = &parameter["schema"];
+                            assert_eq!((&schema["minimum"], &schema["maximum"]), (&json!(1), &json!(1000)), "{method} {template}");
+                        }
+                    }
                     other => panic!("{method} {template}: {name} in {other:?}"),
                 }
             }
+        }
+
+        // Every member an error body may carry is described.
+        let detail = &r.body["components"]["schemas"]["ErrorDetail"]["properties"];
+        for member in ["code", "message", "field", "pending", "superseded", "errors"] {
+            assert!(detail[member].is_object(), "ErrorDetail.{member}: {detail}");
         }
 
         let r = anon.get("/api/docs/").await;

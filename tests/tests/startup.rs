@@ -206,3 +206,26 @@ async fn a_server_whose_log_reader_went_away_still_stops_on_sigterm() {
         .expect("pricegate is waited for");
     assert!(status.success(), "a clean stop: {status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_filter_that_does_not_parse_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("pricegate.db").display());
+    let out = Command::new(server_binary())
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "[[[")
+        .env("DATABASE_URL", &db)
+        .env("PRICEGATE_BIND", "127.0.0.1:0")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.starts_with("pricegate: RUST_LOG: ") && said.contains("such as `info`"), "{said}");
+    assert!(!dir.path().join("pricegate.db").exists(), "refused before anything was done");
+}

@@ -63,8 +63,23 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // `.env` first: RUST_LOG is a setting like the others, and may be there.
     let _ = dotenvy::dotenv();
+    // A filter that does not parse is refused, like any other bad setting:
+    // quietly logging at another level would hide what was asked for.
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(value) if !value.trim().is_empty() => match EnvFilter::builder().parse(&value) {
+            Ok(filter) => filter,
+            Err(e) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "pricegate: RUST_LOG: {e}; write a level such as `info`, or `warn,pricegate=debug`"
+                );
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+        _ => EnvFilter::new("info"),
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         // A log line that cannot be written (standard error closed, say by a

@@ -24,6 +24,19 @@ pub struct ErrorDetail {
     /// The offending field, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// 409 `pending_acknowledgements`: each notice the signer has yet to
+    /// acknowledge, with its impact, as in `GET /quotes/{id}/gate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub pending: Option<Vec<Value>>,
+    /// 409 `pending_acknowledgements`: lines still at a superseded price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub superseded: Option<Vec<Value>>,
+    /// 422 `invalid_csv`: every refused line of the file, `{line, field, message}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub errors: Option<Vec<Value>>,
 }
 
 /// The code of an error response, kept in the response's extensions for the

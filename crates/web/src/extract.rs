@@ -90,17 +90,50 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             "malformed_json",
             format!("The body is not valid JSON: {}.", e.body_text()),
         ),
-        JsonRejection::JsonDataError(e) => AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            format!("The body does not have the expected shape: {}.", plain_words(&e.body_text())),
-        ),
+        JsonRejection::JsonDataError(e) => {
+            let text = plain_words(&e.body_text());
+            let refused = AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("The body does not have the expected shape: {text}."),
+            );
+            match field_of(&text) {
+                Some(field) => refused.with("field", field),
+                None => refused,
+            }
+        }
         JsonRejection::BytesRejection(e) => body_rejection(e.status()),
         other => AppError::new(
             StatusCode::BAD_REQUEST,
             "invalid_body",
             format!("The body cannot be read: {}.", other.body_text()),
         ),
+    }
+}
+
+/// The field a body's shape error is about, as the API names fields
+/// (`lines[0].quantity`), from the deserialiser's sentence: its path (the
+/// part before `": "`, `.` for the body itself), and the field a `missing
+/// field` or `unknown field` names. `None` when it names no field.
+fn field_of(sentence: &str) -> Option<String> {
+    let (path, what) = sentence.split_once(": ").unwrap_or((".", sentence));
+    // `[0]`: the body is a list where an object belongs, which no field names.
+    if path.starts_with('[') {
+        return None;
+    }
+    let path = if path == "." || path.contains(' ') { "" } else { path };
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| what.strip_prefix(p))
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name);
+    match (path, named) {
+        ("", None) => None,
+        ("", Some(name)) => Some(name.to_owned()),
+        (path, None) => Some(path.to_owned()),
+        // An unknown field's path already ends with it; a missing one's is its parent's.
+        (path, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => Some(path.to_owned()),
+        (path, Some(name)) => Some(format!("{path}.{name}")),
     }
 }
 
@@ -311,7 +344,29 @@ impl FromRequestParts<AppState> for Client {
 
 #[cfg(test)]
 mod tests {
-    use super::plain_words;
+    use super::{field_of, plain_words};
+
+    #[test]
+    fn a_shape_error_names_its_field_as_the_api_spells_it() {
+        let cases = [
+            (
+                "lines[0].quantity: invalid type: string \"3\", expected a whole number at line 1 column 50",
+                Some("lines[0].quantity"),
+            ),
+            ("missing field `password` at line 1 column 49", Some("password")),
+            (".: missing field `password` at line 1 column 49", Some("password")),
+            ("customer: missing field `email` at line 1 column 20", Some("customer.email")),
+            ("unknown field `extra`, expected one of `customer`, `lines` at line 1 column 9", Some("extra")),
+            ("extra: unknown field `extra`, expected one of `customer`, `lines` at line 1 column 9", Some("extra")),
+            ("customer.tel: unknown field `tel`, expected `name` at line 1 column 9", Some("customer.tel")),
+            ("email: invalid type: null, expected a string at line 1 column 13", Some("email")),
+            ("invalid type: integer `1`, expected a JSON object at line 1 column 1", None),
+            ("[0]: invalid type: integer `1`, expected a string at line 1 column 2", None),
+        ];
+        for (sentence, field) in cases {
+            assert_eq!(field_of(sentence).as_deref(), field, "{sentence}");
+        }
+    }
 
     #[test]
     fn rust_type_names_become_what_a_client_sends() {

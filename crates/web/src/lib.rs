@@ -113,10 +113,46 @@ async fn healthz(
     Ok(axum::Json(serde_json::json!({ "status": "ok" })))
 }
 
-async fn not_found() -> AppError {
-    AppError::new(StatusCode::NOT_FOUND, "not_found", "There is nothing at this address.")
+/// A browser asking for a page (not the API, nor a client that wants JSON):
+/// it gets a page back, not an error body.
+fn wants_page(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> bool {
+    let html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    html && !uri.path().starts_with("/api/")
 }
 
-async fn method_not_allowed() -> AppError {
+async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum::response::Response {
+    if wants_page(&uri, &headers) {
+        return pages::PageError::new(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is nothing at this address. Check it, or start again from the quotes.",
+        )
+        .into_response();
+    }
+    AppError::new(StatusCode::NOT_FOUND, "not_found", "There is nothing at this address.").into_response()
+}
+
+/// A browser that opens a form's address (a refused form's page stays at
+/// it, and someone may reload or bookmark it) is sent to the page the form
+/// belongs to: `/quotes/{id}/finalise` → `/quotes/{id}`.
+async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    if method == axum::http::Method::GET && wants_page(&uri, &headers) {
+        // Same site only: never `//host`, which a browser reads as another site.
+        let parent = uri
+            .path()
+            .rsplit_once('/')
+            .map(|(parent, _)| parent)
+            .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+            .unwrap_or("/");
+        return axum::response::Redirect::to(parent).into_response();
+    }
     AppError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This address does not accept that method.")
+        .into_response()
 }

@@ -95,6 +95,7 @@ pub async fn me(auth: AuthUser) -> Json<UserView> {
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// How many rows, newest first (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
     /// The next page: rows older than this entry (the last id of the page before).
     pub before: Option<Uuid>,

@@ -48,6 +48,7 @@ pub struct OutboxQuery {
     /// `pending`, `sent`, `failed` or `skipped`.
     pub state: Option<String>,
     /// At most this many, newest first (default 200, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
 }
 
