@@ -134,7 +134,7 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     }
     let r = http.get(format!("{base}/quotes")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login"));
+    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login?next=/quotes"));
 
     // With the token the same form works; then logging out ends the session.
     let r = http
@@ -158,7 +158,7 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     assert!(cleared.0.is_empty() && cleared.1.contains("Max-Age=0"), "{}", cleared.1);
     let r = http.get(format!("{base}/quotes")).header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old cookie must no longer log anyone in");
-    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login"));
+    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login?next=/quotes"));
     app.stop().await;
 }
 }
@@ -347,4 +347,49 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     assert!(js.text().await.unwrap().contains("data-preview-url"));
     app.stop().await;
 }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_in_leads_back_to_the_page_asked_for_and_never_to_another_site() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let quote =
+        format!("/quotes/{}", id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 2}])).await));
+    let base = app.base.as_str();
+    let http = client();
+
+    let r = http.get(format!("{base}{quote}")).send().await.unwrap();
+    assert_eq!(r.headers()[LOCATION], format!("/login?next={quote}").as_str(), "the page asked for is remembered");
+    let email = sales.email.clone();
+    let log_in_from = |next: String| {
+        let (http, email) = (http.clone(), email.clone());
+        async move {
+            let form = http.get(format!("{base}/login?next={next}")).send().await.unwrap();
+            let (login_csrf, _) = set_cookie(&form, "pricegate_login_csrf").unwrap();
+            let html = form.text().await.unwrap();
+            let r = http
+                .post(format!("{base}/login"))
+                .header(COOKIE, format!("pricegate_login_csrf={login_csrf}"))
+                .form(&[
+                    ("csrf_token", login_csrf.as_str()),
+                    ("email", email.as_str()),
+                    ("password", PASSWORD),
+                    ("next", &next),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (html, r.headers()[LOCATION].to_str().unwrap().to_owned())
+        }
+    };
+    let (html, to) = log_in_from(quote.clone()).await;
+    assert!(html.contains(&format!("name=\"next\" value=\"{quote}\"")), "{html}");
+    assert_eq!(to, quote);
+    for elsewhere in ["//evil.example/quotes", "https://evil.example/", "/quotes/../../x?y=\"z\""] {
+        let (_, to) = log_in_from(elsewhere.to_owned()).await;
+        assert_eq!(to, "/", "{elsewhere} is not a page of this site to return to");
+    }
+    app.stop().await;
 }

@@ -179,7 +179,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
                 title: Text::parse("title", "Valve discount ends", 200)?,
                 body: Text::parse_multiline(
                     "body",
-                    "The spring discount on stainless ball valves ends next month.",
+                    "The discount on stainless ball valves ends in thirty days.",
                     20_000,
                 )?,
                 changes: vec![NewPriceChange {

@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pricegate_store::LoginOutcome;
 
-use super::{Anyone, CsrfForm, Layout, LoginForm, PageError, PageUser, SESSION_COOKIE, append_cookie, cookie, render};
+use super::{
+    Anyone, CsrfForm, Layout, LoginForm, PageError, PageUser, SESSION_COOKIE, append_cookie, cookie, local_path, render,
+};
 use crate::AppState;
 use crate::extract::Client;
 
@@ -28,6 +30,8 @@ struct LoginPage {
     csrf: String,
     email: String,
     error: Option<String>,
+    /// The page asked for before logging in (a local path, or empty).
+    next: String,
 }
 
 async fn home(user: Result<PageUser, Response>) -> Redirect {
@@ -42,21 +46,33 @@ fn secure_flag(app: &AppState) -> &'static str {
     if app.base_url.starts_with("https://") { "; Secure" } else { "" }
 }
 
-fn login_page(app: &AppState, status: StatusCode, email: String, error: Option<String>) -> Result<Response, PageError> {
+fn login_page(
+    app: &AppState,
+    status: StatusCode,
+    email: String,
+    error: Option<String>,
+    next: &str,
+) -> Result<Response, PageError> {
     let csrf = pricegate_store::new_form_token()?;
-    let mut response =
-        render(status, &LoginPage { layout: Layout::anonymous("Log in"), csrf: csrf.clone(), email, error });
+    let next = local_path(next).unwrap_or_default().to_owned();
+    let page = LoginPage { layout: Layout::anonymous("Log in"), csrf: csrf.clone(), email, error, next };
+    let mut response = render(status, &page);
     let value =
         format!("{LOGIN_CSRF_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{}", secure_flag(app));
     append_cookie(&mut response, &value);
     Ok(response)
 }
 
-async fn login_form(State(app): State<AppState>, user: Result<PageUser, Response>) -> Result<Response, PageError> {
+async fn login_form(
+    State(app): State<AppState>,
+    uri: axum::http::Uri,
+    user: Result<PageUser, Response>,
+) -> Result<Response, PageError> {
+    let next = uri.query().unwrap_or_default().split('&').find_map(|pair| pair.strip_prefix("next=")).unwrap_or("");
     if user.is_ok() {
-        return Ok(Redirect::to("/").into_response());
+        return Ok(Redirect::to(local_path(next).unwrap_or("/")).into_response());
     }
-    login_page(&app, StatusCode::OK, String::new(), None)
+    login_page(&app, StatusCode::OK, String::new(), None, next)
 }
 
 async fn login(
@@ -65,11 +81,12 @@ async fn login(
     LoginForm(form): LoginForm,
 ) -> Result<Response, PageError> {
     let email = form.get("email").trim().to_owned();
+    let next = form.get("next");
     let user = match app.store.attempt_login(&email, form.get("password"), &client).await? {
         LoginOutcome::LoggedIn(user) => user,
         LoginOutcome::Refused => {
             let message = "That e-mail and password do not match an active account.".to_owned();
-            return login_page(&app, StatusCode::UNAUTHORIZED, email, Some(message));
+            return login_page(&app, StatusCode::UNAUTHORIZED, email, Some(message), next);
         }
         LoginOutcome::HeldOff(wait) => {
             let minutes = wait.as_secs().div_ceil(60).max(1);
@@ -77,13 +94,13 @@ async fn login(
                 "Too many failed attempts. Try again in {minutes} minute{}.",
                 if minutes == 1 { "" } else { "s" }
             );
-            let mut response = login_page(&app, StatusCode::TOO_MANY_REQUESTS, email, Some(message))?;
+            let mut response = login_page(&app, StatusCode::TOO_MANY_REQUESTS, email, Some(message), next)?;
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
             return Ok(response);
         }
     };
     let session = app.store.open_session(user.id).await?;
-    let mut response = Redirect::to("/").into_response();
+    let mut response = Redirect::to(local_path(next).unwrap_or("/")).into_response();
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
         session.token,

@@ -150,18 +150,33 @@ pub fn append_cookie(response: &mut Response, set_cookie: &str) {
     }
 }
 
+/// A page of this site to go back to after logging in: a plain path, never
+/// another site's address (`//host`), at most 200 characters.
+pub fn local_path(next: &str) -> Option<&str> {
+    let plain = next.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+    (plain && next.starts_with('/') && !next.starts_with("//") && next.len() <= 200).then_some(next)
+}
+
+/// The login page, remembering the page that was asked for (a GET of one).
+fn to_login(parts: &Parts) -> Response {
+    match local_path(parts.uri.path()).filter(|p| parts.method == axum::http::Method::GET && *p != "/") {
+        Some(path) => Redirect::to(&format!("/login?next={path}")).into_response(),
+        None => Redirect::to("/login").into_response(),
+    }
+}
+
 impl FromRequestParts<AppState> for PageUser {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128);
-        let Some(token) = token else { return Err(Redirect::to("/login").into_response()) };
+        let Some(token) = token else { return Err(to_login(parts)) };
         match state.store.authenticate_session(token).await {
             Ok(Some(user)) => {
                 crate::denied::Caller::note(parts, user.actor.id);
                 Ok(PageUser(user))
             }
-            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Ok(None) => Err(to_login(parts)),
             Err(e) => Err(PageError::from(e).into_response()),
         }
     }
