@@ -1,14 +1,49 @@
 //! What `pricegate serve` says as it starts, on its error output; and what
 //! `pricegate demo` leaves for the server that starts after it.
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use pricegate_tests::Session;
 use pricegate_tests::process::{ServerProcess, run_command, server_binary};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::Command;
+
+/// `pricegate <command>` in `dir`, on a SQLite file there, with `env` and
+/// nothing else from this process's environment; its own directory, so a
+/// `.env` file where the tests run does not count. Output piped.
+fn pricegate_in(dir: &Path, command: &str, env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(server_binary());
+    cmd.arg(command)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.join("pricegate.db").display()))
+        .env("PRICEGATE_MAILDIR", dir.join("mail"))
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Reads `output` until a line matching `wanted` (returned), within 60 s.
+async fn until_line(output: impl AsyncRead + Unpin, wanted: impl Fn(&str) -> bool, what: &str) -> String {
+    let mut lines = BufReader::new(output).lines();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("read the output") {
+            if wanted(&line) {
+                return line;
+            }
+        }
+        panic!("pricegate exited before {what}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("pricegate did not get to {what} within 60 s"))
+}
 
 /// Starts `pricegate serve` on a fresh SQLite file with `env`, and `RUST_LOG=warn`
 /// in the `.env` file of the directory it runs in, waits until it is listening,
@@ -16,33 +51,9 @@ use tokio::process::Command;
 async fn start_up_log(env: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().expect("a temporary directory");
     std::fs::write(dir.path().join(".env"), "RUST_LOG=warn\n").expect("write .env");
-    let db = format!("sqlite://{}?mode=rwc", dir.path().join("pricegate.db").display());
-    let maildir = dir.path().join("mail").display().to_string();
-    let mut cmd = Command::new(server_binary());
-    // Its own directory: a `.env` file where the tests run must not count.
-    cmd.arg("serve")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &db)
-        .env("PRICEGATE_MAILDIR", &maildir)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("pricegate starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read stdout") {
-            if line.starts_with("listening on ") {
-                return;
-            }
-        }
-        panic!("pricegate exited before it was listening");
-    })
-    .await
-    .expect("pricegate prints `listening on` within 60 s");
+    let mut child = pricegate_in(dir.path(), "serve", env).spawn().expect("pricegate starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    until_line(stdout, |l| l.starts_with("listening on "), "listening").await;
     child.kill().await.expect("pricegate stops");
     let mut log = String::new();
     child.stderr.take().expect("stderr is piped").read_to_string(&mut log).await.expect("read stderr");
@@ -132,33 +143,10 @@ async fn the_demo_commands_price_increase_is_mailed_once_a_server_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_alone_without_a_base_url_warns_where_its_links_will_point() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let db = format!("sqlite://{}?mode=rwc", dir.path().join("pricegate.db").display());
-    let mut child = Command::new(server_binary())
-        .arg("worker")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .env("DATABASE_URL", &db)
-        .env("PRICEGATE_MAILDIR", dir.path().join("mail"))
-        .env("PRICEGATE_BIND", "127.0.0.1:8080")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("pricegate starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
-    let warning = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read stderr") {
-            if line.contains("PRICEGATE_BASE_URL") {
-                return line;
-            }
-        }
-        panic!("the worker exited without warning about PRICEGATE_BASE_URL");
-    })
-    .await
-    .expect("the worker warns within 60 s");
+    let env = [("RUST_LOG", "warn"), ("PRICEGATE_BIND", "127.0.0.1:8080")];
+    let mut child = pricegate_in(dir.path(), "worker", &env).spawn().expect("pricegate starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let warning = until_line(stderr, |l| l.contains("PRICEGATE_BASE_URL"), "warning about PRICEGATE_BASE_URL").await;
     child.kill().await.expect("pricegate stops");
     assert!(warning.contains("WARN") && warning.contains("point at http://127.0.0.1:8080"), "{warning}");
 }
@@ -166,36 +154,13 @@ async fn a_worker_alone_without_a_base_url_warns_where_its_links_will_point() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_whose_log_reader_went_away_still_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let db = format!("sqlite://{}?mode=rwc", dir.path().join("pricegate.db").display());
-    let mut child = Command::new(server_binary())
-        .arg("serve")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        // Shutting down logs at this level: the line that finds standard error closed.
-        .env("RUST_LOG", "info")
-        .env("DATABASE_URL", &db)
-        .env("PRICEGATE_MAILDIR", dir.path().join("mail"))
-        .env("PRICEGATE_BIND", "127.0.0.1:0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("pricegate starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read stdout") {
-            if line.starts_with("listening on ") {
-                return;
-            }
-        }
-        panic!("pricegate exited before it was listening");
-    })
-    .await
-    .expect("pricegate prints `listening on` within 60 s");
+    // Shutting down logs at `info`: the line that finds standard error closed.
+    let env = [("RUST_LOG", "info"), ("PRICEGATE_BIND", "127.0.0.1:0")];
+    let mut child = pricegate_in(dir.path(), "serve", &env).spawn().expect("pricegate starts");
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    until_line(&mut stdout, |l| l.starts_with("listening on "), "listening").await;
     // Whoever read its output is gone, as when `pricegate serve | head` ends.
-    drop(lines);
+    drop(stdout);
     drop(child.stderr.take());
     let pid = child.id().expect("pricegate is running").to_string();
     let signalled = Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill runs");
@@ -210,20 +175,8 @@ async fn a_server_whose_log_reader_went_away_still_stops_on_sigterm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_filter_that_does_not_parse_is_refused_at_start() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let db = format!("sqlite://{}?mode=rwc", dir.path().join("pricegate.db").display());
-    let out = Command::new(server_binary())
-        .arg("serve")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "[[[")
-        .env("DATABASE_URL", &db)
-        .env("PRICEGATE_BIND", "127.0.0.1:0")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("pricegate runs");
+    let env = [("RUST_LOG", "[[["), ("PRICEGATE_BIND", "127.0.0.1:0")];
+    let out = pricegate_in(dir.path(), "serve", &env).output().await.expect("pricegate runs");
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.starts_with("pricegate: RUST_LOG: ") && said.contains("such as `info`"), "{said}");
