@@ -392,6 +392,16 @@ pub async fn draft_quote(sales: &Session, lines: Value) -> Value {
     r.body
 }
 
+/// Drafts a quote in EUR that `owner` owns and `signer` (another
+/// salesperson's id) signs, and returns it.
+pub async fn draft_quote_signed_by(owner: &Session, lines: Value, signer: uuid::Uuid) -> Value {
+    let mut request = quote_request(lines);
+    request["signer_id"] = json!(signer);
+    let r = owner.post("/api/v1/quotes", &request).await;
+    assert_eq!(r.status, 201, "drafting a quote signed by {signer}: {}", r.text);
+    r.body
+}
+
 /// Drafts a notice (as finance) and returns its id.
 pub async fn create_notice(finance: &Session, title: &str, changes: Value) -> String {
     let r = finance.post("/api/v1/notices", &json!({"title": title, "body": "Please read.", "changes": changes})).await;

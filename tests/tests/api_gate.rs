@@ -4,8 +4,8 @@
 use pricegate_domain::Role;
 use pricegate_store::{Actor, StoreError};
 use pricegate_tests::fixtures::{
-    assert_error, create_notice, create_product, date_in_days, draft_quote, field, id_of, lapse_quote, publish_notice,
-    publish_price_change, quote_request,
+    assert_error, create_notice, create_product, date_in_days, draft_quote, draft_quote_signed_by, field, id_of,
+    lapse_quote, publish_notice, publish_price_change,
 };
 use pricegate_tests::{PASSWORD, TestApp, both_backends};
 use serde_json::{Value, json};
@@ -300,11 +300,7 @@ both_backends! {
         let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         let (_, sue_user) = app.user(Role::Sales, "Sue").await;
         create_product(&finance, "P-1", "EUR", 1_000).await;
-        let mut request = quote_request(json!([{"sku": "P-1", "quantity": 2}]));
-        request["signer_id"] = json!(sam_user.id);
-        let r = olga.post("/api/v1/quotes", &request).await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        let id = id_of(&r.body);
+        let id = id_of(&draft_quote_signed_by(&olga, json!([{"sku": "P-1", "quantity": 2}]), sam_user.id).await);
         let gate_of = |who: &pricegate_tests::Session| {
             let who = who.clone();
             let url = format!("/api/v1/quotes/{id}/gate");

@@ -3,7 +3,8 @@
 
 use pricegate_domain::Role;
 use pricegate_tests::fixtures::{
-    assert_error, create_product, date_in_days, draft_quote, field, id_of, publish_price_change, quote_request,
+    assert_error, create_product, date_in_days, draft_quote, draft_quote_signed_by, field, id_of, publish_price_change,
+    quote_request,
 };
 use pricegate_tests::{TestApp, both_backends};
 use serde_json::json;
@@ -202,9 +203,7 @@ both_backends! {
         let (tom, _) = app.user(Role::Sales, "Tom").await;
         create_product(&finance, "P-1", "EUR", 1_000).await;
         let own = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await;
-        let mut request = quote_request(json!([{"sku": "P-1", "quantity": 2}]));
-        request["signer_id"] = json!(sam_user.id);
-        let toms = tom.post("/api/v1/quotes", &request).await.body;
+        let toms = draft_quote_signed_by(&tom, json!([{"sku": "P-1", "quantity": 2}]), sam_user.id).await;
         let done = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 3}])).await);
         assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{done}/finalise")).await.status, 200);
         let sam_url = format!("/api/v1/users/{}", sam_user.id);

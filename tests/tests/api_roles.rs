@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use pricegate_domain::Role;
 use pricegate_tests::fixtures::{
     ApiRoute, CALLERS, RouteBody, RouteCase, Target, api_routes, assert_error, assert_error_shape, create_notice,
-    create_product, date_in_days, documented_routes, draft_quote, id_of, publish_notice, publish_price_change,
-    quote_request, route_table_mismatches, send_raw,
+    create_product, date_in_days, documented_routes, draft_quote, draft_quote_signed_by, id_of, publish_notice,
+    publish_price_change, route_table_mismatches, send_raw,
 };
 use pricegate_tests::{Session, TestApp, both_backends};
 use reqwest::Method;
@@ -192,12 +192,9 @@ both_backends! {
         let (sam, _) = app.user(Role::Sales, "Sam").await;
         let (sue, sue_user) = app.user(Role::Sales, "Sue").await;
         create_product(&finance, "P-1", "EUR", 1_000).await;
-        let mut body = quote_request(json!([{"sku": "P-1", "quantity": 3}]));
-        body["signer_id"] = json!(sue_user.id);
-        let r = sam.post("/api/v1/quotes", &body).await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        assert_eq!(r.body["signer_id"], json!(sue_user.id));
-        let quote = id_of(&r.body);
+        let drafted = draft_quote_signed_by(&sam, json!([{"sku": "P-1", "quantity": 3}]), sue_user.id).await;
+        assert_eq!(drafted["signer_id"], json!(sue_user.id));
+        let quote = id_of(&drafted);
 
         assert_eq!(sue.get(&format!("/api/v1/quotes/{quote}")).await.status, 200);
         assert_eq!(sue.get(&format!("/api/v1/quotes/{quote}/gate")).await.status, 200);

@@ -11,7 +11,7 @@ use fantoccini::Locator;
 use pricegate_domain::Role;
 use pricegate_tests::browser::{Page, with_browsers};
 use pricegate_tests::fixtures::{
-    create_notice, create_product, date_in_days, draft_quote, id_of, lapse_quote, publish_notice, quote_request,
+    create_notice, create_product, date_in_days, draft_quote, draft_quote_signed_by, id_of, lapse_quote, publish_notice,
 };
 use pricegate_tests::{Backend, PASSWORD, TestApp};
 use serde_json::json;
@@ -352,11 +352,7 @@ async fn an_owner_whose_signer_was_deactivated_is_told_and_chooses_another() {
     let (_, sam) = app.user(Role::Sales, "Sam").await;
     let (_, sue) = app.user(Role::Sales, "Sue").await;
     create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
-    let mut request = quote_request(json!([{"sku": "PUMP-100", "quantity": 2}]));
-    request["signer_id"] = json!(sam.id);
-    let quote = olga_api.post("/api/v1/quotes", &request).await;
-    assert_eq!(quote.status, 201, "{}", quote.text);
-    let id = id_of(&quote.body);
+    let id = id_of(&draft_quote_signed_by(&olga_api, json!([{"sku": "PUMP-100", "quantity": 2}]), sam.id).await);
     let r = admin_api.patch(&format!("/api/v1/users/{}", sam.id), &json!({"active": false})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let base = app.base.clone();

@@ -298,11 +298,8 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
 
     // The signer of someone else's draft may read it, not edit or cancel it.
     let (_, sue) = app.user(Role::Sales, "Sue").await;
-    let mut request = pricegate_tests::fixtures::quote_request(json!([{"sku": "PUMP-100", "quantity": 1}]));
-    request["signer_id"] = json!(sue.id);
-    let r = sales_api.post("/api/v1/quotes", &request).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let signed = id_of(&r.body);
+    let signed =
+        id_of(&pricegate_tests::fixtures::draft_quote_signed_by(&sales_api, json!([{"sku": "PUMP-100", "quantity": 1}]), sue.id).await);
     let sue = session(log_in(base, &sue.email, PASSWORD).await);
     let (status, html) = page(&http, format!("{base}/quotes/{signed}"), &sue).await;
     assert_eq!(status, StatusCode::OK);
