@@ -18,6 +18,13 @@ pub struct UserView {
     pub active: bool,
 }
 
+impl UserView {
+    /// An active salesperson: someone who may sign (and so finalise) a quote.
+    pub fn can_sign(&self) -> bool {
+        self.active && self.role == pricegate_domain::Role::Sales.as_str()
+    }
+}
+
 impl From<users::Model> for UserView {
     fn from(u: users::Model) -> Self {
         UserView { id: u.id, email: u.email, name: u.name, role: u.role, active: u.active }

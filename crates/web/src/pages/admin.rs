@@ -54,16 +54,15 @@ impl UsersPage {
 async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
     let users = app.store.list_users().await?;
     let open = app.store.open_quote_counts().await?;
-    let can_sign = |u: &UserView| u.active && u.role == Role::Sales.as_str();
     Ok(UsersPage {
         layout: user.layout("Users"),
         csrf: user.csrf().to_owned(),
-        sales: users.iter().filter(|u| can_sign(u)).cloned().collect(),
+        sales: users.iter().filter(|u| u.can_sign()).cloned().collect(),
         users: users
             .into_iter()
             .map(|u| {
                 let (owned, signed) = open.get(&u.id).copied().unwrap_or_default();
-                UserRow { can_sign: can_sign(&u), owned, signed, u }
+                UserRow { can_sign: u.can_sign(), owned, signed, u }
             })
             .collect(),
         name: String::new(),

@@ -125,13 +125,9 @@ pub struct GoneSigner {
     name: String,
 }
 
-fn can_sign(user: &UserView) -> bool {
-    user.active && user.role == Role::Sales.as_str()
-}
-
 async fn choices(app: &AppState) -> Result<(Vec<ProductView>, Vec<UserView>), PageError> {
     let products = app.store.list_products().await?;
-    let signers = app.store.list_users().await?.into_iter().filter(can_sign).collect();
+    let signers = app.store.list_users().await?.into_iter().filter(UserView::can_sign).collect();
     Ok((products, signers))
 }
 
@@ -140,7 +136,7 @@ async fn choices(app: &AppState) -> Result<(Vec<ProductView>, Vec<UserView>), Pa
 async fn edit_page(app: &AppState, user: &PageUser, quote: &QuoteView) -> Result<QuoteFormPage, PageError> {
     let products = app.store.list_products().await?;
     let (signers, others): (Vec<UserView>, Vec<UserView>) =
-        app.store.list_users().await?.into_iter().partition(can_sign);
+        app.store.list_users().await?.into_iter().partition(UserView::can_sign);
     let mut page = edit_form(user, &products, signers, quote);
     page.gone_signer =
         others.into_iter().find(|u| u.id == quote.signer_id).map(|u| GoneSigner { id: u.id.to_string(), name: u.name });
