@@ -355,7 +355,6 @@ both_backends! {
     async fn publication_commits_one_fanout_row_and_workers_write_each_salespersons_mail_once(backend: Backend) {
         use pricegate_store::entity::{outbox as outbox_rows, publication_fanouts};
         use pricegate_store::outbox::FanoutStep;
-        use sea_orm::EntityTrait;
 
         let sink = SmtpSink::start().await;
         // This server's own worker looks once at start-up and then not for an
@@ -459,7 +458,6 @@ async fn a_server_that_restarted_between_messages_costs_no_attempt() {
 both_backends! {
     async fn a_worker_whose_lease_ran_out_cannot_mark_a_row_another_worker_has_claimed_or_sent(backend: Backend) {
         use pricegate_store::entity::outbox as outbox_rows;
-        use sea_orm::EntityTrait;
 
         let sink = SmtpSink::start().await;
         // This server's own worker looks once at start-up and then not for an
@@ -518,8 +516,7 @@ both_backends! {
 both_backends! {
     async fn moot_mail_is_set_aside_in_whole_batches_and_a_late_delivery_still_counts(backend: Backend) {
         use pricegate_store::entity::outbox as outbox_rows;
-        use sea_orm::sea_query::Expr;
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        use sea_orm::{ColumnTrait, QueryFilter};
 
         let sink = SmtpSink::start().await;
         // Only the claims below: this server's worker looks once an hour.
@@ -610,7 +607,6 @@ async fn delete_notice_row(backend: Backend, app: &pricegate_tests::TestApp, nid
 both_backends! {
     async fn a_publication_that_cannot_be_expanded_does_not_hold_up_later_ones(backend: Backend) {
         use pricegate_store::entity::publication_fanouts;
-        use sea_orm::EntityTrait;
 
         let sink = SmtpSink::start().await;
         let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
