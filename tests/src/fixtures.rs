@@ -109,6 +109,16 @@ pub fn api_routes() -> Vec<ApiRoute> {
         // Ends each caller's session: the role test calls it after every other route.
         route("DELETE", "/api/v1/auth/token", vec![case(Nothing, Empty, ["401", "204", "204", "204", "204"])]),
         route("GET", "/api/v1/me", vec![case(Nothing, Empty, ["401", "200", "200", "200", "200"])]),
+        route(
+            "POST",
+            "/api/v1/me/password",
+            // Anyone may change their own password; a wrong current one changes nothing.
+            vec![case(
+                Nothing,
+                Json(json!({"current_password": "not the password", "new_password": "a much longer passphrase"})),
+                ["401", "422 wrong_password", "422 wrong_password", "422 wrong_password", "422 wrong_password"],
+            )],
+        ),
         route("GET", "/api/v1/audit", vec![case(Nothing, Empty, ["401", "403", "403", "200", "200"])]),
         route("GET", "/api/v1/users", vec![case(Nothing, Empty, ["401", "403", "403", "200", "200"])]),
         route(

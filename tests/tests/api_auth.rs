@@ -326,3 +326,71 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_limit() 
     proxied.stop().await;
     direct.stop().await;
 }
+
+both_backends! {
+    async fn changing_ones_own_password_ends_every_earlier_token_and_needs_the_current_one(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (sam_api, sam) = app.user(Role::Sales, "Sam").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let laptop = app.login(&sam.email, PASSWORD).await;
+        let new = "a much longer passphrase";
+
+        let wrong = sam_api.post("/api/v1/me/password", &json!({"current_password": "not it", "new_password": new})).await;
+        assert_error(&wrong, 422, "wrong_password");
+        assert_eq!(field(&wrong), "current_password");
+        let short = sam_api.post("/api/v1/me/password", &json!({"current_password": PASSWORD, "new_password": "short"})).await;
+        assert_error(&short, 422, "invalid_field");
+        assert_eq!(field(&short), "new_password");
+        assert!(short.body["error"]["message"].as_str().is_some_and(|m| m.starts_with("The new password must be at least")), "{}", short.text);
+        let same = sam_api.post("/api/v1/me/password", &json!({"current_password": PASSWORD, "new_password": PASSWORD})).await;
+        assert_error(&same, 422, "invalid_field");
+        assert_eq!(field(&same), "new_password");
+        let anonymous = app.anonymous().post("/api/v1/me/password", &json!({"current_password": PASSWORD, "new_password": new})).await;
+        assert_error(&anonymous, 401, "unauthenticated");
+        // None of the refusals changed anything.
+        assert_eq!(laptop.get("/api/v1/me").await.status, 200);
+        assert_eq!(app.login(&sam.email, PASSWORD).await.get("/api/v1/me").await.status, 200);
+
+        let changed = sam_api.post("/api/v1/me/password", &json!({"current_password": PASSWORD, "new_password": new})).await;
+        assert_eq!(changed.status, 200, "{}", changed.text);
+        assert_eq!(changed.body["user"]["id"], json!(sam.id));
+        let fresh = Session::new(&app.base, changed.body["token"].as_str().map(str::to_owned));
+        assert_eq!(fresh.get("/api/v1/me").await.status, 200, "the answer's token works");
+        // The token that asked ended, and so did every other.
+        assert_error(&sam_api.get("/api/v1/me").await, 401, "invalid_token");
+        assert_error(&laptop.get("/api/v1/me").await, 401, "invalid_token");
+        let old_password = app.anonymous().post("/api/v1/auth/token", &json!({"email": sam.email, "password": PASSWORD})).await;
+        assert_error(&old_password, 401, "invalid_credentials");
+        assert_eq!(app.login(&sam.email, new).await.get("/api/v1/me").await.status, 200);
+
+        // Audited as a change of Sam's own account, without the password.
+        let audit = admin.get("/api/v1/audit?action=user.updated").await;
+        let entry = &audit.body[0];
+        assert_eq!(entry["actor_id"], json!(sam.id), "{}", audit.text);
+        assert_eq!(entry["subject_id"], json!(sam.id));
+        assert_eq!(entry["detail"]["password_changed"], true);
+        assert!(!audit.text.contains(new), "the audit log holds no password");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_the_current_password_counts_as_failed_logins() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (sam_api, sam) = app.user(Role::Sales, "Sam").await;
+    for _ in 0..pricegate_store::MAX_FAILURES {
+        let r = sam_api
+            .post(
+                "/api/v1/me/password",
+                &json!({"current_password": "a guess", "new_password": "a much longer passphrase"}),
+            )
+            .await;
+        assert_error(&r, 422, "wrong_password");
+    }
+    let held = sam_api
+        .post("/api/v1/me/password", &json!({"current_password": PASSWORD, "new_password": "a much longer passphrase"}))
+        .await;
+    assert_error(&held, 429, "too_many_attempts");
+    // The same count holds the login off: the guesses were logins too.
+    let login = app.anonymous().post("/api/v1/auth/token", &json!({"email": sam.email, "password": PASSWORD})).await;
+    assert_error(&login, 429, "too_many_attempts");
+}

@@ -109,9 +109,11 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         ada.goto("/admin/users").await;
         ada.fill("#name", "Nina").await;
         ada.fill("#email", "not-an-email").await;
-        ada.fill("#password", PASSWORD).await;
+        ada.fill("#password", "short").await;
         ada.submit("#create-user").await;
+        // Both problems at once, not one per try.
         assert!(!ada.text("#email-error").await.is_empty());
+        assert!(ada.text("#password-error").await.contains("at least"));
         assert_eq!(ada.value("#name").await, "Nina");
         ada.fill("#email", "nina@pricegate.test").await;
         ada.fill("#password", PASSWORD).await;
@@ -217,5 +219,70 @@ async fn an_admin_hands_the_open_quotes_of_someone_who_left_to_a_colleague() {
         "{}",
         handed.text
     );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salesperson_changes_their_password_and_an_admin_sets_one_for_them_after_they_forget_it() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, admin) = app.user(Role::Admin, "Ada").await;
+    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    let base = app.base.clone();
+    let (chosen, temporary) = ("my own passphrase 2026", "temporary passphrase 7");
+
+    let (sam_id, admin_id) = (sam.id, admin.id);
+    let sam_email = sam.email.clone();
+    with_browsers(2, move |browsers| async move {
+        let laptop = Page::new(browsers[0].clone(), &base);
+        let phone = Page::new(browsers[1].clone(), &base);
+        laptop.log_in(&sam.email, PASSWORD).await;
+        phone.log_in(&sam.email, PASSWORD).await;
+
+        laptop.submit("#account-link").await;
+        assert_eq!(laptop.path().await, "/account");
+        assert!(laptop.text("#account").await.contains(&sam.email));
+        laptop.fill("#current_password", "not my password").await;
+        laptop.fill("#new_password", chosen).await;
+        laptop.fill("#repeat_password", chosen).await;
+        laptop.submit("#change-password").await;
+        assert!(laptop.text("#current_password-error").await.contains("current password is wrong"));
+        laptop.fill("#current_password", PASSWORD).await;
+        laptop.fill("#new_password", chosen).await;
+        laptop.fill("#repeat_password", "a typo in the repeat").await;
+        laptop.submit("#change-password").await;
+        assert!(laptop.text("#repeat_password-error").await.contains("differ"));
+        laptop.fill("#current_password", PASSWORD).await;
+        laptop.fill("#new_password", chosen).await;
+        laptop.fill("#repeat_password", chosen).await;
+        laptop.submit("#change-password").await;
+        assert!(laptop.text("#message").await.contains("Your password is changed"));
+        // This browser stays logged in; the other one is logged out.
+        laptop.goto("/quotes").await;
+        assert_eq!(laptop.path().await, "/quotes");
+        phone.goto("/quotes").await;
+        assert_eq!(phone.path().await, "/login");
+        phone.log_in(&sam.email, chosen).await;
+        assert_eq!(phone.path().await, "/quotes");
+        phone.submit("#logout").await;
+
+        // Sam forgets it; Ada sets a temporary one, and Sam's sessions end.
+        let ada = phone;
+        ada.log_in(&admin.email, PASSWORD).await;
+        ada.goto("/admin/users").await;
+        assert!(
+            !ada.exists(&format!("#set-password-{admin_id}")).await,
+            "Ada's own password is changed on her account page"
+        );
+        ada.fill(&format!("#password-{sam_id}"), temporary).await;
+        ada.submit(&format!("#set-password-{sam_id}")).await;
+        assert!(ada.text("#message").await.contains("New password set for Sam"));
+        laptop.goto("/quotes").await;
+        assert_eq!(laptop.path().await, "/login");
+        laptop.log_in(&sam.email, temporary).await;
+        assert_eq!(laptop.path().await, "/quotes");
+    })
+    .await;
+    let old = app.anonymous().post("/api/v1/auth/token", &json!({"email": sam_email, "password": chosen})).await;
+    assert_eq!(old.status, 401, "{}", old.text);
     app.stop().await;
 }

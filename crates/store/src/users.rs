@@ -12,7 +12,7 @@ use crate::auth::hash_password;
 use crate::db::db_now;
 use crate::entity::{api_tokens, sessions, users};
 use crate::views::UserView;
-use crate::{Actor, Store, StoreError};
+use crate::{Actor, ClientInfo, LoginOutcome, Store, StoreError};
 
 #[derive(Debug)]
 pub struct NewUser {
@@ -20,6 +20,19 @@ pub struct NewUser {
     pub name: Text,
     pub role: Role,
     pub password: Password,
+}
+
+/// How asking to change one's own password ended.
+#[derive(Debug)]
+pub enum PasswordChange {
+    /// The new password is set, and every session and API token the
+    /// account had is ended (the caller opens a new one).
+    Changed(UserView),
+    /// The current password given is not the account's.
+    WrongPassword,
+    /// Too many wrong passwords for this account from this address lately
+    /// (logins count too): try again after this long.
+    HeldOff(std::time::Duration),
 }
 
 #[derive(Debug, Default)]
@@ -77,6 +90,35 @@ impl Store {
     pub async fn count_users(&self) -> Result<u64, StoreError> {
         use sea_orm::PaginatorTrait;
         Ok(users::Entity::find().count(&self.db).await?)
+    }
+
+    /// Changes the logged-in person's own password, given their current one.
+    /// The current password is checked as a login is
+    /// ([`Store::attempt_login`]), so wrong guesses here and at the login
+    /// form count together. The change itself is [`Store::update_user`]'s:
+    /// audited, and it ends every session and API token of the account.
+    pub async fn change_own_password(
+        &self,
+        actor: &Actor,
+        current: &str,
+        new: Password,
+        client: &ClientInfo,
+    ) -> Result<PasswordChange, StoreError> {
+        let me = users::Entity::find_by_id(actor.id).one(&self.db).await?.ok_or(StoreError::not_found("user"))?;
+        match self.attempt_login(&me.email, current, client).await? {
+            LoginOutcome::LoggedIn(_) => {}
+            LoginOutcome::Refused => return Ok(PasswordChange::WrongPassword),
+            LoginOutcome::HeldOff(wait) => return Ok(PasswordChange::HeldOff(wait)),
+        }
+        if new.expose() == current {
+            return Err(pricegate_domain::Invalid::new(
+                "new_password",
+                "The new password must differ from the current one.",
+            )
+            .into());
+        }
+        let patch = UserPatch { password: Some(new), ..UserPatch::default() };
+        self.update_user(actor, actor.id, patch).await.map(PasswordChange::Changed)
     }
 
     /// Changes a user's name, role, password or whether they may log in.

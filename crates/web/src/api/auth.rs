@@ -3,8 +3,9 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use pricegate_store::LoginOutcome;
+use pricegate_domain::{Invalid, Password};
 use pricegate_store::views::{AuditView, UserView};
+use pricegate_store::{LoginOutcome, PasswordChange};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
@@ -15,7 +16,11 @@ use crate::extract::{ApiJson, ApiQuery, AuthUser, Client, StaffUser};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
-    ApiRouter::new().routes(routes!(issue_token, revoke_token)).routes(routes!(me)).routes(routes!(audit))
+    ApiRouter::new()
+        .routes(routes!(issue_token, revoke_token))
+        .routes(routes!(me))
+        .routes(routes!(change_password))
+        .routes(routes!(audit))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -55,20 +60,24 @@ pub async fn issue_token(
     let user = match app.store.attempt_login(&body.email, &body.password, &client).await? {
         LoginOutcome::LoggedIn(user) => user,
         LoginOutcome::Refused => return Err(wrong_credentials()),
-        LoginOutcome::HeldOff(wait) => {
-            let seconds = wait.as_secs().max(1);
-            let mut response = AppError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                format!("Too many failed logins for this e-mail from this address: try again in {seconds} s."),
-            )
-            .into_response();
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            return Ok(response);
-        }
+        LoginOutcome::HeldOff(wait) => return Ok(held_off(wait)),
     };
     let issued = app.store.issue_api_token(user).await?;
     Ok(Json(TokenResponse { token: issued.token, expires_at: issued.expires_at, user: issued.user }).into_response())
+}
+
+/// 429 `too_many_attempts` with `Retry-After`: too many wrong passwords for
+/// one account from one address lately.
+fn held_off(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs().max(1);
+    let mut response = AppError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        format!("Too many failed logins for this e-mail from this address: try again in {seconds} s."),
+    )
+    .into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 fn wrong_credentials() -> AppError {
@@ -88,6 +97,60 @@ pub async fn revoke_token(State(app): State<AppState>, auth: AuthUser) -> Result
     responses((status = 200, body = UserView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn me(auth: AuthUser) -> Json<UserView> {
     Json(auth.user)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeRequest {
+    pub current_password: String,
+    /// At least 10 characters, at most 256.
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for PasswordChangeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChangeRequest").finish_non_exhaustive()
+    }
+}
+
+/// A wrong current password, as the API and the account page report it.
+pub(crate) fn wrong_current_password() -> Invalid {
+    Invalid::new("current_password", "The current password is wrong.").with_code("wrong_password")
+}
+
+/// A new password as typed, its problems reported under `new_password`.
+pub(crate) fn new_password(raw: &str) -> Result<Password, Invalid> {
+    Password::parse(raw).map_err(|e| Invalid {
+        field: "new_password".into(),
+        message: format!("The new {}", e.message),
+        ..e
+    })
+}
+
+/// Change your own password. Every session and token of the account ends,
+/// this request's too; the answer carries a new token. A wrong
+/// `current_password` is 422 `wrong_password` and counts as a failed login.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", request_body = PasswordChangeRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = TokenResponse), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn change_password(
+    State(app): State<AppState>,
+    auth: AuthUser,
+    Client(client): Client,
+    ApiJson(body): ApiJson<PasswordChangeRequest>,
+) -> Result<Response, AppError> {
+    if body.current_password.len() > 1024 {
+        return Err(wrong_current_password().into());
+    }
+    let new = new_password(&body.new_password)?;
+    let user = match app.store.change_own_password(&auth.actor, &body.current_password, new, &client).await? {
+        PasswordChange::Changed(user) => user,
+        PasswordChange::WrongPassword => return Err(wrong_current_password().into()),
+        PasswordChange::HeldOff(wait) => return Ok(held_off(wait)),
+    };
+    let issued = app.store.issue_api_token(user).await?;
+    Ok(Json(TokenResponse { token: issued.token, expires_at: issued.expires_at, user: issued.user }).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -1,4 +1,5 @@
-//! Admin: the people who use Pricegate — create, change role, deactivate.
+//! Admin: the people who use Pricegate — create, change role, set a new
+//! password, deactivate, hand their quotes over.
 
 use askama::Template;
 use axum::Router;
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", get(list).post(create))
         .route("/admin/users/{id}", post(update))
         .route("/admin/users/{id}/handover", post(hand_over))
+        .route("/admin/users/{id}/password", post(set_password))
         .route("/admin/outbox", get(outbox))
 }
 
@@ -26,14 +28,20 @@ pub fn router() -> Router<AppState> {
 struct UsersPage {
     layout: Layout,
     csrf: String,
+    /// The admin looking: their own password is changed on their account page.
+    me: uuid::Uuid,
+    /// What the last action did.
+    message: Option<String>,
+    /// The shortest password allowed.
+    min_chars: usize,
     users: Vec<UserRow>,
     /// Active salespeople: who can take quotes over.
     sales: Vec<UserView>,
     name: String,
     email: String,
     role: String,
-    error_field: String,
-    error: String,
+    /// The new-user form's refused fields, each with its sentence.
+    errors: std::collections::HashMap<String, String>,
 }
 
 struct UserRow {
@@ -47,7 +55,7 @@ struct UserRow {
 
 impl UsersPage {
     fn error_for(&self, field: &str) -> Option<&str> {
-        (self.error_field == field).then_some(self.error.as_str())
+        self.errors.get(field).map(String::as_str)
     }
 }
 
@@ -56,6 +64,9 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
     let open = app.store.open_quote_counts().await?;
     Ok(UsersPage {
         layout: user.layout("Users"),
+        me: user.0.actor.id,
+        message: None,
+        min_chars: Password::MIN_CHARS,
         csrf: user.csrf().to_owned(),
         sales: users.iter().filter(|u| u.can_sign()).cloned().collect(),
         users: users
@@ -68,47 +79,58 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
         name: String::new(),
         email: String::new(),
         role: "sales".into(),
-        error_field: String::new(),
-        error: String::new(),
+        errors: Default::default(),
     })
 }
 
-async fn list(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+async fn list(State(app): State<AppState>, user: PageUser, uri: axum::http::Uri) -> Result<Response, PageError> {
     user.require(&[Role::Admin])?;
-    Ok(render(StatusCode::OK, &page(&app, &user).await?))
+    let mut page = page(&app, &user).await?;
+    let password_set = uri.query().and_then(|q| q.strip_prefix("password_set=")).and_then(|id| id.parse().ok());
+    if let Some(row) = password_set.and_then(|id: uuid::Uuid| page.users.iter().find(|r| r.u.id == id)) {
+        page.message = Some(format!(
+            "New password set for {}. Every session and API token they had has ended. \
+             Give them the password in person, and ask them to change it on their account page.",
+            row.u.name
+        ));
+    }
+    Ok(render(StatusCode::OK, &page))
 }
 
 async fn create(
     State(app): State<AppState>,
     CsrfForm { user, form, .. }: CsrfForm<Admin>,
 ) -> Result<Response, PageError> {
-    let parsed = (|| -> Result<NewUser, Invalid> {
-        Ok(NewUser {
-            name: Text::parse("name", form.get("name"), pricegate_domain::limits::NAME)?,
-            email: Email::parse(form.get("email"))?,
-            role: Role::parse(form.get("role"))?,
-            password: Password::parse(form.get("password"))?,
-        })
-    })();
-    let invalid = match parsed {
-        Ok(new) => match app.store.create_user(Some(&user.0.actor), new).await {
-            Ok(_) => return Ok(Redirect::to("/admin/users").into_response()),
-            Err(StoreError::Invalid(e)) => e,
-            Err(StoreError::Conflict { message, .. }) => Invalid::new("email", message),
-            Err(e) => return Err(e.into()),
-        },
-        Err(e) => e,
+    // Every field is checked, so the form comes back with all its problems at once.
+    let name = Text::parse("name", form.get("name"), pricegate_domain::limits::NAME);
+    let email = Email::parse(form.get("email"));
+    let role = Role::parse(form.get("role"));
+    let password = Password::parse(form.get("password"));
+    let errors: Vec<Invalid> = match (name, email, role, password) {
+        (Ok(name), Ok(email), Ok(role), Ok(password)) => {
+            match app.store.create_user(Some(&user.0.actor), NewUser { name, email, role, password }).await {
+                Ok(_) => return Ok(Redirect::to("/admin/users").into_response()),
+                Err(StoreError::Invalid(e)) => vec![e],
+                Err(StoreError::Conflict { message, .. }) => vec![Invalid::new("email", message)],
+                Err(e) => return Err(e.into()),
+            }
+        }
+        (name, email, role, password) => {
+            [name.err(), email.err(), role.err(), password.err()].into_iter().flatten().collect()
+        }
     };
     let mut page = page(&app, &user).await?;
     page.name = form.get("name").to_owned();
     page.email = form.get("email").to_owned();
     page.role = form.get("role").to_owned();
-    page.error_field = if ["name", "email", "role", "password"].contains(&invalid.field.as_str()) {
-        invalid.field
-    } else {
-        "email".into()
-    };
-    page.error = invalid.message;
+    for invalid in errors {
+        let field = if ["name", "email", "role", "password"].contains(&invalid.field.as_str()) {
+            invalid.field
+        } else {
+            "email".into()
+        };
+        page.errors.entry(field).or_insert(invalid.message);
+    }
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
@@ -148,6 +170,29 @@ async fn hand_over(
     })?;
     app.store.hand_over_quotes(&user.0.actor, id, to).await?;
     Ok(Redirect::to("/admin/users").into_response())
+}
+
+/// Sets a new password for someone who lost theirs (see
+/// [`pricegate_store::Store::update_user`]: it ends their sessions and API
+/// tokens). An admin's own password is changed on their account page, where
+/// the current one is asked for.
+async fn set_password(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    CsrfForm { user, form, .. }: CsrfForm<Admin>,
+) -> Result<Response, PageError> {
+    if id == user.0.actor.id {
+        return Err(PageError::new(
+            StatusCode::CONFLICT,
+            "Not possible here",
+            "Change your own password on your account page, where your current one is asked for.",
+        ));
+    }
+    let password = crate::api::auth::new_password(form.get("new_password"))
+        .map_err(|e| PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "Please check the input", e.message))?;
+    let patch = UserPatch { password: Some(password), ..UserPatch::default() };
+    app.store.update_user(&user.0.actor, id, patch).await?;
+    Ok(Redirect::to(&format!("/admin/users?password_set={id}")).into_response())
 }
 
 struct MailRow {

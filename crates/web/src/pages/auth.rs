@@ -1,7 +1,8 @@
 //! Logging in and out. The login form is protected against cross-site posts
 //! with a double-submit cookie (there is no session yet to hold a token);
 //! repeated failures for one e-mail from one address are refused for a while
-//! (`Store::attempt_login`, shared with the API's login).
+//! (`Store::attempt_login`, shared with the API's login). Also one's own
+//! account page, where a password is changed.
 
 use askama::Template;
 use axum::Router;
@@ -9,18 +10,26 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use pricegate_store::LoginOutcome;
+use pricegate_domain::{Invalid, Password};
+use pricegate_store::{LoginOutcome, PasswordChange};
+use uuid::Uuid;
 
 use super::{
     Anyone, CsrfForm, Layout, LoginForm, PageError, PageUser, SESSION_COOKIE, append_cookie, cookie, local_path, render,
 };
 use crate::AppState;
+use crate::api::auth::{new_password, wrong_current_password};
 use crate::extract::Client;
 
 pub(super) const LOGIN_CSRF_COOKIE: &str = "pricegate_login_csrf";
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(home)).route("/login", get(login_form).post(login)).route("/logout", post(logout))
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/account", get(account))
+        .route("/account/password", post(change_password))
 }
 
 #[derive(Template)]
@@ -99,18 +108,24 @@ async fn login(
             return Ok(response);
         }
     };
-    let session = app.store.open_session(user.id).await?;
-    let mut response = Redirect::to(local_path(next).unwrap_or("/")).into_response();
+    let mut response = start_session(&app, user.id, local_path(next).unwrap_or("/")).await?;
+    append_cookie(&mut response, &format!("{LOGIN_CSRF_COOKIE}=; Path=/login; Max-Age=0"));
+    Ok(response)
+}
+
+/// Opens a session for `user` and sends the browser to `to` with its cookie.
+async fn start_session(app: &AppState, user: Uuid, to: &str) -> Result<Response, PageError> {
+    let session = app.store.open_session(user).await?;
+    let mut response = Redirect::to(to).into_response();
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
         session.token,
         pricegate_store::SESSION_TTL_HOURS * 3600,
-        secure_flag(&app)
+        secure_flag(app)
     );
     let cookie = HeaderValue::from_str(&cookie)
         .map_err(|_| PageError::from(pricegate_store::StoreError::Internal("cookie".into())))?;
     response.headers_mut().append(header::SET_COOKIE, cookie);
-    append_cookie(&mut response, &format!("{LOGIN_CSRF_COOKIE}=; Path=/login; Max-Age=0"));
     Ok(response)
 }
 
@@ -122,4 +137,86 @@ async fn logout(State(app): State<AppState>, headers: HeaderMap, _: CsrfForm<Any
     let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", secure_flag(&app));
     append_cookie(&mut response, &clear);
     Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "pages/account.html")]
+struct AccountPage {
+    layout: Layout,
+    csrf: String,
+    name: String,
+    email: String,
+    role: &'static str,
+    min_chars: usize,
+    /// Just back from changing the password.
+    changed: bool,
+    error: Option<Invalid>,
+}
+
+impl AccountPage {
+    fn new(user: &PageUser) -> AccountPage {
+        AccountPage {
+            layout: user.layout("Your account"),
+            csrf: user.csrf().to_owned(),
+            name: user.0.user.name.clone(),
+            email: user.0.user.email.clone(),
+            role: user.0.actor.role.as_str(),
+            min_chars: Password::MIN_CHARS,
+            changed: false,
+            error: None,
+        }
+    }
+
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.error.as_ref().filter(|e| e.field == field).map(|e| e.message.as_str())
+    }
+}
+
+/// Anyone's own account: who they are, and a form to change their password.
+async fn account(user: PageUser, uri: axum::http::Uri) -> Response {
+    let mut page = AccountPage::new(&user);
+    page.changed = uri.query() == Some("changed");
+    render(StatusCode::OK, &page)
+}
+
+/// Changes the logged-in person's password. Every session of the account
+/// ends, this one too, and a new one is opened for this browser; a wrong
+/// current password counts as a failed login.
+async fn change_password(
+    State(app): State<AppState>,
+    Client(client): Client,
+    CsrfForm { user, form, .. }: CsrfForm<Anyone>,
+) -> Result<Response, PageError> {
+    let current = form.get("current_password");
+    let checked = new_password(form.get("new_password")).and_then(|new| {
+        if form.get("repeat_password") == new.expose() {
+            Ok(new)
+        } else {
+            Err(Invalid::new("repeat_password", "The two new passwords differ: type the same one twice."))
+        }
+    });
+    let refusal = |status: StatusCode, error: Invalid| {
+        let mut page = AccountPage::new(&user);
+        page.error = Some(error);
+        Ok(render(status, &page))
+    };
+    let new = match checked {
+        Ok(new) if current.len() <= 1024 => new,
+        Ok(_) => return refusal(StatusCode::UNPROCESSABLE_ENTITY, wrong_current_password()),
+        Err(e) => return refusal(StatusCode::UNPROCESSABLE_ENTITY, e),
+    };
+    match app.store.change_own_password(&user.0.actor, current, new, &client).await {
+        Ok(PasswordChange::Changed(me)) => start_session(&app, me.id, "/account?changed").await,
+        Ok(PasswordChange::WrongPassword) => refusal(StatusCode::UNPROCESSABLE_ENTITY, wrong_current_password()),
+        Ok(PasswordChange::HeldOff(wait)) => {
+            let minutes = wait.as_secs().div_ceil(60).max(1);
+            let message = format!(
+                "Too many wrong passwords. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            refusal(StatusCode::TOO_MANY_REQUESTS, Invalid::new("current_password", message))
+        }
+        Err(pricegate_store::StoreError::Invalid(e)) => refusal(StatusCode::UNPROCESSABLE_ENTITY, e),
+        Err(e) => Err(e.into()),
+    }
 }
