@@ -311,6 +311,11 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
         page.submit("button[type=submit]").await;
         let done = page.text("h1").await;
         assert!(done.contains("Thank you"), "after pressing the button: {done}; {}", page.body().await);
+        // From there to the quotes: not logged in here, so by way of the login.
+        page.submit("#your-quotes").await;
+        assert_eq!(page.path().await, "/login");
+        page.log_in(&sam.email, pricegate_tests::PASSWORD).await;
+        assert_eq!(page.path().await, "/quotes", "logging in leads to the quotes asked for");
     })
     .await;
     let acks = acknowledgements(&finance, &nid).await;

@@ -118,6 +118,10 @@ both_backends! {
         assert!(reminder.text().contains("+10,000.00 EUR"), "{}", reminder.text());
         assert!(reminder.text().contains(&rita_quote["id"].as_str().unwrap().replace('-', "")[..8]), "the blocked quote is named: {}", reminder.text());
         assert!(reminder.ack_link().is_some());
+        // The quote is linked: its page is where Rita acknowledges and finalises.
+        let rita_page = format!("{}/quotes/{}", app.base, rita_quote["id"].as_str().unwrap());
+        assert!(reminder.text().contains(&rita_page), "{}", reminder.text());
+        assert!(reminder.html().contains(&format!("<a href=\"{rita_page}\">")), "{}", reminder.html());
         // His publication e-mail too, if he acknowledged before it went out.
         let to_sam = subjects(&sink.to(&sam_user.email));
         assert!(to_sam.iter().all(|s| s.starts_with("Price notice")), "no reminders after acknowledging: {to_sam:?}, {:?}", subjects(&messages));
@@ -131,6 +135,9 @@ both_backends! {
         assert!(!text.contains(&tom.email) && !text.contains(&lena.email), "only those holding up a quote: {text}");
         assert!(text.contains("100,000.00 EUR"), "the value at stake: {text}");
         assert!(escalation[0].html().contains("Rita"), "{}", escalation[0].html());
+        assert!(text.contains(&rita_page), "the blocked quote's page: {text}");
+        let dashboard = format!("{}/notices/{nid}/dashboard", app.base);
+        assert!(text.contains(&dashboard) && escalation[0].html().contains(&dashboard), "the notice's dashboard: {text}");
     }
 }
 

@@ -29,6 +29,7 @@ pub struct ChangeRow {
 
 pub struct QuoteRow {
     pub reference: String,
+    pub url: String,
     pub customer: String,
     pub total: String,
     pub delta: String,
@@ -52,6 +53,7 @@ fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
         .iter()
         .map(|q| QuoteRow {
             reference: q.id.simple().to_string()[..8].to_owned(),
+            url: q.url.clone(),
             customer: if q.customer_company.is_empty() {
                 q.customer_name.clone()
             } else {
@@ -98,6 +100,7 @@ pub struct PersonRow {
 #[template(path = "escalation.html")]
 struct EscalationHtml<'a> {
     name: &'a str,
+    dashboard_url: &'a str,
     title: &'a str,
     published_at: String,
     people: &'a [PersonRow],
@@ -108,6 +111,7 @@ struct EscalationHtml<'a> {
 #[template(path = "escalation.txt")]
 struct EscalationText<'a> {
     name: &'a str,
+    dashboard_url: &'a str,
     title: &'a str,
     published_at: String,
     people: &'a [PersonRow],
@@ -170,7 +174,7 @@ impl Composer for TemplateComposer {
                 .map_err(render)?;
                 Ok(Composed { subject, text, html })
             }
-            Letter::Escalation { notice, to, pending } => {
+            Letter::Escalation { notice, to, pending, dashboard_url } => {
                 let people: Vec<PersonRow> = pending
                     .iter()
                     .map(|p| PersonRow { name: p.name.clone(), email: p.email.clone(), quotes: quote_rows(&p.quotes) })
@@ -180,6 +184,7 @@ impl Composer for TemplateComposer {
                 let subject = format!("Escalation: {} still pending for \"{}\"", pending.len(), notice.title);
                 let html = EscalationHtml {
                     name: &to.name,
+                    dashboard_url,
                     title: &notice.title,
                     published_at: published_at.clone(),
                     people: &people,
@@ -189,6 +194,7 @@ impl Composer for TemplateComposer {
                 .map_err(render)?;
                 let text = EscalationText {
                     name: &to.name,
+                    dashboard_url,
                     title: &notice.title,
                     published_at,
                     people: &people,

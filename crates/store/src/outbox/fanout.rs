@@ -229,7 +229,7 @@ impl Store {
         let mut blocked = if signers.is_empty() {
             HashMap::new()
         } else {
-            blocked_quotes(&self.db, &content, Some(&signers)).await?
+            blocked_quotes(&self.db, &setup.base_url, &content, Some(&signers)).await?
         };
         let now = db_now(&self.db).await?;
         let people: Vec<(users::Model, Vec<BlockedQuote>)> = people

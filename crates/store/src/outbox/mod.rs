@@ -76,6 +76,8 @@ pub struct NoticeContent {
 #[derive(Debug, Clone)]
 pub struct BlockedQuote {
     pub id: Uuid,
+    /// The quote's page, where its signer acknowledges and finalises.
+    pub url: String,
     pub customer_name: String,
     pub customer_company: String,
     pub currency: String,
@@ -121,6 +123,8 @@ pub enum Letter<'a> {
         notice: &'a NoticeContent,
         to: &'a Recipient,
         pending: &'a [PendingPerson],
+        /// The notice's dashboard, where finance sees who is pending and reminds them.
+        dashboard_url: &'a str,
     },
 }
 
@@ -280,9 +284,10 @@ async fn active_with_role(conn: &impl ConnectionTrait, role: Role) -> Result<Vec
 
 /// Each signer's open quotes drafted before the notice, with what the notice
 /// does to their totals: the quotes the gate now blocks. Only those of
-/// `signers`, when given.
+/// `signers`, when given. Their pages are under `base_url`.
 async fn blocked_quotes(
     conn: &impl ConnectionTrait,
+    base_url: &str,
     notice: &NoticeContent,
     signers: Option<&[Uuid]>,
 ) -> Result<HashMap<Uuid, Vec<BlockedQuote>>, StoreError> {
@@ -301,6 +306,7 @@ async fn blocked_quotes(
         let priced = priced_lines(&lines.remove(&q.id).unwrap_or_default());
         by_signer.entry(q.signer_id).or_default().push(BlockedQuote {
             id: q.id,
+            url: format!("{base_url}/quotes/{}", q.id),
             customer_name: q.customer_name,
             customer_company: q.customer_company,
             currency: q.currency,

@@ -166,7 +166,7 @@ impl Store {
 
             let txn = self.begin_write().await?;
             let content = notice_content(&txn, &notice).await?;
-            let mut blocked = blocked_quotes(&txn, &content, ids_if_few(&pending).as_deref()).await?;
+            let mut blocked = blocked_quotes(&txn, &setup.base_url, &content, ids_if_few(&pending).as_deref()).await?;
             let mut batch = Batch::new(&setup, now);
             for user in &missing {
                 let to = recipient(user);
@@ -191,9 +191,15 @@ impl Store {
                         quotes: blocked.remove(&u.id).unwrap_or_default(),
                     })
                     .collect();
+                let dashboard_url = format!("{}/notices/{}/dashboard", setup.base_url, notice.id);
                 for finance in active_with_role(&txn, Role::Finance).await? {
                     let to = recipient(&finance);
-                    let letter = Letter::Escalation { notice: &content, to: &to, pending: &people };
+                    let letter = Letter::Escalation {
+                        notice: &content,
+                        to: &to,
+                        pending: &people,
+                        dashboard_url: &dashboard_url,
+                    };
                     batch.push(ESCALATION, format!("escalate:{}:{}", notice.id, finance.id), &to, &letter)?;
                 }
             }
@@ -242,7 +248,7 @@ impl Store {
         let (due, skipped): (Vec<_>, Vec<_>) =
             pending_sales(&txn, notice_id, None).await?.into_iter().partition(|u| !just_reminded.contains(&u.id));
         let content = notice_content(&txn, &notice).await?;
-        let blocked = blocked_quotes(&txn, &content, ids_if_few(&due).as_deref()).await?;
+        let blocked = blocked_quotes(&txn, &setup.base_url, &content, ids_if_few(&due).as_deref()).await?;
         let mut batch = Batch::new(&setup, now);
         let stamp = now.timestamp_micros();
         for user in due {
