@@ -48,14 +48,21 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
         assert_eq!(sam.value("#quantity_0").await, "2");
         sam.screenshot("30-quote-edit").await;
 
-        // Refused: the customer's name is gone. What was typed stays.
+        // Refused: the customer's name is gone and a quantity is 0; both
+        // are said at once. What was typed stays.
         sam.fill("#customer_name", "").await;
         sam.set_date("#valid_until", &date_in_days(30)).await;
-        sam.fill("#quantity_0", "3").await;
+        sam.fill("#quantity_0", "0").await;
         sam.select("#sku_1", "VALVE-7").await;
         sam.fill("#quantity_1", "2").await;
         sam.submit("#save-quote").await;
         assert!(sam.text("#customer_name-error").await.contains("The customer's name must not be empty"));
+        assert!(sam.text("#quantity_0-error").await.contains("whole number"));
+        assert_eq!(sam.value("#quantity_0").await, "0");
+        sam.fill("#quantity_0", "3").await;
+        sam.submit("#save-quote").await;
+        assert!(sam.text("#customer_name-error").await.contains("The customer's name must not be empty"));
+        assert!(!sam.exists("#quantity_0-error").await);
         assert_eq!(sam.value("#quantity_0").await, "3");
         assert_eq!(sam.value("#sku_1").await, "VALVE-7");
         assert_eq!(sam.value("#quantity_1").await, "2");
@@ -260,6 +267,7 @@ async fn every_page_is_usable_at_phone_width_for_each_role() {
                 format!("/quotes/{quote}/cancel"),
                 "/notices".into(),
                 format!("/notices/{published}"),
+                "/account".into(),
             ],
         ),
         (
@@ -317,7 +325,6 @@ async fn publishing_a_change_that_would_never_take_force_is_refused_on_the_confi
         json!([{"sku": "PUMP-100", "unit_price_minor": 130_000, "effective_on": date_in_days(-1)}]),
     )
     .await;
-    publish_notice(&finance_api, &in_force).await;
     let late = create_notice(
         &finance_api,
         "Pumps, backdated",
@@ -327,16 +334,26 @@ async fn publishing_a_change_that_would_never_take_force_is_refused_on_the_confi
     let base = app.base.clone();
 
     let path = format!("/notices/{late}/publish");
+    let colleague = finance_api.clone();
     with_browsers(1, move |browsers| async move {
         let fiona = Page::new(browsers[0].clone(), &base);
         fiona.log_in(&finance.email, PASSWORD).await;
+        // Opened while nothing stands in the way; a colleague publishes a
+        // later change to the pump before Fiona clicks.
         fiona.goto(&path).await;
+        assert!(!fiona.exists("#publish-refused").await);
+        publish_notice(&colleague, &in_force).await;
         fiona.submit("#publish").await;
         assert_eq!(fiona.path().await, path);
-        assert!(fiona.exists("#publish").await, "the confirmation again, not an error page");
         let refused = fiona.text("#publish-refused").await;
         assert!(refused.contains("would never take force") && refused.contains("“Pumps up”"), "{refused}");
         assert!(fiona.exists("#edit-notice").await, "the way to fix the draft");
+        assert!(!fiona.exists("#publish").await, "no button that can only be refused");
+        // Opened afresh, the confirmation says so before any click.
+        fiona.goto(&path).await;
+        let refused = fiona.text("#publish-refused").await;
+        assert!(refused.contains("would never take force") && refused.contains("“Pumps up”"), "{refused}");
+        assert!(!fiona.exists("#publish").await && fiona.exists("#edit-notice").await);
     })
     .await;
     assert_eq!(finance_api.get(&format!("/api/v1/notices/{late}")).await.body["state"], "draft");

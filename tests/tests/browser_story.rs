@@ -53,11 +53,12 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         sam.select("#sku_1", "VALVE-7").await;
         sam.fill("#quantity_1", "3").await;
         sam.fill("#discount_1", "5").await;
+        sam.fill("#discount_0", "10").await;
         sam.submit("#save-quote").await;
         let quote_path = sam.path().await;
         assert!(quote_path.starts_with("/quotes/"), "after saving: {quote_path}");
         assert!(sam.text("#gate-ready").await.contains("Ready to finalise"));
-        // 12 × 1,250.00 + 3 × 49.90 less 5 %: 15,000.00 + 142.22 (rounded by the domain).
+        // 12 × 1,250.00 less 10 % + 3 × 49.90 less 5 %: 13,500.00 + 142.22 (rounded by the domain).
         assert!(sam.text("#total").await.contains("EUR"), "total: {}", sam.text("#total").await);
         let total_before = sam.text("#total").await;
         sam.screenshot("04-quote-ready").await;
@@ -82,7 +83,7 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         let preview = fiona.body().await;
         assert!(preview.contains("1,390.00 EUR") && preview.contains("cannot be undone"), "{preview}");
         let touched = fiona.text("#touched").await;
-        assert!(touched.contains("Greta Berg") && touched.contains("+1,680.00 EUR"), "the impact preview: {touched}");
+        assert!(touched.contains("Greta Berg") && touched.contains("+1,512.00 EUR"), "the impact preview: {touched}");
         fiona.screenshot("06-finance-publish-confirmation").await;
         fiona.submit("#publish").await;
         let dashboard_path = fiona.path().await;
@@ -108,7 +109,8 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         assert!(pending.contains("Pump prices rise"), "{pending}");
         assert!(pending.contains("Please read."), "the notice text: {pending}");
         assert!(pending.contains("1,250.00 EUR") && pending.contains("1,390.00 EUR"), "old and new price: {pending}");
-        assert!(pending.contains("+1,680.00 EUR"), "the change to the total: {pending}");
+        // 12 × 140.00 more, less the line's 10 %, which the table shows.
+        assert!(pending.contains("10.00 %") && pending.contains("+1,512.00 EUR"), "the change to the total: {pending}");
         assert_eq!(sam.text("#quote-state").await, "draft");
         sam.screenshot("08-finalise-refused").await;
 

@@ -226,6 +226,20 @@ impl Store {
         Ok(view)
     }
 
+    /// Why publishing draft `id` now would be refused because one of its
+    /// changes could never take force (409 `change_never_in_force`'s
+    /// sentence), for a confirmation page to say before the click; `None`
+    /// when nothing stands in the way today. Publishing checks again under
+    /// the gate's lock: a notice published meanwhile may still refuse it.
+    pub async fn why_publishing_would_be_refused(&self, id: Uuid) -> Result<Option<String>, StoreError> {
+        let today = db_now(&self.db).await?.date_naive();
+        match check_changes_can_take_force(&self.db, id, today).await {
+            Ok(()) => Ok(None),
+            Err(StoreError::Conflict { code: "change_never_in_force", message }) => Ok(Some(message)),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn get_notice(&self, actor: &Actor, id: Uuid) -> Result<NoticeView, StoreError> {
         let notice = notices::Entity::find_by_id(id)
             .one(&self.db)

@@ -99,8 +99,9 @@ async fn confirm_publish(
     confirm_page(&app, &user, id, None).await
 }
 
-/// The confirmation, with the reason the draft could not be published when
-/// it was just refused (409): the draft is still there to edit.
+/// The confirmation, with the reason the draft cannot be published when it
+/// was just refused (409) or would be now: the draft is still there to
+/// edit, and there is no button to publish it.
 async fn confirm_page(
     app: &AppState,
     user: &PageUser,
@@ -111,6 +112,10 @@ async fn confirm_page(
     if n.state == "published" {
         return Ok(Redirect::to(&format!("/notices/{}/dashboard", n.id)).into_response());
     }
+    let refused = match refused {
+        Some(why) => Some(why),
+        None => app.store.why_publishing_would_be_refused(id).await?,
+    };
     let salespeople = app.store.list_users().await?.iter().filter(|u| u.active && u.role == "sales").count();
     let (touched, at_stake) = touched_quotes(app, user, &n.changes).await?;
     let page = ConfirmPage {

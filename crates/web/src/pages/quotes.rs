@@ -111,10 +111,17 @@ struct LineRow {
 struct ImpactRow {
     sku: String,
     quantity: i64,
+    /// The line's discount, which both totals keep.
+    discount: String,
     old_price: String,
     new_price: String,
     effective_on: String,
     delta: String,
+}
+
+/// A discount in basis points as people read it: `12.50 %`.
+fn percent(bp: i32) -> String {
+    format!("{}.{:02} %", bp / 100, bp % 100)
 }
 
 struct PendingRow {
@@ -216,6 +223,11 @@ async fn quote_page(
                         .map(|l| ImpactRow {
                             sku: l.sku.clone(),
                             quantity: l.quantity,
+                            discount: quote
+                                .lines
+                                .iter()
+                                .find(|q| q.id == l.line_id)
+                                .map_or_else(String::new, |q| percent(q.discount_bp)),
                             old_price: money(&currency, l.old_unit_price_minor),
                             new_price: money(&currency, l.new_unit_price_minor),
                             effective_on: l.effective_on.to_string(),
@@ -265,7 +277,7 @@ async fn quote_page(
                 product: l.product_name.clone(),
                 quantity: l.quantity,
                 unit_price: money(&currency, l.unit_price_minor),
-                discount: format!("{}.{:02} %", l.discount_bp / 100, l.discount_bp % 100),
+                discount: percent(l.discount_bp),
                 total: money(&currency, l.total_minor),
             })
             .collect(),

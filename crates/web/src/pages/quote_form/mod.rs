@@ -244,12 +244,14 @@ pub async fn create_quote(
                     Ok(quote) => return Ok(Redirect::to(&format!("/quotes/{}", quote.id)).into_response()),
                     Err(e) => form_invalid(e, &input.row_of_line)?,
                 },
-                Err(e) => e,
+                Err(e) => vec![e],
             }
         }
         Err(e) => e,
     };
-    page.show_invalid(invalid);
+    for invalid in invalid {
+        page.show_invalid(invalid);
+    }
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
@@ -308,6 +310,8 @@ pub async fn update_quote(
         }
         Err(e) => e,
     };
-    page.show_invalid(invalid);
+    for invalid in invalid {
+        page.show_invalid(invalid);
+    }
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }

@@ -33,27 +33,42 @@ pub(super) fn percent_text(bp: i64) -> String {
     if frac == 0 { whole.to_string() } else { format!("{whole}.{frac:02}").trim_end_matches('0').to_owned() }
 }
 
-/// The typed rows that are not empty or removed, with their row number on the form.
-pub(super) fn parse_rows(rows: &[RowInput]) -> Result<Vec<(usize, NewLine)>, Invalid> {
+/// `result`'s value, or `None` with its error added to `errors`: a form
+/// reports every field it refuses at once, not one per submit.
+fn keep<T>(errors: &mut Vec<Invalid>, result: Result<T, Invalid>) -> Option<T> {
+    result.map_err(|e| errors.push(e)).ok()
+}
+
+/// The typed rows that are not empty or removed, with their row number on
+/// the form; or every problem of every row.
+pub(super) fn parse_rows(rows: &[RowInput]) -> Result<Vec<(usize, NewLine)>, Vec<Invalid>> {
     let mut lines = Vec::new();
+    let mut errors = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         if row.sku.trim().is_empty() || row.remove {
             continue;
         }
-        let sku = Sku::parse(&row.sku).map_err(|e| e.within(&format!("lines[{i}]")))?;
-        let quantity =
+        let sku = keep(&mut errors, Sku::parse(&row.sku).map_err(|e| e.within(&format!("lines[{i}]"))));
+        let quantity = keep(
+            &mut errors,
             row.quantity.trim().parse::<i64>().ok().and_then(|q| Quantity::parse(q).ok()).ok_or_else(|| {
                 Invalid::new(format!("lines[{i}].quantity"), "Enter a whole number from 1 to 1,000,000.")
-            })?;
-        let discount = parse_percent(&row.discount)
-            .and_then(|bp| DiscountBp::parse(bp).ok())
-            .ok_or_else(|| Invalid::new(format!("lines[{i}].discount"), "Enter a percentage from 0 to 100."))?;
-        lines.push((i, NewLine { sku, quantity, discount }));
+            }),
+        );
+        let discount = keep(
+            &mut errors,
+            parse_percent(&row.discount)
+                .and_then(|bp| DiscountBp::parse(bp).ok())
+                .ok_or_else(|| Invalid::new(format!("lines[{i}].discount"), "Enter a percentage from 0 to 100.")),
+        );
+        if let (Some(sku), Some(quantity), Some(discount)) = (sku, quantity, discount) {
+            lines.push((i, NewLine { sku, quantity, discount }));
+        }
     }
-    if lines.is_empty() {
-        return Err(Invalid::new("lines[0].sku", "Pick at least one product."));
+    if lines.is_empty() && errors.is_empty() {
+        errors.push(Invalid::new("lines[0].sku", "Pick at least one product."));
     }
-    Ok(lines)
+    if errors.is_empty() { Ok(lines) } else { Err(errors) }
 }
 
 /// Everything the form says about a quote, parsed.
@@ -69,20 +84,45 @@ pub(super) struct QuoteInput {
     pub row_of_line: Vec<usize>,
 }
 
-pub(super) fn parse_quote(page: &QuoteFormPage) -> Result<QuoteInput, Invalid> {
-    let rows = parse_rows(&page.rows)?;
-    Ok(QuoteInput {
-        customer_name: Text::parse("customer.name", &page.customer_name, limits::NAME)?,
-        customer_email: CustomerEmail::parse(&page.customer_email)
-            .map_err(|e| Invalid { field: "customer.email".into(), ..e })?,
-        customer_company: Text::parse_optional("customer.company", &page.customer_company, limits::NAME)?,
-        signer_id: Uuid::parse_str(page.signer_id.trim())
-            .map_err(|_| Invalid::new("signer_id", "Pick the salesperson who will sign."))?,
-        valid_until: parse_date("valid_until", &page.valid_until)?,
-        notes: Text::parse_multiline_optional("notes", &page.notes, limits::NOTES)?,
-        row_of_line: rows.iter().map(|(i, _)| *i).collect(),
-        lines: rows.into_iter().map(|(_, l)| l).collect(),
-    })
+/// The form parsed, or every field it refuses.
+pub(super) fn parse_quote(page: &QuoteFormPage) -> Result<QuoteInput, Vec<Invalid>> {
+    let mut errors = Vec::new();
+    let customer_name = keep(&mut errors, Text::parse("customer.name", &page.customer_name, limits::NAME));
+    let customer_email = keep(
+        &mut errors,
+        CustomerEmail::parse(&page.customer_email).map_err(|e| Invalid { field: "customer.email".into(), ..e }),
+    );
+    let customer_company =
+        keep(&mut errors, Text::parse_optional("customer.company", &page.customer_company, limits::NAME));
+    let signer_id = keep(
+        &mut errors,
+        Uuid::parse_str(page.signer_id.trim())
+            .map_err(|_| Invalid::new("signer_id", "Pick the salesperson who will sign.")),
+    );
+    let valid_until = keep(&mut errors, parse_date("valid_until", &page.valid_until));
+    let notes = keep(&mut errors, Text::parse_multiline_optional("notes", &page.notes, limits::NOTES));
+    let rows = parse_rows(&page.rows).map_err(|e| errors.extend(e)).ok();
+    match (customer_name, customer_email, customer_company, signer_id, valid_until, notes, rows) {
+        (
+            Some(customer_name),
+            Some(customer_email),
+            Some(customer_company),
+            Some(signer_id),
+            Some(valid_until),
+            Some(notes),
+            Some(rows),
+        ) => Ok(QuoteInput {
+            customer_name,
+            customer_email,
+            customer_company,
+            signer_id,
+            valid_until,
+            notes,
+            row_of_line: rows.iter().map(|(i, _)| *i).collect(),
+            lines: rows.into_iter().map(|(_, l)| l).collect(),
+        }),
+        _ => Err(errors),
+    }
 }
 
 /// `lines[j].x` from the store counts only the rows sent; the form counts all.
@@ -97,9 +137,9 @@ pub(super) fn to_form_field(field: &str, row_of_line: &[usize]) -> String {
 
 /// A store refusal of the form's input, with its field named as the form
 /// names it; any other error ends the request.
-pub(super) fn form_invalid(e: StoreError, row_of_line: &[usize]) -> Result<Invalid, PageError> {
+pub(super) fn form_invalid(e: StoreError, row_of_line: &[usize]) -> Result<Vec<Invalid>, PageError> {
     match e {
-        StoreError::Invalid(e) => Ok(Invalid { field: to_form_field(&e.field, row_of_line), ..e }),
+        StoreError::Invalid(e) => Ok(vec![Invalid { field: to_form_field(&e.field, row_of_line), ..e }]),
         e => Err(e.into()),
     }
 }
@@ -126,6 +166,21 @@ mod tests {
         }
         assert_eq!(percent_text(250), "2.5");
         assert_eq!(percent_text(5), "0.05");
+    }
+
+    fn row(sku: &str, quantity: &str, discount: &str) -> RowInput {
+        RowInput { sku: sku.into(), quantity: quantity.into(), discount: discount.into(), remove: false }
+    }
+
+    #[test]
+    fn every_refused_field_of_every_row_is_reported_at_once() {
+        let rows = [row("PUMP-1", "0", "150"), row("", "", ""), row("VALVE-7", "two", "5")];
+        let fields: Vec<String> = parse_rows(&rows).err().unwrap_or_default().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["lines[0].quantity", "lines[0].discount", "lines[2].quantity"]);
+        let fields: Vec<String> =
+            parse_rows(&[row("", "", "")]).err().unwrap_or_default().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["lines[0].sku"], "a form with no product says so");
+        assert_eq!(parse_rows(&[row("PUMP-1", "2", "")]).map(|l| l.len()).ok(), Some(1));
     }
 
     #[test]
