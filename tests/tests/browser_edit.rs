@@ -410,3 +410,46 @@ async fn an_owner_whose_signer_was_deactivated_is_told_and_chooses_another() {
     assert_eq!(olga_api.get(&format!("/api/v1/quotes/{quote_id}")).await.body["signer_id"], json!(sue.id));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quote_with_more_lines_than_the_form_shows_is_drafted_in_one_go() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    let skus: Vec<String> = (1..=7).map(|n| format!("PART-{n}")).collect();
+    for sku in &skus {
+        create_product(&finance_api, sku, "EUR", 10_000).await;
+    }
+    let base = app.base.clone();
+
+    with_browsers(1, move |browsers| async move {
+        let sam = Page::new(browsers[0].clone(), &base);
+        sam.log_in(&sales.email, PASSWORD).await;
+        sam.goto("/quotes/new").await;
+        sam.fill("#customer_name", "Greta Berg").await;
+        sam.fill("#customer_email", "greta@nordwind.example").await;
+        for (row, sku) in skus.iter().take(5).enumerate() {
+            sam.select(&format!("#sku_{row}"), sku).await;
+        }
+        assert!(!sam.exists("#sku_5").await, "five rows to begin with");
+        sam.submit("#more-rows").await;
+        // The form as typed, with more rows; nothing saved yet.
+        assert!(sam.title().await.contains("New quote"), "{}", sam.title().await);
+        assert_eq!(sam.value("#customer_name").await, "Greta Berg");
+        assert_eq!(sam.value("#sku_4").await, "PART-5");
+        for (row, sku) in skus.iter().enumerate().skip(5) {
+            sam.select(&format!("#sku_{row}"), sku).await;
+        }
+        sam.submit("#save-quote").await;
+        assert!(sam.path().await.starts_with("/quotes/"), "saved: {}", sam.path().await);
+        let lines = sam.text("#lines").await;
+        for sku in &skus {
+            assert!(lines.contains(sku.as_str()), "{sku} in {lines}");
+        }
+        assert_eq!(sam.text("#total").await, "700.00 EUR");
+    })
+    .await;
+    let quotes = sales_api.get("/api/v1/quotes").await;
+    assert_eq!(quotes.body.as_array().map(Vec::len), Some(1), "one quote, saved once: {}", quotes.text);
+    app.stop().await;
+}

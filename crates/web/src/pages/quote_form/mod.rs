@@ -1,9 +1,10 @@
 //! The quote form, for drafting a quote (`/quotes/new`) and for editing a
 //! draft (`/quotes/{id}/edit`): one template, one parser. A new quote has a
 //! fixed number of line rows; an edited one has its lines and a few empty
-//! rows to add to. Rows left without a product, or ticked for removal, are
-//! ignored. A refused form comes back as it was typed, with the error beside
-//! the field it concerns.
+//! rows to add to; "More lines" brings the form back, as typed, with more
+//! empty rows. Rows left without a product, or ticked for removal, are
+//! ignored. A refused form comes back as it was typed, with every error
+//! beside the field it concerns.
 
 use std::collections::HashMap;
 
@@ -104,6 +105,17 @@ impl QuoteFormPage {
                 remove: !form.get(&format!("remove_{i}")).is_empty(),
             })
             .collect();
+    }
+
+    /// Asked for more rows ("More lines"): the form comes back as typed,
+    /// with [`NEW_ROWS`] more empty rows (up to [`MAX_ROWS`]), nothing saved.
+    fn more_rows(&mut self, form: &FormFields) -> Option<Response> {
+        if form.get("more_rows").is_empty() {
+            return None;
+        }
+        let room = MAX_ROWS.saturating_sub(self.rows.len()).min(NEW_ROWS);
+        self.rows.extend(std::iter::repeat_n(RowInput::blank(), room));
+        Some(render(StatusCode::OK, self))
     }
 
     /// Puts a refusal beside its field, in words, or above the form when no field fits.
@@ -224,6 +236,9 @@ pub async fn create_quote(
     let (products, signers) = choices(&app).await?;
     let mut page = blank(&user, &products, signers);
     page.keep_input(&form);
+    if let Some(more) = page.more_rows(&form) {
+        return Ok(more);
+    }
     let invalid = match parse_quote(&page) {
         Ok(input) => {
             // A quote is in the currency of its first product.
@@ -292,6 +307,9 @@ pub async fn update_quote(
     let quote = editable(&app, &user, id).await?;
     let mut page = edit_page(&app, &user, &quote).await?;
     page.keep_input(&form);
+    if let Some(more) = page.more_rows(&form) {
+        return Ok(more);
+    }
     let invalid = match parse_quote(&page) {
         Ok(input) => {
             let patch = QuotePatch {
