@@ -296,7 +296,8 @@ impl Page {
     /// What makes the page unusable for a person, as sentences: a title
     /// without the product name, a page wider than the window (sideways
     /// scrolling at phone width), a form control without a label, a control
-    /// that cannot be reached from the keyboard.
+    /// that cannot be reached from the keyboard, two buttons that do
+    /// different things under one name.
     pub async fn usability_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let title = self.title().await;
@@ -340,6 +341,14 @@ impl Page {
                 for (const control of document.querySelectorAll('a[href], button')) {
                     if (control.tabIndex < 0) problems.push('the control ' + control.textContent.trim() + ' is out of the tab order');
                     if (!control.textContent.trim() && !control.getAttribute('aria-label')) problems.push('a control has no text');
+                }
+                // Buttons that do different things must not sound the same to a screen reader.
+                const seen = new Map();
+                for (const button of document.querySelectorAll('button')) {
+                    const said = (button.getAttribute('aria-label') || button.textContent).trim();
+                    const does = (button.form ? button.form.action : '') + ' ' + (button.name || '') + '=' + (button.value || '');
+                    if (seen.has(said) && seen.get(said) !== does) problems.push('two buttons are both called "' + said + '"');
+                    seen.set(said, does);
                 }
                 if (!document.querySelector('h1')) problems.push('the page has no heading');
                 return problems;

@@ -196,6 +196,9 @@ async fn set_password(
 }
 
 struct MailRow {
+    /// When it was queued, and when the SMTP server took it.
+    queued: String,
+    sent: String,
     kind: String,
     to: String,
     subject: String,
@@ -221,6 +224,8 @@ async fn outbox(State(app): State<AppState>, user: PageUser) -> Result<Response,
         .await?
         .into_iter()
         .map(|m| MailRow {
+            queued: super::stamp(m.created_at),
+            sent: m.sent_at.map(super::stamp).unwrap_or_else(|| "—".to_owned()),
             kind: m.kind,
             to: m.to,
             subject: m.subject,
