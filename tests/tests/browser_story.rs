@@ -140,8 +140,13 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         sam.goto("/quotes").await;
         assert!(sam.text("#quotes").await.contains("finalised"));
 
-        // Finance sees who acknowledged, when and how.
-        fiona.goto(&dashboard_path).await;
+        // Finance sees who acknowledged, when and how, from its inbox: the
+        // notice is published there, not unread (finance has nothing to acknowledge).
+        fiona.goto("/notices").await;
+        let inbox = fiona.text("#notices").await;
+        assert!(inbox.contains("published") && !inbox.contains("unread"), "{inbox}");
+        fiona.submit("#notices a[href$='/dashboard']").await;
+        assert_eq!(fiona.path().await, dashboard_path);
         let acknowledged = fiona.text("#acknowledged").await;
         assert!(acknowledged.contains("Sam") && acknowledged.contains("web"), "{acknowledged}");
         fiona.screenshot("12-finance-dashboard-acknowledged").await;

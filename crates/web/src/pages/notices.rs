@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use pricegate_domain::Role;
 use pricegate_mail::render_markdown;
 use pricegate_store::Channel;
 use uuid::Uuid;
@@ -26,9 +27,12 @@ pub fn router() -> Router<AppState> {
 struct NoticeRow {
     id: Uuid,
     title: String,
-    /// `unread`, `acknowledged` or `draft`.
+    /// `unread` (a salesperson's to acknowledge), `acknowledged`,
+    /// `published` (finance's and admins', who need not) or `draft`.
     status: &'static str,
     published_at: String,
+    /// Finance's link to who has acknowledged it.
+    dashboard: bool,
 }
 
 #[derive(Template)]
@@ -40,19 +44,23 @@ struct InboxPage {
 
 async fn inbox(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
     let notices = app.store.list_notices(&user.0.actor).await?;
+    let role = user.0.actor.role;
     let rows = notices
         .into_iter()
-        .map(|n| NoticeRow {
-            id: n.id,
-            status: if n.state != "published" {
-                "draft"
-            } else if n.acknowledged_by_me {
-                "acknowledged"
-            } else {
-                "unread"
-            },
-            published_at: n.published_at.map(stamp).unwrap_or_default(),
-            title: n.title,
+        .map(|n| {
+            let published = n.state == "published";
+            NoticeRow {
+                id: n.id,
+                status: match (published, n.acknowledged_by_me, role) {
+                    (false, _, _) => "draft",
+                    (true, true, _) => "acknowledged",
+                    (true, false, Role::Sales) => "unread",
+                    (true, false, _) => "published",
+                },
+                published_at: n.published_at.map(stamp).unwrap_or_default(),
+                dashboard: published && role == Role::Finance,
+                title: n.title,
+            }
         })
         .collect();
     Ok(render(StatusCode::OK, &InboxPage { layout: user.layout("Notices"), notices: rows }))
