@@ -2,7 +2,9 @@
 //! a CSV file whole or not at all.
 
 use pricegate_domain::Role;
-use pricegate_tests::fixtures::{assert_error, create_product, field, id_of, send_raw};
+use pricegate_tests::fixtures::{
+    assert_error, create_product, date_in_days, field, id_of, publish_price_change, send_raw,
+};
 use pricegate_tests::{Response, Session, TestApp, both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -46,6 +48,28 @@ both_backends! {
         assert_eq!(list.body.as_array().unwrap().len(), 1);
         assert_eq!(list.body[0]["id"], r.body["id"]);
         assert_eq!(list.body[0]["unit_price_minor"], 250_000);
+        assert_eq!(list.body[0]["price_since"], Value::Null, "the list price stands");
+    }
+}
+
+both_backends! {
+    async fn the_price_list_says_since_when_each_price_is_in_force(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let pump = id_of(&create_product(&finance, "PUMP-1", "EUR", 250_000).await);
+        create_product(&finance, "VALVE-1", "EUR", 4_990).await;
+        let (two_days_ago, yesterday) = (date_in_days(-2), date_in_days(-1));
+        publish_price_change(&finance, "PUMP-1", 260_000, &two_days_ago).await;
+        publish_price_change(&finance, "PUMP-1", 270_000, &yesterday).await;
+        // Announced, not yet in force: today's price and its date stay.
+        publish_price_change(&finance, "PUMP-1", 280_000, &date_in_days(30)).await;
+
+        let list = finance.get("/api/v1/products").await;
+        let by_sku = |sku: &str| list.body.as_array().unwrap().iter().find(|p| p["sku"] == sku).cloned().unwrap();
+        assert_eq!((&by_sku("PUMP-1")["unit_price_minor"], &by_sku("PUMP-1")["price_since"]), (&json!(270_000), &json!(yesterday)));
+        assert_eq!((&by_sku("VALVE-1")["unit_price_minor"], &by_sku("VALVE-1")["price_since"]), (&json!(4_990), &Value::Null));
+        let renamed = finance.patch(&format!("/api/v1/products/{pump}"), &json!({"name": "Pump, stainless"})).await;
+        assert_eq!(renamed.body["price_since"], json!(yesterday), "{}", renamed.text);
     }
 }
 

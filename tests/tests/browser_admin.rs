@@ -32,7 +32,8 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         fiona.fill("#new-price", "0.35").await;
         fiona.submit("#add-product").await;
         assert!(fiona.text("#message").await.contains("Added BOLT-1"));
-        assert!(fiona.text("#products").await.contains("0.35 EUR"));
+        let listed = fiona.text("#products").await;
+        assert!(listed.contains("0.35 EUR") && listed.contains("list price"), "no notice has changed it: {listed}");
         // The form redirected to the list: reloading it sends nothing again
         // (a second BOLT-1 would be refused as a duplicate) and says nothing again.
         assert_eq!(fiona.path().await, "/products");

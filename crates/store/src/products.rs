@@ -66,27 +66,44 @@ fn active(new: &NewProduct, now: chrono::DateTime<chrono::Utc>) -> products::Act
     }
 }
 
-/// The price in force on `today` for each product: its list price, replaced
-/// by the latest published change (by effective date, then publication
-/// order) whose effective date has come. `None` for `ids` means every product.
+/// A product's price today and since when.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InForce {
+    pub price: i64,
+    /// The effective date of the notice change that set it; `None` while
+    /// the list price stands.
+    pub since: Option<NaiveDate>,
+}
+
+/// The price in force on `today` for each product, and since when: its list
+/// price, replaced by the latest published change (by effective date, then
+/// publication order) whose effective date has come. `None` for `ids` means
+/// every product.
 pub(crate) async fn prices_in_force(
     conn: &impl ConnectionTrait,
     ids: Option<&[Uuid]>,
     today: NaiveDate,
-) -> Result<HashMap<Uuid, i64>, StoreError> {
+) -> Result<HashMap<Uuid, InForce>, StoreError> {
     use sea_orm::FromQueryResult as _;
     #[derive(sea_orm::FromQueryResult)]
-    struct InForce {
+    struct Row {
         id: Uuid,
         price: i64,
+        since: Option<NaiveDate>,
     }
     let backend = conn.get_database_backend();
+    // Numbered on both backends: today is used twice.
     let placeholder = |n: usize| match backend {
         sea_orm::DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
+        _ => format!("?{n}"),
     };
     // One statement, with the same rule the gate reads quotes' lines with.
-    let mut sql = format!("SELECT p.id, {} AS price FROM products p", crate::gate::price_in_force_sql(&placeholder(1)));
+    let today_sql = placeholder(1);
+    let mut sql = format!(
+        "SELECT p.id, {} AS price, {} AS since FROM products p",
+        crate::gate::price_in_force_sql(&today_sql),
+        crate::gate::change_in_force_sql("nc.effective_on", &today_sql),
+    );
     let mut values: Vec<sea_orm::Value> = vec![today.into()];
     if let Some(ids) = ids {
         if ids.is_empty() {
@@ -96,9 +113,8 @@ pub(crate) async fn prices_in_force(
         sql.push_str(&format!(" WHERE p.id IN ({})", list.join(", ")));
         values.extend(ids.iter().map(|id| sea_orm::Value::from(*id)));
     }
-    let rows =
-        InForce::find_by_statement(sea_orm::Statement::from_sql_and_values(backend, sql, values)).all(conn).await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.price)).collect())
+    let rows = Row::find_by_statement(sea_orm::Statement::from_sql_and_values(backend, sql, values)).all(conn).await?;
+    Ok(rows.into_iter().map(|r| (r.id, InForce { price: r.price, since: r.since })).collect())
 }
 
 impl Store {
@@ -235,10 +251,11 @@ impl Store {
     }
 }
 
-fn view(p: products::Model, price_in_force: Option<i64>) -> ProductView {
+fn view(p: products::Model, in_force: Option<InForce>) -> ProductView {
     ProductView {
         id: p.id,
-        unit_price_minor: price_in_force.unwrap_or(p.unit_price_minor),
+        unit_price_minor: in_force.map_or(p.unit_price_minor, |f| f.price),
+        price_since: in_force.and_then(|f| f.since),
         sku: p.sku,
         name: p.name,
         unit: p.unit,

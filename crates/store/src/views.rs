@@ -41,6 +41,9 @@ pub struct ProductView {
     /// The price in force today: the product's list price, or the latest
     /// published notice change whose effective date has come.
     pub unit_price_minor: i64,
+    /// Since when that price is in force: the effective date of the notice
+    /// change that set it; `null` while the list price stands.
+    pub price_since: Option<NaiveDate>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

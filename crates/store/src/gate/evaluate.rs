@@ -46,10 +46,17 @@ pub(crate) fn priced_lines(lines: &[quote_lines::Model]) -> Vec<PricedLine> {
 /// and their prices in one statement; the index on `(product_id,
 /// effective_on)` makes it a short backward scan whatever the table's size.
 pub(crate) fn price_in_force_sql(today: &str) -> String {
+    format!("COALESCE({}, p.unit_price_minor)", change_in_force_sql("nc.unit_price_minor", today))
+}
+
+/// `column` of the published change to product `p` in force on `today`
+/// (the one [`price_in_force_sql`] takes its price from), NULL when the list
+/// price stands.
+pub(crate) fn change_in_force_sql(column: &str, today: &str) -> String {
     format!(
-        "COALESCE((SELECT nc.unit_price_minor FROM notice_changes nc JOIN notices n ON n.id = nc.notice_id \
+        "(SELECT {column} FROM notice_changes nc JOIN notices n ON n.id = nc.notice_id \
            WHERE nc.product_id = p.id AND n.state = 'published' AND nc.effective_on <= {today} \
-           ORDER BY nc.effective_on DESC, n.seq DESC, nc.position DESC LIMIT 1), p.unit_price_minor)"
+           ORDER BY nc.effective_on DESC, n.seq DESC, nc.position DESC LIMIT 1)"
     )
 }
 

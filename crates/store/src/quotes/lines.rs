@@ -67,7 +67,7 @@ pub(super) async fn price_lines(
         let unit_price_minor = kept
             .get(line.sku.as_str())
             .copied()
-            .unwrap_or_else(|| in_force.get(&product.id).copied().unwrap_or(product.unit_price_minor));
+            .unwrap_or_else(|| in_force.get(&product.id).map_or(product.unit_price_minor, |f| f.price));
         rows.push(quote_lines::Model {
             id: Uuid::new_v4(),
             quote_id,

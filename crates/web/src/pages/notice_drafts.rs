@@ -362,6 +362,7 @@ mod tests {
             unit: "pc".into(),
             currency: currency.into(),
             unit_price_minor: 1_500,
+            price_since: None,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
         };

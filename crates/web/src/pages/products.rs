@@ -15,7 +15,7 @@ use pricegate_store::views::ProductView;
 use pricegate_store::{ProductPatch, StoreError};
 use uuid::Uuid;
 
-use super::{CsrfForm, Finance, Layout, PageError, PageId, PageUser, append_cookie, cookie, money, render, stamp};
+use super::{CsrfForm, Finance, Layout, PageError, PageId, PageUser, append_cookie, cookie, money, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -32,7 +32,9 @@ struct ProductRow {
     name: String,
     unit: String,
     price: String,
-    updated_at: String,
+    /// A product's: since when its price is in force ("list price" until a
+    /// notice changes it). A preview row's: the line of the file.
+    since: String,
 }
 
 struct LineError {
@@ -78,7 +80,7 @@ async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPa
         .map(|p| ProductRow {
             id: Some(p.id),
             price: money(&p.currency, p.unit_price_minor),
-            updated_at: stamp(p.updated_at),
+            since: p.price_since.map_or_else(|| "list price".to_owned(), |d| d.to_string()),
             sku: p.sku,
             name: p.name,
             unit: p.unit,
@@ -170,7 +172,7 @@ fn preview_row(r: &CsvRow) -> ProductRow {
         name: r.name.as_str().to_owned(),
         unit: r.unit.as_str().to_owned(),
         price: r.currency.format(r.unit_price_minor),
-        updated_at: format!("line {}", r.line),
+        since: format!("line {}", r.line),
     }
 }
 
