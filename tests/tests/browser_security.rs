@@ -390,3 +390,81 @@ async fn logging_in_leads_back_to_the_page_asked_for_and_never_to_another_site()
     }
     app.stop().await;
 }
+
+/// The two password forms: the CSRF token, the role and a session are each
+/// needed; an admin's own password is not set from the users page (nor by
+/// the API), and a change on the account page ends the API tokens too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_password_forms_need_their_token_their_role_and_for_ones_own_the_current_password() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (admin_api, ada) = app.user(Role::Admin, "Ada").await;
+    let (sales_api, sam) = app.user(Role::Sales, "Sam").await;
+    let base = app.base.as_str();
+    let http = client();
+    let new = "a much longer passphrase";
+    let session_of = |login: LoginAttempt| format!("pricegate_session={}", login.session.expect("logged in").0);
+    let sam_cookie = session_of(log_in(base, &sam.email, PASSWORD).await);
+    let ada_cookie = session_of(log_in(base, &ada.email, PASSWORD).await);
+    let csrf_of = |cookie: String| {
+        let http = http.clone();
+        async move {
+            let page = http.get(format!("{base}/account")).header(COOKIE, cookie).send().await.unwrap();
+            csrf_in(&page.text().await.unwrap())
+        }
+    };
+    let (sam_csrf, ada_csrf) = (csrf_of(sam_cookie.clone()).await, csrf_of(ada_cookie.clone()).await);
+    let post = |path: String, cookie: Option<String>, fields: Vec<(&'static str, String)>| {
+        let http = http.clone();
+        async move {
+            let mut request = http.post(format!("{base}{path}")).form(&fields);
+            if let Some(cookie) = cookie {
+                request = request.header(COOKIE, cookie);
+            }
+            let r = request.send().await.unwrap();
+            let status = r.status();
+            let location = r.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            (status, location, r.text().await.unwrap_or_default())
+        }
+    };
+    let own = |csrf: &str| {
+        vec![
+            ("csrf_token", csrf.to_owned()),
+            ("current_password", PASSWORD.to_owned()),
+            ("new_password", new.to_owned()),
+            ("repeat_password", new.to_owned()),
+        ]
+    };
+
+    // No token, a forged one, no session: nothing changes.
+    let (status, _, body) = post("/account/password".into(), Some(sam_cookie.clone()), own("")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("This form has expired"));
+    let (status, _, _) = post("/account/password".into(), Some(sam_cookie.clone()), own("forged")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, location, _) = post("/account/password".into(), None, own(&sam_csrf)).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/login"));
+    // Setting someone's password is for admins; an admin's own goes by the account page.
+    let set = |csrf: &str| vec![("csrf_token", csrf.to_owned()), ("new_password", new.to_owned())];
+    let (status, _, _) =
+        post(format!("/admin/users/{}/password", ada.id), Some(sam_cookie.clone()), set(&sam_csrf)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, body) =
+        post(format!("/admin/users/{}/password", ada.id), Some(ada_cookie.clone()), set(&ada_csrf)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("account page"), "{body}");
+    let r = admin_api.patch(&format!("/api/v1/users/{}", ada.id), &json!({"password": new})).await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, "own_password"), "{}", r.text);
+    assert_eq!(admin_api.get("/api/v1/me").await.status, 200, "refused, so Ada's token still works");
+    assert_eq!(log_in(base, &ada.email, PASSWORD).await.status, StatusCode::SEE_OTHER, "her password is unchanged");
+    assert_eq!(log_in(base, &sam.email, PASSWORD).await.status, StatusCode::SEE_OTHER, "and so is Sam's");
+
+    // With the token, the current password and a session, the change is
+    // made; Sam's API token ends with his other sessions.
+    let (status, location, body) = post("/account/password".into(), Some(sam_cookie.clone()), own(&sam_csrf)).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/account?changed"), "{body}");
+    assert_eq!(sales_api.get("/api/v1/me").await.status, 401);
+    let r = http.get(format!("{base}/quotes")).header(COOKIE, &sam_cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the session that asked was replaced by a new one");
+    assert_eq!(log_in(base, &sam.email, new).await.status, StatusCode::SEE_OTHER);
+    app.stop().await;
+}

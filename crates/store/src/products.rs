@@ -92,24 +92,23 @@ pub(crate) async fn prices_in_force(
         since: Option<NaiveDate>,
     }
     let backend = conn.get_database_backend();
-    // Numbered on both backends: today is used twice.
     let placeholder = |n: usize| match backend {
         sea_orm::DbBackend::Postgres => format!("${n}"),
-        _ => format!("?{n}"),
+        _ => "?".to_owned(),
     };
     // One statement, with the same rule the gate reads quotes' lines with.
-    let today_sql = placeholder(1);
+    // Today is bound once for each of its two uses: SQLite's `?` are taken in order.
     let mut sql = format!(
         "SELECT p.id, {} AS price, {} AS since FROM products p",
-        crate::gate::price_in_force_sql(&today_sql),
-        crate::gate::change_in_force_sql("nc.effective_on", &today_sql),
+        crate::gate::price_in_force_sql(&placeholder(1)),
+        crate::gate::change_in_force_sql("nc.effective_on", &placeholder(2)),
     );
-    let mut values: Vec<sea_orm::Value> = vec![today.into()];
+    let mut values: Vec<sea_orm::Value> = vec![today.into(), today.into()];
     if let Some(ids) = ids {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let list: Vec<String> = (0..ids.len()).map(|i| placeholder(i + 2)).collect();
+        let list: Vec<String> = (0..ids.len()).map(|i| placeholder(i + 3)).collect();
         sql.push_str(&format!(" WHERE p.id IN ({})", list.join(", ")));
         values.extend(ids.iter().map(|id| sea_orm::Value::from(*id)));
     }

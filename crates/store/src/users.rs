@@ -3,6 +3,7 @@ use pricegate_domain::{Email, Password, Role, Text};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -95,8 +96,11 @@ impl Store {
     /// Changes the logged-in person's own password, given their current one.
     /// The current password is checked as a login is
     /// ([`Store::attempt_login`]), so wrong guesses here and at the login
-    /// form count together. The change itself is [`Store::update_user`]'s:
-    /// audited, and it ends every session and API token of the account.
+    /// form count together. The change is audited as [`Store::update_user`]'s
+    /// are, and ends every session and API token of the account. It is
+    /// refused (409 `password_changed_meanwhile`) if the password changed
+    /// between the check and the change: an admin's reset in that moment
+    /// stands.
     pub async fn change_own_password(
         &self,
         actor: &Actor,
@@ -105,6 +109,7 @@ impl Store {
         client: &ClientInfo,
     ) -> Result<PasswordChange, StoreError> {
         let me = users::Entity::find_by_id(actor.id).one(&self.db).await?.ok_or(StoreError::not_found("user"))?;
+        let checked = me.password_hash;
         match self.attempt_login(&me.email, current, client).await? {
             LoginOutcome::LoggedIn(_) => {}
             LoginOutcome::Refused => return Ok(PasswordChange::WrongPassword),
@@ -118,19 +123,48 @@ impl Store {
             .into());
         }
         let patch = UserPatch { password: Some(new), ..UserPatch::default() };
-        self.update_user(actor, actor.id, patch).await.map(PasswordChange::Changed)
+        self.apply_user_patch(actor, actor.id, patch, Some(&checked)).await.map(PasswordChange::Changed)
     }
 
     /// Changes a user's name, role, password or whether they may log in.
     /// Role changes and deactivations are audited with the old and new value.
+    /// Nobody sets their own password here, admins included: that is
+    /// [`Store::change_own_password`], which asks for the current one.
     pub async fn update_user(&self, actor: &Actor, id: Uuid, patch: UserPatch) -> Result<UserView, StoreError> {
+        if actor.id == id && patch.password.is_some() {
+            return Err(StoreError::conflict(
+                "own_password",
+                "Your own password is changed with your current one: on your account page, \
+                 or with POST /api/v1/me/password.",
+            ));
+        }
+        self.apply_user_patch(actor, id, patch, None).await
+    }
+
+    /// [`Store::update_user`]'s change, in one transaction with the user's
+    /// row locked; with `checked_hash`, only if the password hash is still
+    /// the one the caller checked a password against.
+    async fn apply_user_patch(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        patch: UserPatch,
+        checked_hash: Option<&str>,
+    ) -> Result<UserView, StoreError> {
         let password_hash = match &patch.password {
             Some(p) => Some(hash_password(p).await?),
             None => None,
         };
         let txn = self.begin_write().await?;
         let now = db_now(&txn).await?;
-        let user = users::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("user"))?;
+        let user =
+            users::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(StoreError::not_found("user"))?;
+        if checked_hash.is_some_and(|checked| checked != user.password_hash) {
+            return Err(StoreError::conflict(
+                "password_changed_meanwhile",
+                "Your password was changed by someone else just now; nothing was changed. Log in again.",
+            ));
+        }
         if actor.id == id && (patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Admin)) {
             return Err(StoreError::conflict(
                 "cannot_demote_self",

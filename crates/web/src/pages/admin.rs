@@ -4,14 +4,14 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pricegate_domain::{Email, Invalid, Password, Role, Text};
 use pricegate_store::views::UserView;
 use pricegate_store::{NewUser, StoreError, UserPatch};
 
-use super::{Admin, CsrfForm, Layout, PageError, PageId, PageUser, render};
+use super::{Admin, CsrfForm, Layout, PageError, PageId, PageUser, append_cookie, cookie, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -83,10 +83,19 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
     })
 }
 
-async fn list(State(app): State<AppState>, user: PageUser, uri: axum::http::Uri) -> Result<Response, PageError> {
+/// Says on the next view of the list whose password was just set: a
+/// cookie this server set, so a link cannot make the page claim it.
+const DONE_COOKIE: &str = "pricegate_users_done";
+
+fn done_cookie(value: &str, max_age: u32) -> String {
+    format!("{DONE_COOKIE}={value}; Path=/admin/users; Max-Age={max_age}; HttpOnly; SameSite=Lax")
+}
+
+async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -> Result<Response, PageError> {
     user.require(&[Role::Admin])?;
     let mut page = page(&app, &user).await?;
-    let password_set = uri.query().and_then(|q| q.strip_prefix("password_set=")).and_then(|id| id.parse().ok());
+    let done = cookie(&headers, DONE_COOKIE);
+    let password_set = done.and_then(|v| v.strip_prefix("password_set.")).and_then(|id| id.parse().ok());
     if let Some(row) = password_set.and_then(|id: uuid::Uuid| page.users.iter().find(|r| r.u.id == id)) {
         page.message = Some(format!(
             "New password set for {}. Every session and API token they had has ended. \
@@ -94,7 +103,11 @@ async fn list(State(app): State<AppState>, user: PageUser, uri: axum::http::Uri)
             row.u.name
         ));
     }
-    Ok(render(StatusCode::OK, &page))
+    let mut response = render(StatusCode::OK, &page);
+    if done.is_some() {
+        append_cookie(&mut response, &done_cookie("", 0));
+    }
+    Ok(response)
 }
 
 async fn create(
@@ -192,7 +205,9 @@ async fn set_password(
         .map_err(|e| PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "Please check the input", e.message))?;
     let patch = UserPatch { password: Some(password), ..UserPatch::default() };
     app.store.update_user(&user.0.actor, id, patch).await?;
-    Ok(Redirect::to(&format!("/admin/users?password_set={id}")).into_response())
+    let mut response = Redirect::to("/admin/users").into_response();
+    append_cookie(&mut response, &done_cookie(&format!("password_set.{id}"), 60));
+    Ok(response)
 }
 
 struct MailRow {

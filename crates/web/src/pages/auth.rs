@@ -150,7 +150,8 @@ struct AccountPage {
     min_chars: usize,
     /// Just back from changing the password.
     changed: bool,
-    error: Option<Invalid>,
+    /// The form's refused fields.
+    errors: Vec<Invalid>,
 }
 
 impl AccountPage {
@@ -163,12 +164,12 @@ impl AccountPage {
             role: user.0.actor.role.as_str(),
             min_chars: Password::MIN_CHARS,
             changed: false,
-            error: None,
+            errors: Vec::new(),
         }
     }
 
     fn error_for(&self, field: &str) -> Option<&str> {
-        self.error.as_ref().filter(|e| e.field == field).map(|e| e.message.as_str())
+        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
     }
 }
 
@@ -188,35 +189,38 @@ async fn change_password(
     CsrfForm { user, form, .. }: CsrfForm<Anyone>,
 ) -> Result<Response, PageError> {
     let current = form.get("current_password");
-    let checked = new_password(form.get("new_password")).and_then(|new| {
-        if form.get("repeat_password") == new.expose() {
-            Ok(new)
-        } else {
-            Err(Invalid::new("repeat_password", "The two new passwords differ: type the same one twice."))
-        }
-    });
-    let refusal = |status: StatusCode, error: Invalid| {
+    let refusal = |status: StatusCode, errors: Vec<Invalid>| {
         let mut page = AccountPage::new(&user);
-        page.error = Some(error);
+        page.errors = errors;
         Ok(render(status, &page))
     };
-    let new = match checked {
-        Ok(new) if current.len() <= 1024 => new,
-        Ok(_) => return refusal(StatusCode::UNPROCESSABLE_ENTITY, wrong_current_password()),
-        Err(e) => return refusal(StatusCode::UNPROCESSABLE_ENTITY, e),
+    // What can be told without checking the current password, all at once.
+    let mut errors = Vec::new();
+    if current.is_empty() {
+        errors.push(Invalid::new("current_password", "Enter your current password."));
+    } else if current.len() > 1024 {
+        errors.push(wrong_current_password());
+    }
+    let new = new_password(form.get("new_password")).map_err(|e| errors.push(e)).ok();
+    if form.get("repeat_password") != form.get("new_password") {
+        errors.push(Invalid::new("repeat_password", "The two new passwords differ: type the same one twice."));
+    }
+    let new = match new {
+        Some(new) if errors.is_empty() => new,
+        _ => return refusal(StatusCode::UNPROCESSABLE_ENTITY, errors),
     };
     match app.store.change_own_password(&user.0.actor, current, new, &client).await {
         Ok(PasswordChange::Changed(me)) => start_session(&app, me.id, "/account?changed").await,
-        Ok(PasswordChange::WrongPassword) => refusal(StatusCode::UNPROCESSABLE_ENTITY, wrong_current_password()),
+        Ok(PasswordChange::WrongPassword) => refusal(StatusCode::UNPROCESSABLE_ENTITY, vec![wrong_current_password()]),
         Ok(PasswordChange::HeldOff(wait)) => {
             let minutes = wait.as_secs().div_ceil(60).max(1);
             let message = format!(
                 "Too many wrong passwords. Try again in {minutes} minute{}.",
                 if minutes == 1 { "" } else { "s" }
             );
-            refusal(StatusCode::TOO_MANY_REQUESTS, Invalid::new("current_password", message))
+            refusal(StatusCode::TOO_MANY_REQUESTS, vec![Invalid::new("current_password", message)])
         }
-        Err(pricegate_store::StoreError::Invalid(e)) => refusal(StatusCode::UNPROCESSABLE_ENTITY, e),
+        Err(pricegate_store::StoreError::Invalid(e)) => refusal(StatusCode::UNPROCESSABLE_ENTITY, vec![e]),
         Err(e) => Err(e.into()),
     }
 }

@@ -112,6 +112,8 @@ async fn confirm_page(
     if n.state == "published" {
         return Ok(Redirect::to(&format!("/notices/{}/dashboard", n.id)).into_response());
     }
+    // 409 answers a publication just refused; a page opened is a 200 either way.
+    let status = if refused.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
     let refused = match refused {
         Some(why) => Some(why),
         None => app.store.why_publishing_would_be_refused(id).await?,
@@ -130,7 +132,6 @@ async fn confirm_page(
         at_stake,
         refused,
     };
-    let status = if page.refused.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
     Ok(render(status, &page))
 }
 
