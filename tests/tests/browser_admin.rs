@@ -24,11 +24,13 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         fiona.log_in(&finance.email, PASSWORD).await;
         fiona.goto("/products").await;
         fiona.fill("#new-sku", "BOLT-1").await;
-        fiona.fill("#new-name", "Bolt").await;
         fiona.fill("#new-price", "cheap").await;
         fiona.submit("#add-product").await;
+        // The name and the price are both refused, at once.
         assert!(!fiona.text("#price-error").await.is_empty());
+        assert!(!fiona.text("#name-error").await.is_empty());
         assert_eq!(fiona.value("#new-sku").await, "BOLT-1");
+        fiona.fill("#new-name", "Bolt").await;
         fiona.fill("#new-price", "0.35").await;
         fiona.submit("#add-product").await;
         assert!(fiona.text("#message").await.contains("Added BOLT-1"));
@@ -242,6 +244,13 @@ async fn a_salesperson_changes_their_password_and_an_admin_sets_one_for_them_aft
         laptop.submit("#account-link").await;
         assert_eq!(laptop.path().await, "/account");
         assert!(laptop.text("#account").await.contains(&sam.email));
+        laptop.fill("#new_password", "short").await;
+        laptop.fill("#repeat_password", "shorter").await;
+        laptop.submit("#change-password").await;
+        // Every problem at once.
+        assert!(laptop.text("#current_password-error").await.contains("Enter your current password"));
+        assert!(laptop.text("#new_password-error").await.contains("at least"));
+        assert!(laptop.text("#repeat_password-error").await.contains("differ"));
         laptop.fill("#current_password", "not my password").await;
         laptop.fill("#new_password", chosen).await;
         laptop.fill("#repeat_password", chosen).await;

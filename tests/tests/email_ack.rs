@@ -311,6 +311,10 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
         page.submit("button[type=submit]").await;
         let done = page.text("h1").await;
         assert!(done.contains("Thank you"), "after pressing the button: {done}; {}", page.body().await);
+        // The time recorded, to the second, as the evidence keeps it.
+        let body = page.body().await;
+        let at = body.split("was recorded at ").nth(1).and_then(|rest| rest.get(..23)).unwrap_or_default();
+        assert!(chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S UTC").is_ok(), "{at:?} in {body}");
         // From there to the quotes: not logged in here, so by way of the login.
         page.submit("#your-quotes").await;
         assert_eq!(page.path().await, "/login");

@@ -19,7 +19,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::AppState;
 use crate::extract::Client;
-use crate::pages::ChangeRow;
+use crate::pages::{ChangeRow, stamp};
 
 pub fn router() -> Router<AppState> {
     let header = |name: &'static str, value: &'static str| {
@@ -63,10 +63,6 @@ struct DonePage {
 struct RefusedPage {
     heading: &'static str,
     message: String,
-}
-
-fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 fn page(status: StatusCode, rendered: Result<String, askama::Error>) -> Response {

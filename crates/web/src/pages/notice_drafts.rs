@@ -145,44 +145,56 @@ pub(super) fn parse_amount(raw: &str, digits: u8) -> Option<i64> {
 
 /// One change per line: `SKU, new unit price, effective date`.
 fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceChange>, String> {
-    // Each change with the line it was read from.
+    // Each change with the line it was read from; every refused line is
+    // reported, one sentence per line, not just the first.
     let mut lines: Vec<(usize, NewPriceChange)> = Vec::new();
+    let mut refused: Vec<String> = Vec::new();
     for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
         if line.is_empty() {
             continue;
         }
-        let parts: Vec<&str> = line.split(';').flat_map(|p| p.split('\t')).collect();
-        let parts: Vec<&str> = if parts.len() == 3 { parts } else { line.splitn(3, ", ").collect() };
-        let [sku, price, date] = parts.as_slice() else {
-            return Err(format!("Line {n}: write SKU, new unit price, effective date (YYYY-MM-DD)."));
-        };
-        let sku = Sku::parse(sku).map_err(|e| format!("Line {n}: {}", e.message))?;
-        let product = products
-            .iter()
-            .find(|p| p.sku == sku.as_str())
-            .ok_or_else(|| format!("Line {n}: there is no product with sku {sku}."))?;
-        let currency = Currency::parse(&product.currency).ok();
-        let digits = currency.as_ref().map_or(2, |c| c.minor_digits());
-        let unit_price_minor = parse_amount(price, digits).ok_or_else(|| {
-            format!("Line {n}: {price:?} is not a price in {}: write it like 1390.50 or 1,390.50.", product.currency)
-        })?;
-        if parse_unit_price("price", unit_price_minor).is_err() {
-            let most = currency.map_or_else(|| MAX_UNIT_PRICE_MINOR.to_string(), |c| c.format(MAX_UNIT_PRICE_MINOR));
-            return Err(format!(
-                "Line {n}: {} is more than the highest unit price there can be, {most}.",
-                price.trim()
-            ));
+        match parse_change(line, products, &lines) {
+            Ok(change) => lines.push((n, change)),
+            Err(why) => refused.push(format!("Line {n}: {why}")),
         }
-        let effective_on = parse_date("date", date)
-            .map_err(|_| format!("Line {n}: {:?} is not a date written YYYY-MM-DD.", date.trim()))?;
-        if let Some((first, _)) = lines.iter().find(|(_, c)| c.sku == sku && c.effective_on == effective_on) {
-            return Err(format!(
-                "Line {n}: line {first} already changes {sku} from {effective_on}; give one price per product and date."
-            ));
-        }
-        lines.push((n, NewPriceChange { sku, unit_price_minor, effective_on }));
     }
-    Ok(lines.into_iter().map(|(_, c)| c).collect())
+    if refused.is_empty() { Ok(lines.into_iter().map(|(_, c)| c).collect()) } else { Err(refused.join("\n")) }
+}
+
+/// One line of the changes: `SKU, price, date`; `earlier` are the lines
+/// read before it, with their line numbers.
+fn parse_change(
+    line: &str,
+    products: &[ProductView],
+    earlier: &[(usize, NewPriceChange)],
+) -> Result<NewPriceChange, String> {
+    let parts: Vec<&str> = line.split(';').flat_map(|p| p.split('\t')).collect();
+    let parts: Vec<&str> = if parts.len() == 3 { parts } else { line.splitn(3, ", ").collect() };
+    let [sku, price, date] = parts.as_slice() else {
+        return Err("write SKU, new unit price, effective date (YYYY-MM-DD).".to_owned());
+    };
+    let sku = Sku::parse(sku).map_err(|e| e.message)?;
+    let product = products
+        .iter()
+        .find(|p| p.sku == sku.as_str())
+        .ok_or_else(|| format!("there is no product with sku {sku}."))?;
+    let currency = Currency::parse(&product.currency).ok();
+    let digits = currency.as_ref().map_or(2, |c| c.minor_digits());
+    let unit_price_minor = parse_amount(price, digits).ok_or_else(|| {
+        format!("{price:?} is not a price in {}: write it like 1390.50 or 1,390.50.", product.currency)
+    })?;
+    if parse_unit_price("price", unit_price_minor).is_err() {
+        let most = currency.map_or_else(|| MAX_UNIT_PRICE_MINOR.to_string(), |c| c.format(MAX_UNIT_PRICE_MINOR));
+        return Err(format!("{} is more than the highest unit price there can be, {most}.", price.trim()));
+    }
+    let effective_on =
+        parse_date("date", date).map_err(|_| format!("{:?} is not a date written YYYY-MM-DD.", date.trim()))?;
+    if let Some((first, _)) = earlier.iter().find(|(_, c)| c.sku == sku && c.effective_on == effective_on) {
+        return Err(format!(
+            "line {first} already changes {sku} from {effective_on}; give one price per product and date."
+        ));
+    }
+    Ok(NewPriceChange { sku, unit_price_minor, effective_on })
 }
 
 /// A parsed form: the notice, or the errors by field (the page is left with
@@ -376,5 +388,27 @@ mod tests {
         assert!(refused.contains("100,000,000.00 EUR"), "{refused}");
         let highest = parse_changes("EU-1, 100,000,000.00, 2026-12-01", &products).unwrap();
         assert_eq!(highest[0].unit_price_minor, MAX_UNIT_PRICE_MINOR);
+    }
+
+    #[test]
+    fn every_refused_line_is_named_at_once() {
+        let products = [ProductView {
+            id: uuid::Uuid::new_v4(),
+            sku: "EU-1".into(),
+            name: "EU-1".into(),
+            unit: "pc".into(),
+            currency: "EUR".into(),
+            unit_price_minor: 1_500,
+            price_since: None,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }];
+        let text = "NOPE-1, 10, 2026-12-01\nEU-1, 12.50, 2026-12-01\n\nEU-1, cheap, 2026-12-01\nEU-1, 13, 2026-12-01";
+        let refused = parse_changes(text, &products).unwrap_err();
+        let lines: Vec<&str> = refused.lines().collect();
+        assert_eq!(lines.len(), 3, "{refused}");
+        assert!(lines[0].starts_with("Line 1: there is no product with sku NOPE-1"), "{refused}");
+        assert!(lines[1].starts_with("Line 4: \"cheap\" is not a price in EUR"), "{refused}");
+        assert!(lines[2].starts_with("Line 5: line 2 already changes EU-1"), "{refused}");
     }
 }

@@ -53,7 +53,8 @@ struct ProductsPage {
     errors: Vec<LineError>,
     message: Option<String>,
     new: NewProductInput,
-    new_error: Option<(String, String)>,
+    /// The add-product form's refused fields, each with its sentence.
+    new_errors: std::collections::HashMap<String, String>,
 }
 
 #[derive(Default)]
@@ -67,7 +68,7 @@ struct NewProductInput {
 
 impl ProductsPage {
     fn error_for(&self, field: &str) -> Option<&str> {
-        self.new_error.as_ref().filter(|(f, _)| f == field).map(|(_, m)| m.as_str())
+        self.new_errors.get(field).map(String::as_str)
     }
 }
 
@@ -95,7 +96,7 @@ async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPa
         errors: Vec::new(),
         message: None,
         new: NewProductInput { unit: "each".into(), currency: "EUR".into(), ..NewProductInput::default() },
-        new_error: None,
+        new_errors: Default::default(),
     })
 }
 
@@ -209,18 +210,34 @@ async fn import(
     }
 }
 
-fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProduct, Invalid> {
-    let currency = Currency::parse(&input.currency)?;
-    let price = super::notice_drafts::parse_amount(&input.price, currency.minor_digits()).ok_or_else(|| {
-        Invalid::new("price", format!("Write the unit price in {}, such as 1250.00 or 1,250.00.", currency.code()))
-    })?;
-    Ok(pricegate_store::NewProduct {
-        sku: Sku::parse(&input.sku)?,
-        name: Text::parse("name", &input.name, limits::NAME)?,
-        unit: Text::parse("unit", &input.unit, limits::UNIT)?,
-        currency,
-        unit_price_minor: parse_unit_price("price", price)?,
-    })
+/// The add-product form parsed, or every field it refuses (the price only
+/// once the currency is known: it is read in that currency's minor units).
+fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProduct, Vec<Invalid>> {
+    let currency = Currency::parse(&input.currency);
+    let price = currency.as_ref().ok().map(|currency| {
+        super::notice_drafts::parse_amount(&input.price, currency.minor_digits())
+            .ok_or_else(|| {
+                Invalid::new(
+                    "price",
+                    format!("Write the unit price in {}, such as 1250.00 or 1,250.00.", currency.code()),
+                )
+            })
+            .and_then(|price| parse_unit_price("price", price))
+    });
+    let sku = Sku::parse(&input.sku);
+    let name = Text::parse("name", &input.name, limits::NAME);
+    let unit = Text::parse("unit", &input.unit, limits::UNIT);
+    match (sku, name, unit, currency, price) {
+        (Ok(sku), Ok(name), Ok(unit), Ok(currency), Some(Ok(unit_price_minor))) => {
+            Ok(pricegate_store::NewProduct { sku, name, unit, currency, unit_price_minor })
+        }
+        (sku, name, unit, currency, price) => {
+            Err([sku.err(), name.err(), unit.err(), currency.err(), price.and_then(Result::err)]
+                .into_iter()
+                .flatten()
+                .collect())
+        }
+    }
 }
 
 /// Adds one product to the price list.
@@ -235,22 +252,24 @@ async fn create(
         currency: form.get("currency").to_owned(),
         price: form.get("price").to_owned(),
     };
-    let invalid = match parse_new_product(&input) {
+    let errors = match parse_new_product(&input) {
         Ok(new) => match app.store.create_product(&user.0.actor, new).await {
             Ok(p) => return Ok(Done::Added(p.id).back_to_list()),
-            Err(StoreError::Invalid(e)) => e,
-            Err(StoreError::Conflict { message, .. }) => Invalid::new("sku", message),
+            Err(StoreError::Invalid(e)) => vec![e],
+            Err(StoreError::Conflict { message, .. }) => vec![Invalid::new("sku", message)],
             Err(e) => return Err(e.into()),
         },
-        Err(e) => e,
+        Err(errors) => errors,
     };
     let mut page = page(&app, &user, String::new()).await?;
-    let field = if ["sku", "name", "unit", "currency", "price"].contains(&invalid.field.as_str()) {
-        invalid.field
-    } else {
-        "sku".to_owned()
-    };
-    page.new_error = Some((field, invalid.message));
+    for invalid in errors {
+        let field = if ["sku", "name", "unit", "currency", "price"].contains(&invalid.field.as_str()) {
+            invalid.field
+        } else {
+            "sku".to_owned()
+        };
+        page.new_errors.entry(field).or_insert(invalid.message);
+    }
     page.new = input;
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
