@@ -365,9 +365,8 @@ mod tests {
         assert_eq!(parse_amount("", 2), None);
     }
 
-    #[test]
-    fn a_price_beyond_the_highest_unit_price_is_refused_on_its_line() {
-        let product = |sku: &str, currency: &str| ProductView {
+    fn product(sku: &str, currency: &str) -> ProductView {
+        ProductView {
             id: uuid::Uuid::new_v4(),
             sku: sku.into(),
             name: sku.into(),
@@ -377,7 +376,11 @@ mod tests {
             price_since: None,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_price_beyond_the_highest_unit_price_is_refused_on_its_line() {
         let products = [product("JP-1", "JPY"), product("EU-1", "EUR")];
         let refused = parse_changes("EU-1, 10, 2026-12-01\nJP-1, 90000000000000000, 2026-12-01", &products);
         assert_eq!(
@@ -392,17 +395,7 @@ mod tests {
 
     #[test]
     fn every_refused_line_is_named_at_once() {
-        let products = [ProductView {
-            id: uuid::Uuid::new_v4(),
-            sku: "EU-1".into(),
-            name: "EU-1".into(),
-            unit: "pc".into(),
-            currency: "EUR".into(),
-            unit_price_minor: 1_500,
-            price_since: None,
-            created_at: chrono::Utc::now(),
-            updated_at: chrono::Utc::now(),
-        }];
+        let products = [product("EU-1", "EUR")];
         let text = "NOPE-1, 10, 2026-12-01\nEU-1, 12.50, 2026-12-01\n\nEU-1, cheap, 2026-12-01\nEU-1, 13, 2026-12-01";
         let refused = parse_changes(text, &products).unwrap_err();
         let lines: Vec<&str> = refused.lines().collect();
