@@ -394,3 +394,21 @@ async fn guessing_the_current_password_counts_as_failed_logins() {
     let login = app.anonymous().post("/api/v1/auth/token", &json!({"email": sam.email, "password": PASSWORD})).await;
     assert_error(&login, 429, "too_many_attempts");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_reads_the_settings_in_force_and_whether_mail_reaches_anyone() {
+    let app = TestApp::spawn_with(pricegate_tests::Backend::Sqlite, |s| {
+        s.reminders = vec![std::time::Duration::from_secs(1800), std::time::Duration::from_secs(86_400)];
+    })
+    .await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let r = admin.get("/api/v1/settings").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let value = |variable: &str| {
+        r.body["settings"].as_array().unwrap().iter().find(|e| e["variable"] == variable).map(|e| e["value"].clone())
+    };
+    assert_eq!(value("PRICEGATE_REMINDERS"), Some(json!("30m, 1day")));
+    assert_eq!(value("PRICEGATE_BASE_URL"), Some(json!(app.base)));
+    assert_eq!(r.body["mail_sent"], false, "no SMTP server is set: mail is written to files");
+    assert!(r.body["mail_written_to"].as_str().is_some_and(|d| d.ends_with("mail-out")), "{}", r.text);
+}

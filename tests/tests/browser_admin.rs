@@ -143,6 +143,15 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         ada.screenshot("23-admin-users").await;
         ada.goto("/admin/outbox").await;
         assert!(ada.title().await.contains("Outbox") && ada.body().await.contains("Mail outbox"));
+        // This server has no SMTP server: the admin is told mail reaches no one, and where it goes.
+        assert!(ada.text("#mail-warning").await.contains("reaches no one"));
+        ada.submit("nav a[href='/admin/settings']").await;
+        let settings = ada.text("#settings").await;
+        assert!(
+            settings.contains("SMTP_URL") && settings.contains("unset") && settings.contains("PRICEGATE_REMINDERS"),
+            "{settings}"
+        );
+        assert!(ada.exists("#mail-warning").await);
 
         fiona.goto("/").await;
         fiona.submit("#logout").await;

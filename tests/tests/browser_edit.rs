@@ -283,7 +283,11 @@ async fn every_page_is_usable_at_phone_width_for_each_role() {
                 format!("/quotes/{quote}"),
             ],
         ),
-        ("admin", admin.email.clone(), vec!["/admin/users".into(), "/admin/outbox".into(), "/notices".into()]),
+        (
+            "admin",
+            admin.email.clone(),
+            vec!["/admin/users".into(), "/admin/outbox".into(), "/admin/settings".into(), "/notices".into()],
+        ),
     ];
     with_browsers(1, move |browsers| async move {
         let page = Page::new(browsers[0].clone(), &base);

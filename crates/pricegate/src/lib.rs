@@ -36,6 +36,7 @@ impl Application {
         let address = listener.local_addr()?;
         let base_url = base_url_for(&settings, address);
         let (store, worker) = with_mail(store, &settings, &base_url)?;
+        let configuration = std::sync::Arc::new(settings.configuration(&base_url));
         Ok(Application {
             listener,
             address,
@@ -44,6 +45,7 @@ impl Application {
                 base_url,
                 request_timeout: settings.request_timeout,
                 trusted_proxies: std::sync::Arc::new(settings.trusted_proxies.clone()),
+                configuration,
             },
             worker,
         })

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pricegate_web::TrustedProxies;
+use pricegate_web::{ConfigEntry, Configuration, TrustedProxies};
 
 /// A value that must never reach a log line (an SMTP URL may hold a password).
 #[derive(Clone)]
@@ -167,6 +167,64 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// What an admin sees at `/admin/settings`: each setting in force in
+    /// this process, with no password in it, and whether mail reaches anyone.
+    pub fn configuration(&self, base_url: &str) -> Configuration {
+        let entry = |variable, value: String, meaning| ConfigEntry { variable, value, meaning };
+        let durations = |ds: &[Duration]| {
+            ds.iter().map(|d| humantime::format_duration(*d).to_string()).collect::<Vec<_>>().join(", ")
+        };
+        let proxies = self.trusted_proxies.networks();
+        let entries = vec![
+            entry("DATABASE_URL", without_password(&self.database_url), "the database"),
+            entry("PRICEGATE_BIND", self.bind.to_string(), "the address this server listens on"),
+            entry("PRICEGATE_BASE_URL", base_url.to_owned(), "where the links in e-mails lead"),
+            entry(
+                "SMTP_URL",
+                self.smtp_url.as_ref().map_or_else(|| "unset".to_owned(), |url| without_password(url.expose())),
+                "the SMTP server mail goes through",
+            ),
+            entry(
+                "PRICEGATE_MAILDIR",
+                self.maildir.display().to_string(),
+                "where mail is written as files while SMTP_URL is unset",
+            ),
+            entry("MAIL_FROM", self.mail_from.clone(), "the sender of every e-mail"),
+            entry(
+                "PRICEGATE_REMINDERS",
+                durations(&self.reminders),
+                "reminders after publication; finance's escalation follows the last",
+            ),
+            entry("PRICEGATE_ACK_LINK_TTL", durations(&[self.ack_link_ttl]), "how long an e-mailed link works"),
+            entry("PRICEGATE_DB_POOL", self.db_max_connections.to_string(), "database connections of this process"),
+            entry("PRICEGATE_WORKER_POLL", durations(&[self.worker_poll]), "how often the mail worker looks for work"),
+            entry("PRICEGATE_MAIL_LEASE", durations(&[self.mail_lease]), "how long a worker holds mail it claimed"),
+            entry("PRICEGATE_REQUEST_TIMEOUT", durations(&[self.request_timeout]), "the longest one request may take"),
+            entry(
+                "PRICEGATE_TRUSTED_PROXIES",
+                if proxies.is_empty() { "none".to_owned() } else { proxies.join(", ") },
+                "proxies whose X-Forwarded-For names the client",
+            ),
+        ];
+        let mail_to_files = self.smtp_url.is_none().then(|| self.maildir.display().to_string());
+        Configuration { entries, mail_to_files }
+    }
+}
+
+/// A URL with the password of its user, if any, replaced by `***`:
+/// `postgres://app:s3cret@db/pricegate` → `postgres://app:***@db/pricegate`.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
+        None => url.to_owned(),
+    }
+}
+
 fn hours(n: u64) -> Duration {
     Duration::from_secs(n * 3600)
 }
@@ -186,6 +244,45 @@ mod tests {
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(move |key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn passwords_in_urls_are_hidden_and_nothing_else_is() {
+        assert_eq!(without_password("postgres://app:s3cret@db:5432/pricegate"), "postgres://app:***@db:5432/pricegate");
+        assert_eq!(
+            without_password("smtps://mail%40x:p@ss:w@smtp.example:465"),
+            "smtps://mail%40x:***@smtp.example:465"
+        );
+        assert_eq!(without_password("postgres://postgres@127.0.0.1/db"), "postgres://postgres@127.0.0.1/db");
+        assert_eq!(without_password("sqlite://pricegate.db?mode=rwc"), "sqlite://pricegate.db?mode=rwc");
+        assert_eq!(
+            without_password("postgres://db/x?user=a@b"),
+            "postgres://db/x?user=a@b",
+            "an @ after the host is not a user"
+        );
+    }
+
+    #[test]
+    fn the_configuration_admins_see_holds_every_setting_and_no_password() {
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://app:dbsecret@db/pricegate"),
+            ("SMTP_URL", "smtps://mailer:smtpsecret@smtp.example:465"),
+            ("PRICEGATE_REMINDERS", "30m, 1d"),
+            ("PRICEGATE_TRUSTED_PROXIES", "10.0.0.0/8"),
+        ])
+        .unwrap();
+        let c = s.configuration("https://pricegate.example");
+        let text = format!("{:?}", c.entries);
+        assert!(!text.contains("dbsecret") && !text.contains("smtpsecret"), "{text}");
+        let value = |variable: &str| c.entries.iter().find(|e| e.variable == variable).map(|e| e.value.clone());
+        assert_eq!(value("SMTP_URL").as_deref(), Some("smtps://mailer:***@smtp.example:465"));
+        assert_eq!(value("PRICEGATE_REMINDERS").as_deref(), Some("30m, 1day"));
+        assert_eq!(value("PRICEGATE_TRUSTED_PROXIES").as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(value("PRICEGATE_BASE_URL").as_deref(), Some("https://pricegate.example"));
+        assert_eq!(c.mail_to_files, None, "mail goes through SMTP");
+        let by_files = settings(&[]).unwrap().configuration("http://127.0.0.1:8080");
+        assert_eq!(by_files.mail_to_files.as_deref(), Some("./mail-out"));
+        assert_eq!(by_files.entries.len(), 13, "every variable of the README's table but RUST_LOG");
     }
 
     #[test]

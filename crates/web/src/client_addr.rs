@@ -43,6 +43,11 @@ impl TrustedProxies {
         self.0.is_empty()
     }
 
+    /// Each trusted network as written: `10.0.0.0/8`, `192.0.2.7/32`.
+    pub fn networks(&self) -> Vec<String> {
+        self.0.iter().map(|(addr, prefix)| format!("{addr}/{prefix}")).collect()
+    }
+
     fn trusts(&self, addr: IpAddr) -> bool {
         let addr = canonical(addr);
         self.0.iter().any(|(network, prefix)| match (canonical(*network), addr) {

@@ -41,6 +41,26 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: std::sync::Arc<TrustedProxies>,
+    /// The settings this process runs with, as admins see them.
+    pub configuration: std::sync::Arc<Configuration>,
+}
+
+/// The settings a process runs with, for `/admin/settings` and
+/// `GET /api/v1/settings`: no password in any of them.
+#[derive(Debug, Clone, Default)]
+pub struct Configuration {
+    pub entries: Vec<ConfigEntry>,
+    /// Where mail is written as files when no SMTP server is set: then no
+    /// e-mail reaches anyone, and the admin pages say so.
+    pub mail_to_files: Option<String>,
+}
+
+/// One setting: its environment variable, the value in force, what it does.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ConfigEntry {
+    pub variable: &'static str,
+    pub value: String,
+    pub meaning: &'static str,
 }
 
 /// The whole HTTP application.

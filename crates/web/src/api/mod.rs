@@ -9,6 +9,7 @@ pub mod mail;
 pub mod notices;
 pub mod products;
 pub mod quotes;
+pub mod settings;
 pub mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -56,6 +57,7 @@ pub fn router() -> ApiRouter {
     ApiRouter::new()
         .merge(auth::router())
         .merge(users::router())
+        .merge(settings::router())
         .merge(notices::router())
         .merge(mail::router())
         .merge(quotes::router())

@@ -1,5 +1,6 @@
 //! Admin: the people who use Pricegate — create, change role, set a new
-//! password, deactivate, hand their quotes over.
+//! password, deactivate, hand their quotes over — the mail outbox, and the
+//! settings the server runs with.
 
 use askama::Template;
 use axum::Router;
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/handover", post(hand_over))
         .route("/admin/users/{id}/password", post(set_password))
         .route("/admin/outbox", get(outbox))
+        .route("/admin/settings", get(settings))
 }
 
 #[derive(Template)]
@@ -228,6 +230,27 @@ struct MailRow {
 struct OutboxPage {
     layout: Layout,
     messages: Vec<MailRow>,
+    /// Set when mail is only written as files there.
+    mail_to_files: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/admin_settings.html")]
+struct SettingsPage<'a> {
+    layout: Layout,
+    entries: &'a [crate::ConfigEntry],
+    mail_to_files: Option<String>,
+}
+
+/// The settings this process runs with (read-only: they come from the environment).
+async fn settings(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+    user.require(&[Role::Admin])?;
+    let page = SettingsPage {
+        layout: user.layout("Settings"),
+        entries: &app.configuration.entries,
+        mail_to_files: app.configuration.mail_to_files.clone(),
+    };
+    Ok(render(StatusCode::OK, &page))
 }
 
 /// The mail outbox, newest first: what was sent, what waits, and why it failed.
@@ -250,5 +273,6 @@ async fn outbox(State(app): State<AppState>, user: PageUser) -> Result<Response,
             last_error: m.last_error.unwrap_or_default(),
         })
         .collect();
-    Ok(render(StatusCode::OK, &OutboxPage { layout: user.layout("Outbox"), messages }))
+    let mail_to_files = app.configuration.mail_to_files.clone();
+    Ok(render(StatusCode::OK, &OutboxPage { layout: user.layout("Outbox"), messages, mail_to_files }))
 }
