@@ -11,7 +11,6 @@ mod m20261123_000006_evidence_lz4;
 mod m20261130_000007_override_covers;
 mod m20261201_000008_login_failures;
 mod m20261201_000009_outbox_subjects;
-mod m20261201_000010_settings;
 
 pub struct Migrator;
 
@@ -28,7 +27,6 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_override_covers::Migration),
             Box::new(m20261201_000008_login_failures::Migration),
             Box::new(m20261201_000009_outbox_subjects::Migration),
-            Box::new(m20261201_000010_settings::Migration),
         ]
     }
 }

@@ -70,10 +70,6 @@ impl Session {
         self.send(self.request(Method::PATCH, path).json(body)).await
     }
 
-    pub async fn put(&self, path: &str, body: &Value) -> Response {
-        self.send(self.request(Method::PUT, path).json(body)).await
-    }
-
     pub async fn delete(&self, path: &str) -> Response {
         self.send(self.request(Method::DELETE, path)).await
     }

@@ -121,12 +121,6 @@ pub fn api_routes() -> Vec<ApiRoute> {
         ),
         route("GET", "/api/v1/audit", vec![case(Nothing, Empty, ["401", "403", "403", "200", "200"])]),
         route("GET", "/api/v1/settings", vec![case(Nothing, Empty, ["401", "403", "403", "403", "200"])]),
-        route(
-            "PUT",
-            "/api/v1/settings/reminders",
-            // Back to the environment's schedule: changes nothing here.
-            vec![case(Nothing, Json(json!({"reminders": null})), ["401", "403", "403", "403", "200"])],
-        ),
         route("GET", "/api/v1/users", vec![case(Nothing, Empty, ["401", "403", "403", "200", "200"])]),
         route(
             "POST",

@@ -412,37 +412,3 @@ async fn an_admin_reads_the_settings_in_force_and_whether_mail_reaches_anyone() 
     assert_eq!(r.body["mail_sent"], false, "no SMTP server is set: mail is written to files");
     assert!(r.body["mail_written_to"].as_str().is_some_and(|d| d.ends_with("mail-out")), "{}", r.text);
 }
-
-both_backends! {
-    async fn an_admin_sets_the_reminder_schedule_and_returns_to_the_environments(backend: Backend) {
-        let app = TestApp::spawn(backend).await;
-        let (admin, ada) = app.user(Role::Admin, "Ada").await;
-        let (sales, _) = app.user(Role::Sales, "Sam").await;
-        let reminders = |r: &pricegate_tests::Response| r.body["reminders"].clone();
-        let before = admin.get("/api/v1/settings").await;
-        assert_eq!(reminders(&before)["in_force"], json!(["4h", "1day", "3days"]), "the default: {}", before.text);
-        assert_eq!(reminders(&before)["source"], "environment");
-
-        for (bad, why) in [(json!(["2h", "1h"]), "later than the one before"), (json!(["soon"]), "not a delay"), (json!([]), "at least one")] {
-            let r = admin.put("/api/v1/settings/reminders", &json!({"reminders": bad})).await;
-            assert_error(&r, 422, "invalid_field");
-            assert_eq!(field(&r), "reminders");
-            assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains(why)), "{}", r.text);
-        }
-        assert_error(&sales.put("/api/v1/settings/reminders", &json!({"reminders": ["1h"]})).await, 403, "forbidden");
-
-        let set = admin.put("/api/v1/settings/reminders", &json!({"reminders": ["30m", "24h"]})).await;
-        assert_eq!(set.status, 200, "{}", set.text);
-        assert_eq!(reminders(&set)["in_force"], json!(["30m", "1day"]));
-        assert_eq!((&reminders(&set)["source"], &reminders(&set)["set_by"]), (&json!("admin"), &json!(ada.id)));
-        assert_eq!(reminders(&admin.get("/api/v1/settings").await)["in_force"], json!(["30m", "1day"]), "kept");
-
-        let reset = admin.put("/api/v1/settings/reminders", &json!({"reminders": null})).await;
-        assert_eq!((&reminders(&reset)["source"], &reminders(&reset)["in_force"]), (&json!("environment"), &json!(["4h", "1day", "3days"])));
-        let audit = admin.get("/api/v1/audit?action=settings.updated").await;
-        let details: Vec<&serde_json::Value> = audit.body.as_array().unwrap().iter().map(|e| &e["detail"]).collect();
-        assert_eq!(details.len(), 2, "{}", audit.text);
-        assert_eq!((&details[0]["before"], &details[0]["after"]), (&json!("30m, 1day"), &serde_json::Value::Null), "newest first");
-        assert_eq!((&details[1]["before"], &details[1]["after"]), (&serde_json::Value::Null, &json!("30m, 1day")));
-    }
-}

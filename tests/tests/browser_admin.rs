@@ -152,20 +152,6 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
             "{settings}"
         );
         assert!(ada.exists("#mail-warning").await);
-        // The reminder schedule: refused when it cannot work, kept when it can, and given up again.
-        assert!(ada.text("#reminders-in-force").await.contains("from PRICEGATE_REMINDERS"));
-        assert!(!ada.exists("#reset-reminders").await, "nothing to go back from");
-        ada.fill("#reminders", "2h, 1h").await;
-        ada.submit("#save-reminders").await;
-        assert!(ada.text("#reminders-error").await.contains("later than the one before"));
-        assert_eq!(ada.value("#reminders").await, "2h, 1h", "what was typed stays");
-        ada.fill("#reminders", "30m, 2h").await;
-        ada.submit("#save-reminders").await;
-        let in_force = ada.text("#reminders-in-force").await;
-        assert!(in_force.contains("30m, 2h") && in_force.contains("set by Ada"), "{in_force}");
-        ada.submit("#reset-reminders").await;
-        let in_force = ada.text("#reminders-in-force").await;
-        assert!(in_force.contains("4h, 1day, 3days") && in_force.contains("from PRICEGATE_REMINDERS"), "{in_force}");
 
         fiona.goto("/").await;
         fiona.submit("#logout").await;

@@ -641,39 +641,3 @@ both_backends! {
         }
     }
 }
-
-/// The environment says reminders after an hour; an admin sets seconds
-/// while the server runs. The worker follows the admin's schedule from its
-/// next tick, for a notice published before the change too.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_workers_follow_the_reminder_schedule_an_admin_sets_while_they_run() {
-    let sink = SmtpSink::start().await;
-    let app = spawn_with_mail(Backend::Sqlite, &sink, |s| {
-        s.reminders = vec![Duration::from_secs(3600), Duration::from_secs(7200)];
-    })
-    .await;
-    let (admin, _) = app.user(Role::Admin, "Ada").await;
-    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
-    let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
-    create_product(&finance, "PUMP-1", "EUR", 250000).await;
-    draft_quote(&rita, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
-    let nid = create_notice(
-        &finance,
-        "Pumps up",
-        json!([{"sku": "PUMP-1", "unit_price_minor": 275000, "effective_on": "2099-01-01"}]),
-    )
-    .await;
-    publish_notice(&finance, &nid).await;
-    sink.wait_until(WAIT, "the publication", |m| m.iter().any(|m| m.to.contains(&rita_user.email))).await;
-
-    let r = admin.put("/api/v1/settings/reminders", &json!({"reminders": ["1s", "2s"]})).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    sink.wait_until(WAIT, "the escalation, on the admin's schedule", |m| m.iter().any(|m| m.to.contains(&fiona.email)))
-        .await;
-    let to_rita = subjects(&sink.to(&rita_user.email));
-    assert!(
-        to_rita.iter().any(|s| s.starts_with("Reminder 1 of 2"))
-            && to_rita.iter().any(|s| s.starts_with("Reminder 2 of 2")),
-        "{to_rita:?}"
-    );
-}

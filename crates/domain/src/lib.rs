@@ -11,7 +11,6 @@ pub mod money;
 pub mod parse;
 pub mod pricing;
 pub mod product_csv;
-pub mod reminders;
 
 pub use error::Invalid;
 pub use gate::{GateDecision, NoticeAck, PendingNotice, PublishedNotice, decide};

@@ -236,16 +236,7 @@ async fn send_outbox<T: MailTransport>(
         }
         if Instant::now() >= next_tick {
             next_tick = Instant::now() + config.poll;
-            // An admin's schedule, read each tick so every worker follows a change at once.
-            let schedule = match store.reminder_schedule_set().await {
-                Ok(Some(set)) => set.schedule,
-                Ok(None) => config.reminders.clone(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not read the reminder schedule; following PRICEGATE_REMINDERS");
-                    config.reminders.clone()
-                }
-            };
-            match store.enqueue_due_reminders(&schedule).await {
+            match store.enqueue_due_reminders(&config.reminders).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(queued = n, "reminders and escalations queued"),
                 Err(e) => tracing::warn!(error = %e, "could not enqueue reminders"),

@@ -113,9 +113,17 @@ impl Settings {
         }
         let reminders = match get("PRICEGATE_REMINDERS") {
             None => vec![hours(4), hours(24), hours(72)],
-            Some(raw) => pricegate_domain::reminders::parse_schedule("PRICEGATE_REMINDERS", raw.split(','))
-                .map_err(|e| SettingsError { variable: "PRICEGATE_REMINDERS", message: e.message })?,
+            Some(raw) => raw
+                .split(',')
+                .map(|part| parse_duration("PRICEGATE_REMINDERS", part.trim()))
+                .collect::<Result<Vec<_>, _>>()?,
         };
+        if reminders.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(SettingsError {
+                variable: "PRICEGATE_REMINDERS",
+                message: "delays must increase, e.g. 4h,24h,72h".into(),
+            });
+        }
         let ack_link_ttl = match get("PRICEGATE_ACK_LINK_TTL") {
             None => hours(14 * 24),
             Some(raw) => parse_duration("PRICEGATE_ACK_LINK_TTL", &raw)?,
@@ -185,8 +193,8 @@ impl Settings {
             entry("MAIL_FROM", self.mail_from.clone(), "the sender of every e-mail"),
             entry(
                 "PRICEGATE_REMINDERS",
-                pricegate_domain::reminders::format_schedule(&self.reminders),
-                "reminders after publication, unless an admin has set others below; finance's escalation follows the last",
+                durations(&self.reminders),
+                "reminders after publication; finance's escalation follows the last",
             ),
             entry("PRICEGATE_ACK_LINK_TTL", durations(&[self.ack_link_ttl]), "how long an e-mailed link works"),
             entry("PRICEGATE_DB_POOL", self.db_max_connections.to_string(), "database connections of this process"),
@@ -200,7 +208,7 @@ impl Settings {
             ),
         ];
         let mail_to_files = self.smtp_url.is_none().then(|| self.maildir.display().to_string());
-        Configuration { entries, mail_to_files, reminders: self.reminders.clone() }
+        Configuration { entries, mail_to_files }
     }
 }
 

@@ -310,20 +310,6 @@ pub mod publication_fanouts {
     no_relations!();
 }
 
-pub mod settings {
-    use sea_orm::entity::prelude::*;
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "settings")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub key: String,
-        pub value: String,
-        pub updated_at: DateTimeUtc,
-        pub updated_by: Option<Uuid>,
-    }
-    no_relations!();
-}
-
 pub mod login_failures {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

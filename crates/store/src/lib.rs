@@ -20,7 +20,6 @@ pub mod outbox;
 mod products;
 mod quotes;
 mod sessions;
-mod settings;
 mod users;
 pub mod views;
 
@@ -49,7 +48,6 @@ pub use outbox::{
 pub use products::{CsvRowError, NewProduct, ProductPatch};
 pub use quotes::{HandedOver, NewLine, NewQuote, QuoteFilter, QuotePatch};
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
-pub use settings::SetSchedule;
 pub use users::{NewUser, PasswordChange, UserPatch};
 
 use pricegate_domain::Role;

@@ -53,8 +53,6 @@ pub struct Configuration {
     /// Where mail is written as files when no SMTP server is set: then no
     /// e-mail reaches anyone, and the admin pages say so.
     pub mail_to_files: Option<String>,
-    /// `PRICEGATE_REMINDERS`: the reminder schedule while no admin has set one.
-    pub reminders: Vec<std::time::Duration>,
 }
 
 /// One setting: its environment variable, the value in force, what it does.

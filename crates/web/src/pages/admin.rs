@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use pricegate_domain::reminders::{format_schedule, parse_schedule};
 use pricegate_domain::{Email, Invalid, Password, Role, Text};
 use pricegate_store::views::UserView;
 use pricegate_store::{NewUser, StoreError, UserPatch};
@@ -24,7 +23,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/password", post(set_password))
         .route("/admin/outbox", get(outbox))
         .route("/admin/settings", get(settings))
-        .route("/admin/settings/reminders", post(set_reminders))
 }
 
 #[derive(Template)]
@@ -238,78 +236,21 @@ struct OutboxPage {
 
 #[derive(Template)]
 #[template(path = "pages/admin_settings.html")]
-struct SettingsPage {
+struct SettingsPage<'a> {
     layout: Layout,
-    csrf: String,
-    entries: Vec<crate::ConfigEntry>,
+    entries: &'a [crate::ConfigEntry],
     mail_to_files: Option<String>,
-    /// The reminder schedule in force, and where it comes from, in words.
-    reminders: String,
-    reminders_from: String,
-    /// Whether an admin's schedule is in force (and can be given up).
-    set_by_admin: bool,
-    /// `PRICEGATE_REMINDERS`, which "Use the environment's" returns to.
-    environment_reminders: String,
-    /// The schedule as typed, when it was refused, and why.
-    typed: String,
-    error: Option<String>,
 }
 
-async fn settings_page(app: &AppState, user: &PageUser) -> Result<SettingsPage, PageError> {
-    let configuration = &app.configuration;
-    let in_force = crate::api::settings::reminders_view(&app.store, configuration).await?;
-    let reminders_from = match (in_force.set_at, in_force.set_by) {
-        (Some(at), by) => {
-            let who = match by {
-                Some(id) => app.store.get_user(id).await.map(|u| u.name).unwrap_or_else(|_| "an admin".into()),
-                None => "an admin".into(),
-            };
-            format!("set by {who}, {}", super::stamp(at))
-        }
-        _ => "from PRICEGATE_REMINDERS".to_owned(),
-    };
-    Ok(SettingsPage {
-        layout: user.layout("Settings"),
-        csrf: user.csrf().to_owned(),
-        entries: configuration.entries.clone(),
-        mail_to_files: configuration.mail_to_files.clone(),
-        reminders: in_force.in_force.join(", "),
-        set_by_admin: in_force.source == "admin",
-        reminders_from,
-        environment_reminders: format_schedule(&configuration.reminders),
-        typed: in_force.in_force.join(", "),
-        error: None,
-    })
-}
-
-/// The settings this process runs with (read-only: they come from the
-/// environment), and the reminder schedule, which an admin changes here.
+/// The settings this process runs with (read-only: they come from the environment).
 async fn settings(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Admin])?;
-    Ok(render(StatusCode::OK, &settings_page(&app, &user).await?))
-}
-
-/// Sets the reminder schedule (see [`pricegate_store::Store::set_reminder_schedule`]),
-/// or with the `reset` button returns to the environment's.
-async fn set_reminders(
-    State(app): State<AppState>,
-    CsrfForm { user, form, .. }: CsrfForm<Admin>,
-) -> Result<Response, PageError> {
-    let schedule = if form.get("reset").is_empty() {
-        match parse_schedule("reminders", form.get("reminders").split(',')) {
-            Ok(schedule) => Some(schedule),
-            Err(e) => {
-                let mut page = settings_page(&app, &user).await?;
-                page.typed = form.get("reminders").to_owned();
-                page.error = Some(e.message);
-                return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
-            }
-        }
-    } else {
-        None
+    let page = SettingsPage {
+        layout: user.layout("Settings"),
+        entries: &app.configuration.entries,
+        mail_to_files: app.configuration.mail_to_files.clone(),
     };
-    app.store.set_reminder_schedule(&user.0.actor, schedule.as_deref()).await?;
-    Ok(Redirect::to("/admin/settings").into_response())
+    Ok(render(StatusCode::OK, &page))
 }
 
 /// The mail outbox, newest first: what was sent, what waits, and why it failed.
