@@ -36,7 +36,7 @@ impl Application {
         let address = listener.local_addr()?;
         let base_url = base_url_for(&settings, address);
         let (store, worker) = with_mail(store, &settings, &base_url)?;
-        let configuration = std::sync::Arc::new(settings.configuration(&base_url));
+        let configuration = std::sync::Arc::new(settings.configuration(address, &base_url));
         Ok(Application {
             listener,
             address,

@@ -170,7 +170,7 @@ impl Settings {
 impl Settings {
     /// What an admin sees at `/admin/settings`: each setting in force in
     /// this process, with no password in it, and whether mail reaches anyone.
-    pub fn configuration(&self, base_url: &str) -> Configuration {
+    pub fn configuration(&self, bound: SocketAddr, base_url: &str) -> Configuration {
         let entry = |variable, value: String, meaning| ConfigEntry { variable, value, meaning };
         let durations = |ds: &[Duration]| {
             ds.iter().map(|d| humantime::format_duration(*d).to_string()).collect::<Vec<_>>().join(", ")
@@ -178,8 +178,8 @@ impl Settings {
         let proxies = self.trusted_proxies.networks();
         let entries = vec![
             entry("DATABASE_URL", without_password(&self.database_url), "the database"),
-            entry("PRICEGATE_BIND", self.bind.to_string(), "the address this server listens on"),
-            entry("PRICEGATE_BASE_URL", base_url.to_owned(), "where the links in e-mails lead"),
+            entry("PRICEGATE_BIND", bound.to_string(), "the address this server listens on"),
+            entry("PRICEGATE_BASE_URL", without_password(base_url), "where the links in e-mails lead"),
             entry(
                 "SMTP_URL",
                 self.smtp_url.as_ref().map_or_else(|| "unset".to_owned(), |url| without_password(url.expose())),
@@ -212,17 +212,37 @@ impl Settings {
     }
 }
 
-/// A URL with the password of its user, if any, replaced by `***`:
-/// `postgres://app:s3cret@db/pricegate` → `postgres://app:***@db/pricegate`.
+/// A URL with every password in it replaced by `***`: the user's
+/// (`postgres://app:s3cret@db/pricegate` → `postgres://app:***@db/pricegate`)
+/// and the value of any query parameter whose name holds "pass"
+/// (`?password=…`, `sslpassword=…`), which the database drivers read too.
 pub fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else { return url.to_owned() };
-    match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
-        None => url.to_owned(),
-    }
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let (path, fragment) = path.split_once('#').map_or((path, None), |(p, f)| (p, Some(f)));
+    let path = match path.split_once('?') {
+        Some((before, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) if name.to_ascii_lowercase().contains("pass") => format!("{name}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{before}?{}", params.join("&"))
+        }
+        None => path.to_owned(),
+    };
+    let fragment = fragment.map(|f| format!("#{f}")).unwrap_or_default();
+    format!("{scheme}://{authority}{path}{fragment}")
 }
 
 fn hours(n: u64) -> Duration {
@@ -260,6 +280,11 @@ mod tests {
             "postgres://db/x?user=a@b",
             "an @ after the host is not a user"
         );
+        assert_eq!(
+            without_password("postgres://127.0.0.1/db?user=app&password=hunter2&sslmode=require&sslpassword=x#top"),
+            "postgres://127.0.0.1/db?user=app&password=***&sslmode=require&sslpassword=***#top"
+        );
+        assert_eq!(without_password("postgres://a:b@[::1]:5432/db?PASS=c"), "postgres://a:***@[::1]:5432/db?PASS=***");
     }
 
     #[test]
@@ -271,7 +296,7 @@ mod tests {
             ("PRICEGATE_TRUSTED_PROXIES", "10.0.0.0/8"),
         ])
         .unwrap();
-        let c = s.configuration("https://pricegate.example");
+        let c = s.configuration("127.0.0.1:8080".parse().unwrap(), "https://pricegate.example");
         let text = format!("{:?}", c.entries);
         assert!(!text.contains("dbsecret") && !text.contains("smtpsecret"), "{text}");
         let value = |variable: &str| c.entries.iter().find(|e| e.variable == variable).map(|e| e.value.clone());
@@ -280,8 +305,11 @@ mod tests {
         assert_eq!(value("PRICEGATE_TRUSTED_PROXIES").as_deref(), Some("10.0.0.0/8"));
         assert_eq!(value("PRICEGATE_BASE_URL").as_deref(), Some("https://pricegate.example"));
         assert_eq!(c.mail_to_files, None, "mail goes through SMTP");
-        let by_files = settings(&[]).unwrap().configuration("http://127.0.0.1:8080");
+        let by_files =
+            settings(&[]).unwrap().configuration("127.0.0.1:43121".parse().unwrap(), "http://127.0.0.1:43121");
         assert_eq!(by_files.mail_to_files.as_deref(), Some("./mail-out"));
+        let bound = by_files.entries.iter().find(|e| e.variable == "PRICEGATE_BIND").map(|e| e.value.as_str());
+        assert_eq!(bound, Some("127.0.0.1:43121"), "the address bound, not the port 0 asked for");
         assert_eq!(by_files.entries.len(), 13, "every variable of the README's table but RUST_LOG");
     }
 
