@@ -50,6 +50,9 @@ both_backends! {
         let r = finance.post("/api/v1/notices", &notice(json!({"sku": "NOPE", "unit_price_minor": 1, "effective_on": "2099-01-01"}))).await;
         assert_error(&r, 422, "unknown_sku");
         assert_eq!(field(&r), "changes[0].sku");
+        let r = finance.post("/api/v1/notices", &notice(json!({"sku": "pump-1", "unit_price_minor": 1, "effective_on": "2099-01-01"}))).await;
+        assert_error(&r, 422, "unknown_sku");
+        assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.ends_with("did you mean PUMP-1?")), "{}", r.text);
 
         for (change, expected) in [
             (json!({"sku": "PUMP-1", "unit_price_minor": -1, "effective_on": "2099-01-01"}), "changes[0].unit_price_minor"),

@@ -77,6 +77,10 @@ both_backends! {
         let r = sam.post("/api/v1/quotes", &quote_request(json!([{"sku": "NOPE", "quantity": 1}]))).await;
         assert_error(&r, 422, "unknown_sku");
         assert_eq!(field(&r), "lines[0].sku");
+        // SKUs match exactly; one in the wrong case is named.
+        let r = sam.post("/api/v1/quotes", &quote_request(json!([{"sku": "p-1", "quantity": 1}]))).await;
+        assert_error(&r, 422, "unknown_sku");
+        assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.ends_with("did you mean P-1?")), "{}", r.text);
         let r = sam.post("/api/v1/quotes", &quote_request(json!([{"sku": "P-1", "quantity": 1}, {"sku": "P-USD", "quantity": 1}]))).await;
         assert_error(&r, 422, "currency_mismatch");
         assert_eq!(field(&r), "lines[1].sku");

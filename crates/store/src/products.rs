@@ -66,6 +66,24 @@ fn active(new: &NewProduct, now: chrono::DateTime<chrono::Utc>) -> products::Act
     }
 }
 
+/// 422 `unknown_sku` for `sku` under `field`. SKUs match exactly; when one
+/// differs only in case, the sentence names it, so `pump-100` leads to
+/// `PUMP-100` instead of to a dead end.
+pub(crate) async fn unknown_sku(
+    conn: &impl ConnectionTrait,
+    field: &str,
+    sku: &str,
+) -> Result<pricegate_domain::Invalid, StoreError> {
+    let lower = sea_orm::sea_query::Func::lower(sea_orm::sea_query::Expr::col(products::Column::Sku));
+    let near =
+        products::Entity::find().filter(sea_orm::sea_query::ExprTrait::eq(lower, sku.to_lowercase())).one(conn).await?;
+    let message = match near {
+        Some(p) => format!("There is no product with sku {sku}; SKUs match exactly: did you mean {}?", p.sku),
+        None => format!("There is no product with sku {sku}."),
+    };
+    Ok(pricegate_domain::Invalid::new(field, message).with_code("unknown_sku"))
+}
+
 /// A product's price today and since when.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct InForce {

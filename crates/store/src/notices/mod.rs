@@ -91,10 +91,10 @@ async fn write_changes(
             .with_code("duplicate_change")
             .into());
         }
-        let product_id = *found.get(change.sku.as_str()).ok_or_else(|| {
-            Invalid::new(format!("changes[{i}].sku"), format!("There is no product with sku {}.", change.sku))
-                .with_code("unknown_sku")
-        })?;
+        let Some(&product_id) = found.get(change.sku.as_str()) else {
+            let field = format!("changes[{i}].sku");
+            return Err(crate::products::unknown_sku(txn, &field, change.sku.as_str()).await?.into());
+        };
         rows.push(notice_changes::ActiveModel {
             id: Set(Uuid::new_v4()),
             notice_id: Set(notice_id),

@@ -53,9 +53,9 @@ pub(super) async fn price_lines(
     let mut rows = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
         let field = format!("lines[{i}].sku");
-        let product = found.get(line.sku.as_str()).ok_or_else(|| {
-            Invalid::new(&field, format!("There is no product with sku {}.", line.sku)).with_code("unknown_sku")
-        })?;
+        let Some(product) = found.get(line.sku.as_str()) else {
+            return Err(crate::products::unknown_sku(conn, &field, line.sku.as_str()).await?.into());
+        };
         if product.currency != currency {
             return Err(Invalid::new(
                 &field,

@@ -174,10 +174,13 @@ fn parse_change(
         return Err("write SKU, new unit price, effective date (YYYY-MM-DD).".to_owned());
     };
     let sku = Sku::parse(sku).map_err(|e| e.message)?;
-    let product = products
-        .iter()
-        .find(|p| p.sku == sku.as_str())
-        .ok_or_else(|| format!("there is no product with sku {sku}."))?;
+    let Some(product) = products.iter().find(|p| p.sku == sku.as_str()) else {
+        // SKUs match exactly; one that differs only in case is named.
+        return Err(match products.iter().find(|p| p.sku.to_lowercase() == sku.as_str().to_lowercase()) {
+            Some(near) => format!("there is no product with sku {sku}; SKUs match exactly: did you mean {}?", near.sku),
+            None => format!("there is no product with sku {sku}."),
+        });
+    };
     let currency = Currency::parse(&product.currency).ok();
     let digits = currency.as_ref().map_or(2, |c| c.minor_digits());
     let unit_price_minor = parse_amount(price, digits).ok_or_else(|| {
@@ -396,12 +399,13 @@ mod tests {
     #[test]
     fn every_refused_line_is_named_at_once() {
         let products = [product("EU-1", "EUR")];
-        let text = "NOPE-1, 10, 2026-12-01\nEU-1, 12.50, 2026-12-01\n\nEU-1, cheap, 2026-12-01\nEU-1, 13, 2026-12-01";
+        let text = "NOPE-1, 10, 2026-12-01\nEU-1, 12.50, 2026-12-01\n\nEU-1, cheap, 2026-12-01\nEU-1, 13, 2026-12-01\neu-1, 9, 2026-12-02";
         let refused = parse_changes(text, &products).unwrap_err();
         let lines: Vec<&str> = refused.lines().collect();
-        assert_eq!(lines.len(), 3, "{refused}");
+        assert_eq!(lines.len(), 4, "{refused}");
         assert!(lines[0].starts_with("Line 1: there is no product with sku NOPE-1"), "{refused}");
         assert!(lines[1].starts_with("Line 4: \"cheap\" is not a price in EUR"), "{refused}");
         assert!(lines[2].starts_with("Line 5: line 2 already changes EU-1"), "{refused}");
+        assert!(lines[3].ends_with("did you mean EU-1?"), "a SKU in the wrong case is named: {refused}");
     }
 }
