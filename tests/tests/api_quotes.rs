@@ -242,3 +242,39 @@ both_backends! {
         assert_eq!(audit.body[0]["detail"], json!({"to": sue_user.id, "owned": 1, "signed": 2}));
     }
 }
+
+both_backends! {
+    async fn the_list_of_quotes_comes_a_page_at_a_time_newest_first(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let mut made = Vec::new();
+        for _ in 0..5 {
+            made.push(id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await));
+        }
+        made.reverse(); // newest first, as listed
+        let ids = |r: &pricegate_tests::Response| -> Vec<String> {
+            r.body.as_array().unwrap_or(&vec![]).iter().map(|q| q["id"].as_str().unwrap().to_owned()).collect()
+        };
+        let mut seen = Vec::new();
+        let mut page = sam.get("/api/v1/quotes?limit=2").await;
+        loop {
+            assert_eq!(page.status, 200, "{}", page.text);
+            let got = ids(&page);
+            seen.extend(got.clone());
+            let Some(last) = got.last().filter(|_| got.len() == 2) else { break };
+            page = sam.get(&format!("/api/v1/quotes?limit=2&before={last}")).await;
+        }
+        assert_eq!(seen, made, "every quote once, newest first");
+        assert_eq!(ids(&sam.get("/api/v1/quotes").await), made, "without a limit, all of them");
+        assert_eq!(ids(&finance.get("/api/v1/quotes?state=draft&limit=1").await), made[..1].to_vec());
+
+        let r = sam.get(&format!("/api/v1/quotes?before={}", uuid::Uuid::new_v4())).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(field(&r), "before");
+        let r = sam.get("/api/v1/quotes?limit=0").await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(field(&r), "limit");
+    }
+}

@@ -457,3 +457,38 @@ async fn a_quote_with_more_lines_than_the_form_shows_is_drafted_in_one_go() {
     assert_eq!(quotes.body.as_array().map(Vec::len), Some(1), "one quote, saved once: {}", quotes.text);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_list_of_quotes_comes_a_page_at_a_time_and_by_state() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let mut quotes = Vec::new();
+    for _ in 0..52 {
+        quotes.push(id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 1}])).await));
+    }
+    let cancelled = quotes[0].clone();
+    assert_eq!(sales_api.post_empty(&format!("/api/v1/quotes/{cancelled}/cancel")).await.status, 200);
+    let base = app.base.clone();
+
+    with_browsers(1, move |browsers| async move {
+        let sam = Page::new(browsers[0].clone(), &base);
+        sam.log_in(&sales.email, PASSWORD).await;
+        sam.goto("/quotes").await;
+        let rows = |page: Page| async move {
+            page.client.find_all(Locator::Css("#quotes tbody tr")).await.expect("the list's rows").len()
+        };
+        assert_eq!(rows(sam.clone()).await, 50, "a page of 50");
+        sam.submit("#older-quotes").await;
+        assert_eq!(rows(sam.clone()).await, 2, "the two oldest");
+        assert!(sam.text("#quotes").await.contains("cancelled"), "the oldest was cancelled");
+        assert!(!sam.exists("#older-quotes").await);
+        sam.submit("#quote-filters a[href='/quotes?state=cancelled']").await;
+        assert_eq!(rows(sam.clone()).await, 1);
+        sam.submit("#quote-filters a[href='/quotes?state=finalised']").await;
+        assert!(sam.body().await.contains("No finalised quotes."));
+    })
+    .await;
+    app.stop().await;
+}

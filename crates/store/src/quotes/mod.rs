@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Role, Sku, Text, quote_total};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -59,9 +61,14 @@ pub struct QuotePatch {
     pub lines: Option<Vec<NewLine>>,
 }
 
+/// Which quotes to list: of one state, at most `limit` of them, and those
+/// after (older than) the quote `before` in the list's order, newest
+/// drafted first.
 #[derive(Debug, Clone, Default)]
 pub struct QuoteFilter {
     pub state: Option<String>,
+    pub limit: Option<u64>,
+    pub before: Option<Uuid>,
 }
 
 /// The signer (named by `field`) must be an active salesperson.
@@ -143,7 +150,24 @@ impl Store {
         if let Some(state) = filter.state {
             query = query.filter(quotes::Column::State.eq(state));
         }
-        let rows = query.order_by_desc(quotes::Column::DraftedAt).all(&self.db).await?;
+        if let Some(before) = filter.before {
+            // The page after `before`: by drafting time, then id, as ordered below.
+            let cursor = quotes::Entity::find_by_id(before).one(&self.db).await?.ok_or_else(|| {
+                Invalid::new("before", "before must be the id of a quote, the last of the page before.")
+            })?;
+            query = query.filter(
+                Condition::any().add(quotes::Column::DraftedAt.lt(cursor.drafted_at)).add(
+                    Condition::all()
+                        .add(quotes::Column::DraftedAt.eq(cursor.drafted_at))
+                        .add(quotes::Column::Id.lt(cursor.id)),
+                ),
+            );
+        }
+        let mut query = query.order_by_desc(quotes::Column::DraftedAt).order_by_desc(quotes::Column::Id);
+        if let Some(limit) = filter.limit {
+            query = query.limit(limit);
+        }
+        let rows = query.all(&self.db).await?;
         let ids: Vec<Uuid> = rows.iter().map(|q| q.id).collect();
         let mut lines = load_lines(&self.db, &ids).await?;
         let finalised: Vec<Uuid> = rows.iter().filter(|q| q.finalised_at.is_some()).map(|q| q.id).collect();

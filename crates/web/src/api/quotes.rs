@@ -91,6 +91,11 @@ pub struct OverrideIn {
 pub struct QuotesQuery {
     /// `draft`, `finalised` or `cancelled`.
     pub state: Option<String>,
+    /// At most this many (1–1000); without it, every quote.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u64>,
+    /// The next page: the quotes after this one (the last id of the page before).
+    pub before: Option<Uuid>,
 }
 
 fn parse_lines(lines: &[LineIn]) -> Result<Vec<NewLine>, Invalid> {
@@ -130,7 +135,8 @@ pub async fn create_quote(
     Ok((StatusCode::CREATED, Json(app.store.create_quote(&sales.actor, new).await?)))
 }
 
-/// Quotes I own or sign (finance: all), newest first.
+/// Quotes I own or sign (finance: all), newest drafted first, a page at a
+/// time with `limit` and `before`.
 #[utoipa::path(get, path = "/api/v1/quotes", tag = "quotes", params(QuotesQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<QuoteView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn list_quotes(
@@ -143,7 +149,11 @@ pub async fn list_quotes(
     {
         return Err(Invalid::new("state", "state must be draft, finalised or cancelled.").into());
     }
-    Ok(Json(app.store.list_quotes(&user.actor, QuoteFilter { state: q.state }).await?))
+    if q.limit.is_some_and(|limit| !(1..=1000).contains(&limit)) {
+        return Err(Invalid::new("limit", "limit must be between 1 and 1000.").into());
+    }
+    let filter = QuoteFilter { state: q.state, limit: q.limit, before: q.before };
+    Ok(Json(app.store.list_quotes(&user.actor, filter).await?))
 }
 
 /// One quote, with its evidence once finalised.

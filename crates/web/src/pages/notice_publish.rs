@@ -59,7 +59,7 @@ async fn touched_quotes(
     user: &PageUser,
     changes: &[pricegate_store::views::PriceChangeView],
 ) -> Result<(Vec<TouchedQuote>, Vec<String>), PageError> {
-    let filter = pricegate_store::QuoteFilter { state: Some("draft".into()) };
+    let filter = pricegate_store::QuoteFilter { state: Some("draft".into()), ..Default::default() };
     let quotes = app.store.list_quotes(&user.0.actor, filter).await?;
     let names: HashMap<Uuid, String> = app.store.list_users().await?.into_iter().map(|u| (u.id, u.name)).collect();
     let mut touched = Vec::new();
@@ -211,8 +211,10 @@ async fn dashboard_page(
         acks.acknowledged.iter().filter(|a| a.user.role == Role::Sales.as_str()).map(|a| a.acknowledged_at).collect();
     times.sort();
     let people = times.len() + acks.pending.len();
-    let open =
-        app.store.list_quotes(&user.0.actor, pricegate_store::QuoteFilter { state: Some("draft".into()) }).await?;
+    let open = app
+        .store
+        .list_quotes(&user.0.actor, pricegate_store::QuoteFilter { state: Some("draft".into()), ..Default::default() })
+        .await?;
     let page = DashboardPage {
         layout: user.layout(format!("Acknowledgements: {}", n.title)),
         csrf: user.csrf().to_owned(),

@@ -53,6 +53,18 @@ struct ListPage {
     layout: Layout,
     is_sales: bool,
     quotes: Vec<QuoteRow>,
+    /// The state shown (`draft`, `finalised`, `cancelled`), or empty for all.
+    state: &'static str,
+    /// The next page's address, when there are older quotes.
+    older: Option<String>,
+}
+
+/// Quotes on one page of the list.
+const PAGE_SIZE: u64 = 50;
+
+/// The list's state filter from its address: one of the states, or all.
+fn state_filter(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')).map(str::to_owned)
 }
 
 /// The gate of a draft quote; `None` for a finalised or cancelled one,
@@ -68,9 +80,32 @@ async fn open_gate(app: &AppState, user: &PageUser, quote: &QuoteView) -> Result
     }
 }
 
-async fn list(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+/// My quotes (finance: all), newest drafted first, [`PAGE_SIZE`] at a
+/// time, of one state or all (`?state=draft`, `&before=<id>` for older ones).
+async fn list(State(app): State<AppState>, user: PageUser, uri: axum::http::Uri) -> Result<Response, PageError> {
     user.require(QUOTE_ROLES)?;
-    let quotes = app.store.list_quotes(&user.0.actor, QuoteFilter::default()).await?;
+    let state = match state_filter(uri.query(), "state").as_deref() {
+        Some("draft") => "draft",
+        Some("finalised") => "finalised",
+        Some("cancelled") => "cancelled",
+        _ => "",
+    };
+    // An id that names no quote (a stale or edited link) shows the first page.
+    let before = state_filter(uri.query(), "before").and_then(|id| Uuid::parse_str(&id).ok());
+    let filter = |before| QuoteFilter {
+        state: (!state.is_empty()).then(|| state.to_owned()),
+        limit: Some(PAGE_SIZE + 1),
+        before,
+    };
+    let mut quotes = match app.store.list_quotes(&user.0.actor, filter(before)).await {
+        Err(StoreError::Invalid(_)) => app.store.list_quotes(&user.0.actor, filter(None)).await?,
+        listed => listed?,
+    };
+    let older = (quotes.len() as u64 > PAGE_SIZE).then(|| {
+        quotes.truncate(PAGE_SIZE as usize);
+        let last = quotes.last().map(|q| q.id).unwrap_or_default();
+        if state.is_empty() { format!("/quotes?before={last}") } else { format!("/quotes?state={state}&before={last}") }
+    });
     let mut rows = Vec::with_capacity(quotes.len());
     for q in quotes {
         let readiness = match open_gate(&app, &user, &q).await? {
@@ -95,7 +130,13 @@ async fn list(State(app): State<AppState>, user: PageUser) -> Result<Response, P
             drafted_at: stamp(q.drafted_at),
         });
     }
-    let page = ListPage { layout: user.layout("Quotes"), is_sales: user.0.actor.role == Role::Sales, quotes: rows };
+    let page = ListPage {
+        layout: user.layout("Quotes"),
+        is_sales: user.0.actor.role == Role::Sales,
+        quotes: rows,
+        state,
+        older,
+    };
     Ok(render(StatusCode::OK, &page))
 }
 
