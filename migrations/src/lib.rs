@@ -11,6 +11,7 @@ mod m20261123_000006_evidence_lz4;
 mod m20261130_000007_override_covers;
 mod m20261201_000008_login_failures;
 mod m20261201_000009_outbox_subjects;
+mod m20261201_000010_quotes_by_drafting;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_override_covers::Migration),
             Box::new(m20261201_000008_login_failures::Migration),
             Box::new(m20261201_000009_outbox_subjects::Migration),
+            Box::new(m20261201_000010_quotes_by_drafting::Migration),
         ]
     }
 }
