@@ -641,3 +641,56 @@ both_backends! {
         }
     }
 }
+
+/// The schedule changes while a notice waits (a restart with other
+/// `PRICEGATE_REMINDERS`): reminders go by the new schedule's times, not
+/// by their numbers under the old one. Reminded at 1 s and 2 s under
+/// `1s, 2s, 1h`, then the schedule becomes `3s, 4s`: Rita is reminded at
+/// 3 s and 4 s, and only then is finance told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_schedule_changes_reminders_go_by_its_times_and_nobody_is_reminded_twice() {
+    let sink = SmtpSink::start().await;
+    // The running worker's own schedule never comes due here; the test ticks by hand.
+    let app = spawn_with_mail(Backend::Sqlite, &sink, |s| s.reminders = vec![Duration::from_secs(3600)]).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
+    create_product(&finance, "PUMP-1", "EUR", 250000).await;
+    draft_quote(&rita, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+    let nid = create_notice(
+        &finance,
+        "Pumps up",
+        json!([{"sku": "PUMP-1", "unit_price_minor": 275000, "effective_on": "2099-01-01"}]),
+    )
+    .await;
+    let published = publish_notice(&finance, &nid).await;
+    let published_at: chrono::DateTime<chrono::Utc> = published["published_at"].as_str().unwrap().parse().unwrap();
+    let at = |seconds: f64| async move {
+        let when = published_at + chrono::Duration::milliseconds((seconds * 1000.0) as i64);
+        if let Ok(wait) = (when - chrono::Utc::now()).to_std() {
+            tokio::time::sleep(wait).await;
+        }
+    };
+    let secs = |list: &[u64]| list.iter().map(|s| Duration::from_secs(*s)).collect::<Vec<_>>();
+    let old = secs(&[1, 2, 3600]);
+    let new = secs(&[3, 4]);
+
+    at(1.2).await;
+    assert_eq!(app.store.enqueue_due_reminders(&old).await.unwrap(), 1, "reminder 1 of the old schedule");
+    at(2.2).await;
+    assert_eq!(app.store.enqueue_due_reminders(&old).await.unwrap(), 1, "reminder 2 of the old schedule");
+    assert_eq!(app.store.enqueue_due_reminders(&new).await.unwrap(), 0, "nothing of the new one is due before 3 s");
+    at(3.2).await;
+    assert_eq!(app.store.enqueue_due_reminders(&new).await.unwrap(), 1, "3 s: the new schedule's first");
+    assert_eq!(app.store.enqueue_due_reminders(&new).await.unwrap(), 0, "and only once");
+    at(4.2).await;
+    assert_eq!(app.store.enqueue_due_reminders(&new).await.unwrap(), 1, "4 s: its second");
+    assert_eq!(app.store.enqueue_due_reminders(&new).await.unwrap(), 1, "then the escalation, to Fiona");
+
+    sink.wait_until(WAIT, "the escalation", |m| m.iter().any(|m| m.to.contains(&fiona.email))).await;
+    let mut to_rita = subjects(&sink.to(&rita_user.email));
+    to_rita.sort();
+    assert_eq!(to_rita.len(), 5, "publication and four reminders: {to_rita:?}");
+    for expected in ["Reminder 1 of 2", "Reminder 1 of 3", "Reminder 2 of 2", "Reminder 2 of 3"] {
+        assert!(to_rita.iter().any(|s| s.starts_with(expected)), "{expected} in {to_rita:?}");
+    }
+}

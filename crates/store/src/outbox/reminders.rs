@@ -34,8 +34,9 @@ pub struct Reminded {
     pub recently_reminded: usize,
 }
 
-/// A reminder's dedupe key: `which` is its number in the schedule, or
-/// `now-<stamp>` for one finance sent at once. Like a publication's key, it
+/// A reminder's dedupe key: `which` is `after-<seconds>`, its delay after
+/// publication in the schedule (a plain number in rows written before the
+/// schedule was read by time), or `now-<stamp>` for one finance sent at once. Like a publication's key, it
 /// names the (notice, user) its ack link acknowledges for.
 pub(super) fn reminder_key(notice_id: Uuid, user_id: Uuid, which: impl std::fmt::Display) -> String {
     format!("remind:{notice_id}:{user_id}:{which}")
@@ -84,22 +85,26 @@ fn ids_if_few(people: &[users::Model]) -> Option<Vec<Uuid>> {
     (people.len() <= CHUNK).then(|| people.iter().map(|u| u.id).collect())
 }
 
-/// The dedupe keys among `keys` already in the outbox (exact matches, on
-/// the unique index), a chunk at a time.
-async fn find_existing_keys(conn: &impl ConnectionTrait, keys: &[String]) -> Result<HashSet<String>, StoreError> {
-    let mut existing = HashSet::new();
-    for chunk in keys.chunks(CHUNK) {
-        existing.extend(
-            outbox::Entity::find()
-                .select_only()
-                .column(outbox::Column::DedupeKey)
-                .filter(outbox::Column::DedupeKey.is_in(chunk.iter().cloned()))
-                .into_tuple::<String>()
-                .all(conn)
-                .await?,
-        );
-    }
-    Ok(existing)
+/// The users who have had a reminder about `notice_id` (on the schedule or
+/// finance's) queued at or after `since`: one range of the outbox's
+/// (notice, kind, created_at) index.
+async fn reminded_since(
+    conn: &impl ConnectionTrait,
+    notice_id: Uuid,
+    since: DateTime<Utc>,
+) -> Result<HashSet<Uuid>, StoreError> {
+    Ok(outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::UserId)
+        .filter(outbox::Column::NoticeId.eq(notice_id))
+        .filter(outbox::Column::Kind.eq(REMINDER))
+        .filter(outbox::Column::CreatedAt.gte(since))
+        .into_tuple::<Option<Uuid>>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 impl Store {
@@ -156,10 +161,15 @@ impl Store {
             if pending.is_empty() {
                 continue;
             }
-            let keys: Vec<String> = pending.iter().map(|u| reminder_key(notice.id, u.id, due)).collect();
-            let existing = find_existing_keys(&self.db, &keys).await?;
-            let missing: Vec<&users::Model> =
-                pending.iter().zip(&keys).filter(|(_, key)| !existing.contains(*key)).map(|(u, _)| u).collect();
+            // Whoever has had a reminder about this notice since the latest
+            // due one's time came (on the schedule or finance's) has it. By
+            // time, not by number: after the schedule changes (a restart with
+            // other PRICEGATE_REMINDERS), a reminder whose time has come
+            // under the new schedule still goes, and none goes twice.
+            let latest = to_chrono(&schedule[due - 1]);
+            let due_at = published_at.checked_add_signed(latest).unwrap_or(now);
+            let reminded = reminded_since(&self.db, notice.id, due_at).await?;
+            let missing: Vec<&users::Model> = pending.iter().filter(|u| !reminded.contains(&u.id)).collect();
             if missing.is_empty() && due < schedule.len() {
                 continue;
             }
@@ -180,7 +190,8 @@ impl Store {
                     number: due,
                     of: schedule.len(),
                 };
-                batch.push(REMINDER, reminder_key(notice.id, user.id, due), &to, &letter)?;
+                let key = reminder_key(notice.id, user.id, format!("after-{}s", schedule[due - 1].as_secs()));
+                batch.push(REMINDER, key, &to, &letter)?;
             }
             if missing.is_empty() && due == schedule.len() {
                 let people: Vec<PendingPerson> = pending
