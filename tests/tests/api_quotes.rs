@@ -245,31 +245,54 @@ both_backends! {
 
 both_backends! {
     async fn the_list_of_quotes_comes_a_page_at_a_time_newest_first(backend: Backend) {
+        use pricegate_store::entity::quotes;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
         let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (sue, _) = app.user(Role::Sales, "Sue").await;
         create_product(&finance, "P-1", "EUR", 1_000).await;
         let mut made = Vec::new();
-        for _ in 0..5 {
+        for _ in 0..6 {
             made.push(id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await));
         }
-        made.reverse(); // newest first, as listed
+        // Four of them drafted in the same microsecond: their ids order them.
+        let tied: Vec<uuid::Uuid> = made[1..5].iter().map(|id| id.parse().unwrap()).collect();
+        let same = chrono::Utc::now() - chrono::Duration::minutes(1);
+        quotes::Entity::update_many()
+            .col_expr(quotes::Column::DraftedAt, Expr::value(same))
+            .filter(quotes::Column::Id.is_in(tied.clone()))
+            .exec(app.store.connection())
+            .await
+            .expect("the drafting times are tied");
+        let mut tied_newest_first = tied.clone();
+        tied_newest_first.sort_by(|a, b| b.cmp(a));
+        // Moved a minute back, behind the first quote drafted.
+        let mut expected: Vec<String> = vec![made[5].clone(), made[0].clone()];
+        expected.extend(tied_newest_first.iter().map(|id| id.to_string()));
+
         let ids = |r: &pricegate_tests::Response| -> Vec<String> {
             r.body.as_array().unwrap_or(&vec![]).iter().map(|q| q["id"].as_str().unwrap().to_owned()).collect()
         };
-        let mut seen = Vec::new();
-        let mut page = sam.get("/api/v1/quotes?limit=2").await;
-        loop {
-            assert_eq!(page.status, 200, "{}", page.text);
-            let got = ids(&page);
-            seen.extend(got.clone());
-            let Some(last) = got.last().filter(|_| got.len() == 2) else { break };
-            page = sam.get(&format!("/api/v1/quotes?limit=2&before={last}")).await;
+        assert_eq!(ids(&sam.get("/api/v1/quotes").await), expected, "without a limit, all of them, in the list's order");
+        for limit in [1, 2, 4] {
+            let mut seen = Vec::new();
+            let mut page = sam.get(&format!("/api/v1/quotes?limit={limit}")).await;
+            for _ in 0..10 {
+                assert_eq!(page.status, 200, "{}", page.text);
+                let got = ids(&page);
+                seen.extend(got.clone());
+                let Some(last) = got.last().filter(|_| got.len() == limit) else { break };
+                page = sam.get(&format!("/api/v1/quotes?limit={limit}&before={last}")).await;
+            }
+            assert_eq!(seen, expected, "pages of {limit}: every quote once, in order");
         }
-        assert_eq!(seen, made, "every quote once, newest first");
-        assert_eq!(ids(&sam.get("/api/v1/quotes").await), made, "without a limit, all of them");
-        assert_eq!(ids(&finance.get("/api/v1/quotes?state=draft&limit=1").await), made[..1].to_vec());
+        assert_eq!(ids(&finance.get("/api/v1/quotes?state=draft&limit=1").await), expected[..1].to_vec());
 
+        // Someone else's quote is no cursor: it would tell when that quote was drafted.
+        let hers = sue.get(&format!("/api/v1/quotes?before={}", made[3])).await;
+        assert_error(&hers, 422, "invalid_field");
+        assert_eq!(field(&hers), "before");
         let r = sam.get(&format!("/api/v1/quotes?before={}", uuid::Uuid::new_v4())).await;
         assert_error(&r, 422, "invalid_field");
         assert_eq!(field(&r), "before");

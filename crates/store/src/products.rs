@@ -74,9 +74,12 @@ pub(crate) async fn unknown_sku(
     field: &str,
     sku: &str,
 ) -> Result<pricegate_domain::Invalid, StoreError> {
-    let lower = sea_orm::sea_query::Func::lower(sea_orm::sea_query::Expr::col(products::Column::Sku));
-    let near =
-        products::Entity::find().filter(sea_orm::sea_query::ExprTrait::eq(lower, sku.to_lowercase())).one(conn).await?;
+    use sea_orm::sea_query::{Expr, ExprTrait, Func};
+    let near = products::Entity::find()
+        .filter(ExprTrait::eq(Func::lower(Expr::col(products::Column::Sku)), Func::lower(Expr::val(sku))))
+        .order_by_asc(products::Column::Sku)
+        .one(conn)
+        .await?;
     let message = match near {
         Some(p) => format!("There is no product with sku {sku}; SKUs match exactly: did you mean {}?", p.sku),
         None => format!("There is no product with sku {sku}."),

@@ -34,7 +34,7 @@ pub struct Reminded {
     pub recently_reminded: usize,
 }
 
-/// A reminder's dedupe key: `which` is `after-<seconds>`, its delay after
+/// A reminder's dedupe key: `which` is `after-<milliseconds>ms`, its delay after
 /// publication in the schedule (a plain number in rows written before the
 /// schedule was read by time), or `now-<stamp>` for one finance sent at once. Like a publication's key, it
 /// names the (notice, user) its ack link acknowledges for.
@@ -85,20 +85,29 @@ fn ids_if_few(people: &[users::Model]) -> Option<Vec<Uuid>> {
     (people.len() <= CHUNK).then(|| people.iter().map(|u| u.id).collect())
 }
 
-/// The users who have had a reminder about `notice_id` (on the schedule or
-/// finance's) queued at or after `since`: one range of the outbox's
-/// (notice, kind, created_at) index.
+/// The users who have had a reminder about `notice_id` queued at or after
+/// `since`: one range of the outbox's (notice, kind, created_at) index. A
+/// scheduled reminder counts whatever became of it (one that failed for
+/// good is not queued again); one finance sent now counts only while it is
+/// on its way or sent, as for [`Store::remind_now`]: one that failed or was
+/// set aside reached nobody.
 async fn reminded_since(
     conn: &impl ConnectionTrait,
     notice_id: Uuid,
     since: DateTime<Utc>,
 ) -> Result<HashSet<Uuid>, StoreError> {
+    let clicked = format!("remind:{notice_id}:%:now-%");
     Ok(outbox::Entity::find()
         .select_only()
         .column(outbox::Column::UserId)
         .filter(outbox::Column::NoticeId.eq(notice_id))
         .filter(outbox::Column::Kind.eq(REMINDER))
         .filter(outbox::Column::CreatedAt.gte(since))
+        .filter(
+            sea_orm::Condition::any()
+                .add(outbox::Column::DedupeKey.not_like(clicked))
+                .add(outbox::Column::State.is_in([PENDING, SENT])),
+        )
         .into_tuple::<Option<Uuid>>()
         .all(conn)
         .await?
@@ -190,7 +199,7 @@ impl Store {
                     number: due,
                     of: schedule.len(),
                 };
-                let key = reminder_key(notice.id, user.id, format!("after-{}s", schedule[due - 1].as_secs()));
+                let key = reminder_key(notice.id, user.id, format!("after-{}ms", schedule[due - 1].as_millis()));
                 batch.push(REMINDER, key, &to, &letter)?;
             }
             if missing.is_empty() && due == schedule.len() {

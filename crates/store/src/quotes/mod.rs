@@ -151,16 +151,22 @@ impl Store {
             query = query.filter(quotes::Column::State.eq(state));
         }
         if let Some(before) = filter.before {
-            // The page after `before`: by drafting time, then id, as ordered below.
-            let cursor = quotes::Entity::find_by_id(before).one(&self.db).await?.ok_or_else(|| {
-                Invalid::new("before", "before must be the id of a quote, the last of the page before.")
-            })?;
-            query = query.filter(
-                Condition::any().add(quotes::Column::DraftedAt.lt(cursor.drafted_at)).add(
-                    Condition::all()
-                        .add(quotes::Column::DraftedAt.eq(cursor.drafted_at))
-                        .add(quotes::Column::Id.lt(cursor.id)),
-                ),
+            // The page after `before`: by drafting time, then id, as ordered
+            // below. A quote the caller may not see is no cursor (its place
+            // in the order would tell when it was drafted).
+            let cursor = quotes::Entity::find_by_id(before)
+                .one(&self.db)
+                .await?
+                .filter(|q| check_visible(actor, q).is_ok())
+                .ok_or_else(|| {
+                    Invalid::new("before", "before must be the id of one of your quotes, the last of the page before.")
+                })?;
+            // `drafted_at <= X` first, so the (drafted_at, id) index starts
+            // the scan at the cursor instead of at the newest quote.
+            query = query.filter(quotes::Column::DraftedAt.lte(cursor.drafted_at)).filter(
+                Condition::any()
+                    .add(quotes::Column::DraftedAt.lt(cursor.drafted_at))
+                    .add(quotes::Column::Id.lt(cursor.id)),
             );
         }
         let mut query = query.order_by_desc(quotes::Column::DraftedAt).order_by_desc(quotes::Column::Id);

@@ -62,9 +62,12 @@ struct ListPage {
 /// Quotes on one page of the list.
 const PAGE_SIZE: u64 = 50;
 
-/// The list's state filter from its address: one of the states, or all.
-fn state_filter(query: Option<&str>, name: &str) -> Option<String> {
-    query?.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')).map(str::to_owned)
+/// The list's address: `?state=draft&before=<id>`. Anything it cannot read
+/// (a mistyped or stale link) shows the first page of all quotes.
+#[derive(serde::Deserialize, Default)]
+struct ListQuery {
+    state: Option<String>,
+    before: Option<String>,
 }
 
 /// The gate of a draft quote; `None` for a finalised or cancelled one,
@@ -82,16 +85,21 @@ async fn open_gate(app: &AppState, user: &PageUser, quote: &QuoteView) -> Result
 
 /// My quotes (finance: all), newest drafted first, [`PAGE_SIZE`] at a
 /// time, of one state or all (`?state=draft`, `&before=<id>` for older ones).
-async fn list(State(app): State<AppState>, user: PageUser, uri: axum::http::Uri) -> Result<Response, PageError> {
+async fn list(
+    State(app): State<AppState>,
+    user: PageUser,
+    query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PageError> {
     user.require(QUOTE_ROLES)?;
-    let state = match state_filter(uri.query(), "state").as_deref() {
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let state = match query.state.as_deref() {
         Some("draft") => "draft",
         Some("finalised") => "finalised",
         Some("cancelled") => "cancelled",
         _ => "",
     };
     // An id that names no quote (a stale or edited link) shows the first page.
-    let before = state_filter(uri.query(), "before").and_then(|id| Uuid::parse_str(&id).ok());
+    let before = query.before.and_then(|id| Uuid::parse_str(&id).ok());
     let filter = |before| QuoteFilter {
         state: (!state.is_empty()).then(|| state.to_owned()),
         limit: Some(PAGE_SIZE + 1),
