@@ -452,6 +452,10 @@ async fn the_password_forms_need_their_token_their_role_and_for_ones_own_the_cur
         post(format!("/admin/users/{}/password", ada.id), Some(ada_cookie.clone()), set(&ada_csrf)).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body.contains("account page"), "{body}");
+    let short = vec![("csrf_token", ada_csrf.clone()), ("new_password", "short".to_owned())];
+    let (status, _, body) = post(format!("/admin/users/{}/password", sam.id), Some(ada_cookie.clone()), short).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("No new password for Sam") && body.contains("at least"), "the list says why: {body}");
     let r = admin_api.patch(&format!("/api/v1/users/{}", ada.id), &json!({"password": new})).await;
     assert_eq!((r.status.as_u16(), r.code()), (409, "own_password"), "{}", r.text);
     assert_eq!(admin_api.get("/api/v1/me").await.status, 200, "refused, so Ada's token still works");

@@ -34,6 +34,8 @@ struct UsersPage {
     me: uuid::Uuid,
     /// What the last action did.
     message: Option<String>,
+    /// Why the last action was refused.
+    refused: Option<String>,
     /// The shortest password allowed.
     min_chars: usize,
     users: Vec<UserRow>,
@@ -68,6 +70,7 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
         layout: user.layout("Users"),
         me: user.0.actor.id,
         message: None,
+        refused: None,
         min_chars: Password::MIN_CHARS,
         csrf: user.csrf().to_owned(),
         sales: users.iter().filter(|u| u.can_sign()).cloned().collect(),
@@ -203,8 +206,17 @@ async fn set_password(
             "Change your own password on your account page, where your current one is asked for.",
         ));
     }
-    let password = crate::api::auth::new_password(form.get("new_password"))
-        .map_err(|e| PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "Please check the input", e.message))?;
+    let password = match crate::api::auth::new_password(form.get("new_password")) {
+        Ok(password) => password,
+        Err(e) => {
+            // The list again, saying whose password was not set and why.
+            let mut page = page(&app, &user).await?;
+            let name = page.users.iter().find(|r| r.u.id == id).map(|r| r.u.name.clone());
+            let name = name.ok_or_else(|| PageError::from(StoreError::not_found("user")))?;
+            page.refused = Some(format!("No new password for {name}: {}", e.message));
+            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
     let patch = UserPatch { password: Some(password), ..UserPatch::default() };
     app.store.update_user(&user.0.actor, id, patch).await?;
     let mut response = Redirect::to("/admin/users").into_response();
