@@ -412,3 +412,38 @@ async fn an_admin_reads_the_settings_in_force_and_whether_mail_reaches_anyone() 
     assert_eq!(r.body["mail_sent"], false, "no SMTP server is set: mail is written to files");
     assert!(r.body["mail_written_to"].as_str().is_some_and(|d| d.ends_with("mail-out")), "{}", r.text);
 }
+
+both_backends! {
+    async fn a_login_checked_before_the_password_changed_gets_no_session_or_token(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let client = pricegate_store::ClientInfo { addr: None, user_agent: None };
+        let login = || async {
+            match app.store.attempt_login(&sam.email, PASSWORD, &client).await.expect("a login") {
+                pricegate_store::LoginOutcome::LoggedIn(checked) => checked,
+                other => panic!("Sam logs in: {other:?}"),
+            }
+        };
+        let refused = |e: pricegate_store::StoreError| {
+            assert!(matches!(e, pricegate_store::StoreError::Forbidden { code: "credentials_changed", .. }), "{e:?}")
+        };
+
+        // The password is checked; then an admin sets a new one before the
+        // session or token is written. Neither may be issued on the old one.
+        let checked = login().await;
+        let r = admin.patch(&format!("/api/v1/users/{}", sam.id), &json!({"password": "a much longer passphrase"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        refused(app.store.open_session(&checked).await.expect_err("no session on the old password"));
+        refused(app.store.issue_api_token(checked).await.expect_err("no token on the old password"));
+
+        // Nor for an account deactivated in between.
+        let r = admin.patch(&format!("/api/v1/users/{}", sam.id), &json!({"password": PASSWORD})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let checked = login().await;
+        assert!(app.store.open_session(&checked).await.is_ok(), "unchanged, a session is issued");
+        let r = admin.patch(&format!("/api/v1/users/{}", sam.id), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        refused(app.store.issue_api_token(checked).await.expect_err("no token for a deactivated account"));
+    }
+}

@@ -310,7 +310,10 @@ both_backends! {
         // Not a role but a relation: only the signer finalises.
         assert_error(&rita.post_empty(&finalise).await, 403, "not_signer");
         // The same from the browser: Sam's session posts the publish form.
-        let session = app.store.open_session(sam_user.id).await.expect("a session");
+        let client = pricegate_store::ClientInfo { addr: None, user_agent: None };
+        let login = app.store.attempt_login(&sam_user.email, pricegate_tests::PASSWORD, &client).await.expect("a login");
+        let pricegate_store::LoginOutcome::LoggedIn(checked) = login else { panic!("Sam logs in: {login:?}") };
+        let session = app.store.open_session(&checked).await.expect("a session");
         let page = reqwest::Client::new()
             .post(format!("{}/notices/{notice}/publish", app.base))
             .header("cookie", format!("pricegate_session={}", session.token))

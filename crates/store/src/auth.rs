@@ -7,7 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use pricegate_domain::{Email, Password, Role};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QuerySelect, Statement,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -76,6 +77,38 @@ async fn tokio_blocking<T: Send + 'static>(
 const DECOY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$DbPBlKn8Cbo7b9u3YxzDbuRJPhbKp7OeW5aVx0N0ZkA";
 
+/// A password just checked for a user, and the hash it matched. A session
+/// or an API token is issued on it only while the account's password is
+/// still that one (see [`Store::issue_api_token`]): a login that checked the
+/// old password as the password was changed gets nothing, since the change
+/// ends every session and token in its transaction and the issue waits on
+/// the same row.
+#[derive(Clone)]
+pub struct Checked {
+    pub user: UserView,
+    pub(crate) password_hash: String,
+}
+
+impl std::fmt::Debug for Checked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checked").field("user", &self.user.id).finish_non_exhaustive()
+    }
+}
+
+/// Locks `checked`'s user row in `txn` and refuses (403
+/// `credentials_changed`) if the password is no longer the one checked, or
+/// the account was deactivated meanwhile.
+pub(crate) async fn still_valid(txn: &DatabaseTransaction, checked: &Checked) -> Result<(), StoreError> {
+    let user = users::Entity::find_by_id(checked.user.id).lock_exclusive().one(txn).await?;
+    match user {
+        Some(u) if u.active && u.password_hash == checked.password_hash => Ok(()),
+        _ => Err(StoreError::forbidden(
+            "credentials_changed",
+            "The password of this account changed, or the account was deactivated, as you logged in. Log in again.",
+        )),
+    }
+}
+
 /// A bearer token's hash → its user and the token's expiry (and, on
 /// PostgreSQL, the database clock, saving a round trip).
 pub fn token_user_sql(backend: DbBackend) -> &'static str {
@@ -94,7 +127,7 @@ pub fn token_user_sql(backend: DbBackend) -> &'static str {
 
 impl Store {
     /// Checks an e-mail and password. Failures are audited (without the password).
-    pub(crate) async fn verify_login(&self, email: &str, password: &str) -> Result<Option<UserView>, StoreError> {
+    pub(crate) async fn verify_login(&self, email: &str, password: &str) -> Result<Option<Checked>, StoreError> {
         let user = match Email::parse(email) {
             Ok(email) => users::Entity::find().filter(users::Column::Email.eq(email.as_str())).one(&self.db).await?,
             Err(_) => None,
@@ -102,7 +135,10 @@ impl Store {
         let hash = user.as_ref().map_or(DECOY_HASH.to_owned(), |u| u.password_hash.clone());
         let matches = verify_password(password.to_owned(), hash).await?;
         match user {
-            Some(user) if matches && user.active => Ok(Some(user.into())),
+            Some(user) if matches && user.active => {
+                let password_hash = user.password_hash.clone();
+                Ok(Some(Checked { user: user.into(), password_hash }))
+            }
             user => {
                 let now = db_now(&self.db).await?;
                 let reason = match &user {
@@ -127,20 +163,24 @@ impl Store {
         }
     }
 
-    pub async fn issue_api_token(&self, user: UserView) -> Result<ApiToken, StoreError> {
+    /// A bearer token for a password just checked, if it is still the account's.
+    pub async fn issue_api_token(&self, checked: Checked) -> Result<ApiToken, StoreError> {
         let token = random_token()?;
-        let now = db_now(&self.db).await?;
+        let txn = self.begin_write().await?;
+        still_valid(&txn, &checked).await?;
+        let now = db_now(&txn).await?;
         let expires_at = now + Duration::hours(TOKEN_TTL_HOURS);
         api_tokens::Entity::insert(api_tokens::ActiveModel {
             token_hash: Set(hash_token(&token)),
-            user_id: Set(user.id),
+            user_id: Set(checked.user.id),
             created_at: Set(now),
             expires_at: Set(expires_at),
             revoked_at: Set(None),
         })
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&txn)
         .await?;
-        Ok(ApiToken { token, expires_at, user })
+        txn.commit().await?;
+        Ok(ApiToken { token, expires_at, user: checked.user })
     }
 
     /// The user a bearer token belongs to, if the token is known, unexpired,

@@ -36,7 +36,7 @@ pub mod sql {
     pub use crate::gate::{LOCK_GATE_AND_QUOTE, RECORD_FINALISATION, Reading, later_notices_sql, quote_gate_sql};
     pub use crate::quotes::load_quote_sql;
 }
-pub use auth::{ApiToken, TOKEN_TTL_HOURS};
+pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS};
 pub use db::Store;
 pub use error::StoreError;
 pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_FAILURES};

@@ -16,10 +16,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use crate::auth::hash_token;
+use crate::auth::{Checked, hash_token};
 use crate::db::db_now;
 use crate::entity::login_failures;
-use crate::views::UserView;
 use crate::{ClientInfo, Store, StoreError};
 
 pub const MAX_FAILURES: usize = 5;
@@ -28,7 +27,8 @@ pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// How a login attempt ended.
 #[derive(Debug)]
 pub enum LoginOutcome {
-    LoggedIn(UserView),
+    /// The password matched: a session or token may be issued on it.
+    LoggedIn(Checked),
     /// Wrong e-mail or password, or an inactive account (audited as such).
     Refused,
     /// Too many failures for this e-mail from this address: try again after this long.

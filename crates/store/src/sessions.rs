@@ -7,7 +7,7 @@ use pricegate_domain::Role;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::auth::{hash_token, random_token};
+use crate::auth::{Checked, hash_token, random_token, still_valid};
 use crate::db::db_now;
 use crate::entity::{sessions, users};
 use crate::views::UserView;
@@ -42,20 +42,25 @@ impl std::fmt::Debug for SessionUser {
 }
 
 impl Store {
-    pub async fn open_session(&self, user_id: uuid::Uuid) -> Result<NewSession, StoreError> {
+    /// A browser session for a password just checked, if it is still the
+    /// account's (see [`Checked`]).
+    pub async fn open_session(&self, checked: &Checked) -> Result<NewSession, StoreError> {
         let token = random_token()?;
-        let now = db_now(&self.db).await?;
+        let txn = self.begin_write().await?;
+        still_valid(&txn, checked).await?;
+        let now = db_now(&txn).await?;
         let expires_at = now + Duration::hours(SESSION_TTL_HOURS);
         sessions::Entity::insert(sessions::ActiveModel {
             token_hash: Set(hash_token(&token)),
-            user_id: Set(user_id),
+            user_id: Set(checked.user.id),
             csrf_token: Set(random_token()?),
             created_at: Set(now),
             expires_at: Set(expires_at),
             revoked_at: Set(None),
         })
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&txn)
         .await?;
+        txn.commit().await?;
         Ok(NewSession { token, expires_at })
     }
 

@@ -9,7 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, record};
-use crate::auth::hash_password;
+use crate::auth::{Checked, hash_password};
 use crate::db::db_now;
 use crate::entity::{api_tokens, sessions, users};
 use crate::views::UserView;
@@ -28,7 +28,7 @@ pub struct NewUser {
 pub enum PasswordChange {
     /// The new password is set, and every session and API token the
     /// account had is ended (the caller opens a new one).
-    Changed(UserView),
+    Changed(Checked),
     /// The current password given is not the account's.
     WrongPassword,
     /// Too many wrong passwords for this account from this address lately
@@ -123,7 +123,8 @@ impl Store {
             .into());
         }
         let patch = UserPatch { password: Some(new), ..UserPatch::default() };
-        self.apply_user_patch(actor, actor.id, patch, Some(&checked)).await.map(PasswordChange::Changed)
+        let (user, password_hash) = self.apply_user_patch(actor, actor.id, patch, Some(&checked)).await?;
+        Ok(PasswordChange::Changed(Checked { user, password_hash }))
     }
 
     /// Changes a user's name, role, password or whether they may log in.
@@ -138,19 +139,20 @@ impl Store {
                  or with POST /api/v1/me/password.",
             ));
         }
-        self.apply_user_patch(actor, id, patch, None).await
+        Ok(self.apply_user_patch(actor, id, patch, None).await?.0)
     }
 
     /// [`Store::update_user`]'s change, in one transaction with the user's
     /// row locked; with `checked_hash`, only if the password hash is still
-    /// the one the caller checked a password against.
+    /// the one the caller checked a password against. Also returns the
+    /// password hash the user has now.
     async fn apply_user_patch(
         &self,
         actor: &Actor,
         id: Uuid,
         patch: UserPatch,
         checked_hash: Option<&str>,
-    ) -> Result<UserView, StoreError> {
+    ) -> Result<(UserView, String), StoreError> {
         let password_hash = match &patch.password {
             Some(p) => Some(hash_password(p).await?),
             None => None,
@@ -213,7 +215,8 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        Ok(user.into())
+        let password_hash = user.password_hash.clone();
+        Ok((user.into(), password_hash))
     }
 }
 

@@ -57,12 +57,12 @@ pub async fn issue_token(
     if body.email.len() > 320 || body.password.len() > 1024 {
         return Err(wrong_credentials());
     }
-    let user = match app.store.attempt_login(&body.email, &body.password, &client).await? {
-        LoginOutcome::LoggedIn(user) => user,
+    let checked = match app.store.attempt_login(&body.email, &body.password, &client).await? {
+        LoginOutcome::LoggedIn(checked) => checked,
         LoginOutcome::Refused => return Err(wrong_credentials()),
         LoginOutcome::HeldOff(wait) => return Ok(held_off(wait)),
     };
-    let issued = app.store.issue_api_token(user).await?;
+    let issued = app.store.issue_api_token(checked).await?;
     Ok(Json(TokenResponse { token: issued.token, expires_at: issued.expires_at, user: issued.user }).into_response())
 }
 
@@ -144,12 +144,12 @@ pub async fn change_password(
         return Err(wrong_current_password().into());
     }
     let new = new_password(&body.new_password)?;
-    let user = match app.store.change_own_password(&auth.actor, &body.current_password, new, &client).await? {
-        PasswordChange::Changed(user) => user,
+    let checked = match app.store.change_own_password(&auth.actor, &body.current_password, new, &client).await? {
+        PasswordChange::Changed(checked) => checked,
         PasswordChange::WrongPassword => return Err(wrong_current_password().into()),
         PasswordChange::HeldOff(wait) => return Ok(held_off(wait)),
     };
-    let issued = app.store.issue_api_token(user).await?;
+    let issued = app.store.issue_api_token(checked).await?;
     Ok(Json(TokenResponse { token: issued.token, expires_at: issued.expires_at, user: issued.user }).into_response())
 }
 

@@ -11,8 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pricegate_domain::{Invalid, Password};
-use pricegate_store::{LoginOutcome, PasswordChange};
-use uuid::Uuid;
+use pricegate_store::{Checked, LoginOutcome, PasswordChange};
 
 use super::{
     Anyone, CsrfForm, Layout, LoginForm, PageError, PageUser, SESSION_COOKIE, append_cookie, cookie, local_path, render,
@@ -91,8 +90,8 @@ async fn login(
 ) -> Result<Response, PageError> {
     let email = form.get("email").trim().to_owned();
     let next = form.get("next");
-    let user = match app.store.attempt_login(&email, form.get("password"), &client).await? {
-        LoginOutcome::LoggedIn(user) => user,
+    let checked = match app.store.attempt_login(&email, form.get("password"), &client).await? {
+        LoginOutcome::LoggedIn(checked) => checked,
         LoginOutcome::Refused => {
             let message = "That e-mail and password do not match an active account.".to_owned();
             return login_page(&app, StatusCode::UNAUTHORIZED, email, Some(message), next);
@@ -108,14 +107,15 @@ async fn login(
             return Ok(response);
         }
     };
-    let mut response = start_session(&app, user.id, local_path(next).unwrap_or("/")).await?;
+    let mut response = start_session(&app, &checked, local_path(next).unwrap_or("/")).await?;
     append_cookie(&mut response, &format!("{LOGIN_CSRF_COOKIE}=; Path=/login; Max-Age=0"));
     Ok(response)
 }
 
-/// Opens a session for `user` and sends the browser to `to` with its cookie.
-async fn start_session(app: &AppState, user: Uuid, to: &str) -> Result<Response, PageError> {
-    let session = app.store.open_session(user).await?;
+/// Opens a session on a password just checked and sends the browser to
+/// `to` with its cookie.
+async fn start_session(app: &AppState, checked: &Checked, to: &str) -> Result<Response, PageError> {
+    let session = app.store.open_session(checked).await?;
     let mut response = Redirect::to(to).into_response();
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
@@ -210,7 +210,7 @@ async fn change_password(
         _ => return refusal(StatusCode::UNPROCESSABLE_ENTITY, errors),
     };
     match app.store.change_own_password(&user.0.actor, current, new, &client).await {
-        Ok(PasswordChange::Changed(me)) => start_session(&app, me.id, "/account?changed").await,
+        Ok(PasswordChange::Changed(checked)) => start_session(&app, &checked, "/account?changed").await,
         Ok(PasswordChange::WrongPassword) => refusal(StatusCode::UNPROCESSABLE_ENTITY, vec![wrong_current_password()]),
         Ok(PasswordChange::HeldOff(wait)) => {
             let minutes = wait.as_secs().div_ceil(60).max(1);
