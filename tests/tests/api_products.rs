@@ -204,6 +204,20 @@ both_backends! {
 }
 
 both_backends! {
+    async fn a_file_may_give_prices_as_people_write_them(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let r = import(&finance, "sku,name,unit,currency,unit_price\nP-1,Pump,each,EUR,\"1,250.00\"\nP-2,Hose,roll,JPY,4999\n").await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let products = finance.get("/api/v1/products").await.body;
+        assert_eq!((&products[0]["unit_price_minor"], &products[1]["unit_price_minor"]), (&json!(125_000), &json!(4_999)));
+        let r = import(&finance, "sku,name,unit,currency,unit_price\nP-3,Tap,each,EUR,12.505\n").await;
+        assert_error(&r, 422, "invalid_csv");
+        assert_eq!(error_lines(&r), [2]);
+    }
+}
+
+both_backends! {
     async fn a_file_sent_as_anything_but_csv_is_unsupported_and_imports_nothing(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;

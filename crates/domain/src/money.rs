@@ -240,6 +240,37 @@ impl fmt::Display for Currency {
     }
 }
 
+/// `1390`, `1390.5`, `1,390.50` (or `1 390.50`, `1'390.50`) in a currency
+/// with `digits` minor digits. A separator stands only between groups of
+/// three digits before the point: `1390,50`, a decimal comma, is refused
+/// rather than read as a hundred times the price.
+pub fn parse_amount(raw: &str, digits: u8) -> Option<i64> {
+    let raw = raw.trim();
+    let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
+    let whole = match whole.chars().find(|c| matches!(c, ',' | ' ' | '\'')) {
+        None => whole.to_owned(),
+        Some(separator) => {
+            let groups: Vec<&str> = whole.split(separator).collect();
+            let grouped = (1..=3).contains(&groups[0].len()) && groups[1..].iter().all(|g| g.len() == 3);
+            if !grouped {
+                return None;
+            }
+            groups.concat()
+        }
+    };
+    let whole = whole.as_str();
+    if whole.is_empty()
+        || frac.len() > usize::from(digits)
+        || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let scale = 10i64.checked_pow(u32::from(digits))?;
+    let frac =
+        if digits == 0 { 0 } else { format!("{frac:0<width$}", width = usize::from(digits)).parse::<i64>().ok()? };
+    whole.parse::<i64>().ok()?.checked_mul(scale)?.checked_add(frac)
+}
+
 /// A unit price as stored on a product or a price change.
 pub fn parse_unit_price(field: &str, value: i64) -> Result<MinorUnits, Invalid> {
     if !(0..=MAX_UNIT_PRICE_MINOR).contains(&value) {

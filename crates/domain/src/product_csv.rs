@@ -1,4 +1,6 @@
-//! The price-list CSV: `sku,name,unit,currency,unit_price_minor`, header first.
+//! The price-list CSV: `sku,name,unit,currency,unit_price_minor`, header
+//! first; or with `unit_price` last, the price in the currency's units as
+//! people write it (`1250.00`, `"1,250.00"`), as a spreadsheet exports it.
 //! Parsing is all or nothing; every problem names the line of the file it is
 //! on (the header is line 1) so a person can fix the file in one pass.
 
@@ -6,6 +8,8 @@ use crate::money::parse_unit_price;
 use crate::{Currency, Invalid, Sku, Text};
 
 pub const HEADER: [&str; 5] = ["sku", "name", "unit", "currency", "unit_price_minor"];
+/// The same with the price in the currency's units (`1250.00`).
+pub const DECIMAL_HEADER: [&str; 5] = ["sku", "name", "unit", "currency", "unit_price"];
 /// A price list larger than this is refused rather than half-read.
 pub const MAX_ROWS: usize = 10_000;
 
@@ -42,7 +46,7 @@ pub fn parse_products(input: &[u8]) -> Result<Vec<ProductRow>, Vec<RowError>> {
     let mut records = reader.records();
     let mut errors = Vec::new();
 
-    match records.next() {
+    let header = match records.next() {
         None => {
             return Err(vec![RowError::new(
                 1,
@@ -51,20 +55,25 @@ pub fn parse_products(input: &[u8]) -> Result<Vec<ProductRow>, Vec<RowError>> {
             )]);
         }
         Some(Err(e)) => return Err(vec![RowError::new(1, None, format!("The header cannot be read: {e}."))]),
-        Some(Ok(header)) => {
-            let names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
-            if names != HEADER {
-                return Err(vec![RowError::new(
-                    1,
-                    None,
-                    format!(
-                        "The header must be exactly sku,name,unit,currency,unit_price_minor, not {}.",
-                        names.join(",")
-                    ),
-                )]);
-            }
-        }
-    }
+        Some(Ok(header)) => header,
+    };
+
+    let names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+    let decimal = if names == HEADER {
+        false
+    } else if names == DECIMAL_HEADER {
+        true
+    } else {
+        return Err(vec![RowError::new(
+            1,
+            None,
+            format!(
+                "The header must be exactly sku,name,unit,currency,unit_price_minor (or unit_price, \
+                 the price as 1250.00), not {}.",
+                names.join(",")
+            ),
+        )]);
+    };
 
     let mut rows = Vec::new();
     let mut seen = std::collections::HashMap::<String, u64>::new();
@@ -90,7 +99,7 @@ pub fn parse_products(input: &[u8]) -> Result<Vec<ProductRow>, Vec<RowError>> {
             errors.push(RowError::new(line, None, format!("Expected 5 fields, found {}.", record.len())));
             continue;
         }
-        match parse_row(line, &record) {
+        match parse_row(line, &record, decimal) {
             Ok(row) => {
                 if let Some(first) = seen.insert(row.sku.as_str().to_owned(), line) {
                     errors.push(RowError::new(
@@ -147,22 +156,33 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-fn parse_row(line: u64, record: &csv::StringRecord) -> Result<ProductRow, Invalid> {
+/// One product line; with `decimal`, its price is in the currency's units.
+fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool) -> Result<ProductRow, Invalid> {
     let field = |i: usize| record.get(i).unwrap_or("");
+    let currency = Currency::parse(field(3))?;
     let price_raw = field(4).trim();
-    let price: i64 = price_raw.parse().map_err(|_| {
-        Invalid::new(
-            "unit_price_minor",
-            format!("unit_price_minor must be a whole number of minor units, not {price_raw:?}."),
-        )
-    })?;
+    let price = if decimal {
+        crate::parse_amount(price_raw, currency.minor_digits()).ok_or_else(|| {
+            Invalid::new(
+                "unit_price",
+                format!("unit_price must be a price in {} such as 1250.00, not {price_raw:?}.", currency.code()),
+            )
+        })?
+    } else {
+        price_raw.parse().map_err(|_| {
+            Invalid::new(
+                "unit_price_minor",
+                format!("unit_price_minor must be a whole number of minor units, not {price_raw:?}."),
+            )
+        })?
+    };
     Ok(ProductRow {
         line,
         sku: Sku::parse(field(0))?,
         name: Text::parse("name", field(1), crate::limits::NAME)?,
         unit: Text::parse("unit", field(2), crate::limits::UNIT)?,
-        currency: Currency::parse(field(3))?,
-        unit_price_minor: parse_unit_price("unit_price_minor", price)?,
+        currency,
+        unit_price_minor: parse_unit_price(if decimal { "unit_price" } else { "unit_price_minor" }, price)?,
     })
 }
 
@@ -190,6 +210,22 @@ mod tests {
         assert_eq!(lines, vec![2, 3, 4, 5, 7]);
         assert_eq!(errors[0].field.as_deref(), Some("unit_price_minor"));
         assert_eq!(errors[2].field.as_deref(), Some("currency"));
+    }
+
+    #[test]
+    fn prices_may_be_written_in_the_currencys_units() {
+        let rows = parse_products(
+            b"SKU,Name,Unit,Currency,Unit_Price\nP-1,Pump,each,EUR,\"1,250.00\"\nP-2,Hose,roll,JPY,4999\nP-3,Tap,each,EUR,12.5\n",
+        )
+        .unwrap();
+        let prices: Vec<i64> = rows.iter().map(|r| r.unit_price_minor).collect();
+        assert_eq!(prices, [125_000, 4_999, 1_250]);
+        let errors =
+            parse_products(b"sku,name,unit,currency,unit_price\nP-1,Pump,each,EUR,12.505\nP-2,Hose,roll,EUR,1250,50\n")
+                .unwrap_err();
+        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 3]);
+        assert!(errors[0].message.contains("a price in EUR such as 1250.00"), "{:?}", errors[0]);
+        assert_eq!(errors[0].field.as_deref(), Some("unit_price"));
     }
 
     #[test]

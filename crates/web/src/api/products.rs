@@ -109,7 +109,8 @@ fn is_csv(headers: &HeaderMap) -> bool {
     matches!(content_type_essence(headers).as_str(), "text/csv" | "application/csv" | "text/plain")
 }
 
-/// Import new products from CSV (`sku,name,unit,currency,unit_price_minor`, header first): every row or none.
+/// Import new products from CSV (`sku,name,unit,currency,unit_price_minor`, header first; or
+/// `unit_price` last, the price as `1250.00`): every row or none.
 #[utoipa::path(post, path = "/api/v1/products/import", tag = "products", security(("bearer" = [])),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 201, body = ImportResult), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]

@@ -12,7 +12,9 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use pricegate_domain::{Currency, MAX_UNIT_PRICE_MINOR, Role, Sku, Text, limits, parse_date, parse_unit_price};
+use pricegate_domain::{
+    Currency, MAX_UNIT_PRICE_MINOR, Role, Sku, Text, limits, parse_amount, parse_date, parse_unit_price,
+};
 use pricegate_mail::render_markdown;
 use pricegate_store::views::{NoticeView, ProductView};
 use pricegate_store::{NewNotice, NewPriceChange, NoticePatch, StoreError};
@@ -110,37 +112,6 @@ fn amount_text(currency: &str, minor: i64) -> String {
 async fn new_form(user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     Ok(render(StatusCode::OK, &DraftPage::new(&user)))
-}
-
-/// `1390`, `1390.5`, `1,390.50` (or `1 390.50`, `1'390.50`) in a currency
-/// with `digits` minor digits. A separator stands only between groups of
-/// three digits before the point: `1390,50`, a decimal comma, is refused
-/// rather than read as a hundred times the price.
-pub(super) fn parse_amount(raw: &str, digits: u8) -> Option<i64> {
-    let raw = raw.trim();
-    let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
-    let whole = match whole.chars().find(|c| matches!(c, ',' | ' ' | '\'')) {
-        None => whole.to_owned(),
-        Some(separator) => {
-            let groups: Vec<&str> = whole.split(separator).collect();
-            let grouped = (1..=3).contains(&groups[0].len()) && groups[1..].iter().all(|g| g.len() == 3);
-            if !grouped {
-                return None;
-            }
-            groups.concat()
-        }
-    };
-    let whole = whole.as_str();
-    if whole.is_empty()
-        || frac.len() > usize::from(digits)
-        || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
-    {
-        return None;
-    }
-    let scale = 10i64.checked_pow(u32::from(digits))?;
-    let frac =
-        if digits == 0 { 0 } else { format!("{frac:0<width$}", width = usize::from(digits)).parse::<i64>().ok()? };
-    whole.parse::<i64>().ok()?.checked_mul(scale)?.checked_add(frac)
 }
 
 /// One change per line: `SKU, new unit price, effective date`.

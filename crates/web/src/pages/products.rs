@@ -215,7 +215,7 @@ async fn import(
 fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProduct, Vec<Invalid>> {
     let currency = Currency::parse(&input.currency);
     let price = currency.as_ref().ok().map(|currency| {
-        super::notice_drafts::parse_amount(&input.price, currency.minor_digits())
+        pricegate_domain::parse_amount(&input.price, currency.minor_digits())
             .ok_or_else(|| {
                 Invalid::new(
                     "price",
