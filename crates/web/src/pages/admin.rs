@@ -12,7 +12,7 @@ use pricegate_domain::{Email, Invalid, Password, Role, Text};
 use pricegate_store::views::UserView;
 use pricegate_store::{NewUser, StoreError, UserPatch};
 
-use super::{Admin, CsrfForm, Layout, PageError, PageId, PageUser, append_cookie, cookie, render};
+use super::{Admin, CsrfForm, DoneCookie, Layout, PageError, PageId, PageUser, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -88,18 +88,13 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
     })
 }
 
-/// Says on the next view of the list whose password was just set: a
-/// cookie this server set, so a link cannot make the page claim it.
-const DONE_COOKIE: &str = "pricegate_users_done";
-
-fn done_cookie(value: &str, max_age: u32) -> String {
-    format!("{DONE_COOKIE}={value}; Path=/admin/users; Max-Age={max_age}; HttpOnly; SameSite=Lax")
-}
+/// Says on the next view of the list whose password was just set.
+const DONE: DoneCookie = DoneCookie { name: "pricegate_users_done", page: "/admin/users" };
 
 async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -> Result<Response, PageError> {
     user.require(&[Role::Admin])?;
     let mut page = page(&app, &user).await?;
-    let done = cookie(&headers, DONE_COOKIE);
+    let done = DONE.read(&headers);
     let password_set = done.and_then(|v| v.strip_prefix("password_set.")).and_then(|id| id.parse().ok());
     if let Some(row) = password_set.and_then(|id: uuid::Uuid| page.users.iter().find(|r| r.u.id == id)) {
         page.message = Some(format!(
@@ -110,7 +105,7 @@ async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -
     }
     let mut response = render(StatusCode::OK, &page);
     if done.is_some() {
-        append_cookie(&mut response, &done_cookie("", 0));
+        DONE.clear(&mut response);
     }
     Ok(response)
 }
@@ -219,9 +214,7 @@ async fn set_password(
     };
     let patch = UserPatch { password: Some(password), ..UserPatch::default() };
     app.store.update_user(&user.0.actor, id, patch).await?;
-    let mut response = Redirect::to("/admin/users").into_response();
-    append_cookie(&mut response, &done_cookie(&format!("password_set.{id}"), 60));
-    Ok(response)
+    Ok(DONE.redirect(&format!("password_set.{id}")))
 }
 
 struct MailRow {

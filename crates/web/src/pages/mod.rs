@@ -150,6 +150,38 @@ pub fn append_cookie(response: &mut Response, set_cookie: &str) {
     }
 }
 
+/// What a form just did, told once by the page it leads back to: a
+/// short-lived cookie this server sets on the redirect (so a link cannot
+/// make the page claim it), read and cleared by the page's next view.
+pub struct DoneCookie {
+    pub name: &'static str,
+    /// The page the form leads back to; the cookie is sent to it alone.
+    pub page: &'static str,
+}
+
+impl DoneCookie {
+    fn set_cookie(&self, value: &str, max_age: u32) -> String {
+        format!("{}={value}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Lax", self.name, self.page)
+    }
+
+    /// The redirect to the page, carrying `value` for a minute.
+    pub fn redirect(&self, value: &str) -> Response {
+        let mut response = Redirect::to(self.page).into_response();
+        append_cookie(&mut response, &self.set_cookie(value, 60));
+        response
+    }
+
+    /// What the last form left for this view of the page, if anything.
+    pub fn read<'a>(&self, headers: &'a axum::http::HeaderMap) -> Option<&'a str> {
+        cookie(headers, self.name)
+    }
+
+    /// Clears what [`DoneCookie::read`] found, so it is told once.
+    pub fn clear(&self, response: &mut Response) {
+        append_cookie(response, &self.set_cookie("", 0));
+    }
+}
+
 /// A page of this site to go back to after logging in: a plain path, never
 /// another site's address (`//host`), at most 200 characters.
 pub fn local_path(next: &str) -> Option<&str> {

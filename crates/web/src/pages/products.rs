@@ -7,7 +7,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use pricegate_domain::product_csv::{ProductRow as CsvRow, parse_products};
 use pricegate_domain::{Currency, Invalid, Role, Sku, Text, limits, parse_unit_price};
@@ -15,7 +15,7 @@ use pricegate_store::views::ProductView;
 use pricegate_store::{ProductPatch, StoreError};
 use uuid::Uuid;
 
-use super::{CsrfForm, Finance, Layout, PageError, PageId, PageUser, append_cookie, cookie, money, render};
+use super::{CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, money, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -111,12 +111,7 @@ enum Done {
     Imported(usize),
 }
 
-const DONE_COOKIE: &str = "pricegate_products_done";
-
-/// The `Set-Cookie` value that sets (or, with `max_age` 0, clears) [`DONE_COOKIE`].
-fn done_cookie(value: &str, max_age: u32) -> String {
-    format!("{DONE_COOKIE}={value}; Path=/products; Max-Age={max_age}; HttpOnly; SameSite=Lax")
-}
+const DONE: DoneCookie = DoneCookie { name: "pricegate_products_done", page: "/products" };
 
 impl Done {
     fn cookie_value(&self) -> String {
@@ -148,20 +143,18 @@ impl Done {
 
     /// The redirect to the price list that reports this.
     fn back_to_list(self) -> Response {
-        let mut response = Redirect::to("/products").into_response();
-        append_cookie(&mut response, &done_cookie(&self.cookie_value(), 60));
-        response
+        DONE.redirect(&self.cookie_value())
     }
 }
 
 async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     let mut page = page(&app, &user, String::new()).await?;
-    let done = cookie(&headers, DONE_COOKIE).map(Done::parse);
+    let done = DONE.read(&headers).map(Done::parse);
     page.message = done.as_ref().and_then(|d| d.as_ref()?.sentence(&page.products));
     let mut response = render(StatusCode::OK, &page);
     if done.is_some() {
-        append_cookie(&mut response, &done_cookie("", 0));
+        DONE.clear(&mut response);
     }
     Ok(response)
 }
