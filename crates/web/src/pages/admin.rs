@@ -194,13 +194,6 @@ async fn set_password(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Admin>,
 ) -> Result<Response, PageError> {
-    if id == user.0.actor.id {
-        return Err(PageError::new(
-            StatusCode::CONFLICT,
-            "Not possible here",
-            "Change your own password on your account page, where your current one is asked for.",
-        ));
-    }
     let password = match crate::api::auth::new_password(form.get("new_password")) {
         Ok(password) => password,
         Err(e) => {

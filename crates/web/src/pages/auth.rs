@@ -97,11 +97,7 @@ async fn login(
             return login_page(&app, StatusCode::UNAUTHORIZED, email, Some(message), next);
         }
         LoginOutcome::HeldOff(wait) => {
-            let minutes = wait.as_secs().div_ceil(60).max(1);
-            let message = format!(
-                "Too many failed attempts. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            );
+            let message = format!("Too many failed attempts. {}", try_again_in(wait));
             let mut response = login_page(&app, StatusCode::TOO_MANY_REQUESTS, email, Some(message), next)?;
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
             return Ok(response);
@@ -110,6 +106,12 @@ async fn login(
     let mut response = start_session(&app, &checked, local_path(next).unwrap_or("/")).await?;
     append_cookie(&mut response, &format!("{LOGIN_CSRF_COOKIE}=; Path=/login; Max-Age=0"));
     Ok(response)
+}
+
+/// When a held-off login may try again, in whole minutes: "Try again in 2 minutes."
+fn try_again_in(wait: std::time::Duration) -> String {
+    let minutes = wait.as_secs().div_ceil(60).max(1);
+    format!("Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" })
 }
 
 /// Opens a session on a password just checked and sends the browser to
@@ -213,11 +215,7 @@ async fn change_password(
         Ok(PasswordChange::Changed(checked)) => start_session(&app, &checked, "/account?changed").await,
         Ok(PasswordChange::WrongPassword) => refusal(StatusCode::UNPROCESSABLE_ENTITY, vec![wrong_current_password()]),
         Ok(PasswordChange::HeldOff(wait)) => {
-            let minutes = wait.as_secs().div_ceil(60).max(1);
-            let message = format!(
-                "Too many wrong passwords. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            );
+            let message = format!("Too many wrong passwords. {}", try_again_in(wait));
             refusal(StatusCode::TOO_MANY_REQUESTS, vec![Invalid::new("current_password", message)])
         }
         Err(pricegate_store::StoreError::Invalid(e)) => refusal(StatusCode::UNPROCESSABLE_ENTITY, vec![e]),
