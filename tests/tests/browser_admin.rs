@@ -88,6 +88,7 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         assert!(!fiona.text("#reason-error").await.is_empty(), "a reason is required");
         fiona.fill("#reason", "Agreed with the customer before the rise.").await;
         fiona.submit("#override").await;
+        assert!(fiona.text("#done").await.starts_with("Override recorded"), "{}", fiona.text("#done").await);
         let advice = fiona.text("#superseded-advice").await;
         assert!(
             advice.contains("finance has approved keeping it: the quote can be finalised at these prices"),
@@ -122,6 +123,10 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         ada.fill("#password", PASSWORD).await;
         ada.submit("#create-user").await;
         assert!(ada.text("#users").await.contains("nina@pricegate.test"));
+        assert_eq!(
+            ada.text("#message").await,
+            "Created Nina (nina@pricegate.test, sales). Give them their password in person."
+        );
 
         // Make Nina finance, then deactivate her: she can no longer log in.
         let row = "//tr[td[contains(., 'nina@pricegate.test')]]";
@@ -137,7 +142,9 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
             .await
             .unwrap_or_default();
         assert_eq!(selected, "finance");
+        assert_eq!(ada.text("#message").await, "Saved Nina: finance, active.");
         ada.submit_at(Locator::XPath(&format!("{row}//button[contains(., 'Deactivate')]"))).await;
+        assert_eq!(ada.text("#message").await, "Saved Nina: finance, inactive: they can no longer log in.");
         let nina = ada.client.find(Locator::XPath(row)).await.expect("Nina's row").text().await.unwrap_or_default();
         assert!(nina.contains("Reactivate"), "{nina}");
         ada.screenshot("23-admin-users").await;
@@ -219,6 +226,7 @@ async fn an_admin_hands_the_open_quotes_of_someone_who_left_to_a_colleague() {
         ada.select(&format!("#to-{sara_id}"), &sam_id.to_string()).await;
         ada.submit(&format!("#handover-{sara_id}")).await;
         assert_eq!(ada.path().await, "/admin/users");
+        assert_eq!(ada.text("#message").await, "Sara handed over to Sam: 1 draft they owned and 1 they signed.");
         let cell = ada.client.find(Locator::XPath(&row)).await.expect("Sara's row").text().await.expect("its text");
         assert!(!cell.contains("owns"), "nothing left to hand over: {cell}");
         assert!(!ada.exists(&format!("#handover-{sara_id}")).await);

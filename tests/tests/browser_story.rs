@@ -57,6 +57,8 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         sam.submit("#save-quote").await;
         let quote_path = sam.path().await;
         assert!(quote_path.starts_with("/quotes/"), "after saving: {quote_path}");
+        let drafted = sam.text("#done").await;
+        assert!(drafted.starts_with("Quote drafted") && drafted.contains("Sam"), "told what saving did: {drafted}");
         assert!(sam.text("#gate-ready").await.contains("Ready to finalise"));
         // 12 × 1,250.00 less 10 % + 3 × 49.90 less 5 %: 13,500.00 + 142.22 (rounded by the domain).
         assert!(sam.text("#total").await.contains("EUR"), "total: {}", sam.text("#total").await);
@@ -88,6 +90,8 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         fiona.submit("#publish").await;
         let dashboard_path = fiona.path().await;
         assert!(dashboard_path.ends_with("/dashboard"), "after publishing: {dashboard_path}");
+        let published = fiona.text("#message").await;
+        assert!(published.starts_with("Published") && published.contains("1 salesperson"), "{published}");
         let pending = fiona.text("#pending").await;
         assert!(
             pending.contains("Sam") && pending.contains("Greta Berg"),
@@ -95,7 +99,8 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         );
         assert!(fiona.exists("#chart").await);
         fiona.submit("#remind").await;
-        assert!(fiona.text("#message").await.contains("queued"));
+        assert_eq!(fiona.path().await, dashboard_path, "reminding leads back to the dashboard");
+        assert!(fiona.text("#message").await.starts_with("1 reminder queued."));
         fiona.screenshot("07-finance-dashboard-pending").await;
         fiona.submit("#remind").await;
         let again = fiona.text("#message").await;
@@ -116,6 +121,7 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
 
         // Acknowledge; the notice no longer blocks, but the old price does.
         sam.submit(".acknowledge").await;
+        assert_eq!(sam.text("#done").await, "Acknowledged \u{201c}Pump prices rise\u{201d}.");
         assert!(!sam.exists(".pending-notice").await, "the notice is still pending after acknowledging");
         sam.goto("/quotes").await;
         let listed = sam.text("#quotes").await;
@@ -129,6 +135,7 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
 
         sam.submit("#finalise").await;
         assert_eq!(sam.text("#quote-state").await, "finalised");
+        assert!(sam.text("#done").await.starts_with("Quote finalised"), "{}", sam.text("#done").await);
         let evidence = sam.text("#evidence").await;
         assert!(evidence.contains("Pump prices rise") && evidence.contains("web"), "evidence: {evidence}");
         sam.screenshot("10-finalised-evidence").await;
@@ -139,6 +146,9 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         sam.screenshot("11-notice-inbox").await;
         sam.goto("/quotes").await;
         assert!(sam.text("#quotes").await.contains("finalised"));
+        // What a form did is told once: the quote's page says it no more.
+        sam.goto(&quote_path).await;
+        assert!(!sam.exists("#done").await, "the confirmation is told again");
 
         // Finance sees who acknowledged, when and how, from its inbox: the
         // notice is published there, not unread (finance has nothing to acknowledge).

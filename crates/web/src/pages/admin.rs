@@ -6,11 +6,13 @@ use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use pricegate_domain::{Email, Invalid, Password, Role, Text};
 use pricegate_store::views::UserView;
 use pricegate_store::{NewUser, StoreError, UserPatch};
+
+use uuid::Uuid;
 
 use super::{Admin, CsrfForm, DoneCookie, Layout, PageError, PageId, PageUser, render};
 use crate::AppState;
@@ -88,21 +90,84 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
     })
 }
 
-/// Says on the next view of the list whose password was just set.
+/// What a form on the users page did, told once by the list it leads back
+/// to. It names ids and counts, never text: the list says it from the users
+/// as they are.
+#[derive(Debug, PartialEq)]
+enum Done {
+    Created(Uuid),
+    Updated(Uuid),
+    HandedOver { from: Uuid, to: Uuid, owned: u64, signed: u64 },
+    PasswordSet(Uuid),
+}
+
 const DONE: DoneCookie = DoneCookie { name: "pricegate_users_done", page: "/admin/users" };
+
+impl Done {
+    fn cookie_value(&self) -> String {
+        match self {
+            Done::Created(id) => format!("created.{id}"),
+            Done::Updated(id) => format!("updated.{id}"),
+            Done::HandedOver { from, to, owned, signed } => format!("handed_over.{from}.{to}.{owned}.{signed}"),
+            Done::PasswordSet(id) => format!("password_set.{id}"),
+        }
+    }
+
+    fn parse(value: &str) -> Option<Done> {
+        let mut parts = value.split('.');
+        let kind = parts.next()?;
+        let mut id = || parts.next().and_then(|p| Uuid::parse_str(p).ok());
+        let done = match kind {
+            "created" => Done::Created(id()?),
+            "updated" => Done::Updated(id()?),
+            "password_set" => Done::PasswordSet(id()?),
+            "handed_over" => {
+                let (from, to) = (id()?, id()?);
+                let mut count = || parts.next().and_then(|p| p.parse().ok());
+                Done::HandedOver { from, to, owned: count()?, signed: count()? }
+            }
+            _ => return None,
+        };
+        parts.next().is_none().then_some(done)
+    }
+
+    fn sentence(&self, users: &[UserRow]) -> Option<String> {
+        let user = |id: &Uuid| users.iter().find(|r| r.u.id == *id).map(|r| &r.u);
+        Some(match self {
+            Done::Created(id) => {
+                let u = user(id)?;
+                format!("Created {} ({}, {}). Give them their password in person.", u.name, u.email, u.role)
+            }
+            Done::Updated(id) => {
+                let u = user(id)?;
+                let active = if u.active { "active" } else { "inactive: they can no longer log in" };
+                format!("Saved {}: {}, {active}.", u.name, u.role)
+            }
+            Done::HandedOver { from, to, owned, signed } => format!(
+                "{} handed over to {}: {owned} draft{} they owned and {signed} they signed.",
+                user(from)?.name,
+                user(to)?.name,
+                if *owned == 1 { "" } else { "s" },
+            ),
+            Done::PasswordSet(id) => format!(
+                "New password set for {}. Every session and API token they had has ended. \
+                 Give them the password in person, and ask them to change it on their account page.",
+                user(id)?.name
+            ),
+        })
+    }
+
+    /// The redirect to the list that reports this.
+    fn back_to_list(self) -> Response {
+        DONE.redirect(&self.cookie_value())
+    }
+}
 
 async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -> Result<Response, PageError> {
     user.require(&[Role::Admin])?;
     let mut page = page(&app, &user).await?;
-    let done = DONE.read(&headers);
-    let password_set = done.and_then(|v| v.strip_prefix("password_set.")).and_then(|id| id.parse().ok());
-    if let Some(row) = password_set.and_then(|id: uuid::Uuid| page.users.iter().find(|r| r.u.id == id)) {
-        page.message = Some(format!(
-            "New password set for {}. Every session and API token they had has ended. \
-             Give them the password in person, and ask them to change it on their account page.",
-            row.u.name
-        ));
-    }
+    let done = DONE.read(&headers).map(Done::parse);
+    page.message = done.as_ref().and_then(|d| d.as_ref()?.sentence(&page.users));
     let mut response = render(StatusCode::OK, &page);
     if done.is_some() {
         DONE.clear(&mut response);
@@ -122,7 +187,7 @@ async fn create(
     let errors: Vec<Invalid> = match (name, email, role, password) {
         (Ok(name), Ok(email), Ok(role), Ok(password)) => {
             match app.store.create_user(Some(&user.0.actor), NewUser { name, email, role, password }).await {
-                Ok(_) => return Ok(Redirect::to("/admin/users").into_response()),
+                Ok(created) => return Ok(Done::Created(created.id).back_to_list()),
                 Err(StoreError::Invalid(e)) => vec![e],
                 Err(StoreError::Conflict { message, .. }) => vec![Invalid::new("email", message)],
                 Err(e) => return Err(e.into()),
@@ -168,7 +233,7 @@ async fn update(
             ..UserPatch::default()
         };
     app.store.update_user(&user.0.actor, id, patch).await?;
-    Ok(Redirect::to("/admin/users").into_response())
+    Ok(Done::Updated(id).back_to_list())
 }
 
 /// Hands a person's draft quotes to a salesperson (see
@@ -181,8 +246,8 @@ async fn hand_over(
     let to = uuid::Uuid::parse_str(form.get("to").trim()).map_err(|_| {
         PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "Please check the input", "Choose who takes the quotes over.")
     })?;
-    app.store.hand_over_quotes(&user.0.actor, id, to).await?;
-    Ok(Redirect::to("/admin/users").into_response())
+    let moved = app.store.hand_over_quotes(&user.0.actor, id, to).await?;
+    Ok(Done::HandedOver { from: id, to, owned: moved.owned, signed: moved.signed }.back_to_list())
 }
 
 /// Sets a new password for someone who lost theirs (see
@@ -207,7 +272,7 @@ async fn set_password(
     };
     let patch = UserPatch { password: Some(password), ..UserPatch::default() };
     app.store.update_user(&user.0.actor, id, patch).await?;
-    Ok(DONE.redirect(&format!("password_set.{id}")))
+    Ok(Done::PasswordSet(id).back_to_list())
 }
 
 struct MailRow {
@@ -273,4 +338,34 @@ async fn outbox(State(app): State<AppState>, user: PageUser) -> Result<Response,
         .collect();
     let mail_to_files = app.configuration.mail_to_files.clone();
     Ok(render(StatusCode::OK, &OutboxPage { layout: user.layout("Outbox"), messages, mail_to_files }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_was_done_survives_its_cookie_and_nothing_else_parses() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        for done in [
+            Done::Created(a),
+            Done::Updated(a),
+            Done::PasswordSet(a),
+            Done::HandedOver { from: a, to: b, owned: 3, signed: 0 },
+        ] {
+            assert_eq!(Done::parse(&done.cookie_value()), Some(done));
+        }
+        let junk = [
+            String::new(),
+            "created".into(),
+            "created.not-a-uuid".into(),
+            format!("created.{a}.extra"),
+            format!("handed_over.{a}.{b}.1"),
+            format!("handed_over.{a}.{b}.-1.0"),
+            format!("deleted.{a}"),
+        ];
+        for junk in junk {
+            assert_eq!(Done::parse(&junk), None, "{junk}");
+        }
+    }
 }

@@ -166,7 +166,14 @@ impl DoneCookie {
 
     /// The redirect to the page, carrying `value` for a minute.
     pub fn redirect(&self, value: &str) -> Response {
-        let mut response = Redirect::to(self.page).into_response();
+        self.redirect_to(self.page, value)
+    }
+
+    /// The redirect to `path`, a page under this cookie's, carrying `value`
+    /// for a minute (which names what it is about, as the page checks).
+    pub fn redirect_to(&self, path: &str, value: &str) -> Response {
+        debug_assert!(path.starts_with(self.page));
+        let mut response = Redirect::to(path).into_response();
         append_cookie(&mut response, &self.set_cookie(value, 60));
         response
     }

@@ -5,6 +5,7 @@
 //! `POST /notices/preview`, which renders with the same renderer.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use askama::Template;
 use axum::Router;
@@ -12,12 +13,13 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use chrono::NaiveDate;
 use pricegate_domain::{
     Currency, MAX_UNIT_PRICE_MINOR, Role, Sku, Text, limits, parse_amount, parse_date, parse_unit_price,
 };
 use pricegate_mail::render_markdown;
 use pricegate_store::views::{NoticeView, ProductView};
-use pricegate_store::{NewNotice, NewPriceChange, NoticePatch, StoreError};
+use pricegate_store::{MAX_CHANGES, NewNotice, NewPriceChange, NoticePatch, StoreError};
 use uuid::Uuid;
 
 use super::{ChangeRow, CsrfForm, Finance, FormFields, Layout, PageError, PageId, PageUser, money, render};
@@ -116,39 +118,72 @@ async fn new_form(user: PageUser) -> Result<Response, PageError> {
 
 /// One change per line: `SKU, new unit price, effective date`.
 fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceChange>, String> {
+    let lines: Vec<(usize, &str)> =
+        text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty()).collect();
+    // Too many is said at once, before any line is read: the answer to a
+    // pasted spreadsheet of thousands of rows is this sentence, not a page
+    // of sentences (nor the time to work them out).
+    if lines.len() > MAX_CHANGES {
+        return Err(format!(
+            "There are {} lines; a notice may carry at most {MAX_CHANGES} price changes.",
+            lines.len()
+        ));
+    }
+    let catalogue = Catalogue::new(products);
     // Each change with the line it was read from; every refused line is
     // reported, one sentence per line, not just the first.
-    let mut lines: Vec<(usize, NewPriceChange)> = Vec::new();
+    let mut read: HashMap<(Sku, NaiveDate), usize> = HashMap::new();
+    let mut changes = Vec::new();
     let mut refused: Vec<String> = Vec::new();
-    for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
-        if line.is_empty() {
-            continue;
-        }
-        match parse_change(line, products, &lines) {
-            Ok(change) => lines.push((n, change)),
+    for (n, line) in lines {
+        match parse_change(line, &catalogue).and_then(|change| {
+            match read.entry((change.sku.clone(), change.effective_on)) {
+                Entry::Occupied(first) => Err(format!(
+                    "line {} already changes {} from {}; give one price per product and date.",
+                    first.get(),
+                    change.sku,
+                    change.effective_on
+                )),
+                Entry::Vacant(slot) => {
+                    slot.insert(n);
+                    Ok(change)
+                }
+            }
+        }) {
+            Ok(change) => changes.push(change),
             Err(why) => refused.push(format!("Line {n}: {why}")),
         }
     }
-    if refused.is_empty() { Ok(lines.into_iter().map(|(_, c)| c).collect()) } else { Err(refused.join("\n")) }
+    if refused.is_empty() { Ok(changes) } else { Err(refused.join("\n")) }
 }
 
-/// One line of the changes: `SKU, price, date`; `earlier` are the lines
-/// read before it, with their line numbers.
-fn parse_change(
-    line: &str,
-    products: &[ProductView],
-    earlier: &[(usize, NewPriceChange)],
-) -> Result<NewPriceChange, String> {
+/// The price list by SKU, and by SKU in lower case for the "did you mean" hint.
+struct Catalogue<'a> {
+    exact: HashMap<&'a str, &'a ProductView>,
+    folded: HashMap<String, &'a str>,
+}
+
+impl<'a> Catalogue<'a> {
+    fn new(products: &'a [ProductView]) -> Self {
+        Catalogue {
+            exact: products.iter().map(|p| (p.sku.as_str(), p)).collect(),
+            folded: products.iter().map(|p| (p.sku.to_lowercase(), p.sku.as_str())).collect(),
+        }
+    }
+}
+
+/// One line of the changes: `SKU, price, date`.
+fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, String> {
     let parts: Vec<&str> = line.split(';').flat_map(|p| p.split('\t')).collect();
     let parts: Vec<&str> = if parts.len() == 3 { parts } else { line.splitn(3, ", ").collect() };
     let [sku, price, date] = parts.as_slice() else {
         return Err("write SKU, new unit price, effective date (YYYY-MM-DD).".to_owned());
     };
     let sku = Sku::parse(sku).map_err(|e| e.message)?;
-    let Some(product) = products.iter().find(|p| p.sku == sku.as_str()) else {
+    let Some(product) = catalogue.exact.get(sku.as_str()) else {
         // SKUs match exactly; one that differs only in case is named.
-        return Err(match products.iter().find(|p| p.sku.to_lowercase() == sku.as_str().to_lowercase()) {
-            Some(near) => format!("there is no product with sku {sku}; SKUs match exactly: did you mean {}?", near.sku),
+        return Err(match catalogue.folded.get(&sku.as_str().to_lowercase()) {
+            Some(near) => format!("there is no product with sku {sku}; SKUs match exactly: did you mean {near}?"),
             None => format!("there is no product with sku {sku}."),
         });
     };
@@ -163,11 +198,6 @@ fn parse_change(
     }
     let effective_on =
         parse_date("date", date).map_err(|_| format!("{:?} is not a date written YYYY-MM-DD.", date.trim()))?;
-    if let Some((first, _)) = earlier.iter().find(|(_, c)| c.sku == sku && c.effective_on == effective_on) {
-        return Err(format!(
-            "line {first} already changes {sku} from {effective_on}; give one price per product and date."
-        ));
-    }
     Ok(NewPriceChange { sku, unit_price_minor, effective_on })
 }
 
@@ -378,5 +408,18 @@ mod tests {
         assert!(lines[1].starts_with("Line 4: \"cheap\" is not a price in EUR"), "{refused}");
         assert!(lines[2].starts_with("Line 5: line 2 already changes EU-1"), "{refused}");
         assert!(lines[3].ends_with("did you mean EU-1?"), "a SKU in the wrong case is named: {refused}");
+    }
+
+    #[test]
+    fn more_lines_than_a_notice_may_carry_are_refused_in_one_sentence() {
+        let products = [product("EU-1", "EUR")];
+        let days = |n: usize| (0..n).map(|d| format!("EU-1, 10, {}\n", date(d))).collect::<String>();
+        let refused = parse_changes(&format!("{}\n\n", days(MAX_CHANGES + 1)), &products).unwrap_err();
+        assert_eq!(refused, "There are 501 lines; a notice may carry at most 500 price changes.");
+        assert_eq!(parse_changes(&days(MAX_CHANGES), &products).unwrap().len(), MAX_CHANGES);
+    }
+
+    fn date(days: usize) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2027, 1, 1).unwrap() + chrono::Days::new(days as u64)
     }
 }

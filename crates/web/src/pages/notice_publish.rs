@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use pricegate_domain::Role;
@@ -17,7 +17,7 @@ use pricegate_store::StoreError;
 use uuid::Uuid;
 
 use super::ChangeRow;
-use super::{CsrfForm, Finance, Layout, PageError, PageId, PageUser, money, render, stamp};
+use super::{CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, money, render, stamp};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -141,7 +141,7 @@ async fn publish(
     CsrfForm { user, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
     match app.store.publish_notice(&user.0.actor, id).await {
-        Ok(_) => Ok(Redirect::to(&format!("/notices/{id}/dashboard")).into_response()),
+        Ok(_) => Ok(NoticeDone::Published.back_to_dashboard(id)),
         Err(StoreError::Conflict { code: "change_never_in_force", message }) => {
             confirm_page(&app, &user, id, Some(message)).await
         }
@@ -192,15 +192,82 @@ struct DashboardPage {
     published_at: String,
     acknowledged: Vec<AckRow>,
     pending: Vec<AckRow>,
+    /// Salespeople, acknowledged or not.
+    salespeople: usize,
     message: Option<String>,
     chart: String,
 }
 
-async fn dashboard_page(
-    app: &AppState,
-    user: &PageUser,
-    id: Uuid,
-    message: Option<String>,
+/// What finance just did to a published notice, carried across the redirect
+/// to its dashboard (post, redirect, get: reloading sends nothing again) and
+/// told there once. The cookie names the notice.
+#[derive(Debug, PartialEq)]
+enum NoticeDone {
+    Published,
+    Reminded { queued: usize, left_out: usize },
+}
+
+const NOTICE_DONE: DoneCookie = DoneCookie { name: "pricegate_notice_done", page: "/notices" };
+
+impl NoticeDone {
+    fn cookie_value(&self, notice: Uuid) -> String {
+        match self {
+            NoticeDone::Published => format!("published.{notice}"),
+            NoticeDone::Reminded { queued, left_out } => format!("reminded.{notice}.{queued}.{left_out}"),
+        }
+    }
+
+    /// What the cookie says about `notice`, if it is about that notice.
+    fn parse(value: &str, notice: Uuid) -> Option<NoticeDone> {
+        let mut parts = value.split('.');
+        let kind = parts.next()?;
+        if parts.next().and_then(|p| Uuid::parse_str(p).ok()) != Some(notice) {
+            return None;
+        }
+        let done = match kind {
+            "published" => NoticeDone::Published,
+            "reminded" => {
+                let mut count = || parts.next().and_then(|p| p.parse().ok());
+                NoticeDone::Reminded { queued: count()?, left_out: count()? }
+            }
+            _ => return None,
+        };
+        parts.next().is_none().then_some(done)
+    }
+
+    fn sentence(&self, page: &DashboardPage) -> String {
+        let people = |n: usize| if n == 1 { "1 salesperson".to_owned() } else { format!("{n} salespeople") };
+        match self {
+            NoticeDone::Published => format!(
+                "Published {}. It is queued for e-mail to {}, each with their own acknowledgement link, and every \
+                 open quote drafted before it waits for its signer to acknowledge it.",
+                page.published_at,
+                people(page.salespeople)
+            ),
+            NoticeDone::Reminded { queued, left_out } => {
+                let mut sentence = format!("{queued} reminder{} queued.", if *queued == 1 { "" } else { "s" });
+                if *left_out > 0 {
+                    let were = if *left_out == 1 { "was" } else { "were" };
+                    sentence.push_str(&format!(
+                        " {} {were} left out: mailed about it in the last {AGAIN} minutes.",
+                        people(*left_out)
+                    ));
+                }
+                sentence
+            }
+        }
+    }
+
+    fn back_to_dashboard(self, notice: Uuid) -> Response {
+        NOTICE_DONE.redirect_to(&format!("/notices/{notice}/dashboard"), &self.cookie_value(notice))
+    }
+}
+
+async fn dashboard(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    user: PageUser,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     let n = app.store.get_notice(&user.0.actor, id).await?;
@@ -210,18 +277,19 @@ async fn dashboard_page(
     let mut times: Vec<_> =
         acks.acknowledged.iter().filter(|a| a.user.role == Role::Sales.as_str()).map(|a| a.acknowledged_at).collect();
     times.sort();
-    let people = times.len() + acks.pending.len();
+    let salespeople = times.len() + acks.pending.len();
     let open = app
         .store
         .list_quotes(&user.0.actor, pricegate_store::QuoteFilter { state: Some("draft".into()), ..Default::default() })
         .await?;
-    let page = DashboardPage {
+    let mut page = DashboardPage {
         layout: user.layout(format!("Acknowledgements: {}", n.title)),
         csrf: user.csrf().to_owned(),
         id,
         published_at: n.published_at.map(stamp).unwrap_or_default(),
         title: n.title,
-        chart: chart_points(published, &times, people),
+        chart: chart_points(published, &times, salespeople),
+        salespeople,
         acknowledged: acks
             .acknowledged
             .into_iter()
@@ -250,13 +318,15 @@ async fn dashboard_page(
                 channel: String::new(),
             })
             .collect(),
-        message,
+        message: None,
     };
-    Ok(render(StatusCode::OK, &page))
-}
-
-async fn dashboard(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -> Result<Response, PageError> {
-    dashboard_page(&app, &user, id, None).await
+    let done = NOTICE_DONE.read(&headers).and_then(|v| NoticeDone::parse(v, id));
+    page.message = done.as_ref().map(|d| d.sentence(&page));
+    let mut response = render(StatusCode::OK, &page);
+    if done.is_some() {
+        NOTICE_DONE.clear(&mut response);
+    }
+    Ok(response)
 }
 
 async fn remind(
@@ -265,11 +335,23 @@ async fn remind(
     CsrfForm { user, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
     let reminded = app.store.remind_now(&user.0.actor, id).await?;
-    let mut message = format!("{} reminder{} queued.", reminded.queued, if reminded.queued == 1 { "" } else { "s" });
-    match reminded.recently_reminded {
-        0 => {}
-        1 => message.push_str(&format!(" 1 salesperson was left out: mailed about it in the last {AGAIN} minutes.")),
-        n => message.push_str(&format!(" {n} salespeople were left out: mailed about it in the last {AGAIN} minutes.")),
+    Ok(NoticeDone::Reminded { queued: reminded.queued, left_out: reminded.recently_reminded }.back_to_dashboard(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_was_done_is_told_on_its_own_notice_only() {
+        let (notice, other) = (Uuid::new_v4(), Uuid::new_v4());
+        for done in [NoticeDone::Published, NoticeDone::Reminded { queued: 4, left_out: 1 }] {
+            assert_eq!(NoticeDone::parse(&done.cookie_value(notice), notice), Some(done));
+        }
+        assert_eq!(NoticeDone::parse(&NoticeDone::Published.cookie_value(other), notice), None);
+        for junk in ["", "published", "published.x", "reminded.{n}.1", "reminded.{n}.a.0", "reminded.{n}.1.0.0"] {
+            let junk = junk.replace("{n}", &notice.to_string());
+            assert_eq!(NoticeDone::parse(&junk, notice), None, "{junk}");
+        }
     }
-    dashboard_page(&app, &user, id, Some(message)).await
 }

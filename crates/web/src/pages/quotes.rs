@@ -5,8 +5,8 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use pricegate_domain::Role;
 use pricegate_mail::render_markdown;
@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use super::quote_form::{create_quote, edit_quote_form, new_quote_form, update_quote};
 use super::{
-    CsrfForm, Finance, Layout, PageError, PageId, PageUser, QuoteWork, Sales, money, parse_id, render, signed_money,
-    stamp,
+    CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, QuoteWork, Sales, money, parse_id, render,
+    signed_money, stamp,
 };
 use crate::AppState;
 use crate::extract::Client;
@@ -232,9 +232,83 @@ struct QuotePage {
     evidence: Vec<EvidenceRow>,
     override_reason: String,
     message: Option<String>,
+    /// What the last form did to this quote, told once.
+    done: Option<String>,
     repriced: Option<Repriced>,
     is_finance: bool,
     override_error: Option<String>,
+}
+
+/// What a form did to a quote, carried across the redirect to its page
+/// (post, redirect, get) and told there once. The cookie names the quote, so
+/// another quote's page opened meanwhile says nothing.
+#[derive(Debug, PartialEq)]
+pub(super) enum QuoteDone {
+    Drafted,
+    Saved,
+    Acknowledged(Uuid),
+    Finalised,
+    Overridden,
+}
+
+const QUOTE_DONE: DoneCookie = DoneCookie { name: "pricegate_quote_done", page: "/quotes" };
+
+impl QuoteDone {
+    fn cookie_value(&self, quote: Uuid) -> String {
+        match self {
+            QuoteDone::Drafted => format!("drafted.{quote}"),
+            QuoteDone::Saved => format!("saved.{quote}"),
+            QuoteDone::Acknowledged(notice) => format!("acknowledged.{quote}.{notice}"),
+            QuoteDone::Finalised => format!("finalised.{quote}"),
+            QuoteDone::Overridden => format!("overridden.{quote}"),
+        }
+    }
+
+    /// What the cookie says about `quote`, if it is about that quote.
+    fn parse(value: &str, quote: Uuid) -> Option<QuoteDone> {
+        let mut parts = value.split('.');
+        let kind = parts.next()?;
+        if parts.next().and_then(|p| Uuid::parse_str(p).ok()) != Some(quote) {
+            return None;
+        }
+        let done = match kind {
+            "drafted" => QuoteDone::Drafted,
+            "saved" => QuoteDone::Saved,
+            "acknowledged" => QuoteDone::Acknowledged(Uuid::parse_str(parts.next()?).ok()?),
+            "finalised" => QuoteDone::Finalised,
+            "overridden" => QuoteDone::Overridden,
+            _ => return None,
+        };
+        parts.next().is_none().then_some(done)
+    }
+
+    async fn sentence(&self, app: &AppState, user: &PageUser, page: &QuotePage) -> String {
+        match self {
+            QuoteDone::Drafted => format!(
+                "Quote drafted {}. Every price notice published from now on must be acknowledged by {} before it can be finalised.",
+                page.drafted_at, page.signer
+            ),
+            QuoteDone::Saved => format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at),
+            QuoteDone::Acknowledged(notice) => match app.store.get_notice(&user.0.actor, *notice).await {
+                Ok(n) => format!("Acknowledged \u{201c}{}\u{201d}.", n.title),
+                Err(_) => "Acknowledged.".to_owned(),
+            },
+            QuoteDone::Finalised => {
+                format!(
+                    "Quote finalised {}. The notices its signer acknowledged are kept with it below.",
+                    page.finalised_at
+                )
+            }
+            QuoteDone::Overridden => "Override recorded: the quote may be finalised at its quoted prices, once its \
+                 signer has acknowledged every notice."
+                .to_owned(),
+        }
+    }
+
+    /// The redirect to the quote's page that tells this.
+    pub(super) fn back_to_quote(self, quote: Uuid) -> Response {
+        QUOTE_DONE.redirect_to(&format!("/quotes/{quote}"), &self.cookie_value(quote))
+    }
 }
 
 async fn quote_page(
@@ -361,17 +435,31 @@ async fn quote_page(
             None => String::new(),
         },
         message,
+        done: None,
         repriced,
         is_finance: user.0.actor.role == Role::Finance,
         override_error: None,
     })
 }
 
-async fn show(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -> Result<Response, PageError> {
+async fn show(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    user: PageUser,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     user.require(QUOTE_ROLES)?;
     let quote = app.store.get_quote(&user.0.actor, id).await?;
-    let page = quote_page(&app, &user, quote, None, None, None).await?;
-    Ok(render(StatusCode::OK, &page))
+    let mut page = quote_page(&app, &user, quote, None, None, None).await?;
+    let done = QUOTE_DONE.read(&headers).and_then(|v| QuoteDone::parse(v, id));
+    if let Some(done) = &done {
+        page.done = Some(done.sentence(&app, &user, &page).await);
+    }
+    let mut response = render(StatusCode::OK, &page);
+    if done.is_some() {
+        QUOTE_DONE.clear(&mut response);
+    }
+    Ok(response)
 }
 
 async fn acknowledge(
@@ -382,7 +470,7 @@ async fn acknowledge(
 ) -> Result<Response, PageError> {
     let notice = parse_id(form.get("notice_id"))?;
     app.store.acknowledge_notice_as(&user.0.actor, notice, Channel::Web, client).await?;
-    Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
+    Ok(QuoteDone::Acknowledged(notice).back_to_quote(id))
 }
 
 async fn finalise(
@@ -391,7 +479,7 @@ async fn finalise(
     CsrfForm { user, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
     match app.store.finalise_quote(&user.0.actor, id).await {
-        Ok(_) => Ok(Redirect::to(&format!("/quotes/{id}")).into_response()),
+        Ok(_) => Ok(QuoteDone::Finalised.back_to_quote(id)),
         Err(StoreError::PendingAcknowledgements(gate)) => {
             let message = format!("Not finalised. {}", crate::error::pending_sentence(gate.pending.len()));
             let quote = app.store.get_quote(&user.0.actor, id).await?;
@@ -434,13 +522,38 @@ async fn override_prices(
     match pricegate_domain::Text::parse_multiline("reason", form.get("reason"), pricegate_domain::limits::REASON) {
         Ok(reason) => {
             app.store.override_prices(&user.0.actor, id, reason).await?;
-            Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
+            Ok(QuoteDone::Overridden.back_to_quote(id))
         }
         Err(e) => {
             let quote = app.store.get_quote(&user.0.actor, id).await?;
             let mut page = quote_page(&app, &user, quote, None, None, None).await?;
             page.override_error = Some(e.message);
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_was_done_is_told_on_its_own_quote_only() {
+        let (quote, other, notice) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let all = [
+            QuoteDone::Drafted,
+            QuoteDone::Saved,
+            QuoteDone::Acknowledged(notice),
+            QuoteDone::Finalised,
+            QuoteDone::Overridden,
+        ];
+        for done in all {
+            assert_eq!(QuoteDone::parse(&done.cookie_value(quote), quote), Some(done));
+        }
+        assert_eq!(QuoteDone::parse(&QuoteDone::Finalised.cookie_value(other), quote), None);
+        for junk in ["", "finalised", "finalised.x", "acknowledged.{q}", "acknowledged.{q}.x", "finalised.{q}.{q}"] {
+            let junk = junk.replace("{q}", &quote.to_string());
+            assert_eq!(QuoteDone::parse(&junk, quote), None, "{junk}");
         }
     }
 }

@@ -11,12 +11,13 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use pricegate_domain::{Currency, Invalid, Role};
 use pricegate_store::views::{ProductView, QuoteView, UserView};
 use pricegate_store::{NewQuote, QuotePatch, StoreError};
 use uuid::Uuid;
 
+use super::quotes::QuoteDone;
 use super::{CsrfForm, FormFields, Layout, PageError, PageId, PageUser, Sales, money, render};
 use crate::AppState;
 
@@ -256,7 +257,7 @@ pub async fn create_quote(
             });
             match new {
                 Ok(new) => match app.store.create_quote(&user.0.actor, new).await {
-                    Ok(quote) => return Ok(Redirect::to(&format!("/quotes/{}", quote.id)).into_response()),
+                    Ok(quote) => return Ok(QuoteDone::Drafted.back_to_quote(quote.id)),
                     Err(e) => form_invalid(e, &input.row_of_line)?,
                 },
                 Err(e) => vec![e],
@@ -322,7 +323,7 @@ pub async fn update_quote(
                 lines: Some(input.lines),
             };
             match app.store.update_quote(&user.0.actor, id, patch).await {
-                Ok(_) => return Ok(Redirect::to(&format!("/quotes/{id}")).into_response()),
+                Ok(_) => return Ok(QuoteDone::Saved.back_to_quote(id)),
                 Err(e) => form_invalid(e, &input.row_of_line)?,
             }
         }
