@@ -13,7 +13,8 @@ both_backends! {
     async fn malformed_json_is_a_400_and_the_wrong_shape_a_422(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
-        for body in ["{\"title\": ", "not json", "", "{\"title\":\"a\",}"] {
+        // Broken after a field of the wrong shape too: the body is not JSON.
+        for body in ["{\"title\": ", "not json", "", "{\"title\":\"a\",}", "{\"tilte\":", "{} x", "{\"title\": 5} x"] {
             let r = send_raw(&finance, Method::POST, "/api/v1/notices", JSON, body).await;
             assert_error(&r, 400, "malformed_json");
         }
@@ -150,6 +151,15 @@ both_backends! {
         }
         let r = finance.get("/api/v1/quotes?colour=red").await;
         assert_error(&r, 400, "invalid_query");
+        // A NUL would be PostgreSQL's error; it is the caller's, named as such.
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        for path in ["/api/v1/audit?action=%00", "/api/v1/audit?action=quote%00", "/api/v1/outbox?state=%00"] {
+            assert_error(&admin.get(path).await, 400, "invalid_query");
+        }
+        // Lists that take no parameters say so, rather than answer as if heard.
+        for path in ["/api/v1/products?limit=5", "/api/v1/notices?before=x", "/api/v1/products?sku=PUMP-1"] {
+            assert_error(&finance.get(path).await, 400, "invalid_query");
+        }
 
         // A browser gets pages: an unknown address is a page saying so, and a
         // form's address opened (reloaded, bookmarked) leads to its page.

@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use pricegate_domain::Role;
 use pricegate_store::views::UserView;
 use pricegate_store::{Actor, ClientInfo};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::{AppError, AppState};
 
@@ -26,6 +26,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
         match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            // The deserialiser stops at the first field of the wrong shape, before
+            // it reaches broken syntax further on (`{"emial":`, `{} x`): a body that
+            // is not JSON at all is the 400 first.
+            Err(JsonRejection::JsonDataError(_)) if serde_json::from_slice::<IgnoredAny>(&bytes).is_err() => {
+                let e = serde_json::from_slice::<IgnoredAny>(&bytes).err().map(|e| e.to_string()).unwrap_or_default();
+                Err(malformed(&e))
+            }
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
@@ -85,11 +92,7 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             "unsupported_media_type",
             "Send the body as JSON with the header Content-Type: application/json.",
         ),
-        JsonRejection::JsonSyntaxError(e) => AppError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("The body is not valid JSON: {}.", e.body_text()),
-        ),
+        JsonRejection::JsonSyntaxError(e) => malformed(&e.body_text()),
         JsonRejection::JsonDataError(e) => {
             let text = plain_words(&e.body_text());
             let refused = AppError::new(
@@ -109,6 +112,10 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             format!("The body cannot be read: {}.", other.body_text()),
         ),
     }
+}
+
+fn malformed(why: &str) -> AppError {
+    AppError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("The body is not valid JSON: {why}."))
 }
 
 /// The field a body's shape error is about, as the API names fields
@@ -220,6 +227,14 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_some_and(escapes_a_control_character) {
+            // A NUL reaching PostgreSQL is its error, not the caller's answer.
+            return Err(AppError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "The query string is invalid: it holds a control character (such as %00).",
+            ));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| ApiQuery(q.0)).map_err(
             |e: QueryRejection| {
                 AppError::new(
@@ -230,6 +245,24 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
             },
         )
     }
+}
+
+/// The query of a list that takes no parameters: any is refused, so that a
+/// client asking for `?limit=10` is told, rather than given every row.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParameters {}
+
+/// Whether a query string percent-encodes a control character (`%00`–`%1F`,
+/// `%7F`). Unencoded ones never get this far: the HTTP parser refuses them.
+fn escapes_a_control_character(query: &str) -> bool {
+    query.as_bytes().windows(3).any(|w| {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (w[0], hex(w[1]), hex(w[2])) {
+            (b'%', Some(high), Some(low)) => high * 16 + low < 0x20 || high * 16 + low == 0x7f,
+            _ => false,
+        }
+    })
 }
 
 /// The caller, authenticated by `Authorization: Bearer <token>`.
@@ -344,7 +377,17 @@ impl FromRequestParts<AppState> for Client {
 
 #[cfg(test)]
 mod tests {
-    use super::{field_of, plain_words};
+    use super::{escapes_a_control_character, field_of, plain_words};
+
+    #[test]
+    fn an_escaped_control_character_is_found_and_nothing_else() {
+        for q in ["action=%00", "action=a%00b", "a=%1f", "a=%7F", "a=%0a"] {
+            assert!(escapes_a_control_character(q), "{q}");
+        }
+        for q in ["action=quote.finalised", "a=%20b", "a=%C3%A9", "a=%", "a=%0", "a=%zz", "a=100%25"] {
+            assert!(!escapes_a_control_character(q), "{q}");
+        }
+    }
 
     #[test]
     fn a_shape_error_names_its_field_as_the_api_spells_it() {

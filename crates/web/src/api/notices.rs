@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::extract::{ApiJson, ApiPath, AuthUser, Client, FinanceUser};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Client, FinanceUser, NoParameters};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -116,7 +116,11 @@ pub async fn publish_notice(
 /// Published notices, newest first (finance also sees drafts).
 #[utoipa::path(get, path = "/api/v1/notices", tag = "notices", security(("bearer" = [])),
     responses((status = 200, body = Vec<NoticeView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn list_notices(State(app): State<AppState>, auth: AuthUser) -> Result<Json<Vec<NoticeView>>, AppError> {
+pub async fn list_notices(
+    State(app): State<AppState>,
+    auth: AuthUser,
+    _: ApiQuery<NoParameters>,
+) -> Result<Json<Vec<NoticeView>>, AppError> {
     Ok(Json(app.store.list_notices(&auth.actor).await?))
 }
 

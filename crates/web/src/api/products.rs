@@ -12,7 +12,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::extract::{ApiJson, ApiPath, AuthUser, FinanceUser, content_type_essence, read_body};
+use crate::extract::{
+    ApiJson, ApiPath, ApiQuery, AuthUser, FinanceUser, NoParameters, content_type_essence, read_body,
+};
 use crate::{AppError, AppState, ErrorBody};
 
 /// A price-list CSV larger than this is refused with 413.
@@ -85,7 +87,11 @@ pub async fn update_product(
 /// The price list, with the price in force today.
 #[utoipa::path(get, path = "/api/v1/products", tag = "products", security(("bearer" = [])),
     responses((status = 200, body = Vec<ProductView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn list_products(State(app): State<AppState>, _user: AuthUser) -> Result<Json<Vec<ProductView>>, AppError> {
+pub async fn list_products(
+    State(app): State<AppState>,
+    _user: AuthUser,
+    _: ApiQuery<NoParameters>,
+) -> Result<Json<Vec<ProductView>>, AppError> {
     Ok(Json(app.store.list_products().await?))
 }
 

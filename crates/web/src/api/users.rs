@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::extract::{AdminUser, ApiJson, ApiPath, StaffUser};
+use crate::extract::{AdminUser, ApiJson, ApiPath, ApiQuery, NoParameters, StaffUser};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -57,7 +57,11 @@ pub async fn create_user(
 /// List users.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = Vec<UserView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn list_users(State(app): State<AppState>, _staff: StaffUser) -> Result<Json<Vec<UserView>>, AppError> {
+pub async fn list_users(
+    State(app): State<AppState>,
+    _staff: StaffUser,
+    _: ApiQuery<NoParameters>,
+) -> Result<Json<Vec<UserView>>, AppError> {
     Ok(Json(app.store.list_users().await?))
 }
 
