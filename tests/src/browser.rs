@@ -333,9 +333,14 @@ impl Page {
                     }
                     problems.push('the page is ' + document.documentElement.scrollWidth + ' px wide in a ' + width + ' px window: ' + wide.slice(0, 5).join(', '));
                 }
+                // Fields, like buttons, must not sound the same to a screen reader.
+                const heard = new Set();
                 for (const field of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
                     const named = (field.labels && field.labels.length > 0) || field.getAttribute('aria-label');
                     if (!named) problems.push('the field ' + (field.id || field.name) + ' has no label');
+                    const said = (field.getAttribute('aria-label') || (field.labels && field.labels[0] ? field.labels[0].textContent : '')).trim();
+                    if (said && heard.has(said)) problems.push('two fields are both labelled "' + said + '"');
+                    heard.add(said);
                     if (field.tabIndex < 0) problems.push('the field ' + (field.id || field.name) + ' is out of the tab order');
                 }
                 for (const control of document.querySelectorAll('a[href], button')) {

@@ -14,7 +14,7 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
     let (_, admin) = app.user(Role::Admin, "Ada").await;
-    let (sales_api, _) = app.user(Role::Sales, "Sam").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
     let base = app.base.clone();
 
     with_browsers(2, move |browsers| async move {
@@ -95,6 +95,13 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
             "{advice}"
         );
         assert!(!fiona.exists("#override").await);
+        // The owner, editing it, is told what would end the approval (the
+        // second browser is Sam's for a moment, Ada's below).
+        ada.log_in(&sales.email, PASSWORD).await;
+        ada.goto(&format!("/quotes/{quote}/edit")).await;
+        let note = ada.text("#approval-note").await;
+        assert!(note.contains("old prices of PUMP-100 × 2") && note.contains("ends that approval"), "{note}");
+        ada.submit("#logout").await;
         let r = sales_api.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await;
         assert_eq!(r.status, 200, "{}", r.text);
         fiona.goto(&format!("/quotes/{quote}")).await;
@@ -222,7 +229,7 @@ async fn an_admin_hands_the_open_quotes_of_someone_who_left_to_a_colleague() {
         ada.goto("/admin/users").await;
         let row = format!("//tr[td[contains(., '{}')]]", sara.email);
         let cell = ada.client.find(Locator::XPath(&row)).await.expect("Sara's row").text().await.expect("its text");
-        assert!(cell.contains("owns 1, signs 1") && cell.contains("can no longer sign or edit them"), "{cell}");
+        assert!(cell.contains("owns 1, signs 1") && cell.contains("can no longer sign or edit these drafts"), "{cell}");
         ada.select(&format!("#to-{sara_id}"), &sam_id.to_string()).await;
         ada.submit(&format!("#handover-{sara_id}")).await;
         assert_eq!(ada.path().await, "/admin/users");

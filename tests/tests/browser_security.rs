@@ -295,6 +295,15 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     assert_eq!(finance_api.get(&format!("/api/v1/notices/{notice}")).await.body["title"], "Pump prices");
     let products = finance_api.get("/api/v1/products").await.body;
     assert_eq!(products[0]["name"], "Product PUMP-100");
+    // Its own role, its own token, two empty fields: both named at once, in words.
+    let empty: &[(&str, &str)] = &[("name", " "), ("unit", ""), ("csrf_token", &fiona_csrf)];
+    let (status, _, body) = post_form(&http, format!("{base}/products/{product}/edit"), &fiona, empty).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.contains("id=\"name-error\">The name must not be empty.") && body.contains("id=\"unit-error\">The unit must not be empty."),
+        "{body}"
+    );
+    assert_eq!(finance_api.get("/api/v1/products").await.body[0]["unit"], products[0]["unit"], "nothing saved");
 
     // The signer of someone else's draft may read it, not edit or cancel it.
     let (_, sue) = app.user(Role::Sales, "Sue").await;
@@ -456,6 +465,24 @@ async fn the_password_forms_need_their_token_their_role_and_for_ones_own_the_cur
     let (status, _, body) = post(format!("/admin/users/{}/password", sam.id), Some(ada_cookie.clone()), short).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.contains("No new password for Sam") && body.contains("at least"), "the list says why: {body}");
+    // So does any refused change, in the page's words, and it changes nothing.
+    let bad = vec![("csrf_token", ada_csrf.clone()), ("role", "boss".to_owned()), ("active", "maybe".to_owned())];
+    let (status, _, body) = post(format!("/admin/users/{}", sam.id), Some(ada_cookie.clone()), bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.contains("No change for Sam: The role must be one of sales, finance or admin.")
+            && body.contains("maybe&#34; is neither active nor inactive."),
+        "{body}"
+    );
+    let to_ada = vec![("csrf_token", ada_csrf.clone()), ("to", ada.id.to_string())];
+    let (status, _, body) = post(format!("/admin/users/{}/handover", sam.id), Some(ada_cookie.clone()), to_ada).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.contains("No hand-over for Sam: Whoever takes the quotes over must be an active salesperson."),
+        "{body}"
+    );
+    let me = sales_api.get("/api/v1/me").await;
+    assert_eq!((me.body["role"].as_str(), me.body["active"].as_bool()), (Some("sales"), Some(true)), "{}", me.text);
     let r = admin_api.patch(&format!("/api/v1/users/{}", ada.id), &json!({"password": new})).await;
     assert_eq!((r.status.as_u16(), r.code()), (409, "own_password"), "{}", r.text);
     assert_eq!(admin_api.get("/api/v1/me").await.status, 200, "refused, so Ada's token still works");

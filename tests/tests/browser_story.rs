@@ -100,7 +100,9 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         assert!(fiona.exists("#chart").await);
         fiona.submit("#remind").await;
         assert_eq!(fiona.path().await, dashboard_path, "reminding leads back to the dashboard");
-        assert!(fiona.text("#message").await.starts_with("1 reminder queued."));
+        // One reminder, or none if the publication's e-mail was queued first.
+        let reminded = fiona.text("#message").await;
+        assert!(reminded.starts_with("1 reminder queued.") || reminded.contains("left out"), "{reminded}");
         fiona.screenshot("07-finance-dashboard-pending").await;
         fiona.submit("#remind").await;
         let again = fiona.text("#message").await;

@@ -151,6 +151,14 @@ both_backends! {
         let (status, body) = page(reqwest::Method::POST, &link).await;
         assert_eq!(status, 409, "{body}");
         assert!(body.contains("already been used"), "{body}");
+        let at = acks["acknowledged"][0]["acknowledged_at"].as_str().unwrap_or_default().to_owned();
+        let (day, time) = (&at[..10], &at[11..19]);
+        assert!(
+            body.contains(&format!("It recorded your acknowledgement at {day} {time} UTC"))
+                && body.contains("Nothing new was recorded")
+                && body.contains("href=\"/quotes\""),
+            "a used link says when it acknowledged, and leads on: {body}"
+        );
 
         // Every row is sent, once; admins see the outbox. The worker marks a
         // batch sent after its last message was accepted, so the sink can
@@ -306,8 +314,13 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
     with_browsers(1, move |browsers| async move {
         let page = Page::new(browsers[0].clone(), &base);
         let path = link.strip_prefix(&base).expect("the link points at this server").to_owned();
+        // Opened from a phone's mail app, most often: it fits one.
+        page.client.set_window_size(390, 844).await.expect("a phone-sized window");
         page.goto(&path).await;
         assert!(page.text("h1").await.contains("Pumps up 10%"));
+        let problems = page.usability_problems().await;
+        assert!(problems.is_empty(), "the link's page at 390 px:\n{}", problems.join("\n"));
+        page.screenshot("50-ack-link-phone").await;
         page.submit("button[type=submit]").await;
         let done = page.text("h1").await;
         assert!(done.contains("Thank you"), "after pressing the button: {done}; {}", page.body().await);

@@ -215,6 +215,12 @@ impl Currency {
         format!("{sign}{grouped}{fraction} {}", self.code())
     }
 
+    /// A price to show how one is written in this currency: `1250.00` EUR,
+    /// `1250` JPY, `1250.000` KWD.
+    pub fn example(&self) -> String {
+        self.decimal(1250 * 10i64.pow(u32::from(self.minor_digits)))
+    }
+
     /// An amount as a form field holds it: `1234.56`, no grouping, no code.
     pub fn decimal(&self, minor: MinorUnits) -> String {
         let (sign, whole, fraction) = self.parts(minor);
@@ -288,6 +294,15 @@ mod tests {
         assert_eq!(Currency::parse("eur").unwrap().code(), "EUR");
         assert!(Currency::parse("EURO").is_err());
         assert!(Currency::parse("ABC").is_err());
+    }
+
+    #[test]
+    fn the_example_price_is_written_in_the_currency_s_own_digits() {
+        let example = |code| Currency::parse(code).unwrap().example();
+        assert_eq!(
+            (example("EUR"), example("JPY"), example("KWD")),
+            ("1250.00".into(), "1250".into(), "1250.000".into())
+        );
     }
 
     #[test]

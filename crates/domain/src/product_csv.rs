@@ -165,7 +165,11 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool) -> Result<Pro
         crate::parse_amount(price_raw, currency.minor_digits()).ok_or_else(|| {
             Invalid::new(
                 "unit_price",
-                format!("unit_price must be a price in {} such as 1250.00, not {price_raw:?}.", currency.code()),
+                format!(
+                    "unit_price must be a price in {} such as {}, not {price_raw:?}.",
+                    currency.code(),
+                    currency.example()
+                ),
             )
         })?
     } else {
@@ -226,6 +230,12 @@ mod tests {
         assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 3]);
         assert!(errors[0].message.contains("a price in EUR such as 1250.00"), "{:?}", errors[0]);
         assert_eq!(errors[0].field.as_deref(), Some("unit_price"));
+        let errors = parse_products(b"sku,name,unit,currency,unit_price\nP-1,Pump,each,JPY,1250.50\n").unwrap_err();
+        assert!(
+            errors[0].message.contains("a price in JPY such as 1250,"),
+            "no minor units in the example: {:?}",
+            errors[0]
+        );
     }
 
     #[test]

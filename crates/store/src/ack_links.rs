@@ -22,8 +22,10 @@ pub enum AckLinkError {
     Unknown,
     #[error("the acknowledgement link has expired")]
     Expired,
+    /// The link was used; it acknowledged the notice then (`acknowledged_at`,
+    /// unless that acknowledgement is gone since: the account was removed).
     #[error("the acknowledgement link has been used")]
-    Used,
+    Used { acknowledged_at: Option<DateTime<Utc>> },
     /// The link's person can no longer log in: their account was deactivated.
     #[error("the acknowledgement link's account is deactivated")]
     AccountInactive,
@@ -62,14 +64,14 @@ async fn check(
     now: DateTime<Utc>,
 ) -> Result<(ack_tokens::Model, AckLinkView), AckLinkError> {
     let row = row.ok_or(AckLinkError::Unknown)?;
-    if row.used_at.is_some() {
-        return Err(AckLinkError::Used);
-    }
     let ack = acknowledgements::Entity::find()
         .filter(acknowledgements::Column::NoticeId.eq(row.notice_id))
         .filter(acknowledgements::Column::UserId.eq(row.user_id))
         .one(conn)
         .await?;
+    if row.used_at.is_some() {
+        return Err(AckLinkError::Used { acknowledged_at: ack.map(|a| a.acknowledged_at) });
+    }
     if let Some(ack) = ack {
         return Err(AckLinkError::AlreadyAcknowledged { acknowledged_at: ack.acknowledged_at });
     }
@@ -134,7 +136,7 @@ impl Store {
         let code = match error {
             AckLinkError::Unknown => return Ok(()),
             AckLinkError::Expired => "expired_link",
-            AckLinkError::Used => "used_link",
+            AckLinkError::Used { .. } => "used_link",
             AckLinkError::AccountInactive => "inactive_account",
             AckLinkError::AlreadyAcknowledged { .. } => "already_acknowledged",
             AckLinkError::Store(e) => match refusal_code(e) {
@@ -169,7 +171,7 @@ impl Store {
         if used != 1 {
             // Someone used it between our read and our write (SQLite cannot
             // lock the row): dropping the transaction rolls the ack back.
-            return Err(AckLinkError::Used);
+            return Err(AckLinkError::Used { acknowledged_at: None });
         }
         txn.commit().await?;
         Ok((view, ack))

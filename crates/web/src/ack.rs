@@ -63,6 +63,8 @@ struct DonePage {
 struct RefusedPage {
     heading: &'static str,
     message: String,
+    /// Whether the notice stands acknowledged (nothing *new* was recorded).
+    acknowledged: bool,
 }
 
 fn page(status: StatusCode, rendered: Result<String, askama::Error>) -> Response {
@@ -80,7 +82,12 @@ fn page(status: StatusCode, rendered: Result<String, askama::Error>) -> Response
 }
 
 fn refused(status: StatusCode, heading: &'static str, message: impl Into<String>) -> Response {
-    page(status, RefusedPage { heading, message: message.into() }.render())
+    page(status, RefusedPage { heading, message: message.into(), acknowledged: false }.render())
+}
+
+/// The page of a link whose notice stands acknowledged.
+fn acknowledged_before(heading: &'static str, message: String) -> Response {
+    page(StatusCode::CONFLICT, RefusedPage { heading, message, acknowledged: true }.render())
 }
 
 fn refusal(e: AckLinkError) -> Response {
@@ -100,13 +107,16 @@ fn refusal(e: AckLinkError) -> Response {
             "This account is no longer active",
             "The link belongs to an account that has been deactivated, so it acknowledges nothing. If that is a mistake, ask an administrator.",
         ),
-        AckLinkError::Used => refused(
+        AckLinkError::Used { acknowledged_at: Some(at) } => acknowledged_before(
+            "This link has already been used",
+            format!("It recorded your acknowledgement at {}. Each acknowledgement link works once.", stamp(at)),
+        ),
+        AckLinkError::Used { acknowledged_at: None } => refused(
             StatusCode::CONFLICT,
             "This link has already been used",
             "Each acknowledgement link works once, and this one already has.",
         ),
-        AckLinkError::AlreadyAcknowledged { acknowledged_at } => refused(
-            StatusCode::CONFLICT,
+        AckLinkError::AlreadyAcknowledged { acknowledged_at } => acknowledged_before(
             "Already acknowledged",
             format!("You already acknowledged this notice at {}.", stamp(acknowledged_at)),
         ),

@@ -76,7 +76,7 @@ async fn check_signer(conn: &impl ConnectionTrait, signer_id: Uuid, field: &str)
     let signer = users::Entity::find_by_id(signer_id).one(conn).await?;
     match signer {
         Some(u) if u.active && u.role == Role::Sales.as_str() => Ok(()),
-        _ => Err(Invalid::new(field, format!("{field} must be the id of an active salesperson."))
+        _ => Err(Invalid::new(field, format!("{field} must be an active salesperson."))
             .with_code("invalid_signer")
             .into()),
     }

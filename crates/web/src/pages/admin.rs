@@ -14,7 +14,7 @@ use pricegate_store::{NewUser, StoreError, UserPatch};
 
 use uuid::Uuid;
 
-use super::{Admin, CsrfForm, DoneCookie, Layout, PageError, PageId, PageUser, render};
+use super::{Admin, CsrfForm, DoneCookie, Layout, PageError, PageId, PageUser, in_words, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -175,6 +175,10 @@ async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -
     Ok(response)
 }
 
+/// Domain messages name the field as the API spells it; the page says it in words.
+const LABELS: &[(&str, &str)] =
+    &[("name", "The name"), ("email", "The e-mail"), ("role", "The role"), ("password", "The password")];
+
 async fn create(
     State(app): State<AppState>,
     CsrfForm { user, form, .. }: CsrfForm<Admin>,
@@ -207,7 +211,7 @@ async fn create(
         } else {
             "email".into()
         };
-        page.errors.entry(field).or_insert(invalid.message);
+        page.errors.entry(field).or_insert(in_words(invalid.message, LABELS));
     }
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
@@ -217,23 +221,41 @@ async fn update(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Admin>,
 ) -> Result<Response, PageError> {
-    let patch =
-        UserPatch {
-            role: match form.get("role") {
-                "" => None,
-                role => Some(Role::parse(role).map_err(|e| {
-                    PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "Please check the input", e.message)
-                })?),
-            },
-            active: match form.get("active") {
-                "true" => Some(true),
-                "false" => Some(false),
-                _ => None,
-            },
-            ..UserPatch::default()
-        };
-    app.store.update_user(&user.0.actor, id, patch).await?;
-    Ok(Done::Updated(id).back_to_list())
+    let role = match form.get("role") {
+        "" => Ok(None),
+        role => Role::parse(role).map(Some).map_err(|e| in_words(e.message, LABELS)),
+    };
+    let active = match form.get("active") {
+        "" => Ok(None),
+        "true" => Ok(Some(true)),
+        "false" => Ok(Some(false)),
+        other => Err(format!("{other:?} is neither active nor inactive.")),
+    };
+    match (role, active) {
+        (Ok(role), Ok(active)) => {
+            app.store.update_user(&user.0.actor, id, UserPatch { role, active, ..UserPatch::default() }).await?;
+            Ok(Done::Updated(id).back_to_list())
+        }
+        (role, active) => {
+            let why: Vec<String> = [role.err(), active.err()].into_iter().flatten().collect();
+            refused_on_list(&app, &user, id, "No change", &why.join(" ")).await
+        }
+    }
+}
+
+/// The list again, saying what was refused for whom (`what` for `id`) and why.
+async fn refused_on_list(
+    app: &AppState,
+    user: &PageUser,
+    id: Uuid,
+    what: &str,
+    why: &str,
+) -> Result<Response, PageError> {
+    let mut page = page(app, user).await?;
+    let name = page.users.iter().find(|r| r.u.id == id).map(|r| r.u.name.clone());
+    let name = name.ok_or_else(|| PageError::from(StoreError::not_found("user")))?;
+    page.refused = Some(format!("{what} for {name}: {why}"));
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
 /// Hands a person's draft quotes to a salesperson (see
@@ -243,11 +265,17 @@ async fn hand_over(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Admin>,
 ) -> Result<Response, PageError> {
-    let to = uuid::Uuid::parse_str(form.get("to").trim()).map_err(|_| {
-        PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "Please check the input", "Choose who takes the quotes over.")
-    })?;
-    let moved = app.store.hand_over_quotes(&user.0.actor, id, to).await?;
-    Ok(Done::HandedOver { from: id, to, owned: moved.owned, signed: moved.signed }.back_to_list())
+    let Ok(to) = Uuid::parse_str(form.get("to").trim()) else {
+        return refused_on_list(&app, &user, id, "No hand-over", "Choose who takes the quotes over.").await;
+    };
+    match app.store.hand_over_quotes(&user.0.actor, id, to).await {
+        Ok(moved) => Ok(Done::HandedOver { from: id, to, owned: moved.owned, signed: moved.signed }.back_to_list()),
+        Err(StoreError::Invalid(e)) => {
+            let why = in_words(e.message, &[("to", "Whoever takes the quotes over")]);
+            refused_on_list(&app, &user, id, "No hand-over", &why).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Sets a new password for someone who lost theirs (see
@@ -261,14 +289,7 @@ async fn set_password(
 ) -> Result<Response, PageError> {
     let password = match crate::api::auth::new_password(form.get("new_password")) {
         Ok(password) => password,
-        Err(e) => {
-            // The list again, saying whose password was not set and why.
-            let mut page = page(&app, &user).await?;
-            let name = page.users.iter().find(|r| r.u.id == id).map(|r| r.u.name.clone());
-            let name = name.ok_or_else(|| PageError::from(StoreError::not_found("user")))?;
-            page.refused = Some(format!("No new password for {name}: {}", e.message));
-            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
-        }
+        Err(e) => return refused_on_list(&app, &user, id, "No new password", &e.message).await,
     };
     let patch = UserPatch { password: Some(password), ..UserPatch::default() };
     app.store.update_user(&user.0.actor, id, patch).await?;

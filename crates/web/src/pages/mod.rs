@@ -318,6 +318,17 @@ pub fn render(status: StatusCode, template: &impl Template) -> Response {
     }
 }
 
+/// A domain message in a page's words: the domain names the field as the API
+/// spells it (`sku must be …`, `signer_id must be …`); a page says it by its
+/// label (`The SKU must be …`). `labels` pairs each field with its label.
+pub fn in_words(message: String, labels: &[(&str, &str)]) -> String {
+    let named = labels.iter().find(|(field, _)| message.strip_prefix(field).is_some_and(|rest| rest.starts_with(' ')));
+    match named {
+        Some((field, label)) => format!("{label}{}", &message[field.len()..]),
+        None => message,
+    }
+}
+
 pub fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
@@ -347,4 +358,18 @@ pub fn money(currency: &str, minor: i64) -> String {
 
 pub fn signed_money(currency: &str, minor: i64) -> String {
     pricegate_mail::compose::signed_money(currency, minor)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_domain_message_is_said_by_the_field_s_label() {
+        let labels = [("name", "The name"), ("customer.name", "The customer's name"), ("to", "Whoever")];
+        let said = |m: &str| super::in_words(m.to_owned(), &labels);
+        assert_eq!(said("name must not be empty."), "The name must not be empty.");
+        assert_eq!(said("customer.name must not be empty."), "The customer's name must not be empty.");
+        assert_eq!(said("to must be an active salesperson."), "Whoever must be an active salesperson.");
+        assert_eq!(said("names are short."), "names are short.", "a whole word only");
+        assert_eq!(said("Today is late."), "Today is late.");
+    }
 }

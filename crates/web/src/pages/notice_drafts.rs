@@ -22,7 +22,7 @@ use pricegate_store::views::{NoticeView, ProductView};
 use pricegate_store::{MAX_CHANGES, NewNotice, NewPriceChange, NoticePatch, StoreError};
 use uuid::Uuid;
 
-use super::{ChangeRow, CsrfForm, Finance, FormFields, Layout, PageError, PageId, PageUser, money, render};
+use super::{ChangeRow, CsrfForm, Finance, FormFields, Layout, PageError, PageId, PageUser, in_words, money, render};
 use crate::AppState;
 
 /// The longest notice text, as the API allows it.
@@ -215,24 +215,16 @@ async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNo
         (Ok(title), Ok(body), Ok(changes)) => Ok(Some(NewNotice { title, body, changes })),
         (title, body, changes) => {
             if let Err(e) = title {
-                page.errors.insert("title", in_words(e.message, "title", "The title"));
+                page.errors.insert("title", in_words(e.message, &[("title", "The title")]));
             }
             if let Err(e) = body {
-                page.errors.insert("body", in_words(e.message, "body", "The text"));
+                page.errors.insert("body", in_words(e.message, &[("body", "The text")]));
             }
             if let Err(e) = changes {
                 page.errors.insert("changes", e);
             }
             Ok(None)
         }
-    }
-}
-
-/// Domain messages name the field as the API spells it; the page says it in words.
-fn in_words(message: String, field: &str, label: &str) -> String {
-    match message.strip_prefix(field) {
-        Some(rest) => format!("{label}{rest}"),
-        None => message,
     }
 }
 

@@ -195,6 +195,8 @@ struct DashboardPage {
     /// Salespeople, acknowledged or not.
     salespeople: usize,
     message: Option<String>,
+    /// The message tells of a form that changed nothing (no reminder queued).
+    nothing_done: bool,
     chart: String,
 }
 
@@ -319,9 +321,11 @@ async fn dashboard(
             })
             .collect(),
         message: None,
+        nothing_done: false,
     };
     let done = NOTICE_DONE.read(&headers).and_then(|v| NoticeDone::parse(v, id));
     page.message = done.as_ref().map(|d| d.sentence(&page));
+    page.nothing_done = matches!(done, Some(NoticeDone::Reminded { queued: 0, .. }));
     let mut response = render(StatusCode::OK, &page);
     if done.is_some() {
         NOTICE_DONE.clear(&mut response);

@@ -15,7 +15,7 @@ use pricegate_store::views::ProductView;
 use pricegate_store::{ProductPatch, StoreError};
 use uuid::Uuid;
 
-use super::{CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, money, render};
+use super::{CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, in_words, money, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -212,7 +212,7 @@ fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProd
             .ok_or_else(|| {
                 Invalid::new(
                     "price",
-                    format!("Write the unit price in {}, such as 1250.00 or 1,250.00.", currency.code()),
+                    format!("Write the unit price in {}, such as {}.", currency.code(), currency.example()),
                 )
             })
             .and_then(|price| parse_unit_price("price", price))
@@ -232,6 +232,15 @@ fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProd
         }
     }
 }
+
+/// Domain messages name the field as the API spells it; the page says it in words.
+const LABELS: &[(&str, &str)] = &[
+    ("sku", "The SKU"),
+    ("name", "The name"),
+    ("unit", "The unit"),
+    ("currency", "The currency"),
+    ("price", "The price"),
+];
 
 /// Adds one product to the price list.
 async fn create(
@@ -261,7 +270,7 @@ async fn create(
         } else {
             "sku".to_owned()
         };
-        page.new_errors.entry(field).or_insert(invalid.message);
+        page.new_errors.entry(field).or_insert(in_words(invalid.message, LABELS));
     }
     page.new = input;
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
@@ -278,7 +287,8 @@ struct EditPage {
     price: String,
     name: String,
     unit: String,
-    error: Option<(String, String)>,
+    /// Refused fields (`name`, `unit`), each with its sentence.
+    errors: Vec<(String, String)>,
 }
 
 impl EditPage {
@@ -292,12 +302,12 @@ impl EditPage {
             price: money(&p.currency, p.unit_price_minor),
             name: p.name.clone(),
             unit: p.unit.clone(),
-            error: None,
+            errors: Vec::new(),
         }
     }
 
     fn error_for(&self, field: &str) -> Option<&str> {
-        self.error.as_ref().filter(|(f, _)| f == field).map(|(_, m)| m.as_str())
+        self.errors.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str())
     }
 }
 
@@ -318,23 +328,22 @@ async fn update(
     let mut page = EditPage::new(&user, &product);
     page.name = form.get("name").to_owned();
     page.unit = form.get("unit").to_owned();
-    let parsed = Text::parse("name", &page.name, limits::NAME).and_then(|name| {
-        Ok(ProductPatch { name: Some(name), unit: Some(Text::parse("unit", &page.unit, limits::UNIT)?) })
-    });
-    let invalid = match parsed {
-        Ok(patch) => match app.store.update_product(&user.0.actor, id, patch).await {
-            Ok(p) => return Ok(Done::Saved(p.id).back_to_list()),
-            Err(StoreError::Invalid(e)) => e,
-            Err(e) => return Err(e.into()),
-        },
-        Err(e) => e,
+    // Both fields are checked, so the form comes back with all its problems at once.
+    let refused = match (Text::parse("name", &page.name, limits::NAME), Text::parse("unit", &page.unit, limits::UNIT)) {
+        (Ok(name), Ok(unit)) => {
+            match app.store.update_product(&user.0.actor, id, ProductPatch { name: Some(name), unit: Some(unit) }).await
+            {
+                Ok(p) => return Ok(Done::Saved(p.id).back_to_list()),
+                Err(StoreError::Invalid(e)) => vec![e],
+                Err(e) => return Err(e.into()),
+            }
+        }
+        (name, unit) => [name.err(), unit.err()].into_iter().flatten().collect(),
     };
-    let (field, label) = if invalid.field == "unit" { ("unit", "The unit") } else { ("name", "The name") };
-    let message = match invalid.message.strip_prefix(field) {
-        Some(rest) => format!("{label}{rest}"),
-        None => invalid.message,
-    };
-    page.error = Some((field.to_owned(), message));
+    for invalid in refused {
+        let field = if invalid.field == "unit" { "unit" } else { "name" };
+        page.errors.push((field.to_owned(), in_words(invalid.message, LABELS)));
+    }
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 

@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use super::quote_form::{create_quote, edit_quote_form, new_quote_form, update_quote};
 use super::{
-    CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, QuoteWork, Sales, money, parse_id, render,
-    signed_money, stamp,
+    CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, QuoteWork, Sales, in_words, money, parse_id,
+    render, signed_money, stamp,
 };
 use crate::AppState;
 use crate::extract::Client;
@@ -228,6 +228,8 @@ struct QuotePage {
     superseded: Vec<SupersededRow>,
     has_override: bool,
     finalised_at: String,
+    /// Who finalised it (the signer, by the gate's rule).
+    finalised_by: String,
     cancelled_at: String,
     evidence: Vec<EvidenceRow>,
     override_reason: String,
@@ -323,6 +325,11 @@ async fn quote_page(
     let name_of = |id| async move { app.store.get_user(id).await.map(|u| u.name).unwrap_or_else(|_| "unknown".into()) };
     let signer = name_of(quote.signer_id).await;
     let owner = if quote.owner_id == quote.signer_id { signer.clone() } else { name_of(quote.owner_id).await };
+    let finalised_by = match quote.evidence.as_ref().map(|e| e.finalised_by) {
+        Some(by) if by == quote.signer_id => signer.clone(),
+        Some(by) => name_of(by).await,
+        None => String::new(),
+    };
     let gate = match gate {
         Some(g) => Some(g),
         None => open_gate(app, user, &quote).await?,
@@ -412,6 +419,7 @@ async fn quote_page(
         superseded,
         has_override,
         finalised_at: evidence.map(|e| stamp(e.finalised_at)).unwrap_or_default(),
+        finalised_by,
         cancelled_at: quote.cancelled_at.map(stamp).unwrap_or_default(),
         evidence: evidence
             .map(|e| {
@@ -527,7 +535,7 @@ async fn override_prices(
         Err(e) => {
             let quote = app.store.get_quote(&user.0.actor, id).await?;
             let mut page = quote_page(&app, &user, quote, None, None, None).await?;
-            page.override_error = Some(e.message);
+            page.override_error = Some(in_words(e.message, &[("reason", "The reason")]));
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }

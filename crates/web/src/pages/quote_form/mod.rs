@@ -18,7 +18,7 @@ use pricegate_store::{NewQuote, QuotePatch, StoreError};
 use uuid::Uuid;
 
 use super::quotes::QuoteDone;
-use super::{CsrfForm, FormFields, Layout, PageError, PageId, PageUser, Sales, money, render};
+use super::{CsrfForm, FormFields, Layout, PageError, PageId, PageUser, Sales, in_words, money, render};
 use crate::AppState;
 
 mod parse;
@@ -69,6 +69,9 @@ pub struct QuoteFormPage {
     /// An edited draft's signer who was deactivated or left sales: offered
     /// first, so that saving other changes keeps them until another is chosen.
     gone_signer: Option<GoneSigner>,
+    /// The superseded lines finance approved keeping (`PUMP-100 × 2`), when
+    /// an approval covers the draft: changing them ends it.
+    approved_old_prices: Option<String>,
     customer_name: String,
     customer_email: String,
     customer_company: String,
@@ -122,11 +125,7 @@ impl QuoteFormPage {
     /// Puts a refusal beside its field, in words, or above the form when no field fits.
     fn show_invalid(&mut self, invalid: Invalid) {
         if FIELDS.contains(&invalid.field.as_str()) || invalid.field.starts_with("lines[") {
-            let message = match LABELS.iter().find(|(field, _)| invalid.message.starts_with(field)) {
-                Some((field, label)) => invalid.message.replacen(field, label, 1),
-                None => invalid.message,
-            };
-            self.errors.insert(invalid.field, message);
+            self.errors.insert(invalid.field, in_words(invalid.message, LABELS));
         } else {
             self.general_error = Some(invalid.message);
         }
@@ -153,6 +152,11 @@ async fn edit_page(app: &AppState, user: &PageUser, quote: &QuoteView) -> Result
     let mut page = edit_form(user, &products, signers, quote);
     page.gone_signer =
         others.into_iter().find(|u| u.id == quote.signer_id).map(|u| GoneSigner { id: u.id.to_string(), name: u.name });
+    let gate = app.store.quote_gate(&user.0.actor, quote.id).await?;
+    if gate.price_override.is_some() && !gate.superseded.is_empty() {
+        let lines: Vec<String> = gate.superseded.iter().map(|l| format!("{} × {}", l.sku, l.quantity)).collect();
+        page.approved_old_prices = Some(lines.join(", "));
+    }
     Ok(page)
 }
 
@@ -173,6 +177,7 @@ fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>) -> Q
             .collect(),
         signers,
         gone_signer: None,
+        approved_old_prices: None,
         customer_name: String::new(),
         customer_email: String::new(),
         customer_company: String::new(),
@@ -226,6 +231,7 @@ const LABELS: &[(&str, &str)] = &[
     ("customer.company", "The company"),
     ("valid_until", "The validity date"),
     ("notes", "The notes"),
+    ("signer_id", "The signer"),
 ];
 
 const FIELDS: &[&str] = &["customer.name", "customer.email", "customer.company", "signer_id", "valid_until", "notes"];
