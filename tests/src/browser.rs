@@ -237,6 +237,16 @@ impl Page {
         el.text().await.unwrap_or_else(|e| panic!("text of {css}: {e}"))
     }
 
+    /// The visible text of every element matching `css`, in page order.
+    pub async fn text_all(&self, css: &str) -> Vec<String> {
+        let found = self.client.find_all(Locator::Css(css)).await.unwrap_or_else(|e| panic!("elements {css}: {e}"));
+        let mut texts = Vec::with_capacity(found.len());
+        for el in found {
+            texts.push(el.text().await.unwrap_or_else(|e| panic!("text of {css}: {e}")));
+        }
+        texts
+    }
+
     pub async fn value(&self, css: &str) -> String {
         let el = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("element {css}: {e}"));
         el.prop("value").await.ok().flatten().unwrap_or_default()

@@ -171,3 +171,55 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
     .await;
     app.stop().await;
 }
+
+/// Two notices re-price the same line before the signer has read either:
+/// each is measured against the quoted price, so the page marks the first as
+/// priced again by the second and says once what they do together; a change
+/// that takes force after the quote's validity is marked so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_that_price_a_line_again_are_not_added_up() {
+    use pricegate_tests::fixtures::{create_notice, draft_quote, publish_notice};
+    use serde_json::json;
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-C400", "EUR", 249_500).await;
+    create_product(&finance_api, "VALVE-7", "EUR", 4_990).await;
+    let quote =
+        draft_quote(&sales_api, json!([{"sku": "PUMP-C400", "quantity": 10}, {"sku": "VALVE-7", "quantity": 3}])).await;
+    let quote = quote["id"].as_str().expect("the quote's id").to_owned();
+    let today = date_in_days(0);
+    for (title, changes) in [
+        ("First rise", json!([{"sku": "PUMP-C400", "unit_price_minor": 260_000, "effective_on": today}])),
+        ("Second rise", json!([{"sku": "PUMP-C400", "unit_price_minor": 270_000, "effective_on": today}])),
+        ("Valves next year", json!([{"sku": "VALVE-7", "unit_price_minor": 6_000, "effective_on": "2100-01-15"}])),
+    ] {
+        publish_notice(&finance_api, &create_notice(&finance_api, title, changes).await).await;
+    }
+    let base = app.base.clone();
+
+    with_browsers(1, move |browsers| async move {
+        let sam = Page::new(browsers[0].clone(), &base);
+        sam.log_in(&sales.email, PASSWORD).await;
+        sam.goto(&format!("/quotes/{quote}")).await;
+        let notices = sam.text_all(".pending-notice").await;
+        assert_eq!(notices.len(), 3, "{notices:?}");
+        assert!(
+            notices[0].contains("+1,050.00 EUR")
+                && notices[0].contains("until “Second rise”, published later, prices it again"),
+            "{}",
+            notices[0]
+        );
+        assert!(notices[1].contains("+2,050.00 EUR") && !notices[1].contains("published later"), "{}", notices[1]);
+        assert!(notices[2].contains("after this quote's validity ends"), "{}", notices[2]);
+        // 2,050.00 for the pumps at 2,700.00, and 3 × 10.10 for the valves.
+        let together = sam.text("#together").await;
+        assert!(together.ends_with("the total changes by +2,080.30 EUR."), "{together}");
+        let problems = sam.usability_problems().await;
+        assert!(problems.is_empty(), "the notes keep the tables on the page:\n{}", problems.join("\n"));
+        sam.screenshot("14-priced-again").await;
+    })
+    .await;
+    app.stop().await;
+}

@@ -2,6 +2,8 @@
 //! (acknowledge a pending notice, finalise, reprice; editing is the quote
 //! form's, cancelling [`super::quote_cancel`]'s).
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
@@ -10,7 +12,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use pricegate_domain::Role;
 use pricegate_mail::render_markdown;
-use pricegate_store::views::{GateView, QuoteView};
+use pricegate_store::views::{GateView, PendingNoticeView, QuoteView};
 use pricegate_store::{Channel, QuoteFilter, StoreError};
 use uuid::Uuid;
 
@@ -165,7 +167,12 @@ struct ImpactRow {
     old_price: String,
     new_price: String,
     effective_on: String,
+    /// The change takes force only after the quote's validity ends.
+    after_validity: bool,
     delta: String,
+    /// A notice published later that prices this line again, by its title:
+    /// this change is not the last word, and the two do not add up.
+    later: Option<String>,
 }
 
 /// A discount in basis points as people read it: `12.50 %`.
@@ -233,6 +240,8 @@ struct QuotePage {
     cancelled_at: String,
     evidence: Vec<EvidenceRow>,
     override_reason: String,
+    /// What the pending notices do to the total together, when several change it.
+    together: Option<String>,
     message: Option<String>,
     /// What the last form did to this quote, told once.
     done: Option<String>,
@@ -313,6 +322,36 @@ impl QuoteDone {
     }
 }
 
+/// For each pending notice's change to a line, the title of the last notice
+/// published after it that changes the same line (`pending` is in the order
+/// of publication).
+fn later_changes(pending: &[PendingNoticeView]) -> HashMap<(Uuid, Uuid), String> {
+    let mut later = HashMap::new();
+    for (i, p) in pending.iter().enumerate() {
+        for line in &p.impact.lines {
+            let next = pending[i + 1..].iter().rev().find(|n| n.impact.lines.iter().any(|l| l.line_id == line.line_id));
+            if let Some(n) = next {
+                later.insert((p.notice_id, line.line_id), n.title.clone());
+            }
+        }
+    }
+    later
+}
+
+/// What the pending notices do to the total together, when more than one
+/// changes a price on the quote: each line at the price the last of them to
+/// change it sets. `None` when one notice or none changes a price.
+fn together(pending: &[PendingNoticeView]) -> Option<i64> {
+    if pending.iter().filter(|p| !p.impact.lines.is_empty()).count() < 2 {
+        return None;
+    }
+    let mut last: HashMap<Uuid, i64> = HashMap::new();
+    for line in pending.iter().flat_map(|p| &p.impact.lines) {
+        last.insert(line.line_id, line.delta_minor);
+    }
+    Some(last.values().fold(0i64, |sum, delta| sum.saturating_add(*delta)))
+}
+
 async fn quote_page(
     app: &AppState,
     user: &PageUser,
@@ -334,6 +373,8 @@ async fn quote_page(
         Some(g) => Some(g),
         None => open_gate(app, user, &quote).await?,
     };
+    let together = gate.as_ref().and_then(|g| together(&g.pending)).map(|delta| signed_money(&currency, delta));
+    let later = gate.as_ref().map(|g| later_changes(&g.pending)).unwrap_or_default();
     let (ready, expired, signer_can_sign, pending, superseded, has_override) = match gate {
         Some(g) => (
             g.ready,
@@ -361,7 +402,9 @@ async fn quote_page(
                             old_price: money(&currency, l.old_unit_price_minor),
                             new_price: money(&currency, l.new_unit_price_minor),
                             effective_on: l.effective_on.to_string(),
+                            after_validity: l.effective_on > quote.valid_until,
                             delta: signed_money(&currency, l.delta_minor),
+                            later: later.get(&(p.notice_id, l.line_id)).cloned(),
                         })
                         .collect(),
                     total_delta: signed_money(&currency, p.impact.total_delta_minor),
@@ -442,6 +485,7 @@ async fn quote_page(
             }
             None => String::new(),
         },
+        together,
         message,
         done: None,
         repriced,
@@ -563,5 +607,46 @@ mod tests {
             let junk = junk.replace("{q}", &quote.to_string());
             assert_eq!(QuoteDone::parse(&junk, quote), None, "{junk}");
         }
+    }
+
+    fn notice(title: &str, seq: i64, changes: &[(Uuid, i64)]) -> PendingNoticeView {
+        let lines: Vec<pricegate_store::views::LineImpactView> = changes
+            .iter()
+            .map(|&(line_id, delta_minor)| pricegate_store::views::LineImpactView {
+                line_id,
+                sku: "PUMP".into(),
+                quantity: 10,
+                old_unit_price_minor: 0,
+                new_unit_price_minor: 0,
+                effective_on: chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
+                old_total_minor: 0,
+                new_total_minor: 0,
+                delta_minor,
+            })
+            .collect();
+        let total_delta_minor = lines.iter().map(|l| l.delta_minor).sum();
+        PendingNoticeView {
+            notice_id: Uuid::from_u128(seq as u128),
+            seq,
+            title: title.into(),
+            body: String::new(),
+            published_at: chrono::Utc::now(),
+            impact: pricegate_store::views::ImpactView { lines, total_delta_minor },
+        }
+    }
+
+    #[test]
+    fn notices_that_price_a_line_again_are_marked_and_counted_once_together() {
+        let (pump, hose) = (Uuid::from_u128(100), Uuid::from_u128(200));
+        // 2,495 → 2,600, then → 2,700 (10 pumps): +1,050 and +2,050 against the quote.
+        let first = notice("First rise", 1, &[(pump, 105_000)]);
+        let text_only = notice("A reminder", 2, &[]);
+        let second = notice("Second rise", 3, &[(pump, 205_000), (hose, 500)]);
+        let pending = [first, text_only, second];
+        assert_eq!(together(&pending), Some(205_500), "each line at the last price set, not 105,000 more");
+        let later = later_changes(&pending);
+        assert_eq!(later.get(&(Uuid::from_u128(1), pump)).map(String::as_str), Some("Second rise"));
+        assert_eq!(later.len(), 1, "the last word on a line has no later one: {later:?}");
+        assert_eq!(together(&pending[..2]), None, "one notice with changes says its own total");
     }
 }
