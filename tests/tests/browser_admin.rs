@@ -126,6 +126,9 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         assert!(!ada.text("#email-error").await.is_empty());
         assert!(ada.text("#password-error").await.contains("at least"));
         assert_eq!(ada.value("#name").await, "Nina");
+        // The first refused field takes the focus, so the form far down the page is in view.
+        let focused = ada.client.active_element().await.expect("the focused element").attr("id").await;
+        assert_eq!(focused.ok().flatten().as_deref(), Some("email"));
         ada.fill("#email", "nina@pricegate.test").await;
         ada.fill("#password", PASSWORD).await;
         ada.submit("#create-user").await;
@@ -150,7 +153,12 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
             .unwrap_or_default();
         assert_eq!(selected, "finance");
         assert_eq!(ada.text("#message").await, "Saved Nina: finance, active.");
-        ada.submit_at(Locator::XPath(&format!("{row}//button[contains(., 'Deactivate')]"))).await;
+        // Deactivating asks first, saying what it does.
+        ada.submit_at(Locator::XPath(&format!("{row}//a[contains(., 'Deactivate')]"))).await;
+        assert!(ada.text("h1").await.starts_with("Deactivate Nina?"));
+        assert!(ada.body().await.contains("can no longer log in"));
+        ada.submit("#confirm-deactivate").await;
+        assert_eq!(ada.path().await, "/admin/users");
         assert_eq!(ada.text("#message").await, "Saved Nina: finance, inactive: they can no longer log in.");
         let nina = ada.client.find(Locator::XPath(row)).await.expect("Nina's row").text().await.unwrap_or_default();
         assert!(nina.contains("Reactivate"), "{nina}");

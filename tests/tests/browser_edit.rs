@@ -286,7 +286,13 @@ async fn every_page_is_usable_at_phone_width_for_each_role() {
         (
             "admin",
             admin.email.clone(),
-            vec!["/admin/users".into(), "/admin/outbox".into(), "/admin/settings".into(), "/notices".into()],
+            vec![
+                "/admin/users".into(),
+                format!("/admin/users/{}/deactivate", sales.id),
+                "/admin/outbox".into(),
+                "/admin/settings".into(),
+                "/notices".into(),
+            ],
         ),
     ];
     with_browsers(1, move |browsers| async move {
@@ -441,6 +447,8 @@ async fn a_quote_with_more_lines_than_the_form_shows_is_drafted_in_one_go() {
         assert!(sam.title().await.contains("New quote"), "{}", sam.title().await);
         assert_eq!(sam.value("#customer_name").await, "Greta Berg");
         assert_eq!(sam.value("#sku_4").await, "PART-5");
+        let focused = sam.client.active_element().await.expect("the focused element").attr("id").await;
+        assert_eq!(focused.ok().flatten().as_deref(), Some("sku_5"), "the first new row takes the focus");
         for (row, sku) in skus.iter().enumerate().skip(5) {
             sam.select(&format!("#sku_{row}"), sku).await;
         }

@@ -239,6 +239,8 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     let session = |who: LoginAttempt| format!("pricegate_session={}", who.session.expect("a session cookie").0);
     let sam = session(log_in(base, &sales.email, PASSWORD).await);
     let fiona = session(log_in(base, &finance.email, PASSWORD).await);
+    let (_, admin) = app.user(Role::Admin, "Ada").await;
+    let ada = session(log_in(base, &admin.email, PASSWORD).await);
     let (_, html) = page(&http, format!("{base}/quotes/{quote}"), &sam).await;
     let sam_csrf = csrf_in(&html);
     let (_, html) = page(&http, format!("{base}/products"), &fiona).await;
@@ -250,6 +252,7 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
         (format!("/quotes/{quote}/cancel"), &sam, &fiona),
         (format!("/notices/{notice}/edit"), &fiona, &sam),
         (format!("/products/{product}/edit"), &fiona, &sam),
+        (format!("/admin/users/{}/deactivate", sales.id), &ada, &fiona),
     ] {
         let (status, body) = page(&http, format!("{base}{path}"), owner).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");

@@ -6,7 +6,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pricegate_domain::{Email, Invalid, Password, Role, Text};
 use pricegate_store::views::UserView;
@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/users", get(list).post(create))
         .route("/admin/users/{id}", post(update))
+        .route("/admin/users/{id}/deactivate", get(confirm_deactivate))
         .route("/admin/users/{id}/handover", post(hand_over))
         .route("/admin/users/{id}/password", post(set_password))
         .route("/admin/outbox", get(outbox))
@@ -256,6 +257,46 @@ async fn refused_on_list(
     let name = name.ok_or_else(|| PageError::from(StoreError::not_found("user")))?;
     page.refused = Some(format!("{what} for {name}: {why}"));
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+#[derive(Template)]
+#[template(path = "pages/admin_deactivate.html")]
+struct DeactivatePage {
+    layout: Layout,
+    csrf: String,
+    id: Uuid,
+    name: String,
+    email: String,
+    role: String,
+    owned: u64,
+    signed: u64,
+}
+
+/// What deactivating someone does, before it is done: the button on the
+/// users page leads here, and this page's form deactivates.
+async fn confirm_deactivate(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    user: PageUser,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Admin])?;
+    let who = app.store.get_user(id).await?;
+    if id == user.0.actor.id || !who.active {
+        // Nothing to confirm: one's own account, or one already inactive.
+        return Ok(Redirect::to("/admin/users").into_response());
+    }
+    let (owned, signed) = app.store.open_quote_counts().await?.get(&id).copied().unwrap_or_default();
+    let page = DeactivatePage {
+        layout: user.layout(format!("Deactivate {}", who.name)),
+        csrf: user.csrf().to_owned(),
+        id,
+        name: who.name,
+        email: who.email,
+        role: who.role,
+        owned,
+        signed,
+    };
+    Ok(render(StatusCode::OK, &page))
 }
 
 /// Hands a person's draft quotes to a salesperson (see

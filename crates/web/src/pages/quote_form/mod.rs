@@ -72,6 +72,8 @@ pub struct QuoteFormPage {
     /// The superseded lines finance approved keeping (`PUMP-100 × 2`), when
     /// an approval covers the draft: changing them ends it.
     approved_old_prices: Option<String>,
+    /// After "More lines", the first of the new rows, which takes the focus.
+    first_new_row: Option<usize>,
     customer_name: String,
     customer_email: String,
     customer_company: String,
@@ -111,6 +113,10 @@ impl QuoteFormPage {
             .collect();
     }
 
+    fn is_first_new_row(&self, row: &usize) -> bool {
+        self.first_new_row == Some(*row)
+    }
+
     /// Asked for more rows ("More lines"): the form comes back as typed,
     /// with [`NEW_ROWS`] more empty rows (up to [`MAX_ROWS`]), nothing saved.
     fn more_rows(&mut self, form: &FormFields) -> Option<Response> {
@@ -118,6 +124,15 @@ impl QuoteFormPage {
             return None;
         }
         let room = MAX_ROWS.saturating_sub(self.rows.len()).min(NEW_ROWS);
+        if room == 0 {
+            self.general_error = Some(format!(
+                "There is no room for more lines: a quote holds at most {} lines.",
+                MAX_ROWS - SPARE_ROWS
+            ));
+        } else {
+            // The first new row takes the focus, where the typing goes on.
+            self.first_new_row = Some(self.rows.len());
+        }
         self.rows.extend(std::iter::repeat_n(RowInput::blank(), room));
         Some(render(StatusCode::OK, self))
     }
@@ -178,6 +193,7 @@ fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>) -> Q
         signers,
         gone_signer: None,
         approved_old_prices: None,
+        first_new_row: None,
         customer_name: String::new(),
         customer_email: String::new(),
         customer_company: String::new(),
