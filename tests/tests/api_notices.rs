@@ -2,7 +2,8 @@
 
 use pricegate_domain::Role;
 use pricegate_tests::fixtures::{
-    assert_error, create_notice, create_product, date_in_days, field, id_of, publish_notice, publish_price_change,
+    assert_error, create_notice, create_product, date_in_days, draft_quote, field, id_of, publish_notice,
+    publish_price_change,
 };
 use pricegate_tests::{TestApp, both_backends};
 use serde_json::json;
@@ -277,5 +278,34 @@ both_backends! {
         let products = finance.get("/api/v1/products").await.body;
         let price = |sku: &str| products.as_array().unwrap().iter().find(|p| p["sku"] == sku).unwrap()["unit_price_minor"].clone();
         assert_eq!((price("PUMP-1"), price("VALVE-7")), (json!(255_000), json!(5_100)));
+    }
+}
+
+both_backends! {
+    async fn a_notice_waits_on_the_drafts_of_signers_who_have_not_acknowledged_it(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (rita, _) = app.user(Role::Sales, "Rita").await;
+        create_product(&finance, "PUMP-1", "EUR", 100_000).await;
+        let lines = json!([{"sku": "PUMP-1", "quantity": 1}]);
+        let sams = id_of(&draft_quote(&sam, lines.clone()).await);
+        let ritas = id_of(&draft_quote(&rita, lines.clone()).await);
+        let cancelled = id_of(&draft_quote(&sam, lines.clone()).await);
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{cancelled}/cancel")).await.status, 200);
+        let notice = publish_price_change(&finance, "PUMP-1", 110_000, &date_in_days(0)).await;
+        let later = id_of(&draft_quote(&sam, lines).await);
+        let waiting = |app: &TestApp| {
+            let store = app.store.clone();
+            let notice = notice.parse().expect("a notice id");
+            async move { store.quotes_waiting_on(notice).await.expect("the waiting drafts") }
+        };
+        let ids = |w: Vec<pricegate_store::WaitingQuote>| w.into_iter().map(|q| q.id.to_string()).collect::<Vec<_>>();
+        let both = ids(waiting(&app).await);
+        assert_eq!(both.len(), 2, "{both:?}");
+        assert!(both.contains(&sams) && both.contains(&ritas), "not the cancelled one, nor {later}: {both:?}");
+        assert_eq!(rita.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+        assert_eq!(ids(waiting(&app).await), [sams], "Rita's no longer waits");
+        app.stop().await;
     }
 }

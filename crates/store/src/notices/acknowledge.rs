@@ -2,18 +2,19 @@
 //! notice, by whichever way it came (API, browser, e-mail link), with where
 //! the request came from, as part of the proof the gate keeps.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use pricegate_domain::Role;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{PUBLISHED, visible_to};
 use crate::audit::{AuditEntry, Refused, record};
 use crate::db::db_now;
-use crate::entity::{acknowledgements, notices, users};
+use crate::entity::{acknowledgements, notices, quotes, users};
+use crate::quotes::DRAFT;
 use crate::views::{AckListView, AckView, AcknowledgedBy, UserView};
 use crate::{Actor, Store, StoreError};
 
@@ -123,15 +124,56 @@ impl Store {
                 })
             })
             .collect();
+        let acknowledged_by: HashSet<Uuid> = acks.iter().map(|a| a.user_id).collect();
         let mut pending: Vec<UserView> = users
             .values()
-            .filter(|u| u.active && u.role == Role::Sales.as_str() && !acks.iter().any(|a| a.user_id == u.id))
+            .filter(|u| u.active && u.role == Role::Sales.as_str() && !acknowledged_by.contains(&u.id))
             .cloned()
             .map(UserView::from)
             .collect();
         pending.sort_by(|a, b| a.email.cmp(&b.email));
         Ok(AckListView { acknowledged, pending })
     }
+
+    /// The drafts a published notice holds up: drafted before it, signed by
+    /// someone who has not acknowledged it; oldest first, each as its id,
+    /// signer and customer. Read from the quotes alone (no lines), so a
+    /// dashboard of a notice costs the drafts it names, not every quote.
+    pub async fn quotes_waiting_on(&self, notice_id: Uuid) -> Result<Vec<WaitingQuote>, StoreError> {
+        let notice =
+            notices::Entity::find_by_id(notice_id).one(&self.db).await?.ok_or(StoreError::not_found("notice"))?;
+        let Some(published_at) = notice.published_at else { return Ok(Vec::new()) };
+        let acknowledged = Query::select()
+            .column(acknowledgements::Column::UserId)
+            .from(acknowledgements::Entity)
+            .and_where(acknowledgements::Column::NoticeId.eq(notice_id))
+            .to_owned();
+        let rows = quotes::Entity::find()
+            .select_only()
+            .column(quotes::Column::Id)
+            .column(quotes::Column::SignerId)
+            .column(quotes::Column::CustomerName)
+            .filter(quotes::Column::State.eq(DRAFT))
+            .filter(quotes::Column::DraftedAt.lt(published_at))
+            .filter(quotes::Column::SignerId.not_in_subquery(acknowledged))
+            .order_by_asc(quotes::Column::DraftedAt)
+            .order_by_asc(quotes::Column::Id)
+            .into_tuple::<(Uuid, Uuid, String)>()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, signer_id, customer_name)| WaitingQuote { id, signer_id, customer_name })
+            .collect())
+    }
+}
+
+/// A draft quote a notice holds up (see [`Store::quotes_waiting_on`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingQuote {
+    pub id: Uuid,
+    pub signer_id: Uuid,
+    pub customer_name: String,
 }
 
 /// The audit row of an acknowledgement refused to `user_id` (unknown for a

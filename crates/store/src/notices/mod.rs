@@ -45,7 +45,7 @@ pub struct NoticePatch {
 mod acknowledge;
 mod force;
 
-pub use acknowledge::{Channel, ClientInfo};
+pub use acknowledge::{Channel, ClientInfo, WaitingQuote};
 pub(crate) use acknowledge::{acknowledge_in, refused_acknowledgement};
 pub(crate) use force::check_changes_can_take_force;
 

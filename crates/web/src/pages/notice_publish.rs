@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use pricegate_domain::Role;
+use pricegate_domain::{PriceChange, PricedLine, Role, impact_of};
 use pricegate_mail::render_markdown;
 use pricegate_store::REMIND_NOW_AGAIN_AFTER_MINUTES as AGAIN;
 use pricegate_store::StoreError;
@@ -65,16 +65,24 @@ async fn touched_quotes(
     let mut touched = Vec::new();
     let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
     for q in quotes {
-        let delta: i64 = q
+        // The gate's own rule, so the quote's page will say the same: the
+        // change a notice leaves in force per product, lines already at it left out.
+        let in_currency: Vec<PriceChange> =
+            changes.iter().filter(|c| c.currency == q.currency).map(PriceChange::from).collect();
+        let priced: Vec<PricedLine> = q
             .lines
             .iter()
-            .filter_map(|l| {
-                let change = changes.iter().find(|c| c.sku == l.sku && c.currency == q.currency)?;
-                let new_total = pricegate_domain::line_total(change.unit_price_minor, l.quantity, l.discount_bp);
-                Some(new_total.saturating_sub(l.total_minor))
+            .map(|l| PricedLine {
+                line_id: l.id,
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                unit_price_minor: l.unit_price_minor,
+                discount_bp: l.discount_bp,
             })
-            .fold(0i64, i64::saturating_add);
-        if q.lines.iter().any(|l| changes.iter().any(|c| c.sku == l.sku)) {
+            .collect();
+        let impact = impact_of(&priced, &in_currency);
+        let delta = impact.total_delta_minor;
+        if !impact.lines.is_empty() {
             let sum = sums.entry(q.currency.clone()).or_default();
             *sum = sum.saturating_add(delta);
             touched.push(TouchedQuote {
@@ -280,10 +288,10 @@ async fn dashboard(
         acks.acknowledged.iter().filter(|a| a.user.role == Role::Sales.as_str()).map(|a| a.acknowledged_at).collect();
     times.sort();
     let salespeople = times.len() + acks.pending.len();
-    let open = app
-        .store
-        .list_quotes(&user.0.actor, pricegate_store::QuoteFilter { state: Some("draft".into()), ..Default::default() })
-        .await?;
+    let mut waiting: HashMap<Uuid, Vec<(Uuid, String)>> = HashMap::new();
+    for q in app.store.quotes_waiting_on(id).await? {
+        waiting.entry(q.signer_id).or_default().push((q.id, q.customer_name));
+    }
     let mut page = DashboardPage {
         layout: user.layout(format!("Acknowledgements: {}", n.title)),
         csrf: user.csrf().to_owned(),
@@ -308,11 +316,7 @@ async fn dashboard(
             .pending
             .into_iter()
             .map(|u| AckRow {
-                blocked: open
-                    .iter()
-                    .filter(|q| q.signer_id == u.id && q.drafted_at < published)
-                    .map(|q| (q.id, q.customer.name.clone()))
-                    .collect(),
+                blocked: waiting.remove(&u.id).unwrap_or_default(),
                 not_sales: None,
                 name: u.name,
                 email: u.email,
