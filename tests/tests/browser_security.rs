@@ -298,6 +298,17 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     assert_eq!(finance_api.get(&format!("/api/v1/notices/{notice}")).await.body["title"], "Pump prices");
     let products = finance_api.get("/api/v1/products").await.body;
     assert_eq!(products[0]["name"], "Product PUMP-100");
+    // A date in the past is named with the rest, not after they are put right.
+    let past: &[(&str, &str)] = &[
+        ("customer_name", "Greta Berg"), ("customer_email", "greta@nordwind.example"), ("valid_until", "2020-01-01"),
+        ("rows", "1"), ("sku_0", "PUMP-100"), ("quantity_0", "2"), ("discount_0", "abc"), ("csrf_token", &sam_csrf),
+    ];
+    let (status, _, body) = post_form(&http, format!("{base}/quotes/{quote}/edit"), &sam, past).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.contains("The validity date must not be in the past.") && body.contains("Enter a percentage from 0 to 100."),
+        "{body}"
+    );
     // Its own role, its own token, two empty fields: both named at once, in words.
     let empty: &[(&str, &str)] = &[("name", " "), ("unit", ""), ("csrf_token", &fiona_csrf)];
     let (status, _, body) = post_form(&http, format!("{base}/products/{product}/edit"), &fiona, empty).await;

@@ -189,10 +189,10 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
     let quote =
         draft_quote(&sales_api, json!([{"sku": "PUMP-C400", "quantity": 10}, {"sku": "VALVE-7", "quantity": 3}])).await;
     let quote = quote["id"].as_str().expect("the quote's id").to_owned();
-    let today = date_in_days(0);
+    let (today, next_month) = (date_in_days(0), date_in_days(30));
     for (title, changes) in [
         ("First rise", json!([{"sku": "PUMP-C400", "unit_price_minor": 260_000, "effective_on": today}])),
-        ("Second rise", json!([{"sku": "PUMP-C400", "unit_price_minor": 270_000, "effective_on": today}])),
+        ("Second rise", json!([{"sku": "PUMP-C400", "unit_price_minor": 270_000, "effective_on": next_month}])),
         ("Valves next year", json!([{"sku": "VALVE-7", "unit_price_minor": 6_000, "effective_on": "2100-01-15"}])),
     ] {
         publish_notice(&finance_api, &create_notice(&finance_api, title, changes).await).await;
@@ -207,11 +207,11 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
         assert_eq!(notices.len(), 3, "{notices:?}");
         assert!(
             notices[0].contains("+1,050.00 EUR")
-                && notices[0].contains("until “Second rise”, published later, prices it again"),
+                && notices[0].contains(&format!("until “Second rise” leaves another price in force from {next_month}")),
             "{}",
             notices[0]
         );
-        assert!(notices[1].contains("+2,050.00 EUR") && !notices[1].contains("published later"), "{}", notices[1]);
+        assert!(notices[1].contains("+2,050.00 EUR") && !notices[1].contains("until"), "{}", notices[1]);
         assert!(notices[2].contains("after this quote's validity ends"), "{}", notices[2]);
         // 2,050.00 for the pumps at 2,700.00, and 3 × 10.10 for the valves.
         let together = sam.text("#together").await;

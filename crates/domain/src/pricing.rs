@@ -67,8 +67,7 @@ pub struct NoticeImpact {
 
 /// What a notice's changes do to a quote priced at `lines`: for every line
 /// whose product the notice re-prices, the old and new line totals (the
-/// line's discount applies to both) and the difference; and the sum. A line
-/// already at the notice's price is left out: the notice changes nothing there.
+/// line's discount applies to both) and the difference; and the sum.
 /// Where a notice changes a sku more than once, the change it leaves in
 /// force counts: the latest effective date, then the later in the list, as
 /// prices in force are read.
@@ -82,9 +81,7 @@ pub fn impact_of(lines: &[PricedLine], changes: &[PriceChange]) -> NoticeImpact 
     }
     let mut impact = NoticeImpact::default();
     for line in lines {
-        let Some(change) = by_sku.get(line.sku.as_str()).filter(|c| c.unit_price_minor != line.unit_price_minor) else {
-            continue;
-        };
+        let Some(change) = by_sku.get(line.sku.as_str()) else { continue };
         let old_total = line.total();
         let new_total = line_total(change.unit_price_minor, line.quantity, line.discount_bp);
         let delta = new_total.saturating_sub(old_total);
@@ -151,19 +148,6 @@ mod tests {
         let same_day = impact_of(&lines, &[change(14_000, "2099-01-01"), change(13_000, "2099-01-01")]);
         assert_eq!(same_day.lines[0].new_unit_price_minor, 13_000, "the later in the list");
         assert_eq!(same_day.lines.len(), 1, "one line, once");
-    }
-
-    #[test]
-    fn a_line_already_at_the_notice_s_price_is_not_changed_by_it() {
-        let date = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        let lines = [line("PUMP", 4, 250_000, 0), line("HOSE", 10, 1_000, 0)];
-        let changes = [
-            PriceChange { sku: "PUMP".into(), unit_price_minor: 250_000, effective_on: date },
-            PriceChange { sku: "HOSE".into(), unit_price_minor: 1_100, effective_on: date },
-        ];
-        let impact = impact_of(&lines, &changes);
-        assert_eq!(impact.lines.iter().map(|l| l.sku.as_str()).collect::<Vec<_>>(), ["HOSE"]);
-        assert_eq!(impact.total_delta_minor, 1_000);
     }
 
     #[test]

@@ -36,10 +36,38 @@ impl RowError {
     }
 }
 
+/// A price list read all or nothing: every row, or every error.
 pub fn parse_products(input: &[u8]) -> Result<Vec<ProductRow>, Vec<RowError>> {
+    all_or_nothing(read_products(input))
+}
+
+/// What [`read_products`] read, as all or nothing: its rows if it found no
+/// error and at least one row; otherwise the errors.
+pub fn all_or_nothing((rows, errors): (Vec<ProductRow>, Vec<RowError>)) -> Result<Vec<ProductRow>, Vec<RowError>> {
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if rows.is_empty() {
+        return Err(vec![RowError::new(2, None, "The file has a header but no products.")]);
+    }
+    Ok(rows)
+}
+
+/// A price list read as far as it can be: the rows that parse, and an error
+/// for each line that does not (or for the whole file, with no rows), so a
+/// preview can also check the good rows against the price list and name
+/// every problem at once.
+pub fn read_products(input: &[u8]) -> (Vec<ProductRow>, Vec<RowError>) {
+    match read(input) {
+        Ok(read) => read,
+        Err(whole_file) => (Vec::new(), vec![whole_file]),
+    }
+}
+
+fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
     let text = std::str::from_utf8(input).map_err(|e| {
         let line = 1 + input[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() as u64;
-        vec![RowError::new(line, None, "The file is not valid UTF-8 text.")]
+        RowError::new(line, None, "The file is not valid UTF-8 text.")
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
@@ -48,13 +76,13 @@ pub fn parse_products(input: &[u8]) -> Result<Vec<ProductRow>, Vec<RowError>> {
 
     let header = match records.next() {
         None => {
-            return Err(vec![RowError::new(
+            return Err(RowError::new(
                 1,
                 None,
                 "The file is empty: the first line must be the header sku,name,unit,currency,unit_price_minor.",
-            )]);
+            ));
         }
-        Some(Err(e)) => return Err(vec![RowError::new(1, None, format!("The header cannot be read: {e}."))]),
+        Some(Err(e)) => return Err(RowError::new(1, None, format!("The header cannot be read: {e}."))),
         Some(Ok(header)) => header,
     };
 
@@ -64,7 +92,7 @@ pub fn parse_products(input: &[u8]) -> Result<Vec<ProductRow>, Vec<RowError>> {
     } else if names == DECIMAL_HEADER {
         true
     } else {
-        return Err(vec![RowError::new(
+        return Err(RowError::new(
             1,
             None,
             format!(
@@ -72,7 +100,7 @@ pub fn parse_products(input: &[u8]) -> Result<Vec<ProductRow>, Vec<RowError>> {
                  the price as 1250.00), not {}.",
                 names.join(",")
             ),
-        )]);
+        ));
     };
 
     let mut rows = Vec::new();
@@ -96,7 +124,14 @@ pub fn parse_products(input: &[u8]) -> Result<Vec<ProductRow>, Vec<RowError>> {
             break;
         }
         if record.len() != HEADER.len() {
-            errors.push(RowError::new(line, None, format!("Expected 5 fields, found {}.", record.len())));
+            // A field holding a line break that runs the file's lines together
+            // is a quote opened and never closed.
+            let message = if record.iter().any(|f| f.contains('\n')) {
+                "A field on this line opens a quote (\") that is never closed, so the lines after it were read as part of it.".to_owned()
+            } else {
+                format!("Expected 5 fields, found {}.", record.len())
+            };
+            errors.push(RowError::new(line, None, message));
             continue;
         }
         match parse_row(line, &record, decimal) {
@@ -114,13 +149,7 @@ pub fn parse_products(input: &[u8]) -> Result<Vec<ProductRow>, Vec<RowError>> {
             Err(e) => errors.push(RowError::new(line, Some(&e.field), e.message)),
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    if rows.is_empty() {
-        return Err(vec![RowError::new(2, None, "The file has a header but no products.")]);
-    }
-    Ok(rows)
+    Ok((rows, errors))
 }
 
 /// Turns the byte offsets of records into the 1-based lines a person sees.
@@ -214,6 +243,17 @@ mod tests {
         assert_eq!(lines, vec![2, 3, 4, 5, 7]);
         assert_eq!(errors[0].field.as_deref(), Some("unit_price_minor"));
         assert_eq!(errors[2].field.as_deref(), Some("currency"));
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_named_and_the_good_rows_are_still_read() {
+        let (rows, errors) =
+            read_products(b"sku,name,unit,currency,unit_price_minor\nP-1,Pump,each,EUR,100\nP-2,\"Hose,each,EUR,1\nP-3,Tap,each,EUR,2\n");
+        assert_eq!(rows.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>(), ["P-1"]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, 3);
+        assert!(errors[0].message.contains("opens a quote (\") that is never closed"), "{errors:?}");
+        assert!(all_or_nothing((rows, errors)).is_err(), "all or nothing: an error means no rows");
     }
 
     #[test]

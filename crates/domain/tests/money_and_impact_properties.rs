@@ -96,10 +96,8 @@ proptest! {
     #[test]
     fn only_lines_the_notice_reprices_are_touched(lines in lines(), changes in changes()) {
         let impact = impact_of(&lines, &changes);
-        // The last change to a sku wins; a line already at that price is not touched.
-        let winner = |l: &PricedLine| changes.iter().rev().find(|c| c.sku == l.sku).map(|c| c.unit_price_minor);
         let repriced: Vec<&PricedLine> =
-            lines.iter().filter(|l| winner(l).is_some_and(|price| price != l.unit_price_minor)).collect();
+            lines.iter().filter(|l| changes.iter().any(|c| c.sku == l.sku)).collect();
         prop_assert_eq!(impact.lines.len(), repriced.len());
         for (got, line) in impact.lines.iter().zip(repriced) {
             // The last change to a sku wins.
@@ -115,13 +113,14 @@ proptest! {
 
     #[test]
     fn a_change_to_the_same_price_has_no_impact(lines in lines(), changes in changes()) {
-        // Each line re-priced at its own price is not touched; applying a notice twice touches nothing more.
+        // Each line re-priced at its own price does not move; applying a notice twice moves nothing more.
         for line in &lines {
             let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default();
             let same = PriceChange { sku: line.sku.clone(), unit_price_minor: line.unit_price_minor, effective_on: day };
             let impact = impact_of(std::slice::from_ref(line), &[same]);
-            prop_assert!(impact.lines.is_empty());
+            prop_assert_eq!(impact.lines.len(), 1);
             prop_assert_eq!(impact.total_delta_minor, 0);
+            prop_assert_eq!(impact.lines[0].delta_minor, 0);
         }
         let repriced: Vec<PricedLine> = impact_of(&lines, &changes)
             .lines
@@ -136,6 +135,6 @@ proptest! {
             .collect();
         let again = impact_of(&repriced, &changes);
         prop_assert_eq!(again.total_delta_minor, 0);
-        prop_assert!(again.lines.is_empty());
+        prop_assert!(again.lines.iter().all(|l| l.delta_minor == 0));
     }
 }

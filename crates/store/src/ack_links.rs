@@ -170,8 +170,15 @@ impl Store {
             .rows_affected;
         if used != 1 {
             // Someone used it between our read and our write (SQLite cannot
-            // lock the row): dropping the transaction rolls the ack back.
-            return Err(AckLinkError::Used { acknowledged_at: None });
+            // lock the row): dropping the transaction rolls the ack back, and
+            // the page says when the other use acknowledged.
+            txn.rollback().await?;
+            let theirs = acknowledgements::Entity::find()
+                .filter(acknowledgements::Column::NoticeId.eq(row.notice_id))
+                .filter(acknowledgements::Column::UserId.eq(row.user_id))
+                .one(&self.db)
+                .await?;
+            return Err(AckLinkError::Used { acknowledged_at: theirs.map(|a| a.acknowledged_at) });
         }
         txn.commit().await?;
         Ok((view, ack))

@@ -14,7 +14,7 @@ use pricegate_store::{NewUser, StoreError, UserPatch};
 
 use uuid::Uuid;
 
-use super::{Admin, CsrfForm, DoneCookie, Layout, PageError, PageId, PageUser, in_words, render};
+use super::{Admin, CsrfForm, DoneCookie, Layout, PageError, PageId, PageUser, Seal, in_words, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -159,20 +159,18 @@ impl Done {
     }
 
     /// The redirect to the list that reports this.
-    fn back_to_list(self) -> Response {
-        DONE.redirect(&self.cookie_value())
+    fn back_to_list(self, seal: &Seal) -> Response {
+        DONE.redirect(seal, &self.cookie_value())
     }
 }
 
 async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -> Result<Response, PageError> {
     user.require(&[Role::Admin])?;
     let mut page = page(&app, &user).await?;
-    let done = DONE.read(&headers).map(Done::parse);
-    page.message = done.as_ref().and_then(|d| d.as_ref()?.sentence(&page.users));
+    let seal = user.seal(&app);
+    page.message = DONE.read(&headers, &seal).and_then(Done::parse).and_then(|d| d.sentence(&page.users));
     let mut response = render(StatusCode::OK, &page);
-    if done.is_some() {
-        DONE.clear(&mut response);
-    }
+    DONE.clear(&headers, &mut response, &seal);
     Ok(response)
 }
 
@@ -192,7 +190,7 @@ async fn create(
     let errors: Vec<Invalid> = match (name, email, role, password) {
         (Ok(name), Ok(email), Ok(role), Ok(password)) => {
             match app.store.create_user(Some(&user.0.actor), NewUser { name, email, role, password }).await {
-                Ok(created) => return Ok(Done::Created(created.id).back_to_list()),
+                Ok(created) => return Ok(Done::Created(created.id).back_to_list(&user.seal(&app))),
                 Err(StoreError::Invalid(e)) => vec![e],
                 Err(StoreError::Conflict { message, .. }) => vec![Invalid::new("email", message)],
                 Err(e) => return Err(e.into()),
@@ -235,7 +233,7 @@ async fn update(
     match (role, active) {
         (Ok(role), Ok(active)) => {
             app.store.update_user(&user.0.actor, id, UserPatch { role, active, ..UserPatch::default() }).await?;
-            Ok(Done::Updated(id).back_to_list())
+            Ok(Done::Updated(id).back_to_list(&user.seal(&app)))
         }
         (role, active) => {
             let why: Vec<String> = [role.err(), active.err()].into_iter().flatten().collect();
@@ -310,7 +308,10 @@ async fn hand_over(
         return refused_on_list(&app, &user, id, "No hand-over", "Choose who takes the quotes over.").await;
     };
     match app.store.hand_over_quotes(&user.0.actor, id, to).await {
-        Ok(moved) => Ok(Done::HandedOver { from: id, to, owned: moved.owned, signed: moved.signed }.back_to_list()),
+        Ok(moved) => {
+            Ok(Done::HandedOver { from: id, to, owned: moved.owned, signed: moved.signed }
+                .back_to_list(&user.seal(&app)))
+        }
         Err(StoreError::Invalid(e)) => {
             let why = in_words(e.message, &[("to", "Whoever takes the quotes over")]);
             refused_on_list(&app, &user, id, "No hand-over", &why).await
@@ -334,7 +335,7 @@ async fn set_password(
     };
     let patch = UserPatch { password: Some(password), ..UserPatch::default() };
     app.store.update_user(&user.0.actor, id, patch).await?;
-    Ok(Done::PasswordSet(id).back_to_list())
+    Ok(Done::PasswordSet(id).back_to_list(&user.seal(&app)))
 }
 
 struct MailRow {

@@ -23,6 +23,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
 use pricegate_store::{SessionUser, StoreError};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -151,41 +152,72 @@ pub fn append_cookie(response: &mut Response, set_cookie: &str) {
 }
 
 /// What a form just did, told once by the page it leads back to: a
-/// short-lived cookie this server sets on the redirect (so a link cannot
-/// make the page claim it), read and cleared by the page's next view.
+/// short-lived cookie this server sets on the redirect, read and cleared by
+/// the page's next view. Its value is sealed with the session's secret (see
+/// [`Seal`]), so neither a link nor a cookie set by anyone else can make a
+/// page claim something was done.
 pub struct DoneCookie {
     pub name: &'static str,
     /// The page the form leads back to; the cookie is sent to it alone.
     pub page: &'static str,
 }
 
+/// The session a told-once cookie is for: its CSRF secret, which only this
+/// server and that session's pages know, seals the value; and whether the
+/// cookie is `Secure`, as the session cookie is.
+pub struct Seal<'a> {
+    key: &'a str,
+    secure: bool,
+}
+
+impl PageUser {
+    pub fn seal<'a>(&'a self, app: &AppState) -> Seal<'a> {
+        Seal { key: self.csrf(), secure: app.base_url.starts_with("https://") }
+    }
+}
+
+impl Seal<'_> {
+    /// 128 bits of SHA-256 over the key, the cookie's name and the value, the
+    /// key on both sides.
+    fn mac(&self, name: &str, value: &str) -> String {
+        let digest = Sha256::digest(format!("{}\n{name}\n{value}\n{}", self.key, self.key).as_bytes());
+        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 impl DoneCookie {
-    fn set_cookie(&self, value: &str, max_age: u32) -> String {
-        format!("{}={value}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Lax", self.name, self.page)
+    fn set_cookie(&self, seal: &Seal, value: &str, max_age: u32) -> String {
+        let secure = if seal.secure { "; Secure" } else { "" };
+        format!("{}={value}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}", self.name, self.page)
     }
 
     /// The redirect to the page, carrying `value` for a minute.
-    pub fn redirect(&self, value: &str) -> Response {
-        self.redirect_to(self.page, value)
+    pub fn redirect(&self, seal: &Seal, value: &str) -> Response {
+        self.redirect_to(seal, self.page, value)
     }
 
     /// The redirect to `path`, a page under this cookie's, carrying `value`
     /// for a minute (which names what it is about, as the page checks).
-    pub fn redirect_to(&self, path: &str, value: &str) -> Response {
+    pub fn redirect_to(&self, seal: &Seal, path: &str, value: &str) -> Response {
         debug_assert!(path.starts_with(self.page));
         let mut response = Redirect::to(path).into_response();
-        append_cookie(&mut response, &self.set_cookie(value, 60));
+        let sealed = format!("{value}~{}", seal.mac(self.name, value));
+        append_cookie(&mut response, &self.set_cookie(seal, &sealed, 60));
         response
     }
 
-    /// What the last form left for this view of the page, if anything.
-    pub fn read<'a>(&self, headers: &'a axum::http::HeaderMap) -> Option<&'a str> {
-        cookie(headers, self.name)
+    /// What the last form of this session left for this view of the page, if
+    /// anything: a value this server sealed for this session, or nothing.
+    pub fn read<'a>(&self, headers: &'a axum::http::HeaderMap, seal: &Seal) -> Option<&'a str> {
+        let (value, mac) = cookie(headers, self.name)?.rsplit_once('~')?;
+        tokens_match(mac, &seal.mac(self.name, value)).then_some(value)
     }
 
-    /// Clears what [`DoneCookie::read`] found, so it is told once.
-    pub fn clear(&self, response: &mut Response) {
-        append_cookie(response, &self.set_cookie("", 0));
+    /// Clears the cookie if the request carried one, so it is told once.
+    pub fn clear(&self, headers: &axum::http::HeaderMap, response: &mut Response, seal: &Seal) {
+        if cookie(headers, self.name).is_some() {
+            append_cookie(response, &self.set_cookie(seal, "", 0));
+        }
     }
 }
 
@@ -362,6 +394,28 @@ pub fn signed_money(currency: &str, minor: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::{DoneCookie, Seal};
+
+    #[test]
+    fn a_told_once_value_is_read_only_as_this_server_sealed_it_for_this_session() {
+        const DONE: DoneCookie = DoneCookie { name: "pricegate_test_done", page: "/quotes" };
+        let (mine, theirs) = (Seal { key: "session-secret", secure: true }, Seal { key: "another", secure: true });
+        let response = DONE.redirect_to(&mine, "/quotes/1", "finalised.1");
+        let set = response.headers().get(axum::http::header::SET_COOKIE).and_then(|v| v.to_str().ok()).unwrap();
+        assert!(set.ends_with("; Secure") && set.contains("Path=/quotes;"), "{set}");
+        let sent = set.split(';').next().unwrap().to_owned();
+        let headers = |cookie: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(axum::http::header::COOKIE, cookie.parse().unwrap());
+            h
+        };
+        assert_eq!(DONE.read(&headers(&sent), &mine), Some("finalised.1"));
+        assert_eq!(DONE.read(&headers(&sent), &theirs), None, "another session's page says nothing");
+        let forged = sent.replace("finalised.1", "finalised.2");
+        assert_eq!(DONE.read(&headers(&forged), &mine), None, "a changed value is not read");
+        assert_eq!(DONE.read(&headers("pricegate_test_done=finalised.1"), &mine), None, "nor an unsealed one");
+    }
+
     #[test]
     fn a_domain_message_is_said_by_the_field_s_label() {
         let labels = [("name", "The name"), ("customer.name", "The customer's name"), ("to", "Whoever")];

@@ -17,7 +17,7 @@ use pricegate_store::StoreError;
 use uuid::Uuid;
 
 use super::ChangeRow;
-use super::{CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, money, render, stamp};
+use super::{CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, Seal, money, render, stamp};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -149,7 +149,7 @@ async fn publish(
     CsrfForm { user, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
     match app.store.publish_notice(&user.0.actor, id).await {
-        Ok(_) => Ok(NoticeDone::Published.back_to_dashboard(id)),
+        Ok(_) => Ok(NoticeDone::Published.back_to_dashboard(&user.seal(&app), id)),
         Err(StoreError::Conflict { code: "change_never_in_force", message }) => {
             confirm_page(&app, &user, id, Some(message)).await
         }
@@ -268,8 +268,8 @@ impl NoticeDone {
         }
     }
 
-    fn back_to_dashboard(self, notice: Uuid) -> Response {
-        NOTICE_DONE.redirect_to(&format!("/notices/{notice}/dashboard"), &self.cookie_value(notice))
+    fn back_to_dashboard(self, seal: &Seal, notice: Uuid) -> Response {
+        NOTICE_DONE.redirect_to(seal, &format!("/notices/{notice}/dashboard"), &self.cookie_value(notice))
     }
 }
 
@@ -327,13 +327,12 @@ async fn dashboard(
         message: None,
         nothing_done: false,
     };
-    let done = NOTICE_DONE.read(&headers).and_then(|v| NoticeDone::parse(v, id));
+    let seal = user.seal(&app);
+    let done = NOTICE_DONE.read(&headers, &seal).and_then(|v| NoticeDone::parse(v, id));
     page.message = done.as_ref().map(|d| d.sentence(&page));
     page.nothing_done = matches!(done, Some(NoticeDone::Reminded { queued: 0, .. }));
     let mut response = render(StatusCode::OK, &page);
-    if done.is_some() {
-        NOTICE_DONE.clear(&mut response);
-    }
+    NOTICE_DONE.clear(&headers, &mut response, &seal);
     Ok(response)
 }
 
@@ -343,7 +342,8 @@ async fn remind(
     CsrfForm { user, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
     let reminded = app.store.remind_now(&user.0.actor, id).await?;
-    Ok(NoticeDone::Reminded { queued: reminded.queued, left_out: reminded.recently_reminded }.back_to_dashboard(id))
+    let done = NoticeDone::Reminded { queued: reminded.queued, left_out: reminded.recently_reminded };
+    Ok(done.back_to_dashboard(&user.seal(&app), id))
 }
 
 #[cfg(test)]

@@ -9,13 +9,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use pricegate_domain::product_csv::{ProductRow as CsvRow, parse_products};
+use pricegate_domain::product_csv::{ProductRow as CsvRow, RowError, all_or_nothing, read_products};
 use pricegate_domain::{Currency, Invalid, Role, Sku, Text, limits, parse_unit_price};
 use pricegate_store::views::ProductView;
 use pricegate_store::{ProductPatch, StoreError};
 use uuid::Uuid;
 
-use super::{CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, in_words, money, render};
+use super::{CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, Seal, in_words, money, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -142,20 +142,18 @@ impl Done {
     }
 
     /// The redirect to the price list that reports this.
-    fn back_to_list(self) -> Response {
-        DONE.redirect(&self.cookie_value())
+    fn back_to_list(self, seal: &Seal) -> Response {
+        DONE.redirect(seal, &self.cookie_value())
     }
 }
 
 async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     let mut page = page(&app, &user, String::new()).await?;
-    let done = DONE.read(&headers).map(Done::parse);
-    page.message = done.as_ref().and_then(|d| d.as_ref()?.sentence(&page.products));
+    let seal = user.seal(&app);
+    page.message = DONE.read(&headers, &seal).and_then(Done::parse).and_then(|d| d.sentence(&page.products));
     let mut response = render(StatusCode::OK, &page);
-    if done.is_some() {
-        DONE.clear(&mut response);
-    }
+    DONE.clear(&headers, &mut response, &seal);
     Ok(response)
 }
 
@@ -175,12 +173,24 @@ async fn import(
     CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
     let csv = form.get("csv").to_owned();
-    let rows = parse_products(csv.as_bytes());
+    let read = read_products(csv.as_bytes());
     let mut page = page(&app, &user, csv).await?;
-    let rows = match rows {
+    let line_errors =
+        |errors: Vec<RowError>| errors.into_iter().map(|e| LineError { line: e.line, message: e.message });
+    if !read.1.is_empty() {
+        // The good lines are checked against the price list too, so every
+        // problem is named at once, in the order of the file.
+        let taken = app.store.check_import(&read.0).await?;
+        let mut errors: Vec<LineError> = line_errors(read.1).collect();
+        errors.extend(taken.into_iter().map(|e| LineError { line: e.line, message: e.message }));
+        errors.sort_by_key(|e| e.line);
+        page.errors = errors;
+        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
+    }
+    let rows = match all_or_nothing(read) {
         Ok(rows) => rows,
         Err(errors) => {
-            page.errors = errors.into_iter().map(|e| LineError { line: e.line, message: e.message }).collect();
+            page.errors = line_errors(errors).collect();
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
@@ -195,7 +205,7 @@ async fn import(
         return Ok(render(StatusCode::OK, &page));
     }
     match app.store.import_products(&user.0.actor, rows).await? {
-        Ok(imported) => Ok(Done::Imported(imported.len()).back_to_list()),
+        Ok(imported) => Ok(Done::Imported(imported.len()).back_to_list(&user.seal(&app))),
         Err(errors) => {
             page.errors = errors.into_iter().map(|e| LineError { line: e.line, message: e.message }).collect();
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
@@ -256,7 +266,7 @@ async fn create(
     };
     let errors = match parse_new_product(&input) {
         Ok(new) => match app.store.create_product(&user.0.actor, new).await {
-            Ok(p) => return Ok(Done::Added(p.id).back_to_list()),
+            Ok(p) => return Ok(Done::Added(p.id).back_to_list(&user.seal(&app))),
             Err(StoreError::Invalid(e)) => vec![e],
             Err(StoreError::Conflict { message, .. }) => vec![Invalid::new("sku", message)],
             Err(e) => return Err(e.into()),
@@ -333,7 +343,7 @@ async fn update(
         (Ok(name), Ok(unit)) => {
             match app.store.update_product(&user.0.actor, id, ProductPatch { name: Some(name), unit: Some(unit) }).await
             {
-                Ok(p) => return Ok(Done::Saved(p.id).back_to_list()),
+                Ok(p) => return Ok(Done::Saved(p.id).back_to_list(&user.seal(&app))),
                 Err(StoreError::Invalid(e)) => vec![e],
                 Err(e) => return Err(e.into()),
             }

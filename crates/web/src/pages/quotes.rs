@@ -18,8 +18,8 @@ use uuid::Uuid;
 
 use super::quote_form::{create_quote, edit_quote_form, new_quote_form, update_quote};
 use super::{
-    CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, QuoteWork, Sales, in_words, money, parse_id,
-    render, signed_money, stamp,
+    CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, QuoteWork, Sales, Seal, in_words, money,
+    parse_id, render, signed_money, stamp,
 };
 use crate::AppState;
 use crate::extract::Client;
@@ -304,6 +304,9 @@ impl QuoteDone {
                 Ok(n) => format!("Acknowledged \u{201c}{}\u{201d}.", n.title),
                 Err(_) => "Acknowledged.".to_owned(),
             },
+            QuoteDone::Finalised if page.evidence.is_empty() => {
+                format!("Quote finalised {}. No price notice was published since it was drafted.", page.finalised_at)
+            }
             QuoteDone::Finalised => {
                 format!(
                     "Quote finalised {}. The notices its signer acknowledged are kept with it below.",
@@ -317,39 +320,73 @@ impl QuoteDone {
     }
 
     /// The redirect to the quote's page that tells this.
-    pub(super) fn back_to_quote(self, quote: Uuid) -> Response {
-        QUOTE_DONE.redirect_to(&format!("/quotes/{quote}"), &self.cookie_value(quote))
+    pub(super) fn back_to_quote(self, seal: &Seal, quote: Uuid) -> Response {
+        QUOTE_DONE.redirect_to(seal, &format!("/quotes/{quote}"), &self.cookie_value(quote))
     }
 }
 
-/// For each pending notice's change to a line, the title of the last notice
-/// published after it that changes the same line (`pending` is in the order
-/// of publication).
-fn later_changes(pending: &[PendingNoticeView]) -> HashMap<(Uuid, Uuid), String> {
-    let mut later = HashMap::new();
-    for (i, p) in pending.iter().enumerate() {
+/// Where pending notices price one line, the change they leave in force last:
+/// the latest effective date, then the later publication, as prices in force
+/// are read. By line: that notice, its title, its date and its change to the
+/// line's total, and how many pending notices price the line.
+struct LastWord<'a> {
+    notice: Uuid,
+    title: &'a str,
+    effective_on: chrono::NaiveDate,
+    delta_minor: i64,
+    notices: usize,
+}
+
+fn last_words(pending: &[PendingNoticeView]) -> HashMap<Uuid, LastWord<'_>> {
+    let mut words: HashMap<Uuid, LastWord<'_>> = HashMap::new();
+    for p in pending {
         for line in &p.impact.lines {
-            let next = pending[i + 1..].iter().rev().find(|n| n.impact.lines.iter().any(|l| l.line_id == line.line_id));
-            if let Some(n) = next {
-                later.insert((p.notice_id, line.line_id), n.title.clone());
+            let word = LastWord {
+                notice: p.notice_id,
+                title: &p.title,
+                effective_on: line.effective_on,
+                delta_minor: line.delta_minor,
+                notices: 1,
+            };
+            words
+                .entry(line.line_id)
+                .and_modify(|last| {
+                    let notices = last.notices + 1;
+                    // `pending` is in the order of publication: a tie on the date goes to the later.
+                    if word.effective_on >= last.effective_on {
+                        *last = LastWord { notices, ..word };
+                    } else {
+                        last.notices = notices;
+                    }
+                })
+                .or_insert(word);
+        }
+    }
+    words
+}
+
+/// For each pending notice's change to a line that another pending notice
+/// prices again: which notice leaves its price in force, and from when.
+fn later_changes(words: &HashMap<Uuid, LastWord<'_>>, pending: &[PendingNoticeView]) -> HashMap<(Uuid, Uuid), String> {
+    let mut later = HashMap::new();
+    for p in pending {
+        for line in &p.impact.lines {
+            if let Some(word) = words.get(&line.line_id).filter(|w| w.notices > 1 && w.notice != p.notice_id) {
+                later.insert(
+                    (p.notice_id, line.line_id),
+                    format!("\u{201c}{}\u{201d} leaves another price in force from {}", word.title, word.effective_on),
+                );
             }
         }
     }
     later
 }
 
-/// What the pending notices do to the total together, when more than one
-/// changes a price on the quote: each line at the price the last of them to
-/// change it sets. `None` when one notice or none changes a price.
-fn together(pending: &[PendingNoticeView]) -> Option<i64> {
-    if pending.iter().filter(|p| !p.impact.lines.is_empty()).count() < 2 {
-        return None;
-    }
-    let mut last: HashMap<Uuid, i64> = HashMap::new();
-    for line in pending.iter().flat_map(|p| &p.impact.lines) {
-        last.insert(line.line_id, line.delta_minor);
-    }
-    Some(last.values().fold(0i64, |sum, delta| sum.saturating_add(*delta)))
+/// What the pending notices do to the total together, when several price
+/// the same line (so their own totals, each against the quoted prices, do
+/// not add up): each line at the price left in force last.
+fn together(words: &HashMap<Uuid, LastWord<'_>>) -> Option<i64> {
+    words.values().any(|w| w.notices > 1).then(|| words.values().fold(0i64, |sum, w| sum.saturating_add(w.delta_minor)))
 }
 
 async fn quote_page(
@@ -373,8 +410,13 @@ async fn quote_page(
         Some(g) => Some(g),
         None => open_gate(app, user, &quote).await?,
     };
-    let together = gate.as_ref().and_then(|g| together(&g.pending)).map(|delta| signed_money(&currency, delta));
-    let later = gate.as_ref().map(|g| later_changes(&g.pending)).unwrap_or_default();
+    let (together, later) = match &gate {
+        Some(g) => {
+            let words = last_words(&g.pending);
+            (together(&words).map(|delta| signed_money(&currency, delta)), later_changes(&words, &g.pending))
+        }
+        None => (None, HashMap::new()),
+    };
     let (ready, expired, signer_can_sign, pending, superseded, has_override) = match gate {
         Some(g) => (
             g.ready,
@@ -503,14 +545,12 @@ async fn show(
     user.require(QUOTE_ROLES)?;
     let quote = app.store.get_quote(&user.0.actor, id).await?;
     let mut page = quote_page(&app, &user, quote, None, None, None).await?;
-    let done = QUOTE_DONE.read(&headers).and_then(|v| QuoteDone::parse(v, id));
-    if let Some(done) = &done {
+    let seal = user.seal(&app);
+    if let Some(done) = QUOTE_DONE.read(&headers, &seal).and_then(|v| QuoteDone::parse(v, id)) {
         page.done = Some(done.sentence(&app, &user, &page).await);
     }
     let mut response = render(StatusCode::OK, &page);
-    if done.is_some() {
-        QUOTE_DONE.clear(&mut response);
-    }
+    QUOTE_DONE.clear(&headers, &mut response, &seal);
     Ok(response)
 }
 
@@ -522,7 +562,7 @@ async fn acknowledge(
 ) -> Result<Response, PageError> {
     let notice = parse_id(form.get("notice_id"))?;
     app.store.acknowledge_notice_as(&user.0.actor, notice, Channel::Web, client).await?;
-    Ok(QuoteDone::Acknowledged(notice).back_to_quote(id))
+    Ok(QuoteDone::Acknowledged(notice).back_to_quote(&user.seal(&app), id))
 }
 
 async fn finalise(
@@ -531,7 +571,7 @@ async fn finalise(
     CsrfForm { user, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
     match app.store.finalise_quote(&user.0.actor, id).await {
-        Ok(_) => Ok(QuoteDone::Finalised.back_to_quote(id)),
+        Ok(_) => Ok(QuoteDone::Finalised.back_to_quote(&user.seal(&app), id)),
         Err(StoreError::PendingAcknowledgements(gate)) => {
             let message = format!("Not finalised. {}", crate::error::pending_sentence(gate.pending.len()));
             let quote = app.store.get_quote(&user.0.actor, id).await?;
@@ -574,7 +614,7 @@ async fn override_prices(
     match pricegate_domain::Text::parse_multiline("reason", form.get("reason"), pricegate_domain::limits::REASON) {
         Ok(reason) => {
             app.store.override_prices(&user.0.actor, id, reason).await?;
-            Ok(QuoteDone::Overridden.back_to_quote(id))
+            Ok(QuoteDone::Overridden.back_to_quote(&user.seal(&app), id))
         }
         Err(e) => {
             let quote = app.store.get_quote(&user.0.actor, id).await?;
@@ -609,16 +649,17 @@ mod tests {
         }
     }
 
-    fn notice(title: &str, seq: i64, changes: &[(Uuid, i64)]) -> PendingNoticeView {
+    /// A pending notice changing lines: (line, change to its total, effective day of January 2027).
+    fn notice(title: &str, seq: i64, changes: &[(Uuid, i64, u32)]) -> PendingNoticeView {
         let lines: Vec<pricegate_store::views::LineImpactView> = changes
             .iter()
-            .map(|&(line_id, delta_minor)| pricegate_store::views::LineImpactView {
+            .map(|&(line_id, delta_minor, day)| pricegate_store::views::LineImpactView {
                 line_id,
                 sku: "PUMP".into(),
                 quantity: 10,
                 old_unit_price_minor: 0,
                 new_unit_price_minor: 0,
-                effective_on: chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
+                effective_on: chrono::NaiveDate::from_ymd_opt(2027, 1, day).unwrap(),
                 old_total_minor: 0,
                 new_total_minor: 0,
                 delta_minor,
@@ -638,15 +679,49 @@ mod tests {
     #[test]
     fn notices_that_price_a_line_again_are_marked_and_counted_once_together() {
         let (pump, hose) = (Uuid::from_u128(100), Uuid::from_u128(200));
-        // 2,495 → 2,600, then → 2,700 (10 pumps): +1,050 and +2,050 against the quote.
-        let first = notice("First rise", 1, &[(pump, 105_000)]);
+        // 2,495 → 2,600, then → 2,700 on the same day (10 pumps): +1,050 and +2,050 against the quote.
+        let first = notice("First rise", 1, &[(pump, 105_000, 1)]);
         let text_only = notice("A reminder", 2, &[]);
-        let second = notice("Second rise", 3, &[(pump, 205_000), (hose, 500)]);
+        let second = notice("Second rise", 3, &[(pump, 205_000, 1), (hose, 500, 1)]);
         let pending = [first, text_only, second];
-        assert_eq!(together(&pending), Some(205_500), "each line at the last price set, not 105,000 more");
-        let later = later_changes(&pending);
-        assert_eq!(later.get(&(Uuid::from_u128(1), pump)).map(String::as_str), Some("Second rise"));
+        let words = last_words(&pending);
+        assert_eq!(together(&words), Some(205_500), "each line at the last price set, not 105,000 more");
+        let later = later_changes(&words, &pending);
+        assert_eq!(
+            later.get(&(Uuid::from_u128(1), pump)).map(String::as_str),
+            Some("\u{201c}Second rise\u{201d} leaves another price in force from 2027-01-01")
+        );
         assert_eq!(later.len(), 1, "the last word on a line has no later one: {later:?}");
-        assert_eq!(together(&pending[..2]), None, "one notice with changes says its own total");
+    }
+
+    #[test]
+    fn the_price_left_in_force_last_goes_by_date_before_publication() {
+        let pump = Uuid::from_u128(100);
+        // Published first, in force from the 20th; published second, from the 5th: the first has the last word.
+        let march = notice("From the 20th", 1, &[(pump, 205_000, 20)]);
+        let january = notice("From the 5th", 2, &[(pump, 105_000, 5)]);
+        let pending = [march, january];
+        let words = last_words(&pending);
+        assert_eq!(together(&words), Some(205_000));
+        let later = later_changes(&words, &pending);
+        assert_eq!(
+            later.get(&(Uuid::from_u128(2), pump)).map(String::as_str),
+            Some("\u{201c}From the 20th\u{201d} leaves another price in force from 2027-01-20")
+        );
+        assert!(!later.contains_key(&(Uuid::from_u128(1), pump)));
+        // A correction back to the quoted price (no change) is the last word too.
+        let back = notice("Back", 3, &[(pump, 0, 25)]);
+        let pending = [pending[0].clone(), pending[1].clone(), back];
+        assert_eq!(together(&last_words(&pending)), Some(0));
+    }
+
+    #[test]
+    fn notices_on_different_lines_add_up_and_need_no_together() {
+        let first = notice("Pumps", 1, &[(Uuid::from_u128(100), 1_000, 1)]);
+        let second = notice("Hoses", 2, &[(Uuid::from_u128(200), 500, 1)]);
+        let pending = [first, second];
+        let words = last_words(&pending);
+        assert_eq!(together(&words), None);
+        assert!(later_changes(&words, &pending).is_empty());
     }
 }

@@ -262,7 +262,7 @@ pub async fn create_quote(
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
     }
-    let invalid = match parse_quote(&page) {
+    let invalid = match parse_quote(&page, None) {
         Ok(input) => {
             // A quote is in the currency of its first product.
             let first = input.lines.first().map(|l| l.sku.as_str()).unwrap_or_default();
@@ -279,7 +279,7 @@ pub async fn create_quote(
             });
             match new {
                 Ok(new) => match app.store.create_quote(&user.0.actor, new).await {
-                    Ok(quote) => return Ok(QuoteDone::Drafted.back_to_quote(quote.id)),
+                    Ok(quote) => return Ok(QuoteDone::Drafted.back_to_quote(&user.seal(&app), quote.id)),
                     Err(e) => form_invalid(e, &input.row_of_line)?,
                 },
                 Err(e) => vec![e],
@@ -333,7 +333,7 @@ pub async fn update_quote(
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
     }
-    let invalid = match parse_quote(&page) {
+    let invalid = match parse_quote(&page, Some(quote.valid_until)) {
         Ok(input) => {
             let patch = QuotePatch {
                 customer_name: Some(input.customer_name),
@@ -345,7 +345,7 @@ pub async fn update_quote(
                 lines: Some(input.lines),
             };
             match app.store.update_quote(&user.0.actor, id, patch).await {
-                Ok(_) => return Ok(QuoteDone::Saved.back_to_quote(id)),
+                Ok(_) => return Ok(QuoteDone::Saved.back_to_quote(&user.seal(&app), id)),
                 Err(e) => form_invalid(e, &input.row_of_line)?,
             }
         }

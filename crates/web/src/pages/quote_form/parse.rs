@@ -1,7 +1,7 @@
 //! The quote form's fields parsed into a quote, and the store's refusals
 //! mapped back to the row of the form they concern.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 use pricegate_domain::{CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
 use pricegate_store::{NewLine, StoreError};
 use uuid::Uuid;
@@ -84,8 +84,12 @@ pub(super) struct QuoteInput {
     pub row_of_line: Vec<usize>,
 }
 
-/// The form parsed, or every field it refuses.
-pub(super) fn parse_quote(page: &QuoteFormPage) -> Result<QuoteInput, Vec<Invalid>> {
+/// The form parsed, or every field it refuses. `kept` is the validity date an
+/// edited quote already has: it may have passed (the lines can still be
+/// corrected); any other date in the past is refused with the rest, not
+/// only once they are put right (the store checks it again, by the
+/// database's clock).
+pub(super) fn parse_quote(page: &QuoteFormPage, kept: Option<NaiveDate>) -> Result<QuoteInput, Vec<Invalid>> {
     let mut errors = Vec::new();
     let customer_name = keep(&mut errors, Text::parse("customer.name", &page.customer_name, limits::NAME));
     let customer_email = keep(
@@ -99,7 +103,16 @@ pub(super) fn parse_quote(page: &QuoteFormPage) -> Result<QuoteInput, Vec<Invali
         Uuid::parse_str(page.signer_id.trim())
             .map_err(|_| Invalid::new("signer_id", "Pick the salesperson who will sign.")),
     );
-    let valid_until = keep(&mut errors, parse_date("valid_until", &page.valid_until));
+    let valid_until = keep(
+        &mut errors,
+        parse_date("valid_until", &page.valid_until).and_then(|date| {
+            if date < Utc::now().date_naive() && Some(date) != kept {
+                Err(Invalid::new("valid_until", "valid_until must not be in the past."))
+            } else {
+                Ok(date)
+            }
+        }),
+    );
     let notes = keep(&mut errors, Text::parse_multiline_optional("notes", &page.notes, limits::NOTES));
     let rows = parse_rows(&page.rows).map_err(|e| errors.extend(e)).ok();
     match (customer_name, customer_email, customer_company, signer_id, valid_until, notes, rows) {
