@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Role, Sku, Text, quote_total};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -14,7 +15,7 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEntry, Refused, record};
 use crate::db::db_now;
-use crate::entity::{finalisations, price_overrides, quotes, users};
+use crate::entity::{finalisations, price_overrides, quote_lines, quotes, users};
 use crate::gate::{CoveredPrice, priced_lines, superseded_lines};
 use crate::views::{OverrideView, QuoteView, RepriceView};
 use crate::{Actor, Store, StoreError};
@@ -69,6 +70,8 @@ pub struct QuoteFilter {
     pub state: Option<String>,
     pub limit: Option<u64>,
     pub before: Option<Uuid>,
+    /// Only quotes with a line of one of these products (by sku).
+    pub with_skus: Option<Vec<String>>,
 }
 
 /// The signer (named by `field`) must be an active salesperson.
@@ -149,6 +152,14 @@ impl Store {
         }
         if let Some(state) = filter.state {
             query = query.filter(quotes::Column::State.eq(state));
+        }
+        if let Some(skus) = filter.with_skus {
+            let with_lines = Query::select()
+                .column(quote_lines::Column::QuoteId)
+                .from(quote_lines::Entity)
+                .and_where(quote_lines::Column::Sku.is_in(skus))
+                .to_owned();
+            query = query.filter(quotes::Column::Id.in_subquery(with_lines));
         }
         if let Some(before) = filter.before {
             // The page after `before`: by drafting time, then id, as ordered

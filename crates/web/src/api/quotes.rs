@@ -152,7 +152,7 @@ pub async fn list_quotes(
     if q.limit.is_some_and(|limit| !(1..=1000).contains(&limit)) {
         return Err(Invalid::new("limit", "limit must be between 1 and 1000.").into());
     }
-    let filter = QuoteFilter { state: q.state, limit: q.limit, before: q.before };
+    let filter = QuoteFilter { state: q.state, limit: q.limit, before: q.before, with_skus: None };
     Ok(Json(app.store.list_quotes(&user.actor, filter).await?))
 }
 

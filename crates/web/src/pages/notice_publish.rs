@@ -59,7 +59,16 @@ async fn touched_quotes(
     user: &PageUser,
     changes: &[pricegate_store::views::PriceChangeView],
 ) -> Result<(Vec<TouchedQuote>, Vec<String>), PageError> {
-    let filter = pricegate_store::QuoteFilter { state: Some("draft".into()), ..Default::default() };
+    // The drafts with a line of a product the notice changes, not every draft.
+    let skus: std::collections::BTreeSet<String> = changes.iter().map(|c| c.sku.clone()).collect();
+    if skus.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let filter = pricegate_store::QuoteFilter {
+        state: Some("draft".into()),
+        with_skus: Some(skus.into_iter().collect()),
+        ..Default::default()
+    };
     let quotes = app.store.list_quotes(&user.0.actor, filter).await?;
     let names: HashMap<Uuid, String> = app.store.list_users().await?.into_iter().map(|u| (u.id, u.name)).collect();
     let mut touched = Vec::new();

@@ -106,6 +106,7 @@ async fn list(
         state: (!state.is_empty()).then(|| state.to_owned()),
         limit: Some(PAGE_SIZE + 1),
         before,
+        with_skus: None,
     };
     let mut quotes = match app.store.list_quotes(&user.0.actor, filter(before)).await {
         Err(StoreError::Invalid(_)) => app.store.list_quotes(&user.0.actor, filter(None)).await?,
