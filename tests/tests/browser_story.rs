@@ -207,11 +207,12 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
         assert_eq!(notices.len(), 3, "{notices:?}");
         assert!(
             notices[0].contains("+1,050.00 EUR")
-                && notices[0].contains(&format!("until “Second rise” leaves another price in force from {next_month}")),
+                && notices[0]
+                    .contains(&format!("not the last word: “Second rise” sets the price in force from {next_month}")),
             "{}",
             notices[0]
         );
-        assert!(notices[1].contains("+2,050.00 EUR") && !notices[1].contains("until"), "{}", notices[1]);
+        assert!(notices[1].contains("+2,050.00 EUR") && !notices[1].contains("last word"), "{}", notices[1]);
         assert!(notices[2].contains("after this quote's validity ends"), "{}", notices[2]);
         // 2,050.00 for the pumps at 2,700.00, and 3 × 10.10 for the valves.
         let together = sam.text("#together").await;

@@ -136,6 +136,19 @@ pub struct LineView {
     pub total_minor: i64,
 }
 
+impl From<&LineView> for pricegate_domain::PricedLine {
+    /// The line as the pricing rules read it.
+    fn from(l: &LineView) -> Self {
+        pricegate_domain::PricedLine {
+            line_id: l.id,
+            sku: l.sku.clone(),
+            quantity: l.quantity,
+            unit_price_minor: l.unit_price_minor,
+            discount_bp: l.discount_bp,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 pub struct EvidenceNotice {
     pub notice_id: Uuid,

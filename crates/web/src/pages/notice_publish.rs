@@ -78,17 +78,7 @@ async fn touched_quotes(
         // change a notice leaves in force per product, lines already at it left out.
         let in_currency: Vec<PriceChange> =
             changes.iter().filter(|c| c.currency == q.currency).map(PriceChange::from).collect();
-        let priced: Vec<PricedLine> = q
-            .lines
-            .iter()
-            .map(|l| PricedLine {
-                line_id: l.id,
-                sku: l.sku.clone(),
-                quantity: l.quantity,
-                unit_price_minor: l.unit_price_minor,
-                discount_bp: l.discount_bp,
-            })
-            .collect();
+        let priced: Vec<PricedLine> = q.lines.iter().map(PricedLine::from).collect();
         let impact = impact_of(&priced, &in_currency);
         let delta = impact.total_delta_minor;
         if !impact.lines.is_empty() {

@@ -171,8 +171,8 @@ struct ImpactRow {
     /// The change takes force only after the quote's validity ends.
     after_validity: bool,
     delta: String,
-    /// A notice published later that prices this line again, by its title:
-    /// this change is not the last word, and the two do not add up.
+    /// When another pending notice has the last word on this line: which, and
+    /// from when its price is in force (this change and that one do not add up).
     later: Option<String>,
 }
 
@@ -367,7 +367,7 @@ fn last_words(pending: &[PendingNoticeView]) -> HashMap<Uuid, LastWord<'_>> {
 }
 
 /// For each pending notice's change to a line that another pending notice
-/// prices again: which notice leaves its price in force, and from when.
+/// has the last word on: that notice, and from when its price is in force.
 fn later_changes(words: &HashMap<Uuid, LastWord<'_>>, pending: &[PendingNoticeView]) -> HashMap<(Uuid, Uuid), String> {
     let mut later = HashMap::new();
     for p in pending {
@@ -375,7 +375,7 @@ fn later_changes(words: &HashMap<Uuid, LastWord<'_>>, pending: &[PendingNoticeVi
             if let Some(word) = words.get(&line.line_id).filter(|w| w.notices > 1 && w.notice != p.notice_id) {
                 later.insert(
                     (p.notice_id, line.line_id),
-                    format!("\u{201c}{}\u{201d} leaves another price in force from {}", word.title, word.effective_on),
+                    format!("\u{201c}{}\u{201d} sets the price in force from {}", word.title, word.effective_on),
                 );
             }
         }
@@ -690,7 +690,7 @@ mod tests {
         let later = later_changes(&words, &pending);
         assert_eq!(
             later.get(&(Uuid::from_u128(1), pump)).map(String::as_str),
-            Some("\u{201c}Second rise\u{201d} leaves another price in force from 2027-01-01")
+            Some("\u{201c}Second rise\u{201d} sets the price in force from 2027-01-01")
         );
         assert_eq!(later.len(), 1, "the last word on a line has no later one: {later:?}");
     }
@@ -707,7 +707,7 @@ mod tests {
         let later = later_changes(&words, &pending);
         assert_eq!(
             later.get(&(Uuid::from_u128(2), pump)).map(String::as_str),
-            Some("\u{201c}From the 20th\u{201d} leaves another price in force from 2027-01-20")
+            Some("\u{201c}From the 20th\u{201d} sets the price in force from 2027-01-20")
         );
         assert!(!later.contains_key(&(Uuid::from_u128(1), pump)));
         // A correction back to the quoted price (no change) is the last word too.
