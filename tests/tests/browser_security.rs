@@ -485,7 +485,7 @@ async fn the_password_forms_need_their_token_their_role_and_for_ones_own_the_cur
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
         body.contains("No change for Sam: The role must be one of sales, finance or admin.")
-            && body.contains("maybe&#34; is neither active nor inactive."),
+            && body.contains("An account can only be made active or inactive."),
         "{body}"
     );
     let to_ada = vec![("csrf_token", ada_csrf.clone()), ("to", ada.id.to_string())];

@@ -170,7 +170,7 @@ impl Store {
             .rows_affected;
         if used != 1 {
             // Someone used it between our read and our write (SQLite cannot
-            // lock the row): dropping the transaction rolls the ack back, and
+            // lock the row): rolling the transaction back undoes our ack, and
             // the page says when the other use acknowledged.
             txn.rollback().await?;
             let theirs = acknowledgements::Entity::find()

@@ -228,7 +228,7 @@ async fn update(
         "" => Ok(None),
         "true" => Ok(Some(true)),
         "false" => Ok(Some(false)),
-        other => Err(format!("{other:?} is neither active nor inactive.")),
+        _ => Err("An account can only be made active or inactive.".to_owned()),
     };
     match (role, active) {
         (Ok(role), Ok(active)) => {

@@ -74,8 +74,8 @@ async fn touched_quotes(
     let mut touched = Vec::new();
     let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
     for q in quotes {
-        // The gate's own rule, so the quote's page will say the same: the
-        // change a notice leaves in force per product, lines already at it left out.
+        // The gate's own rule, so the quote's page will say the same: per
+        // product, the change the notice leaves in force.
         let in_currency: Vec<PriceChange> =
             changes.iter().filter(|c| c.currency == q.currency).map(PriceChange::from).collect();
         let priced: Vec<PricedLine> = q.lines.iter().map(PricedLine::from).collect();
