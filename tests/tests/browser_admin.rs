@@ -120,6 +120,10 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         // Finance cannot open the admin page.
         fiona.goto("/admin/users").await;
         assert!(fiona.body().await.contains("Not for your role"));
+        // The refusal keeps her navigation, as does an address that names nothing.
+        assert!(fiona.exists("nav #logout").await && fiona.exists("nav a[href='/products']").await);
+        fiona.goto("/no-such-page").await;
+        assert!(fiona.text("h1").await == "Not found" && fiona.exists("nav #logout").await);
 
         ada.log_in(&admin.email, PASSWORD).await;
         ada.goto("/admin/users").await;

@@ -78,6 +78,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), denied::audit_denials))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Around the fallback too: an unknown address's page has the navigation.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), pages::with_nav))
         .with_state(state)
         .layer(
             // Outermost first: every answer, a timeout's and a panic's too,

@@ -331,8 +331,45 @@ impl IntoResponse for PageError {
             heading: &self.heading,
             message: &self.message,
         };
-        render(self.status, &page)
+        let mut response = render(self.status, &page);
+        response.extensions_mut().insert(ErrorShown { heading: self.heading, message: self.message });
+        response
     }
+}
+
+/// An error page's words, kept on its response so that [`with_nav`] can
+/// show it again with the navigation of whoever is logged in.
+#[derive(Clone)]
+struct ErrorShown {
+    heading: String,
+    message: String,
+}
+
+/// The error page with the logged-in person's navigation. A handler that
+/// fails (or an address that names nothing) does not say who asked, so this
+/// asks the session again, for error pages only; without a valid session,
+/// or if that fails, the page stays as it was, with no navigation.
+pub async fn with_nav(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let token =
+        cookie(request.headers(), SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128).map(str::to_owned);
+    let response = next.run(request).await;
+    let (Some(token), Some(shown)) = (token, response.extensions().get::<ErrorShown>().cloned()) else {
+        return response;
+    };
+    let Ok(Some(user)) = app.store.authenticate_session(&token).await else { return response };
+    let page = ErrorPage {
+        layout: PageUser(user).layout(shown.heading.clone()),
+        heading: &shown.heading,
+        message: &shown.message,
+    };
+    let Ok(html) = page.render() else { return response };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(html))
 }
 
 /// Renders a template with a status; a template that fails is a logged 500.
