@@ -114,6 +114,7 @@ both_backends! {
         assert!(text.contains("Pumps up 10%") && text.contains("PUMP-1") && text.contains("2,750.00 EUR"), "{text}");
         assert!(text.contains("+10,000.00 EUR"), "the blocked quote and its delta are named: {text}");
         assert!(html.contains("<strong>1 December</strong>"), "Markdown is rendered: {html}");
+        assert!(text.contains("1 December") && !text.contains("**"), "and the text part has no marks: {text}");
         assert!(html.contains("<table") && !html.contains("<script>"), "raw HTML is escaped: {html}");
         let link = mail.ack_link().expect("a link in the text part");
         assert!(html.contains(&link), "the same link in the HTML part");

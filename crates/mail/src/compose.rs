@@ -5,7 +5,7 @@ use askama::Template;
 use pricegate_domain::Currency;
 use pricegate_store::{BlockedQuote, Composed, Composer, Letter, NoticeContent, PendingPerson};
 
-use crate::markdown::render_markdown;
+use crate::markdown::{markdown_as_text, render_markdown};
 
 /// The [`Composer`] the store uses to write outbox rows.
 #[derive(Debug, Default, Clone, Copy)]
@@ -165,7 +165,7 @@ impl Composer for TemplateComposer {
                     intro: &intro,
                     name: &to.name,
                     title: &notice.title,
-                    body: &notice.body,
+                    body: &markdown_as_text(&notice.body),
                     changes: &changes,
                     quotes: &quotes,
                     ack_url,
