@@ -63,6 +63,8 @@ both_backends! {
         publish_price_change(&finance, "PUMP-1", 270_000, &yesterday).await;
         // Announced, not yet in force: today's price and its date stay.
         publish_price_change(&finance, "PUMP-1", 280_000, &date_in_days(30)).await;
+        // Restated today: the price has stood since yesterday all the same.
+        publish_price_change(&finance, "PUMP-1", 270_000, &date_in_days(0)).await;
 
         let list = finance.get("/api/v1/products").await;
         let by_sku = |sku: &str| list.body.as_array().unwrap().iter().find(|p| p["sku"] == sku).cloned().unwrap();

@@ -4,14 +4,16 @@ use chrono::NaiveDate;
 use pricegate_domain::product_csv::ProductRow;
 use pricegate_domain::{Currency, Sku, Text};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, record};
 use crate::db::db_now;
-use crate::entity::products;
+use crate::entity::{notice_changes, notices, products};
+use crate::notices::PUBLISHED;
 use crate::views::ProductView;
 use crate::{Actor, Store, StoreError};
 
@@ -137,6 +139,60 @@ pub(crate) async fn prices_in_force(
     Ok(rows.into_iter().map(|r| (r.id, InForce { price: r.price, since: r.since })).collect())
 }
 
+/// [`prices_in_force`] for the price list, where "since" is when the price
+/// came to stand: the effective date of the earliest change in the run, up to
+/// the one in force, that all set this same price. A later notice restating
+/// a price does not move it. Each date counts by its last word (the later
+/// notice, then the later line), as prices in force are read.
+async fn listed_prices(
+    conn: &impl ConnectionTrait,
+    ids: Option<&[Uuid]>,
+    today: NaiveDate,
+) -> Result<HashMap<Uuid, InForce>, StoreError> {
+    let mut prices = prices_in_force(conn, ids, today).await?;
+    if prices.values().all(|f| f.since.is_none()) {
+        return Ok(prices);
+    }
+    let mut history = notice_changes::Entity::find()
+        .select_only()
+        .column(notice_changes::Column::ProductId)
+        .column(notice_changes::Column::EffectiveOn)
+        .column(notice_changes::Column::UnitPriceMinor)
+        .join(JoinType::InnerJoin, notice_changes::Relation::Notice.def())
+        .filter(notices::Column::State.eq(PUBLISHED))
+        .filter(notice_changes::Column::EffectiveOn.lte(today));
+    if let Some(ids) = ids {
+        history = history.filter(notice_changes::Column::ProductId.is_in(ids.iter().copied()));
+    }
+    let history = history
+        .order_by_asc(notice_changes::Column::ProductId)
+        .order_by_desc(notice_changes::Column::EffectiveOn)
+        .order_by_desc(notices::Column::Seq)
+        .order_by_desc(notice_changes::Column::Position)
+        .into_tuple::<(Uuid, NaiveDate, i64)>()
+        .all(conn)
+        .await?;
+    // Newest first, per product: the first change of each date is its last
+    // word; the run goes back while those set the price in force.
+    let mut walked: Option<(Uuid, NaiveDate, bool)> = None;
+    for (product, effective_on, price) in history {
+        let Some(in_force) = prices.get_mut(&product) else { continue };
+        let (same_product, date_seen, ended) = match walked {
+            Some((p, d, ended)) => (p == product, p == product && d == effective_on, ended),
+            None => (false, false, false),
+        };
+        if date_seen || (same_product && ended) {
+            continue;
+        }
+        let ended = price != in_force.price;
+        if !ended {
+            in_force.since = Some(effective_on);
+        }
+        walked = Some((product, effective_on, ended));
+    }
+    Ok(prices)
+}
+
 impl Store {
     pub async fn create_product(&self, actor: &Actor, new: NewProduct) -> Result<ProductView, StoreError> {
         let txn = self.begin_write().await?;
@@ -245,7 +301,7 @@ impl Store {
             },
         )
         .await?;
-        let price = prices_in_force(&txn, Some(&[row.id]), now.date_naive()).await?.get(&row.id).copied();
+        let price = listed_prices(&txn, Some(&[row.id]), now.date_naive()).await?.get(&row.id).copied();
         txn.commit().await?;
         Ok(view(row, price))
     }
@@ -253,13 +309,13 @@ impl Store {
     pub async fn get_product(&self, id: Uuid) -> Result<ProductView, StoreError> {
         let row = products::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::not_found("product"))?;
         let today = db_now(&self.db).await?.date_naive();
-        let price = prices_in_force(&self.db, Some(&[row.id]), today).await?.get(&row.id).copied();
+        let price = listed_prices(&self.db, Some(&[row.id]), today).await?.get(&row.id).copied();
         Ok(view(row, price))
     }
 
     pub async fn list_products(&self) -> Result<Vec<ProductView>, StoreError> {
         let today = db_now(&self.db).await?.date_naive();
-        let prices = prices_in_force(&self.db, None, today).await?;
+        let prices = listed_prices(&self.db, None, today).await?;
         let rows = products::Entity::find().order_by_asc(products::Column::Sku).all(&self.db).await?;
         Ok(rows
             .into_iter()
