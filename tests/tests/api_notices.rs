@@ -309,3 +309,32 @@ both_backends! {
         app.stop().await;
     }
 }
+
+both_backends! {
+    async fn someone_who_joined_after_a_notice_is_pending_only_while_signing_a_draft_it_holds_up(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 100_000).await;
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 1}])).await);
+        let notice = publish_price_change(&finance, "PUMP-1", 110_000, &date_in_days(0)).await;
+        let (_, nora) = app.user(Role::Sales, "Nora").await;
+        let pending = |finance: &pricegate_tests::Session| {
+            let path = format!("/api/v1/notices/{notice}/acknowledgements");
+            let finance = finance.clone();
+            async move {
+                let r = finance.get(&path).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                r.body["pending"].as_array().into_iter().flatten().map(|u| u["name"].as_str().unwrap_or("").to_owned()).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(pending(&finance).await, ["Sam"], "Nora joined after it was published");
+        // Sam's draft, drafted before the notice, is handed to Nora to sign: now it waits on her.
+        let r = sam.patch(&format!("/api/v1/quotes/{quote}"), &json!({"signer_id": nora.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mut now_pending = pending(&finance).await;
+        now_pending.sort();
+        assert_eq!(now_pending, ["Nora", "Sam"]);
+        app.stop().await;
+    }
+}

@@ -98,6 +98,9 @@ impl Store {
     /// Who has acknowledged a published notice (anyone may, finance and
     /// admins included), and which active salespeople have not; 409
     /// `notice_not_published` for a draft, which nobody can acknowledge yet.
+    /// A salesperson who joined after the publication is pending only while
+    /// they sign a draft it holds up (one handed to them): the notice was not
+    /// mailed to them, and no reminder chases them otherwise.
     pub async fn list_acknowledgements(&self, notice_id: Uuid) -> Result<AckListView, StoreError> {
         let notice =
             notices::Entity::find_by_id(notice_id).one(&self.db).await?.ok_or(StoreError::not_found("notice"))?;
@@ -125,9 +128,22 @@ impl Store {
             })
             .collect();
         let acknowledged_by: HashSet<Uuid> = acks.iter().map(|a| a.user_id).collect();
+        let published_at = notice.published_at.unwrap_or(notice.created_at);
+        let holding_up: HashSet<Uuid> = quotes::Entity::find()
+            .select_only()
+            .column(quotes::Column::SignerId)
+            .distinct()
+            .filter(quotes::Column::State.eq(DRAFT))
+            .filter(quotes::Column::DraftedAt.lt(published_at))
+            .into_tuple::<Uuid>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
         let mut pending: Vec<UserView> = users
             .values()
             .filter(|u| u.active && u.role == Role::Sales.as_str() && !acknowledged_by.contains(&u.id))
+            .filter(|u| u.created_at <= published_at || holding_up.contains(&u.id))
             .cloned()
             .map(UserView::from)
             .collect();
