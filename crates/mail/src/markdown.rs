@@ -66,11 +66,7 @@ pub fn markdown_as_text(source: &str) -> String {
                     _ => out.push_str("- "),
                 }
             }
-            Event::End(TagEnd::Item) => {
-                if !out.ends_with('\n') {
-                    out.push('\n');
-                }
-            }
+            Event::End(TagEnd::Item) if !out.ends_with('\n') => out.push('\n'),
             Event::Start(Tag::Link { dest_url, .. }) => links.push(safe_url(dest_url)),
             Event::Start(Tag::Image { dest_url, .. }) => {
                 out.push_str("Image: ");
