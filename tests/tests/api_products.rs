@@ -65,6 +65,8 @@ both_backends! {
         publish_price_change(&finance, "PUMP-1", 280_000, &date_in_days(30)).await;
         // Restated today: the price has stood since yesterday all the same.
         publish_price_change(&finance, "PUMP-1", 270_000, &date_in_days(0)).await;
+        // A notice restating a list price leaves it the list price.
+        publish_price_change(&finance, "VALVE-1", 4_990, &yesterday).await;
 
         let list = finance.get("/api/v1/products").await;
         let by_sku = |sku: &str| list.body.as_array().unwrap().iter().find(|p| p["sku"] == sku).cloned().unwrap();

@@ -130,6 +130,8 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         assert!(listed.contains("prices changed") && !listed.contains("notices pending"), "{listed}");
         sam.goto(&quote_path).await;
         sam.submit("#reprice").await;
+        assert_eq!(sam.path().await, quote_path, "repricing leads back to the quote: a reload repeats nothing");
+        assert!(sam.text("#done").await.starts_with("Repriced"));
         assert_eq!(sam.text("#old-total").await, total_before);
         assert_ne!(sam.text("#new-total").await, total_before);
         assert!(sam.text("#gate-ready").await.contains("Ready to finalise"));
@@ -214,9 +216,9 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
         );
         assert!(notices[1].contains("+2,050.00 EUR") && !notices[1].contains("last word"), "{}", notices[1]);
         assert!(notices[2].contains("after this quote's validity ends"), "{}", notices[2]);
-        // 2,050.00 for the pumps at 2,700.00, and 3 × 10.10 for the valves.
+        // 2,050.00 for the pumps at 2,700.00; the valves' change comes after the quote's validity.
         let together = sam.text("#together").await;
-        assert!(together.ends_with("the total changes by +2,080.30 EUR."), "{together}");
+        assert!(together.ends_with("the total changes by +2,050.00 EUR."), "{together}");
         let problems = sam.usability_problems().await;
         assert!(problems.is_empty(), "the notes keep the tables on the page:\n{}", problems.join("\n"));
         sam.screenshot("14-priced-again").await;

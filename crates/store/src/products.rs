@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use pricegate_domain::product_csv::ProductRow;
@@ -93,6 +93,8 @@ pub(crate) async fn unknown_sku(
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct InForce {
     pub price: i64,
+    /// The product's own list price, which a notice's change replaces.
+    pub list_price: i64,
     /// The effective date of the notice change that set it; `None` while
     /// the list price stands.
     pub since: Option<NaiveDate>,
@@ -112,6 +114,7 @@ pub(crate) async fn prices_in_force(
     struct Row {
         id: Uuid,
         price: i64,
+        list_price: i64,
         since: Option<NaiveDate>,
     }
     let backend = conn.get_database_backend();
@@ -122,7 +125,7 @@ pub(crate) async fn prices_in_force(
     // One statement, with the same rule the gate reads quotes' lines with.
     // Today is bound once for each of its two uses: SQLite's `?` are taken in order.
     let mut sql = format!(
-        "SELECT p.id, {} AS price, {} AS since FROM products p",
+        "SELECT p.id, {} AS price, p.unit_price_minor AS list_price, {} AS since FROM products p",
         crate::gate::price_in_force_sql(&placeholder(1)),
         crate::gate::change_in_force_sql("nc.effective_on", &placeholder(2)),
     );
@@ -136,14 +139,15 @@ pub(crate) async fn prices_in_force(
         values.extend(ids.iter().map(|id| sea_orm::Value::from(*id)));
     }
     let rows = Row::find_by_statement(sea_orm::Statement::from_sql_and_values(backend, sql, values)).all(conn).await?;
-    Ok(rows.into_iter().map(|r| (r.id, InForce { price: r.price, since: r.since })).collect())
+    Ok(rows.into_iter().map(|r| (r.id, InForce { price: r.price, list_price: r.list_price, since: r.since })).collect())
 }
 
 /// [`prices_in_force`] for the price list, where "since" is when the price
 /// came to stand: the effective date of the earliest change in the run, up to
-/// the one in force, that all set this same price. A later notice restating
-/// a price does not move it. Each date counts by its last word (the later
-/// notice, then the later line), as prices in force are read.
+/// the one in force, that all set this same price; none if every change so
+/// far restated the list price. A later notice restating a price does not
+/// move it. Each date counts by its last word (the later notice, then the
+/// later line), as prices in force are read.
 async fn listed_prices(
     conn: &impl ConnectionTrait,
     ids: Option<&[Uuid]>,
@@ -175,6 +179,7 @@ async fn listed_prices(
     // Newest first, per product: the first change of each date is its last
     // word; the run goes back while those set the price in force.
     let mut walked: Option<(Uuid, NaiveDate, bool)> = None;
+    let mut broken: HashSet<Uuid> = HashSet::new();
     for (product, effective_on, price) in history {
         let Some(in_force) = prices.get_mut(&product) else { continue };
         let (same_product, date_seen, ended) = match walked {
@@ -185,10 +190,17 @@ async fn listed_prices(
             continue;
         }
         let ended = price != in_force.price;
-        if !ended {
+        if ended {
+            broken.insert(product);
+        } else {
             in_force.since = Some(effective_on);
         }
         walked = Some((product, effective_on, ended));
+    }
+    for (product, in_force) in prices.iter_mut() {
+        if in_force.price == in_force.list_price && !broken.contains(product) {
+            in_force.since = None;
+        }
     }
     Ok(prices)
 }

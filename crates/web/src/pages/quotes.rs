@@ -261,6 +261,11 @@ pub(super) enum QuoteDone {
     Acknowledged(Uuid),
     Finalised,
     Overridden,
+    /// The totals before and after, in minor units.
+    Repriced {
+        old_minor: i64,
+        new_minor: i64,
+    },
 }
 
 const QUOTE_DONE: DoneCookie = DoneCookie { name: "pricegate_quote_done", page: "/quotes" };
@@ -273,6 +278,7 @@ impl QuoteDone {
             QuoteDone::Acknowledged(notice) => format!("acknowledged.{quote}.{notice}"),
             QuoteDone::Finalised => format!("finalised.{quote}"),
             QuoteDone::Overridden => format!("overridden.{quote}"),
+            QuoteDone::Repriced { old_minor, new_minor } => format!("repriced.{quote}.{old_minor}.{new_minor}"),
         }
     }
 
@@ -289,6 +295,10 @@ impl QuoteDone {
             "acknowledged" => QuoteDone::Acknowledged(Uuid::parse_str(parts.next()?).ok()?),
             "finalised" => QuoteDone::Finalised,
             "overridden" => QuoteDone::Overridden,
+            "repriced" => {
+                let mut total = || parts.next().and_then(|p| p.parse().ok());
+                QuoteDone::Repriced { old_minor: total()?, new_minor: total()? }
+            }
             _ => return None,
         };
         parts.next().is_none().then_some(done)
@@ -314,6 +324,7 @@ impl QuoteDone {
                     page.finalised_at
                 )
             }
+            QuoteDone::Repriced { .. } => "Repriced: every line is at today's price.".to_owned(),
             QuoteDone::Overridden => "Override recorded: the quote may be finalised at its quoted prices, once its \
                  signer has acknowledged every notice."
                 .to_owned(),
@@ -326,10 +337,12 @@ impl QuoteDone {
     }
 }
 
-/// Where pending notices price one line, the change they leave in force last:
-/// the latest effective date, then the later publication, as prices in force
-/// are read. By line: that notice, its title, its date and its change to the
-/// line's total, and how many pending notices price the line.
+/// Where pending notices price one line while the quote is valid (a change
+/// effective after `valid_until` is marked as such, and not counted), the
+/// change they leave in force last: the latest effective date, then the later
+/// publication, as prices in force are read. By line: that notice, its
+/// title, its date and its change to the line's total, and how many pending
+/// notices price the line.
 struct LastWord<'a> {
     notice: Uuid,
     title: &'a str,
@@ -338,10 +351,10 @@ struct LastWord<'a> {
     notices: usize,
 }
 
-fn last_words(pending: &[PendingNoticeView]) -> HashMap<Uuid, LastWord<'_>> {
+fn last_words(pending: &[PendingNoticeView], valid_until: chrono::NaiveDate) -> HashMap<Uuid, LastWord<'_>> {
     let mut words: HashMap<Uuid, LastWord<'_>> = HashMap::new();
     for p in pending {
-        for line in &p.impact.lines {
+        for line in p.impact.lines.iter().filter(|l| l.effective_on <= valid_until) {
             let word = LastWord {
                 notice: p.notice_id,
                 title: &p.title,
@@ -413,7 +426,7 @@ async fn quote_page(
     };
     let (together, later) = match &gate {
         Some(g) => {
-            let words = last_words(&g.pending);
+            let words = last_words(&g.pending, quote.valid_until);
             (together(&words).map(|delta| signed_money(&currency, delta)), later_changes(&words, &g.pending))
         }
         None => (None, HashMap::new()),
@@ -545,9 +558,15 @@ async fn show(
 ) -> Result<Response, PageError> {
     user.require(QUOTE_ROLES)?;
     let quote = app.store.get_quote(&user.0.actor, id).await?;
+    let quote_currency = quote.currency.clone();
     let mut page = quote_page(&app, &user, quote, None, None, None).await?;
     let seal = user.seal(&app);
     if let Some(done) = QUOTE_DONE.read(&headers, &seal).and_then(|v| QuoteDone::parse(v, id)) {
+        if let QuoteDone::Repriced { old_minor, new_minor } = done {
+            let currency = quote_currency.as_str();
+            page.repriced =
+                Some(Repriced { old_total: money(currency, old_minor), new_total: money(currency, new_minor) });
+        }
         page.done = Some(done.sentence(&app, &user, &page).await);
     }
     let mut response = render(StatusCode::OK, &page);
@@ -596,13 +615,8 @@ async fn reprice(
     CsrfForm { user, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
     let result = app.store.reprice_quote(&user.0.actor, id).await?;
-    let currency = result.quote.currency.clone();
-    let repriced = Repriced {
-        old_total: money(&currency, result.old_total_minor),
-        new_total: money(&currency, result.new_total_minor),
-    };
-    let page = quote_page(&app, &user, result.quote, None, None, Some(repriced)).await?;
-    Ok(render(StatusCode::OK, &page))
+    let done = QuoteDone::Repriced { old_minor: result.old_total_minor, new_minor: result.new_total_minor };
+    Ok(done.back_to_quote(&user.seal(&app), id))
 }
 
 /// Finance lets a draft be finalised at prices no longer in force, with a
@@ -639,12 +653,21 @@ mod tests {
             QuoteDone::Acknowledged(notice),
             QuoteDone::Finalised,
             QuoteDone::Overridden,
+            QuoteDone::Repriced { old_minor: 125_000, new_minor: 139_000 },
         ];
         for done in all {
             assert_eq!(QuoteDone::parse(&done.cookie_value(quote), quote), Some(done));
         }
         assert_eq!(QuoteDone::parse(&QuoteDone::Finalised.cookie_value(other), quote), None);
-        for junk in ["", "finalised", "finalised.x", "acknowledged.{q}", "acknowledged.{q}.x", "finalised.{q}.{q}"] {
+        for junk in [
+            "",
+            "finalised",
+            "finalised.x",
+            "acknowledged.{q}",
+            "acknowledged.{q}.x",
+            "finalised.{q}.{q}",
+            "repriced.{q}.1",
+        ] {
             let junk = junk.replace("{q}", &quote.to_string());
             assert_eq!(QuoteDone::parse(&junk, quote), None, "{junk}");
         }
@@ -685,7 +708,7 @@ mod tests {
         let text_only = notice("A reminder", 2, &[]);
         let second = notice("Second rise", 3, &[(pump, 205_000, 1), (hose, 500, 1)]);
         let pending = [first, text_only, second];
-        let words = last_words(&pending);
+        let words = last_words(&pending, far());
         assert_eq!(together(&words), Some(205_500), "each line at the last price set, not 105,000 more");
         let later = later_changes(&words, &pending);
         assert_eq!(
@@ -702,7 +725,7 @@ mod tests {
         let march = notice("From the 20th", 1, &[(pump, 205_000, 20)]);
         let january = notice("From the 5th", 2, &[(pump, 105_000, 5)]);
         let pending = [march, january];
-        let words = last_words(&pending);
+        let words = last_words(&pending, far());
         assert_eq!(together(&words), Some(205_000));
         let later = later_changes(&words, &pending);
         assert_eq!(
@@ -713,7 +736,23 @@ mod tests {
         // A correction back to the quoted price (no change) is the last word too.
         let back = notice("Back", 3, &[(pump, 0, 25)]);
         let pending = [pending[0].clone(), pending[1].clone(), back];
-        assert_eq!(together(&last_words(&pending)), Some(0));
+        assert_eq!(together(&last_words(&pending, far())), Some(0));
+    }
+
+    fn far() -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2099, 12, 31).unwrap()
+    }
+
+    #[test]
+    fn a_change_after_the_quote_s_validity_is_not_the_last_word_on_it() {
+        let pump = Uuid::from_u128(100);
+        let soon = notice("Soon", 1, &[(pump, 100_000, 10)]);
+        let later = notice("Later", 2, &[(pump, 200_000, 25)]);
+        let pending = [soon, later];
+        // Valid until the 15th: the 25th's price never applies to it.
+        let words = last_words(&pending, chrono::NaiveDate::from_ymd_opt(2027, 1, 15).unwrap());
+        assert_eq!(together(&words), None, "one notice prices the line while the quote is valid");
+        assert!(later_changes(&words, &pending).is_empty());
     }
 
     #[test]
@@ -721,7 +760,7 @@ mod tests {
         let first = notice("Pumps", 1, &[(Uuid::from_u128(100), 1_000, 1)]);
         let second = notice("Hoses", 2, &[(Uuid::from_u128(200), 500, 1)]);
         let pending = [first, second];
-        let words = last_words(&pending);
+        let words = last_words(&pending, far());
         assert_eq!(together(&words), None);
         assert!(later_changes(&words, &pending).is_empty());
     }
