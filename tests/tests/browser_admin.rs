@@ -250,7 +250,10 @@ async fn an_admin_hands_the_open_quotes_of_someone_who_left_to_a_colleague() {
         ada.select(&format!("#to-{sara_id}"), &sam_id.to_string()).await;
         ada.submit(&format!("#handover-{sara_id}")).await;
         assert_eq!(ada.path().await, "/admin/users");
-        assert_eq!(ada.text("#message").await, "Sara handed over to Sam: 1 draft they owned and 1 they signed.");
+        assert_eq!(
+            ada.text("#message").await,
+            "The drafts of Sara are handed over to Sam: 1 they owned and 1 they signed."
+        );
         let cell = ada.client.find(Locator::XPath(&row)).await.expect("Sara's row").text().await.expect("its text");
         assert!(!cell.contains("owns"), "nothing left to hand over: {cell}");
         assert!(!ada.exists(&format!("#handover-{sara_id}")).await);

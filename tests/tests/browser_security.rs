@@ -309,6 +309,21 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
         body.contains("The validity date must not be in the past.") && body.contains("Enter a percentage from 0 to 100."),
         "{body}"
     );
+    // So are a product in another currency and one that does not exist.
+    create_product(&finance_api, "HOSE-US", "USD", 1_000).await;
+    let lines: &[(&str, &str)] = &[
+        ("customer_name", ""), ("customer_email", "greta@nordwind.example"), ("valid_until", "2099-12-31"),
+        ("rows", "3"), ("sku_0", "PUMP-100"), ("quantity_0", "2"), ("sku_1", "HOSE-US"), ("quantity_1", "1"),
+        ("sku_2", "pump-100"), ("quantity_2", "1"), ("csrf_token", &sam_csrf),
+    ];
+    let (status, _, body) = post_form(&http, format!("{base}/quotes/{quote}/edit"), &sam, lines).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.contains("The customer&#39;s name must not be empty")
+            && body.contains("HOSE-US is priced in USD, but the quote is in EUR.")
+            && body.contains("did you mean PUMP-100?"),
+        "{body}"
+    );
     // Its own role, its own token, two empty fields: both named at once, in words.
     let empty: &[(&str, &str)] = &[("name", " "), ("unit", ""), ("csrf_token", &fiona_csrf)];
     let (status, _, body) = post_form(&http, format!("{base}/products/{product}/edit"), &fiona, empty).await;
@@ -479,12 +494,17 @@ async fn the_password_forms_need_their_token_their_role_and_for_ones_own_the_cur
     let (status, _, body) = post(format!("/admin/users/{}/password", sam.id), Some(ada_cookie.clone()), short).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.contains("No new password for Sam") && body.contains("at least"), "the list says why: {body}");
+    let field = body.split(&format!("id=\"password-{}\"", sam.id)).nth(1).and_then(|rest| rest.split('>').next());
+    assert!(
+        field.is_some_and(|f| f.contains("autofocus") && f.contains("aria-invalid")),
+        "Sam's field takes the focus: {field:?}"
+    );
     // So does any refused change, in the page's words, and it changes nothing.
     let bad = vec![("csrf_token", ada_csrf.clone()), ("role", "boss".to_owned()), ("active", "maybe".to_owned())];
     let (status, _, body) = post(format!("/admin/users/{}", sam.id), Some(ada_cookie.clone()), bad).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
-        body.contains("No change for Sam: The role must be one of sales, finance or admin.")
+        body.contains("No change for Sam. The role must be one of sales, finance or admin.")
             && body.contains("An account can only be made active or inactive."),
         "{body}"
     );
@@ -492,7 +512,7 @@ async fn the_password_forms_need_their_token_their_role_and_for_ones_own_the_cur
     let (status, _, body) = post(format!("/admin/users/{}/handover", sam.id), Some(ada_cookie.clone()), to_ada).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
-        body.contains("No hand-over for Sam: Whoever takes the quotes over must be an active salesperson."),
+        body.contains("No hand-over for Sam. Whoever takes the quotes over must be an active salesperson."),
         "{body}"
     );
     let me = sales_api.get("/api/v1/me").await;

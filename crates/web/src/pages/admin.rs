@@ -39,6 +39,9 @@ struct UsersPage {
     message: Option<String>,
     /// Why the last action was refused.
     refused: Option<String>,
+    /// Whose control it was refused on, and which (`role`, `password`, `to`):
+    /// that control takes the focus.
+    refused_at: Option<(Uuid, &'static str)>,
     /// The shortest password allowed.
     min_chars: usize,
     users: Vec<UserRow>,
@@ -64,6 +67,11 @@ impl UsersPage {
     fn error_for(&self, field: &str) -> Option<&str> {
         self.errors.get(field).map(String::as_str)
     }
+
+    /// Whether `control` of `id`'s row is the one the last refusal was about.
+    fn refused_at(&self, id: &Uuid, control: &str) -> bool {
+        self.refused_at.is_some_and(|(i, c)| i == *id && c == control)
+    }
 }
 
 async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
@@ -74,6 +82,7 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
         me: user.0.actor.id,
         message: None,
         refused: None,
+        refused_at: None,
         min_chars: Password::MIN_CHARS,
         csrf: user.csrf().to_owned(),
         sales: users.iter().filter(|u| u.can_sign()).cloned().collect(),
@@ -145,10 +154,9 @@ impl Done {
                 format!("Saved {}: {}, {active}.", u.name, u.role)
             }
             Done::HandedOver { from, to, owned, signed } => format!(
-                "{} handed over to {}: {owned} draft{} they owned and {signed} they signed.",
+                "The drafts of {} are handed over to {}: {owned} they owned and {signed} they signed.",
                 user(from)?.name,
                 user(to)?.name,
-                if *owned == 1 { "" } else { "s" },
             ),
             Done::PasswordSet(id) => format!(
                 "New password set for {}. Every session and API token they had has ended. \
@@ -237,23 +245,25 @@ async fn update(
         }
         (role, active) => {
             let why: Vec<String> = [role.err(), active.err()].into_iter().flatten().collect();
-            refused_on_list(&app, &user, id, "No change", &why.join(" ")).await
+            refused_on_list(&app, &user, (id, "role"), "No change", &why.join(" ")).await
         }
     }
 }
 
-/// The list again, saying what was refused for whom (`what` for `id`) and why.
+/// The list again, saying what was refused for whom (`what` for the user
+/// of `at`) and why, with the focus on the control of `at` in their row.
 async fn refused_on_list(
     app: &AppState,
     user: &PageUser,
-    id: Uuid,
+    at: (Uuid, &'static str),
     what: &str,
     why: &str,
 ) -> Result<Response, PageError> {
     let mut page = page(app, user).await?;
-    let name = page.users.iter().find(|r| r.u.id == id).map(|r| r.u.name.clone());
+    let name = page.users.iter().find(|r| r.u.id == at.0).map(|r| r.u.name.clone());
     let name = name.ok_or_else(|| PageError::from(StoreError::not_found("user")))?;
-    page.refused = Some(format!("{what} for {name}: {why}"));
+    page.refused = Some(format!("{what} for {name}. {why}"));
+    page.refused_at = Some(at);
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
@@ -305,7 +315,7 @@ async fn hand_over(
     CsrfForm { user, form, .. }: CsrfForm<Admin>,
 ) -> Result<Response, PageError> {
     let Ok(to) = Uuid::parse_str(form.get("to").trim()) else {
-        return refused_on_list(&app, &user, id, "No hand-over", "Choose who takes the quotes over.").await;
+        return refused_on_list(&app, &user, (id, "to"), "No hand-over", "Choose who takes the quotes over.").await;
     };
     match app.store.hand_over_quotes(&user.0.actor, id, to).await {
         Ok(moved) => {
@@ -314,7 +324,7 @@ async fn hand_over(
         }
         Err(StoreError::Invalid(e)) => {
             let why = in_words(e.message, &[("to", "Whoever takes the quotes over")]);
-            refused_on_list(&app, &user, id, "No hand-over", &why).await
+            refused_on_list(&app, &user, (id, "to"), "No hand-over", &why).await
         }
         Err(e) => Err(e.into()),
     }
@@ -331,7 +341,7 @@ async fn set_password(
 ) -> Result<Response, PageError> {
     let password = match crate::api::auth::new_password(form.get("new_password")) {
         Ok(password) => password,
-        Err(e) => return refused_on_list(&app, &user, id, "No new password", &e.message).await,
+        Err(e) => return refused_on_list(&app, &user, (id, "password"), "No new password", &e.message).await,
     };
     let patch = UserPatch { password: Some(password), ..UserPatch::default() };
     app.store.update_user(&user.0.actor, id, patch).await?;

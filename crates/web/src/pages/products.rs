@@ -227,6 +227,13 @@ fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProd
             })
             .and_then(|price| parse_unit_price("price", price))
     });
+    // Without a currency the price cannot be read in its units, but one that
+    // is no amount at all is named with the rest.
+    let price = price.or_else(|| {
+        pricegate_domain::parse_amount(&input.price, 3)
+            .is_none()
+            .then(|| Err(Invalid::new("price", "Write the unit price as an amount, such as 1250.00.")))
+    });
     let sku = Sku::parse(&input.sku);
     let name = Text::parse("name", &input.name, limits::NAME);
     let unit = Text::parse("unit", &input.unit, limits::UNIT);
@@ -370,5 +377,25 @@ mod tests {
         for junk in ["", "added", "added.", "added.not-a-uuid", "imported.-1", "deleted.1", "<script>.1"] {
             assert_eq!(Done::parse(junk), None, "{junk}");
         }
+    }
+
+    #[test]
+    fn every_refused_field_of_a_new_product_is_named_at_once() {
+        let input = |currency: &str, price: &str| NewProductInput {
+            sku: "bad sku!".into(),
+            name: String::new(),
+            unit: "each".into(),
+            currency: currency.into(),
+            price: price.into(),
+        };
+        let fields = |errors: Vec<Invalid>| errors.into_iter().map(|e| e.field).collect::<Vec<_>>();
+        let refused = parse_new_product(&input("eu", "abc")).err().map(fields);
+        assert_eq!(refused, Some(vec!["sku".into(), "name".into(), "currency".into(), "price".into()]));
+        let refused = parse_new_product(&input("eu", "1250.00")).err().map(fields);
+        assert_eq!(
+            refused,
+            Some(vec!["sku".into(), "name".into(), "currency".into()]),
+            "an amount waits for its currency"
+        );
     }
 }

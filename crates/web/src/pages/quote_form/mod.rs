@@ -36,6 +36,8 @@ const MAX_ROWS: usize = 200 + SPARE_ROWS;
 pub struct ProductOption {
     pub sku: String,
     pub label: String,
+    /// The currency it is priced in: a quote's lines share one.
+    pub currency: String,
 }
 
 #[derive(Default, Clone)]
@@ -188,6 +190,7 @@ fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>) -> Q
             .map(|p| ProductOption {
                 sku: p.sku.clone(),
                 label: format!("{} — {} ({} per {})", p.sku, p.name, money(&p.currency, p.unit_price_minor), p.unit),
+                currency: p.currency.clone(),
             })
             .collect(),
         signers,
@@ -262,7 +265,7 @@ pub async fn create_quote(
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
     }
-    let invalid = match parse_quote(&page, None) {
+    let invalid = match parse_quote(&page, None, None) {
         Ok(input) => {
             // A quote is in the currency of its first product.
             let first = input.lines.first().map(|l| l.sku.as_str()).unwrap_or_default();
@@ -333,7 +336,7 @@ pub async fn update_quote(
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
     }
-    let invalid = match parse_quote(&page, Some(quote.valid_until)) {
+    let invalid = match parse_quote(&page, Some(quote.valid_until), Some(&quote.currency)) {
         Ok(input) => {
             let patch = QuotePatch {
                 customer_name: Some(input.customer_name),

@@ -6,7 +6,7 @@ use pricegate_domain::{CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, 
 use pricegate_store::{NewLine, StoreError};
 use uuid::Uuid;
 
-use super::{QuoteFormPage, RowInput};
+use super::{ProductOption, QuoteFormPage, RowInput};
 use crate::pages::PageError;
 
 /// A percentage with at most two decimals (`5`, `2.5`, `12.25`) as basis points.
@@ -71,6 +71,44 @@ pub(super) fn parse_rows(rows: &[RowInput]) -> Result<Vec<(usize, NewLine)>, Vec
     if errors.is_empty() { Ok(lines) } else { Err(errors) }
 }
 
+/// Each line's product on the form's list, in one currency: the quote's, or
+/// (for a new quote) the first line's product's.
+fn check_products(lines: &[(usize, NewLine)], products: &[ProductOption], currency: Option<&str>) -> Vec<Invalid> {
+    let find = |sku: &str| products.iter().find(|p| p.sku == sku);
+    let currency = currency
+        .map(str::to_owned)
+        .or_else(|| lines.first().and_then(|(_, l)| find(l.sku.as_str())).map(|p| p.currency.clone()));
+    let mut refused = Vec::new();
+    for (row, line) in lines {
+        let sku = line.sku.as_str();
+        let field = format!("lines[{row}].sku");
+        match find(sku) {
+            None => {
+                let near = products.iter().find(|p| p.sku.to_lowercase() == sku.to_lowercase());
+                refused.push(Invalid::new(
+                    field,
+                    match near {
+                        Some(p) => {
+                            format!("There is no product with sku {sku}; SKUs match exactly: did you mean {}?", p.sku)
+                        }
+                        None => format!("There is no product with sku {sku}."),
+                    },
+                ));
+            }
+            Some(p) if currency.as_deref().is_some_and(|c| c != p.currency) => refused.push(Invalid::new(
+                field,
+                format!(
+                    "{sku} is priced in {}, but the quote is in {}.",
+                    p.currency,
+                    currency.as_deref().unwrap_or("")
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+    refused
+}
+
 /// Everything the form says about a quote, parsed.
 pub(super) struct QuoteInput {
     pub customer_name: Text,
@@ -89,7 +127,15 @@ pub(super) struct QuoteInput {
 /// corrected); any other date in the past is refused with the rest, not
 /// only once they are put right (the store checks it again, by the
 /// database's clock).
-pub(super) fn parse_quote(page: &QuoteFormPage, kept: Option<NaiveDate>) -> Result<QuoteInput, Vec<Invalid>> {
+///
+/// Each line's product is checked against the form's list too (it exists, in
+/// the quote's currency: `currency`, or a new quote's first product's), so
+/// that those refusals come with the rest; the store checks them again.
+pub(super) fn parse_quote(
+    page: &QuoteFormPage,
+    kept: Option<NaiveDate>,
+    currency: Option<&str>,
+) -> Result<QuoteInput, Vec<Invalid>> {
     let mut errors = Vec::new();
     let customer_name = keep(&mut errors, Text::parse("customer.name", &page.customer_name, limits::NAME));
     let customer_email = keep(
@@ -114,7 +160,13 @@ pub(super) fn parse_quote(page: &QuoteFormPage, kept: Option<NaiveDate>) -> Resu
         }),
     );
     let notes = keep(&mut errors, Text::parse_multiline_optional("notes", &page.notes, limits::NOTES));
-    let rows = parse_rows(&page.rows).map_err(|e| errors.extend(e)).ok();
+    let rows = parse_rows(&page.rows)
+        .and_then(|rows| {
+            let refused = check_products(&rows, &page.products, currency);
+            if refused.is_empty() { Ok(rows) } else { Err(refused) }
+        })
+        .map_err(|e| errors.extend(e))
+        .ok();
     match (customer_name, customer_email, customer_company, signer_id, valid_until, notes, rows) {
         (
             Some(customer_name),
