@@ -139,6 +139,20 @@ impl Sku {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Why `sku` names no product, naming `near`, a product's SKU that
+    /// differs from it only in case, if there is one: SKUs match exactly.
+    pub fn unknown(sku: &str, near: Option<&str>) -> String {
+        match near {
+            Some(near) => format!("There is no product with sku {sku}; SKUs match exactly: did you mean {near}?"),
+            None => format!("There is no product with sku {sku}."),
+        }
+    }
+
+    /// Why a quote in `quote_currency` cannot have a line of `sku`.
+    pub fn other_currency(sku: &str, priced_in: &str, quote_currency: &str) -> String {
+        format!("{sku} is priced in {priced_in}, but the quote is in {quote_currency}.")
+    }
 }
 
 impl fmt::Display for Sku {

@@ -83,8 +83,8 @@ pub(crate) async fn unknown_sku(
         .one(conn)
         .await?;
     let message = match near {
-        Some(p) => format!("There is no product with sku {sku}; SKUs match exactly: did you mean {}?", p.sku),
-        None => format!("There is no product with sku {sku}."),
+        Some(p) => Sku::unknown(sku, Some(&p.sku)),
+        None => Sku::unknown(sku, None),
     };
     Ok(pricegate_domain::Invalid::new(field, message).with_code("unknown_sku"))
 }

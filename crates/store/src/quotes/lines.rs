@@ -59,7 +59,7 @@ pub(super) async fn price_lines(
         if product.currency != currency {
             return Err(Invalid::new(
                 &field,
-                format!("{} is priced in {}, but the quote is in {currency}.", product.sku, product.currency),
+                Sku::other_currency(&product.sku, &product.currency, &currency.to_string()),
             )
             .with_code("currency_mismatch")
             .into());

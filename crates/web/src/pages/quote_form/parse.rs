@@ -85,24 +85,10 @@ fn check_products(lines: &[(usize, NewLine)], products: &[ProductOption], curren
         match find(sku) {
             None => {
                 let near = products.iter().find(|p| p.sku.to_lowercase() == sku.to_lowercase());
-                refused.push(Invalid::new(
-                    field,
-                    match near {
-                        Some(p) => {
-                            format!("There is no product with sku {sku}; SKUs match exactly: did you mean {}?", p.sku)
-                        }
-                        None => format!("There is no product with sku {sku}."),
-                    },
-                ));
+                refused.push(Invalid::new(field, Sku::unknown(sku, near.map(|p| p.sku.as_str()))));
             }
-            Some(p) if currency.as_deref().is_some_and(|c| c != p.currency) => refused.push(Invalid::new(
-                field,
-                format!(
-                    "{sku} is priced in {}, but the quote is in {}.",
-                    p.currency,
-                    currency.as_deref().unwrap_or("")
-                ),
-            )),
+            Some(p) if currency.as_deref().is_some_and(|c| c != p.currency) => refused
+                .push(Invalid::new(field, Sku::other_currency(sku, &p.currency, currency.as_deref().unwrap_or("")))),
             Some(_) => {}
         }
     }
