@@ -155,7 +155,7 @@ both_backends! {
         let at = acks["acknowledged"][0]["acknowledged_at"].as_str().unwrap_or_default().to_owned();
         let (day, time) = (&at[..10], &at[11..19]);
         assert!(
-            body.contains(&format!("It recorded your acknowledgement at {day} {time} UTC"))
+            body.contains(&format!("It recorded your acknowledgement of “Pumps up 10%” at {day} {time} UTC"))
                 && body.contains("Nothing new was recorded")
                 && body.contains("href=\"/quotes\""),
             "a used link says when it acknowledged, and leads on: {body}"

@@ -23,9 +23,10 @@ pub enum AckLinkError {
     #[error("the acknowledgement link has expired")]
     Expired,
     /// The link was used; it acknowledged the notice then (`acknowledged_at`,
-    /// unless that acknowledgement is gone since: the account was removed).
+    /// unless that acknowledgement is gone since: the account was removed),
+    /// and the notice's title, to say which of several links this was.
     #[error("the acknowledgement link has been used")]
-    Used { acknowledged_at: Option<DateTime<Utc>> },
+    Used { acknowledged_at: Option<DateTime<Utc>>, title: Option<String> },
     /// The link's person can no longer log in: their account was deactivated.
     #[error("the acknowledgement link's account is deactivated")]
     AccountInactive,
@@ -56,6 +57,17 @@ pub fn looks_like_token(token: &str) -> bool {
     token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The refusal of a used link, naming its notice (if it can be read: the
+/// page says less rather than fail).
+async fn used_link(
+    conn: &impl ConnectionTrait,
+    row: &ack_tokens::Model,
+    acknowledged_at: Option<DateTime<Utc>>,
+) -> AckLinkError {
+    let title = notices::Entity::find_by_id(row.notice_id).one(conn).await.ok().flatten().map(|n| n.title);
+    AckLinkError::Used { acknowledged_at, title }
+}
+
 /// Checks a token against its row, in a fixed order: unknown, used,
 /// acknowledged already, expired, account deactivated.
 async fn check(
@@ -70,7 +82,7 @@ async fn check(
         .one(conn)
         .await?;
     if row.used_at.is_some() {
-        return Err(AckLinkError::Used { acknowledged_at: ack.map(|a| a.acknowledged_at) });
+        return Err(used_link(conn, &row, ack.map(|a| a.acknowledged_at)).await);
     }
     if let Some(ack) = ack {
         return Err(AckLinkError::AlreadyAcknowledged { acknowledged_at: ack.acknowledged_at });
@@ -178,7 +190,7 @@ impl Store {
                 .filter(acknowledgements::Column::UserId.eq(row.user_id))
                 .one(&self.db)
                 .await?;
-            return Err(AckLinkError::Used { acknowledged_at: theirs.map(|a| a.acknowledged_at) });
+            return Err(used_link(&self.db, &row, theirs.map(|a| a.acknowledged_at)).await);
         }
         txn.commit().await?;
         Ok((view, ack))

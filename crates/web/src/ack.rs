@@ -107,11 +107,15 @@ fn refusal(e: AckLinkError) -> Response {
             "This account is no longer active",
             "The link belongs to an account that has been deactivated, so it acknowledges nothing. If that is a mistake, ask an administrator.",
         ),
-        AckLinkError::Used { acknowledged_at: Some(at) } => acknowledged_before(
+        AckLinkError::Used { acknowledged_at: Some(at), title } => acknowledged_before(
             "This link has already been used",
-            format!("It recorded your acknowledgement at {}. Each acknowledgement link works once.", stamp(at)),
+            format!(
+                "It recorded your acknowledgement{} at {}. Each acknowledgement link works once.",
+                title.map(|t| format!(" of \u{201c}{t}\u{201d}")).unwrap_or_default(),
+                stamp(at)
+            ),
         ),
-        AckLinkError::Used { acknowledged_at: None } => refused(
+        AckLinkError::Used { acknowledged_at: None, .. } => refused(
             StatusCode::CONFLICT,
             "This link has already been used",
             "Each acknowledgement link works once, and this one already has.",
