@@ -59,7 +59,7 @@ pub(super) async fn price_lines(
         if product.currency != currency {
             return Err(Invalid::new(
                 &field,
-                Sku::other_currency(&product.sku, &product.currency, &currency.to_string()),
+                Sku::other_currency(&product.sku, &product.currency, currency),
             )
             .with_code("currency_mismatch")
             .into());
