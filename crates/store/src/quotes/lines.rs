@@ -57,12 +57,9 @@ pub(super) async fn price_lines(
             return Err(crate::products::unknown_sku(conn, &field, line.sku.as_str()).await?.into());
         };
         if product.currency != currency {
-            return Err(Invalid::new(
-                &field,
-                Sku::other_currency(&product.sku, &product.currency, currency),
-            )
-            .with_code("currency_mismatch")
-            .into());
+            return Err(Invalid::new(&field, Sku::other_currency(&product.sku, &product.currency, currency))
+                .with_code("currency_mismatch")
+                .into());
         }
         let unit_price_minor = kept
             .get(line.sku.as_str())

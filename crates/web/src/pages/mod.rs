@@ -213,6 +213,14 @@ impl DoneCookie {
         tokens_match(mac, &seal.mac(self.name, value)).then_some(value)
     }
 
+    /// A value about one thing, `kind.id.rest…`: its kind and the rest, if
+    /// it is about `id` (so another quote's or notice's page says nothing).
+    pub fn about(value: &str, id: uuid::Uuid) -> Option<(&str, std::str::Split<'_, char>)> {
+        let mut parts = value.split('.');
+        let kind = parts.next()?;
+        (parts.next().and_then(|p| uuid::Uuid::parse_str(p).ok()) == Some(id)).then_some((kind, parts))
+    }
+
     /// Clears the cookie if the request carried one, so it is told once.
     pub fn clear(&self, headers: &axum::http::HeaderMap, response: &mut Response, seal: &Seal) {
         if cookie(headers, self.name).is_some() {

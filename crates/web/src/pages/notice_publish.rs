@@ -228,11 +228,7 @@ impl NoticeDone {
 
     /// What the cookie says about `notice`, if it is about that notice.
     fn parse(value: &str, notice: Uuid) -> Option<NoticeDone> {
-        let mut parts = value.split('.');
-        let kind = parts.next()?;
-        if parts.next().and_then(|p| Uuid::parse_str(p).ok()) != Some(notice) {
-            return None;
-        }
+        let (kind, mut parts) = DoneCookie::about(value, notice)?;
         let done = match kind {
             "published" => NoticeDone::Published,
             "reminded" => {

@@ -284,11 +284,7 @@ impl QuoteDone {
 
     /// What the cookie says about `quote`, if it is about that quote.
     fn parse(value: &str, quote: Uuid) -> Option<QuoteDone> {
-        let mut parts = value.split('.');
-        let kind = parts.next()?;
-        if parts.next().and_then(|p| Uuid::parse_str(p).ok()) != Some(quote) {
-            return None;
-        }
+        let (kind, mut parts) = DoneCookie::about(value, quote)?;
         let done = match kind {
             "drafted" => QuoteDone::Drafted,
             "saved" => QuoteDone::Saved,
