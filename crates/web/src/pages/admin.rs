@@ -177,9 +177,7 @@ async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -
     let mut page = page(&app, &user).await?;
     let seal = user.seal(&app);
     page.message = DONE.read(&headers, &seal).and_then(Done::parse).and_then(|d| d.sentence(&page.users));
-    let mut response = render(StatusCode::OK, &page);
-    DONE.clear(&headers, &mut response, &seal);
-    Ok(response)
+    Ok(DONE.told(&headers, &seal, &page))
 }
 
 /// Domain messages name the field as the API spells it; the page says it in words.

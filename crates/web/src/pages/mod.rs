@@ -221,11 +221,14 @@ impl DoneCookie {
         (parts.next().and_then(|p| uuid::Uuid::parse_str(p).ok()) == Some(id)).then_some((kind, parts))
     }
 
-    /// Clears the cookie if the request carried one, so it is told once.
-    pub fn clear(&self, headers: &axum::http::HeaderMap, response: &mut Response, seal: &Seal) {
+    /// The page that told what [`DoneCookie::read`] found (200), clearing the
+    /// cookie if the request carried one, so it is told once.
+    pub fn told(&self, headers: &axum::http::HeaderMap, seal: &Seal, page: &impl Template) -> Response {
+        let mut response = render(StatusCode::OK, page);
         if cookie(headers, self.name).is_some() {
-            append_cookie(response, &self.set_cookie(seal, "", 0));
+            append_cookie(&mut response, &self.set_cookie(seal, "", 0));
         }
+        response
     }
 }
 

@@ -326,9 +326,7 @@ async fn dashboard(
     let done = NOTICE_DONE.read(&headers, &seal).and_then(|v| NoticeDone::parse(v, id));
     page.message = done.as_ref().map(|d| d.sentence(&page));
     page.nothing_done = matches!(done, Some(NoticeDone::Reminded { queued: 0, .. }));
-    let mut response = render(StatusCode::OK, &page);
-    NOTICE_DONE.clear(&headers, &mut response, &seal);
-    Ok(response)
+    Ok(NOTICE_DONE.told(&headers, &seal, &page))
 }
 
 async fn remind(

@@ -152,9 +152,7 @@ async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -
     let mut page = page(&app, &user, String::new()).await?;
     let seal = user.seal(&app);
     page.message = DONE.read(&headers, &seal).and_then(Done::parse).and_then(|d| d.sentence(&page.products));
-    let mut response = render(StatusCode::OK, &page);
-    DONE.clear(&headers, &mut response, &seal);
-    Ok(response)
+    Ok(DONE.told(&headers, &seal, &page))
 }
 
 fn preview_row(r: &CsvRow) -> ProductRow {

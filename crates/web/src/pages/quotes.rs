@@ -405,7 +405,6 @@ async fn quote_page(
     quote: QuoteView,
     gate: Option<GateView>,
     message: Option<String>,
-    repriced: Option<Repriced>,
 ) -> Result<QuotePage, PageError> {
     let currency = quote.currency.clone();
     let name_of = |id| async move { app.store.get_user(id).await.map(|u| u.name).unwrap_or_else(|_| "unknown".into()) };
@@ -540,7 +539,7 @@ async fn quote_page(
         together,
         message,
         done: None,
-        repriced,
+        repriced: None,
         is_finance: user.0.actor.role == Role::Finance,
         override_error: None,
     })
@@ -555,7 +554,7 @@ async fn show(
     user.require(QUOTE_ROLES)?;
     let quote = app.store.get_quote(&user.0.actor, id).await?;
     let quote_currency = quote.currency.clone();
-    let mut page = quote_page(&app, &user, quote, None, None, None).await?;
+    let mut page = quote_page(&app, &user, quote, None, None).await?;
     let seal = user.seal(&app);
     if let Some(done) = QUOTE_DONE.read(&headers, &seal).and_then(|v| QuoteDone::parse(v, id)) {
         if let QuoteDone::Repriced { old_minor, new_minor } = done {
@@ -565,9 +564,7 @@ async fn show(
         }
         page.done = Some(done.sentence(&app, &user, &page).await);
     }
-    let mut response = render(StatusCode::OK, &page);
-    QUOTE_DONE.clear(&headers, &mut response, &seal);
-    Ok(response)
+    Ok(QUOTE_DONE.told(&headers, &seal, &page))
 }
 
 async fn acknowledge(
@@ -591,14 +588,14 @@ async fn finalise(
         Err(StoreError::PendingAcknowledgements(gate)) => {
             let message = format!("Not finalised. {}", crate::error::pending_sentence(gate.pending.len()));
             let quote = app.store.get_quote(&user.0.actor, id).await?;
-            let page = quote_page(&app, &user, quote, Some(*gate), Some(message), None).await?;
+            let page = quote_page(&app, &user, quote, Some(*gate), Some(message)).await?;
             Ok(render(StatusCode::CONFLICT, &page))
         }
         // Not the signer is a 403 (and audited as one), as in the API.
         Err(e @ StoreError::Conflict { .. }) => {
             let message = format!("Not finalised: {}", PageError::from(e).message());
             let quote = app.store.get_quote(&user.0.actor, id).await?;
-            let page = quote_page(&app, &user, quote, None, Some(message), None).await?;
+            let page = quote_page(&app, &user, quote, None, Some(message)).await?;
             Ok(render(StatusCode::CONFLICT, &page))
         }
         Err(e) => Err(e.into()),
@@ -629,7 +626,7 @@ async fn override_prices(
         }
         Err(e) => {
             let quote = app.store.get_quote(&user.0.actor, id).await?;
-            let mut page = quote_page(&app, &user, quote, None, None, None).await?;
+            let mut page = quote_page(&app, &user, quote, None, None).await?;
             page.override_error = Some(in_words(e.message, &[("reason", "The reason")]));
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
