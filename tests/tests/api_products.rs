@@ -86,6 +86,7 @@ both_backends! {
             .post("/api/v1/products", &json!({"sku": "PUMP-1", "name": "Other", "unit": "each", "currency": "USD", "unit_price_minor": 5}))
             .await;
         assert_error(&r, 409, "sku_taken");
+        assert_eq!(r.body["error"]["message"], "PUMP-1 is already on the price list.");
         assert_eq!(skus(&finance).await, ["PUMP-1"]);
         let price = finance.get("/api/v1/products").await.body[0]["unit_price_minor"].clone();
         assert_eq!(price, 100, "the refused product changed nothing");

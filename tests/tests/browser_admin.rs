@@ -66,14 +66,14 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         fiona.fill("#csv", &good).await;
         fiona.submit("#preview-csv").await;
         let errors = fiona.text("#csv-errors").await;
-        assert!(errors.contains("Line 2") && errors.contains("PUMP-100 already exists"), "{errors}");
-        assert!(errors.contains("Line 3") && errors.contains("VALVE-7 already exists"), "{errors}");
+        assert!(errors.contains("Line 2") && errors.contains("PUMP-100 is already on the price list"), "{errors}");
+        assert!(errors.contains("Line 3") && errors.contains("VALVE-7 is already on the price list"), "{errors}");
         assert!(!fiona.exists("#preview").await, "no preview of an import that would be refused");
         // A line that cannot be read and one already on the list are named together.
         fiona.fill("#csv", &good.replace("4990", "cheap")).await;
         fiona.submit("#preview-csv").await;
         let errors = fiona.text("#csv-errors").await;
-        assert!(errors.contains("PUMP-100 already exists") && errors.contains("Line 3"), "{errors}");
+        assert!(errors.contains("PUMP-100 is already on the price list") && errors.contains("Line 3"), "{errors}");
         fiona.screenshot("22-price-list").await;
 
         // A quote still at the old price after an acknowledged rise: finance

@@ -209,9 +209,10 @@ impl Store {
     pub async fn create_product(&self, actor: &Actor, new: NewProduct) -> Result<ProductView, StoreError> {
         let txn = self.begin_write().await?;
         let now = db_now(&txn).await?;
-        let row = products::Entity::insert(active(&new, now)).exec_with_returning(&txn).await.map_err(|e| {
-            StoreError::unique_as(e, "sku_taken", format!("A product with sku {} already exists.", new.sku))
-        })?;
+        let row = products::Entity::insert(active(&new, now))
+            .exec_with_returning(&txn)
+            .await
+            .map_err(|e| StoreError::unique_as(e, "sku_taken", format!("{} is already on the price list.", new.sku)))?;
         record(
             &txn,
             AuditEntry {
@@ -374,10 +375,7 @@ async fn taken_skus(conn: &impl ConnectionTrait, rows: &[ProductRow]) -> Result<
         .map(|r| CsvRowError {
             line: r.line,
             field: Some("sku".into()),
-            message: format!(
-                "A product with sku {} already exists; the price list changes only through notices.",
-                r.sku
-            ),
+            message: format!("{} is already on the price list; its price changes only through a notice.", r.sku),
         })
         .collect())
 }

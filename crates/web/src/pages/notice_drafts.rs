@@ -177,15 +177,13 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
     let parts: Vec<&str> = line.split(';').flat_map(|p| p.split('\t')).collect();
     let parts: Vec<&str> = if parts.len() == 3 { parts } else { line.splitn(3, ", ").collect() };
     let [sku, price, date] = parts.as_slice() else {
-        return Err("write SKU, new unit price, effective date (YYYY-MM-DD).".to_owned());
+        return Err("Write SKU, new unit price, effective date (YYYY-MM-DD).".to_owned());
     };
     let sku = Sku::parse(sku).map_err(|e| e.message)?;
     let Some(product) = catalogue.exact.get(sku.as_str()) else {
         // SKUs match exactly; one that differs only in case is named.
-        return Err(match catalogue.folded.get(&sku.as_str().to_lowercase()) {
-            Some(near) => format!("there is no product with sku {sku}; SKUs match exactly: did you mean {near}?"),
-            None => format!("there is no product with sku {sku}."),
-        });
+        let near = catalogue.folded.get(&sku.as_str().to_lowercase()).copied();
+        return Err(Sku::unknown(sku.as_str(), near));
     };
     let currency = Currency::parse(&product.currency).ok();
     let digits = currency.as_ref().map_or(2, |c| c.minor_digits());
@@ -396,7 +394,7 @@ mod tests {
         let refused = parse_changes(text, &products).unwrap_err();
         let lines: Vec<&str> = refused.lines().collect();
         assert_eq!(lines.len(), 4, "{refused}");
-        assert!(lines[0].starts_with("Line 1: there is no product with sku NOPE-1"), "{refused}");
+        assert!(lines[0].starts_with("Line 1: There is no product with sku NOPE-1."), "{refused}");
         assert!(lines[1].starts_with("Line 4: \"cheap\" is not a price in EUR"), "{refused}");
         assert!(lines[2].starts_with("Line 5: line 2 already changes EU-1"), "{refused}");
         assert!(lines[3].ends_with("did you mean EU-1?"), "a SKU in the wrong case is named: {refused}");
