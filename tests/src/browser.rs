@@ -365,6 +365,9 @@ impl Page {
                     if (seen.has(said) && seen.get(said) !== does) problems.push('two buttons are both called "' + said + '"');
                     seen.set(said, does);
                 }
+                // HTML allows one autofocus a page: the first refused field.
+                const focusing = [...document.querySelectorAll('[autofocus]')].map(e => e.id || e.name);
+                if (focusing.length > 1) problems.push('several fields ask for the focus: ' + focusing.join(', '));
                 if (!document.querySelector('h1')) problems.push('the page has no heading');
                 return problems;
                 "#,

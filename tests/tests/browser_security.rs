@@ -324,6 +324,10 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
             && body.contains("did you mean PUMP-100?"),
         "{body}"
     );
+    // Three refused fields, one focus: the first, the customer's name.
+    let focusing: Vec<&str> =
+        body.split('<').filter(|tag| tag.contains(" autofocus")).filter_map(|tag| tag.split("id=\"").nth(1)?.split('"').next()).collect();
+    assert_eq!(focusing, ["customer_name"], "{body}");
     // Its own role, its own token, two empty fields: both named at once, in words.
     let empty: &[(&str, &str)] = &[("name", " "), ("unit", ""), ("csrf_token", &fiona_csrf)];
     let (status, _, body) = post_form(&http, format!("{base}/products/{product}/edit"), &fiona, empty).await;

@@ -89,11 +89,20 @@ pub struct NavUser {
 pub struct Layout {
     pub title: String,
     pub user: Option<NavUser>,
+    /// Whether a field has taken the focus: see [`Layout::focus_here`].
+    focused: std::sync::atomic::AtomicBool,
 }
 
 impl Layout {
     pub fn anonymous(title: impl Into<String>) -> Layout {
-        Layout { title: title.into(), user: None }
+        Layout { title: title.into(), user: None, focused: Default::default() }
+    }
+
+    /// True the first time a template asks, false after: a template asks
+    /// for each refused field in document order, so the first takes the
+    /// focus (`autofocus`) and no other does, as HTML allows one per page.
+    pub fn focus_here(&self) -> bool {
+        !self.focused.swap(true, std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -105,6 +114,7 @@ impl PageUser {
     pub fn layout(&self, title: impl Into<String>) -> Layout {
         let role = self.0.actor.role;
         Layout {
+            focused: Default::default(),
             title: title.into(),
             user: Some(NavUser {
                 name: self.0.user.name.clone(),
