@@ -338,3 +338,36 @@ both_backends! {
         app.stop().await;
     }
 }
+
+both_backends! {
+    async fn a_notice_from_before_a_salesperson_joined_awaits_them_only_for_a_draft_they_sign(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 1}])).await);
+        let notice = publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(0)).await;
+        let (nina, nina_user) = app.user(Role::Sales, "Nina").await;
+        let awaiting = |list: serde_json::Value| {
+            list.as_array().map(|l| l.iter().map(|n| n["awaiting_my_acknowledgement"].clone()).collect::<Vec<_>>())
+        };
+
+        assert_eq!(awaiting(sam.get("/api/v1/notices").await.body), Some(vec![json!(true)]));
+        assert_eq!(awaiting(finance.get("/api/v1/notices").await.body), Some(vec![json!(false)]), "finance need not");
+        let mine = nina.get("/api/v1/notices").await.body;
+        assert_eq!((&mine[0]["acknowledged_by_me"], &mine[0]["awaiting_my_acknowledgement"]), (&json!(false), &json!(false)));
+
+        // Sam hands his draft, which the notice holds up, to Nina: now it is hers to read.
+        let r = sam.patch(&format!("/api/v1/quotes/{quote}"), &json!({"signer_id": nina_user.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(awaiting(nina.get("/api/v1/notices").await.body), Some(vec![json!(true)]));
+        assert_eq!(nina.get(&format!("/api/v1/notices/{notice}")).await.body["awaiting_my_acknowledgement"], true);
+        let acks = finance.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await.body;
+        let pending: Vec<&str> = acks["pending"].as_array().into_iter().flatten().filter_map(|u| u["name"].as_str()).collect();
+        assert!(pending.contains(&"Nina"), "the dashboard agrees: {acks}");
+
+        assert_eq!(nina.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+        let mine = nina.get(&format!("/api/v1/notices/{notice}")).await.body;
+        assert_eq!((&mine["acknowledged_by_me"], &mine["awaiting_my_acknowledgement"]), (&json!(true), &json!(false)));
+    }
+}

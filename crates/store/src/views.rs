@@ -83,6 +83,10 @@ pub struct NoticeView {
     pub changes: Vec<PriceChangeView>,
     pub acknowledged_by_me: bool,
     pub acknowledged_at: Option<DateTime<Utc>>,
+    /// Published, not yet acknowledged by me, and mine to acknowledge: I am
+    /// a salesperson who joined before it was published, or who signs a
+    /// draft it holds up. False for finance and admins, who need not.
+    pub awaiting_my_acknowledgement: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

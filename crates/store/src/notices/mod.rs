@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use pricegate_domain::{Invalid, Role, Sku, Text, parse_unit_price};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEntry, record};
 use crate::db::db_now;
-use crate::entity::{acknowledgements, notice_changes, notices, products};
+use crate::entity::{acknowledgements, notice_changes, notices, products, quotes, users};
 use crate::views::{NoticeView, PriceChangeView};
 use crate::{Actor, Store, StoreError};
 
@@ -270,12 +270,13 @@ impl Store {
             .into_iter()
             .map(|a| (a.notice_id, a))
             .collect();
+        let asked = Asked::of(&self.db, actor).await?;
         Ok(rows
             .into_iter()
             .map(|n| {
                 let changes = changes.remove(&n.id).unwrap_or_default();
                 let ack = acks.get(&n.id);
-                to_view(n, changes, ack)
+                to_view(n, changes, ack, &asked)
             })
             .collect())
     }
@@ -292,12 +293,59 @@ impl Store {
             .filter(acknowledgements::Column::UserId.eq(actor.id))
             .one(conn)
             .await?;
-        Ok(to_view(notice, changes, ack.as_ref()))
+        Ok(to_view(notice, changes, ack.as_ref(), &Asked::of(conn, actor).await?))
     }
 }
 
-fn to_view(n: notices::Model, changes: Vec<PriceChangeView>, ack: Option<&acknowledgements::Model>) -> NoticeView {
+/// Which published notices ask someone for an acknowledgement: every one
+/// published since a salesperson joined, and an earlier one only while it
+/// holds up a draft they sign (one handed to them). The rule of the
+/// pending list (see [`Store::list_acknowledgements`]), for one person.
+struct Asked {
+    /// When the salesperson joined; `None` for anyone else.
+    joined: Option<DateTime<Utc>>,
+    /// When the oldest draft they sign was drafted.
+    oldest_draft: Option<DateTime<Utc>>,
+}
+
+impl Asked {
+    async fn of(conn: &impl ConnectionTrait, actor: &Actor) -> Result<Asked, StoreError> {
+        if actor.role != Role::Sales {
+            return Ok(Asked { joined: None, oldest_draft: None });
+        }
+        let joined = users::Entity::find_by_id(actor.id)
+            .select_only()
+            .column(users::Column::CreatedAt)
+            .into_tuple::<DateTime<Utc>>()
+            .one(conn)
+            .await?;
+        let oldest_draft = quotes::Entity::find()
+            .select_only()
+            .column(quotes::Column::DraftedAt)
+            .filter(quotes::Column::SignerId.eq(actor.id))
+            .filter(quotes::Column::State.eq(crate::quotes::DRAFT))
+            .order_by_asc(quotes::Column::DraftedAt)
+            .into_tuple::<DateTime<Utc>>()
+            .one(conn)
+            .await?;
+        Ok(Asked { joined, oldest_draft })
+    }
+
+    fn asks(&self, published_at: Option<DateTime<Utc>>) -> bool {
+        let Some(published_at) = published_at else { return false };
+        self.joined.is_some_and(|joined| joined <= published_at)
+            || (self.joined.is_some() && self.oldest_draft.is_some_and(|drafted| drafted < published_at))
+    }
+}
+
+fn to_view(
+    n: notices::Model,
+    changes: Vec<PriceChangeView>,
+    ack: Option<&acknowledgements::Model>,
+    asked: &Asked,
+) -> NoticeView {
     NoticeView {
+        awaiting_my_acknowledgement: ack.is_none() && asked.asks(n.published_at),
         id: n.id,
         title: n.title,
         body: n.body,

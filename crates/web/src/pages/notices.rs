@@ -28,8 +28,11 @@ struct NoticeRow {
     id: Uuid,
     title: String,
     /// `unread` (a salesperson's to acknowledge), `acknowledged`,
-    /// `published` (finance's and admins', who need not) or `draft`.
+    /// `published` (finance's and admins', who need not, and a
+    /// salesperson's from before they joined) or `draft`.
     status: &'static str,
+    /// The status in words.
+    label: &'static str,
     published_at: String,
     /// Finance's link to who has acknowledged it.
     dashboard: bool,
@@ -49,14 +52,17 @@ async fn inbox(State(app): State<AppState>, user: PageUser) -> Result<Response, 
         .into_iter()
         .map(|n| {
             let published = n.state == "published";
+            let (status, label) = match (published, n.acknowledged_by_me, n.awaiting_my_acknowledgement, role) {
+                (false, ..) => ("draft", "draft"),
+                (true, true, ..) => ("acknowledged", "acknowledged"),
+                (true, false, true, _) => ("unread", "unread"),
+                (true, false, false, Role::Sales) => ("published", "before you joined"),
+                (true, false, false, _) => ("published", "published"),
+            };
             NoticeRow {
                 id: n.id,
-                status: match (published, n.acknowledged_by_me, role) {
-                    (false, _, _) => "draft",
-                    (true, true, _) => "acknowledged",
-                    (true, false, Role::Sales) => "unread",
-                    (true, false, _) => "published",
-                },
+                status,
+                label,
                 published_at: n.published_at.map(stamp).unwrap_or_default(),
                 dashboard: published && role == Role::Finance,
                 title: n.title,
@@ -78,6 +84,8 @@ struct NoticePage {
     body_html: String,
     changes: Vec<ChangeRow>,
     acknowledged_at: Option<String>,
+    /// A salesperson's notice from before they joined, which no draft they sign waits on.
+    before_i_joined: bool,
     is_finance: bool,
 }
 
@@ -92,6 +100,7 @@ async fn show(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -
         body_html: render_markdown(&n.body),
         changes: n.changes.iter().map(ChangeRow::from).collect(),
         acknowledged_at: n.acknowledged_at.map(stamp),
+        before_i_joined: user.0.actor.role == Role::Sales && !n.acknowledged_by_me && !n.awaiting_my_acknowledgement,
         is_finance: user.0.actor.role == pricegate_domain::Role::Finance,
         title: n.title,
     };
