@@ -39,6 +39,37 @@ both_backends! {
 }
 
 both_backends! {
+    async fn a_notice_pricing_a_product_twice_names_both_prices_and_counts_the_last(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 50_000).await;
+        let quote = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 10, "discount_bp": 1_000}])).await;
+        let (soon, later) = (date_in_days(9), date_in_days(40));
+        // Listed later first: the dates, not the order, say which price comes first.
+        let notice = create_notice(&finance, "Two steps", json!([
+            {"sku": "P-1", "unit_price_minor": 56_000, "effective_on": later},
+            {"sku": "P-1", "unit_price_minor": 54_000, "effective_on": soon},
+        ]))
+        .await;
+        publish_notice(&finance, &notice).await;
+
+        let gate = sam.get(&format!("/api/v1/quotes/{}/gate", id_of(&quote))).await;
+        assert_eq!(gate.status, 200, "{}", gate.text);
+        let impact = &gate.body["pending"][0]["impact"];
+        assert_eq!(impact["lines"].as_array().map(Vec::len), Some(1), "one line, once: {impact}");
+        let line = &impact["lines"][0];
+        assert_eq!((line["new_unit_price_minor"].clone(), line["effective_on"].clone()), (json!(56_000), json!(later)));
+        assert_eq!(
+            line["earlier"],
+            json!([{"unit_price_minor": 54_000, "effective_on": soon, "delta_minor": 36_000}]),
+            "the price in force from {soon} until {later}"
+        );
+        assert_eq!(impact["total_delta_minor"], 54_000, "the price left in force counts");
+    }
+}
+
+both_backends! {
     async fn repricing_after_a_notice_in_force_takes_the_new_prices(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;

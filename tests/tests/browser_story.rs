@@ -177,7 +177,8 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
 /// Two notices re-price the same line before the signer has read either:
 /// each is measured against the quoted price, so the page marks the first as
 /// priced again by the second and says once what they do together; a change
-/// that takes force after the quote's validity is marked so.
+/// that takes force after the quote's validity is marked so, and a notice's
+/// earlier price for the same product, in force while the quote is, named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notices_that_price_a_line_again_are_not_added_up() {
     use pricegate_tests::fixtures::{create_notice, draft_quote, publish_notice};
@@ -195,7 +196,13 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
     for (title, changes) in [
         ("First rise", json!([{"sku": "PUMP-C400", "unit_price_minor": 260_000, "effective_on": today}])),
         ("Second rise", json!([{"sku": "PUMP-C400", "unit_price_minor": 270_000, "effective_on": next_month}])),
-        ("Valves next year", json!([{"sku": "VALVE-7", "unit_price_minor": 6_000, "effective_on": "2100-01-15"}])),
+        (
+            "Valves next year",
+            json!([
+                {"sku": "VALVE-7", "unit_price_minor": 6_000, "effective_on": "2100-01-15"},
+                {"sku": "VALVE-7", "unit_price_minor": 5_500, "effective_on": next_month},
+            ]),
+        ),
     ] {
         publish_notice(&finance_api, &create_notice(&finance_api, title, changes).await).await;
     }
@@ -216,9 +223,11 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
         );
         assert!(notices[1].contains("+2,050.00 EUR") && !notices[1].contains("last word"), "{}", notices[1]);
         assert!(notices[2].contains("after this quote's validity ends"), "{}", notices[2]);
-        // 2,050.00 for the pumps at 2,700.00; the valves' change comes after the quote's validity.
+        assert!(notices[2].contains(&format!("55.00 EUR from {next_month} (+15.30 EUR), then")), "{}", notices[2]);
+        // 2,050.00 for the pumps at 2,700.00, and 15.30 for the valves at 55.00 until the quote's
+        // validity ends (their last price comes after it).
         let together = sam.text("#together").await;
-        assert!(together.ends_with("the total changes by +2,050.00 EUR."), "{together}");
+        assert!(together.ends_with("the total changes by +2,065.30 EUR."), "{together}");
         let problems = sam.usability_problems().await;
         assert!(problems.is_empty(), "the notes keep the tables on the page:\n{}", problems.join("\n"));
         sam.screenshot("14-priced-again").await;

@@ -1,6 +1,6 @@
 //! Quote arithmetic and the price impact of a notice on a quote.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::{Invalid, MinorUnits};
 
@@ -57,6 +57,18 @@ pub struct LineImpact {
     pub old_total_minor: MinorUnits,
     pub new_total_minor: MinorUnits,
     pub delta_minor: MinorUnits,
+    /// The notice's other prices for this line's product, in force before
+    /// the one it leaves in force: by date, each with its change to the
+    /// line's total. Empty when the notice changes the product once.
+    pub earlier: Vec<PriceStep>,
+}
+
+/// A price a notice sets for a while, and what it does to one line's total.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceStep {
+    pub unit_price_minor: MinorUnits,
+    pub effective_on: chrono::NaiveDate,
+    pub delta_minor: MinorUnits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -70,19 +82,21 @@ pub struct NoticeImpact {
 /// line's discount applies to both) and the difference; and the sum.
 /// Where a notice changes a sku more than once, the change it leaves in
 /// force counts: the latest effective date, then the later in the list, as
-/// prices in force are read.
+/// prices in force are read. Its other changes, the prices in force before
+/// that one, are the line's `earlier` steps (of two on one date, the later
+/// in the list, since the other is never in force).
 pub fn impact_of(lines: &[PricedLine], changes: &[PriceChange]) -> NoticeImpact {
-    let mut by_sku: HashMap<&str, &PriceChange> = HashMap::new();
+    // By sku, by date: the last change in the list for each date.
+    let mut by_sku: HashMap<&str, BTreeMap<chrono::NaiveDate, &PriceChange>> = HashMap::new();
     for change in changes {
-        let latest = by_sku.entry(change.sku.as_str()).or_insert(change);
-        if change.effective_on >= latest.effective_on {
-            *latest = change;
-        }
+        by_sku.entry(change.sku.as_str()).or_default().insert(change.effective_on, change);
     }
     let mut impact = NoticeImpact::default();
     for line in lines {
-        let Some(change) = by_sku.get(line.sku.as_str()) else { continue };
+        let Some(steps) = by_sku.get(line.sku.as_str()) else { continue };
+        let Some((_, change)) = steps.last_key_value() else { continue };
         let old_total = line.total();
+        let delta_at = |price| line_total(price, line.quantity, line.discount_bp).saturating_sub(old_total);
         let new_total = line_total(change.unit_price_minor, line.quantity, line.discount_bp);
         let delta = new_total.saturating_sub(old_total);
         impact.total_delta_minor = impact.total_delta_minor.saturating_add(delta);
@@ -96,6 +110,15 @@ pub fn impact_of(lines: &[PricedLine], changes: &[PriceChange]) -> NoticeImpact 
             old_total_minor: old_total,
             new_total_minor: new_total,
             delta_minor: delta,
+            earlier: steps
+                .values()
+                .take(steps.len() - 1)
+                .map(|c| PriceStep {
+                    unit_price_minor: c.unit_price_minor,
+                    effective_on: c.effective_on,
+                    delta_minor: delta_at(c.unit_price_minor),
+                })
+                .collect(),
         });
     }
     impact
@@ -148,6 +171,27 @@ mod tests {
         let same_day = impact_of(&lines, &[change(14_000, "2099-01-01"), change(13_000, "2099-01-01")]);
         assert_eq!(same_day.lines[0].new_unit_price_minor, 13_000, "the later in the list");
         assert_eq!(same_day.lines.len(), 1, "one line, once");
+        assert!(same_day.lines[0].earlier.is_empty(), "a price replaced on its own day is never in force");
+    }
+
+    #[test]
+    fn a_sku_changed_twice_names_the_price_in_force_before_the_last() {
+        let date = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        let change = |price, on| PriceChange { sku: "PUMP".into(), unit_price_minor: price, effective_on: date(on) };
+        let lines = [line("PUMP", 10, 50_000, 1_000), line("HOSE", 1, 100, 0)];
+        let changes = [change(56_000, "2027-01-01"), change(54_000, "2026-12-10"), change(53_000, "2026-12-05")];
+        let impact = impact_of(&lines, &changes);
+        assert_eq!(impact.lines.len(), 1);
+        let pump = &impact.lines[0];
+        assert_eq!((pump.new_unit_price_minor, pump.effective_on), (56_000, date("2027-01-01")));
+        assert_eq!(
+            pump.earlier,
+            [
+                PriceStep { unit_price_minor: 53_000, effective_on: date("2026-12-05"), delta_minor: 27_000 },
+                PriceStep { unit_price_minor: 54_000, effective_on: date("2026-12-10"), delta_minor: 36_000 },
+            ]
+        );
+        assert_eq!(impact.total_delta_minor, 54_000, "the total counts the price left in force");
     }
 
     #[test]

@@ -56,8 +56,47 @@ fn changes() -> impl Strategy<Value = Vec<PriceChange>> {
     })
 }
 
+/// Changes on a few dates, so that one notice may price a sku several times.
+fn dated_changes() -> impl Strategy<Value = Vec<PriceChange>> {
+    let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default();
+    proptest::collection::vec((0..SKUS.len(), price(), 0..4u64), 0..8).prop_map(move |changes| {
+        changes
+            .into_iter()
+            .map(|(sku, unit_price_minor, days)| PriceChange {
+                sku: SKUS[sku].to_owned(),
+                unit_price_minor,
+                effective_on: day + chrono::Days::new(days),
+            })
+            .collect()
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+    #[test]
+    fn a_sku_priced_on_several_dates_names_each_price_in_date_order(lines in lines(), changes in dated_changes()) {
+        let impact = impact_of(&lines, &changes);
+        for l in &impact.lines {
+            let line = lines.iter().find(|x| x.line_id == l.line_id).expect("a line of the quote");
+            let mut dates: Vec<NaiveDate> =
+                changes.iter().filter(|c| c.sku == l.sku).map(|c| c.effective_on).collect();
+            dates.sort();
+            dates.dedup();
+            let named: Vec<NaiveDate> =
+                l.earlier.iter().map(|s| s.effective_on).chain(std::iter::once(l.effective_on)).collect();
+            prop_assert_eq!(&named, &dates, "every date once, in order, the last in force");
+            for step in &l.earlier {
+                // Of two changes on one date, the later in the list is in force.
+                let in_force = changes.iter().rev().find(|c| c.sku == l.sku && c.effective_on == step.effective_on);
+                prop_assert_eq!(in_force.map(|c| c.unit_price_minor), Some(step.unit_price_minor));
+                let moved = line_total(step.unit_price_minor, line.quantity, line.discount_bp) - line.total();
+                prop_assert_eq!(step.delta_minor, moved);
+            }
+        }
+        let counted: i64 = impact.lines.iter().map(|l| l.delta_minor).sum();
+        prop_assert_eq!(impact.total_delta_minor, counted, "the earlier steps are not counted in the total");
+    }
 
     #[test]
     fn a_line_total_within_the_bounds_never_overflows(p in price(), q in quantity(), d in discount()) {

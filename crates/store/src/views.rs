@@ -215,6 +215,18 @@ pub struct LineImpactView {
     pub old_total_minor: i64,
     pub new_total_minor: i64,
     pub delta_minor: i64,
+    /// The notice's other prices for this product, in force before
+    /// `new_unit_price_minor`: by `effective_on`, each with what it does to
+    /// the line's total. Empty when the notice prices the product once.
+    pub earlier: Vec<PriceStepView>,
+}
+
+/// A price a notice sets until its next change to the same product.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct PriceStepView {
+    pub unit_price_minor: i64,
+    pub effective_on: NaiveDate,
+    pub delta_minor: i64,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]

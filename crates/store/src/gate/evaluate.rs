@@ -17,7 +17,7 @@ use super::overrides::{covering_override, superseded_lines};
 use crate::entity::{notices, quote_lines};
 use crate::notices::{PUBLISHED, load_changes};
 use crate::quotes::{LoadedQuote, check_draft, check_visible, load_quote_sql, load_visible_priced, loaded_quote};
-use crate::views::{EvidenceNotice, GateView, ImpactView, LineImpactView, PendingNoticeView};
+use crate::views::{EvidenceNotice, GateView, ImpactView, LineImpactView, PendingNoticeView, PriceStepView};
 use crate::{Actor, StoreError};
 
 /// What the gate sees for one quote right now.
@@ -270,6 +270,15 @@ async fn evaluate_read(
                                 old_total_minor: l.old_total_minor,
                                 new_total_minor: l.new_total_minor,
                                 delta_minor: l.delta_minor,
+                                earlier: l
+                                    .earlier
+                                    .into_iter()
+                                    .map(|s| PriceStepView {
+                                        unit_price_minor: s.unit_price_minor,
+                                        effective_on: s.effective_on,
+                                        delta_minor: s.delta_minor,
+                                    })
+                                    .collect(),
                             })
                             .collect(),
                     },

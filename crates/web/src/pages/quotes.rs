@@ -174,6 +174,9 @@ struct ImpactRow {
     /// When another pending notice has the last word on this line: which, and
     /// from when its price is in force (this change and that one do not add up).
     later: Option<String>,
+    /// The notice's other prices for this product before this one, by date:
+    /// "540.00 from 2026-12-10 (+400.00)".
+    earlier: Vec<String>,
 }
 
 /// A discount in basis points as people read it: `12.50 %`.
@@ -350,14 +353,17 @@ struct LastWord<'a> {
 fn last_words(pending: &[PendingNoticeView], valid_until: chrono::NaiveDate) -> HashMap<Uuid, LastWord<'_>> {
     let mut words: HashMap<Uuid, LastWord<'_>> = HashMap::new();
     for p in pending {
-        for line in p.impact.lines.iter().filter(|l| l.effective_on <= valid_until) {
-            let word = LastWord {
-                notice: p.notice_id,
-                title: &p.title,
-                effective_on: line.effective_on,
-                delta_minor: line.delta_minor,
-                notices: 1,
+        for line in &p.impact.lines {
+            // Of this notice's prices for the line, the last one in force while the quote is valid.
+            let steps = line.earlier.iter().map(|s| (s.effective_on, s.delta_minor));
+            let Some((effective_on, delta_minor)) = steps
+                .chain(std::iter::once((line.effective_on, line.delta_minor)))
+                .filter(|(on, _)| *on <= valid_until)
+                .last()
+            else {
+                continue;
             };
+            let word = LastWord { notice: p.notice_id, title: &p.title, effective_on, delta_minor, notices: 1 };
             words
                 .entry(line.line_id)
                 .and_modify(|last| {
@@ -456,6 +462,18 @@ async fn quote_page(
                             after_validity: l.effective_on > quote.valid_until,
                             delta: signed_money(&currency, l.delta_minor),
                             later: later.get(&(p.notice_id, l.line_id)).cloned(),
+                            earlier: l
+                                .earlier
+                                .iter()
+                                .map(|s| {
+                                    format!(
+                                        "{} from {} ({})",
+                                        money(&currency, s.unit_price_minor),
+                                        s.effective_on,
+                                        signed_money(&currency, s.delta_minor)
+                                    )
+                                })
+                                .collect(),
                         })
                         .collect(),
                     total_delta: signed_money(&currency, p.impact.total_delta_minor),
@@ -680,6 +698,7 @@ mod tests {
                 old_total_minor: 0,
                 new_total_minor: 0,
                 delta_minor,
+                earlier: Vec::new(),
             })
             .collect();
         let total_delta_minor = lines.iter().map(|l| l.delta_minor).sum();
@@ -746,6 +765,31 @@ mod tests {
         let words = last_words(&pending, chrono::NaiveDate::from_ymd_opt(2027, 1, 15).unwrap());
         assert_eq!(together(&words), None, "one notice prices the line while the quote is valid");
         assert!(later_changes(&words, &pending).is_empty());
+    }
+
+    #[test]
+    fn a_notice_s_earlier_price_is_its_last_word_on_a_quote_that_ends_before_its_later_one() {
+        let pump = Uuid::from_u128(100);
+        let mut steps = notice("Two steps", 1, &[(pump, 300_000, 25)]);
+        steps.impact.lines[0].earlier = vec![pricegate_store::views::PriceStepView {
+            unit_price_minor: 0,
+            effective_on: chrono::NaiveDate::from_ymd_opt(2027, 1, 10).unwrap(),
+            delta_minor: 100_000,
+        }];
+        let other = notice("Other", 2, &[(pump, 50_000, 12)]);
+        let pending = [steps, other];
+        let until_the_20th = chrono::NaiveDate::from_ymd_opt(2027, 1, 20).unwrap();
+        let words = last_words(&pending, until_the_20th);
+        assert_eq!(together(&words), Some(50_000), "the 12th's price follows the 10th's; the 25th is too late");
+        let later = later_changes(&words, &pending);
+        assert_eq!(
+            later.get(&(Uuid::from_u128(1), pump)).map(String::as_str),
+            Some("\u{201c}Other\u{201d} sets the price in force from 2027-01-12")
+        );
+        // Valid until the 11th: only the first step is in force while the quote is.
+        let words = last_words(&pending[..1], chrono::NaiveDate::from_ymd_opt(2027, 1, 11).unwrap());
+        assert_eq!(words[&pump].delta_minor, 100_000);
+        assert!(last_words(&pending[..1], chrono::NaiveDate::from_ymd_opt(2027, 1, 9).unwrap()).is_empty());
     }
 
     #[test]
