@@ -66,6 +66,9 @@ both_backends! {
             "the price in force from {soon} until {later}"
         );
         assert_eq!(impact["total_delta_minor"], 54_000, "the price left in force counts");
+        let listed = sam.get(&format!("/api/v1/notices/{notice}")).await.body;
+        let dates: Vec<&str> = listed["changes"].as_array().into_iter().flatten().filter_map(|c| c["effective_on"].as_str()).collect();
+        assert_eq!(dates, [soon.as_str(), later.as_str()], "a product's prices are listed by date: {listed}");
     }
 }
 

@@ -201,6 +201,7 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
             json!([
                 {"sku": "VALVE-7", "unit_price_minor": 6_000, "effective_on": "2100-01-15"},
                 {"sku": "VALVE-7", "unit_price_minor": 5_500, "effective_on": next_month},
+                {"sku": "VALVE-7", "unit_price_minor": 5_800, "effective_on": "2100-01-01"},
             ]),
         ),
     ] {
@@ -223,7 +224,14 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
         );
         assert!(notices[1].contains("+2,050.00 EUR") && !notices[1].contains("last word"), "{}", notices[1]);
         assert!(notices[2].contains("after this quote's validity ends"), "{}", notices[2]);
-        assert!(notices[2].contains(&format!("55.00 EUR from {next_month} (+15.30 EUR), then")), "{}", notices[2]);
+        assert!(
+            notices[2].contains(&format!("55.00 EUR from {next_month} (+15.30 EUR on the line); then"))
+                && notices[2].contains(
+                    "58.00 EUR from 2100-01-01 (+24.30 EUR on the line), after this quote's validity ends; then"
+                ),
+            "{}",
+            notices[2]
+        );
         // 2,050.00 for the pumps at 2,700.00, and 15.30 for the valves at 55.00 until the quote's
         // validity ends (their last price comes after it).
         let together = sam.text("#together").await;
@@ -231,6 +239,47 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
         let problems = sam.usability_problems().await;
         assert!(problems.is_empty(), "the notes keep the tables on the page:\n{}", problems.join("\n"));
         sam.screenshot("14-priced-again").await;
+    })
+    .await;
+    app.stop().await;
+}
+
+/// Someone who joins sales after a notice was published sees it as from
+/// before they joined, with nothing to do, until a draft it holds up is
+/// handed to them; then it is unread, as it is for whoever else signs one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_reads_earlier_notices_as_from_before_they_joined_until_one_holds_up_their_draft() {
+    use pricegate_tests::fixtures::{draft_quote, publish_price_change};
+    use serde_json::json;
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, _) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let quote = draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 4}])).await;
+    let quote = quote["id"].as_str().expect("the quote's id").to_owned();
+    let notice = publish_price_change(&finance_api, "PUMP-100", 130_000, &date_in_days(0)).await;
+    let (_, nina) = app.user(Role::Sales, "Nina").await;
+    let base = app.base.clone();
+
+    with_browsers(1, move |browsers| async move {
+        let page = Page::new(browsers[0].clone(), &base);
+        page.log_in(&nina.email, PASSWORD).await;
+        page.goto("/notices").await;
+        let row = page.text("#notices tbody tr").await;
+        assert!(row.contains("before you joined") && !row.contains("unread"), "{row}");
+        page.goto(&format!("/notices/{notice}")).await;
+        assert!(page.text("#before-joined").await.contains("you need not acknowledge it"));
+
+        // Sam hands his draft, drafted before the notice, to Nina.
+        let r = sales_api.patch(&format!("/api/v1/quotes/{quote}"), &json!({"signer_id": nina.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        page.goto("/notices").await;
+        let row = page.text("#notices tbody tr").await;
+        assert!(row.contains("unread") && !row.contains("before you joined"), "{row}");
+        page.goto(&format!("/notices/{notice}")).await;
+        assert!(!page.exists("#before-joined").await, "the quote she signs waits on it");
+        assert!(page.exists("#acknowledge").await);
     })
     .await;
     app.stop().await;

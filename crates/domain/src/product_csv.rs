@@ -140,7 +140,7 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
                     errors.push(RowError::new(
                         line,
                         Some("sku"),
-                        format!("sku {} already appears on line {first}.", row.sku),
+                        format!("{} already appears on line {first}.", row.sku),
                     ));
                 } else {
                     rows.push(row);

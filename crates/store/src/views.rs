@@ -84,8 +84,8 @@ pub struct NoticeView {
     pub acknowledged_by_me: bool,
     pub acknowledged_at: Option<DateTime<Utc>>,
     /// Published, not yet acknowledged by me, and mine to acknowledge: I am
-    /// a salesperson who joined before it was published, or who signs a
-    /// draft it holds up. False for finance and admins, who need not.
+    /// a salesperson whose account was created before it was published (or
+    /// in the same instant), or who signs a draft it holds up. False for finance and admins, who need not.
     pub awaiting_my_acknowledgement: bool,
 }
 

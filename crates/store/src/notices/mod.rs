@@ -141,7 +141,18 @@ pub(crate) async fn load_changes(
             effective_on: row.effective_on,
         });
     }
+    by_notice.values_mut().for_each(|changes| by_product_then_date(changes));
     Ok(by_notice)
+}
+
+/// A notice's changes as people read them: the products in the order
+/// finance listed them, each product's prices by date.
+fn by_product_then_date(changes: &mut [PriceChangeView]) {
+    let mut first: HashMap<String, usize> = HashMap::new();
+    for (i, change) in changes.iter().enumerate() {
+        first.entry(change.sku.clone()).or_insert(i);
+    }
+    changes.sort_by_key(|c| (first.get(&c.sku).copied(), c.effective_on));
 }
 
 /// Finance sees drafts; everyone else sees only what has been published.
@@ -357,5 +368,28 @@ fn to_view(
         changes,
         acknowledged_by_me: ack.is_some(),
         acknowledged_at: ack.map(|a| a.acknowledged_at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Datelike;
+
+    use super::*;
+
+    #[test]
+    fn a_notice_s_changes_keep_the_products_order_and_give_each_product_s_prices_by_date() {
+        let change = |sku: &str, day: u32| PriceChangeView {
+            sku: sku.into(),
+            product_name: String::new(),
+            currency: "EUR".into(),
+            unit_price_minor: 100,
+            effective_on: NaiveDate::from_ymd_opt(2027, 1, day).unwrap(),
+        };
+        let mut changes =
+            [change("PUMP", 20), change("HOSE", 30), change("PUMP", 5), change("HOSE", 1), change("TAP", 9)];
+        by_product_then_date(&mut changes);
+        let read: Vec<(&str, u32)> = changes.iter().map(|c| (c.sku.as_str(), c.effective_on.day())).collect();
+        assert_eq!(read, [("PUMP", 5), ("PUMP", 20), ("HOSE", 1), ("HOSE", 30), ("TAP", 9)]);
     }
 }

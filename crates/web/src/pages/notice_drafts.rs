@@ -139,10 +139,10 @@ fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceCha
         match parse_change(line, &catalogue).and_then(|change| {
             match read.entry((change.sku.clone(), change.effective_on)) {
                 Entry::Occupied(first) => Err(format!(
-                    "line {} already changes {} from {}; give one price per product and date.",
-                    first.get(),
+                    "{} from {} is already priced on line {}; give one price per product and date.",
                     change.sku,
-                    change.effective_on
+                    change.effective_on,
+                    first.get()
                 )),
                 Entry::Vacant(slot) => {
                     slot.insert(n);
@@ -396,7 +396,7 @@ mod tests {
         assert_eq!(lines.len(), 4, "{refused}");
         assert!(lines[0].starts_with("Line 1: There is no product with sku NOPE-1."), "{refused}");
         assert!(lines[1].starts_with("Line 4: \"cheap\" is not a price in EUR"), "{refused}");
-        assert!(lines[2].starts_with("Line 5: line 2 already changes EU-1"), "{refused}");
+        assert!(lines[2].starts_with("Line 5: EU-1 from 2026-12-01 is already priced on line 2;"), "{refused}");
         assert!(lines[3].ends_with("did you mean EU-1?"), "a SKU in the wrong case is named: {refused}");
     }
 

@@ -3,6 +3,7 @@
 //! form's, cancelling [`super::quote_cancel`]'s).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use askama::Template;
 use axum::Router;
@@ -174,9 +175,16 @@ struct ImpactRow {
     /// When another pending notice has the last word on this line: which, and
     /// from when its price is in force (this change and that one do not add up).
     later: Option<String>,
-    /// The notice's other prices for this product before this one, by date:
-    /// "540.00 from 2026-12-10 (+400.00)".
-    earlier: Vec<String>,
+    /// The notice's other prices for this product before this one, by date.
+    earlier: Vec<EarlierRow>,
+}
+
+/// A price a notice sets for a product before its last: "540.00 EUR from
+/// 2026-12-10 (+400.00 EUR on the line)", and whether it takes force only
+/// after the quote's validity ends.
+struct EarlierRow {
+    price: String,
+    after_validity: bool,
 }
 
 /// A discount in basis points as people read it: `12.50 %`.
@@ -244,8 +252,8 @@ struct QuotePage {
     cancelled_at: String,
     evidence: Vec<EvidenceRow>,
     override_reason: String,
-    /// What the pending notices do to the total together, when several change it.
-    together: Option<String>,
+    /// What the pending notices do to the total together, when their own totals do not say it.
+    together: Option<TogetherNote>,
     message: Option<String>,
     /// What the last form did to this quote, told once.
     done: Option<String>,
@@ -347,7 +355,8 @@ struct LastWord<'a> {
     title: &'a str,
     effective_on: chrono::NaiveDate,
     delta_minor: i64,
-    notices: usize,
+    /// The pending notices that price the line while the quote is valid.
+    notices: Vec<Uuid>,
 }
 
 fn last_words(pending: &[PendingNoticeView], valid_until: chrono::NaiveDate) -> HashMap<Uuid, LastWord<'_>> {
@@ -363,31 +372,39 @@ fn last_words(pending: &[PendingNoticeView], valid_until: chrono::NaiveDate) -> 
             else {
                 continue;
             };
-            let word = LastWord { notice: p.notice_id, title: &p.title, effective_on, delta_minor, notices: 1 };
-            words
-                .entry(line.line_id)
-                .and_modify(|last| {
-                    let notices = last.notices + 1;
+            let notices = vec![p.notice_id];
+            let word = LastWord { notice: p.notice_id, title: &p.title, effective_on, delta_minor, notices };
+            match words.entry(line.line_id) {
+                Entry::Vacant(slot) => {
+                    slot.insert(word);
+                }
+                Entry::Occupied(mut slot) => {
+                    let last = slot.get_mut();
+                    last.notices.push(p.notice_id);
                     // `pending` is in the order of publication: a tie on the date goes to the later.
                     if word.effective_on >= last.effective_on {
+                        let notices = std::mem::take(&mut last.notices);
                         *last = LastWord { notices, ..word };
-                    } else {
-                        last.notices = notices;
                     }
-                })
-                .or_insert(word);
+                }
+            }
         }
     }
     words
 }
 
 /// For each pending notice's change to a line that another pending notice
-/// has the last word on: that notice, and from when its price is in force.
+/// has the last word on while the quote is valid: that notice, and from
+/// when its price is in force. A notice whose prices all take force after
+/// the quote's validity is not marked (its own mark says so).
 fn later_changes(words: &HashMap<Uuid, LastWord<'_>>, pending: &[PendingNoticeView]) -> HashMap<(Uuid, Uuid), String> {
     let mut later = HashMap::new();
     for p in pending {
         for line in &p.impact.lines {
-            if let Some(word) = words.get(&line.line_id).filter(|w| w.notices > 1 && w.notice != p.notice_id) {
+            if let Some(word) = words
+                .get(&line.line_id)
+                .filter(|w| w.notices.len() > 1 && w.notice != p.notice_id && w.notices.contains(&p.notice_id))
+            {
                 later.insert(
                     (p.notice_id, line.line_id),
                     format!("\u{201c}{}\u{201d} sets the price in force from {}", word.title, word.effective_on),
@@ -398,11 +415,29 @@ fn later_changes(words: &HashMap<Uuid, LastWord<'_>>, pending: &[PendingNoticeVi
     later
 }
 
-/// What the pending notices do to the total together, when several price
-/// the same line (so their own totals, each against the quoted prices, do
-/// not add up): each line at the price left in force last.
-fn together(words: &HashMap<Uuid, LastWord<'_>>) -> Option<i64> {
-    words.values().any(|w| w.notices > 1).then(|| words.values().fold(0i64, |sum, w| sum.saturating_add(w.delta_minor)))
+/// What the pending notices do to the total together while the quote is
+/// valid, each line at the price left in force last, when the notices' own
+/// totals do not say it: several price the same line (each is measured
+/// against the quoted prices, so they do not add up), or some of their
+/// prices take force only after the quote's validity ends.
+#[derive(Debug, PartialEq, Eq)]
+struct Together {
+    /// Several notices price one line.
+    overlap: bool,
+    delta_minor: i64,
+}
+
+fn together(words: &HashMap<Uuid, LastWord<'_>>, pending: &[PendingNoticeView]) -> Option<Together> {
+    let delta_minor = words.values().fold(0i64, |sum, w| sum.saturating_add(w.delta_minor));
+    let added = pending.iter().fold(0i64, |sum, p| sum.saturating_add(p.impact.total_delta_minor));
+    let overlap = words.values().any(|w| w.notices.len() > 1);
+    (overlap || delta_minor != added).then_some(Together { overlap, delta_minor })
+}
+
+/// How the quote page says [`Together`].
+struct TogetherNote {
+    overlap: bool,
+    delta: String,
 }
 
 async fn quote_page(
@@ -428,7 +463,9 @@ async fn quote_page(
     let (together, later) = match &gate {
         Some(g) => {
             let words = last_words(&g.pending, quote.valid_until);
-            (together(&words).map(|delta| signed_money(&currency, delta)), later_changes(&words, &g.pending))
+            let note = together(&words, &g.pending)
+                .map(|t| TogetherNote { overlap: t.overlap, delta: signed_money(&currency, t.delta_minor) });
+            (note, later_changes(&words, &g.pending))
         }
         None => (None, HashMap::new()),
     };
@@ -465,13 +502,14 @@ async fn quote_page(
                             earlier: l
                                 .earlier
                                 .iter()
-                                .map(|s| {
-                                    format!(
-                                        "{} from {} ({})",
+                                .map(|s| EarlierRow {
+                                    price: format!(
+                                        "{} from {} ({} on the line)",
                                         money(&currency, s.unit_price_minor),
                                         s.effective_on,
                                         signed_money(&currency, s.delta_minor)
-                                    )
+                                    ),
+                                    after_validity: s.effective_on > quote.valid_until,
                                 })
                                 .collect(),
                         })
@@ -721,7 +759,8 @@ mod tests {
         let second = notice("Second rise", 3, &[(pump, 205_000, 1), (hose, 500, 1)]);
         let pending = [first, text_only, second];
         let words = last_words(&pending, far());
-        assert_eq!(together(&words), Some(205_500), "each line at the last price set, not 105,000 more");
+        let t = together(&words, &pending);
+        assert_eq!(t, Some(Together { overlap: true, delta_minor: 205_500 }), "each line at the last price set");
         let later = later_changes(&words, &pending);
         assert_eq!(
             later.get(&(Uuid::from_u128(1), pump)).map(String::as_str),
@@ -738,7 +777,7 @@ mod tests {
         let january = notice("From the 5th", 2, &[(pump, 105_000, 5)]);
         let pending = [march, january];
         let words = last_words(&pending, far());
-        assert_eq!(together(&words), Some(205_000));
+        assert_eq!(together(&words, &pending).map(|t| t.delta_minor), Some(205_000));
         let later = later_changes(&words, &pending);
         assert_eq!(
             later.get(&(Uuid::from_u128(2), pump)).map(String::as_str),
@@ -748,7 +787,7 @@ mod tests {
         // A correction back to the quoted price (no change) is the last word too.
         let back = notice("Back", 3, &[(pump, 0, 25)]);
         let pending = [pending[0].clone(), pending[1].clone(), back];
-        assert_eq!(together(&last_words(&pending, far())), Some(0));
+        assert_eq!(together(&last_words(&pending, far()), &pending).map(|t| t.delta_minor), Some(0));
     }
 
     fn far() -> chrono::NaiveDate {
@@ -763,7 +802,11 @@ mod tests {
         let pending = [soon, later];
         // Valid until the 15th: the 25th's price never applies to it.
         let words = last_words(&pending, chrono::NaiveDate::from_ymd_opt(2027, 1, 15).unwrap());
-        assert_eq!(together(&words), None, "one notice prices the line while the quote is valid");
+        assert_eq!(
+            together(&words, &pending),
+            Some(Together { overlap: false, delta_minor: 100_000 }),
+            "one notice prices the line while the quote is valid, and the other's total never applies to it"
+        );
         assert!(later_changes(&words, &pending).is_empty());
     }
 
@@ -780,7 +823,11 @@ mod tests {
         let pending = [steps, other];
         let until_the_20th = chrono::NaiveDate::from_ymd_opt(2027, 1, 20).unwrap();
         let words = last_words(&pending, until_the_20th);
-        assert_eq!(together(&words), Some(50_000), "the 12th's price follows the 10th's; the 25th is too late");
+        assert_eq!(
+            together(&words, &pending).map(|t| t.delta_minor),
+            Some(50_000),
+            "the 12th's price follows the 10th's; the 25th is too late"
+        );
         let later = later_changes(&words, &pending);
         assert_eq!(
             later.get(&(Uuid::from_u128(1), pump)).map(String::as_str),
@@ -789,7 +836,23 @@ mod tests {
         // Valid until the 11th: only the first step is in force while the quote is.
         let words = last_words(&pending[..1], chrono::NaiveDate::from_ymd_opt(2027, 1, 11).unwrap());
         assert_eq!(words[&pump].delta_minor, 100_000);
+        let alone = together(&words, &pending[..1]);
+        assert_eq!(alone, Some(Together { overlap: false, delta_minor: 100_000 }), "not the notice's own total");
         assert!(last_words(&pending[..1], chrono::NaiveDate::from_ymd_opt(2027, 1, 9).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn a_notice_whose_prices_all_come_after_the_quote_s_validity_is_not_marked_as_priced_again() {
+        let pump = Uuid::from_u128(100);
+        let soon = notice("Soon", 1, &[(pump, 100_000, 10)]);
+        let too_late = notice("Too late", 2, &[(pump, 200_000, 25)]);
+        let same_day = notice("Same day", 3, &[(pump, 150_000, 10)]);
+        let pending = [soon, too_late, same_day];
+        let words = last_words(&pending, chrono::NaiveDate::from_ymd_opt(2027, 1, 15).unwrap());
+        let later = later_changes(&words, &pending);
+        assert!(later.contains_key(&(Uuid::from_u128(1), pump)), "{later:?}");
+        assert!(!later.contains_key(&(Uuid::from_u128(2), pump)), "none of its prices applies to the quote: {later:?}");
+        assert_eq!(together(&words, &pending).map(|t| t.delta_minor), Some(150_000));
     }
 
     #[test]
@@ -798,7 +861,7 @@ mod tests {
         let second = notice("Hoses", 2, &[(Uuid::from_u128(200), 500, 1)]);
         let pending = [first, second];
         let words = last_words(&pending, far());
-        assert_eq!(together(&words), None);
+        assert_eq!(together(&words, &pending), None, "their own totals add up");
         assert!(later_changes(&words, &pending).is_empty());
     }
 }
