@@ -185,8 +185,9 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
     use serde_json::json;
 
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
     let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    let base = app.base.clone();
     create_product(&finance_api, "PUMP-C400", "EUR", 249_500).await;
     create_product(&finance_api, "VALVE-7", "EUR", 4_990).await;
     let quote =
@@ -205,9 +206,25 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
             ]),
         ),
     ] {
-        publish_notice(&finance_api, &create_notice(&finance_api, title, changes).await).await;
+        let notice = create_notice(&finance_api, title, changes).await;
+        if title != "Valves next year" {
+            publish_notice(&finance_api, &notice).await;
+            continue;
+        }
+        // Finance publishes the last in the browser: its confirmation counts, for the quote, the
+        // valves at 55.00 (+15.30), the last of its prices in force while the quote is valid.
+        let (finance, base) = (finance.clone(), base.clone());
+        with_browsers(1, move |browsers| async move {
+            let fiona = Page::new(browsers[0].clone(), &base);
+            fiona.log_in(&finance.email, PASSWORD).await;
+            fiona.goto(&format!("/notices/{notice}/publish")).await;
+            let touched = fiona.text("#touched").await;
+            assert!(touched.contains("+15.30 EUR") && !touched.contains("+30.30 EUR"), "{touched}");
+            fiona.submit("#publish").await;
+            assert!(fiona.path().await.ends_with("/dashboard"));
+        })
+        .await;
     }
-    let base = app.base.clone();
 
     with_browsers(1, move |browsers| async move {
         let sam = Page::new(browsers[0].clone(), &base);
@@ -232,6 +249,7 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
             "{}",
             notices[2]
         );
+        assert!(notices[2].contains("while this quote is valid (until 2099-12-31)"), "{}", notices[2]);
         // 2,050.00 for the pumps at 2,700.00, and 15.30 for the valves at 55.00 until the quote's
         // validity ends (their last price comes after it).
         let together = sam.text("#together").await;

@@ -77,6 +77,38 @@ pub struct NoticeImpact {
     pub total_delta_minor: MinorUnits,
 }
 
+/// Of a notice's prices for one line, given by date as (effective date,
+/// change to the line's total), the last one in force on `date`: what the
+/// notice does to a quote valid until `date`. `None` when none has taken
+/// force by then.
+pub fn last_in_force(
+    steps: impl IntoIterator<Item = (chrono::NaiveDate, MinorUnits)>,
+    date: chrono::NaiveDate,
+) -> Option<(chrono::NaiveDate, MinorUnits)> {
+    steps.into_iter().take_while(|(on, _)| *on <= date).last()
+}
+
+impl LineImpact {
+    /// The notice's prices for this line by date, each as (effective date,
+    /// change to the line's total): the earlier ones, then the last.
+    pub fn steps(&self) -> impl Iterator<Item = (chrono::NaiveDate, MinorUnits)> + '_ {
+        let earlier = self.earlier.iter().map(|s| (s.effective_on, s.delta_minor));
+        earlier.chain(std::iter::once((self.effective_on, self.delta_minor)))
+    }
+}
+
+impl NoticeImpact {
+    /// What the notice does to the total of a quote valid until
+    /// `valid_until`: each line at the last of its prices in force by then
+    /// (unchanged where none is). `total_delta_minor` counts the last price
+    /// whatever its date.
+    pub fn delta_while_valid(&self, valid_until: chrono::NaiveDate) -> MinorUnits {
+        self.lines.iter().fold(0, |sum, line| {
+            sum.saturating_add(last_in_force(line.steps(), valid_until).map_or(0, |(_, delta)| delta))
+        })
+    }
+}
+
 /// What a notice's changes do to a quote priced at `lines`: for every line
 /// whose product the notice re-prices, the old and new line totals (the
 /// line's discount applies to both) and the difference; and the sum.
@@ -192,6 +224,11 @@ mod tests {
             ]
         );
         assert_eq!(impact.total_delta_minor, 54_000, "the total counts the price left in force");
+        let while_valid = |until| impact.delta_while_valid(date(until));
+        assert_eq!(while_valid("2026-12-04"), 0, "valid until before any price takes force");
+        assert_eq!(while_valid("2026-12-05"), 27_000, "the first price, from its own day");
+        assert_eq!(while_valid("2026-12-31"), 36_000);
+        assert_eq!(while_valid("2027-01-01"), 54_000);
     }
 
     #[test]

@@ -96,6 +96,9 @@ proptest! {
         }
         let counted: i64 = impact.lines.iter().map(|l| l.delta_minor).sum();
         prop_assert_eq!(impact.total_delta_minor, counted, "the earlier steps are not counted in the total");
+        let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default();
+        prop_assert_eq!(impact.delta_while_valid(first_day + chrono::Days::new(3)), impact.total_delta_minor);
+        prop_assert_eq!(impact.delta_while_valid(first_day - chrono::Days::new(1)), 0, "nothing in force yet");
     }
 
     #[test]

@@ -82,7 +82,8 @@ pub struct BlockedQuote {
     pub customer_company: String,
     pub currency: String,
     pub total_minor: i64,
-    /// How much the notice's changes move the quote's total.
+    /// How much the notice's changes move the quote's total while it is
+    /// valid (each line at the last of its prices in force by `valid_until`).
     pub delta_minor: i64,
 }
 
@@ -311,7 +312,7 @@ async fn blocked_quotes(
             customer_company: q.customer_company,
             currency: q.currency,
             total_minor: quote_total(&priced).unwrap_or(i64::MAX),
-            delta_minor: impact_of(&priced, &changes).total_delta_minor,
+            delta_minor: impact_of(&priced, &changes).delta_while_valid(q.valid_until),
         });
     }
     Ok(by_signer)

@@ -75,12 +75,12 @@ async fn touched_quotes(
     let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
     for q in quotes {
         // The gate's own rule, so the quote's page will say the same: per
-        // product, the change the notice leaves in force.
+        // product, the last of the notice's prices in force while the quote is valid.
         let in_currency: Vec<PriceChange> =
             changes.iter().filter(|c| c.currency == q.currency).map(PriceChange::from).collect();
         let priced: Vec<PricedLine> = q.lines.iter().map(PricedLine::from).collect();
         let impact = impact_of(&priced, &in_currency);
-        let delta = impact.total_delta_minor;
+        let delta = impact.delta_while_valid(q.valid_until);
         if !impact.lines.is_empty() {
             let sum = sums.entry(q.currency.clone()).or_default();
             *sum = sum.saturating_add(delta);

@@ -11,9 +11,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use pricegate_domain::Role;
+use pricegate_domain::{Role, last_in_force};
 use pricegate_mail::render_markdown;
-use pricegate_store::views::{GateView, PendingNoticeView, QuoteView};
+use pricegate_store::views::{GateView, LineImpactView, PendingNoticeView, QuoteView};
 use pricegate_store::{Channel, QuoteFilter, StoreError};
 use uuid::Uuid;
 
@@ -199,6 +199,9 @@ struct PendingRow {
     body_html: String,
     impact: Vec<ImpactRow>,
     total_delta: String,
+    /// What the notice does to the total while the quote is valid, when
+    /// some of its prices come after (so `total_delta` is not that).
+    while_valid: Option<String>,
 }
 
 struct SupersededRow {
@@ -359,19 +362,28 @@ struct LastWord<'a> {
     notices: Vec<Uuid>,
 }
 
+/// A notice's prices for one line by date, as (effective date, change to
+/// the line's total), as [`pricegate_domain::LineImpact::steps`] gives them.
+fn steps(line: &LineImpactView) -> impl Iterator<Item = (chrono::NaiveDate, i64)> + '_ {
+    let earlier = line.earlier.iter().map(|s| (s.effective_on, s.delta_minor));
+    earlier.chain(std::iter::once((line.effective_on, line.delta_minor)))
+}
+
+/// What one notice does to the total while the quote is valid, when that is
+/// not its own total (some of its prices come after the validity).
+fn while_valid(p: &PendingNoticeView, valid_until: chrono::NaiveDate) -> Option<i64> {
+    let delta = p.impact.lines.iter().fold(0i64, |sum, line| {
+        sum.saturating_add(last_in_force(steps(line), valid_until).map_or(0, |(_, delta)| delta))
+    });
+    (delta != p.impact.total_delta_minor).then_some(delta)
+}
+
 fn last_words(pending: &[PendingNoticeView], valid_until: chrono::NaiveDate) -> HashMap<Uuid, LastWord<'_>> {
     let mut words: HashMap<Uuid, LastWord<'_>> = HashMap::new();
     for p in pending {
         for line in &p.impact.lines {
             // Of this notice's prices for the line, the last one in force while the quote is valid.
-            let steps = line.earlier.iter().map(|s| (s.effective_on, s.delta_minor));
-            let Some((effective_on, delta_minor)) = steps
-                .chain(std::iter::once((line.effective_on, line.delta_minor)))
-                .filter(|(on, _)| *on <= valid_until)
-                .last()
-            else {
-                continue;
-            };
+            let Some((effective_on, delta_minor)) = last_in_force(steps(line), valid_until) else { continue };
             let notices = vec![p.notice_id];
             let word = LastWord { notice: p.notice_id, title: &p.title, effective_on, delta_minor, notices };
             match words.entry(line.line_id) {
@@ -478,6 +490,7 @@ async fn quote_page(
                 .into_iter()
                 .map(|p| PendingRow {
                     notice_id: p.notice_id,
+                    while_valid: while_valid(&p, quote.valid_until).map(|delta| signed_money(&currency, delta)),
                     title: p.title,
                     published_at: stamp(p.published_at),
                     body_html: render_markdown(&p.body),
@@ -724,9 +737,9 @@ mod tests {
 
     /// A pending notice changing lines: (line, change to its total, effective day of January 2027).
     fn notice(title: &str, seq: i64, changes: &[(Uuid, i64, u32)]) -> PendingNoticeView {
-        let lines: Vec<pricegate_store::views::LineImpactView> = changes
+        let lines: Vec<LineImpactView> = changes
             .iter()
-            .map(|&(line_id, delta_minor, day)| pricegate_store::views::LineImpactView {
+            .map(|&(line_id, delta_minor, day)| LineImpactView {
                 line_id,
                 sku: "PUMP".into(),
                 quantity: 10,
@@ -836,6 +849,9 @@ mod tests {
         // Valid until the 11th: only the first step is in force while the quote is.
         let words = last_words(&pending[..1], chrono::NaiveDate::from_ymd_opt(2027, 1, 11).unwrap());
         assert_eq!(words[&pump].delta_minor, 100_000);
+        let valid_until_11th = chrono::NaiveDate::from_ymd_opt(2027, 1, 11).unwrap();
+        assert_eq!(while_valid(&pending[0], valid_until_11th), Some(100_000), "the 10th's price, not the 25th's");
+        assert_eq!(while_valid(&pending[0], far()), None, "its own total says it");
         let alone = together(&words, &pending[..1]);
         assert_eq!(alone, Some(Together { overlap: false, delta_minor: 100_000 }), "not the notice's own total");
         assert!(last_words(&pending[..1], chrono::NaiveDate::from_ymd_opt(2027, 1, 9).unwrap()).is_empty());
