@@ -193,7 +193,7 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
     let quote =
         draft_quote(&sales_api, json!([{"sku": "PUMP-C400", "quantity": 10}, {"sku": "VALVE-7", "quantity": 3}])).await;
     let quote = quote["id"].as_str().expect("the quote's id").to_owned();
-    let (today, next_month) = (date_in_days(0), date_in_days(30));
+    let (today, next_month, later) = (date_in_days(0), date_in_days(30), date_in_days(40));
     for (title, changes) in [
         ("First rise", json!([{"sku": "PUMP-C400", "unit_price_minor": 260_000, "effective_on": today}])),
         ("Second rise", json!([{"sku": "PUMP-C400", "unit_price_minor": 270_000, "effective_on": next_month}])),
@@ -205,6 +205,7 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
                 {"sku": "VALVE-7", "unit_price_minor": 5_800, "effective_on": "2100-01-01"},
             ]),
         ),
+        ("Valves again", json!([{"sku": "VALVE-7", "unit_price_minor": 5_700, "effective_on": later}])),
     ] {
         let notice = create_notice(&finance_api, title, changes).await;
         if title != "Valves next year" {
@@ -231,7 +232,7 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
         sam.log_in(&sales.email, PASSWORD).await;
         sam.goto(&format!("/quotes/{quote}")).await;
         let notices = sam.text_all(".pending-notice").await;
-        assert_eq!(notices.len(), 3, "{notices:?}");
+        assert_eq!(notices.len(), 4, "{notices:?}");
         assert!(
             notices[0].contains("+1,050.00 EUR")
                 && notices[0]
@@ -241,8 +242,14 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
         );
         assert!(notices[1].contains("+2,050.00 EUR") && !notices[1].contains("last word"), "{}", notices[1]);
         assert!(notices[2].contains("after this quote's validity ends"), "{}", notices[2]);
+        // Its 55.00 is what counts while the quote is valid, and "Valves again" overtakes it.
+        let overtaken = format!(
+            "55.00 EUR from {next_month} (+15.30 EUR on the line), not the last word: “Valves again” sets the price in \
+             force from {later}; then"
+        );
         assert!(
-            notices[2].contains(&format!("55.00 EUR from {next_month} (+15.30 EUR on the line); then"))
+            notices[2].contains(&overtaken)
+                && notices[2].matches("not the last word").count() == 1
                 && notices[2].contains(
                     "58.00 EUR from 2100-01-01 (+24.30 EUR on the line), after this quote's validity ends; then"
                 ),
@@ -250,10 +257,10 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
             notices[2]
         );
         assert!(notices[2].contains("while this quote is valid (until 2099-12-31)"), "{}", notices[2]);
-        // 2,050.00 for the pumps at 2,700.00, and 15.30 for the valves at 55.00 until the quote's
-        // validity ends (their last price comes after it).
+        // 2,050.00 for the pumps at 2,700.00, and 21.30 for the valves at 57.00 until the quote's
+        // validity ends (the first valve notice's last prices come after it).
         let together = sam.text("#together").await;
-        assert!(together.ends_with("the total changes by +2,065.30 EUR."), "{together}");
+        assert!(together.ends_with("the total changes by +2,071.30 EUR."), "{together}");
         let problems = sam.usability_problems().await;
         assert!(problems.is_empty(), "the notes keep the tables on the page:\n{}", problems.join("\n"));
         sam.screenshot("14-priced-again").await;

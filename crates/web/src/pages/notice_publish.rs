@@ -47,6 +47,7 @@ struct TouchedQuote {
     id: Uuid,
     customer: String,
     signer: String,
+    valid_until: String,
     total: String,
     delta: String,
 }
@@ -88,6 +89,7 @@ async fn touched_quotes(
                 id: q.id,
                 customer: q.customer.name.clone(),
                 signer: names.get(&q.signer_id).cloned().unwrap_or_default(),
+                valid_until: q.valid_until.to_string(),
                 total: money(&q.currency, q.total_minor),
                 delta: super::signed_money(&q.currency, delta),
             });

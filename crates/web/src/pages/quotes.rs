@@ -185,6 +185,9 @@ struct ImpactRow {
 struct EarlierRow {
     price: String,
     after_validity: bool,
+    /// As [`ImpactRow::later`], when this is the notice's price that counts
+    /// while the quote is valid.
+    later: Option<String>,
 }
 
 /// A discount in basis points as people read it: `12.50 %`.
@@ -443,7 +446,8 @@ fn together(words: &HashMap<Uuid, LastWord<'_>>, pending: &[PendingNoticeView]) 
     let delta_minor = words.values().fold(0i64, |sum, w| sum.saturating_add(w.delta_minor));
     let added = pending.iter().fold(0i64, |sum, p| sum.saturating_add(p.impact.total_delta_minor));
     let overlap = words.values().any(|w| w.notices.len() > 1);
-    (overlap || delta_minor != added).then_some(Together { overlap, delta_minor })
+    // One notice's card says what it does while the quote is valid itself.
+    (overlap || (delta_minor != added && pending.len() > 1)).then_some(Together { overlap, delta_minor })
 }
 
 /// How the quote page says [`Together`].
@@ -498,33 +502,41 @@ async fn quote_page(
                         .impact
                         .lines
                         .iter()
-                        .map(|l| ImpactRow {
-                            sku: l.sku.clone(),
-                            quantity: l.quantity,
-                            discount: quote
-                                .lines
-                                .iter()
-                                .find(|q| q.id == l.line_id)
-                                .map_or_else(String::new, |q| percent(q.discount_bp)),
-                            old_price: money(&currency, l.old_unit_price_minor),
-                            new_price: money(&currency, l.new_unit_price_minor),
-                            effective_on: l.effective_on.to_string(),
-                            after_validity: l.effective_on > quote.valid_until,
-                            delta: signed_money(&currency, l.delta_minor),
-                            later: later.get(&(p.notice_id, l.line_id)).cloned(),
-                            earlier: l
-                                .earlier
-                                .iter()
-                                .map(|s| EarlierRow {
-                                    price: format!(
-                                        "{} from {} ({} on the line)",
-                                        money(&currency, s.unit_price_minor),
-                                        s.effective_on,
-                                        signed_money(&currency, s.delta_minor)
-                                    ),
-                                    after_validity: s.effective_on > quote.valid_until,
-                                })
-                                .collect(),
+                        .map(|l| {
+                            // A mark that another notice has the last word goes on this
+                            // notice's price in force at the end of the validity.
+                            let counted = last_in_force(steps(l), quote.valid_until).map(|(on, _)| on);
+                            let later = later.get(&(p.notice_id, l.line_id));
+                            let later_on = |on| later.filter(|_| counted == Some(on)).cloned();
+                            ImpactRow {
+                                sku: l.sku.clone(),
+                                quantity: l.quantity,
+                                discount: quote
+                                    .lines
+                                    .iter()
+                                    .find(|q| q.id == l.line_id)
+                                    .map_or_else(String::new, |q| percent(q.discount_bp)),
+                                old_price: money(&currency, l.old_unit_price_minor),
+                                new_price: money(&currency, l.new_unit_price_minor),
+                                effective_on: l.effective_on.to_string(),
+                                after_validity: l.effective_on > quote.valid_until,
+                                delta: signed_money(&currency, l.delta_minor),
+                                later: later_on(l.effective_on),
+                                earlier: l
+                                    .earlier
+                                    .iter()
+                                    .map(|s| EarlierRow {
+                                        price: format!(
+                                            "{} from {} ({} on the line)",
+                                            money(&currency, s.unit_price_minor),
+                                            s.effective_on,
+                                            signed_money(&currency, s.delta_minor)
+                                        ),
+                                        after_validity: s.effective_on > quote.valid_until,
+                                        later: later_on(s.effective_on),
+                                    })
+                                    .collect(),
+                            }
                         })
                         .collect(),
                     total_delta: signed_money(&currency, p.impact.total_delta_minor),
@@ -852,8 +864,7 @@ mod tests {
         let valid_until_11th = chrono::NaiveDate::from_ymd_opt(2027, 1, 11).unwrap();
         assert_eq!(while_valid(&pending[0], valid_until_11th), Some(100_000), "the 10th's price, not the 25th's");
         assert_eq!(while_valid(&pending[0], far()), None, "its own total says it");
-        let alone = together(&words, &pending[..1]);
-        assert_eq!(alone, Some(Together { overlap: false, delta_minor: 100_000 }), "not the notice's own total");
+        assert_eq!(together(&words, &pending[..1]), None, "one notice's card says it");
         assert!(last_words(&pending[..1], chrono::NaiveDate::from_ymd_opt(2027, 1, 9).unwrap()).is_empty());
     }
 
