@@ -182,3 +182,25 @@ async fn a_log_filter_that_does_not_parse_is_refused_at_start() {
     assert!(said.starts_with("pricegate: RUST_LOG: ") && said.contains("such as `info`"), "{said}");
     assert!(!dir.path().join("pricegate.db").exists(), "refused before anything was done");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dot_env_file_that_does_not_parse_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    // Unquoted, the sender's spaces stop the parser, which would drop this line and the next.
+    std::fs::write(dir.path().join(".env"), "MAIL_FROM=Sales Desk <sales@example.org>\nPRICEGATE_BIND=127.0.0.1:0\n")
+        .expect("the .env file is written");
+    let run = pricegate_in(dir.path(), "serve", &[("PRICEGATE_BIND", "127.0.0.1:0")]).output();
+    let out = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("pricegate refuses to start, and does not serve on the defaults")
+        .expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.starts_with("pricegate: .env: ") && said.contains("quote a value with spaces"), "{said}");
+    assert!(!dir.path().join("pricegate.db").exists(), "refused before anything was done");
+
+    // Quoted, the same setting is read.
+    std::fs::write(dir.path().join(".env"), "MAIL_FROM=\"Sales Desk <sales@example.org>\"\n").expect("rewritten");
+    let out = pricegate_in(dir.path(), "migrate", &[]).output().await.expect("pricegate runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

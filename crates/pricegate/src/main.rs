@@ -62,7 +62,18 @@ enum UserCommand {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // `.env` first: RUST_LOG is a setting like the others, and may be there.
-    let _ = dotenvy::dotenv();
+    // One that does not parse is refused: dotenvy stops at the bad line, so
+    // starting anyway would run on defaults for it and every line after it.
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        let _ = writeln!(
+            std::io::stderr(),
+            "pricegate: .env: {e}; write one NAME=value a line, and quote a value with spaces: \
+             MAIL_FROM=\"Pricegate <pricegate@example.com>\""
+        );
+        return std::process::ExitCode::FAILURE;
+    }
     // A filter that does not parse is refused, like any other bad setting:
     // quietly logging at another level would hide what was asked for.
     let filter = match std::env::var("RUST_LOG") {
