@@ -17,7 +17,10 @@ both_backends! {
         for body in ["{\"title\": ", "not json", "", "{\"title\":\"a\",}", "{\"tilte\":", "{} x", "{\"title\": 5} x"] {
             let r = send_raw(&finance, Method::POST, "/api/v1/notices", JSON, body).await;
             assert_error(&r, 400, "malformed_json");
+            assert!(!r.text.contains("Failed to parse"), "in the API's words, once: {}", r.text);
         }
+        let r = send_raw(&finance, Method::POST, "/api/v1/notices", JSON, "").await;
+        assert_eq!(r.body["error"]["message"], "The body is not valid JSON: the body is empty.");
         // Each names the field it is about, where there is one.
         for (body, named) in [
             (json!({"title": 5, "body": "b"}), Some("title")),
@@ -160,6 +163,8 @@ both_backends! {
         for path in ["/api/v1/products?limit=5", "/api/v1/notices?before=x", "/api/v1/products?sku=PUMP-1"] {
             assert_error(&finance.get(path).await, 400, "invalid_query");
         }
+        let r = finance.get("/api/v1/products?limit=5").await;
+        assert_eq!(r.body["error"]["message"], "The query string is invalid: limit is not a parameter here: this takes none.");
 
         // A browser gets pages: an unknown address is a page saying so, and a
         // form's address opened (reloaded, bookmarked) leads to its page.

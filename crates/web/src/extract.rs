@@ -92,7 +92,7 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             "unsupported_media_type",
             "Send the body as JSON with the header Content-Type: application/json.",
         ),
-        JsonRejection::JsonSyntaxError(e) => malformed(&e.body_text()),
+        JsonRejection::JsonSyntaxError(e) => malformed(&plain_words(&e.body_text())),
         JsonRejection::JsonDataError(e) => {
             let text = plain_words(&e.body_text());
             let refused = AppError::new(
@@ -149,9 +149,19 @@ fn field_of(sentence: &str) -> Option<String> {
 /// ("expected struct TokenRequest", "expected u64") become what a client
 /// sends ("a JSON object", "a whole number").
 fn plain_words(message: &str) -> String {
-    const PREAMBLES: [&str; 2] =
-        ["Failed to deserialize the JSON body into the target type: ", "Failed to deserialize query string: "];
+    const PREAMBLES: [&str; 3] = [
+        "Failed to deserialize the JSON body into the target type: ",
+        "Failed to deserialize query string: ",
+        "Failed to parse the request body as JSON: ",
+    ];
     let message = PREAMBLES.iter().find_map(|p| message.strip_prefix(p)).unwrap_or(message);
+    if message.starts_with("EOF while parsing a value at line 1 column 0") {
+        return "the body is empty".to_owned();
+    }
+    // A parameter where a list takes none (`NoParameters`).
+    if let Some(name) = message.strip_suffix(", there are no fields").and_then(|m| m.split("unknown field `").nth(1)) {
+        return format!("{} is not a parameter here: this takes none", name.trim_end_matches('`'));
+    }
     // What Rust's number and uuid parsing say of a query value.
     let message = match message.find("UUID parsing failed") {
         Some(at) => {
@@ -442,6 +452,18 @@ mod tests {
             "signer_id: expected a UUID at line 1 column 18"
         );
         assert_eq!(plain_words("expected a string"), "expected a string");
+        assert_eq!(
+            plain_words("Failed to parse the request body as JSON: EOF while parsing a value at line 1 column 0"),
+            "the body is empty"
+        );
+        assert_eq!(
+            plain_words("Failed to parse the request body as JSON: key must be a string at line 1 column 2"),
+            "key must be a string at line 1 column 2"
+        );
+        assert_eq!(
+            plain_words("Failed to deserialize query string: limit: unknown field `limit`, there are no fields"),
+            "limit is not a parameter here: this takes none"
+        );
         assert_eq!(
             plain_words("unknown field `x`, expected one of `a`, `b`"),
             "unknown field `x`, expected one of `a`, `b`"
