@@ -58,6 +58,8 @@ both_backends! {
         let nid = create_notice(&finance, "Pumps up", json!([{"sku": "PUMP-1", "unit_price_minor": 275000, "effective_on": "2099-01-01"}])).await;
         publish_notice(&finance, &nid).await;
         sink.wait_until(WAIT, "the publication e-mails", |m| m.len() >= 3).await;
+        // Nina joins after the publication: nothing of hers waits on it, so nobody chases her.
+        let (_, nina) = app.user(Role::Sales, "Nina").await;
 
         let r = sam.post_empty(&format!("/api/v1/notices/{nid}/acknowledge")).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -86,6 +88,7 @@ both_backends! {
             assert!(subjects.iter().any(|s| s.starts_with("Reminder: ")), "{subjects:?}");
         }
         assert_eq!(sink.to(&sam_user.email).len(), 1, "no reminder after acknowledging");
+        assert_eq!(sink.to(&nina.email).len(), 0, "not pending on the dashboard, not reminded");
     }
 }
 

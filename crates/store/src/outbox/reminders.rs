@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{
@@ -42,16 +42,28 @@ pub(super) fn reminder_key(notice_id: Uuid, user_id: Uuid, which: impl std::fmt:
     format!("remind:{notice_id}:{user_id}:{which}")
 }
 
-/// Active salespeople who have not acknowledged `notice_id`, by e-mail; with
-/// `held_up_before`, only those who sign a draft quote drafted before then
-/// (the people a notice published then holds up). One statement: the
-/// acknowledgements and quotes are probed per salesperson through their
-/// indexes, so the worker's tick does not read every acknowledgement, quote
-/// and salesperson of the company for each notice.
+/// Which salespeople who have not acknowledged a notice published at a
+/// time are chased about it.
+#[derive(Debug, Clone, Copy)]
+enum Chased {
+    /// Those who sign a draft quote drafted before then: the people the
+    /// notice holds up (the schedule's reminders).
+    HoldingUp(DateTime<Utc>),
+    /// Those who were already salespeople then, and anyone the notice holds
+    /// up: the people its dashboard lists as pending (finance's "remind
+    /// now"). Someone who joined later is not chased for an earlier notice.
+    Asked(DateTime<Utc>),
+}
+
+/// Active salespeople who have not acknowledged `notice_id`, by e-mail, of
+/// those `chased`. One statement: the acknowledgements and quotes are probed
+/// per salesperson through their indexes, so the worker's tick does not
+/// read every acknowledgement, quote and salesperson of the company for
+/// each notice.
 async fn pending_sales(
     conn: &impl ConnectionTrait,
     notice_id: Uuid,
-    held_up_before: Option<DateTime<Utc>>,
+    chased: Chased,
 ) -> Result<Vec<users::Model>, StoreError> {
     let acknowledged = Query::select()
         .expr(Expr::value(1))
@@ -62,20 +74,30 @@ async fn pending_sales(
                 .equals((users::Entity, users::Column::Id)),
         )
         .to_owned();
-    let mut query = users::Entity::find()
+    let holds_up = |published_at: DateTime<Utc>| {
+        Expr::exists(
+            Query::select()
+                .expr(Expr::value(1))
+                .from(quotes::Entity)
+                .and_where(
+                    Expr::col((quotes::Entity, quotes::Column::SignerId)).equals((users::Entity, users::Column::Id)),
+                )
+                .and_where(Expr::col((quotes::Entity, quotes::Column::State)).eq(DRAFT))
+                .and_where(Expr::col((quotes::Entity, quotes::Column::DraftedAt)).lt(published_at))
+                .to_owned(),
+        )
+    };
+    let whom = match chased {
+        Chased::HoldingUp(published_at) => Condition::all().add(holds_up(published_at)),
+        Chased::Asked(published_at) => {
+            Condition::any().add(users::Column::CreatedAt.lte(published_at)).add(holds_up(published_at))
+        }
+    };
+    let query = users::Entity::find()
         .filter(users::Column::Role.eq(Role::Sales.as_str()))
         .filter(users::Column::Active.eq(true))
-        .filter(Expr::exists(acknowledged).not());
-    if let Some(published_at) = held_up_before {
-        let holds_up = Query::select()
-            .expr(Expr::value(1))
-            .from(quotes::Entity)
-            .and_where(Expr::col((quotes::Entity, quotes::Column::SignerId)).equals((users::Entity, users::Column::Id)))
-            .and_where(Expr::col((quotes::Entity, quotes::Column::State)).eq(DRAFT))
-            .and_where(Expr::col((quotes::Entity, quotes::Column::DraftedAt)).lt(published_at))
-            .to_owned();
-        query = query.filter(Expr::exists(holds_up));
-    }
+        .filter(Expr::exists(acknowledged).not())
+        .filter(whom);
     Ok(query.order_by_asc(users::Column::Email).all(conn).await?)
 }
 
@@ -166,7 +188,7 @@ impl Store {
             if due == 0 {
                 continue;
             }
-            let pending = pending_sales(&self.db, notice.id, Some(published_at)).await?;
+            let pending = pending_sales(&self.db, notice.id, Chased::HoldingUp(published_at)).await?;
             if pending.is_empty() {
                 continue;
             }
@@ -229,8 +251,8 @@ impl Store {
         Ok(total)
     }
 
-    /// A reminder now, to every salesperson who has not acknowledged the
-    /// notice (finance's "remind them" button), except those mailed about it
+    /// A reminder now, to every salesperson the notice's dashboard lists as
+    /// pending (finance's "remind them" button), except those mailed about it
     /// (its publication, or a reminder of the schedule's or a click's) within
     /// [`REMIND_NOW_AGAIN_AFTER_MINUTES`]: a click just after publishing, a
     /// second click, a colleague's click a minute later, or a click just after
@@ -265,8 +287,11 @@ impl Store {
             .into_iter()
             .flatten()
             .collect();
-        let (due, skipped): (Vec<_>, Vec<_>) =
-            pending_sales(&txn, notice_id, None).await?.into_iter().partition(|u| !just_reminded.contains(&u.id));
+        let published_at = notice.published_at.unwrap_or(notice.created_at);
+        let (due, skipped): (Vec<_>, Vec<_>) = pending_sales(&txn, notice_id, Chased::Asked(published_at))
+            .await?
+            .into_iter()
+            .partition(|u| !just_reminded.contains(&u.id));
         let content = notice_content(&txn, &notice).await?;
         let blocked = blocked_quotes(&txn, &setup.base_url, &content, ids_if_few(&due).as_deref()).await?;
         let mut batch = Batch::new(&setup, now);
