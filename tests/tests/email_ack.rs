@@ -254,7 +254,7 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         let (status, body) = page(reqwest::Method::POST, &sam_link).await;
         assert_eq!(status, 409, "{body}");
-        assert!(body.contains("already acknowledged"), "{body}");
+        assert!(body.contains("You already acknowledged “Pumps up 10%” at "), "which notice: {body}");
 
         // Expired: Rita's link runs out (moved into the past in the database).
         let rita_link = link_of(&rita.email);

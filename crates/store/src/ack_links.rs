@@ -32,7 +32,7 @@ pub enum AckLinkError {
     AccountInactive,
     /// The person acknowledged the notice another way (browser, API, another link).
     #[error("the notice is already acknowledged")]
-    AlreadyAcknowledged { acknowledged_at: DateTime<Utc> },
+    AlreadyAcknowledged { acknowledged_at: DateTime<Utc>, title: Option<String> },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -57,15 +57,10 @@ pub fn looks_like_token(token: &str) -> bool {
     token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The refusal of a used link, naming its notice (if it can be read: the
-/// page says less rather than fail).
-async fn used_link(
-    conn: &impl ConnectionTrait,
-    row: &ack_tokens::Model,
-    acknowledged_at: Option<DateTime<Utc>>,
-) -> AckLinkError {
-    let title = notices::Entity::find_by_id(row.notice_id).one(conn).await.ok().flatten().map(|n| n.title);
-    AckLinkError::Used { acknowledged_at, title }
+/// The title of a link's notice, for a refusal to name it (`None` if it
+/// cannot be read: the page says less rather than fail).
+async fn title_of(conn: &impl ConnectionTrait, row: &ack_tokens::Model) -> Option<String> {
+    notices::Entity::find_by_id(row.notice_id).one(conn).await.ok().flatten().map(|n| n.title)
 }
 
 /// Checks a token against its row, in a fixed order: unknown, used,
@@ -82,10 +77,12 @@ async fn check(
         .one(conn)
         .await?;
     if row.used_at.is_some() {
-        return Err(used_link(conn, &row, ack.map(|a| a.acknowledged_at)).await);
+        let acknowledged_at = ack.map(|a| a.acknowledged_at);
+        return Err(AckLinkError::Used { acknowledged_at, title: title_of(conn, &row).await });
     }
     if let Some(ack) = ack {
-        return Err(AckLinkError::AlreadyAcknowledged { acknowledged_at: ack.acknowledged_at });
+        let acknowledged_at = ack.acknowledged_at;
+        return Err(AckLinkError::AlreadyAcknowledged { acknowledged_at, title: title_of(conn, &row).await });
     }
     if row.expires_at <= now {
         return Err(AckLinkError::Expired);
@@ -190,7 +187,8 @@ impl Store {
                 .filter(acknowledgements::Column::UserId.eq(row.user_id))
                 .one(&self.db)
                 .await?;
-            return Err(used_link(&self.db, &row, theirs.map(|a| a.acknowledged_at)).await);
+            let acknowledged_at = theirs.map(|a| a.acknowledged_at);
+            return Err(AckLinkError::Used { acknowledged_at, title: title_of(&self.db, &row).await });
         }
         txn.commit().await?;
         Ok((view, ack))

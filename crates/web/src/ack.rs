@@ -120,9 +120,13 @@ fn refusal(e: AckLinkError) -> Response {
             "This link has already been used",
             "Each acknowledgement link works once, and this one already has.",
         ),
-        AckLinkError::AlreadyAcknowledged { acknowledged_at } => acknowledged_before(
+        AckLinkError::AlreadyAcknowledged { acknowledged_at, title } => acknowledged_before(
             "Already acknowledged",
-            format!("You already acknowledged this notice at {}.", stamp(acknowledged_at)),
+            format!(
+                "You already acknowledged {} at {}.",
+                title.map_or_else(|| "this notice".to_owned(), |t| format!("\u{201c}{t}\u{201d}")),
+                stamp(acknowledged_at)
+            ),
         ),
         AckLinkError::Store(e) => {
             let cause = e.to_string();
