@@ -396,6 +396,7 @@ async fn outbox(State(app): State<AppState>, user: PageUser) -> Result<Response,
         .await?
         .into_iter()
         .map(|m| MailRow {
+            last_error: reason(&m.state, m.attempts, m.last_error.as_deref()),
             queued: super::stamp(m.created_at),
             sent: m.sent_at.map(super::stamp).unwrap_or_else(|| "—".to_owned()),
             kind: m.kind,
@@ -404,16 +405,34 @@ async fn outbox(State(app): State<AppState>, user: PageUser) -> Result<Response,
             state: m.state,
             attempts: m.attempts,
             next_attempt_at: m.next_attempt_at.map(super::stamp).unwrap_or_else(|| "—".to_owned()),
-            last_error: m.last_error.unwrap_or_default(),
         })
         .collect();
     let mail_to_files = app.configuration.mail_to_files.clone();
     Ok(render(StatusCode::OK, &OutboxPage { layout: user.layout("Outbox"), messages, mail_to_files }))
 }
 
+/// The outbox page's "last error or reason" of a row: a sent one keeps the
+/// error of the attempt before the one that went, said as such.
+fn reason(state: &str, attempts: i32, last_error: Option<&str>) -> String {
+    match (state, last_error) {
+        ("sent", Some(error)) => format!("Sent at attempt {attempts}; the one before failed: {error}"),
+        (_, error) => error.unwrap_or_default().to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sent_message_s_earlier_failure_is_told_as_such() {
+        assert_eq!(reason("sent", 1, None), "");
+        assert_eq!(
+            reason("sent", 3, Some("SMTP: cannot connect")),
+            "Sent at attempt 3; the one before failed: SMTP: cannot connect"
+        );
+        assert_eq!(reason("pending", 2, Some("SMTP: cannot connect")), "SMTP: cannot connect");
+    }
 
     #[test]
     fn what_was_done_survives_its_cookie_and_nothing_else_parses() {
