@@ -87,6 +87,12 @@ both_backends! {
             .await;
         assert_error(&r, 409, "sku_taken");
         assert_eq!(r.body["error"]["message"], "PUMP-1 is already on the price list.");
+        // SKUs match exactly, so one that differs only in case would be taken for it.
+        let r = finance
+            .post("/api/v1/products", &json!({"sku": "pump-1", "name": "Other", "unit": "each", "currency": "EUR", "unit_price_minor": 5}))
+            .await;
+        assert_error(&r, 409, "sku_taken");
+        assert_eq!(r.body["error"]["message"], "pump-1 differs only in case from PUMP-1, which is already on the price list.");
         assert_eq!(skus(&finance).await, ["PUMP-1"]);
         let price = finance.get("/api/v1/products").await.body[0]["unit_price_minor"].clone();
         assert_eq!(price, 100, "the refused product changed nothing");
@@ -268,6 +274,25 @@ both_backends! {
         assert_error(&r, 422, "invalid_csv");
         assert_eq!(error_lines(&r), [3]);
         assert_eq!(r.body["error"]["errors"][0]["field"], "sku");
+        assert_eq!(skus(&finance).await, ["P-2"]);
+        // Or one that differs only in case, on the list or earlier in the file.
+        let r = import(&finance, format!("{HEADER}p-2,Hose,roll,EUR,4999\nV-1,Valve,each,EUR,10\nv-1,Valve,each,EUR,10\n")).await;
+        assert_error(&r, 422, "invalid_csv");
+        let said: Vec<(i64, &str)> = r.body["error"]["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| Some((e["line"].as_i64()?, e["message"].as_str()?)))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                (2, "p-2 differs only in case from P-2, which is already on the price list. Its price changes only through a notice."),
+                (4, "v-1 differs only in case from V-1 on line 3."),
+            ],
+            "{}",
+            r.text
+        );
         assert_eq!(skus(&finance).await, ["P-2"]);
     }
 }

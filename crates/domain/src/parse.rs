@@ -149,6 +149,17 @@ impl Sku {
         }
     }
 
+    /// Why a new product `sku` cannot be added while `listed` is on the
+    /// price list: the same SKU, or one that differs only in case (SKUs
+    /// match exactly, so the two would be taken for each other).
+    pub fn taken(sku: &str, listed: &str) -> String {
+        if sku == listed {
+            format!("{sku} is already on the price list.")
+        } else {
+            format!("{sku} differs only in case from {listed}, which is already on the price list.")
+        }
+    }
+
     /// Why a quote in `quote_currency` cannot have a line of `sku`.
     pub fn other_currency(sku: &str, priced_in: &str, quote_currency: &str) -> String {
         format!("{sku} is priced in {priced_in}, but the quote is in {quote_currency}.")

@@ -4,6 +4,9 @@
 //! Parsing is all or nothing; every problem names the line of the file it is
 //! on (the header is line 1) so a person can fix the file in one pass.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use crate::money::parse_unit_price;
 use crate::{Currency, Invalid, Sku, Text};
 
@@ -104,7 +107,7 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
     };
 
     let mut rows = Vec::new();
-    let mut seen = std::collections::HashMap::<String, u64>::new();
+    let mut seen = HashMap::<String, (u64, String)>::new();
     let mut lines = LineCounter::new(text);
     for record in records {
         let record = match record {
@@ -136,14 +139,21 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
         }
         match parse_row(line, &record, decimal) {
             Ok(row) => {
-                if let Some(first) = seen.insert(row.sku.as_str().to_owned(), line) {
-                    errors.push(RowError::new(
-                        line,
-                        Some("sku"),
-                        format!("{} already appears on line {first}.", row.sku),
-                    ));
-                } else {
-                    rows.push(row);
+                // SKUs match exactly: two that differ only in case would be taken for each other.
+                match seen.entry(row.sku.as_str().to_lowercase()) {
+                    Entry::Occupied(first) => {
+                        let (first_line, first_sku) = first.get();
+                        let message = if first_sku == row.sku.as_str() {
+                            format!("{} already appears on line {first_line}.", row.sku)
+                        } else {
+                            format!("{} differs only in case from {first_sku} on line {first_line}.", row.sku)
+                        };
+                        errors.push(RowError::new(line, Some("sku"), message));
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert((line, row.sku.as_str().to_owned()));
+                        rows.push(row);
+                    }
                 }
             }
             Err(e) => errors.push(RowError::new(line, Some(&e.field), e.message)),

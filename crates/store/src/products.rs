@@ -3,6 +3,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 use pricegate_domain::product_csv::ProductRow;
 use pricegate_domain::{Currency, Sku, Text};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
     QuerySelect, RelationTrait,
@@ -208,11 +209,14 @@ async fn listed_prices(
 impl Store {
     pub async fn create_product(&self, actor: &Actor, new: NewProduct) -> Result<ProductView, StoreError> {
         let txn = self.begin_write().await?;
+        if let Some(listed) = listed_as(&txn, &[new.sku.as_str()]).await?.into_values().next() {
+            return Err(StoreError::conflict("sku_taken", Sku::taken(new.sku.as_str(), &listed)));
+        }
         let now = db_now(&txn).await?;
         let row = products::Entity::insert(active(&new, now))
             .exec_with_returning(&txn)
             .await
-            .map_err(|e| StoreError::unique_as(e, "sku_taken", format!("{} is already on the price list.", new.sku)))?;
+            .map_err(|e| StoreError::unique_as(e, "sku_taken", Sku::taken(new.sku.as_str(), new.sku.as_str())))?;
         record(
             &txn,
             AuditEntry {
@@ -354,28 +358,39 @@ fn view(p: products::Model, in_force: Option<InForce>) -> ProductView {
     }
 }
 
-/// The lines of `rows` whose sku is already a product's.
-async fn taken_skus(conn: &impl ConnectionTrait, rows: &[ProductRow]) -> Result<Vec<CsvRowError>, StoreError> {
-    let skus: Vec<String> = rows.iter().map(|r| r.sku.as_str().to_owned()).collect();
-    let mut existing = Vec::new();
-    for chunk in skus.chunks(500) {
-        existing.extend(
-            products::Entity::find()
-                .filter(products::Column::Sku.is_in(chunk.iter().cloned()))
-                .select_only()
-                .column(products::Column::Sku)
-                .into_tuple::<String>()
-                .all(conn)
-                .await?,
-        );
+/// The products whose sku is one of `skus` but for case, by the lower-case
+/// sku (SKUs match exactly, so a product that differs only in case from
+/// one on the list would be taken for it).
+async fn listed_as(conn: &impl ConnectionTrait, skus: &[&str]) -> Result<HashMap<String, String>, StoreError> {
+    let folded: Vec<String> = skus.iter().map(|s| s.to_lowercase()).collect();
+    let mut listed = HashMap::new();
+    for chunk in folded.chunks(500) {
+        let found = products::Entity::find()
+            .filter(Expr::expr(Func::lower(Expr::col(products::Column::Sku))).is_in(chunk.iter().cloned()))
+            .select_only()
+            .column(products::Column::Sku)
+            .into_tuple::<String>()
+            .all(conn)
+            .await?;
+        listed.extend(found.into_iter().map(|sku| (sku.to_lowercase(), sku)));
     }
+    Ok(listed)
+}
+
+/// The lines of `rows` whose sku is already a product's, or differs from
+/// one only in case.
+async fn taken_skus(conn: &impl ConnectionTrait, rows: &[ProductRow]) -> Result<Vec<CsvRowError>, StoreError> {
+    let skus: Vec<&str> = rows.iter().map(|r| r.sku.as_str()).collect();
+    let listed = listed_as(conn, &skus).await?;
     Ok(rows
         .iter()
-        .filter(|r| existing.iter().any(|s| s == r.sku.as_str()))
-        .map(|r| CsvRowError {
-            line: r.line,
-            field: Some("sku".into()),
-            message: format!("{} is already on the price list; its price changes only through a notice.", r.sku),
+        .filter_map(|r| {
+            let taken = listed.get(&r.sku.as_str().to_lowercase())?;
+            Some(CsvRowError {
+                line: r.line,
+                field: Some("sku".into()),
+                message: format!("{} Its price changes only through a notice.", Sku::taken(r.sku.as_str(), taken)),
+            })
         })
         .collect())
 }
