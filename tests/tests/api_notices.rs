@@ -246,7 +246,7 @@ both_backends! {
         let r = finance.post_empty(&format!("/api/v1/notices/{late}/publish")).await;
         assert_error(&r, 409, "change_never_in_force");
         let message = r.body["error"]["message"].as_str().unwrap();
-        assert!(message.contains("Change 2 (PUMP-1)"), "{message}");
+        assert!(message.contains(&format!("The PUMP-1 change dated {d3} would never take force")), "{message}");
         assert!(message.contains(title.as_str().unwrap()) && message.contains(&d2), "{message}");
         assert_eq!(finance.get(&format!("/api/v1/notices/{late}")).await.body["state"], "draft", "nothing published");
         let audit = finance.get("/api/v1/audit?action=notice.publish_refused").await;
@@ -265,7 +265,11 @@ both_backends! {
         let r = finance.post_empty(&format!("/api/v1/notices/{late}/publish")).await;
         assert_error(&r, 409, "change_never_in_force");
         let message = r.body["error"]["message"].as_str().unwrap();
-        assert!(message.contains("Change 1 (VALVE-7)") && message.contains("change 2 of this notice"), "{message}");
+        assert!(
+            message.contains(&format!("The VALVE-7 change dated {d5}"))
+                && message.contains(&format!("from this notice's own VALVE-7 change is in force since {d1}")),
+            "{message}"
+        );
 
         // Dated on the day the price in force took effect, it takes over; a
         // backdated change with nothing later in force applies at once.

@@ -92,7 +92,11 @@ both_backends! {
             .post("/api/v1/products", &json!({"sku": "pump-1", "name": "Other", "unit": "each", "currency": "EUR", "unit_price_minor": 5}))
             .await;
         assert_error(&r, 409, "sku_taken");
-        assert_eq!(r.body["error"]["message"], "pump-1 differs only in case from PUMP-1, which is already on the price list.");
+        assert_eq!(
+            r.body["error"]["message"],
+            "pump-1 differs only in case from PUMP-1, which is already on the price list: choose a SKU that differs in \
+             more than case."
+        );
         assert_eq!(skus(&finance).await, ["PUMP-1"]);
         let price = finance.get("/api/v1/products").await.body[0]["unit_price_minor"].clone();
         assert_eq!(price, 100, "the refused product changed nothing");
@@ -287,7 +291,11 @@ both_backends! {
         assert_eq!(
             said,
             [
-                (2, "p-2 differs only in case from P-2, which is already on the price list. Its price changes only through a notice."),
+                (
+                    2,
+                    "p-2 differs only in case from P-2, which is already on the price list: choose a SKU that differs \
+                     in more than case.",
+                ),
                 (4, "v-1 differs only in case from V-1 on line 3."),
             ],
             "{}",

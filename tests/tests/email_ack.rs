@@ -96,10 +96,13 @@ both_backends! {
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
         let (admin, _) = app.user(Role::Admin, "Ada").await;
         let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
-        let (_, rita) = app.user(Role::Sales, "Rita").await;
+        let (rita_api, rita) = app.user(Role::Sales, "Rita").await;
         create_product(&finance, "PUMP-1", "EUR", 250000).await;
         let quote = draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 40}])).await;
         let qid = quote["id"].as_str().unwrap().to_owned();
+        // Rita's draft lapsed yesterday: no price is in force for it until she extends it.
+        let ritas = draft_quote(&rita_api, json!([{"sku": "PUMP-1", "quantity": 2}])).await;
+        let lapsed = pricegate_tests::fixtures::lapse_quote(&app, ritas["id"].as_str().unwrap()).await;
 
         let nid = publish_pump_notice(&finance).await;
         let messages = sink.wait_until(WAIT, "two publication e-mails", |m| m.len() >= 2).await;
@@ -112,7 +115,9 @@ both_backends! {
         assert!(mail.header("message-id").is_some_and(|id| id.starts_with('<') && id.ends_with('>')));
         let (text, html) = (mail.text(), mail.html());
         assert!(text.contains("Pumps up 10%") && text.contains("PUMP-1") && text.contains("2,750.00 EUR"), "{text}");
-        assert!(text.contains("+10,000.00 EUR"), "the blocked quote and its delta are named: {text}");
+        assert!(text.contains("(+10,000.00 EUR while valid)"), "the blocked quote and its delta are named: {text}");
+        let ritas_text = sink.to(&rita.email)[0].text();
+        assert!(ritas_text.contains(&format!("(expired on {lapsed})")), "{ritas_text}");
         assert!(html.contains("<strong>1 December</strong>"), "Markdown is rendered: {html}");
         assert!(text.contains("1 December") && !text.contains("**"), "and the text part has no marks: {text}");
         assert!(html.contains("<table") && !html.contains("<script>"), "raw HTML is escaped: {html}");

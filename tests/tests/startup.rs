@@ -187,8 +187,11 @@ async fn a_log_filter_that_does_not_parse_is_refused_at_start() {
 async fn a_dot_env_file_that_does_not_parse_is_refused_at_start() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     // Unquoted, the sender's spaces stop the parser, which would drop this line and the next.
-    std::fs::write(dir.path().join(".env"), "MAIL_FROM=Sales Desk <sales@example.org>\nPRICEGATE_BIND=127.0.0.1:0\n")
-        .expect("the .env file is written");
+    std::fs::write(
+        dir.path().join(".env"),
+        "# Pricegate\nMAIL_FROM=Sales Desk <sales@example.org>\nPRICEGATE_BIND=127.0.0.1:0\n",
+    )
+    .expect("the .env file is written");
     let run = pricegate_in(dir.path(), "serve", &[("PRICEGATE_BIND", "127.0.0.1:0")]).output();
     let out = tokio::time::timeout(Duration::from_secs(30), run)
         .await
@@ -196,7 +199,12 @@ async fn a_dot_env_file_that_does_not_parse_is_refused_at_start() {
         .expect("pricegate runs");
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{said}");
-    assert!(said.starts_with("pricegate: .env: ") && said.contains("quote a value with spaces"), "{said}");
+    assert!(
+        said.starts_with("pricegate: .env: line 2 (MAIL_FROM) does not parse")
+            && said.contains("quote a value with spaces")
+            && !said.contains("sales@example.org"),
+        "names the setting, not the line (it may hold a password): {said}"
+    );
     assert!(!dir.path().join("pricegate.db").exists(), "refused before anything was done");
 
     // Quoted, the same setting is read.

@@ -156,7 +156,10 @@ impl Sku {
         if sku == listed {
             format!("{sku} is already on the price list.")
         } else {
-            format!("{sku} differs only in case from {listed}, which is already on the price list.")
+            format!(
+                "{sku} differs only in case from {listed}, which is already on the price list: choose a SKU that \
+                 differs in more than case."
+            )
         }
     }
 

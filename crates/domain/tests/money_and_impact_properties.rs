@@ -99,6 +99,25 @@ proptest! {
         let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default();
         prop_assert_eq!(impact.delta_while_valid(first_day + chrono::Days::new(3)), impact.total_delta_minor);
         prop_assert_eq!(impact.delta_while_valid(first_day - chrono::Days::new(1)), 0, "nothing in force yet");
+        // Between: each line at the last change in force by then (the later in the list on one date).
+        for days in 0..4 {
+            let until = first_day + chrono::Days::new(days);
+            let expected: i64 = impact
+                .lines
+                .iter()
+                .map(|l| {
+                    let line = lines.iter().find(|x| x.line_id == l.line_id).expect("a line of the quote");
+                    let in_force = changes
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| c.sku == l.sku && c.effective_on <= until)
+                        .max_by_key(|(i, c)| (c.effective_on, *i))
+                        .map(|(_, c)| c.unit_price_minor);
+                    in_force.map_or(0, |p| line_total(p, line.quantity, line.discount_bp) - line.total())
+                })
+                .sum();
+            prop_assert_eq!(impact.delta_while_valid(until), expected, "valid until {}", until);
+        }
     }
 
     #[test]

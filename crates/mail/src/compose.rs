@@ -32,7 +32,9 @@ pub struct QuoteRow {
     pub url: String,
     pub customer: String,
     pub total: String,
+    /// The change while the quote is valid, or when its validity ended.
     pub delta: String,
+    pub expired: bool,
 }
 
 fn change_rows(notice: &NoticeContent) -> Vec<ChangeRow> {
@@ -60,7 +62,11 @@ fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
                 format!("{} ({})", q.customer_name, q.customer_company)
             },
             total: money(&q.currency, q.total_minor),
-            delta: signed_money(&q.currency, q.delta_minor),
+            delta: match q.expired_on {
+                Some(on) => format!("expired on {on}"),
+                None => signed_money(&q.currency, q.delta_minor),
+            },
+            expired: q.expired_on.is_some(),
         })
         .collect()
 }

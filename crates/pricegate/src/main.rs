@@ -58,20 +58,45 @@ enum UserCommand {
     },
 }
 
+/// Loads `.env` from the working directory, if there is one. One that does
+/// not parse is refused: dotenvy stops at the bad line, so starting anyway
+/// would run on defaults for it and every line after it. The refusal names
+/// the setting, never the line (it may hold a password).
+fn load_dot_env() -> Result<(), String> {
+    match dotenvy::from_path(".env") {
+        Ok(()) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(dotenvy::Error::LineParse(part, _)) => {
+            // dotenvy gives the line, or only its value: find the line for its number and name.
+            let text = std::fs::read_to_string(".env").unwrap_or_default();
+            let found = text.lines().enumerate().find(|(_, line)| line.contains(part.trim()));
+            let which = match found {
+                Some((n, line)) => {
+                    let name = line.split('=').next().unwrap_or_default().trim();
+                    let name = name.strip_prefix("export ").unwrap_or(name).trim();
+                    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        format!("line {} ({name})", n + 1)
+                    } else {
+                        format!("line {}", n + 1)
+                    }
+                }
+                None => "a line".to_owned(),
+            };
+            Err(format!(
+                "{which} does not parse; write one NAME=value a line, and quote a value with spaces: \
+                 MAIL_FROM=\"Pricegate <pricegate@example.com>\""
+            ))
+        }
+        Err(e) => Err(format!("it cannot be read: {e}")),
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // `.env` first: RUST_LOG is a setting like the others, and may be there.
-    // One that does not parse is refused: dotenvy stops at the bad line, so
-    // starting anyway would run on defaults for it and every line after it.
-    if let Err(e) = dotenvy::dotenv()
-        && !e.not_found()
-    {
-        let _ = writeln!(
-            std::io::stderr(),
-            "pricegate: .env: {e}; write one NAME=value a line, and quote a value with spaces: \
-             MAIL_FROM=\"Pricegate <pricegate@example.com>\""
-        );
+    if let Err(refused) = load_dot_env() {
+        let _ = writeln!(std::io::stderr(), "pricegate: .env: {refused}");
         return std::process::ExitCode::FAILURE;
     }
     // A filter that does not parse is refused, like any other bad setting:

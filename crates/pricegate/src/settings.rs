@@ -71,9 +71,11 @@ impl std::error::Error for SettingsError {}
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://pricegate.db?mode=rwc";
 
 impl Settings {
-    /// Reads the process environment, after loading `.env` if there is one.
+    /// Reads the process environment, after loading `.env` from the working
+    /// directory if there is one (the binary has refused one that does not
+    /// parse before it gets here).
     pub fn from_env() -> Result<Settings, SettingsError> {
-        let _ = dotenvy::dotenv();
+        let _ = dotenvy::from_path(".env");
         Settings::from_lookup(|key| std::env::var(key).ok())
     }
 

@@ -1,3 +1,4 @@
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
@@ -372,7 +373,19 @@ async fn listed_as(conn: &impl ConnectionTrait, skus: &[&str]) -> Result<HashMap
             .into_tuple::<String>()
             .all(conn)
             .await?;
-        listed.extend(found.into_iter().map(|sku| (sku.to_lowercase(), sku)));
+        for sku in found {
+            // Of twins already on the list, the one asked for exactly.
+            let exact = skus.contains(&sku.as_str());
+            match listed.entry(sku.to_lowercase()) {
+                Entry::Vacant(slot) => {
+                    slot.insert(sku);
+                }
+                Entry::Occupied(mut slot) if exact => {
+                    slot.insert(sku);
+                }
+                Entry::Occupied(_) => {}
+            }
+        }
     }
     Ok(listed)
 }
@@ -389,7 +402,11 @@ async fn taken_skus(conn: &impl ConnectionTrait, rows: &[ProductRow]) -> Result<
             Some(CsvRowError {
                 line: r.line,
                 field: Some("sku".into()),
-                message: format!("{} Its price changes only through a notice.", Sku::taken(r.sku.as_str(), taken)),
+                message: if taken == r.sku.as_str() {
+                    format!("{} Its price changes only through a notice.", Sku::taken(taken, taken))
+                } else {
+                    Sku::taken(r.sku.as_str(), taken)
+                },
             })
         })
         .collect())

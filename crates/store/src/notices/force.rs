@@ -30,8 +30,9 @@ pub(crate) async fn check_changes_can_take_force(
         .order_by_asc(notice_changes::Column::Position)
         .all(conn)
         .await?;
-    let backdated: Vec<(usize, &notice_changes::Model)> =
-        changes.iter().enumerate().filter(|(_, c)| c.effective_on < today).collect();
+    // Each change is named by its product and date, as every page lists them
+    // (by product, then date), not by its place in the stored list.
+    let backdated: Vec<&notice_changes::Model> = changes.iter().filter(|c| c.effective_on < today).collect();
     if backdated.is_empty() {
         return Ok(());
     }
@@ -40,7 +41,7 @@ pub(crate) async fn check_changes_can_take_force(
     let mut in_force: HashMap<Uuid, (NaiveDate, String, bool)> = HashMap::new();
     let published = notice_changes::Entity::find()
         .find_also_related(notices::Entity)
-        .filter(notice_changes::Column::ProductId.is_in(backdated.iter().map(|(_, c)| c.product_id)))
+        .filter(notice_changes::Column::ProductId.is_in(backdated.iter().map(|c| c.product_id)))
         .filter(notices::Column::State.eq(PUBLISHED))
         .filter(notice_changes::Column::EffectiveOn.lte(today))
         .all(conn)
@@ -50,16 +51,15 @@ pub(crate) async fn check_changes_can_take_force(
     });
     let from_this_notice = changes
         .iter()
-        .enumerate()
-        .filter(|(_, c)| c.effective_on <= today)
-        .map(|(n, c)| (c.product_id, c.effective_on, format!("change {} of this notice", n + 1), true));
+        .filter(|c| c.effective_on <= today)
+        .map(|c| (c.product_id, c.effective_on, format!("this notice's own {} change", c.sku), true));
     for (product, effective_on, source, own) in from_published.chain(from_this_notice) {
         let latest = in_force.entry(product).or_insert((effective_on, source.clone(), own));
         if effective_on > latest.0 {
             *latest = (effective_on, source, own);
         }
     }
-    for (n, change) in backdated {
+    for change in backdated {
         let Some((since, source, own)) =
             in_force.get(&change.product_id).filter(|(since, ..)| *since > change.effective_on)
         else {
@@ -74,11 +74,9 @@ pub(crate) async fn check_changes_can_take_force(
         return Err(StoreError::conflict(
             "change_never_in_force",
             format!(
-                "Change {} ({}) is dated {}, but the price from {source} is in force since {since}: it would never \
-                 take force. {remedy}",
-                n + 1,
-                change.sku,
-                change.effective_on,
+                "The {} change dated {} would never take force: the price from {source} is in force since \
+                 {since}. {remedy}",
+                change.sku, change.effective_on,
             ),
         ));
     }

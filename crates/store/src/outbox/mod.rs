@@ -85,6 +85,9 @@ pub struct BlockedQuote {
     /// How much the notice's changes move the quote's total while it is
     /// valid (each line at the last of its prices in force by `valid_until`).
     pub delta_minor: i64,
+    /// `valid_until`, when it has passed: the quote is finalised at no price
+    /// until its owner extends it, so there is no change while valid to tell.
+    pub expired_on: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone)]
@@ -299,6 +302,8 @@ async fn blocked_quotes(
         query = query.filter(quotes::Column::SignerId.is_in(signers.iter().copied()));
     }
     let open = query.order_by_asc(quotes::Column::DraftedAt).all(conn).await?;
+    // Validity ends by the database's UTC date, as the gate reads it.
+    let today = crate::db::db_now(conn).await?.date_naive();
     let ids: Vec<Uuid> = open.iter().map(|q| q.id).collect();
     let mut lines = load_lines(conn, &ids).await?;
     let changes: Vec<PriceChange> = notice.changes.iter().map(PriceChange::from).collect();
@@ -313,6 +318,7 @@ async fn blocked_quotes(
             currency: q.currency,
             total_minor: quote_total(&priced).unwrap_or(i64::MAX),
             delta_minor: impact_of(&priced, &changes).delta_while_valid(q.valid_until),
+            expired_on: (q.valid_until < today).then_some(q.valid_until),
         });
     }
     Ok(by_signer)

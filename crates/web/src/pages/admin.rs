@@ -412,10 +412,10 @@ async fn outbox(State(app): State<AppState>, user: PageUser) -> Result<Response,
 }
 
 /// The outbox page's "last error or reason" of a row: a sent one keeps the
-/// error of the attempt before the one that went, said as such.
+/// error of an earlier attempt, said as such.
 fn reason(state: &str, attempts: i32, last_error: Option<&str>) -> String {
     match (state, last_error) {
-        ("sent", Some(error)) => format!("Sent at attempt {attempts}; the one before failed: {error}"),
+        ("sent", Some(error)) => format!("Sent at attempt {attempts}; an earlier attempt failed: {error}"),
         (_, error) => error.unwrap_or_default().to_owned(),
     }
 }
@@ -429,7 +429,7 @@ mod tests {
         assert_eq!(reason("sent", 1, None), "");
         assert_eq!(
             reason("sent", 3, Some("SMTP: cannot connect")),
-            "Sent at attempt 3; the one before failed: SMTP: cannot connect"
+            "Sent at attempt 3; an earlier attempt failed: SMTP: cannot connect"
         );
         assert_eq!(reason("pending", 2, Some("SMTP: cannot connect")), "SMTP: cannot connect");
     }

@@ -72,6 +72,7 @@ async fn touched_quotes(
     };
     let quotes = app.store.list_quotes(&user.0.actor, filter).await?;
     let names: HashMap<Uuid, String> = app.store.list_users().await?.into_iter().map(|u| (u.id, u.name)).collect();
+    let today = chrono::Utc::now().date_naive();
     let mut touched = Vec::new();
     let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
     for q in quotes {
@@ -82,16 +83,22 @@ async fn touched_quotes(
         let priced: Vec<PricedLine> = q.lines.iter().map(PricedLine::from).collect();
         let impact = impact_of(&priced, &in_currency);
         let delta = impact.delta_while_valid(q.valid_until);
+        // An expired draft is finalised at no price until its owner extends it.
+        let expired = q.valid_until < today;
         if !impact.lines.is_empty() {
             let sum = sums.entry(q.currency.clone()).or_default();
-            *sum = sum.saturating_add(delta);
+            *sum = sum.saturating_add(if expired { 0 } else { delta });
             touched.push(TouchedQuote {
                 id: q.id,
                 customer: q.customer.name.clone(),
                 signer: names.get(&q.signer_id).cloned().unwrap_or_default(),
                 valid_until: q.valid_until.to_string(),
                 total: money(&q.currency, q.total_minor),
-                delta: super::signed_money(&q.currency, delta),
+                delta: if expired {
+                    format!("expired on {}", q.valid_until)
+                } else {
+                    super::signed_money(&q.currency, delta)
+                },
             });
         }
     }

@@ -447,7 +447,8 @@ fn together(words: &HashMap<Uuid, LastWord<'_>>, pending: &[PendingNoticeView]) 
     let added = pending.iter().fold(0i64, |sum, p| sum.saturating_add(p.impact.total_delta_minor));
     let overlap = words.values().any(|w| w.notices.len() > 1);
     // One notice's card says what it does while the quote is valid itself.
-    (overlap || (delta_minor != added && pending.len() > 1)).then_some(Together { overlap, delta_minor })
+    let pricing = pending.iter().filter(|p| !p.impact.lines.is_empty()).count();
+    (overlap || (delta_minor != added && pricing > 1)).then_some(Together { overlap, delta_minor })
 }
 
 /// How the quote page says [`Together`].
@@ -865,6 +866,9 @@ mod tests {
         assert_eq!(while_valid(&pending[0], valid_until_11th), Some(100_000), "the 10th's price, not the 25th's");
         assert_eq!(while_valid(&pending[0], far()), None, "its own total says it");
         assert_eq!(together(&words, &pending[..1]), None, "one notice's card says it");
+        let text_only = notice("A reminder", 3, &[]);
+        let with_text = [pending[0].clone(), text_only];
+        assert_eq!(together(&words, &with_text), None, "a notice that prices nothing here adds nothing to say");
         assert!(last_words(&pending[..1], chrono::NaiveDate::from_ymd_opt(2027, 1, 9).unwrap()).is_empty());
     }
 
