@@ -69,7 +69,8 @@ fn load_dot_env() -> Result<(), String> {
         Err(dotenvy::Error::LineParse(part, _)) => {
             // dotenvy gives the line, or only its value: find the line for its number and name.
             let text = std::fs::read_to_string(".env").unwrap_or_default();
-            let found = text.lines().enumerate().find(|(_, line)| line.contains(part.trim()));
+            let part = part.trim();
+            let found = text.lines().enumerate().find(|(_, line)| !part.is_empty() && line.contains(part));
             let which = match found {
                 Some((n, line)) => {
                     let name = line.split('=').next().unwrap_or_default().trim();
