@@ -19,8 +19,10 @@ both_backends! {
             assert_error(&r, 400, "malformed_json");
             assert!(!r.text.contains("Failed to parse"), "in the API's words, once: {}", r.text);
         }
-        let r = send_raw(&finance, Method::POST, "/api/v1/notices", JSON, "").await;
-        assert_eq!(r.body["error"]["message"], "The body is not valid JSON: the body is empty.");
+        for blank in ["", "\n", " \r\n\t "] {
+            let r = send_raw(&finance, Method::POST, "/api/v1/notices", JSON, blank).await;
+            assert_eq!(r.body["error"]["message"], "The body is not valid JSON: the body is empty.", "{blank:?}");
+        }
         // Each names the field it is about, where there is one.
         for (body, named) in [
             (json!({"title": 5, "body": "b"}), Some("title")),

@@ -24,6 +24,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             return Err(json_rejection(JsonRejection::MissingJsonContentType(Default::default())));
         }
         let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(malformed("the body is empty"));
+        }
         match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             // The deserialiser stops at the first field of the wrong shape, before
