@@ -357,3 +357,30 @@ both_backends! {
         assert!(skus(&finance).await.is_empty());
     }
 }
+
+both_backends! {
+    async fn of_skus_that_differ_only_in_case_sent_at_once_one_is_added(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let spellings = ["PUMP-9", "pump-9", "Pump-9", "pUMP-9", "PuMp-9", "pump-9", "PUMP-9", "pUmP-9"];
+        let mut sent = tokio::task::JoinSet::new();
+        for sku in spellings {
+            let finance = finance.clone();
+            sent.spawn(async move {
+                let product = json!({"sku": sku, "name": "Pump", "unit": "each", "currency": "EUR", "unit_price_minor": 100});
+                finance.post("/api/v1/products", &product).await
+            });
+        }
+        let mut added = 0;
+        while let Some(r) = sent.join_next().await {
+            let r = r.expect("the request task");
+            if r.status == 201 {
+                added += 1;
+            } else {
+                assert_error(&r, 409, "sku_taken");
+            }
+        }
+        assert_eq!(added, 1, "one product, however its SKU was spelled");
+        assert_eq!(skus(&finance).await.len(), 1);
+    }
+}

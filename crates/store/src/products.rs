@@ -6,8 +6,8 @@ use pricegate_domain::product_csv::ProductRow;
 use pricegate_domain::{Currency, Sku, Text};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -210,6 +210,7 @@ async fn listed_prices(
 impl Store {
     pub async fn create_product(&self, actor: &Actor, new: NewProduct) -> Result<ProductView, StoreError> {
         let txn = self.begin_write().await?;
+        one_adder_at_a_time(&txn).await?;
         if let Some(listed) = listed_as(&txn, &[new.sku.as_str()]).await?.into_values().next() {
             return Err(StoreError::conflict("sku_taken", Sku::taken(new.sku.as_str(), &listed)));
         }
@@ -248,6 +249,7 @@ impl Store {
         rows: Vec<ProductRow>,
     ) -> Result<Result<Vec<ProductView>, Vec<CsvRowError>>, StoreError> {
         let txn = self.begin_write().await?;
+        one_adder_at_a_time(&txn).await?;
         let errors = taken_skus(&txn, &rows).await?;
         if !errors.is_empty() {
             return Ok(Err(errors));
@@ -357,6 +359,18 @@ fn view(p: products::Model, in_force: Option<InForce>) -> ProductView {
         created_at: p.created_at,
         updated_at: p.updated_at,
     }
+}
+
+/// Puts transactions that add products one after another, so that the check
+/// for a SKU already listed (in any case) holds until the new rows commit:
+/// the unique index knows only the exact SKU. SQLite's writers are one at a
+/// time already; on PostgreSQL, a lock on the table that lets readers in
+/// and keeps other writers of products waiting (adding a product is rare).
+async fn one_adder_at_a_time(txn: &DatabaseTransaction) -> Result<(), StoreError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("LOCK TABLE products IN SHARE ROW EXCLUSIVE MODE").await?;
+    }
+    Ok(())
 }
 
 /// The products whose sku is one of `skus` but for case, by the lower-case
