@@ -309,3 +309,57 @@ async fn a_newcomer_reads_earlier_notices_as_from_before_they_joined_until_one_h
     .await;
     app.stop().await;
 }
+
+/// A price published to take force while the quote is valid stays on the
+/// quote's page once acknowledged (and one published before drafting is
+/// there too): finalised before it takes force the quote keeps its price,
+/// after, that line must be repriced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledging() {
+    use pricegate_tests::fixtures::{draft_quote, publish_price_change};
+    use serde_json::json;
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-C100", "EUR", 84_000).await;
+    create_product(&finance_api, "VALVE-7", "EUR", 4_990).await;
+    let (in_a_week, in_ten_days) = (date_in_days(7), date_in_days(10));
+    publish_price_change(&finance_api, "VALVE-7", 5_200, &in_a_week).await;
+    let lines = json!([{"sku": "PUMP-C100", "quantity": 12}, {"sku": "VALVE-7", "quantity": 3}]);
+    let quote = draft_quote(&sales_api, lines).await;
+    let quote = quote["id"].as_str().expect("the quote's id").to_owned();
+    publish_price_change(&finance_api, "PUMP-C100", 90_500, &in_ten_days).await;
+    let base = app.base.clone();
+
+    with_browsers(1, move |browsers| async move {
+        let sam = Page::new(browsers[0].clone(), &base);
+        sam.log_in(&sales.email, PASSWORD).await;
+        sam.goto(&format!("/quotes/{quote}")).await;
+        assert_eq!(sam.text("#gate-not-ready").await, "Not ready to finalise: 1 price notice to acknowledge.");
+        let upcoming = sam.text("#upcoming").await;
+        assert!(
+            upcoming.contains("VALVE-7") && upcoming.contains("52.00 EUR") && upcoming.contains(&in_a_week),
+            "the price published before drafting: {upcoming}"
+        );
+        assert!(!upcoming.contains("PUMP-C100"), "the pending notice has its own card: {upcoming}");
+
+        sam.submit(".acknowledge").await;
+        assert!(sam.text("#gate-ready").await.contains("Ready to finalise"));
+        let upcoming = sam.text("#upcoming").await;
+        assert!(
+            upcoming.contains("PUMP-C100")
+                && upcoming.contains("840.00 EUR")
+                && upcoming.contains("905.00 EUR")
+                && upcoming.contains(&in_ten_days),
+            "the acknowledged rise stays on the page: {upcoming}"
+        );
+        let links = sam.text_all("#upcoming a").await;
+        assert_eq!(links.len(), 2, "each names its notice: {links:?}");
+        let problems = sam.usability_problems().await;
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        sam.screenshot("15-prices-due").await;
+    })
+    .await;
+    app.stop().await;
+}

@@ -45,7 +45,7 @@ pub use outbox::{
     BlockedQuote, Composed, Composer, Letter, MailSetup, NoticeContent, OutboxMessageView, OutboxView, PendingPerson,
     REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded,
 };
-pub use products::{CsvRowError, NewProduct, ProductPatch};
+pub use products::{CsvRowError, NewProduct, ProductPatch, UpcomingPrice};
 pub use quotes::{HandedOver, NewLine, NewQuote, QuoteFilter, QuotePatch};
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
 pub use users::{NewUser, PasswordChange, UserPatch};

@@ -207,7 +207,56 @@ async fn listed_prices(
     Ok(prices)
 }
 
+/// A published price that takes force later: which product, at what price,
+/// from when, and the notice that set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpcomingPrice {
+    pub sku: String,
+    pub unit_price_minor: i64,
+    pub effective_on: NaiveDate,
+    pub notice_id: Uuid,
+    pub title: String,
+}
+
 impl Store {
+    /// The published prices for `skus` that take force after `after` and by
+    /// `until` (a quote's validity), by sku, date and publication: what a
+    /// quote drafted at today's prices meets if it is finalised later.
+    pub async fn upcoming_prices(
+        &self,
+        skus: &[&str],
+        after: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<UpcomingPrice>, StoreError> {
+        if skus.is_empty() || until <= after {
+            return Ok(Vec::new());
+        }
+        let rows = notice_changes::Entity::find()
+            .find_also_related(notices::Entity)
+            .filter(notices::Column::State.eq(PUBLISHED))
+            .filter(notice_changes::Column::Sku.is_in(skus.iter().map(|s| s.to_string())))
+            .filter(notice_changes::Column::EffectiveOn.gt(after))
+            .filter(notice_changes::Column::EffectiveOn.lte(until))
+            .order_by_asc(notice_changes::Column::Sku)
+            .order_by_asc(notice_changes::Column::EffectiveOn)
+            .order_by_asc(notices::Column::Seq)
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(change, notice)| {
+                let notice = notice?;
+                Some(UpcomingPrice {
+                    sku: change.sku,
+                    unit_price_minor: change.unit_price_minor,
+                    effective_on: change.effective_on,
+                    notice_id: notice.id,
+                    title: notice.title,
+                })
+            })
+            .collect())
+    }
+
     pub async fn create_product(&self, actor: &Actor, new: NewProduct) -> Result<ProductView, StoreError> {
         let txn = self.begin_write().await?;
         one_adder_at_a_time(&txn).await?;

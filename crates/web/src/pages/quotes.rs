@@ -264,6 +264,9 @@ struct QuotePage {
     /// What the last form did to this quote, told once.
     done: Option<String>,
     repriced: Option<Repriced>,
+    /// Prices published to take force while the draft is valid, other than
+    /// the pending notices' (which have their own cards).
+    upcoming: Vec<UpcomingRow>,
     is_finance: bool,
     override_error: Option<String>,
 }
@@ -457,6 +460,50 @@ struct TogetherNote {
     delta: String,
 }
 
+/// A price published to take force while a draft is valid.
+struct UpcomingRow {
+    sku: String,
+    quoted: String,
+    new_price: String,
+    effective_on: String,
+    notice_id: Uuid,
+    title: String,
+}
+
+/// The prices already published, by notices the signer has acknowledged or
+/// that came before drafting, that take force after today and while the
+/// draft is valid: finalised before then the quote keeps its prices,
+/// finalised after it meets them as prices no longer in force.
+async fn upcoming_rows(
+    app: &AppState,
+    quote: &QuoteView,
+    gate: Option<&GateView>,
+) -> Result<Vec<UpcomingRow>, PageError> {
+    let Some(gate) = gate else { return Ok(Vec::new()) };
+    let mut skus: Vec<&str> = quote.lines.iter().map(|l| l.sku.as_str()).collect();
+    skus.sort_unstable();
+    skus.dedup();
+    let today = chrono::Utc::now().date_naive();
+    let prices = app.store.upcoming_prices(&skus, today, quote.valid_until).await?;
+    let pending: std::collections::HashSet<Uuid> = gate.pending.iter().map(|p| p.notice_id).collect();
+    Ok(prices
+        .into_iter()
+        .filter(|p| !pending.contains(&p.notice_id))
+        .map(|p| UpcomingRow {
+            quoted: quote
+                .lines
+                .iter()
+                .find(|l| l.sku == p.sku)
+                .map_or_else(String::new, |l| money(&quote.currency, l.unit_price_minor)),
+            new_price: money(&quote.currency, p.unit_price_minor),
+            effective_on: p.effective_on.to_string(),
+            sku: p.sku,
+            notice_id: p.notice_id,
+            title: p.title,
+        })
+        .collect())
+}
+
 async fn quote_page(
     app: &AppState,
     user: &PageUser,
@@ -486,6 +533,7 @@ async fn quote_page(
         }
         None => (None, HashMap::new()),
     };
+    let upcoming = upcoming_rows(app, &quote, gate.as_ref()).await?;
     let (ready, expired, signer_can_sign, pending, superseded, has_override) = match gate {
         Some(g) => (
             g.ready,
@@ -619,6 +667,7 @@ async fn quote_page(
             None => String::new(),
         },
         together,
+        upcoming,
         message,
         done: None,
         repriced: None,
@@ -675,7 +724,7 @@ async fn finalise(
         }
         // Not the signer is a 403 (and audited as one), as in the API.
         Err(e @ StoreError::Conflict { .. }) => {
-            let message = format!("Not finalised: {}", PageError::from(e).message());
+            let message = format!("Not finalised. {}", PageError::from(e).message());
             let quote = app.store.get_quote(&user.0.actor, id).await?;
             let page = quote_page(&app, &user, quote, None, Some(message)).await?;
             Ok(render(StatusCode::CONFLICT, &page))
