@@ -43,6 +43,13 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         assert!(!fiona.exists("#message").await, "the message is shown once");
         assert!(!fiona.exists("#sku-error").await, "no second post");
         assert_eq!(fiona.text("#products").await.matches("BOLT-1").count(), 1);
+        // Its twin in case with a bad price: both named at once.
+        fiona.fill("#new-sku", "bolt-1").await;
+        fiona.fill("#new-name", "Bolt").await;
+        fiona.fill("#new-price", "cheap").await;
+        fiona.submit("#add-product").await;
+        assert!(!fiona.text("#price-error").await.is_empty());
+        assert!(fiona.text("#sku-error").await.contains("differs only in case from BOLT-1"));
         let bad =
             "sku,name,unit,currency,unit_price_minor\nPUMP-100,Pump,each,EUR,125000\nVALVE-7,Valve,each,EUR,cheap\n";
         fiona.fill("#csv", bad).await;

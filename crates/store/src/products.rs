@@ -257,6 +257,13 @@ impl Store {
             .collect())
     }
 
+    /// The product on the list whose SKU is `sku`, or differs from it only
+    /// in case, if there is one: for a form to name a taken SKU together
+    /// with its other refusals (creating checks again as it writes).
+    pub async fn listed_sku(&self, sku: &str) -> Result<Option<String>, StoreError> {
+        Ok(listed_as(&self.db, &[sku]).await?.into_values().next())
+    }
+
     pub async fn create_product(&self, actor: &Actor, new: NewProduct) -> Result<ProductView, StoreError> {
         let txn = self.begin_write().await?;
         one_adder_at_a_time(&txn).await?;

@@ -276,7 +276,15 @@ async fn create(
             Err(StoreError::Conflict { message, .. }) => vec![Invalid::new("sku", message)],
             Err(e) => return Err(e.into()),
         },
-        Err(errors) => errors,
+        Err(mut errors) => {
+            // A SKU already on the list is named with the rest, not after they are put right.
+            if let Ok(sku) = pricegate_domain::Sku::parse(&input.sku)
+                && let Some(listed) = app.store.listed_sku(sku.as_str()).await?
+            {
+                errors.push(Invalid::new("sku", pricegate_domain::Sku::taken(sku.as_str(), &listed)));
+            }
+            errors
+        }
     };
     let mut page = page(&app, &user, String::new()).await?;
     for invalid in errors {
