@@ -145,6 +145,12 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         // The first refused field takes the focus, so the form far down the page is in view.
         let focused = ada.client.active_element().await.expect("the focused element").attr("id").await;
         assert_eq!(focused.ok().flatten().as_deref(), Some("email"));
+        // An address already taken is named together with a short password.
+        ada.fill("#email", &admin.email.to_uppercase()).await;
+        ada.fill("#password", "short").await;
+        ada.submit("#create-user").await;
+        assert!(ada.text("#email-error").await.contains("already exists"));
+        assert!(ada.text("#password-error").await.contains("at least"));
         ada.fill("#email", "nina@pricegate.test").await;
         ada.fill("#password", PASSWORD).await;
         ada.submit("#create-user").await;

@@ -48,7 +48,7 @@ pub use outbox::{
 pub use products::{CsvRowError, NewProduct, ProductPatch, UpcomingPrice};
 pub use quotes::{HandedOver, NewLine, NewQuote, QuoteFilter, QuotePatch};
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
-pub use users::{NewUser, PasswordChange, UserPatch};
+pub use users::{EMAIL_TAKEN, NewUser, PasswordChange, UserPatch};
 
 use pricegate_domain::Role;
 use uuid::Uuid;

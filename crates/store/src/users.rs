@@ -15,6 +15,9 @@ use crate::entity::{api_tokens, sessions, users};
 use crate::views::UserView;
 use crate::{Actor, ClientInfo, LoginOutcome, Store, StoreError};
 
+/// Why a new account's e-mail address is refused when another has it.
+pub const EMAIL_TAKEN: &str = "A user with this e-mail address already exists.";
+
 #[derive(Debug)]
 pub struct NewUser {
     pub email: Email,
@@ -62,7 +65,7 @@ impl Store {
         }
         .insert(&txn)
         .await
-        .map_err(|e| StoreError::unique_as(e, "email_taken", "A user with this e-mail address already exists."))?;
+        .map_err(|e| StoreError::unique_as(e, "email_taken", EMAIL_TAKEN))?;
         record(
             &txn,
             AuditEntry {

@@ -203,7 +203,17 @@ async fn create(
             }
         }
         (name, email, role, password) => {
-            [name.err(), email.err(), role.err(), password.err()].into_iter().flatten().collect()
+            // An address already taken is named with the rest, not after they are put right.
+            let taken = match &email {
+                Ok(e) => app.store.list_users().await?.iter().any(|u| u.email.eq_ignore_ascii_case(e.as_str())),
+                Err(_) => false,
+            };
+            let mut errors: Vec<Invalid> =
+                [name.err(), email.err(), role.err(), password.err()].into_iter().flatten().collect();
+            if taken {
+                errors.push(Invalid::new("email", pricegate_store::EMAIL_TAKEN));
+            }
+            errors
         }
     };
     let mut page = page(&app, &user).await?;
