@@ -492,6 +492,12 @@ async fn a_long_list_of_quotes_comes_a_page_at_a_time_and_by_state() {
         assert_eq!(rows(sam.clone()).await, 2, "the two oldest");
         assert!(sam.text("#quotes").await.contains("cancelled"), "the oldest was cancelled");
         assert!(!sam.exists("#older-quotes").await);
+        assert!(sam.text("#quotes").await.contains("Sam"), "each with its signer");
+        sam.submit("#newest-quotes").await;
+        assert_eq!(rows(sam.clone()).await, 50, "back to the first page");
+        assert!(!sam.exists("#newest-quotes").await);
+        sam.goto("/quotes?state=bogus").await;
+        assert_eq!(sam.text("#list-note").await, "There is no state “bogus”: showing every quote.");
         sam.submit("#quote-filters a[href='/quotes?state=cancelled']").await;
         assert_eq!(rows(sam.clone()).await, 1);
         sam.submit("#quote-filters a[href='/quotes?state=finalised']").await;

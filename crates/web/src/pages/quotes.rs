@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
 struct QuoteRow {
     id: Uuid,
     customer: String,
+    signer: String,
     state: String,
     /// `ready`, `no_signer`, `blocked` (notices pending), `expired`,
     /// `superseded` (prices changed), or empty for a closed quote.
@@ -60,6 +61,10 @@ struct ListPage {
     state: &'static str,
     /// The next page's address, when there are older quotes.
     older: Option<String>,
+    /// The first page's address, on a later page.
+    newest: Option<String>,
+    /// What in the address could not be read, said once above the list.
+    note: Option<String>,
 }
 
 /// Quotes on one page of the list.
@@ -101,6 +106,11 @@ async fn list(
         Some("cancelled") => "cancelled",
         _ => "",
     };
+    let note = query
+        .state
+        .as_deref()
+        .filter(|asked| !asked.is_empty() && state.is_empty())
+        .map(|asked| format!("There is no state \u{201c}{asked}\u{201d}: showing every quote."));
     // An id that names no quote (a stale or edited link) shows the first page.
     let before = query.before.and_then(|id| Uuid::parse_str(&id).ok());
     let filter = |before| QuoteFilter {
@@ -113,11 +123,14 @@ async fn list(
         Err(StoreError::Invalid(_)) => app.store.list_quotes(&user.0.actor, filter(None)).await?,
         listed => listed?,
     };
+    let first_page = if state.is_empty() { "/quotes".to_owned() } else { format!("/quotes?state={state}") };
+    let newest = before.is_some().then(|| first_page.clone());
     let older = (quotes.len() as u64 > PAGE_SIZE).then(|| {
         quotes.truncate(PAGE_SIZE as usize);
         let last = quotes.last().map(|q| q.id).unwrap_or_default();
         if state.is_empty() { format!("/quotes?before={last}") } else { format!("/quotes?state={state}&before={last}") }
     });
+    let names: HashMap<Uuid, String> = app.store.list_users().await?.into_iter().map(|u| (u.id, u.name)).collect();
     let mut rows = Vec::with_capacity(quotes.len());
     for q in quotes {
         let readiness = match open_gate(&app, &user, &q).await? {
@@ -136,6 +149,7 @@ async fn list(
             } else {
                 format!("{} ({})", q.customer.name, q.customer.company)
             },
+            signer: names.get(&q.signer_id).cloned().unwrap_or_default(),
             state: q.state.clone(),
             readiness,
             total: money(&q.currency, q.total_minor),
@@ -148,6 +162,8 @@ async fn list(
         quotes: rows,
         state,
         older,
+        newest,
+        note,
     };
     Ok(render(StatusCode::OK, &page))
 }
