@@ -82,6 +82,7 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         fiona.submit("#save-notice").await;
         let publish_path = fiona.path().await;
         assert!(publish_path.ends_with("/publish"), "after drafting: {publish_path}");
+        assert!(fiona.text("#done").await.starts_with("Draft saved."), "told what saving did");
         let preview = fiona.body().await;
         assert!(preview.contains("1,390.00 EUR") && preview.contains("cannot be undone"), "{preview}");
         let touched = fiona.text("#touched").await;

@@ -11,7 +11,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
 use pricegate_domain::{
@@ -275,7 +275,7 @@ async fn create(
     }
     let Some(new) = parsed else { return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page)) };
     match app.store.create_notice(&user.0.actor, new).await {
-        Ok(n) => Ok(Redirect::to(&format!("/notices/{}/publish", n.id)).into_response()),
+        Ok(n) => Ok(super::notice_publish::NoticeDone::saved(&user.seal(&app), n.id)),
         Err(e) => refused(page, e),
     }
 }
@@ -317,7 +317,7 @@ async fn update(
     };
     let patch = NoticePatch { title: Some(title), body: Some(body), changes: Some(changes) };
     match app.store.update_notice(&user.0.actor, id, patch).await {
-        Ok(_) => Ok(Redirect::to(&format!("/notices/{id}/publish")).into_response()),
+        Ok(_) => Ok(super::notice_publish::NoticeDone::saved(&user.seal(&app), id)),
         Err(e) => refused(page, e),
     }
 }

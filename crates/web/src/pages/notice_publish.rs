@@ -40,6 +40,8 @@ struct ConfirmPage {
     at_stake: Vec<String>,
     /// Why the last press of "Publish now" was refused, if it was.
     refused: Option<String>,
+    /// The draft was just saved, told once.
+    saved: bool,
 }
 
 /// An open quote that the notice will block, and what it does to its total.
@@ -110,9 +112,22 @@ async fn confirm_publish(
     State(app): State<AppState>,
     PageId(id): PageId,
     user: PageUser,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
-    confirm_page(&app, &user, id, None).await
+    let seal = user.seal(&app);
+    let saved = NOTICE_DONE.read(&headers, &seal).and_then(|v| NoticeDone::parse(v, id)) == Some(NoticeDone::Saved);
+    let page = match confirm_page(&app, &user, id, None, saved).await? {
+        Confirmation::Page(page) => page,
+        Confirmation::Published(redirect) => return Ok(redirect),
+    };
+    Ok(NOTICE_DONE.told(&headers, &seal, page.as_ref()))
+}
+
+/// The confirmation page, or the way to the dashboard of a notice already published.
+enum Confirmation {
+    Page(Box<ConfirmPage>),
+    Published(Response),
 }
 
 /// The confirmation, with the reason the draft cannot be published when it
@@ -123,13 +138,12 @@ async fn confirm_page(
     user: &PageUser,
     id: Uuid,
     refused: Option<String>,
-) -> Result<Response, PageError> {
+    saved: bool,
+) -> Result<Confirmation, PageError> {
     let n = app.store.get_notice(&user.0.actor, id).await?;
     if n.state == "published" {
-        return Ok(Redirect::to(&format!("/notices/{}/dashboard", n.id)).into_response());
+        return Ok(Confirmation::Published(Redirect::to(&format!("/notices/{}/dashboard", n.id)).into_response()));
     }
-    // 409 answers a publication just refused; a page opened is a 200 either way.
-    let status = if refused.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
     let refused = match refused {
         Some(why) => Some(why),
         None => app.store.why_publishing_would_be_refused(id).await?,
@@ -147,8 +161,9 @@ async fn confirm_page(
         touched,
         at_stake,
         refused,
+        saved,
     };
-    Ok(render(status, &page))
+    Ok(Confirmation::Page(Box::new(page)))
 }
 
 async fn publish(
@@ -158,8 +173,12 @@ async fn publish(
 ) -> Result<Response, PageError> {
     match app.store.publish_notice(&user.0.actor, id).await {
         Ok(_) => Ok(NoticeDone::Published.back_to_dashboard(&user.seal(&app), id)),
+        // 409 answers a publication just refused.
         Err(StoreError::Conflict { code: "change_never_in_force", message }) => {
-            confirm_page(&app, &user, id, Some(message)).await
+            Ok(match confirm_page(&app, &user, id, Some(message), false).await? {
+                Confirmation::Page(page) => render(StatusCode::CONFLICT, page.as_ref()),
+                Confirmation::Published(redirect) => redirect,
+            })
         }
         Err(e) => Err(e.into()),
     }
@@ -219,10 +238,15 @@ struct DashboardPage {
 /// What finance just did to a published notice, carried across the redirect
 /// to its dashboard (post, redirect, get: reloading sends nothing again) and
 /// told there once. The cookie names the notice.
-#[derive(Debug, PartialEq)]
-enum NoticeDone {
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum NoticeDone {
+    /// The draft was saved: its confirmation page says so.
+    Saved,
     Published,
-    Reminded { queued: usize, left_out: usize },
+    Reminded {
+        queued: usize,
+        left_out: usize,
+    },
 }
 
 const NOTICE_DONE: DoneCookie = DoneCookie { name: "pricegate_notice_done", page: "/notices" };
@@ -230,6 +254,7 @@ const NOTICE_DONE: DoneCookie = DoneCookie { name: "pricegate_notice_done", page
 impl NoticeDone {
     fn cookie_value(&self, notice: Uuid) -> String {
         match self {
+            NoticeDone::Saved => format!("saved.{notice}"),
             NoticeDone::Published => format!("published.{notice}"),
             NoticeDone::Reminded { queued, left_out } => format!("reminded.{notice}.{queued}.{left_out}"),
         }
@@ -239,6 +264,7 @@ impl NoticeDone {
     fn parse(value: &str, notice: Uuid) -> Option<NoticeDone> {
         let (kind, mut parts) = DoneCookie::about(value, notice)?;
         let done = match kind {
+            "saved" => NoticeDone::Saved,
             "published" => NoticeDone::Published,
             "reminded" => {
                 let mut count = || parts.next().and_then(|p| p.parse().ok());
@@ -252,6 +278,8 @@ impl NoticeDone {
     fn sentence(&self, page: &DashboardPage) -> String {
         let people = |n: usize| if n == 1 { "1 salesperson".to_owned() } else { format!("{n} salespeople") };
         match self {
+            // Told on the confirmation page (see `confirm_publish`), never here.
+            NoticeDone::Saved => String::new(),
             NoticeDone::Published => format!(
                 "Published {}. It is queued for e-mail to {}, each with their own acknowledgement link, and every \
                  open quote drafted before it waits for its signer to acknowledge it.",
@@ -270,6 +298,11 @@ impl NoticeDone {
                 sentence
             }
         }
+    }
+
+    /// After saving a draft: its confirmation page, which says it was saved.
+    pub(super) fn saved(seal: &Seal, notice: Uuid) -> Response {
+        NOTICE_DONE.redirect_to(seal, &format!("/notices/{notice}/publish"), &NoticeDone::Saved.cookie_value(notice))
     }
 
     fn back_to_dashboard(self, seal: &Seal, notice: Uuid) -> Response {
@@ -332,7 +365,9 @@ async fn dashboard(
         nothing_done: false,
     };
     let seal = user.seal(&app);
-    let done = NOTICE_DONE.read(&headers, &seal).and_then(|v| NoticeDone::parse(v, id));
+    // "Saved" is the confirmation page's to tell.
+    let done =
+        NOTICE_DONE.read(&headers, &seal).and_then(|v| NoticeDone::parse(v, id)).filter(|d| *d != NoticeDone::Saved);
     page.message = done.as_ref().map(|d| d.sentence(&page));
     page.nothing_done = matches!(done, Some(NoticeDone::Reminded { queued: 0, .. }));
     Ok(NOTICE_DONE.told(&headers, &seal, &page))
@@ -355,7 +390,7 @@ mod tests {
     #[test]
     fn what_was_done_is_told_on_its_own_notice_only() {
         let (notice, other) = (Uuid::new_v4(), Uuid::new_v4());
-        for done in [NoticeDone::Published, NoticeDone::Reminded { queued: 4, left_out: 1 }] {
+        for done in [NoticeDone::Saved, NoticeDone::Published, NoticeDone::Reminded { queued: 4, left_out: 1 }] {
             assert_eq!(NoticeDone::parse(&done.cookie_value(notice), notice), Some(done));
         }
         assert_eq!(NoticeDone::parse(&NoticeDone::Published.cookie_value(other), notice), None);
