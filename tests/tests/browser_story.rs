@@ -99,6 +99,8 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
             "who is pending, with the blocked quote: {pending}"
         );
         assert!(fiona.exists("#chart").await);
+        let caption = fiona.text("#chart-caption").await;
+        assert!(caption.ends_with("Now 0 of 1 (0%)."), "a screen reader hears where the chart ends: {caption}");
         fiona.submit("#remind").await;
         assert_eq!(fiona.path().await, dashboard_path, "reminding leads back to the dashboard");
         // One reminder, or none if the publication's e-mail was queued first.

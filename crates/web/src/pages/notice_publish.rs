@@ -233,6 +233,8 @@ struct DashboardPage {
     /// The message tells of a form that changed nothing (no reminder queued).
     nothing_done: bool,
     chart: String,
+    /// Where the chart ends, in words: "Now 3 of 4 (75%)."
+    chart_now: String,
 }
 
 /// What finance just did to a published notice, carried across the redirect
@@ -336,6 +338,11 @@ async fn dashboard(
         published_at: n.published_at.map(stamp).unwrap_or_default(),
         title: n.title,
         chart: chart_points(published, &times, salespeople),
+        chart_now: format!(
+            "Now {} of {salespeople} ({}%).",
+            times.len(),
+            (times.len() * 100).checked_div(salespeople).unwrap_or(100)
+        ),
         salespeople,
         acknowledged: acks
             .acknowledged
