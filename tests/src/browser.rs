@@ -368,6 +368,12 @@ impl Page {
                 // HTML allows one autofocus a page: the first refused field.
                 const focusing = [...document.querySelectorAll('[autofocus]')].map(e => e.id || e.name);
                 if (focusing.length > 1) problems.push('several fields ask for the focus: ' + focusing.join(', '));
+                // Past the navigation in one keystroke, to where the page begins.
+                if (document.querySelector('nav[aria-label=Main]')) {
+                    const skip = document.querySelector("a.skip[href='#main']");
+                    const stops = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')];
+                    if (!skip || stops[0] !== skip || !document.getElementById('main')) problems.push('the first tab stop does not skip the navigation');
+                }
                 if (!document.querySelector('h1')) problems.push('the page has no heading');
                 return problems;
                 "#,

@@ -110,6 +110,12 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         // The owner, editing it, is told what would end the approval (the
         // second browser is Sam's for a moment, Ada's below).
         ada.log_in(&sales.email, PASSWORD).await;
+        ada.goto(&format!("/quotes/{quote}")).await;
+        let why = ada.text("#override-reason").await;
+        assert!(
+            why.starts_with("Fiona approved this") && why.ends_with("“Agreed with the customer before the rise.”"),
+            "the signer reads why before finalising: {why}"
+        );
         ada.goto(&format!("/quotes/{quote}/edit")).await;
         let note = ada.text("#approval-note").await;
         assert!(note.contains("old prices of PUMP-100 × 2") && note.contains("ends that approval"), "{note}");

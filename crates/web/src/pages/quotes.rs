@@ -268,6 +268,8 @@ struct QuotePage {
     pending: Vec<PendingRow>,
     superseded: Vec<SupersededRow>,
     has_override: bool,
+    /// Finance's approval of the old prices: who, when and why.
+    override_note: Option<String>,
     finalised_at: String,
     /// Who finalised it (the signer, by the gate's rule).
     finalised_by: String,
@@ -550,6 +552,16 @@ async fn quote_page(
         None => (None, HashMap::new()),
     };
     let upcoming = upcoming_rows(app, &quote, gate.as_ref()).await?;
+    // Who approved keeping the old prices, and why, for the signer to read before finalising.
+    let override_note = match gate.as_ref().and_then(|g| g.price_override.as_ref()) {
+        Some(o) => Some(format!(
+            "{} approved this {}: \u{201c}{}\u{201d}",
+            name_of(o.approved_by).await,
+            stamp(o.created_at),
+            o.reason
+        )),
+        None => None,
+    };
     let (ready, expired, signer_can_sign, pending, superseded, has_override) = match gate {
         Some(g) => (
             g.ready,
@@ -658,6 +670,7 @@ async fn quote_page(
         pending,
         superseded,
         has_override,
+        override_note,
         finalised_at: evidence.map(|e| stamp(e.finalised_at)).unwrap_or_default(),
         finalised_by,
         cancelled_at: quote.cancelled_at.map(stamp).unwrap_or_default(),
