@@ -185,18 +185,24 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
         let near = catalogue.folded.get(&sku.as_str().to_lowercase()).copied();
         return Err(Sku::unknown(sku.as_str(), near));
     };
+    // The price and the date are both read, so a line wrong in both says both.
     let currency = Currency::parse(&product.currency).ok();
     let digits = currency.as_ref().map_or(2, |c| c.minor_digits());
-    let unit_price_minor = parse_amount(price, digits).ok_or_else(|| {
-        format!("{price:?} is not a price in {}: write it like 1390.50 or 1,390.50.", product.currency)
-    })?;
-    if parse_unit_price("price", unit_price_minor).is_err() {
-        let most = currency.map_or_else(|| MAX_UNIT_PRICE_MINOR.to_string(), |c| c.format(MAX_UNIT_PRICE_MINOR));
-        return Err(format!("{} is more than the highest unit price there can be, {most}.", price.trim()));
-    }
+    let unit_price_minor = match parse_amount(price, digits) {
+        None => Err(format!("{price:?} is not a price in {}: write it like 1390.50 or 1,390.50.", product.currency)),
+        Some(minor) if parse_unit_price("price", minor).is_err() => {
+            let most = currency.map_or_else(|| MAX_UNIT_PRICE_MINOR.to_string(), |c| c.format(MAX_UNIT_PRICE_MINOR));
+            Err(format!("{} is more than the highest unit price there can be, {most}.", price.trim()))
+        }
+        Some(minor) => Ok(minor),
+    };
     let effective_on =
-        parse_date("date", date).map_err(|_| format!("{:?} is not a date written YYYY-MM-DD.", date.trim()))?;
-    Ok(NewPriceChange { sku, unit_price_minor, effective_on })
+        parse_date("date", date).map_err(|_| format!("{:?} is not a date written YYYY-MM-DD.", date.trim()));
+    match (unit_price_minor, effective_on) {
+        (Ok(unit_price_minor), Ok(effective_on)) => Ok(NewPriceChange { sku, unit_price_minor, effective_on }),
+        (Err(price), Err(date)) => Err(format!("{price} {date}")),
+        (Err(why), _) | (_, Err(why)) => Err(why),
+    }
 }
 
 /// A parsed form: the notice, or the errors by field (the page is left with
@@ -396,6 +402,12 @@ mod tests {
         assert_eq!(lines.len(), 4, "{refused}");
         assert!(lines[0].starts_with("Line 1: There is no product with sku NOPE-1."), "{refused}");
         assert!(lines[1].starts_with("Line 4: \"cheap\" is not a price in EUR"), "{refused}");
+        let both = parse_changes("EU-1, cheap, soon", &products).unwrap_err();
+        assert_eq!(
+            both,
+            "Line 1: \"cheap\" is not a price in EUR: write it like 1390.50 or 1,390.50. \"soon\" is not a date written \
+             YYYY-MM-DD."
+        );
         assert!(lines[2].starts_with("Line 5: EU-1 from 2026-12-01 is already priced on line 2;"), "{refused}");
         assert!(lines[3].ends_with("did you mean EU-1?"), "a SKU in the wrong case is named: {refused}");
     }
