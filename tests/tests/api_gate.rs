@@ -378,3 +378,20 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
     }
 }
+
+both_backends! {
+    async fn of_two_prices_published_for_one_product_and_date_the_one_in_force_is_due(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let day = date_in_days(10);
+        publish_price_change(&finance, "P-1", 1_100, &day).await;
+        let later = publish_price_change(&finance, "P-1", 1_150, &day).await;
+        publish_price_change(&finance, "P-1", 1_300, &date_in_days(40)).await;
+        let today = chrono::Utc::now().date_naive();
+        let due = app.store.upcoming_prices(&["P-1"], today, today + chrono::Days::new(30)).await.unwrap();
+        let read: Vec<(i64, String, String)> =
+            due.iter().map(|p| (p.unit_price_minor, p.effective_on.to_string(), p.notice_id.to_string())).collect();
+        assert_eq!(read, [(1_150, day, later)], "the later publication's, and nothing after the validity");
+    }
+}

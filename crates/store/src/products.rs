@@ -220,8 +220,9 @@ pub struct UpcomingPrice {
 
 impl Store {
     /// The published prices for `skus` that take force after `after` and by
-    /// `until` (a quote's validity), by sku, date and publication: what a
-    /// quote drafted at today's prices meets if it is finalised later.
+    /// `until` (a quote's validity), by sku and date, one per date (the one
+    /// in force, as the gate reads prices): what a quote drafted at today's
+    /// prices meets if it is finalised later.
     pub async fn upcoming_prices(
         &self,
         skus: &[&str],
@@ -239,11 +240,16 @@ impl Store {
             .filter(notice_changes::Column::EffectiveOn.lte(until))
             .order_by_asc(notice_changes::Column::Sku)
             .order_by_asc(notice_changes::Column::EffectiveOn)
-            .order_by_asc(notices::Column::Seq)
+            .order_by_desc(notices::Column::Seq)
+            .order_by_desc(notice_changes::Column::Position)
             .all(&self.db)
             .await?;
+        // Of two prices for one product on one date, the one in force (the
+        // later publication, then the later in its notice) comes first: keep it.
+        let mut seen = HashSet::new();
         Ok(rows
             .into_iter()
+            .filter(|(change, _)| seen.insert((change.sku.clone(), change.effective_on)))
             .filter_map(|(change, notice)| {
                 let notice = notice?;
                 Some(UpcomingPrice {

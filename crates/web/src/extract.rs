@@ -24,7 +24,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             return Err(json_rejection(JsonRejection::MissingJsonContentType(Default::default())));
         }
         let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        // JSON's whitespace: space, tab, line feed, carriage return.
+        if bytes.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
             return Err(malformed("the body is empty"));
         }
         match axum::Json::<T>::from_bytes(&bytes) {

@@ -341,7 +341,7 @@ async fn dashboard(
         chart_now: format!(
             "Now {} of {salespeople} ({}%).",
             times.len(),
-            (times.len() * 100).checked_div(salespeople).unwrap_or(100)
+            (times.len() * 100).checked_div(salespeople).unwrap_or(0)
         ),
         salespeople,
         acknowledged: acks

@@ -119,9 +119,9 @@ async fn list(
         before,
         with_skus: None,
     };
-    let mut quotes = match app.store.list_quotes(&user.0.actor, filter(before)).await {
-        Err(StoreError::Invalid(_)) => app.store.list_quotes(&user.0.actor, filter(None)).await?,
-        listed => listed?,
+    let (mut quotes, before) = match app.store.list_quotes(&user.0.actor, filter(before)).await {
+        Err(StoreError::Invalid(_)) => (app.store.list_quotes(&user.0.actor, filter(None)).await?, None),
+        listed => (listed?, before),
     };
     let first_page = if state.is_empty() { "/quotes".to_owned() } else { format!("/quotes?state={state}") };
     let newest = before.is_some().then(|| first_page.clone());
