@@ -2,11 +2,15 @@
 //! notice, by whichever way it came (API, browser, e-mail link), with where
 //! the request came from, as part of the proof the gate keeps.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
-use sea_orm::sea_query::{OnConflict, Query};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -127,24 +131,10 @@ impl Store {
                 })
             })
             .collect();
-        let acknowledged_by: HashSet<Uuid> = acks.iter().map(|a| a.user_id).collect();
         let published_at = notice.published_at.unwrap_or(notice.created_at);
-        let holding_up: HashSet<Uuid> = quotes::Entity::find()
-            .select_only()
-            .column(quotes::Column::SignerId)
-            .distinct()
-            .filter(quotes::Column::State.eq(DRAFT))
-            .filter(quotes::Column::DraftedAt.lt(published_at))
-            .into_tuple::<Uuid>()
-            .all(&self.db)
+        let mut pending: Vec<UserView> = pending_sales(&self.db, notice.id, Chased::Asked(published_at))
             .await?
             .into_iter()
-            .collect();
-        let mut pending: Vec<UserView> = users
-            .values()
-            .filter(|u| u.active && u.role == Role::Sales.as_str() && !acknowledged_by.contains(&u.id))
-            .filter(|u| u.created_at <= published_at || holding_up.contains(&u.id))
-            .cloned()
             .map(UserView::from)
             .collect();
         pending.sort_by(|a, b| a.email.cmp(&b.email));
@@ -182,6 +172,65 @@ impl Store {
             .map(|(id, signer_id, customer_name)| WaitingQuote { id, signer_id, customer_name })
             .collect())
     }
+}
+
+/// Which salespeople who have not acknowledged a notice published at a
+/// time are chased about it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Chased {
+    /// Those who sign a draft quote drafted before then: the people the
+    /// notice holds up (the schedule's reminders).
+    HoldingUp(DateTime<Utc>),
+    /// Those who were already salespeople then, and anyone the notice holds
+    /// up: the people its dashboard lists as pending (finance's "remind
+    /// now"). Someone who joined later is not chased for an earlier notice.
+    Asked(DateTime<Utc>),
+}
+
+/// Active salespeople who have not acknowledged `notice_id`, by e-mail, of
+/// those `chased`. One statement: the acknowledgements and quotes are probed
+/// per salesperson through their indexes, so the worker's tick does not
+/// read every acknowledgement, quote and salesperson of the company for
+/// each notice.
+pub(crate) async fn pending_sales(
+    conn: &impl ConnectionTrait,
+    notice_id: Uuid,
+    chased: Chased,
+) -> Result<Vec<users::Model>, StoreError> {
+    let acknowledged = Query::select()
+        .expr(Expr::value(1))
+        .from(acknowledgements::Entity)
+        .and_where(Expr::col((acknowledgements::Entity, acknowledgements::Column::NoticeId)).eq(notice_id))
+        .and_where(
+            Expr::col((acknowledgements::Entity, acknowledgements::Column::UserId))
+                .equals((users::Entity, users::Column::Id)),
+        )
+        .to_owned();
+    let holds_up = |published_at: DateTime<Utc>| {
+        Expr::exists(
+            Query::select()
+                .expr(Expr::value(1))
+                .from(quotes::Entity)
+                .and_where(
+                    Expr::col((quotes::Entity, quotes::Column::SignerId)).equals((users::Entity, users::Column::Id)),
+                )
+                .and_where(Expr::col((quotes::Entity, quotes::Column::State)).eq(DRAFT))
+                .and_where(Expr::col((quotes::Entity, quotes::Column::DraftedAt)).lt(published_at))
+                .to_owned(),
+        )
+    };
+    let whom = match chased {
+        Chased::HoldingUp(published_at) => Condition::all().add(holds_up(published_at)),
+        Chased::Asked(published_at) => {
+            Condition::any().add(users::Column::CreatedAt.lte(published_at)).add(holds_up(published_at))
+        }
+    };
+    let query = users::Entity::find()
+        .filter(users::Column::Role.eq(Role::Sales.as_str()))
+        .filter(users::Column::Active.eq(true))
+        .filter(Expr::exists(acknowledged).not())
+        .filter(whom);
+    Ok(query.order_by_asc(users::Column::Email).all(conn).await?)
 }
 
 /// A draft quote a notice holds up (see [`Store::quotes_waiting_on`]).

@@ -6,8 +6,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{
@@ -15,9 +14,8 @@ use super::{
     blocked_quotes, notice_content, recipient,
 };
 use crate::db::db_now;
-use crate::entity::{acknowledgements, notices, outbox, quotes, users};
-use crate::notices::PUBLISHED;
-use crate::quotes::DRAFT;
+use crate::entity::{notices, outbox, users};
+use crate::notices::{Chased, PUBLISHED, pending_sales};
 use crate::{Actor, Store, StoreError};
 
 /// How long after finance's reminder now a salesperson is left out of the next one.
@@ -40,65 +38,6 @@ pub struct Reminded {
 /// names the (notice, user) its ack link acknowledges for.
 pub(super) fn reminder_key(notice_id: Uuid, user_id: Uuid, which: impl std::fmt::Display) -> String {
     format!("remind:{notice_id}:{user_id}:{which}")
-}
-
-/// Which salespeople who have not acknowledged a notice published at a
-/// time are chased about it.
-#[derive(Debug, Clone, Copy)]
-enum Chased {
-    /// Those who sign a draft quote drafted before then: the people the
-    /// notice holds up (the schedule's reminders).
-    HoldingUp(DateTime<Utc>),
-    /// Those who were already salespeople then, and anyone the notice holds
-    /// up: the people its dashboard lists as pending (finance's "remind
-    /// now"). Someone who joined later is not chased for an earlier notice.
-    Asked(DateTime<Utc>),
-}
-
-/// Active salespeople who have not acknowledged `notice_id`, by e-mail, of
-/// those `chased`. One statement: the acknowledgements and quotes are probed
-/// per salesperson through their indexes, so the worker's tick does not
-/// read every acknowledgement, quote and salesperson of the company for
-/// each notice.
-async fn pending_sales(
-    conn: &impl ConnectionTrait,
-    notice_id: Uuid,
-    chased: Chased,
-) -> Result<Vec<users::Model>, StoreError> {
-    let acknowledged = Query::select()
-        .expr(Expr::value(1))
-        .from(acknowledgements::Entity)
-        .and_where(Expr::col((acknowledgements::Entity, acknowledgements::Column::NoticeId)).eq(notice_id))
-        .and_where(
-            Expr::col((acknowledgements::Entity, acknowledgements::Column::UserId))
-                .equals((users::Entity, users::Column::Id)),
-        )
-        .to_owned();
-    let holds_up = |published_at: DateTime<Utc>| {
-        Expr::exists(
-            Query::select()
-                .expr(Expr::value(1))
-                .from(quotes::Entity)
-                .and_where(
-                    Expr::col((quotes::Entity, quotes::Column::SignerId)).equals((users::Entity, users::Column::Id)),
-                )
-                .and_where(Expr::col((quotes::Entity, quotes::Column::State)).eq(DRAFT))
-                .and_where(Expr::col((quotes::Entity, quotes::Column::DraftedAt)).lt(published_at))
-                .to_owned(),
-        )
-    };
-    let whom = match chased {
-        Chased::HoldingUp(published_at) => Condition::all().add(holds_up(published_at)),
-        Chased::Asked(published_at) => {
-            Condition::any().add(users::Column::CreatedAt.lte(published_at)).add(holds_up(published_at))
-        }
-    };
-    let query = users::Entity::find()
-        .filter(users::Column::Role.eq(Role::Sales.as_str()))
-        .filter(users::Column::Active.eq(true))
-        .filter(Expr::exists(acknowledged).not())
-        .filter(whom);
-    Ok(query.order_by_asc(users::Column::Email).all(conn).await?)
 }
 
 /// The ids of `people`, to narrow a query to them; `None` (everyone) when
