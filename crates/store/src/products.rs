@@ -2,7 +2,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
-use pricegate_domain::product_csv::ProductRow;
+use pricegate_domain::product_csv::{ProductRow, RowError, all_or_nothing};
 use pricegate_domain::{Currency, Sku, Text};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
@@ -55,6 +55,12 @@ pub struct CsvRowError {
     pub line: u64,
     pub field: Option<String>,
     pub message: String,
+}
+
+impl From<RowError> for CsvRowError {
+    fn from(e: RowError) -> Self {
+        CsvRowError { line: e.line, field: e.field, message: e.message }
+    }
 }
 
 fn active(new: &NewProduct, now: chrono::DateTime<chrono::Utc>) -> products::ActiveModel {
@@ -295,6 +301,23 @@ impl Store {
         .await?;
         txn.commit().await?;
         Ok(view(row, None))
+    }
+
+    /// A price list as [`read_products`] read it, ready to import: its rows,
+    /// or every line it refuses in the order of the file. Where some lines
+    /// cannot be read, the others are checked against the price list too,
+    /// so the refusal names every problem at once.
+    pub async fn products_to_import(
+        &self,
+        (rows, unread): (Vec<ProductRow>, Vec<RowError>),
+    ) -> Result<Result<Vec<ProductRow>, Vec<CsvRowError>>, StoreError> {
+        if unread.is_empty() {
+            return Ok(all_or_nothing((rows, unread)).map_err(|errors| errors.into_iter().map(Into::into).collect()));
+        }
+        let mut errors: Vec<CsvRowError> = unread.into_iter().map(Into::into).collect();
+        errors.extend(self.check_import(&rows).await?);
+        errors.sort_by_key(|e| e.line);
+        Ok(Err(errors))
     }
 
     /// What importing `rows` now would refuse: each line whose sku already

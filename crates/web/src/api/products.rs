@@ -2,7 +2,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
-use pricegate_domain::product_csv::{all_or_nothing, read_products};
+use pricegate_domain::product_csv::read_products;
 use pricegate_domain::{Currency, Sku, Text, limits, parse_unit_price};
 use pricegate_store::views::ProductView;
 use pricegate_store::{NewProduct, ProductPatch};
@@ -109,12 +109,6 @@ pub struct CsvError {
     pub message: String,
 }
 
-impl From<pricegate_domain::product_csv::RowError> for CsvError {
-    fn from(e: pricegate_domain::product_csv::RowError) -> Self {
-        CsvError { line: e.line, field: e.field, message: e.message }
-    }
-}
-
 impl From<pricegate_store::CsvRowError> for CsvError {
     fn from(e: pricegate_store::CsvRowError) -> Self {
         CsvError { line: e.line, field: e.field, message: e.message }
@@ -159,17 +153,11 @@ pub async fn import_products(
         )
         .with("errors", errors)
     };
-    let read = read_products(&body);
-    if !read.1.is_empty() {
-        // The lines that parse are checked against the price list too, so
-        // every problem is named at once, in the order of the file.
-        let taken = app.store.check_import(&read.0).await?;
-        let mut errors: Vec<CsvError> = read.1.into_iter().map(CsvError::from).collect();
-        errors.extend(taken.into_iter().map(CsvError::from));
-        errors.sort_by_key(|e| e.line);
-        return Err(refuse(errors));
-    }
-    let rows = all_or_nothing(read).map_err(|errors| refuse(errors.into_iter().map(CsvError::from).collect()))?;
+    let rows = app
+        .store
+        .products_to_import(read_products(&body))
+        .await?
+        .map_err(|errors| refuse(errors.into_iter().map(CsvError::from).collect()))?;
     match app.store.import_products(&finance.actor, rows).await? {
         Ok(products) => Ok((StatusCode::CREATED, Json(ImportResult { imported: products.len(), products }))),
         Err(errors) => Err(refuse(errors.into_iter().map(CsvError::from).collect())),

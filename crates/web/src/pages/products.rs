@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use pricegate_domain::product_csv::{ProductRow as CsvRow, RowError, all_or_nothing, read_products};
+use pricegate_domain::product_csv::{ProductRow as CsvRow, read_products};
 use pricegate_domain::{Currency, Invalid, Role, Sku, Text, limits, parse_unit_price};
 use pricegate_store::views::ProductView;
 use pricegate_store::{ProductPatch, StoreError};
@@ -40,6 +40,12 @@ struct ProductRow {
 struct LineError {
     line: u64,
     message: String,
+}
+
+impl From<pricegate_store::CsvRowError> for LineError {
+    fn from(e: pricegate_store::CsvRowError) -> Self {
+        LineError { line: e.line, message: e.message }
+    }
 }
 
 #[derive(Template)]
@@ -173,22 +179,10 @@ async fn import(
     let csv = form.get("csv").to_owned();
     let read = read_products(csv.as_bytes());
     let mut page = page(&app, &user, csv).await?;
-    let line_errors =
-        |errors: Vec<RowError>| errors.into_iter().map(|e| LineError { line: e.line, message: e.message });
-    if !read.1.is_empty() {
-        // The good lines are checked against the price list too, so every
-        // problem is named at once, in the order of the file.
-        let taken = app.store.check_import(&read.0).await?;
-        let mut errors: Vec<LineError> = line_errors(read.1).collect();
-        errors.extend(taken.into_iter().map(|e| LineError { line: e.line, message: e.message }));
-        errors.sort_by_key(|e| e.line);
-        page.errors = errors;
-        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
-    }
-    let rows = match all_or_nothing(read) {
+    let rows = match app.store.products_to_import(read).await? {
         Ok(rows) => rows,
         Err(errors) => {
-            page.errors = line_errors(errors).collect();
+            page.errors = errors.into_iter().map(LineError::from).collect();
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
@@ -196,7 +190,7 @@ async fn import(
         // What the import would refuse, the preview says first.
         let taken = app.store.check_import(&rows).await?;
         if !taken.is_empty() {
-            page.errors = taken.into_iter().map(|e| LineError { line: e.line, message: e.message }).collect();
+            page.errors = taken.into_iter().map(LineError::from).collect();
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
         page.preview = rows.iter().map(preview_row).collect();
@@ -205,7 +199,7 @@ async fn import(
     match app.store.import_products(&user.0.actor, rows).await? {
         Ok(imported) => Ok(Done::Imported(imported.len()).back_to_list(&user.seal(&app))),
         Err(errors) => {
-            page.errors = errors.into_iter().map(|e| LineError { line: e.line, message: e.message }).collect();
+            page.errors = errors.into_iter().map(LineError::from).collect();
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
