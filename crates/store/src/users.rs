@@ -87,6 +87,27 @@ impl Store {
         Ok(rows.into_iter().map(UserView::from).collect())
     }
 
+    /// The names of the users `ids`, for a list that names a few of them
+    /// (an id that names nobody is left out).
+    pub async fn user_names(&self, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, String>, StoreError> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut names = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let found = users::Entity::find()
+                .select_only()
+                .column(users::Column::Id)
+                .column(users::Column::Name)
+                .filter(users::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple::<(Uuid, String)>()
+                .all(&self.db)
+                .await?;
+            names.extend(found);
+        }
+        Ok(names)
+    }
+
     pub async fn get_user(&self, id: Uuid) -> Result<UserView, StoreError> {
         users::Entity::find_by_id(id).one(&self.db).await?.map(UserView::from).ok_or(StoreError::not_found("user"))
     }

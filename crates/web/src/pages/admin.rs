@@ -203,20 +203,15 @@ async fn create(
             }
         }
         (name, email, role, password) => {
-            // An address already taken is named with the rest, not after they are put right.
-            let taken = match &email {
-                Ok(e) => app.store.list_users().await?.iter().any(|u| u.email.eq_ignore_ascii_case(e.as_str())),
-                Err(_) => false,
-            };
-            let mut errors: Vec<Invalid> =
-                [name.err(), email.err(), role.err(), password.err()].into_iter().flatten().collect();
-            if taken {
-                errors.push(Invalid::new("email", pricegate_store::EMAIL_TAKEN));
-            }
-            errors
+            [name.err(), email.err(), role.err(), password.err()].into_iter().flatten().collect()
         }
     };
     let mut page = page(&app, &user).await?;
+    // An address already taken (by one of the users the page lists) is named
+    // with the rest, not after they are put right.
+    let taken = Email::parse(form.get("email"))
+        .is_ok_and(|e| page.users.iter().any(|row| row.u.email.eq_ignore_ascii_case(e.as_str())));
+    let errors = errors.into_iter().chain(taken.then(|| Invalid::new("email", pricegate_store::EMAIL_TAKEN)));
     page.name = form.get("name").to_owned();
     page.email = form.get("email").to_owned();
     page.role = form.get("role").to_owned();

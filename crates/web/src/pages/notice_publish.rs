@@ -73,7 +73,8 @@ async fn touched_quotes(
         ..Default::default()
     };
     let quotes = app.store.list_quotes(&user.0.actor, filter).await?;
-    let names: HashMap<Uuid, String> = app.store.list_users().await?.into_iter().map(|u| (u.id, u.name)).collect();
+    let signers: Vec<Uuid> = quotes.iter().map(|q| q.signer_id).collect();
+    let names = app.store.user_names(&signers).await?;
     let today = chrono::Utc::now().date_naive();
     let mut touched = Vec::new();
     let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();

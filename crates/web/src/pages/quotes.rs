@@ -130,7 +130,8 @@ async fn list(
         let last = quotes.last().map(|q| q.id).unwrap_or_default();
         if state.is_empty() { format!("/quotes?before={last}") } else { format!("/quotes?state={state}&before={last}") }
     });
-    let names: HashMap<Uuid, String> = app.store.list_users().await?.into_iter().map(|u| (u.id, u.name)).collect();
+    let signers: Vec<Uuid> = quotes.iter().map(|q| q.signer_id).collect();
+    let names = app.store.user_names(&signers).await?;
     let mut rows = Vec::with_capacity(quotes.len());
     for q in quotes {
         let readiness = match open_gate(&app, &user, &q).await? {
