@@ -226,12 +226,12 @@ impl Store {
         let last = people.len() < size;
         let through = people.last().map(|u| u.id).or(claim.expanded_through);
         let signers: Vec<Uuid> = people.iter().map(|u| u.id).collect();
+        let now = db_now(&self.db).await?;
         let mut blocked = if signers.is_empty() {
             HashMap::new()
         } else {
-            blocked_quotes(&self.db, &setup.base_url, &content, Some(&signers)).await?
+            blocked_quotes(&self.db, &setup.base_url, &content, Some(&signers), now).await?
         };
-        let now = db_now(&self.db).await?;
         let people: Vec<(users::Model, Vec<BlockedQuote>)> = people
             .into_iter()
             .map(|u| {

@@ -294,6 +294,7 @@ async fn blocked_quotes(
     base_url: &str,
     notice: &NoticeContent,
     signers: Option<&[Uuid]>,
+    now: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, Vec<BlockedQuote>>, StoreError> {
     let mut query = quotes::Entity::find()
         .filter(quotes::Column::State.eq(DRAFT))
@@ -302,8 +303,8 @@ async fn blocked_quotes(
         query = query.filter(quotes::Column::SignerId.is_in(signers.iter().copied()));
     }
     let open = query.order_by_asc(quotes::Column::DraftedAt).all(conn).await?;
-    // Validity ends by the database's UTC date, as the gate reads it.
-    let today = crate::db::db_now(conn).await?.date_naive();
+    // Validity ends by the database's UTC date (`now` is the database's), as the gate reads it.
+    let today = now.date_naive();
     let ids: Vec<Uuid> = open.iter().map(|q| q.id).collect();
     let mut lines = load_lines(conn, &ids).await?;
     let changes: Vec<PriceChange> = notice.changes.iter().map(PriceChange::from).collect();

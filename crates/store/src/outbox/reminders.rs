@@ -146,7 +146,8 @@ impl Store {
 
             let txn = self.begin_write().await?;
             let content = notice_content(&txn, &notice).await?;
-            let mut blocked = blocked_quotes(&txn, &setup.base_url, &content, ids_if_few(&pending).as_deref()).await?;
+            let mut blocked =
+                blocked_quotes(&txn, &setup.base_url, &content, ids_if_few(&pending).as_deref(), now).await?;
             let mut batch = Batch::new(&setup, now);
             for user in &missing {
                 let to = recipient(user);
@@ -232,7 +233,7 @@ impl Store {
             .into_iter()
             .partition(|u| !just_reminded.contains(&u.id));
         let content = notice_content(&txn, &notice).await?;
-        let blocked = blocked_quotes(&txn, &setup.base_url, &content, ids_if_few(&due).as_deref()).await?;
+        let blocked = blocked_quotes(&txn, &setup.base_url, &content, ids_if_few(&due).as_deref(), now).await?;
         let mut batch = Batch::new(&setup, now);
         let stamp = now.timestamp_micros();
         for user in due {
