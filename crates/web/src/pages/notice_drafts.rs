@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::NaiveDate;
+use chrono::{Datelike, Months, NaiveDate, Utc};
 use pricegate_domain::{
     Currency, MAX_UNIT_PRICE_MINOR, Role, Sku, Text, limits, parse_amount, parse_date, parse_unit_price,
 };
@@ -54,6 +54,9 @@ struct DraftPage {
     changes: Vec<ChangeRow>,
     /// Shown after "Preview": nothing was saved.
     previewed: bool,
+    /// The changes field's placeholder: a line about a product on the price
+    /// list, as finance would write it.
+    example: String,
 }
 
 impl DraftPage {
@@ -75,6 +78,7 @@ impl DraftPage {
             body_html: String::new(),
             changes: Vec::new(),
             previewed: false,
+            example: example_line(&[], Utc::now().date_naive()),
         }
     }
 
@@ -106,14 +110,26 @@ impl DraftPage {
     }
 }
 
+/// A change line for the placeholder: the first product on the price list at
+/// its price today, from the first of next month.
+fn example_line(products: &[ProductView], today: NaiveDate) -> String {
+    let next_month = today.checked_add_months(Months::new(1)).and_then(|d| d.with_day(1)).unwrap_or(today);
+    match products.first() {
+        Some(p) => format!("{}, {}, {next_month}", p.sku, amount_text(&p.currency, p.unit_price_minor)),
+        None => format!("SKU, 1390.00, {next_month}"),
+    }
+}
+
 /// An amount as finance types it: `1390.00` for 139000 EUR cents.
 fn amount_text(currency: &str, minor: i64) -> String {
     Currency::parse(currency).map_or_else(|_| minor.to_string(), |c| c.decimal(minor))
 }
 
-async fn new_form(user: PageUser) -> Result<Response, PageError> {
+async fn new_form(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
-    Ok(render(StatusCode::OK, &DraftPage::new(&user)))
+    let mut page = DraftPage::new(&user);
+    page.example = example_line(&app.store.list_products().await?, Utc::now().date_naive());
+    Ok(render(StatusCode::OK, &page))
 }
 
 /// One change per line: `SKU, new unit price, effective date`.
@@ -209,6 +225,7 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
 /// the changes it could read, for the preview).
 async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNotice>, PageError> {
     let products = app.store.list_products().await?;
+    page.example = example_line(&products, Utc::now().date_naive());
     let title = Text::parse("title", &page.title, limits::TITLE);
     let body = Text::parse_multiline("body", &page.body, MAX_BODY);
     let changes = parse_changes(&page.changes_text, &products);
@@ -302,7 +319,9 @@ async fn draft(app: &AppState, user: &PageUser, id: Uuid) -> Result<NoticeView, 
 async fn edit_form(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     let notice = draft(&app, &user, id).await?;
-    Ok(render(StatusCode::OK, &DraftPage::edit(&user, &notice)))
+    let mut page = DraftPage::edit(&user, &notice);
+    page.example = example_line(&app.store.list_products().await?, Utc::now().date_naive());
+    Ok(render(StatusCode::OK, &page))
 }
 
 async fn update(
@@ -391,6 +410,15 @@ mod tests {
         assert!(refused.contains("100,000,000.00 EUR"), "{refused}");
         let highest = parse_changes("EU-1, 100,000,000.00, 2026-12-01", &products).unwrap();
         assert_eq!(highest[0].unit_price_minor, MAX_UNIT_PRICE_MINOR);
+    }
+
+    #[test]
+    fn the_placeholder_is_a_line_about_a_product_on_the_list() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 15).unwrap();
+        assert_eq!(example_line(&[product("EU-1", "EUR")], today), "EU-1, 15.00, 2027-01-01");
+        assert_eq!(example_line(&[], today), "SKU, 1390.00, 2027-01-01");
+        let end_of_january = NaiveDate::from_ymd_opt(2027, 1, 31).unwrap();
+        assert_eq!(example_line(&[product("JP-1", "JPY")], end_of_january), "JP-1, 1500, 2027-02-01");
     }
 
     #[test]
