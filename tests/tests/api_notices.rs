@@ -383,3 +383,44 @@ both_backends! {
         assert_eq!((&mine["acknowledged_by_me"], &mine["awaiting_my_acknowledgement"]), (&json!(true), &json!(false)));
     }
 }
+
+both_backends! {
+    async fn notices_with_more_changes_than_one_statement_may_bind_are_listed_and_still_hold_up_a_quote(backend: Backend) {
+        // 67 notices of 500 changes: 33,500 change rows, more than SQLite
+        // binds in one statement (32,766).
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let skus: Vec<String> = (0..20).map(|i| format!("BULK-{i}")).collect();
+        for sku in &skus {
+            create_product(&finance, sku, "EUR", 10_000).await;
+        }
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "BULK-0", "quantity": 1}])).await);
+        let first_day = chrono::NaiveDate::from_ymd_opt(2040, 1, 1).expect("a date");
+        let mut notices = Vec::new();
+        for n in 0..67u64 {
+            let changes: Vec<_> = (0..25u64)
+                .flat_map(|d| {
+                    let day = first_day + chrono::Days::new(n * 25 + d);
+                    skus.iter().map(move |sku| json!({"sku": sku, "unit_price_minor": 11_000, "effective_on": day.to_string()}))
+                })
+                .collect();
+            let id = create_notice(&finance, &format!("Bulk {n}"), json!(changes)).await;
+            publish_notice(&finance, &id).await;
+            notices.push(id);
+        }
+
+        let r = sam.get("/api/v1/notices").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let listed = r.body.as_array().expect("a list");
+        assert_eq!(listed.len(), 67);
+        assert!(listed.iter().all(|n| n["changes"].as_array().map(Vec::len) == Some(500)), "every change is listed");
+        assert_eq!(finance.get("/api/v1/notices").await.status, 200);
+
+        let r = sam.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await;
+        assert_error(&r, 409, "pending_acknowledgements");
+        let gate = sam.get(&format!("/api/v1/quotes/{quote}/gate")).await;
+        assert_eq!(gate.status, 200, "{}", gate.text);
+        assert_eq!(gate.body["pending"].as_array().map(Vec::len), Some(67), "every notice is pending");
+    }
+}

@@ -61,6 +61,9 @@ both_backends! {
         assert_error(&r, 401, "invalid_credentials");
         let r = app.anonymous().post("/api/v1/auth/token", &json!({"email": "nobody@pricegate.test", "password": "whatever"})).await;
         assert_error(&r, 401, "invalid_credentials");
+        // A password typed into the e-mail field.
+        let r = app.anonymous().post("/api/v1/auth/token", &json!({"email": "Hunter2-secret!", "password": "x"})).await;
+        assert_error(&r, 401, "invalid_credentials");
 
         create_product(&finance, "P-1", "EUR", 1_000).await;
         let quote = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 2}])).await);
@@ -78,7 +81,7 @@ both_backends! {
 
         let rows = audit_rows(&finance).await;
         let failed: Vec<&Value> = rows.iter().filter(|r| r["action"] == "auth.login_failed").collect();
-        assert_eq!(failed.len(), 2, "both failed logins: {failed:?}");
+        assert_eq!(failed.len(), 3, "every failed login: {failed:?}");
         let wrong_password = only(&failed, "the wrong password", |r| r["detail"]["reason"] == "wrong_password");
         assert_actor_and_time(wrong_password, &sam_id, from, to);
         let unknown = only(&failed, "the unknown e-mail", |r| r["detail"]["reason"] == "unknown_email");
@@ -87,6 +90,9 @@ both_backends! {
         let unknown_at = at(unknown);
         assert!(from <= unknown_at && unknown_at <= to, "{unknown}");
         assert!(!failed.iter().any(|r| r.to_string().contains("not it at all")), "a password is never kept");
+        let not_an_address = only(&failed, "what is not an address", |r| r["detail"]["reason"] == "not_an_email_address");
+        assert_eq!(not_an_address["detail"]["email"], Value::Null, "what was typed is not kept: {not_an_address}");
+        assert!(!rows.iter().any(|r| r.to_string().contains("Hunter2")), "a password in the e-mail field is never kept");
 
         let published = rows_for(&rows, "notice.published", &notice);
         assert_eq!(published.len(), 1, "{rows:?}");

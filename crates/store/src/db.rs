@@ -83,6 +83,10 @@ impl Store {
     }
 }
 
+/// Values per `IN (…)` list: far below SQLite's limit on bound values in a
+/// statement (32,766) and PostgreSQL's (65,535).
+pub(crate) const IN_LIST_CHUNK: usize = 500;
+
 /// The current time as the database sees it, to the microsecond.
 ///
 /// On PostgreSQL this is `clock_timestamp()` (the wall clock now, not the

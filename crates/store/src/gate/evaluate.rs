@@ -14,6 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::overrides::{covering_override, superseded_lines};
+use crate::db::IN_LIST_CHUNK;
 use crate::entity::{notices, quote_lines};
 use crate::notices::{PUBLISHED, load_changes};
 use crate::quotes::{LoadedQuote, check_draft, check_visible, load_quote_sql, load_visible_priced, loaded_quote};
@@ -234,15 +235,16 @@ async fn evaluate_read(
                 for (id, list) in load_changes(conn, &ids).await? {
                     changes.insert(id, list.iter().map(PriceChange::from).collect());
                 }
-                bodies = notices::Entity::find()
-                    .select_only()
-                    .columns([notices::Column::Id, notices::Column::Body])
-                    .filter(notices::Column::Id.is_in(ids))
-                    .into_tuple::<(Uuid, String)>()
-                    .all(conn)
-                    .await?
-                    .into_iter()
-                    .collect();
+                for chunk in ids.chunks(IN_LIST_CHUNK) {
+                    let read = notices::Entity::find()
+                        .select_only()
+                        .columns([notices::Column::Id, notices::Column::Body])
+                        .filter(notices::Column::Id.is_in(chunk.iter().copied()))
+                        .into_tuple::<(Uuid, String)>()
+                        .all(conn)
+                        .await?;
+                    bodies.extend(read);
+                }
             }
             let priced = priced_lines(lines);
             for p in pending {

@@ -2,7 +2,7 @@
 //! publishes them through the gate (see [`crate::gate`]); salespeople read
 //! and acknowledge them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use pricegate_domain::{Invalid, Role, Sku, Text, parse_unit_price};
@@ -14,7 +14,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, record};
-use crate::db::db_now;
+use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{acknowledgements, notice_changes, notices, products, quotes, users};
 use crate::views::{NoticeView, PriceChangeView};
 use crate::{Actor, Store, StoreError};
@@ -117,19 +117,25 @@ pub(crate) async fn load_changes(
     if notice_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = notice_changes::Entity::find()
-        .filter(notice_changes::Column::NoticeId.is_in(notice_ids.iter().copied()))
-        .order_by_asc(notice_changes::Column::Position)
-        .all(conn)
-        .await?;
-    let product_ids: Vec<Uuid> = rows.iter().map(|r| r.product_id).collect();
-    let products: HashMap<Uuid, products::Model> = products::Entity::find()
-        .filter(products::Column::Id.is_in(product_ids))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
+    // In chunks, as a database takes only so many bound values in a statement
+    // (SQLite 32,766): a few hundred notices of 500 changes each exceed it.
+    let mut rows = Vec::new();
+    for chunk in notice_ids.chunks(IN_LIST_CHUNK) {
+        rows.extend(
+            notice_changes::Entity::find()
+                .filter(notice_changes::Column::NoticeId.is_in(chunk.iter().copied()))
+                .order_by_asc(notice_changes::Column::Position)
+                .all(conn)
+                .await?,
+        );
+    }
+    let product_ids: Vec<Uuid> = rows.iter().map(|r| r.product_id).collect::<HashSet<_>>().into_iter().collect();
+    let mut products: HashMap<Uuid, products::Model> = HashMap::with_capacity(product_ids.len());
+    for chunk in product_ids.chunks(IN_LIST_CHUNK) {
+        let found =
+            products::Entity::find().filter(products::Column::Id.is_in(chunk.iter().copied())).all(conn).await?;
+        products.extend(found.into_iter().map(|p| (p.id, p)));
+    }
     let mut by_notice: HashMap<Uuid, Vec<PriceChangeView>> = HashMap::new();
     for row in rows {
         let product = products.get(&row.product_id);
