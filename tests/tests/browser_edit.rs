@@ -467,6 +467,57 @@ async fn a_quote_with_more_lines_than_the_form_shows_is_drafted_in_one_go() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_pressed_twice_before_its_answer_is_sent_once() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PART-1", "EUR", 10_000).await;
+    let base = app.base.clone();
+
+    with_browsers(1, move |browsers| async move {
+        let sam = Page::new(browsers[0].clone(), &base);
+        sam.log_in(&sales.email, PASSWORD).await;
+        sam.goto("/quotes/new").await;
+        sam.fill("#customer_name", "Greta Berg").await;
+        sam.fill("#customer_email", "greta@nordwind.example").await;
+        sam.select("#sku_0", "PART-1").await;
+        // A double click on a slow line: the second press comes before the
+        // first answer. The page's script lets the first through only.
+        let pressed = sam
+            .client
+            .execute(
+                "const button = document.getElementById('save-quote'); const seen = [];\
+                 document.addEventListener('submit', e => seen.push(e.defaultPrevented));\
+                 button.form.requestSubmit(button); button.form.requestSubmit(button); return seen;",
+                vec![],
+            )
+            .await
+            .expect("pressing Save twice");
+        assert_eq!(pressed, json!([false, true]), "the second press is held back");
+        for _ in 0..100 {
+            if sam.path().await != "/quotes/new" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(sam.path().await.starts_with("/quotes/"), "saved: {}", sam.path().await);
+        assert_ne!(sam.path().await, "/quotes/new");
+        // A page the Back button brings back can be sent again.
+        sam.client.back().await.expect("going back");
+        let sending = sam
+            .client
+            .execute("return document.getElementById('save-quote').form.hasAttribute('data-sending');", vec![])
+            .await
+            .expect("reading the form");
+        assert_eq!(sending, json!(false), "the form is usable again after Back");
+    })
+    .await;
+    let quotes = sales_api.get("/api/v1/quotes").await;
+    assert_eq!(quotes.body.as_array().map(Vec::len), Some(1), "one quote: {}", quotes.text);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_list_of_quotes_comes_a_page_at_a_time_and_by_state() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (finance_api, _) = app.user(Role::Finance, "Fiona").await;

@@ -6,7 +6,7 @@
 use pricegate_domain::Role;
 use pricegate_tests::fixtures::{create_product, draft_quote, id_of};
 use pricegate_tests::{Backend, PASSWORD, TestApp};
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 use serde_json::json;
 
@@ -107,8 +107,39 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     assert_eq!(page.headers().get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"));
     let html = page.text().await.unwrap();
     assert!(html.contains("<title>") && html.contains("Pricegate</title>"));
-    assert!(!html.contains("<script"), "pages carry no script");
+    let scripts: Vec<&str> = html.match_indices("<script").map(|(at, _)| &html[at..]).collect();
+    assert!(
+        scripts.iter().all(|s| s.starts_with("<script src=\"/static/app.js\" defer></script>")),
+        "a page's only script is the file that enhances it, never inline: {scripts:?}"
+    );
     let csrf = csrf_in(&html);
+
+    // The page for an unknown address has the navigation, so the session's
+    // CSRF token: it has every page's headers too.
+    let missing = http
+        .get(format!("{base}/no/such/page"))
+        .header(COOKIE, &cookie)
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let header_of = |r: &reqwest::Response, name: &str| {
+        r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+    };
+    assert!(header_of(&missing, "content-security-policy").contains("frame-ancestors 'none'"));
+    assert_eq!(header_of(&missing, "cache-control"), "no-store");
+    assert_eq!(header_of(&missing, "referrer-policy"), "same-origin");
+    assert!(missing.text().await.unwrap().contains(&csrf), "the page is the logged-in one");
+    // Nor is an API answer that carries a token kept by a cache.
+    let token = http
+        .post(format!("{base}/api/v1/auth/token"))
+        .json(&json!({"email": sales.email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), StatusCode::OK);
+    assert_eq!(header_of(&token, "cache-control"), "no-store");
 
     // Without the token, and with a wrong one: 403, and the quote is untouched.
     for fields in [vec![], vec![("csrf_token", "forged")]] {

@@ -93,6 +93,12 @@ pub fn router(state: AppState) -> Router {
                     HeaderName::from_static("x-frame-options"),
                     HeaderValue::from_static("DENY"),
                 ))
+                // An API answer may carry a token (`/auth/token`) or what only
+                // its caller may see: no cache keeps one unless a route says so.
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    axum::http::header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -147,12 +153,12 @@ fn wants_page(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> bool {
 
 async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum::response::Response {
     if wants_page(&uri, &headers) {
-        return pages::PageError::new(
+        let page = pages::PageError::new(
             StatusCode::NOT_FOUND,
             "Not found",
             "There is nothing at this address. Check it, or start again from the quotes.",
-        )
-        .into_response();
+        );
+        return pages::page_headers(page.into_response()).await;
     }
     AppError::new(StatusCode::NOT_FOUND, "not_found", "There is nothing at this address.").into_response()
 }

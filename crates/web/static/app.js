@@ -1,4 +1,41 @@
 // Pricegate: progressive enhancement only; every page works without this file.
+//
+// A form is sent once: a second press of its button while the first answer is
+// on its way (a double click on a slow line) would draft a second quote or
+// import a price list twice. The buttons say so until the page is left; a
+// page brought back by the Back button is usable again.
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || !(form instanceof HTMLFormElement)) {
+      return;
+    }
+    if (form.getAttribute("data-sending") === "1") {
+      event.preventDefault();
+      return;
+    }
+    form.setAttribute("data-sending", "1");
+    // After this event the browser has read the pressed button's name and value.
+    window.setTimeout(function () {
+      var buttons = form.querySelectorAll("button");
+      for (var i = 0; i < buttons.length; i++) {
+        buttons[i].setAttribute("aria-disabled", "true");
+      }
+    }, 0);
+  });
+  window.addEventListener("pageshow", function () {
+    var forms = document.querySelectorAll("form[data-sending]");
+    for (var i = 0; i < forms.length; i++) {
+      forms[i].removeAttribute("data-sending");
+      var buttons = forms[i].querySelectorAll("button[aria-disabled]");
+      for (var j = 0; j < buttons.length; j++) {
+        buttons[j].removeAttribute("aria-disabled");
+      }
+    }
+  });
+})();
+
 // The notice form's preview follows the text as finance types: the text is
 // posted (with the form's CSRF token) to the server, which renders it with the
 // same Markdown renderer as the notice page, raw HTML escaped.

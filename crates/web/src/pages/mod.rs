@@ -17,7 +17,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
@@ -25,7 +25,6 @@ use pricegate_domain::Role;
 use pricegate_store::{SessionUser, StoreError};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::AppState;
 
@@ -35,9 +34,6 @@ pub const SESSION_COOKIE: &str = "pricegate_session";
 pub const CSRF_FIELD: &str = "csrf_token";
 
 pub fn router() -> Router<AppState> {
-    let header = |name: &'static str, value: &'static str| {
-        SetResponseHeaderLayer::overriding(HeaderName::from_static(name), HeaderValue::from_static(value))
-    };
     Router::new()
         .merge(auth::router())
         .merge(quotes::router())
@@ -49,12 +45,23 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
-        .layer(header(
-            "content-security-policy",
+        .layer(axum::middleware::map_response(page_headers))
+}
+
+/// The headers of every page, and of the "not found" page that the router's
+/// fallback renders outside [`router`]: a page holds the session's CSRF
+/// token, so it is never stored, framed or named in a referrer elsewhere.
+pub(crate) async fn page_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
             "default-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
-        ))
-        .layer(header("referrer-policy", "same-origin"))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        ),
+    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 async fn stylesheet() -> Response {
