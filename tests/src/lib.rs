@@ -107,6 +107,12 @@ impl TestApp {
         self.stop_inner().await;
     }
 
+    /// Stops the server and its mail worker as SIGTERM does, keeping the
+    /// database for what comes after.
+    pub async fn stop_serving(&mut self) {
+        self.stop_inner().await;
+    }
+
     async fn stop_inner(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

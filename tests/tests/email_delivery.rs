@@ -465,6 +465,92 @@ async fn a_server_that_restarted_between_messages_costs_no_attempt() {
     }
 }
 
+/// A relay that refuses us (`554 5.7.1`, as after its configuration or our
+/// credentials changed) refuses every recipient alike: the mail waits and
+/// is retried, and goes once the relay is mended. Only a refusal of the
+/// recipient ends a message as failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_refuses_every_sender_holds_the_mail_until_it_is_mended() {
+    let sink = SmtpSink::start().await;
+    sink.refuse_senders(true);
+    let app = spawn_with_mail(Backend::Sqlite, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let people = add_salespeople(&app, "relay", 3).await;
+    let nid = create_notice(&finance, "While the relay refuses us", json!([])).await;
+    publish_notice(&finance, &nid).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let rows = outbox(&admin).await;
+        assert!(rows.iter().all(|r| r["state"] != "failed"), "the relay's refusal is not the recipient's: {rows:?}");
+        if rows.len() == 3 && rows.iter().all(|r| r["attempts"].as_i64() >= Some(2) && r["state"] == "pending") {
+            assert!(rows.iter().all(|r| r["last_error"].as_str().is_some_and(|e| e.contains("554"))), "{rows:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker never retried: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sink.messages().is_empty());
+
+    sink.refuse_senders(false);
+    sink.wait_until(WAIT, "every message once the relay is mended", |m| m.len() >= 3).await;
+    let deadline = Instant::now() + WAIT;
+    while !outbox(&admin).await.iter().all(|r| r["state"] == "sent") {
+        assert!(Instant::now() < deadline, "rows not marked sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_each_once(&sink.messages(), &people.iter().map(|u| u.email.clone()).collect());
+}
+
+/// Stopping (SIGTERM), the worker finishes the messages it is sending and
+/// starts no other: the rest of its claim is given back at once, and the
+/// next worker sends them without waiting for the claim's lease to run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_finishes_the_messages_it_is_sending_and_gives_the_others_back() {
+    let sink = SmtpSink::start().await;
+    sink.hold_replies(true);
+    let mut app = spawn_with_mail(Backend::Sqlite, &sink, |s| s.mail_lease = Duration::from_secs(600)).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let people = add_salespeople(&app, "stop", 40).await;
+    let nid = create_notice(&finance, "Before the stop", json!([])).await;
+    publish_notice(&finance, &nid).await;
+
+    // The worker's conversations wait for the server's answer: as many as
+    // it sends at once, and no more start.
+    let deadline = Instant::now() + WAIT;
+    let mut in_flight = (0, Instant::now());
+    loop {
+        let held = sink.held();
+        if held != in_flight.0 {
+            in_flight = (held, Instant::now());
+        } else if held > 0 && in_flight.1.elapsed() > Duration::from_millis(500) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no conversation started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let in_flight = in_flight.0;
+    assert!(in_flight < people.len(), "the worker sends {in_flight} at once");
+    let stopping = tokio::spawn(async move {
+        app.stop_serving().await;
+        app
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sink.hold_replies(false);
+    let app = tokio::time::timeout(WAIT, stopping).await.expect("the worker stops once its messages are sent").unwrap();
+    assert_eq!(sink.count(), in_flight, "the messages being sent went, and no other");
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let next = tokio::spawn(pricegate::run_worker_until(worker_settings(&app.db.url, &sink.url()), async move {
+        let _ = stopped.await;
+    }));
+    // Well within the ten minutes' lease: the rest was given back.
+    sink.wait_until(WAIT, "the rest from the next worker", |m| m.len() >= people.len()).await;
+    let _ = stop.send(());
+    next.await.unwrap().unwrap();
+    assert_each_once(&sink.messages(), &people.iter().map(|u| u.email.clone()).collect());
+}
+
 both_backends! {
     async fn a_worker_whose_lease_ran_out_cannot_mark_a_row_another_worker_has_claimed_or_sent(backend: Backend) {
         use pricegate_store::entity::outbox as outbox_rows;

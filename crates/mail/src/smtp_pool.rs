@@ -147,7 +147,7 @@ impl PlainSmtpPool {
 }
 
 fn smtp_error(e: lettre::transport::smtp::Error) -> SendError {
-    SendError { permanent: e.is_permanent(), message: format!("SMTP: {e}") }
+    SendError::smtp(&e)
 }
 
 #[cfg(test)]

@@ -27,8 +27,37 @@ impl SendError {
         SendError { message: message.into(), permanent: true }
     }
 
+    /// A failed SMTP conversation. Only a refusal of the message's recipient
+    /// is final (see [`refuses_recipient`]); any other error, a `5xx` about
+    /// the session, our credentials or the relay included, is retried with
+    /// backoff, since an administrator puts those right and the message must
+    /// still go.
+    pub(crate) fn smtp(e: &lettre::transport::smtp::Error) -> Self {
+        let reply = std::error::Error::source(e).map(ToString::to_string).unwrap_or_default();
+        let permanent = e.is_permanent() && e.status().is_some_and(|code| refuses_recipient(&code.to_string(), &reply));
+        SendError { message: format!("SMTP: {e}"), permanent }
+    }
+
     pub(crate) fn transient(message: impl Into<String>) -> Self {
         SendError { message: message.into(), permanent: false }
+    }
+}
+
+/// Whether a permanent SMTP reply (`code`, and the text after it) refuses
+/// this recipient for good: RFC 3463's `5.1.x` (no such mailbox, a bad
+/// address) or, from a server that sends no enhanced code, RFC 5321's 550,
+/// 551 or 553. `554 5.7.1 Relay access denied`, `535 5.7.8` (credentials
+/// rotated), `530` or a `5.5.x` syntax reply are not: they say the relay or
+/// our settings are wrong, for every recipient alike.
+fn refuses_recipient(code: &str, reply: &str) -> bool {
+    let enhanced = reply.split_whitespace().next().and_then(|word| {
+        let parts: Vec<&str> = word.split('.').collect();
+        (parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+            .then(|| (parts[0].to_owned(), parts[1].to_owned()))
+    });
+    match enhanced {
+        Some((class, subject)) => class == "5" && subject == "1",
+        None => matches!(code, "550" | "551" | "553"),
     }
 }
 
@@ -94,11 +123,7 @@ impl AnyTransport {
 impl MailTransport for AnyTransport {
     async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
-            AnyTransport::Smtp(t) => t
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| SendError { permanent: e.is_permanent(), message: format!("SMTP: {e}") }),
+            AnyTransport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError::smtp(&e)),
             AnyTransport::PlainSmtp(pool) => pool.send(message).await,
             AnyTransport::File(t) => t
                 .send(message)
@@ -136,6 +161,22 @@ pub fn build_message(from: &Mailbox, row: &outbox::Model) -> Result<Message, Sen
 
 #[cfg(all(test, unix))]
 mod tests {
+    #[test]
+    fn only_a_refusal_of_the_recipient_is_final() {
+        use super::refuses_recipient;
+        assert!(refuses_recipient("550", "5.1.1 No such mailbox"));
+        assert!(refuses_recipient("553", "5.1.3 Bad recipient address syntax"));
+        assert!(refuses_recipient("550", "Mailbox unavailable"), "no enhanced code: the basic one says");
+        assert!(refuses_recipient("551", "User not local"));
+        assert!(!refuses_recipient("554", "5.7.1 Relay access denied"));
+        assert!(!refuses_recipient("550", "5.7.1 Relaying denied"), "the enhanced code says more than 550");
+        assert!(!refuses_recipient("535", "5.7.8 Authentication credentials invalid"));
+        assert!(!refuses_recipient("530", "Authentication required"));
+        assert!(!refuses_recipient("554", "Transaction failed"));
+        assert!(!refuses_recipient("500", "5.5.2 Syntax error"));
+        assert!(!refuses_recipient("552", "5.2.2 Mailbox full"));
+    }
+
     use std::os::unix::fs::PermissionsExt;
 
     use super::AnyTransport;

@@ -101,8 +101,9 @@ fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
     *shutdown.borrow() || shutdown.has_changed().is_err()
 }
 
-/// Runs until `shutdown` turns true (or its sender is dropped); the batches claimed by then are sent
-/// first, so no claimed row is left waiting for its lease to run out.
+/// Runs until `shutdown` turns true (or its sender is dropped). The messages
+/// being sent then are finished; every other claimed row is given back at
+/// once, so that another worker sends it without waiting for the lease.
 pub async fn run_worker<T: MailTransport>(
     store: Store,
     transport: T,
@@ -231,7 +232,11 @@ async fn send_outbox<T: MailTransport>(
     let mut next_tick = Instant::now();
     let mut prefetched: Option<JoinHandle<Claimed>> = None;
     loop {
-        if stopping(&shutdown) && prefetched.is_none() {
+        if stopping(&shutdown) {
+            if let Some(batch) = prefetched.take() {
+                let rows = batch.await.unwrap_or_default().rows;
+                give_back(&store, &rows.iter().map(|r| (r.id, r.attempts)).collect::<Vec<_>>(), "stopping").await;
+            }
             break;
         }
         if Instant::now() >= next_tick {
@@ -260,7 +265,20 @@ async fn send_outbox<T: MailTransport>(
         if !stopping(&shutdown) {
             prefetched = Some(tokio::spawn(next_batch(store.clone(), config.clone())));
         }
-        send_batch(&store, &transport, &config, rows, lease_ends).await;
+        send_batch(&store, &transport, &config, rows, lease_ends, &shutdown).await;
+    }
+}
+
+/// Gives claimed rows back unsent: due again now, the attempt not counted.
+async fn give_back(store: &Store, unsent: &[(uuid::Uuid, i32)], why: &str) {
+    if unsent.is_empty() {
+        return;
+    }
+    match store.release_mail(unsent).await {
+        Ok(released) => tracing::info!(count = unsent.len(), released, why, "mail given back unsent"),
+        Err(e) => {
+            tracing::warn!(error = %e, count = unsent.len(), why, "could not give back unsent mail; its lease will")
+        }
     }
 }
 
@@ -270,6 +288,7 @@ async fn send_batch<T: MailTransport>(
     config: &Arc<WorkerConfig>,
     rows: Vec<outbox::Model>,
     lease_ends: Instant,
+    shutdown: &watch::Receiver<bool>,
 ) {
     // A row is sent only if its conversation can end before the lease does;
     // after that another worker may claim and send it too. This matters for
@@ -282,9 +301,12 @@ async fn send_batch<T: MailTransport>(
         let transport = transport.clone();
         let config = config.clone();
         let slots = slots.clone();
+        let shutdown = shutdown.clone();
         tasks.spawn(async move {
             let _slot = slots.acquire_owned().await;
-            if Instant::now() >= send_by {
+            // Stopping, a worker finishes the messages it is sending and
+            // starts no other.
+            if Instant::now() >= send_by || stopping(&shutdown) {
                 return (row, None);
             }
             // However slow the server, the conversation ends before the
@@ -309,16 +331,8 @@ async fn send_batch<T: MailTransport>(
             None => unsent.push((row.id, row.attempts)),
         }
     }
-    if !unsent.is_empty() {
-        match store.release_mail(&unsent).await {
-            Ok(released) => {
-                tracing::warn!(count = unsent.len(), released, "mail whose lease was running out given back unsent")
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, count = unsent.len(), "could not give back unsent mail; its lease will")
-            }
-        }
-    }
+    let why = if stopping(shutdown) { "stopping" } else { "its lease was running out" };
+    give_back(store, &unsent, why).await;
     let count = sent.len();
     match store.mark_mail_sent(&sent).await {
         // They went out; the lease brings them back and they go out again,

@@ -2,11 +2,14 @@
 //! delivery benchmark: it speaks enough ESMTP for lettre (EHLO/HELO, MAIL,
 //! RCPT, DATA, RSET, NOOP, QUIT), keeps every message it accepts (a recipient
 //! starting with `reject` is refused with 550), and can be stopped and
-//! started again on the same port to play an outage.
+//! started again on the same port to play an outage. It can also play a
+//! relay that refuses every sender (`554 5.7.1`, as one that no longer knows
+//! us does) and a server slow to answer (it holds each `MAIL FROM`).
 //!
 //! A message counts as received once its DATA is complete, just before the
 //! sink answers `250`: the moment the sender learns it was delivered.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -90,6 +93,12 @@ fn decode_qp(body: &str) -> String {
 struct Shared {
     messages: Mutex<Vec<Received>>,
     tasks: Mutex<Vec<AbortHandle>>,
+    /// Every `MAIL FROM` is refused with `554 5.7.1`.
+    refuse_senders: AtomicBool,
+    /// Every `MAIL FROM` waits for an answer while this holds.
+    hold: AtomicBool,
+    /// Conversations waiting for that answer now.
+    held: AtomicUsize,
 }
 
 pub struct SmtpSink {
@@ -151,6 +160,23 @@ impl SmtpSink {
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }
+    }
+
+    /// Refuses every sender from now on (`554 5.7.1 Relay access denied`),
+    /// or stops refusing: a relay whose configuration is wrong, then mended.
+    pub fn refuse_senders(&self, refuse: bool) {
+        self.shared.refuse_senders.store(refuse, Ordering::SeqCst);
+    }
+
+    /// Holds the answer to every `MAIL FROM` until called with `false`: a
+    /// server slow to answer.
+    pub fn hold_replies(&self, hold: bool) {
+        self.shared.hold.store(hold, Ordering::SeqCst);
+    }
+
+    /// How many conversations wait for an answer [`SmtpSink::hold_replies`] holds.
+    pub fn held(&self) -> usize {
+        self.shared.held.load(Ordering::SeqCst)
     }
 
     pub fn messages(&self) -> Vec<Received> {
@@ -225,9 +251,20 @@ async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             to.clear();
             b"250 OK\r\n"
         } else if upper.starts_with("MAIL FROM:") {
-            from = address(&line);
-            to.clear();
-            b"250 OK\r\n"
+            if shared.hold.load(Ordering::SeqCst) {
+                shared.held.fetch_add(1, Ordering::SeqCst);
+                while shared.hold.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                shared.held.fetch_sub(1, Ordering::SeqCst);
+            }
+            if shared.refuse_senders.load(Ordering::SeqCst) {
+                b"554 5.7.1 Relay access denied\r\n"
+            } else {
+                from = address(&line);
+                to.clear();
+                b"250 OK\r\n"
+            }
         } else if upper.starts_with("RCPT TO:") && line.contains("<reject") {
             // A mailbox that does not exist: a permanent failure.
             b"550 5.1.1 No such mailbox\r\n"
