@@ -783,3 +783,59 @@ async fn after_the_schedule_changes_reminders_go_by_its_times_and_nobody_is_remi
         assert!(to_rita.iter().any(|s| s.starts_with(expected)), "{expected} in {to_rita:?}");
     }
 }
+
+both_backends! {
+    /// Someone who takes over a draft that a notice holds up is mailed the
+    /// notice then, with its ack link and the draft, though they joined
+    /// after it was published (and so were never mailed it), and even once
+    /// its reminders have gone out. The schedule's reminder already due is
+    /// not sent to them on top; someone mailed it before is not mailed again.
+    async fn a_salesperson_who_takes_over_a_held_up_draft_is_mailed_the_notice_once(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        // The running worker's own schedule never comes due here; the test ticks by hand.
+        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(3600)]).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (_, olga) = app.user(Role::Sales, "Olga").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        let publishing = Instant::now();
+        publish_notice(&finance, &nid).await;
+        sink.wait_until(WAIT, "the notice to Sam and Olga", |m| m.len() >= 2).await;
+        // The first reminder falls due after the notice itself was mailed
+        // (mailed after a reminder's time, it stands for that reminder).
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let schedule = [publishing.elapsed() - Duration::from_millis(700), Duration::from_secs(3600)];
+        app.store.enqueue_due_reminders(&schedule).await.unwrap();
+        sink.wait_until(WAIT, "Sam's first reminder", |m| m.len() >= 3).await;
+
+        // Nina joins after the notice; Sam's drafts become hers.
+        let (_, nina) = app.user(Role::Sales, "Nina").await;
+        let r = admin.post(&format!("/api/v1/users/{}/handover", sam_user.id), &json!({"to": nina.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let told = sink.wait_until(WAIT, "the notice to Nina", |m| m.iter().any(|m| m.to == [nina.email.clone()])).await;
+        let to_nina: Vec<&Received> = told.iter().filter(|m| m.to == [nina.email.clone()]).collect();
+        assert_eq!(to_nina[0].header("subject").as_deref(), Some("Price notice: Pumps up"));
+        assert!(to_nina[0].ack_link().is_some(), "with her own link: {}", to_nina[0].text());
+        assert!(to_nina[0].text().contains("Greta"), "with the draft it holds up: {}", to_nina[0].text());
+
+        // The reminder already due is not sent to her on top.
+        app.store.enqueue_due_reminders(&schedule).await.unwrap();
+        // Handing Olga's (no) drafts or the quote back and forth mails nobody twice.
+        let r = admin.post(&format!("/api/v1/users/{}/handover", nina.id), &json!({"to": olga.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = admin.post(&format!("/api/v1/users/{}/handover", olga.id), &json!({"to": nina.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let deadline = Instant::now() + WAIT;
+        while !outbox(&admin).await.iter().all(|r| r["state"] == "sent") {
+            assert!(Instant::now() < deadline, "rows not marked sent");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let subjects_to = |email: &str| subjects(&sink.to(email));
+        assert_eq!(subjects_to(&nina.email), ["Price notice: Pumps up"], "Nina is told once");
+        assert_eq!(subjects_to(&olga.email), ["Price notice: Pumps up"], "Olga was told at publication");
+    }
+}

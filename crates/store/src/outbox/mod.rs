@@ -20,6 +20,7 @@ mod admin;
 mod delivery;
 mod fanout;
 mod moot;
+mod new_signer;
 mod reminders;
 
 use std::collections::HashMap;

@@ -47,11 +47,13 @@ fn ids_if_few(people: &[users::Model]) -> Option<Vec<Uuid>> {
 }
 
 /// The users who have had a reminder about `notice_id` queued at or after
-/// `since`: one range of the outbox's (notice, kind, created_at) index. A
-/// scheduled reminder counts whatever became of it (one that failed for
-/// good is not queued again); one finance sent now counts only while it is
-/// on its way or sent, as for [`Store::remind_now`]: one that failed or was
-/// set aside reached nobody.
+/// `since`, or the notice itself (someone who took over a draft it holds up
+/// is mailed it then, see `Store::tell_new_signer`; the schedule's next
+/// reminder is theirs, not one at once): two ranges of the outbox's
+/// (notice, kind, created_at) index. A scheduled reminder counts whatever
+/// became of it (one that failed for good is not queued again); one finance
+/// sent now counts only while it is on its way or sent, as for
+/// [`Store::remind_now`]: one that failed or was set aside reached nobody.
 async fn reminded_since(
     conn: &impl ConnectionTrait,
     notice_id: Uuid,
@@ -62,7 +64,7 @@ async fn reminded_since(
         .select_only()
         .column(outbox::Column::UserId)
         .filter(outbox::Column::NoticeId.eq(notice_id))
-        .filter(outbox::Column::Kind.eq(REMINDER))
+        .filter(outbox::Column::Kind.is_in([REMINDER, PUBLICATION]))
         .filter(outbox::Column::CreatedAt.gte(since))
         .filter(
             sea_orm::Condition::any()

@@ -60,6 +60,9 @@ impl Store {
             },
         )
         .await?;
+        if signed > 0 {
+            self.tell_new_signer(&txn, to, now).await?;
+        }
         txn.commit().await?;
         Ok(HandedOver { owned, signed })
     }

@@ -212,6 +212,7 @@ impl Store {
     pub async fn update_quote(&self, actor: &Actor, id: Uuid, patch: QuotePatch) -> Result<QuoteView, StoreError> {
         let txn = self.begin_write().await?;
         let (quote, lines) = load_owned(&txn, actor, id).await?;
+        let signed_by = quote.signer_id;
         let now = db_now(&txn).await?;
         let mut model: quotes::ActiveModel = quote.clone().into();
         if let Some(v) = patch.customer_name {
@@ -260,6 +261,9 @@ impl Store {
             ),
         )
         .await?;
+        if view.signer_id != signed_by {
+            self.tell_new_signer(&txn, view.signer_id, now).await?;
+        }
         txn.commit().await?;
         Ok(view)
     }
