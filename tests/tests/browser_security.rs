@@ -6,7 +6,7 @@
 use pricegate_domain::Role;
 use pricegate_tests::fixtures::{create_product, draft_quote, id_of};
 use pricegate_tests::{Backend, PASSWORD, TestApp};
-use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{ACCEPT, COOKIE, LOCATION, REFERER, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 use serde_json::json;
 
@@ -189,7 +189,37 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     assert!(cleared.0.is_empty() && cleared.1.contains("Max-Age=0"), "{}", cleared.1);
     let r = http.get(format!("{base}/quotes")).header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old cookie must no longer log anyone in");
-    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login?next=/quotes"));
+    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login?next=/quotes&ended=page"));
+    let login = http.get(format!("{base}/login?next=/quotes&ended=page")).send().await.unwrap().text().await.unwrap();
+    assert!(login.contains("Your session has ended: log in again to carry on."), "{login}");
+
+    // A form sent after the session ended leads back to the page it was on,
+    // once logged in again, and the login page says it was not saved.
+    let form_page = format!("{base}/quotes/{quote}");
+    let r = http
+        .post(format!("{base}/quotes/{quote}/reprice"))
+        .header(COOKIE, &cookie)
+        .header(REFERER, &form_page)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = format!("/login?next=/quotes/{quote}&ended=form");
+    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some(to.as_str()));
+    let login = http.get(format!("{base}{to}")).send().await.unwrap().text().await.unwrap();
+    assert!(login.contains("so what you sent was not saved"), "{login}");
+    assert!(login.contains(&format!("name=\"next\" value=\"/quotes/{quote}\"")), "{login}");
+    // Another site's page is never where the login leads.
+    let r = http
+        .post(format!("{base}/quotes/{quote}/reprice"))
+        .header(COOKIE, &cookie)
+        .header(REFERER, "https://elsewhere.example/quotes/1")
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login?ended=form"));
     app.stop().await;
 }
 }
@@ -515,7 +545,7 @@ async fn the_password_forms_need_their_token_their_role_and_for_ones_own_the_cur
     let (status, _, _) = post("/account/password".into(), Some(sam_cookie.clone()), own("forged")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, location, _) = post("/account/password".into(), None, own(&sam_csrf)).await;
-    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/login"));
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/login?ended=form"));
     // Setting someone's password is for admins; an admin's own goes by the account page.
     let set = |csrf: &str| vec![("csrf_token", csrf.to_owned()), ("new_password", new.to_owned())];
     let (status, _, _) =

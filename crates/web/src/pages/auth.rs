@@ -14,7 +14,8 @@ use pricegate_domain::{Invalid, Password};
 use pricegate_store::{Checked, LoginOutcome, PasswordChange};
 
 use super::{
-    Anyone, CsrfForm, Layout, LoginForm, PageError, PageUser, SESSION_COOKIE, append_cookie, cookie, local_path, render,
+    Anyone, CsrfForm, Layout, LoginForm, PageError, PageUser, SESSION_COOKIE, SessionEnded, append_cookie, cookie,
+    local_path, render,
 };
 use crate::AppState;
 use crate::api::auth::{new_password, wrong_current_password};
@@ -40,6 +41,8 @@ struct LoginPage {
     error: Option<String>,
     /// The page asked for before logging in (a local path, or empty).
     next: String,
+    /// Why the page is shown, when a session had ended.
+    note: Option<&'static str>,
 }
 
 async fn home(user: Result<PageUser, Response>) -> Redirect {
@@ -60,10 +63,11 @@ fn login_page(
     email: String,
     error: Option<String>,
     next: &str,
+    note: Option<&'static str>,
 ) -> Result<Response, PageError> {
     let csrf = pricegate_store::new_form_token()?;
     let next = local_path(next).unwrap_or_default().to_owned();
-    let page = LoginPage { layout: Layout::anonymous("Log in"), csrf: csrf.clone(), email, error, next };
+    let page = LoginPage { layout: Layout::anonymous("Log in"), csrf: csrf.clone(), email, error, next, note };
     let mut response = render(status, &page);
     let value =
         format!("{LOGIN_CSRF_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{}", secure_flag(app));
@@ -76,11 +80,15 @@ async fn login_form(
     uri: axum::http::Uri,
     user: Result<PageUser, Response>,
 ) -> Result<Response, PageError> {
-    let next = uri.query().unwrap_or_default().split('&').find_map(|pair| pair.strip_prefix("next=")).unwrap_or("");
+    let param = |name: &str| {
+        let prefix = format!("{name}=");
+        uri.query().unwrap_or_default().split('&').find_map(|pair| pair.strip_prefix(prefix.as_str())).unwrap_or("")
+    };
+    let next = param("next");
     if user.is_ok() {
         return Ok(Redirect::to(local_path(next).unwrap_or("/")).into_response());
     }
-    login_page(&app, StatusCode::OK, String::new(), None, next)
+    login_page(&app, StatusCode::OK, String::new(), None, next, SessionEnded::note(param("ended")))
 }
 
 async fn login(
@@ -94,11 +102,11 @@ async fn login(
         LoginOutcome::LoggedIn(checked) => checked,
         LoginOutcome::Refused => {
             let message = "That e-mail and password do not match an active account.".to_owned();
-            return login_page(&app, StatusCode::UNAUTHORIZED, email, Some(message), next);
+            return login_page(&app, StatusCode::UNAUTHORIZED, email, Some(message), next, None);
         }
         LoginOutcome::HeldOff(wait) => {
             let message = format!("Too many failed attempts. {}", try_again_in(wait));
-            let mut response = login_page(&app, StatusCode::TOO_MANY_REQUESTS, email, Some(message), next)?;
+            let mut response = login_page(&app, StatusCode::TOO_MANY_REQUESTS, email, Some(message), next, None)?;
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
             return Ok(response);
         }

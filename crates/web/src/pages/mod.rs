@@ -256,12 +256,64 @@ pub fn local_path(next: &str) -> Option<&str> {
     (plain && next.starts_with('/') && !next.starts_with("//") && next.len() <= 200).then_some(next)
 }
 
-/// The login page, remembering the page that was asked for (a GET of one).
-fn to_login(parts: &Parts) -> Response {
-    match local_path(parts.uri.path()).filter(|p| parts.method == axum::http::Method::GET && *p != "/") {
-        Some(path) => Redirect::to(&format!("/login?next={path}")).into_response(),
-        None => Redirect::to("/login").into_response(),
+/// Why the login page is shown instead of a page: there was no session, or
+/// the browser's session has ended (logged out elsewhere, a password changed,
+/// its day over), when a page was opened or when a form was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionEnded {
+    Never,
+    OnPage,
+    OnForm,
+}
+
+impl SessionEnded {
+    /// The `ended=` value in the login page's address.
+    pub(crate) fn query(self) -> Option<&'static str> {
+        match self {
+            SessionEnded::Never => None,
+            SessionEnded::OnPage => Some("page"),
+            SessionEnded::OnForm => Some("form"),
+        }
     }
+
+    /// What the login page says for the `ended=` value it was given.
+    pub(crate) fn note(ended: &str) -> Option<&'static str> {
+        match ended {
+            "page" => Some("Your session has ended: log in again to carry on."),
+            "form" => Some(
+                "Your session had ended, so what you sent was not saved. Log in, and you are taken back to the \
+                 form to send it again.",
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// The login page, remembering the page to go back to: the page asked for,
+/// or for a form sent, the page the form was on (its `Referer` on this
+/// site), so that someone whose session ended mid-form lands on it again.
+fn to_login(parts: &Parts, ended: SessionEnded) -> Response {
+    let back =
+        if parts.method == axum::http::Method::GET { Some(parts.uri.path().to_owned()) } else { form_page(parts) };
+    let mut query: Vec<String> = Vec::new();
+    if let Some(path) = back.as_deref().and_then(local_path).filter(|p| *p != "/") {
+        query.push(format!("next={path}"));
+    }
+    if let Some(ended) = ended.query() {
+        query.push(format!("ended={ended}"));
+    }
+    if query.is_empty() {
+        return Redirect::to("/login").into_response();
+    }
+    Redirect::to(&format!("/login?{}", query.join("&"))).into_response()
+}
+
+/// The path of the page a form was sent from: its `Referer`, when that names
+/// this site (the `Host` the form was sent to).
+fn form_page(parts: &Parts) -> Option<String> {
+    let referer: axum::http::Uri = parts.headers.get(header::REFERER)?.to_str().ok()?.parse().ok()?;
+    let host = parts.headers.get(header::HOST)?.to_str().ok()?;
+    (referer.authority()?.as_str() == host).then(|| referer.path().to_owned())
 }
 
 impl FromRequestParts<AppState> for PageUser {
@@ -269,13 +321,19 @@ impl FromRequestParts<AppState> for PageUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128);
-        let Some(token) = token else { return Err(to_login(parts)) };
+        // A form sent without a session had one when it was shown: the
+        // session ended since (a logout in another tab clears the cookie).
+        let is_get = parts.method == axum::http::Method::GET;
+        let ended = if is_get { SessionEnded::OnPage } else { SessionEnded::OnForm };
+        let Some(token) = token else {
+            return Err(to_login(parts, if is_get { SessionEnded::Never } else { ended }));
+        };
         match state.store.authenticate_session(token).await {
             Ok(Some(user)) => {
                 crate::denied::Caller::note(parts, user.actor.id);
                 Ok(PageUser(user))
             }
-            Ok(None) => Err(to_login(parts)),
+            Ok(None) => Err(to_login(parts, ended)),
             Err(e) => Err(PageError::from(e).into_response()),
         }
     }
