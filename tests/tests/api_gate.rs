@@ -395,3 +395,44 @@ both_backends! {
         assert_eq!(read, [(1_150, day, later)], "the later publication's, and nothing after the validity");
     }
 }
+
+both_backends! {
+    /// The database clock steps back (NTP, a restored virtual machine, a
+    /// failover to a server whose clock is behind): a quote was drafted by
+    /// the clock an hour ahead, then a notice is published by the clock put
+    /// right. The notice came after the draft, so it holds the draft up; and
+    /// a quote drafted after it is not held up by it, whatever the clock says.
+    async fn a_clock_that_stepped_back_does_not_let_a_later_notice_pass_for_an_earlier_one(backend: Backend) {
+        use pricegate_store::entity::quotes;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+        let ahead = chrono::Utc::now() + chrono::Duration::hours(1);
+        quotes::Entity::update_many()
+            .col_expr(quotes::Column::DraftedAt, Expr::value(ahead))
+            .filter(quotes::Column::Id.eq(quote.parse::<uuid::Uuid>().unwrap()))
+            .exec(app.store.connection())
+            .await
+            .unwrap();
+
+        let notice = create_notice(&finance, "After the draft", json!([])).await;
+        let published = publish_notice(&finance, &notice).await;
+        let published_at: chrono::DateTime<chrono::Utc> =
+            published["published_at"].as_str().and_then(|t| t.parse().ok()).expect("a published_at");
+        assert!(published_at > ahead, "{published_at} follows the draft at {ahead}");
+        let r = sam.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await;
+        assert_error(&r, 409, "pending_acknowledgements");
+        assert_eq!(r.body["error"]["pending"][0]["notice_id"], json!(notice), "{}", r.text);
+
+        // Drafted after the publication, by a clock still behind it.
+        let later = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await;
+        let drafted_at: chrono::DateTime<chrono::Utc> =
+            later["drafted_at"].as_str().and_then(|t| t.parse().ok()).expect("a drafted_at");
+        assert!(drafted_at > published_at, "{drafted_at} follows the publication at {published_at}");
+        let gate = sam.get(&format!("/api/v1/quotes/{}/gate", id_of(&later))).await;
+        assert_eq!(gate.body["pending"], json!([]), "{}", gate.text);
+    }
+}

@@ -25,8 +25,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, QuerySelect,
-    Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
+    QuerySelect, Statement,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -55,6 +55,50 @@ macro_rules! gate_lock_key {
     () => {
         "8102654555216896372"
     };
+}
+
+/// Whether the clock may have stepped back: the gate reads "published since
+/// drafted" by time (`published_at > drafted_at`), so a stamp taken under the
+/// gate lock is never at or before the last one it must follow. A database
+/// clock that steps back (NTP, a restored virtual machine, a failover to a
+/// server whose clock is behind) would otherwise stamp a notice published
+/// after a draft as older than it, and the gate would not ask about it.
+/// `after` is the latest stamp taken before, under the lock: the result is
+/// the clock, or one microsecond after `after`, whichever is later.
+fn in_commit_order(now: DateTime<Utc>, after: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    match after {
+        Some(after) if after >= now => after + chrono::Duration::microseconds(1),
+        _ => now,
+    }
+}
+
+/// The latest `published_at`, or with `and_drafts` also the latest
+/// `drafted_at`: each one index's last entry.
+async fn latest_stamp(conn: &impl ConnectionTrait, and_drafts: bool) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let published: Option<DateTime<Utc>> = notices::Entity::find()
+        .select_only()
+        .column_as(notices::Column::PublishedAt.max(), "latest")
+        .into_tuple::<Option<DateTime<Utc>>>()
+        .one(conn)
+        .await?
+        .flatten();
+    if !and_drafts {
+        return Ok(published);
+    }
+    let drafted: Option<DateTime<Utc>> = quotes::Entity::find()
+        .select_only()
+        .column_as(quotes::Column::DraftedAt.max(), "latest")
+        .into_tuple::<Option<DateTime<Utc>>>()
+        .one(conn)
+        .await?
+        .flatten();
+    Ok(published.max(drafted))
+}
+
+/// `drafted_at` for a quote drafted now, under the gate lock held shared:
+/// after every publication that committed before it (see [`in_commit_order`]).
+pub(crate) async fn drafting_stamp(txn: &DatabaseTransaction) -> Result<DateTime<Utc>, StoreError> {
+    Ok(in_commit_order(db_now(txn).await?, latest_stamp(txn, false).await?))
 }
 
 /// Publication's lock: nothing else may pass the gate meanwhile.
@@ -119,7 +163,9 @@ impl Store {
             .last_seq;
         let seq = last_seq + 1;
         gate::Entity::update(gate::ActiveModel { id: Set(1), last_seq: Set(seq) }).exec(&txn).await?;
-        let published_at = db_now(&txn).await?;
+        // After every draft and publication that committed before: with the
+        // lock held exclusively, they all have.
+        let published_at = in_commit_order(db_now(&txn).await?, latest_stamp(&txn, true).await?);
         check_changes_can_take_force(&txn, id, published_at.date_naive()).await?;
         notices::Entity::update(notices::ActiveModel {
             id: Set(id),
@@ -355,4 +401,19 @@ async fn record_finalisation(
     .exec(txn)
     .await?;
     Ok((quote, finalised_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn a_stamp_under_the_lock_follows_the_last_one_even_when_the_clock_stepped_back() {
+        let at = |s: u32| Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, s).unwrap();
+        let just_after = |s: u32| at(s) + chrono::Duration::microseconds(1);
+        assert_eq!(super::in_commit_order(at(10), None), at(10));
+        assert_eq!(super::in_commit_order(at(10), Some(at(5))), at(10));
+        assert_eq!(super::in_commit_order(at(10), Some(at(30))), just_after(30), "the clock stepped back 20 s");
+        assert_eq!(super::in_commit_order(at(10), Some(at(10))), just_after(10));
+    }
 }

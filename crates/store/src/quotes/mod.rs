@@ -101,7 +101,7 @@ impl Store {
     pub async fn create_quote(&self, actor: &Actor, new: NewQuote) -> Result<QuoteView, StoreError> {
         let txn = self.begin_write().await?;
         crate::gate::lock_gate_shared(&txn).await?;
-        let now = db_now(&txn).await?;
+        let now = crate::gate::drafting_stamp(&txn).await?;
         if new.valid_until < now.date_naive() {
             return Err(Invalid::new("valid_until", "valid_until must not be in the past.").into());
         }
