@@ -146,10 +146,14 @@ impl Store {
                 continue;
             }
 
-            let txn = self.begin_write().await?;
-            let content = notice_content(&txn, &notice).await?;
+            // Read and composed before the write transaction, which only
+            // inserts: on SQLite it excludes every other writer while open,
+            // and thousands of letters take a while to compose. A row whose
+            // dedupe key another worker wrote meanwhile is skipped, and one
+            // to someone who has acknowledged meanwhile is set aside unsent.
+            let content = notice_content(&self.db, &notice).await?;
             let mut blocked =
-                blocked_quotes(&txn, &setup.base_url, &content, ids_if_few(&pending).as_deref(), now).await?;
+                blocked_quotes(&self.db, &setup.base_url, &content, ids_if_few(&pending).as_deref(), now).await?;
             let mut batch = Batch::new(&setup, now);
             for user in &missing {
                 let to = recipient(user);
@@ -176,7 +180,7 @@ impl Store {
                     })
                     .collect();
                 let dashboard_url = format!("{}/notices/{}/dashboard", setup.base_url, notice.id);
-                for finance in active_with_role(&txn, Role::Finance).await? {
+                for finance in active_with_role(&self.db, Role::Finance).await? {
                     let to = recipient(&finance);
                     let letter = Letter::Escalation {
                         notice: &content,
@@ -187,6 +191,7 @@ impl Store {
                     batch.push(ESCALATION, format!("escalate:{}:{}", notice.id, finance.id), &to, &letter)?;
                 }
             }
+            let txn = self.begin_write().await?;
             total += batch.write(&txn).await?;
             txn.commit().await?;
         }
