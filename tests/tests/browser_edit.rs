@@ -106,6 +106,21 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
             !sam.exists("#edit-quote").await && !sam.exists("#cancel-quote").await && !sam.exists("#finalise").await
         );
         sam.screenshot("34-quote-cancelled").await;
+        // The confirmation sent again (a stale tab, or Back to it) leads to
+        // the quote, which says it is cancelled, not to a dead end.
+        sam.client
+            .execute(
+                "const form = document.createElement('form'); form.method = 'post'; form.action = arguments[0];\
+                 const token = document.querySelector('input[name=csrf_token]').cloneNode();\
+                 const button = document.createElement('button'); button.id = 'again'; form.append(token, button);\
+                 document.body.append(form);",
+                vec![format!("/quotes/{cancelled}/cancel").into()],
+            )
+            .await
+            .expect("a stale confirmation");
+        sam.submit("#again").await;
+        assert_eq!(sam.path().await, format!("/quotes/{cancelled}"));
+        assert_eq!(sam.text("#quote-state").await, "cancelled");
 
         // A cancelled quote's edit form is refused, not shown.
         sam.goto(&format!("/quotes/{cancelled}/edit")).await;

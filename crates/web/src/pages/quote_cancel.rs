@@ -60,6 +60,12 @@ async fn cancel(
     PageId(id): PageId,
     CsrfForm { user, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
-    app.store.cancel_quote(&user.0.actor, id).await?;
-    Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
+    match app.store.cancel_quote(&user.0.actor, id).await {
+        // Cancelled already (the confirmation again, by the Back button) or
+        // finalised meanwhile: the quote's page says which.
+        Ok(_) | Err(StoreError::Conflict { code: "quote_not_draft", .. }) => {
+            Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
