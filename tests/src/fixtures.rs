@@ -197,6 +197,12 @@ pub fn api_routes() -> Vec<ApiRoute> {
             "/api/v1/notices/{id}",
             vec![case(DraftNotice, Json(json!({"title": "Edited"})), ["401", "403", "403", "200", "403"])],
         ),
+        // Only a draft can be deleted (api_notices deletes one): the published one stays.
+        route(
+            "DELETE",
+            "/api/v1/notices/{id}",
+            vec![case(PublishedNotice, Empty, ["401", "403", "403", "409 notice_published", "403"])],
+        ),
         route(
             "POST",
             "/api/v1/notices/{id}/publish",

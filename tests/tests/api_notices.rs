@@ -424,3 +424,32 @@ both_backends! {
         assert_eq!(gate.body["pending"].as_array().map(Vec::len), Some(67), "every notice is pending");
     }
 }
+
+both_backends! {
+    async fn finance_deletes_a_draft_but_never_a_published_notice(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let draft = create_notice(
+            &finance,
+            "Abandoned idea",
+            json!([{"sku": "PUMP-1", "unit_price_minor": 260_000, "effective_on": "2099-01-01"}]),
+        )
+        .await;
+        assert_error(&sam.delete(&format!("/api/v1/notices/{draft}")).await, 403, "forbidden");
+
+        let r = finance.delete(&format!("/api/v1/notices/{draft}")).await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        assert_error(&finance.get(&format!("/api/v1/notices/{draft}")).await, 404, "not_found");
+        assert_error(&finance.delete(&format!("/api/v1/notices/{draft}")).await, 404, "not_found");
+        let audit = finance.get("/api/v1/audit?action=notice.deleted").await;
+        assert_eq!(audit.body[0]["subject_id"], json!(draft), "{}", audit.text);
+        assert_eq!(audit.body[0]["detail"]["title"], "Abandoned idea");
+
+        let published = create_notice(&finance, "On record", json!([])).await;
+        publish_notice(&finance, &published).await;
+        assert_error(&finance.delete(&format!("/api/v1/notices/{published}")).await, 409, "notice_published");
+        assert_eq!(finance.get(&format!("/api/v1/notices/{published}")).await.status, 200);
+    }
+}

@@ -223,6 +223,22 @@ async fn finance_edits_a_draft_notice_with_its_preview_and_renames_a_product() {
         let row = row.text().await.unwrap_or_default();
         assert!(row.contains("Hex bolt M8") && row.contains("box of 100") && row.contains("0.35 EUR"), "{row}");
         fiona.screenshot("39-product-renamed").await;
+
+        // An abandoned draft is deleted, after a confirmation.
+        let abandoned = create_notice(&api, "Abandoned idea", json!([])).await;
+        fiona.goto(&format!("/notices/{abandoned}/publish")).await;
+        fiona.submit("#delete-draft").await;
+        assert!(fiona.title().await.contains("Delete the draft"), "{}", fiona.title().await);
+        fiona.submit("#keep-draft").await;
+        assert_eq!(fiona.path().await, format!("/notices/{abandoned}/publish"));
+        fiona.submit("#delete-draft").await;
+        fiona.submit("#confirm-delete").await;
+        assert_eq!(fiona.path().await, "/notices");
+        assert_eq!(fiona.text("#message").await, "The draft is deleted.");
+        assert!(!fiona.text("#notices").await.contains("Abandoned idea"));
+        assert_eq!(api.get(&format!("/api/v1/notices/{abandoned}")).await.status, 404);
+        fiona.goto("/notices").await;
+        assert!(!fiona.exists("#message").await, "told once");
     })
     .await;
 

@@ -243,6 +243,38 @@ impl Store {
         Ok(view)
     }
 
+    /// Deletes a draft nobody but finance has seen, with its price changes. A
+    /// published notice stays on record (409 `notice_published`): it gated
+    /// quotes, and acknowledgements and evidence name it.
+    pub async fn delete_draft_notice(&self, actor: &Actor, id: Uuid) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        let notice =
+            notices::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(StoreError::not_found("notice"))?;
+        if notice.state != DRAFT {
+            return Err(StoreError::conflict(
+                "notice_published",
+                "This notice is published and stays on record; publish a new notice to correct it.",
+            ));
+        }
+        let now = db_now(&txn).await?;
+        notice_changes::Entity::delete_many().filter(notice_changes::Column::NoticeId.eq(id)).exec(&txn).await?;
+        notices::Entity::delete_by_id(id).exec(&txn).await?;
+        record(
+            &txn,
+            AuditEntry {
+                at: now,
+                actor_id: Some(actor.id),
+                action: "notice.deleted",
+                subject_type: "notice",
+                subject_id: Some(id),
+                detail: json!({ "title": notice.title }),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Why publishing draft `id` now would be refused because one of its
     /// changes could never take force (409 `change_never_in_force`'s
     /// sentence), for a confirmation page to say before the click; `None`

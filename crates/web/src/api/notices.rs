@@ -16,7 +16,7 @@ use crate::{AppError, AppState, ErrorBody};
 pub fn router() -> ApiRouter {
     ApiRouter::new()
         .routes(routes!(list_notices, create_notice))
-        .routes(routes!(get_notice, update_notice))
+        .routes(routes!(get_notice, update_notice, delete_notice))
         .routes(routes!(publish_notice))
         .routes(routes!(acknowledge_notice))
         .routes(routes!(list_acknowledgements))
@@ -99,6 +99,20 @@ pub async fn update_notice(
         changes: body.changes.as_deref().map(parse_changes).transpose()?,
     };
     Ok(Json(app.store.update_notice(&finance.actor, id, patch).await?))
+}
+
+/// Delete a draft notice and its price changes (204); a published one stays
+/// on record (409 `notice_published`).
+#[utoipa::path(delete, path = "/api/v1/notices/{id}", tag = "notices", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn delete_notice(
+    State(app): State<AppState>,
+    FinanceUser(finance): FinanceUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, AppError> {
+    app.store.delete_draft_notice(&finance.actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Publish a draft: from now on it gates every quote drafted before it.

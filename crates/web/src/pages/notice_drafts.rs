@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/notices/new", get(new_form).post(create))
         .route("/notices/{id}/edit", get(edit_form).post(update))
+        .route("/notices/{id}/delete", get(confirm_delete).post(delete))
         .route("/notices/preview", post(preview))
 }
 
@@ -344,6 +345,49 @@ async fn update(
     match app.store.update_notice(&user.0.actor, id, patch).await {
         Ok(_) => Ok(super::notice_publish::NoticeDone::saved(&user.seal(&app), id)),
         Err(e) => refused(page, e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/notice_delete.html")]
+struct DeletePage {
+    layout: Layout,
+    csrf: String,
+    id: Uuid,
+    title: String,
+    changes: usize,
+}
+
+/// "Delete the draft …?": a draft only; a published notice is the 409 page.
+async fn confirm_delete(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    user: PageUser,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Finance])?;
+    let notice = draft(&app, &user, id).await?;
+    let page = DeletePage {
+        layout: user.layout(format!("Delete the draft “{}”", notice.title)),
+        csrf: user.csrf().to_owned(),
+        id,
+        changes: notice.changes.len(),
+        title: notice.title,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// Deletes the draft, then the notices list says so once. Sent again (Back
+/// to the confirmation), the draft is gone already: the list, silently.
+async fn delete(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    CsrfForm { user, .. }: CsrfForm<Finance>,
+) -> Result<Response, PageError> {
+    use super::notice_publish::{DRAFT_DELETED, NOTICE_DONE};
+    match app.store.delete_draft_notice(&user.0.actor, id).await {
+        Ok(()) => Ok(NOTICE_DONE.redirect(&user.seal(&app), DRAFT_DELETED)),
+        Err(StoreError::NotFound { .. }) => Ok(axum::response::Redirect::to("/notices").into_response()),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -252,7 +252,10 @@ pub(super) enum NoticeDone {
     },
 }
 
-const NOTICE_DONE: DoneCookie = DoneCookie { name: "pricegate_notice_done", page: "/notices" };
+pub(super) const NOTICE_DONE: DoneCookie = DoneCookie { name: "pricegate_notice_done", page: "/notices" };
+
+/// The notices list's value of [`NOTICE_DONE`]: a draft was deleted.
+pub(super) const DRAFT_DELETED: &str = "deleted";
 
 impl NoticeDone {
     fn cookie_value(&self, notice: Uuid) -> String {

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pricegate_domain::Role;
@@ -13,6 +13,7 @@ use pricegate_store::Channel;
 use uuid::Uuid;
 
 use super::ChangeRow;
+use super::notice_publish::{DRAFT_DELETED, NOTICE_DONE};
 use super::{Anyone, CsrfForm, Layout, PageError, PageId, PageUser, render, stamp};
 use crate::AppState;
 use crate::extract::Client;
@@ -43,9 +44,11 @@ struct NoticeRow {
 struct InboxPage {
     layout: Layout,
     notices: Vec<NoticeRow>,
+    /// What finance's last form did here, told once.
+    message: Option<&'static str>,
 }
 
-async fn inbox(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+async fn inbox(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -> Result<Response, PageError> {
     let notices = app.store.list_notices(&user.0.actor).await?;
     let role = user.0.actor.role;
     let rows = notices
@@ -69,7 +72,9 @@ async fn inbox(State(app): State<AppState>, user: PageUser) -> Result<Response, 
             }
         })
         .collect();
-    Ok(render(StatusCode::OK, &InboxPage { layout: user.layout("Notices"), notices: rows }))
+    let seal = user.seal(&app);
+    let message = (NOTICE_DONE.read(&headers, &seal) == Some(DRAFT_DELETED)).then_some("The draft is deleted.");
+    Ok(NOTICE_DONE.told(&headers, &seal, &InboxPage { layout: user.layout("Notices"), notices: rows, message }))
 }
 
 #[derive(Template)]
