@@ -109,6 +109,20 @@ async fn write_changes(
     Ok(())
 }
 
+/// Draft `id`, locked for the rest of `txn`; a published notice is 409
+/// `notice_published`, "This notice is published and {why}; …".
+async fn locked_draft(txn: &DatabaseTransaction, id: Uuid, why: &str) -> Result<notices::Model, StoreError> {
+    let notice =
+        notices::Entity::find_by_id(id).lock_exclusive().one(txn).await?.ok_or(StoreError::not_found("notice"))?;
+    if notice.state != DRAFT {
+        return Err(StoreError::conflict(
+            "notice_published",
+            format!("This notice is published and {why}; publish a new notice to correct it."),
+        ));
+    }
+    Ok(notice)
+}
+
 /// The changes of each notice, with the product's name and currency.
 pub(crate) async fn load_changes(
     conn: &impl ConnectionTrait,
@@ -205,14 +219,7 @@ impl Store {
     /// Edits a draft. A published notice is immutable: a correction is a new notice.
     pub async fn update_notice(&self, actor: &Actor, id: Uuid, patch: NoticePatch) -> Result<NoticeView, StoreError> {
         let txn = self.begin_write().await?;
-        let notice =
-            notices::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(StoreError::not_found("notice"))?;
-        if notice.state != DRAFT {
-            return Err(StoreError::conflict(
-                "notice_published",
-                "This notice is published and can no longer change; publish a new notice to correct it.",
-            ));
-        }
+        let notice = locked_draft(&txn, id, "can no longer change").await?;
         let now = db_now(&txn).await?;
         let mut model: notices::ActiveModel = notice.into();
         if let Some(title) = patch.title {
@@ -248,14 +255,7 @@ impl Store {
     /// quotes, and acknowledgements and evidence name it.
     pub async fn delete_draft_notice(&self, actor: &Actor, id: Uuid) -> Result<(), StoreError> {
         let txn = self.begin_write().await?;
-        let notice =
-            notices::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(StoreError::not_found("notice"))?;
-        if notice.state != DRAFT {
-            return Err(StoreError::conflict(
-                "notice_published",
-                "This notice is published and stays on record; publish a new notice to correct it.",
-            ));
-        }
+        let notice = locked_draft(&txn, id, "stays on record").await?;
         let now = db_now(&txn).await?;
         notice_changes::Entity::delete_many().filter(notice_changes::Column::NoticeId.eq(id)).exec(&txn).await?;
         notices::Entity::delete_by_id(id).exec(&txn).await?;
