@@ -143,9 +143,6 @@ impl Store {
             user => {
                 let now = db_now(&self.db).await?;
                 let reason = match &user {
-                    // What was typed is kept only when it is an address: a
-                    // password typed into the e-mail field is not one, and
-                    // the audit log is read by finance and admins, for ever.
                     None if address.is_none() => "not_an_email_address",
                     None => "unknown_email",
                     Some(u) if !u.active => "inactive",
@@ -159,7 +156,11 @@ impl Store {
                         action: "auth.login_failed",
                         subject_type: "user",
                         subject_id: user.as_ref().map(|u| u.id),
-                        detail: json!({ "email": address.as_ref().map(Email::as_str), "reason": reason }),
+                                                // What was typed is kept only when it is an account's
+                        // address: a password typed into the e-mail field may
+                        // look like one (`P@ssw0rd!`), and the audit log is
+                        // read by finance and admins, for ever.
+                        detail: json!({ "email": user.as_ref().map(|u| u.email.as_str()), "reason": reason }),
                     },
                 )
                 .await?;
