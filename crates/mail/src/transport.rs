@@ -19,12 +19,17 @@ use crate::smtp_pool::{PlainSmtpPool, plain_smtp_address};
 #[error("{message}")]
 pub struct SendError {
     pub message: String,
+    /// Trying again will not help: the recipient is refused, or the address unusable.
     pub permanent: bool,
+    /// The server refused (a 5xx reply) without saying it is the recipient's
+    /// fault: it may be the relay's or our settings', which an administrator
+    /// mends, so it is retried, but not for ever (see `WorkerConfig::refused_for`).
+    pub refused: bool,
 }
 
 impl SendError {
     fn permanent(message: impl Into<String>) -> Self {
-        SendError { message: message.into(), permanent: true }
+        SendError { message: message.into(), permanent: true, refused: false }
     }
 
     /// A failed SMTP conversation. Only a refusal of the message's recipient
@@ -35,28 +40,37 @@ impl SendError {
     pub(crate) fn smtp(e: &lettre::transport::smtp::Error) -> Self {
         let reply = std::error::Error::source(e).map(ToString::to_string).unwrap_or_default();
         let permanent = e.is_permanent() && e.status().is_some_and(|code| refuses_recipient(&code.to_string(), &reply));
-        SendError { message: format!("SMTP: {e}"), permanent }
+        SendError { message: format!("SMTP: {e}"), permanent, refused: e.is_permanent() && !permanent }
     }
 
     pub(crate) fn transient(message: impl Into<String>) -> Self {
-        SendError { message: message.into(), permanent: false }
+        SendError { message: message.into(), permanent: false, refused: false }
     }
 }
 
 /// Whether a permanent SMTP reply (`code`, and the text after it) refuses
 /// this recipient for good: RFC 3463's `5.1.x` (no such mailbox, a bad
-/// address) or, from a server that sends no enhanced code, RFC 5321's 550,
-/// 551 or 553. `554 5.7.1 Relay access denied`, `535 5.7.8` (credentials
-/// rotated), `530` or a `5.5.x` syntax reply are not: they say the relay or
-/// our settings are wrong, for every recipient alike.
+/// address) but for `5.1.7`/`5.1.8` (our sender address refused), `5.2.1`
+/// (mailbox disabled), `5.4.1` (recipient rejected, as some large providers
+/// say "no such user") or, from a server that sends no enhanced code,
+/// RFC 5321's 550, 551 or 553. `554 5.7.1 Relay access denied`, `535 5.7.8`
+/// (credentials rotated), `530` or a `5.5.x` syntax reply are not: they say
+/// the relay or our settings are wrong, for every recipient alike.
 fn refuses_recipient(code: &str, reply: &str) -> bool {
     let enhanced = reply.split_whitespace().next().and_then(|word| {
         let parts: Vec<&str> = word.split('.').collect();
         (parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
-            .then(|| (parts[0].to_owned(), parts[1].to_owned()))
+            .then(|| (parts[0].to_owned(), parts[1].to_owned(), parts[2].to_owned()))
     });
     match enhanced {
-        Some((class, subject)) => class == "5" && subject == "1",
+        Some((class, subject, detail)) => {
+            class == "5"
+                && match subject.as_str() {
+                    "1" => !matches!(detail.as_str(), "7" | "8"),
+                    "2" | "4" => detail == "1",
+                    _ => false,
+                }
+        }
         None => matches!(code, "550" | "551" | "553"),
     }
 }
@@ -129,7 +143,7 @@ impl MailTransport for AnyTransport {
                 .send(message)
                 .await
                 .map(|_| ())
-                .map_err(|e| SendError { permanent: false, message: format!("writing the .eml file: {e}") }),
+                .map_err(|e| SendError::transient(format!("writing the .eml file: {e}"))),
         }
     }
 }
@@ -175,6 +189,10 @@ mod tests {
         assert!(!refuses_recipient("554", "Transaction failed"));
         assert!(!refuses_recipient("500", "5.5.2 Syntax error"));
         assert!(!refuses_recipient("552", "5.2.2 Mailbox full"));
+        assert!(!refuses_recipient("550", "5.1.8 Sender address rejected: Domain not found"), "our sender");
+        assert!(!refuses_recipient("553", "5.1.7 Bad sender address syntax"), "our sender");
+        assert!(refuses_recipient("550", "5.4.1 Recipient address rejected: Access denied"));
+        assert!(refuses_recipient("550", "5.2.1 The email account that you tried to reach is disabled"));
     }
 
     use std::os::unix::fs::PermissionsExt;

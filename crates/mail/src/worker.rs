@@ -40,10 +40,15 @@ pub struct WorkerConfig {
     /// The first retry waits about this long; each next one twice as long.
     /// A temporary failure (the server down or busy, a 4xx reply) is retried
     /// for as long as it lasts, at most `retry_cap` apart: an outage of any
-    /// length loses no mail. Only a refusal (5xx, an unusable address) ends
-    /// a message `failed`.
+    /// length loses no mail. A refusal of the recipient (or an unusable
+    /// address) ends a message `failed` at once; any other 5xx is retried
+    /// like a temporary failure until the message is `refused_for` old.
     pub retry_base: Duration,
     pub retry_cap: Duration,
+    /// How long after it was queued a message the server keeps refusing
+    /// (without blaming the recipient) is still tried: time for an
+    /// administrator to mend the relay's or our settings, but not for ever.
+    pub refused_for: Duration,
     /// How long a claimed row is ours before another worker may take it.
     pub lease: Duration,
     /// The longest one message's SMTP conversation may take. A claimed row
@@ -67,6 +72,7 @@ impl WorkerConfig {
             concurrency: 16,
             retry_base: poll.max(Duration::from_millis(100)) * 2,
             retry_cap: Duration::from_secs(3600),
+            refused_for: Duration::from_secs(3 * 24 * 3600),
             lease: Duration::from_secs(300),
             // A pooled connection's send, then connecting and sending once
             // more on a fresh one: 20 s each at most.
@@ -348,14 +354,16 @@ async fn send_batch<T: MailTransport>(
     }
 }
 
-/// When a failed message is tried again: never after a refusal, otherwise
-/// after [`retry_delay`], however many attempts came before.
-fn next_retry(config: &WorkerConfig, attempts: i32, e: &SendError) -> Option<Duration> {
-    (!e.permanent).then(|| retry_delay(config, attempts))
+/// When a failed message is tried again: never after a refusal of its
+/// recipient, nor after other refusals once it is `refused_for` old (`age`);
+/// otherwise after [`retry_delay`], however many attempts came before.
+fn next_retry(config: &WorkerConfig, attempts: i32, age: Duration, e: &SendError) -> Option<Duration> {
+    (!e.permanent && !(e.refused && age >= config.refused_for)).then(|| retry_delay(config, attempts))
 }
 
 async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Model, e: &SendError) {
-    let retry = next_retry(config, row.attempts, e);
+    let age = (chrono::Utc::now() - row.created_at).to_std().unwrap_or_default();
+    let retry = next_retry(config, row.attempts, age, e);
     match retry {
         Some(delay) => {
             tracing::warn!(id = %row.id, kind = %row.kind, attempts = row.attempts, retry_in = ?delay, error = %e, "mail not sent; will retry")
@@ -413,11 +421,16 @@ mod tests {
         let config = WorkerConfig::new("P <p@example.com>".parse().unwrap(), Duration::from_secs(1), vec![]);
         let down = SendError::transient("SMTP: connection refused");
         // Attempt 200 comes after days of an outage, an hour apart at most.
+        let days = |n: u64| Duration::from_secs(n * 24 * 3600);
         for attempts in [1, 12, 13, 200, i32::MAX] {
-            let retry = next_retry(&config, attempts, &down);
+            let retry = next_retry(&config, attempts, days(30), &down);
             assert!(retry.is_some_and(|d| d <= config.retry_cap), "attempt {attempts}: {retry:?}");
         }
-        let refused = SendError { message: "SMTP: 550 no such user".into(), permanent: true };
-        assert_eq!(next_retry(&config, 1, &refused), None);
+        let refused = SendError { message: "SMTP: 550 no such user".into(), permanent: true, refused: false };
+        assert_eq!(next_retry(&config, 1, Duration::ZERO, &refused), None);
+        // The relay refuses us: tried again for three days, then no more.
+        let relay = SendError { message: "SMTP: 554 5.7.1 Relay access denied".into(), permanent: false, refused: true };
+        assert!(next_retry(&config, 40, days(2), &relay).is_some());
+        assert_eq!(next_retry(&config, 41, days(3), &relay), None);
     }
 }

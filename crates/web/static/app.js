@@ -23,15 +23,24 @@
         buttons[i].setAttribute("aria-disabled", "true");
       }
     }, 0);
+    // Stopped by the person (Esc), or no answer at all: the form is usable again.
+    window.setTimeout(function () {
+      usable(form);
+    }, 15000);
   });
+
+  function usable(form) {
+    form.removeAttribute("data-sending");
+    var buttons = form.querySelectorAll("button[aria-disabled]");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].removeAttribute("aria-disabled");
+    }
+  }
+
   window.addEventListener("pageshow", function () {
     var forms = document.querySelectorAll("form[data-sending]");
     for (var i = 0; i < forms.length; i++) {
-      forms[i].removeAttribute("data-sending");
-      var buttons = forms[i].querySelectorAll("button[aria-disabled]");
-      for (var j = 0; j < buttons.length; j++) {
-        buttons[j].removeAttribute("aria-disabled");
-      }
+      usable(forms[i]);
     }
   });
 })();
