@@ -429,7 +429,8 @@ mod tests {
         let refused = SendError { message: "SMTP: 550 no such user".into(), permanent: true, refused: false };
         assert_eq!(next_retry(&config, 1, Duration::ZERO, &refused), None);
         // The relay refuses us: tried again for three days, then no more.
-        let relay = SendError { message: "SMTP: 554 5.7.1 Relay access denied".into(), permanent: false, refused: true };
+        let relay =
+            SendError { message: "SMTP: 554 5.7.1 Relay access denied".into(), permanent: false, refused: true };
         assert!(next_retry(&config, 40, days(2), &relay).is_some());
         assert_eq!(next_retry(&config, 41, days(3), &relay), None);
     }

@@ -156,7 +156,7 @@ impl Store {
                         action: "auth.login_failed",
                         subject_type: "user",
                         subject_id: user.as_ref().map(|u| u.id),
-                                                // What was typed is kept only when it is an account's
+                        // What was typed is kept only when it is an account's
                         // address: a password typed into the e-mail field may
                         // look like one (`P@ssw0rd!`), and the audit log is
                         // read by finance and admins, for ever.

@@ -13,7 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, record};
-use crate::db::db_now;
+use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{notice_changes, notices, products};
 use crate::notices::PUBLISHED;
 use crate::views::ProductView;
@@ -464,7 +464,7 @@ async fn one_adder_at_a_time(txn: &DatabaseTransaction) -> Result<(), StoreError
 async fn listed_as(conn: &impl ConnectionTrait, skus: &[&str]) -> Result<HashMap<String, String>, StoreError> {
     let folded: Vec<String> = skus.iter().map(|s| s.to_lowercase()).collect();
     let mut listed = HashMap::new();
-    for chunk in folded.chunks(500) {
+    for chunk in folded.chunks(IN_LIST_CHUNK) {
         let found = products::Entity::find()
             .filter(Expr::expr(Func::lower(Expr::col(products::Column::Sku))).is_in(chunk.iter().cloned()))
             .select_only()

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEntry, record};
 use crate::auth::{Checked, hash_password};
-use crate::db::db_now;
+use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{api_tokens, sessions, users};
 use crate::views::UserView;
 use crate::{Actor, ClientInfo, LoginOutcome, Store, StoreError};
@@ -94,7 +94,7 @@ impl Store {
         ids.sort_unstable();
         ids.dedup();
         let mut names = std::collections::HashMap::new();
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
             let found = users::Entity::find()
                 .select_only()
                 .column(users::Column::Id)

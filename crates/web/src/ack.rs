@@ -211,12 +211,17 @@ fn is_cross_site(headers: &HeaderMap, base_url: &str) -> bool {
     }
     let Some(origin) = headers.get(header::ORIGIN) else { return false };
     let Ok(origin) = origin.to_str() else { return true };
-    let own = origin_of(base_url);
+    !is_own_origin(origin, headers, base_url)
+}
+
+/// Whether `origin` (`scheme://host[:port]`) is this site: the one people
+/// reach it at (`base_url`, behind a proxy too), or the `Host` asked for.
+pub(crate) fn is_own_origin(origin: &str, headers: &HeaderMap, base_url: &str) -> bool {
     let by_host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(|h| [format!("http://{h}"), format!("https://{h}")]);
-    !(origin == own || by_host.is_some_and(|hosts| hosts.iter().any(|h| h == origin)))
+    origin == origin_of(base_url) || by_host.is_some_and(|hosts| hosts.iter().any(|h| h == origin))
 }
 
 /// `scheme://host[:port]` of a URL.

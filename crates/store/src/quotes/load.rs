@@ -12,6 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::DRAFT;
+use crate::db::IN_LIST_CHUNK;
 use crate::entity::{quote_lines, quotes};
 use crate::{Actor, StoreError};
 
@@ -20,7 +21,7 @@ pub(crate) async fn load_lines(
     quote_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<quote_lines::Model>>, StoreError> {
     let mut by_quote: HashMap<Uuid, Vec<quote_lines::Model>> = HashMap::new();
-    for chunk in quote_ids.chunks(500) {
+    for chunk in quote_ids.chunks(IN_LIST_CHUNK) {
         let rows = quote_lines::Entity::find()
             .filter(quote_lines::Column::QuoteId.is_in(chunk.iter().copied()))
             .order_by_asc(quote_lines::Column::Position)

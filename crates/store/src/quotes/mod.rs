@@ -14,7 +14,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, Refused, record};
-use crate::db::db_now;
+use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{finalisations, price_overrides, quote_lines, quotes, users};
 use crate::gate::{CoveredPrice, priced_lines, superseded_lines};
 use crate::views::{OverrideView, QuoteView, RepriceView};
@@ -189,7 +189,7 @@ impl Store {
         let mut lines = load_lines(&self.db, &ids).await?;
         let finalised: Vec<Uuid> = rows.iter().filter(|q| q.finalised_at.is_some()).map(|q| q.id).collect();
         let mut evidence: HashMap<Uuid, finalisations::Model> = HashMap::new();
-        for chunk in finalised.chunks(500) {
+        for chunk in finalised.chunks(IN_LIST_CHUNK) {
             for f in finalisations::Entity::find()
                 .filter(finalisations::Column::QuoteId.is_in(chunk.iter().copied()))
                 .all(&self.db)

@@ -292,9 +292,12 @@ impl SessionEnded {
 /// The login page, remembering the page to go back to: the page asked for,
 /// or for a form sent, the page the form was on (its `Referer` on this
 /// site), so that someone whose session ended mid-form lands on it again.
-fn to_login(parts: &Parts, ended: SessionEnded) -> Response {
-    let back =
-        if parts.method == axum::http::Method::GET { Some(parts.uri.path().to_owned()) } else { form_page(parts) };
+fn to_login(parts: &Parts, base_url: &str, ended: SessionEnded) -> Response {
+    let back = if parts.method == axum::http::Method::GET {
+        Some(parts.uri.path().to_owned())
+    } else {
+        form_page(parts, base_url)
+    };
     let mut query: Vec<String> = Vec::new();
     if let Some(path) = back.as_deref().and_then(local_path).filter(|p| *p != "/") {
         query.push(format!("next={path}"));
@@ -309,11 +312,11 @@ fn to_login(parts: &Parts, ended: SessionEnded) -> Response {
 }
 
 /// The path of the page a form was sent from: its `Referer`, when that names
-/// this site (the `Host` the form was sent to).
-fn form_page(parts: &Parts) -> Option<String> {
+/// this site (see [`crate::ack::is_own_origin`]).
+fn form_page(parts: &Parts, base_url: &str) -> Option<String> {
     let referer: axum::http::Uri = parts.headers.get(header::REFERER)?.to_str().ok()?.parse().ok()?;
-    let host = parts.headers.get(header::HOST)?.to_str().ok()?;
-    (referer.authority()?.as_str() == host).then(|| referer.path().to_owned())
+    let origin = format!("{}://{}", referer.scheme_str()?, referer.authority()?);
+    crate::ack::is_own_origin(&origin, &parts.headers, base_url).then(|| referer.path().to_owned())
 }
 
 impl FromRequestParts<AppState> for PageUser {
@@ -326,14 +329,14 @@ impl FromRequestParts<AppState> for PageUser {
         let is_get = parts.method == axum::http::Method::GET;
         let ended = if is_get { SessionEnded::OnPage } else { SessionEnded::OnForm };
         let Some(token) = token else {
-            return Err(to_login(parts, if is_get { SessionEnded::Never } else { ended }));
+            return Err(to_login(parts, &state.base_url, if is_get { SessionEnded::Never } else { ended }));
         };
         match state.store.authenticate_session(token).await {
             Ok(Some(user)) => {
                 crate::denied::Caller::note(parts, user.actor.id);
                 Ok(PageUser(user))
             }
-            Ok(None) => Err(to_login(parts, ended)),
+            Ok(None) => Err(to_login(parts, &state.base_url, ended)),
             Err(e) => Err(PageError::from(e).into_response()),
         }
     }
