@@ -12,6 +12,7 @@ mod m20261130_000007_override_covers;
 mod m20261201_000008_login_failures;
 mod m20261201_000009_outbox_subjects;
 mod m20261201_000010_quotes_by_drafting;
+mod m20261201_000011_finalisations_by_time;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_login_failures::Migration),
             Box::new(m20261201_000009_outbox_subjects::Migration),
             Box::new(m20261201_000010_quotes_by_drafting::Migration),
+            Box::new(m20261201_000011_finalisations_by_time::Migration),
         ]
     }
 }

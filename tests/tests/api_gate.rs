@@ -426,6 +426,16 @@ both_backends! {
         let r = sam.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await;
         assert_error(&r, 409, "pending_acknowledgements");
         assert_eq!(r.body["error"]["pending"][0]["notice_id"], json!(notice), "{}", r.text);
+        // Acknowledged and finalised by the clock put right: each stamp after the publication.
+        let stamp = |v: &Value, key: &str| -> chrono::DateTime<chrono::Utc> {
+            v[key].as_str().and_then(|t| t.parse().ok()).unwrap_or_else(|| panic!("no {key} in {v}"))
+        };
+        let ack = sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await;
+        assert_eq!(ack.status, 200, "{}", ack.text);
+        assert!(stamp(&ack.body, "acknowledged_at") > published_at, "{}", ack.text);
+        let finalised = sam.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await;
+        assert_eq!(finalised.status, 200, "{}", finalised.text);
+        assert!(stamp(&finalised.body, "finalised_at") > stamp(&ack.body, "acknowledged_at"), "{}", finalised.text);
 
         // Drafted after the publication, by a clock still behind it.
         let later = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await;

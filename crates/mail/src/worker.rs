@@ -358,7 +358,8 @@ async fn send_batch<T: MailTransport>(
 /// recipient, nor after other refusals once it is `refused_for` old (`age`);
 /// otherwise after [`retry_delay`], however many attempts came before.
 fn next_retry(config: &WorkerConfig, attempts: i32, age: Duration, e: &SendError) -> Option<Duration> {
-    (!e.permanent && !(e.refused && age >= config.refused_for)).then(|| retry_delay(config, attempts))
+    let given_up = e.permanent || (e.refused && age >= config.refused_for);
+    (!given_up).then(|| retry_delay(config, attempts))
 }
 
 async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Model, e: &SendError) {

@@ -33,7 +33,7 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEntry, Refused, record};
 use crate::db::db_now;
-use crate::entity::{gate, notices, quotes};
+use crate::entity::{finalisations, gate, notices, quotes};
 use crate::notices::{PUBLISHED, check_changes_can_take_force};
 use crate::quotes::{check_draft, load_quote, to_view};
 use crate::views::{EvidenceNotice, EvidenceView, GateView, OverrideView, PublishedView, QuoteView};
@@ -65,16 +65,21 @@ macro_rules! gate_lock_key {
 /// after a draft as older than it, and the gate would not ask about it.
 /// `after` is the latest stamp taken before, under the lock: the result is
 /// the clock, or one microsecond after `after`, whichever is later.
-fn in_commit_order(now: DateTime<Utc>, after: Option<DateTime<Utc>>) -> DateTime<Utc> {
+pub(crate) fn in_commit_order(now: DateTime<Utc>, after: Option<DateTime<Utc>>) -> DateTime<Utc> {
     match after {
-        Some(after) if after >= now => after + chrono::Duration::microseconds(1),
+        Some(after) if after >= now => {
+            if after - now > chrono::Duration::minutes(1) {
+                tracing::warn!(clock = %now, stamped = %after, "the clock reads earlier than a stamp already taken; stamping after that one, to keep their order");
+            }
+            after + chrono::Duration::microseconds(1)
+        }
         _ => now,
     }
 }
 
-/// The latest `published_at`, or with `and_drafts` also the latest
-/// `drafted_at`: each one index's last entry.
-async fn latest_stamp(conn: &impl ConnectionTrait, and_drafts: bool) -> Result<Option<DateTime<Utc>>, StoreError> {
+/// The latest `published_at`, or with `and_quotes` also the latest
+/// `drafted_at` and `finalised_at`: each one index's last entry.
+async fn latest_stamp(conn: &impl ConnectionTrait, and_quotes: bool) -> Result<Option<DateTime<Utc>>, StoreError> {
     let published: Option<DateTime<Utc>> = notices::Entity::find()
         .select_only()
         .column_as(notices::Column::PublishedAt.max(), "latest")
@@ -82,9 +87,16 @@ async fn latest_stamp(conn: &impl ConnectionTrait, and_drafts: bool) -> Result<O
         .one(conn)
         .await?
         .flatten();
-    if !and_drafts {
+    if !and_quotes {
         return Ok(published);
     }
+    let finalised: Option<DateTime<Utc>> = finalisations::Entity::find()
+        .select_only()
+        .column_as(finalisations::Column::FinalisedAt.max(), "latest")
+        .into_tuple::<Option<DateTime<Utc>>>()
+        .one(conn)
+        .await?
+        .flatten();
     let drafted: Option<DateTime<Utc>> = quotes::Entity::find()
         .select_only()
         .column_as(quotes::Column::DraftedAt.max(), "latest")
@@ -92,7 +104,7 @@ async fn latest_stamp(conn: &impl ConnectionTrait, and_drafts: bool) -> Result<O
         .one(conn)
         .await?
         .flatten();
-    Ok(published.max(drafted))
+    Ok(published.max(drafted).max(finalised))
 }
 
 /// `drafted_at` for a quote drafted now, under the gate lock held shared:
@@ -163,8 +175,8 @@ impl Store {
             .last_seq;
         let seq = last_seq + 1;
         gate::Entity::update(gate::ActiveModel { id: Set(1), last_seq: Set(seq) }).exec(&txn).await?;
-        // After every draft and publication that committed before: with the
-        // lock held exclusively, they all have.
+        // After every draft, finalisation and publication that committed
+        // before: with the lock held exclusively, they all have.
         let published_at = in_commit_order(db_now(&txn).await?, latest_stamp(&txn, true).await?);
         check_changes_can_take_force(&txn, id, published_at.date_naive()).await?;
         notices::Entity::update(notices::ActiveModel {
@@ -293,7 +305,8 @@ impl Store {
         // Stamped after the notices and acknowledgements were read: everything
         // the check saw was committed before this instant, so every
         // acknowledgement in the evidence precedes `finalised_at`.
-        let (quote, finalised_at) = record_finalisation(&txn, id, actor.id, stored, override_id).await?;
+        let acknowledged = evidence.iter().map(|e| e.acknowledged_at).max();
+        let (quote, finalised_at) = record_finalisation(&txn, id, actor.id, stored, override_id, acknowledged).await?;
         record(
             &txn,
             AuditEntry {
@@ -352,10 +365,18 @@ struct StoredEvidence<'a> {
 }
 
 /// The statement [`record_finalisation`] sends on PostgreSQL: `$1` the
-/// quote, `$2` the signer, `$3` the evidence as JSON text, `$4` the override.
+/// quote, `$2` the signer, `$3` the evidence as JSON text, `$4` the override,
+/// `$5` the latest acknowledgement in the evidence (or NULL). The stamp is
+/// the clock, but after the quote's drafting, every publication (the gate
+/// lock, held shared, keeps publications still) and those acknowledgements,
+/// as [`in_commit_order`] keeps them.
 pub const RECORD_FINALISATION: &str = "WITH f AS (INSERT INTO finalisations \
        (quote_id, finalised_by, finalised_at, evidence, override_id) \
-       VALUES ($1, $2, date_trunc('microseconds', clock_timestamp()), CAST($3 AS json), $4) RETURNING finalised_at) \
+       VALUES ($1, $2, GREATEST(date_trunc('microseconds', clock_timestamp()), \
+         (SELECT max(published_at) FROM notices) + interval '1 microsecond', \
+         (SELECT drafted_at FROM quotes WHERE id = $1) + interval '1 microsecond', \
+         CAST($5 AS timestamptz) + interval '1 microsecond'), \
+         CAST($3 AS json), $4) RETURNING finalised_at) \
      UPDATE quotes SET state = 'finalised', finalised_at = f.finalised_at, updated_at = f.finalised_at \
      FROM f WHERE quotes.id = $1 RETURNING quotes.*";
 
@@ -369,13 +390,14 @@ async fn record_finalisation(
     finalised_by: Uuid,
     evidence: String,
     override_id: Option<Uuid>,
+    acknowledged: Option<DateTime<Utc>>,
 ) -> Result<(quotes::Model, DateTime<Utc>), StoreError> {
     if txn.get_database_backend() == DbBackend::Postgres {
         let row = txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 RECORD_FINALISATION,
-                [id.into(), finalised_by.into(), evidence.into(), override_id.into()],
+                [id.into(), finalised_by.into(), evidence.into(), override_id.into(), acknowledged.into()],
             ))
             .await?
             .ok_or(StoreError::not_found("quote"))?;
@@ -384,7 +406,9 @@ async fn record_finalisation(
             quote.finalised_at.ok_or_else(|| StoreError::Internal("finalised quote without finalised_at".into()))?;
         return Ok((quote, finalised_at));
     }
-    let finalised_at = db_now(txn).await?;
+    let drafted_at = quotes::Entity::find_by_id(id).one(txn).await?.map(|q| q.drafted_at);
+    let after = latest_stamp(txn, false).await?.max(drafted_at).max(acknowledged);
+    let finalised_at = in_commit_order(db_now(txn).await?, after);
     txn.execute_raw(Statement::from_sql_and_values(
         txn.get_database_backend(),
         "INSERT INTO finalisations (quote_id, finalised_by, finalised_at, evidence, override_id) VALUES (?, ?, ?, ?, ?)",

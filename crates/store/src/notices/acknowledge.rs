@@ -270,7 +270,8 @@ pub(crate) async fn acknowledge_in(
     let (PUBLISHED, Some(notice_published_at)) = (notice.state.as_str(), notice.published_at) else {
         return Err(StoreError::conflict("notice_not_published", "Only a published notice can be acknowledged."));
     };
-    let now = db_now(txn).await?;
+    // Never before the notice was published, however the clock stepped.
+    let now = crate::gate::in_commit_order(db_now(txn).await?, Some(notice_published_at));
     let clip = |s: Option<String>, n: usize| s.map(|s| s.chars().take(n).collect::<String>());
     let inserted = acknowledgements::Entity::insert(acknowledgements::ActiveModel {
         id: Set(Uuid::new_v4()),
