@@ -474,8 +474,9 @@ async fn a_quote_with_more_lines_than_the_form_shows_is_drafted_in_one_go() {
         }
         assert!(!sam.exists("#sku_5").await, "five rows to begin with");
         sam.submit("#more-rows").await;
-        // The form as typed, with more rows; nothing saved yet.
+        // The form as typed, with more rows, at the form's own address; nothing saved yet.
         assert!(sam.title().await.contains("New quote"), "{}", sam.title().await);
+        assert_eq!(sam.path().await, "/quotes/new");
         assert_eq!(sam.value("#customer_name").await, "Greta Berg");
         assert_eq!(sam.value("#sku_4").await, "PART-5");
         let focused = sam.client.active_element().await.expect("the focused element").attr("id").await;

@@ -220,6 +220,18 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
         .await
         .unwrap();
     assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login?ended=form"));
+    // Logging out in a window whose session ended elsewhere: logged out, as
+    // asked, with nothing said to have been lost.
+    let r = http
+        .post(format!("{base}/logout"))
+        .header(COOKIE, &cookie)
+        .header(REFERER, &form_page)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login"));
     app.stop().await;
 }
 }

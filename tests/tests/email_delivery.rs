@@ -816,6 +816,7 @@ both_backends! {
         assert_eq!(to_nina[0].header("subject").as_deref(), Some("Price notice: Pumps up"));
         assert!(to_nina[0].ack_link().is_some(), "with her own link: {}", to_nina[0].text());
         assert!(to_nina[0].text().contains("Greta"), "with the draft it holds up: {}", to_nina[0].text());
+        assert!(to_nina[0].text().contains("You now sign quotes that this price notice"), "{}", to_nina[0].text());
 
         // The reminder already due is not sent to her on top.
         app.store.enqueue_due_reminders(&schedule).await.unwrap();

@@ -139,7 +139,7 @@ impl Composer for TemplateComposer {
     fn compose(&self, letter: &Letter<'_>) -> Result<Composed, String> {
         let render = |e: askama::Error| e.to_string();
         match letter {
-            Letter::Publication { notice, to, quotes, ack_url }
+            Letter::Publication { notice, to, quotes, ack_url, .. }
             | Letter::Reminder { notice, to, quotes, ack_url, .. } => {
                 let (subject, intro) = match letter {
                     Letter::Reminder { number, of, .. } if *of > 0 => (
@@ -149,6 +149,12 @@ impl Composer for TemplateComposer {
                     Letter::Reminder { .. } => (
                         format!("Reminder: please acknowledge \"{}\"", notice.title),
                         "Finance asks you to acknowledge this price notice now.".to_owned(),
+                    ),
+                    Letter::Publication { taken_over: true, .. } => (
+                        format!("Price notice: {}", notice.title),
+                        "You now sign quotes that this price notice, published before you took them over, holds up: \
+                         acknowledge it before finalising them."
+                            .to_owned(),
                     ),
                     _ => {
                         (format!("Price notice: {}", notice.title), "Finance has published a price notice.".to_owned())

@@ -156,7 +156,7 @@ async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum
         let page = pages::PageError::new(
             StatusCode::NOT_FOUND,
             "Not found",
-            "There is nothing at this address. Check it, or start again from the quotes.",
+            "There is nothing at this address. Check it, or start again from Pricegate's first page.",
         );
         return pages::page_headers(page.into_response()).await;
     }

@@ -137,7 +137,8 @@ async fn compose_batch(
         let ack_url = batch.ack_link();
         for (user, quotes) in &people {
             let to = super::recipient(user);
-            let letter = Letter::Publication { notice: &content, to: &to, quotes, ack_url: &ack_url };
+            let letter =
+                Letter::Publication { notice: &content, to: &to, quotes, ack_url: &ack_url, taken_over: false };
             batch.push(super::PUBLICATION, publication_key(content.id, user.id), &to, &letter)?;
         }
         Ok(batch.rows)

@@ -115,6 +115,9 @@ pub enum Letter<'a> {
         to: &'a Recipient,
         quotes: &'a [BlockedQuote],
         ack_url: &'a str,
+        /// Sent later than the publication, to someone who has just taken
+        /// over drafts the notice holds up (see `Store::tell_new_signer`).
+        taken_over: bool,
     },
     Reminder {
         notice: &'a NoticeContent,

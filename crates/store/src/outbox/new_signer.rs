@@ -59,7 +59,7 @@ impl Store {
             let blocked = blocked_quotes(conn, &setup.base_url, &content, Some(&[signer]), now).await?;
             let Some(quotes) = blocked.get(&signer) else { continue };
             let ack_url = batch.ack_link();
-            let letter = Letter::Publication { notice: &content, to: &to, quotes, ack_url: &ack_url };
+            let letter = Letter::Publication { notice: &content, to: &to, quotes, ack_url: &ack_url, taken_over: true };
             batch.push(PUBLICATION, publication_key(notice.id, signer), &to, &letter)?;
         }
         batch.write(conn).await

@@ -139,9 +139,22 @@ async fn start_session(app: &AppState, checked: &Checked, to: &str) -> Result<Re
     Ok(response)
 }
 
-async fn logout(State(app): State<AppState>, headers: HeaderMap, _: CsrfForm<Anyone>) -> Result<Response, PageError> {
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        app.store.revoke_session(token).await?;
+async fn logout(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    form: Result<CsrfForm<Anyone>, Response>,
+) -> Result<Response, PageError> {
+    match form {
+        Ok(_) => {
+            if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+                app.store.revoke_session(token).await?;
+            }
+        }
+        // The session had ended already (logged out in another window):
+        // logged out, as asked, and nothing was lost. A form without its
+        // token is still refused.
+        Err(refused) if refused.status() != StatusCode::SEE_OTHER => return Ok(refused),
+        Err(_) => {}
     }
     let mut response = Redirect::to("/login").into_response();
     let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", secure_flag(&app));

@@ -30,7 +30,10 @@ const QUOTE_ROLES: &[Role] = &[Role::Sales, Role::Finance];
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/quotes", get(list).post(create_quote))
-        .route("/quotes/new", get(new_quote_form))
+        // The form posts to its own address, so that the page it answers
+        // with ("More lines", a refused form) is the form's: a reload, or a
+        // login after the session ended, comes back to it.
+        .route("/quotes/new", get(new_quote_form).post(create_quote))
         .route("/quotes/{id}", get(show))
         .route("/quotes/{id}/edit", get(edit_quote_form).post(update_quote))
         .route("/quotes/{id}/acknowledge", post(acknowledge))

@@ -182,7 +182,7 @@ fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>) -> Q
         layout: user.layout("New quote"),
         csrf: user.csrf().to_owned(),
         heading: "New quote".into(),
-        action: "/quotes".into(),
+        action: "/quotes/new".into(),
         back: "/quotes".into(),
         editing: false,
         products: products
