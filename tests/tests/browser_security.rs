@@ -232,6 +232,11 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login"));
+    // Another site's form to /logout carries no cookie (SameSite=Lax): it
+    // clears none, so it logs nobody out.
+    let r = http.post(format!("{base}/logout")).form(&[("csrf_token", "whatever")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(set_cookie(&r, "pricegate_session").is_none(), "no cookie is cleared");
     app.stop().await;
 }
 }

@@ -136,3 +136,41 @@ async fn a_quote_drafted_during_a_publication_is_priced_on_the_side_of_it_its_dr
     assert!(drafted_across > 0, "no quote was drafted after a publication: the test proves nothing");
     assert!(problems.is_empty(), "{} quotes priced on the wrong side:\n{}", problems.len(), problems.join("\n"));
 }
+
+/// The gate's proof reads each statement of a finalisation in a snapshot
+/// taken after the gate lock is held, which READ COMMITTED gives. A server
+/// (or database) whose default is REPEATABLE READ would take the snapshot
+/// before the lock: the store asks for READ COMMITTED on every connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_reads_committed_whatever_the_database_default_is() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    let db = TestDb::create(Backend::Postgres).await;
+    let admin = pricegate_store::Store::connect(&db.url, 1).await.expect("connects");
+    let name: String = admin
+        .connection()
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT current_database() AS name"))
+        .await
+        .expect("asks")
+        .expect("a row")
+        .try_get("", "name")
+        .expect("a name");
+    admin
+        .connection()
+        .execute_unprepared(&format!("ALTER DATABASE \"{name}\" SET default_transaction_isolation = 'repeatable read'"))
+        .await
+        .expect("sets the database's default");
+    admin.close().await;
+
+    let store = pricegate_store::Store::connect(&db.url, 1).await.expect("connects again");
+    let txn = store.connection().begin().await.expect("begins");
+    let level: String = txn
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SHOW transaction_isolation"))
+        .await
+        .expect("asks")
+        .expect("a row")
+        .try_get("", "transaction_isolation")
+        .expect("a level");
+    assert_eq!(level, "read committed");
+    txn.rollback().await.expect("rolls back");
+    store.close().await;
+}

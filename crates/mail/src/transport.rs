@@ -28,6 +28,10 @@ pub struct SendError {
 }
 
 impl SendError {
+    /// How the message of a 5xx reply begins (lettre's wording), as an
+    /// outbox row's `last_error` keeps it.
+    pub(crate) const REFUSED_PREFIX: &'static str = "SMTP: permanent error";
+
     fn permanent(message: impl Into<String>) -> Self {
         SendError { message: message.into(), permanent: true, refused: false }
     }
@@ -51,8 +55,9 @@ impl SendError {
 /// Whether a permanent SMTP reply (`code`, and the text after it) refuses
 /// this recipient for good: RFC 3463's `5.1.x` (no such mailbox, a bad
 /// address) but for `5.1.7`/`5.1.8` (our sender address refused), `5.2.1`
-/// (mailbox disabled), `5.4.1` (recipient rejected, as some large providers
-/// say "no such user") or, from a server that sends no enhanced code,
+/// (mailbox disabled), `5.4.1` (RFC 3463 says "no answer from host", but
+/// Microsoft 365 answers `550 5.4.1 Recipient address rejected` for a
+/// mailbox it does not have, and it is the larger case) or, from a server that sends no enhanced code,
 /// RFC 5321's 550, 551 or 553. `554 5.7.1 Relay access denied`, `535 5.7.8`
 /// (credentials rotated), `530` or a `5.5.x` syntax reply are not: they say
 /// the relay or our settings are wrong, for every recipient alike.

@@ -355,16 +355,25 @@ async fn send_batch<T: MailTransport>(
 }
 
 /// When a failed message is tried again: never after a refusal of its
-/// recipient, nor after other refusals once it is `refused_for` old (`age`);
-/// otherwise after [`retry_delay`], however many attempts came before.
-fn next_retry(config: &WorkerConfig, attempts: i32, age: Duration, e: &SendError) -> Option<Duration> {
-    let given_up = e.permanent || (e.refused && age >= config.refused_for);
+/// recipient, nor after other refusals once it is `refused_for` old (`age`)
+/// and was refused the time before too (`refused_before`: a first refusal
+/// after a long outage gets one more try); otherwise after [`retry_delay`],
+/// however many attempts came before.
+fn next_retry(
+    config: &WorkerConfig,
+    attempts: i32,
+    age: Duration,
+    refused_before: bool,
+    e: &SendError,
+) -> Option<Duration> {
+    let given_up = e.permanent || (e.refused && refused_before && age >= config.refused_for);
     (!given_up).then(|| retry_delay(config, attempts))
 }
 
 async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Model, e: &SendError) {
     let age = (chrono::Utc::now() - row.created_at).to_std().unwrap_or_default();
-    let retry = next_retry(config, row.attempts, age, e);
+    let refused_before = row.last_error.as_deref().is_some_and(|m| m.starts_with(SendError::REFUSED_PREFIX));
+    let retry = next_retry(config, row.attempts, age, refused_before, e);
     match retry {
         Some(delay) => {
             tracing::warn!(id = %row.id, kind = %row.kind, attempts = row.attempts, retry_in = ?delay, error = %e, "mail not sent; will retry")
@@ -424,15 +433,17 @@ mod tests {
         // Attempt 200 comes after days of an outage, an hour apart at most.
         let days = |n: u64| Duration::from_secs(n * 24 * 3600);
         for attempts in [1, 12, 13, 200, i32::MAX] {
-            let retry = next_retry(&config, attempts, days(30), &down);
+            let retry = next_retry(&config, attempts, days(30), true, &down);
             assert!(retry.is_some_and(|d| d <= config.retry_cap), "attempt {attempts}: {retry:?}");
         }
         let refused = SendError { message: "SMTP: 550 no such user".into(), permanent: true, refused: false };
-        assert_eq!(next_retry(&config, 1, Duration::ZERO, &refused), None);
+        assert_eq!(next_retry(&config, 1, Duration::ZERO, false, &refused), None);
         // The relay refuses us: tried again for three days, then no more.
         let relay =
             SendError { message: "SMTP: 554 5.7.1 Relay access denied".into(), permanent: false, refused: true };
-        assert!(next_retry(&config, 40, days(2), &relay).is_some());
-        assert_eq!(next_retry(&config, 41, days(3), &relay), None);
+        assert!(next_retry(&config, 40, days(2), true, &relay).is_some());
+        assert_eq!(next_retry(&config, 41, days(3), true, &relay), None);
+        // Refused for the first time after a longer outage: one more try.
+        assert!(next_retry(&config, 80, days(4), false, &relay).is_some());
     }
 }

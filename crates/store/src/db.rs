@@ -37,6 +37,11 @@ impl Store {
             // dropped mid-statement is then found broken and dropped.
             .test_before_acquire_if_idle_for(Duration::from_millis(500))
             .sqlx_logging(false)
+            // The gate's proof reads each statement of a finalisation in a
+            // snapshot taken after the gate lock is held: READ COMMITTED, not
+            // a default of REPEATABLE READ some servers are configured with.
+            // Set in the startup packet: no round trip per transaction.
+            .map_sqlx_postgres_opts(|o| o.options([("default_transaction_isolation", "read committed")]))
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)

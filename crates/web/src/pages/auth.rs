@@ -150,10 +150,13 @@ async fn logout(
                 app.store.revoke_session(token).await?;
             }
         }
-        // The session had ended already (logged out in another window):
-        // logged out, as asked, and nothing was lost. A form without its
-        // token is still refused.
+        // A form without its token is refused.
         Err(refused) if refused.status() != StatusCode::SEE_OTHER => return Ok(refused),
+        // No cookie at all (another site's form cannot send it): nothing to
+        // end or clear.
+        Err(_) if cookie(&headers, SESSION_COOKIE).is_none() => return Ok(Redirect::to("/login").into_response()),
+        // The session had ended already (logged out in another window):
+        // logged out, as asked, and nothing was lost; its dead cookie goes.
         Err(_) => {}
     }
     let mut response = Redirect::to("/login").into_response();
