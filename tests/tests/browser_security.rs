@@ -196,42 +196,29 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     // A form sent after the session ended leads back to the page it was on,
     // once logged in again, and the login page says it was not saved.
     let form_page = format!("{base}/quotes/{quote}");
-    let r = http
-        .post(format!("{base}/quotes/{quote}/reprice"))
-        .header(COOKIE, &cookie)
-        .header(REFERER, &form_page)
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let sent_from = |path: String, referer: String| {
+        http.post(format!("{base}{path}"))
+            .header(COOKIE, &cookie)
+            .header(REFERER, referer)
+            .form(&[("csrf_token", csrf.as_str())])
+            .send()
+    };
+    let location = |r: &reqwest::Response| r.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let r = sent_from(format!("/quotes/{quote}/reprice"), form_page.clone()).await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = format!("/login?next=/quotes/{quote}&ended=form");
-    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some(to.as_str()));
+    assert_eq!(location(&r).as_deref(), Some(to.as_str()));
     let login = http.get(format!("{base}{to}")).send().await.unwrap().text().await.unwrap();
     assert!(login.contains("so what you sent was not saved"), "{login}");
     assert!(login.contains(&format!("name=\"next\" value=\"/quotes/{quote}\"")), "{login}");
     // Another site's page is never where the login leads.
-    let r = http
-        .post(format!("{base}/quotes/{quote}/reprice"))
-        .header(COOKIE, &cookie)
-        .header(REFERER, "https://elsewhere.example/quotes/1")
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login?ended=form"));
+    let r = sent_from(format!("/quotes/{quote}/reprice"), "https://elsewhere.example/quotes/1".into()).await.unwrap();
+    assert_eq!(location(&r).as_deref(), Some("/login?ended=form"));
     // Logging out in a window whose session ended elsewhere: logged out, as
     // asked, with nothing said to have been lost.
-    let r = http
-        .post(format!("{base}/logout"))
-        .header(COOKIE, &cookie)
-        .header(REFERER, &form_page)
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = sent_from("/logout".into(), form_page.clone()).await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login"));
+    assert_eq!(location(&r).as_deref(), Some("/login"));
     // Another site's form to /logout carries no cookie (SameSite=Lax): it
     // clears none, so it logs nobody out.
     let r = http.post(format!("{base}/logout")).form(&[("csrf_token", "whatever")]).send().await.unwrap();

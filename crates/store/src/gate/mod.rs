@@ -80,31 +80,27 @@ pub(crate) fn in_commit_order(now: DateTime<Utc>, after: Option<DateTime<Utc>>) 
 /// The latest `published_at`, or with `and_quotes` also the latest
 /// `drafted_at` and `finalised_at`: each one index's last entry.
 async fn latest_stamp(conn: &impl ConnectionTrait, and_quotes: bool) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let published: Option<DateTime<Utc>> = notices::Entity::find()
-        .select_only()
-        .column_as(notices::Column::PublishedAt.max(), "latest")
-        .into_tuple::<Option<DateTime<Utc>>>()
-        .one(conn)
-        .await?
-        .flatten();
+    let published = latest_of::<notices::Entity>(conn, notices::Column::PublishedAt).await?;
     if !and_quotes {
         return Ok(published);
     }
-    let finalised: Option<DateTime<Utc>> = finalisations::Entity::find()
-        .select_only()
-        .column_as(finalisations::Column::FinalisedAt.max(), "latest")
-        .into_tuple::<Option<DateTime<Utc>>>()
-        .one(conn)
-        .await?
-        .flatten();
-    let drafted: Option<DateTime<Utc>> = quotes::Entity::find()
-        .select_only()
-        .column_as(quotes::Column::DraftedAt.max(), "latest")
-        .into_tuple::<Option<DateTime<Utc>>>()
-        .one(conn)
-        .await?
-        .flatten();
+    let drafted = latest_of::<quotes::Entity>(conn, quotes::Column::DraftedAt).await?;
+    let finalised = latest_of::<finalisations::Entity>(conn, finalisations::Column::FinalisedAt).await?;
     Ok(published.max(drafted).max(finalised))
+}
+
+/// The greatest value of a time `column` of `E`, if any.
+async fn latest_of<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    column: E::Column,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(E::find()
+        .select_only()
+        .column_as(column.max(), "latest")
+        .into_tuple::<Option<DateTime<Utc>>>()
+        .one(conn)
+        .await?
+        .flatten())
 }
 
 /// `drafted_at` for a quote drafted now, under the gate lock held shared:
