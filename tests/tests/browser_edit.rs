@@ -452,6 +452,14 @@ async fn an_owner_whose_signer_was_deactivated_is_told_and_chooses_another() {
     app.stop().await;
 }
 
+/// Logs in as the salesperson `email` and starts a new quote for Greta Berg.
+async fn new_quote_for_greta(sam: &Page, email: &str) {
+    sam.log_in(email, PASSWORD).await;
+    sam.goto("/quotes/new").await;
+    sam.fill("#customer_name", "Greta Berg").await;
+    sam.fill("#customer_email", "greta@nordwind.example").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quote_with_more_lines_than_the_form_shows_is_drafted_in_one_go() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -465,10 +473,7 @@ async fn a_quote_with_more_lines_than_the_form_shows_is_drafted_in_one_go() {
 
     with_browsers(1, move |browsers| async move {
         let sam = Page::new(browsers[0].clone(), &base);
-        sam.log_in(&sales.email, PASSWORD).await;
-        sam.goto("/quotes/new").await;
-        sam.fill("#customer_name", "Greta Berg").await;
-        sam.fill("#customer_email", "greta@nordwind.example").await;
+        new_quote_for_greta(&sam, &sales.email).await;
         for (row, sku) in skus.iter().take(5).enumerate() {
             sam.select(&format!("#sku_{row}"), sku).await;
         }
@@ -508,10 +513,7 @@ async fn a_form_pressed_twice_before_its_answer_is_sent_once() {
 
     with_browsers(1, move |browsers| async move {
         let sam = Page::new(browsers[0].clone(), &base);
-        sam.log_in(&sales.email, PASSWORD).await;
-        sam.goto("/quotes/new").await;
-        sam.fill("#customer_name", "Greta Berg").await;
-        sam.fill("#customer_email", "greta@nordwind.example").await;
+        new_quote_for_greta(&sam, &sales.email).await;
         sam.select("#sku_0", "PART-1").await;
         // A double click on a slow line: the second press comes before the
         // first answer. The page's script lets the first through only.
