@@ -191,7 +191,7 @@ impl Store {
             let reminded = reminded_since(&self.db, notice.id, since).await?;
             let missing: Vec<(&users::Model, usize)> = plan
                 .iter()
-                .filter(|(u, _, due_at)| !reminded.get(&u.id).is_some_and(|at| at >= due_at))
+                .filter(|(u, _, due_at)| reminded.get(&u.id).is_none_or(|at| at < due_at))
                 .map(|(u, due, _)| (*u, *due))
                 .collect();
             let everyone_reminded_last = plan.len() == pending.len()
