@@ -2,7 +2,7 @@
 //! configured schedule or when finance asks, and the escalation to finance
 //! after the last one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
@@ -46,78 +46,37 @@ fn ids_if_few(people: &[users::Model]) -> Option<Vec<Uuid>> {
     (people.len() <= CHUNK).then(|| people.iter().map(|u| u.id).collect())
 }
 
-/// Each user's latest reminder about `notice_id` queued at or after
-/// `since`: one range of the outbox's (notice, kind, created_at) index. A
-/// scheduled reminder counts whatever became of it (one that failed for
-/// good is not queued again); one finance sent now counts only while it is
-/// on its way or sent, as for [`Store::remind_now`]: one that failed or was
-/// set aside reached nobody.
+/// The users who have had a reminder about `notice_id` queued at or after
+/// `since`, or the notice itself (someone who took over a draft it holds up
+/// is mailed it then, see `Store::tell_new_signer`; the schedule's next
+/// reminder is theirs, not one at once): two ranges of the outbox's
+/// (notice, kind, created_at) index. A scheduled reminder counts whatever
+/// became of it (one that failed for good is not queued again); one finance
+/// sent now counts only while it is on its way or sent, as for
+/// [`Store::remind_now`]: one that failed or was set aside reached nobody.
 async fn reminded_since(
     conn: &impl ConnectionTrait,
     notice_id: Uuid,
     since: DateTime<Utc>,
-) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
+) -> Result<HashSet<Uuid>, StoreError> {
     let clicked = format!("remind:{notice_id}:%:now-%");
-    let rows = outbox::Entity::find()
+    Ok(outbox::Entity::find()
         .select_only()
         .column(outbox::Column::UserId)
-        .column(outbox::Column::CreatedAt)
         .filter(outbox::Column::NoticeId.eq(notice_id))
-        .filter(outbox::Column::Kind.eq(REMINDER))
+        .filter(outbox::Column::Kind.is_in([REMINDER, PUBLICATION]))
         .filter(outbox::Column::CreatedAt.gte(since))
         .filter(
             sea_orm::Condition::any()
                 .add(outbox::Column::DedupeKey.not_like(clicked))
                 .add(outbox::Column::State.is_in([PENDING, SENT])),
         )
-        .into_tuple::<(Option<Uuid>, DateTime<Utc>)>()
+        .into_tuple::<Option<Uuid>>()
         .all(conn)
-        .await?;
-    Ok(latest_per_user(rows, |known, at| at > known))
-}
-
-/// When each of `people` was mailed `notice_id` itself, for those mailed it
-/// only after `after` (someone who took over a draft it holds up is mailed
-/// it then, see `Store::tell_new_signer`; so is everyone, should the
-/// publication's e-mails have waited for a worker that long).
-async fn told_after(
-    conn: &impl ConnectionTrait,
-    notice_id: Uuid,
-    people: &[users::Model],
-    after: DateTime<Utc>,
-) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
-    let mut query = outbox::Entity::find()
-        .select_only()
-        .column(outbox::Column::UserId)
-        .column(outbox::Column::CreatedAt)
-        .filter(outbox::Column::NoticeId.eq(notice_id))
-        .filter(outbox::Column::Kind.eq(PUBLICATION))
-        .filter(outbox::Column::CreatedAt.gt(after));
-    if let Some(ids) = ids_if_few(people) {
-        query = query.filter(outbox::Column::UserId.is_in(ids));
-    }
-    let rows = query.into_tuple::<(Option<Uuid>, DateTime<Utc>)>().all(conn).await?;
-    Ok(latest_per_user(rows, |known, at| at < known))
-}
-
-/// One time per user from `(user, time)` rows: the one `replaces` prefers.
-fn latest_per_user(
-    rows: Vec<(Option<Uuid>, DateTime<Utc>)>,
-    replaces: impl Fn(DateTime<Utc>, DateTime<Utc>) -> bool,
-) -> HashMap<Uuid, DateTime<Utc>> {
-    let mut by_user: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
-    for (user, at) in rows {
-        let Some(user) = user else { continue };
-        by_user
-            .entry(user)
-            .and_modify(|known| {
-                if replaces(*known, at) {
-                    *known = at
-                }
-            })
-            .or_insert(at);
-    }
-    by_user
+        .await?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 impl Store {
@@ -130,10 +89,8 @@ impl Store {
     /// holds up); someone who joined later, or whose quotes are all finalised
     /// or cancelled, is not chased. Reminder `n` goes to each of them once
     /// `published_at + schedule[n-1]` has passed (only the latest due one, should a worker
-    /// have been down through several), counted instead from when they were
-    /// mailed the notice if that was after its first reminder's time (they
-    /// took over a draft it holds up). The escalation to finance follows, one
-    /// tick after everyone's last reminders are in the outbox; once.
+    /// have been down through several); the escalation to finance follows, one
+    /// tick after the last reminders are in the outbox.
     pub async fn enqueue_due_reminders(&self, schedule: &[std::time::Duration]) -> Result<usize, StoreError> {
         let (Some(setup), Some(first)) = (self.mail.clone(), schedule.first()) else { return Ok(0) };
         let now = db_now(&self.db).await?;
@@ -162,43 +119,30 @@ impl Store {
                 .one(&self.db)
                 .await?
                 .is_some();
-            let due_by = |start: DateTime<Utc>| {
-                schedule.iter().take_while(|d| start.checked_add_signed(to_chrono(d)).is_some_and(|t| t <= now)).count()
-            };
-            if due_by(published_at) == 0 {
+            if escalated {
+                continue;
+            }
+            let due = schedule
+                .iter()
+                .take_while(|d| published_at.checked_add_signed(to_chrono(d)).is_some_and(|t| t <= now))
+                .count();
+            if due == 0 {
                 continue;
             }
             let pending = pending_sales(&self.db, notice.id, Chased::HoldingUp(published_at)).await?;
             if pending.is_empty() {
                 continue;
             }
-            // Each person's reminders by time, not by number: after the
-            // schedule changes (a restart with other PRICEGATE_REMINDERS), a
-            // reminder whose time has come under the new schedule still goes,
-            // and none goes twice. Whoever has had a reminder (the schedule's
-            // or finance's) since their latest due one's time came has it.
-            let first_due = published_at.checked_add_signed(to_chrono(first)).unwrap_or(now);
-            let told_late = told_after(&self.db, notice.id, &pending, first_due).await?;
-            let plan: Vec<(&users::Model, usize, DateTime<Utc>)> = pending
-                .iter()
-                .filter_map(|u| {
-                    let start = told_late.get(&u.id).copied().unwrap_or(published_at);
-                    let due = due_by(start);
-                    (due > 0).then(|| (u, due, start.checked_add_signed(to_chrono(&schedule[due - 1])).unwrap_or(now)))
-                })
-                .collect();
-            let Some(since) = plan.iter().map(|(_, _, due_at)| *due_at).min() else { continue };
-            let reminded = reminded_since(&self.db, notice.id, since).await?;
-            let missing: Vec<(&users::Model, usize)> = plan
-                .iter()
-                .filter(|(u, _, due_at)| reminded.get(&u.id).is_none_or(|at| at < due_at))
-                .map(|(u, due, _)| (*u, *due))
-                .collect();
-            let everyone_reminded_last = plan.len() == pending.len()
-                && missing.is_empty()
-                && plan.iter().all(|(_, due, _)| *due == schedule.len());
-            let escalate = everyone_reminded_last && !escalated;
-            if missing.is_empty() && !escalate {
+            // Whoever has had a reminder about this notice since the latest
+            // due one's time came (on the schedule or finance's) has it. By
+            // time, not by number: after the schedule changes (a restart with
+            // other PRICEGATE_REMINDERS), a reminder whose time has come
+            // under the new schedule still goes, and none goes twice.
+            let latest = to_chrono(&schedule[due - 1]);
+            let due_at = published_at.checked_add_signed(latest).unwrap_or(now);
+            let reminded = reminded_since(&self.db, notice.id, due_at).await?;
+            let missing: Vec<&users::Model> = pending.iter().filter(|u| !reminded.contains(&u.id)).collect();
+            if missing.is_empty() && due < schedule.len() {
                 continue;
             }
 
@@ -211,7 +155,7 @@ impl Store {
             let mut blocked =
                 blocked_quotes(&self.db, &setup.base_url, &content, ids_if_few(&pending).as_deref(), now).await?;
             let mut batch = Batch::new(&setup, now);
-            for (user, due) in &missing {
+            for user in &missing {
                 let to = recipient(user);
                 let quotes = blocked.get(&user.id).cloned().unwrap_or_default();
                 let ack_url = batch.ack_link();
@@ -220,13 +164,13 @@ impl Store {
                     to: &to,
                     quotes: &quotes,
                     ack_url: &ack_url,
-                    number: *due,
+                    number: due,
                     of: schedule.len(),
                 };
                 let key = reminder_key(notice.id, user.id, format!("after-{}ms", schedule[due - 1].as_millis()));
                 batch.push(REMINDER, key, &to, &letter)?;
             }
-            if escalate {
+            if missing.is_empty() && due == schedule.len() {
                 let people: Vec<PendingPerson> = pending
                     .iter()
                     .map(|u| PendingPerson {
