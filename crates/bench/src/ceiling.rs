@@ -79,7 +79,7 @@ pub fn finalise_script(scale: Scale) -> String {
         one_line(&load_quote_sql(pg)).replace("$1", QUOTE),
         one_line(&later_notices_sql(Reading::All, pg)).replace("$1", SIGNER).replace("$2", &drafted_at()),
         one_line(RECORD_FINALISATION)
-            .replace("$5", "NULL")
+            .replace("$5", &drafted_at())
             .replace("$4", "NULL")
             .replace("$3", &prepared("evidence"))
             .replace("$2", SIGNER)

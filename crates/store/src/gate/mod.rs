@@ -301,8 +301,9 @@ impl Store {
         // Stamped after the notices and acknowledgements were read: everything
         // the check saw was committed before this instant, so every
         // acknowledgement in the evidence precedes `finalised_at`.
-        let acknowledged = evidence.iter().map(|e| e.acknowledged_at).max();
-        let (quote, finalised_at) = record_finalisation(&txn, id, actor.id, stored, override_id, acknowledged).await?;
+        // After the quote's drafting and its acknowledgements, whatever the clock says.
+        let follows = evidence.iter().map(|e| e.acknowledged_at).max().max(Some(quote.drafted_at));
+        let (quote, finalised_at) = record_finalisation(&txn, id, actor.id, stored, override_id, follows).await?;
         record(
             &txn,
             AuditEntry {
@@ -362,15 +363,14 @@ struct StoredEvidence<'a> {
 
 /// The statement [`record_finalisation`] sends on PostgreSQL: `$1` the
 /// quote, `$2` the signer, `$3` the evidence as JSON text, `$4` the override,
-/// `$5` the latest acknowledgement in the evidence (or NULL). The stamp is
-/// the clock, but after the quote's drafting, every publication (the gate
-/// lock, held shared, keeps publications still) and those acknowledgements,
-/// as [`in_commit_order`] keeps them.
+/// `$5` the latest of the quote's drafting and the acknowledgements in the
+/// evidence. The stamp is the clock, but after `$5` and every publication
+/// (the gate lock, held shared, keeps publications still), as
+/// [`in_commit_order`] keeps them.
 pub const RECORD_FINALISATION: &str = "WITH f AS (INSERT INTO finalisations \
        (quote_id, finalised_by, finalised_at, evidence, override_id) \
        VALUES ($1, $2, GREATEST(date_trunc('microseconds', clock_timestamp()), \
          (SELECT max(published_at) FROM notices) + interval '1 microsecond', \
-         (SELECT drafted_at FROM quotes WHERE id = $1) + interval '1 microsecond', \
          CAST($5 AS timestamptz) + interval '1 microsecond'), \
          CAST($3 AS json), $4) RETURNING finalised_at) \
      UPDATE quotes SET state = 'finalised', finalised_at = f.finalised_at, updated_at = f.finalised_at \
@@ -386,14 +386,14 @@ async fn record_finalisation(
     finalised_by: Uuid,
     evidence: String,
     override_id: Option<Uuid>,
-    acknowledged: Option<DateTime<Utc>>,
+    follows: Option<DateTime<Utc>>,
 ) -> Result<(quotes::Model, DateTime<Utc>), StoreError> {
     if txn.get_database_backend() == DbBackend::Postgres {
         let row = txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 RECORD_FINALISATION,
-                [id.into(), finalised_by.into(), evidence.into(), override_id.into(), acknowledged.into()],
+                [id.into(), finalised_by.into(), evidence.into(), override_id.into(), follows.into()],
             ))
             .await?
             .ok_or(StoreError::not_found("quote"))?;
@@ -402,8 +402,7 @@ async fn record_finalisation(
             quote.finalised_at.ok_or_else(|| StoreError::Internal("finalised quote without finalised_at".into()))?;
         return Ok((quote, finalised_at));
     }
-    let drafted_at = quotes::Entity::find_by_id(id).one(txn).await?.map(|q| q.drafted_at);
-    let after = latest_stamp(txn, false).await?.max(drafted_at).max(acknowledged);
+    let after = latest_stamp(txn, false).await?.max(follows);
     let finalised_at = in_commit_order(db_now(txn).await?, after);
     txn.execute_raw(Statement::from_sql_and_values(
         txn.get_database_backend(),
