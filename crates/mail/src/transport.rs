@@ -62,21 +62,19 @@ impl SendError {
 /// (credentials rotated), `530` or a `5.5.x` syntax reply are not: they say
 /// the relay or our settings are wrong, for every recipient alike.
 fn refuses_recipient(code: &str, reply: &str) -> bool {
-    let enhanced = reply.split_whitespace().next().and_then(|word| {
-        let parts: Vec<&str> = word.split('.').collect();
-        (parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
-            .then(|| (parts[0].to_owned(), parts[1].to_owned(), parts[2].to_owned()))
+    let enhanced = reply.split_whitespace().next().map(|word| word.split('.').collect::<Vec<&str>>()).filter(|parts| {
+        parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
     });
-    match enhanced {
-        Some((class, subject, detail)) => {
-            class == "5"
-                && match subject.as_str() {
-                    "1" => !matches!(detail.as_str(), "7" | "8"),
-                    "2" | "4" => detail == "1",
+    match enhanced.as_deref() {
+        Some([class, subject, detail]) => {
+            *class == "5"
+                && match *subject {
+                    "1" => !matches!(*detail, "7" | "8"),
+                    "2" | "4" => *detail == "1",
                     _ => false,
                 }
         }
-        None => matches!(code, "550" | "551" | "553"),
+        _ => matches!(code, "550" | "551" | "553"),
     }
 }
 
@@ -180,9 +178,12 @@ pub fn build_message(from: &Mailbox, row: &outbox::Model) -> Result<Message, Sen
 
 #[cfg(all(test, unix))]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::{AnyTransport, refuses_recipient};
+
     #[test]
     fn only_a_refusal_of_the_recipient_is_final() {
-        use super::refuses_recipient;
         assert!(refuses_recipient("550", "5.1.1 No such mailbox"));
         assert!(refuses_recipient("553", "5.1.3 Bad recipient address syntax"));
         assert!(refuses_recipient("550", "Mailbox unavailable"), "no enhanced code: the basic one says");
@@ -199,10 +200,6 @@ mod tests {
         assert!(refuses_recipient("550", "5.4.1 Recipient address rejected: Access denied"));
         assert!(refuses_recipient("550", "5.2.1 The email account that you tried to reach is disabled"));
     }
-
-    use std::os::unix::fs::PermissionsExt;
-
-    use super::AnyTransport;
 
     #[test]
     fn the_mail_directory_is_readable_by_its_owner_only() {
