@@ -10,6 +10,7 @@ pub mod browser;
 pub mod client;
 pub mod db;
 pub mod fixtures;
+pub mod pages;
 pub mod process;
 pub mod race;
 pub mod smtp;

@@ -22,6 +22,8 @@ use crate::server::{self, TempDb};
 /// from `pgbench` variables `:q` and `:u`.
 const QUOTE: &str = "md5('quote-' || :q)::uuid";
 const TOKEN: &str = "encode(sha256(convert_to('benchtoken-' || :u, 'UTF8')), 'hex')";
+/// The business calendar's zone, as the server started by the benchmark has it.
+const ZONE: &str = "'UTC'";
 const SIGNER: &str = "md5('user-' || :u)::uuid";
 
 /// The `pgbench` script of one gate check at `scale`: each transaction is a
@@ -32,7 +34,7 @@ pub fn gate_script(scale: Scale) -> String {
     format!(
         "\\set q random(0, {last_quote})\n{signer}\n{};\n{};\n",
         one_line(token_user_sql(DbBackend::Postgres)).replace("$1", TOKEN),
-        one_line(quote_gate_sql()).replace("$1", QUOTE),
+        one_line(quote_gate_sql()).replace("$1", QUOTE).replace("$2", ZONE),
         last_quote = scale.quotes - 1,
         signer = set_signer(scale),
     )
@@ -76,7 +78,7 @@ pub fn finalise_script(scale: Scale) -> String {
          {};\nBEGIN;\n{};\n{};\n{};\n{};\n{audit};\nEND;\n",
         one_line(token_user_sql(pg)).replace("$1", TOKEN),
         one_line(LOCK_GATE_AND_QUOTE).replace("$1", QUOTE),
-        one_line(&load_quote_sql(pg)).replace("$1", QUOTE),
+        one_line(&load_quote_sql(pg)).replace("$1", QUOTE).replace("$2", ZONE),
         one_line(&later_notices_sql(Reading::All, pg)).replace("$1", SIGNER).replace("$2", &drafted_at()),
         one_line(RECORD_FINALISATION)
             .replace("$5", &drafted_at())

@@ -40,10 +40,14 @@ pub async fn gate_plans(conn: &DatabaseConnection, pending_quote: i64, ready_quo
         (
             "gate check: the quote, its lines and prices in force, and the notices its signer has not acknowledged",
             quote_gate_sql().to_owned(),
-            quote(pending_quote),
+            format!("{}, 'UTC'", quote(pending_quote)),
         ),
         ("finalise: gate lock shared, quote row exclusive", LOCK_GATE_AND_QUOTE.to_owned(), quote(ready_quote)),
-        ("finalise: the quote, its lines and prices in force", load_quote_sql(PG), quote(ready_quote)),
+        (
+            "finalise: the quote, its lines and prices in force",
+            load_quote_sql(PG),
+            format!("{}, 'UTC'", quote(ready_quote)),
+        ),
         (
             "finalise: every notice since drafting with the signer's acknowledgement",
             later_notices_sql(Reading::All, PG),

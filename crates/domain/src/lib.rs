@@ -4,6 +4,7 @@
 //! Nothing here performs I/O or knows about HTTP, SQL or mail; persistence,
 //! mail and web depend on this crate, never the reverse.
 
+mod calendar;
 mod error;
 pub mod gate;
 pub mod limits;
@@ -12,6 +13,7 @@ pub mod parse;
 pub mod pricing;
 pub mod product_csv;
 
+pub use calendar::Calendar;
 pub use error::Invalid;
 pub use gate::{GateDecision, NoticeAck, PendingNotice, PublishedNotice, decide};
 pub use money::{Currency, MAX_UNIT_PRICE_MINOR, MinorUnits, parse_amount, parse_unit_price};

@@ -2,14 +2,17 @@
 //! askama templates checked at compile time.
 
 use askama::Template;
-use pricegate_domain::Currency;
+use pricegate_domain::{Calendar, Currency};
 use pricegate_store::{BlockedQuote, Composed, Composer, Letter, NoticeContent, PendingPerson};
 
 use crate::markdown::{markdown_as_text, render_markdown};
 
 /// The [`Composer`] the store uses to write outbox rows.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct TemplateComposer;
+pub struct TemplateComposer {
+    /// Times in letters are read in the business's time zone.
+    pub calendar: Calendar,
+}
 
 /// Minor units for people: `12.34 EUR`; an unknown code falls back to the raw count.
 pub fn money(currency: &str, minor: i64) -> String {
@@ -192,7 +195,7 @@ impl Composer for TemplateComposer {
                     .map(|p| PersonRow { name: p.name.clone(), email: p.email.clone(), quotes: quote_rows(&p.quotes) })
                     .collect();
                 let at_stake = value_at_stake(pending);
-                let published_at = notice.published_at.format("%Y-%m-%d %H:%M UTC").to_string();
+                let published_at = self.calendar.stamp(notice.published_at, false);
                 let subject = format!("Escalation: {} still pending for \"{}\"", pending.len(), notice.title);
                 let html = EscalationHtml {
                     name: &to.name,

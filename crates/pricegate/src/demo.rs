@@ -3,7 +3,7 @@
 //! quotes, and one published price increase that blocks one of them.
 
 use anyhow::Context;
-use chrono::{Duration, Utc};
+use chrono::Days;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Email, Password, Quantity, Role, Sku, Text};
 use pricegate_store::views::UserView;
 use pricegate_store::{
@@ -92,7 +92,8 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
     let line = |sku: &str, qty: i64, discount: i64| -> anyhow::Result<NewLine> {
         Ok(NewLine { sku: Sku::parse(sku)?, quantity: Quantity::parse(qty)?, discount: DiscountBp::parse(discount)? })
     };
-    let valid_until = (Utc::now() + Duration::days(30)).date_naive();
+    let today = store.calendar().today();
+    let valid_until = today + Days::new(30);
     let quote = |customer: &str, email: &str, company: &str, lines: Vec<NewLine>| -> anyhow::Result<NewQuote> {
         Ok(NewQuote {
             customer_name: Text::parse("name", customer, 200)?,
@@ -142,16 +143,8 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
                     20_000,
                 )?,
                 changes: vec![
-                    NewPriceChange {
-                        sku: Sku::parse("PUMP-C250")?,
-                        unit_price_minor: 161_000,
-                        effective_on: Utc::now().date_naive(),
-                    },
-                    NewPriceChange {
-                        sku: Sku::parse("PUMP-C400")?,
-                        unit_price_minor: 249_500,
-                        effective_on: Utc::now().date_naive(),
-                    },
+                    NewPriceChange { sku: Sku::parse("PUMP-C250")?, unit_price_minor: 161_000, effective_on: today },
+                    NewPriceChange { sku: Sku::parse("PUMP-C400")?, unit_price_minor: 249_500, effective_on: today },
                 ],
             },
         )
@@ -185,7 +178,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
                 changes: vec![NewPriceChange {
                     sku: Sku::parse("VALVE-B50")?,
                     unit_price_minor: 10_400,
-                    effective_on: (Utc::now() + Duration::days(30)).date_naive(),
+                    effective_on: today + Days::new(30),
                 }],
             },
         )

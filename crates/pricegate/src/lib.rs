@@ -95,7 +95,10 @@ impl Application {
 pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::connect(&settings.database_url, settings.db_max_connections)
         .await
-        .context("cannot open the database named by DATABASE_URL")?;
+        .context("cannot open the database named by DATABASE_URL")?
+        .with_calendar(settings.calendar)
+        .await
+        .context("cannot use PRICEGATE_TIMEZONE")?;
     store.migrate().await.context("cannot apply the database migrations")?;
     Ok(store)
 }
@@ -128,7 +131,7 @@ pub fn with_mail(store: Store, settings: &Settings, base_url: &str) -> anyhow::R
         None => AnyTransport::files(&settings.maildir).map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     let setup = MailSetup {
-        composer: std::sync::Arc::new(TemplateComposer),
+        composer: std::sync::Arc::new(TemplateComposer { calendar: store.calendar() }),
         base_url: base_url.trim_end_matches('/').to_owned(),
         ack_link_ttl: chrono::Duration::from_std(settings.ack_link_ttl)
             .context("PRICEGATE_ACK_LINK_TTL is too long")?,

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use pricegate_domain::Calendar;
 use pricegate_web::{ConfigEntry, Configuration, TrustedProxies};
 
 /// A value that must never reach a log line (an SMTP URL may hold a password).
@@ -52,6 +53,10 @@ pub struct Settings {
     /// `PRICEGATE_TRUSTED_PROXIES` (default none): reverse proxies, by
     /// address or network, whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// `PRICEGATE_TIMEZONE` (default `UTC`): where the business trades, by
+    /// IANA name; prices take force, quotes expire and pages show times by
+    /// its days and clock.
+    pub calendar: Calendar,
 }
 
 #[derive(Debug)]
@@ -151,6 +156,12 @@ impl Settings {
         };
         let trusted_proxies = TrustedProxies::parse(&get("PRICEGATE_TRUSTED_PROXIES").unwrap_or_default())
             .map_err(|message| SettingsError { variable: "PRICEGATE_TRUSTED_PROXIES", message })?;
+        let calendar = match get("PRICEGATE_TIMEZONE") {
+            None => Calendar::UTC,
+            Some(raw) => {
+                Calendar::parse(&raw).map_err(|message| SettingsError { variable: "PRICEGATE_TIMEZONE", message })?
+            }
+        };
         Ok(Settings {
             database_url,
             bind,
@@ -165,6 +176,7 @@ impl Settings {
             mail_lease,
             request_timeout,
             trusted_proxies,
+            calendar,
         })
     }
 }
@@ -208,6 +220,7 @@ impl Settings {
                 if proxies.is_empty() { "none".to_owned() } else { proxies.join(", ") },
                 "proxies whose X-Forwarded-For names the client",
             ),
+            entry("PRICEGATE_TIMEZONE", self.calendar.to_string(), "where the business's days begin and end"),
         ];
         let mail_to_files = self.smtp_url.is_none().then(|| self.maildir.display().to_string());
         Configuration { entries, mail_to_files }
@@ -312,7 +325,7 @@ mod tests {
         assert_eq!(by_files.mail_to_files.as_deref(), Some("./mail-out"));
         let bound = by_files.entries.iter().find(|e| e.variable == "PRICEGATE_BIND").map(|e| e.value.as_str());
         assert_eq!(bound, Some("127.0.0.1:43121"), "the address bound, not the port 0 asked for");
-        assert_eq!(by_files.entries.len(), 13, "every variable of the README's table but RUST_LOG");
+        assert_eq!(by_files.entries.len(), 14, "every variable of the README's table but RUST_LOG");
     }
 
     #[test]
@@ -324,6 +337,7 @@ mod tests {
         assert_eq!(s.ack_link_ttl, hours(336));
         assert_eq!(s.maildir, PathBuf::from("./mail-out"));
         assert!(s.smtp_url.is_none());
+        assert_eq!(s.calendar, Calendar::UTC);
     }
 
     #[test]
@@ -335,6 +349,8 @@ mod tests {
         assert_eq!(settings(&[("PRICEGATE_REMINDERS", "2m,30s")]).unwrap_err().variable, "PRICEGATE_REMINDERS");
         assert_eq!(settings(&[("PRICEGATE_ACK_LINK_TTL", "soon")]).unwrap_err().variable, "PRICEGATE_ACK_LINK_TTL");
         assert_eq!(settings(&[("PRICEGATE_BIND", "localhost")]).unwrap_err().variable, "PRICEGATE_BIND");
+        assert_eq!(settings(&[("PRICEGATE_TIMEZONE", "Berlin")]).unwrap_err().variable, "PRICEGATE_TIMEZONE");
+        assert_eq!(settings(&[("PRICEGATE_TIMEZONE", "Europe/Berlin")]).unwrap().calendar.zone_name(), "Europe/Berlin");
         assert_eq!(settings(&[("DATABASE_URL", "mysql://x")]).unwrap_err().variable, "DATABASE_URL");
         assert!(settings(&[]).unwrap().trusted_proxies.is_empty(), "no proxy is trusted by default");
         assert!(!settings(&[("PRICEGATE_TRUSTED_PROXIES", "10.0.0.1, fd00::/8")]).unwrap().trusted_proxies.is_empty());

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use pricegate_domain::Calendar;
 use pricegate_migration::MigratorTrait;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -16,6 +17,8 @@ pub struct Store {
     pub(crate) db: DatabaseConnection,
     /// How to write mail, when this process writes any (see [`crate::outbox`]).
     pub(crate) mail: Option<std::sync::Arc<crate::outbox::MailSetup>>,
+    /// Which day it is for the business (see [`Calendar`]).
+    pub(crate) calendar: Calendar,
 }
 
 impl Store {
@@ -50,7 +53,36 @@ impl Store {
                     .create_if_missing(true)
             });
         let db = Database::connect(options).await?;
-        Ok(Store { db, mail: None })
+        Ok(Store { db, mail: None, calendar: Calendar::UTC })
+    }
+
+    /// Counts days by `calendar` from now on (UTC until then). PostgreSQL
+    /// reads today's date from its own clock in that zone, so it must know
+    /// the zone's name: an error here says it does not.
+    pub async fn with_calendar(mut self, calendar: Calendar) -> Result<Store, StoreError> {
+        if self.backend() == DbBackend::Postgres {
+            let check = Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT (clock_timestamp() AT TIME ZONE $1)::date AS today",
+                [calendar.zone_name().into()],
+            );
+            self.db
+                .query_one_raw(check)
+                .await
+                .map_err(|e| StoreError::Internal(format!("PostgreSQL does not know the time zone {calendar}: {e}")))?;
+        }
+        self.calendar = calendar;
+        Ok(self)
+    }
+
+    /// Which day it is for the business.
+    pub fn calendar(&self) -> Calendar {
+        self.calendar
+    }
+
+    /// The business day it is by the database's clock ([`db_now`]).
+    pub(crate) async fn today(&self) -> Result<NaiveDate, StoreError> {
+        Ok(self.calendar.date_of(db_now(&self.db).await?))
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

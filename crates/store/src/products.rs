@@ -406,20 +406,20 @@ impl Store {
             },
         )
         .await?;
-        let price = listed_prices(&txn, Some(&[row.id]), now.date_naive()).await?.get(&row.id).copied();
+        let price = listed_prices(&txn, Some(&[row.id]), self.calendar.date_of(now)).await?.get(&row.id).copied();
         txn.commit().await?;
         Ok(view(row, price))
     }
 
     pub async fn get_product(&self, id: Uuid) -> Result<ProductView, StoreError> {
         let row = products::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::not_found("product"))?;
-        let today = db_now(&self.db).await?.date_naive();
+        let today = self.today().await?;
         let price = listed_prices(&self.db, Some(&[row.id]), today).await?.get(&row.id).copied();
         Ok(view(row, price))
     }
 
     pub async fn list_products(&self) -> Result<Vec<ProductView>, StoreError> {
-        let today = db_now(&self.db).await?.date_naive();
+        let today = self.today().await?;
         let prices = listed_prices(&self.db, None, today).await?;
         let rows = products::Entity::find().order_by_asc(products::Column::Sku).all(&self.db).await?;
         Ok(rows

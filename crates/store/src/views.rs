@@ -260,9 +260,9 @@ pub struct SupersededLineView {
 pub struct GateView {
     /// True when finalisation would succeed now.
     pub ready: bool,
-    /// The quote's `valid_until` has passed (by the database's UTC date, the
-    /// one prices take force by): its owner must extend it before the quote
-    /// can be finalised.
+    /// The quote's `valid_until` has passed, by the business's day
+    /// (`PRICEGATE_TIMEZONE`) on the database's clock, the day prices take
+    /// force by: its owner must extend it before the quote can be finalised.
     pub expired: bool,
     /// The signer is an active salesperson. Only the signer can finalise, so
     /// a quote whose signer was deactivated or moved out of sales waits for

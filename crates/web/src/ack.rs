@@ -13,13 +13,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use pricegate_domain::Calendar;
 use pricegate_mail::render_markdown;
 use pricegate_store::{AckLinkError, AckLinkView, StoreError};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::AppState;
 use crate::extract::Client;
-use crate::pages::{ChangeRow, stamp};
+use crate::pages::ChangeRow;
 
 pub fn router() -> Router<AppState> {
     let header = |name: &'static str, value: &'static str| {
@@ -90,7 +91,7 @@ fn acknowledged_before(heading: &'static str, message: String) -> Response {
     page(StatusCode::CONFLICT, RefusedPage { heading, message, acknowledged: true }.render())
 }
 
-fn refusal(e: AckLinkError) -> Response {
+fn refusal(e: AckLinkError, calendar: Calendar) -> Response {
     match e {
         AckLinkError::Unknown => refused(
             StatusCode::NOT_FOUND,
@@ -112,7 +113,7 @@ fn refusal(e: AckLinkError) -> Response {
             format!(
                 "It recorded your acknowledgement{} at {}. Each acknowledgement link works once.",
                 title.map(|t| format!(" of \u{201c}{t}\u{201d}")).unwrap_or_default(),
-                stamp(at)
+                calendar.stamp(at, true)
             ),
         ),
         AckLinkError::Used { acknowledged_at: None, .. } => refused(
@@ -125,7 +126,7 @@ fn refusal(e: AckLinkError) -> Response {
             format!(
                 "You already acknowledged {} at {}.",
                 title.map_or_else(|| "this notice".to_owned(), |t| format!("\u{201c}{t}\u{201d}")),
-                stamp(acknowledged_at)
+                calendar.stamp(acknowledged_at, true)
             ),
         ),
         AckLinkError::Store(e) => {
@@ -146,7 +147,7 @@ fn refusal(e: AckLinkError) -> Response {
     }
 }
 
-fn show_page(view: AckLinkView) -> Response {
+fn show_page(view: AckLinkView, calendar: Calendar) -> Response {
     let changes = view.notice.changes.iter().map(ChangeRow::from).collect();
     page(
         StatusCode::OK,
@@ -154,9 +155,9 @@ fn show_page(view: AckLinkView) -> Response {
             body_html: render_markdown(&view.notice.body),
             title: view.notice.title,
             user_name: view.user_name,
-            published_at: stamp(view.notice.published_at),
+            published_at: calendar.stamp(view.notice.published_at, true),
             changes,
-            expires_at: stamp(view.expires_at),
+            expires_at: calendar.stamp(view.expires_at, true),
         }
         .render(),
     )
@@ -166,10 +167,10 @@ async fn show(
     State(app): State<AppState>,
     token: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Response {
-    let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown) };
+    let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown, app.store.calendar()) };
     match app.store.open_ack_link(&token).await {
-        Ok(view) => show_page(view),
-        Err(e) => refusal(e),
+        Ok(view) => show_page(view, app.store.calendar()),
+        Err(e) => refusal(e, app.store.calendar()),
     }
 }
 
@@ -186,18 +187,18 @@ async fn acknowledge(
             "Open the link from your e-mail and press the button on the Pricegate page.",
         );
     }
-    let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown) };
+    let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown, app.store.calendar()) };
     match app.store.acknowledge_by_link(&token, client).await {
         Ok((view, ack)) => page(
             StatusCode::OK,
             DonePage {
                 title: view.notice.title,
                 user_name: view.user_name,
-                acknowledged_at: stamp(ack.acknowledged_at),
+                acknowledged_at: app.store.calendar().stamp(ack.acknowledged_at, true),
             }
             .render(),
         ),
-        Err(e) => refusal(e),
+        Err(e) => refusal(e, app.store.calendar()),
     }
 }
 

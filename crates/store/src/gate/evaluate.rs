@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use pricegate_domain::{GateDecision, NoticeAck, PriceChange, PricedLine, PublishedNotice, decide, impact_of};
+use pricegate_domain::{
+    Calendar, GateDecision, NoticeAck, PriceChange, PricedLine, PublishedNotice, decide, impact_of,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Statement,
 };
@@ -17,7 +19,9 @@ use super::overrides::{covering_override, superseded_lines};
 use crate::db::IN_LIST_CHUNK;
 use crate::entity::{notices, quote_lines};
 use crate::notices::{PUBLISHED, load_changes};
-use crate::quotes::{LoadedQuote, check_draft, check_visible, load_quote_sql, load_visible_priced, loaded_quote};
+use crate::quotes::{
+    LoadedQuote, check_draft, check_visible, load_quote_sql, load_quote_values, load_visible_priced, loaded_quote,
+};
 use crate::views::{EvidenceNotice, GateView, ImpactView, LineImpactView, PendingNoticeView, PriceStepView};
 use crate::{Actor, StoreError};
 
@@ -321,14 +325,20 @@ const GATE_OF_A_CLOSED_QUOTE: &str = "has no gate to pass: only a draft can be f
 /// On PostgreSQL one statement reads the quote, its lines with their prices
 /// in force, and the notices its signer has not acknowledged
 /// ([`quote_gate_sql`]); SQLite, in this process, reads them as two.
-pub(super) async fn gate_view(conn: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> Result<GateView, StoreError> {
-    if conn.get_database_backend() != DbBackend::Postgres {
-        let loaded = load_visible_priced(conn, actor, id).await?;
+pub(super) async fn gate_view(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    calendar: Calendar,
+) -> Result<GateView, StoreError> {
+    let backend = conn.get_database_backend();
+    if backend != DbBackend::Postgres {
+        let loaded = load_visible_priced(conn, actor, id, calendar).await?;
         check_draft(&loaded.quote, GATE_OF_A_CLOSED_QUOTE)?;
         return Ok(evaluate(conn, &loaded, Reading::Pending).await?.view);
     }
-    let rows =
-        conn.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, quote_gate_sql(), [id.into()])).await?;
+    let values = load_quote_values(backend, id, calendar);
+    let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, quote_gate_sql(), values)).await?;
     // The quote's rows first (they carry its id), then the notices'.
     let split = rows.iter().position(|row| !matches!(row.try_get::<Option<Uuid>>("", "q_id"), Ok(Some(_))));
     let (quote_rows, notice_rows) = rows.split_at(split.unwrap_or(rows.len()));
@@ -339,7 +349,8 @@ pub(super) async fn gate_view(conn: &impl ConnectionTrait, actor: &Actor, id: Uu
     Ok(evaluate_read(conn, &loaded, Reading::Pending, later).await?.view)
 }
 
-/// The gate check's statement on PostgreSQL (`$1` the quote): the rows of
+/// The gate check's statement on PostgreSQL (`$1` the quote, `$2` the
+/// calendar's zone, as [`load_quote_sql`] takes them): the rows of
 /// [`load_quote_sql`] and, after them, those of the pending reading of
 /// [`later_notices_sql`] for the quote's signer and drafting time, in one
 /// round trip where there were two. `FULL JOIN … ON false` puts the two row

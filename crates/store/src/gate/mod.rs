@@ -174,7 +174,7 @@ impl Store {
         // After every draft, finalisation and publication that committed
         // before: with the lock held exclusively, they all have.
         let published_at = in_commit_order(db_now(&txn).await?, latest_stamp(&txn, true).await?);
-        check_changes_can_take_force(&txn, id, published_at.date_naive()).await?;
+        check_changes_can_take_force(&txn, id, self.calendar.date_of(published_at)).await?;
         notices::Entity::update(notices::ActiveModel {
             id: Set(id),
             state: Set(PUBLISHED.into()),
@@ -209,7 +209,7 @@ impl Store {
     /// quote's signer has not acknowledged, what each does to its prices,
     /// and the lines whose price is no longer in force.
     pub async fn quote_gate(&self, actor: &Actor, id: Uuid) -> Result<GateView, StoreError> {
-        gate_view(&self.db, actor, id).await
+        gate_view(&self.db, actor, id, self.calendar).await
     }
 
     /// Finalises a draft if, and only if, its signer has acknowledged every
@@ -238,7 +238,7 @@ impl Store {
         let txn = self.begin_write().await?;
         lock_gate_and_quote(&txn, id).await?;
         // After the locks: the lines are as the last edit committed them.
-        let loaded = load_quote(&txn, id).await?;
+        let loaded = load_quote(&txn, id, self.calendar).await?;
         let quote = &loaded.quote;
         if quote.signer_id != actor.id {
             return Err(StoreError::forbidden("not_signer", "Only the quote's signer can finalise it."));

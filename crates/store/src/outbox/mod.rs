@@ -26,7 +26,7 @@ mod reminders;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use pricegate_domain::{PriceChange, Role, impact_of, quote_total};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -298,7 +298,7 @@ async fn blocked_quotes(
     base_url: &str,
     notice: &NoticeContent,
     signers: Option<&[Uuid]>,
-    now: DateTime<Utc>,
+    today: NaiveDate,
 ) -> Result<HashMap<Uuid, Vec<BlockedQuote>>, StoreError> {
     let mut query = quotes::Entity::find()
         .filter(quotes::Column::State.eq(DRAFT))
@@ -307,8 +307,6 @@ async fn blocked_quotes(
         query = query.filter(quotes::Column::SignerId.is_in(signers.iter().copied()));
     }
     let open = query.order_by_asc(quotes::Column::DraftedAt).all(conn).await?;
-    // Validity ends by the database's UTC date (`now` is the database's), as the gate reads it.
-    let today = now.date_naive();
     let ids: Vec<Uuid> = open.iter().map(|q| q.id).collect();
     let mut lines = load_lines(conn, &ids).await?;
     let changes: Vec<PriceChange> = notice.changes.iter().map(PriceChange::from).collect();

@@ -56,7 +56,8 @@ impl Store {
         let mut batch = Batch::new(&setup, now);
         for notice in later.iter().filter(|n| !acknowledged.contains(&n.id)) {
             let content = notice_content(conn, notice).await?;
-            let blocked = blocked_quotes(conn, &setup.base_url, &content, Some(&[signer]), now).await?;
+            let blocked =
+                blocked_quotes(conn, &setup.base_url, &content, Some(&[signer]), self.calendar.date_of(now)).await?;
             let Some(quotes) = blocked.get(&signer) else { continue };
             let ack_url = batch.ack_link();
             let letter = Letter::Publication { notice: &content, to: &to, quotes, ack_url: &ack_url, taken_over: true };

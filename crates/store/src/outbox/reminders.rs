@@ -152,8 +152,14 @@ impl Store {
             // dedupe key another worker wrote meanwhile is skipped, and one
             // to someone who has acknowledged meanwhile is set aside unsent.
             let content = notice_content(&self.db, &notice).await?;
-            let mut blocked =
-                blocked_quotes(&self.db, &setup.base_url, &content, ids_if_few(&pending).as_deref(), now).await?;
+            let mut blocked = blocked_quotes(
+                &self.db,
+                &setup.base_url,
+                &content,
+                ids_if_few(&pending).as_deref(),
+                self.calendar.date_of(now),
+            )
+            .await?;
             let mut batch = Batch::new(&setup, now);
             for user in &missing {
                 let to = recipient(user);
@@ -240,7 +246,9 @@ impl Store {
             .into_iter()
             .partition(|u| !just_reminded.contains(&u.id));
         let content = notice_content(&txn, &notice).await?;
-        let blocked = blocked_quotes(&txn, &setup.base_url, &content, ids_if_few(&due).as_deref(), now).await?;
+        let blocked =
+            blocked_quotes(&txn, &setup.base_url, &content, ids_if_few(&due).as_deref(), self.calendar.date_of(now))
+                .await?;
         let mut batch = Batch::new(&setup, now);
         let stamp = now.timestamp_micros();
         for user in due {

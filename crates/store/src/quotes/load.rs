@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use pricegate_domain::Role;
+use pricegate_domain::{Calendar, Role};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
     QueryOrder, QueryResult, QuerySelect, Statement,
@@ -59,9 +59,9 @@ fn may_view(actor: &Actor, quote: &quotes::Model) -> bool {
 pub(crate) struct LoadedQuote {
     pub quote: quotes::Model,
     pub lines: Vec<quote_lines::Model>,
-    /// Product id → unit price in force on the database's today (UTC).
+    /// Product id → unit price in force on the business day it is by the database's clock.
     pub in_force: HashMap<Uuid, i64>,
-    /// `valid_until` is before the database's today (UTC).
+    /// `valid_until` is before that business day.
     pub expired: bool,
     /// The signer is an active salesperson, as the same statement read them.
     pub signer_can_sign: bool,
@@ -73,13 +73,16 @@ fn prefixed_columns<C: sea_orm::Iterable + sea_orm::IdenStatic>(alias: &str) -> 
     C::iter().map(|c| format!("{alias}.{0} AS {alias}_{0}", c.as_str())).collect::<Vec<_>>().join(", ")
 }
 
-/// The statement [`load_quote`] sends; one placeholder, the quote's id.
+/// The statement [`load_quote`] sends, with two placeholders: the quote's
+/// id, then the business day. On PostgreSQL the second is the calendar's
+/// zone name and today is read from the database's clock in that zone, as
+/// [`crate::Store::today`] reads it; on SQLite, which runs in this process and
+/// so shares its clock, it is today's date ([`load_quote_values`] binds
+/// both).
 pub fn load_quote_sql(backend: DbBackend) -> String {
-    // Today is the UTC date of the database clock, as `db_now` reads it;
-    // SQLite runs in this process, so its clock (`date('now')`) is ours.
     let (today, param) = match backend {
-        DbBackend::Postgres => ("(clock_timestamp() AT TIME ZONE 'UTC')::date", "$1"),
-        _ => ("date('now')", "?"),
+        DbBackend::Postgres => ("(clock_timestamp() AT TIME ZONE $2)::date", "$1"),
+        _ => ("?2", "?1"),
     };
     format!(
         "SELECT {quote}, {line}, {price} AS l_in_force, q.valid_until < {today} AS quote_expired, \
@@ -93,15 +96,28 @@ pub fn load_quote_sql(backend: DbBackend) -> String {
     )
 }
 
+/// The values of [`load_quote_sql`] (and of the gate's statement that embeds
+/// it) for quote `id` by `calendar`.
+pub(crate) fn load_quote_values(backend: DbBackend, id: Uuid, calendar: Calendar) -> [sea_orm::Value; 2] {
+    match backend {
+        DbBackend::Postgres => [id.into(), calendar.zone_name().into()],
+        _ => [id.into(), calendar.today().into()],
+    }
+}
+
 /// Reads a quote, its lines and their prices in force in one round trip
 /// (the gate check's hot path). Does not lock: a caller that must see the
 /// lines as of a lock takes the lock first, in an earlier statement, so that
 /// this statement's snapshot starts after it.
-pub(crate) async fn load_quote(conn: &impl ConnectionTrait, id: Uuid) -> Result<LoadedQuote, StoreError> {
+pub(crate) async fn load_quote(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    calendar: Calendar,
+) -> Result<LoadedQuote, StoreError> {
     let backend = conn.get_database_backend();
-    let rows =
-        conn.query_all_raw(Statement::from_sql_and_values(backend, load_quote_sql(backend), [id.into()])).await?;
-    loaded_quote(&rows)
+    let statement =
+        Statement::from_sql_and_values(backend, load_quote_sql(backend), load_quote_values(backend, id, calendar));
+    loaded_quote(&conn.query_all_raw(statement).await?)
 }
 
 /// A quote read back from the rows of [`load_quote_sql`] (or of a statement
@@ -132,8 +148,9 @@ pub(crate) async fn load_visible_priced(
     conn: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
+    calendar: Calendar,
 ) -> Result<LoadedQuote, StoreError> {
-    let loaded = load_quote(conn, id).await?;
+    let loaded = load_quote(conn, id, calendar).await?;
     check_visible(actor, &loaded.quote)?;
     Ok(loaded)
 }
@@ -160,8 +177,9 @@ pub(crate) async fn load_visible(
     conn: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
+    calendar: Calendar,
 ) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
-    let LoadedQuote { quote, lines, .. } = load_visible_priced(conn, actor, id).await?;
+    let LoadedQuote { quote, lines, .. } = load_visible_priced(conn, actor, id, calendar).await?;
     Ok((quote, lines))
 }
 

@@ -31,8 +31,8 @@ use lines::{price_lines, replace_lines};
 use load::load_owned;
 pub use load::load_quote_sql;
 pub(crate) use load::{
-    LoadedQuote, check_draft, check_visible, load_lines, load_quote, load_visible, load_visible_priced, loaded_quote,
-    lock_quote,
+    LoadedQuote, check_draft, check_visible, load_lines, load_quote, load_quote_values, load_visible,
+    load_visible_priced, loaded_quote, lock_quote,
 };
 use view::evidence_view;
 pub(crate) use view::{quote_view, to_view};
@@ -102,13 +102,14 @@ impl Store {
         let txn = self.begin_write().await?;
         crate::gate::lock_gate_shared(&txn).await?;
         let now = crate::gate::drafting_stamp(&txn).await?;
-        if new.valid_until < now.date_naive() {
+        if new.valid_until < self.calendar.date_of(now) {
             return Err(Invalid::new("valid_until", "valid_until must not be in the past.").into());
         }
         let signer_id = new.signer_id.unwrap_or(actor.id);
         check_signer(&txn, signer_id, "signer_id").await?;
         let id = Uuid::new_v4();
-        let lines = price_lines(&txn, id, new.currency.code(), &new.lines, &HashMap::new(), now.date_naive()).await?;
+        let lines =
+            price_lines(&txn, id, new.currency.code(), &new.lines, &HashMap::new(), self.calendar.date_of(now)).await?;
         let quote = quotes::Model {
             id,
             owner_id: actor.id,
@@ -138,7 +139,7 @@ impl Store {
     }
 
     pub async fn get_quote(&self, actor: &Actor, id: Uuid) -> Result<QuoteView, StoreError> {
-        let (quote, lines) = load_visible(&self.db, actor, id).await?;
+        let (quote, lines) = load_visible(&self.db, actor, id, self.calendar).await?;
         quote_view(&self.db, quote, lines).await
     }
 
@@ -225,7 +226,7 @@ impl Store {
             model.customer_company = Set(v.into_inner());
         }
         if let Some(v) = patch.valid_until {
-            if v < now.date_naive() {
+            if v < self.calendar.date_of(now) {
                 return Err(Invalid::new("valid_until", "valid_until must not be in the past.").into());
             }
             model.valid_until = Set(v);
@@ -241,7 +242,7 @@ impl Store {
         let lines = match &patch.lines {
             Some(new_lines) => {
                 let kept: HashMap<String, i64> = lines.iter().map(|l| (l.sku.clone(), l.unit_price_minor)).collect();
-                let rows = price_lines(&txn, id, &quote.currency, new_lines, &kept, now.date_naive()).await?;
+                let rows = price_lines(&txn, id, &quote.currency, new_lines, &kept, self.calendar.date_of(now)).await?;
                 replace_lines(&txn, id, rows.clone()).await?;
                 rows
             }
@@ -284,7 +285,8 @@ impl Store {
                 })
             })
             .collect::<Result<_, _>>()?;
-        let rows = price_lines(&txn, id, &quote.currency, &requested, &HashMap::new(), now.date_naive()).await?;
+        let rows =
+            price_lines(&txn, id, &quote.currency, &requested, &HashMap::new(), self.calendar.date_of(now)).await?;
         let new_total_minor = quote_total(&priced_lines(&rows))?;
         replace_lines(&txn, id, rows.clone()).await?;
         quotes::Entity::update(quotes::ActiveModel { id: Set(id), updated_at: Set(now), ..Default::default() })
@@ -346,7 +348,8 @@ impl Store {
         let quote = lock_quote(&txn, id).await?;
         check_draft(&quote, "can no longer change")?;
         // After the lock: the lines as the last edit committed them.
-        let covers: Vec<CoveredPrice> = superseded_lines(&load_quote(&txn, id).await?).iter().map(Into::into).collect();
+        let covers: Vec<CoveredPrice> =
+            superseded_lines(&load_quote(&txn, id, self.calendar).await?).iter().map(Into::into).collect();
         if covers.is_empty() {
             return Err(StoreError::conflict(
                 "nothing_to_override",

@@ -402,14 +402,17 @@ async fn outbox(State(app): State<AppState>, user: PageUser) -> Result<Response,
         .into_iter()
         .map(|m| MailRow {
             last_error: reason(&m.state, m.attempts, m.last_error.as_deref()),
-            queued: super::stamp(m.created_at),
-            sent: m.sent_at.map(super::stamp).unwrap_or_else(|| "—".to_owned()),
+            queued: app.store.calendar().stamp(m.created_at, true),
+            sent: m.sent_at.map(|at| app.store.calendar().stamp(at, true)).unwrap_or_else(|| "—".to_owned()),
             kind: m.kind,
             to: m.to,
             subject: m.subject,
             state: m.state,
             attempts: m.attempts,
-            next_attempt_at: m.next_attempt_at.map(super::stamp).unwrap_or_else(|| "—".to_owned()),
+            next_attempt_at: m
+                .next_attempt_at
+                .map(|at| app.store.calendar().stamp(at, true))
+                .unwrap_or_else(|| "—".to_owned()),
         })
         .collect();
     let mail_to_files = app.configuration.mail_to_files.clone();

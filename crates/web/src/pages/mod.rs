@@ -20,7 +20,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
 use pricegate_store::{SessionUser, StoreError};
 use sha2::{Digest, Sha256};
@@ -485,10 +484,6 @@ pub fn in_words(message: String, labels: &[(&str, &str)]) -> String {
         Some((field, label)) => format!("{label}{}", &message[field.len()..]),
         None => message,
     }
-}
-
-pub fn stamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// One structured price change of a notice, as every page that shows a notice lists it.

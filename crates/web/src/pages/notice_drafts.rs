@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{Datelike, Months, NaiveDate, Utc};
+use chrono::{Datelike, Months, NaiveDate};
 use pricegate_domain::{
     Currency, MAX_UNIT_PRICE_MINOR, Role, Sku, Text, limits, parse_amount, parse_date, parse_unit_price,
 };
@@ -79,7 +79,8 @@ impl DraftPage {
             body_html: String::new(),
             changes: Vec::new(),
             previewed: false,
-            example: example_line(&[], Utc::now().date_naive()),
+            // Every handler sets it, with the products and the business day.
+            example: String::new(),
         }
     }
 
@@ -129,7 +130,7 @@ fn amount_text(currency: &str, minor: i64) -> String {
 async fn new_form(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     let mut page = DraftPage::new(&user);
-    page.example = example_line(&app.store.list_products().await?, Utc::now().date_naive());
+    page.example = example_line(&app.store.list_products().await?, app.store.calendar().today());
     Ok(render(StatusCode::OK, &page))
 }
 
@@ -226,7 +227,7 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
 /// the changes it could read, for the preview).
 async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNotice>, PageError> {
     let products = app.store.list_products().await?;
-    page.example = example_line(&products, Utc::now().date_naive());
+    page.example = example_line(&products, app.store.calendar().today());
     let title = Text::parse("title", &page.title, limits::TITLE);
     let body = Text::parse_multiline("body", &page.body, MAX_BODY);
     let changes = parse_changes(&page.changes_text, &products);
@@ -321,7 +322,7 @@ async fn edit_form(State(app): State<AppState>, PageId(id): PageId, user: PageUs
     user.require(&[Role::Finance])?;
     let notice = draft(&app, &user, id).await?;
     let mut page = DraftPage::edit(&user, &notice);
-    page.example = example_line(&app.store.list_products().await?, Utc::now().date_naive());
+    page.example = example_line(&app.store.list_products().await?, app.store.calendar().today());
     Ok(render(StatusCode::OK, &page))
 }
 

@@ -17,7 +17,7 @@ use pricegate_store::StoreError;
 use uuid::Uuid;
 
 use super::ChangeRow;
-use super::{CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, Seal, money, render, stamp};
+use super::{CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, Seal, money, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -75,7 +75,7 @@ async fn touched_quotes(
     let quotes = app.store.list_quotes(&user.0.actor, filter).await?;
     let signers: Vec<Uuid> = quotes.iter().map(|q| q.signer_id).collect();
     let names = app.store.user_names(&signers).await?;
-    let today = chrono::Utc::now().date_naive();
+    let today = app.store.calendar().today();
     let mut touched = Vec::new();
     let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
     for q in quotes {
@@ -339,7 +339,7 @@ async fn dashboard(
         layout: user.layout(format!("Acknowledgements: {}", n.title)),
         csrf: user.csrf().to_owned(),
         id,
-        published_at: n.published_at.map(stamp).unwrap_or_default(),
+        published_at: n.published_at.map(|at| app.store.calendar().stamp(at, true)).unwrap_or_default(),
         title: n.title,
         chart: chart_points(published, &times, salespeople),
         chart_now: format!(
@@ -355,7 +355,7 @@ async fn dashboard(
                 not_sales: (a.user.role != Role::Sales.as_str()).then_some(a.user.role),
                 name: a.user.name,
                 email: a.user.email,
-                at: stamp(a.acknowledged_at),
+                at: app.store.calendar().stamp(a.acknowledged_at, true),
                 channel: a.channel,
                 blocked: Vec::new(),
             })

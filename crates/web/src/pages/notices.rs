@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::ChangeRow;
 use super::notice_publish::{DRAFT_DELETED, NOTICE_DONE};
-use super::{Anyone, CsrfForm, Layout, PageError, PageId, PageUser, render, stamp};
+use super::{Anyone, CsrfForm, Layout, PageError, PageId, PageUser, render};
 use crate::AppState;
 use crate::extract::Client;
 
@@ -66,7 +66,7 @@ async fn inbox(State(app): State<AppState>, user: PageUser, headers: HeaderMap) 
                 id: n.id,
                 status,
                 label,
-                published_at: n.published_at.map(stamp).unwrap_or_default(),
+                published_at: n.published_at.map(|at| app.store.calendar().stamp(at, true)).unwrap_or_default(),
                 dashboard: published && role == Role::Finance,
                 title: n.title,
             }
@@ -101,10 +101,10 @@ async fn show(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -
         csrf: user.csrf().to_owned(),
         id: n.id,
         published: n.state == "published",
-        published_at: n.published_at.map(stamp).unwrap_or_default(),
+        published_at: n.published_at.map(|at| app.store.calendar().stamp(at, true)).unwrap_or_default(),
         body_html: render_markdown(&n.body),
         changes: n.changes.iter().map(ChangeRow::from).collect(),
-        acknowledged_at: n.acknowledged_at.map(stamp),
+        acknowledged_at: n.acknowledged_at.map(|at| app.store.calendar().stamp(at, true)),
         before_i_joined: user.0.actor.role == Role::Sales && !n.acknowledged_by_me && !n.awaiting_my_acknowledgement,
         is_finance: user.0.actor.role == pricegate_domain::Role::Finance,
         title: n.title,

@@ -11,7 +11,7 @@ use pricegate_domain::Role;
 use pricegate_store::StoreError;
 use uuid::Uuid;
 
-use super::{CsrfForm, Layout, PageError, PageId, PageUser, Sales, money, render, stamp};
+use super::{CsrfForm, Layout, PageError, PageId, PageUser, Sales, money, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -50,7 +50,7 @@ async fn confirm_cancel(
         customer: quote.customer.name.clone(),
         lines: quote.lines.len(),
         total: money(&quote.currency, quote.total_minor),
-        drafted_at: stamp(quote.drafted_at),
+        drafted_at: app.store.calendar().stamp(quote.drafted_at, true),
     };
     Ok(render(StatusCode::OK, &page))
 }

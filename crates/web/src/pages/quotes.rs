@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::quote_form::{create_quote, edit_quote_form, new_quote_form, update_quote};
 use super::{
     CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, QuoteWork, Sales, Seal, in_words, money,
-    parse_id, render, signed_money, stamp,
+    parse_id, render, signed_money,
 };
 use crate::AppState;
 use crate::extract::Client;
@@ -157,7 +157,7 @@ async fn list(
             state: q.state.clone(),
             readiness,
             total: money(&q.currency, q.total_minor),
-            drafted_at: stamp(q.drafted_at),
+            drafted_at: app.store.calendar().stamp(q.drafted_at, true),
         });
     }
     let page = ListPage {
@@ -505,7 +505,7 @@ async fn upcoming_rows(
     let mut skus: Vec<&str> = quote.lines.iter().map(|l| l.sku.as_str()).collect();
     skus.sort_unstable();
     skus.dedup();
-    let today = chrono::Utc::now().date_naive();
+    let today = app.store.calendar().today();
     let prices = app.store.upcoming_prices(&skus, today, quote.valid_until).await?;
     let pending: std::collections::HashSet<Uuid> = gate.pending.iter().map(|p| p.notice_id).collect();
     Ok(prices
@@ -534,6 +534,7 @@ async fn quote_page(
     message: Option<String>,
 ) -> Result<QuotePage, PageError> {
     let currency = quote.currency.clone();
+    let calendar = app.store.calendar();
     let name_of = |id| async move { app.store.get_user(id).await.map(|u| u.name).unwrap_or_else(|_| "unknown".into()) };
     let signer = name_of(quote.signer_id).await;
     let owner = if quote.owner_id == quote.signer_id { signer.clone() } else { name_of(quote.owner_id).await };
@@ -561,7 +562,7 @@ async fn quote_page(
         Some(o) => Some(format!(
             "{} approved this {}: \u{201c}{}\u{201d}",
             name_of(o.approved_by).await,
-            stamp(o.created_at),
+            calendar.stamp(o.created_at, true),
             o.reason
         )),
         None => None,
@@ -577,7 +578,7 @@ async fn quote_page(
                     notice_id: p.notice_id,
                     while_valid: while_valid(&p, quote.valid_until).map(|delta| signed_money(&currency, delta)),
                     title: p.title,
-                    published_at: stamp(p.published_at),
+                    published_at: calendar.stamp(p.published_at, true),
                     body_html: render_markdown(&p.body),
                     impact: p
                         .impact
@@ -653,7 +654,7 @@ async fn quote_page(
         i_am_owner: quote.owner_id == user.0.actor.id,
         state: quote.state.clone(),
         valid_until: quote.valid_until.to_string(),
-        drafted_at: stamp(quote.drafted_at),
+        drafted_at: calendar.stamp(quote.drafted_at, true),
         notes: quote.notes.clone(),
         lines: quote
             .lines
@@ -675,17 +676,17 @@ async fn quote_page(
         superseded,
         has_override,
         override_note,
-        finalised_at: evidence.map(|e| stamp(e.finalised_at)).unwrap_or_default(),
+        finalised_at: evidence.map(|e| calendar.stamp(e.finalised_at, true)).unwrap_or_default(),
         finalised_by,
-        cancelled_at: quote.cancelled_at.map(stamp).unwrap_or_default(),
+        cancelled_at: quote.cancelled_at.map(|at| calendar.stamp(at, true)).unwrap_or_default(),
         evidence: evidence
             .map(|e| {
                 e.notices
                     .iter()
                     .map(|n| EvidenceRow {
                         title: n.title.clone(),
-                        published_at: stamp(n.published_at),
-                        acknowledged_at: stamp(n.acknowledged_at),
+                        published_at: calendar.stamp(n.published_at, true),
+                        acknowledged_at: calendar.stamp(n.acknowledged_at, true),
                         channel: n.channel.clone(),
                     })
                     .collect()
@@ -695,7 +696,7 @@ async fn quote_page(
             // Who approved it, and when, is part of the proof.
             Some(o) => {
                 let by = name_of(o.approved_by).await;
-                format!("approved by {by}, {}: {}", stamp(o.created_at), o.reason)
+                format!("approved by {by}, {}: {}", calendar.stamp(o.created_at, true), o.reason)
             }
             None => String::new(),
         },

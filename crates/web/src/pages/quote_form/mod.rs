@@ -12,6 +12,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use chrono::NaiveDate;
 use pricegate_domain::{Currency, Invalid, Role};
 use pricegate_store::views::{ProductView, QuoteView, UserView};
 use pricegate_store::{NewQuote, QuotePatch, StoreError};
@@ -177,7 +178,7 @@ async fn edit_page(app: &AppState, user: &PageUser, quote: &QuoteView) -> Result
     Ok(page)
 }
 
-fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>) -> QuoteFormPage {
+fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>, today: NaiveDate) -> QuoteFormPage {
     QuoteFormPage {
         layout: user.layout("New quote"),
         csrf: user.csrf().to_owned(),
@@ -201,7 +202,7 @@ fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>) -> Q
         customer_email: String::new(),
         customer_company: String::new(),
         signer_id: user.0.actor.id.to_string(),
-        valid_until: (chrono::Utc::now() + chrono::Duration::days(30)).date_naive().to_string(),
+        valid_until: (today + chrono::Days::new(30)).to_string(),
         notes: String::new(),
         rows: vec![RowInput::blank(); NEW_ROWS],
         errors: HashMap::new(),
@@ -211,7 +212,8 @@ fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>) -> Q
 
 /// The form for editing `quote`, filled with what it holds now.
 fn edit_form(user: &PageUser, products: &[ProductView], signers: Vec<UserView>, quote: &QuoteView) -> QuoteFormPage {
-    let mut page = blank(user, products, signers);
+    // Every field but the rows is the quote's own: the default validity is not shown.
+    let mut page = blank(user, products, signers, quote.valid_until);
     page.layout = user.layout(format!("Edit quote for {}", quote.customer.name));
     page.heading = format!("Edit quote for {}", quote.customer.name);
     page.action = format!("/quotes/{}/edit", quote.id);
@@ -240,7 +242,7 @@ fn edit_form(user: &PageUser, products: &[ProductView], signers: Vec<UserView>, 
 pub async fn new_quote_form(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Sales])?;
     let (products, signers) = choices(&app).await?;
-    Ok(render(StatusCode::OK, &blank(&user, &products, signers)))
+    Ok(render(StatusCode::OK, &blank(&user, &products, signers, app.store.calendar().today())))
 }
 
 /// Domain messages name the field as the API spells it; the page says it in words.
@@ -260,12 +262,12 @@ pub async fn create_quote(
     CsrfForm { user, form, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
     let (products, signers) = choices(&app).await?;
-    let mut page = blank(&user, &products, signers);
+    let mut page = blank(&user, &products, signers, app.store.calendar().today());
     page.keep_input(&form);
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
     }
-    let invalid = match parse_quote(&page, None, None) {
+    let invalid = match parse_quote(&page, None, None, app.store.calendar().today()) {
         Ok(input) => {
             // A quote is in the currency of its first product.
             let first = input.lines.first().map(|l| l.sku.as_str()).unwrap_or_default();
@@ -336,7 +338,8 @@ pub async fn update_quote(
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
     }
-    let invalid = match parse_quote(&page, Some(quote.valid_until), Some(&quote.currency)) {
+    let invalid = match parse_quote(&page, Some(quote.valid_until), Some(&quote.currency), app.store.calendar().today())
+    {
         Ok(input) => {
             let patch = QuotePatch {
                 customer_name: Some(input.customer_name),

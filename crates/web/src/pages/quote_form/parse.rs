@@ -1,7 +1,7 @@
 //! The quote form's fields parsed into a quote, and the store's refusals
 //! mapped back to the row of the form they concern.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use pricegate_domain::{CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
 use pricegate_store::{NewLine, StoreError};
 use uuid::Uuid;
@@ -121,6 +121,7 @@ pub(super) fn parse_quote(
     page: &QuoteFormPage,
     kept: Option<NaiveDate>,
     currency: Option<&str>,
+    today: NaiveDate,
 ) -> Result<QuoteInput, Vec<Invalid>> {
     let mut errors = Vec::new();
     let customer_name = keep(&mut errors, Text::parse("customer.name", &page.customer_name, limits::NAME));
@@ -138,7 +139,7 @@ pub(super) fn parse_quote(
     let valid_until = keep(
         &mut errors,
         parse_date("valid_until", &page.valid_until).and_then(|date| {
-            if date < Utc::now().date_naive() && Some(date) != kept {
+            if date < today && Some(date) != kept {
                 Err(Invalid::new("valid_until", "valid_until must not be in the past."))
             } else {
                 Ok(date)

@@ -1,0 +1,48 @@
+//! The browser pages over plain HTTP, with the session cookie a login sets:
+//! for tests that read what a page says without driving a browser.
+
+use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::{Client, StatusCode};
+
+pub fn client() -> Client {
+    Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("an HTTP client")
+}
+
+/// The value of cookie `name` among a response's Set-Cookie headers, with the whole header.
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    r.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let (pair, _) = v.split_once(';').unwrap_or((v, ""));
+        let (k, value) = pair.split_once('=')?;
+        (k == name).then(|| (value.to_owned(), v.to_owned()))
+    })
+}
+
+/// The value of the hidden `csrf_token` field in a page.
+pub fn csrf_in(html: &str) -> String {
+    let at =
+        html.find("name=\"csrf_token\" value=\"").expect("a csrf_token field") + "name=\"csrf_token\" value=\"".len();
+    html[at..].split('"').next().unwrap_or_default().to_owned()
+}
+
+pub struct LoginAttempt {
+    pub status: StatusCode,
+    /// The session cookie's value and its whole `Set-Cookie` header.
+    pub session: Option<(String, String)>,
+    pub body: String,
+}
+
+pub async fn log_in(base: &str, email: &str, password: &str) -> LoginAttempt {
+    let http = client();
+    let form = http.get(format!("{base}/login")).send().await.expect("GET /login");
+    let (login_csrf, _) = set_cookie(&form, "pricegate_login_csrf").expect("the login form sets its CSRF cookie");
+    let r = http
+        .post(format!("{base}/login"))
+        .header(COOKIE, format!("pricegate_login_csrf={login_csrf}"))
+        .form(&[("csrf_token", login_csrf.as_str()), ("email", email), ("password", password)])
+        .send()
+        .await
+        .expect("POST /login");
+    let status = r.status();
+    let session = set_cookie(&r, "pricegate_session");
+    LoginAttempt { status, session, body: r.text().await.unwrap_or_default() }
+}

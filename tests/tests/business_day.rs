@@ -1,0 +1,171 @@
+//! The business's calendar (`PRICEGATE_TIMEZONE`): prices take force,
+//! quotes lapse and validity dates are checked by the day where the company
+//! trades, and pages show times on its clock. Each test runs in a zone whose
+//! date is not UTC's at the moment it runs, so a server counting UTC days
+//! would answer differently.
+
+use chrono::{Days, NaiveDate, Timelike, Utc};
+use pricegate_domain::{Calendar, Role};
+use pricegate_tests::fixtures::{
+    assert_error, create_product, draft_quote, field, id_of, publish_price_change, quote_request,
+};
+use pricegate_tests::pages::{client, log_in};
+use pricegate_tests::{Backend, PASSWORD, Session, TestApp, both_backends};
+use reqwest::header::COOKIE;
+use serde_json::json;
+
+/// A zone whose date differs from UTC's now, with both dates. From 10:00 UTC
+/// on, UTC+14 is already in tomorrow; before 12:00 UTC, UTC−12 is still in
+/// yesterday. (The IANA names of fixed offsets have the sign reversed.)
+struct Day {
+    calendar: Calendar,
+    local: NaiveDate,
+    utc: NaiveDate,
+    /// The abbreviation the zone's times are shown with.
+    abbreviation: &'static str,
+}
+
+impl Day {
+    fn now() -> Day {
+        let now = Utc::now();
+        let (name, abbreviation) = if now.hour() >= 10 { ("Etc/GMT-14", "+14") } else { ("Etc/GMT+12", "-12") };
+        let calendar = Calendar::parse(name).expect("a zone of the time zone database");
+        let day = Day { calendar, local: calendar.date_of(now), utc: now.date_naive(), abbreviation };
+        assert_ne!(day.local, day.utc, "{name} should be on another day than UTC now");
+        day
+    }
+
+    fn ahead(&self) -> bool {
+        self.local > self.utc
+    }
+}
+
+async fn spawn(backend: Backend, day: &Day) -> TestApp {
+    let calendar = day.calendar;
+    TestApp::spawn_with(backend, move |settings| settings.calendar = calendar).await
+}
+
+/// The price in force of `sku` on the price list, and since when.
+async fn price_of(session: &Session, sku: &str) -> (i64, Option<String>) {
+    let r = session.get("/api/v1/products").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let product =
+        r.body.as_array().and_then(|all| all.iter().find(|p| p["sku"] == sku)).expect("the product is listed");
+    (product["unit_price_minor"].as_i64().expect("a price"), product["price_since"].as_str().map(str::to_owned))
+}
+
+both_backends! {
+    async fn a_price_takes_force_on_the_business_day_not_on_utcs(backend: Backend) {
+        let day = Day::now();
+        let app = spawn(backend, &day).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-100", "EUR", 100_000).await;
+        let before = id_of(&draft_quote(&sam, json!([{"sku": "PUMP-100", "quantity": 4}])).await);
+
+        // The later of the two dates: in force where the business is ahead
+        // of UTC (it is that day there), not yet where it is behind.
+        let later = day.local.max(day.utc);
+        let notice = publish_price_change(&finance, "PUMP-100", 120_000, &later.to_string()).await;
+        let in_force = day.ahead();
+        let expected = if in_force { (120_000, Some(later.to_string())) } else { (100_000, None) };
+        assert_eq!(price_of(&sam, "PUMP-100").await, expected, "the price list on {} in {}", day.local, day.calendar);
+
+        // A quote drafted now takes the price in force on the business day.
+        let after = draft_quote(&sam, json!([{"sku": "PUMP-100", "quantity": 4}])).await;
+        assert_eq!(after["lines"][0]["unit_price_minor"].as_i64(), Some(expected.0), "{after}");
+
+        // The gate of the quote drafted before the notice: once the notice is
+        // acknowledged, its line is at a superseded price exactly when the new
+        // price is in force on the business day.
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+        let gate = sam.get(&format!("/api/v1/quotes/{before}/gate")).await;
+        assert_eq!(gate.status, 200, "{}", gate.text);
+        let superseded = gate.body["superseded"].as_array().expect("superseded lines").len();
+        assert_eq!(superseded, usize::from(in_force), "{}", gate.text);
+        assert_eq!(gate.body["ready"].as_bool(), Some(!in_force), "{}", gate.text);
+        app.stop().await;
+    }
+}
+
+both_backends! {
+    async fn validity_dates_are_checked_and_lapse_by_the_business_day(backend: Backend) {
+        let day = Day::now();
+        let app = spawn(backend, &day).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-100", "EUR", 100_000).await;
+        let lines = json!([{"sku": "PUMP-100", "quantity": 1}]);
+        let yesterday = day.local - Days::new(1);
+
+        // Valid until the business's today: taken, even where that day is
+        // already over in UTC.
+        let mut request = quote_request(lines.clone());
+        request["valid_until"] = json!(day.local.to_string());
+        let r = sam.post("/api/v1/quotes", &request).await;
+        assert_eq!(r.status, 201, "valid until {} in {}: {}", day.local, day.calendar, r.text);
+        let quote = id_of(&r.body);
+        let gate = sam.get(&format!("/api/v1/quotes/{quote}/gate")).await;
+        assert_eq!(gate.body["expired"].as_bool(), Some(false), "{}", gate.text);
+
+        // Valid until the business's yesterday: refused, even where that day
+        // is still today in UTC.
+        request["valid_until"] = json!(yesterday.to_string());
+        let r = sam.post("/api/v1/quotes", &request).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(field(&r), "valid_until", "valid until {yesterday} in {}: {}", day.calendar, r.text);
+
+        // And a quote valid until yesterday has lapsed: the gate says so.
+        {
+            use pricegate_store::entity::quotes;
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+            quotes::Entity::update_many()
+                .col_expr(quotes::Column::ValidUntil, Expr::value(yesterday))
+                .filter(quotes::Column::Id.eq(quote.parse::<uuid::Uuid>().expect("a quote id")))
+                .exec(app.store.connection())
+                .await
+                .expect("the quote's validity moves back a day");
+        }
+        let gate = sam.get(&format!("/api/v1/quotes/{quote}/gate")).await;
+        assert_eq!(gate.body["expired"].as_bool(), Some(true), "{}", gate.text);
+        assert_error(&sam.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await, 409, "quote_expired");
+        app.stop().await;
+    }
+}
+
+/// Pages show times on the business's clock, with its zone; the settings
+/// page names the zone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_show_times_in_the_business_zone() {
+    let day = Day::now();
+    let app = spawn(Backend::Sqlite, &day).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam_api, sam) = app.user(Role::Sales, "Sam").await;
+    let (_, ada) = app.user(Role::Admin, "Ada").await;
+    create_product(&finance, "PUMP-100", "EUR", 100_000).await;
+    let quote = draft_quote(&sam_api, json!([{"sku": "PUMP-100", "quantity": 1}])).await;
+    let drafted_at: chrono::DateTime<Utc> = quote["drafted_at"].as_str().expect("drafted_at").parse().expect("a time");
+
+    let page = |who: String, path: String| {
+        let base = app.base.clone();
+        async move {
+            let (token, _) = log_in(&base, &who, PASSWORD).await.session.expect("logs in");
+            let r = client()
+                .get(format!("{base}{path}"))
+                .header(COOKIE, format!("pricegate_session={token}"))
+                .send()
+                .await
+                .expect("the page answers");
+            assert_eq!(r.status(), 200, "{path}");
+            r.text().await.expect("a page")
+        }
+    };
+    let html = page(sam.email.clone(), format!("/quotes/{}", id_of(&quote))).await;
+    let shown = day.calendar.stamp(drafted_at, true);
+    assert!(shown.ends_with(day.abbreviation), "{shown}");
+    assert!(html.contains(&shown), "the quote page shows its drafting time as {shown}: {html}");
+
+    let html = page(ada.email.clone(), "/admin/settings".to_owned()).await;
+    assert!(html.contains("PRICEGATE_TIMEZONE") && html.contains(day.calendar.zone_name()), "{html}");
+    app.stop().await;
+}
