@@ -446,12 +446,13 @@ pub async fn publish_price_change(finance: &Session, sku: &str, unit_price_minor
     id
 }
 
-/// Moves a quote's `valid_until` to yesterday, as the days passing would:
-/// the API refuses a date in the past. Returns that date.
+/// Moves a quote's `valid_until` to yesterday (by the app's business
+/// calendar), as the days passing would: the API refuses a date in the past.
+/// Returns that date.
 pub async fn lapse_quote(app: &crate::TestApp, quote_id: &str) -> chrono::NaiveDate {
     use pricegate_store::entity::quotes;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
-    let yesterday = Utc::now().date_naive() - chrono::Days::new(1);
+    let yesterday = app.store.calendar().date_of(Utc::now()) - chrono::Days::new(1);
     let id: uuid::Uuid = quote_id.parse().expect("a quote id");
     let lapsed = quotes::Entity::update_many()
         .col_expr(quotes::Column::ValidUntil, Expr::value(yesterday))

@@ -2,12 +2,16 @@
 //! quotes lapse and validity dates are checked by the day where the company
 //! trades, and pages show times on its clock. Each test runs in a zone whose
 //! date is not UTC's at the moment it runs, so a server counting UTC days
-//! would answer differently.
+//! would answer differently: from 10:00 UTC a zone a day ahead, before it a
+//! zone a day behind. A run checks the direction its hour gives (the server
+//! reads the real clock); every assertion holds in both.
 
 use chrono::{Days, NaiveDate, Timelike, Utc};
+use pricegate::settings::Settings;
 use pricegate_domain::{Calendar, Role};
+use pricegate_tests::db::TestDb;
 use pricegate_tests::fixtures::{
-    assert_error, create_product, draft_quote, field, id_of, publish_price_change, quote_request,
+    assert_error, create_product, draft_quote, field, id_of, lapse_quote, publish_price_change, quote_request,
 };
 use pricegate_tests::pages::{client, log_in};
 use pricegate_tests::{Backend, PASSWORD, Session, TestApp, both_backends};
@@ -116,16 +120,7 @@ both_backends! {
         assert_eq!(field(&r), "valid_until", "valid until {yesterday} in {}: {}", day.calendar, r.text);
 
         // And a quote valid until yesterday has lapsed: the gate says so.
-        {
-            use pricegate_store::entity::quotes;
-            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
-            quotes::Entity::update_many()
-                .col_expr(quotes::Column::ValidUntil, Expr::value(yesterday))
-                .filter(quotes::Column::Id.eq(quote.parse::<uuid::Uuid>().expect("a quote id")))
-                .exec(app.store.connection())
-                .await
-                .expect("the quote's validity moves back a day");
-        }
+        assert_eq!(lapse_quote(&app, &quote).await, yesterday);
         let gate = sam.get(&format!("/api/v1/quotes/{quote}/gate")).await;
         assert_eq!(gate.body["expired"].as_bool(), Some(true), "{}", gate.text);
         assert_error(&sam.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await, 409, "quote_expired");
@@ -168,4 +163,31 @@ async fn pages_show_times_in_the_business_zone() {
     let html = page(ada.email.clone(), "/admin/settings".to_owned()).await;
     assert!(html.contains("PRICEGATE_TIMEZONE") && html.contains(day.calendar.zone_name()), "{html}");
     app.stop().await;
+}
+
+/// A zone PostgreSQL reads otherwise than Pricegate stops the start: there
+/// `CET` is an abbreviation, always UTC+1, while the time zone database's
+/// `CET` has summer time, so from 22:00 to 23:00 UTC in summer the gate and
+/// the price list would be on different days.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_postgresql_reads_otherwise_stops_the_start() {
+    let db = TestDb::create(Backend::Postgres).await;
+    let start = |zone: &'static str| {
+        let url = db.url.clone();
+        async move {
+            let settings = Settings::from_lookup(|key| match key {
+                "DATABASE_URL" => Some(url.clone()),
+                "PRICEGATE_BIND" => Some("127.0.0.1:0".into()),
+                "PRICEGATE_TIMEZONE" => Some(zone.into()),
+                _ => None,
+            })
+            .expect("the zone's name is in the time zone database");
+            pricegate::connect(&settings).await
+        }
+    };
+    let refused = format!("{:#}", start("CET").await.expect_err("CET is read two ways"));
+    assert!(refused.contains("PRICEGATE_TIMEZONE") && refused.contains("Europe/Berlin"), "{refused}");
+    let store = start("Europe/Berlin").await.expect("a region's zone is read one way");
+    assert_eq!(store.calendar().zone_name(), "Europe/Berlin");
+    store.close().await;
 }

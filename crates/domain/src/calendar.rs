@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
 /// The business's time zone, by its IANA name (`Europe/Berlin`); UTC unless
@@ -42,6 +42,11 @@ impl Calendar {
     /// The business day `at` falls on.
     pub fn date_of(&self, at: DateTime<Utc>) -> NaiveDate {
         at.with_timezone(&self.zone).date_naive()
+    }
+
+    /// The wall-clock time `at` is in the zone.
+    pub fn local_time(&self, at: DateTime<Utc>) -> NaiveDateTime {
+        at.with_timezone(&self.zone).naive_local()
     }
 
     /// The business day it is now, by this process's clock. The store reads

@@ -8,7 +8,7 @@ use pricegate_store::{BlockedQuote, Composed, Composer, Letter, NoticeContent, P
 use crate::markdown::{markdown_as_text, render_markdown};
 
 /// The [`Composer`] the store uses to write outbox rows.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct TemplateComposer {
     /// Times in letters are read in the business's time zone.
     pub calendar: Calendar,

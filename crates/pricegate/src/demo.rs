@@ -92,7 +92,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
     let line = |sku: &str, qty: i64, discount: i64| -> anyhow::Result<NewLine> {
         Ok(NewLine { sku: Sku::parse(sku)?, quantity: Quantity::parse(qty)?, discount: DiscountBp::parse(discount)? })
     };
-    let today = store.calendar().today();
+    let today = store.today().await?;
     let valid_until = today + Days::new(30);
     let quote = |customer: &str, email: &str, company: &str, lines: Vec<NewLine>| -> anyhow::Result<NewQuote> {
         Ok(NewQuote {

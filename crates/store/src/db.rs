@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SubsecRound, TimeZone, Utc};
 use pricegate_domain::Calendar;
 use pricegate_migration::MigratorTrait;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -56,20 +56,41 @@ impl Store {
         Ok(Store { db, mail: None, calendar: Calendar::UTC })
     }
 
-    /// Counts days by `calendar` from now on (UTC until then). PostgreSQL
-    /// reads today's date from its own clock in that zone, so it must know
-    /// the zone's name: an error here says it does not.
+    /// Counts days by `calendar` from now on (UTC until then).
+    ///
+    /// PostgreSQL reads today's date from its own clock in that zone (see
+    /// `load_quote_sql`), and this process reads it from the same clock
+    /// through the zone's rules as `chrono-tz` has them: the two must agree.
+    /// They would not for a name PostgreSQL takes as a fixed abbreviation
+    /// (`CET` is always UTC+1 there, and has summer time in the time zone
+    /// database), or with a different edition of the zone rules. So the
+    /// zone's wall-clock time in mid-winter and mid-summer is compared, and a
+    /// zone read two ways is refused.
     pub async fn with_calendar(mut self, calendar: Calendar) -> Result<Store, StoreError> {
         if self.backend() == DbBackend::Postgres {
+            let year = db_now(&self.db).await?.year();
+            let instants = [(1, 15), (7, 15)]
+                .map(|(month, day)| Utc.with_ymd_and_hms(year, month, day, 12, 0, 0).single().unwrap_or_default());
             let check = Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT (clock_timestamp() AT TIME ZONE $1)::date AS today",
-                [calendar.zone_name().into()],
+                "SELECT ($2::timestamptz AT TIME ZONE $1) AS winter, ($3::timestamptz AT TIME ZONE $1) AS summer",
+                [calendar.zone_name().into(), instants[0].into(), instants[1].into()],
             );
-            self.db
-                .query_one_raw(check)
-                .await
-                .map_err(|e| StoreError::Internal(format!("PostgreSQL does not know the time zone {calendar}: {e}")))?;
+            let row =
+                self.db.query_one_raw(check).await.map_err(|e| {
+                    StoreError::Internal(format!("PostgreSQL cannot read the time zone {calendar}: {e}"))
+                })?;
+            let row = row.ok_or_else(|| StoreError::Internal("the time zone check returned no row".into()))?;
+            let theirs = [row.try_get::<NaiveDateTime>("", "winter")?, row.try_get::<NaiveDateTime>("", "summer")?];
+            let ours = instants.map(|at| calendar.local_time(at));
+            if theirs != ours {
+                return Err(StoreError::Internal(format!(
+                    "PostgreSQL reads the time zone {calendar} differently from Pricegate \
+                     ({} and {} where Pricegate reads {} and {} at 12:00 UTC on 15 January and 15 July): \
+                     name the zone by its region, like Europe/Berlin",
+                    theirs[0], theirs[1], ours[0], ours[1]
+                )));
+            }
         }
         self.calendar = calendar;
         Ok(self)
@@ -80,8 +101,9 @@ impl Store {
         self.calendar
     }
 
-    /// The business day it is by the database's clock ([`db_now`]).
-    pub(crate) async fn today(&self) -> Result<NaiveDate, StoreError> {
+    /// The business day it is by the database's clock ([`db_now`]), the
+    /// clock the gate reads it by.
+    pub async fn today(&self) -> Result<NaiveDate, StoreError> {
         Ok(self.calendar.date_of(db_now(&self.db).await?))
     }
 

@@ -292,7 +292,9 @@ async fn active_with_role(conn: &impl ConnectionTrait, role: Role) -> Result<Vec
 
 /// Each signer's open quotes drafted before the notice, with what the notice
 /// does to their totals: the quotes the gate now blocks. Only those of
-/// `signers`, when given. Their pages are under `base_url`.
+/// `signers`, when given. Their pages are under `base_url`; a quote whose
+/// validity ended before `today` (the business's day by the database's
+/// clock, as the gate reads it) is marked expired.
 async fn blocked_quotes(
     conn: &impl ConnectionTrait,
     base_url: &str,

@@ -84,7 +84,7 @@ pub async fn update_product(
     Ok(Json(app.store.update_product(&finance.actor, id, patch).await?))
 }
 
-/// The price list, with the price in force today.
+/// The price list, with the price in force today (the business's day, `PRICEGATE_TIMEZONE`).
 #[utoipa::path(get, path = "/api/v1/products", tag = "products", security(("bearer" = [])),
     responses((status = 200, body = Vec<ProductView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn list_products(

@@ -57,7 +57,7 @@ pub struct QuoteIn {
     pub customer: CustomerIn,
     /// ISO 4217; every line's product must be priced in it.
     pub currency: String,
-    /// `YYYY-MM-DD`, today or later.
+    /// `YYYY-MM-DD`, today or later, by the business's day (`PRICEGATE_TIMEZONE`).
     #[schema(format = Date, example = "2026-12-31")]
     pub valid_until: String,
     /// The salesperson who will sign; the creator when absent.

@@ -130,7 +130,7 @@ fn amount_text(currency: &str, minor: i64) -> String {
 async fn new_form(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     let mut page = DraftPage::new(&user);
-    page.example = example_line(&app.store.list_products().await?, app.store.calendar().today());
+    page.example = example_line(&app.store.list_products().await?, app.store.today().await?);
     Ok(render(StatusCode::OK, &page))
 }
 
@@ -227,7 +227,7 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
 /// the changes it could read, for the preview).
 async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNotice>, PageError> {
     let products = app.store.list_products().await?;
-    page.example = example_line(&products, app.store.calendar().today());
+    page.example = example_line(&products, app.store.today().await?);
     let title = Text::parse("title", &page.title, limits::TITLE);
     let body = Text::parse_multiline("body", &page.body, MAX_BODY);
     let changes = parse_changes(&page.changes_text, &products);
@@ -322,7 +322,7 @@ async fn edit_form(State(app): State<AppState>, PageId(id): PageId, user: PageUs
     user.require(&[Role::Finance])?;
     let notice = draft(&app, &user, id).await?;
     let mut page = DraftPage::edit(&user, &notice);
-    page.example = example_line(&app.store.list_products().await?, app.store.calendar().today());
+    page.example = example_line(&app.store.list_products().await?, app.store.today().await?);
     Ok(render(StatusCode::OK, &page))
 }
 

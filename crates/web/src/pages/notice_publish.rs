@@ -75,7 +75,7 @@ async fn touched_quotes(
     let quotes = app.store.list_quotes(&user.0.actor, filter).await?;
     let signers: Vec<Uuid> = quotes.iter().map(|q| q.signer_id).collect();
     let names = app.store.user_names(&signers).await?;
-    let today = app.store.calendar().today();
+    let today = app.store.today().await?;
     let mut touched = Vec::new();
     let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
     for q in quotes {

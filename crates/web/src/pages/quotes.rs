@@ -505,7 +505,7 @@ async fn upcoming_rows(
     let mut skus: Vec<&str> = quote.lines.iter().map(|l| l.sku.as_str()).collect();
     skus.sort_unstable();
     skus.dedup();
-    let today = app.store.calendar().today();
+    let today = app.store.today().await?;
     let prices = app.store.upcoming_prices(&skus, today, quote.valid_until).await?;
     let pending: std::collections::HashSet<Uuid> = gate.pending.iter().map(|p| p.notice_id).collect();
     Ok(prices

@@ -242,7 +242,7 @@ fn edit_form(user: &PageUser, products: &[ProductView], signers: Vec<UserView>, 
 pub async fn new_quote_form(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Sales])?;
     let (products, signers) = choices(&app).await?;
-    Ok(render(StatusCode::OK, &blank(&user, &products, signers, app.store.calendar().today())))
+    Ok(render(StatusCode::OK, &blank(&user, &products, signers, app.store.today().await?)))
 }
 
 /// Domain messages name the field as the API spells it; the page says it in words.
@@ -262,12 +262,13 @@ pub async fn create_quote(
     CsrfForm { user, form, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
     let (products, signers) = choices(&app).await?;
-    let mut page = blank(&user, &products, signers, app.store.calendar().today());
+    let today = app.store.today().await?;
+    let mut page = blank(&user, &products, signers, today);
     page.keep_input(&form);
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
     }
-    let invalid = match parse_quote(&page, None, None, app.store.calendar().today()) {
+    let invalid = match parse_quote(&page, None, None, today) {
         Ok(input) => {
             // A quote is in the currency of its first product.
             let first = input.lines.first().map(|l| l.sku.as_str()).unwrap_or_default();
@@ -338,8 +339,7 @@ pub async fn update_quote(
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
     }
-    let invalid = match parse_quote(&page, Some(quote.valid_until), Some(&quote.currency), app.store.calendar().today())
-    {
+    let invalid = match parse_quote(&page, Some(quote.valid_until), Some(&quote.currency), app.store.today().await?) {
         Ok(input) => {
             let patch = QuotePatch {
                 customer_name: Some(input.customer_name),
