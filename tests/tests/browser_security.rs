@@ -330,7 +330,7 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     let (status, _, body) = post_form(&http, format!("{base}/quotes/{quote}/edit"), &sam, past).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
-        body.contains("The validity date must not be in the past.") && body.contains("Enter a percentage from 0 to 100."),
+        body.contains("The validity date must be today (") && body.contains("Enter a percentage from 0 to 100."),
         "{body}"
     );
     // So are a product in another currency and one that does not exist.

@@ -118,12 +118,27 @@ both_backends! {
         let r = sam.post("/api/v1/quotes", &request).await;
         assert_error(&r, 422, "invalid_field");
         assert_eq!(field(&r), "valid_until", "valid until {yesterday} in {}: {}", day.calendar, r.text);
+        // The refusal names the day that counts, for a caller whose own clock is on another.
+        let today_there = format!("today ({} in {})", day.local, day.calendar);
+        assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains(&today_there)), "{}", r.text);
 
         // And a quote valid until yesterday has lapsed: the gate says so.
         assert_eq!(lapse_quote(&app, &quote).await, yesterday);
         let gate = sam.get(&format!("/api/v1/quotes/{quote}/gate")).await;
         assert_eq!(gate.body["expired"].as_bool(), Some(true), "{}", gate.text);
         assert_error(&sam.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await, 409, "quote_expired");
+        // Its own date is kept when other fields change (as the edit form
+        // sends it back); another date in the past is refused.
+        let kept = sam.patch(&format!("/api/v1/quotes/{quote}"), &json!({"valid_until": yesterday.to_string(), "notes": "Call first."})).await;
+        assert_eq!(kept.status, 200, "{}", kept.text);
+        let earlier = (yesterday - Days::new(1)).to_string();
+        let r = sam.patch(&format!("/api/v1/quotes/{quote}"), &json!({"valid_until": earlier})).await;
+        assert_error(&r, 422, "invalid_field");
+        // Extended to the business's today, it is valid again.
+        let r = sam.patch(&format!("/api/v1/quotes/{quote}"), &json!({"valid_until": day.local.to_string()})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let gate = sam.get(&format!("/api/v1/quotes/{quote}/gate")).await;
+        assert_eq!(gate.body["expired"].as_bool(), Some(false), "{}", gate.text);
         app.stop().await;
     }
 }
@@ -159,6 +174,11 @@ async fn pages_show_times_in_the_business_zone() {
     let shown = day.calendar.stamp(drafted_at, true);
     assert!(shown.ends_with(day.abbreviation), "{shown}");
     assert!(html.contains(&shown), "the quote page shows its drafting time as {shown}: {html}");
+
+    // The new-quote form offers validity from the business's today, 30 days ahead by default.
+    let html = page(sam.email.clone(), "/quotes/new".to_owned()).await;
+    assert!(html.contains(&format!("min=\"{}\"", day.local)), "{html}");
+    assert!(html.contains(&format!("value=\"{}\"", day.local + Days::new(30))), "{html}");
 
     let html = page(ada.email.clone(), "/admin/settings".to_owned()).await;
     assert!(html.contains("PRICEGATE_TIMEZONE") && html.contains(day.calendar.zone_name()), "{html}");

@@ -7,7 +7,9 @@
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use chrono_tz::Tz;
+use chrono_tz::{TZ_VARIANTS, Tz};
+
+use crate::Invalid;
 
 /// The business's time zone, by its IANA name (`Europe/Berlin`); UTC unless
 /// configured.
@@ -28,10 +30,13 @@ impl Calendar {
     /// A calendar by IANA zone name (`Europe/Berlin`, `America/New_York`,
     /// `UTC`), as named in the time zone database; case matters.
     pub fn parse(name: &str) -> Result<Calendar, String> {
-        name.trim()
-            .parse::<Tz>()
-            .map(|zone| Calendar { zone })
-            .map_err(|_| format!("`{name}` is not a time zone name like `Europe/Berlin` or `UTC`"))
+        let name = name.trim();
+        name.parse::<Tz>().map(|zone| Calendar { zone }).map_err(|_| {
+            match TZ_VARIANTS.iter().find(|zone| zone.name().eq_ignore_ascii_case(name)) {
+                Some(zone) => format!("`{name}` is not a time zone name: did you mean `{}`?", zone.name()),
+                None => format!("`{name}` is not a time zone name like `Europe/Berlin` or `UTC`"),
+            }
+        })
     }
 
     /// The zone's IANA name, as PostgreSQL's `AT TIME ZONE` also takes it.
@@ -53,6 +58,15 @@ impl Calendar {
     /// the database's clock instead where several processes must agree.
     pub fn today(&self) -> NaiveDate {
         self.date_of(Utc::now())
+    }
+
+    /// Refuses a `date` before `today` for `field`, naming the business's
+    /// today: a caller whose own clock is on another day sees which one counts.
+    pub fn refuse_past(&self, field: &str, date: NaiveDate, today: NaiveDate) -> Result<NaiveDate, Invalid> {
+        if date < today {
+            return Err(Invalid::new(field, format!("{field} must be today ({today} in {self}) or later.")));
+        }
+        Ok(date)
     }
 
     /// `at` as a person reads it on a page or in an e-mail: local time with
@@ -112,5 +126,19 @@ mod tests {
         for bad in ["", "Berlin", "Europe/Atlantis", "+01:00", "CET'; DROP TABLE quotes; --"] {
             assert!(Calendar::parse(bad).is_err(), "{bad:?} should be refused");
         }
+        assert_eq!(
+            Calendar::parse("europe/berlin").unwrap_err(),
+            "`europe/berlin` is not a time zone name: did you mean `Europe/Berlin`?"
+        );
+    }
+
+    #[test]
+    fn a_past_date_is_refused_with_the_business_today() {
+        let kiritimati = Calendar::parse("Pacific/Kiritimati").expect("a zone");
+        let today = NaiveDate::from_ymd_opt(2026, 12, 2).expect("a date");
+        assert_eq!(kiritimati.refuse_past("valid_until", today, today), Ok(today));
+        let refused = kiritimati.refuse_past("valid_until", today.pred_opt().expect("a date"), today).unwrap_err();
+        assert_eq!(refused.field, "valid_until");
+        assert_eq!(refused.message, "valid_until must be today (2026-12-02 in Pacific/Kiritimati) or later.");
     }
 }

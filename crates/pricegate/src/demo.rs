@@ -135,7 +135,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
         .create_notice(
             &finance,
             NewNotice {
-                title: Text::parse("title", "Pump prices rise 8% from the 1st", 200)?,
+                title: Text::parse("title", "Pump prices rise 8% from today", 200)?,
                 body: Text::parse_multiline(
                     "body",
                     "Our supplier has raised motor prices. **Centrifugal pumps** go up by about 8%.\n\n\

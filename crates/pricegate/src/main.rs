@@ -194,7 +194,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = writeln!(stdout, "listening on http://{}", app.address())
         .and_then(|()| writeln!(stdout, "API docs at {}/api/docs", app.base_url()))
         .and_then(|()| stdout.flush());
-    tracing::info!(address = %app.address(), "serving");
+    tracing::info!(address = %app.address(), timezone = %app.store().calendar(), "serving");
     app.run_until(shutdown).await
 }
 

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SubsecRound, TimeZone, Utc};
-use pricegate_domain::Calendar;
+use pricegate_domain::{Calendar, Invalid};
 use pricegate_migration::MigratorTrait;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -76,19 +76,24 @@ impl Store {
                 "SELECT ($2::timestamptz AT TIME ZONE $1) AS winter, ($3::timestamptz AT TIME ZONE $1) AS summer",
                 [calendar.zone_name().into(), instants[0].into(), instants[1].into()],
             );
-            let row =
-                self.db.query_one_raw(check).await.map_err(|e| {
-                    StoreError::Internal(format!("PostgreSQL cannot read the time zone {calendar}: {e}"))
-                })?;
+            let row = self.db.query_one_raw(check).await.map_err(|e| {
+                StoreError::Invalid(Invalid::new(
+                    "PRICEGATE_TIMEZONE",
+                    format!("PostgreSQL cannot read the time zone {calendar}: {e}"),
+                ))
+            })?;
             let row = row.ok_or_else(|| StoreError::Internal("the time zone check returned no row".into()))?;
             let theirs = [row.try_get::<NaiveDateTime>("", "winter")?, row.try_get::<NaiveDateTime>("", "summer")?];
             let ours = instants.map(|at| calendar.local_time(at));
             if theirs != ours {
-                return Err(StoreError::Internal(format!(
-                    "PostgreSQL reads the time zone {calendar} differently from Pricegate \
+                return Err(StoreError::Invalid(Invalid::new(
+                    "PRICEGATE_TIMEZONE",
+                    format!(
+                        "PostgreSQL reads the time zone {calendar} differently from Pricegate \
                      ({} and {} where Pricegate reads {} and {} at 12:00 UTC on 15 January and 15 July): \
                      name the zone by its region, like Europe/Berlin",
-                    theirs[0], theirs[1], ours[0], ours[1]
+                        theirs[0], theirs[1], ours[0], ours[1]
+                    ),
                 )));
             }
         }

@@ -102,9 +102,7 @@ impl Store {
         let txn = self.begin_write().await?;
         crate::gate::lock_gate_shared(&txn).await?;
         let now = crate::gate::drafting_stamp(&txn).await?;
-        if new.valid_until < self.calendar.date_of(now) {
-            return Err(Invalid::new("valid_until", "valid_until must not be in the past.").into());
-        }
+        self.calendar.refuse_past("valid_until", new.valid_until, self.calendar.date_of(now))?;
         let signer_id = new.signer_id.unwrap_or(actor.id);
         check_signer(&txn, signer_id, "signer_id").await?;
         let id = Uuid::new_v4();
@@ -226,8 +224,10 @@ impl Store {
             model.customer_company = Set(v.into_inner());
         }
         if let Some(v) = patch.valid_until {
-            if v < self.calendar.date_of(now) {
-                return Err(Invalid::new("valid_until", "valid_until must not be in the past.").into());
+            // The date it has is kept, past or not (as the edit form sends
+            // it back); a new one must not be in the past.
+            if v != quote.valid_until {
+                self.calendar.refuse_past("valid_until", v, self.calendar.date_of(now))?;
             }
             model.valid_until = Set(v);
         }

@@ -82,6 +82,9 @@ pub struct QuoteFormPage {
     customer_company: String,
     signer_id: String,
     valid_until: String,
+    /// The earliest validity the date field offers: the business's today,
+    /// or an edited quote's own earlier date, which it may keep.
+    min_valid_until: String,
     notes: String,
     rows: Vec<RowInput>,
     errors: HashMap<String, String>,
@@ -167,7 +170,7 @@ async fn edit_page(app: &AppState, user: &PageUser, quote: &QuoteView) -> Result
     let products = app.store.list_products().await?;
     let (signers, others): (Vec<UserView>, Vec<UserView>) =
         app.store.list_users().await?.into_iter().partition(UserView::can_sign);
-    let mut page = edit_form(user, &products, signers, quote);
+    let mut page = edit_form(user, &products, signers, quote, app.store.today().await?);
     page.gone_signer =
         others.into_iter().find(|u| u.id == quote.signer_id).map(|u| GoneSigner { id: u.id.to_string(), name: u.name });
     let gate = app.store.quote_gate(&user.0.actor, quote.id).await?;
@@ -203,6 +206,7 @@ fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>, toda
         customer_company: String::new(),
         signer_id: user.0.actor.id.to_string(),
         valid_until: (today + chrono::Days::new(30)).to_string(),
+        min_valid_until: today.to_string(),
         notes: String::new(),
         rows: vec![RowInput::blank(); NEW_ROWS],
         errors: HashMap::new(),
@@ -211,9 +215,15 @@ fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>, toda
 }
 
 /// The form for editing `quote`, filled with what it holds now.
-fn edit_form(user: &PageUser, products: &[ProductView], signers: Vec<UserView>, quote: &QuoteView) -> QuoteFormPage {
-    // Every field but the rows is the quote's own: the default validity is not shown.
-    let mut page = blank(user, products, signers, quote.valid_until);
+fn edit_form(
+    user: &PageUser,
+    products: &[ProductView],
+    signers: Vec<UserView>,
+    quote: &QuoteView,
+    today: NaiveDate,
+) -> QuoteFormPage {
+    let mut page = blank(user, products, signers, today);
+    page.min_valid_until = today.min(quote.valid_until).to_string();
     page.layout = user.layout(format!("Edit quote for {}", quote.customer.name));
     page.heading = format!("Edit quote for {}", quote.customer.name);
     page.action = format!("/quotes/{}/edit", quote.id);
@@ -268,7 +278,7 @@ pub async fn create_quote(
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
     }
-    let invalid = match parse_quote(&page, None, None, today) {
+    let invalid = match parse_quote(&page, None, None, (app.store.calendar(), today)) {
         Ok(input) => {
             // A quote is in the currency of its first product.
             let first = input.lines.first().map(|l| l.sku.as_str()).unwrap_or_default();
@@ -339,7 +349,12 @@ pub async fn update_quote(
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
     }
-    let invalid = match parse_quote(&page, Some(quote.valid_until), Some(&quote.currency), app.store.today().await?) {
+    let invalid = match parse_quote(
+        &page,
+        Some(quote.valid_until),
+        Some(&quote.currency),
+        (app.store.calendar(), app.store.today().await?),
+    ) {
         Ok(input) => {
             let patch = QuotePatch {
                 customer_name: Some(input.customer_name),

@@ -2,7 +2,7 @@
 //! mapped back to the row of the form they concern.
 
 use chrono::NaiveDate;
-use pricegate_domain::{CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
+use pricegate_domain::{Calendar, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
 use pricegate_store::{NewLine, StoreError};
 use uuid::Uuid;
 
@@ -121,7 +121,7 @@ pub(super) fn parse_quote(
     page: &QuoteFormPage,
     kept: Option<NaiveDate>,
     currency: Option<&str>,
-    today: NaiveDate,
+    (calendar, today): (Calendar, NaiveDate),
 ) -> Result<QuoteInput, Vec<Invalid>> {
     let mut errors = Vec::new();
     let customer_name = keep(&mut errors, Text::parse("customer.name", &page.customer_name, limits::NAME));
@@ -139,11 +139,7 @@ pub(super) fn parse_quote(
     let valid_until = keep(
         &mut errors,
         parse_date("valid_until", &page.valid_until).and_then(|date| {
-            if date < today && Some(date) != kept {
-                Err(Invalid::new("valid_until", "valid_until must not be in the past."))
-            } else {
-                Ok(date)
-            }
+            if Some(date) == kept { Ok(date) } else { calendar.refuse_past("valid_until", date, today) }
         }),
     );
     let notes = keep(&mut errors, Text::parse_multiline_optional("notes", &page.notes, limits::NOTES));
