@@ -164,13 +164,18 @@ async fn choices(app: &AppState) -> Result<(Vec<ProductView>, Vec<UserView>), Pa
     Ok((products, signers))
 }
 
-/// The form for editing `quote` ([`edit_form`]), with its signer offered
-/// even if they can no longer sign.
-async fn edit_page(app: &AppState, user: &PageUser, quote: &QuoteView) -> Result<QuoteFormPage, PageError> {
+/// The form for editing `quote` ([`edit_form`]) on the business's `today`,
+/// with its signer offered even if they can no longer sign.
+async fn edit_page(
+    app: &AppState,
+    user: &PageUser,
+    quote: &QuoteView,
+    today: NaiveDate,
+) -> Result<QuoteFormPage, PageError> {
     let products = app.store.list_products().await?;
     let (signers, others): (Vec<UserView>, Vec<UserView>) =
         app.store.list_users().await?.into_iter().partition(UserView::can_sign);
-    let mut page = edit_form(user, &products, signers, quote, app.store.today().await?);
+    let mut page = edit_form(user, &products, signers, quote, today);
     page.gone_signer =
         others.into_iter().find(|u| u.id == quote.signer_id).map(|u| GoneSigner { id: u.id.to_string(), name: u.name });
     let gate = app.store.quote_gate(&user.0.actor, quote.id).await?;
@@ -332,7 +337,7 @@ pub async fn edit_quote_form(
 ) -> Result<Response, PageError> {
     user.require(&[Role::Sales])?;
     let quote = editable(&app, &user, id).await?;
-    Ok(render(StatusCode::OK, &edit_page(&app, &user, &quote).await?))
+    Ok(render(StatusCode::OK, &edit_page(&app, &user, &quote, app.store.today().await?).await?))
 }
 
 /// Saves an edited draft. The validity date and the signer are sent only
@@ -344,34 +349,32 @@ pub async fn update_quote(
     CsrfForm { user, form, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
     let quote = editable(&app, &user, id).await?;
-    let mut page = edit_page(&app, &user, &quote).await?;
+    // One reading of the day for the form and for its check.
+    let today = app.store.today().await?;
+    let mut page = edit_page(&app, &user, &quote, today).await?;
     page.keep_input(&form);
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
     }
-    let invalid = match parse_quote(
-        &page,
-        Some(quote.valid_until),
-        Some(&quote.currency),
-        (app.store.calendar(), app.store.today().await?),
-    ) {
-        Ok(input) => {
-            let patch = QuotePatch {
-                customer_name: Some(input.customer_name),
-                customer_email: Some(input.customer_email),
-                customer_company: Some(input.customer_company),
-                valid_until: (input.valid_until != quote.valid_until).then_some(input.valid_until),
-                notes: Some(input.notes),
-                signer_id: (input.signer_id != quote.signer_id).then_some(input.signer_id),
-                lines: Some(input.lines),
-            };
-            match app.store.update_quote(&user.0.actor, id, patch).await {
-                Ok(_) => return Ok(QuoteDone::Saved.back_to_quote(&user.seal(&app), id)),
-                Err(e) => form_invalid(e, &input.row_of_line)?,
+    let invalid =
+        match parse_quote(&page, Some(quote.valid_until), Some(&quote.currency), (app.store.calendar(), today)) {
+            Ok(input) => {
+                let patch = QuotePatch {
+                    customer_name: Some(input.customer_name),
+                    customer_email: Some(input.customer_email),
+                    customer_company: Some(input.customer_company),
+                    valid_until: (input.valid_until != quote.valid_until).then_some(input.valid_until),
+                    notes: Some(input.notes),
+                    signer_id: (input.signer_id != quote.signer_id).then_some(input.signer_id),
+                    lines: Some(input.lines),
+                };
+                match app.store.update_quote(&user.0.actor, id, patch).await {
+                    Ok(_) => return Ok(QuoteDone::Saved.back_to_quote(&user.seal(&app), id)),
+                    Err(e) => form_invalid(e, &input.row_of_line)?,
+                }
             }
-        }
-        Err(e) => e,
-    };
+            Err(e) => e,
+        };
     for invalid in invalid {
         page.show_invalid(invalid);
     }
