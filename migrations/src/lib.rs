@@ -13,6 +13,7 @@ mod m20261201_000008_login_failures;
 mod m20261201_000009_outbox_subjects;
 mod m20261201_000010_quotes_by_drafting;
 mod m20261201_000011_finalisations_by_time;
+mod m20261202_000012_outbox_reminders_from;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_outbox_subjects::Migration),
             Box::new(m20261201_000010_quotes_by_drafting::Migration),
             Box::new(m20261201_000011_finalisations_by_time::Migration),
+            Box::new(m20261202_000012_outbox_reminders_from::Migration),
         ]
     }
 }

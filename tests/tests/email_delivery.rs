@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use pricegate::Settings;
 use pricegate_domain::Role;
-use pricegate_store::entity::outbox;
+use pricegate_store::entity::{notices, outbox, quotes};
 use pricegate_tests::fixtures::{assert_error, create_notice, create_product, draft_quote, field, publish_notice};
 use pricegate_tests::smtp::{Received, SmtpSink, add_salespeople, spawn_with_mail};
 use pricegate_tests::{Backend, Session, both_backends};
-use sea_orm::EntityTrait;
 use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -836,5 +836,119 @@ both_backends! {
         let subjects_to = |email: &str| subjects(&sink.to(email));
         assert_eq!(subjects_to(&nina.email), ["Price notice: Pumps up"], "Nina is told once");
         assert_eq!(subjects_to(&olga.email), ["Price notice: Pumps up"], "Olga was told at publication");
+    }
+}
+
+/// Moves a salesperson's own schedule of reminders about `notice` back by
+/// `by`, as the passing of that much time would: when they were told of it
+/// (their e-mail's queueing, and the start of their schedule it carries) and
+/// when each reminder since was queued.
+async fn tell_earlier(app: &pricegate_tests::TestApp, notice: &str, user: uuid::Uuid, by: Duration) {
+    let by = chrono::Duration::from_std(by).unwrap();
+    let notice: uuid::Uuid = notice.parse().unwrap();
+    let rows = outbox::Entity::find()
+        .filter(outbox::Column::NoticeId.eq(notice))
+        .filter(outbox::Column::UserId.eq(user))
+        .all(app.store.connection())
+        .await
+        .unwrap();
+    assert!(
+        rows.iter().any(|r| r.kind == "publication" && r.reminders_from.is_some()),
+        "told on taking over, with a start of their own: {rows:?}"
+    );
+    for row in rows {
+        let (created_at, reminders_from) = (row.created_at - by, row.reminders_from.map(|t| t - by));
+        let mut row: outbox::ActiveModel = row.into();
+        row.created_at = sea_orm::Set(created_at);
+        row.reminders_from = sea_orm::Set(reminders_from);
+        row.update(app.store.connection()).await.unwrap();
+    }
+}
+
+both_backends! {
+    /// Someone who takes over drafts after a notice's reminders and
+    /// escalation have gone out, even a week and more later, is on a
+    /// schedule of their own from then: nothing at once, then each
+    /// reminder at its delay, then an escalation naming them alone. The
+    /// others, escalated already, are not reminded again.
+    async fn a_salesperson_who_takes_over_after_the_escalation_is_reminded_from_then_and_escalated(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        // The running worker's own schedule never comes due here; the test ticks by hand.
+        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(3600)]).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+        draft_quote(&rita, json!([{"sku": "PUMP-1", "quantity": 1}])).await;
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        let published = publish_notice(&finance, &nid).await;
+        let published_at: chrono::DateTime<chrono::Utc> =
+            published["published_at"].as_str().and_then(|t| t.parse().ok()).expect("a published_at");
+        sink.wait_until(WAIT, "the notice to Sam and Rita", |m| m.len() >= 2).await;
+        // Both of the schedule's reminders have fallen due: the second goes
+        // to Sam and Rita, and on the next tick the escalation to Fiona.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let since = (chrono::Utc::now() - published_at).to_std().expect("published in the past");
+        let schedule = [since - Duration::from_millis(3000), since - Duration::from_millis(1500)];
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 2);
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1);
+        let first = sink.wait_until(WAIT, "the escalation", |m| m.iter().any(|m| m.to == [fiona.email.clone()])).await;
+        let text = first.iter().find(|m| m.to == [fiona.email.clone()]).unwrap().text();
+        assert!(text.contains(&sam_user.email) && text.contains(&rita_user.email), "{text}");
+
+        // A week and a day on (the notice and the drafts moved back by as
+        // much), Nina joins and takes over Sam's drafts: she is told.
+        let week = chrono::Duration::days(8);
+        let notice_id: uuid::Uuid = nid.parse().unwrap();
+        notices::Entity::update_many()
+            .col_expr(notices::Column::PublishedAt, Expr::value(published_at - week))
+            .filter(notices::Column::Id.eq(notice_id))
+            .exec(app.store.connection())
+            .await
+            .unwrap();
+        for quote in quotes::Entity::find().all(app.store.connection()).await.unwrap() {
+            let drafted_at = quote.drafted_at - week;
+            let mut quote: quotes::ActiveModel = quote.into();
+            quote.drafted_at = sea_orm::Set(drafted_at);
+            quote.update(app.store.connection()).await.unwrap();
+        }
+        let (_, nina) = app.user(Role::Sales, "Nina").await;
+        let r = admin.post(&format!("/api/v1/users/{}/handover", sam_user.id), &json!({"to": nina.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sink.wait_until(WAIT, "the notice to Nina", |m| m.iter().any(|m| m.to == [nina.email.clone()])).await;
+
+        // Her schedule starts now: nothing is due to her, or to anyone.
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "nothing at once");
+        // Once her first delay has passed, her first reminder; then her second.
+        tell_earlier(&app, &nid, nina.id, since - Duration::from_millis(2250)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "her first reminder");
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "once");
+        tell_earlier(&app, &nid, nina.id, Duration::from_millis(1500)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "her second reminder");
+        // Then the escalation, naming her alone.
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "her escalation");
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "once");
+
+        let deadline = Instant::now() + WAIT;
+        while !outbox(&admin).await.iter().all(|r| r["state"] == "sent") {
+            assert!(Instant::now() < deadline, "rows not marked sent");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut to_nina = subjects(&sink.to(&nina.email));
+        to_nina.sort();
+        assert_eq!(to_nina.len(), 3, "{to_nina:?}");
+        for (subject, expected) in to_nina.iter().zip(["Price notice: Pumps up", "Reminder 1 of 2", "Reminder 2 of 2"]) {
+            assert!(subject.starts_with(expected), "{to_nina:?}");
+        }
+        let escalations = sink.to(&fiona.email);
+        assert_eq!(escalations.len(), 2, "{:?}", subjects(&escalations));
+        let text = escalations[1].text();
+        assert!(text.contains(&nina.email), "{text}");
+        assert!(!text.contains(&rita_user.email) && !text.contains(&sam_user.email), "Nina alone: {text}");
+        // Rita, escalated already, is not reminded again; Sam signs nothing it holds up.
+        assert_eq!(sink.to(&rita_user.email).len(), 2, "{:?}", subjects(&sink.to(&rita_user.email)));
+        assert_eq!(sink.to(&sam_user.email).len(), 2, "{:?}", subjects(&sink.to(&sam_user.email)));
     }
 }

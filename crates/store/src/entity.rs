@@ -257,6 +257,9 @@ pub mod outbox {
         pub notice_id: Option<Uuid>,
         /// The user it is for: the salesperson, or the finance user escalated to.
         pub user_id: Option<Uuid>,
+        /// On the notice's e-mail to someone who took over drafts it holds
+        /// up after its publication: their reminders count from here.
+        pub reminders_from: Option<DateTimeUtc>,
     }
     no_relations!();
 }

@@ -193,12 +193,23 @@ struct Batch<'a> {
     /// Stands for the slot in the ack link while a letter is composed: random,
     /// so nothing else in the letter can spell it (see [`seal`]).
     link_marker: String,
+    /// Set on e-mails to people told of a notice after its publication:
+    /// their reminders count from now (see [`Batch::restarting_reminders`]).
+    reminders_from: Option<DateTime<Utc>>,
 }
 
 impl<'a> Batch<'a> {
     fn new(setup: &'a MailSetup, now: DateTime<Utc>) -> Self {
         let link_marker = format!("{{ack-link-{}}}", Uuid::new_v4().simple());
-        Batch { setup, now, rows: vec![], link_marker }
+        Batch { setup, now, rows: vec![], link_marker, reminders_from: None }
+    }
+
+    /// Marks this batch's e-mails as telling their recipients of a notice
+    /// only now, long after its publication perhaps: the schedule of their
+    /// reminders starts now, not at the publication.
+    fn restarting_reminders(mut self) -> Self {
+        self.reminders_from = Some(self.now);
+        self
     }
 
     /// The recipient's ack link as a letter is composed with it; in the
@@ -236,6 +247,7 @@ impl<'a> Batch<'a> {
             sent_at: Set(None),
             notice_id: Set(Some(letter.notice().id)),
             user_id: Set(Some(to.id)),
+            reminders_from: Set(self.reminders_from),
         });
         Ok(())
     }

@@ -124,6 +124,7 @@ mod tests {
             sent_at: None,
             notice_id: Some(n),
             user_id: Some(u),
+            reminders_from: None,
         };
         assert_eq!(ack_target(&row(crate::outbox::PUBLICATION)), Some((n, u)));
         assert_eq!(ack_target(&row(crate::outbox::REMINDER)), Some((n, u)));

@@ -18,8 +18,10 @@ impl Store {
     /// have not acknowledged: each with the drafts it holds up and an ack
     /// link. One they were mailed already (at publication, or at an earlier
     /// hand-over) has its dedupe key in the outbox and is not queued again;
-    /// so only someone who was not there to be told is told now. Reminders
-    /// then follow the notice's schedule (see `reminded_since`).
+    /// so only someone who was not there to be told is told now. Their
+    /// reminders then follow the schedule counted from now, and the
+    /// escalation after the last names them (see
+    /// `Store::enqueue_due_reminders`).
     pub(crate) async fn tell_new_signer(
         &self,
         conn: &impl ConnectionTrait,
@@ -53,7 +55,7 @@ impl Store {
             .all(conn)
             .await?;
         let to = recipient(&user);
-        let mut batch = Batch::new(&setup, now);
+        let mut batch = Batch::new(&setup, now).restarting_reminders();
         for notice in later.iter().filter(|n| !acknowledged.contains(&n.id)) {
             let content = notice_content(conn, notice).await?;
             let blocked =

@@ -2,7 +2,7 @@
 //! configured schedule or when finance asks, and the escalation to finance
 //! after the last one.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
@@ -46,23 +46,76 @@ fn ids_if_few(people: &[users::Model]) -> Option<Vec<Uuid>> {
     (people.len() <= CHUNK).then(|| people.iter().map(|u| u.id).collect())
 }
 
-/// The users who have had a reminder about `notice_id` queued at or after
-/// `since`, or the notice itself (someone who took over a draft it holds up
-/// is mailed it then, see `Store::tell_new_signer`; the schedule's next
-/// reminder is theirs, not one at once): two ranges of the outbox's
-/// (notice, kind, created_at) index. A scheduled reminder counts whatever
-/// became of it (one that failed for good is not queued again); one finance
-/// sent now counts only while it is on its way or sent, as for
+/// Which schedule of a notice's reminders someone is on: everyone told of
+/// it at its publication is on one, counted from then (`None`); everyone
+/// told at once later, on taking over drafts it holds up, on one of their
+/// own, counted from then (its start in microseconds).
+type Round = Option<i64>;
+
+/// An escalation's dedupe key: one per finance user and round. The
+/// publication's round keeps the key escalations always had.
+fn escalation_key(notice_id: Uuid, finance_id: Uuid, round: Round) -> String {
+    match round {
+        None => format!("escalate:{notice_id}:{finance_id}"),
+        Some(start) => format!("escalate:{notice_id}:{finance_id}:from-{start}"),
+    }
+}
+
+/// The rounds of `notice_id` finance has been sent the escalation of.
+async fn escalated_rounds(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<HashSet<Round>, StoreError> {
+    let prefix = format!("escalate:{notice_id}:");
+    let keys: Vec<String> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::DedupeKey)
+        .filter(outbox::Column::NoticeId.eq(notice_id))
+        .filter(outbox::Column::Kind.eq(ESCALATION))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(keys
+        .iter()
+        .filter_map(|key| key.strip_prefix(&prefix))
+        .filter_map(|rest| match rest.split_once(":from-") {
+            None => Some(None),
+            Some((_, start)) => start.parse().ok().map(Some),
+        })
+        .collect())
+}
+
+/// When each salesperson told of `notice_id` after its publication was told
+/// (see `Store::tell_new_signer`): their reminders count from then. A few
+/// rows of a partial index.
+async fn late_starts(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
+    let rows: Vec<(Option<Uuid>, Option<DateTime<Utc>>)> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::UserId)
+        .column(outbox::Column::RemindersFrom)
+        .filter(outbox::Column::RemindersFrom.is_not_null())
+        .filter(outbox::Column::NoticeId.eq(notice_id))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().filter_map(|(user, from)| Some((user?, from?))).collect())
+}
+
+/// When each user last had a reminder about `notice_id` queued, at or after
+/// `since`, or the notice itself (mailed after a reminder's time, it stands
+/// for that reminder; someone told of it on taking over drafts is told at
+/// the start of their own schedule): two ranges of the outbox's (notice,
+/// kind, created_at) index. A scheduled reminder counts whatever became of
+/// it (one that failed for good is not queued again); one finance sent now
+/// counts only while it is on its way or sent, as for
 /// [`Store::remind_now`]: one that failed or was set aside reached nobody.
-async fn reminded_since(
+async fn last_mailed_since(
     conn: &impl ConnectionTrait,
     notice_id: Uuid,
     since: DateTime<Utc>,
-) -> Result<HashSet<Uuid>, StoreError> {
+) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
     let clicked = format!("remind:{notice_id}:%:now-%");
-    Ok(outbox::Entity::find()
+    let rows: Vec<(Option<Uuid>, DateTime<Utc>)> = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::UserId)
+        .column(outbox::Column::CreatedAt)
         .filter(outbox::Column::NoticeId.eq(notice_id))
         .filter(outbox::Column::Kind.is_in([REMINDER, PUBLICATION]))
         .filter(outbox::Column::CreatedAt.gte(since))
@@ -71,12 +124,27 @@ async fn reminded_since(
                 .add(outbox::Column::DedupeKey.not_like(clicked))
                 .add(outbox::Column::State.is_in([PENDING, SENT])),
         )
-        .into_tuple::<Option<Uuid>>()
+        .into_tuple()
         .all(conn)
-        .await?
-        .into_iter()
-        .flatten()
-        .collect())
+        .await?;
+    let mut last: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+    for (user, at) in rows {
+        if let Some(user) = user {
+            let entry = last.entry(user).or_insert(at);
+            *entry = (*entry).max(at);
+        }
+    }
+    Ok(last)
+}
+
+/// A pending salesperson whose round has had at least one reminder fall due.
+struct Chase<'a> {
+    user: &'a users::Model,
+    round: Round,
+    /// How many of the schedule's reminders have fallen due in their round.
+    due: usize,
+    /// When the latest of those fell due.
+    due_at: DateTime<Utc>,
 }
 
 impl Store {
@@ -88,61 +156,88 @@ impl Store {
     /// acknowledged and sign an open quote drafted before the notice (one it
     /// holds up); someone who joined later, or whose quotes are all finalised
     /// or cancelled, is not chased. Reminder `n` goes to each of them once
-    /// `published_at + schedule[n-1]` has passed (only the latest due one, should a worker
-    /// have been down through several); the escalation to finance follows, one
-    /// tick after the last reminders are in the outbox.
+    /// `published_at + schedule[n-1]` has passed (only the latest due one,
+    /// should a worker have been down through several); the escalation to
+    /// finance follows, one tick after the last reminders are in the outbox,
+    /// naming who is still pending. Someone told of the notice later, on
+    /// taking over drafts it holds up, is on a schedule of their own counted
+    /// from then (a round, with everyone told at the same moment), ending in
+    /// an escalation naming them: not chased at once for reminders that fell
+    /// due before they knew of the notice, nor left unchased because the
+    /// others' escalation went out.
     pub async fn enqueue_due_reminders(&self, schedule: &[std::time::Duration]) -> Result<usize, StoreError> {
         let (Some(setup), Some(first)) = (self.mail.clone(), schedule.first()) else { return Ok(0) };
         let now = db_now(&self.db).await?;
         let to_chrono = |d: &std::time::Duration| chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::MAX);
         let Some(horizon) = now.checked_sub_signed(to_chrono(first)) else { return Ok(0) };
-        // A notice whose last reminder fell due more than a week ago is done
+        // A round whose last reminder fell due more than a week ago is done
         // with (escalated, or everyone had acknowledged): looking at it on
         // every tick forever would make each tick slower than the last.
         let last = schedule.last().map(to_chrono).unwrap_or(chrono::Duration::zero());
         let settled = now
             .checked_sub_signed(last.checked_add(&chrono::Duration::days(7)).unwrap_or(chrono::Duration::MAX))
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let with_late_round = sea_orm::sea_query::Query::select()
+            .column(outbox::Column::NoticeId)
+            .from(outbox::Entity)
+            .and_where(outbox::Column::RemindersFrom.gt(settled))
+            .to_owned();
         let candidates = notices::Entity::find()
             .filter(notices::Column::State.eq(PUBLISHED))
             .filter(notices::Column::PublishedAt.lte(horizon))
-            .filter(notices::Column::PublishedAt.gt(settled))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(notices::Column::PublishedAt.gt(settled))
+                    .add(notices::Column::Id.in_subquery(with_late_round)),
+            )
             .order_by_asc(notices::Column::Seq)
             .all(&self.db)
             .await?;
         let mut total = 0;
         for notice in candidates {
             let Some(published_at) = notice.published_at else { continue };
-            let escalated = outbox::Entity::find()
-                .filter(outbox::Column::NoticeId.eq(notice.id))
-                .filter(outbox::Column::Kind.eq(ESCALATION))
-                .one(&self.db)
-                .await?
-                .is_some();
-            if escalated {
-                continue;
-            }
-            let due = schedule
-                .iter()
-                .take_while(|d| published_at.checked_add_signed(to_chrono(d)).is_some_and(|t| t <= now))
-                .count();
-            if due == 0 {
+            let escalated = escalated_rounds(&self.db, notice.id).await?;
+            let mut late = late_starts(&self.db, notice.id).await?;
+            late.retain(|_, start| *start > published_at);
+            let start_of = |user: &users::Model| late.get(&user.id).copied().unwrap_or(published_at);
+            let round_of = |start: DateTime<Utc>| (start != published_at).then(|| start.timestamp_micros());
+            // After its escalation a round is not reminded again.
+            if escalated.contains(&None) && late.values().all(|s| escalated.contains(&round_of(*s))) {
                 continue;
             }
             let pending = pending_sales(&self.db, notice.id, Chased::HoldingUp(published_at)).await?;
-            if pending.is_empty() {
-                continue;
-            }
+            let chased: Vec<Chase<'_>> = pending
+                .iter()
+                .filter_map(|user| {
+                    let start = start_of(user);
+                    let round = round_of(start);
+                    let due = schedule
+                        .iter()
+                        .take_while(|d| start.checked_add_signed(to_chrono(d)).is_some_and(|t| t <= now))
+                        .count();
+                    let due_at = start.checked_add_signed(to_chrono(&schedule[due.checked_sub(1)?])).unwrap_or(now);
+                    (!escalated.contains(&round)).then_some(Chase { user, round, due, due_at })
+                })
+                .collect();
+            let Some(since) = chased.iter().map(|c| c.due_at).min() else { continue };
             // Whoever has had a reminder about this notice since the latest
             // due one's time came (on the schedule or finance's) has it. By
             // time, not by number: after the schedule changes (a restart with
             // other PRICEGATE_REMINDERS), a reminder whose time has come
             // under the new schedule still goes, and none goes twice.
-            let latest = to_chrono(&schedule[due - 1]);
-            let due_at = published_at.checked_add_signed(latest).unwrap_or(now);
-            let reminded = reminded_since(&self.db, notice.id, due_at).await?;
-            let missing: Vec<&users::Model> = pending.iter().filter(|u| !reminded.contains(&u.id)).collect();
-            if missing.is_empty() && due < schedule.len() {
+            let mailed = last_mailed_since(&self.db, notice.id, since).await?;
+            let is_missing = |c: &Chase<'_>| mailed.get(&c.user.id).is_none_or(|at| *at < c.due_at);
+            let missing: Vec<&Chase<'_>> = chased.iter().filter(|c| is_missing(c)).collect();
+            // A round is escalated once every one of its people still
+            // pending has had the last reminder.
+            let mut rounds: BTreeMap<Round, (bool, Vec<&users::Model>)> = BTreeMap::new();
+            for c in &chased {
+                let (complete, people) = rounds.entry(c.round).or_insert((true, vec![]));
+                *complete &= c.due == schedule.len() && !is_missing(c);
+                people.push(c.user);
+            }
+            rounds.retain(|_, (complete, _)| *complete);
+            if missing.is_empty() && rounds.is_empty() {
                 continue;
             }
 
@@ -161,40 +256,42 @@ impl Store {
             )
             .await?;
             let mut batch = Batch::new(&setup, now);
-            for user in &missing {
-                let to = recipient(user);
-                let quotes = blocked.get(&user.id).cloned().unwrap_or_default();
+            for chase in &missing {
+                let to = recipient(chase.user);
+                let quotes = blocked.get(&chase.user.id).cloned().unwrap_or_default();
                 let ack_url = batch.ack_link();
                 let letter = Letter::Reminder {
                     notice: &content,
                     to: &to,
                     quotes: &quotes,
                     ack_url: &ack_url,
-                    number: due,
+                    number: chase.due,
                     of: schedule.len(),
                 };
-                let key = reminder_key(notice.id, user.id, format!("after-{}ms", schedule[due - 1].as_millis()));
-                batch.push(REMINDER, key, &to, &letter)?;
+                let which = format!("after-{}ms", schedule[chase.due - 1].as_millis());
+                batch.push(REMINDER, reminder_key(notice.id, chase.user.id, which), &to, &letter)?;
             }
-            if missing.is_empty() && due == schedule.len() {
-                let people: Vec<PendingPerson> = pending
-                    .iter()
+            let escalate_to =
+                if rounds.is_empty() { vec![] } else { active_with_role(&self.db, Role::Finance).await? };
+            let dashboard_url = format!("{}/notices/{}/dashboard", setup.base_url, notice.id);
+            for (round, (_, people)) in rounds {
+                let people: Vec<PendingPerson> = people
+                    .into_iter()
                     .map(|u| PendingPerson {
                         name: u.name.clone(),
                         email: u.email.clone(),
                         quotes: blocked.remove(&u.id).unwrap_or_default(),
                     })
                     .collect();
-                let dashboard_url = format!("{}/notices/{}/dashboard", setup.base_url, notice.id);
-                for finance in active_with_role(&self.db, Role::Finance).await? {
-                    let to = recipient(&finance);
+                for finance in &escalate_to {
+                    let to = recipient(finance);
                     let letter = Letter::Escalation {
                         notice: &content,
                         to: &to,
                         pending: &people,
                         dashboard_url: &dashboard_url,
                     };
-                    batch.push(ESCALATION, format!("escalate:{}:{}", notice.id, finance.id), &to, &letter)?;
+                    batch.push(ESCALATION, escalation_key(notice.id, finance.id, round), &to, &letter)?;
                 }
             }
             let txn = self.begin_write().await?;
