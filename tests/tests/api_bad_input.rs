@@ -265,3 +265,51 @@ both_backends! {
         assert!(r.text.to_lowercase().contains("<html"), "{}", r.text);
     }
 }
+
+/// A request with `extra` header fields of `size` bytes each, as `sam`.
+async fn with_headers(
+    sam: &pricegate_tests::Session,
+    path: &str,
+    extra: usize,
+    size: usize,
+) -> pricegate_tests::Response {
+    let mut request = sam.request(Method::GET, path);
+    for i in 0..extra {
+        request = request.header(format!("x-filler-{i}"), "v".repeat(size));
+    }
+    sam.send(request).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlong_address_or_oversized_headers_get_the_error_body_and_the_server_carries_on() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (sam, _) = app.user(Role::Sales, "Sam").await;
+    // Just within the limits (8 KiB of address; 100 fields and 32 KiB of them, the session's own included).
+    let r = sam.get(&format!("/api/v1/me?q={}", "a".repeat(8 * 1024 - 20))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(with_headers(&sam, "/api/v1/me", 90, 300).await.status, 200);
+
+    let r = sam.get(&format!("/api/v1/me?q={}", "a".repeat(9 * 1024))).await;
+    assert_error(&r, 414, "uri_too_long");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("8192"), "{}", r.text);
+    // More fields than the service takes, though fewer than the parser makes room for.
+    let r = with_headers(&sam, "/api/v1/me", 150, 1).await;
+    assert_error(&r, 431, "headers_too_large");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("100"), "{}", r.text);
+    // One field of 40 KiB, or a cookie as large: well within the parser's buffer.
+    let r = with_headers(&sam, "/api/v1/me", 1, 40 * 1024).await;
+    assert_error(&r, 431, "headers_too_large");
+    let r = app
+        .anonymous()
+        .send(
+            app.anonymous().request(Method::GET, "/quotes").header("cookie", format!("junk={}", "c".repeat(40 * 1024))),
+        )
+        .await;
+    assert_error(&r, 431, "headers_too_large");
+    // Past what the parser holds, it refuses by itself, without a body; the
+    // server answers the next request as ever.
+    let r = with_headers(&sam, "/api/v1/me", 500, 1).await;
+    assert_eq!(r.status, 431, "{}", r.text);
+    let r = sam.get("/api/v1/me").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}

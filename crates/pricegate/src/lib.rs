@@ -2,13 +2,13 @@
 //! port with a fresh database exactly as `pricegate serve` does.
 
 pub mod demo;
+mod serve;
 pub mod settings;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use pricegate_mail::{AnyTransport, TemplateComposer, WorkerConfig};
 use pricegate_store::{MailSetup, Store};
 use pricegate_web::AppState;
@@ -70,24 +70,14 @@ impl Application {
         let (stop, stopped) = watch::channel(false);
         let worker = tokio::spawn(self.worker.run(self.state.store.clone(), stopped));
         let app = pricegate_web::router(self.state.clone());
-        // Answers go out as they are written: with Nagle's algorithm on, an
-        // answer written in more than one piece can wait for the client's
-        // delayed acknowledgement (40 ms on Linux) before its last piece.
-        let listener = self.listener.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "could not set TCP_NODELAY on an accepted connection");
-            }
-        });
-        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = stop.send(true);
-            })
-            .await
-            .context("the HTTP server failed");
+        serve::serve(self.listener, app, async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await;
         let _ = worker.await;
         self.state.store.close().await;
-        served
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@ mod client_addr;
 mod denied;
 mod error;
 mod extract;
+pub mod limits;
 mod openapi;
 mod pages;
 
@@ -107,6 +108,7 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()), request_id = %id)
                 }))
                 .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(axum::middleware::from_fn(limits::refuse_oversized))
                 .layer(CatchPanicLayer::custom(|_| AppError::internal("a handler panicked").into_response()))
                 .layer(axum::middleware::map_response(explain_timeout))
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout)),

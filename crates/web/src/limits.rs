@@ -1,0 +1,63 @@
+//! What a request's address and headers may weigh. hyper refuses what it
+//! cannot hold with a bare status and no body: more headers than it has
+//! room for ([`PARSER_MAX_HEADERS`], set by `pricegate`'s accept loop), a
+//! head larger than its read buffer (about 400 KiB), an address over 64 KiB.
+//! Below those, these narrower limits answer first, with the error body
+//! every refusal has, so a client with an overgrown cookie or query string
+//! is told what is wrong.
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppError;
+
+/// The longest request target (path and query string) accepted, in bytes.
+pub const MAX_TARGET_BYTES: usize = 8 * 1024;
+/// The most header fields a request may carry.
+pub const MAX_HEADERS: usize = 100;
+/// The most bytes a request's header fields may take in all (each counted
+/// as `name: value` and its line end), cookies included.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// How many header fields the HTTP parser makes room for: enough above
+/// [`MAX_HEADERS`] that a request with somewhat too many is answered by
+/// [`refuse_oversized`], not dropped by the parser.
+pub const PARSER_MAX_HEADERS: usize = 4 * MAX_HEADERS;
+
+/// Refuses a request whose address or headers exceed the limits above:
+/// 414 `uri_too_long` or 431 `headers_too_large`, before anything reads it.
+pub(crate) async fn refuse_oversized(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let target = uri.path_and_query().map_or(0, |p| p.as_str().len()) + uri.authority().map_or(0, |a| a.as_str().len());
+    if target > MAX_TARGET_BYTES {
+        return AppError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("The address is {target} bytes long; at most {MAX_TARGET_BYTES} are accepted."),
+        )
+        .into_response();
+    }
+    let headers = request.headers();
+    if headers.len() > MAX_HEADERS {
+        return AppError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("The request has {} header fields; at most {MAX_HEADERS} are accepted.", headers.len()),
+        )
+        .into_response();
+    }
+    let bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    if bytes > MAX_HEADER_BYTES {
+        return AppError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "The request's header fields take {bytes} bytes (cookies included); at most {MAX_HEADER_BYTES} are \
+                 accepted."
+            ),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
