@@ -234,3 +234,67 @@ async fn a_client_sending_slower_than_the_timeout_gets_a_503_timeout_and_cannot_
     );
     server.kill().await;
 }
+
+/// Whether the server has closed `stream`: its read ends (or is reset)
+/// rather than waiting out the client's own read timeout.
+fn closed_by_server(stream: &mut TcpStream) -> Result<(), String> {
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(()),
+            Err(e) => return Err(format!("still open: {e}")),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_or_idles_is_disconnected_after_the_timeout() {
+    let db = TestDb::create(Backend::Sqlite).await;
+    let maildir = db.dir().join("mail-out");
+    let maildir = maildir.to_str().expect("a UTF-8 path");
+    let env = [("DATABASE_URL", db.url.as_str()), ("PRICEGATE_MAILDIR", maildir), ("PRICEGATE_REQUEST_TIMEOUT", "2s")];
+    let server = ServerProcess::start(&env).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+
+    // Many clients stall partway through their headers; one more, after a
+    // first answer, keeps its connection open and sends nothing.
+    let mut stalled: Vec<TcpStream> = (0..64)
+        .map(|i| {
+            let mut stream = TcpStream::connect(&addr).expect("connect");
+            let head = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nX-Slow-{i}: ");
+            stream.write_all(head.as_bytes()).expect("send the start of the headers");
+            stream
+        })
+        .collect();
+    let mut idle = TcpStream::connect(&addr).expect("connect");
+    idle.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).expect("send a request");
+    let mut answer = [0u8; 12];
+    idle.read_exact(&mut answer).expect("an answer");
+    assert_eq!(&answer, b"HTTP/1.1 200", "{}", String::from_utf8_lossy(&answer));
+
+    // Meanwhile everyone else is served.
+    let r = reqwest::get(format!("{}/healthz", server.base)).await.expect("/healthz");
+    assert_eq!(r.status(), 200);
+
+    // All closed within a few timeouts' time, however long the clients would wait.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    stalled.push(idle);
+    let outcomes = tokio::task::spawn_blocking(move || {
+        stalled
+            .iter_mut()
+            .map(|stream| {
+                let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(10));
+                stream.set_read_timeout(Some(left)).expect("a read timeout");
+                closed_by_server(stream)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("reading");
+    for outcome in &outcomes {
+        assert_eq!(outcome, &Ok(()), "a connection the server should have closed within 10 s");
+    }
+    server.kill().await;
+}

@@ -70,7 +70,7 @@ impl Application {
         let (stop, stopped) = watch::channel(false);
         let worker = tokio::spawn(self.worker.run(self.state.store.clone(), stopped));
         let app = pricegate_web::router(self.state.clone());
-        serve::serve(self.listener, app, async move {
+        serve::serve(self.listener, app, self.state.request_timeout, async move {
             shutdown.await;
             let _ = stop.send(true);
         })

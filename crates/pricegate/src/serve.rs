@@ -12,7 +12,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -20,7 +20,18 @@ use tower::ServiceExt;
 /// Serves `app` on `listener` until `shutdown` completes, then stops
 /// accepting, lets each connection finish the request it is serving, and
 /// returns once every connection has closed.
-pub(crate) async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()> + Send + 'static) {
+///
+/// A connection whose next request's headers have not all arrived within
+/// `header_timeout` (`PRICEGATE_REQUEST_TIMEOUT`) is closed, whether its
+/// client stalled partway or sent nothing since its last answer: nobody
+/// holds a connection, or a thousand, by sending a byte now and then.
+/// (Once the headers are in, the request's own timeout answers 503.)
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     // Dropped when `shutdown` completes: `closed()` then resolves, here and
     // in every connection's task.
     let (signal, signalled) = watch::channel(());
@@ -31,7 +42,9 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, shutdown: impl Fut
     // Each connection's task holds a receiver: `closed()` resolves once all are gone.
     let (open, still_open) = watch::channel(());
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.max_headers(pricegate_web::limits::PARSER_MAX_HEADERS);
+    http.max_headers(pricegate_web::limits::PARSER_MAX_HEADERS)
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = accept(&listener) => accepted,

@@ -49,6 +49,8 @@ pub struct Settings {
     pub mail_lease: Duration,
     /// `PRICEGATE_REQUEST_TIMEOUT` (default 30s): the longest one request may
     /// take, its body included; past it the answer is 503 with code `timeout`.
+    /// A connection whose next request's headers have not all arrived within
+    /// it is closed.
     pub request_timeout: Duration,
     /// `PRICEGATE_TRUSTED_PROXIES` (default none): reverse proxies, by
     /// address or network, whose `X-Forwarded-For` names the client.
@@ -214,7 +216,11 @@ impl Settings {
             entry("PRICEGATE_DB_POOL", self.db_max_connections.to_string(), "database connections of this process"),
             entry("PRICEGATE_WORKER_POLL", durations(&[self.worker_poll]), "how often the mail worker looks for work"),
             entry("PRICEGATE_MAIL_LEASE", durations(&[self.mail_lease]), "how long a worker holds mail it claimed"),
-            entry("PRICEGATE_REQUEST_TIMEOUT", durations(&[self.request_timeout]), "the longest one request may take"),
+            entry(
+                "PRICEGATE_REQUEST_TIMEOUT",
+                durations(&[self.request_timeout]),
+                "the longest one request may take; a connection idle or stalled this long is closed",
+            ),
             entry(
                 "PRICEGATE_TRUSTED_PROXIES",
                 if proxies.is_empty() { "none".to_owned() } else { proxies.join(", ") },
