@@ -359,7 +359,9 @@ async fn every_page_is_usable_at_phone_width_for_each_role() {
 async fn publishing_a_change_that_would_never_take_force_is_refused_on_the_confirmation_page() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
+    let (sam, _) = app.user(Role::Sales, "Sam").await;
     create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    draft_quote(&sam, json!([{"sku": "PUMP-100", "quantity": 2}])).await;
     let in_force = create_notice(
         &finance_api,
         "Pumps up",
@@ -383,6 +385,7 @@ async fn publishing_a_change_that_would_never_take_force_is_refused_on_the_confi
         // later change to the pump before Fiona clicks.
         fiona.goto(&path).await;
         assert!(!fiona.exists("#publish-refused").await);
+        assert!(fiona.text("#impact").await.starts_with("1 open quote"), "Sam's draft, repriced");
         publish_notice(&colleague, &in_force).await;
         fiona.submit("#publish").await;
         assert_eq!(fiona.path().await, path);
@@ -390,11 +393,14 @@ async fn publishing_a_change_that_would_never_take_force_is_refused_on_the_confi
         assert!(refused.contains("would never take force") && refused.contains("“Pumps up”"), "{refused}");
         assert!(fiona.exists("#edit-notice").await, "the way to fix the draft");
         assert!(!fiona.exists("#publish").await, "no button that can only be refused");
+        // Nor what its changes would do to quotes, one of them never in force.
+        assert!(!fiona.exists("#impact").await && !fiona.exists("#touched").await);
         // Opened afresh, the confirmation says so before any click.
         fiona.goto(&path).await;
         let refused = fiona.text("#publish-refused").await;
         assert!(refused.contains("would never take force") && refused.contains("“Pumps up”"), "{refused}");
         assert!(!fiona.exists("#publish").await && fiona.exists("#edit-notice").await);
+        assert!(!fiona.exists("#impact").await);
     })
     .await;
     assert_eq!(finance_api.get(&format!("/api/v1/notices/{late}")).await.body["state"], "draft");

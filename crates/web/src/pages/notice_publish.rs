@@ -36,9 +36,10 @@ struct ConfirmPage {
     body_html: String,
     changes: Vec<ChangeRow>,
     salespeople: usize,
+    /// Empty when the draft cannot be published (`refused`): not shown then.
     touched: Vec<TouchedQuote>,
     at_stake: Vec<String>,
-    /// Why the last press of "Publish now" was refused, if it was.
+    /// Why the last press of "Publish now" was refused, or why it would be.
     refused: Option<String>,
     /// The draft was just saved, told once.
     saved: bool,
@@ -150,7 +151,10 @@ async fn confirm_page(
         None => app.store.why_publishing_would_be_refused(id).await?,
     };
     let salespeople = app.store.list_users().await?.iter().filter(|u| u.active && u.role == "sales").count();
-    let (touched, at_stake) = touched_quotes(app, user, &n.changes).await?;
+    // A draft that cannot be published changes no quote: what its changes
+    // would do, one of which can never take force, is not shown beside the refusal.
+    let (touched, at_stake) =
+        if refused.is_none() { touched_quotes(app, user, &n.changes).await? } else { (vec![], vec![]) };
     let page = ConfirmPage {
         layout: user.layout(format!("Publish: {}", n.title)),
         csrf: user.csrf().to_owned(),
