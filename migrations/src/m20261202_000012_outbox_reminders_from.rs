@@ -3,8 +3,9 @@
 //! publication: the e-mail's outbox row carries the moment as
 //! `reminders_from` (NULL on every other row: their reminders count from
 //! the publication). Such rows are few, so the index holds only them: the
-//! worker finds the notices with late joiners still on their schedule, and a
-//! notice's late joiners, without reading its publication e-mails.
+//! worker finds a notice's late joiners without reading its publication
+//! e-mails, and the notices with late joiners still on their schedule from
+//! the whole (small) index.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -40,7 +41,7 @@ impl MigrationTrait for Migration {
         // index builder has no WHERE.
         m.get_connection()
             .execute_unprepared(&format!(
-                "CREATE INDEX {INDEX} ON outbox (reminders_from, notice_id) WHERE reminders_from IS NOT NULL"
+                "CREATE INDEX {INDEX} ON outbox (notice_id, reminders_from) WHERE reminders_from IS NOT NULL"
             ))
             .await?;
         Ok(())

@@ -280,6 +280,24 @@ async fn with_headers(
     sam.send(request).await
 }
 
+/// The status of `GET /api/v1/me` sent as written, with `fields` header
+/// fields in all (`Host`, `Authorization` and `Connection` among them).
+async fn status_with_fields(app: &TestApp, token: &str, fields: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://");
+    let mut head =
+        format!("GET /api/v1/me HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n");
+    for i in 3..fields {
+        head.push_str(&format!("X-Filler-{i}: v\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(head.as_bytes()).await.expect("send the request");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read the answer");
+    String::from_utf8_lossy(&answer).split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overlong_address_or_oversized_headers_get_the_error_body_and_the_server_carries_on() {
     let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
@@ -288,6 +306,10 @@ async fn an_overlong_address_or_oversized_headers_get_the_error_body_and_the_ser
     let r = sam.get(&format!("/api/v1/me?q={}", "a".repeat(8 * 1024 - 20))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(with_headers(&sam, "/api/v1/me", 90, 300).await.status, 200);
+    // Counted as the client sent them: exactly 100 pass, 101 do not.
+    let token = sam.token().expect("an API token");
+    assert_eq!(status_with_fields(&app, token, 100).await, 200);
+    assert_eq!(status_with_fields(&app, token, 101).await, 431);
 
     let r = sam.get(&format!("/api/v1/me?q={}", "a".repeat(9 * 1024))).await;
     assert_error(&r, 414, "uri_too_long");

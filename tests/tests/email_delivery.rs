@@ -839,29 +839,36 @@ both_backends! {
     }
 }
 
-/// Moves a salesperson's own schedule of reminders about `notice` back by
-/// `by`, as the passing of that much time would: when they were told of it
-/// (their e-mail's queueing, and the start of their schedule it carries) and
-/// when each reminder since was queued.
-async fn tell_earlier(app: &pricegate_tests::TestApp, notice: &str, user: uuid::Uuid, by: Duration) {
+/// Moves a notice's history back by `by`, as the passing of that much time
+/// would: with `user`, only the e-mails to them about it (when each was
+/// queued, and the start of their own schedule of reminders); without, the
+/// notice's publication, every draft's drafting and every e-mail about it.
+async fn pass_time(app: &pricegate_tests::TestApp, notice: &str, user: Option<uuid::Uuid>, by: Duration) {
     let by = chrono::Duration::from_std(by).unwrap();
+    let db = app.store.connection();
     let notice: uuid::Uuid = notice.parse().unwrap();
-    let rows = outbox::Entity::find()
-        .filter(outbox::Column::NoticeId.eq(notice))
-        .filter(outbox::Column::UserId.eq(user))
-        .all(app.store.connection())
-        .await
-        .unwrap();
-    assert!(
-        rows.iter().any(|r| r.kind == "publication" && r.reminders_from.is_some()),
-        "told on taking over, with a start of their own: {rows:?}"
-    );
-    for row in rows {
+    let mut mail = outbox::Entity::find().filter(outbox::Column::NoticeId.eq(notice));
+    if let Some(user) = user {
+        mail = mail.filter(outbox::Column::UserId.eq(user));
+    } else {
+        let published = notices::Entity::find_by_id(notice).one(db).await.unwrap().expect("the notice");
+        let published_at = published.published_at.expect("published") - by;
+        let mut published: notices::ActiveModel = published.into();
+        published.published_at = sea_orm::Set(Some(published_at));
+        published.update(db).await.unwrap();
+        for quote in quotes::Entity::find().all(db).await.unwrap() {
+            let drafted_at = quote.drafted_at - by;
+            let mut quote: quotes::ActiveModel = quote.into();
+            quote.drafted_at = sea_orm::Set(drafted_at);
+            quote.update(db).await.unwrap();
+        }
+    }
+    for row in mail.all(db).await.unwrap() {
         let (created_at, reminders_from) = (row.created_at - by, row.reminders_from.map(|t| t - by));
         let mut row: outbox::ActiveModel = row.into();
         row.created_at = sea_orm::Set(created_at);
         row.reminders_from = sea_orm::Set(reminders_from);
-        row.update(app.store.connection()).await.unwrap();
+        row.update(db).await.unwrap();
     }
 }
 
@@ -873,8 +880,11 @@ both_backends! {
     /// others, escalated already, are not reminded again.
     async fn a_salesperson_who_takes_over_after_the_escalation_is_reminded_from_then_and_escalated(backend: Backend) {
         let sink = SmtpSink::start().await;
-        // The running worker's own schedule never comes due here; the test ticks by hand.
-        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(3600)]).await;
+        // The running worker's own schedule never comes due here; the test
+        // ticks by hand, on a schedule of its own, and moves time along.
+        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(365 * 86_400)]).await;
+        let hour = Duration::from_secs(3600);
+        let schedule = [hour, 2 * hour];
         let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
         let (admin, _) = app.user(Role::Admin, "Ada").await;
         let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
@@ -883,37 +893,20 @@ both_backends! {
         draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
         draft_quote(&rita, json!([{"sku": "PUMP-1", "quantity": 1}])).await;
         let nid = create_notice(&finance, "Pumps up", json!([])).await;
-        let published = publish_notice(&finance, &nid).await;
-        let published_at: chrono::DateTime<chrono::Utc> =
-            published["published_at"].as_str().and_then(|t| t.parse().ok()).expect("a published_at");
+        publish_notice(&finance, &nid).await;
         sink.wait_until(WAIT, "the notice to Sam and Rita", |m| m.len() >= 2).await;
-        // Both of the schedule's reminders have fallen due: the second goes
-        // to Sam and Rita, and on the next tick the escalation to Fiona.
-        tokio::time::sleep(Duration::from_secs(4)).await;
-        let since = (chrono::Utc::now() - published_at).to_std().expect("published in the past");
-        let schedule = [since - Duration::from_millis(3000), since - Duration::from_millis(1500)];
+        // Both reminders fall due: the second goes to Sam and Rita, and on
+        // the next tick the escalation to Fiona.
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "nothing due yet");
+        pass_time(&app, &nid, None, 2 * hour + Duration::from_secs(600)).await;
         assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 2);
         assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1);
         let first = sink.wait_until(WAIT, "the escalation", |m| m.iter().any(|m| m.to == [fiona.email.clone()])).await;
         let text = first.iter().find(|m| m.to == [fiona.email.clone()]).unwrap().text();
         assert!(text.contains(&sam_user.email) && text.contains(&rita_user.email), "{text}");
 
-        // A week and a day on (the notice and the drafts moved back by as
-        // much), Nina joins and takes over Sam's drafts: she is told.
-        let week = chrono::Duration::days(8);
-        let notice_id: uuid::Uuid = nid.parse().unwrap();
-        notices::Entity::update_many()
-            .col_expr(notices::Column::PublishedAt, Expr::value(published_at - week))
-            .filter(notices::Column::Id.eq(notice_id))
-            .exec(app.store.connection())
-            .await
-            .unwrap();
-        for quote in quotes::Entity::find().all(app.store.connection()).await.unwrap() {
-            let drafted_at = quote.drafted_at - week;
-            let mut quote: quotes::ActiveModel = quote.into();
-            quote.drafted_at = sea_orm::Set(drafted_at);
-            quote.update(app.store.connection()).await.unwrap();
-        }
+        // A week and a day on, Nina joins and takes over Sam's drafts: she is told.
+        pass_time(&app, &nid, None, Duration::from_secs(8 * 86_400)).await;
         let (_, nina) = app.user(Role::Sales, "Nina").await;
         let r = admin.post(&format!("/api/v1/users/{}/handover", sam_user.id), &json!({"to": nina.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -921,11 +914,11 @@ both_backends! {
 
         // Her schedule starts now: nothing is due to her, or to anyone.
         assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "nothing at once");
-        // Once her first delay has passed, her first reminder; then her second.
-        tell_earlier(&app, &nid, nina.id, since - Duration::from_millis(2250)).await;
+        // An hour and a half on, her first reminder; an hour later her second.
+        pass_time(&app, &nid, Some(nina.id), hour + hour / 2).await;
         assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "her first reminder");
         assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "once");
-        tell_earlier(&app, &nid, nina.id, Duration::from_millis(1500)).await;
+        pass_time(&app, &nid, Some(nina.id), hour).await;
         assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "her second reminder");
         // Then the escalation, naming her alone.
         assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "her escalation");

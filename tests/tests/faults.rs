@@ -254,7 +254,7 @@ async fn a_client_that_never_finishes_its_headers_or_idles_is_disconnected_after
     let db = TestDb::create(Backend::Sqlite).await;
     let maildir = db.dir().join("mail-out");
     let maildir = maildir.to_str().expect("a UTF-8 path");
-    let env = [("DATABASE_URL", db.url.as_str()), ("PRICEGATE_MAILDIR", maildir), ("PRICEGATE_REQUEST_TIMEOUT", "2s")];
+    let env = [("DATABASE_URL", db.url.as_str()), ("PRICEGATE_MAILDIR", maildir), ("PRICEGATE_IDLE_TIMEOUT", "2s")];
     let server = ServerProcess::start(&env).await;
     let addr = server.base.trim_start_matches("http://").to_owned();
 

@@ -24,6 +24,8 @@ pub struct Application {
     address: SocketAddr,
     state: AppState,
     worker: Worker,
+    /// `PRICEGATE_IDLE_TIMEOUT`, for the accept loop.
+    idle_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -48,6 +50,7 @@ impl Application {
                 configuration,
             },
             worker,
+            idle_timeout: settings.idle_timeout,
         })
     }
 
@@ -70,7 +73,7 @@ impl Application {
         let (stop, stopped) = watch::channel(false);
         let worker = tokio::spawn(self.worker.run(self.state.store.clone(), stopped));
         let app = pricegate_web::router(self.state.clone());
-        serve::serve(self.listener, app, self.state.request_timeout, async move {
+        serve::serve(self.listener, app, self.idle_timeout, async move {
             shutdown.await;
             let _ = stop.send(true);
         })

@@ -22,10 +22,11 @@ use tower::ServiceExt;
 /// returns once every connection has closed.
 ///
 /// A connection whose next request's headers have not all arrived within
-/// `header_timeout` (`PRICEGATE_REQUEST_TIMEOUT`) is closed, whether its
-/// client stalled partway or sent nothing since its last answer: nobody
-/// holds a connection, or a thousand, by sending a byte now and then.
-/// (Once the headers are in, the request's own timeout answers 503.)
+/// `header_timeout` (`PRICEGATE_IDLE_TIMEOUT`) is closed, whether its
+/// client stalled partway or sent nothing since its last answer (hyper
+/// times both alike): nobody holds a connection, or a thousand, by sending
+/// a byte now and then. Once the headers are in, `PRICEGATE_REQUEST_TIMEOUT`
+/// answers 503.
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,

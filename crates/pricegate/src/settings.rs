@@ -49,9 +49,12 @@ pub struct Settings {
     pub mail_lease: Duration,
     /// `PRICEGATE_REQUEST_TIMEOUT` (default 30s): the longest one request may
     /// take, its body included; past it the answer is 503 with code `timeout`.
-    /// A connection whose next request's headers have not all arrived within
-    /// it is closed.
     pub request_timeout: Duration,
+    /// `PRICEGATE_IDLE_TIMEOUT` (default 75s): a connection whose next
+    /// request's headers have not all arrived within it, from its last
+    /// answer or its opening, is closed. Longer than the 60 s a reverse
+    /// proxy commonly keeps an idle upstream connection, so the proxy lets go first.
+    pub idle_timeout: Duration,
     /// `PRICEGATE_TRUSTED_PROXIES` (default none): reverse proxies, by
     /// address or network, whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
@@ -156,6 +159,10 @@ impl Settings {
             None => Duration::from_secs(30),
             Some(raw) => parse_duration("PRICEGATE_REQUEST_TIMEOUT", &raw)?,
         };
+        let idle_timeout = match get("PRICEGATE_IDLE_TIMEOUT") {
+            None => Duration::from_secs(75),
+            Some(raw) => parse_duration("PRICEGATE_IDLE_TIMEOUT", &raw)?,
+        };
         let trusted_proxies = TrustedProxies::parse(&get("PRICEGATE_TRUSTED_PROXIES").unwrap_or_default())
             .map_err(|message| SettingsError { variable: "PRICEGATE_TRUSTED_PROXIES", message })?;
         let calendar = match get("PRICEGATE_TIMEZONE") {
@@ -177,6 +184,7 @@ impl Settings {
             worker_poll,
             mail_lease,
             request_timeout,
+            idle_timeout,
             trusted_proxies,
             calendar,
         })
@@ -216,10 +224,11 @@ impl Settings {
             entry("PRICEGATE_DB_POOL", self.db_max_connections.to_string(), "database connections of this process"),
             entry("PRICEGATE_WORKER_POLL", durations(&[self.worker_poll]), "how often the mail worker looks for work"),
             entry("PRICEGATE_MAIL_LEASE", durations(&[self.mail_lease]), "how long a worker holds mail it claimed"),
+            entry("PRICEGATE_REQUEST_TIMEOUT", durations(&[self.request_timeout]), "the longest one request may take"),
             entry(
-                "PRICEGATE_REQUEST_TIMEOUT",
-                durations(&[self.request_timeout]),
-                "the longest one request may take; a connection idle or stalled this long is closed",
+                "PRICEGATE_IDLE_TIMEOUT",
+                durations(&[self.idle_timeout]),
+                "how long a connection may wait for its next request's headers",
             ),
             entry(
                 "PRICEGATE_TRUSTED_PROXIES",
@@ -331,7 +340,7 @@ mod tests {
         assert_eq!(by_files.mail_to_files.as_deref(), Some("./mail-out"));
         let bound = by_files.entries.iter().find(|e| e.variable == "PRICEGATE_BIND").map(|e| e.value.as_str());
         assert_eq!(bound, Some("127.0.0.1:43121"), "the address bound, not the port 0 asked for");
-        assert_eq!(by_files.entries.len(), 14, "every variable of the README's table but RUST_LOG");
+        assert_eq!(by_files.entries.len(), 15, "every variable of the README's table but RUST_LOG");
     }
 
     #[test]

@@ -100,6 +100,8 @@ pub fn router(state: AppState) -> Router {
                     axum::http::header::CACHE_CONTROL,
                     HeaderValue::from_static("no-store"),
                 ))
+                // Before a request id is added: the limits count what the client sent.
+                .layer(axum::middleware::from_fn(limits::refuse_oversized))
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -108,7 +110,6 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()), request_id = %id)
                 }))
                 .layer(PropagateRequestIdLayer::new(request_id))
-                .layer(axum::middleware::from_fn(limits::refuse_oversized))
                 .layer(CatchPanicLayer::custom(|_| AppError::internal("a handler panicked").into_response()))
                 .layer(axum::middleware::map_response(explain_timeout))
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout)),

@@ -197,15 +197,19 @@ impl Store {
         for notice in candidates {
             let Some(published_at) = notice.published_at else { continue };
             let escalated = escalated_rounds(&self.db, notice.id).await?;
-            let mut late = late_starts(&self.db, notice.id).await?;
-            late.retain(|_, start| *start > published_at);
-            let start_of = |user: &users::Model| late.get(&user.id).copied().unwrap_or(published_at);
-            let round_of = |start: DateTime<Utc>| (start != published_at).then(|| start.timestamp_micros());
+            let round_of = |start: DateTime<Utc>| (start > published_at).then(|| start.timestamp_micros());
             // After its escalation a round is not reminded again.
+            let late = late_starts(&self.db, notice.id).await?;
             if escalated.contains(&None) && late.values().all(|s| escalated.contains(&round_of(*s))) {
                 continue;
             }
             let pending = pending_sales(&self.db, notice.id, Chased::HoldingUp(published_at)).await?;
+            // Read again after them: a hand-over committed in between (its
+            // e-mail row and its drafts in one transaction) has its start here,
+            // so whoever is pending through it is on their own round.
+            let late = late_starts(&self.db, notice.id).await?;
+            let start_of =
+                |user: &users::Model| late.get(&user.id).copied().filter(|s| *s > published_at).unwrap_or(published_at);
             let chased: Vec<Chase<'_>> = pending
                 .iter()
                 .filter_map(|user| {
