@@ -785,7 +785,9 @@ both_backends! {
     /// notice then, with its ack link and the draft, though they joined
     /// after it was published (and so were never mailed it), and even once
     /// its reminders have gone out. The schedule's reminder already due is
-    /// not sent to them on top; someone mailed it before is not mailed again.
+    /// not sent to them on top; handing the draft back and forth mails
+    /// nobody twice (someone mailed it at its publication, when nothing of
+    /// theirs waited on it, is told once more, on first taking it over).
     async fn a_salesperson_who_takes_over_a_held_up_draft_is_mailed_the_notice_once(backend: Backend) {
         let sink = SmtpSink::start().await;
         // The running worker's own schedule never comes due here; the test ticks by hand.
@@ -835,7 +837,12 @@ both_backends! {
         }
         let subjects_to = |email: &str| subjects(&sink.to(email));
         assert_eq!(subjects_to(&nina.email), ["Price notice: Pumps up"], "Nina is told once");
-        assert_eq!(subjects_to(&olga.email), ["Price notice: Pumps up"], "Olga was told at publication");
+        // Olga was told at publication, when nothing of hers waited on it;
+        // taking the draft over, she is told again, once, with the draft.
+        let to_olga = sink.to(&olga.email);
+        assert_eq!(subjects(&to_olga), ["Price notice: Pumps up", "Price notice: Pumps up"]);
+        assert!(to_olga[1].text().contains("You now sign quotes that this price notice"), "{}", to_olga[1].text());
+        assert!(to_olga[1].ack_link().is_some() && to_olga[1].text().contains("Greta"), "{}", to_olga[1].text());
     }
 }
 
@@ -876,8 +883,10 @@ both_backends! {
     /// Someone who takes over drafts after a notice's reminders and
     /// escalation have gone out, even a week and more later, is on a
     /// schedule of their own from then: nothing at once, then each
-    /// reminder at its delay, then an escalation naming them alone. The
-    /// others, escalated already, are not reminded again.
+    /// reminder at its delay, then an escalation naming them alone; whether
+    /// they joined later or were mailed the notice at its publication when
+    /// nothing of theirs waited on it. The others, escalated already, are
+    /// not reminded again.
     async fn a_salesperson_who_takes_over_after_the_escalation_is_reminded_from_then_and_escalated(backend: Backend) {
         let sink = SmtpSink::start().await;
         // The running worker's own schedule never comes due here; the test
@@ -889,12 +898,14 @@ both_backends! {
         let (admin, _) = app.user(Role::Admin, "Ada").await;
         let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
+        // Olga signs nothing the notice holds up: mailed it, never chased.
+        let (_, olga) = app.user(Role::Sales, "Olga").await;
         create_product(&finance, "PUMP-1", "EUR", 250_000).await;
         draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
         draft_quote(&rita, json!([{"sku": "PUMP-1", "quantity": 1}])).await;
         let nid = create_notice(&finance, "Pumps up", json!([])).await;
         publish_notice(&finance, &nid).await;
-        sink.wait_until(WAIT, "the notice to Sam and Rita", |m| m.len() >= 2).await;
+        sink.wait_until(WAIT, "the notice to Sam, Rita and Olga", |m| m.len() >= 3).await;
         // Both reminders fall due: the second goes to Sam and Rita, and on
         // the next tick the escalation to Fiona.
         assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "nothing due yet");
@@ -924,6 +935,23 @@ both_backends! {
         assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "her escalation");
         assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "once");
 
+        // Nina's drafts go to Olga, mailed the notice at its publication but
+        // never chased: she is told again, now that it holds up drafts she
+        // signs, and is on a schedule of her own from then.
+        let r = admin.post(&format!("/api/v1/users/{}/handover", nina.id), &json!({"to": olga.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sink.wait_until(WAIT, "the notice to Olga again", |m| m.iter().filter(|m| m.to == [olga.email.clone()]).count() >= 2).await;
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "nothing at once");
+        pass_time(&app, &nid, Some(olga.id), 2 * hour + hour / 2).await;
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "the latest reminder due to her");
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "her escalation");
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "once");
+        // Rita, held up by a draft of her own all along, takes them over:
+        // she was chased and escalated already, and is not mailed again.
+        let r = admin.post(&format!("/api/v1/users/{}/handover", olga.id), &json!({"to": rita_user.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "nothing for Rita");
+
         let deadline = Instant::now() + WAIT;
         while !outbox(&admin).await.iter().all(|r| r["state"] == "sent") {
             assert!(Instant::now() < deadline, "rows not marked sent");
@@ -935,11 +963,19 @@ both_backends! {
         for (subject, expected) in to_nina.iter().zip(["Price notice: Pumps up", "Reminder 1 of 2", "Reminder 2 of 2"]) {
             assert!(subject.starts_with(expected), "{to_nina:?}");
         }
+        let mut to_olga = subjects(&sink.to(&olga.email));
+        to_olga.sort();
+        assert_eq!(to_olga.len(), 3, "{to_olga:?}");
+        for (subject, expected) in to_olga.iter().zip(["Price notice: Pumps up", "Price notice: Pumps up", "Reminder 2 of 2"]) {
+            assert!(subject.starts_with(expected), "{to_olga:?}");
+        }
         let escalations = sink.to(&fiona.email);
-        assert_eq!(escalations.len(), 2, "{:?}", subjects(&escalations));
+        assert_eq!(escalations.len(), 3, "{:?}", subjects(&escalations));
         let text = escalations[1].text();
         assert!(text.contains(&nina.email), "{text}");
         assert!(!text.contains(&rita_user.email) && !text.contains(&sam_user.email), "Nina alone: {text}");
+        let text = escalations[2].text();
+        assert!(text.contains(&olga.email) && !text.contains(&nina.email), "Olga alone: {text}");
         // Rita, escalated already, is not reminded again; Sam signs nothing it holds up.
         assert_eq!(sink.to(&rita_user.email).len(), 2, "{:?}", subjects(&sink.to(&rita_user.email)));
         assert_eq!(sink.to(&sam_user.email).len(), 2, "{:?}", subjects(&sink.to(&sam_user.email)));

@@ -2,44 +2,63 @@
 //! changed) is told of the notices that hold them up, as if they had been
 //! there when each was published.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{Batch, Letter, PUBLICATION, blocked_quotes, notice_content, publication_key, recipient};
-use crate::entity::{acknowledgements, notices, quotes, users};
+use crate::entity::{acknowledgements, notices, outbox, quotes, users};
 use crate::notices::PUBLISHED;
 use crate::quotes::DRAFT;
 use crate::{Store, StoreError};
 
+/// The key of the e-mail to someone mailed a notice at its publication,
+/// when nothing of theirs waited on it then, who has since taken over
+/// drafts it holds up: one such e-mail per person and notice.
+fn taken_over_key(notice_id: Uuid, user_id: Uuid) -> String {
+    format!("{}:taken-over", publication_key(notice_id, user_id))
+}
+
 impl Store {
-    /// Queues, in the caller's transaction, the publication e-mail of every
-    /// published notice that holds up one of `signer`'s drafts and that they
-    /// have not acknowledged: each with the drafts it holds up and an ack
-    /// link. One they were mailed already (at publication, or at an earlier
-    /// hand-over) has its dedupe key in the outbox and is not queued again;
-    /// so only someone who was not there to be told is told now. Their
-    /// reminders then follow the schedule counted from now, and the
-    /// escalation after the last names them (see
-    /// `Store::enqueue_due_reminders`).
+    /// Queues, in the caller's transaction, an e-mail about every published
+    /// notice that holds up one of `signer`'s drafts and that they have not
+    /// acknowledged, each with the drafts it holds up and an ack link, to
+    /// whoever was not being chased for it before taking over `taken_over`
+    /// (the drafts just made theirs):
+    /// - someone never mailed it (they joined after its publication) is
+    ///   mailed it now;
+    /// - someone mailed it at its publication, when nothing of theirs waited
+    ///   on it (so no reminder followed), is mailed it again, once, as
+    ///   someone who now signs drafts it holds up.
+    ///
+    /// Either way their reminders then follow the schedule counted from now,
+    /// and the escalation after the last names them (see
+    /// `Store::enqueue_due_reminders`). Someone already held up by it through
+    /// drafts of their own is on its schedule already, and is not mailed.
     pub(crate) async fn tell_new_signer(
         &self,
         conn: &impl ConnectionTrait,
         signer: Uuid,
+        taken_over: &[Uuid],
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let Some(setup) = self.mail.clone() else { return Ok(0) };
         let Some(user) = users::Entity::find_by_id(signer).one(conn).await? else { return Ok(0) };
-        let earliest: Option<DateTime<Utc>> = quotes::Entity::find()
+        let drafts: Vec<(Uuid, DateTime<Utc>)> = quotes::Entity::find()
             .select_only()
-            .column_as(quotes::Column::DraftedAt.min(), "earliest")
+            .column(quotes::Column::Id)
+            .column(quotes::Column::DraftedAt)
             .filter(quotes::Column::SignerId.eq(signer))
             .filter(quotes::Column::State.eq(DRAFT))
-            .into_tuple::<Option<DateTime<Utc>>>()
-            .one(conn)
-            .await?
-            .flatten();
-        let Some(earliest) = earliest else { return Ok(0) };
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let Some(earliest) = drafts.iter().map(|(_, at)| *at).min() else { return Ok(0) };
+        // The earliest of the drafts they signed before: a notice published
+        // after it held them up already.
+        let earliest_before = drafts.iter().filter(|(id, _)| !taken_over.contains(id)).map(|(_, at)| *at).min();
         let acknowledged = acknowledgements::Entity::find()
             .select_only()
             .column(acknowledgements::Column::NoticeId)
@@ -54,16 +73,44 @@ impl Store {
             .order_by_asc(notices::Column::Seq)
             .all(conn)
             .await?;
+        // Each notice they were mailed: whether on a schedule of their own (told late).
+        let mailed: HashMap<Uuid, bool> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::NoticeId)
+            .column(outbox::Column::RemindersFrom)
+            .filter(outbox::Column::UserId.eq(signer))
+            .filter(outbox::Column::Kind.eq(PUBLICATION))
+            .filter(outbox::Column::NoticeId.is_in(later.iter().map(|n| n.id)))
+            .into_tuple::<(Option<Uuid>, Option<DateTime<Utc>>)>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .filter_map(|(notice, from)| Some((notice?, from.is_some())))
+            .fold(HashMap::new(), |mut mailed, (notice, late)| {
+                *mailed.entry(notice).or_default() |= late;
+                mailed
+            });
         let to = recipient(&user);
         let mut batch = Batch::new(&setup, now).restarting_reminders();
         for notice in later.iter().filter(|n| !acknowledged.contains(&n.id)) {
+            let key = match mailed.get(&notice.id) {
+                None => publication_key(notice.id, signer),
+                Some(false) => {
+                    let published_at = notice.published_at.unwrap_or(notice.created_at);
+                    if earliest_before.is_some_and(|at| at < published_at) {
+                        continue;
+                    }
+                    taken_over_key(notice.id, signer)
+                }
+                Some(true) => continue,
+            };
             let content = notice_content(conn, notice).await?;
             let blocked =
                 blocked_quotes(conn, &setup.base_url, &content, Some(&[signer]), self.calendar.date_of(now)).await?;
             let Some(quotes) = blocked.get(&signer) else { continue };
             let ack_url = batch.ack_link();
             let letter = Letter::Publication { notice: &content, to: &to, quotes, ack_url: &ack_url, taken_over: true };
-            batch.push(PUBLICATION, publication_key(notice.id, signer), &to, &letter)?;
+            batch.push(PUBLICATION, key, &to, &letter)?;
         }
         batch.write(conn).await
     }

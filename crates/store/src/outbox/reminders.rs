@@ -34,7 +34,8 @@ pub struct Reminded {
 
 /// A reminder's dedupe key: `which` is `after-<milliseconds>ms`, its delay after
 /// publication in the schedule (a plain number in rows written before the
-/// schedule was read by time), or `now-<stamp>` for one finance sent at once. Like a publication's key, it
+/// schedule was read by time; `…ms-from-<start>` on a round of someone told
+/// later, see [`Round`]), or `now-<stamp>` for one finance sent at once. Like a publication's key, it
 /// names the (notice, user) its ack link acknowledges for.
 pub(super) fn reminder_key(notice_id: Uuid, user_id: Uuid, which: impl std::fmt::Display) -> String {
     format!("remind:{notice_id}:{user_id}:{which}")
@@ -272,7 +273,13 @@ impl Store {
                     number: chase.due,
                     of: schedule.len(),
                 };
-                let which = format!("after-{}ms", schedule[chase.due - 1].as_millis());
+                let delay = schedule[chase.due - 1].as_millis();
+                let which = match chase.round {
+                    None => format!("after-{delay}ms"),
+                    // Someone on a round of their own may have had the
+                    // publication round's reminders, before drafts it held up left them.
+                    Some(start) => format!("after-{delay}ms-from-{start}"),
+                };
                 batch.push(REMINDER, reminder_key(notice.id, chase.user.id, which), &to, &letter)?;
             }
             let escalate_to =

@@ -46,6 +46,16 @@ impl Store {
                 .filter(column.eq(from))
                 .filter(quotes::Column::State.eq(DRAFT))
         };
+        // The drafts `to` is about to sign, for telling them of the notices
+        // that hold these up and did not hold up theirs.
+        let taken_over: Vec<Uuid> = quotes::Entity::find()
+            .select_only()
+            .column(quotes::Column::Id)
+            .filter(quotes::Column::SignerId.eq(from))
+            .filter(quotes::Column::State.eq(DRAFT))
+            .into_tuple()
+            .all(&txn)
+            .await?;
         let owned = moved(quotes::Column::OwnerId).exec(&txn).await?.rows_affected;
         let signed = moved(quotes::Column::SignerId).exec(&txn).await?.rows_affected;
         record(
@@ -61,7 +71,7 @@ impl Store {
         )
         .await?;
         if signed > 0 {
-            self.tell_new_signer(&txn, to, now).await?;
+            self.tell_new_signer(&txn, to, &taken_over, now).await?;
         }
         txn.commit().await?;
         Ok(HandedOver { owned, signed })

@@ -263,7 +263,7 @@ impl Store {
         )
         .await?;
         if view.signer_id != signed_by {
-            self.tell_new_signer(&txn, view.signer_id, now).await?;
+            self.tell_new_signer(&txn, view.signer_id, &[id], now).await?;
         }
         txn.commit().await?;
         Ok(view)
