@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use pricegate::Settings;
 use pricegate_domain::Role;
-use pricegate_store::entity::{notices, outbox, quotes};
+use pricegate_store::entity::{notices, outbox, publication_fanouts, quotes};
 use pricegate_tests::fixtures::{assert_error, create_notice, create_product, draft_quote, field, publish_notice};
 use pricegate_tests::smtp::{Received, SmtpSink, add_salespeople, spawn_with_mail};
 use pricegate_tests::{Backend, Session, both_backends};
@@ -979,5 +979,56 @@ both_backends! {
         // Rita, escalated already, is not reminded again; Sam signs nothing it holds up.
         assert_eq!(sink.to(&rita_user.email).len(), 2, "{:?}", subjects(&sink.to(&rita_user.email)));
         assert_eq!(sink.to(&sam_user.email).len(), 2, "{:?}", subjects(&sink.to(&sam_user.email)));
+    }
+}
+
+both_backends! {
+    /// A hand-over while the publication's own e-mails are still being
+    /// written tells the new signer as at the publication: they are chased
+    /// with everyone told then, and named in the one escalation.
+    async fn someone_told_while_the_publication_is_still_being_mailed_is_chased_with_everyone(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(365 * 86_400)]).await;
+        let hour = Duration::from_secs(3600);
+        let schedule = [hour, 2 * hour];
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+        draft_quote(&rita, json!([{"sku": "PUMP-1", "quantity": 1}])).await;
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        let published = publish_notice(&finance, &nid).await;
+        sink.wait_until(WAIT, "the notice to Sam and Rita", |m| m.len() >= 2).await;
+        // Another worker is still writing the publication's e-mails.
+        let published_at: chrono::DateTime<chrono::Utc> =
+            published["published_at"].as_str().and_then(|t| t.parse().ok()).expect("a published_at");
+        let now = chrono::Utc::now();
+        publication_fanouts::ActiveModel {
+            notice_id: sea_orm::Set(nid.parse().unwrap()),
+            published_at: sea_orm::Set(published_at),
+            expanded_through: sea_orm::Set(None),
+            expanded: sea_orm::Set(0),
+            claimed_by: sea_orm::Set(Some(uuid::Uuid::new_v4())),
+            lease_until: sea_orm::Set(now + chrono::Duration::hours(1)),
+            created_at: sea_orm::Set(now),
+        }
+        .insert(app.store.connection())
+        .await
+        .unwrap();
+
+        let (_, nina) = app.user(Role::Sales, "Nina").await;
+        let r = admin.post(&format!("/api/v1/users/{}/handover", sam_user.id), &json!({"to": nina.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sink.wait_until(WAIT, "the notice to Nina", |m| m.iter().any(|m| m.to == [nina.email.clone()])).await;
+        // Both reminders fall due for everyone at once, then one escalation names Rita and Nina.
+        pass_time(&app, &nid, None, 2 * hour + Duration::from_secs(600)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 2, "Rita's and Nina's");
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "the escalation");
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "once");
+        let messages = sink.wait_until(WAIT, "the escalation", |m| m.iter().any(|m| m.to == [fiona.email.clone()])).await;
+        let escalation = messages.iter().find(|m| m.to == [fiona.email.clone()]).unwrap().text();
+        assert!(escalation.contains(&rita_user.email) && escalation.contains(&nina.email), "{escalation}");
     }
 }

@@ -193,8 +193,9 @@ struct Batch<'a> {
     /// Stands for the slot in the ack link while a letter is composed: random,
     /// so nothing else in the letter can spell it (see [`seal`]).
     link_marker: String,
-    /// Set on e-mails to people told of a notice after its publication:
-    /// their reminders count from now (see [`Batch::restarting_reminders`]).
+    /// Set on e-mails to people told of a notice after its publication
+    /// (see `Store::tell_new_signer`): their reminders count from then, not
+    /// from the publication. Applies to the rows pushed while it is set.
     reminders_from: Option<DateTime<Utc>>,
 }
 
@@ -202,14 +203,6 @@ impl<'a> Batch<'a> {
     fn new(setup: &'a MailSetup, now: DateTime<Utc>) -> Self {
         let link_marker = format!("{{ack-link-{}}}", Uuid::new_v4().simple());
         Batch { setup, now, rows: vec![], link_marker, reminders_from: None }
-    }
-
-    /// Marks this batch's e-mails as telling their recipients of a notice
-    /// only now, long after its publication perhaps: the schedule of their
-    /// reminders starts now, not at the publication.
-    fn restarting_reminders(mut self) -> Self {
-        self.reminders_from = Some(self.now);
-        self
     }
 
     /// The recipient's ack link as a letter is composed with it; in the

@@ -2,14 +2,14 @@
 //! changed) is told of the notices that hold them up, as if they had been
 //! there when each was published.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{Batch, Letter, PUBLICATION, blocked_quotes, notice_content, publication_key, recipient};
-use crate::entity::{acknowledgements, notices, outbox, quotes, users};
+use crate::entity::{acknowledgements, notices, outbox, publication_fanouts, quotes, users};
 use crate::notices::PUBLISHED;
 use crate::quotes::DRAFT;
 use crate::{Store, StoreError};
@@ -35,7 +35,9 @@ impl Store {
     ///
     /// Either way their reminders then follow the schedule counted from now,
     /// and the escalation after the last names them (see
-    /// `Store::enqueue_due_reminders`). Someone already held up by it through
+    /// `Store::enqueue_due_reminders`); but while the publication's own
+    /// e-mails are still being written, they are told as at the publication,
+    /// and chased with everyone told then. Someone already held up by it through
     /// drafts of their own is on its schedule already, and is not mailed.
     pub(crate) async fn tell_new_signer(
         &self,
@@ -90,8 +92,20 @@ impl Store {
                 *mailed.entry(notice).or_default() |= late;
                 mailed
             });
+        // Publications whose e-mails are still being written (a fan-out row
+        // stays until its last batch is in the outbox): someone told of one
+        // now is told as at its publication, on its schedule.
+        let fanning_out: HashSet<Uuid> = publication_fanouts::Entity::find()
+            .select_only()
+            .column(publication_fanouts::Column::NoticeId)
+            .filter(publication_fanouts::Column::NoticeId.is_in(later.iter().map(|n| n.id)))
+            .into_tuple::<Uuid>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .collect();
         let to = recipient(&user);
-        let mut batch = Batch::new(&setup, now).restarting_reminders();
+        let mut batch = Batch::new(&setup, now);
         for notice in later.iter().filter(|n| !acknowledged.contains(&n.id)) {
             let key = match mailed.get(&notice.id) {
                 None => publication_key(notice.id, signer),
@@ -108,6 +122,7 @@ impl Store {
             let blocked =
                 blocked_quotes(conn, &setup.base_url, &content, Some(&[signer]), self.calendar.date_of(now)).await?;
             let Some(quotes) = blocked.get(&signer) else { continue };
+            batch.reminders_from = (!fanning_out.contains(&notice.id)).then_some(now);
             let ack_url = batch.ack_link();
             let letter = Letter::Publication { notice: &content, to: &to, quotes, ack_url: &ack_url, taken_over: true };
             batch.push(PUBLICATION, key, &to, &letter)?;
