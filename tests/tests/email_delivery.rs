@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use pricegate::Settings;
 use pricegate_domain::Role;
 use pricegate_store::entity::{notices, outbox, publication_fanouts, quotes};
+use pricegate_store::views::UserView;
 use pricegate_tests::fixtures::{assert_error, create_notice, create_product, draft_quote, field, publish_notice};
 use pricegate_tests::smtp::{Received, SmtpSink, add_salespeople, spawn_with_mail};
 use pricegate_tests::{Backend, Session, both_backends};
@@ -846,6 +847,45 @@ both_backends! {
     }
 }
 
+/// The hand-over tests' schedule, ticked by hand: reminders an hour and
+/// two hours after someone is told.
+const HOUR: Duration = Duration::from_secs(3600);
+const SCHEDULE: [Duration; 2] = [HOUR, Duration::from_secs(2 * 3600)];
+
+/// A notice published and mailed: Sam and Rita each sign a draft it holds
+/// up; Olga signs nothing it holds up (mailed it, never chased). The running
+/// worker's own schedule never comes due: the tests tick on [`SCHEDULE`]
+/// and move time along with [`pass_time`].
+struct Published {
+    sink: SmtpSink,
+    app: pricegate_tests::TestApp,
+    fiona: UserView,
+    admin: Session,
+    sam: UserView,
+    rita: UserView,
+    olga: UserView,
+    nid: String,
+    published_at: chrono::DateTime<chrono::Utc>,
+}
+
+async fn published_to_sam_rita_and_olga(backend: Backend) -> Published {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(365 * 86_400)]).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (sam_session, sam) = app.user(Role::Sales, "Sam").await;
+    let (rita_session, rita) = app.user(Role::Sales, "Rita").await;
+    let (_, olga) = app.user(Role::Sales, "Olga").await;
+    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+    draft_quote(&sam_session, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+    draft_quote(&rita_session, json!([{"sku": "PUMP-1", "quantity": 1}])).await;
+    let nid = create_notice(&finance, "Pumps up", json!([])).await;
+    let published = publish_notice(&finance, &nid).await;
+    let published_at = published["published_at"].as_str().and_then(|t| t.parse().ok()).expect("a published_at");
+    sink.wait_until(WAIT, "the notice to Sam, Rita and Olga", |m| m.len() >= 3).await;
+    Published { sink, app, fiona, admin, sam, rita, olga, nid, published_at }
+}
+
 /// Moves a notice's history back by `by`, as the passing of that much time
 /// would: with `user`, only the e-mails to them about it (when each was
 /// queued, and the start of their own schedule of reminders); without, the
@@ -888,30 +928,14 @@ both_backends! {
     /// nothing of theirs waited on it. The others, escalated already, are
     /// not reminded again.
     async fn a_salesperson_who_takes_over_after_the_escalation_is_reminded_from_then_and_escalated(backend: Backend) {
-        let sink = SmtpSink::start().await;
-        // The running worker's own schedule never comes due here; the test
-        // ticks by hand, on a schedule of its own, and moves time along.
-        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(365 * 86_400)]).await;
-        let hour = Duration::from_secs(3600);
-        let schedule = [hour, 2 * hour];
-        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
-        let (admin, _) = app.user(Role::Admin, "Ada").await;
-        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
-        let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
-        // Olga signs nothing the notice holds up: mailed it, never chased.
-        let (_, olga) = app.user(Role::Sales, "Olga").await;
-        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
-        draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
-        draft_quote(&rita, json!([{"sku": "PUMP-1", "quantity": 1}])).await;
-        let nid = create_notice(&finance, "Pumps up", json!([])).await;
-        publish_notice(&finance, &nid).await;
-        sink.wait_until(WAIT, "the notice to Sam, Rita and Olga", |m| m.len() >= 3).await;
+        let Published { sink, app, fiona, admin, sam: sam_user, rita: rita_user, olga, nid, .. } =
+            published_to_sam_rita_and_olga(backend).await;
         // Both reminders fall due: the second goes to Sam and Rita, and on
         // the next tick the escalation to Fiona.
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "nothing due yet");
-        pass_time(&app, &nid, None, 2 * hour + Duration::from_secs(600)).await;
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 2);
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1);
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing due yet");
+        pass_time(&app, &nid, None, 2 * HOUR + Duration::from_secs(600)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 2);
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1);
         let first = sink.wait_until(WAIT, "the escalation", |m| m.iter().any(|m| m.to == [fiona.email.clone()])).await;
         let text = first.iter().find(|m| m.to == [fiona.email.clone()]).unwrap().text();
         assert!(text.contains(&sam_user.email) && text.contains(&rita_user.email), "{text}");
@@ -924,16 +948,16 @@ both_backends! {
         sink.wait_until(WAIT, "the notice to Nina", |m| m.iter().any(|m| m.to == [nina.email.clone()])).await;
 
         // Her schedule starts now: nothing is due to her, or to anyone.
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "nothing at once");
-        // An hour and a half on, her first reminder; an hour later her second.
-        pass_time(&app, &nid, Some(nina.id), hour + hour / 2).await;
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "her first reminder");
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "once");
-        pass_time(&app, &nid, Some(nina.id), hour).await;
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "her second reminder");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing at once");
+        // An HOUR and a half on, her first reminder; an HOUR later her second.
+        pass_time(&app, &nid, Some(nina.id), HOUR + HOUR / 2).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her first reminder");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "once");
+        pass_time(&app, &nid, Some(nina.id), HOUR).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her second reminder");
         // Then the escalation, naming her alone.
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "her escalation");
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "once");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her escalation");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "once");
 
         // Nina's drafts go to Olga, mailed the notice at its publication but
         // never chased: she is told again, now that it holds up drafts she
@@ -941,16 +965,16 @@ both_backends! {
         let r = admin.post(&format!("/api/v1/users/{}/handover", nina.id), &json!({"to": olga.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         sink.wait_until(WAIT, "the notice to Olga again", |m| m.iter().filter(|m| m.to == [olga.email.clone()]).count() >= 2).await;
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "nothing at once");
-        pass_time(&app, &nid, Some(olga.id), 2 * hour + hour / 2).await;
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "the latest reminder due to her");
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "her escalation");
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "once");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing at once");
+        pass_time(&app, &nid, Some(olga.id), 2 * HOUR + HOUR / 2).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the latest reminder due to her");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her escalation");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "once");
         // Rita, held up by a draft of her own all along, takes them over:
         // she was chased and escalated already, and is not mailed again.
         let r = admin.post(&format!("/api/v1/users/{}/handover", olga.id), &json!({"to": rita_user.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "nothing for Rita");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing for Rita");
 
         let deadline = Instant::now() + WAIT;
         while !outbox(&admin).await.iter().all(|r| r["state"] == "sent") {
@@ -987,23 +1011,9 @@ both_backends! {
     /// written tells the new signer as at the publication: they are chased
     /// with everyone told then, and named in the one escalation.
     async fn someone_told_while_the_publication_is_still_being_mailed_is_chased_with_everyone(backend: Backend) {
-        let sink = SmtpSink::start().await;
-        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(365 * 86_400)]).await;
-        let hour = Duration::from_secs(3600);
-        let schedule = [hour, 2 * hour];
-        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
-        let (admin, _) = app.user(Role::Admin, "Ada").await;
-        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
-        let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
-        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
-        draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
-        draft_quote(&rita, json!([{"sku": "PUMP-1", "quantity": 1}])).await;
-        let nid = create_notice(&finance, "Pumps up", json!([])).await;
-        let published = publish_notice(&finance, &nid).await;
-        sink.wait_until(WAIT, "the notice to Sam and Rita", |m| m.len() >= 2).await;
+        let Published { sink, app, fiona, admin, sam: sam_user, rita: rita_user, nid, published_at, .. } =
+            published_to_sam_rita_and_olga(backend).await;
         // Another worker is still writing the publication's e-mails.
-        let published_at: chrono::DateTime<chrono::Utc> =
-            published["published_at"].as_str().and_then(|t| t.parse().ok()).expect("a published_at");
         let now = chrono::Utc::now();
         publication_fanouts::ActiveModel {
             notice_id: sea_orm::Set(nid.parse().unwrap()),
@@ -1023,10 +1033,10 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         sink.wait_until(WAIT, "the notice to Nina", |m| m.iter().any(|m| m.to == [nina.email.clone()])).await;
         // Both reminders fall due for everyone at once, then one escalation names Rita and Nina.
-        pass_time(&app, &nid, None, 2 * hour + Duration::from_secs(600)).await;
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 2, "Rita's and Nina's");
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "the escalation");
-        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 0, "once");
+        pass_time(&app, &nid, None, 2 * HOUR + Duration::from_secs(600)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 2, "Rita's and Nina's");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "once");
         let messages = sink.wait_until(WAIT, "the escalation", |m| m.iter().any(|m| m.to == [fiona.email.clone()])).await;
         let escalation = messages.iter().find(|m| m.to == [fiona.email.clone()]).unwrap().text();
         assert!(escalation.contains(&rita_user.email) && escalation.contains(&nina.email), "{escalation}");
