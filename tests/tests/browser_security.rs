@@ -205,6 +205,70 @@ async fn five_wrong_passwords_hold_off_the_next_login_with_429() {
     app.stop().await;
 }
 
+/// A login page older than the browser's login cookie (left open in a tab,
+/// or shown again after a login elsewhere) logs nobody in, and is no dead
+/// end: someone logged in meanwhile is taken where the page would have led;
+/// anyone else gets the login page again, with the e-mail typed and a token
+/// that works. A cookie not of Pricegate's making is never reused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_login_page_logs_nobody_in_and_leads_on() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, sales) = app.user(Role::Sales, "Sam").await;
+    let base = app.base.as_str();
+    let http = client();
+    let post_login = |cookie: String, token: String, password: &'static str, next: &'static str| {
+        let (http, email) = (http.clone(), sales.email.clone());
+        async move {
+            http.post(format!("{base}/login"))
+                .header(COOKIE, cookie)
+                .form(&[("csrf_token", token.as_str()), ("email", &email), ("password", password), ("next", next)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    let form = http.get(format!("{base}/login")).send().await.unwrap();
+    let (login_csrf, _) = set_cookie(&form, "pricegate_login_csrf").unwrap();
+    let cookie = format!("pricegate_login_csrf={login_csrf}");
+    // A second login page in the same browser keeps the token: both pages work.
+    let again = http.get(format!("{base}/login")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(set_cookie(&again, "pricegate_login_csrf").map(|(v, _)| v).as_deref(), Some(login_csrf.as_str()));
+    assert_eq!(csrf_in(&again.text().await.unwrap()), login_csrf);
+
+    // An older page's token, even with the right password: not logged in,
+    // told why, the e-mail kept, and the page's new token is the cookie's.
+    let r = post_login(cookie.clone(), "a token from an older page".into(), PASSWORD, "/notices").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookie(&r, "pricegate_session").is_none(), "nobody is logged in");
+    let body = r.text().await.unwrap();
+    assert!(body.contains("This login page had expired, so you were not logged in"), "{body}");
+    assert!(body.contains(&format!("value=\"{}\"", sales.email)), "the e-mail is kept: {body}");
+    assert!(body.contains("name=\"next\" value=\"/notices\""), "{body}");
+    assert_eq!(csrf_in(&body), login_csrf);
+    let r = post_login(cookie.clone(), login_csrf.clone(), PASSWORD, "/notices").await;
+    assert_eq!((r.status(), r.headers()[LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/notices"));
+    let (session, _) = set_cookie(&r, "pricegate_session").expect("logged in with the page shown again");
+    assert_eq!(set_cookie(&r, "pricegate_login_csrf").map(|(v, _)| v).as_deref(), Some(""), "the token is spent");
+
+    // Logged in meanwhile: the older page leads where it would have, and
+    // never to another site; a wrong password on it changes nothing.
+    let logged_in = format!("pricegate_session={session}");
+    for (next, to) in [("/notices", "/notices"), ("//evil.example/", "/")] {
+        let r = post_login(logged_in.clone(), "a token from an older page".into(), "not the password", next).await;
+        assert_eq!((r.status(), r.headers()[LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, to));
+        assert!(set_cookie(&r, "pricegate_session").is_none(), "the session is the one there was");
+    }
+
+    // A cookie that is not one of ours is replaced, not echoed.
+    let r = post_login("pricegate_login_csrf=<b>x</b>".into(), "a token from an older page".into(), PASSWORD, "").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let (fresh, _) = set_cookie(&r, "pricegate_login_csrf").expect("a new login cookie");
+    assert_eq!(fresh.len(), 43, "{fresh}");
+    assert_eq!(csrf_in(&r.text().await.unwrap()), fresh);
+    app.stop().await;
+}
+
 /// The API's login and the form count failures together: neither is a way
 /// around the other's limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -366,3 +366,51 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
     .await;
     app.stop().await;
 }
+
+/// Login pages open in two tabs of one browser (a session that ended shows
+/// one in every tab): the older one logs in, though the newer one was
+/// opened after it; the other, sent once logged in, leads on instead of
+/// saying the form expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_pages_open_in_two_tabs_each_lead_on() {
+    use fantoccini::Locator;
+    use pricegate_tests::fixtures::draft_quote;
+    use serde_json::json;
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sam) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let quote = draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 4}])).await;
+    let quote = format!("/quotes/{}", quote["id"].as_str().expect("the quote's id"));
+    let base = app.base.clone();
+
+    with_browsers(1, move |browsers| async move {
+        let page = Page::new(browsers[0].clone(), &base);
+        let first = page.client.window().await.expect("the first tab");
+        page.goto(&quote).await;
+        assert_eq!(page.path().await, "/login", "no session yet");
+        let second = page.client.new_window(true).await.expect("a second tab").handle;
+        page.client.switch_to_window(second.clone()).await.expect("to the second tab");
+        page.goto("/login").await;
+
+        // The first tab's page, opened before the second's, logs in and leads to the quote.
+        page.client.switch_to_window(first).await.expect("to the first tab");
+        page.fill("#email", &sam.email).await;
+        page.fill("#password", PASSWORD).await;
+        page.submit("#login").await;
+        assert_eq!(page.path().await, quote, "{}", page.body().await);
+        assert!(page.exists("#gate-ready").await, "{}", page.body().await);
+
+        // The second tab's page, sent now: already logged in, so on to the quotes.
+        page.client.switch_to_window(second).await.expect("to the second tab");
+        assert!(page.client.find(Locator::Css("#login")).await.is_ok(), "still the login page");
+        page.fill("#email", &sam.email).await;
+        page.fill("#password", PASSWORD).await;
+        page.submit("#login").await;
+        assert_eq!(page.path().await, "/quotes", "{}", page.body().await);
+        assert!(!page.body().await.contains("expired"));
+    })
+    .await;
+    app.stop().await;
+}

@@ -14,8 +14,8 @@ use pricegate_domain::{Invalid, Password};
 use pricegate_store::{Checked, LoginOutcome, PasswordChange};
 
 use super::{
-    Anyone, CsrfForm, Layout, LoginForm, PageError, PageUser, SESSION_COOKIE, SessionEnded, append_cookie, cookie,
-    local_path, render,
+    Anyone, CsrfForm, Layout, LoginForm, LoginFormRejection, PageError, PageUser, SESSION_COOKIE, SessionEnded,
+    append_cookie, cookie, local_path, render,
 };
 use crate::AppState;
 use crate::api::auth::{new_password, wrong_current_password};
@@ -57,15 +57,28 @@ fn secure_flag(app: &AppState) -> &'static str {
     if app.base_url.starts_with("https://") { "; Secure" } else { "" }
 }
 
+/// The login form's token: the one in the browser's cookie when it has one
+/// of ours, so that every login page open in the browser's tabs (and one
+/// come back to) carries the same token and any of them can be sent; a new
+/// one otherwise.
+fn login_token(headers: &HeaderMap) -> Result<String, PageError> {
+    let ours = |t: &&str| t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    match cookie(headers, LOGIN_CSRF_COOKIE).filter(ours) {
+        Some(token) => Ok(token.to_owned()),
+        None => Ok(pricegate_store::new_form_token()?),
+    }
+}
+
 fn login_page(
     app: &AppState,
+    headers: &HeaderMap,
     status: StatusCode,
     email: String,
     error: Option<String>,
     next: &str,
     note: Option<&'static str>,
 ) -> Result<Response, PageError> {
-    let csrf = pricegate_store::new_form_token()?;
+    let csrf = login_token(headers)?;
     let next = local_path(next).unwrap_or_default().to_owned();
     let page = LoginPage { layout: Layout::anonymous("Log in"), csrf: csrf.clone(), email, error, next, note };
     let mut response = render(status, &page);
@@ -77,6 +90,7 @@ fn login_page(
 
 async fn login_form(
     State(app): State<AppState>,
+    headers: HeaderMap,
     uri: axum::http::Uri,
     user: Result<PageUser, Response>,
 ) -> Result<Response, PageError> {
@@ -88,25 +102,32 @@ async fn login_form(
     if user.is_ok() {
         return Ok(Redirect::to(local_path(next).unwrap_or("/")).into_response());
     }
-    login_page(&app, StatusCode::OK, String::new(), None, next, SessionEnded::note(param("ended")))
+    login_page(&app, &headers, StatusCode::OK, String::new(), None, next, SessionEnded::note(param("ended")))
 }
 
 async fn login(
     State(app): State<AppState>,
+    headers: HeaderMap,
     Client(client): Client,
-    LoginForm(form): LoginForm,
+    form: Result<LoginForm, LoginFormRejection>,
 ) -> Result<Response, PageError> {
+    let form = match form {
+        Ok(LoginForm(form)) => form,
+        Err(LoginFormRejection::Stale { email, next }) => return stale_login(&app, &headers, email, &next).await,
+        Err(LoginFormRejection::Unreadable(e)) => return Err(e),
+    };
     let email = form.get("email").trim().to_owned();
     let next = form.get("next");
     let checked = match app.store.attempt_login(&email, form.get("password"), &client).await? {
         LoginOutcome::LoggedIn(checked) => checked,
         LoginOutcome::Refused => {
             let message = "That e-mail and password do not match an active account.".to_owned();
-            return login_page(&app, StatusCode::UNAUTHORIZED, email, Some(message), next, None);
+            return login_page(&app, &headers, StatusCode::UNAUTHORIZED, email, Some(message), next, None);
         }
         LoginOutcome::HeldOff(wait) => {
             let message = format!("Too many failed attempts. {}", try_again_in(wait));
-            let mut response = login_page(&app, StatusCode::TOO_MANY_REQUESTS, email, Some(message), next, None)?;
+            let mut response =
+                login_page(&app, &headers, StatusCode::TOO_MANY_REQUESTS, email, Some(message), next, None)?;
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
             return Ok(response);
         }
@@ -114,6 +135,22 @@ async fn login(
     let mut response = start_session(&app, &checked, local_path(next).unwrap_or("/")).await?;
     append_cookie(&mut response, &format!("{LOGIN_CSRF_COOKIE}=; Path=/login; Max-Age=0"));
     Ok(response)
+}
+
+/// A login form whose token did not match (see [`LoginFormRejection::Stale`]).
+/// Someone logged in meanwhile (from another tab) goes where the form would
+/// have led; anyone else is shown the login page again with the e-mail they
+/// typed and a token that matches, and told why. Nobody is logged in by it.
+async fn stale_login(app: &AppState, headers: &HeaderMap, email: String, next: &str) -> Result<Response, PageError> {
+    let session = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128);
+    if let Some(token) = session
+        && app.store.authenticate_session(token).await?.is_some()
+    {
+        return Ok(Redirect::to(local_path(next).unwrap_or("/")).into_response());
+    }
+    let message = "This login page had expired, so you were not logged in: enter your password again. \
+                   (Pricegate needs cookies to log you in.)";
+    login_page(app, headers, StatusCode::FORBIDDEN, email, Some(message.to_owned()), next, None)
 }
 
 /// When a held-off login may try again, in whole minutes: "Try again in 2 minutes."

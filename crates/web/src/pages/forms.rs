@@ -46,13 +46,38 @@ impl FormFields {
 /// set (there is no session yet to hold a token).
 pub struct LoginForm(pub FormFields);
 
+/// Why a login form was not taken.
+pub enum LoginFormRejection {
+    /// The body is not a form that can be read.
+    Unreadable(PageError),
+    /// The token does not match the cookie: a page left open while another
+    /// tab logged in, or one older than its cookie. It logs nobody in; the
+    /// e-mail and the page asked for are kept, so the login page can be
+    /// shown again with them (never the password).
+    Stale { email: String, next: String },
+}
+
+impl IntoResponse for LoginFormRejection {
+    fn into_response(self) -> Response {
+        match self {
+            LoginFormRejection::Unreadable(e) => e.into_response(),
+            LoginFormRejection::Stale { .. } => PageError::csrf().into_response(),
+        }
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for LoginForm {
-    type Rejection = PageError;
+    type Rejection = LoginFormRejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let expected = cookie(req.headers(), LOGIN_CSRF_COOKIE).unwrap_or("").to_owned();
-        let form = FormFields::read(req, state).await?;
-        if tokens_match(form.get(CSRF_FIELD), &expected) { Ok(LoginForm(form)) } else { Err(PageError::csrf()) }
+        let form = FormFields::read(req, state).await.map_err(LoginFormRejection::Unreadable)?;
+        if tokens_match(form.get(CSRF_FIELD), &expected) {
+            Ok(LoginForm(form))
+        } else {
+            let (email, next) = (form.get("email").trim().to_owned(), form.get("next").to_owned());
+            Err(LoginFormRejection::Stale { email, next })
+        }
     }
 }
 

@@ -27,7 +27,9 @@ use subtle::ConstantTimeEq;
 
 use crate::AppState;
 
-pub use forms::{Admin, Anyone, CsrfForm, Finance, FormFields, LoginForm, PageId, QuoteWork, Sales, parse_id};
+pub use forms::{
+    Admin, Anyone, CsrfForm, Finance, FormFields, LoginForm, LoginFormRejection, PageId, QuoteWork, Sales, parse_id,
+};
 
 pub const SESSION_COOKIE: &str = "pricegate_session";
 pub const CSRF_FIELD: &str = "csrf_token";
