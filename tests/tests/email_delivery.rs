@@ -1042,3 +1042,83 @@ both_backends! {
         assert!(escalation.contains(&rita_user.email) && escalation.contains(&nina.email), "{escalation}");
     }
 }
+
+both_backends! {
+    /// After an SMTP outage that outlasted a notice's first reminder, the
+    /// salesperson gets the notice before the reminder: a reminder waits,
+    /// counting no attempt, while an earlier e-mail to the same person about
+    /// the same notice is unsent; someone whose notice went out is reminded
+    /// as usual.
+    async fn a_reminder_waits_for_the_notice_it_reminds_of(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        // Only the claims below: this server's worker looks once an hour.
+        let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam_session, sam) = app.user(Role::Sales, "Sam").await;
+        let (rita_session, rita) = app.user(Role::Sales, "Rita").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        draft_quote(&sam_session, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+        draft_quote(&rita_session, json!([{"sku": "PUMP-1", "quantity": 1}])).await;
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        let lease = Duration::from_secs(60);
+        let mut claim = app.store.claim_publication_fanout(lease).await.unwrap().expect("the publication is owed");
+        app.store.expand_publication_batch(&mut claim, 10, lease).await.unwrap();
+        let db = app.store.connection();
+        let rows_to = |email: String| async move {
+            let mut rows = outbox::Entity::find().filter(outbox::Column::ToAddr.eq(email)).all(db).await.unwrap();
+            rows.sort_by_key(|r| r.created_at);
+            rows
+        };
+        let addressees = |rows: &[outbox::Model]| rows.iter().map(|r| r.to_addr.clone()).collect::<Vec<_>>();
+
+        // The notice reaches Rita; Sam's does not, and is tried again in an hour.
+        let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
+        assert_eq!(claimed.len(), 2, "{:?}", addressees(&claimed));
+        for row in &claimed {
+            if row.to_addr == sam.email {
+                let retry = Some(HOUR);
+                assert!(app.store.mark_mail_attempt_failed(row.id, row.attempts, "SMTP: down", retry).await.unwrap());
+            } else {
+                assert_eq!(app.store.mark_mail_sent(&[(row.id, row.attempts)]).await.unwrap(), 1);
+            }
+        }
+
+        // The first reminder falls due for both: Rita's goes; Sam's waits
+        // until his notice's next attempt, and counts no attempt.
+        pass_time(&app, &nid, None, HOUR + Duration::from_secs(600)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 2);
+        let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
+        assert_eq!(addressees(&claimed), vec![rita.email.clone()]);
+        assert_eq!(claimed[0].kind, "reminder");
+        let [notice, reminder] = rows_to(sam.email.clone()).await.try_into().expect("two e-mails to Sam");
+        assert_eq!((notice.kind.as_str(), reminder.kind.as_str()), ("publication", "reminder"));
+        assert_eq!((reminder.state.as_str(), reminder.attempts), ("pending", 0), "{reminder:?}");
+        assert!(reminder.next_attempt_at > notice.next_attempt_at, "{reminder:?} behind {notice:?}");
+
+        // Both due (the SMTP server is back): the notice goes first, and the
+        // reminder waits a few seconds behind it.
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)))
+            .filter(outbox::Column::ToAddr.eq(sam.email.clone()))
+            .exec(db)
+            .await
+            .unwrap();
+        let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
+        assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![notice.id], "the notice alone");
+        let waiting = rows_to(sam.email.clone()).await.pop().expect("the reminder");
+        assert!(waiting.next_attempt_at > chrono::Utc::now() + chrono::Duration::seconds(5), "{waiting:?}");
+        assert_eq!(waiting.attempts, 0);
+        assert_eq!(app.store.mark_mail_sent(&[(claimed[0].id, claimed[0].attempts)]).await.unwrap(), 1);
+
+        // Once the notice has gone, the reminder goes when it is due.
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)))
+            .filter(outbox::Column::Id.eq(reminder.id))
+            .exec(db)
+            .await
+            .unwrap();
+        let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
+        assert_eq!(claimed.iter().map(|r| (r.id, r.attempts)).collect::<Vec<_>>(), vec![(reminder.id, 1)]);
+    }
+}

@@ -3,19 +3,84 @@
 //! acknowledgement-link token just before it leaves, and recording what
 //! became of each attempt.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany};
 use uuid::Uuid;
 
-use super::moot::{ack_target, find_moot};
-use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, SENT, SKIPPED};
+use super::moot::{ack_target, find_moot, subjects};
+use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, PUBLICATION, REMINDER, SENT, SKIPPED};
 use crate::auth::{hash_token, random_token};
 use crate::db::db_now;
 use crate::entity::{ack_tokens, outbox};
 use crate::{Store, StoreError};
+
+/// How long a reminder waits, at least, behind an earlier message to the
+/// same person about the same notice that is being sent: long enough for
+/// that message to have gone, short beside the hours between reminders.
+const BEHIND_ONE_BEING_SENT: chrono::Duration = chrono::Duration::seconds(10);
+
+/// The reminders among `rows` that must wait, each with when to look at it
+/// again: those with an earlier message to the same person about the same
+/// notice still unsent (the notice itself, after an SMTP outage that lasted
+/// past its first reminder). A reminder never reaches anyone before the
+/// notice it reminds them of, nor before the reminder before it. It waits
+/// until that message's next attempt (a moment after it, so that the two
+/// are never claimed apart in the wrong order), or, when that message is
+/// among `rows` and about to be sent, a few seconds. Waiting counts no
+/// attempt. Run after the moot rows are set aside, which no longer count.
+async fn find_waiting(
+    conn: &impl sea_orm::ConnectionTrait,
+    rows: &[outbox::Model],
+    now: DateTime<Utc>,
+) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
+    let reminders: Vec<(&outbox::Model, (Uuid, Uuid))> =
+        rows.iter().filter(|row| row.kind == REMINDER).filter_map(|row| Some((row, subjects(row)?))).collect();
+    if reminders.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let notices: HashSet<Uuid> = reminders.iter().map(|(_, (notice, _))| *notice).collect();
+    let people: HashSet<Uuid> = reminders.iter().map(|(_, (_, user))| *user).collect();
+    let unsent: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>, DateTime<Utc>)> = outbox::Entity::find()
+        .select_only()
+        .columns([
+            outbox::Column::Id,
+            outbox::Column::NoticeId,
+            outbox::Column::UserId,
+            outbox::Column::CreatedAt,
+            outbox::Column::NextAttemptAt,
+        ])
+        .filter(outbox::Column::State.eq(PENDING))
+        .filter(outbox::Column::NoticeId.is_in(notices))
+        .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
+        .filter(outbox::Column::UserId.is_in(people))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let claimed_now: HashSet<Uuid> = rows.iter().map(|row| row.id).collect();
+    let mut waiting = HashMap::new();
+    for (row, (notice, user)) in reminders {
+        let look_again = unsent
+            .iter()
+            .filter(|(id, n, u, created_at, _)| {
+                (*n, *u) == (notice, user) && *id != row.id && *created_at < row.created_at
+            })
+            .map(|(id, _, _, _, next)| {
+                if claimed_now.contains(id) {
+                    now + BEHIND_ONE_BEING_SENT
+                } else {
+                    Ord::max(*next, now) + chrono::Duration::seconds(1)
+                }
+            })
+            .max();
+        if let Some(at) = look_again {
+            waiting.insert(row.id, Ord::max(at, now + BEHIND_ONE_BEING_SENT));
+        }
+    }
+    Ok(waiting)
+}
 
 /// Due rows, oldest first, skipping rows another worker holds (PostgreSQL;
 /// SQLite has no row locks and its write transaction already excludes others).
@@ -64,7 +129,9 @@ impl Store {
 
     /// Takes up to `limit` due messages for this worker. Those that no longer
     /// need to go out (see [`find_moot`]) end as `skipped`, with the reason in
-    /// `last_error`, and are not returned. The others each get one more
+    /// `last_error`, and are not returned; nor are reminders that must wait
+    /// for an earlier message to the same person (see [`find_waiting`]),
+    /// which are set to be looked at again later. The others each get one more
     /// attempt and a lease (`next_attempt_at = now + lease`) in a short
     /// transaction, so the SMTP conversation happens outside any lock. On
     /// PostgreSQL `FOR UPDATE SKIP LOCKED` lets several workers claim side by
@@ -113,7 +180,17 @@ impl Store {
                     .await?;
             }
             rows.retain(|row| !moot.contains_key(&row.id));
-            if !rows.is_empty() || (selected as u64) < limit || moot.is_empty() || passes == 10 {
+            let waiting = find_waiting(&txn, &rows, now).await?;
+            for (id, at) in &waiting {
+                outbox::Entity::update_many()
+                    .col_expr(outbox::Column::NextAttemptAt, Expr::value(*at))
+                    .filter(outbox::Column::Id.eq(*id))
+                    .exec(&txn)
+                    .await?;
+            }
+            rows.retain(|row| !waiting.contains_key(&row.id));
+            let set_aside = moot.len() + waiting.len();
+            if !rows.is_empty() || (selected as u64) < limit || set_aside == 0 || passes == 10 {
                 break rows;
             }
         };

@@ -16,7 +16,7 @@ use crate::entity::{acknowledgements, outbox, users};
 /// still running beside newer ones on PostgreSQL, say) has them only in its
 /// dedupe key: `publish:<notice>:<user>`, `remind:<notice>:<user>:…`,
 /// `escalate:<notice>:<user>`.
-fn subjects(row: &outbox::Model) -> Option<(Uuid, Uuid)> {
+pub(super) fn subjects(row: &outbox::Model) -> Option<(Uuid, Uuid)> {
     if let (Some(notice), Some(user)) = (row.notice_id, row.user_id) {
         return Some((notice, user));
     }
