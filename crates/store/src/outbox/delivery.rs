@@ -22,6 +22,10 @@ use crate::{Store, StoreError};
 /// that message to have gone, short beside the hours between reminders.
 const BEHIND_ONE_BEING_SENT: chrono::Duration = chrono::Duration::seconds(10);
 
+/// An unsent message about a notice to a person: its id, the notice, the
+/// person, when it was queued and when it is next due.
+type Unsent = (Uuid, Uuid, Uuid, DateTime<Utc>, DateTime<Utc>);
+
 /// The reminders among `rows` that must wait, each with when to look at it
 /// again: those with an earlier message to the same person about the same
 /// notice still unsent (the notice itself, after an SMTP outage that lasted
@@ -43,7 +47,7 @@ async fn find_waiting(
     }
     let notices: HashSet<Uuid> = reminders.iter().map(|(_, (notice, _))| *notice).collect();
     let people: HashSet<Uuid> = reminders.iter().map(|(_, (_, user))| *user).collect();
-    let unsent: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>, DateTime<Utc>)> = outbox::Entity::find()
+    let unsent: Vec<Unsent> = outbox::Entity::find()
         .select_only()
         .columns([
             outbox::Column::Id,
