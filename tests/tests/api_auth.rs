@@ -77,6 +77,7 @@ both_backends! {
         let anon = app.anonymous();
         let r = anon.send(anon.request(reqwest::Method::GET, "/api/v1/me").header("Authorization", "Basic dXNlcjpwYXNz")).await;
         assert_error(&r, 401, "invalid_token");
+        assert!(r.text.contains("Only bearer tokens are accepted"), "not 'unknown, expired or revoked': {}", r.text);
         let r = anon.send(anon.request(reqwest::Method::GET, "/api/v1/me").header("Authorization", "Bearer")).await;
         assert_error(&r, 401, "invalid_token");
     }

@@ -42,8 +42,18 @@ both_backends! {
             .await;
         assert_error(&r, 422, "invalid_body");
         assert!(r.text.contains("expected a whole number"), "in the API's words: {}", r.text);
-        let r = finance.post("/api/v1/notices", &json!("a notice")).await;
-        assert!(r.text.contains("expected a JSON object"), "in the API's words: {}", r.text);
+        // A body that is not an object says so, not what its first element is.
+        for (body, what) in [
+            (json!("a notice"), "a string"),
+            (json!([{"sku": "P", "name": "n", "unit": "u", "currency": "EUR", "unit_price_minor": 1}]), "a list"),
+            (json!([]), "a list"),
+            (json!(12), "a number"),
+        ] {
+            let r = finance.post("/api/v1/products", &body).await;
+            assert_error(&r, 422, "invalid_body");
+            let expected = format!("The body must be a JSON object ({{\"name\": value, …}}); this one is {what}.");
+            assert_eq!(r.body["error"]["message"], expected.as_str(), "{body}");
+        }
         // A title is one line; a body may be several.
         let r = finance.post("/api/v1/notices", &json!({"title": "Pumps\nand valves", "body": "b"})).await;
         assert_error(&r, 422, "invalid_field");
@@ -52,6 +62,13 @@ both_backends! {
             .post("/api/v1/products", &json!({"sku": "P", "name": "n", "unit": "u", "currency": "EUR", "unit_price_minor": 1e30}))
             .await;
         assert_error(&r, 422, "invalid_body");
+        assert_eq!(field(&r), "unit_price_minor");
+        assert!(r.text.contains("the number 1e+30 is too large"), "not a float: {}", r.text);
+        let r = finance
+            .post("/api/v1/products", &json!({"sku": "P", "name": "n", "unit": "u", "currency": "EUR", "unit_price_minor": u64::MAX}))
+            .await;
+        assert_error(&r, 422, "invalid_body");
+        assert!(r.text.contains(&format!("the number {} is too large", u64::MAX)), "{}", r.text);
         assert_eq!(finance.get("/api/v1/notices").await.body, json!([]));
     }
 }

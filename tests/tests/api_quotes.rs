@@ -119,6 +119,10 @@ both_backends! {
             let r = sam.post("/api/v1/quotes", &body).await;
             assert_eq!(r.status, 422, "{pointer} = {value}: {}", r.text);
             assert_eq!(field(&r), expected, "{pointer} = {value}: {}", r.text);
+            // By its whole path when nested (as `field` does), in words otherwise.
+            let message = r.body["error"]["message"].as_str().unwrap_or_default().to_lowercase();
+            let named = if expected.contains('.') { expected } else { expected.trim_end_matches('s') };
+            assert!(message.contains(&named.replace('_', " ")) || message.contains(named), "names the field: {}", r.text);
         }
         let too_many: Vec<_> = (0..201).map(|_| json!({"sku": "P-1", "quantity": 1})).collect();
         let r = sam.post("/api/v1/quotes", &quote_request(json!(too_many))).await;

@@ -212,3 +212,46 @@ async fn a_dot_env_file_that_does_not_parse_is_refused_at_start() {
     let out = pricegate_in(dir.path(), "migrate", &[]).output().await.expect("pricegate runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `pricegate user create` says what is wrong with each refused input, and
+/// creates nobody: no password on standard input, a short one, a bad role;
+/// then the same command with a good password prints the new user's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_create_says_what_is_wrong_and_creates_nobody() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let create = |role: &'static str, stdin: &'static str| {
+        let mut cmd = pricegate_in(dir.path(), "user", &[]);
+        cmd.args(["create", "--email", "ada@example.org", "--name", "Ada", "--role", role, "--password-stdin"]);
+        cmd.stdin(Stdio::piped());
+        async move {
+            let mut child = cmd.spawn().expect("pricegate runs");
+            let mut input = child.stdin.take().expect("stdin is piped");
+            input.write_all(stdin.as_bytes()).await.expect("the password is written");
+            drop(input);
+            let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+                .await
+                .expect("the command finishes within 60 s")
+                .expect("the command runs");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+    };
+    let (code, _, said) = create("admin", "").await;
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("no password on standard input"), "{said}");
+    let (code, _, said) = create("admin", "\n").await;
+    assert!(code != Some(0) && said.contains("no password on standard input"), "{said}");
+    let (code, _, said) = create("admin", "short\n").await;
+    assert!(code != Some(0) && said.contains("at least 10 characters"), "{said}");
+    let (code, _, said) = create("boss", "a long enough password\n").await;
+    assert!(code != Some(0) && said.contains("role"), "{said}");
+    let (code, id, said) = create("admin", "a long enough password\n").await;
+    assert_eq!(code, Some(0), "{said}");
+    assert!(uuid::Uuid::parse_str(id.trim()).is_ok(), "the new user's id: {id}");
+    let (code, _, said) = create("admin", "a long enough password\n").await;
+    assert!(code != Some(0), "the e-mail is taken: {said}");
+}

@@ -22,9 +22,17 @@ impl Invalid {
     }
 
     /// The same problem, reported under a field nested in a larger input
-    /// (`lines[2].quantity`).
+    /// (`lines[2].quantity`); a message that begins with the field's name
+    /// (`quantity must be…`) then begins with its whole path.
     pub fn within(mut self, prefix: &str) -> Self {
-        self.field = if self.field.is_empty() { prefix.to_owned() } else { format!("{prefix}.{}", self.field) };
+        let field = if self.field.is_empty() { prefix.to_owned() } else { format!("{prefix}.{}", self.field) };
+        if !self.field.is_empty()
+            && let Some(rest) = self.message.strip_prefix(self.field.as_str())
+            && rest.starts_with(' ')
+        {
+            self.message = format!("{field}{rest}");
+        }
+        self.field = field;
         self
     }
 }
@@ -36,3 +44,23 @@ impl fmt::Display for Invalid {
 }
 
 impl std::error::Error for Invalid {}
+
+#[cfg(test)]
+mod tests {
+    use super::Invalid;
+
+    #[test]
+    fn a_nested_problem_names_its_whole_path() {
+        let e = Invalid::new("quantity", "quantity must be between 1 and 1000000.").within("lines[2]");
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("lines[2].quantity", "lines[2].quantity must be between 1 and 1000000.")
+        );
+        let e = Invalid::new("quantity", "quantityless words stay.").within("lines[0]");
+        assert_eq!(e.message, "quantityless words stay.");
+        let e = Invalid::new("sku", "No product has the SKU X.").within("lines[0]");
+        assert_eq!((e.field.as_str(), e.message.as_str()), ("lines[0].sku", "No product has the SKU X."));
+        let e = Invalid::new("", "Something is wrong.").within("customer");
+        assert_eq!((e.field.as_str(), e.message.as_str()), ("customer", "Something is wrong."));
+    }
+}

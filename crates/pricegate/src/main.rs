@@ -147,6 +147,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password).context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(
+                !password.is_empty(),
+                "no password on standard input: pipe it in, as in `printf '%s' \"$PASSWORD\" | pricegate user create \
+                 --email … --name … --role … --password-stdin`"
+            );
             let new = NewUser {
                 email: Email::parse(&email)?,
                 name: Text::parse("name", &name, pricegate_domain::limits::NAME)?,

@@ -25,8 +25,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         }
         let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
         // JSON's whitespace: space, tab, line feed, carriage return.
-        if bytes.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+        let Some(&first) = bytes.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) else {
             return Err(malformed("the body is empty"));
+        };
+        // Every body is an object. A deserialiser would take a list for one
+        // (its fields in order) and talk of the first element's type.
+        if first != b'{' {
+            return Err(match serde_json::from_slice::<IgnoredAny>(&bytes) {
+                Err(e) => malformed(&e.to_string()),
+                Ok(_) => not_an_object(first),
+            });
         }
         match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
@@ -118,6 +126,22 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
     }
 }
 
+/// 422 for a well-formed body that is not a JSON object; `first` is its first byte.
+fn not_an_object(first: u8) -> AppError {
+    let what = match first {
+        b'[' => "a list",
+        b'"' => "a string",
+        b't' | b'f' => "true or false",
+        b'n' => "null",
+        _ => "a number",
+    };
+    AppError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+        format!("The body must be a JSON object ({{\"name\": value, …}}); this one is {what}."),
+    )
+}
+
 fn malformed(why: &str) -> AppError {
     AppError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("The body is not valid JSON: {why}."))
 }
@@ -174,6 +198,7 @@ fn plain_words(message: &str) -> String {
         }
         None => message.to_owned(),
     };
+    let message = out_of_range(&message);
     let message = message
         .replace("invalid digit found in string", "expected a whole number")
         .replace("cannot parse integer from empty string", "expected a whole number")
@@ -204,6 +229,31 @@ fn plain_words(message: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A whole number too large for its field, in the deserialiser's words: an
+/// integer beyond the field's type (`invalid value: integer `N`, expected
+/// i64`), or one beyond any integer, which JSON's parser reads as a float
+/// (`invalid type: floating point `1e30`, expected u32`). Said as "the
+/// number N is too large" (or small); a fraction (`1.5`) is left as it is.
+fn out_of_range(message: &str) -> String {
+    const WHOLE: [&str; 12] = ["u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize"];
+    for prefix in ["invalid value: integer `", "invalid type: floating point `"] {
+        let Some(at) = message.find(prefix) else { continue };
+        let rest = &message[at + prefix.len()..];
+        let Some((number, tail)) = rest.split_once("`, expected ") else { continue };
+        let word_len = tail.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(tail.len());
+        if !WHOLE.contains(&&tail[..word_len]) {
+            continue;
+        }
+        let Ok(value) = number.parse::<f64>() else { continue };
+        if value.fract() != 0.0 {
+            continue;
+        }
+        let size = if value < 0.0 { "small" } else { "large" };
+        return format!("{}the number {number} is too {size}{}", &message[..at], &tail[word_len..]);
+    }
+    message.to_owned()
 }
 
 pub(crate) fn body_rejection(status: StatusCode) -> AppError {
@@ -316,12 +366,18 @@ impl FromRequestParts<AppState> for AuthUser {
                 "The token is unknown, expired or revoked; log in again.",
             )
         };
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.split_once(' '))
-            // The scheme is case-insensitive (RFC 9110, 11.1).
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        let value = header.to_str().unwrap_or("");
+        // The scheme is case-insensitive (RFC 9110, 11.1).
+        let scheme = value.split(' ').next().unwrap_or("");
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(AppError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "Only bearer tokens are accepted: send Authorization: Bearer <token> from POST /api/v1/auth/token.",
+            ));
+        }
+        let token = value
+            .split_once(' ')
             .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty() && t.len() <= 128)
             .ok_or_else(invalid)?;
@@ -456,6 +512,18 @@ mod tests {
             "signer_id: expected a UUID at line 1 column 18"
         );
         assert_eq!(plain_words("expected a string"), "expected a string");
+        assert_eq!(
+            plain_words("unit_price_minor: invalid type: floating point `1e30`, expected i64 at line 1 column 70"),
+            "unit_price_minor: the number 1e30 is too large at line 1 column 70"
+        );
+        assert_eq!(
+            plain_words("quantity: invalid value: integer `18446744073709551615`, expected i64 at line 1 column 9"),
+            "quantity: the number 18446744073709551615 is too large at line 1 column 9"
+        );
+        assert_eq!(
+            plain_words("quantity: invalid type: floating point `-1e20`, expected i64 at line 1 column 9"),
+            "quantity: the number -1e20 is too small at line 1 column 9"
+        );
         assert_eq!(
             plain_words("Failed to parse the request body as JSON: EOF while parsing a value at line 1 column 0"),
             "the body is empty"

@@ -121,11 +121,10 @@ pub async fn create_quote(
     SalesUser(sales): SalesUser,
     ApiJson(body): ApiJson<QuoteIn>,
 ) -> Result<(StatusCode, Json<QuoteView>), AppError> {
-    let within = |e: Invalid| e.within("customer");
     let new = NewQuote {
-        customer_name: Text::parse("name", &body.customer.name, limits::NAME).map_err(within)?,
+        customer_name: Text::parse("customer.name", &body.customer.name, limits::NAME)?,
         customer_email: CustomerEmail::parse(&body.customer.email)?,
-        customer_company: Text::parse_optional("company", &body.customer.company, limits::NAME).map_err(within)?,
+        customer_company: Text::parse_optional("customer.company", &body.customer.company, limits::NAME)?,
         currency: Currency::parse(&body.currency)?,
         valid_until: parse_date("valid_until", &body.valid_until)?,
         notes: Text::parse_multiline_optional("notes", body.notes.as_deref().unwrap_or(""), limits::NOTES)?,
@@ -177,17 +176,16 @@ pub async fn update_quote(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<QuotePatchIn>,
 ) -> Result<Json<QuoteView>, AppError> {
-    let within = |e: Invalid| e.within("customer");
     let customer = body.customer.as_ref();
     let patch = QuotePatch {
         customer_name: customer
             .and_then(|c| c.name.as_deref())
-            .map(|n| Text::parse("name", n, limits::NAME).map_err(within))
+            .map(|n| Text::parse("customer.name", n, limits::NAME))
             .transpose()?,
         customer_email: customer.and_then(|c| c.email.as_deref()).map(CustomerEmail::parse).transpose()?,
         customer_company: customer
             .and_then(|c| c.company.as_deref())
-            .map(|n| Text::parse_optional("company", n, limits::NAME).map_err(within))
+            .map(|n| Text::parse_optional("customer.company", n, limits::NAME))
             .transpose()?,
         valid_until: body.valid_until.as_deref().map(|d| parse_date("valid_until", d)).transpose()?,
         notes: body.notes.as_deref().map(|n| Text::parse_multiline_optional("notes", n, limits::NOTES)).transpose()?,
