@@ -113,7 +113,9 @@ async fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::FAILURE;
             }
         },
-        _ => EnvFilter::new("info"),
+        // PostgreSQL's notices ("relation … already exists, skipping" as the
+        // migrations start) are not news to whoever runs Pricegate.
+        _ => EnvFilter::new("info,sqlx::postgres::notice=warn"),
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -227,6 +229,6 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static
     };
     Ok(async move {
         stopped.await;
-        tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing what is under way");
     })
 }
