@@ -331,6 +331,11 @@ async fn an_overlong_address_or_oversized_headers_get_the_error_body_and_the_ser
     let r = sam.get(&format!("/api/v1/me?q={}", "a".repeat(9 * 1024))).await;
     assert_error(&r, 414, "uri_too_long");
     assert!(r.body["error"]["message"].as_str().unwrap().contains("8192"), "{}", r.text);
+    // Refused before the request id is given, it carries one all the same.
+    let raw = reqwest::get(format!("{}/healthz?q={}", app.base, "a".repeat(9 * 1024))).await.unwrap();
+    assert_eq!(raw.status(), 414);
+    let id = raw.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "a request id: {:?}", raw.headers());
     // More fields than the service takes, though fewer than the parser makes room for.
     let r = with_headers(&sam, "/api/v1/me", 150, 1).await;
     assert_error(&r, 431, "headers_too_large");

@@ -27,37 +27,52 @@ pub const PARSER_MAX_HEADERS: usize = 4 * MAX_HEADERS;
 
 /// Refuses a request whose address or headers exceed the limits above:
 /// 414 `uri_too_long` or 431 `headers_too_large`, before anything reads it.
+/// The refusal runs before a request id is given (it counts what the client
+/// sent), so it gives its own, as every answer carries one.
 pub(crate) async fn refuse_oversized(request: Request, next: Next) -> Response {
+    match oversized(&request) {
+        Some(refusal) => {
+            let mut response = refusal.into_response();
+            let id = uuid::Uuid::new_v4().to_string();
+            tracing::debug!(request_id = %id, status = %response.status(), method = %request.method(), "oversized request refused");
+            if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+                response.headers_mut().insert("x-request-id", value);
+            }
+            response
+        }
+        None => next.run(request).await,
+    }
+}
+
+/// The refusal a request's address or headers earn, if any.
+fn oversized(request: &Request) -> Option<AppError> {
     let uri = request.uri();
     let target = uri.path_and_query().map_or(0, |p| p.as_str().len()) + uri.authority().map_or(0, |a| a.as_str().len());
     if target > MAX_TARGET_BYTES {
-        return AppError::new(
+        return Some(AppError::new(
             StatusCode::URI_TOO_LONG,
             "uri_too_long",
             format!("The address is {target} bytes long; at most {MAX_TARGET_BYTES} are accepted."),
-        )
-        .into_response();
+        ));
     }
     let headers = request.headers();
     if headers.len() > MAX_HEADERS {
-        return AppError::new(
+        return Some(AppError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "headers_too_large",
             format!("The request has {} header fields; at most {MAX_HEADERS} are accepted.", headers.len()),
-        )
-        .into_response();
+        ));
     }
     let bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
     if bytes > MAX_HEADER_BYTES {
-        return AppError::new(
+        return Some(AppError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "headers_too_large",
             format!(
                 "The request's header fields take {bytes} bytes (cookies included); at most {MAX_HEADER_BYTES} are \
                  accepted."
             ),
-        )
-        .into_response();
+        ));
     }
-    next.run(request).await
+    None
 }
