@@ -161,7 +161,7 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         // notice is published there, not unread (finance has nothing to acknowledge).
         fiona.goto("/notices").await;
         let inbox = fiona.text("#notices").await;
-        assert!(inbox.contains("published") && !inbox.contains("unread"), "{inbox}");
+        assert!(inbox.contains("published") && !inbox.contains("to acknowledge"), "{inbox}");
         fiona.submit("#notices a[href$='/dashboard']").await;
         assert_eq!(fiona.path().await, dashboard_path);
         let acknowledged = fiona.text("#acknowledged").await;
@@ -295,7 +295,7 @@ async fn a_newcomer_reads_earlier_notices_as_from_before_they_joined_until_one_h
         page.log_in(&nina.email, PASSWORD).await;
         page.goto("/notices").await;
         let row = page.text("#notices tbody tr").await;
-        assert!(row.contains("before you joined") && !row.contains("unread"), "{row}");
+        assert!(row.contains("before you joined") && !row.contains("to acknowledge"), "{row}");
         page.goto(&format!("/notices/{notice}")).await;
         assert!(page.text("#before-joined").await.contains("you need not acknowledge it"));
 
@@ -304,7 +304,7 @@ async fn a_newcomer_reads_earlier_notices_as_from_before_they_joined_until_one_h
         assert_eq!(r.status, 200, "{}", r.text);
         page.goto("/notices").await;
         let row = page.text("#notices tbody tr").await;
-        assert!(row.contains("unread") && !row.contains("before you joined"), "{row}");
+        assert!(row.contains("to acknowledge") && !row.contains("before you joined"), "{row}");
         page.goto(&format!("/notices/{notice}")).await;
         assert!(!page.exists("#before-joined").await, "the quote she signs waits on it");
         assert!(page.exists("#acknowledge").await);
@@ -410,6 +410,54 @@ async fn login_pages_open_in_two_tabs_each_lead_on() {
         page.submit("#login").await;
         assert_eq!(page.path().await, "/quotes", "{}", page.body().await);
         assert!(!page.body().await.contains("expired"));
+    })
+    .await;
+    app.stop().await;
+}
+
+/// A notice on a quote's page shows what it does to that quote; the whole
+/// notice, with the prices it changes on other products, is one link away,
+/// and acknowledging it there leads back to the quote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_notice_is_one_link_from_the_quote_and_acknowledging_it_there_leads_back() {
+    use pricegate_tests::fixtures::{create_notice, draft_quote, publish_notice};
+    use serde_json::json;
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sam) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    create_product(&finance_api, "VALVE-7", "EUR", 4_990).await;
+    let quote = draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 4}])).await;
+    let quote = format!("/quotes/{}", quote["id"].as_str().expect("the quote's id"));
+    let changes = json!([
+        {"sku": "PUMP-100", "unit_price_minor": 130_000, "effective_on": date_in_days(0)},
+        {"sku": "VALVE-7", "unit_price_minor": 5_490, "effective_on": date_in_days(0)},
+    ]);
+    let notice = create_notice(&finance_api, "Pumps and valves up", changes).await;
+    publish_notice(&finance_api, &notice).await;
+    let base = app.base.clone();
+
+    with_browsers(1, move |browsers| async move {
+        let page = Page::new(browsers[0].clone(), &base);
+        page.log_in(&sam.email, PASSWORD).await;
+        page.goto(&quote).await;
+        let card = page.text(".pending-notice").await;
+        assert!(card.contains("PUMP-100") && !card.contains("VALVE-7"), "what it does to this quote: {card}");
+
+        page.submit(".pending-notice .whole-notice a").await;
+        assert_eq!(page.path().await, format!("/notices/{notice}"));
+        let whole = page.body().await;
+        assert!(whole.contains("VALVE-7") && whole.contains("PUMP-100"), "every price it changes: {whole}");
+        assert!(page.exists("#back-to-quote").await);
+        page.submit("#acknowledge").await;
+        assert_eq!(page.path().await, quote, "back to the quote: {}", page.body().await);
+        assert!(!page.exists(".pending-notice").await, "nothing left to acknowledge: {}", page.body().await);
+
+        // From the inbox, the notice page leads nowhere else.
+        page.goto(&format!("/notices/{notice}")).await;
+        assert!(!page.exists("#back-to-quote").await);
+        assert!(page.exists("#acknowledged").await);
     })
     .await;
     app.stop().await;

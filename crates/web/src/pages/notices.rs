@@ -58,7 +58,7 @@ async fn inbox(State(app): State<AppState>, user: PageUser, headers: HeaderMap) 
             let (status, label) = match (published, n.acknowledged_by_me, n.awaiting_my_acknowledgement, role) {
                 (false, ..) => ("draft", "draft"),
                 (true, true, ..) => ("acknowledged", "acknowledged"),
-                (true, false, true, _) => ("unread", "unread"),
+                (true, false, true, _) => ("unread", "to acknowledge"),
                 (true, false, false, Role::Sales) => ("published", "before you joined"),
                 (true, false, false, _) => ("published", "published"),
             };
@@ -92,10 +92,20 @@ struct NoticePage {
     /// A salesperson's notice from before they joined, which no draft they sign waits on.
     before_i_joined: bool,
     is_finance: bool,
+    /// The quote this page was opened from (`?quote=`): acknowledging here
+    /// leads back to it, as acknowledging on the quote's page does.
+    quote: Option<Uuid>,
 }
 
-async fn show(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -> Result<Response, PageError> {
+async fn show(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    user: PageUser,
+    uri: axum::http::Uri,
+) -> Result<Response, PageError> {
     let n = app.store.get_notice(&user.0.actor, id).await?;
+    let quote = uri.query().unwrap_or_default().split('&').find_map(|pair| pair.strip_prefix("quote="));
+    let quote = quote.and_then(|q| Uuid::parse_str(q).ok());
     let page = NoticePage {
         layout: user.layout(n.title.clone()),
         csrf: user.csrf().to_owned(),
@@ -107,6 +117,7 @@ async fn show(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -
         acknowledged_at: n.acknowledged_at.map(|at| app.store.calendar().stamp(at, true)),
         before_i_joined: user.0.actor.role == Role::Sales && !n.acknowledged_by_me && !n.awaiting_my_acknowledgement,
         is_finance: user.0.actor.role == pricegate_domain::Role::Finance,
+        quote: quote.filter(|_| matches!(user.0.actor.role, Role::Sales | Role::Finance)),
         title: n.title,
     };
     Ok(render(StatusCode::OK, &page))
