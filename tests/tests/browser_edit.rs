@@ -386,6 +386,13 @@ async fn publishing_a_change_that_would_never_take_force_is_refused_on_the_confi
         fiona.goto(&path).await;
         assert!(!fiona.exists("#publish-refused").await);
         assert!(fiona.text("#impact").await.starts_with("1 open quote"), "Sam's draft, repriced");
+        // Its date is past: the price takes force as it is published, and the page says so.
+        let backdated = fiona.text("#backdated").await;
+        let dated = format!("PUMP-100 from {}", date_in_days(-3));
+        assert!(
+            backdated.contains(&dated) && backdated.contains("takes force as the notice is published"),
+            "{backdated}"
+        );
         publish_notice(&colleague, &in_force).await;
         fiona.submit("#publish").await;
         assert_eq!(fiona.path().await, path);
@@ -394,7 +401,7 @@ async fn publishing_a_change_that_would_never_take_force_is_refused_on_the_confi
         assert!(fiona.exists("#edit-notice").await, "the way to fix the draft");
         assert!(!fiona.exists("#publish").await, "no button that can only be refused");
         // Nor what its changes would do to quotes, one of them never in force.
-        assert!(!fiona.exists("#impact").await && !fiona.exists("#touched").await);
+        assert!(!fiona.exists("#impact").await && !fiona.exists("#touched").await && !fiona.exists("#backdated").await);
         // Opened afresh, the confirmation says so before any click.
         fiona.goto(&path).await;
         let refused = fiona.text("#publish-refused").await;

@@ -43,6 +43,8 @@ struct ConfirmPage {
     refused: Option<String>,
     /// The draft was just saved, told once.
     saved: bool,
+    /// Changes dated before today: each takes force as the notice is published, not on its date.
+    backdated: Vec<String>,
 }
 
 /// An open quote that the notice will block, and what it does to its total.
@@ -155,6 +157,13 @@ async fn confirm_page(
     // would do, one of which can never take force, is not shown beside the refusal.
     let (touched, at_stake) =
         if refused.is_none() { touched_quotes(app, user, &n.changes).await? } else { (vec![], vec![]) };
+    let today = app.store.today().await?;
+    let backdated = n
+        .changes
+        .iter()
+        .filter(|c| c.effective_on < today)
+        .map(|c| format!("{} from {}", c.sku, c.effective_on))
+        .collect();
     let page = ConfirmPage {
         layout: user.layout(format!("Publish: {}", n.title)),
         csrf: user.csrf().to_owned(),
@@ -167,6 +176,7 @@ async fn confirm_page(
         at_stake,
         refused,
         saved,
+        backdated,
     };
     Ok(Confirmation::Page(Box::new(page)))
 }
