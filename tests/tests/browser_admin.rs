@@ -86,6 +86,7 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         // A quote still at the old price after an acknowledged rise: finance
         // approves keeping it, with a reason that the evidence keeps.
         let quote = id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 2}])).await);
+        let second = id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 1}])).await);
         let notice = publish_price_change(&finance_api, "PUMP-100", 139_000, &date_in_days(0)).await;
         let r = sales_api.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -129,6 +130,26 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
             "who approved it, when, and why: {approved}"
         );
         fiona.screenshot("22b-override-evidence").await;
+
+        // Another approved quote, whose quantity its owner then changes: the
+        // save says the approval no longer covers it.
+        let r = finance_api.post(&format!("/api/v1/quotes/{second}/override"), &json!({"reason": "Agreed."})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        ada.log_in(&sales.email, PASSWORD).await;
+        ada.goto(&format!("/quotes/{second}/edit")).await;
+        ada.fill("#notes", "Called back.").await;
+        ada.submit("#save-quote").await;
+        let done = ada.text("#done").await;
+        assert!(
+            done.starts_with("Changes saved") && !done.contains("approval"),
+            "the approval still covers it: {done}"
+        );
+        ada.goto(&format!("/quotes/{second}/edit")).await;
+        ada.fill("#quantity_0", "5").await;
+        ada.submit("#save-quote").await;
+        let done = ada.text("#done").await;
+        assert!(done.contains("approval of its old prices does not cover its lines as they are now"), "{done}");
+        ada.submit("#logout").await;
 
         // Finance cannot open the admin page.
         fiona.goto("/admin/users").await;

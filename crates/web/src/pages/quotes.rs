@@ -300,6 +300,9 @@ struct QuotePage {
 pub(super) enum QuoteDone {
     Drafted,
     Saved,
+    /// Saved, and finance's approval of the quote's old prices no longer
+    /// covers its lines (a quantity or discount changed, a line added).
+    SavedApprovalLapsed,
     Acknowledged(Uuid),
     Finalised,
     Overridden,
@@ -317,6 +320,7 @@ impl QuoteDone {
         match self {
             QuoteDone::Drafted => format!("drafted.{quote}"),
             QuoteDone::Saved => format!("saved.{quote}"),
+            QuoteDone::SavedApprovalLapsed => format!("saved-lapsed.{quote}"),
             QuoteDone::Acknowledged(notice) => format!("acknowledged.{quote}.{notice}"),
             QuoteDone::Finalised => format!("finalised.{quote}"),
             QuoteDone::Overridden => format!("overridden.{quote}"),
@@ -330,6 +334,7 @@ impl QuoteDone {
         let done = match kind {
             "drafted" => QuoteDone::Drafted,
             "saved" => QuoteDone::Saved,
+            "saved-lapsed" => QuoteDone::SavedApprovalLapsed,
             "acknowledged" => QuoteDone::Acknowledged(Uuid::parse_str(parts.next()?).ok()?),
             "finalised" => QuoteDone::Finalised,
             "overridden" => QuoteDone::Overridden,
@@ -349,6 +354,11 @@ impl QuoteDone {
                 page.drafted_at, page.signer
             ),
             QuoteDone::Saved => format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at),
+            QuoteDone::SavedApprovalLapsed => format!(
+                "Changes saved. The quote keeps its drafting time, {}. Finance's approval of its old prices does not \
+                 cover its lines as they are now: reprice it, or ask finance to approve again.",
+                page.drafted_at
+            ),
             QuoteDone::Acknowledged(notice) => match app.store.get_notice(&user.0.actor, *notice).await {
                 Ok(n) => format!("Acknowledged \u{201c}{}\u{201d}.", n.title),
                 Err(_) => "Acknowledged.".to_owned(),
@@ -808,6 +818,7 @@ mod tests {
         let all = [
             QuoteDone::Drafted,
             QuoteDone::Saved,
+            QuoteDone::SavedApprovalLapsed,
             QuoteDone::Acknowledged(notice),
             QuoteDone::Finalised,
             QuoteDone::Overridden,

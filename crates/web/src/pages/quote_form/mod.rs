@@ -359,6 +359,12 @@ pub async fn update_quote(
     let invalid =
         match parse_quote(&page, Some(quote.valid_until), Some(&quote.currency), (app.store.calendar(), today)) {
             Ok(input) => {
+                // Whether finance's approval of old prices covers the quote
+                // before this edit: if it no longer does after, the quote's page says so.
+                let approved = |gate: Result<pricegate_store::views::GateView, _>| {
+                    gate.is_ok_and(|g: pricegate_store::views::GateView| g.price_override.is_some())
+                };
+                let approved_before = approved(app.store.quote_gate(&user.0.actor, id).await);
                 let patch = QuotePatch {
                     customer_name: Some(input.customer_name),
                     customer_email: Some(input.customer_email),
@@ -369,7 +375,11 @@ pub async fn update_quote(
                     lines: Some(input.lines),
                 };
                 match app.store.update_quote(&user.0.actor, id, patch).await {
-                    Ok(_) => return Ok(QuoteDone::Saved.back_to_quote(&user.seal(&app), id)),
+                    Ok(_) => {
+                        let lapsed = approved_before && !approved(app.store.quote_gate(&user.0.actor, id).await);
+                        let done = if lapsed { QuoteDone::SavedApprovalLapsed } else { QuoteDone::Saved };
+                        return Ok(done.back_to_quote(&user.seal(&app), id));
+                    }
                     Err(e) => form_invalid(e, &input.row_of_line)?,
                 }
             }
