@@ -14,6 +14,7 @@ mod m20261201_000009_outbox_subjects;
 mod m20261201_000010_quotes_by_drafting;
 mod m20261201_000011_finalisations_by_time;
 mod m20261202_000012_outbox_reminders_from;
+mod m20261202_000013_outbox_pending_by_subject;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_quotes_by_drafting::Migration),
             Box::new(m20261201_000011_finalisations_by_time::Migration),
             Box::new(m20261202_000012_outbox_reminders_from::Migration),
+            Box::new(m20261202_000013_outbox_pending_by_subject::Migration),
         ]
     }
 }

@@ -54,6 +54,7 @@ both_backends! {
             let expected = format!("The body must be a JSON object ({{\"name\": value, …}}); this one is {what}.");
             assert_eq!(r.body["error"]["message"], expected.as_str(), "{body}");
         }
+        assert_eq!(finance.get("/api/v1/products").await.body, json!([]), "no product was made of a list");
         // A title is one line; a body may be several.
         let r = finance.post("/api/v1/notices", &json!({"title": "Pumps\nand valves", "body": "b"})).await;
         assert_error(&r, 422, "invalid_field");

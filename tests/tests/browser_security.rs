@@ -209,7 +209,8 @@ async fn five_wrong_passwords_hold_off_the_next_login_with_429() {
 /// or shown again after a login elsewhere) logs nobody in, and is no dead
 /// end: someone logged in meanwhile is taken where the page would have led;
 /// anyone else gets the login page again, with the e-mail typed and a token
-/// that works. A cookie not of Pricegate's making is never reused.
+/// that works. A cookie not of the shape of Pricegate's tokens is never
+/// reused, and a login form another site sends logs nobody in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_login_page_logs_nobody_in_and_leads_on() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -259,6 +260,30 @@ async fn a_stale_login_page_logs_nobody_in_and_leads_on() {
         assert_eq!((r.status(), r.headers()[LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, to));
         assert!(set_cookie(&r, "pricegate_session").is_none(), "the session is the one there was");
     }
+    // Someone else typing into the older page is not led into Sam's session.
+    let r = http
+        .post(format!("{base}/login"))
+        .header(COOKIE, &logged_in)
+        .form(&[("csrf_token", "a token from an older page"), ("email", "rita@example.org"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body = r.text().await.unwrap();
+    assert!(body.contains(&format!("This browser is logged in as Sam ({})", sales.email)), "{body}");
+    assert!(body.contains("log out first"), "{body}");
+
+    // A login form another site sends, with a cookie and token that match: nobody is logged in.
+    let r = http
+        .post(format!("{base}/login"))
+        .header(COOKIE, &cookie)
+        .header("origin", "https://evil.example")
+        .form(&[("csrf_token", login_csrf.as_str()), ("email", sales.email.as_str()), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookie(&r, "pricegate_session").is_none(), "no login from another site");
 
     // A cookie that is not one of ours is replaced, not echoed.
     let r = post_login("pricegate_login_csrf=<b>x</b>".into(), "a token from an older page".into(), PASSWORD, "").await;

@@ -454,7 +454,7 @@ async fn the_whole_notice_is_one_link_from_the_quote_and_acknowledging_it_there_
         assert_eq!(page.path().await, quote, "back to the quote: {}", page.body().await);
         assert!(!page.exists(".pending-notice").await, "nothing left to acknowledge: {}", page.body().await);
 
-        // From the inbox, the notice page leads nowhere else.
+        // Opened by itself (from the inbox, say), the notice page leads nowhere else.
         page.goto(&format!("/notices/{notice}")).await;
         assert!(!page.exists("#back-to-quote").await);
         assert!(page.exists("#acknowledged").await);

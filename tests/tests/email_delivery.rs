@@ -1095,6 +1095,7 @@ both_backends! {
         assert_eq!((notice.kind.as_str(), reminder.kind.as_str()), ("publication", "reminder"));
         assert_eq!((reminder.state.as_str(), reminder.attempts), ("pending", 0), "{reminder:?}");
         assert!(reminder.next_attempt_at > notice.next_attempt_at, "{reminder:?} behind {notice:?}");
+        assert_eq!(reminder.last_error.as_deref(), Some(pricegate_store::WAITING_BEHIND), "the outbox says why");
 
         // Both due (the SMTP server is back): the notice goes first, and the
         // reminder waits a few seconds behind it.
@@ -1109,16 +1110,55 @@ both_backends! {
         let waiting = rows_to(sam.email.clone()).await.pop().expect("the reminder");
         assert!(waiting.next_attempt_at > chrono::Utc::now() + chrono::Duration::seconds(5), "{waiting:?}");
         assert_eq!(waiting.attempts, 0);
-        assert_eq!(app.store.mark_mail_sent(&[(claimed[0].id, claimed[0].attempts)]).await.unwrap(), 1);
 
-        // Once the notice has gone, the reminder goes when it is due.
+        // The notice has gone: the reminder goes next, without waiting out its time.
+        assert_eq!(app.store.mark_mail_sent(&[(claimed[0].id, claimed[0].attempts)]).await.unwrap(), 1);
+        let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
+        assert_eq!(claimed.iter().map(|r| (r.id, r.attempts)).collect::<Vec<_>>(), vec![(reminder.id, 1)]);
+        let leased = rows_to(sam.email.clone()).await.pop().expect("the reminder");
+        assert_eq!(leased.last_error, None, "claimed, it is no longer waiting");
+        // Another message sent now does not bring forward a reminder under a lease.
+        assert_eq!(app.store.mark_mail_sent(&[(notice.id, claimed[0].attempts)]).await.unwrap(), 0);
+        let still = rows_to(sam.email.clone()).await.pop().expect("the reminder");
+        assert_eq!(still.next_attempt_at, leased.next_attempt_at, "its lease stands");
+        assert!(app.store.claim_due_mail(10, lease).await.unwrap().is_empty(), "nobody else takes it");
+    }
+}
+
+both_backends! {
+    /// "Remind now" pressed while the publication's e-mails are still being
+    /// written: the reminders to those not yet reached wait for their notice,
+    /// and each goes right after it.
+    async fn a_reminder_queued_while_the_publication_is_being_written_follows_the_notice(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        // Only the claims below: this server's worker looks once an hour.
+        let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam_session, sam) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        draft_quote(&sam_session, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
+        assert_eq!((r.status.as_u16(), &r.body["queued"]), (202, &json!(1)), "{}", r.text);
+        let lease = Duration::from_secs(60);
+
+        // The fan-out has not reached Sam: his reminder waits.
+        assert!(app.store.claim_due_mail(10, lease).await.unwrap().is_empty(), "the reminder waits for the notice");
+        let mut claim = app.store.claim_publication_fanout(lease).await.unwrap().expect("the publication is owed");
+        app.store.expand_publication_batch(&mut claim, 10, lease).await.unwrap();
+        let db = app.store.connection();
         outbox::Entity::update_many()
             .col_expr(outbox::Column::NextAttemptAt, Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)))
-            .filter(outbox::Column::Id.eq(reminder.id))
+            .filter(outbox::Column::ToAddr.eq(sam.email.clone()))
             .exec(db)
             .await
             .unwrap();
+        // Now written, the notice goes first, though queued after the reminder.
         let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
-        assert_eq!(claimed.iter().map(|r| (r.id, r.attempts)).collect::<Vec<_>>(), vec![(reminder.id, 1)]);
+        assert_eq!(claimed.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), vec!["publication"]);
+        assert_eq!(app.store.mark_mail_sent(&[(claimed[0].id, claimed[0].attempts)]).await.unwrap(), 1);
+        let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
+        assert_eq!(claimed.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), vec!["reminder"]);
     }
 }

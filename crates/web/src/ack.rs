@@ -206,7 +206,7 @@ async fn acknowledge(
 /// nothing (a script, an old browser) is let through: the token is the capability.
 /// `Sec-Fetch-Site`, which no page can set, decides when it is there: a
 /// page that sends no Referer posts its own form with `Origin: null`.
-fn is_cross_site(headers: &HeaderMap, base_url: &str) -> bool {
+pub(crate) fn is_cross_site(headers: &HeaderMap, base_url: &str) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return !matches!(site, "same-origin" | "none");
     }

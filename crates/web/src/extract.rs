@@ -131,7 +131,7 @@ fn not_an_object(first: u8) -> AppError {
     let what = match first {
         b'[' => "a list",
         b'"' => "a string",
-        b't' | b'f' => "true or false",
+        b't' | b'f' => "a boolean (true or false)",
         b'n' => "null",
         _ => "a number",
     };
@@ -231,26 +231,42 @@ fn plain_words(message: &str) -> String {
     out
 }
 
-/// A whole number too large for its field, in the deserialiser's words: an
-/// integer beyond the field's type (`invalid value: integer `N`, expected
-/// i64`), or one beyond any integer, which JSON's parser reads as a float
-/// (`invalid type: floating point `1e30`, expected u32`). Said as "the
-/// number N is too large" (or small); a fraction (`1.5`) is left as it is.
+/// A whole number too large (or small) for its field, in the
+/// deserialiser's words: an integer beyond the field's type (`invalid value:
+/// integer `N`, expected i64`: said only of a number out of range), or one
+/// beyond any integer, which JSON's parser reads as a float (`invalid type:
+/// floating point `1e+30`, expected u32`). Said as "the number N is too
+/// large" (or small). A float within the type's range (`4.0`, `1.5`) is
+/// left as it is: "expected a whole number" is the right word for it.
 fn out_of_range(message: &str) -> String {
-    const WHOLE: [&str; 12] = ["u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize"];
-    for prefix in ["invalid value: integer `", "invalid type: floating point `"] {
+    const WHOLE: [(&str, f64, f64); 10] = [
+        ("u8", 0.0, u8::MAX as f64),
+        ("u16", 0.0, u16::MAX as f64),
+        ("u32", 0.0, u32::MAX as f64),
+        ("u64", 0.0, u64::MAX as f64),
+        ("usize", 0.0, usize::MAX as f64),
+        ("i8", i8::MIN as f64, i8::MAX as f64),
+        ("i16", i16::MIN as f64, i16::MAX as f64),
+        ("i32", i32::MIN as f64, i32::MAX as f64),
+        ("i64", i64::MIN as f64, i64::MAX as f64),
+        ("isize", isize::MIN as f64, isize::MAX as f64),
+    ];
+    for (prefix, integer) in [("invalid value: integer `", true), ("invalid type: floating point `", false)] {
         let Some(at) = message.find(prefix) else { continue };
         let rest = &message[at + prefix.len()..];
         let Some((number, tail)) = rest.split_once("`, expected ") else { continue };
         let word_len = tail.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(tail.len());
-        if !WHOLE.contains(&&tail[..word_len]) {
-            continue;
-        }
+        let Some(&(_, min, max)) = WHOLE.iter().find(|(name, ..)| *name == &tail[..word_len]) else { continue };
         let Ok(value) = number.parse::<f64>() else { continue };
-        if value.fract() != 0.0 {
+        let size = if integer {
+            if value < 0.0 { "small" } else { "large" }
+        } else if value.fract() != 0.0 || (min..=max).contains(&value) {
             continue;
-        }
-        let size = if value < 0.0 { "small" } else { "large" };
+        } else if value < min {
+            "small"
+        } else {
+            "large"
+        };
         return format!("{}the number {number} is too {size}{}", &message[..at], &tail[word_len..]);
     }
     message.to_owned()
@@ -366,7 +382,7 @@ impl FromRequestParts<AppState> for AuthUser {
                 "The token is unknown, expired or revoked; log in again.",
             )
         };
-        let value = header.to_str().unwrap_or("");
+        let value = header.to_str().map_err(|_| invalid())?;
         // The scheme is case-insensitive (RFC 9110, 11.1).
         let scheme = value.split(' ').next().unwrap_or("");
         if !scheme.eq_ignore_ascii_case("bearer") {
@@ -524,6 +540,14 @@ mod tests {
             plain_words("quantity: invalid type: floating point `-1e20`, expected i64 at line 1 column 9"),
             "quantity: the number -1e20 is too small at line 1 column 9"
         );
+        // A whole number written with a point is within range: it is the point that is wrong.
+        for float in ["4.0", "-0.0", "1e2"] {
+            assert_eq!(
+                plain_words(&format!("quantity: invalid type: floating point `{float}`, expected i64")),
+                format!("quantity: invalid type: floating point `{float}`, expected a whole number")
+            );
+        }
+        assert_eq!(plain_words("n: invalid value: integer `-1`, expected u32"), "n: the number -1 is too small");
         assert_eq!(
             plain_words("Failed to parse the request body as JSON: EOF while parsing a value at line 1 column 0"),
             "the body is empty"

@@ -14,76 +14,150 @@ use super::moot::{ack_target, find_moot, subjects};
 use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, PUBLICATION, REMINDER, SENT, SKIPPED};
 use crate::auth::{hash_token, random_token};
 use crate::db::db_now;
-use crate::entity::{ack_tokens, outbox};
+use crate::entity::{ack_tokens, outbox, publication_fanouts};
 use crate::{Store, StoreError};
 
 /// How long a reminder waits, at least, behind an earlier message to the
-/// same person about the same notice that is being sent: long enough for
-/// that message to have gone, short beside the hours between reminders.
+/// same person about the same notice that is being sent, or while the
+/// notice's publication e-mails are still being written: long enough for
+/// those to have gone, short beside the hours between reminders. Sending
+/// the earlier message brings the reminder forward at once.
 const BEHIND_ONE_BEING_SENT: chrono::Duration = chrono::Duration::seconds(10);
 
-/// An unsent message about a notice to a person: its id, the notice, the
-/// person, when it was queued and when it is next due.
-type Unsent = (Uuid, Uuid, Uuid, DateTime<Utc>, DateTime<Utc>);
+/// `last_error` of a reminder held back by [`find_waiting`]: the mark by
+/// which [`Store::mark_mail_sent`] finds it, to bring it forward once the
+/// message it waits for has gone, and which a claim clears (so a row under
+/// a lease is never brought forward, and never goes twice).
+pub const WAITING_BEHIND: &str = "Waiting: an earlier e-mail to the same person about this notice has not gone yet.";
+
+/// A pending message about a notice to a person.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct Unsent {
+    id: Uuid,
+    notice_id: Uuid,
+    user_id: Uuid,
+    kind: String,
+    created_at: DateTime<Utc>,
+    next_attempt_at: DateTime<Utc>,
+}
 
 /// The reminders among `rows` that must wait, each with when to look at it
-/// again: those with an earlier message to the same person about the same
-/// notice still unsent (the notice itself, after an SMTP outage that lasted
-/// past its first reminder). A reminder never reaches anyone before the
-/// notice it reminds them of, nor before the reminder before it. It waits
-/// until that message's next attempt (a moment after it, so that the two
-/// are never claimed apart in the wrong order), or, when that message is
-/// among `rows` and about to be sent, a few seconds. Waiting counts no
+/// again: those whose recipient has the notice's own e-mail still pending
+/// (after an SMTP outage that outlasted the first delay, say), or an
+/// earlier reminder, or whose notice's publication e-mails are still being
+/// written (a click on "remind now" just after publishing). A reminder
+/// never reaches anyone before the notice it reminds them of, nor before
+/// the reminder before it. It waits until that message's next attempt (a
+/// moment after it, so that the two are never claimed apart in the wrong
+/// order), or, when that message is among `rows` and about to be sent, a
+/// few seconds; sending it brings the reminder forward. Waiting counts no
 /// attempt. Run after the moot rows are set aside, which no longer count.
 async fn find_waiting(
     conn: &impl sea_orm::ConnectionTrait,
     rows: &[outbox::Model],
     now: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
-    let reminders: Vec<(&outbox::Model, (Uuid, Uuid))> =
+    let mut reminders: Vec<(&outbox::Model, (Uuid, Uuid))> =
         rows.iter().filter(|row| row.kind == REMINDER).filter_map(|row| Some((row, subjects(row)?))).collect();
     if reminders.is_empty() {
         return Ok(HashMap::new());
     }
+    // Earlier reminders first, so that one held back holds back those after it.
+    reminders.sort_by_key(|(row, _)| row.created_at);
     let notices: HashSet<Uuid> = reminders.iter().map(|(_, (notice, _))| *notice).collect();
     let people: HashSet<Uuid> = reminders.iter().map(|(_, (_, user))| *user).collect();
+    let fanning_out: HashSet<Uuid> = publication_fanouts::Entity::find()
+        .select_only()
+        .column(publication_fanouts::Column::NoticeId)
+        .filter(publication_fanouts::Column::NoticeId.is_in(notices.iter().copied()))
+        .into_tuple()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    // By the partial index of pending rows on (notice_id, user_id), which
+    // only a literal `state = 'pending'` (not a bound value) lets the planner use.
     let unsent: Vec<Unsent> = outbox::Entity::find()
         .select_only()
         .columns([
             outbox::Column::Id,
             outbox::Column::NoticeId,
             outbox::Column::UserId,
+            outbox::Column::Kind,
             outbox::Column::CreatedAt,
             outbox::Column::NextAttemptAt,
         ])
-        .filter(outbox::Column::State.eq(PENDING))
+        .filter(pending_literally())
         .filter(outbox::Column::NoticeId.is_in(notices))
-        .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
         .filter(outbox::Column::UserId.is_in(people))
-        .into_tuple()
+        .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
+        .into_model()
         .all(conn)
         .await?;
-    let claimed_now: HashSet<Uuid> = rows.iter().map(|row| row.id).collect();
-    let mut waiting = HashMap::new();
+    let being_sent: HashSet<Uuid> = rows.iter().map(|row| row.id).collect();
+    let soon = now + BEHIND_ONE_BEING_SENT;
+    let mut waiting: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
     for (row, (notice, user)) in reminders {
-        let look_again = unsent
+        let before = |u: &&Unsent| {
+            (u.notice_id, u.user_id) == (notice, user)
+                && u.id != row.id
+                && (u.kind == PUBLICATION || u.created_at < row.created_at)
+        };
+        let behind = unsent
             .iter()
-            .filter(|(id, n, u, created_at, _)| {
-                (*n, *u) == (notice, user) && *id != row.id && *created_at < row.created_at
+            .filter(before)
+            .map(|u| match waiting.get(&u.id) {
+                Some(at) => *at + chrono::Duration::seconds(1),
+                None if being_sent.contains(&u.id) => soon,
+                None => Ord::max(u.next_attempt_at, now) + chrono::Duration::seconds(1),
             })
-            .map(|(id, _, _, _, next)| {
-                if claimed_now.contains(id) {
-                    now + BEHIND_ONE_BEING_SENT
-                } else {
-                    Ord::max(*next, now) + chrono::Duration::seconds(1)
-                }
-            })
+            .chain(fanning_out.contains(&notice).then_some(soon))
             .max();
-        if let Some(at) = look_again {
-            waiting.insert(row.id, Ord::max(at, now + BEHIND_ONE_BEING_SENT));
+        if let Some(at) = behind {
+            waiting.insert(row.id, Ord::max(at, soon));
         }
     }
     Ok(waiting)
+}
+
+/// `state = 'pending'` with the value in the statement's text, as the
+/// partial index `outbox_pending_by_subject` is written.
+fn pending_literally() -> Expr {
+    Expr::col(outbox::Column::State).eq(Expr::cust(format!("'{PENDING}'")))
+}
+
+/// Brings forward the reminders held back behind the messages just sent
+/// (see [`find_waiting`]): due now, to be looked at again by the next claim.
+async fn bring_forward_waiting(
+    conn: &impl sea_orm::ConnectionTrait,
+    sent: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for chunk in sent.chunks(CHUNK) {
+        let subjects: Vec<(Option<Uuid>, Option<Uuid>)> = outbox::Entity::find()
+            .select_only()
+            .columns([outbox::Column::NoticeId, outbox::Column::UserId])
+            .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+            .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let notices: HashSet<Uuid> = subjects.iter().filter_map(|(notice, _)| *notice).collect();
+        let people: HashSet<Uuid> = subjects.iter().filter_map(|(_, user)| *user).collect();
+        if notices.is_empty() || people.is_empty() {
+            continue;
+        }
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+            .filter(pending_literally())
+            .filter(outbox::Column::NoticeId.is_in(notices))
+            .filter(outbox::Column::UserId.is_in(people))
+            .filter(outbox::Column::LastError.eq(WAITING_BEHIND))
+            .filter(outbox::Column::NextAttemptAt.gt(now))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Due rows, oldest first, skipping rows another worker holds (PostgreSQL;
@@ -185,10 +259,15 @@ impl Store {
             }
             rows.retain(|row| !moot.contains_key(&row.id));
             let waiting = find_waiting(&txn, &rows, now).await?;
+            let mut by_time: BTreeMap<DateTime<Utc>, Vec<Uuid>> = BTreeMap::new();
             for (id, at) in &waiting {
+                by_time.entry(*at).or_default().push(*id);
+            }
+            for (at, ids) in by_time {
                 outbox::Entity::update_many()
-                    .col_expr(outbox::Column::NextAttemptAt, Expr::value(*at))
-                    .filter(outbox::Column::Id.eq(*id))
+                    .col_expr(outbox::Column::NextAttemptAt, Expr::value(at))
+                    .col_expr(outbox::Column::LastError, Expr::value(WAITING_BEHIND))
+                    .filter(outbox::Column::Id.is_in(ids))
                     .exec(&txn)
                     .await?;
             }
@@ -203,16 +282,25 @@ impl Store {
             return Ok(rows);
         }
         let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+        // A reminder held back before is claimed now: its mark goes, so that
+        // nothing brings it forward while it is under this lease.
+        let unmarked =
+            Expr::case(Expr::col(outbox::Column::LastError).eq(WAITING_BEHIND), Expr::value(Option::<String>::None))
+                .finally(Expr::col(outbox::Column::LastError));
         outbox::Entity::update_many()
             .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(Expr::value(1)))
             .col_expr(outbox::Column::NextAttemptAt, Expr::value(lease_until))
+            .col_expr(outbox::Column::LastError, unmarked.into())
             .filter(outbox::Column::Id.is_in(rows.iter().map(|r| r.id)))
             .exec(&txn)
             .await?;
         txn.commit().await?;
         Ok(rows
             .into_iter()
-            .map(|r| outbox::Model { attempts: r.attempts + 1, next_attempt_at: lease_until, ..r })
+            .map(|r| {
+                let last_error = r.last_error.filter(|e| e != WAITING_BEHIND);
+                outbox::Model { attempts: r.attempts + 1, next_attempt_at: lease_until, last_error, ..r }
+            })
             .collect())
     }
 
@@ -223,7 +311,8 @@ impl Store {
     /// worker has claimed or sent since. One exception: a row another worker
     /// set aside as `skipped` after this one's lease ran out (skipping counts
     /// no attempt) did go out, so it becomes `sent`, its reason cleared.
-    /// Returns how many rows were marked.
+    /// Reminders held back behind the rows (see [`find_waiting`]) are due
+    /// at once. Returns how many rows were marked.
     pub async fn mark_mail_sent(&self, claimed: &[(Uuid, i32)]) -> Result<u64, StoreError> {
         if claimed.is_empty() {
             return Ok(0);
@@ -231,14 +320,18 @@ impl Store {
         let now = db_now(&self.db).await?;
         let last_error = Expr::case(Expr::col(outbox::Column::State).eq(SKIPPED), Expr::value(Option::<String>::None))
             .finally(Expr::col(outbox::Column::LastError));
-        self.update_held(claimed, &[PENDING, SKIPPED], |update, _| {
-            update
-                .col_expr(outbox::Column::State, Expr::value(SENT))
-                .col_expr(outbox::Column::SentAt, Expr::value(now))
-                .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
-                .col_expr(outbox::Column::LastError, last_error.clone().into())
-        })
-        .await
+        let marked = self
+            .update_held(claimed, &[PENDING, SKIPPED], |update, _| {
+                update
+                    .col_expr(outbox::Column::State, Expr::value(SENT))
+                    .col_expr(outbox::Column::SentAt, Expr::value(now))
+                    .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+                    .col_expr(outbox::Column::LastError, last_error.clone().into())
+            })
+            .await?;
+        let sent: Vec<Uuid> = claimed.iter().map(|(id, _)| *id).collect();
+        bring_forward_waiting(&self.db, &sent, now).await?;
+        Ok(marked)
     }
 
     /// Records a failed attempt of the row as this worker claimed it (its

@@ -18,6 +18,7 @@
 
 mod admin;
 mod delivery;
+pub use delivery::WAITING_BEHIND;
 mod fanout;
 mod moot;
 mod new_signer;

@@ -57,8 +57,9 @@ fn secure_flag(app: &AppState) -> &'static str {
     if app.base_url.starts_with("https://") { "; Secure" } else { "" }
 }
 
-/// The login form's token: the one in the browser's cookie when it has one
-/// of ours, so that every login page open in the browser's tabs (and one
+/// The login form's token: the one in the browser's cookie when it has the
+/// shape of ours (a planted one is no worse than before: a login form sent
+/// from another site is refused by its origin, see `login`), so that every login page open in the browser's tabs (and one
 /// come back to) carries the same token and any of them can be sent; a new
 /// one otherwise.
 fn login_token(headers: &HeaderMap) -> Result<String, PageError> {
@@ -112,6 +113,11 @@ async fn login(
     form: Result<LoginForm, LoginFormRejection>,
 ) -> Result<Response, PageError> {
     let form = match form {
+        // A form another site sent is never a login (login CSRF), whatever cookie came with it.
+        Ok(LoginForm(form)) if crate::ack::is_cross_site(&headers, &app.base_url) => {
+            let (email, next) = (form.get("email").trim().to_owned(), form.get("next").to_owned());
+            return stale_login(&app, &headers, email, &next).await;
+        }
         Ok(LoginForm(form)) => form,
         Err(LoginFormRejection::Stale { email, next }) => return stale_login(&app, &headers, email, &next).await,
         Err(LoginFormRejection::Unreadable(e)) => return Err(e),
@@ -138,19 +144,31 @@ async fn login(
 }
 
 /// A login form whose token did not match (see [`LoginFormRejection::Stale`]).
-/// Someone logged in meanwhile (from another tab) goes where the form would
-/// have led; anyone else is shown the login page again with the e-mail they
-/// typed and a token that matches, and told why. Nobody is logged in by it.
+/// Whoever typed their e-mail there and is logged in meanwhile (from another
+/// tab) goes where the form would have led; anyone else is shown the login
+/// page again with the e-mail they typed and a token that matches, and told
+/// why (and, when this browser is someone else's session, whose). Nobody is
+/// logged in by it.
 async fn stale_login(app: &AppState, headers: &HeaderMap, email: String, next: &str) -> Result<Response, PageError> {
     let session = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128);
-    if let Some(token) = session
-        && app.store.authenticate_session(token).await?.is_some()
-    {
-        return Ok(Redirect::to(local_path(next).unwrap_or("/")).into_response());
-    }
-    let message = "This login page had expired, so you were not logged in: enter your password again. \
-                   (Pricegate needs cookies to log you in.)";
-    login_page(app, headers, StatusCode::FORBIDDEN, email, Some(message.to_owned()), next, None)
+    let logged_in = match session {
+        Some(token) => app.store.authenticate_session(token).await?,
+        None => None,
+    };
+    let message = match logged_in {
+        Some(user) if user.user.email.eq_ignore_ascii_case(&email) => {
+            return Ok(Redirect::to(local_path(next).unwrap_or("/")).into_response());
+        }
+        Some(user) => format!(
+            "This browser is logged in as {} ({}), and this login page had expired, so nothing changed. To log \
+             in as someone else, log out first.",
+            user.user.name, user.user.email
+        ),
+        None => "This login page had expired, so you were not logged in: enter your password again. (Pricegate \
+                 needs cookies to log you in.)"
+            .to_owned(),
+    };
+    login_page(app, headers, StatusCode::FORBIDDEN, email, Some(message), next, None)
 }
 
 /// When a held-off login may try again, in whole minutes: "Try again in 2 minutes."

@@ -92,8 +92,8 @@ struct NoticePage {
     /// A salesperson's notice from before they joined, which no draft they sign waits on.
     before_i_joined: bool,
     is_finance: bool,
-    /// The quote this page was opened from (`?quote=`): acknowledging here
-    /// leads back to it, as acknowledging on the quote's page does.
+    /// The quote this page was opened from (`?quote=`), when the viewer
+    /// signs it: acknowledging here leads back to it, as on the quote's page.
     quote: Option<Uuid>,
 }
 
@@ -105,7 +105,11 @@ async fn show(
 ) -> Result<Response, PageError> {
     let n = app.store.get_notice(&user.0.actor, id).await?;
     let quote = uri.query().unwrap_or_default().split('&').find_map(|pair| pair.strip_prefix("quote="));
-    let quote = quote.and_then(|q| Uuid::parse_str(q).ok());
+    // Only the quote's signer acknowledges for it, so only they are led back.
+    let quote = match quote.and_then(|q| Uuid::parse_str(q).ok()) {
+        Some(q) => app.store.get_quote(&user.0.actor, q).await.ok().filter(|q| q.signer_id == user.0.actor.id),
+        None => None,
+    };
     let page = NoticePage {
         layout: user.layout(n.title.clone()),
         csrf: user.csrf().to_owned(),
@@ -117,7 +121,7 @@ async fn show(
         acknowledged_at: n.acknowledged_at.map(|at| app.store.calendar().stamp(at, true)),
         before_i_joined: user.0.actor.role == Role::Sales && !n.acknowledged_by_me && !n.awaiting_my_acknowledgement,
         is_finance: user.0.actor.role == pricegate_domain::Role::Finance,
-        quote: quote.filter(|_| matches!(user.0.actor.role, Role::Sales | Role::Finance)),
+        quote: quote.map(|q| q.id),
         title: n.title,
     };
     Ok(render(StatusCode::OK, &page))
