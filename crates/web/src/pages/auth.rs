@@ -58,10 +58,10 @@ fn secure_flag(app: &AppState) -> &'static str {
 }
 
 /// The login form's token: the one in the browser's cookie when it has the
-/// shape of ours (a planted one is no worse than before: a login form sent
-/// from another site is refused by its origin, see `login`), so that every login page open in the browser's tabs (and one
-/// come back to) carries the same token and any of them can be sent; a new
-/// one otherwise.
+/// shape of ours, so that every login page open in the browser's tabs (and
+/// one come back to) carries the same token and any of them can be sent; a
+/// new one otherwise. (A planted cookie gains nothing by being kept: a login
+/// form sent from another site is refused by its origin, see `login`.)
 fn login_token(headers: &HeaderMap) -> Result<String, PageError> {
     let ours = |t: &&str| t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     match cookie(headers, LOGIN_CSRF_COOKIE).filter(ours) {
