@@ -1043,6 +1043,28 @@ both_backends! {
     }
 }
 
+/// A server whose worker looks once an hour (so only a test's own claims
+/// send mail), Fiona in finance, and Sam with a draft of four PUMP-1.
+async fn mail_by_hand(backend: Backend) -> (SmtpSink, pricegate_tests::TestApp, Session, UserView) {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam_session, sam) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+    draft_quote(&sam_session, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+    (sink, app, finance, sam)
+}
+
+/// Makes every e-mail to `email` due a second ago, as time passing would.
+async fn due_now(app: &pricegate_tests::TestApp, email: &str) {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)))
+        .filter(outbox::Column::ToAddr.eq(email))
+        .exec(app.store.connection())
+        .await
+        .unwrap();
+}
+
 both_backends! {
     /// After an SMTP outage that outlasted a notice's first reminder, the
     /// salesperson gets the notice before the reminder: a reminder waits,
@@ -1050,14 +1072,8 @@ both_backends! {
     /// the same notice is unsent; someone whose notice went out is reminded
     /// as usual.
     async fn a_reminder_waits_for_the_notice_it_reminds_of(backend: Backend) {
-        let sink = SmtpSink::start().await;
-        // Only the claims below: this server's worker looks once an hour.
-        let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
-        let (finance, _) = app.user(Role::Finance, "Fiona").await;
-        let (sam_session, sam) = app.user(Role::Sales, "Sam").await;
+        let (_sink, app, finance, sam) = mail_by_hand(backend).await;
         let (rita_session, rita) = app.user(Role::Sales, "Rita").await;
-        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
-        draft_quote(&sam_session, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
         draft_quote(&rita_session, json!([{"sku": "PUMP-1", "quantity": 1}])).await;
         let nid = create_notice(&finance, "Pumps up", json!([])).await;
         publish_notice(&finance, &nid).await;
@@ -1099,12 +1115,7 @@ both_backends! {
 
         // Both due (the SMTP server is back): the notice goes first, and the
         // reminder waits a few seconds behind it.
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::NextAttemptAt, Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)))
-            .filter(outbox::Column::ToAddr.eq(sam.email.clone()))
-            .exec(db)
-            .await
-            .unwrap();
+        due_now(&app, &sam.email).await;
         let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
         assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![notice.id], "the notice alone");
         let waiting = rows_to(sam.email.clone()).await.pop().expect("the reminder");
@@ -1130,13 +1141,7 @@ both_backends! {
     /// written: the reminders to those not yet reached wait for their notice,
     /// and each goes right after it.
     async fn a_reminder_queued_while_the_publication_is_being_written_follows_the_notice(backend: Backend) {
-        let sink = SmtpSink::start().await;
-        // Only the claims below: this server's worker looks once an hour.
-        let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
-        let (finance, _) = app.user(Role::Finance, "Fiona").await;
-        let (sam_session, sam) = app.user(Role::Sales, "Sam").await;
-        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
-        draft_quote(&sam_session, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+        let (_sink, app, finance, sam) = mail_by_hand(backend).await;
         let nid = create_notice(&finance, "Pumps up", json!([])).await;
         publish_notice(&finance, &nid).await;
         let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
@@ -1147,13 +1152,7 @@ both_backends! {
         assert!(app.store.claim_due_mail(10, lease).await.unwrap().is_empty(), "the reminder waits for the notice");
         let mut claim = app.store.claim_publication_fanout(lease).await.unwrap().expect("the publication is owed");
         app.store.expand_publication_batch(&mut claim, 10, lease).await.unwrap();
-        let db = app.store.connection();
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::NextAttemptAt, Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)))
-            .filter(outbox::Column::ToAddr.eq(sam.email.clone()))
-            .exec(db)
-            .await
-            .unwrap();
+        due_now(&app, &sam.email).await;
         // Now written, the notice goes first, though queued after the reminder.
         let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
         assert_eq!(claimed.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), vec!["publication"]);
