@@ -48,7 +48,10 @@ pub(super) fn parse_rows(rows: &[RowInput]) -> Result<Vec<(usize, NewLine)>, Vec
         if row.sku.trim().is_empty() || row.remove {
             continue;
         }
-        let sku = keep(&mut errors, Sku::parse(&row.sku).map_err(|e| e.within(&format!("lines[{i}]"))));
+        // The list offers only products; anything else came from an altered form.
+        let sku =
+            Sku::parse(&row.sku).map_err(|_| Invalid::new(format!("lines[{i}].sku"), "Pick a product from the list."));
+        let sku = keep(&mut errors, sku);
         let quantity = keep(
             &mut errors,
             row.quantity.trim().parse::<i64>().ok().and_then(|q| Quantity::parse(q).ok()).ok_or_else(|| {
