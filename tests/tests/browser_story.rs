@@ -323,7 +323,7 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
     use serde_json::json;
 
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
     let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
     create_product(&finance_api, "PUMP-C100", "EUR", 84_000).await;
     create_product(&finance_api, "VALVE-7", "EUR", 4_990).await;
@@ -335,7 +335,7 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
     publish_price_change(&finance_api, "PUMP-C100", 90_500, &in_ten_days).await;
     let base = app.base.clone();
 
-    with_browsers(1, move |browsers| async move {
+    with_browsers(2, move |browsers| async move {
         let sam = Page::new(browsers[0].clone(), &base);
         sam.log_in(&sales.email, PASSWORD).await;
         sam.goto(&format!("/quotes/{quote}")).await;
@@ -362,6 +362,23 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
         let problems = sam.usability_problems().await;
         assert!(problems.is_empty(), "{}", problems.join("\n"));
         sam.screenshot("15-prices-due").await;
+
+        // A new quote's products say what each is to cost, and from when.
+        sam.goto("/quotes/new").await;
+        let options = sam.text_all("#sku_0 option").await;
+        let option = |sku: &str| options.iter().find(|o| o.starts_with(sku)).cloned().unwrap_or_default();
+        assert!(
+            option("PUMP-C100").contains(&format!("840.00 EUR per each; 905.00 EUR from {in_ten_days}")),
+            "{options:?}"
+        );
+        assert!(option("VALVE-7").contains(&format!("49.90 EUR per each; 52.00 EUR from {in_a_week}")), "{options:?}");
+        // And finance's price list, beside today's prices.
+        let fiona = Page::new(browsers[1].clone(), &base);
+        fiona.log_in(&finance.email, PASSWORD).await;
+        fiona.goto("/products").await;
+        let coming = fiona.text_all("#products td.coming").await;
+        assert!(coming.contains(&format!("905.00 EUR from {in_ten_days}")), "{coming:?}");
+        assert!(coming.contains(&format!("52.00 EUR from {in_a_week}")), "{coming:?}");
     })
     .await;
     app.stop().await;

@@ -238,12 +238,33 @@ impl Store {
         if skus.is_empty() || until <= after {
             return Ok(Vec::new());
         }
-        let rows = notice_changes::Entity::find()
+        self.published_after(Some(skus), after, Some(until)).await
+    }
+
+    /// Every published price that takes force after `after`, by sku and
+    /// date, one per date as in [`Store::upcoming_prices`]: the prices to
+    /// come, for the price list and the quote form.
+    pub async fn prices_to_come(&self, after: NaiveDate) -> Result<Vec<UpcomingPrice>, StoreError> {
+        self.published_after(None, after, None).await
+    }
+
+    async fn published_after(
+        &self,
+        skus: Option<&[&str]>,
+        after: NaiveDate,
+        until: Option<NaiveDate>,
+    ) -> Result<Vec<UpcomingPrice>, StoreError> {
+        let mut query = notice_changes::Entity::find()
             .find_also_related(notices::Entity)
             .filter(notices::Column::State.eq(PUBLISHED))
-            .filter(notice_changes::Column::Sku.is_in(skus.iter().map(|s| s.to_string())))
-            .filter(notice_changes::Column::EffectiveOn.gt(after))
-            .filter(notice_changes::Column::EffectiveOn.lte(until))
+            .filter(notice_changes::Column::EffectiveOn.gt(after));
+        if let Some(skus) = skus {
+            query = query.filter(notice_changes::Column::Sku.is_in(skus.iter().map(|s| s.to_string())));
+        }
+        if let Some(until) = until {
+            query = query.filter(notice_changes::Column::EffectiveOn.lte(until));
+        }
+        let rows = query
             .order_by_asc(notice_changes::Column::Sku)
             .order_by_asc(notice_changes::Column::EffectiveOn)
             .order_by_desc(notices::Column::Seq)

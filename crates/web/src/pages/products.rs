@@ -35,6 +35,9 @@ struct ProductRow {
     /// A product's: since when its price is in force ("list price" until a
     /// notice changes it). A preview row's: the line of the file.
     since: String,
+    /// A product's prices published to take force later, each with its date
+    /// ("905.00 EUR from 2027-01-01"); none for a preview row.
+    coming: Vec<String>,
 }
 
 struct LineError {
@@ -79,6 +82,10 @@ impl ProductsPage {
 }
 
 async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPage, PageError> {
+    let mut coming: std::collections::HashMap<String, Vec<pricegate_store::UpcomingPrice>> = Default::default();
+    for price in app.store.prices_to_come(app.store.today().await?).await? {
+        coming.entry(price.sku.clone()).or_default().push(price);
+    }
     let products = app
         .store
         .list_products()
@@ -88,6 +95,12 @@ async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPa
             id: Some(p.id),
             price: money(&p.currency, p.unit_price_minor),
             since: p.price_since.map_or_else(|| "list price".to_owned(), |d| d.to_string()),
+            coming: coming
+                .remove(&p.sku)
+                .unwrap_or_default()
+                .iter()
+                .map(|c| format!("{} from {}", money(&p.currency, c.unit_price_minor), c.effective_on))
+                .collect(),
             sku: p.sku,
             name: p.name,
             unit: p.unit,
@@ -169,6 +182,7 @@ fn preview_row(r: &CsvRow) -> ProductRow {
         unit: r.unit.as_str().to_owned(),
         price: r.currency.format(r.unit_price_minor),
         since: format!("line {}", r.line),
+        coming: Vec::new(),
     }
 }
 

@@ -34,6 +34,7 @@ const SPARE_ROWS: usize = 3;
 /// The most rows a posted form is read for (a quote holds at most 200 lines).
 const MAX_ROWS: usize = 200 + SPARE_ROWS;
 
+#[derive(Clone)]
 pub struct ProductOption {
     pub sku: String,
     pub label: String,
@@ -158,10 +159,41 @@ pub struct GoneSigner {
     name: String,
 }
 
-async fn choices(app: &AppState) -> Result<(Vec<ProductView>, Vec<UserView>), PageError> {
-    let products = app.store.list_products().await?;
+async fn choices(app: &AppState, today: NaiveDate) -> Result<(Vec<ProductOption>, Vec<UserView>), PageError> {
+    let products = product_options(app, today).await?;
     let signers = app.store.list_users().await?.into_iter().filter(UserView::can_sign).collect();
     Ok((products, signers))
+}
+
+/// The products to choose from, each with its price today and the next
+/// published price it is to have, if any: a quote priced today meets that
+/// price if it is finalised on or after its date.
+async fn product_options(app: &AppState, today: NaiveDate) -> Result<Vec<ProductOption>, PageError> {
+    let products = app.store.list_products().await?;
+    let mut next: HashMap<String, pricegate_store::UpcomingPrice> = HashMap::new();
+    for price in app.store.prices_to_come(today).await? {
+        next.entry(price.sku.clone()).or_insert(price);
+    }
+    Ok(products.iter().map(|p| ProductOption::of(p, next.get(&p.sku))).collect())
+}
+
+impl ProductOption {
+    fn of(p: &ProductView, next: Option<&pricegate_store::UpcomingPrice>) -> ProductOption {
+        let coming = next
+            .map(|n| format!("; {} from {}", money(&p.currency, n.unit_price_minor), n.effective_on))
+            .unwrap_or_default();
+        ProductOption {
+            sku: p.sku.clone(),
+            label: format!(
+                "{} — {} ({} per {}{coming})",
+                p.sku,
+                p.name,
+                money(&p.currency, p.unit_price_minor),
+                p.unit
+            ),
+            currency: p.currency.clone(),
+        }
+    }
 }
 
 /// The form for editing `quote` ([`edit_form`]) on the business's `today`,
@@ -172,7 +204,7 @@ async fn edit_page(
     quote: &QuoteView,
     today: NaiveDate,
 ) -> Result<QuoteFormPage, PageError> {
-    let products = app.store.list_products().await?;
+    let products = product_options(app, today).await?;
     let (signers, others): (Vec<UserView>, Vec<UserView>) =
         app.store.list_users().await?.into_iter().partition(UserView::can_sign);
     let mut page = edit_form(user, &products, signers, quote, today);
@@ -186,7 +218,7 @@ async fn edit_page(
     Ok(page)
 }
 
-fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>, today: NaiveDate) -> QuoteFormPage {
+fn blank(user: &PageUser, products: &[ProductOption], signers: Vec<UserView>, today: NaiveDate) -> QuoteFormPage {
     QuoteFormPage {
         layout: user.layout("New quote"),
         csrf: user.csrf().to_owned(),
@@ -194,14 +226,7 @@ fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>, toda
         action: "/quotes/new".into(),
         back: "/quotes".into(),
         editing: false,
-        products: products
-            .iter()
-            .map(|p| ProductOption {
-                sku: p.sku.clone(),
-                label: format!("{} — {} ({} per {})", p.sku, p.name, money(&p.currency, p.unit_price_minor), p.unit),
-                currency: p.currency.clone(),
-            })
-            .collect(),
+        products: products.to_vec(),
         signers,
         gone_signer: None,
         approved_old_prices: None,
@@ -222,7 +247,7 @@ fn blank(user: &PageUser, products: &[ProductView], signers: Vec<UserView>, toda
 /// The form for editing `quote`, filled with what it holds now.
 fn edit_form(
     user: &PageUser,
-    products: &[ProductView],
+    products: &[ProductOption],
     signers: Vec<UserView>,
     quote: &QuoteView,
     today: NaiveDate,
@@ -256,8 +281,9 @@ fn edit_form(
 
 pub async fn new_quote_form(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Sales])?;
-    let (products, signers) = choices(&app).await?;
-    Ok(render(StatusCode::OK, &blank(&user, &products, signers, app.store.today().await?)))
+    let today = app.store.today().await?;
+    let (products, signers) = choices(&app, today).await?;
+    Ok(render(StatusCode::OK, &blank(&user, &products, signers, today)))
 }
 
 /// Domain messages name the field as the API spells it; the page says it in words.
@@ -276,8 +302,8 @@ pub async fn create_quote(
     State(app): State<AppState>,
     CsrfForm { user, form, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
-    let (products, signers) = choices(&app).await?;
     let today = app.store.today().await?;
+    let (products, signers) = choices(&app, today).await?;
     let mut page = blank(&user, &products, signers, today);
     page.keep_input(&form);
     if let Some(more) = page.more_rows(&form) {
