@@ -467,6 +467,9 @@ async fn the_whole_notice_is_one_link_from_the_quote_and_acknowledging_it_there_
         let whole = page.body().await;
         assert!(whole.contains("VALVE-7") && whole.contains("PUMP-100"), "every price it changes: {whole}");
         assert!(page.exists("#back-to-quote").await);
+        assert_eq!(page.text("#held-up").await, "Your draft waiting on it: Greta Berg.");
+        let held_up = page.client.find(fantoccini::Locator::Css("#held-up a")).await.expect("a link to the draft");
+        assert_eq!(held_up.attr("href").await.ok().flatten().as_deref(), Some(quote.as_str()));
         page.submit("#acknowledge").await;
         assert_eq!(page.path().await, quote, "back to the quote: {}", page.body().await);
         assert!(!page.exists(".pending-notice").await, "nothing left to acknowledge: {}", page.body().await);
@@ -475,6 +478,7 @@ async fn the_whole_notice_is_one_link_from_the_quote_and_acknowledging_it_there_
         page.goto(&format!("/notices/{notice}")).await;
         assert!(!page.exists("#back-to-quote").await);
         assert!(page.exists("#acknowledged").await);
+        assert!(!page.exists("#held-up").await, "acknowledged, it holds up nothing of Sam's");
     })
     .await;
     app.stop().await;

@@ -146,6 +146,20 @@ impl Store {
     /// signer and customer. Read from the quotes alone (no lines), so a
     /// dashboard of a notice costs the drafts it names, not every quote.
     pub async fn quotes_waiting_on(&self, notice_id: Uuid) -> Result<Vec<WaitingQuote>, StoreError> {
+        self.drafts_waiting_on(notice_id, None).await
+    }
+
+    /// [`Store::quotes_waiting_on`], of the drafts `signer` signs only: what
+    /// the notice holds up of theirs.
+    pub async fn quotes_waiting_on_signer(
+        &self,
+        notice_id: Uuid,
+        signer: Uuid,
+    ) -> Result<Vec<WaitingQuote>, StoreError> {
+        self.drafts_waiting_on(notice_id, Some(signer)).await
+    }
+
+    async fn drafts_waiting_on(&self, notice_id: Uuid, signer: Option<Uuid>) -> Result<Vec<WaitingQuote>, StoreError> {
         let notice =
             notices::Entity::find_by_id(notice_id).one(&self.db).await?.ok_or(StoreError::not_found("notice"))?;
         let Some(published_at) = notice.published_at else { return Ok(Vec::new()) };
@@ -154,7 +168,11 @@ impl Store {
             .from(acknowledgements::Entity)
             .and_where(acknowledgements::Column::NoticeId.eq(notice_id))
             .to_owned();
-        let rows = quotes::Entity::find()
+        let mut drafts = quotes::Entity::find();
+        if let Some(signer) = signer {
+            drafts = drafts.filter(quotes::Column::SignerId.eq(signer));
+        }
+        let rows = drafts
             .select_only()
             .column(quotes::Column::Id)
             .column(quotes::Column::SignerId)

@@ -95,6 +95,8 @@ struct NoticePage {
     /// The quote this page was opened from (`?quote=`), when the viewer
     /// signs it: acknowledging here leads back to it, as on the quote's page.
     quote: Option<Uuid>,
+    /// The viewer's drafts that cannot be finalised until they acknowledge it.
+    held_up: Vec<pricegate_store::WaitingQuote>,
 }
 
 async fn show(
@@ -110,6 +112,11 @@ async fn show(
         Some(q) => app.store.get_quote(&user.0.actor, q).await.ok().filter(|q| q.signer_id == user.0.actor.id),
         None => None,
     };
+    let held_up = if n.awaiting_my_acknowledgement {
+        app.store.quotes_waiting_on_signer(n.id, user.0.actor.id).await?
+    } else {
+        Vec::new()
+    };
     let page = NoticePage {
         layout: user.layout(n.title.clone()),
         csrf: user.csrf().to_owned(),
@@ -122,6 +129,7 @@ async fn show(
         before_i_joined: user.0.actor.role == Role::Sales && !n.acknowledged_by_me && !n.awaiting_my_acknowledgement,
         is_finance: user.0.actor.role == pricegate_domain::Role::Finance,
         quote: quote.map(|q| q.id),
+        held_up,
         title: n.title,
     };
     Ok(render(StatusCode::OK, &page))
