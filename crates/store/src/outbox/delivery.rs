@@ -10,11 +10,12 @@ use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany};
 use uuid::Uuid;
 
+use super::fanout::fanning_out;
 use super::moot::{ack_target, find_moot, subjects};
 use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, PUBLICATION, REMINDER, SENT, SKIPPED};
 use crate::auth::{hash_token, random_token};
 use crate::db::db_now;
-use crate::entity::{ack_tokens, outbox, publication_fanouts};
+use crate::entity::{ack_tokens, outbox};
 use crate::{Store, StoreError};
 
 /// How long a reminder waits, at least, behind an earlier message to the
@@ -66,15 +67,7 @@ async fn find_waiting(
     reminders.sort_by_key(|(row, _)| row.created_at);
     let notices: HashSet<Uuid> = reminders.iter().map(|(_, (notice, _))| *notice).collect();
     let people: HashSet<Uuid> = reminders.iter().map(|(_, (_, user))| *user).collect();
-    let fanning_out: HashSet<Uuid> = publication_fanouts::Entity::find()
-        .select_only()
-        .column(publication_fanouts::Column::NoticeId)
-        .filter(publication_fanouts::Column::NoticeId.is_in(notices.iter().copied()))
-        .into_tuple()
-        .all(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let fanning_out = fanning_out(conn, notices.iter().copied()).await?;
     // By the partial index of pending rows on (notice_id, user_id), which
     // only a literal `state = 'pending'` (not a bound value) lets the planner use.
     let unsent: Vec<Unsent> = outbox::Entity::find()

@@ -33,7 +33,7 @@
 //! templates are CPU work, and on SQLite a write transaction excludes every
 //! other writer, finalisations included, for as long as it is open.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -103,6 +103,23 @@ pub(crate) async fn owe_publication_mail(
     .exec_without_returning(txn)
     .await?;
     Ok(())
+}
+
+/// Which of `notices` still have their publication's e-mails being written:
+/// a fan-out row stays until its last batch is in the outbox.
+pub(super) async fn fanning_out(
+    conn: &impl ConnectionTrait,
+    notices: impl IntoIterator<Item = Uuid>,
+) -> Result<HashSet<Uuid>, StoreError> {
+    Ok(publication_fanouts::Entity::find()
+        .select_only()
+        .column(publication_fanouts::Column::NoticeId)
+        .filter(publication_fanouts::Column::NoticeId.is_in(notices))
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {

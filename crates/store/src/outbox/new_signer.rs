@@ -2,14 +2,15 @@
 //! changed) is told of the notices that hold them up, as if they had been
 //! there when each was published.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
+use super::fanout::fanning_out;
 use super::{Batch, Letter, PUBLICATION, blocked_quotes, notice_content, publication_key, recipient};
-use crate::entity::{acknowledgements, notices, outbox, publication_fanouts, quotes, users};
+use crate::entity::{acknowledgements, notices, outbox, quotes, users};
 use crate::notices::PUBLISHED;
 use crate::quotes::DRAFT;
 use crate::{Store, StoreError};
@@ -92,18 +93,9 @@ impl Store {
                 *mailed.entry(notice).or_default() |= late;
                 mailed
             });
-        // Publications whose e-mails are still being written (a fan-out row
-        // stays until its last batch is in the outbox): someone told of one
-        // now is told as at its publication, on its schedule.
-        let fanning_out: HashSet<Uuid> = publication_fanouts::Entity::find()
-            .select_only()
-            .column(publication_fanouts::Column::NoticeId)
-            .filter(publication_fanouts::Column::NoticeId.is_in(later.iter().map(|n| n.id)))
-            .into_tuple::<Uuid>()
-            .all(conn)
-            .await?
-            .into_iter()
-            .collect();
+        // Publications whose e-mails are still being written: someone told
+        // of one now is told as at its publication, on its schedule.
+        let fanning_out = fanning_out(conn, later.iter().map(|n| n.id)).await?;
         let to = recipient(&user);
         let mut batch = Batch::new(&setup, now);
         for notice in later.iter().filter(|n| !acknowledged.contains(&n.id)) {
