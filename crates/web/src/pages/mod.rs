@@ -511,6 +511,24 @@ pub fn money(currency: &str, minor: i64) -> String {
     pricegate_mail::compose::money(currency, minor)
 }
 
+/// The prices published to take force after `today`, by SKU, each SKU's
+/// earliest first: for the price list and the quote forms.
+pub async fn prices_to_come(
+    app: &AppState,
+    today: chrono::NaiveDate,
+) -> Result<std::collections::HashMap<String, Vec<pricegate_store::UpcomingPrice>>, PageError> {
+    let mut by_sku: std::collections::HashMap<String, Vec<pricegate_store::UpcomingPrice>> = Default::default();
+    for price in app.store.prices_to_come(today).await? {
+        by_sku.entry(price.sku.clone()).or_default().push(price);
+    }
+    Ok(by_sku)
+}
+
+/// A price to come, in a product's `currency`: "905.00 EUR from 2027-01-01".
+pub fn price_from(currency: &str, price: &pricegate_store::UpcomingPrice) -> String {
+    format!("{} from {}", money(currency, price.unit_price_minor), price.effective_on)
+}
+
 pub fn signed_money(currency: &str, minor: i64) -> String {
     pricegate_mail::compose::signed_money(currency, minor)
 }

@@ -15,7 +15,10 @@ use pricegate_store::views::ProductView;
 use pricegate_store::{ProductPatch, StoreError};
 use uuid::Uuid;
 
-use super::{CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, Seal, in_words, money, render};
+use super::{
+    CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, Seal, in_words, money, price_from,
+    prices_to_come, render,
+};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -82,10 +85,7 @@ impl ProductsPage {
 }
 
 async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPage, PageError> {
-    let mut coming: std::collections::HashMap<String, Vec<pricegate_store::UpcomingPrice>> = Default::default();
-    for price in app.store.prices_to_come(app.store.today().await?).await? {
-        coming.entry(price.sku.clone()).or_default().push(price);
-    }
+    let mut coming = prices_to_come(app, app.store.today().await?).await?;
     let products = app
         .store
         .list_products()
@@ -95,12 +95,7 @@ async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPa
             id: Some(p.id),
             price: money(&p.currency, p.unit_price_minor),
             since: p.price_since.map_or_else(|| "list price".to_owned(), |d| d.to_string()),
-            coming: coming
-                .remove(&p.sku)
-                .unwrap_or_default()
-                .iter()
-                .map(|c| format!("{} from {}", money(&p.currency, c.unit_price_minor), c.effective_on))
-                .collect(),
+            coming: coming.remove(&p.sku).unwrap_or_default().iter().map(|c| price_from(&p.currency, c)).collect(),
             sku: p.sku,
             name: p.name,
             unit: p.unit,

@@ -19,7 +19,10 @@ use pricegate_store::{NewQuote, QuotePatch, StoreError};
 use uuid::Uuid;
 
 use super::quotes::QuoteDone;
-use super::{CsrfForm, FormFields, Layout, PageError, PageId, PageUser, Sales, in_words, money, render};
+use super::{
+    CsrfForm, FormFields, Layout, PageError, PageId, PageUser, Sales, in_words, money, price_from, prices_to_come,
+    render,
+};
 use crate::AppState;
 
 mod parse;
@@ -34,7 +37,6 @@ const SPARE_ROWS: usize = 3;
 /// The most rows a posted form is read for (a quote holds at most 200 lines).
 const MAX_ROWS: usize = 200 + SPARE_ROWS;
 
-#[derive(Clone)]
 pub struct ProductOption {
     pub sku: String,
     pub label: String,
@@ -170,18 +172,13 @@ async fn choices(app: &AppState, today: NaiveDate) -> Result<(Vec<ProductOption>
 /// price if it is finalised on or after its date.
 async fn product_options(app: &AppState, today: NaiveDate) -> Result<Vec<ProductOption>, PageError> {
     let products = app.store.list_products().await?;
-    let mut next: HashMap<String, pricegate_store::UpcomingPrice> = HashMap::new();
-    for price in app.store.prices_to_come(today).await? {
-        next.entry(price.sku.clone()).or_insert(price);
-    }
-    Ok(products.iter().map(|p| ProductOption::of(p, next.get(&p.sku))).collect())
+    let coming = prices_to_come(app, today).await?;
+    Ok(products.iter().map(|p| ProductOption::of(p, coming.get(&p.sku).and_then(|c| c.first()))).collect())
 }
 
 impl ProductOption {
     fn of(p: &ProductView, next: Option<&pricegate_store::UpcomingPrice>) -> ProductOption {
-        let coming = next
-            .map(|n| format!("; {} from {}", money(&p.currency, n.unit_price_minor), n.effective_on))
-            .unwrap_or_default();
+        let coming = next.map(|n| format!("; {}", price_from(&p.currency, n))).unwrap_or_default();
         ProductOption {
             sku: p.sku.clone(),
             label: format!(
@@ -207,7 +204,7 @@ async fn edit_page(
     let products = product_options(app, today).await?;
     let (signers, others): (Vec<UserView>, Vec<UserView>) =
         app.store.list_users().await?.into_iter().partition(UserView::can_sign);
-    let mut page = edit_form(user, &products, signers, quote, today);
+    let mut page = edit_form(user, products, signers, quote, today);
     page.gone_signer =
         others.into_iter().find(|u| u.id == quote.signer_id).map(|u| GoneSigner { id: u.id.to_string(), name: u.name });
     let gate = app.store.quote_gate(&user.0.actor, quote.id).await?;
@@ -218,7 +215,7 @@ async fn edit_page(
     Ok(page)
 }
 
-fn blank(user: &PageUser, products: &[ProductOption], signers: Vec<UserView>, today: NaiveDate) -> QuoteFormPage {
+fn blank(user: &PageUser, products: Vec<ProductOption>, signers: Vec<UserView>, today: NaiveDate) -> QuoteFormPage {
     QuoteFormPage {
         layout: user.layout("New quote"),
         csrf: user.csrf().to_owned(),
@@ -226,7 +223,7 @@ fn blank(user: &PageUser, products: &[ProductOption], signers: Vec<UserView>, to
         action: "/quotes/new".into(),
         back: "/quotes".into(),
         editing: false,
-        products: products.to_vec(),
+        products,
         signers,
         gone_signer: None,
         approved_old_prices: None,
@@ -247,7 +244,7 @@ fn blank(user: &PageUser, products: &[ProductOption], signers: Vec<UserView>, to
 /// The form for editing `quote`, filled with what it holds now.
 fn edit_form(
     user: &PageUser,
-    products: &[ProductOption],
+    products: Vec<ProductOption>,
     signers: Vec<UserView>,
     quote: &QuoteView,
     today: NaiveDate,
@@ -283,7 +280,7 @@ pub async fn new_quote_form(State(app): State<AppState>, user: PageUser) -> Resu
     user.require(&[Role::Sales])?;
     let today = app.store.today().await?;
     let (products, signers) = choices(&app, today).await?;
-    Ok(render(StatusCode::OK, &blank(&user, &products, signers, today)))
+    Ok(render(StatusCode::OK, &blank(&user, products, signers, today)))
 }
 
 /// Domain messages name the field as the API spells it; the page says it in words.
@@ -304,7 +301,7 @@ pub async fn create_quote(
 ) -> Result<Response, PageError> {
     let today = app.store.today().await?;
     let (products, signers) = choices(&app, today).await?;
-    let mut page = blank(&user, &products, signers, today);
+    let mut page = blank(&user, products, signers, today);
     page.keep_input(&form);
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
@@ -313,7 +310,7 @@ pub async fn create_quote(
         Ok(input) => {
             // A quote is in the currency of its first product.
             let first = input.lines.first().map(|l| l.sku.as_str()).unwrap_or_default();
-            let currency = products.iter().find(|p| p.sku == first).map_or("EUR", |p| p.currency.as_str());
+            let currency = page.products.iter().find(|p| p.sku == first).map_or("EUR", |p| p.currency.as_str());
             let new = Currency::parse(currency).map(|currency| NewQuote {
                 customer_name: input.customer_name,
                 customer_email: input.customer_email,
@@ -385,12 +382,6 @@ pub async fn update_quote(
     let invalid =
         match parse_quote(&page, Some(quote.valid_until), Some(&quote.currency), (app.store.calendar(), today)) {
             Ok(input) => {
-                // Whether finance's approval of old prices covers the quote
-                // before this edit: if it no longer does after, the quote's page says so.
-                let approved = |gate: Result<pricegate_store::views::GateView, _>| {
-                    gate.is_ok_and(|g: pricegate_store::views::GateView| g.price_override.is_some())
-                };
-                let approved_before = approved(app.store.quote_gate(&user.0.actor, id).await);
                 let patch = QuotePatch {
                     customer_name: Some(input.customer_name),
                     customer_email: Some(input.customer_email),
@@ -402,7 +393,11 @@ pub async fn update_quote(
                 };
                 match app.store.update_quote(&user.0.actor, id, patch).await {
                     Ok(_) => {
-                        let lapsed = approved_before && !approved(app.store.quote_gate(&user.0.actor, id).await);
+                        // The form says when finance approved old prices (from
+                        // the gate as it stood): if the approval no longer
+                        // covers the quote, its page says so.
+                        let lapsed = page.approved_old_prices.is_some()
+                            && app.store.quote_gate(&user.0.actor, id).await.is_ok_and(|g| g.price_override.is_none());
                         let done = if lapsed { QuoteDone::SavedApprovalLapsed } else { QuoteDone::Saved };
                         return Ok(done.back_to_quote(&user.seal(&app), id));
                     }
