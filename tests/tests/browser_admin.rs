@@ -120,6 +120,15 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         ada.goto(&format!("/quotes/{quote}/edit")).await;
         let note = ada.text("#approval-note").await;
         assert!(note.contains("old prices of PUMP-100 × 2") && note.contains("ends that approval"), "{note}");
+        // The product's option says the price its lines keep, and today's.
+        let options = ada.text_all("#sku_0 option").await;
+        assert!(
+            options
+                .iter()
+                .any(|o| o.starts_with("PUMP-100")
+                    && o.ends_with("(quoted at 1,250.00 EUR per each; 1,390.00 EUR today)")),
+            "{options:?}"
+        );
         ada.submit("#logout").await;
         let r = sales_api.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await;
         assert_eq!(r.status, 200, "{}", r.text);

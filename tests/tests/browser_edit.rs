@@ -298,6 +298,7 @@ async fn every_page_is_usable_at_phone_width_for_each_role() {
                 format!("/quotes/{quote}/cancel"),
                 "/notices".into(),
                 format!("/notices/{published}"),
+                "/products".into(),
                 "/account".into(),
             ],
         ),

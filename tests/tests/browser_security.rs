@@ -117,11 +117,16 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "logout without the token");
 
     // A finance page is a 403 page for sales; no session is a trip to the login.
-    for finance_page in ["/products", "/notices/new"] {
+    for finance_page in ["/notices/new", "/admin/users"] {
         let r = http.get(format!("{base}{finance_page}")).header(COOKIE, &cookie).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{finance_page}");
         assert!(r.text().await.unwrap().contains("Not for your role"));
     }
+    // The price list is everyone's to read; its forms are finance's alone.
+    let r = http.get(format!("{base}/products")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let list = r.text().await.unwrap();
+    assert!(list.contains("id=\"products\"") && !list.contains("action=\"/products"), "{list}");
     let r = http.get(format!("{base}/quotes")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login?next=/quotes"));
@@ -384,12 +389,17 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     let notice_form: &[(&str, &str)] = &[("title", "Changed"), ("body", "Changed **text**"), ("changes", "")];
     let product_form: &[(&str, &str)] = &[("name", "Changed"), ("unit", "box")];
     // (path, its fields, the session it belongs to, the other role's session and token)
-    let cases: [FormCase; 5] = [
+    let new_product: &[(&str, &str)] =
+        &[("sku", "SNEAK-1"), ("name", "Sneaked"), ("unit", "each"), ("currency", "EUR"), ("price", "1.00")];
+    let import: &[(&str, &str)] = &[("csv", "sku,name,unit,currency,unit_price\nSNEAK-2,Sneaked,each,EUR,1.00"), ("action", "import")];
+    let cases: [FormCase; 7] = [
         (format!("/quotes/{quote}/edit"), quote_form, &sam, &fiona, &fiona_csrf),
         (format!("/quotes/{quote}/cancel"), &[], &sam, &fiona, &fiona_csrf),
         (format!("/notices/{notice}/edit"), notice_form, &fiona, &sam, &sam_csrf),
         ("/notices/preview".to_owned(), notice_form, &fiona, &sam, &sam_csrf),
         (format!("/products/{product}/edit"), product_form, &fiona, &sam, &sam_csrf),
+        ("/products".to_owned(), new_product, &fiona, &sam, &sam_csrf),
+        ("/products/import".to_owned(), import, &fiona, &sam, &sam_csrf),
     ];
     for (path, fields, owner, other, other_csrf) in &cases {
         let url = format!("{base}{path}");
@@ -411,6 +421,7 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     assert_eq!(finance_api.get(&format!("/api/v1/notices/{notice}")).await.body["title"], "Pump prices");
     let products = finance_api.get("/api/v1/products").await.body;
     assert_eq!(products[0]["name"], "Product PUMP-100");
+    assert_eq!(products.as_array().map(Vec::len), Some(1), "nothing added or imported: {products}");
     // A date in the past is named with the rest, not after they are put right.
     let past: &[(&str, &str)] = &[
         ("customer_name", "Greta Berg"), ("customer_email", "greta@nordwind.example"), ("valid_until", "2020-01-01"),

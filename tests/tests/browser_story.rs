@@ -372,6 +372,19 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
             "{options:?}"
         );
         assert!(option("VALVE-7").contains(&format!("49.90 EUR per each; 52.00 EUR from {in_a_week}")), "{options:?}");
+        // The price list, a link away, says the same, and changes nothing.
+        sam.submit("nav a[href='/products']").await;
+        assert_eq!(sam.path().await, "/products");
+        let coming = sam.text_all("#products td.coming").await;
+        assert!(coming.contains(&format!("905.00 EUR from {in_ten_days}")), "{coming:?}");
+        assert!(coming.contains(&format!("52.00 EUR from {in_a_week}")), "{coming:?}");
+        assert!(sam.text("#price-rule").await.contains("notices finance publishes"));
+        for form in ["#add-product", "#import-csv", ".edit-product"] {
+            assert!(!sam.exists(form).await, "no {form} for a salesperson");
+        }
+        sam.screenshot("16-sales-price-list").await;
+        let problems = sam.usability_problems().await;
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
         // And finance's price list, beside today's prices.
         let fiona = Page::new(browsers[1].clone(), &base);
         fiona.log_in(&finance.email, PASSWORD).await;
@@ -379,6 +392,7 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
         let coming = fiona.text_all("#products td.coming").await;
         assert!(coming.contains(&format!("905.00 EUR from {in_ten_days}")), "{coming:?}");
         assert!(coming.contains(&format!("52.00 EUR from {in_a_week}")), "{coming:?}");
+        assert!(fiona.exists("#add-product").await && fiona.exists(".edit-product").await);
     })
     .await;
     app.stop().await;

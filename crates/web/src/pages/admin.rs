@@ -63,6 +63,17 @@ struct UserRow {
     can_sign: bool,
 }
 
+impl UserRow {
+    /// The e-mail address in two parts, so that a narrow column breaks it
+    /// before the `@` rather than inside the domain.
+    fn email_parts(&self) -> (&str, &str) {
+        match self.u.email.rfind('@') {
+            Some(at) => self.u.email.split_at(at),
+            None => (self.u.email.as_str(), ""),
+        }
+    }
+}
+
 impl UsersPage {
     fn error_for(&self, field: &str) -> Option<&str> {
         self.errors.get(field).map(String::as_str)

@@ -1,5 +1,6 @@
-//! Finance: the price list as it stands today, adding a product, renaming
-//! one, and importing a price list from CSV: a preview first, then the
+//! The price list as it stands today, with the prices published to take
+//! force later, for everyone logged in. Finance also adds a product here,
+//! renames one, and imports a price list from CSV: a preview first, then the
 //! import, which takes every row or none. Problems are reported by line
 //! number. Prices are not edited here: they change only through notices.
 
@@ -58,6 +59,8 @@ impl From<pricegate_store::CsvRowError> for LineError {
 #[template(path = "pages/products.html")]
 struct ProductsPage {
     layout: Layout,
+    /// Finance's page, with the forms; everyone else reads the list.
+    can_edit: bool,
     csrf: String,
     products: Vec<ProductRow>,
     csv: String,
@@ -103,6 +106,7 @@ async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPa
         .collect();
     Ok(ProductsPage {
         layout: user.layout("Price list"),
+        can_edit: user.0.actor.role == Role::Finance,
         csrf: user.csrf().to_owned(),
         products,
         csv,
@@ -162,7 +166,6 @@ impl Done {
 }
 
 async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -> Result<Response, PageError> {
-    user.require(&[Role::Finance])?;
     let mut page = page(&app, &user, String::new()).await?;
     let seal = user.seal(&app);
     page.message = DONE.read(&headers, &seal).and_then(Done::parse).and_then(|d| d.sentence(&page.products));

@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::NaiveDate;
 use pricegate_domain::{Currency, Invalid, Role};
-use pricegate_store::views::{ProductView, QuoteView, UserView};
+use pricegate_store::views::{LineView, ProductView, QuoteView, UserView};
 use pricegate_store::{NewQuote, QuotePatch, StoreError};
 use uuid::Uuid;
 
@@ -162,7 +162,7 @@ pub struct GoneSigner {
 }
 
 async fn choices(app: &AppState, today: NaiveDate) -> Result<(Vec<ProductOption>, Vec<UserView>), PageError> {
-    let products = product_options(app, today).await?;
+    let products = product_options(app, today, &[]).await?;
     let signers = app.store.list_users().await?.into_iter().filter(UserView::can_sign).collect();
     Ok((products, signers))
 }
@@ -170,24 +170,38 @@ async fn choices(app: &AppState, today: NaiveDate) -> Result<(Vec<ProductOption>
 /// The products to choose from, each with its price today and the next
 /// published price it is to have, if any: a quote priced today meets that
 /// price if it is finalised on or after its date.
-async fn product_options(app: &AppState, today: NaiveDate) -> Result<Vec<ProductOption>, PageError> {
+///
+/// On an edited draft, a product already on it says the price it was
+/// quoted at, which its lines keep, before today's when the two differ.
+async fn product_options(
+    app: &AppState,
+    today: NaiveDate,
+    quoted: &[LineView],
+) -> Result<Vec<ProductOption>, PageError> {
     let products = app.store.list_products().await?;
     let coming = prices_to_come(app, today).await?;
-    Ok(products.iter().map(|p| ProductOption::of(p, coming.get(&p.sku).and_then(|c| c.first()))).collect())
+    Ok(products
+        .iter()
+        .map(|p| {
+            let quoted = quoted.iter().find(|l| l.sku == p.sku).map(|l| l.unit_price_minor);
+            ProductOption::of(p, quoted, coming.get(&p.sku).and_then(|c| c.first()))
+        })
+        .collect())
 }
 
 impl ProductOption {
-    fn of(p: &ProductView, next: Option<&pricegate_store::UpcomingPrice>) -> ProductOption {
+    fn of(p: &ProductView, quoted: Option<i64>, next: Option<&pricegate_store::UpcomingPrice>) -> ProductOption {
+        let today = money(&p.currency, p.unit_price_minor);
+        let price = match quoted {
+            Some(quoted) if quoted != p.unit_price_minor => {
+                format!("quoted at {} per {}; {today} today", money(&p.currency, quoted), p.unit)
+            }
+            _ => format!("{today} per {}", p.unit),
+        };
         let coming = next.map(|n| format!("; {}", price_from(&p.currency, n))).unwrap_or_default();
         ProductOption {
             sku: p.sku.clone(),
-            label: format!(
-                "{} — {} ({} per {}{coming})",
-                p.sku,
-                p.name,
-                money(&p.currency, p.unit_price_minor),
-                p.unit
-            ),
+            label: format!("{} — {} ({price}{coming})", p.sku, p.name),
             currency: p.currency.clone(),
         }
     }
@@ -201,7 +215,7 @@ async fn edit_page(
     quote: &QuoteView,
     today: NaiveDate,
 ) -> Result<QuoteFormPage, PageError> {
-    let products = product_options(app, today).await?;
+    let products = product_options(app, today, &quote.lines).await?;
     let (signers, others): (Vec<UserView>, Vec<UserView>) =
         app.store.list_users().await?.into_iter().partition(UserView::can_sign);
     let mut page = edit_form(user, products, signers, quote, today);
