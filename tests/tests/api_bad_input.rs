@@ -337,6 +337,17 @@ async fn an_overlong_address_or_oversized_headers_get_the_error_body_and_the_ser
     assert_eq!(raw.status(), 414);
     let id = raw.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert!(uuid::Uuid::parse_str(id).is_ok(), "a request id: {:?}", raw.headers());
+    // The client's own request id comes back, as on any answer; not one
+    // that is itself what is too large.
+    let too_long = format!("{}/healthz?q={}", app.base, "a".repeat(9 * 1024));
+    let client = reqwest::Client::new();
+    let raw = client.get(&too_long).header("x-request-id", "trace-414").send().await.unwrap();
+    assert_eq!((raw.status().as_u16(), raw.headers().get("x-request-id")), (414, Some(&"trace-414".parse().unwrap())));
+    let huge = "i".repeat(40 * 1024);
+    let raw = client.get(format!("{}/healthz", app.base)).header("x-request-id", &huge).send().await.unwrap();
+    let id = raw.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert_eq!(raw.status(), 431);
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "a request id of the service's: {id:.40}");
     // More fields than the service takes, though fewer than the parser makes room for.
     let r = with_headers(&sam, "/api/v1/me", 150, 1).await;
     assert_error(&r, 431, "headers_too_large");

@@ -28,21 +28,32 @@ pub const PARSER_MAX_HEADERS: usize = 4 * MAX_HEADERS;
 /// Refuses a request whose address or headers exceed the limits above:
 /// 414 `uri_too_long` or 431 `headers_too_large`, before anything reads it.
 /// The refusal runs before a request id is given (it counts what the client
-/// sent), so it gives its own, as every answer carries one.
+/// sent), so it gives one itself, as every answer carries one: the client's
+/// own, as for any request, unless that is part of what is too large.
 pub(crate) async fn refuse_oversized(request: Request, next: Next) -> Response {
     match oversized(&request) {
         Some(refusal) => {
             let mut response = refusal.into_response();
-            let id = uuid::Uuid::new_v4().to_string();
-            tracing::debug!(request_id = %id, status = %response.status(), method = %request.method(), "oversized request refused");
-            if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
-                response.headers_mut().insert("x-request-id", value);
+            let id = request
+                .headers()
+                .get("x-request-id")
+                .filter(|id| id.len() <= MAX_CLIENT_REQUEST_ID && id.to_str().is_ok())
+                .cloned()
+                .or_else(|| axum::http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).ok());
+            if let Some(id) = id {
+                let shown = id.to_str().unwrap_or_default();
+                tracing::debug!(request_id = %shown, status = %response.status(), method = %request.method(), "oversized request refused");
+                response.headers_mut().insert("x-request-id", id);
             }
             response
         }
         None => next.run(request).await,
     }
 }
+
+/// The longest request id of the client's that an oversized request's
+/// refusal repeats.
+const MAX_CLIENT_REQUEST_ID: usize = 128;
 
 /// The refusal a request's address or headers earn, if any.
 fn oversized(request: &Request) -> Option<AppError> {
