@@ -83,6 +83,11 @@ both_backends! {
         let id = id_of(&quote);
         assert_eq!(quote["total_minor"], 10_400);
         let notice = publish_price_change(&finance, "P-1", 1_200, &date_in_days(0)).await;
+        // Refused for the notice, the refusal names the old price too: acknowledging is not the end of it.
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+        assert_error(&r, 409, "pending_acknowledgements");
+        let message = r.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("acknowledge 1 price notice") && message.contains("must also be repriced"), "{message}");
         assert_eq!(sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
 
         let gate = sam.get(&format!("/api/v1/quotes/{id}/gate")).await;

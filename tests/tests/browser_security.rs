@@ -661,3 +661,55 @@ async fn the_password_forms_need_their_token_their_role_and_for_ones_own_the_cur
     assert_eq!(log_in(base, &sam.email, new).await.status, StatusCode::SEE_OTHER);
     app.stop().await;
 }
+
+/// Finalising asks the signer first, and only for a quote the gate lets
+/// through; the gate is asked again when the confirmation is sent, so a
+/// notice published while it was open holds the quote up all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_finalise_confirmation_is_the_signers_and_the_gate_is_asked_again_when_it_is_sent() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    let (_, other) = app.user(Role::Sales, "Sara").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let quote = id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 2}])).await);
+    let base = app.base.as_str();
+    let http = client();
+    let session = |who: LoginAttempt| format!("pricegate_session={}", who.session.expect("a session cookie").0);
+    let sam = session(log_in(base, &sales.email, PASSWORD).await);
+    let sara = session(log_in(base, &other.email, PASSWORD).await);
+    let fiona = session(log_in(base, &finance.email, PASSWORD).await);
+    let confirm = format!("{base}/quotes/{quote}/finalise");
+
+    // Another salesperson, and finance, are refused it as the finalisation would be.
+    for (who, cookie) in [("Sara", &sara), ("Fiona", &fiona)] {
+        let (status, body) = page(&http, confirm.clone(), cookie).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {body}");
+    }
+    let (status, html) = page(&http, confirm.clone(), &sam).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("2,500.00 EUR") && html.contains("cannot be undone"), "{html}");
+    let csrf = csrf_in(&html);
+
+    // A notice published while the confirmation is open: sending it is refused with the notice named.
+    let notice = pricegate_tests::fixtures::create_notice(&finance_api, "Pump prices rise", json!([])).await;
+    pricegate_tests::fixtures::publish_notice(&finance_api, &notice).await;
+    let (status, _, body) = post_form(&http, confirm.clone(), &sam, &[("csrf_token", csrf.as_str())]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("Not finalised") && body.contains("Pump prices rise"), "{body}");
+    assert_eq!(sales_api.get(&format!("/api/v1/quotes/{quote}")).await.body["state"], "draft");
+    // Nor is it offered again until the notice is acknowledged: the quote's page says why.
+    let r = http.get(&confirm).header(COOKIE, &sam).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some(format!("/quotes/{quote}").as_str()));
+
+    let r = sales_api.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (status, _, body) = post_form(&http, confirm.clone(), &sam, &[("csrf_token", csrf.as_str())]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(sales_api.get(&format!("/api/v1/quotes/{quote}")).await.body["state"], "finalised");
+    // Finalised, the confirmation leads to the quote, which says so.
+    let r = http.get(&confirm).header(COOKIE, &sam).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}

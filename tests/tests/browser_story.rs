@@ -137,10 +137,22 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         assert!(sam.text("#done").await.starts_with("Repriced"));
         assert_eq!(sam.text("#old-total").await, total_before);
         assert_ne!(sam.text("#new-total").await, total_before);
+        let repriced_total = sam.text("#new-total").await;
         assert!(sam.text("#gate-ready").await.contains("Ready to finalise"));
         sam.screenshot("09-repriced").await;
 
+        // Finalising asks first, naming the quote; "keep it a draft" changes nothing.
         sam.submit("#finalise").await;
+        assert_eq!(sam.path().await, format!("{quote_path}/finalise"));
+        assert!(sam.title().await.starts_with("Finalise the quote for"), "{}", sam.title().await);
+        assert!(sam.text("#finalise-warning").await.contains("cannot be undone"));
+        assert_eq!(sam.text("#finalise-total").await, repriced_total);
+        sam.screenshot("09b-finalise-confirm").await;
+        sam.submit("#keep-draft").await;
+        assert_eq!(sam.text("#quote-state").await, "draft");
+        sam.submit("#finalise").await;
+        sam.submit("#confirm-finalise").await;
+        assert_eq!(sam.path().await, quote_path);
         assert_eq!(sam.text("#quote-state").await, "finalised");
         assert!(sam.text("#done").await.starts_with("Quote finalised"), "{}", sam.text("#done").await);
         let evidence = sam.text("#evidence").await;

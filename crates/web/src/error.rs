@@ -108,7 +108,7 @@ impl From<StoreError> for AppError {
             StoreError::Forbidden { code, message } => AppError::new(StatusCode::FORBIDDEN, code, message),
             StoreError::Conflict { code, message } => AppError::new(StatusCode::CONFLICT, code, message),
             StoreError::PendingAcknowledgements(gate) => {
-                AppError::new(StatusCode::CONFLICT, "pending_acknowledgements", pending_sentence(gate.pending.len()))
+                AppError::new(StatusCode::CONFLICT, "pending_acknowledgements", pending_sentence(&gate))
                     .with("pending", &gate.pending)
                     .with("superseded", &gate.superseded)
             }
@@ -126,11 +126,20 @@ impl From<StoreError> for AppError {
 }
 
 /// Why the gate refused, in words: the API's message and the quote page's.
-pub fn pending_sentence(pending: usize) -> String {
-    format!(
+/// Why the gate refused a finalisation: the notices to acknowledge, and
+/// the lines at an old price if those would hold it up too.
+pub fn pending_sentence(gate: &pricegate_store::views::GateView) -> String {
+    let pending = gate.pending.len();
+    let mut sentence = format!(
         "The signer must first acknowledge {pending} price notice{} published since this quote was drafted.",
         if pending == 1 { "" } else { "s" }
-    )
+    );
+    if !gate.superseded.is_empty() && gate.price_override.is_none() {
+        sentence.push_str(
+            " Its lines at a price no longer in force must also be repriced, or finance must approve keeping them.",
+        );
+    }
+    sentence
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -9,7 +9,7 @@ mod notice_drafts;
 mod notice_publish;
 mod notices;
 mod products;
-mod quote_cancel;
+mod quote_confirm;
 mod quote_form;
 mod quotes;
 
@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
         .merge(quotes::router())
-        .merge(quote_cancel::router())
+        .merge(quote_confirm::router())
         .merge(notices::router())
         .merge(notice_drafts::router())
         .merge(notice_publish::router())
@@ -368,7 +368,7 @@ impl PageError {
         PageError::new(
             StatusCode::FORBIDDEN,
             "Not for your role",
-            "This page belongs to another role. Ask an admin if you need it.",
+            "This page belongs to another role than yours; an admin sets each person's role.",
         )
     }
 

@@ -207,6 +207,7 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
     let currency = Currency::parse(&product.currency).ok();
     let digits = currency.as_ref().map_or(2, |c| c.minor_digits());
     let unit_price_minor = match parse_amount(price, digits) {
+        None if price.trim().starts_with('-') => Err(format!("{} is below zero: a price cannot be.", price.trim())),
         None => Err(format!("{price:?} is not a price in {}: write it like 1390.50 or 1,390.50.", product.currency)),
         Some(minor) if parse_unit_price("price", minor).is_err() => {
             let most = currency.map_or_else(|| MAX_UNIT_PRICE_MINOR.to_string(), |c| c.format(MAX_UNIT_PRICE_MINOR));
@@ -482,6 +483,8 @@ mod tests {
              YYYY-MM-DD."
         );
         assert!(lines[2].starts_with("Line 5: EU-1 from 2026-12-01 is already priced on line 2;"), "{refused}");
+        let below = parse_changes("EU-1, -5, 2026-12-01", &products).unwrap_err();
+        assert_eq!(below, "Line 1: -5 is below zero: a price cannot be.");
         assert!(lines[3].ends_with("did you mean EU-1?"), "a SKU in the wrong case is named: {refused}");
     }
 

@@ -1,6 +1,6 @@
 //! Sales pages: my quotes, one quote with its gate, and the actions on it
 //! (acknowledge a pending notice, finalise, reprice; editing is the quote
-//! form's, cancelling [`super::quote_cancel`]'s).
+//! form's, cancelling and the finalisation's confirmation [`super::quote_confirm`]'s).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -37,7 +37,6 @@ pub fn router() -> Router<AppState> {
         .route("/quotes/{id}", get(show))
         .route("/quotes/{id}/edit", get(edit_quote_form).post(update_quote))
         .route("/quotes/{id}/acknowledge", post(acknowledge))
-        .route("/quotes/{id}/finalise", post(finalise))
         .route("/quotes/{id}/reprice", post(reprice))
         .route("/quotes/{id}/override", post(override_prices))
 }
@@ -753,7 +752,7 @@ async fn acknowledge(
     Ok(QuoteDone::Acknowledged(notice).back_to_quote(&user.seal(&app), id))
 }
 
-async fn finalise(
+pub(super) async fn finalise(
     State(app): State<AppState>,
     PageId(id): PageId,
     CsrfForm { user, .. }: CsrfForm<Sales>,
@@ -761,7 +760,7 @@ async fn finalise(
     match app.store.finalise_quote(&user.0.actor, id).await {
         Ok(_) => Ok(QuoteDone::Finalised.back_to_quote(&user.seal(&app), id)),
         Err(StoreError::PendingAcknowledgements(gate)) => {
-            let message = format!("Not finalised. {}", crate::error::pending_sentence(gate.pending.len()));
+            let message = format!("Not finalised. {}", crate::error::pending_sentence(&gate));
             let quote = app.store.get_quote(&user.0.actor, id).await?;
             let page = quote_page(&app, &user, quote, Some(*gate), Some(message)).await?;
             Ok(render(StatusCode::CONFLICT, &page))

@@ -1,0 +1,134 @@
+//! The two steps a draft cannot come back from, cancelling and finalising:
+//! the quote page's button leads to a confirmation that names the quote
+//! first. Finalising is confirmed only once the gate would let it through;
+//! the gate is asked again when it is sent.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use pricegate_domain::Role;
+use pricegate_store::StoreError;
+use uuid::Uuid;
+
+use super::{CsrfForm, Layout, PageError, PageId, PageUser, Sales, money, render};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/quotes/{id}/cancel", get(confirm_cancel).post(cancel))
+        .route("/quotes/{id}/finalise", get(confirm_finalise).post(super::quotes::finalise))
+}
+
+#[derive(Template)]
+#[template(path = "pages/quote_cancel.html")]
+struct CancelPage {
+    layout: Layout,
+    csrf: String,
+    id: Uuid,
+    customer: String,
+    lines: usize,
+    total: String,
+    drafted_at: String,
+}
+
+async fn confirm_cancel(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    user: PageUser,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Sales])?;
+    let quote = app.store.get_quote(&user.0.actor, id).await?;
+    if quote.owner_id != user.0.actor.id {
+        return Err(StoreError::forbidden("not_owner", "Only the quote's owner can change it.").into());
+    }
+    if quote.state != "draft" {
+        return Ok(Redirect::to(&format!("/quotes/{id}")).into_response());
+    }
+    let page = CancelPage {
+        layout: user.layout(format!("Cancel the quote for {}", quote.customer.name)),
+        csrf: user.csrf().to_owned(),
+        id,
+        customer: quote.customer.name.clone(),
+        lines: quote.lines.len(),
+        total: money(&quote.currency, quote.total_minor),
+        drafted_at: app.store.calendar().stamp(quote.drafted_at, true),
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+async fn cancel(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    CsrfForm { user, .. }: CsrfForm<Sales>,
+) -> Result<Response, PageError> {
+    match app.store.cancel_quote(&user.0.actor, id).await {
+        // Cancelled already (the confirmation again, by the Back button) or
+        // finalised meanwhile: the quote's page says which.
+        Ok(_) | Err(StoreError::Conflict { code: "quote_not_draft", .. }) => {
+            Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/quote_finalise.html")]
+struct FinalisePage {
+    layout: Layout,
+    csrf: String,
+    id: Uuid,
+    customer: String,
+    company: String,
+    lines: usize,
+    total: String,
+    valid_until: String,
+    drafted_at: String,
+    /// Finance's approval of old prices the quote keeps, in words.
+    approved_old_prices: Option<String>,
+}
+
+/// Asks the signer to confirm a finalisation the gate would let through
+/// now. A quote that is not the signer's is refused as the finalisation
+/// would be; one that is no longer a draft, or that the gate holds up (a
+/// notice published since the quote page was opened, say), leads back to
+/// the quote, whose page says which.
+async fn confirm_finalise(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    user: PageUser,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Sales])?;
+    let quote = app.store.get_quote(&user.0.actor, id).await?;
+    if quote.signer_id != user.0.actor.id {
+        return Err(StoreError::forbidden("not_signer", "Only the quote's signer can finalise it.").into());
+    }
+    let back = || Ok(Redirect::to(&format!("/quotes/{id}")).into_response());
+    if quote.state != "draft" {
+        return back();
+    }
+    let gate = app.store.quote_gate(&user.0.actor, id).await?;
+    if !gate.ready {
+        return back();
+    }
+    let approved_old_prices = gate.price_override.as_ref().filter(|_| !gate.superseded.is_empty()).map(|o| {
+        let lines: Vec<String> = gate.superseded.iter().map(|l| format!("{} × {}", l.sku, l.quantity)).collect();
+        format!("Finance approved keeping the old prices of {}: \u{201c}{}\u{201d}", lines.join(", "), o.reason)
+    });
+    let calendar = app.store.calendar();
+    let page = FinalisePage {
+        layout: user.layout(format!("Finalise the quote for {}", quote.customer.name)),
+        csrf: user.csrf().to_owned(),
+        id,
+        customer: quote.customer.name.clone(),
+        company: quote.customer.company.clone(),
+        lines: quote.lines.len(),
+        total: money(&quote.currency, quote.total_minor),
+        valid_until: quote.valid_until.to_string(),
+        drafted_at: calendar.stamp(quote.drafted_at, true),
+        approved_old_prices,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
