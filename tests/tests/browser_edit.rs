@@ -296,6 +296,7 @@ async fn every_page_is_usable_at_phone_width_for_each_role() {
                 format!("/quotes/{quote}"),
                 format!("/quotes/{quote}/edit"),
                 format!("/quotes/{quote}/cancel"),
+                format!("/quotes/{quote}/finalise"),
                 "/notices".into(),
                 format!("/notices/{published}"),
                 "/products".into(),

@@ -110,6 +110,7 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         fiona.submit("#remind").await;
         let again = fiona.text("#message").await;
         assert!(again.starts_with("0 reminders queued.") && again.contains("left out"), "a second click: {again}");
+        assert!(again.contains("can be reminded again from"), "and when they can be: {again}");
 
         // Finalise is refused, and the page says why and by how much.
         sam.goto(&quote_path).await;

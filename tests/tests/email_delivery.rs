@@ -68,6 +68,11 @@ both_backends! {
         let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
         assert_eq!(r.status, 202, "{}", r.text);
         assert_eq!((&r.body["queued"], &r.body["recently_reminded"]), (&json!(0), &json!(2)), "{}", r.text);
+        // When they can be: ten minutes after the publication's e-mails were written.
+        let again: chrono::DateTime<chrono::Utc> =
+            r.body["again_from"].as_str().and_then(|t| t.parse().ok()).unwrap_or_else(|| panic!("again_from: {}", r.text));
+        let after = again - chrono::Utc::now();
+        assert!(after > chrono::Duration::minutes(9) && after <= chrono::Duration::minutes(10), "{after}");
         // A quarter of an hour later they are reminded.
         outbox::Entity::update_many()
             .col_expr(outbox::Column::CreatedAt, Expr::value(chrono::Utc::now() - chrono::Duration::minutes(15)))
@@ -77,6 +82,7 @@ both_backends! {
         let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
         assert_eq!(r.status, 202, "{}", r.text);
         assert_eq!((&r.body["queued"], &r.body["recently_reminded"]), (&json!(2), &json!(0)), "Rita and Tom: {}", r.text);
+        assert!(r.body.get("again_from").is_none(), "nobody was left out: {}", r.text);
         let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
         assert_eq!(r.status, 202, "{}", r.text);
         assert_eq!((&r.body["queued"], &r.body["recently_reminded"]), (&json!(0), &json!(2)), "{}", r.text);

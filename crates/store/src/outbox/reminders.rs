@@ -30,6 +30,9 @@ pub struct Reminded {
     /// the notice (its publication, or a reminder of the schedule's or sent
     /// now) within the last [`REMIND_NOW_AGAIN_AFTER_MINUTES`] minutes.
     pub recently_reminded: usize,
+    /// When everyone left out can be reminded again: 10 minutes after the
+    /// latest mail about the notice to one of them. `None` when nobody was.
+    pub again_from: Option<DateTime<Utc>>,
 }
 
 /// A reminder's dedupe key: `which` is `after-<milliseconds>ms`, its delay after
@@ -334,25 +337,36 @@ impl Store {
         }
         let now = db_now(&txn).await?;
         let since = now - chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES);
-        let just_reminded: HashSet<Uuid> = outbox::Entity::find()
+        // Each person's latest mail about the notice in that time.
+        let mut just_reminded: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+        let recent = outbox::Entity::find()
             .select_only()
             .column(outbox::Column::UserId)
+            .column(outbox::Column::CreatedAt)
             .filter(outbox::Column::NoticeId.eq(notice_id))
             .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
             .filter(outbox::Column::CreatedAt.gt(since))
             // One that failed or was set aside reached nobody.
             .filter(outbox::Column::State.is_in([PENDING, SENT]))
-            .into_tuple::<Option<Uuid>>()
+            .into_tuple::<(Option<Uuid>, DateTime<Utc>)>()
             .all(&txn)
-            .await?
-            .into_iter()
-            .flatten()
-            .collect();
+            .await?;
+        for (user, at) in recent {
+            if let Some(user) = user {
+                let latest = just_reminded.entry(user).or_insert(at);
+                *latest = (*latest).max(at);
+            }
+        }
         let published_at = notice.published_at.unwrap_or(notice.created_at);
         let (due, skipped): (Vec<_>, Vec<_>) = pending_sales(&txn, notice_id, Chased::Asked(published_at))
             .await?
             .into_iter()
-            .partition(|u| !just_reminded.contains(&u.id));
+            .partition(|u| !just_reminded.contains_key(&u.id));
+        let again_from = skipped
+            .iter()
+            .filter_map(|u| just_reminded.get(&u.id))
+            .max()
+            .map(|latest| *latest + chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES));
         let content = notice_content(&txn, &notice).await?;
         let blocked =
             blocked_quotes(&txn, &setup.base_url, &content, ids_if_few(&due).as_deref(), self.calendar.date_of(now))
@@ -381,6 +395,6 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        Ok(Reminded { queued: count, recently_reminded: skipped.len() })
+        Ok(Reminded { queued: count, recently_reminded: skipped.len(), again_from })
     }
 }

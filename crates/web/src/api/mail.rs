@@ -24,6 +24,9 @@ pub struct RemindedView {
     /// Salespeople still pending who were left out because they had a
     /// reminder (sent now or on the schedule) in the last 10 minutes.
     pub recently_reminded: usize,
+    /// When everyone left out can be reminded again; absent when nobody was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub again_from: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Send a reminder now to every salesperson who has not acknowledged the notice,
@@ -37,7 +40,12 @@ pub async fn remind_now(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<(axum::http::StatusCode, Json<RemindedView>), AppError> {
     let reminded = app.store.remind_now(&finance.actor, id).await?;
-    let view = RemindedView { notice_id: id, queued: reminded.queued, recently_reminded: reminded.recently_reminded };
+    let view = RemindedView {
+        notice_id: id,
+        queued: reminded.queued,
+        recently_reminded: reminded.recently_reminded,
+        again_from: reminded.again_from,
+    };
     Ok((axum::http::StatusCode::ACCEPTED, Json(view)))
 }
 

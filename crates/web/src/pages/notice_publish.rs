@@ -263,6 +263,9 @@ pub(super) enum NoticeDone {
     Reminded {
         queued: usize,
         left_out: usize,
+        /// When those left out can be reminded again, in whole seconds of
+        /// Unix time rounded up to the minute, as the page says it.
+        again_from: Option<i64>,
     },
 }
 
@@ -276,7 +279,12 @@ impl NoticeDone {
         match self {
             NoticeDone::Saved => format!("saved.{notice}"),
             NoticeDone::Published => format!("published.{notice}"),
-            NoticeDone::Reminded { queued, left_out } => format!("reminded.{notice}.{queued}.{left_out}"),
+            NoticeDone::Reminded { queued, left_out, again_from: None } => {
+                format!("reminded.{notice}.{queued}.{left_out}")
+            }
+            NoticeDone::Reminded { queued, left_out, again_from: Some(again) } => {
+                format!("reminded.{notice}.{queued}.{left_out}.{again}")
+            }
         }
     }
 
@@ -288,14 +296,19 @@ impl NoticeDone {
             "published" => NoticeDone::Published,
             "reminded" => {
                 let mut count = || parts.next().and_then(|p| p.parse().ok());
-                NoticeDone::Reminded { queued: count()?, left_out: count()? }
+                let (queued, left_out) = (count()?, count()?);
+                let again_from = match parts.next() {
+                    Some(again) => Some(again.parse().ok()?),
+                    None => None,
+                };
+                NoticeDone::Reminded { queued, left_out, again_from }
             }
             _ => return None,
         };
         parts.next().is_none().then_some(done)
     }
 
-    fn sentence(&self, page: &DashboardPage) -> String {
+    fn sentence(&self, page: &DashboardPage, calendar: &pricegate_domain::Calendar) -> String {
         let people = |n: usize| if n == 1 { "1 salesperson".to_owned() } else { format!("{n} salespeople") };
         match self {
             // Told on the confirmation page (see `confirm_publish`), never here.
@@ -306,7 +319,7 @@ impl NoticeDone {
                 page.published_at,
                 people(page.salespeople)
             ),
-            NoticeDone::Reminded { queued, left_out } => {
+            NoticeDone::Reminded { queued, left_out, again_from } => {
                 let mut sentence = format!("{queued} reminder{} queued.", if *queued == 1 { "" } else { "s" });
                 if *left_out > 0 {
                     let were = if *left_out == 1 { "was" } else { "were" };
@@ -314,6 +327,11 @@ impl NoticeDone {
                         " {} {were} left out: mailed about it in the last {AGAIN} minutes.",
                         people(*left_out)
                     ));
+                    if let Some(again) = again_from.and_then(|s| chrono::DateTime::from_timestamp(s, 0)) {
+                        let them = if *left_out == 1 { "They" } else { "All of them" };
+                        sentence
+                            .push_str(&format!(" {them} can be reminded again from {}.", calendar.stamp(again, false)));
+                    }
                 }
                 sentence
             }
@@ -393,7 +411,7 @@ async fn dashboard(
     // "Saved" is the confirmation page's to tell.
     let done =
         NOTICE_DONE.read(&headers, &seal).and_then(|v| NoticeDone::parse(v, id)).filter(|d| *d != NoticeDone::Saved);
-    page.message = done.as_ref().map(|d| d.sentence(&page));
+    page.message = done.as_ref().map(|d| d.sentence(&page, &app.store.calendar()));
     page.nothing_done = matches!(done, Some(NoticeDone::Reminded { queued: 0, .. }));
     Ok(NOTICE_DONE.told(&headers, &seal, &page))
 }
@@ -404,7 +422,9 @@ async fn remind(
     CsrfForm { user, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
     let reminded = app.store.remind_now(&user.0.actor, id).await?;
-    let done = NoticeDone::Reminded { queued: reminded.queued, left_out: reminded.recently_reminded };
+    // Said to the minute, so rounded up to the next one.
+    let again_from = reminded.again_from.map(|at| at.timestamp() + (60 - at.timestamp().rem_euclid(60)) % 60);
+    let done = NoticeDone::Reminded { queued: reminded.queued, left_out: reminded.recently_reminded, again_from };
     Ok(done.back_to_dashboard(&user.seal(&app), id))
 }
 
@@ -415,11 +435,20 @@ mod tests {
     #[test]
     fn what_was_done_is_told_on_its_own_notice_only() {
         let (notice, other) = (Uuid::new_v4(), Uuid::new_v4());
-        for done in [NoticeDone::Saved, NoticeDone::Published, NoticeDone::Reminded { queued: 4, left_out: 1 }] {
+        let reminded = |again_from| NoticeDone::Reminded { queued: 4, left_out: 1, again_from };
+        for done in [NoticeDone::Saved, NoticeDone::Published, reminded(None), reminded(Some(1_796_000_000))] {
             assert_eq!(NoticeDone::parse(&done.cookie_value(notice), notice), Some(done));
         }
         assert_eq!(NoticeDone::parse(&NoticeDone::Published.cookie_value(other), notice), None);
-        for junk in ["", "published", "published.x", "reminded.{n}.1", "reminded.{n}.a.0", "reminded.{n}.1.0.0"] {
+        for junk in [
+            "",
+            "published",
+            "published.x",
+            "reminded.{n}.1",
+            "reminded.{n}.a.0",
+            "reminded.{n}.1.0.x",
+            "reminded.{n}.1.0.0.0",
+        ] {
             let junk = junk.replace("{n}", &notice.to_string());
             assert_eq!(NoticeDone::parse(&junk, notice), None, "{junk}");
         }
