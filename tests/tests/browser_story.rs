@@ -506,6 +506,10 @@ async fn the_whole_notice_is_one_link_from_the_quote_and_acknowledging_it_there_
         assert!(!page.exists("#back-to-quote").await);
         assert!(page.exists("#acknowledged").await);
         assert!(!page.exists("#held-up").await, "acknowledged, it holds up nothing of Sam's");
+        // It says which draft it held up, a link away, where the next step is.
+        assert_eq!(page.text("#no-longer-held-up").await, "It no longer holds up your draft: Greta Berg.");
+        page.submit("#no-longer-held-up a").await;
+        assert_eq!(page.path().await, quote);
     })
     .await;
     app.stop().await;

@@ -125,7 +125,10 @@ both_backends! {
         assert!(to_rita.iter().any(|s| s.starts_with("Reminder 1 of 2")), "{to_rita:?}");
         assert!(to_rita.iter().any(|s| s.starts_with("Reminder 2 of 2")), "{to_rita:?}");
         let reminder = sink.to(&rita_user.email).into_iter().find(|m| m.header("subject").unwrap().starts_with("Reminder 2")).unwrap();
-        assert!(reminder.text().contains("+10,000.00 EUR"), "{}", reminder.text());
+        assert!(reminder.text().contains("+10,000.00 EUR on its total while it is valid"), "{}", reminder.text());
+        assert!(reminder.text().contains("This is the last reminder: finance is told now"), "{}", reminder.text());
+        let first = sink.to(&rita_user.email).into_iter().find(|m| m.header("subject").unwrap().starts_with("Reminder 1")).unwrap();
+        assert!(!first.text().contains("last reminder"), "{}", first.text());
         assert!(reminder.text().contains(&rita_quote["id"].as_str().unwrap().replace('-', "")[..8]), "the blocked quote is named: {}", reminder.text());
         assert!(reminder.ack_link().is_some());
         // The quote is linked: its page is where Rita acknowledges and finalises.
@@ -143,7 +146,7 @@ both_backends! {
         let text = escalation[0].text();
         assert!(text.contains(&rita_user.email) && !text.contains(&sam_user.email), "{text}");
         assert!(!text.contains(&tom.email) && !text.contains(&lena.email), "only those holding up a quote: {text}");
-        assert!(text.contains("100,000.00 EUR"), "the value at stake: {text}");
+        assert!(text.contains("The quotes it holds up total 100,000.00 EUR"), "the value at stake: {text}");
         assert!(escalation[0].html().contains("Rita"), "{}", escalation[0].html());
         assert!(text.contains(&rita_page), "the blocked quote's page: {text}");
         let dashboard = format!("{}/notices/{nid}/dashboard", app.base);

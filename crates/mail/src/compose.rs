@@ -35,9 +35,9 @@ pub struct QuoteRow {
     pub url: String,
     pub customer: String,
     pub total: String,
-    /// The change while the quote is valid, or when its validity ended.
+    /// What the notice does to it, in words: the change to its total while
+    /// it is valid, none, or when its validity ended.
     pub delta: String,
-    pub expired: bool,
 }
 
 fn change_rows(notice: &NoticeContent) -> Vec<ChangeRow> {
@@ -67,9 +67,9 @@ fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
             total: money(&q.currency, q.total_minor),
             delta: match q.expired_on {
                 Some(on) => format!("expired on {on}"),
-                None => signed_money(&q.currency, q.delta_minor),
+                None if q.delta_minor == 0 => "its prices do not change".to_owned(),
+                None => format!("{} on its total while it is valid", signed_money(&q.currency, q.delta_minor)),
             },
-            expired: q.expired_on.is_some(),
         })
         .collect()
 }
@@ -147,7 +147,13 @@ impl Composer for TemplateComposer {
                 let (subject, intro) = match letter {
                     Letter::Reminder { number, of, .. } if *of > 0 => (
                         format!("Reminder {number} of {of}: please acknowledge \"{}\"", notice.title),
-                        "You have not yet acknowledged this price notice.".to_owned(),
+                        if number == of {
+                            "You have not yet acknowledged this price notice. This is the last reminder: finance is \
+                             told now that it is still waiting for you."
+                        } else {
+                            "You have not yet acknowledged this price notice."
+                        }
+                        .to_owned(),
                     ),
                     Letter::Reminder { .. } => (
                         format!("Reminder: please acknowledge \"{}\"", notice.title),
@@ -220,5 +226,39 @@ impl Composer for TemplateComposer {
                 Ok(Composed { subject, text, html })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quote(delta_minor: i64, expired_on: Option<chrono::NaiveDate>) -> BlockedQuote {
+        BlockedQuote {
+            id: uuid::Uuid::nil(),
+            url: "http://pricegate.test/quotes/x".into(),
+            customer_name: "Greta Berg".into(),
+            customer_company: String::new(),
+            currency: "EUR".into(),
+            total_minor: 250_000,
+            delta_minor,
+            expired_on,
+        }
+    }
+
+    #[test]
+    fn a_quote_says_what_the_notice_does_to_it_in_words() {
+        let lapsed = chrono::NaiveDate::from_ymd_opt(2026, 11, 30);
+        let rows = quote_rows(&[quote(12_000, None), quote(-500, None), quote(0, None), quote(9_000, lapsed)]);
+        let said: Vec<&str> = rows.iter().map(|r| r.delta.as_str()).collect();
+        assert_eq!(
+            said,
+            [
+                "+120.00 EUR on its total while it is valid",
+                "-5.00 EUR on its total while it is valid",
+                "its prices do not change",
+                "expired on 2026-11-30",
+            ]
+        );
     }
 }

@@ -146,7 +146,7 @@ impl Store {
     /// signer and customer. Read from the quotes alone (no lines), so a
     /// dashboard of a notice costs the drafts it names, not every quote.
     pub async fn quotes_waiting_on(&self, notice_id: Uuid) -> Result<Vec<WaitingQuote>, StoreError> {
-        self.drafts_waiting_on(notice_id, None).await
+        self.drafts_before(notice_id, None, true).await
     }
 
     /// [`Store::quotes_waiting_on`], of the drafts `signer` signs only: what
@@ -156,10 +156,25 @@ impl Store {
         notice_id: Uuid,
         signer: Uuid,
     ) -> Result<Vec<WaitingQuote>, StoreError> {
-        self.drafts_waiting_on(notice_id, Some(signer)).await
+        self.drafts_before(notice_id, Some(signer), true).await
     }
 
-    async fn drafts_waiting_on(&self, notice_id: Uuid, signer: Option<Uuid>) -> Result<Vec<WaitingQuote>, StoreError> {
+    /// The drafts `signer` signs that were drafted before the notice was
+    /// published, acknowledged or not: those it held up until they
+    /// acknowledged it, once they have.
+    pub async fn quotes_held_up_by(&self, notice_id: Uuid, signer: Uuid) -> Result<Vec<WaitingQuote>, StoreError> {
+        self.drafts_before(notice_id, Some(signer), false).await
+    }
+
+    /// The drafts drafted before the notice's publication (of `signer`, or
+    /// everyone's), with `waiting`, only those whose signer has not
+    /// acknowledged it.
+    async fn drafts_before(
+        &self,
+        notice_id: Uuid,
+        signer: Option<Uuid>,
+        waiting: bool,
+    ) -> Result<Vec<WaitingQuote>, StoreError> {
         let notice =
             notices::Entity::find_by_id(notice_id).one(&self.db).await?.ok_or(StoreError::not_found("notice"))?;
         let Some(published_at) = notice.published_at else { return Ok(Vec::new()) };
@@ -172,6 +187,9 @@ impl Store {
         if let Some(signer) = signer {
             drafts = drafts.filter(quotes::Column::SignerId.eq(signer));
         }
+        if waiting {
+            drafts = drafts.filter(quotes::Column::SignerId.not_in_subquery(acknowledged));
+        }
         let rows = drafts
             .select_only()
             .column(quotes::Column::Id)
@@ -179,7 +197,6 @@ impl Store {
             .column(quotes::Column::CustomerName)
             .filter(quotes::Column::State.eq(DRAFT))
             .filter(quotes::Column::DraftedAt.lt(published_at))
-            .filter(quotes::Column::SignerId.not_in_subquery(acknowledged))
             .order_by_asc(quotes::Column::DraftedAt)
             .order_by_asc(quotes::Column::Id)
             .into_tuple::<(Uuid, Uuid, String)>()

@@ -95,7 +95,8 @@ struct NoticePage {
     /// The quote this page was opened from (`?quote=`), when the viewer
     /// signs it: acknowledging here leads back to it, as on the quote's page.
     quote: Option<Uuid>,
-    /// The viewer's drafts that cannot be finalised until they acknowledge it.
+    /// The viewer's drafts that cannot be finalised until they acknowledge
+    /// it; once they have, those it held up until then, to go back to.
     held_up: Vec<pricegate_store::WaitingQuote>,
 }
 
@@ -114,6 +115,8 @@ async fn show(
     };
     let held_up = if n.awaiting_my_acknowledgement {
         app.store.quotes_waiting_on_signer(n.id, user.0.actor.id).await?
+    } else if n.acknowledged_by_me && user.0.actor.role == Role::Sales {
+        app.store.quotes_held_up_by(n.id, user.0.actor.id).await?
     } else {
         Vec::new()
     };
