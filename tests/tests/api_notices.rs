@@ -453,3 +453,49 @@ both_backends! {
         assert_eq!(finance.get(&format!("/api/v1/notices/{published}")).await.status, 200);
     }
 }
+
+both_backends! {
+    async fn a_notice_read_by_a_person_says_the_price_each_change_moves_from(backend: Backend) {
+        use pricegate_store::Actor;
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let on = |days: i64| date_in_days(days);
+        let notice = |changes: serde_json::Value| create_notice(&finance, "Prices", changes);
+        let a = notice(json!([
+            {"sku": "P-1", "unit_price_minor": 1_200, "effective_on": on(10)},
+            {"sku": "P-1", "unit_price_minor": 1_500, "effective_on": on(30)},
+        ]))
+        .await;
+        publish_notice(&finance, &a).await;
+        // Published later: on the date both set, its price is the one in force.
+        let b = notice(json!([
+            {"sku": "P-1", "unit_price_minor": 1_100, "effective_on": on(10)},
+            {"sku": "P-1", "unit_price_minor": 1_300, "effective_on": on(20)},
+        ]))
+        .await;
+        publish_notice(&finance, &b).await;
+        // A draft's own earlier price counts for its later one only where no published one is later.
+        let c = notice(json!([
+            {"sku": "P-1", "unit_price_minor": 900, "effective_on": on(5)},
+            {"sku": "P-1", "unit_price_minor": 950, "effective_on": on(40)},
+            {"sku": "P-1", "unit_price_minor": 990, "effective_on": on(50)},
+        ]))
+        .await;
+
+        let actor = Actor { id: fiona.id, role: Role::Finance };
+        let before = |id: String| {
+            let (store, actor) = (&app.store, &actor);
+            async move {
+                let n = store.get_notice(actor, id.parse().unwrap()).await.unwrap();
+                n.changes.iter().map(|c| (c.effective_on.to_string(), c.price_before_minor)).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(before(a).await, [(on(10), Some(1_000)), (on(30), Some(1_300))], "B's price is in force the day before");
+        assert_eq!(before(b).await, [(on(10), Some(1_000)), (on(20), Some(1_100))], "its own, the later publication");
+        assert_eq!(before(c).await, [(on(5), Some(1_000)), (on(40), Some(1_500)), (on(50), Some(950))]);
+        // The API lists changes as they are, without it.
+        let listed = finance.get("/api/v1/notices").await.body;
+        assert!(!listed.to_string().contains("price_before"), "{listed}");
+    }
+}

@@ -23,10 +23,31 @@ pub fn signed_money(currency: &str, minor: i64) -> String {
     if minor > 0 { format!("+{}", money(currency, minor)) } else { money(currency, minor) }
 }
 
+/// A price's step from `before` to `after`, with its share of the price
+/// before, to a tenth of a percent (half away from zero), when that is
+/// above zero (prices never are below).
+pub fn price_step(currency: &str, before: i64, after: i64) -> String {
+    let delta = after - before;
+    if delta == 0 {
+        return "none".to_owned();
+    }
+    let share = (before > 0).then(|| {
+        let (num, den) = (i128::from(delta) * 1000, i128::from(before));
+        let tenths = (num + num.signum() * den / 2) / den;
+        let sign = if tenths < 0 { "-" } else { "+" };
+        format!(" ({sign}{}.{} %)", tenths.abs() / 10, tenths.abs() % 10)
+    });
+    format!("{}{}", signed_money(currency, delta), share.unwrap_or_default())
+}
+
 pub struct ChangeRow {
     pub sku: String,
     pub product: String,
+    /// The price until the change takes force; empty if not known.
+    pub price_before: String,
     pub new_price: String,
+    /// The step in words (see [`price_step`]); empty if not known.
+    pub change: String,
     pub effective_on: String,
 }
 
@@ -47,7 +68,9 @@ fn change_rows(notice: &NoticeContent) -> Vec<ChangeRow> {
         .map(|c| ChangeRow {
             sku: c.sku.clone(),
             product: c.product_name.clone(),
+            price_before: c.price_before_minor.map(|p| money(&c.currency, p)).unwrap_or_default(),
             new_price: money(&c.currency, c.unit_price_minor),
+            change: c.price_before_minor.map(|p| price_step(&c.currency, p, c.unit_price_minor)).unwrap_or_default(),
             effective_on: c.effective_on.to_string(),
         })
         .collect()
@@ -244,6 +267,15 @@ mod tests {
             delta_minor,
             expired_on,
         }
+    }
+
+    #[test]
+    fn a_price_step_says_by_how_much_and_what_share() {
+        assert_eq!(price_step("EUR", 125_000, 139_000), "+140.00 EUR (+11.2 %)");
+        assert_eq!(price_step("EUR", 1_450, 1_300), "-1.50 EUR (-10.3 %)");
+        assert_eq!(price_step("EUR", 1_000, 1_005), "+0.05 EUR (+0.5 %)");
+        assert_eq!(price_step("EUR", 999, 999), "none");
+        assert_eq!(price_step("EUR", 0, 500), "+5.00 EUR");
     }
 
     #[test]

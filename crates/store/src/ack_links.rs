@@ -9,7 +9,7 @@ use crate::audit::refusal_code;
 use crate::auth::hash_token;
 use crate::db::db_now;
 use crate::entity::{ack_tokens, acknowledgements, notices, users};
-use crate::notices::{Channel, ClientInfo, PUBLISHED, acknowledge_in, load_changes, refused_acknowledgement};
+use crate::notices::{Channel, ClientInfo, PUBLISHED, acknowledge_in, changes_to_read, refused_acknowledgement};
 use crate::outbox::NoticeContent;
 use crate::views::AckView;
 use crate::{Store, StoreError};
@@ -96,7 +96,7 @@ async fn check(
         .await?
         .filter(|n| n.state == PUBLISHED)
         .ok_or(AckLinkError::Unknown)?;
-    let changes = load_changes(conn, &[notice.id]).await?.remove(&notice.id).unwrap_or_default();
+    let changes = changes_to_read(conn, &notice).await?;
     let view = AckLinkView {
         notice: NoticeContent {
             id: notice.id,

@@ -55,6 +55,11 @@ pub struct PriceChangeView {
     pub currency: String,
     pub unit_price_minor: i64,
     pub effective_on: NaiveDate,
+    /// The price this change moves the product from, on a notice read by
+    /// a person (its page, its e-mails): see [`crate::notices::changes_to_read`].
+    /// Not part of the API's answer, which lists notices without it.
+    #[serde(skip)]
+    pub price_before_minor: Option<i64>,
 }
 
 impl From<&PriceChangeView> for pricegate_domain::PriceChange {

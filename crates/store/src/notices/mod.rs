@@ -159,10 +159,74 @@ pub(crate) async fn load_changes(
             currency: product.map(|p| p.currency.clone()).unwrap_or_default(),
             unit_price_minor: row.unit_price_minor,
             effective_on: row.effective_on,
+            price_before_minor: None,
         });
     }
     by_notice.values_mut().for_each(|changes| by_product_then_date(changes));
     Ok(by_notice)
+}
+
+/// One notice's changes as a person reads them, each with the price it
+/// moves the product from: the price in force the day before it takes
+/// force, as the gate reads prices (the published change in force then,
+/// the latest by date, then by publication, else the list price). A
+/// notice's own earlier price for a product counts for its later one.
+pub(crate) async fn changes_to_read(
+    conn: &impl ConnectionTrait,
+    notice: &notices::Model,
+) -> Result<Vec<PriceChangeView>, StoreError> {
+    let mut changes = load_changes(conn, &[notice.id]).await?.remove(&notice.id).unwrap_or_default();
+    fill_prices_before(conn, &mut changes, notice.state != PUBLISHED).await?;
+    Ok(changes)
+}
+
+/// Sets each change's `price_before_minor` (see [`changes_to_read`]); with
+/// `unpublished`, the changes are a draft's, whose own earlier prices count
+/// as if it were published now, after every other (a published notice's
+/// are among the published).
+async fn fill_prices_before(
+    conn: &impl ConnectionTrait,
+    changes: &mut [PriceChangeView],
+    unpublished: bool,
+) -> Result<(), StoreError> {
+    let Some(latest) = changes.iter().map(|c| c.effective_on).max() else { return Ok(()) };
+    let skus: Vec<String> = changes.iter().map(|c| c.sku.clone()).collect::<HashSet<_>>().into_iter().collect();
+    let mut list_prices: HashMap<String, i64> = HashMap::with_capacity(skus.len());
+    // Each product's published prices before the latest date, as (date, seq, position, price).
+    let mut published: HashMap<String, Vec<(NaiveDate, i64, i32, i64)>> = HashMap::new();
+    for chunk in skus.chunks(IN_LIST_CHUNK) {
+        let found =
+            products::Entity::find().filter(products::Column::Sku.is_in(chunk.iter().cloned())).all(conn).await?;
+        list_prices.extend(found.into_iter().map(|p| (p.sku, p.unit_price_minor)));
+        let rows = notice_changes::Entity::find()
+            .find_also_related(notices::Entity)
+            .filter(notices::Column::State.eq(PUBLISHED))
+            .filter(notice_changes::Column::Sku.is_in(chunk.iter().cloned()))
+            .filter(notice_changes::Column::EffectiveOn.lt(latest))
+            .all(conn)
+            .await?;
+        for (change, notice) in rows {
+            let seq = notice.and_then(|n| n.seq).unwrap_or_default();
+            let step = (change.effective_on, seq, change.position, change.unit_price_minor);
+            published.entry(change.sku).or_default().push(step);
+        }
+    }
+    let own: Vec<(String, NaiveDate, i64)> = if unpublished {
+        changes.iter().map(|c| (c.sku.clone(), c.effective_on, c.unit_price_minor)).collect()
+    } else {
+        Vec::new()
+    };
+    for change in changes.iter_mut() {
+        let earlier_own =
+            own.iter().filter(|(sku, ..)| *sku == change.sku).map(|(_, on, price)| (*on, i64::MAX, 0, *price));
+        let steps = published.get(&change.sku).into_iter().flatten().copied().chain(earlier_own);
+        let in_force = steps
+            .filter(|(on, ..)| *on < change.effective_on)
+            .max_by_key(|(on, seq, position, _)| (*on, *seq, *position))
+            .map(|(.., price)| price);
+        change.price_before_minor = in_force.or_else(|| list_prices.get(&change.sku).copied());
+    }
+    Ok(())
 }
 
 /// A notice's changes as people read them: the products in the order
@@ -330,13 +394,19 @@ impl Store {
             .collect())
     }
 
+    /// The price each of a draft's changes, not yet saved (a preview),
+    /// moves its product from: see [`changes_to_read`].
+    pub async fn prices_before(&self, changes: &mut [PriceChangeView]) -> Result<(), StoreError> {
+        fill_prices_before(&self.db, changes, true).await
+    }
+
     async fn notice_view(
         &self,
         conn: &impl ConnectionTrait,
         actor: &Actor,
         notice: notices::Model,
     ) -> Result<NoticeView, StoreError> {
-        let changes = load_changes(conn, &[notice.id]).await?.remove(&notice.id).unwrap_or_default();
+        let changes = changes_to_read(conn, &notice).await?;
         let ack = acknowledgements::Entity::find()
             .filter(acknowledgements::Column::NoticeId.eq(notice.id))
             .filter(acknowledgements::Column::UserId.eq(actor.id))
@@ -423,6 +493,7 @@ mod tests {
             currency: "EUR".into(),
             unit_price_minor: 100,
             effective_on: NaiveDate::from_ymd_opt(2027, 1, day).unwrap(),
+            price_before_minor: None,
         };
         let mut changes =
             [change("PUMP", 20), change("HOSE", 30), change("PUMP", 5), change("HOSE", 1), change("TAP", 9)];

@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use crate::entity::{notices, outbox, quotes, users};
 use crate::gate::priced_lines;
-use crate::notices::load_changes;
+use crate::notices::changes_to_read;
 use crate::quotes::{DRAFT, load_lines};
 use crate::views::PriceChangeView;
 use crate::{Store, StoreError};
@@ -283,7 +283,7 @@ async fn notice_content(conn: &impl ConnectionTrait, notice: &notices::Model) ->
         title: notice.title.clone(),
         body: notice.body.clone(),
         published_at: notice.published_at.unwrap_or_default(),
-        changes: load_changes(conn, &[notice.id]).await?.remove(&notice.id).unwrap_or_default(),
+        changes: changes_to_read(conn, notice).await?,
     })
 }
 

@@ -18,11 +18,11 @@ use pricegate_domain::{
     Currency, MAX_UNIT_PRICE_MINOR, Role, Sku, Text, limits, parse_amount, parse_date, parse_unit_price,
 };
 use pricegate_mail::render_markdown;
-use pricegate_store::views::{NoticeView, ProductView};
+use pricegate_store::views::{NoticeView, PriceChangeView, ProductView};
 use pricegate_store::{MAX_CHANGES, NewNotice, NewPriceChange, NoticePatch, StoreError};
 use uuid::Uuid;
 
-use super::{ChangeRow, CsrfForm, Finance, FormFields, Layout, PageError, PageId, PageUser, in_words, money, render};
+use super::{ChangeRow, CsrfForm, Finance, FormFields, Layout, PageError, PageId, PageUser, in_words, render};
 use crate::AppState;
 
 /// The longest notice text, as the API allows it.
@@ -233,7 +233,9 @@ async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNo
     let body = Text::parse_multiline("body", &page.body, MAX_BODY);
     let changes = parse_changes(&page.changes_text, &products);
     if let Ok(changes) = &changes {
-        page.changes = changes.iter().map(|c| change_row(c, &products)).collect();
+        let mut read: Vec<PriceChangeView> = changes.iter().map(|c| change_view(c, &products)).collect();
+        app.store.prices_before(&mut read).await?;
+        page.changes = read.iter().map(ChangeRow::from).collect();
     }
     match (title, body, changes) {
         (Ok(title), Ok(body), Ok(changes)) => Ok(Some(NewNotice { title, body, changes })),
@@ -252,14 +254,16 @@ async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNo
     }
 }
 
-fn change_row(c: &NewPriceChange, products: &[ProductView]) -> ChangeRow {
+/// A change as typed, as the notice will show it once saved.
+fn change_view(c: &NewPriceChange, products: &[ProductView]) -> PriceChangeView {
     let product = products.iter().find(|p| p.sku == c.sku.as_str());
-    let currency = product.map_or("", |p| p.currency.as_str());
-    ChangeRow {
+    PriceChangeView {
         sku: c.sku.as_str().to_owned(),
-        product: product.map(|p| p.name.clone()).unwrap_or_default(),
-        new_price: money(currency, c.unit_price_minor),
-        effective_on: c.effective_on.to_string(),
+        product_name: product.map(|p| p.name.clone()).unwrap_or_default(),
+        currency: product.map(|p| p.currency.clone()).unwrap_or_default(),
+        unit_price_minor: c.unit_price_minor,
+        effective_on: c.effective_on,
+        price_before_minor: None,
     }
 }
 
