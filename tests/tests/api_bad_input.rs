@@ -196,8 +196,12 @@ both_backends! {
         assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
         assert!(r.text().await.unwrap().contains("There is nothing at this address"));
         let quote = "/quotes/00000000-0000-0000-0000-000000000000";
-        let r = page(&format!("{quote}/finalise")).await.unwrap();
+        let r = page(&format!("{quote}/reprice")).await.unwrap();
         assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, quote));
+        // The finalisation's address is its confirmation page: the login leads back to it.
+        let r = page(&format!("{quote}/finalise")).await.unwrap();
+        let login = format!("/login?next={quote}/finalise");
+        assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, login.as_str()));
         let r = page("/admin/users/00000000-0000-0000-0000-000000000000").await.unwrap();
         assert_eq!(r.headers()["location"], "/admin/users");
         // The API answers in JSON whatever the client accepts.

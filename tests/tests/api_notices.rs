@@ -456,7 +456,7 @@ both_backends! {
 
 both_backends! {
     async fn a_notice_read_by_a_person_says_the_price_each_change_moves_from(backend: Backend) {
-        use pricegate_store::Actor;
+        use pricegate_tests::pages::{client, log_in};
         let app = TestApp::spawn(backend).await;
         let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
         create_product(&finance, "P-1", "EUR", 1_000).await;
@@ -483,18 +483,32 @@ both_backends! {
         ]))
         .await;
 
-        let actor = Actor { id: fiona.id, role: Role::Finance };
-        let before = |id: String| {
-            let (store, actor) = (&app.store, &actor);
+        // What finance reads on each notice's page, in its "Until then" column.
+        let session = log_in(&app.base, &fiona.email, pricegate_tests::PASSWORD).await.session.expect("a session").0;
+        let http = client();
+        let until_then = |id: String| {
+            let (http, base, session) = (&http, &app.base, &session);
             async move {
-                let n = store.get_notice(actor, id.parse().unwrap()).await.unwrap();
-                n.changes.iter().map(|c| (c.effective_on.to_string(), c.price_before_minor)).collect::<Vec<_>>()
+                let page = http
+                    .get(format!("{base}/notices/{id}"))
+                    .header("cookie", format!("pricegate_session={session}"))
+                    .send()
+                    .await
+                    .expect("the notice's page");
+                assert_eq!(page.status(), 200);
+                let html = page.text().await.unwrap_or_default();
+                html.split("data-label=\"Until then\">")
+                    .skip(1)
+                    .filter_map(|cell| cell.split('<').next())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
             }
         };
-        assert_eq!(before(a).await, [(on(10), Some(1_000)), (on(30), Some(1_300))], "B's price is in force the day before");
-        assert_eq!(before(b).await, [(on(10), Some(1_000)), (on(20), Some(1_100))], "its own, the later publication");
-        assert_eq!(before(c).await, [(on(5), Some(1_000)), (on(40), Some(1_500)), (on(50), Some(950))]);
-        // The API lists changes as they are, without it.
+        // A published notice says what its e-mails said: B, published after it, is not counted.
+        assert_eq!(until_then(a).await, ["10.00 EUR", "12.00 EUR"]);
+        assert_eq!(until_then(b).await, ["10.00 EUR", "11.00 EUR"], "its own price, the later publication's");
+        assert_eq!(until_then(c).await, ["10.00 EUR", "15.00 EUR", "9.50 EUR"]);
+        // The API lists changes as finance wrote them, without it.
         let listed = finance.get("/api/v1/notices").await.body;
         assert!(!listed.to_string().contains("price_before"), "{listed}");
     }

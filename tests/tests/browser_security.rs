@@ -116,7 +116,7 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     let r = http.post(format!("{base}/logout")).header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "logout without the token");
 
-    // A finance page is a 403 page for sales; no session is a trip to the login.
+    // Finance's and admins' pages are 403 pages for sales; no session is a trip to the login.
     for finance_page in ["/notices/new", "/admin/users"] {
         let r = http.get(format!("{base}{finance_page}")).header(COOKIE, &cookie).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{finance_page}");
@@ -702,14 +702,21 @@ async fn the_finalise_confirmation_is_the_signers_and_the_gate_is_asked_again_wh
     let r = http.get(&confirm).header(COOKIE, &sam).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some(format!("/quotes/{quote}").as_str()));
+    let (_, quote_page) = page(&http, format!("{base}/quotes/{quote}"), &sam).await;
+    assert!(quote_page.contains("Not ready to finalise: 1 price notice to acknowledge"), "{quote_page}");
 
     let r = sales_api.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let (status, _, body) = post_form(&http, confirm.clone(), &sam, &[("csrf_token", csrf.as_str())]).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     assert_eq!(sales_api.get(&format!("/api/v1/quotes/{quote}")).await.body["state"], "finalised");
-    // Finalised, the confirmation leads to the quote, which says so.
+    // Finalised, the confirmation leads to the quote, which says so; sent
+    // again (a second click, or Back), it does too, not to an error.
     let r = http.get(&confirm).header(COOKIE, &sam).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (status, _, body) = post_form(&http, confirm.clone(), &sam, &[("csrf_token", csrf.as_str())]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let (_, quote_page) = page(&http, format!("{base}/quotes/{quote}"), &sam).await;
+    assert!(quote_page.contains("id=\"finalised\"") && !quote_page.contains("Not finalised"), "{quote_page}");
     app.stop().await;
 }

@@ -215,6 +215,25 @@ impl Currency {
         format!("{sign}{grouped}{fraction} {}", self.code())
     }
 
+    /// A price's step from `before` to `after` for people to read:
+    /// `+140.00 EUR (+11.2 %)`, the share of the price before to a tenth of
+    /// a percent (half away from zero), left out when that price is 0;
+    /// "none" when the price does not move. The sign is the step's own, so
+    /// a cent less reads `-0.01 EUR (-0.0 %)`.
+    pub fn step(&self, before: MinorUnits, after: MinorUnits) -> String {
+        let delta = after.saturating_sub(before);
+        if delta == 0 {
+            return "none".to_owned();
+        }
+        let sign = if delta < 0 { "-" } else { "+" };
+        let share = (before > 0).then(|| {
+            let (num, den) = (i128::from(delta).abs() * 1000, i128::from(before));
+            let tenths = (num + den / 2) / den;
+            format!(" ({sign}{}.{} %)", tenths / 10, tenths % 10)
+        });
+        format!("{sign}{}{}", self.format(delta.saturating_abs()), share.unwrap_or_default())
+    }
+
     /// A price to show how one is written in this currency: `1250.00` EUR,
     /// `1250` JPY, `1250.000` KWD.
     pub fn example(&self) -> String {
@@ -303,6 +322,18 @@ mod tests {
             (example("EUR"), example("JPY"), example("KWD")),
             ("1250.00".into(), "1250".into(), "1250.000".into())
         );
+    }
+
+    #[test]
+    fn a_price_step_says_by_how_much_and_what_share() {
+        let eur = Currency::parse("EUR").unwrap();
+        assert_eq!(eur.step(125_000, 139_000), "+140.00 EUR (+11.2 %)");
+        assert_eq!(eur.step(1_450, 1_300), "-1.50 EUR (-10.3 %)");
+        assert_eq!(eur.step(1_000, 1_005), "+0.05 EUR (+0.5 %)");
+        assert_eq!(eur.step(125_000, 124_999), "-0.01 EUR (-0.0 %)", "a drop stays a drop");
+        assert_eq!(eur.step(999, 999), "none");
+        assert_eq!(eur.step(0, 500), "+5.00 EUR");
+        assert_eq!(Currency::parse("JPY").unwrap().step(1_000, 1_500), "+500 JPY (+50.0 %)");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use askama::Template;
 use pricegate_domain::{Calendar, Currency};
+use pricegate_store::views::PriceChangeView;
 use pricegate_store::{BlockedQuote, Composed, Composer, Letter, NoticeContent, PendingPerson};
 
 use crate::markdown::{markdown_as_text, render_markdown};
@@ -23,32 +24,31 @@ pub fn signed_money(currency: &str, minor: i64) -> String {
     if minor > 0 { format!("+{}", money(currency, minor)) } else { money(currency, minor) }
 }
 
-/// A price's step from `before` to `after`, with its share of the price
-/// before, to a tenth of a percent (half away from zero), when that is
-/// above zero (prices never are below).
-pub fn price_step(currency: &str, before: i64, after: i64) -> String {
-    let delta = after - before;
-    if delta == 0 {
-        return "none".to_owned();
-    }
-    let share = (before > 0).then(|| {
-        let (num, den) = (i128::from(delta) * 1000, i128::from(before));
-        let tenths = (num + num.signum() * den / 2) / den;
-        let sign = if tenths < 0 { "-" } else { "+" };
-        format!(" ({sign}{}.{} %)", tenths.abs() / 10, tenths.abs() % 10)
-    });
-    format!("{}{}", signed_money(currency, delta), share.unwrap_or_default())
-}
-
 pub struct ChangeRow {
     pub sku: String,
     pub product: String,
     /// The price until the change takes force; empty if not known.
     pub price_before: String,
     pub new_price: String,
-    /// The step in words (see [`price_step`]); empty if not known.
+    /// The step in words (see [`Currency::step`]); empty if not known.
     pub change: String,
     pub effective_on: String,
+}
+
+impl From<&PriceChangeView> for ChangeRow {
+    /// A notice's change as its pages and e-mails show it.
+    fn from(c: &PriceChangeView) -> Self {
+        let currency = Currency::parse(&c.currency).ok();
+        let step = |before| currency.as_ref().map(|cur| cur.step(before, c.unit_price_minor));
+        ChangeRow {
+            sku: c.sku.clone(),
+            product: c.product_name.clone(),
+            price_before: c.price_before_minor.map(|p| money(&c.currency, p)).unwrap_or_default(),
+            new_price: money(&c.currency, c.unit_price_minor),
+            change: c.price_before_minor.and_then(step).unwrap_or_default(),
+            effective_on: c.effective_on.to_string(),
+        }
+    }
 }
 
 pub struct QuoteRow {
@@ -62,18 +62,7 @@ pub struct QuoteRow {
 }
 
 fn change_rows(notice: &NoticeContent) -> Vec<ChangeRow> {
-    notice
-        .changes
-        .iter()
-        .map(|c| ChangeRow {
-            sku: c.sku.clone(),
-            product: c.product_name.clone(),
-            price_before: c.price_before_minor.map(|p| money(&c.currency, p)).unwrap_or_default(),
-            new_price: money(&c.currency, c.unit_price_minor),
-            change: c.price_before_minor.map(|p| price_step(&c.currency, p, c.unit_price_minor)).unwrap_or_default(),
-            effective_on: c.effective_on.to_string(),
-        })
-        .collect()
+    notice.changes.iter().map(ChangeRow::from).collect()
 }
 
 fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
@@ -151,10 +140,11 @@ struct EscalationText<'a> {
 }
 
 /// The total of the blocked quotes, per currency (money in different
-/// currencies is never added up).
+/// currencies is never added up); a quote whose validity ended waits for
+/// its owner first, so it is not counted.
 fn value_at_stake(pending: &[PendingPerson]) -> Vec<String> {
     let mut sums: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
-    for q in pending.iter().flat_map(|p| &p.quotes) {
+    for q in pending.iter().flat_map(|p| &p.quotes).filter(|q| q.expired_on.is_none()) {
         let sum = sums.entry(q.currency.as_str()).or_default();
         *sum = sum.saturating_add(q.total_minor);
     }
@@ -267,15 +257,6 @@ mod tests {
             delta_minor,
             expired_on,
         }
-    }
-
-    #[test]
-    fn a_price_step_says_by_how_much_and_what_share() {
-        assert_eq!(price_step("EUR", 125_000, 139_000), "+140.00 EUR (+11.2 %)");
-        assert_eq!(price_step("EUR", 1_450, 1_300), "-1.50 EUR (-10.3 %)");
-        assert_eq!(price_step("EUR", 1_000, 1_005), "+0.05 EUR (+0.5 %)");
-        assert_eq!(price_step("EUR", 999, 999), "none");
-        assert_eq!(price_step("EUR", 0, 500), "+5.00 EUR");
     }
 
     #[test]

@@ -125,9 +125,9 @@ impl From<StoreError> for AppError {
     }
 }
 
-/// Why the gate refused, in words: the API's message and the quote page's.
-/// Why the gate refused a finalisation: the notices to acknowledge, and
-/// the lines at an old price if those would hold it up too.
+/// Why the gate refused a finalisation, in words (the API's message and
+/// the quote page's): the notices to acknowledge, and the lines at an old
+/// price if those would hold it up too.
 pub fn pending_sentence(gate: &pricegate_store::views::GateView) -> String {
     let pending = gate.pending.len();
     let mut sentence = format!(

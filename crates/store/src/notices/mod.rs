@@ -170,24 +170,43 @@ pub(crate) async fn load_changes(
 /// moves the product from: the price in force the day before it takes
 /// force, as the gate reads prices (the published change in force then,
 /// the latest by date, then by publication, else the list price). A
-/// notice's own earlier price for a product counts for its later one.
+/// published notice's is read as of its publication (from notices up to
+/// its own, which counts too), so its page says what its e-mails said; a
+/// draft's as if it were published now, its own earlier price for a
+/// product counting for its later one.
 pub(crate) async fn changes_to_read(
     conn: &impl ConnectionTrait,
     notice: &notices::Model,
 ) -> Result<Vec<PriceChangeView>, StoreError> {
     let mut changes = load_changes(conn, &[notice.id]).await?.remove(&notice.id).unwrap_or_default();
-    fill_prices_before(conn, &mut changes, notice.state != PUBLISHED).await?;
+    fill_prices_before(conn, &mut changes, AsOf::of(&notice.state, notice.seq)).await?;
     Ok(changes)
 }
 
-/// Sets each change's `price_before_minor` (see [`changes_to_read`]); with
-/// `unpublished`, the changes are a draft's, whose own earlier prices count
-/// as if it were published now, after every other (a published notice's
-/// are among the published).
+/// Which publications [`fill_prices_before`] counts.
+#[derive(Clone, Copy)]
+enum AsOf {
+    /// Every one so far, and the changes themselves as published after them.
+    Now,
+    /// Those up to this `seq`, the changes' own notice's.
+    Published(i64),
+}
+
+impl AsOf {
+    /// For a notice in `state` with `seq`.
+    fn of(state: &str, seq: Option<i64>) -> AsOf {
+        match (state, seq) {
+            (PUBLISHED, Some(seq)) => AsOf::Published(seq),
+            _ => AsOf::Now,
+        }
+    }
+}
+
+/// Sets each change's `price_before_minor`: see [`changes_to_read`].
 async fn fill_prices_before(
     conn: &impl ConnectionTrait,
     changes: &mut [PriceChangeView],
-    unpublished: bool,
+    as_of: AsOf,
 ) -> Result<(), StoreError> {
     let Some(latest) = changes.iter().map(|c| c.effective_on).max() else { return Ok(()) };
     let skus: Vec<String> = changes.iter().map(|c| c.sku.clone()).collect::<HashSet<_>>().into_iter().collect();
@@ -197,24 +216,33 @@ async fn fill_prices_before(
     for chunk in skus.chunks(IN_LIST_CHUNK) {
         let found =
             products::Entity::find().filter(products::Column::Sku.is_in(chunk.iter().cloned())).all(conn).await?;
+        let skus_by_id: HashMap<Uuid, String> = found.iter().map(|p| (p.id, p.sku.clone())).collect();
         list_prices.extend(found.into_iter().map(|p| (p.sku, p.unit_price_minor)));
-        let rows = notice_changes::Entity::find()
-            .find_also_related(notices::Entity)
+        // By product and date, as the gate's index reads them; only the columns used.
+        let mut query = notice_changes::Entity::find()
+            .select_only()
+            .column(notice_changes::Column::ProductId)
+            .column(notice_changes::Column::EffectiveOn)
+            .column(notice_changes::Column::Position)
+            .column(notice_changes::Column::UnitPriceMinor)
+            .column(notices::Column::Seq)
+            .inner_join(notices::Entity)
             .filter(notices::Column::State.eq(PUBLISHED))
-            .filter(notice_changes::Column::Sku.is_in(chunk.iter().cloned()))
-            .filter(notice_changes::Column::EffectiveOn.lt(latest))
-            .all(conn)
-            .await?;
-        for (change, notice) in rows {
-            let seq = notice.and_then(|n| n.seq).unwrap_or_default();
-            let step = (change.effective_on, seq, change.position, change.unit_price_minor);
-            published.entry(change.sku).or_default().push(step);
+            .filter(notice_changes::Column::ProductId.is_in(skus_by_id.keys().copied()))
+            .filter(notice_changes::Column::EffectiveOn.lt(latest));
+        if let AsOf::Published(seq) = as_of {
+            query = query.filter(notices::Column::Seq.lte(seq));
+        }
+        let rows = query.into_tuple::<(Uuid, NaiveDate, i32, i64, Option<i64>)>().all(conn).await?;
+        for (product, on, position, price, seq) in rows {
+            if let Some(sku) = skus_by_id.get(&product) {
+                published.entry(sku.clone()).or_default().push((on, seq.unwrap_or_default(), position, price));
+            }
         }
     }
-    let own: Vec<(String, NaiveDate, i64)> = if unpublished {
-        changes.iter().map(|c| (c.sku.clone(), c.effective_on, c.unit_price_minor)).collect()
-    } else {
-        Vec::new()
+    let own: Vec<(String, NaiveDate, i64)> = match as_of {
+        AsOf::Now => changes.iter().map(|c| (c.sku.clone(), c.effective_on, c.unit_price_minor)).collect(),
+        AsOf::Published(_) => Vec::new(),
     };
     for change in changes.iter_mut() {
         let earlier_own =
@@ -397,7 +425,16 @@ impl Store {
     /// The price each of a draft's changes, not yet saved (a preview),
     /// moves its product from: see [`changes_to_read`].
     pub async fn prices_before(&self, changes: &mut [PriceChangeView]) -> Result<(), StoreError> {
-        fill_prices_before(&self.db, changes, true).await
+        fill_prices_before(&self.db, changes, AsOf::Now).await
+    }
+
+    /// [`Store::get_notice`] for a person to read: each change with the
+    /// price it moves the product from (see [`changes_to_read`]), which the
+    /// API's answers leave out.
+    pub async fn read_notice(&self, actor: &Actor, id: Uuid) -> Result<NoticeView, StoreError> {
+        let mut view = self.get_notice(actor, id).await?;
+        fill_prices_before(&self.db, &mut view.changes, AsOf::of(&view.state, view.seq)).await?;
+        Ok(view)
     }
 
     async fn notice_view(
@@ -406,7 +443,7 @@ impl Store {
         actor: &Actor,
         notice: notices::Model,
     ) -> Result<NoticeView, StoreError> {
-        let changes = changes_to_read(conn, &notice).await?;
+        let changes = load_changes(conn, &[notice.id]).await?.remove(&notice.id).unwrap_or_default();
         let ack = acknowledgements::Entity::find()
             .filter(acknowledgements::Column::NoticeId.eq(notice.id))
             .filter(acknowledgements::Column::UserId.eq(actor.id))

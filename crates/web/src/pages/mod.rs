@@ -489,32 +489,8 @@ pub fn in_words(message: String, labels: &[(&str, &str)]) -> String {
 }
 
 /// One structured price change of a notice, as every page that shows a notice lists it.
-pub struct ChangeRow {
-    pub sku: String,
-    pub product: String,
-    /// The price it moves the product from, until the change takes force.
-    pub price_before: String,
-    pub new_price: String,
-    /// The change in words: `+140.00 EUR (+11.2 %)`, or "none".
-    pub change: String,
-    pub effective_on: String,
-}
-
-impl From<&pricegate_store::views::PriceChangeView> for ChangeRow {
-    fn from(c: &pricegate_store::views::PriceChangeView) -> Self {
-        ChangeRow {
-            sku: c.sku.clone(),
-            product: c.product_name.clone(),
-            price_before: c.price_before_minor.map(|p| money(&c.currency, p)).unwrap_or_default(),
-            new_price: money(&c.currency, c.unit_price_minor),
-            change: c
-                .price_before_minor
-                .map(|p| pricegate_mail::compose::price_step(&c.currency, p, c.unit_price_minor))
-                .unwrap_or_default(),
-            effective_on: c.effective_on.to_string(),
-        }
-    }
-}
+/// A notice's price change as every page shows it, as its e-mails do.
+pub use pricegate_mail::compose::ChangeRow;
 
 pub fn money(currency: &str, minor: i64) -> String {
     pricegate_mail::compose::money(currency, minor)

@@ -312,7 +312,7 @@ async fn create(
 
 /// A draft finance may still change; a published notice is the 409 page.
 async fn draft(app: &AppState, user: &PageUser, id: Uuid) -> Result<NoticeView, PageError> {
-    let notice = app.store.get_notice(&user.0.actor, id).await?;
+    let notice = app.store.read_notice(&user.0.actor, id).await?;
     if notice.state != "draft" {
         return Err(StoreError::conflict(
             "notice_published",

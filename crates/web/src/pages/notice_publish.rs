@@ -144,7 +144,7 @@ async fn confirm_page(
     refused: Option<String>,
     saved: bool,
 ) -> Result<Confirmation, PageError> {
-    let n = app.store.get_notice(&user.0.actor, id).await?;
+    let n = app.store.read_notice(&user.0.actor, id).await?;
     if n.state == "published" {
         return Ok(Confirmation::Published(Redirect::to(&format!("/notices/{}/dashboard", n.id)).into_response()));
     }

@@ -106,7 +106,7 @@ async fn show(
     user: PageUser,
     uri: axum::http::Uri,
 ) -> Result<Response, PageError> {
-    let n = app.store.get_notice(&user.0.actor, id).await?;
+    let n = app.store.read_notice(&user.0.actor, id).await?;
     let quote = uri.query().unwrap_or_default().split('&').find_map(|pair| pair.strip_prefix("quote="));
     // Only the quote's signer acknowledges for it, so only they are led back.
     let quote = match quote.and_then(|q| Uuid::parse_str(q).ok()) {

@@ -9,7 +9,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pricegate_domain::{Role, last_in_force};
 use pricegate_mail::render_markdown;
@@ -764,6 +764,11 @@ pub(super) async fn finalise(
             let quote = app.store.get_quote(&user.0.actor, id).await?;
             let page = quote_page(&app, &user, quote, Some(*gate), Some(message)).await?;
             Ok(render(StatusCode::CONFLICT, &page))
+        }
+        // Finalised already (the confirmation sent twice, or again by the
+        // Back button) or cancelled meanwhile: the quote's page says which.
+        Err(StoreError::Conflict { code: "quote_not_draft", .. }) => {
+            Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
         }
         // Not the signer is a 403 (and audited as one), as in the API.
         Err(e @ StoreError::Conflict { .. }) => {

@@ -172,7 +172,8 @@ async fn choices(app: &AppState, today: NaiveDate) -> Result<(Vec<ProductOption>
 /// price if it is finalised on or after its date.
 ///
 /// On an edited draft, a product already on it says the price it was
-/// quoted at, which its lines keep, before today's when the two differ.
+/// quoted at, which its lines keep, before today's when the two differ
+/// (each of its prices, should its lines carry more than one).
 async fn product_options(
     app: &AppState,
     today: NaiveDate,
@@ -183,20 +184,25 @@ async fn product_options(
     Ok(products
         .iter()
         .map(|p| {
-            let quoted = quoted.iter().find(|l| l.sku == p.sku).map(|l| l.unit_price_minor);
-            ProductOption::of(p, quoted, coming.get(&p.sku).and_then(|c| c.first()))
+            let quoted: std::collections::BTreeSet<i64> =
+                quoted.iter().filter(|l| l.sku == p.sku).map(|l| l.unit_price_minor).collect();
+            ProductOption::of(p, &quoted, coming.get(&p.sku).and_then(|c| c.first()))
         })
         .collect())
 }
 
 impl ProductOption {
-    fn of(p: &ProductView, quoted: Option<i64>, next: Option<&pricegate_store::UpcomingPrice>) -> ProductOption {
+    fn of(
+        p: &ProductView,
+        quoted: &std::collections::BTreeSet<i64>,
+        next: Option<&pricegate_store::UpcomingPrice>,
+    ) -> ProductOption {
         let today = money(&p.currency, p.unit_price_minor);
-        let price = match quoted {
-            Some(quoted) if quoted != p.unit_price_minor => {
-                format!("quoted at {} per {}; {today} today", money(&p.currency, quoted), p.unit)
-            }
-            _ => format!("{today} per {}", p.unit),
+        let price = if quoted.iter().all(|q| *q == p.unit_price_minor) {
+            format!("{today} per {}", p.unit)
+        } else {
+            let quoted: Vec<String> = quoted.iter().map(|q| money(&p.currency, *q)).collect();
+            format!("quoted at {} per {}; {today} today", quoted.join(" and "), p.unit)
         };
         let coming = next.map(|n| format!("; {}", price_from(&p.currency, n))).unwrap_or_default();
         ProductOption {
