@@ -22,6 +22,12 @@ pub fn router() -> Router<AppState> {
         .route("/quotes/{id}/finalise", get(confirm_finalise).post(super::quotes::finalise))
 }
 
+/// To the quote's page, which says what became of it (cancelled,
+/// finalised, or held up): where a confirmation that no longer applies leads.
+pub(super) fn to_quote(id: Uuid) -> Response {
+    Redirect::to(&format!("/quotes/{id}")).into_response()
+}
+
 #[derive(Template)]
 #[template(path = "pages/quote_cancel.html")]
 struct CancelPage {
@@ -45,7 +51,7 @@ async fn confirm_cancel(
         return Err(StoreError::forbidden("not_owner", "Only the quote's owner can change it.").into());
     }
     if quote.state != "draft" {
-        return Ok(Redirect::to(&format!("/quotes/{id}")).into_response());
+        return Ok(to_quote(id));
     }
     let page = CancelPage {
         layout: user.layout(format!("Cancel the quote for {}", quote.customer.name)),
@@ -67,9 +73,7 @@ async fn cancel(
     match app.store.cancel_quote(&user.0.actor, id).await {
         // Cancelled already (the confirmation again, by the Back button) or
         // finalised meanwhile: the quote's page says which.
-        Ok(_) | Err(StoreError::Conflict { code: "quote_not_draft", .. }) => {
-            Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
-        }
+        Ok(_) | Err(StoreError::Conflict { code: "quote_not_draft", .. }) => Ok(to_quote(id)),
         Err(e) => Err(e.into()),
     }
 }
@@ -105,13 +109,12 @@ async fn confirm_finalise(
     if quote.signer_id != user.0.actor.id {
         return Err(StoreError::forbidden("not_signer", "Only the quote's signer can finalise it.").into());
     }
-    let back = || Ok(Redirect::to(&format!("/quotes/{id}")).into_response());
     if quote.state != "draft" {
-        return back();
+        return Ok(to_quote(id));
     }
     let gate = app.store.quote_gate(&user.0.actor, id).await?;
     if !gate.ready {
-        return back();
+        return Ok(to_quote(id));
     }
     let approved_old_prices = gate.price_override.as_ref().filter(|_| !gate.superseded.is_empty()).map(|o| {
         let lines: Vec<String> = gate.superseded.iter().map(|l| format!("{} × {}", l.sku, l.quantity)).collect();

@@ -9,7 +9,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use pricegate_domain::{Role, last_in_force};
 use pricegate_mail::render_markdown;
@@ -767,9 +767,7 @@ pub(super) async fn finalise(
         }
         // Finalised already (the confirmation sent twice, or again by the
         // Back button) or cancelled meanwhile: the quote's page says which.
-        Err(StoreError::Conflict { code: "quote_not_draft", .. }) => {
-            Ok(Redirect::to(&format!("/quotes/{id}")).into_response())
-        }
+        Err(StoreError::Conflict { code: "quote_not_draft", .. }) => Ok(super::quote_confirm::to_quote(id)),
         // Not the signer is a 403 (and audited as one), as in the API.
         Err(e @ StoreError::Conflict { .. }) => {
             let message = format!("Not finalised. {}", PageError::from(e).message());
