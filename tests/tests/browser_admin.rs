@@ -129,6 +129,14 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
                     && o.ends_with("(quoted at 1,250.00 EUR per each; 1,390.00 EUR today)")),
             "{options:?}"
         );
+        // Finalising asks first, and says at what prices, with finance's reason.
+        ada.goto(&format!("/quotes/{quote}/finalise")).await;
+        let approved = ada.text("#finalise-override").await;
+        assert!(
+            approved.contains("old prices of PUMP-100 × 2")
+                && approved.contains("Agreed with the customer before the rise."),
+            "{approved}"
+        );
         ada.submit("#logout").await;
         let r = sales_api.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await;
         assert_eq!(r.status, 200, "{}", r.text);
