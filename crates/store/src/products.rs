@@ -254,8 +254,16 @@ impl Store {
         after: NaiveDate,
         until: Option<NaiveDate>,
     ) -> Result<Vec<UpcomingPrice>, StoreError> {
+        // Only the columns used: a notice's body runs to thousands of
+        // characters, and the price list and quote form read this each time.
         let mut query = notice_changes::Entity::find()
-            .find_also_related(notices::Entity)
+            .select_only()
+            .column(notice_changes::Column::Sku)
+            .column(notice_changes::Column::UnitPriceMinor)
+            .column(notice_changes::Column::EffectiveOn)
+            .column(notices::Column::Id)
+            .column(notices::Column::Title)
+            .inner_join(notices::Entity)
             .filter(notices::Column::State.eq(PUBLISHED))
             .filter(notice_changes::Column::EffectiveOn.gt(after));
         if let Some(skus) = skus {
@@ -269,6 +277,7 @@ impl Store {
             .order_by_asc(notice_changes::Column::EffectiveOn)
             .order_by_desc(notices::Column::Seq)
             .order_by_desc(notice_changes::Column::Position)
+            .into_tuple::<(String, i64, NaiveDate, Uuid, String)>()
             .all(&self.db)
             .await?;
         // Of two prices for one product on one date, the one in force (the
@@ -276,16 +285,13 @@ impl Store {
         let mut seen = HashSet::new();
         Ok(rows
             .into_iter()
-            .filter(|(change, _)| seen.insert((change.sku.clone(), change.effective_on)))
-            .filter_map(|(change, notice)| {
-                let notice = notice?;
-                Some(UpcomingPrice {
-                    sku: change.sku,
-                    unit_price_minor: change.unit_price_minor,
-                    effective_on: change.effective_on,
-                    notice_id: notice.id,
-                    title: notice.title,
-                })
+            .filter(|(sku, _, effective_on, ..)| seen.insert((sku.clone(), *effective_on)))
+            .map(|(sku, unit_price_minor, effective_on, notice_id, title)| UpcomingPrice {
+                sku,
+                unit_price_minor,
+                effective_on,
+                notice_id,
+                title,
             })
             .collect())
     }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use pricegate_domain::Role;
 use pricegate_store::StoreError;
+use pricegate_store::views::QuoteView;
 use uuid::Uuid;
 
 use super::{CsrfForm, Layout, PageError, PageId, PageUser, Sales, money, render};
@@ -26,6 +27,25 @@ pub fn router() -> Router<AppState> {
 /// finalised, or held up): where a confirmation that no longer applies leads.
 pub(super) fn to_quote(id: Uuid) -> Response {
     Redirect::to(&format!("/quotes/{id}")).into_response()
+}
+
+/// The draft `user` confirms a step of, if `confirmer` names them on it
+/// (its owner cancels, its signer finalises); anyone else gets `refusal`,
+/// as the step itself would give them. `None` once it is no longer a
+/// draft: the confirmation no longer applies.
+async fn draft_to_confirm(
+    app: &AppState,
+    user: &PageUser,
+    id: Uuid,
+    confirmer: fn(&QuoteView) -> Uuid,
+    refusal: StoreError,
+) -> Result<Option<QuoteView>, PageError> {
+    user.require(&[Role::Sales])?;
+    let quote = app.store.get_quote(&user.0.actor, id).await?;
+    if confirmer(&quote) != user.0.actor.id {
+        return Err(refusal.into());
+    }
+    Ok((quote.state == "draft").then_some(quote))
 }
 
 #[derive(Template)]
@@ -45,14 +65,10 @@ async fn confirm_cancel(
     PageId(id): PageId,
     user: PageUser,
 ) -> Result<Response, PageError> {
-    user.require(&[Role::Sales])?;
-    let quote = app.store.get_quote(&user.0.actor, id).await?;
-    if quote.owner_id != user.0.actor.id {
-        return Err(StoreError::forbidden("not_owner", "Only the quote's owner can change it.").into());
-    }
-    if quote.state != "draft" {
+    let not_owner = StoreError::forbidden("not_owner", "Only the quote's owner can change it.");
+    let Some(quote) = draft_to_confirm(&app, &user, id, |q| q.owner_id, not_owner).await? else {
         return Ok(to_quote(id));
-    }
+    };
     let page = CancelPage {
         layout: user.layout(format!("Cancel the quote for {}", quote.customer.name)),
         csrf: user.csrf().to_owned(),
@@ -104,14 +120,10 @@ async fn confirm_finalise(
     PageId(id): PageId,
     user: PageUser,
 ) -> Result<Response, PageError> {
-    user.require(&[Role::Sales])?;
-    let quote = app.store.get_quote(&user.0.actor, id).await?;
-    if quote.signer_id != user.0.actor.id {
-        return Err(StoreError::forbidden("not_signer", "Only the quote's signer can finalise it.").into());
-    }
-    if quote.state != "draft" {
+    let not_signer = StoreError::forbidden("not_signer", "Only the quote's signer can finalise it.");
+    let Some(quote) = draft_to_confirm(&app, &user, id, |q| q.signer_id, not_signer).await? else {
         return Ok(to_quote(id));
-    }
+    };
     let gate = app.store.quote_gate(&user.0.actor, id).await?;
     if !gate.ready {
         return Ok(to_quote(id));
