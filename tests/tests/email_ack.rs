@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pricegate_domain::Role;
 use pricegate_store::entity::ack_tokens;
-use pricegate_tests::fixtures::{create_product, draft_quote, publish_notice};
+use pricegate_tests::fixtures::{create_notice, create_product, draft_quote, publish_notice};
 use pricegate_tests::smtp::{SmtpSink, spawn_with_mail};
 use pricegate_tests::{Session, both_backends};
 use sea_orm::sea_query::Expr;
@@ -113,6 +113,7 @@ both_backends! {
         let mail = &sink.to(&sam_user.email)[0];
         assert!(mail.header("subject").unwrap().contains("Pumps up 10%"), "{}", mail.data);
         assert!(mail.header("message-id").is_some_and(|id| id.starts_with('<') && id.ends_with('>')));
+        assert_eq!(mail.header("auto-submitted").as_deref(), Some("auto-generated"), "no out-of-office reply to it");
         let (text, html) = (mail.text(), mail.html());
         assert!(text.contains("Pumps up 10%") && text.contains("PUMP-1") && text.contains("2,750.00 EUR"), "{text}");
         assert!(
@@ -125,6 +126,10 @@ both_backends! {
         assert!(html.contains("<strong>1 December</strong>"), "Markdown is rendered: {html}");
         assert!(text.contains("1 December") && !text.contains("**"), "and the text part has no marks: {text}");
         assert!(html.contains("<table") && !html.contains("<script>"), "raw HTML is escaped: {html}");
+        // How long the link works (PRICEGATE_ACK_LINK_TTL, 14 days by default).
+        for part in [&text, &html] {
+            assert!(part.contains("it works once, for 14 days after this e-mail was sent"), "{part}");
+        }
         let link = mail.ack_link().expect("a link in the text part");
         assert!(html.contains(&link), "the same link in the HTML part");
         let token = link.rsplit('/').next().unwrap();
@@ -314,11 +319,27 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
     let sink = SmtpSink::start().await;
     let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |_| {}).await;
     let (finance, _) = app.user(Role::Finance, "Fiona").await;
-    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    let (sam_api, sam) = app.user(Role::Sales, "Sam").await;
     create_product(&finance, "PUMP-1", "EUR", 250000).await;
+    create_product(&finance, "VALVE-1", "EUR", 5000).await;
+    // Two drafts of Sam's, one whose validity has ended, then two notices.
+    let current = draft_quote(&sam_api, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+    let current = current["id"].as_str().unwrap().to_owned();
+    let lapsed = draft_quote(&sam_api, json!([{"sku": "VALVE-1", "quantity": 10}])).await;
+    let lapsed = lapsed["id"].as_str().unwrap().to_owned();
+    pricegate_tests::fixtures::lapse_quote(&app, &lapsed).await;
     let nid = publish_pump_notice(&finance).await;
-    sink.wait_until(WAIT, "the publication e-mail", |m| !m.is_empty()).await;
-    let link = sink.to(&sam.email)[0].ack_link().expect("an acknowledgement link");
+    let valves =
+        create_notice(&finance, "Valves down", json!([{"sku": "VALVE-1", "unit_price_minor": 4500, "effective_on": "2099-01-01"}]))
+            .await;
+    publish_notice(&finance, &valves).await;
+    sink.wait_until(WAIT, "the two publication e-mails", |m| m.len() >= 2).await;
+    let link_about = |subject: &str| {
+        let mails = sink.to(&sam.email);
+        let mail = mails.iter().find(|m| m.header("subject").is_some_and(|s| s.contains(subject)));
+        mail.and_then(|m| m.ack_link()).unwrap_or_else(|| panic!("a link in the e-mail about {subject}"))
+    };
+    let (link, valves_link) = (link_about("Pumps up 10%"), link_about("Valves down"));
     let base = app.base.clone();
 
     with_browsers(1, move |browsers| async move {
@@ -338,6 +359,34 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
         let body = page.body().await;
         let at = body.split("was recorded at ").nth(1).and_then(|rest| rest.get(..23)).unwrap_or_default();
         assert!(chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S UTC").is_ok(), "{at:?} in {body}");
+        // What it leaves: each draft it held up and what holds it up now,
+        // and the notice still to acknowledge.
+        let draft = |id: &str| format!("#held-up a[href='/quotes/{id}']");
+        assert_eq!(page.text(&draft(&current)).await, "Greta Berg");
+        let held_up = page.text("#held-up").await;
+        assert!(
+            held_up.contains("Greta Berg: still waits for your acknowledgement of \u{201c}Valves down\u{201d}")
+                && held_up.contains(
+                    "Greta Berg: still waits for your acknowledgement of \u{201c}Valves down\u{201d}; its validity has ended: extend it before finalising"
+                ),
+            "{held_up}"
+        );
+        assert!(page.exists(&draft(&lapsed)).await, "both drafts are linked");
+        let still = page.text("#still-to-acknowledge").await;
+        assert!(still.starts_with("One more notice waits for your acknowledgement.") && still.contains("Valves down"), "{still}");
+        let problems = page.usability_problems().await;
+        assert!(problems.is_empty(), "the thank-you page at 390 px:\n{}", problems.join("\n"));
+        page.screenshot("51-ack-done-phone").await;
+        // The second notice's link: now the current draft is ready, and nothing else waits.
+        page.goto(valves_link.strip_prefix(&base).expect("the link points at this server")).await;
+        page.submit("button[type=submit]").await;
+        let held_up = page.text("#held-up").await;
+        assert!(
+            held_up.contains("Greta Berg: ready to finalise")
+                && held_up.contains("Greta Berg: its validity has ended: extend it before finalising"),
+            "{held_up}"
+        );
+        assert_eq!(page.text("#nothing-else").await, "No other price notice waits for your acknowledgement.");
         // From there to the quotes: not logged in here, so by way of the login.
         page.submit("#your-quotes").await;
         assert_eq!(page.path().await, "/login");

@@ -13,6 +13,23 @@ use crate::markdown::{markdown_as_text, render_markdown};
 pub struct TemplateComposer {
     /// Times in letters are read in the business's time zone.
     pub calendar: Calendar,
+    /// How long an acknowledgement link works from when its e-mail is sent
+    /// (`PRICEGATE_ACK_LINK_TTL`), which the letter tells its reader.
+    pub link_ttl: chrono::Duration,
+}
+
+/// A link's lifetime in words: `14 days`, `1 day`, `36 hours`, `1 hour`,
+/// `90 minutes`: the largest unit it is a whole number of, down to minutes.
+pub fn lifetime(ttl: chrono::Duration) -> String {
+    let count = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    let minutes = ttl.num_minutes().max(1);
+    if minutes % (24 * 60) == 0 {
+        count(minutes / (24 * 60), "day")
+    } else if minutes % 60 == 0 {
+        count(minutes / 60, "hour")
+    } else {
+        count(minutes, "minute")
+    }
 }
 
 /// Minor units for people: `12.34 EUR`; an unknown code falls back to the raw count.
@@ -97,6 +114,7 @@ struct NoticeHtml<'a> {
     changes: &'a [ChangeRow],
     quotes: &'a [QuoteRow],
     ack_url: &'a str,
+    link_lifetime: &'a str,
 }
 
 #[derive(Template)]
@@ -109,6 +127,7 @@ struct NoticeText<'a> {
     changes: &'a [ChangeRow],
     quotes: &'a [QuoteRow],
     ack_url: &'a str,
+    link_lifetime: &'a str,
 }
 
 pub struct PersonRow {
@@ -184,6 +203,7 @@ impl Composer for TemplateComposer {
                 };
                 let changes = change_rows(notice);
                 let quotes = quote_rows(quotes);
+                let link_lifetime = lifetime(self.link_ttl);
                 let html = NoticeHtml {
                     intro: &intro,
                     name: &to.name,
@@ -192,6 +212,7 @@ impl Composer for TemplateComposer {
                     changes: &changes,
                     quotes: &quotes,
                     ack_url,
+                    link_lifetime: &link_lifetime,
                 }
                 .render()
                 .map_err(render)?;
@@ -203,6 +224,7 @@ impl Composer for TemplateComposer {
                     changes: &changes,
                     quotes: &quotes,
                     ack_url,
+                    link_lifetime: &link_lifetime,
                 }
                 .render()
                 .map_err(render)?;
@@ -245,6 +267,17 @@ impl Composer for TemplateComposer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_links_lifetime_reads_in_its_largest_whole_unit() {
+        let words = |minutes| lifetime(chrono::Duration::minutes(minutes));
+        assert_eq!(words(14 * 24 * 60), "14 days");
+        assert_eq!(words(24 * 60), "1 day");
+        assert_eq!(words(36 * 60), "36 hours");
+        assert_eq!(words(60), "1 hour");
+        assert_eq!(words(90), "90 minutes");
+        assert_eq!(lifetime(chrono::Duration::seconds(5)), "1 minute", "never 0");
+    }
 
     fn quote(delta_minor: i64, expired_on: Option<chrono::NaiveDate>) -> BlockedQuote {
         BlockedQuote {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -151,6 +151,12 @@ impl MailTransport for AnyTransport {
     }
 }
 
+/// RFC 3834: no person sent this, so an out-of-office reply must not answer
+/// it. (Checked when compiled: a `const` that would panic does not build.)
+const AUTO_SUBMITTED: HeaderName = HeaderName::new_from_ascii_str("Auto-Submitted");
+/// The same, in the words Exchange and Outlook read.
+const AUTO_RESPONSE_SUPPRESS: HeaderName = HeaderName::new_from_ascii_str("X-Auto-Response-Suppress");
+
 /// The message an outbox row describes, with the row's stable Message-ID so
 /// that a message sent twice (at-least-once) is recognisably the same one.
 pub fn build_message(from: &Mailbox, row: &outbox::Model) -> Result<Message, SendError> {
@@ -168,6 +174,8 @@ pub fn build_message(from: &Mailbox, row: &outbox::Model) -> Result<Message, Sen
         .to(to)
         .subject(row.subject.clone())
         .message_id(Some(row.message_id.clone()))
+        .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".to_owned()))
+        .raw_header(HeaderValue::new(AUTO_RESPONSE_SUPPRESS, "All".to_owned()))
         .multipart(
             MultiPart::alternative()
                 .singlepart(part(ContentType::TEXT_PLAIN, &row.text_body))

@@ -123,11 +123,12 @@ pub fn with_mail(store: Store, settings: &Settings, base_url: &str) -> anyhow::R
         Some(url) => AnyTransport::smtp(url.expose(), config.concurrency as u32).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => AnyTransport::files(&settings.maildir).map_err(|e| anyhow::anyhow!("{e}"))?,
     };
+    let ack_link_ttl =
+        chrono::Duration::from_std(settings.ack_link_ttl).context("PRICEGATE_ACK_LINK_TTL is too long")?;
     let setup = MailSetup {
-        composer: std::sync::Arc::new(TemplateComposer { calendar: store.calendar() }),
+        composer: std::sync::Arc::new(TemplateComposer { calendar: store.calendar(), link_ttl: ack_link_ttl }),
         base_url: base_url.trim_end_matches('/').to_owned(),
-        ack_link_ttl: chrono::Duration::from_std(settings.ack_link_ttl)
-            .context("PRICEGATE_ACK_LINK_TTL is too long")?,
+        ack_link_ttl,
         message_id_domain: from.email.domain().to_owned(),
     };
     Ok((store.with_mail(setup), Worker { transport, config }))

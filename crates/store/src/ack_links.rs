@@ -2,6 +2,8 @@
 //! SHA-256, bound to one (notice, user), expiring, single use.
 
 use chrono::{DateTime, Utc};
+use pricegate_domain::Role;
+use uuid::Uuid;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
@@ -11,8 +13,9 @@ use crate::db::db_now;
 use crate::entity::{ack_tokens, acknowledgements, notices, users};
 use crate::notices::{Channel, ClientInfo, PUBLISHED, acknowledge_in, changes_to_read, refused_acknowledgement};
 use crate::outbox::NoticeContent;
-use crate::views::AckView;
-use crate::{Store, StoreError};
+use crate::notices::{AwaitingNotice, WaitingQuote};
+use crate::views::{AckView, GateView};
+use crate::{Actor, Store, StoreError};
 
 /// Why a link cannot acknowledge anything. Each is a page of its own.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +53,22 @@ pub struct AckLinkView {
     pub user_name: String,
     pub expires_at: DateTime<Utc>,
 }
+
+/// Where an acknowledgement by link leaves its person, for the page that
+/// thanks them: the drafts the notice held up, each with its gate as it
+/// stands now, and the notices still waiting for them.
+#[derive(Debug, Clone)]
+pub struct AfterAcknowledging {
+    /// The first [`AFTER_ACK_DRAFTS`] drafts, oldest first.
+    pub drafts: Vec<(WaitingQuote, GateView)>,
+    /// How many more drafts it held up than `drafts` shows.
+    pub more_drafts: usize,
+    pub still_to_acknowledge: Vec<AwaitingNotice>,
+}
+
+/// How many drafts [`AfterAcknowledging`] reads the gate of: the page is
+/// read on a phone, and each quote's own page says the rest.
+pub const AFTER_ACK_DRAFTS: usize = 10;
 
 /// The shape of a token we issue (43 base64url characters); anything else is
 /// refused before the database is asked.
@@ -120,6 +139,33 @@ impl Store {
         let now = db_now(&self.db).await?;
         let row = ack_tokens::Entity::find_by_id(hash_token(token)).one(&self.db).await?;
         Ok(check(&self.db, row, now).await?.1)
+    }
+
+    /// What `user_id` is left with once they have acknowledged `notice_id`
+    /// (see [`AfterAcknowledging`]). Reads only; an account that is gone or
+    /// no longer a salesperson's is left with nothing to show.
+    pub async fn after_acknowledging(&self, user_id: Uuid, notice_id: Uuid) -> Result<AfterAcknowledging, StoreError> {
+        let role = users::Entity::find_by_id(user_id)
+            .select_only()
+            .column(users::Column::Role)
+            .into_tuple::<String>()
+            .one(&self.db)
+            .await?;
+        let mut after = AfterAcknowledging { drafts: Vec::new(), more_drafts: 0, still_to_acknowledge: Vec::new() };
+        let Some(Ok(role)) = role.as_deref().map(Role::parse) else { return Ok(after) };
+        let actor = Actor { id: user_id, role };
+        let held_up = self.quotes_held_up_by(notice_id, user_id).await?;
+        after.more_drafts = held_up.len().saturating_sub(AFTER_ACK_DRAFTS);
+        for quote in held_up.into_iter().take(AFTER_ACK_DRAFTS) {
+            match self.quote_gate(&actor, quote.id).await {
+                Ok(gate) => after.drafts.push((quote, gate)),
+                // Finalised or cancelled since it was listed.
+                Err(StoreError::Conflict { code: "quote_not_draft", .. } | StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        after.still_to_acknowledge = self.notices_awaiting(&actor).await?;
+        Ok(after)
     }
 
     /// Acknowledges the link's notice for its user (channel `email`) and uses

@@ -23,7 +23,7 @@ mod sessions;
 mod users;
 pub mod views;
 
-pub use ack_links::{AckLinkError, AckLinkView, looks_like_token};
+pub use ack_links::{AckLinkError, AckLinkView, AfterAcknowledging, looks_like_token};
 pub use audit::AuditEntry;
 
 /// The statements on the gate's hot path exactly as the store sends them,
@@ -40,7 +40,7 @@ pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS};
 pub use db::Store;
 pub use error::StoreError;
 pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_FAILURES};
-pub use notices::{Channel, ClientInfo, MAX_CHANGES, NewNotice, NewPriceChange, NoticePatch, WaitingQuote};
+pub use notices::{AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NewNotice, NewPriceChange, NoticePatch, WaitingQuote};
 pub use outbox::{
     BlockedQuote, Composed, Composer, Letter, MailSetup, NoticeContent, OutboxMessageView, OutboxView, PendingPerson,
     REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, WAITING_BEHIND,

@@ -15,7 +15,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use pricegate_domain::Calendar;
 use pricegate_mail::render_markdown;
-use pricegate_store::{AckLinkError, AckLinkView, StoreError};
+use pricegate_store::views::GateView;
+use pricegate_store::{AckLinkError, AckLinkView, StoreError, WaitingQuote};
+use uuid::Uuid;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::AppState;
@@ -57,6 +59,55 @@ struct DonePage {
     title: String,
     user_name: String,
     acknowledged_at: String,
+    /// What the acknowledgement leaves its person with; `None` when that
+    /// could not be read (the acknowledgement itself stands).
+    after: Option<After>,
+}
+
+struct After {
+    drafts: Vec<DraftRow>,
+    more_drafts: usize,
+    /// Each notice still to acknowledge: its title and publication.
+    still_to_acknowledge: Vec<(String, String)>,
+}
+
+/// A draft the notice held up, and what, if anything, holds it up now.
+struct DraftRow {
+    id: Uuid,
+    customer: String,
+    ready: bool,
+    status: String,
+}
+
+impl DraftRow {
+    fn new(quote: WaitingQuote, gate: &GateView) -> DraftRow {
+        let mut holds_up = Vec::new();
+        if !gate.signer_can_sign {
+            holds_up.push("needs another signer, whom its owner chooses".to_owned());
+        }
+        match gate.pending.as_slice() {
+            [] => {}
+            [only] => holds_up.push(format!("still waits for your acknowledgement of \u{201c}{}\u{201d}", only.title)),
+            more => holds_up.push(format!("still waits for your acknowledgement of {} other notices", more.len())),
+        }
+        if gate.expired {
+            holds_up.push("its validity has ended: extend it before finalising".to_owned());
+        }
+        if !gate.superseded.is_empty() && gate.price_override.is_none() {
+            holds_up.push(
+                "a price on it has changed since it was quoted: reprice it, or ask finance to approve keeping it"
+                    .to_owned(),
+            );
+        }
+        let status = if gate.ready {
+            "ready to finalise".to_owned()
+        } else if holds_up.is_empty() {
+            "not ready to finalise: its page says why".to_owned()
+        } else {
+            holds_up.join("; ")
+        };
+        DraftRow { id: quote.id, customer: quote.customer_name, ready: gate.ready, status }
+    }
 }
 
 #[derive(Template)]
@@ -188,17 +239,33 @@ async fn acknowledge(
         );
     }
     let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown, app.store.calendar()) };
+    let calendar = app.store.calendar();
     match app.store.acknowledge_by_link(&token, client).await {
-        Ok((view, ack)) => page(
-            StatusCode::OK,
-            DonePage {
+        Ok((view, ack)) => {
+            let after = match app.store.after_acknowledging(ack.user_id, ack.notice_id).await {
+                Ok(after) => Some(After {
+                    drafts: after.drafts.into_iter().map(|(quote, gate)| DraftRow::new(quote, &gate)).collect(),
+                    more_drafts: after.more_drafts,
+                    still_to_acknowledge: after
+                        .still_to_acknowledge
+                        .into_iter()
+                        .map(|n| (n.title, calendar.stamp(n.published_at, false)))
+                        .collect(),
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %e, "acknowledged by link, but what it leaves could not be read");
+                    None
+                }
+            };
+            let done = DonePage {
                 title: view.notice.title,
                 user_name: view.user_name,
-                acknowledged_at: app.store.calendar().stamp(ack.acknowledged_at, true),
-            }
-            .render(),
-        ),
-        Err(e) => refusal(e, app.store.calendar()),
+                acknowledged_at: calendar.stamp(ack.acknowledged_at, true),
+                after,
+            };
+            page(StatusCode::OK, done.render())
+        }
+        Err(e) => refusal(e, calendar),
     }
 }
 

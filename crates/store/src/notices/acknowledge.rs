@@ -14,7 +14,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{PUBLISHED, visible_to};
+use super::{Asked, PUBLISHED, visible_to};
 use crate::audit::{AuditEntry, Refused, record};
 use crate::db::db_now;
 use crate::entity::{acknowledgements, notices, quotes, users};
@@ -166,6 +166,39 @@ impl Store {
         self.drafts_before(notice_id, Some(signer), false).await
     }
 
+    /// The published notices that ask `actor` for an acknowledgement they
+    /// have not given (the rule of [`NoticeView::awaiting_my_acknowledgement`]),
+    /// in publication order, each as its id, title and publication time.
+    ///
+    /// [`NoticeView::awaiting_my_acknowledgement`]: crate::views::NoticeView::awaiting_my_acknowledgement
+    pub async fn notices_awaiting(&self, actor: &Actor) -> Result<Vec<AwaitingNotice>, StoreError> {
+        if actor.role != Role::Sales {
+            return Ok(Vec::new());
+        }
+        let acknowledged = Query::select()
+            .column(acknowledgements::Column::NoticeId)
+            .from(acknowledgements::Entity)
+            .and_where(acknowledgements::Column::UserId.eq(actor.id))
+            .to_owned();
+        let asked = Asked::of(&self.db, actor).await?;
+        let rows = notices::Entity::find()
+            .select_only()
+            .column(notices::Column::Id)
+            .column(notices::Column::Title)
+            .column(notices::Column::PublishedAt)
+            .filter(notices::Column::State.eq(PUBLISHED))
+            .filter(notices::Column::Id.not_in_subquery(acknowledged))
+            .order_by_asc(notices::Column::Seq)
+            .into_tuple::<(Uuid, String, Option<DateTime<Utc>>)>()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, _, published_at)| asked.asks(*published_at))
+            .filter_map(|(id, title, published_at)| Some(AwaitingNotice { id, title, published_at: published_at? }))
+            .collect())
+    }
+
     /// The drafts drafted before the notice's publication (of `signer`, or
     /// everyone's), with `waiting`, only those whose signer has not
     /// acknowledged it.
@@ -266,6 +299,14 @@ pub(crate) async fn pending_sales(
         .filter(Expr::exists(acknowledged).not())
         .filter(whom);
     Ok(query.order_by_asc(users::Column::Email).all(conn).await?)
+}
+
+/// A published notice someone has yet to acknowledge (see [`Store::notices_awaiting`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwaitingNotice {
+    pub id: Uuid,
+    pub title: String,
+    pub published_at: DateTime<Utc>,
 }
 
 /// A draft quote a notice holds up (see [`Store::quotes_waiting_on`]).

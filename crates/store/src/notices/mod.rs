@@ -45,7 +45,7 @@ pub struct NoticePatch {
 mod acknowledge;
 mod force;
 
-pub use acknowledge::{Channel, ClientInfo, WaitingQuote};
+pub use acknowledge::{AwaitingNotice, Channel, ClientInfo, WaitingQuote};
 pub(crate) use acknowledge::{Chased, acknowledge_in, pending_sales, refused_acknowledgement};
 pub(crate) use force::check_changes_can_take_force;
 
@@ -457,7 +457,7 @@ impl Store {
 /// published since a salesperson joined, and an earlier one only while it
 /// holds up a draft they sign (one handed to them). The rule of the
 /// pending list (see [`Store::list_acknowledgements`]), for one person.
-struct Asked {
+pub(super) struct Asked {
     /// When the salesperson joined; `None` for anyone else.
     joined: Option<DateTime<Utc>>,
     /// When the oldest draft they sign was drafted.
@@ -465,7 +465,7 @@ struct Asked {
 }
 
 impl Asked {
-    async fn of(conn: &impl ConnectionTrait, actor: &Actor) -> Result<Asked, StoreError> {
+    pub(super) async fn of(conn: &impl ConnectionTrait, actor: &Actor) -> Result<Asked, StoreError> {
         if actor.role != Role::Sales {
             return Ok(Asked { joined: None, oldest_draft: None });
         }
@@ -487,7 +487,7 @@ impl Asked {
         Ok(Asked { joined, oldest_draft })
     }
 
-    fn asks(&self, published_at: Option<DateTime<Utc>>) -> bool {
+    pub(super) fn asks(&self, published_at: Option<DateTime<Utc>>) -> bool {
         let Some(published_at) = published_at else { return false };
         self.joined.is_some_and(|joined| joined <= published_at)
             || (self.joined.is_some() && self.oldest_draft.is_some_and(|drafted| drafted < published_at))
