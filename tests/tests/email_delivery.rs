@@ -1170,3 +1170,101 @@ both_backends! {
         assert_eq!(claimed.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), vec!["reminder"]);
     }
 }
+
+both_backends! {
+    /// Only a quote's signer can finalise it, so a salesperson named the
+    /// signer of a colleague's draft is told, with the quote and its link:
+    /// when it is drafted so, and when its signer is changed to them. Naming
+    /// oneself, or an edit that keeps the signer, mails nobody.
+    async fn a_salesperson_named_the_signer_of_a_colleagues_draft_is_told(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (ana, _) = app.user(Role::Sales, "Ana Owner").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let (_, rita) = app.user(Role::Sales, "Rita").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        draft_quote(&ana, json!([{"sku": "PUMP-1", "quantity": 1}])).await;
+        let quote = pricegate_tests::fixtures::draft_quote_signed_by(&ana, json!([{"sku": "PUMP-1", "quantity": 4}]), sam.id).await;
+        let qid = quote["id"].as_str().unwrap().to_owned();
+
+        let mail = sink.wait_until(WAIT, "the e-mail to the signer", |m| !m.is_empty()).await;
+        assert_eq!(mail.len(), 1, "{:?}", subjects(&mail));
+        assert_eq!(mail[0].to, vec![sam.email.clone()]);
+        assert_eq!(
+            mail[0].header("subject").as_deref(),
+            Some("Ana Owner names you the signer of a quote for Greta Berg (Nordwind)")
+        );
+        let text = mail[0].text();
+        assert!(text.contains("Ana Owner names you the signer of a draft quote. Only you can finalise it."), "{text}");
+        assert!(text.contains("Total: 10,000.00 EUR") && text.contains("Valid until: 2099-12-31"), "{text}");
+        assert!(text.contains(&format!("{}/quotes/{qid}", app.base)), "{text}");
+        assert!(mail[0].html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", mail[0].html());
+
+        // An edit that keeps the signer tells nobody; a new signer is told.
+        let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"notes": "Call first"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": rita.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mail = sink.wait_until(WAIT, "the e-mail to the new signer", |m| m.len() >= 2).await;
+        assert_eq!(mail[1].to, vec![rita.email.clone()]);
+        // Back to Sam, who is told again; then Ana signs it herself: nobody.
+        let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": sam.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sink.wait_until(WAIT, "Sam told again", |m| m.len() >= 3).await;
+        let ana_id = ana.get("/api/v1/me").await.body["id"].clone();
+        let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": ana_id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mail = sink.messages();
+        assert_eq!(
+            mail.iter().map(|m| m.to.join(",")).collect::<Vec<_>>(),
+            [sam.email.as_str(), rita.email.as_str(), sam.email.as_str()],
+            "{:?}",
+            subjects(&mail)
+        );
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let rows = outbox(&admin).await;
+        assert_eq!(rows.iter().filter(|r| r["kind"] == "signer" && r["state"] == "sent").count(), 3, "{rows:?}");
+    }
+}
+
+/// A signer's e-mail still queued when the draft is cancelled, or given
+/// another signer, is set aside: it would lead to a quote they cannot sign.
+#[tokio::test]
+async fn a_signers_e_mail_queued_for_a_draft_they_no_longer_sign_is_set_aside() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(Backend::Sqlite, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (ana, _) = app.user(Role::Sales, "Ana").await;
+    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    let (_, rita) = app.user(Role::Sales, "Rita").await;
+    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+    let lines = json!([{"sku": "PUMP-1", "quantity": 1}]);
+    let cancelled = pricegate_tests::fixtures::draft_quote_signed_by(&ana, lines.clone(), sam.id).await;
+    let moved = pricegate_tests::fixtures::draft_quote_signed_by(&ana, lines.clone(), sam.id).await;
+    let kept = pricegate_tests::fixtures::draft_quote_signed_by(&ana, lines, rita.id).await;
+    let cancel = ana.post_empty(&format!("/api/v1/quotes/{}/cancel", cancelled["id"].as_str().unwrap())).await;
+    assert_eq!(cancel.status, 200, "{}", cancel.text);
+    let r = ana.patch(&format!("/api/v1/quotes/{}", moved["id"].as_str().unwrap()), &json!({"signer_id": rita.id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let claimed = app.store.claim_due_mail(10, Duration::from_secs(60)).await.unwrap();
+    let mut to: Vec<(String, String)> = claimed.iter().map(|r| (r.to_addr.clone(), r.kind.clone())).collect();
+    to.sort();
+    assert_eq!(to, [(rita.email.clone(), "signer".to_owned()), (rita.email.clone(), "signer".to_owned())]);
+    assert!(claimed.iter().any(|r| r.text_body.contains(kept["id"].as_str().unwrap())));
+    let skipped: Vec<outbox::Model> = outbox::Entity::find()
+        .filter(outbox::Column::State.eq("skipped"))
+        .all(app.store.connection())
+        .await
+        .unwrap();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    for row in skipped {
+        assert_eq!(row.to_addr, sam.email);
+        assert_eq!(
+            row.last_error.as_deref(),
+            Some("Not sent: the quote was finalised, cancelled or given another signer before it went out.")
+        );
+    }
+}

@@ -88,11 +88,7 @@ fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
         .map(|q| QuoteRow {
             reference: q.id.simple().to_string()[..8].to_owned(),
             url: q.url.clone(),
-            customer: if q.customer_company.is_empty() {
-                q.customer_name.clone()
-            } else {
-                format!("{} ({})", q.customer_name, q.customer_company)
-            },
+            customer: customer(&q.customer_name, &q.customer_company),
             total: money(&q.currency, q.total_minor),
             delta: match q.expired_on {
                 Some(on) => format!("expired on {on}"),
@@ -128,6 +124,34 @@ struct NoticeText<'a> {
     quotes: &'a [QuoteRow],
     ack_url: &'a str,
     link_lifetime: &'a str,
+}
+
+/// The e-mail to a newly named signer.
+#[derive(Template)]
+#[template(path = "signer.html")]
+struct SignerHtml<'a> {
+    name: &'a str,
+    by: &'a str,
+    customer: &'a str,
+    total: &'a str,
+    valid_until: &'a str,
+    url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "signer.txt")]
+struct SignerText<'a> {
+    name: &'a str,
+    by: &'a str,
+    customer: &'a str,
+    total: &'a str,
+    valid_until: &'a str,
+    url: &'a str,
+}
+
+/// A customer as letters name them: `Name (Company)`, or the name alone.
+fn customer(name: &str, company: &str) -> String {
+    if company.is_empty() { name.to_owned() } else { format!("{name} ({company})") }
 }
 
 pub struct PersonRow {
@@ -225,6 +249,33 @@ impl Composer for TemplateComposer {
                     quotes: &quotes,
                     ack_url,
                     link_lifetime: &link_lifetime,
+                }
+                .render()
+                .map_err(render)?;
+                Ok(Composed { subject, text, html })
+            }
+            Letter::SignerNamed { to, by, quote } => {
+                let customer = customer(&quote.customer_name, &quote.customer_company);
+                let total = money(&quote.currency, quote.total_minor);
+                let valid_until = quote.valid_until.to_string();
+                let subject = format!("{by} names you the signer of a quote for {customer}");
+                let html = SignerHtml {
+                    name: &to.name,
+                    by,
+                    customer: &customer,
+                    total: &total,
+                    valid_until: &valid_until,
+                    url: &quote.url,
+                }
+                .render()
+                .map_err(render)?;
+                let text = SignerText {
+                    name: &to.name,
+                    by,
+                    customer: &customer,
+                    total: &total,
+                    valid_until: &valid_until,
+                    url: &quote.url,
                 }
                 .render()
                 .map_err(render)?;

@@ -23,6 +23,7 @@ mod fanout;
 mod moot;
 mod new_signer;
 mod reminders;
+mod signer_named;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,6 +59,8 @@ pub const SKIPPED: &str = "skipped";
 pub const PUBLICATION: &str = "publication";
 pub const REMINDER: &str = "reminder";
 pub const ESCALATION: &str = "escalation";
+/// To a salesperson named the signer of someone else's draft.
+pub const SIGNER: &str = "signer";
 
 /// Rows per INSERT: far below SQLite's and PostgreSQL's bind-parameter limits.
 const CHUNK: usize = 400;
@@ -135,15 +138,32 @@ pub enum Letter<'a> {
         /// The notice's dashboard, where finance sees who is pending and reminds them.
         dashboard_url: &'a str,
     },
+    /// Someone drafting or editing a quote (`by`) names another salesperson
+    /// its signer: only they can finalise it.
+    SignerNamed { to: &'a Recipient, by: &'a str, quote: &'a SignedQuote },
+}
+
+/// A draft as the e-mail to its newly named signer shows it.
+#[derive(Debug, Clone)]
+pub struct SignedQuote {
+    pub id: Uuid,
+    /// The quote's page, where its signer finalises it.
+    pub url: String,
+    pub customer_name: String,
+    pub customer_company: String,
+    pub currency: String,
+    pub total_minor: i64,
+    pub valid_until: chrono::NaiveDate,
 }
 
 impl Letter<'_> {
-    /// The notice every letter is about.
-    pub fn notice(&self) -> &NoticeContent {
+    /// The notice a letter is about, if it is about one.
+    pub fn notice(&self) -> Option<&NoticeContent> {
         match self {
             Letter::Publication { notice, .. }
             | Letter::Reminder { notice, .. }
-            | Letter::Escalation { notice, .. } => notice,
+            | Letter::Escalation { notice, .. } => Some(notice),
+            Letter::SignerNamed { .. } => None,
         }
     }
 }
@@ -212,7 +232,7 @@ impl<'a> Batch<'a> {
         format!("{}/ack/{}", self.setup.base_url, self.link_marker)
     }
 
-    /// Composes `letter` into an outbox row of `kind` to `to`, about the letter's notice.
+    /// Composes `letter` into an outbox row of `kind` to `to`, about the letter's notice if any.
     fn push(
         &mut self,
         kind: &'static str,
@@ -239,7 +259,7 @@ impl<'a> Batch<'a> {
             last_error: Set(None),
             created_at: Set(self.now),
             sent_at: Set(None),
-            notice_id: Set(Some(letter.notice().id)),
+            notice_id: Set(letter.notice().map(|n| n.id)),
             user_id: Set(Some(to.id)),
             reminders_from: Set(self.reminders_from),
         });

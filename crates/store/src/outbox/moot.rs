@@ -1,12 +1,14 @@
 //! Queued mail that no longer needs to go out when its turn comes: to
-//! someone deactivated since, or a notice's letter to someone who has
-//! acknowledged it since.
+//! someone deactivated since, a notice's letter to someone who has
+//! acknowledged it since, or a signer's to someone who no longer signs the
+//! draft.
 
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
+use super::signer_named::{NO_LONGER_SIGNER, moot_signer_mail};
 use super::{PUBLICATION, REMINDER};
 use crate::StoreError;
 use crate::entity::{acknowledgements, outbox, users};
@@ -46,17 +48,20 @@ const ALREADY_ACKNOWLEDGED: &str = "Not sent: the recipient acknowledged the not
 /// reason: a letter to someone deactivated since it was queued, and a
 /// publication or reminder whose notice its recipient has acknowledged
 /// since (after an SMTP outage, say, or when they read the notice in the
-/// browser before the fan-out reached them). An escalation goes out even if
+/// browser before the fan-out reached them), and the e-mail naming a draft's
+/// signer once that draft is closed or signed by someone else. An escalation goes out even if
 /// everyone it names has acknowledged since: it is finance's record of who
 /// was late.
 pub(super) async fn find_moot(
     conn: &impl ConnectionTrait,
     rows: &[outbox::Model],
 ) -> Result<HashMap<Uuid, &'static str>, StoreError> {
-    let people: HashSet<Uuid> = rows.iter().filter_map(|row| subjects(row).map(|(_, user)| user)).collect();
+    let recipient = |row: &outbox::Model| subjects(row).map(|(_, user)| user).or(row.user_id);
+    let people: HashSet<Uuid> = rows.iter().filter_map(recipient).collect();
     if people.is_empty() {
         return Ok(HashMap::new());
     }
+    let no_longer_signer: HashSet<Uuid> = moot_signer_mail(conn, rows).await?.into_iter().collect();
     let inactive: HashSet<Uuid> = users::Entity::find()
         .select_only()
         .column(users::Column::Id)
@@ -87,8 +92,10 @@ pub(super) async fn find_moot(
     Ok(rows
         .iter()
         .filter_map(|row| {
-            if subjects(row).is_some_and(|(_, user)| inactive.contains(&user)) {
+            if recipient(row).is_some_and(|user| inactive.contains(&user)) {
                 Some((row.id, RECIPIENT_DEACTIVATED))
+            } else if no_longer_signer.contains(&row.id) {
+                Some((row.id, NO_LONGER_SIGNER))
             } else if ack_target(row).is_some_and(|target| acknowledged.contains(&target)) {
                 Some((row.id, ALREADY_ACKNOWLEDGED))
             } else {

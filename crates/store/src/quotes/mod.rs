@@ -126,12 +126,13 @@ impl Store {
         };
         quotes::Entity::insert(quotes::ActiveModel::from(quote.clone())).exec_without_returning(&txn).await?;
         replace_lines(&txn, id, lines.clone()).await?;
-        let view = to_view(quote, lines, None);
+        let view = to_view(quote.clone(), lines, None);
         record(
             &txn,
             audit(now, actor, "quote.drafted", id, json!({ "total_minor": view.total_minor, "signer_id": signer_id })),
         )
         .await?;
+        self.tell_named_signer(&txn, actor, &quote, view.total_minor, now).await?;
         txn.commit().await?;
         Ok(view)
     }
@@ -250,7 +251,7 @@ impl Store {
         };
         quotes::Entity::update(model).exec(&txn).await?;
         let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
-        let view = to_view(quote, lines, None);
+        let view = to_view(quote.clone(), lines, None);
         record(
             &txn,
             audit(
@@ -263,6 +264,7 @@ impl Store {
         )
         .await?;
         if view.signer_id != signed_by {
+            self.tell_named_signer(&txn, actor, &quote, view.total_minor, now).await?;
             self.tell_new_signer(&txn, view.signer_id, &[id], now).await?;
         }
         txn.commit().await?;

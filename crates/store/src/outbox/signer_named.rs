@@ -1,0 +1,101 @@
+//! A salesperson named the signer of someone else's draft is told so: only
+//! the signer can finalise a quote, so a draft they do not know of waits.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use super::{Batch, Letter, SIGNER, SignedQuote, recipient};
+use crate::entity::{outbox, quotes, users};
+use crate::quotes::DRAFT;
+use crate::{Actor, Store, StoreError};
+
+/// The key of the e-mail naming `signer` the signer of `quote` at `now`: a
+/// signer named again later (after someone else in between) is told again.
+fn signer_key(quote: Uuid, signer: Uuid, now: DateTime<Utc>) -> String {
+    format!("signer:{quote}:{signer}:{}", now.timestamp_micros())
+}
+
+/// The draft a signer e-mail is about, from its key.
+fn quote_of(row: &outbox::Model) -> Option<Uuid> {
+    let mut parts = row.dedupe_key.split(':');
+    (parts.next()? == "signer").then_some(())?;
+    parts.next()?.parse().ok()
+}
+
+/// Why a queued signer e-mail is no longer sent.
+pub(super) const NO_LONGER_SIGNER: &str =
+    "Not sent: the quote was finalised, cancelled or given another signer before it went out.";
+
+/// The signer e-mails among `rows` whose quote is no longer a draft signed
+/// by their recipient.
+pub(super) async fn moot_signer_mail(
+    conn: &impl ConnectionTrait,
+    rows: &[outbox::Model],
+) -> Result<Vec<Uuid>, StoreError> {
+    let asked: Vec<(Uuid, Uuid, Option<Uuid>)> = rows
+        .iter()
+        .filter(|row| row.kind == SIGNER)
+        .filter_map(|row| Some((row.id, quote_of(row)?, row.user_id)))
+        .collect();
+    if asked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let standing: std::collections::HashSet<(Uuid, Uuid)> = quotes::Entity::find()
+        .select_only()
+        .column(quotes::Column::Id)
+        .column(quotes::Column::SignerId)
+        .filter(quotes::Column::Id.is_in(asked.iter().map(|(_, quote, _)| *quote)))
+        .filter(quotes::Column::State.eq(DRAFT))
+        .into_tuple()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(asked
+        .into_iter()
+        .filter(|(_, quote, signer)| !signer.is_some_and(|signer| standing.contains(&(*quote, signer))))
+        .map(|(row, _, _)| row)
+        .collect())
+}
+
+impl Store {
+    /// Queues, in the caller's transaction, an e-mail telling the signer of
+    /// `quote` (worth `total_minor`) that `by` names them its signer. Nothing
+    /// when `by` names themselves, or when the store sends no mail.
+    pub(crate) async fn tell_named_signer(
+        &self,
+        conn: &impl ConnectionTrait,
+        by: &Actor,
+        quote: &quotes::Model,
+        total_minor: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let Some(setup) = self.mail.clone() else { return Ok(()) };
+        if quote.signer_id == by.id {
+            return Ok(());
+        }
+        let people = users::Entity::find().filter(users::Column::Id.is_in([by.id, quote.signer_id])).all(conn).await?;
+        let (Some(signer), Some(namer)) = (
+            people.iter().find(|u| u.id == quote.signer_id),
+            people.iter().find(|u| u.id == by.id),
+        ) else {
+            return Ok(());
+        };
+        let signed = SignedQuote {
+            id: quote.id,
+            url: format!("{}/quotes/{}", setup.base_url, quote.id),
+            customer_name: quote.customer_name.clone(),
+            customer_company: quote.customer_company.clone(),
+            currency: quote.currency.clone(),
+            total_minor,
+            valid_until: quote.valid_until,
+        };
+        let to = recipient(signer);
+        let mut batch = Batch::new(&setup, now);
+        let letter = Letter::SignerNamed { to: &to, by: &namer.name, quote: &signed };
+        batch.push(SIGNER, signer_key(quote.id, signer.id, now), &to, &letter)?;
+        batch.write(conn).await?;
+        Ok(())
+    }
+}
