@@ -59,6 +59,23 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
         assert!(sam.text("#customer_name-error").await.contains("The customer's name must not be empty"));
         assert!(sam.text("#quantity_0-error").await.contains("whole number"));
         assert_eq!(sam.value("#quantity_0").await, "0");
+        // The error under the quantity does not push the row's other fields
+        // out of line: each field's top, and the middle of its Remove box.
+        let placed = sam
+            .client
+            .execute(
+                "const box = id => document.getElementById(id).getBoundingClientRect();
+                 const r = box('remove_0');
+                 return [...['sku_0', 'quantity_0', 'discount_0'].map(id => Math.round(box(id).top)),
+                         Math.round(r.top + r.height / 2), Math.round(box('quantity_0').bottom)];",
+                vec![],
+            )
+            .await
+            .expect("the fields' places");
+        let placed: Vec<i64> = serde_json::from_value(placed).expect("numbers");
+        let (tops, remove_middle, bottom) = (&placed[..3], placed[3], placed[4]);
+        assert!(tops.iter().all(|top| *top == tops[0]), "the row's fields start at {tops:?}");
+        assert!((tops[0]..bottom).contains(&remove_middle), "Remove at {remove_middle}, the fields from {} to {bottom}", tops[0]);
         sam.fill("#quantity_0", "3").await;
         sam.submit("#save-quote").await;
         assert!(sam.text("#customer_name-error").await.contains("The customer's name must not be empty"));
