@@ -59,8 +59,28 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         assert!(fiona.value("#csv").await.contains("VALVE-7,Valve,each,EUR,cheap"), "the CSV is kept");
         fiona.screenshot("20-csv-import-errors").await;
 
+        // The corrected list, chosen as a file: its text takes the box's place.
         let good = bad.replace("cheap", "4990");
-        fiona.fill("#csv", &good).await;
+        let files = tempfile::tempdir().expect("a folder for the CSV files");
+        let choose = |name: &str, bytes: &[u8]| {
+            let path = files.path().join(name);
+            std::fs::write(&path, bytes).expect("the CSV file is written");
+            let path = path.to_str().expect("a UTF-8 path").to_owned();
+            let client = fiona.client.clone();
+            async move {
+                let picker = client.find(Locator::Css("#csv-file")).await.expect("the file field is shown");
+                picker.send_keys(&path).await.expect("the file is chosen");
+            }
+        };
+        // A file saved in a legacy encoding would garble names: refused, the box kept.
+        choose("legacy.csv", b"sku,name,unit,currency,unit_price_minor\nPUMP-100,Pumpe M\xfcller,each,EUR,1\n").await;
+        let note = fiona.wait_for_text("#csv-file-note", "not UTF-8").await;
+        assert!(note.contains("legacy.csv is not UTF-8 text"), "{note}");
+        assert!(fiona.value("#csv").await.contains("cheap"), "the box is left as it was");
+        choose("prices.csv", good.as_bytes()).await;
+        let note = fiona.wait_for_text("#csv-file-note", "prices.csv").await;
+        assert_eq!(note, "prices.csv: 3 lines in the box below. Preview them, then import.");
+        assert_eq!(fiona.value("#csv").await, good);
         fiona.submit("#preview-csv").await;
         let preview = fiona.text("#preview").await;
         assert!(preview.contains("VALVE-7") && preview.contains("49.90 EUR"), "{preview}");

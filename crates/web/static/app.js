@@ -92,3 +92,49 @@
     timer = window.setTimeout(refresh, 250);
   });
 })();
+
+// The CSV import takes a file too: its text goes into the form's box, to be
+// previewed and imported as if it had been pasted there. Without this script
+// the box alone is shown (a file field cannot be sent with the form's text).
+(function () {
+  "use strict";
+  var picker = document.getElementById("csv-file");
+  var box = document.getElementById("csv");
+  var row = document.getElementById("csv-file-row");
+  var note = document.getElementById("csv-file-note");
+  if (!picker || !box || !row || !note || !window.FileReader) {
+    return;
+  }
+  // Well inside what a form may send once its commas are percent-encoded;
+  // the API (POST /api/v1/products/import) takes up to 4 MiB.
+  var largest = 512 * 1024;
+  row.hidden = false;
+  picker.addEventListener("change", function () {
+    var file = picker.files && picker.files[0];
+    if (!file) {
+      return;
+    }
+    if (file.size > largest) {
+      note.textContent = file.name + " is " + Math.ceil(file.size / 1024) + " KiB: this form takes up to 512 KiB. " +
+        "Split it, or import it through the API.";
+      return;
+    }
+    var reader = new FileReader();
+    reader.onload = function () {
+      var text = String(reader.result);
+      // A byte that is not UTF-8 reads as U+FFFD: the names would be garbled.
+      if (text.indexOf("\uFFFD") !== -1) {
+        note.textContent = file.name + " is not UTF-8 text. Save it as \u201cCSV UTF-8\u201d and choose it again.";
+        return;
+      }
+      box.value = text;
+      var lines = text.split(/\r\n|\n|\r/).filter(function (line) { return line.trim() !== ""; }).length;
+      note.textContent = file.name + ": " + lines + " line" + (lines === 1 ? "" : "s") +
+        " in the box below. Preview them, then import.";
+    };
+    reader.onerror = function () {
+      note.textContent = file.name + " could not be read.";
+    };
+    reader.readAsText(file, "utf-8");
+  });
+})();
