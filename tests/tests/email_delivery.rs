@@ -22,6 +22,17 @@ fn subjects(messages: &[Received]) -> Vec<String> {
     messages.iter().map(|m| m.header("subject").unwrap_or_default()).collect()
 }
 
+/// Whether a message is about a notice: not the e-mail that tells someone
+/// which drafts were handed to them.
+fn about_a_notice(m: &Received) -> bool {
+    !m.header("subject").is_some_and(|s| s.contains(" handed you the open quotes of "))
+}
+
+/// The messages to `email` about a notice.
+fn notice_mail_to(sink: &SmtpSink, email: &str) -> Vec<Received> {
+    sink.to(email).into_iter().filter(about_a_notice).collect()
+}
+
 async fn outbox(admin: &Session) -> Vec<serde_json::Value> {
     let r = admin.get("/api/v1/outbox?limit=1000").await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -826,8 +837,11 @@ both_backends! {
         let (_, nina) = app.user(Role::Sales, "Nina").await;
         let r = admin.post(&format!("/api/v1/users/{}/handover", sam_user.id), &json!({"to": nina.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        let told = sink.wait_until(WAIT, "the notice to Nina", |m| m.iter().any(|m| m.to == [nina.email.clone()])).await;
-        let to_nina: Vec<&Received> = told.iter().filter(|m| m.to == [nina.email.clone()]).collect();
+        let is_notice = |m: &Received| m.header("subject").is_some_and(|s| s.starts_with("Price notice"));
+        let told = sink
+            .wait_until(WAIT, "the notice to Nina", |m| m.iter().any(|m| m.to == [nina.email.clone()] && is_notice(m)))
+            .await;
+        let to_nina: Vec<&Received> = told.iter().filter(|m| m.to == [nina.email.clone()] && is_notice(m)).collect();
         assert_eq!(to_nina[0].header("subject").as_deref(), Some("Price notice: Pumps up"));
         assert!(to_nina[0].ack_link().is_some(), "with her own link: {}", to_nina[0].text());
         assert!(to_nina[0].text().contains("Greta"), "with the draft it holds up: {}", to_nina[0].text());
@@ -845,11 +859,29 @@ both_backends! {
             assert!(Instant::now() < deadline, "rows not marked sent");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let subjects_to = |email: &str| subjects(&sink.to(email));
-        assert_eq!(subjects_to(&nina.email), ["Price notice: Pumps up"], "Nina is told once");
+        let notices_to = |email: &str| sink.to(email).into_iter().filter(is_notice).collect::<Vec<_>>();
+        assert_eq!(subjects(&notices_to(&nina.email)), ["Price notice: Pumps up"], "Nina is told once");
+        // Each hand-over tells its taker which drafts are now theirs.
+        let handovers_to = |email: &str| {
+            let handed = |m: &Received| m.header("subject").is_some_and(|s| s.contains(" handed you "));
+            let mut told: Vec<Received> = sink.to(email).into_iter().filter(handed).collect();
+            told.sort_by_key(|m| m.header("subject"));
+            told
+        };
+        let to_nina = handovers_to(&nina.email);
+        assert_eq!(
+            subjects(&to_nina),
+            ["Ada handed you the open quotes of Olga", "Ada handed you the open quotes of Sam"]
+        );
+        let text = to_nina[1].text();
+        assert!(text.contains("Ada handed you the open quotes of Sam: one draft quote is now yours."), "{text}");
+        assert!(text.contains("Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31; you sign it"), "{text}");
+        assert!(text.contains(&format!("{}/quotes/", app.base)) && to_nina[1].ack_link().is_none(), "{text}");
+        assert_eq!(subjects(&handovers_to(&olga.email)), ["Ada handed you the open quotes of Nina"]);
+        assert!(handovers_to(&sam_user.email).is_empty(), "the one who left is not told");
         // Olga was told at publication, when nothing of hers waited on it;
         // taking the draft over, she is told again, once, with the draft.
-        let to_olga = sink.to(&olga.email);
+        let to_olga = notices_to(&olga.email);
         assert_eq!(subjects(&to_olga), ["Price notice: Pumps up", "Price notice: Pumps up"]);
         assert!(to_olga[1].text().contains("You now sign quotes that this price notice"), "{}", to_olga[1].text());
         assert!(to_olga[1].ack_link().is_some() && to_olga[1].text().contains("Greta"), "{}", to_olga[1].text());
@@ -954,7 +986,8 @@ both_backends! {
         let (_, nina) = app.user(Role::Sales, "Nina").await;
         let r = admin.post(&format!("/api/v1/users/{}/handover", sam_user.id), &json!({"to": nina.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        sink.wait_until(WAIT, "the notice to Nina", |m| m.iter().any(|m| m.to == [nina.email.clone()])).await;
+        sink.wait_until(WAIT, "the notice to Nina", |m| m.iter().any(|m| m.to == [nina.email.clone()] && about_a_notice(m)))
+            .await;
 
         // Her schedule starts now: nothing is due to her, or to anyone.
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing at once");
@@ -973,7 +1006,10 @@ both_backends! {
         // signs, and is on a schedule of her own from then.
         let r = admin.post(&format!("/api/v1/users/{}/handover", nina.id), &json!({"to": olga.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        sink.wait_until(WAIT, "the notice to Olga again", |m| m.iter().filter(|m| m.to == [olga.email.clone()]).count() >= 2).await;
+        sink.wait_until(WAIT, "the notice to Olga again", |m| {
+            m.iter().filter(|m| m.to == [olga.email.clone()] && about_a_notice(m)).count() >= 2
+        })
+        .await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing at once");
         pass_time(&app, &nid, Some(olga.id), 2 * HOUR + HOUR / 2).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the latest reminder due to her");
@@ -990,13 +1026,13 @@ both_backends! {
             assert!(Instant::now() < deadline, "rows not marked sent");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let mut to_nina = subjects(&sink.to(&nina.email));
+        let mut to_nina = subjects(&notice_mail_to(&sink, &nina.email));
         to_nina.sort();
         assert_eq!(to_nina.len(), 3, "{to_nina:?}");
         for (subject, expected) in to_nina.iter().zip(["Price notice: Pumps up", "Reminder 1 of 2", "Reminder 2 of 2"]) {
             assert!(subject.starts_with(expected), "{to_nina:?}");
         }
-        let mut to_olga = subjects(&sink.to(&olga.email));
+        let mut to_olga = subjects(&notice_mail_to(&sink, &olga.email));
         to_olga.sort();
         assert_eq!(to_olga.len(), 3, "{to_olga:?}");
         for (subject, expected) in to_olga.iter().zip(["Price notice: Pumps up", "Price notice: Pumps up", "Reminder 2 of 2"]) {
@@ -1010,7 +1046,8 @@ both_backends! {
         let text = escalations[2].text();
         assert!(text.contains(&olga.email) && !text.contains(&nina.email), "Olga alone: {text}");
         // Rita, escalated already, is not reminded again; Sam signs nothing it holds up.
-        assert_eq!(sink.to(&rita_user.email).len(), 2, "{:?}", subjects(&sink.to(&rita_user.email)));
+        let to_rita = notice_mail_to(&sink, &rita_user.email);
+        assert_eq!(to_rita.len(), 2, "{:?}", subjects(&to_rita));
         assert_eq!(sink.to(&sam_user.email).len(), 2, "{:?}", subjects(&sink.to(&sam_user.email)));
     }
 }
@@ -1040,7 +1077,8 @@ both_backends! {
         let (_, nina) = app.user(Role::Sales, "Nina").await;
         let r = admin.post(&format!("/api/v1/users/{}/handover", sam_user.id), &json!({"to": nina.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        sink.wait_until(WAIT, "the notice to Nina", |m| m.iter().any(|m| m.to == [nina.email.clone()])).await;
+        sink.wait_until(WAIT, "the notice to Nina", |m| m.iter().any(|m| m.to == [nina.email.clone()] && about_a_notice(m)))
+            .await;
         // Both reminders fall due for everyone at once, then one escalation names Rita and Nina.
         pass_time(&app, &nid, None, 2 * HOUR + Duration::from_secs(600)).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 2, "Rita's and Nina's");

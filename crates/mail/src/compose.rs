@@ -149,6 +149,33 @@ struct SignerText<'a> {
     url: &'a str,
 }
 
+/// A draft in the e-mail to someone handed a colleague's quotes.
+pub struct HandedRow {
+    pub customer: String,
+    pub total: String,
+    pub valid_until: String,
+    pub url: String,
+    pub you_sign: bool,
+}
+
+#[derive(Template)]
+#[template(path = "handover.html")]
+struct HandoverHtml<'a> {
+    name: &'a str,
+    by: &'a str,
+    from: &'a str,
+    quotes: &'a [HandedRow],
+}
+
+#[derive(Template)]
+#[template(path = "handover.txt")]
+struct HandoverText<'a> {
+    name: &'a str,
+    by: &'a str,
+    from: &'a str,
+    quotes: &'a [HandedRow],
+}
+
 /// A customer as letters name them: `Name (Company)`, or the name alone.
 fn customer(name: &str, company: &str) -> String {
     if company.is_empty() { name.to_owned() } else { format!("{name} ({company})") }
@@ -279,6 +306,22 @@ impl Composer for TemplateComposer {
                 }
                 .render()
                 .map_err(render)?;
+                Ok(Composed { subject, text, html })
+            }
+            Letter::QuotesHandedOver { to, by, from, quotes } => {
+                let rows: Vec<HandedRow> = quotes
+                    .iter()
+                    .map(|(q, you_sign)| HandedRow {
+                        customer: customer(&q.customer_name, &q.customer_company),
+                        total: money(&q.currency, q.total_minor),
+                        valid_until: q.valid_until.to_string(),
+                        url: q.url.clone(),
+                        you_sign: *you_sign,
+                    })
+                    .collect();
+                let subject = format!("{by} handed you the open quotes of {from}");
+                let html = HandoverHtml { name: &to.name, by, from, quotes: &rows }.render().map_err(render)?;
+                let text = HandoverText { name: &to.name, by, from, quotes: &rows }.render().map_err(render)?;
                 Ok(Composed { subject, text, html })
             }
             Letter::Escalation { notice, to, pending, dashboard_url } => {

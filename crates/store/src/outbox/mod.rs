@@ -141,6 +141,9 @@ pub enum Letter<'a> {
     /// Someone drafting or editing a quote (`by`) names another salesperson
     /// its signer: only they can finalise it.
     SignerNamed { to: &'a Recipient, by: &'a str, quote: &'a SignedQuote },
+    /// An admin (`by`) hands someone's open drafts (`from`'s) to `to`: each
+    /// with whether `to` now signs it (else they own it, and another signs).
+    QuotesHandedOver { to: &'a Recipient, by: &'a str, from: &'a str, quotes: &'a [(SignedQuote, bool)] },
 }
 
 /// A draft as the e-mail to its newly named signer shows it.
@@ -163,7 +166,7 @@ impl Letter<'_> {
             Letter::Publication { notice, .. }
             | Letter::Reminder { notice, .. }
             | Letter::Escalation { notice, .. } => Some(notice),
-            Letter::SignerNamed { .. } => None,
+            Letter::SignerNamed { .. } | Letter::QuotesHandedOver { .. } => None,
         }
     }
 }

@@ -1,13 +1,16 @@
-//! A salesperson named the signer of someone else's draft is told so: only
-//! the signer can finalise a quote, so a draft they do not know of waits.
+//! A salesperson named the signer of someone else's draft is told so, as is
+//! one handed a colleague's drafts: only the signer can finalise a quote, so
+//! a draft they do not know of waits.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{Batch, Letter, SIGNER, SignedQuote, recipient};
 use crate::entity::{outbox, quotes, users};
-use crate::quotes::DRAFT;
+use crate::gate::priced_lines;
+use crate::quotes::{DRAFT, load_lines};
+use pricegate_domain::quote_total;
 use crate::{Actor, Store, StoreError};
 
 /// The key of the e-mail naming `signer` the signer of `quote` at `now`: a
@@ -59,6 +62,19 @@ pub(super) async fn moot_signer_mail(
         .collect())
 }
 
+/// A draft as the letters here show it.
+fn signed_quote(base_url: &str, quote: &quotes::Model, total_minor: i64) -> SignedQuote {
+    SignedQuote {
+        id: quote.id,
+        url: format!("{base_url}/quotes/{}", quote.id),
+        customer_name: quote.customer_name.clone(),
+        customer_company: quote.customer_company.clone(),
+        currency: quote.currency.clone(),
+        total_minor,
+        valid_until: quote.valid_until,
+    }
+}
+
 impl Store {
     /// Queues, in the caller's transaction, an e-mail telling the signer of
     /// `quote` (worth `total_minor`) that `by` names them its signer. Nothing
@@ -82,19 +98,57 @@ impl Store {
         ) else {
             return Ok(());
         };
-        let signed = SignedQuote {
-            id: quote.id,
-            url: format!("{}/quotes/{}", setup.base_url, quote.id),
-            customer_name: quote.customer_name.clone(),
-            customer_company: quote.customer_company.clone(),
-            currency: quote.currency.clone(),
-            total_minor,
-            valid_until: quote.valid_until,
-        };
+        let signed = signed_quote(&setup.base_url, quote, total_minor);
         let to = recipient(signer);
         let mut batch = Batch::new(&setup, now);
         let letter = Letter::SignerNamed { to: &to, by: &namer.name, quote: &signed };
         batch.push(SIGNER, signer_key(quote.id, signer.id, now), &to, &letter)?;
+        batch.write(conn).await?;
+        Ok(())
+    }
+
+    /// Queues, in the caller's transaction, one e-mail telling `to` that
+    /// `by` handed them `from`'s open drafts, `handed` (their ids), each with
+    /// its total and whether `to` now signs it.
+    pub(crate) async fn tell_handed_over(
+        &self,
+        conn: &impl ConnectionTrait,
+        by: &Actor,
+        from: Uuid,
+        to: Uuid,
+        handed: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let Some(setup) = self.mail.clone() else { return Ok(()) };
+        if handed.is_empty() {
+            return Ok(());
+        }
+        let people = users::Entity::find().filter(users::Column::Id.is_in([by.id, from, to])).all(conn).await?;
+        let name_of = |id: Uuid| people.iter().find(|u| u.id == id);
+        let (Some(admin), Some(leaver), Some(taker)) = (name_of(by.id), name_of(from), name_of(to)) else {
+            return Ok(());
+        };
+        let drafts = quotes::Entity::find()
+            .filter(quotes::Column::Id.is_in(handed.iter().copied()))
+            .filter(quotes::Column::State.eq(DRAFT))
+            .order_by_asc(quotes::Column::DraftedAt)
+            .all(conn)
+            .await?;
+        let lines = load_lines(conn, handed).await?;
+        let quotes: Vec<(SignedQuote, bool)> = drafts
+            .iter()
+            .map(|q| {
+                let priced = lines.get(&q.id).map(|l| priced_lines(l)).unwrap_or_default();
+                let total = quote_total(&priced).unwrap_or(i64::MAX);
+                (signed_quote(&setup.base_url, q, total), q.signer_id == to)
+            })
+            .collect();
+        let to_whom = recipient(taker);
+        let mut batch = Batch::new(&setup, now);
+        let letter =
+            Letter::QuotesHandedOver { to: &to_whom, by: &admin.name, from: &leaver.name, quotes: &quotes };
+        let key = format!("handover:{from}:{to}:{}", now.timestamp_micros());
+        batch.push(SIGNER, key, &to_whom, &letter)?;
         batch.write(conn).await?;
         Ok(())
     }

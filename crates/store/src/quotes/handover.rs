@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -56,6 +56,15 @@ impl Store {
             .into_tuple()
             .all(&txn)
             .await?;
+        // Every draft that becomes `to`'s, owned or signed, for telling them.
+        let handed: Vec<Uuid> = quotes::Entity::find()
+            .select_only()
+            .column(quotes::Column::Id)
+            .filter(Condition::any().add(quotes::Column::OwnerId.eq(from)).add(quotes::Column::SignerId.eq(from)))
+            .filter(quotes::Column::State.eq(DRAFT))
+            .into_tuple()
+            .all(&txn)
+            .await?;
         let owned = moved(quotes::Column::OwnerId).exec(&txn).await?.rows_affected;
         let signed = moved(quotes::Column::SignerId).exec(&txn).await?.rows_affected;
         record(
@@ -70,6 +79,7 @@ impl Store {
             },
         )
         .await?;
+        self.tell_handed_over(&txn, actor, from, to, &handed, now).await?;
         if signed > 0 {
             self.tell_new_signer(&txn, to, &taken_over, now).await?;
         }
