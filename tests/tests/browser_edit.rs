@@ -75,7 +75,11 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
         let placed: Vec<i64> = serde_json::from_value(placed).expect("numbers");
         let (tops, remove_middle, bottom) = (&placed[..3], placed[3], placed[4]);
         assert!(tops.iter().all(|top| *top == tops[0]), "the row's fields start at {tops:?}");
-        assert!((tops[0]..bottom).contains(&remove_middle), "Remove at {remove_middle}, the fields from {} to {bottom}", tops[0]);
+        assert!(
+            (tops[0]..bottom).contains(&remove_middle),
+            "Remove at {remove_middle}, the fields from {} to {bottom}",
+            tops[0]
+        );
         sam.fill("#quantity_0", "3").await;
         sam.submit("#save-quote").await;
         assert!(sam.text("#customer_name-error").await.contains("The customer's name must not be empty"));

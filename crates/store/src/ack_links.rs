@@ -3,17 +3,17 @@
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
-use uuid::Uuid;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
 
 use crate::audit::refusal_code;
 use crate::auth::hash_token;
 use crate::db::db_now;
 use crate::entity::{ack_tokens, acknowledgements, notices, users};
+use crate::notices::{AwaitingNotice, WaitingQuote};
 use crate::notices::{Channel, ClientInfo, PUBLISHED, acknowledge_in, changes_to_read, refused_acknowledgement};
 use crate::outbox::NoticeContent;
-use crate::notices::{AwaitingNotice, WaitingQuote};
 use crate::views::{AckView, GateView};
 use crate::{Actor, Store, StoreError};
 
@@ -63,11 +63,15 @@ pub struct AfterAcknowledging {
     pub drafts: Vec<(WaitingQuote, GateView)>,
     /// How many more drafts it held up than `drafts` shows.
     pub more_drafts: usize,
+    /// The first [`AFTER_ACK_DRAFTS`] of them, in publication order.
     pub still_to_acknowledge: Vec<AwaitingNotice>,
+    /// How many notices still wait, listed or not.
+    pub still_count: u64,
 }
 
-/// How many drafts [`AfterAcknowledging`] reads the gate of: the page is
-/// read on a phone, and each quote's own page says the rest.
+/// How many drafts [`AfterAcknowledging`] reads the gate of, and how many
+/// notices it names: the page is read on a phone, and Pricegate's own
+/// pages say the rest.
 pub const AFTER_ACK_DRAFTS: usize = 10;
 
 /// The shape of a token we issue (43 base64url characters); anything else is
@@ -151,7 +155,8 @@ impl Store {
             .into_tuple::<String>()
             .one(&self.db)
             .await?;
-        let mut after = AfterAcknowledging { drafts: Vec::new(), more_drafts: 0, still_to_acknowledge: Vec::new() };
+        let mut after =
+            AfterAcknowledging { drafts: Vec::new(), more_drafts: 0, still_to_acknowledge: Vec::new(), still_count: 0 };
         let Some(Ok(role)) = role.as_deref().map(Role::parse) else { return Ok(after) };
         let actor = Actor { id: user_id, role };
         let held_up = self.quotes_held_up_by(notice_id, user_id).await?;
@@ -159,12 +164,17 @@ impl Store {
         for quote in held_up.into_iter().take(AFTER_ACK_DRAFTS) {
             match self.quote_gate(&actor, quote.id).await {
                 Ok(gate) => after.drafts.push((quote, gate)),
-                // Finalised or cancelled since it was listed.
-                Err(StoreError::Conflict { code: "quote_not_draft", .. } | StoreError::NotFound { .. }) => {}
+                // Finalised, cancelled or given another signer since it was listed.
+                Err(
+                    StoreError::Conflict { code: "quote_not_draft", .. }
+                    | StoreError::NotFound { .. }
+                    | StoreError::Forbidden { .. },
+                ) => {}
                 Err(e) => return Err(e),
             }
         }
-        after.still_to_acknowledge = self.notices_awaiting(&actor).await?;
+        (after.still_to_acknowledge, after.still_count) =
+            self.notices_awaiting(&actor, AFTER_ACK_DRAFTS as u64).await?;
         Ok(after)
     }
 

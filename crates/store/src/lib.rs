@@ -40,7 +40,9 @@ pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS};
 pub use db::Store;
 pub use error::StoreError;
 pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_FAILURES};
-pub use notices::{AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NewNotice, NewPriceChange, NoticePatch, WaitingQuote};
+pub use notices::{
+    AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NewNotice, NewPriceChange, NoticePatch, WaitingQuote,
+};
 pub use outbox::{
     BlockedQuote, Composed, Composer, Letter, MailSetup, NoticeContent, OutboxMessageView, OutboxView, PendingPerson,
     REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, SignedQuote, WAITING_BEHIND,

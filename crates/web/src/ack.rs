@@ -16,9 +16,9 @@ use axum::routing::get;
 use pricegate_domain::Calendar;
 use pricegate_mail::render_markdown;
 use pricegate_store::views::GateView;
-use pricegate_store::{AckLinkError, AckLinkView, StoreError, WaitingQuote};
-use uuid::Uuid;
+use pricegate_store::{AckLinkError, AckLinkView, AfterAcknowledging, StoreError, WaitingQuote};
 use tower_http::set_header::SetResponseHeaderLayer;
+use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::Client;
@@ -64,23 +64,67 @@ struct DonePage {
     after: Option<After>,
 }
 
+/// What an acknowledgement by link leaves its person with. The page is
+/// reached by a link that can be forwarded, so it names drafts and notices
+/// only to the person signed in; anyone else holding the link reads counts.
 struct After {
+    /// Signed in as the link's person: the page names what it counts.
+    named: bool,
     drafts: Vec<DraftRow>,
     more_drafts: usize,
-    /// Each notice still to acknowledge: its title and publication.
+    /// The drafts in a sentence, for whoever is not signed in.
+    drafts_summary: String,
+    /// Each notice still to acknowledge (the first few): its title and publication.
     still_to_acknowledge: Vec<(String, String)>,
+    still_count: u64,
+}
+
+impl After {
+    fn new(after: AfterAcknowledging, reader: Uuid, named: bool, calendar: Calendar) -> After {
+        let drafts: Vec<DraftRow> =
+            after.drafts.into_iter().map(|(quote, gate)| DraftRow::new(quote, &gate, reader)).collect();
+        let held = drafts.len() + after.more_drafts;
+        let ready = drafts.iter().filter(|d| d.ready).count();
+        let drafts_summary = match (held, ready) {
+            (0, _) => "It held up none of your draft quotes.".to_owned(),
+            (1, 1) => "It held up one of your draft quotes, which is now ready to finalise.".to_owned(),
+            (1, _) => "It held up one of your draft quotes, which something else still holds up.".to_owned(),
+            (n, r) if r == n => format!("It held up {n} of your draft quotes, all now ready to finalise."),
+            (n, 0) => format!("It held up {n} of your draft quotes; something else still holds up each of them."),
+            (n, r) => format!("It held up {n} of your draft quotes; {r} of them now ready to finalise."),
+        };
+        After {
+            named,
+            drafts,
+            more_drafts: after.more_drafts,
+            drafts_summary,
+            still_to_acknowledge: after
+                .still_to_acknowledge
+                .into_iter()
+                .map(|n| (n.title, calendar.stamp(n.published_at, false)))
+                .collect(),
+            still_count: after.still_count,
+        }
+    }
 }
 
 /// A draft the notice held up, and what, if anything, holds it up now.
 struct DraftRow {
     id: Uuid,
     customer: String,
+    /// The first 8 characters of its id, as the e-mails name it.
+    reference: String,
     ready: bool,
     status: String,
 }
 
 impl DraftRow {
-    fn new(quote: WaitingQuote, gate: &GateView) -> DraftRow {
+    /// `reader` signs the draft; its owner, who may be someone else, is
+    /// the one who edits and reprices it.
+    fn new(quote: WaitingQuote, gate: &GateView, reader: Uuid) -> DraftRow {
+        let owner_does = |what: &str| {
+            if quote.owner_id == reader { what.to_owned() } else { format!("its owner must {what}") }
+        };
         let mut holds_up = Vec::new();
         if !gate.signer_can_sign {
             holds_up.push("needs another signer, whom its owner chooses".to_owned());
@@ -91,13 +135,13 @@ impl DraftRow {
             more => holds_up.push(format!("still waits for your acknowledgement of {} other notices", more.len())),
         }
         if gate.expired {
-            holds_up.push("its validity has ended: extend it before finalising".to_owned());
+            holds_up.push(format!("its validity has ended: {} before it is finalised", owner_does("extend it")));
         }
         if !gate.superseded.is_empty() && gate.price_override.is_none() {
-            holds_up.push(
-                "a price on it has changed since it was quoted: reprice it, or ask finance to approve keeping it"
-                    .to_owned(),
-            );
+            holds_up.push(format!(
+                "a price on it has changed since it was quoted: {}, or finance must approve keeping it",
+                owner_does("reprice it")
+            ));
         }
         let status = if gate.ready {
             "ready to finalise".to_owned()
@@ -106,7 +150,8 @@ impl DraftRow {
         } else {
             holds_up.join("; ")
         };
-        DraftRow { id: quote.id, customer: quote.customer_name, ready: gate.ready, status }
+        let reference = quote.id.simple().to_string()[..8].to_owned();
+        DraftRow { id: quote.id, customer: quote.customer_name, reference, ready: gate.ready, status }
     }
 }
 
@@ -242,16 +287,9 @@ async fn acknowledge(
     let calendar = app.store.calendar();
     match app.store.acknowledge_by_link(&token, client).await {
         Ok((view, ack)) => {
+            let named = signed_in_as(&app, &headers, ack.user_id).await;
             let after = match app.store.after_acknowledging(ack.user_id, ack.notice_id).await {
-                Ok(after) => Some(After {
-                    drafts: after.drafts.into_iter().map(|(quote, gate)| DraftRow::new(quote, &gate)).collect(),
-                    more_drafts: after.more_drafts,
-                    still_to_acknowledge: after
-                        .still_to_acknowledge
-                        .into_iter()
-                        .map(|n| (n.title, calendar.stamp(n.published_at, false)))
-                        .collect(),
-                }),
+                Ok(after) => Some(After::new(after, ack.user_id, named, calendar)),
                 Err(e) => {
                     tracing::warn!(error = %e, "acknowledged by link, but what it leaves could not be read");
                     None
@@ -267,6 +305,18 @@ async fn acknowledge(
         }
         Err(e) => refusal(e, calendar),
     }
+}
+
+/// Whether the request carries a session of `user`: a link forwarded to
+/// someone else, or opened where its person is not signed in, does not.
+/// (The session cookie is `SameSite=Lax`: the page's own form, posted from
+/// this site, carries it.)
+async fn signed_in_as(app: &AppState, headers: &HeaderMap, user: Uuid) -> bool {
+    let Some(token) = crate::pages::cookie(headers, crate::pages::SESSION_COOKIE) else { return false };
+    if token.is_empty() || token.len() > 128 {
+        return false;
+    }
+    matches!(app.store.authenticate_session(token).await, Ok(Some(session)) if session.actor.id == user)
 }
 
 /// What a browser tells us about where a POST came from. A client that says

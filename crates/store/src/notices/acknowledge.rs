@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -168,12 +168,13 @@ impl Store {
 
     /// The published notices that ask `actor` for an acknowledgement they
     /// have not given (the rule of [`NoticeView::awaiting_my_acknowledgement`]),
-    /// in publication order, each as its id, title and publication time.
+    /// the first `limit` in publication order, each as its id, title and
+    /// publication time, and how many there are in all.
     ///
     /// [`NoticeView::awaiting_my_acknowledgement`]: crate::views::NoticeView::awaiting_my_acknowledgement
-    pub async fn notices_awaiting(&self, actor: &Actor) -> Result<Vec<AwaitingNotice>, StoreError> {
+    pub async fn notices_awaiting(&self, actor: &Actor, limit: u64) -> Result<(Vec<AwaitingNotice>, u64), StoreError> {
         if actor.role != Role::Sales {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
         let acknowledged = Query::select()
             .column(acknowledgements::Column::NoticeId)
@@ -181,22 +182,26 @@ impl Store {
             .and_where(acknowledgements::Column::UserId.eq(actor.id))
             .to_owned();
         let asked = Asked::of(&self.db, actor).await?;
-        let rows = notices::Entity::find()
+        let awaiting = notices::Entity::find()
+            .filter(notices::Column::State.eq(PUBLISHED))
+            .filter(asked.condition())
+            .filter(notices::Column::Id.not_in_subquery(acknowledged));
+        let count = awaiting.clone().count(&self.db).await?;
+        let rows = awaiting
             .select_only()
             .column(notices::Column::Id)
             .column(notices::Column::Title)
             .column(notices::Column::PublishedAt)
-            .filter(notices::Column::State.eq(PUBLISHED))
-            .filter(notices::Column::Id.not_in_subquery(acknowledged))
             .order_by_asc(notices::Column::Seq)
+            .limit(limit)
             .into_tuple::<(Uuid, String, Option<DateTime<Utc>>)>()
             .all(&self.db)
             .await?;
-        Ok(rows
+        let listed = rows
             .into_iter()
-            .filter(|(_, _, published_at)| asked.asks(*published_at))
             .filter_map(|(id, title, published_at)| Some(AwaitingNotice { id, title, published_at: published_at? }))
-            .collect())
+            .collect();
+        Ok((listed, count))
     }
 
     /// The drafts drafted before the notice's publication (of `signer`, or
@@ -227,17 +232,18 @@ impl Store {
             .select_only()
             .column(quotes::Column::Id)
             .column(quotes::Column::SignerId)
+            .column(quotes::Column::OwnerId)
             .column(quotes::Column::CustomerName)
             .filter(quotes::Column::State.eq(DRAFT))
             .filter(quotes::Column::DraftedAt.lt(published_at))
             .order_by_asc(quotes::Column::DraftedAt)
             .order_by_asc(quotes::Column::Id)
-            .into_tuple::<(Uuid, Uuid, String)>()
+            .into_tuple::<(Uuid, Uuid, Uuid, String)>()
             .all(&self.db)
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, signer_id, customer_name)| WaitingQuote { id, signer_id, customer_name })
+            .map(|(id, signer_id, owner_id, customer_name)| WaitingQuote { id, signer_id, owner_id, customer_name })
             .collect())
     }
 }
@@ -314,6 +320,8 @@ pub struct AwaitingNotice {
 pub struct WaitingQuote {
     pub id: Uuid,
     pub signer_id: Uuid,
+    /// Who may edit, reprice or cancel it.
+    pub owner_id: Uuid,
     pub customer_name: String,
 }
 

@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use pricegate_domain::{Invalid, Role, Sku, Text, parse_unit_price};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -485,6 +485,16 @@ impl Asked {
             .one(conn)
             .await?;
         Ok(Asked { joined, oldest_draft })
+    }
+
+    /// [`Asked::asks`] as a condition on `notices`, for a query to filter by.
+    pub(super) fn condition(&self) -> Condition {
+        let Some(joined) = self.joined else { return Condition::all().add(sea_orm::sea_query::Expr::value(false)) };
+        let mut asks = Condition::any().add(notices::Column::PublishedAt.gte(joined));
+        if let Some(drafted) = self.oldest_draft {
+            asks = asks.add(notices::Column::PublishedAt.gt(drafted));
+        }
+        asks
     }
 
     pub(super) fn asks(&self, published_at: Option<DateTime<Utc>>) -> bool {

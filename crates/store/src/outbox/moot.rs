@@ -57,11 +57,11 @@ pub(super) async fn find_moot(
     rows: &[outbox::Model],
 ) -> Result<HashMap<Uuid, &'static str>, StoreError> {
     let recipient = |row: &outbox::Model| subjects(row).map(|(_, user)| user).or(row.user_id);
+    let no_longer_signer: HashSet<Uuid> = moot_signer_mail(conn, rows).await?.into_iter().collect();
     let people: HashSet<Uuid> = rows.iter().filter_map(recipient).collect();
     if people.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(no_longer_signer.into_iter().map(|id| (id, NO_LONGER_SIGNER)).collect());
     }
-    let no_longer_signer: HashSet<Uuid> = moot_signer_mail(conn, rows).await?.into_iter().collect();
     let inactive: HashSet<Uuid> = users::Entity::find()
         .select_only()
         .column(users::Column::Id)

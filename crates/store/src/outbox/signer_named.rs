@@ -6,12 +6,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::{Batch, Letter, SIGNER, SignedQuote, recipient};
+use super::{Batch, Letter, PENDING, SIGNER, SKIPPED, SignedQuote, recipient};
 use crate::entity::{outbox, quotes, users};
 use crate::gate::priced_lines;
 use crate::quotes::{DRAFT, load_lines};
-use pricegate_domain::quote_total;
 use crate::{Actor, Store, StoreError};
+use pricegate_domain::quote_total;
+use sea_orm::sea_query::Expr;
 
 /// The key of the e-mail naming `signer` the signer of `quote` at `now`: a
 /// signer named again later (after someone else in between) is told again.
@@ -19,12 +20,15 @@ fn signer_key(quote: Uuid, signer: Uuid, now: DateTime<Utc>) -> String {
     format!("signer:{quote}:{signer}:{}", now.timestamp_micros())
 }
 
-/// The draft a signer e-mail is about, from its key.
-fn quote_of(row: &outbox::Model) -> Option<Uuid> {
+/// The draft a signer e-mail is about, and its recipient, from its key.
+fn quote_of(row: &outbox::Model) -> Option<(Uuid, Uuid)> {
     let mut parts = row.dedupe_key.split(':');
     (parts.next()? == "signer").then_some(())?;
-    parts.next()?.parse().ok()
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
+
+/// Why a queued signer e-mail gave way to a later one about the same draft.
+const REPLACED: &str = "Not sent: a later e-mail about this quote's signer replaced it.";
 
 /// Why a queued signer e-mail is no longer sent.
 pub(super) const NO_LONGER_SIGNER: &str =
@@ -36,10 +40,10 @@ pub(super) async fn moot_signer_mail(
     conn: &impl ConnectionTrait,
     rows: &[outbox::Model],
 ) -> Result<Vec<Uuid>, StoreError> {
-    let asked: Vec<(Uuid, Uuid, Option<Uuid>)> = rows
+    let asked: Vec<(Uuid, Uuid, Uuid)> = rows
         .iter()
         .filter(|row| row.kind == SIGNER)
-        .filter_map(|row| Some((row.id, quote_of(row)?, row.user_id)))
+        .filter_map(|row| quote_of(row).map(|(quote, signer)| (row.id, quote, row.user_id.unwrap_or(signer))))
         .collect();
     if asked.is_empty() {
         return Ok(Vec::new());
@@ -57,7 +61,7 @@ pub(super) async fn moot_signer_mail(
         .collect();
     Ok(asked
         .into_iter()
-        .filter(|(_, quote, signer)| !signer.is_some_and(|signer| standing.contains(&(*quote, signer))))
+        .filter(|(_, quote, signer)| !standing.contains(&(*quote, *signer)))
         .map(|(row, _, _)| row)
         .collect())
 }
@@ -92,13 +96,24 @@ impl Store {
             return Ok(());
         }
         let people = users::Entity::find().filter(users::Column::Id.is_in([by.id, quote.signer_id])).all(conn).await?;
-        let (Some(signer), Some(namer)) = (
-            people.iter().find(|u| u.id == quote.signer_id),
-            people.iter().find(|u| u.id == by.id),
-        ) else {
+        let (Some(signer), Some(namer)) =
+            (people.iter().find(|u| u.id == quote.signer_id), people.iter().find(|u| u.id == by.id))
+        else {
             return Ok(());
         };
         let signed = signed_quote(&setup.base_url, quote, total_minor);
+        // One e-mail per draft waits to go out: an earlier one not yet sent
+        // (the signer changed back and forth, or the quote was edited since)
+        // gives way, so nobody gets two, or stale figures.
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::State, Expr::value(SKIPPED))
+            .col_expr(outbox::Column::LastError, Expr::value(REPLACED))
+            .filter(outbox::Column::Kind.eq(SIGNER))
+            .filter(outbox::Column::State.eq(PENDING))
+            .filter(outbox::Column::Attempts.eq(0))
+            .filter(outbox::Column::DedupeKey.starts_with(format!("signer:{}:", quote.id)))
+            .exec(conn)
+            .await?;
         let to = recipient(signer);
         let mut batch = Batch::new(&setup, now);
         let letter = Letter::SignerNamed { to: &to, by: &namer.name, quote: &signed };
@@ -145,8 +160,7 @@ impl Store {
             .collect();
         let to_whom = recipient(taker);
         let mut batch = Batch::new(&setup, now);
-        let letter =
-            Letter::QuotesHandedOver { to: &to_whom, by: &admin.name, from: &leaver.name, quotes: &quotes };
+        let letter = Letter::QuotesHandedOver { to: &to_whom, by: &admin.name, from: &leaver.name, quotes: &quotes };
         let key = format!("handover:{from}:{to}:{}", now.timestamp_micros());
         batch.push(SIGNER, key, &to_whom, &letter)?;
         batch.write(conn).await?;
