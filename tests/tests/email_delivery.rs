@@ -140,6 +140,17 @@ both_backends! {
         assert!(reminder.text().contains("This is the last reminder: finance is told now"), "{}", reminder.text());
         let first = sink.to(&rita_user.email).into_iter().find(|m| m.header("subject").unwrap().starts_with("Reminder 1")).unwrap();
         assert!(!first.text().contains("last reminder"), "{}", first.text());
+        // Each reminder follows the notice's own e-mail, in one conversation.
+        let notice = sink.to(&rita_user.email).into_iter().find(|m| m.header("subject").unwrap().starts_with("Price notice")).unwrap();
+        let notice_id = notice.header("message-id").expect("the notice's Message-ID");
+        assert!(notice.header("in-reply-to").is_none() && notice.header("references").is_none());
+        for m in [&first, &reminder] {
+            assert_eq!(m.header("in-reply-to"), Some(notice_id.clone()), "{}", m.data);
+            assert_eq!(m.header("references"), Some(notice_id.clone()));
+            assert_ne!(m.header("message-id"), Some(notice_id.clone()));
+        }
+        let escalations = sink.to(&fiona.email);
+        assert!(escalations.iter().all(|m| m.header("in-reply-to").is_none()), "finance's e-mail starts its own");
         assert!(reminder.text().contains(&rita_quote["id"].as_str().unwrap().replace('-', "")[..8]), "the blocked quote is named: {}", reminder.text());
         assert!(reminder.ack_link().is_some());
         // The quote is linked: its page is where Rita acknowledges and finalises.
@@ -885,6 +896,7 @@ both_backends! {
         assert_eq!(subjects(&to_olga), ["Price notice: Pumps up", "Price notice: Pumps up"]);
         assert!(to_olga[1].text().contains("You now sign quotes that this price notice"), "{}", to_olga[1].text());
         assert!(to_olga[1].ack_link().is_some() && to_olga[1].text().contains("Greta"), "{}", to_olga[1].text());
+        assert_eq!(to_olga[1].header("in-reply-to"), to_olga[0].header("message-id"), "it follows the first");
     }
 }
 

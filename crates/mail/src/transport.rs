@@ -169,7 +169,11 @@ pub fn build_message(from: &Mailbox, row: &outbox::Model) -> Result<Message, Sen
             .header(ContentTransferEncoding::QuotedPrintable)
             .body(body.to_owned())
     };
-    Message::builder()
+    let mut message = Message::builder();
+    if let Some(first) = pricegate_store::outbox::thread_of(row) {
+        message = message.in_reply_to(first.clone()).references(first);
+    }
+    message
         .from(from.clone())
         .to(to)
         .subject(row.subject.clone())

@@ -209,6 +209,27 @@ fn publication_key(notice_id: Uuid, user_id: Uuid) -> String {
     format!("publish:{notice_id}:{user_id}")
 }
 
+/// The Message-ID of the e-mail that first tells `user_id` of a notice (its
+/// [`publication_key`] row), which every later e-mail to them about it
+/// refers to (see [`thread_of`]).
+fn notice_thread(notice_id: Uuid, user_id: Uuid, domain: &str) -> String {
+    format!("<notice.{}.{}@{domain}>", notice_id.simple(), user_id.simple())
+}
+
+/// The e-mail a reminder, or a notice's e-mail sent again on taking over
+/// drafts, follows: the first one to its reader about its notice, for mail
+/// programs to show them as one conversation (`In-Reply-To`, `References`).
+/// `None` for that first e-mail itself and for any other letter.
+pub fn thread_of(row: &outbox::Model) -> Option<String> {
+    if row.kind != REMINDER && row.kind != PUBLICATION {
+        return None;
+    }
+    let (notice_id, user_id) = (row.notice_id?, row.user_id?);
+    let domain = row.message_id.rsplit_once('@')?.1.strip_suffix('>')?;
+    let first = notice_thread(notice_id, user_id, domain);
+    (first != row.message_id).then_some(first)
+}
+
 /// Builds outbox rows, then writes them in bulk.
 struct Batch<'a> {
     setup: &'a MailSetup,
@@ -246,6 +267,13 @@ impl<'a> Batch<'a> {
         let composed =
             self.setup.composer.compose(letter).map_err(|e| StoreError::Internal(format!("composing mail: {e}")))?;
         let id = Uuid::new_v4();
+        let domain = &self.setup.message_id_domain;
+        let message_id = match letter.notice() {
+            Some(notice) if kind == PUBLICATION && dedupe_key == publication_key(notice.id, to.id) => {
+                notice_thread(notice.id, to.id, domain)
+            }
+            _ => format!("<{}@{domain}>", id.simple()),
+        };
         self.rows.push(outbox::ActiveModel {
             id: Set(id),
             dedupe_key: Set(dedupe_key),
@@ -255,7 +283,7 @@ impl<'a> Batch<'a> {
             subject: Set(composed.subject),
             text_body: Set(seal(&composed.text, &self.link_marker)),
             html_body: Set(seal(&composed.html, &self.link_marker)),
-            message_id: Set(format!("<{}@{}>", id.simple(), self.setup.message_id_domain)),
+            message_id: Set(message_id),
             state: Set(PENDING.into()),
             attempts: Set(0),
             next_attempt_at: Set(self.now),
