@@ -192,6 +192,14 @@ async fn finance_edits_a_draft_notice_with_its_preview_and_renames_a_product() {
         assert!(!fiona.exists("#notice-body b").await, "raw HTML must not become markup");
         assert_eq!(fiona.path().await, format!("/notices/{notice}/edit"));
         assert!(!fiona.exists("#preview-note").await, "the live preview loads no page");
+        // The price changes too: a line not yet readable says so, then the table.
+        fiona.fill("#changes", "PUMP-100, 1390.00").await;
+        fiona.wait_for_text("#changes-unread", "once every line can be read").await;
+        fiona.fill("#changes", &change).await;
+        let table = fiona.wait_for_text("#changes-table", "1,390.00 EUR").await;
+        assert!(table.contains("1,250.00 EUR") && table.contains("+140.00 EUR (+11.2 %)"), "{table}");
+        assert!(!fiona.exists("#changes-unread").await);
+        assert!(fiona.exists("#notice-body li").await, "the text stays with it");
         fiona.screenshot("35-notice-edit-live-preview").await;
 
         // The Preview button: the form again, rendered on the server, nothing saved.

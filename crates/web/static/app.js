@@ -45,9 +45,10 @@
   });
 })();
 
-// The notice form's preview follows the text as finance types: the text is
-// posted (with the form's CSRF token) to the server, which renders it with the
-// same Markdown renderer as the notice page, raw HTML escaped.
+// The notice form's preview follows the text and the price changes as finance
+// types: both are posted (with the form's CSRF token) to the server, which
+// renders them as the notice page does (the same Markdown renderer, raw HTML
+// escaped; each change with the price it moves from).
 (function () {
   "use strict";
   var source = document.querySelector("textarea[data-preview-url]");
@@ -60,9 +61,10 @@
     return;
   }
   var url = source.getAttribute("data-preview-url");
+  var also = document.getElementById(source.getAttribute("data-preview-also") || "");
   var hint = document.getElementById("preview-hint");
   if (hint) {
-    hint.textContent = "How the notice will read; it follows the text as you type.";
+    hint.textContent = "How the notice will read; it follows the text and the price changes as you type.";
   }
   var timer = null;
   var latest = 0;
@@ -72,6 +74,9 @@
     var data = new URLSearchParams();
     data.set("csrf_token", token.value);
     data.set("body", source.value);
+    if (also) {
+      data.set(also.name, also.value);
+    }
     fetch(url, { method: "POST", body: data, credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) {
         return response.ok ? response.text() : null;
@@ -87,10 +92,14 @@
       });
   }
 
-  source.addEventListener("input", function () {
+  function later() {
     window.clearTimeout(timer);
     timer = window.setTimeout(refresh, 250);
-  });
+  }
+  source.addEventListener("input", later);
+  if (also) {
+    also.addEventListener("input", later);
+  }
 })();
 
 // The CSV import takes a file too: its text goes into the form's box, to be

@@ -397,20 +397,44 @@ async fn delete(
     }
 }
 
-/// The notice body rendered as the notice page renders it (raw HTML shown as
-/// text), as an HTML fragment for the live preview. Finance only, and posted
-/// with the form's CSRF token like any other form.
-async fn preview(CsrfForm { form, .. }: CsrfForm<Finance>) -> Response {
+/// The live preview's fragment: what the preview section holds.
+#[derive(Template)]
+#[template(path = "pages/notice_content_live.html")]
+struct LivePreview {
+    body_html: String,
+    changes: Vec<ChangeRow>,
+    /// Price changes were typed that cannot be read yet.
+    unread_changes: bool,
+}
+
+/// The notice as the notice page will render it (raw HTML shown as text),
+/// with its price changes as typed (`changes`, if sent) each with the price
+/// it moves from: an HTML fragment for the live preview. Finance only, and
+/// posted with the form's CSRF token like any other form.
+async fn preview(State(app): State<AppState>, CsrfForm { form, .. }: CsrfForm<Finance>) -> Result<Response, PageError> {
     let body = form.get("body");
     if body.chars().count() > MAX_BODY {
-        return (
+        return Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             format!("The text is longer than {MAX_BODY} characters."),
         )
-            .into_response();
+            .into_response());
     }
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], render_markdown(body)).into_response()
+    let typed = form.get("changes");
+    let mut page = LivePreview { body_html: render_markdown(body), changes: Vec::new(), unread_changes: false };
+    if !typed.trim().is_empty() {
+        let products = app.store.list_products().await?;
+        match parse_changes(typed, &products) {
+            Ok(changes) => {
+                let mut read: Vec<PriceChangeView> = changes.iter().map(|c| change_view(c, &products)).collect();
+                app.store.prices_before(&mut read).await?;
+                page.changes = read.iter().map(ChangeRow::from).collect();
+            }
+            Err(_) => page.unread_changes = true,
+        }
+    }
+    Ok(render(StatusCode::OK, &page))
 }
 
 #[cfg(test)]
