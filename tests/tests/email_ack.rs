@@ -323,7 +323,7 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
     let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |_| {}).await;
     let (finance, _) = app.user(Role::Finance, "Fiona").await;
     let (sam_api, sam) = app.user(Role::Sales, "Sam").await;
-    let (ana_api, _) = app.user(Role::Sales, "Ana").await;
+    let (ana_api, ana) = app.user(Role::Sales, "Ana").await;
     create_product(&finance, "PUMP-1", "EUR", 250000).await;
     create_product(&finance, "VALVE-1", "EUR", 5000).await;
     // Two drafts Sam signs: his own, and Ana's whose validity has ended;
@@ -345,13 +345,22 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
     publish_notice(&finance, &seals).await;
     let notice_mail =
         |m: &pricegate_tests::smtp::Received| m.header("subject").is_some_and(|s| s.starts_with("Price notice"));
-    sink.wait_until(WAIT, "the three publication e-mails", |m| m.iter().filter(|m| notice_mail(m)).count() >= 3).await;
+    sink.wait_until(WAIT, "three publication e-mails each to Sam and Ana", |m| {
+        m.iter().filter(|m| notice_mail(m)).count() >= 6
+    })
+    .await;
     let link_about = |subject: &str| {
         let mails = sink.to(&sam.email);
         let mail = mails.iter().find(|m| m.header("subject").is_some_and(|s| s.contains(subject)));
         mail.and_then(|m| m.ack_link()).unwrap_or_else(|| panic!("a link in the e-mail about {subject}"))
     };
     let (link, valves_link, seals_link) = (link_about("Pumps up 10%"), link_about("Valves down"), link_about("Seals"));
+    let anas_link = sink
+        .to(&ana.email)
+        .iter()
+        .find(|m| m.header("subject").is_some_and(|s| s.contains("Seals")))
+        .and_then(|m| m.ack_link())
+        .expect("Ana's link about the seals");
     let base = app.base.clone();
 
     with_browsers(1, move |browsers| async move {
@@ -420,6 +429,19 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
         page.submit("button[type=submit]").await;
         assert!(page.text(&row(&current)).await.ends_with(": ready to finalise"));
         assert_eq!(page.text("#nothing-else").await, "No other price notice waits for your acknowledgement.");
+        // Ana's link, forwarded to Sam and opened where he is logged in: the
+        // page says whose acknowledgement the button records, and names nothing of hers.
+        page.goto(anas_link.strip_prefix(&base).expect("the link points at this server")).await;
+        let warning = page.text("#not-yours").await;
+        assert!(warning.starts_with("This link is Ana's, and you are logged in as Sam."), "{warning}");
+        page.submit("button[type=submit]").await;
+        let body = page.body().await;
+        assert!(body.contains("Ana's acknowledgement of"), "{body}");
+        assert_eq!(
+            page.text("#log-in-to-see").await,
+            "You are logged in as Sam: Pricegate names them only to Ana, logged in."
+        );
+        assert_eq!(page.text("#still-summary").await, "2 more price notices wait for your acknowledgement.");
     })
     .await;
     let acks = acknowledgements(&finance, &nid).await;

@@ -25,7 +25,7 @@ fn subjects(messages: &[Received]) -> Vec<String> {
 /// Whether a message is about a notice: not the e-mail that tells someone
 /// which drafts were handed to them.
 fn about_a_notice(m: &Received) -> bool {
-    !m.header("subject").is_some_and(|s| s.contains(" handed you the open quotes of "))
+    !m.header("subject").is_some_and(|s| s.contains(" has handed you the open quotes of "))
 }
 
 /// The messages to `email` about a notice.
@@ -874,7 +874,7 @@ both_backends! {
         assert_eq!(subjects(&notices_to(&nina.email)), ["Price notice: Pumps up"], "Nina is told once");
         // Each hand-over tells its taker which drafts are now theirs.
         let handovers_to = |email: &str| {
-            let handed = |m: &Received| m.header("subject").is_some_and(|s| s.contains(" handed you "));
+            let handed = |m: &Received| m.header("subject").is_some_and(|s| s.contains(" has handed you "));
             let mut told: Vec<Received> = sink.to(email).into_iter().filter(handed).collect();
             told.sort_by_key(|m| m.header("subject"));
             told
@@ -882,13 +882,13 @@ both_backends! {
         let to_nina = handovers_to(&nina.email);
         assert_eq!(
             subjects(&to_nina),
-            ["Ada handed you the open quotes of Olga", "Ada handed you the open quotes of Sam"]
+            ["Ada has handed you the open quotes of Olga", "Ada has handed you the open quotes of Sam"]
         );
         let text = to_nina[1].text();
-        assert!(text.contains("Ada handed you the open quotes of Sam: one draft quote is now yours."), "{text}");
+        assert!(text.contains("Ada has handed you the open quotes of Sam: one draft quote is now yours."), "{text}");
         assert!(text.contains("Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31; you sign it"), "{text}");
         assert!(text.contains(&format!("{}/quotes/", app.base)) && to_nina[1].ack_link().is_none(), "{text}");
-        assert_eq!(subjects(&handovers_to(&olga.email)), ["Ada handed you the open quotes of Nina"]);
+        assert_eq!(subjects(&handovers_to(&olga.email)), ["Ada has handed you the open quotes of Nina"]);
         assert!(handovers_to(&sam_user.email).is_empty(), "the one who left is not told");
         // Olga was told at publication, when nothing of hers waited on it;
         // taking the draft over, she is told again, once, with the draft.
@@ -1243,10 +1243,10 @@ both_backends! {
         assert_eq!(mail[0].to, vec![sam.email.clone()]);
         assert_eq!(
             mail[0].header("subject").as_deref(),
-            Some("Ana Owner names you the signer of a quote for Greta Berg (Nordwind)")
+            Some("Ana Owner has named you the signer of a quote for Greta Berg (Nordwind)")
         );
         let text = mail[0].text();
-        assert!(text.contains("Ana Owner names you the signer of a draft quote. Only you can finalise it."), "{text}");
+        assert!(text.contains("Ana Owner has named you the signer of a draft quote. Only you can finalise it."), "{text}");
         assert!(text.contains("Total: 10,000.00 EUR") && text.contains("Valid until: 2099-12-31"), "{text}");
         assert!(text.contains(&format!("{}/quotes/{qid}", app.base)), "{text}");
         assert!(mail[0].html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", mail[0].html());

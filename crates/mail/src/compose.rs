@@ -285,7 +285,7 @@ impl Composer for TemplateComposer {
                 let customer = customer(&quote.customer_name, &quote.customer_company);
                 let total = money(&quote.currency, quote.total_minor);
                 let valid_until = quote.valid_until.to_string();
-                let subject = format!("{by} names you the signer of a quote for {customer}");
+                let subject = format!("{by} has named you the signer of a quote for {customer}");
                 let html = SignerHtml {
                     name: &to.name,
                     by,
@@ -319,7 +319,7 @@ impl Composer for TemplateComposer {
                         you_sign: *you_sign,
                     })
                     .collect();
-                let subject = format!("{by} handed you the open quotes of {from}");
+                let subject = format!("{by} has handed you the open quotes of {from}");
                 let html = HandoverHtml { name: &to.name, by, from, quotes: &rows }.render().map_err(render)?;
                 let text = HandoverText { name: &to.name, by, from, quotes: &rows }.render().map_err(render)?;
                 Ok(Composed { subject, text, html })

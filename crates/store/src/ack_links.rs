@@ -50,6 +50,8 @@ impl From<sea_orm::DbErr> for AckLinkError {
 #[derive(Debug, Clone)]
 pub struct AckLinkView {
     pub notice: NoticeContent,
+    /// Whose link it is.
+    pub user_id: Uuid,
     pub user_name: String,
     pub expires_at: DateTime<Utc>,
 }
@@ -128,6 +130,7 @@ async fn check(
             published_at: notice.published_at.unwrap_or_default(),
             changes,
         },
+        user_id: user.id,
         user_name: user.name,
         expires_at: row.expires_at,
     };

@@ -16,7 +16,7 @@ use axum::routing::get;
 use pricegate_domain::Calendar;
 use pricegate_mail::render_markdown;
 use pricegate_store::views::GateView;
-use pricegate_store::{AckLinkError, AckLinkView, AfterAcknowledging, StoreError, WaitingQuote};
+use pricegate_store::{AckLinkError, AckLinkView, AfterAcknowledging, SessionUser, StoreError, WaitingQuote};
 use tower_http::set_header::SetResponseHeaderLayer;
 use uuid::Uuid;
 
@@ -47,6 +47,8 @@ pub fn router() -> Router<AppState> {
 struct ShowPage {
     title: String,
     user_name: String,
+    /// Who is logged in in this browser, when that is not the link's person.
+    someone_else: Option<String>,
     published_at: String,
     body_html: String,
     changes: Vec<ChangeRow>,
@@ -58,6 +60,8 @@ struct ShowPage {
 struct DonePage {
     title: String,
     user_name: String,
+    /// Who is logged in in this browser, when that is not the link's person.
+    someone_else: Option<String>,
     acknowledged_at: String,
     /// What the acknowledgement leaves its person with; `None` when that
     /// could not be read (the acknowledgement itself stands).
@@ -72,10 +76,12 @@ struct After {
     named: bool,
     drafts: Vec<DraftRow>,
     more_drafts: usize,
-    /// The drafts in a sentence, for whoever is not signed in.
+    /// How many drafts it held up, and the same in a sentence, for whoever
+    /// is not signed in.
+    held: usize,
     drafts_summary: String,
-    /// Each notice still to acknowledge (the first few): its title and publication.
-    still_to_acknowledge: Vec<(String, String)>,
+    /// Each notice still to acknowledge (the first few): its id, title and publication.
+    still_to_acknowledge: Vec<(Uuid, String, String)>,
     still_count: u64,
 }
 
@@ -91,17 +97,18 @@ impl After {
             (1, _) => "It held up one of your draft quotes, which something else still holds up.".to_owned(),
             (n, r) if r == n => format!("It held up {n} of your draft quotes, all now ready to finalise."),
             (n, 0) => format!("It held up {n} of your draft quotes; something else still holds up each of them."),
-            (n, r) => format!("It held up {n} of your draft quotes; {r} of them now ready to finalise."),
+            (n, r) => format!("It held up {n} of your draft quotes; {r} of them are now ready to finalise."),
         };
         After {
             named,
             drafts,
             more_drafts: after.more_drafts,
+            held,
             drafts_summary,
             still_to_acknowledge: after
                 .still_to_acknowledge
                 .into_iter()
-                .map(|n| (n.title, calendar.stamp(n.published_at, false)))
+                .map(|n| (n.id, n.title, calendar.stamp(n.published_at, false)))
                 .collect(),
             still_count: after.still_count,
         }
@@ -243,7 +250,7 @@ fn refusal(e: AckLinkError, calendar: Calendar) -> Response {
     }
 }
 
-fn show_page(view: AckLinkView, calendar: Calendar) -> Response {
+fn show_page(view: AckLinkView, someone_else: Option<String>, calendar: Calendar) -> Response {
     let changes = view.notice.changes.iter().map(ChangeRow::from).collect();
     page(
         StatusCode::OK,
@@ -251,6 +258,7 @@ fn show_page(view: AckLinkView, calendar: Calendar) -> Response {
             body_html: render_markdown(&view.notice.body),
             title: view.notice.title,
             user_name: view.user_name,
+            someone_else,
             published_at: calendar.stamp(view.notice.published_at, true),
             changes,
             expires_at: calendar.stamp(view.expires_at, true),
@@ -261,11 +269,18 @@ fn show_page(view: AckLinkView, calendar: Calendar) -> Response {
 
 async fn show(
     State(app): State<AppState>,
+    headers: HeaderMap,
     token: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Response {
     let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown, app.store.calendar()) };
     match app.store.open_ack_link(&token).await {
-        Ok(view) => show_page(view, app.store.calendar()),
+        Ok(view) => {
+            let someone_else = match signed_in(&app, &headers).await {
+                Some(session) if session.actor.id != view.user_id => Some(session.user.name),
+                _ => None,
+            };
+            show_page(view, someone_else, app.store.calendar())
+        }
         Err(e) => refusal(e, app.store.calendar()),
     }
 }
@@ -287,7 +302,9 @@ async fn acknowledge(
     let calendar = app.store.calendar();
     match app.store.acknowledge_by_link(&token, client).await {
         Ok((view, ack)) => {
-            let named = signed_in_as(&app, &headers, ack.user_id).await;
+            let session = signed_in(&app, &headers).await;
+            let named = session.as_ref().is_some_and(|s| s.actor.id == ack.user_id);
+            let someone_else = session.filter(|s| s.actor.id != ack.user_id).map(|s| s.user.name);
             let after = match app.store.after_acknowledging(ack.user_id, ack.notice_id).await {
                 Ok(after) => Some(After::new(after, ack.user_id, named, calendar)),
                 Err(e) => {
@@ -298,6 +315,7 @@ async fn acknowledge(
             let done = DonePage {
                 title: view.notice.title,
                 user_name: view.user_name,
+                someone_else,
                 acknowledged_at: calendar.stamp(ack.acknowledged_at, true),
                 after,
             };
@@ -307,16 +325,15 @@ async fn acknowledge(
     }
 }
 
-/// Whether the request carries a session of `user`: a link forwarded to
-/// someone else, or opened where its person is not signed in, does not.
-/// (The session cookie is `SameSite=Lax`: the page's own form, posted from
-/// this site, carries it.)
-async fn signed_in_as(app: &AppState, headers: &HeaderMap, user: Uuid) -> bool {
-    let Some(token) = crate::pages::cookie(headers, crate::pages::SESSION_COOKIE) else { return false };
+/// Who is logged in to Pricegate in this browser, if anyone: the link's
+/// person, or someone else it was forwarded to. (The session cookie is
+/// `SameSite=Lax`: the page's own form, posted from this site, carries it.)
+async fn signed_in(app: &AppState, headers: &HeaderMap) -> Option<SessionUser> {
+    let token = crate::pages::cookie(headers, crate::pages::SESSION_COOKIE)?;
     if token.is_empty() || token.len() > 128 {
-        return false;
+        return None;
     }
-    matches!(app.store.authenticate_session(token).await, Ok(Some(session)) if session.actor.id == user)
+    app.store.authenticate_session(token).await.ok().flatten()
 }
 
 /// What a browser tells us about where a POST came from. A client that says

@@ -255,6 +255,8 @@ struct QuotePage {
     customer_email: String,
     signer: String,
     owner: String,
+    /// The owner signs it too: the page names one person.
+    owner_signs: bool,
     i_am_signer: bool,
     /// The owner may edit and cancel a draft.
     i_am_owner: bool,
@@ -659,6 +661,7 @@ async fn quote_page(
         customer_email: quote.customer.email.clone(),
         signer,
         owner,
+        owner_signs: quote.owner_id == quote.signer_id,
         i_am_signer: quote.signer_id == user.0.actor.id,
         i_am_owner: quote.owner_id == user.0.actor.id,
         state: quote.state.clone(),
