@@ -491,6 +491,8 @@ async fn an_owner_whose_signer_was_deactivated_is_told_and_chooses_another() {
         olga_page.select("#signer_id", &sue.id.to_string()).await;
         olga_page.submit("#save-quote").await;
         assert!(!olga_page.exists("#gate-signer").await && olga_page.exists("#gate-ready").await);
+        let done = olga_page.text("#done").await;
+        assert!(done.ends_with("Sue is told by e-mail that they sign it now."), "{done}");
         let meta = olga_page.text("#quote-meta").await;
         assert!(meta.contains("signer Sue · owner Olga"), "the owner is named beside another signer: {meta}");
         // Ready, but not Olga's to finalise: no button that would only say no.

@@ -301,6 +301,8 @@ struct QuotePage {
 pub(super) enum QuoteDone {
     Drafted,
     Saved,
+    /// Saved with another signer, who is told by e-mail.
+    SavedNewSigner,
     /// Saved, and finance's approval of the quote's old prices no longer
     /// covers its lines (a quantity or discount changed, a line added).
     SavedApprovalLapsed,
@@ -321,6 +323,7 @@ impl QuoteDone {
         match self {
             QuoteDone::Drafted => format!("drafted.{quote}"),
             QuoteDone::Saved => format!("saved.{quote}"),
+            QuoteDone::SavedNewSigner => format!("saved-signer.{quote}"),
             QuoteDone::SavedApprovalLapsed => format!("saved-lapsed.{quote}"),
             QuoteDone::Acknowledged(notice) => format!("acknowledged.{quote}.{notice}"),
             QuoteDone::Finalised => format!("finalised.{quote}"),
@@ -335,6 +338,7 @@ impl QuoteDone {
         let done = match kind {
             "drafted" => QuoteDone::Drafted,
             "saved" => QuoteDone::Saved,
+            "saved-signer" => QuoteDone::SavedNewSigner,
             "saved-lapsed" => QuoteDone::SavedApprovalLapsed,
             "acknowledged" => QuoteDone::Acknowledged(Uuid::parse_str(parts.next()?).ok()?),
             "finalised" => QuoteDone::Finalised,
@@ -351,10 +355,23 @@ impl QuoteDone {
     async fn sentence(&self, app: &AppState, user: &PageUser, page: &QuotePage) -> String {
         match self {
             QuoteDone::Drafted => format!(
-                "Quote drafted {}. Every price notice published from now on must be acknowledged by {} before it can be finalised.",
-                page.drafted_at, page.signer
+                "Quote drafted {}. Every price notice published from now on must be acknowledged by {} before it can be finalised.{}",
+                page.drafted_at,
+                page.signer,
+                if page.i_am_signer {
+                    String::new()
+                } else {
+                    format!(" {} is told by e-mail that they sign it.", page.signer)
+                }
             ),
             QuoteDone::Saved => format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at),
+            QuoteDone::SavedNewSigner if !page.i_am_signer => format!(
+                "Changes saved. The quote keeps its drafting time, {}. {} is told by e-mail that they sign it now.",
+                page.drafted_at, page.signer
+            ),
+            QuoteDone::SavedNewSigner => {
+                format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at)
+            }
             QuoteDone::SavedApprovalLapsed => format!(
                 "Changes saved. The quote keeps its drafting time, {}. Finance's approval of its old prices does not \
                  cover its lines as they are now: reprice it, or ask finance to approve again.",
@@ -823,6 +840,7 @@ mod tests {
         let all = [
             QuoteDone::Drafted,
             QuoteDone::Saved,
+            QuoteDone::SavedNewSigner,
             QuoteDone::SavedApprovalLapsed,
             QuoteDone::Acknowledged(notice),
             QuoteDone::Finalised,

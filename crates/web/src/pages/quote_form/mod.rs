@@ -402,13 +402,14 @@ pub async fn update_quote(
     let invalid =
         match parse_quote(&page, Some(quote.valid_until), Some(&quote.currency), (app.store.calendar(), today)) {
             Ok(input) => {
+                let new_signer = input.signer_id != quote.signer_id;
                 let patch = QuotePatch {
                     customer_name: Some(input.customer_name),
                     customer_email: Some(input.customer_email),
                     customer_company: Some(input.customer_company),
                     valid_until: (input.valid_until != quote.valid_until).then_some(input.valid_until),
                     notes: Some(input.notes),
-                    signer_id: (input.signer_id != quote.signer_id).then_some(input.signer_id),
+                    signer_id: new_signer.then_some(input.signer_id),
                     lines: Some(input.lines),
                 };
                 match app.store.update_quote(&user.0.actor, id, patch).await {
@@ -418,7 +419,11 @@ pub async fn update_quote(
                         // covers the quote, its page says so.
                         let lapsed = page.approved_old_prices.is_some()
                             && app.store.quote_gate(&user.0.actor, id).await.is_ok_and(|g| g.price_override.is_none());
-                        let done = if lapsed { QuoteDone::SavedApprovalLapsed } else { QuoteDone::Saved };
+                        let done = match (lapsed, new_signer) {
+                            (true, _) => QuoteDone::SavedApprovalLapsed,
+                            (false, true) => QuoteDone::SavedNewSigner,
+                            (false, false) => QuoteDone::Saved,
+                        };
                         return Ok(done.back_to_quote(&user.seal(&app), id));
                     }
                     Err(e) => form_invalid(e, &input.row_of_line)?,
