@@ -126,10 +126,11 @@ struct NoticeText<'a> {
     link_lifetime: &'a str,
 }
 
-/// The e-mail to a newly named signer.
+/// The e-mail to a newly named signer (its HTML part; [`SignerText`] is
+/// the same letter as text).
 #[derive(Template)]
 #[template(path = "signer.html")]
-struct SignerHtml<'a> {
+struct SignerLetter<'a> {
     name: &'a str,
     by: &'a str,
     customer: &'a str,
@@ -141,12 +142,7 @@ struct SignerHtml<'a> {
 #[derive(Template)]
 #[template(path = "signer.txt")]
 struct SignerText<'a> {
-    name: &'a str,
-    by: &'a str,
-    customer: &'a str,
-    total: &'a str,
-    valid_until: &'a str,
-    url: &'a str,
+    letter: &'a SignerLetter<'a>,
 }
 
 /// A draft in the e-mail to someone handed a colleague's quotes.
@@ -158,9 +154,11 @@ pub struct HandedRow {
     pub you_sign: bool,
 }
 
+/// The e-mail to someone handed a colleague's drafts (its HTML part;
+/// [`HandoverText`] is the same letter as text).
 #[derive(Template)]
 #[template(path = "handover.html")]
-struct HandoverHtml<'a> {
+struct HandoverLetter<'a> {
     name: &'a str,
     by: &'a str,
     from: &'a str,
@@ -170,10 +168,7 @@ struct HandoverHtml<'a> {
 #[derive(Template)]
 #[template(path = "handover.txt")]
 struct HandoverText<'a> {
-    name: &'a str,
-    by: &'a str,
-    from: &'a str,
-    quotes: &'a [HandedRow],
+    letter: &'a HandoverLetter<'a>,
 }
 
 /// A customer as letters name them: `Name (Company)`, or the name alone.
@@ -286,27 +281,16 @@ impl Composer for TemplateComposer {
                 let total = money(&quote.currency, quote.total_minor);
                 let valid_until = quote.valid_until.to_string();
                 let subject = format!("{by} has named you the signer of a quote for {customer}");
-                let html = SignerHtml {
+                let letter = SignerLetter {
                     name: &to.name,
                     by,
                     customer: &customer,
                     total: &total,
                     valid_until: &valid_until,
                     url: &quote.url,
-                }
-                .render()
-                .map_err(render)?;
-                let text = SignerText {
-                    name: &to.name,
-                    by,
-                    customer: &customer,
-                    total: &total,
-                    valid_until: &valid_until,
-                    url: &quote.url,
-                }
-                .render()
-                .map_err(render)?;
-                Ok(Composed { subject, text, html })
+                };
+                let text = SignerText { letter: &letter }.render().map_err(render)?;
+                Ok(Composed { subject, text, html: letter.render().map_err(render)? })
             }
             Letter::QuotesHandedOver { to, by, from, quotes } => {
                 let rows: Vec<HandedRow> = quotes
@@ -320,9 +304,9 @@ impl Composer for TemplateComposer {
                     })
                     .collect();
                 let subject = format!("{by} has handed you the open quotes of {from}");
-                let html = HandoverHtml { name: &to.name, by, from, quotes: &rows }.render().map_err(render)?;
-                let text = HandoverText { name: &to.name, by, from, quotes: &rows }.render().map_err(render)?;
-                Ok(Composed { subject, text, html })
+                let letter = HandoverLetter { name: &to.name, by, from, quotes: &rows };
+                let text = HandoverText { letter: &letter }.render().map_err(render)?;
+                Ok(Composed { subject, text, html: letter.render().map_err(render)? })
             }
             Letter::Escalation { notice, to, pending, dashboard_url } => {
                 let people: Vec<PersonRow> = pending
