@@ -93,6 +93,8 @@ impl After {
         let ready = drafts.iter().filter(|d| d.ready).count();
         let drafts_summary = match (held, ready) {
             (0, _) => "It held up none of your draft quotes.".to_owned(),
+            // Only the first few are read: how many of the rest are ready is not known here.
+            (n, _) if after.more_drafts > 0 => format!("It held up {n} of your draft quotes."),
             (1, 1) => "It held up one of your draft quotes, which is now ready to finalise.".to_owned(),
             (1, _) => "It held up one of your draft quotes, which something else still holds up.".to_owned(),
             (n, r) if r == n => format!("It held up {n} of your draft quotes, all now ready to finalise."),
