@@ -22,10 +22,10 @@ fn subjects(messages: &[Received]) -> Vec<String> {
     messages.iter().map(|m| m.header("subject").unwrap_or_default()).collect()
 }
 
-/// Whether a message is about a notice: not the e-mail that tells someone
-/// which drafts were handed to them.
+/// Whether a message is about a notice: not the e-mails that tell someone
+/// which drafts were handed to them, or where theirs went.
 fn about_a_notice(m: &Received) -> bool {
-    !m.header("subject").is_some_and(|s| s.contains(" has handed you the open quotes of "))
+    !m.header("subject").is_some_and(|s| s.contains(" has handed you"))
 }
 
 /// The messages to `email` about a notice.
@@ -889,7 +889,17 @@ both_backends! {
         assert!(text.contains("Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31; you sign it"), "{text}");
         assert!(text.contains(&format!("{}/quotes/", app.base)) && to_nina[1].ack_link().is_none(), "{text}");
         assert_eq!(subjects(&handovers_to(&olga.email)), ["Ada has handed you the open quotes of Nina"]);
-        assert!(handovers_to(&sam_user.email).is_empty(), "the one who left is not told");
+        assert!(handovers_to(&sam_user.email).is_empty());
+        // Sam, still active, is told where his drafts went; they are no longer his to open.
+        let to_sam: Vec<Received> = sink
+            .to(&sam_user.email)
+            .into_iter()
+            .filter(|m| m.header("subject").is_some_and(|s| s.contains(" has handed your ")))
+            .collect();
+        assert_eq!(subjects(&to_sam), ["Ada has handed your open quotes to Nina"]);
+        let text = to_sam[0].text();
+        assert!(text.contains("one draft quote is now theirs to own, sign and finalise"), "{text}");
+        assert!(text.contains("Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31") && !text.contains("/quotes/"), "{text}");
         // Olga was told at publication, when nothing of hers waited on it;
         // taking the draft over, she is told again, once, with the draft.
         let to_olga = notices_to(&olga.email);
@@ -1060,7 +1070,8 @@ both_backends! {
         // Rita, escalated already, is not reminded again; Sam signs nothing it holds up.
         let to_rita = notice_mail_to(&sink, &rita_user.email);
         assert_eq!(to_rita.len(), 2, "{:?}", subjects(&to_rita));
-        assert_eq!(sink.to(&sam_user.email).len(), 2, "{:?}", subjects(&sink.to(&sam_user.email)));
+        let to_sam = notice_mail_to(&sink, &sam_user.email);
+        assert_eq!(to_sam.len(), 2, "{:?}", subjects(&to_sam));
     }
 }
 

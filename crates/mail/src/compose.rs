@@ -4,7 +4,7 @@
 use askama::Template;
 use pricegate_domain::{Calendar, Currency};
 use pricegate_store::views::PriceChangeView;
-use pricegate_store::{BlockedQuote, Composed, Composer, Letter, NoticeContent, PendingPerson};
+use pricegate_store::{BlockedQuote, Composed, Composer, Letter, NoticeContent, PendingPerson, SignedQuote};
 
 use crate::markdown::{markdown_as_text, render_markdown};
 
@@ -171,6 +171,37 @@ struct HandoverText<'a> {
     letter: &'a HandoverLetter<'a>,
 }
 
+/// The e-mail to the salesperson whose drafts an admin handed to a
+/// colleague (its HTML part; [`HandedAwayText`] is the same letter as text).
+#[derive(Template)]
+#[template(path = "handed_away.html")]
+struct HandedAwayLetter<'a> {
+    name: &'a str,
+    by: &'a str,
+    taker: &'a str,
+    quotes: &'a [HandedRow],
+}
+
+#[derive(Template)]
+#[template(path = "handed_away.txt")]
+struct HandedAwayText<'a> {
+    letter: &'a HandedAwayLetter<'a>,
+}
+
+/// The drafts of a hand-over as its letters list them.
+fn handed_rows(quotes: &[(SignedQuote, bool)]) -> Vec<HandedRow> {
+    quotes
+        .iter()
+        .map(|(q, you_sign)| HandedRow {
+            customer: customer(&q.customer_name, &q.customer_company),
+            total: money(&q.currency, q.total_minor),
+            valid_until: q.valid_until.to_string(),
+            url: q.url.clone(),
+            you_sign: *you_sign,
+        })
+        .collect()
+}
+
 /// A customer as letters name them: `Name (Company)`, or the name alone.
 fn customer(name: &str, company: &str) -> String {
     if company.is_empty() { name.to_owned() } else { format!("{name} ({company})") }
@@ -292,17 +323,15 @@ impl Composer for TemplateComposer {
                 let text = SignerText { letter: &letter }.render().map_err(render)?;
                 Ok(Composed { subject, text, html: letter.render().map_err(render)? })
             }
+            Letter::QuotesHandedAway { to, by, taker, quotes } => {
+                let rows = handed_rows(quotes);
+                let subject = format!("{by} has handed your open quotes to {taker}");
+                let letter = HandedAwayLetter { name: &to.name, by, taker, quotes: &rows };
+                let text = HandedAwayText { letter: &letter }.render().map_err(render)?;
+                Ok(Composed { subject, text, html: letter.render().map_err(render)? })
+            }
             Letter::QuotesHandedOver { to, by, from, quotes } => {
-                let rows: Vec<HandedRow> = quotes
-                    .iter()
-                    .map(|(q, you_sign)| HandedRow {
-                        customer: customer(&q.customer_name, &q.customer_company),
-                        total: money(&q.currency, q.total_minor),
-                        valid_until: q.valid_until.to_string(),
-                        url: q.url.clone(),
-                        you_sign: *you_sign,
-                    })
-                    .collect();
+                let rows = handed_rows(quotes);
                 let subject = format!("{by} has handed you the open quotes of {from}");
                 let letter = HandoverLetter { name: &to.name, by, from, quotes: &rows };
                 let text = HandoverText { letter: &letter }.render().map_err(render)?;

@@ -144,6 +144,9 @@ pub enum Letter<'a> {
     /// An admin (`by`) hands someone's open drafts (`from`'s) to `to`: each
     /// with whether `to` now signs it (else they own it, and another signs).
     QuotesHandedOver { to: &'a Recipient, by: &'a str, from: &'a str, quotes: &'a [(SignedQuote, bool)] },
+    /// The same hand-over, told to the salesperson whose drafts went to
+    /// `taker`, while they can still log in.
+    QuotesHandedAway { to: &'a Recipient, by: &'a str, taker: &'a str, quotes: &'a [(SignedQuote, bool)] },
 }
 
 /// A draft as the e-mail to its newly named signer shows it.
@@ -166,7 +169,7 @@ impl Letter<'_> {
             Letter::Publication { notice, .. }
             | Letter::Reminder { notice, .. }
             | Letter::Escalation { notice, .. } => Some(notice),
-            Letter::SignerNamed { .. } | Letter::QuotesHandedOver { .. } => None,
+            Letter::SignerNamed { .. } | Letter::QuotesHandedOver { .. } | Letter::QuotesHandedAway { .. } => None,
         }
     }
 }
@@ -402,5 +405,48 @@ impl Store {
 
     fn mail_setup(&self) -> Result<Arc<MailSetup>, StoreError> {
         self.mail.clone().ok_or_else(|| StoreError::Internal("mail is not configured on this store".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: &str, message_id: String, notice_id: Option<Uuid>, user_id: Option<Uuid>) -> outbox::Model {
+        outbox::Model {
+            id: Uuid::new_v4(),
+            dedupe_key: String::new(),
+            kind: kind.to_owned(),
+            to_addr: String::new(),
+            to_name: String::new(),
+            subject: String::new(),
+            text_body: String::new(),
+            html_body: String::new(),
+            message_id,
+            state: PENDING.to_owned(),
+            attempts: 0,
+            next_attempt_at: chrono::Utc::now(),
+            last_error: None,
+            created_at: chrono::Utc::now(),
+            sent_at: None,
+            notice_id,
+            user_id,
+            reminders_from: None,
+        }
+    }
+
+    #[test]
+    fn later_e_mails_about_a_notice_follow_the_first_one_to_their_reader() {
+        let (notice, user) = (Uuid::new_v4(), Uuid::new_v4());
+        let first = notice_thread(notice, user, "pricegate.example");
+        let other = format!("<{}@pricegate.example>", Uuid::new_v4().simple());
+        let (n, u) = (Some(notice), Some(user));
+        assert_eq!(thread_of(&row(PUBLICATION, first.clone(), n, u)), None, "the first starts it");
+        assert_eq!(thread_of(&row(REMINDER, other.clone(), n, u)), Some(first.clone()));
+        assert_eq!(thread_of(&row(PUBLICATION, other.clone(), n, u)), Some(first), "told again, on taking over");
+        assert_eq!(thread_of(&row(ESCALATION, other.clone(), n, u)), None, "finance's starts its own");
+        assert_eq!(thread_of(&row(SIGNER, other.clone(), None, u)), None);
+        assert_eq!(thread_of(&row(REMINDER, other, None, u)), None, "a row naming no notice");
+        assert_eq!(thread_of(&row(REMINDER, "no-at-sign".into(), n, u)), None);
     }
 }

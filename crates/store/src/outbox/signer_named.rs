@@ -124,7 +124,8 @@ impl Store {
 
     /// Queues, in the caller's transaction, one e-mail telling `to` that
     /// `by` handed them `from`'s open drafts, `handed` (their ids), each with
-    /// its total and whether `to` now signs it.
+    /// its total and whether `to` now signs it; and one telling `from` where
+    /// their drafts went, if they are still active.
     pub(crate) async fn tell_handed_over(
         &self,
         conn: &impl ConnectionTrait,
@@ -163,6 +164,14 @@ impl Store {
         let letter = Letter::QuotesHandedOver { to: &to_whom, by: &admin.name, from: &leaver.name, quotes: &quotes };
         let key = format!("handover:{from}:{to}:{}", now.timestamp_micros());
         batch.push(SIGNER, key, &to_whom, &letter)?;
+        // Someone who can still log in would find their quotes gone.
+        if leaver.active {
+            let to_leaver = recipient(leaver);
+            let letter =
+                Letter::QuotesHandedAway { to: &to_leaver, by: &admin.name, taker: &taker.name, quotes: &quotes };
+            let key = format!("handed-away:{from}:{to}:{}", now.timestamp_micros());
+            batch.push(SIGNER, key, &to_leaver, &letter)?;
+        }
         batch.write(conn).await?;
         Ok(())
     }
