@@ -1262,32 +1262,41 @@ both_backends! {
         assert!(text.contains(&format!("{}/quotes/{qid}", app.base)), "{text}");
         assert!(mail[0].html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", mail[0].html());
 
-        // An edit that keeps the signer tells nobody; a new signer is told.
+        // An edit that keeps the signer tells nobody; a new signer is told,
+        // and the one they replace, who knew, is told they no longer sign it.
         let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"notes": "Call first"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": rita.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        let mail = sink.wait_until(WAIT, "the e-mail to the new signer", |m| m.len() >= 2).await;
-        assert_eq!(mail[1].to, vec![rita.email.clone()]);
-        // Back to Sam, who is told again; then Ana signs it herself: nobody.
+        sink.wait_until(WAIT, "the e-mails to Rita and Sam", |m| m.len() >= 3).await;
+        assert_eq!(subjects(&sink.to(&rita.email)), ["Ana Owner has named you the signer of a quote for Greta Berg (Nordwind)"]);
+        let released = &sink.to(&sam.email)[1];
+        assert_eq!(
+            released.header("subject").as_deref(),
+            Some("Ana Owner has named Rita the signer of the quote for Greta Berg (Nordwind)")
+        );
+        let text = released.text();
+        assert!(text.contains("which you signed until now. Only Rita can finalise it now: you need not."), "{text}");
+        assert!(!text.contains("/quotes/"), "no longer his to open: {text}");
+        // Back to Sam, who is told again (and Rita that she no longer signs);
+        // then Ana signs it herself: Sam is told he no longer does.
         let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": sam.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        sink.wait_until(WAIT, "Sam told again", |m| m.len() >= 3).await;
+        sink.wait_until(WAIT, "Sam told again, Rita released", |m| m.len() >= 5).await;
         let ana_id = ana.get("/api/v1/me").await.body["id"].clone();
         let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": ana_id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
+        sink.wait_until(WAIT, "Sam released again", |m| m.len() >= 6).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let mail = sink.messages();
-        assert_eq!(
-            mail.iter().map(|m| m.to.join(",")).collect::<Vec<_>>(),
-            [sam.email.as_str(), rita.email.as_str(), sam.email.as_str()],
-            "{:?}",
-            subjects(&mail)
-        );
+        let named = |s: &String| if s.contains(" has named you ") { "named" } else { "released" };
+        let told = |email: &str| subjects(&sink.to(email)).iter().map(named).collect::<Vec<_>>();
+        assert_eq!(told(&sam.email), ["named", "released", "named", "released"]);
+        assert_eq!(told(&rita.email), ["named", "released"]);
+        assert!(sink.to(&ana.get("/api/v1/me").await.body["email"].as_str().unwrap().to_owned()).is_empty());
         let (admin, _) = app.user(Role::Admin, "Ada").await;
         let rows = outbox(&admin).await;
         let signers: Vec<_> = rows.iter().filter(|r| r["kind"] == "signer").collect();
-        assert!(signers.len() == 3 && signers.iter().all(|r| r["state"] == "sent"), "nothing more queued: {signers:?}");
+        assert!(signers.len() == 6 && signers.iter().all(|r| r["state"] == "sent"), "nothing more queued: {signers:?}");
     }
 }
 
@@ -1332,7 +1341,7 @@ async fn a_signers_e_mail_queued_for_a_draft_they_no_longer_sign_is_set_aside() 
         skipped.into_iter().map(|r| (r.to_addr, r.last_error.unwrap_or_default())).collect();
     reasons.sort();
     let replaced = "Not sent: a later e-mail about this quote's signer replaced it.".to_owned();
-    let closed = "Not sent: the quote was finalised, cancelled or given another signer before it went out.".to_owned();
+    let closed = "Not sent: the quote's signer or state changed again before it went out.".to_owned();
     let mut expected = vec![
         // Kept's first, to Rita, gave way to the one to Sam, which gave way to the last.
         (rita.email.clone(), replaced.clone()),
@@ -1344,4 +1353,30 @@ async fn a_signers_e_mail_queued_for_a_draft_they_no_longer_sign_is_set_aside() 
     ];
     expected.sort();
     assert_eq!(reasons, expected);
+
+    // Once Rita has been told she signs kept, naming Sam tells her she no
+    // longer does; named again before either went out, she gets the one
+    // naming her, and Sam, never told, nothing.
+    let sent: Vec<(uuid::Uuid, i32)> = claimed.iter().map(|r| (r.id, r.attempts)).collect();
+    assert_eq!(app.store.mark_mail_sent(&sent).await.unwrap(), 2);
+    for signer in [sam.id, rita.id] {
+        let r = ana.patch(&format!("/api/v1/quotes/{kept}"), &json!({"signer_id": signer})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let claimed = app.store.claim_due_mail(10, Duration::from_secs(60)).await.unwrap();
+    let to: Vec<(String, String)> = claimed.iter().map(|r| (r.to_addr.clone(), r.subject.clone())).collect();
+    assert_eq!(
+        to,
+        [(rita.email.clone(), "Ana has named you the signer of a quote for Greta Berg (Nordwind)".to_owned())]
+    );
+    let replaced_since: Vec<String> = outbox::Entity::find()
+        .filter(outbox::Column::State.eq("skipped"))
+        .all(app.store.connection())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.subject.contains("has named Sam the signer"))
+        .map(|r| r.last_error.unwrap_or_default())
+        .collect();
+    assert_eq!(replaced_since, ["Not sent: a later e-mail about this quote's signer replaced it."]);
 }

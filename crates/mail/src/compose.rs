@@ -145,6 +145,25 @@ struct SignerText<'a> {
     letter: &'a SignerLetter<'a>,
 }
 
+/// The e-mail to a signer replaced by another (its HTML part;
+/// [`ReleasedText`] is the same letter as text).
+#[derive(Template)]
+#[template(path = "released.html")]
+struct ReleasedLetter<'a> {
+    name: &'a str,
+    by: &'a str,
+    signer: &'a str,
+    customer: &'a str,
+    total: &'a str,
+    valid_until: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "released.txt")]
+struct ReleasedText<'a> {
+    letter: &'a ReleasedLetter<'a>,
+}
+
 /// A draft in the e-mail to someone handed a colleague's quotes.
 pub struct HandedRow {
     pub customer: String,
@@ -321,6 +340,22 @@ impl Composer for TemplateComposer {
                     url: &quote.url,
                 };
                 let text = SignerText { letter: &letter }.render().map_err(render)?;
+                Ok(Composed { subject, text, html: letter.render().map_err(render)? })
+            }
+            Letter::SignerReleased { to, by, signer, quote } => {
+                let customer = customer(&quote.customer_name, &quote.customer_company);
+                let total = money(&quote.currency, quote.total_minor);
+                let valid_until = quote.valid_until.to_string();
+                let subject = format!("{by} has named {signer} the signer of the quote for {customer}");
+                let letter = ReleasedLetter {
+                    name: &to.name,
+                    by,
+                    signer,
+                    customer: &customer,
+                    total: &total,
+                    valid_until: &valid_until,
+                };
+                let text = ReleasedText { letter: &letter }.render().map_err(render)?;
                 Ok(Composed { subject, text, html: letter.render().map_err(render)? })
             }
             Letter::QuotesHandedAway { to, by, taker, quotes } => {

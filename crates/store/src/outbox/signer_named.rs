@@ -3,7 +3,7 @@
 //! a draft they do not know of waits.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{Batch, Letter, PENDING, SIGNER, SKIPPED, SignedQuote, recipient};
@@ -20,30 +20,43 @@ fn signer_key(quote: Uuid, signer: Uuid, now: DateTime<Utc>) -> String {
     format!("signer:{quote}:{signer}:{}", now.timestamp_micros())
 }
 
-/// The draft a signer e-mail is about, and its recipient, from its key.
-fn quote_of(row: &outbox::Model) -> Option<(Uuid, Uuid)> {
+/// The key of the e-mail telling `signer` they no longer sign `quote`.
+fn released_key(quote: Uuid, signer: Uuid, now: DateTime<Utc>) -> String {
+    format!("released:{quote}:{signer}:{}", now.timestamp_micros())
+}
+
+/// What a signer e-mail says of its draft and recipient, from its key:
+/// whether it names them the signer (else it tells them they no longer
+/// are), the draft, and the recipient.
+fn quote_of(row: &outbox::Model) -> Option<(bool, Uuid, Uuid)> {
     let mut parts = row.dedupe_key.split(':');
-    (parts.next()? == "signer").then_some(())?;
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    let named = match parts.next()? {
+        "signer" => true,
+        "released" => false,
+        _ => return None,
+    };
+    Some((named, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
 /// Why a queued signer e-mail gave way to a later one about the same draft.
 const REPLACED: &str = "Not sent: a later e-mail about this quote's signer replaced it.";
 
 /// Why a queued signer e-mail is no longer sent.
-pub(super) const NO_LONGER_SIGNER: &str =
-    "Not sent: the quote was finalised, cancelled or given another signer before it went out.";
+pub(super) const NO_LONGER_SIGNER: &str = "Not sent: the quote's signer or state changed again before it went out.";
 
-/// The signer e-mails among `rows` whose quote is no longer a draft signed
-/// by their recipient.
+/// The signer e-mails among `rows` that no longer hold: one naming its
+/// recipient the signer of a quote that is no longer a draft they sign, or
+/// one telling them they no longer sign a draft they sign again.
 pub(super) async fn moot_signer_mail(
     conn: &impl ConnectionTrait,
     rows: &[outbox::Model],
 ) -> Result<Vec<Uuid>, StoreError> {
-    let asked: Vec<(Uuid, Uuid, Uuid)> = rows
+    let asked: Vec<(Uuid, bool, Uuid, Uuid)> = rows
         .iter()
         .filter(|row| row.kind == SIGNER)
-        .filter_map(|row| quote_of(row).map(|(quote, signer)| (row.id, quote, row.user_id.unwrap_or(signer))))
+        .filter_map(|row| {
+            quote_of(row).map(|(named, quote, signer)| (row.id, named, quote, row.user_id.unwrap_or(signer)))
+        })
         .collect();
     if asked.is_empty() {
         return Ok(Vec::new());
@@ -52,7 +65,7 @@ pub(super) async fn moot_signer_mail(
         .select_only()
         .column(quotes::Column::Id)
         .column(quotes::Column::SignerId)
-        .filter(quotes::Column::Id.is_in(asked.iter().map(|(_, quote, _)| *quote)))
+        .filter(quotes::Column::Id.is_in(asked.iter().map(|(_, _, quote, _)| *quote)))
         .filter(quotes::Column::State.eq(DRAFT))
         .into_tuple()
         .all(conn)
@@ -61,8 +74,8 @@ pub(super) async fn moot_signer_mail(
         .collect();
     Ok(asked
         .into_iter()
-        .filter(|(_, quote, signer)| !standing.contains(&(*quote, *signer)))
-        .map(|(row, _, _)| row)
+        .filter(|(_, named, quote, signer)| *named != standing.contains(&(*quote, *signer)))
+        .map(|(row, _, _, _)| row)
         .collect())
 }
 
@@ -111,13 +124,75 @@ impl Store {
             .filter(outbox::Column::Kind.eq(SIGNER))
             .filter(outbox::Column::State.eq(PENDING))
             .filter(outbox::Column::Attempts.eq(0))
-            .filter(outbox::Column::DedupeKey.starts_with(format!("signer:{}:", quote.id)))
+            .filter(
+                Condition::any()
+                    .add(outbox::Column::DedupeKey.starts_with(format!("signer:{}:", quote.id)))
+                    .add(outbox::Column::DedupeKey.starts_with(format!("released:{}:", quote.id))),
+            )
             .exec(conn)
             .await?;
         let to = recipient(signer);
         let mut batch = Batch::new(&setup, now);
         let letter = Letter::SignerNamed { to: &to, by: &namer.name, quote: &signed };
         batch.push(SIGNER, signer_key(quote.id, signer.id, now), &to, &letter)?;
+        batch.write(conn).await?;
+        Ok(())
+    }
+
+    /// Whether `signer` has been, or is about to be, told they sign `quote`:
+    /// no e-mail naming them waits unsent. Asked before the signer changes,
+    /// as naming another sets such an e-mail aside.
+    pub(crate) async fn signer_was_told(
+        &self,
+        conn: &impl ConnectionTrait,
+        quote: Uuid,
+        signer: Uuid,
+    ) -> Result<bool, StoreError> {
+        let waiting = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
+            .filter(outbox::Column::Kind.eq(SIGNER))
+            .filter(outbox::Column::State.eq(PENDING))
+            .filter(outbox::Column::Attempts.eq(0))
+            .filter(outbox::Column::DedupeKey.starts_with(format!("signer:{quote}:{signer}:")))
+            .into_tuple::<Uuid>()
+            .one(conn)
+            .await?;
+        Ok(waiting.is_none())
+    }
+
+    /// Queues, in the caller's transaction, an e-mail telling `released`,
+    /// who signed `quote` until `by` named its present signer, that they no
+    /// longer do. Nothing for `by` themselves, nor for someone who was never
+    /// told (see [`Store::signer_was_told`]); the caller asks.
+    pub(crate) async fn tell_released_signer(
+        &self,
+        conn: &impl ConnectionTrait,
+        by: &Actor,
+        released: Uuid,
+        quote: &quotes::Model,
+        total_minor: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let Some(setup) = self.mail.clone() else { return Ok(()) };
+        if released == by.id || released == quote.signer_id {
+            return Ok(());
+        }
+        let ids = [by.id, released, quote.signer_id];
+        let people = users::Entity::find().filter(users::Column::Id.is_in(ids)).all(conn).await?;
+        let name_of = |id: Uuid| people.iter().find(|u| u.id == id);
+        let (Some(editor), Some(former), Some(signer)) = (name_of(by.id), name_of(released), name_of(quote.signer_id))
+        else {
+            return Ok(());
+        };
+        if !former.active {
+            return Ok(());
+        }
+        let signed = signed_quote(&setup.base_url, quote, total_minor);
+        let to = recipient(former);
+        let mut batch = Batch::new(&setup, now);
+        let letter = Letter::SignerReleased { to: &to, by: &editor.name, signer: &signer.name, quote: &signed };
+        batch.push(SIGNER, released_key(quote.id, released, now), &to, &letter)?;
         batch.write(conn).await?;
         Ok(())
     }

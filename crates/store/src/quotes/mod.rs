@@ -264,7 +264,12 @@ impl Store {
         )
         .await?;
         if view.signer_id != signed_by {
+            // Asked first: naming the new signer sets aside an unsent e-mail naming the old one.
+            let old_signer_knew = self.signer_was_told(&txn, id, signed_by).await?;
             self.tell_named_signer(&txn, actor, &quote, view.total_minor, now).await?;
+            if old_signer_knew {
+                self.tell_released_signer(&txn, actor, signed_by, &quote, view.total_minor, now).await?;
+            }
             self.tell_new_signer(&txn, view.signer_id, &[id], now).await?;
         }
         txn.commit().await?;
