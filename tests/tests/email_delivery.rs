@@ -1292,7 +1292,7 @@ both_backends! {
         let told = |email: &str| subjects(&sink.to(email)).iter().map(named).collect::<Vec<_>>();
         assert_eq!(told(&sam.email), ["named", "released", "named", "released"]);
         assert_eq!(told(&rita.email), ["named", "released"]);
-        assert!(sink.to(&ana.get("/api/v1/me").await.body["email"].as_str().unwrap().to_owned()).is_empty());
+        assert!(sink.to(ana.get("/api/v1/me").await.body["email"].as_str().unwrap()).is_empty());
         let (admin, _) = app.user(Role::Admin, "Ada").await;
         let rows = outbox(&admin).await;
         let signers: Vec<_> = rows.iter().filter(|r| r["kind"] == "signer").collect();
