@@ -898,7 +898,7 @@ both_backends! {
             .collect();
         assert_eq!(subjects(&to_sam), ["Ada has handed your open quotes to Nina"]);
         let text = to_sam[0].text();
-        assert!(text.contains("one draft quote is now theirs to own, sign and finalise"), "{text}");
+        assert!(text.contains("one draft quote is now theirs: what you owned they own, and what you signed they sign."), "{text}");
         assert!(text.contains("Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31") && !text.contains("/quotes/"), "{text}");
         // Olga was told at publication, when nothing of hers waited on it;
         // taking the draft over, she is told again, once, with the draft.
@@ -1271,12 +1271,15 @@ both_backends! {
         sink.wait_until(WAIT, "the e-mails to Rita and Sam", |m| m.len() >= 3).await;
         assert_eq!(subjects(&sink.to(&rita.email)), ["Ana Owner has named you the signer of a quote for Greta Berg (Nordwind)"]);
         let released = &sink.to(&sam.email)[1];
-        assert_eq!(
-            released.header("subject").as_deref(),
-            Some("Ana Owner has named Rita the signer of the quote for Greta Berg (Nordwind)")
-        );
+        assert_eq!(released.header("subject").as_deref(), Some("You no longer sign the quote for Greta Berg (Nordwind)"));
         let text = released.text();
-        assert!(text.contains("which you signed until now. Only Rita can finalise it now: you need not."), "{text}");
+        assert!(
+            text.contains(
+                "Ana Owner has named another signer for the quote for Greta Berg (Nordwind), which you were to sign. \
+                 You no longer need to finalise it."
+            ),
+            "{text}"
+        );
         assert!(!text.contains("/quotes/"), "no longer his to open: {text}");
         // Back to Sam, who is told again (and Rita that she no longer signs);
         // then Ana signs it herself: Sam is told he no longer does.
@@ -1355,28 +1358,43 @@ async fn a_signers_e_mail_queued_for_a_draft_they_no_longer_sign_is_set_aside() 
     assert_eq!(reasons, expected);
 
     // Once Rita has been told she signs kept, naming Sam tells her she no
-    // longer does; named again before either went out, she gets the one
-    // naming her, and Sam, never told, nothing.
+    // longer does; named again before either went out, she is told nothing
+    // (as far as she knows, she signs it, and she does), nor is Sam.
     let sent: Vec<(uuid::Uuid, i32)> = claimed.iter().map(|r| (r.id, r.attempts)).collect();
     assert_eq!(app.store.mark_mail_sent(&sent).await.unwrap(), 2);
+    let claimed_at = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(5)).await;
     for signer in [sam.id, rita.id] {
         let r = ana.patch(&format!("/api/v1/quotes/{kept}"), &json!({"signer_id": signer})).await;
         assert_eq!(r.status, 200, "{}", r.text);
     }
     let claimed = app.store.claim_due_mail(10, Duration::from_secs(60)).await.unwrap();
-    let to: Vec<(String, String)> = claimed.iter().map(|r| (r.to_addr.clone(), r.subject.clone())).collect();
-    assert_eq!(
-        to,
-        [(rita.email.clone(), "Ana has named you the signer of a quote for Greta Berg (Nordwind)".to_owned())]
-    );
-    let replaced_since: Vec<String> = outbox::Entity::find()
+    assert!(claimed.is_empty(), "{claimed:?}");
+    let mut replaced_since: Vec<(String, String)> = outbox::Entity::find()
         .filter(outbox::Column::State.eq("skipped"))
         .all(app.store.connection())
         .await
         .unwrap()
         .into_iter()
-        .filter(|r| r.subject.contains("has named Sam the signer"))
-        .map(|r| r.last_error.unwrap_or_default())
+        .filter(|r| r.created_at > claimed_at)
+        .map(|r| (r.to_addr, r.last_error.unwrap_or_default()))
         .collect();
-    assert_eq!(replaced_since, ["Not sent: a later e-mail about this quote's signer replaced it."]);
+    replaced_since.sort();
+    let replaced = "Not sent: a later e-mail about this quote's signer replaced it.".to_owned();
+    let mut expected = vec![(rita.email.clone(), replaced.clone()), (sam.email.clone(), replaced)];
+    expected.sort();
+    assert_eq!(replaced_since, expected, "Rita's release and Sam's naming gave way");
+
+    // Named away once more, she is told she no longer signs it; Sam, that he does.
+    let r = ana.patch(&format!("/api/v1/quotes/{kept}"), &json!({"signer_id": sam.id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let claimed = app.store.claim_due_mail(10, Duration::from_secs(60)).await.unwrap();
+    let mut to: Vec<(String, String)> = claimed.iter().map(|r| (r.to_addr.clone(), r.subject.clone())).collect();
+    to.sort();
+    let mut expected = vec![
+        (rita.email.clone(), "You no longer sign the quote for Greta Berg (Nordwind)".to_owned()),
+        (sam.email.clone(), "Ana has named you the signer of a quote for Greta Berg (Nordwind)".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(to, expected);
 }

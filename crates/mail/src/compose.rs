@@ -152,7 +152,6 @@ struct SignerText<'a> {
 struct ReleasedLetter<'a> {
     name: &'a str,
     by: &'a str,
-    signer: &'a str,
     customer: &'a str,
     total: &'a str,
     valid_until: &'a str,
@@ -342,15 +341,14 @@ impl Composer for TemplateComposer {
                 let text = SignerText { letter: &letter }.render().map_err(render)?;
                 Ok(Composed { subject, text, html: letter.render().map_err(render)? })
             }
-            Letter::SignerReleased { to, by, signer, quote } => {
+            Letter::SignerReleased { to, by, quote } => {
                 let customer = customer(&quote.customer_name, &quote.customer_company);
                 let total = money(&quote.currency, quote.total_minor);
                 let valid_until = quote.valid_until.to_string();
-                let subject = format!("{by} has named {signer} the signer of the quote for {customer}");
+                let subject = format!("You no longer sign the quote for {customer}");
                 let letter = ReleasedLetter {
                     name: &to.name,
                     by,
-                    signer,
                     customer: &customer,
                     total: &total,
                     valid_until: &valid_until,

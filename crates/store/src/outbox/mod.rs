@@ -144,9 +144,10 @@ pub enum Letter<'a> {
     /// An admin (`by`) hands someone's open drafts (`from`'s) to `to`: each
     /// with whether `to` now signs it (else they own it, and another signs).
     QuotesHandedOver { to: &'a Recipient, by: &'a str, from: &'a str, quotes: &'a [(SignedQuote, bool)] },
-    /// Someone editing a quote (`by`) names `signer` its signer in place of
-    /// `to`, who was told they signed it.
-    SignerReleased { to: &'a Recipient, by: &'a str, signer: &'a str, quote: &'a SignedQuote },
+    /// Someone editing a quote (`by`) names another signer in place of
+    /// `to`, who was told they signed it. (Not who: another change may
+    /// follow before this goes out.)
+    SignerReleased { to: &'a Recipient, by: &'a str, quote: &'a SignedQuote },
     /// The same hand-over, told to the salesperson whose drafts went to
     /// `taker`, while they can still log in.
     QuotesHandedAway { to: &'a Recipient, by: &'a str, taker: &'a str, quotes: &'a [(SignedQuote, bool)] },

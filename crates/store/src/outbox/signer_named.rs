@@ -94,8 +94,13 @@ fn signed_quote(base_url: &str, quote: &quotes::Model, total_minor: i64) -> Sign
 
 impl Store {
     /// Queues, in the caller's transaction, an e-mail telling the signer of
-    /// `quote` (worth `total_minor`) that `by` names them its signer. Nothing
-    /// when `by` names themselves, or when the store sends no mail.
+    /// `quote` (worth `total_minor`) that `by` names them its signer. First,
+    /// every unsent e-mail naming someone its signer gives way (the signer
+    /// changed back and forth, or the quote was edited since: nobody gets
+    /// two, or stale figures), as does one telling the new signer they no
+    /// longer sign it. Nothing more when `by` names themselves, when the
+    /// signer already believes they sign it (see [`Store::signer_was_told`]),
+    /// or when the store sends no mail.
     pub(crate) async fn tell_named_signer(
         &self,
         conn: &impl ConnectionTrait,
@@ -105,19 +110,6 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let Some(setup) = self.mail.clone() else { return Ok(()) };
-        if quote.signer_id == by.id {
-            return Ok(());
-        }
-        let people = users::Entity::find().filter(users::Column::Id.is_in([by.id, quote.signer_id])).all(conn).await?;
-        let (Some(signer), Some(namer)) =
-            (people.iter().find(|u| u.id == quote.signer_id), people.iter().find(|u| u.id == by.id))
-        else {
-            return Ok(());
-        };
-        let signed = signed_quote(&setup.base_url, quote, total_minor);
-        // One e-mail per draft waits to go out: an earlier one not yet sent
-        // (the signer changed back and forth, or the quote was edited since)
-        // gives way, so nobody gets two, or stale figures.
         outbox::Entity::update_many()
             .col_expr(outbox::Column::State, Expr::value(SKIPPED))
             .col_expr(outbox::Column::LastError, Expr::value(REPLACED))
@@ -127,10 +119,20 @@ impl Store {
             .filter(
                 Condition::any()
                     .add(outbox::Column::DedupeKey.starts_with(format!("signer:{}:", quote.id)))
-                    .add(outbox::Column::DedupeKey.starts_with(format!("released:{}:", quote.id))),
+                    .add(outbox::Column::DedupeKey.starts_with(format!("released:{}:{}:", quote.id, quote.signer_id))),
             )
             .exec(conn)
             .await?;
+        if quote.signer_id == by.id || self.signer_was_told(conn, quote.id, quote.signer_id).await? {
+            return Ok(());
+        }
+        let people = users::Entity::find().filter(users::Column::Id.is_in([by.id, quote.signer_id])).all(conn).await?;
+        let (Some(signer), Some(namer)) =
+            (people.iter().find(|u| u.id == quote.signer_id), people.iter().find(|u| u.id == by.id))
+        else {
+            return Ok(());
+        };
+        let signed = signed_quote(&setup.base_url, quote, total_minor);
         let to = recipient(signer);
         let mut batch = Batch::new(&setup, now);
         let letter = Letter::SignerNamed { to: &to, by: &namer.name, quote: &signed };
@@ -139,26 +141,31 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `signer` has been, or is about to be, told they sign `quote`:
-    /// no e-mail naming them waits unsent. Asked before the signer changes,
-    /// as naming another sets such an e-mail aside.
+    /// Whether `signer` believes they sign `quote`: of the e-mails about it
+    /// that have gone to them (sent, or being sent), the latest named them
+    /// its signer rather than told them they no longer are. Unsent e-mails
+    /// do not count: naming someone else sets them aside.
     pub(crate) async fn signer_was_told(
         &self,
         conn: &impl ConnectionTrait,
         quote: Uuid,
         signer: Uuid,
     ) -> Result<bool, StoreError> {
-        let waiting = outbox::Entity::find()
+        let latest = outbox::Entity::find()
             .select_only()
-            .column(outbox::Column::Id)
+            .column(outbox::Column::DedupeKey)
             .filter(outbox::Column::Kind.eq(SIGNER))
-            .filter(outbox::Column::State.eq(PENDING))
-            .filter(outbox::Column::Attempts.eq(0))
-            .filter(outbox::Column::DedupeKey.starts_with(format!("signer:{quote}:{signer}:")))
-            .into_tuple::<Uuid>()
+            .filter(outbox::Column::Attempts.gt(0))
+            .filter(
+                Condition::any()
+                    .add(outbox::Column::DedupeKey.starts_with(format!("signer:{quote}:{signer}:")))
+                    .add(outbox::Column::DedupeKey.starts_with(format!("released:{quote}:{signer}:"))),
+            )
+            .order_by_desc(outbox::Column::CreatedAt)
+            .into_tuple::<String>()
             .one(conn)
             .await?;
-        Ok(waiting.is_none())
+        Ok(latest.is_some_and(|key| key.starts_with("signer:")))
     }
 
     /// Queues, in the caller's transaction, an e-mail telling `released`,
@@ -178,11 +185,9 @@ impl Store {
         if released == by.id || released == quote.signer_id {
             return Ok(());
         }
-        let ids = [by.id, released, quote.signer_id];
-        let people = users::Entity::find().filter(users::Column::Id.is_in(ids)).all(conn).await?;
+        let people = users::Entity::find().filter(users::Column::Id.is_in([by.id, released])).all(conn).await?;
         let name_of = |id: Uuid| people.iter().find(|u| u.id == id);
-        let (Some(editor), Some(former), Some(signer)) = (name_of(by.id), name_of(released), name_of(quote.signer_id))
-        else {
+        let (Some(editor), Some(former)) = (name_of(by.id), name_of(released)) else {
             return Ok(());
         };
         if !former.active {
@@ -191,7 +196,7 @@ impl Store {
         let signed = signed_quote(&setup.base_url, quote, total_minor);
         let to = recipient(former);
         let mut batch = Batch::new(&setup, now);
-        let letter = Letter::SignerReleased { to: &to, by: &editor.name, signer: &signer.name, quote: &signed };
+        let letter = Letter::SignerReleased { to: &to, by: &editor.name, quote: &signed };
         batch.push(SIGNER, released_key(quote.id, released, now), &to, &letter)?;
         batch.write(conn).await?;
         Ok(())

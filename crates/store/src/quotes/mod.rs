@@ -264,7 +264,7 @@ impl Store {
         )
         .await?;
         if view.signer_id != signed_by {
-            // Asked first: naming the new signer sets aside an unsent e-mail naming the old one.
+            // Whoever believed they signed it is told they no longer do.
             let old_signer_knew = self.signer_was_told(&txn, id, signed_by).await?;
             self.tell_named_signer(&txn, actor, &quote, view.total_minor, now).await?;
             if old_signer_knew {
