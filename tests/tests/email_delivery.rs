@@ -1397,4 +1397,17 @@ async fn a_signers_e_mail_queued_for_a_draft_they_no_longer_sign_is_set_aside() 
     ];
     expected.sort();
     assert_eq!(to, expected);
+
+    // Sam, told, is replaced by Rita and then by Ana herself before anything
+    // goes out: Sam is told he no longer signs it, and Rita nothing.
+    let sent: Vec<(uuid::Uuid, i32)> = claimed.iter().map(|r| (r.id, r.attempts)).collect();
+    assert_eq!(app.store.mark_mail_sent(&sent).await.unwrap(), 2);
+    let ana_id = ana.get("/api/v1/me").await.body["id"].clone();
+    for signer in [json!(rita.id), ana_id] {
+        let r = ana.patch(&format!("/api/v1/quotes/{kept}"), &json!({"signer_id": signer})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let claimed = app.store.claim_due_mail(10, Duration::from_secs(60)).await.unwrap();
+    let to: Vec<(String, String)> = claimed.iter().map(|r| (r.to_addr.clone(), r.subject.clone())).collect();
+    assert_eq!(to, [(sam.email.clone(), "You no longer sign the quote for Greta Berg (Nordwind)".to_owned())]);
 }
