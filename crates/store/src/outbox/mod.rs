@@ -419,7 +419,8 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn row(kind: &str, message_id: String, notice_id: Option<Uuid>, user_id: Option<Uuid>) -> outbox::Model {
+    /// An outbox row of `kind`, pending, for the tests of this module and its own.
+    pub(super) fn row(kind: &str, message_id: String, notice_id: Option<Uuid>, user_id: Option<Uuid>) -> outbox::Model {
         outbox::Model {
             id: Uuid::new_v4(),
             dedupe_key: String::new(),

@@ -113,26 +113,7 @@ mod tests {
     #[test]
     fn publications_and_reminders_carry_their_readers_link_and_nothing_else_does() {
         let (n, u) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-        let row = |kind: &str| outbox::Model {
-            id: uuid::Uuid::new_v4(),
-            dedupe_key: String::new(),
-            kind: kind.to_owned(),
-            to_addr: String::new(),
-            to_name: String::new(),
-            subject: String::new(),
-            text_body: String::new(),
-            html_body: String::new(),
-            message_id: String::new(),
-            state: crate::outbox::PENDING.to_owned(),
-            attempts: 0,
-            next_attempt_at: chrono::Utc::now(),
-            last_error: None,
-            created_at: chrono::Utc::now(),
-            sent_at: None,
-            notice_id: Some(n),
-            user_id: Some(u),
-            reminders_from: None,
-        };
+        let row = |kind: &str| crate::outbox::tests::row(kind, String::new(), Some(n), Some(u));
         assert_eq!(ack_target(&row(crate::outbox::PUBLICATION)), Some((n, u)));
         assert_eq!(ack_target(&row(crate::outbox::REMINDER)), Some((n, u)));
         assert_eq!(ack_target(&row(crate::outbox::ESCALATION)), None, "finance gets no link to acknowledge for");
