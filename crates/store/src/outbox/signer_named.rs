@@ -151,10 +151,15 @@ impl Store {
         quote: Uuid,
         signer: Uuid,
     ) -> Result<bool, StoreError> {
+        // `notice_id IS NULL AND kind = …`, newest first, is a range of the
+        // index on (notice_id, kind, created_at): the outbox's notice mail,
+        // nearly all of it, is never read.
         let latest = outbox::Entity::find()
             .select_only()
             .column(outbox::Column::DedupeKey)
+            .filter(outbox::Column::NoticeId.is_null())
             .filter(outbox::Column::Kind.eq(SIGNER))
+            .filter(outbox::Column::UserId.eq(signer))
             .filter(outbox::Column::Attempts.gt(0))
             .filter(
                 Condition::any()
