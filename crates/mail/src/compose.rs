@@ -220,6 +220,21 @@ fn handed_rows(quotes: &[(SignedQuote, bool)]) -> Vec<HandedRow> {
         .collect()
 }
 
+/// A letter's two parts, rendered from its HTML template and its text one.
+fn composed(subject: String, html: &impl Template, text: &impl Template) -> Result<Composed, String> {
+    let render = |e: askama::Error| e.to_string();
+    Ok(Composed { subject, text: text.render().map_err(render)?, html: html.render().map_err(render)? })
+}
+
+/// A draft as the signer letters state it: its customer, total and validity, in words.
+fn quote_facts(quote: &SignedQuote) -> (String, String, String) {
+    (
+        customer(&quote.customer_name, &quote.customer_company),
+        money(&quote.currency, quote.total_minor),
+        quote.valid_until.to_string(),
+    )
+}
+
 /// A customer as letters name them: `Name (Company)`, or the name alone.
 fn customer(name: &str, company: &str) -> String {
     if company.is_empty() { name.to_owned() } else { format!("{name} ({company})") }
@@ -267,7 +282,6 @@ fn value_at_stake(pending: &[PendingPerson]) -> Vec<String> {
 
 impl Composer for TemplateComposer {
     fn compose(&self, letter: &Letter<'_>) -> Result<Composed, String> {
-        let render = |e: askama::Error| e.to_string();
         match letter {
             Letter::Publication { notice, to, quotes, ack_url, .. }
             | Letter::Reminder { notice, to, quotes, ack_url, .. } => {
@@ -308,9 +322,7 @@ impl Composer for TemplateComposer {
                     quotes: &quotes,
                     ack_url,
                     link_lifetime: &link_lifetime,
-                }
-                .render()
-                .map_err(render)?;
+                };
                 let text = NoticeText {
                     intro: &intro,
                     name: &to.name,
@@ -320,15 +332,11 @@ impl Composer for TemplateComposer {
                     quotes: &quotes,
                     ack_url,
                     link_lifetime: &link_lifetime,
-                }
-                .render()
-                .map_err(render)?;
-                Ok(Composed { subject, text, html })
+                };
+                composed(subject, &html, &text)
             }
             Letter::SignerNamed { to, by, quote } => {
-                let customer = customer(&quote.customer_name, &quote.customer_company);
-                let total = money(&quote.currency, quote.total_minor);
-                let valid_until = quote.valid_until.to_string();
+                let (customer, total, valid_until) = quote_facts(quote);
                 let subject = format!("{by} has named you the signer of a quote for {customer}");
                 let letter = SignerLetter {
                     name: &to.name,
@@ -338,13 +346,10 @@ impl Composer for TemplateComposer {
                     valid_until: &valid_until,
                     url: &quote.url,
                 };
-                let text = SignerText { letter: &letter }.render().map_err(render)?;
-                Ok(Composed { subject, text, html: letter.render().map_err(render)? })
+                composed(subject, &letter, &SignerText { letter: &letter })
             }
             Letter::SignerReleased { to, by, quote } => {
-                let customer = customer(&quote.customer_name, &quote.customer_company);
-                let total = money(&quote.currency, quote.total_minor);
-                let valid_until = quote.valid_until.to_string();
+                let (customer, total, valid_until) = quote_facts(quote);
                 let subject = format!("You no longer sign the quote for {customer}");
                 let letter = ReleasedLetter {
                     name: &to.name,
@@ -353,22 +358,19 @@ impl Composer for TemplateComposer {
                     total: &total,
                     valid_until: &valid_until,
                 };
-                let text = ReleasedText { letter: &letter }.render().map_err(render)?;
-                Ok(Composed { subject, text, html: letter.render().map_err(render)? })
+                composed(subject, &letter, &ReleasedText { letter: &letter })
             }
             Letter::QuotesHandedAway { to, by, taker, quotes } => {
                 let rows = handed_rows(quotes);
                 let subject = format!("{by} has handed your open quotes to {taker}");
                 let letter = HandedAwayLetter { name: &to.name, by, taker, quotes: &rows };
-                let text = HandedAwayText { letter: &letter }.render().map_err(render)?;
-                Ok(Composed { subject, text, html: letter.render().map_err(render)? })
+                composed(subject, &letter, &HandedAwayText { letter: &letter })
             }
             Letter::QuotesHandedOver { to, by, from, quotes } => {
                 let rows = handed_rows(quotes);
                 let subject = format!("{by} has handed you the open quotes of {from}");
                 let letter = HandoverLetter { name: &to.name, by, from, quotes: &rows };
-                let text = HandoverText { letter: &letter }.render().map_err(render)?;
-                Ok(Composed { subject, text, html: letter.render().map_err(render)? })
+                composed(subject, &letter, &HandoverText { letter: &letter })
             }
             Letter::Escalation { notice, to, pending, dashboard_url } => {
                 let people: Vec<PersonRow> = pending
@@ -385,9 +387,7 @@ impl Composer for TemplateComposer {
                     published_at: published_at.clone(),
                     people: &people,
                     at_stake: &at_stake,
-                }
-                .render()
-                .map_err(render)?;
+                };
                 let text = EscalationText {
                     name: &to.name,
                     dashboard_url,
@@ -395,10 +395,8 @@ impl Composer for TemplateComposer {
                     published_at,
                     people: &people,
                     at_stake: &at_stake,
-                }
-                .render()
-                .map_err(render)?;
-                Ok(Composed { subject, text, html })
+                };
+                composed(subject, &html, &text)
             }
         }
     }

@@ -331,10 +331,7 @@ async fn acknowledge(
 /// person, or someone else it was forwarded to. (The session cookie is
 /// `SameSite=Lax`: the page's own form, posted from this site, carries it.)
 async fn signed_in(app: &AppState, headers: &HeaderMap) -> Option<SessionUser> {
-    let token = crate::pages::cookie(headers, crate::pages::SESSION_COOKIE)?;
-    if token.is_empty() || token.len() > 128 {
-        return None;
-    }
+    let token = crate::pages::session_token(headers)?;
     app.store.authenticate_session(token).await.ok().flatten()
 }
 

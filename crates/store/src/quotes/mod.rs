@@ -132,7 +132,10 @@ impl Store {
             audit(now, actor, "quote.drafted", id, json!({ "total_minor": view.total_minor, "signer_id": signer_id })),
         )
         .await?;
-        self.tell_named_signer(&txn, actor, &quote, view.total_minor, now).await?;
+        // A draft its creator signs has no e-mail to write, nor any to set aside.
+        if signer_id != actor.id {
+            self.tell_named_signer(&txn, actor, &quote, view.total_minor, now).await?;
+        }
         txn.commit().await?;
         Ok(view)
     }

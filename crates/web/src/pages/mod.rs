@@ -149,6 +149,12 @@ pub fn tokens_match(given: &str, expected: &str) -> bool {
     !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 
+/// The session cookie's token, if it has one of a shape we issue (not
+/// empty, not longer than any token): anything else is no session.
+pub(crate) fn session_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128)
+}
+
 pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
@@ -324,7 +330,7 @@ impl FromRequestParts<AppState> for PageUser {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128);
+        let token = session_token(&parts.headers);
         // A form sent without a session had one when it was shown: the
         // session ended since (a logout in another tab clears the cookie).
         let is_get = parts.method == axum::http::Method::GET;
@@ -444,8 +450,7 @@ pub async fn with_nav(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let token =
-        cookie(request.headers(), SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128).map(str::to_owned);
+    let token = session_token(request.headers()).map(str::to_owned);
     let response = next.run(request).await;
     let (Some(token), Some(shown)) = (token, response.extensions().get::<ErrorShown>().cloned()) else {
         return response;

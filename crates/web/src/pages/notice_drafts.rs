@@ -233,9 +233,7 @@ async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNo
     let body = Text::parse_multiline("body", &page.body, MAX_BODY);
     let changes = parse_changes(&page.changes_text, &products);
     if let Ok(changes) = &changes {
-        let mut read: Vec<PriceChangeView> = changes.iter().map(|c| change_view(c, &products)).collect();
-        app.store.prices_before(&mut read).await?;
-        page.changes = read.iter().map(ChangeRow::from).collect();
+        page.changes = change_rows(app, changes, &products).await?;
     }
     match (title, body, changes) {
         (Ok(title), Ok(body), Ok(changes)) => Ok(Some(NewNotice { title, body, changes })),
@@ -252,6 +250,18 @@ async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNo
             Ok(None)
         }
     }
+}
+
+/// The changes as typed, as the notice will show them once saved: each with
+/// the price it moves its product from.
+async fn change_rows(
+    app: &AppState,
+    changes: &[NewPriceChange],
+    products: &[ProductView],
+) -> Result<Vec<ChangeRow>, PageError> {
+    let mut read: Vec<PriceChangeView> = changes.iter().map(|c| change_view(c, products)).collect();
+    app.store.prices_before(&mut read).await?;
+    Ok(read.iter().map(ChangeRow::from).collect())
 }
 
 /// A change as typed, as the notice will show it once saved.
@@ -426,11 +436,7 @@ async fn preview(State(app): State<AppState>, CsrfForm { form, .. }: CsrfForm<Fi
     if !typed.trim().is_empty() {
         let products = app.store.list_products().await?;
         match parse_changes(typed, &products) {
-            Ok(changes) => {
-                let mut read: Vec<PriceChangeView> = changes.iter().map(|c| change_view(c, &products)).collect();
-                app.store.prices_before(&mut read).await?;
-                page.changes = read.iter().map(ChangeRow::from).collect();
-            }
+            Ok(changes) => page.changes = change_rows(&app, &changes, &products).await?,
             Err(_) => page.unread_changes = true,
         }
     }
