@@ -147,3 +147,21 @@
     reader.readAsText(file, "utf-8");
   });
 })();
+
+// A quote line's product, its price and any price to come are spelt out under
+// its list, which a long name cuts short; the server writes it for the product
+// the line was saved with, and this follows a new choice.
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var list = event.target;
+    if (!(list instanceof HTMLSelectElement)) {
+      return;
+    }
+    var product = document.getElementById(list.id + "-product");
+    if (product) {
+      var chosen = list.options[list.selectedIndex];
+      product.textContent = chosen && chosen.value ? chosen.text : "";
+    }
+  });
+})();
