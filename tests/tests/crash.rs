@@ -649,7 +649,7 @@ async fn acknowledged_by(
         .collect()
 }
 
-/// The Message-IDs of the .eml files the worker wrote (the file names are the transport's own).
+/// The Message-IDs of the .eml files the worker wrote, as each file states its own.
 fn message_ids_written(maildir: &std::path::Path) -> HashSet<String> {
     let Ok(entries) = std::fs::read_dir(maildir) else { return HashSet::new() };
     entries

@@ -390,6 +390,9 @@ async fn without_smtp_every_message_is_written_as_an_eml_file() {
     for file in files {
         let eml = std::fs::read_to_string(&file).unwrap();
         assert!(eml.contains("Subject: Price notice: Written to disk") && eml.contains("/ack/"), "{eml}");
+        // Named by its Message-ID, which the outbox lists: a row leads to its file.
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(eml.contains(&format!("Message-ID: <{name}@")), "{name}: {eml}");
     }
 }
 
@@ -886,7 +889,13 @@ both_backends! {
         );
         let text = to_nina[1].text();
         assert!(text.contains("Ada has handed you the open quotes of Sam: one draft quote is now yours."), "{text}");
-        assert!(text.contains("Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31; you sign it"), "{text}");
+        assert!(
+            text.contains(
+                "Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31; \
+                 you sign it; you must acknowledge one price notice first"
+            ),
+            "{text}"
+        );
         assert!(text.contains(&format!("{}/quotes/", app.base)) && to_nina[1].ack_link().is_none(), "{text}");
         assert_eq!(subjects(&handovers_to(&olga.email)), ["Ada has handed you the open quotes of Nina"]);
         assert!(handovers_to(&sam_user.email).is_empty());
@@ -1258,6 +1267,7 @@ both_backends! {
         );
         let text = mail[0].text();
         assert!(text.contains("Ana Owner has named you the signer of a draft quote. Only you can finalise it."), "{text}");
+        assert!(text.contains("Its page says whether anything must come first"), "nothing to acknowledge: {text}");
         assert!(text.contains("Total: 10,000.00 EUR") && text.contains("Valid until: 2099-12-31"), "{text}");
         assert!(text.contains(&format!("{}/quotes/{qid}", app.base)), "{text}");
         assert!(mail[0].html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", mail[0].html());
@@ -1300,6 +1310,75 @@ both_backends! {
         let rows = outbox(&admin).await;
         let signers: Vec<_> = rows.iter().filter(|r| r["kind"] == "signer").collect();
         assert!(signers.len() == 6 && signers.iter().all(|r| r["state"] == "sent"), "nothing more queued: {signers:?}");
+    }
+}
+
+both_backends! {
+    /// Someone made the signer of a draft, by a colleague or by a hand-over,
+    /// is told how many price notices published since it was drafted they
+    /// must acknowledge before they can finalise it: those they have not
+    /// acknowledged yet. A new owner is told the same of its signer.
+    async fn a_new_signer_is_told_the_notices_they_must_acknowledge_first(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (ana, ana_user) = app.user(Role::Sales, "Ana").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (_, rita) = app.user(Role::Sales, "Rita").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let signed_by_sam = draft_quote(&ana, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+        draft_quote(&ana, json!([{"sku": "PUMP-1", "quantity": 1}])).await;
+        let first = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &first).await;
+        let second = create_notice(&finance, "Valves up", json!([])).await;
+        publish_notice(&finance, &second).await;
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{first}/acknowledge")).await.status, 200);
+
+        let qid = signed_by_sam["id"].as_str().unwrap();
+        let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": sam_user.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let named = |m: &Received| m.header("subject").is_some_and(|s| s.contains(" has named you "));
+        let mail = sink
+            .wait_until(WAIT, "the e-mail to Sam", |m| m.iter().any(|m| m.to == [sam_user.email.clone()] && named(m)))
+            .await;
+        let to_sam = mail.iter().find(|m| m.to == [sam_user.email.clone()] && named(m)).unwrap();
+        let (text, html) = (to_sam.text(), to_sam.html());
+        assert!(text.contains("Before you can finalise it, acknowledge the one price notice published since"), "{text}");
+        assert!(
+            html.contains(
+                "Before you can finalise it, acknowledge the one price notice published since it was drafted \
+                 that you have not acknowledged yet."
+            ),
+            "{html}"
+        );
+        assert!(!text.contains("Its page says whether anything must come first"), "{text}");
+
+        // Ana's drafts go to Rita, who has acknowledged neither notice: she
+        // signs the one Ana signed, and Sam still signs the other.
+        let r = admin.post(&format!("/api/v1/users/{}/handover", ana_user.id), &json!({"to": rita.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let handed = |m: &Received| m.header("subject").is_some_and(|s| s.contains(" has handed you "));
+        let mail = sink
+            .wait_until(WAIT, "the e-mail to Rita", |m| m.iter().any(|m| m.to == [rita.email.clone()] && handed(m)))
+            .await;
+        let to_rita = mail.iter().find(|m| m.to == [rita.email.clone()] && handed(m)).unwrap();
+        let text = to_rita.text();
+        assert!(
+            text.contains(
+                "Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31; \
+                 you own it, a colleague signs it; they must acknowledge one price notice first"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Greta Berg (Nordwind): 2,500.00 EUR, valid until 2099-12-31; \
+                 you sign it; you must acknowledge 2 price notices first"
+            ),
+            "{text}"
+        );
+        assert!(to_rita.html().contains("sign it; you must acknowledge 2 price notices first</td>"), "{}", to_rita.html());
     }
 }
 

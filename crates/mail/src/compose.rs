@@ -137,6 +137,9 @@ struct SignerLetter<'a> {
     total: &'a str,
     valid_until: &'a str,
     url: &'a str,
+    /// The notices the signer must acknowledge first, in words ("2 price
+    /// notices"), if any.
+    to_acknowledge: Option<String>,
 }
 
 #[derive(Template)]
@@ -170,6 +173,8 @@ pub struct HandedRow {
     pub valid_until: String,
     pub url: String,
     pub you_sign: bool,
+    /// The notices its signer must acknowledge first, in words, if any.
+    pub to_acknowledge: Option<String>,
 }
 
 /// The e-mail to someone handed a colleague's drafts (its HTML part;
@@ -216,8 +221,19 @@ fn handed_rows(quotes: &[(SignedQuote, bool)]) -> Vec<HandedRow> {
             valid_until: q.valid_until.to_string(),
             url: q.url.clone(),
             you_sign: *you_sign,
+            to_acknowledge: notices_in_words(q.to_acknowledge),
         })
         .collect()
+}
+
+/// `count` price notices in words ("one price notice", "2 price notices"),
+/// none for none.
+fn notices_in_words(count: u64) -> Option<String> {
+    match count {
+        0 => None,
+        1 => Some("one price notice".to_owned()),
+        n => Some(format!("{n} price notices")),
+    }
 }
 
 /// A letter's two parts, rendered from its HTML template and its text one.
@@ -345,6 +361,7 @@ impl Composer for TemplateComposer {
                     total: &total,
                     valid_until: &valid_until,
                     url: &quote.url,
+                    to_acknowledge: notices_in_words(quote.to_acknowledge),
                 };
                 composed(subject, &letter, &SignerText { letter: &letter })
             }

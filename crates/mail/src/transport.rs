@@ -2,14 +2,14 @@
 //! `SMTP_URL` is set, otherwise an `.eml` file per message under a directory.
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use pricegate_store::entity::outbox;
 
 use crate::smtp_pool::{PlainSmtpPool, plain_smtp_address};
@@ -91,7 +91,8 @@ pub enum AnyTransport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     /// Plain `smtp://host:port`: see [`crate::smtp_pool`].
     PlainSmtp(Arc<PlainSmtpPool>),
-    File(AsyncFileTransport<Tokio1Executor>),
+    /// The directory each message is written to, as its own `.eml` file.
+    File(Arc<PathBuf>),
 }
 
 impl std::fmt::Debug for AnyTransport {
@@ -120,9 +121,10 @@ impl AnyTransport {
         Ok(AnyTransport::Smtp(builder.timeout(Some(SMTP_TIMEOUT)).pool_config(pool).build()))
     }
 
-    /// Writes each message as `<id>.eml` under `dir` (created if missing).
-    /// The messages hold live acknowledgement links, so the directory is
-    /// made readable by this user only (mode 0700), whatever it was before.
+    /// Writes each message under `dir` (created if missing) as an `.eml`
+    /// file named by its Message-ID (see [`write_eml`]). The messages hold
+    /// live acknowledgement links, so the directory is made readable by this
+    /// user only (mode 0700), whatever it was before.
     pub fn files(dir: &Path) -> Result<AnyTransport, SendError> {
         let failed = |e: std::io::Error| {
             SendError::permanent(format!("cannot prepare the mail directory {}: {e}", dir.display()))
@@ -133,7 +135,7 @@ impl AnyTransport {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)?;
         }
-        Ok(AnyTransport::File(AsyncFileTransport::<Tokio1Executor>::new(dir)))
+        Ok(AnyTransport::File(Arc::new(dir.to_owned())))
     }
 }
 
@@ -142,13 +144,35 @@ impl MailTransport for AnyTransport {
         match self {
             AnyTransport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError::smtp(&e)),
             AnyTransport::PlainSmtp(pool) => pool.send(message).await,
-            AnyTransport::File(t) => t
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| SendError::transient(format!("writing the .eml file: {e}"))),
+            AnyTransport::File(dir) => write_eml(dir, &message).await,
         }
     }
+}
+
+/// Writes `message` under `dir` as `<its Message-ID's local part>.eml`:
+/// `<row id>.eml`, or `notice.<seq>.<user>.eml` for a notice's first e-mail
+/// to someone, so an outbox row (`GET /api/v1/outbox` shows its Message-ID)
+/// leads to its file, and a message sent again after a crash replaces its
+/// file instead of adding a second. It is written to a hidden file first
+/// and renamed, so whoever watches the directory never opens half a message.
+async fn write_eml(dir: &Path, message: &Message) -> Result<(), SendError> {
+    let name = message
+        .headers()
+        .get_raw("Message-ID")
+        .and_then(eml_name)
+        .ok_or_else(|| SendError::permanent("the message has no Message-ID to name its file by"))?;
+    let (hidden, path) = (dir.join(format!(".{name}.tmp")), dir.join(name));
+    let failed = |e: std::io::Error| SendError::transient(format!("writing the .eml file: {e}"));
+    tokio::fs::write(&hidden, message.formatted()).await.map_err(failed)?;
+    tokio::fs::rename(&hidden, &path).await.map_err(failed)
+}
+
+/// The file name for the message with Message-ID `id` (`<local@domain>`):
+/// its local part with `.eml`, if it is one a file may be named by.
+fn eml_name(id: &str) -> Option<String> {
+    let local = id.trim().strip_prefix('<')?.split_once('@')?.0;
+    let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    (!local.is_empty() && !local.starts_with('.') && local.chars().all(fits)).then(|| format!("{local}.eml"))
 }
 
 /// RFC 3834: no person sent this, so an out-of-office reply must not answer
@@ -192,7 +216,7 @@ pub fn build_message(from: &Mailbox, row: &outbox::Model) -> Result<Message, Sen
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
-    use super::{AnyTransport, refuses_recipient};
+    use super::{AnyTransport, MailTransport, build_message, eml_name, refuses_recipient};
 
     #[test]
     fn only_a_refusal_of_the_recipient_is_final() {
@@ -211,6 +235,51 @@ mod tests {
         assert!(!refuses_recipient("553", "5.1.7 Bad sender address syntax"), "our sender");
         assert!(refuses_recipient("550", "5.4.1 Recipient address rejected: Access denied"));
         assert!(refuses_recipient("550", "5.2.1 The email account that you tried to reach is disabled"));
+    }
+
+    #[test]
+    fn a_file_is_named_by_the_local_part_of_its_message_id() {
+        assert_eq!(eml_name("<1f0c2a@pricegate.example>").as_deref(), Some("1f0c2a.eml"));
+        assert_eq!(eml_name("<notice.3.ab-12@localhost>").as_deref(), Some("notice.3.ab-12.eml"));
+        for unusable in ["<../etc/passwd@x>", "<a/b@x>", "<@x>", "<.hidden@x>", "no-brackets@x", "<no-domain>"] {
+            assert_eq!(eml_name(unusable), None, "{unusable}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_written_again_replaces_its_file() {
+        let dir = std::env::temp_dir().join(format!("pricegate-eml-{}", std::process::id()));
+        let transport = AnyTransport::files(&dir).unwrap();
+        let row = pricegate_store::entity::outbox::Model {
+            id: uuid::Uuid::new_v4(),
+            dedupe_key: "publish:n:u".to_owned(),
+            kind: "publication".to_owned(),
+            to_addr: "sam@pricegate.example".to_owned(),
+            to_name: "Sam".to_owned(),
+            subject: "Price notice: Pumps up".to_owned(),
+            text_body: "Please read.".to_owned(),
+            html_body: "<p>Please read.</p>".to_owned(),
+            message_id: "<notice.3.5e1f@pricegate.example>".to_owned(),
+            state: "pending".to_owned(),
+            attempts: 0,
+            next_attempt_at: chrono::Utc::now(),
+            last_error: None,
+            created_at: chrono::Utc::now(),
+            sent_at: None,
+            notice_id: None,
+            user_id: None,
+            reminders_from: None,
+        };
+        let from = "Pricegate <pricegate@pricegate.example>".parse().unwrap();
+        for _ in 0..2 {
+            transport.send(build_message(&from, &row).unwrap()).await.unwrap();
+        }
+        let names: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let eml = std::fs::read_to_string(dir.join("notice.3.5e1f.eml"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(names, ["notice.3.5e1f.eml"], "one file, nothing left half-written");
+        assert!(eml.unwrap().contains("Subject: Price notice: Pumps up"));
     }
 
     #[test]

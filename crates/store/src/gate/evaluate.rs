@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use pricegate_domain::{
     Calendar, GateDecision, NoticeAck, PriceChange, PricedLine, PublishedNotice, decide, impact_of,
 };
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Statement,
 };
@@ -17,7 +18,7 @@ use uuid::Uuid;
 
 use super::overrides::{covering_override, superseded_lines};
 use crate::db::IN_LIST_CHUNK;
-use crate::entity::{notices, quote_lines};
+use crate::entity::{acknowledgements, notices, quote_lines, quotes};
 use crate::notices::{PUBLISHED, load_changes};
 use crate::quotes::{
     LoadedQuote, check_draft, check_visible, load_quote_sql, load_quote_values, load_visible_priced, loaded_quote,
@@ -175,6 +176,52 @@ pub fn later_notices_sql(reading: Reading, backend: DbBackend) -> String {
              ORDER BY n.seq"
         ),
     }
+}
+
+/// For each of `drafts`, how many published notices its signer must still
+/// acknowledge before it can be finalised: those published after it was
+/// drafted that the signer has not acknowledged, as [`decide`] counts them.
+/// Drafts with none are left out. One statement per [`IN_LIST_CHUNK`]
+/// drafts, the acknowledgements probed by index per notice.
+pub(crate) async fn notices_to_acknowledge(
+    conn: &impl ConnectionTrait,
+    drafts: &[Uuid],
+) -> Result<HashMap<Uuid, u64>, StoreError> {
+    let mut counts = HashMap::new();
+    for chunk in drafts.chunks(IN_LIST_CHUNK) {
+        let acknowledged = Query::select()
+            .expr(Expr::value(1))
+            .from(acknowledgements::Entity)
+            .and_where(
+                Expr::col((acknowledgements::Entity, acknowledgements::Column::UserId))
+                    .equals((quotes::Entity, quotes::Column::SignerId)),
+            )
+            .and_where(
+                Expr::col((acknowledgements::Entity, acknowledgements::Column::NoticeId))
+                    .equals((notices::Entity, notices::Column::Id)),
+            )
+            .to_owned();
+        let query = Query::select()
+            .column((quotes::Entity, quotes::Column::Id))
+            .expr_as(Expr::col((notices::Entity, notices::Column::Id)).count(), "pending")
+            .from(quotes::Entity)
+            .inner_join(
+                notices::Entity,
+                Expr::col((notices::Entity, notices::Column::PublishedAt))
+                    .gt(Expr::col((quotes::Entity, quotes::Column::DraftedAt))),
+            )
+            .and_where(Expr::col((quotes::Entity, quotes::Column::Id)).is_in(chunk.iter().copied()))
+            .and_where(Expr::col((notices::Entity, notices::Column::State)).eq(PUBLISHED))
+            .and_where(Expr::exists(acknowledged).not())
+            .group_by_col((quotes::Entity, quotes::Column::Id))
+            .to_owned();
+        for row in conn.query_all(&query).await? {
+            let id: Uuid = row.try_get("", "id")?;
+            let pending: i64 = row.try_get("", "pending")?;
+            counts.insert(id, u64::try_from(pending).unwrap_or_default());
+        }
+    }
+    Ok(counts)
 }
 
 /// Checks a loaded quote against the notices published after it was

@@ -44,7 +44,7 @@ mod overrides;
 
 use evaluate::{Evaluation, evaluate, gate_view};
 pub use evaluate::{Reading, later_notices_sql, quote_gate_sql};
-pub(crate) use evaluate::{change_in_force_sql, price_in_force_sql, priced_lines};
+pub(crate) use evaluate::{change_in_force_sql, notices_to_acknowledge, price_in_force_sql, priced_lines};
 pub(crate) use overrides::{CoveredPrice, superseded_lines};
 
 /// The key of the advisory lock that serialises publication and

@@ -164,6 +164,9 @@ pub struct SignedQuote {
     pub currency: String,
     pub total_minor: i64,
     pub valid_until: chrono::NaiveDate,
+    /// How many published notices its signer must still acknowledge before
+    /// it can be finalised, as the e-mail is written.
+    pub to_acknowledge: u64,
 }
 
 impl Letter<'_> {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{Batch, Letter, PENDING, SIGNER, SKIPPED, SignedQuote, recipient};
 use crate::entity::{outbox, quotes, users};
-use crate::gate::priced_lines;
+use crate::gate::{notices_to_acknowledge, priced_lines};
 use crate::quotes::{DRAFT, load_lines};
 use crate::{Actor, Store, StoreError};
 use pricegate_domain::quote_total;
@@ -80,7 +80,7 @@ pub(super) async fn moot_signer_mail(
 }
 
 /// A draft as the letters here show it.
-fn signed_quote(base_url: &str, quote: &quotes::Model, total_minor: i64) -> SignedQuote {
+fn signed_quote(base_url: &str, quote: &quotes::Model, total_minor: i64, to_acknowledge: u64) -> SignedQuote {
     SignedQuote {
         id: quote.id,
         url: format!("{base_url}/quotes/{}", quote.id),
@@ -89,6 +89,7 @@ fn signed_quote(base_url: &str, quote: &quotes::Model, total_minor: i64) -> Sign
         currency: quote.currency.clone(),
         total_minor,
         valid_until: quote.valid_until,
+        to_acknowledge,
     }
 }
 
@@ -132,7 +133,9 @@ impl Store {
         else {
             return Ok(());
         };
-        let signed = signed_quote(&setup.base_url, quote, total_minor);
+        let to_acknowledge = notices_to_acknowledge(conn, &[quote.id]).await?;
+        let signed =
+            signed_quote(&setup.base_url, quote, total_minor, to_acknowledge.get(&quote.id).copied().unwrap_or(0));
         let to = recipient(signer);
         let mut batch = Batch::new(&setup, now);
         let letter = Letter::SignerNamed { to: &to, by: &namer.name, quote: &signed };
@@ -198,7 +201,8 @@ impl Store {
         if !former.active {
             return Ok(());
         }
-        let signed = signed_quote(&setup.base_url, quote, total_minor);
+        // Whether anything held it up is the new signer's to know.
+        let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
         let to = recipient(former);
         let mut batch = Batch::new(&setup, now);
         let letter = Letter::SignerReleased { to: &to, by: &editor.name, quote: &signed };
@@ -236,12 +240,14 @@ impl Store {
             .all(conn)
             .await?;
         let lines = load_lines(conn, handed).await?;
+        let to_acknowledge = notices_to_acknowledge(conn, handed).await?;
         let quotes: Vec<(SignedQuote, bool)> = drafts
             .iter()
             .map(|q| {
                 let priced = lines.get(&q.id).map(|l| priced_lines(l)).unwrap_or_default();
                 let total = quote_total(&priced).unwrap_or(i64::MAX);
-                (signed_quote(&setup.base_url, q, total), q.signer_id == to)
+                let waiting = to_acknowledge.get(&q.id).copied().unwrap_or(0);
+                (signed_quote(&setup.base_url, q, total, waiting), q.signer_id == to)
             })
             .collect();
         let to_whom = recipient(taker);
