@@ -7,7 +7,9 @@ use pricegate_tests::fixtures::{
     assert_error, create_notice, create_product, date_in_days, draft_quote, draft_quote_signed_by, field, id_of,
     lapse_quote, publish_notice, publish_price_change,
 };
+use pricegate_tests::pages::{client, log_in};
 use pricegate_tests::{PASSWORD, TestApp, both_backends};
+use reqwest::header::COOKIE;
 use serde_json::{Value, json};
 
 both_backends! {
@@ -114,6 +116,49 @@ both_backends! {
         assert_eq!(r.body["total_minor"], 12_400);
         assert_eq!(r.body["evidence"]["notices"][0]["notice_id"], json!(notice));
         assert_eq!(r.body["evidence"]["override"], json!(null));
+    }
+}
+
+both_backends! {
+    /// Repriced before the notice is acknowledged, the quote already carries
+    /// its prices: the notice still holds it up, changes nothing on it, and
+    /// the quote's page says so rather than show a table of zeros unexplained.
+    async fn a_quote_repriced_before_acknowledging_is_told_the_notice_changes_nothing_on_it(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 10}])).await);
+        let notice = publish_price_change(&finance, "P-1", 1_200, &date_in_days(0)).await;
+        let page = || async {
+            let (token, _) = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in");
+            let r = client()
+                .get(format!("{}/quotes/{id}", app.base))
+                .header(COOKIE, format!("pricegate_session={token}"))
+                .send()
+                .await
+                .expect("the quote's page answers");
+            assert_eq!(r.status(), 200);
+            r.text().await.expect("a page")
+        };
+        assert!(!page().await.contains("already-carried"), "the rise is still to come to the quote");
+
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/reprice")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let gate = sam.get(&format!("/api/v1/quotes/{id}/gate")).await.body;
+        assert_eq!(gate["pending"][0]["notice_id"], json!(notice), "still to acknowledge: {gate}");
+        assert_eq!(gate["pending"][0]["impact"]["total_delta_minor"], 0, "{gate}");
+        let html = page().await;
+        assert!(
+            html.contains(&format!(
+                "id=\"already-carried-{notice}\">This quote already carries these prices, so the notice changes \
+                 nothing here; it must still be acknowledged before the quote can be finalised."
+            )),
+            "{html}"
+        );
+
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+        assert_eq!(sam.get(&format!("/api/v1/quotes/{id}/gate")).await.body["ready"], true);
     }
 }
 

@@ -224,6 +224,9 @@ struct PendingRow {
     /// What the notice does to the total while the quote is valid, when
     /// some of its prices come after (so `total_delta` is not that).
     while_valid: Option<String>,
+    /// The quote already carries every price the notice sets for its lines
+    /// (repriced before it was acknowledged): its table shows no change.
+    already_carried: bool,
 }
 
 struct SupersededRow {
@@ -434,6 +437,16 @@ fn while_valid(p: &PendingNoticeView, valid_until: chrono::NaiveDate) -> Option<
     (delta != p.impact.total_delta_minor).then_some(delta)
 }
 
+/// Whether the quote already carries every price `p` sets for its lines, at
+/// each date: it changes nothing here, though it must still be acknowledged.
+fn already_carried(p: &PendingNoticeView) -> bool {
+    !p.impact.lines.is_empty()
+        && p.impact.lines.iter().all(|line| {
+            line.new_unit_price_minor == line.old_unit_price_minor
+                && line.earlier.iter().all(|step| step.unit_price_minor == line.old_unit_price_minor)
+        })
+}
+
 fn last_words(pending: &[PendingNoticeView], valid_until: chrono::NaiveDate) -> HashMap<Uuid, LastWord<'_>> {
     let mut words: HashMap<Uuid, LastWord<'_>> = HashMap::new();
     for p in pending {
@@ -605,6 +618,7 @@ async fn quote_page(
                 .map(|p| PendingRow {
                     notice_id: p.notice_id,
                     while_valid: while_valid(&p, quote.valid_until).map(|delta| signed_money(&currency, delta)),
+                    already_carried: already_carried(&p),
                     title: p.title,
                     published_at: calendar.stamp(p.published_at, true),
                     body_html: render_markdown(&p.body),
@@ -891,6 +905,29 @@ mod tests {
             published_at: chrono::Utc::now(),
             impact: pricegate_store::views::ImpactView { lines, total_delta_minor },
         }
+    }
+
+    #[test]
+    fn a_notice_whose_prices_the_quote_already_carries_is_said_to_change_nothing() {
+        let pump = Uuid::from_u128(100);
+        let priced = |old: i64, new: i64, earlier: &[i64]| {
+            let mut p = notice("Pumps", 1, &[(pump, (new - old) * 10, 1)]);
+            let line = &mut p.impact.lines[0];
+            (line.old_unit_price_minor, line.new_unit_price_minor) = (old, new);
+            line.earlier = earlier
+                .iter()
+                .map(|&price| pricegate_store::views::PriceStepView {
+                    unit_price_minor: price,
+                    effective_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+                    delta_minor: (price - old) * 10,
+                })
+                .collect();
+            p
+        };
+        assert!(already_carried(&priced(2_600, 2_600, &[])), "repriced before acknowledging");
+        assert!(!already_carried(&priced(2_495, 2_600, &[])), "a rise still to come to the quote");
+        assert!(!already_carried(&priced(2_600, 2_600, &[2_700])), "a price in between that the quote does not carry");
+        assert!(!already_carried(&notice("A reminder", 2, &[])), "no line priced: the page says that instead");
     }
 
     #[test]
