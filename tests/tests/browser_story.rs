@@ -101,6 +101,8 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         assert!(fiona.exists("#chart").await);
         let caption = fiona.text("#chart-caption").await;
         assert!(caption.ends_with("Now 0 of 1 (0%)."), "a screen reader hears where the chart ends: {caption}");
+        let hint = fiona.text("#remind-hint").await;
+        assert!(hint.ends_with("Anyone mailed about this notice in the last 10 minutes is left out."), "{hint}");
         fiona.submit("#remind").await;
         assert_eq!(fiona.path().await, dashboard_path, "reminding leads back to the dashboard");
         // One reminder, or none if the publication's e-mail was queued first.

@@ -250,6 +250,8 @@ struct DashboardPage {
     chart: String,
     /// Where the chart ends, in words: "Now 3 of 4 (75%)."
     chart_now: String,
+    /// How long after someone was mailed about it "Remind now" leaves them out.
+    again_after_minutes: i64,
 }
 
 /// What finance just did to a published notice, carried across the redirect
@@ -380,6 +382,7 @@ async fn dashboard(
             (times.len() * 100).checked_div(salespeople).unwrap_or(0)
         ),
         salespeople,
+        again_after_minutes: AGAIN,
         acknowledged: acks
             .acknowledged
             .into_iter()
