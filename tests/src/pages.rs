@@ -46,3 +46,17 @@ pub async fn log_in(base: &str, email: &str, password: &str) -> LoginAttempt {
     let session = set_cookie(&r, "pricegate_session");
     LoginAttempt { status, session, body: r.text().await.unwrap_or_default() }
 }
+
+/// Page `path` as `email` (password [`crate::PASSWORD`]) sees it, logged in
+/// afresh; asserts that it answers 200 and returns its HTML.
+pub async fn page_as(base: &str, email: &str, path: &str) -> String {
+    let (token, _) = log_in(base, email, crate::PASSWORD).await.session.unwrap_or_else(|| panic!("{email} logs in"));
+    let r = client()
+        .get(format!("{base}{path}"))
+        .header(COOKIE, format!("pricegate_session={token}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{path} answers: {e}"));
+    assert_eq!(r.status(), 200, "{path} as {email}");
+    r.text().await.unwrap_or_else(|e| panic!("{path} as {email}: {e}"))
+}

@@ -7,9 +7,8 @@ use pricegate_tests::fixtures::{
     assert_error, create_notice, create_product, date_in_days, draft_quote, draft_quote_signed_by, field, id_of,
     lapse_quote, publish_notice, publish_price_change,
 };
-use pricegate_tests::pages::{client, log_in};
+use pricegate_tests::pages::page_as;
 use pricegate_tests::{PASSWORD, TestApp, both_backends};
-use reqwest::header::COOKIE;
 use serde_json::{Value, json};
 
 both_backends! {
@@ -130,17 +129,8 @@ both_backends! {
         create_product(&finance, "P-1", "EUR", 1_000).await;
         let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 10}])).await);
         let notice = publish_price_change(&finance, "P-1", 1_200, &date_in_days(0)).await;
-        let page = || async {
-            let (token, _) = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in");
-            let r = client()
-                .get(format!("{}/quotes/{id}", app.base))
-                .header(COOKIE, format!("pricegate_session={token}"))
-                .send()
-                .await
-                .expect("the quote's page answers");
-            assert_eq!(r.status(), 200);
-            r.text().await.expect("a page")
-        };
+        let path = format!("/quotes/{id}");
+        let page = || page_as(&app.base, &sam_user.email, &path);
         assert!(!page().await.contains("already-carried"), "the rise is still to come to the quote");
 
         let r = sam.post_empty(&format!("/api/v1/quotes/{id}/reprice")).await;

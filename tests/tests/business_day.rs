@@ -13,9 +13,8 @@ use pricegate_tests::db::TestDb;
 use pricegate_tests::fixtures::{
     assert_error, create_product, draft_quote, field, id_of, lapse_quote, publish_price_change, quote_request,
 };
-use pricegate_tests::pages::{client, log_in};
-use pricegate_tests::{Backend, PASSWORD, Session, TestApp, both_backends};
-use reqwest::header::COOKIE;
+use pricegate_tests::pages::page_as;
+use pricegate_tests::{Backend, Session, TestApp, both_backends};
 use serde_json::json;
 
 /// A zone whose date differs from UTC's now, with both dates. From 10:00 UTC
@@ -158,17 +157,7 @@ async fn pages_show_times_in_the_business_zone() {
 
     let page = |who: String, path: String| {
         let base = app.base.clone();
-        async move {
-            let (token, _) = log_in(&base, &who, PASSWORD).await.session.expect("logs in");
-            let r = client()
-                .get(format!("{base}{path}"))
-                .header(COOKIE, format!("pricegate_session={token}"))
-                .send()
-                .await
-                .expect("the page answers");
-            assert_eq!(r.status(), 200, "{path}");
-            r.text().await.expect("a page")
-        }
+        async move { page_as(&base, &who, &path).await }
     };
     let html = page(sam.email.clone(), format!("/quotes/{}", id_of(&quote))).await;
     let shown = day.calendar.stamp(drafted_at, true);
