@@ -653,7 +653,10 @@ async fn acknowledged_by(
 fn message_ids_written(maildir: &std::path::Path) -> HashSet<String> {
     let Ok(entries) = std::fs::read_dir(maildir) else { return HashSet::new() };
     entries
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .filter_map(Result::ok)
+        // Not a message still being written under its hidden name.
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
         .filter_map(|text| {
             text.lines()
                 .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))

@@ -8,7 +8,9 @@ use pricegate::Settings;
 use pricegate_domain::Role;
 use pricegate_store::entity::{notices, outbox, publication_fanouts, quotes};
 use pricegate_store::views::UserView;
-use pricegate_tests::fixtures::{assert_error, create_notice, create_product, draft_quote, field, publish_notice};
+use pricegate_tests::fixtures::{
+    assert_error, create_notice, create_product, draft_quote, field, id_of, publish_notice,
+};
 use pricegate_tests::smtp::{Received, SmtpSink, add_salespeople, spawn_with_mail};
 use pricegate_tests::{Backend, Session, both_backends};
 use sea_orm::sea_query::Expr;
@@ -1327,13 +1329,24 @@ both_backends! {
         let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         let (_, rita) = app.user(Role::Sales, "Rita").await;
         create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        // Neither a notice published before the drafts nor one still a draft counts.
+        let before = create_notice(&finance, "Hoses up", json!([])).await;
+        publish_notice(&finance, &before).await;
         let signed_by_sam = draft_quote(&ana, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
-        draft_quote(&ana, json!([{"sku": "PUMP-1", "quantity": 1}])).await;
+        let signed_by_ana = draft_quote(&ana, json!([{"sku": "PUMP-1", "quantity": 1}])).await;
         let first = create_notice(&finance, "Pumps up", json!([])).await;
         publish_notice(&finance, &first).await;
         let second = create_notice(&finance, "Valves up", json!([])).await;
         publish_notice(&finance, &second).await;
-        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{first}/acknowledge")).await.status, 200);
+        create_notice(&finance, "Seals up", json!([])).await;
+        // Sam has acknowledged one of the two; Ana too, but the draft she signs goes to Rita, who has not.
+        for who in [&sam, &ana] {
+            assert_eq!(who.post_empty(&format!("/api/v1/notices/{first}/acknowledge")).await.status, 200);
+        }
+        let pending = |id: String| {
+            let finance = finance.clone();
+            async move { finance.get(&format!("/api/v1/quotes/{id}/gate")).await.body["pending"].as_array().map(Vec::len) }
+        };
 
         let qid = signed_by_sam["id"].as_str().unwrap();
         let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": sam_user.id})).await;
@@ -1344,15 +1357,13 @@ both_backends! {
             .await;
         let to_sam = mail.iter().find(|m| m.to == [sam_user.email.clone()] && named(m)).unwrap();
         let (text, html) = (to_sam.text(), to_sam.html());
-        assert!(text.contains("Before you can finalise it, acknowledge the one price notice published since"), "{text}");
+        assert!(text.contains("Before you can finalise it, you must acknowledge every price notice published"), "{text}");
         assert!(
-            html.contains(
-                "Before you can finalise it, acknowledge the one price notice published since it was drafted \
-                 that you have not acknowledged yet."
-            ),
+            html.contains("when this e-mail was written, one price notice still awaited your acknowledgement."),
             "{html}"
         );
         assert!(!text.contains("Its page says whether anything must come first"), "{text}");
+        assert_eq!(pending(qid.to_owned()).await, Some(1), "as the gate counts them");
 
         // Ana's drafts go to Rita, who has acknowledged neither notice: she
         // signs the one Ana signed, and Sam still signs the other.
@@ -1379,6 +1390,7 @@ both_backends! {
             "{text}"
         );
         assert!(to_rita.html().contains("sign it; you must acknowledge 2 price notices first</td>"), "{}", to_rita.html());
+        assert_eq!(pending(id_of(&signed_by_ana)).await, Some(2), "Rita's, as the gate counts them");
     }
 }
 

@@ -91,7 +91,13 @@ async fn the_demo_commands_price_increase_is_mailed_once_a_server_runs() {
     let mut received: Vec<String> = Vec::new();
     for _ in 0..300 {
         received = std::fs::read_dir(&maildir)
-            .map(|entries| entries.flatten().filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .collect()
+            })
             .unwrap_or_default();
         if received.iter().any(increase) {
             break;

@@ -173,7 +173,8 @@ pub struct HandedRow {
     pub valid_until: String,
     pub url: String,
     pub you_sign: bool,
-    /// The notices its signer must acknowledge first, in words, if any.
+    /// The notices its signer must acknowledge first, in words, if any:
+    /// for the taker's letter; the leaver's does not show it.
     pub to_acknowledge: Option<String>,
 }
 

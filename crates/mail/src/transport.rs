@@ -150,21 +150,50 @@ impl MailTransport for AnyTransport {
 }
 
 /// Writes `message` under `dir` as `<its Message-ID's local part>.eml`:
-/// `<row id>.eml`, or `notice.<seq>.<user>.eml` for a notice's first e-mail
-/// to someone, so an outbox row (`GET /api/v1/outbox` shows its Message-ID)
-/// leads to its file, and a message sent again after a crash replaces its
-/// file instead of adding a second. It is written to a hidden file first
-/// and renamed, so whoever watches the directory never opens half a message.
+/// `notice.<notice id>.<user id>.eml` for a notice's first e-mail to
+/// someone, `<outbox row id>.eml` for the rest (ids in hex without hyphens,
+/// as in the Message-ID), so an outbox row (`GET /api/v1/outbox` shows its
+/// Message-ID) leads to its file, and a message sent again after a crash
+/// replaces its file instead of adding a second. See [`write_whole`].
 async fn write_eml(dir: &Path, message: &Message) -> Result<(), SendError> {
     let name = message
         .headers()
         .get_raw("Message-ID")
         .and_then(eml_name)
         .ok_or_else(|| SendError::permanent("the message has no Message-ID to name its file by"))?;
-    let (hidden, path) = (dir.join(format!(".{name}.tmp")), dir.join(name));
-    let failed = |e: std::io::Error| SendError::transient(format!("writing the .eml file: {e}"));
-    tokio::fs::write(&hidden, message.formatted()).await.map_err(failed)?;
-    tokio::fs::rename(&hidden, &path).await.map_err(failed)
+    let (dir, bytes) = (dir.to_owned(), message.formatted());
+    let failed = |e: String| SendError::transient(format!("writing the .eml file: {e}"));
+    tokio::task::spawn_blocking(move || write_whole(&dir, &name, &bytes))
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(e.to_string()))
+}
+
+/// Writes `bytes` as `dir/name`, whole or not at all: into a hidden file of
+/// its own (so two workers sending one row at once never write into the
+/// same file), readable by this user only (it holds a live acknowledgement
+/// link), flushed to disk, then renamed over `name` and the rename flushed
+/// too, so a message marked sent survives a power cut and whoever watches
+/// the directory never opens half of one. A failed write leaves nothing.
+fn write_whole(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let hidden = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let written = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&hidden)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&hidden, dir.join(name))?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        // Best effort: the error said above is the one that matters.
+        let _ = std::fs::remove_file(&hidden);
+    }
+    written
 }
 
 /// The file name for the message with Message-ID `id` (`<local@domain>`):
@@ -240,34 +269,36 @@ mod tests {
     #[test]
     fn a_file_is_named_by_the_local_part_of_its_message_id() {
         assert_eq!(eml_name("<1f0c2a@pricegate.example>").as_deref(), Some("1f0c2a.eml"));
-        assert_eq!(eml_name("<notice.3.ab-12@localhost>").as_deref(), Some("notice.3.ab-12.eml"));
+        assert_eq!(eml_name("<notice.9a1b.77c0@localhost>").as_deref(), Some("notice.9a1b.77c0.eml"));
         for unusable in ["<../etc/passwd@x>", "<a/b@x>", "<@x>", "<.hidden@x>", "no-brackets@x", "<no-domain>"] {
             assert_eq!(eml_name(unusable), None, "{unusable}");
         }
     }
 
     #[tokio::test]
-    async fn a_message_written_again_replaces_its_file() {
+    async fn a_message_written_again_replaces_its_file_readable_by_its_owner_only() {
         let dir = std::env::temp_dir().join(format!("pricegate-eml-{}", std::process::id()));
         let transport = AnyTransport::files(&dir).unwrap();
+        let (notice, user) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let local = format!("notice.{}.{}", notice.simple(), user.simple());
         let row = pricegate_store::entity::outbox::Model {
             id: uuid::Uuid::new_v4(),
-            dedupe_key: "publish:n:u".to_owned(),
+            dedupe_key: format!("publish:{notice}:{user}"),
             kind: "publication".to_owned(),
             to_addr: "sam@pricegate.example".to_owned(),
             to_name: "Sam".to_owned(),
             subject: "Price notice: Pumps up".to_owned(),
             text_body: "Please read.".to_owned(),
             html_body: "<p>Please read.</p>".to_owned(),
-            message_id: "<notice.3.5e1f@pricegate.example>".to_owned(),
+            message_id: format!("<{local}@pricegate.example>"),
             state: "pending".to_owned(),
             attempts: 0,
             next_attempt_at: chrono::Utc::now(),
             last_error: None,
             created_at: chrono::Utc::now(),
             sent_at: None,
-            notice_id: None,
-            user_id: None,
+            notice_id: Some(notice),
+            user_id: Some(user),
             reminders_from: None,
         };
         let from = "Pricegate <pricegate@pricegate.example>".parse().unwrap();
@@ -276,10 +307,12 @@ mod tests {
         }
         let names: Vec<String> =
             std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-        let eml = std::fs::read_to_string(dir.join("notice.3.5e1f.eml"));
+        let file = dir.join(format!("{local}.eml"));
+        let (eml, mode) = (std::fs::read_to_string(&file), std::fs::metadata(&file).map(|m| m.permissions().mode()));
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(names, ["notice.3.5e1f.eml"], "one file, nothing left half-written");
+        assert_eq!(names, [format!("{local}.eml")], "one file, nothing left half-written");
         assert!(eml.unwrap().contains("Subject: Price notice: Pumps up"));
+        assert_eq!(mode.unwrap() & 0o777, 0o600, "it holds a live acknowledgement link");
     }
 
     #[test]

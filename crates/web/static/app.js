@@ -150,18 +150,26 @@
 
 // A quote line's product, its price and any price to come are spelt out under
 // its list, which a long name cuts short; the server writes it for the product
-// the line was saved with, and this follows a new choice.
+// the line was saved with, and this follows a new choice, and a choice the
+// browser brings back on reload or Back.
 (function () {
   "use strict";
-  document.addEventListener("change", function (event) {
-    var list = event.target;
-    if (!(list instanceof HTMLSelectElement)) {
-      return;
-    }
+  function spell(list) {
     var product = document.getElementById(list.id + "-product");
     if (product) {
       var chosen = list.options[list.selectedIndex];
       product.textContent = chosen && chosen.value ? chosen.text : "";
+    }
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target instanceof HTMLSelectElement) {
+      spell(event.target);
+    }
+  });
+  window.addEventListener("pageshow", function () {
+    var lists = document.querySelectorAll("select");
+    for (var i = 0; i < lists.length; i++) {
+      spell(lists[i]);
     }
   });
 })();
