@@ -204,6 +204,11 @@ both_backends! {
         assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, login.as_str()));
         let r = page("/admin/users/00000000-0000-0000-0000-000000000000").await.unwrap();
         assert_eq!(r.headers()["location"], "/admin/users");
+        // Another method on a page's address: a page saying so, not the API's JSON.
+        let r = browser.put(format!("{}/quotes", app.base)).header("accept", html).send().await.unwrap();
+        assert_eq!(r.status(), 405);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(r.text().await.unwrap().contains("This address does not accept that kind of request."));
         // The API answers in JSON whatever the client accepts.
         let r = page("/api/v1/nothing").await.unwrap();
         assert_eq!((r.status().as_u16(), r.headers()["content-type"].to_str().unwrap()), (404, "application/json"));

@@ -358,7 +358,8 @@ both_backends! {
         }
         let page_row = only(&denied, "the page", |r| r["detail"]["route"] == "/notices/{id}/publish");
         assert_actor_and_time(page_row, &sam_user.id.to_string(), from, to);
-        assert_eq!((&page_row["detail"]["method"], &page_row["detail"]["id"]), (&json!("POST"), &json!(notice)));
+        let detail = &page_row["detail"];
+        assert_eq!((&detail["method"], &detail["id"], &detail["code"]), (&json!("POST"), &json!(notice), &json!("forbidden")));
         assert!(!rows.iter().any(|r| r.to_string().contains(&session.token)), "a session token reached the audit log");
         assert!(!rows.iter().any(|r| r["action"] == "quote.finalise_refused"), "a denial is not a gate refusal: {rows:?}");
         for session in [&sam, &finance, &rita] {

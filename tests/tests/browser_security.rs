@@ -722,3 +722,46 @@ async fn the_finalise_confirmation_is_the_signers_and_the_gate_is_asked_again_wh
     assert!(quote_page.contains("id=\"finalised\"") && !quote_page.contains("Not finalised"), "{quote_page}");
     app.stop().await;
 }
+
+pricegate_tests::both_backends! {
+/// The acknowledge button on a quote's page posts to that quote's address:
+/// one that is not the sender's to see, or does not exist, is refused
+/// before anything is recorded, and the denial is audited with its reason,
+/// as a refused page form always is.
+async fn acknowledging_from_someone_elses_quote_page_records_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, _) = app.user(Role::Sales, "Sam").await;
+    let (_, rita) = app.user(Role::Sales, "Rita").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let quote = id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 2}])).await);
+    let notice = pricegate_tests::fixtures::create_notice(&finance_api, "Pump prices", json!([])).await;
+    pricegate_tests::fixtures::publish_notice(&finance_api, &notice).await;
+    let (base, http) = (app.base.as_str(), client());
+    let (token, _) = log_in(base, &rita.email, PASSWORD).await.session.expect("Rita logs in");
+    let cookie = format!("pricegate_session={token}");
+    let (_, html) = page(&http, format!("{base}/quotes"), &cookie).await;
+    let csrf = csrf_in(&html);
+
+    let form = [("csrf_token", csrf.as_str()), ("notice_id", notice.as_str())];
+    let (status, _, body) = post_form(&http, format!("{base}/quotes/{quote}/acknowledge"), &cookie, &form).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("This quote belongs to someone else."), "{body}");
+    let nowhere = uuid::Uuid::new_v4();
+    let (status, _, _) = post_form(&http, format!("{base}/quotes/{nowhere}/acknowledge"), &cookie, &form).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let acks = finance_api.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await.body;
+    assert_eq!(acks["acknowledged"], json!([]), "nothing recorded: {acks}");
+
+    // The audit says which rule refused it; a forged form says so too.
+    let (status, _, _) =
+        post_form(&http, format!("{base}/quotes/{quote}/acknowledge"), &cookie, &[("csrf_token", "forged")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, admin) = app.user(Role::Admin, "Ada").await;
+    let audit = app.login(&admin.email, PASSWORD).await.get("/api/v1/audit?limit=1000").await.body;
+    let denied = audit.as_array().into_iter().flatten().filter(|r| r["action"] == "access.denied");
+    let mut codes: Vec<&str> = denied.filter_map(|r| r["detail"]["code"].as_str()).collect();
+    codes.sort_unstable();
+    assert_eq!(codes, ["invalid_csrf_token", "not_your_quote"], "{audit}");
+}
+}

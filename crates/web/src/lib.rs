@@ -184,6 +184,14 @@ async fn method_not_allowed(
             .unwrap_or("/");
         return axum::response::Redirect::to(parent).into_response();
     }
+    if wants_page(&uri, &headers) {
+        return pages::PageError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Not possible here",
+            "This address does not accept that kind of request. Go back and use the page's own buttons.",
+        )
+        .into_response();
+    }
     AppError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This address does not accept that method.")
         .into_response()
 }

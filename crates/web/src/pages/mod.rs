@@ -355,6 +355,9 @@ pub struct PageError {
     status: StatusCode,
     heading: String,
     message: String,
+    /// The stable code the API would answer with, kept on the response for
+    /// the audit of a denial (see `crate::denied`): which rule refused it.
+    code: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -367,7 +370,11 @@ struct ErrorPage<'a> {
 
 impl PageError {
     pub fn new(status: StatusCode, heading: impl Into<String>, message: impl Into<String>) -> Self {
-        PageError { status, heading: heading.into(), message: message.into() }
+        PageError { status, heading: heading.into(), message: message.into(), code: None }
+    }
+
+    fn with_code(self, code: &'static str) -> Self {
+        PageError { code: Some(code), ..self }
     }
 
     pub fn forbidden() -> Self {
@@ -376,6 +383,7 @@ impl PageError {
             "Not for your role",
             "This page belongs to another role than yours; an admin sets each person's role.",
         )
+        .with_code("forbidden")
     }
 
     pub fn message(&self) -> &str {
@@ -388,6 +396,7 @@ impl PageError {
             "This form has expired",
             "The form was not sent from a current Pricegate page. Go back, reload the page and try again.",
         )
+        .with_code("invalid_csrf_token")
     }
 }
 
@@ -409,7 +418,7 @@ impl From<StoreError> for PageError {
             drop(api.into_response());
             return PageError::new(status, heading, message);
         }
-        PageError::new(api.status(), heading, api.message())
+        PageError::new(api.status(), heading, api.message()).with_code(api.code())
     }
 }
 
@@ -428,6 +437,9 @@ impl IntoResponse for PageError {
             message: &self.message,
         };
         let mut response = render(self.status, &page);
+        if let Some(code) = self.code {
+            response.extensions_mut().insert(crate::error::ErrorCode(code));
+        }
         response.extensions_mut().insert(ErrorShown { heading: self.heading, message: self.message });
         response
     }

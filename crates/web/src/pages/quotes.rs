@@ -782,6 +782,9 @@ async fn acknowledge(
     CsrfForm { user, form, .. }: CsrfForm<QuoteWork>,
 ) -> Result<Response, PageError> {
     let notice = parse_id(form.get("notice_id"))?;
+    // Sent from a quote's page: one that is not the sender's to see (or not
+    // there) is refused before anything is recorded, as showing it would be.
+    app.store.get_quote(&user.0.actor, id).await?;
     app.store.acknowledge_notice_as(&user.0.actor, notice, Channel::Web, client).await?;
     Ok(QuoteDone::Acknowledged(notice).back_to_quote(&user.seal(&app), id))
 }
