@@ -483,7 +483,7 @@ both_backends! {
         ]))
         .await;
 
-        // What finance reads on each notice's page, in its "Until then" column.
+        // What finance reads on each notice's page, in its "Before this notice" column.
         let session = log_in(&app.base, &fiona.email, pricegate_tests::PASSWORD).await.session.expect("a session").0;
         let http = client();
         let until_then = |id: String| {
@@ -497,7 +497,7 @@ both_backends! {
                     .expect("the notice's page");
                 assert_eq!(page.status(), 200);
                 let html = page.text().await.unwrap_or_default();
-                html.split("data-label=\"Until then\">")
+                html.split("data-label=\"Before this notice\">")
                     .skip(1)
                     .filter_map(|cell| cell.split('<').next())
                     .map(str::to_owned)
@@ -506,7 +506,8 @@ both_backends! {
         };
         // A published notice says what its e-mails said: B, published after it, is not counted.
         assert_eq!(until_then(a).await, ["10.00 EUR", "12.00 EUR"]);
-        assert_eq!(until_then(b).await, ["10.00 EUR", "11.00 EUR"], "its own price, the later publication's");
+        // On the 10th it replaces A's price for that day; on the 20th, its own of the 10th.
+        assert_eq!(until_then(b).await, ["12.00 EUR", "11.00 EUR"], "A's price, then its own");
         assert_eq!(until_then(c).await, ["10.00 EUR", "15.00 EUR", "9.50 EUR"]);
         // The API lists changes as finance wrote them, without it.
         let listed = finance.get("/api/v1/notices").await.body;

@@ -167,9 +167,10 @@ pub(crate) async fn load_changes(
 }
 
 /// One notice's changes as a person reads them, each with the price it
-/// moves the product from: the price in force the day before it takes
-/// force, as the gate reads prices (the published change in force then,
-/// the latest by date, then by publication, else the list price). A
+/// moves the product from: the price in force on its date before this
+/// notice, as the gate reads prices (the published change in force then,
+/// the latest by date, then by publication, else the list price), so a
+/// change published earlier for the same date is what it replaces. A
 /// published notice's is read as of its publication (from notices up to
 /// its own, which counts too), so its page says what its e-mails said; a
 /// draft's as if it were published now, its own earlier price for a
@@ -229,7 +230,7 @@ async fn fill_prices_before(
             .inner_join(notices::Entity)
             .filter(notices::Column::State.eq(PUBLISHED))
             .filter(notice_changes::Column::ProductId.is_in(skus_by_id.keys().copied()))
-            .filter(notice_changes::Column::EffectiveOn.lt(latest));
+            .filter(notice_changes::Column::EffectiveOn.lte(latest));
         if let AsOf::Published(seq) = as_of {
             query = query.filter(notices::Column::Seq.lte(seq));
         }
@@ -244,12 +245,18 @@ async fn fill_prices_before(
         AsOf::Now => changes.iter().map(|c| (c.sku.clone(), c.effective_on, c.unit_price_minor)).collect(),
         AsOf::Published(_) => Vec::new(),
     };
+    // This notice's place among publications: on its own date, only those
+    // before it count (a draft would come after every one published).
+    let own_seq = match as_of {
+        AsOf::Now => i64::MAX,
+        AsOf::Published(seq) => seq,
+    };
     for change in changes.iter_mut() {
         let earlier_own =
             own.iter().filter(|(sku, ..)| *sku == change.sku).map(|(_, on, price)| (*on, i64::MAX, 0, *price));
         let steps = published.get(&change.sku).into_iter().flatten().copied().chain(earlier_own);
         let in_force = steps
-            .filter(|(on, ..)| *on < change.effective_on)
+            .filter(|(on, seq, ..)| *on < change.effective_on || (*on == change.effective_on && *seq < own_seq))
             .max_by_key(|(on, seq, position, _)| (*on, *seq, *position))
             .map(|(.., price)| price);
         change.price_before_minor = in_force.or_else(|| list_prices.get(&change.sku).copied());
