@@ -142,12 +142,19 @@ both_backends! {
         assert!(
             html.contains(&format!(
                 "id=\"already-carried-{notice}\">This quote already carries these prices, so the notice changes \
-                 nothing here; it must still be acknowledged before the quote can be finalised."
+                 nothing on it, but it must still be acknowledged before the quote can be finalised."
             )),
             "{html}"
         );
+        // A later notice prices the line again: the first no longer reassures.
+        let again = publish_price_change(&finance, "P-1", 1_300, &date_in_days(0)).await;
+        let html = page().await;
+        assert!(!html.contains(&format!("already-carried-{notice}")), "{html}");
 
-        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+        for n in [&notice, &again] {
+            assert_eq!(sam.post_empty(&format!("/api/v1/notices/{n}/acknowledge")).await.status, 200);
+        }
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{id}/reprice")).await.status, 200);
         assert_eq!(sam.get(&format!("/api/v1/quotes/{id}/gate")).await.body["ready"], true);
     }
 }

@@ -1288,7 +1288,7 @@ both_backends! {
         assert!(
             text.contains(
                 "Ana Owner has named another signer for the quote for Greta Berg (Nordwind), which you were to sign. \
-                 You no longer need to finalise it."
+                 You can no longer finalise it, and nothing more is needed from you."
             ),
             "{text}"
         );
