@@ -894,7 +894,7 @@ both_backends! {
         assert!(
             text.contains(
                 "Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31; \
-                 you sign it; you must acknowledge one price notice first"
+                 you own and sign it; you must first acknowledge 1 price notice"
             ),
             "{text}"
         );
@@ -909,7 +909,13 @@ both_backends! {
             .collect();
         assert_eq!(subjects(&to_sam), ["Ada has handed your open quotes to Nina"]);
         let text = to_sam[0].text();
-        assert!(text.contains("one draft quote is now theirs: what you owned they own, and what you signed they sign."), "{text}");
+        assert!(
+            text.contains(
+                "Ada has handed your open draft quote to Nina. Nina now owns what you owned and signs what you signed; \
+                 you no longer see it in Pricegate."
+            ),
+            "{text}"
+        );
         assert!(text.contains("Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31") && !text.contains("/quotes/"), "{text}");
         // Olga was told at publication, when nothing of hers waited on it;
         // taking the draft over, she is told again, once, with the draft.
@@ -1359,7 +1365,7 @@ both_backends! {
         let (text, html) = (to_sam.text(), to_sam.html());
         assert!(text.contains("Before you can finalise it, you must acknowledge every price notice published"), "{text}");
         assert!(
-            html.contains("when this e-mail was written, one price notice still awaited your acknowledgement."),
+            html.contains("when this e-mail was written, 1 price notice still awaited your acknowledgement."),
             "{html}"
         );
         assert!(!text.contains("Its page says whether anything must come first"), "{text}");
@@ -1378,18 +1384,19 @@ both_backends! {
         assert!(
             text.contains(
                 "Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31; \
-                 you own it, a colleague signs it; they must acknowledge one price notice first"
+                 you own it; Sam signs it and must first acknowledge 1 price notice"
             ),
             "{text}"
         );
         assert!(
             text.contains(
                 "Greta Berg (Nordwind): 2,500.00 EUR, valid until 2099-12-31; \
-                 you sign it; you must acknowledge 2 price notices first"
+                 you own and sign it; you must first acknowledge 2 price notices"
             ),
             "{text}"
         );
-        assert!(to_rita.html().contains("sign it; you must acknowledge 2 price notices first</td>"), "{}", to_rita.html());
+        let html = to_rita.html();
+        assert!(html.contains("<th>Your part</th>") && html.contains("You own and sign it; you must first acknowledge 2 price notices</td>"), "{html}");
         assert_eq!(pending(id_of(&signed_by_ana)).await, Some(2), "Rita's, as the gate counts them");
     }
 }

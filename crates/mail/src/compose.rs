@@ -4,7 +4,9 @@
 use askama::Template;
 use pricegate_domain::{Calendar, Currency};
 use pricegate_store::views::PriceChangeView;
-use pricegate_store::{BlockedQuote, Composed, Composer, Letter, NoticeContent, PendingPerson, SignedQuote};
+use pricegate_store::{
+    BlockedQuote, Composed, Composer, HandedQuote, Letter, NoticeContent, PendingPerson, SignedQuote,
+};
 
 use crate::markdown::{markdown_as_text, render_markdown};
 
@@ -172,7 +174,10 @@ pub struct HandedRow {
     pub total: String,
     pub valid_until: String,
     pub url: String,
+    pub you_own: bool,
     pub you_sign: bool,
+    /// Who signs it, when not the reader.
+    pub signer: String,
     /// The notices its signer must acknowledge first, in words, if any:
     /// for the taker's letter; the leaver's does not show it.
     pub to_acknowledge: Option<String>,
@@ -213,26 +218,28 @@ struct HandedAwayText<'a> {
 }
 
 /// The drafts of a hand-over as its letters list them.
-fn handed_rows(quotes: &[(SignedQuote, bool)]) -> Vec<HandedRow> {
+fn handed_rows(quotes: &[HandedQuote]) -> Vec<HandedRow> {
     quotes
         .iter()
-        .map(|(q, you_sign)| HandedRow {
-            customer: customer(&q.customer_name, &q.customer_company),
-            total: money(&q.currency, q.total_minor),
-            valid_until: q.valid_until.to_string(),
-            url: q.url.clone(),
-            you_sign: *you_sign,
-            to_acknowledge: notices_in_words(q.to_acknowledge),
+        .map(|h| HandedRow {
+            customer: customer(&h.quote.customer_name, &h.quote.customer_company),
+            total: money(&h.quote.currency, h.quote.total_minor),
+            valid_until: h.quote.valid_until.to_string(),
+            url: h.quote.url.clone(),
+            you_own: h.taker_owns,
+            you_sign: h.taker_signs,
+            signer: h.signer.clone(),
+            to_acknowledge: notices_in_words(h.quote.to_acknowledge),
         })
         .collect()
 }
 
-/// `count` price notices in words ("one price notice", "2 price notices"),
+/// `count` price notices in words ("1 price notice", "2 price notices", as the pages count them),
 /// none for none.
 fn notices_in_words(count: u64) -> Option<String> {
     match count {
         0 => None,
-        1 => Some("one price notice".to_owned()),
+        1 => Some("1 price notice".to_owned()),
         n => Some(format!("{n} price notices")),
     }
 }

@@ -44,8 +44,8 @@ pub use notices::{
     AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NewNotice, NewPriceChange, NoticePatch, WaitingQuote,
 };
 pub use outbox::{
-    BlockedQuote, Composed, Composer, Letter, MailSetup, NoticeContent, OutboxMessageView, OutboxView, PendingPerson,
-    REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, SignedQuote, WAITING_BEHIND,
+    BlockedQuote, Composed, Composer, HandedQuote, Letter, MailSetup, NoticeContent, OutboxMessageView, OutboxView,
+    PendingPerson, REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, SignedQuote, WAITING_BEHIND,
 };
 pub use products::{CsvRowError, NewProduct, ProductPatch, UpcomingPrice};
 pub use quotes::{HandedOver, NewLine, NewQuote, QuoteFilter, QuotePatch};

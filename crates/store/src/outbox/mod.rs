@@ -143,14 +143,26 @@ pub enum Letter<'a> {
     SignerNamed { to: &'a Recipient, by: &'a str, quote: &'a SignedQuote },
     /// An admin (`by`) hands someone's open drafts (`from`'s) to `to`: each
     /// with whether `to` now signs it (else they own it, and another signs).
-    QuotesHandedOver { to: &'a Recipient, by: &'a str, from: &'a str, quotes: &'a [(SignedQuote, bool)] },
+    QuotesHandedOver { to: &'a Recipient, by: &'a str, from: &'a str, quotes: &'a [HandedQuote] },
     /// Someone editing a quote (`by`) names another signer in place of
     /// `to`, who was told they signed it. (Not who: another change may
     /// follow before this goes out.)
     SignerReleased { to: &'a Recipient, by: &'a str, quote: &'a SignedQuote },
     /// The same hand-over, told to the salesperson whose drafts went to
     /// `taker`, while they can still log in.
-    QuotesHandedAway { to: &'a Recipient, by: &'a str, taker: &'a str, quotes: &'a [(SignedQuote, bool)] },
+    QuotesHandedAway { to: &'a Recipient, by: &'a str, taker: &'a str, quotes: &'a [HandedQuote] },
+}
+
+/// A draft in a hand-over's letters, with the taker's part in it.
+#[derive(Debug, Clone)]
+pub struct HandedQuote {
+    pub quote: SignedQuote,
+    /// The taker now owns it.
+    pub taker_owns: bool,
+    /// The taker now signs it; else `signer`, a colleague, does.
+    pub taker_signs: bool,
+    /// Who signs it now, by name.
+    pub signer: String,
 }
 
 /// A draft as the e-mail to its newly named signer shows it.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::{Batch, Letter, PENDING, SIGNER, SKIPPED, SignedQuote, recipient};
+use super::{Batch, HandedQuote, Letter, PENDING, SIGNER, SKIPPED, SignedQuote, recipient};
 use crate::entity::{outbox, quotes, users};
 use crate::gate::{notices_to_acknowledge, priced_lines};
 use crate::quotes::{DRAFT, load_lines};
@@ -228,26 +228,35 @@ impl Store {
         if handed.is_empty() {
             return Ok(());
         }
-        let people = users::Entity::find().filter(users::Column::Id.is_in([by.id, from, to])).all(conn).await?;
-        let name_of = |id: Uuid| people.iter().find(|u| u.id == id);
-        let (Some(admin), Some(leaver), Some(taker)) = (name_of(by.id), name_of(from), name_of(to)) else {
-            return Ok(());
-        };
         let drafts = quotes::Entity::find()
             .filter(quotes::Column::Id.is_in(handed.iter().copied()))
             .filter(quotes::Column::State.eq(DRAFT))
             .order_by_asc(quotes::Column::DraftedAt)
             .all(conn)
             .await?;
+        // The admin, both sides, and whoever signs the drafts the taker only owns.
+        let mut who: Vec<Uuid> = drafts.iter().map(|q| q.signer_id).chain([by.id, from, to]).collect();
+        who.sort_unstable();
+        who.dedup();
+        let people = users::Entity::find().filter(users::Column::Id.is_in(who)).all(conn).await?;
+        let name_of = |id: Uuid| people.iter().find(|u| u.id == id);
+        let (Some(admin), Some(leaver), Some(taker)) = (name_of(by.id), name_of(from), name_of(to)) else {
+            return Ok(());
+        };
         let lines = load_lines(conn, handed).await?;
         let to_acknowledge = notices_to_acknowledge(conn, handed).await?;
-        let quotes: Vec<(SignedQuote, bool)> = drafts
+        let quotes: Vec<HandedQuote> = drafts
             .iter()
             .map(|q| {
                 let priced = lines.get(&q.id).map(|l| priced_lines(l)).unwrap_or_default();
                 let total = quote_total(&priced).unwrap_or(i64::MAX);
                 let waiting = to_acknowledge.get(&q.id).copied().unwrap_or(0);
-                (signed_quote(&setup.base_url, q, total, waiting), q.signer_id == to)
+                HandedQuote {
+                    quote: signed_quote(&setup.base_url, q, total, waiting),
+                    taker_owns: q.owner_id == to,
+                    taker_signs: q.signer_id == to,
+                    signer: name_of(q.signer_id).map(|u| u.name.clone()).unwrap_or_default(),
+                }
             })
             .collect();
         let to_whom = recipient(taker);
