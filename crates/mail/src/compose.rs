@@ -326,8 +326,8 @@ impl Composer for TemplateComposer {
                     ),
                     Letter::Publication { taken_over: true, .. } => (
                         format!("Price notice: {}", notice.title),
-                        "You now sign quotes that this price notice, published before you took them over, holds up: \
-                         acknowledge it before finalising them."
+                        "This price notice was published before you took over the quotes below, and it holds them \
+                         up: you now sign them. Acknowledge it before you finalise them."
                             .to_owned(),
                     ),
                     _ => {

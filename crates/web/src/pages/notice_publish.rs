@@ -322,18 +322,22 @@ impl NoticeDone {
                 people(page.salespeople)
             ),
             NoticeDone::Reminded { queued, left_out, again_from } => {
-                let mut sentence = format!("{queued} reminder{} queued.", if *queued == 1 { "" } else { "s" });
-                if *left_out > 0 {
-                    let were = if *left_out == 1 { "was" } else { "were" };
-                    sentence.push_str(&format!(
-                        " {} {were} left out: mailed about it in the last {AGAIN} minutes.",
-                        people(*left_out)
-                    ));
-                    if let Some(again) = again_from.and_then(|s| chrono::DateTime::from_timestamp(s, 0)) {
-                        let them = if *left_out == 1 { "They" } else { "All of them" };
-                        sentence
-                            .push_str(&format!(" {them} can be reminded again from {}.", calendar.stamp(again, false)));
-                    }
+                let why = format!("e-mailed about it in the last {AGAIN} minutes");
+                let reminders = |n: usize| if n == 1 { "1 reminder".to_owned() } else { format!("{n} reminders") };
+                let mut sentence = match (*queued, *left_out) {
+                    (0, 0) => "No reminders queued.".to_owned(),
+                    (q, 0) => format!("{} queued.", reminders(q)),
+                    (0, 1) => format!("No reminders queued: the salesperson pending was {why}."),
+                    (0, 2) => format!("No reminders queued: both salespeople pending were {why}."),
+                    (0, n) => format!("No reminders queued: all {n} salespeople pending were {why}."),
+                    (q, 1) => format!("{} queued. 1 salesperson was skipped, {why}.", reminders(q)),
+                    (q, n) => format!("{} queued. {n} salespeople were skipped, {why}.", reminders(q)),
+                };
+                if *left_out > 0
+                    && let Some(again) = again_from.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+                {
+                    let them = if *left_out == 1 { "They can" } else { "They can all" };
+                    sentence.push_str(&format!(" {them} be reminded again from {}.", calendar.stamp(again, false)));
                 }
                 sentence
             }
