@@ -55,10 +55,10 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
         sam.fill("#quantity_0", "0").await;
         // Under each list, its product in full, which a narrow list cuts
         // short: as saved, and as newly chosen.
-        assert_eq!(sam.text("#sku_0-product").await, "PUMP-100 — Product PUMP-100 (1,250.00 EUR per each)");
+        assert_eq!(sam.text("#sku_0-product").await, "PUMP-100 — Product PUMP-100 (1,250.00 EUR each)");
         assert_eq!(sam.text("#sku_1-product").await, "");
         sam.select("#sku_1", "VALVE-7").await;
-        assert_eq!(sam.text("#sku_1-product").await, "VALVE-7 — Product VALVE-7 (49.90 EUR per each)");
+        assert_eq!(sam.text("#sku_1-product").await, "VALVE-7 — Product VALVE-7 (49.90 EUR each)");
         sam.fill("#quantity_1", "2").await;
         sam.submit("#save-quote").await;
         assert!(sam.text("#customer_name-error").await.contains("The customer's name must not be empty"));

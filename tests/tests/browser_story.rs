@@ -394,10 +394,10 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
         let options = sam.text_all("#sku_0 option").await;
         let option = |sku: &str| options.iter().find(|o| o.starts_with(sku)).cloned().unwrap_or_default();
         assert!(
-            option("PUMP-C100").contains(&format!("840.00 EUR per each; 905.00 EUR from {in_ten_days}")),
+            option("PUMP-C100").contains(&format!("840.00 EUR each; 905.00 EUR from {in_ten_days}")),
             "{options:?}"
         );
-        assert!(option("VALVE-7").contains(&format!("49.90 EUR per each; 52.00 EUR from {in_a_week}")), "{options:?}");
+        assert!(option("VALVE-7").contains(&format!("49.90 EUR each; 52.00 EUR from {in_a_week}")), "{options:?}");
         // The price list, a link away, says the same, and changes nothing.
         sam.submit("nav a[href='/products']").await;
         assert_eq!(sam.path().await, "/products");

@@ -358,7 +358,7 @@ impl QuoteDone {
     async fn sentence(&self, app: &AppState, user: &PageUser, page: &QuotePage) -> String {
         match self {
             QuoteDone::Drafted => format!(
-                "Quote drafted {}. Every price notice published from now on must be acknowledged by {} before it can be finalised.{}",
+                "Quote drafted {}. Every price notice published from now on must be acknowledged by {} before the quote can be finalised.{}",
                 page.drafted_at,
                 page.signer,
                 if page.i_am_signer {

@@ -198,11 +198,13 @@ impl ProductOption {
         next: Option<&pricegate_store::UpcomingPrice>,
     ) -> ProductOption {
         let today = money(&p.currency, p.unit_price_minor);
+        // "each" is its own "per": 98.00 EUR each, 12.00 EUR per hour.
+        let per = if p.unit.eq_ignore_ascii_case("each") { p.unit.clone() } else { format!("per {}", p.unit) };
         let price = if quoted.iter().all(|q| *q == p.unit_price_minor) {
-            format!("{today} per {}", p.unit)
+            format!("{today} {per}")
         } else {
             let quoted: Vec<String> = quoted.iter().map(|q| money(&p.currency, *q)).collect();
-            format!("quoted at {} per {}; {today} today", quoted.join(" and "), p.unit)
+            format!("quoted at {} {per}; {today} today", quoted.join(" and "))
         };
         let coming = next.map(|n| format!("; {}", price_from(&p.currency, n))).unwrap_or_default();
         ProductOption {
