@@ -208,6 +208,9 @@ both_backends! {
         let r = browser.put(format!("{}/quotes", app.base)).header("accept", html).send().await.unwrap();
         assert_eq!(r.status(), 405);
         assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        for header in ["content-security-policy", "referrer-policy", "x-frame-options"] {
+            assert!(r.headers().contains_key(header), "every page's headers: {header} missing");
+        }
         assert!(r.text().await.unwrap().contains("This address does not accept that kind of request."));
         // The API answers in JSON whatever the client accepts.
         let r = page("/api/v1/nothing").await.unwrap();

@@ -142,7 +142,7 @@ both_backends! {
         assert!(
             html.contains(&format!(
                 "id=\"already-carried-{notice}\">This quote already carries these prices, so the notice changes \
-                 nothing on it, but it must still be acknowledged before the quote can be finalised."
+                 nothing on it, but the notice must still be acknowledged before the quote can be finalised."
             )),
             "{html}"
         );

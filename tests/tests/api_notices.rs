@@ -476,8 +476,10 @@ both_backends! {
         .await;
         publish_notice(&finance, &b).await;
         // A draft's own earlier price counts for its later one only where no published one is later.
+        // On a date a published notice already prices, that price is the one it replaces.
         let c = notice(json!([
             {"sku": "P-1", "unit_price_minor": 900, "effective_on": on(5)},
+            {"sku": "P-1", "unit_price_minor": 1_250, "effective_on": on(20)},
             {"sku": "P-1", "unit_price_minor": 950, "effective_on": on(40)},
             {"sku": "P-1", "unit_price_minor": 990, "effective_on": on(50)},
         ]))
@@ -486,7 +488,7 @@ both_backends! {
         // What finance reads on each notice's page, in its "Before this notice" column.
         let session = log_in(&app.base, &fiona.email, pricegate_tests::PASSWORD).await.session.expect("a session").0;
         let http = client();
-        let until_then = |id: String| {
+        let before_this_notice = |id: String| {
             let (http, base, session) = (&http, &app.base, &session);
             async move {
                 let page = http
@@ -505,10 +507,10 @@ both_backends! {
             }
         };
         // A published notice says what its e-mails said: B, published after it, is not counted.
-        assert_eq!(until_then(a).await, ["10.00 EUR", "12.00 EUR"]);
+        assert_eq!(before_this_notice(a).await, ["10.00 EUR", "12.00 EUR"]);
         // On the 10th it replaces A's price for that day; on the 20th, its own of the 10th.
-        assert_eq!(until_then(b).await, ["12.00 EUR", "11.00 EUR"], "A's price, then its own");
-        assert_eq!(until_then(c).await, ["10.00 EUR", "15.00 EUR", "9.50 EUR"]);
+        assert_eq!(before_this_notice(b).await, ["12.00 EUR", "11.00 EUR"], "A's price, then its own");
+        assert_eq!(before_this_notice(c).await, ["10.00 EUR", "13.00 EUR", "15.00 EUR", "9.50 EUR"]);
         // The API lists changes as finance wrote them, without it.
         let listed = finance.get("/api/v1/notices").await.body;
         assert!(!listed.to_string().contains("price_before"), "{listed}");

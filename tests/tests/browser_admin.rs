@@ -145,8 +145,7 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         assert!(
             options
                 .iter()
-                .any(|o| o.starts_with("PUMP-100")
-                    && o.ends_with("(quoted at 1,250.00 EUR each; 1,390.00 EUR today)")),
+                .any(|o| o.starts_with("PUMP-100") && o.ends_with("(quoted at 1,250.00 EUR each; 1,390.00 EUR today)")),
             "{options:?}"
         );
         // Finalising asks first, and says at what prices, with finance's reason.

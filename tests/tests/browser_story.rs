@@ -110,7 +110,7 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         assert!(
             reminded == "1 reminder queued."
                 || reminded.starts_with(
-                    "No reminders queued: the salesperson pending was e-mailed about it in the last 10 minutes."
+                    "No reminders queued: the one salesperson still pending was e-mailed about this notice in the last 10 minutes."
                 ),
             "{reminded}"
         );
@@ -119,7 +119,7 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         let again = fiona.text("#message").await;
         assert!(
             again.starts_with(
-                "No reminders queued: the salesperson pending was e-mailed about it in the last 10 minutes."
+                "No reminders queued: the one salesperson still pending was e-mailed about this notice in the last 10 minutes."
             ),
             "a second click: {again}"
         );

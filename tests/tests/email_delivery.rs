@@ -861,7 +861,7 @@ both_backends! {
         assert_eq!(to_nina[0].header("subject").as_deref(), Some("Price notice: Pumps up"));
         assert!(to_nina[0].ack_link().is_some(), "with her own link: {}", to_nina[0].text());
         assert!(to_nina[0].text().contains("Greta"), "with the draft it holds up: {}", to_nina[0].text());
-        assert!(to_nina[0].text().contains("This price notice was published before you took over the quotes below"), "{}", to_nina[0].text());
+        assert!(to_nina[0].text().contains("This price notice was published before you took over the quote below"), "{}", to_nina[0].text());
 
         // The reminder already due is not sent to her on top.
         app.store.enqueue_due_reminders(&schedule).await.unwrap();
@@ -921,7 +921,7 @@ both_backends! {
         // taking the draft over, she is told again, once, with the draft.
         let to_olga = notices_to(&olga.email);
         assert_eq!(subjects(&to_olga), ["Price notice: Pumps up", "Price notice: Pumps up"]);
-        assert!(to_olga[1].text().contains("This price notice was published before you took over the quotes below"), "{}", to_olga[1].text());
+        assert!(to_olga[1].text().contains("This price notice was published before you took over the quote below"), "{}", to_olga[1].text());
         assert!(to_olga[1].ack_link().is_some() && to_olga[1].text().contains("Greta"), "{}", to_olga[1].text());
         assert_eq!(to_olga[1].header("in-reply-to"), to_olga[0].header("message-id"), "it follows the first");
     }

@@ -46,7 +46,7 @@ pub fn signed_money(currency: &str, minor: i64) -> String {
 pub struct ChangeRow {
     pub sku: String,
     pub product: String,
-    /// The price until the change takes force; empty if not known.
+    /// The price this change replaces on its date, before this notice; empty if not known.
     pub price_before: String,
     pub new_price: String,
     /// The step in words (see [`Currency::step`]); empty if not known.
@@ -326,9 +326,14 @@ impl Composer for TemplateComposer {
                     ),
                     Letter::Publication { taken_over: true, .. } => (
                         format!("Price notice: {}", notice.title),
-                        "This price notice was published before you took over the quotes below, and it holds them \
-                         up: you now sign them. Acknowledge it before you finalise them."
-                            .to_owned(),
+                        if quotes.len() == 1 {
+                            "This price notice was published before you took over the quote below, and it holds it \
+                             up: you now sign it. Acknowledge the notice before you finalise it."
+                        } else {
+                            "This price notice was published before you took over the quotes below, and it holds \
+                             them up: you now sign them. Acknowledge the notice before you finalise them."
+                        }
+                        .to_owned(),
                     ),
                     _ => {
                         (format!("Price notice: {}", notice.title), "Finance has published a price notice.".to_owned())

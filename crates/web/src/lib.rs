@@ -185,12 +185,13 @@ async fn method_not_allowed(
         return axum::response::Redirect::to(parent).into_response();
     }
     if wants_page(&uri, &headers) {
-        return pages::PageError::new(
+        // Outside the pages' router: their headers are added here.
+        let page = pages::PageError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "Not possible here",
             "This address does not accept that kind of request. Go back and use the page's own buttons.",
-        )
-        .into_response();
+        );
+        return pages::page_headers(page.into_response()).await;
     }
     AppError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This address does not accept that method.")
         .into_response()

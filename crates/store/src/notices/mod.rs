@@ -212,7 +212,7 @@ async fn fill_prices_before(
     let Some(latest) = changes.iter().map(|c| c.effective_on).max() else { return Ok(()) };
     let skus: Vec<String> = changes.iter().map(|c| c.sku.clone()).collect::<HashSet<_>>().into_iter().collect();
     let mut list_prices: HashMap<String, i64> = HashMap::with_capacity(skus.len());
-    // Each product's published prices before the latest date, as (date, seq, position, price).
+    // Each product's published prices on or before the latest date, as (date, seq, position, price).
     let mut published: HashMap<String, Vec<(NaiveDate, i64, i32, i64)>> = HashMap::new();
     for chunk in skus.chunks(IN_LIST_CHUNK) {
         let found =

@@ -142,7 +142,7 @@ pub enum Letter<'a> {
     /// its signer: only they can finalise it.
     SignerNamed { to: &'a Recipient, by: &'a str, quote: &'a SignedQuote },
     /// An admin (`by`) hands someone's open drafts (`from`'s) to `to`: each
-    /// with whether `to` now signs it (else they own it, and another signs).
+    /// with `to`'s part in it (owns, signs, or both) and who signs it.
     QuotesHandedOver { to: &'a Recipient, by: &'a str, from: &'a str, quotes: &'a [HandedQuote] },
     /// Someone editing a quote (`by`) names another signer in place of
     /// `to`, who was told they signed it. (Not who: another change may

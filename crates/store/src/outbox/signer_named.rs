@@ -213,8 +213,9 @@ impl Store {
 
     /// Queues, in the caller's transaction, one e-mail telling `to` that
     /// `by` handed them `from`'s open drafts, `handed` (their ids), each with
-    /// its total and whether `to` now signs it; and one telling `from` where
-    /// their drafts went, if they are still active.
+    /// its total, `to`'s part in it, who signs it and the notices its signer
+    /// must still acknowledge; and one telling `from` where their drafts
+    /// went, if they are still active.
     pub(crate) async fn tell_handed_over(
         &self,
         conn: &impl ConnectionTrait,

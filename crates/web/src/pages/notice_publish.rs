@@ -322,24 +322,8 @@ impl NoticeDone {
                 people(page.salespeople)
             ),
             NoticeDone::Reminded { queued, left_out, again_from } => {
-                let why = format!("e-mailed about it in the last {AGAIN} minutes");
-                let reminders = |n: usize| if n == 1 { "1 reminder".to_owned() } else { format!("{n} reminders") };
-                let mut sentence = match (*queued, *left_out) {
-                    (0, 0) => "No reminders queued.".to_owned(),
-                    (q, 0) => format!("{} queued.", reminders(q)),
-                    (0, 1) => format!("No reminders queued: the salesperson pending was {why}."),
-                    (0, 2) => format!("No reminders queued: both salespeople pending were {why}."),
-                    (0, n) => format!("No reminders queued: all {n} salespeople pending were {why}."),
-                    (q, 1) => format!("{} queued. 1 salesperson was skipped, {why}.", reminders(q)),
-                    (q, n) => format!("{} queued. {n} salespeople were skipped, {why}.", reminders(q)),
-                };
-                if *left_out > 0
-                    && let Some(again) = again_from.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-                {
-                    let them = if *left_out == 1 { "They can" } else { "They can all" };
-                    sentence.push_str(&format!(" {them} be reminded again from {}.", calendar.stamp(again, false)));
-                }
-                sentence
+                let again = again_from.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
+                reminded_sentence(*queued, *left_out, again.map(|at| calendar.stamp(at, false)))
             }
         }
     }
@@ -435,9 +419,83 @@ async fn remind(
     Ok(done.back_to_dashboard(&user.seal(&app), id))
 }
 
+/// What "Remind now" did: `queued` reminders, `left_out` salespeople
+/// skipped as e-mailed about the notice lately, who can be reminded again
+/// from `again` (a time as people read it).
+fn reminded_sentence(queued: usize, left_out: usize, again: Option<String>) -> String {
+    let why = format!("e-mailed about this notice in the last {AGAIN} minutes");
+    let reminders = |n: usize| if n == 1 { "1 reminder".to_owned() } else { format!("{n} reminders") };
+    let mut sentence = match (queued, left_out) {
+        (0, 0) => "No reminders queued.".to_owned(),
+        (q, 0) => format!("{} queued.", reminders(q)),
+        (0, 1) => format!("No reminders queued: the one salesperson still pending was {why}."),
+        (0, 2) => format!("No reminders queued: both salespeople still pending were {why}."),
+        (0, n) => format!("No reminders queued: all {n} salespeople still pending were {why}."),
+        (q, 1) => format!("{} queued. 1 salesperson was skipped: they were {why}.", reminders(q)),
+        (q, n) => format!("{} queued. {n} salespeople were skipped: they were {why}.", reminders(q)),
+    };
+    if let Some(again) = again.filter(|_| left_out > 0) {
+        let them = match left_out {
+            1 => "They can",
+            2 => "They can both",
+            _ => "They can all",
+        };
+        sentence.push_str(&format!(" {them} be reminded again from {again}."));
+    }
+    sentence
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_remind_now_did_reads_right_for_every_count() {
+        let at = || Some("10:17 UTC".to_owned());
+        let cases = [
+            (0, 0, None, "No reminders queued."),
+            (1, 0, None, "1 reminder queued."),
+            (3, 0, None, "3 reminders queued."),
+            (
+                0,
+                1,
+                at(),
+                "No reminders queued: the one salesperson still pending was e-mailed about this notice in the last \
+                 10 minutes. They can be reminded again from 10:17 UTC.",
+            ),
+            (
+                0,
+                2,
+                at(),
+                "No reminders queued: both salespeople still pending were e-mailed about this notice in the last \
+                 10 minutes. They can both be reminded again from 10:17 UTC.",
+            ),
+            (
+                0,
+                4,
+                at(),
+                "No reminders queued: all 4 salespeople still pending were e-mailed about this notice in the last \
+                 10 minutes. They can all be reminded again from 10:17 UTC.",
+            ),
+            (
+                2,
+                1,
+                at(),
+                "2 reminders queued. 1 salesperson was skipped: they were e-mailed about this notice in the last \
+                 10 minutes. They can be reminded again from 10:17 UTC.",
+            ),
+            (
+                1,
+                3,
+                None,
+                "1 reminder queued. 3 salespeople were skipped: they were e-mailed about this notice in the last \
+                 10 minutes.",
+            ),
+        ];
+        for (queued, left_out, again, said) in cases {
+            assert_eq!(reminded_sentence(queued, left_out, again), said, "{queued} queued, {left_out} skipped");
+        }
+    }
 
     #[test]
     fn what_was_done_is_told_on_its_own_notice_only() {

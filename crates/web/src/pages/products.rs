@@ -154,7 +154,7 @@ impl Done {
         let product = |id: &Uuid| products.iter().find(|p| p.id == Some(*id));
         match self {
             Done::Added(id) => product(id).map(|p| format!("Added {}.", p.sku)),
-            Done::Saved(id) => product(id).map(|p| format!("Saved {}: {}, per {}.", p.sku, p.name, p.unit)),
+            Done::Saved(id) => product(id).map(|p| format!("Saved {}: {} (unit: {}).", p.sku, p.name, p.unit)),
             Done::Imported(n) => Some(format!("Imported {n} product{}.", if *n == 1 { "" } else { "s" })),
         }
     }

@@ -199,7 +199,7 @@ impl ProductOption {
     ) -> ProductOption {
         let today = money(&p.currency, p.unit_price_minor);
         // "each" is its own "per": 98.00 EUR each, 12.00 EUR per hour.
-        let per = if p.unit.eq_ignore_ascii_case("each") { p.unit.clone() } else { format!("per {}", p.unit) };
+        let per = if p.unit.eq_ignore_ascii_case("each") { "each".to_owned() } else { format!("per {}", p.unit) };
         let price = if quoted.iter().all(|q| *q == p.unit_price_minor) {
             format!("{today} {per}")
         } else {
