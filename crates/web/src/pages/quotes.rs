@@ -618,7 +618,7 @@ async fn quote_page(
                 .map(|p| PendingRow {
                     notice_id: p.notice_id,
                     while_valid: while_valid(&p, quote.valid_until).map(|delta| signed_money(&currency, delta)),
-                    // Not when a later notice prices one of its lines again: that line needs repricing.
+                    // Not when a later notice prices one of its lines again: the last word is that one.
                     already_carried: already_carried(&p)
                         && !p.impact.lines.iter().any(|l| later.contains_key(&(p.notice_id, l.line_id))),
                     title: p.title,
