@@ -648,3 +648,41 @@ async fn a_long_list_of_quotes_comes_a_page_at_a_time_and_by_state() {
     .await;
     app.stop().await;
 }
+
+/// An owner who takes back a quote a colleague was told they sign reads,
+/// on saving, that the colleague is e-mailed they no longer sign it; and
+/// they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taking_a_quote_back_from_its_signer_says_they_are_told() {
+    use pricegate_tests::smtp::{SmtpSink, spawn_with_mail};
+    let wait = std::time::Duration::from_secs(20);
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(Backend::Sqlite, &sink, |_| {}).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam_api, sam) = app.user(Role::Sales, "Sam").await;
+    let (_, sara) = app.user(Role::Sales, "Sara").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let id = id_of(&draft_quote_signed_by(&sam_api, json!([{"sku": "PUMP-100", "quantity": 2}]), sara.id).await);
+    // Sara's e-mail has gone: she believes she signs it.
+    let to_sara = |m: &pricegate_tests::smtp::Received| m.to == [sara.email.clone()];
+    sink.wait_until(wait, "the e-mail naming Sara", |m| m.iter().any(to_sara)).await;
+
+    let base = app.base.clone();
+    let (sam_email, sam_id) = (sam.email.clone(), sam.id);
+    with_browsers(1, move |browsers| async move {
+        let page = Page::new(browsers[0].clone(), &base);
+        page.log_in(&sam_email, PASSWORD).await;
+        page.goto(&format!("/quotes/{id}/edit")).await;
+        page.select("#signer_id", &sam_id.to_string()).await;
+        page.submit("#save-quote").await;
+        let done = page.text("#done").await;
+        assert!(done.ends_with("Sara is told by e-mail that they no longer sign it."), "{done}");
+        assert!(!done.contains("that they sign it now"), "Sam signs it himself: {done}");
+    })
+    .await;
+    let released = |m: &pricegate_tests::smtp::Received| {
+        m.to == [sara.email.clone()] && m.header("subject").is_some_and(|s| s.starts_with("You no longer sign"))
+    };
+    sink.wait_until(wait, "the e-mail releasing Sara", |m| m.iter().any(released)).await;
+    app.stop().await;
+}

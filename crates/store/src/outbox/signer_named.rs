@@ -178,8 +178,9 @@ impl Store {
 
     /// Queues, in the caller's transaction, an e-mail telling `released`,
     /// who signed `quote` until `by` named its present signer, that they no
-    /// longer do. Nothing for `by` themselves, nor for someone who was never
-    /// told (see [`Store::signer_was_told`]); the caller asks.
+    /// longer do; says whether it did. Nothing for `by` themselves, nor for
+    /// someone who was never told (see [`Store::signer_was_told`]; the
+    /// caller asks), nor for someone who can no longer log in.
     pub(crate) async fn tell_released_signer(
         &self,
         conn: &impl ConnectionTrait,
@@ -188,18 +189,18 @@ impl Store {
         quote: &quotes::Model,
         total_minor: i64,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let Some(setup) = self.mail.clone() else { return Ok(()) };
+    ) -> Result<bool, StoreError> {
+        let Some(setup) = self.mail.clone() else { return Ok(false) };
         if released == by.id || released == quote.signer_id {
-            return Ok(());
+            return Ok(false);
         }
         let people = users::Entity::find().filter(users::Column::Id.is_in([by.id, released])).all(conn).await?;
         let name_of = |id: Uuid| people.iter().find(|u| u.id == id);
         let (Some(editor), Some(former)) = (name_of(by.id), name_of(released)) else {
-            return Ok(());
+            return Ok(false);
         };
         if !former.active {
-            return Ok(());
+            return Ok(false);
         }
         // Whether anything held it up is the new signer's to know.
         let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
@@ -208,7 +209,7 @@ impl Store {
         let letter = Letter::SignerReleased { to: &to, by: &editor.name, quote: &signed };
         batch.push(SIGNER, released_key(quote.id, released, now), &to, &letter)?;
         batch.write(conn).await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Queues, in the caller's transaction, one e-mail telling `to` that

@@ -95,6 +95,15 @@ fn audit<'a>(
     AuditEntry { at, actor_id: Some(actor.id), action, subject_type: "quote", subject_id: Some(id), detail }
 }
 
+/// An edited draft, and who is e-mailed that they no longer sign it.
+#[derive(Debug, Clone)]
+pub struct QuoteEdited {
+    pub quote: QuoteView,
+    /// The former signer, who had been told they sign it and is now told
+    /// they do not (an edit that names another signer).
+    pub released: Option<Uuid>,
+}
+
 impl Store {
     /// Drafts a quote. `drafted_at` is fixed now and never moves: the gate
     /// asks about every notice published after it.
@@ -213,6 +222,12 @@ impl Store {
     /// Edits a draft's customer, validity, notes, signer or lines. `drafted_at`
     /// does not move, so an edit cannot dodge a notice.
     pub async fn update_quote(&self, actor: &Actor, id: Uuid, patch: QuotePatch) -> Result<QuoteView, StoreError> {
+        Ok(self.edit_quote(actor, id, patch).await?.quote)
+    }
+
+    /// [`Store::update_quote`], saying also whom it e-mails that they no
+    /// longer sign the quote, if anyone: the browser's form tells its sender.
+    pub async fn edit_quote(&self, actor: &Actor, id: Uuid, patch: QuotePatch) -> Result<QuoteEdited, StoreError> {
         let txn = self.begin_write().await?;
         let (quote, lines) = load_owned(&txn, actor, id).await?;
         let signed_by = quote.signer_id;
@@ -266,17 +281,20 @@ impl Store {
             ),
         )
         .await?;
+        let mut released = None;
         if view.signer_id != signed_by {
             // Whoever believed they signed it is told they no longer do.
             let old_signer_knew = self.signer_was_told(&txn, id, signed_by).await?;
             self.tell_named_signer(&txn, actor, &quote, view.total_minor, now).await?;
-            if old_signer_knew {
-                self.tell_released_signer(&txn, actor, signed_by, &quote, view.total_minor, now).await?;
+            if old_signer_knew
+                && self.tell_released_signer(&txn, actor, signed_by, &quote, view.total_minor, now).await?
+            {
+                released = Some(signed_by);
             }
             self.tell_new_signer(&txn, view.signer_id, &[id], now).await?;
         }
         txn.commit().await?;
-        Ok(view)
+        Ok(QuoteEdited { quote: view, released })
     }
 
     /// Re-snapshots every line at the price in force today.

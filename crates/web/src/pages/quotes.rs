@@ -304,8 +304,11 @@ struct QuotePage {
 pub(super) enum QuoteDone {
     Drafted,
     Saved,
-    /// Saved with another signer, who is told by e-mail.
-    SavedNewSigner,
+    /// Saved with another signer, who is told by e-mail, as is the former
+    /// signer (`released`) when they had been told they sign it.
+    SavedNewSigner {
+        released: Option<Uuid>,
+    },
     /// Saved, and finance's approval of the quote's old prices no longer
     /// covers its lines (a quantity or discount changed, a line added).
     SavedApprovalLapsed,
@@ -326,7 +329,8 @@ impl QuoteDone {
         match self {
             QuoteDone::Drafted => format!("drafted.{quote}"),
             QuoteDone::Saved => format!("saved.{quote}"),
-            QuoteDone::SavedNewSigner => format!("saved-signer.{quote}"),
+            QuoteDone::SavedNewSigner { released: None } => format!("saved-signer.{quote}"),
+            QuoteDone::SavedNewSigner { released: Some(former) } => format!("saved-signer.{quote}.{former}"),
             QuoteDone::SavedApprovalLapsed => format!("saved-lapsed.{quote}"),
             QuoteDone::Acknowledged(notice) => format!("acknowledged.{quote}.{notice}"),
             QuoteDone::Finalised => format!("finalised.{quote}"),
@@ -341,7 +345,12 @@ impl QuoteDone {
         let done = match kind {
             "drafted" => QuoteDone::Drafted,
             "saved" => QuoteDone::Saved,
-            "saved-signer" => QuoteDone::SavedNewSigner,
+            "saved-signer" => QuoteDone::SavedNewSigner {
+                released: match parts.next() {
+                    Some(former) => Some(Uuid::parse_str(former).ok()?),
+                    None => None,
+                },
+            },
             "saved-lapsed" => QuoteDone::SavedApprovalLapsed,
             "acknowledged" => QuoteDone::Acknowledged(Uuid::parse_str(parts.next()?).ok()?),
             "finalised" => QuoteDone::Finalised,
@@ -368,12 +377,19 @@ impl QuoteDone {
                 }
             ),
             QuoteDone::Saved => format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at),
-            QuoteDone::SavedNewSigner if !page.i_am_signer => format!(
-                "Changes saved. The quote keeps its drafting time, {}. {} is told by e-mail that they sign it now.",
-                page.drafted_at, page.signer
-            ),
-            QuoteDone::SavedNewSigner => {
-                format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at)
+            QuoteDone::SavedNewSigner { released } => {
+                let mut sentence = format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at);
+                if !page.i_am_signer {
+                    sentence.push_str(&format!(" {} is told by e-mail that they sign it now.", page.signer));
+                }
+                let former = match released {
+                    Some(former) => app.store.user_names(&[*former]).await.ok().and_then(|mut n| n.remove(former)),
+                    None => None,
+                };
+                if let Some(name) = former {
+                    sentence.push_str(&format!(" {name} is told by e-mail that they no longer sign it."));
+                }
+                sentence
             }
             QuoteDone::SavedApprovalLapsed => format!(
                 "Changes saved. The quote keeps its drafting time, {}. Finance's approval of its old prices does not \
@@ -859,7 +875,8 @@ mod tests {
         let all = [
             QuoteDone::Drafted,
             QuoteDone::Saved,
-            QuoteDone::SavedNewSigner,
+            QuoteDone::SavedNewSigner { released: None },
+            QuoteDone::SavedNewSigner { released: Some(other) },
             QuoteDone::SavedApprovalLapsed,
             QuoteDone::Acknowledged(notice),
             QuoteDone::Finalised,
@@ -877,6 +894,7 @@ mod tests {
             "acknowledged.{q}",
             "acknowledged.{q}.x",
             "finalised.{q}.{q}",
+            "saved-signer.{q}.x",
             "repriced.{q}.1",
         ] {
             let junk = junk.replace("{q}", &quote.to_string());

@@ -414,8 +414,8 @@ pub async fn update_quote(
                     signer_id: new_signer.then_some(input.signer_id),
                     lines: Some(input.lines),
                 };
-                match app.store.update_quote(&user.0.actor, id, patch).await {
-                    Ok(_) => {
+                match app.store.edit_quote(&user.0.actor, id, patch).await {
+                    Ok(edited) => {
                         // The form says when finance approved old prices (from
                         // the gate as it stood): if the approval no longer
                         // covers the quote, its page says so.
@@ -423,7 +423,7 @@ pub async fn update_quote(
                             && app.store.quote_gate(&user.0.actor, id).await.is_ok_and(|g| g.price_override.is_none());
                         let done = match (lapsed, new_signer) {
                             (true, _) => QuoteDone::SavedApprovalLapsed,
-                            (false, true) => QuoteDone::SavedNewSigner,
+                            (false, true) => QuoteDone::SavedNewSigner { released: edited.released },
                             (false, false) => QuoteDone::Saved,
                         };
                         return Ok(done.back_to_quote(&user.seal(&app), id));
