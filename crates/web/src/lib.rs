@@ -154,14 +154,21 @@ fn wants_page(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> bool {
     html && !uri.path().starts_with("/api/")
 }
 
+/// An error page for a browser at an address no page answers (or not
+/// with that method): these fallbacks run outside the pages' router, so its
+/// headers are added here.
+async fn fallback_page(status: StatusCode, heading: &str, message: &str) -> axum::response::Response {
+    pages::page_headers(pages::PageError::new(status, heading, message).into_response()).await
+}
+
 async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum::response::Response {
     if wants_page(&uri, &headers) {
-        let page = pages::PageError::new(
+        return fallback_page(
             StatusCode::NOT_FOUND,
             "Not found",
             "There is nothing at this address. Check it, or start again from Pricegate's first page.",
-        );
-        return pages::page_headers(page.into_response()).await;
+        )
+        .await;
     }
     AppError::new(StatusCode::NOT_FOUND, "not_found", "There is nothing at this address.").into_response()
 }
@@ -185,13 +192,12 @@ async fn method_not_allowed(
         return axum::response::Redirect::to(parent).into_response();
     }
     if wants_page(&uri, &headers) {
-        // Outside the pages' router: their headers are added here.
-        let page = pages::PageError::new(
+        return fallback_page(
             StatusCode::METHOD_NOT_ALLOWED,
             "Not possible here",
             "This address does not accept that kind of request. Go back and use the page's own buttons.",
-        );
-        return pages::page_headers(page.into_response()).await;
+        )
+        .await;
     }
     AppError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This address does not accept that method.")
         .into_response()
