@@ -455,11 +455,14 @@ fn while_valid(p: &PendingNoticeView, valid_until: chrono::NaiveDate) -> Option<
 
 /// Whether the quote already carries every price `p` sets for its lines, at
 /// each date: it changes nothing here, though it must still be acknowledged.
-fn already_carried(p: &PendingNoticeView) -> bool {
+/// Not when a later notice prices one of its lines again (`later`, from
+/// [`later_changes`]): the last word on that line is the later one's.
+fn already_carried(p: &PendingNoticeView, later: &HashMap<(Uuid, Uuid), String>) -> bool {
     !p.impact.lines.is_empty()
         && p.impact.lines.iter().all(|line| {
             line.new_unit_price_minor == line.old_unit_price_minor
                 && line.earlier.iter().all(|step| step.unit_price_minor == line.old_unit_price_minor)
+                && !later.contains_key(&(p.notice_id, line.line_id))
         })
 }
 
@@ -634,9 +637,7 @@ async fn quote_page(
                 .map(|p| PendingRow {
                     notice_id: p.notice_id,
                     while_valid: while_valid(&p, quote.valid_until).map(|delta| signed_money(&currency, delta)),
-                    // Not when a later notice prices one of its lines again: the last word is that one.
-                    already_carried: already_carried(&p)
-                        && !p.impact.lines.iter().any(|l| later.contains_key(&(p.notice_id, l.line_id))),
+                    already_carried: already_carried(&p, &later),
                     title: p.title,
                     published_at: calendar.stamp(p.published_at, true),
                     body_html: render_markdown(&p.body),
@@ -947,10 +948,16 @@ mod tests {
                 .collect();
             p
         };
-        assert!(already_carried(&priced(2_600, 2_600, &[])), "repriced before acknowledging");
-        assert!(!already_carried(&priced(2_495, 2_600, &[])), "a rise still to come to the quote");
-        assert!(!already_carried(&priced(2_600, 2_600, &[2_700])), "a price in between that the quote does not carry");
-        assert!(!already_carried(&notice("A reminder", 2, &[])), "no line priced: the page says that instead");
+        let none = HashMap::new();
+        assert!(already_carried(&priced(2_600, 2_600, &[]), &none), "repriced before acknowledging");
+        assert!(!already_carried(&priced(2_495, 2_600, &[]), &none), "a rise still to come to the quote");
+        assert!(
+            !already_carried(&priced(2_600, 2_600, &[2_700]), &none),
+            "a price in between that the quote does not carry"
+        );
+        assert!(!already_carried(&notice("A reminder", 2, &[]), &none), "no line priced: the page says that instead");
+        let priced_again = HashMap::from([((Uuid::from_u128(1), pump), "a later notice".to_owned())]);
+        assert!(!already_carried(&priced(2_600, 2_600, &[]), &priced_again), "the last word is another notice's");
     }
 
     #[test]
