@@ -15,6 +15,7 @@ mod m20261201_000010_quotes_by_drafting;
 mod m20261201_000011_finalisations_by_time;
 mod m20261202_000012_outbox_reminders_from;
 mod m20261202_000013_outbox_pending_by_subject;
+mod m20261202_000014_signer_letters;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_finalisations_by_time::Migration),
             Box::new(m20261202_000012_outbox_reminders_from::Migration),
             Box::new(m20261202_000013_outbox_pending_by_subject::Migration),
+            Box::new(m20261202_000014_signer_letters::Migration),
         ]
     }
 }

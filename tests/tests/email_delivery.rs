@@ -1322,6 +1322,64 @@ both_backends! {
 }
 
 both_backends! {
+    /// A hand-over's e-mails count as telling their recipients whether they
+    /// sign each draft: the colleague handed a draft to sign is told when
+    /// its owner later names someone else, and the salesperson it was taken
+    /// from, told it went, is told again when named its signer once more.
+    async fn a_draft_handed_over_is_followed_by_the_e_mails_of_its_later_signers(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (ana, _) = app.user(Role::Sales, "Ana Owner").await;
+        let (_, leo) = app.user(Role::Sales, "Leo").await;
+        let (_, rita) = app.user(Role::Sales, "Rita").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let quote = pricegate_tests::fixtures::draft_quote_signed_by(&ana, json!([{"sku": "PUMP-1", "quantity": 4}]), leo.id).await;
+        let qid = id_of(&quote);
+        sink.wait_until(WAIT, "the e-mail to Leo", |m| m.len() == 1).await;
+
+        // Leo's drafts go to Rita: she signs Ana's draft now, and both are told.
+        let r = admin.post(&format!("/api/v1/users/{}/handover", leo.id), &json!({"to": rita.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sink.wait_until(WAIT, "the hand-over's two e-mails", |m| m.len() == 3).await;
+        assert_eq!(subjects(&sink.to(&rita.email)), ["Ada has handed you the open quotes of Leo"]);
+
+        // Ana names Sam: Rita, who was told she signs it, is told she no longer does.
+        let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": sam.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sink.wait_until(WAIT, "the e-mails to Sam and Rita", |m| m.len() == 5).await;
+        assert_eq!(
+            subjects(&sink.to(&rita.email)),
+            ["Ada has handed you the open quotes of Leo", "You no longer sign the quote for Greta Berg (Nordwind)"]
+        );
+
+        // Back to Leo, who was last told his drafts went to Rita: he is told he signs it.
+        let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": leo.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sink.wait_until(WAIT, "the e-mails to Leo and Sam", |m| m.len() == 7).await;
+        assert_eq!(
+            subjects(&sink.to(&leo.email)),
+            [
+                "Ana Owner has named you the signer of a quote for Greta Berg (Nordwind)",
+                "Ada has handed your open quotes to Rita",
+                "Ana Owner has named you the signer of a quote for Greta Berg (Nordwind)",
+            ]
+        );
+        assert_eq!(
+            subjects(&sink.to(&sam.email)),
+            [
+                "Ana Owner has named you the signer of a quote for Greta Berg (Nordwind)",
+                "You no longer sign the quote for Greta Berg (Nordwind)",
+            ]
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(sink.messages().len(), 7, "nobody else: {:?}", subjects(&sink.messages()));
+    }
+}
+
+both_backends! {
     /// Someone made the signer of a draft, by a colleague or by a hand-over,
     /// is told how many price notices published since it was drafted they
     /// must acknowledge before they can finalise it: those they have not

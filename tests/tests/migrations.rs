@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use pricegate_migration::{Migrator, MigratorTrait};
-use pricegate_store::entity::{acknowledgements, outbox};
+use pricegate_store::entity::{acknowledgements, outbox, signer_letters};
 use pricegate_tests::db::{Backend, TestDb};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Statement, Value};
 use uuid::Uuid;
@@ -224,4 +224,76 @@ async fn outbox_rows_get_their_notice_and_user_on_postgresql() {
 #[tokio::test]
 async fn outbox_rows_get_their_notice_and_user_on_sqlite() {
     outbox_rows_get_their_notice_and_user(Backend::Sqlite).await;
+}
+
+/// E-mails about signing written before `signer_letters` say, from their
+/// dedupe keys, whom they told of which draft and whether they sign it;
+/// a hand-over's, which names no draft in its key, says nothing.
+async fn signer_mail_gets_its_letters(backend: Backend) {
+    let test_db = TestDb::create(backend).await;
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect");
+    // Up counts migrations to apply: the thirteen before 000014.
+    Migrator::up(&db, Some(13)).await.expect("the schema before signer letters");
+
+    let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
+    let (quote, sam, rita) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let keys = [
+        format!("signer:{quote}:{sam}:1764550000000000"),
+        format!("released:{quote}:{sam}:1764550000000001"),
+        format!("signer:{quote}:{rita}:1764550000000001"),
+        format!("handover:{sam}:{rita}:1764550000000002"),
+        "signer:legacy-key:x".to_owned(),
+    ];
+    let mut ids = Vec::new();
+    for key in &keys {
+        let id = Uuid::new_v4();
+        insert(
+            &db,
+            "INSERT INTO outbox (id, dedupe_key, kind, to_addr, to_name, subject, text_body, html_body, message_id, \
+                                 state, attempts, next_attempt_at, last_error, created_at, sent_at) \
+             VALUES (?, ?, 'signer', 'sam@pricegate.test', 'Sam', 'A quote', 'text', '<p>html</p>', ?, 'sent', 1, ?, NULL, ?, ?)",
+            vec![
+                id.into(),
+                key.clone().into(),
+                format!("<{}@pricegate.test>", id.simple()).into(),
+                now.into(),
+                now.into(),
+                now.into(),
+            ],
+        )
+        .await;
+        ids.push(id);
+    }
+
+    for round in ["up", "down and up again"] {
+        if round != "up" {
+            let after_13 = (Migrator::migrations().len() - 13) as u32;
+            Migrator::down(&db, Some(after_13)).await.expect("down to schema 13");
+        }
+        Migrator::up(&db, None).await.expect("the signer letters");
+        let mut letters: Vec<(Uuid, Uuid, Uuid, bool)> = signer_letters::Entity::find()
+            .all(&db)
+            .await
+            .expect("read")
+            .into_iter()
+            .map(|l| (l.outbox_id, l.quote_id, l.user_id, l.signs))
+            .collect();
+        letters.sort_by_key(|l| ids.iter().position(|id| *id == l.0));
+        assert_eq!(
+            letters,
+            [(ids[0], quote, sam, true), (ids[1], quote, sam, false), (ids[2], quote, rita, true)],
+            "{backend:?}, {round}: one letter for each e-mail naming one draft, none for the hand-over or a key without uuids"
+        );
+    }
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn signer_mail_gets_its_letters_on_postgresql() {
+    signer_mail_gets_its_letters(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn signer_mail_gets_its_letters_on_sqlite() {
+    signer_mail_gets_its_letters(Backend::Sqlite).await;
 }

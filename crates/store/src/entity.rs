@@ -264,6 +264,27 @@ pub mod outbox {
     no_relations!();
 }
 
+/// What an e-mail about signing told its recipient of one draft it names
+/// (see `Store::signer_was_told`).
+pub mod signer_letters {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "signer_letters")]
+    pub struct Model {
+        /// The e-mail; no foreign key (a duplicate skipped on insert leaves
+        /// a letter naming no row, which every reader's join leaves out).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub outbox_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub quote_id: Uuid,
+        /// Its recipient.
+        pub user_id: Uuid,
+        /// Whether it told them they sign the draft (else, that they do not).
+        pub signs: bool,
+    }
+    no_relations!();
+}
+
 pub mod ack_tokens {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -34,7 +34,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::entity::{notices, outbox, quotes, users};
+use crate::entity::{notices, outbox, quotes, signer_letters, users};
 use crate::gate::priced_lines;
 use crate::notices::changes_to_read;
 use crate::quotes::{DRAFT, load_lines};
@@ -194,6 +194,19 @@ impl Letter<'_> {
             | Letter::QuotesHandedAway { .. } => None,
         }
     }
+
+    /// What a letter tells its recipient of signing each draft it names:
+    /// the draft, and whether they sign it. A leaver signs none of the
+    /// drafts handed away; a taker, those `taker_signs` marks.
+    pub fn signing(&self) -> Vec<(Uuid, bool)> {
+        match self {
+            Letter::SignerNamed { quote, .. } => vec![(quote.id, true)],
+            Letter::SignerReleased { quote, .. } => vec![(quote.id, false)],
+            Letter::QuotesHandedOver { quotes, .. } => quotes.iter().map(|q| (q.quote.id, q.taker_signs)).collect(),
+            Letter::QuotesHandedAway { quotes, .. } => quotes.iter().map(|q| (q.quote.id, false)).collect(),
+            Letter::Publication { .. } | Letter::Reminder { .. } | Letter::Escalation { .. } => vec![],
+        }
+    }
 }
 
 /// A rendered message: subject, plain text and HTML.
@@ -260,6 +273,8 @@ struct Batch<'a> {
     setup: &'a MailSetup,
     now: DateTime<Utc>,
     rows: Vec<outbox::ActiveModel>,
+    /// What the rows' letters tell their recipients of signing drafts.
+    letters: Vec<signer_letters::ActiveModel>,
     /// Stands for the slot in the ack link while a letter is composed: random,
     /// so nothing else in the letter can spell it (see [`seal`]).
     link_marker: String,
@@ -272,7 +287,7 @@ struct Batch<'a> {
 impl<'a> Batch<'a> {
     fn new(setup: &'a MailSetup, now: DateTime<Utc>) -> Self {
         let link_marker = format!("{{ack-link-{}}}", Uuid::new_v4().simple());
-        Batch { setup, now, rows: vec![], link_marker, reminders_from: None }
+        Batch { setup, now, rows: vec![], letters: vec![], link_marker, reminders_from: None }
     }
 
     /// The recipient's ack link as a letter is composed with it; in the
@@ -281,7 +296,8 @@ impl<'a> Batch<'a> {
         format!("{}/ack/{}", self.setup.base_url, self.link_marker)
     }
 
-    /// Composes `letter` into an outbox row of `kind` to `to`, about the letter's notice if any.
+    /// Composes `letter` into an outbox row of `kind` to `to`, about the
+    /// letter's notice if any, with what it tells them of signing drafts.
     fn push(
         &mut self,
         kind: &'static str,
@@ -319,13 +335,26 @@ impl<'a> Batch<'a> {
             user_id: Set(Some(to.id)),
             reminders_from: Set(self.reminders_from),
         });
+        self.letters.extend(letter.signing().into_iter().map(|(quote, signs)| signer_letters::ActiveModel {
+            outbox_id: Set(id),
+            quote_id: Set(quote),
+            user_id: Set(to.id),
+            signs: Set(signs),
+        }));
         Ok(())
     }
 
     /// Inserts everything; a row whose dedupe key exists is skipped, so
-    /// enqueueing the same logical e-mail twice (two workers, a restart) is harmless.
+    /// enqueueing the same logical e-mail twice (two workers, a restart) is
+    /// harmless. (Its letters stay, naming no row: readers join the outbox.)
     async fn write(self, conn: &impl ConnectionTrait) -> Result<usize, StoreError> {
-        Self::write_rows(self.rows, conn).await
+        let mut letters = self.letters.into_iter().peekable();
+        let written = Self::write_rows(self.rows, conn).await?;
+        while letters.peek().is_some() {
+            let chunk: Vec<_> = letters.by_ref().take(CHUNK).collect();
+            signer_letters::Entity::insert_many(chunk).exec_without_returning(conn).await?;
+        }
+        Ok(written)
     }
 
     async fn write_rows(rows: Vec<outbox::ActiveModel>, conn: &impl ConnectionTrait) -> Result<usize, StoreError> {

@@ -3,11 +3,11 @@
 //! a draft they do not know of waits.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{Batch, HandedQuote, Letter, PENDING, SIGNER, SKIPPED, SignedQuote, recipient};
-use crate::entity::{outbox, quotes, users};
+use crate::entity::{outbox, quotes, signer_letters, users};
 use crate::gate::{notices_to_acknowledge, priced_lines};
 use crate::quotes::{DRAFT, load_lines};
 use crate::{Actor, Store, StoreError};
@@ -144,36 +144,36 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `signer` believes they sign `quote`: of the e-mails about it
-    /// that have gone to them (sent, or being sent), the latest named them
-    /// its signer rather than told them they no longer are. Unsent e-mails
-    /// do not count: naming someone else sets them aside.
+    /// Whether `signer` believes they sign `quote`: of the e-mails that
+    /// have gone to them (sent, or being sent) saying whether they sign it,
+    /// by naming them its signer, telling them they no longer are, or
+    /// handing them or away from them a colleague's drafts, the latest said
+    /// they did. Unsent e-mails do not count: naming someone else sets them
+    /// aside.
     pub(crate) async fn signer_was_told(
         &self,
         conn: &impl ConnectionTrait,
         quote: Uuid,
         signer: Uuid,
     ) -> Result<bool, StoreError> {
-        // `notice_id IS NULL AND kind = …`, newest first, is a range of the
-        // index on (notice_id, kind, created_at): the outbox's notice mail,
-        // nearly all of it, is never read.
-        let latest = outbox::Entity::find()
+        let latest = signer_letters::Entity::find()
             .select_only()
-            .column(outbox::Column::DedupeKey)
-            .filter(outbox::Column::NoticeId.is_null())
-            .filter(outbox::Column::Kind.eq(SIGNER))
-            .filter(outbox::Column::UserId.eq(signer))
-            .filter(outbox::Column::Attempts.gt(0))
-            .filter(
-                Condition::any()
-                    .add(outbox::Column::DedupeKey.starts_with(format!("signer:{quote}:{signer}:")))
-                    .add(outbox::Column::DedupeKey.starts_with(format!("released:{quote}:{signer}:"))),
+            .column(signer_letters::Column::Signs)
+            .join(
+                JoinType::InnerJoin,
+                signer_letters::Entity::belongs_to(outbox::Entity)
+                    .from(signer_letters::Column::OutboxId)
+                    .to(outbox::Column::Id)
+                    .into(),
             )
+            .filter(signer_letters::Column::QuoteId.eq(quote))
+            .filter(signer_letters::Column::UserId.eq(signer))
+            .filter(outbox::Column::Attempts.gt(0))
             .order_by_desc(outbox::Column::CreatedAt)
-            .into_tuple::<String>()
+            .into_tuple::<bool>()
             .one(conn)
             .await?;
-        Ok(latest.is_some_and(|key| key.starts_with("signer:")))
+        Ok(latest == Some(true))
     }
 
     /// Queues, in the caller's transaction, an e-mail telling `released`,
