@@ -1380,6 +1380,52 @@ both_backends! {
 }
 
 both_backends! {
+    /// A hand-over's e-mails still queued count too, since nothing sets them
+    /// aside: the colleague handed a draft who is about to read that they
+    /// sign it is also told when someone else is named, and the salesperson
+    /// about to read that it went is told when named once more.
+    async fn a_hand_over_still_queued_is_followed_by_the_e_mails_of_its_later_signers(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (ana, _) = app.user(Role::Sales, "Ana Owner").await;
+        let (_, leo) = app.user(Role::Sales, "Leo").await;
+        let (_, rita) = app.user(Role::Sales, "Rita").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let quote = pricegate_tests::fixtures::draft_quote_signed_by(&ana, json!([{"sku": "PUMP-1", "quantity": 4}]), leo.id).await;
+        let qid = id_of(&quote);
+        let claimed = app.store.claim_due_mail(10, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(claimed.len(), 1, "Leo's e-mail");
+        let sent: Vec<(uuid::Uuid, i32)> = claimed.iter().map(|r| (r.id, r.attempts)).collect();
+        assert_eq!(app.store.mark_mail_sent(&sent).await.unwrap(), 1);
+
+        // Before the hand-over's e-mails go, Ana names Sam, then Leo again.
+        let r = admin.post(&format!("/api/v1/users/{}/handover", leo.id), &json!({"to": rita.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for signer in [sam.id, leo.id] {
+            let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": signer})).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+
+        // Sam's e-mail gave way before it went, so he is told nothing.
+        let mut claimed = app.store.claim_due_mail(10, Duration::from_secs(60)).await.unwrap();
+        claimed.sort_by_key(|r| r.created_at);
+        let to = |email: &str| claimed.iter().filter(|r| r.to_addr == email).map(|r| r.subject.as_str()).collect::<Vec<_>>();
+        assert_eq!(
+            to(&rita.email),
+            ["Ada has handed you the open quotes of Leo", "You no longer sign the quote for Greta Berg (Nordwind)"]
+        );
+        assert_eq!(
+            to(&leo.email),
+            ["Ada has handed your open quotes to Rita", "Ana Owner has named you the signer of a quote for Greta Berg (Nordwind)"]
+        );
+        assert_eq!(claimed.len(), 4, "nobody else: {:?}", claimed.iter().map(|r| (&r.to_addr, &r.subject)).collect::<Vec<_>>());
+    }
+}
+
+both_backends! {
     /// Someone made the signer of a draft, by a colleague or by a hand-over,
     /// is told how many price notices published since it was drafted they
     /// must acknowledge before they can finalise it: those they have not

@@ -158,6 +158,7 @@ async fn compose_batch(
                 Letter::Publication { notice: &content, to: &to, quotes, ack_url: &ack_url, taken_over: false };
             batch.push(super::PUBLICATION, publication_key(content.id, user.id), &to, &letter)?;
         }
+        debug_assert!(batch.letters.is_empty(), "a publication tells nobody whether they sign a draft");
         Ok(batch.rows)
     })
     .await

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::{Batch, HandedQuote, Letter, PENDING, SIGNER, SKIPPED, SignedQuote, recipient};
+use super::{Batch, HandedQuote, Letter, PENDING, SENT, SIGNER, SKIPPED, SignedQuote, recipient};
 use crate::entity::{outbox, quotes, signer_letters, users};
 use crate::gate::{notices_to_acknowledge, priced_lines};
 use crate::quotes::{DRAFT, load_lines};
@@ -24,6 +24,12 @@ fn signer_key(quote: Uuid, signer: Uuid, now: DateTime<Utc>) -> String {
 fn released_key(quote: Uuid, signer: Uuid, now: DateTime<Utc>) -> String {
     format!("released:{quote}:{signer}:{}", now.timestamp_micros())
 }
+
+/// The keys of a hand-over's two e-mails, to the taker and to the leaver,
+/// start so. Unlike the e-mails about one draft, nothing sets them aside
+/// before they go.
+const HANDED_OVER: &str = "handover:";
+const HANDED_AWAY: &str = "handed-away:";
 
 /// What a signer e-mail says of its draft and recipient, from its key:
 /// whether it names them the signer (else it tells them they no longer
@@ -144,12 +150,14 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `signer` believes they sign `quote`: of the e-mails that
-    /// have gone to them (sent, or being sent) saying whether they sign it,
-    /// by naming them its signer, telling them they no longer are, or
-    /// handing them or away from them a colleague's drafts, the latest said
-    /// they did. Unsent e-mails do not count: naming someone else sets them
-    /// aside.
+    /// Whether `signer` believes they sign `quote`: of the e-mails telling
+    /// them whether they sign it (naming them its signer, telling them they
+    /// no longer do, handing them a colleague's drafts or handing theirs
+    /// away), the latest that reached them or will, said they did. That is
+    /// one sent, one being sent or retried, or a hand-over's still queued
+    /// (nothing sets those aside). An e-mail about one draft still queued
+    /// does not count: naming someone else sets it aside; nor does one that
+    /// failed for good or was set aside.
     pub(crate) async fn signer_was_told(
         &self,
         conn: &impl ConnectionTrait,
@@ -168,7 +176,16 @@ impl Store {
             )
             .filter(signer_letters::Column::QuoteId.eq(quote))
             .filter(signer_letters::Column::UserId.eq(signer))
-            .filter(outbox::Column::Attempts.gt(0))
+            .filter(
+                Condition::any().add(outbox::Column::State.eq(SENT)).add(
+                    Condition::all().add(outbox::Column::State.eq(PENDING)).add(
+                        Condition::any()
+                            .add(outbox::Column::Attempts.gt(0))
+                            .add(outbox::Column::DedupeKey.starts_with(HANDED_OVER))
+                            .add(outbox::Column::DedupeKey.starts_with(HANDED_AWAY)),
+                    ),
+                ),
+            )
             .order_by_desc(outbox::Column::CreatedAt)
             .into_tuple::<bool>()
             .one(conn)
@@ -264,14 +281,14 @@ impl Store {
         let to_whom = recipient(taker);
         let mut batch = Batch::new(&setup, now);
         let letter = Letter::QuotesHandedOver { to: &to_whom, by: &admin.name, from: &leaver.name, quotes: &quotes };
-        let key = format!("handover:{from}:{to}:{}", now.timestamp_micros());
+        let key = format!("{HANDED_OVER}{from}:{to}:{}", now.timestamp_micros());
         batch.push(SIGNER, key, &to_whom, &letter)?;
         // Someone who can still log in would find their quotes gone.
         if leaver.active {
             let to_leaver = recipient(leaver);
             let letter =
                 Letter::QuotesHandedAway { to: &to_leaver, by: &admin.name, taker: &taker.name, quotes: &quotes };
-            let key = format!("handed-away:{from}:{to}:{}", now.timestamp_micros());
+            let key = format!("{HANDED_AWAY}{from}:{to}:{}", now.timestamp_micros());
             batch.push(SIGNER, key, &to_leaver, &letter)?;
         }
         batch.write(conn).await?;
