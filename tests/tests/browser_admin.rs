@@ -303,16 +303,14 @@ async fn the_api_docs_list_every_operation_under_their_content_security_policy()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_admin_hands_the_open_quotes_of_someone_who_left_to_a_colleague() {
+async fn an_admin_hands_the_open_quotes_of_someone_who_left_sales_to_a_colleague() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
-    let (admin_api, admin) = app.user(Role::Admin, "Ada").await;
+    let (_, admin) = app.user(Role::Admin, "Ada").await;
     let (sara_api, sara) = app.user(Role::Sales, "Sara").await;
     let (sam_api, sam) = app.user(Role::Sales, "Sam").await;
     create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
     let quote = id_of(&draft_quote(&sara_api, json!([{"sku": "PUMP-100", "quantity": 1}])).await);
-    let r = admin_api.patch(&format!("/api/v1/users/{}", sara.id), &json!({"active": false})).await;
-    assert_eq!(r.status, 200, "{}", r.text);
     let base = app.base.clone();
 
     let (sara_id, sam_id) = (sara.id, sam.id);
@@ -321,6 +319,14 @@ async fn an_admin_hands_the_open_quotes_of_someone_who_left_to_a_colleague() {
         ada.log_in(&admin.email, PASSWORD).await;
         ada.goto("/admin/users").await;
         let row = format!("//tr[td[contains(., '{}')]]", sara.email);
+        // Sara moves to finance: saving says what that leaves undone.
+        ada.select(&format!("#role-{sara_id}"), "finance").await;
+        ada.submit_at(Locator::XPath(&format!("{row}//button[contains(., 'Change role')]"))).await;
+        assert_eq!(
+            ada.text("#message").await,
+            "Saved Sara: finance, active. Nobody can edit or finalise their open drafts (owns 1, signs 1) until you \
+             hand them to a salesperson in their row."
+        );
         let cell = ada.client.find(Locator::XPath(&row)).await.expect("Sara's row").text().await.expect("its text");
         assert!(cell.contains("owns 1, signs 1") && cell.contains("can no longer sign or edit these drafts"), "{cell}");
         ada.select(&format!("#to-{sara_id}"), &sam_id.to_string()).await;
@@ -328,7 +334,7 @@ async fn an_admin_hands_the_open_quotes_of_someone_who_left_to_a_colleague() {
         assert_eq!(ada.path().await, "/admin/users");
         assert_eq!(
             ada.text("#message").await,
-            "The drafts of Sara are handed over to Sam: 1 they owned and 1 they signed."
+            "The drafts of Sara are handed over: Sam now owns the draft Sara owned and signs the draft Sara signed."
         );
         let cell = ada.client.find(Locator::XPath(&row)).await.expect("Sara's row").text().await.expect("its text");
         assert!(!cell.contains("owns"), "nothing left to hand over: {cell}");

@@ -157,7 +157,7 @@ both_backends! {
         assert_eq!(status, 200, "{body}");
         assert!(body.contains("recorded"), "{body}");
         // Without Sam's session, what it leaves is counted, not named.
-        assert!(body.contains("It held up one of your draft quotes, which is now ready to finalise."), "{body}");
+        assert!(body.contains("It held up one draft you sign, which is now ready to finalise."), "{body}");
         assert!(body.contains("No other price notice waits for your acknowledgement.") && !body.contains("Greta"), "{body}");
         let acks = acknowledgements(&finance, &nid).await;
         assert_eq!(acks["acknowledged"][0]["user"]["id"], json!(sam_user.id));
@@ -384,7 +384,7 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
         // leaves is counted, not named.
         assert_eq!(
             page.text("#held-up-summary").await,
-            "It held up 2 of your draft quotes; something else still holds up each of them."
+            "It held up 2 drafts you sign; something else still holds up each of them."
         );
         assert_eq!(page.text("#still-summary").await, "2 more price notices wait for your acknowledgement.");
         assert!(!body.contains("Greta") && !body.contains("Valves down"), "{body}");

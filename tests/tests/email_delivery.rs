@@ -890,7 +890,7 @@ both_backends! {
             ["Ada has handed you the open quotes of Olga", "Ada has handed you the open quotes of Sam"]
         );
         let text = to_nina[1].text();
-        assert!(text.contains("Ada has handed you the open quotes of Sam: one draft quote is now yours."), "{text}");
+        assert!(text.contains("Ada has handed you the open quotes of Sam: you now own or sign the draft quote below."), "{text}");
         assert!(
             text.contains(
                 "Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31; \
@@ -911,8 +911,8 @@ both_backends! {
         let text = to_sam[0].text();
         assert!(
             text.contains(
-                "Ada has handed your open draft quote to Nina. Nina now owns what you owned and signs what you signed; \
-                 you no longer see it in Pricegate."
+                "Ada has handed the open draft quote you owned or signed to Nina. Nina now owns what you owned and \
+                 signs what you signed, so you can no longer edit or finalise it."
             ),
             "{text}"
         );
@@ -1340,16 +1340,30 @@ both_backends! {
         let qid = id_of(&quote);
         sink.wait_until(WAIT, "the e-mail to Leo", |m| m.len() == 1).await;
 
-        // Leo's drafts go to Rita: she signs Ana's draft now, and both are told.
+        // Leo's drafts go to Rita: she signs Ana's draft now, and both are
+        // told, as is Ana, who still owns it.
         let r = admin.post(&format!("/api/v1/users/{}/handover", leo.id), &json!({"to": rita.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        sink.wait_until(WAIT, "the hand-over's two e-mails", |m| m.len() == 3).await;
+        sink.wait_until(WAIT, "the hand-over's three e-mails", |m| m.len() == 4).await;
         assert_eq!(subjects(&sink.to(&rita.email)), ["Ada has handed you the open quotes of Leo"]);
+        let ana_email = ana.get("/api/v1/me").await.body["email"].as_str().unwrap().to_owned();
+        let to_ana = sink.to(&ana_email);
+        assert_eq!(subjects(&to_ana), ["Rita now signs your quote for Greta Berg (Nordwind)"]);
+        let text = to_ana[0].text();
+        assert!(
+            text.contains(
+                "Ada has handed the open drafts of Leo to Rita, so Rita now signs this draft quote of yours, which Leo \
+                 signed. You still own it, and can choose another signer on its page."
+            ),
+            "{text}"
+        );
+        assert!(text.contains("Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31"), "{text}");
+        assert!(text.contains(&format!("{}/quotes/{qid}", app.base)), "{text}");
 
         // Ana names Sam: Rita, who was told she signs it, is told she no longer does.
         let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": sam.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        sink.wait_until(WAIT, "the e-mails to Sam and Rita", |m| m.len() == 5).await;
+        sink.wait_until(WAIT, "the e-mails to Sam and Rita", |m| m.len() == 6).await;
         assert_eq!(
             subjects(&sink.to(&rita.email)),
             ["Ada has handed you the open quotes of Leo", "You no longer sign the quote for Greta Berg (Nordwind)"]
@@ -1358,7 +1372,7 @@ both_backends! {
         // Back to Leo, who was last told his drafts went to Rita: he is told he signs it.
         let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": leo.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        sink.wait_until(WAIT, "the e-mails to Leo and Sam", |m| m.len() == 7).await;
+        sink.wait_until(WAIT, "the e-mails to Leo and Sam", |m| m.len() == 8).await;
         assert_eq!(
             subjects(&sink.to(&leo.email)),
             [
@@ -1375,7 +1389,7 @@ both_backends! {
             ]
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(sink.messages().len(), 7, "nobody else: {:?}", subjects(&sink.messages()));
+        assert_eq!(sink.messages().len(), 8, "nobody else: {:?}", subjects(&sink.messages()));
     }
 }
 
@@ -1421,7 +1435,9 @@ both_backends! {
             to(&leo.email),
             ["Ada has handed your open quotes to Rita", "Ana Owner has named you the signer of a quote for Greta Berg (Nordwind)"]
         );
-        assert_eq!(claimed.len(), 4, "nobody else: {:?}", claimed.iter().map(|r| (&r.to_addr, &r.subject)).collect::<Vec<_>>());
+        let ana_email = ana.get("/api/v1/me").await.body["email"].as_str().unwrap().to_owned();
+        assert_eq!(to(&ana_email), ["Rita now signs your quote for Greta Berg (Nordwind)"]);
+        assert_eq!(claimed.len(), 5, "nobody else: {:?}", claimed.iter().map(|r| (&r.to_addr, &r.subject)).collect::<Vec<_>>());
     }
 }
 

@@ -217,6 +217,24 @@ struct HandedAwayText<'a> {
     letter: &'a HandedAwayLetter<'a>,
 }
 
+/// The e-mail to the owner of drafts a hand-over gave a new signer (its
+/// HTML part; [`SignerHandedText`] is the same letter as text).
+#[derive(Template)]
+#[template(path = "signer_handed.html")]
+struct SignerHandedLetter<'a> {
+    name: &'a str,
+    by: &'a str,
+    from: &'a str,
+    taker: &'a str,
+    quotes: &'a [HandedRow],
+}
+
+#[derive(Template)]
+#[template(path = "signer_handed.txt")]
+struct SignerHandedText<'a> {
+    letter: &'a SignerHandedLetter<'a>,
+}
+
 /// The drafts of a hand-over as its letters list them.
 fn handed_rows(quotes: &[HandedQuote]) -> Vec<HandedRow> {
     quotes
@@ -395,6 +413,15 @@ impl Composer for TemplateComposer {
                 let subject = format!("{by} has handed your open quotes to {taker}");
                 let letter = HandedAwayLetter { name: &to.name, by, taker, quotes: &rows };
                 composed(subject, &letter, &HandedAwayText { letter: &letter })
+            }
+            Letter::SignerHandedOver { to, by, from, taker, quotes } => {
+                let rows = handed_rows(quotes);
+                let subject = match rows.as_slice() {
+                    [one] => format!("{taker} now signs your quote for {}", one.customer),
+                    rows => format!("{taker} now signs {} of your quotes", rows.len()),
+                };
+                let letter = SignerHandedLetter { name: &to.name, by, from, taker, quotes: &rows };
+                composed(subject, &letter, &SignerHandedText { letter: &letter })
             }
             Letter::QuotesHandedOver { to, by, from, quotes } => {
                 let rows = handed_rows(quotes);

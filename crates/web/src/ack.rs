@@ -92,14 +92,14 @@ impl After {
         let held = drafts.len() + after.more_drafts;
         let ready = drafts.iter().filter(|d| d.ready).count();
         let drafts_summary = match (held, ready) {
-            (0, _) => "It held up none of your draft quotes.".to_owned(),
+            (0, _) => "It held up none of the drafts you sign.".to_owned(),
             // Only the first few are read: how many of the rest are ready is not known here.
-            (n, _) if after.more_drafts > 0 => format!("It held up {n} of your draft quotes."),
-            (1, 1) => "It held up one of your draft quotes, which is now ready to finalise.".to_owned(),
-            (1, _) => "It held up one of your draft quotes, which something else still holds up.".to_owned(),
-            (n, r) if r == n => format!("It held up {n} of your draft quotes, all now ready to finalise."),
-            (n, 0) => format!("It held up {n} of your draft quotes; something else still holds up each of them."),
-            (n, r) => format!("It held up {n} of your draft quotes; {r} of them are now ready to finalise."),
+            (n, _) if after.more_drafts > 0 => format!("It held up {n} drafts you sign."),
+            (1, 1) => "It held up one draft you sign, which is now ready to finalise.".to_owned(),
+            (1, _) => "It held up one draft you sign, which something else still holds up.".to_owned(),
+            (n, r) if r == n => format!("It held up {n} drafts you sign, all now ready to finalise."),
+            (n, 0) => format!("It held up {n} drafts you sign; something else still holds up each of them."),
+            (n, r) => format!("It held up {n} drafts you sign; {r} of them are now ready to finalise."),
         };
         After {
             named,

@@ -151,6 +151,9 @@ pub enum Letter<'a> {
     /// The same hand-over, told to the salesperson whose drafts went to
     /// `taker`, while they can still log in.
     QuotesHandedAway { to: &'a Recipient, by: &'a str, taker: &'a str, quotes: &'a [HandedQuote] },
+    /// The same hand-over, told to `to`, who owns `quotes` and still does:
+    /// `from` signed them, and `taker` now does.
+    SignerHandedOver { to: &'a Recipient, by: &'a str, from: &'a str, taker: &'a str, quotes: &'a [HandedQuote] },
 }
 
 /// A draft in a hand-over's letters, with the taker's part in it.
@@ -191,7 +194,8 @@ impl Letter<'_> {
             Letter::SignerNamed { .. }
             | Letter::SignerReleased { .. }
             | Letter::QuotesHandedOver { .. }
-            | Letter::QuotesHandedAway { .. } => None,
+            | Letter::QuotesHandedAway { .. }
+            | Letter::SignerHandedOver { .. } => None,
         }
     }
 
@@ -204,7 +208,11 @@ impl Letter<'_> {
             Letter::SignerReleased { quote, .. } => vec![(quote.id, false)],
             Letter::QuotesHandedOver { quotes, .. } => quotes.iter().map(|q| (q.quote.id, q.taker_signs)).collect(),
             Letter::QuotesHandedAway { quotes, .. } => quotes.iter().map(|q| (q.quote.id, false)).collect(),
-            Letter::Publication { .. } | Letter::Reminder { .. } | Letter::Escalation { .. } => vec![],
+            // An owner told who now signs their drafts is not told they do.
+            Letter::SignerHandedOver { .. }
+            | Letter::Publication { .. }
+            | Letter::Reminder { .. }
+            | Letter::Escalation { .. } => vec![],
         }
     }
 }

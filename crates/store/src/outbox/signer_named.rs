@@ -25,11 +25,14 @@ fn released_key(quote: Uuid, signer: Uuid, now: DateTime<Utc>) -> String {
     format!("released:{quote}:{signer}:{}", now.timestamp_micros())
 }
 
-/// The keys of a hand-over's two e-mails, to the taker and to the leaver,
-/// start so. Unlike the e-mails about one draft, nothing sets them aside
-/// before they go.
+/// The keys of a hand-over's e-mails to the taker and to the leaver start
+/// so. Unlike the e-mails about one draft, nothing sets them aside before
+/// they go.
 const HANDED_OVER: &str = "handover:";
 const HANDED_AWAY: &str = "handed-away:";
+/// The key of a hand-over's e-mail to the owner of drafts whose signer it
+/// changed starts so.
+const HANDED_SIGNER: &str = "handed-signer:";
 
 /// What a signer e-mail says of its draft and recipient, from its key:
 /// whether it names them the signer (else it tells them they no longer
@@ -232,8 +235,9 @@ impl Store {
     /// Queues, in the caller's transaction, one e-mail telling `to` that
     /// `by` handed them `from`'s open drafts, `handed` (their ids), each with
     /// its total, `to`'s part in it, who signs it and the notices its signer
-    /// must still acknowledge; and one telling `from` where their drafts
-    /// went, if they are still active.
+    /// must still acknowledge; one telling `from` where their drafts went,
+    /// if they are still active; and one to each active owner of drafts
+    /// `from` signed and `to` now signs.
     pub(crate) async fn tell_handed_over(
         &self,
         conn: &impl ConnectionTrait,
@@ -253,8 +257,10 @@ impl Store {
             .order_by_asc(quotes::Column::DraftedAt)
             .all(conn)
             .await?;
-        // The admin, both sides, and whoever signs the drafts the taker only owns.
-        let mut who: Vec<Uuid> = drafts.iter().map(|q| q.signer_id).chain([by.id, from, to]).collect();
+        // The admin, both sides, whoever signs the drafts the taker only
+        // owns, and whoever owns the drafts the taker only signs.
+        let mut who: Vec<Uuid> =
+            drafts.iter().flat_map(|q| [q.signer_id, q.owner_id]).chain([by.id, from, to]).collect();
         who.sort_unstable();
         who.dedup();
         let people = users::Entity::find().filter(users::Column::Id.is_in(who)).all(conn).await?;
@@ -290,6 +296,29 @@ impl Store {
                 Letter::QuotesHandedAway { to: &to_leaver, by: &admin.name, taker: &taker.name, quotes: &quotes };
             let key = format!("{HANDED_AWAY}{from}:{to}:{}", now.timestamp_micros());
             batch.push(SIGNER, key, &to_leaver, &letter)?;
+        }
+        // A draft the taker does not own kept its owner, who is told who
+        // signs it now (its signer was the leaver: else it was not handed).
+        let mut owners: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).filter(|owner| *owner != to).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        for owner in owners.iter().filter_map(|id| name_of(*id)).filter(|owner| owner.active) {
+            let theirs: Vec<HandedQuote> = drafts
+                .iter()
+                .zip(&quotes)
+                .filter(|(q, _)| q.owner_id == owner.id)
+                .map(|(_, handed)| handed.clone())
+                .collect();
+            let to_owner = recipient(owner);
+            let letter = Letter::SignerHandedOver {
+                to: &to_owner,
+                by: &admin.name,
+                from: &leaver.name,
+                taker: &taker.name,
+                quotes: &theirs,
+            };
+            let key = format!("{HANDED_SIGNER}{from}:{to}:{}:{}", owner.id, now.timestamp_micros());
+            batch.push(SIGNER, key, &to_owner, &letter)?;
         }
         batch.write(conn).await?;
         Ok(())

@@ -124,6 +124,23 @@ enum Done {
 
 const DONE: DoneCookie = DoneCookie { name: "pricegate_users_done", page: "/admin/users" };
 
+/// What a hand-over did, naming both people: a draft `from` both owned and
+/// signed counts in each number, so the numbers are not added up.
+fn handed_over(from: &str, to: &str, owned: u64, signed: u64) -> String {
+    let part = |n: u64, now: &str, then: &str| match n {
+        0 => None,
+        1 => Some(format!("{now} the draft {from} {then}")),
+        n => Some(format!("{now} the {n} drafts {from} {then}")),
+    };
+    let parts: Vec<String> =
+        [part(owned, "owns", "owned"), part(signed, "signs", "signed")].into_iter().flatten().collect();
+    if parts.is_empty() {
+        format!("{from} had no open drafts to hand over to {to}.")
+    } else {
+        format!("The drafts of {from} are handed over: {to} now {}.", parts.join(" and "))
+    }
+}
+
 impl Done {
     fn cookie_value(&self) -> String {
         match self {
@@ -160,15 +177,24 @@ impl Done {
                 format!("Created {} ({}, {}). Give them their password in person.", u.name, u.email, u.role)
             }
             Done::Updated(id) => {
-                let u = user(id)?;
+                let row = users.iter().find(|r| r.u.id == *id)?;
+                let u = &row.u;
                 let active = if u.active { "active" } else { "inactive: they can no longer log in" };
-                format!("Saved {}: {}, {active}.", u.name, u.role)
+                // A role out of sales strands their drafts as deactivating does.
+                let stranded = if row.can_sign || row.owned + row.signed == 0 {
+                    String::new()
+                } else {
+                    format!(
+                        " Nobody can edit or finalise their open drafts (owns {}, signs {}) until you hand them \
+                         to a salesperson in their row.",
+                        row.owned, row.signed
+                    )
+                };
+                format!("Saved {}: {}, {active}.{stranded}", u.name, u.role)
             }
-            Done::HandedOver { from, to, owned, signed } => format!(
-                "The drafts of {} are handed over to {}: {owned} they owned and {signed} they signed.",
-                user(from)?.name,
-                user(to)?.name,
-            ),
+            Done::HandedOver { from, to, owned, signed } => {
+                handed_over(&user(from)?.name, &user(to)?.name, *owned, *signed)
+            }
             Done::PasswordSet(id) => format!(
                 "New password set for {}. Every session and API token they had has ended. \
                  Give them the password in person, and ask them to change it on their account page.",
@@ -451,6 +477,19 @@ mod tests {
             "Sent at attempt 3; an earlier attempt failed: SMTP: cannot connect"
         );
         assert_eq!(reason("pending", 2, Some("SMTP: cannot connect")), "SMTP: cannot connect");
+    }
+
+    #[test]
+    fn a_hand_over_says_what_the_taker_now_owns_and_signs_without_adding_them_up() {
+        assert_eq!(
+            handed_over("Sara", "Nina", 2, 3),
+            "The drafts of Sara are handed over: Nina now owns the 2 drafts Sara owned and signs the 3 drafts Sara signed."
+        );
+        assert_eq!(
+            handed_over("Sara", "Nina", 0, 1),
+            "The drafts of Sara are handed over: Nina now signs the draft Sara signed."
+        );
+        assert_eq!(handed_over("Sara", "Nina", 0, 0), "Sara had no open drafts to hand over to Nina.");
     }
 
     #[test]
