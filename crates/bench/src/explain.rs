@@ -12,8 +12,10 @@ use std::fmt::Write as _;
 
 use anyhow::Context;
 use pricegate_store::sql::{
-    LOCK_GATE_AND_QUOTE, Reading, later_notices_sql, load_quote_sql, quote_gate_sql, token_user_sql,
+    LOCK_GATE_AND_QUOTE, Reading, later_notices_sql, load_quote_sql, notices_to_acknowledge_sql, quote_gate_sql,
+    token_user_sql,
 };
+use sea_orm::prelude::Uuid;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 
 /// Plans for quote `pending_quote` (with pending notices) and `ready_quote`
@@ -88,6 +90,43 @@ pub async fn gate_plans(conn: &DatabaseConnection, pending_quote: i64, ready_quo
         }
     }
     txn.rollback().await?;
+    out.push_str(&hand_over_plan(conn).await?);
+    Ok(out)
+}
+
+/// The statement a hand-over's e-mails (and a named signer's) make: how many
+/// notices each draft's signer must still acknowledge, for the drafts of
+/// whoever owns the oldest one, whose signers have the most notices since.
+/// Its IN list varies with the drafts, so it is explained as sent the first
+/// time, with its values.
+async fn hand_over_plan(conn: &DatabaseConnection) -> anyhow::Result<String> {
+    let drafts: Vec<Uuid> = conn
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT id FROM quotes WHERE state = 'draft' AND owner_id = \
+               (SELECT owner_id FROM quotes WHERE state = 'draft' ORDER BY drafted_at LIMIT 1)",
+        ))
+        .await?
+        .iter()
+        .map(|row| row.try_get("", "id"))
+        .collect::<Result<_, _>>()?;
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) {}", notices_to_acknowledge_sql(&drafts)),
+        ))
+        .await
+        .context("EXPLAIN the notices to acknowledge")?;
+    let mut out = format!(
+        "-- hand-over: the notices each of {} drafts' signers must acknowledge first (values in place)\n",
+        drafts.len()
+    );
+    for row in rows {
+        let line: String = row.try_get_by_index(0)?;
+        // Cut short: the IN list of uuids says nothing a reader needs.
+        let short: String = line.chars().take(160).collect();
+        writeln!(out, "{short}{}", if short.len() < line.len() { "…" } else { "" })?;
+    }
     Ok(out)
 }
 

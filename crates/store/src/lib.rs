@@ -33,7 +33,10 @@ pub use audit::AuditEntry;
 pub mod sql {
     pub use crate::audit::RECORD_AUDIT;
     pub use crate::auth::token_user_sql;
-    pub use crate::gate::{LOCK_GATE_AND_QUOTE, RECORD_FINALISATION, Reading, later_notices_sql, quote_gate_sql};
+    pub use crate::gate::{
+        LOCK_GATE_AND_QUOTE, RECORD_FINALISATION, Reading, later_notices_sql, notices_to_acknowledge_sql,
+        quote_gate_sql,
+    };
     pub use crate::quotes::load_quote_sql;
 }
 pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS};

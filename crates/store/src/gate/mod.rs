@@ -43,7 +43,7 @@ mod evaluate;
 mod overrides;
 
 use evaluate::{Evaluation, evaluate, gate_view};
-pub use evaluate::{Reading, later_notices_sql, quote_gate_sql};
+pub use evaluate::{Reading, later_notices_sql, notices_to_acknowledge_sql, quote_gate_sql};
 pub(crate) use evaluate::{change_in_force_sql, notices_to_acknowledge, price_in_force_sql, priced_lines};
 pub(crate) use overrides::{CoveredPrice, superseded_lines};
 
