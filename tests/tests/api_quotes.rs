@@ -230,7 +230,7 @@ both_backends! {
 
         let r = admin.post(&handover, &json!({"to": sue_user.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(r.body, json!({"owned": 1, "signed": 2}), "Sam's draft, and Tom's that Sam signed");
+        assert_eq!(r.body, json!({"drafts": 2, "owned": 1, "signed": 2}), "Sam's draft, and Tom's that Sam signed");
         let sue = app.login(&sue_user.email, pricegate_tests::PASSWORD).await;
         let mine = sue.get(&format!("/api/v1/quotes/{}", id_of(&own))).await.body;
         assert_eq!((&mine["owner_id"], &mine["signer_id"]), (&json!(sue_user.id), &json!(sue_user.id)));

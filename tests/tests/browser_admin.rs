@@ -324,18 +324,16 @@ async fn an_admin_hands_the_open_quotes_of_someone_who_left_sales_to_a_colleague
         ada.submit_at(Locator::XPath(&format!("{row}//button[contains(., 'Change role')]"))).await;
         assert_eq!(
             ada.text("#message").await,
-            "Saved Sara: finance, active. Nobody can edit or finalise their open drafts (owns 1, signs 1) until you \
-             hand them to a salesperson in their row."
+            "Saved Sara: finance, active. Nobody can edit the open draft Sara owns, nor finalise the open draft Sara \
+             signs, until you hand them to a salesperson (Open quotes, in Sara's row); the owner of a draft Sara \
+             signs can also choose another signer."
         );
         let cell = ada.client.find(Locator::XPath(&row)).await.expect("Sara's row").text().await.expect("its text");
         assert!(cell.contains("owns 1, signs 1") && cell.contains("can no longer sign or edit these drafts"), "{cell}");
         ada.select(&format!("#to-{sara_id}"), &sam_id.to_string()).await;
         ada.submit(&format!("#handover-{sara_id}")).await;
         assert_eq!(ada.path().await, "/admin/users");
-        assert_eq!(
-            ada.text("#message").await,
-            "The drafts of Sara are handed over: Sam now owns the draft Sara owned and signs the draft Sara signed."
-        );
+        assert_eq!(ada.text("#message").await, "The open draft of Sara is handed over: Sam now owns it and signs it.");
         let cell = ada.client.find(Locator::XPath(&row)).await.expect("Sara's row").text().await.expect("its text");
         assert!(!cell.contains("owns"), "nothing left to hand over: {cell}");
         assert!(!ada.exists(&format!("#handover-{sara_id}")).await);

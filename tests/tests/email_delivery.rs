@@ -911,8 +911,7 @@ both_backends! {
         let text = to_sam[0].text();
         assert!(
             text.contains(
-                "Ada has handed the open draft quote you owned or signed to Nina. Nina now owns what you owned and \
-                 signs what you signed, so you can no longer edit or finalise it."
+                "Ada has handed the open draft quote you owned or signed to Nina, who takes your place in it."
             ),
             "{text}"
         );
@@ -1294,7 +1293,7 @@ both_backends! {
         assert!(
             text.contains(
                 "Ana Owner has named another signer for the quote for Greta Berg (Nordwind), which you were to sign. \
-                 You can no longer finalise it, and nothing more is needed from you."
+                 You can no longer finalise it, and nothing more is needed from you for it."
             ),
             "{text}"
         );
@@ -1318,6 +1317,67 @@ both_backends! {
         let rows = outbox(&admin).await;
         let signers: Vec<_> = rows.iter().filter(|r| r["kind"] == "signer").collect();
         assert!(signers.len() == 6 && signers.iter().all(|r| r["state"] == "sent"), "nothing more queued: {signers:?}");
+    }
+}
+
+both_backends! {
+    /// A hand-over's e-mails, one to each person it concerns: the taker,
+    /// with every draft and their part in it; the leaver; and each owner of
+    /// drafts the leaver signed and the taker now signs, with those drafts.
+    /// Nobody else: not the taker as an owner, nor a signer who keeps signing.
+    async fn a_hand_over_tells_the_taker_the_leaver_and_each_owner_of_a_draft_with_a_new_signer(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (leo, leo_user) = app.user(Role::Sales, "Leo").await;
+        let (ana, ana_user) = app.user(Role::Sales, "Ana").await;
+        let (bea, bea_user) = app.user(Role::Sales, "Bea").await;
+        let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let lines = |n: i64| json!([{"sku": "PUMP-1", "quantity": n}]);
+        let signed_by = pricegate_tests::fixtures::draft_quote_signed_by;
+        draft_quote(&leo, lines(1)).await;
+        signed_by(&leo, lines(2), sam.id).await;
+        signed_by(&ana, lines(3), leo_user.id).await;
+        signed_by(&bea, lines(4), leo_user.id).await;
+        signed_by(&bea, lines(5), leo_user.id).await;
+        signed_by(&rita, lines(6), leo_user.id).await;
+        // Sam named for one draft, Leo for four.
+        sink.wait_until(WAIT, "the e-mails to the signers", |m| m.len() == 5).await;
+
+        let r = admin.post(&format!("/api/v1/users/{}/handover", leo_user.id), &json!({"to": rita_user.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!((&r.body["owned"], &r.body["signed"]), (&json!(2), &json!(5)), "{}", r.text);
+        sink.wait_until(WAIT, "the hand-over's e-mails", |m| m.len() == 9).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(sink.count(), 9, "nobody else: {:?}", subjects(&sink.messages()));
+
+        let to_rita = sink.to(&rita_user.email);
+        assert_eq!(subjects(&to_rita), ["Ada has handed you the open quotes of Leo"]);
+        let text = to_rita[0].text();
+        assert!(text.contains("you now own or sign the 6 draft quotes below."), "{text}");
+        for part in [
+            "2,500.00 EUR, valid until 2099-12-31; you own and sign it",
+            "5,000.00 EUR, valid until 2099-12-31; you own it; Sam signs it",
+            "7,500.00 EUR, valid until 2099-12-31; you sign it",
+            "10,000.00 EUR, valid until 2099-12-31; you sign it",
+            "12,500.00 EUR, valid until 2099-12-31; you sign it",
+            "15,000.00 EUR, valid until 2099-12-31; you own and sign it",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        assert_eq!(subjects(&sink.to(&leo_user.email))[4], "Ada has handed your open quotes to Rita");
+        let to_ana = sink.to(&ana_user.email);
+        assert_eq!(subjects(&to_ana), ["Rita now signs your quote for Greta Berg (Nordwind)"]);
+        assert!(to_ana[0].text().contains("7,500.00 EUR") && !to_ana[0].text().contains("10,000.00 EUR"));
+        let to_bea = sink.to(&bea_user.email);
+        assert_eq!(subjects(&to_bea), ["Rita now signs 2 of your quotes"]);
+        let text = to_bea[0].text();
+        assert!(text.contains("so Rita now signs these 2 draft quotes of yours, which Leo signed."), "{text}");
+        assert!(text.contains("10,000.00 EUR") && text.contains("12,500.00 EUR") && !text.contains("7,500.00"), "{text}");
+        assert_eq!(sink.to(&sam.email).len(), 1, "Sam still signs his draft, and was told so once");
     }
 }
 
@@ -1394,10 +1454,12 @@ both_backends! {
 }
 
 both_backends! {
-    /// A hand-over's e-mails still queued count too, since nothing sets them
-    /// aside: the colleague handed a draft who is about to read that they
-    /// sign it is also told when someone else is named, and the salesperson
-    /// about to read that it went is told when named once more.
+    /// A hand-over's e-mails still queued count too, since only deactivating
+    /// their recipient sets them aside: the colleague handed a draft who is
+    /// about to read that they sign it is also told when someone else is
+    /// named, and the salesperson about to read that it went is told when
+    /// named once more. The owner's, that the colleague signs it now, no
+    /// longer holds by then and is set aside.
     async fn a_hand_over_still_queued_is_followed_by_the_e_mails_of_its_later_signers(backend: Backend) {
         let sink = SmtpSink::start().await;
         let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
@@ -1435,9 +1497,20 @@ both_backends! {
             to(&leo.email),
             ["Ada has handed your open quotes to Rita", "Ana Owner has named you the signer of a quote for Greta Berg (Nordwind)"]
         );
+        // Nor is Ana told that Rita signs it: by then Leo did again.
         let ana_email = ana.get("/api/v1/me").await.body["email"].as_str().unwrap().to_owned();
-        assert_eq!(to(&ana_email), ["Rita now signs your quote for Greta Berg (Nordwind)"]);
-        assert_eq!(claimed.len(), 5, "nobody else: {:?}", claimed.iter().map(|r| (&r.to_addr, &r.subject)).collect::<Vec<_>>());
+        assert!(to(&ana_email).is_empty());
+        let set_aside = outbox::Entity::find()
+            .filter(outbox::Column::ToAddr.eq(ana_email.as_str()))
+            .one(app.store.connection())
+            .await
+            .unwrap()
+            .expect("the e-mail to Ana");
+        assert_eq!(
+            (set_aside.state.as_str(), set_aside.last_error.as_deref()),
+            ("skipped", Some("Not sent: the quote's signer or state changed again before it went out."))
+        );
+        assert_eq!(claimed.len(), 4, "nobody else: {:?}", claimed.iter().map(|r| (&r.to_addr, &r.subject)).collect::<Vec<_>>());
     }
 }
 

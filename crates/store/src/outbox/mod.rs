@@ -201,18 +201,18 @@ impl Letter<'_> {
 
     /// What a letter tells its recipient of signing each draft it names:
     /// the draft, and whether they sign it. A leaver signs none of the
-    /// drafts handed away; a taker, those `taker_signs` marks.
+    /// drafts handed away; a taker, those `taker_signs` marks; an owner,
+    /// none of those a hand-over gave a new signer.
     pub fn signing(&self) -> Vec<(Uuid, bool)> {
         match self {
             Letter::SignerNamed { quote, .. } => vec![(quote.id, true)],
             Letter::SignerReleased { quote, .. } => vec![(quote.id, false)],
             Letter::QuotesHandedOver { quotes, .. } => quotes.iter().map(|q| (q.quote.id, q.taker_signs)).collect(),
             Letter::QuotesHandedAway { quotes, .. } => quotes.iter().map(|q| (q.quote.id, false)).collect(),
-            // An owner told who now signs their drafts is not told they do.
-            Letter::SignerHandedOver { .. }
-            | Letter::Publication { .. }
-            | Letter::Reminder { .. }
-            | Letter::Escalation { .. } => vec![],
+            // An owner is told someone else signs their drafts (which also
+            // lets the letter be set aside once none of them is so).
+            Letter::SignerHandedOver { quotes, .. } => quotes.iter().map(|q| (q.quote.id, false)).collect(),
+            Letter::Publication { .. } | Letter::Reminder { .. } | Letter::Escalation { .. } => vec![],
         }
     }
 }

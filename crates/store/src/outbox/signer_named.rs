@@ -2,6 +2,8 @@
 //! one handed a colleague's drafts: only the signer can finalise a quote, so
 //! a draft they do not know of waits.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -11,7 +13,7 @@ use crate::entity::{outbox, quotes, signer_letters, users};
 use crate::gate::{notices_to_acknowledge, priced_lines};
 use crate::quotes::{DRAFT, load_lines};
 use crate::{Actor, Store, StoreError};
-use pricegate_domain::quote_total;
+use pricegate_domain::{Role, quote_total};
 use sea_orm::sea_query::Expr;
 
 /// The key of the e-mail naming `signer` the signer of `quote` at `now`: a
@@ -26,8 +28,8 @@ fn released_key(quote: Uuid, signer: Uuid, now: DateTime<Utc>) -> String {
 }
 
 /// The keys of a hand-over's e-mails to the taker and to the leaver start
-/// so. Unlike the e-mails about one draft, nothing sets them aside before
-/// they go.
+/// so. Unlike the e-mails about one draft, nothing but deactivating their
+/// recipient sets them aside before they go.
 const HANDED_OVER: &str = "handover:";
 const HANDED_AWAY: &str = "handed-away:";
 /// The key of a hand-over's e-mail to the owner of drafts whose signer it
@@ -53,13 +55,67 @@ const REPLACED: &str = "Not sent: a later e-mail about this quote's signer repla
 /// Why a queued signer e-mail is no longer sent.
 pub(super) const NO_LONGER_SIGNER: &str = "Not sent: the quote's signer or state changed again before it went out.";
 
+/// The taker a hand-over's e-mail to the owner of drafts it gave a new
+/// signer names, from its key: `handed-signer:<from>:<to>:<owner>:…`.
+fn owner_letter_taker(row: &outbox::Model) -> Option<Uuid> {
+    let rest = row.dedupe_key.strip_prefix(HANDED_SIGNER)?;
+    rest.split(':').nth(1)?.parse().ok()
+}
+
 /// The signer e-mails among `rows` that no longer hold: one naming its
 /// recipient the signer of a quote that is no longer a draft they sign, or
-/// one telling them they no longer sign a draft they sign again.
+/// one telling them they no longer sign a draft they sign again; and one
+/// telling an owner who signs their drafts now, once none of those drafts
+/// is still a draft of theirs that person signs.
 pub(super) async fn moot_signer_mail(
     conn: &impl ConnectionTrait,
     rows: &[outbox::Model],
 ) -> Result<Vec<Uuid>, StoreError> {
+    let mut moot = moot_owner_letters(conn, rows).await?;
+    moot.extend(moot_about_one_draft(conn, rows).await?);
+    Ok(moot)
+}
+
+/// [`moot_signer_mail`]'s letters to owners: their drafts are those the
+/// letter's `signer_letters` rows name.
+async fn moot_owner_letters(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<Vec<Uuid>, StoreError> {
+    let asked: HashMap<Uuid, (Uuid, Uuid)> = rows
+        .iter()
+        .filter(|row| row.kind == SIGNER)
+        .filter_map(|row| Some((row.id, (row.user_id?, owner_letter_taker(row)?))))
+        .collect();
+    if asked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let named: Vec<(Uuid, Uuid)> = signer_letters::Entity::find()
+        .select_only()
+        .columns([signer_letters::Column::OutboxId, signer_letters::Column::QuoteId])
+        .filter(signer_letters::Column::OutboxId.is_in(asked.keys().copied()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let standing: HashSet<(Uuid, Uuid, Uuid)> = quotes::Entity::find()
+        .select_only()
+        .columns([quotes::Column::Id, quotes::Column::OwnerId, quotes::Column::SignerId])
+        .filter(quotes::Column::Id.is_in(named.iter().map(|(_, quote)| *quote)))
+        .filter(quotes::Column::State.eq(DRAFT))
+        .into_tuple()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let holding: HashSet<Uuid> = named
+        .iter()
+        .filter(|(row, quote)| {
+            asked.get(row).is_some_and(|(owner, taker)| standing.contains(&(*quote, *owner, *taker)))
+        })
+        .map(|(row, _)| *row)
+        .collect();
+    Ok(asked.into_keys().filter(|row| !holding.contains(row)).collect())
+}
+
+/// [`moot_signer_mail`]'s e-mails about one draft, which their keys name.
+async fn moot_about_one_draft(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<Vec<Uuid>, StoreError> {
     let asked: Vec<(Uuid, bool, Uuid, Uuid)> = rows
         .iter()
         .filter(|row| row.kind == SIGNER)
@@ -70,7 +126,7 @@ pub(super) async fn moot_signer_mail(
     if asked.is_empty() {
         return Ok(Vec::new());
     }
-    let standing: std::collections::HashSet<(Uuid, Uuid)> = quotes::Entity::find()
+    let standing: HashSet<(Uuid, Uuid)> = quotes::Entity::find()
         .select_only()
         .column(quotes::Column::Id)
         .column(quotes::Column::SignerId)
@@ -158,7 +214,8 @@ impl Store {
     /// no longer do, handing them a colleague's drafts or handing theirs
     /// away), the latest that reached them or will, said they did. That is
     /// one sent, one being sent or retried, or a hand-over's still queued
-    /// (nothing sets those aside). An e-mail about one draft still queued
+    /// (only deactivating its recipient sets that aside, and then nothing
+    /// about them matters). An e-mail about one draft still queued
     /// does not count: naming someone else sets it aside; nor does one that
     /// failed for good or was set aside.
     pub(crate) async fn signer_was_told(
@@ -297,16 +354,19 @@ impl Store {
             let key = format!("{HANDED_AWAY}{from}:{to}:{}", now.timestamp_micros());
             batch.push(SIGNER, key, &to_leaver, &letter)?;
         }
-        // A draft the taker does not own kept its owner, who is told who
-        // signs it now (its signer was the leaver: else it was not handed).
-        let mut owners: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).filter(|owner| *owner != to).collect();
+        // A draft the taker signs but does not own kept its owner (the
+        // leaver signed it), who is told who signs it now; an owner who can
+        // no longer edit it is not asked to choose another signer.
+        let signed_for = |q: &&quotes::Model| q.signer_id == to && q.owner_id != to;
+        let mut owners: Vec<Uuid> = drafts.iter().filter(signed_for).map(|q| q.owner_id).collect();
         owners.sort_unstable();
         owners.dedup();
-        for owner in owners.iter().filter_map(|id| name_of(*id)).filter(|owner| owner.active) {
+        let can_edit = |u: &&users::Model| u.active && u.role == Role::Sales.as_str();
+        for owner in owners.iter().filter_map(|id| name_of(*id)).filter(can_edit) {
             let theirs: Vec<HandedQuote> = drafts
                 .iter()
                 .zip(&quotes)
-                .filter(|(q, _)| q.owner_id == owner.id)
+                .filter(|(q, _)| signed_for(q) && q.owner_id == owner.id)
                 .map(|(_, handed)| handed.clone())
                 .collect();
             let to_owner = recipient(owner);

@@ -11,13 +11,16 @@ use uuid::Uuid;
 
 use super::{DRAFT, check_signer};
 use crate::audit::{AuditEntry, record};
-use crate::db::db_now;
+use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{quotes, users};
 use crate::{Actor, Store, StoreError};
 
 /// How many draft quotes changed hands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HandedOver {
+    /// Drafts that changed hands, owned or signed: each counts once here,
+    /// and in each of the two below that applies.
+    pub drafts: u64,
     /// Drafts `from` owned, now owned by `to`.
     pub owned: u64,
     /// Drafts `from` signed, now signed by `to`.
@@ -39,34 +42,37 @@ impl Store {
         }
         check_signer(&txn, to, "to").await?;
         let now = db_now(&txn).await?;
-        let moved = |column: quotes::Column| {
-            quotes::Entity::update_many()
-                .col_expr(column, Expr::value(to))
-                .col_expr(quotes::Column::UpdatedAt, Expr::value(now))
-                .filter(column.eq(from))
-                .filter(quotes::Column::State.eq(DRAFT))
-        };
-        // The drafts `to` is about to sign, for telling them of the notices
-        // that hold these up and did not hold up theirs.
-        let taken_over: Vec<Uuid> = quotes::Entity::find()
+        // Every draft `from` owns or signs, locked (on PostgreSQL; SQLite's
+        // writers take turns) so that no edit moves one between this read
+        // and the moves below: the letters then say what was moved.
+        let drafts: Vec<(Uuid, Uuid, Uuid)> = quotes::Entity::find()
             .select_only()
-            .column(quotes::Column::Id)
-            .filter(quotes::Column::SignerId.eq(from))
-            .filter(quotes::Column::State.eq(DRAFT))
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        // Every draft that becomes `to`'s, owned or signed, for telling them.
-        let handed: Vec<Uuid> = quotes::Entity::find()
-            .select_only()
-            .column(quotes::Column::Id)
+            .columns([quotes::Column::Id, quotes::Column::OwnerId, quotes::Column::SignerId])
             .filter(Condition::any().add(quotes::Column::OwnerId.eq(from)).add(quotes::Column::SignerId.eq(from)))
             .filter(quotes::Column::State.eq(DRAFT))
+            .lock_exclusive()
             .into_tuple()
             .all(&txn)
             .await?;
-        let owned = moved(quotes::Column::OwnerId).exec(&txn).await?.rows_affected;
-        let signed = moved(quotes::Column::SignerId).exec(&txn).await?.rows_affected;
+        // Every draft that becomes `to`'s, owned or signed, for telling them;
+        // and those `to` is about to sign, for telling them of the notices
+        // that hold these up and did not hold up theirs.
+        let handed: Vec<Uuid> = drafts.iter().map(|(id, _, _)| *id).collect();
+        let taken_over: Vec<Uuid> =
+            drafts.iter().filter(|(_, _, signer)| *signer == from).map(|(id, _, _)| *id).collect();
+        let (mut owned, mut signed) = (0, 0);
+        for chunk in handed.chunks(IN_LIST_CHUNK) {
+            for (column, count) in [(quotes::Column::OwnerId, &mut owned), (quotes::Column::SignerId, &mut signed)] {
+                *count += quotes::Entity::update_many()
+                    .col_expr(column, Expr::value(to))
+                    .col_expr(quotes::Column::UpdatedAt, Expr::value(now))
+                    .filter(column.eq(from))
+                    .filter(quotes::Column::Id.is_in(chunk.iter().copied()))
+                    .exec(&txn)
+                    .await?
+                    .rows_affected;
+            }
+        }
         record(
             &txn,
             AuditEntry {
@@ -84,7 +90,7 @@ impl Store {
             self.tell_new_signer(&txn, to, &taken_over, now).await?;
         }
         txn.commit().await?;
-        Ok(HandedOver { owned, signed })
+        Ok(HandedOver { drafts: handed.len() as u64, owned, signed })
     }
 
     /// Per person, the draft quotes they own and sign: (owned, signed).

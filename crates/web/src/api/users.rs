@@ -93,6 +93,9 @@ pub struct HandOverIn {
 
 #[derive(Serialize, ToSchema)]
 pub struct HandedOverView {
+    /// Draft quotes that changed hands, owned or signed (one both owned and
+    /// signed counts once here, and in each of the two below).
+    pub drafts: u64,
     /// Draft quotes the user owned, now owned by `to`.
     pub owned: u64,
     /// Draft quotes the user signed, now signed by `to`.
@@ -112,5 +115,5 @@ pub async fn hand_over(
     ApiJson(body): ApiJson<HandOverIn>,
 ) -> Result<Json<HandedOverView>, AppError> {
     let done = app.store.hand_over_quotes(&admin.actor, id, body.to).await?;
-    Ok(Json(HandedOverView { owned: done.owned, signed: done.signed }))
+    Ok(Json(HandedOverView { drafts: done.drafts, owned: done.owned, signed: done.signed }))
 }

@@ -118,27 +118,60 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
 enum Done {
     Created(Uuid),
     Updated(Uuid),
-    HandedOver { from: Uuid, to: Uuid, owned: u64, signed: u64 },
+    HandedOver { from: Uuid, to: Uuid, drafts: u64, owned: u64, signed: u64 },
     PasswordSet(Uuid),
 }
 
 const DONE: DoneCookie = DoneCookie { name: "pricegate_users_done", page: "/admin/users" };
 
-/// What a hand-over did, naming both people: a draft `from` both owned and
-/// signed counts in each number, so the numbers are not added up.
-fn handed_over(from: &str, to: &str, owned: u64, signed: u64) -> String {
-    let part = |n: u64, now: &str, then: &str| match n {
+/// `n` open drafts, in words.
+fn open_drafts(n: u64) -> String {
+    if n == 1 { "open draft".to_owned() } else { format!("{n} open drafts") }
+}
+
+/// What a hand-over did, naming both people: how many drafts changed hands,
+/// then which part of them the taker has now (a draft `from` both owned and
+/// signed counts in both).
+fn handed_over(from: &str, to: &str, drafts: u64, owned: u64, signed: u64) -> String {
+    let part = |n: u64, verb: &str, past: &str| match n {
         0 => None,
-        1 => Some(format!("{now} the draft {from} {then}")),
-        n => Some(format!("{now} the {n} drafts {from} {then}")),
+        n if n == drafts => Some(format!("{verb} {}", if n == 1 { "it" } else { "all of them" })),
+        1 => Some(format!("{verb} the one {from} {past}")),
+        n => Some(format!("{verb} the {n} {from} {past}")),
     };
     let parts: Vec<String> =
         [part(owned, "owns", "owned"), part(signed, "signs", "signed")].into_iter().flatten().collect();
     if parts.is_empty() {
-        format!("{from} had no open drafts to hand over to {to}.")
-    } else {
-        format!("The drafts of {from} are handed over: {to} now {}.", parts.join(" and "))
+        return format!("{from} had no open drafts to hand over to {to}.");
     }
+    let verb = if drafts == 1 { "is" } else { "are" };
+    format!("The {} of {from} {verb} handed over: {to} now {}.", open_drafts(drafts), parts.join(" and "))
+}
+
+/// What a role out of sales, or deactivating, leaves undone with `name`'s
+/// open drafts: nobody can edit those they own (only an owner edits), nor
+/// finalise those they sign (only the signer finalises).
+fn stranded(name: &str, owned: u64, signed: u64) -> Option<String> {
+    let parts: Vec<String> = [
+        (owned > 0).then(|| format!("edit the {} {name} owns", open_drafts(owned))),
+        (signed > 0).then(|| format!("finalise the {} {name} signs", open_drafts(signed))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let owner_too = match signed {
+        0 => String::new(),
+        _ => format!("; the owner of a draft {name} signs can also choose another signer"),
+    };
+    Some(format!(
+        "Nobody can {}{} until you hand {} to a salesperson (Open quotes, in {name}'s row){owner_too}.",
+        parts.join(", nor "),
+        if parts.len() > 1 { "," } else { "" },
+        if owned + signed == 1 { "it" } else { "them" }
+    ))
 }
 
 impl Done {
@@ -146,7 +179,9 @@ impl Done {
         match self {
             Done::Created(id) => format!("created.{id}"),
             Done::Updated(id) => format!("updated.{id}"),
-            Done::HandedOver { from, to, owned, signed } => format!("handed_over.{from}.{to}.{owned}.{signed}"),
+            Done::HandedOver { from, to, drafts, owned, signed } => {
+                format!("handed_over.{from}.{to}.{drafts}.{owned}.{signed}")
+            }
             Done::PasswordSet(id) => format!("password_set.{id}"),
         }
     }
@@ -162,7 +197,7 @@ impl Done {
             "handed_over" => {
                 let (from, to) = (id()?, id()?);
                 let mut count = || parts.next().and_then(|p| p.parse().ok());
-                Done::HandedOver { from, to, owned: count()?, signed: count()? }
+                Done::HandedOver { from, to, drafts: count()?, owned: count()?, signed: count()? }
             }
             _ => return None,
         };
@@ -181,19 +216,15 @@ impl Done {
                 let u = &row.u;
                 let active = if u.active { "active" } else { "inactive: they can no longer log in" };
                 // A role out of sales strands their drafts as deactivating does.
-                let stranded = if row.can_sign || row.owned + row.signed == 0 {
-                    String::new()
-                } else {
-                    format!(
-                        " Nobody can edit or finalise their open drafts (owns {}, signs {}) until you hand them \
-                         to a salesperson in their row.",
-                        row.owned, row.signed
-                    )
+                let stranded = match row.can_sign {
+                    true => None,
+                    false => stranded(&u.name, row.owned, row.signed),
                 };
+                let stranded = stranded.map(|s| format!(" {s}")).unwrap_or_default();
                 format!("Saved {}: {}, {active}.{stranded}", u.name, u.role)
             }
-            Done::HandedOver { from, to, owned, signed } => {
-                handed_over(&user(from)?.name, &user(to)?.name, *owned, *signed)
+            Done::HandedOver { from, to, drafts, owned, signed } => {
+                handed_over(&user(from)?.name, &user(to)?.name, *drafts, *owned, *signed)
             }
             Done::PasswordSet(id) => format!(
                 "New password set for {}. Every session and API token they had has ended. \
@@ -359,7 +390,7 @@ async fn hand_over(
     };
     match app.store.hand_over_quotes(&user.0.actor, id, to).await {
         Ok(moved) => {
-            Ok(Done::HandedOver { from: id, to, owned: moved.owned, signed: moved.signed }
+            Ok(Done::HandedOver { from: id, to, drafts: moved.drafts, owned: moved.owned, signed: moved.signed }
                 .back_to_list(&user.seal(&app)))
         }
         Err(StoreError::Invalid(e)) => {
@@ -482,14 +513,38 @@ mod tests {
     #[test]
     fn a_hand_over_says_what_the_taker_now_owns_and_signs_without_adding_them_up() {
         assert_eq!(
-            handed_over("Sara", "Nina", 2, 3),
-            "The drafts of Sara are handed over: Nina now owns the 2 drafts Sara owned and signs the 3 drafts Sara signed."
+            handed_over("Sara", "Nina", 4, 2, 3),
+            "The 4 open drafts of Sara are handed over: Nina now owns the 2 Sara owned and signs the 3 Sara signed."
         );
         assert_eq!(
-            handed_over("Sara", "Nina", 0, 1),
-            "The drafts of Sara are handed over: Nina now signs the draft Sara signed."
+            handed_over("Sara", "Nina", 3, 1, 3),
+            "The 3 open drafts of Sara are handed over: Nina now owns the one Sara owned and signs all of them."
         );
-        assert_eq!(handed_over("Sara", "Nina", 0, 0), "Sara had no open drafts to hand over to Nina.");
+        assert_eq!(
+            handed_over("Sara", "Nina", 1, 1, 1),
+            "The open draft of Sara is handed over: Nina now owns it and signs it."
+        );
+        assert_eq!(handed_over("Sara", "Nina", 1, 0, 1), "The open draft of Sara is handed over: Nina now signs it.");
+        assert_eq!(handed_over("Sara", "Nina", 0, 0, 0), "Sara had no open drafts to hand over to Nina.");
+    }
+
+    #[test]
+    fn someone_who_can_no_longer_sign_is_said_to_leave_drafts_nobody_can_edit_or_finalise() {
+        assert_eq!(
+            stranded("Omar", 2, 3).as_deref(),
+            Some(
+                "Nobody can edit the 2 open drafts Omar owns, nor finalise the 3 open drafts Omar signs, until you \
+                 hand them to a salesperson (Open quotes, in Omar's row); the owner of a draft Omar signs can also \
+                 choose another signer."
+            )
+        );
+        assert_eq!(
+            stranded("Omar", 1, 0).as_deref(),
+            Some(
+                "Nobody can edit the open draft Omar owns until you hand it to a salesperson (Open quotes, in Omar's row)."
+            )
+        );
+        assert_eq!(stranded("Omar", 0, 0), None);
     }
 
     #[test]
@@ -499,7 +554,7 @@ mod tests {
             Done::Created(a),
             Done::Updated(a),
             Done::PasswordSet(a),
-            Done::HandedOver { from: a, to: b, owned: 3, signed: 0 },
+            Done::HandedOver { from: a, to: b, drafts: 3, owned: 3, signed: 0 },
         ] {
             assert_eq!(Done::parse(&done.cookie_value()), Some(done));
         }
@@ -508,8 +563,8 @@ mod tests {
             "created".into(),
             "created.not-a-uuid".into(),
             format!("created.{a}.extra"),
-            format!("handed_over.{a}.{b}.1"),
-            format!("handed_over.{a}.{b}.-1.0"),
+            format!("handed_over.{a}.{b}.1.1"),
+            format!("handed_over.{a}.{b}.1.-1.0"),
             format!("deleted.{a}"),
         ];
         for junk in junk {
