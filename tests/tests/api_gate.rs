@@ -493,3 +493,27 @@ both_backends! {
         assert_eq!(gate.body["pending"], json!([]), "{}", gate.text);
     }
 }
+
+/// Someone moved out of sales still sees the drafts they own and sign, but
+/// is offered nothing they may no longer do, and is told why, as themselves.
+#[tokio::test]
+async fn an_owner_moved_out_of_sales_is_offered_no_change_to_their_draft() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (omar, omar_user) = app.user(Role::Sales, "Omar").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let id = id_of(&draft_quote(&omar, json!([{"sku": "P-1", "quantity": 10}])).await);
+    let path = format!("/quotes/{id}");
+    let html = page_as(&app.base, &omar_user.email, &path).await;
+    assert!(html.contains(&format!("href=\"/quotes/{id}/edit\"")), "a salesperson edits their draft: {html}");
+
+    let r = admin.patch(&format!("/api/v1/users/{}", omar_user.id), &json!({"role": "finance"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let html = page_as(&app.base, &omar_user.email, &path).await;
+    assert!(html.contains("You can no longer sign it: you are no longer in sales."), "{html}");
+    for link in ["edit", "cancel"] {
+        assert!(!html.contains(&format!("href=\"/quotes/{id}/{link}\"")), "no {link} link: {html}");
+    }
+    assert!(!html.contains("Edit the quote to choose another signer"), "{html}");
+}

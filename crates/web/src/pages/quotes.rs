@@ -261,7 +261,7 @@ struct QuotePage {
     /// The owner signs it too: the page names one person.
     owner_signs: bool,
     i_am_signer: bool,
-    /// The owner may edit and cancel a draft.
+    /// The reader owns it and is in sales: they may edit, reprice and cancel a draft.
     i_am_owner: bool,
     state: String,
     valid_until: String,
@@ -713,7 +713,8 @@ async fn quote_page(
         owner,
         owner_signs: quote.owner_id == quote.signer_id,
         i_am_signer: quote.signer_id == user.0.actor.id,
-        i_am_owner: quote.owner_id == user.0.actor.id,
+        // Only a salesperson changes a quote, even one they own.
+        i_am_owner: quote.owner_id == user.0.actor.id && user.0.actor.role == Role::Sales,
         state: quote.state.clone(),
         valid_until: quote.valid_until.to_string(),
         drafted_at: calendar.stamp(quote.drafted_at, true),
