@@ -427,6 +427,9 @@ async fn publishing_a_change_that_would_never_take_force_is_refused_on_the_confi
         fiona.goto(&path).await;
         assert!(!fiona.exists("#publish-refused").await);
         assert!(fiona.text("#impact").await.starts_with("1 open quote"), "Sam's draft, repriced");
+        assert!(
+            fiona.text("#impact-basis").await.starts_with("Each change is counted from the prices the quote carries")
+        );
         // Its date is past: the price takes force as it is published, and the page says so.
         let backdated = fiona.text("#backdated").await;
         let dated = format!("PUMP-100 from {}", date_in_days(-3));

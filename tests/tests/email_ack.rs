@@ -121,6 +121,7 @@ both_backends! {
             "the price it moves from, and by how much: {text}"
         );
         assert!(text.contains("(+10,000.00 EUR on its total while it is valid)"), "the blocked quote and its delta are named: {text}");
+        assert!(text.contains("A change to a total is counted from the prices the quote carries"), "{text}");
         let ritas_text = sink.to(&rita.email)[0].text();
         assert!(ritas_text.contains(&format!("(expired on {lapsed})")), "{ritas_text}");
         assert!(html.contains("<strong>1 December</strong>"), "Markdown is rendered: {html}");
