@@ -517,3 +517,33 @@ async fn an_owner_moved_out_of_sales_is_offered_no_change_to_their_draft() {
     }
     assert!(!html.contains("Edit the quote to choose another signer"), "{html}");
 }
+
+/// The publish confirmation marks a quote whose signer can no longer sign:
+/// acknowledging the notice will not free it.
+#[tokio::test]
+async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (omar, omar_user) = app.user(Role::Sales, "Omar").await;
+    let (sam, _) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let stranded = id_of(&draft_quote(&omar, json!([{"sku": "P-1", "quantity": 10}])).await);
+    let fine = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 5}])).await);
+    let r = admin.patch(&format!("/api/v1/users/{}", omar_user.id), &json!({"role": "finance"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let notice = create_notice(
+        &finance,
+        "P-1 up",
+        json!([{"sku": "P-1", "unit_price_minor": 1_100, "effective_on": date_in_days(1)}]),
+    )
+    .await;
+
+    let html = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
+    assert!(html.contains(&format!("/quotes/{fine}")) && html.contains(&format!("/quotes/{stranded}")), "{html}");
+    assert!(
+        html.contains(&format!("id=\"signer-unable-{stranded}\">(can no longer sign: the quote needs another signer)")),
+        "{html}"
+    );
+    assert!(!html.contains(&format!("signer-unable-{fine}")), "{html}");
+}

@@ -2,8 +2,8 @@ use chrono::{DateTime, Utc};
 use pricegate_domain::{Email, Password, Role, Text};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -85,6 +85,31 @@ impl Store {
     pub async fn list_users(&self) -> Result<Vec<UserView>, StoreError> {
         let rows = users::Entity::find().order_by_asc(users::Column::Email).all(&self.db).await?;
         Ok(rows.into_iter().map(UserView::from).collect())
+    }
+
+    /// Those of `ids` who can no longer sign a quote: inactive, or no longer
+    /// in sales. A draft they sign waits for another signer.
+    pub async fn unable_to_sign(&self, ids: &[Uuid]) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut unable = std::collections::HashSet::new();
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            let found = users::Entity::find()
+                .select_only()
+                .column(users::Column::Id)
+                .filter(users::Column::Id.is_in(chunk.iter().copied()))
+                .filter(
+                    Condition::any()
+                        .add(users::Column::Active.eq(false))
+                        .add(users::Column::Role.ne(Role::Sales.as_str())),
+                )
+                .into_tuple::<Uuid>()
+                .all(&self.db)
+                .await?;
+            unable.extend(found);
+        }
+        Ok(unable)
     }
 
     /// The names of the users `ids`, for a list that names a few of them

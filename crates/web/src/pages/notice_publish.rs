@@ -52,6 +52,9 @@ struct TouchedQuote {
     id: Uuid,
     customer: String,
     signer: String,
+    /// Its signer is inactive or out of sales: it waits for another signer
+    /// whatever they acknowledge.
+    signer_unable: bool,
     valid_until: String,
     total: String,
     delta: String,
@@ -78,6 +81,7 @@ async fn touched_quotes(
     let quotes = app.store.list_quotes(&user.0.actor, filter).await?;
     let signers: Vec<Uuid> = quotes.iter().map(|q| q.signer_id).collect();
     let names = app.store.user_names(&signers).await?;
+    let unable = app.store.unable_to_sign(&signers).await?;
     let today = app.store.today().await?;
     let mut touched = Vec::new();
     let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
@@ -98,6 +102,7 @@ async fn touched_quotes(
                 id: q.id,
                 customer: q.customer.name.clone(),
                 signer: names.get(&q.signer_id).cloned().unwrap_or_default(),
+                signer_unable: unable.contains(&q.signer_id),
                 valid_until: q.valid_until.to_string(),
                 total: money(&q.currency, q.total_minor),
                 delta: if expired {
