@@ -516,6 +516,7 @@ async fn an_owner_moved_out_of_sales_is_offered_no_change_to_their_draft() {
         assert!(!html.contains(&format!("href=\"/quotes/{id}/{link}\"")), "no {link} link: {html}");
     }
     assert!(!html.contains("Edit the quote to choose another signer"), "{html}");
+    assert!(html.contains("An admin must first hand it to a salesperson, who can choose another signer"), "{html}");
 }
 
 /// The publish confirmation marks a quote whose signer can no longer sign:

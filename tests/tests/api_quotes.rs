@@ -243,7 +243,7 @@ both_backends! {
         assert_eq!(closed["owner_id"], json!(sam_user.id), "a finalised quote keeps its people");
         let audit = finance.get("/api/v1/audit?action=quotes.handed_over").await;
         assert_eq!(audit.body[0]["subject_id"], json!(sam_user.id), "{}", audit.text);
-        assert_eq!(audit.body[0]["detail"], json!({"to": sue_user.id, "owned": 1, "signed": 2}));
+        assert_eq!(audit.body[0]["detail"], json!({"to": sue_user.id, "drafts": 2, "owned": 1, "signed": 2}));
     }
 }
 

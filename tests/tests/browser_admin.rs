@@ -325,8 +325,7 @@ async fn an_admin_hands_the_open_quotes_of_someone_who_left_sales_to_a_colleague
         assert_eq!(
             ada.text("#message").await,
             "Saved Sara: finance, active. Nobody can edit the open draft Sara owns, nor finalise the open draft Sara \
-             signs, until you hand them to a salesperson (Open quotes, in Sara's row); the owner of a draft Sara \
-             signs can also choose another signer."
+             signs, until you hand it to a salesperson (Open quotes, in Sara's row)."
         );
         let cell = ada.client.find(Locator::XPath(&row)).await.expect("Sara's row").text().await.expect("its text");
         assert!(cell.contains("owns 1, signs 1") && cell.contains("can no longer sign or edit these drafts"), "{cell}");

@@ -9,6 +9,7 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, Qu
 use uuid::Uuid;
 
 use super::{Batch, HandedQuote, Letter, PENDING, SENT, SIGNER, SKIPPED, SignedQuote, recipient};
+use crate::db::IN_LIST_CHUNK;
 use crate::entity::{outbox, quotes, signer_letters, users};
 use crate::gate::{notices_to_acknowledge, priced_lines};
 use crate::quotes::{DRAFT, load_lines};
@@ -94,16 +95,18 @@ async fn moot_owner_letters(conn: &impl ConnectionTrait, rows: &[outbox::Model])
         .into_tuple()
         .all(conn)
         .await?;
-    let standing: HashSet<(Uuid, Uuid, Uuid)> = quotes::Entity::find()
-        .select_only()
-        .columns([quotes::Column::Id, quotes::Column::OwnerId, quotes::Column::SignerId])
-        .filter(quotes::Column::Id.is_in(named.iter().map(|(_, quote)| *quote)))
-        .filter(quotes::Column::State.eq(DRAFT))
-        .into_tuple()
-        .all(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let mut standing: HashSet<(Uuid, Uuid, Uuid)> = HashSet::new();
+    for chunk in named.chunks(IN_LIST_CHUNK) {
+        let drafts: Vec<(Uuid, Uuid, Uuid)> = quotes::Entity::find()
+            .select_only()
+            .columns([quotes::Column::Id, quotes::Column::OwnerId, quotes::Column::SignerId])
+            .filter(quotes::Column::Id.is_in(chunk.iter().map(|(_, quote)| *quote)))
+            .filter(quotes::Column::State.eq(DRAFT))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        standing.extend(drafts);
+    }
     let holding: HashSet<Uuid> = named
         .iter()
         .filter(|(row, quote)| {
@@ -111,7 +114,10 @@ async fn moot_owner_letters(conn: &impl ConnectionTrait, rows: &[outbox::Model])
         })
         .map(|(row, _)| *row)
         .collect();
-    Ok(asked.into_keys().filter(|row| !holding.contains(row)).collect())
+    // A letter with no drafts named (written before owners' letters named
+    // theirs, or by an older server) is left to go.
+    let with_drafts: HashSet<Uuid> = named.iter().map(|(row, _)| *row).collect();
+    Ok(asked.into_keys().filter(|row| with_drafts.contains(row) && !holding.contains(row)).collect())
 }
 
 /// [`moot_signer_mail`]'s e-mails about one draft, which their keys name.
@@ -308,12 +314,16 @@ impl Store {
         if handed.is_empty() {
             return Ok(());
         }
-        let drafts = quotes::Entity::find()
-            .filter(quotes::Column::Id.is_in(handed.iter().copied()))
-            .filter(quotes::Column::State.eq(DRAFT))
-            .order_by_asc(quotes::Column::DraftedAt)
-            .all(conn)
-            .await?;
+        let mut drafts = Vec::with_capacity(handed.len());
+        for chunk in handed.chunks(IN_LIST_CHUNK) {
+            let found = quotes::Entity::find()
+                .filter(quotes::Column::Id.is_in(chunk.iter().copied()))
+                .filter(quotes::Column::State.eq(DRAFT))
+                .all(conn)
+                .await?;
+            drafts.extend(found);
+        }
+        drafts.sort_by_key(|q| q.drafted_at);
         // The admin, both sides, whoever signs the drafts the taker only
         // owns, and whoever owns the drafts the taker only signs.
         let mut who: Vec<Uuid> =

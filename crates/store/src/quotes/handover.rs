@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -14,6 +14,27 @@ use crate::audit::{AuditEntry, record};
 use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{quotes, users};
 use crate::{Actor, Store, StoreError};
+
+/// A person's open drafts: those they own, those they sign, and those they
+/// both own and sign (counted in each of the other two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenDrafts {
+    pub owned: u64,
+    pub signed: u64,
+    pub both: u64,
+}
+
+impl OpenDrafts {
+    /// Drafts they own or sign, each once.
+    pub fn drafts(&self) -> u64 {
+        (self.owned + self.signed).saturating_sub(self.both)
+    }
+
+    /// Drafts they sign that someone else owns.
+    pub fn signed_for_others(&self) -> u64 {
+        self.signed.saturating_sub(self.both)
+    }
+}
 
 /// How many draft quotes changed hands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,6 +71,8 @@ impl Store {
             .columns([quotes::Column::Id, quotes::Column::OwnerId, quotes::Column::SignerId])
             .filter(Condition::any().add(quotes::Column::OwnerId.eq(from)).add(quotes::Column::SignerId.eq(from)))
             .filter(quotes::Column::State.eq(DRAFT))
+            // In one order, so two hand-overs sharing drafts cannot deadlock.
+            .order_by_asc(quotes::Column::Id)
             .lock_exclusive()
             .into_tuple()
             .all(&txn)
@@ -81,7 +104,7 @@ impl Store {
                 action: "quotes.handed_over",
                 subject_type: "user",
                 subject_id: Some(from),
-                detail: json!({ "to": to, "owned": owned, "signed": signed }),
+                detail: json!({ "to": to, "drafts": handed.len(), "owned": owned, "signed": signed }),
             },
         )
         .await?;
@@ -93,23 +116,30 @@ impl Store {
         Ok(HandedOver { drafts: handed.len() as u64, owned, signed })
     }
 
-    /// Per person, the draft quotes they own and sign: (owned, signed).
-    pub async fn open_quote_counts(&self) -> Result<HashMap<Uuid, (u64, u64)>, StoreError> {
-        let mut counts: HashMap<Uuid, (u64, u64)> = HashMap::new();
-        for (column, owned) in [(quotes::Column::OwnerId, true), (quotes::Column::SignerId, false)] {
-            let rows: Vec<(Uuid, i64)> = quotes::Entity::find()
+    /// Per person, the draft quotes they own and sign.
+    pub async fn open_quote_counts(&self) -> Result<HashMap<Uuid, OpenDrafts>, StoreError> {
+        let mut counts: HashMap<Uuid, OpenDrafts> = HashMap::new();
+        // Drafts by owner, by signer, and by owner where the owner signs.
+        let by = |column: quotes::Column| {
+            quotes::Entity::find()
                 .select_only()
                 .column(column)
                 .column_as(quotes::Column::Id.count(), "n")
                 .filter(quotes::Column::State.eq(DRAFT))
                 .group_by(column)
-                .into_tuple()
-                .all(&self.db)
-                .await?;
+        };
+        let both =
+            by(quotes::Column::OwnerId).filter(Expr::col(quotes::Column::OwnerId).equals(quotes::Column::SignerId));
+        for (query, part) in [(by(quotes::Column::OwnerId), 0), (by(quotes::Column::SignerId), 1), (both, 2)] {
+            let rows: Vec<(Uuid, i64)> = query.into_tuple().all(&self.db).await?;
             for (person, n) in rows {
                 let entry = counts.entry(person).or_default();
                 let n = u64::try_from(n).unwrap_or_default();
-                if owned { entry.0 = n } else { entry.1 = n }
+                match part {
+                    0 => entry.owned = n,
+                    1 => entry.signed = n,
+                    _ => entry.both = n,
+                }
             }
         }
         Ok(counts)

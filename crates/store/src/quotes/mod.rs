@@ -25,7 +25,7 @@ mod lines;
 mod load;
 mod view;
 
-pub use handover::HandedOver;
+pub use handover::{HandedOver, OpenDrafts};
 pub use lines::NewLine;
 use lines::{price_lines, replace_lines};
 use load::load_owned;

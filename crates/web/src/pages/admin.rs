@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pricegate_domain::{Email, Invalid, Password, Role, Text};
 use pricegate_store::views::UserView;
-use pricegate_store::{NewUser, StoreError, UserPatch};
+use pricegate_store::{NewUser, OpenDrafts, StoreError, UserPatch};
 
 use uuid::Uuid;
 
@@ -59,6 +59,7 @@ struct UserRow {
     /// Draft quotes this person owns and signs.
     owned: u64,
     signed: u64,
+    open: OpenDrafts,
     /// Active and in sales: their drafts need nobody else.
     can_sign: bool,
 }
@@ -100,8 +101,8 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
         users: users
             .into_iter()
             .map(|u| {
-                let (owned, signed) = open.get(&u.id).copied().unwrap_or_default();
-                UserRow { can_sign: u.can_sign(), owned, signed, u }
+                let open = open.get(&u.id).copied().unwrap_or_default();
+                UserRow { can_sign: u.can_sign(), owned: open.owned, signed: open.signed, open, u }
             })
             .collect(),
         name: String::new(),
@@ -151,10 +152,10 @@ fn handed_over(from: &str, to: &str, drafts: u64, owned: u64, signed: u64) -> St
 /// What a role out of sales, or deactivating, leaves undone with `name`'s
 /// open drafts: nobody can edit those they own (only an owner edits), nor
 /// finalise those they sign (only the signer finalises).
-fn stranded(name: &str, owned: u64, signed: u64) -> Option<String> {
+fn stranded(name: &str, open: OpenDrafts) -> Option<String> {
     let parts: Vec<String> = [
-        (owned > 0).then(|| format!("edit the {} {name} owns", open_drafts(owned))),
-        (signed > 0).then(|| format!("finalise the {} {name} signs", open_drafts(signed))),
+        (open.owned > 0).then(|| format!("edit the {} {name} owns", open_drafts(open.owned))),
+        (open.signed > 0).then(|| format!("finalise the {} {name} signs", open_drafts(open.signed))),
     ]
     .into_iter()
     .flatten()
@@ -162,15 +163,15 @@ fn stranded(name: &str, owned: u64, signed: u64) -> Option<String> {
     if parts.is_empty() {
         return None;
     }
-    let owner_too = match signed {
+    let owner_too = match open.signed_for_others() {
         0 => String::new(),
-        _ => format!("; the owner of a draft {name} signs can also choose another signer"),
+        _ => format!("; where someone else owns a draft {name} signs, that owner can also choose another signer"),
     };
     Some(format!(
         "Nobody can {}{} until you hand {} to a salesperson (Open quotes, in {name}'s row){owner_too}.",
         parts.join(", nor "),
         if parts.len() > 1 { "," } else { "" },
-        if owned + signed == 1 { "it" } else { "them" }
+        if open.drafts() == 1 { "it" } else { "them" }
     ))
 }
 
@@ -218,7 +219,7 @@ impl Done {
                 // A role out of sales strands their drafts as deactivating does.
                 let stranded = match row.can_sign {
                     true => None,
-                    false => stranded(&u.name, row.owned, row.signed),
+                    false => stranded(&u.name, row.open),
                 };
                 let stranded = stranded.map(|s| format!(" {s}")).unwrap_or_default();
                 format!("Saved {}: {}, {active}.{stranded}", u.name, u.role)
@@ -364,7 +365,7 @@ async fn confirm_deactivate(
         // Nothing to confirm: one's own account, or one already inactive.
         return Ok(Redirect::to("/admin/users").into_response());
     }
-    let (owned, signed) = app.store.open_quote_counts().await?.get(&id).copied().unwrap_or_default();
+    let OpenDrafts { owned, signed, .. } = app.store.open_quote_counts().await?.get(&id).copied().unwrap_or_default();
     let page = DeactivatePage {
         layout: user.layout(format!("Deactivate {}", who.name)),
         csrf: user.csrf().to_owned(),
@@ -530,21 +531,29 @@ mod tests {
 
     #[test]
     fn someone_who_can_no_longer_sign_is_said_to_leave_drafts_nobody_can_edit_or_finalise() {
+        let open = |owned, signed, both| OpenDrafts { owned, signed, both };
         assert_eq!(
-            stranded("Omar", 2, 3).as_deref(),
+            stranded("Omar", open(2, 3, 1)).as_deref(),
             Some(
                 "Nobody can edit the 2 open drafts Omar owns, nor finalise the 3 open drafts Omar signs, until you \
-                 hand them to a salesperson (Open quotes, in Omar's row); the owner of a draft Omar signs can also \
-                 choose another signer."
+                 hand them to a salesperson (Open quotes, in Omar's row); where someone else owns a draft Omar \
+                 signs, that owner can also choose another signer."
             )
         );
         assert_eq!(
-            stranded("Omar", 1, 0).as_deref(),
+            stranded("Sara", open(1, 1, 1)).as_deref(),
+            Some(
+                "Nobody can edit the open draft Sara owns, nor finalise the open draft Sara signs, until you hand it \
+                 to a salesperson (Open quotes, in Sara's row)."
+            )
+        );
+        assert_eq!(
+            stranded("Omar", open(1, 0, 0)).as_deref(),
             Some(
                 "Nobody can edit the open draft Omar owns until you hand it to a salesperson (Open quotes, in Omar's row)."
             )
         );
-        assert_eq!(stranded("Omar", 0, 0), None);
+        assert_eq!(stranded("Omar", open(0, 0, 0)), None);
     }
 
     #[test]

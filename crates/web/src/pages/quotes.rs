@@ -263,6 +263,8 @@ struct QuotePage {
     i_am_signer: bool,
     /// The reader owns it and is in sales: they may edit, reprice and cancel a draft.
     i_am_owner: bool,
+    /// Its owner is an active salesperson, who can change it.
+    owner_can_edit: bool,
     state: String,
     valid_until: String,
     drafted_at: String,
@@ -598,6 +600,9 @@ async fn quote_page(
     let name_of = |id| async move { app.store.get_user(id).await.map(|u| u.name).unwrap_or_else(|_| "unknown".into()) };
     let signer = name_of(quote.signer_id).await;
     let owner = if quote.owner_id == quote.signer_id { signer.clone() } else { name_of(quote.owner_id).await };
+    // Only a salesperson can change a draft: an owner out of sales waits for
+    // an admin to hand it over.
+    let owner_can_edit = quote.state != "draft" || app.store.unable_to_sign(&[quote.owner_id]).await?.is_empty();
     let finalised_by = match quote.evidence.as_ref().map(|e| e.finalised_by) {
         Some(by) if by == quote.signer_id => signer.clone(),
         Some(by) => name_of(by).await,
@@ -715,6 +720,7 @@ async fn quote_page(
         i_am_signer: quote.signer_id == user.0.actor.id,
         // Only a salesperson changes a quote, even one they own.
         i_am_owner: quote.owner_id == user.0.actor.id && user.0.actor.role == Role::Sales,
+        owner_can_edit,
         state: quote.state.clone(),
         valid_until: quote.valid_until.to_string(),
         drafted_at: calendar.stamp(quote.drafted_at, true),
