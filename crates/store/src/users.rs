@@ -2,8 +2,8 @@ use chrono::{DateTime, Utc};
 use pricegate_domain::{Email, Password, Role, Text};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -87,50 +87,24 @@ impl Store {
         Ok(rows.into_iter().map(UserView::from).collect())
     }
 
-    /// Those of `ids` who can no longer sign a quote: inactive, or no longer
-    /// in sales. A draft they sign waits for another signer.
-    pub async fn unable_to_sign(&self, ids: &[Uuid]) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+    /// The users `ids`, by id (an id that names nobody is left out).
+    pub async fn users_by_id(&self, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, UserView>, StoreError> {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        let mut unable = std::collections::HashSet::new();
+        let mut found = std::collections::HashMap::new();
         for chunk in ids.chunks(IN_LIST_CHUNK) {
-            let found = users::Entity::find()
-                .select_only()
-                .column(users::Column::Id)
-                .filter(users::Column::Id.is_in(chunk.iter().copied()))
-                .filter(
-                    Condition::any()
-                        .add(users::Column::Active.eq(false))
-                        .add(users::Column::Role.ne(Role::Sales.as_str())),
-                )
-                .into_tuple::<Uuid>()
-                .all(&self.db)
-                .await?;
-            unable.extend(found);
+            let users =
+                users::Entity::find().filter(users::Column::Id.is_in(chunk.iter().copied())).all(&self.db).await?;
+            found.extend(users.into_iter().map(|u| (u.id, UserView::from(u))));
         }
-        Ok(unable)
+        Ok(found)
     }
 
     /// The names of the users `ids`, for a list that names a few of them
     /// (an id that names nobody is left out).
     pub async fn user_names(&self, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, String>, StoreError> {
-        let mut ids = ids.to_vec();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut names = std::collections::HashMap::new();
-        for chunk in ids.chunks(IN_LIST_CHUNK) {
-            let found = users::Entity::find()
-                .select_only()
-                .column(users::Column::Id)
-                .column(users::Column::Name)
-                .filter(users::Column::Id.is_in(chunk.iter().copied()))
-                .into_tuple::<(Uuid, String)>()
-                .all(&self.db)
-                .await?;
-            names.extend(found);
-        }
-        Ok(names)
+        Ok(self.users_by_id(ids).await?.into_iter().map(|(id, u)| (id, u.name)).collect())
     }
 
     pub async fn get_user(&self, id: Uuid) -> Result<UserView, StoreError> {

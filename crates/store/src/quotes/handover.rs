@@ -130,16 +130,17 @@ impl Store {
         };
         let both =
             by(quotes::Column::OwnerId).filter(Expr::col(quotes::Column::OwnerId).equals(quotes::Column::SignerId));
-        for (query, part) in [(by(quotes::Column::OwnerId), 0), (by(quotes::Column::SignerId), 1), (both, 2)] {
+        // Where each count goes.
+        type Count = fn(&mut OpenDrafts, u64);
+        let parts: [(_, Count); 3] = [
+            (by(quotes::Column::OwnerId), |open, n| open.owned = n),
+            (by(quotes::Column::SignerId), |open, n| open.signed = n),
+            (both, |open, n| open.both = n),
+        ];
+        for (query, set) in parts {
             let rows: Vec<(Uuid, i64)> = query.into_tuple().all(&self.db).await?;
             for (person, n) in rows {
-                let entry = counts.entry(person).or_default();
-                let n = u64::try_from(n).unwrap_or_default();
-                match part {
-                    0 => entry.owned = n,
-                    1 => entry.signed = n,
-                    _ => entry.both = n,
-                }
+                set(counts.entry(person).or_default(), u64::try_from(n).unwrap_or_default());
             }
         }
         Ok(counts)

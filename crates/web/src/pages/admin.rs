@@ -57,8 +57,6 @@ struct UsersPage {
 struct UserRow {
     u: UserView,
     /// Draft quotes this person owns and signs.
-    owned: u64,
-    signed: u64,
     open: OpenDrafts,
     /// Active and in sales: their drafts need nobody else.
     can_sign: bool,
@@ -102,7 +100,7 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
             .into_iter()
             .map(|u| {
                 let open = open.get(&u.id).copied().unwrap_or_default();
-                UserRow { can_sign: u.can_sign(), owned: open.owned, signed: open.signed, open, u }
+                UserRow { can_sign: u.can_sign(), open, u }
             })
             .collect(),
         name: String::new(),

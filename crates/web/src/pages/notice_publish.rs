@@ -80,8 +80,7 @@ async fn touched_quotes(
     };
     let quotes = app.store.list_quotes(&user.0.actor, filter).await?;
     let signers: Vec<Uuid> = quotes.iter().map(|q| q.signer_id).collect();
-    let names = app.store.user_names(&signers).await?;
-    let unable = app.store.unable_to_sign(&signers).await?;
+    let people = app.store.users_by_id(&signers).await?;
     let today = app.store.today().await?;
     let mut touched = Vec::new();
     let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
@@ -101,8 +100,8 @@ async fn touched_quotes(
             touched.push(TouchedQuote {
                 id: q.id,
                 customer: q.customer.name.clone(),
-                signer: names.get(&q.signer_id).cloned().unwrap_or_default(),
-                signer_unable: unable.contains(&q.signer_id),
+                signer: people.get(&q.signer_id).map(|u| u.name.clone()).unwrap_or_default(),
+                signer_unable: people.get(&q.signer_id).is_some_and(|u| !u.can_sign()),
                 valid_until: q.valid_until.to_string(),
                 total: money(&q.currency, q.total_minor),
                 delta: if expired {

@@ -13,7 +13,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use pricegate_domain::{Role, last_in_force};
 use pricegate_mail::render_markdown;
-use pricegate_store::views::{GateView, LineImpactView, PendingNoticeView, QuoteView};
+use pricegate_store::views::{GateView, LineImpactView, PendingNoticeView, QuoteView, UserView};
 use pricegate_store::{Channel, QuoteFilter, StoreError};
 use uuid::Uuid;
 
@@ -598,11 +598,16 @@ async fn quote_page(
     let currency = quote.currency.clone();
     let calendar = app.store.calendar();
     let name_of = |id| async move { app.store.get_user(id).await.map(|u| u.name).unwrap_or_else(|_| "unknown".into()) };
-    let signer = name_of(quote.signer_id).await;
-    let owner = if quote.owner_id == quote.signer_id { signer.clone() } else { name_of(quote.owner_id).await };
+    let signer_user = app.store.get_user(quote.signer_id).await.ok();
+    let owner_user = match quote.owner_id == quote.signer_id {
+        true => signer_user.clone(),
+        false => app.store.get_user(quote.owner_id).await.ok(),
+    };
+    let name = |u: &Option<UserView>| u.as_ref().map_or_else(|| "unknown".to_owned(), |u| u.name.clone());
+    let (signer, owner) = (name(&signer_user), name(&owner_user));
     // Only a salesperson can change a draft: an owner out of sales waits for
     // an admin to hand it over.
-    let owner_can_edit = quote.state != "draft" || app.store.unable_to_sign(&[quote.owner_id]).await?.is_empty();
+    let owner_can_edit = quote.state != "draft" || owner_user.as_ref().is_none_or(UserView::can_sign);
     let finalised_by = match quote.evidence.as_ref().map(|e| e.finalised_by) {
         Some(by) if by == quote.signer_id => signer.clone(),
         Some(by) => name_of(by).await,
