@@ -547,4 +547,31 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
         "{html}"
     );
     assert!(!html.contains(&format!("signer-unable-{fine}")), "{html}");
+
+    // Once published, the dashboard lists Sam as pending, and Omar's draft
+    // apart: nobody is asked to acknowledge for it, and a deactivated
+    // signer's likewise.
+    let (dora, dora_user) = app.user(Role::Sales, "Dora").await;
+    let gone = id_of(&draft_quote(&dora, json!([{"sku": "P-1", "quantity": 1}])).await);
+    let r = admin.patch(&format!("/api/v1/users/{}", dora_user.id), &json!({"active": false})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    publish_notice(&finance, &notice).await;
+    let html = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
+    let pending = section(&html, "id=\"pending\"", "</table>");
+    assert!(pending.contains(&format!("/quotes/{fine}")) && pending.contains("Sam"), "{pending}");
+    assert!(!pending.contains("Omar") && !pending.contains("Dora"), "{pending}");
+    assert!(html.contains("Held up with nobody to sign (2)"), "{html}");
+    let stranded_rows = section(&html, "id=\"stranded\"", "</table>");
+    for (who, why, quote) in [("Dora", "deactivated", gone), ("Omar", "now in finance", stranded)] {
+        let row = section(stranded_rows, who, "</tr>");
+        assert!(row.contains(why) && row.contains(&format!("/quotes/{quote}")), "{who}: {row}");
+    }
+    assert!(!stranded_rows.contains(&format!("/quotes/{fine}")), "{stranded_rows}");
+}
+
+/// The part of `html` from `start` to the first `end` after it.
+fn section<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let from = html.find(start).unwrap_or_else(|| panic!("no {start} in {html}"));
+    let len = html[from..].find(end).unwrap_or_else(|| panic!("no {end} after {start} in {html}"));
+    &html[from..from + len]
 }

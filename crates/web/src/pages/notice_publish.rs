@@ -214,6 +214,16 @@ struct AckRow {
     blocked: Vec<(Uuid, String)>,
 }
 
+/// A signer who can no longer sign, with the open quotes they sign that the
+/// notice holds up: nobody is asked to acknowledge for them.
+struct StrandedRow {
+    name: String,
+    email: String,
+    /// "deactivated", or the role they were moved to: "now in finance".
+    why: String,
+    quotes: Vec<(Uuid, String)>,
+}
+
 /// Acknowledgements over time as an SVG polyline (`x,y` pairs in a 600×160
 /// box): from publication to now, the share of salespeople who have acknowledged.
 fn chart_points(
@@ -246,6 +256,8 @@ struct DashboardPage {
     published_at: String,
     acknowledged: Vec<AckRow>,
     pending: Vec<AckRow>,
+    /// Drafts the notice holds up whose signer can no longer sign.
+    stranded: Vec<StrandedRow>,
     /// Salespeople, acknowledged or not.
     salespeople: usize,
     message: Option<String>,
@@ -399,9 +411,24 @@ async fn dashboard(
                 channel: String::new(),
             })
             .collect(),
+        stranded: Vec::new(),
         message: None,
         nothing_done: false,
     };
+    // What is left waits on someone no longer an active salesperson, whom no
+    // reminder reaches: the drafts need another signer.
+    let signers: Vec<Uuid> = waiting.keys().copied().collect();
+    let mut people = app.store.users_by_id(&signers).await?;
+    page.stranded = waiting
+        .into_iter()
+        .filter_map(|(signer, quotes)| {
+            // One made a salesperson again since the list was read is left out.
+            let u = people.remove(&signer).filter(|u| !u.can_sign())?;
+            let why = if u.active { format!("now in {}", u.role) } else { "deactivated".to_owned() };
+            Some(StrandedRow { name: u.name, email: u.email, why, quotes })
+        })
+        .collect();
+    page.stranded.sort_by(|a, b| (&a.name, &a.email).cmp(&(&b.name, &b.email)));
     let seal = user.seal(&app);
     // "Saved" is the confirmation page's to tell.
     let done =
