@@ -19,8 +19,14 @@ pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)>
 
 /// The value of the hidden `csrf_token` field in a page.
 pub fn csrf_in(html: &str) -> String {
-    let at =
-        html.find("name=\"csrf_token\" value=\"").expect("a csrf_token field") + "name=\"csrf_token\" value=\"".len();
+    hidden_in(html, "csrf_token")
+}
+
+/// The value of the first field `name` in a page, such as the `seen` that
+/// a Finalise form carries.
+pub fn hidden_in(html: &str, name: &str) -> String {
+    let field = format!("name=\"{name}\" value=\"");
+    let at = html.find(&field).unwrap_or_else(|| panic!("no {name} field in {html}")) + field.len();
     html[at..].split('"').next().unwrap_or_default().to_owned()
 }
 

@@ -402,7 +402,7 @@ both_backends! {
         // Had Sam's request passed the role check just before the move, the
         // finalisation itself refuses: it reads the signer in its transaction.
         let stale = Actor { id: sam_user.id, role: Role::Sales };
-        let refused = app.store.finalise_quote(&stale, id.parse().unwrap()).await.unwrap_err();
+        let refused = app.store.finalise_quote(&stale, id.parse().unwrap(), None).await.unwrap_err();
         assert!(
             matches!(refused, StoreError::Conflict { code: "signer_cannot_sign", .. }),
             "a signer who left sales cannot finalise: {refused:?}"
@@ -574,4 +574,43 @@ fn section<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
     let from = html.find(start).unwrap_or_else(|| panic!("no {start} in {html}"));
     let len = html[from..].find(end).unwrap_or_else(|| panic!("no {end} after {start} in {html}"));
     &html[from..from + len]
+}
+
+both_backends! {
+/// A client that read a quote can finalise it on condition that it is
+/// still what it read: `If-Match` with the quote's `ETag`. A quote edited
+/// since is refused with 412 and left a draft.
+async fn finalising_with_if_match_refuses_a_quote_changed_since_it_was_read(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, _) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 10}])).await);
+    let path = format!("/api/v1/quotes/{id}");
+    let etag = || async {
+        let r = sam.request(reqwest::Method::GET, &path).send().await.expect("the server answers");
+        assert_eq!(r.status(), 200);
+        r.headers().get("etag").and_then(|v| v.to_str().ok()).expect("an ETag").to_owned()
+    };
+    let read = etag().await;
+    assert_eq!(etag().await, read, "reading it again changes nothing");
+    let r = sam.patch(&path, &json!({"lines": [{"sku": "P-1", "quantity": 40}]})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let now = etag().await;
+    assert_ne!(now, read, "an edit moves the ETag");
+
+    let finalise = |if_match: &str| {
+        sam.send(sam.request(reqwest::Method::POST, &format!("{path}/finalise")).header("if-match", if_match))
+    };
+    let r = finalise(&read).await;
+    assert_error(&r, 412, "quote_changed");
+    assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains("changed")), "{}", r.text);
+    for bad in ["1234", "\"yesterday\"", "W/\"1\"", "\"1\", \"2\""] {
+        assert_error(&finalise(bad).await, 400, "bad_if_match");
+    }
+    assert_eq!(sam.get(&path).await.body["state"], "draft");
+    let r = finalise(&now).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((r.body["state"].as_str(), r.body["total_minor"].as_i64()), (Some("finalised"), Some(40_000)));
+}
 }

@@ -5,7 +5,7 @@
 
 use pricegate_domain::Role;
 use pricegate_tests::fixtures::{create_product, draft_quote, id_of};
-use pricegate_tests::pages::{LoginAttempt, client, csrf_in, log_in, set_cookie};
+use pricegate_tests::pages::{LoginAttempt, client, csrf_in, hidden_in, log_in, set_cookie};
 use pricegate_tests::{Backend, PASSWORD, TestApp};
 use reqwest::header::{ACCEPT, COOKIE, LOCATION, REFERER};
 use reqwest::{Client, StatusCode};
@@ -134,10 +134,13 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login?next=/quotes"));
 
     // With the token the same form works; then logging out ends the session.
+    let confirmation =
+        http.get(format!("{base}/quotes/{quote}/finalise")).header(COOKIE, &cookie).send().await.unwrap();
+    let seen = hidden_in(&confirmation.text().await.unwrap(), "seen");
     let r = http
         .post(format!("{base}/quotes/{quote}/finalise"))
         .header(COOKIE, &cookie)
-        .form(&[("csrf_token", csrf.as_str())])
+        .form(&[("csrf_token", csrf.as_str()), ("seen", seen.as_str())])
         .send()
         .await
         .unwrap();
@@ -692,11 +695,13 @@ async fn the_finalise_confirmation_is_the_signers_and_the_gate_is_asked_again_wh
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("2,500.00 EUR") && html.contains("cannot be undone"), "{html}");
     let csrf = csrf_in(&html);
+    let seen = hidden_in(&html, "seen");
+    let confirmed = [("csrf_token", csrf.as_str()), ("seen", seen.as_str())];
 
     // A notice published while the confirmation is open: sending it is refused with the notice named.
     let notice = pricegate_tests::fixtures::create_notice(&finance_api, "Pump prices rise", json!([])).await;
     pricegate_tests::fixtures::publish_notice(&finance_api, &notice).await;
-    let (status, _, body) = post_form(&http, confirm.clone(), &sam, &[("csrf_token", csrf.as_str())]).await;
+    let (status, _, body) = post_form(&http, confirm.clone(), &sam, &confirmed).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body.contains("Not finalised") && body.contains("Pump prices rise"), "{body}");
     assert_eq!(sales_api.get(&format!("/api/v1/quotes/{quote}")).await.body["state"], "draft");
@@ -709,14 +714,38 @@ async fn the_finalise_confirmation_is_the_signers_and_the_gate_is_asked_again_wh
 
     let r = sales_api.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let (status, _, body) = post_form(&http, confirm.clone(), &sam, &[("csrf_token", csrf.as_str())]).await;
+    // The quote edited while the confirmation is open (here in another
+    // tab): the total confirmed is no longer the quote's, so it is refused.
+    let r = sales_api
+        .patch(&format!("/api/v1/quotes/{quote}"), &json!({"lines": [{"sku": "PUMP-100", "quantity": 3}]}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (status, _, body) = post_form(&http, confirm.clone(), &sam, &confirmed).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("Not finalised. The quote changed after you opened it"), "{body}");
+    assert!(body.contains("3,750.00 EUR"), "the page shows the quote as it is now: {body}");
+    assert_eq!(sales_api.get(&format!("/api/v1/quotes/{quote}")).await.body["state"], "draft");
+    // A form that names no quote as shown, or a mangled one, is refused too.
+    for seen in [None, Some("not-a-number")] {
+        let mut form = vec![("csrf_token", csrf.as_str())];
+        form.extend(seen.map(|s| ("seen", s)));
+        let (status, _, body) = post_form(&http, confirm.clone(), &sam, &form).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{seen:?}: {body}");
+    }
+    assert_eq!(sales_api.get(&format!("/api/v1/quotes/{quote}")).await.body["state"], "draft");
+    // Confirmed again, as it is now, it is finalised.
+    let (_, html) = page(&http, confirm.clone(), &sam).await;
+    assert!(html.contains("3,750.00 EUR"), "{html}");
+    let seen = hidden_in(&html, "seen");
+    let confirmed = [("csrf_token", csrf.as_str()), ("seen", seen.as_str())];
+    let (status, _, body) = post_form(&http, confirm.clone(), &sam, &confirmed).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     assert_eq!(sales_api.get(&format!("/api/v1/quotes/{quote}")).await.body["state"], "finalised");
     // Finalised, the confirmation leads to the quote, which says so; sent
     // again (a second click, or Back), it does too, not to an error.
     let r = http.get(&confirm).header(COOKIE, &sam).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let (status, _, body) = post_form(&http, confirm.clone(), &sam, &[("csrf_token", csrf.as_str())]).await;
+    let (status, _, body) = post_form(&http, confirm.clone(), &sam, &confirmed).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     let (_, quote_page) = page(&http, format!("{base}/quotes/{quote}"), &sam).await;
     assert!(quote_page.contains("id=\"finalised\"") && !quote_page.contains("Not finalised"), "{quote_page}");

@@ -209,6 +209,21 @@ pub struct QuoteView {
     pub evidence: Option<EvidenceView>,
 }
 
+impl QuoteView {
+    /// Which version of the quote this is: its `updated_at` in microseconds,
+    /// which every change to a draft moves. A confirmation carries it, so
+    /// that finalising refuses a quote changed since it was shown
+    /// ([`crate::Store::finalise_quote`]).
+    pub fn revision(&self) -> i64 {
+        revision(self.updated_at)
+    }
+}
+
+/// [`QuoteView::revision`] of a quote last changed `at`.
+pub(crate) fn revision(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct LineImpactView {
     pub line_id: Uuid,

@@ -36,7 +36,7 @@ use crate::db::db_now;
 use crate::entity::{finalisations, gate, notices, quotes};
 use crate::notices::{PUBLISHED, check_changes_can_take_force};
 use crate::quotes::{check_draft, load_quote, to_view};
-use crate::views::{EvidenceNotice, EvidenceView, GateView, OverrideView, PublishedView, QuoteView};
+use crate::views::{EvidenceNotice, EvidenceView, GateView, OverrideView, PublishedView, QuoteView, revision};
 use crate::{Actor, Store, StoreError};
 
 mod evaluate;
@@ -218,8 +218,13 @@ impl Store {
     /// gate's in the transaction that read what it refused on; an unknown
     /// quote, or one no longer a draft, once that transaction is gone (a 403
     /// is the web layer's `access.denied`).
-    pub async fn finalise_quote(&self, actor: &Actor, id: Uuid) -> Result<QuoteView, StoreError> {
-        let finalised = self.finalise_under_gate(actor, id).await;
+    ///
+    /// `as_seen`, when given, is the quote's [`QuoteView::revision`] as the
+    /// signer was shown it: a quote edited, repriced or handed over since is
+    /// refused with 409 `quote_changed`, so nobody finalises lines or a total
+    /// they did not see.
+    pub async fn finalise_quote(&self, actor: &Actor, id: Uuid, as_seen: Option<i64>) -> Result<QuoteView, StoreError> {
+        let finalised = self.finalise_under_gate(actor, id, as_seen).await;
         if !matches!(finalised, Err(StoreError::NotFound { .. } | StoreError::Conflict { code: "quote_not_draft", .. }))
         {
             return finalised;
@@ -234,7 +239,12 @@ impl Store {
         self.audit_refusal(refused, finalised).await
     }
 
-    async fn finalise_under_gate(&self, actor: &Actor, id: Uuid) -> Result<QuoteView, StoreError> {
+    async fn finalise_under_gate(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        as_seen: Option<i64>,
+    ) -> Result<QuoteView, StoreError> {
         let txn = self.begin_write().await?;
         lock_gate_and_quote(&txn, id).await?;
         // After the locks: the lines are as the last edit committed them.
@@ -244,6 +254,12 @@ impl Store {
             return Err(StoreError::forbidden("not_signer", "Only the quote's signer can finalise it."));
         }
         check_draft(quote, "cannot be finalised")?;
+        if as_seen.is_some_and(|seen| seen != revision(quote.updated_at)) {
+            return Err(StoreError::conflict(
+                "quote_changed",
+                "The quote changed after you opened it: check its lines and total, then finalise again.",
+            ));
+        }
         let Evaluation { view, evidence } = evaluate(&txn, &loaded, Reading::All).await?;
 
         let refusal = if !view.pending.is_empty() {

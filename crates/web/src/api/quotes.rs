@@ -1,9 +1,10 @@
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::{ETAG, IF_MATCH};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
 use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView};
-use pricegate_store::{NewLine, NewQuote, QuoteFilter, QuotePatch};
+use pricegate_store::{NewLine, NewQuote, QuoteFilter, QuotePatch, StoreError};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
@@ -157,13 +158,38 @@ pub async fn list_quotes(
 
 /// One quote, with its evidence once finalised.
 #[utoipa::path(get, path = "/api/v1/quotes/{id}", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on finalise"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn get_quote(
     State(app): State<AppState>,
     QuoteUser(user): QuoteUser,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<Json<QuoteView>, AppError> {
-    Ok(Json(app.store.get_quote(&user.actor, id).await?))
+) -> Result<([(HeaderName, HeaderValue); 1], Json<QuoteView>), AppError> {
+    let quote = app.store.get_quote(&user.actor, id).await?;
+    Ok(([(ETAG, entity_tag(&quote))], Json(quote)))
+}
+
+/// A quote's entity tag: its revision, which every change to a draft moves.
+fn entity_tag(quote: &QuoteView) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{}\"", quote.revision())).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+/// The revision an `If-Match` header names: none without the header or
+/// with `*`; one entity tag as [`get_quote`] gives it, else a 400.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
+    let Some(value) = headers.get(IF_MATCH) else { return Ok(None) };
+    let value = value.to_str().unwrap_or_default().trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).and_then(|v| v.parse::<i64>().ok()).map(Some).ok_or_else(
+        || {
+            AppError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_if_match",
+                "If-Match must be one entity tag as GET /api/v1/quotes/{id} gives it in ETag, such as \"1764684000000000\", or *.",
+            )
+        },
+    )
 }
 
 /// Edit a draft's customer, validity, notes, signer or lines.
@@ -208,14 +234,26 @@ pub async fn quote_gate(
 
 /// Finalise: refused with 409 `pending_acknowledgements` (listing each pending notice and its price
 /// impact) until the signer has acknowledged every notice published since the quote was drafted.
-#[utoipa::path(post, path = "/api/v1/quotes/{id}/finalise", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
+/// With `If-Match` set to the quote's `ETag` (from `GET /api/v1/quotes/{id}`), a quote changed
+/// since is refused with 412 `quote_changed`.
+#[utoipa::path(post, path = "/api/v1/quotes/{id}/finalise", tag = "quotes", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The quote's ETag as last read: refuses a quote changed since with 412 quote_changed")),
     responses((status = 200, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn finalise_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
 ) -> Result<Json<QuoteView>, AppError> {
-    Ok(Json(app.store.finalise_quote(&sales.actor, id).await?))
+    let as_seen = if_match(&headers)?;
+    match app.store.finalise_quote(&sales.actor, id, as_seen).await {
+        Ok(quote) => Ok(Json(quote)),
+        // The precondition the client set failed: HTTP's 412, with the code.
+        Err(StoreError::Conflict { code: code @ "quote_changed", message }) => {
+            Err(AppError::new(StatusCode::PRECONDITION_FAILED, code, message))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Re-snapshot every line at the price in force today.

@@ -100,6 +100,8 @@ struct FinalisePage {
     layout: Layout,
     csrf: String,
     id: Uuid,
+    /// The quote as this page shows it ([`QuoteView::revision`]).
+    revision: i64,
     customer: String,
     company: String,
     lines: usize,
@@ -137,6 +139,7 @@ async fn confirm_finalise(
         layout: user.layout(format!("Finalise the quote for {}", quote.customer.name)),
         csrf: user.csrf().to_owned(),
         id,
+        revision: quote.revision(),
         customer: quote.customer.name.clone(),
         company: quote.customer.company.clone(),
         lines: quote.lines.len(),

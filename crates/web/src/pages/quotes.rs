@@ -254,6 +254,9 @@ struct QuotePage {
     layout: Layout,
     csrf: String,
     id: Uuid,
+    /// The quote as shown ([`QuoteView::revision`]): its Finalise form sends
+    /// it back, and a quote changed since is not finalised.
+    revision: i64,
     customer: String,
     customer_email: String,
     signer: String,
@@ -713,6 +716,7 @@ async fn quote_page(
         layout: user.layout(format!("Quote for {}", quote.customer.name)),
         csrf: user.csrf().to_owned(),
         id: quote.id,
+        revision: quote.revision(),
         customer: if quote.customer.company.is_empty() {
             quote.customer.name.clone()
         } else {
@@ -823,9 +827,13 @@ async fn acknowledge(
 pub(super) async fn finalise(
     State(app): State<AppState>,
     PageId(id): PageId,
-    CsrfForm { user, .. }: CsrfForm<Sales>,
+    CsrfForm { user, form, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
-    match app.store.finalise_quote(&user.0.actor, id).await {
+    // The quote as the confirmation (or the quote page) showed it. A form
+    // without it, or with it mangled, showed no quote that can be checked:
+    // it is refused as showing an older one.
+    let as_seen = form.get("seen").parse::<i64>().unwrap_or(i64::MIN);
+    match app.store.finalise_quote(&user.0.actor, id, Some(as_seen)).await {
         Ok(_) => Ok(QuoteDone::Finalised.back_to_quote(&user.seal(&app), id)),
         Err(StoreError::PendingAcknowledgements(gate)) => {
             let message = format!("Not finalised. {}", crate::error::pending_sentence(&gate));
