@@ -9,8 +9,9 @@ use std::time::Duration;
 use pricegate_domain::Role;
 use pricegate_store::entity::ack_tokens;
 use pricegate_tests::fixtures::{create_notice, create_product, draft_quote, draft_quote_signed_by, publish_notice};
+use pricegate_tests::pages::log_in;
 use pricegate_tests::smtp::{SmtpSink, spawn_with_mail};
-use pricegate_tests::{Session, both_backends};
+use pricegate_tests::{PASSWORD, Session, both_backends};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -72,12 +73,16 @@ fn client() -> reqwest::Client {
 }
 
 async fn page(method: reqwest::Method, url: &str) -> (u16, String) {
-    let r = client()
-        .request(method, url)
-        .header("user-agent", "pricegate-test/1")
-        .send()
-        .await
-        .expect("the server answers");
+    page_logged_in(method, url, None).await
+}
+
+/// [`page`] in a browser where `session` (a session cookie's value) is logged in.
+async fn page_logged_in(method: reqwest::Method, url: &str, session: Option<&str>) -> (u16, String) {
+    let mut req = client().request(method, url).header("user-agent", "pricegate-test/1");
+    if let Some(session) = session {
+        req = req.header("cookie", format!("pricegate_session={session}"));
+    }
+    let r = req.send().await.expect("the server answers");
     let status = r.status().as_u16();
     (status, r.text().await.unwrap_or_default())
 }
@@ -273,6 +278,17 @@ both_backends! {
         let (status, body) = page(reqwest::Method::POST, &sam_link).await;
         assert_eq!(status, 409, "{body}");
         assert!(body.contains("You already acknowledged “Pumps up 10%” at "), "which notice: {body}");
+        // Opened where Olga is logged in, the page does not tell her she did.
+        let olga_session = log_in(&app.base, &olga.email, PASSWORD).await.session.expect("Olga logs in").0;
+        for method in [reqwest::Method::GET, reqwest::Method::POST] {
+            let (status, body) = page_logged_in(method.clone(), &sam_link, Some(&olga_session)).await;
+            assert_eq!(status, 409, "{method}: {body}");
+            assert!(
+                body.contains("This link is Sam&#39;s, and you are logged in as Olga. Sam already acknowledged “Pumps up 10%” at "),
+                "{method}: {body}"
+            );
+            assert!(!body.contains("You already") && body.contains("Nothing was recorded for you"), "{method}: {body}");
+        }
 
         // Expired: Rita's link runs out (moved into the past in the database).
         let rita_link = link_of(&rita.email);
@@ -308,6 +324,19 @@ both_backends! {
         // Olga's untouched link still works.
         let (status, body) = page(reqwest::Method::POST, &link_of(&olga.email)).await;
         assert_eq!(status, 200, "{body}");
+        // Used, it is Olga's acknowledgement it recorded: hers, logged in
+        // or not; Sam's, logged in, reads her name.
+        let (status, body) = page_logged_in(reqwest::Method::GET, &link_of(&olga.email), Some(&olga_session)).await;
+        assert_eq!(status, 409, "{body}");
+        assert!(body.contains("It recorded your acknowledgement of “Pumps up 10%” at "), "{body}");
+        let sam_session = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in").0;
+        let (status, body) = page_logged_in(reqwest::Method::POST, &link_of(&olga.email), Some(&sam_session)).await;
+        assert_eq!(status, 409, "{body}");
+        assert!(
+            body.contains("This link is Olga&#39;s, and you are logged in as Sam. It recorded Olga&#39;s acknowledgement of “Pumps up 10%” at "),
+            "{body}"
+        );
+        assert!(!body.contains("your acknowledgement"), "{body}");
         drop(other);
     }
 }

@@ -26,16 +26,15 @@ pub enum AckLinkError {
     #[error("the acknowledgement link has expired")]
     Expired,
     /// The link was used; it acknowledged the notice then (`acknowledged_at`,
-    /// unless that acknowledgement is gone since: the account was removed),
-    /// and the notice's title, to say which of several links this was.
+    /// unless that acknowledgement is gone since: the account was removed).
     #[error("the acknowledgement link has been used")]
-    Used { acknowledged_at: Option<DateTime<Utc>>, title: Option<String> },
+    Used { acknowledged_at: Option<DateTime<Utc>>, about: LinkAbout },
     /// The link's person can no longer log in: their account was deactivated.
     #[error("the acknowledgement link's account is deactivated")]
     AccountInactive,
     /// The person acknowledged the notice another way (browser, API, another link).
     #[error("the notice is already acknowledged")]
-    AlreadyAcknowledged { acknowledged_at: DateTime<Utc>, title: Option<String> },
+    AlreadyAcknowledged { acknowledged_at: DateTime<Utc>, about: LinkAbout },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -82,10 +81,23 @@ pub fn looks_like_token(token: &str) -> bool {
     token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The title of a link's notice, for a refusal to name it (`None` if it
-/// cannot be read: the page says less rather than fail).
-async fn title_of(conn: &impl ConnectionTrait, row: &ack_tokens::Model) -> Option<String> {
-    notices::Entity::find_by_id(row.notice_id).one(conn).await.ok().flatten().map(|n| n.title)
+/// Whose link a refusal is about, and which notice's: the notice's title,
+/// to say which of several links this was, and the link's person, so that
+/// someone else logged in is not told it was theirs.
+#[derive(Debug, Clone)]
+pub struct LinkAbout {
+    pub user_id: Uuid,
+    /// `None` if it cannot be read: the page says less rather than fail.
+    pub user_name: Option<String>,
+    pub title: Option<String>,
+}
+
+async fn about(conn: &impl ConnectionTrait, row: &ack_tokens::Model) -> LinkAbout {
+    LinkAbout {
+        user_id: row.user_id,
+        user_name: users::Entity::find_by_id(row.user_id).one(conn).await.ok().flatten().map(|u| u.name),
+        title: notices::Entity::find_by_id(row.notice_id).one(conn).await.ok().flatten().map(|n| n.title),
+    }
 }
 
 /// Checks a token against its row, in a fixed order: unknown, used,
@@ -103,11 +115,11 @@ async fn check(
         .await?;
     if row.used_at.is_some() {
         let acknowledged_at = ack.map(|a| a.acknowledged_at);
-        return Err(AckLinkError::Used { acknowledged_at, title: title_of(conn, &row).await });
+        return Err(AckLinkError::Used { acknowledged_at, about: about(conn, &row).await });
     }
     if let Some(ack) = ack {
         let acknowledged_at = ack.acknowledged_at;
-        return Err(AckLinkError::AlreadyAcknowledged { acknowledged_at, title: title_of(conn, &row).await });
+        return Err(AckLinkError::AlreadyAcknowledged { acknowledged_at, about: about(conn, &row).await });
     }
     if row.expires_at <= now {
         return Err(AckLinkError::Expired);
@@ -247,7 +259,7 @@ impl Store {
                 .one(&self.db)
                 .await?;
             let acknowledged_at = theirs.map(|a| a.acknowledged_at);
-            return Err(AckLinkError::Used { acknowledged_at, title: title_of(&self.db, &row).await });
+            return Err(AckLinkError::Used { acknowledged_at, about: about(&self.db, &row).await });
         }
         txn.commit().await?;
         Ok((view, ack))

@@ -23,7 +23,7 @@ mod sessions;
 mod users;
 pub mod views;
 
-pub use ack_links::{AckLinkError, AckLinkView, AfterAcknowledging, looks_like_token};
+pub use ack_links::{AckLinkError, AckLinkView, AfterAcknowledging, LinkAbout, looks_like_token};
 pub use audit::AuditEntry;
 
 /// The statements on the gate's hot path exactly as the store sends them,

@@ -16,7 +16,9 @@ use axum::routing::get;
 use pricegate_domain::Calendar;
 use pricegate_mail::render_markdown;
 use pricegate_store::views::GateView;
-use pricegate_store::{AckLinkError, AckLinkView, AfterAcknowledging, SessionUser, StoreError, WaitingQuote};
+use pricegate_store::{
+    AckLinkError, AckLinkView, AfterAcknowledging, LinkAbout, SessionUser, StoreError, WaitingQuote,
+};
 use tower_http::set_header::SetResponseHeaderLayer;
 use uuid::Uuid;
 
@@ -171,6 +173,9 @@ struct RefusedPage {
     message: String,
     /// Whether the notice stands acknowledged (nothing *new* was recorded).
     acknowledged: bool,
+    /// The reader is logged in as someone other than the link's person:
+    /// whatever stands acknowledged is not theirs.
+    for_someone_else: bool,
 }
 
 fn page(status: StatusCode, rendered: Result<String, askama::Error>) -> Response {
@@ -188,15 +193,46 @@ fn page(status: StatusCode, rendered: Result<String, askama::Error>) -> Response
 }
 
 fn refused(status: StatusCode, heading: &'static str, message: impl Into<String>) -> Response {
-    page(status, RefusedPage { heading, message: message.into(), acknowledged: false }.render())
+    let page_of = RefusedPage { heading, message: message.into(), acknowledged: false, for_someone_else: false };
+    page(status, page_of.render())
 }
 
-/// The page of a link whose notice stands acknowledged.
-fn acknowledged_before(heading: &'static str, message: String) -> Response {
-    page(StatusCode::CONFLICT, RefusedPage { heading, message, acknowledged: true }.render())
+/// The page of a link whose notice stands acknowledged by its person, who
+/// did so `at`. Told as the reader's own unless `reader` is logged in as
+/// someone else: then as the link's person's, so that nobody takes another
+/// person's acknowledgement for their own.
+fn acknowledged_before(
+    heading: &'static str,
+    about: LinkAbout,
+    reader: Option<&SessionUser>,
+    mine: impl FnOnce(&str) -> String,
+    theirs: impl FnOnce(&str, &str) -> String,
+) -> Response {
+    let notice = about.title.map_or_else(|| "this notice".to_owned(), |t| format!("\u{201c}{t}\u{201d}"));
+    let someone_else = reader.filter(|r| r.actor.id != about.user_id);
+    let message = match someone_else {
+        None => mine(&notice),
+        Some(reader) => {
+            let owner = about.user_name.unwrap_or_else(|| "the person it was sent to".to_owned());
+            format!(
+                "This link is {owner}'s, and you are logged in as {}. {}",
+                reader.user.name,
+                theirs(&owner, &notice)
+            )
+        }
+    };
+    let for_someone_else = someone_else.is_some();
+    page(StatusCode::CONFLICT, RefusedPage { heading, message, acknowledged: true, for_someone_else }.render())
 }
 
-fn refusal(e: AckLinkError, calendar: Calendar) -> Response {
+/// Whether a refusal's page depends on who is logged in in this browser.
+fn names_its_person(e: &AckLinkError) -> bool {
+    matches!(e, AckLinkError::Used { acknowledged_at: Some(_), .. } | AckLinkError::AlreadyAcknowledged { .. })
+}
+
+/// The page of a refused link, for `reader`, who is logged in in this
+/// browser ([`signed_in`], read only where [`names_its_person`]).
+fn refusal(e: AckLinkError, calendar: Calendar, reader: Option<&SessionUser>) -> Response {
     match e {
         AckLinkError::Unknown => refused(
             StatusCode::NOT_FOUND,
@@ -213,27 +249,39 @@ fn refusal(e: AckLinkError, calendar: Calendar) -> Response {
             "This account is no longer active",
             "The link belongs to an account that has been deactivated, so it acknowledges nothing. If that is a mistake, ask an administrator.",
         ),
-        AckLinkError::Used { acknowledged_at: Some(at), title } => acknowledged_before(
-            "This link has already been used",
-            format!(
-                "It recorded your acknowledgement{} at {}. Each acknowledgement link works once.",
-                title.map(|t| format!(" of \u{201c}{t}\u{201d}")).unwrap_or_default(),
-                calendar.stamp(at, true)
-            ),
-        ),
+        AckLinkError::Used { acknowledged_at: Some(at), about } => {
+            let at = calendar.stamp(at, true);
+            acknowledged_before(
+                "This link has already been used",
+                about,
+                reader,
+                |notice| {
+                    format!(
+                        "It recorded your acknowledgement of {notice} at {at}. Each acknowledgement link works once."
+                    )
+                },
+                |owner, notice| {
+                    format!(
+                        "It recorded {owner}'s acknowledgement of {notice} at {at}. Each acknowledgement link works once."
+                    )
+                },
+            )
+        }
         AckLinkError::Used { acknowledged_at: None, .. } => refused(
             StatusCode::CONFLICT,
             "This link has already been used",
             "Each acknowledgement link works once, and this one already has.",
         ),
-        AckLinkError::AlreadyAcknowledged { acknowledged_at, title } => acknowledged_before(
-            "Already acknowledged",
-            format!(
-                "You already acknowledged {} at {}.",
-                title.map_or_else(|| "this notice".to_owned(), |t| format!("\u{201c}{t}\u{201d}")),
-                calendar.stamp(acknowledged_at, true)
-            ),
-        ),
+        AckLinkError::AlreadyAcknowledged { acknowledged_at, about } => {
+            let at = calendar.stamp(acknowledged_at, true);
+            acknowledged_before(
+                "Already acknowledged",
+                about,
+                reader,
+                |notice| format!("You already acknowledged {notice} at {at}."),
+                |owner, notice| format!("{owner} already acknowledged {notice} at {at}."),
+            )
+        }
         AckLinkError::Store(e) => {
             let cause = e.to_string();
             if matches!(e, StoreError::Unavailable(_)) {
@@ -274,7 +322,7 @@ async fn show(
     headers: HeaderMap,
     token: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Response {
-    let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown, app.store.calendar()) };
+    let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown, app.store.calendar(), None) };
     match app.store.open_ack_link(&token).await {
         Ok(view) => {
             let someone_else = match signed_in(&app, &headers).await {
@@ -283,7 +331,7 @@ async fn show(
             };
             show_page(view, someone_else, app.store.calendar())
         }
-        Err(e) => refusal(e, app.store.calendar()),
+        Err(e) => refused_for_reader(&app, &headers, e).await,
     }
 }
 
@@ -300,7 +348,7 @@ async fn acknowledge(
             "Open the link from your e-mail and press the button on the Pricegate page.",
         );
     }
-    let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown, app.store.calendar()) };
+    let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown, app.store.calendar(), None) };
     let calendar = app.store.calendar();
     match app.store.acknowledge_by_link(&token, client).await {
         Ok((view, ack)) => {
@@ -323,8 +371,14 @@ async fn acknowledge(
             };
             page(StatusCode::OK, done.render())
         }
-        Err(e) => refusal(e, calendar),
+        Err(e) => refused_for_reader(&app, &headers, e).await,
     }
+}
+
+/// [`refusal`], for whoever is logged in in this browser where that changes its words.
+async fn refused_for_reader(app: &AppState, headers: &HeaderMap, e: AckLinkError) -> Response {
+    let reader = if names_its_person(&e) { signed_in(app, headers).await } else { None };
+    refusal(e, app.store.calendar(), reader.as_ref())
 }
 
 /// Who is logged in to Pricegate in this browser, if anyone: the link's
