@@ -4,7 +4,7 @@
 //! pages' security headers.
 
 use pricegate_domain::Role;
-use pricegate_tests::fixtures::{create_product, draft_quote, id_of};
+use pricegate_tests::fixtures::{create_product, draft_quote, draft_quote_signed_by, id_of};
 use pricegate_tests::pages::{LoginAttempt, client, csrf_in, hidden_in, log_in, set_cookie};
 use pricegate_tests::{Backend, PASSWORD, TestApp};
 use reqwest::header::{ACCEPT, COOKIE, LOCATION, REFERER};
@@ -760,10 +760,12 @@ pricegate_tests::both_backends! {
 async fn acknowledging_from_someone_elses_quote_page_records_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
-    let (sales_api, _) = app.user(Role::Sales, "Sam").await;
+    let (sales_api, sam) = app.user(Role::Sales, "Sam").await;
     let (_, rita) = app.user(Role::Sales, "Rita").await;
     create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
     let quote = id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 2}])).await);
+    let rita_signs =
+        id_of(&draft_quote_signed_by(&sales_api, json!([{"sku": "PUMP-100", "quantity": 1}]), rita.id).await);
     let notice = pricegate_tests::fixtures::create_notice(&finance_api, "Pump prices", json!([])).await;
     pricegate_tests::fixtures::publish_notice(&finance_api, &notice).await;
     let (base, http) = (app.base.as_str(), client());
@@ -779,6 +781,19 @@ async fn acknowledging_from_someone_elses_quote_page_records_nothing(backend: Ba
     let nowhere = uuid::Uuid::new_v4();
     let (status, _, _) = post_form(&http, format!("{base}/quotes/{nowhere}/acknowledge"), &cookie, &form).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Sam owns a draft Rita signs: he sees it, but his acknowledgement
+    // would not free it, so its page records none.
+    let (token, _) = log_in(base, &sam.email, PASSWORD).await.session.expect("Sam logs in");
+    let sam_cookie = format!("pricegate_session={token}");
+    let (_, html) = page(&http, format!("{base}/quotes/{rita_signs}"), &sam_cookie).await;
+    assert!(html.contains("Pump prices"), "the notice holds it up: {html}");
+    assert!(!html.contains("/acknowledge\""), "Sam is offered no acknowledge button: {html}");
+    let sam_form = [("csrf_token", csrf_in(&html)), ("notice_id", notice.clone())];
+    let sam_form: Vec<(&str, &str)> = sam_form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let ack_rita_signs = format!("{base}/quotes/{rita_signs}/acknowledge");
+    let (status, _, body) = post_form(&http, ack_rita_signs.clone(), &sam_cookie, &sam_form).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("Only the quote&#39;s signer acknowledges notices from its page"), "{body}");
     let acks = finance_api.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await.body;
     assert_eq!(acks["acknowledged"], json!([]), "nothing recorded: {acks}");
 
@@ -791,6 +806,12 @@ async fn acknowledging_from_someone_elses_quote_page_records_nothing(backend: Ba
     let denied = audit.as_array().into_iter().flatten().filter(|r| r["action"] == "access.denied");
     let mut codes: Vec<&str> = denied.filter_map(|r| r["detail"]["code"].as_str()).collect();
     codes.sort_unstable();
-    assert_eq!(codes, ["invalid_csrf_token", "not_your_quote"], "{audit}");
+    assert_eq!(codes, ["invalid_csrf_token", "not_signer", "not_your_quote"], "{audit}");
+
+    // Rita, its signer, acknowledges from the same page.
+    let (status, _, body) = post_form(&http, ack_rita_signs, &cookie, &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let acks = finance_api.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await.body;
+    assert_eq!(acks["acknowledged"][0]["user"]["email"], rita.email.as_str(), "{acks}");
 }
 }

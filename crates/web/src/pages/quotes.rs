@@ -819,7 +819,16 @@ async fn acknowledge(
     let notice = parse_id(form.get("notice_id"))?;
     // Sent from a quote's page: one that is not the sender's to see (or not
     // there) is refused before anything is recorded, as showing it would be.
-    app.store.get_quote(&user.0.actor, id).await?;
+    let quote = app.store.get_quote(&user.0.actor, id).await?;
+    // Only the signer is offered the button: anyone else's acknowledgement
+    // would not free this quote, and the page would seem to say it had.
+    if quote.signer_id != user.0.actor.id {
+        return Err(StoreError::forbidden(
+            "not_signer",
+            "Only the quote's signer acknowledges notices from its page, since only theirs count for it. To acknowledge a notice yourself, open it from Notices.",
+        )
+        .into());
+    }
     app.store.acknowledge_notice_as(&user.0.actor, notice, Channel::Web, client).await?;
     Ok(QuoteDone::Acknowledged(notice).back_to_quote(&user.seal(&app), id))
 }
