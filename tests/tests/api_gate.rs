@@ -163,10 +163,16 @@ both_backends! {
     async fn an_override_waives_only_the_superseded_prices_finance_saw(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
-        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+
         create_product(&finance, "P-1", "EUR", 1_000).await;
         let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 4}])).await);
         let gate_path = format!("/api/v1/quotes/{id}/gate");
+        // The quote page's word on an approval that no longer applies.
+        let lapsed = || async {
+            let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{id}")).await;
+            html.find("id=\"override-lapsed\">").map(|at| html[at..].split("</p>").next().unwrap_or_default().to_owned())
+        };
 
         // Nothing is superseded yet: an override now would waive rises nobody has seen.
         let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "In advance"})).await;
@@ -181,6 +187,7 @@ both_backends! {
         let g = sam.get(&gate_path).await.body;
         assert_eq!(g["ready"], true, "{g}");
         assert_eq!(g["price_override"]["reason"], "Old offer, 1,250");
+        assert_eq!(lapsed().await, None);
 
         // A second rise after the approval: the approval did not see it.
         let again = publish_price_change(&finance, "P-1", 1_400, &date_in_days(-1)).await;
@@ -189,6 +196,8 @@ both_backends! {
         assert_eq!(g["ready"], false, "{g}");
         assert_eq!(g["price_override"], json!(null), "{g}");
         assert_eq!(g["superseded"][0]["current_unit_price_minor"], 1_400);
+        let said = lapsed().await.expect("the page says the approval no longer applies");
+        assert!(said.contains("Fiona approved keeping old prices") && said.contains("no longer applies"), "{said}");
         assert_error(&sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await, 409, "superseded_prices");
 
         let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Old offer, 1,400"})).await;
@@ -203,10 +212,12 @@ both_backends! {
             let g = sam.get(&gate_path).await.body;
             assert_eq!((g["ready"].clone(), g["price_override"].clone()), (json!(false), json!(null)), "{lines}: {g}");
             assert_error(&sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await, 409, "superseded_prices");
+            assert!(lapsed().await.is_some(), "{lines}");
         }
         let r = sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"lines": [{"sku": "P-1", "quantity": 4}]})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(sam.get(&gate_path).await.body["ready"], true, "back to what finance approved");
+        assert_eq!(lapsed().await, None);
         let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["evidence"]["override"]["reason"], "Old offer, 1,400");

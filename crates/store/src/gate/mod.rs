@@ -212,6 +212,14 @@ impl Store {
         gate_view(&self.db, actor, id, self.calendar).await
     }
 
+    /// The latest price override finance approved for quote `id`, whether or
+    /// not it still waives its superseded lines: the quote page tells of one
+    /// that a later edit or price has left behind. The caller has already
+    /// read the quote as `actor` (the page shows it).
+    pub async fn latest_price_override(&self, id: Uuid) -> Result<Option<OverrideView>, StoreError> {
+        Ok(overrides::latest_override(&self.db, id).await?.map(overrides::override_view))
+    }
+
     /// Finalises a draft if, and only if, its signer has acknowledged every
     /// notice published since it was drafted (and no line carries a superseded
     /// price without a finance override). Every refusal is audited: the

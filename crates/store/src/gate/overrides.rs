@@ -75,6 +75,22 @@ fn covers_all(mut covers: Vec<CoveredPrice>, superseded: &[SupersededLineView]) 
     })
 }
 
+/// The latest override of the quote, whether or not it still waives anything.
+pub(super) async fn latest_override(
+    conn: &impl ConnectionTrait,
+    quote_id: Uuid,
+) -> Result<Option<price_overrides::Model>, StoreError> {
+    Ok(price_overrides::Entity::find()
+        .filter(price_overrides::Column::QuoteId.eq(quote_id))
+        .order_by_desc(price_overrides::Column::CreatedAt)
+        .one(conn)
+        .await?)
+}
+
+pub(super) fn override_view(o: price_overrides::Model) -> OverrideView {
+    OverrideView { id: o.id, approved_by: o.approved_by, reason: o.reason, created_at: o.created_at }
+}
+
 /// The latest override of the quote, if it waives every one of `superseded`:
 /// an override waives the lines finance saw, not a price published or come
 /// into force after it, nor a line changed or added since.
@@ -83,12 +99,7 @@ pub(super) async fn covering_override(
     quote_id: Uuid,
     superseded: &[SupersededLineView],
 ) -> Result<Option<OverrideView>, StoreError> {
-    let Some(o) = price_overrides::Entity::find()
-        .filter(price_overrides::Column::QuoteId.eq(quote_id))
-        .order_by_desc(price_overrides::Column::CreatedAt)
-        .one(conn)
-        .await?
-    else {
+    let Some(o) = latest_override(conn, quote_id).await? else {
         return Ok(None);
     };
     let covers: Vec<CoveredPrice> = match o.covers.as_deref().map(serde_json::from_str) {
@@ -97,12 +108,7 @@ pub(super) async fn covering_override(
         None => return Ok(None),
         Some(Err(e)) => return Err(StoreError::Internal(format!("override {} has unreadable covers: {e}", o.id))),
     };
-    Ok(covers_all(covers, superseded).then_some(OverrideView {
-        id: o.id,
-        approved_by: o.approved_by,
-        reason: o.reason,
-        created_at: o.created_at,
-    }))
+    Ok(covers_all(covers, superseded).then(|| override_view(o)))
 }
 
 #[cfg(test)]

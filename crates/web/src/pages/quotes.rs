@@ -283,6 +283,9 @@ struct QuotePage {
     has_override: bool,
     /// Finance's approval of the old prices: who, when and why.
     override_note: Option<String>,
+    /// Finance's latest approval of old prices, which no longer covers the
+    /// lines at an old price, in words.
+    lapsed_override: Option<String>,
     finalised_at: String,
     /// Who finalised it (the signer, by the gate's rule).
     finalised_by: String,
@@ -711,6 +714,19 @@ async fn quote_page(
         ),
         None => (false, false, true, Vec::new(), Vec::new(), false),
     };
+    // An approval that an edit, or a price since, has left behind: said, so
+    // that the page does not seem to have forgotten it.
+    let lapsed_override = match superseded.is_empty() || has_override {
+        true => None,
+        false => match app.store.latest_price_override(quote.id).await? {
+            Some(o) => Some(format!(
+                "{} approved keeping old prices {}, but the quote or its prices have changed since, so that approval no longer applies: an approval waives only the lines as finance saw them.",
+                name_of(o.approved_by).await,
+                calendar.stamp(o.created_at, true),
+            )),
+            None => None,
+        },
+    };
     let evidence = quote.evidence.as_ref();
     Ok(QuotePage {
         layout: user.layout(format!("Quote for {}", quote.customer.name)),
@@ -754,6 +770,7 @@ async fn quote_page(
         superseded,
         has_override,
         override_note,
+        lapsed_override,
         finalised_at: evidence.map(|e| calendar.stamp(e.finalised_at, true)).unwrap_or_default(),
         finalised_by,
         cancelled_at: quote.cancelled_at.map(|at| calendar.stamp(at, true)).unwrap_or_default(),
