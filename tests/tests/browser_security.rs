@@ -435,22 +435,26 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     let (status, _, body) = post_form(&http, format!("{base}/quotes/{quote}/edit"), &sam, past).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
-        body.contains("The validity date must be today (") && body.contains("Enter a percentage from 0 to 100."),
+        body.contains("The validity date must be today (")
+            && body.contains("Enter a percentage from 0 to 100 with at most two decimals, such as 5 or 12.5."),
         "{body}"
     );
-    // So are a product in another currency and one that does not exist.
+    // So are a product in another currency and one that does not exist,
+    // even on a row refused for its quantity too.
     create_product(&finance_api, "HOSE-US", "USD", 1_000).await;
     let lines: &[(&str, &str)] = &[
         ("customer_name", ""), ("customer_email", "greta@nordwind.example"), ("valid_until", "2099-12-31"),
-        ("rows", "3"), ("sku_0", "PUMP-100"), ("quantity_0", "2"), ("sku_1", "HOSE-US"), ("quantity_1", "1"),
-        ("sku_2", "pump-100"), ("quantity_2", "1"), ("csrf_token", &sam_csrf),
+        ("rows", "4"), ("sku_0", "PUMP-100"), ("quantity_0", "2"), ("sku_1", "HOSE-US"), ("quantity_1", "1"),
+        ("sku_2", "pump-100"), ("quantity_2", "1"), ("sku_3", "NOPE-1"), ("quantity_3", "0"), ("csrf_token", &sam_csrf),
     ];
     let (status, _, body) = post_form(&http, format!("{base}/quotes/{quote}/edit"), &sam, lines).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
         body.contains("The customer&#39;s name must not be empty")
             && body.contains("HOSE-US is priced in USD, but the quote is in EUR.")
-            && body.contains("did you mean PUMP-100?"),
+            && body.contains("did you mean PUMP-100?")
+            && body.contains("There is no product with sku NOPE-1.")
+            && body.contains("Enter a whole number from 1 to 1,000,000."),
         "{body}"
     );
     // Three refused fields, one focus: the first, the customer's name.

@@ -9,12 +9,13 @@ use uuid::Uuid;
 use super::{ProductOption, QuoteFormPage, RowInput};
 use crate::pages::PageError;
 
-/// A percentage with at most two decimals (`5`, `2.5`, `12.25`) as basis points.
+/// A percentage with at most two decimals (`5`, `2.5`, `12.25`, `5 %`) as basis points.
 pub(super) fn parse_percent(raw: &str) -> Option<i64> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Some(0);
     }
+    let raw = raw.strip_suffix('%').map_or(raw, str::trim_end);
     let (whole, frac) = raw.split_once(['.', ',']).unwrap_or((raw, ""));
     if whole.is_empty() && frac.is_empty()
         || frac.len() > 2
@@ -39,10 +40,19 @@ fn keep<T>(errors: &mut Vec<Invalid>, result: Result<T, Invalid>) -> Option<T> {
     result.map_err(|e| errors.push(e)).ok()
 }
 
-/// The typed rows that are not empty or removed, with their row number on
-/// the form; or every problem of every row.
-pub(super) fn parse_rows(rows: &[RowInput]) -> Result<Vec<(usize, NewLine)>, Vec<Invalid>> {
+/// The typed rows that are not empty or removed, each with its row number
+/// on the form, as lines, and every problem of every row. The products of
+/// rows refused for their quantity or discount are in `skus` too, so that
+/// an unknown one is named with the rest.
+pub(super) struct Rows {
+    pub lines: Vec<(usize, NewLine)>,
+    pub skus: Vec<(usize, Sku)>,
+    pub errors: Vec<Invalid>,
+}
+
+pub(super) fn parse_rows(rows: &[RowInput]) -> Rows {
     let mut lines = Vec::new();
+    let mut skus = Vec::new();
     let mut errors = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         if row.sku.trim().is_empty() || row.remove {
@@ -52,6 +62,7 @@ pub(super) fn parse_rows(rows: &[RowInput]) -> Result<Vec<(usize, NewLine)>, Vec
         let sku =
             Sku::parse(&row.sku).map_err(|_| Invalid::new(format!("lines[{i}].sku"), "Pick a product from the list."));
         let sku = keep(&mut errors, sku);
+        skus.extend(sku.clone().map(|sku| (i, sku)));
         let quantity = keep(
             &mut errors,
             row.quantity.trim().parse::<i64>().ok().and_then(|q| Quantity::parse(q).ok()).ok_or_else(|| {
@@ -60,30 +71,33 @@ pub(super) fn parse_rows(rows: &[RowInput]) -> Result<Vec<(usize, NewLine)>, Vec
         );
         let discount = keep(
             &mut errors,
-            parse_percent(&row.discount)
-                .and_then(|bp| DiscountBp::parse(bp).ok())
-                .ok_or_else(|| Invalid::new(format!("lines[{i}].discount"), "Enter a percentage from 0 to 100.")),
+            parse_percent(&row.discount).and_then(|bp| DiscountBp::parse(bp).ok()).ok_or_else(|| {
+                Invalid::new(
+                    format!("lines[{i}].discount"),
+                    "Enter a percentage from 0 to 100 with at most two decimals, such as 5 or 12.5.",
+                )
+            }),
         );
         if let (Some(sku), Some(quantity), Some(discount)) = (sku, quantity, discount) {
             lines.push((i, NewLine { sku, quantity, discount }));
         }
     }
-    if lines.is_empty() && errors.is_empty() {
+    if skus.is_empty() && errors.is_empty() {
         errors.push(Invalid::new("lines[0].sku", "Pick at least one product."));
     }
-    if errors.is_empty() { Ok(lines) } else { Err(errors) }
+    Rows { lines, skus, errors }
 }
 
-/// Each line's product on the form's list, in one currency: the quote's, or
-/// (for a new quote) the first line's product's.
-fn check_products(lines: &[(usize, NewLine)], products: &[ProductOption], currency: Option<&str>) -> Vec<Invalid> {
+/// Each row's product on the form's list, in one currency: the quote's, or
+/// (for a new quote) the first row's product's.
+fn check_products(skus: &[(usize, Sku)], products: &[ProductOption], currency: Option<&str>) -> Vec<Invalid> {
     let find = |sku: &str| products.iter().find(|p| p.sku == sku);
     let currency = currency
         .map(str::to_owned)
-        .or_else(|| lines.first().and_then(|(_, l)| find(l.sku.as_str())).map(|p| p.currency.clone()));
+        .or_else(|| skus.first().and_then(|(_, sku)| find(sku.as_str())).map(|p| p.currency.clone()));
     let mut refused = Vec::new();
-    for (row, line) in lines {
-        let sku = line.sku.as_str();
+    for (row, sku) in skus {
+        let sku = sku.as_str();
         let field = format!("lines[{row}].sku");
         match find(sku) {
             None => {
@@ -146,13 +160,12 @@ pub(super) fn parse_quote(
         }),
     );
     let notes = keep(&mut errors, Text::parse_multiline_optional("notes", &page.notes, limits::NOTES));
-    let rows = parse_rows(&page.rows)
-        .and_then(|rows| {
-            let refused = check_products(&rows, &page.products, currency);
-            if refused.is_empty() { Ok(rows) } else { Err(refused) }
-        })
-        .map_err(|e| errors.extend(e))
-        .ok();
+    let Rows { lines: rows, skus, errors: mut refused } = parse_rows(&page.rows);
+    refused.extend(check_products(&skus, &page.products, currency));
+    // Each row's refusals together, in the form's order.
+    refused.sort_by_key(|e| row_of(&e.field));
+    let rows = refused.is_empty().then_some(rows);
+    errors.extend(refused);
     match (customer_name, customer_email, customer_company, signer_id, valid_until, notes, rows) {
         (
             Some(customer_name),
@@ -174,6 +187,11 @@ pub(super) fn parse_quote(
         }),
         _ => Err(errors),
     }
+}
+
+/// The form row a field `lines[i].x` is in.
+fn row_of(field: &str) -> usize {
+    field.strip_prefix("lines[").and_then(|rest| rest.split_once(']')).and_then(|(i, _)| i.parse().ok()).unwrap_or(0)
 }
 
 /// `lines[j].x` from the store counts only the rows sent; the form counts all.
@@ -208,6 +226,9 @@ mod tests {
         assert_eq!(parse_percent("1.234"), None);
         assert_eq!(parse_percent("-1"), None);
         assert_eq!(parse_percent("."), None);
+        assert_eq!(parse_percent("5%"), Some(500));
+        assert_eq!(parse_percent("2,5 %"), Some(250));
+        assert_eq!(parse_percent("%"), None);
     }
 
     #[test]
@@ -225,13 +246,26 @@ mod tests {
 
     #[test]
     fn every_refused_field_of_every_row_is_reported_at_once() {
+        let fields =
+            |rows: &[RowInput]| -> Vec<String> { parse_rows(rows).errors.into_iter().map(|e| e.field).collect() };
         let rows = [row("PUMP-1", "0", "150"), row("", "", ""), row("VALVE-7", "two", "5")];
-        let fields: Vec<String> = parse_rows(&rows).err().unwrap_or_default().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["lines[0].quantity", "lines[0].discount", "lines[2].quantity"]);
-        let fields: Vec<String> =
-            parse_rows(&[row("", "", "")]).err().unwrap_or_default().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["lines[0].sku"], "a form with no product says so");
-        assert_eq!(parse_rows(&[row("PUMP-1", "2", "")]).map(|l| l.len()).ok(), Some(1));
+        assert_eq!(fields(&rows), ["lines[0].quantity", "lines[0].discount", "lines[2].quantity"]);
+        let skus: Vec<usize> = parse_rows(&rows).skus.iter().map(|(i, _)| *i).collect();
+        assert_eq!(skus, [0, 2], "their products are still checked");
+        assert_eq!(fields(&[row("", "", "")]), ["lines[0].sku"], "a form with no product says so");
+        let one = parse_rows(&[row("PUMP-1", "2", "5 %")]);
+        assert_eq!((one.lines.len(), one.errors.len()), (1, 0));
+    }
+
+    #[test]
+    fn an_unknown_product_is_named_with_the_rows_other_refusals() {
+        let products = [ProductOption { sku: "PUMP-1".into(), label: "Pump".into(), currency: "EUR".into() }];
+        let rows = [row("PUMP-1", "0", ""), row("NOPE-1", "2", ""), row("pump-1", "two", "")];
+        let Rows { skus, mut errors, .. } = parse_rows(&rows);
+        errors.extend(check_products(&skus, &products, None));
+        errors.sort_by_key(|e| row_of(&e.field));
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["lines[0].quantity", "lines[1].sku", "lines[2].quantity", "lines[2].sku"]);
     }
 
     #[test]
