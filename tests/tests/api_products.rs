@@ -3,8 +3,9 @@
 
 use pricegate_domain::Role;
 use pricegate_tests::fixtures::{
-    assert_error, create_product, date_in_days, field, id_of, publish_price_change, send_raw,
+    assert_error, create_product, date_in_days, draft_quote, field, id_of, publish_price_change, send_raw,
 };
+use pricegate_tests::pages::page_as;
 use pricegate_tests::{Response, Session, TestApp, both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -135,7 +136,7 @@ both_backends! {
     async fn finance_renames_a_product_and_changes_its_unit_but_not_its_sku_currency_or_price(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
-        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         let created = create_product(&finance, "PUMP-1", "EUR", 250_000).await;
         let id = id_of(&created);
 
@@ -143,6 +144,16 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["name"], "Pump, stainless");
         assert_eq!(r.body["unit"], created["unit"], "a unit not sent stays");
+        // While a draft carries it, the unit is part of what its price means.
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 2}])).await);
+        let r = finance.patch(&format!("/api/v1/products/{id}"), &json!({"unit": "box of 10"})).await;
+        assert_error(&r, 409, "product_on_open_quotes");
+        assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains("PUMP-1 is on 1 open draft, priced per each")), "{}", r.text);
+        let r = finance.patch(&format!("/api/v1/products/{id}"), &json!({"unit": "each", "name": "Pump, stainless"})).await;
+        assert_eq!(r.status, 200, "the same unit is no change: {}", r.text);
+        let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{quote}")).await;
+        assert!(html.contains("2,500.00 EUR <span class=\"muted unit\">per each</span>"), "{html}");
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{quote}/cancel")).await.status, 200);
         let r = finance.patch(&format!("/api/v1/products/{id}"), &json!({"unit": "box of 10"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["name"], "Pump, stainless", "a name not sent stays");
@@ -157,7 +168,7 @@ both_backends! {
         let audit = finance.get("/api/v1/audit").await;
         let updates: Vec<&Value> =
             audit.body.as_array().unwrap().iter().filter(|row| row["action"] == "product.updated").collect();
-        assert_eq!(updates.len(), 2, "{}", audit.text);
+        assert_eq!(updates.len(), 3, "the refused change is not among them: {}", audit.text);
         assert_eq!(updates[0]["actor_id"], json!(fiona.id));
         assert_eq!(updates[0]["subject_id"], json!(id));
         assert_eq!(updates[0]["detail"]["after"]["unit"], "box of 10");

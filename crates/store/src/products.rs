@@ -7,15 +7,16 @@ use pricegate_domain::{Currency, Sku, Text};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, record};
 use crate::db::{IN_LIST_CHUNK, db_now};
-use crate::entity::{notice_changes, notices, products};
+use crate::entity::{notice_changes, notices, products, quote_lines, quotes};
 use crate::notices::PUBLISHED;
+use crate::quotes::DRAFT;
 use crate::views::ProductView;
 use crate::{Actor, Store, StoreError};
 
@@ -411,6 +412,22 @@ impl Store {
             .await?
             .ok_or(StoreError::not_found("product"))?;
         let now = db_now(&txn).await?;
+        if patch.unit.as_ref().is_some_and(|unit| unit.as_str() != product.unit) {
+            // A price is a price per unit: a draft's line read "1,250.00 per
+            // pallet" would be repriced at 1,250.00 per piece, which no notice
+            // told anyone. (A finalised quote keeps the unit it was signed with.)
+            let drafts = drafts_carrying(&txn, product.id).await?;
+            if drafts > 0 {
+                let quotes = if drafts == 1 { "1 open draft".to_owned() } else { format!("{drafts} open drafts") };
+                return Err(StoreError::conflict(
+                    "product_on_open_quotes",
+                    format!(
+                        "{} is on {quotes}, priced per {}: its unit can change once no draft carries it (finalised or cancelled). For a new unit now, add a product with its own SKU.",
+                        product.sku, product.unit
+                    ),
+                ));
+            }
+        }
         let before = json!({ "name": product.name, "unit": product.unit });
         let mut model: products::ActiveModel = product.into();
         if let Some(name) = patch.name {
@@ -536,4 +553,22 @@ async fn taken_skus(conn: &impl ConnectionTrait, rows: &[ProductRow]) -> Result<
             })
         })
         .collect())
+}
+
+/// How many open drafts have a line of product `id`.
+async fn drafts_carrying(conn: &impl ConnectionTrait, id: Uuid) -> Result<u64, StoreError> {
+    let drafts = sea_orm::sea_query::Query::select()
+        .column(quotes::Column::Id)
+        .from(quotes::Entity)
+        .and_where(quotes::Column::State.eq(DRAFT))
+        .to_owned();
+    let count = quote_lines::Entity::find()
+        .select_only()
+        .column(quote_lines::Column::QuoteId)
+        .distinct()
+        .filter(quote_lines::Column::ProductId.eq(id))
+        .filter(quote_lines::Column::QuoteId.in_subquery(drafts))
+        .count(conn)
+        .await?;
+    Ok(count)
 }

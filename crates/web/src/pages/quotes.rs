@@ -176,6 +176,8 @@ struct LineRow {
     product: String,
     quantity: i64,
     unit_price: String,
+    /// What the price is for ("each", "box of 10"), as the line was priced.
+    unit: String,
     discount: String,
     total: String,
 }
@@ -758,6 +760,7 @@ async fn quote_page(
                 product: l.product_name.clone(),
                 quantity: l.quantity,
                 unit_price: money(&currency, l.unit_price_minor),
+                unit: l.unit.clone(),
                 discount: percent(l.discount_bp),
                 total: money(&currency, l.total_minor),
             })
