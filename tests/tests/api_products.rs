@@ -2,12 +2,15 @@
 //! a CSV file whole or not at all.
 
 use pricegate_domain::Role;
+use pricegate_store::entity::notices;
 use pricegate_tests::fixtures::{
     assert_error, create_product, date_in_days, draft_quote, field, id_of, publish_price_change, send_raw,
 };
 use pricegate_tests::pages::page_as;
 use pricegate_tests::{Response, Session, TestApp, both_backends};
 use reqwest::Method;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 const HEADER: &str = "sku,name,unit,currency,unit_price_minor\n";
@@ -56,25 +59,42 @@ both_backends! {
 both_backends! {
     async fn the_price_list_says_since_when_each_price_is_in_force(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
         let pump = id_of(&create_product(&finance, "PUMP-1", "EUR", 250_000).await);
         create_product(&finance, "VALVE-1", "EUR", 4_990).await;
-        let (two_days_ago, yesterday) = (date_in_days(-2), date_in_days(-1));
-        publish_price_change(&finance, "PUMP-1", 260_000, &two_days_ago).await;
-        publish_price_change(&finance, "PUMP-1", 270_000, &yesterday).await;
+        create_product(&finance, "HOSE-1", "EUR", 1_000).await;
+        let (two_days_ago, yesterday, today) = (date_in_days(-2), date_in_days(-1), date_in_days(0));
+        // Published on the day each takes force (the notice's publication
+        // moved back to it, as if published then).
+        let on_its_day = |notice: String, day: i64| {
+            let at = chrono::Utc::now() + chrono::Duration::days(day);
+            notices::Entity::update_many()
+                .col_expr(notices::Column::PublishedAt, Expr::value(at))
+                .filter(notices::Column::Id.eq(uuid::Uuid::parse_str(&notice).expect("a notice id")))
+                .exec(app.store.connection())
+        };
+        on_its_day(publish_price_change(&finance, "PUMP-1", 260_000, &two_days_ago).await, -2).await.unwrap();
+        on_its_day(publish_price_change(&finance, "PUMP-1", 270_000, &yesterday).await, -1).await.unwrap();
         // Announced, not yet in force: today's price and its date stay.
         publish_price_change(&finance, "PUMP-1", 280_000, &date_in_days(30)).await;
         // Restated today: the price has stood since yesterday all the same.
-        publish_price_change(&finance, "PUMP-1", 270_000, &date_in_days(0)).await;
+        publish_price_change(&finance, "PUMP-1", 270_000, &today).await;
         // A notice restating a list price leaves it the list price.
-        publish_price_change(&finance, "VALVE-1", 4_990, &yesterday).await;
+        on_its_day(publish_price_change(&finance, "VALVE-1", 4_990, &yesterday).await, -1).await.unwrap();
+        // Dated two days ago, published today: in force since today, when
+        // it was published, as its notice's page says too.
+        let backdated = publish_price_change(&finance, "HOSE-1", 1_100, &two_days_ago).await;
 
         let list = finance.get("/api/v1/products").await;
         let by_sku = |sku: &str| list.body.as_array().unwrap().iter().find(|p| p["sku"] == sku).cloned().unwrap();
-        assert_eq!((&by_sku("PUMP-1")["unit_price_minor"], &by_sku("PUMP-1")["price_since"]), (&json!(270_000), &json!(yesterday)));
-        assert_eq!((&by_sku("VALVE-1")["unit_price_minor"], &by_sku("VALVE-1")["price_since"]), (&json!(4_990), &Value::Null));
+        let price = |sku: &str| (by_sku(sku)["unit_price_minor"].clone(), by_sku(sku)["price_since"].clone());
+        assert_eq!(price("PUMP-1"), (json!(270_000), json!(yesterday)));
+        assert_eq!(price("VALVE-1"), (json!(4_990), Value::Null));
+        assert_eq!(price("HOSE-1"), (json!(1_100), json!(today)));
         let renamed = finance.patch(&format!("/api/v1/products/{pump}"), &json!({"name": "Pump, stainless"})).await;
         assert_eq!(renamed.body["price_since"], json!(yesterday), "{}", renamed.text);
+        let html = page_as(&app.base, &fiona.email, &format!("/notices/{backdated}")).await;
+        assert!(html.contains(&format!("{today}, on publication (dated {two_days_ago})")), "{html}");
     }
 }
 

@@ -2,6 +2,7 @@
 //! askama templates checked at compile time.
 
 use askama::Template;
+use chrono::NaiveDate;
 use pricegate_domain::{Calendar, Currency};
 use pricegate_store::views::PriceChangeView;
 use pricegate_store::{
@@ -70,6 +71,19 @@ impl From<&PriceChangeView> for ChangeRow {
     }
 }
 
+impl ChangeRow {
+    /// A change of a notice published on `published_on` (the business's
+    /// day): one dated before took force on publication, not on its date,
+    /// since nobody could quote by it before being told, and says so.
+    pub fn published(c: &PriceChangeView, published_on: NaiveDate) -> Self {
+        let mut row = ChangeRow::from(c);
+        if c.effective_on < published_on {
+            row.effective_on = format!("{published_on}, on publication (dated {})", c.effective_on);
+        }
+        row
+    }
+}
+
 pub struct QuoteRow {
     pub reference: String,
     pub url: String,
@@ -80,8 +94,9 @@ pub struct QuoteRow {
     pub delta: String,
 }
 
-fn change_rows(notice: &NoticeContent) -> Vec<ChangeRow> {
-    notice.changes.iter().map(ChangeRow::from).collect()
+fn change_rows(notice: &NoticeContent, calendar: Calendar) -> Vec<ChangeRow> {
+    let published_on = calendar.date_of(notice.published_at);
+    notice.changes.iter().map(|c| ChangeRow::published(c, published_on)).collect()
 }
 
 fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
@@ -357,7 +372,7 @@ impl Composer for TemplateComposer {
                         (format!("Price notice: {}", notice.title), "Finance has published a price notice.".to_owned())
                     }
                 };
-                let changes = change_rows(notice);
+                let changes = change_rows(notice, self.calendar);
                 let quotes = quote_rows(quotes);
                 let link_lifetime = lifetime(self.link_ttl);
                 let html = NoticeHtml {

@@ -1,9 +1,9 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use pricegate_domain::product_csv::{ProductRow, RowError, all_or_nothing};
-use pricegate_domain::{Currency, Sku, Text};
+use pricegate_domain::{Calendar, Currency, Sku, Text};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
@@ -152,15 +152,18 @@ pub(crate) async fn prices_in_force(
 }
 
 /// [`prices_in_force`] for the price list, where "since" is when the price
-/// came to stand: the effective date of the earliest change in the run, up to
-/// the one in force, that all set this same price; none if every change so
-/// far restated the list price. A later notice restating a price does not
-/// move it. Each date counts by its last word (the later notice, then the
-/// later line), as prices in force are read.
+/// came to stand: the earliest start of the changes in the run, up to the
+/// one in force, that all set this same price; none if every change so far
+/// restated the list price. A later notice restating a price does not move
+/// it. Each date counts by its last word (the later notice, then the later
+/// line), as prices in force are read. A change starts on its effective
+/// date, or on its notice's publication (the business's day, by
+/// `calendar`) if it was dated before: nobody quoted by it until then.
 async fn listed_prices(
     conn: &impl ConnectionTrait,
     ids: Option<&[Uuid]>,
     today: NaiveDate,
+    calendar: Calendar,
 ) -> Result<HashMap<Uuid, InForce>, StoreError> {
     let mut prices = prices_in_force(conn, ids, today).await?;
     if prices.values().all(|f| f.since.is_none()) {
@@ -171,6 +174,7 @@ async fn listed_prices(
         .column(notice_changes::Column::ProductId)
         .column(notice_changes::Column::EffectiveOn)
         .column(notice_changes::Column::UnitPriceMinor)
+        .column(notices::Column::PublishedAt)
         .join(JoinType::InnerJoin, notice_changes::Relation::Notice.def())
         .filter(notices::Column::State.eq(PUBLISHED))
         .filter(notice_changes::Column::EffectiveOn.lte(today));
@@ -182,14 +186,14 @@ async fn listed_prices(
         .order_by_desc(notice_changes::Column::EffectiveOn)
         .order_by_desc(notices::Column::Seq)
         .order_by_desc(notice_changes::Column::Position)
-        .into_tuple::<(Uuid, NaiveDate, i64)>()
+        .into_tuple::<(Uuid, NaiveDate, i64, Option<DateTime<Utc>>)>()
         .all(conn)
         .await?;
     // Newest first, per product: the first change of each date is its last
     // word; the run goes back while those set the price in force.
     let mut walked: Option<(Uuid, NaiveDate, bool)> = None;
     let mut broken: HashSet<Uuid> = HashSet::new();
-    for (product, effective_on, price) in history {
+    for (product, effective_on, price, published_at) in history {
         let Some(in_force) = prices.get_mut(&product) else { continue };
         let (same_product, date_seen, ended) = match walked {
             Some((p, d, ended)) => (p == product, p == product && d == effective_on, ended),
@@ -202,7 +206,13 @@ async fn listed_prices(
         if ended {
             broken.insert(product);
         } else {
-            in_force.since = Some(effective_on);
+            let start = published_at.map_or(effective_on, |at| Ord::max(effective_on, calendar.date_of(at)));
+            // The first of the product's rows is the change in force; a
+            // backdated one further back may have started later.
+            in_force.since = Some(match in_force.since.filter(|_| same_product) {
+                Some(since) => Ord::min(since, start),
+                None => start,
+            });
         }
         walked = Some((product, effective_on, ended));
     }
@@ -450,7 +460,10 @@ impl Store {
             },
         )
         .await?;
-        let price = listed_prices(&txn, Some(&[row.id]), self.calendar.date_of(now)).await?.get(&row.id).copied();
+        let price = listed_prices(&txn, Some(&[row.id]), self.calendar.date_of(now), self.calendar)
+            .await?
+            .get(&row.id)
+            .copied();
         txn.commit().await?;
         Ok(view(row, price))
     }
@@ -458,13 +471,13 @@ impl Store {
     pub async fn get_product(&self, id: Uuid) -> Result<ProductView, StoreError> {
         let row = products::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::not_found("product"))?;
         let today = self.today().await?;
-        let price = listed_prices(&self.db, Some(&[row.id]), today).await?.get(&row.id).copied();
+        let price = listed_prices(&self.db, Some(&[row.id]), today, self.calendar).await?.get(&row.id).copied();
         Ok(view(row, price))
     }
 
     pub async fn list_products(&self) -> Result<Vec<ProductView>, StoreError> {
         let today = self.today().await?;
-        let prices = listed_prices(&self.db, None, today).await?;
+        let prices = listed_prices(&self.db, None, today, self.calendar).await?;
         let rows = products::Entity::find().order_by_asc(products::Column::Sku).all(&self.db).await?;
         Ok(rows
             .into_iter()

@@ -301,7 +301,8 @@ fn refusal(e: AckLinkError, calendar: Calendar, reader: Option<&SessionUser>) ->
 }
 
 fn show_page(view: AckLinkView, someone_else: Option<String>, calendar: Calendar) -> Response {
-    let changes = view.notice.changes.iter().map(ChangeRow::from).collect();
+    let published_on = calendar.date_of(view.notice.published_at);
+    let changes = view.notice.changes.iter().map(|c| ChangeRow::published(c, published_on)).collect();
     page(
         StatusCode::OK,
         ShowPage {

@@ -127,7 +127,13 @@ async fn show(
         published: n.state == "published",
         published_at: n.published_at.map(|at| app.store.calendar().stamp(at, true)).unwrap_or_default(),
         body_html: render_markdown(&n.body),
-        changes: n.changes.iter().map(ChangeRow::from).collect(),
+        changes: match n.published_at {
+            Some(at) => {
+                let published_on = app.store.calendar().date_of(at);
+                n.changes.iter().map(|c| ChangeRow::published(c, published_on)).collect()
+            }
+            None => n.changes.iter().map(ChangeRow::from).collect(),
+        },
         acknowledged_at: n.acknowledged_at.map(|at| app.store.calendar().stamp(at, true)),
         before_i_joined: user.0.actor.role == Role::Sales && !n.acknowledged_by_me && !n.awaiting_my_acknowledgement,
         is_finance: user.0.actor.role == pricegate_domain::Role::Finance,
