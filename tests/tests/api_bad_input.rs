@@ -279,6 +279,11 @@ both_backends! {
                             assert_eq!((&schema["minimum"], &schema["maximum"]), (&json!(1), &json!(1000)), "{method} {template}");
                         }
                     }
+                    // A precondition: optional, for the client to add.
+                    Some("header") => {
+                        assert_eq!((method, name), ("POST", "If-Match"), "{template}: the one header parameter");
+                        assert_ne!(parameter["required"], json!(true), "{method} {template}: {name} is optional");
+                    }
                     other => panic!("{method} {template}: {name} in {other:?}"),
                 }
             }

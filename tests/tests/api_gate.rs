@@ -7,7 +7,7 @@ use pricegate_tests::fixtures::{
     assert_error, create_notice, create_product, date_in_days, draft_quote, draft_quote_signed_by, field, id_of,
     lapse_quote, publish_notice, publish_price_change,
 };
-use pricegate_tests::pages::page_as;
+use pricegate_tests::pages::{client, csrf_in, log_in, page_as};
 use pricegate_tests::{PASSWORD, TestApp, both_backends};
 use serde_json::{Value, json};
 
@@ -558,6 +558,7 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
         "{html}"
     );
     assert!(!html.contains(&format!("signer-unable-{fine}")), "{html}");
+    assert!(html.contains("That is all 2 open quotes there are now, of 2 signers, whatever the notice"), "{html}");
 
     // Once published, the dashboard lists Sam as pending, and Omar's draft
     // apart: nobody is asked to acknowledge for it, and a deactivated
@@ -578,6 +579,32 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
         assert!(row.contains(why) && row.contains(&format!("/quotes/{quote}")), "{who}: {row}");
     }
     assert!(!stranded_rows.contains(&format!("/quotes/{fine}")), "{stranded_rows}");
+
+    // The publish form sent again (from a second tab): the dashboard, not an error.
+    let session = log_in(&app.base, &fiona.email, PASSWORD).await.session.expect("Fiona logs in").0;
+    let cookie = format!("pricegate_session={session}");
+    let http = client();
+    let dashboard = format!("{}/notices/{notice}/dashboard", app.base);
+    let page = http.get(&dashboard).header("cookie", &cookie).send().await.expect("the server answers");
+    let form = [("csrf_token", csrf_in(&page.text().await.unwrap_or_default()))];
+    let r = http
+        .post(format!("{}/notices/{notice}/publish", app.base))
+        .header("cookie", &cookie)
+        .form(&form)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(r.status(), 303);
+    let to = r.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(to, Some(format!("/notices/{notice}/dashboard")));
+
+    // Finance may acknowledge too; the count of those who have says who is who.
+    for who in [&sam, &finance] {
+        assert_eq!(who.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+    }
+    let html = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
+    assert!(html.contains("Acknowledged (1 salesperson, and 1 not in sales)"), "{html}");
+    assert!(html.contains("Now 1 of 1 (100%)."), "{html}");
 }
 
 /// The part of `html` from `start` to the first `end` after it.

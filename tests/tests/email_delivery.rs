@@ -170,7 +170,10 @@ both_backends! {
         let text = escalation[0].text();
         assert!(text.contains(&rita_user.email) && !text.contains(&sam_user.email), "{text}");
         assert!(!text.contains(&tom.email) && !text.contains(&lena.email), "only those holding up a quote: {text}");
-        assert!(text.contains("The quotes it holds up total 100,000.00 EUR"), "the value at stake: {text}");
+        assert!(text.contains("The quotes it holds up total 100,000.00 EUR."), "the value at stake: {text}");
+        assert!(text.contains("still not acknowledged by 1 salesperson, after every reminder"), "{text}");
+        // Remind now skips whoever was e-mailed lately: the last reminder has just gone.
+        assert!(text.contains("Remind now e-mails them again from 10 minutes after it"), "{text}");
         assert!(escalation[0].html().contains("Rita"), "{}", escalation[0].html());
         assert!(text.contains(&rita_page), "the blocked quote's page: {text}");
         let dashboard = format!("{}/notices/{nid}/dashboard", app.base);

@@ -285,17 +285,35 @@ impl DiscountBp {
 /// the year 10000 would be in force today.
 pub fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, Invalid> {
     let raw = raw.trim();
-    let shape_ok = raw.len() == 10
-        && raw.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
-    shape_ok
-        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
-        .flatten()
-        .ok_or_else(|| Invalid::new(field, format!("{field} must be a date written YYYY-MM-DD.")))
+    if !is_date_shaped(raw) {
+        return Err(Invalid::new(field, format!("{field} must be a date written YYYY-MM-DD.")));
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| Invalid::new(field, format!("{field} must be a day of the calendar: {raw} is not one.")))
+}
+
+/// Whether `raw` is written YYYY-MM-DD, whether or not it names a real day
+/// (`2026-02-30` is written so, and is none).
+pub fn is_date_shaped(raw: &str) -> bool {
+    let raw = raw.trim();
+    raw.len() == 10
+        && raw.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_is_refused_for_its_shape_or_for_naming_no_day() {
+        assert!(parse_date("d", "2026-02-28").is_ok());
+        assert_eq!(parse_date("d", "soon").unwrap_err().message, "d must be a date written YYYY-MM-DD.");
+        assert_eq!(
+            parse_date("d", "2026-02-30").unwrap_err().message,
+            "d must be a day of the calendar: 2026-02-30 is not one."
+        );
+        assert!(is_date_shaped(" 2026-02-30 ") && !is_date_shaped("2026-2-3"));
+    }
 
     #[test]
     fn emails_are_lowercased_and_checked() {

@@ -201,7 +201,13 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool) -> Result<Pro
     let currency = Currency::parse(field(3))?;
     let price_raw = field(4).trim();
     let price = if decimal {
-        crate::parse_amount(price_raw, currency.minor_digits()).ok_or_else(|| {
+        if price_raw.starts_with('-') {
+            return Err(Invalid::new(
+                "unit_price",
+                format!("unit_price {price_raw} is below zero: a price cannot be."),
+            ));
+        }
+        let price = crate::parse_amount(price_raw, currency.minor_digits()).ok_or_else(|| {
             Invalid::new(
                 "unit_price",
                 format!(
@@ -210,7 +216,18 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool) -> Result<Pro
                     currency.example()
                 ),
             )
-        })?
+        })?;
+        // Said in the currency, as the column is written.
+        if parse_unit_price("unit_price", price).is_err() {
+            return Err(Invalid::new(
+                "unit_price",
+                format!(
+                    "unit_price {price_raw} is more than the highest unit price there can be, {}.",
+                    currency.format(crate::MAX_UNIT_PRICE_MINOR)
+                ),
+            ));
+        }
+        price
     } else {
         price_raw.parse().map_err(|_| {
             Invalid::new(
@@ -285,6 +302,19 @@ mod tests {
             errors[0].message.contains("a price in JPY such as 1250,"),
             "no minor units in the example: {:?}",
             errors[0]
+        );
+        // Below zero, or above the highest price, said in the currency as written.
+        let errors = parse_products(
+            b"sku,name,unit,currency,unit_price\nP-1,Pump,each,EUR,-3.00\nP-2,Hose,roll,EUR,999999999999.00\n",
+        )
+        .unwrap_err();
+        assert_eq!(errors[0].message, "unit_price -3.00 is below zero: a price cannot be.");
+        assert!(
+            errors[1].message.starts_with(
+                "unit_price 999999999999.00 is more than the highest unit price there can be, 100,000,000.00 EUR"
+            ),
+            "{:?}",
+            errors[1]
         );
     }
 

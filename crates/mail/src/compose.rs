@@ -311,7 +311,12 @@ struct EscalationHtml<'a> {
     title: &'a str,
     published_at: String,
     people: &'a [PersonRow],
+    /// How many are still pending, in words: "1 salesperson", "3 salespeople".
+    pending: &'a str,
     at_stake: &'a [String],
+    /// How long after someone's last e-mail about the notice the
+    /// dashboard's Remind now e-mails them again.
+    again_minutes: i64,
 }
 
 #[derive(Template)]
@@ -322,7 +327,12 @@ struct EscalationText<'a> {
     title: &'a str,
     published_at: String,
     people: &'a [PersonRow],
+    /// How many are still pending, in words: "1 salesperson", "3 salespeople".
+    pending: &'a str,
     at_stake: &'a [String],
+    /// How long after someone's last e-mail about the notice the
+    /// dashboard's Remind now e-mails them again.
+    again_minutes: i64,
 }
 
 /// The total of the blocked quotes, per currency (money in different
@@ -452,13 +462,21 @@ impl Composer for TemplateComposer {
                 let at_stake = value_at_stake(pending);
                 let published_at = self.calendar.stamp(notice.published_at, false);
                 let subject = format!("Escalation: {} still pending for \"{}\"", pending.len(), notice.title);
+                let pending_count = if pending.len() == 1 {
+                    "1 salesperson".to_owned()
+                } else {
+                    format!("{} salespeople", pending.len())
+                };
+                let again_minutes = pricegate_store::REMIND_NOW_AGAIN_AFTER_MINUTES;
                 let html = EscalationHtml {
                     name: &to.name,
                     dashboard_url,
                     title: &notice.title,
                     published_at: published_at.clone(),
                     people: &people,
+                    pending: &pending_count,
                     at_stake: &at_stake,
+                    again_minutes,
                 };
                 let text = EscalationText {
                     name: &to.name,
@@ -466,7 +484,9 @@ impl Composer for TemplateComposer {
                     title: &notice.title,
                     published_at,
                     people: &people,
+                    pending: &pending_count,
                     at_stake: &at_stake,
+                    again_minutes,
                 };
                 composed(subject, &html, &text)
             }

@@ -101,6 +101,7 @@ impl After {
             (1, _) => "It held up one draft you sign, which something else still holds up.".to_owned(),
             (n, r) if r == n => format!("It held up {n} drafts you sign, all now ready to finalise."),
             (n, 0) => format!("It held up {n} drafts you sign; something else still holds up each of them."),
+            (n, 1) => format!("It held up {n} drafts you sign; 1 of them is now ready to finalise."),
             (n, r) => format!("It held up {n} drafts you sign; {r} of them are now ready to finalise."),
         };
         After {

@@ -215,8 +215,10 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
         }
         Some(minor) => Ok(minor),
     };
-    let effective_on =
-        parse_date("date", date).map_err(|_| format!("{:?} is not a date written YYYY-MM-DD.", date.trim()));
+    let effective_on = parse_date("date", date).map_err(|_| match pricegate_domain::is_date_shaped(date) {
+        true => format!("{:?} is not a day of the calendar.", date.trim()),
+        false => format!("{:?} is not a date written YYYY-MM-DD.", date.trim()),
+    });
     match (unit_price_minor, effective_on) {
         (Ok(unit_price_minor), Ok(effective_on)) => Ok(NewPriceChange { sku, unit_price_minor, effective_on }),
         (Err(price), Err(date)) => Err(format!("{price} {date}")),

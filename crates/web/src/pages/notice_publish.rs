@@ -45,6 +45,9 @@ struct ConfirmPage {
     saved: bool,
     /// Changes dated before today: each takes force as the notice is published, not on its date.
     backdated: Vec<String>,
+    /// What publishing holds up, in a sentence: every open draft, until its
+    /// signer acknowledges ("That is all 6 open quotes there are now, of 3 signers, …").
+    held_up: String,
 }
 
 /// An open quote that the notice will block, and what it does to its total.
@@ -168,6 +171,20 @@ async fn confirm_page(
         .filter(|c| c.effective_on < today)
         .map(|c| format!("{} from {}", c.sku, c.effective_on))
         .collect();
+    let signed: Vec<u64> =
+        app.store.open_quote_counts().await?.into_values().map(|o| o.signed).filter(|n| *n > 0).collect();
+    let held_up = match (signed.iter().sum::<u64>(), signed.len()) {
+        (0, _) => "There is no open quote now.".to_owned(),
+        (1, _) => "That is the 1 open quote there is now, whatever the notice's prices.".to_owned(),
+        (drafts, 1) => {
+            format!("That is all {drafts} open quotes there are now, of 1 signer, whatever the notice's prices.")
+        }
+        (drafts, signers) => {
+            format!(
+                "That is all {drafts} open quotes there are now, of {signers} signers, whatever the notice's prices."
+            )
+        }
+    };
     let page = ConfirmPage {
         layout: user.layout(format!("Publish: {}", n.title)),
         csrf: user.csrf().to_owned(),
@@ -181,6 +198,7 @@ async fn confirm_page(
         refused,
         saved,
         backdated,
+        held_up,
     };
     Ok(Confirmation::Page(Box::new(page)))
 }
@@ -192,6 +210,11 @@ async fn publish(
 ) -> Result<Response, PageError> {
     match app.store.publish_notice(&user.0.actor, id).await {
         Ok(_) => Ok(NoticeDone::Published.back_to_dashboard(&user.seal(&app), id)),
+        // Published already (the form sent twice, or from a second tab): its
+        // dashboard, as after publishing, without saying this form did it.
+        Err(StoreError::Conflict { code: "notice_published", .. }) => {
+            Ok(Redirect::to(&format!("/notices/{id}/dashboard")).into_response())
+        }
         // 409 answers a publication just refused.
         Err(StoreError::Conflict { code: "change_never_in_force", message }) => {
             Ok(match confirm_page(&app, &user, id, Some(message), false).await? {
@@ -256,6 +279,8 @@ struct DashboardPage {
     published_at: String,
     acknowledged: Vec<AckRow>,
     pending: Vec<AckRow>,
+    /// How many of `acknowledged` are not salespeople (not in the chart's count).
+    acknowledged_others: usize,
     /// Drafts the notice holds up whose signer can no longer sign.
     stranded: Vec<StrandedRow>,
     /// Salespeople, acknowledged or not.
@@ -369,6 +394,7 @@ async fn dashboard(
         acks.acknowledged.iter().filter(|a| a.user.role == Role::Sales.as_str()).map(|a| a.acknowledged_at).collect();
     times.sort();
     let salespeople = times.len() + acks.pending.len();
+    let acknowledged_others = acks.acknowledged.len() - times.len();
     let mut waiting: HashMap<Uuid, Vec<(Uuid, String)>> = HashMap::new();
     for q in app.store.quotes_waiting_on(id).await? {
         waiting.entry(q.signer_id).or_default().push((q.id, q.customer_name));
@@ -412,6 +438,7 @@ async fn dashboard(
             })
             .collect(),
         stranded: Vec::new(),
+        acknowledged_others,
         message: None,
         nothing_done: false,
     };

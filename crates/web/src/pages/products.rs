@@ -66,6 +66,8 @@ struct ProductsPage {
     csv: String,
     preview: Vec<ProductRow>,
     errors: Vec<LineError>,
+    /// The CSV was sent to import, not to preview: its errors say nothing was imported.
+    importing: bool,
     message: Option<String>,
     new: NewProductInput,
     /// The add-product form's refused fields, each with its sentence.
@@ -112,6 +114,7 @@ async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPa
         csv,
         preview: Vec::new(),
         errors: Vec::new(),
+        importing: false,
         message: None,
         new: NewProductInput { unit: "each".into(), currency: "EUR".into(), ..NewProductInput::default() },
         new_errors: Default::default(),
@@ -191,6 +194,7 @@ async fn import(
     let csv = form.get("csv").to_owned();
     let read = read_products(csv.as_bytes());
     let mut page = page(&app, &user, csv).await?;
+    page.importing = form.get("action") == "import";
     let rows = match app.store.products_to_import(read).await? {
         Ok(rows) => rows,
         Err(errors) => {
@@ -221,7 +225,8 @@ async fn import(
 /// once the currency is known: it is read in that currency's minor units).
 fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProduct, Vec<Invalid>> {
     let currency = Currency::parse(&input.currency);
-    let price = currency.as_ref().ok().map(|currency| {
+    let below_zero = input.price.trim().starts_with('-');
+    let price = currency.as_ref().ok().filter(|_| !below_zero).map(|currency| {
         pricegate_domain::parse_amount(&input.price, currency.minor_digits())
             .ok_or_else(|| {
                 Invalid::new(
@@ -234,6 +239,9 @@ fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProd
     // Without a currency the price cannot be read in its units, but one that
     // is no amount at all is named with the rest.
     let price = price.or_else(|| {
+        if below_zero {
+            return Some(Err(Invalid::new("price", "The unit price cannot be below zero.")));
+        }
         pricegate_domain::parse_amount(&input.price, 3)
             .is_none()
             .then(|| Err(Invalid::new("price", "Write the unit price as an amount, such as 1250.00.")))
