@@ -271,6 +271,8 @@ async fn notices_that_price_a_line_again_are_not_added_up() {
         );
         assert!(notices[1].contains("+2,050.00 EUR") && !notices[1].contains("last word"), "{}", notices[1]);
         assert!(notices[2].contains("after this quote's validity ends"), "{}", notices[2]);
+        // The line's change is the last price's, and says when that is.
+        assert!(notices[2].contains("once this quote's validity has ended"), "{}", notices[2]);
         // Its 55.00 is what counts while the quote is valid, and "Valves again" overtakes it.
         let overtaken = format!(
             "55.00 EUR from {next_month} (+15.30 EUR on the line), not the last word: “Valves again” sets the price in \

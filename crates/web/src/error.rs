@@ -127,11 +127,12 @@ impl From<StoreError> for AppError {
 
 /// Why the gate refused a finalisation, in words (the API's message and
 /// the quote page's): the notices to acknowledge, and the lines at an old
-/// price if those would hold it up too.
+/// price if those would hold it up too. Said to the signer, the only one
+/// whom the gate answers (anyone else is refused before it).
 pub fn pending_sentence(gate: &pricegate_store::views::GateView) -> String {
     let pending = gate.pending.len();
     let mut sentence = format!(
-        "The signer must first acknowledge {pending} price notice{} published since this quote was drafted.",
+        "You must first acknowledge {pending} price notice{} published since this quote was drafted.",
         if pending == 1 { "" } else { "s" }
     );
     if !gate.superseded.is_empty() && gate.price_override.is_none() {
