@@ -14,6 +14,7 @@ use pricegate_domain::{PriceChange, PricedLine, Role, impact_of};
 use pricegate_mail::render_markdown;
 use pricegate_store::REMIND_NOW_AGAIN_AFTER_MINUTES as AGAIN;
 use pricegate_store::StoreError;
+use pricegate_store::views::PriceChangeView;
 use uuid::Uuid;
 
 use super::ChangeRow;
@@ -45,9 +46,36 @@ struct ConfirmPage {
     saved: bool,
     /// Changes dated before today: each takes force as the notice is published, not on its date.
     backdated: Vec<String>,
+    /// Changes finance may not have meant, each in a sentence: one that
+    /// sets the price it already has, a price of nothing, a date years away.
+    unusual: Vec<String>,
     /// What publishing holds up, in a sentence: every open draft, until its
     /// signer acknowledges ("That is all 6 open quotes there are now, of 3 signers, …").
     held_up: String,
+}
+
+/// How far ahead a change's date is unusual enough to point out.
+const YEARS_AHEAD: i32 = 5;
+
+/// The changes of a draft finance may not have meant (see [`ConfirmPage::unusual`]).
+/// Each is allowed: a notice may confirm a price, or give a product away.
+fn unusual_changes(changes: &[PriceChangeView], today: chrono::NaiveDate) -> Vec<String> {
+    let far = today.checked_add_months(chrono::Months::new(12 * YEARS_AHEAD as u32)).unwrap_or(chrono::NaiveDate::MAX);
+    changes
+        .iter()
+        .filter_map(|c| {
+            let price = money(&c.currency, c.unit_price_minor);
+            if c.price_before_minor == Some(c.unit_price_minor) {
+                Some(format!("{} is {price} on {} already, so this change changes nothing.", c.sku, c.effective_on))
+            } else if c.unit_price_minor == 0 {
+                Some(format!("{} would cost nothing ({price}) from {}.", c.sku, c.effective_on))
+            } else if c.effective_on > far {
+                Some(format!("{} is dated {}, more than {YEARS_AHEAD} years from today.", c.sku, c.effective_on))
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// An open quote that the notice will block, and what it does to its total.
@@ -171,6 +199,7 @@ async fn confirm_page(
         .filter(|c| c.effective_on < today)
         .map(|c| format!("{} from {}", c.sku, c.effective_on))
         .collect();
+    let unusual = unusual_changes(&n.changes, today);
     let signed: Vec<u64> =
         app.store.open_quote_counts().await?.into_values().map(|o| o.signed).filter(|n| *n > 0).collect();
     let held_up = match (signed.iter().sum::<u64>(), signed.len()) {
@@ -198,6 +227,7 @@ async fn confirm_page(
         refused,
         saved,
         backdated,
+        unusual,
         held_up,
     };
     Ok(Confirmation::Page(Box::new(page)))
@@ -506,6 +536,37 @@ fn reminded_sentence(queued: usize, left_out: usize, again: Option<String>) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_that_changes_nothing_gives_away_or_lies_years_ahead_is_pointed_out() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).expect("a date");
+        let change = |sku: &str, before: Option<i64>, price: i64, on: (i32, u32, u32)| PriceChangeView {
+            sku: sku.into(),
+            product_name: sku.into(),
+            currency: "EUR".into(),
+            unit_price_minor: price,
+            effective_on: chrono::NaiveDate::from_ymd_opt(on.0, on.1, on.2).expect("a date"),
+            price_before_minor: before,
+        };
+        let said = unusual_changes(
+            &[
+                change("SAME", Some(42_000), 42_000, (2027, 2, 15)),
+                change("FREE", Some(100), 0, (2027, 1, 1)),
+                change("FAR", Some(100), 200, (9999, 12, 31)),
+                change("FINE", Some(100), 200, (2031, 12, 2)),
+                change("NEW", None, 200, (2027, 1, 1)),
+            ],
+            today,
+        );
+        assert_eq!(
+            said,
+            [
+                "SAME is 420.00 EUR on 2027-02-15 already, so this change changes nothing.",
+                "FREE would cost nothing (0.00 EUR) from 2027-01-01.",
+                "FAR is dated 9999-12-31, more than 5 years from today.",
+            ]
+        );
+    }
 
     #[test]
     fn what_remind_now_did_reads_right_for_every_count() {
