@@ -753,6 +753,19 @@ async fn the_finalise_confirmation_is_the_signers_and_the_gate_is_asked_again_wh
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     let (_, quote_page) = page(&http, format!("{base}/quotes/{quote}"), &sam).await;
     assert!(quote_page.contains("id=\"finalised\"") && !quote_page.contains("Not finalised"), "{quote_page}");
+
+    // Another signer named while the confirmation is open: its sender is
+    // told who signs now, on the quote's page.
+    let second = id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 1}])).await);
+    let confirm = format!("{base}/quotes/{second}/finalise");
+    let (_, html) = page(&http, confirm.clone(), &sam).await;
+    let form = [("csrf_token", csrf.as_str()), ("seen", &hidden_in(&html, "seen"))];
+    let r = sales_api.patch(&format!("/api/v1/quotes/{second}"), &json!({"signer_id": other.id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (status, _, body) = post_form(&http, confirm, &sam, &form).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("Not finalised: Sara signs this quote now, so only they can finalise it."), "{body}");
+    assert_eq!(sales_api.get(&format!("/api/v1/quotes/{second}")).await.body["state"], "draft");
     app.stop().await;
 }
 

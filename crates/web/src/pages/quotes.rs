@@ -873,7 +873,18 @@ pub(super) async fn finalise(
         // Finalised already (the confirmation sent twice, or again by the
         // Back button) or cancelled meanwhile: the quote's page says which.
         Err(StoreError::Conflict { code: "quote_not_draft", .. }) => Ok(super::quote_confirm::to_quote(id)),
-        // Not the signer is a 403 (and audited as one), as in the API.
+        // Named signer no more (the owner chose another while this page was
+        // open): the quote as it is, which names who signs it now; still a
+        // 403 (audited as one), as in the API.
+        Err(StoreError::Forbidden { code: "not_signer", .. }) => {
+            let quote = app.store.get_quote(&user.0.actor, id).await?;
+            let signer = app.store.get_user(quote.signer_id).await.map(|u| u.name).unwrap_or_default();
+            let message = format!("Not finalised: {signer} signs this quote now, so only they can finalise it.");
+            let page = quote_page(&app, &user, quote, None, Some(message)).await?;
+            let mut response = render(StatusCode::FORBIDDEN, &page);
+            response.extensions_mut().insert(crate::error::ErrorCode("not_signer"));
+            Ok(response)
+        }
         Err(e @ StoreError::Conflict { .. }) => {
             let message = format!("Not finalised. {}", PageError::from(e).message());
             let quote = app.store.get_quote(&user.0.actor, id).await?;
