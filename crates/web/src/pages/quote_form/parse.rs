@@ -28,6 +28,30 @@ pub(super) fn parse_percent(raw: &str) -> Option<i64> {
     whole.checked_mul(100)?.checked_add(frac)
 }
 
+/// A whole number as people write it: `1000`, or grouped by thousands with
+/// commas, `1,000` (as the form's own messages write them). A comma in any
+/// other place is refused, not guessed at: `1,5` is no quantity.
+pub(super) fn parse_whole(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    let mut groups = raw.split(',');
+    let first = groups.next()?;
+    let grouped = raw.contains(',');
+    if first.is_empty() || (grouped && first.len() > 3) {
+        return None;
+    }
+    let mut digits = first.to_owned();
+    for group in groups {
+        if group.len() != 3 {
+            return None;
+        }
+        digits.push_str(group);
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// Basis points as the form's percentage: `500` → `5`, `250` → `2.5`.
 pub(super) fn percent_text(bp: i64) -> String {
     let (whole, frac) = (bp / 100, bp % 100);
@@ -65,7 +89,7 @@ pub(super) fn parse_rows(rows: &[RowInput]) -> Rows {
         skus.extend(sku.clone().map(|sku| (i, sku)));
         let quantity = keep(
             &mut errors,
-            row.quantity.trim().parse::<i64>().ok().and_then(|q| Quantity::parse(q).ok()).ok_or_else(|| {
+            parse_whole(&row.quantity).and_then(|q| Quantity::parse(q).ok()).ok_or_else(|| {
                 Invalid::new(format!("lines[{i}].quantity"), "Enter a whole number from 1 to 1,000,000.")
             }),
         );
@@ -229,6 +253,18 @@ mod tests {
         assert_eq!(parse_percent("5%"), Some(500));
         assert_eq!(parse_percent("2,5 %"), Some(250));
         assert_eq!(parse_percent("%"), None);
+    }
+
+    #[test]
+    fn quantities_may_be_grouped_by_thousands() {
+        for (raw, whole) in
+            [("1000", Some(1000)), (" 1,000 ", Some(1000)), ("1,000,000", Some(1_000_000)), ("12", Some(12))]
+        {
+            assert_eq!(parse_whole(raw), whole, "{raw}");
+        }
+        for raw in ["1,5", "1,0000", "1000,000", ",100", "1,", "", "-1", "1.000", "two"] {
+            assert_eq!(parse_whole(raw), None, "{raw}");
+        }
     }
 
     #[test]
