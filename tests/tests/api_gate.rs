@@ -237,6 +237,14 @@ both_backends! {
 
         let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
         assert_error(&r, 409, "superseded_prices");
+        // Which lines, as the gate lists them.
+        let superseded = &r.body["error"]["superseded"];
+        assert_eq!(
+            (superseded[0]["sku"].as_str(), superseded[0]["quoted_unit_price_minor"].as_i64(), superseded[0]["current_unit_price_minor"].as_i64()),
+            (Some("P-1"), Some(1_000), Some(1_250)),
+            "{}",
+            r.text
+        );
         assert_error(&sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await, 409, "superseded_prices");
 
         let r = sam.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "I say so"})).await;

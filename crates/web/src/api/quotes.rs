@@ -252,6 +252,15 @@ pub async fn finalise_quote(
         Err(StoreError::Conflict { code: code @ "quote_changed", message }) => {
             Err(AppError::new(StatusCode::PRECONDITION_FAILED, code, message))
         }
+        // The lines at an old price, as `/gate` lists them, so that the
+        // caller need not ask again to know which.
+        Err(StoreError::Conflict { code: code @ "superseded_prices", message }) => {
+            let error = AppError::new(StatusCode::CONFLICT, code, message);
+            Err(match app.store.quote_gate(&sales.actor, id).await {
+                Ok(gate) => error.with("superseded", &gate.superseded),
+                Err(_) => error,
+            })
+        }
         Err(e) => Err(e.into()),
     }
 }
