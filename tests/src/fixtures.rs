@@ -380,6 +380,13 @@ pub async fn send_raw(
     session.send(req).await
 }
 
+/// The `ETag` of `GET {path}` as `session`: a quote's revision, for `If-Match`.
+pub async fn etag_of(session: &Session, path: &str) -> String {
+    let r = session.request(Method::GET, path).send().await.expect("the server answers");
+    assert_eq!(r.status(), 200, "GET {path}");
+    r.headers().get("etag").and_then(|v| v.to_str().ok()).expect("an ETag").to_owned()
+}
+
 /// Adds a product to the price list (as finance).
 pub async fn create_product(finance: &Session, sku: &str, currency: &str, unit_price_minor: i64) -> Value {
     let r = finance

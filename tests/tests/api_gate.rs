@@ -4,8 +4,8 @@
 use pricegate_domain::Role;
 use pricegate_store::{Actor, StoreError};
 use pricegate_tests::fixtures::{
-    assert_error, create_notice, create_product, date_in_days, draft_quote, draft_quote_signed_by, field, id_of,
-    lapse_quote, publish_notice, publish_price_change,
+    assert_error, create_notice, create_product, date_in_days, draft_quote, draft_quote_signed_by, etag_of, field,
+    id_of, lapse_quote, publish_notice, publish_price_change,
 };
 use pricegate_tests::pages::{client, csrf_in, log_in, page_as};
 use pricegate_tests::{PASSWORD, TestApp, both_backends};
@@ -182,8 +182,13 @@ both_backends! {
         sam.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await;
         let g = sam.get(&gate_path).await.body;
         assert_eq!((g["ready"].clone(), g["price_override"].clone()), (json!(false), json!(null)), "{g}");
+        let before_approval = etag_of(&sam, &format!("/api/v1/quotes/{id}")).await;
         let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Old offer, 1,250"})).await;
         assert_eq!(r.status, 201, "{}", r.text);
+        // Finalising on what was read before the approval is refused: the
+        // approval is part of what the signer finalises.
+        let finalise = sam.request(reqwest::Method::POST, &format!("/api/v1/quotes/{id}/finalise"));
+        assert_error(&sam.send(finalise.header("if-match", &before_approval)).await, 412, "quote_changed");
         let g = sam.get(&gate_path).await.body;
         assert_eq!(g["ready"], true, "{g}");
         assert_eq!(g["price_override"]["reason"], "Old offer, 1,250");
@@ -580,7 +585,7 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     let pending = section(&html, "id=\"pending\"", "</table>");
     assert!(pending.contains(&format!("/quotes/{fine}")) && pending.contains("Sam"), "{pending}");
     assert!(!pending.contains("Omar") && !pending.contains("Dora"), "{pending}");
-    assert!(html.contains("Held up with nobody to sign (2)"), "{html}");
+    assert!(html.contains("Held up with nobody to sign (2 quotes of 2 signers)"), "{html}");
     let stranded_rows = section(&html, "id=\"stranded\"", "</table>");
     for (who, why, quote) in [("Dora", "deactivated", gone), ("Omar", "now in finance", stranded)] {
         let row = section(stranded_rows, who, "</tr>");
@@ -633,11 +638,7 @@ async fn finalising_with_if_match_refuses_a_quote_changed_since_it_was_read(back
     create_product(&finance, "P-1", "EUR", 1_000).await;
     let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 10}])).await);
     let path = format!("/api/v1/quotes/{id}");
-    let etag = || async {
-        let r = sam.request(reqwest::Method::GET, &path).send().await.expect("the server answers");
-        assert_eq!(r.status(), 200);
-        r.headers().get("etag").and_then(|v| v.to_str().ok()).expect("an ETag").to_owned()
-    };
+    let etag = || etag_of(&sam, &path);
     let read = etag().await;
     assert_eq!(etag().await, read, "reading it again changes nothing");
     let r = sam.patch(&path, &json!({"lines": [{"sku": "P-1", "quantity": 40}]})).await;
@@ -651,11 +652,14 @@ async fn finalising_with_if_match_refuses_a_quote_changed_since_it_was_read(back
     let r = finalise(&read).await;
     assert_error(&r, 412, "quote_changed");
     assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains("changed")), "{}", r.text);
-    for bad in ["1234", "\"yesterday\"", "W/\"1\"", "\"1\", \"2\""] {
+    for bad in ["1234", "\"yesterday\"", "\"1\", 2", "W/"] {
         assert_error(&finalise(bad).await, 400, "bad_if_match");
     }
+    // A weak tag never matches; a list matches if one of its tags does.
+    assert_error(&finalise(&format!("W/{now}")).await, 412, "quote_changed");
+    assert_error(&finalise(&format!("{read}, \"1\"")).await, 412, "quote_changed");
     assert_eq!(sam.get(&path).await.body["state"], "draft");
-    let r = finalise(&now).await;
+    let r = finalise(&format!("{read}, {now}")).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!((r.body["state"].as_str(), r.body["total_minor"].as_i64()), (Some("finalised"), Some(40_000)));
 }

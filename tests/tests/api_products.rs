@@ -172,7 +172,7 @@ both_backends! {
         let r = finance.patch(&format!("/api/v1/products/{id}"), &json!({"unit": "each", "name": "Pump, stainless"})).await;
         assert_eq!(r.status, 200, "the same unit is no change: {}", r.text);
         let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{quote}")).await;
-        assert!(html.contains("2,500.00 EUR <span class=\"muted unit\">per each</span>"), "{html}");
+        assert!(html.contains("2,500.00 EUR <span class=\"muted unit\">each</span>"), "{html}");
         assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{quote}/cancel")).await.status, 200);
         let r = finance.patch(&format!("/api/v1/products/{id}"), &json!({"unit": "box of 10"})).await;
         assert_eq!(r.status, 200, "{}", r.text);

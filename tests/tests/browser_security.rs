@@ -735,6 +735,7 @@ async fn the_finalise_confirmation_is_the_signers_and_the_gate_is_asked_again_wh
         form.extend(seen.map(|s| ("seen", s)));
         let (status, _, body) = post_form(&http, confirm.clone(), &sam, &form).await;
         assert_eq!(status, StatusCode::CONFLICT, "{seen:?}: {body}");
+        assert!(body.contains("Not finalised: the page you sent it from was out of date."), "{seen:?}: {body}");
     }
     assert_eq!(sales_api.get(&format!("/api/v1/quotes/{quote}")).await.body["state"], "draft");
     // Confirmed again, as it is now, it is finalised.

@@ -76,6 +76,7 @@ pub(crate) fn refusal_code(error: &StoreError) -> Option<&'static str> {
         StoreError::NotFound { .. } => Some("not_found"),
         StoreError::Forbidden { code, .. } | StoreError::Conflict { code, .. } => Some(code),
         StoreError::PendingAcknowledgements(_) => Some("pending_acknowledgements"),
+        StoreError::SupersededPrices(_) => Some("superseded_prices"),
         StoreError::Unavailable(_) | StoreError::Db(_) | StoreError::Internal(_) => None,
     }
 }

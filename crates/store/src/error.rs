@@ -3,6 +3,10 @@ use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 use crate::views::GateView;
 
+/// What [`StoreError::SupersededPrices`] says.
+pub const SUPERSEDED_PRICES: &str =
+    "Some lines carry a price that is no longer in force: reprice the quote, or ask finance to approve an override.";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Well-formed input that breaks a rule (HTTP 422).
@@ -20,6 +24,10 @@ pub enum StoreError {
     /// The gate refused: the signer has notices to acknowledge first (HTTP 409).
     #[error("the signer has not acknowledged every notice published since the quote was drafted")]
     PendingAcknowledgements(Box<GateView>),
+    /// The gate refused: lines carry a price no longer in force, with no
+    /// finance override that covers them (HTTP 409 `superseded_prices`).
+    #[error("{}", SUPERSEDED_PRICES)]
+    SupersededPrices(Box<GateView>),
     /// The database cannot be reached or is too busy right now (HTTP 503).
     #[error("the database is unavailable")]
     Unavailable(#[source] DbErr),

@@ -41,7 +41,7 @@ pub mod sql {
 }
 pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS};
 pub use db::Store;
-pub use error::StoreError;
+pub use error::{SUPERSEDED_PRICES, StoreError};
 pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_FAILURES};
 pub use notices::{
     AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NewNotice, NewPriceChange, NoticePatch, WaitingQuote,

@@ -151,14 +151,16 @@ pub(crate) async fn prices_in_force(
     Ok(rows.into_iter().map(|r| (r.id, InForce { price: r.price, list_price: r.list_price, since: r.since })).collect())
 }
 
-/// [`prices_in_force`] for the price list, where "since" is when the price
-/// came to stand: the earliest start of the changes in the run, up to the
-/// one in force, that all set this same price; none if every change so far
-/// restated the list price. A later notice restating a price does not move
-/// it. Each date counts by its last word (the later notice, then the later
-/// line), as prices in force are read. A change starts on its effective
-/// date, or on its notice's publication (the business's day, by
-/// `calendar`) if it was dated before: nobody quoted by it until then.
+/// [`prices_in_force`] for the price list, where "since" is the first day
+/// from which the price has been what it is now, day after day; none if it
+/// has always been the list price (every change so far restated it).
+///
+/// On a day, the price was the one in force as people then knew it: the
+/// last word (the latest date, then the later notice, then the later line)
+/// among the changes dated by then and published by then (the business's
+/// day, by `calendar`). So a change dated before its notice's publication
+/// starts on the publication, and a later notice restating a price does
+/// not move it.
 async fn listed_prices(
     conn: &impl ConnectionTrait,
     ids: Option<&[Uuid]>,
@@ -189,39 +191,38 @@ async fn listed_prices(
         .into_tuple::<(Uuid, NaiveDate, i64, Option<DateTime<Utc>>)>()
         .all(conn)
         .await?;
-    // Newest first, per product: the first change of each date is its last
-    // word; the run goes back while those set the price in force.
-    let mut walked: Option<(Uuid, NaiveDate, bool)> = None;
-    let mut broken: HashSet<Uuid> = HashSet::new();
+    // Per product, its changes as (start, price), last word first.
+    let mut by_product: HashMap<Uuid, Vec<(NaiveDate, i64)>> = HashMap::new();
     for (product, effective_on, price, published_at) in history {
-        let Some(in_force) = prices.get_mut(&product) else { continue };
-        let (same_product, date_seen, ended) = match walked {
-            Some((p, d, ended)) => (p == product, p == product && d == effective_on, ended),
-            None => (false, false, false),
-        };
-        if date_seen || (same_product && ended) {
-            continue;
-        }
-        let ended = price != in_force.price;
-        if ended {
-            broken.insert(product);
-        } else {
-            let start = published_at.map_or(effective_on, |at| Ord::max(effective_on, calendar.date_of(at)));
-            // The first of the product's rows is the change in force; a
-            // backdated one further back may have started later.
-            in_force.since = Some(match in_force.since.filter(|_| same_product) {
-                Some(since) => Ord::min(since, start),
-                None => start,
-            });
-        }
-        walked = Some((product, effective_on, ended));
+        let start = published_at.map_or(effective_on, |at| Ord::max(effective_on, calendar.date_of(at)));
+        by_product.entry(product).or_default().push((start, price));
     }
-    for (product, in_force) in prices.iter_mut() {
-        if in_force.price == in_force.list_price && !broken.contains(product) {
-            in_force.since = None;
-        }
+    for (product, changes) in by_product {
+        let Some(in_force) = prices.get_mut(&product) else { continue };
+        in_force.since = price_since(&changes, in_force.price, in_force.list_price);
     }
     Ok(prices)
+}
+
+/// The first day from which a product's price has been `price` every day
+/// since, given its `changes` as (start, price), last word first; none if
+/// it has been `price` since before any change and that is its `list_price`.
+/// The price only moves on a change's start, so those are the days to look at.
+fn price_since(changes: &[(NaiveDate, i64)], price: i64, list_price: i64) -> Option<NaiveDate> {
+    let price_on = |day: NaiveDate| changes.iter().find(|(start, _)| *start <= day).map_or(list_price, |(_, p)| *p);
+    let mut starts: Vec<NaiveDate> = changes.iter().map(|(start, _)| *start).collect();
+    starts.sort_unstable_by(|a, b| b.cmp(a));
+    starts.dedup();
+    let mut since = None;
+    for start in starts {
+        if price_on(start) != price {
+            return since;
+        }
+        since = Some(start);
+    }
+    // The same price since the first change: since then, unless it was the
+    // list price before that too.
+    since.filter(|_| price != list_price)
 }
 
 /// A published price that takes force later: which product, at what price,
@@ -584,4 +585,35 @@ async fn drafts_carrying(conn: &impl ConnectionTrait, id: Uuid) -> Result<u64, S
         .count(conn)
         .await?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::price_since;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).expect("a day in November")
+    }
+
+    #[test]
+    fn a_price_stands_since_the_first_day_it_has_been_what_it_is_now() {
+        // Last word first: (start, price).
+        assert_eq!(price_since(&[], 100, 100), None, "the list price");
+        assert_eq!(price_since(&[(day(5), 120)], 120, 100), Some(day(5)));
+        assert_eq!(price_since(&[(day(9), 120), (day(5), 120)], 120, 100), Some(day(5)), "restated");
+        assert_eq!(price_since(&[(day(9), 100)], 100, 100), None, "the list price restated");
+        assert_eq!(price_since(&[(day(9), 100), (day(5), 120)], 100, 100), Some(day(9)), "back to the list price");
+        // Two notices on day 3: the earlier published on day 3 at 200, the
+        // later (its last word) published on day 10 at 250, over 250 from day 1.
+        let same_day = [(day(10), 250), (day(3), 200), (day(1), 250)];
+        assert_eq!(price_since(&same_day, 250, 100), Some(day(10)));
+        let same_price = [(day(10), 250), (day(3), 250), (day(1), 180)];
+        assert_eq!(price_since(&same_price, 250, 100), Some(day(3)));
+        // Dated day 2 and published day 8, under a change dated day 5 (the
+        // last word, by its later date): whatever its price, it never took force.
+        assert_eq!(price_since(&[(day(5), 300), (day(8), 300)], 300, 100), Some(day(5)));
+        assert_eq!(price_since(&[(day(5), 300), (day(8), 280)], 300, 100), Some(day(5)));
+    }
 }

@@ -214,7 +214,7 @@ fn acknowledged_before(
     let message = match someone_else {
         None => mine(&notice),
         Some(reader) => {
-            let owner = about.user_name.unwrap_or_else(|| "the person it was sent to".to_owned());
+            let owner = about.user_name.unwrap_or_else(|| "someone else".to_owned());
             format!(
                 "This link is {owner}'s, and you are logged in as {}. {}",
                 reader.user.name,

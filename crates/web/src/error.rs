@@ -112,6 +112,11 @@ impl From<StoreError> for AppError {
                     .with("pending", &gate.pending)
                     .with("superseded", &gate.superseded)
             }
+            // The lines at an old price, as the gate read them when it refused.
+            StoreError::SupersededPrices(gate) => {
+                AppError::new(StatusCode::CONFLICT, "superseded_prices", pricegate_store::SUPERSEDED_PRICES)
+                    .with("superseded", &gate.superseded)
+            }
             StoreError::Unavailable(cause) => AppError {
                 cause: Some(format!("{cause}")),
                 ..AppError::new(

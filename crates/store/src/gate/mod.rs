@@ -227,14 +227,25 @@ impl Store {
     /// quote, or one no longer a draft, once that transaction is gone (a 403
     /// is the web layer's `access.denied`).
     ///
-    /// `as_seen`, when given, is the quote's [`QuoteView::revision`] as the
-    /// signer was shown it: a quote edited, repriced or handed over since is
-    /// refused with 409 `quote_changed`, so nobody finalises lines or a total
-    /// they did not see.
-    pub async fn finalise_quote(&self, actor: &Actor, id: Uuid, as_seen: Option<i64>) -> Result<QuoteView, StoreError> {
+    /// `as_seen`, when given, holds the quote's [`QuoteView::revision`] as
+    /// the signer was shown it (or, through `If-Match`, the revisions the
+    /// caller accepts): a quote edited, repriced, handed over or given a
+    /// price override since is refused with 409 `quote_changed`, so nobody
+    /// finalises lines, a total or an approval they did not see.
+    pub async fn finalise_quote(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        as_seen: Option<&[i64]>,
+    ) -> Result<QuoteView, StoreError> {
         let finalised = self.finalise_under_gate(actor, id, as_seen).await;
-        if !matches!(finalised, Err(StoreError::NotFound { .. } | StoreError::Conflict { code: "quote_not_draft", .. }))
-        {
+        let audited_here = matches!(
+            finalised,
+            Err(StoreError::NotFound { .. }
+                | StoreError::Conflict { code: "quote_not_draft", .. }
+                | StoreError::Conflict { code: "quote_changed", .. })
+        );
+        if !audited_here {
             return finalised;
         }
         let refused = Refused {
@@ -251,7 +262,7 @@ impl Store {
         &self,
         actor: &Actor,
         id: Uuid,
-        as_seen: Option<i64>,
+        as_seen: Option<&[i64]>,
     ) -> Result<QuoteView, StoreError> {
         let txn = self.begin_write().await?;
         lock_gate_and_quote(&txn, id).await?;
@@ -262,7 +273,7 @@ impl Store {
             return Err(StoreError::forbidden("not_signer", "Only the quote's signer can finalise it."));
         }
         check_draft(quote, "cannot be finalised")?;
-        if as_seen.is_some_and(|seen| seen != revision(quote.updated_at)) {
+        if as_seen.is_some_and(|seen| !seen.contains(&revision(quote.updated_at))) {
             return Err(StoreError::conflict(
                 "quote_changed",
                 "The quote changed after you opened it: check its lines and total, then finalise again.",
@@ -288,10 +299,7 @@ impl Store {
                 ),
             ))
         } else if !view.ready {
-            Some(StoreError::conflict(
-                "superseded_prices",
-                "Some lines carry a price that is no longer in force: reprice the quote, or ask finance to approve an override.",
-            ))
+            Some(StoreError::SupersededPrices(Box::new(view.clone())))
         } else {
             None
         };

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use pricegate_domain::{DiscountBp, Invalid, Quantity, Sku, quote_total};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -41,8 +41,11 @@ pub(super) async fn price_lines(
         return Err(Invalid::new("lines", format!("A quote may have at most {MAX_LINES} lines.")).into());
     }
     let skus: Vec<String> = lines.iter().map(|l| l.sku.as_str().to_owned()).collect();
+    // Shared: a change to a product's unit (which waits for no open draft to
+    // carry it) waits for this line to commit, then counts it.
     let found: HashMap<String, products::Model> = products::Entity::find()
         .filter(products::Column::Sku.is_in(skus))
+        .lock_shared()
         .all(conn)
         .await?
         .into_iter()

@@ -398,6 +398,11 @@ impl Store {
         price_overrides::Entity::insert(price_overrides::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await?;
+        // What the quote may be finalised at has changed: a confirmation
+        // shown before is no longer what finalising would do.
+        quotes::Entity::update(quotes::ActiveModel { id: Set(id), updated_at: Set(now), ..Default::default() })
+            .exec(&txn)
+            .await?;
         record(
             &txn,
             audit(

@@ -173,23 +173,35 @@ fn entity_tag(quote: &QuoteView) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{}\"", quote.revision())).unwrap_or(HeaderValue::from_static("\"\""))
 }
 
-/// The revision an `If-Match` header names: none without the header or
-/// with `*`; one entity tag as [`get_quote`] gives it, else a 400.
-fn if_match(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
+/// The revisions an `If-Match` header accepts: none asked without the
+/// header or with `*`; else each strong entity tag of its list (a weak one,
+/// `W/"…"`, matches nothing, as HTTP's strong comparison says), so that a
+/// header of weak tags alone fails the precondition. A header that is no
+/// list of entity tags as [`get_quote`] gives them is a 400.
+fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, AppError> {
     let Some(value) = headers.get(IF_MATCH) else { return Ok(None) };
-    let value = value.to_str().unwrap_or_default().trim();
+    let bad = || {
+        AppError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_if_match",
+            "If-Match must be entity tags as GET /api/v1/quotes/{id} gives them in ETag, such as \"1764684000000000\", or *.",
+        )
+    };
+    let value = value.to_str().map_err(|_| bad())?.trim();
     if value == "*" {
         return Ok(None);
     }
-    value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).and_then(|v| v.parse::<i64>().ok()).map(Some).ok_or_else(
-        || {
-            AppError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_if_match",
-                "If-Match must be one entity tag as GET /api/v1/quotes/{id} gives it in ETag, such as \"1764684000000000\", or *.",
-            )
-        },
-    )
+    let mut accepted = Vec::new();
+    for tag in value.split(',').map(str::trim) {
+        let (weak, tag) = tag.strip_prefix("W/").map_or((false, tag), |t| (true, t));
+        let revision = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse::<i64>().ok());
+        match revision {
+            Some(revision) if !weak => accepted.push(revision),
+            Some(_) => {}
+            None => return Err(bad()),
+        }
+    }
+    Ok(Some(accepted))
 }
 
 /// Edit a draft's customer, validity, notes, signer or lines.
@@ -246,20 +258,11 @@ pub async fn finalise_quote(
     headers: HeaderMap,
 ) -> Result<Json<QuoteView>, AppError> {
     let as_seen = if_match(&headers)?;
-    match app.store.finalise_quote(&sales.actor, id, as_seen).await {
+    match app.store.finalise_quote(&sales.actor, id, as_seen.as_deref()).await {
         Ok(quote) => Ok(Json(quote)),
         // The precondition the client set failed: HTTP's 412, with the code.
         Err(StoreError::Conflict { code: code @ "quote_changed", message }) => {
             Err(AppError::new(StatusCode::PRECONDITION_FAILED, code, message))
-        }
-        // The lines at an old price, as `/gate` lists them, so that the
-        // caller need not ask again to know which.
-        Err(StoreError::Conflict { code: code @ "superseded_prices", message }) => {
-            let error = AppError::new(StatusCode::CONFLICT, code, message);
-            Err(match app.store.quote_gate(&sales.actor, id).await {
-                Ok(gate) => error.with("superseded", &gate.superseded),
-                Err(_) => error,
-            })
         }
         Err(e) => Err(e.into()),
     }

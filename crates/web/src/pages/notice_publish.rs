@@ -313,6 +313,8 @@ struct DashboardPage {
     acknowledged_others: usize,
     /// Drafts the notice holds up whose signer can no longer sign.
     stranded: Vec<StrandedRow>,
+    /// How many drafts `stranded` names.
+    stranded_quotes: usize,
     /// Salespeople, acknowledged or not.
     salespeople: usize,
     message: Option<String>,
@@ -468,6 +470,7 @@ async fn dashboard(
             })
             .collect(),
         stranded: Vec::new(),
+        stranded_quotes: 0,
         acknowledged_others,
         message: None,
         nothing_done: false,
@@ -486,6 +489,7 @@ async fn dashboard(
         })
         .collect();
     page.stranded.sort_by(|a, b| (&a.name, &a.email).cmp(&(&b.name, &b.email)));
+    page.stranded_quotes = page.stranded.iter().map(|s| s.quotes.len()).sum();
     let seal = user.seal(&app);
     // "Saved" is the confirmation page's to tell.
     let done =

@@ -859,10 +859,16 @@ pub(super) async fn finalise(
     CsrfForm { user, form, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
     // The quote as the confirmation (or the quote page) showed it. A form
-    // without it, or with it mangled, showed no quote that can be checked:
-    // it is refused as showing an older one.
-    let as_seen = form.get("seen").parse::<i64>().unwrap_or(i64::MIN);
-    match app.store.finalise_quote(&user.0.actor, id, Some(as_seen)).await {
+    // without it, or with it mangled (a page from before it was sent), showed
+    // no quote that can be checked: the quote is shown again to confirm.
+    let Ok(as_seen) = form.get("seen").parse::<i64>() else {
+        let quote = app.store.get_quote(&user.0.actor, id).await?;
+        let message =
+            "Not finalised: the page you sent it from was out of date. Check the quote below, then finalise again.";
+        let page = quote_page(&app, &user, quote, None, Some(message.to_owned())).await?;
+        return Ok(render(StatusCode::CONFLICT, &page));
+    };
+    match app.store.finalise_quote(&user.0.actor, id, Some(&[as_seen])).await {
         Ok(_) => Ok(QuoteDone::Finalised.back_to_quote(&user.seal(&app), id)),
         Err(StoreError::PendingAcknowledgements(gate)) => {
             let message = format!("Not finalised. {}", crate::error::pending_sentence(&gate));
@@ -878,14 +884,18 @@ pub(super) async fn finalise(
         // 403 (audited as one), as in the API.
         Err(StoreError::Forbidden { code: "not_signer", .. }) => {
             let quote = app.store.get_quote(&user.0.actor, id).await?;
-            let signer = app.store.get_user(quote.signer_id).await.map(|u| u.name).unwrap_or_default();
-            let message = format!("Not finalised: {signer} signs this quote now, so only they can finalise it.");
+            let message = match app.store.get_user(quote.signer_id).await {
+                Ok(signer) => {
+                    format!("Not finalised: {} signs this quote now, so only they can finalise it.", signer.name)
+                }
+                Err(_) => "Not finalised: someone else signs this quote now, so only they can finalise it.".to_owned(),
+            };
             let page = quote_page(&app, &user, quote, None, Some(message)).await?;
             let mut response = render(StatusCode::FORBIDDEN, &page);
             response.extensions_mut().insert(crate::error::ErrorCode("not_signer"));
             Ok(response)
         }
-        Err(e @ StoreError::Conflict { .. }) => {
+        Err(e @ (StoreError::Conflict { .. } | StoreError::SupersededPrices(_))) => {
             let message = format!("Not finalised. {}", PageError::from(e).message());
             let quote = app.store.get_quote(&user.0.actor, id).await?;
             let page = quote_page(&app, &user, quote, None, Some(message)).await?;

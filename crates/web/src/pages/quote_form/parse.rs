@@ -28,28 +28,16 @@ pub(super) fn parse_percent(raw: &str) -> Option<i64> {
     whole.checked_mul(100)?.checked_add(frac)
 }
 
-/// A whole number as people write it: `1000`, or grouped by thousands with
-/// commas, `1,000` (as the form's own messages write them). A comma in any
-/// other place is refused, not guessed at: `1,5` is no quantity.
+/// A whole quantity as people write it: `1000`, or grouped by thousands as
+/// prices are (`1,000`, `1 000`), as the form's own messages write them. A
+/// separator anywhere else is refused, not guessed at (`1,5` is no
+/// quantity), and so is a leading zero (`0,500`).
 pub(super) fn parse_whole(raw: &str) -> Option<i64> {
     let raw = raw.trim();
-    let mut groups = raw.split(',');
-    let first = groups.next()?;
-    let grouped = raw.contains(',');
-    if first.is_empty() || (grouped && first.len() > 3) {
+    if raw.starts_with('0') && raw.len() > 1 {
         return None;
     }
-    let mut digits = first.to_owned();
-    for group in groups {
-        if group.len() != 3 {
-            return None;
-        }
-        digits.push_str(group);
-    }
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    pricegate_domain::parse_amount(raw, 0).filter(|_| !raw.contains('.'))
 }
 
 /// Basis points as the form's percentage: `500` → `5`, `250` → `2.5`.
@@ -184,10 +172,7 @@ pub(super) fn parse_quote(
         }),
     );
     let notes = keep(&mut errors, Text::parse_multiline_optional("notes", &page.notes, limits::NOTES));
-    let Rows { lines: rows, skus, errors: mut refused } = parse_rows(&page.rows);
-    refused.extend(check_products(&skus, &page.products, currency));
-    // Each row's refusals together, in the form's order.
-    refused.sort_by_key(|e| row_of(&e.field));
+    let (rows, refused) = rows_and_refusals(&page.rows, &page.products, currency);
     let rows = refused.is_empty().then_some(rows);
     errors.extend(refused);
     match (customer_name, customer_email, customer_company, signer_id, valid_until, notes, rows) {
@@ -213,9 +198,28 @@ pub(super) fn parse_quote(
     }
 }
 
-/// The form row a field `lines[i].x` is in.
-fn row_of(field: &str) -> usize {
-    field.strip_prefix("lines[").and_then(|rest| rest.split_once(']')).and_then(|(i, _)| i.parse().ok()).unwrap_or(0)
+/// The form's rows as lines, and every refusal of them: of their fields,
+/// and of their products (unknown, or in another currency), each row's
+/// together and in the form's order, so that the first named is the first
+/// on the form.
+fn rows_and_refusals(
+    rows: &[RowInput],
+    products: &[ProductOption],
+    currency: Option<&str>,
+) -> (Vec<(usize, NewLine)>, Vec<Invalid>) {
+    let Rows { lines, skus, mut errors } = parse_rows(rows);
+    errors.extend(check_products(&skus, products, currency));
+    errors.sort_by_key(|e| place_on_form(&e.field));
+    (lines, errors)
+}
+
+/// Where a field `lines[i].x` is on the form: its row, then its column.
+fn place_on_form(field: &str) -> (usize, usize) {
+    let Some((row, column)) = field.strip_prefix("lines[").and_then(|rest| rest.split_once("].")) else {
+        return (0, 0);
+    };
+    let column = ["sku", "quantity", "discount"].iter().position(|c| *c == column).unwrap_or(3);
+    (row.parse().unwrap_or(0), column)
 }
 
 /// `lines[j].x` from the store counts only the rows sent; the form counts all.
@@ -257,12 +261,16 @@ mod tests {
 
     #[test]
     fn quantities_may_be_grouped_by_thousands() {
-        for (raw, whole) in
-            [("1000", Some(1000)), (" 1,000 ", Some(1000)), ("1,000,000", Some(1_000_000)), ("12", Some(12))]
-        {
+        for (raw, whole) in [
+            ("1000", Some(1000)),
+            (" 1,000 ", Some(1000)),
+            ("1 000", Some(1000)),
+            ("1,000,000", Some(1_000_000)),
+            ("0", Some(0)),
+        ] {
             assert_eq!(parse_whole(raw), whole, "{raw}");
         }
-        for raw in ["1,5", "1,0000", "1000,000", ",100", "1,", "", "-1", "1.000", "two"] {
+        for raw in ["1,5", "1,0000", "1000,000", ",100", "1,", "", "-1", "1.000", "1.", "0,500", "007", "two"] {
             assert_eq!(parse_whole(raw), None, "{raw}");
         }
     }
@@ -297,11 +305,9 @@ mod tests {
     fn an_unknown_product_is_named_with_the_rows_other_refusals() {
         let products = [ProductOption { sku: "PUMP-1".into(), label: "Pump".into(), currency: "EUR".into() }];
         let rows = [row("PUMP-1", "0", ""), row("NOPE-1", "2", ""), row("pump-1", "two", "")];
-        let Rows { skus, mut errors, .. } = parse_rows(&rows);
-        errors.extend(check_products(&skus, &products, None));
-        errors.sort_by_key(|e| row_of(&e.field));
+        let (_, errors) = rows_and_refusals(&rows, &products, None);
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["lines[0].quantity", "lines[1].sku", "lines[2].quantity", "lines[2].sku"]);
+        assert_eq!(fields, ["lines[0].quantity", "lines[1].sku", "lines[2].sku", "lines[2].quantity"]);
     }
 
     #[test]
