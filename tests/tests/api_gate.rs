@@ -541,6 +541,66 @@ async fn an_owner_moved_out_of_sales_is_offered_no_change_to_their_draft() {
     }
     assert!(!html.contains("Edit the quote to choose another signer"), "{html}");
     assert!(html.contains("An admin must first hand it to a salesperson, who can choose another signer"), "{html}");
+    assert!(!html.contains("class=\"acknowledge\"") && !html.contains("id=\"who-finalises\""), "{html}");
+
+    // Now in finance, they may not approve their own draft's old prices.
+    let rise = publish_price_change(&finance, "P-1", 1_250, &date_in_days(-1)).await;
+    assert_eq!(omar.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await.status, 200);
+    let r = omar.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Mine"})).await;
+    assert_error(&r, 403, "own_quote");
+    let html = page_as(&app.base, &omar_user.email, &path).await;
+    assert!(!html.contains(&format!("action=\"/quotes/{id}/override\"")), "{html}");
+    assert!(
+        html.contains("someone else in finance can approve keeping the old ones (not you: you own or sign it)"),
+        "{html}"
+    );
+}
+
+/// An approval of old prices covers the quote finance was shown: one the
+/// owner edited meanwhile is shown again, with the reason as typed, and
+/// nothing is approved until finance approves it as it is.
+#[tokio::test]
+async fn an_approval_of_old_prices_is_for_the_quote_as_finance_saw_it() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (sam, _) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 40}])).await);
+    let rise = publish_price_change(&finance, "P-1", 1_250, &date_in_days(-1)).await;
+    assert_eq!(sam.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await.status, 200);
+
+    let session = log_in(&app.base, &fiona.email, PASSWORD).await.session.expect("Fiona logs in").0;
+    let cookie = format!("pricegate_session={session}");
+    let http = client();
+    let page = format!("{}/quotes/{id}", app.base);
+    let shown = || async {
+        let html =
+            http.get(&page).header("cookie", &cookie).send().await.expect("an answer").text().await.unwrap_or_default();
+        (csrf_in(&html), pricegate_tests::pages::hidden_in(&html, "seen"))
+    };
+    let approve = |csrf: String, seen: String| {
+        http.post(format!("{page}/override"))
+            .header("cookie", &cookie)
+            .form(&[("csrf_token", csrf), ("seen", seen), ("reason", "Agreed in March".to_owned())])
+            .send()
+    };
+    let (csrf, seen) = shown().await;
+    let r = sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"lines": [{"sku": "P-1", "quantity": 400}]})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = approve(csrf.clone(), seen).await.expect("an answer");
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap_or_default();
+    assert!(html.contains("The quote changed after you opened it: check its lines again, then approve."), "{html}");
+    assert!(html.contains(">Agreed in March</textarea>") && html.contains("× 400"), "{html}");
+    assert_eq!(sam.get(&format!("/api/v1/quotes/{id}/gate")).await.body["price_override"], json!(null));
+
+    let (_, seen) = shown().await;
+    assert_eq!(approve(csrf, seen).await.expect("an answer").status(), 303);
+    let gate = sam.get(&format!("/api/v1/quotes/{id}/gate")).await.body;
+    assert_eq!(
+        (gate["ready"].as_bool(), gate["price_override"]["reason"].as_str()),
+        (Some(true), Some("Agreed in March"))
+    );
 }
 
 /// The publish confirmation marks a quote whose signer can no longer sign:
@@ -663,4 +723,48 @@ async fn finalising_with_if_match_refuses_a_quote_changed_since_it_was_read(back
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!((r.body["state"].as_str(), r.body["total_minor"].as_i64()), (Some("finalised"), Some(40_000)));
 }
+}
+
+/// The publish confirmation publishes the draft it showed: one edited
+/// meanwhile (from another tab, or through the API) is shown again, and
+/// nothing is published until it is confirmed as it is.
+#[tokio::test]
+async fn the_publish_confirmation_does_not_publish_a_draft_changed_since_it_was_shown() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let change = |price: i64| json!([{"sku": "P-1", "unit_price_minor": price, "effective_on": date_in_days(1)}]);
+    let notice = create_notice(&finance, "P-1 up", change(1_100)).await;
+    let session = log_in(&app.base, &fiona.email, PASSWORD).await.session.expect("Fiona logs in").0;
+    let cookie = format!("pricegate_session={session}");
+    let http = client();
+    let confirm = format!("{}/notices/{notice}/publish", app.base);
+    let shown = || async {
+        let r = http.get(&confirm).header("cookie", &cookie).send().await.expect("the server answers");
+        let html = r.text().await.unwrap_or_default();
+        (csrf_in(&html), pricegate_tests::pages::hidden_in(&html, "seen"), html)
+    };
+    let post = |csrf: String, seen: String| {
+        http.post(&confirm).header("cookie", &cookie).form(&[("csrf_token", csrf), ("seen", seen)]).send()
+    };
+    let (csrf, seen, html) = shown().await;
+    assert!(html.contains("11.00 EUR"), "{html}");
+
+    let r = finance.patch(&format!("/api/v1/notices/{notice}"), &json!({"changes": change(9_900)})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = post(csrf.clone(), seen).await.expect("the server answers");
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap_or_default();
+    assert!(html.contains("Not published: the draft changed after you opened this confirmation"), "{html}");
+    assert!(html.contains("99.00 EUR"), "the draft as it is now: {html}");
+    assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.body["state"], "draft");
+
+    let (_, seen, _) = shown().await;
+    let r = post(csrf, seen).await.expect("the server answers");
+    assert_eq!(r.status(), 303);
+    let published = finance.get(&format!("/api/v1/notices/{notice}")).await.body;
+    assert_eq!(
+        (published["state"].as_str(), published["changes"][0]["unit_price_minor"].as_i64()),
+        (Some("published"), Some(9_900))
+    );
 }

@@ -149,7 +149,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             },
         )
         .await?;
-    store.publish_notice(&finance, increase.id).await?;
+    store.publish_notice(&finance, increase.id, None).await?;
     store.acknowledge_notice(sara.id, increase.id, Channel::Web, ClientInfo::default()).await?;
 
     // Drafted after it: ready to finalise.

@@ -219,7 +219,15 @@ impl QuoteView {
     }
 }
 
-/// [`QuoteView::revision`] of a quote last changed `at`.
+impl NoticeView {
+    /// Which version of a draft notice this is, as [`QuoteView::revision`]:
+    /// the publish confirmation carries it ([`crate::Store::publish_notice`]).
+    pub fn revision(&self) -> i64 {
+        revision(self.updated_at)
+    }
+}
+
+/// The revision of a row last changed `at`.
 pub(crate) fn revision(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }

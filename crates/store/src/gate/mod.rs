@@ -144,8 +144,18 @@ impl Store {
     /// exclusive gate lock. From the moment this commits, every quote drafted
     /// earlier needs its signer's acknowledgement of this notice. A refusal
     /// (unknown notice, already published) is audited once the gate is free.
-    pub async fn publish_notice(&self, actor: &Actor, id: Uuid) -> Result<PublishedView, StoreError> {
-        let published = self.publish_under_gate(actor, id).await;
+    ///
+    /// `as_seen`, when given, is the draft's revision ([`revision`] of its
+    /// `updated_at`) as the confirmation showed it: a draft edited since is
+    /// refused with 409 `notice_changed`, so that nobody publishes prices
+    /// they did not see.
+    pub async fn publish_notice(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        as_seen: Option<i64>,
+    ) -> Result<PublishedView, StoreError> {
+        let published = self.publish_under_gate(actor, id, as_seen).await;
         let refused = Refused {
             actor_id: Some(actor.id),
             action: "notice.publish_refused",
@@ -156,13 +166,24 @@ impl Store {
         self.audit_refusal(refused, published).await
     }
 
-    async fn publish_under_gate(&self, actor: &Actor, id: Uuid) -> Result<PublishedView, StoreError> {
+    async fn publish_under_gate(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        as_seen: Option<i64>,
+    ) -> Result<PublishedView, StoreError> {
         let txn = self.begin_write().await?;
         lock_gate_exclusively(&txn).await?;
         let notice =
             notices::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(StoreError::not_found("notice"))?;
         if notice.state == PUBLISHED {
             return Err(StoreError::conflict("notice_published", "This notice is already published."));
+        }
+        if as_seen.is_some_and(|seen| seen != revision(notice.updated_at)) {
+            return Err(StoreError::conflict(
+                "notice_changed",
+                "The draft changed after you opened this confirmation: check it below, then publish again.",
+            ));
         }
         let last_seq = gate::Entity::find_by_id(1)
             .one(&txn)

@@ -359,8 +359,20 @@ impl Store {
     /// force. The reason is kept with the evidence and in the audit log. The
     /// acknowledgements are still required: an override is about price, never
     /// about having read the notices. A refusal is audited.
-    pub async fn override_prices(&self, actor: &Actor, id: Uuid, reason: Text) -> Result<OverrideView, StoreError> {
-        let overridden = self.write_override(actor, id, reason).await;
+    /// Finance approves finalising the quote's lines at prices no longer in
+    /// force. Not by whoever owns or signs it: one person does not both
+    /// approve an override and draft or finalise what it waives. `as_seen`,
+    /// when given, is the quote's revision as the approver was shown it: a
+    /// quote changed since is refused with 409 `quote_changed`, so that the
+    /// approval covers the lines finance read, not ones edited meanwhile.
+    pub async fn override_prices(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        reason: Text,
+        as_seen: Option<i64>,
+    ) -> Result<OverrideView, StoreError> {
+        let overridden = self.write_override(actor, id, reason, as_seen).await;
         let refused = Refused {
             actor_id: Some(actor.id),
             action: "quote.override_refused",
@@ -371,10 +383,28 @@ impl Store {
         self.audit_refusal(refused, overridden).await
     }
 
-    async fn write_override(&self, actor: &Actor, id: Uuid, reason: Text) -> Result<OverrideView, StoreError> {
+    async fn write_override(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        reason: Text,
+        as_seen: Option<i64>,
+    ) -> Result<OverrideView, StoreError> {
         let txn = self.begin_write().await?;
         let quote = lock_quote(&txn, id).await?;
+        if actor.id == quote.owner_id || actor.id == quote.signer_id {
+            return Err(StoreError::forbidden(
+                "own_quote",
+                "You own or sign this quote: someone else in finance must approve keeping its old prices.",
+            ));
+        }
         check_draft(&quote, "can no longer change")?;
+        if as_seen.is_some_and(|seen| seen != crate::views::revision(quote.updated_at)) {
+            return Err(StoreError::conflict(
+                "quote_changed",
+                "The quote changed after you opened it: check its lines again, then approve.",
+            ));
+        }
         // After the lock: the lines as the last edit committed them.
         let covers: Vec<CoveredPrice> =
             superseded_lines(&load_quote(&txn, id, self.calendar).await?).iter().map(Into::into).collect();

@@ -124,7 +124,7 @@ pub async fn publish_notice(
     FinanceUser(finance): FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<PublishedView>, AppError> {
-    Ok(Json(app.store.publish_notice(&finance.actor, id).await?))
+    Ok(Json(app.store.publish_notice(&finance.actor, id, None).await?))
 }
 
 /// Published notices, newest first (finance also sees drafts).

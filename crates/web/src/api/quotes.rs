@@ -301,5 +301,5 @@ pub async fn override_prices(
     ApiJson(body): ApiJson<OverrideIn>,
 ) -> Result<(StatusCode, Json<OverrideView>), AppError> {
     let reason = Text::parse_multiline("reason", &body.reason, limits::REASON)?;
-    Ok((StatusCode::CREATED, Json(app.store.override_prices(&finance.actor, id, reason).await?)))
+    Ok((StatusCode::CREATED, Json(app.store.override_prices(&finance.actor, id, reason, None).await?)))
 }

@@ -33,6 +33,11 @@ struct ConfirmPage {
     layout: Layout,
     csrf: String,
     id: Uuid,
+    /// The draft as shown (its `updated_at` in microseconds): the form sends
+    /// it back, and a draft edited since is not published.
+    revision: i64,
+    /// The form sent showed the draft otherwise: nothing was published.
+    changed: bool,
     title: String,
     body_html: String,
     changes: Vec<ChangeRow>,
@@ -218,6 +223,8 @@ async fn confirm_page(
         layout: user.layout(format!("Publish: {}", n.title)),
         csrf: user.csrf().to_owned(),
         id: n.id,
+        revision: n.revision(),
+        changed: false,
         body_html: render_markdown(&n.body),
         changes: n.changes.iter().map(ChangeRow::from).collect(),
         title: n.title,
@@ -236,15 +243,21 @@ async fn confirm_page(
 async fn publish(
     State(app): State<AppState>,
     PageId(id): PageId,
-    CsrfForm { user, .. }: CsrfForm<Finance>,
+    CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    match app.store.publish_notice(&user.0.actor, id).await {
+    // The draft as the confirmation showed it; a form without it (a page
+    // from before it was sent) is shown the draft again to confirm.
+    let Ok(as_seen) = form.get("seen").parse::<i64>() else {
+        return changed_since(&app, &user, id).await;
+    };
+    match app.store.publish_notice(&user.0.actor, id, Some(as_seen)).await {
         Ok(_) => Ok(NoticeDone::Published.back_to_dashboard(&user.seal(&app), id)),
         // Published already (the form sent twice, or from a second tab): its
         // dashboard, as after publishing, without saying this form did it.
         Err(StoreError::Conflict { code: "notice_published", .. }) => {
             Ok(Redirect::to(&format!("/notices/{id}/dashboard")).into_response())
         }
+        Err(StoreError::Conflict { code: "notice_changed", .. }) => changed_since(&app, &user, id).await,
         // 409 answers a publication just refused.
         Err(StoreError::Conflict { code: "change_never_in_force", message }) => {
             Ok(match confirm_page(&app, &user, id, Some(message), false).await? {
@@ -254,6 +267,18 @@ async fn publish(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The confirmation again, with the draft as it is now, saying the one
+/// sent showed it otherwise (409): nothing was published.
+async fn changed_since(app: &AppState, user: &PageUser, id: Uuid) -> Result<Response, PageError> {
+    Ok(match confirm_page(app, user, id, None, false).await? {
+        Confirmation::Page(mut page) => {
+            page.changed = true;
+            render(StatusCode::CONFLICT, page.as_ref())
+        }
+        Confirmation::Published(redirect) => redirect,
+    })
 }
 
 struct AckRow {

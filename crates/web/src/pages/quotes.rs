@@ -304,7 +304,11 @@ struct QuotePage {
     /// the pending notices' (which have their own cards).
     upcoming: Vec<UpcomingRow>,
     is_finance: bool,
+    /// The reader owns or signs it: they may not approve its old prices.
+    mine: bool,
     override_error: Option<String>,
+    /// The reason typed into a refused approval, to send again.
+    override_reason_typed: String,
 }
 
 /// What a form did to a quote, carried across the redirect to its page
@@ -804,7 +808,9 @@ async fn quote_page(
         done: None,
         repriced: None,
         is_finance: user.0.actor.role == Role::Finance,
+        mine: quote.owner_id == user.0.actor.id || quote.signer_id == user.0.actor.id,
         override_error: None,
+        override_reason_typed: String::new(),
     })
 }
 
@@ -922,18 +928,24 @@ async fn override_prices(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    match pricegate_domain::Text::parse_multiline("reason", form.get("reason"), pricegate_domain::limits::REASON) {
-        Ok(reason) => {
-            app.store.override_prices(&user.0.actor, id, reason).await?;
-            Ok(QuoteDone::Overridden.back_to_quote(&user.seal(&app), id))
-        }
-        Err(e) => {
-            let quote = app.store.get_quote(&user.0.actor, id).await?;
-            let mut page = quote_page(&app, &user, quote, None, None).await?;
-            page.override_error = Some(in_words(e.message, &[("reason", "The reason")]));
-            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
-        }
-    }
+    // The quote as the page showed it to finance; a form without it (a
+    // page from before it was sent) is taken as showing another.
+    let as_seen = form.get("seen").parse::<i64>().unwrap_or(i64::MIN);
+    let refusal =
+        match pricegate_domain::Text::parse_multiline("reason", form.get("reason"), pricegate_domain::limits::REASON) {
+            Ok(reason) => match app.store.override_prices(&user.0.actor, id, reason, Some(as_seen)).await {
+                Ok(_) => return Ok(QuoteDone::Overridden.back_to_quote(&user.seal(&app), id)),
+                Err(StoreError::Conflict { code: "quote_changed", message }) => (StatusCode::CONFLICT, message),
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, in_words(e.message, &[("reason", "The reason")])),
+        };
+    // The quote as it is now, with the reason as typed, to approve again.
+    let quote = app.store.get_quote(&user.0.actor, id).await?;
+    let mut page = quote_page(&app, &user, quote, None, None).await?;
+    page.override_error = Some(refusal.1);
+    page.override_reason_typed = form.get("reason").to_owned();
+    Ok(render(refusal.0, &page))
 }
 
 #[cfg(test)]
