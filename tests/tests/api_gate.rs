@@ -768,3 +768,69 @@ async fn the_publish_confirmation_does_not_publish_a_draft_changed_since_it_was_
         (Some("published"), Some(9_900))
     );
 }
+
+/// Two edits of one draft, from two tabs or two people through the API:
+/// the later one, made on the quote as it was before the first, is not
+/// saved over it. The form comes back as typed, to save again knowingly.
+#[tokio::test]
+async fn an_edit_made_on_an_older_version_of_the_quote_does_not_overwrite_a_newer_one() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 10}])).await);
+    let path = format!("/api/v1/quotes/{id}");
+    let read = etag_of(&sam, &path).await;
+
+    let session = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in").0;
+    let cookie = format!("pricegate_session={session}");
+    let http = client();
+    let edit = format!("{}/quotes/{id}/edit", app.base);
+    let html =
+        http.get(&edit).header("cookie", &cookie).send().await.expect("an answer").text().await.unwrap_or_default();
+    let form = |seen: String, quantity: &str| {
+        vec![
+            ("csrf_token", csrf_in(&html)),
+            ("seen", seen),
+            ("customer_name", "Greta Berg".to_owned()),
+            ("customer_email", "greta@nordwind.example".to_owned()),
+            ("signer_id", sam_user.id.to_string()),
+            ("valid_until", date_in_days(30)),
+            ("rows", "1".to_owned()),
+            ("sku_0", "P-1".to_owned()),
+            ("quantity_0", quantity.to_owned()),
+        ]
+    };
+    let opened = pricegate_tests::pages::hidden_in(&html, "seen");
+
+    // The other tab saves first (here through the API, on what it read).
+    let r = sam
+        .send(
+            sam.request(reqwest::Method::PATCH, &path)
+                .header("if-match", &read)
+                .json(&json!({"lines": [{"sku": "P-1", "quantity": 60}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The API refuses an edit on what was read before that.
+    let r = sam
+        .send(sam.request(reqwest::Method::PATCH, &path).header("if-match", &read).json(&json!({"notes": "late"})))
+        .await;
+    assert_error(&r, 412, "quote_changed");
+
+    let r = http.post(&edit).header("cookie", &cookie).form(&form(opened, "6")).send().await.expect("an answer");
+    assert_eq!(r.status(), 409);
+    let again = r.text().await.unwrap_or_default();
+    assert!(
+        again.contains("Not saved: the quote changed after you opened this form (it now totals 600.00 EUR)"),
+        "{again}"
+    );
+    assert!(again.contains("name=\"quantity_0\"") && again.contains("value=\"6\""), "as typed: {again}");
+    assert_eq!(sam.get(&path).await.body["lines"][0]["quantity"], 60, "the newer edit stands");
+
+    // Saved again from that page, knowingly: it replaces the newer one.
+    let seen = pricegate_tests::pages::hidden_in(&again, "seen");
+    let r = http.post(&edit).header("cookie", &cookie).form(&form(seen, "6")).send().await.expect("an answer");
+    assert_eq!(r.status(), 303);
+    assert_eq!(sam.get(&path).await.body["lines"][0]["quantity"], 6);
+}

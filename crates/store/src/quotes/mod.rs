@@ -60,6 +60,10 @@ pub struct QuotePatch {
     pub notes: Option<Text>,
     pub signer_id: Option<Uuid>,
     pub lines: Option<Vec<NewLine>>,
+    /// The quote's revisions the edit was made on ([`QuoteView::revision`]),
+    /// when the caller says: a quote changed since (by another tab, or
+    /// someone else) is refused with 409 `quote_changed`, not overwritten.
+    pub as_seen: Option<Vec<i64>>,
 }
 
 /// Which quotes to list: of one state, at most `limit` of them, and those
@@ -230,6 +234,12 @@ impl Store {
     pub async fn edit_quote(&self, actor: &Actor, id: Uuid, patch: QuotePatch) -> Result<QuoteEdited, StoreError> {
         let txn = self.begin_write().await?;
         let (quote, lines) = load_owned(&txn, actor, id).await?;
+        if patch.as_seen.as_ref().is_some_and(|seen| !seen.contains(&crate::views::revision(quote.updated_at))) {
+            return Err(StoreError::conflict(
+                "quote_changed",
+                "The quote changed after you opened it: your edit was made on an earlier version, so it is not saved.",
+            ));
+        }
         let signed_by = quote.signer_id;
         let now = db_now(&txn).await?;
         let mut model: quotes::ActiveModel = quote.clone().into();

@@ -173,11 +173,22 @@ fn entity_tag(quote: &QuoteView) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{}\"", quote.revision())).unwrap_or(HeaderValue::from_static("\"\""))
 }
 
+/// A refusal as the API answers it; `quote_changed`, the precondition the
+/// client set with `If-Match` failing, is HTTP's 412.
+fn precondition_failed(e: StoreError) -> AppError {
+    match e {
+        StoreError::Conflict { code: code @ "quote_changed", message } => {
+            AppError::new(StatusCode::PRECONDITION_FAILED, code, message)
+        }
+        e => e.into(),
+    }
+}
+
 /// The revisions an `If-Match` header accepts: none asked without the
 /// header or with `*`; else each strong entity tag of its list (a weak one,
-/// `W/"…"`, matches nothing, as HTTP's strong comparison says), so that a
-/// header of weak tags alone fails the precondition. A header that is no
-/// list of entity tags as [`get_quote`] gives them is a 400.
+/// `W/"…"`, matches nothing, as HTTP's strong comparison says, and so does
+/// a quoted tag that is none of ours), so that such a header fails the
+/// precondition. A header that is no list of quoted entity tags is a 400.
 fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, AppError> {
     let Some(value) = headers.get(IF_MATCH) else { return Ok(None) };
     let bad = || {
@@ -194,11 +205,11 @@ fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, AppError> {
     let mut accepted = Vec::new();
     for tag in value.split(',').map(str::trim) {
         let (weak, tag) = tag.strip_prefix("W/").map_or((false, tag), |t| (true, t));
-        let revision = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse::<i64>().ok());
-        match revision {
-            Some(revision) if !weak => accepted.push(revision),
-            Some(_) => {}
-            None => return Err(bad()),
+        let Some(opaque) = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else { return Err(bad()) };
+        // A tag that is no revision of ours is well formed, and matches nothing.
+        match opaque.parse::<i64>() {
+            Ok(revision) if !weak => accepted.push(revision),
+            _ => {}
         }
     }
     Ok(Some(accepted))
@@ -206,12 +217,13 @@ fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, AppError> {
 
 /// Edit a draft's customer, validity, notes, signer or lines.
 #[utoipa::path(patch, path = "/api/v1/quotes/{id}", tag = "quotes", request_body = QuotePatchIn, security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The quote's ETag as last read: refuses a quote changed since with 412 quote_changed")),
     responses((status = 200, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn update_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<QuotePatchIn>,
 ) -> Result<Json<QuoteView>, AppError> {
     let customer = body.customer.as_ref();
@@ -229,8 +241,12 @@ pub async fn update_quote(
         notes: body.notes.as_deref().map(|n| Text::parse_multiline_optional("notes", n, limits::NOTES)).transpose()?,
         signer_id: body.signer_id,
         lines: body.lines.as_deref().map(parse_lines).transpose()?,
+        as_seen: if_match(&headers)?,
     };
-    Ok(Json(app.store.update_quote(&sales.actor, id, patch).await?))
+    match app.store.update_quote(&sales.actor, id, patch).await {
+        Ok(quote) => Ok(Json(quote)),
+        Err(e) => Err(precondition_failed(e)),
+    }
 }
 
 /// Would finalising succeed now? If not, which notices are pending and what they do to this quote.
@@ -260,11 +276,7 @@ pub async fn finalise_quote(
     let as_seen = if_match(&headers)?;
     match app.store.finalise_quote(&sales.actor, id, as_seen.as_deref()).await {
         Ok(quote) => Ok(Json(quote)),
-        // The precondition the client set failed: HTTP's 412, with the code.
-        Err(StoreError::Conflict { code: code @ "quote_changed", message }) => {
-            Err(AppError::new(StatusCode::PRECONDITION_FAILED, code, message))
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(precondition_failed(e)),
     }
 }
 

@@ -92,6 +92,10 @@ pub struct QuoteFormPage {
     rows: Vec<RowInput>,
     errors: HashMap<String, String>,
     general_error: Option<String>,
+    /// An edited draft's revision as the form was opened on
+    /// ([`pricegate_store::views::QuoteView::revision`]): saving a quote
+    /// changed since is refused, not overwritten. `None` for a new quote.
+    revision: Option<i64>,
 }
 
 impl QuoteFormPage {
@@ -105,6 +109,10 @@ impl QuoteFormPage {
 
     /// Takes what was typed into the form, rows included.
     fn keep_input(&mut self, form: &FormFields) {
+        // The quote as the form was first opened on, through "More lines" too.
+        if self.revision.is_some() {
+            self.revision = Some(form.get("seen").parse().unwrap_or(i64::MIN));
+        }
         self.customer_name = form.get("customer_name").to_owned();
         self.customer_email = form.get("customer_email").to_owned();
         self.customer_company = form.get("customer_company").to_owned();
@@ -227,6 +235,7 @@ async fn edit_page(
     let (signers, others): (Vec<UserView>, Vec<UserView>) =
         app.store.list_users().await?.into_iter().partition(UserView::can_sign);
     let mut page = edit_form(user, products, signers, quote, today);
+    page.revision = Some(quote.revision());
     page.gone_signer =
         others.into_iter().find(|u| u.id == quote.signer_id).map(|u| GoneSigner { id: u.id.to_string(), name: u.name });
     let gate = app.store.quote_gate(&user.0.actor, quote.id).await?;
@@ -260,6 +269,7 @@ fn blank(user: &PageUser, products: Vec<ProductOption>, signers: Vec<UserView>, 
         rows: vec![RowInput::blank(); NEW_ROWS],
         errors: HashMap::new(),
         general_error: None,
+        revision: None,
     }
 }
 
@@ -401,38 +411,55 @@ pub async fn update_quote(
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
     }
-    let invalid =
-        match parse_quote(&page, Some(quote.valid_until), Some(&quote.currency), (app.store.calendar(), today)) {
-            Ok(input) => {
-                let new_signer = input.signer_id != quote.signer_id;
-                let patch = QuotePatch {
-                    customer_name: Some(input.customer_name),
-                    customer_email: Some(input.customer_email),
-                    customer_company: Some(input.customer_company),
-                    valid_until: (input.valid_until != quote.valid_until).then_some(input.valid_until),
-                    notes: Some(input.notes),
-                    signer_id: new_signer.then_some(input.signer_id),
-                    lines: Some(input.lines),
-                };
-                match app.store.edit_quote(&user.0.actor, id, patch).await {
-                    Ok(edited) => {
-                        // The form says when finance approved old prices (from
-                        // the gate as it stood): if the approval no longer
-                        // covers the quote, its page says so.
-                        let lapsed = page.approved_old_prices.is_some()
-                            && app.store.quote_gate(&user.0.actor, id).await.is_ok_and(|g| g.price_override.is_none());
-                        let done = match (lapsed, new_signer) {
-                            (true, _) => QuoteDone::SavedApprovalLapsed,
-                            (false, true) => QuoteDone::SavedNewSigner { released: edited.released },
-                            (false, false) => QuoteDone::Saved,
-                        };
-                        return Ok(done.back_to_quote(&user.seal(&app), id));
-                    }
-                    Err(e) => form_invalid(e, &input.row_of_line)?,
+    let invalid = match parse_quote(
+        &page,
+        Some(quote.valid_until),
+        Some(&quote.currency),
+        (app.store.calendar(), today),
+    ) {
+        Ok(input) => {
+            let new_signer = input.signer_id != quote.signer_id;
+            let patch = QuotePatch {
+                customer_name: Some(input.customer_name),
+                customer_email: Some(input.customer_email),
+                customer_company: Some(input.customer_company),
+                valid_until: (input.valid_until != quote.valid_until).then_some(input.valid_until),
+                notes: Some(input.notes),
+                signer_id: new_signer.then_some(input.signer_id),
+                lines: Some(input.lines),
+                as_seen: page.revision.map(|r| vec![r]),
+            };
+            match app.store.edit_quote(&user.0.actor, id, patch).await {
+                Ok(edited) => {
+                    // The form says when finance approved old prices (from
+                    // the gate as it stood): if the approval no longer
+                    // covers the quote, its page says so.
+                    let lapsed = page.approved_old_prices.is_some()
+                        && app.store.quote_gate(&user.0.actor, id).await.is_ok_and(|g| g.price_override.is_none());
+                    let done = match (lapsed, new_signer) {
+                        (true, _) => QuoteDone::SavedApprovalLapsed,
+                        (false, true) => QuoteDone::SavedNewSigner { released: edited.released },
+                        (false, false) => QuoteDone::Saved,
+                    };
+                    return Ok(done.back_to_quote(&user.seal(&app), id));
                 }
+                // Changed since the form was opened: the form as typed,
+                // now on the quote as it is, for its owner to save again
+                // knowingly (or not).
+                Err(StoreError::Conflict { code: "quote_changed", .. }) => {
+                    let now = app.store.get_quote(&user.0.actor, id).await?;
+                    page.revision = Some(now.revision());
+                    page.general_error = Some(format!(
+                        "Not saved: the quote changed after you opened this form (it now totals {}). What you typed is below: open the quote in another tab to compare, then save again to replace it with this.",
+                        money(&now.currency, now.total_minor)
+                    ));
+                    return Ok(render(StatusCode::CONFLICT, &page));
+                }
+                Err(e) => form_invalid(e, &input.row_of_line)?,
             }
-            Err(e) => e,
-        };
+        }
+        Err(e) => e,
+    };
     for invalid in invalid {
         page.show_invalid(invalid);
     }
