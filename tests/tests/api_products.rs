@@ -164,16 +164,7 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["name"], "Pump, stainless");
         assert_eq!(r.body["unit"], created["unit"], "a unit not sent stays");
-        // While a draft carries it, the unit is part of what its price means.
-        let quote = id_of(&draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 2}])).await);
-        let r = finance.patch(&format!("/api/v1/products/{id}"), &json!({"unit": "box of 10"})).await;
-        assert_error(&r, 409, "product_on_open_quotes");
-        assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains("PUMP-1 is on 1 open draft, priced per each")), "{}", r.text);
-        let r = finance.patch(&format!("/api/v1/products/{id}"), &json!({"unit": "each", "name": "Pump, stainless"})).await;
-        assert_eq!(r.status, 200, "the same unit is no change: {}", r.text);
-        let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{quote}")).await;
-        assert!(html.contains("2,500.00 EUR <span class=\"muted unit\">each</span>"), "{html}");
-        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{quote}/cancel")).await.status, 200);
+        // Not quoted and not priced by a notice yet: its unit may change.
         let r = finance.patch(&format!("/api/v1/products/{id}"), &json!({"unit": "box of 10"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["name"], "Pump, stainless", "a name not sent stays");
@@ -188,10 +179,44 @@ both_backends! {
         let audit = finance.get("/api/v1/audit").await;
         let updates: Vec<&Value> =
             audit.body.as_array().unwrap().iter().filter(|row| row["action"] == "product.updated").collect();
-        assert_eq!(updates.len(), 3, "the refused change is not among them: {}", audit.text);
+        assert_eq!(updates.len(), 2, "{}", audit.text);
         assert_eq!(updates[0]["actor_id"], json!(fiona.id));
         assert_eq!(updates[0]["subject_id"], json!(id));
         assert_eq!(updates[0]["detail"]["after"]["unit"], "box of 10");
+    }
+}
+
+both_backends! {
+    /// A price is a price per unit: once a quote has carried a product, or a
+    /// notice priced it, its unit would change what those prices mean, with
+    /// no notice. Its name may still be corrected.
+    async fn a_products_unit_cannot_change_once_it_has_been_quoted_or_priced(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let pump = id_of(&create_product(&finance, "PUMP-1", "EUR", 250_000).await);
+        let valve = id_of(&create_product(&finance, "VALVE-1", "EUR", 1_000).await);
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 2}])).await);
+        let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{quote}")).await;
+        assert!(html.contains("2,500.00 EUR <span class=\"muted unit\">each</span>"), "each line says its unit: {html}");
+        publish_price_change(&finance, "VALVE-1", 1_100, &date_in_days(30)).await;
+
+        let box_of_10 = json!({"unit": "box of 10"});
+        let r = finance.patch(&format!("/api/v1/products/{pump}"), &box_of_10).await;
+        assert_error(&r, 409, "unit_in_use");
+        let said = r.body["error"]["message"].as_str().unwrap_or_default().to_owned();
+        assert!(said.starts_with("PUMP-1 has been quoted per each: its unit is part of what those prices mean"), "{said}");
+        // Cancelled, the quote still said "each".
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{quote}/cancel")).await.status, 200);
+        assert_error(&finance.patch(&format!("/api/v1/products/{pump}"), &box_of_10).await, 409, "unit_in_use");
+        let r = finance.patch(&format!("/api/v1/products/{valve}"), &box_of_10).await;
+        assert_error(&r, 409, "unit_in_use");
+        assert!(r.text.contains("VALVE-1 has been priced by a published notice per each"), "{}", r.text);
+        // The same unit, or a new name, is no change to the prices.
+        let r = finance.patch(&format!("/api/v1/products/{pump}"), &json!({"unit": "each", "name": "Pump, stainless"})).await;
+        assert_eq!((r.status.as_u16(), r.body["name"].as_str()), (200, Some("Pump, stainless")), "{}", r.text);
+        let products = finance.get("/api/v1/products").await.body;
+        assert!(products.as_array().into_iter().flatten().all(|p| p["unit"] == "each"), "{products}");
     }
 }
 

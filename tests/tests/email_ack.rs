@@ -471,7 +471,9 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
             page.text("#log-in-to-see").await,
             "You are logged in as Sam: Pricegate names them only to Ana, logged in."
         );
-        assert_eq!(page.text("#still-summary").await, "2 more price notices wait for your acknowledgement.");
+        // Counted, as hers, not his.
+        assert!(page.text("#held-up-summary").await.contains("drafts Ana signs"), "{}", page.body().await);
+        assert_eq!(page.text("#still-summary").await, "2 more price notices wait for Ana's acknowledgement.");
     })
     .await;
     let acks = acknowledgements(&finance, &nid).await;

@@ -7,16 +7,15 @@ use pricegate_domain::{Calendar, Currency, Sku, Text};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, record};
 use crate::db::{IN_LIST_CHUNK, db_now};
-use crate::entity::{notice_changes, notices, products, quote_lines, quotes};
+use crate::entity::{notice_changes, notices, products, quote_lines};
 use crate::notices::PUBLISHED;
-use crate::quotes::DRAFT;
 use crate::views::ProductView;
 use crate::{Actor, Store, StoreError};
 
@@ -424,16 +423,21 @@ impl Store {
             .ok_or(StoreError::not_found("product"))?;
         let now = db_now(&txn).await?;
         if patch.unit.as_ref().is_some_and(|unit| unit.as_str() != product.unit) {
-            // A price is a price per unit: a draft's line read "1,250.00 per
-            // pallet" would be repriced at 1,250.00 per piece, which no notice
-            // told anyone. (A finalised quote keeps the unit it was signed with.)
-            let drafts = drafts_carrying(&txn, product.id).await?;
-            if drafts > 0 {
-                let quotes = if drafts == 1 { "1 open draft".to_owned() } else { format!("{drafts} open drafts") };
+            // A price is a price per unit. Once a quote has carried the
+            // product, or a notice has priced it, a new unit would change what
+            // those prices mean (a draft repriced per piece where it said per
+            // pallet, an announced price read per another unit) with no notice.
+            let (quoted, priced) = uses_of(&txn, product.id).await?;
+            if quoted || priced {
+                let by = match (quoted, priced) {
+                    (true, true) => "quoted and priced by a published notice",
+                    (true, false) => "quoted",
+                    _ => "priced by a published notice",
+                };
                 return Err(StoreError::conflict(
-                    "product_on_open_quotes",
+                    "unit_in_use",
                     format!(
-                        "{} is on {quotes}, priced per {}: its unit can change once no draft carries it (finalised or cancelled). For a new unit now, add a product with its own SKU.",
+                        "{} has been {by} per {}: its unit is part of what those prices mean, so it cannot change. For another unit, add a product with its own SKU.",
                         product.sku, product.unit
                     ),
                 ));
@@ -569,22 +573,18 @@ async fn taken_skus(conn: &impl ConnectionTrait, rows: &[ProductRow]) -> Result<
         .collect())
 }
 
-/// How many open drafts have a line of product `id`.
-async fn drafts_carrying(conn: &impl ConnectionTrait, id: Uuid) -> Result<u64, StoreError> {
-    let drafts = sea_orm::sea_query::Query::select()
-        .column(quotes::Column::Id)
-        .from(quotes::Entity)
-        .and_where(quotes::Column::State.eq(DRAFT))
-        .to_owned();
-    let count = quote_lines::Entity::find()
-        .select_only()
-        .column(quote_lines::Column::QuoteId)
-        .distinct()
-        .filter(quote_lines::Column::ProductId.eq(id))
-        .filter(quote_lines::Column::QuoteId.in_subquery(drafts))
-        .count(conn)
-        .await?;
-    Ok(count)
+/// Whether any quote, in any state, has a line of product `id`, and whether
+/// any published notice prices it.
+async fn uses_of(conn: &impl ConnectionTrait, id: Uuid) -> Result<(bool, bool), StoreError> {
+    let quoted = quote_lines::Entity::find().filter(quote_lines::Column::ProductId.eq(id)).one(conn).await?.is_some();
+    let priced = notice_changes::Entity::find()
+        .join(JoinType::InnerJoin, notice_changes::Relation::Notice.def())
+        .filter(notice_changes::Column::ProductId.eq(id))
+        .filter(notices::Column::State.eq(PUBLISHED))
+        .one(conn)
+        .await?
+        .is_some();
+    Ok((quoted, priced))
 }
 
 #[cfg(test)]

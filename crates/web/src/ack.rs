@@ -82,27 +82,47 @@ struct After {
     /// is not signed in.
     held: usize,
     drafts_summary: String,
+    /// How many other notices wait for the link's person, in a sentence.
+    still_summary: String,
     /// Each notice still to acknowledge (the first few): its id, title and publication.
     still_to_acknowledge: Vec<(Uuid, String, String)>,
     still_count: u64,
 }
 
 impl After {
-    fn new(after: AfterAcknowledging, reader: Uuid, named: bool, calendar: Calendar) -> After {
+    /// What acknowledging left the link's person with. `other_reader`: the
+    /// link's person's name when someone else is logged in here, so that
+    /// the counts are said of them, not of the reader.
+    fn new(
+        after: AfterAcknowledging,
+        reader: Uuid,
+        named: bool,
+        other_reader: Option<&str>,
+        calendar: Calendar,
+    ) -> After {
         let drafts: Vec<DraftRow> =
             after.drafts.into_iter().map(|(quote, gate)| DraftRow::new(quote, &gate, reader)).collect();
         let held = drafts.len() + after.more_drafts;
         let ready = drafts.iter().filter(|d| d.ready).count();
+        let (sign, your) = match other_reader {
+            None => ("you sign".to_owned(), "your".to_owned()),
+            Some(name) => (format!("{name} signs"), format!("{name}'s")),
+        };
         let drafts_summary = match (held, ready) {
-            (0, _) => "It held up none of the drafts you sign.".to_owned(),
+            (0, _) => format!("It held up none of the drafts {sign}."),
             // Only the first few are read: how many of the rest are ready is not known here.
-            (n, _) if after.more_drafts > 0 => format!("It held up {n} drafts you sign."),
-            (1, 1) => "It held up one draft you sign, which is now ready to finalise.".to_owned(),
-            (1, _) => "It held up one draft you sign, which something else still holds up.".to_owned(),
-            (n, r) if r == n => format!("It held up {n} drafts you sign, all now ready to finalise."),
-            (n, 0) => format!("It held up {n} drafts you sign; something else still holds up each of them."),
-            (n, 1) => format!("It held up {n} drafts you sign; 1 of them is now ready to finalise."),
-            (n, r) => format!("It held up {n} drafts you sign; {r} of them are now ready to finalise."),
+            (n, _) if after.more_drafts > 0 => format!("It held up {n} drafts {sign}."),
+            (1, 1) => format!("It held up one draft {sign}, which is now ready to finalise."),
+            (1, _) => format!("It held up one draft {sign}, which something else still holds up."),
+            (n, r) if r == n => format!("It held up {n} drafts {sign}, all now ready to finalise."),
+            (n, 0) => format!("It held up {n} drafts {sign}; something else still holds up each of them."),
+            (n, 1) => format!("It held up {n} drafts {sign}; 1 of them is now ready to finalise."),
+            (n, r) => format!("It held up {n} drafts {sign}; {r} of them are now ready to finalise."),
+        };
+        let still_summary = match after.still_count {
+            0 => format!("No other price notice waits for {your} acknowledgement."),
+            1 => format!("One more price notice waits for {your} acknowledgement."),
+            n => format!("{n} more price notices wait for {your} acknowledgement."),
         };
         After {
             named,
@@ -110,6 +130,7 @@ impl After {
             more_drafts: after.more_drafts,
             held,
             drafts_summary,
+            still_summary,
             still_to_acknowledge: after
                 .still_to_acknowledge
                 .into_iter()
@@ -358,7 +379,10 @@ async fn acknowledge(
             let named = session.as_ref().is_some_and(|s| s.actor.id == ack.user_id);
             let someone_else = session.filter(|s| s.actor.id != ack.user_id).map(|s| s.user.name);
             let after = match app.store.after_acknowledging(ack.user_id, ack.notice_id).await {
-                Ok(after) => Some(After::new(after, ack.user_id, named, calendar)),
+                Ok(after) => {
+                    let other_reader = someone_else.as_ref().map(|_| view.user_name.as_str());
+                    Some(After::new(after, ack.user_id, named, other_reader, calendar))
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "acknowledged by link, but what it leaves could not be read");
                     None

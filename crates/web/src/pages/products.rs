@@ -373,7 +373,7 @@ async fn update(
                 Ok(p) => return Ok(Done::Saved(p.id).back_to_list(&user.seal(&app))),
                 Err(StoreError::Invalid(e)) => vec![e],
                 // Said beside the unit, with the form as it was sent.
-                Err(StoreError::Conflict { code: "product_on_open_quotes", message }) => {
+                Err(StoreError::Conflict { code: "unit_in_use", message }) => {
                     page.errors.push(("unit".to_owned(), message));
                     return Ok(render(StatusCode::CONFLICT, &page));
                 }
