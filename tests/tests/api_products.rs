@@ -156,7 +156,7 @@ both_backends! {
     async fn finance_renames_a_product_and_changes_its_unit_but_not_its_sku_currency_or_price(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
-        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
         let created = create_product(&finance, "PUMP-1", "EUR", 250_000).await;
         let id = id_of(&created);
 
