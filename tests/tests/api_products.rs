@@ -82,8 +82,13 @@ both_backends! {
         // A notice restating a list price leaves it the list price.
         on_its_day(publish_price_change(&finance, "VALVE-1", 4_990, &yesterday).await, -1).await.unwrap();
         // Dated two days ago, published today: in force since today, when
-        // it was published, as its notice's page says too.
+        // it was published, as its notice's page says too, and the page of
+        // a quote it holds up.
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "HOSE-1", "quantity": 1}])).await);
         let backdated = publish_price_change(&finance, "HOSE-1", 1_100, &two_days_ago).await;
+        let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{quote}")).await;
+        assert!(html.contains(&format!("{today}, on publication (dated {two_days_ago})")), "{html}");
 
         let list = finance.get("/api/v1/products").await;
         let by_sku = |sku: &str| list.body.as_array().unwrap().iter().find(|p| p["sku"] == sku).cloned().unwrap();

@@ -76,11 +76,18 @@ impl ChangeRow {
     /// day): one dated before took force on publication, not on its date,
     /// since nobody could quote by it before being told, and says so.
     pub fn published(c: &PriceChangeView, published_on: NaiveDate) -> Self {
-        let mut row = ChangeRow::from(c);
-        if c.effective_on < published_on {
-            row.effective_on = format!("{published_on}, on publication (dated {})", c.effective_on);
-        }
-        row
+        ChangeRow { effective_on: in_force_from(c.effective_on, published_on), ..ChangeRow::from(c) }
+    }
+}
+
+/// When a change dated `effective_on`, of a notice published on
+/// `published_on`, took force, in words: its date, or for one dated before
+/// the publication, the publication with its date beside it.
+pub fn in_force_from(effective_on: NaiveDate, published_on: NaiveDate) -> String {
+    if effective_on < published_on {
+        format!("{published_on}, on publication (dated {effective_on})")
+    } else {
+        effective_on.to_string()
     }
 }
 

@@ -683,7 +683,10 @@ async fn quote_page(
                                     .map_or_else(String::new, |q| percent(q.discount_bp)),
                                 old_price: money(&currency, l.old_unit_price_minor),
                                 new_price: money(&currency, l.new_unit_price_minor),
-                                effective_on: l.effective_on.to_string(),
+                                effective_on: pricegate_mail::compose::in_force_from(
+                                    l.effective_on,
+                                    calendar.date_of(p.published_at),
+                                ),
                                 after_validity: l.effective_on > quote.valid_until,
                                 delta: signed_money(&currency, l.delta_minor),
                                 later: later_on(l.effective_on),
