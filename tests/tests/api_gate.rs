@@ -834,3 +834,25 @@ async fn an_edit_made_on_an_older_version_of_the_quote_does_not_overwrite_a_newe
     assert_eq!(r.status(), 303);
     assert_eq!(sam.get(&path).await.body["lines"][0]["quantity"], 6);
 }
+
+/// A price published for a date before one already published for the same
+/// product holds only until that later date: the publish confirmation says
+/// so, since the later one takes over whatever finance now means.
+#[tokio::test]
+async fn the_publish_confirmation_says_when_an_earlier_published_price_takes_over() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    create_product(&finance, "P-2", "EUR", 1_000).await;
+    let (soon, later) = (date_in_days(5), date_in_days(20));
+    publish_price_change(&finance, "P-1", 1_300, &later).await;
+    let changes = json!([
+        {"sku": "P-1", "unit_price_minor": 1_400, "effective_on": soon},
+        {"sku": "P-2", "unit_price_minor": 1_100, "effective_on": soon},
+    ]);
+    let notice = create_notice(&finance, "Second rise", changes).await;
+    let html = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
+    let unusual = html.split("id=\"unusual\"").nth(1).and_then(|s| s.split("</div>").next()).unwrap_or_default();
+    assert!(unusual.contains(&format!("P-1 at 14.00 EUR from {soon} holds only until {later}")), "{html}");
+    assert!(unusual.contains("sets 13.00 EUR from then") && !unusual.contains("P-2"), "{unusual}");
+}

@@ -64,13 +64,31 @@ const YEARS_AHEAD: i32 = 5;
 
 /// The changes of a draft finance may not have meant (see [`ConfirmPage::unusual`]).
 /// Each is allowed: a notice may confirm a price, or give a product away.
-fn unusual_changes(changes: &[PriceChangeView], today: chrono::NaiveDate) -> Vec<String> {
+/// `later`: prices already published for these products, each with its date.
+fn unusual_changes(
+    changes: &[PriceChangeView],
+    later: &[pricegate_store::UpcomingPrice],
+    today: chrono::NaiveDate,
+) -> Vec<String> {
     let far = today.checked_add_months(chrono::Months::new(12 * YEARS_AHEAD as u32)).unwrap_or(chrono::NaiveDate::MAX);
     changes
         .iter()
         .filter_map(|c| {
             let price = money(&c.currency, c.unit_price_minor);
-            if c.price_before_minor == Some(c.unit_price_minor) {
+            let overtaken = later
+                .iter()
+                .filter(|l| l.sku == c.sku && l.effective_on > c.effective_on)
+                .min_by_key(|l| l.effective_on);
+            if let Some(l) = overtaken {
+                Some(format!(
+                    "{} at {price} from {} holds only until {}: \u{201c}{}\u{201d}, already published, sets {} from then.",
+                    c.sku,
+                    c.effective_on,
+                    l.effective_on,
+                    l.title,
+                    money(&c.currency, l.unit_price_minor)
+                ))
+            } else if c.price_before_minor == Some(c.unit_price_minor) {
                 Some(format!("{} is {price} on {} already, so this change changes nothing.", c.sku, c.effective_on))
             } else if c.unit_price_minor == 0 {
                 Some(format!("{} would cost nothing ({price}) from {}.", c.sku, c.effective_on))
@@ -204,7 +222,14 @@ async fn confirm_page(
         .filter(|c| c.effective_on < today)
         .map(|c| format!("{} from {}", c.sku, c.effective_on))
         .collect();
-    let unusual = unusual_changes(&n.changes, today);
+    // Prices already published for the same products on later dates: each
+    // takes over from this notice's price when its date comes.
+    let skus: Vec<&str> = n.changes.iter().map(|c| c.sku.as_str()).collect();
+    let first = n.changes.iter().map(|c| c.effective_on).min().unwrap_or(today);
+    // The last day a date can be written as, YYYY-MM-DD (SQLite compares them as text).
+    let last_day = chrono::NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(chrono::NaiveDate::MAX);
+    let later = app.store.upcoming_prices(&skus, first, last_day).await?;
+    let unusual = unusual_changes(&n.changes, &later, today);
     let signed: Vec<u64> =
         app.store.open_quote_counts().await?.into_values().map(|o| o.signed).filter(|n| *n > 0).collect();
     let held_up = match (signed.iter().sum::<u64>(), signed.len()) {
@@ -577,6 +602,13 @@ mod tests {
             effective_on: chrono::NaiveDate::from_ymd_opt(on.0, on.1, on.2).expect("a date"),
             price_before_minor: before,
         };
+        let later = pricegate_store::UpcomingPrice {
+            sku: "OVERTAKEN".into(),
+            unit_price_minor: 650,
+            effective_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 20).expect("a date"),
+            notice_id: Uuid::new_v4(),
+            title: "Valve and pump rise".into(),
+        };
         let said = unusual_changes(
             &[
                 change("SAME", Some(42_000), 42_000, (2027, 2, 15)),
@@ -584,7 +616,9 @@ mod tests {
                 change("FAR", Some(100), 200, (9999, 12, 31)),
                 change("FINE", Some(100), 200, (2031, 12, 2)),
                 change("NEW", None, 200, (2027, 1, 1)),
+                change("OVERTAKEN", Some(600), 700, (2026, 12, 15)),
             ],
+            &[later],
             today,
         );
         assert_eq!(
@@ -593,6 +627,7 @@ mod tests {
                 "SAME is 420.00 EUR on 2027-02-15 already, so this change changes nothing.",
                 "FREE would cost nothing (0.00 EUR) from 2027-01-01.",
                 "FAR is dated 9999-12-31, more than 5 years from today.",
+                "OVERTAKEN at 7.00 EUR from 2026-12-15 holds only until 2026-12-20: \u{201c}Valve and pump rise\u{201d}, already published, sets 6.50 EUR from then.",
             ]
         );
     }
