@@ -712,11 +712,13 @@ async fn finalising_with_if_match_refuses_a_quote_changed_since_it_was_read(back
     let r = finalise(&read).await;
     assert_error(&r, 412, "quote_changed");
     assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains("changed")), "{}", r.text);
-    for bad in ["1234", "\"yesterday\"", "\"1\", 2", "W/"] {
+    for bad in ["1234", "yesterday", "\"1\", 2", "W/"] {
         assert_error(&finalise(bad).await, 400, "bad_if_match");
     }
-    // A weak tag never matches; a list matches if one of its tags does.
+    // A weak tag never matches, nor a tag that is none of ours; a list
+    // matches if one of its tags does.
     assert_error(&finalise(&format!("W/{now}")).await, 412, "quote_changed");
+    assert_error(&finalise("\"yesterday\"").await, 412, "quote_changed");
     assert_error(&finalise(&format!("{read}, \"1\"")).await, 412, "quote_changed");
     assert_eq!(sam.get(&path).await.body["state"], "draft");
     let r = finalise(&format!("{read}, {now}")).await;

@@ -643,6 +643,11 @@ async fn a_long_list_of_quotes_comes_a_page_at_a_time_and_by_state() {
         assert!(!sam.exists("#newest-quotes").await);
         sam.goto("/quotes?state=bogus").await;
         assert_eq!(sam.text("#list-note").await, "There is no state “bogus”: showing every quote.");
+        sam.goto("/quotes?state=draft&state=finalised").await;
+        assert_eq!(
+            sam.text("#list-note").await,
+            "This address could not be read (a state given twice, say): showing every quote."
+        );
         sam.submit("#quote-filters a[href='/quotes?state=cancelled']").await;
         assert_eq!(rows(sam.clone()).await, 1);
         sam.submit("#quote-filters a[href='/quotes?state=finalised']").await;

@@ -101,6 +101,7 @@ async fn list(
     query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PageError> {
     user.require(QUOTE_ROLES)?;
+    let unreadable = query.is_err();
     let query = query.map(|q| q.0).unwrap_or_default();
     let state = match query.state.as_deref() {
         Some("draft") => "draft",
@@ -112,7 +113,11 @@ async fn list(
         .state
         .as_deref()
         .filter(|asked| !asked.is_empty() && state.is_empty())
-        .map(|asked| format!("There is no state \u{201c}{asked}\u{201d}: showing every quote."));
+        .map(|asked| format!("There is no state \u{201c}{asked}\u{201d}: showing every quote."))
+        .or_else(|| {
+            unreadable
+                .then(|| "This address could not be read (a state given twice, say): showing every quote.".to_owned())
+        });
     // An id that names no quote (a stale or edited link) shows the first page.
     let before = query.before.and_then(|id| Uuid::parse_str(&id).ok());
     let filter = |before| QuoteFilter {
