@@ -7,7 +7,7 @@ use pricegate_tests::fixtures::{
     assert_error, create_notice, create_product, date_in_days, draft_quote, draft_quote_signed_by, etag_of, field,
     id_of, lapse_quote, publish_notice, publish_price_change,
 };
-use pricegate_tests::pages::{client, csrf_in, log_in, page_as};
+use pricegate_tests::pages::{client, csrf_in, hidden_in, log_in, page_as};
 use pricegate_tests::{PASSWORD, TestApp, both_backends};
 use serde_json::{Value, json};
 
@@ -576,12 +576,19 @@ async fn an_approval_of_old_prices_is_for_the_quote_as_finance_saw_it() {
     let shown = || async {
         let html =
             http.get(&page).header("cookie", &cookie).send().await.expect("an answer").text().await.unwrap_or_default();
-        (csrf_in(&html), pricegate_tests::pages::hidden_in(&html, "seen"))
+        // The quote's revision and its lines at an old price, as shown.
+        let seen = (hidden_in(&html, "seen"), hidden_in(&html, "seen_superseded"));
+        (csrf_in(&html), seen)
     };
-    let approve = |csrf: String, seen: String| {
+    let approve = |csrf: String, (seen, superseded): (String, String)| {
         http.post(format!("{page}/override"))
             .header("cookie", &cookie)
-            .form(&[("csrf_token", csrf), ("seen", seen), ("reason", "Agreed in March".to_owned())])
+            .form(&[
+                ("csrf_token", csrf),
+                ("seen", seen),
+                ("seen_superseded", superseded),
+                ("reason", "Agreed in March".to_owned()),
+            ])
             .send()
     };
     let (csrf, seen) = shown().await;
@@ -590,8 +597,19 @@ async fn an_approval_of_old_prices_is_for_the_quote_as_finance_saw_it() {
     let r = approve(csrf.clone(), seen).await.expect("an answer");
     assert_eq!(r.status(), 409);
     let html = r.text().await.unwrap_or_default();
-    assert!(html.contains("The quote changed after you opened it: check its lines again, then approve."), "{html}");
+    assert!(
+        html.contains("Not approved. The quote, or the prices now in force for it, changed after you opened it"),
+        "{html}"
+    );
     assert!(html.contains(">Agreed in March</textarea>") && html.contains("× 400"), "{html}");
+    assert_eq!(sam.get(&format!("/api/v1/quotes/{id}/gate")).await.body["price_override"], json!(null));
+
+    // A price that comes into force while the page is open changes no quote,
+    // yet the approval would waive it: refused too.
+    let (_, seen) = shown().await;
+    let again = publish_price_change(&finance, "P-1", 1_400, &date_in_days(-1)).await;
+    assert_eq!(sam.post_empty(&format!("/api/v1/notices/{again}/acknowledge")).await.status, 200);
+    assert_eq!(approve(csrf.clone(), seen).await.expect("an answer").status(), 409);
     assert_eq!(sam.get(&format!("/api/v1/quotes/{id}/gate")).await.body["price_override"], json!(null));
 
     let (_, seen) = shown().await;
@@ -625,6 +643,7 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     .await;
 
     let html = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
+    let seen_before_publishing = hidden_in(&html, "seen");
     assert!(html.contains(&format!("/quotes/{fine}")) && html.contains(&format!("/quotes/{stranded}")), "{html}");
     assert!(
         html.contains(&format!("id=\"signer-unable-{stranded}\">(can no longer sign: the quote needs another signer)")),
@@ -659,7 +678,7 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     let http = client();
     let dashboard = format!("{}/notices/{notice}/dashboard", app.base);
     let page = http.get(&dashboard).header("cookie", &cookie).send().await.expect("the server answers");
-    let form = [("csrf_token", csrf_in(&page.text().await.unwrap_or_default()))];
+    let form = [("csrf_token", csrf_in(&page.text().await.unwrap_or_default())), ("seen", seen_before_publishing)];
     let r = http
         .post(format!("{}/notices/{notice}/publish", app.base))
         .header("cookie", &cookie)
@@ -744,7 +763,7 @@ async fn the_publish_confirmation_does_not_publish_a_draft_changed_since_it_was_
     let shown = || async {
         let r = http.get(&confirm).header("cookie", &cookie).send().await.expect("the server answers");
         let html = r.text().await.unwrap_or_default();
-        (csrf_in(&html), pricegate_tests::pages::hidden_in(&html, "seen"), html)
+        (csrf_in(&html), hidden_in(&html, "seen"), html)
     };
     let post = |csrf: String, seen: String| {
         http.post(&confirm).header("cookie", &cookie).form(&[("csrf_token", csrf), ("seen", seen)]).send()
@@ -803,7 +822,7 @@ async fn an_edit_made_on_an_older_version_of_the_quote_does_not_overwrite_a_newe
             ("quantity_0", quantity.to_owned()),
         ]
     };
-    let opened = pricegate_tests::pages::hidden_in(&html, "seen");
+    let opened = hidden_in(&html, "seen");
 
     // The other tab saves first (here through the API, on what it read).
     let r = sam
@@ -824,14 +843,15 @@ async fn an_edit_made_on_an_older_version_of_the_quote_does_not_overwrite_a_newe
     assert_eq!(r.status(), 409);
     let again = r.text().await.unwrap_or_default();
     assert!(
-        again.contains("Not saved: the quote changed after you opened this form (it now totals 600.00 EUR)"),
+        again.contains("Not saved: the quote changed after you opened this form. As it is now, Sam signs it")
+            && again.contains("and it totals 600.00 EUR"),
         "{again}"
     );
     assert!(again.contains("name=\"quantity_0\"") && again.contains("value=\"6\""), "as typed: {again}");
     assert_eq!(sam.get(&path).await.body["lines"][0]["quantity"], 60, "the newer edit stands");
 
     // Saved again from that page, knowingly: it replaces the newer one.
-    let seen = pricegate_tests::pages::hidden_in(&again, "seen");
+    let seen = hidden_in(&again, "seen");
     let r = http.post(&edit).header("cookie", &cookie).form(&form(seen, "6")).send().await.expect("an answer");
     assert_eq!(r.status(), 303);
     assert_eq!(sam.get(&path).await.body["lines"][0]["quantity"], 6);

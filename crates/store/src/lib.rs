@@ -42,6 +42,7 @@ pub mod sql {
 pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS};
 pub use db::Store;
 pub use error::{SUPERSEDED_PRICES, StoreError};
+pub use gate::superseded_fingerprint;
 pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_FAILURES};
 pub use notices::{
     AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NewNotice, NewPriceChange, NoticePatch, WaitingQuote,
@@ -51,7 +52,7 @@ pub use outbox::{
     PendingPerson, REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, SignedQuote, WAITING_BEHIND,
 };
 pub use products::{CsvRowError, NewProduct, ProductPatch, UpcomingPrice};
-pub use quotes::{HandedOver, NewLine, NewQuote, OpenDrafts, QuoteEdited, QuoteFilter, QuotePatch};
+pub use quotes::{HandedOver, NewLine, NewQuote, OpenDrafts, OverrideSeen, QuoteEdited, QuoteFilter, QuotePatch};
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
 pub use users::{EMAIL_TAKEN, NewUser, PasswordChange, UserPatch};
 

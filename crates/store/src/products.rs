@@ -416,6 +416,12 @@ impl Store {
         patch: ProductPatch,
     ) -> Result<ProductView, StoreError> {
         let txn = self.begin_write().await?;
+        if patch.unit.is_some() {
+            // Before the product: a publication pricing it (which holds the
+            // gate exclusively) commits before this reads whether any has, or
+            // starts after this has committed the unit.
+            crate::gate::lock_gate_shared(&txn).await?;
+        }
         let product = products::Entity::find_by_id(id)
             .lock_exclusive()
             .one(&txn)

@@ -42,6 +42,8 @@ use crate::{Actor, Store, StoreError};
 mod evaluate;
 mod overrides;
 
+pub use overrides::superseded_fingerprint;
+
 use evaluate::{Evaluation, evaluate, gate_view};
 pub use evaluate::{Reading, later_notices_sql, notices_to_acknowledge_sql, quote_gate_sql};
 pub(crate) use evaluate::{change_in_force_sql, notices_to_acknowledge, price_in_force_sql, priced_lines};

@@ -30,6 +30,24 @@ pub(crate) fn superseded_lines(loaded: &LoadedQuote) -> Vec<SupersededLineView> 
         .collect()
 }
 
+/// The superseded lines as one string, the same whatever their order: what
+/// an approval form carries of the lines it showed, so that the approval is
+/// refused if, by the time it is sent, the lines at an old price (or their
+/// prices now) are others.
+pub fn superseded_fingerprint(lines: &[SupersededLineView]) -> String {
+    let mut parts: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{}|{}|{}|{}|{}",
+                l.sku, l.quantity, l.discount_bp, l.quoted_unit_price_minor, l.current_unit_price_minor
+            )
+        })
+        .collect();
+    parts.sort_unstable();
+    parts.join(";")
+}
+
 /// One superseded line as finance saw it when approving an override
 /// (`price_overrides.covers` holds a list of them): the prices, and how many
 /// at what discount, so that an override for one unit is not one for a

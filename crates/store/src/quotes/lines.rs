@@ -41,8 +41,8 @@ pub(super) async fn price_lines(
         return Err(Invalid::new("lines", format!("A quote may have at most {MAX_LINES} lines.")).into());
     }
     let skus: Vec<String> = lines.iter().map(|l| l.sku.as_str().to_owned()).collect();
-    // Shared: a change to a product's unit (which waits for no open draft to
-    // carry it) waits for this line to commit, then counts it.
+    // Shared: a change to a product's unit (refused once a quote has carried
+    // it) waits for this line to commit, then sees it.
     let found: HashMap<String, products::Model> = products::Entity::find()
         .filter(products::Column::Sku.is_in(skus))
         .lock_shared()

@@ -51,6 +51,14 @@ pub struct NewQuote {
     pub lines: Vec<NewLine>,
 }
 
+/// A quote as an approval of its old prices was shown it: its revision, and
+/// its lines at an old price ([`crate::superseded_fingerprint`]).
+#[derive(Debug, Clone)]
+pub struct OverrideSeen {
+    pub revision: i64,
+    pub superseded: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct QuotePatch {
     pub customer_name: Option<Text>,
@@ -369,20 +377,26 @@ impl Store {
     /// force. The reason is kept with the evidence and in the audit log. The
     /// acknowledgements are still required: an override is about price, never
     /// about having read the notices. A refusal is audited.
-    /// Finance approves finalising the quote's lines at prices no longer in
-    /// force. Not by whoever owns or signs it: one person does not both
+    ///
+    /// Not by whoever owns or signs the quote: one person does not both
     /// approve an override and draft or finalise what it waives. `as_seen`,
-    /// when given, is the quote's revision as the approver was shown it: a
-    /// quote changed since is refused with 409 `quote_changed`, so that the
-    /// approval covers the lines finance read, not ones edited meanwhile.
+    /// when given, is the quote as the approver was shown it: a quote changed
+    /// since, or whose lines at an old price (or those prices now) are others
+    /// by now (a publication, or a price come into force, moves no revision),
+    /// is refused with 409 `quote_changed`, so that the approval covers the
+    /// lines finance read.
     pub async fn override_prices(
         &self,
         actor: &Actor,
         id: Uuid,
         reason: Text,
-        as_seen: Option<i64>,
+        as_seen: Option<OverrideSeen>,
     ) -> Result<OverrideView, StoreError> {
         let overridden = self.write_override(actor, id, reason, as_seen).await;
+        // A 403 is the web layer's `access.denied`, as for finalising.
+        if matches!(overridden, Err(StoreError::Forbidden { .. })) {
+            return overridden;
+        }
         let refused = Refused {
             actor_id: Some(actor.id),
             action: "quote.override_refused",
@@ -398,7 +412,7 @@ impl Store {
         actor: &Actor,
         id: Uuid,
         reason: Text,
-        as_seen: Option<i64>,
+        as_seen: Option<OverrideSeen>,
     ) -> Result<OverrideView, StoreError> {
         let txn = self.begin_write().await?;
         let quote = lock_quote(&txn, id).await?;
@@ -409,15 +423,18 @@ impl Store {
             ));
         }
         check_draft(&quote, "can no longer change")?;
-        if as_seen.is_some_and(|seen| seen != crate::views::revision(quote.updated_at)) {
+        // After the lock: the lines as the last edit committed them.
+        let superseded = superseded_lines(&load_quote(&txn, id, self.calendar).await?);
+        if as_seen.is_some_and(|seen| {
+            seen.revision != crate::views::revision(quote.updated_at)
+                || seen.superseded != crate::gate::superseded_fingerprint(&superseded)
+        }) {
             return Err(StoreError::conflict(
                 "quote_changed",
-                "The quote changed after you opened it: check its lines again, then approve.",
+                "The quote, or the prices now in force for it, changed after you opened it: check its lines at an old price again, then approve.",
             ));
         }
-        // After the lock: the lines as the last edit committed them.
-        let covers: Vec<CoveredPrice> =
-            superseded_lines(&load_quote(&txn, id, self.calendar).await?).iter().map(Into::into).collect();
+        let covers: Vec<CoveredPrice> = superseded.iter().map(Into::into).collect();
         if covers.is_empty() {
             return Err(StoreError::conflict(
                 "nothing_to_override",

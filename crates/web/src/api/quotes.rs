@@ -158,7 +158,7 @@ pub async fn list_quotes(
 
 /// One quote, with its evidence once finalised.
 #[utoipa::path(get, path = "/api/v1/quotes/{id}", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on finalise"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on PATCH and finalise"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn get_quote(
     State(app): State<AppState>,
     QuoteUser(user): QuoteUser,

@@ -22,7 +22,18 @@ impl FormFields {
     pub fn get(&self, name: &str) -> &str {
         self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
     }
+
+    /// The revision of what the form's page showed (a quote's or a draft
+    /// notice's), from its hidden `seen` field; `None` from a page that
+    /// had none (sent before the field was) or one altered.
+    pub fn seen(&self) -> Option<i64> {
+        self.get("seen").parse().ok()
+    }
 }
+
+/// What a form sent from a page without the revision of what it showed is
+/// told: nothing was done, and the page is shown again as it is now.
+pub const OUT_OF_DATE: &str = "the page you sent it from was out of date";
 
 impl FormFields {
     /// Reads a urlencoded body. Not an extractor of its own: a handler gets

@@ -28,7 +28,8 @@ use subtle::ConstantTimeEq;
 use crate::AppState;
 
 pub use forms::{
-    Admin, Anyone, CsrfForm, Finance, FormFields, LoginForm, LoginFormRejection, PageId, QuoteWork, Sales, parse_id,
+    Admin, Anyone, CsrfForm, Finance, FormFields, LoginForm, LoginFormRejection, OUT_OF_DATE, PageId, QuoteWork, Sales,
+    parse_id,
 };
 
 pub const SESSION_COOKIE: &str = "pricegate_session";

@@ -36,8 +36,9 @@ struct ConfirmPage {
     /// The draft as shown (its `updated_at` in microseconds): the form sends
     /// it back, and a draft edited since is not published.
     revision: i64,
-    /// The form sent showed the draft otherwise: nothing was published.
-    changed: bool,
+    /// Why the form just sent published nothing (it showed the draft
+    /// otherwise, or showed no revision).
+    not_published: Option<String>,
     title: String,
     body_html: String,
     changes: Vec<ChangeRow>,
@@ -71,34 +72,31 @@ fn unusual_changes(
     today: chrono::NaiveDate,
 ) -> Vec<String> {
     let far = today.checked_add_months(chrono::Months::new(12 * YEARS_AHEAD as u32)).unwrap_or(chrono::NaiveDate::MAX);
-    changes
-        .iter()
-        .filter_map(|c| {
-            let price = money(&c.currency, c.unit_price_minor);
-            let overtaken = later
-                .iter()
-                .filter(|l| l.sku == c.sku && l.effective_on > c.effective_on)
-                .min_by_key(|l| l.effective_on);
-            if let Some(l) = overtaken {
-                Some(format!(
-                    "{} at {price} from {} holds only until {}: \u{201c}{}\u{201d}, already published, sets {} from then.",
-                    c.sku,
-                    c.effective_on,
-                    l.effective_on,
-                    l.title,
-                    money(&c.currency, l.unit_price_minor)
-                ))
-            } else if c.price_before_minor == Some(c.unit_price_minor) {
-                Some(format!("{} is {price} on {} already, so this change changes nothing.", c.sku, c.effective_on))
-            } else if c.unit_price_minor == 0 {
-                Some(format!("{} would cost nothing ({price}) from {}.", c.sku, c.effective_on))
-            } else if c.effective_on > far {
-                Some(format!("{} is dated {}, more than {YEARS_AHEAD} years from today.", c.sku, c.effective_on))
-            } else {
-                None
-            }
-        })
-        .collect()
+    let mut said = Vec::new();
+    for c in changes {
+        let price = money(&c.currency, c.unit_price_minor);
+        let overtaken =
+            later.iter().filter(|l| l.sku == c.sku && l.effective_on > c.effective_on).min_by_key(|l| l.effective_on);
+        if let Some(l) = overtaken {
+            said.push(format!(
+                "{} at {price} from {} holds only until {}: \u{201c}{}\u{201d}, already published, sets {} from then.",
+                c.sku,
+                c.effective_on,
+                l.effective_on,
+                l.title,
+                money(&c.currency, l.unit_price_minor)
+            ));
+        }
+        if c.price_before_minor == Some(c.unit_price_minor) {
+            said.push(format!("{} is {price} on {} already, so this change changes nothing.", c.sku, c.effective_on));
+        } else if c.unit_price_minor == 0 {
+            said.push(format!("{} would cost nothing ({price}) from {}.", c.sku, c.effective_on));
+        }
+        if c.effective_on > far {
+            said.push(format!("{} is dated {}, more than {YEARS_AHEAD} years from today.", c.sku, c.effective_on));
+        }
+    }
+    said
 }
 
 /// An open quote that the notice will block, and what it does to its total.
@@ -249,7 +247,7 @@ async fn confirm_page(
         csrf: user.csrf().to_owned(),
         id: n.id,
         revision: n.revision(),
-        changed: false,
+        not_published: None,
         body_html: render_markdown(&n.body),
         changes: n.changes.iter().map(ChangeRow::from).collect(),
         title: n.title,
@@ -272,8 +270,9 @@ async fn publish(
 ) -> Result<Response, PageError> {
     // The draft as the confirmation showed it; a form without it (a page
     // from before it was sent) is shown the draft again to confirm.
-    let Ok(as_seen) = form.get("seen").parse::<i64>() else {
-        return changed_since(&app, &user, id).await;
+    let Some(as_seen) = form.seen() else {
+        let why = format!("Not published: {}. Check the draft below, then publish again.", super::OUT_OF_DATE);
+        return shown_again(&app, &user, id, why).await;
     };
     match app.store.publish_notice(&user.0.actor, id, Some(as_seen)).await {
         Ok(_) => Ok(NoticeDone::Published.back_to_dashboard(&user.seal(&app), id)),
@@ -282,7 +281,10 @@ async fn publish(
         Err(StoreError::Conflict { code: "notice_published", .. }) => {
             Ok(Redirect::to(&format!("/notices/{id}/dashboard")).into_response())
         }
-        Err(StoreError::Conflict { code: "notice_changed", .. }) => changed_since(&app, &user, id).await,
+        Err(StoreError::Conflict { code: "notice_changed", .. }) => {
+            let why = "Not published: the draft changed after you opened this confirmation. Check it below, then publish again.";
+            shown_again(&app, &user, id, why.to_owned()).await
+        }
         // 409 answers a publication just refused.
         Err(StoreError::Conflict { code: "change_never_in_force", message }) => {
             Ok(match confirm_page(&app, &user, id, Some(message), false).await? {
@@ -294,12 +296,12 @@ async fn publish(
     }
 }
 
-/// The confirmation again, with the draft as it is now, saying the one
-/// sent showed it otherwise (409): nothing was published.
-async fn changed_since(app: &AppState, user: &PageUser, id: Uuid) -> Result<Response, PageError> {
+/// The confirmation again, with the draft as it is now, saying `why` the
+/// one sent was not published (409).
+async fn shown_again(app: &AppState, user: &PageUser, id: Uuid, why: String) -> Result<Response, PageError> {
     Ok(match confirm_page(app, user, id, None, false).await? {
         Confirmation::Page(mut page) => {
-            page.changed = true;
+            page.not_published = Some(why);
             render(StatusCode::CONFLICT, page.as_ref())
         }
         Confirmation::Published(redirect) => redirect,

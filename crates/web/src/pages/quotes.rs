@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use pricegate_domain::{Role, last_in_force};
 use pricegate_mail::render_markdown;
 use pricegate_store::views::{GateView, LineImpactView, PendingNoticeView, QuoteView, UserView};
-use pricegate_store::{Channel, QuoteFilter, StoreError};
+use pricegate_store::{Channel, OverrideSeen, QuoteFilter, StoreError};
 use uuid::Uuid;
 
 use super::quote_form::{create_quote, edit_quote_form, new_quote_form, update_quote};
@@ -314,6 +314,9 @@ struct QuotePage {
     override_error: Option<String>,
     /// The reason typed into a refused approval, to send again.
     override_reason_typed: String,
+    /// The lines at an old price as shown ([`pricegate_store::superseded_fingerprint`]):
+    /// the approval form sends them back, and is refused if they are others by then.
+    superseded_seen: String,
 }
 
 /// What a form did to a quote, carried across the redirect to its page
@@ -654,6 +657,8 @@ async fn quote_page(
         )),
         None => None,
     };
+    let superseded_seen =
+        gate.as_ref().map(|g| pricegate_store::superseded_fingerprint(&g.superseded)).unwrap_or_default();
     let (ready, expired, signer_can_sign, pending, superseded, has_override) = match gate {
         Some(g) => (
             g.ready,
@@ -702,7 +707,10 @@ async fn quote_page(
                                         price: format!(
                                             "{} from {} ({} on the line)",
                                             money(&currency, s.unit_price_minor),
-                                            s.effective_on,
+                                            pricegate_mail::compose::in_force_from(
+                                                s.effective_on,
+                                                calendar.date_of(p.published_at)
+                                            ),
                                             signed_money(&currency, s.delta_minor)
                                         ),
                                         after_validity: s.effective_on > quote.valid_until,
@@ -819,6 +827,7 @@ async fn quote_page(
         mine: quote.owner_id == user.0.actor.id || quote.signer_id == user.0.actor.id,
         override_error: None,
         override_reason_typed: String::new(),
+        superseded_seen,
     })
 }
 
@@ -875,11 +884,10 @@ pub(super) async fn finalise(
     // The quote as the confirmation (or the quote page) showed it. A form
     // without it, or with it mangled (a page from before it was sent), showed
     // no quote that can be checked: the quote is shown again to confirm.
-    let Ok(as_seen) = form.get("seen").parse::<i64>() else {
+    let Some(as_seen) = form.seen() else {
         let quote = app.store.get_quote(&user.0.actor, id).await?;
-        let message =
-            "Not finalised: the page you sent it from was out of date. Check the quote below, then finalise again.";
-        let page = quote_page(&app, &user, quote, None, Some(message.to_owned())).await?;
+        let message = format!("Not finalised: {}. Check the quote below, then finalise again.", super::OUT_OF_DATE);
+        let page = quote_page(&app, &user, quote, None, Some(message)).await?;
         return Ok(render(StatusCode::CONFLICT, &page));
     };
     match app.store.finalise_quote(&user.0.actor, id, Some(&[as_seen])).await {
@@ -909,7 +917,14 @@ pub(super) async fn finalise(
             response.extensions_mut().insert(crate::error::ErrorCode("not_signer"));
             Ok(response)
         }
-        Err(e @ (StoreError::Conflict { .. } | StoreError::SupersededPrices(_))) => {
+        // The lines at an old price as the refusing transaction read them.
+        Err(StoreError::SupersededPrices(gate)) => {
+            let message = format!("Not finalised. {}", pricegate_store::SUPERSEDED_PRICES);
+            let quote = app.store.get_quote(&user.0.actor, id).await?;
+            let page = quote_page(&app, &user, quote, Some(*gate), Some(message)).await?;
+            Ok(render(StatusCode::CONFLICT, &page))
+        }
+        Err(e @ StoreError::Conflict { .. }) => {
             let message = format!("Not finalised. {}", PageError::from(e).message());
             let quote = app.store.get_quote(&user.0.actor, id).await?;
             let page = quote_page(&app, &user, quote, None, Some(message)).await?;
@@ -936,24 +951,31 @@ async fn override_prices(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    // The quote as the page showed it to finance; a form without it (a
-    // page from before it was sent) is taken as showing another.
-    let as_seen = form.get("seen").parse::<i64>().unwrap_or(i64::MIN);
-    let refusal =
-        match pricegate_domain::Text::parse_multiline("reason", form.get("reason"), pricegate_domain::limits::REASON) {
-            Ok(reason) => match app.store.override_prices(&user.0.actor, id, reason, Some(as_seen)).await {
-                Ok(_) => return Ok(QuoteDone::Overridden.back_to_quote(&user.seal(&app), id)),
-                Err(StoreError::Conflict { code: "quote_changed", message }) => (StatusCode::CONFLICT, message),
-                Err(e) => return Err(e.into()),
-            },
-            Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, in_words(e.message, &[("reason", "The reason")])),
-        };
-    // The quote as it is now, with the reason as typed, to approve again.
+    // The quote as the page showed it to finance: its revision and its lines
+    // at an old price. A form without them (a page from before they were
+    // sent) is shown the quote again.
+    let seen =
+        form.seen().map(|revision| OverrideSeen { revision, superseded: form.get("seen_superseded").to_owned() });
+    let reason =
+        pricegate_domain::Text::parse_multiline("reason", form.get("reason"), pricegate_domain::limits::REASON);
+    let (status, message, field_error) = match (reason, seen) {
+        (Err(e), _) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(in_words(e.message, &[("reason", "The reason")]))),
+        (Ok(_), None) => (StatusCode::CONFLICT, Some(format!("Not approved: {}.", super::OUT_OF_DATE)), None),
+        (Ok(reason), Some(seen)) => match app.store.override_prices(&user.0.actor, id, reason, Some(seen)).await {
+            Ok(_) => return Ok(QuoteDone::Overridden.back_to_quote(&user.seal(&app), id)),
+            Err(StoreError::Conflict { code: "quote_changed", message }) => {
+                (StatusCode::CONFLICT, Some(format!("Not approved. {message}")), None)
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    // The quote as it is now, with the reason as typed where the form is
+    // still offered, to approve again.
     let quote = app.store.get_quote(&user.0.actor, id).await?;
-    let mut page = quote_page(&app, &user, quote, None, None).await?;
-    page.override_error = Some(refusal.1);
+    let mut page = quote_page(&app, &user, quote, None, message).await?;
+    page.override_error = field_error;
     page.override_reason_typed = form.get("reason").to_owned();
-    Ok(render(refusal.0, &page))
+    Ok(render(status, &page))
 }
 
 #[cfg(test)]

@@ -96,6 +96,8 @@ pub struct QuoteFormPage {
     /// ([`pricegate_store::views::QuoteView::revision`]): saving a quote
     /// changed since is refused, not overwritten. `None` for a new quote.
     revision: Option<i64>,
+    /// The form was sent from a page without [`QuoteFormPage::revision`].
+    out_of_date: bool,
 }
 
 impl QuoteFormPage {
@@ -109,9 +111,12 @@ impl QuoteFormPage {
 
     /// Takes what was typed into the form, rows included.
     fn keep_input(&mut self, form: &FormFields) {
-        // The quote as the form was first opened on, through "More lines" too.
+        // The quote as the form was first opened on, through "More lines"
+        // too; a form without it is from a page older than the field, and
+        // saves nothing until shown the quote as it is.
         if self.revision.is_some() {
-            self.revision = Some(form.get("seen").parse().unwrap_or(i64::MIN));
+            self.revision = Some(form.seen().unwrap_or(i64::MIN));
+            self.out_of_date = form.seen().is_none();
         }
         self.customer_name = form.get("customer_name").to_owned();
         self.customer_email = form.get("customer_email").to_owned();
@@ -270,6 +275,7 @@ fn blank(user: &PageUser, products: Vec<ProductOption>, signers: Vec<UserView>, 
         errors: HashMap::new(),
         general_error: None,
         revision: None,
+        out_of_date: false,
     }
 }
 
@@ -448,9 +454,16 @@ pub async fn update_quote(
                 // knowingly (or not).
                 Err(StoreError::Conflict { code: "quote_changed", .. }) => {
                     let now = app.store.get_quote(&user.0.actor, id).await?;
+                    let signer = app.store.get_user(now.signer_id).await.map(|u| u.name).unwrap_or_default();
+                    let why = if page.out_of_date {
+                        format!("Not saved: {}.", super::OUT_OF_DATE)
+                    } else {
+                        "Not saved: the quote changed after you opened this form.".to_owned()
+                    };
                     page.revision = Some(now.revision());
                     page.general_error = Some(format!(
-                        "Not saved: the quote changed after you opened this form (it now totals {}). What you typed is below: open the quote in another tab to compare, then save again to replace it with this.",
+                        "{why} As it is now, {signer} signs it, it is valid until {} and it totals {}. What you typed is below, every field of it: open the quote in another tab to compare, then save again to replace the quote with this.",
+                        now.valid_until,
                         money(&now.currency, now.total_minor)
                     ));
                     return Ok(render(StatusCode::CONFLICT, &page));
