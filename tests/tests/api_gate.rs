@@ -731,7 +731,7 @@ async fn finalising_with_if_match_refuses_a_quote_changed_since_it_was_read(back
     let r = finalise(&read).await;
     assert_error(&r, 412, "quote_changed");
     assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains("changed")), "{}", r.text);
-    for bad in ["1234", "yesterday", "\"1\", 2", "W/"] {
+    for bad in ["1234", "yesterday", "\"1\", 2", "W/", "\"a b\"", "*, \"1\"", " , "] {
         assert_error(&finalise(bad).await, 400, "bad_if_match");
     }
     // A weak tag never matches, nor a tag that is none of ours; a list
@@ -740,7 +740,9 @@ async fn finalising_with_if_match_refuses_a_quote_changed_since_it_was_read(back
     assert_error(&finalise("\"yesterday\"").await, 412, "quote_changed");
     assert_error(&finalise(&format!("{read}, \"1\"")).await, 412, "quote_changed");
     assert_eq!(sam.get(&path).await.body["state"], "draft");
-    let r = finalise(&format!("{read}, {now}")).await;
+    // A list may run over several If-Match lines, and have empty elements.
+    let two_lines = sam.request(reqwest::Method::POST, &format!("{path}/finalise")).header("if-match", &read);
+    let r = sam.send(two_lines.header("if-match", format!("{now},"))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!((r.body["state"].as_str(), r.body["total_minor"].as_i64()), (Some("finalised"), Some(40_000)));
 }
@@ -850,6 +852,9 @@ async fn an_edit_made_on_an_older_version_of_the_quote_does_not_overwrite_a_newe
     assert!(again.contains("name=\"quantity_0\"") && again.contains("value=\"6\""), "as typed: {again}");
     assert_eq!(sam.get(&path).await.body["lines"][0]["quantity"], 60, "the newer edit stands");
 
+    // The form shows the signer as typed while they can still sign.
+    assert!(again.contains(&format!("<option value=\"{}\" selected", sam_user.id)), "{again}");
+
     // Saved again from that page, knowingly: it replaces the newer one.
     let seen = hidden_in(&again, "seen");
     let r = http.post(&edit).header("cookie", &cookie).form(&form(seen, "6")).send().await.expect("an answer");
@@ -877,4 +882,50 @@ async fn the_publish_confirmation_says_when_an_earlier_published_price_takes_ove
     let unusual = html.split("id=\"unusual\"").nth(1).and_then(|s| s.split("</div>").next()).unwrap_or_default();
     assert!(unusual.contains(&format!("P-1 at 14.00 EUR from {soon} holds only until {later}")), "{html}");
     assert!(unusual.contains("sets 13.00 EUR from then") && !unusual.contains("P-2"), "{unusual}");
+}
+
+/// An edit form opened before the draft's signer was handed over: refused,
+/// and shown again naming who signs now, not whichever salesperson the
+/// list starts with, which saving again would silently make the signer.
+#[tokio::test]
+async fn an_edit_refused_after_a_hand_over_shows_the_signer_who_signs_now() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    let (_, xavier) = app.user(Role::Sales, "Xavier").await;
+    let (_, sara) = app.user(Role::Sales, "Sara").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let id = id_of(&draft_quote_signed_by(&sam, json!([{"sku": "P-1", "quantity": 10}]), xavier.id).await);
+
+    let session = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in").0;
+    let cookie = format!("pricegate_session={session}");
+    let http = client();
+    let edit = format!("{}/quotes/{id}/edit", app.base);
+    let html =
+        http.get(&edit).header("cookie", &cookie).send().await.expect("an answer").text().await.unwrap_or_default();
+    let sent = [
+        ("csrf_token", csrf_in(&html)),
+        ("seen", hidden_in(&html, "seen")),
+        ("customer_name", "Greta Berg".to_owned()),
+        ("customer_email", "greta@nordwind.example".to_owned()),
+        ("signer_id", xavier.id.to_string()),
+        ("valid_until", date_in_days(30)),
+        ("rows", "1".to_owned()),
+        ("sku_0", "P-1".to_owned()),
+        ("quantity_0", "12".to_owned()),
+    ];
+
+    let r = admin.patch(&format!("/api/v1/users/{}", xavier.id), &json!({"role": "finance"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = admin.post(&format!("/api/v1/users/{}/handover", xavier.id), &json!({"to": sara.id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let r = http.post(&edit).header("cookie", &cookie).form(&sent).send().await.expect("an answer");
+    assert_eq!(r.status(), 409);
+    let again = r.text().await.unwrap_or_default();
+    assert!(again.contains("As it is now, Sara signs it"), "{again}");
+    assert!(again.contains(&format!("<option value=\"{}\" selected", sara.id)), "Sara, as the quote is now: {again}");
+    assert!(!again.contains(&format!("<option value=\"{}\" selected", sam_user.id)), "{again}");
+    assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["signer_id"], json!(sara.id));
 }

@@ -190,7 +190,11 @@ fn precondition_failed(e: StoreError) -> AppError {
 /// a quoted tag that is none of ours), so that such a header fails the
 /// precondition. A header that is no list of quoted entity tags is a 400.
 fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, AppError> {
-    let Some(value) = headers.get(IF_MATCH) else { return Ok(None) };
+    // Every If-Match line, as one list (HTTP allows a list over several lines).
+    let lines: Vec<&HeaderValue> = headers.get_all(IF_MATCH).iter().collect();
+    if lines.is_empty() {
+        return Ok(None);
+    }
     let bad = || {
         AppError::new(
             StatusCode::BAD_REQUEST,
@@ -198,14 +202,25 @@ fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, AppError> {
             "If-Match must be entity tags as GET /api/v1/quotes/{id} gives them in ETag, such as \"1764684000000000\", or *.",
         )
     };
-    let value = value.to_str().map_err(|_| bad())?.trim();
-    if value == "*" {
-        return Ok(None);
+    let mut tags = Vec::new();
+    for line in lines {
+        tags.extend(line.to_str().map_err(|_| bad())?.split(',').map(str::trim).filter(|t| !t.is_empty()));
+    }
+    if tags.contains(&"*") {
+        // Any current version matches; `*` among tags is no list of them.
+        return if tags.len() == 1 { Ok(None) } else { Err(bad()) };
+    }
+    if tags.is_empty() {
+        return Err(bad());
     }
     let mut accepted = Vec::new();
-    for tag in value.split(',').map(str::trim) {
+    for tag in tags {
         let (weak, tag) = tag.strip_prefix("W/").map_or((false, tag), |t| (true, t));
-        let Some(opaque) = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else { return Err(bad()) };
+        let opaque = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"'));
+        // An entity tag's characters: visible ASCII, no quote, no space.
+        let Some(opaque) = opaque.filter(|t| t.bytes().all(|b| b.is_ascii_graphic() && b != b'"')) else {
+            return Err(bad());
+        };
         // A tag that is no revision of ours is well formed, and matches nothing.
         match opaque.parse::<i64>() {
             Ok(revision) if !weak => accepted.push(revision),

@@ -461,6 +461,12 @@ pub async fn update_quote(
                         "Not saved: the quote changed after you opened this form.".to_owned()
                     };
                     page.revision = Some(now.revision());
+                    // A signer typed who can no longer sign (handed over
+                    // meanwhile) is not on the list: the form names who signs
+                    // now, rather than whichever name the list starts with.
+                    if !page.signers.iter().any(|u| u.id.to_string() == page.signer_id) {
+                        page.signer_id = now.signer_id.to_string();
+                    }
                     page.general_error = Some(format!(
                         "{why} As it is now, {signer} signs it, it is valid until {} and it totals {}. What you typed is below, every field of it: open the quote in another tab to compare, then save again to replace the quote with this.",
                         now.valid_until,
