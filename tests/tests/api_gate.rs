@@ -826,15 +826,18 @@ async fn an_edit_made_on_an_older_version_of_the_quote_does_not_overwrite_a_newe
     };
     let opened = hidden_in(&html, "seen");
 
-    // The other tab saves first (here through the API, on what it read).
-    let r = sam
-        .send(
-            sam.request(reqwest::Method::PATCH, &path)
-                .header("if-match", &read)
-                .json(&json!({"lines": [{"sku": "P-1", "quantity": 60}]})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    // The other tab saves first (here through the API, on what it read),
+    // and learns the new revision from the answer.
+    let saved = sam
+        .request(reqwest::Method::PATCH, &path)
+        .header("if-match", &read)
+        .json(&json!({"lines": [{"sku": "P-1", "quantity": 60}]}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(saved.status(), 200);
+    let new_tag = saved.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(new_tag, Some(etag_of(&sam, &path).await), "PATCH answers with the new ETag");
     // The API refuses an edit on what was read before that.
     let r = sam
         .send(sam.request(reqwest::Method::PATCH, &path).header("if-match", &read).json(&json!({"notes": "late"})))

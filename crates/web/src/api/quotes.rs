@@ -233,14 +233,14 @@ fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, AppError> {
 /// Edit a draft's customer, validity, notes, signer or lines.
 #[utoipa::path(patch, path = "/api/v1/quotes/{id}", tag = "quotes", request_body = QuotePatchIn, security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The quote's ETag as last read: refuses a quote changed since with 412 quote_changed")),
-    responses((status = 200, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's new revision"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn update_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<QuotePatchIn>,
-) -> Result<Json<QuoteView>, AppError> {
+) -> Result<([(HeaderName, HeaderValue); 1], Json<QuoteView>), AppError> {
     let customer = body.customer.as_ref();
     let patch = QuotePatch {
         customer_name: customer
@@ -259,7 +259,8 @@ pub async fn update_quote(
         as_seen: if_match(&headers)?,
     };
     match app.store.update_quote(&sales.actor, id, patch).await {
-        Ok(quote) => Ok(Json(quote)),
+        // The new revision, for the next If-Match without reading it again.
+        Ok(quote) => Ok(([(ETAG, entity_tag(&quote))], Json(quote))),
         Err(e) => Err(precondition_failed(e)),
     }
 }
