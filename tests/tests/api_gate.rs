@@ -932,3 +932,44 @@ async fn an_edit_refused_after_a_hand_over_shows_the_signer_who_signs_now() {
     assert!(!again.contains(&format!("<option value=\"{}\" selected", sam_user.id)), "{again}");
     assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["signer_id"], json!(sara.id));
 }
+
+/// Two edit forms of one draft notice: the later save, made on the draft as
+/// it was before the first, is not saved over it; the form comes back as typed.
+#[tokio::test]
+async fn a_draft_notice_edited_in_two_tabs_keeps_the_first_save() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let notice = create_notice(&finance, "P-1 up", json!([])).await;
+    let session = log_in(&app.base, &fiona.email, PASSWORD).await.session.expect("Fiona logs in").0;
+    let cookie = format!("pricegate_session={session}");
+    let http = client();
+    let edit = format!("{}/notices/{notice}/edit", app.base);
+    let open = || async {
+        http.get(&edit).header("cookie", &cookie).send().await.expect("an answer").text().await.unwrap_or_default()
+    };
+    let save = |html: &str, title: &str| {
+        let form = [
+            ("csrf_token", csrf_in(html)),
+            ("seen", hidden_in(html, "seen")),
+            ("title", title.to_owned()),
+            ("body", "Please read.".to_owned()),
+            ("changes", String::new()),
+            ("action", "save".to_owned()),
+        ];
+        http.post(&edit).header("cookie", &cookie).form(&form).send()
+    };
+    let (tab_a, tab_b) = (open().await, open().await);
+    assert_eq!(save(&tab_a, "Pump prices rise").await.expect("an answer").status(), 303);
+    let r = save(&tab_b, "P-1 up again").await.expect("an answer");
+    assert_eq!(r.status(), 409);
+    let again = r.text().await.unwrap_or_default();
+    assert!(
+        again.contains("Not saved: the draft changed after you opened this form. As it is now, it is titled"),
+        "{again}"
+    );
+    assert!(again.contains("value=\"P-1 up again\""), "as typed: {again}");
+    assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.body["title"], "Pump prices rise");
+    assert_eq!(save(&again, "P-1 up again").await.expect("an answer").status(), 303);
+    assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.body["title"], "P-1 up again");
+}

@@ -40,6 +40,10 @@ pub struct NoticePatch {
     pub title: Option<Text>,
     pub body: Option<Text>,
     pub changes: Option<Vec<NewPriceChange>>,
+    /// The draft's revision ([`NoticeView::revision`]) the edit was made on,
+    /// when the caller says: a draft changed since (another tab) is refused
+    /// with 409 `notice_changed`, not overwritten.
+    pub as_seen: Option<i64>,
 }
 
 mod acknowledge;
@@ -319,6 +323,12 @@ impl Store {
     pub async fn update_notice(&self, actor: &Actor, id: Uuid, patch: NoticePatch) -> Result<NoticeView, StoreError> {
         let txn = self.begin_write().await?;
         let notice = locked_draft(&txn, id, "can no longer change").await?;
+        if patch.as_seen.is_some_and(|seen| seen != crate::views::revision(notice.updated_at)) {
+            return Err(StoreError::conflict(
+                "notice_changed",
+                "The draft changed after you opened it: your edit was made on an earlier version, so it is not saved.",
+            ));
+        }
         let now = db_now(&txn).await?;
         let mut model: notices::ActiveModel = notice.into();
         if let Some(title) = patch.title {

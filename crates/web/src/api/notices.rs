@@ -97,6 +97,7 @@ pub async fn update_notice(
         title: body.title.as_deref().map(|t| Text::parse("title", t, limits::TITLE)).transpose()?,
         body: body.body.as_deref().map(|b| Text::parse_multiline("body", b, limits::NOTICE_BODY)).transpose()?,
         changes: body.changes.as_deref().map(parse_changes).transpose()?,
+        as_seen: None,
     };
     Ok(Json(app.store.update_notice(&finance.actor, id, patch).await?))
 }

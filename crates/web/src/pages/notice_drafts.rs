@@ -58,6 +58,11 @@ struct DraftPage {
     /// The changes field's placeholder: a line about a product on the price
     /// list, as finance would write it.
     example: String,
+    /// An edited draft's revision as the form was opened on: saving a draft
+    /// changed since is refused, not overwritten. `None` for a new draft.
+    revision: Option<i64>,
+    /// Why the form just sent saved nothing, when no field is to blame.
+    not_saved: Option<String>,
 }
 
 impl DraftPage {
@@ -81,6 +86,8 @@ impl DraftPage {
             previewed: false,
             // Every handler sets it, with the products and the business day.
             example: String::new(),
+            revision: None,
+            not_saved: None,
         }
     }
 
@@ -101,10 +108,16 @@ impl DraftPage {
             .join("\n");
         page.body_html = render_markdown(&page.body);
         page.changes = notice.changes.iter().map(ChangeRow::from).collect();
+        page.revision = Some(notice.revision());
         page
     }
 
     fn keep_input(&mut self, form: &FormFields) {
+        // The draft as the form was opened on; a form without it is from a
+        // page older than the field, and saves nothing until shown the draft.
+        if self.revision.is_some() {
+            self.revision = Some(form.seen().unwrap_or(i64::MIN));
+        }
         self.title = form.get("title").to_owned();
         self.body = form.get("body").to_owned();
         self.changes_text = form.get("changes").to_owned();
@@ -359,9 +372,23 @@ async fn update(
     let Some(NewNotice { title, body, changes }) = parsed else {
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
     };
-    let patch = NoticePatch { title: Some(title), body: Some(body), changes: Some(changes) };
+    let as_seen = page.revision;
+    let patch = NoticePatch { title: Some(title), body: Some(body), changes: Some(changes), as_seen };
     match app.store.update_notice(&user.0.actor, id, patch).await {
         Ok(_) => Ok(super::notice_publish::NoticeDone::saved(&user.seal(&app), id)),
+        // Changed since the form was opened (another tab): the form as
+        // typed, now on the draft as it is, to save again knowingly.
+        Err(StoreError::Conflict { code: "notice_changed", .. }) => {
+            let now = draft(&app, &user, id).await?;
+            page.revision = Some(now.revision());
+            page.not_saved = Some(format!(
+                "Not saved: the draft changed after you opened this form. As it is now, it is titled \u{201c}{}\u{201d} with {} price change{}. What you typed is below: open the draft in another tab to compare, then save again to replace it with this.",
+                now.title,
+                now.changes.len(),
+                if now.changes.len() == 1 { "" } else { "s" }
+            ));
+            Ok(render(StatusCode::CONFLICT, &page))
+        }
         Err(e) => refused(page, e),
     }
 }
