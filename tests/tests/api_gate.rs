@@ -227,6 +227,12 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["evidence"]["override"]["reason"], "Old offer, 1,400");
         assert_eq!(r.body["lines"][0]["unit_price_minor"], 1_000);
+        // The proof names what the approval waived, as finance saw it.
+        let waived = json!([{"sku": "P-1", "quantity": 4, "discount_bp": 0, "quoted_unit_price_minor": 1_000, "current_unit_price_minor": 1_400}]);
+        assert_eq!(r.body["evidence"]["override"]["waives"], waived, "{}", r.text);
+        assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["evidence"]["override"]["waives"], waived);
+        let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{id}")).await;
+        assert!(html.contains("waiving P-1 × 4 at 10.00 EUR (14.00 EUR in force): Old offer, 1,400"), "{html}");
     }
 }
 

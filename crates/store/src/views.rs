@@ -174,6 +174,22 @@ pub struct OverrideView {
     pub approved_by: Uuid,
     pub reason: String,
     pub created_at: DateTime<Utc>,
+    /// The lines at an old price it waives, as finance saw them when
+    /// approving: kept with a finalisation's evidence. Empty in evidence
+    /// kept before it was recorded there.
+    #[serde(default)]
+    pub waives: Vec<WaivedLineView>,
+}
+
+/// A line an override lets be finalised at a price no longer in force.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, serde::Deserialize)]
+pub struct WaivedLineView {
+    pub sku: String,
+    pub quantity: Option<i64>,
+    pub discount_bp: Option<i32>,
+    pub quoted_unit_price_minor: i64,
+    /// The price in force when finance approved.
+    pub current_unit_price_minor: i64,
 }
 
 /// What the gate checked when the quote was finalised: the proof.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::StoreError;
 use crate::entity::price_overrides;
 use crate::quotes::LoadedQuote;
-use crate::views::{OverrideView, SupersededLineView};
+use crate::views::{OverrideView, SupersededLineView, WaivedLineView};
 
 /// The lines of `loaded` whose snapshot price is not the price in force.
 pub(crate) fn superseded_lines(loaded: &LoadedQuote) -> Vec<SupersededLineView> {
@@ -105,8 +105,33 @@ pub(super) async fn latest_override(
         .await?)
 }
 
+/// An override as the API and the evidence show it, with the lines it
+/// waives (none for one approved before it named them, or unreadable).
 pub(super) fn override_view(o: price_overrides::Model) -> OverrideView {
-    OverrideView { id: o.id, approved_by: o.approved_by, reason: o.reason, created_at: o.created_at }
+    let covers: Vec<CoveredPrice> = o.covers.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default();
+    view_with(o, covers)
+}
+
+fn view_with(o: price_overrides::Model, covers: Vec<CoveredPrice>) -> OverrideView {
+    OverrideView {
+        id: o.id,
+        approved_by: o.approved_by,
+        reason: o.reason,
+        created_at: o.created_at,
+        waives: covers.into_iter().map(WaivedLineView::from).collect(),
+    }
+}
+
+impl From<CoveredPrice> for WaivedLineView {
+    fn from(c: CoveredPrice) -> Self {
+        WaivedLineView {
+            sku: c.sku,
+            quantity: c.quantity,
+            discount_bp: c.discount_bp,
+            quoted_unit_price_minor: c.quoted_unit_price_minor,
+            current_unit_price_minor: c.current_unit_price_minor,
+        }
+    }
 }
 
 /// The latest override of the quote, if it waives every one of `superseded`:
@@ -126,7 +151,7 @@ pub(super) async fn covering_override(
         None => return Ok(None),
         Some(Err(e)) => return Err(StoreError::Internal(format!("override {} has unreadable covers: {e}", o.id))),
     };
-    Ok(covers_all(covers, superseded).then(|| override_view(o)))
+    Ok(covers_all(covers.clone(), superseded).then(|| view_with(o, covers)))
 }
 
 #[cfg(test)]

@@ -472,6 +472,12 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        Ok(OverrideView { id: row.id, approved_by: row.approved_by, reason: row.reason, created_at: row.created_at })
+        Ok(OverrideView {
+            id: row.id,
+            approved_by: row.approved_by,
+            reason: row.reason,
+            created_at: row.created_at,
+            waives: covers.into_iter().map(Into::into).collect(),
+        })
     }
 }

@@ -814,7 +814,22 @@ async fn quote_page(
             // Who approved it, and when, is part of the proof.
             Some(o) => {
                 let by = name_of(o.approved_by).await;
-                format!("approved by {by}, {}: {}", calendar.stamp(o.created_at, true), o.reason)
+                let waived: Vec<String> = o
+                    .waives
+                    .iter()
+                    .map(|w| {
+                        format!(
+                            "{} × {} at {} ({} in force)",
+                            w.sku,
+                            w.quantity.map_or_else(|| "?".to_owned(), |q| q.to_string()),
+                            money(&quote.currency, w.quoted_unit_price_minor),
+                            money(&quote.currency, w.current_unit_price_minor)
+                        )
+                    })
+                    .collect();
+                let waiving =
+                    if waived.is_empty() { String::new() } else { format!(", waiving {}", waived.join(", ")) };
+                format!("approved by {by}, {}{waiving}: {}", calendar.stamp(o.created_at, true), o.reason)
             }
             None => String::new(),
         },
