@@ -53,13 +53,19 @@ pub async fn log_in(base: &str, email: &str, password: &str) -> LoginAttempt {
     LoginAttempt { status, session, body: r.text().await.unwrap_or_default() }
 }
 
+/// A `Cookie` header value for a browser session of `email` (password
+/// [`crate::PASSWORD`]), logged in afresh.
+pub async fn session_cookie(base: &str, email: &str) -> String {
+    let (token, _) = log_in(base, email, crate::PASSWORD).await.session.unwrap_or_else(|| panic!("{email} logs in"));
+    format!("pricegate_session={token}")
+}
+
 /// Page `path` as `email` (password [`crate::PASSWORD`]) sees it, logged in
 /// afresh; asserts that it answers 200 and returns its HTML.
 pub async fn page_as(base: &str, email: &str, path: &str) -> String {
-    let (token, _) = log_in(base, email, crate::PASSWORD).await.session.unwrap_or_else(|| panic!("{email} logs in"));
     let r = client()
         .get(format!("{base}{path}"))
-        .header(COOKIE, format!("pricegate_session={token}"))
+        .header(COOKIE, session_cookie(base, email).await)
         .send()
         .await
         .unwrap_or_else(|e| panic!("{path} answers: {e}"));

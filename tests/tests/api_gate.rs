@@ -7,7 +7,7 @@ use pricegate_tests::fixtures::{
     assert_error, create_notice, create_product, date_in_days, draft_quote, draft_quote_signed_by, etag_of, field,
     id_of, lapse_quote, publish_notice, publish_price_change,
 };
-use pricegate_tests::pages::{client, csrf_in, hidden_in, log_in, page_as};
+use pricegate_tests::pages::{client, csrf_in, hidden_in, page_as, session_cookie};
 use pricegate_tests::{PASSWORD, TestApp, both_backends};
 use serde_json::{Value, json};
 
@@ -575,8 +575,7 @@ async fn an_approval_of_old_prices_is_for_the_quote_as_finance_saw_it() {
     let rise = publish_price_change(&finance, "P-1", 1_250, &date_in_days(-1)).await;
     assert_eq!(sam.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await.status, 200);
 
-    let session = log_in(&app.base, &fiona.email, PASSWORD).await.session.expect("Fiona logs in").0;
-    let cookie = format!("pricegate_session={session}");
+    let cookie = session_cookie(&app.base, &fiona.email).await;
     let http = client();
     let page = format!("{}/quotes/{id}", app.base);
     let shown = || async {
@@ -679,8 +678,7 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     assert!(!stranded_rows.contains(&format!("/quotes/{fine}")), "{stranded_rows}");
 
     // The publish form sent again (from a second tab): the dashboard, not an error.
-    let session = log_in(&app.base, &fiona.email, PASSWORD).await.session.expect("Fiona logs in").0;
-    let cookie = format!("pricegate_session={session}");
+    let cookie = session_cookie(&app.base, &fiona.email).await;
     let http = client();
     let dashboard = format!("{}/notices/{notice}/dashboard", app.base);
     let page = http.get(&dashboard).header("cookie", &cookie).send().await.expect("the server answers");
@@ -764,8 +762,7 @@ async fn the_publish_confirmation_does_not_publish_a_draft_changed_since_it_was_
     create_product(&finance, "P-1", "EUR", 1_000).await;
     let change = |price: i64| json!([{"sku": "P-1", "unit_price_minor": price, "effective_on": date_in_days(1)}]);
     let notice = create_notice(&finance, "P-1 up", change(1_100)).await;
-    let session = log_in(&app.base, &fiona.email, PASSWORD).await.session.expect("Fiona logs in").0;
-    let cookie = format!("pricegate_session={session}");
+    let cookie = session_cookie(&app.base, &fiona.email).await;
     let http = client();
     let confirm = format!("{}/notices/{notice}/publish", app.base);
     let shown = || async {
@@ -811,8 +808,7 @@ async fn an_edit_made_on_an_older_version_of_the_quote_does_not_overwrite_a_newe
     let path = format!("/api/v1/quotes/{id}");
     let read = etag_of(&sam, &path).await;
 
-    let session = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in").0;
-    let cookie = format!("pricegate_session={session}");
+    let cookie = session_cookie(&app.base, &sam_user.email).await;
     let http = client();
     let edit = format!("{}/quotes/{id}/edit", app.base);
     let html =
@@ -907,8 +903,7 @@ async fn an_edit_refused_after_a_hand_over_shows_the_signer_who_signs_now() {
     create_product(&finance, "P-1", "EUR", 1_000).await;
     let id = id_of(&draft_quote_signed_by(&sam, json!([{"sku": "P-1", "quantity": 10}]), xavier.id).await);
 
-    let session = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in").0;
-    let cookie = format!("pricegate_session={session}");
+    let cookie = session_cookie(&app.base, &sam_user.email).await;
     let http = client();
     let edit = format!("{}/quotes/{id}/edit", app.base);
     let html =
@@ -947,8 +942,7 @@ async fn a_draft_notice_edited_in_two_tabs_keeps_the_first_save() {
     let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
     create_product(&finance, "P-1", "EUR", 1_000).await;
     let notice = create_notice(&finance, "P-1 up", json!([])).await;
-    let session = log_in(&app.base, &fiona.email, PASSWORD).await.session.expect("Fiona logs in").0;
-    let cookie = format!("pricegate_session={session}");
+    let cookie = session_cookie(&app.base, &fiona.email).await;
     let http = client();
     let edit = format!("{}/notices/{notice}/edit", app.base);
     let open = || async {
