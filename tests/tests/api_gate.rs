@@ -67,6 +67,15 @@ both_backends! {
             "the price in force from {soon} until {later}"
         );
         assert_eq!(impact["total_delta_minor"], 54_000, "the price left in force counts");
+        assert_eq!(impact["delta_while_valid_minor"], 54_000, "valid until 2099");
+        // A quote valid only until between the two dates meets the first price only, and one
+        // valid until before both, neither.
+        for (valid_until, while_valid) in [(date_in_days(20), 36_000), (date_in_days(5), 0)] {
+            let path = format!("/api/v1/quotes/{}", id_of(&quote));
+            assert_eq!(sam.patch(&path, &json!({"valid_until": valid_until})).await.status, 200);
+            let impact = &sam.get(&format!("{path}/gate")).await.body["pending"][0]["impact"];
+            assert_eq!((&impact["total_delta_minor"], &impact["delta_while_valid_minor"]), (&json!(54_000), &json!(while_valid)), "{valid_until}");
+        }
         let listed = sam.get(&format!("/api/v1/notices/{notice}")).await.body;
         let dates: Vec<&str> = listed["changes"].as_array().into_iter().flatten().filter_map(|c| c["effective_on"].as_str()).collect();
         assert_eq!(dates, [soon.as_str(), later.as_str()], "a product's prices are listed by date: {listed}");
@@ -752,6 +761,124 @@ async fn finalising_with_if_match_refuses_a_quote_changed_since_it_was_read(back
 }
 }
 
+/// Sends `req` with `If-Match: if_match`: the status, the answer's `ETag`
+/// and its body.
+async fn conditional(req: reqwest::RequestBuilder, if_match: &str) -> (u16, Option<String>, Value) {
+    let r = req.header("if-match", if_match).send().await.expect("the server answers");
+    let etag = r.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let status = r.status().as_u16();
+    (status, etag, r.json().await.unwrap_or(Value::Null))
+}
+
+both_backends! {
+/// Every write to a draft quote through the API takes `If-Match`, and every
+/// answer carrying the quote carries its `ETag`: a client writes only on the
+/// quote it read. An edit that changes nothing keeps the revision.
+async fn every_write_to_a_quote_takes_if_match_and_answers_with_its_etag(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, _) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let drafted = sam
+        .request(reqwest::Method::POST, "/api/v1/quotes")
+        .json(&pricegate_tests::fixtures::quote_request(json!([{"sku": "P-1", "quantity": 10}])));
+    let (status, created_tag, quote) = conditional(drafted, "*").await;
+    assert_eq!(status, 201, "{quote}");
+    let path = format!("/api/v1/quotes/{}", id_of(&quote));
+    let read = etag_of(&sam, &path).await;
+    assert_eq!(created_tag.as_deref(), Some(read.as_str()), "the draft's ETag is the one GET gives");
+
+    // Saving the quote as it is writes nothing: the ETag stays.
+    let same = sam.request(reqwest::Method::PATCH, &path).json(&json!({"lines": [{"sku": "P-1", "quantity": 10}]}));
+    let (status, tag, _) = conditional(same, &read).await;
+    assert_eq!((status, tag.as_deref()), (200, Some(read.as_str())));
+    assert_eq!(etag_of(&sam, &path).await, read);
+
+    // The price rises today: finance approves the old one, on the quote it read.
+    publish_price_change(&finance, "P-1", 1_200, &date_in_days(0)).await;
+    let approve = || {
+        finance.request(reqwest::Method::POST, &format!("{path}/override")).json(&json!({"reason": "Agreed in March."}))
+    };
+    let (status, _, body) = conditional(approve(), "\"1\"").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (412, Some("quote_changed")), "{body}");
+    let (status, _, approval) = conditional(approve(), &read).await;
+    assert_eq!(status, 201, "{approval}");
+    assert_eq!(approval["waives"][0]["sku"], "P-1");
+    let approved = etag_of(&sam, &path).await;
+    assert_ne!(approved, read, "an approval moves the revision");
+
+    // Repricing and cancelling on the quote as read before the approval are refused.
+    let reprice = || sam.request(reqwest::Method::POST, &format!("{path}/reprice"));
+    let cancel = || sam.request(reqwest::Method::POST, &format!("{path}/cancel"));
+    for stale in [reprice(), cancel()] {
+        let (status, _, body) = conditional(stale, &read).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (412, Some("quote_changed")), "{body}");
+    }
+    let (status, _, body) = conditional(cancel(), "yesterday").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_if_match")), "{body}");
+    assert_eq!(sam.get(&path).await.body["lines"][0]["unit_price_minor"], 1_000, "not repriced");
+
+    let (status, repriced_tag, repriced) = conditional(reprice(), &approved).await;
+    assert_eq!((status, repriced["quote"]["lines"][0]["unit_price_minor"].as_i64()), (200, Some(1_200)), "{repriced}");
+    let now = etag_of(&sam, &path).await;
+    assert_eq!(repriced_tag.as_deref(), Some(now.as_str()));
+    let (status, _, body) = conditional(cancel(), &approved).await;
+    assert_eq!(status, 412, "{body}");
+    let (status, _, cancelled) = conditional(cancel(), &now).await;
+    assert_eq!((status, cancelled["state"].as_str()), (200, Some("cancelled")), "{cancelled}");
+}
+}
+
+both_backends! {
+/// A draft notice through the API is written only as finance read it:
+/// editing, deleting and publishing take `If-Match` (412 `notice_changed`),
+/// and reading, drafting and editing answer with its `ETag`.
+async fn a_draft_notice_is_edited_deleted_and_published_only_as_read(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let change = |price: i64| json!([{"sku": "P-1", "unit_price_minor": price, "effective_on": date_in_days(1)}]);
+    let drafted = finance
+        .request(reqwest::Method::POST, "/api/v1/notices")
+        .json(&json!({"title": "P-1 up", "body": "From tomorrow.", "changes": change(1_100)}));
+    let (status, created_tag, notice) = conditional(drafted, "*").await;
+    assert_eq!(status, 201, "{notice}");
+    let path = format!("/api/v1/notices/{}", id_of(&notice));
+    let read = etag_of(&finance, &path).await;
+    assert_eq!(created_tag.as_deref(), Some(read.as_str()));
+
+    // Another client edits it first, on what it read.
+    let edit = |price: i64| finance.request(reqwest::Method::PATCH, &path).json(&json!({"changes": change(price)}));
+    let (status, edited_tag, _) = conditional(edit(9_900), &read).await;
+    assert_eq!(status, 200);
+    let now = etag_of(&finance, &path).await;
+    assert_eq!(edited_tag.as_deref(), Some(now.as_str()), "PATCH answers with the new ETag");
+    assert_ne!(now, read);
+
+    // Each write on the draft as read before that is refused, and does nothing.
+    let publish = || finance.request(reqwest::Method::POST, &format!("{path}/publish"));
+    let delete = || finance.request(reqwest::Method::DELETE, &path);
+    for stale in [edit(1_100), publish(), delete()] {
+        let (status, _, body) = conditional(stale, &read).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (412, Some("notice_changed")), "{body}");
+    }
+    let kept = finance.get(&path).await.body;
+    assert_eq!((kept["state"].as_str(), kept["changes"][0]["unit_price_minor"].as_i64()), (Some("draft"), Some(9_900)));
+
+    let (status, _, published) = conditional(publish(), &now).await;
+    assert_eq!(status, 200, "{published}");
+    assert_eq!(finance.get(&path).await.body["state"], "published");
+
+    // Another draft, deleted as read.
+    let other = create_notice(&finance, "P-1 down", change(900)).await;
+    let other_path = format!("/api/v1/notices/{other}");
+    let tag = etag_of(&finance, &other_path).await;
+    let (status, _, _) = conditional(finance.request(reqwest::Method::DELETE, &other_path), &tag).await;
+    assert_eq!(status, 204);
+    assert_eq!(finance.get(&other_path).await.status, 404);
+}
+}
+
 /// The publish confirmation publishes the draft it showed: one edited
 /// meanwhile (from another tab, or through the API) is shown again, and
 /// nothing is published until it is confirmed as it is.
@@ -768,10 +895,11 @@ async fn the_publish_confirmation_does_not_publish_a_draft_changed_since_it_was_
     let shown = || async {
         let r = http.get(&confirm).header("cookie", &cookie).send().await.expect("the server answers");
         let html = r.text().await.unwrap_or_default();
-        (csrf_in(&html), hidden_in(&html, "seen"), html)
+        (csrf_in(&html), (hidden_in(&html, "seen"), hidden_in(&html, "seen_seq")), html)
     };
-    let post = |csrf: String, seen: String| {
-        http.post(&confirm).header("cookie", &cookie).form(&[("csrf_token", csrf), ("seen", seen)]).send()
+    let post = |csrf: String, (seen, seen_seq): (String, String)| {
+        let form = [("csrf_token", csrf), ("seen", seen), ("seen_seq", seen_seq)];
+        http.post(&confirm).header("cookie", &cookie).form(&form).send()
     };
     let (csrf, seen, html) = shown().await;
     assert!(html.contains("11.00 EUR"), "{html}");
@@ -783,6 +911,17 @@ async fn the_publish_confirmation_does_not_publish_a_draft_changed_since_it_was_
     let html = r.text().await.unwrap_or_default();
     assert!(html.contains("Not published: the draft changed after you opened this confirmation"), "{html}");
     assert!(html.contains("99.00 EUR"), "the draft as it is now: {html}");
+    assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.body["state"], "draft");
+
+    // Another notice published meanwhile changes the prices and quotes the
+    // confirmation weighed the draft against: it is shown again.
+    let (_, seen, _) = shown().await;
+    create_product(&finance, "P-2", "EUR", 500).await;
+    publish_price_change(&finance, "P-2", 600, &date_in_days(1)).await;
+    let r = post(csrf.clone(), seen).await.expect("the server answers");
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap_or_default();
+    assert!(html.contains("Not published: another notice was published after you opened this confirmation"), "{html}");
     assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.body["state"], "draft");
 
     let (_, seen, _) = shown().await;

@@ -180,6 +180,11 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
             done.starts_with("Changes saved") && !done.contains("approval"),
             "the approval still covers it: {done}"
         );
+        // Saved again as it is, it writes nothing, and says so.
+        ada.goto(&format!("/quotes/{second}/edit")).await;
+        ada.submit("#save-quote").await;
+        let done = ada.text("#done").await;
+        assert_eq!(done, "Nothing to save: the form was as the quote is.");
         ada.goto(&format!("/quotes/{second}/edit")).await;
         ada.fill("#quantity_0", "5").await;
         ada.submit("#save-quote").await;

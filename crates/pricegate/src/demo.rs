@@ -7,7 +7,7 @@ use chrono::Days;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Email, Password, Quantity, Role, Sku, Text};
 use pricegate_store::views::UserView;
 use pricegate_store::{
-    Actor, Channel, ClientInfo, NewLine, NewNotice, NewPriceChange, NewProduct, NewQuote, NewUser, Store,
+    Actor, Channel, ClientInfo, NewLine, NewNotice, NewPriceChange, NewProduct, NewQuote, NewUser, PublishSeen, Store,
 };
 
 /// Every demo user logs in with this password.
@@ -149,7 +149,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             },
         )
         .await?;
-    store.publish_notice(&finance, increase.id, None).await?;
+    store.publish_notice(&finance, increase.id, PublishSeen::default()).await?;
     store.acknowledge_notice(sara.id, increase.id, Channel::Web, ClientInfo::default()).await?;
 
     // Drafted after it: ready to finalise.

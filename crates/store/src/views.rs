@@ -248,6 +248,13 @@ pub(crate) fn revision(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
 
+/// Whether a row last changed `at` is still a version its caller read:
+/// `as_seen` holds the revisions the caller accepts (a form's one, the list
+/// of an `If-Match` header); `None` compares nothing.
+pub(crate) fn still_as_seen(as_seen: Option<&[i64]>, at: DateTime<Utc>) -> bool {
+    as_seen.is_none_or(|seen| seen.contains(&revision(at)))
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct LineImpactView {
     pub line_id: Uuid,
@@ -276,7 +283,13 @@ pub struct PriceStepView {
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct ImpactView {
     pub lines: Vec<LineImpactView>,
+    /// The change to the quote's total once every price of the notice is in
+    /// force, whatever the dates.
     pub total_delta_minor: i64,
+    /// The change to the quote's total by its last valid day: each line at
+    /// the last of the notice's prices in force by `valid_until` (a change
+    /// dated after it does nothing to this quote as it stands).
+    pub delta_while_valid_minor: i64,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

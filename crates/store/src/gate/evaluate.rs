@@ -328,6 +328,7 @@ async fn evaluate_read(
                     published_at: p.published_at,
                     impact: ImpactView {
                         total_delta_minor: impact.total_delta_minor,
+                        delta_while_valid_minor: impact.delta_while_valid(quote.valid_until),
                         lines: impact
                             .lines
                             .into_iter()

@@ -36,7 +36,7 @@ use crate::db::db_now;
 use crate::entity::{finalisations, gate, notices, quotes};
 use crate::notices::{PUBLISHED, check_changes_can_take_force};
 use crate::quotes::{check_draft, load_quote, to_view};
-use crate::views::{EvidenceNotice, EvidenceView, GateView, OverrideView, PublishedView, QuoteView, revision};
+use crate::views::{EvidenceNotice, EvidenceView, GateView, OverrideView, PublishedView, QuoteView, still_as_seen};
 use crate::{Actor, Store, StoreError};
 
 mod evaluate;
@@ -141,21 +141,42 @@ pub(crate) async fn lock_gate_shared(txn: &DatabaseTransaction) -> Result<(), St
     lock_on_postgres(txn, LOCK_GATE_SHARED).await
 }
 
+/// What the sender of a publication was shown, as far as they say.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PublishSeen<'a> {
+    /// The draft's revisions ([`crate::views::NoticeView::revision`]) the
+    /// sender accepts: a confirmation's one, an `If-Match` list.
+    pub revisions: Option<&'a [i64]>,
+    /// [`Store::last_published_seq`] when the confirmation was computed:
+    /// what it said of quotes and of prices already published held until
+    /// the next publication.
+    pub last_seq: Option<i64>,
+}
+
 impl Store {
+    /// The `seq` of the last notice published, 0 before the first: a
+    /// confirmation computed after reading it shows the prices as they
+    /// stand until the next publication ([`PublishSeen::last_seq`]).
+    pub async fn last_published_seq(&self) -> Result<i64, StoreError> {
+        let gate = gate::Entity::find_by_id(1).one(&self.db).await?;
+        Ok(gate.ok_or_else(|| StoreError::Internal("the gate row is missing; run the migrations".into()))?.last_seq)
+    }
+
     /// Publishes a draft: assigns the next `seq` and `published_at` under the
     /// exclusive gate lock. From the moment this commits, every quote drafted
     /// earlier needs its signer's acknowledgement of this notice. A refusal
     /// (unknown notice, already published) is audited once the gate is free.
     ///
-    /// `as_seen`, when given, is the draft's revision ([`revision`] of its
-    /// `updated_at`) as the confirmation showed it: a draft edited since is
-    /// refused with 409 `notice_changed`, so that nobody publishes prices
-    /// they did not see.
+    /// `as_seen` says what the sender was shown ([`PublishSeen`]): a draft
+    /// edited since is refused with 409 `notice_changed`, and one whose
+    /// confirmation compared it with prices another publication has since
+    /// changed with 409 `notice_published_since`, so that nobody publishes
+    /// prices they did not see, or weighed against prices that are no more.
     pub async fn publish_notice(
         &self,
         actor: &Actor,
         id: Uuid,
-        as_seen: Option<i64>,
+        as_seen: PublishSeen<'_>,
     ) -> Result<PublishedView, StoreError> {
         let published = self.publish_under_gate(actor, id, as_seen).await;
         let refused = Refused {
@@ -172,7 +193,7 @@ impl Store {
         &self,
         actor: &Actor,
         id: Uuid,
-        as_seen: Option<i64>,
+        as_seen: PublishSeen<'_>,
     ) -> Result<PublishedView, StoreError> {
         let txn = self.begin_write().await?;
         lock_gate_exclusively(&txn).await?;
@@ -181,7 +202,7 @@ impl Store {
         if notice.state == PUBLISHED {
             return Err(StoreError::conflict("notice_published", "This notice is already published."));
         }
-        if as_seen.is_some_and(|seen| seen != revision(notice.updated_at)) {
+        if !still_as_seen(as_seen.revisions, notice.updated_at) {
             return Err(StoreError::conflict(
                 "notice_changed",
                 "The draft changed after you opened this confirmation: check it below, then publish again.",
@@ -192,6 +213,13 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::Internal("the gate row is missing; run the migrations".into()))?
             .last_seq;
+        if as_seen.last_seq.is_some_and(|shown| shown != last_seq) {
+            return Err(StoreError::conflict(
+                "notice_published_since",
+                "Another notice was published after this confirmation was shown: the prices it weighed the draft \
+                 against have changed. Check it again, then publish.",
+            ));
+        }
         let seq = last_seq + 1;
         gate::Entity::update(gate::ActiveModel { id: Set(1), last_seq: Set(seq) }).exec(&txn).await?;
         // After every draft, finalisation and publication that committed
@@ -296,7 +324,7 @@ impl Store {
             return Err(StoreError::forbidden("not_signer", "Only the quote's signer can finalise it."));
         }
         check_draft(quote, "cannot be finalised")?;
-        if as_seen.is_some_and(|seen| !seen.contains(&revision(quote.updated_at))) {
+        if !still_as_seen(as_seen, quote.updated_at) {
             return Err(StoreError::conflict(
                 "quote_changed",
                 "The quote changed after you opened it: check its lines and total, then finalise again.",

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::audit::{AuditEntry, record};
 use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{acknowledgements, notice_changes, notices, products, quotes, users};
-use crate::views::{NoticeView, PriceChangeView};
+use crate::views::{NoticeView, PriceChangeView, still_as_seen};
 use crate::{Actor, Store, StoreError};
 
 pub const MAX_CHANGES: usize = 500;
@@ -40,10 +40,11 @@ pub struct NoticePatch {
     pub title: Option<Text>,
     pub body: Option<Text>,
     pub changes: Option<Vec<NewPriceChange>>,
-    /// The draft's revision ([`NoticeView::revision`]) the edit was made on,
-    /// when the caller says: a draft changed since (another tab) is refused
-    /// with 409 `notice_changed`, not overwritten.
-    pub as_seen: Option<i64>,
+    /// The draft's revisions ([`NoticeView::revision`]) the edit was made
+    /// on (a form's one, an `If-Match` list), when the caller says: a draft
+    /// changed since (another tab) is refused with 409 `notice_changed`,
+    /// not overwritten.
+    pub as_seen: Option<Vec<i64>>,
 }
 
 mod acknowledge;
@@ -323,7 +324,7 @@ impl Store {
     pub async fn update_notice(&self, actor: &Actor, id: Uuid, patch: NoticePatch) -> Result<NoticeView, StoreError> {
         let txn = self.begin_write().await?;
         let notice = locked_draft(&txn, id, "can no longer change").await?;
-        if patch.as_seen.is_some_and(|seen| seen != crate::views::revision(notice.updated_at)) {
+        if !still_as_seen(patch.as_seen.as_deref(), notice.updated_at) {
             return Err(StoreError::conflict(
                 "notice_changed",
                 "The draft changed after you opened it: your edit was made on an earlier version, so it is not saved.",
@@ -361,10 +362,23 @@ impl Store {
 
     /// Deletes a draft nobody but finance has seen, with its price changes. A
     /// published notice stays on record (409 `notice_published`): it gated
-    /// quotes, and acknowledgements and evidence name it.
-    pub async fn delete_draft_notice(&self, actor: &Actor, id: Uuid) -> Result<(), StoreError> {
+    /// quotes, and acknowledgements and evidence name it. `as_seen`, when
+    /// given, holds the revisions the caller read (`If-Match`): a draft
+    /// changed since is not deleted (409 `notice_changed`).
+    pub async fn delete_draft_notice(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        as_seen: Option<&[i64]>,
+    ) -> Result<(), StoreError> {
         let txn = self.begin_write().await?;
         let notice = locked_draft(&txn, id, "stays on record").await?;
+        if !still_as_seen(as_seen, notice.updated_at) {
+            return Err(StoreError::conflict(
+                "notice_changed",
+                "The draft changed after you read it: it is not deleted. Read it again, then delete it.",
+            ));
+        }
         let now = db_now(&txn).await?;
         notice_changes::Entity::delete_many().filter(notice_changes::Column::NoticeId.eq(id)).exec(&txn).await?;
         notices::Entity::delete_by_id(id).exec(&txn).await?;

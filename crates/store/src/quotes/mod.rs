@@ -8,7 +8,8 @@ use chrono::NaiveDate;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Role, Sku, Text, quote_total};
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -17,7 +18,7 @@ use crate::audit::{AuditEntry, Refused, record};
 use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{finalisations, price_overrides, quote_lines, quotes, users};
 use crate::gate::{CoveredPrice, priced_lines, superseded_lines};
-use crate::views::{OverrideView, QuoteView, RepriceView};
+use crate::views::{OverrideView, QuoteView, RepriceView, still_as_seen};
 use crate::{Actor, Store, StoreError};
 
 mod handover;
@@ -27,7 +28,7 @@ mod view;
 
 pub use handover::{HandedOver, OpenDrafts};
 pub use lines::NewLine;
-use lines::{price_lines, replace_lines};
+use lines::{price_lines, replace_lines, same_lines};
 use load::load_owned;
 pub use load::load_quote_sql;
 pub(crate) use load::{
@@ -51,12 +52,14 @@ pub struct NewQuote {
     pub lines: Vec<NewLine>,
 }
 
-/// A quote as an approval of its old prices was shown it: its revision, and
-/// its lines at an old price ([`crate::superseded_fingerprint`]).
+/// A quote as an approval of its old prices was shown it: its revision (or,
+/// through `If-Match`, the revisions the client accepts), and, from the
+/// quote page, its lines at an old price as listed there
+/// ([`crate::superseded_fingerprint`]).
 #[derive(Debug, Clone)]
 pub struct OverrideSeen {
-    pub revision: i64,
-    pub superseded: String,
+    pub revisions: Vec<i64>,
+    pub superseded: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -114,6 +117,9 @@ pub struct QuoteEdited {
     /// The former signer, who had been told they sign it and is now told
     /// they do not (an edit that names another signer).
     pub released: Option<Uuid>,
+    /// Whether the edit changed anything. One that changes nothing writes
+    /// nothing: the revision stays, so a page open elsewhere is still current.
+    pub changed: bool,
 }
 
 impl Store {
@@ -242,7 +248,7 @@ impl Store {
     pub async fn edit_quote(&self, actor: &Actor, id: Uuid, patch: QuotePatch) -> Result<QuoteEdited, StoreError> {
         let txn = self.begin_write().await?;
         let (quote, lines) = load_owned(&txn, actor, id).await?;
-        if patch.as_seen.as_ref().is_some_and(|seen| !seen.contains(&crate::views::revision(quote.updated_at))) {
+        if !still_as_seen(patch.as_seen.as_deref(), quote.updated_at) {
             return Err(StoreError::conflict(
                 "quote_changed",
                 "The quote changed after you opened it: your edit was made on an earlier version, so it is not saved.",
@@ -250,15 +256,17 @@ impl Store {
         }
         let signed_by = quote.signer_id;
         let now = db_now(&txn).await?;
+        // Each field is written only where it differs, so that
+        // `is_changed` says whether the edit changes anything.
         let mut model: quotes::ActiveModel = quote.clone().into();
         if let Some(v) = patch.customer_name {
-            model.customer_name = Set(v.into_inner());
+            model.customer_name.set_ne(v.into_inner());
         }
         if let Some(v) = patch.customer_email {
-            model.customer_email = Set(v.as_str().to_owned());
+            model.customer_email.set_ne(v.as_str().to_owned());
         }
         if let Some(v) = patch.customer_company {
-            model.customer_company = Set(v.into_inner());
+            model.customer_company.set_ne(v.into_inner());
         }
         if let Some(v) = patch.valid_until {
             // The date it has is kept, past or not (as the edit form sends
@@ -266,25 +274,32 @@ impl Store {
             if v != quote.valid_until {
                 self.calendar.refuse_past("valid_until", v, self.calendar.date_of(now))?;
             }
-            model.valid_until = Set(v);
+            model.valid_until.set_ne(v);
         }
         if let Some(v) = patch.notes {
-            model.notes = Set(v.into_inner());
+            model.notes.set_ne(v.into_inner());
         }
         if let Some(signer_id) = patch.signer_id {
             check_signer(&txn, signer_id, "signer_id").await?;
-            model.signer_id = Set(signer_id);
+            model.signer_id.set_ne(signer_id);
         }
-        model.updated_at = Set(now);
-        let lines = match &patch.lines {
+        let (lines, lines_changed) = match &patch.lines {
             Some(new_lines) => {
                 let kept: HashMap<String, i64> = lines.iter().map(|l| (l.sku.clone(), l.unit_price_minor)).collect();
                 let rows = price_lines(&txn, id, &quote.currency, new_lines, &kept, self.calendar.date_of(now)).await?;
-                replace_lines(&txn, id, rows.clone()).await?;
-                rows
+                let changed = !same_lines(&rows, &lines);
+                if changed {
+                    replace_lines(&txn, id, rows.clone()).await?;
+                }
+                (if changed { rows } else { lines }, changed)
             }
-            None => lines,
+            None => (lines, false),
         };
+        if !model.is_changed() && !lines_changed {
+            // Nothing to write, audit or tell anyone.
+            return Ok(QuoteEdited { quote: to_view(quote, lines, None), released: None, changed: false });
+        }
+        model.updated_at = Set(now);
         quotes::Entity::update(model).exec(&txn).await?;
         let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
         let view = to_view(quote.clone(), lines, None);
@@ -312,13 +327,26 @@ impl Store {
             self.tell_new_signer(&txn, view.signer_id, &[id], now).await?;
         }
         txn.commit().await?;
-        Ok(QuoteEdited { quote: view, released })
+        Ok(QuoteEdited { quote: view, released, changed: true })
     }
 
-    /// Re-snapshots every line at the price in force today.
-    pub async fn reprice_quote(&self, actor: &Actor, id: Uuid) -> Result<RepriceView, StoreError> {
+    /// Re-snapshots every line at the price in force today. `as_seen`, when
+    /// given, holds the revisions the caller read (`If-Match`): a quote
+    /// changed since is refused with 409 `quote_changed`.
+    pub async fn reprice_quote(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        as_seen: Option<&[i64]>,
+    ) -> Result<RepriceView, StoreError> {
         let txn = self.begin_write().await?;
         let (quote, lines) = load_owned(&txn, actor, id).await?;
+        if !still_as_seen(as_seen, quote.updated_at) {
+            return Err(StoreError::conflict(
+                "quote_changed",
+                "The quote changed after you read it: it is not repriced. Read it again, then reprice.",
+            ));
+        }
         let now = db_now(&txn).await?;
         let old_total_minor = quote_total(&priced_lines(&lines))?;
         let requested: Vec<NewLine> = lines
@@ -354,9 +382,22 @@ impl Store {
         Ok(RepriceView { old_total_minor, new_total_minor, quote: to_view(quote, rows, None) })
     }
 
-    pub async fn cancel_quote(&self, actor: &Actor, id: Uuid) -> Result<QuoteView, StoreError> {
+    /// Cancels a draft. `as_seen` as for [`Store::reprice_quote`]: a quote
+    /// changed since the caller read it is not cancelled.
+    pub async fn cancel_quote(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        as_seen: Option<&[i64]>,
+    ) -> Result<QuoteView, StoreError> {
         let txn = self.begin_write().await?;
-        let (_, lines) = load_owned(&txn, actor, id).await?;
+        let (quote, lines) = load_owned(&txn, actor, id).await?;
+        if !still_as_seen(as_seen, quote.updated_at) {
+            return Err(StoreError::conflict(
+                "quote_changed",
+                "The quote changed after you read it: it is not cancelled. Read it again, then cancel.",
+            ));
+        }
         let now = db_now(&txn).await?;
         quotes::Entity::update(quotes::ActiveModel {
             id: Set(id),
@@ -426,8 +467,8 @@ impl Store {
         // After the lock: the lines as the last edit committed them.
         let superseded = superseded_lines(&load_quote(&txn, id, self.calendar).await?);
         if as_seen.is_some_and(|seen| {
-            seen.revision != crate::views::revision(quote.updated_at)
-                || seen.superseded != crate::gate::superseded_fingerprint(&superseded)
+            !still_as_seen(Some(&seen.revisions), quote.updated_at)
+                || seen.superseded.is_some_and(|shown| shown != crate::gate::superseded_fingerprint(&superseded))
         }) {
             return Err(StoreError::conflict(
                 "quote_changed",

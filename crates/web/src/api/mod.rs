@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod mail;
 pub mod notices;
+pub mod precondition;
 pub mod products;
 pub mod quotes;
 pub mod settings;

@@ -3,13 +3,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use pricegate_domain::{Invalid, Sku, Text, limits, parse_date, parse_unit_price};
 use pricegate_store::views::{AckListView, AckView, NoticeView, PublishedView};
-use pricegate_store::{Channel, NewNotice, NewPriceChange, NoticePatch};
+use pricegate_store::{Channel, NewNotice, NewPriceChange, NoticePatch, PublishSeen};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
+use crate::api::precondition::{IfMatch, Tagged, precondition_failed, tagged};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Client, FinanceUser, NoParameters};
 use crate::{AppError, AppState, ErrorBody};
 
@@ -67,65 +68,79 @@ fn parse_changes(changes: &[ChangeIn]) -> Result<Vec<NewPriceChange>, Invalid> {
         .collect()
 }
 
+/// What an `If-Match` on a draft notice does, as the API document says it.
+const IF_MATCH_DOC: &str = "The draft's ETag as last read: refuses a draft changed since with 412 notice_changed";
+
 /// Draft a price notice.
 #[utoipa::path(post, path = "/api/v1/notices", tag = "notices", request_body = NoticeIn, security(("bearer" = [])),
-    responses((status = 201, body = NoticeView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 201, body = NoticeView, headers(("ETag" = String, description = "The notice's revision, for If-Match on writes to the draft"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn create_notice(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
     ApiJson(body): ApiJson<NoticeIn>,
-) -> Result<(StatusCode, Json<NoticeView>), AppError> {
+) -> Result<(StatusCode, Tagged<NoticeView>), AppError> {
     let new = NewNotice {
         title: Text::parse("title", &body.title, limits::TITLE)?,
         body: Text::parse_multiline("body", &body.body, limits::NOTICE_BODY)?,
         changes: parse_changes(&body.changes)?,
     };
-    Ok((StatusCode::CREATED, Json(app.store.create_notice(&finance.actor, new).await?)))
+    let notice = app.store.create_notice(&finance.actor, new).await?;
+    Ok((StatusCode::CREATED, tagged(notice.revision(), notice)))
 }
 
 /// Edit a draft notice; a published one is immutable (409 `notice_published`).
 #[utoipa::path(patch, path = "/api/v1/notices/{id}", tag = "notices", request_body = NoticePatchIn, security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = NoticeView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
+    responses((status = 200, body = NoticeView, headers(("ETag" = String, description = "The notice's revision, for If-Match on writes to the draft"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn update_notice(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
+    IfMatch(as_seen): IfMatch,
     ApiJson(body): ApiJson<NoticePatchIn>,
-) -> Result<Json<NoticeView>, AppError> {
+) -> Result<Tagged<NoticeView>, AppError> {
     let patch = NoticePatch {
         title: body.title.as_deref().map(|t| Text::parse("title", t, limits::TITLE)).transpose()?,
         body: body.body.as_deref().map(|b| Text::parse_multiline("body", b, limits::NOTICE_BODY)).transpose()?,
         changes: body.changes.as_deref().map(parse_changes).transpose()?,
-        as_seen: None,
+        as_seen,
     };
-    Ok(Json(app.store.update_notice(&finance.actor, id, patch).await?))
+    let notice = app.store.update_notice(&finance.actor, id, patch).await.map_err(precondition_failed)?;
+    Ok(tagged(notice.revision(), notice))
 }
 
 /// Delete a draft notice and its price changes (204); a published one stays
 /// on record (409 `notice_published`).
 #[utoipa::path(delete, path = "/api/v1/notices/{id}", tag = "notices", security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
     responses((status = 204), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn delete_notice(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
+    as_seen: IfMatch,
 ) -> Result<StatusCode, AppError> {
-    app.store.delete_draft_notice(&finance.actor, id).await?;
+    app.store.delete_draft_notice(&finance.actor, id, as_seen.as_deref()).await.map_err(precondition_failed)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Publish a draft: from now on it gates every quote drafted before it.
+/// Publish a draft: from now on it gates every quote drafted before it. With `If-Match` set to
+/// the draft's `ETag`, a draft edited since is refused with 412 `notice_changed`.
 #[utoipa::path(post, path = "/api/v1/notices/{id}/publish", tag = "notices", security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
     responses((status = 200, body = PublishedView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn publish_notice(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
+    as_seen: IfMatch,
 ) -> Result<Json<PublishedView>, AppError> {
-    Ok(Json(app.store.publish_notice(&finance.actor, id, None).await?))
+    Ok(Json(
+        app.store
+            .publish_notice(&finance.actor, id, PublishSeen { revisions: as_seen.as_deref(), last_seq: None })
+            .await
+            .map_err(precondition_failed)?,
+    ))
 }
 
 /// Published notices, newest first (finance also sees drafts).
@@ -142,13 +157,14 @@ pub async fn list_notices(
 /// One notice.
 #[utoipa::path(get, path = "/api/v1/notices/{id}", tag = "notices", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = NoticeView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = NoticeView, headers(("ETag" = String, description = "The notice's revision, for If-Match on writes to the draft"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn get_notice(
     State(app): State<AppState>,
     auth: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<Json<NoticeView>, AppError> {
-    Ok(Json(app.store.get_notice(&auth.actor, id).await?))
+) -> Result<Tagged<NoticeView>, AppError> {
+    let notice = app.store.get_notice(&auth.actor, id).await?;
+    Ok(tagged(notice.revision(), notice))
 }
 
 /// Acknowledge a published notice. Doing it again returns the first acknowledgement.

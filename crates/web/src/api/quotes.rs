@@ -1,16 +1,16 @@
 use axum::Json;
 use axum::extract::State;
-use axum::http::header::{ETAG, IF_MATCH};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
 use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView};
-use pricegate_store::{NewLine, NewQuote, QuoteFilter, QuotePatch, StoreError};
+use pricegate_store::{NewLine, NewQuote, OverrideSeen, QuoteFilter, QuotePatch};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
+use crate::api::precondition::{IfMatch, Tagged, precondition_failed, tagged};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, FinanceUser, QuoteUser, SalesUser};
 use crate::{AppError, AppState, ErrorBody};
 
@@ -116,12 +116,12 @@ fn parse_lines(lines: &[LineIn]) -> Result<Vec<NewLine>, Invalid> {
 
 /// Draft a quote. `drafted_at` is set now and never moves.
 #[utoipa::path(post, path = "/api/v1/quotes", tag = "quotes", request_body = QuoteIn, security(("bearer" = [])),
-    responses((status = 201, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 201, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn create_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
     ApiJson(body): ApiJson<QuoteIn>,
-) -> Result<(StatusCode, Json<QuoteView>), AppError> {
+) -> Result<(StatusCode, Tagged<QuoteView>), AppError> {
     let new = NewQuote {
         customer_name: Text::parse("customer.name", &body.customer.name, limits::NAME)?,
         customer_email: CustomerEmail::parse(&body.customer.email)?,
@@ -132,7 +132,8 @@ pub async fn create_quote(
         signer_id: body.signer_id,
         lines: parse_lines(&body.lines)?,
     };
-    Ok((StatusCode::CREATED, Json(app.store.create_quote(&sales.actor, new).await?)))
+    let quote = app.store.create_quote(&sales.actor, new).await?;
+    Ok((StatusCode::CREATED, tagged(quote.revision(), quote)))
 }
 
 /// Quotes I own or sign (finance: all), newest drafted first, a page at a
@@ -158,89 +159,30 @@ pub async fn list_quotes(
 
 /// One quote, with its evidence once finalised.
 #[utoipa::path(get, path = "/api/v1/quotes/{id}", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on PATCH and finalise"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn get_quote(
     State(app): State<AppState>,
     QuoteUser(user): QuoteUser,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<([(HeaderName, HeaderValue); 1], Json<QuoteView>), AppError> {
+) -> Result<Tagged<QuoteView>, AppError> {
     let quote = app.store.get_quote(&user.actor, id).await?;
-    Ok(([(ETAG, entity_tag(&quote))], Json(quote)))
+    Ok(tagged(quote.revision(), quote))
 }
 
-/// A quote's entity tag: its revision, which every change to a draft moves.
-fn entity_tag(quote: &QuoteView) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{}\"", quote.revision())).unwrap_or(HeaderValue::from_static("\"\""))
-}
-
-/// A refusal as the API answers it; `quote_changed`, the precondition the
-/// client set with `If-Match` failing, is HTTP's 412.
-fn precondition_failed(e: StoreError) -> AppError {
-    match e {
-        StoreError::Conflict { code: code @ "quote_changed", message } => {
-            AppError::new(StatusCode::PRECONDITION_FAILED, code, message)
-        }
-        e => e.into(),
-    }
-}
-
-/// The revisions an `If-Match` header accepts: none asked without the
-/// header or with `*`; else each strong entity tag of its list (a weak one,
-/// `W/"…"`, matches nothing, as HTTP's strong comparison says, and so does
-/// a quoted tag that is none of ours), so that such a header fails the
-/// precondition. A header that is no list of quoted entity tags is a 400.
-fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, AppError> {
-    // Every If-Match line, as one list (HTTP allows a list over several lines).
-    let lines: Vec<&HeaderValue> = headers.get_all(IF_MATCH).iter().collect();
-    if lines.is_empty() {
-        return Ok(None);
-    }
-    let bad = || {
-        AppError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_if_match",
-            "If-Match must be entity tags as GET /api/v1/quotes/{id} gives them in ETag, such as \"1764684000000000\", or *.",
-        )
-    };
-    let mut tags = Vec::new();
-    for line in lines {
-        tags.extend(line.to_str().map_err(|_| bad())?.split(',').map(str::trim).filter(|t| !t.is_empty()));
-    }
-    if tags.contains(&"*") {
-        // Any current version matches; `*` among tags is no list of them.
-        return if tags.len() == 1 { Ok(None) } else { Err(bad()) };
-    }
-    if tags.is_empty() {
-        return Err(bad());
-    }
-    let mut accepted = Vec::new();
-    for tag in tags {
-        let (weak, tag) = tag.strip_prefix("W/").map_or((false, tag), |t| (true, t));
-        let opaque = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"'));
-        // An entity tag's characters: visible ASCII, no quote, no space.
-        let Some(opaque) = opaque.filter(|t| t.bytes().all(|b| b.is_ascii_graphic() && b != b'"')) else {
-            return Err(bad());
-        };
-        // A tag that is no revision of ours is well formed, and matches nothing.
-        match opaque.parse::<i64>() {
-            Ok(revision) if !weak => accepted.push(revision),
-            _ => {}
-        }
-    }
-    Ok(Some(accepted))
-}
+/// What an `If-Match` on a quote does, as the API document says it.
+const IF_MATCH_DOC: &str = "The quote's ETag as last read: refuses a quote changed since with 412 quote_changed";
 
 /// Edit a draft's customer, validity, notes, signer or lines.
 #[utoipa::path(patch, path = "/api/v1/quotes/{id}", tag = "quotes", request_body = QuotePatchIn, security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The quote's ETag as last read: refuses a quote changed since with 412 quote_changed")),
-    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's new revision"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
+    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn update_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
-    headers: HeaderMap,
+    IfMatch(as_seen): IfMatch,
     ApiJson(body): ApiJson<QuotePatchIn>,
-) -> Result<([(HeaderName, HeaderValue); 1], Json<QuoteView>), AppError> {
+) -> Result<Tagged<QuoteView>, AppError> {
     let customer = body.customer.as_ref();
     let patch = QuotePatch {
         customer_name: customer
@@ -256,13 +198,12 @@ pub async fn update_quote(
         notes: body.notes.as_deref().map(|n| Text::parse_multiline_optional("notes", n, limits::NOTES)).transpose()?,
         signer_id: body.signer_id,
         lines: body.lines.as_deref().map(parse_lines).transpose()?,
-        as_seen: if_match(&headers)?,
+        as_seen,
     };
-    match app.store.update_quote(&sales.actor, id, patch).await {
-        // The new revision, for the next If-Match without reading it again.
-        Ok(quote) => Ok(([(ETAG, entity_tag(&quote))], Json(quote))),
-        Err(e) => Err(precondition_failed(e)),
-    }
+    // The new revision, for the next If-Match without reading it again (an
+    // edit that changes nothing keeps it).
+    let quote = app.store.update_quote(&sales.actor, id, patch).await.map_err(precondition_failed)?;
+    Ok(tagged(quote.revision(), quote))
 }
 
 /// Would finalising succeed now? If not, which notices are pending and what they do to this quote.
@@ -281,53 +222,61 @@ pub async fn quote_gate(
 /// With `If-Match` set to the quote's `ETag` (from `GET /api/v1/quotes/{id}`), a quote changed
 /// since is refused with 412 `quote_changed`.
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/finalise", tag = "quotes", security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The quote's ETag as last read: refuses a quote changed since with 412 quote_changed")),
-    responses((status = 200, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
+    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn finalise_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
-    headers: HeaderMap,
-) -> Result<Json<QuoteView>, AppError> {
-    let as_seen = if_match(&headers)?;
-    match app.store.finalise_quote(&sales.actor, id, as_seen.as_deref()).await {
-        Ok(quote) => Ok(Json(quote)),
-        Err(e) => Err(precondition_failed(e)),
-    }
+    as_seen: IfMatch,
+) -> Result<Tagged<QuoteView>, AppError> {
+    let quote = app.store.finalise_quote(&sales.actor, id, as_seen.as_deref()).await.map_err(precondition_failed)?;
+    Ok(tagged(quote.revision(), quote))
 }
 
 /// Re-snapshot every line at the price in force today.
-#[utoipa::path(post, path = "/api/v1/quotes/{id}/reprice", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = RepriceView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/quotes/{id}/reprice", tag = "quotes", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
+    responses((status = 200, body = RepriceView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn reprice_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<Json<RepriceView>, AppError> {
-    Ok(Json(app.store.reprice_quote(&sales.actor, id).await?))
+    as_seen: IfMatch,
+) -> Result<Tagged<RepriceView>, AppError> {
+    let repriced = app.store.reprice_quote(&sales.actor, id, as_seen.as_deref()).await.map_err(precondition_failed)?;
+    Ok(tagged(repriced.quote.revision(), repriced))
 }
 
 /// Cancel a draft.
-#[utoipa::path(post, path = "/api/v1/quotes/{id}/cancel", tag = "quotes", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = QuoteView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/quotes/{id}/cancel", tag = "quotes", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
+    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn cancel_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<Json<QuoteView>, AppError> {
-    Ok(Json(app.store.cancel_quote(&sales.actor, id).await?))
+    as_seen: IfMatch,
+) -> Result<Tagged<QuoteView>, AppError> {
+    let quote = app.store.cancel_quote(&sales.actor, id, as_seen.as_deref()).await.map_err(precondition_failed)?;
+    Ok(tagged(quote.revision(), quote))
 }
 
 /// Finance approves finalising a draft at the superseded prices its lines carry now (409 `nothing_to_override` if none); a price superseded later needs a new approval. Acknowledgements are still required.
+/// With `If-Match`, a quote edited since finance read it is refused with 412 `quote_changed`
+/// (a publication moves no revision: the answer's `waives` lists what the approval covers).
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/override", tag = "quotes", request_body = OverrideIn, security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
     responses((status = 201, body = OverrideView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn override_prices(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
+    IfMatch(as_seen): IfMatch,
     ApiJson(body): ApiJson<OverrideIn>,
 ) -> Result<(StatusCode, Json<OverrideView>), AppError> {
     let reason = Text::parse_multiline("reason", &body.reason, limits::REASON)?;
-    Ok((StatusCode::CREATED, Json(app.store.override_prices(&finance.actor, id, reason, None).await?)))
+    let as_seen = as_seen.map(|revisions| OverrideSeen { revisions, superseded: None });
+    let approval = app.store.override_prices(&finance.actor, id, reason, as_seen).await.map_err(precondition_failed)?;
+    Ok((StatusCode::CREATED, Json(approval)))
 }

@@ -372,7 +372,7 @@ async fn update(
     let Some(NewNotice { title, body, changes }) = parsed else {
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
     };
-    let as_seen = page.revision;
+    let as_seen = page.revision.map(|revision| vec![revision]);
     let patch = NoticePatch { title: Some(title), body: Some(body), changes: Some(changes), as_seen };
     match app.store.update_notice(&user.0.actor, id, patch).await {
         Ok(_) => Ok(super::notice_publish::NoticeDone::saved(&user.seal(&app), id)),
@@ -429,7 +429,7 @@ async fn delete(
     CsrfForm { user, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
     use super::notice_publish::{DRAFT_DELETED, NOTICE_DONE};
-    match app.store.delete_draft_notice(&user.0.actor, id).await {
+    match app.store.delete_draft_notice(&user.0.actor, id, None).await {
         Ok(()) => Ok(NOTICE_DONE.redirect(&user.seal(&app), DRAFT_DELETED)),
         Err(StoreError::NotFound { .. }) => Ok(axum::response::Redirect::to("/notices").into_response()),
         Err(e) => Err(e.into()),

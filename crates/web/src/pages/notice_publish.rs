@@ -13,8 +13,8 @@ use axum::routing::get;
 use pricegate_domain::{PriceChange, PricedLine, Role, impact_of};
 use pricegate_mail::render_markdown;
 use pricegate_store::REMIND_NOW_AGAIN_AFTER_MINUTES as AGAIN;
-use pricegate_store::StoreError;
 use pricegate_store::views::PriceChangeView;
+use pricegate_store::{PublishSeen, StoreError};
 use uuid::Uuid;
 
 use super::ChangeRow;
@@ -36,6 +36,10 @@ struct ConfirmPage {
     /// The draft as shown (its `updated_at` in microseconds): the form sends
     /// it back, and a draft edited since is not published.
     revision: i64,
+    /// The last notice published before the page was computed
+    /// ([`pricegate_store::Store::last_published_seq`]): the form sends it
+    /// back, and a notice published since has the page shown again.
+    last_seq: i64,
     /// Why the form just sent published nothing (it showed the draft
     /// otherwise, or showed no revision).
     not_published: Option<String>,
@@ -200,6 +204,8 @@ async fn confirm_page(
     refused: Option<String>,
     saved: bool,
 ) -> Result<Confirmation, PageError> {
+    // Read first: what follows is of the prices as they stand until the next publication.
+    let last_seq = app.store.last_published_seq().await?;
     let n = app.store.read_notice(&user.0.actor, id).await?;
     if n.state == "published" {
         return Ok(Confirmation::Published(Redirect::to(&format!("/notices/{}/dashboard", n.id)).into_response()));
@@ -247,6 +253,7 @@ async fn confirm_page(
         csrf: user.csrf().to_owned(),
         id: n.id,
         revision: n.revision(),
+        last_seq,
         not_published: None,
         body_html: render_markdown(&n.body),
         changes: n.changes.iter().map(ChangeRow::from).collect(),
@@ -274,7 +281,9 @@ async fn publish(
         let why = format!("Not published: {}. Check the draft below, then publish again.", super::OUT_OF_DATE);
         return shown_again(&app, &user, id, why).await;
     };
-    match app.store.publish_notice(&user.0.actor, id, Some(as_seen)).await {
+    // A page from before it sent the last publication compares no publication.
+    let last_seq = form.get("seen_seq").parse().ok();
+    match app.store.publish_notice(&user.0.actor, id, PublishSeen { revisions: Some(&[as_seen]), last_seq }).await {
         Ok(_) => Ok(NoticeDone::Published.back_to_dashboard(&user.seal(&app), id)),
         // Published already (the form sent twice, or from a second tab): its
         // dashboard, as after publishing, without saying this form did it.
@@ -283,6 +292,11 @@ async fn publish(
         }
         Err(StoreError::Conflict { code: "notice_changed", .. }) => {
             let why = "Not published: the draft changed after you opened this confirmation. Check it below, then publish again.";
+            shown_again(&app, &user, id, why.to_owned()).await
+        }
+        Err(StoreError::Conflict { code: "notice_published_since", .. }) => {
+            let why = "Not published: another notice was published after you opened this confirmation, so the prices \
+                       and quotes it weighed the draft against have changed. Check them below, then publish again.";
             shown_again(&app, &user, id, why.to_owned()).await
         }
         // 409 answers a publication just refused.

@@ -86,7 +86,7 @@ async fn cancel(
     PageId(id): PageId,
     CsrfForm { user, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
-    match app.store.cancel_quote(&user.0.actor, id).await {
+    match app.store.cancel_quote(&user.0.actor, id, None).await {
         // Cancelled already (the confirmation again, by the Back button) or
         // finalised meanwhile: the quote's page says which.
         Ok(_) | Err(StoreError::Conflict { code: "quote_not_draft", .. }) => Ok(to_quote(id)),

@@ -326,6 +326,8 @@ struct QuotePage {
 pub(super) enum QuoteDone {
     Drafted,
     Saved,
+    /// Saved, but the form changed nothing: nothing was written.
+    Unchanged,
     /// Saved with another signer, who is told by e-mail, as is the former
     /// signer (`released`) when they had been told they sign it.
     SavedNewSigner {
@@ -351,6 +353,7 @@ impl QuoteDone {
         match self {
             QuoteDone::Drafted => format!("drafted.{quote}"),
             QuoteDone::Saved => format!("saved.{quote}"),
+            QuoteDone::Unchanged => format!("unchanged.{quote}"),
             QuoteDone::SavedNewSigner { released: None } => format!("saved-signer.{quote}"),
             QuoteDone::SavedNewSigner { released: Some(former) } => format!("saved-signer.{quote}.{former}"),
             QuoteDone::SavedApprovalLapsed => format!("saved-lapsed.{quote}"),
@@ -367,6 +370,7 @@ impl QuoteDone {
         let done = match kind {
             "drafted" => QuoteDone::Drafted,
             "saved" => QuoteDone::Saved,
+            "unchanged" => QuoteDone::Unchanged,
             "saved-signer" => QuoteDone::SavedNewSigner {
                 released: match parts.next() {
                     Some(former) => Some(Uuid::parse_str(former).ok()?),
@@ -399,6 +403,7 @@ impl QuoteDone {
                 }
             ),
             QuoteDone::Saved => format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at),
+            QuoteDone::Unchanged => "Nothing to save: the form was as the quote is.".to_owned(),
             QuoteDone::SavedNewSigner { released } => {
                 let mut sentence = format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at);
                 if !page.i_am_signer {
@@ -954,7 +959,7 @@ async fn reprice(
     PageId(id): PageId,
     CsrfForm { user, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
-    let result = app.store.reprice_quote(&user.0.actor, id).await?;
+    let result = app.store.reprice_quote(&user.0.actor, id, None).await?;
     let done = QuoteDone::Repriced { old_minor: result.old_total_minor, new_minor: result.new_total_minor };
     Ok(done.back_to_quote(&user.seal(&app), id))
 }
@@ -969,8 +974,10 @@ async fn override_prices(
     // The quote as the page showed it to finance: its revision and its lines
     // at an old price. A form without them (a page from before they were
     // sent) is shown the quote again.
-    let seen =
-        form.seen().map(|revision| OverrideSeen { revision, superseded: form.get("seen_superseded").to_owned() });
+    let seen = form.seen().map(|revision| OverrideSeen {
+        revisions: vec![revision],
+        superseded: Some(form.get("seen_superseded").to_owned()),
+    });
     let reason =
         pricegate_domain::Text::parse_multiline("reason", form.get("reason"), pricegate_domain::limits::REASON);
     let (status, message, field_error) = match (reason, seen) {
@@ -1054,7 +1061,11 @@ mod tests {
             title: title.into(),
             body: String::new(),
             published_at: chrono::Utc::now(),
-            impact: pricegate_store::views::ImpactView { lines, total_delta_minor },
+            impact: pricegate_store::views::ImpactView {
+                lines,
+                total_delta_minor,
+                delta_while_valid_minor: total_delta_minor,
+            },
         }
     }
 

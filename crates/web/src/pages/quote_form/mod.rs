@@ -443,6 +443,7 @@ pub async fn update_quote(
                     let lapsed = page.approved_old_prices.is_some()
                         && app.store.quote_gate(&user.0.actor, id).await.is_ok_and(|g| g.price_override.is_none());
                     let done = match (lapsed, new_signer) {
+                        _ if !edited.changed => QuoteDone::Unchanged,
                         (true, _) => QuoteDone::SavedApprovalLapsed,
                         (false, true) => QuoteDone::SavedNewSigner { released: edited.released },
                         (false, false) => QuoteDone::Saved,

@@ -1,0 +1,96 @@
+//! Conditional requests: a quote's or draft notice's `ETag` is its revision,
+//! which every change moves, and a write sent with `If-Match` is refused
+//! with 412 when the thing changed since the client read it.
+
+use axum::Json;
+use axum::extract::FromRequestParts;
+use axum::http::header::{ETAG, IF_MATCH};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use pricegate_store::StoreError;
+
+use crate::AppError;
+
+/// A body with its `ETag`.
+pub type Tagged<T> = ([(HeaderName, HeaderValue); 1], Json<T>);
+
+/// `body` with the entity tag of `revision` (`QuoteView::revision`,
+/// `NoticeView::revision`).
+pub fn tagged<T>(revision: i64, body: T) -> Tagged<T> {
+    let tag = HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or(HeaderValue::from_static("\"\""));
+    ([(ETAG, tag)], Json(body))
+}
+
+/// A refusal as the API answers it: the precondition the client set with
+/// `If-Match` failing (`quote_changed`, `notice_changed`) is HTTP's 412.
+pub fn precondition_failed(e: StoreError) -> AppError {
+    match e {
+        StoreError::Conflict { code: code @ ("quote_changed" | "notice_changed"), message } => {
+            AppError::new(StatusCode::PRECONDITION_FAILED, code, message)
+        }
+        e => e.into(),
+    }
+}
+
+/// The revisions an `If-Match` header accepts: `None` without the header
+/// or with `*` (nothing is compared); else each strong entity tag of its
+/// list. A weak tag, `W/"…"`, matches nothing, as HTTP's strong comparison
+/// says, and so does a quoted tag that is none of ours, so that such a
+/// header fails the precondition. A header that is no list of quoted entity
+/// tags is a 400 `bad_if_match`.
+pub struct IfMatch(pub Option<Vec<i64>>);
+
+impl IfMatch {
+    pub fn as_deref(&self) -> Option<&[i64]> {
+        self.0.as_deref()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if_match(&parts.headers).map(IfMatch)
+    }
+}
+
+fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, AppError> {
+    // Every If-Match line, as one list (HTTP allows a list over several lines).
+    let lines: Vec<&HeaderValue> = headers.get_all(IF_MATCH).iter().collect();
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    let bad = || {
+        AppError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_if_match",
+            "If-Match must be entity tags as a GET of the same address gives them in ETag, such as \"1764684000000000\", or *.",
+        )
+    };
+    let mut tags = Vec::new();
+    for line in lines {
+        tags.extend(line.to_str().map_err(|_| bad())?.split(',').map(str::trim).filter(|t| !t.is_empty()));
+    }
+    if tags.contains(&"*") {
+        // Any current version matches; `*` among tags is no list of them.
+        return if tags.len() == 1 { Ok(None) } else { Err(bad()) };
+    }
+    if tags.is_empty() {
+        return Err(bad());
+    }
+    let mut accepted = Vec::new();
+    for tag in tags {
+        let (weak, tag) = tag.strip_prefix("W/").map_or((false, tag), |t| (true, t));
+        let opaque = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"'));
+        // An entity tag's characters: visible ASCII, no quote, no space.
+        let Some(opaque) = opaque.filter(|t| t.bytes().all(|b| b.is_ascii_graphic() && b != b'"')) else {
+            return Err(bad());
+        };
+        // A tag that is no revision of ours is well formed, and matches nothing.
+        match opaque.parse::<i64>() {
+            Ok(revision) if !weak => accepted.push(revision),
+            _ => {}
+        }
+    }
+    Ok(Some(accepted))
+}
