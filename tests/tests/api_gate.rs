@@ -793,17 +793,36 @@ async fn every_write_to_a_quote_takes_if_match_and_answers_with_its_etag(backend
     let (status, tag, _) = conditional(same, &read).await;
     assert_eq!((status, tag.as_deref()), (200, Some(read.as_str())));
     assert_eq!(etag_of(&sam, &path).await, read);
-
-    // The price rises today: finance approves the old one, on the quote it read.
-    publish_price_change(&finance, "P-1", 1_200, &date_in_days(0)).await;
-    let approve = || {
-        finance.request(reqwest::Method::POST, &format!("{path}/override")).json(&json!({"reason": "Agreed in March."}))
-    };
-    let (status, _, body) = conditional(approve(), "\"1\"").await;
+    // Still, it is made on the quote as read: on another revision it is refused.
+    let same = sam.request(reqwest::Method::PATCH, &path).json(&json!({"lines": [{"sku": "P-1", "quantity": 10}]}));
+    let (status, _, body) = conditional(same, "\"1\"").await;
     assert_eq!((status, body["error"]["code"].as_str()), (412, Some("quote_changed")), "{body}");
-    let (status, _, approval) = conditional(approve(), &read).await;
+
+    // The price rises today: finance approves the old one, on the quote and
+    // the prices it read. A second rise moves no revision, but the gate's
+    // `superseded_tag` finance read no longer holds.
+    publish_price_change(&finance, "P-1", 1_200, &date_in_days(0)).await;
+    let superseded_tag = || async { sam.get(&format!("{path}/gate")).await.body["superseded_tag"].clone() };
+    let read_at_1200 = superseded_tag().await;
+    publish_price_change(&finance, "P-1", 1_300, &date_in_days(0)).await;
+    let approve = |tag: &Value| {
+        let body = json!({"reason": "Agreed in March.", "superseded_tag": tag});
+        finance.request(reqwest::Method::POST, &format!("{path}/override")).json(&body)
+    };
+    assert_eq!(etag_of(&sam, &path).await, read);
+    let (status, _, body) = conditional(approve(&read_at_1200), &read).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (412, Some("quote_changed")), "{body}");
+    let read_at_1300 = superseded_tag().await;
+    assert_ne!(read_at_1300, read_at_1200);
+    let (status, _, body) = conditional(approve(&read_at_1300), "\"1\"").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (412, Some("quote_changed")), "{body}");
+    let (status, _, approval) = conditional(approve(&read_at_1300), &read).await;
     assert_eq!(status, 201, "{approval}");
-    assert_eq!(approval["waives"][0]["sku"], "P-1");
+    assert_eq!(
+        (approval["waives"][0]["sku"].as_str(), approval["waives"][0]["current_unit_price_minor"].as_i64()),
+        (Some("P-1"), Some(1_300)),
+        "{approval}"
+    );
     let approved = etag_of(&sam, &path).await;
     assert_ne!(approved, read, "an approval moves the revision");
 
@@ -819,9 +838,13 @@ async fn every_write_to_a_quote_takes_if_match_and_answers_with_its_etag(backend
     assert_eq!(sam.get(&path).await.body["lines"][0]["unit_price_minor"], 1_000, "not repriced");
 
     let (status, repriced_tag, repriced) = conditional(reprice(), &approved).await;
-    assert_eq!((status, repriced["quote"]["lines"][0]["unit_price_minor"].as_i64()), (200, Some(1_200)), "{repriced}");
+    assert_eq!((status, repriced["quote"]["lines"][0]["unit_price_minor"].as_i64()), (200, Some(1_300)), "{repriced}");
     let now = etag_of(&sam, &path).await;
     assert_eq!(repriced_tag.as_deref(), Some(now.as_str()));
+    // Repriced again, it is at today's prices already: nothing is written.
+    let (status, tag, again) = conditional(reprice(), &now).await;
+    assert_eq!((status, tag.as_deref()), (200, Some(now.as_str())), "{again}");
+    assert_eq!(again["quote"]["lines"][0]["id"], repriced["quote"]["lines"][0]["id"], "the same line");
     let (status, _, body) = conditional(cancel(), &approved).await;
     assert_eq!(status, 412, "{body}");
     let (status, _, cancelled) = conditional(cancel(), &now).await;
@@ -854,6 +877,9 @@ async fn a_draft_notice_is_edited_deleted_and_published_only_as_read(backend: Ba
     let now = etag_of(&finance, &path).await;
     assert_eq!(edited_tag.as_deref(), Some(now.as_str()), "PATCH answers with the new ETag");
     assert_ne!(now, read);
+    // Saved again as it is, it writes nothing: the ETag stays.
+    let (status, tag, _) = conditional(edit(9_900), &now).await;
+    assert_eq!((status, tag.as_deref()), (200, Some(now.as_str())));
 
     // Each write on the draft as read before that is refused, and does nothing.
     let publish = || finance.request(reqwest::Method::POST, &format!("{path}/publish"));
@@ -924,6 +950,13 @@ async fn the_publish_confirmation_does_not_publish_a_draft_changed_since_it_was_
     assert!(html.contains("Not published: another notice was published after you opened this confirmation"), "{html}");
     assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.body["state"], "draft");
 
+    // A form whose last publication cannot be read is shown the draft again.
+    let (_, (seen, _), _) = shown().await;
+    let r = post(csrf.clone(), (seen, "x".to_owned())).await.expect("the server answers");
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap_or_default();
+    assert!(html.contains("Not published: the page you sent it from was out of date"), "{html}");
+
     let (_, seen, _) = shown().await;
     let r = post(csrf, seen).await.expect("the server answers");
     assert_eq!(r.status(), 303);
@@ -932,6 +965,69 @@ async fn the_publish_confirmation_does_not_publish_a_draft_changed_since_it_was_
         (published["state"].as_str(), published["changes"][0]["unit_price_minor"].as_i64()),
         (Some("published"), Some(9_900))
     );
+}
+
+/// Cancelling a quote and deleting a draft notice from their confirmations
+/// act on what the page showed: changed since (another tab, a colleague),
+/// it is shown again as it is now, and nothing is cancelled or deleted
+/// until that is confirmed.
+#[tokio::test]
+async fn a_cancel_or_delete_confirmation_acts_on_what_it_showed() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let http = client();
+    // The page at `path` as `cookie` sees it, and its form posted from it.
+    let shown = |cookie: String, path: String| {
+        let http = http.clone();
+        let url = format!("{}{path}", app.base);
+        async move {
+            let html = http.get(&url).header("cookie", &cookie).send().await.expect("an answer").text().await;
+            let html = html.unwrap_or_default();
+            let form = [("csrf_token", csrf_in(&html)), ("seen", hidden_in(&html, "seen"))];
+            move || http.post(&url).header("cookie", &cookie).form(&form).send()
+        }
+    };
+
+    let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 10}])).await);
+    let sam_cookie = session_cookie(&app.base, &sam_user.email).await;
+    let cancel = shown(sam_cookie.clone(), format!("/quotes/{id}/cancel")).await;
+    let r = sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"lines": [{"sku": "P-1", "quantity": 90}]})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = cancel().await.expect("an answer");
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap_or_default();
+    assert!(
+        html.contains("Not cancelled: the quote changed after you opened this page") && html.contains("900.00 EUR"),
+        "{html}"
+    );
+    assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["state"], "draft");
+    let cancel = shown(sam_cookie, format!("/quotes/{id}/cancel")).await;
+    assert_eq!(cancel().await.expect("an answer").status(), 303);
+    assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["state"], "cancelled");
+
+    let notice = create_notice(
+        &finance,
+        "P-1 up",
+        json!([{"sku": "P-1", "unit_price_minor": 1_100, "effective_on": date_in_days(1)}]),
+    )
+    .await;
+    let fiona_cookie = session_cookie(&app.base, &fiona.email).await;
+    let delete = shown(fiona_cookie.clone(), format!("/notices/{notice}/delete")).await;
+    let r = finance.patch(&format!("/api/v1/notices/{notice}"), &json!({"title": "P-1 up, and P-2"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = delete().await.expect("an answer");
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap_or_default();
+    assert!(
+        html.contains("Not deleted: the draft changed after you opened this page") && html.contains("P-1 up, and P-2"),
+        "{html}"
+    );
+    assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.status, 200);
+    let delete = shown(fiona_cookie, format!("/notices/{notice}/delete")).await;
+    assert_eq!(delete().await.expect("an answer").status(), 303);
+    assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.status, 404);
 }
 
 /// Two edits of one draft, from two tabs or two people through the API:

@@ -180,11 +180,19 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
             done.starts_with("Changes saved") && !done.contains("approval"),
             "the approval still covers it: {done}"
         );
-        // Saved again as it is, it writes nothing, and says so.
+        // Notes over two lines, written through the API; the browser sends
+        // the form's line breaks as CRLF. Saved again as it is, the quote
+        // is unchanged: nothing is written, and the page says so.
+        let r = sales_api
+            .patch(&format!("/api/v1/quotes/{second}"), &json!({"notes": "Called back.\nAgain on Monday."}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let revision = sales_api.get(&format!("/api/v1/quotes/{second}")).await.body["updated_at"].clone();
         ada.goto(&format!("/quotes/{second}/edit")).await;
         ada.submit("#save-quote").await;
         let done = ada.text("#done").await;
         assert_eq!(done, "Nothing to save: the form was as the quote is.");
+        assert_eq!(sales_api.get(&format!("/api/v1/quotes/{second}")).await.body["updated_at"], revision);
         ada.goto(&format!("/quotes/{second}/edit")).await;
         ada.fill("#quantity_0", "5").await;
         ada.submit("#save-quote").await;

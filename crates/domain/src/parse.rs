@@ -51,6 +51,15 @@ impl Text {
     }
 
     fn parse_bounded(field: &str, value: &str, max_chars: usize, lines: Lines) -> Result<Self, Invalid> {
+        // A browser sends a textarea's line breaks as CRLF: kept as LF, text
+        // saved again unchanged from a form is the text it was.
+        let normalised;
+        let value = if lines == Lines::Several && value.contains('\r') {
+            normalised = value.replace("\r\n", "\n").replace('\r', "\n");
+            normalised.as_str()
+        } else {
+            value
+        };
         if value.chars().count() > max_chars {
             return Err(Invalid::new(field, format!("{field} must be at most {max_chars} characters long.")));
         }
@@ -316,6 +325,14 @@ mod tests {
     }
 
     #[test]
+    fn text_over_several_lines_keeps_its_line_breaks_as_lf_however_they_came() {
+        let sent = Text::parse_multiline_optional("notes", "Called back.\r\nAgain Monday.\rDone.\n", 100).unwrap();
+        assert_eq!(sent.as_str(), "Called back.\nAgain Monday.\nDone.");
+        assert_eq!(Text::parse_multiline("body", "a\r\n\r\nb", 100).unwrap().as_str(), "a\n\nb");
+        assert!(Text::parse("title", "a\r\nb", 100).is_err(), "one line is still one line");
+    }
+
+    #[test]
     fn emails_are_lowercased_and_checked() {
         assert_eq!(Email::parse(" Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
         for bad in ["", "ann", "@example.com", "ann@", "a b@example.com", "ann@@example.com", "ann@exa..mple"] {
@@ -359,7 +376,7 @@ mod tests {
         }
         assert!(Text::parse("title", "Pump\nprices", 200).unwrap_err().message.contains("one line"));
         let body = Text::parse_multiline("body", "First line.\r\n\n\tIndented.", 200).unwrap();
-        assert_eq!(body.as_str(), "First line.\r\n\n\tIndented.");
+        assert_eq!(body.as_str(), "First line.\n\n\tIndented.", "line breaks kept, as LF");
         assert_eq!(Text::parse_multiline_optional("notes", "  ", 10).unwrap().as_str(), "");
         assert!(Text::parse_multiline("body", " \n ", 10).is_err(), "empty once trimmed");
         assert!(Text::parse_multiline("body", "a\u{0}b", 10).is_err());

@@ -42,7 +42,7 @@ pub mod sql {
 pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS};
 pub use db::Store;
 pub use error::{SUPERSEDED_PRICES, StoreError};
-pub use gate::{PublishSeen, superseded_fingerprint};
+pub use gate::PublishSeen;
 pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_FAILURES};
 pub use notices::{
     AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NewNotice, NewPriceChange, NoticePatch, WaitingQuote,

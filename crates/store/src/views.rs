@@ -331,6 +331,11 @@ pub struct GateView {
     /// Lines still priced at a superseded price: reprice the quote, or have
     /// finance approve an override, before finalising.
     pub superseded: Vec<SupersededLineView>,
+    /// `superseded`, and the prices in force for those lines, as one opaque
+    /// string: finance sends it with an override (`superseded_tag`), which
+    /// is refused (412 `quote_changed`) when the lines at an old price, or
+    /// the prices now in force for them, are others by then.
+    pub superseded_tag: String,
     pub price_override: Option<OverrideView>,
 }
 

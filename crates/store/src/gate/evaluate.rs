@@ -16,7 +16,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::overrides::{covering_override, superseded_lines};
+use super::overrides::{covering_override, superseded_fingerprint, superseded_lines};
 use crate::db::IN_LIST_CHUNK;
 use crate::entity::{acknowledgements, notices, quote_lines, quotes};
 use crate::notices::{PUBLISHED, load_changes};
@@ -292,6 +292,7 @@ async fn evaluate_read(
         signer_can_sign: loaded.signer_can_sign,
         pending: vec![],
         superseded: vec![],
+        superseded_tag: String::new(),
         price_override: None,
     };
     let mut evidence = Vec::new();
@@ -373,6 +374,7 @@ async fn evaluate_read(
     }
 
     view.superseded = superseded_lines(loaded);
+    view.superseded_tag = superseded_fingerprint(&view.superseded);
     if !view.superseded.is_empty() {
         view.price_override = covering_override(conn, quote.id, &view.superseded).await?;
     }

@@ -148,8 +148,8 @@ pub struct PublishSeen<'a> {
     /// sender accepts: a confirmation's one, an `If-Match` list.
     pub revisions: Option<&'a [i64]>,
     /// [`Store::last_published_seq`] when the confirmation was computed:
-    /// what it said of quotes and of prices already published held until
-    /// the next publication.
+    /// the prices published by then are those it weighed the draft against
+    /// (quotes drafted or edited since, or a day begun, refuse nothing).
     pub last_seq: Option<i64>,
 }
 
@@ -205,7 +205,7 @@ impl Store {
         if !still_as_seen(as_seen.revisions, notice.updated_at) {
             return Err(StoreError::conflict(
                 "notice_changed",
-                "The draft changed after you opened this confirmation: check it below, then publish again.",
+                "The draft changed after you read it: it is not published. Read it again, then publish.",
             ));
         }
         let last_seq = gate::Entity::find_by_id(1)
@@ -217,7 +217,7 @@ impl Store {
             return Err(StoreError::conflict(
                 "notice_published_since",
                 "Another notice was published after this confirmation was shown: the prices it weighed the draft \
-                 against have changed. Check it again, then publish.",
+                 against may have changed. Check it again, then publish.",
             ));
         }
         let seq = last_seq + 1;

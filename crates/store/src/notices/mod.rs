@@ -114,6 +114,20 @@ async fn write_changes(
     Ok(())
 }
 
+/// Whether `changes` are those draft `id` has, in the same order.
+async fn same_changes(txn: &DatabaseTransaction, id: Uuid, changes: &[NewPriceChange]) -> Result<bool, StoreError> {
+    let has = notice_changes::Entity::find()
+        .filter(notice_changes::Column::NoticeId.eq(id))
+        .order_by_asc(notice_changes::Column::Position)
+        .all(txn)
+        .await?;
+    Ok(has.len() == changes.len()
+        && has.iter().zip(changes).all(|(had, new)| {
+            (had.sku.as_str(), had.unit_price_minor, had.effective_on)
+                == (new.sku.as_str(), new.unit_price_minor, new.effective_on)
+        }))
+}
+
 /// Draft `id`, locked for the rest of `txn`; a published notice is 409
 /// `notice_published`, "This notice is published and {why}; …".
 async fn locked_draft(txn: &DatabaseTransaction, id: Uuid, why: &str) -> Result<notices::Model, StoreError> {
@@ -331,16 +345,26 @@ impl Store {
             ));
         }
         let now = db_now(&txn).await?;
-        let mut model: notices::ActiveModel = notice.into();
+        // Only what differs is written, so that an edit that changes
+        // nothing writes nothing: its revision stays, and a confirmation
+        // open elsewhere is still the draft.
+        let mut model: notices::ActiveModel = notice.clone().into();
         if let Some(title) = patch.title {
-            model.title = Set(title.into_inner());
+            model.title.set_ne(title.into_inner());
         }
         if let Some(body) = patch.body {
-            model.body = Set(body.into_inner());
+            model.body.set_ne(body.into_inner());
+        }
+        let changes = match patch.changes {
+            Some(changes) if !same_changes(&txn, id, &changes).await? => Some(changes),
+            _ => None,
+        };
+        if !model.is_changed() && changes.is_none() {
+            return self.notice_view(&txn, actor, notice).await;
         }
         model.updated_at = Set(now);
         let notice = model.update(&txn).await?;
-        if let Some(changes) = &patch.changes {
+        if let Some(changes) = &changes {
             write_changes(&txn, id, changes).await?;
         }
         record(

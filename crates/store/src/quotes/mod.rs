@@ -52,13 +52,13 @@ pub struct NewQuote {
     pub lines: Vec<NewLine>,
 }
 
-/// A quote as an approval of its old prices was shown it: its revision (or,
-/// through `If-Match`, the revisions the client accepts), and, from the
-/// quote page, its lines at an old price as listed there
-/// ([`crate::superseded_fingerprint`]).
+/// A quote as an approval of its old prices was shown it, as far as the
+/// sender says: its revision (the page's, or the revisions an `If-Match`
+/// accepts), and its lines at an old price with the prices then in force
+/// ([`crate::views::GateView::superseded_tag`]).
 #[derive(Debug, Clone)]
 pub struct OverrideSeen {
-    pub revisions: Vec<i64>,
+    pub revisions: Option<Vec<i64>>,
     pub superseded: Option<String>,
 }
 
@@ -362,6 +362,11 @@ impl Store {
         let rows =
             price_lines(&txn, id, &quote.currency, &requested, &HashMap::new(), self.calendar.date_of(now)).await?;
         let new_total_minor = quote_total(&priced_lines(&rows))?;
+        if same_lines(&rows, &lines) {
+            // Every line is at today's price already: nothing is written,
+            // and the revision (and the lines' ids) stay.
+            return Ok(RepriceView { old_total_minor, new_total_minor, quote: to_view(quote, lines, None) });
+        }
         replace_lines(&txn, id, rows.clone()).await?;
         quotes::Entity::update(quotes::ActiveModel { id: Set(id), updated_at: Set(now), ..Default::default() })
             .exec(&txn)
@@ -467,7 +472,7 @@ impl Store {
         // After the lock: the lines as the last edit committed them.
         let superseded = superseded_lines(&load_quote(&txn, id, self.calendar).await?);
         if as_seen.is_some_and(|seen| {
-            !still_as_seen(Some(&seen.revisions), quote.updated_at)
+            !still_as_seen(seen.revisions.as_deref(), quote.updated_at)
                 || seen.superseded.is_some_and(|shown| shown != crate::gate::superseded_fingerprint(&superseded))
         }) {
             return Err(StoreError::conflict(

@@ -69,7 +69,9 @@ fn parse_changes(changes: &[ChangeIn]) -> Result<Vec<NewPriceChange>, Invalid> {
 }
 
 /// What an `If-Match` on a draft notice does, as the API document says it.
-const IF_MATCH_DOC: &str = "The draft's ETag as last read: refuses a draft changed since with 412 notice_changed";
+const IF_MATCH_DOC: &str = "The draft's ETag as last read: a draft changed since is refused with 412 notice_changed. \
+    A list matches if one of its tags does; a weak tag never does; * or no header compares nothing; \
+    a malformed header is 400 bad_if_match";
 
 /// Draft a price notice.
 #[utoipa::path(post, path = "/api/v1/notices", tag = "notices", request_body = NoticeIn, security(("bearer" = [])),
@@ -91,7 +93,7 @@ pub async fn create_notice(
 /// Edit a draft notice; a published one is immutable (409 `notice_published`).
 #[utoipa::path(patch, path = "/api/v1/notices/{id}", tag = "notices", request_body = NoticePatchIn, security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
-    responses((status = 200, body = NoticeView, headers(("ETag" = String, description = "The notice's revision, for If-Match on writes to the draft"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = NoticeView, headers(("ETag" = String, description = "The notice's revision, for If-Match on writes to the draft"))), (status = 412, body = ErrorBody, description = "The draft changed since the ETag given in If-Match: notice_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn update_notice(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
@@ -113,7 +115,7 @@ pub async fn update_notice(
 /// on record (409 `notice_published`).
 #[utoipa::path(delete, path = "/api/v1/notices/{id}", tag = "notices", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
-    responses((status = 204), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 204), (status = 412, body = ErrorBody, description = "The draft changed since the ETag given in If-Match: notice_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn delete_notice(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
@@ -128,7 +130,7 @@ pub async fn delete_notice(
 /// the draft's `ETag`, a draft edited since is refused with 412 `notice_changed`.
 #[utoipa::path(post, path = "/api/v1/notices/{id}/publish", tag = "notices", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
-    responses((status = 200, body = PublishedView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = PublishedView), (status = 412, body = ErrorBody, description = "The draft changed since the ETag given in If-Match: notice_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn publish_notice(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,

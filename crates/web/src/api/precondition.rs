@@ -64,7 +64,8 @@ fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, AppError> {
         AppError::new(
             StatusCode::BAD_REQUEST,
             "bad_if_match",
-            "If-Match must be entity tags as a GET of the same address gives them in ETag, such as \"1764684000000000\", or *.",
+            "If-Match must be entity tags as GET /api/v1/quotes/{id} or GET /api/v1/notices/{id} gives them in ETag, \
+             such as \"1764684000000000\", or *.",
         )
     };
     let mut tags = Vec::new();

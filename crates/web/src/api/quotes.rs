@@ -84,6 +84,11 @@ pub struct QuotePatchIn {
 pub struct OverrideIn {
     /// Why finalising at a superseded price is right; kept with the evidence.
     pub reason: String,
+    /// The gate's `superseded_tag` as finance read it: the approval is
+    /// refused (412 `quote_changed`) if the lines at an old price, or the
+    /// prices now in force for them, are others by now (a publication moves
+    /// no `ETag`).
+    pub superseded_tag: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -170,12 +175,14 @@ pub async fn get_quote(
 }
 
 /// What an `If-Match` on a quote does, as the API document says it.
-const IF_MATCH_DOC: &str = "The quote's ETag as last read: refuses a quote changed since with 412 quote_changed";
+const IF_MATCH_DOC: &str = "The quote's ETag as last read: a quote changed since is refused with 412 quote_changed. \
+    A list matches if one of its tags does; a weak tag never does; * or no header compares nothing; \
+    a malformed header is 400 bad_if_match";
 
 /// Edit a draft's customer, validity, notes, signer or lines.
 #[utoipa::path(patch, path = "/api/v1/quotes/{id}", tag = "quotes", request_body = QuotePatchIn, security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
-    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = 412, body = ErrorBody, description = "The quote changed since the ETag given in If-Match: quote_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn update_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
@@ -223,7 +230,7 @@ pub async fn quote_gate(
 /// since is refused with 412 `quote_changed`.
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/finalise", tag = "quotes", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
-    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = 412, body = ErrorBody, description = "The quote changed since the ETag given in If-Match: quote_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn finalise_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
@@ -237,7 +244,7 @@ pub async fn finalise_quote(
 /// Re-snapshot every line at the price in force today.
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/reprice", tag = "quotes", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
-    responses((status = 200, body = RepriceView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = RepriceView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = 412, body = ErrorBody, description = "The quote changed since the ETag given in If-Match: quote_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn reprice_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
@@ -251,7 +258,7 @@ pub async fn reprice_quote(
 /// Cancel a draft.
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/cancel", tag = "quotes", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
-    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = 412, body = ErrorBody, description = "The quote changed since the ETag given in If-Match: quote_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn cancel_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
@@ -267,7 +274,7 @@ pub async fn cancel_quote(
 /// (a publication moves no revision: the answer's `waives` lists what the approval covers).
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/override", tag = "quotes", request_body = OverrideIn, security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
-    responses((status = 201, body = OverrideView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 201, body = OverrideView), (status = 412, body = ErrorBody, description = "The quote changed since the ETag given in If-Match: quote_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn override_prices(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
@@ -276,7 +283,10 @@ pub async fn override_prices(
     ApiJson(body): ApiJson<OverrideIn>,
 ) -> Result<(StatusCode, Json<OverrideView>), AppError> {
     let reason = Text::parse_multiline("reason", &body.reason, limits::REASON)?;
-    let as_seen = as_seen.map(|revisions| OverrideSeen { revisions, superseded: None });
+    let as_seen = match (as_seen, body.superseded_tag) {
+        (None, None) => None,
+        (revisions, superseded) => Some(OverrideSeen { revisions, superseded }),
+    };
     let approval = app.store.override_prices(&finance.actor, id, reason, as_seen).await.map_err(precondition_failed)?;
     Ok((StatusCode::CREATED, Json(approval)))
 }

@@ -399,8 +399,13 @@ struct DeletePage {
     layout: Layout,
     csrf: String,
     id: Uuid,
+    /// The draft as shown ([`NoticeView::revision`]): one edited since is
+    /// shown again rather than deleted.
+    revision: i64,
     title: String,
     changes: usize,
+    /// Why the form just sent deleted nothing.
+    not_deleted: Option<String>,
 }
 
 /// "Delete the draft …?": a draft only; a published notice is the 409 page.
@@ -410,28 +415,49 @@ async fn confirm_delete(
     user: PageUser,
 ) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
-    let notice = draft(&app, &user, id).await?;
-    let page = DeletePage {
+    Ok(render(StatusCode::OK, &delete_page(&app, &user, id, None).await?))
+}
+
+async fn delete_page(
+    app: &AppState,
+    user: &PageUser,
+    id: Uuid,
+    not_deleted: Option<String>,
+) -> Result<DeletePage, PageError> {
+    let notice = draft(app, user, id).await?;
+    Ok(DeletePage {
         layout: user.layout(format!("Delete the draft “{}”", notice.title)),
         csrf: user.csrf().to_owned(),
         id,
+        revision: notice.revision(),
         changes: notice.changes.len(),
         title: notice.title,
-    };
-    Ok(render(StatusCode::OK, &page))
+        not_deleted,
+    })
 }
 
-/// Deletes the draft, then the notices list says so once. Sent again (Back
-/// to the confirmation), the draft is gone already: the list, silently.
+/// Deletes the draft as the confirmation showed it, then the notices list
+/// says so once. Sent again (Back to the confirmation), the draft is gone
+/// already: the list, silently. A draft edited since the confirmation was
+/// opened (by someone else in finance, or in another tab) is shown again.
 async fn delete(
     State(app): State<AppState>,
     PageId(id): PageId,
-    CsrfForm { user, .. }: CsrfForm<Finance>,
+    CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
     use super::notice_publish::{DRAFT_DELETED, NOTICE_DONE};
-    match app.store.delete_draft_notice(&user.0.actor, id, None).await {
+    let Some(as_seen) = form.seen() else {
+        let why = format!("Not deleted: {}. This is the draft as it is now.", super::OUT_OF_DATE);
+        return Ok(render(StatusCode::CONFLICT, &delete_page(&app, &user, id, Some(why)).await?));
+    };
+    match app.store.delete_draft_notice(&user.0.actor, id, Some(&[as_seen])).await {
         Ok(()) => Ok(NOTICE_DONE.redirect(&user.seal(&app), DRAFT_DELETED)),
         Err(StoreError::NotFound { .. }) => Ok(axum::response::Redirect::to("/notices").into_response()),
+        Err(StoreError::Conflict { code: "notice_changed", .. }) => {
+            let why = "Not deleted: the draft changed after you opened this page. This is the draft as it is now: \
+                       delete it still?";
+            Ok(render(StatusCode::CONFLICT, &delete_page(&app, &user, id, Some(why.to_owned())).await?))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -275,14 +275,19 @@ async fn publish(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    // The draft as the confirmation showed it; a form without it (a page
-    // from before it was sent) is shown the draft again to confirm.
-    let Some(as_seen) = form.seen() else {
+    // The draft as the confirmation showed it, and the last publication
+    // then; a form without the draft's revision (a page from before it was
+    // sent), or with either unreadable, is shown the draft again to
+    // confirm. A page from before the last publication was sent compares
+    // none.
+    let last_seq = match form.get("seen_seq") {
+        "" => Ok(None),
+        seq => seq.parse().map(Some),
+    };
+    let (Some(as_seen), Ok(last_seq)) = (form.seen(), last_seq) else {
         let why = format!("Not published: {}. Check the draft below, then publish again.", super::OUT_OF_DATE);
         return shown_again(&app, &user, id, why).await;
     };
-    // A page from before it sent the last publication compares no publication.
-    let last_seq = form.get("seen_seq").parse().ok();
     match app.store.publish_notice(&user.0.actor, id, PublishSeen { revisions: Some(&[as_seen]), last_seq }).await {
         Ok(_) => Ok(NoticeDone::Published.back_to_dashboard(&user.seal(&app), id)),
         // Published already (the form sent twice, or from a second tab): its
@@ -296,7 +301,7 @@ async fn publish(
         }
         Err(StoreError::Conflict { code: "notice_published_since", .. }) => {
             let why = "Not published: another notice was published after you opened this confirmation, so the prices \
-                       and quotes it weighed the draft against have changed. Check them below, then publish again.";
+                       and quotes it weighed the draft against may have changed. Check them below, then publish again.";
             shown_again(&app, &user, id, why.to_owned()).await
         }
         // 409 answers a publication just refused.

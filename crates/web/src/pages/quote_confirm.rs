@@ -54,6 +54,10 @@ struct CancelPage {
     layout: Layout,
     csrf: String,
     id: Uuid,
+    /// The quote as this page shows it ([`QuoteView::revision`]).
+    revision: i64,
+    /// Why the form just sent cancelled nothing.
+    not_cancelled: Option<String>,
     customer: String,
     lines: usize,
     total: String,
@@ -65,31 +69,56 @@ async fn confirm_cancel(
     PageId(id): PageId,
     user: PageUser,
 ) -> Result<Response, PageError> {
+    cancel_page(&app, &user, id, StatusCode::OK, None).await
+}
+
+/// The cancel confirmation for draft `id` (its page once it is none), with
+/// why the form just sent cancelled nothing, if it did not.
+async fn cancel_page(
+    app: &AppState,
+    user: &PageUser,
+    id: Uuid,
+    status: StatusCode,
+    not_cancelled: Option<String>,
+) -> Result<Response, PageError> {
     let not_owner = StoreError::forbidden("not_owner", "Only the quote's owner can change it.");
-    let Some(quote) = draft_to_confirm(&app, &user, id, |q| q.owner_id, not_owner).await? else {
+    let Some(quote) = draft_to_confirm(app, user, id, |q| q.owner_id, not_owner).await? else {
         return Ok(to_quote(id));
     };
     let page = CancelPage {
         layout: user.layout(format!("Cancel the quote for {}", quote.customer.name)),
         csrf: user.csrf().to_owned(),
         id,
+        revision: quote.revision(),
+        not_cancelled,
         customer: quote.customer.name.clone(),
         lines: quote.lines.len(),
         total: money(&quote.currency, quote.total_minor),
         drafted_at: app.store.calendar().stamp(quote.drafted_at, true),
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render(status, &page))
 }
 
+/// Cancels the quote as the confirmation showed it; one changed since (an
+/// edit in another tab, finance's approval, a hand-over) is shown again.
 async fn cancel(
     State(app): State<AppState>,
     PageId(id): PageId,
-    CsrfForm { user, .. }: CsrfForm<Sales>,
+    CsrfForm { user, form, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
-    match app.store.cancel_quote(&user.0.actor, id, None).await {
+    let Some(as_seen) = form.seen() else {
+        let why = format!("Not cancelled: {}. This is the quote as it is now.", super::OUT_OF_DATE);
+        return cancel_page(&app, &user, id, StatusCode::CONFLICT, Some(why)).await;
+    };
+    match app.store.cancel_quote(&user.0.actor, id, Some(&[as_seen])).await {
         // Cancelled already (the confirmation again, by the Back button) or
         // finalised meanwhile: the quote's page says which.
         Ok(_) | Err(StoreError::Conflict { code: "quote_not_draft", .. }) => Ok(to_quote(id)),
+        Err(StoreError::Conflict { code: "quote_changed", .. }) => {
+            let why = "Not cancelled: the quote changed after you opened this page. This is the quote as it is \
+                       now: cancel it still?";
+            cancel_page(&app, &user, id, StatusCode::CONFLICT, Some(why.to_owned())).await
+        }
         Err(e) => Err(e.into()),
     }
 }

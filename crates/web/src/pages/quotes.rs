@@ -314,7 +314,7 @@ struct QuotePage {
     override_error: Option<String>,
     /// The reason typed into a refused approval, to send again.
     override_reason_typed: String,
-    /// The lines at an old price as shown ([`pricegate_store::superseded_fingerprint`]):
+    /// The lines at an old price as shown ([`pricegate_store::views::GateView::superseded_tag`]):
     /// the approval form sends them back, and is refused if they are others by then.
     superseded_seen: String,
 }
@@ -473,11 +473,9 @@ fn steps(line: &LineImpactView) -> impl Iterator<Item = (chrono::NaiveDate, i64)
 
 /// What one notice does to the total while the quote is valid, when that is
 /// not its own total (some of its prices come after the validity).
-fn while_valid(p: &PendingNoticeView, valid_until: chrono::NaiveDate) -> Option<i64> {
-    let delta = p.impact.lines.iter().fold(0i64, |sum, line| {
-        sum.saturating_add(last_in_force(steps(line), valid_until).map_or(0, |(_, delta)| delta))
-    });
-    (delta != p.impact.total_delta_minor).then_some(delta)
+fn while_valid(p: &PendingNoticeView) -> Option<i64> {
+    let impact = &p.impact;
+    (impact.delta_while_valid_minor != impact.total_delta_minor).then_some(impact.delta_while_valid_minor)
 }
 
 /// Whether the quote already carries every price `p` sets for its lines, at
@@ -662,8 +660,7 @@ async fn quote_page(
         )),
         None => None,
     };
-    let superseded_seen =
-        gate.as_ref().map(|g| pricegate_store::superseded_fingerprint(&g.superseded)).unwrap_or_default();
+    let superseded_seen = gate.as_ref().map(|g| g.superseded_tag.clone()).unwrap_or_default();
     let (ready, expired, signer_can_sign, pending, superseded, has_override) = match gate {
         Some(g) => (
             g.ready,
@@ -673,7 +670,7 @@ async fn quote_page(
                 .into_iter()
                 .map(|p| PendingRow {
                     notice_id: p.notice_id,
-                    while_valid: while_valid(&p, quote.valid_until).map(|delta| signed_money(&currency, delta)),
+                    while_valid: while_valid(&p).map(|delta| signed_money(&currency, delta)),
                     already_carried: already_carried(&p, &later),
                     title: p.title,
                     published_at: calendar.stamp(p.published_at, true),
@@ -975,7 +972,7 @@ async fn override_prices(
     // at an old price. A form without them (a page from before they were
     // sent) is shown the quote again.
     let seen = form.seen().map(|revision| OverrideSeen {
-        revisions: vec![revision],
+        revisions: Some(vec![revision]),
         superseded: Some(form.get("seen_superseded").to_owned()),
     });
     let reason =
@@ -1184,9 +1181,6 @@ mod tests {
         // Valid until the 11th: only the first step is in force while the quote is.
         let words = last_words(&pending[..1], chrono::NaiveDate::from_ymd_opt(2027, 1, 11).unwrap());
         assert_eq!(words[&pump].delta_minor, 100_000);
-        let valid_until_11th = chrono::NaiveDate::from_ymd_opt(2027, 1, 11).unwrap();
-        assert_eq!(while_valid(&pending[0], valid_until_11th), Some(100_000), "the 10th's price, not the 25th's");
-        assert_eq!(while_valid(&pending[0], far()), None, "its own total says it");
         assert_eq!(together(&words, &pending[..1]), None, "one notice's card says it");
         let text_only = notice("A reminder", 3, &[]);
         let with_text = [pending[0].clone(), text_only];

@@ -440,7 +440,8 @@ pub async fn update_quote(
                     // The form says when finance approved old prices (from
                     // the gate as it stood): if the approval no longer
                     // covers the quote, its page says so.
-                    let lapsed = page.approved_old_prices.is_some()
+                    let lapsed = edited.changed
+                        && page.approved_old_prices.is_some()
                         && app.store.quote_gate(&user.0.actor, id).await.is_ok_and(|g| g.price_override.is_none());
                     let done = match (lapsed, new_signer) {
                         _ if !edited.changed => QuoteDone::Unchanged,
