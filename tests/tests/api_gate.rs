@@ -761,6 +761,125 @@ async fn finalising_with_if_match_refuses_a_quote_changed_since_it_was_read(back
 }
 }
 
+both_backends! {
+/// A pending notice whose price a later notice replaced by today is
+/// history on a quote: its line says so and counts nothing, instead of a
+/// fall from the price the quote carries now to one no longer in force.
+async fn a_pending_price_a_later_notice_replaced_counts_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    create_product(&finance, "P-2", "EUR", 500).await;
+    let quote = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 10}, {"sku": "P-2", "quantity": 1}])).await);
+    let first = create_notice(&finance, "8% up", json!([
+        {"sku": "P-1", "unit_price_minor": 1_100, "effective_on": date_in_days(0)},
+        {"sku": "P-2", "unit_price_minor": 600, "effective_on": date_in_days(20)},
+    ]))
+    .await;
+    publish_notice(&finance, &first).await;
+    let second = publish_price_change(&finance, "P-1", 1_200, &date_in_days(0)).await;
+    assert_eq!(sam.post_empty(&format!("/api/v1/notices/{second}/acknowledge")).await.status, 200);
+    assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{quote}/reprice")).await.status, 200);
+
+    let gate = sam.get(&format!("/api/v1/quotes/{quote}/gate")).await.body;
+    let impact = &gate["pending"][0]["impact"];
+    assert_eq!(gate["pending"][0]["notice_id"], json!(first), "{gate}");
+    let p1 = &impact["lines"][0];
+    assert_eq!((p1["sku"].as_str(), p1["overtaken_by_unit_price_minor"].as_i64()), (Some("P-1"), Some(1_200)), "{impact}");
+    assert_eq!(impact["lines"][1]["overtaken_by_unit_price_minor"], json!(null), "a price still to come: {impact}");
+    assert_eq!((impact["total_delta_minor"].as_i64(), impact["delta_while_valid_minor"].as_i64()), (Some(100), Some(100)), "P-2's rise only: {impact}");
+
+    let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{quote}")).await;
+    assert!(html.contains("not the last word: a later notice set 12.00 EUR, the price in force today"), "{html}");
+    assert!(html.contains("\u{2014}, no longer in force") && !html.contains("\u{2212}10.00 EUR") && !html.contains("-10.00 EUR"), "{html}");
+}
+}
+
+/// The quote page's Finalise button, shown while the quote is not ready,
+/// says why; it never finalises, even once the quote became ready in
+/// another tab: that takes the confirmation, which shows what is signed.
+#[tokio::test]
+async fn a_finalise_button_of_a_page_showing_the_quote_not_ready_leads_to_the_confirmation() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 10}])).await);
+    let notice = publish_price_change(&finance, "P-1", 1_100, &date_in_days(30)).await;
+    let cookie = session_cookie(&app.base, &sam_user.email).await;
+    let http = client();
+    let page = format!("{}/quotes/{id}", app.base);
+    let html =
+        http.get(&page).header("cookie", &cookie).send().await.expect("an answer").text().await.unwrap_or_default();
+    assert!(html.contains("id=\"gate-not-ready\""), "{html}");
+    let form = [("csrf_token", csrf_in(&html)), ("seen", hidden_in(&html, "seen")), ("from", hidden_in(&html, "from"))];
+    let press = || http.post(format!("{page}/finalise")).header("cookie", &cookie).form(&form).send();
+
+    let r = press().await.expect("an answer");
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap_or_default().contains("Not finalised. You must first acknowledge 1 price notice"));
+
+    assert_eq!(sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+    let r = press().await.expect("an answer");
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers().get("location").and_then(|l| l.to_str().ok()),
+        Some(format!("/quotes/{id}/finalise").as_str())
+    );
+    assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["state"], "draft");
+}
+
+/// Repricing from the quote page takes the prices the page showed: a price
+/// published meanwhile (which moves no revision) has the page shown again
+/// with what repricing would take now.
+#[tokio::test]
+async fn repricing_from_the_quote_page_takes_only_the_prices_it_showed() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 10}])).await);
+    publish_price_change(&finance, "P-1", 1_100, &date_in_days(0)).await;
+    let cookie = session_cookie(&app.base, &sam_user.email).await;
+    let http = client();
+    let page = format!("{}/quotes/{id}", app.base);
+    let shown = || async {
+        let html = http.get(&page).header("cookie", &cookie).send().await.expect("an answer").text().await;
+        let html = html.unwrap_or_default();
+        [
+            ("csrf_token", csrf_in(&html)),
+            ("seen", hidden_in(&html, "seen")),
+            ("seen_superseded", hidden_in(&html, "seen_superseded")),
+        ]
+    };
+    let reprice = |form: [(&'static str, String); 3]| {
+        http.post(format!("{page}/reprice")).header("cookie", &cookie).form(&form).send()
+    };
+    let price =
+        || async { sam.get(&format!("/api/v1/quotes/{id}")).await.body["lines"][0]["unit_price_minor"].clone() };
+
+    let form = shown().await;
+    publish_price_change(&finance, "P-1", 1_200, &date_in_days(0)).await;
+    let r = reprice(form).await.expect("an answer");
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap_or_default();
+    assert!(
+        html.contains("Not repriced: the quote, or the prices in force for it, changed after you opened this page")
+            && html.contains("12.00 EUR"),
+        "{html}"
+    );
+    assert_eq!(price().await, 1_000);
+    assert!(
+        html.contains("At today's prices, these lines would change the quote's total by <strong>+20.00 EUR</strong>: keeping the old prices waives that."),
+        "what repricing takes, and what an approval would waive: {html}"
+    );
+
+    let r = reprice(shown().await).await.expect("an answer");
+    assert_eq!(r.status(), 303);
+    assert_eq!(price().await, 1_200);
+}
+
 /// Sends `req` with `If-Match: if_match`: the status, the answer's `ETag`
 /// and its body.
 async fn conditional(req: reqwest::RequestBuilder, if_match: &str) -> (u16, Option<String>, Value) {
@@ -921,10 +1040,14 @@ async fn the_publish_confirmation_does_not_publish_a_draft_changed_since_it_was_
     let shown = || async {
         let r = http.get(&confirm).header("cookie", &cookie).send().await.expect("the server answers");
         let html = r.text().await.unwrap_or_default();
-        (csrf_in(&html), (hidden_in(&html, "seen"), hidden_in(&html, "seen_seq")), html)
+        (
+            csrf_in(&html),
+            (hidden_in(&html, "seen"), hidden_in(&html, "seen_seq"), hidden_in(&html, "seen_touched")),
+            html,
+        )
     };
-    let post = |csrf: String, (seen, seen_seq): (String, String)| {
-        let form = [("csrf_token", csrf), ("seen", seen), ("seen_seq", seen_seq)];
+    let post = |csrf: String, (seen, seen_seq, seen_touched): (String, String, String)| {
+        let form = [("csrf_token", csrf), ("seen", seen), ("seen_seq", seen_seq), ("seen_touched", seen_touched)];
         http.post(&confirm).header("cookie", &cookie).form(&form).send()
     };
     let (csrf, seen, html) = shown().await;
@@ -951,11 +1074,26 @@ async fn the_publish_confirmation_does_not_publish_a_draft_changed_since_it_was_
     assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.body["state"], "draft");
 
     // A form whose last publication cannot be read is shown the draft again.
-    let (_, (seen, _), _) = shown().await;
-    let r = post(csrf.clone(), (seen, "x".to_owned())).await.expect("the server answers");
+    let (_, (seen, _, touched), _) = shown().await;
+    let r = post(csrf.clone(), (seen, "x".to_owned(), touched)).await.expect("the server answers");
     assert_eq!(r.status(), 409);
     let html = r.text().await.unwrap_or_default();
     assert!(html.contains("Not published: the page you sent it from was out of date"), "{html}");
+
+    // A quote drafted meanwhile with a product the notice prices changes
+    // what publishing does: the confirmation is shown again, listing it.
+    let (sam, _) = app.user(Role::Sales, "Sam").await;
+    let (_, seen, _) = shown().await;
+    draft_quote(&sam, json!([{"sku": "P-1", "quantity": 3}])).await;
+    let r = post(csrf.clone(), seen).await.expect("the server answers");
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap_or_default();
+    assert!(
+        html.contains("Not published: the open quotes this notice touches changed after you opened this confirmation"),
+        "{html}"
+    );
+    assert!(html.contains("Greta Berg"), "the quote drafted meanwhile: {html}");
+    assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.body["state"], "draft");
 
     let (_, seen, _) = shown().await;
     let r = post(csrf, seen).await.expect("the server answers");

@@ -61,6 +61,11 @@ pub struct LineImpact {
     /// the one it leaves in force: by date, each with its change to the
     /// line's total. Empty when the notice changes the product once.
     pub earlier: Vec<PriceStep>,
+    /// The price in force today, when every price of the notice for this
+    /// line took force by today and the last of them is not it: a later
+    /// publication has the last word, and the notice does nothing more to
+    /// the line ([`NoticeImpact::overtaken`]). The line counts 0 in totals.
+    pub overtaken_by: Option<MinorUnits>,
 }
 
 /// A price a notice sets for a while, and what it does to one line's total.
@@ -103,9 +108,24 @@ impl NoticeImpact {
     /// (unchanged where none is). `total_delta_minor` counts the last price
     /// whatever its date.
     pub fn delta_while_valid(&self, valid_until: chrono::NaiveDate) -> MinorUnits {
-        self.lines.iter().fold(0, |sum, line| {
+        self.lines.iter().filter(|line| line.overtaken_by.is_none()).fold(0, |sum, line| {
             sum.saturating_add(last_in_force(line.steps(), valid_until).map_or(0, |(_, delta)| delta))
         })
+    }
+
+    /// Marks the lines the notice no longer prices: each of its prices for
+    /// the line took force by `today`, and the last is not the price in
+    /// force today (`in_force`, by sku), because a later publication set
+    /// another. Such a line's change is history: it counts 0 in the totals.
+    pub fn overtaken(mut self, today: chrono::NaiveDate, in_force: impl Fn(&str) -> Option<MinorUnits>) -> Self {
+        for line in &mut self.lines {
+            let now = in_force(&line.sku).filter(|now| line.effective_on <= today && *now != line.new_unit_price_minor);
+            if let Some(now) = now {
+                line.overtaken_by = Some(now);
+                self.total_delta_minor = self.total_delta_minor.saturating_sub(line.delta_minor);
+            }
+        }
+        self
     }
 }
 
@@ -151,6 +171,7 @@ pub fn impact_of(lines: &[PricedLine], changes: &[PriceChange]) -> NoticeImpact 
                     delta_minor: delta_at(c.unit_price_minor),
                 })
                 .collect(),
+            overtaken_by: None,
         });
     }
     impact
@@ -229,6 +250,33 @@ mod tests {
         assert_eq!(while_valid("2026-12-05"), 27_000, "the first price, from its own day");
         assert_eq!(while_valid("2026-12-31"), 36_000);
         assert_eq!(while_valid("2027-01-01"), 54_000);
+    }
+
+    #[test]
+    fn a_price_a_later_publication_replaced_is_history_and_counts_nothing() {
+        let date = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        let change =
+            |sku: &str, price, on| PriceChange { sku: sku.into(), unit_price_minor: price, effective_on: date(on) };
+        // The quote was repriced to 1,650 after a later notice; this one set 1,610 today.
+        let lines = [line("PUMP", 38, 1_650, 0), line("HOSE", 2, 100, 0), line("SEAL", 1, 10, 0)];
+        let changes =
+            [change("PUMP", 1_610, "2026-12-02"), change("HOSE", 120, "2026-12-28"), change("SEAL", 12, "2026-12-01")];
+        let in_force = |sku: &str| match sku {
+            "PUMP" => Some(1_650),
+            "HOSE" => Some(100),
+            _ => Some(12),
+        };
+        let impact = impact_of(&lines, &changes).overtaken(date("2026-12-02"), in_force);
+        let overtaken: Vec<_> = impact.lines.iter().map(|l| (l.sku.as_str(), l.overtaken_by)).collect();
+        assert_eq!(
+            overtaken,
+            [("PUMP", Some(1_650)), ("HOSE", None), ("SEAL", None)],
+            "a price still to come, and one in force, are not history"
+        );
+        assert_eq!(impact.lines[0].delta_minor, -1_520, "what the price itself did");
+        assert_eq!(impact.total_delta_minor, 40 + 2, "the pump counts nothing");
+        assert_eq!(impact.delta_while_valid(date("2026-12-31")), 40 + 2);
+        assert_eq!(impact.delta_while_valid(date("2026-12-20")), 2);
     }
 
     #[test]

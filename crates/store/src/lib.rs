@@ -52,7 +52,7 @@ pub use outbox::{
     PendingPerson, REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, SignedQuote, WAITING_BEHIND,
 };
 pub use products::{CsvRowError, NewProduct, ProductPatch, UpcomingPrice};
-pub use quotes::{HandedOver, NewLine, NewQuote, OpenDrafts, OverrideSeen, QuoteEdited, QuoteFilter, QuotePatch};
+pub use quotes::{HandedOver, NewLine, NewQuote, OpenDrafts, PricesSeen, QuoteEdited, QuoteFilter, QuotePatch};
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
 pub use users::{EMAIL_TAKEN, NewUser, PasswordChange, UserPatch};
 

@@ -270,6 +270,10 @@ pub struct LineImpactView {
     /// `new_unit_price_minor`: by `effective_on`, each with what it does to
     /// the line's total. Empty when the notice prices the product once.
     pub earlier: Vec<PriceStepView>,
+    /// Set when every price of the notice for this line took force by today
+    /// and the last is not the price in force today, which this is: a later
+    /// notice has the last word, and the line counts 0 in the totals.
+    pub overtaken_by_unit_price_minor: Option<i64>,
 }
 
 /// A price a notice sets until its next change to the same product.

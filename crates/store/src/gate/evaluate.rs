@@ -320,7 +320,12 @@ async fn evaluate_read(
             for p in pending {
                 let notice = by_id[&p.id];
                 let notice_changes = changes.remove(&p.id).unwrap_or_default();
-                let impact = impact_of(&priced, &notice_changes);
+                // A price a later publication replaced, by today, is history here.
+                let in_force = |sku: &str| {
+                    let line = lines.iter().find(|l| l.sku == sku)?;
+                    loaded.in_force.get(&line.product_id).copied()
+                };
+                let impact = impact_of(&priced, &notice_changes).overtaken(loaded.today, in_force);
                 view.pending.push(PendingNoticeView {
                     notice_id: p.id,
                     seq: p.seq,
@@ -343,6 +348,7 @@ async fn evaluate_read(
                                 old_total_minor: l.old_total_minor,
                                 new_total_minor: l.new_total_minor,
                                 delta_minor: l.delta_minor,
+                                overtaken_by_unit_price_minor: l.overtaken_by,
                                 earlier: l
                                     .earlier
                                     .into_iter()

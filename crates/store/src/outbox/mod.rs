@@ -431,6 +431,19 @@ async fn blocked_quotes(
     let ids: Vec<Uuid> = open.iter().map(|q| q.id).collect();
     let mut lines = load_lines(conn, &ids).await?;
     let changes: Vec<PriceChange> = notice.changes.iter().map(PriceChange::from).collect();
+    // The prices in force today of the products the notice prices on these
+    // quotes, by sku: one a later notice replaced by today counts nothing.
+    let mut product_of: HashMap<String, Uuid> = HashMap::new();
+    for line in lines.values().flatten().filter(|l| changes.iter().any(|c| c.sku == l.sku)) {
+        product_of.insert(line.sku.clone(), line.product_id);
+    }
+    let products: Vec<Uuid> = product_of.values().copied().collect();
+    let prices = if products.is_empty() {
+        HashMap::new()
+    } else {
+        crate::products::prices_in_force(conn, Some(&products), today).await?
+    };
+    let in_force = |sku: &str| product_of.get(sku).and_then(|id| prices.get(id)).map(|p| p.price);
     let mut by_signer: HashMap<Uuid, Vec<BlockedQuote>> = HashMap::new();
     for q in open {
         let priced = priced_lines(&lines.remove(&q.id).unwrap_or_default());
@@ -441,7 +454,7 @@ async fn blocked_quotes(
             customer_company: q.customer_company,
             currency: q.currency,
             total_minor: quote_total(&priced).unwrap_or(i64::MAX),
-            delta_minor: impact_of(&priced, &changes).delta_while_valid(q.valid_until),
+            delta_minor: impact_of(&priced, &changes).overtaken(today, in_force).delta_while_valid(q.valid_until),
             expired_on: (q.valid_until < today).then_some(q.valid_until),
         });
     }

@@ -63,6 +63,8 @@ pub(crate) struct LoadedQuote {
     pub in_force: HashMap<Uuid, i64>,
     /// `valid_until` is before that business day.
     pub expired: bool,
+    /// That business day.
+    pub today: chrono::NaiveDate,
     /// The signer is an active salesperson, as the same statement read them.
     pub signer_can_sign: bool,
 }
@@ -85,7 +87,7 @@ pub fn load_quote_sql(backend: DbBackend) -> String {
         _ => ("?2", "?1"),
     };
     format!(
-        "SELECT {quote}, {line}, {price} AS l_in_force, q.valid_until < {today} AS quote_expired, \
+        "SELECT {quote}, {line}, {price} AS l_in_force, q.valid_until < {today} AS quote_expired, {today} AS quote_today, \
                 (s.active AND s.role = '{sales}') AS signer_can_sign \
          FROM quotes q JOIN users s ON s.id = q.signer_id LEFT JOIN quote_lines l ON l.quote_id = q.id LEFT JOIN products p ON p.id = l.product_id \
          WHERE q.id = {param} ORDER BY l.position",
@@ -126,6 +128,7 @@ pub(crate) fn loaded_quote(rows: &[QueryResult]) -> Result<LoadedQuote, StoreErr
     let first = rows.first().ok_or(StoreError::not_found("quote"))?;
     let quote = quotes::Model::from_query_result(first, "q_")?;
     let expired = first.try_get::<bool>("", "quote_expired")?;
+    let today = first.try_get::<chrono::NaiveDate>("", "quote_today")?;
     let signer_can_sign = first.try_get::<bool>("", "signer_can_sign")?;
     let mut lines = Vec::with_capacity(rows.len());
     let mut in_force = HashMap::with_capacity(rows.len());
@@ -140,7 +143,7 @@ pub(crate) fn loaded_quote(rows: &[QueryResult]) -> Result<LoadedQuote, StoreErr
         }
         lines.push(line);
     }
-    Ok(LoadedQuote { quote, lines, in_force, expired, signer_can_sign })
+    Ok(LoadedQuote { quote, lines, in_force, expired, today, signer_can_sign })
 }
 
 /// [`load_quote`] for someone who may see it: finance, its owner or its signer.

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::audit::{AuditEntry, Refused, record};
 use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{finalisations, price_overrides, quote_lines, quotes, users};
-use crate::gate::{CoveredPrice, priced_lines, superseded_lines};
+use crate::gate::{CoveredPrice, priced_lines, superseded_fingerprint, superseded_lines};
 use crate::views::{OverrideView, QuoteView, RepriceView, still_as_seen};
 use crate::{Actor, Store, StoreError};
 
@@ -52,12 +52,12 @@ pub struct NewQuote {
     pub lines: Vec<NewLine>,
 }
 
-/// A quote as an approval of its old prices was shown it, as far as the
-/// sender says: its revision (the page's, or the revisions an `If-Match`
-/// accepts), and its lines at an old price with the prices then in force
-/// ([`crate::views::GateView::superseded_tag`]).
+/// A quote as an approval of its old prices, or a reprice, was shown it, as
+/// far as the sender says: its revision (the page's, or the revisions an
+/// `If-Match` accepts), and its lines at an old price with the prices then
+/// in force ([`crate::views::GateView::superseded_tag`]).
 #[derive(Debug, Clone)]
-pub struct OverrideSeen {
+pub struct PricesSeen {
     pub revisions: Option<Vec<i64>>,
     pub superseded: Option<String>,
 }
@@ -331,20 +331,25 @@ impl Store {
     }
 
     /// Re-snapshots every line at the price in force today. `as_seen`, when
-    /// given, holds the revisions the caller read (`If-Match`): a quote
-    /// changed since is refused with 409 `quote_changed`.
+    /// given, is the quote as the caller read it: a quote changed since, or
+    /// whose lines at an old price (or those prices now) are others by now,
+    /// is refused with 409 `quote_changed`, so that nobody takes prices
+    /// they were not shown.
     pub async fn reprice_quote(
         &self,
         actor: &Actor,
         id: Uuid,
-        as_seen: Option<&[i64]>,
+        as_seen: Option<PricesSeen>,
     ) -> Result<RepriceView, StoreError> {
         let txn = self.begin_write().await?;
         let (quote, lines) = load_owned(&txn, actor, id).await?;
-        if !still_as_seen(as_seen, quote.updated_at) {
+        if let Some(seen) = as_seen
+            && !self.still_priced_as_seen(&txn, &quote, seen).await?
+        {
             return Err(StoreError::conflict(
                 "quote_changed",
-                "The quote changed after you read it: it is not repriced. Read it again, then reprice.",
+                "The quote, or the prices now in force for it, changed after you read it: it is not repriced. \
+                 Read it again, then reprice.",
             ));
         }
         let now = db_now(&txn).await?;
@@ -387,8 +392,28 @@ impl Store {
         Ok(RepriceView { old_total_minor, new_total_minor, quote: to_view(quote, rows, None) })
     }
 
-    /// Cancels a draft. `as_seen` as for [`Store::reprice_quote`]: a quote
-    /// changed since the caller read it is not cancelled.
+    /// Whether `quote`, locked in `txn`, is still as `seen` says it was read:
+    /// its revision, and its lines at an old price with the prices in force.
+    async fn still_priced_as_seen(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        quote: &quotes::Model,
+        seen: PricesSeen,
+    ) -> Result<bool, StoreError> {
+        if !still_as_seen(seen.revisions.as_deref(), quote.updated_at) {
+            return Ok(false);
+        }
+        Ok(match seen.superseded {
+            Some(shown) => {
+                shown == superseded_fingerprint(&superseded_lines(&load_quote(txn, quote.id, self.calendar).await?))
+            }
+            None => true,
+        })
+    }
+
+    /// Cancels a draft. `as_seen`, when given, holds the revisions the
+    /// caller read (`If-Match`, the confirmation's): a quote changed since
+    /// is not cancelled (409 `quote_changed`).
     pub async fn cancel_quote(
         &self,
         actor: &Actor,
@@ -436,7 +461,7 @@ impl Store {
         actor: &Actor,
         id: Uuid,
         reason: Text,
-        as_seen: Option<OverrideSeen>,
+        as_seen: Option<PricesSeen>,
     ) -> Result<OverrideView, StoreError> {
         let overridden = self.write_override(actor, id, reason, as_seen).await;
         // A 403 is the web layer's `access.denied`, as for finalising.
@@ -458,7 +483,7 @@ impl Store {
         actor: &Actor,
         id: Uuid,
         reason: Text,
-        as_seen: Option<OverrideSeen>,
+        as_seen: Option<PricesSeen>,
     ) -> Result<OverrideView, StoreError> {
         let txn = self.begin_write().await?;
         let quote = lock_quote(&txn, id).await?;
@@ -469,17 +494,16 @@ impl Store {
             ));
         }
         check_draft(&quote, "can no longer change")?;
-        // After the lock: the lines as the last edit committed them.
-        let superseded = superseded_lines(&load_quote(&txn, id, self.calendar).await?);
-        if as_seen.is_some_and(|seen| {
-            !still_as_seen(seen.revisions.as_deref(), quote.updated_at)
-                || seen.superseded.is_some_and(|shown| shown != crate::gate::superseded_fingerprint(&superseded))
-        }) {
+        if let Some(seen) = as_seen
+            && !self.still_priced_as_seen(&txn, &quote, seen).await?
+        {
             return Err(StoreError::conflict(
                 "quote_changed",
                 "The quote, or the prices now in force for it, changed after you opened it: check its lines at an old price again, then approve.",
             ));
         }
+        // After the lock: the lines as the last edit committed them.
+        let superseded = superseded_lines(&load_quote(&txn, id, self.calendar).await?);
         let covers: Vec<CoveredPrice> = superseded.iter().map(Into::into).collect();
         if covers.is_empty() {
             return Err(StoreError::conflict(

@@ -3,7 +3,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
 use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView};
-use pricegate_store::{NewLine, NewQuote, OverrideSeen, QuoteFilter, QuotePatch};
+use pricegate_store::{NewLine, NewQuote, PricesSeen, QuoteFilter, QuotePatch};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
@@ -251,7 +251,8 @@ pub async fn reprice_quote(
     ApiPath(id): ApiPath<Uuid>,
     as_seen: IfMatch,
 ) -> Result<Tagged<RepriceView>, AppError> {
-    let repriced = app.store.reprice_quote(&sales.actor, id, as_seen.as_deref()).await.map_err(precondition_failed)?;
+    let as_seen = as_seen.0.map(|revisions| PricesSeen { revisions: Some(revisions), superseded: None });
+    let repriced = app.store.reprice_quote(&sales.actor, id, as_seen).await.map_err(precondition_failed)?;
     Ok(tagged(repriced.quote.revision(), repriced))
 }
 
@@ -285,7 +286,7 @@ pub async fn override_prices(
     let reason = Text::parse_multiline("reason", &body.reason, limits::REASON)?;
     let as_seen = match (as_seen, body.superseded_tag) {
         (None, None) => None,
-        (revisions, superseded) => Some(OverrideSeen { revisions, superseded }),
+        (revisions, superseded) => Some(PricesSeen { revisions, superseded }),
     };
     let approval = app.store.override_prices(&finance.actor, id, reason, as_seen).await.map_err(precondition_failed)?;
     Ok((StatusCode::CREATED, Json(approval)))

@@ -36,6 +36,8 @@ struct ConfirmPage {
     /// The draft as shown (its `updated_at` in microseconds): the form sends
     /// it back, and a draft edited since is not published.
     revision: i64,
+    /// [`touched_tag`] of `touched`: the form sends it back.
+    touched_seen: String,
     /// The last notice published before the page was computed
     /// ([`pricegate_store::Store::last_published_seq`]): the form sends it
     /// back, and a notice published since has the page shown again.
@@ -67,6 +69,10 @@ struct ConfirmPage {
 /// How far ahead a change's date is unusual enough to point out.
 const YEARS_AHEAD: i32 = 5;
 
+/// How many times the price before, or what fraction of it, a new price
+/// must be to be pointed out as a likely slip.
+const FACTOR: i64 = 5;
+
 /// The changes of a draft finance may not have meant (see [`ConfirmPage::unusual`]).
 /// Each is allowed: a notice may confirm a price, or give a product away.
 /// `later`: prices already published for these products, each with its date.
@@ -95,12 +101,40 @@ fn unusual_changes(
             said.push(format!("{} is {price} on {} already, so this change changes nothing.", c.sku, c.effective_on));
         } else if c.unit_price_minor == 0 {
             said.push(format!("{} would cost nothing ({price}) from {}.", c.sku, c.effective_on));
+        } else if let Some(before) = c.price_before_minor.filter(|before| *before > 0) {
+            // A slipped decimal point, or a zero too many or too few.
+            let (new, times) = (c.unit_price_minor, |a: i64, b: i64| (a + b / 2) / b);
+            let slip = if new >= before.saturating_mul(FACTOR) {
+                Some(format!("{} times the price before", times(new, before)))
+            } else if new.saturating_mul(FACTOR) <= before {
+                Some(format!("1/{} of the price before", times(before, new)))
+            } else {
+                None
+            };
+            if let Some(slip) = slip {
+                said.push(format!(
+                    "{} goes from {} to {price} on {}, {slip}: is a decimal point or a zero out of place?",
+                    c.sku,
+                    money(&c.currency, before),
+                    c.effective_on
+                ));
+            }
         }
         if c.effective_on > far {
             said.push(format!("{} is dated {}, more than {YEARS_AHEAD} years from today.", c.sku, c.effective_on));
         }
     }
     said
+}
+
+/// The quotes a confirmation showed as touched, and what it said the notice
+/// does to each, as one short string: the form sends it back, and a
+/// publication whose touched quotes are others by then is shown again.
+fn touched_tag(touched: &[TouchedQuote]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut said: Vec<String> = touched.iter().map(|q| format!("{}|{}|{}", q.id, q.total, q.delta)).collect();
+    said.sort_unstable();
+    Sha256::digest(said.join("\n").as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// An open quote that the notice will block, and what it does to its total.
@@ -253,6 +287,7 @@ async fn confirm_page(
         csrf: user.csrf().to_owned(),
         id: n.id,
         revision: n.revision(),
+        touched_seen: touched_tag(&touched),
         last_seq,
         not_published: None,
         body_html: render_markdown(&n.body),
@@ -288,6 +323,23 @@ async fn publish(
         let why = format!("Not published: {}. Check the draft below, then publish again.", super::OUT_OF_DATE);
         return shown_again(&app, &user, id, why).await;
     };
+    // The open quotes it touches, as the confirmation showed them: a quote
+    // drafted, edited or finalised meanwhile changes what publishing does.
+    // (Checked just before publishing: a quote written between the two is
+    // not compared; the notice's page and e-mails then show it.)
+    let shown = form.get("seen_touched");
+    if !shown.is_empty() {
+        let n = app.store.read_notice(&user.0.actor, id).await?;
+        // (A draft edited since is the store's to refuse, and say so.)
+        if n.state == "draft"
+            && n.revision() == as_seen
+            && shown != touched_tag(&touched_quotes(&app, &user, &n.changes).await?.0)
+        {
+            let why = "Not published: the open quotes this notice touches changed after you opened this confirmation \
+                       (a quote drafted, edited or finalised meanwhile). Check them below, then publish again.";
+            return shown_again(&app, &user, id, why.to_owned()).await;
+        }
+    }
     match app.store.publish_notice(&user.0.actor, id, PublishSeen { revisions: Some(&[as_seen]), last_seq }).await {
         Ok(_) => Ok(NoticeDone::Published.back_to_dashboard(&user.seal(&app), id)),
         // Published already (the form sent twice, or from a second tab): its
@@ -637,6 +689,9 @@ mod tests {
                 change("FAR", Some(100), 200, (9999, 12, 31)),
                 change("FINE", Some(100), 200, (2031, 12, 2)),
                 change("NEW", None, 200, (2027, 1, 1)),
+                change("SLIP", Some(17_900), 1_990_000, (2027, 1, 1)),
+                change("DOWN", Some(12_000), 1_200, (2027, 1, 1)),
+                change("HALF", Some(12_000), 6_000, (2027, 1, 1)),
                 change("OVERTAKEN", Some(600), 700, (2026, 12, 15)),
             ],
             &[later],
@@ -648,6 +703,10 @@ mod tests {
                 "SAME is 420.00 EUR on 2027-02-15 already, so this change changes nothing.",
                 "FREE would cost nothing (0.00 EUR) from 2027-01-01.",
                 "FAR is dated 9999-12-31, more than 5 years from today.",
+                "SLIP goes from 179.00 EUR to 19,900.00 EUR on 2027-01-01, 111 times the price before: is a decimal \
+                 point or a zero out of place?",
+                "DOWN goes from 120.00 EUR to 12.00 EUR on 2027-01-01, 1/10 of the price before: is a decimal point \
+                 or a zero out of place?",
                 "OVERTAKEN at 7.00 EUR from 2026-12-15 holds only until 2026-12-20: \u{201c}Valve and pump rise\u{201d}, already published, sets 6.50 EUR from then.",
             ]
         );

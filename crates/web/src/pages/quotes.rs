@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use pricegate_domain::{Role, last_in_force};
 use pricegate_mail::render_markdown;
 use pricegate_store::views::{GateView, LineImpactView, PendingNoticeView, QuoteView, UserView};
-use pricegate_store::{Channel, OverrideSeen, QuoteFilter, StoreError};
+use pricegate_store::{Channel, PricesSeen, QuoteFilter, StoreError};
 use uuid::Uuid;
 
 use super::quote_form::{create_quote, edit_quote_form, new_quote_form, update_quote};
@@ -287,6 +287,9 @@ struct QuotePage {
     signer_can_sign: bool,
     pending: Vec<PendingRow>,
     superseded: Vec<SupersededRow>,
+    /// What today's prices would do to the total of the lines at an old
+    /// price: what keeping the old ones forgoes.
+    superseded_gap: Option<String>,
     has_override: bool,
     /// Finance's approval of the old prices: who, when and why.
     override_note: Option<String>,
@@ -488,13 +491,15 @@ fn already_carried(p: &PendingNoticeView, later: &HashMap<(Uuid, Uuid), String>)
             line.new_unit_price_minor == line.old_unit_price_minor
                 && line.earlier.iter().all(|step| step.unit_price_minor == line.old_unit_price_minor)
                 && !later.contains_key(&(p.notice_id, line.line_id))
+                && line.overtaken_by_unit_price_minor.is_none()
         })
 }
 
 fn last_words(pending: &[PendingNoticeView], valid_until: chrono::NaiveDate) -> HashMap<Uuid, LastWord<'_>> {
     let mut words: HashMap<Uuid, LastWord<'_>> = HashMap::new();
     for p in pending {
-        for line in &p.impact.lines {
+        // A price a later notice replaced by today has no word left.
+        for line in p.impact.lines.iter().filter(|l| l.overtaken_by_unit_price_minor.is_none()) {
             // Of this notice's prices for the line, the last one in force while the quote is valid.
             let Some((effective_on, delta_minor)) = last_in_force(steps(line), valid_until) else { continue };
             let notices = vec![p.notice_id];
@@ -661,6 +666,13 @@ async fn quote_page(
         None => None,
     };
     let superseded_seen = gate.as_ref().map(|g| g.superseded_tag.clone()).unwrap_or_default();
+    let superseded_gap = gate.as_ref().filter(|g| !g.superseded.is_empty()).map(|g| {
+        let gap = g.superseded.iter().fold(0i64, |sum, s| {
+            let at = |price| pricegate_domain::line_total(price, s.quantity, s.discount_bp);
+            sum.saturating_add(at(s.current_unit_price_minor).saturating_sub(at(s.quoted_unit_price_minor)))
+        });
+        signed_money(&currency, gap)
+    });
     let (ready, expired, signer_can_sign, pending, superseded, has_override) = match gate {
         Some(g) => (
             g.ready,
@@ -683,7 +695,11 @@ async fn quote_page(
                             // A mark that another notice has the last word goes on this
                             // notice's price in force at the end of the validity.
                             let counted = last_in_force(steps(l), quote.valid_until).map(|(on, _)| on);
-                            let later = later.get(&(p.notice_id, l.line_id));
+                            // A price replaced by today says so, and counts nothing.
+                            let overtaken = l.overtaken_by_unit_price_minor.map(|now| {
+                                format!("a later notice set {}, the price in force today", money(&currency, now))
+                            });
+                            let later = overtaken.as_ref().or(later.get(&(p.notice_id, l.line_id)));
                             let later_on = |on| later.filter(|_| counted == Some(on)).cloned();
                             ImpactRow {
                                 sku: l.sku.clone(),
@@ -700,7 +716,10 @@ async fn quote_page(
                                     calendar.date_of(p.published_at),
                                 ),
                                 after_validity: l.effective_on > quote.valid_until,
-                                delta: signed_money(&currency, l.delta_minor),
+                                delta: match overtaken {
+                                    Some(_) => "\u{2014}, no longer in force".to_owned(),
+                                    None => signed_money(&currency, l.delta_minor),
+                                },
                                 later: later_on(l.effective_on),
                                 earlier: l
                                     .earlier
@@ -793,6 +812,7 @@ async fn quote_page(
         signer_can_sign,
         pending,
         superseded,
+        superseded_gap,
         has_override,
         override_note,
         lapsed_override,
@@ -907,6 +927,27 @@ pub(super) async fn finalise(
         let page = quote_page(&app, &user, quote, None, Some(message)).await?;
         return Ok(render(StatusCode::CONFLICT, &page));
     };
+    // The button of a quote page that showed the quote not ready says why
+    // it still is not; it never finalises: that is the confirmation's, even
+    // when the quote became ready meanwhile (an acknowledgement in another tab).
+    if form.get("from") == "not-ready" {
+        let gate = app.store.quote_gate(&user.0.actor, id).await?;
+        if gate.ready {
+            return Ok(axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!(
+                "/quotes/{id}/finalise"
+            ))));
+        }
+        let message = if !gate.pending.is_empty() {
+            format!("Not finalised. {}", crate::error::pending_sentence(&gate))
+        } else if !gate.superseded.is_empty() && gate.price_override.is_none() {
+            format!("Not finalised. {}", pricegate_store::SUPERSEDED_PRICES)
+        } else {
+            "Not finalised: see why below.".to_owned()
+        };
+        let quote = app.store.get_quote(&user.0.actor, id).await?;
+        let page = quote_page(&app, &user, quote, Some(gate), Some(message)).await?;
+        return Ok(render(StatusCode::CONFLICT, &page));
+    }
     match app.store.finalise_quote(&user.0.actor, id, Some(&[as_seen])).await {
         Ok(_) => Ok(QuoteDone::Finalised.back_to_quote(&user.seal(&app), id)),
         Err(StoreError::PendingAcknowledgements(gate)) => {
@@ -951,14 +992,36 @@ pub(super) async fn finalise(
     }
 }
 
+/// Reprices the quote as its page showed it: one changed since, or whose
+/// lines at an old price (or the prices now in force for them) are others
+/// by now, is shown again with the prices it would take now (409). A form
+/// without what it showed (a page from before it was sent) is shown it too.
 async fn reprice(
     State(app): State<AppState>,
     PageId(id): PageId,
-    CsrfForm { user, .. }: CsrfForm<Sales>,
+    CsrfForm { user, form, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
-    let result = app.store.reprice_quote(&user.0.actor, id, None).await?;
-    let done = QuoteDone::Repriced { old_minor: result.old_total_minor, new_minor: result.new_total_minor };
-    Ok(done.back_to_quote(&user.seal(&app), id))
+    let seen = form.seen().map(|revision| PricesSeen {
+        revisions: Some(vec![revision]),
+        superseded: Some(form.get("seen_superseded").to_owned()),
+    });
+    let message = match seen {
+        None => format!("Not repriced: {}. Check the prices below, then reprice again.", super::OUT_OF_DATE),
+        Some(seen) => match app.store.reprice_quote(&user.0.actor, id, Some(seen)).await {
+            Ok(result) => {
+                let done = QuoteDone::Repriced { old_minor: result.old_total_minor, new_minor: result.new_total_minor };
+                return Ok(done.back_to_quote(&user.seal(&app), id));
+            }
+            Err(StoreError::Conflict { code: "quote_changed", .. }) => "Not repriced: the quote, or the prices in \
+                force for it, changed after you opened this page. Below is what repricing would take now: reprice \
+                again to take it."
+                .to_owned(),
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let quote = app.store.get_quote(&user.0.actor, id).await?;
+    let page = quote_page(&app, &user, quote, None, Some(message)).await?;
+    Ok(render(StatusCode::CONFLICT, &page))
 }
 
 /// Finance lets a draft be finalised at prices no longer in force, with a
@@ -971,7 +1034,7 @@ async fn override_prices(
     // The quote as the page showed it to finance: its revision and its lines
     // at an old price. A form without them (a page from before they were
     // sent) is shown the quote again.
-    let seen = form.seen().map(|revision| OverrideSeen {
+    let seen = form.seen().map(|revision| PricesSeen {
         revisions: Some(vec![revision]),
         superseded: Some(form.get("seen_superseded").to_owned()),
     });
@@ -1049,6 +1112,7 @@ mod tests {
                 new_total_minor: 0,
                 delta_minor,
                 earlier: Vec::new(),
+                overtaken_by_unit_price_minor: None,
             })
             .collect();
         let total_delta_minor = lines.iter().map(|l| l.delta_minor).sum();
