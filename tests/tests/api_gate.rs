@@ -828,6 +828,15 @@ async fn a_finalise_button_of_a_page_showing_the_quote_not_ready_leads_to_the_co
         Some(format!("/quotes/{id}/finalise").as_str())
     );
     assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["state"], "draft");
+
+    // The confirmation shows what is signed: the lines, and the price due
+    // while the quote is valid, which finalising now keeps it from.
+    let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{id}/finalise")).await;
+    assert!(
+        html.contains("id=\"lines\"") && html.contains("<strong>P-1</strong>") && html.contains("100.00 EUR"),
+        "{html}"
+    );
+    assert!(html.contains("Prices due while this quote is valid") && html.contains("11.00 EUR"), "{html}");
 }
 
 /// Repricing from the quote page takes the prices the page showed: a price

@@ -176,15 +176,15 @@ async fn list(
     Ok(render(StatusCode::OK, &page))
 }
 
-struct LineRow {
-    sku: String,
-    product: String,
-    quantity: i64,
-    unit_price: String,
+pub(super) struct LineRow {
+    pub(super) sku: String,
+    pub(super) product: String,
+    pub(super) quantity: i64,
+    pub(super) unit_price: String,
     /// What the price is for ("each", "box of 10"), as the line was priced.
-    unit: String,
-    discount: String,
-    total: String,
+    pub(super) unit: String,
+    pub(super) discount: String,
+    pub(super) total: String,
 }
 
 struct ImpactRow {
@@ -311,6 +311,8 @@ struct QuotePage {
     /// Prices published to take force while the draft is valid, other than
     /// the pending notices' (which have their own cards).
     upcoming: Vec<UpcomingRow>,
+    /// Pending notices are listed above the prices due: those are the others.
+    upcoming_besides_pending: bool,
     is_finance: bool,
     /// The reader owns or signs it: they may not approve its old prices.
     mine: bool,
@@ -573,20 +575,38 @@ struct TogetherNote {
 }
 
 /// A price published to take force while a draft is valid.
-struct UpcomingRow {
-    sku: String,
-    quoted: String,
-    new_price: String,
-    effective_on: String,
-    notice_id: Uuid,
-    title: String,
+pub(super) struct UpcomingRow {
+    pub(super) sku: String,
+    pub(super) quoted: String,
+    pub(super) new_price: String,
+    pub(super) effective_on: String,
+    pub(super) notice_id: Uuid,
+    pub(super) title: String,
 }
 
 /// The prices already published, by notices the signer has acknowledged or
 /// that came before drafting, that take force after today and while the
 /// draft is valid: finalised before then the quote keeps its prices,
 /// finalised after it meets them as prices no longer in force.
-async fn upcoming_rows(
+/// The quote's lines as its pages show them.
+pub(super) fn line_rows(quote: &QuoteView) -> Vec<LineRow> {
+    let currency = &quote.currency;
+    quote
+        .lines
+        .iter()
+        .map(|l| LineRow {
+            sku: l.sku.clone(),
+            product: l.product_name.clone(),
+            quantity: l.quantity,
+            unit_price: money(currency, l.unit_price_minor),
+            unit: l.unit.clone(),
+            discount: percent(l.discount_bp),
+            total: money(currency, l.total_minor),
+        })
+        .collect()
+}
+
+pub(super) async fn upcoming_rows(
     app: &AppState,
     quote: &QuoteView,
     gate: Option<&GateView>,
@@ -771,6 +791,7 @@ async fn quote_page(
         },
     };
     let evidence = quote.evidence.as_ref();
+    let upcoming_besides_pending = !pending.is_empty();
     Ok(QuotePage {
         layout: user.layout(format!("Quote for {}", quote.customer.name)),
         csrf: user.csrf().to_owned(),
@@ -793,19 +814,7 @@ async fn quote_page(
         valid_until: quote.valid_until.to_string(),
         drafted_at: calendar.stamp(quote.drafted_at, true),
         notes: quote.notes.clone(),
-        lines: quote
-            .lines
-            .iter()
-            .map(|l| LineRow {
-                sku: l.sku.clone(),
-                product: l.product_name.clone(),
-                quantity: l.quantity,
-                unit_price: money(&currency, l.unit_price_minor),
-                unit: l.unit.clone(),
-                discount: percent(l.discount_bp),
-                total: money(&currency, l.total_minor),
-            })
-            .collect(),
+        lines: line_rows(&quote),
         total: money(&currency, quote.total_minor),
         ready,
         expired,
@@ -856,6 +865,7 @@ async fn quote_page(
             None => String::new(),
         },
         together,
+        upcoming_besides_pending,
         upcoming,
         message,
         done: None,
