@@ -153,6 +153,9 @@ both_backends! {
             assert_eq!(status, 200, "{body}");
             assert!(body.contains("<title>") && body.contains("Pricegate") && body.contains("Pumps up 10%"), "{body}");
             assert!(body.contains("<form method=\"post\">") && !body.contains("<script"), "{body}");
+            // What the notice does to the link person's drafts, before they acknowledge it.
+            assert!(body.contains("Your drafts it holds up"), "{body}");
+            assert!(body.contains(&format!("<a href=\"/quotes/{qid}\">{}</a> Greta Berg: +10,000.00 EUR on its total while it is valid", &qid.replace('-', "")[..8])), "{body}");
         }
         assert_eq!(acknowledgements(&finance, &nid).await["acknowledged"], json!([]));
         let gate = sam.get(&format!("/api/v1/quotes/{qid}/gate")).await;

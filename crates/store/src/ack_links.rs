@@ -164,21 +164,52 @@ impl Store {
     /// (see [`AfterAcknowledging`]). Reads only; an account that is gone or
     /// no longer a salesperson's is left with nothing to show.
     pub async fn after_acknowledging(&self, user_id: Uuid, notice_id: Uuid) -> Result<AfterAcknowledging, StoreError> {
+        let mut after =
+            AfterAcknowledging { drafts: Vec::new(), more_drafts: 0, still_to_acknowledge: Vec::new(), still_count: 0 };
+        let Some(actor) = self.actor_of(user_id).await? else { return Ok(after) };
+        (after.drafts, after.more_drafts) = self.drafts_with_gates(&actor, notice_id).await?;
+        (after.still_to_acknowledge, after.still_count) =
+            self.notices_awaiting(&actor, AFTER_ACK_DRAFTS as u64).await?;
+        Ok(after)
+    }
+
+    /// The first drafts of `user_id`'s that notice `notice_id` holds up,
+    /// each with its gate (whose `pending` says what the notice does to
+    /// it), and how many more there are: for the link's page to show before
+    /// its person acknowledges. Reads only.
+    pub async fn drafts_held_up(
+        &self,
+        user_id: Uuid,
+        notice_id: Uuid,
+    ) -> Result<(Vec<(WaitingQuote, GateView)>, usize), StoreError> {
+        match self.actor_of(user_id).await? {
+            Some(actor) => self.drafts_with_gates(&actor, notice_id).await,
+            None => Ok((Vec::new(), 0)),
+        }
+    }
+
+    /// `user_id` as an actor, when the account is there with a role.
+    async fn actor_of(&self, user_id: Uuid) -> Result<Option<Actor>, StoreError> {
         let role = users::Entity::find_by_id(user_id)
             .select_only()
             .column(users::Column::Role)
             .into_tuple::<String>()
             .one(&self.db)
             .await?;
-        let mut after =
-            AfterAcknowledging { drafts: Vec::new(), more_drafts: 0, still_to_acknowledge: Vec::new(), still_count: 0 };
-        let Some(Ok(role)) = role.as_deref().map(Role::parse) else { return Ok(after) };
-        let actor = Actor { id: user_id, role };
-        let held_up = self.quotes_held_up_by(notice_id, user_id).await?;
-        after.more_drafts = held_up.len().saturating_sub(AFTER_ACK_DRAFTS);
+        Ok(role.as_deref().and_then(|r| Role::parse(r).ok()).map(|role| Actor { id: user_id, role }))
+    }
+
+    async fn drafts_with_gates(
+        &self,
+        actor: &Actor,
+        notice_id: Uuid,
+    ) -> Result<(Vec<(WaitingQuote, GateView)>, usize), StoreError> {
+        let held_up = self.quotes_held_up_by(notice_id, actor.id).await?;
+        let more = held_up.len().saturating_sub(AFTER_ACK_DRAFTS);
+        let mut drafts = Vec::new();
         for quote in held_up.into_iter().take(AFTER_ACK_DRAFTS) {
-            match self.quote_gate(&actor, quote.id).await {
-                Ok(gate) => after.drafts.push((quote, gate)),
+            match self.quote_gate(actor, quote.id).await {
+                Ok(gate) => drafts.push((quote, gate)),
                 // Finalised, cancelled or given another signer since it was listed.
                 Err(
                     StoreError::Conflict { code: "quote_not_draft", .. }
@@ -188,9 +219,7 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        (after.still_to_acknowledge, after.still_count) =
-            self.notices_awaiting(&actor, AFTER_ACK_DRAFTS as u64).await?;
-        Ok(after)
+        Ok((drafts, more))
     }
 
     /// Acknowledges the link's notice for its user (channel `email`) and uses

@@ -55,6 +55,45 @@ struct ShowPage {
     body_html: String,
     changes: Vec<ChangeRow>,
     expires_at: String,
+    /// The drafts of the link's person the notice holds up, each with what
+    /// it does to its total while it is valid: read before acknowledging.
+    held_up: Vec<HeldRow>,
+    /// How many more it holds up than are listed.
+    more_held: usize,
+}
+
+/// A draft a notice holds up, as its link's page lists it before the
+/// acknowledgement: (reference, customer, what the notice does to it).
+struct HeldRow {
+    id: Uuid,
+    reference: String,
+    customer: String,
+    effect: String,
+}
+
+impl HeldRow {
+    fn new(quote: WaitingQuote, gate: &GateView, notice: &pricegate_store::NoticeContent) -> HeldRow {
+        let impact = gate.pending.iter().find(|p| p.notice_id == notice.id).map(|p| &p.impact);
+        // A quote's lines are priced in its currency, as are the notice's changes to them.
+        let currency = impact
+            .and_then(|i| i.lines.first())
+            .and_then(|l| notice.changes.iter().find(|c| c.sku == l.sku))
+            .map(|c| c.currency.as_str());
+        let effect = match (impact, currency) {
+            _ if gate.expired => "its validity has ended: no price change while valid".to_owned(),
+            (Some(i), Some(currency)) => format!(
+                "{} on its total while it is valid",
+                pricegate_mail::compose::signed_money(currency, i.delta_while_valid_minor)
+            ),
+            _ => "its prices do not change".to_owned(),
+        };
+        HeldRow {
+            id: quote.id,
+            reference: quote.id.simple().to_string()[..8].to_owned(),
+            customer: quote.customer_name,
+            effect,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -322,7 +361,13 @@ fn refusal(e: AckLinkError, calendar: Calendar, reader: Option<&SessionUser>) ->
     }
 }
 
-fn show_page(view: AckLinkView, someone_else: Option<String>, calendar: Calendar) -> Response {
+fn show_page(
+    view: AckLinkView,
+    held: (Vec<(WaitingQuote, GateView)>, usize),
+    someone_else: Option<String>,
+    calendar: Calendar,
+) -> Response {
+    let held_up = held.0.into_iter().map(|(quote, gate)| HeldRow::new(quote, &gate, &view.notice)).collect();
     let published_on = calendar.date_of(view.notice.published_at);
     let changes = view.notice.changes.iter().map(|c| ChangeRow::published(c, published_on)).collect();
     page(
@@ -335,6 +380,8 @@ fn show_page(view: AckLinkView, someone_else: Option<String>, calendar: Calendar
             published_at: calendar.stamp(view.notice.published_at, true),
             changes,
             expires_at: calendar.stamp(view.expires_at, true),
+            held_up,
+            more_held: held.1,
         }
         .render(),
     )
@@ -352,7 +399,16 @@ async fn show(
                 Some(session) if session.actor.id != view.user_id => Some(session.user.name),
                 _ => None,
             };
-            show_page(view, someone_else, app.store.calendar())
+            // What it does to the person's drafts, before they acknowledge;
+            // the page stands without it if it cannot be read.
+            let held = match app.store.drafts_held_up(view.user_id, view.notice.id).await {
+                Ok(held) => held,
+                Err(e) => {
+                    tracing::warn!(error = %e, "acknowledgement link: the drafts it holds up could not be read");
+                    (Vec::new(), 0)
+                }
+            };
+            show_page(view, held, someone_else, app.store.calendar())
         }
         Err(e) => refused_for_reader(&app, &headers, e).await,
     }
