@@ -153,10 +153,17 @@ both_backends! {
             assert_eq!(status, 200, "{body}");
             assert!(body.contains("<title>") && body.contains("Pricegate") && body.contains("Pumps up 10%"), "{body}");
             assert!(body.contains("<form method=\"post\">") && !body.contains("<script"), "{body}");
-            // What the notice does to the link person's drafts, before they acknowledge it.
-            assert!(body.contains("Your drafts it holds up"), "{body}");
-            assert!(body.contains(&format!("<a href=\"/quotes/{qid}\">{}</a> Greta Berg: +10,000.00 EUR on its total while it is valid", &qid.replace('-', "")[..8])), "{body}");
+            // Whoever opens it learns how many drafts it holds up, not which.
+            assert!(body.contains("It holds up 1 draft Sam signs.") && !body.contains("Greta Berg"), "{body}");
         }
+        // Sam, logged in, reads which, and what the notice does to each, before acknowledging.
+        let sam_session = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in").0;
+        let (status, body) = page_logged_in(reqwest::Method::GET, &link, Some(&sam_session)).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("Your drafts it holds up"), "{body}");
+        let reference = &qid.replace('-', "")[..8];
+        let line = format!("<a href=\"/quotes/{qid}\">{reference}</a> Greta Berg: +10,000.00 EUR on its total while it is valid");
+        assert!(body.contains(&line), "{body}");
         assert_eq!(acknowledgements(&finance, &nid).await["acknowledged"], json!([]));
         let gate = sam.get(&format!("/api/v1/quotes/{qid}/gate")).await;
         assert_eq!(gate.body["ready"], false, "{}", gate.text);

@@ -60,6 +60,8 @@ struct ShowPage {
     held_up: Vec<HeldRow>,
     /// How many more it holds up than are listed.
     more_held: usize,
+    /// How many it holds up in all, said when they are not listed.
+    held_count: usize,
 }
 
 /// A draft a notice holds up, as its link's page lists it before the
@@ -364,10 +366,18 @@ fn refusal(e: AckLinkError, calendar: Calendar, reader: Option<&SessionUser>) ->
 fn show_page(
     view: AckLinkView,
     held: (Vec<(WaitingQuote, GateView)>, usize),
+    named: bool,
     someone_else: Option<String>,
     calendar: Calendar,
 ) -> Response {
-    let held_up = held.0.into_iter().map(|(quote, gate)| HeldRow::new(quote, &gate, &view.notice)).collect();
+    let held_count = held.0.len() + held.1;
+    // Which drafts, and for whom, only to the link's person logged in here,
+    // as on the page that thanks them; anyone else holding the link (a
+    // mail scanner, a forwarded e-mail) reads the count.
+    let held_up = match named {
+        true => held.0.into_iter().map(|(quote, gate)| HeldRow::new(quote, &gate, &view.notice)).collect(),
+        false => Vec::new(),
+    };
     let published_on = calendar.date_of(view.notice.published_at);
     let changes = view.notice.changes.iter().map(|c| ChangeRow::published(c, published_on)).collect();
     page(
@@ -382,6 +392,7 @@ fn show_page(
             expires_at: calendar.stamp(view.expires_at, true),
             held_up,
             more_held: held.1,
+            held_count,
         }
         .render(),
     )
@@ -395,10 +406,9 @@ async fn show(
     let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown, app.store.calendar(), None) };
     match app.store.open_ack_link(&token).await {
         Ok(view) => {
-            let someone_else = match signed_in(&app, &headers).await {
-                Some(session) if session.actor.id != view.user_id => Some(session.user.name),
-                _ => None,
-            };
+            let session = signed_in(&app, &headers).await;
+            let named = session.as_ref().is_some_and(|s| s.actor.id == view.user_id);
+            let someone_else = session.filter(|s| s.actor.id != view.user_id).map(|s| s.user.name);
             // What it does to the person's drafts, before they acknowledge;
             // the page stands without it if it cannot be read.
             let held = match app.store.drafts_held_up(view.user_id, view.notice.id).await {
@@ -408,7 +418,7 @@ async fn show(
                     (Vec::new(), 0)
                 }
             };
-            show_page(view, held, someone_else, app.store.calendar())
+            show_page(view, held, named, someone_else, app.store.calendar())
         }
         Err(e) => refused_for_reader(&app, &headers, e).await,
     }
