@@ -16,6 +16,7 @@ mod m20261201_000011_finalisations_by_time;
 mod m20261202_000012_outbox_reminders_from;
 mod m20261202_000013_outbox_pending_by_subject;
 mod m20261202_000014_signer_letters;
+mod m20261202_000015_notice_product_names;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_outbox_reminders_from::Migration),
             Box::new(m20261202_000013_outbox_pending_by_subject::Migration),
             Box::new(m20261202_000014_signer_letters::Migration),
+            Box::new(m20261202_000015_notice_product_names::Migration),
         ]
     }
 }

@@ -889,6 +889,30 @@ async fn repricing_from_the_quote_page_takes_only_the_prices_it_showed() {
     assert_eq!(price().await, 1_200);
 }
 
+both_backends! {
+/// A published notice names each product as it was named when published:
+/// what its readers acknowledged. A draft names them as they are now.
+async fn a_published_notice_keeps_the_product_names_it_was_published_with(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let product = create_product(&finance, "P-1", "EUR", 1_000).await;
+    let published = publish_price_change(&finance, "P-1", 1_100, &date_in_days(5)).await;
+    let draft = create_notice(&finance, "P-1 again", json!([{"sku": "P-1", "unit_price_minor": 1_200, "effective_on": date_in_days(9)}])).await;
+    let r = finance.patch(&format!("/api/v1/products/{}", id_of(&product)), &json!({"name": "Pump 100, renamed"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let finance = &finance;
+    let name_in = |notice: String| async move {
+        finance.get(&format!("/api/v1/notices/{notice}")).await.body["changes"][0]["product_name"].clone()
+    };
+    assert_eq!(name_in(published).await, "Product P-1", "as published");
+    assert_eq!(name_in(draft.clone()).await, "Pump 100, renamed", "a draft names the product as it is");
+    publish_notice(finance, &draft).await;
+    let r = finance.patch(&format!("/api/v1/products/{}", id_of(&product)), &json!({"name": "Pump 100 Mk II"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(name_in(draft).await, "Pump 100, renamed", "as published, after its rename");
+}
+}
+
 /// Sends `req` with `If-Match: if_match`: the status, the answer's `ETag`
 /// and its body.
 async fn conditional(req: reqwest::RequestBuilder, if_match: &str) -> (u16, Option<String>, Value) {
@@ -1347,7 +1371,9 @@ async fn a_draft_notice_edited_in_two_tabs_keeps_the_first_save() {
     assert_eq!(r.status(), 409);
     let again = r.text().await.unwrap_or_default();
     assert!(
-        again.contains("Not saved: the draft changed after you opened this form. As it is now, it is titled"),
+        again.contains(
+            "Not saved: the draft changed after you opened this form. As it is now, it is titled \u{201c}Pump prices rise\u{201d} with no price change."
+        ),
         "{again}"
     );
     assert!(again.contains("value=\"P-1 up again\""), "as typed: {again}");

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use pricegate_migration::{Migrator, MigratorTrait};
-use pricegate_store::entity::{acknowledgements, outbox, signer_letters};
+use pricegate_store::entity::{acknowledgements, notice_changes, outbox, signer_letters};
 use pricegate_tests::db::{Backend, TestDb};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Statement, Value};
 use uuid::Uuid;
@@ -296,4 +296,83 @@ async fn signer_mail_gets_its_letters_on_postgresql() {
 #[tokio::test]
 async fn signer_mail_gets_its_letters_on_sqlite() {
     signer_mail_gets_its_letters(Backend::Sqlite).await;
+}
+
+/// Changes of notices published before `product_name` existed get their
+/// product's name as it is; a draft's stay unnamed, to follow the product.
+async fn published_notices_get_their_product_names(backend: Backend) {
+    let test_db = TestDb::create(backend).await;
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect");
+    // Up counts migrations to apply: the fourteen before 000015.
+    Migrator::up(&db, Some(14)).await.expect("the schema before notices kept product names");
+
+    let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
+    let (user, product, published, draft) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    insert(
+        &db,
+        "INSERT INTO users (id, email, name, role, password_hash, active, created_at, updated_at) \
+         VALUES (?, 'fiona-old@pricegate.test', 'Fiona', 'finance', 'x', true, ?, ?)",
+        vec![user.into(), now.into(), now.into()],
+    )
+    .await;
+    insert(
+        &db,
+        "INSERT INTO products (id, sku, name, unit, currency, unit_price_minor, created_at, updated_at) \
+         VALUES (?, 'PUMP-1', 'Pump, 1 kW', 'each', 'EUR', 1000, ?, ?)",
+        vec![product.into(), now.into(), now.into()],
+    )
+    .await;
+    let mut changes = Vec::new();
+    for (id, seq) in [(published, Some(1i64)), (draft, None)] {
+        insert(
+            &db,
+            "INSERT INTO notices (id, title, body, state, seq, published_at, published_by, created_by, created_at, updated_at) \
+             VALUES (?, 'Pumps up', 'From Monday.', ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                id.into(),
+                if seq.is_some() { "published" } else { "draft" }.into(),
+                seq.into(),
+                seq.map(|_| now).into(),
+                seq.map(|_| user).into(),
+                user.into(),
+                now.into(),
+                now.into(),
+            ],
+        )
+        .await;
+        let change = Uuid::new_v4();
+        insert(
+            &db,
+            "INSERT INTO notice_changes (id, notice_id, position, product_id, sku, unit_price_minor, effective_on) \
+             VALUES (?, ?, 0, ?, 'PUMP-1', 1100, ?)",
+            vec![change.into(), id.into(), product.into(), now.date_naive().into()],
+        )
+        .await;
+        changes.push(change);
+    }
+
+    for round in ["up", "down and up again"] {
+        if round != "up" {
+            let after_14 = (Migrator::migrations().len() - 14) as u32;
+            Migrator::down(&db, Some(after_14)).await.expect("down to schema 14");
+        }
+        Migrator::up(&db, None).await.expect("the product names");
+        let mut names = Vec::new();
+        for id in &changes {
+            let change = notice_changes::Entity::find_by_id(*id).one(&db).await.expect("read").expect("the change");
+            names.push(change.product_name);
+        }
+        assert_eq!(names, [Some("Pump, 1 kW".to_owned()), None], "{backend:?}, {round}: the published notice's, named");
+    }
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn published_notices_get_their_product_names_on_postgresql() {
+    published_notices_get_their_product_names(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn published_notices_get_their_product_names_on_sqlite() {
+    published_notices_get_their_product_names(Backend::Sqlite).await;
 }

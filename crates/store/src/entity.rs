@@ -105,6 +105,8 @@ pub mod notice_changes {
         pub sku: String,
         pub unit_price_minor: i64,
         pub effective_on: Date,
+        /// The product's name when the notice was published; `None` on a draft.
+        pub product_name: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {

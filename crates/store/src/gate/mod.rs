@@ -237,6 +237,9 @@ impl Store {
         })
         .exec(&txn)
         .await?;
+        // What it says of each product stays what its readers read: a
+        // product renamed later does not rename it here.
+        crate::notices::keep_product_names(&txn, id).await?;
         record(
             &txn,
             AuditEntry {

@@ -108,9 +108,30 @@ async fn write_changes(
             sku: Set(change.sku.as_str().to_owned()),
             unit_price_minor: Set(change.unit_price_minor),
             effective_on: Set(change.effective_on),
+            product_name: Set(None),
         });
     }
     notice_changes::Entity::insert_many(rows).exec_without_returning(txn).await?;
+    Ok(())
+}
+
+/// Writes into each change of notice `id` the name its product has now:
+/// at publication, so that the notice keeps naming its products as it did.
+pub(crate) async fn keep_product_names(txn: &DatabaseTransaction, id: Uuid) -> Result<(), StoreError> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let name = Query::select()
+        .column((products::Entity, products::Column::Name))
+        .from(products::Entity)
+        .and_where(
+            Expr::col((products::Entity, products::Column::Id))
+                .equals((notice_changes::Entity, notice_changes::Column::ProductId)),
+        )
+        .to_owned();
+    notice_changes::Entity::update_many()
+        .col_expr(notice_changes::Column::ProductName, Expr::SubQuery(None, Box::new(name.into())))
+        .filter(notice_changes::Column::NoticeId.eq(id))
+        .exec(txn)
+        .await?;
     Ok(())
 }
 
@@ -174,7 +195,8 @@ pub(crate) async fn load_changes(
         let product = products.get(&row.product_id);
         by_notice.entry(row.notice_id).or_default().push(PriceChangeView {
             sku: row.sku,
-            product_name: product.map(|p| p.name.clone()).unwrap_or_default(),
+            // A published notice names its products as it was published.
+            product_name: row.product_name.or_else(|| product.map(|p| p.name.clone())).unwrap_or_default(),
             currency: product.map(|p| p.currency.clone()).unwrap_or_default(),
             unit_price_minor: row.unit_price_minor,
             effective_on: row.effective_on,

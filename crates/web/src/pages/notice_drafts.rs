@@ -381,11 +381,25 @@ async fn update(
         Err(StoreError::Conflict { code: "notice_changed", .. }) => {
             let now = draft(&app, &user, id).await?;
             page.revision = Some(now.revision());
+            // The changes it has now, so that finance sees what saving would undo.
+            const LISTED: usize = 10;
+            let listed: Vec<String> = now
+                .changes
+                .iter()
+                .take(LISTED)
+                .map(|c| {
+                    format!("{} at {} from {}", c.sku, super::money(&c.currency, c.unit_price_minor), c.effective_on)
+                })
+                .collect();
+            let changes = match now.changes.len() {
+                0 => "no price change".to_owned(),
+                1 => format!("1 price change: {}", listed.join("; ")),
+                n if n > LISTED => format!("{n} price changes: {}; and {} more", listed.join("; "), n - LISTED),
+                n => format!("{n} price changes: {}", listed.join("; ")),
+            };
             page.not_saved = Some(format!(
-                "Not saved: the draft changed after you opened this form. As it is now, it is titled \u{201c}{}\u{201d} with {} price change{}. What you typed is below: open the draft in another tab to compare, then save again to replace it with this.",
+                "Not saved: the draft changed after you opened this form. As it is now, it is titled \u{201c}{}\u{201d} with {changes}. What you typed is below: save again to replace the draft with it.",
                 now.title,
-                now.changes.len(),
-                if now.changes.len() == 1 { "" } else { "s" }
             ));
             Ok(render(StatusCode::CONFLICT, &page))
         }

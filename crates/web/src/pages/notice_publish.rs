@@ -655,7 +655,10 @@ fn reminded_sentence(queued: usize, left_out: usize, again: Option<String>) -> S
             2 => "They can both",
             _ => "They can all",
         };
-        sentence.push_str(&format!(" {them} be reminded again from {again}."));
+        // A scheduled reminder sent before then is an e-mail too, and puts it off.
+        sentence.push_str(&format!(
+            " {them} be reminded again from {again}, unless a scheduled reminder reaches them first."
+        ));
     }
     sentence
 }
@@ -724,28 +727,32 @@ mod tests {
                 1,
                 at(),
                 "No reminders queued: the one salesperson still pending was e-mailed about this notice in the last \
-                 10 minutes. They can be reminded again from 10:17 UTC.",
+                 10 minutes. They can be reminded again from 10:17 UTC, unless a \
+                 scheduled reminder reaches them first.",
             ),
             (
                 0,
                 2,
                 at(),
                 "No reminders queued: both salespeople still pending were e-mailed about this notice in the last \
-                 10 minutes. They can both be reminded again from 10:17 UTC.",
+                 10 minutes. They can both be reminded again from 10:17 UTC, unless a \
+                 scheduled reminder reaches them first.",
             ),
             (
                 0,
                 4,
                 at(),
                 "No reminders queued: all 4 salespeople still pending were e-mailed about this notice in the last \
-                 10 minutes. They can all be reminded again from 10:17 UTC.",
+                 10 minutes. They can all be reminded again from 10:17 UTC, unless a \
+                 scheduled reminder reaches them first.",
             ),
             (
                 2,
                 1,
                 at(),
                 "2 reminders queued. 1 salesperson was skipped: they were e-mailed about this notice in the last \
-                 10 minutes. They can be reminded again from 10:17 UTC.",
+                 10 minutes. They can be reminded again from 10:17 UTC, unless a \
+                 scheduled reminder reaches them first.",
             ),
             (
                 1,
