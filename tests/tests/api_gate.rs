@@ -928,7 +928,7 @@ both_backends! {
 /// quote it read. An edit that changes nothing keeps the revision.
 async fn every_write_to_a_quote_takes_if_match_and_answers_with_its_etag(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
     let (sam, _) = app.user(Role::Sales, "Sam").await;
     create_product(&finance, "P-1", "EUR", 1_000).await;
     let drafted = sam
@@ -1001,6 +1001,23 @@ async fn every_write_to_a_quote_takes_if_match_and_answers_with_its_etag(backend
     assert_eq!(status, 412, "{body}");
     let (status, _, cancelled) = conditional(cancel(), &now).await;
     assert_eq!((status, cancelled["state"].as_str()), (200, Some("cancelled")), "{cancelled}");
+
+    // The quote's page keeps its history, in words, from the audit log.
+    let html = page_as(&app.base, &fiona.email, &path.replace("/api/v1", "")).await;
+    let history = section(&html, "<details id=\"history\"", "</details>");
+    let said = [
+        "Drafted, total 100.00 EUR, signed by Sam",
+        "Approving old prices refused: the quote had changed since the page was opened",
+        "Approved keeping old prices: \u{201c}Agreed in March.\u{201d}",
+        "Repriced: total 100.00 EUR to 130.00 EUR",
+        "Cancelled",
+    ];
+    let mut from = 0;
+    for what in said {
+        let at = history[from..].find(what).unwrap_or_else(|| panic!("{what}, in order, in {history}"));
+        from += at + what.len();
+    }
+    assert!(!history.contains("Edited"), "the edit that changed nothing is no event: {history}");
 }
 }
 

@@ -165,6 +165,21 @@ impl Store {
         .await
     }
 
+    /// What happened to quote `id`, oldest first, as the audit log keeps it:
+    /// drafting, edits, reprices, approvals, refusals, finalising or
+    /// cancelling (the first 500).
+    pub async fn quote_history(&self, id: Uuid) -> Result<Vec<AuditView>, StoreError> {
+        let rows = audit_log::Entity::find()
+            .filter(audit_log::Column::SubjectId.eq(id))
+            .filter(audit_log::Column::SubjectType.eq("quote"))
+            .order_by_asc(audit_log::Column::At)
+            .order_by_asc(audit_log::Column::Id)
+            .limit(500)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(audit_view).collect())
+    }
+
     /// The newest audit rows first: those older than the row `before` (the
     /// last of the previous page), and only `action`'s if it is given.
     pub async fn list_audit(
@@ -192,18 +207,19 @@ impl Store {
             .limit(limit)
             .all(&self.db)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| AuditView {
-                id: r.id,
-                at: r.at,
-                actor_id: r.actor_id,
-                action: r.action,
-                subject_type: r.subject_type,
-                subject_id: r.subject_id,
-                detail: r.detail,
-            })
-            .collect())
+        Ok(rows.into_iter().map(audit_view).collect())
+    }
+}
+
+fn audit_view(r: audit_log::Model) -> AuditView {
+    AuditView {
+        id: r.id,
+        at: r.at,
+        actor_id: r.actor_id,
+        action: r.action,
+        subject_type: r.subject_type,
+        subject_id: r.subject_id,
+        detail: r.detail,
     }
 }
 

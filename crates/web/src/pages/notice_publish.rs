@@ -291,7 +291,8 @@ async fn confirm_page(
         last_seq,
         not_published: None,
         body_html: render_markdown(&n.body),
-        changes: n.changes.iter().map(ChangeRow::from).collect(),
+        // As they would read published today: a backdated change takes force then.
+        changes: n.changes.iter().map(|c| ChangeRow::published(c, today)).collect(),
         title: n.title,
         salespeople,
         touched,

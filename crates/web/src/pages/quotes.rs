@@ -243,7 +243,54 @@ struct SupersededRow {
     current: String,
 }
 
+/// One entry of a quote's history: when, who, and what, in words.
+struct HistoryRow {
+    at: String,
+    who: String,
+    what: String,
+}
+
+/// An audit entry about a quote in words, its amounts in `currency`.
+fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names: &HashMap<Uuid, String>) -> String {
+    let detail = &entry.detail;
+    let amount = |key: &str| detail[key].as_i64().map(|minor| money(currency, minor)).unwrap_or_default();
+    let signer = detail["signer_id"]
+        .as_str()
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .and_then(|id| names.get(&id))
+        .map(|name| format!(", signed by {name}"))
+        .unwrap_or_default();
+    let refused = |what: &str| {
+        let why = match detail["code"].as_str().unwrap_or_default() {
+            "pending_acknowledgements" => "notices still to acknowledge",
+            "superseded_prices" => "lines at a price no longer in force",
+            "quote_expired" => "its validity had ended",
+            "quote_changed" => "the quote had changed since the page was opened",
+            "not_signer" => "not its signer",
+            "own_quote" => "the approver owns or signs it",
+            "nothing_to_override" => "no old price to approve",
+            code => code,
+        };
+        format!("{what} refused: {why}")
+    };
+    match entry.action.as_str() {
+        "quote.drafted" => format!("Drafted, total {}{signer}", amount("total_minor")),
+        "quote.edited" => format!("Edited: total {}{signer}", amount("total_minor")),
+        "quote.repriced" => format!("Repriced: total {} to {}", amount("old_total_minor"), amount("new_total_minor")),
+        "quote.price_override" => {
+            format!("Approved keeping old prices: \u{201c}{}\u{201d}", detail["reason"].as_str().unwrap_or_default())
+        }
+        "quote.override_refused" => refused("Approving old prices"),
+        "quote.finalise_refused" => refused("Finalising"),
+        "quote.finalised" => "Finalised".to_owned(),
+        "quote.cancelled" => "Cancelled".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
 struct EvidenceRow {
+    /// The notice, to read it as it was published.
+    notice_id: Uuid,
     title: String,
     published_at: String,
     acknowledged_at: String,
@@ -301,6 +348,8 @@ struct QuotePage {
     finalised_by: String,
     cancelled_at: String,
     evidence: Vec<EvidenceRow>,
+    /// What happened to the quote, oldest first, as the audit log keeps it.
+    history: Vec<HistoryRow>,
     override_reason: String,
     /// What the pending notices do to the total together, when their own totals do not say it.
     together: Option<TogetherNote>,
@@ -792,7 +841,23 @@ async fn quote_page(
     };
     let evidence = quote.evidence.as_ref();
     let upcoming_besides_pending = !pending.is_empty();
+    let entries = app.store.quote_history(quote.id).await?;
+    let mut people: Vec<Uuid> = entries.iter().filter_map(|e| e.actor_id).collect();
+    people
+        .extend(entries.iter().filter_map(|e| e.detail["signer_id"].as_str().and_then(|id| Uuid::parse_str(id).ok())));
+    people.sort_unstable();
+    people.dedup();
+    let names = app.store.user_names(&people).await?;
+    let history = entries
+        .iter()
+        .map(|e| HistoryRow {
+            at: calendar.stamp(e.at, true),
+            who: e.actor_id.and_then(|id| names.get(&id).cloned()).unwrap_or_default(),
+            what: history_row(e, &currency, &names),
+        })
+        .collect();
     Ok(QuotePage {
+        history,
         layout: user.layout(format!("Quote for {}", quote.customer.name)),
         csrf: user.csrf().to_owned(),
         id: quote.id,
@@ -833,6 +898,7 @@ async fn quote_page(
                 e.notices
                     .iter()
                     .map(|n| EvidenceRow {
+                        notice_id: n.notice_id,
                         title: n.title.clone(),
                         published_at: calendar.stamp(n.published_at, true),
                         acknowledged_at: calendar.stamp(n.acknowledged_at, true),
