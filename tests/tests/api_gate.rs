@@ -1201,6 +1201,11 @@ async fn a_cancel_or_delete_confirmation_acts_on_what_it_showed() {
         json!([{"sku": "P-1", "unit_price_minor": 1_100, "effective_on": date_in_days(1)}]),
     )
     .await;
+    // The list says whose draft it is, finance sharing drafts.
+    let (_, frank) = app.user(Role::Finance, "Frank").await;
+    let list = page_as(&app.base, &frank.email, "/notices").await;
+    assert!(list.contains("Not published. Drafted by Fiona, last saved"), "{list}");
+    assert!(page_as(&app.base, &fiona.email, "/notices").await.contains("Drafted by you"));
     let fiona_cookie = session_cookie(&app.base, &fiona.email).await;
     let delete = shown(fiona_cookie.clone(), format!("/notices/{notice}/delete")).await;
     let r = finance.patch(&format!("/api/v1/notices/{notice}"), &json!({"title": "P-1 up, and P-2"})).await;

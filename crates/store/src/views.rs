@@ -83,6 +83,10 @@ pub struct NoticeView {
     pub state: String,
     pub seq: Option<i64>,
     pub published_at: Option<DateTime<Utc>>,
+    /// Who in finance drafted it.
+    pub created_by: Uuid,
+    /// Who published it, once published.
+    pub published_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub changes: Vec<PriceChangeView>,

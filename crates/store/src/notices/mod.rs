@@ -595,6 +595,8 @@ fn to_view(
         state: n.state,
         seq: n.seq,
         published_at: n.published_at,
+        created_by: n.created_by,
+        published_by: n.published_by,
         created_at: n.created_at,
         updated_at: n.updated_at,
         changes,

@@ -51,6 +51,12 @@ struct InboxPage {
 async fn inbox(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -> Result<Response, PageError> {
     let notices = app.store.list_notices(&user.0.actor).await?;
     let role = user.0.actor.role;
+    // Who drafted each draft: finance shares them, and one may be a colleague's work in progress.
+    let mut authors: Vec<Uuid> = notices.iter().filter(|n| n.state != "published").map(|n| n.created_by).collect();
+    authors.sort_unstable();
+    authors.dedup();
+    let names = app.store.user_names(&authors).await?;
+    let calendar = app.store.calendar();
     let rows = notices
         .into_iter()
         .map(|n| {
@@ -66,7 +72,16 @@ async fn inbox(State(app): State<AppState>, user: PageUser, headers: HeaderMap) 
                 id: n.id,
                 status,
                 label,
-                published_at: n.published_at.map(|at| app.store.calendar().stamp(at, true)).unwrap_or_default(),
+                published_at: match n.published_at {
+                    Some(at) => calendar.stamp(at, true),
+                    None => {
+                        let by = match n.created_by == user.0.actor.id {
+                            true => "you".to_owned(),
+                            false => names.get(&n.created_by).cloned().unwrap_or_else(|| "someone".to_owned()),
+                        };
+                        format!("Not published. Drafted by {by}, last saved {}", calendar.stamp(n.updated_at, true))
+                    }
+                },
                 dashboard: published && role == Role::Finance,
                 title: n.title,
             }
