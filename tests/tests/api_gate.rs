@@ -791,7 +791,7 @@ async fn a_pending_price_a_later_notice_replaced_counts_nothing(backend: Backend
     assert_eq!((impact["total_delta_minor"].as_i64(), impact["delta_while_valid_minor"].as_i64()), (Some(100), Some(100)), "P-2's rise only: {impact}");
 
     let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{quote}")).await;
-    assert!(html.contains("not the last word: a later notice set 12.00 EUR, the price in force today"), "{html}");
+    assert!(html.contains("not the last word: another notice set 12.00 EUR, the price in force today"), "{html}");
     assert!(html.contains("\u{2014}, no longer in force") && !html.contains("\u{2212}10.00 EUR") && !html.contains("-10.00 EUR"), "{html}");
 }
 }
@@ -819,6 +819,8 @@ async fn a_finalise_button_of_a_page_showing_the_quote_not_ready_leads_to_the_co
     let r = press().await.expect("an answer");
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap_or_default().contains("Not finalised. You must first acknowledge 1 price notice"));
+    let history = page_as(&app.base, &sam_user.email, &format!("/quotes/{id}")).await;
+    assert!(history.contains("Finalising refused: notices still to acknowledge"), "audited: {history}");
 
     assert_eq!(sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
     let r = press().await.expect("an answer");
@@ -999,6 +1001,8 @@ async fn every_write_to_a_quote_takes_if_match_and_answers_with_its_etag(backend
     assert_eq!(again["quote"]["lines"][0]["id"], repriced["quote"]["lines"][0]["id"], "the same line");
     let (status, _, body) = conditional(cancel(), &approved).await;
     assert_eq!(status, 412, "{body}");
+    let r = sam.post_empty(&format!("{path}/finalise")).await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, "pending_acknowledgements"), "{}", r.text);
     let (status, _, cancelled) = conditional(cancel(), &now).await;
     assert_eq!((status, cancelled["state"].as_str()), (200, Some("cancelled")), "{cancelled}");
 
@@ -1007,9 +1011,10 @@ async fn every_write_to_a_quote_takes_if_match_and_answers_with_its_etag(backend
     let history = section(&html, "<details id=\"history\"", "</details>");
     let said = [
         "Drafted, total 100.00 EUR, signed by Sam",
-        "Approving old prices refused: the quote had changed since the page was opened",
+        "Approving old prices refused: the quote had changed since it was read",
         "Approved keeping old prices: \u{201c}Agreed in March.\u{201d}",
         "Repriced: total 100.00 EUR to 130.00 EUR",
+        "Finalising refused: notices still to acknowledge",
         "Cancelled",
     ];
     let mut from = 0;

@@ -62,8 +62,8 @@ pub struct LineImpact {
     /// line's total. Empty when the notice changes the product once.
     pub earlier: Vec<PriceStep>,
     /// The price in force today, when every price of the notice for this
-    /// line took force by today and the last of them is not it: a later
-    /// publication has the last word, and the notice does nothing more to
+    /// line took force by today and the last of them is not it: another
+    /// notice has the last word (a later date, or the same published later), and the notice does nothing more to
     /// the line ([`NoticeImpact::overtaken`]). The line counts 0 in totals.
     pub overtaken_by: Option<MinorUnits>,
 }
@@ -115,8 +115,8 @@ impl NoticeImpact {
 
     /// Marks the lines the notice no longer prices: each of its prices for
     /// the line took force by `today`, and the last is not the price in
-    /// force today (`in_force`, by sku), because a later publication set
-    /// another. Such a line's change is history: it counts 0 in the totals.
+    /// force today (`in_force`, by sku), because another notice's change
+    /// has the last word. Such a line's change is history: it counts 0 in the totals.
     pub fn overtaken(mut self, today: chrono::NaiveDate, in_force: impl Fn(&str) -> Option<MinorUnits>) -> Self {
         for line in &mut self.lines {
             let now = in_force(&line.sku).filter(|now| line.effective_on <= today && *now != line.new_unit_price_minor);

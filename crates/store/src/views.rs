@@ -275,7 +275,7 @@ pub struct LineImpactView {
     /// the line's total. Empty when the notice prices the product once.
     pub earlier: Vec<PriceStepView>,
     /// Set when every price of the notice for this line took force by today
-    /// and the last is not the price in force today, which this is: a later
+    /// and the last is not the price in force today, which this is: another
     /// notice has the last word, and the line counts 0 in the totals.
     pub overtaken_by_unit_price_minor: Option<i64>,
 }

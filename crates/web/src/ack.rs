@@ -62,6 +62,8 @@ struct ShowPage {
     more_held: usize,
     /// How many it holds up in all, said when they are not listed.
     held_count: usize,
+    /// The link's person is logged in in this browser: the drafts are listed.
+    named: bool,
 }
 
 /// A draft a notice holds up, as its link's page lists it before the
@@ -82,7 +84,7 @@ impl HeldRow {
             .and_then(|l| notice.changes.iter().find(|c| c.sku == l.sku))
             .map(|c| c.currency.as_str());
         let effect = match (impact, currency) {
-            _ if gate.expired => "its validity has ended: no price change while valid".to_owned(),
+            _ if gate.expired => "its validity has ended: its owner must extend it".to_owned(),
             (Some(i), Some(currency)) => format!(
                 "{} on its total while it is valid",
                 pricegate_mail::compose::signed_money(currency, i.delta_while_valid_minor)
@@ -371,13 +373,10 @@ fn show_page(
     calendar: Calendar,
 ) -> Response {
     let held_count = held.0.len() + held.1;
-    // Which drafts, and for whom, only to the link's person logged in here,
-    // as on the page that thanks them; anyone else holding the link (a
-    // mail scanner, a forwarded e-mail) reads the count.
-    let held_up = match named {
-        true => held.0.into_iter().map(|(quote, gate)| HeldRow::new(quote, &gate, &view.notice)).collect(),
-        false => Vec::new(),
-    };
+    // Which drafts, and for whom, only to the link's person logged in here
+    // (`held` lists none for anyone else), as on the page that thanks them.
+    let held_up: Vec<HeldRow> =
+        held.0.into_iter().map(|(quote, gate)| HeldRow::new(quote, &gate, &view.notice)).collect();
     let published_on = calendar.date_of(view.notice.published_at);
     let changes = view.notice.changes.iter().map(|c| ChangeRow::published(c, published_on)).collect();
     page(
@@ -393,6 +392,7 @@ fn show_page(
             held_up,
             more_held: held.1,
             held_count,
+            named,
         }
         .render(),
     )
@@ -409,15 +409,18 @@ async fn show(
             let session = signed_in(&app, &headers).await;
             let named = session.as_ref().is_some_and(|s| s.actor.id == view.user_id);
             let someone_else = session.filter(|s| s.actor.id != view.user_id).map(|s| s.user.name);
-            // What it does to the person's drafts, before they acknowledge;
-            // the page stands without it if it cannot be read.
-            let held = match app.store.drafts_held_up(view.user_id, view.notice.id).await {
-                Ok(held) => held,
-                Err(e) => {
-                    tracing::warn!(error = %e, "acknowledgement link: the drafts it holds up could not be read");
-                    (Vec::new(), 0)
-                }
+            // What it does to the person's drafts, before they acknowledge:
+            // read in full (their gates) for that person only; anyone else
+            // (a mail scanner, a forwarded e-mail) reads how many. The page
+            // stands without it if it cannot be read.
+            let held = match named {
+                true => app.store.drafts_held_up(view.user_id, view.notice.id).await,
+                false => app.store.quotes_held_up_by(view.notice.id, view.user_id).await.map(|q| (Vec::new(), q.len())),
             };
+            let held = held.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "acknowledgement link: the drafts it holds up could not be read");
+                (Vec::new(), 0)
+            });
             show_page(view, held, named, someone_else, app.store.calendar())
         }
         Err(e) => refused_for_reader(&app, &headers, e).await,

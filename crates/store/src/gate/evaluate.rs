@@ -317,14 +317,13 @@ async fn evaluate_read(
                 }
             }
             let priced = priced_lines(lines);
+            let in_force_by_sku: HashMap<&str, i64> =
+                lines.iter().filter_map(|l| Some((l.sku.as_str(), *loaded.in_force.get(&l.product_id)?))).collect();
             for p in pending {
                 let notice = by_id[&p.id];
                 let notice_changes = changes.remove(&p.id).unwrap_or_default();
                 // A price a later publication replaced, by today, is history here.
-                let in_force = |sku: &str| {
-                    let line = lines.iter().find(|l| l.sku == sku)?;
-                    loaded.in_force.get(&line.product_id).copied()
-                };
+                let in_force = |sku: &str| in_force_by_sku.get(sku).copied();
                 let impact = impact_of(&priced, &notice_changes).overtaken(loaded.today, in_force);
                 view.pending.push(PendingNoticeView {
                     notice_id: p.id,

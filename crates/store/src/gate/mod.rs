@@ -153,7 +153,33 @@ pub struct PublishSeen<'a> {
     pub last_seq: Option<i64>,
 }
 
+/// The audit row of a finalisation the gate refused, saying what held the
+/// quote up as `view` read it.
+fn finalise_refused(at: DateTime<Utc>, actor: &Actor, id: Uuid, view: &GateView) -> AuditEntry<'static> {
+    AuditEntry {
+        at,
+        actor_id: Some(actor.id),
+        action: "quote.finalise_refused",
+        subject_type: "quote",
+        subject_id: Some(id),
+        detail: json!({
+            "pending": view.pending.iter().map(|p| p.notice_id).collect::<Vec<_>>(),
+            "superseded": view.superseded.iter().map(|l| l.sku.clone()).collect::<Vec<_>>(),
+            "expired": view.expired,
+            "signer_can_sign": view.signer_can_sign,
+        }),
+    }
+}
+
 impl Store {
+    /// Audits an attempt to finalise quote `id` that stopped at what `view`
+    /// (its gate, not ready) says, before reaching [`Store::finalise_quote`]:
+    /// the quote page's button, which never finalises.
+    pub async fn audit_finalise_refused(&self, actor: &Actor, id: Uuid, view: &GateView) -> Result<(), StoreError> {
+        let at = db_now(&self.db).await?;
+        record(&self.db, finalise_refused(at, actor, id, view)).await
+    }
+
     /// The `seq` of the last notice published, 0 before the first: a
     /// confirmation computed after reading it shows the prices as they
     /// stand until the next publication ([`PublishSeen::last_seq`]).
@@ -359,23 +385,7 @@ impl Store {
         };
         if let Some(refusal) = refusal {
             let at = db_now(&txn).await?;
-            record(
-                &txn,
-                AuditEntry {
-                    at,
-                    actor_id: Some(actor.id),
-                    action: "quote.finalise_refused",
-                    subject_type: "quote",
-                    subject_id: Some(id),
-                    detail: json!({
-                        "pending": view.pending.iter().map(|p| p.notice_id).collect::<Vec<_>>(),
-                        "superseded": view.superseded.iter().map(|l| l.sku.clone()).collect::<Vec<_>>(),
-                        "expired": view.expired,
-                        "signer_can_sign": view.signer_can_sign,
-                    }),
-                },
-            )
-            .await?;
+            record(&txn, finalise_refused(at, actor, id, &view)).await?;
             txn.commit().await?;
             return Err(refusal);
         }

@@ -18,7 +18,7 @@ use crate::audit::{AuditEntry, Refused, record};
 use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{finalisations, price_overrides, quote_lines, quotes, users};
 use crate::gate::{CoveredPrice, priced_lines, superseded_fingerprint, superseded_lines};
-use crate::views::{OverrideView, QuoteView, RepriceView, still_as_seen};
+use crate::views::{OverrideView, QuoteView, RepriceView, SupersededLineView, still_as_seen};
 use crate::{Actor, Store, StoreError};
 
 mod handover;
@@ -120,6 +120,13 @@ pub struct QuoteEdited {
     /// Whether the edit changed anything. One that changes nothing writes
     /// nothing: the revision stays, so a page open elsewhere is still current.
     pub changed: bool,
+}
+
+/// Whether `quote` and its lines at an old price (`superseded`, with the
+/// prices in force for them) are still as `seen` says they were read.
+fn priced_as_seen(quote: &quotes::Model, superseded: &[SupersededLineView], seen: PricesSeen) -> bool {
+    still_as_seen(seen.revisions.as_deref(), quote.updated_at)
+        && seen.superseded.is_none_or(|shown| shown == superseded_fingerprint(superseded))
 }
 
 impl Store {
@@ -343,15 +350,6 @@ impl Store {
     ) -> Result<RepriceView, StoreError> {
         let txn = self.begin_write().await?;
         let (quote, lines) = load_owned(&txn, actor, id).await?;
-        if let Some(seen) = as_seen
-            && !self.still_priced_as_seen(&txn, &quote, seen).await?
-        {
-            return Err(StoreError::conflict(
-                "quote_changed",
-                "The quote, or the prices now in force for it, changed after you read it: it is not repriced. \
-                 Read it again, then reprice.",
-            ));
-        }
         let now = db_now(&txn).await?;
         let old_total_minor = quote_total(&priced_lines(&lines))?;
         let requested: Vec<NewLine> = lines
@@ -367,6 +365,28 @@ impl Store {
         let rows =
             price_lines(&txn, id, &quote.currency, &requested, &HashMap::new(), self.calendar.date_of(now)).await?;
         let new_total_minor = quote_total(&priced_lines(&rows))?;
+        // What repricing takes, from the prices it writes: compared with
+        // what the caller was shown, in the same read.
+        let taken: Vec<SupersededLineView> = lines
+            .iter()
+            .zip(&rows)
+            .filter(|(line, row)| line.unit_price_minor != row.unit_price_minor)
+            .map(|(line, row)| SupersededLineView {
+                line_id: line.id,
+                sku: line.sku.clone(),
+                quantity: line.quantity,
+                discount_bp: line.discount_bp,
+                quoted_unit_price_minor: line.unit_price_minor,
+                current_unit_price_minor: row.unit_price_minor,
+            })
+            .collect();
+        if as_seen.is_some_and(|seen| !priced_as_seen(&quote, &taken, seen)) {
+            return Err(StoreError::conflict(
+                "quote_changed",
+                "The quote, or the prices now in force for it, changed after you read it: it is not repriced. \
+                 Read it again, then reprice.",
+            ));
+        }
         if same_lines(&rows, &lines) {
             // Every line is at today's price already: nothing is written,
             // and the revision (and the lines' ids) stay.
@@ -390,25 +410,6 @@ impl Store {
         let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
         txn.commit().await?;
         Ok(RepriceView { old_total_minor, new_total_minor, quote: to_view(quote, rows, None) })
-    }
-
-    /// Whether `quote`, locked in `txn`, is still as `seen` says it was read:
-    /// its revision, and its lines at an old price with the prices in force.
-    async fn still_priced_as_seen(
-        &self,
-        txn: &sea_orm::DatabaseTransaction,
-        quote: &quotes::Model,
-        seen: PricesSeen,
-    ) -> Result<bool, StoreError> {
-        if !still_as_seen(seen.revisions.as_deref(), quote.updated_at) {
-            return Ok(false);
-        }
-        Ok(match seen.superseded {
-            Some(shown) => {
-                shown == superseded_fingerprint(&superseded_lines(&load_quote(txn, quote.id, self.calendar).await?))
-            }
-            None => true,
-        })
     }
 
     /// Cancels a draft. `as_seen`, when given, holds the revisions the
@@ -494,16 +495,15 @@ impl Store {
             ));
         }
         check_draft(&quote, "can no longer change")?;
-        if let Some(seen) = as_seen
-            && !self.still_priced_as_seen(&txn, &quote, seen).await?
-        {
+        // After the lock: the lines as the last edit committed them, and
+        // the prices in force, read once: checked, then approved.
+        let superseded = superseded_lines(&load_quote(&txn, id, self.calendar).await?);
+        if as_seen.is_some_and(|seen| !priced_as_seen(&quote, &superseded, seen)) {
             return Err(StoreError::conflict(
                 "quote_changed",
                 "The quote, or the prices now in force for it, changed after you opened it: check its lines at an old price again, then approve.",
             ));
         }
-        // After the lock: the lines as the last edit committed them.
-        let superseded = superseded_lines(&load_quote(&txn, id, self.calendar).await?);
         let covers: Vec<CoveredPrice> = superseded.iter().map(Into::into).collect();
         if covers.is_empty() {
             return Err(StoreError::conflict(

@@ -261,11 +261,22 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
         .map(|name| format!(", signed by {name}"))
         .unwrap_or_default();
     let refused = |what: &str| {
+        // The gate's own refusal says what held the quote up; others name a code.
+        let held_up = [
+            (detail["pending"].as_array().is_some_and(|p| !p.is_empty()), "notices still to acknowledge"),
+            (detail["superseded"].as_array().is_some_and(|s| !s.is_empty()), "lines at a price no longer in force"),
+            (detail["expired"].as_bool() == Some(true), "its validity had ended"),
+            (detail["signer_can_sign"].as_bool() == Some(false), "its signer could no longer sign"),
+        ];
+        let held_up: Vec<&str> = held_up.iter().filter(|(held, _)| *held).map(|(_, why)| *why).collect();
+        if !held_up.is_empty() {
+            return format!("{what} refused: {}", held_up.join(", "));
+        }
         let why = match detail["code"].as_str().unwrap_or_default() {
             "pending_acknowledgements" => "notices still to acknowledge",
             "superseded_prices" => "lines at a price no longer in force",
             "quote_expired" => "its validity had ended",
-            "quote_changed" => "the quote had changed since the page was opened",
+            "quote_changed" => "the quote had changed since it was read",
             "not_signer" => "not its signer",
             "own_quote" => "the approver owns or signs it",
             "nothing_to_override" => "no old price to approve",
@@ -633,10 +644,6 @@ pub(super) struct UpcomingRow {
     pub(super) title: String,
 }
 
-/// The prices already published, by notices the signer has acknowledged or
-/// that came before drafting, that take force after today and while the
-/// draft is valid: finalised before then the quote keeps its prices,
-/// finalised after it meets them as prices no longer in force.
 /// The quote's lines as its pages show them.
 pub(super) fn line_rows(quote: &QuoteView) -> Vec<LineRow> {
     let currency = &quote.currency;
@@ -655,6 +662,10 @@ pub(super) fn line_rows(quote: &QuoteView) -> Vec<LineRow> {
         .collect()
 }
 
+/// The prices already published, by notices the signer has acknowledged or
+/// that came before drafting, that take force after today and while the
+/// draft is valid: finalised before then the quote keeps its prices,
+/// finalised after it meets them as prices no longer in force.
 pub(super) async fn upcoming_rows(
     app: &AppState,
     quote: &QuoteView,
@@ -766,7 +777,7 @@ async fn quote_page(
                             let counted = last_in_force(steps(l), quote.valid_until).map(|(on, _)| on);
                             // A price replaced by today says so, and counts nothing.
                             let overtaken = l.overtaken_by_unit_price_minor.map(|now| {
-                                format!("a later notice set {}, the price in force today", money(&currency, now))
+                                format!("another notice set {}, the price in force today", money(&currency, now))
                             });
                             let later = overtaken.as_ref().or(later.get(&(p.notice_id, l.line_id)));
                             let later_on = |on| later.filter(|_| counted == Some(on)).cloned();
@@ -1007,7 +1018,12 @@ pub(super) async fn finalise(
     // it still is not; it never finalises: that is the confirmation's, even
     // when the quote became ready meanwhile (an acknowledgement in another tab).
     if form.get("from") == "not-ready" {
-        let gate = app.store.quote_gate(&user.0.actor, id).await?;
+        let gate = match app.store.quote_gate(&user.0.actor, id).await {
+            Ok(gate) => gate,
+            // Finalised or cancelled meanwhile: the quote's page says which.
+            Err(StoreError::Conflict { code: "quote_not_draft", .. }) => return Ok(super::quote_confirm::to_quote(id)),
+            Err(e) => return Err(e.into()),
+        };
         if gate.ready {
             return Ok(axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!(
                 "/quotes/{id}/finalise"
@@ -1020,6 +1036,8 @@ pub(super) async fn finalise(
         } else {
             "Not finalised: see why below.".to_owned()
         };
+        // A refused attempt, as the API's and the confirmation's are.
+        app.store.audit_finalise_refused(&user.0.actor, id, &gate).await?;
         let quote = app.store.get_quote(&user.0.actor, id).await?;
         let page = quote_page(&app, &user, quote, Some(gate), Some(message)).await?;
         return Ok(render(StatusCode::CONFLICT, &page));
