@@ -805,7 +805,7 @@ async fn a_finalise_button_of_a_page_showing_the_quote_not_ready_leads_to_the_co
     let (finance, _) = app.user(Role::Finance, "Fiona").await;
     let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
     create_product(&finance, "P-1", "EUR", 1_000).await;
-    let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 10}])).await);
+    let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1_200}])).await);
     let notice = publish_price_change(&finance, "P-1", 1_100, &date_in_days(30)).await;
     let cookie = session_cookie(&app.base, &sam_user.email).await;
     let http = client();
@@ -835,9 +835,12 @@ async fn a_finalise_button_of_a_page_showing_the_quote_not_ready_leads_to_the_co
     // while the quote is valid, which finalising now keeps it from.
     let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{id}/finalise")).await;
     assert!(
-        html.contains("id=\"lines\"") && html.contains("<strong>P-1</strong>") && html.contains("100.00 EUR"),
+        html.contains("id=\"lines\"") && html.contains("<strong>P-1</strong>") && html.contains("12,000.00 EUR"),
         "{html}"
     );
+    assert!(html.contains("data-label=\"Qty\">1,200<"), "a quantity grouped as amounts are: {html}");
+    let list = page_as(&app.base, &sam_user.email, "/quotes").await;
+    assert!(list.contains("data-label=\"Valid until\"><span class=\"date\">2099-12-31</span>"), "{list}");
     assert!(html.contains("Prices due while this quote is valid") && html.contains("11.00 EUR"), "{html}");
 }
 

@@ -177,6 +177,26 @@ pub struct Currency {
     minor_digits: u8,
 }
 
+/// Digits grouped by thousands with commas, as amounts are written:
+/// `1234567` reads `1,234,567`.
+fn grouped(digits: &str) -> String {
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+/// A count (a quantity) as people read it, grouped by thousands as amounts
+/// are: `12000` reads `12,000`.
+pub fn count(n: i64) -> String {
+    let sign = if n < 0 { "-" } else { "" };
+    format!("{sign}{}", grouped(&n.unsigned_abs().to_string()))
+}
+
 impl Currency {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let upper = raw.trim().to_ascii_uppercase();
@@ -205,14 +225,7 @@ impl Currency {
     /// read, never for arithmetic or a form field (see [`Currency::decimal`]).
     pub fn format(&self, minor: MinorUnits) -> String {
         let (sign, whole, fraction) = self.parts(minor);
-        let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
-        for (i, digit) in whole.chars().enumerate() {
-            if i > 0 && (whole.len() - i) % 3 == 0 {
-                grouped.push(',');
-            }
-            grouped.push(digit);
-        }
-        format!("{sign}{grouped}{fraction} {}", self.code())
+        format!("{sign}{}{fraction} {}", grouped(&whole), self.code())
     }
 
     /// A price's step from `before` to `after` for people to read:
@@ -307,6 +320,12 @@ pub fn parse_unit_price(field: &str, value: i64) -> Result<MinorUnits, Invalid> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        let read: Vec<String> = [0, 7, 999, 1_000, 12_000, 1_000_000, -4_500].into_iter().map(count).collect();
+        assert_eq!(read, ["0", "7", "999", "1,000", "12,000", "1,000,000", "-4,500"]);
+    }
 
     #[test]
     fn currency_codes_are_case_insensitive_and_checked() {

@@ -51,6 +51,7 @@ struct QuoteRow {
     readiness: &'static str,
     total: String,
     drafted_at: String,
+    valid_until: String,
 }
 
 #[derive(Template)]
@@ -162,6 +163,7 @@ async fn list(
             readiness,
             total: money(&q.currency, q.total_minor),
             drafted_at: app.store.calendar().stamp(q.drafted_at, true),
+            valid_until: q.valid_until.to_string(),
         });
     }
     let page = ListPage {
@@ -179,7 +181,7 @@ async fn list(
 pub(super) struct LineRow {
     pub(super) sku: String,
     pub(super) product: String,
-    pub(super) quantity: i64,
+    pub(super) quantity: String,
     pub(super) unit_price: String,
     /// What the price is for ("each", "box of 10"), as the line was priced.
     pub(super) unit: String,
@@ -189,7 +191,7 @@ pub(super) struct LineRow {
 
 struct ImpactRow {
     sku: String,
-    quantity: i64,
+    quantity: String,
     /// The line's discount, which both totals keep.
     discount: String,
     old_price: String,
@@ -238,7 +240,7 @@ struct PendingRow {
 
 struct SupersededRow {
     sku: String,
-    quantity: i64,
+    quantity: String,
     quoted: String,
     current: String,
 }
@@ -653,7 +655,7 @@ pub(super) fn line_rows(quote: &QuoteView) -> Vec<LineRow> {
         .map(|l| LineRow {
             sku: l.sku.clone(),
             product: l.product_name.clone(),
-            quantity: l.quantity,
+            quantity: pricegate_domain::count(l.quantity),
             unit_price: money(currency, l.unit_price_minor),
             unit: l.unit.clone(),
             discount: percent(l.discount_bp),
@@ -783,7 +785,7 @@ async fn quote_page(
                             let later_on = |on| later.filter(|_| counted == Some(on)).cloned();
                             ImpactRow {
                                 sku: l.sku.clone(),
-                                quantity: l.quantity,
+                                quantity: pricegate_domain::count(l.quantity),
                                 discount: quote
                                     .lines
                                     .iter()
@@ -828,7 +830,7 @@ async fn quote_page(
                 .iter()
                 .map(|s| SupersededRow {
                     sku: s.sku.clone(),
-                    quantity: s.quantity,
+                    quantity: pricegate_domain::count(s.quantity),
                     quoted: money(&currency, s.quoted_unit_price_minor),
                     current: money(&currency, s.current_unit_price_minor),
                 })
