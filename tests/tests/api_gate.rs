@@ -841,6 +841,15 @@ async fn a_finalise_button_of_a_page_showing_the_quote_not_ready_leads_to_the_co
     assert!(html.contains("data-label=\"Qty\">1,200<"), "a quantity grouped as amounts are: {html}");
     let list = page_as(&app.base, &sam_user.email, "/quotes").await;
     assert!(list.contains("data-label=\"Valid until\"><span class=\"date\">2099-12-31</span>"), "{list}");
+
+    // Signed by someone else now, the button's quote is refused as theirs to finalise.
+    let (_, sara) = app.user(Role::Sales, "Sara").await;
+    let r = sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"signer_id": sara.id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = press().await.expect("an answer");
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap_or_default().contains("Not finalised: Sara signs this quote now"));
+    assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["state"], "draft");
     assert!(html.contains("Prices due while this quote is valid") && html.contains("11.00 EUR"), "{html}");
 }
 

@@ -1020,29 +1020,15 @@ pub(super) async fn finalise(
     // it still is not; it never finalises: that is the confirmation's, even
     // when the quote became ready meanwhile (an acknowledgement in another tab).
     if form.get("from") == "not-ready" {
-        let gate = match app.store.quote_gate(&user.0.actor, id).await {
-            Ok(gate) => gate,
-            // Finalised or cancelled meanwhile: the quote's page says which.
-            Err(StoreError::Conflict { code: "quote_not_draft", .. }) => return Ok(super::quote_confirm::to_quote(id)),
-            Err(e) => return Err(e.into()),
-        };
-        if gate.ready {
-            return Ok(axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!(
-                "/quotes/{id}/finalise"
-            ))));
-        }
-        let message = if !gate.pending.is_empty() {
-            format!("Not finalised. {}", crate::error::pending_sentence(&gate))
-        } else if !gate.superseded.is_empty() && gate.price_override.is_none() {
-            format!("Not finalised. {}", pricegate_store::SUPERSEDED_PRICES)
-        } else {
-            "Not finalised: see why below.".to_owned()
-        };
-        // A refused attempt, as the API's and the confirmation's are.
-        app.store.audit_finalise_refused(&user.0.actor, id, &gate).await?;
         let quote = app.store.get_quote(&user.0.actor, id).await?;
-        let page = quote_page(&app, &user, quote, Some(gate), Some(message)).await?;
-        return Ok(render(StatusCode::CONFLICT, &page));
+        // Finalised or cancelled meanwhile: the quote's page says which.
+        // Signed by someone else now: finalising refuses that below, naming them.
+        if quote.state != "draft" {
+            return Ok(super::quote_confirm::to_quote(id));
+        }
+        if quote.signer_id == user.0.actor.id {
+            return not_ready(&app, &user, quote).await;
+        }
     }
     match app.store.finalise_quote(&user.0.actor, id, Some(&[as_seen])).await {
         Ok(_) => Ok(QuoteDone::Finalised.back_to_quote(&user.seal(&app), id)),
@@ -1086,6 +1072,34 @@ pub(super) async fn finalise(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The not-ready quote page's Finalise, pressed by the signer: why the
+/// quote still is not ready (audited as a refused attempt), or, ready
+/// meanwhile, the confirmation, which alone finalises.
+async fn not_ready(app: &AppState, user: &PageUser, quote: QuoteView) -> Result<Response, PageError> {
+    let id = quote.id;
+    let gate = match app.store.quote_gate(&user.0.actor, id).await {
+        Ok(gate) => gate,
+        Err(StoreError::Conflict { code: "quote_not_draft", .. }) => return Ok(super::quote_confirm::to_quote(id)),
+        Err(e) => return Err(e.into()),
+    };
+    if gate.ready {
+        return Ok(axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!(
+            "/quotes/{id}/finalise"
+        ))));
+    }
+    let message = if !gate.pending.is_empty() {
+        format!("Not finalised. {}", crate::error::pending_sentence(&gate))
+    } else if !gate.superseded.is_empty() && gate.price_override.is_none() {
+        format!("Not finalised. {}", pricegate_store::SUPERSEDED_PRICES)
+    } else {
+        "Not finalised: see why below.".to_owned()
+    };
+    // A refused attempt, as the API's and the confirmation's are.
+    app.store.audit_finalise_refused(&user.0.actor, id, &gate).await?;
+    let page = quote_page(app, user, quote, Some(gate), Some(message)).await?;
+    Ok(render(StatusCode::CONFLICT, &page))
 }
 
 /// Reprices the quote as its page showed it: one changed since, or whose
