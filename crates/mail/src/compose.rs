@@ -106,11 +106,19 @@ fn change_rows(notice: &NoticeContent, calendar: Calendar) -> Vec<ChangeRow> {
     notice.changes.iter().map(|c| ChangeRow::published(c, published_on)).collect()
 }
 
+/// How the e-mails and the link pages name a quote: the first 8 characters
+/// of its id.
+pub fn quote_reference(id: uuid::Uuid) -> String {
+    let mut reference = id.simple().to_string();
+    reference.truncate(8);
+    reference
+}
+
 fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
     quotes
         .iter()
         .map(|q| QuoteRow {
-            reference: q.id.simple().to_string()[..8].to_owned(),
+            reference: quote_reference(q.id),
             url: q.url.clone(),
             customer: customer(&q.customer_name, &q.customer_company),
             total: money(&q.currency, q.total_minor),

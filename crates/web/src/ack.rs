@@ -93,7 +93,7 @@ impl HeldRow {
         };
         HeldRow {
             id: quote.id,
-            reference: quote.id.simple().to_string()[..8].to_owned(),
+            reference: pricegate_mail::compose::quote_reference(quote.id),
             customer: quote.customer_name,
             effect,
         }
@@ -226,7 +226,7 @@ impl DraftRow {
         } else {
             holds_up.join("; ")
         };
-        let reference = quote.id.simple().to_string()[..8].to_owned();
+        let reference = pricegate_mail::compose::quote_reference(quote.id);
         DraftRow { id: quote.id, customer: quote.customer_name, reference, ready: gate.ready, status }
     }
 }

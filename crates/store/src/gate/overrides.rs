@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::entity::price_overrides;
+use crate::entity::{price_overrides, quote_lines};
 use crate::quotes::LoadedQuote;
 use crate::views::{OverrideView, SupersededLineView, WaivedLineView};
 
@@ -18,16 +18,21 @@ pub(crate) fn superseded_lines(loaded: &LoadedQuote) -> Vec<SupersededLineView> 
         .iter()
         .filter_map(|l| {
             let current = *loaded.in_force.get(&l.product_id)?;
-            (current != l.unit_price_minor).then(|| SupersededLineView {
-                line_id: l.id,
-                sku: l.sku.clone(),
-                quantity: l.quantity,
-                discount_bp: l.discount_bp,
-                quoted_unit_price_minor: l.unit_price_minor,
-                current_unit_price_minor: current,
-            })
+            (current != l.unit_price_minor).then(|| superseded_line(l, current))
         })
         .collect()
+}
+
+/// Line `l`, quoted at a price other than `current`, the price in force.
+pub(crate) fn superseded_line(l: &quote_lines::Model, current: i64) -> SupersededLineView {
+    SupersededLineView {
+        line_id: l.id,
+        sku: l.sku.clone(),
+        quantity: l.quantity,
+        discount_bp: l.discount_bp,
+        quoted_unit_price_minor: l.unit_price_minor,
+        current_unit_price_minor: current,
+    }
 }
 
 /// The superseded lines as one string, the same whatever their order: what

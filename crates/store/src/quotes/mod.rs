@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::audit::{AuditEntry, Refused, record};
 use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{finalisations, price_overrides, quote_lines, quotes, users};
-use crate::gate::{CoveredPrice, priced_lines, superseded_fingerprint, superseded_lines};
+use crate::gate::{CoveredPrice, priced_lines, superseded_fingerprint, superseded_line, superseded_lines};
 use crate::views::{OverrideView, QuoteView, RepriceView, SupersededLineView, still_as_seen};
 use crate::{Actor, Store, StoreError};
 
@@ -371,14 +371,7 @@ impl Store {
             .iter()
             .zip(&rows)
             .filter(|(line, row)| line.unit_price_minor != row.unit_price_minor)
-            .map(|(line, row)| SupersededLineView {
-                line_id: line.id,
-                sku: line.sku.clone(),
-                quantity: line.quantity,
-                discount_bp: line.discount_bp,
-                quoted_unit_price_minor: line.unit_price_minor,
-                current_unit_price_minor: row.unit_price_minor,
-            })
+            .map(|(line, row)| superseded_line(line, row.unit_price_minor))
             .collect();
         if as_seen.is_some_and(|seen| !priced_as_seen(&quote, &taken, seen)) {
             return Err(StoreError::conflict(

@@ -205,9 +205,13 @@ impl Seal<'_> {
     /// 128 bits of SHA-256 over the key, the cookie's name and the value, the
     /// key on both sides.
     fn mac(&self, name: &str, value: &str) -> String {
-        let digest = Sha256::digest(format!("{}\n{name}\n{value}\n{}", self.key, self.key).as_bytes());
-        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+        digest_128(&format!("{}\n{name}\n{value}\n{}", self.key, self.key))
     }
+}
+
+/// The first 128 bits of the SHA-256 of `text`, in hex.
+pub(super) fn digest_128(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 impl DoneCookie {

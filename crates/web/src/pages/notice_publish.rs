@@ -131,10 +131,9 @@ fn unusual_changes(
 /// does to each, as one short string: the form sends it back, and a
 /// publication whose touched quotes are others by then is shown again.
 fn touched_tag(touched: &[TouchedQuote]) -> String {
-    use sha2::{Digest, Sha256};
     let mut said: Vec<String> = touched.iter().map(|q| format!("{}|{}|{}", q.id, q.total, q.delta)).collect();
     said.sort_unstable();
-    Sha256::digest(said.join("\n").as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
+    super::digest_128(&said.join("\n"))
 }
 
 /// An open quote that the notice will block, and what it does to its total.

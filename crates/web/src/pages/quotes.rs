@@ -1102,6 +1102,16 @@ async fn not_ready(app: &AppState, user: &PageUser, quote: QuoteView) -> Result<
     Ok(render(StatusCode::CONFLICT, &page))
 }
 
+/// The quote as a form of its page showed it: its revision, and its lines
+/// at an old price with the prices then in force (`seen`, `seen_superseded`);
+/// `None` from a page older than them.
+fn prices_seen(form: &super::FormFields) -> Option<PricesSeen> {
+    form.seen().map(|revision| PricesSeen {
+        revisions: Some(vec![revision]),
+        superseded: Some(form.get("seen_superseded").to_owned()),
+    })
+}
+
 /// Reprices the quote as its page showed it: one changed since, or whose
 /// lines at an old price (or the prices now in force for them) are others
 /// by now, is shown again with the prices it would take now (409). A form
@@ -1111,10 +1121,7 @@ async fn reprice(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
-    let seen = form.seen().map(|revision| PricesSeen {
-        revisions: Some(vec![revision]),
-        superseded: Some(form.get("seen_superseded").to_owned()),
-    });
+    let seen = prices_seen(&form);
     let message = match seen {
         None => format!("Not repriced: {}. Check the prices below, then reprice again.", super::OUT_OF_DATE),
         Some(seen) => match app.store.reprice_quote(&user.0.actor, id, Some(seen)).await {
@@ -1144,10 +1151,7 @@ async fn override_prices(
     // The quote as the page showed it to finance: its revision and its lines
     // at an old price. A form without them (a page from before they were
     // sent) is shown the quote again.
-    let seen = form.seen().map(|revision| PricesSeen {
-        revisions: Some(vec![revision]),
-        superseded: Some(form.get("seen_superseded").to_owned()),
-    });
+    let seen = prices_seen(&form);
     let reason =
         pricegate_domain::Text::parse_multiline("reason", form.get("reason"), pricegate_domain::limits::REASON);
     let (status, message, field_error) = match (reason, seen) {
