@@ -17,6 +17,7 @@ mod m20261202_000012_outbox_reminders_from;
 mod m20261202_000013_outbox_pending_by_subject;
 mod m20261202_000014_signer_letters;
 mod m20261202_000015_notice_product_names;
+mod m20261202_000016_products_withdrawn;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_outbox_pending_by_subject::Migration),
             Box::new(m20261202_000014_signer_letters::Migration),
             Box::new(m20261202_000015_notice_product_names::Migration),
+            Box::new(m20261202_000016_products_withdrawn::Migration),
         ]
     }
 }

@@ -4,11 +4,13 @@
 use pricegate_domain::Role;
 use pricegate_store::entity::notices;
 use pricegate_tests::fixtures::{
-    assert_error, create_product, date_in_days, draft_quote, field, id_of, publish_price_change, send_raw,
+    assert_error, create_product, date_in_days, draft_quote, field, id_of, publish_price_change, quote_request,
+    send_raw,
 };
-use pricegate_tests::pages::page_as;
+use pricegate_tests::pages::{client, csrf_in, page_as, session_cookie, set_cookie};
 use pricegate_tests::{Response, Session, TestApp, both_backends};
 use reqwest::Method;
+use reqwest::header::COOKIE;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -222,6 +224,97 @@ both_backends! {
         assert_eq!((r.status.as_u16(), r.body["name"].as_str()), (200, Some("Pump, stainless")), "{}", r.text);
         let products = finance.get("/api/v1/products").await.body;
         assert!(products.as_array().into_iter().flatten().all(|p| p["unit"] == "each"), "{products}");
+    }
+}
+
+both_backends! {
+    /// Finance withdraws a product from sale on its page: the drafts that
+    /// carry it keep it (edited, repriced, finalised), and no quote takes it
+    /// on as a new line, by the API or the form, until it is back on sale.
+    async fn a_product_withdrawn_from_sale_stays_on_the_quotes_that_carry_it(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let pump = id_of(&create_product(&finance, "PUMP-1", "EUR", 250_000).await);
+        create_product(&finance, "VALVE-1", "EUR", 1_000).await;
+        let carrying = id_of(&draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 2}])).await);
+
+        // On its page, as finance does it.
+        let cookie = session_cookie(&app.base, &fiona.email).await;
+        let html = client()
+            .get(format!("{}/products/{pump}/edit", app.base))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .expect("the product's page");
+        let html = html.text().await.unwrap_or_default();
+        assert!(html.contains("Withdraw PUMP-1 from sale"), "{html}");
+        let r = client()
+            .post(format!("{}/products/{pump}/sale", app.base))
+            .header(COOKIE, &cookie)
+            .form(&[("csrf_token", csrf_in(&html).as_str()), ("on_sale", "no")])
+            .send()
+            .await
+            .expect("withdraw");
+        assert_eq!(r.status(), 303);
+        let (done, _) = set_cookie(&r, "pricegate_products_done").expect("what was done, for the list");
+        let list = client()
+            .get(format!("{}/products", app.base))
+            .header(COOKIE, format!("{cookie}; pricegate_products_done={done}"))
+            .send()
+            .await
+            .expect("the price list");
+        let list = list.text().await.unwrap_or_default();
+        assert!(list.contains("Withdrew PUMP-1 (Product PUMP-1) from sale: the quotes that carry it keep it"), "{list}");
+        assert!(list.contains("Withdrawn from sale 20"), "the list marks it: {list}");
+        let product = finance.get("/api/v1/products").await.body[0].clone();
+        let withdrawn_at = product["withdrawn_at"].as_str().expect("withdrawn_at").to_owned();
+        // Withdrawn again, it keeps its day; nothing is written.
+        let r = finance.patch(&format!("/api/v1/products/{pump}"), &json!({"withdrawn": true})).await;
+        assert_eq!((r.status.as_u16(), r.body["withdrawn_at"].as_str()), (200, Some(withdrawn_at.as_str())), "{}", r.text);
+        let audit = finance.get("/api/v1/audit").await.body;
+        let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|a| a["action"].as_str()).collect();
+        assert_eq!(actions.iter().filter(|a| a.starts_with("product.") && **a != "product.created").count(), 1, "{audit}");
+        assert!(actions.contains(&"product.withdrawn"), "{audit}");
+
+        // No new quote takes it on, and nothing is written.
+        let before = sam.get("/api/v1/quotes").await.body.as_array().map(Vec::len);
+        let r = sam.post("/api/v1/quotes", &quote_request(json!([{"sku": "VALVE-1", "quantity": 1}, {"sku": "PUMP-1", "quantity": 1}]))).await;
+        assert_error(&r, 422, "product_withdrawn");
+        assert_eq!(field(&r), "lines[1].sku");
+        assert!(r.text.contains("PUMP-1 (Product PUMP-1) is withdrawn from sale"), "{}", r.text);
+        assert_eq!(sam.get("/api/v1/quotes").await.body.as_array().map(Vec::len), before);
+        // Nor does the new-quote form offer it; sent anyway, it is named.
+        let form = page_as(&app.base, &sam_user.email, "/quotes/new").await;
+        assert!(form.contains("value=\"VALVE-1\"") && !form.contains("value=\"PUMP-1\""), "{form}");
+
+        // The draft that carries it keeps it: edited, repriced, finalised.
+        let page = page_as(&app.base, &sam_user.email, &format!("/quotes/{carrying}")).await;
+        assert!(page.contains("badge withdrawn"), "the draft's line says so: {page}");
+        let edit = page_as(&app.base, &sam_user.email, &format!("/quotes/{carrying}/edit")).await;
+        assert!(edit.contains("withdrawn from sale, kept on this quote"), "{edit}");
+        let lines = json!({"lines": [{"sku": "PUMP-1", "quantity": 3}, {"sku": "VALVE-1", "quantity": 1}]});
+        let r = sam.patch(&format!("/api/v1/quotes/{carrying}"), &lines).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["lines"][0]["quantity"], 3);
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{carrying}/reprice")).await.status, 200);
+        // Dropped, it is not taken on again.
+        let r = sam.patch(&format!("/api/v1/quotes/{carrying}"), &json!({"lines": [{"sku": "VALVE-1", "quantity": 1}]})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = sam.patch(&format!("/api/v1/quotes/{carrying}"), &lines).await;
+        assert_error(&r, 422, "product_withdrawn");
+        let second = id_of(&draft_quote(&sam, json!([{"sku": "VALVE-1", "quantity": 1}])).await);
+        let kept = id_of(&draft_quote(&sam, json!([{"sku": "VALVE-1", "quantity": 2}])).await);
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{kept}/finalise")).await.status, 200);
+
+        // Back on sale, by the API: quotes take it on again.
+        let r = finance.patch(&format!("/api/v1/products/{pump}"), &json!({"withdrawn": false})).await;
+        assert_eq!((r.status.as_u16(), &r.body["withdrawn_at"]), (200, &Value::Null), "{}", r.text);
+        let r = sam.patch(&format!("/api/v1/quotes/{second}"), &lines).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let audit = finance.get("/api/v1/audit").await.body;
+        assert!(audit.as_array().unwrap().iter().any(|a| a["action"] == "product.returned_to_sale"), "{audit}");
+        assert_error(&sam.patch(&format!("/api/v1/products/{pump}"), &json!({"withdrawn": true})).await, 403, "forbidden");
     }
 }
 

@@ -9,7 +9,7 @@ use pricegate_tests::pages::{LoginAttempt, client, csrf_in, hidden_in, log_in, s
 use pricegate_tests::{Backend, PASSWORD, TestApp};
 use reqwest::header::{ACCEPT, COOKIE, LOCATION, REFERER};
 use reqwest::{Client, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 pricegate_tests::both_backends! {
 async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_are_refused(backend: Backend) {
@@ -397,12 +397,13 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     let new_product: &[(&str, &str)] =
         &[("sku", "SNEAK-1"), ("name", "Sneaked"), ("unit", "each"), ("currency", "EUR"), ("price", "1.00")];
     let import: &[(&str, &str)] = &[("csv", "sku,name,unit,currency,unit_price\nSNEAK-2,Sneaked,each,EUR,1.00"), ("action", "import")];
-    let cases: [FormCase; 7] = [
+    let cases: [FormCase; 8] = [
         (format!("/quotes/{quote}/edit"), quote_form, &sam, &fiona, &fiona_csrf),
         (format!("/quotes/{quote}/cancel"), &[], &sam, &fiona, &fiona_csrf),
         (format!("/notices/{notice}/edit"), notice_form, &fiona, &sam, &sam_csrf),
         ("/notices/preview".to_owned(), notice_form, &fiona, &sam, &sam_csrf),
         (format!("/products/{product}/edit"), product_form, &fiona, &sam, &sam_csrf),
+        (format!("/products/{product}/sale"), &[("on_sale", "no")], &fiona, &sam, &sam_csrf),
         ("/products".to_owned(), new_product, &fiona, &sam, &sam_csrf),
         ("/products/import".to_owned(), import, &fiona, &sam, &sam_csrf),
     ];
@@ -425,7 +426,7 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     assert_eq!((q["state"].as_str(), q["customer"]["name"].as_str()), (Some("draft"), Some("Greta Berg")), "{q}");
     assert_eq!(finance_api.get(&format!("/api/v1/notices/{notice}")).await.body["title"], "Pump prices");
     let products = finance_api.get("/api/v1/products").await.body;
-    assert_eq!(products[0]["name"], "Product PUMP-100");
+    assert_eq!((&products[0]["name"], &products[0]["withdrawn_at"]), (&json!("Product PUMP-100"), &Value::Null));
     assert_eq!(products.as_array().map(Vec::len), Some(1), "nothing added or imported: {products}");
     // A date in the past is named with the rest, not after they are put right.
     let past: &[(&str, &str)] = &[

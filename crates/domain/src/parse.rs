@@ -176,6 +176,13 @@ impl Sku {
     pub fn other_currency(sku: &str, priced_in: &str, quote_currency: &str) -> String {
         format!("{sku} is priced in {priced_in}, but the quote is in {quote_currency}.")
     }
+
+    /// Why a quote cannot take on `sku` (`name`) as a new line.
+    pub fn withdrawn(sku: &str, name: &str) -> String {
+        format!(
+            "{sku} ({name}) is withdrawn from sale: a quote that carried it before keeps it, and no quote takes it on anew."
+        )
+    }
 }
 
 impl fmt::Display for Sku {

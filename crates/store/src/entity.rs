@@ -68,6 +68,8 @@ pub mod products {
         pub unit_price_minor: i64,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// When finance withdrew it from sale; `None` while it is on sale.
+        pub withdrawn_at: Option<DateTimeUtc>,
     }
     no_relations!();
 }

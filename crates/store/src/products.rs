@@ -46,6 +46,9 @@ impl From<ProductRow> for NewProduct {
 pub struct ProductPatch {
     pub name: Option<Text>,
     pub unit: Option<Text>,
+    /// `true` withdraws it from sale, `false` puts it back on sale: see
+    /// [`products::Model::withdrawn_at`].
+    pub withdrawn: Option<bool>,
 }
 
 /// A CSV line that could not be imported because of the database (a sku
@@ -73,6 +76,7 @@ fn active(new: &NewProduct, now: chrono::DateTime<chrono::Utc>) -> products::Act
         unit_price_minor: Set(new.unit_price_minor),
         created_at: Set(now),
         updated_at: Set(now),
+        withdrawn_at: Set(None),
     }
 }
 
@@ -307,6 +311,22 @@ impl Store {
             .collect())
     }
 
+    /// Of `skus`, those withdrawn from sale, each with when.
+    pub async fn withdrawn_from_sale(&self, skus: &[&str]) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+        if skus.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = products::Entity::find()
+            .select_only()
+            .columns([products::Column::Sku, products::Column::WithdrawnAt])
+            .filter(products::Column::Sku.is_in(skus.iter().map(|s| s.to_string())))
+            .filter(products::Column::WithdrawnAt.is_not_null())
+            .into_tuple::<(String, Option<DateTime<Utc>>)>()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().filter_map(|(sku, at)| Some((sku, at?))).collect())
+    }
+
     /// The product on the list whose SKU is `sku`, or differs from it only
     /// in case, if there is one: for a form to name a taken SKU together
     /// with its other refusals (creating checks again as it writes).
@@ -449,25 +469,47 @@ impl Store {
                 ));
             }
         }
-        let before = json!({ "name": product.name, "unit": product.unit });
-        let mut model: products::ActiveModel = product.into();
+        let said =
+            |p: &products::Model| json!({ "name": p.name, "unit": p.unit, "withdrawn": p.withdrawn_at.is_some() });
+        let before = said(&product);
+        let was_withdrawn = product.withdrawn_at.is_some();
+        let mut model: products::ActiveModel = product.clone().into();
         if let Some(name) = patch.name {
-            model.name = Set(name.into_inner());
+            model.name.set_ne(name.into_inner());
         }
         if let Some(unit) = patch.unit {
-            model.unit = Set(unit.into_inner());
+            model.unit.set_ne(unit.into_inner());
+        }
+        match patch.withdrawn {
+            // Withdrawn again, it stays withdrawn since the first time.
+            Some(true) if !was_withdrawn => model.withdrawn_at = Set(Some(now)),
+            Some(false) if was_withdrawn => model.withdrawn_at = Set(None),
+            _ => {}
+        }
+        if !model.is_changed() {
+            // Nothing to write: no new time, no audit entry.
+            let price = listed_prices(&txn, Some(&[product.id]), self.calendar.date_of(now), self.calendar)
+                .await?
+                .get(&product.id)
+                .copied();
+            return Ok(view(product, price));
         }
         model.updated_at = Set(now);
         let row = model.update(&txn).await?;
+        let action = match (was_withdrawn, row.withdrawn_at.is_some()) {
+            (false, true) => "product.withdrawn",
+            (true, false) => "product.returned_to_sale",
+            _ => "product.updated",
+        };
         record(
             &txn,
             AuditEntry {
                 at: now,
                 actor_id: Some(actor.id),
-                action: "product.updated",
+                action,
                 subject_type: "product",
                 subject_id: Some(row.id),
-                detail: json!({ "sku": row.sku, "before": before, "after": { "name": row.name, "unit": row.unit } }),
+                detail: json!({ "sku": row.sku, "before": before, "after": said(&row) }),
             },
         )
         .await?;
@@ -511,6 +553,7 @@ fn view(p: products::Model, in_force: Option<InForce>) -> ProductView {
         currency: p.currency,
         created_at: p.created_at,
         updated_at: p.updated_at,
+        withdrawn_at: p.withdrawn_at,
     }
 }
 

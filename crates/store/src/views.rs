@@ -46,6 +46,9 @@ pub struct ProductView {
     pub price_since: Option<NaiveDate>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When finance withdrew it from sale: a quote that carries it keeps
+    /// it, and no quote takes it on as a new line. `null` while on sale.
+    pub withdrawn_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

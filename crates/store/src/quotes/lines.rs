@@ -23,15 +23,45 @@ pub struct NewLine {
     pub discount: DiscountBp,
 }
 
+/// What the quote being written carries already, for [`price_lines`].
+pub(super) enum Carried<'a> {
+    /// Nothing: a new quote.
+    Nothing,
+    /// The products it carries (by sku) at the prices it has for them,
+    /// which an edit keeps: editing a quantity must not silently reprice a
+    /// line.
+    AtPrices(&'a HashMap<String, i64>),
+    /// Every requested line, each to be priced again (a reprice).
+    Everything,
+}
+
+impl Carried<'_> {
+    fn price(&self, sku: &str) -> Option<i64> {
+        match self {
+            Carried::AtPrices(kept) => kept.get(sku).copied(),
+            Carried::Nothing | Carried::Everything => None,
+        }
+    }
+
+    fn carries(&self, sku: &str) -> bool {
+        match self {
+            Carried::Nothing => false,
+            Carried::AtPrices(kept) => kept.contains_key(sku),
+            Carried::Everything => true,
+        }
+    }
+}
+
 /// Turns requested lines into rows priced from the price list in force on
-/// `today`, except that a sku already on the quote keeps its snapshot price
-/// (`kept`): editing a quantity must not silently reprice a line.
+/// `today`, except where `carried` keeps a price. A product withdrawn from
+/// sale stays on a quote that carries it, and is not taken on as a new line
+/// (422 `product_withdrawn`).
 pub(super) async fn price_lines(
     conn: &impl ConnectionTrait,
     quote_id: Uuid,
     currency: &str,
     lines: &[NewLine],
-    kept: &HashMap<String, i64>,
+    carried: Carried<'_>,
     today: NaiveDate,
 ) -> Result<Vec<quote_lines::Model>, StoreError> {
     if lines.is_empty() {
@@ -42,7 +72,8 @@ pub(super) async fn price_lines(
     }
     let skus: Vec<String> = lines.iter().map(|l| l.sku.as_str().to_owned()).collect();
     // Shared: a change to a product's unit (refused once a quote has carried
-    // it) waits for this line to commit, then sees it.
+    // it) waits for this line to commit, then sees it; and a withdrawal
+    // committed first is read here.
     let found: HashMap<String, products::Model> = products::Entity::find()
         .filter(products::Column::Sku.is_in(skus))
         .lock_shared()
@@ -64,9 +95,13 @@ pub(super) async fn price_lines(
                 .with_code("currency_mismatch")
                 .into());
         }
-        let unit_price_minor = kept
-            .get(line.sku.as_str())
-            .copied()
+        if product.withdrawn_at.is_some() && !carried.carries(line.sku.as_str()) {
+            return Err(Invalid::new(&field, Sku::withdrawn(&product.sku, &product.name))
+                .with_code("product_withdrawn")
+                .into());
+        }
+        let unit_price_minor = carried
+            .price(line.sku.as_str())
             .unwrap_or_else(|| in_force.get(&product.id).map_or(product.unit_price_minor, |f| f.price));
         rows.push(quote_lines::Model {
             id: Uuid::new_v4(),

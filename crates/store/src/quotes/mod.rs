@@ -28,7 +28,7 @@ mod view;
 
 pub use handover::{HandedOver, OpenDrafts};
 pub use lines::NewLine;
-use lines::{price_lines, replace_lines, same_lines};
+use lines::{Carried, price_lines, replace_lines, same_lines};
 use load::load_owned;
 pub use load::load_quote_sql;
 pub(crate) use load::{
@@ -141,7 +141,8 @@ impl Store {
         check_signer(&txn, signer_id, "signer_id").await?;
         let id = Uuid::new_v4();
         let lines =
-            price_lines(&txn, id, new.currency.code(), &new.lines, &HashMap::new(), self.calendar.date_of(now)).await?;
+            price_lines(&txn, id, new.currency.code(), &new.lines, Carried::Nothing, self.calendar.date_of(now))
+                .await?;
         let quote = quotes::Model {
             id,
             owner_id: actor.id,
@@ -293,7 +294,15 @@ impl Store {
         let (lines, lines_changed) = match &patch.lines {
             Some(new_lines) => {
                 let kept: HashMap<String, i64> = lines.iter().map(|l| (l.sku.clone(), l.unit_price_minor)).collect();
-                let rows = price_lines(&txn, id, &quote.currency, new_lines, &kept, self.calendar.date_of(now)).await?;
+                let rows = price_lines(
+                    &txn,
+                    id,
+                    &quote.currency,
+                    new_lines,
+                    Carried::AtPrices(&kept),
+                    self.calendar.date_of(now),
+                )
+                .await?;
                 let changed = !same_lines(&rows, &lines);
                 if changed {
                     replace_lines(&txn, id, rows.clone()).await?;
@@ -363,7 +372,7 @@ impl Store {
             })
             .collect::<Result<_, _>>()?;
         let rows =
-            price_lines(&txn, id, &quote.currency, &requested, &HashMap::new(), self.calendar.date_of(now)).await?;
+            price_lines(&txn, id, &quote.currency, &requested, Carried::Everything, self.calendar.date_of(now)).await?;
         let new_total_minor = quote_total(&priced_lines(&rows))?;
         // What repricing takes, from the prices it writes: compared with
         // what the caller was shown, in the same read.

@@ -46,6 +46,10 @@ pub struct ProductPatchIn {
     pub name: Option<String>,
     /// What one of it is: `each`, `m`, `box of 10`.
     pub unit: Option<String>,
+    /// `true` withdraws it from sale (the quotes that carry it keep it; no
+    /// quote takes it on as a new line: 422 `product_withdrawn`), `false`
+    /// puts it back on sale.
+    pub withdrawn: Option<bool>,
 }
 
 /// Add a product to the price list.
@@ -66,8 +70,9 @@ pub async fn create_product(
     Ok((StatusCode::CREATED, Json(app.store.create_product(&finance.actor, new).await?)))
 }
 
-/// Rename a product or change its unit. Its sku and currency stay, and its
-/// price changes only through a published notice.
+/// Rename a product, change its unit, withdraw it from sale or put it back.
+/// Its sku and currency stay, and its price changes only through a
+/// published notice. A patch that changes nothing writes nothing.
 #[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "products", request_body = ProductPatchIn, security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = ProductView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
@@ -80,6 +85,7 @@ pub async fn update_product(
     let patch = ProductPatch {
         name: body.name.as_deref().map(|n| Text::parse("name", n, limits::NAME)).transpose()?,
         unit: body.unit.as_deref().map(|u| Text::parse("unit", u, limits::UNIT)).transpose()?,
+        withdrawn: body.withdrawn,
     };
     Ok(Json(app.store.update_product(&finance.actor, id, patch).await?))
 }

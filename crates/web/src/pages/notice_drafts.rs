@@ -544,6 +544,7 @@ mod tests {
             price_since: None,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
+            withdrawn_at: None,
         }
     }
 

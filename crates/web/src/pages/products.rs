@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use pricegate_domain::product_csv::{ProductRow as CsvRow, read_products};
-use pricegate_domain::{Currency, Invalid, Role, Sku, Text, limits, parse_unit_price};
+use pricegate_domain::{Calendar, Currency, Invalid, Role, Sku, Text, limits, parse_unit_price};
 use pricegate_store::views::ProductView;
 use pricegate_store::{ProductPatch, StoreError};
 use uuid::Uuid;
@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/products", get(list).post(create))
         .route("/products/import", post(import))
         .route("/products/{id}/edit", get(edit_form).post(update))
+        .route("/products/{id}/sale", post(sale))
 }
 
 struct ProductRow {
@@ -42,6 +43,8 @@ struct ProductRow {
     /// A product's prices published to take force later, each with its date
     /// ("905.00 EUR from 2027-01-01"); none for a preview row.
     coming: Vec<String>,
+    /// The business's day it was withdrawn from sale, if it is.
+    withdrawn_on: Option<String>,
 }
 
 struct LineError {
@@ -91,6 +94,7 @@ impl ProductsPage {
 
 async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPage, PageError> {
     let mut coming = prices_to_come(app, app.store.today().await?).await?;
+    let calendar = app.store.calendar();
     let products = app
         .store
         .list_products()
@@ -101,6 +105,7 @@ async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPa
             price: money(&p.currency, p.unit_price_minor),
             since: p.price_since.map_or_else(|| "list price".to_owned(), |d| d.to_string()),
             coming: coming.remove(&p.sku).unwrap_or_default().iter().map(|c| price_from(&p.currency, c)).collect(),
+            withdrawn_on: p.withdrawn_at.map(|at| calendar.date_of(at).to_string()),
             sku: p.sku,
             name: p.name,
             unit: p.unit,
@@ -130,6 +135,8 @@ enum Done {
     Added(Uuid),
     Saved(Uuid),
     Imported(usize),
+    Withdrawn(Uuid),
+    BackOnSale(Uuid),
 }
 
 const DONE: DoneCookie = DoneCookie { name: "pricegate_products_done", page: "/products" };
@@ -140,6 +147,8 @@ impl Done {
             Done::Added(id) => format!("added.{id}"),
             Done::Saved(id) => format!("saved.{id}"),
             Done::Imported(n) => format!("imported.{n}"),
+            Done::Withdrawn(id) => format!("withdrawn.{id}"),
+            Done::BackOnSale(id) => format!("on-sale.{id}"),
         }
     }
 
@@ -149,6 +158,8 @@ impl Done {
             "added" => Uuid::parse_str(rest).ok().map(Done::Added),
             "saved" => Uuid::parse_str(rest).ok().map(Done::Saved),
             "imported" => rest.parse().ok().map(Done::Imported),
+            "withdrawn" => Uuid::parse_str(rest).ok().map(Done::Withdrawn),
+            "on-sale" => Uuid::parse_str(rest).ok().map(Done::BackOnSale),
             _ => None,
         }
     }
@@ -159,6 +170,15 @@ impl Done {
             Done::Added(id) => product(id).map(|p| format!("Added {}.", p.sku)),
             Done::Saved(id) => product(id).map(|p| format!("Saved {}: {} (unit: {}).", p.sku, p.name, p.unit)),
             Done::Imported(n) => Some(format!("Imported {n} product{}.", if *n == 1 { "" } else { "s" })),
+            Done::Withdrawn(id) => product(id).map(|p| {
+                format!(
+                    "Withdrew {} ({}) from sale: the quotes that carry it keep it, and no quote takes it on anew.",
+                    p.sku, p.name
+                )
+            }),
+            Done::BackOnSale(id) => {
+                product(id).map(|p| format!("{} ({}) is on sale again: quotes can take it on.", p.sku, p.name))
+            }
         }
     }
 
@@ -184,6 +204,7 @@ fn preview_row(r: &CsvRow) -> ProductRow {
         price: r.currency.format(r.unit_price_minor),
         since: format!("line {}", r.line),
         coming: Vec::new(),
+        withdrawn_on: None,
     }
 }
 
@@ -324,12 +345,14 @@ struct EditPage {
     price: String,
     name: String,
     unit: String,
+    /// The business's day it was withdrawn from sale, if it is.
+    withdrawn_on: Option<String>,
     /// Refused fields (`name`, `unit`), each with its sentence.
     errors: Vec<(String, String)>,
 }
 
 impl EditPage {
-    fn new(user: &PageUser, p: &ProductView) -> EditPage {
+    fn new(user: &PageUser, p: &ProductView, calendar: Calendar) -> EditPage {
         EditPage {
             layout: user.layout(format!("Edit {}", p.sku)),
             csrf: user.csrf().to_owned(),
@@ -339,6 +362,7 @@ impl EditPage {
             price: money(&p.currency, p.unit_price_minor),
             name: p.name.clone(),
             unit: p.unit.clone(),
+            withdrawn_on: p.withdrawn_at.map(|at| calendar.date_of(at).to_string()),
             errors: Vec::new(),
         }
     }
@@ -351,7 +375,7 @@ impl EditPage {
 async fn edit_form(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     let product = app.store.get_product(id).await?;
-    Ok(render(StatusCode::OK, &EditPage::new(&user, &product)))
+    Ok(render(StatusCode::OK, &EditPage::new(&user, &product, app.store.calendar())))
 }
 
 /// Renames a product or changes its unit; back to the price list, which says so.
@@ -362,14 +386,14 @@ async fn update(
     CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
     let product = app.store.get_product(id).await?;
-    let mut page = EditPage::new(&user, &product);
+    let mut page = EditPage::new(&user, &product, app.store.calendar());
     page.name = form.get("name").to_owned();
     page.unit = form.get("unit").to_owned();
     // Both fields are checked, so the form comes back with all its problems at once.
     let refused = match (Text::parse("name", &page.name, limits::NAME), Text::parse("unit", &page.unit, limits::UNIT)) {
         (Ok(name), Ok(unit)) => {
-            match app.store.update_product(&user.0.actor, id, ProductPatch { name: Some(name), unit: Some(unit) }).await
-            {
+            let patch = ProductPatch { name: Some(name), unit: Some(unit), withdrawn: None };
+            match app.store.update_product(&user.0.actor, id, patch).await {
                 Ok(p) => return Ok(Done::Saved(p.id).back_to_list(&user.seal(&app))),
                 Err(StoreError::Invalid(e)) => vec![e],
                 // Said beside the unit, with the form as it was sent.
@@ -389,6 +413,30 @@ async fn update(
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
+/// Withdraws a product from sale (`on_sale=no`) or puts it back on sale
+/// (`on_sale=yes`); back to the price list, which says so.
+async fn sale(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    CsrfForm { user, form, .. }: CsrfForm<Finance>,
+) -> Result<Response, PageError> {
+    let withdrawn = match form.get("on_sale") {
+        "no" => true,
+        "yes" => false,
+        _ => {
+            return Err(PageError::new(
+                StatusCode::BAD_REQUEST,
+                "This form could not be read",
+                "It says neither to withdraw the product nor to put it back on sale: open the product's page and use its button.",
+            ));
+        }
+    };
+    let patch = ProductPatch { withdrawn: Some(withdrawn), ..ProductPatch::default() };
+    let product = app.store.update_product(&user.0.actor, id, patch).await?;
+    let done = if withdrawn { Done::Withdrawn(product.id) } else { Done::BackOnSale(product.id) };
+    Ok(done.back_to_list(&user.seal(&app)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,7 +444,7 @@ mod tests {
     #[test]
     fn what_was_done_survives_its_cookie_and_nothing_else_parses() {
         let id = Uuid::new_v4();
-        for done in [Done::Added(id), Done::Saved(id), Done::Imported(12)] {
+        for done in [Done::Added(id), Done::Saved(id), Done::Imported(12), Done::Withdrawn(id), Done::BackOnSale(id)] {
             assert_eq!(Done::parse(&done.cookie_value()), Some(done));
         }
         for junk in ["", "added", "added.", "added.not-a-uuid", "imported.-1", "deleted.1", "<script>.1"] {

@@ -174,7 +174,7 @@ async fn confirm_finalise(
         revision: quote.revision(),
         customer: quote.customer.name.clone(),
         company: quote.customer.company.clone(),
-        lines: super::quotes::line_rows(&quote),
+        lines: super::quotes::line_rows(&app, &quote).await?,
         total: money(&quote.currency, quote.total_minor),
         upcoming: super::quotes::upcoming_rows(&app, &quote, Some(&gate)).await?,
         upcoming_besides_pending: false,

@@ -187,6 +187,8 @@ pub(super) struct LineRow {
     pub(super) unit: String,
     pub(super) discount: String,
     pub(super) total: String,
+    /// On a draft, the business's day its product was withdrawn from sale.
+    pub(super) withdrawn_on: Option<String>,
 }
 
 struct ImpactRow {
@@ -646,13 +648,22 @@ pub(super) struct UpcomingRow {
     pub(super) title: String,
 }
 
-/// The quote's lines as its pages show them.
-pub(super) fn line_rows(quote: &QuoteView) -> Vec<LineRow> {
+/// The quote's lines as its pages show them; a draft's say which of its
+/// products have been withdrawn from sale (it keeps them).
+pub(super) async fn line_rows(app: &AppState, quote: &QuoteView) -> Result<Vec<LineRow>, PageError> {
     let currency = &quote.currency;
-    quote
+    let withdrawn = if quote.state == "draft" {
+        let skus: Vec<&str> = quote.lines.iter().map(|l| l.sku.as_str()).collect();
+        app.store.withdrawn_from_sale(&skus).await?
+    } else {
+        HashMap::new()
+    };
+    let calendar = app.store.calendar();
+    Ok(quote
         .lines
         .iter()
         .map(|l| LineRow {
+            withdrawn_on: withdrawn.get(&l.sku).map(|at| calendar.date_of(*at).to_string()),
             sku: l.sku.clone(),
             product: l.product_name.clone(),
             quantity: pricegate_domain::count(l.quantity),
@@ -661,7 +672,7 @@ pub(super) fn line_rows(quote: &QuoteView) -> Vec<LineRow> {
             discount: percent(l.discount_bp),
             total: money(currency, l.total_minor),
         })
-        .collect()
+        .collect())
 }
 
 /// The prices already published, by notices the signer has acknowledged or
@@ -892,7 +903,7 @@ async fn quote_page(
         valid_until: quote.valid_until.to_string(),
         drafted_at: calendar.stamp(quote.drafted_at, true),
         notes: quote.notes.clone(),
-        lines: line_rows(&quote),
+        lines: line_rows(app, &quote).await?,
         total: money(&currency, quote.total_minor),
         ready,
         expired,

@@ -42,6 +42,9 @@ pub struct ProductOption {
     pub label: String,
     /// The currency it is priced in: a quote's lines share one.
     pub currency: String,
+    /// Withdrawn from sale, and not on the draft: not offered, and refused
+    /// by name if sent (its name, for saying so).
+    pub withdrawn: Option<String>,
 }
 
 #[derive(Default, Clone)]
@@ -186,7 +189,8 @@ async fn choices(app: &AppState, today: NaiveDate) -> Result<(Vec<ProductOption>
 ///
 /// On an edited draft, a product already on it says the price it was
 /// quoted at, which its lines keep, before today's when the two differ
-/// (each of its prices, should its lines carry more than one).
+/// (each of its prices, should its lines carry more than one). A product
+/// withdrawn from sale is offered only to a draft that carries it.
 async fn product_options(
     app: &AppState,
     today: NaiveDate,
@@ -220,10 +224,16 @@ impl ProductOption {
             format!("quoted at {} {per}; {today} today", quoted.join(" and "))
         };
         let coming = next.map(|n| format!("; {}", price_from(&p.currency, n))).unwrap_or_default();
+        let withdrawn = match (p.withdrawn_at, quoted.is_empty()) {
+            (Some(_), false) => "; withdrawn from sale, kept on this quote",
+            (Some(_), true) => "; withdrawn from sale",
+            (None, _) => "",
+        };
         ProductOption {
             sku: p.sku.clone(),
-            label: format!("{} — {} ({price}{coming})", p.sku, p.name),
+            label: format!("{} — {} ({price}{coming}{withdrawn})", p.sku, p.name),
             currency: p.currency.clone(),
+            withdrawn: p.withdrawn_at.filter(|_| quoted.is_empty()).map(|_| p.name.clone()),
         }
     }
 }

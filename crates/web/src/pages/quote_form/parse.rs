@@ -116,6 +116,9 @@ fn check_products(skus: &[(usize, Sku)], products: &[ProductOption], currency: O
                 let near = products.iter().find(|p| p.sku.to_lowercase() == sku.to_lowercase());
                 refused.push(Invalid::new(field, Sku::unknown(sku, near.map(|p| p.sku.as_str()))));
             }
+            Some(ProductOption { withdrawn: Some(name), .. }) => {
+                refused.push(Invalid::new(field, Sku::withdrawn(sku, name)))
+            }
             Some(p) if currency.as_deref().is_some_and(|c| c != p.currency) => refused
                 .push(Invalid::new(field, Sku::other_currency(sku, &p.currency, currency.as_deref().unwrap_or("")))),
             Some(_) => {}
@@ -303,11 +306,18 @@ mod tests {
 
     #[test]
     fn an_unknown_product_is_named_with_the_rows_other_refusals() {
-        let products = [ProductOption { sku: "PUMP-1".into(), label: "Pump".into(), currency: "EUR".into() }];
-        let rows = [row("PUMP-1", "0", ""), row("NOPE-1", "2", ""), row("pump-1", "two", "")];
+        let option = |sku: &str, withdrawn: Option<&str>| ProductOption {
+            sku: sku.into(),
+            label: sku.into(),
+            currency: "EUR".into(),
+            withdrawn: withdrawn.map(Into::into),
+        };
+        let products = [option("PUMP-1", None), option("OLD-1", Some("Old pump"))];
+        let rows = [row("PUMP-1", "0", ""), row("NOPE-1", "2", ""), row("pump-1", "two", ""), row("OLD-1", "1", "")];
         let (_, errors) = rows_and_refusals(&rows, &products, None);
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["lines[0].quantity", "lines[1].sku", "lines[2].sku", "lines[2].quantity"]);
+        assert_eq!(fields, ["lines[0].quantity", "lines[1].sku", "lines[2].sku", "lines[2].quantity", "lines[3].sku"]);
+        assert!(errors[4].message.starts_with("OLD-1 (Old pump) is withdrawn from sale"), "{}", errors[4].message);
     }
 
     #[test]
