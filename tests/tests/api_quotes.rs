@@ -3,11 +3,33 @@
 
 use pricegate_domain::Role;
 use pricegate_tests::fixtures::{
-    assert_error, create_product, date_in_days, draft_quote, draft_quote_signed_by, field, id_of, publish_price_change,
-    quote_request,
+    assert_error, create_product, date_in_days, draft_quote, draft_quote_signed_by, etag_of, field, id_of,
+    publish_price_change, quote_request,
 };
 use pricegate_tests::{TestApp, both_backends};
 use serde_json::json;
+
+both_backends! {
+    /// A drafted quote or notice is answered with where to read it and the
+    /// entity tag that reading gives.
+    async fn what_is_created_answers_with_its_location_and_etag(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let quote = sam.request(reqwest::Method::POST, "/api/v1/quotes").json(&quote_request(json!([{"sku": "P-1", "quantity": 1}])));
+        let notice = finance.request(reqwest::Method::POST, "/api/v1/notices").json(&json!({"title": "Prices", "body": "Soon.", "changes": []}));
+        for (who, request, kind) in [(&sam, quote, "quotes"), (&finance, notice, "notices")] {
+            let r = request.send().await.expect("the server answers");
+            assert_eq!(r.status(), 201);
+            let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let (location, etag) = (header("location").expect("a Location"), header("etag").expect("an ETag"));
+            let id = r.json::<serde_json::Value>().await.expect("JSON")["id"].as_str().expect("an id").to_owned();
+            assert_eq!(location, format!("/api/v1/{kind}/{id}"));
+            assert_eq!(etag_of(who, &location).await, etag, "{location}");
+        }
+    }
+}
 
 both_backends! {
     async fn a_drafted_quote_snapshots_prices_and_totals_the_discounted_lines(backend: Backend) {

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::api::precondition::{IfMatch, Tagged, precondition_failed, tagged};
+use crate::api::precondition::{Created, IfMatch, Tagged, created, precondition_failed, tagged};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Client, FinanceUser, NoParameters};
 use crate::{AppError, AppState, ErrorBody};
 
@@ -75,19 +75,19 @@ const IF_MATCH_DOC: &str = "The draft's ETag as last read: a draft changed since
 
 /// Draft a price notice.
 #[utoipa::path(post, path = "/api/v1/notices", tag = "notices", request_body = NoticeIn, security(("bearer" = [])),
-    responses((status = 201, body = NoticeView, headers(("ETag" = String, description = "The notice's revision, for If-Match on writes to the draft"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 201, body = NoticeView, headers(("ETag" = String, description = "The notice's revision, for If-Match on writes to the draft"), ("Location" = String, description = "The new notice's address, /api/v1/notices/{id}"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn create_notice(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
     ApiJson(body): ApiJson<NoticeIn>,
-) -> Result<(StatusCode, Tagged<NoticeView>), AppError> {
+) -> Result<Created<NoticeView>, AppError> {
     let new = NewNotice {
         title: Text::parse("title", &body.title, limits::TITLE)?,
         body: Text::parse_multiline("body", &body.body, limits::NOTICE_BODY)?,
         changes: parse_changes(&body.changes)?,
     };
     let notice = app.store.create_notice(&finance.actor, new).await?;
-    Ok((StatusCode::CREATED, tagged(notice.revision(), notice)))
+    Ok(created(format!("/api/v1/notices/{}", notice.id), notice.revision(), notice))
 }
 
 /// Edit a draft notice; a published one is immutable (409 `notice_published`).

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::FromRequestParts;
-use axum::http::header::{ETAG, IF_MATCH};
+use axum::http::header::{ETAG, IF_MATCH, LOCATION};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use pricegate_store::StoreError;
@@ -17,8 +17,22 @@ pub type Tagged<T> = ([(HeaderName, HeaderValue); 1], Json<T>);
 /// `body` with the entity tag of `revision` (`QuoteView::revision`,
 /// `NoticeView::revision`).
 pub fn tagged<T>(revision: i64, body: T) -> Tagged<T> {
-    let tag = HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or(HeaderValue::from_static("\"\""));
-    ([(ETAG, tag)], Json(body))
+    ([(ETAG, entity_tag(revision))], Json(body))
+}
+
+fn entity_tag(revision: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+/// A 201 with the new thing's address and its `ETag`.
+pub type Created<T> = (StatusCode, [(HeaderName, HeaderValue); 2], Json<T>);
+
+/// `body`, created at `location` (`/api/v1/quotes/{id}`), as a 201 with
+/// its `Location` and the entity tag of `revision`.
+pub fn created<T>(location: String, revision: i64, body: T) -> Created<T> {
+    // A path of ours is ASCII: the fallback is never taken.
+    let location = HeaderValue::from_str(&location).unwrap_or(HeaderValue::from_static("/api/v1"));
+    (StatusCode::CREATED, [(LOCATION, location), (ETAG, entity_tag(revision))], Json(body))
 }
 
 /// A refusal as the API answers it: the precondition the client set with

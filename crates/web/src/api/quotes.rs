@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::api::precondition::{IfMatch, Tagged, precondition_failed, tagged};
+use crate::api::precondition::{Created, IfMatch, Tagged, created, precondition_failed, tagged};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, FinanceUser, QuoteUser, SalesUser};
 use crate::{AppError, AppState, ErrorBody};
 
@@ -121,12 +121,12 @@ fn parse_lines(lines: &[LineIn]) -> Result<Vec<NewLine>, Invalid> {
 
 /// Draft a quote. `drafted_at` is set now and never moves.
 #[utoipa::path(post, path = "/api/v1/quotes", tag = "quotes", request_body = QuoteIn, security(("bearer" = [])),
-    responses((status = 201, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 201, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"), ("Location" = String, description = "The new quote's address, /api/v1/quotes/{id}"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn create_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
     ApiJson(body): ApiJson<QuoteIn>,
-) -> Result<(StatusCode, Tagged<QuoteView>), AppError> {
+) -> Result<Created<QuoteView>, AppError> {
     let new = NewQuote {
         customer_name: Text::parse("customer.name", &body.customer.name, limits::NAME)?,
         customer_email: CustomerEmail::parse(&body.customer.email)?,
@@ -138,7 +138,7 @@ pub async fn create_quote(
         lines: parse_lines(&body.lines)?,
     };
     let quote = app.store.create_quote(&sales.actor, new).await?;
-    Ok((StatusCode::CREATED, tagged(quote.revision(), quote)))
+    Ok(created(format!("/api/v1/quotes/{}", quote.id), quote.revision(), quote))
 }
 
 /// Quotes I own or sign (finance: all), newest drafted first, a page at a
