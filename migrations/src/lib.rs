@@ -18,6 +18,7 @@ mod m20261202_000013_outbox_pending_by_subject;
 mod m20261202_000014_signer_letters;
 mod m20261202_000015_notice_product_names;
 mod m20261202_000016_products_withdrawn;
+mod m20261202_000017_login_failures_by_email;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_signer_letters::Migration),
             Box::new(m20261202_000015_notice_product_names::Migration),
             Box::new(m20261202_000016_products_withdrawn::Migration),
+            Box::new(m20261202_000017_login_failures_by_email::Migration),
         ]
     }
 }

@@ -212,6 +212,50 @@ async fn five_wrong_passwords_hold_off_the_next_login_with_429() {
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits: {}", r.body);
     assert!(r.body.contains("Too many failed attempts"));
     assert!(r.session.is_none());
+
+    // The person calls an admin, who sets a new password: it works now.
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let r = admin.patch(&format!("/api/v1/users/{}", sales.id), &json!({"password": "a-new-password-42"})).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+    let r = log_in(&app.base, &sales.email.to_uppercase(), "a-new-password-42").await;
+    assert!(r.session.is_some(), "the new password logs in at once: {} {}", r.status, r.body);
+    app.stop().await;
+}
+
+/// A form of more fields than any page sends is refused before it is read
+/// field by field: the refusal costs what the body costs to read, however
+/// the fields are named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_of_more_fields_than_any_page_sends_is_refused_whole() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "PUMP-100", "EUR", 125_000).await;
+    let cookie =
+        format!("pricegate_session={}", log_in(&app.base, &sales.email, PASSWORD).await.session.expect("a session").0);
+    let http = client();
+    let (_, html) = page(&http, format!("{}/quotes/new", app.base), &cookie).await;
+    let csrf = csrf_in(&html);
+    let signer = sales.id.to_string();
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("csrf_token", &csrf),
+        ("signer_id", &signer),
+        ("customer_name", "Greta Berg"),
+        ("customer_email", "greta@nordwind.example"),
+        ("valid_until", "2099-12-31"),
+        ("rows", "205"),
+        ("sku_0", "PUMP-100"),
+        ("quantity_0", "1"),
+    ];
+    fields.extend(std::iter::repeat_n(("a", ""), 5_000));
+    let (status, _, body) = post_form(&http, format!("{}/quotes/new", app.base), &cookie, &fields).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body.contains("This form is too large") && body.contains("nothing was done"), "{body}");
+    assert_eq!(sales_api.get("/api/v1/quotes").await.body.as_array().map(Vec::len), Some(0));
+    // The same form as a page sends it is taken.
+    fields.truncate(8);
+    let (status, _, body) = post_form(&http, format!("{}/quotes/new", app.base), &cookie, &fields).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     app.stop().await;
 }
 

@@ -347,6 +347,8 @@ pub mod login_failures {
         pub id: Uuid,
         pub key_hash: String,
         pub at: DateTimeUtc,
+        /// The e-mail's own hash, without the address: see [`crate::login_limit`].
+        pub email_hash: Option<String>,
     }
     no_relations!();
 }

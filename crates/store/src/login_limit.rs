@@ -44,6 +44,23 @@ fn pair_key(email: &str, client: &ClientInfo) -> String {
     hash_token(&format!("{email}\n{}", client.addr.as_deref().unwrap_or("")))
 }
 
+/// The key of an e-mail's failures from every address, by which a new
+/// password set by an administrator lifts them ([`lift_holds`]).
+fn email_key(email: &str) -> String {
+    hash_token(&email.trim().to_lowercase())
+}
+
+/// Forgets the failed logins for `email` from every address: an
+/// administrator has set a new password, and the person it is for must be
+/// able to use it now, not in a quarter of an hour.
+pub(crate) async fn lift_holds(conn: &impl sea_orm::ConnectionTrait, email: &str) -> Result<u64, StoreError> {
+    let deleted = login_failures::Entity::delete_many()
+        .filter(login_failures::Column::EmailHash.eq(email_key(email)))
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected)
+}
+
 impl Store {
     /// Logs in with an e-mail and password, unless that pair of e-mail and
     /// client address has failed too often lately (see the module's doc).
@@ -64,6 +81,7 @@ impl Store {
             id: Set(id),
             key_hash: Set(key.clone()),
             at: Set(now),
+            email_hash: Set(Some(email_key(email))),
         })
         .exec_without_returning(&self.db)
         .await?;

@@ -212,6 +212,12 @@ impl Store {
         }
         model.updated_at = Set(now);
         let user = model.update(&txn).await?;
+        // A password set by someone else is for someone held off after
+        // wrong ones, too: it works at once.
+        let holds_lifted = match (&patch.password, checked_hash) {
+            (Some(_), None) => crate::login_limit::lift_holds(&txn, &user.email).await?,
+            _ => 0,
+        };
         // A new password or a deactivation is how an account is taken back:
         // every session and API token it had ends now, so reactivating it
         // later does not bring them back either.
@@ -233,6 +239,7 @@ impl Store {
                     "after": { "role": user.role, "active": user.active, "name": user.name },
                     "password_changed": patch.password.is_some(),
                     "sessions_and_tokens_ended": ended,
+                    "failed_logins_forgotten": holds_lifted,
                 }),
             },
         )

@@ -226,7 +226,8 @@ impl Done {
                 handed_over(&user(from)?.name, &user(to)?.name, *drafts, *owned, *signed)
             }
             Done::PasswordSet(id) => format!(
-                "New password set for {}. Every session and API token they had has ended. \
+                "New password set for {}. Every session and API token they had has ended, and if wrong \
+                 passwords had them waiting to log in, they need not wait: the new one works now. \
                  Give them the password in person, and ask them to change it on their account page.",
                 user(id)?.name
             ),

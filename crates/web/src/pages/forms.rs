@@ -2,6 +2,7 @@
 //! form checked for session, role and CSRF token in one extractor, and the
 //! id in the address.
 
+use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
@@ -15,12 +16,36 @@ use super::auth::LOGIN_CSRF_COOKIE;
 use super::{CSRF_FIELD, PageError, PageUser, cookie, tokens_match};
 use crate::AppState;
 
-/// A form body as its fields, in order (repeated names kept).
-pub struct FormFields(pub Vec<(String, String)>);
+/// A form body as its fields by name (a name sent twice keeps its first value).
+pub struct FormFields(HashMap<String, String>);
+
+/// More fields than any page's form sends (a quote's, the largest, sends
+/// five for each of its 200 lines and a few more): a form with more is
+/// refused before any of it is read, so no request costs more than a page's.
+const MAX_FIELDS: usize = 2_000;
 
 impl FormFields {
+    /// The first value sent for `name`; empty if there is none.
     pub fn get(&self, name: &str) -> &str {
-        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+        self.0.get(name).map_or("", String::as_str)
+    }
+
+    fn of(fields: Vec<(String, String)>) -> Result<FormFields, PageError> {
+        if fields.len() > MAX_FIELDS {
+            return Err(PageError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "This form is too large",
+                format!(
+                    "It sent {} fields, more than any page here sends ({MAX_FIELDS}): nothing was done.",
+                    fields.len()
+                ),
+            ));
+        }
+        let mut map = HashMap::with_capacity(fields.len());
+        for (name, value) in fields {
+            map.entry(name).or_insert(value);
+        }
+        Ok(FormFields(map))
     }
 
     /// The revision of what the form's page showed (a quote's or a draft
@@ -40,10 +65,10 @@ impl FormFields {
     /// a form only through [`CsrfForm`] or [`LoginForm`], which check its token.
     async fn read<S: Send + Sync>(req: Request, state: &S) -> Result<FormFields, PageError> {
         match axum::Form::<Vec<(String, String)>>::from_request(req, state).await {
-            Ok(axum::Form(fields)) => Ok(FormFields(fields)),
+            Ok(axum::Form(fields)) => FormFields::of(fields),
             // A post with no form at all has no CSRF token either: the
             // token check refuses it with the page that says so.
-            Err(axum::extract::rejection::FormRejection::InvalidFormContentType(_)) => Ok(FormFields(Vec::new())),
+            Err(axum::extract::rejection::FormRejection::InvalidFormContentType(_)) => Ok(FormFields(HashMap::new())),
             Err(_) => Err(PageError::new(
                 StatusCode::BAD_REQUEST,
                 "This form could not be read",
