@@ -210,6 +210,33 @@ const AUTO_SUBMITTED: HeaderName = HeaderName::new_from_ascii_str("Auto-Submitte
 /// The same, in the words Exchange and Outlook read.
 const AUTO_RESPONSE_SUPPRESS: HeaderName = HeaderName::new_from_ascii_str("X-Auto-Response-Suppress");
 
+/// The `Subject` header of `text`. Words of plain ASCII go as they are,
+/// so a customer's name or a notice's title that reads like an encoded word
+/// (`=?utf-8?q?…?=`) would be decoded by mail programs into whatever it
+/// spells, line breaks included: such a subject is sent whole as encoded
+/// words of its own, which a reader decodes once, to the text as written.
+fn subject(text: &str) -> HeaderValue {
+    const NAME: HeaderName = HeaderName::new_from_ascii_str("Subject");
+    if !text.contains("=?") {
+        return HeaderValue::new(NAME, text.to_owned());
+    }
+    use base64::Engine as _;
+    // 39 bytes make 52 characters of base64, a word of 64: each line,
+    // "Subject: " on the first, stays within 78, cut only between characters.
+    let mut words = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(39);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (word, after) = rest.split_at(cut);
+        words.push(format!("=?utf-8?b?{}?=", base64::engine::general_purpose::STANDARD.encode(word)));
+        rest = after;
+    }
+    HeaderValue::dangerous_new_pre_encoded(NAME, text.to_owned(), words.join("\r\n "))
+}
+
 /// The message an outbox row describes, with the row's stable Message-ID so
 /// that a message sent twice (at-least-once) is recognisably the same one.
 pub fn build_message(from: &Mailbox, row: &outbox::Model) -> Result<Message, SendError> {
@@ -229,7 +256,7 @@ pub fn build_message(from: &Mailbox, row: &outbox::Model) -> Result<Message, Sen
     message
         .from(from.clone())
         .to(to)
-        .subject(row.subject.clone())
+        .raw_header(subject(&row.subject))
         .message_id(Some(row.message_id.clone()))
         .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".to_owned()))
         .raw_header(HeaderValue::new(AUTO_RESPONSE_SUPPRESS, "All".to_owned()))
@@ -266,6 +293,61 @@ mod tests {
         assert!(refuses_recipient("550", "5.2.1 The email account that you tried to reach is disabled"));
     }
 
+    fn outbox_row(subject: &str) -> pricegate_store::entity::outbox::Model {
+        pricegate_store::entity::outbox::Model {
+            id: uuid::Uuid::new_v4(),
+            dedupe_key: "publish".to_owned(),
+            kind: "publication".to_owned(),
+            to_addr: "sam@pricegate.example".to_owned(),
+            to_name: "Sam".to_owned(),
+            subject: subject.to_owned(),
+            text_body: "Please read.".to_owned(),
+            html_body: "<p>Please read.</p>".to_owned(),
+            message_id: "<test@pricegate.example>".to_owned(),
+            state: "pending".to_owned(),
+            attempts: 0,
+            next_attempt_at: chrono::Utc::now(),
+            last_error: None,
+            created_at: chrono::Utc::now(),
+            sent_at: None,
+            notice_id: None,
+            user_id: None,
+            reminders_from: None,
+        }
+    }
+
+    /// A subject that reads like an encoded word is sent as encoded words of
+    /// its own, which decode to it as written; any other goes as it is.
+    #[test]
+    fn a_subject_is_read_as_it_was_written() {
+        use base64::Engine as _;
+        let from = "Pricegate <pricegate@pricegate.example>".parse().unwrap();
+        let subject_of = |subject: &str| {
+            let eml = String::from_utf8(build_message(&from, &outbox_row(subject)).unwrap().formatted()).unwrap();
+            let start = eml.find("\r\nSubject: ").unwrap() + "\r\nSubject: ".len();
+            let header = &eml[start..];
+            // The header runs on over folded lines, each starting with a space.
+            let mut end = header.find("\r\n").unwrap();
+            while header[end + 2..].starts_with(' ') {
+                end += 2 + header[end + 2..].find("\r\n").unwrap();
+            }
+            header[..end].replace("\r\n ", " ")
+        };
+        assert_eq!(subject_of("Price notice: Pumps up"), "Price notice: Pumps up");
+        let sly = "Your quote for =?utf-8?q?X=0D=0ABcc:_b@evil.example?= is on hold until you acknowledge \u{201c}Pumps\u{201d}";
+        let sent = subject_of(sly);
+        assert!(!sent.contains("=?utf-8?q?"), "{sent}");
+        let decoded: String = sent
+            .split(' ')
+            .map(|word| {
+                let b64 = word.strip_prefix("=?utf-8?b?").and_then(|w| w.strip_suffix("?=")).expect(word);
+                assert!(word.len() <= 78 - "Subject: ".len(), "{word}");
+                String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap()
+            })
+            .collect();
+        assert_eq!(decoded, sly);
+    }
+
     #[test]
     fn a_file_is_named_by_the_local_part_of_its_message_id() {
         assert_eq!(eml_name("<1f0c2a@pricegate.example>").as_deref(), Some("1f0c2a.eml"));
@@ -281,26 +363,10 @@ mod tests {
         let transport = AnyTransport::files(&dir).unwrap();
         let (notice, user) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
         let local = format!("notice.{}.{}", notice.simple(), user.simple());
-        let row = pricegate_store::entity::outbox::Model {
-            id: uuid::Uuid::new_v4(),
-            dedupe_key: format!("publish:{notice}:{user}"),
-            kind: "publication".to_owned(),
-            to_addr: "sam@pricegate.example".to_owned(),
-            to_name: "Sam".to_owned(),
-            subject: "Price notice: Pumps up".to_owned(),
-            text_body: "Please read.".to_owned(),
-            html_body: "<p>Please read.</p>".to_owned(),
-            message_id: format!("<{local}@pricegate.example>"),
-            state: "pending".to_owned(),
-            attempts: 0,
-            next_attempt_at: chrono::Utc::now(),
-            last_error: None,
-            created_at: chrono::Utc::now(),
-            sent_at: None,
-            notice_id: Some(notice),
-            user_id: Some(user),
-            reminders_from: None,
-        };
+        let mut row = outbox_row("Price notice: Pumps up");
+        row.dedupe_key = format!("publish:{notice}:{user}");
+        row.message_id = format!("<{local}@pricegate.example>");
+        (row.notice_id, row.user_id) = (Some(notice), Some(user));
         let from = "Pricegate <pricegate@pricegate.example>".parse().unwrap();
         for _ in 0..2 {
             transport.send(build_message(&from, &row).unwrap()).await.unwrap();
