@@ -29,7 +29,7 @@ impl Text {
 
     /// Like [`Text::parse`] but an empty value is allowed (a company name).
     pub fn parse_optional(field: &str, raw: &str, max_chars: usize) -> Result<Self, Invalid> {
-        Self::parse_bounded(field, raw.trim(), max_chars, Lines::One)
+        Self::parse_bounded(field, trim(raw), max_chars, Lines::One)
     }
 
     /// Text that may hold line breaks and tabs, not empty (a notice's body, a reason).
@@ -39,11 +39,11 @@ impl Text {
 
     /// Like [`Text::parse_multiline`] but an empty value is allowed (notes).
     pub fn parse_multiline_optional(field: &str, raw: &str, max_chars: usize) -> Result<Self, Invalid> {
-        Self::parse_bounded(field, raw.trim(), max_chars, Lines::Several)
+        Self::parse_bounded(field, trim(raw), max_chars, Lines::Several)
     }
 
     fn parse_required(field: &str, raw: &str, max_chars: usize, lines: Lines) -> Result<Self, Invalid> {
-        let trimmed = raw.trim();
+        let trimmed = trim(raw);
         if trimmed.is_empty() {
             return Err(Invalid::new(field, format!("{field} must not be empty.")));
         }
@@ -69,6 +69,12 @@ impl Text {
         if value.chars().any(|c| c.is_control() && !(lines == Lines::Several && matches!(c, '\n' | '\r' | '\t'))) {
             return Err(Invalid::new(field, format!("{field} must not contain control characters.")));
         }
+        if value.chars().any(reorders) {
+            return Err(Invalid::new(
+                field,
+                format!("{field} must not contain characters that reverse or embed the direction of the text."),
+            ));
+        }
         Ok(Text(value.to_owned()))
     }
 
@@ -81,6 +87,25 @@ impl Text {
     }
 }
 
+/// Characters that show nothing: zero-width spaces and joiners, word
+/// joiners, the byte-order mark, soft hyphens. A text of nothing else is
+/// empty to its reader, and is taken as empty.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// The bidirectional embeddings, overrides and isolates: in a name or a
+/// title they turn what follows around (`\u{202E}gnp.exe` reads as an
+/// `exe.png`), in a page's title and an e-mail's subject too.
+fn reorders(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `raw` without the white space and the invisible characters around it.
+fn trim(raw: &str) -> &str {
+    raw.trim_matches(|c: char| c.is_whitespace() || invisible(c))
+}
+
 /// A user's e-mail address: what they log in with, stored in lower case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
@@ -88,6 +113,19 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         parse_address("email", raw).map(|s| Email(s.to_lowercase()))
+    }
+
+    /// What a login form's e-mail field is looked up as: trimmed, in lower
+    /// case, if it reads as an address at all. Looser than [`Email::parse`],
+    /// so that an account made under looser rules still logs in.
+    pub fn for_login(raw: &str) -> Option<String> {
+        let value = raw.trim();
+        let (local, domain) = value.split_once('@')?;
+        let plausible = |part: &str| {
+            !part.is_empty()
+                && part.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[],;:\"\\".contains(c))
+        };
+        (value.len() <= 254 && plausible(local) && plausible(domain)).then(|| value.to_lowercase())
     }
 
     pub fn as_str(&self) -> &str {
@@ -116,13 +154,20 @@ fn parse_address(field: &str, raw: &str) -> Result<String, Invalid> {
         return Err(bad());
     }
     let (local, domain) = value.split_once('@').ok_or_else(bad)?;
-    let plausible_part = |part: &str| {
-        !part.is_empty()
-            && !part.starts_with('.')
-            && !part.ends_with('.')
-            && part.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[],;:\"\\".contains(c))
+    // What mail servers take (RFC 5321's dot-atom): a local part of
+    // letters, digits and !#$%&'*+-/=?^_`{|}~ in dot-separated words; a
+    // domain of two or more labels of letters, digits and inner hyphens.
+    let words = |part: &str, ok: &dyn Fn(char) -> bool| part.split('.').all(|w| !w.is_empty() && w.chars().all(ok));
+    let local_ok =
+        local.len() <= 64 && words(local, &|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c));
+    let label_ok = |label: &str| {
+        label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
-    if local.len() > 64 || !plausible_part(local) || !plausible_part(domain) || domain.contains("..") {
+    let domain_ok = domain.contains('.') && words(domain, &|_| true) && domain.split('.').all(label_ok);
+    if !local_ok || !domain_ok {
         return Err(bad());
     }
     Ok(value.to_owned())
@@ -345,6 +390,33 @@ mod tests {
         for bad in ["", "ann", "@example.com", "ann@", "a b@example.com", "ann@@example.com", "ann@exa..mple"] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
+        // What a mail server would refuse is refused here, not at sending.
+        for bad in
+            ["a..b@c.com", ".a@c.com", "a.@c.com", "a@-b.com", "a@b-.com", "a@b", "tëst@example.com", "a@exämple.com"]
+        {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        for good in ["o'neil+quotes@mail.example.co.uk", "x@a-b.example", "first.last@example.com"] {
+            assert!(Email::parse(good).is_ok(), "{good:?} should be taken");
+        }
+    }
+
+    #[test]
+    fn text_that_shows_nothing_is_empty_and_text_that_turns_around_is_refused() {
+        assert!(Text::parse("name", "\u{200b}", 100).is_err());
+        assert!(Text::parse("title", " \u{200b}\u{feff}\u{200b} ", 100).is_err());
+        assert_eq!(Text::parse_optional("company", "\u{200b}", 100).unwrap().as_str(), "");
+        assert_eq!(Text::parse("name", "\u{200b}Ann\u{200b}", 100).unwrap().as_str(), "Ann");
+        assert_eq!(Text::parse("name", "Ann\u{200d}Marie", 100).unwrap().as_str(), "Ann\u{200d}Marie", "inside, kept");
+        for sly in ["\u{202e}gnp.exe", "a\u{2066}b", "x\u{202a}"] {
+            let e = Text::parse("name", sly, 100).unwrap_err();
+            assert!(e.message.contains("reverse or embed the direction"), "{sly:?}: {}", e.message);
+        }
+        assert_eq!(
+            Text::parse("name", "שלום Ann", 100).unwrap().as_str(),
+            "שלום Ann",
+            "right-to-left letters are letters"
+        );
     }
 
     #[test]

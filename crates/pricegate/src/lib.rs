@@ -119,6 +119,16 @@ pub fn with_mail(store: Store, settings: &Settings, base_url: &str) -> anyhow::R
         lease: settings.mail_lease,
         ..WorkerConfig::new(from.clone(), settings.worker_poll, settings.reminders.clone())
     };
+    let domain = from.email.domain();
+    if settings.smtp_url.is_some() && (domain == "localhost" || !domain.contains('.')) {
+        // Files need no sender domain; mail servers check it, and the
+        // Message-IDs are made of it too.
+        tracing::warn!(
+            mail_from = %from.email,
+            "MAIL_FROM has no domain of yours while SMTP_URL sends mail out: receiving servers may refuse \
+             or mark it; set MAIL_FROM to an address of your company's domain"
+        );
+    }
     let transport = match &settings.smtp_url {
         Some(url) => AnyTransport::smtp(url.expose(), config.concurrency as u32).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => AnyTransport::files(&settings.maildir).map_err(|e| anyhow::anyhow!("{e}"))?,

@@ -128,9 +128,9 @@ pub fn token_user_sql(backend: DbBackend) -> &'static str {
 impl Store {
     /// Checks an e-mail and password. Failures are audited (without the password).
     pub(crate) async fn verify_login(&self, email: &str, password: &str) -> Result<Option<Checked>, StoreError> {
-        let address = Email::parse(email).ok();
+        let address = Email::for_login(email);
         let user = match &address {
-            Some(email) => users::Entity::find().filter(users::Column::Email.eq(email.as_str())).one(&self.db).await?,
+            Some(email) => users::Entity::find().filter(users::Column::Email.eq(email)).one(&self.db).await?,
             None => None,
         };
         let hash = user.as_ref().map_or(DECOY_HASH.to_owned(), |u| u.password_hash.clone());
