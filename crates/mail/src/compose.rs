@@ -122,10 +122,25 @@ fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
             url: q.url.clone(),
             customer: customer(&q.customer_name, &q.customer_company),
             total: money(&q.currency, q.total_minor),
-            delta: match q.expired_on {
-                Some(on) => format!("expired on {on}"),
-                None if q.delta_minor == 0 => "its prices do not change".to_owned(),
-                None => format!("{} on its total while it is valid", signed_money(&q.currency, q.delta_minor)),
+            delta: match (q.expired_on, q.delta_minor, q.delta_after_minor) {
+                (Some(on), ..) => format!("expired on {on}"),
+                (None, 0, 0) => "its prices do not change".to_owned(),
+                (None, while_valid, 0) => {
+                    format!("{} on its total while it is valid", signed_money(&q.currency, while_valid))
+                }
+                // Its prices dated after the quote's validity count for
+                // nothing now, and are not nothing: said apart.
+                (None, 0, after) => format!(
+                    "its prices do not change while it is valid (until {}); prices dated after that would change its total by {}",
+                    q.valid_until,
+                    signed_money(&q.currency, after)
+                ),
+                (None, while_valid, after) => format!(
+                    "{} on its total while it is valid (until {}), and {} more from prices dated after that",
+                    signed_money(&q.currency, while_valid),
+                    q.valid_until,
+                    signed_money(&q.currency, after)
+                ),
             },
         })
         .collect()
@@ -141,6 +156,9 @@ struct NoticeHtml<'a> {
     body_html: String,
     changes: &'a [ChangeRow],
     quotes: &'a [QuoteRow],
+    /// Whether the notice moves any of `quotes`' totals, ever: if not, the
+    /// e-mail says they wait only for the acknowledgement.
+    moves_any: bool,
     ack_url: &'a str,
     link_lifetime: &'a str,
 }
@@ -154,6 +172,9 @@ struct NoticeText<'a> {
     body: &'a str,
     changes: &'a [ChangeRow],
     quotes: &'a [QuoteRow],
+    /// Whether the notice moves any of `quotes`' totals, ever: if not, the
+    /// e-mail says they wait only for the acknowledgement.
+    moves_any: bool,
     ack_url: &'a str,
     link_lifetime: &'a str,
 }
@@ -398,6 +419,7 @@ impl Composer for TemplateComposer {
                     }
                 };
                 let changes = change_rows(notice, self.calendar);
+                let moves_any = quotes.iter().any(|q| q.delta_minor != 0 || q.delta_after_minor != 0);
                 let quotes = quote_rows(quotes);
                 let link_lifetime = lifetime(self.link_ttl);
                 let html = NoticeHtml {
@@ -407,6 +429,7 @@ impl Composer for TemplateComposer {
                     body_html: render_markdown(&notice.body),
                     changes: &changes,
                     quotes: &quotes,
+                    moves_any,
                     ack_url,
                     link_lifetime: &link_lifetime,
                 };
@@ -417,6 +440,7 @@ impl Composer for TemplateComposer {
                     body: &markdown_as_text(&notice.body),
                     changes: &changes,
                     quotes: &quotes,
+                    moves_any,
                     ack_url,
                     link_lifetime: &link_lifetime,
                 };
@@ -525,6 +549,10 @@ mod tests {
     }
 
     fn quote(delta_minor: i64, expired_on: Option<chrono::NaiveDate>) -> BlockedQuote {
+        quote_beyond(delta_minor, 0, expired_on)
+    }
+
+    fn quote_beyond(delta_minor: i64, delta_after_minor: i64, expired_on: Option<chrono::NaiveDate>) -> BlockedQuote {
         BlockedQuote {
             id: uuid::Uuid::nil(),
             url: "http://pricegate.test/quotes/x".into(),
@@ -533,6 +561,8 @@ mod tests {
             currency: "EUR".into(),
             total_minor: 250_000,
             delta_minor,
+            delta_after_minor,
+            valid_until: chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap_or_default(),
             expired_on,
         }
     }
@@ -540,7 +570,14 @@ mod tests {
     #[test]
     fn a_quote_says_what_the_notice_does_to_it_in_words() {
         let lapsed = chrono::NaiveDate::from_ymd_opt(2026, 11, 30);
-        let rows = quote_rows(&[quote(12_000, None), quote(-500, None), quote(0, None), quote(9_000, lapsed)]);
+        let rows = quote_rows(&[
+            quote(12_000, None),
+            quote(-500, None),
+            quote(0, None),
+            quote(9_000, lapsed),
+            quote_beyond(0, 40_000, None),
+            quote_beyond(-6_000, 40_000, None),
+        ]);
         let said: Vec<&str> = rows.iter().map(|r| r.delta.as_str()).collect();
         assert_eq!(
             said,
@@ -549,6 +586,8 @@ mod tests {
                 "-5.00 EUR on its total while it is valid",
                 "its prices do not change",
                 "expired on 2026-11-30",
+                "its prices do not change while it is valid (until 2026-12-05); prices dated after that would change its total by +400.00 EUR",
+                "-60.00 EUR on its total while it is valid (until 2026-12-05), and +400.00 EUR more from prices dated after that",
             ]
         );
     }

@@ -90,6 +90,10 @@ pub struct BlockedQuote {
     /// How much the notice's changes move the quote's total while it is
     /// valid (each line at the last of its prices in force by `valid_until`).
     pub delta_minor: i64,
+    /// How much more its prices dated after `valid_until` would move it,
+    /// were the quote's validity extended past them.
+    pub delta_after_minor: i64,
+    pub valid_until: chrono::NaiveDate,
     /// `valid_until`, when it has passed: the quote is finalised at no price
     /// until its owner extends it, so there is no change while valid to tell.
     pub expired_on: Option<chrono::NaiveDate>,
@@ -447,6 +451,8 @@ async fn blocked_quotes(
     let mut by_signer: HashMap<Uuid, Vec<BlockedQuote>> = HashMap::new();
     for q in open {
         let priced = priced_lines(&lines.remove(&q.id).unwrap_or_default());
+        let impact = impact_of(&priced, &changes).overtaken(today, in_force);
+        let delta_minor = impact.delta_while_valid(q.valid_until);
         by_signer.entry(q.signer_id).or_default().push(BlockedQuote {
             id: q.id,
             url: format!("{base_url}/quotes/{}", q.id),
@@ -454,7 +460,9 @@ async fn blocked_quotes(
             customer_company: q.customer_company,
             currency: q.currency,
             total_minor: quote_total(&priced).unwrap_or(i64::MAX),
-            delta_minor: impact_of(&priced, &changes).overtaken(today, in_force).delta_while_valid(q.valid_until),
+            delta_minor,
+            delta_after_minor: impact.total_delta_minor.saturating_sub(delta_minor),
+            valid_until: q.valid_until,
             expired_on: (q.valid_until < today).then_some(q.valid_until),
         });
     }
