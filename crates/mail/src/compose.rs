@@ -208,6 +208,8 @@ struct SignerText<'a> {
 struct ReleasedLetter<'a> {
     name: &'a str,
     by: &'a str,
+    /// Who was named to sign in their place; `None` when `by` signs it.
+    signer: Option<&'a str>,
     customer: &'a str,
     total: &'a str,
     valid_until: &'a str,
@@ -460,12 +462,13 @@ impl Composer for TemplateComposer {
                 };
                 composed(subject, &letter, &SignerText { letter: &letter })
             }
-            Letter::SignerReleased { to, by, quote } => {
+            Letter::SignerReleased { to, by, signer, quote } => {
                 let (customer, total, valid_until) = quote_facts(quote);
                 let subject = format!("You no longer sign the quote for {customer}");
                 let letter = ReleasedLetter {
                     name: &to.name,
                     by,
+                    signer: *signer,
                     customer: &customer,
                     total: &total,
                     valid_until: &valid_until,

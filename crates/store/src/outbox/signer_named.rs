@@ -277,7 +277,8 @@ impl Store {
         if released == by.id || released == quote.signer_id {
             return Ok(false);
         }
-        let people = users::Entity::find().filter(users::Column::Id.is_in([by.id, released])).all(conn).await?;
+        let people =
+            users::Entity::find().filter(users::Column::Id.is_in([by.id, released, quote.signer_id])).all(conn).await?;
         let name_of = |id: Uuid| people.iter().find(|u| u.id == id);
         let (Some(editor), Some(former)) = (name_of(by.id), name_of(released)) else {
             return Ok(false);
@@ -289,7 +290,9 @@ impl Store {
         let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
         let to = recipient(former);
         let mut batch = Batch::new(&setup, now);
-        let letter = Letter::SignerReleased { to: &to, by: &editor.name, quote: &signed };
+        let signer =
+            (quote.signer_id != by.id).then(|| name_of(quote.signer_id).map_or("someone", |u| u.name.as_str()));
+        let letter = Letter::SignerReleased { to: &to, by: &editor.name, signer, quote: &signed };
         batch.push(SIGNER, released_key(quote.id, released, now), &to, &letter)?;
         batch.write(conn).await?;
         Ok(true)
