@@ -6,6 +6,7 @@ use pricegate_tests::fixtures::{
     assert_error, create_product, date_in_days, draft_quote, draft_quote_signed_by, etag_of, field, id_of,
     publish_price_change, quote_request,
 };
+use pricegate_tests::pages::page_as;
 use pricegate_tests::{TestApp, both_backends};
 use serde_json::json;
 
@@ -230,7 +231,7 @@ both_backends! {
         let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
         let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         let (_, sue_user) = app.user(Role::Sales, "Sue").await;
-        let (tom, _) = app.user(Role::Sales, "Tom").await;
+        let (tom, tom_user) = app.user(Role::Sales, "Tom").await;
         create_product(&finance, "P-1", "EUR", 1_000).await;
         let own = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await;
         let toms = draft_quote_signed_by(&tom, json!([{"sku": "P-1", "quantity": 2}]), sam_user.id).await;
@@ -265,7 +266,18 @@ both_backends! {
         assert_eq!(closed["owner_id"], json!(sam_user.id), "a finalised quote keeps its people");
         let audit = finance.get("/api/v1/audit?action=quotes.handed_over").await;
         assert_eq!(audit.body[0]["subject_id"], json!(sam_user.id), "{}", audit.text);
-        assert_eq!(audit.body[0]["detail"], json!({"to": sue_user.id, "drafts": 2, "owned": 1, "signed": 2}));
+        let detail = &audit.body[0]["detail"];
+        assert_eq!((&detail["to"], &detail["drafts"], &detail["owned"], &detail["signed"]), (&json!(sue_user.id), &json!(2), &json!(1), &json!(2)));
+        let mut moved: Vec<&str> = detail["quotes"].as_array().unwrap().iter().filter_map(|q| q.as_str()).collect();
+        moved.sort_unstable();
+        let mut expected = [own["id"].as_str().unwrap(), toms["id"].as_str().unwrap()];
+        expected.sort_unstable();
+        assert_eq!(moved, expected, "which quotes moved: {detail}");
+        // And each quote's own history says so, to those who may read it.
+        let page = page_as(&app.base, &sue_user.email, &format!("/quotes/{}", id_of(&own))).await;
+        assert!(page.contains("Handed over from Sam to Sue, who now owns and signs it"), "{page}");
+        let page = page_as(&app.base, &tom_user.email, &format!("/quotes/{}", id_of(&toms))).await;
+        assert!(page.contains("Handed over from Sam to Sue, who now signs it"), "{page}");
     }
 }
 

@@ -104,10 +104,25 @@ impl Store {
                 action: "quotes.handed_over",
                 subject_type: "user",
                 subject_id: Some(from),
-                detail: json!({ "to": to, "drafts": handed.len(), "owned": owned, "signed": signed }),
+                detail: json!({ "to": to, "drafts": handed.len(), "owned": owned, "signed": signed, "quotes": handed }),
             },
         )
         .await?;
+        // And on each quote, so that its history says who has it since when.
+        for (id, owner, signer) in &drafts {
+            record(
+                &txn,
+                AuditEntry {
+                    at: now,
+                    actor_id: Some(actor.id),
+                    action: "quote.handed_over",
+                    subject_type: "quote",
+                    subject_id: Some(*id),
+                    detail: json!({ "from": from, "to": to, "owner": *owner == from, "signer": *signer == from }),
+                },
+            )
+            .await?;
+        }
         self.tell_handed_over(&txn, actor, from, to, &handed, now).await?;
         if signed > 0 {
             self.tell_new_signer(&txn, to, &taken_over, now).await?;

@@ -297,6 +297,18 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
         }
         "quote.override_refused" => refused("Approving old prices"),
         "quote.finalise_refused" => refused("Finalising"),
+        "quote.handed_over" => {
+            let name = |key: &str| {
+                detail[key].as_str().and_then(|id| Uuid::parse_str(id).ok()).and_then(|id| names.get(&id)).cloned()
+            };
+            let (from, to) = (name("from").unwrap_or_default(), name("to").unwrap_or_default());
+            let part = match (detail["owner"].as_bool(), detail["signer"].as_bool()) {
+                (Some(true), Some(true)) => "owns and signs it",
+                (Some(true), _) => "owns it",
+                _ => "signs it",
+            };
+            format!("Handed over from {from} to {to}, who now {part}")
+        }
         "quote.finalised" => "Finalised".to_owned(),
         "quote.cancelled" => "Cancelled".to_owned(),
         other => other.to_owned(),
@@ -867,8 +879,12 @@ async fn quote_page(
     let upcoming_besides_pending = !pending.is_empty();
     let entries = app.store.quote_history(quote.id).await?;
     let mut people: Vec<Uuid> = entries.iter().filter_map(|e| e.actor_id).collect();
-    people
-        .extend(entries.iter().filter_map(|e| e.detail["signer_id"].as_str().and_then(|id| Uuid::parse_str(id).ok())));
+    // And the people the entries name: a signer named, each side of a hand-over.
+    people.extend(entries.iter().flat_map(|e| {
+        ["signer_id", "from", "to"]
+            .into_iter()
+            .filter_map(|key| e.detail[key].as_str().and_then(|id| Uuid::parse_str(id).ok()))
+    }));
     people.sort_unstable();
     people.dedup();
     let names = app.store.user_names(&people).await?;
