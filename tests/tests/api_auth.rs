@@ -2,8 +2,10 @@
 
 use pricegate_domain::Role;
 use pricegate_tests::fixtures::{assert_error, field};
+use pricegate_tests::pages::{client, csrf_in, session_cookie};
 use pricegate_tests::process::ServerProcess;
 use pricegate_tests::{PASSWORD, Session, TestApp, both_backends};
+use reqwest::header::COOKIE;
 use serde_json::json;
 
 both_backends! {
@@ -158,6 +160,61 @@ both_backends! {
         let r = admin.patch(&format!("/api/v1/users/{}", sam_user.id), &json!({"name": "Samuel"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(fresh.get("/api/v1/me").await.body["name"], "Samuel");
+    }
+}
+
+both_backends! {
+    /// A mistyped address is corrected in place, on the users page: the
+    /// person logs in with the corrected one, and nobody takes another's.
+    async fn an_admin_corrects_a_mistyped_name_and_e_mail(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (admin, ada) = app.user(Role::Admin, "Ada").await;
+        let body = json!({"email": "nina@pricegate.exmaple", "name": "Nian", "role": "sales", "password": "a long enough password"});
+        let nina = admin.post("/api/v1/users", &body).await.body;
+        let (_, other) = app.user(Role::Sales, "Otto").await;
+        let audited = |admin: &Session| {
+            let admin = admin.clone();
+            async move { admin.get("/api/v1/audit?action=user.updated").await.body.as_array().map_or(0, Vec::len) }
+        };
+
+        // On the page, as an admin does it.
+        let cookie = session_cookie(&app.base, &ada.email).await;
+        let http = client();
+        let html = http.get(format!("{}/admin/users", app.base)).header(COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("Correct the name or e-mail"), "{html}");
+        let post = |name: &'static str, email: String| {
+            let (http, cookie, csrf) = (http.clone(), cookie.clone(), csrf_in(&html));
+            let url = format!("{}/admin/users/{}", app.base, nina["id"].as_str().unwrap());
+            async move {
+                let form = [("csrf_token", csrf.as_str()), ("what", "identity"), ("name", name), ("email", email.as_str())];
+                let r = http.post(url).header(COOKIE, cookie).form(&form).send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        let (status, page) = post("Nina", other.email.clone()).await;
+        assert_eq!(status, 422, "another's address: {page}");
+        assert!(page.contains("A user with this e-mail address already exists."), "{page}");
+        let (status, page) = post("Nina", "nina@".to_owned()).await;
+        assert_eq!(status, 422, "{page}");
+        assert_eq!(audited(&admin).await, 0, "nothing saved");
+        let (status, _) = post("Nina", " Nina@Pricegate.test ".to_owned()).await;
+        assert_eq!(status, 303);
+        let users = admin.get("/api/v1/users").await.body;
+        let now = users.as_array().unwrap().iter().find(|u| u["id"] == nina["id"]).unwrap().clone();
+        assert_eq!((now["name"].as_str(), now["email"].as_str()), (Some("Nina"), Some("nina@pricegate.test")));
+        assert_eq!(app.login("nina@pricegate.test", "a long enough password").await.get("/api/v1/me").await.status, 200);
+        let old = app.anonymous().post("/api/v1/auth/token", &json!({"email": "nina@pricegate.exmaple", "password": "a long enough password"})).await;
+        assert_error(&old, 401, "invalid_credentials");
+
+        // By the API; saving what is there already writes nothing.
+        assert_eq!(audited(&admin).await, 1);
+        let r = admin.patch(&format!("/api/v1/users/{}", nina["id"].as_str().unwrap()), &json!({"email": "nina@pricegate.test", "name": "Nina"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(audited(&admin).await, 1, "no change, no entry");
+        let r = admin.patch(&format!("/api/v1/users/{}", nina["id"].as_str().unwrap()), &json!({"email": other.email})).await;
+        assert_error(&r, 409, "email_taken");
+        let r = admin.patch(&format!("/api/v1/users/{}", nina["id"].as_str().unwrap()), &json!({"email": "a..b@pricegate.test"})).await;
+        assert_error(&r, 422, "invalid_field");
     }
 }
 

@@ -42,6 +42,8 @@ pub enum PasswordChange {
 #[derive(Debug, Default)]
 pub struct UserPatch {
     pub name: Option<Text>,
+    /// A corrected address: what they log in with and are mailed at from now.
+    pub email: Option<Email>,
     pub role: Option<Role>,
     pub active: Option<bool>,
     pub password: Option<Password>,
@@ -196,22 +198,41 @@ impl Store {
                 "An administrator cannot deactivate themselves or take away their own admin role.",
             ));
         }
-        let before = json!({ "role": user.role, "active": user.active, "name": user.name });
-        let mut model: users::ActiveModel = user.into();
+        let said = |u: &users::Model| json!({ "role": u.role, "active": u.active, "name": u.name, "email": u.email });
+        let before = said(&user);
+        // Each field is written only where it differs: a save that changes
+        // nothing writes nothing, and is no audit entry.
+        let mut model: users::ActiveModel = user.clone().into();
         if let Some(name) = patch.name {
-            model.name = Set(name.into_inner());
+            model.name.set_ne(name.into_inner());
+        }
+        if let Some(email) = patch.email {
+            model.email.set_ne(email.as_str().to_owned());
         }
         if let Some(role) = patch.role {
-            model.role = Set(role.as_str().to_owned());
+            model.role.set_ne(role.as_str().to_owned());
         }
         if let Some(active) = patch.active {
-            model.active = Set(active);
+            model.active.set_ne(active);
         }
         if let Some(hash) = password_hash {
             model.password_hash = Set(hash);
         }
+        if !model.is_changed() {
+            let password_hash = user.password_hash.clone();
+            return Ok((user.into(), password_hash));
+        }
         model.updated_at = Set(now);
-        let user = model.update(&txn).await?;
+        let user = model.update(&txn).await.map_err(|e| StoreError::unique_as(e, "email_taken", EMAIL_TAKEN))?;
+        if before["email"] != user.email.as_str() {
+            // Mail not sent yet goes to the address as corrected.
+            crate::entity::outbox::Entity::update_many()
+                .col_expr(crate::entity::outbox::Column::ToAddr, Expr::value(user.email.clone()))
+                .filter(crate::entity::outbox::Column::UserId.eq(user.id))
+                .filter(crate::entity::outbox::Column::State.eq(crate::outbox::PENDING))
+                .exec(&txn)
+                .await?;
+        }
         // A password set by someone else is for someone held off after
         // wrong ones, too: it works at once.
         let holds_lifted = match (&patch.password, checked_hash) {
@@ -236,7 +257,7 @@ impl Store {
                 subject_id: Some(user.id),
                 detail: json!({
                     "before": before,
-                    "after": { "role": user.role, "active": user.active, "name": user.name },
+                    "after": said(&user),
                     "password_changed": patch.password.is_some(),
                     "sessions_and_tokens_ended": ended,
                     "failed_logins_forgotten": holds_lifted,

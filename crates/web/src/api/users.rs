@@ -32,6 +32,8 @@ pub struct UserIn {
 #[serde(deny_unknown_fields)]
 pub struct UserPatchIn {
     pub name: Option<String>,
+    /// A corrected address; another user's is 409 `email_taken`.
+    pub email: Option<String>,
     pub role: Option<String>,
     pub active: Option<bool>,
     pub password: Option<String>,
@@ -77,6 +79,7 @@ pub async fn update_user(
 ) -> Result<Json<UserView>, AppError> {
     let patch = UserPatch {
         name: body.name.as_deref().map(|n| Text::parse("name", n, limits::NAME)).transpose()?,
+        email: body.email.as_deref().map(Email::parse).transpose()?,
         role: body.role.as_deref().map(Role::parse).transpose()?,
         active: body.active,
         password: body.password.as_deref().map(Password::parse).transpose()?,

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use pricegate_domain::{Email, Invalid, Password, Role, Text};
+use pricegate_domain::{Email, Invalid, Password, Role, Text, limits};
 use pricegate_store::views::UserView;
 use pricegate_store::{NewUser, OpenDrafts, StoreError, UserPatch};
 
@@ -220,7 +220,7 @@ impl Done {
                     false => stranded(&u.name, row.open),
                 };
                 let stranded = stranded.map(|s| format!(" {s}")).unwrap_or_default();
-                format!("Saved {}: {}, {active}.{stranded}", u.name, u.role)
+                format!("Saved {} ({}): {}, {active}.{stranded}", u.name, u.email, u.role)
             }
             Done::HandedOver { from, to, drafts, owned, signed } => {
                 handed_over(&user(from)?.name, &user(to)?.name, *drafts, *owned, *signed)
@@ -299,6 +299,9 @@ async fn update(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Admin>,
 ) -> Result<Response, PageError> {
+    if form.get("what") == "identity" {
+        return correct_identity(&app, &user, id, form.get("name"), form.get("email")).await;
+    }
     let role = match form.get("role") {
         "" => Ok(None),
         role => Role::parse(role).map(Some).map_err(|e| in_words(e.message, LABELS)),
@@ -319,6 +322,30 @@ async fn update(
             refused_on_list(&app, &user, (id, "role"), "No change", &why.join(" ")).await
         }
     }
+}
+
+/// Corrects someone's name or e-mail address (a typo when they were added):
+/// both are checked, and the first refused is named on the list.
+async fn correct_identity(
+    app: &AppState,
+    user: &PageUser,
+    id: Uuid,
+    name: &str,
+    email: &str,
+) -> Result<Response, PageError> {
+    let refused = match (Text::parse("name", name, limits::NAME), Email::parse(email)) {
+        (Ok(name), Ok(email)) => {
+            let patch = UserPatch { name: Some(name), email: Some(email), ..UserPatch::default() };
+            match app.store.update_user(&user.0.actor, id, patch).await {
+                Ok(_) => return Ok(Done::Updated(id).back_to_list(&user.seal(app))),
+                Err(StoreError::Conflict { code: "email_taken", message }) => ("email", message),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        (Err(e), _) => ("name", in_words(e.message, LABELS)),
+        (_, Err(e)) => ("email", in_words(e.message, LABELS)),
+    };
+    refused_on_list(app, user, (id, refused.0), "Not saved", &refused.1).await
 }
 
 /// The list again, saying what was refused for whom (`what` for the user
