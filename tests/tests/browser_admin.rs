@@ -250,14 +250,17 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
             .await
             .unwrap_or_default();
         assert_eq!(selected, "finance");
-        assert_eq!(ada.text("#message").await, "Saved Nina: finance, active.");
+        assert_eq!(ada.text("#message").await, "Saved Nina (nina@pricegate.test): finance, active.");
         // Deactivating asks first, saying what it does.
         ada.submit_at(Locator::XPath(&format!("{row}//a[contains(., 'Deactivate')]"))).await;
         assert!(ada.text("h1").await.starts_with("Deactivate Nina?"));
         assert!(ada.body().await.contains("can no longer log in"));
         ada.submit("#confirm-deactivate").await;
         assert_eq!(ada.path().await, "/admin/users");
-        assert_eq!(ada.text("#message").await, "Saved Nina: finance, inactive: they can no longer log in.");
+        assert_eq!(
+            ada.text("#message").await,
+            "Saved Nina (nina@pricegate.test): finance, inactive: they can no longer log in."
+        );
         let nina = ada.client.find(Locator::XPath(row)).await.expect("Nina's row").text().await.unwrap_or_default();
         assert!(nina.contains("Reactivate"), "{nina}");
         ada.screenshot("23-admin-users").await;
@@ -337,8 +340,11 @@ async fn an_admin_hands_the_open_quotes_of_someone_who_left_sales_to_a_colleague
         ada.submit_at(Locator::XPath(&format!("{row}//button[contains(., 'Change role')]"))).await;
         assert_eq!(
             ada.text("#message").await,
-            "Saved Sara: finance, active. Nobody can edit the open draft Sara owns, nor finalise the open draft Sara \
-             signs, until you hand it to a salesperson (Open quotes, in Sara's row)."
+            format!(
+                "Saved Sara ({}): finance, active. Nobody can edit the open draft Sara owns, nor finalise the open \
+                 draft Sara signs, until you hand it to a salesperson (Open quotes, in Sara's row).",
+                sara.email
+            )
         );
         let cell = ada.client.find(Locator::XPath(&row)).await.expect("Sara's row").text().await.expect("its text");
         assert!(cell.contains("owns 1, signs 1") && cell.contains("can no longer sign or edit these drafts"), "{cell}");

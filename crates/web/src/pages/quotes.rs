@@ -43,6 +43,8 @@ pub fn router() -> Router<AppState> {
 
 struct QuoteRow {
     id: Uuid,
+    /// How the e-mails name it ([`pricegate_mail::compose::quote_reference`]).
+    reference: String,
     customer: String,
     signer: String,
     state: String,
@@ -153,6 +155,7 @@ async fn list(
         };
         rows.push(QuoteRow {
             id: q.id,
+            reference: pricegate_mail::compose::quote_reference(q.id),
             customer: if q.customer.company.is_empty() {
                 q.customer.name.clone()
             } else {
@@ -335,6 +338,8 @@ struct QuotePage {
     layout: Layout,
     csrf: String,
     id: Uuid,
+    /// How the e-mails name it.
+    reference: String,
     /// The quote as shown ([`QuoteView::revision`]): its Finalise form sends
     /// it back, and a quote changed since is not finalised.
     revision: i64,
@@ -898,6 +903,7 @@ async fn quote_page(
         .collect();
     Ok(QuotePage {
         history,
+        reference: pricegate_mail::compose::quote_reference(quote.id),
         layout: user.layout(format!("Quote for {}", quote.customer.name)),
         csrf: user.csrf().to_owned(),
         id: quote.id,
