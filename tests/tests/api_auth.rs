@@ -215,6 +215,21 @@ both_backends! {
         assert_error(&r, 409, "email_taken");
         let r = admin.patch(&format!("/api/v1/users/{}", nina["id"].as_str().unwrap()), &json!({"email": "a..b@pricegate.test"})).await;
         assert_error(&r, 422, "invalid_field");
+
+        // Making someone an admin asks first, on the page.
+        let url = format!("{}/admin/users/{}", app.base, nina["id"].as_str().unwrap());
+        let csrf = csrf_in(&html);
+        for (confirmed, status) in [("", 200), ("yes", 303)] {
+            let form = [("csrf_token", csrf.as_str()), ("role", "admin"), ("confirmed", confirmed)];
+            let r = http.post(&url).header(COOKIE, &cookie).form(&form).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), status);
+            let role = admin.get("/api/v1/users").await.body.as_array().unwrap().iter().find(|u| u["id"] == nina["id"]).unwrap()["role"].clone();
+            let page = r.text().await.unwrap();
+            match confirmed {
+                "" => assert!(page.contains("Make Nina admin?") && role == "sales", "{role} {page}"),
+                _ => assert_eq!(role, "admin"),
+            }
+        }
     }
 }
 

@@ -338,6 +338,10 @@ async fn an_admin_hands_the_open_quotes_of_someone_who_left_sales_to_a_colleague
         // Sara moves to finance: saving says what that leaves undone.
         ada.select(&format!("#role-{sara_id}"), "finance").await;
         ada.submit_at(Locator::XPath(&format!("{row}//button[contains(., 'Change role')]"))).await;
+        // It asks first: her drafts would wait on a hand-over.
+        assert_eq!(ada.text("h1").await, "Make Sara finance?");
+        assert!(ada.text("#open-quotes").await.contains("They own 1 open draft"), "{}", ada.body().await);
+        ada.submit("#confirm-role").await;
         assert_eq!(
             ada.text("#message").await,
             format!(

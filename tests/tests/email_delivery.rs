@@ -1295,7 +1295,7 @@ both_backends! {
         let text = released.text();
         assert!(
             text.contains(
-                "Ana Owner has named Rita to sign the quote for Greta Berg (Nordwind) in your place. \
+                "Ana Owner named Rita to sign the quote for Greta Berg (Nordwind) in your place. \
                  You can no longer finalise it, and nothing more is needed from you for it."
             ),
             "{text}"
@@ -1316,7 +1316,7 @@ both_backends! {
         assert_eq!(told(&sam.email), ["named", "released", "named", "released"]);
         assert_eq!(told(&rita.email), ["named", "released"]);
         let last = sink.to(&sam.email)[3].text();
-        assert!(last.contains("Ana Owner will sign the quote for Greta Berg (Nordwind) in your place."), "{last}");
+        assert!(last.contains("Ana Owner named themselves to sign the quote for Greta Berg (Nordwind) in your place."), "{last}");
         assert!(sink.to(ana.get("/api/v1/me").await.body["email"].as_str().unwrap()).is_empty());
         let (admin, _) = app.user(Role::Admin, "Ada").await;
         let rows = outbox(&admin).await;

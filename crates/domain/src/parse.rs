@@ -69,7 +69,7 @@ impl Text {
         if value.chars().any(|c| c.is_control() && !(lines == Lines::Several && matches!(c, '\n' | '\r' | '\t'))) {
             return Err(Invalid::new(field, format!("{field} must not contain control characters.")));
         }
-        if value.chars().any(reorders) {
+        if lines == Lines::One && value.chars().any(reorders) {
             return Err(Invalid::new(
                 field,
                 format!("{field} must not contain characters that reverse or embed the direction of the text."),
@@ -94,11 +94,12 @@ fn invisible(c: char) -> bool {
     matches!(c, '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
 }
 
-/// The bidirectional embeddings, overrides and isolates: in a name or a
-/// title they turn what follows around (`\u{202E}gnp.exe` reads as an
-/// `exe.png`), in a page's title and an e-mail's subject too.
+/// The bidirectional embeddings and overrides: in a name or a title they
+/// turn what follows around (`\u{202E}gnp.exe` reads as an `exe.png`), in
+/// a page's title and an e-mail's subject too. (The isolates, which keep
+/// mixed right-to-left text in its place, are kept.)
 fn reorders(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    matches!(c, '\u{202A}'..='\u{202E}')
 }
 
 /// `raw` without the white space and the invisible characters around it.
@@ -119,13 +120,7 @@ impl Email {
     /// case, if it reads as an address at all. Looser than [`Email::parse`],
     /// so that an account made under looser rules still logs in.
     pub fn for_login(raw: &str) -> Option<String> {
-        let value = raw.trim();
-        let (local, domain) = value.split_once('@')?;
-        let plausible = |part: &str| {
-            !part.is_empty()
-                && part.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[],;:\"\\".contains(c))
-        };
-        (value.len() <= 254 && plausible(local) && plausible(domain)).then(|| value.to_lowercase())
+        plausible_address(raw).map(str::to_lowercase)
     }
 
     pub fn as_str(&self) -> &str {
@@ -138,13 +133,33 @@ impl Email {
 pub struct CustomerEmail(String);
 
 impl CustomerEmail {
+    /// Pricegate mails no customer: an address that reads as one is taken
+    /// as typed (`jörg@müller.de`), for the salesperson's records.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        parse_address("customer.email", raw).map(CustomerEmail)
+        plausible_address(raw).map(|a| CustomerEmail(a.to_owned())).ok_or_else(|| {
+            Invalid::new("customer.email", "customer.email must be an e-mail address like name@example.com.")
+        })
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `raw` trimmed, if it reads as an address at all: something, `@`, and
+/// something, without spaces, controls or the characters that delimit
+/// addresses.
+fn plausible_address(raw: &str) -> Option<&str> {
+    let value = raw.trim();
+    let (local, domain) = value.split_once('@')?;
+    let plausible = |part: &str| {
+        !part.is_empty()
+            && !part.starts_with('.')
+            && !part.ends_with('.')
+            && !part.contains("..")
+            && part.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[],;:\"\\".contains(c))
+    };
+    (value.len() <= 254 && local.len() <= 64 && plausible(local) && plausible(domain)).then_some(value)
 }
 
 fn parse_address(field: &str, raw: &str) -> Result<String, Invalid> {
@@ -156,7 +171,8 @@ fn parse_address(field: &str, raw: &str) -> Result<String, Invalid> {
     let (local, domain) = value.split_once('@').ok_or_else(bad)?;
     // What mail servers take (RFC 5321's dot-atom): a local part of
     // letters, digits and !#$%&'*+-/=?^_`{|}~ in dot-separated words; a
-    // domain of two or more labels of letters, digits and inner hyphens.
+    // domain of labels of letters, digits and inner hyphens (one label, as
+    // `intranet` or `localhost`, for a company's own mail server).
     let words = |part: &str, ok: &dyn Fn(char) -> bool| part.split('.').all(|w| !w.is_empty() && w.chars().all(ok));
     let local_ok =
         local.len() <= 64 && words(local, &|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c));
@@ -166,7 +182,7 @@ fn parse_address(field: &str, raw: &str) -> Result<String, Invalid> {
             && !label.ends_with('-')
             && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
-    let domain_ok = domain.contains('.') && words(domain, &|_| true) && domain.split('.').all(label_ok);
+    let domain_ok = words(domain, &|_| true) && domain.split('.').all(label_ok);
     if !local_ok || !domain_ok {
         return Err(bad());
     }
@@ -391,13 +407,17 @@ mod tests {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
         // What a mail server would refuse is refused here, not at sending.
-        for bad in
-            ["a..b@c.com", ".a@c.com", "a.@c.com", "a@-b.com", "a@b-.com", "a@b", "tëst@example.com", "a@exämple.com"]
+        for bad in ["a..b@c.com", ".a@c.com", "a.@c.com", "a@-b.com", "a@b-.com", "tëst@example.com", "a@exämple.com"]
         {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
-        for good in ["o'neil+quotes@mail.example.co.uk", "x@a-b.example", "first.last@example.com"] {
+        for good in ["o'neil+quotes@mail.example.co.uk", "x@a-b.example", "first.last@example.com", "ops@intranet"] {
             assert!(Email::parse(good).is_ok(), "{good:?} should be taken");
+        }
+        // A customer is not mailed: their address is kept as the salesperson typed it.
+        assert_eq!(CustomerEmail::parse(" jörg@müller.de ").unwrap().as_str(), "jörg@müller.de");
+        for bad in ["jörg", "a b@c.de", "a@@b", "a..b@c.de"] {
+            assert!(CustomerEmail::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
 
@@ -408,7 +428,7 @@ mod tests {
         assert_eq!(Text::parse_optional("company", "\u{200b}", 100).unwrap().as_str(), "");
         assert_eq!(Text::parse("name", "\u{200b}Ann\u{200b}", 100).unwrap().as_str(), "Ann");
         assert_eq!(Text::parse("name", "Ann\u{200d}Marie", 100).unwrap().as_str(), "Ann\u{200d}Marie", "inside, kept");
-        for sly in ["\u{202e}gnp.exe", "a\u{2066}b", "x\u{202a}"] {
+        for sly in ["\u{202e}gnp.exe", "a\u{202d}b", "x\u{202a}"] {
             let e = Text::parse("name", sly, 100).unwrap_err();
             assert!(e.message.contains("reverse or embed the direction"), "{sly:?}: {}", e.message);
         }

@@ -124,14 +124,14 @@ fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
             total: money(&q.currency, q.total_minor),
             delta: match (q.expired_on, q.delta_minor, q.delta_after_minor) {
                 (Some(on), ..) => format!("expired on {on}"),
-                (None, 0, 0) => "its prices do not change".to_owned(),
+                (None, 0, 0) => "its total does not change".to_owned(),
                 (None, while_valid, 0) => {
                     format!("{} on its total while it is valid", signed_money(&q.currency, while_valid))
                 }
                 // Its prices dated after the quote's validity count for
                 // nothing now, and are not nothing: said apart.
                 (None, 0, after) => format!(
-                    "its prices do not change while it is valid (until {}); prices dated after that would change its total by {}",
+                    "its total does not change while it is valid (until {}); prices dated after that would change it by {}",
                     q.valid_until,
                     signed_money(&q.currency, after)
                 ),
@@ -587,9 +587,9 @@ mod tests {
             [
                 "+120.00 EUR on its total while it is valid",
                 "-5.00 EUR on its total while it is valid",
-                "its prices do not change",
+                "its total does not change",
                 "expired on 2026-11-30",
-                "its prices do not change while it is valid (until 2026-12-05); prices dated after that would change its total by +400.00 EUR",
+                "its total does not change while it is valid (until 2026-12-05); prices dated after that would change it by +400.00 EUR",
                 "-60.00 EUR on its total while it is valid (until 2026-12-05), and +400.00 EUR more from prices dated after that",
             ]
         );

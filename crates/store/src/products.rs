@@ -488,11 +488,8 @@ impl Store {
         }
         if !model.is_changed() {
             // Nothing to write: no new time, no audit entry.
-            let price = listed_prices(&txn, Some(&[product.id]), self.calendar.date_of(now), self.calendar)
-                .await?
-                .get(&product.id)
-                .copied();
-            return Ok(view(product, price));
+            txn.rollback().await?;
+            return self.get_product(product.id).await;
         }
         model.updated_at = Set(now);
         let row = model.update(&txn).await?;

@@ -219,17 +219,23 @@ impl Store {
             model.password_hash = Set(hash);
         }
         if !model.is_changed() {
+            txn.rollback().await?;
             let password_hash = user.password_hash.clone();
             return Ok((user.into(), password_hash));
         }
         model.updated_at = Set(now);
         let user = model.update(&txn).await.map_err(|e| StoreError::unique_as(e, "email_taken", EMAIL_TAKEN))?;
-        if before["email"] != user.email.as_str() {
-            // Mail not sent yet goes to the address as corrected.
-            crate::entity::outbox::Entity::update_many()
-                .col_expr(crate::entity::outbox::Column::ToAddr, Expr::value(user.email.clone()))
-                .filter(crate::entity::outbox::Column::UserId.eq(user.id))
-                .filter(crate::entity::outbox::Column::State.eq(crate::outbox::PENDING))
+        if before["email"] != user.email.as_str() || before["name"] != user.name.as_str() {
+            // Mail no worker has tried yet (a claim counts an attempt) goes
+            // to them as corrected; a message in flight or tried before
+            // keeps the address it was tried at, which its row then says.
+            use crate::entity::outbox;
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::ToAddr, Expr::value(user.email.clone()))
+                .col_expr(outbox::Column::ToName, Expr::value(user.name.clone()))
+                .filter(outbox::Column::UserId.eq(user.id))
+                .filter(outbox::Column::State.eq(crate::outbox::PENDING))
+                .filter(outbox::Column::Attempts.eq(0))
                 .exec(&txn)
                 .await?;
         }

@@ -148,10 +148,10 @@ pub enum Letter<'a> {
     /// An admin (`by`) hands someone's open drafts (`from`'s) to `to`: each
     /// with `to`'s part in it (owns, signs, or both) and who signs it.
     QuotesHandedOver { to: &'a Recipient, by: &'a str, from: &'a str, quotes: &'a [HandedQuote] },
-    /// Someone editing a quote (`by`) names another signer, `signer`, in
-    /// place of `to`, who was told they signed it (`None`: `by` signs it
-    /// now). What happened then: another change may follow before this
-    /// goes out, and the quote's page says who signs it now.
+    /// Someone editing a quote (`by`) named another signer, `signer`, in
+    /// place of `to`, who was told they signed it (`None`: `by` named
+    /// themselves). Said as what happened then: another change may follow
+    /// before this goes out.
     SignerReleased { to: &'a Recipient, by: &'a str, signer: Option<&'a str>, quote: &'a SignedQuote },
     /// The same hand-over, told to the salesperson whose drafts went to
     /// `taker`, while they can still log in.

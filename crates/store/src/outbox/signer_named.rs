@@ -290,6 +290,8 @@ impl Store {
         let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
         let to = recipient(former);
         let mut batch = Batch::new(&setup, now);
+        // Who was named then: the letter says it as what happened, which
+        // stays so if another change follows before it goes out.
         let signer =
             (quote.signer_id != by.id).then(|| name_of(quote.signer_id).map_or("someone", |u| u.name.as_str()));
         let letter = Letter::SignerReleased { to: &to, by: &editor.name, signer, quote: &signed };

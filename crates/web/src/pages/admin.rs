@@ -314,6 +314,12 @@ async fn update(
     };
     match (role, active) {
         (Ok(role), Ok(active)) => {
+            if let Some(new) = role
+                && form.get("confirmed") != "yes"
+                && let Some(page) = role_change_to_confirm(&app, &user, id, new).await?
+            {
+                return Ok(render(StatusCode::OK, &page));
+            }
             app.store.update_user(&user.0.actor, id, UserPatch { role, active, ..UserPatch::default() }).await?;
             Ok(Done::Updated(id).back_to_list(&user.seal(&app)))
         }
@@ -324,8 +330,57 @@ async fn update(
     }
 }
 
+#[derive(Template)]
+#[template(path = "pages/admin_role.html")]
+struct RolePage {
+    layout: Layout,
+    csrf: String,
+    id: Uuid,
+    name: String,
+    email: String,
+    role: String,
+    new_role: &'static str,
+    /// Open drafts they own and sign, which leaving sales strands.
+    owned: u64,
+    signed: u64,
+}
+
+/// The page that asks before a role change that does what one click should
+/// not: taking a salesperson with open drafts out of sales (nobody can
+/// edit or finalise those until they are handed over), or making someone
+/// an admin. `None` for any other change, which is saved at once.
+async fn role_change_to_confirm(
+    app: &AppState,
+    user: &PageUser,
+    id: Uuid,
+    new: Role,
+) -> Result<Option<RolePage>, PageError> {
+    let who = app.store.get_user(id).await?;
+    if who.role == new.as_str() || id == user.0.actor.id {
+        return Ok(None);
+    }
+    let OpenDrafts { owned, signed, .. } = app.store.open_quote_counts().await?.get(&id).copied().unwrap_or_default();
+    let strands = who.role == Role::Sales.as_str() && owned + signed > 0;
+    if !strands && new != Role::Admin {
+        return Ok(None);
+    }
+    Ok(Some(RolePage {
+        layout: user.layout(format!("Make {} {}", who.name, new.as_str())),
+        csrf: user.csrf().to_owned(),
+        id,
+        name: who.name,
+        email: who.email,
+        role: who.role,
+        new_role: new.as_str(),
+        owned,
+        signed,
+    }))
+}
+
 /// Corrects someone's name or e-mail address (a typo when they were added):
-/// both are checked, and the first refused is named on the list.
+/// what differs from what they have is checked (an address taken under
+/// looser rules may stay as it is while the name is corrected), and the
+/// first refused is named on the list.
 async fn correct_identity(
     app: &AppState,
     user: &PageUser,
@@ -333,9 +388,12 @@ async fn correct_identity(
     name: &str,
     email: &str,
 ) -> Result<Response, PageError> {
-    let refused = match (Text::parse("name", name, limits::NAME), Email::parse(email)) {
+    let now = app.store.get_user(id).await?;
+    let name = (name.trim() != now.name).then(|| Text::parse("name", name, limits::NAME)).transpose();
+    let email = (!email.trim().eq_ignore_ascii_case(&now.email)).then(|| Email::parse(email)).transpose();
+    let refused = match (name, email) {
         (Ok(name), Ok(email)) => {
-            let patch = UserPatch { name: Some(name), email: Some(email), ..UserPatch::default() };
+            let patch = UserPatch { name, email, ..UserPatch::default() };
             match app.store.update_user(&user.0.actor, id, patch).await {
                 Ok(_) => return Ok(Done::Updated(id).back_to_list(&user.seal(app))),
                 Err(StoreError::Conflict { code: "email_taken", message }) => ("email", message),

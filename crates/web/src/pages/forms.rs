@@ -20,8 +20,9 @@ use crate::AppState;
 pub struct FormFields(HashMap<String, String>);
 
 /// More fields than any page's form sends (a quote's, the largest, sends
-/// five for each of its 200 lines and a few more): a form with more is
-/// refused before any of it is read, so no request costs more than a page's.
+/// four for each of its 200 lines and a few more): a form with more is
+/// refused before its fields are looked at, so that no request costs more
+/// than reading its body (itself bounded) and a page's worth of work.
 const MAX_FIELDS: usize = 2_000;
 
 impl FormFields {
