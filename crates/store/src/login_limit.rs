@@ -9,6 +9,10 @@
 //! failure unless it succeeds: so tries sent at once, to one process or to
 //! several, each see the others, and never more than [`MAX_FAILURES`] of them
 //! get their password checked.
+//!
+//! A password an administrator sets lifts every hold on its account, from
+//! every address ([`lift_holds`]): whoever guessed before guesses at a
+//! password they have not seen, and the count starts again.
 
 use std::time::Duration;
 
