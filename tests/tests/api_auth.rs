@@ -196,6 +196,7 @@ both_backends! {
         assert!(page.contains("A user with this e-mail address already exists."), "{page}");
         let (status, page) = post("Nina", "nina@".to_owned()).await;
         assert_eq!(status, 422, "{page}");
+        assert!(page.contains("value=\"nina@\"") && page.contains("value=\"Nina\""), "what was typed, to put right: {page}");
         assert_eq!(audited(&admin).await, 0, "nothing saved");
         let (status, _) = post("Nina", " Nina@Pricegate.test ".to_owned()).await;
         assert_eq!(status, 303);

@@ -42,6 +42,9 @@ struct UsersPage {
     /// Whose control it was refused on, and which (`role`, `password`, `to`):
     /// that control takes the focus.
     refused_at: Option<(Uuid, &'static str)>,
+    /// A refused correction of someone's name and e-mail, as typed: their
+    /// row's form shows it again, to be put right.
+    typed: Option<(Uuid, String, String)>,
     /// The shortest password allowed.
     min_chars: usize,
     users: Vec<UserRow>,
@@ -82,6 +85,15 @@ impl UsersPage {
     fn refused_at(&self, id: &Uuid, control: &str) -> bool {
         self.refused_at.is_some_and(|(i, c)| i == *id && c == control)
     }
+
+    /// The name and e-mail `u`'s correction form shows: as typed, if a
+    /// correction of theirs was just refused; else as they are.
+    fn identity_of<'a>(&'a self, u: &'a UserView) -> (&'a str, &'a str) {
+        match &self.typed {
+            Some((id, name, email)) if *id == u.id => (name, email),
+            _ => (&u.name, &u.email),
+        }
+    }
 }
 
 async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
@@ -93,6 +105,7 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
         message: None,
         refused: None,
         refused_at: None,
+        typed: None,
         min_chars: Password::MIN_CHARS,
         csrf: user.csrf().to_owned(),
         sales: users.iter().filter(|u| u.can_sign()).cloned().collect(),
@@ -389,6 +402,7 @@ async fn correct_identity(
     email: &str,
 ) -> Result<Response, PageError> {
     let now = app.store.get_user(id).await?;
+    let typed = (id, name.to_owned(), email.to_owned());
     let name = (name.trim() != now.name).then(|| Text::parse("name", name, limits::NAME)).transpose();
     let email = (!email.trim().eq_ignore_ascii_case(&now.email)).then(|| Email::parse(email)).transpose();
     let refused = match (name, email) {
@@ -403,7 +417,9 @@ async fn correct_identity(
         (Err(e), _) => ("name", in_words(e.message, LABELS)),
         (_, Err(e)) => ("email", in_words(e.message, LABELS)),
     };
-    refused_on_list(app, user, (id, refused.0), "Not saved", &refused.1).await
+    let mut page = refused_page(app, user, (id, refused.0), "Not saved", &refused.1).await?;
+    page.typed = Some(typed);
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
 /// The list again, saying what was refused for whom (`what` for the user
@@ -415,12 +431,24 @@ async fn refused_on_list(
     what: &str,
     why: &str,
 ) -> Result<Response, PageError> {
+    let page = refused_page(app, user, at, what, why).await?;
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+/// The list, saying what was refused (see [`refused_on_list`]).
+async fn refused_page(
+    app: &AppState,
+    user: &PageUser,
+    at: (Uuid, &'static str),
+    what: &str,
+    why: &str,
+) -> Result<UsersPage, PageError> {
     let mut page = page(app, user).await?;
     let name = page.users.iter().find(|r| r.u.id == at.0).map(|r| r.u.name.clone());
     let name = name.ok_or_else(|| PageError::from(StoreError::not_found("user")))?;
     page.refused = Some(format!("{what} for {name}. {why}"));
     page.refused_at = Some(at);
-    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+    Ok(page)
 }
 
 #[derive(Template)]
