@@ -208,7 +208,7 @@ struct SignerText<'a> {
 struct ReleasedLetter<'a> {
     name: &'a str,
     by: &'a str,
-    /// Who was named to sign in their place; `None` when `by` signs it.
+    /// Who was named to sign in their place; `None` when `by` named themselves.
     signer: Option<&'a str>,
     customer: &'a str,
     total: &'a str,

@@ -223,9 +223,11 @@ impl Store {
             let password_hash = user.password_hash.clone();
             return Ok((user.into(), password_hash));
         }
+        // `set_ne` set them only where they differ.
+        let readdressed = model.email.is_set() || model.name.is_set();
         model.updated_at = Set(now);
         let user = model.update(&txn).await.map_err(|e| StoreError::unique_as(e, "email_taken", EMAIL_TAKEN))?;
-        if before["email"] != user.email.as_str() || before["name"] != user.name.as_str() {
+        if readdressed {
             // Mail no worker has tried yet (a claim counts an attempt) goes
             // to them as corrected; a message in flight or tried before
             // keeps the address it was tried at, which its row then says.

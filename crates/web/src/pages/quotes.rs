@@ -257,16 +257,22 @@ struct HistoryRow {
     what: String,
 }
 
-/// An audit entry about a quote in words, its amounts in `currency`.
+/// The keys under which a quote's audit entries name people: a signer
+/// named, each side of a hand-over.
+const NAMED_IN_HISTORY: [&str; 3] = ["signer_id", "from", "to"];
+
+/// The person an audit entry's `detail` names under `key`, if any.
+fn named_in(detail: &serde_json::Value, key: &str) -> Option<Uuid> {
+    detail[key].as_str().and_then(|id| Uuid::parse_str(id).ok())
+}
+
+/// An audit entry about a quote in words, its amounts in `currency`; the
+/// people it names (see [`NAMED_IN_HISTORY`]) by their `names`.
 fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names: &HashMap<Uuid, String>) -> String {
     let detail = &entry.detail;
     let amount = |key: &str| detail[key].as_i64().map(|minor| money(currency, minor)).unwrap_or_default();
-    let signer = detail["signer_id"]
-        .as_str()
-        .and_then(|id| Uuid::parse_str(id).ok())
-        .and_then(|id| names.get(&id))
-        .map(|name| format!(", signed by {name}"))
-        .unwrap_or_default();
+    let name = |key: &str| named_in(detail, key).and_then(|id| names.get(&id)).cloned();
+    let signer = name("signer_id").map(|name| format!(", signed by {name}")).unwrap_or_default();
     let refused = |what: &str| {
         // The gate's own refusal says what held the quote up; others name a code.
         let held_up = [
@@ -301,9 +307,6 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
         "quote.override_refused" => refused("Approving old prices"),
         "quote.finalise_refused" => refused("Finalising"),
         "quote.handed_over" => {
-            let name = |key: &str| {
-                detail[key].as_str().and_then(|id| Uuid::parse_str(id).ok()).and_then(|id| names.get(&id)).cloned()
-            };
             let (from, to) = (name("from").unwrap_or_default(), name("to").unwrap_or_default());
             let part = match (detail["owner"].as_bool(), detail["signer"].as_bool()) {
                 (Some(true), Some(true)) => "owns and signs it",
@@ -884,12 +887,7 @@ async fn quote_page(
     let upcoming_besides_pending = !pending.is_empty();
     let entries = app.store.quote_history(quote.id).await?;
     let mut people: Vec<Uuid> = entries.iter().filter_map(|e| e.actor_id).collect();
-    // And the people the entries name: a signer named, each side of a hand-over.
-    people.extend(entries.iter().flat_map(|e| {
-        ["signer_id", "from", "to"]
-            .into_iter()
-            .filter_map(|key| e.detail[key].as_str().and_then(|id| Uuid::parse_str(id).ok()))
-    }));
+    people.extend(entries.iter().flat_map(|e| NAMED_IN_HISTORY.iter().filter_map(|key| named_in(&e.detail, key))));
     people.sort_unstable();
     people.dedup();
     let names = app.store.user_names(&people).await?;
