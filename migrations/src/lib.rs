@@ -19,6 +19,7 @@ mod m20261202_000014_signer_letters;
 mod m20261202_000015_notice_product_names;
 mod m20261202_000016_products_withdrawn;
 mod m20261202_000017_login_failures_by_email;
+mod m20261203_000018_password_links;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_notice_product_names::Migration),
             Box::new(m20261202_000016_products_withdrawn::Migration),
             Box::new(m20261202_000017_login_failures_by_email::Migration),
+            Box::new(m20261203_000018_password_links::Migration),
         ]
     }
 }

@@ -86,7 +86,7 @@ impl TestApp {
                     email: Email::parse(&email).unwrap(),
                     name: Text::parse("name", name, 200).unwrap(),
                     role,
-                    password: Password::parse(PASSWORD).unwrap(),
+                    password: Some(Password::parse(PASSWORD).unwrap()),
                 },
             )
             .await

@@ -33,7 +33,7 @@ pub async fn add_salespeople(app: &crate::TestApp, prefix: &str, n: usize) -> Ve
                     email: pricegate_domain::Email::parse(&format!("{prefix}-{i}@pricegate.test")).unwrap(),
                     name: pricegate_domain::Text::parse("name", &format!("{prefix} {i}"), 200).unwrap(),
                     role: pricegate_domain::Role::Sales,
-                    password: pricegate_domain::Password::parse(crate::PASSWORD).unwrap(),
+                    password: Some(pricegate_domain::Password::parse(crate::PASSWORD).unwrap()),
                 },
             )
             .await

@@ -1707,3 +1707,87 @@ async fn a_signers_e_mail_queued_for_a_draft_they_no_longer_sign_is_set_aside() 
     let to: Vec<(String, String)> = claimed.iter().map(|r| (r.to_addr.clone(), r.subject.clone())).collect();
     assert_eq!(to, [(sam.email.clone(), "You no longer sign the quote for Greta Berg (Nordwind)".to_owned())]);
 }
+
+/// The outbox rows of the letters telling `owner` that `signer` can no
+/// longer sign their drafts, as (state, last_error).
+async fn signer_gone_rows(
+    app: &pricegate_tests::TestApp,
+    signer: uuid::Uuid,
+    owner: uuid::Uuid,
+) -> Vec<(String, Option<String>)> {
+    outbox::Entity::find()
+        .filter(outbox::Column::DedupeKey.starts_with(format!("signer-gone:{signer}:{owner}:")))
+        .all(app.store.connection())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.state, row.last_error))
+        .collect()
+}
+
+both_backends! {
+    async fn the_owner_is_told_when_the_signer_of_their_drafts_can_no_longer_sign(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (admin, ada) = app.user(Role::Admin, "Ada").await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (_, rita) = app.user(Role::Sales, "Rita").await;
+        let (_, otto) = app.user(Role::Sales, "Otto").await;
+        create_product(&finance, "PUMP-1", "EUR", 250000).await;
+        let lines = json!([{"sku": "PUMP-1", "quantity": 4}]);
+        let first = id_of(&pricegate_tests::fixtures::draft_quote_signed_by(&sam, lines.clone(), rita.id).await);
+        let second = id_of(&pricegate_tests::fixtures::draft_quote_signed_by(&sam, lines.clone(), rita.id).await);
+        let ottos = id_of(&pricegate_tests::fixtures::draft_quote_signed_by(&sam, lines.clone(), otto.id).await);
+        sink.wait_until(WAIT, "the e-mails naming the signers", |m| m.len() >= 3).await;
+
+        // Rita's account is deactivated: Sam, who owns the drafts she
+        // signs, is told, once, of both.
+        let r = admin.patch(&format!("/api/v1/users/{}", rita.id), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sink.wait_until(WAIT, "the e-mail to Sam", |m| m.len() >= 4).await;
+        let told = sink.to(&sam_user.email);
+        assert_eq!(subjects(&told), ["2 of your quotes need another signer"]);
+        let text = told[0].text();
+        assert!(
+            text.contains(&format!(
+                "{} has deactivated the account of Rita, who signs these 2 draft quotes of yours. Rita can no longer \
+                 finalise them, and nobody can until you choose another signer on each one's page",
+                ada.name
+            )),
+            "{text}"
+        );
+        for quote in [&first, &second] {
+            assert!(text.contains(&format!("{}/quotes/{quote}", app.base)), "{text}");
+        }
+        assert!(!text.contains(&ottos), "Otto still signs his: {text}");
+        assert!(text.contains("Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31"), "{text}");
+
+        // Otto is moved out of sales while the SMTP server is down, and back
+        // before the letter goes: it is set aside. Moved out again, and Sam
+        // signs the draft himself before it goes: set aside too.
+        sink.stop();
+        for role in ["finance", "sales"] {
+            let r = admin.patch(&format!("/api/v1/users/{}", otto.id), &json!({"role": role})).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        let r = admin.patch(&format!("/api/v1/users/{}", otto.id), &json!({"role": "finance"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = sam.patch(&format!("/api/v1/quotes/{ottos}"), &json!({"signer_id": sam_user.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let rows = signer_gone_rows(&app, otto.id, sam_user.id).await;
+            if rows.len() == 2 && rows.iter().all(|(state, _)| state == "skipped") {
+                assert!(rows.iter().any(|(_, why)| why.as_deref().is_some_and(|w| w.contains("signer or state changed"))), "{rows:?}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "both letters about Otto set aside: {rows:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        sink.restart().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(subjects(&sink.to(&sam_user.email)).len(), 1, "nothing more for Sam");
+        app.stop().await;
+    }
+}

@@ -221,6 +221,53 @@ struct ReleasedText<'a> {
     letter: &'a ReleasedLetter<'a>,
 }
 
+/// A draft as the e-mail to its owner shows it: customer, total, validity, page.
+pub struct OwnedRow {
+    pub customer: String,
+    pub total: String,
+    pub valid_until: String,
+    pub url: String,
+}
+
+/// The e-mail to the owner of drafts whose signer can no longer sign (its
+/// HTML part; [`SignerGoneText`] is the same letter as text).
+#[derive(Template)]
+#[template(path = "signer_gone.html")]
+struct SignerGoneLetter<'a> {
+    name: &'a str,
+    by: &'a str,
+    signer: &'a str,
+    deactivated: bool,
+    quotes: &'a [OwnedRow],
+}
+
+#[derive(Template)]
+#[template(path = "signer_gone.txt")]
+struct SignerGoneText<'a> {
+    letter: &'a SignerGoneLetter<'a>,
+}
+
+/// The e-mail with a link to choose a password (its HTML part;
+/// [`PasswordText`] is the same letter as text).
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordLetter<'a> {
+    title: &'a str,
+    name: &'a str,
+    email: &'a str,
+    /// The administrator who sent it; `None` when its reader asked for it.
+    invited_by: Option<&'a str>,
+    new_account: bool,
+    link: &'a str,
+    works_for: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "password.txt")]
+struct PasswordText<'a> {
+    letter: &'a PasswordLetter<'a>,
+}
+
 /// A draft in the e-mail to someone handed a colleague's quotes.
 pub struct HandedRow {
     pub customer: String,
@@ -474,6 +521,39 @@ impl Composer for TemplateComposer {
                     valid_until: &valid_until,
                 };
                 composed(subject, &letter, &ReleasedText { letter: &letter })
+            }
+            Letter::SignerGone { to, by, signer, deactivated, quotes } => {
+                let rows: Vec<OwnedRow> = quotes
+                    .iter()
+                    .map(|q| {
+                        let (customer, total, valid_until) = quote_facts(q);
+                        OwnedRow { customer, total, valid_until, url: q.url.clone() }
+                    })
+                    .collect();
+                let subject = match rows.as_slice() {
+                    [one] => format!("Your quote for {} needs another signer", one.customer),
+                    rows => format!("{} of your quotes need another signer", rows.len()),
+                };
+                let letter = SignerGoneLetter { name: &to.name, by, signer, deactivated: *deactivated, quotes: &rows };
+                composed(subject, &letter, &SignerGoneText { letter: &letter })
+            }
+            Letter::PasswordLink { to, link, invited_by, new_account, works_for } => {
+                let subject = match invited_by {
+                    Some(_) if *new_account => "Your Pricegate account: choose your password",
+                    Some(_) => "Choose your Pricegate password",
+                    None => "Choose a new Pricegate password",
+                };
+                let works_for = lifetime(*works_for);
+                let letter = PasswordLetter {
+                    title: subject,
+                    name: &to.name,
+                    email: &to.email,
+                    invited_by: *invited_by,
+                    new_account: *new_account,
+                    link,
+                    works_for: &works_for,
+                };
+                composed(subject.to_owned(), &letter, &PasswordText { letter: &letter })
             }
             Letter::QuotesHandedAway { to, by, taker, quotes } => {
                 let rows = handed_rows(quotes);

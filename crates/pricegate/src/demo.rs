@@ -63,7 +63,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
                     email: Email::parse(email)?,
                     name: Text::parse("name", name, 200)?,
                     role: *role,
-                    password: Password::parse(DEMO_PASSWORD)?,
+                    password: Some(Password::parse(DEMO_PASSWORD)?),
                 },
             )
             .await

@@ -158,7 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 email: Email::parse(&email)?,
                 name: Text::parse("name", &name, pricegate_domain::limits::NAME)?,
                 role: Role::parse(&role)?,
-                password: Password::parse(password)?,
+                password: Some(Password::parse(password)?),
             };
             let store = pricegate::connect(&settings).await?;
             let user = store.create_user(None, new).await?;

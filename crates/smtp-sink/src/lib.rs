@@ -62,10 +62,12 @@ impl Received {
     /// The acknowledgement link in the plain-text part: the first address
     /// there with `/ack/` in it.
     pub fn ack_link(&self) -> Option<String> {
-        self.text()
-            .split_whitespace()
-            .find(|word| word.starts_with("http") && word.contains("/ack/"))
-            .map(str::to_owned)
+        self.link("/ack/")
+    }
+
+    /// The first address in the plain-text part with `path` in it.
+    pub fn link(&self, path: &str) -> Option<String> {
+        self.text().split_whitespace().find(|word| word.starts_with("http") && word.contains(path)).map(str::to_owned)
     }
 }
 

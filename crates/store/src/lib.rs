@@ -17,6 +17,7 @@ pub mod gate;
 mod login_limit;
 mod notices;
 pub mod outbox;
+mod password_links;
 mod products;
 mod quotes;
 mod sessions;
@@ -50,6 +51,9 @@ pub use notices::{
 pub use outbox::{
     BlockedQuote, Composed, Composer, HandedQuote, Letter, MailSetup, NoticeContent, OutboxMessageView, OutboxView,
     PendingPerson, REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, SignedQuote, WAITING_BEHIND,
+};
+pub use password_links::{
+    INVITATION_LINK_DAYS, PasswordLinkError, PasswordLinkView, RESET_EVERY_MINUTES, RESET_LINK_MINUTES,
 };
 pub use products::{CsvRowError, NewProduct, ProductPatch, UpcomingPrice};
 pub use quotes::{HandedOver, NewLine, NewQuote, OpenDrafts, PricesSeen, QuoteEdited, QuoteFilter, QuotePatch};

@@ -23,7 +23,9 @@ pub struct NewUser {
     pub email: Email,
     pub name: Text,
     pub role: Role,
-    pub password: Password,
+    /// `None`: they choose their own, from the invitation e-mailed to them
+    /// in the same transaction (until then no password logs them in).
+    pub password: Option<Password>,
 }
 
 /// How asking to change one's own password ended.
@@ -51,8 +53,23 @@ pub struct UserPatch {
 
 impl Store {
     /// Creates a user; `actor` is `None` when the command line does it.
+    /// Without a password, the account gets one nobody knows, and an
+    /// invitation to choose their own is e-mailed from `actor`.
     pub async fn create_user(&self, actor: Option<&Actor>, new: NewUser) -> Result<UserView, StoreError> {
-        let password_hash = hash_password(&new.password).await?;
+        let invited_by = match (&new.password, actor) {
+            (Some(_), _) => None,
+            (None, Some(actor)) => Some(self.get_user(actor.id).await?.name),
+            (None, None) => {
+                return Err(pricegate_domain::Invalid::new("password", "Give the new account a password.").into());
+            }
+        };
+        let password = match new.password {
+            Some(password) => password,
+            // 256 random bits nobody is ever shown.
+            None => Password::parse(&crate::auth::random_token()?)?,
+        };
+        let setup = if invited_by.is_some() { Some(self.mail_setup()?) } else { None };
+        let password_hash = hash_password(&password).await?;
         let txn = self.begin_write().await?;
         let now = db_now(&txn).await?;
         let user = users::ActiveModel {
@@ -76,10 +93,14 @@ impl Store {
                 action: "user.created",
                 subject_type: "user",
                 subject_id: Some(user.id),
-                detail: json!({ "email": user.email, "role": user.role }),
+                detail: json!({ "email": user.email, "role": user.role, "invited": invited_by.is_some() }),
             },
         )
         .await?;
+        if let (Some(by), Some(setup), Some(actor)) = (&invited_by, &setup, actor) {
+            crate::outbox::owe_password_mail(&txn, setup, now, &user, Some(by), true).await?;
+            crate::password_links::audit_link_sent(&txn, now, actor, &user).await?;
+        }
         txn.commit().await?;
         Ok(user.into())
     }
@@ -198,6 +219,7 @@ impl Store {
                 "An administrator cannot deactivate themselves or take away their own admin role.",
             ));
         }
+        let could_sign = user.active && user.role == Role::Sales.as_str();
         let said = |u: &users::Model| json!({ "role": u.role, "active": u.active, "name": u.name, "email": u.email });
         let before = said(&user);
         // Each field is written only where it differs: a save that changes
@@ -225,8 +247,25 @@ impl Store {
         }
         // `set_ne` set them only where they differ.
         let readdressed = model.email.is_set() || model.name.is_set();
+        // A link to choose a password is for the person at the address it
+        // went to, with the password they had: a new password, a
+        // deactivation or a corrected address ends those sent and those
+        // still to go (a link to a mistyped address must not let its reader in).
+        let links_end = if patch.password.is_some() {
+            Some(crate::password_links::NEW_PASSWORD)
+        } else if patch.active == Some(false) {
+            Some(crate::password_links::DEACTIVATED)
+        } else if model.email.is_set() {
+            Some(crate::password_links::READDRESSED)
+        } else {
+            None
+        };
         model.updated_at = Set(now);
         let user = model.update(&txn).await.map_err(|e| StoreError::unique_as(e, "email_taken", EMAIL_TAKEN))?;
+        let links_ended = match links_end {
+            Some(reason) => crate::password_links::void_password_links(&txn, user.id, now, reason).await?,
+            None => 0,
+        };
         if readdressed {
             // Mail no worker has tried yet (a claim counts an attempt) goes
             // to them as corrected; a message in flight or tried before
@@ -240,6 +279,11 @@ impl Store {
                 .filter(outbox::Column::Attempts.eq(0))
                 .exec(&txn)
                 .await?;
+        }
+        // Drafts they signed for someone else now wait for another signer,
+        // whom only their owners (or an administrator) can name: told so.
+        if could_sign && !(user.active && user.role == Role::Sales.as_str()) {
+            self.tell_owners_signer_gone(&txn, actor, &user, !user.active, now).await?;
         }
         // A password set by someone else is for someone held off after
         // wrong ones, too: it works at once.
@@ -269,6 +313,7 @@ impl Store {
                     "password_changed": patch.password.is_some(),
                     "sessions_and_tokens_ended": ended,
                     "failed_logins_forgotten": holds_lifted,
+                    "password_links_ended": links_ended,
                 }),
             },
         )
@@ -280,7 +325,11 @@ impl Store {
 }
 
 /// Revokes every live session and API token of `user`; returns how many.
-async fn end_sessions_and_tokens(txn: &DatabaseTransaction, user: Uuid, now: DateTime<Utc>) -> Result<u64, StoreError> {
+pub(crate) async fn end_sessions_and_tokens(
+    txn: &DatabaseTransaction,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
     let tokens = api_tokens::Entity::update_many()
         .col_expr(api_tokens::Column::RevokedAt, Expr::value(now))
         .filter(api_tokens::Column::UserId.eq(user))

@@ -131,9 +131,16 @@ async fn explain_timeout(response: axum::response::Response) -> axum::response::
     response
 }
 
-/// A request path fit for a log line: acknowledgement tokens are replaced.
+/// A request path fit for a log line: the tokens of acknowledgement links
+/// and of links to choose a password are replaced.
 fn loggable_path(path: &str) -> &str {
-    if path.starts_with("/ack/") { "/ack/{token}" } else { path }
+    if path.starts_with("/ack/") {
+        "/ack/{token}"
+    } else if path.starts_with("/password/") {
+        "/password/{token}"
+    } else {
+        path
+    }
 }
 
 /// 200 once the database answers; 503 (with the error body) while it does not.
@@ -201,4 +208,18 @@ async fn method_not_allowed(
     }
     AppError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This address does not accept that method.")
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn no_link_token_reaches_a_log_line() {
+        let token = "qUHRTiZxSYn-nNa0tguZAJW5Tjts4FNsLiRca8M1LpY";
+        assert_eq!(loggable_path(&format!("/ack/{token}")), "/ack/{token}");
+        assert_eq!(loggable_path(&format!("/password/{token}")), "/password/{token}");
+        assert_eq!(loggable_path("/login/forgot"), "/login/forgot");
+        assert_eq!(loggable_path("/quotes/1"), "/quotes/1");
+    }
 }

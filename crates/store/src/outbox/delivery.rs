@@ -16,6 +16,7 @@ use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, PUBLICATION, REMINDER, SENT,
 use crate::auth::{hash_token, random_token};
 use crate::db::db_now;
 use crate::entity::{ack_tokens, outbox};
+use crate::password_links::purpose_of;
 use crate::{Store, StoreError};
 
 /// How long a reminder waits, at least, behind an earlier message to the
@@ -167,7 +168,9 @@ fn due_mail(now: DateTime<Utc>, limit: u64) -> sea_orm::Select<outbox::Entity> {
 impl Store {
     /// Fills the ack-link slot of each claimed message with a fresh token,
     /// minted now for the message's (notice, user) and stored only as its
-    /// hash, valid for the configured lifetime from this moment. Called by
+    /// hash, valid for the configured lifetime from this moment; or, in a
+    /// message with a link to choose a password, for its person, valid for
+    /// that kind of link's lifetime. Called by
     /// the worker just before sending; a retry mints a new token, and every
     /// token it minted stays valid until it is used or expires.
     pub async fn mint_ack_links(&self, rows: Vec<outbox::Model>) -> Result<Vec<outbox::Model>, StoreError> {
@@ -177,7 +180,16 @@ impl Store {
         let mut minted = Vec::with_capacity(rows.len());
         for mut row in rows {
             let carries_link = row.text_body.contains(ACK_TOKEN_SLOT) || row.html_body.contains(ACK_TOKEN_SLOT);
-            if let (true, Some((notice_id, user_id))) = (carries_link, ack_target(&row)) {
+            if !carries_link {
+                minted.push(row);
+                continue;
+            }
+            if purpose_of(&row.kind).is_some() {
+                // A link to choose a password: a few, each under its person's lock.
+                minted.extend(self.mint_password_link(row).await?);
+                continue;
+            }
+            if let Some((notice_id, user_id)) = ack_target(&row) {
                 let token = random_token()?;
                 tokens.push(ack_tokens::ActiveModel {
                     token_hash: Set(hash_token(&token)),

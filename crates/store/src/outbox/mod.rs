@@ -61,6 +61,11 @@ pub const REMINDER: &str = "reminder";
 pub const ESCALATION: &str = "escalation";
 /// To a salesperson named the signer of someone else's draft.
 pub const SIGNER: &str = "signer";
+/// A link to choose a new password, asked for at the login page.
+pub const PASSWORD_RESET: &str = "password_reset";
+/// A link to choose a password, sent by an administrator: a new account's
+/// invitation, or a way back in for someone who cannot log in.
+pub const INVITATION: &str = "invitation";
 
 /// Rows per INSERT: far below SQLite's and PostgreSQL's bind-parameter limits.
 const CHUNK: usize = 400;
@@ -159,6 +164,21 @@ pub enum Letter<'a> {
     /// The same hand-over, told to `to`, who owns `quotes` and still does:
     /// `from` signed them, and `taker` now does.
     SignerHandedOver { to: &'a Recipient, by: &'a str, from: &'a str, taker: &'a str, quotes: &'a [HandedQuote] },
+    /// An administrator (`by`) deactivated `signer`, or moved them out of
+    /// sales (`deactivated` is false), and `to` owns `quotes`, which they
+    /// signed: nobody can finalise those until `to` names another signer.
+    SignerGone { to: &'a Recipient, by: &'a str, signer: &'a str, deactivated: bool, quotes: &'a [SignedQuote] },
+    /// A link for `to` to choose a password with, working for `works_for`
+    /// after the e-mail is sent: one they asked for at the login page
+    /// (`invited_by` is `None`), or one an administrator sent them, with
+    /// their new account (`new_account`) or later.
+    PasswordLink {
+        to: &'a Recipient,
+        link: &'a str,
+        invited_by: Option<&'a str>,
+        new_account: bool,
+        works_for: chrono::Duration,
+    },
 }
 
 /// A draft in a hand-over's letters, with the taker's part in it.
@@ -200,7 +220,9 @@ impl Letter<'_> {
             | Letter::SignerReleased { .. }
             | Letter::QuotesHandedOver { .. }
             | Letter::QuotesHandedAway { .. }
-            | Letter::SignerHandedOver { .. } => None,
+            | Letter::SignerHandedOver { .. }
+            | Letter::SignerGone { .. }
+            | Letter::PasswordLink { .. } => None,
         }
     }
 
@@ -217,7 +239,12 @@ impl Letter<'_> {
             // An owner is told someone else signs their drafts (which also
             // lets the letter be set aside once none of them is so).
             Letter::SignerHandedOver { quotes, .. } => quotes.iter().map(|q| (q.quote.id, false)).collect(),
-            Letter::Publication { .. } | Letter::Reminder { .. } | Letter::Escalation { .. } => vec![],
+            // The same for an owner told their drafts' signer can no longer sign.
+            Letter::SignerGone { quotes, .. } => quotes.iter().map(|q| (q.id, false)).collect(),
+            Letter::Publication { .. }
+            | Letter::Reminder { .. }
+            | Letter::Escalation { .. }
+            | Letter::PasswordLink { .. } => vec![],
         }
     }
 }
@@ -307,6 +334,11 @@ impl<'a> Batch<'a> {
     /// outbox row its token is [`ACK_TOKEN_SLOT`] (see the module doc).
     fn ack_link(&self) -> String {
         format!("{}/ack/{}", self.setup.base_url, self.link_marker)
+    }
+
+    /// The recipient's link to choose a password, filled as the ack link is.
+    fn password_link(&self) -> String {
+        format!("{}/password/{}", self.setup.base_url, self.link_marker)
     }
 
     /// Composes `letter` into an outbox row of `kind` to `to`, about the
@@ -474,6 +506,29 @@ fn recipient(u: &users::Model) -> Recipient {
     Recipient { id: u.id, name: u.name.clone(), email: u.email.clone() }
 }
 
+/// Writes the e-mail that carries `to`'s link to choose a password: an
+/// invitation when an administrator (`invited_by`) sends it, with their new
+/// account or later, else the reset they asked for. Its token is minted when
+/// it is sent, as an ack link's is ([`Store::mint_ack_links`]).
+pub(crate) async fn owe_password_mail(
+    conn: &impl ConnectionTrait,
+    setup: &MailSetup,
+    now: DateTime<Utc>,
+    to: &users::Model,
+    invited_by: Option<&str>,
+    new_account: bool,
+) -> Result<(), StoreError> {
+    let kind = if invited_by.is_some() { INVITATION } else { PASSWORD_RESET };
+    let mut batch = Batch::new(setup, now);
+    let link = batch.password_link();
+    let recipient = recipient(to);
+    let works_for = crate::password_links::lifetime(kind);
+    let letter = Letter::PasswordLink { to: &recipient, link: &link, invited_by, new_account, works_for };
+    batch.push(kind, format!("{kind}:{}:{}", to.id, now.timestamp_micros()), &recipient, &letter)?;
+    batch.write(conn).await?;
+    Ok(())
+}
+
 impl Store {
     /// Lets this store compose mail: reminders and escalations enqueue
     /// outbox rows, and publications' e-mails are expanded (see
@@ -484,7 +539,7 @@ impl Store {
         self
     }
 
-    fn mail_setup(&self) -> Result<Arc<MailSetup>, StoreError> {
+    pub(crate) fn mail_setup(&self) -> Result<Arc<MailSetup>, StoreError> {
         self.mail.clone().ok_or_else(|| StoreError::Internal("mail is not configured on this store".into()))
     }
 }

@@ -36,6 +36,10 @@ const HANDED_AWAY: &str = "handed-away:";
 /// The key of a hand-over's e-mail to the owner of drafts whose signer it
 /// changed starts so.
 const HANDED_SIGNER: &str = "handed-signer:";
+/// The key of the e-mail telling an owner that the signer of their drafts
+/// can no longer sign them (deactivated, or moved out of sales) starts so:
+/// `signer-gone:<signer>:<owner>:<micros>`.
+const SIGNER_GONE: &str = "signer-gone:";
 
 /// What a signer e-mail says of its draft and recipient, from its key:
 /// whether it names them the signer (else it tells them they no longer
@@ -56,11 +60,17 @@ const REPLACED: &str = "Not sent: a later e-mail about this quote's signer repla
 /// Why a queued signer e-mail is no longer sent.
 pub(super) const NO_LONGER_SIGNER: &str = "Not sent: the quote's signer or state changed again before it went out.";
 
-/// The taker a hand-over's e-mail to the owner of drafts it gave a new
-/// signer names, from its key: `handed-signer:<from>:<to>:<owner>:…`.
-fn owner_letter_taker(row: &outbox::Model) -> Option<Uuid> {
-    let rest = row.dedupe_key.strip_prefix(HANDED_SIGNER)?;
-    rest.split(':').nth(1)?.parse().ok()
+/// The signer a letter to the owner of drafts is about, from its key: the
+/// taker a hand-over gave them (`handed-signer:<from>:<to>:<owner>:…`), or
+/// the signer who can no longer sign them (`signer-gone:<signer>:<owner>:…`,
+/// `true`). The letter holds while one of its drafts is still the owner's
+/// and signed by that person.
+fn owner_letter_signer(row: &outbox::Model) -> Option<(Uuid, bool)> {
+    if let Some(rest) = row.dedupe_key.strip_prefix(HANDED_SIGNER) {
+        return Some((rest.split(':').nth(1)?.parse().ok()?, false));
+    }
+    let rest = row.dedupe_key.strip_prefix(SIGNER_GONE)?;
+    Some((rest.split(':').next()?.parse().ok()?, true))
 }
 
 /// The signer e-mails among `rows` that no longer hold: one naming its
@@ -80,13 +90,41 @@ pub(super) async fn moot_signer_mail(
 /// [`moot_signer_mail`]'s letters to owners: their drafts are those the
 /// letter's `signer_letters` rows name.
 async fn moot_owner_letters(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<Vec<Uuid>, StoreError> {
-    let asked: HashMap<Uuid, (Uuid, Uuid)> = rows
+    let letters: Vec<(Uuid, Uuid, (Uuid, bool))> = rows
         .iter()
         .filter(|row| row.kind == SIGNER)
-        .filter_map(|row| Some((row.id, (row.user_id?, owner_letter_taker(row)?))))
+        .filter_map(|row| Some((row.id, row.user_id?, owner_letter_signer(row)?)))
+        .collect();
+    if letters.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A signer said to be gone who can sign again (reactivated, back in
+    // sales) before the letter went: it would tell the owner what is no
+    // longer so.
+    let gone: Vec<Uuid> = letters.iter().filter(|(.., (_, gone))| *gone).map(|(.., (signer, _))| *signer).collect();
+    let back: HashSet<Uuid> = if gone.is_empty() {
+        HashSet::new()
+    } else {
+        users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .filter(users::Column::Id.is_in(gone))
+            .filter(users::Column::Active.eq(true))
+            .filter(users::Column::Role.eq(Role::Sales.as_str()))
+            .into_tuple::<Uuid>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let mut moot: Vec<Uuid> = letters.iter().filter(|(.., (signer, _))| back.contains(signer)).map(|l| l.0).collect();
+    let asked: HashMap<Uuid, (Uuid, Uuid)> = letters
+        .iter()
+        .filter(|(.., (signer, _))| !back.contains(signer))
+        .map(|(row, owner, (signer, _))| (*row, (*owner, *signer)))
         .collect();
     if asked.is_empty() {
-        return Ok(Vec::new());
+        return Ok(moot);
     }
     let named: Vec<(Uuid, Uuid)> = signer_letters::Entity::find()
         .select_only()
@@ -117,7 +155,8 @@ async fn moot_owner_letters(conn: &impl ConnectionTrait, rows: &[outbox::Model])
     // A letter with no drafts named (written before owners' letters named
     // theirs, or by an older server) is left to go.
     let with_drafts: HashSet<Uuid> = named.iter().map(|(row, _)| *row).collect();
-    Ok(asked.into_keys().filter(|row| with_drafts.contains(row) && !holding.contains(row)).collect())
+    moot.extend(asked.into_keys().filter(|row| with_drafts.contains(row) && !holding.contains(row)));
+    Ok(moot)
 }
 
 /// [`moot_signer_mail`]'s e-mails about one draft, which their keys name.
@@ -394,6 +433,67 @@ impl Store {
             };
             let key = format!("{HANDED_SIGNER}{from}:{to}:{}:{}", owner.id, now.timestamp_micros());
             batch.push(SIGNER, key, &to_owner, &letter)?;
+        }
+        batch.write(conn).await?;
+        Ok(())
+    }
+
+    /// Queues, in the caller's transaction, an e-mail to each owner of open
+    /// drafts that `gone` signs: `by` (an administrator) has deactivated
+    /// them or moved them out of sales (`deactivated` says which), so they
+    /// can no longer finalise those drafts, and until the owner names
+    /// another signer (or an administrator hands them over) nobody can.
+    /// Their own drafts have nobody else to tell: the administrator's page
+    /// lists them. An owner who can no longer edit their drafts is not
+    /// asked to. Set aside before it goes once none of its drafts is still
+    /// the owner's and signed by `gone`, or once `gone` can sign again.
+    pub(crate) async fn tell_owners_signer_gone(
+        &self,
+        conn: &impl ConnectionTrait,
+        by: &Actor,
+        gone: &users::Model,
+        deactivated: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let Some(setup) = self.mail.clone() else { return Ok(()) };
+        let drafts = quotes::Entity::find()
+            .filter(quotes::Column::State.eq(DRAFT))
+            .filter(quotes::Column::SignerId.eq(gone.id))
+            .filter(quotes::Column::OwnerId.ne(gone.id))
+            .order_by_asc(quotes::Column::DraftedAt)
+            .all(conn)
+            .await?;
+        if drafts.is_empty() {
+            return Ok(());
+        }
+        let mut who: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).chain([by.id]).collect();
+        who.sort_unstable();
+        who.dedup();
+        let people = users::Entity::find().filter(users::Column::Id.is_in(who)).all(conn).await?;
+        let name_of = |id: Uuid| people.iter().find(|u| u.id == id);
+        let Some(admin) = name_of(by.id) else { return Ok(()) };
+        let ids: Vec<Uuid> = drafts.iter().map(|q| q.id).collect();
+        let lines = load_lines(conn, &ids).await?;
+        let mut batch = Batch::new(&setup, now);
+        let can_edit = |u: &&users::Model| u.active && u.role == Role::Sales.as_str();
+        let mut owners: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).collect();
+        owners.dedup();
+        owners.sort_unstable();
+        owners.dedup();
+        for owner in owners.iter().filter_map(|id| name_of(*id)).filter(can_edit) {
+            let theirs: Vec<SignedQuote> = drafts
+                .iter()
+                .filter(|q| q.owner_id == owner.id)
+                .map(|q| {
+                    let priced = lines.get(&q.id).map(|l| priced_lines(l)).unwrap_or_default();
+                    signed_quote(&setup.base_url, q, quote_total(&priced).unwrap_or(i64::MAX), 0)
+                })
+                .collect();
+            let to = recipient(owner);
+            let letter =
+                Letter::SignerGone { to: &to, by: &admin.name, signer: &gone.name, deactivated, quotes: &theirs };
+            let key = format!("{SIGNER_GONE}{}:{}:{}", gone.id, owner.id, now.timestamp_micros());
+            batch.push(SIGNER, key, &to, &letter)?;
         }
         batch.write(conn).await?;
         Ok(())

@@ -14,7 +14,11 @@ use crate::extract::{AdminUser, ApiJson, ApiPath, ApiQuery, NoParameters, StaffU
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
-    ApiRouter::new().routes(routes!(list_users, create_user)).routes(routes!(update_user)).routes(routes!(hand_over))
+    ApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(update_user))
+        .routes(routes!(hand_over))
+        .routes(routes!(send_password_link))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -24,8 +28,9 @@ pub struct UserIn {
     pub name: String,
     /// `sales`, `finance` or `admin`.
     pub role: String,
-    /// At least 10 characters.
-    pub password: String,
+    /// At least 10 characters. Left out, the new account is e-mailed an
+    /// invitation to choose their own (a link that works for 7 days).
+    pub password: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -51,7 +56,7 @@ pub async fn create_user(
         email: Email::parse(&body.email)?,
         name: Text::parse("name", &body.name, limits::NAME)?,
         role: Role::parse(&body.role)?,
-        password: Password::parse(&body.password)?,
+        password: body.password.as_deref().map(Password::parse).transpose()?,
     };
     Ok((StatusCode::CREATED, Json(app.store.create_user(Some(&admin.actor), new).await?)))
 }
@@ -85,6 +90,33 @@ pub async fn update_user(
         password: body.password.as_deref().map(Password::parse).transpose()?,
     };
     Ok(Json(app.store.update_user(&admin.actor, id, patch).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PasswordLinkSentView {
+    /// Where the link goes: the account's address.
+    pub to: String,
+    /// How many days the link works after the e-mail is sent.
+    pub works_for_days: i64,
+}
+
+/// E-mail a user a link to choose their password (an invitation, or a way
+/// back in for someone who cannot log in). It is queued at once and works
+/// once, for 7 days after it is sent; their password stays as it is until
+/// the link is used, and a new password, a deactivation or a corrected
+/// address ends it. A deactivated account is 409 `user_inactive`; one's own
+/// is 409 `own_password`.
+#[utoipa::path(post, path = "/api/v1/users/{id}/password-link", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 202, body = PasswordLinkSentView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn send_password_link(
+    State(app): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<(StatusCode, Json<PasswordLinkSentView>), AppError> {
+    let to = app.store.send_password_link(&admin.actor, id).await?;
+    let works_for_days = pricegate_store::INVITATION_LINK_DAYS;
+    Ok((StatusCode::ACCEPTED, Json(PasswordLinkSentView { to, works_for_days })))
 }
 
 #[derive(Deserialize, ToSchema)]

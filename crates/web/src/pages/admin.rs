@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/deactivate", get(confirm_deactivate))
         .route("/admin/users/{id}/handover", post(hand_over))
         .route("/admin/users/{id}/password", post(set_password))
+        .route("/admin/users/{id}/password-link", post(send_password_link))
         .route("/admin/outbox", get(outbox))
         .route("/admin/settings", get(settings))
 }
@@ -47,6 +48,8 @@ struct UsersPage {
     typed: Option<(Uuid, String, String)>,
     /// The shortest password allowed.
     min_chars: usize,
+    /// How many days a link to choose a password works.
+    link_days: i64,
     users: Vec<UserRow>,
     /// Active salespeople: who can take quotes over.
     sales: Vec<UserView>,
@@ -107,6 +110,7 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
         refused_at: None,
         typed: None,
         min_chars: Password::MIN_CHARS,
+        link_days: pricegate_store::INVITATION_LINK_DAYS,
         csrf: user.csrf().to_owned(),
         sales: users.iter().filter(|u| u.can_sign()).cloned().collect(),
         users: users
@@ -130,8 +134,18 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
 enum Done {
     Created(Uuid),
     Updated(Uuid),
-    HandedOver { from: Uuid, to: Uuid, drafts: u64, owned: u64, signed: u64 },
+    HandedOver {
+        from: Uuid,
+        to: Uuid,
+        drafts: u64,
+        owned: u64,
+        signed: u64,
+    },
     PasswordSet(Uuid),
+    /// Created without a password: e-mailed an invitation to choose one.
+    Invited(Uuid),
+    /// E-mailed a link to choose a password.
+    LinkSent(Uuid),
 }
 
 const DONE: DoneCookie = DoneCookie { name: "pricegate_users_done", page: "/admin/users" };
@@ -176,7 +190,10 @@ fn stranded(name: &str, open: OpenDrafts) -> Option<String> {
     }
     let owner_too = match open.signed_for_others() {
         0 => String::new(),
-        _ => format!("; where someone else owns a draft {name} signs, that owner can also choose another signer"),
+        _ => format!(
+            "; where someone else owns a draft {name} signs, that owner can also choose another signer, and is \
+             e-mailed to ask them to"
+        ),
     };
     Some(format!(
         "Nobody can {}{} until you hand {} to a salesperson (Open quotes, in {name}'s row){owner_too}.",
@@ -195,6 +212,8 @@ impl Done {
                 format!("handed_over.{from}.{to}.{drafts}.{owned}.{signed}")
             }
             Done::PasswordSet(id) => format!("password_set.{id}"),
+            Done::Invited(id) => format!("invited.{id}"),
+            Done::LinkSent(id) => format!("link_sent.{id}"),
         }
     }
 
@@ -206,6 +225,8 @@ impl Done {
             "created" => Done::Created(id()?),
             "updated" => Done::Updated(id()?),
             "password_set" => Done::PasswordSet(id()?),
+            "invited" => Done::Invited(id()?),
+            "link_sent" => Done::LinkSent(id()?),
             "handed_over" => {
                 let (from, to) = (id()?, id()?);
                 let mut count = || parts.next().and_then(|p| p.parse().ok());
@@ -222,6 +243,27 @@ impl Done {
             Done::Created(id) => {
                 let u = user(id)?;
                 format!("Created {} ({}, {}). Give them their password in person.", u.name, u.email, u.role)
+            }
+            Done::Invited(id) => {
+                let u = user(id)?;
+                format!(
+                    "Created {} ({}, {}). They are e-mailed a link to choose their password, which works for {} \
+                     days; until then no password logs them in.",
+                    u.name,
+                    u.email,
+                    u.role,
+                    pricegate_store::INVITATION_LINK_DAYS
+                )
+            }
+            Done::LinkSent(id) => {
+                let u = user(id)?;
+                format!(
+                    "{} is e-mailed a link to choose a new password, at {}; it works once, for {} days. Their \
+                     password stays as it is until they use it.",
+                    u.name,
+                    u.email,
+                    pricegate_store::INVITATION_LINK_DAYS
+                )
             }
             Done::Updated(id) => {
                 let row = users.iter().find(|r| r.u.id == *id)?;
@@ -273,10 +315,16 @@ async fn create(
     let name = Text::parse("name", form.get("name"), pricegate_domain::limits::NAME);
     let email = Email::parse(form.get("email"));
     let role = Role::parse(form.get("role"));
-    let password = Password::parse(form.get("password"));
+    // No password: they are e-mailed a link to choose their own.
+    let password = match form.get("password") {
+        "" => Ok(None),
+        typed => Password::parse(typed).map(Some),
+    };
     let errors: Vec<Invalid> = match (name, email, role, password) {
         (Ok(name), Ok(email), Ok(role), Ok(password)) => {
+            let invited = password.is_none();
             match app.store.create_user(Some(&user.0.actor), NewUser { name, email, role, password }).await {
+                Ok(created) if invited => return Ok(Done::Invited(created.id).back_to_list(&user.seal(&app))),
                 Ok(created) => return Ok(Done::Created(created.id).back_to_list(&user.seal(&app))),
                 Err(StoreError::Invalid(e)) => vec![e],
                 Err(StoreError::Conflict { message, .. }) => vec![Invalid::new("email", message)],
@@ -532,6 +580,22 @@ async fn set_password(
     Ok(Done::PasswordSet(id).back_to_list(&user.seal(&app)))
 }
 
+/// E-mails someone a link to choose a password: the way to give a new
+/// password without typing one for them.
+async fn send_password_link(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    CsrfForm { user, .. }: CsrfForm<Admin>,
+) -> Result<Response, PageError> {
+    match app.store.send_password_link(&user.0.actor, id).await {
+        Ok(_) => Ok(Done::LinkSent(id).back_to_list(&user.seal(&app))),
+        Err(StoreError::Conflict { message, .. }) => {
+            refused_on_list(&app, &user, (id, "password"), "No link sent", &message).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 struct MailRow {
     /// When it was queued, and when the SMTP server took it.
     queued: String,
@@ -649,7 +713,7 @@ mod tests {
             Some(
                 "Nobody can edit the 2 open drafts Omar owns, nor finalise the 3 open drafts Omar signs, until you \
                  hand them to a salesperson (Open quotes, in Omar's row); where someone else owns a draft Omar \
-                 signs, that owner can also choose another signer."
+                 signs, that owner can also choose another signer, and is e-mailed to ask them to."
             )
         );
         assert_eq!(

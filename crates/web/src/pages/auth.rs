@@ -79,12 +79,24 @@ fn login_page(
     next: &str,
     note: Option<&'static str>,
 ) -> Result<Response, PageError> {
-    let csrf = login_token(headers)?;
     let next = local_path(next).unwrap_or_default().to_owned();
-    let page = LoginPage { layout: Layout::anonymous("Log in"), csrf: csrf.clone(), email, error, next, note };
-    let mut response = render(status, &page);
+    login_form_response(app, headers, |csrf| {
+        render(status, &LoginPage { layout: Layout::anonymous("Log in"), csrf, email, error, next, note })
+    })
+}
+
+/// A page with a form under `/login` (logging in, asking for a password
+/// link), rendered by `page` with the form's token, and the cookie it is
+/// checked against ([`LoginForm`]).
+pub(super) fn login_form_response(
+    app: &AppState,
+    headers: &HeaderMap,
+    page: impl FnOnce(String) -> Response,
+) -> Result<Response, PageError> {
+    let csrf = login_token(headers)?;
     let value =
         format!("{LOGIN_CSRF_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{}", secure_flag(app));
+    let mut response = page(csrf);
     append_cookie(&mut response, &value);
     Ok(response)
 }
@@ -179,7 +191,7 @@ fn try_again_in(wait: std::time::Duration) -> String {
 
 /// Opens a session on a password just checked and sends the browser to
 /// `to` with its cookie.
-async fn start_session(app: &AppState, checked: &Checked, to: &str) -> Result<Response, PageError> {
+pub(super) async fn start_session(app: &AppState, checked: &Checked, to: &str) -> Result<Response, PageError> {
     let session = app.store.open_session(checked).await?;
     let mut response = Redirect::to(to).into_response();
     let cookie = format!(

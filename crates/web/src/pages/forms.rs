@@ -118,6 +118,28 @@ impl<S: Send + Sync> FromRequest<S> for LoginForm {
     }
 }
 
+/// A form posted to a page whose address is its capability (a link from an
+/// e-mail): there is no session, nor a CSRF cookie, so a post the browser
+/// says came from another site is refused (see `crate::ack::is_cross_site`)
+/// before the body is read. Without that, a page elsewhere could post the
+/// attacker's own link and log the reader in as the attacker.
+pub struct LinkForm(pub FormFields);
+
+impl FromRequest<AppState> for LinkForm {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, Self::Rejection> {
+        if crate::ack::is_cross_site(req.headers(), &app.base_url) {
+            return Err(PageError::new(
+                StatusCode::FORBIDDEN,
+                "This form came from another site",
+                "Nothing was changed. Open the link from your e-mail again, and send the form from there.",
+            ));
+        }
+        Ok(LinkForm(FormFields::read(req, app).await?))
+    }
+}
+
 /// The roles a form is for, as a type, so that the role check travels with
 /// the extractor instead of being a line each handler must remember.
 pub trait Roles: Send + Sync + 'static {

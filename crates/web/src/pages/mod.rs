@@ -8,6 +8,7 @@ mod forms;
 mod notice_drafts;
 mod notice_publish;
 mod notices;
+mod password;
 mod products;
 mod quote_confirm;
 mod quote_form;
@@ -28,8 +29,8 @@ use subtle::ConstantTimeEq;
 use crate::AppState;
 
 pub use forms::{
-    Admin, Anyone, CsrfForm, Finance, FormFields, LoginForm, LoginFormRejection, OUT_OF_DATE, PageId, QuoteWork, Sales,
-    parse_id,
+    Admin, Anyone, CsrfForm, Finance, FormFields, LinkForm, LoginForm, LoginFormRejection, OUT_OF_DATE, PageId,
+    QuoteWork, Sales, parse_id,
 };
 
 pub const SESSION_COOKIE: &str = "pricegate_session";
@@ -38,6 +39,7 @@ pub const CSRF_FIELD: &str = "csrf_token";
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
+        .merge(password::router())
         .merge(quotes::router())
         .merge(quote_confirm::router())
         .merge(notices::router())

@@ -1,0 +1,317 @@
+//! Choosing a password from an e-mailed link: asked for at the login page by
+//! someone who forgot theirs, or sent by an administrator (a new account's
+//! invitation). Through a real SMTP server, followed with an HTTP client as
+//! a person's browser (or a mail scanner) would.
+
+use std::time::Duration;
+
+use pricegate_domain::Role;
+use pricegate_store::entity::{outbox, password_links};
+use pricegate_tests::fixtures::assert_error;
+use pricegate_tests::pages::{client, csrf_in, log_in, session_cookie, set_cookie};
+use pricegate_tests::smtp::{SmtpSink, spawn_with_mail};
+use pricegate_tests::{PASSWORD, Session, TestApp, both_backends};
+use reqwest::header::{COOKIE, LOCATION};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(20);
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+/// Sends the login page's "Forgot your password?" form for `email`, as a
+/// browser does: the form's page first, for its token and cookie.
+async fn ask_for_link(base: &str, email: &str) -> (u16, String) {
+    let http = client();
+    let form = http.get(format!("{base}/login/forgot")).send().await.unwrap();
+    assert_eq!(form.status(), 200);
+    let (cookie, _) = set_cookie(&form, "pricegate_login_csrf").expect("the form sets its CSRF cookie");
+    let html = form.text().await.unwrap();
+    assert_eq!(csrf_in(&html), cookie, "the form carries the cookie's token");
+    let r = http
+        .post(format!("{base}/login/forgot"))
+        .header(COOKIE, format!("pricegate_login_csrf={cookie}"))
+        .form(&[("csrf_token", cookie.as_str()), ("email", email)])
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Posts the link's form; returns the status, the session cookie set, where
+/// it leads, and the page.
+async fn choose(link: &str, new: &str, repeat: &str, site: &str) -> (u16, Option<String>, Option<String>, String) {
+    let r = client()
+        .post(link)
+        .header("sec-fetch-site", site)
+        .form(&[("new_password", new), ("repeat_password", repeat)])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let session = set_cookie(&r, "pricegate_session").map(|(value, _)| value);
+    let location = r.headers().get(LOCATION).and_then(|l| l.to_str().ok()).map(str::to_owned);
+    (status, session, location, r.text().await.unwrap())
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let r = client().get(url).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Posts an admin form as a browser does, and follows its redirect with the
+/// cookies it set (the page's "done" message is one): the page it leads to.
+async fn post_form(url: String, cookie: &str, form: &[(&str, String)]) -> (u16, String) {
+    let http = client();
+    let r = http.post(&url).header(COOKIE, cookie).form(form).send().await.unwrap();
+    let status = r.status().as_u16();
+    let Some(location) = r.headers().get(LOCATION).and_then(|l| l.to_str().ok()).map(str::to_owned) else {
+        return (status, r.text().await.unwrap());
+    };
+    let set: Vec<String> = r
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    let origin = url.split("/admin").next().unwrap().to_owned();
+    let cookies = std::iter::once(cookie.to_owned()).chain(set).collect::<Vec<_>>().join("; ");
+    let page = http.get(format!("{origin}{location}")).header(COOKIE, cookies).send().await.unwrap();
+    (status, page.text().await.unwrap())
+}
+
+async fn outbox_rows(app: &TestApp, kind: &str) -> u64 {
+    outbox::Entity::find().filter(outbox::Column::Kind.eq(kind)).count(app.store.connection()).await.unwrap()
+}
+
+async fn audited(admin: &Session, action: &str) -> usize {
+    admin.get(&format!("/api/v1/audit?action={action}")).await.body.as_array().map_or(0, Vec::len)
+}
+
+both_backends! {
+    async fn a_forgotten_password_is_chosen_again_from_the_e_mailed_link(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (sam_api, sam) = app.user(Role::Sales, "Sam").await;
+        let old_session = session_cookie(&app.base, &sam.email).await;
+        let (_, rita) = app.user(Role::Sales, "Rita").await;
+
+        // The login page leads there.
+        let (_, login) = get(&format!("{}/login", app.base)).await;
+        assert!(login.contains("href=\"/login/forgot\""), "{login}");
+
+        // What is typed wrong is said; nothing is sent.
+        for (typed, says) in [("", "Enter the e-mail address"), ("sam at work", "This is not an e-mail address")] {
+            let (status, page) = ask_for_link(&app.base, typed).await;
+            assert_eq!(status, 422, "{page}");
+            assert!(page.contains(says), "{page}");
+        }
+        // A form without its cookie's token (another site's, or a stale page) sends nothing.
+        let r = client().post(format!("{}/login/forgot", app.base)).form(&[("csrf_token", "forged"), ("email", sam.email.as_str())]).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        assert!(r.text().await.unwrap().contains("This page had expired, so nothing was sent"));
+        assert_eq!(outbox_rows(&app, "password_reset").await, 0);
+        // An address with no account is answered as one with an account is.
+        let (status, unknown) = ask_for_link(&app.base, "nobody@pricegate.test").await;
+        assert_eq!(status, 200, "{unknown}");
+        assert!(unknown.contains("If nobody@pricegate.test is the address of an active Pricegate account, a link"), "{unknown}");
+        // Sam asks, spelling his address in capitals; then again, at once.
+        for _ in 0..2 {
+            let (status, page) = ask_for_link(&app.base, &sam.email.to_uppercase()).await;
+            assert_eq!(status, 200, "{page}");
+            assert!(page.contains("is on its way to it. The link works once, for 1 hour after"), "{page}");
+        }
+        // The page answers before the request is looked at: wait for the
+        // e-mail, then long enough for the worker to send anything more.
+        sink.wait_until(WAIT, "Sam's e-mail", |m| !m.is_empty()).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(outbox_rows(&app, "password_reset").await, 1, "one e-mail, however often it is asked for");
+        let mails = sink.messages();
+        assert_eq!(mails.len(), 1, "none for the address with no account");
+        let mail = &mails[0];
+        assert_eq!(mail.to, vec![sam.email.clone()]);
+        assert_eq!(mail.header("subject").as_deref(), Some("Choose a new Pricegate password"));
+        let text = mail.text();
+        assert!(text.contains("for 1 hour after this e-mail was sent") && text.contains("If you did not ask, do nothing"), "{text}");
+        let link = mail.link("/password/").expect("a link in the text part");
+        assert!(link.starts_with(&format!("{}/password/", app.base)) && mail.html().contains(&link), "{link}");
+        assert_eq!(audited(&admin, "user.password_reset_requested").await, 1);
+
+        // Opening it (a mail scanner, or Sam) changes nothing.
+        for _ in 0..2 {
+            let (status, page) = get(&link).await;
+            assert_eq!(status, 200, "{page}");
+            assert!(page.contains("Choose a new password") && page.contains(&sam.email) && page.contains("<form method=\"post\""), "{page}");
+        }
+        assert_eq!(log_in(&app.base, &sam.email, PASSWORD).await.status, 303, "the old password still works");
+
+        // What is refused changes nothing either.
+        let (status, _, _, page) = choose(&link, NEW_PASSWORD, "another passphrase", "same-origin").await;
+        assert_eq!(status, 422, "{page}");
+        assert!(page.contains("The two passwords differ"), "{page}");
+        let (status, _, _, page) = choose(&link, "short", "short", "same-origin").await;
+        assert_eq!(status, 422, "{page}");
+        assert!(page.contains("at least 10 characters"), "{page}");
+        let (status, session, _, page) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "cross-site").await;
+        assert_eq!((status, session), (403, None), "another site's form logs nobody in: {page}");
+        assert_eq!(log_in(&app.base, &sam.email, PASSWORD).await.status, 303);
+
+        // Chosen: this browser is logged in as Sam, everywhere else is logged out.
+        let (status, session, location, _) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
+        assert_eq!((status, location.as_deref()), (303, Some("/account?changed")));
+        let session = session.expect("a session for this browser");
+        let r = client().get(format!("{}/account", app.base)).header(COOKIE, format!("pricegate_session={session}")).send().await.unwrap();
+        assert!(r.text().await.unwrap().contains(&sam.email));
+        let r = client().get(format!("{}/quotes", app.base)).header(COOKIE, &old_session).send().await.unwrap();
+        assert_eq!(r.status(), 303, "the session from before is over");
+        assert_eq!(sam_api.get("/api/v1/me").await.status, 401, "and the API token");
+        assert_eq!(log_in(&app.base, &sam.email, PASSWORD).await.status, 401, "the old password is no more");
+        assert_eq!(log_in(&app.base, &sam.email, NEW_PASSWORD).await.status, 303);
+        assert_eq!(log_in(&app.base, &rita.email, PASSWORD).await.status, 303, "nobody else's changed");
+        assert_eq!(audited(&admin, "user.password_set_by_link").await, 1);
+
+        // Once only; and links that never were.
+        let (status, page) = get(&link).await;
+        assert_eq!(status, 410, "{page}");
+        assert!(page.contains("This link has already been used"), "{page}");
+        let (status, _, _, page) = choose(&link, "yet another passphrase", "yet another passphrase", "same-origin").await;
+        assert_eq!(status, 410, "{page}");
+        assert_eq!(log_in(&app.base, &sam.email, NEW_PASSWORD).await.status, 303);
+        for bad in ["x", &"A".repeat(43), "a%2F..%2Flogin", &"é".repeat(43), "%FF"] {
+            let (status, page) = get(&format!("{}/password/{bad}", app.base)).await;
+            assert_eq!(status, 404, "{bad}: {page}");
+        }
+        app.stop().await;
+    }
+}
+
+both_backends! {
+    async fn an_admin_invites_a_new_colleague_who_chooses_their_own_password(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (admin, ada) = app.user(Role::Admin, "Ada").await;
+        let (sales, sam) = app.user(Role::Sales, "Sam").await;
+        let cookie = session_cookie(&app.base, &ada.email).await;
+        let http = client();
+        let users_page = || async {
+            let r = http.get(format!("{}/admin/users", app.base)).header(COOKIE, &cookie).send().await.unwrap();
+            r.text().await.unwrap()
+        };
+        let html = users_page().await;
+        assert!(html.contains("Leave it empty to e-mail them a link to choose their own (it works for 7 days)."), "{html}");
+
+        // Created without a password, on the page.
+        let form = [("csrf_token", csrf_in(&html)), ("name", "Nina Neu".into()), ("email", "nina@pricegate.test".into()), ("role", "sales".into()), ("password", String::new())];
+        let (status, html) = post_form(format!("{}/admin/users", app.base), &cookie, &form).await;
+        assert_eq!(status, 303);
+        assert!(html.contains("Created Nina Neu (nina@pricegate.test, sales). They are e-mailed a link to choose their password"), "{html}");
+        let mails = sink.wait_until(WAIT, "Nina's invitation", |m| !m.is_empty()).await;
+        let invitation = &mails[0];
+        assert_eq!(invitation.header("subject").as_deref(), Some("Your Pricegate account: choose your password"));
+        let text = invitation.text();
+        assert!(text.contains(&format!("{} has made you a Pricegate account (nina@pricegate.test)", ada.name)), "{text}");
+        assert!(text.contains("for 7 days after this e-mail was sent") && !text.contains("If you did not ask"), "{text}");
+
+        let link = invitation.link("/password/").expect("a link");
+        let (status, page) = get(&link).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Choose your password") && page.contains("Nina Neu"), "{page}");
+        let (status, session, _, _) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
+        assert_eq!(status, 303);
+        let r = client().get(format!("{}/quotes", app.base)).header(COOKIE, format!("pricegate_session={}", session.unwrap())).send().await.unwrap();
+        assert_eq!(r.status(), 200, "Nina is at work");
+
+        // Sent to someone already here, by the button in their row: their
+        // password stays until they use it, and a password set meanwhile
+        // (by the admin) ends the link.
+        let nina = admin.get("/api/v1/users").await.body.as_array().unwrap().iter().find(|u| u["email"] == "nina@pricegate.test").unwrap().clone();
+        let nina_id = nina["id"].as_str().unwrap().to_owned();
+        let html = users_page().await;
+        let (status, html) = post_form(format!("{}/admin/users/{nina_id}/password-link", app.base), &cookie, &[("csrf_token", csrf_in(&html))]).await;
+        assert_eq!(status, 303);
+        assert!(html.contains("Nina Neu is e-mailed a link to choose a new password, at nina@pricegate.test"), "{html}");
+        let mails = sink.wait_until(WAIT, "the second link", |m| m.len() >= 2).await;
+        assert_eq!(mails[1].header("subject").as_deref(), Some("Choose your Pricegate password"));
+        let second = mails[1].link("/password/").unwrap();
+        assert_eq!(log_in(&app.base, "nina@pricegate.test", NEW_PASSWORD).await.status, 303, "still her password");
+        let r = admin.patch(&format!("/api/v1/users/{nina_id}"), &json!({"password": "set by the admin"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(get(&second).await.0, 410, "a password set since ends the link");
+        let (status, _, _, page) = choose(&second, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
+        assert_eq!(status, 410, "{page}");
+        assert_eq!(audited(&admin, "user.password_link_refused").await, 1, "a refused use of a real link is on record");
+        assert_error(&admin.post(&format!("/api/v1/users/{}/password-link", ada.id), &json!({})).await, 409, "own_password");
+
+        // By the API; a link that has run out; a deactivated account.
+        let r = admin.post(&format!("/api/v1/users/{nina_id}/password-link"), &json!({})).await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        assert_eq!(r.body["to"], "nina@pricegate.test");
+        let mails = sink.wait_until(WAIT, "the third link", |m| m.len() >= 3).await;
+        let third = mails[2].link("/password/").unwrap();
+        password_links::Entity::update_many()
+            .col_expr(password_links::Column::ExpiresAt, Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)))
+            .filter(password_links::Column::UsedAt.is_null())
+            .exec(app.store.connection())
+            .await
+            .unwrap();
+        let (status, page) = get(&third).await;
+        assert_eq!(status, 410, "{page}");
+        assert!(page.contains("This link has expired"), "{page}");
+        assert_error(&sales.post(&format!("/api/v1/users/{nina_id}/password-link"), &json!({})).await, 403, "forbidden");
+        let r = admin.patch(&format!("/api/v1/users/{nina_id}"), &json!({"active": false})).await;
+        assert_eq!(r.status, 200);
+        assert_error(&admin.post(&format!("/api/v1/users/{nina_id}/password-link"), &json!({})).await, 409, "user_inactive");
+        let html = users_page().await;
+        let (status, html) = post_form(format!("{}/admin/users/{nina_id}/password-link", app.base), &cookie, &[("csrf_token", csrf_in(&html))]).await;
+        assert_eq!(status, 422);
+        assert!(html.contains("reactivate it first"), "{html}");
+
+        // Only an admin's form, with its session's token, sends one.
+        let sam_cookie = session_cookie(&app.base, &sam.email).await;
+        let sam_csrf = csrf_in(&client().get(format!("{}/quotes", app.base)).header(COOKIE, &sam_cookie).send().await.unwrap().text().await.unwrap());
+        let url = format!("{}/admin/users/{}/password-link", app.base, ada.id);
+        for (cookie, token, status) in [(&cookie, "forged", 403), (&cookie, "", 403), (&sam_cookie, sam_csrf.as_str(), 403)] {
+            let r = client().post(&url).header(COOKIE, cookie.as_str()).form(&[("csrf_token", token)]).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), status, "token {token:?}");
+        }
+        assert_eq!(outbox_rows(&app, "invitation").await, 3, "nothing more was queued");
+
+        // The API creates an account without a password the same way: here
+        // at a mistyped address, while the SMTP server is down, corrected
+        // before it goes. That invitation is set aside, as is a link sent
+        // and then overtaken by a password the admin sets; a link sent after
+        // goes to the corrected address.
+        sink.stop();
+        let r = admin.post("/api/v1/users", &json!({"email": "otto@pricegate.exmaple", "name": "Otto", "role": "finance"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let otto = r.body["id"].as_str().unwrap().to_owned();
+        let r = admin.patch(&format!("/api/v1/users/{otto}"), &json!({"email": "otto@pricegate.test"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(admin.post(&format!("/api/v1/users/{otto}/password-link"), &json!({})).await.status, 202);
+        let r = admin.patch(&format!("/api/v1/users/{otto}"), &json!({"password": "set by the admin"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let set_aside: Vec<(String, Option<String>)> = outbox::Entity::find()
+            .filter(outbox::Column::Kind.eq("invitation"))
+            .filter(outbox::Column::UserId.eq(uuid::Uuid::parse_str(&otto).unwrap()))
+            .all(app.store.connection())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| (row.state, row.last_error))
+            .collect();
+        assert_eq!(set_aside.len(), 2, "{set_aside:?}");
+        for reason in ["e-mail address was corrected", "a new password was set"] {
+            assert!(set_aside.iter().any(|(state, why)| state == "skipped" && why.as_deref().is_some_and(|w| w.contains(reason))), "{reason}: {set_aside:?}");
+        }
+        sink.restart().await;
+        assert_eq!(admin.post(&format!("/api/v1/users/{otto}/password-link"), &json!({})).await.status, 202);
+        let mails = sink.wait_until(WAIT, "Otto's link", |m| m.len() >= 4).await;
+        assert_eq!(mails[3].to, vec!["otto@pricegate.test".to_owned()]);
+        assert!(mails[3].link("/password/").is_some());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(sink.count(), 4, "nothing set aside went out");
+        assert_eq!(audited(&admin, "user.password_link_sent").await, 6);
+        app.stop().await;
+    }
+}
