@@ -413,3 +413,77 @@ both_backends! {
         }
     }
 }
+
+/// `path` as the browser of the user with `email` gets it: status and page.
+async fn page(app: &TestApp, email: &str, path: &str) -> (u16, String) {
+    let cookie = pricegate_tests::pages::session_cookie(&app.base, email).await;
+    let r = pricegate_tests::pages::client()
+        .get(format!("{}{path}", app.base))
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+both_backends! {
+    async fn finance_and_admins_read_the_audit_log_in_the_browser_a_page_at_a_time(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (_, ada) = app.user(Role::Admin, "Ada").await;
+        let (sales, sam) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 250000).await;
+        let quote = id_of(&draft_quote(&sales, json!([{"sku": "PUMP-1", "quantity": 2}])).await);
+        for n in 0..105 {
+            create_notice(&finance, &format!("Draft {n}"), json!([])).await;
+        }
+        let r = sales.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        // Finance: newest first, named, linked; 100 to a page, then older ones.
+        let (status, html) = page(&app, &fiona.email, "/audit").await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("href=\"/audit\">Audit log</a>"), "in the menu: {html}");
+        let action = |a: &str| format!("<td data-label=\"Action\">{a}</td>");
+        let finalised = html.find(&action("quote.finalised")).expect("the finalisation is listed");
+        assert!(finalised < html.find(&action("notice.drafted")).unwrap(), "newest first");
+        let reference = &quote.replace('-', "")[..8];
+        assert!(html.contains(&format!("<a href=\"/quotes/{quote}\">{reference}</a>")), "{html}");
+        assert!(html.contains("<td data-label=\"Who\">Sam</td>"), "the actor by name: {html}");
+        assert_eq!(html.matches("<td data-label=\"When\">").count(), 100);
+        let older = html.split("id=\"older-entries\"").next().and_then(|h| h.rsplit("href=\"").next()).unwrap().trim_end_matches("\" ").to_owned();
+        assert!(older.starts_with("/audit?before="), "{older}");
+        let (status, rest) = page(&app, &fiona.email, &older.replace("&amp;", "&")).await;
+        assert_eq!(status, 200);
+        assert!(
+            rest.contains(&action("quote.drafted")) && rest.contains(&action("product.created")) && !rest.contains(&action("quote.finalised")),
+            "{rest}"
+        );
+        assert!(rest.contains("id=\"newest-entries\""), "{rest}");
+
+        // One action, one subject; what cannot be read is said, not an error.
+        let (_, html) = page(&app, &fiona.email, "/audit?action=quote.finalised").await;
+        assert_eq!(html.matches("<td data-label=\"When\">").count(), 1, "{html}");
+        let (_, html) = page(&app, &fiona.email, &format!("/audit?subject={quote}")).await;
+        assert_eq!(html.matches("<td data-label=\"When\">").count(), 2, "drafted and finalised: {html}");
+        for (query, says) in [
+            ("action=%3Cscript%3E", "An action is written as the log writes it"),
+            ("subject=nope", "A subject is the id of a quote"),
+            ("before=nope&before=again", "This address could not be read"),
+        ] {
+            let (status, html) = page(&app, &fiona.email, &format!("/audit?{query}")).await;
+            assert_eq!(status, 200, "{query}");
+            assert!(html.contains(says) && !html.contains("<script>"), "{query}: {html}");
+        }
+
+        // Admins read it too; salespeople do not.
+        assert_eq!(page(&app, &ada.email, "/audit").await.0, 200);
+        let (status, html) = page(&app, &sam.email, "/audit").await;
+        assert_eq!(status, 403, "{html}");
+        assert!(!html.contains("href=\"/audit\""), "not in a salesperson's menu");
+        assert_eq!(sales.get("/api/v1/audit").await.status, 403);
+        let r = finance.get(&format!("/api/v1/audit?subject={quote}")).await;
+        assert_eq!(r.body.as_array().map(Vec::len), Some(2), "the API filters by subject too: {}", r.text);
+        app.stop().await;
+    }
+}

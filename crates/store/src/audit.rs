@@ -187,6 +187,7 @@ impl Store {
         limit: u64,
         before: Option<Uuid>,
         action: Option<&str>,
+        subject: Option<Uuid>,
     ) -> Result<Vec<AuditView>, StoreError> {
         let mut query = audit_log::Entity::find();
         if let Some(before) = before {
@@ -200,6 +201,9 @@ impl Store {
         }
         if let Some(action) = action {
             query = query.filter(audit_log::Column::Action.eq(action));
+        }
+        if let Some(subject) = subject {
+            query = query.filter(audit_log::Column::SubjectId.eq(subject));
         }
         let rows = query
             .order_by_desc(audit_log::Column::At)

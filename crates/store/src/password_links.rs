@@ -133,6 +133,9 @@ async fn usable(
     Ok((link, user))
 }
 
+/// The audit action of a refused use of a link we issued.
+const REFUSED: &str = "user.password_link_refused";
+
 /// Why a queued e-mail with a link to choose a password is not sent.
 pub(crate) const NEW_PASSWORD: &str = "Not sent: a new password was set before it went out.";
 pub(crate) const DEACTIVATED: &str = "Not sent: the account was deactivated before it went out.";
@@ -364,10 +367,24 @@ impl Store {
             return Ok(());
         };
         let at = db_now(&self.db).await?;
+        // Once a minute per person at most: whoever holds a dead link cannot
+        // fill the log by sending it again and again.
+        let lately = crate::entity::audit_log::Entity::find()
+            .select_only()
+            .column(crate::entity::audit_log::Column::Id)
+            .filter(crate::entity::audit_log::Column::SubjectId.eq(link.user_id))
+            .filter(crate::entity::audit_log::Column::Action.eq(REFUSED))
+            .filter(crate::entity::audit_log::Column::At.gt(at - chrono::Duration::minutes(1)))
+            .into_tuple::<Uuid>()
+            .one(&self.db)
+            .await?;
+        if lately.is_some() {
+            return Ok(());
+        }
         let entry = AuditEntry {
             at,
             actor_id: None,
-            action: "user.password_link_refused",
+            action: REFUSED,
             subject_type: "user",
             subject_id: Some(link.user_id),
             detail: json!({ "code": error.code(), "purpose": link.purpose }),
@@ -386,7 +403,11 @@ impl Store {
         let token = random_token()?;
         let txn = self.begin_write().await?;
         let active = users::Entity::find_by_id(user_id).lock_exclusive().one(&txn).await?.is_some_and(|u| u.active);
-        let pending = outbox::Entity::find_by_id(row.id).one(&txn).await?.is_some_and(|r| r.state == PENDING);
+        // Still this claim's: a claim whose lease ran out mints nothing.
+        let pending = outbox::Entity::find_by_id(row.id)
+            .one(&txn)
+            .await?
+            .is_some_and(|r| r.state == PENDING && r.attempts == row.attempts);
         let now = db_now(&txn).await?;
         let Some(link) = minted(&token, &row.kind, user_id, now).filter(|_| active && pending) else {
             txn.rollback().await?;

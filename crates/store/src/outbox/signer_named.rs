@@ -57,6 +57,9 @@ fn quote_of(row: &outbox::Model) -> Option<(bool, Uuid, Uuid)> {
 /// Why a queued signer e-mail gave way to a later one about the same draft.
 const REPLACED: &str = "Not sent: a later e-mail about this quote's signer replaced it.";
 
+/// Why a queued e-mail telling an owner their drafts' signer left gave way.
+const LEFT_AGAIN: &str = "Not sent: a later e-mail about this signer's leaving replaced it.";
+
 /// Why a queued signer e-mail is no longer sent.
 pub(super) const NO_LONGER_SIGNER: &str = "Not sent: the quote's signer or state changed again before it went out.";
 
@@ -98,29 +101,33 @@ async fn moot_owner_letters(conn: &impl ConnectionTrait, rows: &[outbox::Model])
     if letters.is_empty() {
         return Ok(Vec::new());
     }
-    // A signer said to be gone who can sign again (reactivated, back in
-    // sales) before the letter went: it would tell the owner what is no
-    // longer so.
-    let gone: Vec<Uuid> = letters.iter().filter(|(.., (_, gone))| *gone).map(|(.., (signer, _))| *signer).collect();
-    let back: HashSet<Uuid> = if gone.is_empty() {
-        HashSet::new()
-    } else {
-        users::Entity::find()
+    // Who can sign now (an active salesperson), among the owners and the
+    // signers these letters name. An owner who can no longer edit their
+    // drafts is not asked to choose a signer; a taker who can no longer
+    // sign is not announced; a signer said to be gone who can sign again
+    // (reactivated, back in sales) is not said to be gone.
+    let mut people: Vec<Uuid> = letters.iter().flat_map(|(_, owner, (signer, _))| [*owner, *signer]).collect();
+    people.sort_unstable();
+    people.dedup();
+    let mut can_sign: HashSet<Uuid> = HashSet::new();
+    for chunk in people.chunks(IN_LIST_CHUNK) {
+        let found: Vec<Uuid> = users::Entity::find()
             .select_only()
             .column(users::Column::Id)
-            .filter(users::Column::Id.is_in(gone))
+            .filter(users::Column::Id.is_in(chunk.iter().copied()))
             .filter(users::Column::Active.eq(true))
             .filter(users::Column::Role.eq(Role::Sales.as_str()))
-            .into_tuple::<Uuid>()
+            .into_tuple()
             .all(conn)
-            .await?
-            .into_iter()
-            .collect()
-    };
-    let mut moot: Vec<Uuid> = letters.iter().filter(|(.., (signer, _))| back.contains(signer)).map(|l| l.0).collect();
+            .await?;
+        can_sign.extend(found);
+    }
+    let holds = |owner: &Uuid, signer: &Uuid, gone: bool| can_sign.contains(owner) && can_sign.contains(signer) != gone;
+    let mut moot: Vec<Uuid> =
+        letters.iter().filter(|(_, owner, (signer, gone))| !holds(owner, signer, *gone)).map(|l| l.0).collect();
     let asked: HashMap<Uuid, (Uuid, Uuid)> = letters
         .iter()
-        .filter(|(.., (signer, _))| !back.contains(signer))
+        .filter(|(_, owner, (signer, gone))| holds(owner, signer, *gone))
         .map(|(row, owner, (signer, _))| (*row, (*owner, *signer)))
         .collect();
     if asked.is_empty() {
@@ -474,10 +481,21 @@ impl Store {
         let Some(admin) = name_of(by.id) else { return Ok(()) };
         let ids: Vec<Uuid> = drafts.iter().map(|q| q.id).collect();
         let lines = load_lines(conn, &ids).await?;
+        // One letter at a time about this signer: one not yet tried (the
+        // signer left, came back and left again before it went) gives way
+        // to this one, which says how they left last.
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::State, Expr::value(SKIPPED))
+            .col_expr(outbox::Column::LastError, Expr::value(LEFT_AGAIN))
+            .filter(outbox::Column::Kind.eq(SIGNER))
+            .filter(outbox::Column::State.eq(PENDING))
+            .filter(outbox::Column::Attempts.eq(0))
+            .filter(outbox::Column::DedupeKey.starts_with(format!("{SIGNER_GONE}{}:", gone.id)))
+            .exec(conn)
+            .await?;
         let mut batch = Batch::new(&setup, now);
         let can_edit = |u: &&users::Model| u.active && u.role == Role::Sales.as_str();
         let mut owners: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).collect();
-        owners.dedup();
         owners.sort_unstable();
         owners.dedup();
         for owner in owners.iter().filter_map(|id| name_of(*id)).filter(can_edit) {

@@ -91,7 +91,11 @@ pub struct QuoteFilter {
 
 /// The signer (named by `field`) must be an active salesperson.
 async fn check_signer(conn: &impl ConnectionTrait, signer_id: Uuid, field: &str) -> Result<(), StoreError> {
-    let signer = users::Entity::find_by_id(signer_id).one(conn).await?;
+    // Shared: a deactivation or a role change (which lock the row to
+    // write it) waits for this draft, or this draft for it, so a draft is
+    // never signed by someone who left while it was saved, unseen by the
+    // e-mail that tells owners their signer left.
+    let signer = users::Entity::find_by_id(signer_id).lock_shared().one(conn).await?;
     match signer {
         Some(u) if u.active && u.role == Role::Sales.as_str() => Ok(()),
         _ => Err(Invalid::new(field, format!("{field} must be an active salesperson."))

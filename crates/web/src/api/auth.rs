@@ -164,9 +164,11 @@ pub struct AuditQuery {
     pub before: Option<Uuid>,
     /// Only this action's rows, e.g. `quote.finalised`.
     pub action: Option<String>,
+    /// Only the rows about this quote, notice, product or user.
+    pub subject: Option<Uuid>,
 }
 
-/// The audit log, newest first, a page at a time (`before`), of one action or all. It can be read, never changed.
+/// The audit log, newest first, a page at a time (`before`), of one action or all, about one subject or all. It can be read, never changed.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "auth", params(AuditQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<AuditView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn audit(
@@ -178,5 +180,5 @@ pub async fn audit(
     if !(1..=1000).contains(&limit) {
         return Err(pricegate_domain::Invalid::new("limit", "limit must be between 1 and 1000.").into());
     }
-    Ok(Json(app.store.list_audit(limit, q.before, q.action.as_deref()).await?))
+    Ok(Json(app.store.list_audit(limit, q.before, q.action.as_deref(), q.subject).await?))
 }

@@ -3,6 +3,7 @@
 //! every POST carries the session's CSRF token; no page runs inline script.
 
 mod admin;
+mod audit;
 mod auth;
 mod forms;
 mod notice_drafts;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
         .merge(password::router())
+        .merge(audit::router())
         .merge(quotes::router())
         .merge(quote_confirm::router())
         .merge(notices::router())

@@ -102,23 +102,19 @@ async fn forgot(
     }
     // The answer does not wait for the e-mail to be queued: how long it
     // took would tell an address with an account from one without. A few
-    // at a time; past that, a request waits for its own (a flood of them
-    // is slowed down, not queued without bound).
+    // at a time: past that, a request waits for a turn before it is
+    // answered (however its address reads), so a flood of them is slowed
+    // down, not queued without bound.
+    let permit = BACKGROUND.clone().acquire_owned().await.map_err(|_| {
+        PageError::from(pricegate_store::StoreError::Internal("the password link queue is closed".into()))
+    })?;
     let (store, typed) = (app.store.clone(), email.clone());
-    let request = async move {
+    tokio::spawn(async move {
         if let Err(e) = store.request_password_reset(&typed, &client).await {
             tracing::error!(error = %e, "a request for a password link failed");
         }
-    };
-    match BACKGROUND.clone().try_acquire_owned() {
-        Ok(permit) => {
-            tokio::spawn(async move {
-                request.await;
-                drop(permit);
-            });
-        }
-        Err(_) => request.await,
-    }
+        drop(permit);
+    });
     forgot_page(&app, &headers, StatusCode::OK, email, None, true)
 }
 

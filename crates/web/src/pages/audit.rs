@@ -1,0 +1,232 @@
+//! The audit log in the browser, for finance and administrators: every
+//! state change with who and when, newest first, a page at a time, of one
+//! action or all, about one quote, notice, product or user or all. Read
+//! only, as the log is (`GET /api/v1/audit` is the same for programs).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use pricegate_domain::Role;
+use pricegate_store::StoreError;
+use pricegate_store::views::AuditView;
+use uuid::Uuid;
+
+use super::{Layout, PageError, PageUser, render};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/audit", get(list))
+}
+
+/// Entries on one page.
+const PAGE_SIZE: u64 = 100;
+
+/// What the page shows of an entry's detail before "more".
+const DETAIL_SHOWN: usize = 240;
+
+/// The actions Pricegate writes, offered as the filter's suggestions.
+const ACTIONS: &[&str] = &[
+    "access.denied",
+    "auth.login_failed",
+    "notice.acknowledge_refused",
+    "notice.acknowledged",
+    "notice.deleted",
+    "notice.drafted",
+    "notice.edited",
+    "notice.publish_refused",
+    "notice.published",
+    "notice.reminded",
+    "product.created",
+    "product.imported",
+    "product.returned_to_sale",
+    "product.updated",
+    "product.withdrawn",
+    "quote.cancelled",
+    "quote.drafted",
+    "quote.edited",
+    "quote.finalise_refused",
+    "quote.finalised",
+    "quote.handed_over",
+    "quote.override_refused",
+    "quote.price_override",
+    "quote.repriced",
+    "quotes.handed_over",
+    "user.created",
+    "user.password_link_refused",
+    "user.password_link_sent",
+    "user.password_reset_requested",
+    "user.password_set_by_link",
+    "user.updated",
+];
+
+/// The page's address: `?action=quote.finalised&subject=<id>&before=<id>`.
+#[derive(serde::Deserialize, Default)]
+struct AuditQuery {
+    action: Option<String>,
+    subject: Option<String>,
+    before: Option<String>,
+}
+
+struct EntryRow {
+    at: String,
+    who: String,
+    action: String,
+    subject_type: String,
+    /// The subject's page, where it has one the reader may open.
+    subject_href: Option<String>,
+    subject: String,
+    /// The detail as compact JSON, cut at [`DETAIL_SHOWN`] characters, and
+    /// whole when it was cut.
+    detail: String,
+    detail_whole: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/audit.html")]
+struct AuditPage {
+    layout: Layout,
+    actions: &'static [&'static str],
+    action: String,
+    subject: String,
+    entries: Vec<EntryRow>,
+    older: Option<String>,
+    newest: Option<String>,
+    /// What in the address could not be read, said once above the list.
+    note: Option<String>,
+}
+
+/// An action as typed: the log's own spelling (`quote.finalised`), or nothing.
+fn action_of(typed: &str) -> Option<&str> {
+    let fits = typed.len() <= 64 && typed.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_');
+    (fits && !typed.is_empty()).then_some(typed)
+}
+
+/// The address of this page with the filters kept.
+fn address(action: Option<&str>, subject: Option<Uuid>, before: Option<Uuid>) -> String {
+    let parts: Vec<String> = [
+        action.map(|a| format!("action={a}")),
+        subject.map(|s| format!("subject={s}")),
+        before.map(|b| format!("before={b}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() { "/audit".to_owned() } else { format!("/audit?{}", parts.join("&")) }
+}
+
+fn subject_href(reader: Role, entry: &AuditView) -> Option<String> {
+    let id = entry.subject_id?;
+    match (entry.subject_type.as_str(), reader) {
+        ("quote", _) => Some(format!("/quotes/{id}")),
+        ("notice", _) => Some(format!("/notices/{id}")),
+        ("product", Role::Finance) => Some(format!("/products/{id}/edit")),
+        _ => None,
+    }
+}
+
+/// The log, newest first, [`PAGE_SIZE`] at a time. A filter that cannot be
+/// read (mistyped, or a stale link) is said above the list, which shows
+/// every entry the rest of the address allows.
+async fn list(
+    State(app): State<AppState>,
+    user: PageUser,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Finance, Role::Admin])?;
+    let unreadable = query.is_err();
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let typed_action = query.action.as_deref().map(str::trim).unwrap_or("");
+    let action = action_of(typed_action);
+    let typed_subject = query.subject.as_deref().map(str::trim).unwrap_or("");
+    let subject = Uuid::parse_str(typed_subject).ok();
+    let mut notes = Vec::new();
+    if unreadable {
+        notes.push("This address could not be read (a filter given twice, say): showing every entry.".to_owned());
+    }
+    if !typed_action.is_empty() && action.is_none() {
+        notes.push("An action is written as the log writes it, such as quote.finalised: showing every action.".into());
+    }
+    if !typed_subject.is_empty() && subject.is_none() {
+        notes.push("A subject is the id of a quote, notice, product or user: showing every subject.".into());
+    }
+    let before = query.before.as_deref().and_then(|id| Uuid::parse_str(id).ok());
+    let (mut entries, before) = match app.store.list_audit(PAGE_SIZE + 1, before, action, subject).await {
+        // An id that names no entry (a stale or edited link) shows the first page.
+        Err(StoreError::Invalid(_)) => (app.store.list_audit(PAGE_SIZE + 1, None, action, subject).await?, None),
+        listed => (listed?, before),
+    };
+    let newest = before.is_some().then(|| address(action, subject, None));
+    let older = (entries.len() as u64 > PAGE_SIZE).then(|| {
+        entries.truncate(PAGE_SIZE as usize);
+        address(action, subject, entries.last().map(|e| e.id))
+    });
+    let people: Vec<Uuid> = entries
+        .iter()
+        .flat_map(|e| [e.actor_id, e.subject_id.filter(|_| e.subject_type == "user")])
+        .flatten()
+        .collect();
+    let names = app.store.user_names(&people).await?;
+    let calendar = app.store.calendar();
+    let rows = entries
+        .into_iter()
+        .map(|e| {
+            let detail = serde_json::to_string(&e.detail).unwrap_or_default();
+            let cut = detail.chars().count() > DETAIL_SHOWN;
+            EntryRow {
+                at: calendar.stamp(e.at, true),
+                who: match e.actor_id {
+                    Some(id) => names.get(&id).cloned().unwrap_or_else(|| id.to_string()),
+                    None => "—".to_owned(),
+                },
+                subject_href: subject_href(user.0.actor.role, &e),
+                subject: match e.subject_id {
+                    Some(id) if e.subject_type == "user" => names.get(&id).cloned().unwrap_or_else(|| id.to_string()),
+                    Some(id) => pricegate_mail::compose::quote_reference(id),
+                    None => String::new(),
+                },
+                detail: match cut {
+                    true => format!("{}…", detail.chars().take(DETAIL_SHOWN).collect::<String>()),
+                    false => detail.clone(),
+                },
+                detail_whole: cut.then_some(detail),
+                action: e.action,
+                subject_type: e.subject_type,
+            }
+        })
+        .collect();
+    let page = AuditPage {
+        layout: user.layout("Audit log"),
+        actions: ACTIONS,
+        action: action.unwrap_or_default().to_owned(),
+        subject: subject.map(|s| s.to_string()).unwrap_or_default(),
+        entries: rows,
+        older,
+        newest,
+        note: (!notes.is_empty()).then(|| notes.join(" ")),
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_action_is_taken_as_the_log_spells_it_and_the_filters_stay_in_the_address() {
+        assert_eq!(action_of("quote.finalised"), Some("quote.finalised"));
+        assert_eq!(action_of(""), None);
+        assert_eq!(action_of("Quote.Finalised"), None);
+        assert_eq!(action_of("quote.finalised&x=<b>"), None);
+        assert_eq!(action_of(&"a".repeat(65)), None);
+        let id = Uuid::nil();
+        assert_eq!(address(None, None, None), "/audit");
+        assert_eq!(
+            address(Some("quote.finalised"), Some(id), Some(id)),
+            format!("/audit?action=quote.finalised&subject={id}&before={id}")
+        );
+    }
+}
