@@ -234,6 +234,12 @@ pub fn api_routes() -> Vec<ApiRoute> {
         ),
         route("GET", "/api/v1/outbox", vec![case(Nothing, Empty, ["401", "403", "403", "403", "200"])]),
         route("GET", "/api/v1/outbox/{id}", vec![case(OutboxMessage, Empty, ["401", "403", "403", "403", "200"])]),
+        // A message that has not failed: who may ask at all is the point here.
+        route(
+            "POST",
+            "/api/v1/outbox/{id}/resend",
+            vec![case(OutboxMessage, Empty, ["401", "403", "403", "403", "409 mail_not_failed"])],
+        ),
         route("GET", "/api/v1/quotes", vec![case(Nothing, Empty, ["401", "200", "200", "200", "403"])]),
         route(
             "POST",

@@ -1808,3 +1808,72 @@ both_backends! {
         app.stop().await;
     }
 }
+
+both_backends! {
+    async fn an_admin_sends_a_failed_message_again_to_the_address_as_corrected(backend: Backend) {
+        use pricegate_tests::pages::{client, csrf_in, session_cookie};
+        use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (admin, ada) = app.user(Role::Admin, "Ada").await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sales, sam) = app.user(Role::Sales, "Sam").await;
+
+        // The notice's e-mail to Sam is refused for good (his address was mistyped).
+        sink.stop();
+        let notice = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &notice).await;
+        let deadline = Instant::now() + WAIT;
+        let row = loop {
+            let row = outbox::Entity::find()
+                .filter(outbox::Column::UserId.eq(sam.id))
+                .filter(outbox::Column::Kind.eq("publication"))
+                .one(app.store.connection())
+                .await
+                .unwrap();
+            if let Some(row) = row {
+                break row;
+            }
+            assert!(Instant::now() < deadline, "the notice's e-mail to Sam is queued");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::State, Expr::value("failed"))
+            .col_expr(outbox::Column::LastError, Expr::value("550 5.1.1 mailbox unknown"))
+            .filter(outbox::Column::Id.eq(row.id))
+            .exec(app.store.connection())
+            .await
+            .unwrap();
+        let r = admin.patch(&format!("/api/v1/users/{}", sam.id), &json!({"email": "sam.new@pricegate.test"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_error(&sales.post_empty(&format!("/api/v1/outbox/{}/resend", row.id)).await, 403, "forbidden");
+
+        // On the outbox page, failed ones apart, each with "Send again".
+        let cookie = session_cookie(&app.base, &ada.email).await;
+        let http = client();
+        let html = http.get(format!("{}/admin/outbox?state=failed", app.base)).header(COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("550 5.1.1 mailbox unknown") && html.contains(&format!("action=\"/admin/outbox/{}/resend\"", row.id)), "{html}");
+        let r = http
+            .post(format!("{}/admin/outbox/{}/resend", app.base, row.id))
+            .header(COOKIE, &cookie)
+            .form(&[("csrf_token", csrf_in(&html))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers().get(LOCATION).and_then(|l| l.to_str().ok()), Some("/admin/outbox?state=pending"));
+        let done = r.headers().get(SET_COOKIE).and_then(|c| c.to_str().ok()).and_then(|c| c.split(';').next()).unwrap().to_owned();
+        let html = http.get(format!("{}/admin/outbox", app.base)).header(COOKIE, format!("{cookie}; {done}")).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("Sent again, to sam.new@pricegate.test"), "{html}");
+        assert_error(&admin.post_empty(&format!("/api/v1/outbox/{}/resend", row.id)).await, 409, "mail_not_failed");
+
+        // It reaches the corrected address.
+        sink.restart().await;
+        let mails = sink.wait_until(WAIT, "the notice's e-mail, sent again", |m| m.iter().any(|m| m.to == ["sam.new@pricegate.test"])).await;
+        assert!(mails.iter().all(|m| m.to != [sam.email.clone()]), "nothing to the old address");
+        let audit = admin.get("/api/v1/audit?action=mail.resent").await.body;
+        assert_eq!(audit[0]["detail"]["failed_to"], json!(sam.email), "{audit}");
+        assert_eq!(audit[0]["detail"]["to"], "sam.new@pricegate.test");
+        app.stop().await;
+    }
+}

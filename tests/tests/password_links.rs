@@ -304,6 +304,21 @@ both_backends! {
         for reason in ["e-mail address was corrected", "a new password was set"] {
             assert!(set_aside.iter().any(|(state, why)| state == "skipped" && why.as_deref().is_some_and(|w| w.contains(reason))), "{reason}: {set_aside:?}");
         }
+        // Such an e-mail that failed is not sent again as it was: a new link is.
+        let first = outbox::Entity::find()
+            .filter(outbox::Column::Kind.eq("invitation"))
+            .filter(outbox::Column::UserId.eq(uuid::Uuid::parse_str(&otto).unwrap()))
+            .one(app.store.connection())
+            .await
+            .unwrap()
+            .unwrap();
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::State, Expr::value("failed"))
+            .filter(outbox::Column::Id.eq(first.id))
+            .exec(app.store.connection())
+            .await
+            .unwrap();
+        assert_error(&admin.post(&format!("/api/v1/outbox/{}/resend", first.id), &json!({})).await, 409, "send_a_new_link");
         sink.restart().await;
         assert_eq!(admin.post(&format!("/api/v1/users/{otto}/password-link"), &json!({})).await.status, 202);
         let mails = sink.wait_until(WAIT, "Otto's link", |m| m.len() >= 4).await;

@@ -2,14 +2,17 @@
 //! with every acknowledgement link cut short.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ACK_TOKEN_SLOT, PENDING};
-use crate::entity::outbox;
-use crate::{Store, StoreError};
+use super::{ACK_TOKEN_SLOT, FAILED, PENDING};
+use crate::audit::{AuditEntry, record};
+use crate::db::db_now;
+use crate::entity::{outbox, users};
+use crate::{Actor, Store, StoreError};
 
 /// An outbox row as admins see it (bodies stay out: they hold ack links).
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -90,6 +93,74 @@ impl Store {
         let row = outbox::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::not_found("message"))?;
         let (text_body, html_body) = (redact_ack_links(&row.text_body), redact_ack_links(&row.html_body));
         Ok(OutboxMessageView { row: row.into(), text_body, html_body })
+    }
+
+    /// Sends a message that failed for good again, now: an administrator
+    /// has put right what refused it (the person's address, the relay). A
+    /// message to a user goes to their address as it is now, which the row
+    /// then says. Refused for a message that has not failed (409
+    /// `mail_not_failed`), for one to someone deactivated (409
+    /// `user_inactive`), for one no longer needed (409 `no_longer_needed`,
+    /// saying why), and for a link to choose a password (409
+    /// `send_a_new_link`: a new one is sent from the users page). Audited as
+    /// `mail.resent`.
+    pub async fn resend_mail(&self, actor: &Actor, id: Uuid) -> Result<OutboxView, StoreError> {
+        let txn = self.begin_write().await?;
+        let row = outbox::Entity::find_by_id(id).lock_exclusive().one(&txn).await?;
+        let row = row.ok_or(StoreError::not_found("message"))?;
+        if row.state != FAILED {
+            return Err(StoreError::conflict(
+                "mail_not_failed",
+                format!("This message is {}, not failed: only a failed message is sent again.", row.state),
+            ));
+        }
+        if crate::password_links::purpose_of(&row.kind).is_some() {
+            return Err(StoreError::conflict(
+                "send_a_new_link",
+                "A link to choose a password is not sent again: send a new one from the users page, which says \
+                 what it is for as things are now.",
+            ));
+        }
+        // One the worker would set aside at once (its notice acknowledged
+        // since, its draft signed by someone else…) is said so now.
+        if let Some(reason) = super::moot::find_moot(&txn, std::slice::from_ref(&row)).await?.remove(&row.id) {
+            return Err(StoreError::conflict("no_longer_needed", reason));
+        }
+        let now = db_now(&txn).await?;
+        let mut model: outbox::ActiveModel = row.clone().into();
+        if let Some(user_id) = row.user_id {
+            let user = users::Entity::find_by_id(user_id).lock_shared().one(&txn).await?;
+            match user {
+                Some(user) if user.active => {
+                    model.to_addr = Set(user.email);
+                    model.to_name = Set(user.name);
+                }
+                _ => {
+                    return Err(StoreError::conflict(
+                        "user_inactive",
+                        "Its recipient's account is deactivated: reactivate it first.",
+                    ));
+                }
+            }
+        }
+        model.state = Set(PENDING.to_owned());
+        model.next_attempt_at = Set(now);
+        model.last_error = Set(row.last_error.as_ref().map(|e| format!("Sent again after: {e}")));
+        let resent = model.update(&txn).await?;
+        record(
+            &txn,
+            AuditEntry {
+                at: now,
+                actor_id: Some(actor.id),
+                action: "mail.resent",
+                subject_type: "mail",
+                subject_id: Some(id),
+                detail: json!({ "kind": resent.kind, "to": resent.to_addr, "failed_to": row.to_addr, "error": row.last_error }),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(resent.into())
     }
 
     /// The newest outbox rows, optionally in one state.

@@ -13,7 +13,11 @@ use crate::extract::{AdminUser, ApiPath, ApiQuery, FinanceUser};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
-    ApiRouter::new().routes(routes!(remind_now)).routes(routes!(list_outbox)).routes(routes!(get_outbox_message))
+    ApiRouter::new()
+        .routes(routes!(remind_now))
+        .routes(routes!(list_outbox))
+        .routes(routes!(get_outbox_message))
+        .routes(routes!(resend_mail))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -94,4 +98,20 @@ pub async fn get_outbox_message(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<OutboxMessageView>, AppError> {
     Ok(Json(app.store.get_outbox_message(id).await?))
+}
+
+/// Send a message that failed for good again, now, once what refused it is
+/// put right: a message to a user goes to their address as it is now. Only
+/// a `failed` message (409 `mail_not_failed`), not to someone deactivated
+/// (409 `user_inactive`), and not a link to choose a password (409
+/// `send_a_new_link`). Audited as `mail.resent`.
+#[utoipa::path(post, path = "/api/v1/outbox/{id}/resend", tag = "mail", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = OutboxView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn resend_mail(
+    State(app): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<OutboxView>, AppError> {
+    Ok(Json(app.store.resend_mail(&admin.actor, id).await?))
 }

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/password", post(set_password))
         .route("/admin/users/{id}/password-link", post(send_password_link))
         .route("/admin/outbox", get(outbox))
+        .route("/admin/outbox/{id}/resend", post(resend))
         .route("/admin/settings", get(settings))
 }
 
@@ -597,6 +598,7 @@ async fn send_password_link(
 }
 
 struct MailRow {
+    id: Uuid,
     /// When it was queued, and when the SMTP server took it.
     queued: String,
     sent: String,
@@ -613,6 +615,11 @@ struct MailRow {
 #[template(path = "pages/admin_outbox.html")]
 struct OutboxPage {
     layout: Layout,
+    csrf: String,
+    /// The state shown, or empty for every message.
+    state: &'static str,
+    /// What the last "Send again" did.
+    message: Option<String>,
     messages: Vec<MailRow>,
     /// Set when mail is only written as files there.
     mail_to_files: Option<String>,
@@ -637,31 +644,80 @@ async fn settings(State(app): State<AppState>, user: PageUser) -> Result<Respons
     Ok(render(StatusCode::OK, &page))
 }
 
-/// The mail outbox, newest first: what was sent, what waits, and why it failed.
-async fn outbox(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+/// What the outbox page's "Send again" did, told once: `resent.<id>`.
+const OUTBOX_DONE: DoneCookie = DoneCookie { name: "pricegate_outbox_done", page: "/admin/outbox" };
+
+/// The outbox's states, as the page's filter offers them.
+const MAIL_STATES: [&str; 4] = ["pending", "failed", "skipped", "sent"];
+
+/// The mail outbox, newest first: what was sent, what waits, and why it
+/// failed. The 200 newest messages, of one state or all (`?state=failed`;
+/// anything else shows all).
+async fn outbox(
+    State(app): State<AppState>,
+    user: PageUser,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response, PageError> {
     user.require(&[Role::Admin])?;
-    let messages = app
-        .store
-        .list_outbox(None, 200)
-        .await?
+    let asked = uri.query().unwrap_or_default().split('&').find_map(|pair| pair.strip_prefix("state="));
+    let state = MAIL_STATES.into_iter().find(|s| Some(*s) == asked).unwrap_or("");
+    let listed = app.store.list_outbox((!state.is_empty()).then_some(state), 200).await?;
+    let calendar = app.store.calendar();
+    let messages = listed
         .into_iter()
         .map(|m| MailRow {
+            id: m.id,
             last_error: reason(&m.state, m.attempts, m.last_error.as_deref()),
-            queued: app.store.calendar().stamp(m.created_at, true),
-            sent: m.sent_at.map(|at| app.store.calendar().stamp(at, true)).unwrap_or_else(|| "—".to_owned()),
+            queued: calendar.stamp(m.created_at, true),
+            sent: m.sent_at.map(|at| calendar.stamp(at, true)).unwrap_or_else(|| "—".to_owned()),
             kind: m.kind,
             to: m.to,
             subject: m.subject,
             state: m.state,
             attempts: m.attempts,
-            next_attempt_at: m
-                .next_attempt_at
-                .map(|at| app.store.calendar().stamp(at, true))
-                .unwrap_or_else(|| "—".to_owned()),
+            next_attempt_at: m.next_attempt_at.map(|at| calendar.stamp(at, true)).unwrap_or_else(|| "—".to_owned()),
         })
         .collect();
-    let mail_to_files = app.configuration.mail_to_files.clone();
-    Ok(render(StatusCode::OK, &OutboxPage { layout: user.layout("Outbox"), messages, mail_to_files }))
+    let seal = user.seal(&app);
+    let resent = OUTBOX_DONE
+        .read(&headers, &seal)
+        .and_then(|v| v.strip_prefix("resent."))
+        .and_then(|id| Uuid::parse_str(id).ok());
+    let message = match resent {
+        Some(id) => Some(app.store.get_outbox_message(id).await?.row.to).map(|to| {
+            format!("Sent again, to {to}: it goes with the next batch, or is set aside if no longer needed.")
+        }),
+        None => None,
+    };
+    let page = OutboxPage {
+        layout: user.layout("Outbox"),
+        csrf: user.csrf().to_owned(),
+        state,
+        message,
+        messages,
+        mail_to_files: app.configuration.mail_to_files.clone(),
+    };
+    Ok(OUTBOX_DONE.told(&headers, &seal, &page))
+}
+
+/// "Send again" on a failed message.
+async fn resend(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    CsrfForm { user, .. }: CsrfForm<Admin>,
+) -> Result<Response, PageError> {
+    match app.store.resend_mail(&user.0.actor, id).await {
+        Ok(resent) => Ok(OUTBOX_DONE.redirect_to(
+            &user.seal(&app),
+            "/admin/outbox?state=pending",
+            &format!("resent.{}", resent.id),
+        )),
+        Err(StoreError::Conflict { message, .. }) => {
+            Err(PageError::new(StatusCode::CONFLICT, "Not sent again", message))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The outbox page's "last error or reason" of a row: a sent one keeps the

@@ -32,6 +32,7 @@ const DETAIL_SHOWN: usize = 240;
 const ACTIONS: &[&str] = &[
     "access.denied",
     "auth.login_failed",
+    "mail.resent",
     "notice.acknowledge_refused",
     "notice.acknowledged",
     "notice.deleted",
