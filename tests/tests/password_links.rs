@@ -174,7 +174,7 @@ both_backends! {
         // Once only; and links that never were.
         let (status, page) = get(&link).await;
         assert_eq!(status, 410, "{page}");
-        assert!(page.contains("This link has already been used"), "{page}");
+        assert!(page.contains("This link no longer works"), "{page}");
         let (status, _, _, page) = choose(&link, "yet another passphrase", "yet another passphrase", "same-origin").await;
         assert_eq!(status, 410, "{page}");
         assert_eq!(log_in(&app.base, &sam.email, NEW_PASSWORD).await.status, 303);
@@ -212,6 +212,7 @@ both_backends! {
         let text = invitation.text();
         assert!(text.contains(&format!("{} has made you a Pricegate account (nina@pricegate.test)", ada.name)), "{text}");
         assert!(text.contains("for 7 days after this e-mail was sent") && !text.contains("If you did not ask"), "{text}");
+        assert!(!text.contains("logs you out everywhere else"), "she is logged in nowhere: {text}");
 
         let link = invitation.link("/password/").expect("a link");
         let (status, page) = get(&link).await;
@@ -234,6 +235,7 @@ both_backends! {
         let mails = sink.wait_until(WAIT, "the second link", |m| m.len() >= 2).await;
         assert_eq!(mails[1].header("subject").as_deref(), Some("Choose your Pricegate password"));
         let second = mails[1].link("/password/").unwrap();
+        assert!(mails[1].text().contains("Your current password keeps working until you choose a new one."), "{}", mails[1].text());
         assert_eq!(log_in(&app.base, "nina@pricegate.test", NEW_PASSWORD).await.status, 303, "still her password");
         let r = admin.patch(&format!("/api/v1/users/{nina_id}"), &json!({"password": "set by the admin"})).await;
         assert_eq!(r.status, 200, "{}", r.text);

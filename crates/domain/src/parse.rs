@@ -270,6 +270,9 @@ impl Password {
         if chars > 256 {
             return Err(Invalid::new("password", "password must be at most 256 characters long."));
         }
+        if raw.chars().all(char::is_whitespace) {
+            return Err(Invalid::new("password", "password must not be spaces alone."));
+        }
         Ok(Password(raw.to_owned()))
     }
 
@@ -486,6 +489,8 @@ mod tests {
         let p = Password::parse("correct horse battery").unwrap();
         assert!(!format!("{p:?}").contains("horse"));
         assert!(Password::parse("short").is_err());
+        assert!(Password::parse(&" ".repeat(12)).is_err(), "spaces alone are no password");
+        assert!(Password::parse(" spaced  out ").is_ok(), "spaces within one are kept");
     }
 
     #[test]

@@ -74,7 +74,8 @@ pub enum PasswordLinkError {
     /// Its time is up.
     #[error("the password link has expired")]
     Expired,
-    /// It set a password already, or a later password voided it.
+    /// It set a password already, or was ended since (a later password, a
+    /// corrected address, a deactivation).
     #[error("the password link has been used")]
     Used,
     /// Its person can no longer log in: the account was deactivated.
@@ -96,7 +97,7 @@ impl PasswordLinkError {
         match self {
             PasswordLinkError::Unknown => "unknown_link",
             PasswordLinkError::Expired => "expired_link",
-            PasswordLinkError::Used => "used_link",
+            PasswordLinkError::Used => "used_or_ended_link",
             PasswordLinkError::AccountInactive => "inactive_account",
             PasswordLinkError::Store(_) => "internal",
         }

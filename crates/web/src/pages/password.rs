@@ -154,11 +154,11 @@ fn refusal(e: PasswordLinkError) -> PageError {
         ),
         PasswordLinkError::Used => PageError::new(
             StatusCode::GONE,
-            "This link has already been used",
+            "This link no longer works",
             format!(
-                "Each link sets a password once, and a password chosen since, a corrected e-mail address or a \
-                 deactivation ends every earlier link. If you chose your password with it, log in with that. \
-                 {ask_again}"
+                "Each link sets a password once; a password chosen since, a corrected e-mail address or a \
+                 deactivation also ends every earlier link. If you chose your password with this one, log in with \
+                 it. {ask_again}"
             ),
         ),
         PasswordLinkError::AccountInactive => PageError::new(
