@@ -121,6 +121,7 @@ both_backends! {
             let (status, page) = ask_for_link(&app.base, &sam.email.to_uppercase()).await;
             assert_eq!(status, 200, "{page}");
             assert!(page.contains("is on its way to it. The link works once, for 1 hour after"), "{page}");
+            assert!(page.contains("One was sent in the last 5 minutes? Then none is sent again yet: use that one."), "{page}");
         }
         // The page answers before the request is looked at: wait for the
         // e-mail, then long enough for the worker to send anything more.

@@ -45,6 +45,8 @@ struct ForgotPage {
     sent: bool,
     /// How long a reset link works, in words.
     works_for: String,
+    /// How often one account is sent a reset link at most.
+    every_minutes: i64,
 }
 
 fn forgot_page(
@@ -59,7 +61,8 @@ fn forgot_page(
         let works_for =
             pricegate_mail::compose::lifetime(chrono::Duration::minutes(pricegate_store::RESET_LINK_MINUTES));
         let layout = Layout::anonymous("Forgot your password?");
-        let page = ForgotPage { layout, csrf, email, error, sent, works_for };
+        let every_minutes = pricegate_store::RESET_EVERY_MINUTES;
+        let page = ForgotPage { layout, csrf, email, error, sent, works_for, every_minutes };
         render(status, &page)
     })
 }
