@@ -25,6 +25,19 @@ pub mod users {
         pub updated_at: DateTimeUtc,
     }
     no_relations!();
+
+    /// An active salesperson: someone who may sign (and so finalise) a
+    /// quote, and edit the drafts they own.
+    pub fn can_sign(active: bool, role: &str) -> bool {
+        active && role == pricegate_domain::Role::Sales.as_str()
+    }
+
+    impl Model {
+        /// See [`can_sign`].
+        pub fn can_sign(&self) -> bool {
+            can_sign(self.active, &self.role)
+        }
+    }
 }
 
 pub mod api_tokens {

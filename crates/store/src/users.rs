@@ -219,7 +219,7 @@ impl Store {
                 "An administrator cannot deactivate themselves or take away their own admin role.",
             ));
         }
-        let could_sign = user.active && user.role == Role::Sales.as_str();
+        let could_sign = user.can_sign();
         let said = |u: &users::Model| json!({ "role": u.role, "active": u.active, "name": u.name, "email": u.email });
         let before = said(&user);
         // Each field is written only where it differs: a save that changes
@@ -282,7 +282,7 @@ impl Store {
         }
         // Drafts they signed for someone else now wait for another signer,
         // whom only their owners (or an administrator) can name: told so.
-        if could_sign && !(user.active && user.role == Role::Sales.as_str()) {
+        if could_sign && !user.can_sign() {
             self.tell_owners_signer_gone(&txn, actor, &user, !user.active, now).await?;
         }
         // A password set by someone else is for someone held off after

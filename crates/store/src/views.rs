@@ -21,7 +21,7 @@ pub struct UserView {
 impl UserView {
     /// An active salesperson: someone who may sign (and so finalise) a quote.
     pub fn can_sign(&self) -> bool {
-        self.active && self.role == pricegate_domain::Role::Sales.as_str()
+        users::can_sign(self.active, &self.role)
     }
 }
 

@@ -93,7 +93,9 @@ pub(super) async fn moot_signer_mail(
 /// [`moot_signer_mail`]'s letters to owners: their drafts are those the
 /// letter's `signer_letters` rows name.
 async fn moot_owner_letters(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<Vec<Uuid>, StoreError> {
-    let letters: Vec<(Uuid, Uuid, (Uuid, bool))> = rows
+    // (row, owner, (the signer it is about, whether said to be gone))
+    type OwnerLetter = (Uuid, Uuid, (Uuid, bool));
+    let letters: Vec<OwnerLetter> = rows
         .iter()
         .filter(|row| row.kind == SIGNER)
         .filter_map(|row| Some((row.id, row.user_id?, owner_letter_signer(row)?)))
@@ -122,14 +124,12 @@ async fn moot_owner_letters(conn: &impl ConnectionTrait, rows: &[outbox::Model])
             .await?;
         can_sign.extend(found);
     }
-    let holds = |owner: &Uuid, signer: &Uuid, gone: bool| can_sign.contains(owner) && can_sign.contains(signer) != gone;
-    let mut moot: Vec<Uuid> =
-        letters.iter().filter(|(_, owner, (signer, gone))| !holds(owner, signer, *gone)).map(|l| l.0).collect();
-    let asked: HashMap<Uuid, (Uuid, Uuid)> = letters
+    let (holding_people, moot_people): (Vec<&OwnerLetter>, Vec<&OwnerLetter>) = letters
         .iter()
-        .filter(|(_, owner, (signer, gone))| holds(owner, signer, *gone))
-        .map(|(row, owner, (signer, _))| (*row, (*owner, *signer)))
-        .collect();
+        .partition(|(_, owner, (signer, gone))| can_sign.contains(owner) && can_sign.contains(signer) != *gone);
+    let mut moot: Vec<Uuid> = moot_people.iter().map(|(row, ..)| *row).collect();
+    let asked: HashMap<Uuid, (Uuid, Uuid)> =
+        holding_people.iter().map(|(row, owner, (signer, _))| (*row, (*owner, *signer))).collect();
     if asked.is_empty() {
         return Ok(moot);
     }
@@ -422,8 +422,7 @@ impl Store {
         let mut owners: Vec<Uuid> = drafts.iter().filter(signed_for).map(|q| q.owner_id).collect();
         owners.sort_unstable();
         owners.dedup();
-        let can_edit = |u: &&users::Model| u.active && u.role == Role::Sales.as_str();
-        for owner in owners.iter().filter_map(|id| name_of(*id)).filter(can_edit) {
+        for owner in owners.iter().filter_map(|id| name_of(*id)).filter(|u| u.can_sign()) {
             let theirs: Vec<HandedQuote> = drafts
                 .iter()
                 .zip(&quotes)
@@ -494,11 +493,10 @@ impl Store {
             .exec(conn)
             .await?;
         let mut batch = Batch::new(&setup, now);
-        let can_edit = |u: &&users::Model| u.active && u.role == Role::Sales.as_str();
         let mut owners: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).collect();
         owners.sort_unstable();
         owners.dedup();
-        for owner in owners.iter().filter_map(|id| name_of(*id)).filter(can_edit) {
+        for owner in owners.iter().filter_map(|id| name_of(*id)).filter(|u| u.can_sign()) {
             let theirs: Vec<SignedQuote> = drafts
                 .iter()
                 .filter(|q| q.owner_id == owner.id)

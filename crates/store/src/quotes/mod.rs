@@ -97,7 +97,7 @@ async fn check_signer(conn: &impl ConnectionTrait, signer_id: Uuid, field: &str)
     // e-mail that tells owners their signer left.
     let signer = users::Entity::find_by_id(signer_id).lock_shared().one(conn).await?;
     match signer {
-        Some(u) if u.active && u.role == Role::Sales.as_str() => Ok(()),
+        Some(u) if u.can_sign() => Ok(()),
         _ => Err(Invalid::new(field, format!("{field} must be an active salesperson."))
             .with_code("invalid_signer")
             .into()),
