@@ -150,7 +150,7 @@ both_backends! {
         // What is refused changes nothing either.
         let (status, _, _, page) = choose(&link, NEW_PASSWORD, "another passphrase", "same-origin").await;
         assert_eq!(status, 422, "{page}");
-        assert!(page.contains("The two passwords differ"), "{page}");
+        assert!(page.contains("The two new passwords differ"), "{page}");
         let (status, _, _, page) = choose(&link, "short", "short", "same-origin").await;
         assert_eq!(status, 422, "{page}");
         assert!(page.contains("at least 10 characters"), "{page}");

@@ -14,8 +14,8 @@ use pricegate_domain::{Invalid, Password};
 use pricegate_store::{Checked, LoginOutcome, PasswordChange};
 
 use super::{
-    Anyone, CsrfForm, Layout, LoginForm, LoginFormRejection, PageError, PageUser, SESSION_COOKIE, SessionEnded,
-    append_cookie, cookie, local_path, render,
+    Anyone, CsrfForm, FormFields, Layout, LoginForm, LoginFormRejection, PageError, PageUser, SESSION_COOKIE,
+    SessionEnded, append_cookie, cookie, local_path, render,
 };
 use crate::AppState;
 use crate::api::auth::{new_password, wrong_current_password};
@@ -262,8 +262,24 @@ impl AccountPage {
     }
 
     fn error_for(&self, field: &str) -> Option<&str> {
-        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+        refusal_of(&self.errors, field)
     }
+}
+
+/// What `errors` say of `field`, for a page's form to show beside it.
+pub(super) fn refusal_of<'a>(errors: &'a [Invalid], field: &str) -> Option<&'a str> {
+    errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+}
+
+/// The new password a form sent twice (`new_password`, `repeat_password`:
+/// the fields of `new_password_fields.html`), or `None` with its problems,
+/// both at once, added to `errors`.
+pub(super) fn new_password_twice(form: &FormFields, errors: &mut Vec<Invalid>) -> Option<Password> {
+    let new = new_password(form.get("new_password")).map_err(|e| errors.push(e)).ok();
+    if form.get("repeat_password") != form.get("new_password") {
+        errors.push(Invalid::new("repeat_password", "The two new passwords differ: type the same one twice."));
+    }
+    new
 }
 
 /// Anyone's own account: who they are, and a form to change their password.
@@ -294,11 +310,7 @@ async fn change_password(
     } else if current.len() > 1024 {
         errors.push(wrong_current_password());
     }
-    let new = new_password(form.get("new_password")).map_err(|e| errors.push(e)).ok();
-    if form.get("repeat_password") != form.get("new_password") {
-        errors.push(Invalid::new("repeat_password", "The two new passwords differ: type the same one twice."));
-    }
-    let new = match new {
+    let new = match new_password_twice(&form, &mut errors) {
         Some(new) if errors.is_empty() => new,
         _ => return refusal(StatusCode::UNPROCESSABLE_ENTITY, errors),
     };

@@ -247,7 +247,7 @@ async fn confirm_page(
         Some(why) => Some(why),
         None => app.store.why_publishing_would_be_refused(id).await?,
     };
-    let salespeople = app.store.list_users().await?.iter().filter(|u| u.active && u.role == "sales").count();
+    let salespeople = app.store.list_users().await?.iter().filter(|u| u.can_sign()).count();
     // A draft that cannot be published changes no quote: what its changes
     // would do, one of which can never take force, is not shown beside the refusal.
     let (touched, at_stake) =

@@ -21,10 +21,9 @@ use pricegate_domain::{Email, Invalid, Password};
 use pricegate_store::{PasswordLinkError, PasswordLinkView};
 use tokio::sync::Semaphore;
 
-use super::auth::{login_form_response, start_session};
+use super::auth::{login_form_response, new_password_twice, refusal_of, start_session};
 use super::{Layout, LinkForm, LoginForm, LoginFormRejection, PageError, render};
 use crate::AppState;
-use crate::api::auth::new_password;
 use crate::extract::Client;
 
 /// How many requests for a link are looked at in the background at once.
@@ -133,7 +132,7 @@ struct SetPage {
 
 impl SetPage {
     fn error_for(&self, field: &str) -> Option<&str> {
-        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+        refusal_of(&self.errors, field)
     }
 }
 
@@ -205,11 +204,7 @@ async fn set(
 ) -> Result<Response, PageError> {
     let token = &token_of(token)?;
     let mut errors = Vec::new();
-    let new = new_password(form.get("new_password")).map_err(|e| errors.push(e)).ok();
-    if form.get("repeat_password") != form.get("new_password") {
-        errors.push(Invalid::new("repeat_password", "The two passwords differ: type the same one twice."));
-    }
-    let new = match new {
+    let new = match new_password_twice(&form, &mut errors) {
         Some(new) if errors.is_empty() => new,
         _ => {
             let link = app.store.password_link(token).await.map_err(refusal)?;
