@@ -516,3 +516,106 @@ both_backends! {
         assert!(!listed.to_string().contains("price_before"), "{listed}");
     }
 }
+
+both_backends! {
+    async fn notices_are_listed_a_page_at_a_time_with_what_awaits_me_and_who_has_acknowledged(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (sue, _) = app.user(Role::Sales, "Sue").await;
+        let mut published = Vec::new();
+        for n in 0..55 {
+            let id = create_notice(&finance, &format!("Notice {n}"), json!([])).await;
+            let seq = publish_notice(&finance, &id).await["seq"].as_i64().expect("a seq");
+            published.push((id, seq));
+        }
+        let draft = create_notice(&finance, "Still a draft", json!([])).await;
+        // Sam reads all but two; Sue only the newest and one other.
+        for (n, (id, _)) in published.iter().enumerate() {
+            if n != 3 && n != 54 {
+                assert_eq!(sam.post_empty(&format!("/api/v1/notices/{id}/acknowledge")).await.status, 200);
+            }
+        }
+        for n in [50, 54] {
+            assert_eq!(sue.post_empty(&format!("/api/v1/notices/{}/acknowledge", published[n].0)).await.status, 200);
+        }
+        // Nina joined after every notice: none is asked of her, and finance's counts leave her out.
+        let (nina, nina_user) = app.user(Role::Sales, "Nina").await;
+        let titles = |list: &serde_json::Value| -> Vec<String> {
+            list.as_array().into_iter().flatten().filter_map(|n| n["title"].as_str().map(str::to_owned)).collect()
+        };
+
+        // The API: every notice without `limit`, else a page at a time by `seq`.
+        assert_eq!(titles(&sam.get("/api/v1/notices").await.body).len(), 55);
+        let r = sam.get("/api/v1/notices?limit=10").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let first: Vec<String> = (45..55).rev().map(|n| format!("Notice {n}")).collect();
+        assert_eq!(titles(&r.body), first, "newest first");
+        let r = sam.get(&format!("/api/v1/notices?limit=10&before={}", published[45].1)).await;
+        let next: Vec<String> = (35..45).rev().map(|n| format!("Notice {n}")).collect();
+        assert_eq!(titles(&r.body), next, "the next page follows on");
+        assert_eq!(titles(&sam.get("/api/v1/notices?awaiting=true").await.body), ["Notice 54", "Notice 3"]);
+        assert_eq!(titles(&nina.get("/api/v1/notices?awaiting=true").await.body), Vec::<String>::new());
+        let all = finance.get("/api/v1/notices").await.body;
+        assert_eq!((titles(&all).len(), all[0]["id"].as_str()), (56, Some(draft.as_str())), "finance's draft first");
+        assert_eq!(titles(&finance.get("/api/v1/notices?state=draft").await.body), ["Still a draft"]);
+        assert_eq!(titles(&finance.get("/api/v1/notices?state=published&limit=1").await.body), ["Notice 54"]);
+        assert_eq!(sam.get("/api/v1/notices?state=draft").await.body, json!([]), "drafts are finance's");
+        for (query, field_name) in
+            [("state=old", "state"), ("limit=0", "limit"), ("limit=1001", "limit"), ("before=0", "before"), ("state=draft&before=3", "before")]
+        {
+            let r = finance.get(&format!("/api/v1/notices?{query}")).await;
+            assert_error(&r, 422, "invalid_field");
+            assert_eq!(field(&r), field_name, "{query}");
+        }
+        for query in ["awaiting=maybe", "before=x", "colour=red"] {
+            assert_error(&finance.get(&format!("/api/v1/notices?{query}")).await, 400, "invalid_query");
+        }
+
+        // The page: 50 at a time, with what still awaits a salesperson.
+        let rows = |html: &str| html.matches("<tr><td><a href=\"/notices/").count();
+        let html = pricegate_tests::pages::page_as(&app.base, &sam_user.email, "/notices").await;
+        assert_eq!(rows(&html), 50, "{html}");
+        assert!(html.contains(">To acknowledge (2)</a>"), "{html}");
+        let older = format!("href=\"/notices?before={}\" id=\"older-notices\"", published[5].1);
+        assert!(html.contains(&older), "{html}");
+        let html = pricegate_tests::pages::page_as(&app.base, &sam_user.email, &format!("/notices?before={}", published[5].1)).await;
+        assert_eq!(rows(&html), 5, "{html}");
+        assert!(html.contains("id=\"newest-notices\"") && !html.contains("id=\"older-notices\""), "{html}");
+        assert!(html.contains("Notice 3</a></td><td><span class=\"badge unread\">to acknowledge"), "{html}");
+        let html = pricegate_tests::pages::page_as(&app.base, &sam_user.email, "/notices?show=awaiting").await;
+        assert_eq!(rows(&html), 2, "{html}");
+        assert!(html.find(">Notice 54<").expect("listed") < html.find(">Notice 3<").expect("listed"), "{html}");
+        let html = pricegate_tests::pages::page_as(&app.base, &nina_user.email, "/notices?show=awaiting").await;
+        assert!(html.contains(">To acknowledge (0)</a>") && html.contains("Nothing to acknowledge"), "{html}");
+
+        // Finance: the draft first, then each notice with its count, as its list of who has acknowledged says.
+        let html = pricegate_tests::pages::page_as(&app.base, &fiona.email, "/notices").await;
+        assert_eq!(rows(&html), 51, "the draft and 50 published: {html}");
+        assert!(html.find(">Still a draft<").expect("listed") < html.find(">Notice 54<").expect("listed"));
+        assert!(!html.contains("id=\"notice-filters\""), "finance is asked to acknowledge nothing");
+        let count = |n: usize| {
+            let id = &published[n].0;
+            let at = html.find(&format!("href=\"/notices/{id}/dashboard\"")).unwrap_or_else(|| panic!("Notice {n}: {html}"));
+            html[at..].split_once("\">").map(|(_, rest)| rest.split("</a>").next().unwrap_or_default().to_owned()).unwrap_or_default()
+        };
+        assert_eq!(count(54), "1 acknowledged, <strong>1 pending</strong>");
+        assert_eq!(count(50), "2 acknowledged, none pending");
+        assert_eq!(count(20), "1 acknowledged, <strong>1 pending</strong>");
+        for n in [54, 50, 20] {
+            let acks = finance.get(&format!("/api/v1/notices/{}/acknowledgements", published[n].0)).await.body;
+            let length = |list: &str| acks[list].as_array().map(Vec::len).unwrap_or_default();
+            let (acknowledged, pending) = (length("acknowledged"), length("pending"));
+            let pending = if pending == 0 { "none pending".to_owned() } else { format!("<strong>{pending} pending</strong>") };
+            assert_eq!(count(n), format!("{acknowledged} acknowledged, {pending}"), "Notice {n} as its dashboard");
+        }
+        let html = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices?before={}", published[5].1)).await;
+        assert!(!html.contains("Still a draft") && rows(&html) == 5, "drafts lead the first page only: {html}");
+        assert!(html.contains("0 acknowledged, <strong>2 pending</strong>"), "Notice 3, which Nina is not asked for: {html}");
+        let html = pricegate_tests::pages::page_as(&app.base, &fiona.email, "/notices?show=everything&show=again").await;
+        assert!(html.contains("This address could not be read") && rows(&html) == 51, "{html}");
+        let html = pricegate_tests::pages::page_as(&app.base, &fiona.email, "/notices?show=%3Cb%3E").await;
+        assert!(html.contains("There is no list \u{201c}&#60;b&#62;\u{201d}"), "{html}");
+        app.stop().await;
+    }
+}

@@ -46,7 +46,8 @@ pub use error::{SUPERSEDED_PRICES, StoreError};
 pub use gate::PublishSeen;
 pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_FAILURES};
 pub use notices::{
-    AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NewNotice, NewPriceChange, NoticePatch, WaitingQuote,
+    AckCount, AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NewNotice, NewPriceChange, NoticeFilter, NoticePatch,
+    NoticeState, WaitingQuote,
 };
 pub use outbox::{
     BlockedQuote, Composed, Composer, HandedQuote, Letter, MailSetup, NoticeContent, OutboxMessageView, OutboxView,

@@ -2,7 +2,7 @@
 //! notice, by whichever way it came (API, browser, e-mail link), with where
 //! the request came from, as part of the proof the gate keeps.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{Asked, PUBLISHED, visible_to};
 use crate::audit::{AuditEntry, Refused, record};
-use crate::db::db_now;
+use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{acknowledgements, notices, quotes, users};
 use crate::quotes::DRAFT;
 use crate::views::{AckListView, AckView, AcknowledgedBy, UserView};
@@ -176,16 +176,8 @@ impl Store {
         if actor.role != Role::Sales {
             return Ok((Vec::new(), 0));
         }
-        let acknowledged = Query::select()
-            .column(acknowledgements::Column::NoticeId)
-            .from(acknowledgements::Entity)
-            .and_where(acknowledgements::Column::UserId.eq(actor.id))
-            .to_owned();
         let asked = Asked::of(&self.db, actor).await?;
-        let awaiting = notices::Entity::find()
-            .filter(notices::Column::State.eq(PUBLISHED))
-            .filter(asked.condition())
-            .filter(notices::Column::Id.not_in_subquery(acknowledged));
+        let awaiting = notices::Entity::find().filter(asked.unacknowledged_by(actor.id));
         let count = awaiting.clone().count(&self.db).await?;
         let rows = awaiting
             .select_only()
@@ -202,6 +194,71 @@ impl Store {
             .filter_map(|(id, title, published_at)| Some(AwaitingNotice { id, title, published_at: published_at? }))
             .collect();
         Ok((listed, count))
+    }
+
+    /// The [`AckCount`] of each notice of `published` (its id and when it
+    /// was published), for a list of them: the counts of
+    /// [`Store::list_acknowledgements`], in a few statements for the whole
+    /// list rather than one per notice.
+    pub async fn acknowledgement_counts(
+        &self,
+        published: &[(Uuid, DateTime<Utc>)],
+    ) -> Result<HashMap<Uuid, AckCount>, StoreError> {
+        if published.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // Every active salesperson, with what the rule of `Asked` needs to
+        // know of them: when they joined, and their oldest draft to sign.
+        let oldest_drafts: HashMap<Uuid, DateTime<Utc>> = quotes::Entity::find()
+            .select_only()
+            .column(quotes::Column::SignerId)
+            .column_as(Expr::col(quotes::Column::DraftedAt).min(), "oldest")
+            .filter(quotes::Column::State.eq(DRAFT))
+            .group_by(quotes::Column::SignerId)
+            .into_tuple::<(Uuid, DateTime<Utc>)>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        let sales: Vec<(Uuid, Asked)> = users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .column(users::Column::CreatedAt)
+            .filter(users::Column::Role.eq(Role::Sales.as_str()))
+            .filter(users::Column::Active.eq(true))
+            .into_tuple::<(Uuid, DateTime<Utc>)>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|(id, joined)| (id, Asked { joined: Some(joined), oldest_draft: oldest_drafts.get(&id).copied() }))
+            .collect();
+        let ids: Vec<Uuid> = published.iter().map(|(id, _)| *id).collect();
+        let mut acknowledged: HashMap<Uuid, HashSet<Uuid>> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            let rows = acknowledgements::Entity::find()
+                .select_only()
+                .column(acknowledgements::Column::NoticeId)
+                .column(acknowledgements::Column::UserId)
+                .filter(acknowledgements::Column::NoticeId.is_in(chunk.iter().copied()))
+                .into_tuple::<(Uuid, Uuid)>()
+                .all(&self.db)
+                .await?;
+            for (notice, user) in rows {
+                acknowledged.entry(notice).or_default().insert(user);
+            }
+        }
+        let nobody = HashSet::new();
+        Ok(published
+            .iter()
+            .map(|&(id, published_at)| {
+                let acked = acknowledged.get(&id).unwrap_or(&nobody);
+                let pending = sales
+                    .iter()
+                    .filter(|(user, asked)| asked.asks(Some(published_at)) && !acked.contains(user))
+                    .count();
+                (id, AckCount { acknowledged: acked.len() as u64, pending: pending as u64 })
+            })
+            .collect())
     }
 
     /// The drafts drafted before the notice's publication (of `signer`, or
@@ -305,6 +362,15 @@ pub(crate) async fn pending_sales(
         .filter(Expr::exists(acknowledged).not())
         .filter(whom);
     Ok(query.order_by_asc(users::Column::Email).all(conn).await?)
+}
+
+/// How many people have acknowledged a published notice, and how many of
+/// those it asks have yet to: the lengths of the two lists of
+/// [`Store::list_acknowledgements`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AckCount {
+    pub acknowledged: u64,
+    pub pending: u64,
 }
 
 /// A published notice someone has yet to acknowledge (see [`Store::notices_awaiting`]).

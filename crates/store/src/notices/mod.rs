@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use pricegate_domain::{Invalid, Role, Sku, Text, parse_unit_price};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -20,6 +21,25 @@ use crate::views::{NoticeView, PriceChangeView, still_as_seen};
 use crate::{Actor, Store, StoreError};
 
 pub const MAX_CHANGES: usize = 500;
+
+/// A notice's state, as a list is narrowed to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeState {
+    Draft,
+    Published,
+}
+
+/// Which notices to list: of one state (finance's choice; everyone else
+/// sees published notices only), only those awaiting the reader's
+/// acknowledgement, at most `limit`, and only published before the one
+/// numbered `before` (its `seq`: a later page, published notices only).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoticeFilter {
+    pub state: Option<NoticeState>,
+    pub awaiting: bool,
+    pub limit: Option<u64>,
+    pub before: Option<i64>,
+}
 
 #[derive(Debug, Clone)]
 pub struct NewPriceChange {
@@ -50,7 +70,7 @@ pub struct NoticePatch {
 mod acknowledge;
 mod force;
 
-pub use acknowledge::{AwaitingNotice, Channel, ClientInfo, WaitingQuote};
+pub use acknowledge::{AckCount, AwaitingNotice, Channel, ClientInfo, WaitingQuote};
 pub(crate) use acknowledge::{Chased, acknowledge_in, pending_sales, refused_acknowledgement};
 pub(crate) use force::check_changes_can_take_force;
 
@@ -467,11 +487,31 @@ impl Store {
         self.notice_view(&self.db, actor, notice).await
     }
 
-    /// Published notices, newest first (finance also sees drafts, first of all).
-    pub async fn list_notices(&self, actor: &Actor) -> Result<Vec<NoticeView>, StoreError> {
+    /// Published notices, newest first (finance also sees drafts, first of
+    /// all), as `filter` narrows them.
+    pub async fn list_notices(&self, actor: &Actor, filter: NoticeFilter) -> Result<Vec<NoticeView>, StoreError> {
         let mut query = notices::Entity::find();
-        if actor.role != Role::Finance {
-            query = query.filter(notices::Column::State.eq(PUBLISHED));
+        let state = match (actor.role, filter.state) {
+            (Role::Finance, state) => state,
+            // Drafts are finance's alone: to anyone else there are none.
+            (_, Some(NoticeState::Draft)) => return Ok(Vec::new()),
+            (_, _) => Some(NoticeState::Published),
+        };
+        match state {
+            Some(NoticeState::Published) => query = query.filter(notices::Column::State.eq(PUBLISHED)),
+            Some(NoticeState::Draft) => query = query.filter(notices::Column::State.eq(DRAFT)),
+            None => {}
+        }
+        // A draft has no place in publication order: a later page holds published notices only.
+        if let Some(before) = filter.before {
+            query = query.filter(notices::Column::Seq.lt(before));
+        }
+        let asked = Asked::of(&self.db, actor).await?;
+        if filter.awaiting {
+            query = query.filter(asked.unacknowledged_by(actor.id));
+        }
+        if let Some(limit) = filter.limit {
+            query = query.limit(limit);
         }
         let rows = query
             .order_by_desc(notices::Column::PublishedAt.is_null())
@@ -481,14 +521,15 @@ impl Store {
             .await?;
         let ids: Vec<Uuid> = rows.iter().map(|n| n.id).collect();
         let mut changes = load_changes(&self.db, &ids).await?;
-        let acks: HashMap<Uuid, acknowledgements::Model> = acknowledgements::Entity::find()
-            .filter(acknowledgements::Column::UserId.eq(actor.id))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|a| (a.notice_id, a))
-            .collect();
-        let asked = Asked::of(&self.db, actor).await?;
+        let mut acks: HashMap<Uuid, acknowledgements::Model> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            let mine = acknowledgements::Entity::find()
+                .filter(acknowledgements::Column::UserId.eq(actor.id))
+                .filter(acknowledgements::Column::NoticeId.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?;
+            acks.extend(mine.into_iter().map(|a| (a.notice_id, a)));
+        }
         Ok(rows
             .into_iter()
             .map(|n| {
@@ -572,6 +613,20 @@ impl Asked {
             asks = asks.add(notices::Column::PublishedAt.gt(drafted));
         }
         asks
+    }
+
+    /// The published notices this asks of `reader`, which they have not
+    /// acknowledged: those awaiting their acknowledgement.
+    pub(super) fn unacknowledged_by(&self, reader: Uuid) -> Condition {
+        let acknowledged = Query::select()
+            .column(acknowledgements::Column::NoticeId)
+            .from(acknowledgements::Entity)
+            .and_where(acknowledgements::Column::UserId.eq(reader))
+            .to_owned();
+        Condition::all()
+            .add(notices::Column::State.eq(PUBLISHED))
+            .add(self.condition())
+            .add(notices::Column::Id.not_in_subquery(acknowledged))
     }
 
     pub(super) fn asks(&self, published_at: Option<DateTime<Utc>>) -> bool {

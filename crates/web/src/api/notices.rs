@@ -3,15 +3,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use pricegate_domain::{Invalid, Sku, Text, limits, parse_date, parse_unit_price};
 use pricegate_store::views::{AckListView, AckView, NoticeView, PublishedView};
-use pricegate_store::{Channel, NewNotice, NewPriceChange, NoticePatch, PublishSeen};
+use pricegate_store::{Channel, NewNotice, NewPriceChange, NoticeFilter, NoticePatch, NoticeState, PublishSeen};
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
 use crate::api::precondition::{Created, IfMatch, Tagged, created, precondition_failed, tagged};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Client, FinanceUser, NoParameters};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Client, FinanceUser};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -145,15 +145,51 @@ pub async fn publish_notice(
     ))
 }
 
-/// Published notices, newest first (finance also sees drafts).
-#[utoipa::path(get, path = "/api/v1/notices", tag = "notices", security(("bearer" = [])),
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct NoticesQuery {
+    /// `draft` or `published` (drafts are finance's: to anyone else there are none).
+    pub state: Option<String>,
+    /// `true`: only the notices awaiting my acknowledgement.
+    pub awaiting: Option<bool>,
+    /// At most this many (1–1000); without it, every notice.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u64>,
+    /// The next page: the notices published before the one with this `seq`
+    /// (the last `seq` of the page before); published notices only.
+    #[param(minimum = 1)]
+    pub before: Option<i64>,
+}
+
+/// Published notices, newest first (finance also sees drafts, first of
+/// all), a page at a time with `limit` and `before`.
+#[utoipa::path(get, path = "/api/v1/notices", tag = "notices", params(NoticesQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<NoticeView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn list_notices(
     State(app): State<AppState>,
     auth: AuthUser,
-    _: ApiQuery<NoParameters>,
+    ApiQuery(q): ApiQuery<NoticesQuery>,
 ) -> Result<Json<Vec<NoticeView>>, AppError> {
-    Ok(Json(app.store.list_notices(&auth.actor).await?))
+    let state = match q.state.as_deref() {
+        None => None,
+        Some("draft") => Some(NoticeState::Draft),
+        Some("published") => Some(NoticeState::Published),
+        Some(_) => return Err(Invalid::new("state", "state must be draft or published.").into()),
+    };
+    if q.limit.is_some_and(|limit| !(1..=1000).contains(&limit)) {
+        return Err(Invalid::new("limit", "limit must be between 1 and 1000.").into());
+    }
+    if q.before.is_some_and(|seq| seq < 1) {
+        return Err(Invalid::new("before", "before is a notice's seq, 1 or more.").into());
+    }
+    if q.before.is_some() && state == Some(NoticeState::Draft) {
+        return Err(
+            Invalid::new("before", "Drafts are not published in order: before applies to published notices.").into()
+        );
+    }
+    let filter = NoticeFilter { state, awaiting: q.awaiting.unwrap_or(false), limit: q.limit, before: q.before };
+    Ok(Json(app.store.list_notices(&auth.actor, filter).await?))
 }
 
 /// One notice.

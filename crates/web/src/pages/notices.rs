@@ -3,13 +3,14 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pricegate_domain::Role;
 use pricegate_mail::render_markdown;
-use pricegate_store::Channel;
+use pricegate_store::{AckCount, Channel, NoticeFilter, NoticeState};
 use uuid::Uuid;
 
 use super::ChangeRow;
@@ -35,8 +36,20 @@ struct NoticeRow {
     /// The status in words.
     label: &'static str,
     published_at: String,
-    /// Finance's link to who has acknowledged it.
-    dashboard: bool,
+    /// Finance's count of who has acknowledged it, linked to the list of them.
+    acknowledgements: Option<AckCount>,
+}
+
+/// Published notices on one page of the list (finance's drafts come first, all of them).
+const PAGE_SIZE: u64 = 50;
+
+/// The list's address: `?show=awaiting` for a salesperson's notices still
+/// to acknowledge, `&before=<seq>` for older ones. Anything it cannot read
+/// (a mistyped or stale link) shows the first page, and says so.
+#[derive(serde::Deserialize, Default)]
+struct InboxQuery {
+    show: Option<String>,
+    before: Option<String>,
 }
 
 #[derive(Template)]
@@ -46,11 +59,74 @@ struct InboxPage {
     notices: Vec<NoticeRow>,
     /// What finance's last form did here, told once.
     message: Option<&'static str>,
+    /// A salesperson's: how many notices await their acknowledgement, for
+    /// the filter's label; `None` for anyone else, who is asked for none.
+    awaiting: Option<u64>,
+    /// Only those awaiting the reader's acknowledgement.
+    only_awaiting: bool,
+    older: Option<String>,
+    newest: Option<String>,
+    /// What in the address could not be read, said once above the list.
+    note: Option<String>,
 }
 
-async fn inbox(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -> Result<Response, PageError> {
-    let notices = app.store.list_notices(&user.0.actor).await?;
-    let role = user.0.actor.role;
+async fn inbox(
+    State(app): State<AppState>,
+    user: PageUser,
+    headers: HeaderMap,
+    query: Result<Query<InboxQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let actor = &user.0.actor;
+    let role = actor.role;
+    let unreadable = query.is_err();
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let only_awaiting = role == Role::Sales && query.show.as_deref() == Some("awaiting");
+    let note = match query.show.as_deref() {
+        _ if unreadable => {
+            Some("This address could not be read (a filter given twice, say): showing every notice.".to_owned())
+        }
+        None | Some("") => None,
+        Some("awaiting") if role == Role::Sales => None,
+        Some("awaiting") => Some("You are asked to acknowledge no notices: showing every notice.".to_owned()),
+        Some(other) => Some(format!("There is no list \u{201c}{other}\u{201d}: showing every notice.")),
+    };
+    // A number that is no notice's (a stale or edited link) shows the first page.
+    let before = query.before.and_then(|seq| seq.parse::<i64>().ok()).filter(|seq| *seq > 0);
+    let first_page = if only_awaiting { "/notices?show=awaiting" } else { "/notices" };
+    let mut notices = match role == Role::Finance && before.is_none() {
+        true => {
+            app.store
+                .list_notices(actor, NoticeFilter { state: Some(NoticeState::Draft), ..Default::default() })
+                .await?
+        }
+        false => Vec::new(),
+    };
+    let drafts = notices.len();
+    let filter = NoticeFilter {
+        state: Some(NoticeState::Published),
+        awaiting: only_awaiting,
+        limit: Some(PAGE_SIZE + 1),
+        before,
+    };
+    notices.extend(app.store.list_notices(actor, filter).await?);
+    let older = (notices.len() - drafts > PAGE_SIZE as usize).then(|| {
+        notices.truncate(drafts + PAGE_SIZE as usize);
+        let last = notices.last().and_then(|n| n.seq).unwrap_or_default();
+        let joint = if only_awaiting { '&' } else { '?' };
+        format!("{first_page}{joint}before={last}")
+    });
+    let newest = before.is_some().then(|| first_page.to_owned());
+    let awaiting = match role {
+        Role::Sales => Some(app.store.notices_awaiting(actor, 0).await?.1),
+        _ => None,
+    };
+    let mut counts = match role {
+        Role::Finance => {
+            let published: Vec<_> = notices.iter().filter_map(|n| Some((n.id, n.published_at?))).collect();
+            app.store.acknowledgement_counts(&published).await?
+        }
+        _ => Default::default(),
+    };
     // Who drafted each draft: finance shares them, and one may be a colleague's work in progress.
     let mut authors: Vec<Uuid> = notices.iter().filter(|n| n.state != "published").map(|n| n.created_by).collect();
     authors.sort_unstable();
@@ -75,21 +151,31 @@ async fn inbox(State(app): State<AppState>, user: PageUser, headers: HeaderMap) 
                 published_at: match n.published_at {
                     Some(at) => calendar.stamp(at, true),
                     None => {
-                        let by = match n.created_by == user.0.actor.id {
+                        let by = match n.created_by == actor.id {
                             true => "you".to_owned(),
                             false => names.get(&n.created_by).cloned().unwrap_or_else(|| "someone".to_owned()),
                         };
                         format!("Not published. Drafted by {by}, last saved {}", calendar.stamp(n.updated_at, true))
                     }
                 },
-                dashboard: published && role == Role::Finance,
+                acknowledgements: counts.remove(&n.id),
                 title: n.title,
             }
         })
         .collect();
     let seal = user.seal(&app);
     let message = (NOTICE_DONE.read(&headers, &seal) == Some(DRAFT_DELETED)).then_some("The draft is deleted.");
-    Ok(NOTICE_DONE.told(&headers, &seal, &InboxPage { layout: user.layout("Notices"), notices: rows, message }))
+    let page = InboxPage {
+        layout: user.layout("Notices"),
+        notices: rows,
+        message,
+        awaiting,
+        only_awaiting,
+        older,
+        newest,
+        note,
+    };
+    Ok(NOTICE_DONE.told(&headers, &seal, &page))
 }
 
 #[derive(Template)]
