@@ -21,6 +21,7 @@ mod m20261202_000016_products_withdrawn;
 mod m20261202_000017_login_failures_by_email;
 mod m20261203_000018_password_links;
 mod m20261203_000019_audit_by_action;
+mod m20261203_000020_users_invited;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_login_failures_by_email::Migration),
             Box::new(m20261203_000018_password_links::Migration),
             Box::new(m20261203_000019_audit_by_action::Migration),
+            Box::new(m20261203_000020_users_invited::Migration),
         ]
     }
 }

@@ -35,6 +35,7 @@ async fn deliver_one_publication(backend: Backend) {
             active: Set(true),
             created_at: Set(now),
             updated_at: Set(now),
+            invited_at: Set(None),
         })
         .collect();
     for chunk in rows.chunks(500) {

@@ -214,8 +214,23 @@ both_backends! {
         assert!(text.contains(&format!("{} has made you a Pricegate account (nina@pricegate.test)", ada.name)), "{text}");
         assert!(text.contains("for 7 days after this e-mail was sent") && !text.contains("If you did not ask"), "{text}");
         assert!(!text.contains("logs you out everywhere else"), "she is logged in nowhere: {text}");
-
         let link = invitation.link("/password/").expect("a link");
+
+        // The users page says she has yet to choose one, and invites her again.
+        let nina_id = admin.get("/api/v1/users").await.body.as_array().unwrap().iter().find(|u| u["email"] == "nina@pricegate.test").unwrap()["id"].as_str().unwrap().to_owned();
+        let html = users_page().await;
+        let invited = html.split(&format!("id=\"invited-{nina_id}\">")).nth(1).and_then(|p| p.split("</p>").next()).unwrap_or_else(|| panic!("{html}"));
+        assert!(invited.starts_with("Invited ") && invited.ends_with(": has not chosen a password yet."), "{invited}");
+        assert!(html.contains(&format!("id=\"password-link-{nina_id}\" aria-label=\"E-mail Nina Neu a link to choose a password\">E-mail the invitation again</button>")), "{html}");
+        assert!(!html.contains(&format!("id=\"invited-{}\"", sam.id)), "Sam has his password");
+        let (status, html) = post_form(format!("{}/admin/users/{nina_id}/password-link", app.base), &cookie, &[("csrf_token", csrf_in(&html))]).await;
+        assert_eq!(status, 303);
+        assert!(html.contains("Nina Neu is e-mailed the invitation again, at nina@pricegate.test"), "{html}");
+        let mails = sink.wait_until(WAIT, "Nina's second invitation", |m| m.len() >= 2).await;
+        assert_eq!(mails[1].header("subject").as_deref(), Some("Your Pricegate account: choose your password"));
+        let text = mails[1].text();
+        assert!(text.contains("has made you a Pricegate account") && !text.contains("current password"), "no password of hers keeps working: {text}");
+
         let (status, page) = get(&link).await;
         assert_eq!(status, 200);
         assert!(page.contains("Choose your password") && page.contains("Nina Neu"), "{page}");
@@ -223,20 +238,20 @@ both_backends! {
         assert_eq!(status, 303);
         let r = client().get(format!("{}/quotes", app.base)).header(COOKIE, format!("pricegate_session={}", session.unwrap())).send().await.unwrap();
         assert_eq!(r.status(), 200, "Nina is at work");
+        let html = users_page().await;
+        assert!(!html.contains(&format!("id=\"invited-{nina_id}\"")) && !html.contains("E-mail the invitation again"), "{html}");
 
         // Sent to someone already here, by the button in their row: their
         // password stays until they use it, and a password set meanwhile
         // (by the admin) ends the link.
-        let nina = admin.get("/api/v1/users").await.body.as_array().unwrap().iter().find(|u| u["email"] == "nina@pricegate.test").unwrap().clone();
-        let nina_id = nina["id"].as_str().unwrap().to_owned();
         let html = users_page().await;
         let (status, html) = post_form(format!("{}/admin/users/{nina_id}/password-link", app.base), &cookie, &[("csrf_token", csrf_in(&html))]).await;
         assert_eq!(status, 303);
         assert!(html.contains("Nina Neu is e-mailed a link to choose a new password, at nina@pricegate.test"), "{html}");
-        let mails = sink.wait_until(WAIT, "the second link", |m| m.len() >= 2).await;
-        assert_eq!(mails[1].header("subject").as_deref(), Some("Choose your Pricegate password"));
-        let second = mails[1].link("/password/").unwrap();
-        assert!(mails[1].text().contains("Your current password keeps working until you choose a new one."), "{}", mails[1].text());
+        let mails = sink.wait_until(WAIT, "the link to choose a new one", |m| m.len() >= 3).await;
+        assert_eq!(mails[2].header("subject").as_deref(), Some("Choose your Pricegate password"));
+        let second = mails[2].link("/password/").unwrap();
+        assert!(mails[2].text().contains("Your current password keeps working until you choose a new one."), "{}", mails[2].text());
         assert_eq!(log_in(&app.base, "nina@pricegate.test", NEW_PASSWORD).await.status, 303, "still her password");
         let r = admin.patch(&format!("/api/v1/users/{nina_id}"), &json!({"password": "set by the admin"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -250,8 +265,8 @@ both_backends! {
         let r = admin.post(&format!("/api/v1/users/{nina_id}/password-link"), &json!({})).await;
         assert_eq!(r.status, 202, "{}", r.text);
         assert_eq!(r.body["to"], "nina@pricegate.test");
-        let mails = sink.wait_until(WAIT, "the third link", |m| m.len() >= 3).await;
-        let third = mails[2].link("/password/").unwrap();
+        let mails = sink.wait_until(WAIT, "the third link", |m| m.len() >= 4).await;
+        let third = mails[3].link("/password/").unwrap();
         password_links::Entity::update_many()
             .col_expr(password_links::Column::ExpiresAt, Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)))
             .filter(password_links::Column::UsedAt.is_null())
@@ -278,7 +293,7 @@ both_backends! {
             let r = client().post(&url).header(COOKIE, cookie.as_str()).form(&[("csrf_token", token)]).send().await.unwrap();
             assert_eq!(r.status().as_u16(), status, "token {token:?}");
         }
-        assert_eq!(outbox_rows(&app, "invitation").await, 3, "nothing more was queued");
+        assert_eq!(outbox_rows(&app, "invitation").await, 4, "nothing more was queued");
 
         // The API creates an account without a password the same way: here
         // at a mistyped address, while the SMTP server is down, corrected
@@ -324,12 +339,12 @@ both_backends! {
         assert_error(&admin.post(&format!("/api/v1/outbox/{}/resend", first.id), &json!({})).await, 409, "send_a_new_link");
         sink.restart().await;
         assert_eq!(admin.post(&format!("/api/v1/users/{otto}/password-link"), &json!({})).await.status, 202);
-        let mails = sink.wait_until(WAIT, "Otto's link", |m| m.len() >= 4).await;
-        assert_eq!(mails[3].to, vec!["otto@pricegate.test".to_owned()]);
-        assert!(mails[3].link("/password/").is_some());
+        let mails = sink.wait_until(WAIT, "Otto's link", |m| m.len() >= 5).await;
+        assert_eq!(mails[4].to, vec!["otto@pricegate.test".to_owned()]);
+        assert!(mails[4].link("/password/").is_some());
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(sink.count(), 4, "nothing set aside went out");
-        assert_eq!(audited(&admin, "user.password_link_sent").await, 6);
+        assert_eq!(sink.count(), 5, "nothing set aside went out");
+        assert_eq!(audited(&admin, "user.password_link_sent").await, 7);
         app.stop().await;
     }
 }

@@ -23,6 +23,9 @@ pub mod users {
         pub active: bool,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// When an account created without a password was e-mailed an
+        /// invitation to choose one; `None` once a password is set.
+        pub invited_at: Option<DateTimeUtc>,
     }
     no_relations!();
 

@@ -259,7 +259,10 @@ impl Store {
             ));
         }
         let now = db_now(&txn).await?;
-        owe_password_mail(&txn, &setup, now, &user, Some(&by.name), false).await?;
+        // Someone invited who has yet to choose a password is invited again,
+        // not told that a password they never had keeps working.
+        let new_account = user.invited_at.is_some();
+        owe_password_mail(&txn, &setup, now, &user, Some(&by.name), new_account).await?;
         audit_link_sent(&txn, now, actor, &user).await?;
         txn.commit().await?;
         Ok(user.email)
@@ -329,6 +332,7 @@ impl Store {
         }
         let mut model: users::ActiveModel = user.into();
         model.password_hash = Set(password_hash);
+        model.invited_at = Set(None);
         model.updated_at = Set(now);
         let user = users::Entity::update(model).exec(&txn).await?;
         void_password_links(&txn, user.id, now, NEW_PASSWORD).await?;

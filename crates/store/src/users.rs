@@ -81,6 +81,7 @@ impl Store {
             active: Set(true),
             created_at: Set(now),
             updated_at: Set(now),
+            invited_at: Set(invited_by.is_some().then_some(now)),
         }
         .insert(&txn)
         .await
@@ -108,6 +109,20 @@ impl Store {
     pub async fn list_users(&self) -> Result<Vec<UserView>, StoreError> {
         let rows = users::Entity::find().order_by_asc(users::Column::Email).all(&self.db).await?;
         Ok(rows.into_iter().map(UserView::from).collect())
+    }
+
+    /// The accounts created without a password whose owners have yet to
+    /// choose one, each with when they were invited to.
+    pub async fn invited_users(&self) -> Result<std::collections::HashMap<Uuid, DateTime<Utc>>, StoreError> {
+        let rows = users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .column(users::Column::InvitedAt)
+            .filter(users::Column::InvitedAt.is_not_null())
+            .into_tuple::<(Uuid, Option<DateTime<Utc>>)>()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().filter_map(|(id, at)| Some((id, at?))).collect())
     }
 
     /// The users `ids`, by id (an id that names nobody is left out).
@@ -239,6 +254,7 @@ impl Store {
         }
         if let Some(hash) = password_hash {
             model.password_hash = Set(hash);
+            model.invited_at.set_ne(None);
         }
         if !model.is_changed() {
             txn.rollback().await?;

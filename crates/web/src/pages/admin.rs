@@ -67,6 +67,8 @@ struct UserRow {
     open: OpenDrafts,
     /// Active and in sales: their drafts need nobody else.
     can_sign: bool,
+    /// When they were invited to choose a password, while they have yet to.
+    invited: Option<String>,
 }
 
 impl UserRow {
@@ -103,6 +105,8 @@ impl UsersPage {
 async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
     let users = app.store.list_users().await?;
     let open = app.store.open_quote_counts().await?;
+    let invited = app.store.invited_users().await?;
+    let calendar = app.store.calendar();
     Ok(UsersPage {
         layout: user.layout("Users"),
         me: user.0.actor.id,
@@ -118,7 +122,8 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
             .into_iter()
             .map(|u| {
                 let open = open.get(&u.id).copied().unwrap_or_default();
-                UserRow { can_sign: u.can_sign(), open, u }
+                let invited = invited.get(&u.id).map(|at| calendar.stamp(*at, true));
+                UserRow { can_sign: u.can_sign(), open, invited, u }
             })
             .collect(),
         name: String::new(),
@@ -257,7 +262,17 @@ impl Done {
                 )
             }
             Done::LinkSent(id) => {
-                let u = user(id)?;
+                let row = users.iter().find(|r| r.u.id == *id)?;
+                let u = &row.u;
+                if row.invited.is_some() {
+                    return Some(format!(
+                        "{} is e-mailed the invitation again, at {}: a new link to choose their password, which works \
+                         for {} days, as does the one sent before.",
+                        u.name,
+                        u.email,
+                        pricegate_store::INVITATION_LINK_DAYS
+                    ));
+                }
                 format!(
                     "{} is e-mailed a link to choose a new password, at {}; it works once, for {} days. Their \
                      password stays as it is until they use it.",
