@@ -80,7 +80,7 @@ struct EntryRow {
     /// The subject's page, where it has one the reader may open.
     subject_href: Option<String>,
     subject: String,
-    /// The detail as compact JSON, cut at [`DETAIL_SHOWN`] characters, and
+    /// The detail as [`readable`] writes it, cut at [`DETAIL_SHOWN`] characters, and
     /// whole when it was cut.
     detail: String,
     detail_whole: Option<String>,
@@ -175,7 +175,7 @@ async fn list(
     let rows = entries
         .into_iter()
         .map(|e| {
-            let detail = serde_json::to_string(&e.detail).unwrap_or_default();
+            let detail = readable(&e.detail);
             let cut = detail.chars().count() > DETAIL_SHOWN;
             EntryRow {
                 at: calendar.stamp(e.at, true),
@@ -212,9 +212,63 @@ async fn list(
     Ok(render(StatusCode::OK, &page))
 }
 
+/// An entry's detail for a person to read: each field of an object as
+/// `name: value`, text without its quotes, a list of plain values with
+/// commas, no value as "none"; anything nested deeper as compact JSON.
+fn readable(detail: &serde_json::Value) -> String {
+    use serde_json::Value;
+    fn plain(value: &Value) -> Option<String> {
+        match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => Some("none".to_owned()),
+            Value::Bool(_) | Value::Number(_) => Some(value.to_string()),
+            Value::Array(_) | Value::Object(_) => None,
+        }
+    }
+    fn field(value: &Value) -> String {
+        match value {
+            Value::Array(items) if items.is_empty() => "none".to_owned(),
+            Value::Array(items) => items
+                .iter()
+                .map(plain)
+                .collect::<Option<Vec<_>>>()
+                .map(|all| all.join(", "))
+                .unwrap_or_else(|| value.to_string()),
+            _ => plain(value).unwrap_or_else(|| value.to_string()),
+        }
+    }
+    match detail {
+        Value::Object(fields) if fields.is_empty() => String::new(),
+        Value::Object(fields) => fields
+            .iter()
+            .map(|(name, value)| format!("{}: {}", name.replace('_', " "), field(value)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => field(detail),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_detail_reads_as_fields_and_values() {
+        use serde_json::json;
+        assert_eq!(
+            readable(&json!({"email": "nina@pricegate.example", "role": "sales", "invited": true})),
+            "email: nina@pricegate.example; invited: true; role: sales"
+        );
+        assert_eq!(
+            readable(&json!({"notices": ["a", "b"], "reason": null, "count": 3})),
+            "count: 3; notices: a, b; reason: none"
+        );
+        assert_eq!(readable(&json!({"acknowledged_notices": []})), "acknowledged notices: none");
+        assert_eq!(readable(&json!({"before": {"role": "sales"}})), "before: {\"role\":\"sales\"}");
+        assert_eq!(readable(&json!({"lines": [{"sku": "P"}]})), "lines: [{\"sku\":\"P\"}]");
+        assert_eq!(readable(&json!({})), "");
+        assert_eq!(readable(&json!("text")), "text");
+    }
 
     #[test]
     fn an_action_is_taken_as_the_log_spells_it_and_the_filters_stay_in_the_address() {
