@@ -1,7 +1,7 @@
 //! The browser pages over plain HTTP, with the session cookie a login sets:
 //! for tests that read what a page says without driving a browser.
 
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 
 pub fn client() -> Client {
@@ -71,4 +71,27 @@ pub async fn page_as(base: &str, email: &str, path: &str) -> String {
         .unwrap_or_else(|e| panic!("{path} answers: {e}"));
     assert_eq!(r.status(), 200, "{path} as {email}");
     r.text().await.unwrap_or_else(|e| panic!("{path} as {email}: {e}"))
+}
+
+/// Posts a form as a browser does, with `cookie`, and follows its redirect
+/// with the cookies it set (a page's "done" message is one): the status of
+/// the post, and the page it leads to (or its own answer, without a redirect).
+pub async fn post_form(url: String, cookie: &str, form: &[(&str, String)]) -> (u16, String) {
+    let http = client();
+    let r = http.post(&url).header(COOKIE, cookie).form(form).send().await.expect("the form is sent");
+    let status = r.status().as_u16();
+    let Some(location) = r.headers().get(LOCATION).and_then(|l| l.to_str().ok()).map(str::to_owned) else {
+        return (status, r.text().await.unwrap_or_default());
+    };
+    let set: Vec<String> = r
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    let origin = reqwest::Url::parse(&url).expect("an absolute address").origin().ascii_serialization();
+    let cookies = std::iter::once(cookie.to_owned()).chain(set).collect::<Vec<_>>().join("; ");
+    let page =
+        http.get(format!("{origin}{location}")).header(COOKIE, cookies).send().await.expect("the redirect is followed");
+    (status, page.text().await.unwrap_or_default())
 }

@@ -442,3 +442,70 @@ async fn a_salesperson_changes_their_password_and_an_admin_sets_one_for_them_aft
     assert_eq!(old.status, 401, "{}", old.text);
     app.stop().await;
 }
+
+pricegate_tests::both_backends! {
+    async fn an_admin_finds_a_user_among_many_by_name_or_address(backend: Backend) {
+        use pricegate_store::entity::users;
+        use pricegate_tests::pages::{csrf_in, page_as, post_form, session_cookie};
+        use sea_orm::{ActiveValue::Set, EntityTrait};
+
+        let app = TestApp::spawn(backend).await;
+        let (_, ada) = app.user(Role::Admin, "Ada").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        // 130 colleagues straight into the table: hashing their passwords is not what this is about.
+        let hash = users::Entity::find_by_id(sam.id).one(app.store.connection()).await.unwrap().unwrap().password_hash;
+        let now = chrono::Utc::now();
+        let people: Vec<users::ActiveModel> = (0..130)
+            .map(|i| users::ActiveModel {
+                id: Set(uuid::Uuid::new_v4()),
+                email: Set(format!("person-{i:03}@pricegate.test")),
+                name: Set(format!("Person {i:03}")),
+                role: Set("sales".into()),
+                password_hash: Set(hash.clone()),
+                active: Set(true),
+                created_at: Set(now),
+                updated_at: Set(now),
+                invited_at: Set(None),
+            })
+            .collect();
+        users::Entity::insert_many(people).exec_without_returning(app.store.connection()).await.unwrap();
+        let rows = |html: &str| html.matches("<input type=\"text\" id=\"name-").count();
+
+        // A hundred to a page, by address, then the rest.
+        let html = page_as(&app.base, &ada.email, "/admin/users").await;
+        assert_eq!(rows(&html), 100, "{html}");
+        assert!(!html.contains("id=\"all-users\""), "this is everyone's first page");
+        let more = "href=\"/admin/users?after=person-098%40pricegate.test\" id=\"more-users\"";
+        assert!(html.contains(more), "ada@…, then person-000 to person-098: {html}");
+        let html = page_as(&app.base, &ada.email, "/admin/users?after=person-098%40pricegate.test").await;
+        assert_eq!(rows(&html), 32, "person-099 to person-129 and sam@…: {html}");
+        assert!(!html.contains("id=\"more-users\"") && html.contains("id=\"all-users\""), "{html}");
+
+        // Found by a piece of the name or the address, capitals or not; % and _ are only themselves.
+        for (q, found) in [("PERSON-01", 10), ("person 12", 10), ("Sam", 1), ("%25", 0), ("_", 0), ("nobody", 0)] {
+            let html = page_as(&app.base, &ada.email, &format!("/admin/users?q={q}")).await;
+            assert_eq!(rows(&html), found, "{q}: {html}");
+            assert_eq!(html.contains("id=\"nobody-found\""), found == 0, "{q}");
+        }
+        let html = page_as(&app.base, &ada.email, "/admin/users?q=person&q=twice").await;
+        assert_eq!(rows(&html), 100, "an address it cannot read lists everyone");
+
+        // What a form did is said with its person's row first, wherever the list would place them.
+        let cookie = session_cookie(&app.base, &ada.email).await;
+        let r = pricegate_tests::pages::client()
+            .get(format!("{}/admin/users?q=person-125", app.base))
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        let html = r.text().await.unwrap();
+        let person = html.split("id=\"name-").nth(1).and_then(|rest| rest.split('"').next()).unwrap().to_owned();
+        let url = format!("{}/admin/users/{person}/password", app.base);
+        let (status, html) =
+            post_form(url, &cookie, &[("csrf_token", csrf_in(&html)), ("new_password", "a long new password".into())]).await;
+        assert_eq!(status, 303);
+        assert!(html.contains("New password set for Person 125."), "{html}");
+        assert!(html.find(&format!("id=\"name-{person}\"")).unwrap() < html.find("person-000@").unwrap(), "{html}");
+        app.stop().await;
+    }
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use pricegate_domain::Role;
 use pricegate_store::entity::{outbox, password_links};
 use pricegate_tests::fixtures::assert_error;
-use pricegate_tests::pages::{client, csrf_in, log_in, session_cookie, set_cookie};
+use pricegate_tests::pages::{client, csrf_in, log_in, post_form, session_cookie, set_cookie};
 use pricegate_tests::smtp::{SmtpSink, spawn_with_mail};
 use pricegate_tests::{PASSWORD, Session, TestApp, both_backends};
 use reqwest::header::{COOKIE, LOCATION};
@@ -57,27 +57,6 @@ async fn choose(link: &str, new: &str, repeat: &str, site: &str) -> (u16, Option
 async fn get(url: &str) -> (u16, String) {
     let r = client().get(url).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// Posts an admin form as a browser does, and follows its redirect with the
-/// cookies it set (the page's "done" message is one): the page it leads to.
-async fn post_form(url: String, cookie: &str, form: &[(&str, String)]) -> (u16, String) {
-    let http = client();
-    let r = http.post(&url).header(COOKIE, cookie).form(form).send().await.unwrap();
-    let status = r.status().as_u16();
-    let Some(location) = r.headers().get(LOCATION).and_then(|l| l.to_str().ok()).map(str::to_owned) else {
-        return (status, r.text().await.unwrap());
-    };
-    let set: Vec<String> = r
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect();
-    let origin = url.split("/admin").next().unwrap().to_owned();
-    let cookies = std::iter::once(cookie.to_owned()).chain(set).collect::<Vec<_>>().join("; ");
-    let page = http.get(format!("{origin}{location}")).header(COOKIE, cookies).send().await.unwrap();
-    (status, page.text().await.unwrap())
 }
 
 async fn outbox_rows(app: &TestApp, kind: &str) -> u64 {
@@ -280,6 +259,9 @@ both_backends! {
         let r = admin.patch(&format!("/api/v1/users/{nina_id}"), &json!({"active": false})).await;
         assert_eq!(r.status, 200);
         assert_error(&admin.post(&format!("/api/v1/users/{nina_id}/password-link"), &json!({})).await, 409, "user_inactive");
+        let (status, page) = get(&second).await;
+        assert_eq!(status, 403, "{page}");
+        assert!(page.contains("This account is no longer active") && !page.contains("Forgot your password"), "asking for a new link would get her nothing: {page}");
         let html = users_page().await;
         let (status, html) = post_form(format!("{}/admin/users/{nina_id}/password-link", app.base), &cookie, &[("csrf_token", csrf_in(&html))]).await;
         assert_eq!(status, 422);

@@ -121,15 +121,17 @@ async fn usable(
     now: DateTime<Utc>,
 ) -> Result<(password_links::Model, users::Model), PasswordLinkError> {
     let link = link.ok_or(PasswordLinkError::Unknown)?;
+    let user = users::Entity::find_by_id(link.user_id).one(conn).await?.ok_or(PasswordLinkError::Unknown)?;
+    // First: a deactivation also ends the link, but asking for a new one, as
+    // the page of an ended link suggests, would get a deactivated account nothing.
+    if !user.active {
+        return Err(PasswordLinkError::AccountInactive);
+    }
     if link.used_at.is_some() {
         return Err(PasswordLinkError::Used);
     }
     if link.expires_at <= now {
         return Err(PasswordLinkError::Expired);
-    }
-    let user = users::Entity::find_by_id(link.user_id).one(conn).await?.ok_or(PasswordLinkError::Unknown)?;
-    if !user.active {
-        return Err(PasswordLinkError::AccountInactive);
     }
     Ok((link, user))
 }

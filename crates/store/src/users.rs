@@ -1,9 +1,9 @@
 use chrono::{DateTime, Utc};
 use pricegate_domain::{Email, Password, Role, Text};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -108,6 +108,40 @@ impl Store {
 
     pub async fn list_users(&self) -> Result<Vec<UserView>, StoreError> {
         let rows = users::Entity::find().order_by_asc(users::Column::Email).all(&self.db).await?;
+        Ok(rows.into_iter().map(UserView::from).collect())
+    }
+
+    /// Up to `limit` users whose name or e-mail contains `text` (ignoring
+    /// capitals; every user without it), by e-mail, after the address
+    /// `after` (the last of the page before).
+    pub async fn find_users(
+        &self,
+        text: Option<&str>,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<UserView>, StoreError> {
+        let mut query = users::Entity::find();
+        if let Some(text) = text {
+            let escaped: String = text
+                .to_lowercase()
+                .chars()
+                .flat_map(|c| match c {
+                    '%' | '_' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
+            let lower = |column: users::Column| Expr::expr(Func::lower(Expr::col(column)));
+            query = query.filter(
+                Condition::any()
+                    .add(lower(users::Column::Name).like(pattern()))
+                    .add(lower(users::Column::Email).like(pattern())),
+            );
+        }
+        if let Some(after) = after {
+            query = query.filter(users::Column::Email.gt(after));
+        }
+        let rows = query.order_by_asc(users::Column::Email).limit(limit).all(&self.db).await?;
         Ok(rows.into_iter().map(UserView::from).collect())
     }
 

@@ -4,7 +4,8 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -52,6 +53,14 @@ struct UsersPage {
     /// How many days a link to choose a password works.
     link_days: i64,
     users: Vec<UserRow>,
+    /// The search as typed.
+    q: String,
+    /// Whether the list is narrowed by a search.
+    searched: bool,
+    /// The next page of the list, when there is one.
+    more: Option<String>,
+    /// The whole list's first page, when this is not it.
+    everyone: Option<String>,
     /// Active salespeople: who can take quotes over.
     sales: Vec<UserView>,
     name: String,
@@ -102,12 +111,58 @@ impl UsersPage {
     }
 }
 
-async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
-    let users = app.store.list_users().await?;
+/// Users on one page of the list.
+const PAGE_SIZE: u64 = 100;
+
+/// Which users the list shows: those whose name or e-mail contains `q`
+/// (everyone without it), by e-mail, after the address `after`.
+#[derive(serde::Deserialize, Default)]
+struct Listing {
+    #[serde(default)]
+    q: String,
+    after: Option<String>,
+}
+
+impl Listing {
+    /// What to look for: the search trimmed, and cut at 200 characters.
+    fn text(&self) -> Option<&str> {
+        let q = self.q.trim();
+        let q = q.char_indices().nth(200).and_then(|(cut, _)| q.get(..cut)).unwrap_or(q);
+        Some(q).filter(|q| !q.is_empty())
+    }
+
+    /// The list's address, from `after` on.
+    fn address(&self, after: Option<&str>) -> String {
+        let pairs: Vec<(&str, &str)> =
+            [self.text().map(|q| ("q", q)), after.map(|a| ("after", a))].into_iter().flatten().collect();
+        match serde_urlencoded::to_string(pairs) {
+            Ok(query) if !query.is_empty() => format!("/admin/users?{query}"),
+            _ => "/admin/users".to_owned(),
+        }
+    }
+}
+
+/// The users page: the users `listing` asks for, after those in `pinned`
+/// (whom the last action was about, wherever the list would place them).
+async fn page(app: &AppState, user: &PageUser, listing: &Listing, pinned: &[Uuid]) -> Result<UsersPage, PageError> {
+    let mut found = app.store.find_users(listing.text(), listing.after.as_deref(), PAGE_SIZE + 1).await?;
+    let more = (found.len() as u64 > PAGE_SIZE).then(|| {
+        found.truncate(PAGE_SIZE as usize);
+        listing.address(found.last().map(|u| u.email.as_str()))
+    });
+    let mut pinned: Vec<UserView> = app.store.users_by_id(pinned).await?.into_values().collect();
+    pinned.sort_by(|a, b| a.email.cmp(&b.email));
+    let users: Vec<UserView> =
+        pinned.iter().cloned().chain(found.into_iter().filter(|u| !pinned.iter().any(|p| p.id == u.id))).collect();
+    let sales = app.store.list_users().await?.into_iter().filter(UserView::can_sign).collect();
     let open = app.store.open_quote_counts().await?;
     let invited = app.store.invited_users().await?;
     let calendar = app.store.calendar();
     Ok(UsersPage {
+        q: listing.q.clone(),
+        searched: listing.text().is_some(),
+        more,
+        everyone: (listing.text().is_some() || listing.after.is_some()).then(|| "/admin/users".to_owned()),
         layout: user.layout("Users"),
         me: user.0.actor.id,
         message: None,
@@ -117,7 +172,7 @@ async fn page(app: &AppState, user: &PageUser) -> Result<UsersPage, PageError> {
         min_chars: Password::MIN_CHARS,
         link_days: pricegate_store::INVITATION_LINK_DAYS,
         csrf: user.csrf().to_owned(),
-        sales: users.iter().filter(|u| u.can_sign()).cloned().collect(),
+        sales,
         users: users
             .into_iter()
             .map(|u| {
@@ -223,6 +278,16 @@ impl Done {
         }
     }
 
+    /// The people it was about, whom the list shows first.
+    fn about(&self) -> Vec<Uuid> {
+        match self {
+            Done::Created(id) | Done::Updated(id) | Done::PasswordSet(id) | Done::Invited(id) | Done::LinkSent(id) => {
+                vec![*id]
+            }
+            Done::HandedOver { from, to, .. } => vec![*from, *to],
+        }
+    }
+
     fn parse(value: &str) -> Option<Done> {
         let mut parts = value.split('.');
         let kind = parts.next()?;
@@ -311,11 +376,20 @@ impl Done {
     }
 }
 
-async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -> Result<Response, PageError> {
+async fn list(
+    State(app): State<AppState>,
+    user: PageUser,
+    headers: HeaderMap,
+    listing: Result<Query<Listing>, QueryRejection>,
+) -> Result<Response, PageError> {
     user.require(&[Role::Admin])?;
-    let mut page = page(&app, &user).await?;
     let seal = user.seal(&app);
-    page.message = DONE.read(&headers, &seal).and_then(Done::parse).and_then(|d| d.sentence(&page.users));
+    // An address that cannot be read (a search given twice) lists everyone.
+    let listing = listing.map(|q| q.0).unwrap_or_default();
+    let done = DONE.read(&headers, &seal).and_then(Done::parse);
+    let pinned = done.as_ref().map(Done::about).unwrap_or_default();
+    let mut page = page(&app, &user, &listing, &pinned).await?;
+    page.message = done.and_then(|d| d.sentence(&page.users));
     Ok(DONE.told(&headers, &seal, &page))
 }
 
@@ -351,11 +425,17 @@ async fn create(
             [name.err(), email.err(), role.err(), password.err()].into_iter().flatten().collect()
         }
     };
-    let mut page = page(&app, &user).await?;
-    // An address already taken (by one of the users the page lists) is named
-    // with the rest, not after they are put right.
-    let taken = Email::parse(form.get("email"))
-        .is_ok_and(|e| page.users.iter().any(|row| row.u.email.eq_ignore_ascii_case(e.as_str())));
+    let mut page = page(&app, &user, &Listing::default(), &[]).await?;
+    // An address already taken is named with the rest, not after they are put right.
+    let taken = match Email::parse(form.get("email")) {
+        Ok(e) => app
+            .store
+            .find_users(Some(e.as_str()), None, 10)
+            .await?
+            .iter()
+            .any(|u| u.email.eq_ignore_ascii_case(e.as_str())),
+        Err(_) => false,
+    };
     let errors = errors.into_iter().chain(taken.then(|| Invalid::new("email", pricegate_store::EMAIL_TAKEN)));
     page.name = form.get("name").to_owned();
     page.email = form.get("email").to_owned();
@@ -507,7 +587,7 @@ async fn refused_page(
     what: &str,
     why: &str,
 ) -> Result<UsersPage, PageError> {
-    let mut page = page(app, user).await?;
+    let mut page = page(app, user, &Listing::default(), &[at.0]).await?;
     let name = page.users.iter().find(|r| r.u.id == at.0).map(|r| r.u.name.clone());
     let name = name.ok_or_else(|| PageError::from(StoreError::not_found("user")))?;
     page.refused = Some(format!("{what} for {name}. {why}"));
