@@ -476,6 +476,12 @@ both_backends! {
             assert!(html.contains(says) && !html.contains("<script>"), "{query}: {html}");
         }
 
+        // A failed login names the account tried, not as the one who typed it; its detail reads as words.
+        assert_eq!(pricegate_tests::pages::log_in(&app.base, &sam.email, "not it at all").await.status, 401);
+        let (_, html) = page(&app, &fiona.email, "/audit?action=auth.login_failed").await;
+        assert!(html.contains("<td data-label=\"Who\">unknown (not logged in)</td>"), "{html}");
+        assert!(html.contains(&format!("<code>email: {}; reason: wrong_password</code>", sam.email)), "{html}");
+
         // Admins read it too; salespeople do not.
         assert_eq!(page(&app, &ada.email, "/audit").await.0, 200);
         let (status, html) = page(&app, &sam.email, "/audit").await;

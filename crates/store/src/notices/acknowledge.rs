@@ -119,13 +119,14 @@ impl Store {
             .order_by_asc(acknowledgements::Column::AcknowledgedAt)
             .all(&self.db)
             .await?;
-        let users: HashMap<Uuid, users::Model> =
-            users::Entity::find().all(&self.db).await?.into_iter().map(|u| (u.id, u)).collect();
+        // Those who acknowledged it only, not every account of the company.
+        let ackers: Vec<Uuid> = acks.iter().map(|a| a.user_id).collect();
+        let users = self.users_by_id(&ackers).await?;
         let acknowledged: Vec<AcknowledgedBy> = acks
             .iter()
             .filter_map(|a| {
                 users.get(&a.user_id).map(|u| AcknowledgedBy {
-                    user: UserView::from(u.clone()),
+                    user: u.clone(),
                     acknowledged_at: a.acknowledged_at,
                     channel: a.channel.clone(),
                 })

@@ -180,6 +180,8 @@ async fn list(
             EntryRow {
                 at: calendar.stamp(e.at, true),
                 who: match e.actor_id {
+                    // The account a failed login tried is its subject; who typed it is not known.
+                    _ if e.action == "auth.login_failed" => "unknown (not logged in)".to_owned(),
                     Some(id) => names.get(&id).cloned().unwrap_or_else(|| id.to_string()),
                     None => "—".to_owned(),
                 },
