@@ -304,6 +304,9 @@ both_backends! {
         for reason in ["e-mail address was corrected", "a new password was set"] {
             assert!(set_aside.iter().any(|(state, why)| state == "skipped" && why.as_deref().is_some_and(|w| w.contains(reason))), "{reason}: {set_aside:?}");
         }
+        let r = client().get(format!("{}/admin/outbox?state=skipped", app.base)).header(COOKIE, &cookie).send().await.unwrap();
+        let html = r.text().await.unwrap();
+        assert!(html.contains("The 200 newest messages set aside.") && html.matches("<span class=\"badge\">set aside</span>").count() == 2, "the filter's words, not the column's: {html}");
         // Such an e-mail that failed is not sent again as it was: a new link is.
         let first = outbox::Entity::find()
             .filter(outbox::Column::Kind.eq("invitation"))
