@@ -523,6 +523,10 @@ both_backends! {
         let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
         let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         let (sue, _) = app.user(Role::Sales, "Sue").await;
+        let (dee, dee_user) = app.user(Role::Sales, "Dee").await;
+        create_product(&finance, "PUMP-1", "EUR", 100_000).await;
+        // Drafted before every notice; handed later to someone who joins after them all.
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 1}])).await);
         let mut published = Vec::new();
         for n in 0..55 {
             let id = create_notice(&finance, &format!("Notice {n}"), json!([])).await;
@@ -539,6 +543,12 @@ both_backends! {
         for n in [50, 54] {
             assert_eq!(sue.post_empty(&format!("/api/v1/notices/{}/acknowledge", published[n].0)).await.status, 200);
         }
+        // Finance may acknowledge too, and someone who acknowledged may leave: both still counted as acknowledged.
+        let twenty = format!("/api/v1/notices/{}/acknowledge", published[20].0);
+        assert_eq!(finance.post_empty(&twenty).await.status, 200);
+        assert_eq!(dee.post_empty(&twenty).await.status, 200);
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        assert_eq!(admin.patch(&format!("/api/v1/users/{}", dee_user.id), &json!({"active": false})).await.status, 200);
         // Nina joined after every notice: none is asked of her, and finance's counts leave her out.
         let (nina, nina_user) = app.user(Role::Sales, "Nina").await;
         let titles = |list: &serde_json::Value| -> Vec<String> {
@@ -560,9 +570,12 @@ both_backends! {
         assert_eq!((titles(&all).len(), all[0]["id"].as_str()), (56, Some(draft.as_str())), "finance's draft first");
         assert_eq!(titles(&finance.get("/api/v1/notices?state=draft").await.body), ["Still a draft"]);
         assert_eq!(titles(&finance.get("/api/v1/notices?state=published&limit=1").await.body), ["Notice 54"]);
+        assert_eq!(titles(&finance.get("/api/v1/notices?limit=1").await.body), ["Still a draft", "Notice 54"], "drafts beyond the limit, first");
+        let r = finance.get(&format!("/api/v1/notices?limit=1&before={}", published[54].1)).await;
+        assert_eq!(titles(&r.body), ["Notice 53"], "no drafts on a later page");
         assert_eq!(sam.get("/api/v1/notices?state=draft").await.body, json!([]), "drafts are finance's");
         for (query, field_name) in
-            [("state=old", "state"), ("limit=0", "limit"), ("limit=1001", "limit"), ("before=0", "before"), ("state=draft&before=3", "before")]
+            [("state=old", "state"), ("limit=0", "limit"), ("limit=1001", "limit"), ("before=0", "before"), ("state=draft&before=3", "before"), ("state=draft&limit=5", "limit")]
         {
             let r = finance.get(&format!("/api/v1/notices?{query}")).await;
             assert_error(&r, 422, "invalid_field");
@@ -601,17 +614,42 @@ both_backends! {
         };
         assert_eq!(count(54), "1 acknowledged, <strong>1 pending</strong>");
         assert_eq!(count(50), "2 acknowledged, none pending");
-        assert_eq!(count(20), "1 acknowledged, <strong>1 pending</strong>");
+        assert_eq!(count(20), "3 acknowledged, <strong>1 pending</strong>", "Sam, Fiona and Dee, who left; Sue");
+        let as_dashboard = |n: usize| {
+            let finance = finance.clone();
+            let id = published[n].0.clone();
+            async move {
+                let acks = finance.get(&format!("/api/v1/notices/{id}/acknowledgements")).await.body;
+                let length = |list: &str| acks[list].as_array().map(Vec::len).unwrap_or_default();
+                let (acknowledged, pending) = (length("acknowledged"), length("pending"));
+                let pending = if pending == 0 { "none pending".to_owned() } else { format!("<strong>{pending} pending</strong>") };
+                format!("{acknowledged} acknowledged, {pending}")
+            }
+        };
         for n in [54, 50, 20] {
-            let acks = finance.get(&format!("/api/v1/notices/{}/acknowledgements", published[n].0)).await.body;
-            let length = |list: &str| acks[list].as_array().map(Vec::len).unwrap_or_default();
-            let (acknowledged, pending) = (length("acknowledged"), length("pending"));
-            let pending = if pending == 0 { "none pending".to_owned() } else { format!("<strong>{pending} pending</strong>") };
-            assert_eq!(count(n), format!("{acknowledged} acknowledged, {pending}"), "Notice {n} as its dashboard");
+            assert_eq!(count(n), as_dashboard(n).await, "Notice {n} as its dashboard");
         }
         let html = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices?before={}", published[5].1)).await;
         assert!(!html.contains("Still a draft") && rows(&html) == 5, "drafts lead the first page only: {html}");
         assert!(html.contains("0 acknowledged, <strong>2 pending</strong>"), "Notice 3, which Nina is not asked for: {html}");
+        // Sam's draft, older than every notice, handed to Nina: now every notice asks her too.
+        let r = sam.patch(&format!("/api/v1/quotes/{quote}"), &json!({"signer_id": nina_user.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let html = pricegate_tests::pages::page_as(&app.base, &fiona.email, "/notices").await;
+        let count = |n: usize| {
+            let id = &published[n].0;
+            let at = html.find(&format!("href=\"/notices/{id}/dashboard\"")).unwrap_or_else(|| panic!("Notice {n}: {html}"));
+            html[at..].split_once("\">").map(|(_, rest)| rest.split("</a>").next().unwrap_or_default().to_owned()).unwrap_or_default()
+        };
+        assert_eq!(count(50), "2 acknowledged, <strong>1 pending</strong>", "Nina now");
+        for n in [54, 50, 20] {
+            assert_eq!(count(n), as_dashboard(n).await, "Notice {n} as its dashboard, with Nina asked");
+        }
+        assert_eq!(titles(&nina.get("/api/v1/notices?awaiting=true&limit=3").await.body), ["Notice 54", "Notice 53", "Notice 52"]);
+        let html = pricegate_tests::pages::page_as(&app.base, &sam_user.email, "/notices?before=1").await;
+        assert!(html.contains("No older notices.") && html.contains("id=\"newest-notices\""), "{html}");
+        let html = pricegate_tests::pages::page_as(&app.base, &sam_user.email, "/notices?before=x").await;
+        assert!(html.contains("could not be read") && rows(&html) == 50, "{html}");
         let html = pricegate_tests::pages::page_as(&app.base, &fiona.email, "/notices?show=everything&show=again").await;
         assert!(html.contains("This address could not be read") && rows(&html) == 51, "{html}");
         let html = pricegate_tests::pages::page_as(&app.base, &fiona.email, "/notices?show=%3Cb%3E").await;

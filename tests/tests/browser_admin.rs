@@ -468,27 +468,42 @@ pricegate_tests::both_backends! {
                 invited_at: Set(None),
             })
             .collect();
-        users::Entity::insert_many(people).exec_without_returning(app.store.connection()).await.unwrap();
+        let odd = [("emile@pricegate.test", "Émile Zola"), ("bob@pricegate.test", "Back\\slash Bob")].map(|(email, name)| users::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            email: Set(email.into()),
+            name: Set(name.into()),
+            role: Set("finance".into()),
+            password_hash: Set(hash.clone()),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            invited_at: Set(None),
+        });
+        users::Entity::insert_many(people.into_iter().chain(odd)).exec_without_returning(app.store.connection()).await.unwrap();
         let rows = |html: &str| html.matches("<input type=\"text\" id=\"name-").count();
 
-        // A hundred to a page, by address, then the rest.
+        // A hundred to a page, by name, then the rest.
         let html = page_as(&app.base, &ada.email, "/admin/users").await;
         assert_eq!(rows(&html), 100, "{html}");
         assert!(!html.contains("id=\"all-users\""), "this is everyone's first page");
-        let more = "href=\"/admin/users?after=person-098%40pricegate.test\" id=\"more-users\"";
-        assert!(html.contains(more), "ada@…, then person-000 to person-098: {html}");
-        let html = page_as(&app.base, &ada.email, "/admin/users?after=person-098%40pricegate.test").await;
-        assert_eq!(rows(&html), 32, "person-099 to person-129 and sam@…: {html}");
+        let more = "href=\"/admin/users?after=person-097%40pricegate.test\" id=\"more-users\"";
+        assert!(html.contains(more), "Ada, Back\\slash Bob, then Person 000 to Person 097: {html}");
+        let html = page_as(&app.base, &ada.email, "/admin/users?after=person-097%40pricegate.test").await;
+        assert_eq!(rows(&html), 34, "Person 098 to Person 129, Sam and Émile: {html}");
         assert!(!html.contains("id=\"more-users\"") && html.contains("id=\"all-users\""), "{html}");
 
         // Found by a piece of the name or the address, capitals or not; % and _ are only themselves.
-        for (q, found) in [("PERSON-01", 10), ("person 12", 10), ("Sam", 1), ("%25", 0), ("_", 0), ("nobody", 0)] {
+        for (q, found) in [("PERSON-01", 10), ("person 12", 10), ("Sam", 1), ("%25", 0), ("_", 0), ("nobody", 0), ("%C3%89mile", 1), ("ZOLA", 1), ("%5C", 1), ("%00", 100)] {
             let html = page_as(&app.base, &ada.email, &format!("/admin/users?q={q}")).await;
             assert_eq!(rows(&html), found, "{q}: {html}");
             assert_eq!(html.contains("id=\"nobody-found\""), found == 0, "{q}");
         }
         let html = page_as(&app.base, &ada.email, "/admin/users?q=person&q=twice").await;
-        assert_eq!(rows(&html), 100, "an address it cannot read lists everyone");
+        assert!(rows(&html) == 100 && html.contains("This address could not be read"), "everyone, and why: {html}");
+        let html = page_as(&app.base, &ada.email, "/admin/users?q=person-12&after=person-129%40pricegate.test").await;
+        assert!(html.contains("No more users whose name or e-mail contains “person-12”."), "{html}");
+        let html = page_as(&app.base, &ada.email, "/admin/users?after=gone%40pricegate.test").await;
+        assert!(rows(&html) == 100 && html.contains("That page of the list is gone"), "{html}");
 
         // What a form did is said with its person's row first, wherever the list would place them.
         let cookie = session_cookie(&app.base, &ada.email).await;

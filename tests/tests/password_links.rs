@@ -200,7 +200,7 @@ both_backends! {
         let html = users_page().await;
         let invited = html.split(&format!("id=\"invited-{nina_id}\">")).nth(1).and_then(|p| p.split("</p>").next()).unwrap_or_else(|| panic!("{html}"));
         assert!(invited.starts_with("Invited ") && invited.ends_with(": has not chosen a password yet."), "{invited}");
-        assert!(html.contains(&format!("id=\"password-link-{nina_id}\" aria-label=\"E-mail Nina Neu a link to choose a password\">E-mail the invitation again</button>")), "{html}");
+        assert!(html.contains(&format!("id=\"password-link-{nina_id}\" aria-label=\"E-mail the invitation again to Nina Neu\">E-mail the invitation again</button>")), "{html}");
         assert!(!html.contains(&format!("id=\"invited-{}\"", sam.id)), "Sam has his password");
         let (status, html) = post_form(format!("{}/admin/users/{nina_id}/password-link", app.base), &cookie, &[("csrf_token", csrf_in(&html))]).await;
         assert_eq!(status, 303);
@@ -213,8 +213,11 @@ both_backends! {
         let (status, page) = get(&link).await;
         assert_eq!(status, 200);
         assert!(page.contains("Choose your password") && page.contains("Nina Neu"), "{page}");
-        let (status, session, _, _) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
-        assert_eq!(status, 303);
+        let (status, session, location, _) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
+        assert_eq!((status, location.as_deref()), (303, Some("/account?welcome")), "a first password is welcomed");
+        let r = client().get(format!("{}/account?welcome", app.base)).header(COOKIE, format!("pricegate_session={}", session.clone().unwrap())).send().await.unwrap();
+        let welcome = r.text().await.unwrap();
+        assert!(welcome.contains("Your password is set, and you are logged in.") && !welcome.contains("logged out"), "{welcome}");
         let r = client().get(format!("{}/quotes", app.base)).header(COOKIE, format!("pricegate_session={}", session.unwrap())).send().await.unwrap();
         assert_eq!(r.status(), 200, "Nina is at work");
         let html = users_page().await;
@@ -289,8 +292,10 @@ both_backends! {
         let r = admin.patch(&format!("/api/v1/users/{otto}"), &json!({"email": "otto@pricegate.test"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(admin.post(&format!("/api/v1/users/{otto}/password-link"), &json!({})).await.status, 202);
+        assert!(users_page().await.contains(&format!("id=\"invited-{otto}\"")), "Otto is invited");
         let r = admin.patch(&format!("/api/v1/users/{otto}"), &json!({"password": "set by the admin"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
+        assert!(!users_page().await.contains(&format!("id=\"invited-{otto}\"")), "a password the admin sets is his");
         let set_aside: Vec<(String, Option<String>)> = outbox::Entity::find()
             .filter(outbox::Column::Kind.eq("invitation"))
             .filter(outbox::Column::UserId.eq(uuid::Uuid::parse_str(&otto).unwrap()))

@@ -265,6 +265,12 @@ impl Store {
         // not told that a password they never had keeps working.
         let new_account = user.invited_at.is_some();
         owe_password_mail(&txn, &setup, now, &user, Some(&by.name), new_account).await?;
+        if new_account {
+            // Invited again: the users page says since when.
+            let mut invited: users::ActiveModel = user.clone().into();
+            invited.invited_at = Set(Some(now));
+            users::Entity::update(invited).exec(&txn).await?;
+        }
         audit_link_sent(&txn, now, actor, &user).await?;
         txn.commit().await?;
         Ok(user.email)

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 use pricegate_domain::{Email, Password, Role, Text};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -112,8 +112,9 @@ impl Store {
     }
 
     /// Up to `limit` users whose name or e-mail contains `text` (ignoring
-    /// capitals; every user without it), by e-mail, after the address
-    /// `after` (the last of the page before).
+    /// capitals as the database does; every user without it), by name, then
+    /// address, after the user with the address `after` (the last of the page
+    /// before). An `after` that names nobody is [`StoreError::Invalid`].
     pub async fn find_users(
         &self,
         text: Option<&str>,
@@ -122,27 +123,62 @@ impl Store {
     ) -> Result<Vec<UserView>, StoreError> {
         let mut query = users::Entity::find();
         if let Some(text) = text {
-            let escaped: String = text
-                .to_lowercase()
-                .chars()
-                .flat_map(|c| match c {
-                    '%' | '_' | '\\' => vec!['\\', c],
-                    c => vec![c],
-                })
-                .collect();
-            let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
-            let lower = |column: users::Column| Expr::expr(Func::lower(Expr::col(column)));
-            query = query.filter(
-                Condition::any()
-                    .add(lower(users::Column::Name).like(pattern()))
-                    .add(lower(users::Column::Email).like(pattern())),
-            );
+            let mut pattern = String::with_capacity(text.len() + 2);
+            pattern.push('%');
+            for c in text.chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    pattern.push('\\');
+                }
+                pattern.push(c);
+            }
+            pattern.push('%');
+            // Both sides lowered by the database, so that a name matches as
+            // typed whatever its letters (SQLite lowers ASCII letters only).
+            let placeholder = self.placeholder();
+            let contains = |column: &str| {
+                let sql = format!("LOWER({column}) LIKE LOWER({placeholder}) ESCAPE '\\'");
+                Expr::cust_with_values(sql, [pattern.clone()])
+            };
+            query = query.filter(Condition::any().add(contains("name")).add(contains("email")));
         }
         if let Some(after) = after {
-            query = query.filter(users::Column::Email.gt(after));
+            let last = users::Entity::find()
+                .filter(users::Column::Email.eq(after))
+                .one(&self.db)
+                .await?
+                .ok_or_else(|| pricegate_domain::Invalid::new("after", "after names no user."))?;
+            query =
+                query.filter(Condition::any().add(users::Column::Name.gt(last.name.clone())).add(
+                    Condition::all().add(users::Column::Name.eq(last.name)).add(users::Column::Email.gt(last.email)),
+                ));
         }
-        let rows = query.order_by_asc(users::Column::Email).limit(limit).all(&self.db).await?;
+        let rows = query
+            .order_by_asc(users::Column::Name)
+            .order_by_asc(users::Column::Email)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
         Ok(rows.into_iter().map(UserView::from).collect())
+    }
+
+    /// The first bound value in hand-written SQL, as this database writes it.
+    fn placeholder(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => "$1",
+            _ => "?",
+        }
+    }
+
+    /// Whether an account has the address `email` (as written, in capitals or not).
+    pub async fn email_taken(&self, email: &Email) -> Result<bool, StoreError> {
+        let found = users::Entity::find()
+            .filter(Expr::cust_with_values(
+                format!("LOWER(email) = LOWER({})", self.placeholder()),
+                [email.as_str().to_owned()],
+            ))
+            .one(&self.db)
+            .await?;
+        Ok(found.is_some())
     }
 
     /// The accounts created without a password whose owners have yet to

@@ -2,7 +2,7 @@
 //! notice, by whichever way it came (API, browser, e-mail link), with where
 //! the request came from, as part of the proof the gate keeps.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
@@ -221,7 +221,7 @@ impl Store {
             .await?
             .into_iter()
             .collect();
-        let sales: Vec<(Uuid, Asked)> = users::Entity::find()
+        let sales: Vec<Asked> = users::Entity::find()
             .select_only()
             .column(users::Column::Id)
             .column(users::Column::CreatedAt)
@@ -231,33 +231,56 @@ impl Store {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|(id, joined)| (id, Asked { joined: Some(joined), oldest_draft: oldest_drafts.get(&id).copied() }))
+            .map(|(id, joined)| Asked { joined: Some(joined), oldest_draft: oldest_drafts.get(&id).copied() })
             .collect();
+        // Per notice, every acknowledgement, and those of the people it asks:
+        // counted by the database, not read a person at a time.
         let ids: Vec<Uuid> = published.iter().map(|(id, _)| *id).collect();
-        let mut acknowledged: HashMap<Uuid, HashSet<Uuid>> = HashMap::with_capacity(ids.len());
+        let mut acknowledged: HashMap<Uuid, i64> = HashMap::with_capacity(ids.len());
+        let mut by_asked: HashMap<Uuid, i64> = HashMap::with_capacity(ids.len());
+        let (acks, people, notice) = (acknowledgements::Entity, users::Entity, notices::Entity);
         for chunk in ids.chunks(IN_LIST_CHUNK) {
-            let rows = acknowledgements::Entity::find()
-                .select_only()
-                .column(acknowledgements::Column::NoticeId)
-                .column(acknowledgements::Column::UserId)
-                .filter(acknowledgements::Column::NoticeId.is_in(chunk.iter().copied()))
-                .into_tuple::<(Uuid, Uuid)>()
-                .all(&self.db)
-                .await?;
-            for (notice, user) in rows {
-                acknowledged.entry(notice).or_default().insert(user);
+            acknowledged.extend(
+                acknowledgements::Entity::find()
+                    .select_only()
+                    .column(acknowledgements::Column::NoticeId)
+                    .column_as(Expr::col(acknowledgements::Column::UserId).count(), "n")
+                    .filter(acknowledgements::Column::NoticeId.is_in(chunk.iter().copied()))
+                    .group_by(acknowledgements::Column::NoticeId)
+                    .into_tuple::<(Uuid, i64)>()
+                    .all(&self.db)
+                    .await?,
+            );
+            let asked = Query::select()
+                .column((acks, acknowledgements::Column::NoticeId))
+                .expr_as(Expr::col((acks, acknowledgements::Column::UserId)).count(), "n")
+                .from(acks)
+                .inner_join(
+                    people,
+                    Expr::col((people, users::Column::Id)).equals((acks, acknowledgements::Column::UserId)),
+                )
+                .inner_join(
+                    notice,
+                    Expr::col((notice, notices::Column::Id)).equals((acks, acknowledgements::Column::NoticeId)),
+                )
+                .and_where(Expr::col((acks, acknowledgements::Column::NoticeId)).is_in(chunk.iter().copied()))
+                .and_where(Expr::col((people, users::Column::Role)).eq(Role::Sales.as_str()))
+                .and_where(Expr::col((people, users::Column::Active)).eq(true))
+                .cond_where(asked_then(Expr::col((notice, notices::Column::PublishedAt))))
+                .group_by_col((acks, acknowledgements::Column::NoticeId))
+                .to_owned();
+            let rows = self.db.query_all_raw(self.db.get_database_backend().build(&asked)).await?;
+            for row in rows {
+                by_asked.insert(row.try_get("", "notice_id")?, row.try_get("", "n")?);
             }
         }
-        let nobody = HashSet::new();
         Ok(published
             .iter()
             .map(|&(id, published_at)| {
-                let acked = acknowledged.get(&id).unwrap_or(&nobody);
-                let pending = sales
-                    .iter()
-                    .filter(|(user, asked)| asked.asks(Some(published_at)) && !acked.contains(user))
-                    .count();
-                (id, AckCount { acknowledged: acked.len() as u64, pending: pending as u64 })
+                let asked = sales.iter().filter(|asked| asked.asks(Some(published_at))).count() as u64;
+                let count = |counts: &HashMap<Uuid, i64>| counts.get(&id).map_or(0, |n| u64::try_from(*n).unwrap_or(0));
+                let (answered, acknowledged) = (count(&by_asked), count(&acknowledged));
+                (id, AckCount { acknowledged, pending: asked.saturating_sub(answered) })
             })
             .collect())
     }
@@ -319,6 +342,29 @@ pub(crate) enum Chased {
     Asked(DateTime<Utc>),
 }
 
+/// Whether the salesperson of the `users` row in scope signs a draft quote
+/// drafted before `published_at`: one a notice published then holds up.
+fn holds_up(published_at: Expr) -> Expr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::value(1))
+            .from(quotes::Entity)
+            .and_where(Expr::col((quotes::Entity, quotes::Column::SignerId)).equals((users::Entity, users::Column::Id)))
+            .and_where(Expr::col((quotes::Entity, quotes::Column::State)).eq(DRAFT))
+            .and_where(Expr::col((quotes::Entity, quotes::Column::DraftedAt)).lt(published_at))
+            .to_owned(),
+    )
+}
+
+/// Whether a notice published at `published_at` asks the salesperson of the
+/// `users` row in scope to acknowledge it: they were one by then, or it holds
+/// up a draft they sign (the rule of [`Asked`], in SQL).
+fn asked_then(published_at: Expr) -> Condition {
+    Condition::any()
+        .add(Expr::col((users::Entity, users::Column::CreatedAt)).lte(published_at.clone()))
+        .add(holds_up(published_at))
+}
+
 /// Active salespeople who have not acknowledged `notice_id`, by e-mail, of
 /// those `chased`. One statement: the acknowledgements and quotes are probed
 /// per salesperson through their indexes, so the worker's tick does not
@@ -338,24 +384,9 @@ pub(crate) async fn pending_sales(
                 .equals((users::Entity, users::Column::Id)),
         )
         .to_owned();
-    let holds_up = |published_at: DateTime<Utc>| {
-        Expr::exists(
-            Query::select()
-                .expr(Expr::value(1))
-                .from(quotes::Entity)
-                .and_where(
-                    Expr::col((quotes::Entity, quotes::Column::SignerId)).equals((users::Entity, users::Column::Id)),
-                )
-                .and_where(Expr::col((quotes::Entity, quotes::Column::State)).eq(DRAFT))
-                .and_where(Expr::col((quotes::Entity, quotes::Column::DraftedAt)).lt(published_at))
-                .to_owned(),
-        )
-    };
     let whom = match chased {
-        Chased::HoldingUp(published_at) => Condition::all().add(holds_up(published_at)),
-        Chased::Asked(published_at) => {
-            Condition::any().add(users::Column::CreatedAt.lte(published_at)).add(holds_up(published_at))
-        }
+        Chased::HoldingUp(published_at) => Condition::all().add(holds_up(Expr::val(published_at))),
+        Chased::Asked(published_at) => asked_then(Expr::val(published_at)),
     };
     let query = users::Entity::find()
         .filter(users::Column::Role.eq(Role::Sales.as_str()))

@@ -31,8 +31,8 @@ pub enum NoticeState {
 
 /// Which notices to list: of one state (finance's choice; everyone else
 /// sees published notices only), only those awaiting the reader's
-/// acknowledgement, at most `limit`, and only published before the one
-/// numbered `before` (its `seq`: a later page, published notices only).
+/// acknowledgement, and of the published ones at most `limit`, published
+/// before the one numbered `before` (its `seq`: a later page).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoticeFilter {
     pub state: Option<NoticeState>,
@@ -488,37 +488,33 @@ impl Store {
     }
 
     /// Published notices, newest first (finance also sees drafts, first of
-    /// all), as `filter` narrows them.
+    /// all), as `filter` narrows them. `limit` and `before` page the
+    /// published notices; drafts have no place in publication order and are
+    /// all listed, on the first page only.
     pub async fn list_notices(&self, actor: &Actor, filter: NoticeFilter) -> Result<Vec<NoticeView>, StoreError> {
-        let mut query = notices::Entity::find();
-        let state = match (actor.role, filter.state) {
-            (Role::Finance, state) => state,
-            // Drafts are finance's alone: to anyone else there are none.
-            (_, Some(NoticeState::Draft)) => return Ok(Vec::new()),
-            (_, _) => Some(NoticeState::Published),
-        };
-        match state {
-            Some(NoticeState::Published) => query = query.filter(notices::Column::State.eq(PUBLISHED)),
-            Some(NoticeState::Draft) => query = query.filter(notices::Column::State.eq(DRAFT)),
-            None => {}
-        }
-        // A draft has no place in publication order: a later page holds published notices only.
-        if let Some(before) = filter.before {
-            query = query.filter(notices::Column::Seq.lt(before));
+        let finance = actor.role == Role::Finance;
+        let drafts =
+            finance && filter.state != Some(NoticeState::Published) && filter.before.is_none() && !filter.awaiting;
+        let published = filter.state != Some(NoticeState::Draft);
+        let mut rows = Vec::new();
+        if drafts {
+            let query = notices::Entity::find().filter(notices::Column::State.eq(DRAFT));
+            rows = query.order_by_desc(notices::Column::CreatedAt).all(&self.db).await?;
         }
         let asked = Asked::of(&self.db, actor).await?;
-        if filter.awaiting {
-            query = query.filter(asked.unacknowledged_by(actor.id));
+        if published {
+            let mut query = notices::Entity::find().filter(notices::Column::State.eq(PUBLISHED));
+            if let Some(before) = filter.before {
+                query = query.filter(notices::Column::Seq.lt(before));
+            }
+            if filter.awaiting {
+                query = query.filter(asked.unacknowledged_by(actor.id));
+            }
+            if let Some(limit) = filter.limit {
+                query = query.limit(limit);
+            }
+            rows.extend(query.order_by_desc(notices::Column::Seq).all(&self.db).await?);
         }
-        if let Some(limit) = filter.limit {
-            query = query.limit(limit);
-        }
-        let rows = query
-            .order_by_desc(notices::Column::PublishedAt.is_null())
-            .order_by_desc(notices::Column::Seq)
-            .order_by_desc(notices::Column::CreatedAt)
-            .all(&self.db)
-            .await?;
         let ids: Vec<Uuid> = rows.iter().map(|n| n.id).collect();
         let mut changes = load_changes(&self.db, &ids).await?;
         let mut acks: HashMap<Uuid, acknowledgements::Model> = HashMap::with_capacity(ids.len());

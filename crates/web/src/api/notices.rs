@@ -153,11 +153,13 @@ pub struct NoticesQuery {
     pub state: Option<String>,
     /// `true`: only the notices awaiting my acknowledgement.
     pub awaiting: Option<bool>,
-    /// At most this many (1–1000); without it, every notice.
+    /// At most this many published notices (1–1000); without it, every one.
+    /// Finance's drafts, which have no place in publication order, all come
+    /// first on the first page, beyond the limit.
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
     /// The next page: the notices published before the one with this `seq`
-    /// (the last `seq` of the page before); published notices only.
+    /// (the last `seq` of the page before), without drafts.
     #[param(minimum = 1)]
     pub before: Option<i64>,
 }
@@ -183,10 +185,9 @@ pub async fn list_notices(
     if q.before.is_some_and(|seq| seq < 1) {
         return Err(Invalid::new("before", "before is a notice's seq, 1 or more.").into());
     }
-    if q.before.is_some() && state == Some(NoticeState::Draft) {
-        return Err(
-            Invalid::new("before", "Drafts are not published in order: before applies to published notices.").into()
-        );
+    if (q.before.is_some() || q.limit.is_some()) && state == Some(NoticeState::Draft) {
+        let field = if q.before.is_some() { "before" } else { "limit" };
+        return Err(Invalid::new(field, "Drafts are not paged: they are listed all at once.").into());
     }
     let filter = NoticeFilter { state, awaiting: q.awaiting.unwrap_or(false), limit: q.limit, before: q.before };
     Ok(Json(app.store.list_notices(&auth.actor, filter).await?))

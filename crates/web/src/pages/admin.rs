@@ -57,6 +57,10 @@ struct UsersPage {
     q: String,
     /// Whether the list is narrowed by a search.
     searched: bool,
+    /// Whether this is a later page of the list.
+    later: bool,
+    /// What in the address could not be read, said once above the list.
+    note: Option<String>,
     /// The next page of the list, when there is one.
     more: Option<String>,
     /// The whole list's first page, when this is not it.
@@ -124,17 +128,18 @@ struct Listing {
 }
 
 impl Listing {
-    /// What to look for: the search trimmed, and cut at 200 characters.
-    fn text(&self) -> Option<&str> {
-        let q = self.q.trim();
-        let q = q.char_indices().nth(200).and_then(|(cut, _)| q.get(..cut)).unwrap_or(q);
-        Some(q).filter(|q| !q.is_empty())
+    /// What to look for: the search without control characters, trimmed,
+    /// and cut at 200 characters.
+    fn text(&self) -> Option<String> {
+        let q: String = self.q.chars().filter(|c| !c.is_control()).take(200).collect();
+        Some(q.trim().to_owned()).filter(|q| !q.is_empty())
     }
 
     /// The list's address, from `after` on.
     fn address(&self, after: Option<&str>) -> String {
+        let text = self.text();
         let pairs: Vec<(&str, &str)> =
-            [self.text().map(|q| ("q", q)), after.map(|a| ("after", a))].into_iter().flatten().collect();
+            [text.as_deref().map(|q| ("q", q)), after.map(|a| ("after", a))].into_iter().flatten().collect();
         match serde_urlencoded::to_string(pairs) {
             Ok(query) if !query.is_empty() => format!("/admin/users?{query}"),
             _ => "/admin/users".to_owned(),
@@ -145,7 +150,16 @@ impl Listing {
 /// The users page: the users `listing` asks for, after those in `pinned`
 /// (whom the last action was about, wherever the list would place them).
 async fn page(app: &AppState, user: &PageUser, listing: &Listing, pinned: &[Uuid]) -> Result<UsersPage, PageError> {
-    let mut found = app.store.find_users(listing.text(), listing.after.as_deref(), PAGE_SIZE + 1).await?;
+    let text = listing.text();
+    let mut note = None;
+    let mut found = match app.store.find_users(text.as_deref(), listing.after.as_deref(), PAGE_SIZE + 1).await {
+        // A later page's address naming someone since renamed or gone: the first page.
+        Err(StoreError::Invalid(_)) => {
+            note = Some("That page of the list is gone (an address in it changed): showing the first.".to_owned());
+            app.store.find_users(text.as_deref(), None, PAGE_SIZE + 1).await?
+        }
+        found => found?,
+    };
     let more = (found.len() as u64 > PAGE_SIZE).then(|| {
         found.truncate(PAGE_SIZE as usize);
         listing.address(found.last().map(|u| u.email.as_str()))
@@ -159,10 +173,12 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, pinned: &[Uuid
     let invited = app.store.invited_users().await?;
     let calendar = app.store.calendar();
     Ok(UsersPage {
-        q: listing.q.clone(),
-        searched: listing.text().is_some(),
+        q: text.clone().unwrap_or_default(),
+        searched: text.is_some(),
+        later: listing.after.is_some() && note.is_none(),
+        note,
         more,
-        everyone: (listing.text().is_some() || listing.after.is_some()).then(|| "/admin/users".to_owned()),
+        everyone: (text.is_some() || listing.after.is_some()).then(|| "/admin/users".to_owned()),
         layout: user.layout("Users"),
         me: user.0.actor.id,
         message: None,
@@ -332,7 +348,7 @@ impl Done {
                 if row.invited.is_some() {
                     return Some(format!(
                         "{} is e-mailed the invitation again, at {}: a new link to choose their password, which works \
-                         for {} days, as does the one sent before.",
+                         for {} days.",
                         u.name,
                         u.email,
                         pricegate_store::INVITATION_LINK_DAYS
@@ -384,11 +400,15 @@ async fn list(
 ) -> Result<Response, PageError> {
     user.require(&[Role::Admin])?;
     let seal = user.seal(&app);
-    // An address that cannot be read (a search given twice) lists everyone.
+    // An address that cannot be read (a search given twice) lists everyone, and says so.
+    let unreadable = listing.is_err();
     let listing = listing.map(|q| q.0).unwrap_or_default();
     let done = DONE.read(&headers, &seal).and_then(Done::parse);
     let pinned = done.as_ref().map(Done::about).unwrap_or_default();
     let mut page = page(&app, &user, &listing, &pinned).await?;
+    if unreadable {
+        page.note = Some("This address could not be read (a search given twice, say): showing everyone.".to_owned());
+    }
     page.message = done.and_then(|d| d.sentence(&page.users));
     Ok(DONE.told(&headers, &seal, &page))
 }
@@ -428,12 +448,7 @@ async fn create(
     let mut page = page(&app, &user, &Listing::default(), &[]).await?;
     // An address already taken is named with the rest, not after they are put right.
     let taken = match Email::parse(form.get("email")) {
-        Ok(e) => app
-            .store
-            .find_users(Some(e.as_str()), None, 10)
-            .await?
-            .iter()
-            .any(|u| u.email.eq_ignore_ascii_case(e.as_str())),
+        Ok(e) => app.store.email_taken(&e).await?,
         Err(_) => false,
     };
     let errors = errors.into_iter().chain(taken.then(|| Invalid::new("email", pricegate_store::EMAIL_TAKEN)));

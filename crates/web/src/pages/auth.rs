@@ -243,6 +243,8 @@ struct AccountPage {
     min_chars: usize,
     /// Just back from changing the password.
     changed: bool,
+    /// Just back from choosing a first password, from an invitation.
+    welcome: bool,
     /// The form's refused fields.
     errors: Vec<Invalid>,
 }
@@ -257,6 +259,7 @@ impl AccountPage {
             role: user.0.actor.role.as_str(),
             min_chars: Password::MIN_CHARS,
             changed: false,
+            welcome: false,
             errors: Vec::new(),
         }
     }
@@ -286,6 +289,7 @@ pub(super) fn new_password_twice(form: &FormFields, errors: &mut Vec<Invalid>) -
 async fn account(user: PageUser, uri: axum::http::Uri) -> Response {
     let mut page = AccountPage::new(&user);
     page.changed = uri.query() == Some("changed");
+    page.welcome = uri.query() == Some("welcome");
     render(StatusCode::OK, &page)
 }
 

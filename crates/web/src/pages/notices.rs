@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pricegate_domain::Role;
 use pricegate_mail::render_markdown;
-use pricegate_store::{AckCount, Channel, NoticeFilter, NoticeState};
+use pricegate_store::{AckCount, Channel, NoticeFilter};
 use uuid::Uuid;
 
 use super::ChangeRow;
@@ -81,7 +81,7 @@ async fn inbox(
     let unreadable = query.is_err();
     let query = query.map(|q| q.0).unwrap_or_default();
     let only_awaiting = role == Role::Sales && query.show.as_deref() == Some("awaiting");
-    let note = match query.show.as_deref() {
+    let note: Option<String> = match query.show.as_deref() {
         _ if unreadable => {
             Some("This address could not be read (a filter given twice, say): showing every notice.".to_owned())
         }
@@ -90,25 +90,17 @@ async fn inbox(
         Some("awaiting") => Some("You are asked to acknowledge no notices: showing every notice.".to_owned()),
         Some(other) => Some(format!("There is no list \u{201c}{other}\u{201d}: showing every notice.")),
     };
-    // A number that is no notice's (a stale or edited link) shows the first page.
-    let before = query.before.and_then(|seq| seq.parse::<i64>().ok()).filter(|seq| *seq > 0);
+    // A number that is no notice's (a stale or edited link) shows the first page, and says so.
+    let asked_before = query.before.filter(|seq| !seq.is_empty());
+    let before = asked_before.as_deref().and_then(|seq| seq.parse::<i64>().ok()).filter(|seq| *seq > 0);
+    let note = note.or_else(|| {
+        (asked_before.is_some() && before.is_none())
+            .then(|| "This page of the list could not be read: showing the newest notices.".to_owned())
+    });
     let first_page = if only_awaiting { "/notices?show=awaiting" } else { "/notices" };
-    let mut notices = match role == Role::Finance && before.is_none() {
-        true => {
-            app.store
-                .list_notices(actor, NoticeFilter { state: Some(NoticeState::Draft), ..Default::default() })
-                .await?
-        }
-        false => Vec::new(),
-    };
-    let drafts = notices.len();
-    let filter = NoticeFilter {
-        state: Some(NoticeState::Published),
-        awaiting: only_awaiting,
-        limit: Some(PAGE_SIZE + 1),
-        before,
-    };
-    notices.extend(app.store.list_notices(actor, filter).await?);
+    let filter = NoticeFilter { state: None, awaiting: only_awaiting, limit: Some(PAGE_SIZE + 1), before };
+    let mut notices = app.store.list_notices(actor, filter).await?;
+    let drafts = notices.iter().filter(|n| n.state != "published").count();
     let older = (notices.len() - drafts > PAGE_SIZE as usize).then(|| {
         notices.truncate(drafts + PAGE_SIZE as usize);
         let last = notices.last().and_then(|n| n.seq).unwrap_or_default();
