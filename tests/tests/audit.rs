@@ -466,6 +466,7 @@ both_backends! {
         assert_eq!(html.matches("<td data-label=\"When\">").count(), 1, "{html}");
         let (_, html) = page(&app, &fiona.email, &format!("/audit?subject={quote}")).await;
         assert_eq!(html.matches("<td data-label=\"When\">").count(), 2, "drafted and finalised: {html}");
+        assert!(html.contains("signer id: Sam"), "an id in the detail that names someone reads as their name: {html}");
         for (query, says) in [
             ("action=%3Cscript%3E", "An action is written as the log writes it"),
             ("subject=nope", "A subject is the id of a quote"),

@@ -3,6 +3,8 @@
 //! action or all, about one quote, notice, product or user or all. Read
 //! only, as the log is (`GET /api/v1/audit` is the same for programs).
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -165,17 +167,18 @@ async fn list(
         entries.truncate(PAGE_SIZE as usize);
         address(action, subject, entries.last().map(|e| e.id))
     });
-    let people: Vec<Uuid> = entries
+    let mut people: Vec<Uuid> = entries
         .iter()
         .flat_map(|e| [e.actor_id, e.subject_id.filter(|_| e.subject_type == "user")])
         .flatten()
         .collect();
+    entries.iter().for_each(|e| ids_in(&e.detail, &mut people));
     let names = app.store.user_names(&people).await?;
     let calendar = app.store.calendar();
     let rows = entries
         .into_iter()
         .map(|e| {
-            let detail = readable(&e.detail);
+            let detail = readable(&e.detail, &names);
             let cut = detail.chars().count() > DETAIL_SHOWN;
             EntryRow {
                 at: calendar.stamp(e.at, true),
@@ -215,38 +218,45 @@ async fn list(
 }
 
 /// An entry's detail for a person to read: each field of an object as
-/// `name: value`, text without its quotes, a list of plain values with
-/// commas, no value as "none"; anything nested deeper as compact JSON.
-fn readable(detail: &serde_json::Value) -> String {
+/// `name: value`, text without its quotes, a list with commas, an object
+/// within as `(name: value, …)`, no value as "none"; an id that names a
+/// person (`names`) as their name, any other id as its short reference.
+fn readable(detail: &serde_json::Value, names: &HashMap<Uuid, String>) -> String {
     use serde_json::Value;
-    fn plain(value: &Value) -> Option<String> {
+    fn value_of(value: &Value, names: &HashMap<Uuid, String>) -> String {
         match value {
-            Value::String(s) => Some(s.clone()),
-            Value::Null => Some("none".to_owned()),
-            Value::Bool(_) | Value::Number(_) => Some(value.to_string()),
-            Value::Array(_) | Value::Object(_) => None,
+            Value::String(s) => match Uuid::parse_str(s) {
+                Ok(id) => names.get(&id).cloned().unwrap_or_else(|| pricegate_mail::compose::quote_reference(id)),
+                Err(_) => s.clone(),
+            },
+            Value::Null => "none".to_owned(),
+            Value::Bool(_) | Value::Number(_) => value.to_string(),
+            Value::Array(items) if items.is_empty() => "none".to_owned(),
+            Value::Array(items) => items.iter().map(|item| value_of(item, names)).collect::<Vec<_>>().join(", "),
+            Value::Object(fields) => format!("({})", fields_of(fields, ", ", names)),
         }
     }
-    fn field(value: &Value) -> String {
-        match value {
-            Value::Array(items) if items.is_empty() => "none".to_owned(),
-            Value::Array(items) => items
-                .iter()
-                .map(plain)
-                .collect::<Option<Vec<_>>>()
-                .map(|all| all.join(", "))
-                .unwrap_or_else(|| value.to_string()),
-            _ => plain(value).unwrap_or_else(|| value.to_string()),
-        }
+    fn fields_of(fields: &serde_json::Map<String, Value>, between: &str, names: &HashMap<Uuid, String>) -> String {
+        fields
+            .iter()
+            .map(|(name, value)| format!("{}: {}", name.replace('_', " "), value_of(value, names)))
+            .collect::<Vec<_>>()
+            .join(between)
     }
     match detail {
-        Value::Object(fields) if fields.is_empty() => String::new(),
-        Value::Object(fields) => fields
-            .iter()
-            .map(|(name, value)| format!("{}: {}", name.replace('_', " "), field(value)))
-            .collect::<Vec<_>>()
-            .join("; "),
-        _ => field(detail),
+        Value::Object(fields) => fields_of(fields, "; ", names),
+        _ => value_of(detail, names),
+    }
+}
+
+/// The ids anywhere in an entry's detail, to be named.
+fn ids_in(detail: &serde_json::Value, ids: &mut Vec<Uuid>) {
+    use serde_json::Value;
+    match detail {
+        Value::String(s) => ids.extend(Uuid::parse_str(s).ok()),
+        Value::Array(items) => items.iter().for_each(|item| ids_in(item, ids)),
+        Value::Object(fields) => fields.values().for_each(|value| ids_in(value, ids)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 
@@ -257,19 +267,30 @@ mod tests {
     #[test]
     fn a_detail_reads_as_fields_and_values() {
         use serde_json::json;
+        let sam = Uuid::from_u128(1);
+        let notice = Uuid::parse_str("bcd9aa1d-0000-4000-8000-000000000000").unwrap();
+        let names = HashMap::from([(sam, "Sam".to_owned())]);
+        let read = |detail: serde_json::Value| readable(&detail, &names);
         assert_eq!(
-            readable(&json!({"email": "nina@pricegate.example", "role": "sales", "invited": true})),
+            read(json!({"email": "nina@pricegate.example", "role": "sales", "invited": true})),
             "email: nina@pricegate.example; invited: true; role: sales"
         );
         assert_eq!(
-            readable(&json!({"notices": ["a", "b"], "reason": null, "count": 3})),
+            read(json!({"notices": ["a", "b"], "reason": null, "count": 3})),
             "count: 3; notices: a, b; reason: none"
         );
-        assert_eq!(readable(&json!({"acknowledged_notices": []})), "acknowledged notices: none");
-        assert_eq!(readable(&json!({"before": {"role": "sales"}})), "before: {\"role\":\"sales\"}");
-        assert_eq!(readable(&json!({"lines": [{"sku": "P"}]})), "lines: [{\"sku\":\"P\"}]");
-        assert_eq!(readable(&json!({})), "");
-        assert_eq!(readable(&json!("text")), "text");
+        assert_eq!(read(json!({"acknowledged_notices": []})), "acknowledged notices: none");
+        assert_eq!(
+            read(json!({"before": {"role": "sales", "active": true}, "after": {"role": "finance", "active": true}})),
+            "after: (active: true, role: finance); before: (active: true, role: sales)"
+        );
+        assert_eq!(read(json!({"signer_id": sam, "pending": [notice]})), "pending: bcd9aa1d; signer id: Sam");
+        assert_eq!(read(json!({"lines": [{"sku": "P", "quantity": 2}]})), "lines: (quantity: 2, sku: P)");
+        assert_eq!(read(json!({})), "");
+        assert_eq!(read(json!("text")), "text");
+        let mut ids = Vec::new();
+        ids_in(&json!({"a": [sam, {"b": notice}], "c": "not an id"}), &mut ids);
+        assert_eq!(ids, [sam, notice]);
     }
 
     #[test]
