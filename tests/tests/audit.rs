@@ -467,9 +467,16 @@ both_backends! {
         let (_, html) = page(&app, &fiona.email, &format!("/audit?subject={quote}")).await;
         assert_eq!(html.matches("<td data-label=\"When\">").count(), 2, "drafted and finalised: {html}");
         assert!(html.contains("signer id: Sam"), "an id in the detail that names someone reads as their name: {html}");
+        // The short reference the pages and e-mails show finds it too, in capitals or not.
+        for typed in [reference.to_owned(), reference.to_uppercase()] {
+            let (_, html) = page(&app, &fiona.email, &format!("/audit?subject={typed}")).await;
+            assert_eq!(html.matches("<td data-label=\"When\">").count(), 2, "{typed}: {html}");
+            assert!(html.contains(&format!("value=\"{reference}\"")), "the filter shows it: {html}");
+        }
         for (query, says) in [
             ("action=%3Cscript%3E", "An action is written as the log writes it"),
             ("subject=nope", "A subject is the id of a quote"),
+            ("subject=abcdefgh", "or its 8-character reference"),
             ("before=nope&before=again", "This address could not be read"),
         ] {
             let (status, html) = page(&app, &fiona.email, &format!("/audit?{query}")).await;

@@ -181,13 +181,15 @@ impl Store {
     }
 
     /// The newest audit rows first: those older than the row `before` (the
-    /// last of the previous page), and only `action`'s if it is given.
+    /// last of the previous page), only `action`'s if it is given, and only
+    /// those whose subject's id is within `subject` (first and last, the same
+    /// id for one subject) if that is.
     pub async fn list_audit(
         &self,
         limit: u64,
         before: Option<Uuid>,
         action: Option<&str>,
-        subject: Option<Uuid>,
+        subject: Option<(Uuid, Uuid)>,
     ) -> Result<Vec<AuditView>, StoreError> {
         let mut query = audit_log::Entity::find();
         if let Some(before) = before {
@@ -202,8 +204,10 @@ impl Store {
         if let Some(action) = action {
             query = query.filter(audit_log::Column::Action.eq(action));
         }
-        if let Some(subject) = subject {
-            query = query.filter(audit_log::Column::SubjectId.eq(subject));
+        match subject {
+            Some((id, last)) if id == last => query = query.filter(audit_log::Column::SubjectId.eq(id)),
+            Some((first, last)) => query = query.filter(audit_log::Column::SubjectId.between(first, last)),
+            None => {}
         }
         let rows = query
             .order_by_desc(audit_log::Column::At)

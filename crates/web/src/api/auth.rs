@@ -180,5 +180,5 @@ pub async fn audit(
     if !(1..=1000).contains(&limit) {
         return Err(pricegate_domain::Invalid::new("limit", "limit must be between 1 and 1000.").into());
     }
-    Ok(Json(app.store.list_audit(limit, q.before, q.action.as_deref(), q.subject).await?))
+    Ok(Json(app.store.list_audit(limit, q.before, q.action.as_deref(), q.subject.map(|id| (id, id))).await?))
 }

@@ -108,8 +108,24 @@ fn action_of(typed: &str) -> Option<&str> {
     (fits && !typed.is_empty()).then_some(typed)
 }
 
+/// A subject as typed: its id, or the short reference (the id's first eight
+/// hex digits) pages and e-mails show, as written in the address and as the
+/// range of ids it stands for.
+fn subject_of(typed: &str) -> Option<(String, (Uuid, Uuid))> {
+    if let Ok(id) = Uuid::parse_str(typed) {
+        return Some((id.to_string(), (id, id)));
+    }
+    let reference = typed.to_ascii_lowercase();
+    if reference.len() != 8 || !reference.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let first = Uuid::parse_str(&format!("{reference}-0000-0000-0000-000000000000")).ok()?;
+    let last = Uuid::parse_str(&format!("{reference}-ffff-ffff-ffff-ffffffffffff")).ok()?;
+    Some((reference, (first, last)))
+}
+
 /// The address of this page with the filters kept.
-fn address(action: Option<&str>, subject: Option<Uuid>, before: Option<Uuid>) -> String {
+fn address(action: Option<&str>, subject: Option<&str>, before: Option<Uuid>) -> String {
     let parts: Vec<String> = [
         action.map(|a| format!("action={a}")),
         subject.map(|s| format!("subject={s}")),
@@ -145,7 +161,8 @@ async fn list(
     let typed_action = query.action.as_deref().map(str::trim).unwrap_or("");
     let action = action_of(typed_action);
     let typed_subject = query.subject.as_deref().map(str::trim).unwrap_or("");
-    let subject = Uuid::parse_str(typed_subject).ok();
+    let (subject, ids) = subject_of(typed_subject).unzip();
+    let subject = subject.as_deref();
     let mut notes = Vec::new();
     if unreadable {
         notes.push("This address could not be read (a filter given twice, say): showing every entry.".to_owned());
@@ -154,12 +171,16 @@ async fn list(
         notes.push("An action is written as the log writes it, such as quote.finalised: showing every action.".into());
     }
     if !typed_subject.is_empty() && subject.is_none() {
-        notes.push("A subject is the id of a quote, notice, product or user: showing every subject.".into());
+        notes.push(
+            "A subject is the id of a quote, notice, product or user, or its 8-character reference: showing every \
+             subject."
+                .into(),
+        );
     }
     let before = query.before.as_deref().and_then(|id| Uuid::parse_str(id).ok());
-    let (mut entries, before) = match app.store.list_audit(PAGE_SIZE + 1, before, action, subject).await {
+    let (mut entries, before) = match app.store.list_audit(PAGE_SIZE + 1, before, action, ids).await {
         // An id that names no entry (a stale or edited link) shows the first page.
-        Err(StoreError::Invalid(_)) => (app.store.list_audit(PAGE_SIZE + 1, None, action, subject).await?, None),
+        Err(StoreError::Invalid(_)) => (app.store.list_audit(PAGE_SIZE + 1, None, action, ids).await?, None),
         listed => (listed?, before),
     };
     let newest = before.is_some().then(|| address(action, subject, None));
@@ -208,7 +229,7 @@ async fn list(
         layout: user.layout("Audit log"),
         actions: ACTIONS,
         action: action.unwrap_or_default().to_owned(),
-        subject: subject.map(|s| s.to_string()).unwrap_or_default(),
+        subject: subject.unwrap_or_default().to_owned(),
         entries: rows,
         older,
         newest,
@@ -265,6 +286,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_subject_is_an_id_or_its_short_reference() {
+        let id = Uuid::parse_str("bcd9aa1d-1234-4000-8000-000000000000").unwrap();
+        assert_eq!(subject_of(&id.to_string()), Some((id.to_string(), (id, id))));
+        let (written, (first, last)) = subject_of("BCD9AA1D").unwrap();
+        assert_eq!(written, "bcd9aa1d");
+        assert!(first <= id && id <= last);
+        assert!(last < Uuid::parse_str("bcd9aa1e-0000-0000-0000-000000000000").unwrap());
+        for typed in ["bcd9aa1", "bcd9aa1dd", "bcd9aa1g", "", "bcd9aa1-"] {
+            assert_eq!(subject_of(typed), None, "{typed}");
+        }
+    }
+
+    #[test]
     fn a_detail_reads_as_fields_and_values() {
         use serde_json::json;
         let sam = Uuid::from_u128(1);
@@ -303,7 +337,7 @@ mod tests {
         let id = Uuid::nil();
         assert_eq!(address(None, None, None), "/audit");
         assert_eq!(
-            address(Some("quote.finalised"), Some(id), Some(id)),
+            address(Some("quote.finalised"), Some(&id.to_string()), Some(id)),
             format!("/audit?action=quote.finalised&subject={id}&before={id}")
         );
     }
