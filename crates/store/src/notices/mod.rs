@@ -39,6 +39,8 @@ pub struct NoticeFilter {
     pub awaiting: bool,
     pub limit: Option<u64>,
     pub before: Option<i64>,
+    /// Read each notice's price changes too (a list of titles needs none).
+    pub with_changes: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -516,7 +518,10 @@ impl Store {
             rows.extend(query.order_by_desc(notices::Column::Seq).all(&self.db).await?);
         }
         let ids: Vec<Uuid> = rows.iter().map(|n| n.id).collect();
-        let mut changes = load_changes(&self.db, &ids).await?;
+        let mut changes = match filter.with_changes {
+            true => load_changes(&self.db, &ids).await?,
+            false => HashMap::new(),
+        };
         let mut acks: HashMap<Uuid, acknowledgements::Model> = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(IN_LIST_CHUNK) {
             let mine = acknowledgements::Entity::find()

@@ -189,7 +189,8 @@ pub async fn list_notices(
         let field = if q.before.is_some() { "before" } else { "limit" };
         return Err(Invalid::new(field, "Drafts are not paged: they are listed all at once.").into());
     }
-    let filter = NoticeFilter { state, awaiting: q.awaiting.unwrap_or(false), limit: q.limit, before: q.before };
+    let awaiting = q.awaiting.unwrap_or(false);
+    let filter = NoticeFilter { state, awaiting, limit: q.limit, before: q.before, with_changes: true };
     Ok(Json(app.store.list_notices(&auth.actor, filter).await?))
 }
 

@@ -98,7 +98,7 @@ async fn inbox(
             .then(|| "This page of the list could not be read: showing the newest notices.".to_owned())
     });
     let first_page = if only_awaiting { "/notices?show=awaiting" } else { "/notices" };
-    let filter = NoticeFilter { state: None, awaiting: only_awaiting, limit: Some(PAGE_SIZE + 1), before };
+    let filter = NoticeFilter { awaiting: only_awaiting, limit: Some(PAGE_SIZE + 1), before, ..Default::default() };
     let mut notices = app.store.list_notices(actor, filter).await?;
     let drafts = notices.iter().filter(|n| n.state != "published").count();
     let older = (notices.len() - drafts > PAGE_SIZE as usize).then(|| {
