@@ -477,3 +477,31 @@ pub async fn lapse_quote(app: &crate::TestApp, quote_id: &str) -> chrono::NaiveD
     assert_eq!(lapsed.rows_affected, 1, "no quote {quote_id}");
     yesterday
 }
+
+/// People straight into the users table, each `(email, name, role)`, with
+/// `like`'s password (what its owner logs in with): for tests about many
+/// people, where hashing each one's password is not what is measured.
+pub async fn insert_users(app: &crate::TestApp, like: uuid::Uuid, people: &[(String, String, &str)]) {
+    use pricegate_store::entity::users;
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let conn = app.store.connection();
+    let hash = users::Entity::find_by_id(like).one(conn).await.expect("a user").expect("that user").password_hash;
+    let now = Utc::now();
+    let rows: Vec<users::ActiveModel> = people
+        .iter()
+        .map(|(email, name, role)| users::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            email: Set(email.clone()),
+            name: Set(name.clone()),
+            role: Set((*role).to_owned()),
+            password_hash: Set(hash.clone()),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            invited_at: Set(None),
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        users::Entity::insert_many(chunk.to_vec()).exec_without_returning(conn).await.expect("the users are written");
+    }
+}

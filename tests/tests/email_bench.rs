@@ -10,11 +10,9 @@
 use std::time::{Duration, Instant};
 
 use pricegate_domain::Role;
-use pricegate_store::entity::users;
 use pricegate_tests::Backend;
-use pricegate_tests::fixtures::{create_notice, publish_notice};
+use pricegate_tests::fixtures::{create_notice, insert_users, publish_notice};
 use pricegate_tests::smtp::{SmtpSink, spawn_with_mail};
-use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::json;
 
 async fn deliver_one_publication(backend: Backend) {
@@ -23,24 +21,9 @@ async fn deliver_one_publication(backend: Backend) {
     let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_millis(50)).await;
     let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
     // Straight into the table: hashing 1,000 passwords is not what we measure.
-    let hash = users::Entity::find_by_id(fiona.id).one(app.store.connection()).await.unwrap().unwrap().password_hash;
-    let now = chrono::Utc::now();
-    let rows: Vec<users::ActiveModel> = (0..people)
-        .map(|i| users::ActiveModel {
-            id: Set(uuid::Uuid::new_v4()),
-            email: Set(format!("bench-{i}@pricegate.test")),
-            name: Set(format!("Bench {i}")),
-            role: Set("sales".into()),
-            password_hash: Set(hash.clone()),
-            active: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-            invited_at: Set(None),
-        })
-        .collect();
-    for chunk in rows.chunks(500) {
-        users::Entity::insert_many(chunk.to_vec()).exec_without_returning(app.store.connection()).await.unwrap();
-    }
+    let people_rows: Vec<(String, String, &str)> =
+        (0..people).map(|i| (format!("bench-{i}@pricegate.test"), format!("Bench {i}"), "sales")).collect();
+    insert_users(&app, fiona.id, &people_rows).await;
     let nid = create_notice(&finance, "Benchmark notice", json!([])).await;
     let started = Instant::now();
     publish_notice(&finance, &nid).await;

@@ -335,6 +335,14 @@ both_backends! {
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(sink.count(), 5, "nothing set aside went out");
         assert_eq!(audited(&admin, "user.password_link_sent").await, 7);
+
+        // A link an admin sends to someone who has a password is a change, not a welcome.
+        assert_eq!(admin.post(&format!("/api/v1/users/{}/password-link", sam.id), &json!({})).await.status, 202);
+        let mails = sink.wait_until(WAIT, "Sam's link", |m| m.len() >= 6).await;
+        let link = mails[5].link("/password/").expect("a link");
+        assert_eq!(mails[5].to, vec![sam.email.clone()]);
+        let (status, _, location, _) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
+        assert_eq!((status, location.as_deref()), (303, Some("/account?changed")));
         app.stop().await;
     }
 }

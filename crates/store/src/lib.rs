@@ -54,7 +54,7 @@ pub use outbox::{
     PendingPerson, REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, SignedQuote, WAITING_BEHIND,
 };
 pub use password_links::{
-    INVITATION_LINK_DAYS, PasswordLinkError, PasswordLinkView, RESET_EVERY_MINUTES, RESET_LINK_MINUTES,
+    INVITATION_LINK_DAYS, PasswordLinkError, PasswordLinkView, PasswordSet, RESET_EVERY_MINUTES, RESET_LINK_MINUTES,
 };
 pub use products::{CsvRowError, NewProduct, ProductPatch, UpcomingPrice};
 pub use quotes::{HandedOver, NewLine, NewQuote, OpenDrafts, PricesSeen, QuoteEdited, QuoteFilter, QuotePatch};

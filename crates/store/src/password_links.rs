@@ -65,6 +65,13 @@ pub(crate) fn purpose_of(kind: &str) -> Option<&'static str> {
     }
 }
 
+/// What a link's password did: the person, logged in with it, and whether it
+/// was their first (an invitation's, on an account created without one).
+pub struct PasswordSet {
+    pub checked: Checked,
+    pub first: bool,
+}
+
 /// Why a link cannot set a password. Each is a page of its own.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordLinkError {
@@ -300,7 +307,7 @@ impl Store {
         token: &str,
         new: Password,
         client: &ClientInfo,
-    ) -> Result<Checked, PasswordLinkError> {
+    ) -> Result<PasswordSet, PasswordLinkError> {
         let result = self.use_password_link(token, new, client).await;
         if let Err(error) = &result {
             self.audit_password_link_refusal(token, error).await?;
@@ -313,7 +320,7 @@ impl Store {
         token: &str,
         new: Password,
         client: &ClientInfo,
-    ) -> Result<Checked, PasswordLinkError> {
+    ) -> Result<PasswordSet, PasswordLinkError> {
         let hash = hash_token(token);
         // Looked at first: a link that cannot work costs a read, not a
         // password hash and the write lock.
@@ -338,6 +345,7 @@ impl Store {
             txn.rollback().await?;
             return Err(PasswordLinkError::Used);
         }
+        let first = user.invited_at.is_some();
         let mut model: users::ActiveModel = user.into();
         model.password_hash = Set(password_hash);
         model.invited_at = Set(None);
@@ -366,7 +374,7 @@ impl Store {
         .await?;
         txn.commit().await?;
         let password_hash = user.password_hash.clone();
-        Ok(Checked { user: user.into(), password_hash })
+        Ok(PasswordSet { checked: Checked { user: user.into(), password_hash }, first })
     }
 
     /// Audits a refused use of a link we issued, with its person; the token

@@ -119,7 +119,7 @@ impl UsersPage {
 const PAGE_SIZE: u64 = 100;
 
 /// Which users the list shows: those whose name or e-mail contains `q`
-/// (everyone without it), by e-mail, after the address `after`.
+/// (everyone without it), by name, after the user with the address `after`.
 #[derive(serde::Deserialize, Default)]
 struct Listing {
     #[serde(default)]
@@ -153,7 +153,7 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, pinned: &[Uuid
     let text = listing.text();
     let mut note = None;
     let mut found = match app.store.find_users(text.as_deref(), listing.after.as_deref(), PAGE_SIZE + 1).await {
-        // A later page's address naming someone since renamed or gone: the first page.
+        // A later page's address naming nobody now (their address corrected, or a mistyped link): the first page.
         Err(StoreError::Invalid(_)) => {
             note = Some("That page of the list is gone (an address in it changed): showing the first.".to_owned());
             app.store.find_users(text.as_deref(), None, PAGE_SIZE + 1).await?

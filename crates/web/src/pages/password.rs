@@ -211,10 +211,7 @@ async fn set(
             return Ok(set_page(&app, link, StatusCode::UNPROCESSABLE_ENTITY, errors));
         }
     };
-    // Read before it is used up: an invitation's first password is welcomed, not
-    // announced as a change that logged other browsers out. A link that
-    // cannot work is refused (and audited) by the setting itself.
-    let invited = app.store.password_link(token).await.is_ok_and(|link| link.invited);
-    let checked = app.store.set_password_by_link(token, new, &client).await.map_err(refusal)?;
-    start_session(&app, &checked, if invited { "/account?welcome" } else { "/account?changed" }).await
+    let set = app.store.set_password_by_link(token, new, &client).await.map_err(refusal)?;
+    // A first password is welcomed, not announced as a change that logged other browsers out.
+    start_session(&app, &set.checked, if set.first { "/account?welcome" } else { "/account?changed" }).await
 }
