@@ -90,7 +90,7 @@ async fn inbox(
         Some("awaiting") => Some("You are asked to acknowledge no notices: showing every notice.".to_owned()),
         Some(other) => Some(format!("There is no list \u{201c}{other}\u{201d}: showing every notice.")),
     };
-    // A number that is no notice's (a stale or edited link) shows the first page, and says so.
+    // A `before` that is not a notice's number (an edited link) shows the first page, and says so.
     let asked_before = query.before.filter(|seq| !seq.is_empty());
     let before = asked_before.as_deref().and_then(|seq| seq.parse::<i64>().ok()).filter(|seq| *seq > 0);
     let note = note.or_else(|| {
