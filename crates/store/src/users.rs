@@ -161,7 +161,7 @@ impl Store {
         Ok(rows.into_iter().map(UserView::from).collect())
     }
 
-    /// The first bound value in hand-written SQL, as this database writes it.
+    /// The first bound value in `find_users`'s hand-written SQL, as this database writes it.
     fn placeholder(&self) -> &'static str {
         match self.db.get_database_backend() {
             sea_orm::DbBackend::Postgres => "$1",
@@ -169,15 +169,10 @@ impl Store {
         }
     }
 
-    /// Whether an account has the address `email` (as written, in capitals or not).
+    /// Whether an account has the address `email` (stored as [`Email`]
+    /// writes it, in small letters, as logging in looks it up).
     pub async fn email_taken(&self, email: &Email) -> Result<bool, StoreError> {
-        let found = users::Entity::find()
-            .filter(Expr::cust_with_values(
-                format!("LOWER(email) = LOWER({})", self.placeholder()),
-                [email.as_str().to_owned()],
-            ))
-            .one(&self.db)
-            .await?;
+        let found = users::Entity::find().filter(users::Column::Email.eq(email.as_str())).one(&self.db).await?;
         Ok(found.is_some())
     }
 

@@ -180,6 +180,10 @@ impl Store {
         let asked = Asked::of(&self.db, actor).await?;
         let awaiting = notices::Entity::find().filter(asked.unacknowledged_by(actor.id));
         let count = awaiting.clone().count(&self.db).await?;
+        if limit == 0 {
+            // Only how many (a filter's label): no empty read after the count.
+            return Ok((Vec::new(), count));
+        }
         let rows = awaiting
             .select_only()
             .column(notices::Column::Id)
