@@ -22,6 +22,7 @@ mod m20261202_000017_login_failures_by_email;
 mod m20261203_000018_password_links;
 mod m20261203_000019_audit_by_action;
 mod m20261203_000020_users_invited;
+mod m20261203_000021_users_invited_backfill;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000018_password_links::Migration),
             Box::new(m20261203_000019_audit_by_action::Migration),
             Box::new(m20261203_000020_users_invited::Migration),
+            Box::new(m20261203_000021_users_invited_backfill::Migration),
         ]
     }
 }

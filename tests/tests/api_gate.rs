@@ -336,7 +336,9 @@ both_backends! {
         let limited = finance.get("/api/v1/audit?limit=1").await;
         assert_eq!(limited.body.as_array().unwrap().len(), 1);
         assert_eq!(limited.body[0]["action"], "quote.finalised");
-        assert_error(&finance.get("/api/v1/audit?limit=0").await, 422, "invalid_field");
+        for limit in ["0", "-1", "1001"] {
+            assert_error(&finance.get(&format!("/api/v1/audit?limit={limit}")).await, 422, "invalid_field");
+        }
         let r = finance.get("/api/v1/audit?limit=many").await;
         assert_error(&r, 400, "invalid_query");
         assert!(r.body["error"]["message"].as_str().unwrap().contains("limit: expected a whole number"), "{}", r.text);

@@ -575,7 +575,7 @@ both_backends! {
         assert_eq!(titles(&r.body), ["Notice 53"], "no drafts on a later page");
         assert_eq!(sam.get("/api/v1/notices?state=draft").await.body, json!([]), "drafts are finance's");
         for (query, field_name) in
-            [("state=old", "state"), ("limit=0", "limit"), ("limit=1001", "limit"), ("before=0", "before"), ("state=draft&before=3", "before"), ("state=draft&limit=5", "limit")]
+            [("state=old", "state"), ("limit=0", "limit"), ("limit=-1", "limit"), ("limit=1001", "limit"), ("before=0", "before"), ("state=draft&before=3", "before"), ("state=draft&limit=5", "limit")]
         {
             let r = finance.get(&format!("/api/v1/notices?{query}")).await;
             assert_error(&r, 422, "invalid_field");

@@ -334,8 +334,10 @@ both_backends! {
         let r = sam.get(&format!("/api/v1/quotes?before={}", uuid::Uuid::new_v4())).await;
         assert_error(&r, 422, "invalid_field");
         assert_eq!(field(&r), "before");
-        let r = sam.get("/api/v1/quotes?limit=0").await;
-        assert_error(&r, 422, "invalid_field");
-        assert_eq!(field(&r), "limit");
+        for limit in ["0", "-1", "1001"] {
+            let r = sam.get(&format!("/api/v1/quotes?limit={limit}")).await;
+            assert_error(&r, 422, "invalid_field");
+            assert_eq!(field(&r), "limit");
+        }
     }
 }

@@ -358,7 +358,7 @@ async fn a_message_the_server_refuses_ends_as_failed_for_admins_to_see() {
     assert_eq!(r.body.as_array().unwrap().len(), 1, "{}", r.text);
     assert_eq!(admin.get("/api/v1/outbox?state=lost").await.status, 422);
     // `limit` is refused out of range, as `/audit` refuses it.
-    for limit in ["0", "1001"] {
+    for limit in ["0", "-1", "1001"] {
         let r = admin.get(&format!("/api/v1/outbox?limit={limit}")).await;
         assert_error(&r, 422, "invalid_field");
         assert_eq!(field(&r), "limit");

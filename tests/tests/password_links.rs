@@ -346,3 +346,63 @@ both_backends! {
         app.stop().await;
     }
 }
+
+both_backends! {
+    /// Upgrading from before `users.invited_at`: whoever was invited and has
+    /// not chosen a password since is marked invited, as of the last
+    /// invitation sent; whoever has one (by the link, or set by an admin) is not.
+    async fn people_invited_before_the_upgrade_are_still_marked_invited(backend: Backend) {
+        use pricegate_migration::{Migrator, MigratorTrait};
+        use pricegate_store::entity::users;
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (admin, ada) = app.user(Role::Admin, "Ada").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let mut ids = std::collections::HashMap::new();
+        for name in ["nina", "otto", "paula", "uma"] {
+            let r = admin.post("/api/v1/users", &json!({"email": format!("{name}@pricegate.test"), "name": name, "role": "sales"})).await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            ids.insert(name, uuid::Uuid::parse_str(r.body["id"].as_str().unwrap()).unwrap());
+        }
+        // Otto's password is set by the admin; Uma chooses hers from the
+        // invitation; Paula is invited again; Nina's name is corrected (an
+        // update that sets no password).
+        let mails = sink.wait_until(WAIT, "the invitations", |m| m.len() >= 4).await;
+        let r = admin.patch(&format!("/api/v1/users/{}", ids["otto"]), &json!({"password": "set by the admin"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = admin.patch(&format!("/api/v1/users/{}", ids["nina"]), &json!({"name": "Nina Neu"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let uma = mails.iter().find(|m| m.to == ["uma@pricegate.test"]).expect("Uma's invitation");
+        let (status, _, location, _) = choose(&uma.link("/password/").expect("a link"), NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
+        assert_eq!((status, location.as_deref()), (303, Some("/account?welcome")));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(admin.post(&format!("/api/v1/users/{}/password-link", ids["paula"]), &json!({})).await.status, 202);
+
+        // As a database written before the column: nobody marked. Then the upgrade's backfill.
+        let conn = app.store.connection();
+        let invited_at = || async {
+            let rows = users::Entity::find().all(conn).await.unwrap();
+            rows.into_iter().map(|u| (u.email.clone(), (u.invited_at, u.created_at))).collect::<std::collections::HashMap<_, _>>()
+        };
+        let before = invited_at().await;
+        users::Entity::update_many().col_expr(users::Column::InvitedAt, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None)).exec(conn).await.unwrap();
+        Migrator::down(conn, Some(1)).await.expect("undo the backfill");
+        Migrator::up(conn, None).await.expect("the backfill");
+        let after = invited_at().await;
+        for (email, marked) in [("nina", true), ("paula", true), ("otto", false), ("uma", false)] {
+            let email = format!("{email}@pricegate.test");
+            assert_eq!(after[&email].0.is_some(), marked, "{email}: {after:?}");
+            assert_eq!(after[&email].0, before[&email].0, "{email}: as the invitation marked it");
+        }
+        assert_eq!(after["nina@pricegate.test"].0, Some(after["nina@pricegate.test"].1), "invited when created");
+        assert!(after["paula@pricegate.test"].0 > Some(after["paula@pricegate.test"].1), "invited again later: {after:?}");
+        assert_eq!((after[&ada.email].0, after[&sam.email].0), (None, None), "created with passwords");
+
+        let cookie = session_cookie(&app.base, &ada.email).await;
+        let html = client().get(format!("{}/admin/users", app.base)).header(COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+        for (name, marked) in [("nina", true), ("paula", true), ("otto", false), ("uma", false)] {
+            assert_eq!(html.contains(&format!("id=\"invited-{}\"", ids[name])), marked, "{name}: {html}");
+        }
+        app.stop().await;
+    }
+}

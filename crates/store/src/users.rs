@@ -176,18 +176,26 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// The accounts created without a password whose owners have yet to
-    /// choose one, each with when they were invited to.
-    pub async fn invited_users(&self) -> Result<std::collections::HashMap<Uuid, DateTime<Utc>>, StoreError> {
-        let rows = users::Entity::find()
-            .select_only()
-            .column(users::Column::Id)
-            .column(users::Column::InvitedAt)
-            .filter(users::Column::InvitedAt.is_not_null())
-            .into_tuple::<(Uuid, Option<DateTime<Utc>>)>()
-            .all(&self.db)
-            .await?;
-        Ok(rows.into_iter().filter_map(|(id, at)| Some((id, at?))).collect())
+    /// Of the users `ids`, the accounts created without a password whose
+    /// owners have yet to choose one, each with when they were invited to.
+    pub async fn invited_users(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, DateTime<Utc>>, StoreError> {
+        let mut invited = std::collections::HashMap::new();
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            let rows = users::Entity::find()
+                .select_only()
+                .column(users::Column::Id)
+                .column(users::Column::InvitedAt)
+                .filter(users::Column::Id.is_in(chunk.iter().copied()))
+                .filter(users::Column::InvitedAt.is_not_null())
+                .into_tuple::<(Uuid, Option<DateTime<Utc>>)>()
+                .all(&self.db)
+                .await?;
+            invited.extend(rows.into_iter().filter_map(|(id, at)| Some((id, at?))));
+        }
+        Ok(invited)
     }
 
     /// The users `ids`, by id (an id that names nobody is left out).

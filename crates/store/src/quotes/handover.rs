@@ -131,31 +131,42 @@ impl Store {
         Ok(HandedOver { drafts: handed.len() as u64, owned, signed })
     }
 
-    /// Per person, the draft quotes they own and sign.
-    pub async fn open_quote_counts(&self) -> Result<HashMap<Uuid, OpenDrafts>, StoreError> {
+    /// Per person, the draft quotes they own and sign: of everyone, or with
+    /// `people`, of those alone (a page of users, one user).
+    pub async fn open_quote_counts(&self, people: Option<&[Uuid]>) -> Result<HashMap<Uuid, OpenDrafts>, StoreError> {
         let mut counts: HashMap<Uuid, OpenDrafts> = HashMap::new();
-        // Drafts by owner, by signer, and by owner where the owner signs.
-        let by = |column: quotes::Column| {
-            quotes::Entity::find()
-                .select_only()
-                .column(column)
-                .column_as(quotes::Column::Id.count(), "n")
-                .filter(quotes::Column::State.eq(DRAFT))
-                .group_by(column)
+        let chunks: Vec<Option<&[Uuid]>> = match people {
+            None => vec![None],
+            Some(people) => people.chunks(IN_LIST_CHUNK).map(Some).collect(),
         };
-        let both =
-            by(quotes::Column::OwnerId).filter(Expr::col(quotes::Column::OwnerId).equals(quotes::Column::SignerId));
-        // Where each count goes.
-        type Count = fn(&mut OpenDrafts, u64);
-        let parts: [(_, Count); 3] = [
-            (by(quotes::Column::OwnerId), |open, n| open.owned = n),
-            (by(quotes::Column::SignerId), |open, n| open.signed = n),
-            (both, |open, n| open.both = n),
-        ];
-        for (query, set) in parts {
-            let rows: Vec<(Uuid, i64)> = query.into_tuple().all(&self.db).await?;
-            for (person, n) in rows {
-                set(counts.entry(person).or_default(), u64::try_from(n).unwrap_or_default());
+        for chunk in chunks {
+            // Drafts by owner, by signer, and by owner where the owner signs.
+            let by = |column: quotes::Column| {
+                let query = quotes::Entity::find()
+                    .select_only()
+                    .column(column)
+                    .column_as(quotes::Column::Id.count(), "n")
+                    .filter(quotes::Column::State.eq(DRAFT))
+                    .group_by(column);
+                match chunk {
+                    Some(people) => query.filter(column.is_in(people.iter().copied())),
+                    None => query,
+                }
+            };
+            let both =
+                by(quotes::Column::OwnerId).filter(Expr::col(quotes::Column::OwnerId).equals(quotes::Column::SignerId));
+            // Where each count goes.
+            type Count = fn(&mut OpenDrafts, u64);
+            let parts: [(_, Count); 3] = [
+                (by(quotes::Column::OwnerId), |open, n| open.owned = n),
+                (by(quotes::Column::SignerId), |open, n| open.signed = n),
+                (both, |open, n| open.both = n),
+            ];
+            for (query, set) in parts {
+                let rows: Vec<(Uuid, i64)> = query.into_tuple().all(&self.db).await?;
+                for (person, n) in rows {
+                    set(counts.entry(person).or_default(), u64::try_from(n).unwrap_or_default());
+                }
             }
         }
         Ok(counts)

@@ -168,7 +168,13 @@ impl Store {
         let view = to_view(quote.clone(), lines, None);
         record(
             &txn,
-            audit(now, actor, "quote.drafted", id, json!({ "total_minor": view.total_minor, "signer_id": signer_id })),
+            audit(
+                now,
+                actor,
+                "quote.drafted",
+                id,
+                json!({ "total_minor": view.total_minor, "currency": view.currency, "signer_id": signer_id }),
+            ),
         )
         .await?;
         // A draft its creator signs has no e-mail to write, nor any to set aside.
@@ -330,7 +336,7 @@ impl Store {
                 actor,
                 "quote.edited",
                 id,
-                json!({ "total_minor": view.total_minor, "signer_id": view.signer_id }),
+                json!({ "total_minor": view.total_minor, "currency": view.currency, "signer_id": view.signer_id }),
             ),
         )
         .await?;
@@ -409,7 +415,7 @@ impl Store {
                 actor,
                 "quote.repriced",
                 id,
-                json!({ "old_total_minor": old_total_minor, "new_total_minor": new_total_minor }),
+                json!({ "old_total_minor": old_total_minor, "new_total_minor": new_total_minor, "currency": quote.currency }),
             ),
         )
         .await?;
@@ -543,7 +549,7 @@ impl Store {
                 actor,
                 "quote.price_override",
                 id,
-                json!({ "override_id": row.id, "reason": row.reason, "covers": covers_json }),
+                json!({ "override_id": row.id, "reason": row.reason, "covers": covers_json, "currency": quote.currency }),
             ),
         )
         .await?;

@@ -159,7 +159,7 @@ pub async fn change_password(
 pub struct AuditQuery {
     /// How many rows, newest first (1–1000, default 100).
     #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u64>,
+    pub limit: Option<i64>,
     /// The next page: rows older than this entry (the last id of the page before).
     pub before: Option<Uuid>,
     /// Only this action's rows, e.g. `quote.finalised`.
@@ -176,9 +176,6 @@ pub async fn audit(
     _staff: StaffUser,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditView>>, AppError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(pricegate_domain::Invalid::new("limit", "limit must be between 1 and 1000.").into());
-    }
+    let limit = super::page_limit(q.limit)?.unwrap_or(100);
     Ok(Json(app.store.list_audit(limit, q.before, q.action.as_deref(), q.subject.map(|id| (id, id))).await?))
 }

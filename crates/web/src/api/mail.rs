@@ -61,7 +61,7 @@ pub struct OutboxQuery {
     pub state: Option<String>,
     /// At most this many, newest first (default 200, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u64>,
+    pub limit: Option<i64>,
 }
 
 /// The mail outbox, newest first: each message's state, attempts and last error.
@@ -80,10 +80,7 @@ pub async fn list_outbox(
             "state is one of pending, sent, failed or skipped.",
         )));
     }
-    let limit = query.limit.unwrap_or(200);
-    if !(1..=1000).contains(&limit) {
-        return Err(pricegate_domain::Invalid::new("limit", "limit must be between 1 and 1000.").into());
-    }
+    let limit = super::page_limit(query.limit)?.unwrap_or(200);
     Ok(Json(app.store.list_outbox(query.state.as_deref(), limit).await?))
 }
 

@@ -54,6 +54,17 @@ impl Default for ApiRouter {
     }
 }
 
+/// A list's `limit` query parameter: 1 to 1000, or none given. Taken
+/// signed, so that `limit=-1` is told the range (422) rather than that it is
+/// not a number.
+pub(crate) fn page_limit(limit: Option<i64>) -> Result<Option<u64>, pricegate_domain::Invalid> {
+    match limit {
+        None => Ok(None),
+        Some(limit @ 1..=1000) => Ok(Some(limit.unsigned_abs())),
+        Some(_) => Err(pricegate_domain::Invalid::new("limit", "limit must be between 1 and 1000.")),
+    }
+}
+
 pub fn router() -> ApiRouter {
     ApiRouter::new()
         .merge(auth::router())

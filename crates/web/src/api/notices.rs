@@ -151,13 +151,14 @@ pub async fn publish_notice(
 pub struct NoticesQuery {
     /// `draft` or `published` (drafts are finance's: to anyone else there are none).
     pub state: Option<String>,
-    /// `true`: only the notices awaiting my acknowledgement.
+    /// `true`: only the notices awaiting my acknowledgement; `false` or
+    /// absent: every notice.
     pub awaiting: Option<bool>,
     /// At most this many published notices (1–1000); without it, every one.
     /// Finance's drafts, which have no place in publication order, all come
     /// first on the first page, beyond the limit.
     #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u64>,
+    pub limit: Option<i64>,
     /// The next page: the notices published before the one with this `seq`
     /// (the last `seq` of the page before), without drafts.
     #[param(minimum = 1)]
@@ -179,9 +180,7 @@ pub async fn list_notices(
         Some("published") => Some(NoticeState::Published),
         Some(_) => return Err(Invalid::new("state", "state must be draft or published.").into()),
     };
-    if q.limit.is_some_and(|limit| !(1..=1000).contains(&limit)) {
-        return Err(Invalid::new("limit", "limit must be between 1 and 1000.").into());
-    }
+    let limit = super::page_limit(q.limit)?;
     if q.before.is_some_and(|seq| seq < 1) {
         return Err(Invalid::new("before", "before is a notice's seq, 1 or more.").into());
     }
@@ -190,7 +189,7 @@ pub async fn list_notices(
         return Err(Invalid::new(field, "Drafts are not paged: they are listed all at once.").into());
     }
     let awaiting = q.awaiting.unwrap_or(false);
-    let filter = NoticeFilter { state, awaiting, limit: q.limit, before: q.before, with_changes: true };
+    let filter = NoticeFilter { state, awaiting, limit, before: q.before, with_changes: true };
     Ok(Json(app.store.list_notices(&auth.actor, filter).await?))
 }
 

@@ -99,7 +99,7 @@ pub struct QuotesQuery {
     pub state: Option<String>,
     /// At most this many (1–1000); without it, every quote.
     #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u64>,
+    pub limit: Option<i64>,
     /// The next page: the quotes after this one (the last id of the page before).
     pub before: Option<Uuid>,
 }
@@ -155,10 +155,8 @@ pub async fn list_quotes(
     {
         return Err(Invalid::new("state", "state must be draft, finalised or cancelled.").into());
     }
-    if q.limit.is_some_and(|limit| !(1..=1000).contains(&limit)) {
-        return Err(Invalid::new("limit", "limit must be between 1 and 1000.").into());
-    }
-    let filter = QuoteFilter { state: q.state, limit: q.limit, before: q.before, with_skus: None };
+    let limit = super::page_limit(q.limit)?;
+    let filter = QuoteFilter { state: q.state, limit, before: q.before, with_skus: None };
     Ok(Json(app.store.list_quotes(&user.actor, filter).await?))
 }
 

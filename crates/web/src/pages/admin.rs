@@ -168,9 +168,15 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, pinned: &[Uuid
     pinned.sort_by(|a, b| a.email.cmp(&b.email));
     let users: Vec<UserView> =
         pinned.iter().cloned().chain(found.into_iter().filter(|u| !pinned.iter().any(|p| p.id == u.id))).collect();
-    let sales = app.store.list_users().await?.into_iter().filter(UserView::can_sign).collect();
-    let open = app.store.open_quote_counts().await?;
-    let invited = app.store.invited_users().await?;
+    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+    let open = app.store.open_quote_counts(Some(&ids)).await?;
+    let invited = app.store.invited_users(&ids).await?;
+    // Whom drafts can go to, read only when a row offers to hand some over.
+    let hands_over = users.iter().any(|u| !u.can_sign() && open.get(&u.id).is_some_and(|o| o.owned + o.signed > 0));
+    let sales = match hands_over {
+        true => app.store.list_users().await?.into_iter().filter(UserView::can_sign).collect(),
+        false => Vec::new(),
+    };
     let calendar = app.store.calendar();
     Ok(UsersPage {
         q: text.clone().unwrap_or_default(),
@@ -531,7 +537,8 @@ async fn role_change_to_confirm(
     if who.role == new.as_str() || id == user.0.actor.id {
         return Ok(None);
     }
-    let OpenDrafts { owned, signed, .. } = app.store.open_quote_counts().await?.get(&id).copied().unwrap_or_default();
+    let OpenDrafts { owned, signed, .. } =
+        app.store.open_quote_counts(Some(&[id])).await?.get(&id).copied().unwrap_or_default();
     let strands = who.role == Role::Sales.as_str() && owned + signed > 0;
     if !strands && new != Role::Admin {
         return Ok(None);
@@ -636,7 +643,8 @@ async fn confirm_deactivate(
         // Nothing to confirm: one's own account, or one already inactive.
         return Ok(Redirect::to("/admin/users").into_response());
     }
-    let OpenDrafts { owned, signed, .. } = app.store.open_quote_counts().await?.get(&id).copied().unwrap_or_default();
+    let OpenDrafts { owned, signed, .. } =
+        app.store.open_quote_counts(Some(&[id])).await?.get(&id).copied().unwrap_or_default();
     let page = DeactivatePage {
         layout: user.layout(format!("Deactivate {}", who.name)),
         csrf: user.csrf().to_owned(),

@@ -12,7 +12,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use pricegate_domain::Role;
+use pricegate_domain::{Currency, Role};
 use pricegate_store::StoreError;
 use pricegate_store::views::AuditView;
 use uuid::Uuid;
@@ -241,32 +241,65 @@ async fn list(
 /// An entry's detail for a person to read: each field of an object as
 /// `name: value`, text without its quotes, a list with commas, an object
 /// within as `(name: value, …)`, no value as "none"; an id that names a
-/// person (`names`) as their name, any other id as its short reference.
+/// person (`names`) as their name, any other id as its short reference; an
+/// amount in minor units (`total_minor`) as money (`total: 3,030.00 EUR`)
+/// where the entry, or the object it is in, says its `currency`.
 fn readable(detail: &serde_json::Value, names: &HashMap<Uuid, String>) -> String {
     use serde_json::Value;
-    fn value_of(value: &Value, names: &HashMap<Uuid, String>) -> String {
-        match value {
-            Value::String(s) => match Uuid::parse_str(s) {
-                Ok(id) => names.get(&id).cloned().unwrap_or_else(|| pricegate_mail::compose::quote_reference(id)),
-                Err(_) => s.clone(),
-            },
-            Value::Null => "none".to_owned(),
-            Value::Bool(_) | Value::Number(_) => value.to_string(),
-            Value::Array(items) if items.is_empty() => "none".to_owned(),
-            Value::Array(items) => items.iter().map(|item| value_of(item, names)).collect::<Vec<_>>().join(", "),
-            Value::Object(fields) => format!("({})", fields_of(fields, ", ", names)),
+    struct Reader<'a> {
+        names: &'a HashMap<Uuid, String>,
+    }
+    impl Reader<'_> {
+        fn value(&self, value: &Value, currency: Option<Currency>) -> String {
+            match value {
+                Value::String(s) => match Uuid::parse_str(s) {
+                    Ok(id) => {
+                        self.names.get(&id).cloned().unwrap_or_else(|| pricegate_mail::compose::quote_reference(id))
+                    }
+                    Err(_) => s.clone(),
+                },
+                Value::Null => "none".to_owned(),
+                Value::Bool(_) | Value::Number(_) => value.to_string(),
+                Value::Array(items) if items.is_empty() => "none".to_owned(),
+                Value::Array(items) => {
+                    items.iter().map(|item| self.value(item, currency)).collect::<Vec<_>>().join(", ")
+                }
+                Value::Object(fields) => format!("({})", self.fields(fields, ", ", currency)),
+            }
+        }
+
+        /// `currency` is the enclosing object's; this object's own, when
+        /// it has amounts to give it, is said with them and not again alone.
+        fn fields(&self, fields: &serde_json::Map<String, Value>, between: &str, outer: Option<Currency>) -> String {
+            let own = fields.get("currency").and_then(Value::as_str).and_then(|c| Currency::parse(c).ok());
+            let said_with_amounts = own.is_some()
+                && (fields.keys().any(|name| name.ends_with("_minor")) || fields.values().any(has_amounts));
+            let currency = own.or(outer);
+            fields
+                .iter()
+                .filter(|(name, _)| !(*name == "currency" && said_with_amounts))
+                .map(|(name, value)| match (name.strip_suffix("_minor").zip(value.as_i64()), currency) {
+                    (Some((name, minor)), Some(currency)) => {
+                        format!("{}: {}", name.replace('_', " "), currency.format(minor))
+                    }
+                    _ => format!("{}: {}", name.replace('_', " "), self.value(value, currency)),
+                })
+                .collect::<Vec<_>>()
+                .join(between)
         }
     }
-    fn fields_of(fields: &serde_json::Map<String, Value>, between: &str, names: &HashMap<Uuid, String>) -> String {
-        fields
-            .iter()
-            .map(|(name, value)| format!("{}: {}", name.replace('_', " "), value_of(value, names)))
-            .collect::<Vec<_>>()
-            .join(between)
+    /// Whether an amount in minor units is anywhere in `value`.
+    fn has_amounts(value: &Value) -> bool {
+        match value {
+            Value::Array(items) => items.iter().any(has_amounts),
+            Value::Object(fields) => fields.iter().any(|(name, value)| name.ends_with("_minor") || has_amounts(value)),
+            _ => false,
+        }
     }
+    let reader = Reader { names };
     match detail {
-        Value::Object(fields) => fields_of(fields, "; ", names),
-        _ => value_of(detail, names),
+        Value::Object(fields) => reader.fields(fields, "; ", None),
+        _ => reader.value(detail, None),
     }
 }
 
@@ -320,6 +353,23 @@ mod tests {
         );
         assert_eq!(read(json!({"signer_id": sam, "pending": [notice]})), "pending: bcd9aa1d; signer id: Sam");
         assert_eq!(read(json!({"lines": [{"sku": "P", "quantity": 2}]})), "lines: (quantity: 2, sku: P)");
+        assert_eq!(
+            read(
+                json!({"total_minor": 303000, "currency": "EUR", "covers": [{"sku": "P", "quoted_unit_price_minor": 1050}]})
+            ),
+            "covers: (quoted unit price: 10.50 EUR, sku: P); total: 3,030.00 EUR"
+        );
+        assert_eq!(
+            read(json!({"sku": "P", "unit_price_minor": 150, "currency": "JPY"})),
+            "sku: P; unit price: 150 JPY"
+        );
+        assert_eq!(read(json!({"currency": "EUR", "reason": "agreed"})), "currency: EUR; reason: agreed");
+        assert_eq!(
+            read(json!({"total_minor": 303000, "currency": "XXQ"})),
+            "currency: XXQ; total minor: 303000",
+            "a code that is no currency makes no money"
+        );
+        assert_eq!(read(json!({"total_minor": 303000})), "total minor: 303000", "no currency said, no money made up");
         assert_eq!(read(json!({})), "");
         assert_eq!(read(json!("text")), "text");
         let mut ids = Vec::new();

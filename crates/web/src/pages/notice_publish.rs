@@ -268,7 +268,7 @@ async fn confirm_page(
     let later = app.store.upcoming_prices(&skus, first, last_day).await?;
     let unusual = unusual_changes(&n.changes, &later, today);
     let signed: Vec<u64> =
-        app.store.open_quote_counts().await?.into_values().map(|o| o.signed).filter(|n| *n > 0).collect();
+        app.store.open_quote_counts(None).await?.into_values().map(|o| o.signed).filter(|n| *n > 0).collect();
     let held_up = match (signed.iter().sum::<u64>(), signed.len()) {
         (0, _) => "There is no open quote now.".to_owned(),
         (1, _) => "That is the 1 open quote there is now, whatever the notice's prices.".to_owned(),
