@@ -261,9 +261,33 @@ both_backends! {
             for method in [reqwest::Method::GET, reqwest::Method::POST] {
                 let (status, body) = page(method.clone(), &bad).await;
                 assert_eq!(status, 404, "{method} {bad}: {body}");
-                assert!(body.contains("not valid") && body.contains("Nothing was recorded"), "{body}");
+                assert!(body.contains("not valid: it has been altered") && body.contains("Nothing was recorded"), "{body}");
             }
         }
+        // A link mailed before links carried check bytes (43 characters) still works.
+        let legacy = pricegate_store::random_token().unwrap();
+        let now = chrono::Utc::now();
+        pricegate_store::entity::ack_tokens::Entity::insert(pricegate_store::entity::ack_tokens::ActiveModel {
+            token_hash: sea_orm::ActiveValue::Set(pricegate_store::hash_token(&legacy)),
+            notice_id: sea_orm::ActiveValue::Set(uuid::Uuid::parse_str(&nid).unwrap()),
+            user_id: sea_orm::ActiveValue::Set(rita.id),
+            created_at: sea_orm::ActiveValue::Set(now),
+            expires_at: sea_orm::ActiveValue::Set(now + chrono::Duration::days(1)),
+            used_at: sea_orm::ActiveValue::Set(None),
+        })
+        .exec_without_returning(app.store.connection())
+        .await
+        .unwrap();
+        let (status, body) = page(reqwest::Method::GET, &format!("{}/ack/{legacy}", app.base)).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("Pumps up 10%"), "{body}");
+        // Whole, with check bytes that match, but never sent here.
+        let token = sam_link.rsplit('/').next().unwrap();
+        assert_eq!(token.len(), 48, "{sam_link}");
+        let unknown = pricegate_store::new_link_token().unwrap();
+        let (status, body) = page(reqwest::Method::POST, &format!("{}/ack/{unknown}", app.base)).await;
+        assert_eq!(status, 404, "{body}");
+        assert!(body.contains("not valid: it is unknown here") && body.contains("Nothing was recorded"), "{body}");
 
         // Foreign: a genuine link of another Pricegate (another database).
         let other_sink = SmtpSink::start().await;
@@ -275,8 +299,9 @@ both_backends! {
         other_sink.wait_until(WAIT, "the other publication e-mail", |m| !m.is_empty()).await;
         let foreign = other_sink.to(&other_sam.email)[0].ack_link().unwrap();
         let foreign_here = foreign.replace(&other.base, &app.base);
-        let (status, _) = page(reqwest::Method::POST, &foreign_here).await;
+        let (status, body) = page(reqwest::Method::POST, &foreign_here).await;
         assert_eq!(status, 404);
+        assert!(body.contains("unknown here") && body.contains("never sent it"), "{body}");
 
         // A cross-site form post is refused even with a valid token.
         let r = client().post(&sam_link).header("origin", "https://evil.example").header("sec-fetch-site", "cross-site").send().await.unwrap();

@@ -1,10 +1,13 @@
 //! Acknowledgement links: a 256-bit token in an e-mail, stored only as its
 //! SHA-256, bound to one (notice, user), expiring, single use.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::audit::refusal_code;
@@ -20,9 +23,14 @@ use crate::{Actor, Store, StoreError};
 /// Why a link cannot acknowledge anything. Each is a page of its own.
 #[derive(Debug, thiserror::Error)]
 pub enum AckLinkError {
-    /// No such token: mistyped, tampered with, or from another installation.
+    /// A token of the right shape that this Pricegate never sent: from
+    /// another installation, or a database restored to before it was sent.
     #[error("unknown acknowledgement link")]
     Unknown,
+    /// Not a token as Pricegate writes them: changed or cut short on its way
+    /// ([`token_shape`]), or one without check bytes that no link has.
+    #[error("altered acknowledgement link")]
+    Altered,
     #[error("the acknowledgement link has expired")]
     Expired,
     /// The link was used; it acknowledged the notice then (`acknowledged_at`,
@@ -75,8 +83,66 @@ pub struct AfterAcknowledging {
 /// pages say the rest.
 pub const AFTER_ACK_DRAFTS: usize = 10;
 
-/// The shape of a token we issue (43 base64url characters); anything else is
-/// refused before the database is asked.
+/// An acknowledgement link's token: 256 random bits and four check bytes
+/// (the first of their SHA-256), base64url without padding, 48 characters.
+/// The check bytes tell a link changed or cut short on its way (by hand, by
+/// a mail program's wrapping) from one Pricegate never sent, with no
+/// database read: [`token_shape`].
+pub fn new_link_token() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 36];
+    getrandom::fill(&mut bytes[..32]).map_err(|e| StoreError::Internal(format!("no randomness: {e}")))?;
+    let check = check_of(&bytes[..32]);
+    bytes[32..].copy_from_slice(&check);
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn check_of(secret: &[u8]) -> [u8; 4] {
+    let digest = Sha256::digest(secret);
+    [digest[0], digest[1], digest[2], digest[3]]
+}
+
+/// What a token's text says before the database is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenShape {
+    /// As Pricegate writes them: 48 characters whose check bytes match.
+    Checked,
+    /// The 43 characters of a link sent before links carried check bytes,
+    /// or of one of today's cut short there.
+    Unchecked,
+    /// Not as any link Pricegate wrote: a character changed, some cut off
+    /// or added.
+    Altered,
+}
+
+impl TokenShape {
+    /// Why no link has this token: a whole one was never sent here; one
+    /// without check bytes is most likely one of today's, cut short.
+    fn not_found(self) -> AckLinkError {
+        match self {
+            TokenShape::Checked => AckLinkError::Unknown,
+            TokenShape::Unchecked | TokenShape::Altered => AckLinkError::Altered,
+        }
+    }
+}
+
+/// The shape of an acknowledgement link's token ([`new_link_token`]).
+pub fn token_shape(token: &str) -> TokenShape {
+    let base64url = |t: &str| t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let checked = || {
+        let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+        let (secret, check) = bytes.split_at_checked(32)?;
+        Some(check == check_of(secret))
+    };
+    match token.len() {
+        43 if base64url(token) => TokenShape::Unchecked,
+        48 if base64url(token) && checked() == Some(true) => TokenShape::Checked,
+        _ => TokenShape::Altered,
+    }
+}
+
+/// The shape of a token we issue (43 base64url characters) for the other
+/// links (sessions, password links); anything else is refused before the
+/// database is asked.
 pub fn looks_like_token(token: &str) -> bool {
     token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
@@ -152,11 +218,13 @@ async fn check(
 impl Store {
     /// What the link leads to. Reads only: mail scanners open every link.
     pub async fn open_ack_link(&self, token: &str) -> Result<AckLinkView, AckLinkError> {
-        if !looks_like_token(token) {
-            return Err(AckLinkError::Unknown);
+        let shape = token_shape(token);
+        if shape == TokenShape::Altered {
+            return Err(AckLinkError::Altered);
         }
         let now = db_now(&self.db).await?;
         let row = ack_tokens::Entity::find_by_id(hash_token(token)).one(&self.db).await?;
+        let row = Some(row.ok_or_else(|| shape.not_found())?);
         Ok(check(&self.db, row, now).await?.1)
     }
 
@@ -243,7 +311,7 @@ impl Store {
     /// write lock that finalisations need).
     async fn audit_link_refusal(&self, token: &str, error: &AckLinkError) -> Result<(), StoreError> {
         let code = match error {
-            AckLinkError::Unknown => return Ok(()),
+            AckLinkError::Unknown | AckLinkError::Altered => return Ok(()),
             AckLinkError::Expired => "expired_link",
             AckLinkError::Used { .. } => "used_link",
             AckLinkError::AccountInactive => "inactive_account",
@@ -261,13 +329,15 @@ impl Store {
     }
 
     async fn redeem_link(&self, token: &str, client: ClientInfo) -> Result<(AckLinkView, AckView), AckLinkError> {
-        if !looks_like_token(token) {
-            return Err(AckLinkError::Unknown);
+        let shape = token_shape(token);
+        if shape == TokenShape::Altered {
+            return Err(AckLinkError::Altered);
         }
         let hash = hash_token(token);
         let txn = self.begin_write().await?;
         let now = db_now(&txn).await?;
         let row = ack_tokens::Entity::find_by_id(hash.clone()).lock_exclusive().one(&txn).await?;
+        let row = Some(row.ok_or_else(|| shape.not_found())?);
         let (row, view) = check(&txn, row, now).await?;
         let (ack, _) = acknowledge_in(&txn, row.user_id, row.notice_id, Channel::Email, client).await?;
         let used = ack_tokens::Entity::update_many()
@@ -292,5 +362,35 @@ impl Store {
         }
         txn.commit().await?;
         Ok((view, ack))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_changed_or_cut_short_is_told_from_one_never_sent() {
+        let token = new_link_token().unwrap();
+        assert_eq!(token.len(), 48);
+        assert_ne!(token, new_link_token().unwrap());
+        assert_eq!(token_shape(&token), TokenShape::Checked);
+        // Every single character changed, wherever it is.
+        for (i, c) in token.char_indices() {
+            let other = if c == 'A' { 'B' } else { 'A' };
+            let changed = format!("{}{other}{}", &token[..i], &token[i + 1..]);
+            assert_eq!(token_shape(&changed), TokenShape::Altered, "{changed}");
+        }
+        // (Cut to 43 characters, it reads as a link from before check bytes,
+        // which still work while the database has them.)
+        assert_eq!(token_shape(&token[..43]), TokenShape::Unchecked);
+        for altered in [&token[..47], &token[..44], &format!("{token}A"), "", "x", "%00", &token.replace('A', "+")] {
+            if altered != token {
+                assert_eq!(token_shape(altered), TokenShape::Altered, "{altered}");
+            }
+        }
+        // A link sent before links carried check bytes: 43 characters.
+        assert_eq!(token_shape(&crate::auth::random_token().unwrap()), TokenShape::Unchecked);
+        assert_eq!(token_shape(&"é".repeat(24)), TokenShape::Altered);
     }
 }

@@ -24,7 +24,9 @@ mod sessions;
 mod users;
 pub mod views;
 
-pub use ack_links::{AckLinkError, AckLinkView, AfterAcknowledging, LinkAbout, looks_like_token};
+pub use ack_links::{
+    AckLinkError, AckLinkView, AfterAcknowledging, LinkAbout, TokenShape, looks_like_token, new_link_token, token_shape,
+};
 pub use audit::AuditEntry;
 
 /// The statements on the gate's hot path exactly as the store sends them,
@@ -40,7 +42,7 @@ pub mod sql {
     };
     pub use crate::quotes::load_quote_sql;
 }
-pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS};
+pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS, hash_token, random_token};
 pub use db::Store;
 pub use error::{SUPERSEDED_PRICES, StoreError};
 pub use gate::PublishSeen;

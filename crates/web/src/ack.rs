@@ -299,10 +299,15 @@ fn names_its_person(e: &AckLinkError) -> bool {
 /// browser ([`signed_in`], read only where [`names_its_person`]).
 fn refusal(e: AckLinkError, calendar: Calendar, reader: Option<&SessionUser>) -> Response {
     match e {
+        AckLinkError::Altered => refused(
+            StatusCode::NOT_FOUND,
+            "This link is not valid: it has been altered",
+            "This acknowledgement link is not as Pricegate wrote it: part of it was changed or cut off, perhaps when it was copied or when an e-mail program wrapped it. Open it again from the e-mail itself, or acknowledge the notice in Pricegate.",
+        ),
         AckLinkError::Unknown => refused(
             StatusCode::NOT_FOUND,
-            "This link is not valid",
-            "Pricegate does not know this acknowledgement link. It may have been cut short or altered when it was copied; open it again from the e-mail.",
+            "This link is not valid: it is unknown here",
+            "This acknowledgement link is whole, but this Pricegate never sent it: it may be from another Pricegate, or from before its database was restored. Acknowledge the notice in Pricegate itself.",
         ),
         AckLinkError::Expired => refused(
             StatusCode::GONE,
@@ -403,7 +408,7 @@ async fn show(
     headers: HeaderMap,
     token: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Response {
-    let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown, app.store.calendar(), None) };
+    let Ok(Path(token)) = token else { return refusal(AckLinkError::Altered, app.store.calendar(), None) };
     match app.store.open_ack_link(&token).await {
         Ok(view) => {
             let session = signed_in(&app, &headers).await;
@@ -440,7 +445,7 @@ async fn acknowledge(
             "Open the link from your e-mail and press the button on the Pricegate page.",
         );
     }
-    let Ok(Path(token)) = token else { return refusal(AckLinkError::Unknown, app.store.calendar(), None) };
+    let Ok(Path(token)) = token else { return refusal(AckLinkError::Altered, app.store.calendar(), None) };
     let calendar = app.store.calendar();
     match app.store.acknowledge_by_link(&token, client).await {
         Ok((view, ack)) => {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::fanout::fanning_out;
 use super::moot::{ack_target, find_moot, subjects};
 use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, PUBLICATION, REMINDER, SENT, SKIPPED};
-use crate::auth::{hash_token, random_token};
+use crate::auth::hash_token;
 use crate::db::db_now;
 use crate::entity::{ack_tokens, outbox};
 use crate::password_links::purpose_of;
@@ -190,7 +190,7 @@ impl Store {
                 continue;
             }
             if let Some((notice_id, user_id)) = ack_target(&row) {
-                let token = random_token()?;
+                let token = crate::ack_links::new_link_token()?;
                 tokens.push(ack_tokens::ActiveModel {
                     token_hash: Set(hash_token(&token)),
                     notice_id: Set(notice_id),
