@@ -629,12 +629,26 @@ async fn an_approval_of_old_prices_is_for_the_quote_as_finance_saw_it() {
     assert_eq!(sam.get(&format!("/api/v1/quotes/{id}/gate")).await.body["price_override"], json!(null));
 
     let (_, seen) = shown().await;
-    assert_eq!(approve(csrf, seen).await.expect("an answer").status(), 303);
+    assert_eq!(approve(csrf.clone(), seen.clone()).await.expect("an answer").status(), 303);
     let gate = sam.get(&format!("/api/v1/quotes/{id}/gate")).await.body;
     assert_eq!(
         (gate["ready"].as_bool(), gate["price_override"]["reason"].as_str()),
         (Some(true), Some("Agreed in March"))
     );
+    // The same form sent twice: the second says who approved, and when.
+    let r = approve(csrf, seen).await.expect("an answer");
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap_or_default();
+    assert!(
+        html.contains(&format!(
+            "Not approved again: its lines at an old price are approved already, by {} at ",
+            fiona.name
+        )) && html.contains("(\u{201c}Agreed in March\u{201d}).")
+            && !html.contains("changed after you opened it"),
+        "{html}"
+    );
+    let approvals = finance.get("/api/v1/audit?action=quote.price_override").await.body;
+    assert_eq!(approvals.as_array().map(Vec::len), Some(1), "approved once: {approvals}");
 }
 
 /// The publish confirmation marks a quote whose signer can no longer sign:
@@ -900,8 +914,19 @@ async fn repricing_from_the_quote_page_takes_only_the_prices_it_showed() {
         "what repricing takes, and what an approval would waive: {html}"
     );
 
-    let r = reprice(shown().await).await.expect("an answer");
+    let form = shown().await;
+    let r = reprice(form.clone()).await.expect("an answer");
     assert_eq!(r.status(), 303);
+    assert_eq!(price().await, 1_200);
+    // The same form sent twice: the second says it is done already.
+    let r = reprice(form).await.expect("an answer");
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap_or_default();
+    assert!(
+        html.contains("Not repriced again: every line is at the price in force now (the quote was repriced after this page was opened).")
+            && !html.contains("Below is what repricing would take now"),
+        "{html}"
+    );
     assert_eq!(price().await, 1_200);
 }
 
@@ -1019,6 +1044,8 @@ async fn every_write_to_a_quote_takes_if_match_and_answers_with_its_etag(backend
     assert_eq!((r.status.as_u16(), r.code()), (409, "pending_acknowledgements"), "{}", r.text);
     let (status, _, cancelled) = conditional(cancel(), &now).await;
     assert_eq!((status, cancelled["state"].as_str()), (200, Some("cancelled")), "{cancelled}");
+    let r = sam.post_empty(&format!("{path}/finalise")).await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, "quote_not_draft"), "{}", r.text);
 
     // The quote's page keeps its history, in words, from the audit log.
     let html = page_as(&app.base, &fiona.email, &path.replace("/api/v1", "")).await;
@@ -1030,6 +1057,7 @@ async fn every_write_to_a_quote_takes_if_match_and_answers_with_its_etag(backend
         "Repriced: total 100.00 EUR to 130.00 EUR",
         "Finalising refused: notices still to acknowledge",
         "Cancelled",
+        "Finalising refused: it was no longer a draft (finalised or cancelled before)",
     ];
     let mut from = 0;
     for what in said {

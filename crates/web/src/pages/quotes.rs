@@ -289,11 +289,14 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
             "pending_acknowledgements" => "notices still to acknowledge",
             "superseded_prices" => "lines at a price no longer in force",
             "quote_expired" => "its validity had ended",
+            "signer_cannot_sign" => "its signer could no longer sign",
             "quote_changed" => "the quote had changed since it was read",
+            "quote_not_draft" => "it was no longer a draft (finalised or cancelled before)",
             "not_signer" => "not its signer",
+            "not_owner" | "not_your_quote" => "not theirs to change",
             "own_quote" => "the approver owns or signs it",
             "nothing_to_override" => "no old price to approve",
-            code => code,
+            code => return format!("{what} refused (recorded as \u{201c}{code}\u{201d})"),
         };
         format!("{what} refused: {why}")
     };
@@ -1160,16 +1163,44 @@ async fn reprice(
                 let done = QuoteDone::Repriced { old_minor: result.old_total_minor, new_minor: result.new_total_minor };
                 return Ok(done.back_to_quote(&user.seal(&app), id));
             }
-            Err(StoreError::Conflict { code: "quote_changed", .. }) => "Not repriced: the quote, or the prices in \
-                force for it, changed after you opened this page. Below is what repricing would take now: reprice \
-                again to take it."
-                .to_owned(),
+            Err(StoreError::Conflict { code: "quote_changed", .. }) => match settled_since(&app, &user, id).await? {
+                Some(settled) => format!("Not repriced again: {settled}"),
+                None => "Not repriced: the quote, or the prices in force for it, changed after you opened this \
+                    page. Below is what repricing would take now: reprice again to take it."
+                    .to_owned(),
+            },
             Err(e) => return Err(e.into()),
         },
     };
     let quote = app.store.get_quote(&user.0.actor, id).await?;
     let page = quote_page(&app, &user, quote, None, Some(message)).await?;
     Ok(render(StatusCode::CONFLICT, &page))
+}
+
+/// What a reprice or an approval refused as out of date finds, when there
+/// is nothing left for it to do: the lines that were at an old price are at
+/// today's (repriced since), or an approval covers them (approved since).
+/// The same form sent twice lands here.
+async fn settled_since(app: &AppState, user: &PageUser, id: Uuid) -> Result<Option<String>, PageError> {
+    let gate = match app.store.quote_gate(&user.0.actor, id).await {
+        Ok(gate) => gate,
+        // No longer a draft: the page says so.
+        Err(StoreError::Conflict { code: "quote_not_draft", .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if gate.superseded.is_empty() {
+        return Ok(Some(
+            "every line is at the price in force now (the quote was repriced after this page was opened).".to_owned(),
+        ));
+    }
+    let Some(approval) = gate.price_override else { return Ok(None) };
+    let approver = app.store.user_names(&[approval.approved_by]).await?.remove(&approval.approved_by);
+    Ok(Some(format!(
+        "its lines at an old price are approved already, by {} at {} (\u{201c}{}\u{201d}).",
+        approver.as_deref().unwrap_or("finance"),
+        app.store.calendar().stamp(approval.created_at, true),
+        approval.reason,
+    )))
 }
 
 /// Finance lets a draft be finalised at prices no longer in force, with a
@@ -1190,9 +1221,11 @@ async fn override_prices(
         (Ok(_), None) => (StatusCode::CONFLICT, Some(format!("Not approved: {}.", super::OUT_OF_DATE)), None),
         (Ok(reason), Some(seen)) => match app.store.override_prices(&user.0.actor, id, reason, Some(seen)).await {
             Ok(_) => return Ok(QuoteDone::Overridden.back_to_quote(&user.seal(&app), id)),
-            Err(StoreError::Conflict { code: "quote_changed", message }) => {
-                (StatusCode::CONFLICT, Some(format!("Not approved. {message}")), None)
-            }
+            Err(StoreError::Conflict { code: "quote_changed", message }) => match settled_since(&app, &user, id).await?
+            {
+                Some(settled) => (StatusCode::CONFLICT, Some(format!("Not approved again: {settled}")), None),
+                None => (StatusCode::CONFLICT, Some(format!("Not approved. {message}")), None),
+            },
             Err(e) => return Err(e.into()),
         },
     };
