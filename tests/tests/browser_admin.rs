@@ -114,7 +114,8 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         assert_eq!(fiona.text("#superseded").await, "PUMP-100 × 2: quoted 1,250.00 EUR, now 1,390.00 EUR");
         let advice = fiona.text("#superseded-advice").await;
         assert!(
-            advice.contains("Its owner, Sam, must reprice it") && advice.contains("approve keeping the old ones below"),
+            advice.contains("The quote's owner, Sam, must reprice it")
+                && advice.contains("approve keeping the old ones below"),
             "{advice}"
         );
         fiona.submit("#override").await;

@@ -122,7 +122,7 @@ both_backends! {
         let (text, html) = (mail.text(), mail.html());
         assert!(text.contains("Pumps up 10%") && text.contains("PUMP-1") && text.contains("2,750.00 EUR"), "{text}");
         assert!(
-            text.contains("2,500.00 EUR -> 2,750.00 EUR from 2099-01-01 (+250.00 EUR (+10.0 %))"),
+            text.contains("2,500.00 EUR -> 2,750.00 EUR from 2099-01-01, +250.00 EUR (+10.0 %)"),
             "the price it moves from, and by how much: {text}"
         );
         assert!(text.contains("(+10,000.00 EUR on its total while it is valid)"), "the blocked quote and its delta are named: {text}");

@@ -124,6 +124,10 @@ fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
             total: money(&q.currency, q.total_minor),
             delta: match (q.expired_on, q.delta_minor, q.delta_after_minor) {
                 (Some(on), ..) => format!("expired on {on}"),
+                (None, 0, 0) if !q.overtaken.is_empty() => format!(
+                    "its total does not change by this notice: a later notice has set the price of {} since",
+                    q.overtaken.join(", ")
+                ),
                 (None, 0, 0) => "its total does not change".to_owned(),
                 (None, while_valid, 0) => {
                     format!("{} on its total while it is valid", signed_money(&q.currency, while_valid))
@@ -647,6 +651,7 @@ mod tests {
             delta_after_minor,
             valid_until: chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap_or_default(),
             expired_on,
+            overtaken: Vec::new(),
         }
     }
 
@@ -660,6 +665,7 @@ mod tests {
             quote(9_000, lapsed),
             quote_beyond(0, 40_000, None),
             quote_beyond(-6_000, 40_000, None),
+            BlockedQuote { overtaken: vec!["VALVE-C50".into()], ..quote(0, None) },
         ]);
         let said: Vec<&str> = rows.iter().map(|r| r.delta.as_str()).collect();
         assert_eq!(
@@ -671,6 +677,7 @@ mod tests {
                 "expired on 2026-11-30",
                 "its total does not change while it is valid (until 2026-12-05); prices dated after that would change it by +400.00 EUR",
                 "-60.00 EUR on its total while it is valid (until 2026-12-05), and +400.00 EUR more from prices dated after that",
+                "its total does not change by this notice: a later notice has set the price of VALVE-C50 since",
             ]
         );
     }

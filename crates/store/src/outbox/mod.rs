@@ -102,6 +102,9 @@ pub struct BlockedQuote {
     /// `valid_until`, when it has passed: the quote is finalised at no price
     /// until its owner extends it, so there is no change while valid to tell.
     pub expired_on: Option<chrono::NaiveDate>,
+    /// The SKUs on it that the notice prices, whose price in force today is
+    /// another, later notice's: the notice's change to them counts nothing.
+    pub overtaken: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -497,6 +500,7 @@ async fn blocked_quotes(
             delta_after_minor: impact.total_delta_minor.saturating_sub(delta_minor),
             valid_until: q.valid_until,
             expired_on: (q.valid_until < today).then_some(q.valid_until),
+            overtaken: impact.lines.iter().filter(|l| l.overtaken_by.is_some()).map(|l| l.sku.clone()).collect(),
         });
     }
     Ok(by_signer)
