@@ -252,10 +252,37 @@ async fn a_form_of_more_fields_than_any_page_sends_is_refused_whole() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert!(body.contains("This form is too large") && body.contains("nothing was done"), "{body}");
     assert_eq!(sales_api.get("/api/v1/quotes").await.body.as_array().map(Vec::len), Some(0));
-    // The same form as a page sends it is taken.
-    fields.truncate(8);
-    let (status, _, body) = post_form(&http, format!("{}/quotes/new", app.base), &cookie, &fields).await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    // A body past the limit, one that is not a form, one that is not text:
+    // each refused, saying so, with nothing written.
+    let huge = "n".repeat(3 * 1024 * 1024);
+    let mut too_long = fields[..8].to_vec();
+    too_long.push(("notes", &huge));
+    let (status, _, body) = post_form(&http, format!("{}/quotes/new", app.base), &cookie, &too_long).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body.contains("This form is too large") && body.contains("larger than any page here sends"), "{body}");
+    let form_as = |content_type: &'static str, body: Vec<u8>| {
+        http.post(format!("{}/quotes/new", app.base))
+            .header(COOKIE, &cookie)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let as_form: String = fields[..8].iter().map(|(k, v)| format!("{k}={v}&")).collect();
+    let r = form_as("multipart/form-data; boundary=x", as_form.clone().into_bytes()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(r.text().await.unwrap().contains("This form was not sent as these pages send forms"));
+    let not_text = format!("{as_form}customer_company=%FF%FE").into_bytes();
+    let r = form_as("application/x-www-form-urlencoded", not_text).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("its characters are not UTF-8"));
+    assert_eq!(sales_api.get("/api/v1/quotes").await.body.as_array().map(Vec::len), Some(0));
+
+    // The same form as a page sends it is taken, as typed: `+` a space, `%2B` a plus, UTF-8 kept.
+    let typed = format!("{as_form}customer_company=Nordwind+%2B+S%C3%B6hne");
+    let r = form_as("application/x-www-form-urlencoded; charset=UTF-8", typed.into_bytes()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let quotes = sales_api.get("/api/v1/quotes").await.body;
+    assert_eq!(quotes[0]["customer"]["company"], "Nordwind + Söhne", "{quotes}");
     app.stop().await;
 }
 
@@ -877,4 +904,58 @@ async fn acknowledging_from_someone_elses_quote_page_records_nothing(backend: Ba
     let acks = finance_api.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await.body;
     assert_eq!(acks["acknowledged"][0]["user"]["email"], rita.email.as_str(), "{acks}");
 }
+}
+
+/// A form sent twice, or without what it must name, is told so: a draft
+/// deleted already, an acknowledgement that names no notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_sent_twice_or_naming_nothing_says_so() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    let (base, http) = (app.base.as_str(), client());
+    let draft = pricegate_tests::fixtures::create_notice(&finance_api, "Abandoned idea", json!([])).await;
+    let (token, _) = log_in(base, &finance.email, PASSWORD).await.session.expect("Fiona logs in");
+    let cookie = format!("pricegate_session={token}");
+    let (_, html) = page(&http, format!("{base}/notices/{draft}/delete"), &cookie).await;
+    let form = [("csrf_token", csrf_in(&html)), ("seen", hidden_in(&html, "seen"))];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut told = Vec::new();
+    for _ in 0..2 {
+        let r = http
+            .post(format!("{base}/notices/{draft}/delete"))
+            .header(COOKIE, &cookie)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers().get(LOCATION).and_then(|l| l.to_str().ok()), Some("/notices"));
+        let (done, _) = set_cookie(&r, "pricegate_notice_done").expect("the list is told what happened");
+        let (_, html) =
+            page(&http, format!("{base}/notices"), &format!("{cookie}; pricegate_notice_done={done}")).await;
+        told.push(
+            html.split("id=\"message\"").nth(1).and_then(|m| m.split("</").next()).unwrap_or_default().to_owned(),
+        );
+    }
+    assert!(told[0].ends_with("The draft is deleted."), "{told:?}");
+    assert!(
+        told[1].ends_with("That draft is gone already: deleted before (perhaps by this same form, sent twice)."),
+        "{told:?}"
+    );
+
+    // An acknowledgement from a quote's page that names no notice records nothing.
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let quote = id_of(&draft_quote(&sales_api, json!([{"sku": "PUMP-100", "quantity": 1}])).await);
+    let (token, _) = log_in(base, &sales.email, PASSWORD).await.session.expect("Sam logs in");
+    let cookie = format!("pricegate_session={token}");
+    let (_, html) = page(&http, format!("{base}/quotes/{quote}"), &cookie).await;
+    for notice_id in ["", "not-an-id"] {
+        let form = [("csrf_token", csrf_in(&html).as_str().to_owned()), ("notice_id", notice_id.to_owned())];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, _, body) = post_form(&http, format!("{base}/quotes/{quote}/acknowledge"), &cookie, &form).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body.contains("The form did not say which notice to acknowledge: nothing was recorded."), "{body}");
+    }
+    app.stop().await;
 }

@@ -64,19 +64,70 @@ pub const OUT_OF_DATE: &str = "the page you sent it from was out of date";
 impl FormFields {
     /// Reads a urlencoded body. Not an extractor of its own: a handler gets
     /// a form only through [`CsrfForm`] or [`LoginForm`], which check its token.
+    /// A body over the limit, one sent as something other than a form, and
+    /// one whose characters are not text (UTF-8) are refused, each saying so;
+    /// nothing in them is taken.
     async fn read<S: Send + Sync>(req: Request, state: &S) -> Result<FormFields, PageError> {
-        match axum::Form::<Vec<(String, String)>>::from_request(req, state).await {
-            Ok(axum::Form(fields)) => FormFields::of(fields),
-            // A post with no form at all has no CSRF token either: the
-            // token check refuses it with the page that says so.
-            Err(axum::extract::rejection::FormRejection::InvalidFormContentType(_)) => Ok(FormFields(HashMap::new())),
-            Err(_) => Err(PageError::new(
-                StatusCode::BAD_REQUEST,
-                "This form could not be read",
-                "Go back and send it again.",
-            )),
+        let content_type = req.headers().get(axum::http::header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?"));
+        if let Some(content_type) = content_type
+            && !content_type.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")
+        {
+            return Err(PageError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "This form was not sent as these pages send forms",
+                "It came as something else than a form's fields: nothing was done. Send it from its page.",
+            ));
         }
+        // A post with no form at all has no CSRF token either: the token
+        // check refuses it with the page that says so.
+        let body = match axum::body::Bytes::from_request(req, state).await {
+            Ok(body) => body,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(PageError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "This form is too large",
+                    "It is larger than any page here sends: nothing was done. Go back, shorten what you typed, and \
+                     send it again.",
+                ));
+            }
+            Err(_) => {
+                return Err(PageError::new(
+                    StatusCode::BAD_REQUEST,
+                    "This form could not be read",
+                    "It did not arrive whole: nothing was done. Go back and send it again.",
+                ));
+            }
+        };
+        let fields = urlencoded_fields(&body).ok_or_else(|| {
+            PageError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "This form could not be read",
+                "Some of what it sent is not text (its characters are not UTF-8): nothing was done. Go back, type \
+                 it again, and send it.",
+            )
+        })?;
+        FormFields::of(fields)
     }
+}
+
+/// The fields of a urlencoded body (`+` a space, `%XX` a byte); `None` when
+/// a name or value decodes to something that is not UTF-8, which a browser
+/// never sends, rather than taking it with replacement characters.
+fn urlencoded_fields(body: &[u8]) -> Option<Vec<(String, String)>> {
+    let decode = |raw: &[u8]| {
+        let spaced: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+        percent_encoding::percent_decode(&spaced).decode_utf8().ok().map(|text| text.into_owned())
+    };
+    body.split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|b| *b == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &[][..]),
+            };
+            Some((decode(name)?, decode(value)?))
+        })
+        .collect()
 }
 
 /// The login form, checked against the double-submit cookie the login page
@@ -214,7 +265,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageId {
 }
 
 /// An id typed into a form or an address; one that is not a UUID names nothing.
-pub fn parse_id(raw: &str) -> Result<Uuid, PageError> {
+fn parse_id(raw: &str) -> Result<Uuid, PageError> {
     Uuid::parse_str(raw.trim()).map_err(|_| not_found())
 }
 

@@ -452,21 +452,21 @@ async fn delete_page(
 
 /// Deletes the draft as the confirmation showed it, then the notices list
 /// says so once. Sent again (Back to the confirmation), the draft is gone
-/// already: the list, silently. A draft edited since the confirmation was
+/// already: the list says that. A draft edited since the confirmation was
 /// opened (by someone else in finance, or in another tab) is shown again.
 async fn delete(
     State(app): State<AppState>,
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    use super::notice_publish::{DRAFT_DELETED, NOTICE_DONE};
+    use super::notice_publish::{DRAFT_DELETED, DRAFT_GONE, NOTICE_DONE};
     let Some(as_seen) = form.seen() else {
         let why = format!("Not deleted: {}. This is the draft as it is now.", super::OUT_OF_DATE);
         return Ok(render(StatusCode::CONFLICT, &delete_page(&app, &user, id, Some(why)).await?));
     };
     match app.store.delete_draft_notice(&user.0.actor, id, Some(&[as_seen])).await {
         Ok(()) => Ok(NOTICE_DONE.redirect(&user.seal(&app), DRAFT_DELETED)),
-        Err(StoreError::NotFound { .. }) => Ok(axum::response::Redirect::to("/notices").into_response()),
+        Err(StoreError::NotFound { .. }) => Ok(NOTICE_DONE.redirect(&user.seal(&app), DRAFT_GONE)),
         Err(StoreError::Conflict { code: "notice_changed", .. }) => {
             let why = "Not deleted: the draft changed after you opened this page. This is the draft as it is now: \
                        delete it still?";

@@ -172,7 +172,8 @@ async fn touched_quotes(
     let people = app.store.users_by_id(&signers).await?;
     let today = app.store.today().await?;
     let mut touched = Vec::new();
-    let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    // Summed wide: many quotes near the largest amount must not wrap or stop at it.
+    let mut sums: std::collections::BTreeMap<String, i128> = std::collections::BTreeMap::new();
     for q in quotes {
         // The gate's own rule, so the quote's page will say the same: per
         // product, the last of the notice's prices in force while the quote is valid.
@@ -185,7 +186,7 @@ async fn touched_quotes(
         let expired = q.valid_until < today;
         if !impact.lines.is_empty() {
             let sum = sums.entry(q.currency.clone()).or_default();
-            *sum = sum.saturating_add(if expired { 0 } else { delta });
+            *sum += i128::from(if expired { 0 } else { delta });
             touched.push(TouchedQuote {
                 id: q.id,
                 customer: q.customer.name.clone(),
@@ -201,8 +202,18 @@ async fn touched_quotes(
             });
         }
     }
-    let at_stake = sums.into_iter().map(|(currency, sum)| super::signed_money(&currency, sum)).collect();
+    let at_stake = sums.into_iter().map(|(currency, sum)| sum_in_words(&currency, sum)).collect();
     Ok((touched, at_stake))
+}
+
+/// A sum of changes as money; one past what an amount can hold (only
+/// absurd prices and quantities reach it) as "beyond" the largest.
+fn sum_in_words(currency: &str, sum: i128) -> String {
+    match i64::try_from(sum) {
+        Ok(sum) => super::signed_money(currency, sum),
+        Err(_) if sum > 0 => format!("beyond {}", super::signed_money(currency, i64::MAX)),
+        Err(_) => format!("beyond {}", super::signed_money(currency, -i64::MAX)),
+    }
 }
 
 async fn confirm_publish(
@@ -471,6 +482,9 @@ pub(super) const NOTICE_DONE: DoneCookie = DoneCookie { name: "pricegate_notice_
 
 /// The notices list's value of [`NOTICE_DONE`]: a draft was deleted.
 pub(super) const DRAFT_DELETED: &str = "deleted";
+/// …: a draft to delete was gone already (the form sent twice, or the
+/// draft deleted by someone else meanwhile).
+pub(super) const DRAFT_GONE: &str = "gone";
 
 impl NoticeDone {
     fn cookie_value(&self, notice: Uuid) -> String {
@@ -666,6 +680,14 @@ fn reminded_sentence(queued: usize, left_out: usize, again: Option<String>) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sum_past_the_largest_amount_says_so() {
+        assert_eq!(sum_in_words("EUR", -12_345), "-123.45 EUR");
+        let huge = i128::from(i64::MAX) * 6;
+        assert_eq!(sum_in_words("EUR", huge), "beyond +92,233,720,368,547,758.07 EUR");
+        assert_eq!(sum_in_words("EUR", -huge), "beyond -92,233,720,368,547,758.07 EUR");
+    }
 
     #[test]
     fn a_change_that_changes_nothing_gives_away_or_lies_years_ahead_is_pointed_out() {

@@ -14,7 +14,7 @@ use pricegate_store::{AckCount, Channel, NoticeFilter};
 use uuid::Uuid;
 
 use super::ChangeRow;
-use super::notice_publish::{DRAFT_DELETED, NOTICE_DONE};
+use super::notice_publish::{DRAFT_DELETED, DRAFT_GONE, NOTICE_DONE};
 use super::{Anyone, CsrfForm, Layout, PageError, PageId, PageUser, render};
 use crate::AppState;
 use crate::extract::Client;
@@ -156,7 +156,11 @@ async fn inbox(
         })
         .collect();
     let seal = user.seal(&app);
-    let message = (NOTICE_DONE.read(&headers, &seal) == Some(DRAFT_DELETED)).then_some("The draft is deleted.");
+    let message = match NOTICE_DONE.read(&headers, &seal) {
+        Some(DRAFT_DELETED) => Some("The draft is deleted."),
+        Some(DRAFT_GONE) => Some("That draft is gone already: deleted before (perhaps by this same form, sent twice)."),
+        _ => None,
+    };
     let page = InboxPage {
         layout: user.layout("Notices"),
         notices: rows,

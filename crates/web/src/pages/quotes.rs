@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::quote_form::{create_quote, edit_quote_form, new_quote_form, update_quote};
 use super::{
     CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, QuoteWork, Sales, Seal, in_words, money,
-    parse_id, render, signed_money,
+    render, signed_money,
 };
 use crate::AppState;
 use crate::extract::Client;
@@ -1019,7 +1019,14 @@ async fn acknowledge(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<QuoteWork>,
 ) -> Result<Response, PageError> {
-    let notice = parse_id(form.get("notice_id"))?;
+    let notice = Uuid::parse_str(form.get("notice_id").trim()).map_err(|_| {
+        PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Which notice?",
+            "The form did not say which notice to acknowledge: nothing was recorded. Use the button beside the \
+             notice on the quote's page.",
+        )
+    })?;
     // Sent from a quote's page: one that is not the sender's to see (or not
     // there) is refused before anything is recorded, as showing it would be.
     let quote = app.store.get_quote(&user.0.actor, id).await?;
