@@ -959,3 +959,100 @@ async fn a_form_sent_twice_or_naming_nothing_says_so() {
     }
     app.stop().await;
 }
+
+pricegate_tests::both_backends! {
+/// A new quote's or draft notice's form sent twice (a double click, a
+/// browser's retry), one after the other or both at once, saves once; the
+/// second sending leads to what the first saved, and says so.
+async fn a_new_quote_or_notice_sent_twice_is_saved_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let (base, http) = (app.base.as_str(), client());
+    let cookie = |email: String| async move {
+        let (token, _) = log_in(base, &email, PASSWORD).await.session.expect("logged in");
+        format!("pricegate_session={token}")
+    };
+    let (sam, fiona) = (cookie(sales.email.clone()).await, cookie(finance.email.clone()).await);
+    let send = |path: &'static str, cookie: &str, form: &[(String, String)]| {
+        http.post(format!("{base}{path}")).header(COOKIE, cookie).form(form).send()
+    };
+
+    let (_, html) = page(&http, format!("{base}/quotes/new"), &sam).await;
+    let quote_form: Vec<(String, String)> = [
+        ("csrf_token", csrf_in(&html)),
+        ("draft_id", hidden_in(&html, "draft_id")),
+        ("rows", "1".into()),
+        ("signer_id", sales.id.to_string()),
+        ("customer_name", "Greta Berg".into()),
+        ("customer_email", "greta@nordwind.example".into()),
+        ("valid_until", "2099-12-31".into()),
+        ("sku_0", "PUMP-100".into()),
+        ("quantity_0", "2".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    // Both at once: one drafts, the other finds it drafted.
+    let (a, b) = tokio::join!(send("/quotes/new", &sam, &quote_form), send("/quotes/new", &sam, &quote_form));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let quotes = sales_api.get("/api/v1/quotes").await.body;
+    assert_eq!(quotes.as_array().map(Vec::len), Some(1), "drafted once: {quotes}");
+    let id = quotes[0]["id"].as_str().unwrap().to_owned();
+    let mut said = Vec::new();
+    for r in [a, b] {
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers().get(LOCATION).and_then(|l| l.to_str().ok()), Some(format!("/quotes/{id}").as_str()));
+        let (done, _) = set_cookie(&r, "pricegate_quote_done").expect("the quote page is told");
+        let (_, html) = page(&http, format!("{base}/quotes/{id}"), &format!("{sam}; pricegate_quote_done={done}")).await;
+        said.push(html.split("id=\"done\"").nth(1).and_then(|m| m.split("</").next()).unwrap_or_default().to_owned());
+    }
+    said.sort();
+    assert!(said[0].contains("Quote drafted "), "{said:?}");
+    assert!(said[1].contains("The form was sent twice: the quote was drafted once, "), "{said:?}");
+    // And again later (Back, then Save): still one.
+    let r = send("/quotes/new", &sam, &quote_form).await.unwrap();
+    assert_eq!(r.headers().get(LOCATION).and_then(|l| l.to_str().ok()), Some(format!("/quotes/{id}").as_str()));
+    assert_eq!(sales_api.get("/api/v1/quotes").await.body.as_array().map(Vec::len), Some(1));
+    // A new form is a new quote; an id not of the sender's forms is not taken over.
+    let (_, html) = page(&http, format!("{base}/quotes/new"), &sam).await;
+    let mut again = quote_form.clone();
+    again[1].1 = hidden_in(&html, "draft_id");
+    assert_ne!(again[1].1, quote_form[1].1, "each form its own id");
+    assert_eq!(send("/quotes/new", &sam, &again).await.unwrap().status(), StatusCode::SEE_OTHER);
+    assert_eq!(sales_api.get("/api/v1/quotes").await.body.as_array().map(Vec::len), Some(2));
+    let (_, rita) = app.user(Role::Sales, "Rita").await;
+    let rita_cookie = cookie(rita.email.clone()).await;
+    let (_, html) = page(&http, format!("{base}/quotes/new"), &rita_cookie).await;
+    let mut hers = quote_form.clone();
+    hers[0].1 = csrf_in(&html);
+    hers[3].1 = rita.id.to_string();
+    let r = send("/quotes/new", &rita_cookie, &hers).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_ne!(r.headers().get(LOCATION).and_then(|l| l.to_str().ok()), Some(format!("/quotes/{id}").as_str()));
+    assert_eq!(sales_api.get(&format!("/api/v1/quotes/{id}")).await.body["owner_id"], sales.id.to_string(), "Sam's still");
+
+    // A draft notice, likewise.
+    let (_, html) = page(&http, format!("{base}/notices/new"), &fiona).await;
+    let notice_form: Vec<(String, String)> = [
+        ("csrf_token", csrf_in(&html)),
+        ("draft_id", hidden_in(&html, "draft_id")),
+        ("title", "Hose prices".into()),
+        ("body", "From Monday.".into()),
+        ("changes", String::new()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let (a, b) = tokio::join!(send("/notices/new", &fiona, &notice_form), send("/notices/new", &fiona, &notice_form));
+    let drafts = finance_api.get("/api/v1/notices?state=draft").await.body;
+    assert_eq!(drafts.as_array().map(Vec::len), Some(1), "saved once: {drafts}");
+    let publish = format!("/notices/{}/publish", drafts[0]["id"].as_str().unwrap());
+    for r in [a.unwrap(), b.unwrap()] {
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers().get(LOCATION).and_then(|l| l.to_str().ok()), Some(publish.as_str()));
+    }
+    app.stop().await;
+}
+}

@@ -48,8 +48,8 @@ pub use error::{SUPERSEDED_PRICES, StoreError};
 pub use gate::PublishSeen;
 pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_FAILURES};
 pub use notices::{
-    AckCount, AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NewNotice, NewPriceChange, NoticeFilter, NoticePatch,
-    NoticeState, WaitingQuote,
+    AckCount, AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NOTICE_DRAFTED_ALREADY, NewNotice, NewPriceChange,
+    NoticeFilter, NoticePatch, NoticeState, WaitingQuote,
 };
 pub use outbox::{
     BlockedQuote, Composed, Composer, HandedQuote, Letter, MailSetup, NoticeContent, OutboxMessageView, OutboxView,
@@ -59,7 +59,9 @@ pub use password_links::{
     INVITATION_LINK_DAYS, PasswordLinkError, PasswordLinkView, PasswordSet, RESET_EVERY_MINUTES, RESET_LINK_MINUTES,
 };
 pub use products::{CsvRowError, NewProduct, ProductPatch, UpcomingPrice};
-pub use quotes::{HandedOver, NewLine, NewQuote, OpenDrafts, PricesSeen, QuoteEdited, QuoteFilter, QuotePatch};
+pub use quotes::{
+    DRAFTED_ALREADY, HandedOver, NewLine, NewQuote, OpenDrafts, PricesSeen, QuoteEdited, QuoteFilter, QuotePatch,
+};
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
 pub use users::{EMAIL_TAKEN, NewUser, PasswordChange, UserPatch};
 

@@ -52,9 +52,20 @@ pub struct NewPriceChange {
 
 #[derive(Debug, Clone)]
 pub struct NewNotice {
+    /// The id its form chose for it when opened: the same form sent twice
+    /// finds the draft saved, and is refused with 409
+    /// [`NOTICE_DRAFTED_ALREADY`], so it is saved once. `None`: a new id.
+    pub id: Option<Uuid>,
     pub title: Text,
     pub body: Text,
     pub changes: Vec<NewPriceChange>,
+}
+
+/// The code of a new notice's form sent again after it saved the draft ([`NewNotice::id`]).
+pub const NOTICE_DRAFTED_ALREADY: &str = "notice_drafted_already";
+
+fn drafted_already() -> StoreError {
+    StoreError::conflict(NOTICE_DRAFTED_ALREADY, "This form saved its draft already: it was sent twice.")
 }
 
 #[derive(Debug, Clone, Default)]
@@ -345,9 +356,18 @@ fn visible_to(actor: &Actor, notice: &notices::Model) -> bool {
 impl Store {
     pub async fn create_notice(&self, actor: &Actor, new: NewNotice) -> Result<NoticeView, StoreError> {
         let txn = self.begin_write().await?;
+        let id = match new.id {
+            Some(id) => match notices::Entity::find_by_id(id).one(&txn).await? {
+                Some(notice) if notice.created_by == actor.id => return Err(drafted_already()),
+                // Not a form of theirs (an id written by hand): a new one.
+                Some(_) => Uuid::new_v4(),
+                None => id,
+            },
+            None => Uuid::new_v4(),
+        };
         let now = db_now(&txn).await?;
         let notice = notices::ActiveModel {
-            id: Set(Uuid::new_v4()),
+            id: Set(id),
             title: Set(new.title.into_inner()),
             body: Set(new.body.into_inner()),
             state: Set(DRAFT.into()),
@@ -359,7 +379,12 @@ impl Store {
             updated_at: Set(now),
         }
         .insert(&txn)
-        .await?;
+        .await
+        // The same form sent twice at once: the second finds the id taken.
+        .map_err(|e| match StoreError::unique_as(e, NOTICE_DRAFTED_ALREADY, "") {
+            StoreError::Conflict { .. } => drafted_already(),
+            other => other,
+        })?;
         write_changes(&txn, notice.id, &new.changes).await?;
         record(
             &txn,

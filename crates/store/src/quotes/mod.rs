@@ -42,6 +42,11 @@ pub(crate) const DRAFT: &str = "draft";
 
 #[derive(Debug, Clone)]
 pub struct NewQuote {
+    /// The id its form chose for it when opened (the page's hidden
+    /// `draft_id`): the same form sent twice finds the quote drafted, and is
+    /// refused with 409 [`DRAFTED_ALREADY`], so it is drafted once. `None`:
+    /// a new id.
+    pub id: Option<Uuid>,
     pub customer_name: Text,
     pub customer_email: CustomerEmail,
     pub customer_company: Text,
@@ -50,6 +55,13 @@ pub struct NewQuote {
     pub notes: Text,
     pub signer_id: Option<Uuid>,
     pub lines: Vec<NewLine>,
+}
+
+/// The code of a quote's form sent again after it drafted the quote ([`NewQuote::id`]).
+pub const DRAFTED_ALREADY: &str = "quote_drafted_already";
+
+fn drafted_already() -> StoreError {
+    StoreError::conflict(DRAFTED_ALREADY, "This form drafted its quote already: it was sent twice.")
 }
 
 /// A quote as an approval of its old prices, or a reprice, was shown it, as
@@ -139,11 +151,19 @@ impl Store {
     pub async fn create_quote(&self, actor: &Actor, new: NewQuote) -> Result<QuoteView, StoreError> {
         let txn = self.begin_write().await?;
         crate::gate::lock_gate_shared(&txn).await?;
+        let id = match new.id {
+            Some(id) => match quotes::Entity::find_by_id(id).one(&txn).await? {
+                Some(quote) if quote.owner_id == actor.id => return Err(drafted_already()),
+                // Not a form of theirs (an id written by hand): a new one.
+                Some(_) => Uuid::new_v4(),
+                None => id,
+            },
+            None => Uuid::new_v4(),
+        };
         let now = crate::gate::drafting_stamp(&txn).await?;
         self.calendar.refuse_past("valid_until", new.valid_until, self.calendar.date_of(now))?;
         let signer_id = new.signer_id.unwrap_or(actor.id);
         check_signer(&txn, signer_id, "signer_id").await?;
-        let id = Uuid::new_v4();
         let lines =
             price_lines(&txn, id, new.currency.code(), &new.lines, Carried::Nothing, self.calendar.date_of(now))
                 .await?;
@@ -163,7 +183,14 @@ impl Store {
             finalised_at: None,
             cancelled_at: None,
         };
-        quotes::Entity::insert(quotes::ActiveModel::from(quote.clone())).exec_without_returning(&txn).await?;
+        // The same form sent twice at once: the second waits on the first's
+        // row, then finds the id taken.
+        quotes::Entity::insert(quotes::ActiveModel::from(quote.clone())).exec_without_returning(&txn).await.map_err(
+            |e| match StoreError::unique_as(e, DRAFTED_ALREADY, "") {
+                StoreError::Conflict { .. } => drafted_already(),
+                other => other,
+            },
+        )?;
         replace_lines(&txn, id, lines.clone()).await?;
         let view = to_view(quote.clone(), lines, None);
         record(

@@ -19,7 +19,7 @@ use pricegate_domain::{
 };
 use pricegate_mail::render_markdown;
 use pricegate_store::views::{NoticeView, PriceChangeView, ProductView};
-use pricegate_store::{MAX_CHANGES, NewNotice, NewPriceChange, NoticePatch, StoreError};
+use pricegate_store::{MAX_CHANGES, NOTICE_DRAFTED_ALREADY, NewNotice, NewPriceChange, NoticePatch, StoreError};
 use uuid::Uuid;
 
 use super::{ChangeRow, CsrfForm, Finance, FormFields, Layout, PageError, PageId, PageUser, in_words, render};
@@ -63,6 +63,10 @@ struct DraftPage {
     revision: Option<i64>,
     /// Why the form just sent saved nothing, when no field is to blame.
     not_saved: Option<String>,
+    /// A new draft's id, chosen when its form was first opened: the form
+    /// sent twice saves it once ([`pricegate_store::NewNotice::id`]).
+    /// `None` when editing.
+    draft_id: Option<Uuid>,
 }
 
 impl DraftPage {
@@ -88,6 +92,7 @@ impl DraftPage {
             example: String::new(),
             revision: None,
             not_saved: None,
+            draft_id: Some(Uuid::new_v4()),
         }
     }
 
@@ -109,6 +114,7 @@ impl DraftPage {
         page.body_html = render_markdown(&page.body);
         page.changes = notice.changes.iter().map(ChangeRow::from).collect();
         page.revision = Some(notice.revision());
+        page.draft_id = None;
         page
     }
 
@@ -117,6 +123,10 @@ impl DraftPage {
         // page older than the field, and saves nothing until shown the draft.
         if self.revision.is_some() {
             self.revision = Some(form.seen().unwrap_or(i64::MIN));
+        }
+        if self.draft_id.is_some() {
+            // A page from before the field: an id of its own, as it had.
+            self.draft_id = Some(Uuid::parse_str(form.get("draft_id")).unwrap_or_else(|_| Uuid::new_v4()));
         }
         self.title = form.get("title").to_owned();
         self.body = form.get("body").to_owned();
@@ -251,7 +261,7 @@ async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNo
         page.changes = change_rows(app, changes, &products).await?;
     }
     match (title, body, changes) {
-        (Ok(title), Ok(body), Ok(changes)) => Ok(Some(NewNotice { title, body, changes })),
+        (Ok(title), Ok(body), Ok(changes)) => Ok(Some(NewNotice { id: page.draft_id, title, body, changes })),
         (title, body, changes) => {
             if let Err(e) = title {
                 page.errors.insert("title", in_words(e.message, &[("title", "The title")]));
@@ -329,9 +339,13 @@ async fn create(
         return Ok(previewed(page));
     }
     let Some(new) = parsed else { return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page)) };
-    match app.store.create_notice(&user.0.actor, new).await {
-        Ok(n) => Ok(super::notice_publish::NoticeDone::saved(&user.seal(&app), n.id)),
-        Err(e) => refused(page, e),
+    match (app.store.create_notice(&user.0.actor, new).await, page.draft_id) {
+        (Ok(n), _) => Ok(super::notice_publish::NoticeDone::saved(&user.seal(&app), n.id)),
+        // Sent twice: the draft its first sending saved.
+        (Err(StoreError::Conflict { code: NOTICE_DRAFTED_ALREADY, .. }), Some(id)) => {
+            Ok(super::notice_publish::NoticeDone::saved(&user.seal(&app), id))
+        }
+        (Err(e), _) => refused(page, e),
     }
 }
 
@@ -369,7 +383,7 @@ async fn update(
     if form.get("action") == "preview" {
         return Ok(previewed(page));
     }
-    let Some(NewNotice { title, body, changes }) = parsed else {
+    let Some(NewNotice { title, body, changes, .. }) = parsed else {
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
     };
     let as_seen = page.revision.map(|revision| vec![revision]);

@@ -428,6 +428,8 @@ pub(super) enum QuoteDone {
     /// Saved, and finance's approval of the quote's old prices no longer
     /// covers its lines (a quantity or discount changed, a line added).
     SavedApprovalLapsed,
+    /// The new-quote form sent again after it drafted the quote.
+    DraftedAlready,
     Acknowledged(Uuid),
     Finalised,
     Overridden,
@@ -449,6 +451,7 @@ impl QuoteDone {
             QuoteDone::SavedNewSigner { released: None } => format!("saved-signer.{quote}"),
             QuoteDone::SavedNewSigner { released: Some(former) } => format!("saved-signer.{quote}.{former}"),
             QuoteDone::SavedApprovalLapsed => format!("saved-lapsed.{quote}"),
+            QuoteDone::DraftedAlready => format!("drafted-already.{quote}"),
             QuoteDone::Acknowledged(notice) => format!("acknowledged.{quote}.{notice}"),
             QuoteDone::Finalised => format!("finalised.{quote}"),
             QuoteDone::Overridden => format!("overridden.{quote}"),
@@ -470,6 +473,7 @@ impl QuoteDone {
                 },
             },
             "saved-lapsed" => QuoteDone::SavedApprovalLapsed,
+            "drafted-already" => QuoteDone::DraftedAlready,
             "acknowledged" => QuoteDone::Acknowledged(Uuid::parse_str(parts.next()?).ok()?),
             "finalised" => QuoteDone::Finalised,
             "overridden" => QuoteDone::Overridden,
@@ -495,6 +499,10 @@ impl QuoteDone {
                 }
             ),
             QuoteDone::Saved => format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at),
+            QuoteDone::DraftedAlready => format!(
+                "The form was sent twice: the quote was drafted once, {}, and this is it. Nothing else was drafted.",
+                page.drafted_at
+            ),
             QuoteDone::Unchanged => "Nothing to save: the form was as the quote is.".to_owned(),
             QuoteDone::SavedNewSigner { released } => {
                 let mut sentence = format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at);
@@ -1258,6 +1266,7 @@ mod tests {
             QuoteDone::SavedNewSigner { released: None },
             QuoteDone::SavedNewSigner { released: Some(other) },
             QuoteDone::SavedApprovalLapsed,
+            QuoteDone::DraftedAlready,
             QuoteDone::Acknowledged(notice),
             QuoteDone::Finalised,
             QuoteDone::Overridden,

@@ -15,7 +15,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use pricegate_domain::{Currency, Invalid, Role};
 use pricegate_store::views::{LineView, ProductView, QuoteView, UserView};
-use pricegate_store::{NewQuote, QuotePatch, StoreError};
+use pricegate_store::{DRAFTED_ALREADY, NewQuote, QuotePatch, StoreError};
 use uuid::Uuid;
 
 use super::quotes::QuoteDone;
@@ -101,6 +101,10 @@ pub struct QuoteFormPage {
     revision: Option<i64>,
     /// The form was sent from a page without [`QuoteFormPage::revision`].
     out_of_date: bool,
+    /// A new quote's id, chosen when its form was first opened and kept
+    /// through "More lines" and refusals: the form sent twice drafts it once
+    /// ([`pricegate_store::NewQuote::id`]). `None` when editing.
+    draft_id: Option<Uuid>,
 }
 
 impl QuoteFormPage {
@@ -120,6 +124,10 @@ impl QuoteFormPage {
         if self.revision.is_some() {
             self.revision = Some(form.seen().unwrap_or(i64::MIN));
             self.out_of_date = form.seen().is_none();
+        }
+        if self.draft_id.is_some() {
+            // A page from before the field: an id of its own, as it had.
+            self.draft_id = Some(Uuid::parse_str(form.get("draft_id")).unwrap_or_else(|_| Uuid::new_v4()));
         }
         self.customer_name = form.get("customer_name").to_owned();
         self.customer_email = form.get("customer_email").to_owned();
@@ -286,6 +294,7 @@ fn blank(user: &PageUser, products: Vec<ProductOption>, signers: Vec<UserView>, 
         general_error: None,
         revision: None,
         out_of_date: false,
+        draft_id: Some(Uuid::new_v4()),
     }
 }
 
@@ -304,6 +313,7 @@ fn edit_form(
     page.action = format!("/quotes/{}/edit", quote.id);
     page.back = format!("/quotes/{}", quote.id);
     page.editing = true;
+    page.draft_id = None;
     page.customer_name = quote.customer.name.clone();
     page.customer_email = quote.customer.email.clone();
     page.customer_company = quote.customer.company.clone();
@@ -360,6 +370,7 @@ pub async fn create_quote(
             let first = input.lines.first().map(|l| l.sku.as_str()).unwrap_or_default();
             let currency = page.products.iter().find(|p| p.sku == first).map_or("EUR", |p| p.currency.as_str());
             let new = Currency::parse(currency).map(|currency| NewQuote {
+                id: page.draft_id,
                 customer_name: input.customer_name,
                 customer_email: input.customer_email,
                 customer_company: input.customer_company,
@@ -370,9 +381,13 @@ pub async fn create_quote(
                 lines: input.lines,
             });
             match new {
-                Ok(new) => match app.store.create_quote(&user.0.actor, new).await {
-                    Ok(quote) => return Ok(QuoteDone::Drafted.back_to_quote(&user.seal(&app), quote.id)),
-                    Err(e) => form_invalid(e, &input.row_of_line)?,
+                Ok(new) => match (app.store.create_quote(&user.0.actor, new).await, page.draft_id) {
+                    (Ok(quote), _) => return Ok(QuoteDone::Drafted.back_to_quote(&user.seal(&app), quote.id)),
+                    // Sent twice: the quote its first sending drafted.
+                    (Err(StoreError::Conflict { code: DRAFTED_ALREADY, .. }), Some(id)) => {
+                        return Ok(QuoteDone::DraftedAlready.back_to_quote(&user.seal(&app), id));
+                    }
+                    (Err(e), _) => form_invalid(e, &input.row_of_line)?,
                 },
                 Err(e) => vec![e],
             }
