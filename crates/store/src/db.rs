@@ -5,9 +5,10 @@ use pricegate_domain::{Calendar, Invalid};
 use pricegate_migration::MigratorTrait;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    PrimaryKeyTrait, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
+use uuid::Uuid;
 
 use crate::StoreError;
 
@@ -145,6 +146,28 @@ impl Store {
     pub async fn close(self) {
         let _ = self.db.close().await;
     }
+}
+
+/// The id to insert a new row under when its form chose one when opened
+/// (`chosen`, see [`crate::NewQuote::id`]): that id, or a new one when there
+/// is none or it is another's row (`theirs` says whether a row is the
+/// sender's); `None` when the sender's own form inserted it already.
+pub(crate) async fn form_chosen_id<E>(
+    conn: &impl ConnectionTrait,
+    chosen: Option<Uuid>,
+    theirs: impl Fn(&E::Model) -> bool,
+) -> Result<Option<Uuid>, StoreError>
+where
+    E: EntityTrait,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+{
+    let Some(id) = chosen else { return Ok(Some(Uuid::new_v4())) };
+    Ok(match E::find_by_id(id).one(conn).await? {
+        Some(row) if theirs(&row) => None,
+        // Not a form of theirs (an id written by hand): a new one.
+        Some(_) => Some(Uuid::new_v4()),
+        None => Some(id),
+    })
 }
 
 /// Values per `IN (…)` list: far below SQLite's limit on bound values in a

@@ -356,15 +356,8 @@ fn visible_to(actor: &Actor, notice: &notices::Model) -> bool {
 impl Store {
     pub async fn create_notice(&self, actor: &Actor, new: NewNotice) -> Result<NoticeView, StoreError> {
         let txn = self.begin_write().await?;
-        let id = match new.id {
-            Some(id) => match notices::Entity::find_by_id(id).one(&txn).await? {
-                Some(notice) if notice.created_by == actor.id => return Err(drafted_already()),
-                // Not a form of theirs (an id written by hand): a new one.
-                Some(_) => Uuid::new_v4(),
-                None => id,
-            },
-            None => Uuid::new_v4(),
-        };
+        let chosen = crate::db::form_chosen_id::<notices::Entity>(&txn, new.id, |n| n.created_by == actor.id).await?;
+        let Some(id) = chosen else { return Err(drafted_already()) };
         let now = db_now(&txn).await?;
         let notice = notices::ActiveModel {
             id: Set(id),

@@ -151,15 +151,8 @@ impl Store {
     pub async fn create_quote(&self, actor: &Actor, new: NewQuote) -> Result<QuoteView, StoreError> {
         let txn = self.begin_write().await?;
         crate::gate::lock_gate_shared(&txn).await?;
-        let id = match new.id {
-            Some(id) => match quotes::Entity::find_by_id(id).one(&txn).await? {
-                Some(quote) if quote.owner_id == actor.id => return Err(drafted_already()),
-                // Not a form of theirs (an id written by hand): a new one.
-                Some(_) => Uuid::new_v4(),
-                None => id,
-            },
-            None => Uuid::new_v4(),
-        };
+        let chosen = crate::db::form_chosen_id::<quotes::Entity>(&txn, new.id, |q| q.owner_id == actor.id).await?;
+        let Some(id) = chosen else { return Err(drafted_already()) };
         let now = crate::gate::drafting_stamp(&txn).await?;
         self.calendar.refuse_past("valid_until", new.valid_until, self.calendar.date_of(now))?;
         let signer_id = new.signer_id.unwrap_or(actor.id);
