@@ -205,6 +205,10 @@ async fn finance_edits_a_draft_notice_with_its_preview_and_renames_a_product() {
         assert!(table.contains("1,250.00 EUR") && table.contains("+140.00 EUR (+11.2 %)"), "{table}");
         assert!(!fiona.exists("#changes-unread").await);
         assert!(fiona.exists("#notice-body li").await, "the text stays with it");
+        // The title as typed, above the text.
+        assert_eq!(fiona.text("#preview-title").await, "Pump prices");
+        fiona.fill("#title", "Pump prices rise").await;
+        fiona.wait_for_text("#preview-title", "Pump prices rise").await;
         fiona.screenshot("35-notice-edit-live-preview").await;
 
         // The Preview button: the form again, rendered on the server, nothing saved.
@@ -212,6 +216,7 @@ async fn finance_edits_a_draft_notice_with_its_preview_and_renames_a_product() {
         fiona.fill("#changes", &change).await;
         fiona.submit("#preview-notice").await;
         assert!(fiona.text("#preview-note").await.contains("Not saved"));
+        assert_eq!(fiona.text("#preview-title").await, "Pump prices rise");
         assert_eq!(fiona.text("#notice-body strong").await, "next week");
         let changes = fiona.text("#changes-table").await;
         assert!(changes.contains("1,390.00 EUR"), "{changes}");

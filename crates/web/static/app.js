@@ -97,6 +97,14 @@
     timer = window.setTimeout(refresh, 250);
   }
   source.addEventListener("input", later);
+  // The title is shown as typed: it needs no server.
+  var title = source.form.elements.namedItem("title");
+  var shownTitle = document.getElementById("preview-title");
+  if (title && shownTitle) {
+    title.addEventListener("input", function () {
+      shownTitle.textContent = title.value.trim() === "" ? "(no title yet)" : title.value;
+    });
+  }
   if (also) {
     also.addEventListener("input", later);
   }
