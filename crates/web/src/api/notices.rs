@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::api::precondition::{Created, IfMatch, Tagged, created, precondition_failed, tagged};
+use crate::api::precondition::{Created, IfMatch, Tagged, created, tagged};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Client, FinanceUser};
 use crate::{AppError, AppState, ErrorBody};
 
@@ -99,7 +99,7 @@ pub async fn update_notice(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
-    IfMatch(as_seen): IfMatch,
+    IfMatch(as_seen, weak_only): IfMatch,
     ApiJson(body): ApiJson<NoticePatchIn>,
 ) -> Result<Tagged<NoticeView>, AppError> {
     let patch = NoticePatch {
@@ -108,7 +108,7 @@ pub async fn update_notice(
         changes: body.changes.as_deref().map(parse_changes).transpose()?,
         as_seen,
     };
-    let notice = app.store.update_notice(&finance.actor, id, patch).await.map_err(precondition_failed)?;
+    let notice = app.store.update_notice(&finance.actor, id, patch).await.map_err(|e| weak_only.failed(e))?;
     Ok(tagged(notice.revision(), notice))
 }
 
@@ -123,7 +123,7 @@ pub async fn delete_notice(
     ApiPath(id): ApiPath<Uuid>,
     as_seen: IfMatch,
 ) -> Result<StatusCode, AppError> {
-    app.store.delete_draft_notice(&finance.actor, id, as_seen.as_deref()).await.map_err(precondition_failed)?;
+    app.store.delete_draft_notice(&finance.actor, id, as_seen.as_deref()).await.map_err(|e| as_seen.failed(e))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -142,7 +142,7 @@ pub async fn publish_notice(
         app.store
             .publish_notice(&finance.actor, id, PublishSeen { revisions: as_seen.as_deref(), last_seq: None })
             .await
-            .map_err(precondition_failed)?,
+            .map_err(|e| as_seen.failed(e))?,
     ))
 }
 

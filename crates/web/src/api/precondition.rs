@@ -36,13 +36,32 @@ pub fn created<T>(location: String, revision: i64, body: T) -> Created<T> {
 }
 
 /// A refusal as the API answers it: the precondition the client set with
-/// `If-Match` failing (`quote_changed`, `notice_changed`) is HTTP's 412.
-pub fn precondition_failed(e: StoreError) -> AppError {
+/// `If-Match` failing (`quote_changed`, `notice_changed`) is HTTP's 412;
+/// when `If-Match` held only weak tags, which never match, it says so
+/// rather than that the thing changed.
+fn precondition_failed(e: StoreError, weak_only: bool) -> AppError {
     match e {
+        StoreError::Conflict { code: code @ ("quote_changed" | "notice_changed"), .. } if weak_only => AppError::new(
+            StatusCode::PRECONDITION_FAILED,
+            code,
+            "If-Match held only weak tags (W/\"…\"), and a weak tag never matches: HTTP compares If-Match \
+             strongly. Send the ETag exactly as GET gave it.",
+        ),
         StoreError::Conflict { code: code @ ("quote_changed" | "notice_changed"), message } => {
             AppError::new(StatusCode::PRECONDITION_FAILED, code, message)
         }
         e => e.into(),
+    }
+}
+
+/// Whether an `If-Match` header held weak tags and nothing else of ours.
+#[derive(Debug, Clone, Copy)]
+pub struct WeakOnly(bool);
+
+impl WeakOnly {
+    /// A refusal of a write sent with this `If-Match`, as the API answers it.
+    pub fn failed(self, e: StoreError) -> AppError {
+        precondition_failed(e, self.0)
     }
 }
 
@@ -52,11 +71,16 @@ pub fn precondition_failed(e: StoreError) -> AppError {
 /// says, and so does a quoted tag that is none of ours, so that such a
 /// header fails the precondition. A header that is no list of quoted entity
 /// tags is a 400 `bad_if_match`.
-pub struct IfMatch(pub Option<Vec<i64>>);
+pub struct IfMatch(pub Option<Vec<i64>>, pub WeakOnly);
 
 impl IfMatch {
     pub fn as_deref(&self) -> Option<&[i64]> {
         self.0.as_deref()
+    }
+
+    /// A refusal of the write this header came with, as the API answers it.
+    pub fn failed(&self, e: StoreError) -> AppError {
+        self.1.failed(e)
     }
 }
 
@@ -64,15 +88,17 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        if_match(&parts.headers).map(IfMatch)
+        let (revisions, weak_only) = if_match(&parts.headers)?;
+        Ok(IfMatch(revisions, WeakOnly(weak_only)))
     }
 }
 
-fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, AppError> {
+/// The revisions accepted, and whether weak tags were all the header held.
+fn if_match(headers: &HeaderMap) -> Result<(Option<Vec<i64>>, bool), AppError> {
     // Every If-Match line, as one list (HTTP allows a list over several lines).
     let lines: Vec<&HeaderValue> = headers.get_all(IF_MATCH).iter().collect();
     if lines.is_empty() {
-        return Ok(None);
+        return Ok((None, false));
     }
     let bad = || {
         AppError::new(
@@ -88,14 +114,16 @@ fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, AppError> {
     }
     if tags.contains(&"*") {
         // Any current version matches; `*` among tags is no list of them.
-        return if tags.len() == 1 { Ok(None) } else { Err(bad()) };
+        return if tags.len() == 1 { Ok((None, false)) } else { Err(bad()) };
     }
     if tags.is_empty() {
         return Err(bad());
     }
     let mut accepted = Vec::new();
+    let mut weak_seen = false;
     for tag in tags {
         let (weak, tag) = tag.strip_prefix("W/").map_or((false, tag), |t| (true, t));
+        weak_seen |= weak;
         let opaque = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"'));
         // An entity tag's characters: visible ASCII, no quote, no space.
         let Some(opaque) = opaque.filter(|t| t.bytes().all(|b| b.is_ascii_graphic() && b != b'"')) else {
@@ -107,5 +135,6 @@ fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, AppError> {
             _ => {}
         }
     }
-    Ok(Some(accepted))
+    let weak_only = weak_seen && accepted.is_empty();
+    Ok((Some(accepted), weak_only))
 }

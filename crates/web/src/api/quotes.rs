@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::api::precondition::{Created, IfMatch, Tagged, created, precondition_failed, tagged};
+use crate::api::precondition::{Created, IfMatch, Tagged, created, tagged};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, FinanceUser, QuoteUser, SalesUser};
 use crate::{AppError, AppState, ErrorBody};
 
@@ -186,7 +186,7 @@ pub async fn update_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
-    IfMatch(as_seen): IfMatch,
+    IfMatch(as_seen, weak_only): IfMatch,
     ApiJson(body): ApiJson<QuotePatchIn>,
 ) -> Result<Tagged<QuoteView>, AppError> {
     let customer = body.customer.as_ref();
@@ -208,7 +208,7 @@ pub async fn update_quote(
     };
     // The new revision, for the next If-Match without reading it again (an
     // edit that changes nothing keeps it).
-    let quote = app.store.update_quote(&sales.actor, id, patch).await.map_err(precondition_failed)?;
+    let quote = app.store.update_quote(&sales.actor, id, patch).await.map_err(|e| weak_only.failed(e))?;
     Ok(tagged(quote.revision(), quote))
 }
 
@@ -236,7 +236,7 @@ pub async fn finalise_quote(
     ApiPath(id): ApiPath<Uuid>,
     as_seen: IfMatch,
 ) -> Result<Tagged<QuoteView>, AppError> {
-    let quote = app.store.finalise_quote(&sales.actor, id, as_seen.as_deref()).await.map_err(precondition_failed)?;
+    let quote = app.store.finalise_quote(&sales.actor, id, as_seen.as_deref()).await.map_err(|e| as_seen.failed(e))?;
     Ok(tagged(quote.revision(), quote))
 }
 
@@ -250,8 +250,9 @@ pub async fn reprice_quote(
     ApiPath(id): ApiPath<Uuid>,
     as_seen: IfMatch,
 ) -> Result<Tagged<RepriceView>, AppError> {
-    let as_seen = as_seen.0.map(|revisions| PricesSeen { revisions: Some(revisions), superseded: None });
-    let repriced = app.store.reprice_quote(&sales.actor, id, as_seen).await.map_err(precondition_failed)?;
+    let IfMatch(revisions, weak_only) = as_seen;
+    let as_seen = revisions.map(|revisions| PricesSeen { revisions: Some(revisions), superseded: None });
+    let repriced = app.store.reprice_quote(&sales.actor, id, as_seen).await.map_err(|e| weak_only.failed(e))?;
     Ok(tagged(repriced.quote.revision(), repriced))
 }
 
@@ -265,7 +266,7 @@ pub async fn cancel_quote(
     ApiPath(id): ApiPath<Uuid>,
     as_seen: IfMatch,
 ) -> Result<Tagged<QuoteView>, AppError> {
-    let quote = app.store.cancel_quote(&sales.actor, id, as_seen.as_deref()).await.map_err(precondition_failed)?;
+    let quote = app.store.cancel_quote(&sales.actor, id, as_seen.as_deref()).await.map_err(|e| as_seen.failed(e))?;
     Ok(tagged(quote.revision(), quote))
 }
 
@@ -279,7 +280,7 @@ pub async fn override_prices(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
-    IfMatch(as_seen): IfMatch,
+    IfMatch(as_seen, weak_only): IfMatch,
     ApiJson(body): ApiJson<OverrideIn>,
 ) -> Result<(StatusCode, Json<OverrideView>), AppError> {
     let reason = Text::parse_multiline("reason", &body.reason, limits::REASON)?;
@@ -287,6 +288,7 @@ pub async fn override_prices(
         (None, None) => None,
         (revisions, superseded) => Some(PricesSeen { revisions, superseded }),
     };
-    let approval = app.store.override_prices(&finance.actor, id, reason, as_seen).await.map_err(precondition_failed)?;
+    let approval =
+        app.store.override_prices(&finance.actor, id, reason, as_seen).await.map_err(|e| weak_only.failed(e))?;
     Ok((StatusCode::CREATED, Json(approval)))
 }
