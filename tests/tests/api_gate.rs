@@ -641,7 +641,7 @@ async fn an_approval_of_old_prices_is_for_the_quote_as_finance_saw_it() {
     let html = r.text().await.unwrap_or_default();
     assert!(
         html.contains(&format!(
-            "Not approved again: its lines at an old price are approved already, by {} at ",
+            "Not approved: its lines at an old price are approved already, by {} at ",
             fiona.name
         )) && html.contains("(\u{201c}Agreed in March\u{201d}).")
             && !html.contains("changed after you opened it"),
@@ -923,7 +923,7 @@ async fn repricing_from_the_quote_page_takes_only_the_prices_it_showed() {
     assert_eq!(r.status(), 409);
     let html = r.text().await.unwrap_or_default();
     assert!(
-        html.contains("Not repriced again: every line is at the price in force now (the quote was repriced after this page was opened).")
+        html.contains("Not repriced: every line is at the price in force now: there is nothing to reprice.")
             && !html.contains("Below is what repricing would take now"),
         "{html}"
     );

@@ -1017,6 +1017,20 @@ async fn a_new_quote_or_notice_sent_twice_is_saved_once(backend: Backend) {
     let r = send("/quotes/new", &sam, &quote_form).await.unwrap();
     assert_eq!(r.headers().get(LOCATION).and_then(|l| l.to_str().ok()), Some(format!("/quotes/{id}").as_str()));
     assert_eq!(sales_api.get("/api/v1/quotes").await.body.as_array().map(Vec::len), Some(1));
+    // Changed, then sent again (Back, then Save): nothing more is drafted,
+    // and what was typed is kept with a new key, to draft another from it.
+    let mut changed = quote_form.clone();
+    changed[4].1 = "Hans Lund".into();
+    let r = send("/quotes/new", &sam, &changed).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&format!("This form drafted a quote already, for Greta Berg (reference {})", &id.replace('-', "")[..8]))
+            && html.contains("value=\"Hans Lund\""),
+        "{html}"
+    );
+    assert_ne!(hidden_in(&html, "draft_id"), quote_form[1].1, "a new key");
+    assert_eq!(sales_api.get("/api/v1/quotes").await.body.as_array().map(Vec::len), Some(1));
     // A new form is a new quote; an id not of the sender's forms is not taken over.
     let (_, html) = page(&http, format!("{base}/quotes/new"), &sam).await;
     let mut again = quote_form.clone();
@@ -1055,6 +1069,20 @@ async fn a_new_quote_or_notice_sent_twice_is_saved_once(backend: Backend) {
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         assert_eq!(r.headers().get(LOCATION).and_then(|l| l.to_str().ok()), Some(publish.as_str()));
     }
+    // Changed and sent again: another draft only when saved again; deleted
+    // since, and sent again: it is not brought back under its old id.
+    let mut changed = notice_form.clone();
+    changed[2].1 = "Hose prices, corrected".into();
+    let r = send("/notices/new", &fiona, &changed).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("This form saved a draft already (\u{201c}Hose prices\u{201d})") && html.contains("Hose prices, corrected"), "{html}");
+    let draft = drafts[0]["id"].as_str().unwrap();
+    assert_eq!(finance_api.delete(&format!("/api/v1/notices/{draft}")).await.status, 204);
+    let r = send("/notices/new", &fiona, &notice_form).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("This form saved a draft already, and it has since been deleted: nothing was saved."));
+    assert_eq!(finance_api.get("/api/v1/notices?state=draft").await.body, json!([]));
     app.stop().await;
 }
 }

@@ -96,7 +96,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
     let valid_until = today + Days::new(30);
     let quote = |customer: &str, email: &str, company: &str, lines: Vec<NewLine>| -> anyhow::Result<NewQuote> {
         Ok(NewQuote {
-            id: None,
+            form_key: None,
             customer_name: Text::parse("name", customer, 200)?,
             customer_email: CustomerEmail::parse(email)?,
             customer_company: Text::parse_optional("company", company, 200)?,
@@ -136,7 +136,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
         .create_notice(
             &finance,
             NewNotice {
-                id: None,
+                form_key: None,
                 title: Text::parse("title", "Pump prices rise 8% from today", 200)?,
                 body: Text::parse_multiline(
                     "body",
@@ -171,7 +171,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
         .create_notice(
             &finance,
             NewNotice {
-                id: None,
+                form_key: None,
                 title: Text::parse("title", "Valve discount ends", 200)?,
                 body: Text::parse_multiline(
                     "body",

@@ -148,26 +148,26 @@ impl Store {
     }
 }
 
-/// The id to insert a new row under when its form chose one when opened
-/// (`chosen`, see [`crate::NewQuote::id`]): that id, or a new one when there
-/// is none or it is another's row (`theirs` says whether a row is the
-/// sender's); `None` when the sender's own form inserted it already.
-pub(crate) async fn form_chosen_id<E>(
-    conn: &impl ConnectionTrait,
-    chosen: Option<Uuid>,
-    theirs: impl Fn(&E::Model) -> bool,
-) -> Result<Option<Uuid>, StoreError>
+/// The id of the row a form makes, from the key the form was given when
+/// opened (`form_key`, see [`crate::NewQuote::form_key`]) and whoever sends
+/// it: the same form sent twice names the same row, two people's never
+/// meet, and nobody chooses an id. A random id without a key.
+pub fn form_row_id(actor: Uuid, form_key: Option<Uuid>) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let Some(key) = form_key else { return Uuid::new_v4() };
+    let digest = Sha256::new().chain_update(b"pricegate form row").chain_update(actor).chain_update(key).finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// Whether the row a form makes ([`form_row_id`]) is there already.
+pub(crate) async fn form_row_made<E>(conn: &impl ConnectionTrait, id: Uuid) -> Result<bool, StoreError>
 where
     E: EntityTrait,
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
 {
-    let Some(id) = chosen else { return Ok(Some(Uuid::new_v4())) };
-    Ok(match E::find_by_id(id).one(conn).await? {
-        Some(row) if theirs(&row) => None,
-        // Not a form of theirs (an id written by hand): a new one.
-        Some(_) => Some(Uuid::new_v4()),
-        None => Some(id),
-    })
+    Ok(E::find_by_id(id).one(conn).await?.is_some())
 }
 
 /// Values per `IN (…)` list: far below SQLite's limit on bound values in a

@@ -52,20 +52,50 @@ pub struct NewPriceChange {
 
 #[derive(Debug, Clone)]
 pub struct NewNotice {
-    /// The id its form chose for it when opened: the same form sent twice
-    /// finds the draft saved, and is refused with 409
-    /// [`NOTICE_DRAFTED_ALREADY`], so it is saved once. `None`: a new id.
-    pub id: Option<Uuid>,
+    /// The key its form was given when opened: the draft's id comes from it
+    /// and its sender ([`crate::form_row_id`]), so the same form sent twice
+    /// finds the draft saved (or saved and deleted since), and is refused
+    /// with 409 [`NOTICE_DRAFTED_ALREADY`]: it is saved once. `None`: a new id.
+    pub form_key: Option<Uuid>,
     pub title: Text,
     pub body: Text,
     pub changes: Vec<NewPriceChange>,
 }
 
-/// The code of a new notice's form sent again after it saved the draft ([`NewNotice::id`]).
+impl NewNotice {
+    /// Whether `notice` is what this would save: its title, text and price
+    /// changes (in order) as these say.
+    pub fn saved_as(&self, notice: &NoticeView) -> bool {
+        notice.title == self.title.as_str()
+            && notice.body == self.body.as_str()
+            && notice.changes.len() == self.changes.len()
+            && notice.changes.iter().zip(&self.changes).all(|(saved, new)| {
+                saved.sku == new.sku.as_str()
+                    && saved.unit_price_minor == new.unit_price_minor
+                    && saved.effective_on == new.effective_on
+            })
+    }
+}
+
+/// The code of a new notice's form sent again after it saved the draft ([`NewNotice::form_key`]).
 pub const NOTICE_DRAFTED_ALREADY: &str = "notice_drafted_already";
 
 fn drafted_already() -> StoreError {
     StoreError::conflict(NOTICE_DRAFTED_ALREADY, "This form saved its draft already: it was sent twice.")
+}
+
+/// Whether the draft `id` (a form's, [`crate::form_row_id`]) was saved
+/// before: it is there, or its deletion is on record.
+async fn saved_before(txn: &DatabaseTransaction, id: Uuid) -> Result<bool, StoreError> {
+    if crate::db::form_row_made::<notices::Entity>(txn, id).await? {
+        return Ok(true);
+    }
+    let deleted = crate::entity::audit_log::Entity::find()
+        .filter(crate::entity::audit_log::Column::SubjectId.eq(id))
+        .filter(crate::entity::audit_log::Column::Action.eq("notice.deleted"))
+        .one(txn)
+        .await?;
+    Ok(deleted.is_some())
 }
 
 #[derive(Debug, Clone, Default)]
@@ -356,8 +386,10 @@ fn visible_to(actor: &Actor, notice: &notices::Model) -> bool {
 impl Store {
     pub async fn create_notice(&self, actor: &Actor, new: NewNotice) -> Result<NoticeView, StoreError> {
         let txn = self.begin_write().await?;
-        let chosen = crate::db::form_chosen_id::<notices::Entity>(&txn, new.id, |n| n.created_by == actor.id).await?;
-        let Some(id) = chosen else { return Err(drafted_already()) };
+        let id = crate::db::form_row_id(actor.id, new.form_key);
+        if new.form_key.is_some() && saved_before(&txn, id).await? {
+            return Err(drafted_already());
+        }
         let now = db_now(&txn).await?;
         let notice = notices::ActiveModel {
             id: Set(id),

@@ -42,11 +42,12 @@ pub(crate) const DRAFT: &str = "draft";
 
 #[derive(Debug, Clone)]
 pub struct NewQuote {
-    /// The id its form chose for it when opened (the page's hidden
-    /// `draft_id`): the same form sent twice finds the quote drafted, and is
-    /// refused with 409 [`DRAFTED_ALREADY`], so it is drafted once. `None`:
-    /// a new id.
-    pub id: Option<Uuid>,
+    /// The key its form was given when opened (the page's hidden
+    /// `draft_id`): the quote's id comes from it and its sender
+    /// ([`crate::form_row_id`]), so the same form sent twice finds the quote
+    /// drafted, and is refused with 409 [`DRAFTED_ALREADY`]: it is drafted
+    /// once. `None`: a new id.
+    pub form_key: Option<Uuid>,
     pub customer_name: Text,
     pub customer_email: CustomerEmail,
     pub customer_company: Text,
@@ -57,7 +58,27 @@ pub struct NewQuote {
     pub lines: Vec<NewLine>,
 }
 
-/// The code of a quote's form sent again after it drafted the quote ([`NewQuote::id`]).
+impl NewQuote {
+    /// Whether `quote` is what this would draft: its customer, validity,
+    /// notes, signer and lines (in order) as these say. The same form sent
+    /// twice is; one changed before it was sent again is not.
+    pub fn drafted_as(&self, quote: &crate::views::QuoteView) -> bool {
+        quote.customer.name == self.customer_name.as_str()
+            && quote.customer.email == self.customer_email.as_str()
+            && quote.customer.company == self.customer_company.as_str()
+            && quote.valid_until == self.valid_until
+            && quote.notes == self.notes.as_str()
+            && quote.signer_id == self.signer_id.unwrap_or(quote.owner_id)
+            && quote.lines.len() == self.lines.len()
+            && quote.lines.iter().zip(&self.lines).all(|(line, new)| {
+                line.sku == new.sku.as_str()
+                    && line.quantity == new.quantity.get()
+                    && line.discount_bp == new.discount.get()
+            })
+    }
+}
+
+/// The code of a quote's form sent again after it drafted the quote ([`NewQuote::form_key`]).
 pub const DRAFTED_ALREADY: &str = "quote_drafted_already";
 
 fn drafted_already() -> StoreError {
@@ -151,8 +172,10 @@ impl Store {
     pub async fn create_quote(&self, actor: &Actor, new: NewQuote) -> Result<QuoteView, StoreError> {
         let txn = self.begin_write().await?;
         crate::gate::lock_gate_shared(&txn).await?;
-        let chosen = crate::db::form_chosen_id::<quotes::Entity>(&txn, new.id, |q| q.owner_id == actor.id).await?;
-        let Some(id) = chosen else { return Err(drafted_already()) };
+        let id = crate::db::form_row_id(actor.id, new.form_key);
+        if new.form_key.is_some() && crate::db::form_row_made::<quotes::Entity>(&txn, id).await? {
+            return Err(drafted_already());
+        }
         let now = crate::gate::drafting_stamp(&txn).await?;
         self.calendar.refuse_past("valid_until", new.valid_until, self.calendar.date_of(now))?;
         let signer_id = new.signer_id.unwrap_or(actor.id);

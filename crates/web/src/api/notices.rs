@@ -82,7 +82,7 @@ pub async fn create_notice(
     ApiJson(body): ApiJson<NoticeIn>,
 ) -> Result<Created<NoticeView>, AppError> {
     let new = NewNotice {
-        id: None,
+        form_key: None,
         title: Text::parse("title", &body.title, limits::TITLE)?,
         body: Text::parse_multiline("body", &body.body, limits::NOTICE_BODY)?,
         changes: parse_changes(&body.changes)?,

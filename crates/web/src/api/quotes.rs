@@ -128,7 +128,7 @@ pub async fn create_quote(
     ApiJson(body): ApiJson<QuoteIn>,
 ) -> Result<Created<QuoteView>, AppError> {
     let new = NewQuote {
-        id: None,
+        form_key: None,
         customer_name: Text::parse("customer.name", &body.customer.name, limits::NAME)?,
         customer_email: CustomerEmail::parse(&body.customer.email)?,
         customer_company: Text::parse_optional("customer.company", &body.customer.company, limits::NAME)?,

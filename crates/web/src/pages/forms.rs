@@ -69,8 +69,9 @@ impl FormFields {
     /// nothing in them is taken.
     async fn read<S: Send + Sync>(req: Request, state: &S) -> Result<FormFields, PageError> {
         let content_type = req.headers().get(axum::http::header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?"));
+        let essence = |t: &str| t.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
         if let Some(content_type) = content_type
-            && !content_type.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")
+            && essence(content_type) != "application/x-www-form-urlencoded"
         {
             return Err(PageError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

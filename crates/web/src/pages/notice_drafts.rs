@@ -19,7 +19,9 @@ use pricegate_domain::{
 };
 use pricegate_mail::render_markdown;
 use pricegate_store::views::{NoticeView, PriceChangeView, ProductView};
-use pricegate_store::{MAX_CHANGES, NOTICE_DRAFTED_ALREADY, NewNotice, NewPriceChange, NoticePatch, StoreError};
+use pricegate_store::{
+    MAX_CHANGES, NOTICE_DRAFTED_ALREADY, NewNotice, NewPriceChange, NoticePatch, StoreError, form_row_id,
+};
 use uuid::Uuid;
 
 use super::{ChangeRow, CsrfForm, Finance, FormFields, Layout, PageError, PageId, PageUser, in_words, render};
@@ -261,7 +263,7 @@ async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNo
         page.changes = change_rows(app, changes, &products).await?;
     }
     match (title, body, changes) {
-        (Ok(title), Ok(body), Ok(changes)) => Ok(Some(NewNotice { id: page.draft_id, title, body, changes })),
+        (Ok(title), Ok(body), Ok(changes)) => Ok(Some(NewNotice { form_key: page.draft_id, title, body, changes })),
         (title, body, changes) => {
             if let Err(e) = title {
                 page.errors.insert("title", in_words(e.message, &[("title", "The title")]));
@@ -339,13 +341,35 @@ async fn create(
         return Ok(previewed(page));
     }
     let Some(new) = parsed else { return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page)) };
-    match (app.store.create_notice(&user.0.actor, new).await, page.draft_id) {
-        (Ok(n), _) => Ok(super::notice_publish::NoticeDone::saved(&user.seal(&app), n.id)),
-        // Sent twice: the draft its first sending saved.
-        (Err(StoreError::Conflict { code: NOTICE_DRAFTED_ALREADY, .. }), Some(id)) => {
-            Ok(super::notice_publish::NoticeDone::saved(&user.seal(&app), id))
+    match app.store.create_notice(&user.0.actor, new.clone()).await {
+        Ok(n) => Ok(super::notice_publish::NoticeDone::saved(&user.seal(&app), n.id)),
+        Err(StoreError::Conflict { code: NOTICE_DRAFTED_ALREADY, .. }) => {
+            let id = form_row_id(user.0.actor.id, page.draft_id);
+            let saved = match app.store.read_notice(&user.0.actor, id).await {
+                Ok(saved) => Some(saved),
+                Err(StoreError::NotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            // Sent twice as it was: the draft its first sending saved.
+            if let Some(saved) = saved.as_ref().filter(|saved| new.saved_as(saved)) {
+                return Ok(super::notice_publish::NoticeDone::saved_already(&user.seal(&app), saved.id));
+            }
+            // Changed, then sent again, or its draft deleted since: what was
+            // typed is kept, to save anew.
+            page.draft_id = Some(Uuid::new_v4());
+            page.not_saved = Some(match saved {
+                Some(saved) => format!(
+                    "This form saved a draft already (\u{201c}{}\u{201d}), and nothing more was saved: that draft is as \
+                     it was first sent. What you typed is below: save again to save it as another draft.",
+                    saved.title
+                ),
+                None => "This form saved a draft already, and it has since been deleted: nothing was saved. What you \
+                         typed is below: save again to save it anew."
+                    .to_owned(),
+            });
+            Ok(render(StatusCode::CONFLICT, &page))
         }
-        (Err(e), _) => refused(page, e),
+        Err(e) => refused(page, e),
     }
 }
 

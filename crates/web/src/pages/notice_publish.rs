@@ -54,8 +54,8 @@ struct ConfirmPage {
     at_stake: Vec<String>,
     /// Why the last press of "Publish now" was refused, or why it would be.
     refused: Option<String>,
-    /// The draft was just saved, told once.
-    saved: bool,
+    /// The draft was just saved, told once, in these words.
+    saved: Option<&'static str>,
     /// Changes dated before today: each takes force as the notice is published, not on its date.
     backdated: Vec<String>,
     /// Changes finance may not have meant, each in a sentence: one that
@@ -224,7 +224,14 @@ async fn confirm_publish(
 ) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     let seal = user.seal(&app);
-    let saved = NOTICE_DONE.read(&headers, &seal).and_then(|v| NoticeDone::parse(v, id)) == Some(NoticeDone::Saved);
+    let saved = match NOTICE_DONE.read(&headers, &seal).and_then(|v| NoticeDone::parse(v, id)) {
+        Some(NoticeDone::Saved) => Some("Draft saved. It changes nothing until it is published."),
+        Some(NoticeDone::SavedAlready) => Some(
+            "The form was sent twice: the draft was saved once, and this is it. It changes nothing until it is \
+             published.",
+        ),
+        _ => None,
+    };
     let page = match confirm_page(&app, &user, id, None, saved).await? {
         Confirmation::Page(page) => page,
         Confirmation::Published(redirect) => return Ok(redirect),
@@ -246,7 +253,7 @@ async fn confirm_page(
     user: &PageUser,
     id: Uuid,
     refused: Option<String>,
-    saved: bool,
+    saved: Option<&'static str>,
 ) -> Result<Confirmation, PageError> {
     // Read first: what follows is of the prices as they stand until the next publication.
     let last_seq = app.store.last_published_seq().await?;
@@ -369,7 +376,7 @@ async fn publish(
         }
         // 409 answers a publication just refused.
         Err(StoreError::Conflict { code: "change_never_in_force", message }) => {
-            Ok(match confirm_page(&app, &user, id, Some(message), false).await? {
+            Ok(match confirm_page(&app, &user, id, Some(message), None).await? {
                 Confirmation::Page(page) => render(StatusCode::CONFLICT, page.as_ref()),
                 Confirmation::Published(redirect) => redirect,
             })
@@ -381,7 +388,7 @@ async fn publish(
 /// The confirmation again, with the draft as it is now, saying `why` the
 /// one sent was not published (409).
 async fn shown_again(app: &AppState, user: &PageUser, id: Uuid, why: String) -> Result<Response, PageError> {
-    Ok(match confirm_page(app, user, id, None, false).await? {
+    Ok(match confirm_page(app, user, id, None, None).await? {
         Confirmation::Page(mut page) => {
             page.not_published = Some(why);
             render(StatusCode::CONFLICT, page.as_ref())
@@ -468,6 +475,8 @@ struct DashboardPage {
 pub(super) enum NoticeDone {
     /// The draft was saved: its confirmation page says so.
     Saved,
+    /// The new-notice form sent again after it saved the draft.
+    SavedAlready,
     Published,
     Reminded {
         queued: usize,
@@ -490,6 +499,7 @@ impl NoticeDone {
     fn cookie_value(&self, notice: Uuid) -> String {
         match self {
             NoticeDone::Saved => format!("saved.{notice}"),
+            NoticeDone::SavedAlready => format!("saved-already.{notice}"),
             NoticeDone::Published => format!("published.{notice}"),
             NoticeDone::Reminded { queued, left_out, again_from: None } => {
                 format!("reminded.{notice}.{queued}.{left_out}")
@@ -505,6 +515,7 @@ impl NoticeDone {
         let (kind, mut parts) = DoneCookie::about(value, notice)?;
         let done = match kind {
             "saved" => NoticeDone::Saved,
+            "saved-already" => NoticeDone::SavedAlready,
             "published" => NoticeDone::Published,
             "reminded" => {
                 let mut count = || parts.next().and_then(|p| p.parse().ok());
@@ -524,7 +535,7 @@ impl NoticeDone {
         let people = |n: usize| if n == 1 { "1 salesperson".to_owned() } else { format!("{n} salespeople") };
         match self {
             // Told on the confirmation page (see `confirm_publish`), never here.
-            NoticeDone::Saved => String::new(),
+            NoticeDone::Saved | NoticeDone::SavedAlready => String::new(),
             NoticeDone::Published => format!(
                 "Published {}. It is queued for e-mail to {}, each with their own acknowledgement link, and every \
                  open quote drafted before it waits for its signer to acknowledge it.",
@@ -541,6 +552,12 @@ impl NoticeDone {
     /// After saving a draft: its confirmation page, which says it was saved.
     pub(super) fn saved(seal: &Seal, notice: Uuid) -> Response {
         NOTICE_DONE.redirect_to(seal, &format!("/notices/{notice}/publish"), &NoticeDone::Saved.cookie_value(notice))
+    }
+
+    /// After a new draft's form sent twice: the draft its first sending saved.
+    pub(super) fn saved_already(seal: &Seal, notice: Uuid) -> Response {
+        let value = NoticeDone::SavedAlready.cookie_value(notice);
+        NOTICE_DONE.redirect_to(seal, &format!("/notices/{notice}/publish"), &value)
     }
 
     fn back_to_dashboard(self, seal: &Seal, notice: Uuid) -> Response {

@@ -1178,12 +1178,14 @@ async fn reprice(
                 let done = QuoteDone::Repriced { old_minor: result.old_total_minor, new_minor: result.new_total_minor };
                 return Ok(done.back_to_quote(&user.seal(&app), id));
             }
-            Err(StoreError::Conflict { code: "quote_changed", .. }) => match settled_since(&app, &user, id).await? {
-                Some(settled) => format!("Not repriced again: {settled}"),
-                None => "Not repriced: the quote, or the prices in force for it, changed after you opened this \
+            Err(StoreError::Conflict { code: "quote_changed", .. }) => {
+                match settled_since(&app, &user, id, false).await? {
+                    Some(settled) => format!("Not repriced: {settled}"),
+                    None => "Not repriced: the quote, or the prices in force for it, changed after you opened this \
                     page. Below is what repricing would take now: reprice again to take it."
-                    .to_owned(),
-            },
+                        .to_owned(),
+                }
+            }
             Err(e) => return Err(e.into()),
         },
     };
@@ -1192,11 +1194,16 @@ async fn reprice(
     Ok(render(StatusCode::CONFLICT, &page))
 }
 
-/// What a reprice or an approval refused as out of date finds, when there
-/// is nothing left for it to do: the lines that were at an old price are at
-/// today's (repriced since), or an approval covers them (approved since).
-/// The same form sent twice lands here.
-async fn settled_since(app: &AppState, user: &PageUser, id: Uuid) -> Result<Option<String>, PageError> {
+/// What a reprice (`approving` false) or an approval refused as out of date
+/// finds, when there is nothing left for it to do: no line is at an old
+/// price now (repriced or edited since), or, for an approval, one covers
+/// them already. The same form sent twice lands here.
+async fn settled_since(
+    app: &AppState,
+    user: &PageUser,
+    id: Uuid,
+    approving: bool,
+) -> Result<Option<String>, PageError> {
     let gate = match app.store.quote_gate(&user.0.actor, id).await {
         Ok(gate) => gate,
         // No longer a draft: the page says so.
@@ -1204,11 +1211,10 @@ async fn settled_since(app: &AppState, user: &PageUser, id: Uuid) -> Result<Opti
         Err(e) => return Err(e.into()),
     };
     if gate.superseded.is_empty() {
-        return Ok(Some(
-            "every line is at the price in force now (the quote was repriced after this page was opened).".to_owned(),
-        ));
+        let nothing = if approving { "nothing to approve" } else { "nothing to reprice" };
+        return Ok(Some(format!("every line is at the price in force now: there is {nothing}.")));
     }
-    let Some(approval) = gate.price_override else { return Ok(None) };
+    let Some(approval) = gate.price_override.filter(|_| approving) else { return Ok(None) };
     let approver = app.store.user_names(&[approval.approved_by]).await?.remove(&approval.approved_by);
     Ok(Some(format!(
         "its lines at an old price are approved already, by {} at {} (\u{201c}{}\u{201d}).",
@@ -1236,11 +1242,12 @@ async fn override_prices(
         (Ok(_), None) => (StatusCode::CONFLICT, Some(format!("Not approved: {}.", super::OUT_OF_DATE)), None),
         (Ok(reason), Some(seen)) => match app.store.override_prices(&user.0.actor, id, reason, Some(seen)).await {
             Ok(_) => return Ok(QuoteDone::Overridden.back_to_quote(&user.seal(&app), id)),
-            Err(StoreError::Conflict { code: "quote_changed", message }) => match settled_since(&app, &user, id).await?
-            {
-                Some(settled) => (StatusCode::CONFLICT, Some(format!("Not approved again: {settled}")), None),
-                None => (StatusCode::CONFLICT, Some(format!("Not approved. {message}")), None),
-            },
+            Err(StoreError::Conflict { code: "quote_changed", message }) => {
+                match settled_since(&app, &user, id, true).await? {
+                    Some(settled) => (StatusCode::CONFLICT, Some(format!("Not approved: {settled}")), None),
+                    None => (StatusCode::CONFLICT, Some(format!("Not approved. {message}")), None),
+                }
+            }
             Err(e) => return Err(e.into()),
         },
     };

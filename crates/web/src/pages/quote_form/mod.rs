@@ -15,7 +15,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use pricegate_domain::{Currency, Invalid, Role};
 use pricegate_store::views::{LineView, ProductView, QuoteView, UserView};
-use pricegate_store::{DRAFTED_ALREADY, NewQuote, QuotePatch, StoreError};
+use pricegate_store::{DRAFTED_ALREADY, NewQuote, QuotePatch, StoreError, form_row_id};
 use uuid::Uuid;
 
 use super::quotes::QuoteDone;
@@ -370,7 +370,7 @@ pub async fn create_quote(
             let first = input.lines.first().map(|l| l.sku.as_str()).unwrap_or_default();
             let currency = page.products.iter().find(|p| p.sku == first).map_or("EUR", |p| p.currency.as_str());
             let new = Currency::parse(currency).map(|currency| NewQuote {
-                id: page.draft_id,
+                form_key: page.draft_id,
                 customer_name: input.customer_name,
                 customer_email: input.customer_email,
                 customer_company: input.customer_company,
@@ -381,13 +381,28 @@ pub async fn create_quote(
                 lines: input.lines,
             });
             match new {
-                Ok(new) => match (app.store.create_quote(&user.0.actor, new).await, page.draft_id) {
-                    (Ok(quote), _) => return Ok(QuoteDone::Drafted.back_to_quote(&user.seal(&app), quote.id)),
-                    // Sent twice: the quote its first sending drafted.
-                    (Err(StoreError::Conflict { code: DRAFTED_ALREADY, .. }), Some(id)) => {
-                        return Ok(QuoteDone::DraftedAlready.back_to_quote(&user.seal(&app), id));
+                Ok(new) => match app.store.create_quote(&user.0.actor, new.clone()).await {
+                    Ok(quote) => return Ok(QuoteDone::Drafted.back_to_quote(&user.seal(&app), quote.id)),
+                    Err(StoreError::Conflict { code: DRAFTED_ALREADY, .. }) => {
+                        let id = form_row_id(user.0.actor.id, page.draft_id);
+                        let drafted = app.store.get_quote(&user.0.actor, id).await?;
+                        // Sent twice as it was: the quote its first sending drafted.
+                        if new.drafted_as(&drafted) {
+                            return Ok(QuoteDone::DraftedAlready.back_to_quote(&user.seal(&app), id));
+                        }
+                        // Changed, then sent again (Back, then Save): what was
+                        // typed is kept, to draft another quote from it.
+                        page.draft_id = Some(Uuid::new_v4());
+                        page.general_error = Some(format!(
+                            "This form drafted a quote already, for {} (reference {}), and nothing more was drafted: \
+                             that quote is as it was first sent. What you typed is below: save again to draft \
+                             another quote from it.",
+                            drafted.customer.name,
+                            pricegate_mail::compose::quote_reference(id),
+                        ));
+                        return Ok(render(StatusCode::CONFLICT, &page));
                     }
-                    (Err(e), _) => form_invalid(e, &input.row_of_line)?,
+                    Err(e) => form_invalid(e, &input.row_of_line)?,
                 },
                 Err(e) => vec![e],
             }
