@@ -640,10 +640,8 @@ async fn an_approval_of_old_prices_is_for_the_quote_as_finance_saw_it() {
     assert_eq!(r.status(), 409);
     let html = r.text().await.unwrap_or_default();
     assert!(
-        html.contains(&format!(
-            "Not approved: its lines at an old price are approved already, by {} at ",
-            fiona.name
-        )) && html.contains("(\u{201c}Agreed in March\u{201d}).")
+        html.contains(&format!("Not approved: its lines at an old price are approved already, by {} at ", fiona.name))
+            && html.contains("(\u{201c}Agreed in March\u{201d}).")
             && !html.contains("changed after you opened it"),
         "{html}"
     );

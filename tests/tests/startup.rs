@@ -261,3 +261,29 @@ async fn user_create_says_what_is_wrong_and_creates_nobody() {
     let (code, _, said) = create("admin", "a long enough password\n").await;
     assert!(code != Some(0), "the e-mail is taken: {said}");
 }
+
+/// `serve --demo` on an empty database: the address bound is the first line
+/// on standard output, as for `serve`, and the logins follow it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_prints_the_address_first_then_the_logins() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut cmd = pricegate_in(dir.path(), "serve", &[("PRICEGATE_BIND", "127.0.0.1:0"), ("RUST_LOG", "warn")]);
+    let mut child = cmd.arg("--demo").spawn().expect("pricegate starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut printed = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("read the output") {
+            let done = line.contains("@pricegate.example") && line.trim_start().starts_with("admin");
+            printed.push(line);
+            if done {
+                break;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no demo logins within 60 s: {printed:?}"));
+    child.kill().await.expect("pricegate stops");
+    assert!(printed[0].starts_with("listening on http://127.0.0.1:"), "{printed:?}");
+    assert!(printed.iter().any(|l| l.starts_with("Demo company added.")), "{printed:?}");
+}

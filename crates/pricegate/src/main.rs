@@ -177,30 +177,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// What `demo` did, on standard output; a reader gone (a closed pipe) is
+/// no reason to stop.
 fn print_demo(logins: Option<Vec<demo::DemoLogin>>) {
-    match logins {
-        None => println!("The database already has users; the demo company was not added."),
-        Some(logins) => {
-            println!("Demo company added. Log in with any of these (password: {DEMO_PASSWORD}):");
-            for login in logins {
-                println!("  {:<8} {:<28} {}", login.role.as_str(), login.email, login.name);
-            }
-        }
-    }
+    let mut stdout = std::io::stdout();
+    let _ = match logins {
+        None => writeln!(stdout, "The database already has users; the demo company was not added."),
+        Some(logins) => writeln!(stdout, "Demo company added. Log in with any of these (password: {DEMO_PASSWORD}):")
+            .and_then(|()| {
+                logins.iter().try_for_each(|login| {
+                    writeln!(stdout, "  {:<8} {:<28} {}", login.role.as_str(), login.email, login.name)
+                })
+            }),
+    };
+    let _ = stdout.flush();
 }
 
 async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
-    if demo {
-        print_demo(demo::seed(app.store()).await?);
-    }
+    let logins = if demo { Some(demo::seed(app.store()).await?) } else { None };
     let shutdown = shutdown_signal()?;
-    // For whoever started it; a server serves on whether or not anybody
-    // reads this (`pricegate serve | head -1` closes the pipe after a line).
+    // For whoever started it, as the first line (a tool may read only that);
+    // a server serves on whether or not anybody reads this (`pricegate serve
+    // | head -1` closes the pipe after a line).
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on http://{}", app.address())
         .and_then(|()| writeln!(stdout, "API docs at {}/api/docs", app.base_url()))
         .and_then(|()| stdout.flush());
+    if let Some(logins) = logins {
+        print_demo(logins);
+    }
     tracing::info!(address = %app.address(), timezone = %app.store().calendar(), "serving");
     app.run_until(shutdown).await
 }

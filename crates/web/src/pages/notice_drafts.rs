@@ -359,8 +359,8 @@ async fn create(
             page.draft_id = Some(Uuid::new_v4());
             page.not_saved = Some(match saved {
                 Some(saved) => format!(
-                    "This form saved a draft already (\u{201c}{}\u{201d}), and nothing more was saved: that draft is as \
-                     it was first sent. What you typed is below: save again to save it as another draft.",
+                    "This form saved a draft already (\u{201c}{}\u{201d}), and nothing more was saved. What you typed \
+                     is below: save again to save it as another draft.",
                     saved.title
                 ),
                 None => "This form saved a draft already, and it has since been deleted: nothing was saved. What you \

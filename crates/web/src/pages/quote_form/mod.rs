@@ -394,9 +394,8 @@ pub async fn create_quote(
                         // typed is kept, to draft another quote from it.
                         page.draft_id = Some(Uuid::new_v4());
                         page.general_error = Some(format!(
-                            "This form drafted a quote already, for {} (reference {}), and nothing more was drafted: \
-                             that quote is as it was first sent. What you typed is below: save again to draft \
-                             another quote from it.",
+                            "This form drafted a quote already, for {} (reference {}), and nothing more was \
+                             drafted. What you typed is below: save again to draft another quote from it.",
                             drafted.customer.name,
                             pricegate_mail::compose::quote_reference(id),
                         ));
