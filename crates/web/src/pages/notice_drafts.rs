@@ -65,8 +65,8 @@ struct DraftPage {
     revision: Option<i64>,
     /// Why the form just sent saved nothing, when no field is to blame.
     not_saved: Option<String>,
-    /// A new draft's id, chosen when its form was first opened: the form
-    /// sent twice saves it once ([`pricegate_store::NewNotice::id`]).
+    /// A new draft's form key, made when its form was first opened: the form
+    /// sent twice saves it once ([`pricegate_store::NewNotice::form_key`]).
     /// `None` when editing.
     draft_id: Option<Uuid>,
 }

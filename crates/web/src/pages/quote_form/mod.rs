@@ -101,9 +101,9 @@ pub struct QuoteFormPage {
     revision: Option<i64>,
     /// The form was sent from a page without [`QuoteFormPage::revision`].
     out_of_date: bool,
-    /// A new quote's id, chosen when its form was first opened and kept
+    /// A new quote's form key, made when its form was first opened and kept
     /// through "More lines" and refusals: the form sent twice drafts it once
-    /// ([`pricegate_store::NewQuote::id`]). `None` when editing.
+    /// ([`pricegate_store::NewQuote::form_key`]). `None` when editing.
     draft_id: Option<Uuid>,
 }
 
