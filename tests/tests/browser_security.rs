@@ -1086,3 +1086,74 @@ async fn a_new_quote_or_notice_sent_twice_is_saved_once(backend: Backend) {
     app.stop().await;
 }
 }
+
+/// The form key's race on PostgreSQL, forced: another transaction has
+/// written the row a form makes and not yet committed while the form is
+/// saved. The save waits on that row; once it commits, the save is told the
+/// quote is drafted already (its unique violation read as such), and nothing
+/// else is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_saved_while_its_quote_is_being_drafted_waits_and_is_told_so() {
+    use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Quantity, Sku, Text};
+    use pricegate_store::entity::quotes;
+    use pricegate_store::{Actor, DRAFTED_ALREADY, NewLine, NewQuote, StoreError, form_row_id};
+    use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
+
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let key = uuid::Uuid::new_v4();
+    let id = form_row_id(sales.id, Some(key));
+    let valid_until = app.store.today().await.expect("today") + chrono::Days::new(30);
+    let now = chrono::Utc::now();
+
+    let first = app.store.connection().begin().await.expect("a transaction");
+    let row = quotes::ActiveModel {
+        id: Set(id),
+        owner_id: Set(sales.id),
+        signer_id: Set(sales.id),
+        customer_name: Set("Greta Berg".into()),
+        customer_email: Set("greta@nordwind.example".into()),
+        customer_company: Set(String::new()),
+        currency: Set("EUR".into()),
+        valid_until: Set(valid_until),
+        notes: Set(String::new()),
+        state: Set("draft".into()),
+        drafted_at: Set(now),
+        updated_at: Set(now),
+        finalised_at: Set(None),
+        cancelled_at: Set(None),
+    };
+    quotes::Entity::insert(row).exec_without_returning(&first).await.expect("the first sending's row");
+
+    let new = NewQuote {
+        form_key: Some(key),
+        customer_name: Text::parse("name", "Greta Berg", 200).unwrap(),
+        customer_email: CustomerEmail::parse("greta@nordwind.example").unwrap(),
+        customer_company: Text::parse_optional("company", "", 200).unwrap(),
+        currency: Currency::parse("EUR").unwrap(),
+        valid_until,
+        notes: Text::parse_multiline_optional("notes", "", 10).unwrap(),
+        signer_id: None,
+        lines: vec![NewLine {
+            sku: Sku::parse("PUMP-100").unwrap(),
+            quantity: Quantity::parse(2).unwrap(),
+            discount: DiscountBp::parse(0).unwrap(),
+        }],
+    };
+    let (store, actor) = (app.store.clone(), Actor { id: sales.id, role: Role::Sales });
+    let second = tokio::spawn(async move { store.create_quote(&actor, new).await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!second.is_finished(), "the second sending waits on the first's row");
+    first.commit().await.expect("the first sending commits");
+    let saved = tokio::time::timeout(std::time::Duration::from_secs(10), second)
+        .await
+        .expect("the second sending goes on once the first commits")
+        .expect("it did not panic");
+    assert!(matches!(saved, Err(StoreError::Conflict { code: DRAFTED_ALREADY, .. })), "{saved:?}");
+    let quotes = sales_api.get("/api/v1/quotes").await.body;
+    assert_eq!(quotes.as_array().map(Vec::len), Some(1), "{quotes}");
+    assert!(quotes[0]["lines"].as_array().is_some_and(Vec::is_empty), "only the first sending's row: {quotes}");
+    app.stop().await;
+}
