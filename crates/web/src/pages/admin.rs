@@ -4,8 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,7 +14,7 @@ use pricegate_store::{NewUser, OpenDrafts, StoreError, UserPatch};
 
 use uuid::Uuid;
 
-use super::{Admin, CsrfForm, DoneCookie, Layout, PageError, PageId, PageUser, Seal, in_words, render};
+use super::{Admin, CsrfForm, DoneCookie, Layout, PageError, PageId, PageQuery, PageUser, Seal, in_words, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -402,13 +401,11 @@ async fn list(
     State(app): State<AppState>,
     user: PageUser,
     headers: HeaderMap,
-    listing: Result<Query<Listing>, QueryRejection>,
+    // An address that cannot be read (a search given twice) lists everyone, and says so.
+    PageQuery { query: listing, unreadable }: PageQuery<Listing>,
 ) -> Result<Response, PageError> {
     user.require(&[Role::Admin])?;
     let seal = user.seal(&app);
-    // An address that cannot be read (a search given twice) lists everyone, and says so.
-    let unreadable = listing.is_err();
-    let listing = listing.map(|q| q.0).unwrap_or_default();
     let done = DONE.read(&headers, &seal).and_then(Done::parse);
     let pinned = done.as_ref().map(Done::about).unwrap_or_default();
     let mut page = page(&app, &user, &listing, &pinned).await?;

@@ -7,8 +7,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -17,7 +16,7 @@ use pricegate_store::StoreError;
 use pricegate_store::views::AuditView;
 use uuid::Uuid;
 
-use super::{Layout, PageError, PageUser, render};
+use super::{Layout, PageError, PageQuery, PageUser, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -153,11 +152,9 @@ fn subject_href(reader: Role, entry: &AuditView) -> Option<String> {
 async fn list(
     State(app): State<AppState>,
     user: PageUser,
-    query: Result<Query<AuditQuery>, QueryRejection>,
+    PageQuery { query, unreadable }: PageQuery<AuditQuery>,
 ) -> Result<Response, PageError> {
     user.require(&[Role::Finance, Role::Admin])?;
-    let unreadable = query.is_err();
-    let query = query.map(|q| q.0).unwrap_or_default();
     let typed_action = query.action.as_deref().map(str::trim).unwrap_or("");
     let action = action_of(typed_action);
     let typed_subject = query.subject.as_deref().map(str::trim).unwrap_or("");

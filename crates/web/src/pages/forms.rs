@@ -265,6 +265,25 @@ impl<S: Send + Sync> FromRequestParts<S> for PageId {
     }
 }
 
+/// A list page's query string, read leniently: one that cannot be read (a
+/// filter given twice, a value of the wrong kind) leaves the page's default
+/// listing, and `unreadable` says so, for the page to say above the list.
+pub struct PageQuery<T> {
+    pub query: T,
+    pub unreadable: bool,
+}
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Default> FromRequestParts<S> for PageQuery<T> {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(query)) => PageQuery { query, unreadable: false },
+            Err(_) => PageQuery { query: T::default(), unreadable: true },
+        })
+    }
+}
+
 /// An id typed into a form or an address; one that is not a UUID names nothing.
 fn parse_id(raw: &str) -> Result<Uuid, PageError> {
     Uuid::parse_str(raw.trim()).map_err(|_| not_found())

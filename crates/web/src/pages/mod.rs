@@ -31,7 +31,7 @@ use crate::AppState;
 
 pub use forms::{
     Admin, Anyone, CsrfForm, Finance, FormFields, LinkForm, LoginForm, LoginFormRejection, OUT_OF_DATE, PageId,
-    QuoteWork, Sales,
+    PageQuery, QuoteWork, Sales,
 };
 
 pub const SESSION_COOKIE: &str = "pricegate_session";

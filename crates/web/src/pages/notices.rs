@@ -3,8 +3,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,7 +14,7 @@ use uuid::Uuid;
 
 use super::ChangeRow;
 use super::notice_publish::{DRAFT_DELETED, DRAFT_GONE, NOTICE_DONE};
-use super::{Anyone, CsrfForm, Layout, PageError, PageId, PageUser, render};
+use super::{Anyone, CsrfForm, Layout, PageError, PageId, PageQuery, PageUser, render};
 use crate::AppState;
 use crate::extract::Client;
 
@@ -74,12 +73,10 @@ async fn inbox(
     State(app): State<AppState>,
     user: PageUser,
     headers: HeaderMap,
-    query: Result<Query<InboxQuery>, QueryRejection>,
+    PageQuery { query, unreadable }: PageQuery<InboxQuery>,
 ) -> Result<Response, PageError> {
     let actor = &user.0.actor;
     let role = actor.role;
-    let unreadable = query.is_err();
-    let query = query.map(|q| q.0).unwrap_or_default();
     let only_awaiting = role == Role::Sales && query.show.as_deref() == Some("awaiting");
     let note: Option<String> = match query.show.as_deref() {
         _ if unreadable => {

@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use super::quote_form::{create_quote, edit_quote_form, new_quote_form, update_quote};
 use super::{
-    CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, QuoteWork, Sales, Seal, in_words, money,
-    render, signed_money,
+    CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageQuery, PageUser, QuoteWork, Sales, Seal, in_words,
+    money, render, signed_money,
 };
 use crate::AppState;
 use crate::extract::Client;
@@ -101,11 +101,9 @@ async fn open_gate(app: &AppState, user: &PageUser, quote: &QuoteView) -> Result
 async fn list(
     State(app): State<AppState>,
     user: PageUser,
-    query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    PageQuery { query, unreadable }: PageQuery<ListQuery>,
 ) -> Result<Response, PageError> {
     user.require(QUOTE_ROLES)?;
-    let unreadable = query.is_err();
-    let query = query.map(|q| q.0).unwrap_or_default();
     let state = match query.state.as_deref() {
         Some("draft") => "draft",
         Some("finalised") => "finalised",
