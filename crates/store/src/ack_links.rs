@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::audit::refusal_code;
-use crate::auth::hash_token;
+use crate::auth::{hash_token, looks_like_token};
 use crate::db::db_now;
 use crate::entity::{ack_tokens, acknowledgements, notices, users};
 use crate::notices::{AwaitingNotice, WaitingQuote};
@@ -127,24 +127,16 @@ impl TokenShape {
 
 /// The shape of an acknowledgement link's token ([`new_link_token`]).
 pub fn token_shape(token: &str) -> TokenShape {
-    let base64url = |t: &str| t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if looks_like_token(token) {
+        return TokenShape::Unchecked;
+    }
+    // The decoder takes base64url characters only.
     let checked = || {
         let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
         let (secret, check) = bytes.split_at_checked(32)?;
         Some(check == check_of(secret))
     };
-    match token.len() {
-        43 if base64url(token) => TokenShape::Unchecked,
-        48 if base64url(token) && checked() == Some(true) => TokenShape::Checked,
-        _ => TokenShape::Altered,
-    }
-}
-
-/// The shape of a token we issue (43 base64url characters) for the other
-/// links (sessions, password links); anything else is refused before the
-/// database is asked.
-pub fn looks_like_token(token: &str) -> bool {
-    token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    if token.len() == 48 && checked() == Some(true) { TokenShape::Checked } else { TokenShape::Altered }
 }
 
 /// Whose link a refusal is about, and which notice's: the notice's title,

@@ -42,6 +42,13 @@ pub fn random_token() -> Result<String, StoreError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// Whether `token` has the shape of [`random_token`]'s (43 base64url
+/// characters): a session's, a form's, a password link's. Anything else is
+/// refused before the database is asked.
+pub fn looks_like_token(token: &str) -> bool {
+    token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The stored form of a token. Lookups go by this hash, so the comparison is
 /// an index probe on a value an attacker cannot choose, not a string compare
 /// of the secret.

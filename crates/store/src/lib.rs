@@ -25,7 +25,7 @@ mod users;
 pub mod views;
 
 pub use ack_links::{
-    AckLinkError, AckLinkView, AfterAcknowledging, LinkAbout, TokenShape, looks_like_token, new_link_token, token_shape,
+    AckLinkError, AckLinkView, AfterAcknowledging, LinkAbout, TokenShape, new_link_token, token_shape,
 };
 pub use audit::AuditEntry;
 
@@ -42,7 +42,7 @@ pub mod sql {
     };
     pub use crate::quotes::load_quote_sql;
 }
-pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS, hash_token, random_token};
+pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS, hash_token, looks_like_token, random_token};
 pub use db::{Store, form_row_id};
 pub use error::{SUPERSEDED_PRICES, StoreError};
 pub use gate::PublishSeen;

@@ -63,8 +63,7 @@ fn secure_flag(app: &AppState) -> &'static str {
 /// new one otherwise. (A planted cookie gains nothing by being kept: a login
 /// form sent from another site is refused by its origin, see `login`.)
 fn login_token(headers: &HeaderMap) -> Result<String, PageError> {
-    let ours = |t: &&str| t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    match cookie(headers, LOGIN_CSRF_COOKIE).filter(ours) {
+    match cookie(headers, LOGIN_CSRF_COOKIE).filter(|t| pricegate_store::looks_like_token(t)) {
         Some(token) => Ok(token.to_owned()),
         None => Ok(pricegate_store::new_form_token()?),
     }
