@@ -614,7 +614,7 @@ both_backends! {
         };
         assert_eq!(count(54), "1 acknowledged, <strong>1 pending</strong>");
         assert_eq!(count(50), "2 acknowledged, none pending");
-        assert_eq!(count(20), "3 acknowledged, <strong>1 pending</strong>", "Sam, Fiona and Dee, who left; Sue");
+        assert_eq!(count(20), "3 acknowledged (1 not in sales), <strong>1 pending</strong>", "Sam, Fiona and Dee, who left; Sue");
         let as_dashboard = |n: usize| {
             let finance = finance.clone();
             let id = published[n].0.clone();
@@ -622,8 +622,10 @@ both_backends! {
                 let acks = finance.get(&format!("/api/v1/notices/{id}/acknowledgements")).await.body;
                 let length = |list: &str| acks[list].as_array().map(Vec::len).unwrap_or_default();
                 let (acknowledged, pending) = (length("acknowledged"), length("pending"));
+                let others = acks["acknowledged"].as_array().into_iter().flatten().filter(|a| a["user"]["role"] != "sales").count();
+                let others = if others == 0 { String::new() } else { format!(" ({others} not in sales)") };
                 let pending = if pending == 0 { "none pending".to_owned() } else { format!("<strong>{pending} pending</strong>") };
-                format!("{acknowledged} acknowledged, {pending}")
+                format!("{acknowledged} acknowledged{others}, {pending}")
             }
         };
         for n in [54, 50, 20] {

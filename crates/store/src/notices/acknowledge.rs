@@ -240,29 +240,32 @@ impl Store {
         // Per notice, every acknowledgement, and those of the people it asks:
         // counted by the database, not read a person at a time.
         let ids: Vec<Uuid> = published.iter().map(|(id, _)| *id).collect();
-        let mut acknowledged: HashMap<Uuid, i64> = HashMap::with_capacity(ids.len());
+        // Every acknowledgement, and how many of them are not salespeople's.
+        let mut acknowledged: HashMap<Uuid, (i64, i64)> = HashMap::with_capacity(ids.len());
         let mut by_asked: HashMap<Uuid, i64> = HashMap::with_capacity(ids.len());
         let (acks, people, notice) = (acknowledgements::Entity, users::Entity, notices::Entity);
+        let by_person = Expr::col((people, users::Column::Id)).equals((acks, acknowledgements::Column::UserId));
         for chunk in ids.chunks(IN_LIST_CHUNK) {
-            acknowledged.extend(
-                acknowledgements::Entity::find()
-                    .select_only()
-                    .column(acknowledgements::Column::NoticeId)
-                    .column_as(Expr::col(acknowledgements::Column::UserId).count(), "n")
-                    .filter(acknowledgements::Column::NoticeId.is_in(chunk.iter().copied()))
-                    .group_by(acknowledgements::Column::NoticeId)
-                    .into_tuple::<(Uuid, i64)>()
-                    .all(&self.db)
-                    .await?,
-            );
+            let all = Query::select()
+                .column((acks, acknowledgements::Column::NoticeId))
+                .expr_as(Expr::col((acks, acknowledgements::Column::UserId)).count(), "n")
+                .expr_as(
+                    Expr::case(Expr::col((people, users::Column::Role)).ne(Role::Sales.as_str()), 1).count(),
+                    "others",
+                )
+                .from(acks)
+                .inner_join(people, by_person.clone())
+                .and_where(Expr::col((acks, acknowledgements::Column::NoticeId)).is_in(chunk.iter().copied()))
+                .group_by_col((acks, acknowledgements::Column::NoticeId))
+                .to_owned();
+            for row in self.db.query_all_raw(self.db.get_database_backend().build(&all)).await? {
+                acknowledged.insert(row.try_get("", "notice_id")?, (row.try_get("", "n")?, row.try_get("", "others")?));
+            }
             let asked = Query::select()
                 .column((acks, acknowledgements::Column::NoticeId))
                 .expr_as(Expr::col((acks, acknowledgements::Column::UserId)).count(), "n")
                 .from(acks)
-                .inner_join(
-                    people,
-                    Expr::col((people, users::Column::Id)).equals((acks, acknowledgements::Column::UserId)),
-                )
+                .inner_join(people, by_person.clone())
                 .inner_join(
                     notice,
                     Expr::col((notice, notices::Column::Id)).equals((acks, acknowledgements::Column::NoticeId)),
@@ -282,9 +285,11 @@ impl Store {
             .iter()
             .map(|&(id, published_at)| {
                 let asked = sales.iter().filter(|asked| asked.asks(Some(published_at))).count() as u64;
-                let count = |counts: &HashMap<Uuid, i64>| counts.get(&id).map_or(0, |n| u64::try_from(*n).unwrap_or(0));
-                let (answered, acknowledged) = (count(&by_asked), count(&acknowledged));
-                (id, AckCount { acknowledged, pending: asked.saturating_sub(answered) })
+                let count = |n: Option<&i64>| n.map_or(0, |n| u64::try_from(*n).unwrap_or(0));
+                let answered = count(by_asked.get(&id));
+                let all = acknowledged.get(&id);
+                let (acknowledged, not_in_sales) = (count(all.map(|(n, _)| n)), count(all.map(|(_, others)| others)));
+                (id, AckCount { acknowledged, not_in_sales, pending: asked.saturating_sub(answered) })
             })
             .collect())
     }
@@ -406,6 +411,9 @@ pub(crate) async fn pending_sales(
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AckCount {
     pub acknowledged: u64,
+    /// Of those acknowledged, people who are not salespeople (finance and
+    /// admins may acknowledge too; the notice does not ask them).
+    pub not_in_sales: u64,
     pub pending: u64,
 }
 
