@@ -401,6 +401,67 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_limit() 
     direct.stop().await;
 }
 
+/// Walking through the addresses of one IPv6 network is one client to the
+/// login limit, and many clients guessing one account are held off together;
+/// a new password lets its person in again at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_addresses_guessing_one_account_are_held_off_together() {
+    use pricegate_store::{ClientInfo, LoginOutcome, MAX_ACCOUNT_FAILURES, MAX_FAILURES};
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    let (_, sue) = app.user(Role::Sales, "Sue").await;
+    let try_from = |addr: String, email: String, password: &'static str| {
+        let store = app.store.clone();
+        async move {
+            let client = ClientInfo { addr: Some(addr), user_agent: None };
+            store.attempt_login(&email, password, &client).await.expect("the attempt is counted")
+        }
+    };
+    let held = |outcome: &LoginOutcome| matches!(outcome, LoginOutcome::HeldOff(_));
+
+    // One /64: five failures from five of its addresses hold off a sixth.
+    for i in 1..=MAX_FAILURES {
+        let outcome = try_from(format!("2001:db8:7:1::{i:x}"), sam.email.clone(), "a guess").await;
+        assert!(matches!(outcome, LoginOutcome::Refused), "{outcome:?}");
+    }
+    assert!(held(&try_from("2001:db8:7:1:ffff::1".into(), sam.email.clone(), PASSWORD).await));
+    let next_network = try_from("2001:db8:7:2::1".into(), sam.email.clone(), PASSWORD).await;
+    assert!(matches!(next_network, LoginOutcome::LoggedIn(_)), "another network is another client: {next_network:?}");
+
+    // Many addresses, none over its own five: the account is held off from every address, the right password too.
+    let mut failures = 0;
+    let mut addr = 0;
+    while failures < MAX_ACCOUNT_FAILURES {
+        addr += 1;
+        for _ in 0..4 {
+            if failures < MAX_ACCOUNT_FAILURES {
+                let outcome = try_from(format!("198.51.100.{addr}"), sue.email.clone(), "a guess").await;
+                assert!(matches!(outcome, LoginOutcome::Refused), "failure {failures}: {outcome:?}");
+                failures += 1;
+            }
+        }
+    }
+    let fresh = try_from("203.0.113.77".into(), sue.email.clone(), PASSWORD).await;
+    assert!(held(&fresh), "a new address, the right password: {fresh:?}");
+    assert!(
+        matches!(try_from("203.0.113.77".into(), sam.email.clone(), PASSWORD).await, LoginOutcome::LoggedIn(_)),
+        "another account is not held"
+    );
+    let r = app.anonymous().post("/api/v1/auth/token", &json!({"email": sue.email, "password": PASSWORD})).await;
+    assert_error(&r, 429, "too_many_attempts");
+
+    // A new password set for her lifts the hold, from every address.
+    let r = admin.patch(&format!("/api/v1/users/{}", sue.id), &json!({"password": "a much longer passphrase"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .anonymous()
+        .post("/api/v1/auth/token", &json!({"email": sue.email, "password": "a much longer passphrase"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    app.stop().await;
+}
+
 both_backends! {
     async fn changing_ones_own_password_ends_every_earlier_token_and_needs_the_current_one(backend: Backend) {
         let app = TestApp::spawn(backend).await;

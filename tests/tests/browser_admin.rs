@@ -449,7 +449,7 @@ pricegate_tests::both_backends! {
         use pricegate_tests::pages::{csrf_in, page_as, post_form, session_cookie};
 
         let app = TestApp::spawn(backend).await;
-        let (_, ada) = app.user(Role::Admin, "Ada").await;
+        let (ada_api, ada) = app.user(Role::Admin, "Ada").await;
         let (_, sam) = app.user(Role::Sales, "Sam").await;
         // 130 colleagues and two odd names straight into the table: hashing their passwords is not what this is about.
         let mut people: Vec<(String, String, &str)> =
@@ -463,11 +463,25 @@ pricegate_tests::both_backends! {
         let html = page_as(&app.base, &ada.email, "/admin/users").await;
         assert_eq!(rows(&html), 100, "{html}");
         assert!(!html.contains("id=\"all-users\""), "this is everyone's first page");
-        let more = "href=\"/admin/users?after=person-097%40pricegate.test\" id=\"more-users\"";
-        assert!(html.contains(more), "Ada, Back\\slash Bob, then Person 000 to Person 097: {html}");
-        let html = page_as(&app.base, &ada.email, "/admin/users?after=person-097%40pricegate.test").await;
+        let next = "/admin/users?after=person-097%40pricegate.test&#38;after_name=Person+097";
+        assert!(html.contains(&format!("href=\"{next}\" id=\"more-users\"")), "Ada, Back\\slash Bob, then Person 000 to Person 097: {html}");
+        let next = next.replace("&#38;", "&");
+        let html = page_as(&app.base, &ada.email, &next).await;
         assert_eq!(rows(&html), 34, "Person 098 to Person 129, Sam and Zoë, in any collation: {html}");
         assert!(!html.contains("id=\"more-users\"") && html.contains("id=\"all-users\""), "{html}");
+        // The last of the first page renamed and given another address meanwhile: the next page starts where it did.
+        let html = page_as(&app.base, &ada.email, "/admin/users?q=person-097").await;
+        let person = html.split("id=\"name-").nth(1).and_then(|rest| rest.split('"').next()).unwrap().to_owned();
+        let r = ada_api
+            .patch(&format!("/api/v1/users/{person}"), &json!({"name": "Aaron Person", "email": "aaron@pricegate.test"}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let html = page_as(&app.base, &ada.email, &next).await;
+        assert_eq!(rows(&html), 34, "still Person 098 on: {html}");
+        assert!(html.find("person-098@").is_some() && !html.contains("aaron@") && !html.contains("That page of the list is gone"), "{html}");
+        // A link from before names were kept in it goes on from where that address's person stands now.
+        let html = page_as(&app.base, &ada.email, "/admin/users?after=person-096%40pricegate.test").await;
+        assert_eq!(rows(&html), 34, "Person 098 to Person 129, Sam and Zoë: {html}");
 
         // Found by a piece of the name or the address, capitals or not; % and _ are only themselves.
         for (q, found) in [("PERSON-01", 10), ("person 12", 10), ("Sam", 1), ("%25", 0), ("_", 0), ("nobody", 0), ("%C3%89mile", 1), ("zo%C3%AB", 1), ("ZO", 1), ("%5C", 1), ("%00", 100)] {

@@ -64,6 +64,7 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     let csp = page.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "CSP: {csp}");
     assert_eq!(page.headers().get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"));
+    assert!(page.headers().get("strict-transport-security").is_none(), "HTTPS only, at a plain-http base URL?");
     let html = page.text().await.unwrap();
     assert!(html.contains("<title>") && html.contains("Pricegate</title>"));
     let scripts: Vec<&str> = html.match_indices("<script").map(|(at, _)| &html[at..]).collect();
@@ -1155,5 +1156,26 @@ async fn a_form_saved_while_its_quote_is_being_drafted_waits_and_is_told_so() {
     let quotes = sales_api.get("/api/v1/quotes").await.body;
     assert_eq!(quotes.as_array().map(Vec::len), Some(1), "{quotes}");
     assert!(quotes[0]["lines"].as_array().is_some_and(Vec::is_empty), "only the first sending's row: {quotes}");
+    app.stop().await;
+}
+
+/// Served at an https:// address (behind a proxy that ends TLS), browsers
+/// are told to come back by HTTPS only, and the session cookie is `Secure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_an_https_address_the_browser_is_kept_to_https() {
+    let mut app = TestApp::spawn_with(Backend::Sqlite, |s| s.base_url = Some("https://pricegate.example".into())).await;
+    assert_eq!(app.base, "https://pricegate.example");
+    // The tests reach it as the proxy would, by plain HTTP on loopback.
+    app.base = format!("http://{}", app.address);
+    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    for path in ["/login", "/api/v1/products", "/healthz", "/no-such-page"] {
+        let r = client().get(format!("{}{path}", app.base)).send().await.unwrap();
+        let hsts = r.headers().get("strict-transport-security").and_then(|v| v.to_str().ok());
+        assert_eq!(hsts, Some("max-age=31536000"), "{path}");
+    }
+    let login = log_in(&app.base, &sam.email, PASSWORD).await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER, "{}", login.body);
+    let (_, header) = login.session.expect("a session cookie");
+    assert!(header.contains("Secure"), "{header}");
     app.stop().await;
 }

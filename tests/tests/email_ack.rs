@@ -247,10 +247,11 @@ both_backends! {
         let (_, rita) = app.user(Role::Sales, "Rita").await;
         let (_, olga) = app.user(Role::Sales, "Olga").await;
         let (_, dora) = app.user(Role::Sales, "Dora").await;
+        let (_, mia) = app.user(Role::Sales, "Mia").await;
         let (admin, _) = app.user(Role::Admin, "Ada").await;
         create_product(&finance, "PUMP-1", "EUR", 250000).await;
         let nid = publish_pump_notice(&finance).await;
-        sink.wait_until(WAIT, "four publication e-mails", |m| m.len() >= 4).await;
+        sink.wait_until(WAIT, "five publication e-mails", |m| m.len() >= 5).await;
         let link_of = |email: &str| sink.to(email)[0].ack_link().expect("a link");
         let sam_link = link_of(&sam_user.email);
 
@@ -349,12 +350,24 @@ both_backends! {
             assert!(body.contains("no longer active"), "{body}");
         }
 
+        // Mia's address was mistyped, and is corrected: whoever reads mail there cannot acknowledge for her.
+        let mia_link = link_of(&mia.email);
+        let r = admin.patch(&format!("/api/v1/users/{}", mia.id), &json!({"email": "mia.right@pricegate.test"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for method in [reqwest::Method::GET, reqwest::Method::POST] {
+            let (status, body) = page(method, &mia_link).await;
+            assert_eq!(status, 410, "{body}");
+            assert!(body.contains("expired") && body.contains("wait for the next reminder"), "{body}");
+        }
+        let audit = admin.get("/api/v1/audit?action=user.updated").await;
+        assert_eq!(audit.body[0]["detail"]["ack_links_ended"], 1, "{}", audit.text);
+
         // Nothing of that recorded an acknowledgement: only Sam's (by API).
         let acks = acknowledgements(&finance, &nid).await;
         assert_eq!(acks["acknowledged"].as_array().unwrap().len(), 1, "{acks}");
         assert_eq!(acks["acknowledged"][0]["channel"], "api");
         let pending: HashSet<String> = acks["pending"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap().to_owned()).collect();
-        assert_eq!(pending, HashSet::from([rita.email.clone(), olga.email.clone()]));
+        assert_eq!(pending, HashSet::from([rita.email.clone(), olga.email.clone(), "mia.right@pricegate.test".to_owned()]));
 
         // Olga's untouched link still works.
         let (status, body) = page(reqwest::Method::POST, &link_of(&olga.email)).await;

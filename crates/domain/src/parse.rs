@@ -258,6 +258,7 @@ pub struct Password(String);
 
 impl Password {
     pub const MIN_CHARS: usize = 10;
+    pub const MAX_CHARS: usize = 256;
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let chars = raw.chars().count();
@@ -267,8 +268,9 @@ impl Password {
                 format!("password must be at least {} characters long.", Self::MIN_CHARS),
             ));
         }
-        if chars > 256 {
-            return Err(Invalid::new("password", "password must be at most 256 characters long."));
+        if chars > Self::MAX_CHARS {
+            let message = format!("password must be at most {} characters long.", Self::MAX_CHARS);
+            return Err(Invalid::new("password", message));
         }
         if raw.chars().all(char::is_whitespace) {
             return Err(Invalid::new("password", "password must not be spaces alone."));

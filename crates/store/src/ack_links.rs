@@ -207,6 +207,24 @@ async fn check(
     Ok((row, view))
 }
 
+/// Ends `user`'s acknowledgement links not used or expired yet, as expired
+/// at `now` (their address was corrected: see [`Store::update_user`]);
+/// returns how many.
+pub(crate) async fn end_ack_links(
+    txn: &impl ConnectionTrait,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let ended = ack_tokens::Entity::update_many()
+        .col_expr(ack_tokens::Column::ExpiresAt, Expr::value(now))
+        .filter(ack_tokens::Column::UserId.eq(user))
+        .filter(ack_tokens::Column::UsedAt.is_null())
+        .filter(ack_tokens::Column::ExpiresAt.gt(now))
+        .exec(txn)
+        .await?;
+    Ok(ended.rows_affected)
+}
+
 impl Store {
     /// What the link leads to. Reads only: mail scanners open every link.
     pub async fn open_ack_link(&self, token: &str) -> Result<AckLinkView, AckLinkError> {

@@ -1,5 +1,7 @@
 //! Passwords (argon2) and API bearer tokens (256 random bits, stored as SHA-256).
 
+use std::sync::{Arc, LazyLock};
+
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,6 +14,7 @@ use sea_orm::{
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 use crate::audit::{AuditEntry, record};
 use crate::db::db_now;
@@ -72,11 +75,27 @@ async fn verify_password(password: String, hash: String) -> Result<bool, StoreEr
     tokio_blocking(move || Ok(Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok())).await
 }
 
-/// Argon2 takes tens of milliseconds of CPU on purpose: keep it off the async workers.
+/// How many passwords are hashed or checked at once: two per core. Each
+/// takes tens of milliseconds of CPU and 19 MiB on purpose, so a burst of
+/// logins (anyone may send them) waits its turn here instead of filling the
+/// blocking pool's hundreds of threads with a gibibyte each ten of them.
+static ARGON2_AT_ONCE: LazyLock<Arc<Semaphore>> =
+    LazyLock::new(|| Arc::new(Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()) * 2)));
+
+/// Argon2 takes tens of milliseconds of CPU on purpose: keep it off the
+/// async workers, and no more of it at once than [`ARGON2_AT_ONCE`] allows.
 async fn tokio_blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Internal(format!("blocking task failed: {e}")))?
+    let turn = Arc::clone(&ARGON2_AT_ONCE).acquire_owned().await;
+    let turn = turn.map_err(|e| StoreError::Internal(format!("argon2 turns: {e}")))?;
+    // The turn is the task's: a request given up meanwhile does not free it while the hash still runs.
+    let task = tokio::task::spawn_blocking(move || {
+        let result = f();
+        drop(turn);
+        result
+    });
+    task.await.map_err(|e| StoreError::Internal(format!("blocking task failed: {e}")))?
 }
 
 /// A valid argon2 hash of a password nobody has: verifying against it when

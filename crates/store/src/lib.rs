@@ -46,7 +46,7 @@ pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS, hash_token, looks_like_token,
 pub use db::{Store, form_row_id};
 pub use error::{SUPERSEDED_PRICES, StoreError};
 pub use gate::PublishSeen;
-pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_FAILURES};
+pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_ACCOUNT_FAILURES, MAX_FAILURES};
 pub use notices::{
     AckCount, AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NOTICE_DRAFTED_ALREADY, NewNotice, NewPriceChange,
     NoticeFilter, NoticePatch, NoticeState, WaitingQuote,
@@ -63,7 +63,7 @@ pub use quotes::{
     DRAFTED_ALREADY, HandedOver, NewLine, NewQuote, OpenDrafts, PricesSeen, QuoteEdited, QuoteFilter, QuotePatch,
 };
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
-pub use users::{EMAIL_TAKEN, NewUser, PasswordChange, UserPatch};
+pub use users::{EMAIL_TAKEN, ListedAfter, NewUser, PasswordChange, UserPatch};
 
 use pricegate_domain::Role;
 use uuid::Uuid;

@@ -10,10 +10,20 @@
 //! several, each see the others, and never more than [`MAX_FAILURES`] of them
 //! get their password checked.
 //!
-//! A password an administrator sets lifts every hold on its account, from
-//! every address ([`lift_holds`]): whoever guessed before guesses at a
-//! password they have not seen, and the count starts again.
+//! An IPv6 client counts by its /64, the block one subscriber is given, so
+//! that walking through the addresses of one's own network is not a fresh
+//! count each time. And one account takes at most [`MAX_ACCOUNT_FAILURES`]
+//! failures within the window from all addresses together, so that many
+//! addresses guessing one password are held off too; its person, held off
+//! with them, gets in by setting a new password through "Forgot your
+//! password?", as below.
+//!
+//! A password an administrator sets, or its person sets by a link, lifts
+//! every hold on its account, from every address ([`lift_holds`]): whoever
+//! guessed before guesses at a password they have not seen, and the count
+//! starts again.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -27,13 +37,17 @@ use crate::{ClientInfo, Store, StoreError};
 
 pub const MAX_FAILURES: usize = 5;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Failures for one e-mail within [`FAILURE_WINDOW`] from every address
+/// together, after which it is held off from all of them.
+pub const MAX_ACCOUNT_FAILURES: usize = 50;
 
 /// How a login attempt ended.
 #[derive(Debug)]
 pub enum LoginOutcome {
     /// The password matched: a session or token may be issued on it.
     LoggedIn(Checked),
-    /// Wrong e-mail or password, or an inactive account (audited as such).
+    /// Wrong e-mail or password, or an inactive account (audited as such;
+    /// an e-mail or password too long to be any account's is not).
     Refused,
     /// Too many failures for this e-mail from this address: try again after this long.
     HeldOff(Duration),
@@ -45,7 +59,22 @@ pub enum LoginOutcome {
 /// address in other cases is a fresh count.
 fn pair_key(email: &str, client: &ClientInfo) -> String {
     let email = email.trim().to_lowercase();
-    hash_token(&format!("{email}\n{}", client.addr.as_deref().unwrap_or("")))
+    hash_token(&format!("{email}\n{}", client_block(client.addr.as_deref().unwrap_or(""))))
+}
+
+/// The client address as failures count it: an IPv6 address by its /64
+/// (an IPv4 address written as IPv6 as itself), anything else as written.
+fn client_block(addr: &str) -> String {
+    match addr.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", Ipv6Addr::from(prefix))
+            }
+        },
+        _ => addr.to_owned(),
+    }
 }
 
 /// The key of an e-mail's failures from every address, by which a new
@@ -74,6 +103,11 @@ impl Store {
         password: &str,
         client: &ClientInfo,
     ) -> Result<LoginOutcome, StoreError> {
+        // Longer than any account's address or password can be: no account
+        // matches, and nothing is hashed, counted or written for it.
+        if email.len() > 320 || password.len() > 4 * pricegate_domain::Password::MAX_CHARS {
+            return Ok(LoginOutcome::Refused);
+        }
         let key = pair_key(email, client);
         let now = db_now(&self.db).await?;
         let window = chrono::Duration::from_std(FAILURE_WINDOW)
@@ -89,21 +123,24 @@ impl Store {
         })
         .exec_without_returning(&self.db)
         .await?;
-        let recent: Vec<DateTime<Utc>> = login_failures::Entity::find()
-            .select_only()
-            .column(login_failures::Column::At)
-            .filter(login_failures::Column::KeyHash.eq(&key))
-            .filter(login_failures::Column::At.gte(since))
-            .order_by_asc(login_failures::Column::At)
-            .limit(MAX_FAILURES as u64 + 1)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        if recent.len() > MAX_FAILURES {
-            login_failures::Entity::delete_by_id(id).exec(&self.db).await?;
-            let free_at = recent[0] + window;
-            let wait = (free_at - now).to_std().unwrap_or_default().max(Duration::from_secs(1));
-            return Ok(LoginOutcome::HeldOff(wait));
+        let from_here = login_failures::Column::KeyHash.eq(&key);
+        let from_anywhere = login_failures::Column::EmailHash.eq(email_key(email));
+        for (whose, max) in [(from_here, MAX_FAILURES), (from_anywhere, MAX_ACCOUNT_FAILURES)] {
+            let recent: Vec<DateTime<Utc>> = login_failures::Entity::find()
+                .select_only()
+                .column(login_failures::Column::At)
+                .filter(whose)
+                .filter(login_failures::Column::At.gte(since))
+                .order_by_asc(login_failures::Column::At)
+                .limit(max as u64 + 1)
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            if let Some(first) = recent.first().filter(|_| recent.len() > max) {
+                login_failures::Entity::delete_by_id(id).exec(&self.db).await?;
+                let wait = (*first + window - now).to_std().unwrap_or_default().max(Duration::from_secs(1));
+                return Ok(LoginOutcome::HeldOff(wait));
+            }
         }
         match self.verify_login(email, password).await? {
             Some(user) => {
@@ -116,5 +153,20 @@ impl Store {
             // This try's row stays: it is one of the failures.
             None => Ok(LoginOutcome::Refused),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_block;
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_block() {
+        assert_eq!(client_block("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(client_block("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(client_block("2001:db8:1:3::1"), client_block("2001:db8:1:2::1"));
+        assert_eq!(client_block("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(client_block("192.0.2.7"), "192.0.2.7");
+        assert_eq!(client_block(""), "");
     }
 }

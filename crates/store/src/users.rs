@@ -51,6 +51,18 @@ pub struct UserPatch {
     pub password: Option<Password>,
 }
 
+/// A place in the list of users (by name, then address) to go on from: the
+/// last row of the page before, as it was shown. With its `name`, the place
+/// stays where it was when that person is renamed or their address changes
+/// (a name alone cannot say it: two people may share one); without it (a
+/// link made before names were kept in it), it is where that address's
+/// person stands now.
+#[derive(Debug, Clone, Copy)]
+pub struct ListedAfter<'a> {
+    pub name: Option<&'a str>,
+    pub email: &'a str,
+}
+
 impl Store {
     /// Creates a user; `actor` is `None` when the command line does it.
     /// Without a password, the account gets one nobody knows, and an
@@ -113,12 +125,13 @@ impl Store {
 
     /// Up to `limit` users whose name or e-mail contains `text` (ignoring
     /// capitals as the database does; every user without it), by name, then
-    /// address, after the user with the address `after` (the last of the page
-    /// before). An `after` that names nobody is [`StoreError::Invalid`].
+    /// address, after the place `after` names (the last of the page before).
+    /// An `after` by address alone that names nobody now is
+    /// [`StoreError::Invalid`].
     pub async fn find_users(
         &self,
         text: Option<&str>,
-        after: Option<&str>,
+        after: Option<ListedAfter<'_>>,
         limit: u64,
     ) -> Result<Vec<UserView>, StoreError> {
         let mut query = users::Entity::find();
@@ -142,15 +155,22 @@ impl Store {
             query = query.filter(Condition::any().add(contains("name")).add(contains("email")));
         }
         if let Some(after) = after {
-            let last = users::Entity::find()
-                .filter(users::Column::Email.eq(after))
-                .one(&self.db)
-                .await?
-                .ok_or_else(|| pricegate_domain::Invalid::new("after", "after names no user."))?;
-            query =
-                query.filter(Condition::any().add(users::Column::Name.gt(last.name.clone())).add(
-                    Condition::all().add(users::Column::Name.eq(last.name)).add(users::Column::Email.gt(last.email)),
-                ));
+            let name = match after.name {
+                Some(name) => name.to_owned(),
+                None => {
+                    users::Entity::find()
+                        .filter(users::Column::Email.eq(after.email))
+                        .one(&self.db)
+                        .await?
+                        .ok_or_else(|| pricegate_domain::Invalid::new("after", "after names no user."))?
+                        .name
+                }
+            };
+            query = query.filter(
+                Condition::any()
+                    .add(users::Column::Name.gt(name.clone()))
+                    .add(Condition::all().add(users::Column::Name.eq(name)).add(users::Column::Email.gt(after.email))),
+            );
         }
         let rows = query
             .order_by_asc(users::Column::Name)
@@ -336,6 +356,7 @@ impl Store {
         }
         // `set_ne` set them only where they differ.
         let readdressed = model.email.is_set() || model.name.is_set();
+        let address_corrected = model.email.is_set();
         // A link to choose a password is for the person at the address it
         // went to, with the password they had: a new password, a
         // deactivation or a corrected address ends those sent and those
@@ -344,7 +365,7 @@ impl Store {
             Some(crate::password_links::NEW_PASSWORD)
         } else if patch.active == Some(false) {
             Some(crate::password_links::DEACTIVATED)
-        } else if model.email.is_set() {
+        } else if address_corrected {
             Some(crate::password_links::READDRESSED)
         } else {
             None
@@ -354,6 +375,14 @@ impl Store {
         let links_ended = match links_end {
             Some(reason) => crate::password_links::void_password_links(&txn, user.id, now, reason).await?,
             None => 0,
+        };
+        // Acknowledgement links sent to the address before: whoever reads
+        // mail there must not acknowledge for them. They end as expired
+        // (the page says to acknowledge in Pricegate itself, or wait for
+        // the next reminder, whose links go to the address as corrected).
+        let ack_links_ended = match address_corrected {
+            true => crate::ack_links::end_ack_links(&txn, user.id, now).await?,
+            false => 0,
         };
         if readdressed {
             // Mail no worker has tried yet (a claim counts an attempt) goes
@@ -403,6 +432,7 @@ impl Store {
                     "sessions_and_tokens_ended": ended,
                     "failed_logins_forgotten": holds_lifted,
                     "password_links_ended": links_ended,
+                    "ack_links_ended": ack_links_ended,
                 }),
             },
         )

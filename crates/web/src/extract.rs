@@ -345,12 +345,19 @@ fn escapes_a_control_character(query: &str) -> bool {
     })
 }
 
-/// The caller, authenticated by `Authorization: Bearer <token>`.
-#[derive(Debug, Clone)]
+/// The caller, authenticated by `Authorization: Bearer <token>`. Its
+/// `Debug` names the user and never shows the token.
+#[derive(Clone)]
 pub struct AuthUser {
     pub actor: Actor,
     pub user: UserView,
     pub token: String,
+}
+
+impl std::fmt::Debug for AuthUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthUser").field("actor", &self.actor).finish_non_exhaustive()
+    }
 }
 
 impl AuthUser {

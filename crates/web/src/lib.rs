@@ -68,6 +68,9 @@ pub struct ConfigEntry {
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let request_timeout = state.request_timeout;
+    // Served at an https:// address, browsers are told to come back by
+    // HTTPS only, for a year: the session cookie is `Secure` there too.
+    let https_only = state.base_url.starts_with("https://").then(|| HeaderValue::from_static("max-age=31536000"));
     Router::new()
         // The API and its OpenAPI document come from one registration.
         .merge(openapi::router())
@@ -82,6 +85,10 @@ pub fn router(state: AppState) -> Router {
         // Around the fallback too: an unknown address's page has the navigation.
         .layer(axum::middleware::from_fn_with_state(state.clone(), pages::with_nav))
         .with_state(state)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            move |_: &axum::response::Response| https_only.clone(),
+        ))
         .layer(
             // Outermost first: every answer, a timeout's and a panic's too,
             // carries these two headers.

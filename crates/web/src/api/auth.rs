@@ -54,9 +54,6 @@ pub async fn issue_token(
     Client(client): Client,
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> Result<Response, AppError> {
-    if body.email.len() > 320 || body.password.len() > 1024 {
-        return Err(wrong_credentials());
-    }
     let checked = match app.store.attempt_login(&body.email, &body.password, &client).await? {
         LoginOutcome::LoggedIn(checked) => checked,
         LoginOutcome::Refused => return Err(wrong_credentials()),

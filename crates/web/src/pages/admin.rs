@@ -10,8 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pricegate_domain::{Email, Invalid, Password, Role, Text, limits};
 use pricegate_store::views::UserView;
-use pricegate_store::{NewUser, OpenDrafts, StoreError, UserPatch};
-
+use pricegate_store::{ListedAfter, NewUser, OpenDrafts, StoreError, UserPatch};
 use uuid::Uuid;
 
 use super::{Admin, CsrfForm, DoneCookie, Layout, PageError, PageId, PageQuery, PageUser, Seal, in_words, render};
@@ -118,12 +117,14 @@ impl UsersPage {
 const PAGE_SIZE: u64 = 100;
 
 /// Which users the list shows: those whose name or e-mail contains `q`
-/// (everyone without it), by name, after the user with the address `after`.
+/// (everyone without it), by name, after the row with the name `after_name`
+/// and the address `after` (the last of the page before, as it was shown).
 #[derive(serde::Deserialize, Default)]
 struct Listing {
     #[serde(default)]
     q: String,
     after: Option<String>,
+    after_name: Option<String>,
 }
 
 impl Listing {
@@ -134,11 +135,23 @@ impl Listing {
         Some(q.trim().to_owned()).filter(|q| !q.is_empty())
     }
 
-    /// The list's address, from `after` on.
-    fn address(&self, after: Option<&str>) -> String {
+    /// Where the list goes on from, if this is a later page.
+    fn after(&self) -> Option<ListedAfter<'_>> {
+        let email = self.after.as_deref()?;
+        Some(ListedAfter { name: self.after_name.as_deref(), email })
+    }
+
+    /// The list's address, from after `last` (a row as shown) on.
+    fn address(&self, last: Option<&UserView>) -> String {
         let text = self.text();
-        let pairs: Vec<(&str, &str)> =
-            [text.as_deref().map(|q| ("q", q)), after.map(|a| ("after", a))].into_iter().flatten().collect();
+        let pairs: Vec<(&str, &str)> = [
+            text.as_deref().map(|q| ("q", q)),
+            last.map(|u| ("after", u.email.as_str())),
+            last.map(|u| ("after_name", u.name.as_str())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         match serde_urlencoded::to_string(pairs) {
             Ok(query) if !query.is_empty() => format!("/admin/users?{query}"),
             _ => "/admin/users".to_owned(),
@@ -151,7 +164,7 @@ impl Listing {
 async fn page(app: &AppState, user: &PageUser, listing: &Listing, pinned: &[Uuid]) -> Result<UsersPage, PageError> {
     let text = listing.text();
     let mut note = None;
-    let mut found = match app.store.find_users(text.as_deref(), listing.after.as_deref(), PAGE_SIZE + 1).await {
+    let mut found = match app.store.find_users(text.as_deref(), listing.after(), PAGE_SIZE + 1).await {
         // A later page's address naming nobody now (their address corrected, or a mistyped link): the first page.
         Err(StoreError::Invalid(_)) => {
             note = Some("That page of the list is gone (an address in it changed): showing the first.".to_owned());
@@ -161,7 +174,7 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, pinned: &[Uuid
     };
     let more = (found.len() as u64 > PAGE_SIZE).then(|| {
         found.truncate(PAGE_SIZE as usize);
-        listing.address(found.last().map(|u| u.email.as_str()))
+        listing.address(found.last())
     });
     let mut pinned: Vec<UserView> = app.store.users_by_id(pinned).await?.into_values().collect();
     pinned.sort_by(|a, b| a.email.cmp(&b.email));
