@@ -7,7 +7,7 @@ use pricegate_tests::fixtures::{
     assert_error, create_notice, create_product, date_in_days, draft_quote, draft_quote_signed_by, etag_of, field,
     id_of, lapse_quote, publish_notice, publish_price_change,
 };
-use pricegate_tests::pages::{client, csrf_in, hidden_in, page_as, session_cookie};
+use pricegate_tests::pages::{client, csrf_in, hidden_in, page_as, post_form, session_cookie};
 use pricegate_tests::{PASSWORD, TestApp, both_backends};
 use serde_json::{Value, json};
 
@@ -1055,7 +1055,7 @@ async fn every_write_to_a_quote_takes_if_match_and_answers_with_its_etag(backend
         "Repriced: total 100.00 EUR to 130.00 EUR",
         "Finalising refused: notices still to acknowledge",
         "Cancelled",
-        "Finalising refused: it was no longer a draft (finalised or cancelled before)",
+        "Finalising asked again once it was finalised or cancelled: nothing changed",
     ];
     let mut from = 0;
     for what in said {
@@ -1236,9 +1236,36 @@ async fn a_cancel_or_delete_confirmation_acts_on_what_it_showed() {
         "{html}"
     );
     assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["state"], "draft");
-    let cancel = shown(sam_cookie, format!("/quotes/{id}/cancel")).await;
-    assert_eq!(cancel().await.expect("an answer").status(), 303);
+    // The confirmation's form as Sam's browser holds it.
+    let form_of = |url: String| {
+        let (http, cookie) = (http.clone(), sam_cookie.clone());
+        async move {
+            let html = http.get(url).header("cookie", cookie).send().await.expect("an answer").text().await;
+            let html = html.unwrap_or_default();
+            [("csrf_token", csrf_in(&html)), ("seen", hidden_in(&html, "seen"))]
+        }
+    };
+    let cancel_url = format!("{}/quotes/{id}/cancel", app.base);
+    let form = form_of(cancel_url.clone()).await;
+    let (status, page) = post_form(cancel_url.clone(), &sam_cookie, &form).await;
+    assert_eq!(status, 303);
+    assert!(page.contains("This quote was cancelled") && !page.contains("Cancelled already"), "{page}");
     assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["state"], "cancelled");
+    // Sent again (Back, then the button): it says it did nothing.
+    let (status, page) = post_form(cancel_url, &sam_cookie, &form).await;
+    assert_eq!(status, 303);
+    assert!(page.contains("Cancelled already, 20") && page.contains("nothing more was done"), "{page}");
+    // Sent from a page opened before the quote was finalised: not cancelled, and it says so.
+    let signed = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+    let form = form_of(format!("{}/quotes/{signed}/cancel", app.base)).await;
+    assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{signed}/finalise")).await.status, 200);
+    let (status, page) = post_form(format!("{}/quotes/{signed}/cancel", app.base), &sam_cookie, &form).await;
+    assert_eq!(status, 303);
+    assert!(
+        page.contains("Not cancelled: the quote was finalised 20") && page.contains("stays as it was signed"),
+        "{page}"
+    );
+    assert_eq!(sam.get(&format!("/api/v1/quotes/{signed}")).await.body["state"], "finalised");
 
     let notice = create_notice(
         &finance,

@@ -615,6 +615,7 @@ both_backends! {
         assert_eq!(count(54), "1 acknowledged, <strong>1 pending</strong>");
         assert_eq!(count(50), "2 acknowledged, none pending");
         assert_eq!(count(20), "3 acknowledged (1 not in sales), <strong>1 pending</strong>", "Sam, Fiona and Dee, who left; Sue");
+        assert!(html.contains(">Notice 20</a></td><td><span class=\"badge published\">published, you acknowledged</span>"), "Fiona's own, not the notice's state: {html}");
         let as_dashboard = |n: usize| {
             let finance = finance.clone();
             let id = published[n].0.clone();

@@ -212,13 +212,13 @@ both_backends! {
         let r = finance.patch(&format!("/api/v1/products/{pump}"), &box_of_10).await;
         assert_error(&r, 409, "unit_in_use");
         let said = r.body["error"]["message"].as_str().unwrap_or_default().to_owned();
-        assert!(said.starts_with("PUMP-1 has been quoted per each: its unit is part of what those prices mean"), "{said}");
+        assert!(said.starts_with("PUMP-1 has been quoted with its unit \u{201c}each\u{201d}: the unit is part of what those prices mean"), "{said}");
         // Cancelled, the quote still said "each".
         assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{quote}/cancel")).await.status, 200);
         assert_error(&finance.patch(&format!("/api/v1/products/{pump}"), &box_of_10).await, 409, "unit_in_use");
         let r = finance.patch(&format!("/api/v1/products/{valve}"), &box_of_10).await;
         assert_error(&r, 409, "unit_in_use");
-        assert!(r.text.contains("VALVE-1 has been priced by a published notice per each"), "{}", r.text);
+        assert!(r.text.contains("VALVE-1 has been priced by a published notice with its unit \u{201c}each\u{201d}"), "{}", r.text);
         // The same unit, or a new name, is no change to the prices.
         let r = finance.patch(&format!("/api/v1/products/{pump}"), &json!({"unit": "each", "name": "Pump, stainless"})).await;
         assert_eq!((r.status.as_u16(), r.body["name"].as_str()), (200, Some("Pump, stainless")), "{}", r.text);

@@ -466,7 +466,7 @@ both_backends! {
         assert_eq!(html.matches("<td data-label=\"When\">").count(), 1, "{html}");
         let (_, html) = page(&app, &fiona.email, &format!("/audit?subject={quote}")).await;
         assert_eq!(html.matches("<td data-label=\"When\">").count(), 2, "drafted and finalised: {html}");
-        assert!(html.contains("signer id: Sam"), "an id in the detail that names someone reads as their name: {html}");
+        assert!(html.contains("signer: Sam"), "an id in the detail that names someone reads as their name: {html}");
         // The short reference the pages and e-mails show finds it too, in capitals or not.
         for typed in [reference.to_owned(), reference.to_uppercase()] {
             let (_, html) = page(&app, &fiona.email, &format!("/audit?subject={typed}")).await;

@@ -738,7 +738,7 @@ async fn the_password_forms_need_their_token_their_role_and_for_ones_own_the_cur
     // With the token, the current password and a session, the change is
     // made; Sam's API token ends with his other sessions.
     let (status, location, body) = post("/account/password".into(), Some(sam_cookie.clone()), own(&sam_csrf)).await;
-    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/account?changed"), "{body}");
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/account"), "{body}");
     assert_eq!(sales_api.get("/api/v1/me").await.status, 401);
     let r = http.get(format!("{base}/quotes")).header(COOKIE, &sam_cookie).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "the session that asked was replaced by a new one");

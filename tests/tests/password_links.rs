@@ -51,6 +51,15 @@ async fn choose(link: &str, new: &str, repeat: &str, site: &str) -> (u16, Option
     let status = r.status().as_u16();
     let session = set_cookie(&r, "pricegate_session").map(|(value, _)| value);
     let location = r.headers().get(LOCATION).and_then(|l| l.to_str().ok()).map(str::to_owned);
+    // Logged in: the page it leads to, as the browser then shows it (with what it is told once).
+    if let (Some(session), Some(to)) = (&session, &location) {
+        let told =
+            set_cookie(&r, "pricegate_account_done").map(|(value, _)| format!("; pricegate_account_done={value}"));
+        let origin = reqwest::Url::parse(link).unwrap().origin().ascii_serialization();
+        let cookies = format!("pricegate_session={session}{}", told.unwrap_or_default());
+        let page = client().get(format!("{origin}{to}")).header(COOKIE, cookies).send().await.unwrap();
+        return (status, Some(session.clone()), location, page.text().await.unwrap());
+    }
     (status, session, location, r.text().await.unwrap())
 }
 
@@ -138,8 +147,9 @@ both_backends! {
         assert_eq!(log_in(&app.base, &sam.email, PASSWORD).await.status, 303);
 
         // Chosen: this browser is logged in as Sam, everywhere else is logged out.
-        let (status, session, location, _) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
-        assert_eq!((status, location.as_deref()), (303, Some("/account?changed")));
+        let (status, session, location, page) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
+        assert_eq!((status, location.as_deref()), (303, Some("/account")));
+        assert!(page.contains("Your password is changed. Every other browser"), "{page}");
         let session = session.expect("a session for this browser");
         let r = client().get(format!("{}/account", app.base)).header(COOKIE, format!("pricegate_session={session}")).send().await.unwrap();
         assert!(r.text().await.unwrap().contains(&sam.email));
@@ -213,11 +223,15 @@ both_backends! {
         let (status, page) = get(&link).await;
         assert_eq!(status, 200);
         assert!(page.contains("Choose your password") && page.contains("Nina Neu"), "{page}");
-        let (status, session, location, _) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
-        assert_eq!((status, location.as_deref()), (303, Some("/account?welcome")), "a first password is welcomed");
-        let r = client().get(format!("{}/account?welcome", app.base)).header(COOKIE, format!("pricegate_session={}", session.clone().unwrap())).send().await.unwrap();
-        let welcome = r.text().await.unwrap();
+        let (status, session, location, welcome) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
+        assert_eq!((status, location.as_deref()), (303, Some("/account")), "a first password is welcomed");
         assert!(welcome.contains("Your password is set, and you are logged in.") && !welcome.contains("logged out"), "{welcome}");
+        // Told once; and a link cannot make the page say it.
+        for path in ["/account", "/account?welcome", "/account?changed"] {
+            let r = client().get(format!("{}{path}", app.base)).header(COOKIE, format!("pricegate_session={}", session.clone().unwrap())).send().await.unwrap();
+            let page = r.text().await.unwrap();
+            assert!(page.contains("Your account") && !page.contains("id=\"message\""), "{path}: {page}");
+        }
         let r = client().get(format!("{}/quotes", app.base)).header(COOKIE, format!("pricegate_session={}", session.unwrap())).send().await.unwrap();
         assert_eq!(r.status(), 200, "Nina is at work");
         let html = users_page().await;
@@ -341,8 +355,9 @@ both_backends! {
         let mails = sink.wait_until(WAIT, "Sam's link", |m| m.len() >= 6).await;
         let link = mails[5].link("/password/").expect("a link");
         assert_eq!(mails[5].to, vec![sam.email.clone()]);
-        let (status, _, location, _) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
-        assert_eq!((status, location.as_deref()), (303, Some("/account?changed")));
+        let (status, _, location, page) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
+        assert_eq!((status, location.as_deref()), (303, Some("/account")));
+        assert!(page.contains("Your password is changed."), "{page}");
         app.stop().await;
     }
 }
@@ -374,7 +389,7 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         let uma = mails.iter().find(|m| m.to == ["uma@pricegate.test"]).expect("Uma's invitation");
         let (status, _, location, _) = choose(&uma.link("/password/").expect("a link"), NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
-        assert_eq!((status, location.as_deref()), (303, Some("/account?welcome")));
+        assert_eq!((status, location.as_deref()), (303, Some("/account")));
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(admin.post(&format!("/api/v1/users/{}/password-link", ids["paula"]), &json!({})).await.status, 202);
 

@@ -249,6 +249,38 @@ impl Currency {
 
     /// A price to show how one is written in this currency: `1250.00` EUR,
     /// `1250` JPY, `1250.000` KWD.
+    /// A unit price as a person writes it in this currency (`1250.00`,
+    /// `1,250.00`), or why it is none ([`UnreadablePrice`]).
+    pub fn read_unit_price(&self, text: &str) -> Result<MinorUnits, UnreadablePrice> {
+        let text = text.trim();
+        if text.starts_with('-') {
+            return Err(UnreadablePrice::BelowZero);
+        }
+        match parse_amount(text, self.minor_digits) {
+            Some(minor) if minor <= MAX_UNIT_PRICE_MINOR => Ok(minor),
+            Some(_) => Err(UnreadablePrice::TooHigh),
+            None => {
+                // Written as an amount, but with more digits than any price
+                // has (too many even to count in minor units): too high, not
+                // unreadable.
+                let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+                let amount_shaped = !whole.is_empty()
+                    && whole.chars().all(|c| c.is_ascii_digit() || c == ',')
+                    && fraction.chars().all(|c| c.is_ascii_digit());
+                let whole_digits = whole.chars().filter(char::is_ascii_digit).count();
+                match amount_shaped && whole_digits > 12 {
+                    true => Err(UnreadablePrice::TooHigh),
+                    false => Err(UnreadablePrice::NotAnAmount),
+                }
+            }
+        }
+    }
+
+    /// The highest unit price there can be, written in this currency.
+    pub fn highest_unit_price(&self) -> String {
+        self.format(MAX_UNIT_PRICE_MINOR)
+    }
+
     pub fn example(&self) -> String {
         self.decimal(1250 * 10i64.pow(u32::from(self.minor_digits)))
     }
@@ -309,6 +341,16 @@ pub fn parse_amount(raw: &str, digits: u8) -> Option<i64> {
     whole.parse::<i64>().ok()?.checked_mul(scale)?.checked_add(frac)
 }
 
+/// Why a unit price as written is none ([`Currency::read_unit_price`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnreadablePrice {
+    BelowZero,
+    /// Not written as an amount in the currency (`cheap`, `1.234,50`).
+    NotAnAmount,
+    /// Above [`MAX_UNIT_PRICE_MINOR`].
+    TooHigh,
+}
+
 /// A unit price as stored on a product or a price change.
 pub fn parse_unit_price(field: &str, value: i64) -> Result<MinorUnits, Invalid> {
     if !(0..=MAX_UNIT_PRICE_MINOR).contains(&value) {
@@ -320,6 +362,21 @@ pub fn parse_unit_price(field: &str, value: i64) -> Result<MinorUnits, Invalid> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_unit_price_as_written_is_read_or_said_why_not() {
+        let eur = Currency::parse("EUR").expect("EUR");
+        assert_eq!(eur.read_unit_price(" 1,250.50 "), Ok(125_050));
+        assert_eq!(eur.read_unit_price("100,000,000.00"), Ok(MAX_UNIT_PRICE_MINOR));
+        assert_eq!(eur.read_unit_price("100000000.01"), Err(UnreadablePrice::TooHigh));
+        assert_eq!(eur.read_unit_price("92233720368547758.07"), Err(UnreadablePrice::TooHigh));
+        assert_eq!(eur.read_unit_price("99,999,999,999,999,999.00"), Err(UnreadablePrice::TooHigh));
+        assert_eq!(eur.read_unit_price("-3"), Err(UnreadablePrice::BelowZero));
+        for unreadable in ["cheap", "1.234,50", "12.345", "", "1,2,3", "9e99"] {
+            assert_eq!(eur.read_unit_price(unreadable), Err(UnreadablePrice::NotAnAmount), "{unreadable}");
+        }
+        assert_eq!(eur.highest_unit_price(), "100,000,000.00 EUR");
+    }
 
     #[test]
     fn counts_are_grouped_by_thousands() {

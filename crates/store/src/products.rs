@@ -463,7 +463,7 @@ impl Store {
                 return Err(StoreError::conflict(
                     "unit_in_use",
                     format!(
-                        "{} has been {by} per {}: its unit is part of what those prices mean, so it cannot change. For another unit, add a product with its own SKU.",
+                        "{} has been {by} with its unit \u{201c}{}\u{201d}: the unit is part of what those prices mean, so it cannot change. For another unit, add a product with its own SKU.",
                         product.sku, product.unit
                     ),
                 ));

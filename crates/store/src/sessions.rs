@@ -18,6 +18,8 @@ pub const SESSION_TTL_HOURS: i64 = 12;
 /// A freshly opened session. The secret exists only here and in the cookie.
 pub struct NewSession {
     pub token: String,
+    /// The session's form token, which also seals what its pages are told.
+    pub csrf_token: String,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -45,7 +47,7 @@ impl Store {
     /// A browser session for a password just checked, if it is still the
     /// account's (see [`Checked`]).
     pub async fn open_session(&self, checked: &Checked) -> Result<NewSession, StoreError> {
-        let token = random_token()?;
+        let (token, csrf_token) = (random_token()?, random_token()?);
         let txn = self.begin_write().await?;
         still_valid(&txn, checked).await?;
         let now = db_now(&txn).await?;
@@ -53,7 +55,7 @@ impl Store {
         sessions::Entity::insert(sessions::ActiveModel {
             token_hash: Set(hash_token(&token)),
             user_id: Set(checked.user.id),
-            csrf_token: Set(random_token()?),
+            csrf_token: Set(csrf_token.clone()),
             created_at: Set(now),
             expires_at: Set(expires_at),
             revoked_at: Set(None),
@@ -61,7 +63,7 @@ impl Store {
         .exec_without_returning(&txn)
         .await?;
         txn.commit().await?;
-        Ok(NewSession { token, expires_at })
+        Ok(NewSession { token, csrf_token, expires_at })
     }
 
     /// The user a session cookie belongs to, if the session is known,

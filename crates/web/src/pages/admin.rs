@@ -165,9 +165,11 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, pinned: &[Uuid
     let text = listing.text();
     let mut note = None;
     let mut found = match app.store.find_users(text.as_deref(), listing.after(), PAGE_SIZE + 1).await {
-        // A later page's address naming nobody now (their address corrected, or a mistyped link): the first page.
+        // A later page's link naming nobody now (an old link, or a mistyped one): the first page.
         Err(StoreError::Invalid(_)) => {
-            note = Some("That page of the list is gone (an address in it changed): showing the first.".to_owned());
+            note = Some(
+                "That page of the list is gone: its link names nobody on the list now. Showing the first.".to_owned(),
+            );
             app.store.find_users(text.as_deref(), None, PAGE_SIZE + 1).await?
         }
         found => found?,

@@ -265,6 +265,18 @@ fn readable(detail: &serde_json::Value, names: &HashMap<Uuid, String>) -> String
             }
         }
 
+        /// A field's name in words: `signer_id` holding a person's id is
+        /// "signer", as its value reads as their name.
+        fn label(&self, name: &str, value: &Value) -> String {
+            let person =
+                value.as_str().and_then(|s| Uuid::parse_str(s).ok()).is_some_and(|id| self.names.contains_key(&id));
+            let name = match name.strip_suffix("_id") {
+                Some(base) if person => base,
+                _ => name,
+            };
+            name.replace('_', " ")
+        }
+
         /// `currency` is the enclosing object's; this object's own, when
         /// it has amounts to give it, is said with them and not again alone.
         fn fields(&self, fields: &serde_json::Map<String, Value>, between: &str, outer: Option<Currency>) -> String {
@@ -279,7 +291,7 @@ fn readable(detail: &serde_json::Value, names: &HashMap<Uuid, String>) -> String
                     (Some((name, minor)), Some(currency)) => {
                         format!("{}: {}", name.replace('_', " "), currency.format(minor))
                     }
-                    _ => format!("{}: {}", name.replace('_', " "), self.value(value, currency)),
+                    _ => format!("{}: {}", self.label(name, value), self.value(value, currency)),
                 })
                 .collect::<Vec<_>>()
                 .join(between)
@@ -348,7 +360,7 @@ mod tests {
             read(json!({"before": {"role": "sales", "active": true}, "after": {"role": "finance", "active": true}})),
             "after: (active: true, role: finance); before: (active: true, role: sales)"
         );
-        assert_eq!(read(json!({"signer_id": sam, "pending": [notice]})), "pending: bcd9aa1d; signer id: Sam");
+        assert_eq!(read(json!({"signer_id": sam, "pending": [notice]})), "pending: bcd9aa1d; signer: Sam");
         assert_eq!(read(json!({"lines": [{"sku": "P", "quantity": 2}]})), "lines: (quantity: 2, sku: P)");
         assert_eq!(
             read(

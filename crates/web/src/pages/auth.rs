@@ -14,8 +14,8 @@ use pricegate_domain::{Invalid, Password};
 use pricegate_store::{Checked, LoginOutcome, PasswordChange};
 
 use super::{
-    Anyone, CsrfForm, FormFields, Layout, LoginForm, LoginFormRejection, PageError, PageUser, SESSION_COOKIE,
-    SessionEnded, append_cookie, cookie, local_path, render,
+    Anyone, CsrfForm, DoneCookie, FormFields, Layout, LoginForm, LoginFormRejection, PageError, PageUser,
+    SESSION_COOKIE, Seal, SessionEnded, append_cookie, cookie, local_path, render,
 };
 use crate::AppState;
 use crate::api::auth::{new_password, wrong_current_password};
@@ -149,7 +149,7 @@ async fn login(
             return Ok(response);
         }
     };
-    let mut response = start_session(&app, &checked, local_path(next).unwrap_or("/")).await?;
+    let mut response = start_session(&app, &checked, SessionTo::Page(local_path(next).unwrap_or("/"))).await?;
     append_cookie(&mut response, &format!("{LOGIN_CSRF_COOKIE}=; Path=/login; Max-Age=0"));
     Ok(response)
 }
@@ -188,11 +188,31 @@ fn try_again_in(wait: std::time::Duration) -> String {
     format!("Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" })
 }
 
-/// Opens a session on a password just checked and sends the browser to
-/// `to` with its cookie.
-pub(super) async fn start_session(app: &AppState, checked: &Checked, to: &str) -> Result<Response, PageError> {
+/// What the account page tells once, after a password was set: sealed for
+/// the session just opened, so that a link (`/account?welcome`) cannot make
+/// the page say it.
+const ACCOUNT_DONE: DoneCookie = DoneCookie { name: "pricegate_account_done", page: "/account" };
+
+/// Where a session just opened sends the browser.
+pub(super) enum SessionTo<'a> {
+    /// A page of this site.
+    Page(&'a str),
+    /// The account page, telling that their password was changed.
+    AccountChanged,
+    /// The account page, welcoming someone who chose their first password.
+    AccountWelcome,
+}
+
+/// Opens a session on a password just checked and sends the browser where
+/// `to` says with its cookie.
+pub(super) async fn start_session(app: &AppState, checked: &Checked, to: SessionTo<'_>) -> Result<Response, PageError> {
     let session = app.store.open_session(checked).await?;
-    let mut response = Redirect::to(to).into_response();
+    let seal = Seal { key: &session.csrf_token, secure: app.base_url.starts_with("https://") };
+    let mut response = match to {
+        SessionTo::Page(path) => Redirect::to(path).into_response(),
+        SessionTo::AccountChanged => ACCOUNT_DONE.redirect(&seal, "changed"),
+        SessionTo::AccountWelcome => ACCOUNT_DONE.redirect(&seal, "welcome"),
+    };
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
         session.token,
@@ -285,11 +305,15 @@ pub(super) fn new_password_twice(form: &FormFields, errors: &mut Vec<Invalid>) -
 }
 
 /// Anyone's own account: who they are, and a form to change their password.
-async fn account(user: PageUser, uri: axum::http::Uri) -> Response {
+async fn account(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -> Response {
     let mut page = AccountPage::new(&user);
-    page.changed = uri.query() == Some("changed");
-    page.welcome = uri.query() == Some("welcome");
-    render(StatusCode::OK, &page)
+    let seal = user.seal(&app);
+    match ACCOUNT_DONE.read(&headers, &seal) {
+        Some("changed") => page.changed = true,
+        Some("welcome") => page.welcome = true,
+        _ => {}
+    }
+    ACCOUNT_DONE.told(&headers, &seal, &page)
 }
 
 /// Changes the logged-in person's password. Every session of the account
@@ -318,7 +342,7 @@ async fn change_password(
         _ => return refusal(StatusCode::UNPROCESSABLE_ENTITY, errors),
     };
     match app.store.change_own_password(&user.0.actor, current, new, &client).await {
-        Ok(PasswordChange::Changed(checked)) => start_session(&app, &checked, "/account?changed").await,
+        Ok(PasswordChange::Changed(checked)) => start_session(&app, &checked, SessionTo::AccountChanged).await,
         Ok(PasswordChange::WrongPassword) => refusal(StatusCode::UNPROCESSABLE_ENTITY, vec![wrong_current_password()]),
         Ok(PasswordChange::HeldOff(wait)) => {
             let message = format!("Too many wrong passwords. {}", try_again_in(wait));

@@ -14,9 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{Datelike, Months, NaiveDate};
-use pricegate_domain::{
-    Currency, MAX_UNIT_PRICE_MINOR, Role, Sku, Text, limits, parse_amount, parse_date, parse_unit_price,
-};
+use pricegate_domain::{Currency, Role, Sku, Text, UnreadablePrice, limits, parse_date};
 use pricegate_mail::render_markdown;
 use pricegate_store::views::{NoticeView, PriceChangeView, ProductView};
 use pricegate_store::{
@@ -229,20 +227,30 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
         return Err(Sku::unknown(sku.as_str(), near));
     };
     // The price and the date are both read, so a line wrong in both says both.
-    let currency = Currency::parse(&product.currency).ok();
-    let digits = currency.as_ref().map_or(2, |c| c.minor_digits());
-    let unit_price_minor = match parse_amount(price, digits) {
-        None if price.trim().starts_with('-') => Err(format!("{} is below zero: a price cannot be.", price.trim())),
-        None => Err(format!("{price:?} is not a price in {}: write it like 1390.50 or 1,390.50.", product.currency)),
-        Some(minor) if parse_unit_price("price", minor).is_err() => {
-            let most = currency.map_or_else(|| MAX_UNIT_PRICE_MINOR.to_string(), |c| c.format(MAX_UNIT_PRICE_MINOR));
-            Err(format!("{} is more than the highest unit price there can be, {most}.", price.trim()))
+    let currency = Currency::parse(&product.currency).map_err(|e| e.message)?;
+    // A price in quotes, as a spreadsheet writes one with a comma: the price.
+    let price = price.trim();
+    let price = price.strip_prefix('"').and_then(|p| p.strip_suffix('"')).unwrap_or(price);
+    let unit_price_minor = currency.read_unit_price(price).map_err(|why| match why {
+        UnreadablePrice::BelowZero => format!("{} is below zero: a price cannot be.", price.trim()),
+        UnreadablePrice::TooHigh => {
+            format!(
+                "{} is more than the highest unit price there can be, {}.",
+                price.trim(),
+                currency.highest_unit_price()
+            )
         }
-        Some(minor) => Ok(minor),
-    };
+        UnreadablePrice::NotAnAmount => {
+            format!(
+                "\u{201c}{}\u{201d} is not a price in {}: write it like 1390.50 or 1,390.50.",
+                price.trim(),
+                currency.code()
+            )
+        }
+    });
     let effective_on = parse_date("date", date).map_err(|_| match pricegate_domain::is_date_shaped(date) {
-        true => format!("{:?} is not a day of the calendar.", date.trim()),
-        false => format!("{:?} is not a date written YYYY-MM-DD.", date.trim()),
+        true => format!("\u{201c}{}\u{201d} is not a day of the calendar.", date.trim()),
+        false => format!("\u{201c}{}\u{201d} is not a date written YYYY-MM-DD.", date.trim()),
     });
     match (unit_price_minor, effective_on) {
         (Ok(unit_price_minor), Ok(effective_on)) => Ok(NewPriceChange { sku, unit_price_minor, effective_on }),
@@ -552,6 +560,8 @@ async fn preview(State(app): State<AppState>, CsrfForm { form, .. }: CsrfForm<Fi
 
 #[cfg(test)]
 mod tests {
+    use pricegate_domain::{MAX_UNIT_PRICE_MINOR, parse_amount};
+
     use super::*;
 
     #[test]
@@ -596,6 +606,10 @@ mod tests {
         );
         let refused = parse_changes("EU-1, 100000000.01, 2026-12-01", &products).unwrap_err();
         assert!(refused.contains("100,000,000.00 EUR"), "{refused}");
+        let refused = parse_changes("EU-1, 99999999999999999.00, 2026-12-01", &products).unwrap_err();
+        assert!(refused.contains("is more than the highest unit price there can be, 100,000,000.00 EUR"), "{refused}");
+        let quoted = parse_changes("EU-1, \"1,650.00\", 2026-12-01", &products).unwrap();
+        assert_eq!(quoted[0].unit_price_minor, 165_000, "a spreadsheet's quotes around a price");
         let highest = parse_changes("EU-1, 100,000,000.00, 2026-12-01", &products).unwrap();
         assert_eq!(highest[0].unit_price_minor, MAX_UNIT_PRICE_MINOR);
     }
@@ -617,12 +631,12 @@ mod tests {
         let lines: Vec<&str> = refused.lines().collect();
         assert_eq!(lines.len(), 4, "{refused}");
         assert!(lines[0].starts_with("Line 1: There is no product with sku NOPE-1."), "{refused}");
-        assert!(lines[1].starts_with("Line 4: \"cheap\" is not a price in EUR"), "{refused}");
+        assert!(lines[1].starts_with("Line 4: \u{201c}cheap\u{201d} is not a price in EUR"), "{refused}");
         let both = parse_changes("EU-1, cheap, soon", &products).unwrap_err();
         assert_eq!(
             both,
-            "Line 1: \"cheap\" is not a price in EUR: write it like 1390.50 or 1,390.50. \"soon\" is not a date written \
-             YYYY-MM-DD."
+            "Line 1: \u{201c}cheap\u{201d} is not a price in EUR: write it like 1390.50 or 1,390.50. \u{201c}soon\u{201d} is \
+             not a date written YYYY-MM-DD."
         );
         assert!(lines[2].starts_with("Line 5: EU-1 from 2026-12-01 is already priced on line 2;"), "{refused}");
         let below = parse_changes("EU-1, -5, 2026-12-01", &products).unwrap_err();

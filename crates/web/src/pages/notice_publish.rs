@@ -565,6 +565,17 @@ impl NoticeDone {
     }
 }
 
+/// `part` of `whole` in whole percent, rounded to the nearest, but 100 only
+/// when it is all and 0 only when it is none (199 of 200 is 99%, not 100%).
+fn share_percent(part: usize, whole: usize) -> usize {
+    let Some(rounded) = (part * 100 + whole / 2).checked_div(whole) else { return 0 };
+    match part {
+        0 => 0,
+        _ if part >= whole => 100,
+        _ => rounded.clamp(1, 99),
+    }
+}
+
 async fn dashboard(
     State(app): State<AppState>,
     PageId(id): PageId,
@@ -592,11 +603,7 @@ async fn dashboard(
         published_at: n.published_at.map(|at| app.store.calendar().stamp(at, true)).unwrap_or_default(),
         title: n.title,
         chart: chart_points(published, &times, salespeople),
-        chart_now: format!(
-            "Now {} of {salespeople} ({}%).",
-            times.len(),
-            (times.len() * 100).checked_div(salespeople).unwrap_or(0)
-        ),
+        chart_now: format!("Now {} of {salespeople} ({}%).", times.len(), share_percent(times.len(), salespeople)),
         salespeople,
         again_after_minutes: AGAIN,
         acknowledged: acks
@@ -697,6 +704,15 @@ fn reminded_sentence(queued: usize, left_out: usize, again: Option<String>) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_share_rounds_to_the_nearest_percent_but_never_to_all_or_none() {
+        let shares: Vec<usize> = [(2, 3), (1, 3), (0, 3), (3, 3), (199, 200), (1, 1000), (0, 0), (5, 4)]
+            .into_iter()
+            .map(|(part, whole)| share_percent(part, whole))
+            .collect();
+        assert_eq!(shares, [67, 33, 0, 100, 99, 1, 0, 100]);
+    }
 
     #[test]
     fn a_sum_past_the_largest_amount_says_so() {

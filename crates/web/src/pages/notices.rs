@@ -128,6 +128,8 @@ async fn inbox(
             let published = n.state == "published";
             let (status, label) = match (published, n.acknowledged_by_me, n.awaiting_my_acknowledgement, role) {
                 (false, ..) => ("draft", "draft"),
+                // Finance's or an admin's own acknowledgement is not the notice's state.
+                (true, true, _, Role::Finance | Role::Admin) => ("published", "published, you acknowledged"),
                 (true, true, ..) => ("acknowledged", "acknowledged"),
                 (true, false, true, _) => ("unread", "to acknowledge"),
                 (true, false, false, Role::Sales) => ("published", "before you joined"),

@@ -21,7 +21,7 @@ use pricegate_domain::{Email, Invalid, Password};
 use pricegate_store::{PasswordLinkError, PasswordLinkView};
 use tokio::sync::Semaphore;
 
-use super::auth::{login_form_response, new_password_twice, refusal_of, start_session};
+use super::auth::{SessionTo, login_form_response, new_password_twice, refusal_of, start_session};
 use super::{Layout, LinkForm, LoginForm, LoginFormRejection, PageError, render};
 use crate::AppState;
 use crate::extract::Client;
@@ -213,5 +213,6 @@ async fn set(
     };
     let set = app.store.set_password_by_link(token, new, &client).await.map_err(refusal)?;
     // A first password is welcomed, not announced as a change that logged other browsers out.
-    start_session(&app, &set.checked, if set.first { "/account?welcome" } else { "/account?changed" }).await
+    let to = if set.first { SessionTo::AccountWelcome } else { SessionTo::AccountChanged };
+    start_session(&app, &set.checked, to).await
 }

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use pricegate_domain::product_csv::{ProductRow as CsvRow, read_products};
-use pricegate_domain::{Calendar, Currency, Invalid, Role, Sku, Text, limits, parse_unit_price};
+use pricegate_domain::{Calendar, Currency, Invalid, Role, Sku, Text, UnreadablePrice, limits};
 use pricegate_store::views::ProductView;
 use pricegate_store::{ProductPatch, StoreError};
 use uuid::Uuid;
@@ -248,14 +248,16 @@ fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProd
     let currency = Currency::parse(&input.currency);
     let below_zero = input.price.trim().starts_with('-');
     let price = currency.as_ref().ok().filter(|_| !below_zero).map(|currency| {
-        pricegate_domain::parse_amount(&input.price, currency.minor_digits())
-            .ok_or_else(|| {
-                Invalid::new(
-                    "price",
-                    format!("Write the unit price in {}, such as {}.", currency.code(), currency.example()),
-                )
-            })
-            .and_then(|price| parse_unit_price("price", price))
+        currency.read_unit_price(&input.price).map_err(|why| {
+            let message = match why {
+                UnreadablePrice::BelowZero => "The unit price cannot be below zero.".to_owned(),
+                UnreadablePrice::TooHigh => format!("The unit price can be {} at most.", currency.highest_unit_price()),
+                UnreadablePrice::NotAnAmount => {
+                    format!("Write the unit price in {}, such as {}.", currency.code(), currency.example())
+                }
+            };
+            Invalid::new("price", message)
+        })
     });
     // Without a currency the price cannot be read in its units, but one that
     // is no amount at all is named with the rest.
@@ -470,5 +472,16 @@ mod tests {
             Some(vec!["sku".into(), "name".into(), "currency".into()]),
             "an amount waits for its currency"
         );
+        let price_said = |price: &str| {
+            let errors = parse_new_product(&input("EUR", price)).err().unwrap_or_default();
+            errors.into_iter().find(|e| e.field == "price").map(|e| e.message)
+        };
+        assert_eq!(
+            price_said("92233720368547758.07").as_deref(),
+            Some("The unit price can be 100,000,000.00 EUR at most.")
+        );
+        assert_eq!(price_said("-1").as_deref(), Some("The unit price cannot be below zero."));
+        assert_eq!(price_said("1.234,50").as_deref(), Some("Write the unit price in EUR, such as 1250.00."));
+        assert_eq!(price_said("1,234.50"), None);
     }
 }

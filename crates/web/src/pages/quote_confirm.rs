@@ -14,6 +14,7 @@ use pricegate_store::StoreError;
 use pricegate_store::views::QuoteView;
 use uuid::Uuid;
 
+use super::quotes::QuoteDone;
 use super::{CsrfForm, Layout, PageError, PageId, PageUser, Sales, money, render};
 use crate::AppState;
 
@@ -111,9 +112,13 @@ async fn cancel(
         return cancel_page(&app, &user, id, StatusCode::CONFLICT, Some(why)).await;
     };
     match app.store.cancel_quote(&user.0.actor, id, Some(&[as_seen])).await {
+        // Its page says it is cancelled.
+        Ok(_) => Ok(to_quote(id)),
         // Cancelled already (the confirmation again, by the Back button) or
-        // finalised meanwhile: the quote's page says which.
-        Ok(_) | Err(StoreError::Conflict { code: "quote_not_draft", .. }) => Ok(to_quote(id)),
+        // finalised meanwhile: its page says which, and that this did nothing.
+        Err(StoreError::Conflict { code: "quote_not_draft", .. }) => {
+            Ok(QuoteDone::NotCancelled.back_to_quote(&user.seal(&app), id))
+        }
         Err(StoreError::Conflict { code: "quote_changed", .. }) => {
             let why = "Not cancelled: the quote changed after you opened this page. This is the quote as it is \
                        now: cancel it still?";

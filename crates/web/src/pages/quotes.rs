@@ -289,7 +289,10 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
             "quote_expired" => "its validity had ended",
             "signer_cannot_sign" => "its signer could no longer sign",
             "quote_changed" => "the quote had changed since it was read",
-            "quote_not_draft" => "it was no longer a draft (finalised or cancelled before)",
+            // A second press, or a page opened before: nothing was refused that could have been done.
+            "quote_not_draft" => {
+                return format!("{what} asked again once it was finalised or cancelled: nothing changed");
+            }
             "not_signer" => "not its signer",
             "not_owner" | "not_your_quote" => "not theirs to change",
             "own_quote" => "the approver owns or signs it",
@@ -428,6 +431,9 @@ pub(super) enum QuoteDone {
     SavedApprovalLapsed,
     /// The new-quote form sent again after it drafted the quote.
     DraftedAlready,
+    /// A cancellation that found the quote no longer a draft (sent from a
+    /// page opened before it was finalised or cancelled).
+    NotCancelled,
     Acknowledged(Uuid),
     Finalised,
     Overridden,
@@ -450,6 +456,7 @@ impl QuoteDone {
             QuoteDone::SavedNewSigner { released: Some(former) } => format!("saved-signer.{quote}.{former}"),
             QuoteDone::SavedApprovalLapsed => format!("saved-lapsed.{quote}"),
             QuoteDone::DraftedAlready => format!("drafted-already.{quote}"),
+            QuoteDone::NotCancelled => format!("not-cancelled.{quote}"),
             QuoteDone::Acknowledged(notice) => format!("acknowledged.{quote}.{notice}"),
             QuoteDone::Finalised => format!("finalised.{quote}"),
             QuoteDone::Overridden => format!("overridden.{quote}"),
@@ -472,6 +479,7 @@ impl QuoteDone {
             },
             "saved-lapsed" => QuoteDone::SavedApprovalLapsed,
             "drafted-already" => QuoteDone::DraftedAlready,
+            "not-cancelled" => QuoteDone::NotCancelled,
             "acknowledged" => QuoteDone::Acknowledged(Uuid::parse_str(parts.next()?).ok()?),
             "finalised" => QuoteDone::Finalised,
             "overridden" => QuoteDone::Overridden,
@@ -502,6 +510,12 @@ impl QuoteDone {
                 page.drafted_at
             ),
             QuoteDone::Unchanged => "Nothing to save: the form was as the quote is.".to_owned(),
+            QuoteDone::NotCancelled if page.state == "finalised" => format!(
+                "Not cancelled: the quote was finalised {}, before the cancellation arrived. A finalised quote \
+                 stays as it was signed.",
+                page.finalised_at
+            ),
+            QuoteDone::NotCancelled => format!("Cancelled already, {}: nothing more was done.", page.cancelled_at),
             QuoteDone::SavedNewSigner { released } => {
                 let mut sentence = format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at);
                 if !page.i_am_signer {
