@@ -1266,6 +1266,17 @@ async fn a_cancel_or_delete_confirmation_acts_on_what_it_showed() {
         "{page}"
     );
     assert_eq!(sam.get(&format!("/api/v1/quotes/{signed}")).await.body["state"], "finalised");
+    // Its finalise page, opened late by its owner who does not sign it, leads to the quote, not to "not yours".
+    let (_, sue) = app.user(Role::Sales, "Sue").await;
+    let theirs = id_of(&draft_quote_signed_by(&sam, json!([{"sku": "P-1", "quantity": 1}]), sue.id).await);
+    let sue_api = app.login(&sue.email, pricegate_tests::PASSWORD).await;
+    assert_eq!(sue_api.post_empty(&format!("/api/v1/quotes/{theirs}/finalise")).await.status, 200);
+    let r =
+        http.get(format!("{}/quotes/{theirs}/finalise", app.base)).header("cookie", &sam_cookie).send().await.unwrap();
+    assert_eq!(
+        (r.status().as_u16(), r.headers().get("location").and_then(|l| l.to_str().ok())),
+        (303, Some(format!("/quotes/{theirs}").as_str()))
+    );
 
     let notice = create_notice(
         &finance,

@@ -532,6 +532,11 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
             && body.contains("Enter a whole number from 1 to 1,000,000."),
         "{body}"
     );
+    // The EUR quote's edit form offers no USD product; a new quote's offers both, and says a quote has one currency.
+    let form = http.get(format!("{base}/quotes/{quote}/edit")).header(COOKIE, &sam).send().await.unwrap().text().await.unwrap();
+    assert!(!form.contains("<option value=\"HOSE-US\"") && form.contains("<option value=\"PUMP-100\""), "{form}");
+    let form = http.get(format!("{base}/quotes/new")).header(COOKIE, &sam).send().await.unwrap().text().await.unwrap();
+    assert!(form.contains("<option value=\"HOSE-US\"") && form.contains("A quote is in one currency, its first line"), "{form}");
     // Three refused fields, one focus: the first, the customer's name.
     let focusing: Vec<&str> =
         body.split('<').filter(|tag| tag.contains(" autofocus")).filter_map(|tag| tag.split("id=\"").nth(1)?.split('"').next()).collect();

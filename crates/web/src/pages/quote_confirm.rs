@@ -33,7 +33,7 @@ pub(super) fn to_quote(id: Uuid) -> Response {
 /// The draft `user` confirms a step of, if `confirmer` names them on it
 /// (its owner cancels, its signer finalises); anyone else gets `refusal`,
 /// as the step itself would give them. `None` once it is no longer a
-/// draft: the confirmation no longer applies.
+/// draft, whoever asks: the confirmation no longer applies.
 async fn draft_to_confirm(
     app: &AppState,
     user: &PageUser,
@@ -43,10 +43,15 @@ async fn draft_to_confirm(
 ) -> Result<Option<QuoteView>, PageError> {
     user.require(&[Role::Sales])?;
     let quote = app.store.get_quote(&user.0.actor, id).await?;
+    // Finalised or cancelled (an old tab, the Back button): its page says
+    // which, to whoever may see it, before whose step it would have been.
+    if quote.state != "draft" {
+        return Ok(None);
+    }
     if confirmer(&quote) != user.0.actor.id {
         return Err(refusal.into());
     }
-    Ok((quote.state == "draft").then_some(quote))
+    Ok(Some(quote))
 }
 
 #[derive(Template)]

@@ -45,6 +45,10 @@ pub struct ProductOption {
     /// Withdrawn from sale, and not on the draft: not offered, and refused
     /// by name if sent (its name, for saying so).
     pub withdrawn: Option<String>,
+    /// Priced in the currency of the quote being edited (always, on a new
+    /// one): a product in another is not offered, and refused by its
+    /// currency if sent.
+    pub in_currency: bool,
 }
 
 #[derive(Default, Clone)]
@@ -108,6 +112,12 @@ pub struct QuoteFormPage {
 }
 
 impl QuoteFormPage {
+    /// Whether the products offered are priced in more than one currency.
+    fn several_currencies(&self) -> bool {
+        let offered: Vec<&str> = self.products.iter().filter(|p| p.in_currency).map(|p| p.currency.as_str()).collect();
+        offered.windows(2).any(|pair| pair[0] != pair[1])
+    }
+
     fn error(&self, field: &str) -> Option<&str> {
         self.errors.get(field).map(String::as_str)
     }
@@ -242,6 +252,7 @@ impl ProductOption {
             label: format!("{} — {} ({price}{coming}{withdrawn})", p.sku, p.name),
             currency: p.currency.clone(),
             withdrawn: p.withdrawn_at.filter(|_| quoted.is_empty()).map(|_| p.name.clone()),
+            in_currency: true,
         }
     }
 }
@@ -254,7 +265,9 @@ async fn edit_page(
     quote: &QuoteView,
     today: NaiveDate,
 ) -> Result<QuoteFormPage, PageError> {
-    let products = product_options(app, today, &quote.lines).await?;
+    let mut products = product_options(app, today, &quote.lines).await?;
+    // Its lines share its currency: a product priced in another is not offered.
+    products.iter_mut().for_each(|p| p.in_currency = p.currency == quote.currency);
     let (signers, others): (Vec<UserView>, Vec<UserView>) =
         app.store.list_users().await?.into_iter().partition(UserView::can_sign);
     let mut page = edit_form(user, products, signers, quote, today);

@@ -311,6 +311,7 @@ mod tests {
             label: sku.into(),
             currency: "EUR".into(),
             withdrawn: withdrawn.map(Into::into),
+            in_currency: true,
         };
         let products = [option("PUMP-1", None), option("OLD-1", Some("Old pump"))];
         let rows = [row("PUMP-1", "0", ""), row("NOPE-1", "2", ""), row("pump-1", "two", ""), row("OLD-1", "1", "")];
