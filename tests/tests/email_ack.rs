@@ -238,6 +238,46 @@ both_backends! {
     }
 }
 
+/// The link's page says why a notice changes a draft's total by nothing, as
+/// the e-mail does: a later notice has set the price since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_page_says_why_a_notice_changes_a_total_by_nothing() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+    let qid = draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 2}])).await["id"].as_str().unwrap().to_owned();
+    let today = chrono::Utc::now().date_naive().to_string();
+    let first = create_notice(
+        &finance,
+        "Pumps up",
+        json!([{"sku": "PUMP-1", "unit_price_minor": 260_000, "effective_on": today}]),
+    )
+    .await;
+    publish_notice(&finance, &first).await;
+    let mails = sink.wait_until(WAIT, "the first notice's e-mail", |m| !m.is_empty()).await;
+    let link = mails[0].ack_link().expect("a link");
+    let second = create_notice(
+        &finance,
+        "Pumps up again",
+        json!([{"sku": "PUMP-1", "unit_price_minor": 270_000, "effective_on": today}]),
+    )
+    .await;
+    publish_notice(&finance, &second).await;
+
+    let sam_session = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in").0;
+    let (status, body) = page_logged_in(reqwest::Method::GET, &link, Some(&sam_session)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(
+            "Greta Berg: its total does not change by this notice: a later notice has set the price of PUMP-1 since"
+        ) && !body.contains("0.00 EUR on its total"),
+        "{qid}: {body}"
+    );
+    app.stop().await;
+}
+
 both_backends! {
     async fn tampered_expired_used_and_foreign_links_are_refused_and_record_nothing(backend: Backend) {
         let sink = SmtpSink::start().await;

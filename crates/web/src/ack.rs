@@ -83,12 +83,35 @@ impl HeldRow {
             .and_then(|i| i.lines.first())
             .and_then(|l| notice.changes.iter().find(|c| c.sku == l.sku))
             .map(|c| c.currency.as_str());
+        // As the e-mails say it: a figure of nothing is said with its reason.
         let effect = match (impact, currency) {
             _ if gate.expired => "its validity has ended: its owner must extend it".to_owned(),
-            (Some(i), Some(currency)) => format!(
-                "{} on its total while it is valid",
-                pricegate_mail::compose::signed_money(currency, i.delta_while_valid_minor)
-            ),
+            (Some(i), Some(currency)) => match (i.delta_while_valid_minor, i.total_delta_minor) {
+                (0, 0) => {
+                    let mut overtaken: Vec<&str> = i
+                        .lines
+                        .iter()
+                        .filter(|l| l.overtaken_by_unit_price_minor.is_some())
+                        .map(|l| l.sku.as_str())
+                        .collect();
+                    overtaken.dedup();
+                    match overtaken.is_empty() {
+                        true => "its total does not change".to_owned(),
+                        false => format!(
+                            "its total does not change by this notice: a later notice has set the price of {} since",
+                            overtaken.join(", ")
+                        ),
+                    }
+                }
+                (0, after) => format!(
+                    "its total does not change while it is valid; prices dated after that would change it by {}",
+                    pricegate_mail::compose::signed_money(currency, after)
+                ),
+                (while_valid, _) => format!(
+                    "{} on its total while it is valid",
+                    pricegate_mail::compose::signed_money(currency, while_valid)
+                ),
+            },
             _ => "its prices do not change".to_owned(),
         };
         HeldRow {
