@@ -670,15 +670,28 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     )
     .await;
 
+    // Sam's other draft is valid until today only: the notice's price comes after it.
+    let mut short = pricegate_tests::fixtures::quote_request(json!([{"sku": "P-1", "quantity": 1}]));
+    short["valid_until"] = json!(date_in_days(0));
+    let r = sam.post("/api/v1/quotes", &short).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let short = id_of(&r.body);
+
     let html = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
     let seen_before_publishing = hidden_in(&html, "seen");
     assert!(html.contains(&format!("/quotes/{fine}")) && html.contains(&format!("/quotes/{stranded}")), "{html}");
+    let row = section(&html, &format!("/quotes/{short}"), "</tr>");
+    assert!(
+        row.contains(&format!("none while it is valid: its prices here take force after {}", date_in_days(0))),
+        "{row}"
+    );
+    assert!(section(&html, &format!("/quotes/{fine}"), "</tr>").contains("+5.00 EUR"), "{html}");
     assert!(
         html.contains(&format!("id=\"signer-unable-{stranded}\">(can no longer sign: the quote needs another signer)")),
         "{html}"
     );
     assert!(!html.contains(&format!("signer-unable-{fine}")), "{html}");
-    assert!(html.contains("That is all 2 open quotes there are now, of 2 signers, whatever the notice"), "{html}");
+    assert!(html.contains("That is all 3 open quotes there are now, of 2 signers, whatever the notice"), "{html}");
 
     // Once published, the dashboard lists Sam as pending, and Omar's draft
     // apart: nobody is asked to acknowledge for it, and a deactivated

@@ -196,6 +196,8 @@ async fn touched_quotes(
                 total: money(&q.currency, q.total_minor),
                 delta: if expired {
                     format!("expired on {}", q.valid_until)
+                } else if delta == 0 && impact.total_delta_minor != 0 {
+                    format!("none while it is valid: its prices here take force after {}", q.valid_until)
                 } else {
                     super::signed_money(&q.currency, delta)
                 },
