@@ -4,7 +4,7 @@
 //! pages' security headers.
 
 use pricegate_domain::Role;
-use pricegate_tests::fixtures::{create_product, draft_quote, draft_quote_signed_by, id_of};
+use pricegate_tests::fixtures::{create_product, date_in_days, draft_quote, draft_quote_signed_by, id_of};
 use pricegate_tests::pages::{LoginAttempt, client, csrf_in, hidden_in, log_in, set_cookie};
 use pricegate_tests::{Backend, PASSWORD, TestApp};
 use reqwest::header::{ACCEPT, COOKIE, LOCATION, REFERER};
@@ -238,12 +238,13 @@ async fn a_form_of_more_fields_than_any_page_sends_is_refused_whole() {
     let (_, html) = page(&http, format!("{}/quotes/new", app.base), &cookie).await;
     let csrf = csrf_in(&html);
     let signer = sales.id.to_string();
+    let valid_until = date_in_days(30);
     let mut fields: Vec<(&str, &str)> = vec![
         ("csrf_token", &csrf),
         ("signer_id", &signer),
         ("customer_name", "Greta Berg"),
         ("customer_email", "greta@nordwind.example"),
-        ("valid_until", "2099-12-31"),
+        ("valid_until", &valid_until),
         ("rows", "205"),
         ("sku_0", "PUMP-100"),
         ("quantity_0", "1"),
@@ -995,7 +996,7 @@ async fn a_new_quote_or_notice_sent_twice_is_saved_once(backend: Backend) {
         ("signer_id", sales.id.to_string()),
         ("customer_name", "Greta Berg".into()),
         ("customer_email", "greta@nordwind.example".into()),
-        ("valid_until", "2099-12-31".into()),
+        ("valid_until", date_in_days(30)),
         ("sku_0", "PUMP-100".into()),
         ("quantity_0", "2".into()),
     ]
@@ -1182,5 +1183,71 @@ async fn at_an_https_address_the_browser_is_kept_to_https() {
     assert_eq!(login.status, StatusCode::SEE_OTHER, "{}", login.body);
     let (_, header) = login.session.expect("a session cookie");
     assert!(header.contains("Secure"), "{header}");
+    app.stop().await;
+}
+
+/// A validity date more than five years ahead (2062 typed for 2026) is
+/// asked about before a quote keeps its prices until then: the form comes
+/// back saying so, and saving it again keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validity_far_ahead_is_asked_about_before_it_is_kept() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam_api, sam) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 100_000).await;
+    let login = log_in(&app.base, &sam.email, PASSWORD).await;
+    let cookie = format!("pricegate_session={}", login.session.expect("a session cookie").0);
+    let http = client();
+    let (_, html) = page(&http, format!("{}/quotes/new", app.base), &cookie).await;
+    let far = (chrono::Utc::now().date_naive() + chrono::Months::new(12 * 36)).to_string();
+    let form = |html: &str, valid_until: &str| -> Vec<(String, String)> {
+        let mut fields: Vec<(String, String)> = [
+            ("csrf_token", csrf_in(html)),
+            ("draft_id", hidden_in(html, "draft_id")),
+            ("rows", "1".into()),
+            ("signer_id", sam.id.to_string()),
+            ("customer_name", "Greta Berg".into()),
+            ("customer_email", "greta@nordwind.example".into()),
+            ("valid_until", valid_until.into()),
+            ("sku_0", "PUMP-100".into()),
+            ("quantity_0", "2".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        if html.contains("name=\"confirm_valid_until\"") {
+            fields.push(("confirm_valid_until".into(), hidden_in(html, "confirm_valid_until")));
+        }
+        fields
+    };
+    let post = |fields: Vec<(String, String)>| {
+        let (http, cookie, url) = (http.clone(), cookie.clone(), format!("{}/quotes/new", app.base));
+        async move { http.post(url).header(COOKIE, cookie).form(&fields).send().await.unwrap() }
+    };
+    let r = post(form(&html, &far)).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let asked = r.text().await.unwrap();
+    assert!(
+        asked.contains(&format!("The validity date is {far}, 36 years from today: the quote keeps its prices until then. If that is the date you mean, save again"))
+            && asked.contains(&format!("value=\"{far}\"")),
+        "{asked}"
+    );
+    assert_eq!(sam_api.get("/api/v1/quotes").await.body, json!([]), "nothing drafted yet");
+    // Corrected to another far date: asked again about that one.
+    let other_far = (chrono::Utc::now().date_naive() + chrono::Months::new(12 * 20)).to_string();
+    let r = post(form(&asked, &other_far)).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let asked_again = r.text().await.unwrap();
+    assert!(asked_again.contains("20 years from today"), "{asked_again}");
+    // Saved again as it stands: kept.
+    let r = post(form(&asked_again, &other_far)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap_or_default());
+    let quotes = sam_api.get("/api/v1/quotes").await.body;
+    assert_eq!(quotes[0]["valid_until"], json!(other_far), "{quotes}");
+    // Five years ahead is not asked about.
+    let (_, html) = page(&http, format!("{}/quotes/new", app.base), &cookie).await;
+    let five = (chrono::Utc::now().date_naive() + chrono::Months::new(60)).to_string();
+    let r = post(form(&html, &five)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
     app.stop().await;
 }

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::NaiveDate;
-use pricegate_domain::{Currency, Invalid, Role};
+use pricegate_domain::{Currency, Invalid, Role, parse_date};
 use pricegate_store::views::{LineView, ProductView, QuoteView, UserView};
 use pricegate_store::{DRAFTED_ALREADY, NewQuote, QuotePatch, StoreError, form_row_id};
 use uuid::Uuid;
@@ -95,6 +95,11 @@ pub struct QuoteFormPage {
     /// The earliest validity the date field offers: the business's today,
     /// or an edited quote's own earlier date, which it may keep.
     min_valid_until: String,
+    /// The validity date the person was asked about and sent again: a date
+    /// more than [`parse::FAR_YEARS`] years ahead is kept only so.
+    valid_until_confirmed: String,
+    /// The day the form was read on: how far ahead its date is.
+    today: NaiveDate,
     notes: String,
     rows: Vec<RowInput>,
     errors: HashMap<String, String>,
@@ -144,6 +149,7 @@ impl QuoteFormPage {
         self.customer_company = form.get("customer_company").to_owned();
         self.signer_id = form.get("signer_id").to_owned();
         self.valid_until = form.get("valid_until").to_owned();
+        self.valid_until_confirmed = form.get("confirm_valid_until").to_owned();
         self.notes = form.get("notes").to_owned();
         let count = form.get("rows").trim().parse::<usize>().unwrap_or(NEW_ROWS).clamp(1, MAX_ROWS);
         self.rows = (0..count)
@@ -154,6 +160,14 @@ impl QuoteFormPage {
                 remove: !form.get(&format!("remove_{i}")).is_empty(),
             })
             .collect();
+    }
+
+    /// The date to send as confirmed with the form: its validity date, when
+    /// that is further ahead than a quote is usually valid (the person has
+    /// it before them, and saving again keeps it).
+    fn far_valid_until(&self) -> Option<&str> {
+        let date = parse_date("valid_until", &self.valid_until).ok()?;
+        (date > parse::far_from(self.today)).then_some(self.valid_until.as_str())
     }
 
     fn is_first_new_row(&self, row: &usize) -> bool {
@@ -301,6 +315,8 @@ fn blank(user: &PageUser, products: Vec<ProductOption>, signers: Vec<UserView>, 
         signer_id: user.0.actor.id.to_string(),
         valid_until: (today + chrono::Days::new(30)).to_string(),
         min_valid_until: today.to_string(),
+        valid_until_confirmed: String::new(),
+        today,
         notes: String::new(),
         rows: vec![RowInput::blank(); NEW_ROWS],
         errors: HashMap::new(),

@@ -140,6 +140,27 @@ pub(super) struct QuoteInput {
     pub row_of_line: Vec<usize>,
 }
 
+/// How many years ahead a quote's validity is asked about before it is kept.
+pub(super) const FAR_YEARS: u32 = 5;
+
+/// The last validity date kept without asking, for a form read on `today`.
+pub(super) fn far_from(today: NaiveDate) -> NaiveDate {
+    today.checked_add_months(chrono::Months::new(12 * FAR_YEARS)).unwrap_or(NaiveDate::MAX)
+}
+
+/// Why a validity date far ahead is asked about: a quote valid for decades
+/// keeps its prices for as long, and 2062 is easily typed for 2026.
+fn far_ahead(date: NaiveDate, today: NaiveDate) -> Invalid {
+    let years = date.years_since(today).unwrap_or_default();
+    Invalid::new(
+        "valid_until",
+        format!(
+            "valid_until is {date}, {years} years from today: the quote keeps its prices until then. If that is the \
+             date you mean, save again; if not, correct it."
+        ),
+    )
+}
+
 /// The form parsed, or every field it refuses. `kept` is the validity date an
 /// edited quote already has: it may have passed (the lines can still be
 /// corrected); any other date in the past is refused with the rest, not
@@ -170,8 +191,15 @@ pub(super) fn parse_quote(
     );
     let valid_until = keep(
         &mut errors,
-        parse_date("valid_until", &page.valid_until).and_then(|date| {
-            if Some(date) == kept { Ok(date) } else { calendar.refuse_past("valid_until", date, today) }
+        parse_date("valid_until", &page.valid_until).and_then(|date| match Some(date) == kept {
+            true => Ok(date),
+            false => calendar.refuse_past("valid_until", date, today).and_then(|date| {
+                let confirmed = page.valid_until_confirmed.trim() == page.valid_until.trim();
+                match date > far_from(today) && !confirmed {
+                    true => Err(far_ahead(date, today)),
+                    false => Ok(date),
+                }
+            }),
         }),
     );
     let notes = keep(&mut errors, Text::parse_multiline_optional("notes", &page.notes, limits::NOTES));
