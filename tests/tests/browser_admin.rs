@@ -199,6 +199,15 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         ada.submit("#save-quote").await;
         let done = ada.text("#done").await;
         assert!(done.contains("approval of its old prices does not cover its lines as they are now"), "{done}");
+        // Put back as approved: the approval covers it again, and the save says so.
+        ada.goto(&format!("/quotes/{second}/edit")).await;
+        ada.fill("#quantity_0", "1").await;
+        ada.submit("#save-quote").await;
+        let done = ada.text("#done").await;
+        assert!(
+            done.contains("again those finance approved keeping, so that approval covers them once more"),
+            "{done}"
+        );
         ada.submit("#logout").await;
 
         // Finance cannot open the admin page.

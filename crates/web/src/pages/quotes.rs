@@ -429,6 +429,9 @@ pub(super) enum QuoteDone {
     /// Saved, and finance's approval of the quote's old prices no longer
     /// covers its lines (a quantity or discount changed, a line added).
     SavedApprovalLapsed,
+    /// Saved, and its lines at old prices are as finance approved them
+    /// again (an earlier edit had taken them out of the approval).
+    SavedApprovalCoversAgain,
     /// The new-quote form sent again after it drafted the quote.
     DraftedAlready,
     /// A cancellation that found the quote no longer a draft (sent from a
@@ -455,6 +458,7 @@ impl QuoteDone {
             QuoteDone::SavedNewSigner { released: None } => format!("saved-signer.{quote}"),
             QuoteDone::SavedNewSigner { released: Some(former) } => format!("saved-signer.{quote}.{former}"),
             QuoteDone::SavedApprovalLapsed => format!("saved-lapsed.{quote}"),
+            QuoteDone::SavedApprovalCoversAgain => format!("saved-approved.{quote}"),
             QuoteDone::DraftedAlready => format!("drafted-already.{quote}"),
             QuoteDone::NotCancelled => format!("not-cancelled.{quote}"),
             QuoteDone::Acknowledged(notice) => format!("acknowledged.{quote}.{notice}"),
@@ -478,6 +482,7 @@ impl QuoteDone {
                 },
             },
             "saved-lapsed" => QuoteDone::SavedApprovalLapsed,
+            "saved-approved" => QuoteDone::SavedApprovalCoversAgain,
             "drafted-already" => QuoteDone::DraftedAlready,
             "not-cancelled" => QuoteDone::NotCancelled,
             "acknowledged" => QuoteDone::Acknowledged(Uuid::parse_str(parts.next()?).ok()?),
@@ -533,6 +538,11 @@ impl QuoteDone {
             QuoteDone::SavedApprovalLapsed => format!(
                 "Changes saved. The quote keeps its drafting time, {}. Finance's approval of its old prices does not \
                  cover its lines as they are now: reprice it, or ask finance to approve again.",
+                page.drafted_at
+            ),
+            QuoteDone::SavedApprovalCoversAgain => format!(
+                "Changes saved. The quote keeps its drafting time, {}. Its lines at old prices are again those \
+                 finance approved keeping, so that approval covers them once more (see below).",
                 page.drafted_at
             ),
             QuoteDone::Acknowledged(notice) => match app.store.get_notice(&user.0.actor, *notice).await {

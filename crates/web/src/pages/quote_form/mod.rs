@@ -508,11 +508,20 @@ pub async fn update_quote(
                     // The form says when finance approved old prices (from
                     // the gate as it stood): if the approval no longer
                     // covers the quote, its page says so.
-                    let lapsed = edited.changed
-                        && page.approved_old_prices.is_some()
-                        && app.store.quote_gate(&user.0.actor, id).await.is_ok_and(|g| g.price_override.is_none());
+                    // An approval covers exact lines: one that lapsed with an
+                    // earlier edit covers them again once they are as approved.
+                    let after = match edited.changed {
+                        true => app.store.quote_gate(&user.0.actor, id).await.ok(),
+                        false => None,
+                    };
+                    let covered = after.as_ref().map(|g| g.price_override.is_some() && !g.superseded.is_empty());
+                    let (lapsed, covered_again) = match page.approved_old_prices.is_some() {
+                        true => (after.as_ref().is_some_and(|g| g.price_override.is_none()), false),
+                        false => (false, covered == Some(true)),
+                    };
                     let done = match (lapsed, new_signer) {
                         _ if !edited.changed => QuoteDone::Unchanged,
+                        _ if covered_again => QuoteDone::SavedApprovalCoversAgain,
                         (true, _) => QuoteDone::SavedApprovalLapsed,
                         (false, true) => QuoteDone::SavedNewSigner { released: edited.released },
                         (false, false) => QuoteDone::Saved,
