@@ -1499,3 +1499,47 @@ async fn a_draft_notice_edited_in_two_tabs_keeps_the_first_save() {
     assert_eq!(save(&again, "P-1 up again").await.expect("an answer").status(), 303);
     assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.body["title"], "P-1 up again");
 }
+
+both_backends! {
+    /// A quote is found by the reference its e-mails and lists print (the
+    /// first 8 hexadecimal digits of its id), among those its reader may see.
+    async fn a_quote_is_found_by_its_printed_reference(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (_, rita) = app.user(Role::Sales, "Rita").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let ids: Vec<String> = five_drafts(&sam).await;
+        let http = client();
+        let open = |email: String, path: String| {
+            let (http, base) = (http.clone(), app.base.clone());
+            async move {
+                let cookie = session_cookie(&base, &email).await;
+                let r = http.get(format!("{base}{path}")).header("cookie", cookie).send().await.unwrap();
+                let location = r.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
+                (r.status().as_u16(), location, r.text().await.unwrap_or_default())
+            }
+        };
+        for id in &ids {
+            let reference = &id.replace('-', "")[..8];
+            for (who, path) in [(&sam_user.email, format!("/quotes/{reference}")), (&fiona.email, format!("/quotes/{}", reference.to_uppercase()))] {
+                let (status, location, body) = open(who.clone(), path.clone()).await;
+                assert_eq!((status, location.as_deref()), (303, Some(format!("/quotes/{id}").as_str())), "{who} {path}: {body}");
+            }
+            let (status, _, body) = open(rita.email.clone(), format!("/quotes/{reference}")).await;
+            assert_eq!(status, 404, "{body}");
+            assert!(body.contains(&format!("None of the quotes you may see has the reference {reference}.")), "{body}");
+        }
+        let (status, _, body) = open(sam_user.email.clone(), "/quotes/zzzzzzzz".into()).await;
+        assert!(status == 404 && body.contains("There is nothing at this address."), "{body}");
+    }
+}
+
+/// A few drafts of Sam's, for their ids' references to spread over the range.
+async fn five_drafts(sam: &pricegate_tests::Session) -> Vec<String> {
+    let mut ids = Vec::new();
+    for quantity in 1..=5 {
+        ids.push(id_of(&draft_quote(sam, json!([{"sku": "P-1", "quantity": quantity}])).await));
+    }
+    ids
+}

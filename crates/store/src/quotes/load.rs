@@ -50,7 +50,7 @@ async fn load_quote_for_update(
     Ok((quote, lines))
 }
 
-fn may_view(actor: &Actor, quote: &quotes::Model) -> bool {
+pub(super) fn may_view(actor: &Actor, quote: &quotes::Model) -> bool {
     actor.role == Role::Finance || quote.owner_id == actor.id || quote.signer_id == actor.id
 }
 

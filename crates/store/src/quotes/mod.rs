@@ -228,6 +228,25 @@ impl Store {
         Ok(view)
     }
 
+    /// The quotes `actor` may see whose id begins with `reference`, the 8
+    /// hexadecimal digits the pages and e-mails name a quote by (at most a
+    /// few: 2^32 references). Read as a range of ids, which both databases
+    /// order as their hexadecimal digits.
+    pub async fn quotes_by_reference(&self, actor: &Actor, reference: &str) -> Result<Vec<Uuid>, StoreError> {
+        if reference.len() != 8 {
+            return Ok(Vec::new());
+        }
+        let bound = |fill: char| Uuid::parse_str(&format!("{reference}{}", fill.to_string().repeat(24))).ok();
+        let (Some(low), Some(high)) = (bound('0'), bound('f')) else { return Ok(Vec::new()) };
+        let rows = quotes::Entity::find()
+            .filter(quotes::Column::Id.between(low, high))
+            .order_by_asc(quotes::Column::Id)
+            .limit(16)
+            .all(&self.db)
+            .await?;
+        Ok(rows.iter().filter(|q| load::may_view(actor, q)).map(|q| q.id).collect())
+    }
+
     pub async fn get_quote(&self, actor: &Actor, id: Uuid) -> Result<QuoteView, StoreError> {
         let (quote, lines) = load_visible(&self.db, actor, id, self.calendar).await?;
         quote_view(&self.db, quote, lines).await

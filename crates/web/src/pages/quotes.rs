@@ -1023,11 +1023,15 @@ async fn quote_page(
 
 async fn show(
     State(app): State<AppState>,
-    PageId(id): PageId,
+    axum::extract::Path(raw): axum::extract::Path<String>,
     user: PageUser,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     user.require(QUOTE_ROLES)?;
+    let id = match Uuid::parse_str(raw.trim()) {
+        Ok(id) => id,
+        Err(_) => return by_reference(&app, &user, raw.trim()).await,
+    };
     let quote = app.store.get_quote(&user.0.actor, id).await?;
     let quote_currency = quote.currency.clone();
     let mut page = quote_page(&app, &user, quote, None, None).await?;
@@ -1041,6 +1045,33 @@ async fn show(
         page.done = Some(done.sentence(&app, &user, &page).await);
     }
     Ok(QUOTE_DONE.told(&headers, &seal, &page))
+}
+
+/// `/quotes/3fc2b0b8`: the quote by the reference its e-mails and lists
+/// print, among those the person may see.
+async fn by_reference(app: &AppState, user: &PageUser, reference: &str) -> Result<Response, PageError> {
+    let reference = reference.to_ascii_lowercase();
+    let hex = reference.len() == 8 && reference.bytes().all(|b| b.is_ascii_hexdigit());
+    let found = match hex {
+        true => app.store.quotes_by_reference(&user.0.actor, &reference).await?,
+        false => Vec::new(),
+    };
+    match found.as_slice() {
+        [id] => Ok(super::quote_confirm::to_quote(*id)),
+        [] if hex => Err(PageError::new(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            &format!("None of the quotes you may see has the reference {reference}."),
+        )),
+        [] => Err(PageError::new(StatusCode::NOT_FOUND, "Not found", "There is nothing at this address.")),
+        _ => Err(PageError::new(
+            StatusCode::NOT_FOUND,
+            "More than one quote",
+            &format!(
+                "Several quotes you may see have the reference {reference}: open the one you mean from the list of quotes."
+            ),
+        )),
+    }
 }
 
 async fn acknowledge(
