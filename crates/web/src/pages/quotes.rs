@@ -1061,13 +1061,13 @@ async fn by_reference(app: &AppState, user: &PageUser, reference: &str) -> Resul
         [] if hex => Err(PageError::new(
             StatusCode::NOT_FOUND,
             "Not found",
-            &format!("None of the quotes you may see has the reference {reference}."),
+            format!("None of the quotes you may see has the reference {reference}."),
         )),
         [] => Err(PageError::new(StatusCode::NOT_FOUND, "Not found", "There is nothing at this address.")),
         _ => Err(PageError::new(
             StatusCode::NOT_FOUND,
             "More than one quote",
-            &format!(
+            format!(
                 "Several quotes you may see have the reference {reference}: open the one you mean from the list of quotes."
             ),
         )),
