@@ -682,7 +682,7 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     assert!(html.contains(&format!("/quotes/{fine}")) && html.contains(&format!("/quotes/{stranded}")), "{html}");
     let row = section(&html, &format!("/quotes/{short}"), "</tr>");
     assert!(
-        row.contains(&format!("none while it is valid: its prices here take force after {}", date_in_days(0))),
+        row.contains(&format!("none while it is valid; +1.00 EUR from prices dated after {}", date_in_days(0))),
         "{row}"
     );
     assert!(section(&html, &format!("/quotes/{fine}"), "</tr>").contains("+5.00 EUR"), "{html}");

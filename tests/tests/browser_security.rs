@@ -1224,7 +1224,12 @@ async fn a_validity_far_ahead_is_asked_about_before_it_is_kept() {
         let (http, cookie, url) = (http.clone(), cookie.clone(), format!("{}/quotes/new", app.base));
         async move { http.post(url).header(COOKIE, cookie).form(&fields).send().await.unwrap() }
     };
-    let r = post(form(&html, &far)).await;
+    // "More lines" with the date typed: the page asks nothing yet, so confirms nothing.
+    let mut more = form(&html, &far);
+    more.push(("more_rows".into(), "More lines".into()));
+    let more = post(more).await.text().await.unwrap();
+    assert!(more.contains(&format!("value=\"{far}\"")) && !more.contains("confirm_valid_until"), "{more}");
+    let r = post(form(&more, &far)).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let asked = r.text().await.unwrap();
     assert!(

@@ -238,6 +238,51 @@ both_backends! {
     }
 }
 
+/// A message tried before at an address corrected since keeps that address
+/// when tried again, but its new link is dead: whoever reads mail there
+/// cannot acknowledge for the person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_to_a_corrected_address_carries_no_working_link() {
+    use pricegate_store::entity::outbox;
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (_, mia) = app.user(Role::Sales, "Mia").await;
+    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+    publish_pump_notice(&finance).await;
+    sink.wait_until(WAIT, "Mia's publication e-mail", |m| !m.is_empty()).await;
+    let sent = outbox::Entity::find()
+        .filter(outbox::Column::UserId.eq(mia.id))
+        .filter(outbox::Column::Kind.eq("publication"))
+        .one(app.store.connection())
+        .await
+        .unwrap()
+        .expect("Mia's message");
+    assert_eq!(sent.to_addr, mia.email);
+    let r = admin.patch(&format!("/api/v1/users/{}", mia.id), &json!({"email": "mia.right@pricegate.test"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The message as a worker would try it again: at the address it was tried at, and at the corrected one.
+    let link_in = |row: outbox::Model| {
+        let store = app.store.clone();
+        async move {
+            let minted = store.mint_ack_links(vec![row]).await.expect("minted");
+            let text = &minted[0].text_body;
+            let at = text.find("/ack/").expect("a link") + "/ack/".len();
+            text[at..at + 48].to_owned()
+        }
+    };
+    let old_address = link_in(sent.clone()).await;
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let (status, body) = page(method, &format!("{}/ack/{old_address}", app.base)).await;
+        assert_eq!(status, 410, "{body}");
+    }
+    let corrected = link_in(outbox::Model { to_addr: "mia.right@pricegate.test".into(), ..sent }).await;
+    let (status, body) = page(reqwest::Method::GET, &format!("{}/ack/{corrected}", app.base)).await;
+    assert_eq!(status, 200, "{body}");
+    app.stop().await;
+}
+
 /// The link's page says why a notice changes a draft's total by nothing, as
 /// the e-mail does: a later notice has set the price since.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -247,8 +247,6 @@ impl Currency {
         format!("{sign}{}{}", self.format(delta.saturating_abs()), share.unwrap_or_default())
     }
 
-    /// A price to show how one is written in this currency: `1250.00` EUR,
-    /// `1250` JPY, `1250.000` KWD.
     /// A unit price as a person writes it in this currency (`1250.00`,
     /// `1,250.00`), or why it is none ([`UnreadablePrice`]).
     pub fn read_unit_price(&self, text: &str) -> Result<MinorUnits, UnreadablePrice> {
@@ -256,23 +254,10 @@ impl Currency {
         if text.starts_with('-') {
             return Err(UnreadablePrice::BelowZero);
         }
-        match parse_amount(text, self.minor_digits) {
-            Some(minor) if minor <= MAX_UNIT_PRICE_MINOR => Ok(minor),
-            Some(_) => Err(UnreadablePrice::TooHigh),
-            None => {
-                // Written as an amount, but with more digits than any price
-                // has (too many even to count in minor units): too high, not
-                // unreadable.
-                let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-                let amount_shaped = !whole.is_empty()
-                    && whole.chars().all(|c| c.is_ascii_digit() || c == ',')
-                    && fraction.chars().all(|c| c.is_ascii_digit());
-                let whole_digits = whole.chars().filter(char::is_ascii_digit).count();
-                match amount_shaped && whole_digits > 12 {
-                    true => Err(UnreadablePrice::TooHigh),
-                    false => Err(UnreadablePrice::NotAnAmount),
-                }
-            }
+        let minor = parse_amount_wide(text, self.minor_digits).ok_or(UnreadablePrice::NotAnAmount)?;
+        match MinorUnits::try_from(minor) {
+            Ok(minor) if minor <= MAX_UNIT_PRICE_MINOR => Ok(minor),
+            _ => Err(UnreadablePrice::TooHigh),
         }
     }
 
@@ -281,6 +266,8 @@ impl Currency {
         self.format(MAX_UNIT_PRICE_MINOR)
     }
 
+    /// A price to show how one is written in this currency: `1250.00` EUR,
+    /// `1250` JPY, `1250.000` KWD.
     pub fn example(&self) -> String {
         self.decimal(1250 * 10i64.pow(u32::from(self.minor_digits)))
     }
@@ -315,6 +302,12 @@ impl fmt::Display for Currency {
 /// three digits before the point: `1390,50`, a decimal comma, is refused
 /// rather than read as a hundred times the price.
 pub fn parse_amount(raw: &str, digits: u8) -> Option<i64> {
+    i64::try_from(parse_amount_wide(raw, digits)?).ok()
+}
+
+/// [`parse_amount`] in 128 bits: an amount written well but too large for
+/// any price is still read as one (up to 38 digits), to be said too high.
+fn parse_amount_wide(raw: &str, digits: u8) -> Option<i128> {
     let raw = raw.trim();
     let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
     let whole = match whole.chars().find(|c| matches!(c, ',' | ' ' | '\'')) {
@@ -335,10 +328,10 @@ pub fn parse_amount(raw: &str, digits: u8) -> Option<i64> {
     {
         return None;
     }
-    let scale = 10i64.checked_pow(u32::from(digits))?;
+    let scale = 10i128.checked_pow(u32::from(digits))?;
     let frac =
-        if digits == 0 { 0 } else { format!("{frac:0<width$}", width = usize::from(digits)).parse::<i64>().ok()? };
-    whole.parse::<i64>().ok()?.checked_mul(scale)?.checked_add(frac)
+        if digits == 0 { 0 } else { format!("{frac:0<width$}", width = usize::from(digits)).parse::<i128>().ok()? };
+    whole.parse::<i128>().ok()?.checked_mul(scale)?.checked_add(frac)
 }
 
 /// Why a unit price as written is none ([`Currency::read_unit_price`]).
@@ -371,6 +364,7 @@ mod tests {
         assert_eq!(eur.read_unit_price("100000000.01"), Err(UnreadablePrice::TooHigh));
         assert_eq!(eur.read_unit_price("92233720368547758.07"), Err(UnreadablePrice::TooHigh));
         assert_eq!(eur.read_unit_price("99,999,999,999,999,999.00"), Err(UnreadablePrice::TooHigh));
+        assert_eq!(eur.read_unit_price("99'999'999'999'999'999"), Err(UnreadablePrice::TooHigh));
         assert_eq!(eur.read_unit_price("-3"), Err(UnreadablePrice::BelowZero));
         for unreadable in ["cheap", "1.234,50", "12.345", "", "1,2,3", "9e99"] {
             assert_eq!(eur.read_unit_price(unreadable), Err(UnreadablePrice::NotAnAmount), "{unreadable}");

@@ -114,6 +114,40 @@ pub fn quote_reference(id: uuid::Uuid) -> String {
     reference
 }
 
+/// What a notice does to a draft's total, in words, as the e-mails and the
+/// acknowledgement link's page say it: the change while the quote is valid
+/// (`while_valid`) and from prices dated after (`after`), both in minor
+/// units of `currency`; a change of nothing with its reason (a later
+/// notice set the price of the `overtaken` skus since).
+pub fn effect_on_total(
+    currency: &str,
+    expired_on: Option<chrono::NaiveDate>,
+    (while_valid, after): (i64, i64),
+    valid_until: chrono::NaiveDate,
+    overtaken: &[String],
+) -> String {
+    match (expired_on, while_valid, after) {
+        (Some(on), ..) => format!("expired on {on}"),
+        (None, 0, 0) if !overtaken.is_empty() => format!(
+            "its total does not change by this notice: a later notice has set the price of {} since",
+            overtaken.join(", ")
+        ),
+        (None, 0, 0) => "its total does not change".to_owned(),
+        (None, while_valid, 0) => format!("{} on its total while it is valid", signed_money(currency, while_valid)),
+        // Its prices dated after the quote's validity count for nothing
+        // now, and are not nothing: said apart.
+        (None, 0, after) => format!(
+            "its total does not change while it is valid (until {valid_until}); prices dated after that would change it by {}",
+            signed_money(currency, after)
+        ),
+        (None, while_valid, after) => format!(
+            "{} on its total while it is valid (until {valid_until}), and {} more from prices dated after that",
+            signed_money(currency, while_valid),
+            signed_money(currency, after)
+        ),
+    }
+}
+
 fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
     quotes
         .iter()
@@ -122,30 +156,13 @@ fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
             url: q.url.clone(),
             customer: customer(&q.customer_name, &q.customer_company),
             total: money(&q.currency, q.total_minor),
-            delta: match (q.expired_on, q.delta_minor, q.delta_after_minor) {
-                (Some(on), ..) => format!("expired on {on}"),
-                (None, 0, 0) if !q.overtaken.is_empty() => format!(
-                    "its total does not change by this notice: a later notice has set the price of {} since",
-                    q.overtaken.join(", ")
-                ),
-                (None, 0, 0) => "its total does not change".to_owned(),
-                (None, while_valid, 0) => {
-                    format!("{} on its total while it is valid", signed_money(&q.currency, while_valid))
-                }
-                // Its prices dated after the quote's validity count for
-                // nothing now, and are not nothing: said apart.
-                (None, 0, after) => format!(
-                    "its total does not change while it is valid (until {}); prices dated after that would change it by {}",
-                    q.valid_until,
-                    signed_money(&q.currency, after)
-                ),
-                (None, while_valid, after) => format!(
-                    "{} on its total while it is valid (until {}), and {} more from prices dated after that",
-                    signed_money(&q.currency, while_valid),
-                    q.valid_until,
-                    signed_money(&q.currency, after)
-                ),
-            },
+            delta: effect_on_total(
+                &q.currency,
+                q.expired_on,
+                (q.delta_minor, q.delta_after_minor),
+                q.valid_until,
+                &q.overtaken,
+            ),
         })
         .collect()
 }

@@ -78,7 +78,7 @@ async fn verify_password(password: String, hash: String) -> Result<bool, StoreEr
 /// How many passwords are hashed or checked at once: two per core. Each
 /// takes tens of milliseconds of CPU and 19 MiB on purpose, so a burst of
 /// logins (anyone may send them) waits its turn here instead of filling the
-/// blocking pool's hundreds of threads with a gibibyte each ten of them.
+/// blocking pool's 512 threads (about 10 GiB of them).
 static ARGON2_AT_ONCE: LazyLock<Arc<Semaphore>> =
     LazyLock::new(|| Arc::new(Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()) * 2)));
 

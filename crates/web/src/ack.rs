@@ -86,32 +86,25 @@ impl HeldRow {
         // As the e-mails say it: a figure of nothing is said with its reason.
         let effect = match (impact, currency) {
             _ if gate.expired => "its validity has ended: its owner must extend it".to_owned(),
-            (Some(i), Some(currency)) => match (i.delta_while_valid_minor, i.total_delta_minor) {
-                (0, 0) => {
-                    let mut overtaken: Vec<&str> = i
-                        .lines
-                        .iter()
-                        .filter(|l| l.overtaken_by_unit_price_minor.is_some())
-                        .map(|l| l.sku.as_str())
-                        .collect();
-                    overtaken.dedup();
-                    match overtaken.is_empty() {
-                        true => "its total does not change".to_owned(),
-                        false => format!(
-                            "its total does not change by this notice: a later notice has set the price of {} since",
-                            overtaken.join(", ")
-                        ),
-                    }
-                }
-                (0, after) => format!(
-                    "its total does not change while it is valid; prices dated after that would change it by {}",
-                    pricegate_mail::compose::signed_money(currency, after)
-                ),
-                (while_valid, _) => format!(
-                    "{} on its total while it is valid",
-                    pricegate_mail::compose::signed_money(currency, while_valid)
-                ),
-            },
+            (Some(i), Some(currency)) => {
+                let mut overtaken: Vec<String> = i
+                    .lines
+                    .iter()
+                    .filter(|l| l.overtaken_by_unit_price_minor.is_some())
+                    .map(|l| l.sku.clone())
+                    .collect();
+                overtaken.sort_unstable();
+                overtaken.dedup();
+                let while_valid = i.delta_while_valid_minor;
+                let after = i.total_delta_minor.saturating_sub(while_valid);
+                pricegate_mail::compose::effect_on_total(
+                    currency,
+                    None,
+                    (while_valid, after),
+                    quote.valid_until,
+                    &overtaken,
+                )
+            }
             _ => "its prices do not change".to_owned(),
         };
         HeldRow {

@@ -46,6 +46,15 @@ pub struct AppState {
     pub configuration: std::sync::Arc<Configuration>,
 }
 
+impl AppState {
+    /// Whether people reach this server by HTTPS (`PRICEGATE_BASE_URL` is an
+    /// `https://` address): its cookies are then `Secure`, and browsers are
+    /// told to keep to HTTPS.
+    pub fn served_over_https(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+}
+
 /// The settings a process runs with, for `/admin/settings` and
 /// `GET /api/v1/settings`: no password in any of them.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +79,7 @@ pub fn router(state: AppState) -> Router {
     let request_timeout = state.request_timeout;
     // Served at an https:// address, browsers are told to come back by
     // HTTPS only, for a year: the session cookie is `Secure` there too.
-    let https_only = state.base_url.starts_with("https://").then(|| HeaderValue::from_static("max-age=31536000"));
+    let https_only = state.served_over_https().then(|| HeaderValue::from_static("max-age=31536000"));
     Router::new()
         // The API and its OpenAPI document come from one registration.
         .merge(openapi::router())

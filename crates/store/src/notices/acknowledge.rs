@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use pricegate_domain::Role;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
@@ -324,16 +324,23 @@ impl Store {
             .column(quotes::Column::SignerId)
             .column(quotes::Column::OwnerId)
             .column(quotes::Column::CustomerName)
+            .column(quotes::Column::ValidUntil)
             .filter(quotes::Column::State.eq(DRAFT))
             .filter(quotes::Column::DraftedAt.lt(published_at))
             .order_by_asc(quotes::Column::DraftedAt)
             .order_by_asc(quotes::Column::Id)
-            .into_tuple::<(Uuid, Uuid, Uuid, String)>()
+            .into_tuple::<(Uuid, Uuid, Uuid, String, NaiveDate)>()
             .all(&self.db)
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, signer_id, owner_id, customer_name)| WaitingQuote { id, signer_id, owner_id, customer_name })
+            .map(|(id, signer_id, owner_id, customer_name, valid_until)| WaitingQuote {
+                id,
+                signer_id,
+                owner_id,
+                customer_name,
+                valid_until,
+            })
             .collect())
     }
 }
@@ -433,6 +440,7 @@ pub struct WaitingQuote {
     /// Who may edit, reprice or cancel it.
     pub owner_id: Uuid,
     pub customer_name: String,
+    pub valid_until: NaiveDate,
 }
 
 /// The audit row of an acknowledgement refused to `user_id` (unknown for a

@@ -15,7 +15,7 @@ use super::moot::{ack_target, find_moot, subjects};
 use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, PUBLICATION, REMINDER, SENT, SKIPPED};
 use crate::auth::hash_token;
 use crate::db::db_now;
-use crate::entity::{ack_tokens, outbox};
+use crate::entity::{ack_tokens, outbox, users};
 use crate::password_links::purpose_of;
 use crate::{Store, StoreError};
 
@@ -176,6 +176,20 @@ impl Store {
     pub async fn mint_ack_links(&self, rows: Vec<outbox::Model>) -> Result<Vec<outbox::Model>, StoreError> {
         let setup = self.mail_setup()?;
         let now = db_now(&self.db).await?;
+        // Each person's address now: a message tried before at an address
+        // corrected since keeps that address, but not a working link (see
+        // `ack_links::end_ack_links`).
+        let people: Vec<Uuid> = rows.iter().filter_map(ack_target).map(|(_, user)| user).collect();
+        let addresses: HashMap<Uuid, String> = users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .column(users::Column::Email)
+            .filter(users::Column::Id.is_in(people))
+            .into_tuple::<(Uuid, String)>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
         let mut tokens = Vec::new();
         let mut minted = Vec::with_capacity(rows.len());
         for mut row in rows {
@@ -191,12 +205,13 @@ impl Store {
             }
             if let Some((notice_id, user_id)) = ack_target(&row) {
                 let token = crate::ack_links::new_link_token()?;
+                let readdressed = addresses.get(&user_id).is_none_or(|now| !now.eq_ignore_ascii_case(&row.to_addr));
                 tokens.push(ack_tokens::ActiveModel {
                     token_hash: Set(hash_token(&token)),
                     notice_id: Set(notice_id),
                     user_id: Set(user_id),
                     created_at: Set(now),
-                    expires_at: Set(now + setup.ack_link_ttl),
+                    expires_at: Set(if readdressed { now } else { now + setup.ack_link_ttl }),
                     used_at: Set(None),
                 });
                 row.text_body = row.text_body.replace(ACK_TOKEN_SLOT, &token);

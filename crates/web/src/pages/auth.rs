@@ -54,7 +54,7 @@ async fn home(user: Result<PageUser, Response>) -> Redirect {
 }
 
 fn secure_flag(app: &AppState) -> &'static str {
-    if app.base_url.starts_with("https://") { "; Secure" } else { "" }
+    if app.served_over_https() { "; Secure" } else { "" }
 }
 
 /// The login form's token: the one in the browser's cookie when it has the
@@ -207,7 +207,7 @@ pub(super) enum SessionTo<'a> {
 /// `to` says with its cookie.
 pub(super) async fn start_session(app: &AppState, checked: &Checked, to: SessionTo<'_>) -> Result<Response, PageError> {
     let session = app.store.open_session(checked).await?;
-    let seal = Seal { key: &session.csrf_token, secure: app.base_url.starts_with("https://") };
+    let seal = Seal { key: &session.csrf_token, secure: app.served_over_https() };
     let mut response = match to {
         SessionTo::Page(path) => Redirect::to(path).into_response(),
         SessionTo::AccountChanged => ACCOUNT_DONE.redirect(&seal, "changed"),

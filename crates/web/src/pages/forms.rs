@@ -289,6 +289,6 @@ fn parse_id(raw: &str) -> Result<Uuid, PageError> {
     Uuid::parse_str(raw.trim()).map_err(|_| not_found())
 }
 
-fn not_found() -> PageError {
+pub(super) fn not_found() -> PageError {
     PageError::new(StatusCode::NOT_FOUND, "Not found", "There is nothing at this address.")
 }

@@ -201,7 +201,7 @@ pub struct Seal<'a> {
 
 impl PageUser {
     pub fn seal<'a>(&'a self, app: &AppState) -> Seal<'a> {
-        Seal { key: self.csrf(), secure: app.base_url.starts_with("https://") }
+        Seal { key: self.csrf(), secure: app.served_over_https() }
     }
 }
 

@@ -182,6 +182,7 @@ async fn touched_quotes(
         let priced: Vec<PricedLine> = q.lines.iter().map(PricedLine::from).collect();
         let impact = impact_of(&priced, &in_currency);
         let delta = impact.delta_while_valid(q.valid_until);
+        let after = impact.total_delta_minor.saturating_sub(delta);
         // An expired draft is finalised at no price until its owner extends it.
         let expired = q.valid_until < today;
         if !impact.lines.is_empty() {
@@ -196,8 +197,10 @@ async fn touched_quotes(
                 total: money(&q.currency, q.total_minor),
                 delta: if expired {
                     format!("expired on {}", q.valid_until)
-                } else if delta == 0 && impact.total_delta_minor != 0 {
-                    format!("none while it is valid: its prices here take force after {}", q.valid_until)
+                } else if delta == 0 && after != 0 {
+                    // Not a change of nothing: one that comes after the quote's validity.
+                    let after = super::signed_money(&q.currency, after);
+                    format!("none while it is valid; {after} from prices dated after {}", q.valid_until)
                 } else {
                     super::signed_money(&q.currency, delta)
                 },

@@ -246,11 +246,11 @@ async fn import(
 /// once the currency is known: it is read in that currency's minor units).
 fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProduct, Vec<Invalid>> {
     let currency = Currency::parse(&input.currency);
-    let below_zero = input.price.trim().starts_with('-');
-    let price = currency.as_ref().ok().filter(|_| !below_zero).map(|currency| {
+    const BELOW_ZERO: &str = "The unit price cannot be below zero.";
+    let price = currency.as_ref().ok().map(|currency| {
         currency.read_unit_price(&input.price).map_err(|why| {
             let message = match why {
-                UnreadablePrice::BelowZero => "The unit price cannot be below zero.".to_owned(),
+                UnreadablePrice::BelowZero => BELOW_ZERO.to_owned(),
                 UnreadablePrice::TooHigh => format!("The unit price can be {} at most.", currency.highest_unit_price()),
                 UnreadablePrice::NotAnAmount => {
                     format!("Write the unit price in {}, such as {}.", currency.code(), currency.example())
@@ -262,8 +262,8 @@ fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProd
     // Without a currency the price cannot be read in its units, but one that
     // is no amount at all is named with the rest.
     let price = price.or_else(|| {
-        if below_zero {
-            return Some(Err(Invalid::new("price", "The unit price cannot be below zero.")));
+        if input.price.trim().starts_with('-') {
+            return Some(Err(Invalid::new("price", BELOW_ZERO)));
         }
         pricegate_domain::parse_amount(&input.price, 3)
             .is_none()

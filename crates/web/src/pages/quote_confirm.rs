@@ -33,7 +33,7 @@ pub(super) fn to_quote(id: Uuid) -> Response {
 /// The draft `user` confirms a step of, if `confirmer` names them on it
 /// (its owner cancels, its signer finalises); anyone else gets `refusal`,
 /// as the step itself would give them. `None` once it is no longer a
-/// draft, whoever asks: the confirmation no longer applies.
+/// draft, whichever salesperson asks: the confirmation no longer applies.
 async fn draft_to_confirm(
     app: &AppState,
     user: &PageUser,

@@ -289,10 +289,12 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
             "quote_expired" => "its validity had ended",
             "signer_cannot_sign" => "its signer could no longer sign",
             "quote_changed" => "the quote had changed since it was read",
-            // A second press, or a page opened before: nothing was refused that could have been done.
-            "quote_not_draft" => {
+            // A second press of Finalise, or a page opened before: nothing
+            // was refused that could have been done.
+            "quote_not_draft" if entry.action == "quote.finalise_refused" => {
                 return format!("{what} asked again once it was finalised or cancelled: nothing changed");
             }
+            "quote_not_draft" => "it was finalised or cancelled before",
             "not_signer" => "not its signer",
             "not_owner" | "not_your_quote" => "not theirs to change",
             "own_quote" => "the approver owns or signs it",
@@ -1063,7 +1065,7 @@ async fn by_reference(app: &AppState, user: &PageUser, reference: &str) -> Resul
             "Not found",
             format!("None of the quotes you may see has the reference {reference}."),
         )),
-        [] => Err(PageError::new(StatusCode::NOT_FOUND, "Not found", "There is nothing at this address.")),
+        [] => Err(super::forms::not_found()),
         _ => Err(PageError::new(
             StatusCode::NOT_FOUND,
             "More than one quote",

@@ -163,11 +163,14 @@ impl QuoteFormPage {
     }
 
     /// The date to send as confirmed with the form: its validity date, when
-    /// that is further ahead than a quote is usually valid (the person has
-    /// it before them, and saving again keeps it).
+    /// that is further ahead than a quote is usually valid and the person
+    /// has been asked about it (the question is on this page, or they sent
+    /// it confirmed), so that saving again keeps it. A page shown for
+    /// another reason ("More lines") asks nothing, and confirms nothing.
     fn far_valid_until(&self) -> Option<&str> {
         let date = parse_date("valid_until", &self.valid_until).ok()?;
-        (date > parse::far_from(self.today)).then_some(self.valid_until.as_str())
+        let asked = self.error("valid_until").is_some() || self.valid_until_confirmed.trim() == self.valid_until.trim();
+        (date > parse::far_from(self.today) && asked).then_some(self.valid_until.as_str())
     }
 
     fn is_first_new_row(&self, row: &usize) -> bool {
@@ -505,20 +508,17 @@ pub async fn update_quote(
             };
             match app.store.edit_quote(&user.0.actor, id, patch).await {
                 Ok(edited) => {
-                    // The form says when finance approved old prices (from
-                    // the gate as it stood): if the approval no longer
-                    // covers the quote, its page says so.
-                    // An approval covers exact lines: one that lapsed with an
-                    // earlier edit covers them again once they are as approved.
-                    let after = match edited.changed {
-                        true => app.store.quote_gate(&user.0.actor, id).await.ok(),
+                    // An approval of old prices covers exact lines. The form
+                    // says whether one covered the quote (from the gate as it
+                    // stood); the gate now says whether one does: lapsed with
+                    // this edit, or covering again lines put back as approved.
+                    let now_covered = match edited.changed {
+                        true => app.store.quote_gate(&user.0.actor, id).await.ok().map(|g| g.price_override.is_some()),
                         false => None,
                     };
-                    let covered = after.as_ref().map(|g| g.price_override.is_some() && !g.superseded.is_empty());
-                    let (lapsed, covered_again) = match page.approved_old_prices.is_some() {
-                        true => (after.as_ref().is_some_and(|g| g.price_override.is_none()), false),
-                        false => (false, covered == Some(true)),
-                    };
+                    let was_covered = page.approved_old_prices.is_some();
+                    let lapsed = was_covered && now_covered == Some(false);
+                    let covered_again = !was_covered && now_covered == Some(true);
                     let done = match (lapsed, new_signer) {
                         _ if !edited.changed => QuoteDone::Unchanged,
                         _ if covered_again => QuoteDone::SavedApprovalCoversAgain,
