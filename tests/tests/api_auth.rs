@@ -542,7 +542,7 @@ async fn an_admin_reads_the_settings_in_force_and_whether_mail_reaches_anyone() 
     let value = |variable: &str| {
         r.body["settings"].as_array().unwrap().iter().find(|e| e["variable"] == variable).map(|e| e["value"].clone())
     };
-    assert_eq!(value("PRICEGATE_REMINDERS"), Some(json!("30m, 1day")));
+    assert_eq!(value("PRICEGATE_REMINDERS"), Some(json!("30m, 1d")));
     assert_eq!(value("PRICEGATE_BASE_URL"), Some(json!(app.base)));
     assert_eq!(r.body["mail_sent"], false, "no SMTP server is set: mail is written to files");
     assert!(r.body["mail_written_to"].as_str().is_some_and(|d| d.ends_with("mail-out")), "{}", r.text);

@@ -1424,6 +1424,7 @@ both_backends! {
         );
         assert!(text.contains("Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31"), "{text}");
         assert!(text.contains(&format!("{}/quotes/{qid}", app.base)), "{text}");
+        assert!(!text.contains("counted as of") && !to_ana[0].html().contains("counted as of"), "no notice counted, none said: {text}");
 
         // Ana names Sam: Rita, who was told she signs it, is told she no longer does.
         let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": sam.id})).await;

@@ -350,6 +350,14 @@ struct SignerHandedLetter<'a> {
     quotes: &'a [HandedRow],
 }
 
+impl SignerHandedLetter<'_> {
+    /// Whether any draft has notices to acknowledge first: only then does
+    /// the letter say when they were counted.
+    fn counts_notices(&self) -> bool {
+        self.quotes.iter().any(|q| q.to_acknowledge.is_some())
+    }
+}
+
 #[derive(Template)]
 #[template(path = "signer_handed.txt")]
 struct SignerHandedText<'a> {

@@ -196,9 +196,7 @@ impl Settings {
     /// this process, with no password in it, and whether mail reaches anyone.
     pub fn configuration(&self, bound: SocketAddr, base_url: &str) -> Configuration {
         let entry = |variable, value: String, meaning| ConfigEntry { variable, value, meaning };
-        let durations = |ds: &[Duration]| {
-            ds.iter().map(|d| humantime::format_duration(*d).to_string()).collect::<Vec<_>>().join(", ")
-        };
+        let durations = |ds: &[Duration]| ds.iter().map(|d| written(*d)).collect::<Vec<_>>().join(", ");
         let proxies = self.trusted_proxies.networks();
         let entries = vec![
             entry("DATABASE_URL", without_password(&self.database_url), "the database"),
@@ -279,6 +277,15 @@ fn hours(n: u64) -> Duration {
     Duration::from_secs(n * 3600)
 }
 
+/// `d` as the settings are written: `14d`, `4h`, `1h 30m`, `45s` (whole
+/// seconds; a part of a second is not a setting anyone writes).
+fn written(d: Duration) -> String {
+    let secs = d.as_secs();
+    let parts = [(secs / 86_400, "d"), (secs / 3_600 % 24, "h"), (secs / 60 % 60, "m"), (secs % 60, "s")];
+    let said: Vec<String> = parts.iter().filter(|(n, _)| *n > 0).map(|(n, unit)| format!("{n}{unit}")).collect();
+    if said.is_empty() { format!("{}ms", d.as_millis()) } else { said.join(" ") }
+}
+
 /// `30s`, `15m`, `4h`, `3d` (and anything else humantime reads, like `1h 30m`).
 pub fn parse_duration(variable: &'static str, raw: &str) -> Result<Duration, SettingsError> {
     humantime::parse_duration(raw).ok().filter(|d| !d.is_zero()).ok_or_else(|| SettingsError {
@@ -331,7 +338,10 @@ mod tests {
         assert!(!text.contains("dbsecret") && !text.contains("smtpsecret"), "{text}");
         let value = |variable: &str| c.entries.iter().find(|e| e.variable == variable).map(|e| e.value.clone());
         assert_eq!(value("SMTP_URL").as_deref(), Some("smtps://mailer:***@smtp.example:465"));
-        assert_eq!(value("PRICEGATE_REMINDERS").as_deref(), Some("30m, 1day"));
+        assert_eq!(value("PRICEGATE_REMINDERS").as_deref(), Some("30m, 1d"));
+        assert_eq!(value("PRICEGATE_ACK_LINK_TTL").as_deref(), Some("14d"));
+        assert_eq!(written(Duration::from_secs(5_400)), "1h 30m");
+        assert_eq!(written(Duration::from_millis(250)), "250ms");
         assert_eq!(value("PRICEGATE_TRUSTED_PROXIES").as_deref(), Some("10.0.0.0/8"));
         assert_eq!(value("PRICEGATE_BASE_URL").as_deref(), Some("https://pricegate.example"));
         assert_eq!(c.mail_to_files, None, "mail goes through SMTP");

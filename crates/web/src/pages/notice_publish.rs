@@ -333,35 +333,31 @@ async fn publish(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    // The draft as the confirmation showed it, and the last publication
-    // then; a form without the draft's revision (a page from before it was
-    // sent), or with either unreadable, is shown the draft again to
-    // confirm. A page from before the last publication was sent compares
-    // none.
-    let last_seq = match form.get("seen_seq") {
-        "" => Ok(None),
-        seq => seq.parse().map(Some),
-    };
-    let (Some(as_seen), Ok(last_seq)) = (form.seen(), last_seq) else {
+    // The draft as the confirmation showed it, the last publication then,
+    // and the open quotes it touched: a form without any of them (sent by
+    // hand, or from a page of an older version), or with one unreadable, is
+    // shown the draft again to confirm, as one that compares nothing would
+    // publish what nobody saw.
+    let last_seq = form.get("seen_seq").parse::<i64>();
+    let shown = form.get("seen_touched");
+    let (Some(as_seen), Ok(last_seq), false) = (form.seen(), last_seq, shown.is_empty()) else {
         let why = format!("Not published: {}. Check the draft below, then publish again.", super::OUT_OF_DATE);
         return shown_again(&app, &user, id, why).await;
     };
+    let last_seq = Some(last_seq);
     // The open quotes it touches, as the confirmation showed them: a quote
     // drafted, edited or finalised meanwhile changes what publishing does.
     // (Checked just before publishing: a quote written between the two is
     // not compared; the notice's page and e-mails then show it.)
-    let shown = form.get("seen_touched");
-    if !shown.is_empty() {
-        let n = app.store.read_notice(&user.0.actor, id).await?;
-        // (A draft edited since is the store's to refuse, and say so.)
-        if n.state == "draft"
-            && n.revision() == as_seen
-            && shown != touched_tag(&touched_quotes(&app, &user, &n.changes).await?.0)
-        {
-            let why = "Not published: the open quotes this notice touches changed after you opened this confirmation \
-                       (a quote drafted, edited or finalised meanwhile). Check them below, then publish again.";
-            return shown_again(&app, &user, id, why.to_owned()).await;
-        }
+    let n = app.store.read_notice(&user.0.actor, id).await?;
+    // (A draft edited since is the store's to refuse, and say so.)
+    if n.state == "draft"
+        && n.revision() == as_seen
+        && shown != touched_tag(&touched_quotes(&app, &user, &n.changes).await?.0)
+    {
+        let why = "Not published: the open quotes this notice touches changed after you opened this confirmation \
+                   (a quote drafted, edited or finalised meanwhile). Check them below, then publish again.";
+        return shown_again(&app, &user, id, why.to_owned()).await;
     }
     match app.store.publish_notice(&user.0.actor, id, PublishSeen { revisions: Some(&[as_seen]), last_seq }).await {
         Ok(_) => Ok(NoticeDone::Published.back_to_dashboard(&user.seal(&app), id)),
