@@ -305,8 +305,12 @@ both_backends! {
         let otto = r.body["id"].as_str().unwrap().to_owned();
         let r = admin.patch(&format!("/api/v1/users/{otto}"), &json!({"email": "otto@pricegate.test"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
+        let row = |html: String| html.split(&format!("id=\"invited-{otto}\">")).nth(1).and_then(|r| r.split("</p>").next()).map(str::to_owned);
+        let said = row(users_page().await).expect("Otto is invited");
+        assert!(said.contains("The invitation e-mail did not go out (see the outbox): e-mail it again."), "{said}");
         assert_eq!(admin.post(&format!("/api/v1/users/{otto}/password-link"), &json!({})).await.status, 202);
-        assert!(users_page().await.contains(&format!("id=\"invited-{otto}\"")), "Otto is invited");
+        let said = row(users_page().await).expect("Otto is invited");
+        assert!(!said.contains("did not go out"), "a new invitation waits to go: {said}");
         let r = admin.patch(&format!("/api/v1/users/{otto}"), &json!({"password": "set by the admin"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert!(!users_page().await.contains(&format!("id=\"invited-{otto}\"")), "a password the admin sets is his");

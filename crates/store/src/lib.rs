@@ -63,7 +63,7 @@ pub use quotes::{
     DRAFTED_ALREADY, HandedOver, NewLine, NewQuote, OpenDrafts, PricesSeen, QuoteEdited, QuoteFilter, QuotePatch,
 };
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
-pub use users::{EMAIL_TAKEN, ListedAfter, NewUser, PasswordChange, UserPatch};
+pub use users::{EMAIL_TAKEN, Invited, ListedAfter, NewUser, PasswordChange, UserPatch};
 
 use pricegate_domain::Role;
 use uuid::Uuid;

@@ -51,6 +51,15 @@ pub struct UserPatch {
     pub password: Option<Password>,
 }
 
+/// Someone invited to choose a password who has yet to.
+#[derive(Debug, Clone, Copy)]
+pub struct Invited {
+    pub at: DateTime<Utc>,
+    /// The last invitation e-mail never went out (set aside, or failed):
+    /// they have no link until one is sent again.
+    pub set_aside: bool,
+}
+
 /// A place in the list of users (by name, then address) to go on from: the
 /// last row of the page before, as it was shown. With its `name`, the place
 /// stays where it was when that person is renamed or their address changes
@@ -198,10 +207,8 @@ impl Store {
 
     /// Of the users `ids`, the accounts created without a password whose
     /// owners have yet to choose one, each with when they were invited to.
-    pub async fn invited_users(
-        &self,
-        ids: &[Uuid],
-    ) -> Result<std::collections::HashMap<Uuid, DateTime<Utc>>, StoreError> {
+    pub async fn invited_users(&self, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, Invited>, StoreError> {
+        use crate::entity::outbox;
         let mut invited = std::collections::HashMap::new();
         for chunk in ids.chunks(IN_LIST_CHUNK) {
             let rows = users::Entity::find()
@@ -213,7 +220,30 @@ impl Store {
                 .into_tuple::<(Uuid, Option<DateTime<Utc>>)>()
                 .all(&self.db)
                 .await?;
-            invited.extend(rows.into_iter().filter_map(|(id, at)| Some((id, at?))));
+            let people: Vec<Uuid> = rows.iter().map(|(id, _)| *id).collect();
+            // Each one's invitation e-mails, the latest last: whether the last went out.
+            let mails = outbox::Entity::find()
+                .select_only()
+                .column(outbox::Column::UserId)
+                .column(outbox::Column::State)
+                .filter(outbox::Column::UserId.is_in(people))
+                .filter(outbox::Column::Kind.eq(crate::outbox::INVITATION))
+                .order_by_asc(outbox::Column::CreatedAt)
+                .into_tuple::<(Option<Uuid>, String)>()
+                .all(&self.db)
+                .await?;
+            let mut last_state: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
+            for (user, state) in mails {
+                if let Some(user) = user {
+                    last_state.insert(user, state);
+                }
+            }
+            invited.extend(rows.into_iter().filter_map(|(id, at)| {
+                let set_aside = last_state
+                    .get(&id)
+                    .is_some_and(|state| state == crate::outbox::SKIPPED || state == crate::outbox::FAILED);
+                Some((id, Invited { at: at?, set_aside }))
+            }));
         }
         Ok(invited)
     }

@@ -80,6 +80,8 @@ struct UserRow {
     can_sign: bool,
     /// When they were invited to choose a password, while they have yet to.
     invited: Option<String>,
+    /// Their last invitation e-mail never went out.
+    invitation_set_aside: bool,
 }
 
 impl UserRow {
@@ -213,8 +215,10 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, pinned: &[Uuid
             .into_iter()
             .map(|u| {
                 let open = open.get(&u.id).copied().unwrap_or_default();
-                let invited = invited.get(&u.id).map(|at| calendar.stamp(*at, true));
-                UserRow { can_sign: u.can_sign(), open, invited, u }
+                let invitation = invited.get(&u.id);
+                let invitation_set_aside = invitation.is_some_and(|i| i.set_aside);
+                let invited = invitation.map(|i| calendar.stamp(i.at, true));
+                UserRow { can_sign: u.can_sign(), open, invited, invitation_set_aside, u }
             })
             .collect(),
         name: String::new(),
