@@ -380,6 +380,14 @@ both_backends! {
         let products = finance.get("/api/v1/products").await.body;
         assert_eq!(products[1]["name"], "Hose, 10 m");
         assert_eq!(products[1]["currency"], "EUR");
+        // Who added a product, and when, is found by its id, imported or not.
+        let audit = finance.get(&format!("/api/v1/audit?subject={}", products[1]["id"].as_str().unwrap())).await.body;
+        let entries = audit.as_array().expect("a list");
+        assert_eq!(entries.len(), 1, "{audit}");
+        assert_eq!((entries[0]["action"].as_str(), entries[0]["detail"]["sku"].as_str()), (Some("product.created"), Some("P-2")));
+        assert_eq!(entries[0]["detail"]["imported"], true, "{audit}");
+        let imported = finance.get("/api/v1/audit?action=product.imported").await.body;
+        assert_eq!(imported[0]["detail"]["count"], 3, "and the import's own row: {imported}");
     }
 }
 

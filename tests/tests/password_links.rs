@@ -330,6 +330,10 @@ both_backends! {
         let r = client().get(format!("{}/admin/outbox?state=skipped", app.base)).header(COOKIE, &cookie).send().await.unwrap();
         let html = r.text().await.unwrap();
         assert!(html.contains("The 200 newest messages set aside.") && html.matches("<span class=\"badge\">set aside</span>").count() == 2, "the filter's words, not the column's: {html}");
+        assert!(!html.contains("id=\"unknown-state\""), "{html}");
+        let r = client().get(format!("{}/admin/outbox?state=bogus", app.base)).header(COOKIE, &cookie).send().await.unwrap();
+        let html = r.text().await.unwrap();
+        assert!(html.contains("There is no such state of a message: showing every message.") && html.contains("The 200 newest messages."), "{html}");
         // Such an e-mail that failed is not sent again as it was: a new link is.
         let first = outbox::Entity::find()
             .filter(outbox::Column::Kind.eq("invitation"))

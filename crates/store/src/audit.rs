@@ -57,6 +57,39 @@ pub(crate) async fn record(conn: &impl ConnectionTrait, entry: AuditEntry<'_>) -
     Ok(())
 }
 
+/// Writes many audit rows, as [`record`] writes one, a few hundred to a
+/// statement: an import's row per product, say.
+pub(crate) async fn record_many(conn: &impl ConnectionTrait, entries: &[AuditEntry<'_>]) -> Result<(), StoreError> {
+    use std::fmt::Write as _;
+    let backend = conn.get_database_backend();
+    for chunk in entries.chunks(500) {
+        let mut sql =
+            String::from("INSERT INTO audit_log (id, at, actor_id, action, subject_type, subject_id, detail) VALUES ");
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 7);
+        for (i, entry) in chunk.iter().enumerate() {
+            let row = match backend {
+                DbBackend::Postgres => {
+                    let [a, b, c, d, e, f, g] = std::array::from_fn::<usize, 7, _>(|k| i * 7 + k + 1);
+                    format!("(${a}, ${b}, ${c}, ${d}, ${e}, ${f}, CAST(${g} AS json))")
+                }
+                _ => "(?, ?, ?, ?, ?, ?, ?)".to_owned(),
+            };
+            let _ = write!(sql, "{}{row}", if i == 0 { "" } else { ", " });
+            values.extend([
+                Uuid::new_v4().into(),
+                entry.at.into(),
+                entry.actor_id.into(),
+                entry.action.into(),
+                entry.subject_type.into(),
+                entry.subject_id.into(),
+                storable(entry.detail.clone()).to_string().into(),
+            ]);
+        }
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    }
+    Ok(())
+}
+
 /// A refused action, as its audit row will name it. `detail` is an object;
 /// the refusal's error code is added to it as `code`.
 pub(crate) struct Refused<'a> {

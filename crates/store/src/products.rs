@@ -411,6 +411,20 @@ impl Store {
                 },
             )?);
         }
+        // Each product its own row too, as one added by the form has: the
+        // audit log answers who added this product, and when, by its id.
+        let each: Vec<AuditEntry> = created
+            .iter()
+            .map(|p| AuditEntry {
+                at: now,
+                actor_id: Some(actor.id),
+                action: "product.created",
+                subject_type: "product",
+                subject_id: Some(p.id),
+                detail: json!({ "sku": p.sku, "unit_price_minor": p.unit_price_minor, "currency": p.currency, "imported": true }),
+            })
+            .collect();
+        crate::audit::record_many(&txn, &each).await?;
         record(
             &txn,
             AuditEntry {

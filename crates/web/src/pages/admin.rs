@@ -752,6 +752,8 @@ struct OutboxPage {
     csrf: String,
     /// The state shown, or empty for every message.
     state: &'static str,
+    /// The address asked for a state there is not: every message is shown.
+    unknown_state: bool,
     /// What the last "Send again" did.
     message: Option<String>,
     messages: Vec<MailRow>,
@@ -796,6 +798,8 @@ async fn outbox(
     user.require(&[Role::Admin])?;
     let asked = uri.query().unwrap_or_default().split('&').find_map(|pair| pair.strip_prefix("state="));
     let state = MAIL_STATES.into_iter().find(|s| Some(*s) == asked).unwrap_or("");
+    // A state it does not know (an edited address) is said, not ignored in silence.
+    let unknown_state = asked.is_some_and(|a| !a.is_empty()) && state.is_empty();
     let listed = app.store.list_outbox((!state.is_empty()).then_some(state), 200).await?;
     let calendar = app.store.calendar();
     let messages = listed
@@ -828,6 +832,7 @@ async fn outbox(
         layout: user.layout("Outbox"),
         csrf: user.csrf().to_owned(),
         state,
+        unknown_state,
         message,
         messages,
         mail_to_files: app.configuration.mail_to_files.clone(),
