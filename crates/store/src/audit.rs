@@ -16,6 +16,7 @@ use crate::entity::audit_log;
 use crate::views::AuditView;
 use crate::{Store, StoreError};
 
+#[derive(Clone)]
 pub struct AuditEntry<'a> {
     pub at: DateTime<Utc>,
     pub actor_id: Option<Uuid>,
@@ -43,18 +44,22 @@ pub(crate) async fn record(conn: &impl ConnectionTrait, entry: AuditEntry<'_>) -
              VALUES (?, ?, ?, ?, ?, ?, ?)"
         }
     };
-    let detail = storable(entry.detail).to_string();
-    let values: [sea_orm::Value; 7] = [
+    conn.execute_raw(Statement::from_sql_and_values(backend, sql, row_values(entry))).await?;
+    Ok(())
+}
+
+/// An audit row's seven values, in the columns' order: a new id, then the
+/// entry's, the detail as JSON text.
+fn row_values(entry: AuditEntry<'_>) -> [sea_orm::Value; 7] {
+    [
         Uuid::new_v4().into(),
         entry.at.into(),
         entry.actor_id.into(),
         entry.action.into(),
         entry.subject_type.into(),
         entry.subject_id.into(),
-        detail.into(),
-    ];
-    conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    Ok(())
+        storable(entry.detail).to_string().into(),
+    ]
 }
 
 /// Writes many audit rows, as [`record`] writes one, a few hundred to a
@@ -75,15 +80,7 @@ pub(crate) async fn record_many(conn: &impl ConnectionTrait, entries: &[AuditEnt
                 _ => "(?, ?, ?, ?, ?, ?, ?)".to_owned(),
             };
             let _ = write!(sql, "{}{row}", if i == 0 { "" } else { ", " });
-            values.extend([
-                Uuid::new_v4().into(),
-                entry.at.into(),
-                entry.actor_id.into(),
-                entry.action.into(),
-                entry.subject_type.into(),
-                entry.subject_id.into(),
-                storable(entry.detail.clone()).to_string().into(),
-            ]);
+            values.extend(row_values(entry.clone()));
         }
         conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     }
