@@ -118,14 +118,16 @@ pub fn quote_reference(id: uuid::Uuid) -> String {
 /// acknowledgement link's page say it: the change while the quote is valid
 /// (`while_valid`) and from prices dated after (`after`), both in minor
 /// units of `currency`; a change of nothing with its reason (a later
-/// notice set the price of the `overtaken` skus since).
-pub fn effect_on_total(
+/// notice set the price of the `overtaken` skus since: each named once, in
+/// order, however many of its lines carry it).
+pub fn effect_on_total<'a>(
     currency: &str,
     expired_on: Option<chrono::NaiveDate>,
     (while_valid, after): (i64, i64),
     valid_until: chrono::NaiveDate,
-    overtaken: &[String],
+    overtaken: impl IntoIterator<Item = &'a str>,
 ) -> String {
+    let overtaken: Vec<&str> = overtaken.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     match (expired_on, while_valid, after) {
         (Some(on), ..) => format!("expired on {on}"),
         (None, 0, 0) if !overtaken.is_empty() => format!(
@@ -161,7 +163,7 @@ fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
                 q.expired_on,
                 (q.delta_minor, q.delta_after_minor),
                 q.valid_until,
-                &q.overtaken,
+                q.overtaken.iter().map(String::as_str),
             ),
         })
         .collect()

@@ -220,6 +220,9 @@ impl Store {
                 .into_tuple::<(Uuid, Option<DateTime<Utc>>)>()
                 .all(&self.db)
                 .await?;
+            if rows.is_empty() {
+                continue;
+            }
             let people: Vec<Uuid> = rows.iter().map(|(id, _)| *id).collect();
             // Each one's invitation e-mails, the latest last: whether the last went out.
             let mails = outbox::Entity::find()

@@ -87,14 +87,7 @@ impl HeldRow {
         let effect = match (impact, currency) {
             _ if gate.expired => "its validity has ended: its owner must extend it".to_owned(),
             (Some(i), Some(currency)) => {
-                let mut overtaken: Vec<String> = i
-                    .lines
-                    .iter()
-                    .filter(|l| l.overtaken_by_unit_price_minor.is_some())
-                    .map(|l| l.sku.clone())
-                    .collect();
-                overtaken.sort_unstable();
-                overtaken.dedup();
+                let overtaken = i.lines.iter().filter(|l| l.overtaken_by_unit_price_minor.is_some());
                 let while_valid = i.delta_while_valid_minor;
                 let after = i.total_delta_minor.saturating_sub(while_valid);
                 pricegate_mail::compose::effect_on_total(
@@ -102,7 +95,7 @@ impl HeldRow {
                     None,
                     (while_valid, after),
                     quote.valid_until,
-                    &overtaken,
+                    overtaken.map(|l| l.sku.as_str()),
                 )
             }
             _ => "its prices do not change".to_owned(),

@@ -500,13 +500,7 @@ async fn blocked_quotes(
             delta_after_minor: impact.total_delta_minor.saturating_sub(delta_minor),
             valid_until: q.valid_until,
             expired_on: (q.valid_until < today).then_some(q.valid_until),
-            overtaken: {
-                let mut skus: Vec<String> =
-                    impact.lines.iter().filter(|l| l.overtaken_by.is_some()).map(|l| l.sku.clone()).collect();
-                skus.sort_unstable();
-                skus.dedup();
-                skus
-            },
+            overtaken: impact.lines.iter().filter(|l| l.overtaken_by.is_some()).map(|l| l.sku.clone()).collect(),
         });
     }
     Ok(by_signer)
