@@ -283,6 +283,60 @@ async fn a_retry_to_a_corrected_address_carries_no_working_link() {
     app.stop().await;
 }
 
+/// A retry minted while an administrator's correction of the address is
+/// being written waits for it, and its link is born expired: the
+/// correction ends the person's links when it writes the address, so a link
+/// minted from the old address just before the correction commits would
+/// otherwise be left working. PostgreSQL, where the two run side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_minted_during_an_address_correction_carries_no_working_link() {
+    use pricegate_store::entity::outbox;
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(pricegate_tests::Backend::Postgres, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (_, mia) = app.user(Role::Sales, "Mia").await;
+    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+    publish_pump_notice(&finance).await;
+    sink.wait_until(WAIT, "Mia's publication e-mail", |m| !m.is_empty()).await;
+    let sent = outbox::Entity::find()
+        .filter(outbox::Column::UserId.eq(mia.id))
+        .filter(outbox::Column::Kind.eq("publication"))
+        .one(app.store.connection())
+        .await
+        .unwrap()
+        .expect("Mia's message");
+    // The correction, half written: the address changed and the person's links
+    // ended, as `update_user` does under the row's lock, not yet committed.
+    let other = sea_orm::Database::connect(app.db.url.as_str()).await.expect("a second connection");
+    let correction = other.begin().await.unwrap();
+    let id = mia.id.to_string();
+    correction
+        .execute_unprepared(&format!("UPDATE users SET email = 'mia.right@pricegate.test' WHERE id = '{id}'"))
+        .await
+        .unwrap();
+    correction
+        .execute_unprepared(&format!(
+            "UPDATE ack_tokens SET expires_at = now() WHERE user_id = '{id}' AND used_at IS NULL AND expires_at > now()"
+        ))
+        .await
+        .unwrap();
+    // The worker tries the message again meanwhile, at the address it was tried at.
+    let store = app.store.clone();
+    let retry = tokio::spawn(async move { store.mint_ack_links(vec![sent]).await.expect("minted") });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!retry.is_finished(), "the mint read the address without waiting for the correction");
+    correction.commit().await.unwrap();
+    let minted = tokio::time::timeout(WAIT, retry).await.expect("the mint went on once the correction was in").unwrap();
+    let text = &minted[0].text_body;
+    let at = text.find("/ack/").expect("a link") + "/ack/".len();
+    let token = &text[at..at + 48];
+    let (status, body) = page(reqwest::Method::POST, &format!("{}/ack/{token}", app.base)).await;
+    assert_eq!(status, 410, "{body}");
+    other.close().await.ok();
+    app.stop().await;
+}
+
 /// The link's page says why a notice changes a draft's total by nothing, as
 /// the e-mail does: a later notice has set the price since.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

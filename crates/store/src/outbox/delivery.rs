@@ -175,26 +175,9 @@ impl Store {
     /// token it minted stays valid until it is used or expires.
     pub async fn mint_ack_links(&self, rows: Vec<outbox::Model>) -> Result<Vec<outbox::Model>, StoreError> {
         let setup = self.mail_setup()?;
-        let now = db_now(&self.db).await?;
-        // Each person's address now: a message tried before at an address
-        // corrected since keeps that address, but not a working link (see
-        // `ack_links::end_ack_links`).
-        // Read only for a batch that carries such links.
-        let people: Vec<Uuid> = rows.iter().filter_map(ack_target).map(|(_, user)| user).collect();
-        let addresses: HashMap<Uuid, String> = match people.is_empty() {
-            true => HashMap::new(),
-            false => users::Entity::find()
-                .select_only()
-                .column(users::Column::Id)
-                .column(users::Column::Email)
-                .filter(users::Column::Id.is_in(people))
-                .into_tuple::<(Uuid, String)>()
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .collect(),
-        };
-        let mut tokens = Vec::new();
+        // Each link minted here: its token's hash, for whom, and the address
+        // its message goes to.
+        let mut links: Vec<(String, Uuid, Uuid, String)> = Vec::new();
         let mut minted = Vec::with_capacity(rows.len());
         for mut row in rows {
             let carries_link = row.text_body.contains(ACK_TOKEN_SLOT) || row.html_body.contains(ACK_TOKEN_SLOT);
@@ -209,23 +192,59 @@ impl Store {
             }
             if let Some((notice_id, user_id)) = ack_target(&row) {
                 let token = crate::ack_links::new_link_token()?;
-                let readdressed = addresses.get(&user_id).is_none_or(|now| !now.eq_ignore_ascii_case(&row.to_addr));
-                tokens.push(ack_tokens::ActiveModel {
-                    token_hash: Set(hash_token(&token)),
-                    notice_id: Set(notice_id),
-                    user_id: Set(user_id),
-                    created_at: Set(now),
-                    expires_at: Set(if readdressed { now } else { now + setup.ack_link_ttl }),
-                    used_at: Set(None),
-                });
+                links.push((hash_token(&token), notice_id, user_id, row.to_addr.clone()));
                 row.text_body = row.text_body.replace(ACK_TOKEN_SLOT, &token);
                 row.html_body = row.html_body.replace(ACK_TOKEN_SLOT, &token);
             }
             minted.push(row);
         }
-        for chunk in tokens.chunks(CHUNK) {
-            ack_tokens::Entity::insert_many(chunk.to_vec()).exec_without_returning(&self.db).await?;
+        if links.is_empty() {
+            return Ok(minted);
         }
+        // Each person's address now, read under a share of their row's lock
+        // until the links are stored: an administrator correcting an address
+        // locks that row first, then ends the person's links (see
+        // `ack_links::end_ack_links`), so either the correction waits and ends
+        // these links too, or this read sees the corrected address. A message
+        // tried before at an address corrected since keeps that address, but
+        // not a working link: its link is born expired.
+        let txn = self.begin_write().await?;
+        let now = db_now(&txn).await?;
+        let mut people: Vec<Uuid> = links.iter().map(|(_, _, user, _)| *user).collect();
+        people.sort_unstable();
+        people.dedup();
+        let mut addresses: HashMap<Uuid, String> = HashMap::with_capacity(people.len());
+        for chunk in people.chunks(CHUNK) {
+            let found = users::Entity::find()
+                .select_only()
+                .column(users::Column::Id)
+                .column(users::Column::Email)
+                .filter(users::Column::Id.is_in(chunk.iter().copied()))
+                .order_by_asc(users::Column::Id)
+                .lock_shared()
+                .into_tuple::<(Uuid, String)>()
+                .all(&txn)
+                .await?;
+            addresses.extend(found);
+        }
+        let tokens: Vec<ack_tokens::ActiveModel> = links
+            .into_iter()
+            .map(|(token_hash, notice_id, user_id, to_addr)| {
+                let readdressed = addresses.get(&user_id).is_none_or(|now| !now.eq_ignore_ascii_case(&to_addr));
+                ack_tokens::ActiveModel {
+                    token_hash: Set(token_hash),
+                    notice_id: Set(notice_id),
+                    user_id: Set(user_id),
+                    created_at: Set(now),
+                    expires_at: Set(if readdressed { now } else { now + setup.ack_link_ttl }),
+                    used_at: Set(None),
+                }
+            })
+            .collect();
+        for chunk in tokens.chunks(CHUNK) {
+            ack_tokens::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
+        }
+        txn.commit().await?;
         Ok(minted)
     }
 
