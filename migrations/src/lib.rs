@@ -23,6 +23,7 @@ mod m20261203_000018_password_links;
 mod m20261203_000019_audit_by_action;
 mod m20261203_000020_users_invited;
 mod m20261203_000021_users_invited_backfill;
+mod m20261203_000022_outbox_by_queueing;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000019_audit_by_action::Migration),
             Box::new(m20261203_000020_users_invited::Migration),
             Box::new(m20261203_000021_users_invited_backfill::Migration),
+            Box::new(m20261203_000022_outbox_by_queueing::Migration),
         ]
     }
 }

@@ -557,3 +557,132 @@ both_backends! {
         assert_eq!(skus(&finance).await.len(), 1);
     }
 }
+
+/// The skus on a price-list page, in the order it lists them.
+fn listed_skus(page: &str) -> Vec<String> {
+    let table = page.split("<table id=\"products\"").nth(1).and_then(|t| t.split("</table>").next()).unwrap_or("");
+    table.split("<tr><td>").skip(1).filter_map(|row| row.split("</td>").next()).map(str::to_owned).collect()
+}
+
+/// Where a page's "More products" link leads, if it has one.
+fn more_link(page: &str) -> Option<String> {
+    let at = page.find("id=\"more-products\"")?;
+    let before = &page[..at];
+    let href = before.rfind("href=\"")? + "href=\"".len();
+    Some(before[href..].split('"').next()?.replace("&#38;", "&"))
+}
+
+both_backends! {
+    async fn a_long_price_list_comes_in_pages_and_finds_a_product_by_sku_or_name(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let mut csv = HEADER.to_owned();
+        for n in 1..=450 {
+            csv.push_str(&format!("PART-{n:04},Valve {n:04},each,EUR,{}\n", 1_000 + n));
+        }
+        csv.push_str("PUMP-100,Nordic circulation pump,each,EUR,125000\n");
+        csv.push_str("PCT-1,Gasket 50% rubber,each,EUR,100\n");
+        assert_eq!(import(&finance, csv).await.status, 201);
+
+        // Two hundred to a page, by sku, each page leading to the next.
+        let first = page_as(&app.base, &sam.email, "/products").await;
+        let skus = listed_skus(&first);
+        assert_eq!((skus.len(), skus[0].as_str(), skus[199].as_str()), (200, "PART-0001", "PART-0200"));
+        assert!(!first.contains("id=\"all-products\""), "the first page offers no way back to itself");
+        let next = more_link(&first).expect("a link to the next page");
+        assert_eq!(next, "/products?after=PART-0200");
+        let second = page_as(&app.base, &sam.email, &next).await;
+        assert_eq!(listed_skus(&second).first().map(String::as_str), Some("PART-0201"));
+        let third = page_as(&app.base, &sam.email, &more_link(&second).expect("a third page")).await;
+        let skus = listed_skus(&third);
+        assert_eq!(skus.len(), 52, "{skus:?}");
+        assert_eq!(&skus[50..], ["PCT-1", "PUMP-100"]);
+        assert_eq!(more_link(&third), None);
+        assert!(third.contains("id=\"all-products\""), "a later page leads back to the first");
+        assert!(third.contains("125,000.00 EUR") || third.contains("1,250.00 EUR"), "prices are shown on a later page");
+
+        // Found by part of its name or sku, whatever the case; `%` is itself.
+        let found = page_as(&app.base, &sam.email, "/products?q=CIRCULATION").await;
+        assert_eq!(listed_skus(&found), ["PUMP-100"]);
+        assert!(found.contains("1,250.00 EUR"), "{found}");
+        assert_eq!(listed_skus(&page_as(&app.base, &sam.email, "/products?q=part-044").await).len(), 10);
+        assert_eq!(listed_skus(&page_as(&app.base, &sam.email, "/products?q=50%25").await), ["PCT-1"]);
+        let found = page_as(&app.base, &sam.email, "/products?q=valve").await;
+        assert_eq!(more_link(&found).as_deref(), Some("/products?q=valve&after=PART-0200"), "the search goes on to the next page");
+        let none = page_as(&app.base, &sam.email, "/products?q=hydrant").await;
+        assert!(listed_skus(&none).is_empty() && none.contains("No product’s SKU or name contains “hydrant”."), "{none}");
+        let unread = page_as(&app.base, &sam.email, "/products?q=a&q=b").await;
+        assert!(unread.contains("showing every product"), "{unread}");
+        assert_eq!(listed_skus(&unread).len(), 200);
+
+        // A product added is named by the list it leads back to, on whichever page it stands.
+        let cookie = session_cookie(&app.base, &fiona.email).await;
+        let list = client().get(format!("{}/products", app.base)).header(COOKIE, &cookie).send().await.unwrap();
+        let csrf = csrf_in(&list.text().await.unwrap());
+        let form = [
+            ("csrf_token", csrf), ("sku", "ZETA-9".into()), ("name", "Zeta coupling".into()), ("unit", "each".into()),
+            ("currency", "EUR".into()), ("price", "12.50".into()),
+        ];
+        let (status, page) = pricegate_tests::pages::post_form(format!("{}/products", app.base), &cookie, &form).await;
+        assert_eq!(status, 303, "{page}");
+        assert!(page.contains("Added ZETA-9."), "{page}");
+        assert!(!listed_skus(&page).contains(&"ZETA-9".to_owned()), "it stands on a later page");
+        app.stop().await;
+    }
+}
+
+both_backends! {
+    async fn on_a_large_price_list_a_quote_line_takes_a_sku_typed_from_one_list_of_suggestions(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam_api, sam) = app.user(Role::Sales, "Sam").await;
+        let new_quote_form = || async {
+            let cookie = session_cookie(&app.base, &sam.email).await;
+            let r = client().get(format!("{}/quotes/new", app.base)).header(COOKIE, &cookie).send().await.unwrap();
+            (cookie, r.text().await.unwrap())
+        };
+        let mut csv = HEADER.to_owned();
+        for n in 1..=150 {
+            csv.push_str(&format!("PART-{n:03},Valve {n:03},each,EUR,{}\n", 1_000 + n));
+        }
+        assert_eq!(import(&finance, csv).await.status, 201);
+        // A hundred and fifty: each line has its own list.
+        let (_, form) = new_quote_form().await;
+        assert!(form.contains("<select id=\"sku_0\"") && !form.contains("<datalist"), "{form}");
+        let small = form.len();
+
+        // One more: each line takes a sku typed, suggested from one list.
+        create_product(&finance, "PUMP-100", "EUR", 125_000).await;
+        let (cookie, form) = new_quote_form().await;
+        assert!(!form.contains("<select id=\"sku_"), "no line has a list of its own");
+        assert!(form.contains("id=\"sku_0\" name=\"sku_0\" value=\"\" list=\"product-choices\""), "{form}");
+        assert_eq!(form.matches("<datalist").count(), 1);
+        let choices = form.split("<datalist id=\"product-choices\">").nth(1).and_then(|d| d.split("</datalist>").next());
+        assert_eq!(choices.map(|d| d.matches("<option").count()), Some(151));
+        assert!(form.contains("<option value=\"PUMP-100\">PUMP-100 — Product PUMP-100 (1,250.00 EUR each)</option>"));
+        assert!(form.len() * 2 < small, "five lists of 150 products against one of 151: {} against {small} bytes", form.len());
+
+        // A sku typed is the line's product; one the price list does not hold is named.
+        let sam_id = sam.id.to_string();
+        let fields = |sku: &str| {
+            vec![
+                ("csrf_token", csrf_in(&form)), ("customer_name", "Greta Berg".to_owned()),
+                ("customer_email", "greta@nordwind.example".to_owned()), ("valid_until", date_in_days(30)),
+                ("signer_id", sam_id.clone()), ("rows", "1".to_owned()), ("sku_0", sku.to_owned()), ("quantity_0", "2".to_owned()),
+            ]
+        };
+        let r = client().post(format!("{}/quotes/new", app.base)).header(COOKIE, &cookie).form(&fields("PUMP-99")).send().await.unwrap();
+        assert_eq!(r.status(), 422);
+        let refused = r.text().await.unwrap();
+        assert!(refused.contains("value=\"PUMP-99\" list=\"product-choices\""), "the sku typed is kept: {refused}");
+        assert!(refused.contains("id=\"sku_0-error\""), "{refused}");
+        let r = client().post(format!("{}/quotes/new", app.base)).header(COOKIE, &cookie).form(&fields("PUMP-100")).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        let saved = r.headers().get("location").and_then(|l| l.to_str().ok()).expect("led to the quote").to_owned();
+        let quote = sam_api.get(&format!("/api/v1{saved}")).await;
+        assert_eq!(quote.body["lines"][0]["sku"], "PUMP-100", "{}", quote.text);
+        assert_eq!(quote.body["lines"][0]["quantity"], 2);
+        app.stop().await;
+    }
+}

@@ -699,3 +699,44 @@ async fn taking_a_quote_back_from_its_signer_says_they_are_told() {
     sink.wait_until(wait, "the e-mail releasing Sara", |m| m.iter().any(released)).await;
     app.stop().await;
 }
+
+/// On a price list too long for a list per line, a salesperson types part of
+/// a sku, takes the browser's suggestion, and the line spells the product
+/// out as a chosen one does; a sku the price list does not hold spells nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_large_price_list_a_line_spells_out_the_product_typed() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (_, sales) = app.user(Role::Sales, "Sam").await;
+    let mut csv = "sku,name,unit,currency,unit_price_minor\n".to_owned();
+    for n in 1..=160 {
+        csv.push_str(&format!("PART-{n:03},Valve {n:03},each,EUR,10000\n"));
+    }
+    let r = pricegate_tests::fixtures::send_raw(
+        &finance_api,
+        reqwest::Method::POST,
+        "/api/v1/products/import",
+        Some("text/csv"),
+        csv,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let base = app.base.clone();
+
+    with_browsers(1, move |browsers| async move {
+        let sam = Page::new(browsers[0].clone(), &base);
+        new_quote_for_greta(&sam, &sales.email).await;
+        assert!(sam.exists("#sku_0[list='product-choices']").await, "a line takes a sku typed");
+        sam.fill("#sku_0", "PART-04").await;
+        assert_eq!(sam.text("#sku_0-product").await, "", "no product yet");
+        sam.fill("#sku_0", "PART-042").await;
+        assert_eq!(sam.text("#sku_0-product").await, "PART-042 — Valve 042 (100.00 EUR each)");
+        sam.fill("#sku_1", "PART-007").await;
+        sam.fill("#quantity_1", "3").await;
+        sam.submit("#save-quote").await;
+        assert!(sam.path().await.starts_with("/quotes/"), "saved: {}", sam.path().await);
+        assert_eq!(sam.text("#total").await, "400.00 EUR");
+    })
+    .await;
+    app.stop().await;
+}

@@ -127,7 +127,8 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     let r = http.get(format!("{base}/products")).header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let list = r.text().await.unwrap();
-    assert!(list.contains("id=\"products\"") && !list.contains("action=\"/products"), "{list}");
+    assert!(list.contains("id=\"products\"") && !list.contains("method=\"post\" action=\"/products"), "{list}");
+    assert!(list.contains("<form method=\"get\" action=\"/products\" role=\"search\""), "a search is everyone's: {list}");
     // No price to come: a phone's stacked row has no empty label for it.
     assert!(!list.contains("data-label=\"Published to come\""), "{list}");
     let r = http.get(format!("{base}/quotes")).send().await.unwrap();

@@ -1878,3 +1878,91 @@ both_backends! {
         app.stop().await;
     }
 }
+
+both_backends! {
+    /// The outbox comes in pages, newest first, each leading to the next, with
+    /// the thousands of messages a publication queues in one instant in a
+    /// fixed order: the pages together are the whole outbox, each message once.
+    async fn the_outbox_comes_in_pages_that_together_list_each_message_once(backend: Backend) {
+        use pricegate_tests::pages::{client, session_cookie};
+        use reqwest::header::COOKIE;
+        let app = pricegate_tests::TestApp::spawn(backend).await;
+        let (admin, admin_user) = app.user(Role::Admin, "Ada").await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let people: Vec<(String, String, &str)> =
+            (0..240).map(|i| (format!("rep-{i:03}@pricegate.test"), format!("Rep {i:03}"), "sales")).collect();
+        pricegate_tests::fixtures::insert_users(&app, sam.id, &people).await;
+        create_product(&finance, "PUMP-1", "EUR", 250000).await;
+        let nid = create_notice(&finance, "Pumps up", json!([{"sku": "PUMP-1", "unit_price_minor": 275000, "effective_on": "2099-01-01"}])).await;
+        publish_notice(&finance, &nid).await;
+        let deadline = Instant::now() + WAIT;
+        let everything = loop {
+            let all = outbox(&admin).await;
+            if all.len() >= 241 || Instant::now() > deadline {
+                break all;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(everything.len(), 241, "one publication e-mail to each salesperson");
+        let ids = |page: &[serde_json::Value]| page.iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+
+        // The API: a hundred at a time, each page from after the last of the one before.
+        let mut paged = Vec::new();
+        let mut before: Option<String> = None;
+        loop {
+            let path = match &before {
+                Some(id) => format!("/api/v1/outbox?limit=100&before={id}"),
+                None => "/api/v1/outbox?limit=100".to_owned(),
+            };
+            let r = admin.get(&path).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let page = ids(r.body.as_array().unwrap());
+            before = page.last().cloned();
+            let last_page = page.len() < 100;
+            paged.extend(page);
+            if last_page {
+                break;
+            }
+        }
+        assert_eq!(paged, ids(&everything), "the pages, one after another, are the whole outbox in its order");
+        let r = admin.get(&format!("/api/v1/outbox?before={}", uuid::Uuid::new_v4())).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(field(&r), "before");
+
+        // The page: two hundred, then the rest behind "Older messages".
+        let cookie = session_cookie(&app.base, &admin_user.email).await;
+        let base = app.base.clone();
+        let page = |path: String| {
+            let (cookie, base) = (cookie.clone(), base.clone());
+            async move {
+                let r = client().get(format!("{base}{path}")).header(COOKIE, cookie).send().await.unwrap();
+                assert_eq!(r.status(), 200, "{path}");
+                r.text().await.unwrap()
+            }
+        };
+        let rows = |html: &str| html.matches("<td data-label=\"Queued\">").count();
+        let first = page("/admin/outbox".to_owned()).await;
+        assert_eq!(rows(&first), 200);
+        assert!(!first.contains("id=\"newest-messages\""), "{first}");
+        let link = |html: &str, id: &str| {
+            let at = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no {id} in {html}"));
+            let href = html[..at].rfind("href=\"").unwrap() + "href=\"".len();
+            html[href..at].split('"').next().unwrap().replace("&#38;", "&")
+        };
+        assert_eq!(link(&first, "older-messages"), format!("/admin/outbox?before={}", everything[199]["id"].as_str().unwrap()));
+        let second = page(link(&first, "older-messages")).await;
+        assert_eq!(rows(&second), 41);
+        assert!(!second.contains("id=\"older-messages\""));
+        assert_eq!(link(&second, "newest-messages"), "/admin/outbox");
+        for message in &everything[200..] {
+            let to = message["to"].as_str().unwrap();
+            assert!(second.contains(to) && !first.contains(&format!(">{to}<")), "{to} on the second page only");
+        }
+        let gone = page(format!("/admin/outbox?before={}", uuid::Uuid::new_v4())).await;
+        assert!(gone.contains("That page of the outbox is gone") && rows(&gone) == 200, "{gone}");
+        let unread = page("/admin/outbox?before=not-an-id".to_owned()).await;
+        assert!(unread.contains("That page of the outbox is gone") && rows(&unread) == 200);
+        app.stop().await;
+    }
+}

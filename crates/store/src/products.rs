@@ -539,6 +539,37 @@ impl Store {
         Ok(view(row, price))
     }
 
+    /// A page of the price list, by sku: the products whose sku or name
+    /// contains `text` (every product without it), after the sku `after`
+    /// (the last of the page before), at most `limit`.
+    pub async fn find_products(
+        &self,
+        text: Option<&str>,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<ProductView>, StoreError> {
+        let mut query = products::Entity::find();
+        if let Some(text) = text {
+            query = query.filter(crate::db::containing(self.db.get_database_backend(), &["sku", "name"], text));
+        }
+        if let Some(after) = after {
+            query = query.filter(products::Column::Sku.gt(after));
+        }
+        let rows = query.order_by_asc(products::Column::Sku).limit(limit).all(&self.db).await?;
+        let ids: Vec<Uuid> = rows.iter().map(|p| p.id).collect();
+        let prices = match ids.is_empty() {
+            true => HashMap::new(),
+            false => listed_prices(&self.db, Some(&ids), self.today().await?, self.calendar).await?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|p| {
+                let price = prices.get(&p.id).copied();
+                view(p, price)
+            })
+            .collect())
+    }
+
     pub async fn list_products(&self) -> Result<Vec<ProductView>, StoreError> {
         let today = self.today().await?;
         let prices = listed_prices(&self.db, None, today, self.calendar).await?;

@@ -145,23 +145,7 @@ impl Store {
     ) -> Result<Vec<UserView>, StoreError> {
         let mut query = users::Entity::find();
         if let Some(text) = text {
-            let mut pattern = String::with_capacity(text.len() + 2);
-            pattern.push('%');
-            for c in text.chars() {
-                if matches!(c, '%' | '_' | '\\') {
-                    pattern.push('\\');
-                }
-                pattern.push(c);
-            }
-            pattern.push('%');
-            // Both sides lowered by the database, so that a name matches as
-            // typed whatever its letters (SQLite lowers ASCII letters only).
-            let placeholder = self.placeholder();
-            let contains = |column: &str| {
-                let sql = format!("LOWER({column}) LIKE LOWER({placeholder}) ESCAPE '\\'");
-                Expr::cust_with_values(sql, [pattern.clone()])
-            };
-            query = query.filter(Condition::any().add(contains("name")).add(contains("email")));
+            query = query.filter(crate::db::containing(self.db.get_database_backend(), &["name", "email"], text));
         }
         if let Some(after) = after {
             let name = match after.name {
@@ -188,14 +172,6 @@ impl Store {
             .all(&self.db)
             .await?;
         Ok(rows.into_iter().map(UserView::from).collect())
-    }
-
-    /// The first bound value in `find_users`'s hand-written SQL, as this database writes it.
-    fn placeholder(&self) -> &'static str {
-        match self.db.get_database_backend() {
-            sea_orm::DbBackend::Postgres => "$1",
-            _ => "?",
-        }
     }
 
     /// Whether an account has the address `email` (stored as [`Email`]

@@ -159,25 +159,44 @@
 // A quote line's product, its price and any price to come are spelt out under
 // its list, which a long name cuts short; the server writes it for the product
 // the line was saved with, and this follows a new choice, and a choice the
-// browser brings back on reload or Back.
+// browser brings back on reload or Back. On a large price list a line's
+// product is typed, suggested from one list: the words follow a SKU typed
+// as that list holds it, and go while it holds none such.
 (function () {
   "use strict";
-  function spell(list) {
-    var product = document.getElementById(list.id + "-product");
+  function chosenText(control) {
+    if (control instanceof HTMLSelectElement) {
+      var chosen = control.options[control.selectedIndex];
+      return chosen && chosen.value ? chosen.text : "";
+    }
+    var options = control.list ? control.list.options : [];
+    for (var i = 0; i < options.length; i++) {
+      if (options[i].value === control.value) {
+        return options[i].text;
+      }
+    }
+    return "";
+  }
+  function spell(control) {
+    var product = document.getElementById(control.id + "-product");
     if (product) {
-      var chosen = list.options[list.selectedIndex];
-      product.textContent = chosen && chosen.value ? chosen.text : "";
+      product.textContent = chosenText(control);
     }
   }
-  document.addEventListener("change", function (event) {
-    if (event.target instanceof HTMLSelectElement) {
-      spell(event.target);
-    }
+  function isLineProduct(target) {
+    return target instanceof HTMLSelectElement || (target instanceof HTMLInputElement && target.list);
+  }
+  ["change", "input"].forEach(function (kind) {
+    document.addEventListener(kind, function (event) {
+      if (isLineProduct(event.target)) {
+        spell(event.target);
+      }
+    });
   });
   window.addEventListener("pageshow", function () {
-    var lists = document.querySelectorAll("select");
-    for (var i = 0; i < lists.length; i++) {
-      spell(lists[i]);
+    var controls = document.querySelectorAll("select, input[list]");
+    for (var i = 0; i < controls.length; i++) {
+      spell(controls[i]);
     }
   });
 })();

@@ -2,7 +2,10 @@
 //! with every acknowledgement link cut short.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use pricegate_domain::Invalid;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -163,11 +166,32 @@ impl Store {
         Ok(resent.into())
     }
 
-    /// The newest outbox rows, optionally in one state.
-    pub async fn list_outbox(&self, state: Option<&str>, limit: u64) -> Result<Vec<OutboxView>, StoreError> {
+    /// The newest outbox rows, optionally in one state, and only those
+    /// queued before the row `before` (the last of the page before; by when
+    /// they were queued, then by dedupe key, as they are listed).
+    pub async fn list_outbox(
+        &self,
+        state: Option<&str>,
+        before: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<OutboxView>, StoreError> {
         let mut query = outbox::Entity::find();
         if let Some(state) = state {
             query = query.filter(outbox::Column::State.eq(state));
+        }
+        if let Some(before) = before {
+            let (at, key) = outbox::Entity::find_by_id(before)
+                .select_only()
+                .column(outbox::Column::CreatedAt)
+                .column(outbox::Column::DedupeKey)
+                .into_tuple::<(DateTime<Utc>, String)>()
+                .one(&self.db)
+                .await?
+                .ok_or_else(|| Invalid::new("before", "before names no message in the outbox."))?;
+            query =
+                query.filter(Condition::any().add(outbox::Column::CreatedAt.lt(at)).add(
+                    Condition::all().add(outbox::Column::CreatedAt.eq(at)).add(outbox::Column::DedupeKey.gt(key)),
+                ));
         }
         Ok(query
             .order_by_desc(outbox::Column::CreatedAt)

@@ -62,6 +62,8 @@ pub struct OutboxQuery {
     /// At most this many, newest first (default 200, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    /// Only messages queued before this one (the last of the page before).
+    pub before: Option<Uuid>,
 }
 
 /// The mail outbox, newest first: each message's state, attempts and last error.
@@ -81,7 +83,7 @@ pub async fn list_outbox(
         )));
     }
     let limit = super::page_limit(query.limit)?.unwrap_or(200);
-    Ok(Json(app.store.list_outbox(query.state.as_deref(), limit).await?))
+    Ok(Json(app.store.list_outbox(query.state.as_deref(), query.before, limit).await?))
 }
 
 /// One message with its text and HTML bodies; acknowledgement links in them

@@ -133,8 +133,7 @@ impl Listing {
     /// What to look for: the search without control characters, trimmed,
     /// and cut at 200 characters.
     fn text(&self) -> Option<String> {
-        let q: String = self.q.chars().filter(|c| !c.is_control()).take(200).collect();
-        Some(q.trim().to_owned()).filter(|q| !q.is_empty())
+        super::search_text(&self.q)
     }
 
     /// Where the list goes on from, if this is a later page.
@@ -757,6 +756,12 @@ struct OutboxPage {
     /// What the last "Send again" did.
     message: Option<String>,
     messages: Vec<MailRow>,
+    /// The next page's address, when there are older messages.
+    older: Option<String>,
+    /// The first page's address, when this is a later one.
+    newest: Option<String>,
+    /// A later page's link that names no message now: the first page is shown.
+    gone: bool,
     /// Set when mail is only written as files there.
     mail_to_files: Option<String>,
 }
@@ -786,9 +791,13 @@ const OUTBOX_DONE: DoneCookie = DoneCookie { name: "pricegate_outbox_done", page
 /// The outbox's states, as the page's filter offers them.
 const MAIL_STATES: [&str; 4] = ["pending", "failed", "skipped", "sent"];
 
+/// Messages on one page of the outbox.
+const OUTBOX_PAGE: u64 = 200;
+
 /// The mail outbox, newest first: what was sent, what waits, and why it
-/// failed. The 200 newest messages, of one state or all (`?state=failed`;
-/// anything else shows all).
+/// failed. Two hundred messages to a page, of one state or all
+/// (`?state=failed`; a state it does not know shows all, and says so), and
+/// `&before=<id>` for those queued before that one.
 async fn outbox(
     State(app): State<AppState>,
     user: PageUser,
@@ -796,11 +805,33 @@ async fn outbox(
     uri: axum::http::Uri,
 ) -> Result<Response, PageError> {
     user.require(&[Role::Admin])?;
-    let asked = uri.query().unwrap_or_default().split('&').find_map(|pair| pair.strip_prefix("state="));
+    let param = |name: &str| {
+        uri.query().unwrap_or_default().split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    };
+    let asked = param("state");
     let state = MAIL_STATES.into_iter().find(|s| Some(*s) == asked).unwrap_or("");
     // A state it does not know (an edited address) is said, not ignored in silence.
     let unknown_state = asked.is_some_and(|a| !a.is_empty()) && state.is_empty();
-    let listed = app.store.list_outbox((!state.is_empty()).then_some(state), 200).await?;
+    let listing =
+        |before: Option<Uuid>| app.store.list_outbox((!state.is_empty()).then_some(state), before, OUTBOX_PAGE + 1);
+    let asked_before = param("before").map(|id| Uuid::parse_str(id).ok());
+    // An id that names no message (an old or edited link) shows the first page, and says so.
+    let (mut listed, before, gone) = match asked_before {
+        Some(Some(id)) => match listing(Some(id)).await {
+            Err(StoreError::Invalid(_)) => (listing(None).await?, None, true),
+            listed => (listed?, Some(id), false),
+        },
+        Some(None) => (listing(None).await?, None, true),
+        None => (listing(None).await?, None, false),
+    };
+    let first_page = if state.is_empty() { "/admin/outbox".to_owned() } else { format!("/admin/outbox?state={state}") };
+    let older = (listed.len() as u64 > OUTBOX_PAGE).then(|| {
+        listed.truncate(OUTBOX_PAGE as usize);
+        let last = listed.last().map(|m| m.id).unwrap_or_default();
+        let joint = if state.is_empty() { '?' } else { '&' };
+        format!("{first_page}{joint}before={last}")
+    });
+    let newest = before.is_some().then_some(first_page);
     let calendar = app.store.calendar();
     let messages = listed
         .into_iter()
@@ -835,6 +866,9 @@ async fn outbox(
         unknown_state,
         message,
         messages,
+        older,
+        newest,
+        gone,
         mail_to_files: app.configuration.mail_to_files.clone(),
     };
     Ok(OUTBOX_DONE.told(&headers, &seal, &page))

@@ -535,6 +535,13 @@ pub async fn prices_to_come(
     Ok(by_sku)
 }
 
+/// What a list's search box asks for: the text without control characters,
+/// trimmed, and cut at 200 characters; `None` when nothing is left.
+pub(crate) fn search_text(q: &str) -> Option<String> {
+    let q: String = q.chars().filter(|c| !c.is_control()).take(200).collect();
+    Some(q.trim().to_owned()).filter(|q| !q.is_empty())
+}
+
 /// A price to come, in a product's `currency`: "905.00 EUR from 2027-01-01".
 pub fn price_from(currency: &str, price: &pricegate_store::UpcomingPrice) -> String {
     format!("{} from {}", money(currency, price.unit_price_minor), price.effective_on)

@@ -17,8 +17,8 @@ use pricegate_store::{ProductPatch, StoreError};
 use uuid::Uuid;
 
 use super::{
-    CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, Seal, in_words, money, price_from,
-    prices_to_come, render,
+    CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageQuery, PageUser, Seal, in_words, money, price_from,
+    prices_to_come, render, search_text,
 };
 use crate::AppState;
 
@@ -66,6 +66,18 @@ struct ProductsPage {
     can_edit: bool,
     csrf: String,
     products: Vec<ProductRow>,
+    /// The search as typed.
+    q: String,
+    /// Whether the list is narrowed by a search.
+    searched: bool,
+    /// Whether this is a later page of the list.
+    later: bool,
+    /// What in the address could not be read, said once above the list.
+    note: Option<String>,
+    /// The next page of the list, when there is one.
+    more: Option<String>,
+    /// The whole list's first page, when this is not it.
+    everything: Option<String>,
     csv: String,
     preview: Vec<ProductRow>,
     errors: Vec<LineError>,
@@ -92,13 +104,42 @@ impl ProductsPage {
     }
 }
 
-async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPage, PageError> {
+/// Products on one page of the price list.
+const PAGE_SIZE: u64 = 200;
+
+/// Which products the list shows: those whose sku or name contains `q`
+/// (every product without it), by sku, after the sku `after` (the last of
+/// the page before).
+#[derive(serde::Deserialize, Default)]
+struct Listing {
+    #[serde(default)]
+    q: String,
+    after: Option<String>,
+}
+
+impl Listing {
+    /// The list's address, from after the sku `last` on.
+    fn address(&self, last: Option<&str>) -> String {
+        let text = search_text(&self.q);
+        let pairs: Vec<(&str, &str)> =
+            [text.as_deref().map(|q| ("q", q)), last.map(|sku| ("after", sku))].into_iter().flatten().collect();
+        match serde_urlencoded::to_string(pairs) {
+            Ok(query) if !query.is_empty() => format!("/products?{query}"),
+            _ => "/products".to_owned(),
+        }
+    }
+}
+
+async fn page(app: &AppState, user: &PageUser, listing: &Listing, csv: String) -> Result<ProductsPage, PageError> {
     let mut coming = prices_to_come(app, app.store.today().await?).await?;
     let calendar = app.store.calendar();
-    let products = app
-        .store
-        .list_products()
-        .await?
+    let text = search_text(&listing.q);
+    let mut found = app.store.find_products(text.as_deref(), listing.after.as_deref(), PAGE_SIZE + 1).await?;
+    let more = (found.len() as u64 > PAGE_SIZE).then(|| {
+        found.truncate(PAGE_SIZE as usize);
+        listing.address(found.last().map(|p| p.sku.as_str()))
+    });
+    let products = found
         .into_iter()
         .map(|p| ProductRow {
             id: Some(p.id),
@@ -116,6 +157,12 @@ async fn page(app: &AppState, user: &PageUser, csv: String) -> Result<ProductsPa
         can_edit: user.0.actor.role == Role::Finance,
         csrf: user.csrf().to_owned(),
         products,
+        q: text.clone().unwrap_or_default(),
+        searched: text.is_some(),
+        later: listing.after.is_some(),
+        note: None,
+        more,
+        everything: (text.is_some() || listing.after.is_some()).then(|| "/products".to_owned()),
         csv,
         preview: Vec::new(),
         errors: Vec::new(),
@@ -164,20 +211,28 @@ impl Done {
         }
     }
 
-    fn sentence(&self, products: &[ProductRow]) -> Option<String> {
-        let product = |id: &Uuid| products.iter().find(|p| p.id == Some(*id));
+    /// The product it was about, as it is now (`None` for an import, or a
+    /// product gone since).
+    fn about(&self) -> Option<Uuid> {
         match self {
-            Done::Added(id) => product(id).map(|p| format!("Added {}.", p.sku)),
-            Done::Saved(id) => product(id).map(|p| format!("Saved {}: {} (unit: {}).", p.sku, p.name, p.unit)),
-            Done::Imported(n) => Some(format!("Imported {n} product{}.", if *n == 1 { "" } else { "s" })),
-            Done::Withdrawn(id) => product(id).map(|p| {
-                format!(
-                    "Withdrew {} ({}) from sale: the quotes that carry it keep it, and no quote takes it on anew.",
-                    p.sku, p.name
-                )
-            }),
-            Done::BackOnSale(id) => {
-                product(id).map(|p| format!("{} ({}) is on sale again: quotes can take it on.", p.sku, p.name))
+            Done::Added(id) | Done::Saved(id) | Done::Withdrawn(id) | Done::BackOnSale(id) => Some(*id),
+            Done::Imported(_) => None,
+        }
+    }
+
+    /// What was done, said of `product`, the product it was about as it is now.
+    fn sentence(&self, product: Option<&ProductView>) -> Option<String> {
+        match (self, product) {
+            (Done::Imported(n), _) => Some(format!("Imported {n} product{}.", if *n == 1 { "" } else { "s" })),
+            (_, None) => None,
+            (Done::Added(_), Some(p)) => Some(format!("Added {}.", p.sku)),
+            (Done::Saved(_), Some(p)) => Some(format!("Saved {}: {} (unit: {}).", p.sku, p.name, p.unit)),
+            (Done::Withdrawn(_), Some(p)) => Some(format!(
+                "Withdrew {} ({}) from sale: the quotes that carry it keep it, and no quote takes it on anew.",
+                p.sku, p.name
+            )),
+            (Done::BackOnSale(_), Some(p)) => {
+                Some(format!("{} ({}) is on sale again: quotes can take it on.", p.sku, p.name))
             }
         }
     }
@@ -188,10 +243,29 @@ impl Done {
     }
 }
 
-async fn list(State(app): State<AppState>, user: PageUser, headers: HeaderMap) -> Result<Response, PageError> {
-    let mut page = page(&app, &user, String::new()).await?;
+async fn list(
+    State(app): State<AppState>,
+    user: PageUser,
+    headers: HeaderMap,
+    // An address that cannot be read (a search given twice) lists every product, and says so.
+    PageQuery { query: listing, unreadable }: PageQuery<Listing>,
+) -> Result<Response, PageError> {
+    let mut page = page(&app, &user, &listing, String::new()).await?;
+    if unreadable {
+        page.note = Some("This address could not be read (a search given twice, say): showing every product.".into());
+    }
     let seal = user.seal(&app);
-    page.message = DONE.read(&headers, &seal).and_then(Done::parse).and_then(|d| d.sentence(&page.products));
+    if let Some(done) = DONE.read(&headers, &seal).and_then(Done::parse) {
+        let product = match done.about() {
+            Some(id) => match app.store.get_product(id).await {
+                Ok(p) => Some(p),
+                Err(StoreError::NotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        page.message = done.sentence(product.as_ref());
+    }
     Ok(DONE.told(&headers, &seal, &page))
 }
 
@@ -214,7 +288,7 @@ async fn import(
 ) -> Result<Response, PageError> {
     let csv = form.get("csv").to_owned();
     let read = read_products(csv.as_bytes());
-    let mut page = page(&app, &user, csv).await?;
+    let mut page = page(&app, &user, &Listing::default(), csv).await?;
     page.importing = form.get("action") == "import";
     let rows = match app.store.products_to_import(read).await? {
         Ok(rows) => rows,
@@ -323,7 +397,7 @@ async fn create(
             errors
         }
     };
-    let mut page = page(&app, &user, String::new()).await?;
+    let mut page = page(&app, &user, &Listing::default(), String::new()).await?;
     for invalid in errors {
         let field = if ["sku", "name", "unit", "currency", "price"].contains(&invalid.field.as_str()) {
             invalid.field

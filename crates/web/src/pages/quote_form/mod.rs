@@ -36,6 +36,10 @@ const NEW_ROWS: usize = 5;
 const SPARE_ROWS: usize = 3;
 /// The most rows a posted form is read for (a quote holds at most 200 lines).
 const MAX_ROWS: usize = 200 + SPARE_ROWS;
+/// The most products a line's list offers; with more on offer, each line
+/// takes a SKU typed, suggested from one list of them all (a list per line
+/// of a large price list would make the page megabytes long).
+const LISTED_AT_MOST: usize = 150;
 
 pub struct ProductOption {
     pub sku: String,
@@ -117,6 +121,11 @@ pub struct QuoteFormPage {
 }
 
 impl QuoteFormPage {
+    /// Whether a line's product is typed (see [`LISTED_AT_MOST`]), not chosen from its own list.
+    fn typed_products(&self) -> bool {
+        self.products.iter().filter(|p| p.withdrawn.is_none() && p.in_currency).nth(LISTED_AT_MOST).is_some()
+    }
+
     /// Whether the products offered are priced in more than one currency.
     fn several_currencies(&self) -> bool {
         let offered: Vec<&str> = self.products.iter().filter(|p| p.in_currency).map(|p| p.currency.as_str()).collect();
