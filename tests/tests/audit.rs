@@ -370,6 +370,38 @@ both_backends! {
 }
 
 both_backends! {
+    /// A salesperson's script refused in a loop leaves a bounded trace: the
+    /// first hundred refusals in ten minutes, the last of them saying the rest
+    /// are not recorded. Everyone else's are recorded as before.
+    async fn one_persons_refusals_are_recorded_up_to_a_bound_the_last_saying_so(backend: Backend) {
+        use pricegate_store::{DENIALS_RECORDED, DENIALS_WINDOW_MINUTES};
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
+        let notice = create_notice(&finance, "Not yet", json!([])).await;
+        let publish = format!("/api/v1/notices/{notice}/publish");
+        for _ in 0..DENIALS_RECORDED + 20 {
+            assert_error(&sam.post_empty(&publish).await, 403, "forbidden");
+        }
+        assert_error(&rita.post_empty(&publish).await, 403, "forbidden");
+        assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.body["state"], "draft");
+
+        let rows = audit_rows(&finance).await;
+        let denied = |who: uuid::Uuid| -> Vec<&Value> {
+            rows.iter().filter(|r| r["action"] == "access.denied" && r["actor_id"] == json!(who)).collect()
+        };
+        let sams = denied(sam_user.id);
+        assert_eq!(sams.len() as u64, DENIALS_RECORDED);
+        let notes: Vec<&str> = sams.iter().filter_map(|r| r["detail"]["note"].as_str()).collect();
+        assert_eq!(notes.len(), 1, "one row says the rest are not recorded: {notes:?}");
+        assert_eq!(sams[0]["detail"]["note"].as_str(), Some(notes[0]), "the newest recorded");
+        assert!(notes[0].contains(&format!("{DENIALS_RECORDED}th refusal in {DENIALS_WINDOW_MINUTES} minutes")), "{}", notes[0]);
+        assert_eq!(denied(rita_user.id).len(), 1, "another person's refusal is recorded");
+    }
+}
+
+both_backends! {
     async fn refused_acknowledgement_links_are_audited_with_their_person_and_notice(backend: Backend) {
         let sink = SmtpSink::start().await;
         let app = spawn_with_mail(backend, &sink, |_| {}).await;

@@ -325,7 +325,7 @@ async fn a_retry_minted_during_an_address_correction_carries_no_working_link() {
     let store = app.store.clone();
     let retry = tokio::spawn(async move { store.mint_ack_links(vec![sent]).await.expect("minted") });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!retry.is_finished(), "the mint read the address without waiting for the correction");
+    assert!(!retry.is_finished(), "the mint finished before the correction was in");
     correction.commit().await.unwrap();
     let minted = tokio::time::timeout(WAIT, retry).await.expect("the mint went on once the correction was in").unwrap();
     let text = &minted[0].text_body;
@@ -333,6 +333,50 @@ async fn a_retry_minted_during_an_address_correction_carries_no_working_link() {
     let token = &text[at..at + 48];
     let (status, body) = page(reqwest::Method::POST, &format!("{}/ack/{token}", app.base)).await;
     assert_eq!(status, 410, "{body}");
+    other.close().await.ok();
+    app.stop().await;
+}
+
+/// The other order: a retry's link being minted when an administrator
+/// corrects the address. The correction waits for the mint, then ends the
+/// link with the person's others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_corrected_while_a_link_is_minted_ends_that_link_too() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(pricegate_tests::Backend::Postgres, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (_, mia) = app.user(Role::Sales, "Mia").await;
+    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+    let notice = publish_pump_notice(&finance).await;
+    sink.wait_until(WAIT, "Mia's publication e-mail", |m| !m.is_empty()).await;
+    // The mint, half done: the address read under a share of the row's lock, the link written, not yet committed.
+    let other = sea_orm::Database::connect(app.db.url.as_str()).await.expect("a second connection");
+    let mint = other.begin().await.unwrap();
+    let id = mia.id.to_string();
+    mint.execute_unprepared(&format!("SELECT email FROM users WHERE id = '{id}' FOR SHARE")).await.unwrap();
+    mint.execute_unprepared(&format!(
+        "INSERT INTO ack_tokens (token_hash, notice_id, user_id, created_at, expires_at, used_at) \
+         VALUES ('minted-during-the-correction', '{notice}', '{id}', now(), now() + interval '14 days', NULL)"
+    ))
+    .await
+    .unwrap();
+    // The administrator corrects the address meanwhile.
+    let corrected = tokio::spawn(async move {
+        admin.patch(&format!("/api/v1/users/{id}"), &json!({"email": "mia.right@pricegate.test"})).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!corrected.is_finished(), "the correction went ahead of the mint");
+    mint.commit().await.unwrap();
+    let r = tokio::time::timeout(WAIT, corrected).await.expect("the correction went on once the mint was in").unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let link = ack_tokens::Entity::find_by_id("minted-during-the-correction".to_owned())
+        .one(app.store.connection())
+        .await
+        .unwrap()
+        .expect("the link");
+    assert!(link.expires_at <= chrono::Utc::now(), "the link minted meanwhile was ended: {link:?}");
     other.close().await.ok();
     app.stop().await;
 }

@@ -1963,6 +1963,12 @@ both_backends! {
         assert!(gone.contains("That page of the outbox is gone") && rows(&gone) == 200, "{gone}");
         let unread = page("/admin/outbox?before=not-an-id".to_owned()).await;
         assert!(unread.contains("That page of the outbox is gone") && rows(&unread) == 200);
+        let blank = page("/admin/outbox?state=&before=".to_owned()).await;
+        assert!(!blank.contains("That page of the outbox is gone") && rows(&blank) == 200, "an empty field is no field");
+        let encoded = page("/admin/outbox?state=set%20aside".to_owned()).await;
+        assert!(encoded.contains("There is no such state of a message"), "read as decoded: {encoded}");
+        let skipped = page(format!("/admin/outbox?state=sk%69pped&before={}", everything[0]["id"].as_str().unwrap())).await;
+        assert!(skipped.contains("No older messages set aside."), "{skipped}");
         app.stop().await;
     }
 }

@@ -16,6 +16,16 @@ use crate::entity::audit_log;
 use crate::views::AuditView;
 use crate::{Store, StoreError};
 
+/// A 403 answered to a logged-in caller.
+const ACCESS_DENIED: &str = "access.denied";
+
+/// The most `access.denied` rows one person leaves in
+/// [`DENIALS_WINDOW_MINUTES`] minutes (see [`Store::record_access_denied`]).
+pub const DENIALS_RECORDED: u64 = 100;
+
+/// The time [`DENIALS_RECORDED`] counts over.
+pub const DENIALS_WINDOW_MINUTES: i64 = 10;
+
 #[derive(Clone)]
 pub struct AuditEntry<'a> {
     pub at: DateTime<Utc>,
@@ -172,6 +182,11 @@ impl Store {
     /// the route's pattern (`/api/v1/notices/{id}/publish`), never the path
     /// the caller sent, so nothing they typed reaches the log but the `id`
     /// of the row they asked for.
+    ///
+    /// At most [`DENIALS_RECORDED`] of one person's in any
+    /// [`DENIALS_WINDOW_MINUTES`] minutes: a script refused in a loop cannot
+    /// grow the log at will. The last row recorded says so in its detail's
+    /// `note`, so the log never goes quiet without a word.
     pub async fn record_access_denied(
         &self,
         actor_id: Uuid,
@@ -181,15 +196,36 @@ impl Store {
         code: Option<&str>,
     ) -> Result<(), StoreError> {
         let at = db_now(&self.db).await?;
+        let recent = audit_log::Entity::find()
+            .select_only()
+            .column(audit_log::Column::Id)
+            .filter(audit_log::Column::Action.eq(ACCESS_DENIED))
+            .filter(audit_log::Column::At.gt(at - chrono::Duration::minutes(DENIALS_WINDOW_MINUTES)))
+            .filter(audit_log::Column::ActorId.eq(actor_id))
+            .limit(DENIALS_RECORDED)
+            .into_tuple::<Uuid>()
+            .all(&self.db)
+            .await?
+            .len() as u64;
+        if recent >= DENIALS_RECORDED {
+            return Ok(());
+        }
+        let mut detail = serde_json::json!({ "method": method, "route": route, "id": id, "code": code });
+        if recent + 1 == DENIALS_RECORDED {
+            detail["note"] = serde_json::Value::from(format!(
+                "This person's {DENIALS_RECORDED}th refusal in {DENIALS_WINDOW_MINUTES} minutes: \
+                 refusals after it are not recorded until their earliest in that time is {DENIALS_WINDOW_MINUTES} minutes old."
+            ));
+        }
         record(
             &self.db,
             AuditEntry {
                 at,
                 actor_id: Some(actor_id),
-                action: "access.denied",
+                action: ACCESS_DENIED,
                 subject_type: "route",
                 subject_id: None,
-                detail: serde_json::json!({ "method": method, "route": route, "id": id, "code": code }),
+                detail,
             },
         )
         .await
@@ -226,10 +262,13 @@ impl Store {
             let Some(last) = audit_log::Entity::find_by_id(before).one(&self.db).await? else {
                 return Err(Invalid::new("before", "before must be the id of an audit entry.").into());
             };
-            query =
-                query.filter(Condition::any().add(audit_log::Column::At.lt(last.at)).add(
+            // The first condition alone lets an index by time start at the
+            // cursor; the second leaves out the rows up to it within its instant.
+            query = query.filter(audit_log::Column::At.lte(last.at)).filter(
+                Condition::any().add(audit_log::Column::At.lt(last.at)).add(
                     Condition::all().add(audit_log::Column::At.eq(last.at)).add(audit_log::Column::Id.lt(last.id)),
-                ));
+                ),
+            );
         }
         if let Some(action) = action {
             query = query.filter(audit_log::Column::Action.eq(action));

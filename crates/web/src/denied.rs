@@ -35,7 +35,9 @@ impl Caller {
 
 /// Audits a 403 to an authenticated caller. If the row cannot be written, the
 /// caller gets that failure instead of the 403: a denial is never silently
-/// missing from the log.
+/// missing from the log. (One person's are recorded up to a bound in a
+/// window of time, the last saying so: see
+/// [`pricegate_store::Store::record_access_denied`].)
 pub(crate) async fn audit_denials(
     State(app): State<AppState>,
     params: Result<RawPathParams, RawPathParamsRejection>,

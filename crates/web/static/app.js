@@ -170,8 +170,9 @@
       return chosen && chosen.value ? chosen.text : "";
     }
     var options = control.list ? control.list.options : [];
+    var sku = control.value.trim();
     for (var i = 0; i < options.length; i++) {
-      if (options[i].value === control.value) {
+      if (options[i].value === sku) {
         return options[i].text;
       }
     }

@@ -188,10 +188,13 @@ impl Store {
                 .one(&self.db)
                 .await?
                 .ok_or_else(|| Invalid::new("before", "before names no message in the outbox."))?;
-            query =
-                query.filter(Condition::any().add(outbox::Column::CreatedAt.lt(at)).add(
+            // The first condition alone lets the index start at the cursor;
+            // the second leaves out the rows up to it within its instant.
+            query = query.filter(outbox::Column::CreatedAt.lte(at)).filter(
+                Condition::any().add(outbox::Column::CreatedAt.lt(at)).add(
                     Condition::all().add(outbox::Column::CreatedAt.eq(at)).add(outbox::Column::DedupeKey.gt(key)),
-                ));
+                ),
+            );
         }
         Ok(query
             .order_by_desc(outbox::Column::CreatedAt)

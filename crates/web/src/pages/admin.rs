@@ -145,18 +145,14 @@ impl Listing {
     /// The list's address, from after `last` (a row as shown) on.
     fn address(&self, last: Option<&UserView>) -> String {
         let text = self.text();
-        let pairs: Vec<(&str, &str)> = [
-            text.as_deref().map(|q| ("q", q)),
-            last.map(|u| ("after", u.email.as_str())),
-            last.map(|u| ("after_name", u.name.as_str())),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        match serde_urlencoded::to_string(pairs) {
-            Ok(query) if !query.is_empty() => format!("/admin/users?{query}"),
-            _ => "/admin/users".to_owned(),
-        }
+        super::list_address(
+            "/admin/users",
+            &[
+                text.as_deref().map(|q| ("q", q)),
+                last.map(|u| ("after", u.email.as_str())),
+                last.map(|u| ("after_name", u.name.as_str())),
+            ],
+        )
     }
 }
 
@@ -794,6 +790,13 @@ const MAIL_STATES: [&str; 4] = ["pending", "failed", "skipped", "sent"];
 /// Messages on one page of the outbox.
 const OUTBOX_PAGE: u64 = 200;
 
+/// Which messages the outbox page shows: `?state=failed&before=<id>`.
+#[derive(serde::Deserialize, Default)]
+struct OutboxListing {
+    state: Option<String>,
+    before: Option<String>,
+}
+
 /// The mail outbox, newest first: what was sent, what waits, and why it
 /// failed. Two hundred messages to a page, of one state or all
 /// (`?state=failed`; a state it does not know shows all, and says so), and
@@ -802,34 +805,34 @@ async fn outbox(
     State(app): State<AppState>,
     user: PageUser,
     headers: HeaderMap,
-    uri: axum::http::Uri,
+    // An address that cannot be read (a state given twice) lists every message, and says so.
+    PageQuery { query: listing, unreadable }: PageQuery<OutboxListing>,
 ) -> Result<Response, PageError> {
     user.require(&[Role::Admin])?;
-    let param = |name: &str| {
-        uri.query().unwrap_or_default().split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
-    };
-    let asked = param("state");
+    let asked = listing.state.as_deref().filter(|a| !a.is_empty());
     let state = MAIL_STATES.into_iter().find(|s| Some(*s) == asked).unwrap_or("");
     // A state it does not know (an edited address) is said, not ignored in silence.
-    let unknown_state = asked.is_some_and(|a| !a.is_empty()) && state.is_empty();
-    let listing =
-        |before: Option<Uuid>| app.store.list_outbox((!state.is_empty()).then_some(state), before, OUTBOX_PAGE + 1);
-    let asked_before = param("before").map(|id| Uuid::parse_str(id).ok());
-    // An id that names no message (an old or edited link) shows the first page, and says so.
-    let (mut listed, before, gone) = match asked_before {
-        Some(Some(id)) => match listing(Some(id)).await {
-            Err(StoreError::Invalid(_)) => (listing(None).await?, None, true),
-            listed => (listed?, Some(id), false),
-        },
-        Some(None) => (listing(None).await?, None, true),
-        None => (listing(None).await?, None, false),
+    let unknown_state = unreadable || (asked.is_some() && state.is_empty());
+    let listing_before = |before: Option<Uuid>| {
+        app.store.list_outbox((!state.is_empty()).then_some(state), before, OUTBOX_PAGE + 1)
     };
-    let first_page = if state.is_empty() { "/admin/outbox".to_owned() } else { format!("/admin/outbox?state={state}") };
+    // An id that names no message (an old or edited link) shows the first page, and says so.
+    let (mut listed, before, gone) = match listing.before.as_deref().filter(|b| !b.is_empty()) {
+        Some(asked) => match Uuid::parse_str(asked).map(|id| (id, listing_before(Some(id)))) {
+            Ok((id, listed)) => match listed.await {
+                Err(StoreError::Invalid(_)) => (listing_before(None).await?, None, true),
+                listed => (listed?, Some(id), false),
+            },
+            Err(_) => (listing_before(None).await?, None, true),
+        },
+        None => (listing_before(None).await?, None, false),
+    };
+    let state_pair = (!state.is_empty()).then_some(("state", state));
+    let first_page = super::list_address("/admin/outbox", &[state_pair]);
     let older = (listed.len() as u64 > OUTBOX_PAGE).then(|| {
         listed.truncate(OUTBOX_PAGE as usize);
-        let last = listed.last().map(|m| m.id).unwrap_or_default();
-        let joint = if state.is_empty() { '?' } else { '&' };
-        format!("{first_page}{joint}before={last}")
+        let last = listed.last().map(|m| m.id.to_string()).unwrap_or_default();
+        super::list_address("/admin/outbox", &[state_pair, Some(("before", &last))])
     });
     let newest = before.is_some().then_some(first_page);
     let calendar = app.store.calendar();

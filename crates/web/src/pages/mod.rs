@@ -542,6 +542,15 @@ pub(crate) fn search_text(q: &str) -> Option<String> {
     Some(q.trim().to_owned()).filter(|q| !q.is_empty())
 }
 
+/// A list page's address at `path` with the query `pairs` that are given.
+pub(crate) fn list_address(path: &str, pairs: &[Option<(&str, &str)>]) -> String {
+    let pairs: Vec<(&str, &str)> = pairs.iter().flatten().copied().collect();
+    match serde_urlencoded::to_string(pairs) {
+        Ok(query) if !query.is_empty() => format!("{path}?{query}"),
+        _ => path.to_owned(),
+    }
+}
+
 /// A price to come, in a product's `currency`: "905.00 EUR from 2027-01-01".
 pub fn price_from(currency: &str, price: &pricegate_store::UpcomingPrice) -> String {
     format!("{} from {}", money(currency, price.unit_price_minor), price.effective_on)

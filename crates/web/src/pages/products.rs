@@ -121,12 +121,12 @@ impl Listing {
     /// The list's address, from after the sku `last` on.
     fn address(&self, last: Option<&str>) -> String {
         let text = search_text(&self.q);
-        let pairs: Vec<(&str, &str)> =
-            [text.as_deref().map(|q| ("q", q)), last.map(|sku| ("after", sku))].into_iter().flatten().collect();
-        match serde_urlencoded::to_string(pairs) {
-            Ok(query) if !query.is_empty() => format!("/products?{query}"),
-            _ => "/products".to_owned(),
-        }
+        super::list_address("/products", &[text.as_deref().map(|q| ("q", q)), last.map(|sku| ("after", sku))])
+    }
+
+    /// Where the list goes on from, if this is a later page.
+    fn after(&self) -> Option<&str> {
+        self.after.as_deref().filter(|after| !after.is_empty())
     }
 }
 
@@ -134,7 +134,7 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, csv: String) -
     let mut coming = prices_to_come(app, app.store.today().await?).await?;
     let calendar = app.store.calendar();
     let text = search_text(&listing.q);
-    let mut found = app.store.find_products(text.as_deref(), listing.after.as_deref(), PAGE_SIZE + 1).await?;
+    let mut found = app.store.find_products(text.as_deref(), listing.after(), PAGE_SIZE + 1).await?;
     let more = (found.len() as u64 > PAGE_SIZE).then(|| {
         found.truncate(PAGE_SIZE as usize);
         listing.address(found.last().map(|p| p.sku.as_str()))
@@ -159,10 +159,10 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, csv: String) -
         products,
         q: text.clone().unwrap_or_default(),
         searched: text.is_some(),
-        later: listing.after.is_some(),
+        later: listing.after().is_some(),
         note: None,
         more,
-        everything: (text.is_some() || listing.after.is_some()).then(|| "/products".to_owned()),
+        everything: (text.is_some() || listing.after().is_some()).then(|| "/products".to_owned()),
         csv,
         preview: Vec::new(),
         errors: Vec::new(),

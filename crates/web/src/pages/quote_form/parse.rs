@@ -70,9 +70,17 @@ pub(super) fn parse_rows(rows: &[RowInput]) -> Rows {
         if row.sku.trim().is_empty() || row.remove {
             continue;
         }
-        // The list offers only products; anything else came from an altered form.
-        let sku =
-            Sku::parse(&row.sku).map_err(|_| Invalid::new(format!("lines[{i}].sku"), "Pick a product from the list."));
+        // Not a SKU at all: mistyped (a long price list has each line's typed),
+        // or from an altered form.
+        let sku = Sku::parse(&row.sku).map_err(|_| {
+            Invalid::new(
+                format!("lines[{i}].sku"),
+                format!(
+                    "\u{201c}{}\u{201d} is no product's SKU: choose a product from the list.",
+                    row.sku.trim().chars().take(40).collect::<String>()
+                ),
+            )
+        });
         let sku = keep(&mut errors, sku);
         skus.extend(sku.clone().map(|sku| (i, sku)));
         let quantity = keep(
