@@ -185,6 +185,16 @@ both_backends! {
         }
         let r = finance.get("/api/v1/products?limit=5").await;
         assert_eq!(r.body["error"]["message"], "The query string is invalid: limit is not a parameter here: this takes none.");
+        // A change takes none: a dry run asked for is refused, not made for real.
+        let csv = "sku,name,unit,currency,unit_price_minor\nTRIAL-1,Trial,each,EUR,100\n";
+        let r = send_raw(&finance, Method::POST, "/api/v1/products/import?dry_run=true", Some("text/csv"), csv).await;
+        assert_error(&r, 400, "invalid_query");
+        assert_eq!(r.body["error"]["message"], "A POST request takes no query parameters here: nothing was changed.");
+        let r = finance.send(finance.request(Method::PATCH, "/api/v1/users/00000000-0000-0000-0000-000000000000?x=1")).await;
+        assert_error(&r, 400, "invalid_query");
+        assert_eq!(finance.get("/api/v1/products").await.body, json!([]), "nothing was imported");
+        let r = send_raw(&finance, Method::POST, "/api/v1/products/import?", Some("text/csv"), csv).await;
+        assert_eq!(r.status, 201, "an empty query is none: {}", r.text);
 
         // A browser gets pages: an unknown address is a page saying so, and a
         // form's address opened (reloaded, bookmarked) leads to its page.

@@ -660,3 +660,35 @@ both_backends! {
         app.stop().await;
     }
 }
+
+/// On a notice's dashboard, the pending salespeople whose drafts it holds up
+/// come first, most drafts first, then everyone by name: among hundreds
+/// pending, the ones holding up sales are not buried by their addresses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    app.user(Role::Sales, "Abe Adams").await;
+    let (zed, _) = app.user(Role::Sales, "Zed Zimmer").await;
+    let (mia, _) = app.user(Role::Sales, "Mia Moreau").await;
+    app.user(Role::Sales, "bea Brandt").await;
+    create_product(&finance, "P-1", "EUR", 100).await;
+    draft_quote(&zed, json!([{"sku": "P-1", "quantity": 1}])).await;
+    for _ in 0..2 {
+        draft_quote(&mia, json!([{"sku": "P-1", "quantity": 1}])).await;
+    }
+    let notice = create_notice(
+        &finance,
+        "P-1 up",
+        json!([{"sku": "P-1", "unit_price_minor": 200, "effective_on": "2099-01-01"}]),
+    )
+    .await;
+    publish_notice(&finance, &notice).await;
+    let html = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
+    let table =
+        html.split("<table id=\"pending\"").nth(1).and_then(|t| t.split("</table>").next()).expect("the pending table");
+    let names: Vec<&str> = table.split("<tr><td>").skip(1).filter_map(|row| row.split(" <span").next()).collect();
+    assert_eq!(names, ["Mia Moreau", "Zed Zimmer", "Abe Adams", "bea Brandt"], "{table}");
+    assert!(html.contains("Those whose quotes it holds up first, then by name."));
+    app.stop().await;
+}

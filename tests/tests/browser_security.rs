@@ -530,7 +530,7 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
         body.contains("The customer&#39;s name must not be empty")
             && body.contains("HOSE-US is priced in USD, but the quote is in EUR.")
             && body.contains("did you mean PUMP-100?")
-            && body.contains("There is no product with sku NOPE-1.")
+            && body.contains("There is no product with the SKU NOPE-1.")
             && body.contains("Enter a whole number from 1 to 1,000,000."),
         "{body}"
     );

@@ -1963,6 +1963,14 @@ both_backends! {
         assert!(gone.contains("That page of the outbox is gone") && rows(&gone) == 200, "{gone}");
         let unread = page("/admin/outbox?before=not-an-id".to_owned()).await;
         assert!(unread.contains("That page of the outbox is gone") && rows(&unread) == 200);
+        // Found by part of the address, whatever its case, on the page and in the API.
+        let found = page("/admin/outbox?to=REP-00".to_owned()).await;
+        assert_eq!(rows(&found), 10, "rep-000 to rep-009");
+        assert!(found.contains("value=\"REP-00\"") && found.contains("id=\"every-address\""), "{found}");
+        let r = admin.get("/api/v1/outbox?to=rep-01").await;
+        assert_eq!(r.body.as_array().map(Vec::len), Some(10), "{}", r.text);
+        let nobody = page("/admin/outbox?state=failed&to=nobody".to_owned()).await;
+        assert!(nobody.contains("No failed messages to an address containing “nobody”."), "{nobody}");
         let blank = page("/admin/outbox?state=&before=".to_owned()).await;
         assert!(!blank.contains("That page of the outbox is gone") && rows(&blank) == 200, "an empty field is no field");
         let encoded = page("/admin/outbox?state=set%20aside".to_owned()).await;

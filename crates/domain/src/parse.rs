@@ -214,8 +214,8 @@ impl Sku {
     /// differs from it only in case, if there is one: SKUs match exactly.
     pub fn unknown(sku: &str, near: Option<&str>) -> String {
         match near {
-            Some(near) => format!("There is no product with sku {sku}; SKUs match exactly: did you mean {near}?"),
-            None => format!("There is no product with sku {sku}."),
+            Some(near) => format!("There is no product with the SKU {sku}; SKUs match exactly: did you mean {near}?"),
+            None => format!("There is no product with the SKU {sku}."),
         }
     }
 

@@ -169,10 +169,30 @@ fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
         .collect()
 }
 
+/// More changes than this, and a notice's e-mail says first where its
+/// parts are: the reader's quotes and the link come after a long list.
+const LONG_NOTICE_CHANGES: usize = 20;
+
+/// The sentence that opens the e-mail of a notice of `changes` price
+/// changes holding up `quotes` of the reader's quotes, when the changes are
+/// many ([`LONG_NOTICE_CHANGES`]).
+fn long_notice_guide(changes: usize, quotes: usize) -> Option<String> {
+    (changes > LONG_NOTICE_CHANGES).then(|| {
+        let held = match quotes {
+            0 => String::new(),
+            1 => ", then the one quote of yours it holds up".to_owned(),
+            n => format!(", then the {n} quotes of yours it holds up"),
+        };
+        format!("It changes {changes} prices, all listed below{held}; the link to acknowledge it comes last.")
+    })
+}
+
 /// Publication and reminders share one layout; only the opening differs.
 #[derive(Template)]
 #[template(path = "notice.html")]
 struct NoticeHtml<'a> {
+    /// Where things are in a notice with many changes (see [`long_notice_guide`]).
+    guide: Option<&'a str>,
     intro: &'a str,
     name: &'a str,
     title: &'a str,
@@ -189,6 +209,8 @@ struct NoticeHtml<'a> {
 #[derive(Template)]
 #[template(path = "notice.txt")]
 struct NoticeText<'a> {
+    /// Where things are in a notice with many changes (see [`long_notice_guide`]).
+    guide: Option<&'a str>,
     intro: &'a str,
     name: &'a str,
     title: &'a str,
@@ -502,7 +524,9 @@ impl Composer for TemplateComposer {
                 let moves_any = quotes.iter().any(|q| q.delta_minor != 0 || q.delta_after_minor != 0);
                 let quotes = quote_rows(quotes);
                 let link_lifetime = lifetime(self.link_ttl);
+                let guide = long_notice_guide(changes.len(), quotes.len());
                 let html = NoticeHtml {
+                    guide: guide.as_deref(),
                     intro: &intro,
                     name: &to.name,
                     title: &notice.title,
@@ -514,6 +538,7 @@ impl Composer for TemplateComposer {
                     link_lifetime: &link_lifetime,
                 };
                 let text = NoticeText {
+                    guide: guide.as_deref(),
                     intro: &intro,
                     name: &to.name,
                     title: &notice.title,
@@ -650,6 +675,22 @@ impl Composer for TemplateComposer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_notice_says_first_where_the_readers_quotes_and_link_are() {
+        assert_eq!(long_notice_guide(LONG_NOTICE_CHANGES, 3), None, "a short list needs no guide");
+        assert_eq!(
+            long_notice_guide(500, 3).as_deref(),
+            Some(
+                "It changes 500 prices, all listed below, then the 3 quotes of yours it holds up; the link to acknowledge it comes last."
+            )
+        );
+        assert_eq!(
+            long_notice_guide(21, 0).as_deref(),
+            Some("It changes 21 prices, all listed below; the link to acknowledge it comes last.")
+        );
+        assert!(long_notice_guide(21, 1).is_some_and(|g| g.contains("then the one quote of yours it holds up")));
+    }
 
     #[test]
     fn a_links_lifetime_reads_in_its_largest_whole_unit() {

@@ -170,26 +170,30 @@ where
     Ok(E::find_by_id(id).one(conn).await?.is_some())
 }
 
-/// Rows where any of `columns` contains `text`, whatever its case: both
+/// Rows where one of `columns` contains each word of `text` (a word in one
+/// column, another in another, or both in one), whatever its case: both
 /// sides are lowered by the database (SQLite lowers ASCII letters only), and
 /// `%`, `_` and `\\` in `text` stand for themselves.
 pub(crate) fn containing(backend: sea_orm::DbBackend, columns: &[&str], text: &str) -> sea_orm::Condition {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
     let placeholder = match backend {
         sea_orm::DbBackend::Postgres => "$1",
         _ => "?",
     };
-    columns.iter().fold(sea_orm::Condition::any(), |any, column| {
-        let sql = format!("LOWER({column}) LIKE LOWER({placeholder}) ESCAPE '\\'");
-        any.add(sea_orm::sea_query::Expr::cust_with_values(sql, [pattern.clone()]))
+    text.split_whitespace().fold(sea_orm::Condition::all(), |all, word| {
+        let mut pattern = String::with_capacity(word.len() + 2);
+        pattern.push('%');
+        for c in word.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        let any = columns.iter().fold(sea_orm::Condition::any(), |any, column| {
+            let sql = format!("LOWER({column}) LIKE LOWER({placeholder}) ESCAPE '\\'");
+            any.add(sea_orm::sea_query::Expr::cust_with_values(sql, [pattern.clone()]))
+        });
+        all.add(any)
     })
 }
 

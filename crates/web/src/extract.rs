@@ -161,6 +161,8 @@ fn field_of(sentence: &str) -> Option<String> {
         .iter()
         .find_map(|p| what.strip_prefix(p))
         .and_then(|rest| rest.split_once('`'))
+        // A missing field as `plain_words` says it.
+        .or_else(|| what.strip_prefix("the field \u{201c}").and_then(|rest| rest.split_once('\u{201d}')))
         .map(|(name, _)| name);
     match (path, named) {
         ("", None) => None,
@@ -189,6 +191,12 @@ fn plain_words(message: &str) -> String {
     // A parameter where a list takes none (`NoParameters`).
     if let Some(name) = message.strip_suffix(", there are no fields").and_then(|m| m.split("unknown field `").nth(1)) {
         return format!("{} is not a parameter here: this takes none", name.trim_end_matches('`'));
+    }
+    // A field left out: named in words, without where the object ended.
+    if let Some((before, after)) = message.split_once("missing field `")
+        && let Some((name, _)) = after.split_once('`')
+    {
+        return format!("{before}the field \u{201c}{name}\u{201d} is missing");
     }
     // What Rust's number and uuid parsing say of a query value.
     let message = match message.find("UUID parsing failed") {
@@ -492,6 +500,8 @@ mod tests {
             ("missing field `password` at line 1 column 49", Some("password")),
             (".: missing field `password` at line 1 column 49", Some("password")),
             ("customer: missing field `email` at line 1 column 20", Some("customer.email")),
+            ("the field \u{201c}password\u{201d} is missing", Some("password")),
+            ("customer: the field \u{201c}email\u{201d} is missing", Some("customer.email")),
             ("unknown field `extra`, expected one of `customer`, `lines` at line 1 column 9", Some("extra")),
             ("extra: unknown field `extra`, expected one of `customer`, `lines` at line 1 column 9", Some("extra")),
             ("customer.tel: unknown field `tel`, expected `name` at line 1 column 9", Some("customer.tel")),
@@ -521,6 +531,16 @@ mod tests {
             "limit: expected a whole number, expected a number"
         );
         assert_eq!(plain_words("expected enum Role"), "expected one of the allowed values");
+        assert_eq!(
+            plain_words(
+                "Failed to deserialize the JSON body into the target type: missing field `sku` at line 1 column 2"
+            ),
+            "the field \u{201c}sku\u{201d} is missing"
+        );
+        assert_eq!(
+            plain_words("customer: missing field `email` at line 1 column 20"),
+            "customer: the field \u{201c}email\u{201d} is missing"
+        );
         assert_eq!(
             plain_words("Failed to deserialize query string: limit: invalid digit found in string"),
             "limit: expected a whole number"

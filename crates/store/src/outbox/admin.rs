@@ -166,18 +166,23 @@ impl Store {
         Ok(resent.into())
     }
 
-    /// The newest outbox rows, optionally in one state, and only those
-    /// queued before the row `before` (the last of the page before; by when
-    /// they were queued, then by dedupe key, as they are listed).
+    /// The newest outbox rows, optionally in one state and to addresses
+    /// that contain `to` (whatever its case), and only those queued before
+    /// the row `before` (the last of the page before; by when they were
+    /// queued, then by dedupe key, as they are listed).
     pub async fn list_outbox(
         &self,
         state: Option<&str>,
+        to: Option<&str>,
         before: Option<Uuid>,
         limit: u64,
     ) -> Result<Vec<OutboxView>, StoreError> {
         let mut query = outbox::Entity::find();
         if let Some(state) = state {
             query = query.filter(outbox::Column::State.eq(state));
+        }
+        if let Some(to) = to {
+            query = query.filter(crate::db::containing(self.db.get_database_backend(), &["to_addr"], to));
         }
         if let Some(before) = before {
             let (at, key) = outbox::Entity::find_by_id(before)
@@ -191,9 +196,9 @@ impl Store {
             // The first condition alone lets the index start at the cursor;
             // the second leaves out the rows up to it within its instant.
             query = query.filter(outbox::Column::CreatedAt.lte(at)).filter(
-                Condition::any().add(outbox::Column::CreatedAt.lt(at)).add(
-                    Condition::all().add(outbox::Column::CreatedAt.eq(at)).add(outbox::Column::DedupeKey.gt(key)),
-                ),
+                Condition::any()
+                    .add(outbox::Column::CreatedAt.lt(at))
+                    .add(Condition::all().add(outbox::Column::CreatedAt.eq(at)).add(outbox::Column::DedupeKey.gt(key))),
             );
         }
         Ok(query

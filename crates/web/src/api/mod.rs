@@ -39,6 +39,12 @@ impl ApiRouter {
         ApiRouter(self.0.layer(limit))
     }
 
+    /// Refuses a query string on the routes added so far that change
+    /// something (see [`no_query_on_changes`]).
+    pub fn refuse_queries_on_changes(self) -> ApiRouter {
+        ApiRouter(self.0.layer(axum::middleware::from_fn(no_query_on_changes)))
+    }
+
     pub fn merge(self, other: ApiRouter) -> ApiRouter {
         ApiRouter(self.0.merge(other.0))
     }
@@ -52,6 +58,23 @@ impl Default for ApiRouter {
     fn default() -> ApiRouter {
         ApiRouter::new()
     }
+}
+
+/// No route that changes something takes a query parameter: one sent
+/// (`POST /api/v1/products/import?dry_run=true`) is 400 `invalid_query`
+/// before anything is read or written, not ignored while the change is made.
+async fn no_query_on_changes(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let reads = matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    if !reads && req.uri().query().is_some_and(|q| !q.is_empty()) {
+        return crate::AppError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("A {} request takes no query parameters here: nothing was changed.", req.method()),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// A list's `limit` query parameter: 1 to 1000, or none given. Taken
@@ -75,4 +98,5 @@ pub fn router() -> ApiRouter {
         .merge(quotes::router())
         .limit_body(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .merge(products::router())
+        .refuse_queries_on_changes()
 }

@@ -185,7 +185,7 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, pinned: &[Uuid
     // Whom drafts can go to, read only when a row offers to hand some over.
     let hands_over = users.iter().any(|u| !u.can_sign() && open.get(&u.id).is_some_and(|o| o.owned + o.signed > 0));
     let sales = match hands_over {
-        true => app.store.list_users().await?.into_iter().filter(UserView::can_sign).collect(),
+        true => super::signers_by_name(app).await?,
         false => Vec::new(),
     };
     let calendar = app.store.calendar();
@@ -749,6 +749,8 @@ struct OutboxPage {
     state: &'static str,
     /// The address asked for a state there is not: every message is shown.
     unknown_state: bool,
+    /// The address searched for, as typed, or empty.
+    to: String,
     /// What the last "Send again" did.
     message: Option<String>,
     messages: Vec<MailRow>,
@@ -794,6 +796,9 @@ const OUTBOX_PAGE: u64 = 200;
 #[derive(serde::Deserialize, Default)]
 struct OutboxListing {
     state: Option<String>,
+    /// Part of the recipients' address.
+    #[serde(default)]
+    to: String,
     before: Option<String>,
 }
 
@@ -813,8 +818,9 @@ async fn outbox(
     let state = MAIL_STATES.into_iter().find(|s| Some(*s) == asked).unwrap_or("");
     // A state it does not know (an edited address) is said, not ignored in silence.
     let unknown_state = unreadable || (asked.is_some() && state.is_empty());
+    let to = super::search_text(&listing.to);
     let listing_before = |before: Option<Uuid>| {
-        app.store.list_outbox((!state.is_empty()).then_some(state), before, OUTBOX_PAGE + 1)
+        app.store.list_outbox((!state.is_empty()).then_some(state), to.as_deref(), before, OUTBOX_PAGE + 1)
     };
     // An id that names no message (an old or edited link) shows the first page, and says so.
     let (mut listed, before, gone) = match listing.before.as_deref().filter(|b| !b.is_empty()) {
@@ -828,11 +834,12 @@ async fn outbox(
         None => (listing_before(None).await?, None, false),
     };
     let state_pair = (!state.is_empty()).then_some(("state", state));
-    let first_page = super::list_address("/admin/outbox", &[state_pair]);
+    let to_pair = to.as_deref().map(|to| ("to", to));
+    let first_page = super::list_address("/admin/outbox", &[state_pair, to_pair]);
     let older = (listed.len() as u64 > OUTBOX_PAGE).then(|| {
         listed.truncate(OUTBOX_PAGE as usize);
         let last = listed.last().map(|m| m.id.to_string()).unwrap_or_default();
-        super::list_address("/admin/outbox", &[state_pair, Some(("before", &last))])
+        super::list_address("/admin/outbox", &[state_pair, to_pair, Some(("before", &last))])
     });
     let newest = before.is_some().then_some(first_page);
     let calendar = app.store.calendar();
@@ -867,6 +874,7 @@ async fn outbox(
         csrf: user.csrf().to_owned(),
         state,
         unknown_state,
+        to: to.unwrap_or_default(),
         message,
         messages,
         older,

@@ -542,6 +542,15 @@ pub(crate) fn search_text(q: &str) -> Option<String> {
     Some(q.trim().to_owned()).filter(|q| !q.is_empty())
 }
 
+/// The salespeople who can sign, by name (as lists to choose one show
+/// them), then address.
+pub(crate) async fn signers_by_name(app: &AppState) -> Result<Vec<pricegate_store::views::UserView>, PageError> {
+    use pricegate_store::views::UserView;
+    let mut signers: Vec<UserView> = app.store.list_users().await?.into_iter().filter(UserView::can_sign).collect();
+    signers.sort_by_cached_key(|u| (u.name.to_lowercase(), u.email.clone()));
+    Ok(signers)
+}
+
 /// A list page's address at `path` with the query `pairs` that are given.
 pub(crate) fn list_address(path: &str, pairs: &[Option<(&str, &str)>]) -> String {
     let pairs: Vec<(&str, &str)> = pairs.iter().flatten().copied().collect();

@@ -70,6 +70,10 @@ struct DraftPage {
 }
 
 impl DraftPage {
+    fn max_changes(&self) -> usize {
+        MAX_CHANGES
+    }
+
     fn error(&self, field: &str) -> Option<&str> {
         self.errors.get(field).map(String::as_str)
     }
@@ -171,6 +175,15 @@ fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceCha
         ));
     }
     let catalogue = Catalogue::new(products);
+    // A spreadsheet's header row, pasted with the rest: no change.
+    let header = |line: &str| {
+        change_fields(line)
+            .is_some_and(|[sku, ..]| sku.eq_ignore_ascii_case("sku") && !catalogue.exact.contains_key(sku))
+    };
+    let lines = match lines.split_first() {
+        Some(((_, first), rest)) if header(first) => rest.to_vec(),
+        _ => lines,
+    };
     // Each change with the line it was read from; every refused line is
     // reported, one sentence per line, not just the first.
     let mut read: HashMap<(Sku, NaiveDate), usize> = HashMap::new();
@@ -213,12 +226,41 @@ impl<'a> Catalogue<'a> {
     }
 }
 
-/// One line of the changes: `SKU, price, date`.
+/// A line's fields between commas outside double quotes, as a spreadsheet
+/// writes CSV (`PUMP-100,"1,390.50",2027-01-01`).
+fn csv_fields(line: &str) -> Vec<&str> {
+    let mut fields = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (at, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                fields.push(&line[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    fields.push(&line[start..]);
+    fields
+}
+
+/// A line's three fields, trimmed, if it has three (see [`parse_change`]).
+fn change_fields(line: &str) -> Option<[&str; 3]> {
+    let by_semicolons_or_tabs: Vec<&str> = line.split(';').flat_map(|p| p.split('\t')).collect();
+    let parts = [by_semicolons_or_tabs, csv_fields(line), line.splitn(3, ", ").collect()]
+        .into_iter()
+        .find(|parts| parts.len() == 3)?;
+    Some([parts[0].trim(), parts[1].trim(), parts[2].trim()])
+}
+
+/// One line of the changes: `SKU, price, date`, its fields between
+/// semicolons, tabs, or commas (a comma followed by a space when the price
+/// is written with thousands commas, `PUMP-100, 1,390.50, 2027-01-01`).
 fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, String> {
-    let parts: Vec<&str> = line.split(';').flat_map(|p| p.split('\t')).collect();
-    let parts: Vec<&str> = if parts.len() == 3 { parts } else { line.splitn(3, ", ").collect() };
-    let [sku, price, date] = parts.as_slice() else {
-        return Err("Write SKU, new unit price, effective date (YYYY-MM-DD).".to_owned());
+    let Some([sku, price, date]) = change_fields(line) else {
+        return Err("Write SKU, new unit price, effective date (YYYY-MM-DD), separated by commas, semicolons or tabs."
+            .to_owned());
     };
     let sku = Sku::parse(sku).map_err(|e| e.message)?;
     let Some(product) = catalogue.exact.get(sku.as_str()) else {
@@ -630,7 +672,7 @@ mod tests {
         let refused = parse_changes(text, &products).unwrap_err();
         let lines: Vec<&str> = refused.lines().collect();
         assert_eq!(lines.len(), 4, "{refused}");
-        assert!(lines[0].starts_with("Line 1: There is no product with sku NOPE-1."), "{refused}");
+        assert!(lines[0].starts_with("Line 1: There is no product with the SKU NOPE-1."), "{refused}");
         assert!(lines[1].starts_with("Line 4: \u{201c}cheap\u{201d} is not a price in EUR"), "{refused}");
         let both = parse_changes("EU-1, cheap, soon", &products).unwrap_err();
         assert_eq!(
@@ -642,6 +684,23 @@ mod tests {
         let below = parse_changes("EU-1, -5, 2026-12-01", &products).unwrap_err();
         assert_eq!(below, "Line 1: -5 is below zero: a price cannot be.");
         assert!(lines[3].ends_with("did you mean EU-1?"), "a SKU in the wrong case is named: {refused}");
+    }
+
+    #[test]
+    fn lines_pasted_from_a_spreadsheet_are_read_with_their_header_left_out() {
+        let products = [product("EU-1", "EUR")];
+        let read = |text: &str| {
+            parse_changes(text, &products).map(|c| c.iter().map(|c| c.unit_price_minor).collect::<Vec<_>>())
+        };
+        assert_eq!(read("EU-1,5000.00,2027-02-16"), Ok(vec![500_000]), "plain CSV");
+        assert_eq!(read("EU-1,\"1,650.00\",2027-02-16"), Ok(vec![165_000]), "a quoted price with a comma");
+        assert_eq!(read("sku,new price,date\nEU-1,12.50,2027-02-16"), Ok(vec![1_250]), "the header row");
+        assert_eq!(read("EU-1\t12.50\t2027-02-16"), Ok(vec![1_250]), "tabs");
+        assert_eq!(read("EU-1, 1,390.50, 2027-02-16"), Ok(vec![139_050]), "thousands commas after a comma and a space");
+        let refused = read("EU-1,1,390.50,2027-02-16").unwrap_err();
+        assert!(refused.starts_with("Line 1: Write SKU, new unit price, effective date"), "{refused}");
+        let refused = read("EU-1,12.50,2027-02-16\nsku,price,date").unwrap_err();
+        assert!(refused.starts_with("Line 2: "), "a header is only the first line: {refused}");
     }
 
     #[test]

@@ -637,6 +637,8 @@ async fn dashboard(
         message: None,
         nothing_done: false,
     };
+    // Those whose drafts the notice holds up first, most drafts first; then by name.
+    page.pending.sort_by_cached_key(|r| (std::cmp::Reverse(r.blocked.len()), r.name.to_lowercase(), r.email.clone()));
     // What is left waits on someone no longer an active salesperson, whom no
     // reminder reaches: the drafts need another signer.
     let signers: Vec<Uuid> = waiting.keys().copied().collect();

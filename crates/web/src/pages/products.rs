@@ -237,9 +237,12 @@ impl Done {
         }
     }
 
-    /// The redirect to the price list that reports this.
-    fn back_to_list(self, seal: &Seal) -> Response {
-        DONE.redirect(seal, &self.cookie_value())
+    /// The redirect to the price list that reports this: to the product it
+    /// was about, `sku`, found by its SKU, wherever the whole list would
+    /// place it; to the list's first page after an import.
+    fn back_to_list(self, seal: &Seal, sku: Option<&str>) -> Response {
+        let path = super::list_address("/products", &[sku.map(|sku| ("q", sku))]);
+        DONE.redirect_to(seal, &path, &self.cookie_value())
     }
 }
 
@@ -308,7 +311,7 @@ async fn import(
         return Ok(render(StatusCode::OK, &page));
     }
     match app.store.import_products(&user.0.actor, rows).await? {
-        Ok(imported) => Ok(Done::Imported(imported.len()).back_to_list(&user.seal(&app))),
+        Ok(imported) => Ok(Done::Imported(imported.len()).back_to_list(&user.seal(&app), None)),
         Err(errors) => {
             page.errors = errors.into_iter().map(LineError::from).collect();
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
@@ -382,7 +385,7 @@ async fn create(
     };
     let errors = match parse_new_product(&input) {
         Ok(new) => match app.store.create_product(&user.0.actor, new).await {
-            Ok(p) => return Ok(Done::Added(p.id).back_to_list(&user.seal(&app))),
+            Ok(p) => return Ok(Done::Added(p.id).back_to_list(&user.seal(&app), Some(&p.sku))),
             Err(StoreError::Invalid(e)) => vec![e],
             Err(StoreError::Conflict { message, .. }) => vec![Invalid::new("sku", message)],
             Err(e) => return Err(e.into()),
@@ -470,7 +473,7 @@ async fn update(
         (Ok(name), Ok(unit)) => {
             let patch = ProductPatch { name: Some(name), unit: Some(unit), withdrawn: None };
             match app.store.update_product(&user.0.actor, id, patch).await {
-                Ok(p) => return Ok(Done::Saved(p.id).back_to_list(&user.seal(&app))),
+                Ok(p) => return Ok(Done::Saved(p.id).back_to_list(&user.seal(&app), Some(&p.sku))),
                 Err(StoreError::Invalid(e)) => vec![e],
                 // Said beside the unit, with the form as it was sent.
                 Err(StoreError::Conflict { code: "unit_in_use", message }) => {
@@ -510,7 +513,7 @@ async fn sale(
     let patch = ProductPatch { withdrawn: Some(withdrawn), ..ProductPatch::default() };
     let product = app.store.update_product(&user.0.actor, id, patch).await?;
     let done = if withdrawn { Done::Withdrawn(product.id) } else { Done::BackOnSale(product.id) };
-    Ok(done.back_to_list(&user.seal(&app)))
+    Ok(done.back_to_list(&user.seal(&app), Some(&product.sku)))
 }
 
 #[cfg(test)]

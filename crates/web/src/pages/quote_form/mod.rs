@@ -223,8 +223,7 @@ pub struct GoneSigner {
 
 async fn choices(app: &AppState, today: NaiveDate) -> Result<(Vec<ProductOption>, Vec<UserView>), PageError> {
     let products = product_options(app, today, &[]).await?;
-    let signers = app.store.list_users().await?.into_iter().filter(UserView::can_sign).collect();
-    Ok((products, signers))
+    Ok((products, super::signers_by_name(app).await?))
 }
 
 /// The products to choose from, each with its price today and the next
@@ -294,12 +293,14 @@ async fn edit_page(
     let mut products = product_options(app, today, &quote.lines).await?;
     // Its lines share its currency: a product priced in another is not offered.
     products.iter_mut().for_each(|p| p.in_currency = p.currency == quote.currency);
-    let (signers, others): (Vec<UserView>, Vec<UserView>) =
-        app.store.list_users().await?.into_iter().partition(UserView::can_sign);
+    let signers = super::signers_by_name(app).await?;
+    let gone_signer = match signers.iter().any(|u| u.id == quote.signer_id) {
+        true => None,
+        false => app.store.users_by_id(&[quote.signer_id]).await?.remove(&quote.signer_id),
+    };
     let mut page = edit_form(user, products, signers, quote, today);
     page.revision = Some(quote.revision());
-    page.gone_signer =
-        others.into_iter().find(|u| u.id == quote.signer_id).map(|u| GoneSigner { id: u.id.to_string(), name: u.name });
+    page.gone_signer = gone_signer.map(|u| GoneSigner { id: u.id.to_string(), name: u.name });
     let gate = app.store.quote_gate(&user.0.actor, quote.id).await?;
     if gate.price_override.is_some() && !gate.superseded.is_empty() {
         let lines: Vec<String> = gate.superseded.iter().map(|l| format!("{} × {}", l.sku, l.quantity)).collect();
