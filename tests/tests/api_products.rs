@@ -689,3 +689,46 @@ both_backends! {
         app.stop().await;
     }
 }
+
+both_backends! {
+    /// Finance imports a price list again with a few new products: with the
+    /// box ticked, the lines whose SKUs are listed already are left out (named
+    /// in the preview), and the rest are imported; without it, nothing is.
+    async fn a_price_list_imported_again_adds_only_its_new_products_when_asked_to(backend: Backend) {
+        use pricegate_tests::pages::post_form;
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        create_product(&finance, "VALVE-1", "EUR", 4_990).await;
+        let cookie = session_cookie(&app.base, &fiona.email).await;
+        let list = client().get(format!("{}/products", app.base)).header(COOKIE, &cookie).send().await.unwrap();
+        let csrf = csrf_in(&list.text().await.unwrap());
+        let csv = format!("{HEADER}PUMP-1,Pump,each,EUR,260000\nVALVE-1,Valve,each,EUR,4990\nHOSE-1,Hose,m,EUR,350\nBOLT-1,Bolt,each,EUR,35\n");
+        let form = |action: &str, leave_out: bool| {
+            let mut form = vec![("csrf_token", csrf.clone()), ("csv", csv.clone()), ("action", action.to_owned())];
+            if leave_out {
+                form.push(("leave_out_listed", "1".to_owned()));
+            }
+            form
+        };
+        let url = format!("{}/products/import", app.base);
+        let (status, page) = post_form(url.clone(), &cookie, &form("preview", false)).await;
+        assert_eq!(status, 422, "without the box, SKUs on the list are refused: {page}");
+        assert!(page.contains("Line 2: ") && page.contains("Line 3: "), "{page}");
+        let (status, page) = post_form(url.clone(), &cookie, &form("preview", true)).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("Left out 2 lines whose SKU is on the price list already: line 2 PUMP-1, line 3 VALVE-1."), "{page}");
+        assert!(page.contains("Preview: 2 products to import") && page.contains("leave_out_listed\" value=\"1\" checked"), "{page}");
+        let (status, page) = post_form(url.clone(), &cookie, &form("import", true)).await;
+        assert_eq!(status, 303, "{page}");
+        assert!(page.contains("Imported 2 products. Left out 2 lines whose SKUs were already on the price list."), "{page}");
+        assert_eq!(skus(&finance).await, ["BOLT-1", "HOSE-1", "PUMP-1", "VALVE-1"]);
+        let pump = finance.get("/api/v1/products").await.body.as_array().unwrap().iter().find(|p| p["sku"] == "PUMP-1").cloned().unwrap();
+        assert_eq!(pump["unit_price_minor"], 250_000, "a listed product's price is not changed by an import");
+        // Everything listed already: nothing to import, and it says so.
+        let (status, page) = post_form(url, &cookie, &form("import", true)).await;
+        assert_eq!(status, 422);
+        assert!(page.contains("Every SKU in it is on the price list already: there is nothing new to import."), "{page}");
+        app.stop().await;
+    }
+}

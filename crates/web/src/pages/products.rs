@@ -83,6 +83,10 @@ struct ProductsPage {
     errors: Vec<LineError>,
     /// The CSV was sent to import, not to preview: its errors say nothing was imported.
     importing: bool,
+    /// "Leave out SKUs already on the price list" was ticked.
+    leave_out_listed: bool,
+    /// The lines so left out, each with its SKU.
+    left_out: Vec<(u64, String)>,
     message: Option<String>,
     new: NewProductInput,
     /// The add-product form's refused fields, each with its sentence.
@@ -167,6 +171,8 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, csv: String) -
         preview: Vec::new(),
         errors: Vec::new(),
         importing: false,
+        leave_out_listed: false,
+        left_out: Vec::new(),
         message: None,
         new: NewProductInput { unit: "each".into(), currency: "EUR".into(), ..NewProductInput::default() },
         new_errors: Default::default(),
@@ -181,7 +187,8 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, csv: String) -
 enum Done {
     Added(Uuid),
     Saved(Uuid),
-    Imported(usize),
+    /// Products imported, and lines left out as their SKUs were listed already.
+    Imported(usize, usize),
     Withdrawn(Uuid),
     BackOnSale(Uuid),
 }
@@ -193,7 +200,8 @@ impl Done {
         match self {
             Done::Added(id) => format!("added.{id}"),
             Done::Saved(id) => format!("saved.{id}"),
-            Done::Imported(n) => format!("imported.{n}"),
+            Done::Imported(n, 0) => format!("imported.{n}"),
+            Done::Imported(n, left_out) => format!("imported.{n}.{left_out}"),
             Done::Withdrawn(id) => format!("withdrawn.{id}"),
             Done::BackOnSale(id) => format!("on-sale.{id}"),
         }
@@ -204,7 +212,10 @@ impl Done {
         match kind {
             "added" => Uuid::parse_str(rest).ok().map(Done::Added),
             "saved" => Uuid::parse_str(rest).ok().map(Done::Saved),
-            "imported" => rest.parse().ok().map(Done::Imported),
+            "imported" => match rest.split_once('.') {
+                Some((n, left_out)) => Some(Done::Imported(n.parse().ok()?, left_out.parse().ok()?)),
+                None => rest.parse().ok().map(|n| Done::Imported(n, 0)),
+            },
             "withdrawn" => Uuid::parse_str(rest).ok().map(Done::Withdrawn),
             "on-sale" => Uuid::parse_str(rest).ok().map(Done::BackOnSale),
             _ => None,
@@ -216,14 +227,25 @@ impl Done {
     fn about(&self) -> Option<Uuid> {
         match self {
             Done::Added(id) | Done::Saved(id) | Done::Withdrawn(id) | Done::BackOnSale(id) => Some(*id),
-            Done::Imported(_) => None,
+            Done::Imported(..) => None,
         }
     }
 
     /// What was done, said of `product`, the product it was about as it is now.
     fn sentence(&self, product: Option<&ProductView>) -> Option<String> {
         match (self, product) {
-            (Done::Imported(n), _) => Some(format!("Imported {n} product{}.", if *n == 1 { "" } else { "s" })),
+            (Done::Imported(n, left_out), _) => {
+                let plural = |n: usize| if n == 1 { "" } else { "s" };
+                let left = match left_out {
+                    0 => String::new(),
+                    m => format!(
+                        " Left out {m} line{} whose SKU{} already on the price list.",
+                        plural(*m),
+                        if *m == 1 { " was" } else { "s were" }
+                    ),
+                };
+                Some(format!("Imported {n} product{}.{left}", plural(*n)))
+            }
             (_, None) => None,
             (Done::Added(_), Some(p)) => Some(format!("Added {}.", p.sku)),
             (Done::Saved(_), Some(p)) => Some(format!("Saved {}: {} (unit: {}).", p.sku, p.name, p.unit)),
@@ -290,10 +312,27 @@ async fn import(
     CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
     let csv = form.get("csv").to_owned();
-    let read = read_products(csv.as_bytes());
+    let (mut rows, unread) = read_products(csv.as_bytes());
     let mut page = page(&app, &user, &Listing::default(), csv).await?;
     page.importing = form.get("action") == "import";
-    let rows = match app.store.products_to_import(read).await? {
+    page.leave_out_listed = form.get("leave_out_listed") == "1";
+    if page.leave_out_listed {
+        // SKUs already on the list exactly as written: their prices change
+        // only through notices, so the lines are left out, not refused.
+        let skus: Vec<&str> = rows.iter().map(|r| r.sku.as_str()).collect();
+        let listed = app.store.listed_exactly(&skus).await?;
+        let (kept, out): (Vec<CsvRow>, Vec<CsvRow>) = rows.into_iter().partition(|r| !listed.contains(r.sku.as_str()));
+        page.left_out = out.iter().map(|r| (r.line, r.sku.as_str().to_owned())).collect();
+        rows = kept;
+        if rows.is_empty() && unread.is_empty() && !page.left_out.is_empty() {
+            page.errors = vec![LineError {
+                line: 2,
+                message: "Every SKU in it is on the price list already: there is nothing new to import.".to_owned(),
+            }];
+            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    }
+    let rows = match app.store.products_to_import((rows, unread)).await? {
         Ok(rows) => rows,
         Err(errors) => {
             page.errors = errors.into_iter().map(LineError::from).collect();
@@ -310,8 +349,9 @@ async fn import(
         page.preview = rows.iter().map(preview_row).collect();
         return Ok(render(StatusCode::OK, &page));
     }
+    let left_out = page.left_out.len();
     match app.store.import_products(&user.0.actor, rows).await? {
-        Ok(imported) => Ok(Done::Imported(imported.len()).back_to_list(&user.seal(&app), None)),
+        Ok(imported) => Ok(Done::Imported(imported.len(), left_out).back_to_list(&user.seal(&app), None)),
         Err(errors) => {
             page.errors = errors.into_iter().map(LineError::from).collect();
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
@@ -523,7 +563,14 @@ mod tests {
     #[test]
     fn what_was_done_survives_its_cookie_and_nothing_else_parses() {
         let id = Uuid::new_v4();
-        for done in [Done::Added(id), Done::Saved(id), Done::Imported(12), Done::Withdrawn(id), Done::BackOnSale(id)] {
+        for done in [
+            Done::Added(id),
+            Done::Saved(id),
+            Done::Imported(12, 0),
+            Done::Imported(12, 3),
+            Done::Withdrawn(id),
+            Done::BackOnSale(id),
+        ] {
             assert_eq!(Done::parse(&done.cookie_value()), Some(done));
         }
         for junk in ["", "added", "added.", "added.not-a-uuid", "imported.-1", "deleted.1", "<script>.1"] {
