@@ -672,6 +672,7 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up() {
     let (zed, _) = app.user(Role::Sales, "Zed Zimmer").await;
     let (mia, _) = app.user(Role::Sales, "Mia Moreau").await;
     app.user(Role::Sales, "bea Brandt").await;
+    app.user(Role::Sales, "Carl Cole").await;
     create_product(&finance, "P-1", "EUR", 100).await;
     draft_quote(&zed, json!([{"sku": "P-1", "quantity": 1}])).await;
     for _ in 0..2 {
@@ -688,7 +689,7 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up() {
     let table =
         html.split("<table id=\"pending\"").nth(1).and_then(|t| t.split("</table>").next()).expect("the pending table");
     let names: Vec<&str> = table.split("<tr><td>").skip(1).filter_map(|row| row.split(" <span").next()).collect();
-    assert_eq!(names, ["Mia Moreau", "Zed Zimmer", "Abe Adams", "bea Brandt"], "{table}");
-    assert!(html.contains("Those whose quotes it holds up first, then by name."));
+    assert_eq!(names, ["Mia Moreau", "Zed Zimmer", "Abe Adams", "bea Brandt", "Carl Cole"], "{table}");
+    assert!(html.contains("Those whose quotes it holds up first, most quotes first; then everyone by name."));
     app.stop().await;
 }

@@ -381,8 +381,19 @@ both_backends! {
         let (rita, rita_user) = app.user(Role::Sales, "Rita").await;
         let notice = create_notice(&finance, "Not yet", json!([])).await;
         let publish = format!("/api/v1/notices/{notice}/publish");
-        for _ in 0..DENIALS_RECORDED + 20 {
-            assert_error(&sam.post_empty(&publish).await, 403, "forbidden");
+        // Sent eight at a time, as a script would: the bound holds, and the row saying so is written once.
+        let sam = std::sync::Arc::new(sam);
+        let mut sending = tokio::task::JoinSet::new();
+        for worker in 0..8 {
+            let (sam, publish) = (sam.clone(), publish.clone());
+            sending.spawn(async move {
+                for _ in (worker..DENIALS_RECORDED + 20).step_by(8) {
+                    assert_error(&sam.post_empty(&publish).await, 403, "forbidden");
+                }
+            });
+        }
+        while let Some(sent) = sending.join_next().await {
+            sent.expect("the denials are sent");
         }
         assert_error(&rita.post_empty(&publish).await, 403, "forbidden");
         assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.body["state"], "draft");

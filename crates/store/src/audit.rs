@@ -195,7 +195,13 @@ impl Store {
         id: Option<Uuid>,
         code: Option<&str>,
     ) -> Result<(), StoreError> {
-        let at = db_now(&self.db).await?;
+        // One person's denials counted and written one at a time (their user
+        // row locked on PostgreSQL; SQLite's write transaction excludes every
+        // other), so that parallel requests neither pass the bound nor all
+        // miss writing the row that says it is reached.
+        let txn = self.begin_write().await?;
+        crate::entity::users::Entity::find_by_id(actor_id).lock_exclusive().one(&txn).await?;
+        let at = db_now(&txn).await?;
         let recent = audit_log::Entity::find()
             .select_only()
             .column(audit_log::Column::Id)
@@ -204,10 +210,11 @@ impl Store {
             .filter(audit_log::Column::ActorId.eq(actor_id))
             .limit(DENIALS_RECORDED)
             .into_tuple::<Uuid>()
-            .all(&self.db)
+            .all(&txn)
             .await?
             .len() as u64;
         if recent >= DENIALS_RECORDED {
+            txn.rollback().await?;
             return Ok(());
         }
         let mut detail = serde_json::json!({ "method": method, "route": route, "id": id, "code": code });
@@ -218,7 +225,7 @@ impl Store {
             ));
         }
         record(
-            &self.db,
+            &txn,
             AuditEntry {
                 at,
                 actor_id: Some(actor_id),
@@ -228,7 +235,9 @@ impl Store {
                 detail,
             },
         )
-        .await
+        .await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// What happened to quote `id`, oldest first, as the audit log keeps it:

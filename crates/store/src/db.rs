@@ -170,16 +170,26 @@ where
     Ok(E::find_by_id(id).one(conn).await?.is_some())
 }
 
+/// The most words of a search that are looked for (the first, each once).
+const SEARCH_WORDS: usize = 10;
+
 /// Rows where one of `columns` contains each word of `text` (a word in one
 /// column, another in another, or both in one), whatever its case: both
 /// sides are lowered by the database (SQLite lowers ASCII letters only), and
-/// `%`, `_` and `\\` in `text` stand for themselves.
+/// `%`, `_` and `\\` in `text` stand for themselves. Only the first
+/// [`SEARCH_WORDS`] words are looked for.
 pub(crate) fn containing(backend: sea_orm::DbBackend, columns: &[&str], text: &str) -> sea_orm::Condition {
     let placeholder = match backend {
         sea_orm::DbBackend::Postgres => "$1",
         _ => "?",
     };
-    text.split_whitespace().fold(sea_orm::Condition::all(), |all, word| {
+    let mut words: Vec<&str> = Vec::new();
+    for word in text.split_whitespace() {
+        if !words.contains(&word) && words.len() < SEARCH_WORDS {
+            words.push(word);
+        }
+    }
+    words.into_iter().fold(sea_orm::Condition::all(), |all, word| {
         let mut pattern = String::with_capacity(word.len() + 2);
         pattern.push('%');
         for c in word.chars() {

@@ -64,7 +64,7 @@ pub struct OutboxQuery {
     pub limit: Option<i64>,
     /// Only messages queued before this one (the last of the page before).
     pub before: Option<Uuid>,
-    /// Only messages to addresses that contain this, whatever its case.
+    /// Only messages to addresses that contain each word of this, whatever its case.
     pub to: Option<String>,
 }
 
@@ -85,8 +85,8 @@ pub async fn list_outbox(
         )));
     }
     let limit = super::page_limit(query.limit)?.unwrap_or(200);
-    let to = query.to.as_deref().map(str::trim).filter(|to| !to.is_empty());
-    Ok(Json(app.store.list_outbox(query.state.as_deref(), to, query.before, limit).await?))
+    let to = query.to.as_deref().and_then(crate::pages::search_text);
+    Ok(Json(app.store.list_outbox(query.state.as_deref(), to.as_deref(), query.before, limit).await?))
 }
 
 /// One message with its text and HTML bodies; acknowledgement links in them

@@ -747,8 +747,8 @@ struct OutboxPage {
     csrf: String,
     /// The state shown, or empty for every message.
     state: &'static str,
-    /// The address asked for a state there is not: every message is shown.
-    unknown_state: bool,
+    /// What in the address could not be read (a state there is not): every message is shown.
+    list_note: Option<&'static str>,
     /// The address searched for, as typed, or empty.
     to: String,
     /// What the last "Send again" did.
@@ -792,7 +792,7 @@ const MAIL_STATES: [&str; 4] = ["pending", "failed", "skipped", "sent"];
 /// Messages on one page of the outbox.
 const OUTBOX_PAGE: u64 = 200;
 
-/// Which messages the outbox page shows: `?state=failed&before=<id>`.
+/// Which messages the outbox page shows: `?state=failed&to=<part of the address>&before=<id>`.
 #[derive(serde::Deserialize, Default)]
 struct OutboxListing {
     state: Option<String>,
@@ -816,8 +816,13 @@ async fn outbox(
     user.require(&[Role::Admin])?;
     let asked = listing.state.as_deref().filter(|a| !a.is_empty());
     let state = MAIL_STATES.into_iter().find(|s| Some(*s) == asked).unwrap_or("");
-    // A state it does not know (an edited address) is said, not ignored in silence.
-    let unknown_state = unreadable || (asked.is_some() && state.is_empty());
+    // A state it does not know (an edited address), or an address that
+    // cannot be read (a search given twice), is said, not ignored in silence.
+    let list_note = match (unreadable, asked.is_some() && state.is_empty()) {
+        (true, _) => Some("This address could not be read (a filter given twice, say): showing every message."),
+        (false, true) => Some("There is no such state of a message: showing every message."),
+        (false, false) => None,
+    };
     let to = super::search_text(&listing.to);
     let listing_before = |before: Option<Uuid>| {
         app.store.list_outbox((!state.is_empty()).then_some(state), to.as_deref(), before, OUTBOX_PAGE + 1)
@@ -873,7 +878,7 @@ async fn outbox(
         layout: user.layout("Outbox"),
         csrf: user.csrf().to_owned(),
         state,
-        unknown_state,
+        list_note,
         to: to.unwrap_or_default(),
         message,
         messages,

@@ -165,25 +165,28 @@ async fn new_form(State(app): State<AppState>, user: PageUser) -> Result<Respons
 fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceChange>, String> {
     let lines: Vec<(usize, &str)> =
         text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty()).collect();
+    let catalogue = Catalogue::new(products);
+    // A spreadsheet's header row, pasted with the rest, is no change: a
+    // first line whose SKU is on no product and whose price and date hold
+    // no digit (`SKU,Price,Date`).
+    let header = |line: &str| {
+        let wordy = |field: &str| !field.chars().any(|c| c.is_ascii_digit());
+        change_fields(line)
+            .is_some_and(|[sku, price, date]| !catalogue.exact.contains_key(sku) && wordy(price) && wordy(date))
+    };
+    let lines = match lines.split_first() {
+        Some(((_, first), [])) if header(first) => {
+            return Err("Line 1 is a header row with no price changes under it.".to_owned());
+        }
+        Some(((_, first), rest)) if header(first) => rest.to_vec(),
+        _ => lines,
+    };
     // Too many is said at once, before any line is read: the answer to a
     // pasted spreadsheet of thousands of rows is this sentence, not a page
     // of sentences (nor the time to work them out).
     if lines.len() > MAX_CHANGES {
-        return Err(format!(
-            "There are {} lines; a notice may carry at most {MAX_CHANGES} price changes.",
-            lines.len()
-        ));
+        return Err(format!("There are {} price changes; a notice may carry at most {MAX_CHANGES}.", lines.len()));
     }
-    let catalogue = Catalogue::new(products);
-    // A spreadsheet's header row, pasted with the rest: no change.
-    let header = |line: &str| {
-        change_fields(line)
-            .is_some_and(|[sku, ..]| sku.eq_ignore_ascii_case("sku") && !catalogue.exact.contains_key(sku))
-    };
-    let lines = match lines.split_first() {
-        Some(((_, first), rest)) if header(first) => rest.to_vec(),
-        _ => lines,
-    };
     // Each change with the line it was read from; every refused line is
     // reported, one sentence per line, not just the first.
     let mut read: HashMap<(Sku, NaiveDate), usize> = HashMap::new();
@@ -245,13 +248,20 @@ fn csv_fields(line: &str) -> Vec<&str> {
     fields
 }
 
-/// A line's three fields, trimmed, if it has three (see [`parse_change`]).
+/// A line's three fields, trimmed and out of any double quotes around them
+/// (a spreadsheet may quote every field), if it has three (see [`parse_change`]).
 fn change_fields(line: &str) -> Option<[&str; 3]> {
     let by_semicolons_or_tabs: Vec<&str> = line.split(';').flat_map(|p| p.split('\t')).collect();
     let parts = [by_semicolons_or_tabs, csv_fields(line), line.splitn(3, ", ").collect()]
         .into_iter()
         .find(|parts| parts.len() == 3)?;
-    Some([parts[0].trim(), parts[1].trim(), parts[2].trim()])
+    Some([bare(parts[0]), bare(parts[1]), bare(parts[2])])
+}
+
+/// A field trimmed, and out of the double quotes around it if it has them.
+fn bare(field: &str) -> &str {
+    let field = field.trim();
+    field.strip_prefix('"').and_then(|f| f.strip_suffix('"')).map_or(field, str::trim)
 }
 
 /// One line of the changes: `SKU, price, date`, its fields between
@@ -701,6 +711,15 @@ mod tests {
         assert!(refused.starts_with("Line 1: Write SKU, new unit price, effective date"), "{refused}");
         let refused = read("EU-1,12.50,2027-02-16\nsku,price,date").unwrap_err();
         assert!(refused.starts_with("Line 2: "), "a header is only the first line: {refused}");
+        assert_eq!(
+            read("\"SKU\",\"Price\",\"Date\"\n\"EU-1\",\"1,390.50\",\"2027-02-16\""),
+            Ok(vec![139_050]),
+            "every field quoted"
+        );
+        assert_eq!(read("Product;New price;From\nEU-1;12.50;2027-02-16"), Ok(vec![1_250]), "a header in other words");
+        assert_eq!(read("sku,price,date").unwrap_err(), "Line 1 is a header row with no price changes under it.");
+        let refused = read("EU-1X, 10, 2027-01-01").unwrap_err();
+        assert!(refused.starts_with("Line 1: There is no product"), "a line with figures is no header: {refused}");
     }
 
     #[test]
@@ -708,8 +727,10 @@ mod tests {
         let products = [product("EU-1", "EUR")];
         let days = |n: usize| (0..n).map(|d| format!("EU-1, 10, {}\n", date(d))).collect::<String>();
         let refused = parse_changes(&format!("{}\n\n", days(MAX_CHANGES + 1)), &products).unwrap_err();
-        assert_eq!(refused, "There are 501 lines; a notice may carry at most 500 price changes.");
+        assert_eq!(refused, "There are 501 price changes; a notice may carry at most 500.");
         assert_eq!(parse_changes(&days(MAX_CHANGES), &products).unwrap().len(), MAX_CHANGES);
+        let with_header = format!("SKU,Price,Date\n{}", days(MAX_CHANGES));
+        assert_eq!(parse_changes(&with_header, &products).unwrap().len(), MAX_CHANGES, "a header row is not counted");
     }
 
     fn date(days: usize) -> NaiveDate {

@@ -296,7 +296,8 @@ async fn edit_page(
     let signers = super::signers_by_name(app).await?;
     let gone_signer = match signers.iter().any(|u| u.id == quote.signer_id) {
         true => None,
-        false => app.store.users_by_id(&[quote.signer_id]).await?.remove(&quote.signer_id),
+        // One who became able to sign since the list was read is not gone.
+        false => app.store.users_by_id(&[quote.signer_id]).await?.remove(&quote.signer_id).filter(|u| !u.can_sign()),
     };
     let mut page = edit_form(user, products, signers, quote, today);
     page.revision = Some(quote.revision());
