@@ -238,19 +238,26 @@ both_backends! {
     }
 }
 
-/// A message tried before at an address corrected since keeps that address
-/// when tried again, but its new link is dead: whoever reads mail there
-/// cannot acknowledge for the person.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retry_to_a_corrected_address_carries_no_working_link() {
+/// Mia's publication e-mail sent: the SMTP server it went to, the app, an
+/// admin's session, Mia, the notice and her message's outbox row.
+struct MiaMailed {
+    sink: SmtpSink,
+    app: pricegate_tests::TestApp,
+    admin: Session,
+    mia: pricegate_store::views::UserView,
+    notice: String,
+    sent: pricegate_store::entity::outbox::Model,
+}
+
+async fn mia_mailed(backend: pricegate_tests::Backend) -> MiaMailed {
     use pricegate_store::entity::outbox;
     let sink = SmtpSink::start().await;
-    let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |_| {}).await;
+    let app = spawn_with_mail(backend, &sink, |_| {}).await;
     let (finance, _) = app.user(Role::Finance, "Fiona").await;
     let (admin, _) = app.user(Role::Admin, "Ada").await;
     let (_, mia) = app.user(Role::Sales, "Mia").await;
     create_product(&finance, "PUMP-1", "EUR", 250_000).await;
-    publish_pump_notice(&finance).await;
+    let notice = publish_pump_notice(&finance).await;
     sink.wait_until(WAIT, "Mia's publication e-mail", |m| !m.is_empty()).await;
     let sent = outbox::Entity::find()
         .filter(outbox::Column::UserId.eq(mia.id))
@@ -259,6 +266,16 @@ async fn a_retry_to_a_corrected_address_carries_no_working_link() {
         .await
         .unwrap()
         .expect("Mia's message");
+    MiaMailed { sink, app, admin, mia, notice, sent }
+}
+
+/// A message tried before at an address corrected since keeps that address
+/// when tried again, but its new link is dead: whoever reads mail there
+/// cannot acknowledge for the person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_to_a_corrected_address_carries_no_working_link() {
+    use pricegate_store::entity::outbox;
+    let MiaMailed { sink: _sink, app, admin, mia, sent, .. } = mia_mailed(pricegate_tests::Backend::Sqlite).await;
     assert_eq!(sent.to_addr, mia.email);
     let r = admin.patch(&format!("/api/v1/users/{}", mia.id), &json!({"email": "mia.right@pricegate.test"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -310,22 +327,8 @@ async fn until_one_waits_for_a_lock(conn: &sea_orm::DatabaseConnection) {
 /// otherwise be left working. PostgreSQL, where the two run side by side.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_minted_during_an_address_correction_carries_no_working_link() {
-    use pricegate_store::entity::outbox;
     use sea_orm::{ConnectionTrait, TransactionTrait};
-    let sink = SmtpSink::start().await;
-    let app = spawn_with_mail(pricegate_tests::Backend::Postgres, &sink, |_| {}).await;
-    let (finance, _) = app.user(Role::Finance, "Fiona").await;
-    let (_, mia) = app.user(Role::Sales, "Mia").await;
-    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
-    publish_pump_notice(&finance).await;
-    sink.wait_until(WAIT, "Mia's publication e-mail", |m| !m.is_empty()).await;
-    let sent = outbox::Entity::find()
-        .filter(outbox::Column::UserId.eq(mia.id))
-        .filter(outbox::Column::Kind.eq("publication"))
-        .one(app.store.connection())
-        .await
-        .unwrap()
-        .expect("Mia's message");
+    let MiaMailed { sink: _sink, app, mia, sent, .. } = mia_mailed(pricegate_tests::Backend::Postgres).await;
     // The correction, half written: the address changed and the person's links
     // ended, as `update_user` does under the row's lock, not yet committed.
     let other = sea_orm::Database::connect(app.db.url.as_str()).await.expect("a second connection");
@@ -363,14 +366,7 @@ async fn a_retry_minted_during_an_address_correction_carries_no_working_link() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_address_corrected_while_a_link_is_minted_ends_that_link_too() {
     use sea_orm::{ConnectionTrait, TransactionTrait};
-    let sink = SmtpSink::start().await;
-    let app = spawn_with_mail(pricegate_tests::Backend::Postgres, &sink, |_| {}).await;
-    let (finance, _) = app.user(Role::Finance, "Fiona").await;
-    let (admin, _) = app.user(Role::Admin, "Ada").await;
-    let (_, mia) = app.user(Role::Sales, "Mia").await;
-    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
-    let notice = publish_pump_notice(&finance).await;
-    sink.wait_until(WAIT, "Mia's publication e-mail", |m| !m.is_empty()).await;
+    let MiaMailed { sink: _sink, app, admin, mia, notice, .. } = mia_mailed(pricegate_tests::Backend::Postgres).await;
     // The mint, half done: the address read under a share of the row's lock, the link written, not yet committed.
     let other = sea_orm::Database::connect(app.db.url.as_str()).await.expect("a second connection");
     let mint = other.begin().await.unwrap();

@@ -562,24 +562,22 @@ impl Store {
             query = query.filter(products::Column::Sku.gt(after));
         }
         let rows = query.order_by_asc(products::Column::Sku).limit(limit).all(&self.db).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
         let ids: Vec<Uuid> = rows.iter().map(|p| p.id).collect();
-        let prices = match ids.is_empty() {
-            true => HashMap::new(),
-            false => listed_prices(&self.db, Some(&ids), self.today().await?, self.calendar).await?,
-        };
-        Ok(rows
-            .into_iter()
-            .map(|p| {
-                let price = prices.get(&p.id).copied();
-                view(p, price)
-            })
-            .collect())
+        self.priced(rows, Some(&ids)).await
     }
 
     pub async fn list_products(&self) -> Result<Vec<ProductView>, StoreError> {
-        let today = self.today().await?;
-        let prices = listed_prices(&self.db, None, today, self.calendar).await?;
         let rows = products::Entity::find().order_by_asc(products::Column::Sku).all(&self.db).await?;
+        self.priced(rows, None).await
+    }
+
+    /// `rows` with their prices today, read for the products `ids` (all of
+    /// them without).
+    async fn priced(&self, rows: Vec<products::Model>, ids: Option<&[Uuid]>) -> Result<Vec<ProductView>, StoreError> {
+        let prices = listed_prices(&self.db, ids, self.today().await?, self.calendar).await?;
         Ok(rows
             .into_iter()
             .map(|p| {
