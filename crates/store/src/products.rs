@@ -327,15 +327,15 @@ impl Store {
         Ok(rows.into_iter().filter_map(|(sku, at)| Some((sku, at?))).collect())
     }
 
-    /// The product on the list whose SKU is `sku`, or differs from it only
-    /// in case, if there is one: for a form to name a taken SKU together
-    /// with its other refusals (creating checks again as it writes).
     /// Which of `skus` are on the price list exactly as written (a SKU
     /// differing only in case is not among them).
     pub async fn listed_exactly(&self, skus: &[&str]) -> Result<HashSet<String>, StoreError> {
         Ok(listed_as(&self.db, skus).await?.into_values().filter(|listed| skus.contains(&listed.as_str())).collect())
     }
 
+    /// The product on the list whose SKU is `sku`, or differs from it only
+    /// in case, if there is one: for a form to name a taken SKU together
+    /// with its other refusals (creating checks again as it writes).
     pub async fn listed_sku(&self, sku: &str) -> Result<Option<String>, StoreError> {
         Ok(listed_as(&self.db, &[sku]).await?.into_values().next())
     }

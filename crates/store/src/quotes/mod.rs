@@ -228,16 +228,11 @@ impl Store {
         Ok(view)
     }
 
-    /// The quotes `actor` may see whose id begins with `reference`, the 8
-    /// hexadecimal digits the pages and e-mails name a quote by (at most a
-    /// few: 2^32 references). Read as a range of ids, which both databases
-    /// order as their hexadecimal digits.
-    pub async fn quotes_by_reference(&self, actor: &Actor, reference: &str) -> Result<Vec<Uuid>, StoreError> {
-        if reference.len() != 8 {
-            return Ok(Vec::new());
-        }
-        let bound = |fill: char| Uuid::parse_str(&format!("{reference}{}", fill.to_string().repeat(24))).ok();
-        let (Some(low), Some(high)) = (bound('0'), bound('f')) else { return Ok(Vec::new()) };
+    /// The quotes `actor` may see whose ids are within `(low, high)`: the
+    /// range a reference stands for, the 8 hexadecimal digits the pages and
+    /// e-mails name a quote by (at most a few quotes: 2^32 references). Both
+    /// databases order ids as their hexadecimal digits.
+    pub async fn quotes_by_reference(&self, actor: &Actor, (low, high): (Uuid, Uuid)) -> Result<Vec<Uuid>, StoreError> {
         let rows = quotes::Entity::find()
             .filter(quotes::Column::Id.between(low, high))
             .order_by_asc(quotes::Column::Id)

@@ -828,15 +828,13 @@ async fn outbox(
         app.store.list_outbox((!state.is_empty()).then_some(state), to.as_deref(), before, OUTBOX_PAGE + 1)
     };
     // An id that names no message (an old or edited link) shows the first page, and says so.
-    let (mut listed, before, gone) = match listing.before.as_deref().filter(|b| !b.is_empty()) {
-        Some(asked) => match Uuid::parse_str(asked).map(|id| (id, listing_before(Some(id)))) {
-            Ok((id, listed)) => match listed.await {
-                Err(StoreError::Invalid(_)) => (listing_before(None).await?, None, true),
-                listed => (listed?, Some(id), false),
-            },
-            Err(_) => (listing_before(None).await?, None, true),
-        },
+    let (mut listed, before, gone) = match listing.before.as_deref().filter(|b| !b.is_empty()).map(Uuid::parse_str) {
         None => (listing_before(None).await?, None, false),
+        Some(Ok(id)) => match listing_before(Some(id)).await {
+            Err(StoreError::Invalid(_)) => (listing_before(None).await?, None, true),
+            listed => (listed?, Some(id), false),
+        },
+        Some(Err(_)) => (listing_before(None).await?, None, true),
     };
     let state_pair = (!state.is_empty()).then_some(("state", state));
     let to_pair = to.as_deref().map(|to| ("to", to));

@@ -111,16 +111,10 @@ fn action_of(typed: &str) -> Option<&str> {
 /// hex digits) pages and e-mails show, as written in the address and as the
 /// range of ids it stands for.
 fn subject_of(typed: &str) -> Option<(String, (Uuid, Uuid))> {
-    if let Ok(id) = Uuid::parse_str(typed) {
-        return Some((id.to_string(), (id, id)));
+    match Uuid::parse_str(typed) {
+        Ok(id) => Some((id.to_string(), (id, id))),
+        Err(_) => super::reference_range(typed),
     }
-    let reference = typed.to_ascii_lowercase();
-    if reference.len() != 8 || !reference.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let first = Uuid::parse_str(&format!("{reference}-0000-0000-0000-000000000000")).ok()?;
-    let last = Uuid::parse_str(&format!("{reference}-ffff-ffff-ffff-ffffffffffff")).ok()?;
-    Some((reference, (first, last)))
 }
 
 /// The address of this page with the filters kept.

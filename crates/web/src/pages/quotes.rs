@@ -131,12 +131,13 @@ async fn list(
         Err(StoreError::Invalid(_)) => (app.store.list_quotes(&user.0.actor, filter(None)).await?, None),
         listed => (listed?, before),
     };
-    let first_page = if state.is_empty() { "/quotes".to_owned() } else { format!("/quotes?state={state}") };
+    let state_pair = (!state.is_empty()).then_some(("state", state));
+    let first_page = super::list_address("/quotes", &[state_pair]);
     let newest = before.is_some().then(|| first_page.clone());
     let older = (quotes.len() as u64 > PAGE_SIZE).then(|| {
         quotes.truncate(PAGE_SIZE as usize);
-        let last = quotes.last().map(|q| q.id).unwrap_or_default();
-        if state.is_empty() { format!("/quotes?before={last}") } else { format!("/quotes?state={state}&before={last}") }
+        let last = quotes.last().map(|q| q.id.to_string()).unwrap_or_default();
+        super::list_address("/quotes", &[state_pair, Some(("before", &last))])
     });
     let signers: Vec<Uuid> = quotes.iter().map(|q| q.signer_id).collect();
     let names = app.store.user_names(&signers).await?;
@@ -1051,21 +1052,15 @@ async fn show(
 
 /// `/quotes/3fc2b0b8`: the quote by the reference its e-mails and lists
 /// print, among those the person may see.
-async fn by_reference(app: &AppState, user: &PageUser, reference: &str) -> Result<Response, PageError> {
-    let reference = reference.to_ascii_lowercase();
-    let hex = reference.len() == 8 && reference.bytes().all(|b| b.is_ascii_hexdigit());
-    let found = match hex {
-        true => app.store.quotes_by_reference(&user.0.actor, &reference).await?,
-        false => Vec::new(),
-    };
-    match found.as_slice() {
+async fn by_reference(app: &AppState, user: &PageUser, typed: &str) -> Result<Response, PageError> {
+    let Some((reference, ids)) = super::reference_range(typed) else { return Err(super::forms::not_found()) };
+    match app.store.quotes_by_reference(&user.0.actor, ids).await?.as_slice() {
         [id] => Ok(super::quote_confirm::to_quote(*id)),
-        [] if hex => Err(PageError::new(
+        [] => Err(PageError::new(
             StatusCode::NOT_FOUND,
             "Not found",
             format!("None of the quotes you may see has the reference {reference}."),
         )),
-        [] => Err(super::forms::not_found()),
         _ => Err(PageError::new(
             StatusCode::NOT_FOUND,
             "More than one quote",

@@ -171,6 +171,11 @@ impl QuoteFormPage {
             .collect();
     }
 
+    /// Whether the validity date was sent as the one asked about and confirmed.
+    fn validity_confirmed(&self) -> bool {
+        self.valid_until_confirmed.trim() == self.valid_until.trim()
+    }
+
     /// The date to send as confirmed with the form: its validity date, when
     /// that is further ahead than a quote is usually valid and the person
     /// has been asked about it (the question is on this page, or they sent
@@ -178,7 +183,7 @@ impl QuoteFormPage {
     /// another reason ("More lines") asks nothing, and confirms nothing.
     fn far_valid_until(&self) -> Option<&str> {
         let date = parse_date("valid_until", &self.valid_until).ok()?;
-        let asked = self.error("valid_until").is_some() || self.valid_until_confirmed.trim() == self.valid_until.trim();
+        let asked = self.error("valid_until").is_some() || self.validity_confirmed();
         (date > parse::far_from(self.today) && asked).then_some(self.valid_until.as_str())
     }
 

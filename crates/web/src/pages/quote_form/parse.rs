@@ -202,8 +202,7 @@ pub(super) fn parse_quote(
         parse_date("valid_until", &page.valid_until).and_then(|date| match Some(date) == kept {
             true => Ok(date),
             false => calendar.refuse_past("valid_until", date, today).and_then(|date| {
-                let confirmed = page.valid_until_confirmed.trim() == page.valid_until.trim();
-                match date > far_from(today) && !confirmed {
+                match date > far_from(today) && !page.validity_confirmed() {
                     true => Err(far_ahead(date, today)),
                     false => Ok(date),
                 }
