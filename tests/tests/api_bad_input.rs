@@ -179,6 +179,12 @@ both_backends! {
         for path in ["/api/v1/audit?action=%00", "/api/v1/audit?action=quote%00", "/api/v1/outbox?state=%00"] {
             assert_error(&admin.get(path).await, 400, "invalid_query");
         }
+        // An action no entry is written with is said, not answered with an empty list.
+        let r = admin.get("/api/v1/audit?action=quote.finalized").await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(r.body["error"]["field"], "action", "{}", r.body);
+        assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains("“quote.finalized”")), "{}", r.body);
+        assert_eq!(admin.get("/api/v1/audit?action=quote.finalised").await.status, 200);
         // Lists that take no parameters say so, rather than answer as if heard.
         for path in ["/api/v1/products?limit=5", "/api/v1/notices?before=x", "/api/v1/products?sku=PUMP-1"] {
             assert_error(&finance.get(path).await, 400, "invalid_query");

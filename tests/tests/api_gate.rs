@@ -194,6 +194,14 @@ both_backends! {
         let before_approval = etag_of(&sam, &format!("/api/v1/quotes/{id}")).await;
         let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Old offer, 1,250"})).await;
         assert_eq!(r.status, 201, "{}", r.text);
+        // Sent again, it is the one approval: refused, and nothing more is written.
+        let etag = etag_of(&sam, &format!("/api/v1/quotes/{id}")).await;
+        let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Old offer, 1,250"})).await;
+        assert_error(&r, 409, "already_overridden");
+        assert!(r.text.contains("approved already") && r.text.contains("nothing was written"), "{}", r.text);
+        assert_eq!(etag_of(&sam, &format!("/api/v1/quotes/{id}")).await, etag, "the quote is as it was");
+        let approvals = finance.get(&format!("/api/v1/audit?action=quote.price_override&subject={id}")).await;
+        assert_eq!(approvals.body.as_array().map(Vec::len), Some(1), "{}", approvals.text);
         // Finalising on what was read before the approval is refused: the
         // approval is part of what the signer finalises.
         let finalise = sam.request(reqwest::Method::POST, &format!("/api/v1/quotes/{id}/finalise"));

@@ -229,8 +229,9 @@ both_backends! {
 
 both_backends! {
     /// Finance withdraws a product from sale on its page: the drafts that
-    /// carry it keep it (edited, repriced, finalised), and no quote takes it
-    /// on as a new line, by the API or the form, until it is back on sale.
+    /// carry it keep it (edited, in as many as they carry or fewer, repriced,
+    /// finalised), and no quote takes it on as a new line, by the API or the
+    /// form, until it is back on sale.
     async fn a_product_withdrawn_from_sale_stays_on_the_quotes_that_carry_it(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
@@ -304,11 +305,25 @@ both_backends! {
         assert!(page.contains("badge withdrawn"), "the draft's line says so: {page}");
         let edit = page_as(&app.base, &sam_user.email, &format!("/quotes/{carrying}/edit")).await;
         assert!(edit.contains("withdrawn from sale, kept on this quote"), "{edit}");
+        // It keeps the two it carried, or fewer, in any lines; never more.
         let lines = json!({"lines": [{"sku": "PUMP-1", "quantity": 3}, {"sku": "VALVE-1", "quantity": 1}]});
         let r = sam.patch(&format!("/api/v1/quotes/{carrying}"), &lines).await;
+        assert_error(&r, 422, "product_withdrawn");
+        assert_eq!(field(&r), "lines[0].quantity");
+        assert!(r.text.contains("this quote keeps the 2 it carried, in all its lines together, or fewer"), "{}", r.text);
+        let split = json!({"lines": [{"sku": "PUMP-1", "quantity": 2}, {"sku": "VALVE-1", "quantity": 1}, {"sku": "PUMP-1", "quantity": 1}]});
+        let r = sam.patch(&format!("/api/v1/quotes/{carrying}"), &split).await;
+        assert_error(&r, 422, "product_withdrawn");
+        assert_eq!(field(&r), "lines[2].quantity", "the line that goes beyond");
+        let fewer = json!({"lines": [{"sku": "PUMP-1", "quantity": 1}, {"sku": "VALVE-1", "quantity": 1}, {"sku": "PUMP-1", "quantity": 1}]});
+        let r = sam.patch(&format!("/api/v1/quotes/{carrying}"), &fewer).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(r.body["lines"][0]["quantity"], 3);
+        assert_eq!((r.body["lines"][0]["quantity"].as_i64(), r.body["lines"][2]["quantity"].as_i64()), (Some(1), Some(1)));
         assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{carrying}/reprice")).await.status, 200);
+        let r = sam.patch(&format!("/api/v1/quotes/{carrying}"), &json!({"lines": [{"sku": "PUMP-1", "quantity": 1}, {"sku": "VALVE-1", "quantity": 2}]})).await;
+        assert_eq!(r.status, 200, "fewer again: {}", r.text);
+        let r = sam.patch(&format!("/api/v1/quotes/{carrying}"), &json!({"lines": [{"sku": "PUMP-1", "quantity": 2}]})).await;
+        assert_error(&r, 422, "product_withdrawn");
         // Dropped, it is not taken on again.
         let r = sam.patch(&format!("/api/v1/quotes/{carrying}"), &json!({"lines": [{"sku": "VALVE-1", "quantity": 1}]})).await;
         assert_eq!(r.status, 200, "{}", r.text);

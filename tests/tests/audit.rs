@@ -85,7 +85,9 @@ both_backends! {
         let failed: Vec<&Value> = rows.iter().filter(|r| r["action"] == "auth.login_failed").collect();
         assert_eq!(failed.len(), 4, "every failed login: {failed:?}");
         let wrong_password = only(&failed, "the wrong password", |r| r["detail"]["reason"] == "wrong_password");
-        assert_actor_and_time(wrong_password, &sam_id, from, to);
+        // The account tried is the subject; who typed the password is not known.
+        assert_eq!((&wrong_password["subject_id"], &wrong_password["actor_id"]), (&json!(sam_id), &Value::Null), "{wrong_password}");
+        assert!((from..=to).contains(&at(wrong_password)), "{wrong_password}");
         let unknown: Vec<&&Value> = failed.iter().filter(|r| r["detail"]["reason"] == "unknown_email").collect();
         assert_eq!(unknown.len(), 2, "nobody@… and the password that reads as an address: {failed:?}");
         for unknown in unknown {
@@ -517,7 +519,8 @@ both_backends! {
             assert!(html.contains(&format!("value=\"{reference}\"")), "the filter shows it: {html}");
         }
         for (query, says) in [
-            ("action=%3Cscript%3E", "An action is written as the log writes it"),
+            ("action=%3Cscript%3E", "No entry is written with that action"),
+            ("action=quote.finalized", "such as quote.finalised (the box suggests each one). Showing every action."),
             ("subject=nope", "A subject is the id of a quote"),
             ("subject=abcdefgh", "or its 8-character reference"),
             ("before=nope&before=again", "This address could not be read"),
@@ -532,6 +535,9 @@ both_backends! {
         let (_, html) = page(&app, &fiona.email, "/audit?action=auth.login_failed").await;
         assert!(html.contains("<td data-label=\"Who\">unknown (not logged in)</td>"), "{html}");
         assert!(html.contains(&format!("<code>email: {}; reason: wrong_password</code>", sam.email)), "{html}");
+        let failed = finance.get("/api/v1/audit?action=auth.login_failed").await;
+        assert_eq!(failed.body[0]["subject_id"], json!(sam.id), "{}", failed.text);
+        assert_eq!(failed.body[0]["actor_id"], Value::Null, "nobody known typed it: {}", failed.text);
 
         // Admins read it too; salespeople do not.
         assert_eq!(page(&app, &ada.email, "/audit").await.0, 200);

@@ -114,6 +114,13 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
         sam.press_enter_in("#discount_0").await;
         assert_eq!(sam.text("#total").await, "3,375.00 EUR");
         assert!(!sam.text("#lines").await.contains("VALVE-7"));
+        // A quantity grouped by thousands, as people write one, reaches the
+        // server as typed (a number field would send it empty).
+        sam.submit("#edit-quote").await;
+        sam.fill("#quantity_0", "1,000").await;
+        sam.submit("#save-quote").await;
+        assert_eq!(sam.path().await, format!("/quotes/{edited}"));
+        assert_eq!(sam.text("#total").await, "1,125,000.00 EUR");
 
         // Cancelling asks first; "keep it" changes nothing.
         sam.goto(&format!("/quotes/{cancelled}")).await;
@@ -156,7 +163,10 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
 
     let (edited, cancelled) = (edited_id, cancelled_id);
     let quote = sales_api.get(&format!("/api/v1/quotes/{edited}")).await.body;
-    assert_eq!(quote["total_minor"], 337_500);
+    assert_eq!(
+        (quote["total_minor"].clone(), quote["lines"][0]["quantity"].clone()),
+        (json!(112_500_000), json!(1_000))
+    );
     assert_eq!(quote["customer"]["name"], "Greta Berg-Lund");
     assert_eq!(quote["drafted_at"], drafted_at, "editing does not move drafted_at");
     assert_eq!(sales_api.get(&format!("/api/v1/quotes/{cancelled}")).await.body["state"], "cancelled");

@@ -584,6 +584,16 @@ both_backends! {
             "{body}"
         );
         assert!(!body.contains("your acknowledgement"), "{body}");
+
+        // Mia acknowledges in Pricegate; the link that went to the mistyped
+        // address still reads as expired, telling its holder nothing of her.
+        let mia_session = app.login("mia.right@pricegate.test", PASSWORD).await;
+        assert_eq!(mia_session.post_empty(&format!("/api/v1/notices/{nid}/acknowledge")).await.status, 200);
+        for method in [reqwest::Method::GET, reqwest::Method::POST] {
+            let (status, body) = page(method, &mia_link).await;
+            assert_eq!(status, 410, "{body}");
+            assert!(body.contains("This link has expired") && !body.contains("already") && !body.contains("Pumps up"), "{body}");
+        }
         drop(other);
     }
 }

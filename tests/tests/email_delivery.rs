@@ -1002,6 +1002,81 @@ async fn pass_time(app: &pricegate_tests::TestApp, notice: &str, user: Option<uu
 }
 
 both_backends! {
+    /// Someone who could not sign while a notice was published (deactivated,
+    /// say) and comes back with a draft it holds up is mailed it on return,
+    /// saying so, and chased on a schedule of their own from then: not sent
+    /// at once the reminders that fell due while they were away, and not
+    /// named in the escalation about those told at its publication.
+    async fn a_salesperson_back_after_a_notice_is_told_on_return_and_reminded_from_then(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(365 * 86_400)]).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (sam_session, sam) = app.user(Role::Sales, "Sam").await;
+        let (nina_session, nina) = app.user(Role::Sales, "Nina").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        draft_quote(&sam_session, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+        draft_quote(&nina_session, json!([{"sku": "PUMP-1", "quantity": 2}])).await;
+        let r = admin.patch(&format!("/api/v1/users/{}", nina.id), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        let is_notice = |m: &Received| m.header("subject").is_some_and(|s| s.starts_with("Price notice"));
+        sink.wait_until(WAIT, "the notice to Sam", |m| m.iter().any(|m| m.to == [sam.email.clone()] && is_notice(m)))
+            .await;
+        // A day passes while she is away: both reminders' times.
+        pass_time(&app, &nid, None, 24 * HOUR).await;
+
+        let r = admin.patch(&format!("/api/v1/users/{}", nina.id), &json!({"active": true})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let told = sink
+            .wait_until(WAIT, "the notice to Nina", |m| m.iter().any(|m| m.to == [nina.email.clone()] && is_notice(m)))
+            .await;
+        let to_nina = told.iter().find(|m| m.to == [nina.email.clone()] && is_notice(m)).unwrap();
+        assert_eq!(to_nina.header("subject").as_deref(), Some("Price notice: Pumps up"));
+        let text = to_nina.text();
+        assert!(
+            text.contains(
+                "This price notice was published while you could not sign quotes, and it holds up the quote \
+                 below, which you sign."
+            ),
+            "{text}"
+        );
+        assert!(to_nina.ack_link().is_some(), "{text}");
+
+        // Sam's second reminder is due, then the escalation about him; nothing of hers yet.
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "Sam's reminder alone");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation about Sam");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing for her at once");
+        // Her own: an hour and a half on, her first; an hour later her second, then her escalation.
+        pass_time(&app, &nid, Some(nina.id), HOUR + HOUR / 2).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her first reminder");
+        pass_time(&app, &nid, Some(nina.id), HOUR).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her second reminder");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her escalation");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "once");
+
+        let deadline = Instant::now() + WAIT;
+        while outbox(&admin).await.iter().any(|r| r["state"] == "pending") {
+            assert!(Instant::now() < deadline, "rows still pending");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let about_it = |s: &String| s.starts_with("Price notice") || s.starts_with("Reminder");
+        let mut to_nina: Vec<String> = subjects(&sink.to(&nina.email)).into_iter().filter(about_it).collect();
+        to_nina.sort();
+        assert_eq!(to_nina.len(), 3, "{to_nina:?}");
+        for (subject, expected) in to_nina.iter().zip(["Price notice: Pumps up", "Reminder 1 of 2", "Reminder 2 of 2"]) {
+            assert!(subject.starts_with(expected), "{to_nina:?}");
+        }
+        let escalations = sink.to(&fiona.email);
+        assert_eq!(escalations.len(), 2, "{:?}", subjects(&escalations));
+        let about = |email: &str| escalations.iter().filter(|m| m.text().contains(email)).count();
+        assert_eq!((about(&sam.email), about(&nina.email)), (1, 1), "one each: {:?}", escalations.iter().map(Received::text).collect::<Vec<_>>());
+        assert!(escalations.iter().all(|m| !(m.text().contains(&sam.email) && m.text().contains(&nina.email))), "never both");
+    }
+}
+
+both_backends! {
     /// Someone who takes over drafts after a notice's reminders and
     /// escalation have gone out, even a week and more later, is on a
     /// schedule of their own from then: nothing at once, then each

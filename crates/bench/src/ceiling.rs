@@ -148,7 +148,9 @@ pub async fn finalise_statements(binary: &Path, scale: Scale, run_id: u32, concu
 }
 
 /// Runs `script` with `-M prepared` (as the service prepares its
-/// statements) at `concurrency`, bounded by `limit` (`-T` or `-t`).
+/// statements) at `concurrency`, bounded by `limit` (`-T` or `-t`). The
+/// script stays in the temporary directory (`pricegate-bench-<name>-<scale>.sql`,
+/// replaced by the next run) for `pgbench` runs of its own.
 async fn run_script(
     name: &str,
     scale: Scale,
@@ -163,9 +165,7 @@ async fn run_script(
     let mut args = vec!["-n", "-M", "prepared", "-f", &path_arg, "-c", &c, "-j", "2"];
     args.extend_from_slice(limit);
     args.push(database);
-    let tps = server::pgbench(&args).await;
-    std::fs::remove_file(&path).ok();
-    tps
+    server::pgbench(&args).await
 }
 
 #[cfg(test)]

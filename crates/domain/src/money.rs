@@ -272,6 +272,17 @@ impl Currency {
         self.decimal(1250 * 10i64.pow(u32::from(self.minor_digits)))
     }
 
+    /// One price written two ways, plain and grouped, to show how prices
+    /// are written in this currency: `1390.50` and `1,390.50` EUR, `1390`
+    /// and `1,390` JPY, `1390.500` and `1,390.500` KWD.
+    pub fn written_examples(&self) -> (String, String) {
+        let digits = u32::from(self.minor_digits);
+        let half = digits.checked_sub(1).map_or(0, |d| 5 * 10i64.pow(d));
+        let minor = 1390 * 10i64.pow(digits) + half;
+        let (sign, whole, fraction) = self.parts(minor);
+        (self.decimal(minor), format!("{sign}{}{fraction}", grouped(&whole)))
+    }
+
     /// An amount as a form field holds it: `1234.56`, no grouping, no code.
     pub fn decimal(&self, minor: MinorUnits) -> String {
         let (sign, whole, fraction) = self.parts(minor);
@@ -370,6 +381,18 @@ mod tests {
             assert_eq!(eur.read_unit_price(unreadable), Err(UnreadablePrice::NotAnAmount), "{unreadable}");
         }
         assert_eq!(eur.highest_unit_price(), "100,000,000.00 EUR");
+    }
+
+    #[test]
+    fn a_price_is_shown_written_as_its_currency_writes_one_and_is_read_back() {
+        for (code, plain, grouped) in
+            [("EUR", "1390.50", "1,390.50"), ("JPY", "1390", "1,390"), ("KWD", "1390.500", "1,390.500")]
+        {
+            let currency = Currency::parse(code).expect(code);
+            assert_eq!(currency.written_examples(), (plain.to_owned(), grouped.to_owned()), "{code}");
+            assert_eq!(currency.read_unit_price(plain), currency.read_unit_price(grouped), "{code}");
+            assert!(currency.read_unit_price(plain).is_ok(), "{code}");
+        }
     }
 
     #[test]

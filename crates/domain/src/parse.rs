@@ -244,6 +244,14 @@ impl Sku {
             "{sku} ({name}) is withdrawn from sale: a quote that carried it before keeps it, and no quote takes it on anew."
         )
     }
+
+    /// A withdrawn product asked for in more than the quote carried.
+    pub fn withdrawn_beyond(sku: &str, name: &str, carried: i64) -> String {
+        format!(
+            "{sku} ({name}) is withdrawn from sale: this quote keeps the {carried} it carried, in all its lines \
+             together, or fewer, and takes on no more."
+        )
+    }
 }
 
 impl fmt::Display for Sku {

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use pricegate_domain::{Calendar, Currency};
 use pricegate_store::views::PriceChangeView;
 use pricegate_store::{
-    BlockedQuote, Composed, Composer, HandedQuote, Letter, NoticeContent, PendingPerson, SignedQuote,
+    BlockedQuote, Composed, Composer, HandedQuote, Letter, NoticeContent, PendingPerson, SignedQuote, Told,
 };
 
 use crate::markdown::{markdown_as_text, render_markdown};
@@ -476,13 +476,19 @@ struct EscalationText<'a> {
 /// The total of the blocked quotes, per currency (money in different
 /// currencies is never added up); a quote whose validity ended waits for
 /// its owner first, so it is not counted.
+/// A sum too large for an amount (absurd quantities of absurd prices) is
+/// said to be more than the largest one.
 fn value_at_stake(pending: &[PendingPerson]) -> Vec<String> {
-    let mut sums: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    let mut sums: std::collections::BTreeMap<&str, i128> = std::collections::BTreeMap::new();
     for q in pending.iter().flat_map(|p| &p.quotes).filter(|q| q.expired_on.is_none()) {
-        let sum = sums.entry(q.currency.as_str()).or_default();
-        *sum = sum.saturating_add(q.total_minor);
+        *sums.entry(q.currency.as_str()).or_default() += i128::from(q.total_minor);
     }
-    sums.into_iter().map(|(currency, minor)| money(currency, minor)).collect()
+    sums.into_iter()
+        .map(|(currency, sum)| match i64::try_from(sum) {
+            Ok(minor) => money(currency, minor),
+            Err(_) => format!("more than {}", money(currency, i64::MAX)),
+        })
+        .collect()
 }
 
 impl Composer for TemplateComposer {
@@ -505,7 +511,18 @@ impl Composer for TemplateComposer {
                         format!("Reminder: please acknowledge \"{}\"", notice.title),
                         "Finance asks you to acknowledge this price notice now.".to_owned(),
                     ),
-                    Letter::Publication { taken_over: true, .. } => (
+                    Letter::Publication { told: Told::Returned, .. } => (
+                        format!("Price notice: {}", notice.title),
+                        if quotes.len() == 1 {
+                            "This price notice was published while you could not sign quotes, and it holds up the \
+                             quote below, which you sign. Acknowledge the notice before you finalise it."
+                        } else {
+                            "This price notice was published while you could not sign quotes, and it holds up the \
+                             quotes below, which you sign. Acknowledge the notice before you finalise them."
+                        }
+                        .to_owned(),
+                    ),
+                    Letter::Publication { told: Told::TookOver, .. } => (
                         format!("Price notice: {}", notice.title),
                         if quotes.len() == 1 {
                             "This price notice was published before you took over the quote below, and it holds it \
@@ -721,6 +738,22 @@ mod tests {
             expired_on,
             overtaken: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_value_at_stake_is_summed_per_currency_and_never_wraps_or_saturates_silently() {
+        let person = |totals: &[i64]| PendingPerson {
+            name: "Sam".into(),
+            email: "sam@pricegate.test".into(),
+            quotes: totals.iter().map(|&t| BlockedQuote { total_minor: t, ..quote(0, None) }).collect(),
+        };
+        assert_eq!(value_at_stake(&[person(&[250_000, 100]), person(&[50])]), ["2,501.50 EUR"]);
+        let huge = 2_000_000_000_000_000_000_i64;
+        assert_eq!(
+            value_at_stake(&[person(&[huge; 5])]),
+            ["more than 92,233,720,368,547,758.07 EUR"],
+            "five quotes of 20,000,000,000,000,000.00 EUR"
+        );
     }
 
     #[test]

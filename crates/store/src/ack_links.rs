@@ -159,7 +159,10 @@ async fn about(conn: &impl ConnectionTrait, row: &ack_tokens::Model) -> LinkAbou
 }
 
 /// Checks a token against its row, in a fixed order: unknown, used,
-/// acknowledged already, expired, account deactivated.
+/// expired, acknowledged already, account deactivated. An expired link says
+/// nothing of the acknowledgement: a link ended because it went to a
+/// mistyped address reads as expired to whoever holds it, before and after
+/// its person acknowledges elsewhere.
 async fn check(
     conn: &impl ConnectionTrait,
     row: Option<ack_tokens::Model>,
@@ -175,12 +178,12 @@ async fn check(
         let acknowledged_at = ack.map(|a| a.acknowledged_at);
         return Err(AckLinkError::Used { acknowledged_at, about: about(conn, &row).await });
     }
+    if row.expires_at <= now {
+        return Err(AckLinkError::Expired);
+    }
     if let Some(ack) = ack {
         let acknowledged_at = ack.acknowledged_at;
         return Err(AckLinkError::AlreadyAcknowledged { acknowledged_at, about: about(conn, &row).await });
-    }
-    if row.expires_at <= now {
-        return Err(AckLinkError::Expired);
     }
     let user = users::Entity::find_by_id(row.user_id).one(conn).await?.ok_or(AckLinkError::Unknown)?;
     if !user.active {

@@ -19,6 +19,44 @@ use crate::{Store, StoreError};
 /// A 403 answered to a logged-in caller.
 const ACCESS_DENIED: &str = "access.denied";
 
+/// Every action the log is written with, in order. A filter by action takes
+/// one of these ([`Store::list_audit`] refuses any other), and the audit
+/// page offers them as suggestions.
+pub const AUDIT_ACTIONS: &[&str] = &[
+    "access.denied",
+    "auth.login_failed",
+    "mail.resent",
+    "notice.acknowledge_refused",
+    "notice.acknowledged",
+    "notice.deleted",
+    "notice.drafted",
+    "notice.edited",
+    "notice.publish_refused",
+    "notice.published",
+    "notice.reminded",
+    "product.created",
+    "product.imported",
+    "product.returned_to_sale",
+    "product.updated",
+    "product.withdrawn",
+    "quote.cancelled",
+    "quote.drafted",
+    "quote.edited",
+    "quote.finalise_refused",
+    "quote.finalised",
+    "quote.handed_over",
+    "quote.override_refused",
+    "quote.price_override",
+    "quote.repriced",
+    "quotes.handed_over",
+    "user.created",
+    "user.password_link_refused",
+    "user.password_link_sent",
+    "user.password_reset_requested",
+    "user.password_set_by_link",
+    "user.updated",
+];
+
 /// The most `access.denied` rows one person leaves in
 /// [`DENIALS_WINDOW_MINUTES`] minutes (see [`Store::record_access_denied`]).
 pub const DENIALS_RECORDED: u64 = 100;
@@ -61,6 +99,11 @@ pub(crate) async fn record(conn: &impl ConnectionTrait, entry: AuditEntry<'_>) -
 /// An audit row's seven values, in the columns' order: a new id, then the
 /// entry's, the detail as JSON text.
 fn row_values(entry: AuditEntry<'_>) -> [sea_orm::Value; 7] {
+    debug_assert!(
+        AUDIT_ACTIONS.contains(&entry.action),
+        "{} is written to the audit log but missing from AUDIT_ACTIONS",
+        entry.action
+    );
     [
         Uuid::new_v4().into(),
         entry.at.into(),
@@ -258,7 +301,9 @@ impl Store {
     /// The newest audit rows first: those older than the row `before` (the
     /// last of the previous page), only `action`'s if it is given, and only
     /// those whose subject's id is within `subject` (first and last, the same
-    /// id for one subject) if that is.
+    /// id for one subject) if that is. An action the log is never written
+    /// with is refused (422, field `action`), as an unknown state is by the
+    /// other lists.
     pub async fn list_audit(
         &self,
         limit: u64,
@@ -266,6 +311,17 @@ impl Store {
         action: Option<&str>,
         subject: Option<(Uuid, Uuid)>,
     ) -> Result<Vec<AuditView>, StoreError> {
+        if let Some(action) = action.filter(|a| !AUDIT_ACTIONS.contains(a)) {
+            return Err(Invalid::new(
+                "action",
+                format!(
+                    "No audit entry is written with the action “{}”: actions are spelt as the log spells them, such as \
+                     quote.finalised.",
+                    action.chars().take(64).collect::<String>()
+                ),
+            )
+            .into());
+        }
         let mut query = audit_log::Entity::find();
         if let Some(before) = before {
             let Some(last) = audit_log::Entity::find_by_id(before).one(&self.db).await? else {

@@ -178,7 +178,9 @@ impl Store {
                     &self.db,
                     AuditEntry {
                         at: now,
-                        actor_id: user.as_ref().map(|u| u.id),
+                        // Who typed it is not known: the account tried is
+                        // the subject, not the actor.
+                        actor_id: None,
                         action: "auth.login_failed",
                         subject_type: "user",
                         subject_id: user.as_ref().map(|u| u.id),

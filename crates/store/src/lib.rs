@@ -27,7 +27,7 @@ pub mod views;
 pub use ack_links::{
     AckLinkError, AckLinkView, AfterAcknowledging, LinkAbout, TokenShape, new_link_token, token_shape,
 };
-pub use audit::{AuditEntry, DENIALS_RECORDED, DENIALS_WINDOW_MINUTES};
+pub use audit::{AUDIT_ACTIONS, AuditEntry, DENIALS_RECORDED, DENIALS_WINDOW_MINUTES};
 
 /// The statements on the gate's hot path exactly as the store sends them,
 /// for the benchmark to `EXPLAIN` and to run through `pgbench` (never a copy
@@ -53,7 +53,7 @@ pub use notices::{
 };
 pub use outbox::{
     BlockedQuote, Composed, Composer, HandedQuote, Letter, MailSetup, NoticeContent, OutboxMessageView, OutboxView,
-    PendingPerson, REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, SignedQuote, WAITING_BEHIND,
+    PendingPerson, REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, SignedQuote, Told, WAITING_BEHIND,
 };
 pub use password_links::{
     INVITATION_LINK_DAYS, PasswordLinkError, PasswordLinkView, PasswordSet, RESET_EVERY_MINUTES, RESET_LINK_MINUTES,

@@ -412,6 +412,13 @@ impl Store {
         if could_sign && !user.can_sign() {
             self.tell_owners_signer_gone(&txn, actor, &user, !user.active, now).await?;
         }
+        // Back (reactivated, or into sales) with drafts they sign: nobody
+        // chased them while they could not sign, so the notices published
+        // meanwhile that hold those drafts up are mailed to them now, and
+        // their reminders count from now, not from each publication.
+        if !could_sign && user.can_sign() {
+            self.tell_new_signer(&txn, user.id, &[], crate::Told::Returned, now).await?;
+        }
         // A password set by someone else is for someone held off after
         // wrong ones, too: it works at once.
         let holds_lifted = match (&patch.password, checked_hash) {

@@ -142,7 +142,7 @@ impl From<CoveredPrice> for WaivedLineView {
 /// The latest override of the quote, if it waives every one of `superseded`:
 /// an override waives the lines finance saw, not a price published or come
 /// into force after it, nor a line changed or added since.
-pub(super) async fn covering_override(
+pub(crate) async fn covering_override(
     conn: &impl ConnectionTrait,
     quote_id: Uuid,
     superseded: &[SupersededLineView],

@@ -46,7 +46,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Batch, BlockedQuote, Letter, MailSetup, NoticeContent, blocked_quotes, notice_content, publication_key};
+use super::{
+    Batch, BlockedQuote, Letter, MailSetup, NoticeContent, Told, blocked_quotes, notice_content, publication_key,
+};
 use crate::db::db_now;
 use crate::entity::{notices, outbox, publication_fanouts, users};
 use crate::{Store, StoreError};
@@ -155,7 +157,7 @@ async fn compose_batch(
         for (user, quotes) in &people {
             let to = super::recipient(user);
             let letter =
-                Letter::Publication { notice: &content, to: &to, quotes, ack_url: &ack_url, taken_over: false };
+                Letter::Publication { notice: &content, to: &to, quotes, ack_url: &ack_url, told: Told::AtPublication };
             batch.push(super::PUBLICATION, publication_key(content.id, user.id), &to, &letter)?;
         }
         debug_assert!(batch.letters.is_empty(), "a publication tells nobody whether they sign a draft");

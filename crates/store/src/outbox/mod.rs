@@ -123,6 +123,19 @@ pub struct PendingPerson {
     pub quotes: Vec<BlockedQuote>,
 }
 
+/// Why a notice's e-mail goes to its reader when it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Told {
+    /// At its publication, with every salesperson.
+    AtPublication,
+    /// Later, on taking over drafts it holds up (a hand-over, or named
+    /// their signer).
+    TookOver,
+    /// Later, on being able to sign again (reactivated, or back in sales)
+    /// with drafts it holds up: it was published while they could not.
+    Returned,
+}
+
 /// What one e-mail says, before it is rendered.
 #[derive(Debug)]
 pub enum Letter<'a> {
@@ -131,9 +144,8 @@ pub enum Letter<'a> {
         to: &'a Recipient,
         quotes: &'a [BlockedQuote],
         ack_url: &'a str,
-        /// Sent later than the publication, to someone who has just taken
-        /// over drafts the notice holds up (see `Store::tell_new_signer`).
-        taken_over: bool,
+        /// When and why the reader is told (see `Store::tell_new_signer`).
+        told: Told,
     },
     Reminder {
         notice: &'a NoticeContent,

@@ -1,6 +1,7 @@
 //! A salesperson who takes over drafts (a hand-over, or a draft's signer
-//! changed) is told of the notices that hold them up, as if they had been
-//! there when each was published.
+//! changed), or who can sign again (reactivated, or back in sales), is told
+//! of the notices that hold up their drafts, as if they had been there when
+//! each was published.
 
 use std::collections::HashMap;
 
@@ -9,7 +10,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::fanout::fanning_out;
-use super::{Batch, Letter, PUBLICATION, blocked_quotes, notice_content, publication_key, recipient};
+use super::{Batch, Letter, PUBLICATION, Told, blocked_quotes, notice_content, publication_key, recipient};
 use crate::entity::{acknowledgements, notices, outbox, quotes, users};
 use crate::notices::PUBLISHED;
 use crate::quotes::DRAFT;
@@ -27,7 +28,9 @@ impl Store {
     /// notice that holds up one of `signer`'s drafts and that they have not
     /// acknowledged, each with the drafts it holds up and an ack link, to
     /// whoever was not being chased for it before taking over `taken_over`
-    /// (the drafts just made theirs):
+    /// (the drafts just made theirs; with [`Told::Returned`], someone who
+    /// could not sign until now, every draft they sign counts as just made
+    /// theirs: nobody chased them meanwhile):
     /// - someone never mailed it (they joined after its publication) is
     ///   mailed it now;
     /// - someone mailed it at its publication, when nothing of theirs waited
@@ -45,6 +48,7 @@ impl Store {
         conn: &impl ConnectionTrait,
         signer: Uuid,
         taken_over: &[Uuid],
+        told: Told,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let Some(setup) = self.mail.clone() else { return Ok(0) };
@@ -61,7 +65,8 @@ impl Store {
         let Some(earliest) = drafts.iter().map(|(_, at)| *at).min() else { return Ok(0) };
         // The earliest of the drafts they signed before: a notice published
         // after it held them up already.
-        let earliest_before = drafts.iter().filter(|(id, _)| !taken_over.contains(id)).map(|(_, at)| *at).min();
+        let earliest_before =
+            drafts.iter().filter(|(id, _)| told != Told::Returned && !taken_over.contains(id)).map(|(_, at)| *at).min();
         let acknowledged = acknowledgements::Entity::find()
             .select_only()
             .column(acknowledgements::Column::NoticeId)
@@ -116,7 +121,7 @@ impl Store {
             let Some(quotes) = blocked.get(&signer) else { continue };
             batch.reminders_from = (!fanning_out.contains(&notice.id)).then_some(now);
             let ack_url = batch.ack_link();
-            let letter = Letter::Publication { notice: &content, to: &to, quotes, ack_url: &ack_url, taken_over: true };
+            let letter = Letter::Publication { notice: &content, to: &to, quotes, ack_url: &ack_url, told };
             batch.push(PUBLICATION, key, &to, &letter)?;
         }
         batch.write(conn).await

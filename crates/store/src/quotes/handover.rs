@@ -125,7 +125,7 @@ impl Store {
         }
         self.tell_handed_over(&txn, actor, from, to, &handed, now).await?;
         if signed > 0 {
-            self.tell_new_signer(&txn, to, &taken_over, now).await?;
+            self.tell_new_signer(&txn, to, &taken_over, crate::Told::TookOver, now).await?;
         }
         txn.commit().await?;
         Ok(HandedOver { drafts: handed.len() as u64, owned, signed })

@@ -23,6 +23,25 @@ pub struct NewLine {
     pub discount: DiscountBp,
 }
 
+/// A product an edited quote carries already: the price its lines have,
+/// and how many of it they come to.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Kept {
+    pub price: i64,
+    pub quantity: i64,
+}
+
+/// What each product on `lines` is kept at by an edit (see [`Kept`]).
+pub(super) fn kept(lines: &[quote_lines::Model]) -> HashMap<String, Kept> {
+    let mut kept: HashMap<String, Kept> = HashMap::new();
+    for line in lines {
+        let entry = kept.entry(line.sku.clone()).or_insert(Kept { price: line.unit_price_minor, quantity: 0 });
+        entry.price = line.unit_price_minor;
+        entry.quantity = entry.quantity.saturating_add(line.quantity);
+    }
+    kept
+}
+
 /// What the quote being written carries already, for [`price_lines`].
 pub(super) enum Carried<'a> {
     /// Nothing: a new quote.
@@ -30,7 +49,7 @@ pub(super) enum Carried<'a> {
     /// The products it carries (by sku) at the prices it has for them,
     /// which an edit keeps: editing a quantity must not silently reprice a
     /// line.
-    AtPrices(&'a HashMap<String, i64>),
+    AtPrices(&'a HashMap<String, Kept>),
     /// Every requested line, each to be priced again (a reprice).
     Everything,
 }
@@ -38,8 +57,18 @@ pub(super) enum Carried<'a> {
 impl Carried<'_> {
     fn price(&self, sku: &str) -> Option<i64> {
         match self {
-            Carried::AtPrices(kept) => kept.get(sku).copied(),
+            Carried::AtPrices(kept) => kept.get(sku).map(|k| k.price),
             Carried::Nothing | Carried::Everything => None,
+        }
+    }
+
+    /// How many of `sku` the quote may carry in all once it is withdrawn
+    /// from sale: what it carried, no more (`None`: no bound).
+    fn at_most(&self, sku: &str) -> Option<i64> {
+        match self {
+            Carried::AtPrices(kept) => Some(kept.get(sku).map_or(0, |k| k.quantity)),
+            Carried::Nothing => Some(0),
+            Carried::Everything => None,
         }
     }
 
@@ -54,8 +83,8 @@ impl Carried<'_> {
 
 /// Turns requested lines into rows priced from the price list in force on
 /// `today`, except where `carried` keeps a price. A product withdrawn from
-/// sale stays on a quote that carries it, and is not taken on as a new line
-/// (422 `product_withdrawn`).
+/// sale stays on a quote that carries it, in as many as it carried or fewer,
+/// and is not taken on as a new line (422 `product_withdrawn`).
 pub(super) async fn price_lines(
     conn: &impl ConnectionTrait,
     quote_id: Uuid,
@@ -85,6 +114,8 @@ pub(super) async fn price_lines(
     let ids: Vec<Uuid> = found.values().map(|p| p.id).collect();
     let in_force = prices_in_force(conn, Some(&ids), today).await?;
     let mut rows = Vec::with_capacity(lines.len());
+    // Of each withdrawn product, how many the lines so far come to.
+    let mut withdrawn_taken: HashMap<&str, i64> = HashMap::new();
     for (i, line) in lines.iter().enumerate() {
         let field = format!("lines[{i}].sku");
         let Some(product) = found.get(line.sku.as_str()) else {
@@ -99,6 +130,16 @@ pub(super) async fn price_lines(
             return Err(Invalid::new(&field, Sku::withdrawn(&product.sku, &product.name))
                 .with_code("product_withdrawn")
                 .into());
+        }
+        if product.withdrawn_at.is_some() {
+            let taken = withdrawn_taken.entry(line.sku.as_str()).or_default();
+            *taken = taken.saturating_add(line.quantity.get());
+            if let Some(most) = carried.at_most(line.sku.as_str()).filter(|most| *taken > *most) {
+                let message = Sku::withdrawn_beyond(&product.sku, &product.name, most);
+                return Err(Invalid::new(format!("lines[{i}].quantity"), message)
+                    .with_code("product_withdrawn")
+                    .into());
+            }
         }
         let unit_price_minor = carried
             .price(line.sku.as_str())

@@ -17,7 +17,9 @@ use uuid::Uuid;
 use crate::audit::{AuditEntry, Refused, record};
 use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{finalisations, price_overrides, quote_lines, quotes, users};
-use crate::gate::{CoveredPrice, priced_lines, superseded_fingerprint, superseded_line, superseded_lines};
+use crate::gate::{
+    CoveredPrice, covering_override, priced_lines, superseded_fingerprint, superseded_line, superseded_lines,
+};
 use crate::views::{OverrideView, QuoteView, RepriceView, SupersededLineView, still_as_seen};
 use crate::{Actor, Store, StoreError};
 
@@ -360,7 +362,7 @@ impl Store {
         }
         let (lines, lines_changed) = match &patch.lines {
             Some(new_lines) => {
-                let kept: HashMap<String, i64> = lines.iter().map(|l| (l.sku.clone(), l.unit_price_minor)).collect();
+                let kept = lines::kept(&lines);
                 let rows = price_lines(
                     &txn,
                     id,
@@ -407,7 +409,7 @@ impl Store {
             {
                 released = Some(signed_by);
             }
-            self.tell_new_signer(&txn, view.signer_id, &[id], now).await?;
+            self.tell_new_signer(&txn, view.signer_id, &[id], crate::Told::TookOver, now).await?;
         }
         txn.commit().await?;
         Ok(QuoteEdited { quote: view, released, changed: true })
@@ -525,7 +527,8 @@ impl Store {
     /// since, or whose lines at an old price (or those prices now) are others
     /// by now (a publication, or a price come into force, moves no revision),
     /// is refused with 409 `quote_changed`, so that the approval covers the
-    /// lines finance read.
+    /// lines finance read. Lines an approval covers already are refused
+    /// with 409 `already_overridden`: sent twice, it is one approval.
     pub async fn override_prices(
         &self,
         actor: &Actor,
@@ -567,6 +570,20 @@ impl Store {
         // After the lock: the lines as the last edit committed them, and
         // the prices in force, read once: checked, then approved.
         let superseded = superseded_lines(&load_quote(&txn, id, self.calendar).await?);
+        // The same approval sent twice (a form resent, a client retrying)
+        // is one approval, not a second one with its own reason.
+        if !superseded.is_empty()
+            && let Some(approved) = covering_override(&txn, id, &superseded).await?
+        {
+            return Err(StoreError::conflict(
+                "already_overridden",
+                format!(
+                    "Its lines at an old price are approved already, at {} (\u{201c}{}\u{201d}): nothing was written.",
+                    approved.created_at.format("%Y-%m-%d %H:%M UTC"),
+                    approved.reason
+                ),
+            ));
+        }
         if as_seen.is_some_and(|seen| !priced_as_seen(&quote, &superseded, seen)) {
             return Err(StoreError::conflict(
                 "quote_changed",

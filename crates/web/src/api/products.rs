@@ -46,9 +46,9 @@ pub struct ProductPatchIn {
     pub name: Option<String>,
     /// What one of it is: `each`, `m`, `box of 10`.
     pub unit: Option<String>,
-    /// `true` withdraws it from sale (the quotes that carry it keep it; no
-    /// quote takes it on as a new line: 422 `product_withdrawn`), `false`
-    /// puts it back on sale.
+    /// `true` withdraws it from sale (the quotes that carry it keep it, in
+    /// as many as they carry or fewer; no quote takes it on as a new line or
+    /// in more: 422 `product_withdrawn`), `false` puts it back on sale.
     pub withdrawn: Option<bool>,
 }
 

@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use pricegate_domain::{Currency, Role};
-use pricegate_store::StoreError;
 use pricegate_store::views::AuditView;
+use pricegate_store::{AUDIT_ACTIONS, StoreError};
 use uuid::Uuid;
 
 use super::{Layout, PageError, PageQuery, PageUser, render};
@@ -28,42 +28,6 @@ const PAGE_SIZE: u64 = 100;
 
 /// What the page shows of an entry's detail before "more".
 const DETAIL_SHOWN: usize = 240;
-
-/// The actions Pricegate writes, offered as the filter's suggestions.
-const ACTIONS: &[&str] = &[
-    "access.denied",
-    "auth.login_failed",
-    "mail.resent",
-    "notice.acknowledge_refused",
-    "notice.acknowledged",
-    "notice.deleted",
-    "notice.drafted",
-    "notice.edited",
-    "notice.publish_refused",
-    "notice.published",
-    "notice.reminded",
-    "product.created",
-    "product.imported",
-    "product.returned_to_sale",
-    "product.updated",
-    "product.withdrawn",
-    "quote.cancelled",
-    "quote.drafted",
-    "quote.edited",
-    "quote.finalise_refused",
-    "quote.finalised",
-    "quote.handed_over",
-    "quote.override_refused",
-    "quote.price_override",
-    "quote.repriced",
-    "quotes.handed_over",
-    "user.created",
-    "user.password_link_refused",
-    "user.password_link_sent",
-    "user.password_reset_requested",
-    "user.password_set_by_link",
-    "user.updated",
-];
 
 /// The page's address: `?action=quote.finalised&subject=<id>&before=<id>`.
 #[derive(serde::Deserialize, Default)]
@@ -101,10 +65,10 @@ struct AuditPage {
     note: Option<String>,
 }
 
-/// An action as typed: the log's own spelling (`quote.finalised`), or nothing.
-fn action_of(typed: &str) -> Option<&str> {
-    let fits = typed.len() <= 64 && typed.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_');
-    (fits && !typed.is_empty()).then_some(typed)
+/// An action as typed: one the log writes, spelt as it spells it
+/// (`quote.finalised`), or nothing.
+fn action_of(typed: &str) -> Option<&'static str> {
+    AUDIT_ACTIONS.iter().copied().find(|a| *a == typed)
 }
 
 /// A subject as typed: its id, or the short reference (the id's first eight
@@ -159,7 +123,11 @@ async fn list(
         notes.push("This address could not be read (a filter given twice, say): showing every entry.".to_owned());
     }
     if !typed_action.is_empty() && action.is_none() {
-        notes.push("An action is written as the log writes it, such as quote.finalised: showing every action.".into());
+        notes.push(
+            "No entry is written with that action: actions are spelt as the log spells them, such as \
+             quote.finalised (the box suggests each one). Showing every action."
+                .into(),
+        );
     }
     if !typed_subject.is_empty() && subject.is_none() {
         notes.push(
@@ -218,7 +186,7 @@ async fn list(
         .collect();
     let page = AuditPage {
         layout: user.layout("Audit log"),
-        actions: ACTIONS,
+        actions: AUDIT_ACTIONS,
         action: action.unwrap_or_default().to_owned(),
         subject: subject.unwrap_or_default().to_owned(),
         entries: rows,
@@ -387,6 +355,7 @@ mod tests {
         assert_eq!(action_of("Quote.Finalised"), None);
         assert_eq!(action_of("quote.finalised&x=<b>"), None);
         assert_eq!(action_of(&"a".repeat(65)), None);
+        assert_eq!(action_of("quote.finalized"), None, "no entry is written so");
         let id = Uuid::nil();
         assert_eq!(address(None, None, None), "/audit");
         assert_eq!(

@@ -293,8 +293,9 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
             )
         }
         UnreadablePrice::NotAnAmount => {
+            let (plain, grouped) = currency.written_examples();
             format!(
-                "\u{201c}{}\u{201d} is not a price in {}: write it like 1390.50 or 1,390.50.",
+                "\u{201c}{}\u{201d} is not a price in {}: write it like {plain} or {grouped}.",
                 price.trim(),
                 currency.code()
             )

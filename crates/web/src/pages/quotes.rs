@@ -1292,7 +1292,7 @@ async fn override_prices(
         (Ok(_), None) => (StatusCode::CONFLICT, Some(format!("Not approved: {}.", super::OUT_OF_DATE)), None),
         (Ok(reason), Some(seen)) => match app.store.override_prices(&user.0.actor, id, reason, Some(seen)).await {
             Ok(_) => return Ok(QuoteDone::Overridden.back_to_quote(&user.seal(&app), id)),
-            Err(StoreError::Conflict { code: "quote_changed", message }) => {
+            Err(StoreError::Conflict { code: "quote_changed" | "already_overridden", message }) => {
                 match settled_since(&app, &user, id, true).await? {
                     Some(settled) => (StatusCode::CONFLICT, Some(format!("Not approved: {settled}")), None),
                     None => (StatusCode::CONFLICT, Some(format!("Not approved. {message}")), None),
