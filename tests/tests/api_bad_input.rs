@@ -185,6 +185,8 @@ both_backends! {
         assert_eq!(r.body["error"]["field"], "action", "{}", r.body);
         assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains("“quote.finalized”")), "{}", r.body);
         assert_eq!(admin.get("/api/v1/audit?action=quote.finalised").await.status, 200);
+        assert_eq!(admin.get("/api/v1/audit?action=settings.updated").await.status, 200, "written by an earlier version");
+        assert_eq!(admin.get("/api/v1/audit?action=").await.body, admin.get("/api/v1/audit").await.body, "empty is no filter");
         // Lists that take no parameters say so, rather than answer as if heard.
         for path in ["/api/v1/products?limit=5", "/api/v1/notices?before=x", "/api/v1/products?sku=PUMP-1"] {
             assert_error(&finance.get(path).await, 400, "invalid_query");

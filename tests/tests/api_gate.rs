@@ -198,7 +198,7 @@ both_backends! {
         let etag = etag_of(&sam, &format!("/api/v1/quotes/{id}")).await;
         let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Old offer, 1,250"})).await;
         assert_error(&r, 409, "already_overridden");
-        assert!(r.text.contains("approved already") && r.text.contains("nothing was written"), "{}", r.text);
+        assert!(r.text.contains("approved already") && r.text.contains("no second approval was written"), "{}", r.text);
         assert_eq!(etag_of(&sam, &format!("/api/v1/quotes/{id}")).await, etag, "the quote is as it was");
         let approvals = finance.get(&format!("/api/v1/audit?action=quote.price_override&subject={id}")).await;
         assert_eq!(approvals.body.as_array().map(Vec::len), Some(1), "{}", approvals.text);
@@ -1318,6 +1318,12 @@ async fn a_cancel_or_delete_confirmation_acts_on_what_it_showed() {
     let list = page_as(&app.base, &frank.email, "/notices").await;
     assert!(list.contains("Not published. Drafted by Fiona, last saved"), "{list}");
     assert!(page_as(&app.base, &fiona.email, "/notices").await.contains("Drafted by you"));
+    // The confirmation counts the changes that go with the draft, or says there are none.
+    let asked = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/delete")).await;
+    assert!(asked.contains("Deleting removes the draft and its 1 price change."), "{asked}");
+    let bare = create_notice(&finance, "Nothing yet", json!([])).await;
+    let asked = page_as(&app.base, &fiona.email, &format!("/notices/{bare}/delete")).await;
+    assert!(asked.contains("Deleting removes the draft, which has no price changes."), "{asked}");
     let fiona_cookie = session_cookie(&app.base, &fiona.email).await;
     let delete = shown(fiona_cookie.clone(), format!("/notices/{notice}/delete")).await;
     let r = finance.patch(&format!("/api/v1/notices/{notice}"), &json!({"title": "P-1 up, and P-2"})).await;

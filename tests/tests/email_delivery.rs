@@ -1055,6 +1055,13 @@ both_backends! {
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her second reminder");
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her escalation");
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "once");
+        // Sam, mailed it at its publication, away and back: not mailed it
+        // again, and his schedule (escalated already) is kept.
+        for active in [false, true] {
+            let r = admin.patch(&format!("/api/v1/users/{}", sam.id), &json!({"active": active})).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing for Sam");
 
         let deadline = Instant::now() + WAIT;
         while outbox(&admin).await.iter().any(|r| r["state"] == "pending") {
@@ -1067,6 +1074,12 @@ both_backends! {
         assert_eq!(to_nina.len(), 3, "{to_nina:?}");
         for (subject, expected) in to_nina.iter().zip(["Price notice: Pumps up", "Reminder 1 of 2", "Reminder 2 of 2"]) {
             assert!(subject.starts_with(expected), "{to_nina:?}");
+        }
+        let mut to_sam: Vec<String> = subjects(&sink.to(&sam.email)).into_iter().filter(about_it).collect();
+        to_sam.sort();
+        assert_eq!(to_sam.len(), 2, "{to_sam:?}");
+        for (subject, expected) in to_sam.iter().zip(["Price notice: Pumps up", "Reminder 2 of 2"]) {
+            assert!(subject.starts_with(expected), "{to_sam:?}");
         }
         let escalations = sink.to(&fiona.email);
         assert_eq!(escalations.len(), 2, "{:?}", subjects(&escalations));

@@ -248,8 +248,9 @@ impl Sku {
     /// A withdrawn product asked for in more than the quote carried.
     pub fn withdrawn_beyond(sku: &str, name: &str, carried: i64) -> String {
         format!(
-            "{sku} ({name}) is withdrawn from sale: this quote keeps the {carried} it carried, in all its lines \
-             together, or fewer, and takes on no more."
+            "{sku} ({name}) is withdrawn from sale: this quote keeps the {} it carried, in all its lines \
+             together, or fewer, and takes on no more.",
+            crate::count(carried)
         )
     }
 }

@@ -19,9 +19,10 @@ use crate::{Store, StoreError};
 /// A 403 answered to a logged-in caller.
 const ACCESS_DENIED: &str = "access.denied";
 
-/// Every action the log is written with, in order. A filter by action takes
-/// one of these ([`Store::list_audit`] refuses any other), and the audit
-/// page offers them as suggestions.
+/// Every action the log is or was written with, in order. A filter by
+/// action takes one of these ([`Store::list_audit`] refuses any other), and
+/// the audit page offers them as suggestions. `settings.updated` was written
+/// by an earlier version, and its rows are kept.
 pub const AUDIT_ACTIONS: &[&str] = &[
     "access.denied",
     "auth.login_failed",
@@ -49,6 +50,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "quote.price_override",
     "quote.repriced",
     "quotes.handed_over",
+    "settings.updated",
     "user.created",
     "user.password_link_refused",
     "user.password_link_sent",

@@ -412,10 +412,11 @@ impl Store {
         if could_sign && !user.can_sign() {
             self.tell_owners_signer_gone(&txn, actor, &user, !user.active, now).await?;
         }
-        // Back (reactivated, or into sales) with drafts they sign: nobody
-        // chased them while they could not sign, so the notices published
-        // meanwhile that hold those drafts up are mailed to them now, and
-        // their reminders count from now, not from each publication.
+        // Back (reactivated, or into sales) with drafts they sign: the
+        // notices published while they could not sign, never mailed to
+        // them, that hold those drafts up are mailed to them now, and their
+        // reminders count from now, not from each publication. Those mailed
+        // to them before keep the schedule they were on.
         if !could_sign && user.can_sign() {
             self.tell_new_signer(&txn, user.id, &[], crate::Told::Returned, now).await?;
         }

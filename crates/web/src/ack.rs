@@ -321,7 +321,8 @@ fn refusal(e: AckLinkError, calendar: Calendar, reader: Option<&SessionUser>) ->
         AckLinkError::Expired => refused(
             StatusCode::GONE,
             "This link has expired",
-            "Acknowledgement links work for a limited time. Acknowledge the notice in Pricegate itself, or wait for the next reminder.",
+            "Acknowledgement links work for a limited time. Open your notices in Pricegate to see whether this one still \
+             waits for you, and acknowledge it there; a reminder, while it waits, brings a new link.",
         ),
         AckLinkError::AccountInactive => refused(
             StatusCode::FORBIDDEN,

@@ -29,8 +29,8 @@ impl Store {
     /// acknowledged, each with the drafts it holds up and an ack link, to
     /// whoever was not being chased for it before taking over `taken_over`
     /// (the drafts just made theirs; with [`Told::Returned`], someone who
-    /// could not sign until now, every draft they sign counts as just made
-    /// theirs: nobody chased them meanwhile):
+    /// could not sign until now, only the notices never mailed to them, those
+    /// published while they could not sign, are mailed):
     /// - someone never mailed it (they joined after its publication) is
     ///   mailed it now;
     /// - someone mailed it at its publication, when nothing of theirs waited
@@ -65,8 +65,7 @@ impl Store {
         let Some(earliest) = drafts.iter().map(|(_, at)| *at).min() else { return Ok(0) };
         // The earliest of the drafts they signed before: a notice published
         // after it held them up already.
-        let earliest_before =
-            drafts.iter().filter(|(id, _)| told != Told::Returned && !taken_over.contains(id)).map(|(_, at)| *at).min();
+        let earliest_before = drafts.iter().filter(|(id, _)| !taken_over.contains(id)).map(|(_, at)| *at).min();
         let acknowledged = acknowledgements::Entity::find()
             .select_only()
             .column(acknowledgements::Column::NoticeId)
@@ -106,6 +105,9 @@ impl Store {
         for notice in later.iter().filter(|n| !acknowledged.contains(&n.id)) {
             let key = match mailed.get(&notice.id) {
                 None => publication_key(notice.id, signer),
+                // Back, they were mailed it before (at its publication, or
+                // on taking over drafts): they are on its schedule already.
+                Some(_) if told == Told::Returned => continue,
                 Some(false) => {
                     let published_at = notice.published_at.unwrap_or(notice.created_at);
                     if earliest_before.is_some_and(|at| at < published_at) {

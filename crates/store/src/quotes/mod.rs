@@ -578,7 +578,8 @@ impl Store {
             return Err(StoreError::conflict(
                 "already_overridden",
                 format!(
-                    "Its lines at an old price are approved already, at {} (\u{201c}{}\u{201d}): nothing was written.",
+                    "Its lines at an old price are approved already, at {} (\u{201c}{}\u{201d}): no second approval was \
+                     written.",
                     approved.created_at.format("%Y-%m-%d %H:%M UTC"),
                     approved.reason
                 ),

@@ -174,5 +174,7 @@ pub async fn audit(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditView>>, AppError> {
     let limit = super::page_limit(q.limit)?.unwrap_or(100);
-    Ok(Json(app.store.list_audit(limit, q.before, q.action.as_deref(), q.subject.map(|id| (id, id))).await?))
+    // `action=` with nothing after it filters nothing, as no `action` does.
+    let action = q.action.as_deref().filter(|a| !a.is_empty());
+    Ok(Json(app.store.list_audit(limit, q.before, action, q.subject.map(|id| (id, id))).await?))
 }

@@ -270,7 +270,7 @@ pub async fn cancel_quote(
     Ok(tagged(quote.revision(), quote))
 }
 
-/// Finance approves finalising a draft at the superseded prices its lines carry now (409 `nothing_to_override` if none); a price superseded later needs a new approval. Acknowledgements are still required.
+/// Finance approves finalising a draft at the superseded prices its lines carry now (409 `nothing_to_override` if none, 409 `already_overridden` if an approval covers them already: sent twice, it is one); a price superseded later needs a new approval. Acknowledgements are still required.
 /// With `If-Match`, a quote edited since finance read it is refused with 412 `quote_changed`
 /// (a publication moves no revision: the answer's `waives` lists what the approval covers).
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/override", tag = "quotes", request_body = OverrideIn, security(("bearer" = [])),

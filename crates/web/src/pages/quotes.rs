@@ -290,6 +290,7 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
             "quote_expired" => "its validity had ended",
             "signer_cannot_sign" => "its signer could no longer sign",
             "quote_changed" => "the quote had changed since it was read",
+            "already_overridden" => "approved already, sent again",
             // A second press of Finalise, or a page opened before: nothing
             // was refused that could have been done.
             "quote_not_draft" if entry.action == "quote.finalise_refused" => {
