@@ -644,7 +644,7 @@ async fn an_approval_of_old_prices_is_for_the_quote_as_finance_saw_it() {
         (Some(true), Some("Agreed in March"))
     );
     // The same form sent twice: the second says who approved, and when.
-    let r = approve(csrf, seen).await.expect("an answer");
+    let r = approve(csrf.clone(), seen.clone()).await.expect("an answer");
     assert_eq!(r.status(), 409);
     let html = r.text().await.unwrap_or_default();
     assert!(
@@ -653,6 +653,14 @@ async fn an_approval_of_old_prices_is_for_the_quote_as_finance_saw_it() {
             && !html.contains("changed after you opened it"),
         "{html}"
     );
+    // Resent with its reason emptied, it says the same, not what the reason lacks.
+    let (seen, superseded) = seen;
+    let form = [("csrf_token", csrf), ("seen", seen), ("seen_superseded", superseded), ("reason", String::new())];
+    let r =
+        http.post(format!("{page}/override")).header("cookie", &cookie).form(&form).send().await.expect("an answer");
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap_or_default();
+    assert!(html.contains("Not approved: its lines at an old price are approved already, by "), "{html}");
     let approvals = finance.get("/api/v1/audit?action=quote.price_override").await.body;
     assert_eq!(approvals.as_array().map(Vec::len), Some(1), "approved once: {approvals}");
 }
@@ -884,6 +892,18 @@ async fn a_finalise_button_of_a_page_showing_the_quote_not_ready_leads_to_the_co
     let r = press().await.expect("an answer");
     assert_eq!(r.status(), 403);
     assert!(r.text().await.unwrap_or_default().contains("Not finalised: Sara signs this quote now"));
+    // A form without the quote as seen (a page from before it was sent) says
+    // so too, rather than ask him to finalise again.
+    let bare = http
+        .post(format!("{page}/finalise"))
+        .header("cookie", &cookie)
+        .form(&form[..1])
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(bare.status(), 403);
+    let said = bare.text().await.unwrap_or_default();
+    assert!(said.contains("Not finalised: Sara signs this quote now") && !said.contains("out of date"), "{said}");
     assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["state"], "draft");
     assert!(html.contains("Prices due while this quote is valid") && html.contains("11.00 EUR"), "{html}");
 }

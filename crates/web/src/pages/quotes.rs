@@ -1112,6 +1112,11 @@ pub(super) async fn finalise(
     // no quote that can be checked: the quote is shown again to confirm.
     let Some(as_seen) = form.seen() else {
         let quote = app.store.get_quote(&user.0.actor, id).await?;
+        // Someone else signs it: finalising again would not help, so the
+        // page says who can.
+        if quote.state == "draft" && quote.signer_id != user.0.actor.id {
+            return not_the_signer(&app, &user, quote).await;
+        }
         let message = format!("Not finalised: {}. Check the quote below, then finalise again.", super::OUT_OF_DATE);
         let page = quote_page(&app, &user, quote, None, Some(message)).await?;
         return Ok(render(StatusCode::CONFLICT, &page));
@@ -1146,16 +1151,7 @@ pub(super) async fn finalise(
         // 403 (audited as one), as in the API.
         Err(StoreError::Forbidden { code: "not_signer", .. }) => {
             let quote = app.store.get_quote(&user.0.actor, id).await?;
-            let message = match app.store.get_user(quote.signer_id).await {
-                Ok(signer) => {
-                    format!("Not finalised: {} signs this quote now, so only they can finalise it.", signer.name)
-                }
-                Err(_) => "Not finalised: someone else signs this quote now, so only they can finalise it.".to_owned(),
-            };
-            let page = quote_page(&app, &user, quote, None, Some(message)).await?;
-            let mut response = render(StatusCode::FORBIDDEN, &page);
-            response.extensions_mut().insert(crate::error::ErrorCode("not_signer"));
-            Ok(response)
+            not_the_signer(&app, &user, quote).await
         }
         // The lines at an old price as the refusing transaction read them.
         Err(StoreError::SupersededPrices(gate)) => {
@@ -1172,6 +1168,19 @@ pub(super) async fn finalise(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Finalise sent by someone who does not sign `quote`: the quote as it is,
+/// naming who signs it; a 403 (audited as one), as in the API.
+async fn not_the_signer(app: &AppState, user: &PageUser, quote: QuoteView) -> Result<Response, PageError> {
+    let message = match app.store.get_user(quote.signer_id).await {
+        Ok(signer) => format!("Not finalised: {} signs this quote now, so only they can finalise it.", signer.name),
+        Err(_) => "Not finalised: someone else signs this quote now, so only they can finalise it.".to_owned(),
+    };
+    let page = quote_page(app, user, quote, None, Some(message)).await?;
+    let mut response = render(StatusCode::FORBIDDEN, &page);
+    response.extensions_mut().insert(crate::error::ErrorCode("not_signer"));
+    Ok(response)
 }
 
 /// The not-ready quote page's Finalise, pressed by the signer: why the
@@ -1289,7 +1298,12 @@ async fn override_prices(
     let reason =
         pricegate_domain::Text::parse_multiline("reason", form.get("reason"), pricegate_domain::limits::REASON);
     let (status, message, field_error) = match (reason, seen) {
-        (Err(e), _) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(in_words(e.message, &[("reason", "The reason")]))),
+        // Nothing left to approve (approved already, the form resent; or
+        // repriced since) is said before what the reason lacks.
+        (Err(e), _) => match settled_since(&app, &user, id, true).await? {
+            Some(settled) => (StatusCode::CONFLICT, Some(format!("Not approved: {settled}")), None),
+            None => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(in_words(e.message, &[("reason", "The reason")]))),
+        },
         (Ok(_), None) => (StatusCode::CONFLICT, Some(format!("Not approved: {}.", super::OUT_OF_DATE)), None),
         (Ok(reason), Some(seen)) => match app.store.override_prices(&user.0.actor, id, reason, Some(seen)).await {
             Ok(_) => return Ok(QuoteDone::Overridden.back_to_quote(&user.seal(&app), id)),
