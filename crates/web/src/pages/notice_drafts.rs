@@ -272,7 +272,10 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
         return Err("Write SKU, new unit price, effective date (YYYY-MM-DD), separated by commas, semicolons or tabs."
             .to_owned());
     };
-    let sku = Sku::parse(sku).map_err(|e| e.message)?;
+    if sku.is_empty() {
+        return Err("The SKU is missing.".to_owned());
+    }
+    let sku = Sku::parse(sku).map_err(|e| in_words(e.message, &[("sku", "The SKU")]))?;
     let Some(product) = catalogue.exact.get(sku.as_str()) else {
         // SKUs match exactly; one that differs only in case is named.
         let near = catalogue.folded.get(&sku.as_str().to_lowercase()).copied();
@@ -292,6 +295,7 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
                 currency.highest_unit_price()
             )
         }
+        UnreadablePrice::NotAnAmount if price.is_empty() => "The price is missing.".to_owned(),
         UnreadablePrice::NotAnAmount => {
             let (plain, grouped) = currency.written_examples();
             format!(
@@ -302,6 +306,7 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
         }
     });
     let effective_on = parse_date("date", date).map_err(|_| match pricegate_domain::is_date_shaped(date) {
+        _ if date.trim().is_empty() => "The date is missing.".to_owned(),
         true => format!("\u{201c}{}\u{201d} is not a day of the calendar.", date.trim()),
         false => format!("\u{201c}{}\u{201d} is not a date written YYYY-MM-DD.", date.trim()),
     });
@@ -692,6 +697,16 @@ mod tests {
              not a date written YYYY-MM-DD."
         );
         assert!(lines[2].starts_with("Line 5: EU-1 from 2026-12-01 is already priced on line 2;"), "{refused}");
+        // What is missing is said so, and the SKU in words, not as a field.
+        assert_eq!(
+            parse_changes("EU-1, , ", &products).unwrap_err(),
+            "Line 1: The price is missing. The date is missing."
+        );
+        assert_eq!(parse_changes(", 12, 2026-12-01", &products).unwrap_err(), "Line 1: The SKU is missing.");
+        let odd = parse_changes("EU 1, 12, 2026-12-01", &products).unwrap_err();
+        assert!(odd.starts_with("Line 1: The SKU must be 1 to 64 characters"), "{odd}");
+        let jpy = parse_changes("JP-1, cheap, 2026-12-01", &[product("JP-1", "JPY")]).unwrap_err();
+        assert!(jpy.ends_with("is not a price in JPY: write it like 1390 or 1,390."), "{jpy}");
         let below = parse_changes("EU-1, -5, 2026-12-01", &products).unwrap_err();
         assert_eq!(below, "Line 1: -5 is below zero: a price cannot be.");
         assert!(lines[3].ends_with("did you mean EU-1?"), "a SKU in the wrong case is named: {refused}");
