@@ -35,6 +35,15 @@ fn notice_mail_to(sink: &SmtpSink, email: &str) -> Vec<Received> {
     sink.to(email).into_iter().filter(about_a_notice).collect()
 }
 
+/// Waits until the worker has done with every message: sent, failed or set aside.
+async fn until_nothing_pending(admin: &Session) {
+    let deadline = Instant::now() + WAIT;
+    while outbox(admin).await.iter().any(|r| r["state"] == "pending") {
+        assert!(Instant::now() < deadline, "rows still pending");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn outbox(admin: &Session) -> Vec<serde_json::Value> {
     let r = admin.get("/api/v1/outbox?limit=1000").await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -1058,22 +1067,14 @@ both_backends! {
         // Sam, mailed it at its publication, away and back: not mailed it
         // again, and his schedule (escalated already) is kept. (His mail is
         // sent first: mail still to go to someone deactivated is set aside.)
-        let deadline = Instant::now() + WAIT;
-        while outbox(&admin).await.iter().any(|r| r["state"] == "pending") {
-            assert!(Instant::now() < deadline, "rows still pending");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until_nothing_pending(&admin).await;
         for active in [false, true] {
             let r = admin.patch(&format!("/api/v1/users/{}", sam.id), &json!({"active": active})).await;
             assert_eq!(r.status, 200, "{}", r.text);
         }
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing for Sam");
 
-        let deadline = Instant::now() + WAIT;
-        while outbox(&admin).await.iter().any(|r| r["state"] == "pending") {
-            assert!(Instant::now() < deadline, "rows still pending");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until_nothing_pending(&admin).await;
         let about_it = |s: &String| s.starts_with("Price notice") || s.starts_with("Reminder");
         let mut to_nina: Vec<String> = subjects(&sink.to(&nina.email)).into_iter().filter(about_it).collect();
         to_nina.sort();

@@ -25,7 +25,7 @@ pub struct NewLine {
 
 /// A product an edited quote carries already: the price its lines have,
 /// and how many of it they come to.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Kept {
     pub price: i64,
     pub quantity: i64,
@@ -35,7 +35,7 @@ pub(super) struct Kept {
 pub(super) fn kept(lines: &[quote_lines::Model]) -> HashMap<String, Kept> {
     let mut kept: HashMap<String, Kept> = HashMap::new();
     for line in lines {
-        let entry = kept.entry(line.sku.clone()).or_insert(Kept { price: line.unit_price_minor, quantity: 0 });
+        let entry = kept.entry(line.sku.clone()).or_default();
         entry.price = line.unit_price_minor;
         entry.quantity = entry.quantity.saturating_add(line.quantity);
     }

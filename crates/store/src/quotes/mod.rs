@@ -580,7 +580,7 @@ impl Store {
                 format!(
                     "Its lines at an old price are approved already, at {} (\u{201c}{}\u{201d}): no second approval was \
                      written.",
-                    approved.created_at.format("%Y-%m-%d %H:%M UTC"),
+                    self.calendar.stamp(approved.created_at, false),
                     approved.reason
                 ),
             ));
