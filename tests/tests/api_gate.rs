@@ -1585,3 +1585,75 @@ async fn five_drafts(sam: &pricegate_tests::Session) -> Vec<String> {
     }
     ids
 }
+
+both_backends! {
+/// An edit's audit row says what it changed: each field, each product's
+/// quantity and the total before and after. The quote's history reads it.
+async fn an_edit_is_recorded_with_what_it_changed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (sam, _) = app.user(Role::Sales, "Sam").await;
+    let (_, sara) = app.user(Role::Sales, "Sara").await;
+    for (sku, price) in [("P-1", 1_000), ("P-2", 500), ("P-3", 250)] {
+        create_product(&finance, sku, "EUR", price).await;
+    }
+    let quote = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 2}, {"sku": "P-2", "quantity": 1}])).await;
+    let path = format!("/api/v1/quotes/{}", id_of(&quote));
+    let edit = json!({
+        "customer": {"name": "Greta Berg-Holm"},
+        "valid_until": "2100-01-31",
+        "signer_id": sara.id,
+        "lines": [{"sku": "P-1", "quantity": 5}, {"sku": "P-3", "quantity": 1}],
+    });
+    let r = sam.patch(&path, &edit).await;
+    assert_eq!((r.status.as_u16(), r.body["total_minor"].as_i64()), (200, Some(5_250)), "{}", r.text);
+    // Only a discount changes: the product's quantity stays.
+    let r = sam
+        .patch(&path, &json!({"lines": [{"sku": "P-1", "quantity": 5, "discount_bp": 1_000}, {"sku": "P-3", "quantity": 1}]}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Two lines of P-1 on the same terms say what one did: only the lines moved.
+    let r = sam
+        .patch(&path, &json!({"lines": [
+            {"sku": "P-3", "quantity": 1},
+            {"sku": "P-1", "quantity": 2, "discount_bp": 1_000},
+            {"sku": "P-1", "quantity": 3, "discount_bp": 1_000},
+        ]}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let audit = finance.get(&format!("/api/v1/audit?action=quote.edited&subject={}", id_of(&quote))).await;
+    assert_eq!(audit.status, 200, "{}", audit.text);
+    let rows = audit.body.as_array().expect("audit rows");
+    assert_eq!(rows.len(), 3, "{}", audit.text);
+    let first = &rows[2]["detail"];
+    assert_eq!(first["changed"], json!(["customer_name", "valid_until", "signer_id", "lines"]), "{first}");
+    assert_eq!((first["total_before_minor"].as_i64(), first["total_minor"].as_i64()), (Some(2_500), Some(5_250)));
+    assert_eq!((first["valid_until_before"].as_str(), first["valid_until"].as_str()), (Some("2099-12-31"), Some("2100-01-31")));
+    assert_eq!(
+        first["lines"],
+        json!([
+            {"sku": "P-1", "quantity_before": 2, "quantity_after": 5, "terms_changed": false},
+            {"sku": "P-3", "quantity_before": 0, "quantity_after": 1, "terms_changed": false},
+            {"sku": "P-2", "quantity_before": 1, "quantity_after": 0, "terms_changed": false},
+        ]),
+        "{first}"
+    );
+    assert_eq!(rows[1]["detail"]["lines"], json!([{"sku": "P-1", "quantity_before": 5, "quantity_after": 5, "terms_changed": true}]));
+    assert_eq!((rows[0]["detail"]["changed"].clone(), rows[0]["detail"]["lines"].clone()), (json!(["lines"]), json!([])));
+
+    let html = page_as(&app.base, &fiona.email, &path.replace("/api/v1", "")).await;
+    let history = section(&html, "<details id=\"history\"", "</details>");
+    let said = [
+        "Edited: customer name, valid until 2099-12-31 \u{2192} 2100-01-31, now signed by Sara, \
+         P-1 2 \u{2192} 5, P-3 added (1), P-2 removed; total 25.00 EUR \u{2192} 52.50 EUR",
+        "Edited: P-1 discount or price; total 52.50 EUR \u{2192} 47.50 EUR, signed by Sara",
+        "Edited: lines rearranged; total 47.50 EUR, signed by Sara",
+    ];
+    let mut from = 0;
+    for what in said {
+        let at = history[from..].find(what).unwrap_or_else(|| panic!("{what}, in order, in {history}"));
+        from += at + what.len();
+    }
+}
+}

@@ -363,6 +363,9 @@ both_backends! {
         let mails = sink.wait_until(WAIT, "Sam's link", |m| m.len() >= 6).await;
         let link = mails[5].link("/password/").expect("a link");
         assert_eq!(mails[5].to, vec![sam.email.clone()]);
+        let (status, page) = get(&link).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("Choose a new password") && !page.contains("Choose your password"), "{page}");
         let (status, _, location, page) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
         assert_eq!((status, location.as_deref()), (303, Some("/account")));
         assert!(page.contains("Your password is changed."), "{page}");

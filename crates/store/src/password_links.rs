@@ -291,7 +291,9 @@ impl Store {
         Ok(PasswordLinkView {
             name: user.name,
             email: user.email,
-            invited: link.purpose == INVITED,
+            // An administrator's link to someone who has a password already
+            // is a way back in, not a welcome.
+            invited: link.purpose == INVITED && user.invited_at.is_some(),
             expires_at: link.expires_at,
         })
     }

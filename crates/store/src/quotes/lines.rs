@@ -181,3 +181,65 @@ pub(super) fn same_lines(new: &[quote_lines::Model], old: &[quote_lines::Model])
     }
     new.len() == old.len() && new.iter().zip(old).all(|(n, o)| said(n) == said(o))
 }
+
+/// What an edit did to one product's place on a quote, for the audit row
+/// and the quote's history: its quantity before and after, summed over its
+/// lines (0: not on the quote), and whether its discounts or price changed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(super) struct LineChange {
+    sku: String,
+    quantity_before: i64,
+    quantity_after: i64,
+    /// Its lines' discounts, or their prices (a product whose price was
+    /// taken at today's), are others now.
+    terms_changed: bool,
+}
+
+/// Each product whose lines `old` and `new` do not say the same of, in the
+/// order the edited quote lists them, then those it no longer has. An edit
+/// that only reorders the lines changes no product.
+pub(super) fn line_changes(old: &[quote_lines::Model], new: &[quote_lines::Model]) -> Vec<LineChange> {
+    /// A product's lines: its SKU, its quantity summed, and each line's
+    /// discount and price, in order.
+    type OnQuote<'a> = (&'a str, i64, Vec<(i32, i64)>);
+    fn by_product(lines: &[quote_lines::Model]) -> Vec<(Uuid, OnQuote<'_>)> {
+        let mut products: Vec<(Uuid, OnQuote<'_>)> = Vec::new();
+        for line in lines {
+            let terms = (line.discount_bp, line.unit_price_minor);
+            match products.iter_mut().find(|(id, _)| *id == line.product_id) {
+                Some((_, (_, quantity, all))) => {
+                    *quantity = quantity.saturating_add(line.quantity);
+                    all.push(terms);
+                }
+                None => products.push((line.product_id, (&line.sku, line.quantity, vec![terms]))),
+            }
+        }
+        // A line split in two, or two made one, on the same terms changes nothing.
+        for (_, (_, _, terms)) in &mut products {
+            terms.sort_unstable();
+            terms.dedup();
+        }
+        products
+    }
+    fn find<'a>(products: &[(Uuid, OnQuote<'a>)], id: Uuid) -> Option<OnQuote<'a>> {
+        products.iter().find(|(p, _)| *p == id).map(|(_, on_quote)| on_quote.clone())
+    }
+    let (before, after) = (by_product(old), by_product(new));
+    let changed = after.iter().map(|(id, now)| (find(&before, *id), Some(now.clone())));
+    let gone = before.iter().filter(|(id, _)| find(&after, *id).is_none()).map(|(_, was)| (Some(was.clone()), None));
+    changed
+        .chain(gone)
+        .filter_map(|(was, now)| {
+            let sku = now.as_ref().or(was.as_ref()).map(|(sku, _, _)| (*sku).to_owned())?;
+            let (quantity_before, terms_before) = was.map(|(_, q, t)| (q, t)).unwrap_or_default();
+            let (quantity_after, terms_after) = now.map(|(_, q, t)| (q, t)).unwrap_or_default();
+            let terms_changed = quantity_before > 0 && quantity_after > 0 && terms_before != terms_after;
+            (quantity_before != quantity_after || terms_changed).then_some(LineChange {
+                sku,
+                quantity_before,
+                quantity_after,
+                terms_changed,
+            })
+        })
+        .collect()
+}

@@ -30,7 +30,7 @@ mod view;
 
 pub use handover::{HandedOver, OpenDrafts};
 pub use lines::NewLine;
-use lines::{Carried, price_lines, replace_lines, same_lines};
+use lines::{Carried, line_changes, price_lines, replace_lines, same_lines};
 use load::load_owned;
 pub use load::load_quote_sql;
 pub(crate) use load::{
@@ -360,6 +360,17 @@ impl Store {
             check_signer(&txn, signer_id, "signer_id").await?;
             model.signer_id.set_ne(signer_id);
         }
+        // What the edit changes, named as the API names each field.
+        let fields = [
+            ("customer_name", model.customer_name.is_set()),
+            ("customer_email", model.customer_email.is_set()),
+            ("customer_company", model.customer_company.is_set()),
+            ("valid_until", model.valid_until.is_set()),
+            ("notes", model.notes.is_set()),
+            ("signer_id", model.signer_id.is_set()),
+        ];
+        let mut changed: Vec<&str> = fields.iter().filter(|(_, set)| *set).map(|(field, _)| *field).collect();
+        let old_lines = lines.clone();
         let (lines, lines_changed) = match &patch.lines {
             Some(new_lines) => {
                 let kept = lines::kept(&lines);
@@ -384,21 +395,27 @@ impl Store {
             // Nothing to write, audit or tell anyone.
             return Ok(QuoteEdited { quote: to_view(quote, lines, None), released: None, changed: false });
         }
+        if lines_changed {
+            changed.push("lines");
+        }
         model.updated_at = Set(now);
         quotes::Entity::update(model).exec(&txn).await?;
+        let total_before = quote_total(&priced_lines(&old_lines))?;
+        let valid_until_before = quote.valid_until;
+        let line_changes = line_changes(&old_lines, &lines);
         let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
         let view = to_view(quote.clone(), lines, None);
-        record(
-            &txn,
-            audit(
-                now,
-                actor,
-                "quote.edited",
-                id,
-                json!({ "total_minor": view.total_minor, "currency": view.currency, "signer_id": view.signer_id }),
-            ),
-        )
-        .await?;
+        let detail = json!({
+            "total_minor": view.total_minor,
+            "total_before_minor": total_before,
+            "currency": view.currency,
+            "signer_id": view.signer_id,
+            "changed": changed,
+            "valid_until_before": valid_until_before,
+            "valid_until": view.valid_until,
+            "lines": line_changes,
+        });
+        record(&txn, audit(now, actor, "quote.edited", id, detail)).await?;
         let mut released = None;
         if view.signer_id != signed_by {
             // Whoever believed they signed it is told they no longer do.

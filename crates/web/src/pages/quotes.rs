@@ -307,7 +307,7 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
     };
     match entry.action.as_str() {
         "quote.drafted" => format!("Drafted, total {}{signer}", amount("total_minor")),
-        "quote.edited" => format!("Edited: total {}{signer}", amount("total_minor")),
+        "quote.edited" => edited_row(detail, &amount, name("signer_id")),
         "quote.repriced" => format!("Repriced: total {} to {}", amount("old_total_minor"), amount("new_total_minor")),
         "quote.price_override" => {
             format!("Approved keeping old prices: \u{201c}{}\u{201d}", detail["reason"].as_str().unwrap_or_default())
@@ -327,6 +327,69 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
         "quote.cancelled" => "Cancelled".to_owned(),
         other => other.to_owned(),
     }
+}
+
+/// What an edit changed, as its audit row records it: each field, each
+/// product's quantity, and the total. Rows written before edits said what
+/// they changed give the total and signer alone.
+fn edited_row(detail: &serde_json::Value, amount: &dyn Fn(&str) -> String, signer: Option<String>) -> String {
+    let signed_by = |name: &str| format!("signed by {name}");
+    let Some(fields) = detail["changed"].as_array() else {
+        let signer = signer.map(|name| format!(", {}", signed_by(&name))).unwrap_or_default();
+        return format!("Edited: total {}{signer}", amount("total_minor"));
+    };
+    let mut signer_said = false;
+    let mut said: Vec<String> = Vec::new();
+    for field in fields.iter().filter_map(|f| f.as_str()) {
+        match field {
+            "customer_name" => said.push("customer name".into()),
+            "customer_email" => said.push("customer e-mail".into()),
+            "customer_company" => said.push("customer company".into()),
+            "notes" => said.push("notes".into()),
+            "valid_until" => said.push(format!(
+                "valid until {} \u{2192} {}",
+                detail["valid_until_before"].as_str().unwrap_or("?"),
+                detail["valid_until"].as_str().unwrap_or("?")
+            )),
+            "signer_id" => {
+                signer_said = true;
+                said.push(format!("now {}", signed_by(signer.as_deref().unwrap_or("someone no longer listed"))));
+            }
+            "lines" => {
+                let products: Vec<String> =
+                    detail["lines"].as_array().into_iter().flatten().filter_map(product_change).collect();
+                if products.is_empty() {
+                    said.push("lines rearranged".into());
+                }
+                said.extend(products);
+            }
+            other => said.push(other.to_owned()),
+        }
+    }
+    let (before, after) = (amount("total_before_minor"), amount("total_minor"));
+    let total = if before.is_empty() || before == after {
+        format!("total {after}")
+    } else {
+        format!("total {before} \u{2192} {after}")
+    };
+    let signer = match signer {
+        Some(name) if !signer_said => format!(", {}", signed_by(&name)),
+        _ => String::new(),
+    };
+    format!("Edited: {}; {total}{signer}", said.join(", "))
+}
+
+/// One product's change in an edit's audit row, in words: `PUMP-40 40 → 45`,
+/// `VALVE-2 added (3)`, `HOSE-1 removed`, `PUMP-1 discount or price`.
+fn product_change(change: &serde_json::Value) -> Option<String> {
+    let sku = change["sku"].as_str()?;
+    let (before, after) = (change["quantity_before"].as_i64()?, change["quantity_after"].as_i64()?);
+    Some(match (before, after) {
+        (0, after) => format!("{sku} added ({after})"),
+        (_, 0) => format!("{sku} removed"),
+        (before, after) if before != after => format!("{sku} {before} \u{2192} {after}"),
+        _ => format!("{sku} discount or price"),
+    })
 }
 
 struct EvidenceRow {

@@ -31,11 +31,13 @@ pub(super) fn parse_percent(raw: &str) -> Option<i64> {
 /// A whole quantity as people write it: `1000`, or grouped by thousands as
 /// prices are (`1,000`, `1 000`), as the form's own messages write them. A
 /// separator anywhere else is refused, not guessed at (`1,5` is no
-/// quantity), and so is a leading zero (`0,500`).
+/// quantity), and so is a leading zero before one (`0,500`).
 pub(super) fn parse_whole(raw: &str) -> Option<i64> {
     let raw = raw.trim();
     if raw.starts_with('0') && raw.len() > 1 {
-        return None;
+        // `012` is twelve, as typed; `0,500` may be someone's half, not five
+        // hundred, so a leading zero before a separator is refused.
+        return raw.bytes().all(|b| b.is_ascii_digit()).then(|| raw.parse().ok()).flatten();
     }
     pricegate_domain::parse_amount(raw, 0).filter(|_| !raw.contains('.'))
 }
@@ -305,10 +307,28 @@ mod tests {
             ("1 000", Some(1000)),
             ("1,000,000", Some(1_000_000)),
             ("0", Some(0)),
+            ("012", Some(12)),
+            ("007", Some(7)),
+            ("000", Some(0)),
         ] {
             assert_eq!(parse_whole(raw), whole, "{raw}");
         }
-        for raw in ["1,5", "1,0000", "1000,000", ",100", "1,", "", "-1", "1.000", "1.", "0,500", "007", "two"] {
+        for raw in [
+            "1,5",
+            "1,0000",
+            "1000,000",
+            ",100",
+            "1,",
+            "",
+            "-1",
+            "1.000",
+            "1.",
+            "0,500",
+            "01,000",
+            "0 500",
+            "099999999999999999999",
+            "two",
+        ] {
             assert_eq!(parse_whole(raw), None, "{raw}");
         }
     }
