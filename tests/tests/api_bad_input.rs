@@ -198,8 +198,13 @@ both_backends! {
         let r = send_raw(&finance, Method::POST, "/api/v1/products/import?dry_run=true", Some("text/csv"), csv).await;
         assert_error(&r, 400, "invalid_query");
         assert_eq!(r.body["error"]["message"], "A POST request takes no query parameters here: nothing was changed.");
-        let r = finance.send(finance.request(Method::PATCH, "/api/v1/users/00000000-0000-0000-0000-000000000000?x=1")).await;
+        let r = admin.send(admin.request(Method::PATCH, "/api/v1/users/00000000-0000-0000-0000-000000000000?x=1")).await;
         assert_error(&r, 400, "invalid_query");
+        // Only once the caller may make the change at all: the wrong role, or nobody, is told that first.
+        let r = finance.send(finance.request(Method::PATCH, "/api/v1/users/00000000-0000-0000-0000-000000000000?x=1")).await;
+        assert_error(&r, 403, "forbidden");
+        let r = send_raw(&app.anonymous(), Method::POST, "/api/v1/products/import?dry_run=true", Some("text/csv"), csv).await;
+        assert_error(&r, 401, "unauthenticated");
         assert_eq!(finance.get("/api/v1/products").await.body, json!([]), "nothing was imported");
         let r = send_raw(&finance, Method::POST, "/api/v1/products/import?", Some("text/csv"), csv).await;
         assert_eq!(r.status, 201, "an empty query is none: {}", r.text);
@@ -403,4 +408,56 @@ async fn an_overlong_address_or_oversized_headers_get_the_error_body_and_the_ser
     assert_eq!(r.status, 431, "{}", r.text);
     let r = sam.get("/api/v1/me").await;
     assert_eq!(r.status, 200, "{}", r.text);
+}
+
+both_backends! {
+    /// A field of a `PATCH` body left out keeps what it is; sent as `null`
+    /// it is refused (422, naming it), not taken for left out: nothing is
+    /// changed, and the document says the fields are not nullable.
+    async fn null_in_a_patch_is_refused_not_ignored(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let product = pricegate_tests::fixtures::create_product(&finance, "P-1", "EUR", 1_000).await;
+        let quote = pricegate_tests::fixtures::draft_quote(&sam, json!([{"sku": "P-1", "quantity": 2}])).await;
+        let notice = pricegate_tests::fixtures::create_notice(&finance, "Draft", json!([])).await;
+        let (quote_path, notice_path) = (format!("/api/v1/quotes/{}", quote["id"].as_str().unwrap()), format!("/api/v1/notices/{notice}"));
+        let product_path = format!("/api/v1/products/{}", product["id"].as_str().unwrap());
+        let user_path = format!("/api/v1/users/{}", sam.get("/api/v1/me").await.body["id"].as_str().unwrap());
+        // Each with where to read what it would change.
+        for (session, path, body, named) in [
+            (&sam, &quote_path, json!({"customer": null}), "customer"),
+            (&sam, &quote_path, json!({"customer": {"name": null}}), "customer.name"),
+            (&sam, &quote_path, json!({"valid_until": null}), "valid_until"),
+            (&sam, &quote_path, json!({"signer_id": null}), "signer_id"),
+            (&sam, &quote_path, json!({"notes": null, "lines": [{"sku": "P-1", "quantity": 3}]}), "notes"),
+            (&finance, &notice_path, json!({"title": null}), "title"),
+            (&finance, &product_path, json!({"withdrawn": null}), "withdrawn"),
+            (&admin, &user_path, json!({"active": null}), "active"),
+        ] {
+            let read = match path.as_str() {
+                p if p.starts_with("/api/v1/products/") => "/api/v1/products",
+                p if p.starts_with("/api/v1/users/") => "/api/v1/users",
+                p => p,
+            };
+            let before = session.get(read).await.body;
+            let r = session.patch(path, &body).await;
+            assert_error(&r, 422, "invalid_body");
+            assert_eq!(field(&r), named, "{body}: {}", r.text);
+            assert!(r.text.contains("null is not a value here: leave the field out to keep it as it is"), "{}", r.text);
+            assert_eq!(session.get(read).await.body, before, "{body} changed nothing");
+        }
+        // Left out, a field keeps what it is.
+        let r = sam.patch(&quote_path, &json!({"notes": "Call first."})).await;
+        assert_eq!((r.status.as_u16(), r.body["customer"]["name"].as_str()), (200, Some("Greta Berg")), "{}", r.text);
+
+        let document = app.anonymous().get("/api/v1/openapi.json").await.body;
+        let schemas = &document["components"]["schemas"];
+        for (schema, member) in [("QuotePatchIn", "valid_until"), ("CustomerPatchIn", "name"), ("UserPatchIn", "active")] {
+            let described = &schemas[schema]["properties"][member];
+            assert!(described.is_object(), "{schema}.{member}: {}", schemas[schema]);
+            assert!(!described.to_string().contains("null"), "{schema}.{member} is not nullable: {described}");
+        }
+    }
 }

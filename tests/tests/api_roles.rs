@@ -96,43 +96,77 @@ both_backends! {
     }
 }
 
+/// The people the route table names, in the order of [`CALLERS`]: nobody
+/// logged in, Sam, Sue, Fiona (finance) and Ada (admin).
+struct Callers {
+    anonymous: Session,
+    sam: Session,
+    sue: Session,
+    finance: Session,
+    admin: Session,
+}
+
+impl Callers {
+    fn all(&self) -> [&Session; 5] {
+        [&self.anonymous, &self.sam, &self.sue, &self.finance, &self.admin]
+    }
+}
+
+/// The callers and the targets of the route table in a new database.
+async fn set_up(app: &TestApp) -> (Callers, Targets) {
+    let document = app.anonymous().get("/api/v1/openapi.json").await;
+    let problems = route_table_mismatches(&document.body);
+    assert!(problems.is_empty(), "the route table and the API disagree:\n  - {}", problems.join("\n  - "));
+
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, _) = app.user(Role::Sales, "Sam").await;
+    let (sue, _) = app.user(Role::Sales, "Sue").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (_, vic) = app.user(Role::Sales, "Vic").await;
+    let product = id_of(&create_product(&finance, "P-1", "EUR", 1_000).await);
+    let lines = json!([{"sku": "P-1", "quantity": 1}]);
+    // Drafted before a rise of its product's price, which the others are drafted after.
+    create_product(&finance, "RISE-1", "EUR", 2_000).await;
+    let to_override = id_of(&draft_quote(&sam, json!([{"sku": "RISE-1", "quantity": 1}])).await);
+    let rise = publish_price_change(&finance, "RISE-1", 2_200, &date_in_days(-1)).await;
+    assert_eq!(sam.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await.status, 200);
+    let quote = id_of(&draft_quote(&sam, lines.clone()).await);
+    let to_finalise = id_of(&draft_quote(&sam, lines.clone()).await);
+    let to_cancel = id_of(&draft_quote(&sam, lines.clone()).await);
+    let draft = create_notice(&finance, "Still a draft", json!([])).await;
+    let to_publish = create_notice(&finance, "To publish", json!([])).await;
+    let published = create_notice(&finance, "Published", json!([])).await;
+    publish_notice(&finance, &published).await;
+    let outbox_message = first_outbox_message(&admin).await;
+    let targets = Targets {
+        user: vic.id.to_string(),
+        product,
+        published,
+        draft,
+        to_publish,
+        quote,
+        to_finalise,
+        to_cancel,
+        to_override,
+        outbox_message,
+    };
+    (Callers { anonymous: app.anonymous(), sam, sue, finance, admin }, targets)
+}
+
+/// Every route in the table's order, logging out last: it ends the
+/// sessions every other row needs.
+fn routes_in_order() -> Vec<ApiRoute> {
+    let mut routes = api_routes();
+    routes.sort_by_key(|r| (r.method, r.path) == ("DELETE", "/api/v1/auth/token"));
+    routes
+}
+
 both_backends! {
     async fn every_route_admits_exactly_the_callers_its_row_names(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let document = app.anonymous().get("/api/v1/openapi.json").await;
-        let problems = route_table_mismatches(&document.body);
-        assert!(problems.is_empty(), "the route table and the API disagree:\n  - {}", problems.join("\n  - "));
-
-        let (finance, _) = app.user(Role::Finance, "Fiona").await;
-        let (sam, _) = app.user(Role::Sales, "Sam").await;
-        let (sue, _) = app.user(Role::Sales, "Sue").await;
-        let (admin, _) = app.user(Role::Admin, "Ada").await;
-        let (_, vic) = app.user(Role::Sales, "Vic").await;
-        let product = id_of(&create_product(&finance, "P-1", "EUR", 1_000).await);
-        let lines = json!([{"sku": "P-1", "quantity": 1}]);
-        // Drafted before a rise of its product's price, which the others are drafted after.
-        create_product(&finance, "RISE-1", "EUR", 2_000).await;
-        let to_override = id_of(&draft_quote(&sam, json!([{"sku": "RISE-1", "quantity": 1}])).await);
-        let rise = publish_price_change(&finance, "RISE-1", 2_200, &date_in_days(-1)).await;
-        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await.status, 200);
-        let quote = id_of(&draft_quote(&sam, lines.clone()).await);
-        let to_finalise = id_of(&draft_quote(&sam, lines.clone()).await);
-        let to_cancel = id_of(&draft_quote(&sam, lines.clone()).await);
-        let draft = create_notice(&finance, "Still a draft", json!([])).await;
-        let to_publish = create_notice(&finance, "To publish", json!([])).await;
-        let published = create_notice(&finance, "Published", json!([])).await;
-        publish_notice(&finance, &published).await;
-        let outbox_message = first_outbox_message(&admin).await;
-        let targets = Targets {
-            user: vic.id.to_string(), product, published, draft, to_publish, quote, to_finalise, to_cancel, to_override,
-            outbox_message,
-        };
-
-        let anonymous = app.anonymous();
-        let callers: [&Session; 5] = [&anonymous, &sam, &sue, &finance, &admin];
-        let mut routes = api_routes();
-        // Logging out ends the sessions every other row needs.
-        routes.sort_by_key(|r| (r.method, r.path) == ("DELETE", "/api/v1/auth/token"));
+        let (people, targets) = set_up(&app).await;
+        let callers = people.all();
+        let routes = routes_in_order();
         let (mut cases, mut calls) = (0, 0);
         for route in &routes {
             for case in &route.cases {
@@ -153,8 +187,48 @@ both_backends! {
                 }
             }
         }
-        assert_error(&sam.get("/api/v1/me").await, 401, "invalid_token");
+        assert_error(&people.sam.get("/api/v1/me").await, 401, "invalid_token");
         println!("{backend:?}: {} routes, {cases} cases, {calls} calls as {} callers each, all as the table says", routes.len(), CALLERS.len());
+    }
+}
+
+both_backends! {
+    /// A change sent with a query string is refused (400 `invalid_query`),
+    /// on every route that changes something, and only once the caller is
+    /// known to be allowed the route at all: whoever is not logged in, or
+    /// has the wrong role, is told that first, as without the query. Nothing
+    /// is changed: the table's own calls after all this still see every
+    /// target as it was.
+    async fn a_change_with_a_query_string_is_refused_after_the_caller_is_checked(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (people, targets) = set_up(&app).await;
+        let callers = people.all();
+        let mut refused = 0;
+        for route in routes_in_order().iter().filter(|r| r.method != "GET") {
+            for case in &route.cases {
+                let path = format!("{}?dry_run=true", route.path.replace("{id}", targets.id(case.target)));
+                for (caller, session) in callers.iter().enumerate() {
+                    let (status, code) = case.expected(caller);
+                    let who = CALLERS[caller];
+                    let got = call(session, route, case, &path).await;
+                    // Logging in (401 `invalid_credentials`) needs no caller: its query is refused first.
+                    let before_the_route =
+                        matches!((status, code), (401, "unauthenticated" | "invalid_token") | (403, "forbidden"));
+                    if before_the_route {
+                        assert_error(&got, status, code);
+                    } else {
+                        assert_eq!(got.status, 400, "{who}: {} {path}: {}", route.method, got.text);
+                        assert_error(&got, 400, "invalid_query");
+                        refused += 1;
+                    }
+                }
+            }
+        }
+        assert!(refused > 20, "{refused}");
+        // Nothing was changed: the session logged out with a query is still
+        // logged in, and the quote to finalise is still a draft.
+        let quote = people.sam.get(&format!("/api/v1/quotes/{}", targets.to_finalise)).await;
+        assert_eq!((quote.status.as_u16(), quote.body["state"].as_str()), (200, Some("draft")), "{}", quote.text);
     }
 }
 

@@ -116,6 +116,9 @@ both_backends! {
         let superseded = only(&refused, "the superseded price", |r| r["detail"]["pending"] == json!([]));
         assert_actor_and_time(superseded, &sam_id, from, to);
         assert_eq!(superseded["detail"]["superseded"], json!(["P-1"]));
+        // Each says the code it was refused with, as every other refusal's row does.
+        assert_eq!(unacknowledged["detail"]["code"], "pending_acknowledgements", "{unacknowledged}");
+        assert_eq!(superseded["detail"]["code"], "superseded_prices", "{superseded}");
 
         let overridden = rows_for(&rows, "quote.price_override", &quote);
         assert_eq!(overridden.len(), 1, "{rows:?}");

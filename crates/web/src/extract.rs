@@ -20,6 +20,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        QueryOnChange::refuse(req.extensions(), req.method())?;
         if !has_json_content_type(req.headers()) {
             return Err(json_rejection(JsonRejection::MissingJsonContentType(Default::default())));
         }
@@ -47,6 +48,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             }
             Err(rejection) => Err(json_rejection(rejection)),
         }
+    }
+}
+
+/// A field of a `PATCH` body that may be left out, keeping what it is, but
+/// not sent as `null`: nothing these bodies name can be cleared that way (a
+/// quote's notes are emptied with `""`). Use with `#[serde(default)]`.
+pub(crate) fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    match <Option<T> as serde::Deserialize>::deserialize(deserializer)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom("null is not a value here: leave the field out to keep it as it is")),
     }
 }
 
@@ -382,7 +397,41 @@ impl AuthUser {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = AppError;
 
+    /// The caller, then no query string on a change (see [`QueryOnChange`]).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::authenticate(parts, state).await?;
+        QueryOnChange::refuse(&parts.extensions, &parts.method)?;
+        Ok(user)
+    }
+}
+
+/// A request that changes something (any method but `GET` and `HEAD`) sent
+/// with a query string, which no such API route takes: marked by the API's
+/// middleware, and refused with 400 `invalid_query` by the caller's
+/// extractor once it has authenticated the caller and checked their role, so
+/// that whoever may not make the change at all is told that first (401,
+/// 403), and nothing is read or written. A route nobody needs to log in for
+/// (`POST /api/v1/auth/token`) is refused by its body's extractor.
+#[derive(Clone, Copy)]
+pub(crate) struct QueryOnChange;
+
+impl QueryOnChange {
+    pub(crate) fn refuse(extensions: &axum::http::Extensions, method: &axum::http::Method) -> Result<(), AppError> {
+        match extensions.get::<QueryOnChange>() {
+            Some(_) => Err(AppError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("A {method} request takes no query parameters here: nothing was changed."),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+impl AuthUser {
+    /// The caller of `Authorization: Bearer <token>`: 401 without one that
+    /// is current.
+    async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
             AppError::new(
                 StatusCode::UNAUTHORIZED,
@@ -429,8 +478,9 @@ macro_rules! role_guard {
             type Rejection = AppError;
 
             async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-                let user = AuthUser::from_request_parts(parts, state).await?;
+                let user = AuthUser::authenticate(parts, state).await?;
                 user.require(&[$(Role::$role),+])?;
+                QueryOnChange::refuse(&parts.extensions, &parts.method)?;
                 Ok($name(user))
             }
         }

@@ -155,6 +155,45 @@ pub struct PublishSeen<'a> {
 
 /// The audit row of a finalisation the gate refused, saying what held the
 /// quote up as `view` read it.
+/// What holds a quote whose gate is not ready up, the first of them in
+/// the order finalising tells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeldUp {
+    Pending,
+    SignerCannotSign,
+    Expired,
+    Superseded,
+}
+
+impl HeldUp {
+    /// `None`: the gate is ready.
+    fn by(view: &GateView) -> Option<HeldUp> {
+        if view.ready {
+            None
+        } else if !view.pending.is_empty() {
+            Some(HeldUp::Pending)
+        } else if !view.signer_can_sign {
+            Some(HeldUp::SignerCannotSign)
+        } else if view.expired {
+            Some(HeldUp::Expired)
+        } else {
+            Some(HeldUp::Superseded)
+        }
+    }
+
+    /// The error code the refusal is answered with.
+    fn code(self) -> &'static str {
+        match self {
+            HeldUp::Pending => "pending_acknowledgements",
+            HeldUp::SignerCannotSign => "signer_cannot_sign",
+            HeldUp::Expired => "quote_expired",
+            HeldUp::Superseded => "superseded_prices",
+        }
+    }
+}
+
+/// The audit row of a finalisation the gate refused: what held the quote up,
+/// and the `code` it was refused with, as every other refusal's row has.
 fn finalise_refused(at: DateTime<Utc>, actor: &Actor, id: Uuid, view: &GateView) -> AuditEntry<'static> {
     AuditEntry {
         at,
@@ -167,6 +206,7 @@ fn finalise_refused(at: DateTime<Utc>, actor: &Actor, id: Uuid, view: &GateView)
             "superseded": view.superseded.iter().map(|l| l.sku.clone()).collect::<Vec<_>>(),
             "expired": view.expired,
             "signer_can_sign": view.signer_can_sign,
+            "code": HeldUp::by(view).map(HeldUp::code),
         }),
     }
 }
@@ -361,28 +401,23 @@ impl Store {
         }
         let Evaluation { view, evidence } = evaluate(&txn, &loaded, Reading::All).await?;
 
-        let refusal = if !view.pending.is_empty() {
-            Some(StoreError::PendingAcknowledgements(Box::new(view.clone())))
-        } else if !view.signer_can_sign {
+        let refusal = HeldUp::by(&view).map(|held_up| match held_up {
+            HeldUp::Pending => StoreError::PendingAcknowledgements(Box::new(view.clone())),
             // The route let a salesperson in; they left sales, or were
             // deactivated, before this transaction read them.
-            Some(StoreError::conflict(
-                "signer_cannot_sign",
+            HeldUp::SignerCannotSign => StoreError::conflict(
+                held_up.code(),
                 "The signer is no longer an active salesperson: the quote's owner must choose another signer before it can be finalised.",
-            ))
-        } else if view.expired {
-            Some(StoreError::conflict(
-                "quote_expired",
+            ),
+            HeldUp::Expired => StoreError::conflict(
+                held_up.code(),
                 format!(
                     "This quote was valid until {}: its owner must extend valid_until before it can be finalised.",
                     quote.valid_until
                 ),
-            ))
-        } else if !view.ready {
-            Some(StoreError::SupersededPrices(Box::new(view.clone())))
-        } else {
-            None
-        };
+            ),
+            HeldUp::Superseded => StoreError::SupersededPrices(Box::new(view.clone())),
+        });
         if let Some(refusal) = refusal {
             let at = db_now(&txn).await?;
             record(&txn, finalise_refused(at, actor, id, &view)).await?;

@@ -63,16 +63,15 @@ impl Default for ApiRouter {
 /// No route that changes something takes a query parameter: one sent
 /// (`POST /api/v1/products/import?dry_run=true`) is 400 `invalid_query`
 /// before anything is read or written, not ignored while the change is made.
-async fn no_query_on_changes(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    use axum::response::IntoResponse;
+/// Marked here; refused once the caller is known to be allowed the route at
+/// all (see [`crate::extract::QueryOnChange`]).
+async fn no_query_on_changes(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let reads = matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
     if !reads && req.uri().query().is_some_and(|q| !q.is_empty()) {
-        return crate::AppError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "invalid_query",
-            format!("A {} request takes no query parameters here: nothing was changed.", req.method()),
-        )
-        .into_response();
+        req.extensions_mut().insert(crate::extract::QueryOnChange);
     }
     next.run(req).await
 }

@@ -47,9 +47,15 @@ pub struct NoticeIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoticePatchIn {
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[schema(nullable = false)]
     pub title: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[schema(nullable = false)]
     pub body: Option<String>,
     /// Replaces every change of the draft.
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[schema(nullable = false)]
     pub changes: Option<Vec<ChangeIn>>,
 }
 

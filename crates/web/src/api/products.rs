@@ -43,12 +43,18 @@ pub struct ProductIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatchIn {
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
     /// What one of it is: `each`, `m`, `box of 10`.
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[schema(nullable = false)]
     pub unit: Option<String>,
     /// `true` withdraws it from sale (the quotes that carry it keep it, in
     /// as many as they carry or fewer; no quote takes it on as a new line or
     /// in more: 422 `product_withdrawn`), `false` puts it back on sale.
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[schema(nullable = false)]
     pub withdrawn: Option<bool>,
 }
 

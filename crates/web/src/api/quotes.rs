@@ -37,8 +37,14 @@ pub struct CustomerIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerPatchIn {
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[schema(nullable = false)]
     pub email: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[schema(nullable = false)]
     pub company: Option<String>,
 }
 
@@ -70,12 +76,22 @@ pub struct QuoteIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuotePatchIn {
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[schema(nullable = false)]
     pub customer: Option<CustomerPatchIn>,
     #[schema(format = Date)]
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[schema(nullable = false)]
     pub valid_until: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[schema(nullable = false)]
     pub signer_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[schema(nullable = false)]
     pub notes: Option<String>,
     /// Replaces every line. Skus already on the quote keep their price snapshot.
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[schema(nullable = false)]
     pub lines: Option<Vec<LineIn>>,
 }
 
