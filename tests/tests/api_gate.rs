@@ -220,7 +220,13 @@ both_backends! {
         assert_eq!(g["superseded"][0]["current_unit_price_minor"], 1_400);
         let said = lapsed().await.expect("the page says the approval no longer applies");
         assert!(said.contains("Fiona approved keeping old prices") && said.contains("no longer applies"), "{said}");
-        assert_error(&sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await, 409, "superseded_prices");
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+        assert_error(&r, 409, "superseded_prices");
+        // Said so that a signer who does not own the quote is not told to do what only its owner can.
+        assert_eq!(
+            r.body["error"]["message"],
+            "Some lines carry a price that is no longer in force: the quote's owner must reprice it, or finance must approve keeping the old prices."
+        );
 
         let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Old offer, 1,400"})).await;
         assert_eq!(r.status, 201, "{}", r.text);
@@ -967,6 +973,15 @@ async fn repricing_from_the_quote_page_takes_only_the_prices_it_showed() {
         "{html}"
     );
     assert_eq!(price().await, 1_200);
+
+    // A price that falls: keeping the old one waives nothing, it charges more.
+    publish_price_change(&finance, "P-1", 900, &date_in_days(0)).await;
+    let html =
+        http.get(&page).header("cookie", &cookie).send().await.expect("an answer").text().await.unwrap_or_default();
+    assert!(
+        html.contains("At today's prices, these lines would take <strong>30.00 EUR</strong> off the quote's total: keeping the old prices charges the customer that much more."),
+        "{html}"
+    );
 }
 
 both_backends! {
@@ -1612,12 +1627,20 @@ async fn an_edit_is_recorded_with_what_it_changed(backend: Backend) {
         .patch(&path, &json!({"lines": [{"sku": "P-1", "quantity": 5, "discount_bp": 1_000}, {"sku": "P-3", "quantity": 1}]}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    // Two lines of P-1 on the same terms say what one did: only the lines moved.
+    // P-1 on two lines on the same terms: the same 5 units, on one line more.
+    let split = json!([
+        {"sku": "P-3", "quantity": 1},
+        {"sku": "P-1", "quantity": 2, "discount_bp": 1_000},
+        {"sku": "P-1", "quantity": 3, "discount_bp": 1_000},
+    ]);
+    let r = sam.patch(&path, &json!({"lines": split})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The same lines in another order: no product changed.
     let r = sam
         .patch(&path, &json!({"lines": [
-            {"sku": "P-3", "quantity": 1},
             {"sku": "P-1", "quantity": 2, "discount_bp": 1_000},
             {"sku": "P-1", "quantity": 3, "discount_bp": 1_000},
+            {"sku": "P-3", "quantity": 1},
         ]}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -1625,35 +1648,41 @@ async fn an_edit_is_recorded_with_what_it_changed(backend: Backend) {
     let audit = finance.get(&format!("/api/v1/audit?action=quote.edited&subject={}", id_of(&quote))).await;
     assert_eq!(audit.status, 200, "{}", audit.text);
     let rows = audit.body.as_array().expect("audit rows");
-    assert_eq!(rows.len(), 3, "{}", audit.text);
-    let first = &rows[2]["detail"];
+    assert_eq!(rows.len(), 4, "{}", audit.text);
+    let first = &rows[3]["detail"];
     assert_eq!(first["changed"], json!(["customer_name", "valid_until", "signer_id", "lines"]), "{first}");
     assert_eq!((first["total_before_minor"].as_i64(), first["total_minor"].as_i64()), (Some(2_500), Some(5_250)));
     assert_eq!((first["valid_until_before"].as_str(), first["valid_until"].as_str()), (Some("2099-12-31"), Some("2100-01-31")));
+    let product = |sku: &str, quantities: [i64; 2], lines: [i64; 2]| {
+        json!({"sku": sku, "quantity_before": quantities[0], "quantity_after": quantities[1], "lines_before": lines[0], "lines_after": lines[1]})
+    };
     assert_eq!(
         first["lines"],
-        json!([
-            {"sku": "P-1", "quantity_before": 2, "quantity_after": 5, "terms_changed": false},
-            {"sku": "P-3", "quantity_before": 0, "quantity_after": 1, "terms_changed": false},
-            {"sku": "P-2", "quantity_before": 1, "quantity_after": 0, "terms_changed": false},
-        ]),
+        json!([product("P-1", [2, 5], [1, 1]), product("P-3", [0, 1], [0, 1]), product("P-2", [1, 0], [1, 0])]),
         "{first}"
     );
-    assert_eq!(rows[1]["detail"]["lines"], json!([{"sku": "P-1", "quantity_before": 5, "quantity_after": 5, "terms_changed": true}]));
+    let mut discounted = product("P-1", [5, 5], [1, 1]);
+    discounted["discounts_bp"] = json!([[0], [1_000]]);
+    assert_eq!(rows[2]["detail"]["lines"], json!([discounted]));
+    assert_eq!(rows[1]["detail"]["lines"], json!([product("P-1", [5, 5], [1, 2])]));
     assert_eq!((rows[0]["detail"]["changed"].clone(), rows[0]["detail"]["lines"].clone()), (json!(["lines"]), json!([])));
 
     let html = page_as(&app.base, &fiona.email, &path.replace("/api/v1", "")).await;
     let history = section(&html, "<details id=\"history\"", "</details>");
     let said = [
         "Edited: customer name, valid until 2099-12-31 \u{2192} 2100-01-31, now signed by Sara, \
-         P-1 2 \u{2192} 5, P-3 added (1), P-2 removed; total 25.00 EUR \u{2192} 52.50 EUR",
-        "Edited: P-1 discount or price; total 52.50 EUR \u{2192} 47.50 EUR, signed by Sara",
-        "Edited: lines rearranged; total 47.50 EUR, signed by Sara",
+         P-1 2 \u{2192} 5, P-3 added (1), P-2 removed (1); total 25.00 EUR \u{2192} 52.50 EUR<",
+        "Edited: P-1 discount 0.00 % \u{2192} 10.00 %; total 52.50 EUR \u{2192} 47.50 EUR<",
+        "Edited: P-1 lines 1 \u{2192} 2; total 47.50 EUR<",
+        "Edited: lines rearranged; total 47.50 EUR<",
     ];
     let mut from = 0;
     for what in said {
         let at = history[from..].find(what).unwrap_or_else(|| panic!("{what}, in order, in {history}"));
         from += at + what.len();
     }
+    // The audit log's page says it in the same words.
+    let log = page_as(&app.base, &fiona.email, "/audit?action=quote.edited").await;
+    assert!(log.contains("Edited: P-1 discount 0.00 % \u{2192} 10.00 %; total 52.50 EUR \u{2192} 47.50 EUR<"), "{log}");
 }
 }

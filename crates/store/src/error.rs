@@ -3,9 +3,9 @@ use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 use crate::views::GateView;
 
-/// What [`StoreError::SupersededPrices`] says.
-pub const SUPERSEDED_PRICES: &str =
-    "Some lines carry a price that is no longer in force: reprice the quote, or ask finance to approve an override.";
+/// What [`StoreError::SupersededPrices`] says, to the signer, who may not
+/// own the quote: only its owner reprices it.
+pub const SUPERSEDED_PRICES: &str = "Some lines carry a price that is no longer in force: the quote's owner must reprice it, or finance must approve keeping the old prices.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -183,62 +183,90 @@ pub(super) fn same_lines(new: &[quote_lines::Model], old: &[quote_lines::Model])
 }
 
 /// What an edit did to one product's place on a quote, for the audit row
-/// and the quote's history: its quantity before and after, summed over its
-/// lines (0: not on the quote), and whether its discounts or price changed.
+/// and the quote's history: its quantity and number of lines before and
+/// after (0: not on the quote), and, where they differ, the discounts and
+/// unit prices its lines have before and after (each once, in order).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub(super) struct LineChange {
     sku: String,
     quantity_before: i64,
     quantity_after: i64,
-    /// Its lines' discounts, or their prices (a product whose price was
-    /// taken at today's), are others now.
-    terms_changed: bool,
+    lines_before: usize,
+    lines_after: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    discounts_bp: Option<[Vec<i32>; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit_prices_minor: Option<[Vec<i64>; 2]>,
+}
+
+/// One product's lines on a quote: their SKU, quantity summed, how many,
+/// and their discounts and unit prices, each once, in order.
+#[derive(Clone, Default)]
+struct OnQuote {
+    sku: String,
+    quantity: i64,
+    lines: usize,
+    discounts: Vec<i32>,
+    prices: Vec<i64>,
+}
+
+fn by_product(lines: &[quote_lines::Model]) -> Vec<(Uuid, OnQuote)> {
+    let mut products: Vec<(Uuid, OnQuote)> = Vec::new();
+    for line in lines {
+        let at = match products.iter().position(|(id, _)| *id == line.product_id) {
+            Some(at) => at,
+            None => {
+                products.push((line.product_id, OnQuote { sku: line.sku.clone(), ..OnQuote::default() }));
+                products.len() - 1
+            }
+        };
+        let on = &mut products[at].1;
+        on.quantity = on.quantity.saturating_add(line.quantity);
+        on.lines += 1;
+        on.discounts.push(line.discount_bp);
+        on.prices.push(line.unit_price_minor);
+    }
+    for (_, on) in &mut products {
+        on.discounts.sort_unstable();
+        on.discounts.dedup();
+        on.prices.sort_unstable();
+        on.prices.dedup();
+    }
+    products
 }
 
 /// Each product whose lines `old` and `new` do not say the same of, in the
 /// order the edited quote lists them, then those it no longer has. An edit
-/// that only reorders the lines changes no product.
+/// that only reorders the lines, or splits one in two on the same terms,
+/// changes no product's quantity, discounts or prices, but may change how
+/// many lines it is on.
 pub(super) fn line_changes(old: &[quote_lines::Model], new: &[quote_lines::Model]) -> Vec<LineChange> {
-    /// A product's lines: its SKU, its quantity summed, and each line's
-    /// discount and price, in order.
-    type OnQuote<'a> = (&'a str, i64, Vec<(i32, i64)>);
-    fn by_product(lines: &[quote_lines::Model]) -> Vec<(Uuid, OnQuote<'_>)> {
-        let mut products: Vec<(Uuid, OnQuote<'_>)> = Vec::new();
-        for line in lines {
-            let terms = (line.discount_bp, line.unit_price_minor);
-            match products.iter_mut().find(|(id, _)| *id == line.product_id) {
-                Some((_, (_, quantity, all))) => {
-                    *quantity = quantity.saturating_add(line.quantity);
-                    all.push(terms);
-                }
-                None => products.push((line.product_id, (&line.sku, line.quantity, vec![terms]))),
-            }
-        }
-        // A line split in two, or two made one, on the same terms changes nothing.
-        for (_, (_, _, terms)) in &mut products {
-            terms.sort_unstable();
-            terms.dedup();
-        }
-        products
-    }
-    fn find<'a>(products: &[(Uuid, OnQuote<'a>)], id: Uuid) -> Option<OnQuote<'a>> {
-        products.iter().find(|(p, _)| *p == id).map(|(_, on_quote)| on_quote.clone())
-    }
     let (before, after) = (by_product(old), by_product(new));
-    let changed = after.iter().map(|(id, now)| (find(&before, *id), Some(now.clone())));
-    let gone = before.iter().filter(|(id, _)| find(&after, *id).is_none()).map(|(_, was)| (Some(was.clone()), None));
-    changed
-        .chain(gone)
-        .filter_map(|(was, now)| {
-            let sku = now.as_ref().or(was.as_ref()).map(|(sku, _, _)| (*sku).to_owned())?;
-            let (quantity_before, terms_before) = was.map(|(_, q, t)| (q, t)).unwrap_or_default();
-            let (quantity_after, terms_after) = now.map(|(_, q, t)| (q, t)).unwrap_or_default();
-            let terms_changed = quantity_before > 0 && quantity_after > 0 && terms_before != terms_after;
-            (quantity_before != quantity_after || terms_changed).then_some(LineChange {
-                sku,
-                quantity_before,
-                quantity_after,
-                terms_changed,
+    let find = |products: &[(Uuid, OnQuote)], id: Uuid| {
+        products.iter().find(|(p, _)| *p == id).map(|(_, on)| on.clone()).unwrap_or_default()
+    };
+    let now = after.iter().map(|(id, _)| *id);
+    let gone = before.iter().map(|(id, _)| *id).filter(|id| !after.iter().any(|(p, _)| p == id));
+    now.chain(gone)
+        .filter_map(|id| {
+            let (was, is) = (find(&before, id), find(&after, id));
+            // Both sides say something of them only while it is on the quote before and after.
+            let both = was.lines > 0 && is.lines > 0;
+            let discounts_bp =
+                (both && was.discounts != is.discounts).then(|| [was.discounts.clone(), is.discounts.clone()]);
+            let unit_prices_minor = (both && was.prices != is.prices).then(|| [was.prices.clone(), is.prices.clone()]);
+            let changed = was.quantity != is.quantity
+                || was.lines != is.lines
+                || discounts_bp.is_some()
+                || unit_prices_minor.is_some();
+            changed.then(|| LineChange {
+                sku: if is.lines > 0 { is.sku } else { was.sku },
+                quantity_before: was.quantity,
+                quantity_after: is.quantity,
+                lines_before: was.lines,
+                lines_after: is.lines,
+                discounts_bp,
+                unit_prices_minor,
             })
         })
         .collect()

@@ -158,7 +158,15 @@ async fn list(
     let rows = entries
         .into_iter()
         .map(|e| {
-            let detail = readable(&e.detail, &names);
+            let detail = match e.action.as_str() {
+                // As the quote's history says it: each field, product and the total.
+                "quote.edited" if e.detail["changed"].is_array() => {
+                    let currency = e.detail["currency"].as_str().unwrap_or_default();
+                    let signer = e.detail["signer_id"].as_str().and_then(|id| Uuid::parse_str(id).ok());
+                    super::quotes::edited_row(&e.detail, currency, signer.and_then(|id| names.get(&id).cloned()))
+                }
+                _ => readable(&e.detail, &names),
+            };
             let cut = detail.chars().count() > DETAIL_SHOWN;
             EntryRow {
                 at: calendar.stamp(e.at, true),

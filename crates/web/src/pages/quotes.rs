@@ -307,7 +307,7 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
     };
     match entry.action.as_str() {
         "quote.drafted" => format!("Drafted, total {}{signer}", amount("total_minor")),
-        "quote.edited" => edited_row(detail, &amount, name("signer_id")),
+        "quote.edited" => edited_row(detail, currency, name("signer_id")),
         "quote.repriced" => format!("Repriced: total {} to {}", amount("old_total_minor"), amount("new_total_minor")),
         "quote.price_override" => {
             format!("Approved keeping old prices: \u{201c}{}\u{201d}", detail["reason"].as_str().unwrap_or_default())
@@ -330,15 +330,15 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
 }
 
 /// What an edit changed, as its audit row records it: each field, each
-/// product's quantity, and the total. Rows written before edits said what
+/// product's quantity, lines, discounts and prices, and the total; who signs
+/// the quote only where that changed. Rows written before edits said what
 /// they changed give the total and signer alone.
-fn edited_row(detail: &serde_json::Value, amount: &dyn Fn(&str) -> String, signer: Option<String>) -> String {
-    let signed_by = |name: &str| format!("signed by {name}");
+pub(super) fn edited_row(detail: &serde_json::Value, currency: &str, signer: Option<String>) -> String {
+    let amount = |key: &str| detail[key].as_i64().map(|minor| money(currency, minor)).unwrap_or_default();
     let Some(fields) = detail["changed"].as_array() else {
-        let signer = signer.map(|name| format!(", {}", signed_by(&name))).unwrap_or_default();
+        let signer = signer.map(|name| format!(", signed by {name}")).unwrap_or_default();
         return format!("Edited: total {}{signer}", amount("total_minor"));
     };
-    let mut signer_said = false;
     let mut said: Vec<String> = Vec::new();
     for field in fields.iter().filter_map(|f| f.as_str()) {
         match field {
@@ -352,12 +352,15 @@ fn edited_row(detail: &serde_json::Value, amount: &dyn Fn(&str) -> String, signe
                 detail["valid_until"].as_str().unwrap_or("?")
             )),
             "signer_id" => {
-                signer_said = true;
-                said.push(format!("now {}", signed_by(signer.as_deref().unwrap_or("someone no longer listed"))));
+                said.push(format!("now signed by {}", signer.as_deref().unwrap_or("someone no longer listed")));
             }
             "lines" => {
-                let products: Vec<String> =
-                    detail["lines"].as_array().into_iter().flatten().filter_map(product_change).collect();
+                let products: Vec<String> = detail["lines"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|change| product_change(change, currency))
+                    .collect();
                 if products.is_empty() {
                     said.push("lines rearranged".into());
                 }
@@ -372,24 +375,55 @@ fn edited_row(detail: &serde_json::Value, amount: &dyn Fn(&str) -> String, signe
     } else {
         format!("total {before} \u{2192} {after}")
     };
-    let signer = match signer {
-        Some(name) if !signer_said => format!(", {}", signed_by(&name)),
-        _ => String::new(),
-    };
-    format!("Edited: {}; {total}{signer}", said.join(", "))
+    format!("Edited: {}; {total}", said.join(", "))
 }
 
-/// One product's change in an edit's audit row, in words: `PUMP-40 40 → 45`,
-/// `VALVE-2 added (3)`, `HOSE-1 removed`, `PUMP-1 discount or price`.
-fn product_change(change: &serde_json::Value) -> Option<String> {
+/// One product's change in an edit's audit row, in words: `P-1 2 → 5`,
+/// `P-3 added (1)`, `P-2 removed (1)`, `P-1 lines 1 → 2`,
+/// `P-1 discount 0.00 % → 12.50 %`, `P-1 unit price 10.00 EUR → 11.00 EUR`.
+fn product_change(change: &serde_json::Value, currency: &str) -> Option<String> {
     let sku = change["sku"].as_str()?;
-    let (before, after) = (change["quantity_before"].as_i64()?, change["quantity_after"].as_i64()?);
-    Some(match (before, after) {
-        (0, after) => format!("{sku} added ({after})"),
-        (_, 0) => format!("{sku} removed"),
-        (before, after) if before != after => format!("{sku} {before} \u{2192} {after}"),
-        _ => format!("{sku} discount or price"),
-    })
+    let count = |key: &str| change[key].as_i64();
+    let (quantity_before, quantity_after) = (count("quantity_before")?, count("quantity_after")?);
+    let (lines_before, lines_after) = (count("lines_before")?, count("lines_after")?);
+    let on_lines = |lines: i64| if lines > 1 { format!(" on {lines} lines") } else { String::new() };
+    if lines_before == 0 {
+        return Some(format!("{sku} added ({quantity_after}{})", on_lines(lines_after)));
+    }
+    if lines_after == 0 {
+        return Some(format!("{sku} removed ({quantity_before}{})", on_lines(lines_before)));
+    }
+    let mut parts: Vec<String> = Vec::new();
+    if quantity_before != quantity_after {
+        parts.push(format!("{quantity_before} \u{2192} {quantity_after}"));
+    }
+    if lines_before != lines_after {
+        parts.push(format!("lines {lines_before} \u{2192} {lines_after}"));
+    }
+    let both = |key: &str, say: &dyn Fn(i64) -> String| -> Option<String> {
+        let sides = change[key].as_array()?;
+        let side = |i: usize| -> Option<String> {
+            let said: Vec<String> = sides.get(i)?.as_array()?.iter().filter_map(|v| v.as_i64()).map(say).collect();
+            Some(said.join(" and "))
+        };
+        Some(format!("{} \u{2192} {}", side(0)?, side(1)?))
+    };
+    if let Some(discounts) = both("discounts_bp", &|bp| percent(i32::try_from(bp).unwrap_or(0))) {
+        parts.push(format!("discount {discounts}"));
+    }
+    if let Some(prices) = both("unit_prices_minor", &|minor| money(currency, minor)) {
+        parts.push(format!("unit price {prices}"));
+    }
+    Some(format!("{sku} {}", parts.join(", ")))
+}
+
+/// What today's prices would do to the total of the lines at an old price.
+struct SupersededGap {
+    /// Signed (`+20.00 EUR`) for a rise; how much less, for a fall.
+    amount: String,
+    /// Today's prices are lower: keeping the old ones charges the customer
+    /// more, which waives nothing.
+    falls: bool,
 }
 
 struct EvidenceRow {
@@ -442,7 +476,7 @@ struct QuotePage {
     superseded: Vec<SupersededRow>,
     /// What today's prices would do to the total of the lines at an old
     /// price: what keeping the old ones forgoes.
-    superseded_gap: Option<String>,
+    superseded_gap: Option<SupersededGap>,
     has_override: bool,
     /// Finance's approval of the old prices: who, when and why.
     override_note: Option<String>,
@@ -884,7 +918,11 @@ async fn quote_page(
             let at = |price| pricegate_domain::line_total(price, s.quantity, s.discount_bp);
             sum.saturating_add(at(s.current_unit_price_minor).saturating_sub(at(s.quoted_unit_price_minor)))
         });
-        signed_money(&currency, gap)
+        if gap < 0 {
+            SupersededGap { amount: money(&currency, gap.saturating_neg()), falls: true }
+        } else {
+            SupersededGap { amount: signed_money(&currency, gap), falls: false }
+        }
     });
     let (ready, expired, signer_can_sign, pending, superseded, has_override) = match gate {
         Some(g) => (
