@@ -1443,8 +1443,21 @@ async fn an_edit_made_on_an_older_version_of_the_quote_does_not_overwrite_a_newe
 
     // Saved again from that page, knowingly: it replaces the newer one.
     let seen = hidden_in(&again, "seen");
-    let r = http.post(&edit).header("cookie", &cookie).form(&form(seen, "6")).send().await.expect("an answer");
+    let r = http.post(&edit).header("cookie", &cookie).form(&form(seen.clone(), "6")).send().await.expect("an answer");
     assert_eq!(r.status(), 303);
+    assert_eq!(sam.get(&path).await.body["lines"][0]["quantity"], 6);
+    let edits = || async { finance.get(&format!("/api/v1/audit?action=quote.edited&subject={id}")).await.body };
+    let saved = edits().await;
+
+    // The same form sent again (Save pressed twice): the quote already says
+    // what it does, so it is no conflict, and nothing more is written.
+    let r = http.post(&edit).header("cookie", &cookie).form(&form(seen.clone(), "6")).send().await.expect("an answer");
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], format!("/quotes/{id}").as_str());
+    assert_eq!(edits().await, saved, "no second edit");
+    // Sent again with something else in it, it is the conflict it was.
+    let r = http.post(&edit).header("cookie", &cookie).form(&form(seen, "7")).send().await.expect("an answer");
+    assert_eq!(r.status(), 409);
     assert_eq!(sam.get(&path).await.body["lines"][0]["quantity"], 6);
 }
 

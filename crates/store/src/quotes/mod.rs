@@ -110,6 +110,12 @@ pub struct QuotePatch {
     /// when the caller says: a quote changed since (by another tab, or
     /// someone else) is refused with 409 `quote_changed`, not overwritten.
     pub as_seen: Option<Vec<i64>>,
+    /// A form sent again (its Save pressed twice, or resent after a reload):
+    /// on a quote changed since `as_seen`, an edit that would change nothing
+    /// is no conflict, as the quote says what the form does already (the
+    /// form's own first sending, most often). An API client's `If-Match`
+    /// still holds whatever the edit.
+    pub unchanged_is_no_conflict: bool,
 }
 
 /// Which quotes to list: of one state, at most `limit` of them, and those
@@ -325,11 +331,15 @@ impl Store {
     pub async fn edit_quote(&self, actor: &Actor, id: Uuid, patch: QuotePatch) -> Result<QuoteEdited, StoreError> {
         let txn = self.begin_write().await?;
         let (quote, lines) = load_owned(&txn, actor, id).await?;
-        if !still_as_seen(patch.as_seen.as_deref(), quote.updated_at) {
-            return Err(StoreError::conflict(
+        let changed_since = || {
+            StoreError::conflict(
                 "quote_changed",
                 "The quote changed after you opened it: your edit was made on an earlier version, so it is not saved.",
-            ));
+            )
+        };
+        let stale = !still_as_seen(patch.as_seen.as_deref(), quote.updated_at);
+        if stale && !patch.unchanged_is_no_conflict {
+            return Err(changed_since());
         }
         let signed_by = quote.signer_id;
         let now = db_now(&txn).await?;
@@ -394,6 +404,9 @@ impl Store {
         if !model.is_changed() && !lines_changed {
             // Nothing to write, audit or tell anyone.
             return Ok(QuoteEdited { quote: to_view(quote, lines, None), released: None, changed: false });
+        }
+        if stale {
+            return Err(changed_since());
         }
         if lines_changed {
             changed.push("lines");

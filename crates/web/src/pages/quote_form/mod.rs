@@ -521,6 +521,8 @@ pub async fn update_quote(
                 signer_id: new_signer.then_some(input.signer_id),
                 lines: Some(input.lines),
                 as_seen: page.revision.map(|r| vec![r]),
+                // Save pressed twice saves once, and says so.
+                unchanged_is_no_conflict: true,
             };
             match app.store.edit_quote(&user.0.actor, id, patch).await {
                 Ok(edited) => {
