@@ -118,6 +118,31 @@ pub struct QuotePatch {
     pub unchanged_is_no_conflict: bool,
 }
 
+impl QuotePatch {
+    /// Whether the patch would leave `quote`, with its `lines`, as it is:
+    /// each field it names says what the quote does, and its lines name the
+    /// same products, quantities and discounts in the same order (a product
+    /// on the quote keeps its price, so they would be priced as they are).
+    fn says_what_is(&self, quote: &quotes::Model, lines: &[quote_lines::Model]) -> bool {
+        fn same<T>(field: &Option<T>, now: impl FnOnce(&T) -> bool) -> bool {
+            field.as_ref().is_none_or(now)
+        }
+        same(&self.customer_name, |v| v.as_str() == quote.customer_name)
+            && same(&self.customer_email, |v| v.as_str() == quote.customer_email)
+            && same(&self.customer_company, |v| v.as_str() == quote.customer_company)
+            && same(&self.valid_until, |v| *v == quote.valid_until)
+            && same(&self.notes, |v| v.as_str() == quote.notes)
+            && same(&self.signer_id, |v| *v == quote.signer_id)
+            && same(&self.lines, |new| {
+                new.len() == lines.len()
+                    && new.iter().zip(lines).all(|(n, l)| {
+                        (n.sku.as_str(), n.quantity.get(), n.discount.get())
+                            == (l.sku.as_str(), l.quantity, l.discount_bp)
+                    })
+            })
+    }
+}
+
 /// Which quotes to list: of one state, at most `limit` of them, and those
 /// after (older than) the quote `before` in the list's order, newest
 /// drafted first.
@@ -337,9 +362,13 @@ impl Store {
                 "The quote changed after you opened it: your edit was made on an earlier version, so it is not saved.",
             )
         };
-        let stale = !still_as_seen(patch.as_seen.as_deref(), quote.updated_at);
-        if stale && !patch.unchanged_is_no_conflict {
-            return Err(changed_since());
+        if !still_as_seen(patch.as_seen.as_deref(), quote.updated_at) {
+            // Before anything is checked: what the form names may be gone
+            // (a signer moved to finance), which the conflict explains.
+            return match patch.unchanged_is_no_conflict && patch.says_what_is(&quote, &lines) {
+                true => Ok(QuoteEdited { quote: to_view(quote, lines, None), released: None, changed: false }),
+                false => Err(changed_since()),
+            };
         }
         let signed_by = quote.signer_id;
         let now = db_now(&txn).await?;
@@ -404,9 +433,6 @@ impl Store {
         if !model.is_changed() && !lines_changed {
             // Nothing to write, audit or tell anyone.
             return Ok(QuoteEdited { quote: to_view(quote, lines, None), released: None, changed: false });
-        }
-        if stale {
-            return Err(changed_since());
         }
         if lines_changed {
             changed.push("lines");

@@ -406,7 +406,7 @@ struct AckRow {
     at: String,
     channel: String,
     /// Open quotes this person signs that the notice blocks: (id, customer).
-    blocked: Vec<(Uuid, String)>,
+    blocked: Vec<super::notices::HeldUpQuote>,
 }
 
 /// A signer who can no longer sign, with the open quotes they sign that the
@@ -416,7 +416,7 @@ struct StrandedRow {
     email: String,
     /// "deactivated", or the role they were moved to: "now in finance".
     why: String,
-    quotes: Vec<(Uuid, String)>,
+    quotes: Vec<super::notices::HeldUpQuote>,
 }
 
 /// Acknowledgements over time as an SVG polyline (`x,y` pairs in a 600×160
@@ -593,9 +593,9 @@ async fn dashboard(
     times.sort();
     let salespeople = times.len() + acks.pending.len();
     let acknowledged_others = acks.acknowledged.len() - times.len();
-    let mut waiting: HashMap<Uuid, Vec<(Uuid, String)>> = HashMap::new();
+    let mut waiting: HashMap<Uuid, Vec<super::notices::HeldUpQuote>> = HashMap::new();
     for q in app.store.quotes_waiting_on(id).await? {
-        waiting.entry(q.signer_id).or_default().push((q.id, q.customer_name));
+        waiting.entry(q.signer_id).or_default().push(q.into());
     }
     let mut page = DashboardPage {
         layout: user.layout(format!("Acknowledgements: {}", n.title)),

@@ -193,7 +193,21 @@ struct NoticePage {
     quote: Option<Uuid>,
     /// The viewer's drafts that cannot be finalised until they acknowledge
     /// it; once they have, those it held up until then, to go back to.
-    held_up: Vec<pricegate_store::WaitingQuote>,
+    held_up: Vec<HeldUpQuote>,
+}
+
+/// A draft a notice holds up, named as its customer and short reference (a
+/// customer may have several).
+pub(super) struct HeldUpQuote {
+    pub id: Uuid,
+    pub customer: String,
+    pub reference: String,
+}
+
+impl From<pricegate_store::WaitingQuote> for HeldUpQuote {
+    fn from(q: pricegate_store::WaitingQuote) -> Self {
+        HeldUpQuote { id: q.id, reference: pricegate_mail::compose::quote_reference(q.id), customer: q.customer_name }
+    }
 }
 
 async fn show(
@@ -234,7 +248,7 @@ async fn show(
         before_i_joined: user.0.actor.role == Role::Sales && !n.acknowledged_by_me && !n.awaiting_my_acknowledgement,
         is_finance: user.0.actor.role == pricegate_domain::Role::Finance,
         quote: quote.map(|q| q.id),
-        held_up,
+        held_up: held_up.into_iter().map(HeldUpQuote::from).collect(),
         title: n.title,
     };
     Ok(render(StatusCode::OK, &page))
