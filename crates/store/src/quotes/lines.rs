@@ -259,7 +259,7 @@ pub(super) fn line_changes(old: &[quote_lines::Model], new: &[quote_lines::Model
                 || was.lines != is.lines
                 || discounts_bp.is_some()
                 || unit_prices_minor.is_some();
-            changed.then(|| LineChange {
+            changed.then_some(LineChange {
                 sku: if is.lines > 0 { is.sku } else { was.sku },
                 quantity_before: was.quantity,
                 quantity_after: is.quantity,
