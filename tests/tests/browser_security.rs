@@ -534,6 +534,17 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
             && body.contains("Enter a whole number from 1 to 1,000,000."),
         "{body}"
     );
+    // Above the form, how many: on a long quote, the fields refused may be far down.
+    assert!(body.contains("Not saved: 6 fields need changing, each said below where it is."), "{body}");
+    // A validity date left empty is missing, not misspelt.
+    let empty: &[(&str, &str)] = &[
+        ("customer_name", "Greta Berg"), ("customer_email", "greta@nordwind.example"), ("valid_until", ""),
+        ("rows", "1"), ("sku_0", "PUMP-100"), ("quantity_0", "2"), ("csrf_token", &sam_csrf),
+    ];
+    let (status, _, undated) = post_form(&http, format!("{base}/quotes/{quote}/edit"), &sam, empty).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{undated}");
+    assert!(undated.contains("The validity date is missing: pick the last day the quote&#39;s prices hold."), "{undated}");
+    assert!(undated.contains("Not saved: 2 fields need changing, each said below where it is."), "no signer either: {undated}");
     // The EUR quote's edit form offers no USD product; a new quote's offers both, and says a quote has one currency.
     let form = http.get(format!("{base}/quotes/{quote}/edit")).header(COOKIE, &sam).send().await.unwrap().text().await.unwrap();
     assert!(!form.contains("<option value=\"HOSE-US\"") && form.contains("<option value=\"PUMP-100\""), "{form}");

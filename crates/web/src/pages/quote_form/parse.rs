@@ -199,9 +199,14 @@ pub(super) fn parse_quote(
         Uuid::parse_str(page.signer_id.trim())
             .map_err(|_| Invalid::new("signer_id", "Pick the salesperson who will sign.")),
     );
+    // Left empty, the date picker's field is missing, not misspelt.
+    let dated = match page.valid_until.trim().is_empty() {
+        true => Err(Invalid::new("valid_until", "valid_until is missing: pick the last day the quote's prices hold.")),
+        false => parse_date("valid_until", &page.valid_until),
+    };
     let valid_until = keep(
         &mut errors,
-        parse_date("valid_until", &page.valid_until).and_then(|date| match Some(date) == kept {
+        dated.and_then(|date| match Some(date) == kept {
             true => Ok(date),
             false => calendar.refuse_past("valid_until", date, today).and_then(|date| {
                 match date > far_from(today) && !page.validity_confirmed() {
