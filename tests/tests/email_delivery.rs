@@ -2075,3 +2075,50 @@ both_backends! {
         app.stop().await;
     }
 }
+
+both_backends! {
+    /// A quote held up by an old price waits on finance's approval; once
+    /// given, its signer and its owner are told, with the reason and the
+    /// quote's link: the signer that they can finalise it, the owner who
+    /// signs it. Finance, who approved, is not mailed.
+    async fn the_signer_and_the_owner_are_told_when_finance_approves_keeping_old_prices(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (ana, ana_user) = app.user(Role::Sales, "Ana Owner").await;
+        let (sam_session, sam) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let quote = pricegate_tests::fixtures::draft_quote_signed_by(&ana, json!([{"sku": "PUMP-1", "quantity": 4}]), sam.id).await;
+        let qid = quote["id"].as_str().unwrap().to_owned();
+        sink.wait_until(WAIT, "the e-mail naming Sam the signer", |m| !m.is_empty()).await;
+        // The price rises today, for a notice Sam acknowledges: only the old price holds the quote up.
+        let rise = pricegate_tests::fixtures::publish_price_change(&finance, "PUMP-1", 260_000, &pricegate_tests::fixtures::date_in_days(0)).await;
+        let r = sam_session.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_error(&sam_session.post_empty(&format!("/api/v1/quotes/{qid}/finalise")).await, 409, "superseded_prices");
+        // Ana's; Sam's is set aside, as he acknowledged before it went.
+        sink.wait_until(WAIT, "the notice's e-mail to Ana", |m| m.len() >= 2).await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        until_nothing_pending(&admin).await;
+        let before = sink.messages().len();
+
+        let r = finance.post(&format!("/api/v1/quotes/{qid}/override"), &json!({"reason": "Agreed with Nordwind in March"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let subject = "Fiona approved keeping the old prices on the quote for Greta Berg (Nordwind)";
+        let approvals = |m: &[Received]| m.iter().filter(|m| m.header("subject").as_deref() == Some(subject)).count();
+        let mail = sink.wait_until(WAIT, "the approval to Sam and Ana", |m| approvals(m) >= 2).await;
+        let to_sam = sink.to(&sam.email).into_iter().find(|m| m.header("subject").as_deref() == Some(subject)).expect("Sam is told");
+        let text = to_sam.text();
+        assert!(text.contains("Fiona (finance) approved keeping the old prices") && text.contains("Agreed with Nordwind in March"), "{text}");
+        assert!(text.contains("You sign it: it can be finalised now") && text.contains("Total: 10,000.00 EUR"), "{text}");
+        assert!(to_sam.html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", to_sam.html());
+        let to_ana = sink.to(&ana_user.email).into_iter().find(|m| m.header("subject").as_deref() == Some(subject)).expect("Ana is told");
+        assert!(to_ana.text().contains("Sam signs it: only they can finalise it."), "{}", to_ana.text());
+        assert!(sink.to(&fiona.email).is_empty(), "the approver is not mailed");
+        assert_eq!(mail.len(), before + 2, "{:?}", subjects(&mail));
+
+        // Told so, Sam finalises.
+        let r = sam_session.post_empty(&format!("/api/v1/quotes/{qid}/finalise")).await;
+        assert_eq!((r.status.as_u16(), r.body["state"].as_str()), (200, Some("finalised")), "{}", r.text);
+    }
+}

@@ -246,6 +246,31 @@ struct SignerText<'a> {
     letter: &'a SignerLetter<'a>,
 }
 
+/// The e-mail telling a draft's signer, or its owner, that finance approved
+/// keeping its old prices (its HTML part; [`ApprovedText`] is the same
+/// letter as text).
+#[derive(Template)]
+#[template(path = "approved.html")]
+struct ApprovedLetter<'a> {
+    name: &'a str,
+    by: &'a str,
+    reason: &'a str,
+    /// Who signs it, told to its owner; `None` to the signer.
+    signer: Option<&'a str>,
+    customer: &'a str,
+    total: &'a str,
+    valid_until: &'a str,
+    url: &'a str,
+    /// The notices the signer must still acknowledge first, in words, if any.
+    to_acknowledge: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "approved.txt")]
+struct ApprovedText<'a> {
+    letter: &'a ApprovedLetter<'a>,
+}
+
 /// The e-mail to a signer replaced by another (its HTML part;
 /// [`ReleasedText`] is the same letter as text).
 #[derive(Template)]
@@ -581,6 +606,22 @@ impl Composer for TemplateComposer {
                     to_acknowledge: notices_in_words(quote.to_acknowledge),
                 };
                 composed(subject, &letter, &SignerText { letter: &letter })
+            }
+            Letter::PricesApproved { to, by, reason, quote, signer } => {
+                let (customer, total, valid_until) = quote_facts(quote);
+                let subject = format!("{by} approved keeping the old prices on the quote for {customer}");
+                let letter = ApprovedLetter {
+                    name: &to.name,
+                    by,
+                    reason,
+                    signer: *signer,
+                    customer: &customer,
+                    total: &total,
+                    valid_until: &valid_until,
+                    url: &quote.url,
+                    to_acknowledge: notices_in_words(quote.to_acknowledge),
+                };
+                composed(subject, &letter, &ApprovedText { letter: &letter })
             }
             Letter::SignerReleased { to, by, signer, quote } => {
                 let (customer, total, valid_until) = quote_facts(quote);

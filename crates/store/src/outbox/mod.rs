@@ -17,6 +17,7 @@
 //! owes them, and the worker expands it (see [`Store::expand_publication_batch`]).
 
 mod admin;
+mod approved;
 mod delivery;
 pub use delivery::WAITING_BEHIND;
 mod fanout;
@@ -61,6 +62,8 @@ pub const REMINDER: &str = "reminder";
 pub const ESCALATION: &str = "escalation";
 /// To a salesperson named the signer of someone else's draft.
 pub const SIGNER: &str = "signer";
+/// To a draft's signer and owner: finance approved keeping its old prices.
+pub const APPROVAL: &str = "approval";
 /// A link to choose a new password, asked for at the login page.
 pub const PASSWORD_RESET: &str = "password_reset";
 /// A link to choose a password, sent by an administrator: a new account's
@@ -162,6 +165,10 @@ pub enum Letter<'a> {
         /// The notice's dashboard, where finance sees who is pending and reminds them.
         dashboard_url: &'a str,
     },
+    /// Finance (`by`) approved keeping a draft's old prices, for `reason`:
+    /// told to its signer (`signer` is `None`) and to its owner (`signer`
+    /// names who signs it).
+    PricesApproved { to: &'a Recipient, by: &'a str, reason: &'a str, quote: &'a SignedQuote, signer: Option<&'a str> },
     /// Someone drafting or editing a quote (`by`) names another salesperson
     /// its signer: only they can finalise it.
     SignerNamed { to: &'a Recipient, by: &'a str, quote: &'a SignedQuote },
@@ -232,6 +239,7 @@ impl Letter<'_> {
             | Letter::Reminder { notice, .. }
             | Letter::Escalation { notice, .. } => Some(notice),
             Letter::SignerNamed { .. }
+            | Letter::PricesApproved { .. }
             | Letter::SignerReleased { .. }
             | Letter::QuotesHandedOver { .. }
             | Letter::QuotesHandedAway { .. }
@@ -259,6 +267,7 @@ impl Letter<'_> {
             Letter::Publication { .. }
             | Letter::Reminder { .. }
             | Letter::Escalation { .. }
+            | Letter::PricesApproved { .. }
             | Letter::PasswordLink { .. } => vec![],
         }
     }

@@ -197,7 +197,12 @@ async fn moot_about_one_draft(conn: &impl ConnectionTrait, rows: &[outbox::Model
 }
 
 /// A draft as the letters here show it.
-fn signed_quote(base_url: &str, quote: &quotes::Model, total_minor: i64, to_acknowledge: u64) -> SignedQuote {
+pub(super) fn signed_quote(
+    base_url: &str,
+    quote: &quotes::Model,
+    total_minor: i64,
+    to_acknowledge: u64,
+) -> SignedQuote {
     SignedQuote {
         id: quote.id,
         url: format!("{base_url}/quotes/{}", quote.id),

@@ -625,7 +625,8 @@ impl Store {
         check_draft(&quote, "can no longer change")?;
         // After the lock: the lines as the last edit committed them, and
         // the prices in force, read once: checked, then approved.
-        let superseded = superseded_lines(&load_quote(&txn, id, self.calendar).await?);
+        let loaded = load_quote(&txn, id, self.calendar).await?;
+        let superseded = superseded_lines(&loaded);
         // The same approval sent twice (a form resent, a client retrying)
         // is one approval, not a second one with its own reason.
         if !superseded.is_empty()
@@ -684,6 +685,9 @@ impl Store {
             ),
         )
         .await?;
+        // Its signer, and its owner, were waiting on this: they are told.
+        let total = quote_total(&priced_lines(&loaded.lines))?;
+        self.tell_prices_approved(&txn, actor, &quote, total, (row.id, &row.reason), now).await?;
         txn.commit().await?;
         Ok(OverrideView {
             id: row.id,
