@@ -1660,11 +1660,24 @@ async fn an_edit_is_recorded_with_what_it_changed(backend: Backend) {
         ]}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
+    // One unit of P-1 without the discount; then the units moved between those two lines.
+    for (undiscounted, discounted) in [(4, 1), (1, 4)] {
+        let lines = json!([
+            {"sku": "P-1", "quantity": undiscounted},
+            {"sku": "P-1", "quantity": discounted, "discount_bp": 1_000},
+            {"sku": "P-3", "quantity": 1},
+        ]);
+        let r = sam.patch(&path, &json!({"lines": lines})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
 
     let audit = finance.get(&format!("/api/v1/audit?action=quote.edited&subject={}", id_of(&quote))).await;
     assert_eq!(audit.status, 200, "{}", audit.text);
-    let rows = audit.body.as_array().expect("audit rows");
-    assert_eq!(rows.len(), 4, "{}", audit.text);
+    let mut rows = audit.body.as_array().expect("audit rows").clone();
+    assert_eq!(rows.len(), 6, "{}", audit.text);
+    let moved = rows.remove(0);
+    assert_eq!(moved["detail"]["lines"][0]["units_moved"], true, "{moved}");
+    rows.remove(0);
     let first = &rows[3]["detail"];
     assert_eq!(first["changed"], json!(["customer_name", "valid_until", "signer_id", "lines"]), "{first}");
     assert_eq!((first["total_before_minor"].as_i64(), first["total_minor"].as_i64()), (Some(2_500), Some(5_250)));
@@ -1691,6 +1704,8 @@ async fn an_edit_is_recorded_with_what_it_changed(backend: Backend) {
         "Edited: P-1 discount 0.00 % \u{2192} 10.00 %; total 52.50 EUR \u{2192} 47.50 EUR<",
         "Edited: P-1 lines 1 \u{2192} 2; total 47.50 EUR<",
         "Edited: lines rearranged; total 47.50 EUR<",
+        "Edited: P-1 discount 10.00 % \u{2192} 0.00 % and 10.00 %; total 47.50 EUR \u{2192} 51.50 EUR<",
+        "Edited: P-1 units moved between its lines; total 51.50 EUR \u{2192} 48.50 EUR<",
     ];
     let mut from = 0;
     for what in said {

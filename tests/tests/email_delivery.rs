@@ -2120,5 +2120,21 @@ both_backends! {
         // Told so, Sam finalises.
         let r = sam_session.post_empty(&format!("/api/v1/quotes/{qid}/finalise")).await;
         assert_eq!((r.status.as_u16(), r.body["state"].as_str()), (200, Some("finalised")), "{}", r.text);
+
+        // A signer who has left sales is not told; the owner is told to choose another.
+        let (_, rita) = app.user(Role::Sales, "Rita").await;
+        let other = pricegate_tests::fixtures::draft_quote_signed_by(&ana, json!([{"sku": "PUMP-1", "quantity": 1}]), rita.id).await;
+        let other = other["id"].as_str().unwrap().to_owned();
+        pricegate_tests::fixtures::publish_price_change(&finance, "PUMP-1", 270_000, &pricegate_tests::fixtures::date_in_days(0)).await;
+        let r = admin.patch(&format!("/api/v1/users/{}", rita.id), &json!({"role": "finance"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        until_nothing_pending(&admin).await;
+        let r = finance.post(&format!("/api/v1/quotes/{other}/override"), &json!({"reason": "Old offer"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        until_nothing_pending(&admin).await;
+        let to_ana: Vec<Received> = sink.to(&ana_user.email).into_iter().filter(|m| m.header("subject").as_deref() == Some(subject)).collect();
+        assert_eq!(to_ana.len(), 2, "{:?}", subjects(&to_ana));
+        assert!(to_ana[1].text().contains("Rita, its signer, can no longer sign quotes: choose another signer"), "{}", to_ana[1].text());
+        assert!(!sink.to(&rita.email).iter().any(|m| m.header("subject").as_deref() == Some(subject)), "Rita cannot finalise it");
     }
 }

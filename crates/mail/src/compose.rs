@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use pricegate_domain::{Calendar, Currency};
 use pricegate_store::views::PriceChangeView;
 use pricegate_store::{
-    BlockedQuote, Composed, Composer, HandedQuote, Letter, NoticeContent, PendingPerson, SignedQuote, Told,
+    ApprovedFor, BlockedQuote, Composed, Composer, HandedQuote, Letter, NoticeContent, PendingPerson, SignedQuote, Told,
 };
 
 use crate::markdown::{markdown_as_text, render_markdown};
@@ -257,6 +257,10 @@ struct ApprovedLetter<'a> {
     reason: &'a str,
     /// Who signs it, told to its owner; `None` to the signer.
     signer: Option<&'a str>,
+    /// That signer can no longer sign it: the owner must choose another.
+    signer_gone: bool,
+    /// Its validity has ended: its owner must extend it first.
+    expired: bool,
     customer: &'a str,
     total: &'a str,
     valid_until: &'a str,
@@ -607,14 +611,21 @@ impl Composer for TemplateComposer {
                 };
                 composed(subject, &letter, &SignerText { letter: &letter })
             }
-            Letter::PricesApproved { to, by, reason, quote, signer } => {
+            Letter::PricesApproved { to, by, reason, quote, signer, expired } => {
                 let (customer, total, valid_until) = quote_facts(quote);
                 let subject = format!("{by} approved keeping the old prices on the quote for {customer}");
+                let (signer, signer_gone) = match signer {
+                    ApprovedFor::Signer => (None, false),
+                    ApprovedFor::Owner { signer } => (Some(*signer), false),
+                    ApprovedFor::OwnerWithoutSigner { signer } => (Some(*signer), true),
+                };
                 let letter = ApprovedLetter {
                     name: &to.name,
                     by,
                     reason,
-                    signer: *signer,
+                    signer,
+                    signer_gone,
+                    expired: *expired,
                     customer: &customer,
                     total: &total,
                     valid_until: &valid_until,

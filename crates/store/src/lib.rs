@@ -52,8 +52,8 @@ pub use notices::{
     NoticeFilter, NoticePatch, NoticeState, WaitingQuote,
 };
 pub use outbox::{
-    BlockedQuote, Composed, Composer, HandedQuote, Letter, MailSetup, NoticeContent, OutboxMessageView, OutboxView,
-    PendingPerson, REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, SignedQuote, Told, WAITING_BEHIND,
+    ApprovedFor, BlockedQuote, Composed, Composer, HandedQuote, Letter, MailSetup, NoticeContent, OutboxMessageView,
+    OutboxView, PendingPerson, REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, SignedQuote, Told, WAITING_BEHIND,
 };
 pub use password_links::{
     INVITATION_LINK_DAYS, PasswordLinkError, PasswordLinkView, PasswordSet, RESET_EVERY_MINUTES, RESET_LINK_MINUTES,
@@ -61,6 +61,7 @@ pub use password_links::{
 pub use products::{CsvRowError, NewProduct, ProductPatch, UpcomingPrice};
 pub use quotes::{
     DRAFTED_ALREADY, HandedOver, NewLine, NewQuote, OpenDrafts, PricesSeen, QuoteEdited, QuoteFilter, QuotePatch,
+    ResentForm,
 };
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
 pub use users::{EMAIL_TAKEN, Invited, ListedAfter, NewUser, PasswordChange, UserPatch};

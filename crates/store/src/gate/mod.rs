@@ -153,8 +153,6 @@ pub struct PublishSeen<'a> {
     pub last_seq: Option<i64>,
 }
 
-/// The audit row of a finalisation the gate refused, saying what held the
-/// quote up as `view` read it.
 /// What holds a quote whose gate is not ready up, the first of them in
 /// the order finalising tells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,8 +190,9 @@ impl HeldUp {
     }
 }
 
-/// The audit row of a finalisation the gate refused: what held the quote up,
-/// and the `code` it was refused with, as every other refusal's row has.
+/// The audit row of a finalisation the gate refused: what held the quote up
+/// as `view` read it, and the `code` it was refused with, as every other
+/// refusal's row has.
 fn finalise_refused(at: DateTime<Utc>, actor: &Actor, id: Uuid, view: &GateView) -> AuditEntry<'static> {
     AuditEntry {
         at,

@@ -166,9 +166,16 @@ pub enum Letter<'a> {
         dashboard_url: &'a str,
     },
     /// Finance (`by`) approved keeping a draft's old prices, for `reason`:
-    /// told to its signer (`signer` is `None`) and to its owner (`signer`
-    /// names who signs it).
-    PricesApproved { to: &'a Recipient, by: &'a str, reason: &'a str, quote: &'a SignedQuote, signer: Option<&'a str> },
+    /// told to its signer and to its owner (`signer` says which, and who
+    /// signs it); `expired` when its validity has ended.
+    PricesApproved {
+        to: &'a Recipient,
+        by: &'a str,
+        reason: &'a str,
+        quote: &'a SignedQuote,
+        signer: ApprovedFor<'a>,
+        expired: bool,
+    },
     /// Someone drafting or editing a quote (`by`) names another salesperson
     /// its signer: only they can finalise it.
     SignerNamed { to: &'a Recipient, by: &'a str, quote: &'a SignedQuote },
@@ -213,6 +220,18 @@ pub struct HandedQuote {
     pub taker_signs: bool,
     /// Who signs it now, by name.
     pub signer: String,
+}
+
+/// Whom an approval of old prices is told to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovedFor<'a> {
+    /// The quote's signer, who finalises it.
+    Signer,
+    /// Its owner; `signer` signs it.
+    Owner { signer: &'a str },
+    /// Its owner; `signer` can no longer sign it (deactivated, or out of
+    /// sales), so the owner must choose another signer.
+    OwnerWithoutSigner { signer: &'a str },
 }
 
 /// A draft as the e-mail to its newly named signer shows it.

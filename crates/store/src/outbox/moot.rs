@@ -1,7 +1,7 @@
 //! Queued mail that no longer needs to go out when its turn comes: to
 //! someone deactivated since, a notice's letter to someone who has
-//! acknowledged it since, or a signer's to someone who no longer signs the
-//! draft.
+//! acknowledged it since, a signer's to someone who no longer signs the
+//! draft, or an approval's about a draft closed or handed on since.
 
 use std::collections::{HashMap, HashSet};
 
@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::signer_named::{NO_LONGER_SIGNER, moot_signer_mail};
 use super::{PUBLICATION, REMINDER};
 use crate::StoreError;
-use crate::entity::{acknowledgements, outbox, users};
+use crate::entity::{acknowledgements, outbox, quotes, users};
 
 /// The (notice, user) a publication, reminder or escalation is about and
 /// for. A row written by a process from before the outbox named them (one
@@ -41,6 +41,40 @@ pub(super) fn ack_target(row: &outbox::Model) -> Option<(Uuid, Uuid)> {
 
 /// Why a queued letter is no longer sent: its recipient was deactivated.
 const RECIPIENT_DEACTIVATED: &str = "Not sent: the recipient's account was deactivated before it went out.";
+/// Why a queued approval e-mail is no longer sent.
+const APPROVAL_MOOT: &str =
+    "Not sent: the quote was finalised, cancelled or handed on before this e-mail about its approval went out.";
+
+/// The approval e-mails among `rows` whose quote is no longer a draft, or
+/// whose recipient is no longer its signer or its owner.
+async fn moot_approvals(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<Vec<Uuid>, StoreError> {
+    let approvals: Vec<(Uuid, Uuid, Uuid)> = rows
+        .iter()
+        .filter(|row| row.kind == super::APPROVAL)
+        .filter_map(|row| Some((row.id, super::approved::approved_quote(row)?, row.user_id?)))
+        .collect();
+    if approvals.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: HashSet<Uuid> = approvals.iter().map(|(_, quote, _)| *quote).collect();
+    let drafts: HashMap<Uuid, (Uuid, Uuid)> = quotes::Entity::find()
+        .select_only()
+        .columns([quotes::Column::Id, quotes::Column::SignerId, quotes::Column::OwnerId])
+        .filter(quotes::Column::Id.is_in(ids))
+        .filter(quotes::Column::State.eq(crate::quotes::DRAFT))
+        .into_tuple::<(Uuid, Uuid, Uuid)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|(id, signer, owner)| (id, (signer, owner)))
+        .collect();
+    Ok(approvals
+        .into_iter()
+        .filter(|(_, quote, to)| !drafts.get(quote).is_some_and(|(signer, owner)| to == signer || to == owner))
+        .map(|(row, _, _)| row)
+        .collect())
+}
+
 /// Why a queued letter is no longer sent: its notice was acknowledged.
 const ALREADY_ACKNOWLEDGED: &str = "Not sent: the recipient acknowledged the notice before it went out.";
 
@@ -58,9 +92,11 @@ pub(super) async fn find_moot(
 ) -> Result<HashMap<Uuid, &'static str>, StoreError> {
     let recipient = |row: &outbox::Model| subjects(row).map(|(_, user)| user).or(row.user_id);
     let no_longer_signer: HashSet<Uuid> = moot_signer_mail(conn, rows).await?.into_iter().collect();
+    let approval_moot: HashSet<Uuid> = moot_approvals(conn, rows).await?.into_iter().collect();
     let people: HashSet<Uuid> = rows.iter().filter_map(recipient).collect();
     if people.is_empty() {
-        return Ok(no_longer_signer.into_iter().map(|id| (id, NO_LONGER_SIGNER)).collect());
+        let signer = no_longer_signer.into_iter().map(|id| (id, NO_LONGER_SIGNER));
+        return Ok(signer.chain(approval_moot.into_iter().map(|id| (id, APPROVAL_MOOT))).collect());
     }
     let inactive: HashSet<Uuid> = users::Entity::find()
         .select_only()
@@ -96,6 +132,8 @@ pub(super) async fn find_moot(
                 Some((row.id, RECIPIENT_DEACTIVATED))
             } else if no_longer_signer.contains(&row.id) {
                 Some((row.id, NO_LONGER_SIGNER))
+            } else if approval_moot.contains(&row.id) {
+                Some((row.id, APPROVAL_MOOT))
             } else if ack_target(row).is_some_and(|target| acknowledged.contains(&target)) {
                 Some((row.id, ALREADY_ACKNOWLEDGED))
             } else {

@@ -197,6 +197,10 @@ pub(super) struct LineChange {
     discounts_bp: Option<[Vec<i32>; 2]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     unit_prices_minor: Option<[Vec<i64>; 2]>,
+    /// The same units, discounts and prices, but units moved between its
+    /// lines of different discounts or prices.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    units_moved: bool,
 }
 
 /// One product's lines on a quote: their SKU, quantity summed, how many,
@@ -208,6 +212,8 @@ struct OnQuote {
     lines: usize,
     discounts: Vec<i32>,
     prices: Vec<i64>,
+    /// Each line's discount, price and quantity, in order.
+    split: Vec<(i32, i64, i64)>,
 }
 
 fn by_product(lines: &[quote_lines::Model]) -> Vec<(Uuid, OnQuote)> {
@@ -225,12 +231,14 @@ fn by_product(lines: &[quote_lines::Model]) -> Vec<(Uuid, OnQuote)> {
         on.lines += 1;
         on.discounts.push(line.discount_bp);
         on.prices.push(line.unit_price_minor);
+        on.split.push((line.discount_bp, line.unit_price_minor, line.quantity));
     }
     for (_, on) in &mut products {
         on.discounts.sort_unstable();
         on.discounts.dedup();
         on.prices.sort_unstable();
         on.prices.dedup();
+        on.split.sort_unstable();
     }
     products
 }
@@ -255,10 +263,18 @@ pub(super) fn line_changes(old: &[quote_lines::Model], new: &[quote_lines::Model
             let discounts_bp =
                 (both && was.discounts != is.discounts).then(|| [was.discounts.clone(), is.discounts.clone()]);
             let unit_prices_minor = (both && was.prices != is.prices).then(|| [was.prices.clone(), is.prices.clone()]);
+            let split = |on: &OnQuote| on.split.iter().map(|(d, p, _)| (*d, *p)).collect::<Vec<_>>();
+            // Units moved between lines of other terms: the lines' terms are as they were, their units are not.
+            let units_moved = both
+                && was.quantity == is.quantity
+                && was.lines == is.lines
+                && split(&was) == split(&is)
+                && was.split != is.split;
             let changed = was.quantity != is.quantity
                 || was.lines != is.lines
                 || discounts_bp.is_some()
-                || unit_prices_minor.is_some();
+                || unit_prices_minor.is_some()
+                || units_moved;
             changed.then_some(LineChange {
                 sku: if is.lines > 0 { is.sku } else { was.sku },
                 quantity_before: was.quantity,
@@ -267,7 +283,17 @@ pub(super) fn line_changes(old: &[quote_lines::Model], new: &[quote_lines::Model
                 lines_after: is.lines,
                 discounts_bp,
                 unit_prices_minor,
+                units_moved,
             })
         })
         .collect()
+}
+
+/// Whether a product on the quote before and after carries another name or
+/// unit in `new` than in `old`: an edit rewrites every line with the
+/// product as it is named now.
+pub(super) fn names_refreshed(old: &[quote_lines::Model], new: &[quote_lines::Model]) -> bool {
+    new.iter().any(|n| {
+        old.iter().any(|o| o.product_id == n.product_id && (o.product_name != n.product_name || o.unit != n.unit))
+    })
 }

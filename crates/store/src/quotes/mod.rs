@@ -30,7 +30,7 @@ mod view;
 
 pub use handover::{HandedOver, OpenDrafts};
 pub use lines::NewLine;
-use lines::{Carried, line_changes, price_lines, replace_lines, same_lines};
+use lines::{Carried, line_changes, names_refreshed, price_lines, replace_lines, same_lines};
 use load::load_owned;
 pub use load::load_quote_sql;
 pub(crate) use load::{
@@ -110,24 +110,35 @@ pub struct QuotePatch {
     /// when the caller says: a quote changed since (by another tab, or
     /// someone else) is refused with 409 `quote_changed`, not overwritten.
     pub as_seen: Option<Vec<i64>>,
-    /// A form sent again (its Save pressed twice, or resent after a reload):
-    /// on a quote changed since `as_seen`, an edit that would change nothing
-    /// is no conflict, as the quote says what the form does already (the
-    /// form's own first sending, most often). An API client's `If-Match`
-    /// still holds whatever the edit.
-    pub unchanged_is_no_conflict: bool,
+    /// A form sent again (its Save pressed twice, or resent after a reload),
+    /// with the signer and date it names whether or not the patch changes
+    /// them: on a quote changed since `as_seen`, an edit that would change
+    /// nothing is no conflict, as the quote says what the form does already
+    /// (the form's own first sending, most often). `None` (an API client's
+    /// `If-Match`): the revision holds whatever the edit.
+    pub resent: Option<ResentForm>,
+}
+
+/// What an edit form names of its quote's signing, as typed.
+#[derive(Debug, Clone, Copy)]
+pub struct ResentForm {
+    pub signer_id: Uuid,
+    pub valid_until: NaiveDate,
 }
 
 impl QuotePatch {
-    /// Whether the patch would leave `quote`, with its `lines`, as it is:
-    /// each field it names says what the quote does, and its lines name the
+    /// Whether the patch, a form sent again, would leave `quote`, with its
+    /// `lines`, as it is: the signer and date it was typed with, and each
+    /// field it names, say what the quote does, and its lines name the
     /// same products, quantities and discounts in the same order (a product
     /// on the quote keeps its price, so they would be priced as they are).
     fn says_what_is(&self, quote: &quotes::Model, lines: &[quote_lines::Model]) -> bool {
         fn same<T>(field: &Option<T>, now: impl FnOnce(&T) -> bool) -> bool {
             field.as_ref().is_none_or(now)
         }
-        same(&self.customer_name, |v| v.as_str() == quote.customer_name)
+        let Some(resent) = self.resent else { return false };
+        (resent.signer_id, resent.valid_until) == (quote.signer_id, quote.valid_until)
+            && same(&self.customer_name, |v| v.as_str() == quote.customer_name)
             && same(&self.customer_email, |v| v.as_str() == quote.customer_email)
             && same(&self.customer_company, |v| v.as_str() == quote.customer_company)
             && same(&self.valid_until, |v| *v == quote.valid_until)
@@ -365,7 +376,7 @@ impl Store {
         if !still_as_seen(patch.as_seen.as_deref(), quote.updated_at) {
             // Before anything is checked: what the form names may be gone
             // (a signer moved to finance), which the conflict explains.
-            return match patch.unchanged_is_no_conflict && patch.says_what_is(&quote, &lines) {
+            return match patch.says_what_is(&quote, &lines) {
                 true => Ok(QuoteEdited { quote: to_view(quote, lines, None), released: None, changed: false }),
                 false => Err(changed_since()),
             };
@@ -442,6 +453,7 @@ impl Store {
         let total_before = quote_total(&priced_lines(&old_lines))?;
         let valid_until_before = quote.valid_until;
         let line_changes = line_changes(&old_lines, &lines);
+        let view_lines = lines.clone();
         let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
         let view = to_view(quote.clone(), lines, None);
         let detail = json!({
@@ -453,6 +465,7 @@ impl Store {
             "valid_until_before": valid_until_before,
             "valid_until": view.valid_until,
             "lines": line_changes,
+            "names_refreshed": lines_changed && names_refreshed(&old_lines, &view_lines),
         });
         record(&txn, audit(now, actor, "quote.edited", id, detail)).await?;
         let mut released = None;
@@ -687,7 +700,7 @@ impl Store {
         .await?;
         // Its signer, and its owner, were waiting on this: they are told.
         let total = quote_total(&priced_lines(&loaded.lines))?;
-        self.tell_prices_approved(&txn, actor, &quote, total, (row.id, &row.reason), now).await?;
+        self.tell_prices_approved(&txn, actor, (&quote, total, loaded.expired), (row.id, &row.reason), now).await?;
         txn.commit().await?;
         Ok(OverrideView {
             id: row.id,

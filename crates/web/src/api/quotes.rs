@@ -221,7 +221,7 @@ pub async fn update_quote(
         signer_id: body.signer_id,
         lines: body.lines.as_deref().map(parse_lines).transpose()?,
         as_seen,
-        unchanged_is_no_conflict: false,
+        resent: None,
     };
     // The new revision, for the next If-Match without reading it again (an
     // edit that changes nothing keeps it).

@@ -361,7 +361,9 @@ pub(super) fn edited_row(detail: &serde_json::Value, currency: &str, signer: Opt
                     .flatten()
                     .filter_map(|change| product_change(change, currency))
                     .collect();
-                if products.is_empty() {
+                if products.is_empty() && detail["names_refreshed"].as_bool() == Some(true) {
+                    said.push("products' names or units brought up to date".into());
+                } else if products.is_empty() {
                     said.push("lines rearranged".into());
                 }
                 said.extend(products);
@@ -413,6 +415,9 @@ fn product_change(change: &serde_json::Value, currency: &str) -> Option<String> 
     }
     if let Some(prices) = both("unit_prices_minor", &|minor| money(currency, minor)) {
         parts.push(format!("unit price {prices}"));
+    }
+    if change["units_moved"].as_bool() == Some(true) {
+        parts.push("units moved between its lines".to_owned());
     }
     Some(format!("{sku} {}", parts.join(", ")))
 }

@@ -522,7 +522,10 @@ pub async fn update_quote(
                 lines: Some(input.lines),
                 as_seen: page.revision.map(|r| vec![r]),
                 // Save pressed twice saves once, and says so.
-                unchanged_is_no_conflict: true,
+                resent: Some(pricegate_store::ResentForm {
+                    signer_id: input.signer_id,
+                    valid_until: input.valid_until,
+                }),
             };
             match app.store.edit_quote(&user.0.actor, id, patch).await {
                 Ok(edited) => {
