@@ -453,7 +453,7 @@ impl Store {
         let total_before = quote_total(&priced_lines(&old_lines))?;
         let valid_until_before = quote.valid_until;
         let line_changes = line_changes(&old_lines, &lines);
-        let view_lines = lines.clone();
+        let names_refreshed = lines_changed && names_refreshed(&old_lines, &lines);
         let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
         let view = to_view(quote.clone(), lines, None);
         let detail = json!({
@@ -465,7 +465,7 @@ impl Store {
             "valid_until_before": valid_until_before,
             "valid_until": view.valid_until,
             "lines": line_changes,
-            "names_refreshed": lines_changed && names_refreshed(&old_lines, &view_lines),
+            "names_refreshed": names_refreshed,
         });
         record(&txn, audit(now, actor, "quote.edited", id, detail)).await?;
         let mut released = None;
