@@ -24,8 +24,29 @@ mod m20261203_000019_audit_by_action;
 mod m20261203_000020_users_invited;
 mod m20261203_000021_users_invited_backfill;
 mod m20261203_000022_outbox_by_queueing;
+mod m20261203_000023_quotes_customer_search;
 
 pub struct Migrator;
+
+/// What the quotes' search looks in (`quotes.customer_search`): the
+/// customer's name, company and e-mail address, a line each, folded by
+/// [`fold_case`]. Written by the store as a quote's customer is, and filled
+/// in for earlier quotes by migration 23, alike.
+pub fn customer_search(name: &str, company: &str, email: &str) -> String {
+    fold_case(&format!("{name}\n{company}\n{email}"))
+}
+
+/// Text in small letters, one letter for one, so that what is typed in any
+/// case finds what was stored in any other: each letter lowered on its own
+/// (a final sigma is a sigma, as it is in the middle of a word), and the dot
+/// that lowering `İ` adds after its `i` dropped.
+pub fn fold_case(text: &str) -> String {
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .filter(|c| *c != '\u{307}')
+        .map(|c| if c == 'ς' { 'σ' } else { c })
+        .collect()
+}
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
@@ -53,6 +74,22 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000020_users_invited::Migration),
             Box::new(m20261203_000021_users_invited_backfill::Migration),
             Box::new(m20261203_000022_outbox_by_queueing::Migration),
+            Box::new(m20261203_000023_quotes_customer_search::Migration),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{customer_search, fold_case};
+
+    #[test]
+    fn letters_typed_in_any_case_fold_alike() {
+        assert_eq!(fold_case("ÖKO Pumpen"), fold_case("öko pumpen"));
+        assert_eq!(fold_case("ΚΏΣΤΑΣ"), fold_case("κώστας"));
+        assert_eq!(fold_case("ΚΩΣ"), "κωσ");
+        assert!(fold_case("İZMİR").contains(&fold_case("izmir")));
+        assert_eq!(fold_case("Straße"), "straße");
+        assert_eq!(customer_search("Åsa Ölund", "", "ASA@Ölund.example"), "åsa ölund\n\nasa@ölund.example");
     }
 }

@@ -303,6 +303,27 @@ impl Page {
         }
     }
 
+    /// Shows the page as it prints (`true`) or on screen again (`false`),
+    /// by Chromium's own media emulation: what a person sends to the printer.
+    pub async fn emulate_print(&self, print: bool) {
+        let media = if print { "print" } else { "" };
+        self.client.issue_cmd(EmulateMedia(media)).await.unwrap_or_else(|e| panic!("emulating {media:?} media: {e}"));
+    }
+
+    /// Whether the first element matching `css` is laid out (not `display:
+    /// none` itself or inside such an element).
+    pub async fn is_displayed(&self, css: &str) -> bool {
+        self.client
+            .execute(
+                "const e = document.querySelector(arguments[0]); return !!e && e.getClientRects().length > 0;",
+                vec![css.into()],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("reading whether {css} is shown: {e}"))
+            .as_bool()
+            .unwrap_or(false)
+    }
+
     /// What makes the page unusable for a person, as sentences: a title
     /// without the product name, a page wider than the window (sideways
     /// scrolling at phone width), a form control without a label, a control
@@ -383,5 +404,25 @@ impl Page {
             .expect("the page's usability check runs");
         problems.extend(report.as_array().into_iter().flatten().filter_map(|p| p.as_str().map(str::to_owned)));
         problems
+    }
+}
+
+/// Chromium's `Emulation.setEmulatedMedia` through chromedriver's DevTools
+/// passthrough: `print` lays the page out by its print stylesheet.
+#[derive(Debug)]
+struct EmulateMedia(&'static str);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for EmulateMedia {
+    fn endpoint(
+        &self,
+        base: &reqwest::Url,
+        session: Option<&str>,
+    ) -> Result<reqwest::Url, <reqwest::Url as std::str::FromStr>::Err> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (reqwest::Method, Option<String>) {
+        let body = json!({"cmd": "Emulation.setEmulatedMedia", "params": {"media": self.0}});
+        (reqwest::Method::POST, Some(body.to_string()))
     }
 }

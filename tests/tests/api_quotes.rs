@@ -341,3 +341,93 @@ both_backends! {
         }
     }
 }
+
+both_backends! {
+    /// `search` finds quotes by part of their customer's name, company or
+    /// e-mail address in any case, or by the reference pages and e-mails
+    /// print, among the quotes the caller may see; `%` and `_` are letters.
+    async fn quotes_are_found_by_their_customer_or_their_reference(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (sue, _) = app.user(Role::Sales, "Sue").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let lines = json!([{"sku": "P-1", "quantity": 1}]);
+        let draft = |who: &pricegate_tests::Session, name: &str, email: &str, company: &str| {
+            let mut request = quote_request(lines.clone());
+            request["customer"] = json!({"name": name, "email": email, "company": company});
+            let who = who.clone();
+            async move {
+                let r = who.post("/api/v1/quotes", &request).await;
+                assert_eq!(r.status, 201, "{}", r.text);
+                id_of(&r.body)
+            }
+        };
+        let greta = draft(&sam, "Greta Berg", "greta@nordwind.example", "Nordwind").await;
+        let juergen = draft(&sam, "Jürgen Müller", "juergen@oeko.example", "Öko_Pumpen 100%").await;
+        let bergmann = draft(&sam, "Bergmann", "ops@bergmann.example", "").await;
+        let sues = draft(&sue, "Nordwind Süd", "sued@nordwind.example", "Nordwind").await;
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{bergmann}/cancel")).await.status, 200);
+
+        let found = |who: &pricegate_tests::Session, query: &str| {
+            let (who, query) = (who.clone(), query.to_owned());
+            async move {
+                let r = who.get(&format!("/api/v1/quotes?{query}")).await;
+                assert_eq!(r.status, 200, "{query}: {}", r.text);
+                let mut ids: Vec<String> = r.body.as_array().expect("a list").iter().map(id_of).collect();
+                ids.sort();
+                ids
+            }
+        };
+        let sorted = |mut ids: Vec<&String>| {
+            ids.sort();
+            ids.into_iter().cloned().collect::<Vec<String>>()
+        };
+        assert_eq!(found(&sam, "search=NORDWIND").await, vec![greta.clone()], "a company, in capitals; not Sue's quote");
+        assert_eq!(found(&finance, "search=nordwind").await, sorted(vec![&greta, &sues]), "finance sees every quote");
+        assert_eq!(found(&sam, "search=greta%20b").await, vec![greta.clone()], "a name's part, across its space");
+        assert_eq!(found(&sam, "search=oeko.example").await, vec![juergen.clone()], "an e-mail address");
+        assert_eq!(found(&sam, "search=m%C3%BCller").await, vec![juergen.clone()], "letters beyond ASCII, as stored");
+        assert_eq!(found(&sam, "search=J%C3%BCrgen%20M").await, vec![juergen.clone()]);
+        assert_eq!(found(&sam, "search=berg").await, sorted(vec![&greta, &bergmann]), "every state without one");
+        assert_eq!(found(&sam, "search=berg&state=cancelled").await, vec![bergmann.clone()]);
+        assert_eq!(found(&sam, "search=100%25").await, vec![juergen.clone()], "% is looked for as itself");
+        assert_eq!(found(&sam, "search=%25").await, vec![juergen.clone()]);
+        assert_eq!(found(&sam, "search=o_p").await, vec![juergen.clone()], "_ is looked for as itself");
+        assert_eq!(found(&sam, "search=r_b").await, Vec::<String>::new(), "not as any one letter");
+        assert_eq!(found(&sam, "search=%20%20").await.len(), 3, "blank looks for nothing: every quote");
+        assert_eq!(found(&sam, "search=nobody").await, Vec::<String>::new());
+
+        // The reference a page or an e-mail prints, typed in any case.
+        let reference = greta.replace('-', "")[..8].to_uppercase();
+        assert_eq!(found(&sam, &format!("search={reference}")).await, vec![greta.clone()]);
+        assert_eq!(found(&sam, &format!("search=%20{reference}%20")).await, vec![greta.clone()], "trimmed");
+        let theirs = sues.replace('-', "")[..8].to_owned();
+        assert_eq!(found(&sam, &format!("search={theirs}")).await, Vec::<String>::new(), "not another's quote");
+        assert_eq!(found(&finance, &format!("search={theirs}")).await, vec![sues.clone()]);
+
+        // An edited customer is found by what they are now called.
+        let r = sam.patch(&format!("/api/v1/quotes/{greta}"), &json!({"customer": {"company": "Südwind AG"}})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(found(&sam, "search=S%C3%9CDWIND").await, vec![greta.clone()], "capitals beyond ASCII too");
+        assert_eq!(found(&sam, "search=nordwind").await, vec![greta.clone()], "still by her e-mail address");
+        assert_eq!(found(&sam, "search=nordwind%20").await, vec![greta.clone()], "trimmed");
+
+        // A page at a time, as the list without a search.
+        let first = sam.get("/api/v1/quotes?search=berg&limit=1").await;
+        assert_eq!(first.body.as_array().map(Vec::len), Some(1), "{}", first.text);
+        let last = id_of(&first.body[0]);
+        let next = sam.get(&format!("/api/v1/quotes?search=berg&limit=1&before={last}")).await;
+        let both = sorted(vec![&last, &id_of(&next.body[0])]);
+        assert_eq!(both, sorted(vec![&greta, &bergmann]), "the second page is the other one: {}", next.text);
+
+        let long = "x".repeat(201);
+        let r = sam.get(&format!("/api/v1/quotes?search={long}")).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(field(&r), "search");
+        for bad in ["search=a%0Ab", "search=a%00"] {
+            assert_error(&sam.get(&format!("/api/v1/quotes?{bad}")).await, 400, "invalid_query");
+        }
+        assert_eq!(found(&sam, &format!("search={}", "x".repeat(200))).await, Vec::<String>::new(), "200 are fine");
+    }
+}

@@ -638,6 +638,10 @@ async fn a_long_list_of_quotes_comes_a_page_at_a_time_and_by_state() {
     }
     let cancelled = quotes[0].clone();
     assert_eq!(sales_api.post_empty(&format!("/api/v1/quotes/{cancelled}/cancel")).await.status, 200);
+    let mut other = pricegate_tests::fixtures::quote_request(json!([{"sku": "PUMP-100", "quantity": 3}]));
+    other["customer"] = json!({"name": "Jürgen Öztürk", "email": "jo@oeko.example", "company": "Öko Pumpen"});
+    assert_eq!(sales_api.post("/api/v1/quotes", &other).await.status, 201);
+    let cancelled_reference = cancelled.replace('-', "")[..8].to_uppercase();
     let base = app.base.clone();
 
     with_browsers(1, move |browsers| async move {
@@ -649,7 +653,7 @@ async fn a_long_list_of_quotes_comes_a_page_at_a_time_and_by_state() {
         };
         assert_eq!(rows(sam.clone()).await, 50, "a page of 50");
         sam.submit("#older-quotes").await;
-        assert_eq!(rows(sam.clone()).await, 2, "the two oldest");
+        assert_eq!(rows(sam.clone()).await, 3, "the three oldest");
         assert!(sam.text("#quotes").await.contains("cancelled"), "the oldest was cancelled");
         assert!(!sam.exists("#older-quotes").await);
         assert!(sam.text("#quotes").await.contains("Sam"), "each with its signer");
@@ -667,6 +671,33 @@ async fn a_long_list_of_quotes_comes_a_page_at_a_time_and_by_state() {
         assert_eq!(rows(sam.clone()).await, 1);
         sam.submit("#quote-filters a[href='/quotes?state=finalised']").await;
         assert!(sam.body().await.contains("No finalised quotes."));
+
+        // Found by the customer, among drafts; the search kept across states.
+        sam.submit("#quote-filters a[href='/quotes?state=draft']").await;
+        sam.fill("#search", "öko").await;
+        sam.press_enter_in("#search").await;
+        assert_eq!(rows(sam.clone()).await, 1);
+        assert!(sam.text("#quotes").await.contains("Jürgen Öztürk (Öko Pumpen)"), "{}", sam.text("#quotes").await);
+        assert_eq!(sam.value("#search").await, "öko", "the search stays in its field");
+        sam.submit("#quote-filters a[aria-current='page']").await;
+        assert_eq!(rows(sam.clone()).await, 1, "the state's link keeps the search");
+        sam.submit("#quote-filters a[href='/quotes?state=cancelled&search=%C3%B6ko']").await;
+        assert_eq!(sam.text("#no-quotes").await, "No cancelled quotes match “öko”.");
+        sam.submit("#clear-search").await;
+        assert_eq!(sam.value("#search").await, "");
+        assert_eq!(rows(sam.clone()).await, 1, "the cancelled quotes, all of them");
+        // By the reference its page prints, in capitals as someone reads it out.
+        sam.submit("#quote-filters a[href='/quotes']").await;
+        sam.fill("#search", &cancelled_reference).await;
+        sam.submit("#quote-search button").await;
+        assert_eq!(rows(sam.clone()).await, 1);
+        assert!(sam.text("#quotes").await.contains("cancelled"));
+        sam.goto(&format!("/quotes?search={}", "x".repeat(201))).await;
+        assert_eq!(
+            sam.text("#list-note").await,
+            "A search is one line of at most 200 characters, without control characters: this one was left out."
+        );
+        assert_eq!(rows(sam.clone()).await, 50);
     })
     .await;
     app.stop().await;
@@ -748,5 +779,84 @@ async fn on_a_large_price_list_a_line_spells_out_the_product_typed() {
         assert_eq!(sam.text("#total").await, "400.00 EUR");
     })
     .await;
+    app.stop().await;
+}
+
+/// A salesperson drafts a new quote from a finalised one: the customer, notes
+/// and lines come over, a product no longer sold is left out and named, and
+/// the new draft takes today's prices. Only those who may see the quote can
+/// copy it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quote_is_copied_as_a_new_draft_at_today_s_prices() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    let (_, sue) = app.user(Role::Sales, "Sue").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    create_product(&finance_api, "VALVE-7", "EUR", 4_990).await;
+    let old = create_product(&finance_api, "OLD-1", "EUR", 1_000).await;
+    let mut request = pricegate_tests::fixtures::quote_request(json!([
+        {"sku": "PUMP-100", "quantity": 2, "discount_bp": 1000},
+        {"sku": "OLD-1", "quantity": 1},
+        {"sku": "VALVE-7", "quantity": 5},
+    ]));
+    request["notes"] = json!("Delivery to Hamburg");
+    let r = sales_api.post("/api/v1/quotes", &request).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let first = id_of(&r.body);
+    assert_eq!(sales_api.post_empty(&format!("/api/v1/quotes/{first}/finalise")).await.status, 200);
+    let r = finance_api.patch(&format!("/api/v1/products/{}", id_of(&old)), &json!({"withdrawn": true})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    pricegate_tests::fixtures::publish_price_change(&finance_api, "PUMP-100", 130_000, &date_in_days(0)).await;
+
+    // Someone who may not see it cannot copy it; finance is offered no copy.
+    let base = app.base.clone();
+    let sue_cookie = pricegate_tests::pages::session_cookie(&base, &sue.email).await;
+    let r = pricegate_tests::pages::client()
+        .get(format!("{base}/quotes/new?copy={first}"))
+        .header(reqwest::header::COOKIE, sue_cookie)
+        .send()
+        .await
+        .expect("the form answers");
+    assert_eq!(r.status(), 403, "as the quote's own page answers her");
+    let as_finance = pricegate_tests::pages::page_as(&base, &finance.email, &format!("/quotes/{first}")).await;
+    assert!(!as_finance.contains("copy-quote"), "finance drafts no quotes");
+
+    with_browsers(1, move |browsers| async move {
+        let sam = Page::new(browsers[0].clone(), &base);
+        sam.log_in(&sales.email, PASSWORD).await;
+        sam.goto(&format!("/quotes/{first}")).await;
+        sam.submit("#copy-quote").await;
+        let note = sam.text("#copied-note").await;
+        assert!(note.contains("Filled from the quote for Greta Berg"), "{note}");
+        assert!(note.contains("left out, as no longer sold: OLD-1 (Product OLD-1)"), "{note}");
+        assert_eq!(sam.value("#customer_name").await, "Greta Berg");
+        assert_eq!(sam.value("#customer_company").await, "Nordwind");
+        assert_eq!(sam.value("#notes").await, "Delivery to Hamburg");
+        assert_eq!(sam.value("#sku_0").await, "PUMP-100");
+        assert_eq!((sam.value("#quantity_0").await, sam.value("#discount_0").await), ("2".into(), "10".into()));
+        assert_eq!((sam.value("#sku_1").await, sam.value("#quantity_1").await), ("VALVE-7".into(), "5".into()));
+        assert_eq!(sam.value("#sku_2").await, "", "the withdrawn product's line is not copied");
+        sam.submit("#save-quote").await;
+        let page = sam.body().await;
+        assert!(page.contains("Quote for Greta Berg"), "{page}");
+        // 2 × 1,300.00 less 10 % and 5 × 49.90: today's prices, not the first quote's.
+        assert!(page.contains("2,589.50 EUR"), "{page}");
+        assert_eq!(sam.text("#quote-state").await, "draft");
+        // Printed, the quote without the controls that act only on screen.
+        sam.emulate_print(true).await;
+        for control in ["#copy-quote", "#edit-quote", "header.top nav"] {
+            assert!(!sam.is_displayed(control).await, "{control} is not printed");
+        }
+        for content in ["#quote-meta", "#quote-state", "table"] {
+            assert!(sam.is_displayed(content).await, "{content} is printed");
+        }
+        sam.emulate_print(false).await;
+        assert!(sam.is_displayed("#copy-quote").await, "on screen again");
+    })
+    .await;
+    let quotes = sales_api.get("/api/v1/quotes").await.body;
+    let states: Vec<&str> = quotes.as_array().unwrap().iter().filter_map(|q| q["state"].as_str()).collect();
+    assert_eq!(states, ["draft", "finalised"], "the copy is a new draft; the first is as it was");
     app.stop().await;
 }

@@ -1135,6 +1135,7 @@ async fn a_form_saved_while_its_quote_is_being_drafted_waits_and_is_told_so() {
         customer_name: Set("Greta Berg".into()),
         customer_email: Set("greta@nordwind.example".into()),
         customer_company: Set(String::new()),
+        customer_search: Set(pricegate_migration::customer_search("Greta Berg", "", "greta@nordwind.example")),
         currency: Set("EUR".into()),
         valid_until: Set(valid_until),
         notes: Set(String::new()),
@@ -1267,4 +1268,78 @@ async fn a_validity_far_ahead_is_asked_about_before_it_is_kept() {
     let r = post(form(&html, &five)).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     app.stop().await;
+}
+
+pricegate_tests::both_backends! {
+/// A signer with several notices pending reads them on the quote's page and
+/// acknowledges them together: exactly those the page showed, all of them
+/// or (should one be refused) none; a notice published after the page was
+/// opened still waits.
+async fn the_signer_acknowledges_every_notice_the_quote_page_showed_at_once(backend: Backend) {
+    use pricegate_tests::fixtures::{create_notice, publish_notice};
+    let app = TestApp::spawn(backend).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sam) = app.user(Role::Sales, "Sam").await;
+    let (_, rita) = app.user(Role::Sales, "Rita").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let quote = id_of(&draft_quote_signed_by(&sales_api, json!([{"sku": "PUMP-100", "quantity": 2}]), sam.id).await);
+    let rita_signs =
+        id_of(&draft_quote_signed_by(&sales_api, json!([{"sku": "PUMP-100", "quantity": 1}]), rita.id).await);
+    let mut shown = Vec::new();
+    for title in ["Pumps in January", "Seals in January", "Freight from March"] {
+        let notice = create_notice(&finance_api, title, json!([])).await;
+        publish_notice(&finance_api, &notice).await;
+        shown.push(notice);
+    }
+    let (base, http) = (app.base.as_str(), client());
+    let (token, _) = log_in(base, &sam.email, PASSWORD).await.session.expect("Sam logs in");
+    let cookie = format!("pricegate_session={token}");
+    let (_, html) = page(&http, format!("{base}/quotes/{quote}"), &cookie).await;
+    assert!(html.contains("Acknowledge all 3 notices"), "{html}");
+    let ids = hidden_in(&html, "notice_ids");
+    let mut listed: Vec<&str> = ids.split(',').collect();
+    listed.sort_unstable();
+    let mut expected: Vec<&str> = shown.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(listed, expected, "the notices the page shows");
+    let (_, rita_html) = page(&http, format!("{base}/quotes/{rita_signs}"), &cookie).await;
+    assert!(!rita_html.contains("acknowledge-all"), "only the signer is offered it");
+
+    // Published while Sam reads: not among those he acknowledges.
+    let later = create_notice(&finance_api, "Valves from April", json!([])).await;
+    publish_notice(&finance_api, &later).await;
+    let form = vec![("csrf_token", csrf_in(&html)), ("notice_ids", ids.clone())];
+    let url = format!("{base}/quotes/{quote}/acknowledge");
+    let (status, after) = pricegate_tests::pages::post_form(url.clone(), &cookie, &form).await;
+    assert_eq!(status, 303, "{after}");
+    assert!(after.contains("Acknowledged the 3 notices."), "{after}");
+    assert!(after.contains("Valves from April") && !after.contains("acknowledge-all"), "one still waits: {after}");
+    for (notice, acknowledged) in shown.iter().map(|n| (n, true)).chain([(&later, false)]) {
+        let acks = finance_api.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await.body;
+        let by_sam = acks["acknowledged"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|a| a["user"]["email"] == sam.email.as_str() && a["channel"] == "web");
+        assert_eq!(by_sam, acknowledged, "{notice}: {acks}");
+    }
+    let (_, again) = pricegate_tests::pages::post_form(url.clone(), &cookie, &form).await;
+    assert!(again.contains("Acknowledged already: nothing more was recorded."), "{again}");
+
+    // One that cannot be acknowledged (a draft, unknown to sales) records none.
+    let draft = create_notice(&finance_api, "Not yet", json!([])).await;
+    let form = vec![("csrf_token", csrf_in(&html)), ("notice_ids", format!("{later},{draft}"))];
+    let (status, body) = pricegate_tests::pages::post_form(url.clone(), &cookie, &form).await;
+    assert_eq!(status, 404, "{body}");
+    let acks = finance_api.get(&format!("/api/v1/notices/{later}/acknowledgements")).await.body;
+    assert_eq!(acks["acknowledged"], json!([]), "nothing recorded: {acks}");
+    for garbage in ["x,y", ",", &format!("{later},")] {
+        let form = vec![("csrf_token", csrf_in(&html)), ("notice_ids", garbage.to_owned())];
+        let (status, body) = pricegate_tests::pages::post_form(url.clone(), &cookie, &form).await;
+        assert_eq!(status, 422, "{garbage}: {body}");
+        assert!(body.contains("The form did not say which notice to acknowledge"), "{body}");
+    }
+    let acks = finance_api.get(&format!("/api/v1/notices/{later}/acknowledgements")).await.body;
+    assert_eq!(acks["acknowledged"], json!([]), "{acks}");
+}
 }

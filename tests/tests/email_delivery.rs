@@ -2138,3 +2138,81 @@ both_backends! {
         assert!(!sink.to(&rita.email).iter().any(|m| m.header("subject").as_deref() == Some(subject)), "Rita cannot finalise it");
     }
 }
+
+/// An approval e-mail still queued when its quote is closed, or when its
+/// recipient no longer signs it, is set aside: it would send them to a
+/// quote they can do nothing with. The others still go.
+#[tokio::test]
+async fn an_approval_e_mail_queued_for_a_quote_closed_or_signed_by_another_is_set_aside() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(Backend::Sqlite, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (ana, ana_user) = app.user(Role::Sales, "Ana").await;
+    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    let (_, rita) = app.user(Role::Sales, "Rita").await;
+    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+    let lines = json!([{"sku": "PUMP-1", "quantity": 1}]);
+    let draft = |signer: uuid::Uuid| pricegate_tests::fixtures::draft_quote_signed_by(&ana, lines.clone(), signer);
+    let cancelled = id_of(&draft(sam.id).await);
+    let moved = id_of(&draft(sam.id).await);
+    let kept = id_of(&draft(rita.id).await);
+    // Their price rises today: only finance's approval keeps the old one.
+    pricegate_tests::fixtures::publish_price_change(
+        &finance,
+        "PUMP-1",
+        260_000,
+        &pricegate_tests::fixtures::date_in_days(0),
+    )
+    .await;
+    for quote in [&cancelled, &moved, &kept] {
+        let r = finance.post(&format!("/api/v1/quotes/{quote}/override"), &json!({"reason": "Agreed in March"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let r = ana.post_empty(&format!("/api/v1/quotes/{cancelled}/cancel")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = ana.patch(&format!("/api/v1/quotes/{moved}"), &json!({"signer_id": rita.id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let about = |row: &outbox::Model| {
+        let quote = [(&cancelled, "cancelled"), (&moved, "moved"), (&kept, "kept")]
+            .into_iter()
+            .find(|(id, _)| row.text_body.contains(id.as_str()))
+            .map_or("?", |(_, name)| name);
+        (row.to_addr.clone(), quote)
+    };
+    let mut sent = Vec::new();
+    loop {
+        let claimed = app.store.claim_due_mail(100, Duration::from_secs(60)).await.unwrap();
+        if claimed.is_empty() {
+            break;
+        }
+        sent.extend(claimed.iter().filter(|r| r.kind == "approval").map(about));
+        let done: Vec<(uuid::Uuid, i32)> = claimed.iter().map(|r| (r.id, r.attempts)).collect();
+        app.store.mark_mail_sent(&done).await.unwrap();
+    }
+    sent.sort();
+    let mut expected =
+        vec![(ana_user.email.clone(), "moved"), (ana_user.email.clone(), "kept"), (rita.email.clone(), "kept")];
+    expected.sort();
+    assert_eq!(sent, expected, "the owner of both drafts, and the signer of the one unchanged");
+
+    let reason = "Not sent: before this e-mail about its approval went out, the quote was finalised or cancelled, \
+                  or its recipient no longer signed or owned it.";
+    let mut skipped: Vec<((String, &str), String)> = outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq("approval"))
+        .filter(outbox::Column::State.eq("skipped"))
+        .all(app.store.connection())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (about(r), r.last_error.clone().unwrap_or_default()))
+        .collect();
+    skipped.sort();
+    let mut expected = vec![
+        ((ana_user.email.clone(), "cancelled"), reason.to_owned()),
+        ((sam.email.clone(), "cancelled"), reason.to_owned()),
+        ((sam.email.clone(), "moved"), reason.to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(skipped, expected);
+}

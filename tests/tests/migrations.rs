@@ -376,3 +376,70 @@ async fn published_notices_get_their_product_names_on_postgresql() {
 async fn published_notices_get_their_product_names_on_sqlite() {
     published_notices_get_their_product_names(Backend::Sqlite).await;
 }
+
+/// Quotes drafted before `customer_search` existed are found by the search
+/// as later ones are: their customer in small letters, capitals beyond
+/// ASCII included, which SQL's own `lower` leaves on SQLite.
+async fn earlier_quotes_get_their_customer_search(backend: Backend) {
+    use pricegate_store::entity::quotes;
+    let test_db = TestDb::create(backend).await;
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect");
+    // The twenty-two before 000023.
+    Migrator::up(&db, Some(22)).await.expect("the schema before quotes kept their customer's search text");
+
+    let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
+    let user = Uuid::new_v4();
+    insert(
+        &db,
+        "INSERT INTO users (id, email, name, role, password_hash, active, created_at, updated_at) \
+         VALUES (?, 'sam-old@pricegate.test', 'Sam', 'sales', 'x', true, ?, ?)",
+        vec![user.into(), now.into(), now.into()],
+    )
+    .await;
+    let customers = [
+        ("Jürgen Öztürk", "ÖKO Pumpen", "JO@Oeko.example"),
+        ("Jürgen Öztürk", "ÖKO Pumpen", "JO@Oeko.example"),
+        ("Greta Berg", "", "greta@nordwind.example"),
+    ];
+    let mut ids = Vec::new();
+    for (name, company, email) in customers {
+        let id = Uuid::new_v4();
+        insert(
+            &db,
+            "INSERT INTO quotes (id, owner_id, signer_id, customer_name, customer_email, customer_company, currency, \
+             valid_until, notes, state, drafted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'EUR', ?, '', 'draft', ?, ?)",
+            vec![
+                id.into(),
+                user.into(),
+                user.into(),
+                name.into(),
+                email.into(),
+                company.into(),
+                now.date_naive().into(),
+                now.into(),
+                now.into(),
+            ],
+        )
+        .await;
+        ids.push(id);
+    }
+
+    Migrator::up(&db, None).await.expect("the search text");
+    let mut texts = Vec::new();
+    for id in &ids {
+        texts.push(quotes::Entity::find_by_id(*id).one(&db).await.expect("read").expect("the quote").customer_search);
+    }
+    let juergen = "jürgen öztürk\nöko pumpen\njo@oeko.example".to_owned();
+    assert_eq!(texts, [juergen.clone(), juergen, "greta berg\n\ngreta@nordwind.example".to_owned()], "{backend:?}");
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn earlier_quotes_get_their_customer_search_on_postgresql() {
+    earlier_quotes_get_their_customer_search(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn earlier_quotes_get_their_customer_search_on_sqlite() {
+    earlier_quotes_get_their_customer_search(Backend::Sqlite).await;
+}

@@ -91,10 +91,13 @@ pub async fn fill(db: &DatabaseConnection, scale: Scale) -> anyhow::Result<std::
              FROM generate_series(0, {u} - 1) AS i, notices n WHERE n.seq > {n} - {ACKED_LATEST}"
         ),
         format!(
-            "INSERT INTO quotes (id, owner_id, signer_id, customer_name, customer_email, customer_company, currency, valid_until, notes, state, \
+            // `customer_search` as `pricegate_migration::customer_search` writes it (in ASCII, `lower` agrees).
+            "INSERT INTO quotes (id, owner_id, signer_id, customer_name, customer_email, customer_company, customer_search, currency, valid_until, notes, state, \
                                  drafted_at, updated_at, finalised_at, cancelled_at) \
              SELECT md5('quote-' || q)::uuid, md5('user-' || (1 + q % ({u} - 1)))::uuid, md5('user-' || (1 + q % ({u} - 1)))::uuid, \
-                    'Customer ' || q, 'customer-' || q || '@example.test', 'Company ' || q, 'EUR', (now() + interval '30 days')::date, '', 'draft', \
+                    'Customer ' || q, 'customer-' || q || '@example.test', 'Company ' || q, \
+                    lower('Customer ' || q || E'\\n' || 'Company ' || q || E'\\n' || 'customer-' || q || '@example.test'), \
+                    'EUR', (now() + interval '30 days')::date, '', 'draft', \
                     now() - ({n} - ({n} - 110 + q % 111) + 1) * interval '1 hour' + interval '30 minutes', \
                     now() - ({n} - ({n} - 110 + q % 111) + 1) * interval '1 hour' + interval '30 minutes', NULL, NULL \
              FROM generate_series(0, {q} - 1) AS q"

@@ -151,6 +151,8 @@ pub mod quotes {
         pub customer_name: String,
         pub customer_email: String,
         pub customer_company: String,
+        /// What the quotes' search looks in: [`pricegate_migration::customer_search`].
+        pub customer_search: String,
         pub currency: String,
         pub valid_until: Date,
         pub notes: String,

@@ -74,6 +74,38 @@ impl Store {
         self.acknowledge(Some(actor), actor.id, notice_id, channel, client).await
     }
 
+    /// As [`Store::acknowledge_notice_as`] for each of `notice_ids` (those a
+    /// page showed the reader together, whole), in one transaction: all of
+    /// them are recorded, or, should one be refused, none. How many were
+    /// acknowledged for the first time.
+    pub async fn acknowledge_notices_as(
+        &self,
+        actor: &Actor,
+        notice_ids: &[Uuid],
+        channel: Channel,
+        client: ClientInfo,
+    ) -> Result<usize, StoreError> {
+        let mut refused_on = None;
+        let acknowledged = async {
+            let txn = self.begin_write().await?;
+            let mut new = 0;
+            for &notice_id in notice_ids {
+                refused_on = Some(notice_id);
+                notices::Entity::find_by_id(notice_id)
+                    .one(&txn)
+                    .await?
+                    .filter(|n| visible_to(actor, n))
+                    .ok_or(StoreError::not_found("notice"))?;
+                let (_, inserted) = acknowledge_in(&txn, actor.id, notice_id, channel, client.clone()).await?;
+                new += usize::from(inserted);
+            }
+            txn.commit().await?;
+            Ok::<_, StoreError>(new)
+        }
+        .await;
+        self.audit_refusal(refused_acknowledgement(Some(actor.id), refused_on, channel), acknowledged).await
+    }
+
     async fn acknowledge(
         &self,
         seen_by: Option<&Actor>,

@@ -42,8 +42,8 @@ pub(super) fn ack_target(row: &outbox::Model) -> Option<(Uuid, Uuid)> {
 /// Why a queued letter is no longer sent: its recipient was deactivated.
 const RECIPIENT_DEACTIVATED: &str = "Not sent: the recipient's account was deactivated before it went out.";
 /// Why a queued approval e-mail is no longer sent.
-const APPROVAL_MOOT: &str =
-    "Not sent: the quote was finalised, cancelled or handed on before this e-mail about its approval went out.";
+const APPROVAL_MOOT: &str = "Not sent: before this e-mail about its approval went out, the quote was finalised or \
+    cancelled, or its recipient no longer signed or owned it.";
 
 /// The approval e-mails among `rows` whose quote is no longer a draft, or
 /// whose recipient is no longer its signer or its owner.

@@ -164,6 +164,64 @@ pub struct QuoteFilter {
     pub before: Option<Uuid>,
     /// Only quotes with a line of one of these products (by sku).
     pub with_skus: Option<Vec<String>>,
+    /// Only quotes found by what a person typed to look for them.
+    pub search: Option<QuoteSearch>,
+}
+
+/// What a person typed to find a quote: part of its customer's name, company
+/// or e-mail address, in any case, or the reference its pages and e-mails
+/// print (the first eight hexadecimal digits of its id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuoteSearch {
+    typed: String,
+    ids: Option<(Uuid, Uuid)>,
+}
+
+impl QuoteSearch {
+    /// The longest text looked for, in characters: a customer's name at most.
+    pub const MAX_CHARS: usize = pricegate_domain::limits::NAME;
+
+    /// `None` for text that is empty once trimmed, which looks for nothing.
+    pub fn parse(field: &str, typed: &str) -> Result<Option<Self>, Invalid> {
+        let text = Text::parse_optional(field, typed, Self::MAX_CHARS)?;
+        let typed = text.as_str();
+        if typed.is_empty() {
+            return Ok(None);
+        }
+        let ids = reference_range(typed).map(|(_, ids)| ids);
+        Ok(Some(Self { typed: typed.to_owned(), ids }))
+    }
+
+    /// The text looked for, trimmed, as typed.
+    pub fn as_str(&self) -> &str {
+        &self.typed
+    }
+
+    fn condition(&self) -> Condition {
+        use sea_orm::sea_query::LikeExpr;
+        // `%` and `_` typed are looked for as themselves.
+        let folded = pricegate_migration::fold_case(&self.typed);
+        let escaped = folded.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let mut any = Condition::any()
+            .add(quotes::Column::CustomerSearch.like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
+        if let Some((low, high)) = self.ids {
+            any = any.add(quotes::Column::Id.between(low, high));
+        }
+        any
+    }
+}
+
+/// A short reference as pages and e-mails print one (a quote's id's first
+/// eight hexadecimal digits), in small letters, with the range of ids it
+/// stands for; `None` when `typed` is not one.
+pub fn reference_range(typed: &str) -> Option<(String, (Uuid, Uuid))> {
+    let reference = typed.to_ascii_lowercase();
+    if reference.len() != 8 || !reference.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let first = Uuid::parse_str(&format!("{reference}-0000-0000-0000-000000000000")).ok()?;
+    let last = Uuid::parse_str(&format!("{reference}-ffff-ffff-ffff-ffffffffffff")).ok()?;
+    Some((reference, (first, last)))
 }
 
 /// The signer (named by `field`) must be an active salesperson.
@@ -227,13 +285,16 @@ impl Store {
         let lines =
             price_lines(&txn, id, new.currency.code(), &new.lines, Carried::Nothing, self.calendar.date_of(now))
                 .await?;
+        let (name, email, company) =
+            (new.customer_name.into_inner(), new.customer_email.as_str().to_owned(), new.customer_company.into_inner());
         let quote = quotes::Model {
             id,
             owner_id: actor.id,
             signer_id,
-            customer_name: new.customer_name.into_inner(),
-            customer_email: new.customer_email.as_str().to_owned(),
-            customer_company: new.customer_company.into_inner(),
+            customer_search: pricegate_migration::customer_search(&name, &company, &email),
+            customer_name: name,
+            customer_email: email,
+            customer_company: company,
             currency: new.currency.code().to_owned(),
             valid_until: new.valid_until,
             notes: new.notes.into_inner(),
@@ -309,6 +370,9 @@ impl Store {
                 .and_where(quote_lines::Column::Sku.is_in(skus))
                 .to_owned();
             query = query.filter(quotes::Column::Id.in_subquery(with_lines));
+        }
+        if let Some(search) = &filter.search {
+            query = query.filter(search.condition());
         }
         if let Some(before) = filter.before {
             // The page after `before`: by drafting time, then id, as ordered
@@ -394,6 +458,12 @@ impl Store {
         }
         if let Some(v) = patch.customer_company {
             model.customer_company.set_ne(v.into_inner());
+        }
+        if [&model.customer_name, &model.customer_email, &model.customer_company].iter().any(|v| v.is_set()) {
+            let text = |v: &sea_orm::ActiveValue<String>| v.try_as_ref().cloned().unwrap_or_default();
+            let (name, company, email) =
+                (text(&model.customer_name), text(&model.customer_company), text(&model.customer_email));
+            model.customer_search.set_ne(pricegate_migration::customer_search(&name, &company, &email));
         }
         if let Some(v) = patch.valid_until {
             // The date it has is kept, past or not (as the edit form sends

@@ -3,7 +3,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
 use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView};
-use pricegate_store::{NewLine, NewQuote, PricesSeen, QuoteFilter, QuotePatch};
+use pricegate_store::{NewLine, NewQuote, PricesSeen, QuoteFilter, QuotePatch, QuoteSearch};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
@@ -118,6 +118,10 @@ pub struct QuotesQuery {
     pub limit: Option<i64>,
     /// The next page: the quotes after this one (the last id of the page before).
     pub before: Option<Uuid>,
+    /// Only quotes whose customer's name, company or e-mail address contains
+    /// this, in any case, or whose reference (the id's first eight
+    /// hexadecimal digits) it is; at most 200 characters.
+    pub search: Option<String>,
 }
 
 fn parse_lines(lines: &[LineIn]) -> Result<Vec<NewLine>, Invalid> {
@@ -159,7 +163,7 @@ pub async fn create_quote(
 }
 
 /// Quotes I own or sign (finance: all), newest drafted first, a page at a
-/// time with `limit` and `before`.
+/// time with `limit` and `before`, of one `state`, or found by `search`.
 #[utoipa::path(get, path = "/api/v1/quotes", tag = "quotes", params(QuotesQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<QuoteView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn list_quotes(
@@ -173,7 +177,8 @@ pub async fn list_quotes(
         return Err(Invalid::new("state", "state must be draft, finalised or cancelled.").into());
     }
     let limit = super::page_limit(q.limit)?;
-    let filter = QuoteFilter { state: q.state, limit, before: q.before, with_skus: None };
+    let search = QuoteSearch::parse("search", q.search.as_deref().unwrap_or(""))?;
+    let filter = QuoteFilter { state: q.state, limit, before: q.before, with_skus: None, search };
     Ok(Json(app.store.list_quotes(&user.actor, filter).await?))
 }
 

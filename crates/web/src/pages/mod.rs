@@ -551,19 +551,7 @@ pub(crate) async fn signers_by_name(app: &AppState) -> Result<Vec<pricegate_stor
     Ok(signers)
 }
 
-/// A short reference as pages and e-mails print one (a row's id's first
-/// eight hexadecimal digits, see `pricegate_mail::compose::quote_reference`),
-/// in small letters, with the range of ids it stands for; `None` when
-/// `typed` is not one.
-pub(crate) fn reference_range(typed: &str) -> Option<(String, (uuid::Uuid, uuid::Uuid))> {
-    let reference = typed.to_ascii_lowercase();
-    if reference.len() != 8 || !reference.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let first = uuid::Uuid::parse_str(&format!("{reference}-0000-0000-0000-000000000000")).ok()?;
-    let last = uuid::Uuid::parse_str(&format!("{reference}-ffff-ffff-ffff-ffffffffffff")).ok()?;
-    Some((reference, (first, last)))
-}
+pub(crate) use pricegate_store::reference_range;
 
 /// A list page's address at `path` with the query `pairs` that are given.
 pub(crate) fn list_address(path: &str, pairs: &[Option<(&str, &str)>]) -> String {

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use pricegate_domain::{Role, last_in_force};
 use pricegate_mail::render_markdown;
 use pricegate_store::views::{GateView, LineImpactView, PendingNoticeView, QuoteView, UserView};
-use pricegate_store::{Channel, PricesSeen, QuoteFilter, StoreError};
+use pricegate_store::{Channel, PricesSeen, QuoteFilter, QuoteSearch, StoreError};
 use uuid::Uuid;
 
 use super::quote_form::{create_quote, edit_quote_form, new_quote_form, update_quote};
@@ -64,6 +64,10 @@ struct ListPage {
     quotes: Vec<QuoteRow>,
     /// The state shown (`draft`, `finalised`, `cancelled`), or empty for all.
     state: &'static str,
+    /// A link to each state's list, keeping the search.
+    states: Vec<StateLink>,
+    /// What the list was searched for, trimmed; empty for no search.
+    search: String,
     /// The next page's address, when there are older quotes.
     older: Option<String>,
     /// The first page's address, on a later page.
@@ -72,14 +76,21 @@ struct ListPage {
     note: Option<String>,
 }
 
+struct StateLink {
+    href: String,
+    label: &'static str,
+    current: bool,
+}
+
 /// Quotes on one page of the list.
 const PAGE_SIZE: u64 = 50;
 
-/// The list's address: `?state=draft&before=<id>`. Anything it cannot read
-/// (a mistyped or stale link) shows the first page of all quotes.
+/// The list's address: `?state=draft&search=acme&before=<id>`. Anything it
+/// cannot read (a mistyped or stale link) shows the first page of all quotes.
 #[derive(serde::Deserialize, Default)]
 struct ListQuery {
     state: Option<String>,
+    search: Option<String>,
     before: Option<String>,
 }
 
@@ -119,6 +130,16 @@ async fn list(
             unreadable
                 .then(|| "This address could not be read (a state given twice, say): showing every quote.".to_owned())
         });
+    let (search, note) = match QuoteSearch::parse("search", query.search.as_deref().unwrap_or("")) {
+        Ok(search) => (search, note),
+        Err(_) => (
+            None,
+            Some(format!(
+                "A search is one line of at most {} characters, without control characters: this one was left out.",
+                QuoteSearch::MAX_CHARS
+            )),
+        ),
+    };
     // An id that names no quote (a stale or edited link) shows the first page.
     let before = query.before.and_then(|id| Uuid::parse_str(&id).ok());
     let filter = |before| QuoteFilter {
@@ -126,19 +147,30 @@ async fn list(
         limit: Some(PAGE_SIZE + 1),
         before,
         with_skus: None,
+        search: search.clone(),
     };
     let (mut quotes, before) = match app.store.list_quotes(&user.0.actor, filter(before)).await {
         Err(StoreError::Invalid(_)) => (app.store.list_quotes(&user.0.actor, filter(None)).await?, None),
         listed => (listed?, before),
     };
     let state_pair = (!state.is_empty()).then_some(("state", state));
-    let first_page = super::list_address("/quotes", &[state_pair]);
+    let searched = search.as_ref().map_or("", QuoteSearch::as_str);
+    let search_pair = search.is_some().then_some(("search", searched));
+    let first_page = super::list_address("/quotes", &[state_pair, search_pair]);
     let newest = before.is_some().then(|| first_page.clone());
     let older = (quotes.len() as u64 > PAGE_SIZE).then(|| {
         quotes.truncate(PAGE_SIZE as usize);
         let last = quotes.last().map(|q| q.id.to_string()).unwrap_or_default();
-        super::list_address("/quotes", &[state_pair, Some(("before", &last))])
+        super::list_address("/quotes", &[state_pair, search_pair, Some(("before", &last))])
     });
+    let states = [("", "All"), ("draft", "Drafts"), ("finalised", "Finalised"), ("cancelled", "Cancelled")]
+        .into_iter()
+        .map(|(value, label)| StateLink {
+            href: super::list_address("/quotes", &[(!value.is_empty()).then_some(("state", value)), search_pair]),
+            label,
+            current: value == state,
+        })
+        .collect();
     let signers: Vec<Uuid> = quotes.iter().map(|q| q.signer_id).collect();
     let names = app.store.user_names(&signers).await?;
     let mut rows = Vec::with_capacity(quotes.len());
@@ -173,6 +205,8 @@ async fn list(
         is_sales: user.0.actor.role == Role::Sales,
         quotes: rows,
         state,
+        states,
+        search: searched.to_owned(),
         older,
         newest,
         note,
@@ -463,10 +497,15 @@ struct QuotePage {
     /// The owner signs it too: the page names one person.
     owner_signs: bool,
     i_am_signer: bool,
+    /// For the signer who can sign, with two or more notices pending: the
+    /// ids of those the page shows, which "Acknowledge all" sends back.
+    acknowledge_all: Option<String>,
     /// The reader owns it and is in sales: they may edit, reprice and cancel a draft.
     i_am_owner: bool,
     /// Its owner is an active salesperson, who can change it.
     owner_can_edit: bool,
+    /// The reader is in sales, and may draft a new quote from this one.
+    i_can_copy: bool,
     state: String,
     valid_until: String,
     drafted_at: String,
@@ -544,6 +583,8 @@ pub(super) enum QuoteDone {
     /// page opened before it was finalised or cancelled).
     NotCancelled,
     Acknowledged(Uuid),
+    /// Every notice the page listed, read together: how many were new.
+    AcknowledgedAll(usize),
     Finalised,
     Overridden,
     /// The totals before and after, in minor units.
@@ -552,6 +593,10 @@ pub(super) enum QuoteDone {
         new_minor: i64,
     },
 }
+
+/// The most notices one "Acknowledge all" records: more, and each is
+/// acknowledged on its own.
+const ACKNOWLEDGED_TOGETHER_AT_MOST: usize = 200;
 
 const QUOTE_DONE: DoneCookie = DoneCookie { name: "pricegate_quote_done", page: "/quotes" };
 
@@ -568,6 +613,7 @@ impl QuoteDone {
             QuoteDone::DraftedAlready => format!("drafted-already.{quote}"),
             QuoteDone::NotCancelled => format!("not-cancelled.{quote}"),
             QuoteDone::Acknowledged(notice) => format!("acknowledged.{quote}.{notice}"),
+            QuoteDone::AcknowledgedAll(count) => format!("acknowledged-all.{quote}.{count}"),
             QuoteDone::Finalised => format!("finalised.{quote}"),
             QuoteDone::Overridden => format!("overridden.{quote}"),
             QuoteDone::Repriced { old_minor, new_minor } => format!("repriced.{quote}.{old_minor}.{new_minor}"),
@@ -592,6 +638,7 @@ impl QuoteDone {
             "drafted-already" => QuoteDone::DraftedAlready,
             "not-cancelled" => QuoteDone::NotCancelled,
             "acknowledged" => QuoteDone::Acknowledged(Uuid::parse_str(parts.next()?).ok()?),
+            "acknowledged-all" => QuoteDone::AcknowledgedAll(parts.next()?.parse().ok()?),
             "finalised" => QuoteDone::Finalised,
             "overridden" => QuoteDone::Overridden,
             "repriced" => {
@@ -655,6 +702,9 @@ impl QuoteDone {
                 Ok(n) => format!("Acknowledged \u{201c}{}\u{201d}.", n.title),
                 Err(_) => "Acknowledged.".to_owned(),
             },
+            QuoteDone::AcknowledgedAll(0) => "Acknowledged already: nothing more was recorded.".to_owned(),
+            QuoteDone::AcknowledgedAll(1) => "Acknowledged the notice.".to_owned(),
+            QuoteDone::AcknowledgedAll(count) => format!("Acknowledged the {count} notices."),
             QuoteDone::Finalised if page.evidence.is_empty() => {
                 format!("Quote finalised {}. No price notice was published since it was drafted.", page.finalised_at)
             }
@@ -1061,6 +1111,7 @@ async fn quote_page(
         i_am_signer: quote.signer_id == user.0.actor.id,
         // Only a salesperson changes a quote, even one they own.
         i_am_owner: quote.owner_id == user.0.actor.id && user.0.actor.role == Role::Sales,
+        i_can_copy: user.0.actor.role == Role::Sales,
         owner_can_edit,
         state: quote.state.clone(),
         valid_until: quote.valid_until.to_string(),
@@ -1071,6 +1122,10 @@ async fn quote_page(
         ready,
         expired,
         signer_can_sign,
+        acknowledge_all: (quote.signer_id == user.0.actor.id
+            && signer_can_sign
+            && (2..=ACKNOWLEDGED_TOGETHER_AT_MOST).contains(&pending.len()))
+        .then(|| pending.iter().map(|p| p.notice_id.to_string()).collect::<Vec<_>>().join(",")),
         pending,
         superseded,
         superseded_gap,
@@ -1184,14 +1239,29 @@ async fn acknowledge(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<QuoteWork>,
 ) -> Result<Response, PageError> {
-    let notice = Uuid::parse_str(form.get("notice_id").trim()).map_err(|_| {
+    let which = || {
         PageError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Which notice?",
             "The form did not say which notice to acknowledge: nothing was recorded. Use the button beside the \
              notice on the quote's page.",
         )
-    })?;
+    };
+    // "Acknowledge all": the notices the page showed, and those only.
+    let all: Option<Vec<Uuid>> = match form.get("notice_ids").trim() {
+        "" => None,
+        ids => Some(
+            ids.split(',')
+                .take(ACKNOWLEDGED_TOGETHER_AT_MOST + 1)
+                .map(|id| Uuid::parse_str(id.trim()))
+                .collect::<Result<_, _>>()
+                .map_err(|_| which())?,
+        ),
+    };
+    let notice = match &all {
+        Some(_) => Uuid::nil(),
+        None => Uuid::parse_str(form.get("notice_id").trim()).map_err(|_| which())?,
+    };
     // Sent from a quote's page: one that is not the sender's to see (or not
     // there) is refused before anything is recorded, as showing it would be.
     let quote = app.store.get_quote(&user.0.actor, id).await?;
@@ -1204,8 +1274,17 @@ async fn acknowledge(
         )
         .into());
     }
-    app.store.acknowledge_notice_as(&user.0.actor, notice, Channel::Web, client).await?;
-    Ok(QuoteDone::Acknowledged(notice).back_to_quote(&user.seal(&app), id))
+    let done = match all {
+        Some(ids) if ids.len() > ACKNOWLEDGED_TOGETHER_AT_MOST => return Err(which()),
+        Some(ids) => QuoteDone::AcknowledgedAll(
+            app.store.acknowledge_notices_as(&user.0.actor, &ids, Channel::Web, client).await?,
+        ),
+        None => {
+            app.store.acknowledge_notice_as(&user.0.actor, notice, Channel::Web, client).await?;
+            QuoteDone::Acknowledged(notice)
+        }
+    };
+    Ok(done.back_to_quote(&user.seal(&app), id))
 }
 
 pub(super) async fn finalise(

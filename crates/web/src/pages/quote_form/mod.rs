@@ -118,6 +118,16 @@ pub struct QuoteFormPage {
     /// through "More lines" and refusals: the form sent twice drafts it once
     /// ([`pricegate_store::NewQuote::form_key`]). `None` when editing.
     draft_id: Option<Uuid>,
+    /// The quote a new one's form was filled from, said above it.
+    copied_from: Option<CopiedFrom>,
+}
+
+pub struct CopiedFrom {
+    href: String,
+    reference: String,
+    customer: String,
+    /// Its lines' products no longer sold (`SKU (name)`), not copied.
+    left_out: Vec<String>,
 }
 
 impl QuoteFormPage {
@@ -138,6 +148,41 @@ impl QuoteFormPage {
 
     fn row_error(&self, index: &usize, part: &str) -> Option<&str> {
         self.errors.get(&format!("lines[{index}].{part}")).map(String::as_str)
+    }
+
+    /// Fills a new quote's form from `quote`: its customer, notes and lines
+    /// (but a line of a product no longer sold, named in [`CopiedFrom`]),
+    /// with the form's own signer and validity, and prices taken on saving.
+    fn copy(&mut self, quote: &QuoteView) {
+        let reference = pricegate_mail::compose::quote_reference(quote.id);
+        self.heading = format!("New quote, copied from {reference}");
+        self.layout.title = self.heading.clone();
+        self.customer_name = quote.customer.name.clone();
+        self.customer_email = quote.customer.email.clone();
+        self.customer_company = quote.customer.company.clone();
+        self.notes = quote.notes.clone();
+        let sold = |sku: &str| self.products.iter().any(|p| p.sku == sku && p.withdrawn.is_none());
+        let (kept, left_out): (Vec<&LineView>, Vec<&LineView>) = quote.lines.iter().partition(|l| sold(&l.sku));
+        let mut named = std::collections::HashSet::new();
+        let left_out: Vec<String> = left_out
+            .iter()
+            .filter(|l| named.insert(l.sku.as_str()))
+            .map(|l| format!("{} ({})", l.sku, l.product_name))
+            .collect();
+        self.rows = kept
+            .iter()
+            .map(|l| RowInput {
+                sku: l.sku.clone(),
+                quantity: l.quantity.to_string(),
+                discount: percent_text(i64::from(l.discount_bp)),
+                remove: false,
+            })
+            .chain(std::iter::repeat_n(RowInput::blank(), SPARE_ROWS))
+            .collect();
+        // Cancel leads back to the quote it was copied from.
+        self.back = format!("/quotes/{}", quote.id);
+        self.copied_from =
+            Some(CopiedFrom { href: self.back.clone(), reference, customer: quote.customer.name.clone(), left_out });
     }
 
     /// Takes what was typed into the form, rows included.
@@ -343,6 +388,7 @@ fn blank(user: &PageUser, products: Vec<ProductOption>, signers: Vec<UserView>, 
         revision: None,
         out_of_date: false,
         draft_id: Some(Uuid::new_v4()),
+        copied_from: None,
     }
 }
 
@@ -382,11 +428,31 @@ fn edit_form(
     page
 }
 
-pub async fn new_quote_form(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+/// `/quotes/new?copy=<id>`: a new quote's form filled from one the
+/// salesperson may see, in any state.
+#[derive(serde::Deserialize, Default)]
+pub struct NewQuery {
+    copy: Option<String>,
+}
+
+pub async fn new_quote_form(
+    State(app): State<AppState>,
+    user: PageUser,
+    super::PageQuery { query, unreadable }: super::PageQuery<NewQuery>,
+) -> Result<Response, PageError> {
     user.require(&[Role::Sales])?;
     let today = app.store.today().await?;
     let (products, signers) = choices(&app, today).await?;
-    Ok(render(StatusCode::OK, &blank(&user, products, signers, today)))
+    let mut page = blank(&user, products, signers, today);
+    match query.copy.filter(|_| !unreadable) {
+        Some(raw) => {
+            let id = Uuid::parse_str(raw.trim()).map_err(|_| super::forms::not_found())?;
+            page.copy(&app.store.get_quote(&user.0.actor, id).await?);
+        }
+        None if unreadable => return Err(super::forms::not_found()),
+        None => {}
+    }
+    Ok(render(StatusCode::OK, &page))
 }
 
 /// Domain messages name the field as the API spells it; the page says it in words.
