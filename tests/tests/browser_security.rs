@@ -1343,3 +1343,67 @@ async fn the_signer_acknowledges_every_notice_the_quote_page_showed_at_once(back
     assert_eq!(acks["acknowledged"], json!([]), "{acks}");
 }
 }
+
+/// A salesperson back from leave reads every notice awaiting them on one
+/// page, oldest first with their price changes, and acknowledges exactly
+/// those together; only salespeople are asked to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salesperson_reads_every_notice_awaiting_them_on_one_page_and_acknowledges_them_together() {
+    use pricegate_tests::fixtures::{create_notice, publish_notice};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let titles = ["Pumps in January", "Seals in January", "Freight from March"];
+    let mut shown = Vec::new();
+    for (i, title) in titles.iter().enumerate() {
+        let changes = match i {
+            0 => json!([{"sku": "PUMP-100", "unit_price_minor": 130_000, "effective_on": date_in_days(10)}]),
+            _ => json!([]),
+        };
+        let notice = create_notice(&finance_api, title, changes).await;
+        publish_notice(&finance_api, &notice).await;
+        shown.push(notice);
+    }
+    let (base, http) = (app.base.as_str(), client());
+    let (token, _) = log_in(base, &sam.email, PASSWORD).await.session.expect("Sam logs in");
+    let cookie = format!("pricegate_session={token}");
+    let (_, list) = page(&http, format!("{base}/notices?show=awaiting"), &cookie).await;
+    assert!(list.contains("Read all 3 to acknowledge on one page"), "{list}");
+    let (status, html) = page(&http, format!("{base}/notices/awaiting"), &cookie).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let at: Vec<usize> = titles.iter().map(|t| html.find(t).unwrap_or_else(|| panic!("{t}: {html}"))).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "oldest first: {at:?}");
+    assert!(html.contains("1,300.00 EUR") && html.contains("Price changes"), "with their prices: {html}");
+    assert!(html.contains("I have read these 3 notices"), "{html}");
+
+    // Published while Sam reads: not among those he acknowledges.
+    let later = create_notice(&finance_api, "Valves from April", json!([])).await;
+    publish_notice(&finance_api, &later).await;
+    let url = format!("{base}/notices/awaiting");
+    let form = vec![("csrf_token", csrf_in(&html)), ("notice_ids", hidden_in(&html, "notice_ids"))];
+    let (status, after) = pricegate_tests::pages::post_form(url.clone(), &cookie, &form).await;
+    assert_eq!(status, 303, "{after}");
+    assert!(after.contains("Acknowledged the 3 notices."), "{after}");
+    assert!(after.contains("Valves from April") && !after.contains("read-awaiting"), "one still waits: {after}");
+    for (notice, acknowledged) in shown.iter().map(|n| (n, true)).chain([(&later, false)]) {
+        let acks = finance_api.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await.body;
+        let by_sam =
+            acks["acknowledged"].as_array().into_iter().flatten().any(|a| a["user"]["email"] == sam.email.as_str());
+        assert_eq!(by_sam, acknowledged, "{notice}: {acks}");
+    }
+    let empty = vec![("csrf_token", csrf_in(&html)), ("notice_ids", String::new())];
+    let (status, body) = pricegate_tests::pages::post_form(url.clone(), &cookie, &empty).await;
+    assert_eq!(status, 422, "{body}");
+
+    // Finance and admins are asked to acknowledge nothing.
+    let (token, _) = log_in(base, &fiona.email, PASSWORD).await.session.expect("Fiona logs in");
+    let fiona_cookie = format!("pricegate_session={token}");
+    let (status, _) = page(&http, url.clone(), &fiona_cookie).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, notices) = page(&http, format!("{base}/notices"), &fiona_cookie).await;
+    let form = vec![("csrf_token", csrf_in(&notices)), ("notice_ids", later.clone())];
+    let (status, _) = pricegate_tests::pages::post_form(url, &fiona_cookie, &form).await;
+    assert_eq!(status, 403);
+    app.stop().await;
+}

@@ -553,6 +553,33 @@ pub(crate) async fn signers_by_name(app: &AppState) -> Result<Vec<pricegate_stor
 
 pub(crate) use pricegate_store::reference_range;
 
+/// The most notices one "Acknowledge all" records: a page offers it for at
+/// most this many.
+pub(crate) const ACKNOWLEDGED_TOGETHER_AT_MOST: usize = 200;
+
+/// The notices an "Acknowledge all" form names (`notice_ids`, the ids its
+/// page showed, comma-separated): `None` when it names none; a 422 when one
+/// is no id, or when there are more than [`ACKNOWLEDGED_TOGETHER_AT_MOST`].
+pub(crate) fn notice_ids(
+    form: &FormFields,
+    which: impl Fn() -> PageError,
+) -> Result<Option<Vec<uuid::Uuid>>, PageError> {
+    let ids = match form.get("notice_ids").trim() {
+        "" => return Ok(None),
+        ids => ids,
+    };
+    let ids: Vec<uuid::Uuid> = ids
+        .split(',')
+        .take(ACKNOWLEDGED_TOGETHER_AT_MOST + 1)
+        .map(|id| uuid::Uuid::parse_str(id.trim()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| which())?;
+    match ids.len() > ACKNOWLEDGED_TOGETHER_AT_MOST {
+        true => Err(which()),
+        false => Ok(Some(ids)),
+    }
+}
+
 /// A list page's address at `path` with the query `pairs` that are given.
 pub(crate) fn list_address(path: &str, pairs: &[Option<(&str, &str)>]) -> String {
     let pairs: Vec<(&str, &str)> = pairs.iter().flatten().copied().collect();

@@ -14,13 +14,14 @@ use uuid::Uuid;
 
 use super::ChangeRow;
 use super::notice_publish::{DRAFT_DELETED, DRAFT_GONE, NOTICE_DONE};
-use super::{Anyone, CsrfForm, Layout, PageError, PageId, PageQuery, PageUser, render};
+use super::{Anyone, CsrfForm, Layout, PageError, PageId, PageQuery, PageUser, Sales, render};
 use crate::AppState;
 use crate::extract::Client;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/notices", get(inbox))
+        .route("/notices/awaiting", get(read_awaiting).post(acknowledge_awaiting))
         .route("/notices/{id}", get(show))
         .route("/notices/{id}/acknowledge", post(acknowledge))
 }
@@ -56,8 +57,9 @@ struct InboxQuery {
 struct InboxPage {
     layout: Layout,
     notices: Vec<NoticeRow>,
-    /// What finance's last form did here, told once.
-    message: Option<&'static str>,
+    /// What the last form sent from here did (finance's deletion of a
+    /// draft, a salesperson's "Acknowledge all"), told once.
+    message: Option<String>,
     /// A salesperson's: how many notices await their acknowledgement, for
     /// the filter's label; `None` for anyone else, who is asked for none.
     awaiting: Option<u64>,
@@ -156,9 +158,16 @@ async fn inbox(
         .collect();
     let seal = user.seal(&app);
     let message = match NOTICE_DONE.read(&headers, &seal) {
-        Some(DRAFT_DELETED) => Some("The draft is deleted."),
-        Some(DRAFT_GONE) => Some("That draft is gone already: deleted before (perhaps by this same form, sent twice)."),
-        _ => None,
+        Some(DRAFT_DELETED) => Some("The draft is deleted.".to_owned()),
+        Some(DRAFT_GONE) => {
+            Some("That draft is gone already: deleted before (perhaps by this same form, sent twice).".to_owned())
+        }
+        Some(done) => done.strip_prefix(ACKNOWLEDGED_ALL).and_then(|n| n.parse::<usize>().ok()).map(|n| match n {
+            0 => "Acknowledged already: nothing more was recorded.".to_owned(),
+            1 => "Acknowledged the notice.".to_owned(),
+            n => format!("Acknowledged the {n} notices."),
+        }),
+        None => None,
     };
     let page = InboxPage {
         layout: user.layout("Notices"),
@@ -171,6 +180,90 @@ async fn inbox(
         note,
     };
     Ok(NOTICE_DONE.told(&headers, &seal, &page))
+}
+
+/// [`NOTICE_DONE`]'s value after "Acknowledge all", followed by how many
+/// were acknowledged for the first time.
+const ACKNOWLEDGED_ALL: &str = "acknowledged-all.";
+
+/// One notice on the page of all those awaiting the reader.
+struct AwaitingNotice {
+    id: Uuid,
+    title: String,
+    published_at: String,
+    body_html: String,
+    changes: Vec<ChangeRow>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/notices_awaiting.html")]
+struct AwaitingPage {
+    layout: Layout,
+    csrf: String,
+    /// Oldest first, as they were published.
+    notices: Vec<AwaitingNotice>,
+    /// Their ids, which "Acknowledge all" sends back.
+    ids: String,
+    /// More await than the page shows ([`super::ACKNOWLEDGED_TOGETHER_AT_MOST`]).
+    more: bool,
+}
+
+/// `/notices/awaiting`: every notice awaiting a salesperson's acknowledgement,
+/// whole, oldest first, on one page, with one button for all of them.
+async fn read_awaiting(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+    user.require(&[Role::Sales])?;
+    let at_most = super::ACKNOWLEDGED_TOGETHER_AT_MOST;
+    let filter =
+        NoticeFilter { awaiting: true, limit: Some(at_most as u64 + 1), with_changes: true, ..Default::default() };
+    let mut listed = app.store.list_notices(&user.0.actor, filter).await?;
+    let more = listed.len() > at_most;
+    // The oldest first: those that have waited longest, and the order they came in.
+    listed.truncate(at_most);
+    listed.reverse();
+    let calendar = app.store.calendar();
+    let notices: Vec<AwaitingNotice> = listed
+        .into_iter()
+        .filter_map(|n| {
+            let at = n.published_at?;
+            let published_on = calendar.date_of(at);
+            Some(AwaitingNotice {
+                id: n.id,
+                published_at: calendar.stamp(at, true),
+                body_html: render_markdown(&n.body),
+                changes: n.changes.iter().map(|c| ChangeRow::published(c, published_on)).collect(),
+                title: n.title,
+            })
+        })
+        .collect();
+    let ids = notices.iter().map(|n| n.id.to_string()).collect::<Vec<_>>().join(",");
+    let page = AwaitingPage {
+        layout: user.layout("Notices to acknowledge"),
+        csrf: user.csrf().to_owned(),
+        notices,
+        ids,
+        more,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// "Acknowledge all" on [`read_awaiting`]'s page: the notices it showed,
+/// and those only, all of them or none.
+async fn acknowledge_awaiting(
+    State(app): State<AppState>,
+    Client(client): Client,
+    CsrfForm { user, form, .. }: CsrfForm<Sales>,
+) -> Result<Response, PageError> {
+    let which = || {
+        PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Which notices?",
+            "The form did not say which notices to acknowledge: nothing was recorded. Use the button below the \
+             notices on the page of those you have to acknowledge.",
+        )
+    };
+    let ids = super::notice_ids(&form, which)?.ok_or_else(which)?;
+    let new = app.store.acknowledge_notices_as(&user.0.actor, &ids, Channel::Web, client).await?;
+    Ok(NOTICE_DONE.redirect_to(&user.seal(&app), "/notices?show=awaiting", &format!("{ACKNOWLEDGED_ALL}{new}")))
 }
 
 #[derive(Template)]

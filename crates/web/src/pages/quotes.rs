@@ -594,10 +594,6 @@ pub(super) enum QuoteDone {
     },
 }
 
-/// The most notices one "Acknowledge all" records: more, and each is
-/// acknowledged on its own.
-const ACKNOWLEDGED_TOGETHER_AT_MOST: usize = 200;
-
 const QUOTE_DONE: DoneCookie = DoneCookie { name: "pricegate_quote_done", page: "/quotes" };
 
 impl QuoteDone {
@@ -1124,7 +1120,7 @@ async fn quote_page(
         signer_can_sign,
         acknowledge_all: (quote.signer_id == user.0.actor.id
             && signer_can_sign
-            && (2..=ACKNOWLEDGED_TOGETHER_AT_MOST).contains(&pending.len()))
+            && (2..=super::ACKNOWLEDGED_TOGETHER_AT_MOST).contains(&pending.len()))
         .then(|| pending.iter().map(|p| p.notice_id.to_string()).collect::<Vec<_>>().join(",")),
         pending,
         superseded,
@@ -1248,16 +1244,7 @@ async fn acknowledge(
         )
     };
     // "Acknowledge all": the notices the page showed, and those only.
-    let all: Option<Vec<Uuid>> = match form.get("notice_ids").trim() {
-        "" => None,
-        ids => Some(
-            ids.split(',')
-                .take(ACKNOWLEDGED_TOGETHER_AT_MOST + 1)
-                .map(|id| Uuid::parse_str(id.trim()))
-                .collect::<Result<_, _>>()
-                .map_err(|_| which())?,
-        ),
-    };
+    let all = super::notice_ids(&form, which)?;
     let notice = match &all {
         Some(_) => Uuid::nil(),
         None => Uuid::parse_str(form.get("notice_id").trim()).map_err(|_| which())?,
@@ -1275,7 +1262,6 @@ async fn acknowledge(
         .into());
     }
     let done = match all {
-        Some(ids) if ids.len() > ACKNOWLEDGED_TOGETHER_AT_MOST => return Err(which()),
         Some(ids) => QuoteDone::AcknowledgedAll(
             app.store.acknowledge_notices_as(&user.0.actor, &ids, Channel::Web, client).await?,
         ),
