@@ -389,6 +389,8 @@ both_backends! {
         assert_eq!(found(&sam, "search=oeko.example").await, vec![juergen.clone()], "an e-mail address");
         assert_eq!(found(&sam, "search=m%C3%BCller").await, vec![juergen.clone()], "letters beyond ASCII, as stored");
         assert_eq!(found(&sam, "search=J%C3%BCrgen%20M").await, vec![juergen.clone()]);
+        assert_eq!(found(&sam, "search=muller").await, vec![juergen.clone()], "without its accent");
+        assert_eq!(found(&sam, "search=Mu%CC%88ller").await, vec![juergen.clone()], "its accent typed apart");
         assert_eq!(found(&sam, "search=berg").await, sorted(vec![&greta, &bergmann]), "every state without one");
         assert_eq!(found(&sam, "search=berg&state=cancelled").await, vec![bergmann.clone()]);
         assert_eq!(found(&sam, "search=100%25").await, vec![juergen.clone()], "% is looked for as itself");
@@ -402,6 +404,7 @@ both_backends! {
         let reference = greta.replace('-', "")[..8].to_uppercase();
         assert_eq!(found(&sam, &format!("search={reference}")).await, vec![greta.clone()]);
         assert_eq!(found(&sam, &format!("search=%20{reference}%20")).await, vec![greta.clone()], "trimmed");
+        assert_eq!(found(&sam, &format!("search={}", greta.to_uppercase())).await, vec![greta.clone()], "its whole id");
         let theirs = sues.replace('-', "")[..8].to_owned();
         assert_eq!(found(&sam, &format!("search={theirs}")).await, Vec::<String>::new(), "not another's quote");
         assert_eq!(found(&finance, &format!("search={theirs}")).await, vec![sues.clone()]);

@@ -665,7 +665,7 @@ async fn a_long_list_of_quotes_comes_a_page_at_a_time_and_by_state() {
         sam.goto("/quotes?state=draft&state=finalised").await;
         assert_eq!(
             sam.text("#list-note").await,
-            "This address could not be read (a state given twice, say): showing every quote."
+            "This address could not be read (a state or a search given twice, say): showing every quote."
         );
         sam.submit("#quote-filters a[href='/quotes?state=cancelled']").await;
         assert_eq!(rows(sam.clone()).await, 1);
@@ -692,6 +692,13 @@ async fn a_long_list_of_quotes_comes_a_page_at_a_time_and_by_state() {
         sam.submit("#quote-search button").await;
         assert_eq!(rows(sam.clone()).await, 1);
         assert!(sam.text("#quotes").await.contains("cancelled"));
+        // Printed, the list says what it was found by, which its controls said on screen.
+        sam.emulate_print(true).await;
+        assert!(sam.is_displayed("#printed-filter").await);
+        assert_eq!(sam.text("#printed-filter").await, format!("Quotes matching “{cancelled_reference}”."));
+        assert!(!sam.is_displayed("#quote-search").await);
+        sam.emulate_print(false).await;
+        assert!(!sam.is_displayed("#printed-filter").await, "on screen, the search field says it");
         sam.goto(&format!("/quotes?search={}", "x".repeat(201))).await;
         assert_eq!(
             sam.text("#list-note").await,
@@ -819,6 +826,32 @@ async fn a_quote_is_copied_as_a_new_draft_at_today_s_prices() {
         .await
         .expect("the form answers");
     assert_eq!(r.status(), 403, "as the quote's own page answers her");
+    // By the reference its pages print; an empty copy is a blank form; anything else names no quote.
+    let sam_cookie = pricegate_tests::pages::session_cookie(&base, &sales.email).await;
+    let form_for = |copy: String| {
+        let (base, cookie) = (base.clone(), sam_cookie.clone());
+        async move {
+            let r = pricegate_tests::pages::client()
+                .get(format!("{base}/quotes/new?{copy}"))
+                .header(reqwest::header::COOKIE, cookie)
+                .send()
+                .await
+                .expect("the form answers");
+            (r.status().as_u16(), r.text().await.unwrap_or_default())
+        }
+    };
+    let reference = first.replace('-', "")[..8].to_uppercase();
+    let (status, html) = form_for(format!("copy={reference}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("copied-note") && html.contains("value=\"Greta Berg\""), "{html}");
+    let (status, html) = form_for("copy=".to_owned()).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("copied-note") && html.contains("<h1>New quote</h1>"), "{html}");
+    for bad in ["copy=xyz".to_owned(), format!("copy={first}&copy={first}"), "copy=00000000".to_owned()] {
+        let (status, html) = form_for(bad.clone()).await;
+        assert_eq!(status, 404, "{bad}");
+        assert!(html.contains("This address names no quote of yours to copy."), "{bad}: {html}");
+    }
     let as_finance = pricegate_tests::pages::page_as(&base, &finance.email, &format!("/quotes/{first}")).await;
     assert!(!as_finance.contains("copy-quote"), "finance drafts no quotes");
 

@@ -656,6 +656,29 @@ async fn logging_in_leads_back_to_the_page_asked_for_and_never_to_another_site()
         let (_, to) = log_in_from(elsewhere.to_owned()).await;
         assert_eq!(to, "/", "{elsewhere} is not a page of this site to return to");
     }
+
+    // A page with a query (a search, a quote to copy) is remembered whole.
+    let asked = "/quotes?search=%C3%B6ko&state=draft";
+    let r = http.get(format!("{base}{asked}")).send().await.unwrap();
+    let login = r.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(login, "/login?next=/quotes%3Fsearch%3D%25C3%25B6ko%26state%3Ddraft");
+    let form = http.get(format!("{base}{login}")).send().await.unwrap();
+    let (login_csrf, _) = set_cookie(&form, "pricegate_login_csrf").unwrap();
+    let html = form.text().await.unwrap();
+    assert_eq!(hidden_in(&html, "next"), "/quotes?search=%C3%B6ko&#38;state=draft", "{html}");
+    let r = http
+        .post(format!("{base}/login"))
+        .header(COOKIE, format!("pricegate_login_csrf={login_csrf}"))
+        .form(&[
+            ("csrf_token", login_csrf.as_str()),
+            ("email", email.as_str()),
+            ("password", PASSWORD),
+            ("next", asked),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()[LOCATION].to_str().unwrap(), asked, "back to the search");
     app.stop().await;
 }
 

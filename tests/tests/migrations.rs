@@ -378,8 +378,8 @@ async fn published_notices_get_their_product_names_on_sqlite() {
 }
 
 /// Quotes drafted before `customer_search` existed are found by the search
-/// as later ones are: their customer in small letters, capitals beyond
-/// ASCII included, which SQL's own `lower` leaves on SQLite.
+/// as later ones are: their customer in small letters without accents,
+/// capitals beyond ASCII included, which SQL's own `lower` leaves on SQLite.
 async fn earlier_quotes_get_their_customer_search(backend: Backend) {
     use pricegate_store::entity::quotes;
     let test_db = TestDb::create(backend).await;
@@ -429,7 +429,7 @@ async fn earlier_quotes_get_their_customer_search(backend: Backend) {
     for id in &ids {
         texts.push(quotes::Entity::find_by_id(*id).one(&db).await.expect("read").expect("the quote").customer_search);
     }
-    let juergen = "jürgen öztürk\nöko pumpen\njo@oeko.example".to_owned();
+    let juergen = "jurgen ozturk\noko pumpen\njo@oeko.example".to_owned();
     assert_eq!(texts, [juergen.clone(), juergen, "greta berg\n\ngreta@nordwind.example".to_owned()], "{backend:?}");
     db.close().await.ok();
 }

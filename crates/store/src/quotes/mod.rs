@@ -170,7 +170,7 @@ pub struct QuoteFilter {
 
 /// What a person typed to find a quote: part of its customer's name, company
 /// or e-mail address, in any case, or the reference its pages and e-mails
-/// print (the first eight hexadecimal digits of its id).
+/// print (the first eight hexadecimal digits of its id), or its whole id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuoteSearch {
     typed: String,
@@ -188,7 +188,11 @@ impl QuoteSearch {
         if typed.is_empty() {
             return Ok(None);
         }
-        let ids = reference_range(typed).map(|(_, ids)| ids);
+        // A whole id (copied from a quote's address) is that quote.
+        let ids = match Uuid::parse_str(typed) {
+            Ok(id) => Some((id, id)),
+            Err(_) => reference_range(typed).map(|(_, ids)| ids),
+        };
         Ok(Some(Self { typed: typed.to_owned(), ids }))
     }
 

@@ -106,10 +106,8 @@ async fn login_form(
     uri: axum::http::Uri,
     user: Result<PageUser, Response>,
 ) -> Result<Response, PageError> {
-    let param = |name: &str| {
-        let prefix = format!("{name}=");
-        uri.query().unwrap_or_default().split('&').find_map(|pair| pair.strip_prefix(prefix.as_str())).unwrap_or("")
-    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
+    let param = |name: &str| pairs.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
     let next = param("next");
     if user.is_ok() {
         return Ok(Redirect::to(local_path(next).unwrap_or("/")).into_response());

@@ -265,11 +265,30 @@ impl DoneCookie {
     }
 }
 
-/// A page of this site to go back to after logging in: a plain path, never
-/// another site's address (`//host`), at most 200 characters.
+/// A page of this site to go back to after logging in: a plain path, with
+/// the query it was asked with (percent-encoded, as browsers send one:
+/// `/quotes?search=%C3%B6ko`), never another site's address (`//host`), at
+/// most 1,000 characters.
 pub fn local_path(next: &str) -> Option<&str> {
-    let plain = next.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
-    (plain && next.starts_with('/') && !next.starts_with("//") && next.len() <= 200).then_some(next)
+    let (path, query) = next.split_once('?').unwrap_or((next, ""));
+    let plain = path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+    let query_plain = query.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~%=&+".contains(&b));
+    (plain && query_plain && next.starts_with('/') && !next.starts_with("//") && next.len() <= 1_000).then_some(next)
+}
+
+/// `next` as the login page's address carries it: its `/` as they are (the
+/// address reads `/login?next=/quotes`), everything else that would end or
+/// split the value percent-encoded.
+fn next_in_address(next: &str) -> String {
+    let mut out = String::with_capacity(next.len());
+    for b in next.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Why the login page is shown instead of a page: there was no session, or
@@ -310,13 +329,13 @@ impl SessionEnded {
 /// site), so that someone whose session ended mid-form lands on it again.
 fn to_login(parts: &Parts, base_url: &str, ended: SessionEnded) -> Response {
     let back = if parts.method == axum::http::Method::GET {
-        Some(parts.uri.path().to_owned())
+        parts.uri.path_and_query().map(|p| p.as_str().to_owned())
     } else {
         form_page(parts, base_url)
     };
     let mut query: Vec<String> = Vec::new();
     if let Some(path) = back.as_deref().and_then(local_path).filter(|p| *p != "/") {
-        query.push(format!("next={path}"));
+        query.push(format!("next={}", next_in_address(path)));
     }
     if let Some(ended) = ended.query() {
         query.push(format!("ended={ended}"));
@@ -332,7 +351,8 @@ fn to_login(parts: &Parts, base_url: &str, ended: SessionEnded) -> Response {
 fn form_page(parts: &Parts, base_url: &str) -> Option<String> {
     let referer: axum::http::Uri = parts.headers.get(header::REFERER)?.to_str().ok()?.parse().ok()?;
     let origin = format!("{}://{}", referer.scheme_str()?, referer.authority()?);
-    crate::ack::is_own_origin(&origin, &parts.headers, base_url).then(|| referer.path().to_owned())
+    let page = referer.path_and_query().map_or_else(|| referer.path().to_owned(), |p| p.as_str().to_owned());
+    crate::ack::is_own_origin(&origin, &parts.headers, base_url).then_some(page)
 }
 
 impl FromRequestParts<AppState> for PageUser {

@@ -127,8 +127,9 @@ async fn list(
         .filter(|asked| !asked.is_empty() && state.is_empty())
         .map(|asked| format!("There is no state \u{201c}{asked}\u{201d}: showing every quote."))
         .or_else(|| {
-            unreadable
-                .then(|| "This address could not be read (a state given twice, say): showing every quote.".to_owned())
+            unreadable.then(|| {
+                "This address could not be read (a state or a search given twice, say): showing every quote.".to_owned()
+            })
         });
     let (search, note) = match QuoteSearch::parse("search", query.search.as_deref().unwrap_or("")) {
         Ok(search) => (search, note),

@@ -444,13 +444,28 @@ pub async fn new_quote_form(
     let today = app.store.today().await?;
     let (products, signers) = choices(&app, today).await?;
     let mut page = blank(&user, products, signers, today);
-    match query.copy.filter(|_| !unreadable) {
-        Some(raw) => {
-            let id = Uuid::parse_str(raw.trim()).map_err(|_| super::forms::not_found())?;
-            page.copy(&app.store.get_quote(&user.0.actor, id).await?);
-        }
-        None if unreadable => return Err(super::forms::not_found()),
-        None => {}
+    let nothing_to_copy = || {
+        PageError::new(
+            StatusCode::NOT_FOUND,
+            "No quote to copy",
+            "This address names no quote of yours to copy. Open the quote and use its \u{201c}Copy as a new \
+             quote\u{201d} button.",
+        )
+    };
+    if unreadable {
+        return Err(nothing_to_copy());
+    }
+    if let Some(raw) = query.copy.as_deref().map(str::trim).filter(|raw| !raw.is_empty()) {
+        // By its id, or by the reference its pages and e-mails print.
+        let id = match (Uuid::parse_str(raw), super::reference_range(raw)) {
+            (Ok(id), _) => id,
+            (Err(_), Some((_, ids))) => match app.store.quotes_by_reference(&user.0.actor, ids).await?[..] {
+                [id] => id,
+                _ => return Err(nothing_to_copy()),
+            },
+            _ => return Err(nothing_to_copy()),
+        };
+        page.copy(&app.store.get_quote(&user.0.actor, id).await?);
     }
     Ok(render(StatusCode::OK, &page))
 }
