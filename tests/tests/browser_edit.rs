@@ -847,6 +847,10 @@ async fn a_quote_is_copied_as_a_new_draft_at_today_s_prices() {
     let (status, html) = form_for("copy=".to_owned()).await;
     assert_eq!(status, 200);
     assert!(!html.contains("copied-note") && html.contains("<h1>New quote</h1>"), "{html}");
+    // Its signer is signer again, while they can sign.
+    let sues = id_of(&draft_quote_signed_by(&sales_api, json!([{"sku": "VALVE-7", "quantity": 1}]), sue.id).await);
+    let (_, html) = form_for(format!("copy={sues}")).await;
+    assert!(html.contains(&format!("<option value=\"{}\" selected>", sue.id)), "{html}");
     for bad in ["copy=xyz".to_owned(), format!("copy={first}&copy={first}"), "copy=00000000".to_owned()] {
         let (status, html) = form_for(bad.clone()).await;
         assert_eq!(status, 404, "{bad}");
@@ -890,6 +894,6 @@ async fn a_quote_is_copied_as_a_new_draft_at_today_s_prices() {
     .await;
     let quotes = sales_api.get("/api/v1/quotes").await.body;
     let states: Vec<&str> = quotes.as_array().unwrap().iter().filter_map(|q| q["state"].as_str()).collect();
-    assert_eq!(states, ["draft", "finalised"], "the copy is a new draft; the first is as it was");
+    assert_eq!(states, ["draft", "draft", "finalised"], "the copy is a new draft; the first is as it was");
     app.stop().await;
 }

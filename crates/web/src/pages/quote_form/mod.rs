@@ -150,9 +150,10 @@ impl QuoteFormPage {
         self.errors.get(&format!("lines[{index}].{part}")).map(String::as_str)
     }
 
-    /// Fills a new quote's form from `quote`: its customer, notes and lines
-    /// (but a line of a product no longer sold, named in [`CopiedFrom`]),
-    /// with the form's own signer and validity, and prices taken on saving.
+    /// Fills a new quote's form from `quote`: its customer, notes, signer
+    /// (while they can sign) and lines (but a line of a product no longer
+    /// sold, named in [`CopiedFrom`]), with the form's own validity, and
+    /// prices taken on saving.
     fn copy(&mut self, quote: &QuoteView) {
         let reference = pricegate_mail::compose::quote_reference(quote.id);
         self.heading = format!("New quote, copied from {reference}");
@@ -161,6 +162,10 @@ impl QuoteFormPage {
         self.customer_email = quote.customer.email.clone();
         self.customer_company = quote.customer.company.clone();
         self.notes = quote.notes.clone();
+        // Its signer again, while they can sign; else the form's own (the copier).
+        if self.signers.iter().any(|u| u.id == quote.signer_id) {
+            self.signer_id = quote.signer_id.to_string();
+        }
         let sold = |sku: &str| self.products.iter().any(|p| p.sku == sku && p.withdrawn.is_none());
         let (kept, left_out): (Vec<&LineView>, Vec<&LineView>) = quote.lines.iter().partition(|l| sold(&l.sku));
         let mut named = std::collections::HashSet::new();
