@@ -620,7 +620,33 @@ pub fn signed_money(currency: &str, minor: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{DoneCookie, Seal};
+    use super::{DoneCookie, Seal, local_path, next_in_address};
+
+    #[test]
+    fn logging_in_returns_to_a_page_of_this_site_with_its_query_and_nowhere_else() {
+        for page in ["/quotes", "/quotes/3fc2b0b8", "/quotes?search=%C3%B6ko&state=draft", "/quotes/new?copy=3fc2b0b8"]
+        {
+            assert_eq!(local_path(page), Some(page));
+        }
+        let long = format!("/quotes?search={}", "x".repeat(1_000));
+        for elsewhere in [
+            "//evil.example/",
+            "/\\evil.example/",
+            "https://evil.example/",
+            "quotes",
+            "/quotes?search=\"x\"",
+            "/quotes?a=b#c",
+            "/quotes?a=b\r\nSet-Cookie:x",
+            long.as_str(),
+        ] {
+            assert_eq!(local_path(elsewhere), None, "{elsewhere}");
+        }
+        assert_eq!(next_in_address("/quotes"), "/quotes");
+        assert_eq!(
+            next_in_address("/quotes?search=%C3%B6ko&state=draft"),
+            "/quotes%3Fsearch%3D%25C3%25B6ko%26state%3Ddraft"
+        );
+    }
 
     #[test]
     fn a_told_once_value_is_read_only_as_this_server_sealed_it_for_this_session() {

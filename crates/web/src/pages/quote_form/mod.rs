@@ -68,6 +68,21 @@ impl RowInput {
     fn blank() -> RowInput {
         RowInput { quantity: "1".into(), discount: "0".into(), ..RowInput::default() }
     }
+
+    /// A row for each of `lines`, as the form shows a quote's lines, and
+    /// [`SPARE_ROWS`] empty ones to add to them.
+    fn rows_of<'a>(lines: impl IntoIterator<Item = &'a LineView>) -> Vec<RowInput> {
+        lines
+            .into_iter()
+            .map(|l| RowInput {
+                sku: l.sku.clone(),
+                quantity: l.quantity.to_string(),
+                discount: percent_text(i64::from(l.discount_bp)),
+                remove: false,
+            })
+            .chain(std::iter::repeat_n(RowInput::blank(), SPARE_ROWS))
+            .collect()
+    }
 }
 
 #[derive(Template)]
@@ -174,16 +189,7 @@ impl QuoteFormPage {
             .filter(|l| named.insert(l.sku.as_str()))
             .map(|l| format!("{} ({})", l.sku, l.product_name))
             .collect();
-        self.rows = kept
-            .iter()
-            .map(|l| RowInput {
-                sku: l.sku.clone(),
-                quantity: l.quantity.to_string(),
-                discount: percent_text(i64::from(l.discount_bp)),
-                remove: false,
-            })
-            .chain(std::iter::repeat_n(RowInput::blank(), SPARE_ROWS))
-            .collect();
+        self.rows = RowInput::rows_of(kept);
         // Cancel leads back to the quote it was copied from.
         self.back = format!("/quotes/{}", quote.id);
         self.copied_from =
@@ -419,17 +425,7 @@ fn edit_form(
     page.signer_id = quote.signer_id.to_string();
     page.valid_until = quote.valid_until.to_string();
     page.notes = quote.notes.clone();
-    page.rows = quote
-        .lines
-        .iter()
-        .map(|l| RowInput {
-            sku: l.sku.clone(),
-            quantity: l.quantity.to_string(),
-            discount: percent_text(i64::from(l.discount_bp)),
-            remove: false,
-        })
-        .chain(std::iter::repeat_n(RowInput::blank(), SPARE_ROWS))
-        .collect();
+    page.rows = RowInput::rows_of(&quote.lines);
     page
 }
 
