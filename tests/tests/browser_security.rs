@@ -1364,6 +1364,19 @@ async fn the_signer_acknowledges_every_notice_the_quote_page_showed_at_once(back
     }
     let acks = finance_api.get(&format!("/api/v1/notices/{later}/acknowledgements")).await.body;
     assert_eq!(acks["acknowledged"], json!([]), "{acks}");
+
+    // With more pending than one form names, the first of them, then the rest.
+    for i in 0..200 {
+        let notice = create_notice(&finance_api, &format!("Bulletin {i:03}"), json!([])).await;
+        publish_notice(&finance_api, &notice).await;
+    }
+    let (_, html) = page(&http, format!("{base}/quotes/{quote}"), &cookie).await;
+    assert!(html.contains("Acknowledge the first 200 notices"), "{html}");
+    assert_eq!(hidden_in(&html, "notice_ids").split(',').count(), 200);
+    let form = vec![("csrf_token", csrf_in(&html)), ("notice_ids", hidden_in(&html, "notice_ids"))];
+    let (_, after) = pricegate_tests::pages::post_form(url, &cookie, &form).await;
+    assert!(after.contains("Acknowledged the 200 notices.") && after.contains("Bulletin 199"), "{after}");
+    assert!(!after.contains("acknowledge-all"), "one left: {after}");
 }
 }
 
@@ -1392,12 +1405,13 @@ async fn a_salesperson_reads_every_notice_awaiting_them_on_one_page_and_acknowle
     let (token, _) = log_in(base, &sam.email, PASSWORD).await.session.expect("Sam logs in");
     let cookie = format!("pricegate_session={token}");
     let (_, list) = page(&http, format!("{base}/notices?show=awaiting"), &cookie).await;
-    assert!(list.contains("Read all 3 to acknowledge on one page"), "{list}");
+    assert!(list.contains("Read the 3 notices to acknowledge on one page"), "{list}");
     let (status, html) = page(&http, format!("{base}/notices/awaiting"), &cookie).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     let at: Vec<usize> = titles.iter().map(|t| html.find(t).unwrap_or_else(|| panic!("{t}: {html}"))).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "oldest first: {at:?}");
     assert!(html.contains("1,300.00 EUR") && html.contains("Price changes"), "with their prices: {html}");
+    assert!(html.contains("1,250.00 EUR") && html.contains("+50.00 EUR"), "from what, and by how much: {html}");
     assert!(html.contains("I have read these 3 notices"), "{html}");
 
     // Published while Sam reads: not among those he acknowledges.
@@ -1418,6 +1432,28 @@ async fn a_salesperson_reads_every_notice_awaiting_them_on_one_page_and_acknowle
     let empty = vec![("csrf_token", csrf_in(&html)), ("notice_ids", String::new())];
     let (status, body) = pricegate_tests::pages::post_form(url.clone(), &cookie, &empty).await;
     assert_eq!(status, 422, "{body}");
+
+    // More than a page acknowledges at once: the oldest first, the rest after.
+    let mut newer = Vec::new();
+    for i in 0..200 {
+        let notice = create_notice(&finance_api, &format!("Bulletin {i:03}"), json!([])).await;
+        publish_notice(&finance_api, &notice).await;
+        newer.push(notice);
+    }
+    let (_, html) = page(&http, url.clone(), &cookie).await;
+    assert!(html.contains("The 200 oldest of the 201 notices you have yet to acknowledge"), "{html}");
+    assert!(html.contains("Valves from April") && html.contains("Bulletin 198"), "{html}");
+    assert!(!html.contains("Bulletin 199"), "the newest waits for the next page");
+    let too_many = std::iter::repeat_n(later.as_str(), 201).collect::<Vec<_>>().join(",");
+    let form = vec![("csrf_token", csrf_in(&html)), ("notice_ids", too_many)];
+    let (status, body) = pricegate_tests::pages::post_form(url.clone(), &cookie, &form).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("One form acknowledges at most 200 notices"), "{body}");
+    let form = vec![("csrf_token", csrf_in(&html)), ("notice_ids", hidden_in(&html, "notice_ids"))];
+    let (_, after) = pricegate_tests::pages::post_form(url.clone(), &cookie, &form).await;
+    assert!(after.contains("Acknowledged the 200 notices."), "{after}");
+    let (_, html) = page(&http, url.clone(), &cookie).await;
+    assert!(html.contains("The notice you have yet to acknowledge.") && html.contains("Bulletin 199"), "{html}");
 
     // Finance and admins are asked to acknowledge nothing.
     let (token, _) = log_in(base, &fiona.email, PASSWORD).await.session.expect("Fiona logs in");

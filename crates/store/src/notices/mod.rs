@@ -41,6 +41,8 @@ pub struct NoticeFilter {
     pub before: Option<i64>,
     /// Read each notice's price changes too (a list of titles needs none).
     pub with_changes: bool,
+    /// The oldest published first (the `limit` oldest), not the newest.
+    pub oldest_first: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -565,7 +567,11 @@ impl Store {
             if let Some(limit) = filter.limit {
                 query = query.limit(limit);
             }
-            rows.extend(query.order_by_desc(notices::Column::Seq).all(&self.db).await?);
+            let query = match filter.oldest_first {
+                true => query.order_by_asc(notices::Column::Seq),
+                false => query.order_by_desc(notices::Column::Seq),
+            };
+            rows.extend(query.all(&self.db).await?);
         }
         let ids: Vec<Uuid> = rows.iter().map(|n| n.id).collect();
         let mut changes = match filter.with_changes {
@@ -595,6 +601,25 @@ impl Store {
     /// moves its product from: see [`changes_to_read`].
     pub async fn prices_before(&self, changes: &mut [PriceChangeView]) -> Result<(), StoreError> {
         fill_prices_before(&self.db, changes, AsOf::Now).await
+    }
+
+    /// The notices awaiting `actor`'s acknowledgement, oldest first, at most
+    /// `at_most` of them, each as [`Store::read_notice`] reads it; and how
+    /// many await in all.
+    pub async fn notices_to_read(&self, actor: &Actor, at_most: u64) -> Result<(Vec<NoticeView>, u64), StoreError> {
+        let filter = NoticeFilter {
+            awaiting: true,
+            limit: Some(at_most),
+            with_changes: true,
+            oldest_first: true,
+            ..Default::default()
+        };
+        let mut notices = self.list_notices(actor, filter).await?;
+        for notice in &mut notices {
+            fill_prices_before(&self.db, &mut notice.changes, AsOf::of(&notice.state, notice.seq)).await?;
+        }
+        let (_, count) = self.notices_awaiting(actor, 0).await?;
+        Ok((notices, count))
     }
 
     /// [`Store::get_notice`] for a person to read: each change with the

@@ -578,8 +578,9 @@ pub(crate) use pricegate_store::reference_range;
 pub(crate) const ACKNOWLEDGED_TOGETHER_AT_MOST: usize = 200;
 
 /// The notices an "Acknowledge all" form names (`notice_ids`, the ids its
-/// page showed, comma-separated): `None` when it names none; a 422 when one
-/// is no id, or when there are more than [`ACKNOWLEDGED_TOGETHER_AT_MOST`].
+/// page showed, comma-separated, spaces around each allowed): `None` when it
+/// names none; a 422 when one is no id (`which`), or when there are more than
+/// [`ACKNOWLEDGED_TOGETHER_AT_MOST`].
 pub(crate) fn notice_ids(
     form: &FormFields,
     which: impl Fn() -> PageError,
@@ -595,7 +596,14 @@ pub(crate) fn notice_ids(
         .collect::<Result<_, _>>()
         .map_err(|_| which())?;
     match ids.len() > ACKNOWLEDGED_TOGETHER_AT_MOST {
-        true => Err(which()),
+        true => Err(PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Too many notices",
+            format!(
+                "One form acknowledges at most {ACKNOWLEDGED_TOGETHER_AT_MOST} notices, as many as a page shows \
+                 together: nothing was recorded."
+            ),
+        )),
         false => Ok(Some(ids)),
     }
 }

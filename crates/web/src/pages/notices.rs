@@ -204,8 +204,9 @@ struct AwaitingPage {
     notices: Vec<AwaitingNotice>,
     /// Their ids, which "Acknowledge all" sends back.
     ids: String,
-    /// More await than the page shows ([`super::ACKNOWLEDGED_TOGETHER_AT_MOST`]).
-    more: bool,
+    /// How many await in all: more than the page shows past
+    /// [`super::ACKNOWLEDGED_TOGETHER_AT_MOST`].
+    awaiting: u64,
 }
 
 /// `/notices/awaiting`: every notice awaiting a salesperson's acknowledgement,
@@ -213,13 +214,8 @@ struct AwaitingPage {
 async fn read_awaiting(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Sales])?;
     let at_most = super::ACKNOWLEDGED_TOGETHER_AT_MOST;
-    let filter =
-        NoticeFilter { awaiting: true, limit: Some(at_most as u64 + 1), with_changes: true, ..Default::default() };
-    let mut listed = app.store.list_notices(&user.0.actor, filter).await?;
-    let more = listed.len() > at_most;
     // The oldest first: those that have waited longest, and the order they came in.
-    listed.truncate(at_most);
-    listed.reverse();
+    let (listed, awaiting) = app.store.notices_to_read(&user.0.actor, at_most as u64).await?;
     let calendar = app.store.calendar();
     let notices: Vec<AwaitingNotice> = listed
         .into_iter()
@@ -241,7 +237,7 @@ async fn read_awaiting(State(app): State<AppState>, user: PageUser) -> Result<Re
         csrf: user.csrf().to_owned(),
         notices,
         ids,
-        more,
+        awaiting,
     };
     Ok(render(StatusCode::OK, &page))
 }

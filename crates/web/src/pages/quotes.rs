@@ -76,6 +76,14 @@ struct ListPage {
     note: Option<String>,
 }
 
+/// The notices a quote page's "Acknowledge all" names: those it shows, up
+/// to [`super::ACKNOWLEDGED_TOGETHER_AT_MOST`], the first.
+struct AcknowledgeAll {
+    /// Their ids, comma-separated.
+    ids: String,
+    count: usize,
+}
+
 struct StateLink {
     href: String,
     label: &'static str,
@@ -499,8 +507,8 @@ struct QuotePage {
     owner_signs: bool,
     i_am_signer: bool,
     /// For the signer who can sign, with two or more notices pending: the
-    /// ids of those the page shows, which "Acknowledge all" sends back.
-    acknowledge_all: Option<String>,
+    /// notices "Acknowledge all" sends back, those the page shows.
+    acknowledge_all: Option<AcknowledgeAll>,
     /// The reader owns it and is in sales: they may edit, reprice and cancel a draft.
     i_am_owner: bool,
     /// Its owner is an active salesperson, who can change it.
@@ -1119,10 +1127,12 @@ async fn quote_page(
         ready,
         expired,
         signer_can_sign,
-        acknowledge_all: (quote.signer_id == user.0.actor.id
-            && signer_can_sign
-            && (2..=super::ACKNOWLEDGED_TOGETHER_AT_MOST).contains(&pending.len()))
-        .then(|| pending.iter().map(|p| p.notice_id.to_string()).collect::<Vec<_>>().join(",")),
+        // The first of them when there are more than one form may name.
+        acknowledge_all: (quote.signer_id == user.0.actor.id && signer_can_sign && pending.len() >= 2).then(|| {
+            let ids: Vec<String> =
+                pending.iter().take(super::ACKNOWLEDGED_TOGETHER_AT_MOST).map(|p| p.notice_id.to_string()).collect();
+            AcknowledgeAll { count: ids.len(), ids: ids.join(",") }
+        }),
         pending,
         superseded,
         superseded_gap,
