@@ -679,6 +679,9 @@ async fn logging_in_leads_back_to_the_page_asked_for_and_never_to_another_site()
         .await
         .unwrap();
     assert_eq!(r.headers()[LOCATION].to_str().unwrap(), asked, "back to the search");
+    // A query it cannot carry back still leads back to the page.
+    let r = client().get(format!("{base}/quotes?search=a:b")).send().await.unwrap();
+    assert_eq!(r.headers()[LOCATION].to_str().unwrap(), "/login?next=/quotes");
     app.stop().await;
 }
 
@@ -1374,9 +1377,16 @@ async fn the_signer_acknowledges_every_notice_the_quote_page_showed_at_once(back
     assert!(html.contains("Acknowledge the first 200 notices"), "{html}");
     assert_eq!(hidden_in(&html, "notice_ids").split(',').count(), 200);
     let form = vec![("csrf_token", csrf_in(&html)), ("notice_ids", hidden_in(&html, "notice_ids"))];
-    let (_, after) = pricegate_tests::pages::post_form(url, &cookie, &form).await;
+    let (_, after) = pricegate_tests::pages::post_form(url.clone(), &cookie, &form).await;
     assert!(after.contains("Acknowledged the 200 notices.") && after.contains("Bulletin 199"), "{after}");
     assert!(!after.contains("acknowledge-all"), "one left: {after}");
+
+    // Named again with one new (and twice over), only that one is new, and the page says so.
+    let mixed = create_notice(&finance_api, "Mixed", json!([])).await;
+    publish_notice(&finance_api, &mixed).await;
+    let form = vec![("csrf_token", csrf_in(&html)), ("notice_ids", format!("{},{mixed},{mixed}", shown[0]))];
+    let (_, after) = pricegate_tests::pages::post_form(url, &cookie, &form).await;
+    assert!(after.contains("Acknowledged 1 of the 2 notices; the others were acknowledged already."), "{after}");
 }
 }
 
@@ -1394,7 +1404,8 @@ async fn a_salesperson_reads_every_notice_awaiting_them_on_one_page_and_acknowle
     let mut shown = Vec::new();
     for (i, title) in titles.iter().enumerate() {
         let changes = match i {
-            0 => json!([{"sku": "PUMP-100", "unit_price_minor": 130_000, "effective_on": date_in_days(10)}]),
+            0 => json!([{"sku": "PUMP-100", "unit_price_minor": 135_000, "effective_on": date_in_days(20)}]),
+            1 => json!([{"sku": "PUMP-100", "unit_price_minor": 130_000, "effective_on": date_in_days(10)}]),
             _ => json!([]),
         };
         let notice = create_notice(&finance_api, title, changes).await;
@@ -1412,6 +1423,16 @@ async fn a_salesperson_reads_every_notice_awaiting_them_on_one_page_and_acknowle
     assert!(at.windows(2).all(|w| w[0] < w[1]), "oldest first: {at:?}");
     assert!(html.contains("1,300.00 EUR") && html.contains("Price changes"), "with their prices: {html}");
     assert!(html.contains("1,250.00 EUR") && html.contains("+50.00 EUR"), "from what, and by how much: {html}");
+    // Each from the price before it as of its own publication: the first
+    // notice's earlier price is not the second's, published after it.
+    let article = |n: usize| {
+        let from = html.split(&format!("id=\"notice-{}\"", shown[n])).nth(1).unwrap_or_default();
+        from.split("<article").next().unwrap_or_default().to_owned()
+    };
+    let (first, second) = (article(0), article(1));
+    assert!(first.contains("1,250.00 EUR") && first.contains("1,350.00 EUR"), "{first}");
+    assert!(!first.contains("1,300.00 EUR"), "{first}");
+    assert!(second.contains("1,250.00 EUR") && second.contains("1,300.00 EUR"), "{second}");
     assert!(html.contains("I have read these 3 notices"), "{html}");
 
     // Published while Sam reads: not among those he acknowledges.
@@ -1444,7 +1465,7 @@ async fn a_salesperson_reads_every_notice_awaiting_them_on_one_page_and_acknowle
     assert!(html.contains("The 200 oldest of the 201 notices you have yet to acknowledge"), "{html}");
     assert!(html.contains("Valves from April") && html.contains("Bulletin 198"), "{html}");
     assert!(!html.contains("Bulletin 199"), "the newest waits for the next page");
-    let too_many = std::iter::repeat_n(later.as_str(), 201).collect::<Vec<_>>().join(",");
+    let too_many = (0..201).map(|_| uuid::Uuid::new_v4().to_string()).collect::<Vec<_>>().join(",");
     let form = vec![("csrf_token", csrf_in(&html)), ("notice_ids", too_many)];
     let (status, body) = pricegate_tests::pages::post_form(url.clone(), &cookie, &form).await;
     assert_eq!(status, 422, "{body}");

@@ -315,8 +315,27 @@ async fn fill_prices_before(
     changes: &mut [PriceChangeView],
     as_of: AsOf,
 ) -> Result<(), StoreError> {
-    let Some(latest) = changes.iter().map(|c| c.effective_on).max() else { return Ok(()) };
-    let skus: Vec<String> = changes.iter().map(|c| c.sku.clone()).collect::<HashSet<_>>().into_iter().collect();
+    fill_prices_before_each(conn, &mut [(changes, as_of)]).await
+}
+
+/// [`fill_prices_before`] for the changes of several notices at once, each
+/// as of its own publication: the products and their published prices are
+/// read once for all of them, not once a notice.
+async fn fill_prices_before_each(
+    conn: &impl ConnectionTrait,
+    notices: &mut [(&mut [PriceChangeView], AsOf)],
+) -> Result<(), StoreError> {
+    let all = || notices.iter().flat_map(|(changes, _)| changes.iter());
+    let Some(latest) = all().map(|c| c.effective_on).max() else { return Ok(()) };
+    let skus: Vec<String> = all().map(|c| c.sku.clone()).collect::<HashSet<_>>().into_iter().collect();
+    // Publications up to the latest notice's (every one, for a draft's).
+    let up_to: Option<i64> = notices
+        .iter()
+        .map(|(_, as_of)| match as_of {
+            AsOf::Now => None,
+            AsOf::Published(seq) => Some(*seq),
+        })
+        .try_fold(i64::MIN, |most, seq| seq.map(|seq| most.max(seq)));
     let mut list_prices: HashMap<String, i64> = HashMap::with_capacity(skus.len());
     // Each product's published prices on or before the latest date, as (date, seq, position, price).
     let mut published: HashMap<String, Vec<(NaiveDate, i64, i32, i64)>> = HashMap::new();
@@ -337,7 +356,7 @@ async fn fill_prices_before(
             .filter(notices::Column::State.eq(PUBLISHED))
             .filter(notice_changes::Column::ProductId.is_in(skus_by_id.keys().copied()))
             .filter(notice_changes::Column::EffectiveOn.lte(latest));
-        if let AsOf::Published(seq) = as_of {
+        if let Some(seq) = up_to {
             query = query.filter(notices::Column::Seq.lte(seq));
         }
         let rows = query.into_tuple::<(Uuid, NaiveDate, i32, i64, Option<i64>)>().all(conn).await?;
@@ -347,25 +366,30 @@ async fn fill_prices_before(
             }
         }
     }
-    let own: Vec<(String, NaiveDate, i64)> = match as_of {
-        AsOf::Now => changes.iter().map(|c| (c.sku.clone(), c.effective_on, c.unit_price_minor)).collect(),
-        AsOf::Published(_) => Vec::new(),
-    };
-    // This notice's place among publications: on its own date, only those
-    // before it count (a draft would come after every one published).
-    let own_seq = match as_of {
-        AsOf::Now => i64::MAX,
-        AsOf::Published(seq) => seq,
-    };
-    for change in changes.iter_mut() {
-        let earlier_own =
-            own.iter().filter(|(sku, ..)| *sku == change.sku).map(|(_, on, price)| (*on, i64::MAX, 0, *price));
-        let steps = published.get(&change.sku).into_iter().flatten().copied().chain(earlier_own);
-        let in_force = steps
-            .filter(|(on, seq, ..)| *on < change.effective_on || (*on == change.effective_on && *seq < own_seq))
-            .max_by_key(|(on, seq, position, _)| (*on, *seq, *position))
-            .map(|(.., price)| price);
-        change.price_before_minor = in_force.or_else(|| list_prices.get(&change.sku).copied());
+    for (changes, as_of) in notices.iter_mut() {
+        let own: Vec<(String, NaiveDate, i64)> = match as_of {
+            AsOf::Now => changes.iter().map(|c| (c.sku.clone(), c.effective_on, c.unit_price_minor)).collect(),
+            AsOf::Published(_) => Vec::new(),
+        };
+        // This notice's place among publications: only those up to it count,
+        // and on its own date only those before it (a draft would come
+        // after every one published).
+        let own_seq = match as_of {
+            AsOf::Now => i64::MAX,
+            AsOf::Published(seq) => *seq,
+        };
+        for change in changes.iter_mut() {
+            let earlier_own =
+                own.iter().filter(|(sku, ..)| *sku == change.sku).map(|(_, on, price)| (*on, i64::MAX, 0, *price));
+            let steps =
+                published.get(&change.sku).into_iter().flatten().copied().filter(|(_, seq, ..)| *seq <= own_seq);
+            let in_force = steps
+                .chain(earlier_own)
+                .filter(|(on, seq, ..)| *on < change.effective_on || (*on == change.effective_on && *seq < own_seq))
+                .max_by_key(|(on, seq, position, _)| (*on, *seq, *position))
+                .map(|(.., price)| price);
+            change.price_before_minor = in_force.or_else(|| list_prices.get(&change.sku).copied());
+        }
     }
     Ok(())
 }
@@ -605,21 +629,28 @@ impl Store {
 
     /// The notices awaiting `actor`'s acknowledgement, oldest first, at most
     /// `at_most` of them, each as [`Store::read_notice`] reads it; and how
-    /// many await in all.
+    /// many await in all (as many as it returns, unless there are more).
     pub async fn notices_to_read(&self, actor: &Actor, at_most: u64) -> Result<(Vec<NoticeView>, u64), StoreError> {
         let filter = NoticeFilter {
             awaiting: true,
-            limit: Some(at_most),
+            limit: Some(at_most.saturating_add(1)),
             with_changes: true,
             oldest_first: true,
             ..Default::default()
         };
         let mut notices = self.list_notices(actor, filter).await?;
-        for notice in &mut notices {
-            fill_prices_before(&self.db, &mut notice.changes, AsOf::of(&notice.state, notice.seq)).await?;
-        }
-        let (_, count) = self.notices_awaiting(actor, 0).await?;
-        Ok((notices, count))
+        let more = notices.len() as u64 > at_most;
+        notices.truncate(usize::try_from(at_most).unwrap_or(usize::MAX));
+        let mut each: Vec<(&mut [PriceChangeView], AsOf)> =
+            notices.iter_mut().map(|n| (n.changes.as_mut_slice(), AsOf::of(&n.state, n.seq))).collect();
+        fill_prices_before_each(&self.db, &mut each).await?;
+        // Counted apart, so perhaps as another acknowledgement or publication
+        // left it: more than shown, when there are more, and else as many.
+        let total = match more {
+            true => self.notices_awaiting(actor, 0).await?.1.max(at_most.saturating_add(1)),
+            false => notices.len() as u64,
+        };
+        Ok((notices, total))
     }
 
     /// [`Store::get_notice`] for a person to read: each change with the

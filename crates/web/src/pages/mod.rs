@@ -333,6 +333,11 @@ fn to_login(parts: &Parts, base_url: &str, ended: SessionEnded) -> Response {
     } else {
         form_page(parts, base_url)
     };
+    // A query it cannot carry back (one with `'` or `:`, say) leaves the path alone.
+    let back = back.map(|page| match local_path(&page) {
+        Some(_) => page,
+        None => page.split_once('?').map_or(page.clone(), |(path, _)| path.to_owned()),
+    });
     let mut query: Vec<String> = Vec::new();
     if let Some(path) = back.as_deref().and_then(local_path).filter(|p| *p != "/") {
         query.push(format!("next={}", next_in_address(path)));
@@ -573,6 +578,20 @@ pub(crate) async fn signers_by_name(app: &AppState) -> Result<Vec<pricegate_stor
 
 pub(crate) use pricegate_store::reference_range;
 
+/// What "Acknowledge all" did, said once on the page it leads to: `new`
+/// acknowledged now of the `of` the form named.
+pub(crate) fn acknowledged_together(new: usize, of: usize) -> String {
+    match (new, of) {
+        (0, _) => "Acknowledged already: nothing more was recorded.".to_owned(),
+        (new, of) if new < of => {
+            format!("Acknowledged {new} of the {of} notices; the others were acknowledged already.")
+        }
+        (1, _) => "Acknowledged the notice.".to_owned(),
+        (2, _) => "Acknowledged both notices.".to_owned(),
+        (new, _) => format!("Acknowledged the {new} notices."),
+    }
+}
+
 /// The most notices one "Acknowledge all" records: a page offers it for at
 /// most this many.
 pub(crate) const ACKNOWLEDGED_TOGETHER_AT_MOST: usize = 200;
@@ -589,12 +608,15 @@ pub(crate) fn notice_ids(
         "" => return Ok(None),
         ids => ids,
     };
-    let ids: Vec<uuid::Uuid> = ids
+    let mut ids: Vec<uuid::Uuid> = ids
         .split(',')
         .take(ACKNOWLEDGED_TOGETHER_AT_MOST + 1)
         .map(|id| uuid::Uuid::parse_str(id.trim()))
         .collect::<Result<_, _>>()
         .map_err(|_| which())?;
+    // Each once, as the page listed them.
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(*id));
     match ids.len() > ACKNOWLEDGED_TOGETHER_AT_MOST {
         true => Err(PageError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -162,10 +162,9 @@ async fn inbox(
         Some(DRAFT_GONE) => {
             Some("That draft is gone already: deleted before (perhaps by this same form, sent twice).".to_owned())
         }
-        Some(done) => done.strip_prefix(ACKNOWLEDGED_ALL).and_then(|n| n.parse::<usize>().ok()).map(|n| match n {
-            0 => "Acknowledged already: nothing more was recorded.".to_owned(),
-            1 => "Acknowledged the notice.".to_owned(),
-            n => format!("Acknowledged the {n} notices."),
+        Some(done) => done.strip_prefix(ACKNOWLEDGED_ALL).and_then(|counts| {
+            let (new, of) = counts.split_once('.')?;
+            Some(super::acknowledged_together(new.parse().ok()?, of.parse().ok()?))
         }),
         None => None,
     };
@@ -183,7 +182,7 @@ async fn inbox(
 }
 
 /// [`NOTICE_DONE`]'s value after "Acknowledge all", followed by how many
-/// were acknowledged for the first time.
+/// were acknowledged for the first time and how many the form named.
 const ACKNOWLEDGED_ALL: &str = "acknowledged-all.";
 
 /// One notice on the page of all those awaiting the reader.
@@ -259,7 +258,8 @@ async fn acknowledge_awaiting(
     };
     let ids = super::notice_ids(&form, which)?.ok_or_else(which)?;
     let new = app.store.acknowledge_notices_as(&user.0.actor, &ids, Channel::Web, client).await?;
-    Ok(NOTICE_DONE.redirect_to(&user.seal(&app), "/notices?show=awaiting", &format!("{ACKNOWLEDGED_ALL}{new}")))
+    let done = format!("{ACKNOWLEDGED_ALL}{new}.{}", ids.len());
+    Ok(NOTICE_DONE.redirect_to(&user.seal(&app), "/notices?show=awaiting", &done))
 }
 
 #[derive(Template)]

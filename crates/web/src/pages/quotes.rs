@@ -592,8 +592,11 @@ pub(super) enum QuoteDone {
     /// page opened before it was finalised or cancelled).
     NotCancelled,
     Acknowledged(Uuid),
-    /// Every notice the page listed, read together: how many were new.
-    AcknowledgedAll(usize),
+    /// Every notice the page listed, read together: how many were new, of how many.
+    AcknowledgedAll {
+        new: usize,
+        of: usize,
+    },
     Finalised,
     Overridden,
     /// The totals before and after, in minor units.
@@ -618,7 +621,7 @@ impl QuoteDone {
             QuoteDone::DraftedAlready => format!("drafted-already.{quote}"),
             QuoteDone::NotCancelled => format!("not-cancelled.{quote}"),
             QuoteDone::Acknowledged(notice) => format!("acknowledged.{quote}.{notice}"),
-            QuoteDone::AcknowledgedAll(count) => format!("acknowledged-all.{quote}.{count}"),
+            QuoteDone::AcknowledgedAll { new, of } => format!("acknowledged-all.{quote}.{new}.{of}"),
             QuoteDone::Finalised => format!("finalised.{quote}"),
             QuoteDone::Overridden => format!("overridden.{quote}"),
             QuoteDone::Repriced { old_minor, new_minor } => format!("repriced.{quote}.{old_minor}.{new_minor}"),
@@ -643,7 +646,10 @@ impl QuoteDone {
             "drafted-already" => QuoteDone::DraftedAlready,
             "not-cancelled" => QuoteDone::NotCancelled,
             "acknowledged" => QuoteDone::Acknowledged(Uuid::parse_str(parts.next()?).ok()?),
-            "acknowledged-all" => QuoteDone::AcknowledgedAll(parts.next()?.parse().ok()?),
+            "acknowledged-all" => {
+                let mut count = || parts.next().and_then(|p| p.parse().ok());
+                QuoteDone::AcknowledgedAll { new: count()?, of: count()? }
+            }
             "finalised" => QuoteDone::Finalised,
             "overridden" => QuoteDone::Overridden,
             "repriced" => {
@@ -707,9 +713,7 @@ impl QuoteDone {
                 Ok(n) => format!("Acknowledged \u{201c}{}\u{201d}.", n.title),
                 Err(_) => "Acknowledged.".to_owned(),
             },
-            QuoteDone::AcknowledgedAll(0) => "Acknowledged already: nothing more was recorded.".to_owned(),
-            QuoteDone::AcknowledgedAll(1) => "Acknowledged the notice.".to_owned(),
-            QuoteDone::AcknowledgedAll(count) => format!("Acknowledged the {count} notices."),
+            QuoteDone::AcknowledgedAll { new, of } => super::acknowledged_together(*new, *of),
             QuoteDone::Finalised if page.evidence.is_empty() => {
                 format!("Quote finalised {}. No price notice was published since it was drafted.", page.finalised_at)
             }
@@ -1273,9 +1277,10 @@ async fn acknowledge(
         .into());
     }
     let done = match all {
-        Some(ids) => QuoteDone::AcknowledgedAll(
-            app.store.acknowledge_notices_as(&user.0.actor, &ids, Channel::Web, client).await?,
-        ),
+        Some(ids) => QuoteDone::AcknowledgedAll {
+            new: app.store.acknowledge_notices_as(&user.0.actor, &ids, Channel::Web, client).await?,
+            of: ids.len(),
+        },
         None => {
             app.store.acknowledge_notice_as(&user.0.actor, notice, Channel::Web, client).await?;
             QuoteDone::Acknowledged(notice)
