@@ -1461,6 +1461,8 @@ async fn a_salesperson_reads_every_notice_awaiting_them_on_one_page_and_acknowle
         publish_notice(&finance_api, &notice).await;
         newer.push(notice);
     }
+    let (_, list) = page(&http, format!("{base}/notices?show=awaiting"), &cookie).await;
+    assert!(list.contains("Read the 200 oldest of the 201 notices to acknowledge on one page"), "{list}");
     let (_, html) = page(&http, url.clone(), &cookie).await;
     assert!(html.contains("The 200 oldest of the 201 notices you have yet to acknowledge"), "{html}");
     assert!(html.contains("Valves from April") && html.contains("Bulletin 198"), "{html}");

@@ -164,6 +164,11 @@ both_backends! {
         assert!(escalations.iter().all(|m| m.header("in-reply-to").is_none()), "finance's e-mail starts its own");
         assert!(reminder.text().contains(&rita_quote["id"].as_str().unwrap().replace('-', "")[..8]), "the blocked quote is named: {}", reminder.text());
         assert!(reminder.ack_link().is_some());
+        // A reminder points to every notice awaiting her, on one page; the notice's own e-mail does not.
+        let awaiting = format!("{}/notices/awaiting", app.base);
+        assert!(reminder.text().contains(&awaiting), "{}", reminder.text());
+        assert!(reminder.html().contains(&format!("<a href=\"{awaiting}\">Read every one on one page</a>")), "{}", reminder.html());
+        assert!(!notice.text().contains(&awaiting), "{}", notice.text());
         // The quote is linked: its page is where Rita acknowledges and finalises.
         let rita_page = format!("{}/quotes/{}", app.base, rita_quote["id"].as_str().unwrap());
         assert!(reminder.text().contains(&rita_page), "{}", reminder.text());

@@ -204,6 +204,8 @@ struct NoticeHtml<'a> {
     moves_any: bool,
     ack_url: &'a str,
     link_lifetime: &'a str,
+    /// A reminder's: the page of every notice awaiting the reader.
+    awaiting_url: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -222,6 +224,8 @@ struct NoticeText<'a> {
     moves_any: bool,
     ack_url: &'a str,
     link_lifetime: &'a str,
+    /// A reminder's: the page of every notice awaiting the reader.
+    awaiting_url: Option<&'a str>,
 }
 
 /// The e-mail to a newly named signer (its HTML part; [`SignerText`] is
@@ -566,6 +570,10 @@ impl Composer for TemplateComposer {
                         (format!("Price notice: {}", notice.title), "Finance has published a price notice.".to_owned())
                     }
                 };
+                let awaiting_url = match letter {
+                    Letter::Reminder { awaiting_url, .. } => Some(*awaiting_url),
+                    _ => None,
+                };
                 let changes = change_rows(notice, self.calendar);
                 let moves_any = quotes.iter().any(|q| q.delta_minor != 0 || q.delta_after_minor != 0);
                 let quotes = quote_rows(quotes);
@@ -582,6 +590,7 @@ impl Composer for TemplateComposer {
                     moves_any,
                     ack_url,
                     link_lifetime: &link_lifetime,
+                    awaiting_url,
                 };
                 let text = NoticeText {
                     guide: guide.as_deref(),
@@ -594,6 +603,7 @@ impl Composer for TemplateComposer {
                     moves_any,
                     ack_url,
                     link_lifetime: &link_lifetime,
+                    awaiting_url,
                 };
                 composed(subject, &html, &text)
             }

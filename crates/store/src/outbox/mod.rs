@@ -155,6 +155,9 @@ pub enum Letter<'a> {
         to: &'a Recipient,
         quotes: &'a [BlockedQuote],
         ack_url: &'a str,
+        /// The page of every notice awaiting the reader (`/notices/awaiting`),
+        /// for those who have let several wait.
+        awaiting_url: &'a str,
         number: usize,
         of: usize,
     },

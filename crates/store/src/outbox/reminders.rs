@@ -264,6 +264,7 @@ impl Store {
             )
             .await?;
             let mut batch = Batch::new(&setup, now);
+            let awaiting_url = format!("{}/notices/awaiting", setup.base_url);
             for chase in &missing {
                 let to = recipient(chase.user);
                 let quotes = blocked.get(&chase.user.id).cloned().unwrap_or_default();
@@ -273,6 +274,7 @@ impl Store {
                     to: &to,
                     quotes: &quotes,
                     ack_url: &ack_url,
+                    awaiting_url: &awaiting_url,
                     number: chase.due,
                     of: schedule.len(),
                 };
@@ -372,13 +374,21 @@ impl Store {
             blocked_quotes(&txn, &setup.base_url, &content, ids_if_few(&due).as_deref(), self.calendar.date_of(now))
                 .await?;
         let mut batch = Batch::new(&setup, now);
+        let awaiting_url = format!("{}/notices/awaiting", setup.base_url);
         let stamp = now.timestamp_micros();
         for user in due {
             let to = recipient(&user);
             let quotes = blocked.get(&user.id).cloned().unwrap_or_default();
             let ack_url = batch.ack_link();
-            let letter =
-                Letter::Reminder { notice: &content, to: &to, quotes: &quotes, ack_url: &ack_url, number: 0, of: 0 };
+            let letter = Letter::Reminder {
+                notice: &content,
+                to: &to,
+                quotes: &quotes,
+                ack_url: &ack_url,
+                awaiting_url: &awaiting_url,
+                number: 0,
+                of: 0,
+            };
             batch.push(REMINDER, reminder_key(notice_id, user.id, format!("now-{stamp}")), &to, &letter)?;
         }
         let count = batch.write(&txn).await?;

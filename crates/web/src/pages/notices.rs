@@ -65,6 +65,8 @@ struct InboxPage {
     awaiting: Option<u64>,
     /// Only those awaiting the reader's acknowledgement.
     only_awaiting: bool,
+    /// The most notices `/notices/awaiting` shows together.
+    at_most: u64,
     older: Option<String>,
     newest: Option<String>,
     /// What in the address could not be read, said once above the list.
@@ -174,6 +176,7 @@ async fn inbox(
         message,
         awaiting,
         only_awaiting,
+        at_most: super::ACKNOWLEDGED_TOGETHER_AT_MOST as u64,
         older,
         newest,
         note,
