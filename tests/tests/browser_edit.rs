@@ -874,9 +874,16 @@ async fn a_quote_is_copied_as_a_new_draft_at_today_s_prices() {
         assert_eq!((sam.value("#quantity_0").await, sam.value("#discount_0").await), ("2".into(), "10".into()));
         assert_eq!((sam.value("#sku_1").await, sam.value("#quantity_1").await), ("VALVE-7".into(), "5".into()));
         assert_eq!(sam.value("#sku_2").await, "", "the withdrawn product's line is not copied");
+        // More lines keeps it a copy.
+        sam.submit("#more-rows").await;
+        assert!(sam.text("#copied-note").await.contains("Filled from the quote for Greta Berg"));
+        assert_eq!((sam.value("#sku_1").await, sam.value("#quantity_1").await), ("VALVE-7".into(), "5".into()));
         sam.submit("#save-quote").await;
         let page = sam.body().await;
         assert!(page.contains("Quote for Greta Berg"), "{page}");
+        let source = first.replace('-', "")[..8].to_owned();
+        let html = sam.client.source().await.expect("the page's source");
+        assert!(html.contains(&format!("Drafted as a copy of {source}, total 2,589.50 EUR")), "its history: {html}");
         // 2 × 1,300.00 less 10 % and 5 × 49.90: today's prices, not the first quote's.
         assert!(page.contains("2,589.50 EUR"), "{page}");
         assert_eq!(sam.text("#quote-state").await, "draft");

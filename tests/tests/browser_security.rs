@@ -1187,6 +1187,7 @@ async fn a_form_saved_while_its_quote_is_being_drafted_waits_and_is_told_so() {
             quantity: Quantity::parse(2).unwrap(),
             discount: DiscountBp::parse(0).unwrap(),
         }],
+        copied_from: None,
     };
     let (store, actor) = (app.store.clone(), Actor { id: sales.id, role: Role::Sales });
     let second = tokio::spawn(async move { store.create_quote(&actor, new).await });

@@ -105,6 +105,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             notes: Text::parse_multiline_optional("notes", "", 10)?,
             signer_id: None,
             lines,
+            copied_from: None,
         })
     };
 

@@ -58,6 +58,9 @@ pub struct NewQuote {
     pub notes: Text,
     pub signer_id: Option<Uuid>,
     pub lines: Vec<NewLine>,
+    /// The quote its form was filled from ("Copy as a new quote"), kept in
+    /// its `quote.drafted` audit row when the drafter may see that quote.
+    pub copied_from: Option<Uuid>,
 }
 
 impl NewQuote {
@@ -286,6 +289,13 @@ impl Store {
         self.calendar.refuse_past("valid_until", new.valid_until, self.calendar.date_of(now))?;
         let signer_id = new.signer_id.unwrap_or(actor.id);
         check_signer(&txn, signer_id, "signer_id").await?;
+        // Named only if the drafter may see it: a form's hidden field can say anything.
+        let copied_from = match new.copied_from {
+            Some(source) => {
+                quotes::Entity::find_by_id(source).one(&txn).await?.filter(|q| load::may_view(actor, q)).map(|q| q.id)
+            }
+            None => None,
+        };
         let lines =
             price_lines(&txn, id, new.currency.code(), &new.lines, Carried::Nothing, self.calendar.date_of(now))
                 .await?;
@@ -325,7 +335,13 @@ impl Store {
                 actor,
                 "quote.drafted",
                 id,
-                json!({ "total_minor": view.total_minor, "currency": view.currency, "signer_id": signer_id }),
+                match copied_from {
+                    Some(source) => json!({ "total_minor": view.total_minor, "currency": view.currency,
+                        "signer_id": signer_id, "copied_from": source }),
+                    None => {
+                        json!({ "total_minor": view.total_minor, "currency": view.currency, "signer_id": signer_id })
+                    }
+                },
             ),
         )
         .await?;

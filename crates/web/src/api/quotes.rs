@@ -157,6 +157,7 @@ pub async fn create_quote(
         notes: Text::parse_multiline_optional("notes", body.notes.as_deref().unwrap_or(""), limits::NOTES)?,
         signer_id: body.signer_id,
         lines: parse_lines(&body.lines)?,
+        copied_from: None,
     };
     let quote = app.store.create_quote(&sales.actor, new).await?;
     Ok(created(format!("/api/v1/quotes/{}", quote.id), quote.revision(), quote))

@@ -349,7 +349,12 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
         format!("{what} refused: {why}")
     };
     match entry.action.as_str() {
-        "quote.drafted" => format!("Drafted, total {}{signer}", amount("total_minor")),
+        "quote.drafted" => {
+            let copied = named_in(detail, "copied_from")
+                .map(|source| format!(" as a copy of {}", pricegate_mail::compose::quote_reference(source)))
+                .unwrap_or_default();
+            format!("Drafted{copied}, total {}{signer}", amount("total_minor"))
+        }
         "quote.edited" => edited_row(detail, currency, name("signer_id")),
         "quote.repriced" => format!("Repriced: total {} to {}", amount("old_total_minor"), amount("new_total_minor")),
         "quote.price_override" => {

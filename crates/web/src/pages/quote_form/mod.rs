@@ -138,6 +138,7 @@ pub struct QuoteFormPage {
 }
 
 pub struct CopiedFrom {
+    id: Uuid,
     href: String,
     reference: String,
     customer: String,
@@ -170,9 +171,6 @@ impl QuoteFormPage {
     /// sold, named in [`CopiedFrom`]), with the form's own validity, and
     /// prices taken on saving.
     fn copy(&mut self, quote: &QuoteView) {
-        let reference = pricegate_mail::compose::quote_reference(quote.id);
-        self.heading = format!("New quote, copied from {reference}");
-        self.layout.title = self.heading.clone();
         self.customer_name = quote.customer.name.clone();
         self.customer_email = quote.customer.email.clone();
         self.customer_company = quote.customer.company.clone();
@@ -190,10 +188,26 @@ impl QuoteFormPage {
             .map(|l| format!("{} ({})", l.sku, l.product_name))
             .collect();
         self.rows = RowInput::rows_of(kept);
-        // Cancel leads back to the quote it was copied from.
+        self.copied_again(quote);
+        if let Some(copied) = self.copied_from.as_mut() {
+            copied.left_out = left_out;
+        }
+    }
+
+    /// Says, above the form and in its heading, that it was filled from
+    /// `quote`, whose page Cancel leads back to.
+    fn copied_again(&mut self, quote: &QuoteView) {
+        let reference = pricegate_mail::compose::quote_reference(quote.id);
+        self.heading = format!("New quote, copied from {reference}");
+        self.layout.title = self.heading.clone();
         self.back = format!("/quotes/{}", quote.id);
-        self.copied_from =
-            Some(CopiedFrom { href: self.back.clone(), reference, customer: quote.customer.name.clone(), left_out });
+        self.copied_from = Some(CopiedFrom {
+            id: quote.id,
+            href: self.back.clone(),
+            reference,
+            customer: quote.customer.name.clone(),
+            left_out: Vec::new(),
+        });
     }
 
     /// Takes what was typed into the form, rows included.
@@ -491,6 +505,13 @@ pub async fn create_quote(
     let (products, signers) = choices(&app, today).await?;
     let mut page = blank(&user, products, signers, today);
     page.keep_input(&form);
+    // A copied form says so again (through "More lines" or a refusal), and
+    // the quote drafted from it names its source.
+    if let Ok(source) = Uuid::parse_str(form.get("copied_from").trim())
+        && let Ok(quote) = app.store.get_quote(&user.0.actor, source).await
+    {
+        page.copied_again(&quote);
+    }
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
     }
@@ -509,6 +530,7 @@ pub async fn create_quote(
                 notes: input.notes,
                 signer_id: Some(input.signer_id),
                 lines: input.lines,
+                copied_from: page.copied_from.as_ref().map(|c| c.id),
             });
             match new {
                 Ok(new) => match app.store.create_quote(&user.0.actor, new.clone()).await {
