@@ -91,12 +91,9 @@ impl Store {
             let mut new = 0;
             for &notice_id in notice_ids {
                 refused_on = Some(notice_id);
-                notices::Entity::find_by_id(notice_id)
-                    .one(&txn)
-                    .await?
-                    .filter(|n| visible_to(actor, n))
-                    .ok_or(StoreError::not_found("notice"))?;
-                let (_, inserted) = acknowledge_in(&txn, actor.id, notice_id, channel, client.clone()).await?;
+                let seen_by = Some(actor);
+                let (_, inserted) =
+                    acknowledge_seen_in(&txn, seen_by, actor.id, notice_id, channel, client.clone()).await?;
                 new += usize::from(inserted);
             }
             txn.commit().await?;
@@ -116,14 +113,7 @@ impl Store {
     ) -> Result<(AckView, bool), StoreError> {
         let acknowledged = async {
             let txn = self.begin_write().await?;
-            if let Some(actor) = seen_by {
-                notices::Entity::find_by_id(notice_id)
-                    .one(&txn)
-                    .await?
-                    .filter(|n| visible_to(actor, n))
-                    .ok_or(StoreError::not_found("notice"))?;
-            }
-            let result = acknowledge_in(&txn, user_id, notice_id, channel, client).await?;
+            let result = acknowledge_seen_in(&txn, seen_by, user_id, notice_id, channel, client).await?;
             txn.commit().await?;
             Ok::<_, StoreError>(result)
         }
@@ -489,6 +479,27 @@ pub(crate) fn refused_acknowledgement(
         subject_id: notice_id,
         detail: json!({ "channel": channel.as_str() }),
     }
+}
+
+/// [`acknowledge_in`] for a notice `seen_by` may see (a draft is unknown to
+/// all but finance, and refused as a notice that does not exist); `None`
+/// when the caller has checked the link it came by instead.
+async fn acknowledge_seen_in(
+    txn: &DatabaseTransaction,
+    seen_by: Option<&Actor>,
+    user_id: Uuid,
+    notice_id: Uuid,
+    channel: Channel,
+    client: ClientInfo,
+) -> Result<(AckView, bool), StoreError> {
+    if let Some(actor) = seen_by {
+        notices::Entity::find_by_id(notice_id)
+            .one(txn)
+            .await?
+            .filter(|n| visible_to(actor, n))
+            .ok_or(StoreError::not_found("notice"))?;
+    }
+    acknowledge_in(txn, user_id, notice_id, channel, client).await
 }
 
 /// The acknowledgement itself, inside a caller's write transaction (the API,

@@ -151,6 +151,11 @@ struct Chase<'a> {
     due_at: DateTime<Utc>,
 }
 
+/// The page of every notice awaiting a salesperson, which reminders link to.
+fn awaiting_page(setup: &crate::MailSetup) -> String {
+    format!("{}/notices/awaiting", setup.base_url)
+}
+
 impl Store {
     /// Enqueues the reminders and escalations that have come due. Idempotent:
     /// every logical e-mail has a dedupe key, so any number of workers may
@@ -264,7 +269,7 @@ impl Store {
             )
             .await?;
             let mut batch = Batch::new(&setup, now);
-            let awaiting_url = format!("{}/notices/awaiting", setup.base_url);
+            let awaiting_url = awaiting_page(&setup);
             for chase in &missing {
                 let to = recipient(chase.user);
                 let quotes = blocked.get(&chase.user.id).cloned().unwrap_or_default();
@@ -374,7 +379,7 @@ impl Store {
             blocked_quotes(&txn, &setup.base_url, &content, ids_if_few(&due).as_deref(), self.calendar.date_of(now))
                 .await?;
         let mut batch = Batch::new(&setup, now);
-        let awaiting_url = format!("{}/notices/awaiting", setup.base_url);
+        let awaiting_url = awaiting_page(&setup);
         let stamp = now.timestamp_micros();
         for user in due {
             let to = recipient(&user);

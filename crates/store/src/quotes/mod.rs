@@ -328,23 +328,11 @@ impl Store {
         )?;
         replace_lines(&txn, id, lines.clone()).await?;
         let view = to_view(quote.clone(), lines, None);
-        record(
-            &txn,
-            audit(
-                now,
-                actor,
-                "quote.drafted",
-                id,
-                match copied_from {
-                    Some(source) => json!({ "total_minor": view.total_minor, "currency": view.currency,
-                        "signer_id": signer_id, "copied_from": source }),
-                    None => {
-                        json!({ "total_minor": view.total_minor, "currency": view.currency, "signer_id": signer_id })
-                    }
-                },
-            ),
-        )
-        .await?;
+        let mut detail = json!({ "total_minor": view.total_minor, "currency": view.currency, "signer_id": signer_id });
+        if let Some(source) = copied_from {
+            detail["copied_from"] = json!(source);
+        }
+        record(&txn, audit(now, actor, "quote.drafted", id, detail)).await?;
         // A draft its creator signs has no e-mail to write, nor any to set aside.
         if signer_id != actor.id {
             self.tell_named_signer(&txn, actor, &quote, view.total_minor, now).await?;

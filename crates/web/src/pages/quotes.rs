@@ -1263,11 +1263,14 @@ async fn acknowledge(
              notice on the quote's page.",
         )
     };
-    // "Acknowledge all": the notices the page showed, and those only.
-    let all = super::notice_ids(&form, which)?;
-    let notice = match &all {
-        Some(_) => Uuid::nil(),
-        None => Uuid::parse_str(form.get("notice_id").trim()).map_err(|_| which())?,
+    // One notice's button, or "Acknowledge all": the notices the page showed, and those only.
+    enum Named {
+        One(Uuid),
+        All(Vec<Uuid>),
+    }
+    let named = match super::notice_ids(&form, which)? {
+        Some(ids) => Named::All(ids),
+        None => Named::One(Uuid::parse_str(form.get("notice_id").trim()).map_err(|_| which())?),
     };
     // Sent from a quote's page: one that is not the sender's to see (or not
     // there) is refused before anything is recorded, as showing it would be.
@@ -1281,12 +1284,12 @@ async fn acknowledge(
         )
         .into());
     }
-    let done = match all {
-        Some(ids) => QuoteDone::AcknowledgedAll {
+    let done = match named {
+        Named::All(ids) => QuoteDone::AcknowledgedAll {
             new: app.store.acknowledge_notices_as(&user.0.actor, &ids, Channel::Web, client).await?,
             of: ids.len(),
         },
-        None => {
+        Named::One(notice) => {
             app.store.acknowledge_notice_as(&user.0.actor, notice, Channel::Web, client).await?;
             QuoteDone::Acknowledged(notice)
         }

@@ -139,7 +139,6 @@ pub struct QuoteFormPage {
 
 pub struct CopiedFrom {
     id: Uuid,
-    href: String,
     reference: String,
     customer: String,
     /// Its lines' products no longer sold (`SKU (name)`), not copied.
@@ -188,26 +187,19 @@ impl QuoteFormPage {
             .map(|l| format!("{} ({})", l.sku, l.product_name))
             .collect();
         self.rows = RowInput::rows_of(kept);
-        self.copied_again(quote);
-        if let Some(copied) = self.copied_from.as_mut() {
-            copied.left_out = left_out;
-        }
+        self.copied_from(quote, left_out);
     }
 
     /// Says, above the form and in its heading, that it was filled from
-    /// `quote`, whose page Cancel leads back to.
-    fn copied_again(&mut self, quote: &QuoteView) {
+    /// `quote` (with the products `left_out`, when it was filled), whose
+    /// page Cancel leads back to.
+    fn copied_from(&mut self, quote: &QuoteView, left_out: Vec<String>) {
         let reference = pricegate_mail::compose::quote_reference(quote.id);
         self.heading = format!("New quote, copied from {reference}");
         self.layout.title = self.heading.clone();
         self.back = format!("/quotes/{}", quote.id);
-        self.copied_from = Some(CopiedFrom {
-            id: quote.id,
-            href: self.back.clone(),
-            reference,
-            customer: quote.customer.name.clone(),
-            left_out: Vec::new(),
-        });
+        self.copied_from =
+            Some(CopiedFrom { id: quote.id, reference, customer: quote.customer.name.clone(), left_out });
     }
 
     /// Takes what was typed into the form, rows included.
@@ -510,7 +502,7 @@ pub async fn create_quote(
     if let Ok(source) = Uuid::parse_str(form.get("copied_from").trim())
         && let Ok(quote) = app.store.get_quote(&user.0.actor, source).await
     {
-        page.copied_again(&quote);
+        page.copied_from(&quote, Vec::new());
     }
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
