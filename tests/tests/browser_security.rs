@@ -1360,6 +1360,14 @@ async fn the_signer_acknowledges_every_notice_the_quote_page_showed_at_once(back
     assert_eq!(status, 404, "{body}");
     let acks = finance_api.get(&format!("/api/v1/notices/{later}/acknowledgements")).await.body;
     assert_eq!(acks["acknowledged"], json!([]), "nothing recorded: {acks}");
+    let refused = finance_api.get("/api/v1/audit?action=notice.acknowledge_refused").await;
+    assert_eq!(refused.body.as_array().map(Vec::len), Some(1), "one refusal: {}", refused.text);
+    assert_eq!(
+        (&refused.body[0]["subject_id"], &refused.body[0]["actor_id"]),
+        (&json!(draft), &json!(sam.id)),
+        "the refusal names the notice refused: {}",
+        refused.text
+    );
     for garbage in ["x,y", ",", &format!("{later},")] {
         let form = vec![("csrf_token", csrf_in(&html)), ("notice_ids", garbage.to_owned())];
         let (status, body) = pricegate_tests::pages::post_form(url.clone(), &cookie, &form).await;

@@ -15,7 +15,7 @@ use crate::auth::{hash_token, looks_like_token};
 use crate::db::db_now;
 use crate::entity::{ack_tokens, acknowledgements, notices, users};
 use crate::notices::{AwaitingNotice, WaitingQuote};
-use crate::notices::{Channel, ClientInfo, PUBLISHED, acknowledge_in, changes_to_read, refused_acknowledgement};
+use crate::notices::{Channel, ClientInfo, PUBLISHED, acknowledge_one_in, changes_to_read, refused_acknowledgement};
 use crate::outbox::NoticeContent;
 use crate::views::{AckView, GateView};
 use crate::{Actor, Store, StoreError};
@@ -352,7 +352,7 @@ impl Store {
         let row = ack_tokens::Entity::find_by_id(hash.clone()).lock_exclusive().one(&txn).await?;
         let row = Some(row.ok_or_else(|| shape.not_found())?);
         let (row, view) = check(&txn, row, now).await?;
-        let (ack, _) = acknowledge_in(&txn, row.user_id, row.notice_id, Channel::Email, client).await?;
+        let (ack, _) = acknowledge_one_in(&txn, None, row.user_id, row.notice_id, Channel::Email, client).await?;
         let used = ack_tokens::Entity::update_many()
             .col_expr(ack_tokens::Column::UsedAt, Expr::value(now))
             .filter(ack_tokens::Column::TokenHash.eq(hash))

@@ -2,7 +2,7 @@
 //! notice, by whichever way it came (API, browser, e-mail link), with where
 //! the request came from, as part of the proof the gate keeps.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use pricegate_domain::Role;
@@ -15,7 +15,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{Asked, PUBLISHED, visible_to};
-use crate::audit::{AuditEntry, Refused, record};
+use crate::audit::{AuditEntry, Refused, record_many};
 use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{acknowledgements, notices, quotes, users};
 use crate::quotes::DRAFT;
@@ -88,16 +88,13 @@ impl Store {
         let mut refused_on = None;
         let acknowledged = async {
             let txn = self.begin_write().await?;
-            let mut new = 0;
-            for &notice_id in notice_ids {
-                refused_on = Some(notice_id);
-                let seen_by = Some(actor);
-                let (_, inserted) =
-                    acknowledge_seen_in(&txn, seen_by, actor.id, notice_id, channel, client.clone()).await?;
-                new += usize::from(inserted);
-            }
+            let acks =
+                acknowledge_in(&txn, Some(actor), actor.id, notice_ids, channel, client).await.map_err(|refused| {
+                    refused_on = refused.notice_id;
+                    refused.error
+                })?;
             txn.commit().await?;
-            Ok::<_, StoreError>(new)
+            Ok::<_, StoreError>(acks.iter().filter(|(_, new)| *new).count())
         }
         .await;
         self.audit_refusal(refused_acknowledgement(Some(actor.id), refused_on, channel), acknowledged).await
@@ -113,9 +110,9 @@ impl Store {
     ) -> Result<(AckView, bool), StoreError> {
         let acknowledged = async {
             let txn = self.begin_write().await?;
-            let result = acknowledge_seen_in(&txn, seen_by, user_id, notice_id, channel, client).await?;
+            let acknowledged = acknowledge_one_in(&txn, seen_by, user_id, notice_id, channel, client).await?;
             txn.commit().await?;
-            Ok::<_, StoreError>(result)
+            Ok(acknowledged)
         }
         .await;
         self.audit_refusal(refused_acknowledgement(Some(user_id), Some(notice_id), channel), acknowledged).await
@@ -481,10 +478,27 @@ pub(crate) fn refused_acknowledgement(
     }
 }
 
-/// [`acknowledge_in`] for a notice `seen_by` may see (a draft is unknown to
-/// all but finance, and refused as a notice that does not exist); `None`
-/// when the caller has checked the link it came by instead.
-async fn acknowledge_seen_in(
+/// An acknowledgement refused, with the notice it was refused on (none
+/// when the database failed rather than the request).
+pub(crate) struct AckRefused {
+    pub notice_id: Option<Uuid>,
+    pub error: StoreError,
+}
+
+impl From<StoreError> for AckRefused {
+    fn from(error: StoreError) -> Self {
+        Self { notice_id: None, error }
+    }
+}
+
+impl From<sea_orm::DbErr> for AckRefused {
+    fn from(error: sea_orm::DbErr) -> Self {
+        StoreError::from(error).into()
+    }
+}
+
+/// [`acknowledge_in`] for one notice.
+pub(crate) async fn acknowledge_one_in(
     txn: &DatabaseTransaction,
     seen_by: Option<&Actor>,
     user_id: Uuid,
@@ -492,69 +506,110 @@ async fn acknowledge_seen_in(
     channel: Channel,
     client: ClientInfo,
 ) -> Result<(AckView, bool), StoreError> {
-    if let Some(actor) = seen_by {
-        notices::Entity::find_by_id(notice_id)
-            .one(txn)
-            .await?
-            .filter(|n| visible_to(actor, n))
-            .ok_or(StoreError::not_found("notice"))?;
-    }
-    acknowledge_in(txn, user_id, notice_id, channel, client).await
+    let acks = acknowledge_in(txn, seen_by, user_id, &[notice_id], channel, client).await.map_err(|r| r.error)?;
+    acks.into_iter().next().ok_or_else(|| StoreError::Internal("no acknowledgement made".into()))
 }
 
-/// The acknowledgement itself, inside a caller's write transaction (the API,
-/// the browser and the e-mail link all come through here).
+/// The acknowledgements themselves, inside a caller's write transaction (the
+/// API, the browser and the e-mail link all come through here): `user_id`'s
+/// of each of `notice_ids`, in their order (each once), with whether it is
+/// new. Acknowledging again changes nothing and returns the first
+/// acknowledgement. Five statements however many notices: the notices, the
+/// clock, the new rows, the rows as they stand, the audit rows.
+///
+/// Refused, naming the notice, at the first that is unknown, not published,
+/// or a draft `seen_by` may not see (unknown to all but finance, so refused
+/// as a notice that does not exist); `seen_by` is `None` when the caller has
+/// checked the link the acknowledgement came by instead.
 pub(crate) async fn acknowledge_in(
     txn: &DatabaseTransaction,
+    seen_by: Option<&Actor>,
     user_id: Uuid,
-    notice_id: Uuid,
+    notice_ids: &[Uuid],
     channel: Channel,
     client: ClientInfo,
-) -> Result<(AckView, bool), StoreError> {
-    let notice = notices::Entity::find_by_id(notice_id).one(txn).await?.ok_or(StoreError::not_found("notice"))?;
-    let (PUBLISHED, Some(notice_published_at)) = (notice.state.as_str(), notice.published_at) else {
-        return Err(StoreError::conflict("notice_not_published", "Only a published notice can be acknowledged."));
-    };
-    // Never before the notice was published, however the clock stepped.
-    let now = crate::gate::in_commit_order(db_now(txn).await?, Some(notice_published_at));
-    let clip = |s: Option<String>, n: usize| s.map(|s| s.chars().take(n).collect::<String>());
-    let inserted = acknowledgements::Entity::insert(acknowledgements::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        notice_id: Set(notice_id),
-        user_id: Set(user_id),
-        acknowledged_at: Set(now),
-        notice_published_at: Set(notice_published_at),
-        channel: Set(channel.as_str().into()),
-        client_addr: Set(clip(client.addr, 64)),
-        user_agent: Set(clip(client.user_agent, 512)),
-    })
-    .on_conflict(
-        OnConflict::columns([acknowledgements::Column::UserId, acknowledgements::Column::NoticeId])
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(txn)
-    .await?
-        > 0;
-    let ack = acknowledgements::Entity::find()
-        .filter(acknowledgements::Column::NoticeId.eq(notice_id))
-        .filter(acknowledgements::Column::UserId.eq(user_id))
-        .one(txn)
-        .await?
-        .ok_or_else(|| StoreError::Internal("acknowledgement vanished after insert".into()))?;
-    if inserted {
-        record(
-            txn,
-            AuditEntry {
-                at: now,
-                actor_id: Some(user_id),
-                action: "notice.acknowledged",
-                subject_type: "notice",
-                subject_id: Some(notice_id),
-                detail: json!({ "channel": ack.channel, "client_addr": ack.client_addr }),
-            },
-        )
-        .await?;
+) -> Result<Vec<(AckView, bool)>, AckRefused> {
+    let mut ids = notice_ids.to_vec();
+    let mut once = HashSet::new();
+    ids.retain(|id| once.insert(*id));
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_LIST_CHUNK) {
+        let notices = notices::Entity::find().filter(notices::Column::Id.is_in(chunk.iter().copied())).all(txn).await?;
+        found.extend(notices.into_iter().map(|n| (n.id, n)));
     }
-    Ok((AckView { notice_id, user_id, acknowledged_at: ack.acknowledged_at, channel: ack.channel }, inserted))
+    let mut published = Vec::with_capacity(ids.len());
+    for &id in &ids {
+        let refused = |error| AckRefused { notice_id: Some(id), error };
+        let notice = found
+            .get(&id)
+            .filter(|n| seen_by.is_none_or(|actor| visible_to(actor, n)))
+            .ok_or_else(|| refused(StoreError::not_found("notice")))?;
+        let (PUBLISHED, Some(published_at)) = (notice.state.as_str(), notice.published_at) else {
+            return Err(refused(StoreError::conflict(
+                "notice_not_published",
+                "Only a published notice can be acknowledged.",
+            )));
+        };
+        published.push((id, published_at));
+    }
+    let now = db_now(txn).await?;
+    let clip = |s: &Option<String>, n: usize| s.as_ref().map(|s| s.chars().take(n).collect::<String>());
+    let (client_addr, user_agent) = (clip(&client.addr, 64), clip(&client.user_agent, 512));
+    let rows: Vec<acknowledgements::ActiveModel> = published
+        .iter()
+        .map(|&(notice_id, notice_published_at)| acknowledgements::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            notice_id: Set(notice_id),
+            user_id: Set(user_id),
+            // Never before the notice was published, however the clock stepped.
+            acknowledged_at: Set(crate::gate::in_commit_order(now, Some(notice_published_at))),
+            notice_published_at: Set(notice_published_at),
+            channel: Set(channel.as_str().into()),
+            client_addr: Set(client_addr.clone()),
+            user_agent: Set(user_agent.clone()),
+        })
+        .collect();
+    let ours: HashSet<Uuid> = rows.iter().filter_map(|r| r.id.try_as_ref().copied()).collect();
+    for chunk in rows.chunks(IN_LIST_CHUNK) {
+        acknowledgements::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([acknowledgements::Column::UserId, acknowledgements::Column::NoticeId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    let mut standing = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_LIST_CHUNK) {
+        let acks = acknowledgements::Entity::find()
+            .filter(acknowledgements::Column::UserId.eq(user_id))
+            .filter(acknowledgements::Column::NoticeId.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?;
+        standing.extend(acks.into_iter().map(|a| (a.notice_id, a)));
+    }
+    let mut acknowledged = Vec::with_capacity(ids.len());
+    for notice_id in ids {
+        let ack = standing
+            .remove(&notice_id)
+            .ok_or_else(|| StoreError::Internal("acknowledgement vanished after insert".into()))?;
+        let new = ours.contains(&ack.id);
+        let (acknowledged_at, channel) = (ack.acknowledged_at, ack.channel);
+        acknowledged.push((AckView { notice_id, user_id, acknowledged_at, channel }, new));
+    }
+    let audit: Vec<AuditEntry<'_>> = acknowledged
+        .iter()
+        .filter(|(_, new)| *new)
+        .map(|(ack, _)| AuditEntry {
+            at: ack.acknowledged_at,
+            actor_id: Some(user_id),
+            action: "notice.acknowledged",
+            subject_type: "notice",
+            subject_id: Some(ack.notice_id),
+            detail: json!({ "channel": ack.channel, "client_addr": client_addr }),
+        })
+        .collect();
+    record_many(txn, &audit).await?;
+    Ok(acknowledged)
 }

@@ -116,7 +116,7 @@ mod acknowledge;
 mod force;
 
 pub use acknowledge::{AckCount, AwaitingNotice, Channel, ClientInfo, WaitingQuote};
-pub(crate) use acknowledge::{Chased, acknowledge_in, pending_sales, refused_acknowledgement};
+pub(crate) use acknowledge::{Chased, acknowledge_one_in, pending_sales, refused_acknowledgement};
 pub(crate) use force::check_changes_can_take_force;
 
 pub(crate) const PUBLISHED: &str = "published";
