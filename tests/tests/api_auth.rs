@@ -97,6 +97,15 @@ both_backends! {
             assert_eq!(r.status, 200, "{scheme}: {}", r.text);
             assert_eq!(r.body["id"], json!(sam_user.id));
         }
+        // Two tokens: whichever counted, the caller could not know who they were.
+        let (sara, _) = app.user(Role::Sales, "Sara").await;
+        let request = anon
+            .request(reqwest::Method::GET, "/api/v1/me")
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Authorization", format!("Bearer {}", sara.token().expect("a token")));
+        let r = anon.send(request).await;
+        assert_error(&r, 400, "duplicate_header");
+        assert!(r.text.contains("Authorization 2 times"), "{}", r.text);
     }
 }
 

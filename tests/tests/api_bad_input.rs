@@ -179,6 +179,18 @@ both_backends! {
         for path in ["/api/v1/audit?action=%00", "/api/v1/audit?action=quote%00", "/api/v1/outbox?state=%00"] {
             assert_error(&admin.get(path).await, 400, "invalid_query");
         }
+        // Nor is a value decoded with replacement characters what was sent.
+        for (who, path, said) in [
+            (&finance, "/api/v1/quotes?search=%ff", "not UTF-8"),
+            (&admin, "/api/v1/audit?action=%C3", "not UTF-8"),
+            (&finance, "/api/v1/quotes?search=%", "starts no escape"),
+            (&admin, "/api/v1/outbox?to=a%2", "starts no escape"),
+        ] {
+            let r = who.get(path).await;
+            assert_error(&r, 400, "invalid_query");
+            assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains(said)), "{path}: {}", r.body);
+        }
+        assert_eq!(finance.get("/api/v1/quotes?search=%C3%B6ko%20").await.status, 200, "well encoded");
         // An action no entry is written with is said, not answered with an empty list.
         let r = admin.get("/api/v1/audit?action=quote.finalized").await;
         assert_error(&r, 422, "invalid_field");
@@ -225,6 +237,9 @@ both_backends! {
         let r = page(&format!("{quote}/finalise")).await.unwrap();
         let login = format!("/login?next={quote}/finalise");
         assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, login.as_str()));
+        // Logged out, a quote's address that is not even text leads to the login like any other.
+        let r = page("/quotes/%ff").await.unwrap();
+        assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/login"));
         let r = page("/admin/users/00000000-0000-0000-0000-000000000000").await.unwrap();
         assert_eq!(r.headers()["location"], "/admin/users");
         // Another method on a page's address: a page saying so, not the API's JSON.
@@ -388,6 +403,16 @@ async fn an_overlong_address_or_oversized_headers_get_the_error_body_and_the_ser
     let id = raw.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert_eq!(raw.status(), 431);
     assert!(uuid::Uuid::parse_str(id).is_ok(), "a request id of the service's: {id:.40}");
+    // On any answer: the client's id of at most 128 bytes comes back; a longer one is replaced.
+    for (sent, kept) in [("t".repeat(128), true), ("t".repeat(129), false), ("t".repeat(200), false)] {
+        let raw = client.get(format!("{}/healthz", app.base)).header("x-request-id", &sent).send().await.unwrap();
+        let id = raw.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert_eq!(raw.status(), 200);
+        match kept {
+            true => assert_eq!(id, sent),
+            false => assert!(uuid::Uuid::parse_str(id).is_ok(), "{} bytes sent, {id:.40} back", sent.len()),
+        }
+    }
     // More fields than the service takes, though fewer than the parser makes room for.
     let r = with_headers(&sam, "/api/v1/me", 150, 1).await;
     assert_error(&r, 431, "headers_too_large");

@@ -1603,8 +1603,10 @@ both_backends! {
             assert_eq!(status, 404, "{body}");
             assert!(body.contains(&format!("None of the quotes you may see has the reference {reference}.")), "{body}");
         }
-        let (status, _, body) = open(sam_user.email.clone(), "/quotes/zzzzzzzz".into()).await;
-        assert!(status == 404 && body.contains("There is nothing at this address."), "{body}");
+        for nothing in ["/quotes/zzzzzzzz", "/quotes/%ff", "/quotes/%C3"] {
+            let (status, _, body) = open(sam_user.email.clone(), nothing.into()).await;
+            assert!(status == 404 && body.contains("There is nothing at this address."), "{nothing}: {body}");
+        }
     }
 }
 

@@ -156,6 +156,10 @@ both_backends! {
             // Whoever opens it learns how many drafts it holds up, not which.
             assert!(body.contains("It holds up 1 draft Sam signs.") && !body.contains("Greta Berg"), "{body}");
         }
+        // Copied from the end of a sentence, with its full stop: the link's page, still nothing changed.
+        let r = client().get(format!("{link}.")).send().await.expect("the server answers");
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers().get("location").and_then(|l| l.to_str().ok()), Some(&link[app.base.len()..]));
         // Sam, logged in, reads which, and what the notice does to each, before acknowledging.
         let sam_session = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in").0;
         let (status, body) = page_logged_in(reqwest::Method::GET, &link, Some(&sam_session)).await;

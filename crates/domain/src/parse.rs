@@ -75,6 +75,12 @@ impl Text {
                 format!("{field} must not contain characters that reverse or embed the direction of the text."),
             ));
         }
+        if value.chars().any(overrides) {
+            return Err(Invalid::new(
+                field,
+                format!("{field} must not contain characters that force the direction of the text backwards."),
+            ));
+        }
         Ok(Text(value.to_owned()))
     }
 
@@ -100,6 +106,14 @@ fn invisible(c: char) -> bool {
 /// mixed right-to-left text in its place, are kept.)
 fn reorders(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}')
+}
+
+/// The bidirectional overrides, which set letters and digits out in the
+/// order they force: in a notice's body `\u{202E}05.21` reads as a price of
+/// 12.50. Text of several lines keeps the embeddings, which a word
+/// processor puts around right-to-left passages, and refuses these.
+fn overrides(c: char) -> bool {
+    matches!(c, '\u{202D}' | '\u{202E}')
 }
 
 /// `raw` without the white space and the invisible characters around it.
@@ -446,6 +460,13 @@ mod tests {
             let e = Text::parse("name", sly, 100).unwrap_err();
             assert!(e.message.contains("reverse or embed the direction"), "{sly:?}: {}", e.message);
         }
+        for sly in ["a\u{202e}05.21", "x\n\u{202d}y"] {
+            let e = Text::parse_multiline("body", sly, 100).unwrap_err();
+            assert!(e.message.contains("force the direction of the text backwards"), "{sly:?}: {}", e.message);
+            assert!(Text::parse_multiline_optional("notes", sly, 100).is_err(), "{sly:?}");
+        }
+        let embedded = "Preis:\n\u{202b}שלום\u{202c} 12.50";
+        assert_eq!(Text::parse_multiline("body", embedded, 100).unwrap().as_str(), embedded, "embeddings kept");
         assert_eq!(
             Text::parse("name", "שלום Ann", 100).unwrap().as_str(),
             "שלום Ann",

@@ -69,11 +69,13 @@ pub fn read_products(input: &[u8]) -> (Vec<ProductRow>, Vec<RowError>) {
 
 fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
     let text = std::str::from_utf8(input).map_err(|e| {
-        let line = 1 + input[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() as u64;
+        let line = 1 + (0..e.valid_up_to()).filter(|&i| line_break_at(input, i)).count() as u64;
         RowError::new(line, None, "The file is not valid UTF-8 text.")
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let delimiter = delimiter_of(text);
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
     let mut records = reader.records();
     let mut errors = Vec::new();
 
@@ -101,7 +103,7 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
             format!(
                 "The header must be exactly sku,name,unit,currency,unit_price_minor (or unit_price, \
                  the price as 1250.00), not {}.",
-                names.join(",")
+                as_written(&header, delimiter)
             ),
         ));
     };
@@ -131,6 +133,12 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
             // is a quote opened and never closed.
             let message = if record.iter().any(|f| f.contains('\n')) {
                 "A field on this line opens a quote (\") that is never closed, so the lines after it were read as part of it.".to_owned()
+            } else if record.len() > HEADER.len() && delimiter == b',' && decimal {
+                format!(
+                    "Expected 5 fields, found {}: a price written with a thousands separator is quoted \
+                     (\"1,250.00\") or written without one (1250.00).",
+                    record.len()
+                )
             } else {
                 format!("Expected 5 fields, found {}.", record.len())
             };
@@ -162,6 +170,39 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
     Ok((rows, errors))
 }
 
+/// The character between fields: a comma, unless the first line has none
+/// and has semicolons (a spreadsheet saved as CSV where the comma is the
+/// decimal sign) or tabs (cells copied from a spreadsheet).
+fn delimiter_of(text: &str) -> u8 {
+    let first = text.split(['\n', '\r']).next().unwrap_or("");
+    match (first.contains(','), first.contains(';'), first.contains('\t')) {
+        (false, true, _) => b';',
+        (false, false, true) => b'\t',
+        _ => b',',
+    }
+}
+
+/// A header as the file wrote it, its fields trimmed, at most 100
+/// characters of it: enough to recognise, however long the line.
+fn as_written(header: &csv::StringRecord, delimiter: u8) -> String {
+    let separator = if delimiter == b'\t' { "<tab>".to_owned() } else { char::from(delimiter).to_string() };
+    let written = header.iter().map(str::trim).collect::<Vec<_>>().join(&separator);
+    match written.char_indices().nth(100) {
+        Some((cut, _)) => format!("{}…", &written[..cut]),
+        None => written,
+    }
+}
+
+/// Whether a line ends at `text[i]`: a line feed, or a carriage return not
+/// followed by one (a file from an old Mac).
+fn line_break_at(text: &[u8], i: usize) -> bool {
+    match text[i] {
+        b'\n' => true,
+        b'\r' => text.get(i + 1) != Some(&b'\n'),
+        _ => false,
+    }
+}
+
 /// Turns the byte offsets of records into the 1-based lines a person sees.
 /// Records come in file order, so it counts each newline once, from where the
 /// previous record was: counting from the start of the file for every record
@@ -189,7 +230,7 @@ impl<'a> LineCounter<'a> {
             self.pos = 0;
             self.newlines = 0;
         }
-        self.newlines += self.text[self.pos..end].iter().filter(|b| **b == b'\n').count() as u64;
+        self.newlines += (self.pos..end).filter(|&i| line_break_at(self.text, i)).count() as u64;
         self.pos = end;
         1 + self.newlines
     }
@@ -316,6 +357,52 @@ mod tests {
             "{:?}",
             errors[1]
         );
+    }
+
+    #[test]
+    fn semicolons_or_tabs_between_fields_are_read_when_the_header_has_no_comma() {
+        for file in [
+            &b"sku;name;unit;currency;unit_price\nP-1;Pump, big;each;EUR;1250.00\nP-2;\"Hose; 10 m\";roll;EUR;12\n"[..],
+            &b"SKU\tName\tUnit\tCurrency\tUnit_Price\nP-1\tPump, big\teach\tEUR\t1250.00\nP-2\tHose; 10 m\troll\tEUR\t12\n"[..],
+        ] {
+            let rows = parse_products(file).unwrap();
+            let read: Vec<(&str, &str, i64)> =
+                rows.iter().map(|r| (r.sku.as_str(), r.name.as_str(), r.unit_price_minor)).collect();
+            assert_eq!(read, [("P-1", "Pump, big", 125_000), ("P-2", "Hose; 10 m", 1_200)]);
+        }
+        // A comma in the header keeps the comma: a name may hold a semicolon.
+        let rows = parse_products(b"sku,name,unit,currency,unit_price_minor\nP-1,Pump; big,each,EUR,1\n").unwrap();
+        assert_eq!(rows[0].name.as_str(), "Pump; big");
+    }
+
+    #[test]
+    fn a_wrong_header_is_quoted_as_written_and_cut_short() {
+        let errors = parse_products(b"SKU;Name;Unit Price\nP-1;Pump;1\n").unwrap_err();
+        assert!(errors[0].message.ends_with("not SKU;Name;Unit Price."), "{errors:?}");
+        let long = format!("{}\n", "a".repeat(3_000_000));
+        let errors = parse_products(long.as_bytes()).unwrap_err();
+        assert!(errors[0].message.len() < 400, "{} bytes", errors[0].message.len());
+        assert!(errors[0].message.ends_with(&format!("not {}….", "a".repeat(100))), "{:.300}", errors[0].message);
+        let errors = parse_products(b"sku\tname\tunit\n").unwrap_err();
+        assert!(errors[0].message.ends_with("not sku<tab>name<tab>unit."), "{errors:?}");
+    }
+
+    #[test]
+    fn lines_ended_by_carriage_returns_alone_are_counted() {
+        let errors =
+            parse_products(b"sku,name,unit,currency,unit_price_minor\rP-1,x,each,EUR,abc\r\rP-2,y,each,EUR,x\r")
+                .unwrap_err();
+        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 4]);
+        assert_eq!(
+            parse_products(b"sku,name,unit,currency,unit_price_minor\rP-1,\xff,each,EUR,1\r").unwrap_err()[0].line,
+            2
+        );
+    }
+
+    #[test]
+    fn an_unquoted_thousands_separator_is_named() {
+        let errors = parse_products(b"sku,name,unit,currency,unit_price\nP-1,Pump,each,EUR,1,250.00\n").unwrap_err();
+        assert!(errors[0].message.contains("quoted (\"1,250.00\")"), "{errors:?}");
     }
 
     #[test]

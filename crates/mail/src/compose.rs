@@ -200,7 +200,7 @@ struct NoticeHtml<'a> {
     changes: &'a [ChangeRow],
     quotes: &'a [QuoteRow],
     /// Whether the notice moves any of `quotes`' totals, ever: if not, the
-    /// e-mail says they wait only for the acknowledgement.
+    /// e-mail says acknowledging it is all this notice asks of them.
     moves_any: bool,
     ack_url: &'a str,
     link_lifetime: &'a str,
@@ -220,7 +220,7 @@ struct NoticeText<'a> {
     changes: &'a [ChangeRow],
     quotes: &'a [QuoteRow],
     /// Whether the notice moves any of `quotes`' totals, ever: if not, the
-    /// e-mail says they wait only for the acknowledgement.
+    /// e-mail says acknowledging it is all this notice asks of them.
     moves_any: bool,
     ack_url: &'a str,
     link_lifetime: &'a str,
@@ -816,6 +816,35 @@ mod tests {
             ["more than 92,233,720,368,547,758.07 EUR"],
             "five quotes of 20,000,000,000,000,000.00 EUR"
         );
+    }
+
+    #[test]
+    fn quotes_the_notice_moves_not_are_told_it_asks_only_its_acknowledgement_not_that_nothing_else_waits() {
+        let quotes = quote_rows(&[quote(0, None)]);
+        let text = |moves_any| {
+            NoticeText {
+                guide: None,
+                intro: "Finance has published a price notice.",
+                name: "Sam",
+                title: "Freight",
+                body: "Freight is billed separately.",
+                changes: &[],
+                quotes: &quotes,
+                moves_any,
+                ack_url: "http://pricegate.test/ack/x",
+                link_lifetime: "14 days",
+                awaiting_url: None,
+            }
+            .render()
+            .unwrap_or_default()
+        };
+        let unmoved = text(false).split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            unmoved.contains("changes none of their totals: acknowledging it is all this notice asks."),
+            "{unmoved}"
+        );
+        assert!(!unmoved.contains("wait only"), "their lines may need repricing for another notice: {unmoved}");
+        assert!(!text(true).contains("none of their totals"));
     }
 
     #[test]

@@ -419,6 +419,9 @@ async fn show(
     token: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Response {
     let Ok(Path(token)) = token else { return refusal(AckLinkError::Altered, app.store.calendar(), None) };
+    if let Some(address) = crate::without_trailing_punctuation("/ack/", &token) {
+        return axum::response::Redirect::to(&address).into_response();
+    }
     match app.store.open_ack_link(&token).await {
         Ok(view) => {
             let session = signed_in(&app, &headers).await;

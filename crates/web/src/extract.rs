@@ -330,12 +330,13 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if parts.uri.query().is_some_and(escapes_a_control_character) {
-            // A NUL reaching PostgreSQL is its error, not the caller's answer.
+        if let Some(fault) = parts.uri.query().and_then(query_fault) {
+            // A NUL reaching PostgreSQL is its error, not the caller's answer;
+            // a value decoded with replacement characters is not what was meant.
             return Err(AppError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_query",
-                "The query string is invalid: it holds a control character (such as %00).",
+                format!("The query string is invalid: {fault}."),
             ));
         }
         axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| ApiQuery(q.0)).map_err(
@@ -356,16 +357,32 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
 #[serde(deny_unknown_fields)]
 pub struct NoParameters {}
 
-/// Whether a query string percent-encodes a control character (`%00`–`%1F`,
-/// `%7F`). Unencoded ones never get this far: the HTTP parser refuses them.
-fn escapes_a_control_character(query: &str) -> bool {
-    query.as_bytes().windows(3).any(|w| {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (w[0], hex(w[1]), hex(w[2])) {
-            (b'%', Some(high), Some(low)) => high * 16 + low < 0x20 || high * 16 + low == 0x7f,
-            _ => false,
+/// What is wrong with a query string as bytes, before its fields are read:
+/// a `%` that starts no escape, a percent-encoded control character (`%00`–
+/// `%1F`, `%7F`; unencoded ones never get this far, the HTTP parser refuses
+/// them), or bytes that are not UTF-8 once decoded.
+fn query_fault(query: &str) -> Option<&'static str> {
+    let (bytes, mut decoded, mut i) = (query.as_bytes(), Vec::with_capacity(query.len()), 0);
+    let hex = |b: Option<&u8>| b.and_then(|&b| (b as char).to_digit(16));
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let (Some(high), Some(low)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) else {
+                    return Some("a % there starts no escape (a percent sign itself is written %25)");
+                };
+                decoded.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            byte => {
+                decoded.push(byte);
+                i += 1;
+            }
         }
-    })
+    }
+    if decoded.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        return Some("it holds a control character (such as %00)");
+    }
+    std::str::from_utf8(&decoded).is_err().then_some("once decoded, it is not UTF-8 text")
 }
 
 /// The caller, authenticated by `Authorization: Bearer <token>`. Its
@@ -388,7 +405,12 @@ impl AuthUser {
         if allowed.contains(&self.actor.role) {
             Ok(())
         } else {
-            let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+            let people = |role: &Role| match role {
+                Role::Sales => "salespeople",
+                Role::Finance => "finance",
+                Role::Admin => "admins",
+            };
+            let names: Vec<&str> = allowed.iter().map(people).collect();
             Err(AppError::forbidden_role(&names.join(" or ")))
         }
     }
@@ -432,6 +454,15 @@ impl AuthUser {
     /// The caller of `Authorization: Bearer <token>`: 401 without one that
     /// is current.
     async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let sent = parts.headers.get_all(axum::http::header::AUTHORIZATION).iter().count();
+        if sent > 1 {
+            // Whichever one counted, the caller could not know who they were.
+            return Err(AppError::new(
+                StatusCode::BAD_REQUEST,
+                "duplicate_header",
+                format!("The request carries Authorization {sent} times; send it once."),
+            ));
+        }
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
             AppError::new(
                 StatusCode::UNAUTHORIZED,
@@ -528,15 +559,21 @@ impl FromRequestParts<AppState> for Client {
 
 #[cfg(test)]
 mod tests {
-    use super::{escapes_a_control_character, field_of, plain_words};
+    use super::{field_of, plain_words, query_fault};
 
     #[test]
-    fn an_escaped_control_character_is_found_and_nothing_else() {
+    fn a_query_string_is_faulted_for_control_characters_stray_percent_signs_and_bytes_not_utf8() {
         for q in ["action=%00", "action=a%00b", "a=%1f", "a=%7F", "a=%0a"] {
-            assert!(escapes_a_control_character(q), "{q}");
+            assert_eq!(query_fault(q), Some("it holds a control character (such as %00)"), "{q}");
         }
-        for q in ["action=quote.finalised", "a=%20b", "a=%C3%A9", "a=%", "a=%0", "a=%zz", "a=100%25"] {
-            assert!(!escapes_a_control_character(q), "{q}");
+        for q in ["a=%", "a=%0", "a=%zz", "search=a%2", "%"] {
+            assert!(query_fault(q).is_some_and(|f| f.contains("starts no escape")), "{q}");
+        }
+        for q in ["search=%ff", "a=%C3", "a=%C3%28"] {
+            assert_eq!(query_fault(q), Some("once decoded, it is not UTF-8 text"), "{q}");
+        }
+        for q in ["action=quote.finalised", "a=%20b", "a=%C3%A9", "a=100%25", "search=%E6%9D%8E", "a=b+c", ""] {
+            assert_eq!(query_fault(q), None, "{q}");
         }
     }
 

@@ -159,6 +159,19 @@ fn loggable_path(path: &str) -> &str {
     }
 }
 
+/// Where a link's page is when its address came with punctuation after the
+/// token (`…/ack/<token>.`, a link at the end of a sentence, copied with its
+/// full stop): `prefix` and the token without it. `None` for a token as
+/// sent, or one with nothing of a token left. Tokens are base64url, so no
+/// such character is part of one.
+fn without_trailing_punctuation(prefix: &str, token: &str) -> Option<String> {
+    let token_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let cut = token.trim_end_matches(|c: char| !token_char(c));
+    let punctuation = |c: char| ".,;:!?)]}>'\"\u{2019}\u{201D}".contains(c);
+    let dropped = &token[cut.len()..];
+    (!cut.is_empty() && !dropped.is_empty() && dropped.chars().all(punctuation)).then(|| format!("{prefix}{cut}"))
+}
+
 /// 200 once the database answers; 503 (with the error body) while it does not.
 async fn healthz(
     axum::extract::State(state): axum::extract::State<AppState>,
@@ -228,7 +241,20 @@ async fn method_not_allowed(
 
 #[cfg(test)]
 mod tests {
-    use super::loggable_path;
+    use super::{loggable_path, without_trailing_punctuation};
+
+    #[test]
+    fn a_link_copied_with_the_punctuation_after_it_leads_to_its_token() {
+        let token = "qUHRTiZxSYn-nNa0tguZAJW5Tjts4FNsLiRca8M1LpY";
+        for copied in [".", ",", ").", "\u{201D}", ">"] {
+            let expected = Some(format!("/ack/{token}"));
+            assert_eq!(without_trailing_punctuation("/ack/", &format!("{token}{copied}")), expected, "{copied}");
+        }
+        assert_eq!(without_trailing_punctuation("/ack/", token), None, "as sent");
+        assert_eq!(without_trailing_punctuation("/ack/", "..."), None, "nothing of a token");
+        assert_eq!(without_trailing_punctuation("/ack/", &format!("{token}%")), None, "not punctuation");
+        assert_eq!(without_trailing_punctuation("/ack/", &format!("{token}x.")), Some(format!("/ack/{token}x")));
+    }
 
     #[test]
     fn no_link_token_reaches_a_log_line() {

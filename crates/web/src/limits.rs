@@ -37,7 +37,7 @@ pub(crate) async fn refuse_oversized(request: Request, next: Next) -> Response {
             let id = request
                 .headers()
                 .get("x-request-id")
-                .filter(|id| id.len() <= MAX_CLIENT_REQUEST_ID && id.to_str().is_ok())
+                .filter(|id| usable_request_id(id))
                 .cloned()
                 .or_else(|| axum::http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).ok());
             if let Some(id) = id {
@@ -47,13 +47,26 @@ pub(crate) async fn refuse_oversized(request: Request, next: Next) -> Response {
             }
             response
         }
-        None => next.run(request).await,
+        None => {
+            // The client's own id names the request only if it is usable;
+            // otherwise the request is given one, as if it had sent none.
+            let mut request = request;
+            if request.headers().get("x-request-id").is_some_and(|id| !usable_request_id(id)) {
+                request.headers_mut().remove("x-request-id");
+            }
+            next.run(request).await
+        }
     }
 }
 
-/// The longest request id of the client's that an oversized request's
-/// refusal repeats.
+/// The longest request id of the client's that an answer repeats.
 const MAX_CLIENT_REQUEST_ID: usize = 128;
+
+/// Whether the client's `x-request-id` is one to repeat and log: at most
+/// [`MAX_CLIENT_REQUEST_ID`] bytes of visible ASCII.
+fn usable_request_id(id: &axum::http::HeaderValue) -> bool {
+    id.len() <= MAX_CLIENT_REQUEST_ID && id.to_str().is_ok()
+}
 
 /// The refusal a request's address or headers earn, if any.
 fn oversized(request: &Request) -> Option<AppError> {

@@ -260,8 +260,21 @@ impl<S: Send + Sync> FromRequestParts<S> for PageId {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
+        let PageSegment(raw) = PageSegment::from_request_parts(parts, state).await?;
         parse_id(&raw).map(PageId)
+    }
+}
+
+/// The one variable segment of a page's address as typed, trimmed (a
+/// quote's id or its reference); one that is not UTF-8 is the 404 page.
+pub struct PageSegment(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageSegment {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
+        Ok(PageSegment(raw.trim().to_owned()))
     }
 }
 

@@ -31,7 +31,7 @@ use crate::AppState;
 
 pub use forms::{
     Admin, Anyone, CsrfForm, Finance, FormFields, LinkForm, LoginForm, LoginFormRejection, OUT_OF_DATE, PageId,
-    PageQuery, QuoteWork, Sales,
+    PageQuery, PageSegment, QuoteWork, Sales,
 };
 
 pub const SESSION_COOKIE: &str = "pricegate_session";

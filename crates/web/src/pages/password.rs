@@ -191,6 +191,11 @@ fn set_page(app: &AppState, link: PasswordLinkView, status: StatusCode, errors: 
 
 /// Who the link is for, and the form; nothing changes.
 async fn show(State(app): State<AppState>, token: Result<Path<String>, PathRejection>) -> Result<Response, PageError> {
+    if let Ok(Path(token)) = &token
+        && let Some(address) = crate::without_trailing_punctuation("/password/", token)
+    {
+        return Ok(axum::response::IntoResponse::into_response(axum::response::Redirect::to(&address)));
+    }
     let link = app.store.password_link(&token_of(token)?).await.map_err(refusal)?;
     Ok(set_page(&app, link, StatusCode::OK, Vec::new()))
 }

@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use super::quote_form::{create_quote, edit_quote_form, new_quote_form, update_quote};
 use super::{
-    CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageQuery, PageUser, QuoteWork, Sales, Seal, in_words,
-    money, render, signed_money,
+    CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageQuery, PageSegment, PageUser, QuoteWork, Sales, Seal,
+    in_words, money, render, signed_money,
 };
 use crate::AppState;
 use crate::extract::Client;
@@ -1204,14 +1204,14 @@ async fn quote_page(
 
 async fn show(
     State(app): State<AppState>,
-    axum::extract::Path(raw): axum::extract::Path<String>,
     user: PageUser,
+    PageSegment(raw): PageSegment,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     user.require(QUOTE_ROLES)?;
-    let id = match Uuid::parse_str(raw.trim()) {
+    let id = match Uuid::parse_str(&raw) {
         Ok(id) => id,
-        Err(_) => return by_reference(&app, &user, raw.trim()).await,
+        Err(_) => return by_reference(&app, &user, &raw).await,
     };
     let quote = app.store.get_quote(&user.0.actor, id).await?;
     let quote_currency = quote.currency.clone();
