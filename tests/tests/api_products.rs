@@ -228,6 +228,57 @@ both_backends! {
 }
 
 both_backends! {
+    /// Two people in finance edit a product from pages opened on the same
+    /// version: the second save is refused, not written over the first, and
+    /// shows what the product is now beside what was typed, to save again.
+    async fn a_product_edited_from_a_page_opened_before_a_colleagues_change_is_not_saved_over_it(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (_, fred) = app.user(Role::Finance, "Fred").await;
+        let pump = id_of(&create_product(&finance, "PUMP-1", "EUR", 250_000).await);
+        let (fiona_cookie, fred_cookie) = (session_cookie(&app.base, &fiona.email).await, session_cookie(&app.base, &fred.email).await);
+        let base = app.base.as_str();
+        let (fiona_page, fred_page) = (product_form(base, &pump, &fiona_cookie).await, product_form(base, &pump, &fred_cookie).await);
+        assert_eq!(save_product(base, &pump, &fiona_cookie, &fiona_page, "Pump D20 (new model)", "each").await.0, 303);
+
+        let (status, body) = save_product(base, &pump, &fred_cookie, &fred_page, "Product PUMP-1", "pack of 2").await;
+        assert_eq!(status, 409, "{body}");
+        assert!(body.contains("PUMP-1 changed after you opened it"), "{body}");
+        assert!(body.contains("It is now named <strong>Pump D20 (new model)</strong>, its unit <strong>each</strong>"), "{body}");
+        assert!(body.contains("value=\"pack of 2\""), "what Fred typed stays in the form: {body}");
+        let product = finance.get("/api/v1/products").await.body[0].clone();
+        assert_eq!((product["name"].as_str(), product["unit"].as_str()), (Some("Pump D20 (new model)"), Some("each")), "{product}");
+
+        // Saved again from the page that told him, it is his choice to make.
+        let (status, body) = save_product(base, &pump, &fred_cookie, &body, "Pump D20 (new model)", "pack of 2").await;
+        assert_eq!(status, 303, "{body}");
+        let product = finance.get("/api/v1/products").await.body[0].clone();
+        assert_eq!((product["name"].as_str(), product["unit"].as_str()), (Some("Pump D20 (new model)"), Some("pack of 2")), "{product}");
+        let audit = finance.get("/api/v1/audit?action=product.updated").await.body;
+        assert_eq!(audit.as_array().map(Vec::len), Some(2), "Fiona's and Fred's second: {audit}");
+    }
+}
+
+/// A product's edit page, as `cookie`'s browser opens it.
+async fn product_form(base: &str, product: &str, cookie: &str) -> String {
+    let r = client().get(format!("{base}/products/{product}/edit")).header(COOKIE, cookie).send().await.unwrap();
+    r.text().await.unwrap_or_default()
+}
+
+/// Saves the edit form of `html` (the page it came on) with `name` and `unit`.
+async fn save_product(base: &str, product: &str, cookie: &str, html: &str, name: &str, unit: &str) -> (u16, String) {
+    let form = [
+        ("csrf_token", csrf_in(html)),
+        ("revision", pricegate_tests::pages::hidden_in(html, "revision")),
+        ("name", name.to_owned()),
+        ("unit", unit.to_owned()),
+    ];
+    let url = format!("{base}/products/{product}/edit");
+    let r = client().post(url).header(COOKIE, cookie).form(&form).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
+both_backends! {
     /// Finance withdraws a product from sale on its page: the drafts that
     /// carry it keep it (edited, in as many as they carry or fewer, repriced,
     /// finalised), and no quote takes it on as a new line, by the API or the

@@ -49,6 +49,11 @@ pub struct ProductPatch {
     /// `true` withdraws it from sale, `false` puts it back on sale: see
     /// [`products::Model::withdrawn_at`].
     pub withdrawn: Option<bool>,
+    /// The product's revisions ([`ProductView::revision`]) the edit was
+    /// made on (a form's one), when the caller says: a product changed since
+    /// (by a colleague, in another tab) is refused with 409
+    /// `product_changed`, not overwritten.
+    pub as_seen: Option<Vec<i64>>,
 }
 
 /// A CSV line that could not be imported because of the database (a sku
@@ -467,6 +472,15 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or(StoreError::not_found("product"))?;
+        if !crate::views::still_as_seen(patch.as_seen.as_deref(), product.updated_at) {
+            return Err(StoreError::conflict(
+                "product_changed",
+                format!(
+                    "{} changed after you opened it: your edit was made on an earlier version, so it is not saved.",
+                    product.sku
+                ),
+            ));
+        }
         let now = db_now(&txn).await?;
         if patch.unit.as_ref().is_some_and(|unit| unit.as_str() != product.unit) {
             // A price is a price per unit. Once a quote has carried the

@@ -242,6 +242,14 @@ impl QuoteView {
     }
 }
 
+impl ProductView {
+    /// Which version of a product's name, unit and sale this is, as
+    /// [`QuoteView::revision`]: its edit form carries it.
+    pub fn revision(&self) -> i64 {
+        revision(self.updated_at)
+    }
+}
+
 impl NoticeView {
     /// Which version of a draft notice this is, as [`QuoteView::revision`]:
     /// the publish confirmation carries it ([`crate::Store::publish_notice`]).

@@ -92,6 +92,7 @@ pub async fn update_product(
         name: body.name.as_deref().map(|n| Text::parse("name", n, limits::NAME)).transpose()?,
         unit: body.unit.as_deref().map(|u| Text::parse("unit", u, limits::UNIT)).transpose()?,
         withdrawn: body.withdrawn,
+        as_seen: None,
     };
     Ok(Json(app.store.update_product(&finance.actor, id, patch).await?))
 }

@@ -468,6 +468,17 @@ struct EditPage {
     withdrawn_on: Option<String>,
     /// Refused fields (`name`, `unit`), each with its sentence.
     errors: Vec<(String, String)>,
+    /// The version of the product the form is for ([`ProductView::revision`]).
+    revision: i64,
+    /// The product as a colleague changed it after the form was opened.
+    changed: Option<Changed>,
+}
+
+/// A product changed after its edit form was opened: what it is now.
+struct Changed {
+    message: String,
+    name: String,
+    unit: String,
 }
 
 impl EditPage {
@@ -483,6 +494,8 @@ impl EditPage {
             unit: p.unit.clone(),
             withdrawn_on: p.withdrawn_at.map(|at| calendar.date_of(at).to_string()),
             errors: Vec::new(),
+            revision: p.revision(),
+            changed: None,
         }
     }
 
@@ -511,10 +524,19 @@ async fn update(
     // Both fields are checked, so the form comes back with all its problems at once.
     let refused = match (Text::parse("name", &page.name, limits::NAME), Text::parse("unit", &page.unit, limits::UNIT)) {
         (Ok(name), Ok(unit)) => {
-            let patch = ProductPatch { name: Some(name), unit: Some(unit), withdrawn: None };
+            // The version the form was opened on: a colleague's change since is not overwritten.
+            let as_seen = form.get("revision").trim().parse().ok().map(|r| vec![r]);
+            let patch = ProductPatch { name: Some(name), unit: Some(unit), withdrawn: None, as_seen };
             match app.store.update_product(&user.0.actor, id, patch).await {
                 Ok(p) => return Ok(Done::Saved(p.id).back_to_list(&user.seal(&app), Some(&p.sku))),
                 Err(StoreError::Invalid(e)) => vec![e],
+                // The form as it was sent, beside what the product is now, to save again on it.
+                Err(StoreError::Conflict { code: "product_changed", message }) => {
+                    let now = app.store.get_product(id).await?;
+                    page.revision = now.revision();
+                    page.changed = Some(Changed { message, name: now.name, unit: now.unit });
+                    return Ok(render(StatusCode::CONFLICT, &page));
+                }
                 // Said beside the unit, with the form as it was sent.
                 Err(StoreError::Conflict { code: "unit_in_use", message }) => {
                     page.errors.push(("unit".to_owned(), message));
