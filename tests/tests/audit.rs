@@ -521,16 +521,22 @@ both_backends! {
             assert_eq!(html.matches("<td data-label=\"When\">").count(), 2, "{typed}: {html}");
             assert!(html.contains(&format!("value=\"{reference}\"")), "the filter shows it: {html}");
         }
-        for (query, says) in [
-            ("action=%3Cscript%3E", "No entry is written with that action"),
-            ("action=quote.finalized", "such as quote.finalised (the box suggests each one). Showing every action."),
-            ("subject=nope", "A subject is the id of a quote"),
-            ("subject=abcdefgh", "or its 8-character reference"),
-            ("before=nope&before=again", "This address could not be read"),
+        // A product by its SKU, in capitals or not, as finance names it.
+        let (_, html) = page(&app, &fiona.email, "/audit?subject=pump-1").await;
+        assert_eq!(html.matches("<td data-label=\"When\">").count(), 1, "{html}");
+        assert!(html.contains(&action("product.created")) && html.contains("value=\"pump-1\""), "{html}");
+        // A filter that matches nothing shows nothing, and says why; an address that cannot be read shows everything.
+        for (query, says, rows) in [
+            ("action=%3Cscript%3E", "No entry is written with the action \u{201c}&#60;script&#62;\u{201d}", 0),
+            ("action=quote.finalized", "such as quote.finalised (the box suggests each one).", 0),
+            ("subject=nope", "Nothing goes by \u{201c}nope\u{201d}: a subject is the id of a quote", 0),
+            ("subject=abcdefgh", "its 8-character reference, a product", 0),
+            ("before=nope&before=again", "This address could not be read", 100),
         ] {
             let (status, html) = page(&app, &fiona.email, &format!("/audit?{query}")).await;
             assert_eq!(status, 200, "{query}");
             assert!(html.contains(says) && !html.contains("<script>"), "{query}: {html}");
+            assert_eq!(html.matches("<td data-label=\"When\">").count(), rows, "{query}: {html}");
         }
 
         // A failed login names the account tried, not as the one who typed it; its detail reads as words.
@@ -538,6 +544,9 @@ both_backends! {
         let (_, html) = page(&app, &fiona.email, "/audit?action=auth.login_failed").await;
         assert!(html.contains("<td data-label=\"Who\">unknown (not logged in)</td>"), "{html}");
         assert!(html.contains(&format!("<code>email: {}; reason: wrong_password</code>", sam.email)), "{html}");
+        // A person by their e-mail address, as typed, paged with it kept.
+        let (_, html) = page(&app, &fiona.email, &format!("/audit?subject=%20{}", sam.email.to_uppercase())).await;
+        assert!(html.contains(&action("auth.login_failed")) && !html.contains(&action("quote.drafted")), "{html}");
         let failed = finance.get("/api/v1/audit?action=auth.login_failed").await;
         assert_eq!(failed.body[0]["subject_id"], json!(sam.id), "{}", failed.text);
         assert_eq!(failed.body[0]["actor_id"], Value::Null, "nobody known typed it: {}", failed.text);

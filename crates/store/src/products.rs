@@ -345,6 +345,13 @@ impl Store {
         Ok(listed_as(&self.db, &[sku]).await?.into_values().next())
     }
 
+    /// The product whose SKU is `typed`, or differs from it only in case:
+    /// what finance types to find a product's history.
+    pub async fn product_id_by_sku(&self, typed: &str) -> Result<Option<Uuid>, StoreError> {
+        let Some(sku) = self.listed_sku(typed.trim()).await? else { return Ok(None) };
+        Ok(products::Entity::find().filter(products::Column::Sku.eq(sku)).one(&self.db).await?.map(|p| p.id))
+    }
+
     pub async fn create_product(&self, actor: &Actor, new: NewProduct) -> Result<ProductView, StoreError> {
         let txn = self.begin_write().await?;
         one_adder_at_a_time(&txn).await?;

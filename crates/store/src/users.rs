@@ -181,6 +181,13 @@ impl Store {
         Ok(found.is_some())
     }
 
+    /// The account whose address is `email` as logging in looks it up
+    /// ([`Email::for_login`]: trimmed, in small letters).
+    pub async fn user_id_by_email(&self, email: &str) -> Result<Option<Uuid>, StoreError> {
+        let found = users::Entity::find().filter(users::Column::Email.eq(email)).one(&self.db).await?;
+        Ok(found.map(|u| u.id))
+    }
+
     /// Of the users `ids`, the accounts created without a password whose
     /// owners have yet to choose one, each with when they were invited to.
     pub async fn invited_users(&self, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, Invited>, StoreError> {

@@ -81,17 +81,23 @@ fn subject_of(typed: &str) -> Option<(String, (Uuid, Uuid))> {
     }
 }
 
+/// The product with `typed` as its SKU, else the user with it as their
+/// e-mail address.
+async fn subject_named(app: &AppState, typed: &str) -> Result<Option<Uuid>, PageError> {
+    if let Some(id) = app.store.product_id_by_sku(typed).await? {
+        return Ok(Some(id));
+    }
+    let Some(email) = pricegate_domain::Email::for_login(typed) else { return Ok(None) };
+    Ok(app.store.user_id_by_email(&email).await?)
+}
+
 /// The address of this page with the filters kept.
 fn address(action: Option<&str>, subject: Option<&str>, before: Option<Uuid>) -> String {
-    let parts: Vec<String> = [
-        action.map(|a| format!("action={a}")),
-        subject.map(|s| format!("subject={s}")),
-        before.map(|b| format!("before={b}")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if parts.is_empty() { "/audit".to_owned() } else { format!("/audit?{}", parts.join("&")) }
+    let before = before.map(|b| b.to_string());
+    super::list_address(
+        "/audit",
+        &[action.map(|a| ("action", a)), subject.map(|s| ("subject", s)), before.as_deref().map(|b| ("before", b))],
+    )
 }
 
 fn subject_href(reader: Role, entry: &AuditView) -> Option<String> {
@@ -116,28 +122,39 @@ async fn list(
     let typed_action = query.action.as_deref().map(str::trim).unwrap_or("");
     let action = action_of(typed_action);
     let typed_subject = query.subject.as_deref().map(str::trim).unwrap_or("");
-    let (subject, ids) = subject_of(typed_subject).unzip();
+    let (subject, ids) = match subject_of(typed_subject) {
+        Some((subject, ids)) => (Some(subject), Some(ids)),
+        // A product by its SKU, or a person by their address, as people name them; the address keeps it so.
+        None if !typed_subject.is_empty() => match subject_named(&app, typed_subject).await? {
+            Some(id) => (Some(typed_subject.to_owned()), Some((id, id))),
+            None => (None, None),
+        },
+        None => (None, None),
+    };
     let subject = subject.as_deref();
     let mut notes = Vec::new();
     if unreadable {
         notes.push("This address could not be read (a filter given twice, say): showing every entry.".to_owned());
     }
+    // A filter that matches nothing shows nothing, said, rather than every entry under its name.
+    let mut matches_nothing = false;
     if !typed_action.is_empty() && action.is_none() {
-        notes.push(
-            "No entry is written with that action: actions are spelt as the log spells them, such as \
-             quote.finalised (the box suggests each one). Showing every action."
-                .into(),
-        );
+        matches_nothing = true;
+        notes.push(format!(
+            "No entry is written with the action \u{201c}{typed_action}\u{201d}: actions are spelt as the log \
+             spells them, such as quote.finalised (the box suggests each one)."
+        ));
     }
     if !typed_subject.is_empty() && subject.is_none() {
-        notes.push(
-            "A subject is the id of a quote, notice, product or user, or its 8-character reference: showing every \
-             subject."
-                .into(),
-        );
+        matches_nothing = true;
+        notes.push(format!(
+            "Nothing goes by \u{201c}{typed_subject}\u{201d}: a subject is the id of a quote, notice, product or \
+             user, its 8-character reference, a product's SKU or a person's e-mail address."
+        ));
     }
     let before = query.before.as_deref().and_then(|id| Uuid::parse_str(id).ok());
     let (mut entries, before) = match app.store.list_audit(PAGE_SIZE + 1, before, action, ids).await {
+        _ if matches_nothing => (Vec::new(), None),
         // An id that names no entry (a stale or edited link) shows the first page.
         Err(StoreError::Invalid(_)) => (app.store.list_audit(PAGE_SIZE + 1, None, action, ids).await?, None),
         listed => (listed?, before),
