@@ -1484,6 +1484,15 @@ async fn the_publish_confirmation_says_when_an_earlier_published_price_takes_ove
     let unusual = html.split("id=\"unusual\"").nth(1).and_then(|s| s.split("</div>").next()).unwrap_or_default();
     assert!(unusual.contains(&format!("P-1 at 14.00 EUR from {soon} holds only until {later}")), "{html}");
     assert!(unusual.contains("sets 13.00 EUR from then") && !unusual.contains("P-2"), "{unusual}");
+
+    // A product withdrawn from sale since is pointed out: its price reaches only the quotes carrying it.
+    let products = finance.get("/api/v1/products").await.body;
+    let p2 = products.as_array().into_iter().flatten().find(|p| p["sku"] == "P-2").map(id_of).unwrap_or_default();
+    let r = finance.patch(&format!("/api/v1/products/{p2}"), &json!({"withdrawn": true})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let html = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
+    let unusual = html.split("id=\"unusual\"").nth(1).and_then(|s| s.split("</div>").next()).unwrap_or_default();
+    assert!(unusual.contains(&format!("P-2 has been withdrawn from sale since {}", date_in_days(0))), "{unusual}");
 }
 
 /// An edit form opened before the draft's signer was handed over: refused,

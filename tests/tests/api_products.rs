@@ -320,6 +320,23 @@ both_backends! {
         let list = list.text().await.unwrap_or_default();
         assert!(list.contains("Withdrew PUMP-1 (Product PUMP-1) from sale: the quotes that carry it keep it"), "{list}");
         assert!(list.contains("Withdrawn from sale 20"), "the list marks it: {list}");
+        // Pressed again (a second tab, the back button): said so, nothing written.
+        let r = client()
+            .post(format!("{}/products/{pump}/sale", app.base))
+            .header(COOKIE, &cookie)
+            .form(&[("csrf_token", csrf_in(&html).as_str()), ("on_sale", "no")])
+            .send()
+            .await
+            .expect("withdraw again");
+        let (done, _) = set_cookie(&r, "pricegate_products_done").expect("what was done, for the list");
+        let again = client()
+            .get(format!("{}/products", app.base))
+            .header(COOKIE, format!("{cookie}; pricegate_products_done={done}"))
+            .send()
+            .await
+            .expect("the price list");
+        let again = again.text().await.unwrap_or_default();
+        assert!(again.contains("PUMP-1 (Product PUMP-1) was withdrawn from sale already: nothing changed."), "{again}");
         let product = finance.get("/api/v1/products").await.body[0].clone();
         let withdrawn_at = product["withdrawn_at"].as_str().expect("withdrawn_at").to_owned();
         // Withdrawn again, it keeps its day; nothing is written.

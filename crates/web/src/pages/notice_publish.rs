@@ -75,16 +75,25 @@ const FACTOR: i64 = 5;
 
 /// The changes of a draft finance may not have meant (see [`ConfirmPage::unusual`]).
 /// Each is allowed: a notice may confirm a price, or give a product away.
-/// `later`: prices already published for these products, each with its date.
+/// `later`: prices already published for these products, each with its date;
+/// `withdrawn`: those of them withdrawn from sale, each with the day it was.
 fn unusual_changes(
     changes: &[PriceChangeView],
     later: &[pricegate_store::UpcomingPrice],
+    withdrawn: &HashMap<String, chrono::NaiveDate>,
     today: chrono::NaiveDate,
 ) -> Vec<String> {
     let far = today.checked_add_months(chrono::Months::new(12 * YEARS_AHEAD as u32)).unwrap_or(chrono::NaiveDate::MAX);
     let mut said = Vec::new();
     for c in changes {
         let price = money(&c.currency, c.unit_price_minor);
+        if let Some(since) = withdrawn.get(&c.sku) {
+            said.push(format!(
+                "{} has been withdrawn from sale since {since}: no quote takes it on as a new line, so its new price \
+                 reaches only the quotes that carry it already.",
+                c.sku
+            ));
+        }
         let overtaken =
             later.iter().filter(|l| l.sku == c.sku && l.effective_on > c.effective_on).min_by_key(|l| l.effective_on);
         if let Some(l) = overtaken {
@@ -289,7 +298,10 @@ async fn confirm_page(
     // The last day a date can be written as, YYYY-MM-DD (SQLite compares them as text).
     let last_day = chrono::NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(chrono::NaiveDate::MAX);
     let later = app.store.upcoming_prices(&skus, first, last_day).await?;
-    let unusual = unusual_changes(&n.changes, &later, today);
+    let calendar = app.store.calendar();
+    let withdrawn = app.store.withdrawn_from_sale(&skus).await?;
+    let withdrawn = withdrawn.into_iter().map(|(sku, at)| (sku, calendar.date_of(at))).collect();
+    let unusual = unusual_changes(&n.changes, &later, &withdrawn, today);
     let signed: Vec<u64> =
         app.store.open_quote_counts(None).await?.into_values().map(|o| o.signed).filter(|n| *n > 0).collect();
     let held_up = match (signed.iter().sum::<u64>(), signed.len()) {
@@ -754,8 +766,10 @@ mod tests {
                 change("DOWN", Some(12_000), 1_200, (2027, 1, 1)),
                 change("HALF", Some(12_000), 6_000, (2027, 1, 1)),
                 change("OVERTAKEN", Some(600), 700, (2026, 12, 15)),
+                change("GONE", Some(600), 700, (2027, 1, 1)),
             ],
             &[later],
+            &HashMap::from([("GONE".to_owned(), chrono::NaiveDate::from_ymd_opt(2026, 11, 30).expect("a date"))]),
             today,
         );
         assert_eq!(
@@ -769,6 +783,8 @@ mod tests {
                 "DOWN goes from 120.00 EUR to 12.00 EUR on 2027-01-01, 1/10 of the price before: is a decimal point \
                  or a zero out of place?",
                 "OVERTAKEN at 7.00 EUR from 2026-12-15 holds only until 2026-12-20: \u{201c}Valve and pump rise\u{201d}, already published, sets 6.50 EUR from then.",
+                "GONE has been withdrawn from sale since 2026-11-30: no quote takes it on as a new line, so its new \
+                 price reaches only the quotes that carry it already.",
             ]
         );
     }

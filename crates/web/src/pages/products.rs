@@ -191,6 +191,9 @@ enum Done {
     Imported(usize, usize),
     Withdrawn(Uuid),
     BackOnSale(Uuid),
+    /// Withdrawn, or put back on sale, when it was so already (a second
+    /// press, a page from before): nothing changed.
+    AsItWas(Uuid),
 }
 
 const DONE: DoneCookie = DoneCookie { name: "pricegate_products_done", page: "/products" };
@@ -204,6 +207,7 @@ impl Done {
             Done::Imported(n, left_out) => format!("imported.{n}.{left_out}"),
             Done::Withdrawn(id) => format!("withdrawn.{id}"),
             Done::BackOnSale(id) => format!("on-sale.{id}"),
+            Done::AsItWas(id) => format!("as-it-was.{id}"),
         }
     }
 
@@ -218,6 +222,7 @@ impl Done {
             },
             "withdrawn" => Uuid::parse_str(rest).ok().map(Done::Withdrawn),
             "on-sale" => Uuid::parse_str(rest).ok().map(Done::BackOnSale),
+            "as-it-was" => Uuid::parse_str(rest).ok().map(Done::AsItWas),
             _ => None,
         }
     }
@@ -226,7 +231,9 @@ impl Done {
     /// product gone since).
     fn about(&self) -> Option<Uuid> {
         match self {
-            Done::Added(id) | Done::Saved(id) | Done::Withdrawn(id) | Done::BackOnSale(id) => Some(*id),
+            Done::Added(id) | Done::Saved(id) | Done::Withdrawn(id) | Done::BackOnSale(id) | Done::AsItWas(id) => {
+                Some(*id)
+            }
             Done::Imported(..) => None,
         }
     }
@@ -256,6 +263,10 @@ impl Done {
             (Done::BackOnSale(_), Some(p)) => {
                 Some(format!("{} ({}) is on sale again: quotes can take it on.", p.sku, p.name))
             }
+            (Done::AsItWas(_), Some(p)) => Some(match p.withdrawn_at {
+                Some(_) => format!("{} ({}) was withdrawn from sale already: nothing changed.", p.sku, p.name),
+                None => format!("{} ({}) is on sale already: nothing changed.", p.sku, p.name),
+            }),
         }
     }
 
@@ -572,6 +583,10 @@ async fn sale(
             ));
         }
     };
+    let before = app.store.get_product(id).await?;
+    if before.withdrawn_at.is_some() == withdrawn {
+        return Ok(Done::AsItWas(id).back_to_list(&user.seal(&app), Some(&before.sku)));
+    }
     let patch = ProductPatch { withdrawn: Some(withdrawn), ..ProductPatch::default() };
     let product = app.store.update_product(&user.0.actor, id, patch).await?;
     let done = if withdrawn { Done::Withdrawn(product.id) } else { Done::BackOnSale(product.id) };
@@ -592,6 +607,7 @@ mod tests {
             Done::Imported(12, 3),
             Done::Withdrawn(id),
             Done::BackOnSale(id),
+            Done::AsItWas(id),
         ] {
             assert_eq!(Done::parse(&done.cookie_value()), Some(done));
         }
