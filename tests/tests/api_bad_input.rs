@@ -10,6 +10,39 @@ use serde_json::{Value, json};
 const JSON: Option<&str> = Some("application/json");
 
 both_backends! {
+    /// A request that takes no body is refused one it would ignore: a client
+    /// acknowledging "for" someone else is told, and nothing is recorded.
+    async fn a_body_sent_where_none_is_taken_is_refused_not_ignored(backend: Backend) {
+        use pricegate_tests::fixtures::{create_notice, publish_notice};
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sara, _) = app.user(Role::Sales, "Sara").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let notice = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &notice).await;
+        let path = format!("/api/v1/notices/{notice}/acknowledge");
+        let on_behalf = json!({"user_id": sam.id}).to_string();
+        for (content_type, body) in [(JSON, on_behalf.clone()), (Some("text/plain"), "hello".into()), (None, "[]".into())] {
+            let r = send_raw(&sara, Method::POST, &path, content_type, body.clone()).await;
+            assert_error(&r, 422, "invalid_body");
+            assert!(r.text.contains(&format!("POST {path} takes no body")), "{}", r.text);
+        }
+        let acks = finance.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await.body;
+        assert_eq!(acks["acknowledged"], json!([]), "nothing recorded: {acks}");
+        let outbox = admin.get("/api/v1/outbox").await.body;
+        let r = send_raw(&admin, Method::POST, &format!("/api/v1/users/{}/password-link", sam.id), Some("text/plain"), "hello").await;
+        assert_error(&r, 422, "invalid_body");
+        assert_eq!(admin.get("/api/v1/outbox").await.body, outbox, "no e-mail to Sam");
+        // None, an empty object, or null: taken.
+        for (content_type, body) in [(None, ""), (JSON, "{}"), (JSON, " { } "), (JSON, "null")] {
+            let r = send_raw(&sara, Method::POST, &path, content_type, body).await;
+            assert_eq!(r.status, 200, "{body:?}: {}", r.text);
+        }
+    }
+}
+
+both_backends! {
     async fn malformed_json_is_a_400_and_the_wrong_shape_a_422(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;

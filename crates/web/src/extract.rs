@@ -51,6 +51,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// The body of a request that takes none (acknowledge, finalise, publish,
+/// …): none, or an empty JSON object, or `null`. Anything else is refused
+/// with 422 `invalid_body`, since it would be ignored: a client sending
+/// `{"user_id": …}` to acknowledge is told, not left believing it
+/// acknowledged for someone else.
+pub struct NoBody;
+
+impl<S: Send + Sync> FromRequest<S> for NoBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+        let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
+        let compact: Vec<u8> = bytes.iter().copied().filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')).collect();
+        match compact.as_slice() {
+            b"" | b"{}" | b"null" => Ok(NoBody),
+            _ => Err(AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!(
+                    "{method} {path} takes no body, and this one would be ignored: nothing was changed. Send none, or {{}}."
+                ),
+            )),
+        }
+    }
+}
+
 /// A field of a `PATCH` body that may be left out, keeping what it is, but
 /// not sent as `null`: nothing these bodies name can be cleared that way (a
 /// quote's notes are emptied with `""`). Use with `#[serde(default)]`.

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::extract::{ApiJson, ApiQuery, AuthUser, Client, StaffUser};
+use crate::extract::{ApiJson, ApiQuery, AuthUser, Client, NoBody, StaffUser};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -84,7 +84,7 @@ fn wrong_credentials() -> AppError {
 /// Log out: revoke the token this request carries.
 #[utoipa::path(delete, path = "/api/v1/auth/token", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn revoke_token(State(app): State<AppState>, auth: AuthUser) -> Result<StatusCode, AppError> {
+pub async fn revoke_token(State(app): State<AppState>, auth: AuthUser, _: NoBody) -> Result<StatusCode, AppError> {
     app.store.revoke_api_token(&auth.token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::extract::{AdminUser, ApiPath, ApiQuery, FinanceUser};
+use crate::extract::{AdminUser, ApiPath, ApiQuery, FinanceUser, NoBody};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -42,6 +42,7 @@ pub async fn remind_now(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
+    _: NoBody,
 ) -> Result<(axum::http::StatusCode, Json<RemindedView>), AppError> {
     let reminded = app.store.remind_now(&finance.actor, id).await?;
     let view = RemindedView {
@@ -114,6 +115,7 @@ pub async fn resend_mail(
     State(app): State<AppState>,
     AdminUser(admin): AdminUser,
     ApiPath(id): ApiPath<Uuid>,
+    _: NoBody,
 ) -> Result<Json<OutboxView>, AppError> {
     Ok(Json(app.store.resend_mail(&admin.actor, id).await?))
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::api::ApiRouter;
 use crate::api::precondition::{Created, IfMatch, Tagged, created, tagged};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Client, FinanceUser};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Client, FinanceUser, NoBody};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -128,6 +128,7 @@ pub async fn delete_notice(
     FinanceUser(finance): FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
     as_seen: IfMatch,
+    _: NoBody,
 ) -> Result<StatusCode, AppError> {
     app.store.delete_draft_notice(&finance.actor, id, as_seen.as_deref()).await.map_err(|e| as_seen.failed(e))?;
     Ok(StatusCode::NO_CONTENT)
@@ -143,6 +144,7 @@ pub async fn publish_notice(
     FinanceUser(finance): FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
     as_seen: IfMatch,
+    _: NoBody,
 ) -> Result<Json<PublishedView>, AppError> {
     Ok(Json(
         app.store
@@ -222,6 +224,7 @@ pub async fn acknowledge_notice(
     auth: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
     Client(client): Client,
+    _: NoBody,
 ) -> Result<Json<AckView>, AppError> {
     // A draft is invisible to everyone but finance: the store answers as if it did not exist.
     let (ack, _) = app.store.acknowledge_notice_as(&auth.actor, id, Channel::Api, client).await?;

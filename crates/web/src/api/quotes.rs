@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::api::ApiRouter;
 use crate::api::precondition::{Created, IfMatch, Tagged, created, tagged};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, FinanceUser, QuoteUser, SalesUser};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, FinanceUser, NoBody, QuoteUser, SalesUser};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -258,6 +258,7 @@ pub async fn finalise_quote(
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
     as_seen: IfMatch,
+    _: NoBody,
 ) -> Result<Tagged<QuoteView>, AppError> {
     let quote = app.store.finalise_quote(&sales.actor, id, as_seen.as_deref()).await.map_err(|e| as_seen.failed(e))?;
     Ok(tagged(quote.revision(), quote))
@@ -272,6 +273,7 @@ pub async fn reprice_quote(
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
     as_seen: IfMatch,
+    _: NoBody,
 ) -> Result<Tagged<RepriceView>, AppError> {
     let IfMatch(revisions, weak_only) = as_seen;
     let as_seen = revisions.map(|revisions| PricesSeen { revisions: Some(revisions), superseded: None });
@@ -288,6 +290,7 @@ pub async fn cancel_quote(
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
     as_seen: IfMatch,
+    _: NoBody,
 ) -> Result<Tagged<QuoteView>, AppError> {
     let quote = app.store.cancel_quote(&sales.actor, id, as_seen.as_deref()).await.map_err(|e| as_seen.failed(e))?;
     Ok(tagged(quote.revision(), quote))

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::extract::{AdminUser, ApiJson, ApiPath, ApiQuery, NoParameters, StaffUser};
+use crate::extract::{AdminUser, ApiJson, ApiPath, ApiQuery, NoBody, NoParameters, StaffUser};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -123,6 +123,7 @@ pub async fn send_password_link(
     State(app): State<AppState>,
     AdminUser(admin): AdminUser,
     ApiPath(id): ApiPath<Uuid>,
+    _: NoBody,
 ) -> Result<(StatusCode, Json<PasswordLinkSentView>), AppError> {
     let to = app.store.send_password_link(&admin.actor, id).await?;
     let works_for_days = pricegate_store::INVITATION_LINK_DAYS;
