@@ -356,7 +356,7 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
     create_product(&finance_api, "PUMP-C100", "EUR", 84_000).await;
     create_product(&finance_api, "VALVE-7", "EUR", 4_990).await;
     let (in_a_week, in_ten_days) = (date_in_days(7), date_in_days(10));
-    publish_price_change(&finance_api, "VALVE-7", 5_200, &in_a_week).await;
+    let valve_notice = publish_price_change(&finance_api, "VALVE-7", 5_200, &in_a_week).await;
     let lines = json!([{"sku": "PUMP-C100", "quantity": 12}, {"sku": "VALVE-7", "quantity": 3}]);
     let quote = draft_quote(&sales_api, lines).await;
     let quote = quote["id"].as_str().expect("the quote's id").to_owned();
@@ -374,6 +374,11 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
             "the price published before drafting: {upcoming}"
         );
         assert!(!upcoming.contains("PUMP-C100"), "the pending notice has its own card: {upcoming}");
+        // Published before drafting, it does not hold the quote up; unread, it is marked so.
+        let unread = "The signer has not acknowledged the notice marked below. Published before this quote was drafted, \
+                      it does not hold it up, but it changes its prices while it is valid: read it before finalising.";
+        assert_eq!(sam.text("#upcoming-unread").await, unread);
+        assert_eq!(sam.text_all("#upcoming .unread").await, ["not acknowledged by the signer"]);
 
         sam.submit(".acknowledge").await;
         assert!(sam.text("#gate-ready").await.contains("Ready to finalise"));
@@ -387,6 +392,14 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
         );
         let links = sam.text_all("#upcoming a").await;
         assert_eq!(links.len(), 2, "each names its notice: {links:?}");
+        assert_eq!(sam.text_all("#upcoming .unread").await.len(), 1, "the one acknowledged is not marked");
+        // The finalisation's confirmation says it too, where the signer decides.
+        sam.goto(&format!("/quotes/{quote}/finalise")).await;
+        assert_eq!(sam.text("#upcoming-unread").await, unread);
+        let r = sales_api.post_empty(&format!("/api/v1/notices/{valve_notice}/acknowledge")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sam.goto(&format!("/quotes/{quote}")).await;
+        assert!(!sam.exists("#upcoming-unread").await && !sam.exists("#upcoming .unread").await);
         let problems = sam.usability_problems().await;
         assert!(problems.is_empty(), "{}", problems.join("\n"));
         sam.screenshot("15-prices-due").await;

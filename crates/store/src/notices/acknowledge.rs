@@ -118,6 +118,23 @@ impl Store {
         self.audit_refusal(refused_acknowledgement(Some(user_id), Some(notice_id), channel), acknowledged).await
     }
 
+    /// Which of `notice_ids` `user_id` has acknowledged.
+    pub async fn acknowledged_among(&self, user_id: Uuid, notice_ids: &[Uuid]) -> Result<HashSet<Uuid>, StoreError> {
+        let mut acknowledged = HashSet::new();
+        for chunk in notice_ids.chunks(IN_LIST_CHUNK) {
+            let rows: Vec<Uuid> = acknowledgements::Entity::find()
+                .select_only()
+                .column(acknowledgements::Column::NoticeId)
+                .filter(acknowledgements::Column::UserId.eq(user_id))
+                .filter(acknowledgements::Column::NoticeId.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            acknowledged.extend(rows);
+        }
+        Ok(acknowledged)
+    }
+
     /// Who has acknowledged a published notice (anyone may, finance and
     /// admins included), and which active salespeople have not; 409
     /// `notice_not_published` for a draft, which nobody can acknowledge yet.

@@ -558,6 +558,8 @@ struct QuotePage {
     /// Prices published to take force while the draft is valid, other than
     /// the pending notices' (which have their own cards).
     upcoming: Vec<UpcomingRow>,
+    /// How many of `upcoming` the signer has not acknowledged.
+    upcoming_unread: usize,
     /// Pending notices are listed above the prices due: those are the others.
     upcoming_besides_pending: bool,
     is_finance: bool,
@@ -869,6 +871,14 @@ pub(super) struct UpcomingRow {
     pub(super) effective_on: String,
     pub(super) notice_id: Uuid,
     pub(super) title: String,
+    /// Its notice came before the quote was drafted, so the gate does not
+    /// wait for it, and the signer has not acknowledged it.
+    pub(super) unread: bool,
+}
+
+/// How many of `rows` the signer has not acknowledged.
+pub(super) fn unread_count(rows: &[UpcomingRow]) -> usize {
+    rows.iter().filter(|u| u.unread).count()
 }
 
 /// The quote's lines as its pages show them; a draft's say which of its
@@ -901,7 +911,9 @@ pub(super) async fn line_rows(app: &AppState, quote: &QuoteView) -> Result<Vec<L
 /// The prices already published, by notices the signer has acknowledged or
 /// that came before drafting, that take force after today and while the
 /// draft is valid: finalised before then the quote keeps its prices,
-/// finalised after it meets them as prices no longer in force.
+/// finalised after it meets them as prices no longer in force. Each says
+/// whether the signer has left its notice unread: one published before
+/// drafting does not hold the quote up, but it is no less news to them.
 pub(super) async fn upcoming_rows(
     app: &AppState,
     quote: &QuoteView,
@@ -914,10 +926,13 @@ pub(super) async fn upcoming_rows(
     let today = app.store.today().await?;
     let prices = app.store.upcoming_prices(&skus, today, quote.valid_until).await?;
     let pending: std::collections::HashSet<Uuid> = gate.pending.iter().map(|p| p.notice_id).collect();
+    let prices: Vec<_> = prices.into_iter().filter(|p| !pending.contains(&p.notice_id)).collect();
+    let notices: Vec<Uuid> = prices.iter().map(|p| p.notice_id).collect();
+    let read = app.store.acknowledged_among(quote.signer_id, &notices).await?;
     Ok(prices
         .into_iter()
-        .filter(|p| !pending.contains(&p.notice_id))
         .map(|p| UpcomingRow {
+            unread: !read.contains(&p.notice_id),
             quoted: quote
                 .lines
                 .iter()
@@ -1190,6 +1205,7 @@ async fn quote_page(
         },
         together,
         upcoming_besides_pending,
+        upcoming_unread: unread_count(&upcoming),
         upcoming,
         message,
         done: None,
