@@ -160,17 +160,7 @@ impl After {
             None => ("you sign".to_owned(), "your".to_owned()),
             Some(name) => (format!("{name} signs"), format!("{name}'s")),
         };
-        let drafts_summary = match (held, ready) {
-            (0, _) => format!("It held up none of the drafts {sign}."),
-            // Only the first few are read: how many of the rest are ready is not known here.
-            (n, _) if after.more_drafts > 0 => format!("It held up {n} drafts {sign}."),
-            (1, 1) => format!("It held up one draft {sign}, which is now ready to finalise."),
-            (1, _) => format!("It held up one draft {sign}, which something else still holds up."),
-            (n, r) if r == n => format!("It held up {n} drafts {sign}, all now ready to finalise."),
-            (n, 0) => format!("It held up {n} drafts {sign}; something else still holds up each of them."),
-            (n, 1) => format!("It held up {n} drafts {sign}; 1 of them is now ready to finalise."),
-            (n, r) => format!("It held up {n} drafts {sign}; {r} of them are now ready to finalise."),
-        };
+        let drafts_summary = drafts_summary(held, drafts.len(), ready, &sign);
         let still_summary = match after.still_count {
             0 => format!("No other price notice waits for {your} acknowledgement."),
             1 => format!("One more price notice waits for {your} acknowledgement."),
@@ -190,6 +180,30 @@ impl After {
                 .collect(),
             still_count: after.still_count,
         }
+    }
+}
+
+/// How many drafts the notice held up, in a sentence: `held` in all, the
+/// oldest `shown` of them read, `ready` of those now ready to finalise;
+/// `sign` is "you sign" or "Sam signs".
+fn drafts_summary(held: usize, shown: usize, ready: usize, sign: &str) -> String {
+    match (held, ready) {
+        (0, _) => format!("It held up none of the drafts {sign}."),
+        // Only the oldest few are read: how many of the rest are ready is not known here.
+        (n, r) if shown < n => {
+            let ready = match r {
+                0 => "none is".to_owned(),
+                1 => "1 is".to_owned(),
+                r => format!("{r} are"),
+            };
+            format!("It held up {n} drafts {sign}; of the {shown} oldest, {ready} now ready to finalise.")
+        }
+        (1, 1) => format!("It held up one draft {sign}, which is now ready to finalise."),
+        (1, _) => format!("It held up one draft {sign}, which something else still holds up."),
+        (n, r) if r == n => format!("It held up {n} drafts {sign}, all now ready to finalise."),
+        (n, 0) => format!("It held up {n} drafts {sign}; something else still holds up each of them."),
+        (n, 1) => format!("It held up {n} drafts {sign}; 1 of them is now ready to finalise."),
+        (n, r) => format!("It held up {n} drafts {sign}; {r} of them are now ready to finalise."),
     }
 }
 
@@ -544,6 +558,27 @@ mod tests {
             h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
         }
         h
+    }
+
+    #[test]
+    fn how_many_drafts_it_held_up_is_said_of_those_read() {
+        assert_eq!(drafts_summary(0, 0, 0, "you sign"), "It held up none of the drafts you sign.");
+        assert_eq!(
+            drafts_summary(2, 2, 0, "you sign"),
+            "It held up 2 drafts you sign; something else still holds up each of them."
+        );
+        assert_eq!(
+            drafts_summary(1, 1, 1, "Sam signs"),
+            "It held up one draft Sam signs, which is now ready to finalise."
+        );
+        assert_eq!(
+            drafts_summary(54, 10, 0, "you sign"),
+            "It held up 54 drafts you sign; of the 10 oldest, none is now ready to finalise."
+        );
+        assert_eq!(
+            drafts_summary(54, 10, 3, "you sign"),
+            "It held up 54 drafts you sign; of the 10 oldest, 3 are now ready to finalise."
+        );
     }
 
     #[test]
