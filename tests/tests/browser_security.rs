@@ -1123,6 +1123,7 @@ async fn a_new_quote_or_notice_sent_twice_is_saved_once(backend: Backend) {
     let html = r.text().await.unwrap();
     assert!(html.contains("This form saved a draft already (\u{201c}Hose prices\u{201d})") && html.contains("Hose prices, corrected"), "{html}");
     let draft = drafts[0]["id"].as_str().unwrap();
+    assert!(html.contains(&format!("<a href=\"/notices/{draft}/edit\" id=\"saved-draft\">Open the draft saved already</a>")), "{html}");
     assert_eq!(finance_api.delete(&format!("/api/v1/notices/{draft}")).await.status, 204);
     let r = send("/notices/new", &fiona, &notice_form).await.unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);

@@ -63,6 +63,9 @@ struct DraftPage {
     revision: Option<i64>,
     /// Why the form just sent saved nothing, when no field is to blame.
     not_saved: Option<String>,
+    /// The draft this form saved already, when sent again changed: linked,
+    /// to change that one rather than save another.
+    saved_draft: Option<Uuid>,
     /// A new draft's form key, made when its form was first opened: the form
     /// sent twice saves it once ([`pricegate_store::NewNotice::form_key`]).
     /// `None` when editing.
@@ -96,6 +99,7 @@ impl DraftPage {
             example: String::new(),
             revision: None,
             not_saved: None,
+            saved_draft: None,
             draft_id: Some(Uuid::new_v4()),
         }
     }
@@ -423,10 +427,12 @@ async fn create(
             // Changed, then sent again, or its draft deleted since: what was
             // typed is kept, to save anew.
             page.draft_id = Some(Uuid::new_v4());
+            page.saved_draft = saved.as_ref().map(|saved| saved.id);
             page.not_saved = Some(match saved {
                 Some(saved) => format!(
                     "This form saved a draft already (\u{201c}{}\u{201d}), and nothing more was saved. What you typed \
-                     is below: save again to save it as another draft.",
+                     is below: save again to save it as another draft, or open the draft saved already to change \
+                     that one instead.",
                     saved.title
                 ),
                 None => "This form saved a draft already, and it has since been deleted: nothing was saved. What you \
