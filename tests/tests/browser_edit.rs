@@ -252,6 +252,13 @@ async fn finance_edits_a_draft_notice_with_its_preview_and_renames_a_product() {
         let review = fiona.body().await;
         assert!(review.contains("Pump prices rise") && review.contains("1,390.00 EUR"), "{review}");
         assert_eq!(fiona.text("#notice-body strong").await, "next week");
+        assert!(fiona.text("#done").await.starts_with("Draft saved."), "told what saving did");
+        // Saved again as it is: nothing written, and the page says so.
+        let revision = api.get(&format!("/api/v1/notices/{notice}")).await.body["updated_at"].clone();
+        fiona.goto(&format!("/notices/{notice}/edit")).await;
+        fiona.submit("#save-notice").await;
+        assert!(fiona.text("#done").await.starts_with("Nothing to save: the form was as the draft is."));
+        assert_eq!(api.get(&format!("/api/v1/notices/{notice}")).await.body["updated_at"], revision);
 
         // Products: the name and unit change; the price does not, and the page says why.
         fiona.goto("/products").await;

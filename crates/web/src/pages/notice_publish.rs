@@ -244,6 +244,9 @@ async fn confirm_publish(
             "The form was sent twice: the draft was saved once, and this is it. It changes nothing until it is \
              published.",
         ),
+        Some(NoticeDone::Unchanged) => {
+            Some("Nothing to save: the form was as the draft is. It changes nothing until it is published.")
+        }
         _ => None,
     };
     let page = match confirm_page(&app, &user, id, None, saved).await? {
@@ -490,6 +493,8 @@ pub(super) enum NoticeDone {
     Saved,
     /// The new-notice form sent again after it saved the draft.
     SavedAlready,
+    /// A draft's edit form sent as the draft is: nothing written.
+    Unchanged,
     Published,
     Reminded {
         queued: usize,
@@ -513,6 +518,7 @@ impl NoticeDone {
         match self {
             NoticeDone::Saved => format!("saved.{notice}"),
             NoticeDone::SavedAlready => format!("saved-already.{notice}"),
+            NoticeDone::Unchanged => format!("unchanged.{notice}"),
             NoticeDone::Published => format!("published.{notice}"),
             NoticeDone::Reminded { queued, left_out, again_from: None } => {
                 format!("reminded.{notice}.{queued}.{left_out}")
@@ -529,6 +535,7 @@ impl NoticeDone {
         let done = match kind {
             "saved" => NoticeDone::Saved,
             "saved-already" => NoticeDone::SavedAlready,
+            "unchanged" => NoticeDone::Unchanged,
             "published" => NoticeDone::Published,
             "reminded" => {
                 let mut count = || parts.next().and_then(|p| p.parse().ok());
@@ -548,7 +555,7 @@ impl NoticeDone {
         let people = |n: usize| if n == 1 { "1 salesperson".to_owned() } else { format!("{n} salespeople") };
         match self {
             // Told on the confirmation page (see `confirm_publish`), never here.
-            NoticeDone::Saved | NoticeDone::SavedAlready => String::new(),
+            NoticeDone::Saved | NoticeDone::SavedAlready | NoticeDone::Unchanged => String::new(),
             NoticeDone::Published => format!(
                 "Published {}. It is queued for e-mail to {}, each with their own acknowledgement link, and every \
                  open quote drafted before it waits for its signer to acknowledge it.",
@@ -562,15 +569,10 @@ impl NoticeDone {
         }
     }
 
-    /// After saving a draft: its confirmation page, which says it was saved.
-    pub(super) fn saved(seal: &Seal, notice: Uuid) -> Response {
-        NOTICE_DONE.redirect_to(seal, &format!("/notices/{notice}/publish"), &NoticeDone::Saved.cookie_value(notice))
-    }
-
-    /// After a new draft's form sent twice: the draft its first sending saved.
-    pub(super) fn saved_already(seal: &Seal, notice: Uuid) -> Response {
-        let value = NoticeDone::SavedAlready.cookie_value(notice);
-        NOTICE_DONE.redirect_to(seal, &format!("/notices/{notice}/publish"), &value)
+    /// After a draft's form was sent (saved, sent twice, or as the draft
+    /// is): its confirmation page, which says which.
+    pub(super) fn to_confirmation(self, seal: &Seal, notice: Uuid) -> Response {
+        NOTICE_DONE.redirect_to(seal, &format!("/notices/{notice}/publish"), &self.cookie_value(notice))
     }
 
     fn back_to_dashboard(self, seal: &Seal, notice: Uuid) -> Response {
@@ -667,9 +669,11 @@ async fn dashboard(
     page.stranded.sort_by(|a, b| (&a.name, &a.email).cmp(&(&b.name, &b.email)));
     page.stranded_quotes = page.stranded.iter().map(|s| s.quotes.len()).sum();
     let seal = user.seal(&app);
-    // "Saved" is the confirmation page's to tell.
-    let done =
-        NOTICE_DONE.read(&headers, &seal).and_then(|v| NoticeDone::parse(v, id)).filter(|d| *d != NoticeDone::Saved);
+    // A draft's form sent is the confirmation page's to tell.
+    let done = NOTICE_DONE
+        .read(&headers, &seal)
+        .and_then(|v| NoticeDone::parse(v, id))
+        .filter(|d| !matches!(d, NoticeDone::Saved | NoticeDone::SavedAlready | NoticeDone::Unchanged));
     page.message = done.as_ref().map(|d| d.sentence(&page, &app.store.calendar()));
     page.nothing_done = matches!(done, Some(NoticeDone::Reminded { queued: 0, .. }));
     Ok(NOTICE_DONE.told(&headers, &seal, &page))
@@ -845,7 +849,15 @@ mod tests {
     fn what_was_done_is_told_on_its_own_notice_only() {
         let (notice, other) = (Uuid::new_v4(), Uuid::new_v4());
         let reminded = |again_from| NoticeDone::Reminded { queued: 4, left_out: 1, again_from };
-        for done in [NoticeDone::Saved, NoticeDone::Published, reminded(None), reminded(Some(1_796_000_000))] {
+        let all = [
+            NoticeDone::Saved,
+            NoticeDone::SavedAlready,
+            NoticeDone::Unchanged,
+            NoticeDone::Published,
+            reminded(None),
+            reminded(Some(1_796_000_000)),
+        ];
+        for done in all {
             assert_eq!(NoticeDone::parse(&done.cookie_value(notice), notice), Some(done));
         }
         assert_eq!(NoticeDone::parse(&NoticeDone::Published.cookie_value(other), notice), None);
