@@ -413,7 +413,7 @@ async fn create(
     }
     let Some(new) = parsed else { return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page)) };
     match app.store.create_notice(&user.0.actor, new.clone()).await {
-        Ok(n) => Ok(NoticeDone::Saved.to_confirmation(&user.seal(&app), n.id)),
+        Ok(n) => Ok(NoticeDone::Saved.back_to_confirmation(&user.seal(&app), n.id)),
         Err(StoreError::Conflict { code: NOTICE_DRAFTED_ALREADY, .. }) => {
             let id = form_row_id(user.0.actor.id, page.draft_id);
             let saved = match app.store.read_notice(&user.0.actor, id).await {
@@ -423,7 +423,7 @@ async fn create(
             };
             // Sent twice as it was: the draft its first sending saved.
             if let Some(saved) = saved.as_ref().filter(|saved| new.saved_as(saved)) {
-                return Ok(NoticeDone::SavedAlready.to_confirmation(&user.seal(&app), saved.id));
+                return Ok(NoticeDone::SavedAlready.back_to_confirmation(&user.seal(&app), saved.id));
             }
             // Changed, then sent again, or its draft deleted since: what was
             // typed is kept, to save anew.
@@ -487,8 +487,10 @@ async fn update(
     let patch = NoticePatch { title: Some(title), body: Some(body), changes: Some(changes), as_seen };
     match app.store.update_notice(&user.0.actor, id, patch).await {
         // Sent as the draft is, nothing was written (its revision stands), and the page says so.
-        Ok(n) if page.revision == Some(n.revision()) => Ok(NoticeDone::Unchanged.to_confirmation(&user.seal(&app), id)),
-        Ok(_) => Ok(NoticeDone::Saved.to_confirmation(&user.seal(&app), id)),
+        Ok(n) if page.revision == Some(n.revision()) => {
+            Ok(NoticeDone::Unchanged.back_to_confirmation(&user.seal(&app), id))
+        }
+        Ok(_) => Ok(NoticeDone::Saved.back_to_confirmation(&user.seal(&app), id)),
         // Changed since the form was opened (another tab): the form as
         // typed, now on the draft as it is, to save again knowingly.
         Err(StoreError::Conflict { code: "notice_changed", .. }) => {

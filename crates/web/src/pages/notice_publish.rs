@@ -571,7 +571,7 @@ impl NoticeDone {
 
     /// After a draft's form was sent (saved, sent twice, or as the draft
     /// is): its confirmation page, which says which.
-    pub(super) fn to_confirmation(self, seal: &Seal, notice: Uuid) -> Response {
+    pub(super) fn back_to_confirmation(self, seal: &Seal, notice: Uuid) -> Response {
         NOTICE_DONE.redirect_to(seal, &format!("/notices/{notice}/publish"), &self.cookie_value(notice))
     }
 
