@@ -297,6 +297,26 @@ struct HistoryRow {
     at: String,
     who: String,
     what: String,
+    /// The same said by the same person again right after (Finalise pressed
+    /// five times): how many times in all, and when the last was.
+    repeated: Option<(usize, String)>,
+}
+
+/// `rows` with each run of the same entry, by the same person, one after
+/// another, told once with how many times: what the history is printed with
+/// as proof reads as what happened, not as a double-click.
+fn without_repeats(rows: impl IntoIterator<Item = HistoryRow>) -> Vec<HistoryRow> {
+    let mut kept: Vec<HistoryRow> = Vec::new();
+    for row in rows {
+        match kept.last_mut() {
+            Some(last) if last.who == row.who && last.what == row.what => {
+                let times = last.repeated.as_ref().map_or(1, |(times, _)| *times);
+                last.repeated = Some((times + 1, row.at));
+            }
+            _ => kept.push(row),
+        }
+    }
+    kept
 }
 
 /// The keys under which a quote's audit entries name people: a signer
@@ -1113,14 +1133,12 @@ async fn quote_page(
     people.sort_unstable();
     people.dedup();
     let names = app.store.user_names(&people).await?;
-    let history = entries
-        .iter()
-        .map(|e| HistoryRow {
-            at: calendar.stamp(e.at, true),
-            who: e.actor_id.and_then(|id| names.get(&id).cloned()).unwrap_or_default(),
-            what: history_row(e, &currency, &names),
-        })
-        .collect();
+    let history = without_repeats(entries.iter().map(|e| HistoryRow {
+        at: calendar.stamp(e.at, true),
+        who: e.actor_id.and_then(|id| names.get(&id).cloned()).unwrap_or_default(),
+        what: history_row(e, &currency, &names),
+        repeated: None,
+    }));
     Ok(QuotePage {
         history,
         reference: pricegate_mail::compose::quote_reference(quote.id),
@@ -1539,6 +1557,38 @@ async fn override_prices(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_entry_by_the_same_person_in_a_row_is_told_once_with_how_many_times() {
+        let row = |at: &str, who: &str, what: &str| HistoryRow {
+            at: at.into(),
+            who: who.into(),
+            what: what.into(),
+            repeated: None,
+        };
+        let again = "Finalising asked again once it was finalised or cancelled: nothing changed";
+        let rows = without_repeats([
+            row("10:00:00", "Sam", "Finalised"),
+            row("10:00:01", "Sam", again),
+            row("10:00:01", "Sam", again),
+            row("10:00:02", "Sam", again),
+            row("10:05:00", "Sara", again),
+            row("10:06:00", "Sam", again),
+        ]);
+        let told: Vec<(&str, &str, Option<(usize, &str)>)> = rows
+            .iter()
+            .map(|r| (r.who.as_str(), r.at.as_str(), r.repeated.as_ref().map(|(n, last)| (*n, last.as_str()))))
+            .collect();
+        assert_eq!(
+            told,
+            [
+                ("Sam", "10:00:00", None),
+                ("Sam", "10:00:01", Some((3, "10:00:02"))),
+                ("Sara", "10:05:00", None),
+                ("Sam", "10:06:00", None),
+            ]
+        );
+    }
 
     #[test]
     fn what_was_done_is_told_on_its_own_quote_only() {
