@@ -241,7 +241,10 @@ both_backends! {
         let (fiona_page, fred_page) = (product_form(base, &pump, &fiona_cookie).await, product_form(base, &pump, &fred_cookie).await);
         assert_eq!(save_product(base, &pump, &fiona_cookie, &fiona_page, "Pump D20 (new model)", "each").await.0, 303);
 
-        let (status, body) = save_product(base, &pump, &fred_cookie, &fred_page, "Product PUMP-1", "pack of 2").await;
+        // A refusal of his own first (an empty name) keeps the version his page was opened on.
+        let (status, refused) = save_product(base, &pump, &fred_cookie, &fred_page, " ", "pack of 2").await;
+        assert_eq!(status, 422, "{refused}");
+        let (status, body) = save_product(base, &pump, &fred_cookie, &refused, "Product PUMP-1", "pack of 2").await;
         assert_eq!(status, 409, "{body}");
         assert!(body.contains("PUMP-1 changed after you opened it"), "{body}");
         assert!(body.contains("It is now named <strong>Pump D20 (new model)</strong>, its unit <strong>each</strong>"), "{body}");
@@ -256,6 +259,10 @@ both_backends! {
         assert_eq!((product["name"].as_str(), product["unit"].as_str()), (Some("Pump D20 (new model)"), Some("pack of 2")), "{product}");
         let audit = finance.get("/api/v1/audit?action=product.updated").await.body;
         assert_eq!(audit.as_array().map(Vec::len), Some(2), "Fiona's and Fred's second: {audit}");
+        // A form from a page without the version saves nothing until shown the product as it is.
+        let form = [("csrf_token", csrf_in(&fred_page)), ("name", "Pump D20".to_owned()), ("unit", "each".to_owned())];
+        let r = client().post(format!("{base}/products/{pump}/edit")).header(COOKIE, &fred_cookie).form(&form).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 409);
     }
 }
 
@@ -269,7 +276,7 @@ async fn product_form(base: &str, product: &str, cookie: &str) -> String {
 async fn save_product(base: &str, product: &str, cookie: &str, html: &str, name: &str, unit: &str) -> (u16, String) {
     let form = [
         ("csrf_token", csrf_in(html)),
-        ("revision", pricegate_tests::pages::hidden_in(html, "revision")),
+        ("seen", pricegate_tests::pages::hidden_in(html, "seen")),
         ("name", name.to_owned()),
         ("unit", unit.to_owned()),
     ];

@@ -521,10 +521,14 @@ both_backends! {
             assert_eq!(html.matches("<td data-label=\"When\">").count(), 2, "{typed}: {html}");
             assert!(html.contains(&format!("value=\"{reference}\"")), "the filter shows it: {html}");
         }
-        // A product by its SKU, in capitals or not, as finance names it.
+        // A product by its SKU, in capitals or not, as finance names it; one of eight hex digits too.
         let (_, html) = page(&app, &fiona.email, "/audit?subject=pump-1").await;
         assert_eq!(html.matches("<td data-label=\"When\">").count(), 1, "{html}");
         assert!(html.contains(&action("product.created")) && html.contains("value=\"pump-1\""), "{html}");
+        create_product(&finance, "CAFEBABE", "EUR", 100).await;
+        let (_, html) = page(&app, &fiona.email, "/audit?subject=cafebabe").await;
+        assert_eq!(html.matches("<td data-label=\"When\">").count(), 1, "{html}");
+        assert!(html.contains(&action("product.created")), "{html}");
         // A filter that matches nothing shows nothing, and says why; an address that cannot be read shows everything.
         for (query, says, rows) in [
             ("action=%3Cscript%3E", "No entry is written with the action \u{201c}&#60;script&#62;\u{201d}", 0),
@@ -544,7 +548,7 @@ both_backends! {
         let (_, html) = page(&app, &fiona.email, "/audit?action=auth.login_failed").await;
         assert!(html.contains("<td data-label=\"Who\">unknown (not logged in)</td>"), "{html}");
         assert!(html.contains(&format!("<code>email: {}; reason: wrong_password</code>", sam.email)), "{html}");
-        // A person by their e-mail address, as typed, paged with it kept.
+        // A person by their e-mail address, as typed (spaces and capitals aside).
         let (_, html) = page(&app, &fiona.email, &format!("/audit?subject=%20{}", sam.email.to_uppercase())).await;
         assert!(html.contains(&action("auth.login_failed")) && !html.contains(&action("quote.drafted")), "{html}");
         let failed = finance.get("/api/v1/audit?action=auth.login_failed").await;

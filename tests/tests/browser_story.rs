@@ -376,7 +376,7 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
         assert!(!upcoming.contains("PUMP-C100"), "the pending notice has its own card: {upcoming}");
         // Published before drafting, it does not hold the quote up; unread, it is marked so.
         let unread = "The signer has not acknowledged the notice marked below. Published before this quote was drafted, \
-                      it does not hold it up, but it changes its prices while it is valid: read it before finalising.";
+                      it does not hold it up, but it sets prices that take force while it is valid: read it before finalising.";
         assert_eq!(sam.text("#upcoming-unread").await, unread);
         assert_eq!(sam.text_all("#upcoming .unread").await, ["not acknowledged by the signer"]);
 

@@ -78,7 +78,9 @@ impl Text {
         if value.chars().any(overrides) {
             return Err(Invalid::new(
                 field,
-                format!("{field} must not contain characters that force the direction of the text backwards."),
+                format!(
+                    "{field} must not contain characters that override the direction of the text (U+202D, U+202E)."
+                ),
             ));
         }
         Ok(Text(value.to_owned()))
@@ -462,7 +464,11 @@ mod tests {
         }
         for sly in ["a\u{202e}05.21", "x\n\u{202d}y"] {
             let e = Text::parse_multiline("body", sly, 100).unwrap_err();
-            assert!(e.message.contains("force the direction of the text backwards"), "{sly:?}: {}", e.message);
+            assert!(
+                e.message.contains("override the direction of the text (U+202D, U+202E)"),
+                "{sly:?}: {}",
+                e.message
+            );
             assert!(Text::parse_multiline_optional("notes", sly, 100).is_err(), "{sly:?}");
         }
         let embedded = "Preis:\n\u{202b}שלום\u{202c} 12.50";

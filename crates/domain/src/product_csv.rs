@@ -133,7 +133,7 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
             // is a quote opened and never closed.
             let message = if record.iter().any(|f| f.contains('\n')) {
                 "A field on this line opens a quote (\") that is never closed, so the lines after it were read as part of it.".to_owned()
-            } else if record.len() > HEADER.len() && delimiter == b',' && decimal {
+            } else if record.len() == HEADER.len() + 1 && delimiter == b',' && decimal && split_price(&record) {
                 format!(
                     "Expected 5 fields, found {}: a price written with a thousands separator is quoted \
                      (\"1,250.00\") or written without one (1250.00).",
@@ -145,7 +145,7 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
             errors.push(RowError::new(line, None, message));
             continue;
         }
-        match parse_row(line, &record, decimal) {
+        match parse_row(line, &record, decimal, delimiter) {
             Ok(row) => {
                 // SKUs match exactly: two that differ only in case would be taken for each other.
                 match seen.entry(row.sku.as_str().to_lowercase()) {
@@ -168,6 +168,16 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
         }
     }
     Ok((rows, errors))
+}
+
+/// Whether a line's last two fields read as one price split at its
+/// thousands separator (`1` and `250.00` of an unquoted `1,250.00`).
+fn split_price(record: &csv::StringRecord) -> bool {
+    let (Some(high), Some(low)) = (record.get(record.len() - 2), record.get(record.len() - 1)) else { return false };
+    let (high, low) = (high.trim(), low.trim());
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (whole, fraction) = low.split_once('.').unwrap_or((low, "0"));
+    (1..=3).contains(&high.len()) && digits(high) && whole.len() == 3 && digits(whole) && digits(fraction)
 }
 
 /// The character between fields: a comma, unless the first line has none
@@ -237,11 +247,25 @@ impl<'a> LineCounter<'a> {
 }
 
 /// One product line; with `decimal`, its price is in the currency's units.
-fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool) -> Result<ProductRow, Invalid> {
+fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8) -> Result<ProductRow, Invalid> {
     let field = |i: usize| record.get(i).unwrap_or("");
     let currency = Currency::parse(field(3))?;
     let price_raw = field(4).trim();
     let price = if decimal {
+        // Saved with semicolons, the comma was most likely the decimal sign
+        // ("0,125" meant an eighth): read as a thousands separator, it would
+        // be a price a thousand times too high, so it is not read at all.
+        if delimiter != b',' && price_raw.contains(',') {
+            return Err(Invalid::new(
+                "unit_price",
+                format!(
+                    "unit_price {price_raw} has a comma, which in a file with its fields between semicolons or tabs \
+                     may be the decimal sign: write the price with a decimal point and no thousands separator, \
+                     such as {}.",
+                    currency.example()
+                ),
+            ));
+        }
         if price_raw.starts_with('-') {
             return Err(Invalid::new(
                 "unit_price",
@@ -403,6 +427,22 @@ mod tests {
     fn an_unquoted_thousands_separator_is_named() {
         let errors = parse_products(b"sku,name,unit,currency,unit_price\nP-1,Pump,each,EUR,1,250.00\n").unwrap_err();
         assert!(errors[0].message.contains("quoted (\"1,250.00\")"), "{errors:?}");
+        // A comma elsewhere (in a name) is not taken for one.
+        let errors =
+            parse_products(b"sku,name,unit,currency,unit_price\nP-1,Pump, big,each,EUR,1250.00\n").unwrap_err();
+        assert_eq!(errors[0].message, "Expected 5 fields, found 6.");
+    }
+
+    #[test]
+    fn a_comma_in_a_price_is_not_read_when_fields_are_between_semicolons() {
+        for file in [
+            &b"sku;name;unit;currency;unit_price\nP-1;Pump;each;EUR;0,125\n"[..],
+            b"sku\tname\tunit\tcurrency\tunit_price\nP-1\tPump\teach\tKWD\t1,250\n",
+        ] {
+            let errors = parse_products(file).unwrap_err();
+            assert_eq!(errors[0].field.as_deref(), Some("unit_price"), "{errors:?}");
+            assert!(errors[0].message.contains("may be the decimal sign"), "{errors:?}");
+        }
     }
 
     #[test]

@@ -169,7 +169,9 @@ fn without_trailing_punctuation(prefix: &str, token: &str) -> Option<String> {
     let cut = token.trim_end_matches(|c: char| !token_char(c));
     let punctuation = |c: char| ".,;:!?)]}>'\"\u{2019}\u{201D}".contains(c);
     let dropped = &token[cut.len()..];
-    (!cut.is_empty() && !dropped.is_empty() && dropped.chars().all(punctuation)).then(|| format!("{prefix}{cut}"))
+    // Only a token's characters are carried into the address led to.
+    let whole = !cut.is_empty() && cut.chars().all(token_char);
+    (whole && !dropped.is_empty() && dropped.chars().all(punctuation)).then(|| format!("{prefix}{cut}"))
 }
 
 /// 200 once the database answers; 503 (with the error body) while it does not.
@@ -254,6 +256,9 @@ mod tests {
         assert_eq!(without_trailing_punctuation("/ack/", "..."), None, "nothing of a token");
         assert_eq!(without_trailing_punctuation("/ack/", &format!("{token}%")), None, "not punctuation");
         assert_eq!(without_trailing_punctuation("/ack/", &format!("{token}x.")), Some(format!("/ack/{token}x")));
+        for sly in ["x\ny.", "../../admin/users.", "a?b=c.", "a#b."] {
+            assert_eq!(without_trailing_punctuation("/ack/", sly), None, "{sly:?}");
+        }
     }
 
     #[test]

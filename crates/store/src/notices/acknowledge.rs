@@ -587,6 +587,10 @@ pub(crate) async fn acknowledge_in(
         })
         .collect();
     let ours: HashSet<Uuid> = rows.iter().filter_map(|r| r.id.try_as_ref().copied()).collect();
+    // In one order whatever the caller's, so that two batches of the same
+    // person's never wait on each other's rows in turn.
+    let mut rows = rows;
+    rows.sort_by_key(|r| r.notice_id.try_as_ref().copied());
     for chunk in rows.chunks(IN_LIST_CHUNK) {
         acknowledgements::Entity::insert_many(chunk.to_vec())
             .on_conflict(

@@ -122,14 +122,16 @@ async fn list(
     let typed_action = query.action.as_deref().map(str::trim).unwrap_or("");
     let action = action_of(typed_action);
     let typed_subject = query.subject.as_deref().map(str::trim).unwrap_or("");
-    let (subject, ids) = match subject_of(typed_subject) {
-        Some((subject, ids)) => (Some(subject), Some(ids)),
-        // A product by its SKU, or a person by their address, as people name them; the address keeps it so.
-        None if !typed_subject.is_empty() => match subject_named(&app, typed_subject).await? {
-            Some(id) => (Some(typed_subject.to_owned()), Some((id, id))),
-            None => (None, None),
-        },
-        None => (None, None),
+    // A product by its SKU, or a person by their address, as people name
+    // them (the address keeps it so), before a reference: a SKU may be
+    // eight hex digits too.
+    let named = match Uuid::parse_str(typed_subject).is_err() && !typed_subject.is_empty() {
+        true => subject_named(&app, typed_subject).await?,
+        false => None,
+    };
+    let (subject, ids) = match named {
+        Some(id) => (Some(typed_subject.to_owned()), Some((id, id))),
+        None => subject_of(typed_subject).unzip(),
     };
     let subject = subject.as_deref();
     let mut notes = Vec::new();
@@ -153,11 +155,13 @@ async fn list(
         ));
     }
     let before = query.before.as_deref().and_then(|id| Uuid::parse_str(id).ok());
-    let (mut entries, before) = match app.store.list_audit(PAGE_SIZE + 1, before, action, ids).await {
-        _ if matches_nothing => (Vec::new(), None),
-        // An id that names no entry (a stale or edited link) shows the first page.
-        Err(StoreError::Invalid(_)) => (app.store.list_audit(PAGE_SIZE + 1, None, action, ids).await?, None),
-        listed => (listed?, before),
+    let (mut entries, before) = match matches_nothing {
+        true => (Vec::new(), None),
+        false => match app.store.list_audit(PAGE_SIZE + 1, before, action, ids).await {
+            // An id that names no entry (a stale or edited link) shows the first page.
+            Err(StoreError::Invalid(_)) => (app.store.list_audit(PAGE_SIZE + 1, None, action, ids).await?, None),
+            listed => (listed?, before),
+        },
     };
     let newest = before.is_some().then(|| address(action, subject, None));
     let older = (entries.len() as u64 > PAGE_SIZE).then(|| {

@@ -532,11 +532,15 @@ async fn update(
     let mut page = EditPage::new(&user, &product, app.store.calendar());
     page.name = form.get("name").to_owned();
     page.unit = form.get("unit").to_owned();
+    // The version the form was opened on, kept through a refusal; a form
+    // without it is from a page older than the field, and saves nothing
+    // until shown the product as it is.
+    page.revision = form.seen().unwrap_or(i64::MIN);
     // Both fields are checked, so the form comes back with all its problems at once.
     let refused = match (Text::parse("name", &page.name, limits::NAME), Text::parse("unit", &page.unit, limits::UNIT)) {
         (Ok(name), Ok(unit)) => {
-            // The version the form was opened on: a colleague's change since is not overwritten.
-            let as_seen = form.get("revision").trim().parse().ok().map(|r| vec![r]);
+            // A colleague's change since the form was opened is not saved over.
+            let as_seen = Some(vec![page.revision]);
             let patch = ProductPatch { name: Some(name), unit: Some(unit), withdrawn: None, as_seen };
             match app.store.update_product(&user.0.actor, id, patch).await {
                 Ok(p) => return Ok(Done::Saved(p.id).back_to_list(&user.seal(&app), Some(&p.sku))),

@@ -295,6 +295,8 @@ struct SupersededRow {
 /// One entry of a quote's history: when, who, and what, in words.
 struct HistoryRow {
     at: String,
+    /// Who, by id: two people may share a name.
+    actor: Option<Uuid>,
     who: String,
     what: String,
     /// The same said by the same person again right after (Finalise pressed
@@ -309,7 +311,7 @@ fn without_repeats(rows: impl IntoIterator<Item = HistoryRow>) -> Vec<HistoryRow
     let mut kept: Vec<HistoryRow> = Vec::new();
     for row in rows {
         match kept.last_mut() {
-            Some(last) if last.who == row.who && last.what == row.what => {
+            Some(last) if last.actor == row.actor && last.what == row.what => {
                 let times = last.repeated.as_ref().map_or(1, |(times, _)| *times);
                 last.repeated = Some((times + 1, row.at));
             }
@@ -896,9 +898,11 @@ pub(super) struct UpcomingRow {
     pub(super) unread: bool,
 }
 
-/// How many of `rows` the signer has not acknowledged.
+/// How many notices of `rows` the signer has not acknowledged (a notice
+/// may set prices for several of the quote's products).
 pub(super) fn unread_count(rows: &[UpcomingRow]) -> usize {
-    rows.iter().filter(|u| u.unread).count()
+    let unread: std::collections::HashSet<Uuid> = rows.iter().filter(|u| u.unread).map(|u| u.notice_id).collect();
+    unread.len()
 }
 
 /// The quote's lines as its pages show them; a draft's say which of its
@@ -1135,6 +1139,7 @@ async fn quote_page(
     let names = app.store.user_names(&people).await?;
     let history = without_repeats(entries.iter().map(|e| HistoryRow {
         at: calendar.stamp(e.at, true),
+        actor: e.actor_id,
         who: e.actor_id.and_then(|id| names.get(&id).cloned()).unwrap_or_default(),
         what: history_row(e, &currency, &names),
         repeated: None,
@@ -1560,8 +1565,10 @@ mod tests {
 
     #[test]
     fn the_same_entry_by_the_same_person_in_a_row_is_told_once_with_how_many_times() {
+        let (sam, sara) = (Uuid::new_v4(), Uuid::new_v4());
         let row = |at: &str, who: &str, what: &str| HistoryRow {
             at: at.into(),
+            actor: Some(if who == "Sam" { sam } else { sara }),
             who: who.into(),
             what: what.into(),
             repeated: None,
@@ -1575,19 +1582,31 @@ mod tests {
             row("10:05:00", "Sara", again),
             row("10:06:00", "Sam", again),
         ]);
-        let told: Vec<(&str, &str, Option<(usize, &str)>)> = rows
+        let told: Vec<String> = rows
             .iter()
-            .map(|r| (r.who.as_str(), r.at.as_str(), r.repeated.as_ref().map(|(n, last)| (*n, last.as_str()))))
+            .map(|r| match &r.repeated {
+                Some((times, last)) => format!("{} {} x{times} to {last}", r.who, r.at),
+                None => format!("{} {}", r.who, r.at),
+            })
             .collect();
-        assert_eq!(
-            told,
-            [
-                ("Sam", "10:00:00", None),
-                ("Sam", "10:00:01", Some((3, "10:00:02"))),
-                ("Sara", "10:05:00", None),
-                ("Sam", "10:06:00", None),
-            ]
-        );
+        assert_eq!(told, ["Sam 10:00:00", "Sam 10:00:01 x3 to 10:00:02", "Sara 10:05:00", "Sam 10:06:00"]);
+    }
+
+    #[test]
+    fn unread_notices_are_counted_once_however_many_of_the_quotes_products_they_price() {
+        let (two_skus, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let row = |sku: &str, notice_id, unread| UpcomingRow {
+            sku: sku.into(),
+            quoted: String::new(),
+            new_price: String::new(),
+            effective_on: String::new(),
+            notice_id,
+            title: String::new(),
+            unread,
+        };
+        let rows = [row("P-1", two_skus, true), row("P-2", two_skus, true), row("P-3", other, false)];
+        assert_eq!(unread_count(&rows), 1);
+        assert_eq!(unread_count(&[row("P-1", two_skus, true), row("P-3", other, true)]), 2);
     }
 
     #[test]
