@@ -247,7 +247,7 @@ both_backends! {
         let (status, body) = save_product(base, &pump, &fred_cookie, &refused, "Product PUMP-1", "pack of 2").await;
         assert_eq!(status, 409, "{body}");
         assert!(body.contains("PUMP-1 changed after you opened it"), "{body}");
-        assert!(body.contains("It is now named <strong>Pump D20 (new model)</strong>, its unit <strong>each</strong>"), "{body}");
+        assert!(body.contains("It is now named <strong>Pump D20 (new model)</strong>, its unit <strong>each</strong>, on sale."), "{body}");
         assert!(body.contains("value=\"pack of 2\""), "what Fred typed stays in the form: {body}");
         let product = finance.get("/api/v1/products").await.body[0].clone();
         assert_eq!((product["name"].as_str(), product["unit"].as_str()), (Some("Pump D20 (new model)"), Some("each")), "{product}");

@@ -490,6 +490,8 @@ struct Changed {
     message: String,
     name: String,
     unit: String,
+    /// Withdrawing it, or putting it back on sale, is a change too.
+    on_sale: bool,
 }
 
 impl EditPage {
@@ -549,7 +551,8 @@ async fn update(
                 Err(StoreError::Conflict { code: "product_changed", message }) => {
                     let now = app.store.get_product(id).await?;
                     page.revision = now.revision();
-                    page.changed = Some(Changed { message, name: now.name, unit: now.unit });
+                    let on_sale = now.withdrawn_at.is_none();
+                    page.changed = Some(Changed { message, name: now.name, unit: now.unit, on_sale });
                     return Ok(render(StatusCode::CONFLICT, &page));
                 }
                 // Said beside the unit, with the form as it was sent.
