@@ -343,6 +343,43 @@ both_backends! {
 }
 
 both_backends! {
+    /// Finance (and a salesperson) lists the drafts with a line at a price no
+    /// longer in force: to reprice, or to approve keeping the old price.
+    async fn drafts_at_an_old_price_are_listed_together(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 10_000).await;
+        create_product(&finance, "P-2", "EUR", 5_000).await;
+        let old = id_of(&draft_quote(&sam, json!([{"sku": "P-2", "quantity": 1}, {"sku": "P-1", "quantity": 2}])).await);
+        let untouched = id_of(&draft_quote(&sam, json!([{"sku": "P-2", "quantity": 1}])).await);
+        let cancelled = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{cancelled}/cancel")).await.status, 200);
+        let later = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+        publish_price_change(&finance, "P-1", 11_000, &date_in_days(0)).await;
+        publish_price_change(&finance, "P-2", 6_000, &date_in_days(30)).await;
+        let fresh = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 3}])).await);
+
+        let listed = |r: serde_json::Value| -> Vec<String> {
+            r.as_array().into_iter().flatten().filter_map(|q| q["id"].as_str().map(str::to_owned)).collect()
+        };
+        for who in [&finance, &sam] {
+            let r = who.get("/api/v1/quotes?at_old_prices=true").await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert_eq!(listed(r.body), [later.clone(), old.clone()], "newest first; not {untouched}, {cancelled} or {fresh}");
+        }
+        assert_eq!(listed(sam.get("/api/v1/quotes?at_old_prices=false").await.body).len(), 5);
+        // Repriced, it is at today's prices.
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{later}/reprice")).await.status, 200);
+        assert_eq!(listed(finance.get("/api/v1/quotes?at_old_prices=true").await.body), [old.clone()]);
+        // In the browser, as a state of the list.
+        let html = page_as(&app.base, &fiona.email, "/quotes?state=old_prices").await;
+        assert!(html.contains(&format!("/quotes/{old}")) && !html.contains(&format!("/quotes/{fresh}")), "{html}");
+        assert!(html.contains("<a href=\"/quotes?state=old_prices\" aria-current=\"page\">At an old price</a>"), "{html}");
+    }
+}
+
+both_backends! {
     /// `search` finds quotes by part of their customer's name, company or
     /// e-mail address in any case, or by the reference pages and e-mails
     /// print, among the quotes the caller may see; `%` and `_` are letters.

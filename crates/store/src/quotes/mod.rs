@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Role, Sku, Text, quote_total};
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -169,6 +169,10 @@ pub struct QuoteFilter {
     pub with_skus: Option<Vec<String>>,
     /// Only quotes found by what a person typed to look for them.
     pub search: Option<QuoteSearch>,
+    /// Only drafts with a line quoted at a price no longer in force today:
+    /// each must be repriced, or finance approve keeping the old price,
+    /// before it is finalised (approved already or not: its gate says).
+    pub at_old_prices: bool,
 }
 
 /// What a person typed to find a quote: part of its customer's name, company
@@ -381,6 +385,23 @@ impl Store {
         }
         if let Some(search) = &filter.search {
             query = query.filter(search.condition());
+        }
+        if filter.at_old_prices {
+            // The gate's own test of a line (see `superseded_lines`), in SQL;
+            // sea-query's placeholder for a value is `$1` on PostgreSQL.
+            let today = match self.db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => "$1",
+                _ => "?",
+            };
+            let old = format!(
+                "EXISTS (SELECT 1 FROM quote_lines l JOIN products p ON p.id = l.product_id \
+                   WHERE l.quote_id = quotes.id AND l.unit_price_minor <> {})",
+                crate::gate::price_in_force_sql(today)
+            );
+            let today = self.calendar.today();
+            query = query
+                .filter(quotes::Column::State.eq(DRAFT))
+                .filter(Expr::cust_with_values(old, [sea_orm::Value::from(today)]));
         }
         if let Some(before) = filter.before {
             // The page after `before`: by drafting time, then id, as ordered

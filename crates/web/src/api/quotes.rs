@@ -122,6 +122,10 @@ pub struct QuotesQuery {
     /// this, in any case, or whose reference (the id's first eight
     /// hexadecimal digits) it is; at most 200 characters.
     pub search: Option<String>,
+    /// `true`: only drafts with a line quoted at a price no longer in force
+    /// today, to reprice or to have finance approve (approved or not: the
+    /// gate says).
+    pub at_old_prices: Option<bool>,
 }
 
 fn parse_lines(lines: &[LineIn]) -> Result<Vec<NewLine>, Invalid> {
@@ -179,7 +183,8 @@ pub async fn list_quotes(
     }
     let limit = super::page_limit(q.limit)?;
     let search = QuoteSearch::parse("search", q.search.as_deref().unwrap_or(""))?;
-    let filter = QuoteFilter { state: q.state, limit, before: q.before, with_skus: None, search };
+    let at_old_prices = q.at_old_prices.unwrap_or(false);
+    let filter = QuoteFilter { state: q.state, limit, before: q.before, with_skus: None, search, at_old_prices };
     Ok(Json(app.store.list_quotes(&user.actor, filter).await?))
 }
 

@@ -117,6 +117,10 @@ async fn open_gate(app: &AppState, user: &PageUser, quote: &QuoteView) -> Result
 
 /// My quotes (finance: all), newest drafted first, [`PAGE_SIZE`] at a
 /// time, of one state or all (`?state=draft`, `&before=<id>` for older ones).
+/// The quotes list's pseudo-state of the drafts with a line at a price no
+/// longer in force (see [`QuoteFilter::at_old_prices`]).
+const AT_OLD_PRICES: &str = "old_prices";
+
 async fn list(
     State(app): State<AppState>,
     user: PageUser,
@@ -125,6 +129,7 @@ async fn list(
     user.require(QUOTE_ROLES)?;
     let state = match query.state.as_deref() {
         Some("draft") => "draft",
+        Some(AT_OLD_PRICES) => AT_OLD_PRICES,
         Some("finalised") => "finalised",
         Some("cancelled") => "cancelled",
         _ => "",
@@ -152,11 +157,12 @@ async fn list(
     // An id that names no quote (a stale or edited link) shows the first page.
     let before = query.before.and_then(|id| Uuid::parse_str(&id).ok());
     let filter = |before| QuoteFilter {
-        state: (!state.is_empty()).then(|| state.to_owned()),
+        state: (!state.is_empty() && state != AT_OLD_PRICES).then(|| state.to_owned()),
         limit: Some(PAGE_SIZE + 1),
         before,
         with_skus: None,
         search: search.clone(),
+        at_old_prices: state == AT_OLD_PRICES,
     };
     let (mut quotes, before) = match app.store.list_quotes(&user.0.actor, filter(before)).await {
         Err(StoreError::Invalid(_)) => (app.store.list_quotes(&user.0.actor, filter(None)).await?, None),
@@ -172,14 +178,20 @@ async fn list(
         let last = quotes.last().map(|q| q.id.to_string()).unwrap_or_default();
         super::list_address("/quotes", &[state_pair, search_pair, Some(("before", &last))])
     });
-    let states = [("", "All"), ("draft", "Drafts"), ("finalised", "Finalised"), ("cancelled", "Cancelled")]
-        .into_iter()
-        .map(|(value, label)| StateLink {
-            href: super::list_address("/quotes", &[(!value.is_empty()).then_some(("state", value)), search_pair]),
-            label,
-            current: value == state,
-        })
-        .collect();
+    let states = [
+        ("", "All"),
+        ("draft", "Drafts"),
+        (AT_OLD_PRICES, "At an old price"),
+        ("finalised", "Finalised"),
+        ("cancelled", "Cancelled"),
+    ]
+    .into_iter()
+    .map(|(value, label)| StateLink {
+        href: super::list_address("/quotes", &[(!value.is_empty()).then_some(("state", value)), search_pair]),
+        label,
+        current: value == state,
+    })
+    .collect();
     let signers: Vec<Uuid> = quotes.iter().map(|q| q.signer_id).collect();
     let names = app.store.user_names(&signers).await?;
     let mut rows = Vec::with_capacity(quotes.len());
