@@ -371,7 +371,7 @@ both_backends! {
         assert_eq!(listed(sam.get("/api/v1/quotes?at_old_prices=false").await.body).len(), 5);
         // Repriced, it is at today's prices.
         assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{later}/reprice")).await.status, 200);
-        assert_eq!(listed(finance.get("/api/v1/quotes?at_old_prices=true").await.body), [old.clone()]);
+        assert_eq!(listed(finance.get("/api/v1/quotes?at_old_prices=true").await.body), [old.as_str()]);
         // In the browser, as a state of the list.
         let html = page_as(&app.base, &fiona.email, "/quotes?state=old_prices").await;
         assert!(html.contains(&format!("/quotes/{old}")) && !html.contains(&format!("/quotes/{fresh}")), "{html}");
