@@ -661,12 +661,12 @@ both_backends! {
     }
 }
 
+both_backends! {
 /// On a notice's dashboard, the pending salespeople whose drafts it holds up
 /// come first, most drafts first, then everyone by name: among hundreds
 /// pending, the ones holding up sales are not buried by their addresses.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up() {
-    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
     app.user(Role::Sales, "Abe Adams").await;
     let (zed, _) = app.user(Role::Sales, "Zed Zimmer").await;
@@ -691,5 +691,17 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up() {
     let names: Vec<&str> = table.split("<tr><td>").skip(1).filter_map(|row| row.split(" <span").next()).collect();
     assert_eq!(names, ["Mia Moreau", "Zed Zimmer", "Abe Adams", "bea Brandt", "Carl Cole"], "{table}");
     assert!(html.contains("Those whose quotes it holds up first, most quotes first; then everyone by name."));
+    assert_eq!(html.matches("<td data-label=\"Reminders\" class=\"reminded\">None yet</td>").count(), 5, "{table}");
+
+    // Each says the reminders queued for them: those the notice holds up are reminded, the others not.
+    let queued = app.store.enqueue_due_reminders(&[std::time::Duration::ZERO]).await.expect("reminders queued");
+    assert_eq!(queued, 2, "Mia and Zed, whose drafts it holds up");
+    let html = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
+    let rows: Vec<&str> = html.split("<table id=\"pending\"").nth(1).unwrap_or_default().split("<tr><td>").skip(1).collect();
+    let reminded = |row: &str| row.split("class=\"reminded\">").nth(1).and_then(|r| r.split("</td>").next()).unwrap_or_default().to_owned();
+    assert!(reminded(rows[0]).starts_with("1, at 20"), "Mia: {}", rows[0]);
+    assert!(reminded(rows[1]).starts_with("1, at 20"), "Zed: {}", rows[1]);
+    assert_eq!(reminded(rows[2]), "None yet", "Abe: {}", rows[2]);
     app.stop().await;
+}
 }

@@ -322,6 +322,27 @@ impl Store {
         Ok(total)
     }
 
+    /// Each person reminded of `notice_id` (by the schedule or by finance's
+    /// "Remind now"): how many reminders were queued for them, and when the
+    /// last was.
+    pub async fn reminders_of(&self, notice_id: Uuid) -> Result<HashMap<Uuid, (u64, DateTime<Utc>)>, StoreError> {
+        let rows: Vec<(Option<Uuid>, i64, DateTime<Utc>)> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::UserId)
+            .column_as(outbox::Column::Id.count(), "reminders")
+            .column_as(outbox::Column::CreatedAt.max(), "last")
+            .filter(outbox::Column::NoticeId.eq(notice_id))
+            .filter(outbox::Column::Kind.eq(REMINDER))
+            .group_by(outbox::Column::UserId)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(user, count, last)| Some((user?, (u64::try_from(count).unwrap_or_default(), last))))
+            .collect())
+    }
+
     /// A reminder now, to every salesperson the notice's dashboard lists as
     /// pending (finance's "remind them" button), except those mailed about it
     /// (its publication, or a reminder of the schedule's or a click's) within

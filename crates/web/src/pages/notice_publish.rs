@@ -422,6 +422,20 @@ struct AckRow {
     channel: String,
     /// Open quotes this person signs that the notice blocks: (id, customer).
     blocked: Vec<super::notices::HeldUpQuote>,
+    /// Someone pending: the reminders queued for them so far, in words.
+    reminded: String,
+}
+
+/// The reminders of a notice queued for someone: how many, and when the last was.
+fn reminded_words(
+    reminded: Option<&(u64, chrono::DateTime<chrono::Utc>)>,
+    calendar: &pricegate_domain::Calendar,
+) -> String {
+    match reminded {
+        None => "None yet".to_owned(),
+        Some((1, last)) => format!("1, at {}", calendar.stamp(*last, true)),
+        Some((n, last)) => format!("{n}, the last at {}", calendar.stamp(*last, true)),
+    }
 }
 
 /// A signer who can no longer sign, with the open quotes they sign that the
@@ -607,6 +621,8 @@ async fn dashboard(
     times.sort();
     let salespeople = times.len() + acks.pending.len();
     let acknowledged_others = acks.acknowledged.len() - times.len();
+    let reminded = app.store.reminders_of(id).await?;
+    let calendar = app.store.calendar();
     let mut waiting: HashMap<Uuid, Vec<super::notices::HeldUpQuote>> = HashMap::new();
     for q in app.store.quotes_waiting_on(id).await? {
         waiting.entry(q.signer_id).or_default().push(q.into());
@@ -631,12 +647,14 @@ async fn dashboard(
                 at: app.store.calendar().stamp(a.acknowledged_at, true),
                 channel: a.channel,
                 blocked: Vec::new(),
+                reminded: String::new(),
             })
             .collect(),
         pending: acks
             .pending
             .into_iter()
             .map(|u| AckRow {
+                reminded: reminded_words(reminded.get(&u.id), &calendar),
                 blocked: waiting.remove(&u.id).unwrap_or_default(),
                 not_sales: None,
                 name: u.name,
