@@ -25,8 +25,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             return Err(json_rejection(JsonRejection::MissingJsonContentType(Default::default())));
         }
         let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
-        // JSON's whitespace: space, tab, line feed, carriage return.
-        let Some(&first) = bytes.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) else {
+        let Some(&first) = bytes.iter().find(|b| !json_space(b)) else {
             return Err(malformed("the body is empty"));
         };
         // Every body is an object. A deserialiser would take a list for one
@@ -51,6 +50,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// JSON's whitespace: space, tab, line feed, carriage return.
+fn json_space(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
 /// The body of a request that takes none (acknowledge, finalise, publish,
 /// …): none, or an empty JSON object, or `null`. Anything else is refused
 /// with 422 `invalid_body`, since it would be ignored: a client sending
@@ -64,7 +68,7 @@ impl<S: Send + Sync> FromRequest<S> for NoBody {
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let (method, path) = (req.method().clone(), req.uri().path().to_owned());
         let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
-        let compact: Vec<u8> = bytes.iter().copied().filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')).collect();
+        let compact: Vec<u8> = bytes.iter().copied().filter(|b| !json_space(b)).collect();
         match compact.as_slice() {
             b"" | b"{}" | b"null" => Ok(NoBody),
             _ => Err(AppError::new(

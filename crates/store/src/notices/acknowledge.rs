@@ -120,19 +120,7 @@ impl Store {
 
     /// Which of `notice_ids` `user_id` has acknowledged.
     pub async fn acknowledged_among(&self, user_id: Uuid, notice_ids: &[Uuid]) -> Result<HashSet<Uuid>, StoreError> {
-        let mut acknowledged = HashSet::new();
-        for chunk in notice_ids.chunks(IN_LIST_CHUNK) {
-            let rows: Vec<Uuid> = acknowledgements::Entity::find()
-                .select_only()
-                .column(acknowledgements::Column::NoticeId)
-                .filter(acknowledgements::Column::UserId.eq(user_id))
-                .filter(acknowledgements::Column::NoticeId.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(&self.db)
-                .await?;
-            acknowledged.extend(rows);
-        }
-        Ok(acknowledged)
+        Ok(acknowledgements_of(&self.db, user_id, notice_ids).await?.into_keys().collect())
     }
 
     /// Who has acknowledged a published notice (anyone may, finance and
@@ -514,6 +502,25 @@ impl From<sea_orm::DbErr> for AckRefused {
     }
 }
 
+/// `user_id`'s acknowledgements of those of `notice_ids` they have
+/// acknowledged, by notice.
+pub(crate) async fn acknowledgements_of(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    notice_ids: &[Uuid],
+) -> Result<HashMap<Uuid, acknowledgements::Model>, StoreError> {
+    let mut acks = HashMap::with_capacity(notice_ids.len());
+    for chunk in notice_ids.chunks(IN_LIST_CHUNK) {
+        let rows = acknowledgements::Entity::find()
+            .filter(acknowledgements::Column::UserId.eq(user_id))
+            .filter(acknowledgements::Column::NoticeId.is_in(chunk.iter().copied()))
+            .all(conn)
+            .await?;
+        acks.extend(rows.into_iter().map(|a| (a.notice_id, a)));
+    }
+    Ok(acks)
+}
+
 /// [`acknowledge_in`] for one notice.
 pub(crate) async fn acknowledge_one_in(
     txn: &DatabaseTransaction,
@@ -569,6 +576,9 @@ pub(crate) async fn acknowledge_in(
         };
         published.push((id, published_at));
     }
+    // Inserted in one order whatever the caller's, so that two batches of
+    // the same person's never wait on each other's rows in turn.
+    published.sort_unstable_by_key(|&(id, _)| id);
     let now = db_now(txn).await?;
     let clip = |s: &Option<String>, n: usize| s.as_ref().map(|s| s.chars().take(n).collect::<String>());
     let (client_addr, user_agent) = (clip(&client.addr, 64), clip(&client.user_agent, 512));
@@ -587,10 +597,6 @@ pub(crate) async fn acknowledge_in(
         })
         .collect();
     let ours: HashSet<Uuid> = rows.iter().filter_map(|r| r.id.try_as_ref().copied()).collect();
-    // In one order whatever the caller's, so that two batches of the same
-    // person's never wait on each other's rows in turn.
-    let mut rows = rows;
-    rows.sort_by_key(|r| r.notice_id.try_as_ref().copied());
     for chunk in rows.chunks(IN_LIST_CHUNK) {
         acknowledgements::Entity::insert_many(chunk.to_vec())
             .on_conflict(
@@ -601,15 +607,7 @@ pub(crate) async fn acknowledge_in(
             .exec_without_returning(txn)
             .await?;
     }
-    let mut standing = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(IN_LIST_CHUNK) {
-        let acks = acknowledgements::Entity::find()
-            .filter(acknowledgements::Column::UserId.eq(user_id))
-            .filter(acknowledgements::Column::NoticeId.is_in(chunk.iter().copied()))
-            .all(txn)
-            .await?;
-        standing.extend(acks.into_iter().map(|a| (a.notice_id, a)));
-    }
+    let mut standing = acknowledgements_of(txn, user_id, &ids).await?;
     let mut acknowledged = Vec::with_capacity(ids.len());
     for notice_id in ids {
         let ack = standing

@@ -602,15 +602,7 @@ impl Store {
             true => load_changes(&self.db, &ids).await?,
             false => HashMap::new(),
         };
-        let mut acks: HashMap<Uuid, acknowledgements::Model> = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(IN_LIST_CHUNK) {
-            let mine = acknowledgements::Entity::find()
-                .filter(acknowledgements::Column::UserId.eq(actor.id))
-                .filter(acknowledgements::Column::NoticeId.is_in(chunk.iter().copied()))
-                .all(&self.db)
-                .await?;
-            acks.extend(mine.into_iter().map(|a| (a.notice_id, a)));
-        }
+        let acks = acknowledge::acknowledgements_of(&self.db, actor.id, &ids).await?;
         Ok(rows
             .into_iter()
             .map(|n| {

@@ -644,7 +644,7 @@ async fn dashboard(
                 not_sales: (a.user.role != Role::Sales.as_str()).then_some(a.user.role),
                 name: a.user.name,
                 email: a.user.email,
-                at: app.store.calendar().stamp(a.acknowledged_at, true),
+                at: calendar.stamp(a.acknowledged_at, true),
                 channel: a.channel,
                 blocked: Vec::new(),
                 reminded: String::new(),

@@ -147,8 +147,6 @@ struct FinalisePage {
     total: String,
     /// Prices already published that take force while the quote is valid.
     upcoming: Vec<super::quotes::UpcomingRow>,
-    /// How many of `upcoming` the signer has not acknowledged.
-    upcoming_unread: usize,
     upcoming_besides_pending: bool,
     valid_until: String,
     drafted_at: String,
@@ -179,7 +177,6 @@ async fn confirm_finalise(
         format!("Finance approved keeping the old prices of {}: \u{201c}{}\u{201d}", lines.join(", "), o.reason)
     });
     let calendar = app.store.calendar();
-    let upcoming = super::quotes::upcoming_rows(&app, &quote, Some(&gate)).await?;
     let page = FinalisePage {
         layout: user.layout(format!("Finalise the quote for {}", quote.customer.name)),
         csrf: user.csrf().to_owned(),
@@ -189,8 +186,7 @@ async fn confirm_finalise(
         company: quote.customer.company.clone(),
         lines: super::quotes::line_rows(&app, &quote).await?,
         total: money(&quote.currency, quote.total_minor),
-        upcoming_unread: super::quotes::unread_count(&upcoming),
-        upcoming,
+        upcoming: super::quotes::upcoming_rows(&app, &quote, Some(&gate)).await?,
         upcoming_besides_pending: false,
         valid_until: quote.valid_until.to_string(),
         drafted_at: calendar.stamp(quote.drafted_at, true),

@@ -592,8 +592,6 @@ struct QuotePage {
     /// Prices published to take force while the draft is valid, other than
     /// the pending notices' (which have their own cards).
     upcoming: Vec<UpcomingRow>,
-    /// How many of `upcoming` the signer has not acknowledged.
-    upcoming_unread: usize,
     /// Pending notices are listed above the prices due: those are the others.
     upcoming_besides_pending: bool,
     is_finance: bool,
@@ -1240,7 +1238,6 @@ async fn quote_page(
         },
         together,
         upcoming_besides_pending,
-        upcoming_unread: unread_count(&upcoming),
         upcoming,
         message,
         done: None,
