@@ -25,6 +25,7 @@ mod m20261203_000020_users_invited;
 mod m20261203_000021_users_invited_backfill;
 mod m20261203_000022_outbox_by_queueing;
 mod m20261203_000023_quotes_customer_search;
+mod m20261204_000024_approval_requests;
 
 pub struct Migrator;
 
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000021_users_invited_backfill::Migration),
             Box::new(m20261203_000022_outbox_by_queueing::Migration),
             Box::new(m20261203_000023_quotes_customer_search::Migration),
+            Box::new(m20261204_000024_approval_requests::Migration),
         ]
     }
 }

@@ -266,6 +266,21 @@ pub fn api_routes() -> Vec<ApiRoute> {
             "/api/v1/quotes/{id}/reprice",
             vec![case(Quote, Empty, ["401", "200", "403 not_owner", "403", "403"])],
         ),
+        // Asked before finance approves below: an approved quote has nothing to ask.
+        route(
+            "POST",
+            "/api/v1/quotes/{id}/approval-request",
+            vec![case(
+                QuoteToOverride,
+                Json(json!({"reason": "Agreed in March"})),
+                ["401", "201", "403 not_your_quote", "403 not_owner_or_signer", "403"],
+            )],
+        ),
+        route(
+            "GET",
+            "/api/v1/quotes/{id}/approval-request",
+            vec![case(QuoteToOverride, Empty, ["401", "200", "403 not_your_quote", "200", "403"])],
+        ),
         route(
             "POST",
             "/api/v1/quotes/{id}/override",

@@ -471,3 +471,65 @@ both_backends! {
         assert_eq!(found(&sam, &format!("search={}", "x".repeat(200))).await, Vec::<String>::new(), "200 are fine");
     }
 }
+
+/// In the browser: the signer of a draft at an old price asks finance to
+/// approve it from the quote's page; the page then says so instead of
+/// offering the form again, and finance finds the draft under "Awaiting
+/// approval" and reads who asked and why on its page.
+#[tokio::test]
+async fn a_salesperson_asks_finance_to_approve_old_prices_from_the_quote_page() {
+    use pricegate_tests::pages::{client, csrf_in, hidden_in, post_form, session_cookie};
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 10_000).await;
+    let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 2}])).await);
+    let page = format!("/quotes/{id}");
+    assert!(!page_as(&app.base, &sam_user.email, &page).await.contains("id=\"ask-approval\""), "nothing to ask yet");
+    publish_price_change(&finance, "P-1", 11_000, &date_in_days(0)).await;
+
+    let cookie = session_cookie(&app.base, &sam_user.email).await;
+    let r = client().get(format!("{}{page}", app.base)).header("cookie", &cookie).send().await.expect("the page");
+    let html = r.text().await.unwrap_or_default();
+    assert!(
+        html.contains("id=\"ask-approval\"") && html.contains("finance can approve keeping the old ones: ask below"),
+        "{html}"
+    );
+    let form = |reason: &str| {
+        vec![
+            ("csrf_token", csrf_in(&html)),
+            ("seen", hidden_in(&html, "seen")),
+            ("seen_superseded", hidden_in(&html, "seen_superseded")),
+            ("reason", reason.to_owned()),
+        ]
+    };
+    let url = format!("{}{page}/approval-request", app.base);
+    let (status, refused) = post_form(url.clone(), &cookie, &form("")).await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused.contains("id=\"ask-reason-error\"") && refused.contains("aria-invalid=\"true\""), "{refused}");
+    let (status, done) = post_form(url.clone(), &cookie, &form("The customer signed in March")).await;
+    assert_eq!(status, 303, "{done}");
+    assert!(done.contains("Finance asked: 1 person in finance was e-mailed your request."), "{done}");
+    assert!(done.contains("You asked finance to approve keeping the old prices"), "{done}");
+    assert!(!done.contains("id=\"ask-approval\""), "asked once, the form is not offered again: {done}");
+    // The same form sent again asks nothing new.
+    let (status, again) = post_form(url, &cookie, &form("The customer signed in March")).await;
+    assert_eq!(status, 303, "{again}");
+    assert!(again.contains("nobody was e-mailed again"), "{again}");
+
+    let list = page_as(&app.base, &fiona.email, "/quotes?state=awaiting_approval").await;
+    assert!(list.contains(&format!("/quotes/{id}")), "{list}");
+    assert!(
+        list.contains("<a href=\"/quotes?state=awaiting_approval\" aria-current=\"page\">Awaiting approval</a>"),
+        "{list}"
+    );
+    let shown = page_as(&app.base, &fiona.email, &page).await;
+    assert!(
+        shown.contains("Sam asked finance to approve keeping the old prices")
+            && shown.contains("The customer signed in March"),
+        "{shown}"
+    );
+    assert!(shown.contains("id=\"override\""), "finance may approve it there: {shown}");
+    let none = page_as(&app.base, &sam_user.email, "/quotes?state=awaiting_approval&search=nobody").await;
+    assert!(none.contains("No quotes awaiting finance&#39;s approval match \u{201c}nobody\u{201d}."), "{none}");
+}

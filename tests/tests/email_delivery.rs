@@ -2221,3 +2221,166 @@ async fn an_approval_e_mail_queued_for_a_quote_closed_or_signed_by_another_is_se
     expected.sort();
     assert_eq!(skipped, expected);
 }
+
+both_backends! {
+    /// A draft held up by an old price: its signer asks finance to approve
+    /// keeping it. Each active colleague in finance is e-mailed the request,
+    /// with the reason, the lines and the quote's link; asked again, nobody is
+    /// e-mailed twice. Finance lists the drafts awaiting an approval, and an
+    /// approval answers the request.
+    async fn finance_is_asked_to_approve_old_prices_once(backend: Backend) {
+        use pricegate_tests::fixtures::{date_in_days, draft_quote_signed_by, publish_price_change};
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (_, fred) = app.user(Role::Finance, "Fred").await;
+        let (_, dora) = app.user(Role::Finance, "Dora").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let r = admin.patch(&format!("/api/v1/users/{}", dora.id), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let (ana, _) = app.user(Role::Sales, "Ana Owner").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let qid = id_of(&draft_quote_signed_by(&ana, json!([{"sku": "PUMP-1", "quantity": 4}]), sam_user.id).await);
+        let unasked = id_of(&draft_quote(&ana, json!([{"sku": "PUMP-1", "quantity": 1}])).await);
+        let ask = format!("/api/v1/quotes/{qid}/approval-request");
+        assert_error(&sam.get(&ask).await, 404, "no_approval_request");
+        assert_error(&sam.post(&ask, &json!({"reason": "In advance"})).await, 409, "nothing_to_approve");
+
+        publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(0)).await;
+        until_nothing_pending(&admin).await;
+        assert_error(&finance.post(&ask, &json!({"reason": "Mine to ask"})).await, 403, "not_owner_or_signer");
+        let r = sam.post(&ask, &json!({"reason": " \n "})).await;
+        assert_eq!((r.status.as_u16(), field(&r)), (422, "reason"), "{}", r.text);
+        let r = sam.post(&ask, &json!({"reason": "Agreed with Nordwind in March"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!((&r.body["new"], &r.body["told"], &r.body["open"]), (&json!(true), &json!(2), &json!(true)), "{}", r.text);
+        let request = r.body["id"].clone();
+
+        let subject = "Sam asks you to approve old prices on the quote for Greta Berg (Nordwind)";
+        let asked = |m: &[Received]| m.iter().filter(|m| m.header("subject").as_deref() == Some(subject)).count();
+        sink.wait_until(WAIT, "the request to Fiona and Fred", |m| asked(m) >= 2).await;
+        let to_fred = sink.to(&fred.email).into_iter().find(|m| m.header("subject").as_deref() == Some(subject));
+        let to_fred = to_fred.expect("Fred is asked");
+        let text = to_fred.text();
+        assert!(text.contains("Sam asks finance to approve keeping the old prices"), "{text}");
+        assert!(text.contains("Their reason: Agreed with Nordwind in March"), "{text}");
+        assert!(text.contains("PUMP-1 x 4: quoted 2,500.00 EUR, now 2,600.00 EUR"), "{text}");
+        assert!(text.contains("would add 400.00 EUR to the total"), "{text}");
+        assert!(to_fred.html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", to_fred.html());
+        assert_eq!(asked(&sink.to(&fiona.email)), 1);
+        assert!(sink.to(&dora.email).is_empty(), "a deactivated account is not asked");
+
+        // Asked again, by its owner: the same request, and nobody is e-mailed twice.
+        let r = ana.post(&ask, &json!({"reason": "Please"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!((&r.body["new"], &r.body["told"], &r.body["id"]), (&json!(false), &json!(0), &request), "{}", r.text);
+        until_nothing_pending(&admin).await;
+        assert_eq!(asked(&sink.messages()), 2, "{:?}", subjects(&sink.messages()));
+
+        let listed = |who: &Session, query: &'static str| {
+            let who = who.clone();
+            async move {
+                let r = who.get(&format!("/api/v1/quotes?{query}")).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                r.body.as_array().into_iter().flatten().map(id_of).collect::<Vec<String>>()
+            }
+        };
+        for who in [&finance, &ana, &sam] {
+            assert_eq!(listed(who, "awaiting_approval=true").await, [qid.as_str()], "not {unasked}, which nobody asked about");
+        }
+        assert_eq!(listed(&ana, "at_old_prices=true").await.len(), 2);
+        let r = finance.get(&ask).await;
+        assert_eq!((r.status.as_u16(), &r.body["open"], &r.body["lines_as_asked"]), (200, &json!(true), &json!(true)), "{}", r.text);
+        assert_eq!((&r.body["reason"], &r.body["lines"][0]["quantity"]), (&json!("Agreed with Nordwind in March"), &json!(4)));
+        let page = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/quotes/{qid}")).await;
+        assert!(page.contains("Sam asked finance to approve keeping the old prices"), "{page}");
+        assert!(page.contains("Asked finance to approve keeping old prices: \u{201c}Agreed with Nordwind in March\u{201d}"), "the history: {page}");
+        let audit = finance.get(&format!("/api/v1/audit?action=quote.approval_requested&subject={qid}")).await;
+        assert_eq!(audit.body.as_array().map(Vec::len), Some(1), "{}", audit.text);
+
+        // Approved: answered, and nothing is left to ask.
+        let r = finance.post(&format!("/api/v1/quotes/{qid}/override"), &json!({"reason": "Agreed in March"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert!(listed(&finance, "awaiting_approval=true").await.is_empty());
+        assert_eq!(finance.get(&ask).await.body["open"], json!(false));
+        assert_error(&sam.post(&ask, &json!({"reason": "Again"})).await, 409, "already_overridden");
+        app.stop().await;
+    }
+}
+
+/// A request for approval still queued when finance approves, when its
+/// quote is closed, or when its recipient leaves finance, is set aside: there
+/// is nothing left for them to decide. The others still go.
+#[tokio::test]
+async fn a_request_for_approval_answered_before_it_goes_out_is_set_aside() {
+    use pricegate_tests::fixtures::{date_in_days, publish_price_change};
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(Backend::Sqlite, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (_, fred) = app.user(Role::Finance, "Fred").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (ana, _) = app.user(Role::Sales, "Ana").await;
+    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+    let lines = json!([{"sku": "PUMP-1", "quantity": 1}]);
+    let approved = id_of(&draft_quote(&ana, lines.clone()).await);
+    let cancelled = id_of(&draft_quote(&ana, lines.clone()).await);
+    let kept = id_of(&draft_quote(&ana, lines).await);
+    publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(0)).await;
+    for quote in [&approved, &cancelled, &kept] {
+        let r = ana.post(&format!("/api/v1/quotes/{quote}/approval-request"), &json!({"reason": "Agreed"})).await;
+        assert_eq!((r.status.as_u16(), &r.body["told"]), (201, &json!(2)), "{}", r.text);
+    }
+    let r = finance.post(&format!("/api/v1/quotes/{approved}/override"), &json!({"reason": "Agreed in March"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(ana.post_empty(&format!("/api/v1/quotes/{cancelled}/cancel")).await.status, 200);
+    let r = admin.patch(&format!("/api/v1/users/{}", fred.id), &json!({"role": "sales"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let about = |row: &outbox::Model| {
+        let quote = [(&approved, "approved"), (&cancelled, "cancelled"), (&kept, "kept")]
+            .into_iter()
+            .find(|(id, _)| row.text_body.contains(id.as_str()))
+            .map_or("?", |(_, name)| name);
+        (row.to_addr.clone(), quote)
+    };
+    let mut sent = Vec::new();
+    loop {
+        let claimed = app.store.claim_due_mail(100, Duration::from_secs(60)).await.unwrap();
+        if claimed.is_empty() {
+            break;
+        }
+        sent.extend(claimed.iter().filter(|r| r.kind == "approval_request").map(about));
+        let done: Vec<(uuid::Uuid, i32)> = claimed.iter().map(|r| (r.id, r.attempts)).collect();
+        app.store.mark_mail_sent(&done).await.unwrap();
+    }
+    assert_eq!(sent, [(fiona.email.clone(), "kept")], "the one request still waiting, to finance");
+
+    let mut skipped: Vec<(String, &str)> = outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq("approval_request"))
+        .filter(outbox::Column::State.eq("skipped"))
+        .all(app.store.connection())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert!(
+                r.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("Not sent: before this request for approval went out")),
+                "{r:?}"
+            );
+            about(r)
+        })
+        .collect();
+    skipped.sort();
+    let mut expected = vec![
+        (fiona.email.clone(), "approved"),
+        (fiona.email.clone(), "cancelled"),
+        (fred.email.clone(), "approved"),
+        (fred.email.clone(), "cancelled"),
+        (fred.email.clone(), "kept"),
+    ];
+    expected.sort();
+    assert_eq!(skipped, expected);
+}

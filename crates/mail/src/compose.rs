@@ -4,7 +4,7 @@
 use askama::Template;
 use chrono::NaiveDate;
 use pricegate_domain::{Calendar, Currency};
-use pricegate_store::views::PriceChangeView;
+use pricegate_store::views::{PriceChangeView, SupersededLineView};
 use pricegate_store::{
     ApprovedFor, BlockedQuote, Composed, Composer, HandedQuote, Letter, NoticeContent, PendingPerson, SignedQuote, Told,
 };
@@ -248,6 +248,47 @@ struct SignerLetter<'a> {
 #[template(path = "signer.txt")]
 struct SignerText<'a> {
     letter: &'a SignerLetter<'a>,
+}
+
+/// The e-mail asking finance to approve keeping a draft's old prices (its
+/// HTML part; [`ApprovalAskedText`] is the same letter as text).
+#[derive(Template)]
+#[template(path = "approval_asked.html")]
+struct ApprovalAskedLetter<'a> {
+    name: &'a str,
+    by: &'a str,
+    reason: &'a str,
+    customer: &'a str,
+    total: &'a str,
+    valid_until: &'a str,
+    url: &'a str,
+    lines: &'a [AskedRow],
+    /// What today's prices would do to the total, in words.
+    gap: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "approval_asked.txt")]
+struct ApprovalAskedText<'a> {
+    letter: &'a ApprovalAskedLetter<'a>,
+}
+
+/// A line at an old price, as a request for approval shows it.
+struct AskedRow {
+    sku: String,
+    quantity: String,
+    discount: Option<String>,
+    quoted: String,
+    current: String,
+}
+
+/// How much today's prices would move the total of `lines`, quoted at an
+/// old price: positive when keeping the old prices charges the customer less.
+pub fn old_price_gap(lines: &[SupersededLineView]) -> i64 {
+    lines.iter().fold(0i64, |sum, s| {
+        let at = |price| pricegate_domain::line_total(price, s.quantity, s.discount_bp);
+        sum.saturating_add(at(s.current_unit_price_minor).saturating_sub(at(s.quoted_unit_price_minor)))
+    })
 }
 
 /// The e-mail telling a draft's signer, or its owner, that finance approved
@@ -620,6 +661,44 @@ impl Composer for TemplateComposer {
                     to_acknowledge: notices_in_words(quote.to_acknowledge),
                 };
                 composed(subject, &letter, &SignerText { letter: &letter })
+            }
+            Letter::ApprovalAsked { to, by, reason, quote, lines } => {
+                let (customer, total, valid_until) = quote_facts(quote);
+                let subject = format!("{by} asks you to approve old prices on the quote for {customer}");
+                let rows: Vec<AskedRow> = lines
+                    .iter()
+                    .map(|l| AskedRow {
+                        sku: l.sku.clone(),
+                        quantity: pricegate_domain::count(l.quantity),
+                        discount: (l.discount_bp != 0)
+                            .then(|| format!("{}.{:02} %", l.discount_bp / 100, l.discount_bp % 100)),
+                        quoted: money(&quote.currency, l.quoted_unit_price_minor),
+                        current: money(&quote.currency, l.current_unit_price_minor),
+                    })
+                    .collect();
+                let gap = match old_price_gap(lines) {
+                    gap if gap < 0 => format!(
+                        "At today's prices these lines would take {} off the total: keeping the old prices charges \
+                         the customer that much more.",
+                        money(&quote.currency, gap.saturating_neg())
+                    ),
+                    gap => format!(
+                        "At today's prices these lines would add {} to the total: keeping the old prices waives that.",
+                        money(&quote.currency, gap)
+                    ),
+                };
+                let letter = ApprovalAskedLetter {
+                    name: &to.name,
+                    by,
+                    reason,
+                    customer: &customer,
+                    total: &total,
+                    valid_until: &valid_until,
+                    url: &quote.url,
+                    lines: &rows,
+                    gap: &gap,
+                };
+                composed(subject, &letter, &ApprovalAskedText { letter: &letter })
             }
             Letter::PricesApproved { to, by, reason, quote, signer, expired } => {
                 let (customer, total, valid_until) = quote_facts(quote);

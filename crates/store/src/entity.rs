@@ -237,6 +237,25 @@ pub mod price_overrides {
     no_relations!();
 }
 
+/// A salesperson's request that finance approve keeping a draft's old prices.
+pub mod approval_requests {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "approval_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub quote_id: Uuid,
+        pub requested_by: Uuid,
+        pub reason: String,
+        /// The lines at an old price when it was asked, as JSON text (see
+        /// `gate::overrides::CoveredPrice`).
+        pub covers: String,
+        pub requested_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
 pub mod audit_log {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -17,6 +17,7 @@
 //! owes them, and the worker expands it (see [`Store::expand_publication_batch`]).
 
 mod admin;
+mod approval_asked;
 mod approved;
 mod delivery;
 pub use delivery::WAITING_BEHIND;
@@ -64,6 +65,8 @@ pub const ESCALATION: &str = "escalation";
 pub const SIGNER: &str = "signer";
 /// To a draft's signer and owner: finance approved keeping its old prices.
 pub const APPROVAL: &str = "approval";
+/// To finance: a salesperson asks it to approve keeping a draft's old prices.
+pub const APPROVAL_ASKED: &str = "approval_request";
 /// A link to choose a new password, asked for at the login page.
 pub const PASSWORD_RESET: &str = "password_reset";
 /// A link to choose a password, sent by an administrator: a new account's
@@ -179,6 +182,15 @@ pub enum Letter<'a> {
         signer: ApprovedFor<'a>,
         expired: bool,
     },
+    /// A draft's owner or signer (`by`) asks finance (`to`) to approve
+    /// keeping `lines`, at an old price, for `reason`.
+    ApprovalAsked {
+        to: &'a Recipient,
+        by: &'a str,
+        reason: &'a str,
+        quote: &'a SignedQuote,
+        lines: &'a [crate::views::SupersededLineView],
+    },
     /// Someone drafting or editing a quote (`by`) names another salesperson
     /// its signer: only they can finalise it.
     SignerNamed { to: &'a Recipient, by: &'a str, quote: &'a SignedQuote },
@@ -261,6 +273,7 @@ impl Letter<'_> {
             | Letter::Reminder { notice, .. }
             | Letter::Escalation { notice, .. } => Some(notice),
             Letter::SignerNamed { .. }
+            | Letter::ApprovalAsked { .. }
             | Letter::PricesApproved { .. }
             | Letter::SignerReleased { .. }
             | Letter::QuotesHandedOver { .. }
@@ -290,6 +303,7 @@ impl Letter<'_> {
             | Letter::Reminder { .. }
             | Letter::Escalation { .. }
             | Letter::PricesApproved { .. }
+            | Letter::ApprovalAsked { .. }
             | Letter::PasswordLink { .. } => vec![],
         }
     }

@@ -1,7 +1,8 @@
 //! Queued mail that no longer needs to go out when its turn comes: to
 //! someone deactivated since, a notice's letter to someone who has
 //! acknowledged it since, a signer's to someone who no longer signs the
-//! draft, or an approval's about a draft closed or handed on since.
+//! draft, an approval's about a draft closed or handed on since, or a
+//! request for approval that finance has answered or need no longer answer.
 
 use std::collections::{HashMap, HashSet};
 
@@ -11,7 +12,7 @@ use uuid::Uuid;
 use super::signer_named::{NO_LONGER_SIGNER, moot_signer_mail};
 use super::{PUBLICATION, REMINDER};
 use crate::StoreError;
-use crate::entity::{acknowledgements, outbox, quotes, users};
+use crate::entity::{acknowledgements, outbox, price_overrides, quotes, users};
 
 /// The (notice, user) a publication, reminder or escalation is about and
 /// for. A row written by a process from before the outbox named them (one
@@ -75,6 +76,64 @@ async fn moot_approvals(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> 
         .collect())
 }
 
+/// Why a queued request for approval is no longer sent.
+const APPROVAL_ASK_MOOT: &str = "Not sent: before this request for approval went out, finance approved the quote's old \
+    prices, the quote was finalised or cancelled, or its recipient left finance or came to own or sign it.";
+
+/// The requests for approval among `rows` that nobody need answer now: the
+/// quote is no longer a draft, finance approved its old prices since the
+/// request was queued, or the recipient is no longer in finance or now owns
+/// or signs it.
+async fn moot_approval_asks(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<Vec<Uuid>, StoreError> {
+    let asks: Vec<(&outbox::Model, Uuid, Uuid)> = rows
+        .iter()
+        .filter(|row| row.kind == super::APPROVAL_ASKED)
+        .filter_map(|row| Some((row, super::approval_asked::asked_quote(row)?, row.user_id?)))
+        .collect();
+    if asks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: HashSet<Uuid> = asks.iter().map(|(_, quote, _)| *quote).collect();
+    let people: HashSet<Uuid> = asks.iter().map(|(_, _, to)| *to).collect();
+    let drafts: HashMap<Uuid, (Uuid, Uuid)> = quotes::Entity::find()
+        .select_only()
+        .columns([quotes::Column::Id, quotes::Column::SignerId, quotes::Column::OwnerId])
+        .filter(quotes::Column::Id.is_in(ids.iter().copied()))
+        .filter(quotes::Column::State.eq(crate::quotes::DRAFT))
+        .into_tuple::<(Uuid, Uuid, Uuid)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|(id, signer, owner)| (id, (signer, owner)))
+        .collect();
+    let approvals: Vec<(Uuid, chrono::DateTime<chrono::Utc>)> = price_overrides::Entity::find()
+        .select_only()
+        .columns([price_overrides::Column::QuoteId, price_overrides::Column::CreatedAt])
+        .filter(price_overrides::Column::QuoteId.is_in(ids))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let finance: HashSet<Uuid> = users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .filter(users::Column::Id.is_in(people))
+        .filter(users::Column::Role.eq(pricegate_domain::Role::Finance.as_str()))
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(asks
+        .into_iter()
+        .filter(|(row, quote, to)| {
+            let answered = approvals.iter().any(|(q, at)| q == quote && *at >= row.created_at);
+            let may_approve = drafts.get(quote).is_some_and(|(signer, owner)| to != signer && to != owner);
+            answered || !may_approve || !finance.contains(to)
+        })
+        .map(|(row, _, _)| row.id)
+        .collect())
+}
+
 /// Why a queued letter is no longer sent: its notice was acknowledged.
 const ALREADY_ACKNOWLEDGED: &str = "Not sent: the recipient acknowledged the notice before it went out.";
 
@@ -93,10 +152,12 @@ pub(super) async fn find_moot(
     let recipient = |row: &outbox::Model| subjects(row).map(|(_, user)| user).or(row.user_id);
     let no_longer_signer: HashSet<Uuid> = moot_signer_mail(conn, rows).await?.into_iter().collect();
     let approval_moot: HashSet<Uuid> = moot_approvals(conn, rows).await?.into_iter().collect();
+    let asks_moot: HashSet<Uuid> = moot_approval_asks(conn, rows).await?.into_iter().collect();
     let people: HashSet<Uuid> = rows.iter().filter_map(recipient).collect();
     if people.is_empty() {
         let signer = no_longer_signer.into_iter().map(|id| (id, NO_LONGER_SIGNER));
-        return Ok(signer.chain(approval_moot.into_iter().map(|id| (id, APPROVAL_MOOT))).collect());
+        let asks = asks_moot.into_iter().map(|id| (id, APPROVAL_ASK_MOOT));
+        return Ok(signer.chain(approval_moot.into_iter().map(|id| (id, APPROVAL_MOOT))).chain(asks).collect());
     }
     let inactive: HashSet<Uuid> = users::Entity::find()
         .select_only()
@@ -134,6 +195,8 @@ pub(super) async fn find_moot(
                 Some((row.id, NO_LONGER_SIGNER))
             } else if approval_moot.contains(&row.id) {
                 Some((row.id, APPROVAL_MOOT))
+            } else if asks_moot.contains(&row.id) {
+                Some((row.id, APPROVAL_ASK_MOOT))
             } else if ack_target(row).is_some_and(|target| acknowledged.contains(&target)) {
                 Some((row.id, ALREADY_ACKNOWLEDGED))
             } else {

@@ -23,11 +23,13 @@ use crate::gate::{
 use crate::views::{OverrideView, QuoteView, RepriceView, SupersededLineView, still_as_seen};
 use crate::{Actor, Store, StoreError};
 
+mod approval;
 mod handover;
 mod lines;
 mod load;
 mod view;
 
+pub use approval::{ApprovalAsked, ApprovalRequestView};
 pub use handover::{HandedOver, OpenDrafts};
 pub use lines::NewLine;
 use lines::{Carried, line_changes, names_refreshed, price_lines, replace_lines, same_lines};
@@ -173,6 +175,10 @@ pub struct QuoteFilter {
     /// each must be repriced, or finance approve keeping the old price,
     /// before it is finalised (approved already or not: its gate says).
     pub at_old_prices: bool,
+    /// Only drafts whose owner or signer asked finance to approve keeping
+    /// their old prices, no approval having come since, and which still
+    /// have a line at an old price (see [`Store::request_approval`]).
+    pub awaiting_approval: bool,
 }
 
 /// What a person typed to find a quote: part of its customer's name, company
@@ -386,7 +392,7 @@ impl Store {
         if let Some(search) = &filter.search {
             query = query.filter(search.condition());
         }
-        if filter.at_old_prices {
+        if filter.at_old_prices || filter.awaiting_approval {
             // The gate's own test of a line (see `superseded_lines`), in SQL;
             // sea-query's placeholder for a value is `$1` on PostgreSQL.
             let today = match self.db.get_database_backend() {
@@ -402,6 +408,9 @@ impl Store {
             query = query
                 .filter(quotes::Column::State.eq(DRAFT))
                 .filter(Expr::cust_with_values(old, [sea_orm::Value::from(today)]));
+        }
+        if filter.awaiting_approval {
+            query = query.filter(Expr::cust(approval::AWAITING_APPROVAL_SQL));
         }
         if let Some(before) = filter.before {
             // The page after `before`: by drafting time, then id, as ordered

@@ -3,7 +3,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
 use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView};
-use pricegate_store::{NewLine, NewQuote, PricesSeen, QuoteFilter, QuotePatch, QuoteSearch};
+use pricegate_store::{
+    ApprovalAsked, ApprovalRequestView, NewLine, NewQuote, PricesSeen, QuoteFilter, QuotePatch, QuoteSearch,
+};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
@@ -23,6 +25,7 @@ pub fn router() -> ApiRouter {
         .routes(routes!(reprice_quote))
         .routes(routes!(cancel_quote))
         .routes(routes!(override_prices))
+        .routes(routes!(request_approval, approval_request))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -107,6 +110,18 @@ pub struct OverrideIn {
     pub superseded_tag: Option<String>,
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRequestIn {
+    /// Why the customer should keep the old prices: finance reads it in
+    /// the e-mail and on the quote's page.
+    pub reason: String,
+    /// The gate's `superseded_tag` as the salesperson read it: the request
+    /// is refused (412 `quote_changed`) if the lines at an old price, or the
+    /// prices now in force for them, are others by now.
+    pub superseded_tag: Option<String>,
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -126,6 +141,10 @@ pub struct QuotesQuery {
     /// today, to reprice or to have finance approve (approved or not: the
     /// gate says).
     pub at_old_prices: Option<bool>,
+    /// `true`: only drafts whose owner or signer asked finance to approve
+    /// keeping their old prices, with no approval since, and still with a
+    /// line at an old price.
+    pub awaiting_approval: Option<bool>,
 }
 
 fn parse_lines(lines: &[LineIn]) -> Result<Vec<NewLine>, Invalid> {
@@ -183,8 +202,15 @@ pub async fn list_quotes(
     }
     let limit = super::page_limit(q.limit)?;
     let search = QuoteSearch::parse("search", q.search.as_deref().unwrap_or(""))?;
-    let at_old_prices = q.at_old_prices.unwrap_or(false);
-    let filter = QuoteFilter { state: q.state, limit, before: q.before, with_skus: None, search, at_old_prices };
+    let filter = QuoteFilter {
+        state: q.state,
+        limit,
+        before: q.before,
+        with_skus: None,
+        search,
+        at_old_prices: q.at_old_prices.unwrap_or(false),
+        awaiting_approval: q.awaiting_approval.unwrap_or(false),
+    };
     Ok(Json(app.store.list_quotes(&user.actor, filter).await?))
 }
 
@@ -322,4 +348,49 @@ pub async fn override_prices(
     let approval =
         app.store.override_prices(&finance.actor, id, reason, as_seen).await.map_err(|e| weak_only.failed(e))?;
     Ok((StatusCode::CREATED, Json(approval)))
+}
+
+/// The quote's owner or signer asks finance to approve keeping the old prices its lines carry now, for `reason`: every
+/// active colleague in finance who may approve it is e-mailed (outbox kind `approval_request`). 201 with the new
+/// request; 200 with the open one when the same lines were asked about already (nobody is e-mailed again). 409
+/// `nothing_to_approve` when every line is at the price in force, 409 `already_overridden` when an approval covers them.
+/// With `If-Match` (or `superseded_tag`), a quote changed since it was read is refused with 412 `quote_changed`.
+#[utoipa::path(post, path = "/api/v1/quotes/{id}/approval-request", tag = "quotes", request_body = ApprovalRequestIn,
+    security(("bearer" = [])), params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
+    responses((status = 201, body = ApprovalAsked), (status = 200, body = ApprovalAsked, description = "Asked already for these lines"), (status = 412, body = ErrorBody, description = "The quote changed since the ETag given in If-Match: quote_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn request_approval(
+    State(app): State<AppState>,
+    QuoteUser(user): QuoteUser,
+    ApiPath(id): ApiPath<Uuid>,
+    IfMatch(as_seen, weak_only): IfMatch,
+    ApiJson(body): ApiJson<ApprovalRequestIn>,
+) -> Result<(StatusCode, Json<ApprovalAsked>), AppError> {
+    let reason = Text::parse_multiline("reason", &body.reason, limits::REASON)?;
+    let as_seen = match (as_seen, body.superseded_tag) {
+        (None, None) => None,
+        (revisions, superseded) => Some(PricesSeen { revisions, superseded }),
+    };
+    let asked = app.store.request_approval(&user.actor, id, reason, as_seen).await.map_err(|e| weak_only.failed(e))?;
+    let status = if asked.new { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(asked)))
+}
+
+/// The latest request to approve the quote's old prices, open or answered (`open` says); 404
+/// `no_approval_request` when nobody has asked.
+#[utoipa::path(get, path = "/api/v1/quotes/{id}/approval-request", tag = "quotes", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ApprovalRequestView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn approval_request(
+    State(app): State<AppState>,
+    QuoteUser(user): QuoteUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<ApprovalRequestView>, AppError> {
+    match app.store.approval_request(&user.actor, id).await? {
+        Some(request) => Ok(Json(request)),
+        None => Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "no_approval_request",
+            "Nobody has asked finance to approve this quote's old prices.",
+        )),
+    }
 }

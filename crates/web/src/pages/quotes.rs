@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/quotes/{id}/acknowledge", post(acknowledge))
         .route("/quotes/{id}/reprice", post(reprice))
         .route("/quotes/{id}/override", post(override_prices))
+        .route("/quotes/{id}/approval-request", post(request_approval))
 }
 
 struct QuoteRow {
@@ -64,6 +65,8 @@ struct ListPage {
     quotes: Vec<QuoteRow>,
     /// The state shown (`draft`, `finalised`, `cancelled`), or empty for all.
     state: &'static str,
+    /// The quotes of that state in words ("draft quotes").
+    quotes_of: &'static str,
     /// A link to each state's list, keeping the search.
     states: Vec<StateLink>,
     /// What the list was searched for, trimmed; empty for no search.
@@ -120,6 +123,21 @@ async fn open_gate(app: &AppState, user: &PageUser, quote: &QuoteView) -> Result
 /// The quotes list's pseudo-state of the drafts with a line at a price no
 /// longer in force (see [`QuoteFilter::at_old_prices`]).
 const AT_OLD_PRICES: &str = "old_prices";
+/// The quotes list's pseudo-state of the drafts whose owner or signer asked
+/// finance to approve their old prices (see [`QuoteFilter::awaiting_approval`]).
+const AWAITING_APPROVAL: &str = "awaiting_approval";
+
+/// The quotes of `state` in words, for the sentences above and instead of the list.
+fn quotes_of(state: &str) -> &'static str {
+    match state {
+        "draft" => "draft quotes",
+        AT_OLD_PRICES => "quotes at an old price",
+        AWAITING_APPROVAL => "quotes awaiting finance's approval",
+        "finalised" => "finalised quotes",
+        "cancelled" => "cancelled quotes",
+        _ => "quotes",
+    }
+}
 
 async fn list(
     State(app): State<AppState>,
@@ -130,6 +148,7 @@ async fn list(
     let state = match query.state.as_deref() {
         Some("draft") => "draft",
         Some(AT_OLD_PRICES) => AT_OLD_PRICES,
+        Some(AWAITING_APPROVAL) => AWAITING_APPROVAL,
         Some("finalised") => "finalised",
         Some("cancelled") => "cancelled",
         _ => "",
@@ -157,12 +176,13 @@ async fn list(
     // An id that names no quote (a stale or edited link) shows the first page.
     let before = query.before.and_then(|id| Uuid::parse_str(&id).ok());
     let filter = |before| QuoteFilter {
-        state: (!state.is_empty() && state != AT_OLD_PRICES).then(|| state.to_owned()),
+        state: (!state.is_empty() && state != AT_OLD_PRICES && state != AWAITING_APPROVAL).then(|| state.to_owned()),
         limit: Some(PAGE_SIZE + 1),
         before,
         with_skus: None,
         search: search.clone(),
         at_old_prices: state == AT_OLD_PRICES,
+        awaiting_approval: state == AWAITING_APPROVAL,
     };
     let (mut quotes, before) = match app.store.list_quotes(&user.0.actor, filter(before)).await {
         Err(StoreError::Invalid(_)) => (app.store.list_quotes(&user.0.actor, filter(None)).await?, None),
@@ -182,6 +202,7 @@ async fn list(
         ("", "All"),
         ("draft", "Drafts"),
         (AT_OLD_PRICES, "At an old price"),
+        (AWAITING_APPROVAL, "Awaiting approval"),
         ("finalised", "Finalised"),
         ("cancelled", "Cancelled"),
     ]
@@ -226,6 +247,7 @@ async fn list(
         is_sales: user.0.actor.role == Role::Sales,
         quotes: rows,
         state,
+        quotes_of: quotes_of(state),
         states,
         search: searched.to_owned(),
         older,
@@ -395,6 +417,10 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
             format!("Approved keeping old prices: \u{201c}{}\u{201d}", detail["reason"].as_str().unwrap_or_default())
         }
         "quote.override_refused" => refused("Approving old prices"),
+        "quote.approval_requested" => format!(
+            "Asked finance to approve keeping old prices: \u{201c}{}\u{201d}",
+            detail["reason"].as_str().unwrap_or_default()
+        ),
         "quote.finalise_refused" => refused("Finalising"),
         "quote.handed_over" => {
             let (from, to) = (name("from").unwrap_or_default(), name("to").unwrap_or_default());
@@ -600,6 +626,14 @@ struct QuotePage {
     override_error: Option<String>,
     /// The reason typed into a refused approval, to send again.
     override_reason_typed: String,
+    /// The open request that finance approve the old prices, in words.
+    approval_asked: Option<String>,
+    /// The reader, the quote's owner or signer in sales, may ask finance to
+    /// approve its old prices (none asked about these lines yet).
+    may_ask_approval: bool,
+    ask_error: Option<String>,
+    /// The reason typed into a refused request, to send again.
+    ask_reason_typed: String,
     /// The lines at an old price as shown ([`pricegate_store::views::GateView::superseded_tag`]):
     /// the approval form sends them back, and is refused if they are others by then.
     superseded_seen: String,
@@ -638,6 +672,12 @@ pub(super) enum QuoteDone {
     },
     Finalised,
     Overridden,
+    /// Finance was asked to approve the old prices: `new` false when it had
+    /// been asked about these lines already; `told`, how many were e-mailed.
+    ApprovalAsked {
+        new: bool,
+        told: usize,
+    },
     /// The totals before and after, in minor units.
     Repriced {
         old_minor: i64,
@@ -663,6 +703,7 @@ impl QuoteDone {
             QuoteDone::AcknowledgedAll { new, of } => format!("acknowledged-all.{quote}.{new}.{of}"),
             QuoteDone::Finalised => format!("finalised.{quote}"),
             QuoteDone::Overridden => format!("overridden.{quote}"),
+            QuoteDone::ApprovalAsked { new, told } => format!("approval-asked.{quote}.{}.{told}", u8::from(*new)),
             QuoteDone::Repriced { old_minor, new_minor } => format!("repriced.{quote}.{old_minor}.{new_minor}"),
         }
     }
@@ -691,6 +732,14 @@ impl QuoteDone {
             }
             "finalised" => QuoteDone::Finalised,
             "overridden" => QuoteDone::Overridden,
+            "approval-asked" => {
+                let new = match parts.next()? {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                };
+                QuoteDone::ApprovalAsked { new, told: parts.next()?.parse().ok()? }
+            }
             "repriced" => {
                 let mut total = || parts.next().and_then(|p| p.parse().ok());
                 QuoteDone::Repriced { old_minor: total()?, new_minor: total()? }
@@ -763,6 +812,20 @@ impl QuoteDone {
                 )
             }
             QuoteDone::Repriced { .. } => "Repriced: every line is at today's price.".to_owned(),
+            QuoteDone::ApprovalAsked { new: false, .. } => "Finance had been asked already about these lines, and \
+                 no approval has come since: nobody was e-mailed again."
+                .to_owned(),
+            QuoteDone::ApprovalAsked { told: 0, .. } => "Request recorded. Nobody in finance could be e-mailed (no \
+                 active account in finance may approve this quote): finance finds it under \u{201c}Awaiting \
+                 approval\u{201d} on the quotes list."
+                .to_owned(),
+            QuoteDone::ApprovalAsked { told, .. } => format!(
+                "Finance asked: {} e-mailed your request. You are e-mailed when one of them approves.",
+                match told {
+                    1 => "1 person in finance was".to_owned(),
+                    n => format!("{n} people in finance were"),
+                }
+            ),
             QuoteDone::Overridden => "Override recorded: the quote may be finalised at its quoted prices, once its \
                  signer has acknowledged every notice."
                 .to_owned(),
@@ -1032,10 +1095,7 @@ async fn quote_page(
     };
     let superseded_seen = gate.as_ref().map(|g| g.superseded_tag.clone()).unwrap_or_default();
     let superseded_gap = gate.as_ref().filter(|g| !g.superseded.is_empty()).map(|g| {
-        let gap = g.superseded.iter().fold(0i64, |sum, s| {
-            let at = |price| pricegate_domain::line_total(price, s.quantity, s.discount_bp);
-            sum.saturating_add(at(s.current_unit_price_minor).saturating_sub(at(s.quoted_unit_price_minor)))
-        });
+        let gap = pricegate_mail::compose::old_price_gap(&g.superseded);
         if gap < 0 {
             SupersededGap { amount: money(&currency, gap.saturating_neg()), falls: true }
         } else {
@@ -1139,6 +1199,8 @@ async fn quote_page(
             None => None,
         },
     };
+    let (approval_asked, may_ask_approval) =
+        approval_asked(app, user, &quote, !superseded.is_empty() && !has_override).await?;
     let evidence = quote.evidence.as_ref();
     let upcoming_besides_pending = !pending.is_empty();
     let entries = app.store.quote_history(quote.id).await?;
@@ -1246,8 +1308,42 @@ async fn quote_page(
         mine: quote.owner_id == user.0.actor.id || quote.signer_id == user.0.actor.id,
         override_error: None,
         override_reason_typed: String::new(),
+        approval_asked,
+        may_ask_approval,
+        ask_error: None,
+        ask_reason_typed: String::new(),
         superseded_seen,
     })
+}
+
+/// The open request that finance approve keeping the quote's old prices, in
+/// words, and whether the reader may ask (again, for lines that changed since).
+async fn approval_asked(
+    app: &AppState,
+    user: &PageUser,
+    quote: &QuoteView,
+    awaits_approval: bool,
+) -> Result<(Option<String>, bool), PageError> {
+    if !awaits_approval {
+        return Ok((None, false));
+    }
+    let actor = &user.0.actor;
+    let may_ask = actor.role == Role::Sales && (quote.owner_id == actor.id || quote.signer_id == actor.id);
+    let request = app.store.approval_request(actor, quote.id).await?.filter(|r| r.open);
+    let Some(request) = request else { return Ok((None, may_ask)) };
+    let who = match request.requested_by == actor.id {
+        true => "You".to_owned(),
+        false => app.store.user_names(&[request.requested_by]).await?.remove(&request.requested_by).unwrap_or_default(),
+    };
+    let mut note = format!(
+        "{who} asked finance to approve keeping the old prices {} (\u{201c}{}\u{201d}); no approval has come since.",
+        app.store.calendar().stamp(request.requested_at, true),
+        request.reason
+    );
+    if !request.lines_as_asked {
+        note.push_str(" The lines at an old price have changed since: the request was about others.");
+    }
+    Ok((Some(note), may_ask && !request.lines_as_asked))
 }
 
 async fn show(
@@ -1565,6 +1661,39 @@ async fn override_prices(
     let mut page = quote_page(&app, &user, quote, None, message).await?;
     page.override_error = field_error;
     page.override_reason_typed = form.get("reason").to_owned();
+    Ok(render(status, &page))
+}
+
+/// The quote's owner or signer asks finance to approve keeping its old
+/// prices, with a reason; finance is e-mailed. The form carries the quote as
+/// the page showed it, as the approval's does.
+async fn request_approval(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    CsrfForm { user, form, .. }: CsrfForm<Sales>,
+) -> Result<Response, PageError> {
+    let seen = prices_seen(&form);
+    let reason =
+        pricegate_domain::Text::parse_multiline("reason", form.get("reason"), pricegate_domain::limits::REASON);
+    let (status, message, field_error) = match (reason, seen) {
+        (Err(e), _) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(in_words(e.message, &[("reason", "The reason")]))),
+        (Ok(_), None) => (StatusCode::CONFLICT, Some(format!("Not asked: {}.", super::OUT_OF_DATE)), None),
+        (Ok(reason), Some(seen)) => match app.store.request_approval(&user.0.actor, id, reason, Some(seen)).await {
+            Ok(asked) => {
+                let done = QuoteDone::ApprovalAsked { new: asked.new, told: asked.told };
+                return Ok(done.back_to_quote(&user.seal(&app), id));
+            }
+            Err(StoreError::Conflict {
+                code: "quote_changed" | "already_overridden" | "nothing_to_approve" | "quote_not_draft",
+                message,
+            }) => (StatusCode::CONFLICT, Some(format!("Not asked. {message}")), None),
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let quote = app.store.get_quote(&user.0.actor, id).await?;
+    let mut page = quote_page(&app, &user, quote, None, message).await?;
+    page.ask_error = field_error;
+    page.ask_reason_typed = form.get("reason").to_owned();
     Ok(render(status, &page))
 }
 

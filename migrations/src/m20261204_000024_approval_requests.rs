@@ -1,0 +1,85 @@
+//! A salesperson's request that finance approve keeping a draft's old
+//! prices: who asked, why, and the lines at an old price as they were when
+//! they asked (`covers`, JSON text, as `price_overrides.covers`). Finance is
+//! e-mailed each request; the quotes list finds the drafts whose request no
+//! approval has answered yet.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{text, timestamp_with_time_zone, uuid};
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261204_000024_approval_requests"
+    }
+}
+
+#[derive(DeriveIden)]
+enum ApprovalRequests {
+    Table,
+    Id,
+    QuoteId,
+    RequestedBy,
+    Reason,
+    Covers,
+    RequestedAt,
+}
+
+#[derive(DeriveIden)]
+enum Quotes {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+}
+
+const BY_QUOTE: &str = "idx_approval_requests_quote";
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(ApprovalRequests::Table)
+                .col(uuid(ApprovalRequests::Id).primary_key())
+                .col(uuid(ApprovalRequests::QuoteId))
+                .col(uuid(ApprovalRequests::RequestedBy))
+                .col(text(ApprovalRequests::Reason))
+                .col(text(ApprovalRequests::Covers))
+                .col(timestamp_with_time_zone(ApprovalRequests::RequestedAt))
+                .foreign_key(
+                    &mut ForeignKey::create()
+                        .from(ApprovalRequests::Table, ApprovalRequests::QuoteId)
+                        .to(Quotes::Table, Quotes::Id)
+                        .to_owned(),
+                )
+                .foreign_key(
+                    &mut ForeignKey::create()
+                        .from(ApprovalRequests::Table, ApprovalRequests::RequestedBy)
+                        .to(Users::Table, Users::Id)
+                        .to_owned(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        // A quote's latest request, and the drafts with one, by quote.
+        m.create_index(
+            Index::create()
+                .name(BY_QUOTE)
+                .table(ApprovalRequests::Table)
+                .col(ApprovalRequests::QuoteId)
+                .col(ApprovalRequests::RequestedAt)
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(ApprovalRequests::Table).to_owned()).await
+    }
+}
