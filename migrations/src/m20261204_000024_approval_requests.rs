@@ -1,11 +1,12 @@
 //! A salesperson's request that finance approve keeping a draft's old
 //! prices: who asked, why, and the lines at an old price as they were when
-//! they asked (`covers`, JSON text, as `price_overrides.covers`). Finance is
-//! e-mailed each request; the quotes list finds the drafts whose request no
-//! approval has answered yet.
+//! they asked (`covers`, JSON text, as `price_overrides.covers`), and when it
+//! ended (`ended_at`: answered by an approval, the draft repriced, or asked
+//! again in its place). Finance is e-mailed each request; the quotes list
+//! finds the drafts with one that has not ended.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{text, timestamp_with_time_zone, uuid};
+use sea_orm_migration::schema::{text, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid};
 
 pub struct Migration;
 
@@ -24,6 +25,7 @@ enum ApprovalRequests {
     Reason,
     Covers,
     RequestedAt,
+    EndedAt,
 }
 
 #[derive(DeriveIden)]
@@ -52,6 +54,7 @@ impl MigrationTrait for Migration {
                 .col(text(ApprovalRequests::Reason))
                 .col(text(ApprovalRequests::Covers))
                 .col(timestamp_with_time_zone(ApprovalRequests::RequestedAt))
+                .col(timestamp_with_time_zone_null(ApprovalRequests::EndedAt))
                 .foreign_key(
                     &mut ForeignKey::create()
                         .from(ApprovalRequests::Table, ApprovalRequests::QuoteId)
@@ -67,7 +70,7 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        // A quote's latest request, and the drafts with one, by quote.
+        // A quote's requests, and the drafts with one open, by quote.
         m.create_index(
             Index::create()
                 .name(BY_QUOTE)

@@ -533,3 +533,70 @@ async fn a_salesperson_asks_finance_to_approve_old_prices_from_the_quote_page() 
     let none = page_as(&app.base, &sam_user.email, "/quotes?state=awaiting_approval&search=nobody").await;
     assert!(none.contains("No quotes awaiting finance&#39;s approval match \u{201c}nobody\u{201d}."), "{none}");
 }
+
+both_backends! {
+    /// A request for approval ends when finance approves, when the draft is
+    /// repriced, or when its salesperson asks again about lines changed
+    /// since; an approval given before it does not answer it. Two sent at
+    /// once are one request.
+    async fn a_request_for_approval_ends_with_an_approval_a_reprice_or_a_new_request(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 10_000).await;
+        create_product(&finance, "P-2", "EUR", 5_000).await;
+        let lines = |p1: i64| json!([{"sku": "P-1", "quantity": p1}, {"sku": "P-2", "quantity": 1}]);
+        let id = id_of(&draft_quote(&sam, lines(2)).await);
+        publish_price_change(&finance, "P-1", 11_000, &date_in_days(0)).await;
+        let ask = format!("/api/v1/quotes/{id}/approval-request");
+        let listed = |query: &'static str| {
+            let finance = finance.clone();
+            async move {
+                let r = finance.get(&format!("/api/v1/quotes?{query}")).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                r.body.as_array().into_iter().flatten().map(id_of).collect::<Vec<String>>()
+            }
+        };
+        let reason = json!({"reason": "The March offer"});
+
+        let (a, b) = tokio::join!(sam.post(&ask, &reason), sam.post(&ask, &reason));
+        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 201], "{} / {}", a.text, b.text);
+        assert_eq!(a.body["id"], b.body["id"], "one request");
+        assert_eq!(listed("awaiting_approval=true").await, [id.as_str()]);
+
+        // Approved: ended. The lines then change, and the approval lapses:
+        // nobody has asked about them, until Sam does.
+        let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Agreed"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = sam.get(&ask).await;
+        assert_eq!((&r.body["open"], r.body["ended_at"].is_string()), (&json!(false), true), "{}", r.text);
+        assert_eq!(sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"lines": lines(3)})).await.status, 200);
+        assert!(listed("awaiting_approval=true").await.is_empty());
+        let r = sam.post(&ask, &reason).await;
+        assert_eq!((r.status.as_u16(), &r.body["new"]), (201, &json!(true)), "an approval from before: {}", r.text);
+        let asked = r.body["id"].clone();
+        assert_eq!(listed("awaiting_approval=true").await, [id.as_str()]);
+
+        // Lines changed since the request: it still waits, but about others;
+        // asked again, a new request takes its place.
+        assert_eq!(sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"lines": lines(4)})).await.status, 200);
+        let r = sam.get(&ask).await;
+        assert_eq!((&r.body["open"], &r.body["lines_as_asked"]), (&json!(true), &json!(false)), "{}", r.text);
+        let r = sam.post(&ask, &reason).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_ne!(r.body["id"], asked);
+        assert_eq!(r.body["lines"][0]["quantity"], json!(4), "{}", r.text);
+        let audit = finance.get(&format!("/api/v1/audit?action=quote.approval_requested&subject={id}")).await;
+        assert_eq!(audit.body.as_array().map(Vec::len), Some(3), "{}", audit.text);
+
+        // Repriced: ended, and a price published afterwards does not bring it back.
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{id}/reprice")).await.status, 200);
+        assert_eq!(sam.get(&ask).await.body["open"], json!(false));
+        publish_price_change(&finance, "P-2", 6_000, &date_in_days(0)).await;
+        assert!(listed("awaiting_approval=true").await.is_empty());
+        assert_eq!(listed("at_old_prices=true").await, [id.as_str()]);
+        assert_eq!(sam.get(&ask).await.body["open"], json!(false), "ended, whatever the prices do since");
+    }
+}

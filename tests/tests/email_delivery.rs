@@ -2262,9 +2262,9 @@ both_backends! {
         sink.wait_until(WAIT, "the request to Fiona and Fred", |m| asked(m) >= 2).await;
         let to_fred = sink.to(&fred.email).into_iter().find(|m| m.header("subject").as_deref() == Some(subject));
         let to_fred = to_fred.expect("Fred is asked");
-        let text = to_fred.text();
+        let text = to_fred.text().replace("\r\n", "\n");
         assert!(text.contains("Sam asks finance to approve keeping the old prices"), "{text}");
-        assert!(text.contains("Their reason: Agreed with Nordwind in March"), "{text}");
+        assert!(text.contains("Their reason:\n\n  > Agreed with Nordwind in March\n"), "{text}");
         assert!(text.contains("PUMP-1 x 4: quoted 2,500.00 EUR, now 2,600.00 EUR"), "{text}");
         assert!(text.contains("would add 400.00 EUR to the total"), "{text}");
         assert!(to_fred.html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", to_fred.html());
@@ -2309,78 +2309,92 @@ both_backends! {
     }
 }
 
-/// A request for approval still queued when finance approves, when its
-/// quote is closed, or when its recipient leaves finance, is set aside: there
-/// is nothing left for them to decide. The others still go.
-#[tokio::test]
-async fn a_request_for_approval_answered_before_it_goes_out_is_set_aside() {
-    use pricegate_tests::fixtures::{date_in_days, publish_price_change};
-    let sink = SmtpSink::start().await;
-    let app = spawn_with_mail(Backend::Sqlite, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
-    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
-    let (_, fred) = app.user(Role::Finance, "Fred").await;
-    let (admin, _) = app.user(Role::Admin, "Ada").await;
-    let (ana, _) = app.user(Role::Sales, "Ana").await;
-    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
-    let lines = json!([{"sku": "PUMP-1", "quantity": 1}]);
-    let approved = id_of(&draft_quote(&ana, lines.clone()).await);
-    let cancelled = id_of(&draft_quote(&ana, lines.clone()).await);
-    let kept = id_of(&draft_quote(&ana, lines).await);
-    publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(0)).await;
-    for quote in [&approved, &cancelled, &kept] {
-        let r = ana.post(&format!("/api/v1/quotes/{quote}/approval-request"), &json!({"reason": "Agreed"})).await;
-        assert_eq!((r.status.as_u16(), &r.body["told"]), (201, &json!(2)), "{}", r.text);
-    }
-    let r = finance.post(&format!("/api/v1/quotes/{approved}/override"), &json!({"reason": "Agreed in March"})).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(ana.post_empty(&format!("/api/v1/quotes/{cancelled}/cancel")).await.status, 200);
-    let r = admin.patch(&format!("/api/v1/users/{}", fred.id), &json!({"role": "sales"})).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-
-    let about = |row: &outbox::Model| {
-        let quote = [(&approved, "approved"), (&cancelled, "cancelled"), (&kept, "kept")]
-            .into_iter()
-            .find(|(id, _)| row.text_body.contains(id.as_str()))
-            .map_or("?", |(_, name)| name);
-        (row.to_addr.clone(), quote)
-    };
-    let mut sent = Vec::new();
-    loop {
-        let claimed = app.store.claim_due_mail(100, Duration::from_secs(60)).await.unwrap();
-        if claimed.is_empty() {
-            break;
+both_backends! {
+    /// A request for approval still queued when it ends (finance approves,
+    /// the draft is repriced, its salesperson asks again about lines changed
+    /// since), when its quote is closed, or when its recipient leaves
+    /// finance, is set aside: there is nothing left for them to decide. The
+    /// others still go.
+    async fn a_request_for_approval_ended_before_it_goes_out_is_set_aside(backend: Backend) {
+        use pricegate_tests::fixtures::{date_in_days, publish_price_change};
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |s| s.worker_poll = Duration::from_secs(3600)).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (_, fred) = app.user(Role::Finance, "Fred").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (ana, _) = app.user(Role::Sales, "Ana").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let lines = json!([{"sku": "PUMP-1", "quantity": 1}]);
+        let mut drafts = Vec::new();
+        for _ in 0..5 {
+            drafts.push(id_of(&draft_quote(&ana, lines.clone()).await));
         }
-        sent.extend(claimed.iter().filter(|r| r.kind == "approval_request").map(about));
-        let done: Vec<(uuid::Uuid, i32)> = claimed.iter().map(|r| (r.id, r.attempts)).collect();
-        app.store.mark_mail_sent(&done).await.unwrap();
-    }
-    assert_eq!(sent, [(fiona.email.clone(), "kept")], "the one request still waiting, to finance");
+        let [approved, cancelled, repriced, replaced, kept] = <[String; 5]>::try_from(drafts).unwrap();
+        publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(0)).await;
+        let ask = |quote: &str| {
+            let (ana, path) = (ana.clone(), format!("/api/v1/quotes/{quote}/approval-request"));
+            async move {
+                let r = ana.post(&path, &json!({"reason": "Agreed"})).await;
+                assert_eq!((r.status.as_u16(), &r.body["told"]), (201, &json!(2)), "{}", r.text);
+            }
+        };
+        for quote in [&approved, &cancelled, &repriced, &replaced, &kept] {
+            ask(quote).await;
+        }
+        let r = finance.post(&format!("/api/v1/quotes/{approved}/override"), &json!({"reason": "Agreed in March"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(ana.post_empty(&format!("/api/v1/quotes/{cancelled}/cancel")).await.status, 200);
+        assert_eq!(ana.post_empty(&format!("/api/v1/quotes/{repriced}/reprice")).await.status, 200);
+        let r = ana.patch(&format!("/api/v1/quotes/{replaced}"), &json!({"lines": [{"sku": "PUMP-1", "quantity": 3}]})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        ask(&replaced).await;
+        let r = admin.patch(&format!("/api/v1/users/{}", fred.id), &json!({"role": "sales"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
 
-    let mut skipped: Vec<(String, &str)> = outbox::Entity::find()
-        .filter(outbox::Column::Kind.eq("approval_request"))
-        .filter(outbox::Column::State.eq("skipped"))
-        .all(app.store.connection())
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| {
-            assert!(
-                r.last_error
-                    .as_deref()
-                    .is_some_and(|e| e.starts_with("Not sent: before this request for approval went out")),
-                "{r:?}"
-            );
-            about(r)
-        })
-        .collect();
-    skipped.sort();
-    let mut expected = vec![
-        (fiona.email.clone(), "approved"),
-        (fiona.email.clone(), "cancelled"),
-        (fred.email.clone(), "approved"),
-        (fred.email.clone(), "cancelled"),
-        (fred.email.clone(), "kept"),
-    ];
-    expected.sort();
-    assert_eq!(skipped, expected);
+        let about = |row: &outbox::Model| {
+            let named = [(&approved, "approved"), (&cancelled, "cancelled"), (&repriced, "repriced")];
+            let named = named.into_iter().chain([(&replaced, "replaced"), (&kept, "kept")]);
+            let quote = named.into_iter().find(|(id, _)| row.text_body.contains(id.as_str())).map_or("?", |(_, n)| n);
+            // The second request for the replaced draft is about three.
+            let again = row.text_body.contains("PUMP-1 x 3");
+            (row.to_addr.clone(), quote, again)
+        };
+        let mut sent = Vec::new();
+        loop {
+            let claimed = app.store.claim_due_mail(100, Duration::from_secs(60)).await.unwrap();
+            if claimed.is_empty() {
+                break;
+            }
+            sent.extend(claimed.iter().filter(|r| r.kind == "approval_request").map(about));
+            let done: Vec<(uuid::Uuid, i32)> = claimed.iter().map(|r| (r.id, r.attempts)).collect();
+            app.store.mark_mail_sent(&done).await.unwrap();
+        }
+        sent.sort();
+        let mut expected = vec![(fiona.email.clone(), "kept", false), (fiona.email.clone(), "replaced", true)];
+        expected.sort();
+        assert_eq!(sent, expected, "the requests still waiting, to whoever is in finance");
+
+        let reason = "Not sent: before this request for approval went out";
+        let mut skipped: Vec<(String, &str, bool)> = outbox::Entity::find()
+            .filter(outbox::Column::Kind.eq("approval_request"))
+            .filter(outbox::Column::State.eq("skipped"))
+            .all(app.store.connection())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                assert!(r.last_error.as_deref().is_some_and(|e| e.starts_with(reason)), "{r:?}");
+                about(r)
+            })
+            .collect();
+        skipped.sort();
+        let mut expected: Vec<(String, &str, bool)> = ["approved", "cancelled", "repriced", "replaced"]
+            .into_iter()
+            .map(|quote| (fiona.email.clone(), quote, false))
+            .chain(["approved", "cancelled", "repriced", "replaced", "kept"].map(|quote| (fred.email.clone(), quote, false)))
+            .chain([(fred.email.clone(), "replaced", true)])
+            .collect();
+        expected.sort();
+        assert_eq!(skipped, expected);
+    }
 }

@@ -4,7 +4,7 @@
 use askama::Template;
 use chrono::NaiveDate;
 use pricegate_domain::{Calendar, Currency};
-use pricegate_store::views::{PriceChangeView, SupersededLineView};
+use pricegate_store::views::PriceChangeView;
 use pricegate_store::{
     ApprovedFor, BlockedQuote, Composed, Composer, HandedQuote, Letter, NoticeContent, PendingPerson, SignedQuote, Told,
 };
@@ -271,6 +271,8 @@ struct ApprovalAskedLetter<'a> {
 #[template(path = "approval_asked.txt")]
 struct ApprovalAskedText<'a> {
     letter: &'a ApprovalAskedLetter<'a>,
+    /// The reason, set apart ([`quoted`]).
+    reason: String,
 }
 
 /// A line at an old price, as a request for approval shows it.
@@ -282,13 +284,9 @@ struct AskedRow {
     current: String,
 }
 
-/// How much today's prices would move the total of `lines`, quoted at an
-/// old price: positive when keeping the old prices charges the customer less.
-pub fn old_price_gap(lines: &[SupersededLineView]) -> i64 {
-    lines.iter().fold(0i64, |sum, s| {
-        let at = |price| pricegate_domain::line_total(price, s.quantity, s.discount_bp);
-        sum.saturating_add(at(s.current_unit_price_minor).saturating_sub(at(s.quoted_unit_price_minor)))
-    })
+/// A discount in basis points as people read it: `12.50 %`.
+pub fn percent(bp: i32) -> String {
+    format!("{}.{:02} %", bp / 100, bp % 100)
 }
 
 /// The e-mail telling a draft's signer, or its owner, that finance approved
@@ -318,6 +316,15 @@ struct ApprovedLetter<'a> {
 #[template(path = "approved.txt")]
 struct ApprovedText<'a> {
     letter: &'a ApprovedLetter<'a>,
+    /// The reason, set apart ([`quoted`]).
+    reason: String,
+}
+
+/// Someone's words in a plain-text letter, each line set apart with `> `, so
+/// that no line of theirs reads as one of the letter's own (a "Total:" typed
+/// into a reason, say).
+fn quoted(words: &str) -> String {
+    words.lines().map(|line| format!("  > {line}")).collect::<Vec<_>>().join("\n")
 }
 
 /// The e-mail to a signer replaced by another (its HTML part;
@@ -670,13 +677,12 @@ impl Composer for TemplateComposer {
                     .map(|l| AskedRow {
                         sku: l.sku.clone(),
                         quantity: pricegate_domain::count(l.quantity),
-                        discount: (l.discount_bp != 0)
-                            .then(|| format!("{}.{:02} %", l.discount_bp / 100, l.discount_bp % 100)),
+                        discount: (l.discount_bp != 0).then(|| percent(l.discount_bp)),
                         quoted: money(&quote.currency, l.quoted_unit_price_minor),
                         current: money(&quote.currency, l.current_unit_price_minor),
                     })
                     .collect();
-                let gap = match old_price_gap(lines) {
+                let gap = match pricegate_store::views::old_price_gap(lines) {
                     gap if gap < 0 => format!(
                         "At today's prices these lines would take {} off the total: keeping the old prices charges \
                          the customer that much more.",
@@ -698,7 +704,7 @@ impl Composer for TemplateComposer {
                     lines: &rows,
                     gap: &gap,
                 };
-                composed(subject, &letter, &ApprovalAskedText { letter: &letter })
+                composed(subject, &letter, &ApprovalAskedText { letter: &letter, reason: quoted(reason) })
             }
             Letter::PricesApproved { to, by, reason, quote, signer, expired } => {
                 let (customer, total, valid_until) = quote_facts(quote);
@@ -721,7 +727,7 @@ impl Composer for TemplateComposer {
                     url: &quote.url,
                     to_acknowledge: notices_in_words(quote.to_acknowledge),
                 };
-                composed(subject, &letter, &ApprovedText { letter: &letter })
+                composed(subject, &letter, &ApprovedText { letter: &letter, reason: quoted(reason) })
             }
             Letter::SignerReleased { to, by, signer, quote } => {
                 let (customer, total, valid_until) = quote_facts(quote);

@@ -252,6 +252,9 @@ pub mod approval_requests {
         /// `gate::overrides::CoveredPrice`).
         pub covers: String,
         pub requested_at: DateTimeUtc,
+        /// When it ended: answered by an approval, the draft repriced, or
+        /// asked again in its place. `None` while open.
+        pub ended_at: Option<DateTimeUtc>,
     }
     no_relations!();
 }

@@ -188,6 +188,15 @@ pub struct OverrideView {
     pub waives: Vec<WaivedLineView>,
 }
 
+/// How much today's prices would move the total of `lines`, quoted at an
+/// old price: positive when keeping the old prices charges the customer less.
+pub fn old_price_gap(lines: &[SupersededLineView]) -> i64 {
+    lines.iter().fold(0i64, |sum, s| {
+        let at = |price| pricegate_domain::line_total(price, s.quantity, s.discount_bp);
+        sum.saturating_add(at(s.current_unit_price_minor).saturating_sub(at(s.quoted_unit_price_minor)))
+    })
+}
+
 /// A line an override lets be finalised at a price no longer in force.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema, serde::Deserialize)]
 pub struct WaivedLineView {

@@ -20,9 +20,10 @@ fn asked_key(quote: Uuid, request: Uuid, user: Uuid) -> String {
     format!("{ASKED_KEY}{quote}:{request}:{user}")
 }
 
-/// The quote a request's e-mail is about, from its key.
-pub(super) fn asked_quote(row: &crate::entity::outbox::Model) -> Option<Uuid> {
-    row.dedupe_key.strip_prefix(ASKED_KEY)?.split(':').next()?.parse().ok()
+/// The quote and the request a request's e-mail is about, from its key.
+pub(super) fn asked_about(row: &crate::entity::outbox::Model) -> Option<(Uuid, Uuid)> {
+    let mut parts = row.dedupe_key.strip_prefix(ASKED_KEY)?.split(':');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
 impl Store {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::signer_named::{NO_LONGER_SIGNER, moot_signer_mail};
 use super::{PUBLICATION, REMINDER};
 use crate::StoreError;
-use crate::entity::{acknowledgements, outbox, price_overrides, quotes, users};
+use crate::entity::{acknowledgements, approval_requests, outbox, quotes, users};
 
 /// The (notice, user) a publication, reminder or escalation is about and
 /// for. A row written by a process from before the outbox named them (one
@@ -77,23 +77,25 @@ async fn moot_approvals(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> 
 }
 
 /// Why a queued request for approval is no longer sent.
-const APPROVAL_ASK_MOOT: &str = "Not sent: before this request for approval went out, finance approved the quote's old \
-    prices, the quote was finalised or cancelled, or its recipient left finance or came to own or sign it.";
+const APPROVAL_ASK_MOOT: &str = "Not sent: before this request for approval went out, it was answered by an approval, \
+    the quote was repriced, finalised or cancelled, the salesperson asked again about other lines, or its recipient \
+    left finance or came to own or sign the quote.";
 
 /// The requests for approval among `rows` that nobody need answer now: the
-/// quote is no longer a draft, finance approved its old prices since the
-/// request was queued, or the recipient is no longer in finance or now owns
-/// or signs it.
+/// request has ended (approved, repriced, asked again in its place), the
+/// quote is no longer a draft, or the recipient is no longer in finance or
+/// now owns or signs it.
 async fn moot_approval_asks(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<Vec<Uuid>, StoreError> {
-    let asks: Vec<(&outbox::Model, Uuid, Uuid)> = rows
+    let asks: Vec<(Uuid, (Uuid, Uuid), Uuid)> = rows
         .iter()
         .filter(|row| row.kind == super::APPROVAL_ASKED)
-        .filter_map(|row| Some((row, super::approval_asked::asked_quote(row)?, row.user_id?)))
+        .filter_map(|row| Some((row.id, super::approval_asked::asked_about(row)?, row.user_id?)))
         .collect();
     if asks.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: HashSet<Uuid> = asks.iter().map(|(_, quote, _)| *quote).collect();
+    let ids: HashSet<Uuid> = asks.iter().map(|(_, (quote, _), _)| *quote).collect();
+    let requests: HashSet<Uuid> = asks.iter().map(|(_, (_, request), _)| *request).collect();
     let people: HashSet<Uuid> = asks.iter().map(|(_, _, to)| *to).collect();
     let drafts: HashMap<Uuid, (Uuid, Uuid)> = quotes::Entity::find()
         .select_only()
@@ -106,13 +108,16 @@ async fn moot_approval_asks(conn: &impl ConnectionTrait, rows: &[outbox::Model])
         .into_iter()
         .map(|(id, signer, owner)| (id, (signer, owner)))
         .collect();
-    let approvals: Vec<(Uuid, chrono::DateTime<chrono::Utc>)> = price_overrides::Entity::find()
+    let open: HashSet<Uuid> = approval_requests::Entity::find()
         .select_only()
-        .columns([price_overrides::Column::QuoteId, price_overrides::Column::CreatedAt])
-        .filter(price_overrides::Column::QuoteId.is_in(ids))
-        .into_tuple()
+        .column(approval_requests::Column::Id)
+        .filter(approval_requests::Column::Id.is_in(requests))
+        .filter(approval_requests::Column::EndedAt.is_null())
+        .into_tuple::<Uuid>()
         .all(conn)
-        .await?;
+        .await?
+        .into_iter()
+        .collect();
     let finance: HashSet<Uuid> = users::Entity::find()
         .select_only()
         .column(users::Column::Id)
@@ -125,12 +130,11 @@ async fn moot_approval_asks(conn: &impl ConnectionTrait, rows: &[outbox::Model])
         .collect();
     Ok(asks
         .into_iter()
-        .filter(|(row, quote, to)| {
-            let answered = approvals.iter().any(|(q, at)| q == quote && *at >= row.created_at);
+        .filter(|(_, (quote, request), to)| {
             let may_approve = drafts.get(quote).is_some_and(|(signer, owner)| to != signer && to != owner);
-            answered || !may_approve || !finance.contains(to)
+            !open.contains(request) || !may_approve || !finance.contains(to)
         })
-        .map(|(row, _, _)| row.id)
+        .map(|(row, _, _)| row)
         .collect())
 }
 

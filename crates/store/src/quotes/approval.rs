@@ -1,21 +1,23 @@
 //! A salesperson asks finance to approve keeping a draft's old prices: the
 //! request is kept (who, why, the lines at an old price as they were), each
 //! active colleague in finance who may approve it is e-mailed in the same
-//! transaction, and the request stays open until finance approves, or the
-//! draft is repriced, finalised or cancelled.
+//! transaction, and the request stays open until finance approves, the
+//! draft is repriced, finalised or cancelled, or its salesperson asks again
+//! about lines changed since.
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::{Role, Text, quote_total};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{DRAFT, PricesSeen, check_draft, load_quote, lock_quote, priced_as_seen};
+use super::{DRAFT, PricesSeen, check_draft, check_visible, load_quote, lock_quote, priced_as_seen};
 use crate::audit::record;
 use crate::db::db_now;
-use crate::entity::{approval_requests, price_overrides};
+use crate::entity::approval_requests;
 use crate::gate::{CoveredPrice, covering_override, priced_lines, superseded_lines};
 use crate::views::{SupersededLineView, WaivedLineView};
 use crate::{Actor, Store, StoreError};
@@ -30,9 +32,12 @@ pub struct ApprovalRequestView {
     pub requested_at: DateTime<Utc>,
     /// The lines at an old price when it was asked.
     pub lines: Vec<WaivedLineView>,
-    /// No approval has answered it yet, and the quote is still a draft with
-    /// a line at an old price: finance has something to decide.
+    /// It has not ended (no approval has answered it, the draft was not
+    /// repriced, nobody asked again in its place), and the quote is still a
+    /// draft with a line at an old price: finance has something to decide.
     pub open: bool,
+    /// When it ended, if it has.
+    pub ended_at: Option<DateTime<Utc>>,
     /// The quote's lines at an old price are still the ones it names.
     pub lines_as_asked: bool,
 }
@@ -44,38 +49,51 @@ pub struct ApprovalAsked {
     #[serde(flatten)]
     pub request: ApprovalRequestView,
     pub new: bool,
-    /// How many people in finance were e-mailed (none when asked twice, or
-    /// when the service sends no mail).
+    /// How many people in finance were e-mailed: none when asked twice, when
+    /// nobody in finance may approve it, or when the service sends no mail.
     pub told: usize,
 }
 
-/// The lines at an old price as a request keeps them.
+/// The lines at an old price as a request keeps them, in one order whatever
+/// the lines' (every field sorts, so equal lists compare equal).
 fn covers_of(superseded: &[SupersededLineView]) -> Vec<CoveredPrice> {
     let mut covers: Vec<CoveredPrice> = superseded.iter().map(Into::into).collect();
-    covers.sort_by(|a, b| (&a.sku, a.quantity, a.discount_bp).cmp(&(&b.sku, b.quantity, b.discount_bp)));
+    covers.sort_by(|a, b| {
+        let key = |c: &CoveredPrice| {
+            (c.sku.clone(), c.quantity, c.discount_bp, c.quoted_unit_price_minor, c.current_unit_price_minor)
+        };
+        key(a).cmp(&key(b))
+    });
     covers
 }
 
-/// The latest request for `quote_id`, with whether an approval came after it.
+/// The latest request for `quote_id`, ended or not.
 async fn latest_request(
     conn: &impl ConnectionTrait,
     quote_id: Uuid,
-) -> Result<Option<(approval_requests::Model, bool)>, StoreError> {
-    let Some(request) = approval_requests::Entity::find()
+) -> Result<Option<approval_requests::Model>, StoreError> {
+    Ok(approval_requests::Entity::find()
         .filter(approval_requests::Column::QuoteId.eq(quote_id))
         .order_by_desc(approval_requests::Column::RequestedAt)
         .one(conn)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let answered = price_overrides::Entity::find()
-        .filter(price_overrides::Column::QuoteId.eq(quote_id))
-        .filter(price_overrides::Column::CreatedAt.gte(request.requested_at))
-        .one(conn)
-        .await?
-        .is_some();
-    Ok(Some((request, answered)))
+        .await?)
+}
+
+/// Ends, in the caller's transaction (which holds the quote's lock), the
+/// open request for approval of `quote_id`'s old prices, if any: answered by
+/// an approval, made moot by a reprice, or replaced by a new request.
+pub(crate) async fn end_requests(
+    conn: &impl ConnectionTrait,
+    quote_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    approval_requests::Entity::update_many()
+        .col_expr(approval_requests::Column::EndedAt, Expr::value(now))
+        .filter(approval_requests::Column::QuoteId.eq(quote_id))
+        .filter(approval_requests::Column::EndedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 fn request_view(
@@ -93,7 +111,8 @@ fn request_view(
         reason: request.reason,
         requested_at: request.requested_at,
         lines: covers.into_iter().map(Into::into).collect(),
-        open,
+        open: open && request.ended_at.is_none(),
+        ended_at: request.ended_at,
     })
 }
 
@@ -115,14 +134,15 @@ impl Store {
     ) -> Result<ApprovalAsked, StoreError> {
         let txn = self.begin_write().await?;
         let quote = lock_quote(&txn, id).await?;
-        if actor.id != quote.owner_id && actor.id != quote.signer_id {
-            return Err(match actor.role {
-                Role::Finance => StoreError::forbidden(
-                    "not_owner_or_signer",
-                    "Finance approves old prices on the quote's page; only its owner or signer asks for that.",
-                ),
-                _ => StoreError::forbidden("not_your_quote", "This quote belongs to someone else."),
-            });
+        check_visible(actor, &quote)?;
+        // Finance approves; someone moved from sales to finance with their
+        // drafts cannot approve their own, nor ask colleagues for it here.
+        if actor.role != Role::Sales {
+            return Err(StoreError::forbidden(
+                "not_owner_or_signer",
+                "Only the quote's owner or signer, in sales, asks finance to approve its old prices; finance \
+                 approves them on the quote's page.",
+            ));
         }
         check_draft(&quote, "needs no approval")?;
         let loaded = load_quote(&txn, id, self.calendar).await?;
@@ -151,7 +171,7 @@ impl Store {
                  old price again, then ask.",
             ));
         }
-        if let Some((request, false)) = latest_request(&txn, id).await? {
+        if let Some(request) = latest_request(&txn, id).await?.filter(|r| r.ended_at.is_none()) {
             let view = request_view(request, true, &superseded)?;
             if view.lines_as_asked {
                 return Ok(ApprovalAsked { request: view, new: false, told: 0 });
@@ -161,6 +181,8 @@ impl Store {
         let covers_json = serde_json::to_string(&covers)
             .map_err(|e| StoreError::Internal(format!("approval request lines not serialisable: {e}")))?;
         let now = db_now(&txn).await?;
+        // Asked about other lines before: this request takes its place.
+        end_requests(&txn, id, now).await?;
         let row = approval_requests::Model {
             id: Uuid::new_v4(),
             quote_id: id,
@@ -168,6 +190,7 @@ impl Store {
             reason: reason.into_inner(),
             covers: covers_json,
             requested_at: now,
+            ended_at: None,
         };
         approval_requests::Entity::insert(approval_requests::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
@@ -195,15 +218,15 @@ impl Store {
     /// see, whether or not it is still open; `None` if nobody has asked.
     pub async fn approval_request(&self, actor: &Actor, id: Uuid) -> Result<Option<ApprovalRequestView>, StoreError> {
         let loaded = super::load_visible_priced(&self.db, actor, id, self.calendar).await?;
-        let Some((request, answered)) = latest_request(&self.db, id).await? else { return Ok(None) };
+        let Some(request) = latest_request(&self.db, id).await? else { return Ok(None) };
         let superseded = superseded_lines(&loaded);
-        let open = loaded.quote.state == DRAFT && !answered && !superseded.is_empty();
+        let open = loaded.quote.state == DRAFT && !superseded.is_empty();
         Ok(Some(request_view(request, open, &superseded)?))
     }
 }
 
-/// The condition, on `quotes`, of a draft whose latest request for approval
-/// no approval has answered yet (the caller adds that it still has a line at
-/// an old price).
-pub(crate) const AWAITING_APPROVAL_SQL: &str = "EXISTS (SELECT 1 FROM approval_requests r WHERE r.quote_id = quotes.id \
-     AND NOT EXISTS (SELECT 1 FROM price_overrides o WHERE o.quote_id = quotes.id AND o.created_at >= r.requested_at))";
+/// The condition, on `quotes`, of a quote with a request for approval that
+/// has not ended (the caller adds that it is a draft, still with a line at an
+/// old price).
+pub(crate) const AWAITING_APPROVAL_SQL: &str =
+    "EXISTS (SELECT 1 FROM approval_requests r WHERE r.quote_id = quotes.id AND r.ended_at IS NULL)";

@@ -644,6 +644,8 @@ impl Store {
         quotes::Entity::update(quotes::ActiveModel { id: Set(id), updated_at: Set(now), ..Default::default() })
             .exec(&txn)
             .await?;
+        // At today's prices, there is nothing left for finance to approve.
+        approval::end_requests(&txn, id, now).await?;
         record(
             &txn,
             audit(
@@ -790,6 +792,8 @@ impl Store {
         price_overrides::Entity::insert(price_overrides::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await?;
+        // A salesperson's request for this approval is answered.
+        approval::end_requests(&txn, id, now).await?;
         // What the quote may be finalised at has changed: a confirmation
         // shown before is no longer what finalising would do.
         quotes::Entity::update(quotes::ActiveModel { id: Set(id), updated_at: Set(now), ..Default::default() })

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use pricegate_domain::{Role, last_in_force};
+use pricegate_mail::compose::percent;
 use pricegate_mail::render_markdown;
 use pricegate_store::views::{GateView, LineImpactView, PendingNoticeView, QuoteView, UserView};
 use pricegate_store::{Channel, PricesSeen, QuoteFilter, QuoteSearch, StoreError};
@@ -222,7 +223,9 @@ async fn list(
             Some(gate) if !gate.signer_can_sign => "no_signer",
             Some(gate) if !gate.pending.is_empty() => "blocked",
             Some(gate) if gate.expired => "expired",
-            // Only lines at a superseded price, without an override.
+            // Only lines at a superseded price, without an override: in
+            // this list, each with a request for one.
+            Some(_) if state == AWAITING_APPROVAL => "approval_asked",
             Some(_) => "superseded",
             None => "",
         };
@@ -297,11 +300,6 @@ struct EarlierRow {
     /// As [`ImpactRow::later`], when this is the notice's price that counts
     /// while the quote is valid.
     later: Option<String>,
-}
-
-/// A discount in basis points as people read it: `12.50 %`.
-fn percent(bp: i32) -> String {
-    format!("{}.{:02} %", bp / 100, bp % 100)
 }
 
 struct PendingRow {
@@ -813,12 +811,15 @@ impl QuoteDone {
             }
             QuoteDone::Repriced { .. } => "Repriced: every line is at today's price.".to_owned(),
             QuoteDone::ApprovalAsked { new: false, .. } => "Finance had been asked already about these lines, and \
-                 no approval has come since: nobody was e-mailed again."
+                 no approval has come since: nobody was e-mailed again, and the request keeps the reason it was \
+                 sent with (below)."
                 .to_owned(),
-            QuoteDone::ApprovalAsked { told: 0, .. } => "Request recorded. Nobody in finance could be e-mailed (no \
-                 active account in finance may approve this quote): finance finds it under \u{201c}Awaiting \
-                 approval\u{201d} on the quotes list."
-                .to_owned(),
+            QuoteDone::ApprovalAsked { told: 0, .. } => {
+                "Request recorded, but nobody in finance was e-mailed: no active \
+                 account in finance may approve this quote, or this service sends no mail. Finance finds it under \
+                 \u{201c}Awaiting approval\u{201d} on the quotes list."
+                    .to_owned()
+            }
             QuoteDone::ApprovalAsked { told, .. } => format!(
                 "Finance asked: {} e-mailed your request. You are e-mailed when one of them approves.",
                 match told {
@@ -1095,7 +1096,7 @@ async fn quote_page(
     };
     let superseded_seen = gate.as_ref().map(|g| g.superseded_tag.clone()).unwrap_or_default();
     let superseded_gap = gate.as_ref().filter(|g| !g.superseded.is_empty()).map(|g| {
-        let gap = pricegate_mail::compose::old_price_gap(&g.superseded);
+        let gap = pricegate_store::views::old_price_gap(&g.superseded);
         if gap < 0 {
             SupersededGap { amount: money(&currency, gap.saturating_neg()), falls: true }
         } else {
@@ -1341,7 +1342,10 @@ async fn approval_asked(
         request.reason
     );
     if !request.lines_as_asked {
-        note.push_str(" The lines at an old price have changed since: the request was about others.");
+        note.push_str(
+            " The lines at an old price, or the prices now in force for them, have changed since: the request was \
+             about others.",
+        );
     }
     Ok((Some(note), may_ask && !request.lines_as_asked))
 }
@@ -1676,7 +1680,16 @@ async fn request_approval(
     let reason =
         pricegate_domain::Text::parse_multiline("reason", form.get("reason"), pricegate_domain::limits::REASON);
     let (status, message, field_error) = match (reason, seen) {
-        (Err(e), _) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(in_words(e.message, &[("reason", "The reason")]))),
+        (Err(e), _) => {
+            // The form sent again once asked (its reason emptied, say): the
+            // page no longer shows it, so what the reason lacks is not said.
+            let asked = app.store.approval_request(&user.0.actor, id).await?;
+            if asked.is_some_and(|r| r.open && r.lines_as_asked) {
+                let done = QuoteDone::ApprovalAsked { new: false, told: 0 };
+                return Ok(done.back_to_quote(&user.seal(&app), id));
+            }
+            (StatusCode::UNPROCESSABLE_ENTITY, None, Some(in_words(e.message, &[("reason", "The reason")])))
+        }
         (Ok(_), None) => (StatusCode::CONFLICT, Some(format!("Not asked: {}.", super::OUT_OF_DATE)), None),
         (Ok(reason), Some(seen)) => match app.store.request_approval(&user.0.actor, id, reason, Some(seen)).await {
             Ok(asked) => {
