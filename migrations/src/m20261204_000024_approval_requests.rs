@@ -1,12 +1,15 @@
 //! A salesperson's request that finance approve keeping a draft's old
 //! prices: who asked, why, and the lines at an old price as they were when
 //! they asked (`covers`, JSON text, as `price_overrides.covers`), and when it
-//! ended (`ended_at`: answered by an approval, the draft repriced, or asked
-//! again in its place). Finance is e-mailed each request; the quotes list
-//! finds the drafts with one that has not ended.
+//! ended (`ended_at`: answered by an approval, declined by finance with a
+//! reason, the draft repriced, or asked again in its place). Finance is
+//! e-mailed each request; the quotes list finds the drafts with one that has
+//! not ended.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{text, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid};
+use sea_orm_migration::schema::{
+    text, text_null, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid, uuid_null,
+};
 
 pub struct Migration;
 
@@ -26,6 +29,8 @@ enum ApprovalRequests {
     Covers,
     RequestedAt,
     EndedAt,
+    DeclinedBy,
+    DeclinedReason,
 }
 
 #[derive(DeriveIden)]
@@ -55,6 +60,8 @@ impl MigrationTrait for Migration {
                 .col(text(ApprovalRequests::Covers))
                 .col(timestamp_with_time_zone(ApprovalRequests::RequestedAt))
                 .col(timestamp_with_time_zone_null(ApprovalRequests::EndedAt))
+                .col(uuid_null(ApprovalRequests::DeclinedBy))
+                .col(text_null(ApprovalRequests::DeclinedReason))
                 .foreign_key(
                     &mut ForeignKey::create()
                         .from(ApprovalRequests::Table, ApprovalRequests::QuoteId)

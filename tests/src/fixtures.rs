@@ -283,6 +283,11 @@ pub fn api_routes() -> Vec<ApiRoute> {
         ),
         route(
             "POST",
+            "/api/v1/quotes/{id}/approval-request/decline",
+            vec![case(QuoteToOverride, Json(json!({"reason": "Not this time"})), ["401", "403", "403", "200", "403"])],
+        ),
+        route(
+            "POST",
             "/api/v1/quotes/{id}/override",
             vec![case(QuoteToOverride, Json(json!({"reason": "Agreed"})), ["401", "403", "403", "201", "403"])],
         ),

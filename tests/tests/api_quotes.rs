@@ -530,6 +530,23 @@ async fn a_salesperson_asks_finance_to_approve_old_prices_from_the_quote_page() 
         "{shown}"
     );
     assert!(shown.contains("id=\"override\""), "finance may approve it there: {shown}");
+    // Or decline it, from the same page.
+    let fiona_cookie = session_cookie(&app.base, &fiona.email).await;
+    let r = client().get(format!("{}{page}", app.base)).header("cookie", &fiona_cookie).send().await.expect("the page");
+    let html = r.text().await.unwrap_or_default();
+    let decline = vec![
+        ("csrf_token", csrf_in(&html)),
+        ("request", hidden_in(&html, "request")),
+        ("reason", "Everyone pays the new price".to_owned()),
+    ];
+    let (status, declined) =
+        post_form(format!("{}{page}/approval-request/decline", app.base), &fiona_cookie, &decline).await;
+    assert_eq!(status, 303, "{declined}");
+    assert!(
+        declined.contains("Request declined: whoever asked, and the quote&#39;s owner and signer, are e-mailed"),
+        "{declined}"
+    );
+    assert!(!declined.contains("id=\"decline-approval\""), "nothing left to decline: {declined}");
     let none = page_as(&app.base, &sam_user.email, "/quotes?state=awaiting_approval&search=nobody").await;
     assert!(none.contains("No quotes awaiting finance&#39;s approval match \u{201c}nobody\u{201d}."), "{none}");
 }

@@ -2398,3 +2398,61 @@ both_backends! {
         assert_eq!(skipped, expected);
     }
 }
+
+both_backends! {
+    /// Finance declines a request to approve old prices, with a reason: the
+    /// request ends, and the salespeople on the draft are e-mailed why; the
+    /// page tells them, and they may ask again.
+    async fn finance_declines_a_request_and_the_salespeople_are_told_why(backend: Backend) {
+        use pricegate_tests::fixtures::{date_in_days, draft_quote_signed_by, publish_price_change};
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (fred, _) = app.user(Role::Finance, "Fred").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (ana, ana_user) = app.user(Role::Sales, "Ana Owner").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let qid = id_of(&draft_quote_signed_by(&ana, json!([{"sku": "PUMP-1", "quantity": 4}]), sam_user.id).await);
+        publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(0)).await;
+        let ask = format!("/api/v1/quotes/{qid}/approval-request");
+        let decline = format!("{ask}/decline");
+        assert_error(&finance.post(&decline, &json!({"reason": "No"})).await, 409, "no_open_request");
+        let r = sam.post(&ask, &json!({"reason": "Agreed in March"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let request = r.body["id"].clone();
+        until_nothing_pending(&admin).await;
+
+        let r = fred.post(&decline, &json!({"reason": ""})).await;
+        assert_eq!((r.status.as_u16(), field(&r)), (422, "reason"), "{}", r.text);
+        assert_error(&ana.post(&decline, &json!({"reason": "Mine"})).await, 403, "forbidden");
+        let stale = json!({"reason": "No", "request_id": uuid::Uuid::new_v4()});
+        assert_error(&finance.post(&decline, &stale).await, 409, "quote_changed");
+        let r = finance.post(&decline, &json!({"reason": "Prices rose for everyone", "request_id": request})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!((&r.body["open"], &r.body["declined_reason"]), (&json!(false), &json!("Prices rose for everyone")));
+        assert_error(&fred.post(&decline, &json!({"reason": "Again"})).await, 409, "no_open_request");
+
+        let subject = "Fiona declined to approve the old prices on the quote for Greta Berg (Nordwind)";
+        let declined = |m: &[Received]| m.iter().filter(|m| m.header("subject").as_deref() == Some(subject)).count();
+        sink.wait_until(WAIT, "the decline to Sam and Ana", |m| declined(m) >= 2).await;
+        let find = |email: &str| sink.to(email).into_iter().find(|m| m.header("subject").as_deref() == Some(subject));
+        let to_sam = find(&sam_user.email).expect("Sam, who asked, is told").text().replace("\r\n", "\n");
+        assert!(to_sam.contains("declined your request") && to_sam.contains("  > Prices rose for everyone\n"), "{to_sam}");
+        let to_ana = find(&ana_user.email).expect("Ana, who owns it, is told").text();
+        assert!(to_ana.contains("declined Sam's request"), "{to_ana}");
+        until_nothing_pending(&admin).await;
+        assert_eq!(declined(&sink.messages()), 2, "{:?}", subjects(&sink.messages()));
+
+        let r = finance.get("/api/v1/quotes?awaiting_approval=true").await;
+        assert_eq!(r.body.as_array().map(Vec::len), Some(0), "{}", r.text);
+        let page = pricegate_tests::pages::page_as(&app.base, &sam_user.email, &format!("/quotes/{qid}")).await;
+        assert!(page.contains("Fiona declined, ") && page.contains("your request of "), "{page}");
+        assert!(page.contains("id=\"ask-approval\""), "Sam may ask again: {page}");
+        let audit = finance.get(&format!("/api/v1/audit?action=quote.approval_declined&subject={qid}")).await;
+        assert_eq!(audit.body.as_array().map(Vec::len), Some(1), "{}", audit.text);
+        let r = sam.post(&ask, &json!({"reason": "The customer has it in writing"})).await;
+        assert_eq!((r.status.as_u16(), &r.body["new"]), (201, &json!(true)), "{}", r.text);
+        app.stop().await;
+    }
+}

@@ -275,6 +275,31 @@ struct ApprovalAskedText<'a> {
     reason: String,
 }
 
+/// The e-mail telling the salespeople on a draft that finance declined the
+/// request to approve its old prices (its HTML part; [`DeclinedText`] is
+/// the same letter as text).
+#[derive(Template)]
+#[template(path = "declined.html")]
+struct DeclinedLetter<'a> {
+    name: &'a str,
+    by: &'a str,
+    reason: &'a str,
+    /// Who asked, told to the others on the draft; `None` to whoever asked.
+    asked_by: Option<&'a str>,
+    customer: &'a str,
+    total: &'a str,
+    valid_until: &'a str,
+    url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "declined.txt")]
+struct DeclinedText<'a> {
+    letter: &'a DeclinedLetter<'a>,
+    /// The reason, set apart ([`quoted`]).
+    reason: String,
+}
+
 /// A line at an old price, as a request for approval shows it.
 struct AskedRow {
     sku: String,
@@ -705,6 +730,21 @@ impl Composer for TemplateComposer {
                     gap: &gap,
                 };
                 composed(subject, &letter, &ApprovalAskedText { letter: &letter, reason: quoted(reason) })
+            }
+            Letter::ApprovalDeclined { to, by, reason, quote, asked_by } => {
+                let (customer, total, valid_until) = quote_facts(quote);
+                let subject = format!("{by} declined to approve the old prices on the quote for {customer}");
+                let letter = DeclinedLetter {
+                    name: &to.name,
+                    by,
+                    reason,
+                    asked_by: *asked_by,
+                    customer: &customer,
+                    total: &total,
+                    valid_until: &valid_until,
+                    url: &quote.url,
+                };
+                composed(subject, &letter, &DeclinedText { letter: &letter, reason: quoted(reason) })
             }
             Letter::PricesApproved { to, by, reason, quote, signer, expired } => {
                 let (customer, total, valid_until) = quote_facts(quote);

@@ -40,6 +40,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "product.returned_to_sale",
     "product.updated",
     "product.withdrawn",
+    "quote.approval_declined",
     "quote.approval_requested",
     "quote.cancelled",
     "quote.drafted",

@@ -252,9 +252,12 @@ pub mod approval_requests {
         /// `gate::overrides::CoveredPrice`).
         pub covers: String,
         pub requested_at: DateTimeUtc,
-        /// When it ended: answered by an approval, the draft repriced, or
-        /// asked again in its place. `None` while open.
+        /// When it ended: answered by an approval, declined, the draft
+        /// repriced, or asked again in its place. `None` while open.
         pub ended_at: Option<DateTimeUtc>,
+        /// Who in finance declined it, and why, if it ended so.
+        pub declined_by: Option<Uuid>,
+        pub declined_reason: Option<String>,
     }
     no_relations!();
 }

@@ -67,6 +67,8 @@ pub const SIGNER: &str = "signer";
 pub const APPROVAL: &str = "approval";
 /// To finance: a salesperson asks it to approve keeping a draft's old prices.
 pub const APPROVAL_ASKED: &str = "approval_request";
+/// To the salespeople on a draft: finance declined that request.
+pub const APPROVAL_DECLINED: &str = "approval_declined";
 /// A link to choose a new password, asked for at the login page.
 pub const PASSWORD_RESET: &str = "password_reset";
 /// A link to choose a password, sent by an administrator: a new account's
@@ -191,6 +193,16 @@ pub enum Letter<'a> {
         quote: &'a SignedQuote,
         lines: &'a [crate::views::SupersededLineView],
     },
+    /// Finance (`by`) declined the request to approve a draft's old
+    /// prices, for `reason`: told to whoever asked, and to the draft's owner
+    /// and signer (`asked_by` names who asked, to those who did not).
+    ApprovalDeclined {
+        to: &'a Recipient,
+        by: &'a str,
+        reason: &'a str,
+        quote: &'a SignedQuote,
+        asked_by: Option<&'a str>,
+    },
     /// Someone drafting or editing a quote (`by`) names another salesperson
     /// its signer: only they can finalise it.
     SignerNamed { to: &'a Recipient, by: &'a str, quote: &'a SignedQuote },
@@ -274,6 +286,7 @@ impl Letter<'_> {
             | Letter::Escalation { notice, .. } => Some(notice),
             Letter::SignerNamed { .. }
             | Letter::ApprovalAsked { .. }
+            | Letter::ApprovalDeclined { .. }
             | Letter::PricesApproved { .. }
             | Letter::SignerReleased { .. }
             | Letter::QuotesHandedOver { .. }
@@ -304,6 +317,7 @@ impl Letter<'_> {
             | Letter::Escalation { .. }
             | Letter::PricesApproved { .. }
             | Letter::ApprovalAsked { .. }
+            | Letter::ApprovalDeclined { .. }
             | Letter::PasswordLink { .. } => vec![],
         }
     }

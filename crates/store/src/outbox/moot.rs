@@ -42,7 +42,8 @@ pub(super) fn ack_target(row: &outbox::Model) -> Option<(Uuid, Uuid)> {
 
 /// Why a queued letter is no longer sent: its recipient was deactivated.
 const RECIPIENT_DEACTIVATED: &str = "Not sent: the recipient's account was deactivated before it went out.";
-/// Why a queued approval e-mail is no longer sent.
+/// Why a queued approval e-mail (or one declining a request for approval)
+/// is no longer sent.
 const APPROVAL_MOOT: &str = "Not sent: before this e-mail about its approval went out, the quote was finalised or \
     cancelled, or its recipient no longer signed or owned it.";
 
@@ -51,8 +52,14 @@ const APPROVAL_MOOT: &str = "Not sent: before this e-mail about its approval wen
 async fn moot_approvals(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<Vec<Uuid>, StoreError> {
     let approvals: Vec<(Uuid, Uuid, Uuid)> = rows
         .iter()
-        .filter(|row| row.kind == super::APPROVAL)
-        .filter_map(|row| Some((row.id, super::approved::approved_quote(row)?, row.user_id?)))
+        .filter_map(|row| {
+            let quote = match row.kind.as_str() {
+                super::APPROVAL => super::approved::approved_quote(row)?,
+                super::APPROVAL_DECLINED => super::approval_asked::declined_quote(row)?,
+                _ => return None,
+            };
+            Some((row.id, quote, row.user_id?))
+        })
         .collect();
     if approvals.is_empty() {
         return Ok(Vec::new());

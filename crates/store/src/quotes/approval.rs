@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use pricegate_domain::{Role, Text, quote_total};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -38,6 +38,9 @@ pub struct ApprovalRequestView {
     pub open: bool,
     /// When it ended, if it has.
     pub ended_at: Option<DateTime<Utc>>,
+    /// Who in finance declined it, if it ended so, and why.
+    pub declined_by: Option<Uuid>,
+    pub declined_reason: Option<String>,
     /// The quote's lines at an old price are still the ones it names.
     pub lines_as_asked: bool,
 }
@@ -113,6 +116,8 @@ fn request_view(
         lines: covers.into_iter().map(Into::into).collect(),
         open: open && request.ended_at.is_none(),
         ended_at: request.ended_at,
+        declined_by: request.declined_by,
+        declined_reason: request.declined_reason,
     })
 }
 
@@ -191,6 +196,8 @@ impl Store {
             covers: covers_json,
             requested_at: now,
             ended_at: None,
+            declined_by: None,
+            declined_reason: None,
         };
         approval_requests::Entity::insert(approval_requests::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
@@ -212,6 +219,80 @@ impl Store {
         txn.commit().await?;
         let request = request_view(row, true, &superseded)?;
         Ok(ApprovalAsked { request, new: true, told })
+    }
+
+    /// Finance declines the open request to approve keeping a draft's old
+    /// prices, for `reason`: the request ends, and whoever asked, and the
+    /// draft's owner and signer, are e-mailed why in the same transaction.
+    /// `request`, when given, is the request as the page showed it: another
+    /// by now (asked again about other lines) is 409 `quote_changed`. Not by
+    /// whoever owns or signs the draft (403 `own_quote`), as for approving.
+    pub async fn decline_approval(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        reason: Text,
+        request: Option<Uuid>,
+    ) -> Result<ApprovalRequestView, StoreError> {
+        let txn = self.begin_write().await?;
+        let quote = lock_quote(&txn, id).await?;
+        if actor.id == quote.owner_id || actor.id == quote.signer_id {
+            return Err(StoreError::forbidden(
+                "own_quote",
+                "You own or sign this quote: someone else in finance must answer its request for approval.",
+            ));
+        }
+        check_draft(&quote, "has no request to answer")?;
+        let loaded = load_quote(&txn, id, self.calendar).await?;
+        let superseded = superseded_lines(&loaded);
+        let Some(open) = latest_request(&txn, id).await?.filter(|r| r.ended_at.is_none() && !superseded.is_empty())
+        else {
+            return Err(StoreError::conflict(
+                "no_open_request",
+                "No request to approve this quote's old prices is waiting: it was answered, the quote repriced, \
+                 or nobody asked. There is nothing to decline.",
+            ));
+        };
+        if request.is_some_and(|shown| shown != open.id) {
+            return Err(StoreError::conflict(
+                "quote_changed",
+                "The salesperson asked again, about other lines, after you opened the quote: read the request again, \
+                 then answer it.",
+            ));
+        }
+        let now = db_now(&txn).await?;
+        let reason = reason.into_inner();
+        let declined = approval_requests::Model {
+            ended_at: Some(now),
+            declined_by: Some(actor.id),
+            declined_reason: Some(reason.clone()),
+            ..open
+        };
+        approval_requests::Entity::update(approval_requests::ActiveModel {
+            id: Set(declined.id),
+            ended_at: Set(declined.ended_at),
+            declined_by: Set(declined.declined_by),
+            declined_reason: Set(declined.declined_reason.clone()),
+            ..Default::default()
+        })
+        .exec(&txn)
+        .await?;
+        record(
+            &txn,
+            crate::audit::AuditEntry {
+                at: now,
+                actor_id: Some(actor.id),
+                action: "quote.approval_declined",
+                subject_type: "quote",
+                subject_id: Some(id),
+                detail: json!({ "request_id": declined.id, "reason": reason, "requested_by": declined.requested_by }),
+            },
+        )
+        .await?;
+        let total = quote_total(&priced_lines(&loaded.lines))?;
+        self.tell_approval_declined(&txn, actor, (&quote, total), &declined, now).await?;
+        txn.commit().await?;
+        request_view(declined, false, &superseded)
     }
 
     /// The latest request to approve the old prices of a quote `actor` may

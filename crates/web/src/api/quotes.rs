@@ -26,6 +26,7 @@ pub fn router() -> ApiRouter {
         .routes(routes!(cancel_quote))
         .routes(routes!(override_prices))
         .routes(routes!(request_approval, approval_request))
+        .routes(routes!(decline_approval))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -120,6 +121,17 @@ pub struct ApprovalRequestIn {
     /// is refused (412 `quote_changed`) if the lines at an old price, or the
     /// prices now in force for them, are others by now.
     pub superseded_tag: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineIn {
+    /// Why the quote may not keep its old prices: e-mailed to the
+    /// salespeople on it.
+    pub reason: String,
+    /// The request as finance read it (`GET …/approval-request`'s `id`): a
+    /// request asked again since, about other lines, is 409 `quote_changed`.
+    pub request_id: Option<Uuid>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -393,4 +405,20 @@ pub async fn approval_request(
             "Nobody has asked finance to approve this quote's old prices.",
         )),
     }
+}
+
+/// Finance declines the open request to approve the quote's old prices, for `reason`: the request ends, and whoever
+/// asked and the quote's owner and signer (active salespeople) are e-mailed why (outbox kind `approval_declined`).
+/// 409 `no_open_request` when none is waiting; 403 `own_quote` for someone who owns or signs the quote.
+#[utoipa::path(post, path = "/api/v1/quotes/{id}/approval-request/decline", tag = "quotes", request_body = DeclineIn,
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = ApprovalRequestView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn decline_approval(
+    State(app): State<AppState>,
+    FinanceUser(finance): FinanceUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<DeclineIn>,
+) -> Result<Json<ApprovalRequestView>, AppError> {
+    let reason = Text::parse_multiline("reason", &body.reason, limits::REASON)?;
+    Ok(Json(app.store.decline_approval(&finance.actor, id, reason, body.request_id).await?))
 }

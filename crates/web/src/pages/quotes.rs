@@ -41,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/quotes/{id}/reprice", post(reprice))
         .route("/quotes/{id}/override", post(override_prices))
         .route("/quotes/{id}/approval-request", post(request_approval))
+        .route("/quotes/{id}/approval-request/decline", post(decline_approval))
 }
 
 struct QuoteRow {
@@ -419,6 +420,10 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
             "Asked finance to approve keeping old prices: \u{201c}{}\u{201d}",
             detail["reason"].as_str().unwrap_or_default()
         ),
+        "quote.approval_declined" => format!(
+            "Declined the request to approve keeping old prices: \u{201c}{}\u{201d}",
+            detail["reason"].as_str().unwrap_or_default()
+        ),
         "quote.finalise_refused" => refused("Finalising"),
         "quote.handed_over" => {
             let (from, to) = (name("from").unwrap_or_default(), name("to").unwrap_or_default());
@@ -632,6 +637,11 @@ struct QuotePage {
     ask_error: Option<String>,
     /// The reason typed into a refused request, to send again.
     ask_reason_typed: String,
+    /// The open request for approval, which finance may decline.
+    open_request: Option<Uuid>,
+    decline_error: Option<String>,
+    /// The reason typed into a refused decline, to send again.
+    decline_reason_typed: String,
     /// The lines at an old price as shown ([`pricegate_store::views::GateView::superseded_tag`]):
     /// the approval form sends them back, and is refused if they are others by then.
     superseded_seen: String,
@@ -676,6 +686,8 @@ pub(super) enum QuoteDone {
         new: bool,
         told: usize,
     },
+    /// Finance declined the request to approve the old prices.
+    ApprovalDeclined,
     /// The totals before and after, in minor units.
     Repriced {
         old_minor: i64,
@@ -702,6 +714,7 @@ impl QuoteDone {
             QuoteDone::Finalised => format!("finalised.{quote}"),
             QuoteDone::Overridden => format!("overridden.{quote}"),
             QuoteDone::ApprovalAsked { new, told } => format!("approval-asked.{quote}.{}.{told}", u8::from(*new)),
+            QuoteDone::ApprovalDeclined => format!("approval-declined.{quote}"),
             QuoteDone::Repriced { old_minor, new_minor } => format!("repriced.{quote}.{old_minor}.{new_minor}"),
         }
     }
@@ -730,6 +743,7 @@ impl QuoteDone {
             }
             "finalised" => QuoteDone::Finalised,
             "overridden" => QuoteDone::Overridden,
+            "approval-declined" => QuoteDone::ApprovalDeclined,
             "approval-asked" => {
                 let new = match parts.next()? {
                     "1" => true,
@@ -827,6 +841,9 @@ impl QuoteDone {
                     n => format!("{n} people in finance were"),
                 }
             ),
+            QuoteDone::ApprovalDeclined => "Request declined: whoever asked, and the quote's owner and signer, are \
+                 e-mailed your reason. The quote still needs repricing, or an approval, before it can be finalised."
+                .to_owned(),
             QuoteDone::Overridden => "Override recorded: the quote may be finalised at its quoted prices, once its \
                  signer has acknowledged every notice."
                 .to_owned(),
@@ -1200,8 +1217,7 @@ async fn quote_page(
             None => None,
         },
     };
-    let (approval_asked, may_ask_approval) =
-        approval_asked(app, user, &quote, !superseded.is_empty() && !has_override).await?;
+    let asked = approval_asked(app, user, &quote, !superseded.is_empty() && !has_override).await?;
     let evidence = quote.evidence.as_ref();
     let upcoming_besides_pending = !pending.is_empty();
     let entries = app.store.quote_history(quote.id).await?;
@@ -1309,10 +1325,13 @@ async fn quote_page(
         mine: quote.owner_id == user.0.actor.id || quote.signer_id == user.0.actor.id,
         override_error: None,
         override_reason_typed: String::new(),
-        approval_asked,
-        may_ask_approval,
+        approval_asked: asked.note,
+        may_ask_approval: asked.may_ask,
+        open_request: asked.open,
         ask_error: None,
         ask_reason_typed: String::new(),
+        decline_error: None,
+        decline_reason_typed: String::new(),
         superseded_seen,
     })
 }
@@ -1324,21 +1343,40 @@ async fn approval_asked(
     user: &PageUser,
     quote: &QuoteView,
     awaits_approval: bool,
-) -> Result<(Option<String>, bool), PageError> {
+) -> Result<Asked, PageError> {
     if !awaits_approval {
-        return Ok((None, false));
+        return Ok(Asked::default());
     }
     let actor = &user.0.actor;
     let may_ask = actor.role == Role::Sales && (quote.owner_id == actor.id || quote.signer_id == actor.id);
-    let request = app.store.approval_request(actor, quote.id).await?.filter(|r| r.open);
-    let Some(request) = request else { return Ok((None, may_ask)) };
-    let who = match request.requested_by == actor.id {
-        true => "You".to_owned(),
-        false => app.store.user_names(&[request.requested_by]).await?.remove(&request.requested_by).unwrap_or_default(),
+    let Some(request) = app.store.approval_request(actor, quote.id).await? else {
+        return Ok(Asked { may_ask, ..Asked::default() });
     };
+    let stamp = |at| app.store.calendar().stamp(at, true);
+    let people: Vec<Uuid> = [Some(request.requested_by), request.declined_by].into_iter().flatten().collect();
+    let names = app.store.user_names(&people).await?;
+    let asker = match request.requested_by == actor.id {
+        true => "You".to_owned(),
+        false => names.get(&request.requested_by).cloned().unwrap_or_default(),
+    };
+    if let (Some(by), Some(why), Some(at)) = (request.declined_by, &request.declined_reason, request.ended_at) {
+        // Declined: said until the quote is repriced, approved or asked about again.
+        let note = format!(
+            "{} declined, {}, {} request of {} to approve keeping the old prices: \u{201c}{why}\u{201d}. Reprice the \
+             quote to today's prices, or ask finance again with more to go on.",
+            names.get(&by).map_or("Finance", String::as_str),
+            stamp(at),
+            if asker == "You" { "your".to_owned() } else { format!("{asker}'s") },
+            stamp(request.requested_at),
+        );
+        return Ok(Asked { note: Some(note), may_ask, open: None });
+    }
+    if !request.open {
+        return Ok(Asked { may_ask, ..Asked::default() });
+    }
     let mut note = format!(
-        "{who} asked finance to approve keeping the old prices {} (\u{201c}{}\u{201d}); no approval has come since.",
-        app.store.calendar().stamp(request.requested_at, true),
+        "{asker} asked finance to approve keeping the old prices {} (\u{201c}{}\u{201d}); no answer has come since.",
+        stamp(request.requested_at),
         request.reason
     );
     if !request.lines_as_asked {
@@ -1347,7 +1385,18 @@ async fn approval_asked(
              about others.",
         );
     }
-    Ok((Some(note), may_ask && !request.lines_as_asked))
+    Ok(Asked { note: Some(note), may_ask: may_ask && !request.lines_as_asked, open: Some(request.id) })
+}
+
+/// A quote page's word on the request that finance approve its old prices.
+#[derive(Default)]
+struct Asked {
+    /// The open request, or the latest declined, in words.
+    note: Option<String>,
+    /// The reader may ask (none open about these lines).
+    may_ask: bool,
+    /// The open request, which finance may decline.
+    open: Option<Uuid>,
 }
 
 async fn show(
@@ -1707,6 +1756,35 @@ async fn request_approval(
     let mut page = quote_page(&app, &user, quote, None, message).await?;
     page.ask_error = field_error;
     page.ask_reason_typed = form.get("reason").to_owned();
+    Ok(render(status, &page))
+}
+
+/// Finance declines the open request to approve the quote's old prices,
+/// with a reason the salespeople on it are e-mailed. The form names the
+/// request it showed: one asked again since is shown first.
+async fn decline_approval(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    CsrfForm { user, form, .. }: CsrfForm<Finance>,
+) -> Result<Response, PageError> {
+    let reason =
+        pricegate_domain::Text::parse_multiline("reason", form.get("reason"), pricegate_domain::limits::REASON);
+    let shown = Uuid::parse_str(form.get("request")).ok();
+    let (status, message, field_error) = match (reason, shown) {
+        (Err(e), _) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(in_words(e.message, &[("reason", "The reason")]))),
+        (Ok(_), None) => (StatusCode::CONFLICT, Some(format!("Not declined: {}.", super::OUT_OF_DATE)), None),
+        (Ok(reason), Some(shown)) => match app.store.decline_approval(&user.0.actor, id, reason, Some(shown)).await {
+            Ok(_) => return Ok(QuoteDone::ApprovalDeclined.back_to_quote(&user.seal(&app), id)),
+            Err(StoreError::Conflict { code: "quote_changed" | "no_open_request" | "quote_not_draft", message }) => {
+                (StatusCode::CONFLICT, Some(format!("Not declined. {message}")), None)
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let quote = app.store.get_quote(&user.0.actor, id).await?;
+    let mut page = quote_page(&app, &user, quote, None, message).await?;
+    page.decline_error = field_error;
+    page.decline_reason_typed = form.get("reason").to_owned();
     Ok(render(status, &page))
 }
 
