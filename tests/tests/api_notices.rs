@@ -674,7 +674,7 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up(backen
     app.user(Role::Sales, "bea Brandt").await;
     app.user(Role::Sales, "Carl Cole").await;
     create_product(&finance, "P-1", "EUR", 100).await;
-    draft_quote(&zed, json!([{"sku": "P-1", "quantity": 1}])).await;
+    draft_quote(&zed, json!([{"sku": "P-1", "quantity": 3}])).await;
     for _ in 0..2 {
         draft_quote(&mia, json!([{"sku": "P-1", "quantity": 1}])).await;
     }
@@ -691,6 +691,8 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up(backen
     let names: Vec<&str> = table.split("<tr><td>").skip(1).filter_map(|row| row.split(" <span").next()).collect();
     assert_eq!(names, ["Mia Moreau", "Zed Zimmer", "Abe Adams", "bea Brandt", "Carl Cole"], "{table}");
     assert!(html.contains("Those whose quotes it holds up first, most quotes first; then everyone by name."));
+    // Each held-up draft says what it is worth.
+    assert!(table.contains("· 3.00 EUR</span></a>") && table.matches("· 1.00 EUR</span></a>").count() == 2, "{table}");
     assert_eq!(html.matches("<td data-label=\"Reminders\" class=\"reminded\">None yet</td>").count(), 5, "{table}");
 
     // Each says the reminders queued for them: those the notice holds up are reminded, the others not.

@@ -518,7 +518,10 @@ async fn a_salesperson_asks_finance_to_approve_old_prices_from_the_quote_page() 
     assert!(again.contains("nobody was e-mailed again"), "{again}");
 
     let list = page_as(&app.base, &fiona.email, "/quotes?state=awaiting_approval").await;
-    assert!(list.contains(&format!("/quotes/{id}")), "{list}");
+    assert!(
+        list.contains(&format!("/quotes/{id}")) && list.contains("<span class=\"muted asked\">asked by Sam, "),
+        "{list}"
+    );
     assert!(
         list.contains("<a href=\"/quotes?state=awaiting_approval\" aria-current=\"page\">Awaiting approval</a>"),
         "{list}"
@@ -542,10 +545,7 @@ async fn a_salesperson_asks_finance_to_approve_old_prices_from_the_quote_page() 
     let (status, declined) =
         post_form(format!("{}{page}/approval-request/decline", app.base), &fiona_cookie, &decline).await;
     assert_eq!(status, 303, "{declined}");
-    assert!(
-        declined.contains("Request declined: whoever asked, and the quote&#39;s owner and signer, are e-mailed"),
-        "{declined}"
-    );
+    assert!(declined.contains("Request declined: 1 salesperson on the quote was e-mailed your reason."), "{declined}");
     assert!(!declined.contains("id=\"decline-approval\""), "nothing left to decline: {declined}");
     let none = page_as(&app.base, &sam_user.email, "/quotes?state=awaiting_approval&search=nobody").await;
     assert!(none.contains("No quotes awaiting finance&#39;s approval match \u{201c}nobody\u{201d}."), "{none}");

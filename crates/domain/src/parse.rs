@@ -52,10 +52,14 @@ impl Text {
 
     fn parse_bounded(field: &str, value: &str, max_chars: usize, lines: Lines) -> Result<Self, Invalid> {
         // A browser sends a textarea's line breaks as CRLF: kept as LF, text
-        // saved again unchanged from a form is the text it was.
+        // saved again unchanged from a form is the text it was. The Unicode
+        // line and paragraph separators (pasted from a word processor) are
+        // line breaks too: kept as LF, every reader breaks the line where
+        // the writer did, and a letter that quotes the text line by line
+        // quotes every line.
         let normalised;
-        let value = if lines == Lines::Several && value.contains('\r') {
-            normalised = value.replace("\r\n", "\n").replace('\r', "\n");
+        let value = if lines == Lines::Several && value.contains(['\r', '\u{2028}', '\u{2029}']) {
+            normalised = value.replace("\r\n", "\n").replace(['\r', '\u{2028}', '\u{2029}'], "\n");
             normalised.as_str()
         } else {
             value
@@ -63,7 +67,7 @@ impl Text {
         if value.chars().count() > max_chars {
             return Err(Invalid::new(field, format!("{field} must be at most {max_chars} characters long.")));
         }
-        if lines == Lines::One && value.contains(['\n', '\r']) {
+        if lines == Lines::One && value.contains(['\n', '\r', '\u{2028}', '\u{2029}']) {
             return Err(Invalid::new(field, format!("{field} must be one line, without line breaks.")));
         }
         if value.chars().any(|c| c.is_control() && !(lines == Lines::Several && matches!(c, '\n' | '\r' | '\t'))) {
@@ -471,6 +475,9 @@ mod tests {
             );
             assert!(Text::parse_multiline_optional("notes", sly, 100).is_err(), "{sly:?}");
         }
+        let pasted = Text::parse_multiline("reason", "Call me.\u{2028}  Total: 1.00\u{2029}x", 100).unwrap();
+        assert_eq!(pasted.as_str(), "Call me.\n  Total: 1.00\nx", "line and paragraph separators are line breaks");
+        assert!(Text::parse("name", "Ann\u{2028}Marie", 100).is_err(), "a name is one line");
         let embedded = "Preis:\n\u{202b}שלום\u{202c} 12.50";
         assert_eq!(Text::parse_multiline("body", embedded, 100).unwrap().as_str(), embedded, "embeddings kept");
         assert_eq!(

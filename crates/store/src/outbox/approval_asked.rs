@@ -69,7 +69,8 @@ impl Store {
     /// Queues, in the caller's transaction, the e-mails telling whoever
     /// asked for `request`, and the owner and signer of `quote` (worth
     /// `total_minor`), that `by` declined it: each once, while an active
-    /// salesperson. Nothing when the store sends no mail.
+    /// salesperson. Returns how many were queued: none when the store sends
+    /// no mail.
     pub(crate) async fn tell_approval_declined(
         &self,
         conn: &impl ConnectionTrait,
@@ -77,11 +78,11 @@ impl Store {
         (quote, total_minor): (&quotes::Model, i64),
         request: &approval_requests::Model,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let Some(setup) = self.mail.clone() else { return Ok(()) };
+    ) -> Result<usize, StoreError> {
+        let Some(setup) = self.mail.clone() else { return Ok(0) };
         let ids = [by.id, request.requested_by, quote.owner_id, quote.signer_id];
         let people = users::Entity::find().filter(users::Column::Id.is_in(ids)).all(conn).await?;
-        let Some(decliner) = people.iter().find(|u| u.id == by.id) else { return Ok(()) };
+        let Some(decliner) = people.iter().find(|u| u.id == by.id) else { return Ok(0) };
         let asker = people.iter().find(|u| u.id == request.requested_by).map(|u| u.name.as_str()).unwrap_or_default();
         let reason = request.declined_reason.as_deref().unwrap_or_default();
         let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
@@ -99,7 +100,6 @@ impl Store {
             let key = format!("{DECLINED_KEY}{}:{}:{}", quote.id, request.id, person.id);
             batch.push(APPROVAL_DECLINED, key, &to, &letter)?;
         }
-        batch.write(conn).await?;
-        Ok(())
+        batch.write(conn).await
     }
 }

@@ -84,7 +84,7 @@ async fn moot_approvals(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> 
 }
 
 /// Why a queued request for approval is no longer sent.
-const APPROVAL_ASK_MOOT: &str = "Not sent: before this request for approval went out, it was answered by an approval, \
+const APPROVAL_ASK_MOOT: &str = "Not sent: before this request for approval went out, it was approved or declined, \
     the quote was repriced, finalised or cancelled, the salesperson asked again about other lines, or its recipient \
     left finance or came to own or sign the quote.";
 

@@ -57,6 +57,16 @@ pub struct ApprovalAsked {
     pub told: usize,
 }
 
+/// What declining did: the request, now ended, and how many salespeople
+/// were e-mailed why (none when the service sends no mail, or none of those
+/// on the quote is an active salesperson).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApprovalDeclined {
+    #[serde(flatten)]
+    pub request: ApprovalRequestView,
+    pub told: usize,
+}
+
 /// The lines at an old price as a request keeps them, in one order whatever
 /// the lines' (every field sorts, so equal lists compare equal).
 fn covers_of(superseded: &[SupersededLineView]) -> Vec<CoveredPrice> {
@@ -233,7 +243,7 @@ impl Store {
         id: Uuid,
         reason: Text,
         request: Option<Uuid>,
-    ) -> Result<ApprovalRequestView, StoreError> {
+    ) -> Result<ApprovalDeclined, StoreError> {
         let txn = self.begin_write().await?;
         let quote = lock_quote(&txn, id).await?;
         if actor.id == quote.owner_id || actor.id == quote.signer_id {
@@ -256,8 +266,8 @@ impl Store {
         if request.is_some_and(|shown| shown != open.id) {
             return Err(StoreError::conflict(
                 "quote_changed",
-                "The salesperson asked again, about other lines, after you opened the quote: read the request again, \
-                 then answer it.",
+                "The request you read is not the one waiting now (the salesperson asked again since, or it is another \
+                 quote's): read the quote's request again, then answer it.",
             ));
         }
         let now = db_now(&txn).await?;
@@ -290,9 +300,27 @@ impl Store {
         )
         .await?;
         let total = quote_total(&priced_lines(&loaded.lines))?;
-        self.tell_approval_declined(&txn, actor, (&quote, total), &declined, now).await?;
+        let told = self.tell_approval_declined(&txn, actor, (&quote, total), &declined, now).await?;
         txn.commit().await?;
-        request_view(declined, false, &superseded)
+        Ok(ApprovalDeclined { request: request_view(declined, false, &superseded)?, told })
+    }
+
+    /// Who asked, and when, for each of `quotes` with a request for approval
+    /// that has not ended (the quotes list shows finance the ones it lists).
+    pub async fn open_approval_requests(
+        &self,
+        quotes: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, (Uuid, DateTime<Utc>)>, StoreError> {
+        let mut asked = std::collections::HashMap::new();
+        for chunk in quotes.chunks(crate::db::IN_LIST_CHUNK) {
+            let open = approval_requests::Entity::find()
+                .filter(approval_requests::Column::QuoteId.is_in(chunk.iter().copied()))
+                .filter(approval_requests::Column::EndedAt.is_null())
+                .all(&self.db)
+                .await?;
+            asked.extend(open.into_iter().map(|r| (r.quote_id, (r.requested_by, r.requested_at))));
+        }
+        Ok(asked)
     }
 
     /// The latest request to approve the old prices of a quote `actor` may

@@ -29,7 +29,7 @@ mod lines;
 mod load;
 mod view;
 
-pub use approval::{ApprovalAsked, ApprovalRequestView};
+pub use approval::{ApprovalAsked, ApprovalDeclined, ApprovalRequestView};
 pub use handover::{HandedOver, OpenDrafts};
 pub use lines::NewLine;
 use lines::{Carried, line_changes, names_refreshed, price_lines, replace_lines, same_lines};
@@ -363,6 +363,27 @@ impl Store {
             .all(&self.db)
             .await?;
         Ok(rows.iter().filter(|q| load::may_view(actor, q)).map(|q| q.id).collect())
+    }
+
+    /// The currency and total of each of the quotes `ids`, as their lines
+    /// are now (the notice dashboard's held-up drafts, what each is worth).
+    pub async fn quote_totals(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, (String, i64)>, StoreError> {
+        let mut totals = HashMap::new();
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            let currencies: Vec<(Uuid, String)> = quotes::Entity::find()
+                .select_only()
+                .columns([quotes::Column::Id, quotes::Column::Currency])
+                .filter(quotes::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            let mut lines = load_lines(&self.db, chunk).await?;
+            for (id, currency) in currencies {
+                let total = quote_total(&priced_lines(&lines.remove(&id).unwrap_or_default()))?;
+                totals.insert(id, (currency, total));
+            }
+        }
+        Ok(totals)
     }
 
     pub async fn get_quote(&self, actor: &Actor, id: Uuid) -> Result<QuoteView, StoreError> {

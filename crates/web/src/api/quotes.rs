@@ -4,7 +4,8 @@ use axum::http::StatusCode;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
 use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView};
 use pricegate_store::{
-    ApprovalAsked, ApprovalRequestView, NewLine, NewQuote, PricesSeen, QuoteFilter, QuotePatch, QuoteSearch,
+    ApprovalAsked, ApprovalDeclined, ApprovalRequestView, NewLine, NewQuote, PricesSeen, QuoteFilter, QuotePatch,
+    QuoteSearch,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -412,13 +413,13 @@ pub async fn approval_request(
 /// 409 `no_open_request` when none is waiting; 403 `own_quote` for someone who owns or signs the quote.
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/approval-request/decline", tag = "quotes", request_body = DeclineIn,
     security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = ApprovalRequestView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = ApprovalDeclined), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn decline_approval(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<DeclineIn>,
-) -> Result<Json<ApprovalRequestView>, AppError> {
+) -> Result<Json<ApprovalDeclined>, AppError> {
     let reason = Text::parse_multiline("reason", &body.reason, limits::REASON)?;
     Ok(Json(app.store.decline_approval(&finance.actor, id, reason, body.request_id).await?))
 }

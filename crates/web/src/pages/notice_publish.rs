@@ -624,8 +624,15 @@ async fn dashboard(
     let reminded = app.store.reminders_of(id).await?;
     let calendar = app.store.calendar();
     let mut waiting: HashMap<Uuid, Vec<super::notices::HeldUpQuote>> = HashMap::new();
-    for q in app.store.quotes_waiting_on(id).await? {
-        waiting.entry(q.signer_id).or_default().push(q.into());
+    let held_up = app.store.quotes_waiting_on(id).await?;
+    // What each held-up draft is worth: what a late acknowledgement costs.
+    let totals = app.store.quote_totals(&held_up.iter().map(|q| q.id).collect::<Vec<_>>()).await?;
+    for q in held_up {
+        let total = totals.get(&q.id).map(|(currency, minor)| pricegate_mail::compose::money(currency, *minor));
+        waiting
+            .entry(q.signer_id)
+            .or_default()
+            .push(super::notices::HeldUpQuote { total, ..super::notices::HeldUpQuote::from(q) });
     }
     let mut page = DashboardPage {
         layout: user.layout(format!("Acknowledgements: {}", n.title)),

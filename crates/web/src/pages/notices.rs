@@ -294,11 +294,18 @@ pub(super) struct HeldUpQuote {
     pub id: Uuid,
     pub customer: String,
     pub reference: String,
+    /// What it is worth, where the page says (the notice's dashboard).
+    pub total: Option<String>,
 }
 
 impl From<pricegate_store::WaitingQuote> for HeldUpQuote {
     fn from(q: pricegate_store::WaitingQuote) -> Self {
-        HeldUpQuote { id: q.id, reference: pricegate_mail::compose::quote_reference(q.id), customer: q.customer_name }
+        HeldUpQuote {
+            id: q.id,
+            reference: pricegate_mail::compose::quote_reference(q.id),
+            customer: q.customer_name,
+            total: None,
+        }
     }
 }
 

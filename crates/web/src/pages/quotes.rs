@@ -54,6 +54,9 @@ struct QuoteRow {
     /// `ready`, `no_signer`, `blocked` (notices pending), `expired`,
     /// `superseded` (prices changed), or empty for a closed quote.
     readiness: &'static str,
+    /// Who asked finance to approve its old prices, and when: on the list
+    /// of the quotes awaiting that.
+    asked: Option<String>,
     total: String,
     drafted_at: String,
     valid_until: String,
@@ -215,8 +218,13 @@ async fn list(
         current: value == state,
     })
     .collect();
-    let signers: Vec<Uuid> = quotes.iter().map(|q| q.signer_id).collect();
-    let names = app.store.user_names(&signers).await?;
+    let asked = match state {
+        AWAITING_APPROVAL => app.store.open_approval_requests(&quotes.iter().map(|q| q.id).collect::<Vec<_>>()).await?,
+        _ => HashMap::new(),
+    };
+    let mut people: Vec<Uuid> = quotes.iter().map(|q| q.signer_id).collect();
+    people.extend(asked.values().map(|(by, _)| *by));
+    let names = app.store.user_names(&people).await?;
     let mut rows = Vec::with_capacity(quotes.len());
     for q in quotes {
         let readiness = match open_gate(&app, &user, &q).await? {
@@ -241,6 +249,10 @@ async fn list(
             signer: names.get(&q.signer_id).cloned().unwrap_or_default(),
             state: q.state.clone(),
             readiness,
+            asked: asked.get(&q.id).map(|(by, at)| {
+                let by = names.get(by).map_or("", String::as_str);
+                format!("asked by {by}, {}", app.store.calendar().stamp(*at, true))
+            }),
             total: money(&q.currency, q.total_minor),
             drafted_at: app.store.calendar().stamp(q.drafted_at, true),
             valid_until: q.valid_until.to_string(),
@@ -686,8 +698,11 @@ pub(super) enum QuoteDone {
         new: bool,
         told: usize,
     },
-    /// Finance declined the request to approve the old prices.
-    ApprovalDeclined,
+    /// Finance declined the request to approve the old prices; `told`, how
+    /// many salespeople were e-mailed why.
+    ApprovalDeclined {
+        told: usize,
+    },
     /// The totals before and after, in minor units.
     Repriced {
         old_minor: i64,
@@ -714,7 +729,7 @@ impl QuoteDone {
             QuoteDone::Finalised => format!("finalised.{quote}"),
             QuoteDone::Overridden => format!("overridden.{quote}"),
             QuoteDone::ApprovalAsked { new, told } => format!("approval-asked.{quote}.{}.{told}", u8::from(*new)),
-            QuoteDone::ApprovalDeclined => format!("approval-declined.{quote}"),
+            QuoteDone::ApprovalDeclined { told } => format!("approval-declined.{quote}.{told}"),
             QuoteDone::Repriced { old_minor, new_minor } => format!("repriced.{quote}.{old_minor}.{new_minor}"),
         }
     }
@@ -743,7 +758,7 @@ impl QuoteDone {
             }
             "finalised" => QuoteDone::Finalised,
             "overridden" => QuoteDone::Overridden,
-            "approval-declined" => QuoteDone::ApprovalDeclined,
+            "approval-declined" => QuoteDone::ApprovalDeclined { told: parts.next()?.parse().ok()? },
             "approval-asked" => {
                 let new = match parts.next()? {
                     "1" => true,
@@ -835,15 +850,26 @@ impl QuoteDone {
                     .to_owned()
             }
             QuoteDone::ApprovalAsked { told, .. } => format!(
-                "Finance asked: {} e-mailed your request. You are e-mailed when one of them approves.",
+                "Finance asked: {} e-mailed your request. You are e-mailed when one of them approves or declines it.",
                 match told {
                     1 => "1 person in finance was".to_owned(),
                     n => format!("{n} people in finance were"),
                 }
             ),
-            QuoteDone::ApprovalDeclined => "Request declined: whoever asked, and the quote's owner and signer, are \
-                 e-mailed your reason. The quote still needs repricing, or an approval, before it can be finalised."
-                .to_owned(),
+            QuoteDone::ApprovalDeclined { told: 0 } => {
+                "Request declined, but nobody was e-mailed your reason: none of \
+                 those who asked, own or sign the quote is an active salesperson, or this service sends no mail. The \
+                 quote still needs repricing, or an approval, before it can be finalised."
+                    .to_owned()
+            }
+            QuoteDone::ApprovalDeclined { told } => format!(
+                "Request declined: {} e-mailed your reason. The quote still needs repricing, or an approval, before \
+                 it can be finalised.",
+                match told {
+                    1 => "1 salesperson on the quote was".to_owned(),
+                    n => format!("{n} salespeople on the quote were"),
+                }
+            ),
             QuoteDone::Overridden => "Override recorded: the quote may be finalised at its quoted prices, once its \
                  signer has acknowledged every notice."
                 .to_owned(),
@@ -1361,9 +1387,19 @@ async fn approval_asked(
     };
     if let (Some(by), Some(why), Some(at)) = (request.declined_by, &request.declined_reason, request.ended_at) {
         // Declined: said until the quote is repriced, approved or asked about again.
+        let next = match (may_ask, quote.owner_id == actor.id) {
+            (true, true) => "Reprice the quote to today's prices, or ask finance again with more to go on.",
+            (true, false) => {
+                "Its owner can reprice it to today's prices, or you can ask finance again with more to go on."
+            }
+            (false, _) => {
+                "It cannot be finalised until it is repriced to today's prices or its old prices are approved."
+            }
+        };
+        // The reason's own full stop ends the sentence.
+        let stop = if why.ends_with(['.', '!', '?']) { "" } else { "." };
         let note = format!(
-            "{} declined, {}, {} request of {} to approve keeping the old prices: \u{201c}{why}\u{201d}. Reprice the \
-             quote to today's prices, or ask finance again with more to go on.",
+            "{} declined, {}, {} request of {} to approve keeping the old prices: \u{201c}{why}\u{201d}{stop} {next}",
             names.get(&by).map_or("Finance", String::as_str),
             stamp(at),
             if asker == "You" { "your".to_owned() } else { format!("{asker}'s") },
@@ -1774,9 +1810,22 @@ async fn decline_approval(
         (Err(e), _) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(in_words(e.message, &[("reason", "The reason")]))),
         (Ok(_), None) => (StatusCode::CONFLICT, Some(format!("Not declined: {}.", super::OUT_OF_DATE)), None),
         (Ok(reason), Some(shown)) => match app.store.decline_approval(&user.0.actor, id, reason, Some(shown)).await {
-            Ok(_) => return Ok(QuoteDone::ApprovalDeclined.back_to_quote(&user.seal(&app), id)),
+            Ok(declined) => {
+                return Ok(QuoteDone::ApprovalDeclined { told: declined.told }.back_to_quote(&user.seal(&app), id));
+            }
             Err(StoreError::Conflict { code: "quote_changed" | "no_open_request" | "quote_not_draft", message }) => {
-                (StatusCode::CONFLICT, Some(format!("Not declined. {message}")), None)
+                // The form sent twice: the request it showed is declined already.
+                let latest = app.store.approval_request(&user.0.actor, id).await?;
+                let again = latest.filter(|r| r.id == shown && r.declined_by.is_some());
+                let message = match again.and_then(|r| Some((r.declined_by?, r.ended_at?))) {
+                    Some((by, at)) => format!(
+                        "Not declined again: {} declined this request {}.",
+                        app.store.user_names(&[by]).await?.remove(&by).unwrap_or_default(),
+                        app.store.calendar().stamp(at, true)
+                    ),
+                    None => format!("Not declined. {message}"),
+                };
+                (StatusCode::CONFLICT, Some(message), None)
             }
             Err(e) => return Err(e.into()),
         },
