@@ -46,6 +46,7 @@ enum Users {
 }
 
 const BY_QUOTE: &str = "idx_approval_requests_quote";
+const OPEN_BY_QUOTE: &str = "idx_approval_requests_open";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -74,6 +75,12 @@ impl MigrationTrait for Migration {
                         .to(Users::Table, Users::Id)
                         .to_owned(),
                 )
+                .foreign_key(
+                    &mut ForeignKey::create()
+                        .from(ApprovalRequests::Table, ApprovalRequests::DeclinedBy)
+                        .to(Users::Table, Users::Id)
+                        .to_owned(),
+                )
                 .to_owned(),
         )
         .await?;
@@ -86,7 +93,15 @@ impl MigrationTrait for Migration {
                 .col(ApprovalRequests::RequestedAt)
                 .to_owned(),
         )
-        .await
+        .await?;
+        // At most one open request a quote, whatever the code above does:
+        // a new one ends the last in the same transaction.
+        m.get_connection()
+            .execute_unprepared(&format!(
+                "CREATE UNIQUE INDEX {OPEN_BY_QUOTE} ON approval_requests (quote_id) WHERE ended_at IS NULL"
+            ))
+            .await?;
+        Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

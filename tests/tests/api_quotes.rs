@@ -596,17 +596,26 @@ both_backends! {
         let asked = r.body["id"].clone();
         assert_eq!(listed("awaiting_approval=true").await, [id.as_str()]);
 
-        // Lines changed since the request: it still waits, but about others;
-        // asked again, a new request takes its place.
+        // Lines edited since the request: it was about others, and ends.
         assert_eq!(sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"lines": lines(4)})).await.status, 200);
+        let r = sam.get(&ask).await;
+        assert_eq!((&r.body["open"], r.body["ended_at"].is_string()), (&json!(false), true), "{}", r.text);
+        assert!(listed("awaiting_approval=true").await.is_empty());
+        let r = sam.post(&ask, &reason).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_ne!(r.body["id"], asked);
+        assert_eq!(r.body["lines"][0]["quantity"], json!(4), "{}", r.text);
+        let asked = r.body["id"].clone();
+        // The prices in force moved since: it still waits, about other
+        // prices; asked again, a new request takes its place.
+        publish_price_change(&finance, "P-1", 11_500, &date_in_days(0)).await;
         let r = sam.get(&ask).await;
         assert_eq!((&r.body["open"], &r.body["lines_as_asked"]), (&json!(true), &json!(false)), "{}", r.text);
         let r = sam.post(&ask, &reason).await;
         assert_eq!(r.status, 201, "{}", r.text);
         assert_ne!(r.body["id"], asked);
-        assert_eq!(r.body["lines"][0]["quantity"], json!(4), "{}", r.text);
         let audit = finance.get(&format!("/api/v1/audit?action=quote.approval_requested&subject={id}")).await;
-        assert_eq!(audit.body.as_array().map(Vec::len), Some(3), "{}", audit.text);
+        assert_eq!(audit.body.as_array().map(Vec::len), Some(4), "{}", audit.text);
 
         // Repriced: ended, and a price published afterwards does not bring it back.
         assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{id}/reprice")).await.status, 200);
@@ -615,5 +624,17 @@ both_backends! {
         assert!(listed("awaiting_approval=true").await.is_empty());
         assert_eq!(listed("at_old_prices=true").await, [id.as_str()]);
         assert_eq!(sam.get(&ask).await.body["open"], json!(false), "ended, whatever the prices do since");
+
+        // Asked about P-2, which the owner then takes off the quote: ended,
+        // and P-1 at an old price again later does not bring it back.
+        let r = sam.post(&ask, &reason).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"lines": [{"sku": "P-1", "quantity": 4}]})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = sam.get(&ask).await;
+        assert_eq!((&r.body["open"], r.body["ended_at"].is_string()), (&json!(false), true), "{}", r.text);
+        publish_price_change(&finance, "P-1", 12_000, &date_in_days(0)).await;
+        assert!(listed("awaiting_approval=true").await.is_empty());
+        assert_eq!(sam.get(&ask).await.body["open"], json!(false));
     }
 }

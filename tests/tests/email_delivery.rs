@@ -2326,10 +2326,10 @@ both_backends! {
         create_product(&finance, "PUMP-1", "EUR", 250_000).await;
         let lines = json!([{"sku": "PUMP-1", "quantity": 1}]);
         let mut drafts = Vec::new();
-        for _ in 0..5 {
+        for _ in 0..6 {
             drafts.push(id_of(&draft_quote(&ana, lines.clone()).await));
         }
-        let [approved, cancelled, repriced, replaced, kept] = <[String; 5]>::try_from(drafts).unwrap();
+        let [approved, cancelled, repriced, replaced, edited, kept] = <[String; 6]>::try_from(drafts).unwrap();
         publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(0)).await;
         let ask = |quote: &str| {
             let (ana, path) = (ana.clone(), format!("/api/v1/quotes/{quote}/approval-request"));
@@ -2338,7 +2338,7 @@ both_backends! {
                 assert_eq!((r.status.as_u16(), &r.body["told"]), (201, &json!(2)), "{}", r.text);
             }
         };
-        for quote in [&approved, &cancelled, &repriced, &replaced, &kept] {
+        for quote in [&approved, &cancelled, &repriced, &replaced, &edited, &kept] {
             ask(quote).await;
         }
         let r = finance.post(&format!("/api/v1/quotes/{approved}/override"), &json!({"reason": "Agreed in March"})).await;
@@ -2348,12 +2348,15 @@ both_backends! {
         let r = ana.patch(&format!("/api/v1/quotes/{replaced}"), &json!({"lines": [{"sku": "PUMP-1", "quantity": 3}]})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         ask(&replaced).await;
+        // Its line edited, the request was about another: ended, unasked again.
+        let r = ana.patch(&format!("/api/v1/quotes/{edited}"), &json!({"lines": [{"sku": "PUMP-1", "quantity": 2}]})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
         let r = admin.patch(&format!("/api/v1/users/{}", fred.id), &json!({"role": "sales"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
 
         let about = |row: &outbox::Model| {
             let named = [(&approved, "approved"), (&cancelled, "cancelled"), (&repriced, "repriced")];
-            let named = named.into_iter().chain([(&replaced, "replaced"), (&kept, "kept")]);
+            let named = named.into_iter().chain([(&replaced, "replaced"), (&edited, "edited"), (&kept, "kept")]);
             let quote = named.into_iter().find(|(id, _)| row.text_body.contains(id.as_str())).map_or("?", |(_, n)| n);
             // The second request for the replaced draft is about three.
             let again = row.text_body.contains("PUMP-1 x 3");
@@ -2388,10 +2391,13 @@ both_backends! {
             })
             .collect();
         skipped.sort();
-        let mut expected: Vec<(String, &str, bool)> = ["approved", "cancelled", "repriced", "replaced"]
+        let mut expected: Vec<(String, &str, bool)> = ["approved", "cancelled", "repriced", "replaced", "edited"]
             .into_iter()
             .map(|quote| (fiona.email.clone(), quote, false))
-            .chain(["approved", "cancelled", "repriced", "replaced", "kept"].map(|quote| (fred.email.clone(), quote, false)))
+            .chain(
+                ["approved", "cancelled", "repriced", "replaced", "edited", "kept"]
+                    .map(|quote| (fred.email.clone(), quote, false)),
+            )
             .chain([(fred.email.clone(), "replaced", true)])
             .collect();
         expected.sort();
@@ -2449,6 +2455,11 @@ both_backends! {
         let page = pricegate_tests::pages::page_as(&app.base, &sam_user.email, &format!("/quotes/{qid}")).await;
         assert!(page.contains("Fiona declined, ") && page.contains("your request of "), "{page}");
         assert!(page.contains("id=\"ask-approval\""), "Sam may ask again: {page}");
+        // Repriced, then at an old price again: the decline was about other prices, and is not said.
+        assert_eq!(ana.post_empty(&format!("/api/v1/quotes/{qid}/reprice")).await.status, 200);
+        publish_price_change(&finance, "PUMP-1", 270_000, &date_in_days(0)).await;
+        let page = pricegate_tests::pages::page_as(&app.base, &sam_user.email, &format!("/quotes/{qid}")).await;
+        assert!(!page.contains("declined") && page.contains("id=\"ask-approval\""), "{page}");
         let audit = finance.get(&format!("/api/v1/audit?action=quote.approval_declined&subject={qid}")).await;
         assert_eq!(audit.body.as_array().map(Vec::len), Some(1), "{}", audit.text);
         let r = sam.post(&ask, &json!({"reason": "The customer has it in writing"})).await;

@@ -66,11 +66,11 @@ impl Store {
         batch.write(conn).await
     }
 
-    /// Queues, in the caller's transaction, the e-mails telling whoever
-    /// asked for `request`, and the owner and signer of `quote` (worth
-    /// `total_minor`), that `by` declined it: each once, while an active
-    /// salesperson. Returns how many were queued: none when the store sends
-    /// no mail.
+    /// Queues, in the caller's transaction, the e-mails telling the owner
+    /// and the signer of `quote` (worth `total_minor`), one of whom asked
+    /// for `request` (or did, before a hand-over), that `by` declined it:
+    /// each once, while an active salesperson. Returns how many were queued:
+    /// none when the store sends no mail.
     pub(crate) async fn tell_approval_declined(
         &self,
         conn: &impl ConnectionTrait,
@@ -87,9 +87,10 @@ impl Store {
         let reason = request.declined_reason.as_deref().unwrap_or_default();
         let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
         let mut batch = Batch::new(&setup, now);
+        // Whoever asked, while still on the quote: the rest are its owner and signer.
         let told = people.iter().filter(|u| {
             u.id != by.id
-                && [request.requested_by, quote.owner_id, quote.signer_id].contains(&u.id)
+                && [quote.owner_id, quote.signer_id].contains(&u.id)
                 && u.active
                 && u.role == Role::Sales.as_str()
         });

@@ -109,6 +109,24 @@ pub(crate) async fn end_requests(
     Ok(())
 }
 
+/// Ends, in the caller's transaction (which holds the quote's lock and has
+/// just replaced its lines), the open request for approval of `quote_id`'s
+/// old prices if its lines at an old price are no longer the ones it asked
+/// about: the request was about those.
+pub(crate) async fn end_if_lines_moved(
+    txn: &sea_orm::DatabaseTransaction,
+    quote_id: Uuid,
+    calendar: pricegate_domain::Calendar,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Some(open) = latest_request(txn, quote_id).await?.filter(|r| r.ended_at.is_none()) else { return Ok(()) };
+    let superseded = superseded_lines(&load_quote(txn, quote_id, calendar).await?);
+    if !request_view(open, true, &superseded)?.lines_as_asked {
+        end_requests(txn, quote_id, now).await?;
+    }
+    Ok(())
+}
+
 fn request_view(
     request: approval_requests::Model,
     open: bool,
@@ -244,6 +262,9 @@ impl Store {
         reason: Text,
         request: Option<Uuid>,
     ) -> Result<ApprovalDeclined, StoreError> {
+        if actor.role != Role::Finance {
+            return Err(StoreError::forbidden("forbidden", "Only finance may do this."));
+        }
         let txn = self.begin_write().await?;
         let quote = lock_quote(&txn, id).await?;
         if actor.id == quote.owner_id || actor.id == quote.signer_id {
@@ -263,6 +284,19 @@ impl Store {
                  or nobody asked. There is nothing to decline.",
             ));
         };
+        // Its lines at an old price approved already (a price come back to
+        // what an approval saw): there is nothing to decline.
+        if let Some(approved) = covering_override(&txn, id, &superseded).await? {
+            return Err(StoreError::conflict(
+                "already_overridden",
+                format!(
+                    "Its lines at an old price are approved already, at {} (\u{201c}{}\u{201d}): there is nothing \
+                     to decline.",
+                    self.calendar.stamp(approved.created_at, false),
+                    approved.reason
+                ),
+            ));
+        }
         if request.is_some_and(|shown| shown != open.id) {
             return Err(StoreError::conflict(
                 "quote_changed",

@@ -565,6 +565,8 @@ impl Store {
                 let changed = !same_lines(&rows, &lines);
                 if changed {
                     replace_lines(&txn, id, rows.clone()).await?;
+                    // A request for approval was about the lines as they were.
+                    approval::end_if_lines_moved(&txn, id, self.calendar, now).await?;
                 }
                 (if changed { rows } else { lines }, changed)
             }
@@ -658,7 +660,10 @@ impl Store {
         }
         if same_lines(&rows, &lines) {
             // Every line is at today's price already: nothing is written,
-            // and the revision (and the lines' ids) stay.
+            // and the revision (and the lines' ids) stay. A request for
+            // approval, if one is open, has nothing left to ask.
+            approval::end_requests(&txn, id, now).await?;
+            txn.commit().await?;
             return Ok(RepriceView { old_total_minor, new_total_minor, quote: to_view(quote, lines, None) });
         }
         replace_lines(&txn, id, rows.clone()).await?;

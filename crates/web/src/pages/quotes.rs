@@ -1385,13 +1385,13 @@ async fn approval_asked(
         true => "You".to_owned(),
         false => names.get(&request.requested_by).cloned().unwrap_or_default(),
     };
-    if let (Some(by), Some(why), Some(at)) = (request.declined_by, &request.declined_reason, request.ended_at) {
-        // Declined: said until the quote is repriced, approved or asked about again.
+    let declined = (request.declined_by, &request.declined_reason, request.ended_at);
+    if let (Some(by), Some(why), Some(at), true) = (declined.0, declined.1, declined.2, request.lines_as_asked) {
+        // Declined: said while its lines at an old price are the ones it was
+        // about (not once repriced, approved, or asked about again).
         let next = match (may_ask, quote.owner_id == actor.id) {
             (true, true) => "Reprice the quote to today's prices, or ask finance again with more to go on.",
-            (true, false) => {
-                "Its owner can reprice it to today's prices, or you can ask finance again with more to go on."
-            }
+            (true, false) => "It must be repriced to today's prices, or you can ask finance again with more to go on.",
             (false, _) => {
                 "It cannot be finalised until it is repriced to today's prices or its old prices are approved."
             }
