@@ -47,6 +47,24 @@ const RECIPIENT_DEACTIVATED: &str = "Not sent: the recipient's account was deact
 const APPROVAL_MOOT: &str = "Not sent: before this e-mail about its approval went out, the quote was finalised or \
     cancelled, or its recipient no longer signed or owned it.";
 
+/// Of the quotes `ids`, the drafts, each with its signer and its owner.
+async fn drafts_among(
+    conn: &impl ConnectionTrait,
+    ids: HashSet<Uuid>,
+) -> Result<HashMap<Uuid, (Uuid, Uuid)>, StoreError> {
+    Ok(quotes::Entity::find()
+        .select_only()
+        .columns([quotes::Column::Id, quotes::Column::SignerId, quotes::Column::OwnerId])
+        .filter(quotes::Column::Id.is_in(ids))
+        .filter(quotes::Column::State.eq(crate::quotes::DRAFT))
+        .into_tuple::<(Uuid, Uuid, Uuid)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|(id, signer, owner)| (id, (signer, owner)))
+        .collect())
+}
+
 /// The approval e-mails among `rows` whose quote is no longer a draft, or
 /// whose recipient is no longer its signer or its owner.
 async fn moot_approvals(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<Vec<Uuid>, StoreError> {
@@ -65,17 +83,7 @@ async fn moot_approvals(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> 
         return Ok(Vec::new());
     }
     let ids: HashSet<Uuid> = approvals.iter().map(|(_, quote, _)| *quote).collect();
-    let drafts: HashMap<Uuid, (Uuid, Uuid)> = quotes::Entity::find()
-        .select_only()
-        .columns([quotes::Column::Id, quotes::Column::SignerId, quotes::Column::OwnerId])
-        .filter(quotes::Column::Id.is_in(ids))
-        .filter(quotes::Column::State.eq(crate::quotes::DRAFT))
-        .into_tuple::<(Uuid, Uuid, Uuid)>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|(id, signer, owner)| (id, (signer, owner)))
-        .collect();
+    let drafts = drafts_among(conn, ids).await?;
     Ok(approvals
         .into_iter()
         .filter(|(_, quote, to)| !drafts.get(quote).is_some_and(|(signer, owner)| to == signer || to == owner))
@@ -104,17 +112,7 @@ async fn moot_approval_asks(conn: &impl ConnectionTrait, rows: &[outbox::Model])
     let ids: HashSet<Uuid> = asks.iter().map(|(_, (quote, _), _)| *quote).collect();
     let requests: HashSet<Uuid> = asks.iter().map(|(_, (_, request), _)| *request).collect();
     let people: HashSet<Uuid> = asks.iter().map(|(_, _, to)| *to).collect();
-    let drafts: HashMap<Uuid, (Uuid, Uuid)> = quotes::Entity::find()
-        .select_only()
-        .columns([quotes::Column::Id, quotes::Column::SignerId, quotes::Column::OwnerId])
-        .filter(quotes::Column::Id.is_in(ids.iter().copied()))
-        .filter(quotes::Column::State.eq(crate::quotes::DRAFT))
-        .into_tuple::<(Uuid, Uuid, Uuid)>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|(id, signer, owner)| (id, (signer, owner)))
-        .collect();
+    let drafts = drafts_among(conn, ids).await?;
     let open: HashSet<Uuid> = approval_requests::Entity::find()
         .select_only()
         .column(approval_requests::Column::Id)

@@ -230,18 +230,9 @@ impl Store {
         approval_requests::Entity::insert(approval_requests::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await?;
-        record(
-            &txn,
-            crate::audit::AuditEntry {
-                at: now,
-                actor_id: Some(actor.id),
-                action: "quote.approval_requested",
-                subject_type: "quote",
-                subject_id: Some(id),
-                detail: json!({ "request_id": row.id, "reason": row.reason, "covers": covers, "currency": quote.currency }),
-            },
-        )
-        .await?;
+        let detail =
+            json!({ "request_id": row.id, "reason": row.reason, "covers": covers, "currency": quote.currency });
+        record(&txn, super::audit(now, actor, "quote.approval_requested", id, detail)).await?;
         let total = quote_total(&priced_lines(&loaded.lines))?;
         let told = self.ask_finance_to_approve(&txn, actor, (&quote, total), (&row, &superseded), now).await?;
         txn.commit().await?;
@@ -321,18 +312,8 @@ impl Store {
         })
         .exec(&txn)
         .await?;
-        record(
-            &txn,
-            crate::audit::AuditEntry {
-                at: now,
-                actor_id: Some(actor.id),
-                action: "quote.approval_declined",
-                subject_type: "quote",
-                subject_id: Some(id),
-                detail: json!({ "request_id": declined.id, "reason": reason, "requested_by": declined.requested_by }),
-            },
-        )
-        .await?;
+        let detail = json!({ "request_id": declined.id, "reason": reason, "requested_by": declined.requested_by });
+        record(&txn, super::audit(now, actor, "quote.approval_declined", id, detail)).await?;
         let total = quote_total(&priced_lines(&loaded.lines))?;
         let told = self.tell_approval_declined(&txn, actor, (&quote, total), &declined, now).await?;
         txn.commit().await?;
