@@ -822,3 +822,48 @@ both_backends! {
         app.stop().await;
     }
 }
+
+both_backends! {
+    /// Withdraw pressed in two tabs at the same moment: one withdraws, the
+    /// other is told it was withdrawn already, and one audit row is written.
+    async fn withdrawing_twice_at_once_withdraws_once_and_says_so(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let pump = id_of(&create_product(&finance, "PUMP-1", "EUR", 250_000).await);
+        let cookie = session_cookie(&app.base, &fiona.email).await;
+        let page = client().get(format!("{}/products/{pump}/edit", app.base)).header(COOKIE, &cookie).send().await;
+        let html = page.expect("the product's page").text().await.unwrap_or_default();
+        let csrf = csrf_in(&html);
+        let press = || {
+            client()
+                .post(format!("{}/products/{pump}/sale", app.base))
+                .header(COOKIE, &cookie)
+                .form(&[("csrf_token", csrf.as_str()), ("on_sale", "no")])
+                .send()
+        };
+        let (a, b) = tokio::join!(press(), press());
+        let mut said = Vec::new();
+        for r in [a.expect("an answer"), b.expect("an answer")] {
+            assert_eq!(r.status(), 303);
+            let (done, _) = set_cookie(&r, "pricegate_products_done").expect("what was done, for the list");
+            let list = client()
+                .get(format!("{}/products", app.base))
+                .header(COOKIE, format!("{cookie}; pricegate_products_done={done}"))
+                .send()
+                .await
+                .expect("the price list");
+            let list = list.text().await.unwrap_or_default();
+            said.push(if list.contains("Withdrew PUMP-1") {
+                "withdrew"
+            } else if list.contains("was withdrawn from sale already: nothing changed.") {
+                "already"
+            } else {
+                panic!("neither: {list}")
+            });
+        }
+        said.sort_unstable();
+        assert_eq!(said, ["already", "withdrew"]);
+        let audit = finance.get(&format!("/api/v1/audit?action=product.withdrawn&subject={pump}")).await;
+        assert_eq!(audit.body.as_array().map(Vec::len), Some(1), "{}", audit.text);
+    }
+}

@@ -467,6 +467,17 @@ impl Store {
         id: Uuid,
         patch: ProductPatch,
     ) -> Result<ProductView, StoreError> {
+        Ok(self.edit_product(actor, id, patch).await?.0)
+    }
+
+    /// [`Store::update_product`], saying also whether it changed anything:
+    /// withdrawn twice at once, the second finds it withdrawn already.
+    pub async fn edit_product(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        patch: ProductPatch,
+    ) -> Result<(ProductView, bool), StoreError> {
         let txn = self.begin_write().await?;
         if patch.unit.is_some() {
             // Before the product: a publication pricing it (which holds the
@@ -530,7 +541,7 @@ impl Store {
         if !model.is_changed() {
             // Nothing to write: no new time, no audit entry.
             txn.rollback().await?;
-            return self.get_product(product.id).await;
+            return Ok((self.get_product(product.id).await?, false));
         }
         model.updated_at = Set(now);
         let row = model.update(&txn).await?;
@@ -556,7 +567,7 @@ impl Store {
             .get(&row.id)
             .copied();
         txn.commit().await?;
-        Ok(view(row, price))
+        Ok((view(row, price), true))
     }
 
     pub async fn get_product(&self, id: Uuid) -> Result<ProductView, StoreError> {

@@ -433,6 +433,10 @@ impl Store {
         if filter.awaiting_approval {
             query = query.filter(Expr::cust(approval::AWAITING_APPROVAL_SQL));
         }
+        if filter.awaiting_approval && actor.role == Role::Finance {
+            // Someone moved to finance with their drafts cannot answer for those.
+            query = query.filter(quotes::Column::OwnerId.ne(actor.id)).filter(quotes::Column::SignerId.ne(actor.id));
+        }
         if let Some(before) = filter.before {
             // The page after `before`: by drafting time, then id, as ordered
             // below. A quote the caller may not see is no cursor (its place

@@ -590,13 +590,15 @@ async fn sale(
             ));
         }
     };
-    let before = app.store.get_product(id).await?;
-    if before.withdrawn_at.is_some() == withdrawn {
-        return Ok(Done::AsItWas(id).back_to_list(&user.seal(&app), Some(&before.sku)));
-    }
+    // Whether it changed is the store's word, read under the product's lock:
+    // pressed twice at once, the second finds it done already.
     let patch = ProductPatch { withdrawn: Some(withdrawn), ..ProductPatch::default() };
-    let product = app.store.update_product(&user.0.actor, id, patch).await?;
-    let done = if withdrawn { Done::Withdrawn(product.id) } else { Done::BackOnSale(product.id) };
+    let (product, changed) = app.store.edit_product(&user.0.actor, id, patch).await?;
+    let done = match (changed, withdrawn) {
+        (false, _) => Done::AsItWas(product.id),
+        (true, true) => Done::Withdrawn(product.id),
+        (true, false) => Done::BackOnSale(product.id),
+    };
     Ok(done.back_to_list(&user.seal(&app), Some(&product.sku)))
 }
 
