@@ -547,3 +547,79 @@ async fn the_whole_notice_is_one_link_from_the_quote_and_acknowledging_it_there_
     .await;
     app.stop().await;
 }
+
+/// Finance's approval of old prices asked for and answered in two browsers:
+/// Sam asks from the quote's page, Fiona finds the quote under "Awaiting
+/// approval" and declines with a reason, Sam reads why and asks again,
+/// Fiona approves, and Sam finalises at the old prices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_of_old_prices_is_asked_for_declined_and_given_in_the_browser() {
+    use pricegate_tests::fixtures::{draft_quote, id_of, publish_price_change};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
+    let (sam_api, sales) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
+    let quote = id_of(&draft_quote(&sam_api, serde_json::json!([{"sku": "PUMP-100", "quantity": 4}])).await);
+    let rise = publish_price_change(&finance_api, "PUMP-100", 139_000, &date_in_days(0)).await;
+    assert_eq!(sam_api.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await.status, 200);
+    let base = app.base.clone();
+
+    with_browsers(2, move |browsers| async move {
+        let sam = Page::new(browsers[0].clone(), &base);
+        let fiona = Page::new(browsers[1].clone(), &base);
+        let page = format!("/quotes/{quote}");
+
+        sam.log_in(&sales.email, PASSWORD).await;
+        sam.goto(&page).await;
+        assert!(sam.text("#superseded-advice").await.contains("ask below"));
+        sam.submit("#ask-approval-button").await;
+        assert!(sam.text("#ask-reason-error").await.contains("must not be empty"), "{}", sam.body().await);
+        sam.fill("#ask-reason", "Agreed with Nordwind in March").await;
+        sam.submit("#ask-approval-button").await;
+        assert!(sam.text("#done").await.starts_with("Finance asked: 1 person in finance was e-mailed"));
+        assert!(sam.text("#approval-asked").await.starts_with("You asked finance to approve"));
+        assert!(!sam.exists("#ask-approval").await, "asked, the form is gone");
+        let problems = sam.usability_problems().await;
+        assert!(problems.is_empty(), "{problems:?}");
+        sam.screenshot("40-approval-asked").await;
+
+        fiona.log_in(&finance.email, PASSWORD).await;
+        fiona.goto("/quotes?state=awaiting_approval").await;
+        assert!(fiona.text("#quotes").await.contains("asked by Sam"), "{}", fiona.body().await);
+        fiona.goto(&page).await;
+        assert!(fiona.text("#approval-asked").await.contains("Agreed with Nordwind in March"));
+        let problems = fiona.usability_problems().await;
+        assert!(problems.is_empty(), "{problems:?}");
+        fiona.screenshot("41-finance-reads-the-request").await;
+        fiona.fill("#decline-reason", "Everyone pays the new price").await;
+        fiona.submit("#decline-approval-button").await;
+        assert!(fiona.text("#done").await.starts_with("Request declined: 1 salesperson on the quote was e-mailed"));
+        assert!(!fiona.exists("#decline-approval").await, "nothing left to decline");
+
+        sam.goto(&page).await;
+        let declined = sam.text("#approval-asked").await;
+        assert!(
+            declined.starts_with("Fiona declined") && declined.contains("Everyone pays the new price"),
+            "{declined}"
+        );
+        sam.fill("#ask-reason", "The customer has it in writing").await;
+        sam.submit("#ask-approval-button").await;
+        assert!(sam.text("#done").await.starts_with("Finance asked"));
+
+        fiona.goto(&page).await;
+        assert!(fiona.text("#approval-asked").await.contains("The customer has it in writing"));
+        fiona.fill("#reason", "Written offer from March").await;
+        fiona.submit("#override").await;
+        fiona.goto("/quotes?state=awaiting_approval").await;
+        assert!(fiona.exists("#no-quotes").await, "answered: {}", fiona.body().await);
+
+        sam.goto(&page).await;
+        assert!(sam.text("#gate-ready").await.contains("Ready to finalise"), "{}", sam.body().await);
+        sam.submit("#finalise").await;
+        sam.submit("#confirm-finalise").await;
+        assert_eq!(sam.text("#quote-state").await, "finalised");
+        assert!(sam.text("#evidence-override").await.contains("Written offer from March"));
+        sam.screenshot("42-finalised-with-approval").await;
+    })
+    .await;
+}
