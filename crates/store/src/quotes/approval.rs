@@ -1,9 +1,11 @@
 //! A salesperson asks finance to approve keeping a draft's old prices: the
 //! request is kept (who, why, the lines at an old price as they were), each
 //! active colleague in finance who may approve it is e-mailed in the same
-//! transaction, and the request stays open until finance approves, the
-//! draft is repriced, finalised or cancelled, or its salesperson asks again
-//! about lines changed since.
+//! transaction. The request stays open until finance approves or declines
+//! it (the salespeople on the draft are then e-mailed why), the draft is
+//! repriced, an edit leaves other lines at an old price than those it asked
+//! about, or its salesperson asks again in its place; a finalised or
+//! cancelled draft has none open.
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::{Role, Text, quote_total};
@@ -32,8 +34,7 @@ pub struct ApprovalRequestView {
     pub requested_at: DateTime<Utc>,
     /// The lines at an old price when it was asked.
     pub lines: Vec<WaivedLineView>,
-    /// It has not ended (no approval has answered it, the draft was not
-    /// repriced, nobody asked again in its place), and the quote is still a
+    /// It has not ended (see the module's doc), and the quote is still a
     /// draft with a line at an old price: finance has something to decide.
     pub open: bool,
     /// When it ended, if it has.
@@ -94,7 +95,8 @@ async fn latest_request(
 
 /// Ends, in the caller's transaction (which holds the quote's lock), the
 /// open request for approval of `quote_id`'s old prices, if any: answered by
-/// an approval, made moot by a reprice, or replaced by a new request.
+/// an approval, made moot by a reprice, or replaced by a new request. (A
+/// decline ends it with its own word.)
 pub(crate) async fn end_requests(
     conn: &impl ConnectionTrait,
     quote_id: Uuid,
