@@ -93,13 +93,13 @@ async fn moot_approvals(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> 
 
 /// Why a queued request for approval is no longer sent.
 const APPROVAL_ASK_MOOT: &str = "Not sent: before this request for approval went out, it was approved or declined, \
-    the quote was repriced, finalised or cancelled, the salesperson asked again about other lines, or its recipient \
-    left finance or came to own or sign the quote.";
+    the quote was repriced, edited, finalised or cancelled, the salesperson asked again about other lines, or its \
+    recipient left finance or came to own or sign the quote.";
 
 /// The requests for approval among `rows` that nobody need answer now: the
-/// request has ended (approved, repriced, asked again in its place), the
-/// quote is no longer a draft, or the recipient is no longer in finance or
-/// now owns or signs it.
+/// request has ended (approved, declined, repriced, its lines edited, asked
+/// again in its place), the quote is no longer a draft, or the recipient is
+/// no longer in finance or now owns or signs it.
 async fn moot_approval_asks(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<Vec<Uuid>, StoreError> {
     let asks: Vec<(Uuid, (Uuid, Uuid), Uuid)> = rows
         .iter()

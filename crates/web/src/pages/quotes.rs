@@ -857,9 +857,9 @@ impl QuoteDone {
                 }
             ),
             QuoteDone::ApprovalDeclined { told: 0 } => {
-                "Request declined, but nobody was e-mailed your reason: none of \
-                 those who asked, own or sign the quote is an active salesperson, or this service sends no mail. The \
-                 quote still needs repricing, or an approval, before it can be finalised."
+                "Request declined, but nobody was e-mailed your reason: neither the quote's owner nor its signer \
+                 is an active salesperson, or this service sends no mail. The quote still needs repricing, or an \
+                 approval, before it can be finalised."
                     .to_owned()
             }
             QuoteDone::ApprovalDeclined { told } => format!(
