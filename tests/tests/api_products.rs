@@ -317,14 +317,7 @@ both_backends! {
             .await
             .expect("withdraw");
         assert_eq!(r.status(), 303);
-        let (done, _) = set_cookie(&r, "pricegate_products_done").expect("what was done, for the list");
-        let list = client()
-            .get(format!("{}/products", app.base))
-            .header(COOKIE, format!("{cookie}; pricegate_products_done={done}"))
-            .send()
-            .await
-            .expect("the price list");
-        let list = list.text().await.unwrap_or_default();
+        let list = told_on_the_list(&app.base, &cookie, &r).await;
         assert!(list.contains("Withdrew PUMP-1 (Product PUMP-1) from sale: the quotes that carry it keep it"), "{list}");
         assert!(list.contains("Withdrawn from sale 20"), "the list marks it: {list}");
         // Pressed again (a second tab, the back button): said so, nothing written.
@@ -335,14 +328,7 @@ both_backends! {
             .send()
             .await
             .expect("withdraw again");
-        let (done, _) = set_cookie(&r, "pricegate_products_done").expect("what was done, for the list");
-        let again = client()
-            .get(format!("{}/products", app.base))
-            .header(COOKIE, format!("{cookie}; pricegate_products_done={done}"))
-            .send()
-            .await
-            .expect("the price list");
-        let again = again.text().await.unwrap_or_default();
+        let again = told_on_the_list(&app.base, &cookie, &r).await;
         assert!(again.contains("PUMP-1 (Product PUMP-1) was withdrawn from sale already: nothing changed."), "{again}");
         let product = finance.get("/api/v1/products").await.body[0].clone();
         let withdrawn_at = product["withdrawn_at"].as_str().expect("withdrawn_at").to_owned();
@@ -823,6 +809,19 @@ both_backends! {
     }
 }
 
+/// The price list as a form's redirect leads to it, with `cookie`: what
+/// the form did, said once above the list.
+async fn told_on_the_list(base: &str, cookie: &str, r: &reqwest::Response) -> String {
+    let (done, _) = set_cookie(r, "pricegate_products_done").expect("what was done, for the list");
+    let list = client()
+        .get(format!("{base}/products"))
+        .header(COOKIE, format!("{cookie}; pricegate_products_done={done}"))
+        .send()
+        .await
+        .expect("the price list");
+    list.text().await.unwrap_or_default()
+}
+
 both_backends! {
     /// Withdraw pressed in two tabs at the same moment: one withdraws, the
     /// other is told it was withdrawn already, and one audit row is written.
@@ -845,14 +844,7 @@ both_backends! {
         let mut said = Vec::new();
         for r in [a.expect("an answer"), b.expect("an answer")] {
             assert_eq!(r.status(), 303);
-            let (done, _) = set_cookie(&r, "pricegate_products_done").expect("what was done, for the list");
-            let list = client()
-                .get(format!("{}/products", app.base))
-                .header(COOKIE, format!("{cookie}; pricegate_products_done={done}"))
-                .send()
-                .await
-                .expect("the price list");
-            let list = list.text().await.unwrap_or_default();
+            let list = told_on_the_list(&app.base, &cookie, &r).await;
             said.push(if list.contains("Withdrew PUMP-1") {
                 "withdrew"
             } else if list.contains("was withdrawn from sale already: nothing changed.") {

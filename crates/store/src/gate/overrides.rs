@@ -57,7 +57,7 @@ pub fn superseded_fingerprint(lines: &[SupersededLineView]) -> String {
 /// (`price_overrides.covers` holds a list of them): the prices, and how many
 /// at what discount, so that an override for one unit is not one for a
 /// thousand.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) struct CoveredPrice {
     pub sku: String,
     /// `None` in overrides approved before quantities were kept: such an

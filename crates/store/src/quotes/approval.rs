@@ -69,15 +69,10 @@ pub struct ApprovalDeclined {
 }
 
 /// The lines at an old price as a request keeps them, in one order whatever
-/// the lines' (every field sorts, so equal lists compare equal).
+/// the lines' (sorted on every field, so equal lists compare equal).
 fn covers_of(superseded: &[SupersededLineView]) -> Vec<CoveredPrice> {
     let mut covers: Vec<CoveredPrice> = superseded.iter().map(Into::into).collect();
-    covers.sort_by(|a, b| {
-        let key = |c: &CoveredPrice| {
-            (c.sku.clone(), c.quantity, c.discount_bp, c.quoted_unit_price_minor, c.current_unit_price_minor)
-        };
-        key(a).cmp(&key(b))
-    });
+    covers.sort_unstable();
     covers
 }
 
@@ -344,10 +339,21 @@ impl Store {
     /// see, whether or not it is still open; `None` if nobody has asked.
     pub async fn approval_request(&self, actor: &Actor, id: Uuid) -> Result<Option<ApprovalRequestView>, StoreError> {
         let loaded = super::load_visible_priced(&self.db, actor, id, self.calendar).await?;
+        let draft = loaded.quote.state == DRAFT;
+        self.approval_request_of(id, draft, &superseded_lines(&loaded)).await
+    }
+
+    /// [`Store::approval_request`] of a quote the caller has read (and may
+    /// see): a draft or not, with its lines at an old price as the gate
+    /// read them (a quote page has them already).
+    pub async fn approval_request_of(
+        &self,
+        id: Uuid,
+        draft: bool,
+        superseded: &[SupersededLineView],
+    ) -> Result<Option<ApprovalRequestView>, StoreError> {
         let Some(request) = latest_request(&self.db, id).await? else { return Ok(None) };
-        let superseded = superseded_lines(&loaded);
-        let open = loaded.quote.state == DRAFT && !superseded.is_empty();
-        Ok(Some(request_view(request, open, &superseded)?))
+        Ok(Some(request_view(request, draft && !superseded.is_empty(), superseded)?))
     }
 }
 

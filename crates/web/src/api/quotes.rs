@@ -160,6 +160,12 @@ pub struct QuotesQuery {
     pub awaiting_approval: Option<bool>,
 }
 
+/// The quote as the caller read it, from `If-Match` and the gate's
+/// `superseded_tag`, when they say either.
+fn prices_seen(revisions: Option<Vec<i64>>, superseded: Option<String>) -> Option<PricesSeen> {
+    (revisions.is_some() || superseded.is_some()).then_some(PricesSeen { revisions, superseded })
+}
+
 fn parse_lines(lines: &[LineIn]) -> Result<Vec<NewLine>, Invalid> {
     lines
         .iter()
@@ -354,10 +360,7 @@ pub async fn override_prices(
     ApiJson(body): ApiJson<OverrideIn>,
 ) -> Result<(StatusCode, Json<OverrideView>), AppError> {
     let reason = Text::parse_multiline("reason", &body.reason, limits::REASON)?;
-    let as_seen = match (as_seen, body.superseded_tag) {
-        (None, None) => None,
-        (revisions, superseded) => Some(PricesSeen { revisions, superseded }),
-    };
+    let as_seen = prices_seen(as_seen, body.superseded_tag);
     let approval =
         app.store.override_prices(&finance.actor, id, reason, as_seen).await.map_err(|e| weak_only.failed(e))?;
     Ok((StatusCode::CREATED, Json(approval)))
@@ -379,10 +382,7 @@ pub async fn request_approval(
     ApiJson(body): ApiJson<ApprovalRequestIn>,
 ) -> Result<(StatusCode, Json<ApprovalAsked>), AppError> {
     let reason = Text::parse_multiline("reason", &body.reason, limits::REASON)?;
-    let as_seen = match (as_seen, body.superseded_tag) {
-        (None, None) => None,
-        (revisions, superseded) => Some(PricesSeen { revisions, superseded }),
-    };
+    let as_seen = prices_seen(as_seen, body.superseded_tag);
     let asked = app.store.request_approval(&user.actor, id, reason, as_seen).await.map_err(|e| weak_only.failed(e))?;
     let status = if asked.new { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(asked)))

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use pricegate_domain::{Role, last_in_force};
 use pricegate_mail::compose::percent;
 use pricegate_mail::render_markdown;
-use pricegate_store::views::{GateView, LineImpactView, PendingNoticeView, QuoteView, UserView};
+use pricegate_store::views::{GateView, LineImpactView, PendingNoticeView, QuoteView, SupersededLineView, UserView};
 use pricegate_store::{Channel, PricesSeen, QuoteFilter, QuoteSearch, StoreError};
 use uuid::Uuid;
 
@@ -1146,6 +1146,10 @@ async fn quote_page(
             SupersededGap { amount: signed_money(&currency, gap), falls: false }
         }
     });
+    // The request for finance's approval, while the gate has lines at an old
+    // price that no approval covers: read with the gate's own lines.
+    let awaiting = gate.as_ref().filter(|g| !g.superseded.is_empty() && g.price_override.is_none());
+    let asked = approval_asked(app, user, &quote, awaiting.map(|g| g.superseded.as_slice())).await?;
     let (ready, expired, signer_can_sign, pending, superseded, has_override) = match gate {
         Some(g) => (
             g.ready,
@@ -1243,7 +1247,6 @@ async fn quote_page(
             None => None,
         },
     };
-    let asked = approval_asked(app, user, &quote, !superseded.is_empty() && !has_override).await?;
     let evidence = quote.evidence.as_ref();
     let upcoming_besides_pending = !pending.is_empty();
     let entries = app.store.quote_history(quote.id).await?;
@@ -1364,18 +1367,18 @@ async fn quote_page(
 
 /// The open request that finance approve keeping the quote's old prices, in
 /// words, and whether the reader may ask (again, for lines that changed since).
+/// `superseded`: the gate's lines at an old price, when some are and no
+/// approval covers them (else no request can be waiting).
 async fn approval_asked(
     app: &AppState,
     user: &PageUser,
     quote: &QuoteView,
-    awaits_approval: bool,
+    superseded: Option<&[SupersededLineView]>,
 ) -> Result<Asked, PageError> {
-    if !awaits_approval {
-        return Ok(Asked::default());
-    }
+    let Some(superseded) = superseded else { return Ok(Asked::default()) };
     let actor = &user.0.actor;
     let may_ask = actor.role == Role::Sales && (quote.owner_id == actor.id || quote.signer_id == actor.id);
-    let Some(request) = app.store.approval_request(actor, quote.id).await? else {
+    let Some(request) = app.store.approval_request_of(quote.id, quote.state == "draft", superseded).await? else {
         return Ok(Asked { may_ask, ..Asked::default() });
     };
     let stamp = |at| app.store.calendar().stamp(at, true);
