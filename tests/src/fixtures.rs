@@ -283,6 +283,11 @@ pub fn api_routes() -> Vec<ApiRoute> {
         ),
         route(
             "POST",
+            "/api/v1/quotes/{id}/approval-request/remind",
+            vec![case(QuoteToOverride, Empty, ["401", "200", "403 not_your_quote", "403 not_owner_or_signer", "403"])],
+        ),
+        route(
+            "POST",
             "/api/v1/quotes/{id}/approval-request/decline",
             vec![case(QuoteToOverride, Json(json!({"reason": "Not this time"})), ["401", "403", "403", "200", "403"])],
         ),

@@ -516,6 +516,22 @@ async fn a_salesperson_asks_finance_to_approve_old_prices_from_the_quote_page() 
     let (status, again) = post_form(url, &cookie, &form("The customer signed in March")).await;
     assert_eq!(status, 303, "{again}");
     assert!(again.contains("nobody was e-mailed again"), "{again}");
+    // Reminding finance at once mails nobody, and says when it can.
+    assert!(again.contains("id=\"remind-finance\""), "{again}");
+    let remind = vec![("csrf_token", csrf_in(&again)), ("request", hidden_in(&again, "request"))];
+    let (status, reminded) = post_form(format!("{}{page}/approval-request/remind", app.base), &cookie, &remind).await;
+    assert_eq!(status, 303, "{reminded}");
+    assert!(
+        reminded.contains(
+            "Nobody was reminded: everyone in finance who may approve it was e-mailed about it in the last ten \
+             minutes. You can remind them again from "
+        ),
+        "{reminded}"
+    );
+    let stale = vec![("csrf_token", csrf_in(&again)), ("request", uuid::Uuid::new_v4().to_string())];
+    let (status, refused) = post_form(format!("{}{page}/approval-request/remind", app.base), &cookie, &stale).await;
+    assert_eq!(status, 409, "{refused}");
+    assert!(refused.contains("Not reminded. The request you read is not the one waiting now"), "{refused}");
 
     let list = page_as(&app.base, &fiona.email, "/quotes?state=awaiting_approval").await;
     assert!(

@@ -2310,6 +2310,80 @@ both_backends! {
 }
 
 both_backends! {
+    /// A request nobody in finance answers: its salesperson reminds finance,
+    /// leaving out whoever was e-mailed about it in the last ten minutes;
+    /// once that long has passed, everyone who may approve it is e-mailed it
+    /// again, as a reminder. Declined, there is nothing left to remind of.
+    async fn finance_is_reminded_of_a_request_nobody_answered(backend: Backend) {
+        use pricegate_tests::fixtures::{date_in_days, publish_price_change};
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (_, fred) = app.user(Role::Finance, "Fred").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (sara, _) = app.user(Role::Sales, "Sara").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let qid = id_of(&draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 4}])).await);
+        let remind = format!("/api/v1/quotes/{qid}/approval-request/remind");
+        publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(0)).await;
+        until_nothing_pending(&admin).await;
+        assert_error(&sam.post_empty(&remind).await, 409, "no_open_request");
+        let r = sam.post(&format!("/api/v1/quotes/{qid}/approval-request"), &json!({"reason": "Agreed in March"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let request = r.body["id"].clone();
+
+        // At once: both were e-mailed the request a moment ago.
+        let r = sam.post_empty(&remind).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!((&r.body["told"], &r.body["recently_told"], &r.body["id"]), (&json!(0), &json!(2), &request), "{}", r.text);
+        let again: chrono::DateTime<chrono::Utc> =
+            r.body["again_from"].as_str().and_then(|t| t.parse().ok()).unwrap_or_else(|| panic!("again_from: {}", r.text));
+        let after = again - chrono::Utc::now();
+        assert!(after > chrono::Duration::minutes(9) && after <= chrono::Duration::minutes(10), "{after}");
+        assert_error(&finance.post_empty(&remind).await, 403, "not_owner_or_signer");
+        assert_error(&sara.post_empty(&remind).await, 403, "not_your_quote");
+        assert_error(&sam.post(&remind, &json!({"request_id": request})).await, 422, "invalid_body");
+
+        // A quarter of an hour later, both are reminded; a second click mails nobody twice.
+        until_nothing_pending(&admin).await;
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::CreatedAt, Expr::value(chrono::Utc::now() - chrono::Duration::minutes(15)))
+            .exec(app.store.connection())
+            .await
+            .unwrap();
+        let r = sam.post_empty(&remind).await;
+        assert_eq!((&r.body["told"], &r.body["recently_told"]), (&json!(2), &json!(0)), "{}", r.text);
+        assert!(r.body.get("again_from").is_none(), "nobody was left out: {}", r.text);
+        let r = sam.post_empty(&remind).await;
+        assert_eq!((&r.body["told"], &r.body["recently_told"]), (&json!(0), &json!(2)), "{}", r.text);
+
+        let reminder = |m: &Received| {
+            m.header("subject").is_some_and(|s| s.starts_with("Reminder: Sam still waits for approval of old prices"))
+        };
+        sink.wait_until(WAIT, "the reminders to Fiona and Fred", |m| m.iter().filter(|m| reminder(m)).count() >= 2).await;
+        for person in [&fiona, &fred] {
+            let got = sink.to(&person.email);
+            assert_eq!(got.iter().filter(|m| reminder(m)).count(), 1, "{}: {:?}", person.email, subjects(&got));
+        }
+        let to_fred = sink.to(&fred.email).into_iter().find(reminder).expect("Fred is reminded");
+        let text = to_fred.text().replace("\r\n", "\n");
+        assert!(text.contains("A reminder: on ") && text.contains("Sam asked finance to approve keeping"), "{text}");
+        assert!(text.contains("nobody has answered yet. Their reason:\n\n  > Agreed in March\n"), "{text}");
+        assert!(text.contains("PUMP-1 x 4: quoted 2,500.00 EUR, now 2,600.00 EUR"), "{text}");
+        assert!(to_fred.html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", to_fred.html());
+        let audit = finance.get(&format!("/api/v1/audit?action=quote.approval_reminded&subject={qid}")).await;
+        assert_eq!(audit.body.as_array().map(Vec::len), Some(3), "{}", audit.text);
+
+        // Declined: nothing is left to remind finance of.
+        let decline = format!("/api/v1/quotes/{qid}/approval-request/decline");
+        assert_eq!(finance.post(&decline, &json!({"reason": "Not this time"})).await.status, 200);
+        assert_error(&sam.post_empty(&remind).await, 409, "no_open_request");
+        app.stop().await;
+    }
+}
+
+both_backends! {
     /// A request for approval still queued when it ends (finance approves,
     /// the draft is repriced, its salesperson asks again about lines changed
     /// since), when its quote is closed, or when its recipient leaves

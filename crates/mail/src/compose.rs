@@ -265,6 +265,8 @@ struct ApprovalAskedLetter<'a> {
     lines: &'a [AskedRow],
     /// What today's prices would do to the total, in words.
     gap: &'a str,
+    /// On a reminder, when the request was asked.
+    asked_at: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -694,9 +696,14 @@ impl Composer for TemplateComposer {
                 };
                 composed(subject, &letter, &SignerText { letter: &letter })
             }
-            Letter::ApprovalAsked { to, by, reason, quote, lines } => {
+            Letter::ApprovalAsked { to, by, reason, quote, lines, asked_at } => {
                 let (customer, total, valid_until) = quote_facts(quote);
-                let subject = format!("{by} asks you to approve old prices on the quote for {customer}");
+                let subject = match asked_at {
+                    None => format!("{by} asks you to approve old prices on the quote for {customer}"),
+                    Some(_) => {
+                        format!("Reminder: {by} still waits for approval of old prices on the quote for {customer}")
+                    }
+                };
                 let rows: Vec<AskedRow> = lines
                     .iter()
                     .map(|l| AskedRow {
@@ -728,6 +735,7 @@ impl Composer for TemplateComposer {
                     url: &quote.url,
                     lines: &rows,
                     gap: &gap,
+                    asked_at: *asked_at,
                 };
                 composed(subject, &letter, &ApprovalAskedText { letter: &letter, reason: quoted(reason) })
             }

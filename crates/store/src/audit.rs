@@ -41,6 +41,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "product.updated",
     "product.withdrawn",
     "quote.approval_declined",
+    "quote.approval_reminded",
     "quote.approval_requested",
     "quote.cancelled",
     "quote.drafted",

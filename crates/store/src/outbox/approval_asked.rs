@@ -1,16 +1,21 @@
 //! Finance is told when a salesperson asks it to approve keeping a draft's
 //! old prices: each active colleague in finance who may approve it (not its
 //! owner or signer) gets the request, with the lines and a link to the quote.
-//! When finance declines it, the salespeople on the draft are told why.
+//! Asked again while it waits, those not e-mailed about it in the last ten
+//! minutes are reminded. When finance declines it, the salespeople on the
+//! draft are told why.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
+use super::reminders::REMIND_NOW_AGAIN_AFTER_MINUTES;
 use super::signer_named::signed_quote;
-use super::{APPROVAL_ASKED, APPROVAL_DECLINED, Batch, Letter, recipient};
-use crate::entity::{approval_requests, quotes, users};
+use super::{APPROVAL_ASKED, APPROVAL_DECLINED, Batch, Letter, PENDING, SENT, recipient};
+use crate::entity::{approval_requests, outbox, quotes, users};
 use crate::views::SupersededLineView;
 use crate::{Actor, Store, StoreError};
 
@@ -27,6 +32,49 @@ fn asked_key(quote: Uuid, request: Uuid, user: Uuid) -> String {
     format!("{ASKED_KEY}{quote}:{request}:{user}")
 }
 
+/// Whom e-mailing finance about a request told.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct FinanceAsked {
+    /// E-mails queued, one per colleague in finance who may approve it.
+    pub told: usize,
+    /// On a reminder, those left out: e-mailed about the request within
+    /// the last [`REMIND_NOW_AGAIN_AFTER_MINUTES`].
+    pub recently_told: usize,
+    /// When the latest of those left out may be reminded.
+    pub again_from: Option<DateTime<Utc>>,
+}
+
+/// Each person e-mailed about `request` on `quote` (asked, or reminded) in
+/// the [`REMIND_NOW_AGAIN_AFTER_MINUTES`] before `now`, with their latest: an
+/// e-mail that failed or was set aside reached nobody and does not count.
+async fn recently_asked(
+    conn: &impl ConnectionTrait,
+    quote: Uuid,
+    request: Uuid,
+    now: DateTime<Utc>,
+) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
+    let since = now - chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES);
+    let rows = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::UserId)
+        .column(outbox::Column::CreatedAt)
+        .filter(outbox::Column::Kind.eq(APPROVAL_ASKED))
+        .filter(outbox::Column::DedupeKey.starts_with(format!("{ASKED_KEY}{quote}:{request}:")))
+        .filter(outbox::Column::CreatedAt.gt(since))
+        .filter(outbox::Column::State.is_in([PENDING, SENT]))
+        .into_tuple::<(Option<Uuid>, DateTime<Utc>)>()
+        .all(conn)
+        .await?;
+    let mut latest: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+    for (user, at) in rows {
+        if let Some(user) = user {
+            let entry = latest.entry(user).or_insert(at);
+            *entry = (*entry).max(at);
+        }
+    }
+    Ok(latest)
+}
+
 /// The quote and the request a request's e-mail is about, from its key.
 pub(super) fn asked_about(row: &crate::entity::outbox::Model) -> Option<(Uuid, Uuid)> {
     let mut parts = row.dedupe_key.strip_prefix(ASKED_KEY)?.split(':');
@@ -34,36 +82,58 @@ pub(super) fn asked_about(row: &crate::entity::outbox::Model) -> Option<(Uuid, U
 }
 
 impl Store {
-    /// Queues, in the caller's transaction, the e-mails telling finance that
-    /// `by` asks it to approve keeping the old prices of `quote` (worth
-    /// `total_minor`), as `request` keeps it, with its `lines` at an old
-    /// price. Returns how many were queued: none when the store sends no
-    /// mail, or nobody in finance may approve it.
+    /// Queues, in the caller's transaction, the e-mails asking finance to
+    /// approve keeping the old prices of `quote` (worth `total_minor`), as
+    /// `request` keeps it, with its `lines` at an old price: to each active
+    /// colleague in finance who may approve it (not its owner or signer).
+    /// With `again`, a reminder of the request still waiting: those e-mailed
+    /// about it in the [`REMIND_NOW_AGAIN_AFTER_MINUTES`] before `now` are left
+    /// out. None are queued when the store sends no mail.
     pub(crate) async fn ask_finance_to_approve(
         &self,
         conn: &impl ConnectionTrait,
-        by: &Actor,
         (quote, total_minor): (&quotes::Model, i64),
         (request, lines): (&approval_requests::Model, &[SupersededLineView]),
         now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
-        let Some(setup) = self.mail.clone() else { return Ok(0) };
-        let Some(asker) = users::Entity::find_by_id(by.id).one(conn).await? else { return Ok(0) };
+        again: bool,
+    ) -> Result<FinanceAsked, StoreError> {
+        let Some(setup) = self.mail.clone() else { return Ok(FinanceAsked::default()) };
+        let Some(asker) = users::Entity::find_by_id(request.requested_by).one(conn).await? else {
+            return Ok(FinanceAsked::default());
+        };
         let finance = users::Entity::find()
             .filter(users::Column::Role.eq(Role::Finance.as_str()))
             .filter(users::Column::Active.eq(true))
             .filter(users::Column::Id.is_not_in([quote.owner_id, quote.signer_id]))
             .all(conn)
             .await?;
+        let recently = if again { recently_asked(conn, quote.id, request.id, now).await? } else { HashMap::new() };
         let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
+        let asked_at = again.then(|| self.calendar.stamp(request.requested_at, false));
         let mut batch = Batch::new(&setup, now);
+        let mut asked = FinanceAsked::default();
         for person in &finance {
+            if let Some(at) = recently.get(&person.id) {
+                asked.recently_told += 1;
+                let from = *at + chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES);
+                asked.again_from = Some(asked.again_from.map_or(from, |latest| latest.max(from)));
+                continue;
+            }
             let to = recipient(person);
-            let letter =
-                Letter::ApprovalAsked { to: &to, by: &asker.name, reason: &request.reason, quote: &signed, lines };
-            batch.push(APPROVAL_ASKED, asked_key(quote.id, request.id, person.id), &to, &letter)?;
+            let letter = Letter::ApprovalAsked {
+                to: &to,
+                by: &asker.name,
+                reason: &request.reason,
+                quote: &signed,
+                lines,
+                asked_at: asked_at.as_deref(),
+            };
+            let key = asked_key(quote.id, request.id, person.id);
+            let key = if again { format!("{key}:again-{}", now.timestamp_micros()) } else { key };
+            batch.push(APPROVAL_ASKED, key, &to, &letter)?;
         }
-        batch.write(conn).await
+        asked.told = batch.write(conn).await?;
+        Ok(asked)
     }
 
     /// Queues, in the caller's transaction, the e-mails telling the owner

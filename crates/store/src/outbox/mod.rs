@@ -192,6 +192,8 @@ pub enum Letter<'a> {
         reason: &'a str,
         quote: &'a SignedQuote,
         lines: &'a [crate::views::SupersededLineView],
+        /// On a reminder of the request still waiting, when it was asked.
+        asked_at: Option<&'a str>,
     },
     /// Finance (`by`) declined the request to approve a draft's old
     /// prices, for `reason`: told to whoever asked, and to the draft's owner

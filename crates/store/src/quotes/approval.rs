@@ -58,6 +58,22 @@ pub struct ApprovalAsked {
     pub told: usize,
 }
 
+/// What reminding finance of a request did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FinanceReminded {
+    #[serde(flatten)]
+    pub request: ApprovalRequestView,
+    /// How many people in finance were e-mailed the request again: none
+    /// when the service sends no mail, or every one was e-mailed about it
+    /// in the last ten minutes.
+    pub told: usize,
+    /// Those left out, e-mailed about it in the last ten minutes.
+    pub recently_told: usize,
+    /// When the latest of those left out may be reminded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub again_from: Option<DateTime<Utc>>,
+}
+
 /// What declining did: the request, now ended, and how many salespeople
 /// were e-mailed why (none when the service sends no mail, or none of those
 /// on the quote is an active salesperson).
@@ -231,10 +247,69 @@ impl Store {
             json!({ "request_id": row.id, "reason": row.reason, "covers": covers, "currency": quote.currency });
         record(&txn, super::audit(now, actor, "quote.approval_requested", id, detail)).await?;
         let total = quote_total(&priced_lines(&loaded.lines))?;
-        let told = self.ask_finance_to_approve(&txn, actor, (&quote, total), (&row, &superseded), now).await?;
+        let told = self.ask_finance_to_approve(&txn, (&quote, total), (&row, &superseded), now, false).await?.told;
         txn.commit().await?;
         let request = request_view(row, true, &superseded)?;
         Ok(ApprovalAsked { request, new: true, told })
+    }
+
+    /// The owner or the signer of a draft reminds finance of its request for
+    /// approval, still waiting with the lines it asked about: everyone in
+    /// finance who may approve it is e-mailed it again, except those
+    /// e-mailed about it in the last [`crate::outbox::REMIND_NOW_AGAIN_AFTER_MINUTES`] minutes.
+    /// `request`, when given, is the request as the page showed it.
+    pub async fn remind_finance(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        request: Option<Uuid>,
+    ) -> Result<FinanceReminded, StoreError> {
+        let txn = self.begin_write().await?;
+        let quote = lock_quote(&txn, id).await?;
+        check_visible(actor, &quote)?;
+        if actor.role != Role::Sales {
+            return Err(StoreError::forbidden(
+                "not_owner_or_signer",
+                "Only the quote's owner or signer, in sales, reminds finance of its request for approval.",
+            ));
+        }
+        check_draft(&quote, "has no request waiting")?;
+        let loaded = load_quote(&txn, id, self.calendar).await?;
+        let superseded = superseded_lines(&loaded);
+        let Some(open) = latest_request(&txn, id).await?.filter(|r| r.ended_at.is_none() && !superseded.is_empty())
+        else {
+            return Err(StoreError::conflict(
+                "no_open_request",
+                "No request to approve this quote's old prices is waiting: it was answered, the quote repriced, or \
+                 nobody asked. There is nothing to remind finance of.",
+            ));
+        };
+        if request.is_some_and(|shown| shown != open.id) {
+            return Err(StoreError::conflict(
+                "quote_changed",
+                "The request you read is not the one waiting now (it was asked again since): read the quote again.",
+            ));
+        }
+        let view = request_view(open.clone(), true, &superseded)?;
+        if !view.lines_as_asked {
+            return Err(StoreError::conflict(
+                "quote_changed",
+                "The lines at an old price, or the prices in force for them, are not those finance was asked \
+                 about: ask finance again, about the lines as they are now.",
+            ));
+        }
+        let now = db_now(&txn).await?;
+        let total = quote_total(&priced_lines(&loaded.lines))?;
+        let asked = self.ask_finance_to_approve(&txn, (&quote, total), (&open, &superseded), now, true).await?;
+        let detail = json!({ "request_id": open.id, "told": asked.told });
+        record(&txn, super::audit(now, actor, "quote.approval_reminded", id, detail)).await?;
+        txn.commit().await?;
+        Ok(FinanceReminded {
+            request: view,
+            told: asked.told,
+            recently_told: asked.recently_told,
+            again_from: asked.again_from,
+        })
     }
 
     /// Finance declines the open request to approve keeping a draft's old

@@ -29,7 +29,7 @@ mod lines;
 mod load;
 mod view;
 
-pub use approval::{ApprovalAsked, ApprovalDeclined, ApprovalRequestView};
+pub use approval::{ApprovalAsked, ApprovalDeclined, ApprovalRequestView, FinanceReminded};
 pub use handover::{HandedOver, OpenDrafts};
 pub use lines::NewLine;
 use lines::{Carried, line_changes, names_refreshed, price_lines, replace_lines, same_lines};

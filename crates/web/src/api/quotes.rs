@@ -4,8 +4,8 @@ use axum::http::StatusCode;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
 use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView};
 use pricegate_store::{
-    ApprovalAsked, ApprovalDeclined, ApprovalRequestView, NewLine, NewQuote, PricesSeen, QuoteFilter, QuotePatch,
-    QuoteSearch,
+    ApprovalAsked, ApprovalDeclined, ApprovalRequestView, FinanceReminded, NewLine, NewQuote, PricesSeen, QuoteFilter,
+    QuotePatch, QuoteSearch,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -28,6 +28,7 @@ pub fn router() -> ApiRouter {
         .routes(routes!(override_prices))
         .routes(routes!(request_approval, approval_request))
         .routes(routes!(decline_approval))
+        .routes(routes!(remind_finance))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -406,6 +407,23 @@ pub async fn approval_request(
             "Nobody has asked finance to approve this quote's old prices.",
         )),
     }
+}
+
+/// The quote's owner or signer reminds finance of the request to approve its old prices, still waiting with the lines
+/// it asked about: everyone in finance who may approve it and was not e-mailed about it in the last ten minutes is
+/// e-mailed it again (outbox kind `approval_request`). 200 with `told`, `recently_told` (those left out) and
+/// `again_from` (when they may be reminded). 409 `no_open_request` when none is waiting, 409 `quote_changed` when
+/// the lines at an old price, or the prices in force for them, are no longer those asked about: ask again instead.
+#[utoipa::path(post, path = "/api/v1/quotes/{id}/approval-request/remind", tag = "quotes", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = FinanceReminded), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn remind_finance(
+    State(app): State<AppState>,
+    QuoteUser(user): QuoteUser,
+    ApiPath(id): ApiPath<Uuid>,
+    _: NoBody,
+) -> Result<Json<FinanceReminded>, AppError> {
+    Ok(Json(app.store.remind_finance(&user.actor, id, None).await?))
 }
 
 /// Finance declines the open request to approve the quote's old prices, for `reason`: the request ends, and whoever

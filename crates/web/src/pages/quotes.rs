@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/quotes/{id}/override", post(override_prices))
         .route("/quotes/{id}/approval-request", post(request_approval))
         .route("/quotes/{id}/approval-request/decline", post(decline_approval))
+        .route("/quotes/{id}/approval-request/remind", post(remind_finance))
 }
 
 struct QuoteRow {
@@ -432,6 +433,11 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
             "Asked finance to approve keeping old prices: \u{201c}{}\u{201d}",
             detail["reason"].as_str().unwrap_or_default()
         ),
+        "quote.approval_reminded" => match detail["told"].as_u64() {
+            Some(0) | None => "Reminded finance of the request: nobody e-mailed, all were a moment before".to_owned(),
+            Some(1) => "Reminded finance of the request: 1 person e-mailed it again".to_owned(),
+            Some(n) => format!("Reminded finance of the request: {n} people e-mailed it again"),
+        },
         "quote.approval_declined" => format!(
             "Declined the request to approve keeping old prices: \u{201c}{}\u{201d}",
             detail["reason"].as_str().unwrap_or_default()
@@ -646,6 +652,8 @@ struct QuotePage {
     /// The reader, the quote's owner or signer in sales, may ask finance to
     /// approve its old prices (none asked about these lines yet).
     may_ask_approval: bool,
+    /// The reader may remind finance of the open request, about these lines.
+    may_remind_finance: bool,
     ask_error: Option<String>,
     /// The reason typed into a refused request, to send again.
     ask_reason_typed: String,
@@ -703,6 +711,15 @@ pub(super) enum QuoteDone {
     ApprovalDeclined {
         told: usize,
     },
+    /// Finance was reminded of the open request: `told`, how many were
+    /// e-mailed it again; `left_out`, how many were e-mailed about it in the
+    /// last ten minutes, who may be reminded from `again_from` (seconds
+    /// since the epoch).
+    FinanceReminded {
+        told: usize,
+        left_out: usize,
+        again_from: Option<i64>,
+    },
     /// The totals before and after, in minor units.
     Repriced {
         old_minor: i64,
@@ -730,6 +747,10 @@ impl QuoteDone {
             QuoteDone::Overridden => format!("overridden.{quote}"),
             QuoteDone::ApprovalAsked { new, told } => format!("approval-asked.{quote}.{}.{told}", u8::from(*new)),
             QuoteDone::ApprovalDeclined { told } => format!("approval-declined.{quote}.{told}"),
+            QuoteDone::FinanceReminded { told, left_out, again_from } => {
+                let again = again_from.map_or("-".to_owned(), |at| at.to_string());
+                format!("reminded.{quote}.{told}.{left_out}.{again}")
+            }
             QuoteDone::Repriced { old_minor, new_minor } => format!("repriced.{quote}.{old_minor}.{new_minor}"),
         }
     }
@@ -759,6 +780,15 @@ impl QuoteDone {
             "finalised" => QuoteDone::Finalised,
             "overridden" => QuoteDone::Overridden,
             "approval-declined" => QuoteDone::ApprovalDeclined { told: parts.next()?.parse().ok()? },
+            "reminded" => {
+                let mut count = || parts.next().and_then(|p| p.parse().ok());
+                let (told, left_out) = (count()?, count()?);
+                let again_from = match parts.next()? {
+                    "-" => None,
+                    at => Some(at.parse().ok()?),
+                };
+                QuoteDone::FinanceReminded { told, left_out, again_from }
+            }
             "approval-asked" => {
                 let new = match parts.next()? {
                     "1" => true,
@@ -870,6 +900,34 @@ impl QuoteDone {
                     n => format!("{n} salespeople on the quote were"),
                 }
             ),
+            QuoteDone::FinanceReminded { told, left_out, again_from } => {
+                let people = |n: usize| match n {
+                    1 => "1 person in finance".to_owned(),
+                    n => format!("{n} people in finance"),
+                };
+                let again = again_from
+                    .and_then(|at| chrono::DateTime::from_timestamp(at, 0))
+                    .map(|at| format!(" You can remind them again from {}.", app.store.calendar().stamp(at, false)))
+                    .unwrap_or_default();
+                match (told, left_out) {
+                    (0, 0) => "Nobody was reminded: no active account in finance may approve this quote, or this \
+                               service sends no mail. Finance finds it under \u{201c}Awaiting approval\u{201d} on the \
+                               quotes list."
+                        .to_owned(),
+                    (0, _) => format!(
+                        "Nobody was reminded: everyone in finance who may approve it was e-mailed about it in the \
+                         last ten minutes.{again}"
+                    ),
+                    (told, 0) => format!("Finance reminded: {} e-mailed your request again.", people(*told)),
+                    (told, left_out) => format!(
+                        "Finance reminded: {} e-mailed your request again; {} e-mailed about it in the last ten \
+                         minutes {} left out.{again}",
+                        people(*told),
+                        people(*left_out),
+                        if *left_out == 1 { "was" } else { "were" }
+                    ),
+                }
+            }
             QuoteDone::Overridden => "Override recorded: the quote may be finalised at its quoted prices, once its \
                  signer has acknowledged every notice."
                 .to_owned(),
@@ -1356,6 +1414,7 @@ async fn quote_page(
         override_reason_typed: String::new(),
         approval_asked: asked.note,
         may_ask_approval: asked.may_ask,
+        may_remind_finance: asked.may_remind,
         open_request: asked.open,
         ask_error: None,
         ask_reason_typed: String::new(),
@@ -1408,7 +1467,7 @@ async fn approval_asked(
             if asker == "You" { "your".to_owned() } else { format!("{asker}'s") },
             stamp(request.requested_at),
         );
-        return Ok(Asked { note: Some(note), may_ask, open: None });
+        return Ok(Asked { note: Some(note), may_ask, ..Asked::default() });
     }
     if !request.open {
         return Ok(Asked { may_ask, ..Asked::default() });
@@ -1424,7 +1483,12 @@ async fn approval_asked(
              about others.",
         );
     }
-    Ok(Asked { note: Some(note), may_ask: may_ask && !request.lines_as_asked, open: Some(request.id) })
+    Ok(Asked {
+        note: Some(note),
+        may_ask: may_ask && !request.lines_as_asked,
+        may_remind: may_ask && request.lines_as_asked,
+        open: Some(request.id),
+    })
 }
 
 /// A quote page's word on the request that finance approve its old prices.
@@ -1434,6 +1498,9 @@ struct Asked {
     note: Option<String>,
     /// The reader may ask (none open about these lines).
     may_ask: bool,
+    /// The reader may remind finance of the open request (they may ask,
+    /// and it is about the lines as they are).
+    may_remind: bool,
     /// The open request, which finance may decline.
     open: Option<Uuid>,
 }
@@ -1796,6 +1863,36 @@ async fn request_approval(
     page.ask_error = field_error;
     page.ask_reason_typed = form.get("reason").to_owned();
     Ok(render(status, &page))
+}
+
+/// The quote's owner or signer reminds finance of the request that waits,
+/// for the lines it asked about. The form names the request it showed.
+async fn remind_finance(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    CsrfForm { user, form, .. }: CsrfForm<Sales>,
+) -> Result<Response, PageError> {
+    let Ok(shown) = Uuid::parse_str(form.get("request")) else {
+        let message = format!("Not reminded: {}.", super::OUT_OF_DATE);
+        let quote = app.store.get_quote(&user.0.actor, id).await?;
+        return Ok(render(StatusCode::CONFLICT, &quote_page(&app, &user, quote, None, Some(message)).await?));
+    };
+    let message = match app.store.remind_finance(&user.0.actor, id, Some(shown)).await {
+        Ok(reminded) => {
+            let done = QuoteDone::FinanceReminded {
+                told: reminded.told,
+                left_out: reminded.recently_told,
+                again_from: reminded.again_from.map(|at| at.timestamp()),
+            };
+            return Ok(done.back_to_quote(&user.seal(&app), id));
+        }
+        Err(StoreError::Conflict { code: "quote_changed" | "no_open_request" | "quote_not_draft", message }) => {
+            format!("Not reminded. {message}")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let quote = app.store.get_quote(&user.0.actor, id).await?;
+    Ok(render(StatusCode::CONFLICT, &quote_page(&app, &user, quote, None, Some(message)).await?))
 }
 
 /// Finance declines the open request to approve the quote's old prices,
