@@ -376,6 +376,11 @@ both_backends! {
         let html = page_as(&app.base, &fiona.email, "/quotes?state=old_prices").await;
         assert!(html.contains(&format!("/quotes/{old}")) && !html.contains(&format!("/quotes/{fresh}")), "{html}");
         assert!(html.contains("<a href=\"/quotes?state=old_prices\" aria-current=\"page\">At an old price</a>"), "{html}");
+        // Its signer has the notices to acknowledge as well as a line to reprice: the badges say both.
+        assert!(
+            html.contains("<span class=\"badge blocked\">notices pending</span> <span class=\"badge blocked\">prices changed</span>"),
+            "{html}"
+        );
     }
 }
 

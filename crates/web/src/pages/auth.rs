@@ -133,6 +133,24 @@ async fn login(
     };
     let email = form.get("email").trim().to_owned();
     let next = form.get("next");
+    // Nothing to check yet: no attempt is counted against the account.
+    let missing = match (email.is_empty(), form.get("password").is_empty()) {
+        (true, true) => Some("Enter your e-mail address and password."),
+        (true, false) => Some("Enter your e-mail address as well."),
+        (false, true) => Some("Enter your password as well."),
+        (false, false) => None,
+    };
+    if let Some(message) = missing {
+        return login_page(
+            &app,
+            &headers,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            email,
+            Some(message.to_owned()),
+            next,
+            None,
+        );
+    }
     let checked = match app.store.attempt_login(&email, form.get("password"), &client).await? {
         LoginOutcome::LoggedIn(checked) => checked,
         LoginOutcome::Refused => {

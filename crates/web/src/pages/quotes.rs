@@ -52,8 +52,10 @@ struct QuoteRow {
     customer: String,
     signer: String,
     state: String,
-    /// `ready`, `no_signer`, `blocked` (notices pending), `expired`,
-    /// `superseded` (prices changed), or empty for a closed quote.
+    /// `ready`, `no_signer`, `blocked` (notices pending),
+    /// `blocked_superseded` (notices pending and prices changed), `expired`,
+    /// `superseded` (prices changed), `approval_asked`, or empty for a
+    /// closed quote.
     readiness: &'static str,
     /// Who asked finance to approve its old prices, and when: on the list
     /// of the quotes awaiting that.
@@ -231,6 +233,10 @@ async fn list(
         let readiness = match open_gate(&app, &user, &q).await? {
             Some(gate) if gate.ready => "ready",
             Some(gate) if !gate.signer_can_sign => "no_signer",
+            // Both to do: the lists of quotes at an old price say so.
+            Some(gate) if !gate.pending.is_empty() && !gate.superseded.is_empty() && gate.price_override.is_none() => {
+                "blocked_superseded"
+            }
             Some(gate) if !gate.pending.is_empty() => "blocked",
             Some(gate) if gate.expired => "expired",
             // Only lines at a superseded price, without an override: in
