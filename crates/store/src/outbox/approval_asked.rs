@@ -65,14 +65,7 @@ async fn recently_asked(
         .into_tuple::<(Option<Uuid>, DateTime<Utc>)>()
         .all(conn)
         .await?;
-    let mut latest: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
-    for (user, at) in rows {
-        if let Some(user) = user {
-            let entry = latest.entry(user).or_insert(at);
-            *entry = (*entry).max(at);
-        }
-    }
-    Ok(latest)
+    Ok(super::latest_per_person(rows))
 }
 
 /// The quote and the request a request's e-mail is about, from its key.

@@ -606,6 +606,21 @@ pub(crate) async fn owe_password_mail(
     Ok(())
 }
 
+/// Each person's latest time among `rows` of (person, time), as read from
+/// the outbox: when each was last written an e-mail about something.
+pub(super) fn latest_per_person(
+    rows: impl IntoIterator<Item = (Option<Uuid>, DateTime<Utc>)>,
+) -> HashMap<Uuid, DateTime<Utc>> {
+    let mut latest: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+    for (person, at) in rows {
+        if let Some(person) = person {
+            let entry = latest.entry(person).or_insert(at);
+            *entry = (*entry).max(at);
+        }
+    }
+    latest
+}
+
 impl Store {
     /// Lets this store compose mail: reminders and escalations enqueue
     /// outbox rows, and publications' e-mails are expanded (see

@@ -128,17 +128,10 @@ async fn last_mailed_since(
                 .add(outbox::Column::DedupeKey.not_like(clicked))
                 .add(outbox::Column::State.is_in([PENDING, SENT])),
         )
-        .into_tuple()
+        .into_tuple::<(Option<Uuid>, DateTime<Utc>)>()
         .all(conn)
         .await?;
-    let mut last: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
-    for (user, at) in rows {
-        if let Some(user) = user {
-            let entry = last.entry(user).or_insert(at);
-            *entry = (*entry).max(at);
-        }
-    }
-    Ok(last)
+    Ok(super::latest_per_person(rows))
 }
 
 /// A pending salesperson whose round has had at least one reminder fall due.

@@ -16,6 +16,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::load::LoadedQuote;
 use super::{DRAFT, PricesSeen, check_draft, check_visible, load_quote, lock_quote, priced_as_seen};
 use crate::audit::record;
 use crate::db::db_now;
@@ -102,6 +103,30 @@ async fn latest_request(
         .order_by_desc(approval_requests::Column::RequestedAt)
         .one(conn)
         .await?)
+}
+
+/// The draft `quote_id` read in the caller's transaction (which holds its
+/// lock), its lines at an old price, and its request for approval still
+/// waiting: 409 `no_open_request` when none waits, there being nothing to
+/// `to_do` (in words).
+async fn open_request(
+    txn: &sea_orm::DatabaseTransaction,
+    quote_id: Uuid,
+    calendar: pricegate_domain::Calendar,
+    to_do: &str,
+) -> Result<(LoadedQuote, Vec<SupersededLineView>, approval_requests::Model), StoreError> {
+    let loaded = load_quote(txn, quote_id, calendar).await?;
+    let superseded = superseded_lines(&loaded);
+    match latest_request(txn, quote_id).await?.filter(|r| r.ended_at.is_none() && !superseded.is_empty()) {
+        Some(open) => Ok((loaded, superseded, open)),
+        None => Err(StoreError::conflict(
+            "no_open_request",
+            format!(
+                "No request to approve this quote's old prices is waiting: it was answered, the quote repriced, or \
+                 nobody asked. There is nothing to {to_do}."
+            ),
+        )),
+    }
 }
 
 /// Ends, in the caller's transaction (which holds the quote's lock), the
@@ -274,16 +299,7 @@ impl Store {
             ));
         }
         check_draft(&quote, "has no request waiting")?;
-        let loaded = load_quote(&txn, id, self.calendar).await?;
-        let superseded = superseded_lines(&loaded);
-        let Some(open) = latest_request(&txn, id).await?.filter(|r| r.ended_at.is_none() && !superseded.is_empty())
-        else {
-            return Err(StoreError::conflict(
-                "no_open_request",
-                "No request to approve this quote's old prices is waiting: it was answered, the quote repriced, or \
-                 nobody asked. There is nothing to remind finance of.",
-            ));
-        };
+        let (loaded, superseded, open) = open_request(&txn, id, self.calendar, "remind finance of").await?;
         if request.is_some_and(|shown| shown != open.id) {
             return Err(StoreError::conflict(
                 "quote_changed",
@@ -337,16 +353,7 @@ impl Store {
             ));
         }
         check_draft(&quote, "has no request to answer")?;
-        let loaded = load_quote(&txn, id, self.calendar).await?;
-        let superseded = superseded_lines(&loaded);
-        let Some(open) = latest_request(&txn, id).await?.filter(|r| r.ended_at.is_none() && !superseded.is_empty())
-        else {
-            return Err(StoreError::conflict(
-                "no_open_request",
-                "No request to approve this quote's old prices is waiting: it was answered, the quote repriced, \
-                 or nobody asked. There is nothing to decline.",
-            ));
-        };
+        let (loaded, superseded, open) = open_request(&txn, id, self.calendar, "decline").await?;
         // Its lines at an old price approved already (a price come back to
         // what an approval saw): there is nothing to decline.
         if let Some(approved) = covering_override(&txn, id, &superseded).await? {
