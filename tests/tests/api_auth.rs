@@ -591,3 +591,57 @@ both_backends! {
         refused(app.store.issue_api_token(checked).await.expect_err("no token for a deactivated account"));
     }
 }
+
+both_backends! {
+    /// Someone invited at a mistyped address, which an admin corrects on the
+    /// users page: the invitation that went there ends, a new one goes to
+    /// the address as corrected, and the page says where it went.
+    async fn an_invitation_to_a_mistyped_address_goes_again_once_it_is_corrected(backend: Backend) {
+        use pricegate_store::entity::outbox;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let app = TestApp::spawn(backend).await;
+        let (admin, ada) = app.user(Role::Admin, "Ada").await;
+        let r = admin.post("/api/v1/users", &json!({"email": "olga@pricegat.example", "name": "Olga", "role": "sales"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let olga = r.body["id"].as_str().unwrap().to_owned();
+
+        let cookie = session_cookie(&app.base, &ada.email).await;
+        let html = client().get(format!("{}/admin/users", app.base)).header(COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+        let form = [
+            ("csrf_token", csrf_in(&html)),
+            ("what", "identity".to_owned()),
+            ("name", "Olga".to_owned()),
+            ("email", "olga@pricegate.example".to_owned()),
+        ];
+        let (status, page) = pricegate_tests::pages::post_form(format!("{}/admin/users/{olga}", app.base), &cookie, &form).await;
+        assert_eq!(status, 303, "{page}");
+        assert!(
+            page.contains(
+                "Saved Olga (olga@pricegate.example): sales, active. They have yet to choose their password: the \
+                 invitation last went to olga@pricegate.example at "
+            ),
+            "{page}"
+        );
+        let invitations: Vec<(String, String)> = outbox::Entity::find()
+            .filter(outbox::Column::Kind.eq("invitation"))
+            .filter(outbox::Column::UserId.eq(uuid::Uuid::parse_str(&olga).unwrap()))
+            .all(app.store.connection())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| (row.to_addr, row.state))
+            .collect();
+        assert_eq!(invitations.len(), 2, "{invitations:?}");
+        assert!(invitations.contains(&("olga@pricegat.example".to_owned(), "skipped".to_owned())), "{invitations:?}");
+        assert!(invitations.iter().any(|(to, state)| to == "olga@pricegate.example" && state != "skipped"), "{invitations:?}");
+        let sent = admin.get("/api/v1/audit?action=user.password_link_sent").await;
+        assert_eq!(sent.body.as_array().map(Vec::len), Some(2), "{}", sent.text);
+
+        // Renamed only, nobody is invited again.
+        let r = admin.patch(&format!("/api/v1/users/{olga}"), &json!({"name": "Olga Berg"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let sent = admin.get("/api/v1/audit?action=user.password_link_sent").await;
+        assert_eq!(sent.body.as_array().map(Vec::len), Some(2), "{}", sent.text);
+        app.stop().await;
+    }
+}

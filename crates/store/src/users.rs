@@ -392,6 +392,20 @@ impl Store {
             Some(reason) => crate::password_links::void_password_links(&txn, user.id, now, reason).await?,
             None => 0,
         };
+        // Someone invited who has yet to choose a password, whose address
+        // was mistyped: the invitation just ended goes again, to the address
+        // as corrected, or they would have no way in.
+        let user = match (&self.mail, address_corrected && user.invited_at.is_some() && user.active) {
+            (Some(setup), true) if patch.password.is_none() => {
+                let by = users::Entity::find_by_id(actor.id).one(&txn).await?.map(|u| u.name).unwrap_or_default();
+                crate::outbox::owe_password_mail(&txn, setup, now, &user, Some(&by), true).await?;
+                crate::password_links::audit_link_sent(&txn, now, actor, &user).await?;
+                let mut invited: users::ActiveModel = user.into();
+                invited.invited_at = Set(Some(now));
+                invited.update(&txn).await?
+            }
+            _ => user,
+        };
         // Acknowledgement links sent to the address before: whoever reads
         // mail there must not acknowledge for them. They end as expired
         // (the page says to acknowledge in Pricegate itself, or wait for

@@ -391,7 +391,14 @@ impl Done {
                     false => stranded(&u.name, row.open),
                 };
                 let stranded = stranded.map(|s| format!(" {s}")).unwrap_or_default();
-                format!("Saved {} ({}): {}, {active}.{stranded}", u.name, u.email, u.role)
+                let invited = match (&row.invited, u.active) {
+                    (Some(at), true) => format!(
+                        " They have yet to choose their password: the invitation last went to {} at {at}.",
+                        u.email
+                    ),
+                    _ => String::new(),
+                };
+                format!("Saved {} ({}): {}, {active}.{stranded}{invited}", u.name, u.email, u.role)
             }
             Done::HandedOver { from, to, drafts, owned, signed } => {
                 handed_over(&user(from)?.name, &user(to)?.name, *drafts, *owned, *signed)
