@@ -263,6 +263,20 @@ both_backends! {
         let form = [("csrf_token", csrf_in(&fred_page)), ("name", "Pump D20".to_owned()), ("unit", "each".to_owned())];
         let r = client().post(format!("{base}/products/{pump}/edit")).header(COOKIE, &fred_cookie).form(&form).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 409);
+        // Saved as it is, it is said so, and nothing is written.
+        let html = product_form(base, &pump, &fiona_cookie).await;
+        let form = [
+            ("csrf_token", csrf_in(&html)),
+            ("seen", pricegate_tests::pages::hidden_in(&html, "seen")),
+            ("name", "Pump D20 (new model)".to_owned()),
+            ("unit", "pack of 2".to_owned()),
+        ];
+        let r = client().post(format!("{base}/products/{pump}/edit")).header(COOKIE, &fiona_cookie).form(&form).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 303);
+        let list = told_on_the_list(base, &fiona_cookie, &r).await;
+        assert!(list.contains("Nothing to save: the form was as PUMP-1 is (Pump D20 (new model), unit: pack of 2)."), "{list}");
+        let audit = finance.get("/api/v1/audit?action=product.updated").await.body;
+        assert_eq!(audit.as_array().map(Vec::len), Some(2), "{audit}");
     }
 }
 

@@ -194,6 +194,8 @@ enum Done {
     /// Withdrawn, or put back on sale, when it was so already (a second
     /// press, a page from before): nothing changed.
     AsItWas(Uuid),
+    /// The edit form sent as the product is: nothing was written.
+    Unchanged(Uuid),
 }
 
 const DONE: DoneCookie = DoneCookie { name: "pricegate_products_done", page: "/products" };
@@ -203,6 +205,7 @@ impl Done {
         match self {
             Done::Added(id) => format!("added.{id}"),
             Done::Saved(id) => format!("saved.{id}"),
+            Done::Unchanged(id) => format!("unchanged.{id}"),
             Done::Imported(n, 0) => format!("imported.{n}"),
             Done::Imported(n, left_out) => format!("imported.{n}.{left_out}"),
             Done::Withdrawn(id) => format!("withdrawn.{id}"),
@@ -216,6 +219,7 @@ impl Done {
         match kind {
             "added" => Uuid::parse_str(rest).ok().map(Done::Added),
             "saved" => Uuid::parse_str(rest).ok().map(Done::Saved),
+            "unchanged" => Uuid::parse_str(rest).ok().map(Done::Unchanged),
             "imported" => match rest.split_once('.') {
                 Some((n, left_out)) => Some(Done::Imported(n.parse().ok()?, left_out.parse().ok()?)),
                 None => rest.parse().ok().map(|n| Done::Imported(n, 0)),
@@ -231,9 +235,12 @@ impl Done {
     /// product gone since).
     fn about(&self) -> Option<Uuid> {
         match self {
-            Done::Added(id) | Done::Saved(id) | Done::Withdrawn(id) | Done::BackOnSale(id) | Done::AsItWas(id) => {
-                Some(*id)
-            }
+            Done::Added(id)
+            | Done::Saved(id)
+            | Done::Unchanged(id)
+            | Done::Withdrawn(id)
+            | Done::BackOnSale(id)
+            | Done::AsItWas(id) => Some(*id),
             Done::Imported(..) => None,
         }
     }
@@ -256,6 +263,9 @@ impl Done {
             (_, None) => None,
             (Done::Added(_), Some(p)) => Some(format!("Added {}.", p.sku)),
             (Done::Saved(_), Some(p)) => Some(format!("Saved {}: {} (unit: {}).", p.sku, p.name, p.unit)),
+            (Done::Unchanged(_), Some(p)) => {
+                Some(format!("Nothing to save: the form was as {} is ({}, unit: {}).", p.sku, p.name, p.unit))
+            }
             (Done::Withdrawn(_), Some(p)) => Some(format!(
                 "Withdrew {} ({}) from sale: the quotes that carry it keep it, and no quote takes it on anew.",
                 p.sku, p.name
@@ -544,8 +554,9 @@ async fn update(
             // A colleague's change since the form was opened is not saved over.
             let as_seen = Some(vec![page.revision]);
             let patch = ProductPatch { name: Some(name), unit: Some(unit), withdrawn: None, as_seen };
-            match app.store.update_product(&user.0.actor, id, patch).await {
-                Ok(p) => return Ok(Done::Saved(p.id).back_to_list(&user.seal(&app), Some(&p.sku))),
+            match app.store.edit_product(&user.0.actor, id, patch).await {
+                Ok((p, true)) => return Ok(Done::Saved(p.id).back_to_list(&user.seal(&app), Some(&p.sku))),
+                Ok((p, false)) => return Ok(Done::Unchanged(p.id).back_to_list(&user.seal(&app), Some(&p.sku))),
                 Err(StoreError::Invalid(e)) => vec![e],
                 // The form as it was sent, beside what the product is now, to save again on it.
                 Err(StoreError::Conflict { code: "product_changed", message }) => {
