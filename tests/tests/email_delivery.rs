@@ -837,6 +837,10 @@ async fn after_the_schedule_changes_reminders_go_by_its_times_and_nobody_is_remi
     for expected in ["Reminder 1 of 2", "Reminder 1 of 3", "Reminder 2 of 2", "Reminder 2 of 3"] {
         assert!(to_rita.iter().any(|s| s.starts_with(expected)), "{expected} in {to_rita:?}");
     }
+    // The dashboard says finance was told.
+    let dashboard =
+        pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{nid}/dashboard")).await;
+    assert!(dashboard.contains("Escalated to finance after the last scheduled reminder: 1 e-mail, at "), "{dashboard}");
 }
 
 both_backends! {

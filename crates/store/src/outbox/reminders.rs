@@ -336,6 +336,23 @@ impl Store {
             .collect())
     }
 
+    /// The e-mails telling finance of `notice_id`'s salespeople still
+    /// pending after the last scheduled reminder (one per colleague in
+    /// finance and round): how many were queued, and when the last was;
+    /// `None` when it was never escalated.
+    pub async fn escalations_of(&self, notice_id: Uuid) -> Result<Option<(u64, DateTime<Utc>)>, StoreError> {
+        let row: Option<(i64, Option<DateTime<Utc>>)> = outbox::Entity::find()
+            .select_only()
+            .column_as(outbox::Column::Id.count(), "escalations")
+            .column_as(outbox::Column::CreatedAt.max(), "last")
+            .filter(outbox::Column::NoticeId.eq(notice_id))
+            .filter(outbox::Column::Kind.eq(ESCALATION))
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(row.and_then(|(count, last)| Some((u64::try_from(count).ok().filter(|n| *n > 0)?, last?))))
+    }
+
     /// A reminder now, to every salesperson the notice's dashboard lists as
     /// pending (finance's "remind them" button), except those mailed about it
     /// (its publication, or a reminder of the schedule's or a click's) within

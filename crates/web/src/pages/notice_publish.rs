@@ -486,6 +486,8 @@ struct DashboardPage {
     stranded: Vec<StrandedRow>,
     /// How many drafts `stranded` names.
     stranded_quotes: usize,
+    /// When the salespeople still pending were escalated to finance, in words.
+    escalated: Option<String>,
     /// Salespeople, acknowledged or not.
     salespeople: usize,
     message: Option<String>,
@@ -623,6 +625,16 @@ async fn dashboard(
     let acknowledged_others = acks.acknowledged.len() - times.len();
     let reminded = app.store.reminders_of(id).await?;
     let calendar = app.store.calendar();
+    let escalated = app.store.escalations_of(id).await?.map(|(n, last)| match n {
+        1 => format!(
+            "Escalated to finance after the last scheduled reminder: 1 e-mail, at {}.",
+            calendar.stamp(last, true)
+        ),
+        n => format!(
+            "Escalated to finance after the last scheduled reminder: {n} e-mails, the last at {}.",
+            calendar.stamp(last, true)
+        ),
+    });
     let mut waiting: HashMap<Uuid, Vec<super::notices::HeldUpQuote>> = HashMap::new();
     let held_up = app.store.quotes_waiting_on(id).await?;
     // What each held-up draft is worth: what a late acknowledgement costs.
@@ -672,6 +684,7 @@ async fn dashboard(
             .collect(),
         stranded: Vec::new(),
         stranded_quotes: 0,
+        escalated,
         acknowledged_others,
         message: None,
         nothing_done: false,
