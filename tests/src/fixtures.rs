@@ -150,6 +150,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
         ),
         route("POST", "/api/v1/users/{id}/password-link", vec![case(User, Empty, ["401", "403", "403", "403", "202"])]),
         route("GET", "/api/v1/products", vec![case(Nothing, Empty, ["401", "200", "200", "200", "200"])]),
+        route("GET", "/api/v1/products/export", vec![case(Nothing, Empty, ["401", "200", "200", "200", "200"])]),
         route(
             "POST",
             "/api/v1/products",

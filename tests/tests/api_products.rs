@@ -873,3 +873,59 @@ both_backends! {
         assert_eq!(audit.body.as_array().map(Vec::len), Some(1), "{}", audit.text);
     }
 }
+
+both_backends! {
+    /// Anyone logged in downloads the products on sale as CSV, at their
+    /// prices today, from the price list's link or the API; another
+    /// Pricegate's import reads the file back into the same price list.
+    async fn the_price_list_downloads_as_csv_that_the_import_reads_back(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 125_000).await;
+        create_product(&finance, "HOSE-2", "JPY", 7_500).await;
+        let gone = id_of(&create_product(&finance, "OLD-3", "EUR", 100).await);
+        let valve = id_of(&create_product(&finance, "VALVE-4", "EUR", 4_000).await);
+        let r = finance.patch(&format!("/api/v1/products/{valve}"), &json!({"name": "Valve, 2\" brass"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = finance.patch(&format!("/api/v1/products/{gone}"), &json!({"withdrawn": true})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        publish_price_change(&finance, "PUMP-1", 131_000, &date_in_days(0)).await;
+        publish_price_change(&finance, "HOSE-2", 8_000, &date_in_days(30)).await;
+
+        let r = sam.request(Method::GET, "/api/v1/products/export").send().await.expect("the export");
+        assert_eq!(r.status(), 200);
+        let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert_eq!(header("content-type"), "text/csv; charset=utf-8");
+        assert!(header("content-disposition").starts_with("attachment; filename=\"pricegate-price-list-20"), "{}", header("content-disposition"));
+        let csv = r.text().await.unwrap();
+        assert_eq!(
+            csv,
+            "sku,name,unit,currency,unit_price\r\nHOSE-2,Product HOSE-2,each,JPY,7500\r\nPUMP-1,Product PUMP-1,each,EUR,1310.00\r\n\
+             VALVE-4,\"Valve, 2\"\" brass\",each,EUR,40.00\r\n",
+            "on sale only, at today's prices (not the one to come)"
+        );
+        assert_eq!(app.anonymous().get("/api/v1/products/export").await.status, 401);
+        assert_error(&sam.get("/api/v1/products/export?format=json").await, 400, "invalid_query");
+
+        // From the price list page, as a browser downloads it.
+        let page = page_as(&app.base, &sam_user.email, "/products").await;
+        assert!(page.contains("href=\"/products/export.csv\""), "{page}");
+        let cookie = session_cookie(&app.base, &sam_user.email).await;
+        let r = client().get(format!("{}/products/export.csv", app.base)).header(COOKIE, &cookie).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), csv);
+
+        // Another Pricegate takes the file as it is.
+        let other = TestApp::spawn(backend).await;
+        let (other_finance, _) = other.user(Role::Finance, "Fred").await;
+        let r = import(&other_finance, csv.clone()).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let listed: Vec<(String, i64)> = other_finance.get("/api/v1/products").await.body.as_array().unwrap().iter()
+            .map(|p| (p["sku"].as_str().unwrap().to_owned(), p["unit_price_minor"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(listed, [("HOSE-2".to_owned(), 7_500), ("PUMP-1".to_owned(), 131_000), ("VALVE-4".to_owned(), 4_000)]);
+        other.stop().await;
+        app.stop().await;
+    }
+}

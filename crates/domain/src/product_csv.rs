@@ -16,6 +16,39 @@ pub const DECIMAL_HEADER: [&str; 5] = ["sku", "name", "unit", "currency", "unit_
 /// A price list larger than this is refused rather than half-read.
 pub const MAX_ROWS: usize = 10_000;
 
+/// One product as [`write_products`] writes it.
+pub struct ExportRow<'a> {
+    pub sku: &'a str,
+    pub name: &'a str,
+    pub unit: &'a str,
+    pub currency: &'a Currency,
+    pub unit_price_minor: i64,
+}
+
+/// Products as a CSV file [`parse_products`] reads back: the header
+/// `sku,name,unit,currency,unit_price`, then a line for each, its price as
+/// people write it (`1250.00`, in its currency's units), lines ending in
+/// CRLF. A field with a comma, a quote, a line break or a space at either
+/// end is quoted, its quotes doubled.
+pub fn write_products<'a>(rows: impl IntoIterator<Item = ExportRow<'a>>) -> String {
+    let mut out = DECIMAL_HEADER.join(",");
+    out.push_str("\r\n");
+    for row in rows {
+        let price = row.currency.decimal(row.unit_price_minor);
+        let fields = [row.sku, row.name, row.unit, row.currency.code(), price.as_str()];
+        let line: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// A field of a CSV line: quoted where it must be.
+fn csv_field(field: &str) -> String {
+    let plain = !field.contains([',', '"', '\n', '\r']) && field.trim() == field;
+    if plain { field.to_owned() } else { format!("\"{}\"", field.replace('"', "\"\"")) }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductRow {
     pub line: u64,
@@ -397,6 +430,41 @@ mod tests {
         // A comma in the header keeps the comma: a name may hold a semicolon.
         let rows = parse_products(b"sku,name,unit,currency,unit_price_minor\nP-1,Pump; big,each,EUR,1\n").unwrap();
         assert_eq!(rows[0].name.as_str(), "Pump; big");
+    }
+
+    #[test]
+    fn a_written_price_list_reads_back_as_it_was() {
+        let (eur, jpy) = (Currency::parse("EUR").unwrap(), Currency::parse("JPY").unwrap());
+        let rows = [
+            ExportRow {
+                sku: "PUMP-1",
+                name: "Pump, 10 \"bar\"",
+                unit: "each",
+                currency: &eur,
+                unit_price_minor: 125_000,
+            },
+            ExportRow { sku: "HOSE-2", name: "Hose", unit: "roll of 25 m", currency: &jpy, unit_price_minor: 7_500 },
+            ExportRow { sku: "BOLT-3", name: "Bolt", unit: "box", currency: &eur, unit_price_minor: 5 },
+        ];
+        let written = write_products(rows);
+        assert_eq!(
+            written,
+            "sku,name,unit,currency,unit_price\r\nPUMP-1,\"Pump, 10 \"\"bar\"\"\",each,EUR,1250.00\r\n\
+             HOSE-2,Hose,roll of 25 m,JPY,7500\r\nBOLT-3,Bolt,box,EUR,0.05\r\n"
+        );
+        let read = parse_products(written.as_bytes()).unwrap();
+        let back: Vec<(&str, &str, &str, &str, i64)> = read
+            .iter()
+            .map(|r| (r.sku.as_str(), r.name.as_str(), r.unit.as_str(), r.currency.code(), r.unit_price_minor))
+            .collect();
+        assert_eq!(
+            back,
+            [
+                ("PUMP-1", "Pump, 10 \"bar\"", "each", "EUR", 125_000),
+                ("HOSE-2", "Hose", "roll of 25 m", "JPY", 7_500),
+                ("BOLT-3", "Bolt", "box", "EUR", 5)
+            ]
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub fn router() -> ApiRouter {
         .routes(routes!(update_product))
         .limit_body(DefaultBodyLimit::max(crate::api::JSON_BODY_LIMIT))
         .routes(routes!(import_products))
+        .routes(routes!(export_products))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -95,6 +96,53 @@ pub async fn update_product(
         as_seen: None,
     };
     Ok(Json(app.store.update_product(&finance.actor, id, patch).await?))
+}
+
+/// The products on sale, at their prices today, as a CSV file the import reads back
+/// (`sku,name,unit,currency,unit_price`, the price in the currency's units, `1250.00`), to download: a
+/// product withdrawn from sale is left out.
+#[utoipa::path(get, path = "/api/v1/products/export", tag = "products", security(("bearer" = [])),
+    responses((status = 200, content_type = "text/csv", body = String), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn export_products(
+    State(app): State<AppState>,
+    _user: AuthUser,
+    _: ApiQuery<NoParameters>,
+) -> Result<axum::response::Response, AppError> {
+    Ok(price_list_download(&app).await?)
+}
+
+/// [`export_products`]'s answer, which the price list page's link downloads too.
+pub(crate) async fn price_list_download(
+    app: &AppState,
+) -> Result<axum::response::Response, pricegate_store::StoreError> {
+    use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    let products = app.store.list_products().await?;
+    let mut on_sale = Vec::with_capacity(products.len());
+    for p in products.iter().filter(|p| p.withdrawn_at.is_none()) {
+        let currency = Currency::parse(&p.currency)
+            .map_err(|_| pricegate_store::StoreError::Internal(format!("product {} has no known currency", p.sku)))?;
+        on_sale.push((p, currency));
+    }
+    let csv = pricegate_domain::product_csv::write_products(on_sale.iter().map(|(p, currency)| {
+        pricegate_domain::product_csv::ExportRow {
+            sku: &p.sku,
+            name: &p.name,
+            unit: &p.unit,
+            currency,
+            unit_price_minor: p.unit_price_minor,
+        }
+    }));
+    let file = format!("attachment; filename=\"pricegate-price-list-{}.csv\"", app.store.calendar().today());
+    Ok((
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (CONTENT_DISPOSITION, file),
+            (CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        csv,
+    )
+        .into_response())
 }
 
 /// The price list, with the price in force today (the business's day, `PRICEGATE_TIMEZONE`).

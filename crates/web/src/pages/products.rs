@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/products", get(list).post(create))
         .route("/products/import", post(import))
+        .route("/products/export.csv", get(export))
         .route("/products/{id}/edit", get(edit_form).post(update))
         .route("/products/{id}/sale", post(sale))
 }
@@ -287,6 +288,12 @@ impl Done {
         let path = super::list_address("/products", &[sku.map(|sku| ("q", sku))]);
         DONE.redirect_to(seal, &path, &self.cookie_value())
     }
+}
+
+/// The products on sale at their prices today, as a CSV file to download
+/// (the import reads it back).
+async fn export(State(app): State<AppState>, _user: PageUser) -> Result<Response, PageError> {
+    Ok(crate::api::products::price_list_download(&app).await?)
 }
 
 async fn list(
