@@ -929,3 +929,28 @@ both_backends! {
         app.stop().await;
     }
 }
+
+/// A price sent with a product's patch is refused with how prices change,
+/// and nothing else of the patch is written.
+#[tokio::test]
+async fn a_price_in_a_product_patch_is_refused_with_how_prices_change() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let pump = id_of(&create_product(&finance, "PUMP-1", "EUR", 125_000).await);
+    let r =
+        finance.patch(&format!("/api/v1/products/{pump}"), &json!({"name": "Pump", "unit_price_minor": 130_000})).await;
+    assert_error(&r, 422, "price_by_notice");
+    assert!(r.text.contains("changes only through a published price notice"), "{}", r.text);
+    let product = finance.get("/api/v1/products").await.body[0].clone();
+    assert_eq!(
+        (product["name"].as_str(), product["unit_price_minor"].as_i64()),
+        (Some("Product PUMP-1"), Some(125_000))
+    );
+    // Another field it does not have is still named as one.
+    assert_error(
+        &finance.patch(&format!("/api/v1/products/{pump}"), &json!({"currency": "USD"})).await,
+        422,
+        "invalid_body",
+    );
+    app.stop().await;
+}

@@ -57,6 +57,11 @@ pub struct ProductPatchIn {
     #[serde(default, deserialize_with = "crate::extract::not_null")]
     #[schema(nullable = false)]
     pub withdrawn: Option<bool>,
+    /// Not a field of the patch: sent, it is refused with a word on how a
+    /// price changes (422 `price_by_notice`), not as a field unknown.
+    #[serde(default)]
+    #[schema(ignore)]
+    unit_price_minor: Option<serde::de::IgnoredAny>,
 }
 
 /// Add a product to the price list.
@@ -89,6 +94,14 @@ pub async fn update_product(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<ProductPatchIn>,
 ) -> Result<Json<ProductView>, AppError> {
+    if body.unit_price_minor.is_some() {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "price_by_notice",
+            "A product's price changes only through a published price notice, so that every salesperson is told: \
+             draft one (POST /api/v1/notices) with the new price and the day it takes force. Nothing was changed.",
+        ));
+    }
     let patch = ProductPatch {
         name: body.name.as_deref().map(|n| Text::parse("name", n, limits::NAME)).transpose()?,
         unit: body.unit.as_deref().map(|u| Text::parse("unit", u, limits::UNIT)).transpose()?,
