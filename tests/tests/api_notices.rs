@@ -684,8 +684,24 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up(backen
         json!([{"sku": "P-1", "unit_price_minor": 200, "effective_on": "2099-01-01"}]),
     )
     .await;
+    // A draft has none yet: the page says where to publish it.
+    let cookie = pricegate_tests::pages::session_cookie(&app.base, &fiona.email).await;
+    let r = pricegate_tests::pages::client()
+        .get(format!("{}/notices/{notice}/dashboard", app.base))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let draft = r.text().await.unwrap();
+    assert!(
+        draft.contains("A draft has no dashboard")
+            && draft.contains(&format!("review it on its page, /notices/{notice}, and publish it from there")),
+        "{draft}"
+    );
     publish_notice(&finance, &notice).await;
     let html = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
+    assert!(!html.contains("id=\"escalated\""), "not escalated yet: {html}");
     let table =
         html.split("<table id=\"pending\"").nth(1).and_then(|t| t.split("</table>").next()).expect("the pending table");
     let names: Vec<&str> = table.split("<tr><td>").skip(1).filter_map(|row| row.split(" <span").next()).collect();

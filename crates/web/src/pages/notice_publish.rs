@@ -615,6 +615,17 @@ async fn dashboard(
 ) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     let n = app.store.get_notice(&user.0.actor, id).await?;
+    if n.published_at.is_none() {
+        return Err(PageError::new(
+            StatusCode::CONFLICT,
+            "A draft has no dashboard",
+            format!(
+                "Nobody is asked to acknowledge \u{201c}{}\u{201d} until it is published: review it on its page, \
+                 /notices/{id}, and publish it from there. Its dashboard starts then.",
+                n.title
+            ),
+        ));
+    }
     let acks = app.store.list_acknowledgements(id).await?;
     let published = n.published_at.unwrap_or_else(chrono::Utc::now);
     // The chart is the salespeople's: finance and admins may acknowledge too.
