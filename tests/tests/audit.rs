@@ -555,8 +555,15 @@ both_backends! {
         assert_eq!(failed.body[0]["subject_id"], json!(sam.id), "{}", failed.text);
         assert_eq!(failed.body[0]["actor_id"], Value::Null, "nobody known typed it: {}", failed.text);
 
-        // Admins read it too; salespeople do not.
-        assert_eq!(page(&app, &ada.email, "/audit").await.0, 200);
+        // Admins read it too, a quote not linked (its page is not for their role); salespeople do not.
+        let (status, html) = page(&app, &ada.email, &format!("/audit?subject={quote}")).await;
+        assert_eq!(status, 200);
+        assert!(!html.contains(&format!("href=\"/quotes/{quote}\"")) && html.contains(reference), "{html}");
+        // A draft notice deleted since is named, not linked.
+        let gone = create_notice(&finance, "Soon gone", json!([])).await;
+        assert_eq!(finance.delete(&format!("/api/v1/notices/{gone}")).await.status.as_u16(), 204);
+        let (_, html) = page(&app, &fiona.email, &format!("/audit?subject={gone}")).await;
+        assert!(html.contains(&action("notice.deleted")) && !html.contains(&format!("href=\"/notices/{gone}\"")), "{html}");
         let (status, html) = page(&app, &sam.email, "/audit").await;
         assert_eq!(status, 403, "{html}");
         assert!(!html.contains("href=\"/audit\""), "not in a salesperson's menu");

@@ -410,6 +410,18 @@ fn visible_to(actor: &Actor, notice: &notices::Model) -> bool {
 }
 
 impl Store {
+    /// Those of the notices `ids` that `actor` may read: a deleted draft is
+    /// none, and a draft is finance's (the audit log links only these).
+    pub async fn readable_notices(&self, actor: &Actor, ids: &[Uuid]) -> Result<HashSet<Uuid>, StoreError> {
+        let mut readable = HashSet::new();
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            let found =
+                notices::Entity::find().filter(notices::Column::Id.is_in(chunk.iter().copied())).all(&self.db).await?;
+            readable.extend(found.into_iter().filter(|n| visible_to(actor, n)).map(|n| n.id));
+        }
+        Ok(readable)
+    }
+
     pub async fn create_notice(&self, actor: &Actor, new: NewNotice) -> Result<NoticeView, StoreError> {
         let txn = self.begin_write().await?;
         let id = crate::db::form_row_id(actor.id, new.form_key);

@@ -3,7 +3,7 @@
 //! action or all, about one quote, notice, product or user or all. Read
 //! only, as the log is (`GET /api/v1/audit` is the same for programs).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use askama::Template;
 use axum::Router;
@@ -100,11 +100,14 @@ fn address(action: Option<&str>, subject: Option<&str>, before: Option<Uuid>) ->
     )
 }
 
-fn subject_href(reader: Role, entry: &AuditView) -> Option<String> {
+/// Where the entry's subject is shown to `reader`, if anywhere: a quote's
+/// page is for finance (an admin's role does not open it), a notice's while
+/// the reader may read it (a draft deleted since has none).
+fn subject_href(reader: Role, entry: &AuditView, readable_notices: &HashSet<Uuid>) -> Option<String> {
     let id = entry.subject_id?;
     match (entry.subject_type.as_str(), reader) {
-        ("quote", _) => Some(format!("/quotes/{id}")),
-        ("notice", _) => Some(format!("/notices/{id}")),
+        ("quote", Role::Finance) => Some(format!("/quotes/{id}")),
+        ("notice", _) if readable_notices.contains(&id) => Some(format!("/notices/{id}")),
         ("product", Role::Finance) => Some(format!("/products/{id}/edit")),
         _ => None,
     }
@@ -175,6 +178,9 @@ async fn list(
         .collect();
     entries.iter().for_each(|e| ids_in(&e.detail, &mut people));
     let names = app.store.user_names(&people).await?;
+    let notices: Vec<Uuid> =
+        entries.iter().filter(|e| e.subject_type == "notice").filter_map(|e| e.subject_id).collect();
+    let readable_notices = app.store.readable_notices(&user.0.actor, &notices).await?;
     let calendar = app.store.calendar();
     let rows = entries
         .into_iter()
@@ -197,7 +203,7 @@ async fn list(
                     Some(id) => names.get(&id).cloned().unwrap_or_else(|| id.to_string()),
                     None => "—".to_owned(),
                 },
-                subject_href: subject_href(user.0.actor.role, &e),
+                subject_href: subject_href(user.0.actor.role, &e, &readable_notices),
                 subject: match e.subject_id {
                     Some(id) if e.subject_type == "user" => names.get(&id).cloned().unwrap_or_else(|| id.to_string()),
                     Some(id) => pricegate_mail::compose::quote_reference(id),
