@@ -954,3 +954,37 @@ async fn a_price_in_a_product_patch_is_refused_with_how_prices_change() {
     );
     app.stop().await;
 }
+
+/// A price list pasted too large for the import form is refused saying how
+/// to import it all the same.
+#[tokio::test]
+async fn a_price_list_too_large_for_the_form_is_refused_saying_how_to_import_it() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (_, fiona) = app.user(Role::Finance, "Fiona").await;
+    let cookie = session_cookie(&app.base, &fiona.email).await;
+    let html = client()
+        .get(format!("{}/products", app.base))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows: String = (0..60_000).map(|n| format!("SKU-{n},Product {n},each,EUR,1.00\n")).collect();
+    let form = [("csrf_token", csrf_in(&html)), ("csv", format!("{}{rows}", "sku,name,unit,currency,unit_price\n"))];
+    let r = client()
+        .post(format!("{}/products/import", app.base))
+        .header(COOKIE, &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("This price list is too large for the form") && body.contains("POST /api/v1/products/import"),
+        "{body}"
+    );
+    app.stop().await;
+}

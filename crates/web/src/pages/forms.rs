@@ -81,8 +81,18 @@ impl FormFields {
         }
         // A post with no form at all has no CSRF token either: the token
         // check refuses it with the page that says so.
+        let importing = req.uri().path() == "/products/import";
         let body = match axum::body::Bytes::from_request(req, state).await {
             Ok(body) => body,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE && importing => {
+                return Err(PageError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "This price list is too large for the form",
+                    "Nothing was imported. Split the file into smaller ones (a few thousand products each) and \
+                     import them one after another, or send it whole to the API's import (POST \
+                     /api/v1/products/import, up to 4 MiB of CSV).",
+                ));
+            }
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 return Err(PageError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
