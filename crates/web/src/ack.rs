@@ -196,7 +196,11 @@ fn drafts_summary(held: usize, shown: usize, ready: usize, sign: &str) -> String
                 1 => "1 is".to_owned(),
                 r => format!("{r} are"),
             };
-            format!("It held up {n} drafts {sign}; of the {shown} oldest, {ready} now ready to finalise.")
+            format!(
+                "It held up {n} drafts {sign}; of the {shown} oldest, {ready} now ready to finalise. The other {} \
+                 are not looked at here: the list of quotes shows each.",
+                n - shown
+            )
         }
         (1, 1) => format!("It held up one draft {sign}, which is now ready to finalise."),
         (1, _) => format!("It held up one draft {sign}, which something else still holds up."),
@@ -573,11 +577,13 @@ mod tests {
         );
         assert_eq!(
             drafts_summary(54, 10, 0, "you sign"),
-            "It held up 54 drafts you sign; of the 10 oldest, none is now ready to finalise."
+            "It held up 54 drafts you sign; of the 10 oldest, none is now ready to finalise. The other 44 are not \
+             looked at here: the list of quotes shows each."
         );
         assert_eq!(
             drafts_summary(54, 10, 3, "you sign"),
-            "It held up 54 drafts you sign; of the 10 oldest, 3 are now ready to finalise."
+            "It held up 54 drafts you sign; of the 10 oldest, 3 are now ready to finalise. The other 44 are not \
+             looked at here: the list of quotes shows each."
         );
     }
 
