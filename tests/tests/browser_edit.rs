@@ -459,6 +459,9 @@ async fn publishing_a_change_that_would_never_take_force_is_refused_on_the_confi
             backdated.contains(&dated) && backdated.contains("takes force as the notice is published"),
             "{backdated}"
         );
+        fiona.goto(&path.replace("/publish", "")).await;
+        assert!(!fiona.exists("#cannot-publish").await, "nothing stands in the way yet");
+        fiona.goto(&path).await;
         publish_notice(&colleague, &in_force).await;
         fiona.submit("#publish").await;
         assert_eq!(fiona.path().await, path);
@@ -474,6 +477,13 @@ async fn publishing_a_change_that_would_never_take_force_is_refused_on_the_confi
         assert!(refused.contains("would never take force") && refused.contains("“Pumps up”"), "{refused}");
         assert!(!fiona.exists("#publish").await && fiona.exists("#edit-notice").await);
         assert!(!fiona.exists("#impact").await);
+        // The draft's own page says it too.
+        fiona.goto(&path.replace("/publish", "")).await;
+        let warned = fiona.text("#cannot-publish").await;
+        assert!(
+            warned.starts_with("Publishing it today would be refused.") && warned.contains("would never take force"),
+            "{warned}"
+        );
     })
     .await;
     assert_eq!(finance_api.get(&format!("/api/v1/notices/{late}")).await.body["state"], "draft");

@@ -280,6 +280,8 @@ struct NoticePage {
     /// A salesperson's notice from before they joined, which no draft they sign waits on.
     before_i_joined: bool,
     is_finance: bool,
+    /// Why publishing this draft today would be refused, to finance.
+    cannot_publish: Option<String>,
     /// The quote this page was opened from (`?quote=`), when the viewer
     /// signs it: acknowledging here leads back to it, as on the quote's page.
     quote: Option<Uuid>,
@@ -329,9 +331,17 @@ async fn show(
     } else {
         Vec::new()
     };
+    let is_finance = user.0.actor.role == Role::Finance;
+    // A draft a change of which could never take force: said before the
+    // confirmation, where publishing would be refused.
+    let cannot_publish = match (is_finance, n.published_at) {
+        (true, None) => app.store.why_publishing_would_be_refused(n.id).await?,
+        _ => None,
+    };
     let page = NoticePage {
         layout: user.layout(n.title.clone()),
         csrf: user.csrf().to_owned(),
+        cannot_publish,
         id: n.id,
         published: n.state == "published",
         published_at: n.published_at.map(|at| app.store.calendar().stamp(at, true)).unwrap_or_default(),
@@ -345,7 +355,7 @@ async fn show(
         },
         acknowledged_at: n.acknowledged_at.map(|at| app.store.calendar().stamp(at, true)),
         before_i_joined: user.0.actor.role == Role::Sales && !n.acknowledged_by_me && !n.awaiting_my_acknowledgement,
-        is_finance: user.0.actor.role == pricegate_domain::Role::Finance,
+        is_finance,
         quote: quote.map(|q| q.id),
         held_up: held_up.into_iter().map(HeldUpQuote::from).collect(),
         title: n.title,
