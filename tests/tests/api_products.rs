@@ -941,6 +941,8 @@ async fn a_price_in_a_product_patch_is_refused_with_how_prices_change() {
         finance.patch(&format!("/api/v1/products/{pump}"), &json!({"name": "Pump", "unit_price_minor": 130_000})).await;
     assert_error(&r, 422, "price_by_notice");
     assert!(r.text.contains("changes only through a published price notice"), "{}", r.text);
+    let r = finance.patch(&format!("/api/v1/products/{pump}"), &json!({"unit_price_minor": null})).await;
+    assert_error(&r, 422, "price_by_notice");
     let product = finance.get("/api/v1/products").await.body[0].clone();
     assert_eq!(
         (product["name"].as_str(), product["unit_price_minor"].as_i64()),

@@ -2383,6 +2383,12 @@ both_backends! {
         assert!(to_fred.html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", to_fred.html());
         let audit = finance.get(&format!("/api/v1/audit?action=quote.approval_reminded&subject={qid}")).await;
         assert_eq!(audit.body.as_array().map(Vec::len), Some(3), "{}", audit.text);
+        let page = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/quotes/{qid}")).await;
+        assert!(page.contains("Reminded finance of the request: 2 people e-mailed it again"), "the history: {page}");
+        assert!(
+            page.contains("Reminded finance of the request: nobody e-mailed, each was e-mailed about it a moment before"),
+            "{page}"
+        );
 
         // Declined: nothing is left to remind finance of.
         let decline = format!("/api/v1/quotes/{qid}/approval-request/decline");

@@ -29,18 +29,41 @@ pub struct ExportRow<'a> {
 /// `sku,name,unit,currency,unit_price`, then a line for each, its price as
 /// people write it (`1250.00`, in its currency's units), lines ending in
 /// CRLF. A field with a comma, a quote, a line break or a space at either
-/// end is quoted, its quotes doubled.
+/// end is quoted, its quotes doubled; a name or unit a spreadsheet would
+/// run as a formula (`=`, `+`, `-`, `@` first) starts with an apostrophe,
+/// which the import takes off.
 pub fn write_products<'a>(rows: impl IntoIterator<Item = ExportRow<'a>>) -> String {
     let mut out = DECIMAL_HEADER.join(",");
     out.push_str("\r\n");
     for row in rows {
         let price = row.currency.decimal(row.unit_price_minor);
-        let fields = [row.sku, row.name, row.unit, row.currency.code(), price.as_str()];
+        let (name, unit) = (guarded(row.name), guarded(row.unit));
+        let fields = [row.sku, name.as_str(), unit.as_str(), row.currency.code(), price.as_str()];
         let line: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
         out.push_str(&line.join(","));
         out.push_str("\r\n");
     }
     out
+}
+
+/// What a spreadsheet would read as the start of a formula: a name or unit
+/// written with one of these first is guarded with an apostrophe, so that
+/// opening the file runs nothing; [`unguarded`] takes it off again.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A name or unit as [`write_products`] writes it: guarded where a
+/// spreadsheet would take it for a formula.
+fn guarded(text: &str) -> String {
+    if text.starts_with(FORMULA_START) { format!("'{text}") } else { text.to_owned() }
+}
+
+/// A name or unit as the file holds it, without the apostrophe
+/// [`guarded`] put before a formula's first character.
+fn unguarded(field: &str) -> &str {
+    match field.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_START) => rest,
+        _ => field,
+    }
 }
 
 /// A field of a CSV line: quoted where it must be.
@@ -337,8 +360,8 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
     Ok(ProductRow {
         line,
         sku: Sku::parse(field(0))?,
-        name: Text::parse("name", field(1), crate::limits::NAME)?,
-        unit: Text::parse("unit", field(2), crate::limits::UNIT)?,
+        name: Text::parse("name", unguarded(field(1)), crate::limits::NAME)?,
+        unit: Text::parse("unit", unguarded(field(2)), crate::limits::UNIT)?,
         currency,
         unit_price_minor: parse_unit_price(if decimal { "unit_price" } else { "unit_price_minor" }, price)?,
     })
@@ -445,12 +468,15 @@ mod tests {
             },
             ExportRow { sku: "HOSE-2", name: "Hose", unit: "roll of 25 m", currency: &jpy, unit_price_minor: 7_500 },
             ExportRow { sku: "BOLT-3", name: "Bolt", unit: "box", currency: &eur, unit_price_minor: 5 },
+            ExportRow { sku: "X-4", name: "=HYPERLINK(\"x\")", unit: "-1 m", currency: &eur, unit_price_minor: 1 },
+            ExportRow { sku: "Y-5", name: "'quoted'", unit: "each", currency: &eur, unit_price_minor: 1 },
         ];
         let written = write_products(rows);
         assert_eq!(
             written,
             "sku,name,unit,currency,unit_price\r\nPUMP-1,\"Pump, 10 \"\"bar\"\"\",each,EUR,1250.00\r\n\
-             HOSE-2,Hose,roll of 25 m,JPY,7500\r\nBOLT-3,Bolt,box,EUR,0.05\r\n"
+             HOSE-2,Hose,roll of 25 m,JPY,7500\r\nBOLT-3,Bolt,box,EUR,0.05\r\n\
+             X-4,\"'=HYPERLINK(\"\"x\"\")\",'-1 m,EUR,0.01\r\nY-5,'quoted',each,EUR,0.01\r\n"
         );
         let read = parse_products(written.as_bytes()).unwrap();
         let back: Vec<(&str, &str, &str, &str, i64)> = read
@@ -462,7 +488,9 @@ mod tests {
             [
                 ("PUMP-1", "Pump, 10 \"bar\"", "each", "EUR", 125_000),
                 ("HOSE-2", "Hose", "roll of 25 m", "JPY", 7_500),
-                ("BOLT-3", "Bolt", "box", "EUR", 5)
+                ("BOLT-3", "Bolt", "box", "EUR", 5),
+                ("X-4", "=HYPERLINK(\"x\")", "-1 m", "EUR", 1),
+                ("Y-5", "'quoted'", "each", "EUR", 1)
             ]
         );
     }

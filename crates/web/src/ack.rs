@@ -196,11 +196,11 @@ fn drafts_summary(held: usize, shown: usize, ready: usize, sign: &str) -> String
                 1 => "1 is".to_owned(),
                 r => format!("{r} are"),
             };
-            format!(
-                "It held up {n} drafts {sign}; of the {shown} oldest, {ready} now ready to finalise. The other {} \
-                 are not looked at here: the list of quotes shows each.",
-                n - shown
-            )
+            let rest = match n - shown {
+                1 => "The other 1 is not looked at here: the list of quotes shows it.".to_owned(),
+                rest => format!("The other {rest} are not looked at here: the list of quotes shows each."),
+            };
+            format!("It held up {n} drafts {sign}; of the {shown} oldest, {ready} now ready to finalise. {rest}")
         }
         (1, 1) => format!("It held up one draft {sign}, which is now ready to finalise."),
         (1, _) => format!("It held up one draft {sign}, which something else still holds up."),

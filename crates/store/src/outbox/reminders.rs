@@ -338,8 +338,8 @@ impl Store {
 
     /// The e-mails telling finance of `notice_id`'s salespeople still
     /// pending after the last scheduled reminder (one per colleague in
-    /// finance and round): how many were queued, and when the last was;
-    /// `None` when it was never escalated.
+    /// finance and round), on their way or sent: how many, and when the last
+    /// was queued; `None` when none was.
     pub async fn escalations_of(&self, notice_id: Uuid) -> Result<Option<(u64, DateTime<Utc>)>, StoreError> {
         let row: Option<(i64, Option<DateTime<Utc>>)> = outbox::Entity::find()
             .select_only()
@@ -347,6 +347,8 @@ impl Store {
             .column_as(outbox::Column::CreatedAt.max(), "last")
             .filter(outbox::Column::NoticeId.eq(notice_id))
             .filter(outbox::Column::Kind.eq(ESCALATION))
+            // One that failed or was set aside told nobody.
+            .filter(outbox::Column::State.is_in([PENDING, SENT]))
             .into_tuple()
             .one(&self.db)
             .await?;

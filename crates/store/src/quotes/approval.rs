@@ -317,7 +317,7 @@ impl Store {
         let now = db_now(&txn).await?;
         let total = quote_total(&priced_lines(&loaded.lines))?;
         let asked = self.ask_finance_to_approve(&txn, (&quote, total), (&open, &superseded), now, true).await?;
-        let detail = json!({ "request_id": open.id, "told": asked.told });
+        let detail = json!({ "request_id": open.id, "told": asked.told, "recently_told": asked.recently_told });
         record(&txn, super::audit(now, actor, "quote.approval_reminded", id, detail)).await?;
         txn.commit().await?;
         Ok(FinanceReminded {

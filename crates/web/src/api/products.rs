@@ -57,11 +57,18 @@ pub struct ProductPatchIn {
     #[serde(default, deserialize_with = "crate::extract::not_null")]
     #[schema(nullable = false)]
     pub withdrawn: Option<bool>,
-    /// Not a field of the patch: sent, it is refused with a word on how a
-    /// price changes (422 `price_by_notice`), not as a field unknown.
-    #[serde(default)]
+    /// Not a field of the patch: sent, whatever its value (`null` too), it
+    /// is refused with a word on how a price changes (422
+    /// `price_by_notice`), not as a field unknown.
+    #[serde(default, deserialize_with = "sent")]
     #[schema(ignore)]
-    unit_price_minor: Option<serde::de::IgnoredAny>,
+    unit_price_minor: Option<()>,
+}
+
+/// `Some` for a field sent at all, whatever its value, `null` included.
+fn sent<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<()>, D::Error> {
+    <serde::de::IgnoredAny as Deserialize>::deserialize(deserializer)?;
+    Ok(Some(()))
 }
 
 /// Add a product to the price list.

@@ -391,8 +391,11 @@ impl Done {
                     false => stranded(&u.name, row.open),
                 };
                 let stranded = stranded.map(|s| format!(" {s}")).unwrap_or_default();
-                let invited = match (&row.invited, u.active) {
-                    (Some(at), true) => format!(
+                let invited = match (&row.invited, u.active, row.invitation_set_aside) {
+                    (Some(_), true, true) => " They have yet to choose their password, and the last invitation did \
+                                              not go out: e-mail it again from their row."
+                        .to_owned(),
+                    (Some(at), true, false) => format!(
                         " They have yet to choose their password: the invitation last went to {} at {at}.",
                         u.email
                     ),

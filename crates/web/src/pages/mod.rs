@@ -578,6 +578,14 @@ pub(crate) async fn signers_by_name(app: &AppState) -> Result<Vec<pricegate_stor
 
 pub(crate) use pricegate_store::reference_range;
 
+/// `at` rounded up to the whole minute, in seconds since the epoch: a time
+/// from which something may be done again, said to the minute, is never
+/// earlier than it.
+pub(crate) fn minute_from(at: chrono::DateTime<chrono::Utc>) -> i64 {
+    let seconds = at.timestamp() + i64::from(at.timestamp_subsec_nanos() > 0);
+    seconds + (60 - seconds.rem_euclid(60)) % 60
+}
+
 /// What "Acknowledge all" did, said once on the page it leads to: `new`
 /// acknowledged now of the `of` the form named.
 pub(crate) fn acknowledged_together(new: usize, of: usize) -> String {
@@ -650,7 +658,17 @@ pub fn signed_money(currency: &str, minor: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{DoneCookie, Seal, local_path, next_in_address};
+    use super::{DoneCookie, Seal, local_path, minute_from, next_in_address};
+
+    #[test]
+    fn a_time_to_do_something_again_is_rounded_up_to_its_minute() {
+        let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().expect("a time");
+        let seconds = |s: &str| at(s).timestamp();
+        assert_eq!(minute_from(at("2026-12-04T10:16:00Z")), seconds("2026-12-04T10:16:00Z"));
+        assert_eq!(minute_from(at("2026-12-04T10:16:00.001Z")), seconds("2026-12-04T10:17:00Z"));
+        assert_eq!(minute_from(at("2026-12-04T10:16:37Z")), seconds("2026-12-04T10:17:00Z"));
+        assert_eq!(minute_from(at("2026-12-04T23:59:59.5Z")), seconds("2026-12-05T00:00:00Z"));
+    }
 
     #[test]
     fn logging_in_returns_to_a_page_of_this_site_with_its_query_and_nowhere_else() {

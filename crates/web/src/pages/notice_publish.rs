@@ -735,7 +735,7 @@ async fn remind(
 ) -> Result<Response, PageError> {
     let reminded = app.store.remind_now(&user.0.actor, id).await?;
     // Said to the minute, so rounded up to the next one.
-    let again_from = reminded.again_from.map(|at| at.timestamp() + (60 - at.timestamp().rem_euclid(60)) % 60);
+    let again_from = reminded.again_from.map(super::minute_from);
     let done = NoticeDone::Reminded { queued: reminded.queued, left_out: reminded.recently_reminded, again_from };
     Ok(done.back_to_dashboard(&user.seal(&app), id))
 }

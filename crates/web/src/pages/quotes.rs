@@ -439,10 +439,14 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
             "Asked finance to approve keeping old prices: \u{201c}{}\u{201d}",
             detail["reason"].as_str().unwrap_or_default()
         ),
-        "quote.approval_reminded" => match detail["told"].as_u64() {
-            Some(0) | None => "Reminded finance of the request: nobody e-mailed, all were a moment before".to_owned(),
-            Some(1) => "Reminded finance of the request: 1 person e-mailed it again".to_owned(),
-            Some(n) => format!("Reminded finance of the request: {n} people e-mailed it again"),
+        "quote.approval_reminded" => match (detail["told"].as_u64(), detail["recently_told"].as_u64()) {
+            (Some(0) | None, Some(1..)) => {
+                "Reminded finance of the request: nobody e-mailed, each was e-mailed about it a moment before"
+                    .to_owned()
+            }
+            (Some(0) | None, _) => "Reminded finance of the request: nobody in finance could be e-mailed".to_owned(),
+            (Some(1), _) => "Reminded finance of the request: 1 person e-mailed it again".to_owned(),
+            (Some(n), _) => format!("Reminded finance of the request: {n} people e-mailed it again"),
         },
         "quote.approval_declined" => format!(
             "Declined the request to approve keeping old prices: \u{201c}{}\u{201d}",
@@ -1888,7 +1892,8 @@ async fn remind_finance(
             let done = QuoteDone::FinanceReminded {
                 told: reminded.told,
                 left_out: reminded.recently_told,
-                again_from: reminded.again_from.map(|at| at.timestamp()),
+                // Said to the minute, so rounded up to the next one.
+                again_from: reminded.again_from.map(super::minute_from),
             };
             return Ok(done.back_to_quote(&user.seal(&app), id));
         }
