@@ -437,7 +437,7 @@ both_backends! {
             assert_eq!(field(&r), expected, "{body}: {}", r.text);
         }
         // The price moves only through a notice, and the sku never.
-        assert_error(&finance.patch(&path, &json!({"unit_price_minor": 1})).await, 422, "invalid_body");
+        assert_error(&finance.patch(&path, &json!({"unit_price_minor": 1})).await, 422, "price_by_notice");
         assert_error(&finance.patch(&path, &json!({"sku": "PUMP-2"})).await, 422, "invalid_body");
         assert_error(&finance.patch(&path, &json!({"name": 5})).await, 422, "invalid_body");
         let r = send_raw(&finance, Method::PATCH, &path, Some("application/json"), "{\"name\":").await;

@@ -428,8 +428,13 @@ both_backends! {
             .position(|m| m.name() == "m20261203_000021_users_invited_backfill")
             .expect("the backfill")
             + 1;
-        Migrator::down(conn, Some(since_backfill as u32)).await.expect("undo the backfill");
-        Migrator::up(conn, None).await.expect("the backfill");
+        // On one connection of its own, as `pricegate migrate` runs them: an
+        // index dropped on one of the pool's connections was, now and then,
+        // still there to another's CREATE INDEX on SQLite.
+        let migrating = pricegate_store::Store::connect(&app.db.url, 1).await.expect("a connection to migrate on");
+        Migrator::down(migrating.connection(), Some(since_backfill as u32)).await.expect("undo the backfill");
+        Migrator::up(migrating.connection(), None).await.expect("the backfill");
+        migrating.connection().clone().close().await.expect("closed");
         let after = invited_at().await;
         for (email, marked) in [("nina", true), ("paula", true), ("otto", false), ("uma", false)] {
             let email = format!("{email}@pricegate.test");
