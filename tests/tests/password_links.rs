@@ -309,29 +309,15 @@ both_backends! {
         let row = |html: String| html.split(&format!("id=\"invited-{otto}\">")).nth(1).and_then(|r| r.split("</p>").next()).map(str::to_owned);
         let said = row(users_page().await).expect("Otto is invited");
         assert!(!said.contains("did not go out"), "a new invitation waits to go: {said}");
-        let to_otto: Vec<(String, String)> = outbox::Entity::find()
-            .filter(outbox::Column::Kind.eq("invitation"))
-            .filter(outbox::Column::UserId.eq(uuid::Uuid::parse_str(&otto).unwrap()))
-            .all(app.store.connection())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|row| (row.state, row.to_addr))
-            .collect();
+        let to_otto: Vec<(String, String)> =
+            invitations_to(&app, &otto).await.into_iter().map(|row| (row.state, row.to_addr)).collect();
         assert!(to_otto.contains(&("pending".to_owned(), "otto@pricegate.test".to_owned())), "{to_otto:?}");
         assert!(to_otto.contains(&("skipped".to_owned(), "otto@pricegate.exmaple".to_owned())), "{to_otto:?}");
         let r = admin.patch(&format!("/api/v1/users/{otto}"), &json!({"password": "set by the admin"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert!(!users_page().await.contains(&format!("id=\"invited-{otto}\"")), "a password the admin sets is his");
-        let set_aside: Vec<(String, Option<String>)> = outbox::Entity::find()
-            .filter(outbox::Column::Kind.eq("invitation"))
-            .filter(outbox::Column::UserId.eq(uuid::Uuid::parse_str(&otto).unwrap()))
-            .all(app.store.connection())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|row| (row.state, row.last_error))
-            .collect();
+        let set_aside: Vec<(String, Option<String>)> =
+            invitations_to(&app, &otto).await.into_iter().map(|row| (row.state, row.last_error)).collect();
         assert_eq!(set_aside.len(), 2, "{set_aside:?}");
         for reason in ["e-mail address was corrected", "a new password was set"] {
             assert!(set_aside.iter().any(|(state, why)| state == "skipped" && why.as_deref().is_some_and(|w| w.contains(reason))), "{reason}: {set_aside:?}");
@@ -452,4 +438,14 @@ both_backends! {
         }
         app.stop().await;
     }
+}
+
+/// The invitation e-mails to user `id` the outbox holds, whatever became of them.
+async fn invitations_to(app: &pricegate_tests::TestApp, id: &str) -> Vec<outbox::Model> {
+    outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq("invitation"))
+        .filter(outbox::Column::UserId.eq(uuid::Uuid::parse_str(id).unwrap()))
+        .all(app.store.connection())
+        .await
+        .unwrap()
 }

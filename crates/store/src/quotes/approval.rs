@@ -105,6 +105,24 @@ async fn latest_request(
         .await?)
 }
 
+/// Quote `id` locked in `txn` for `actor`, who may see it: 403
+/// `not_owner_or_signer`, saying `only`, unless they are in sales (so its
+/// owner or signer). Finance approves; someone moved from sales to finance
+/// with their drafts cannot approve their own, nor ask colleagues for it.
+async fn locked_for_its_salesperson(
+    txn: &sea_orm::DatabaseTransaction,
+    actor: &Actor,
+    id: Uuid,
+    only: &'static str,
+) -> Result<crate::entity::quotes::Model, StoreError> {
+    let quote = lock_quote(txn, id).await?;
+    check_visible(actor, &quote)?;
+    if actor.role != Role::Sales {
+        return Err(StoreError::forbidden("not_owner_or_signer", only));
+    }
+    Ok(quote)
+}
+
 /// The draft `quote_id` read in the caller's transaction (which holds its
 /// lock), its lines at an old price, and its request for approval still
 /// waiting: 409 `no_open_request` when none waits, there being nothing to
@@ -204,17 +222,14 @@ impl Store {
         as_seen: Option<PricesSeen>,
     ) -> Result<ApprovalAsked, StoreError> {
         let txn = self.begin_write().await?;
-        let quote = lock_quote(&txn, id).await?;
-        check_visible(actor, &quote)?;
-        // Finance approves; someone moved from sales to finance with their
-        // drafts cannot approve their own, nor ask colleagues for it here.
-        if actor.role != Role::Sales {
-            return Err(StoreError::forbidden(
-                "not_owner_or_signer",
-                "Only the quote's owner or signer, in sales, asks finance to approve its old prices; finance \
-                 approves them on the quote's page.",
-            ));
-        }
+        let quote = locked_for_its_salesperson(
+            &txn,
+            actor,
+            id,
+            "Only the quote's owner or signer, in sales, asks finance to approve its old prices; finance approves \
+             them on the quote's page.",
+        )
+        .await?;
         check_draft(&quote, "needs no approval")?;
         let loaded = load_quote(&txn, id, self.calendar).await?;
         let superseded = superseded_lines(&loaded);
@@ -290,14 +305,13 @@ impl Store {
         request: Option<Uuid>,
     ) -> Result<FinanceReminded, StoreError> {
         let txn = self.begin_write().await?;
-        let quote = lock_quote(&txn, id).await?;
-        check_visible(actor, &quote)?;
-        if actor.role != Role::Sales {
-            return Err(StoreError::forbidden(
-                "not_owner_or_signer",
-                "Only the quote's owner or signer, in sales, reminds finance of its request for approval.",
-            ));
-        }
+        let quote = locked_for_its_salesperson(
+            &txn,
+            actor,
+            id,
+            "Only the quote's owner or signer, in sales, reminds finance of its request for approval.",
+        )
+        .await?;
         check_draft(&quote, "has no request waiting")?;
         let (loaded, superseded, open) = open_request(&txn, id, self.calendar, "remind finance of").await?;
         if request.is_some_and(|shown| shown != open.id) {
