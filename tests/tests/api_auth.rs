@@ -637,6 +637,12 @@ both_backends! {
         let sent = admin.get("/api/v1/audit?action=user.password_link_sent").await;
         assert_eq!(sent.body.as_array().map(Vec::len), Some(2), "{}", sent.text);
 
+        // Offered as a signer, she is marked as not yet able to log in.
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let form = pricegate_tests::pages::page_as(&app.base, &sam.email, "/quotes/new").await;
+        assert!(form.contains(">Olga (olga@pricegate.example): invited, has yet to log in</option>"), "{form}");
+        assert!(form.contains(&format!(">Sam ({})</option>", sam.email)), "{form}");
+
         // Renamed only, nobody is invited again.
         let r = admin.patch(&format!("/api/v1/users/{olga}"), &json!({"name": "Olga Berg"})).await;
         assert_eq!(r.status, 200, "{}", r.text);

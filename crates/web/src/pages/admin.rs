@@ -64,7 +64,7 @@ struct UsersPage {
     /// The whole list's first page, when this is not it.
     everyone: Option<String>,
     /// Active salespeople: who can take quotes over.
-    sales: Vec<UserView>,
+    sales: Vec<super::Signer>,
     name: String,
     email: String,
     role: String,

@@ -567,11 +567,26 @@ pub(crate) fn search_text(q: &str) -> Option<String> {
     Some(q.trim().to_owned()).filter(|q| !q.is_empty())
 }
 
+/// A salesperson a list offers to sign, or to take drafts over.
+pub(crate) struct Signer {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub email: String,
+    /// Invited, they have yet to choose their password: until they do, they
+    /// cannot log in (the e-mails' acknowledgement links work all the same).
+    pub invited: bool,
+}
+
 /// The salespeople who can sign, by name (as lists to choose one show
-/// them), then address.
-pub(crate) async fn signers_by_name(app: &AppState) -> Result<Vec<pricegate_store::views::UserView>, PageError> {
+/// them), then address; each says whether they have yet to log in.
+pub(crate) async fn signers_by_name(app: &AppState) -> Result<Vec<Signer>, PageError> {
     use pricegate_store::views::UserView;
-    let mut signers: Vec<UserView> = app.store.list_users().await?.into_iter().filter(UserView::can_sign).collect();
+    let users: Vec<UserView> = app.store.list_users().await?.into_iter().filter(UserView::can_sign).collect();
+    let invited = app.store.invited_users(&users.iter().map(|u| u.id).collect::<Vec<_>>()).await?;
+    let mut signers: Vec<Signer> = users
+        .into_iter()
+        .map(|u| Signer { invited: invited.contains_key(&u.id), id: u.id, name: u.name, email: u.email })
+        .collect();
     signers.sort_by_cached_key(|u| (u.name.to_lowercase(), u.email.clone()));
     Ok(signers)
 }

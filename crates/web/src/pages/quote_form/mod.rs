@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::NaiveDate;
 use pricegate_domain::{Currency, Invalid, Role, parse_date};
-use pricegate_store::views::{LineView, ProductView, QuoteView, UserView};
+use pricegate_store::views::{LineView, ProductView, QuoteView};
 use pricegate_store::{DRAFTED_ALREADY, NewQuote, QuotePatch, StoreError, form_row_id};
 use uuid::Uuid;
 
@@ -97,7 +97,7 @@ pub struct QuoteFormPage {
     /// An edited draft keeps its `drafted_at`; the page says so.
     editing: bool,
     products: Vec<ProductOption>,
-    signers: Vec<UserView>,
+    signers: Vec<super::Signer>,
     /// An edited draft's signer who was deactivated or left sales: offered
     /// first, so that saving other changes keeps them until another is chosen.
     gone_signer: Option<GoneSigner>,
@@ -288,7 +288,7 @@ pub struct GoneSigner {
     name: String,
 }
 
-async fn choices(app: &AppState, today: NaiveDate) -> Result<(Vec<ProductOption>, Vec<UserView>), PageError> {
+async fn choices(app: &AppState, today: NaiveDate) -> Result<(Vec<ProductOption>, Vec<super::Signer>), PageError> {
     let products = product_options(app, today, &[]).await?;
     Ok((products, super::signers_by_name(app).await?))
 }
@@ -377,7 +377,12 @@ async fn edit_page(
     Ok(page)
 }
 
-fn blank(user: &PageUser, products: Vec<ProductOption>, signers: Vec<UserView>, today: NaiveDate) -> QuoteFormPage {
+fn blank(
+    user: &PageUser,
+    products: Vec<ProductOption>,
+    signers: Vec<super::Signer>,
+    today: NaiveDate,
+) -> QuoteFormPage {
     QuoteFormPage {
         layout: user.layout("New quote"),
         csrf: user.csrf().to_owned(),
@@ -413,7 +418,7 @@ fn blank(user: &PageUser, products: Vec<ProductOption>, signers: Vec<UserView>, 
 fn edit_form(
     user: &PageUser,
     products: Vec<ProductOption>,
-    signers: Vec<UserView>,
+    signers: Vec<super::Signer>,
     quote: &QuoteView,
     today: NaiveDate,
 ) -> QuoteFormPage {
