@@ -1611,6 +1611,9 @@ both_backends! {
             let (status, _, body) = open(rita.email.clone(), format!("/quotes/{reference}")).await;
             assert_eq!(status, 404, "{body}");
             assert!(body.contains(&format!("None of the quotes you may see has the reference {reference}.")), "{body}");
+            // Its edit form too, by the same reference.
+            let (status, location, body) = open(sam_user.email.clone(), format!("/quotes/{reference}/edit")).await;
+            assert_eq!((status, location.as_deref()), (303, Some(format!("/quotes/{id}/edit").as_str())), "{body}");
         }
         for nothing in ["/quotes/zzzzzzzz", "/quotes/%ff", "/quotes/%C3"] {
             let (status, _, body) = open(sam_user.email.clone(), nothing.into()).await;

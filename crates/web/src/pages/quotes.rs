@@ -1524,7 +1524,7 @@ async fn show(
     user.require(QUOTE_ROLES)?;
     let id = match Uuid::parse_str(&raw) {
         Ok(id) => id,
-        Err(_) => return by_reference(&app, &user, &raw).await,
+        Err(_) => return by_reference(&app, &user, &raw, "").await,
     };
     let quote = app.store.get_quote(&user.0.actor, id).await?;
     let quote_currency = quote.currency.clone();
@@ -1542,11 +1542,19 @@ async fn show(
 }
 
 /// `/quotes/3fc2b0b8`: the quote by the reference its e-mails and lists
-/// print, among those the person may see.
-async fn by_reference(app: &AppState, user: &PageUser, typed: &str) -> Result<Response, PageError> {
+/// print, among those the person may see; `then` is the rest of the
+/// address (`/edit`), kept on the way to it.
+pub(super) async fn by_reference(
+    app: &AppState,
+    user: &PageUser,
+    typed: &str,
+    then: &str,
+) -> Result<Response, PageError> {
     let Some((reference, ids)) = super::reference_range(typed) else { return Err(super::forms::not_found()) };
     match app.store.quotes_by_reference(&user.0.actor, ids).await?.as_slice() {
-        [id] => Ok(super::quote_confirm::to_quote(*id)),
+        [id] => Ok(axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!(
+            "/quotes/{id}{then}"
+        )))),
         [] => Err(PageError::new(
             StatusCode::NOT_FOUND,
             "Not found",

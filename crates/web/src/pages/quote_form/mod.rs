@@ -581,10 +581,12 @@ async fn editable(app: &AppState, user: &PageUser, id: Uuid) -> Result<QuoteView
 
 pub async fn edit_quote_form(
     State(app): State<AppState>,
-    PageId(id): PageId,
+    super::PageSegment(raw): super::PageSegment,
     user: PageUser,
 ) -> Result<Response, PageError> {
     user.require(&[Role::Sales])?;
+    // By the reference the e-mails print, as the quote's own page is.
+    let Ok(id) = Uuid::parse_str(&raw) else { return super::quotes::by_reference(&app, &user, &raw, "/edit").await };
     let quote = editable(&app, &user, id).await?;
     Ok(render(StatusCode::OK, &edit_page(&app, &user, &quote, app.store.today().await?).await?))
 }
