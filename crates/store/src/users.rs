@@ -188,6 +188,20 @@ impl Store {
         Ok(found.map(|u| u.id))
     }
 
+    /// Everyone invited who has yet to choose a password: one statement
+    /// however many users there are (lists of signers mark them).
+    pub async fn invited_user_ids(&self) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+        Ok(users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .filter(users::Column::InvitedAt.is_not_null())
+            .into_tuple::<Uuid>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
     /// Of the users `ids`, the accounts created without a password whose
     /// owners have yet to choose one, each with when they were invited to.
     pub async fn invited_users(&self, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, Invited>, StoreError> {

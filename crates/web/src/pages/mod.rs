@@ -582,10 +582,10 @@ pub(crate) struct Signer {
 pub(crate) async fn signers_by_name(app: &AppState) -> Result<Vec<Signer>, PageError> {
     use pricegate_store::views::UserView;
     let users: Vec<UserView> = app.store.list_users().await?.into_iter().filter(UserView::can_sign).collect();
-    let invited = app.store.invited_users(&users.iter().map(|u| u.id).collect::<Vec<_>>()).await?;
+    let invited = app.store.invited_user_ids().await?;
     let mut signers: Vec<Signer> = users
         .into_iter()
-        .map(|u| Signer { invited: invited.contains_key(&u.id), id: u.id, name: u.name, email: u.email })
+        .map(|u| Signer { invited: invited.contains(&u.id), id: u.id, name: u.name, email: u.email })
         .collect();
     signers.sort_by_cached_key(|u| (u.name.to_lowercase(), u.email.clone()));
     Ok(signers)
