@@ -615,7 +615,7 @@ async fn dashboard(
 ) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     let n = app.store.get_notice(&user.0.actor, id).await?;
-    if n.published_at.is_none() {
+    let Some(published) = n.published_at else {
         return Err(PageError::new(
             StatusCode::CONFLICT,
             "A draft has no dashboard",
@@ -625,9 +625,8 @@ async fn dashboard(
                 n.title
             ),
         ));
-    }
+    };
     let acks = app.store.list_acknowledgements(id).await?;
-    let published = n.published_at.unwrap_or_else(chrono::Utc::now);
     // The chart is the salespeople's: finance and admins may acknowledge too.
     let mut times: Vec<_> =
         acks.acknowledged.iter().filter(|a| a.user.role == Role::Sales.as_str()).map(|a| a.acknowledged_at).collect();
@@ -636,15 +635,9 @@ async fn dashboard(
     let acknowledged_others = acks.acknowledged.len() - times.len();
     let reminded = app.store.reminders_of(id).await?;
     let calendar = app.store.calendar();
-    let escalated = app.store.escalations_of(id).await?.map(|(n, last)| match n {
-        1 => format!(
-            "Escalated to finance after the last scheduled reminder: 1 e-mail, at {}.",
-            calendar.stamp(last, true)
-        ),
-        n => format!(
-            "Escalated to finance after the last scheduled reminder: {n} e-mails, the last at {}.",
-            calendar.stamp(last, true)
-        ),
+    let escalated = app.store.escalations_of(id).await?.map(|(n, last)| {
+        let mails = if n == 1 { "1 e-mail, at".to_owned() } else { format!("{n} e-mails, the last at") };
+        format!("Escalated to finance after the last scheduled reminder: {mails} {}.", calendar.stamp(last, true))
     });
     let mut waiting: HashMap<Uuid, Vec<super::notices::HeldUpQuote>> = HashMap::new();
     let held_up = app.store.quotes_waiting_on(id).await?;

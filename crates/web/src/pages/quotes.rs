@@ -1890,25 +1890,23 @@ async fn remind_finance(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
-    let Ok(shown) = Uuid::parse_str(form.get("request")) else {
-        let message = format!("Not reminded: {}.", super::OUT_OF_DATE);
-        let quote = app.store.get_quote(&user.0.actor, id).await?;
-        return Ok(render(StatusCode::CONFLICT, &quote_page(&app, &user, quote, None, Some(message)).await?));
-    };
-    let message = match app.store.remind_finance(&user.0.actor, id, Some(shown)).await {
-        Ok(reminded) => {
-            let done = QuoteDone::FinanceReminded {
-                told: reminded.told,
-                left_out: reminded.recently_told,
-                // Said to the minute, so rounded up to the next one.
-                again_from: reminded.again_from.map(super::minute_from),
-            };
-            return Ok(done.back_to_quote(&user.seal(&app), id));
-        }
-        Err(StoreError::Conflict { code: "quote_changed" | "no_open_request" | "quote_not_draft", message }) => {
-            format!("Not reminded. {message}")
-        }
-        Err(e) => return Err(e.into()),
+    let message = match Uuid::parse_str(form.get("request")) {
+        Err(_) => format!("Not reminded: {}.", super::OUT_OF_DATE),
+        Ok(shown) => match app.store.remind_finance(&user.0.actor, id, Some(shown)).await {
+            Ok(reminded) => {
+                let done = QuoteDone::FinanceReminded {
+                    told: reminded.told,
+                    left_out: reminded.recently_told,
+                    // Said to the minute, so rounded up to the next one.
+                    again_from: reminded.again_from.map(super::minute_from),
+                };
+                return Ok(done.back_to_quote(&user.seal(&app), id));
+            }
+            Err(StoreError::Conflict { code: "quote_changed" | "no_open_request" | "quote_not_draft", message }) => {
+                format!("Not reminded. {message}")
+            }
+            Err(e) => return Err(e.into()),
+        },
     };
     let quote = app.store.get_quote(&user.0.actor, id).await?;
     Ok(render(StatusCode::CONFLICT, &quote_page(&app, &user, quote, None, Some(message)).await?))
