@@ -263,6 +263,11 @@ pub fn api_routes() -> Vec<ApiRoute> {
             vec![case(Quote, Empty, ["401", "200", "403 not_your_quote", "200", "403"])],
         ),
         route(
+            "GET",
+            "/api/v1/quotes/{id}/upcoming-prices",
+            vec![case(Quote, Empty, ["401", "200", "403 not_your_quote", "200", "403"])],
+        ),
+        route(
             "POST",
             "/api/v1/quotes/{id}/reprice",
             vec![case(Quote, Empty, ["401", "200", "403 not_owner", "403", "403"])],

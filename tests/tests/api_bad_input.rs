@@ -103,7 +103,50 @@ both_backends! {
             .await;
         assert_error(&r, 422, "invalid_body");
         assert!(r.text.contains(&format!("the number {} is too large", u64::MAX)), "{}", r.text);
+        // Beyond any float, the number stops the parser; the body is still JSON.
+        let beyond = r#"{"sku":"P","name":"n","unit":"u","currency":"EUR","unit_price_minor":1e400}"#;
+        let r = send_raw(&finance, Method::POST, "/api/v1/products", JSON, beyond).await;
+        assert_error(&r, 422, "invalid_body");
+        assert!(r.text.contains("unit_price_minor: a number at line 1 column") && r.text.contains("is too large"), "{}", r.text);
+        assert_eq!(field(&r), "unit_price_minor");
+        // A field given twice is named.
+        let twice = r#"{"title":"t","body":"b","title":"u"}"#;
+        let r = send_raw(&finance, Method::POST, "/api/v1/notices", JSON, twice).await;
+        assert_error(&r, 422, "invalid_body");
+        assert_eq!(field(&r), "title");
+        assert_eq!(finance.get("/api/v1/products").await.body, json!([]));
         assert_eq!(finance.get("/api/v1/notices").await.body, json!([]));
+    }
+}
+
+both_backends! {
+    /// A body is read as sent, or refused: compressed, it would read as
+    /// garbled JSON (or, not compressed after all, be taken as is); with two
+    /// media types, only the first would count. Nothing is written.
+    async fn a_compressed_body_or_one_of_two_media_types_is_refused(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let body = r#"{"title":"t","body":"b"}"#;
+        for coding in ["gzip", "br", "identity, gzip"] {
+            let request = finance.request(Method::POST, "/api/v1/notices").header("content-type", "application/json");
+            let r = finance.send(request.header("content-encoding", coding).body(body)).await;
+            assert_error(&r, 415, "unsupported_encoding");
+            assert!(r.text.contains("send it uncompressed"), "{}", r.text);
+        }
+        let csv = "sku,name,unit,currency,unit_price_minor\nP-1,Pump,each,EUR,100\n";
+        let request = finance.request(Method::POST, "/api/v1/products/import").header("content-type", "text/csv");
+        assert_error(&finance.send(request.header("content-encoding", "gzip").body(csv)).await, 415, "unsupported_encoding");
+        for types in [["text/plain", "application/json"], ["application/json", "text/plain"]] {
+            let request = finance.request(Method::POST, "/api/v1/notices").header("content-type", types[0]);
+            let r = finance.send(request.header("content-type", types[1]).body(body)).await;
+            assert_error(&r, 400, "duplicate_header");
+        }
+        assert_eq!(finance.get("/api/v1/notices").await.body, json!([]));
+        assert_eq!(finance.get("/api/v1/products").await.body, json!([]));
+        // Said to be as it is, a body is taken.
+        let request = finance.request(Method::POST, "/api/v1/notices").header("content-type", "application/json");
+        let r = finance.send(request.header("content-encoding", "identity").body(body)).await;
+        assert_eq!(r.status, 201, "{}", r.text);
     }
 }
 

@@ -499,6 +499,59 @@ both_backends! {
 }
 
 both_backends! {
+    /// A price published before the quote was drafted, or by a notice its
+    /// signer has acknowledged, that takes force while the quote is valid
+    /// does not hold it up; the API lists it, as the quote page does, so a
+    /// script finalising at today's price knows what it meets later.
+    async fn the_prices_a_draft_meets_later_are_listed_with_whether_the_signer_read_them(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (sara, _) = app.user(Role::Sales, "Sara").await;
+        create_product(&finance, "PUMP-1", "EUR", 1_000).await;
+        create_product(&finance, "VALVE-2", "EUR", 500).await;
+        let (in_ten, in_five) = (date_in_days(10), date_in_days(5));
+        let early = publish_price_change(&finance, "PUMP-1", 1_200, &in_ten).await;
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 2}, {"sku": "VALVE-2", "quantity": 1}])).await);
+        let pending = publish_price_change(&finance, "VALVE-2", 600, &in_five).await;
+        let url = format!("/api/v1/quotes/{quote}/upcoming-prices");
+        let listed = |r: &pricegate_tests::client::Response| -> Vec<(String, i64, i64, String, String, bool)> {
+            assert_eq!(r.status, 200, "{}", r.text);
+            let rows = r.body["upcoming"].as_array().expect("a list of upcoming prices");
+            rows.iter()
+                .map(|p| {
+                    let text = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
+                    let minor = |k: &str| p[k].as_i64().unwrap_or(-1);
+                    let read = p["acknowledged_by_signer"].as_bool().expect("acknowledged_by_signer");
+                    (text("sku"), minor("quoted_unit_price_minor"), minor("unit_price_minor"), text("effective_on"), text("notice_id"), read)
+                })
+                .collect()
+        };
+        // The pending notice is the gate's to show; the earlier one is listed, unread.
+        let r = sam.get(&url).await;
+        assert_eq!(listed(&r), [("PUMP-1".into(), 1_000, 1_200, in_ten.clone(), early.clone(), false)]);
+        assert_eq!(listed(&finance.get(&url).await), listed(&r), "finance reads what the salesperson reads");
+        assert_error(&sara.get(&url).await, 403, "not_your_quote");
+
+        for notice in [&early, &pending] {
+            let r = sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        assert_eq!(
+            listed(&sam.get(&url).await),
+            [
+                ("PUMP-1".into(), 1_000, 1_200, in_ten, early, true),
+                ("VALVE-2".into(), 500, 600, in_five, pending, true),
+            ],
+            "acknowledged, both are for the signer to weigh"
+        );
+        let r = sam.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(listed(&sam.get(&url).await), [], "a finalised quote keeps its prices");
+    }
+}
+
+both_backends! {
     /// The database clock steps back (NTP, a restored virtual machine, a
     /// failover to a server whose clock is behind): a quote was drafted by
     /// the clock an hour ahead, then a notice is published by the clock put

@@ -62,6 +62,8 @@ both_backends! {
             // chrono alone reads these; stored as text, "+10000-…" sorts before today.
             (json!({"sku": "PUMP-1", "unit_price_minor": 1, "effective_on": "+10000-01-01"}), "changes[0].effective_on"),
             (json!({"sku": "PUMP-1", "unit_price_minor": 1, "effective_on": "2099-1-5"}), "changes[0].effective_on"),
+            // Written so, but no client's date type reads year 0 back.
+            (json!({"sku": "PUMP-1", "unit_price_minor": 1, "effective_on": "0000-01-01"}), "changes[0].effective_on"),
             (json!({"sku": "bad sku", "unit_price_minor": 1, "effective_on": "2099-01-01"}), "changes[0].sku"),
         ] {
             let r = finance.post("/api/v1/notices", &notice(change)).await;

@@ -2433,6 +2433,9 @@ both_backends! {
         let r = finance.post(&format!("/api/v1/quotes/{approved}/override"), &json!({"reason": "Agreed in March"})).await;
         assert_eq!(r.status, 201, "{}", r.text);
         assert_eq!(ana.post_empty(&format!("/api/v1/quotes/{cancelled}/cancel")).await.status, 200);
+        let r = ana.get(&format!("/api/v1/quotes/{cancelled}/approval-request")).await;
+        assert_eq!((r.status.as_u16(), &r.body["open"]), (200, &json!(false)), "{}", r.text);
+        assert!(r.body["ended_at"].is_string(), "a cancelled draft's request ended with it: {}", r.text);
         assert_eq!(ana.post_empty(&format!("/api/v1/quotes/{repriced}/reprice")).await.status, 200);
         let r = ana.patch(&format!("/api/v1/quotes/{replaced}"), &json!({"lines": [{"sku": "PUMP-1", "quantity": 3}]})).await;
         assert_eq!(r.status, 200, "{}", r.text);

@@ -17,7 +17,9 @@ pub use calendar::Calendar;
 pub use error::Invalid;
 pub use gate::{GateDecision, NoticeAck, PendingNotice, PublishedNotice, decide};
 pub use money::{Currency, MAX_UNIT_PRICE_MINOR, MinorUnits, UnreadablePrice, count, parse_amount, parse_unit_price};
-pub use parse::{CustomerEmail, DiscountBp, Email, Password, Quantity, Role, Sku, Text, is_date_shaped, parse_date};
+pub use parse::{
+    CustomerEmail, DiscountBp, EARLIEST_DATE, Email, Password, Quantity, Role, Sku, Text, is_date_shaped, parse_date,
+};
 pub use pricing::{
     LineImpact, NoticeImpact, PriceChange, PriceStep, PricedLine, impact_of, last_in_force, line_total, quote_total,
 };

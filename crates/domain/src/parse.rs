@@ -389,18 +389,27 @@ impl DiscountBp {
     }
 }
 
-/// A calendar date written `YYYY-MM-DD`.
-/// A date written exactly `YYYY-MM-DD`. chrono alone also reads `+10000-01-01`,
-/// `-0001-01-01` and `2026-1-5`; the first two would be stored (as text, on
-/// SQLite) sorting *before* every ordinary date, so a price change dated in
-/// the year 10000 would be in force today.
+/// The earliest date the service reads: prices, notices and quotes are all
+/// of this century. Year 0000 is written `YYYY-MM-DD` too, but no client's
+/// date type reads it back, and a date decades back is a typing slip.
+pub const EARLIEST_DATE: &str = "2000-01-01";
+
+/// A date written exactly `YYYY-MM-DD`, from [`EARLIEST_DATE`]. chrono alone
+/// also reads `+10000-01-01`, `-0001-01-01` and `2026-1-5`; the first two
+/// would be stored (as text, on SQLite) sorting *before* every ordinary date,
+/// so a price change dated in the year 10000 would be in force today.
 pub fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, Invalid> {
     let raw = raw.trim();
     if !is_date_shaped(raw) {
         return Err(Invalid::new(field, format!("{field} must be a date written YYYY-MM-DD.")));
     }
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| Invalid::new(field, format!("{field} must be a day of the calendar: {raw} is not one.")))
+    let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| Invalid::new(field, format!("{field} must be a day of the calendar: {raw} is not one.")))?;
+    // Written alike, the two compare as dates do.
+    if raw < EARLIEST_DATE {
+        return Err(Invalid::new(field, format!("{field} must be {EARLIEST_DATE} or later: {raw} is too far back.")));
+    }
+    Ok(date)
 }
 
 /// Whether `raw` is written YYYY-MM-DD, whether or not it names a real day
@@ -424,6 +433,11 @@ mod tests {
             "d must be a day of the calendar: 2026-02-30 is not one."
         );
         assert!(is_date_shaped(" 2026-02-30 ") && !is_date_shaped("2026-2-3"));
+        assert_eq!(
+            parse_date("effective_on", "0000-01-01").unwrap_err().message,
+            "effective_on must be 2000-01-01 or later: 0000-01-01 is too far back."
+        );
+        assert!(parse_date("d", "2000-01-01").is_ok() && parse_date("d", "1999-12-31").is_err());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::audit::{AuditEntry, record};
 use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{notice_changes, notices, products, quote_lines};
 use crate::notices::PUBLISHED;
-use crate::views::ProductView;
+use crate::views::{ProductView, QuoteView, UpcomingPriceView};
 use crate::{Actor, Store, StoreError};
 
 #[derive(Debug, Clone)]
@@ -259,6 +259,46 @@ impl Store {
             return Ok(Vec::new());
         }
         self.published_after(Some(skus), after, Some(until)).await
+    }
+
+    /// The prices published for a draft's products that take force after
+    /// today and by its `valid_until`, one per product and date as in
+    /// [`Store::upcoming_prices`], but those set by a notice in `pending` (the
+    /// gate lists those, with what they do to the quote), each with the
+    /// quote's unit price for the product and whether its signer has
+    /// acknowledged the notice.
+    pub async fn upcoming_for_quote(
+        &self,
+        quote: &QuoteView,
+        pending: &HashSet<Uuid>,
+    ) -> Result<Vec<UpcomingPriceView>, StoreError> {
+        let mut skus: Vec<&str> = quote.lines.iter().map(|l| l.sku.as_str()).collect();
+        skus.sort_unstable();
+        skus.dedup();
+        let today = self.today().await?;
+        let prices: Vec<UpcomingPrice> = self
+            .upcoming_prices(&skus, today, quote.valid_until)
+            .await?
+            .into_iter()
+            .filter(|p| !pending.contains(&p.notice_id))
+            .collect();
+        let notices: Vec<Uuid> = prices.iter().map(|p| p.notice_id).collect();
+        let read = self.acknowledged_among(quote.signer_id, &notices).await?;
+        Ok(prices
+            .into_iter()
+            .filter_map(|p| {
+                let quoted = quote.lines.iter().find(|l| l.sku == p.sku)?.unit_price_minor;
+                Some(UpcomingPriceView {
+                    acknowledged_by_signer: read.contains(&p.notice_id),
+                    quoted_unit_price_minor: quoted,
+                    unit_price_minor: p.unit_price_minor,
+                    effective_on: p.effective_on,
+                    sku: p.sku,
+                    notice_id: p.notice_id,
+                    title: p.title,
+                })
+            })
+            .collect())
     }
 
     /// Every published price that takes force after `after`, by sku and

@@ -341,6 +341,26 @@ pub struct SupersededLineView {
     pub current_unit_price_minor: i64,
 }
 
+/// A price already published that takes force after today and while a
+/// draft is valid, for one of its products, by a notice the gate does not
+/// wait for (acknowledged, or published before the quote was drafted):
+/// finalised before then the quote keeps its price; finalised from then on,
+/// its line is at a price no longer in force.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct UpcomingPriceView {
+    pub sku: String,
+    /// The unit price the quote carries for the product.
+    pub quoted_unit_price_minor: i64,
+    /// The unit price from `effective_on`.
+    pub unit_price_minor: i64,
+    pub effective_on: NaiveDate,
+    pub notice_id: Uuid,
+    pub title: String,
+    /// The quote's signer has acknowledged the notice. A notice published
+    /// before drafting does not hold the quote up, but may be news to them.
+    pub acknowledged_by_signer: bool,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct GateView {
     /// True when finalisation would succeed now.

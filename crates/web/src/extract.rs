@@ -21,6 +21,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         QueryOnChange::refuse(req.extensions(), req.method())?;
+        readable_as_sent(req.headers())?;
         if !has_json_content_type(req.headers()) {
             return Err(json_rejection(JsonRejection::MissingJsonContentType(Default::default())));
         }
@@ -67,6 +68,7 @@ impl<S: Send + Sync> FromRequest<S> for NoBody {
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+        readable_as_sent(req.headers())?;
         let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
         let compact: Vec<u8> = bytes.iter().copied().filter(|b| !json_space(b)).collect();
         match compact.as_slice() {
@@ -93,6 +95,36 @@ where
     match <Option<T> as serde::Deserialize>::deserialize(deserializer)? {
         Some(value) => Ok(Some(value)),
         None => Err(serde::de::Error::custom("null is not a value here: leave the field out to keep it as it is")),
+    }
+}
+
+/// A body is read as sent, of one media type: 415 `unsupported_encoding`
+/// for one sent compressed (`Content-Encoding`), which would otherwise be
+/// read as garbled JSON, or taken as is when it was not compressed after
+/// all; 400 `duplicate_header` for one with `Content-Type` twice, of which
+/// only the first would count.
+pub(crate) fn readable_as_sent(headers: &axum::http::HeaderMap) -> Result<(), AppError> {
+    let sent = headers.get_all(axum::http::header::CONTENT_TYPE).iter().count();
+    if sent > 1 {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "duplicate_header",
+            format!("The request carries Content-Type {sent} times; send it once."),
+        ));
+    }
+    let encoded = headers
+        .get_all(axum::http::header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .find(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"));
+    match encoded {
+        Some(coding) => Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            format!("The body is sent with Content-Encoding {coding}; send it uncompressed, without Content-Encoding."),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -189,6 +221,26 @@ fn not_an_object(first: u8) -> AppError {
 }
 
 fn malformed(why: &str) -> AppError {
+    // JSON sets numbers no bound; past what a 64-bit float holds (`1e400`),
+    // the parser stops. The body is well-formed: its number is out of range.
+    let (path, what) = match why.split_once(": ") {
+        Some((path, what)) if !path.contains(' ') => (Some(path), what),
+        _ => (None, why),
+    };
+    if let Some(place) = what.strip_prefix("number out of range") {
+        let refused = AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!(
+                "The body does not have the expected shape: {}a number{place} is too large.",
+                path.map_or(String::new(), |p| format!("{p}: "))
+            ),
+        );
+        return match path {
+            Some(field) => refused.with("field", field),
+            None => refused,
+        };
+    }
     AppError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("The body is not valid JSON: {why}."))
 }
 
@@ -203,7 +255,7 @@ fn field_of(sentence: &str) -> Option<String> {
         return None;
     }
     let path = if path == "." || path.contains(' ') { "" } else { path };
-    let named = ["missing field `", "unknown field `"]
+    let named = ["missing field `", "unknown field `", "duplicate field `"]
         .iter()
         .find_map(|p| what.strip_prefix(p))
         .and_then(|rest| rest.split_once('`'))

@@ -719,6 +719,8 @@ impl Store {
         })
         .exec(&txn)
         .await?;
+        // A cancelled draft leaves finance nothing to approve.
+        approval::end_requests(&txn, id, now).await?;
         record(&txn, audit(now, actor, "quote.cancelled", id, json!({}))).await?;
         let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
         txn.commit().await?;

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::api::ApiRouter;
 use crate::extract::{
-    ApiJson, ApiPath, ApiQuery, AuthUser, FinanceUser, NoParameters, content_type_essence, read_body,
+    ApiJson, ApiPath, ApiQuery, AuthUser, FinanceUser, NoParameters, content_type_essence, read_body, readable_as_sent,
 };
 use crate::{AppError, AppState, ErrorBody};
 
@@ -105,9 +105,11 @@ pub async fn update_product(
         return Err(AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "price_by_notice",
-            "A product's price changes only through a published price notice, so that every salesperson is told: \
-             draft one (POST /api/v1/notices) with the new price and the day it takes force. Nothing was changed.",
-        ));
+            "unit_price_minor is not changed here: a product's price changes only through a published price \
+             notice, so that every salesperson is told. Draft one (POST /api/v1/notices) with the new price and \
+             the day it takes force. Nothing was changed.",
+        )
+        .with("field", "unit_price_minor"));
     }
     let patch = ProductPatch {
         name: body.name.as_deref().map(|n| Text::parse("name", n, limits::NAME)).transpose()?,
@@ -213,6 +215,7 @@ pub async fn import_products(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<ImportResult>), AppError> {
+    readable_as_sent(&headers)?;
     if !is_csv(&headers) {
         return Err(AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -2,7 +2,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
-use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView};
+use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView, UpcomingPriceView};
 use pricegate_store::{
     ApprovalAsked, ApprovalDeclined, ApprovalRequestView, FinanceReminded, NewLine, NewQuote, PricesSeen, QuoteFilter,
     QuotePatch, QuoteSearch,
@@ -22,6 +22,7 @@ pub fn router() -> ApiRouter {
         .routes(routes!(list_quotes, create_quote))
         .routes(routes!(get_quote, update_quote))
         .routes(routes!(quote_gate))
+        .routes(routes!(upcoming_prices))
         .routes(routes!(finalise_quote))
         .routes(routes!(reprice_quote))
         .routes(routes!(cancel_quote))
@@ -295,6 +296,35 @@ pub async fn quote_gate(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<GateView>, AppError> {
     Ok(Json(app.store.quote_gate(&user.actor, id).await?))
+}
+
+/// Prices already published that a draft meets if it is finalised later.
+#[derive(serde::Serialize, ToSchema)]
+pub struct UpcomingPricesOut {
+    /// By product and date. Empty for a quote that is no longer a draft.
+    pub upcoming: Vec<UpcomingPriceView>,
+}
+
+/// The prices already published for the quote's products that take force after today and by its `valid_until`, by
+/// notices the gate does not wait for: those the signer acknowledged, and those published before the quote was
+/// drafted (`acknowledged_by_signer` says which). Finalised before such a date, the quote keeps its price; from then
+/// on, its line is at a price no longer in force (reprice, or finance approves keeping it). The quote page shows the
+/// same list.
+#[utoipa::path(get, path = "/api/v1/quotes/{id}/upcoming-prices", tag = "quotes", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = UpcomingPricesOut), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn upcoming_prices(
+    State(app): State<AppState>,
+    QuoteUser(user): QuoteUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<UpcomingPricesOut>, AppError> {
+    let quote = app.store.get_quote(&user.actor, id).await?;
+    if quote.state != "draft" {
+        return Ok(Json(UpcomingPricesOut { upcoming: Vec::new() }));
+    }
+    let gate = app.store.quote_gate(&user.actor, id).await?;
+    let pending = gate.pending.iter().map(|p| p.notice_id).collect();
+    Ok(Json(UpcomingPricesOut { upcoming: app.store.upcoming_for_quote(&quote, &pending).await? }))
 }
 
 /// Finalise: refused with 409 `pending_acknowledgements` (listing each pending notice and its price

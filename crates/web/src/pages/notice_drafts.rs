@@ -310,10 +310,13 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
             )
         }
     });
-    let effective_on = parse_date("date", date).map_err(|_| match pricegate_domain::is_date_shaped(date) {
-        _ if date.trim().is_empty() => "The date is missing.".to_owned(),
-        true => format!("\u{201c}{}\u{201d} is not a day of the calendar.", date.trim()),
-        false => format!("\u{201c}{}\u{201d} is not a date written YYYY-MM-DD.", date.trim()),
+    let effective_on = parse_date("date", date).map_err(|_| match date.trim() {
+        "" => "The date is missing.".to_owned(),
+        d if !pricegate_domain::is_date_shaped(d) => format!("\u{201c}{d}\u{201d} is not a date written YYYY-MM-DD."),
+        d if d < pricegate_domain::EARLIEST_DATE => {
+            format!("\u{201c}{d}\u{201d} is too far back: dates start at {}.", pricegate_domain::EARLIEST_DATE)
+        }
+        d => format!("\u{201c}{d}\u{201d} is not a day of the calendar."),
     });
     match (unit_price_minor, effective_on) {
         (Ok(unit_price_minor), Ok(effective_on)) => Ok(NewPriceChange { sku, unit_price_minor, effective_on }),
@@ -721,6 +724,12 @@ mod tests {
         let below = parse_changes("EU-1, -5, 2026-12-01", &products).unwrap_err();
         assert_eq!(below, "Line 1: -5 is below zero: a price cannot be.");
         assert!(lines[3].ends_with("did you mean EU-1?"), "a SKU in the wrong case is named: {refused}");
+        let dates = |date: &str| parse_changes(&format!("EU-1, 12, {date}"), &products).unwrap_err();
+        assert_eq!(dates("2026-02-30"), "Line 1: \u{201c}2026-02-30\u{201d} is not a day of the calendar.");
+        assert_eq!(
+            dates("0000-01-01"),
+            "Line 1: \u{201c}0000-01-01\u{201d} is too far back: dates start at 2000-01-01."
+        );
     }
 
     #[test]

@@ -1129,24 +1129,13 @@ pub(super) async fn upcoming_rows(
     gate: Option<&GateView>,
 ) -> Result<Vec<UpcomingRow>, PageError> {
     let Some(gate) = gate else { return Ok(Vec::new()) };
-    let mut skus: Vec<&str> = quote.lines.iter().map(|l| l.sku.as_str()).collect();
-    skus.sort_unstable();
-    skus.dedup();
-    let today = app.store.today().await?;
-    let prices = app.store.upcoming_prices(&skus, today, quote.valid_until).await?;
     let pending: std::collections::HashSet<Uuid> = gate.pending.iter().map(|p| p.notice_id).collect();
-    let prices: Vec<_> = prices.into_iter().filter(|p| !pending.contains(&p.notice_id)).collect();
-    let notices: Vec<Uuid> = prices.iter().map(|p| p.notice_id).collect();
-    let read = app.store.acknowledged_among(quote.signer_id, &notices).await?;
+    let prices = app.store.upcoming_for_quote(quote, &pending).await?;
     Ok(prices
         .into_iter()
         .map(|p| UpcomingRow {
-            unread: !read.contains(&p.notice_id),
-            quoted: quote
-                .lines
-                .iter()
-                .find(|l| l.sku == p.sku)
-                .map_or_else(String::new, |l| money(&quote.currency, l.unit_price_minor)),
+            unread: !p.acknowledged_by_signer,
+            quoted: money(&quote.currency, p.quoted_unit_price_minor),
             new_price: money(&quote.currency, p.unit_price_minor),
             effective_on: p.effective_on.to_string(),
             sku: p.sku,
