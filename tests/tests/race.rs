@@ -174,3 +174,74 @@ async fn the_store_reads_committed_whatever_the_database_default_is() {
     txn.rollback().await.expect("rolls back");
     store.close().await;
 }
+
+/// A signer deactivated while their finalisations are under way: each
+/// finalisation either committed before the deactivation took effect, and is
+/// stamped before it, or reads them deactivated and is refused. None is
+/// finalised by someone no longer able to sign, stamped after they left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_quote_is_finalised_by_its_signer_after_they_were_deactivated() {
+    use chrono::{DateTime, Utc};
+    use pricegate_store::entity::users;
+    use pricegate_tests::fixtures::{create_product, draft_quote, id_of};
+    use sea_orm::EntityTrait;
+    use serde_json::json;
+
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let sam_url = format!("/api/v1/users/{}", sam.id);
+    let (mut finalised, mut refused, mut late) = (0, 0, Vec::new());
+    for round in 0..4 {
+        let sales = app.login(&sam.email, PASSWORD).await;
+        let mut quotes = Vec::new();
+        for _ in 0..30 {
+            quotes.push(id_of(&draft_quote(&sales, json!([{"sku": "P-1", "quantity": 1}])).await));
+        }
+        let finalising: Vec<_> = quotes
+            .iter()
+            .enumerate()
+            .map(|(i, quote)| {
+                let (sales, path) = (sales.clone(), format!("/api/v1/quotes/{quote}/finalise"));
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(i as u64)).await;
+                    sales.post_empty(&path).await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let r = admin.patch(&sam_url, &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let deactivated_at = users::Entity::find_by_id(sam.id)
+            .one(app.store.connection())
+            .await
+            .expect("reads")
+            .expect("Sam")
+            .updated_at;
+        for task in finalising {
+            let r = task.await.expect("a finalisation");
+            match r.status.as_u16() {
+                200 => {
+                    finalised += 1;
+                    let at: DateTime<Utc> =
+                        r.body["finalised_at"].as_str().and_then(|t| t.parse().ok()).expect("finalised_at");
+                    if at >= deactivated_at {
+                        late.push(format!(
+                            "round {round}: {} finalised at {at}, Sam deactivated at {deactivated_at}",
+                            r.body["id"]
+                        ));
+                    }
+                }
+                401 | 409 => refused += 1,
+                _ => panic!("round {round}: {} {}", r.status, r.text),
+            }
+        }
+        let r = admin.patch(&sam_url, &json!({"active": true})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    app.stop().await;
+    assert!(finalised > 0 && refused > 0, "{finalised} finalised, {refused} refused: the race never met");
+    assert!(late.is_empty(), "{} finalised after the signer left:\n{}", late.len(), late.join("\n"));
+}

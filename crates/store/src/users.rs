@@ -342,6 +342,14 @@ impl Store {
             None => None,
         };
         let txn = self.begin_write().await?;
+        // Someone who may stop signing: finalisations under way finish
+        // first, and those after read them as they are now. Otherwise one
+        // that read them still able to sign could commit after they were
+        // deactivated, and be stamped later too. The gate first, then the
+        // user row, in the order drafting takes them.
+        if patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Sales) {
+            crate::gate::lock_gate_exclusively(&txn).await?;
+        }
         let now = db_now(&txn).await?;
         let user =
             users::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(StoreError::not_found("user"))?;

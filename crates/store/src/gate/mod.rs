@@ -111,10 +111,11 @@ pub(crate) async fn drafting_stamp(txn: &DatabaseTransaction) -> Result<DateTime
     Ok(in_commit_order(db_now(txn).await?, latest_stamp(txn, false).await?))
 }
 
-/// Publication's lock: nothing else may pass the gate meanwhile.
+/// Publication's lock (and a signer's deactivation's): nothing else may
+/// pass the gate meanwhile.
 const LOCK_GATE_EXCLUSIVELY: &str = concat!("SELECT pg_advisory_xact_lock(", gate_lock_key!(), ")");
 
-async fn lock_gate_exclusively(txn: &DatabaseTransaction) -> Result<(), StoreError> {
+pub(crate) async fn lock_gate_exclusively(txn: &DatabaseTransaction) -> Result<(), StoreError> {
     lock_on_postgres(txn, LOCK_GATE_EXCLUSIVELY).await
 }
 
