@@ -572,7 +572,17 @@ both_backends! {
         let pending: HashSet<String> = acks["pending"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap().to_owned()).collect();
         assert_eq!(pending, HashSet::from([rita.email.clone(), olga.email.clone(), "mia.right@pricegate.test".to_owned()]));
 
-        // Olga's untouched link still works.
+        // Olga's untouched link, forwarded to Sam and pressed where he is
+        // logged in: refused, recording nothing; the page has no button.
+        let sam_session = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in").0;
+        let (status, body) = page_logged_in(reqwest::Method::GET, &link_of(&olga.email), Some(&sam_session)).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("Only Olga acknowledges with it.") && !body.contains("<form method=\"post\""), "{body}");
+        let (status, body) = page_logged_in(reqwest::Method::POST, &link_of(&olga.email), Some(&sam_session)).await;
+        assert_eq!(status, 403, "{body}");
+        assert!(body.contains("This link is Olga&#39;s, and you are logged in as Sam: nothing was recorded."), "{body}");
+        assert_eq!(acknowledgements(&finance, &nid).await["acknowledged"].as_array().unwrap().len(), 1);
+        // It still works for Olga.
         let (status, body) = page(reqwest::Method::POST, &link_of(&olga.email)).await;
         assert_eq!(status, 200, "{body}");
         // Used, it is Olga's acknowledgement it recorded: hers, logged in
@@ -580,7 +590,6 @@ both_backends! {
         let (status, body) = page_logged_in(reqwest::Method::GET, &link_of(&olga.email), Some(&olga_session)).await;
         assert_eq!(status, 409, "{body}");
         assert!(body.contains("It recorded your acknowledgement of “Pumps up 10%” at "), "{body}");
-        let sam_session = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in").0;
         let (status, body) = page_logged_in(reqwest::Method::POST, &link_of(&olga.email), Some(&sam_session)).await;
         assert_eq!(status, 409, "{body}");
         assert!(
@@ -653,6 +662,7 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
         .and_then(|m| m.ack_link())
         .expect("Ana's link about the seals");
     let base = app.base.clone();
+    let sam_email = sam.email.clone();
 
     with_browsers(1, move |browsers| async move {
         let page = Page::new(browsers[0].clone(), &base);
@@ -721,22 +731,19 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
         assert!(page.text(&row(&current)).await.ends_with(": ready to finalise"));
         assert_eq!(page.text("#nothing-else").await, "No other price notice waits for your acknowledgement.");
         // Ana's link, forwarded to Sam and opened where he is logged in: the
-        // page says whose acknowledgement the button records, and names nothing of hers.
+        // page says it is hers, offers no button, and names nothing of hers.
         page.goto(anas_link.strip_prefix(&base).expect("the link points at this server")).await;
         let warning = page.text("#not-yours").await;
-        assert!(warning.starts_with("This link is Ana's, and you are logged in as Sam."), "{warning}");
-        page.submit("button[type=submit]").await;
-        let body = page.body().await;
-        assert!(body.contains("Ana's acknowledgement of"), "{body}");
-        assert_eq!(
-            page.text("#log-in-to-see").await,
-            "You are logged in as Sam: Pricegate names them only to Ana, logged in."
+        assert!(
+            warning.starts_with("This link is Ana's, and you are logged in as Sam. Only Ana acknowledges with it."),
+            "{warning}"
         );
-        // Counted, as hers, not his.
-        assert!(page.text("#held-up-summary").await.contains("drafts Ana signs"), "{}", page.body().await);
-        assert_eq!(page.text("#still-summary").await, "2 more price notices wait for Ana's acknowledgement.");
+        assert!(!page.exists("form[method=post]").await, "no button acknowledges for Ana: {}", page.body().await);
     })
     .await;
+    let seals_acks = acknowledgements(&finance, &seals).await;
+    let by: Vec<&Value> = seals_acks["acknowledged"].as_array().unwrap().iter().map(|a| &a["user"]["email"]).collect();
+    assert_eq!(by, [&json!(sam_email)], "Sam's own, not Ana's: {seals_acks}");
     let acks = acknowledgements(&finance, &nid).await;
     let channel = acks["acknowledged"].as_array().and_then(|a| a.first()).map(|a| a["channel"].clone());
     assert_eq!(channel, Some(json!("email")), "{acks}");

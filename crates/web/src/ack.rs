@@ -6,6 +6,9 @@
 //! button) acknowledges. The token in the address is the capability, so
 //! there is no session and no CSRF cookie; a cross-site POST is still
 //! refused when the browser says it is one (`Sec-Fetch-Site`, `Origin`).
+//! A browser logged in as someone other than the link's person gets no
+//! button, and its POST is refused: a link acknowledges only for whom it
+//! was sent to, never for a colleague it was forwarded to.
 
 use askama::Template;
 use axum::Router;
@@ -49,8 +52,10 @@ pub fn router() -> Router<AppState> {
 struct ShowPage {
     title: String,
     user_name: String,
-    /// Who is logged in in this browser, when that is not the link's person.
+    /// Who is logged in in this browser, when that is not the link's
+    /// person: the page has no button for them.
     someone_else: Option<String>,
+    notice_id: Uuid,
     published_at: String,
     body_html: String,
     changes: Vec<ChangeRow>,
@@ -114,8 +119,6 @@ impl HeldRow {
 struct DonePage {
     title: String,
     user_name: String,
-    /// Who is logged in in this browser, when that is not the link's person.
-    someone_else: Option<String>,
     acknowledged_at: String,
     /// What the acknowledgement leaves its person with; `None` when that
     /// could not be read (the acknowledgement itself stands).
@@ -142,29 +145,18 @@ struct After {
 }
 
 impl After {
-    /// What acknowledging left the link's person with. `other_reader`: the
-    /// link's person's name when someone else is logged in here, so that
-    /// the counts are said of them, not of the reader.
-    fn new(
-        after: AfterAcknowledging,
-        reader: Uuid,
-        named: bool,
-        other_reader: Option<&str>,
-        calendar: Calendar,
-    ) -> After {
+    /// What acknowledging left the link's person with, said to them
+    /// (whoever holds the link, logged in as them or not at all).
+    fn new(after: AfterAcknowledging, reader: Uuid, named: bool, calendar: Calendar) -> After {
         let drafts: Vec<DraftRow> =
             after.drafts.into_iter().map(|(quote, gate)| DraftRow::new(quote, &gate, reader)).collect();
         let held = drafts.len() + after.more_drafts;
         let ready = drafts.iter().filter(|d| d.ready).count();
-        let (sign, your) = match other_reader {
-            None => ("you sign".to_owned(), "your".to_owned()),
-            Some(name) => (format!("{name} signs"), format!("{name}'s")),
-        };
-        let drafts_summary = drafts_summary(held, drafts.len(), ready, &sign);
+        let drafts_summary = drafts_summary(held, drafts.len(), ready, "you sign");
         let still_summary = match after.still_count {
-            0 => format!("No other price notice waits for {your} acknowledgement."),
-            1 => format!("One more price notice waits for {your} acknowledgement."),
-            n => format!("{n} more price notices wait for {your} acknowledgement."),
+            0 => "No other price notice waits for your acknowledgement.".to_owned(),
+            1 => "One more price notice waits for your acknowledgement.".to_owned(),
+            n => format!("{n} more price notices wait for your acknowledgement."),
         };
         After {
             named,
@@ -419,6 +411,7 @@ fn show_page(
             title: view.notice.title,
             user_name: view.user_name,
             someone_else,
+            notice_id: view.notice.id,
             published_at: calendar.stamp(view.notice.published_at, true),
             changes,
             expires_at: calendar.stamp(view.expires_at, true),
@@ -478,16 +471,31 @@ async fn acknowledge(
     }
     let Ok(Path(token)) = token else { return refusal(AckLinkError::Altered, app.store.calendar(), None) };
     let calendar = app.store.calendar();
+    // Logged in here as someone else, the reader is not the person the
+    // link was sent to: a link acknowledges only for them, never for
+    // whoever holds it in a browser that says who they are.
+    let session = signed_in(&app, &headers).await;
+    if let Some(reader) = &session
+        && let Ok(link) = app.store.open_ack_link(&token).await
+        && link.user_id != reader.actor.id
+    {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "This link is someone else's",
+            format!(
+                "This link is {owner}'s, and you are logged in as {reader}: nothing was recorded. Only {owner} \
+                 acknowledges with it. If the notice is for you too, acknowledge it in Pricegate; if you are \
+                 {owner}, log out first, then open the link again.",
+                owner = link.user_name,
+                reader = reader.user.name,
+            ),
+        );
+    }
     match app.store.acknowledge_by_link(&token, client).await {
         Ok((view, ack)) => {
-            let session = signed_in(&app, &headers).await;
             let named = session.as_ref().is_some_and(|s| s.actor.id == ack.user_id);
-            let someone_else = session.filter(|s| s.actor.id != ack.user_id).map(|s| s.user.name);
             let after = match app.store.after_acknowledging(ack.user_id, ack.notice_id).await {
-                Ok(after) => {
-                    let other_reader = someone_else.as_ref().map(|_| view.user_name.as_str());
-                    Some(After::new(after, ack.user_id, named, other_reader, calendar))
-                }
+                Ok(after) => Some(After::new(after, ack.user_id, named, calendar)),
                 Err(e) => {
                     tracing::warn!(error = %e, "acknowledged by link, but what it leaves could not be read");
                     None
@@ -496,7 +504,6 @@ async fn acknowledge(
             let done = DonePage {
                 title: view.notice.title,
                 user_name: view.user_name,
-                someone_else,
                 acknowledged_at: calendar.stamp(ack.acknowledged_at, true),
                 after,
             };
