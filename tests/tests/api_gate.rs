@@ -1370,6 +1370,10 @@ async fn a_cancel_or_delete_confirmation_acts_on_what_it_showed() {
     let (status, page) = post_form(cancel_url.clone(), &sam_cookie, &form).await;
     assert_eq!(status, 303);
     assert!(page.contains("This quote was cancelled") && !page.contains("Cancelled already"), "{page}");
+    assert!(
+        page.contains("Quote cancelled ") && page.contains("it can no longer be finalised"),
+        "told what it did: {page}"
+    );
     assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["state"], "cancelled");
     // Sent again (Back, then the button): it says it did nothing.
     let (status, page) = post_form(cancel_url, &sam_cookie, &form).await;
@@ -1783,4 +1787,32 @@ async fn an_edit_is_recorded_with_what_it_changed(backend: Backend) {
     let log = page_as(&app.base, &fiona.email, "/audit?action=quote.edited").await;
     assert!(log.contains("Edited: P-1 discount 0.00 % \u{2192} 10.00 %; total 52.50 EUR \u{2192} 47.50 EUR<"), "{log}");
 }
+}
+
+both_backends! {
+    /// A notice's button on a quote's page sent twice (a second click, the
+    /// Back button): the second says the notice stood acknowledged and that
+    /// nothing more was recorded, not that it acknowledged it.
+    async fn acknowledging_twice_from_a_quote_page_says_the_second_recorded_nothing(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 1_000).await;
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 1}])).await);
+        let notice = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &notice).await;
+        let cookie = session_cookie(&app.base, &sam_user.email).await;
+        let page = client().get(format!("{}/quotes/{quote}", app.base)).header("cookie", &cookie).send().await;
+        let html = page.expect("the quote's page").text().await.unwrap_or_default();
+        let form = [("csrf_token", csrf_in(&html)), ("notice_id", notice.clone())];
+        let url = format!("{}/quotes/{quote}/acknowledge", app.base);
+        let (status, first) = post_form(url.clone(), &cookie, &form).await;
+        assert_eq!(status, 303);
+        assert!(first.contains("Acknowledged \u{201c}Pumps up\u{201d}."), "{first}");
+        let (status, again) = post_form(url, &cookie, &form).await;
+        assert_eq!(status, 303);
+        assert!(again.contains("\u{201c}Pumps up\u{201d} was acknowledged already: nothing more was recorded."), "{again}");
+        let acks = finance.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await.body;
+        assert_eq!(acks["acknowledged"].as_array().map(Vec::len), Some(1), "{acks}");
+    }
 }

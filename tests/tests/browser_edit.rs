@@ -133,6 +133,7 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
         sam.submit("#cancel-quote").await;
         sam.submit("#confirm-cancel").await;
         assert_eq!(sam.path().await, format!("/quotes/{cancelled}"));
+        assert!(sam.text("#done").await.starts_with("Quote cancelled "), "told what it did");
         assert_eq!(sam.text("#quote-state").await, "cancelled");
         assert!(sam.text("#cancelled").await.contains("cancelled"));
         assert!(

@@ -898,6 +898,20 @@ async fn the_finalise_confirmation_is_the_signers_and_the_gate_is_asked_again_wh
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     let (_, quote_page) = page(&http, format!("{base}/quotes/{quote}"), &sam).await;
     assert!(quote_page.contains("id=\"finalised\"") && !quote_page.contains("Not finalised"), "{quote_page}");
+    // A form's address opened in the browser (a refused form's page
+    // reloaded, a tab reopened) leads to the quote too, not to an error.
+    for form in [
+        "acknowledge",
+        "reprice",
+        "override",
+        "approval-request",
+        "approval-request/decline",
+        "approval-request/remind",
+    ] {
+        let r = http.get(format!("{base}/quotes/{quote}/{form}")).header(COOKIE, &sam).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{form}");
+        assert_eq!(r.headers()["location"], format!("/quotes/{quote}").as_str(), "{form}");
+    }
 
     // Another signer named while the confirmation is open: its sender is
     // told who signs now, on the quote's page.

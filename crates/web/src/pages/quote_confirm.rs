@@ -117,8 +117,7 @@ async fn cancel(
         return cancel_page(&app, &user, id, StatusCode::CONFLICT, Some(why)).await;
     };
     match app.store.cancel_quote(&user.0.actor, id, Some(&[as_seen])).await {
-        // Its page says it is cancelled.
-        Ok(_) => Ok(to_quote(id)),
+        Ok(_) => Ok(QuoteDone::Cancelled.back_to_quote(&user.seal(&app), id)),
         // Cancelled already (the confirmation again, by the Back button) or
         // finalised meanwhile: its page says which, and that this did nothing.
         Err(StoreError::Conflict { code: "quote_not_draft", .. }) => {

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use pricegate_domain::{Role, last_in_force};
 use pricegate_mail::compose::percent;
 use pricegate_mail::render_markdown;
@@ -37,12 +37,21 @@ pub fn router() -> Router<AppState> {
         .route("/quotes/new", get(new_quote_form).post(create_quote))
         .route("/quotes/{id}", get(show))
         .route("/quotes/{id}/edit", get(edit_quote_form).post(update_quote))
-        .route("/quotes/{id}/acknowledge", post(acknowledge))
-        .route("/quotes/{id}/reprice", post(reprice))
-        .route("/quotes/{id}/override", post(override_prices))
-        .route("/quotes/{id}/approval-request", post(request_approval))
-        .route("/quotes/{id}/approval-request/decline", post(decline_approval))
-        .route("/quotes/{id}/approval-request/remind", post(remind_finance))
+        // Each form's address, opened in the browser (the page answering a
+        // refused form, reloaded; a tab reopened), leads to the quote, where
+        // the form is, as the confirmations' addresses do once they no longer apply.
+        .route("/quotes/{id}/acknowledge", get(to_its_quote).post(acknowledge))
+        .route("/quotes/{id}/reprice", get(to_its_quote).post(reprice))
+        .route("/quotes/{id}/override", get(to_its_quote).post(override_prices))
+        .route("/quotes/{id}/approval-request", get(to_its_quote).post(request_approval))
+        .route("/quotes/{id}/approval-request/decline", get(to_its_quote).post(decline_approval))
+        .route("/quotes/{id}/approval-request/remind", get(to_its_quote).post(remind_finance))
+}
+
+/// The quote's page, for a logged-in user at the address of one of its
+/// forms (the quote's page says who may see it).
+async fn to_its_quote(PageId(id): PageId, _: PageUser) -> Response {
+    super::quote_confirm::to_quote(id)
 }
 
 struct QuoteRow {
@@ -702,7 +711,11 @@ pub(super) enum QuoteDone {
     /// A cancellation that found the quote no longer a draft (sent from a
     /// page opened before it was finalised or cancelled).
     NotCancelled,
+    Cancelled,
     Acknowledged(Uuid),
+    /// The notice's button sent again (a second click, the Back button):
+    /// it stood acknowledged, and nothing more was recorded.
+    AcknowledgedBefore(Uuid),
     /// Every notice the page listed, read together: how many were new, of how many.
     AcknowledgedAll {
         new: usize,
@@ -751,7 +764,9 @@ impl QuoteDone {
             QuoteDone::SavedApprovalCoversAgain => format!("saved-approved.{quote}"),
             QuoteDone::DraftedAlready => format!("drafted-already.{quote}"),
             QuoteDone::NotCancelled => format!("not-cancelled.{quote}"),
+            QuoteDone::Cancelled => format!("cancelled.{quote}"),
             QuoteDone::Acknowledged(notice) => format!("acknowledged.{quote}.{notice}"),
+            QuoteDone::AcknowledgedBefore(notice) => format!("acknowledged-before.{quote}.{notice}"),
             QuoteDone::AcknowledgedAll { new, of } => format!("acknowledged-all.{quote}.{new}.{of}"),
             QuoteDone::Finalised => format!("finalised.{quote}"),
             QuoteDone::Overridden => format!("overridden.{quote}"),
@@ -782,7 +797,9 @@ impl QuoteDone {
             "saved-approved" => QuoteDone::SavedApprovalCoversAgain,
             "drafted-already" => QuoteDone::DraftedAlready,
             "not-cancelled" => QuoteDone::NotCancelled,
+            "cancelled" => QuoteDone::Cancelled,
             "acknowledged" => QuoteDone::Acknowledged(Uuid::parse_str(parts.next()?).ok()?),
+            "acknowledged-before" => QuoteDone::AcknowledgedBefore(Uuid::parse_str(parts.next()?).ok()?),
             "acknowledged-all" => {
                 let mut count = || parts.next().and_then(|p| p.parse().ok());
                 QuoteDone::AcknowledgedAll { new: count()?, of: count()? }
@@ -840,6 +857,10 @@ impl QuoteDone {
                 page.finalised_at
             ),
             QuoteDone::NotCancelled => format!("Cancelled already, {}: nothing more was done.", page.cancelled_at),
+            QuoteDone::Cancelled => format!(
+                "Quote cancelled {}: it can no longer be finalised. Copy it as a new quote to offer it again.",
+                page.cancelled_at
+            ),
             QuoteDone::SavedNewSigner { released } => {
                 let mut sentence = format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at);
                 if !page.i_am_signer {
@@ -867,6 +888,10 @@ impl QuoteDone {
             QuoteDone::Acknowledged(notice) => match app.store.get_notice(&user.0.actor, *notice).await {
                 Ok(n) => format!("Acknowledged \u{201c}{}\u{201d}.", n.title),
                 Err(_) => "Acknowledged.".to_owned(),
+            },
+            QuoteDone::AcknowledgedBefore(notice) => match app.store.get_notice(&user.0.actor, *notice).await {
+                Ok(n) => format!("\u{201c}{}\u{201d} was acknowledged already: nothing more was recorded.", n.title),
+                Err(_) => "Acknowledged already: nothing more was recorded.".to_owned(),
             },
             QuoteDone::AcknowledgedAll { new, of } => super::acknowledged_together(*new, *of),
             QuoteDone::Finalised if page.evidence.is_empty() => {
@@ -1599,10 +1624,11 @@ async fn acknowledge(
             new: app.store.acknowledge_notices_as(&user.0.actor, &ids, Channel::Web, client).await?,
             of: ids.len(),
         },
-        Named::One(notice) => {
-            app.store.acknowledge_notice_as(&user.0.actor, notice, Channel::Web, client).await?;
-            QuoteDone::Acknowledged(notice)
-        }
+        Named::One(notice) => match app.store.acknowledge_notice_as(&user.0.actor, notice, Channel::Web, client).await?
+        {
+            (_, true) => QuoteDone::Acknowledged(notice),
+            (_, false) => QuoteDone::AcknowledgedBefore(notice),
+        },
     };
     Ok(done.back_to_quote(&user.seal(&app), id))
 }
@@ -2003,7 +2029,9 @@ mod tests {
             QuoteDone::SavedNewSigner { released: Some(other) },
             QuoteDone::SavedApprovalLapsed,
             QuoteDone::DraftedAlready,
+            QuoteDone::Cancelled,
             QuoteDone::Acknowledged(notice),
+            QuoteDone::AcknowledgedBefore(notice),
             QuoteDone::Finalised,
             QuoteDone::Overridden,
             QuoteDone::Repriced { old_minor: 125_000, new_minor: 139_000 },
