@@ -1816,3 +1816,36 @@ both_backends! {
         assert_eq!(acks["acknowledged"].as_array().map(Vec::len), Some(1), "{acks}");
     }
 }
+
+both_backends! {
+    /// A quote's edit form sent from a tab opened before the quote was
+    /// finalised: nothing is saved, and the quote's page says so and offers
+    /// to copy it, rather than a dead end.
+    async fn an_edit_sent_after_finalising_leads_to_the_quote_saying_it_was_not_saved(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 1_000).await;
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 1}])).await);
+        let cookie = session_cookie(&app.base, &sam_user.email).await;
+        let edit = format!("{}/quotes/{quote}/edit", app.base);
+        let page = client().get(&edit).header("cookie", &cookie).send().await;
+        let html = page.expect("the edit form").text().await.unwrap_or_default();
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await.status, 200);
+        let form = [
+            ("csrf_token", csrf_in(&html)),
+            ("customer_name", "Greta Berg".to_owned()),
+            ("sku_0", "PUMP-1".to_owned()),
+            ("quantity_0", "5".to_owned()),
+        ];
+        let (status, page) = post_form(edit, &cookie, &form).await;
+        assert_eq!(status, 303, "{page}");
+        assert!(
+            page.contains("Your changes were not saved: This quote was finalised ")
+                && page.contains("Copy it as a new quote"),
+            "{page}"
+        );
+        let r = sam.get(&format!("/api/v1/quotes/{quote}")).await;
+        assert_eq!((&r.body["state"], &r.body["lines"][0]["quantity"]), (&json!("finalised"), &json!(1)));
+    }
+}

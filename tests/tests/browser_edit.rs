@@ -156,9 +156,13 @@ async fn a_salesperson_edits_one_draft_quote_and_cancels_another() {
         assert_eq!(sam.path().await, format!("/quotes/{cancelled}"));
         assert_eq!(sam.text("#quote-state").await, "cancelled");
 
-        // A cancelled quote's edit form is refused, not shown.
+        // A cancelled quote's edit form is not shown: its page says why,
+        // and offers to copy it.
         sam.goto(&format!("/quotes/{cancelled}/edit")).await;
-        assert!(sam.body().await.contains("can no longer change"), "{}", sam.body().await);
+        assert_eq!(sam.path().await, format!("/quotes/{cancelled}"));
+        let done = sam.text("#done").await;
+        assert!(done.starts_with("This quote was cancelled ") && done.contains("Copy it as a new quote"), "{done}");
+        assert!(sam.exists("#copy-quote").await);
     })
     .await;
 

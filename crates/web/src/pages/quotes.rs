@@ -712,6 +712,10 @@ pub(super) enum QuoteDone {
     /// page opened before it was finalised or cancelled).
     NotCancelled,
     Cancelled,
+    /// The edit form opened, or `sent`, for a quote no longer a draft.
+    NotEditable {
+        sent: bool,
+    },
     Acknowledged(Uuid),
     /// The notice's button sent again (a second click, the Back button):
     /// it stood acknowledged, and nothing more was recorded.
@@ -765,6 +769,7 @@ impl QuoteDone {
             QuoteDone::DraftedAlready => format!("drafted-already.{quote}"),
             QuoteDone::NotCancelled => format!("not-cancelled.{quote}"),
             QuoteDone::Cancelled => format!("cancelled.{quote}"),
+            QuoteDone::NotEditable { sent } => format!("not-editable.{quote}.{}", u8::from(*sent)),
             QuoteDone::Acknowledged(notice) => format!("acknowledged.{quote}.{notice}"),
             QuoteDone::AcknowledgedBefore(notice) => format!("acknowledged-before.{quote}.{notice}"),
             QuoteDone::AcknowledgedAll { new, of } => format!("acknowledged-all.{quote}.{new}.{of}"),
@@ -798,6 +803,13 @@ impl QuoteDone {
             "drafted-already" => QuoteDone::DraftedAlready,
             "not-cancelled" => QuoteDone::NotCancelled,
             "cancelled" => QuoteDone::Cancelled,
+            "not-editable" => QuoteDone::NotEditable {
+                sent: match parts.next()? {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                },
+            },
             "acknowledged" => QuoteDone::Acknowledged(Uuid::parse_str(parts.next()?).ok()?),
             "acknowledged-before" => QuoteDone::AcknowledgedBefore(Uuid::parse_str(parts.next()?).ok()?),
             "acknowledged-all" => {
@@ -857,6 +869,15 @@ impl QuoteDone {
                 page.finalised_at
             ),
             QuoteDone::NotCancelled => format!("Cancelled already, {}: nothing more was done.", page.cancelled_at),
+            QuoteDone::NotEditable { sent } => {
+                let when = match page.state.as_str() {
+                    "finalised" => format!("finalised {}", page.finalised_at),
+                    _ => format!("cancelled {}", page.cancelled_at),
+                };
+                let unsaved = if *sent { "Your changes were not saved: " } else { "" };
+                let copy = if page.i_can_copy { " Copy it as a new quote to offer other terms." } else { "" };
+                format!("{unsaved}This quote was {when} and can no longer change.{copy}")
+            }
             QuoteDone::Cancelled => format!(
                 "Quote cancelled {}: it can no longer be finalised. Copy it as a new quote to offer it again.",
                 page.cancelled_at
@@ -2030,6 +2051,8 @@ mod tests {
             QuoteDone::SavedApprovalLapsed,
             QuoteDone::DraftedAlready,
             QuoteDone::Cancelled,
+            QuoteDone::NotEditable { sent: true },
+            QuoteDone::NotEditable { sent: false },
             QuoteDone::Acknowledged(notice),
             QuoteDone::AcknowledgedBefore(notice),
             QuoteDone::Finalised,

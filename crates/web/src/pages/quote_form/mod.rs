@@ -564,19 +564,23 @@ pub async fn create_quote(
 }
 
 /// The draft, if the person may edit it: its owner, while it is a draft.
-async fn editable(app: &AppState, user: &PageUser, id: Uuid) -> Result<QuoteView, PageError> {
+/// Finalised or cancelled (its edit form opened from an old link, or sent
+/// from a tab opened before), the quote's page, which says so and offers
+/// to copy it; `sent` says the form's changes were not saved.
+async fn editable(
+    app: &AppState,
+    user: &PageUser,
+    id: Uuid,
+    sent: bool,
+) -> Result<Result<QuoteView, Response>, PageError> {
     let quote = app.store.get_quote(&user.0.actor, id).await?;
     if quote.owner_id != user.0.actor.id {
         return Err(StoreError::forbidden("not_owner", "Only the quote's owner can change it.").into());
     }
     if quote.state != "draft" {
-        return Err(StoreError::conflict(
-            "quote_not_draft",
-            format!("This quote is {} and can no longer change.", quote.state),
-        )
-        .into());
+        return Ok(Err(super::quotes::QuoteDone::NotEditable { sent }.back_to_quote(&user.seal(app), id)));
     }
-    Ok(quote)
+    Ok(Ok(quote))
 }
 
 pub async fn edit_quote_form(
@@ -587,7 +591,10 @@ pub async fn edit_quote_form(
     user.require(&[Role::Sales])?;
     // By the reference the e-mails print, as the quote's own page is.
     let Ok(id) = Uuid::parse_str(&raw) else { return super::quotes::by_reference(&app, &user, &raw, "/edit").await };
-    let quote = editable(&app, &user, id).await?;
+    let quote = match editable(&app, &user, id, false).await? {
+        Ok(quote) => quote,
+        Err(closed) => return Ok(closed),
+    };
     Ok(render(StatusCode::OK, &edit_page(&app, &user, &quote, app.store.today().await?).await?))
 }
 
@@ -599,7 +606,10 @@ pub async fn update_quote(
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Sales>,
 ) -> Result<Response, PageError> {
-    let quote = editable(&app, &user, id).await?;
+    let quote = match editable(&app, &user, id, true).await? {
+        Ok(quote) => quote,
+        Err(closed) => return Ok(closed),
+    };
     // One reading of the day for the form and for its check.
     let today = app.store.today().await?;
     let mut page = edit_page(&app, &user, &quote, today).await?;
