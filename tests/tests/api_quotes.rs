@@ -514,7 +514,7 @@ async fn a_salesperson_asks_finance_to_approve_old_prices_from_the_quote_page() 
     assert!(refused.contains("id=\"ask-reason-error\"") && refused.contains("aria-invalid=\"true\""), "{refused}");
     let (status, done) = post_form(url.clone(), &cookie, &form("The customer signed in March")).await;
     assert_eq!(status, 303, "{done}");
-    assert!(done.contains("Finance asked: 1 person in finance was e-mailed your request."), "{done}");
+    assert!(done.contains("Request sent to finance: 1 person in finance was e-mailed it."), "{done}");
     assert!(done.contains("You asked finance to approve keeping the old prices"), "{done}");
     assert!(!done.contains("id=\"ask-approval\""), "asked once, the form is not offered again: {done}");
     // The same form sent again asks nothing new.

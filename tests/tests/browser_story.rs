@@ -576,7 +576,7 @@ async fn an_approval_of_old_prices_is_asked_for_declined_and_given_in_the_browse
         assert!(sam.text("#ask-reason-error").await.contains("must not be empty"), "{}", sam.body().await);
         sam.fill("#ask-reason", "Agreed with Nordwind in March").await;
         sam.submit("#ask-approval-button").await;
-        assert!(sam.text("#done").await.starts_with("Finance asked: 1 person in finance was e-mailed"));
+        assert!(sam.text("#done").await.starts_with("Request sent to finance: 1 person in finance was e-mailed it."));
         assert!(sam.text("#approval-asked").await.starts_with("You asked finance to approve"));
         assert!(!sam.exists("#ask-approval").await, "asked, the form is gone");
         let problems = sam.usability_problems().await;
@@ -604,7 +604,7 @@ async fn an_approval_of_old_prices_is_asked_for_declined_and_given_in_the_browse
         );
         sam.fill("#ask-reason", "The customer has it in writing").await;
         sam.submit("#ask-approval-button").await;
-        assert!(sam.text("#done").await.starts_with("Finance asked"));
+        assert!(sam.text("#done").await.starts_with("Request sent to finance"));
 
         fiona.goto(&page).await;
         assert!(fiona.text("#approval-asked").await.contains("The customer has it in writing"));

@@ -426,13 +426,17 @@ struct AckRow {
     reminded: String,
 }
 
-/// The reminders of a notice queued for someone: how many, and when the last was.
+/// The reminders of a notice queued for someone: how many, and when the
+/// last was. The schedule reminds only those with a draft it holds up
+/// (`holds_up`): anyone else is reminded only by "Remind now".
 fn reminded_words(
     reminded: Option<&(u64, chrono::DateTime<chrono::Utc>)>,
+    holds_up: bool,
     calendar: &pricegate_domain::Calendar,
 ) -> String {
     match reminded {
-        None => "None yet".to_owned(),
+        None if holds_up => "None yet".to_owned(),
+        None => "None: no draft of theirs waits for it, so only Remind now reminds them".to_owned(),
         Some((1, last)) => format!("1, at {}", calendar.stamp(*last, true)),
         Some((n, last)) => format!("{n}, the last at {}", calendar.stamp(*last, true)),
     }
@@ -676,14 +680,17 @@ async fn dashboard(
         pending: acks
             .pending
             .into_iter()
-            .map(|u| AckRow {
-                reminded: reminded_words(reminded.get(&u.id), &calendar),
-                blocked: waiting.remove(&u.id).unwrap_or_default(),
-                not_sales: None,
-                name: u.name,
-                email: u.email,
-                at: String::new(),
-                channel: String::new(),
+            .map(|u| {
+                let blocked = waiting.remove(&u.id).unwrap_or_default();
+                AckRow {
+                    reminded: reminded_words(reminded.get(&u.id), !blocked.is_empty(), &calendar),
+                    blocked,
+                    not_sales: None,
+                    name: u.name,
+                    email: u.email,
+                    at: String::new(),
+                    channel: String::new(),
+                }
             })
             .collect(),
         stranded: Vec::new(),

@@ -936,7 +936,7 @@ impl QuoteDone {
                     .to_owned()
             }
             QuoteDone::ApprovalAsked { told, .. } => format!(
-                "Finance asked: {} e-mailed your request. You are e-mailed when one of them approves or declines it.",
+                "Request sent to finance: {} e-mailed it. You are e-mailed when one of them approves or declines it.",
                 match told {
                     1 => "1 person in finance was".to_owned(),
                     n => format!("{n} people in finance were"),
