@@ -263,6 +263,37 @@ impl<R: Roles> FromRequest<AppState> for CsrfForm<R> {
     }
 }
 
+/// A [`CsrfForm`] for a form whose page shows what was typed back without
+/// acting on it (the quote forms, long to type): sent with a token that is
+/// not the session's (opened before a logout and login in another tab), it
+/// is `expired`, and its handler shows the form again, as typed, with the
+/// current token, doing nothing else. A cross-site post carries no session
+/// (the cookie is `SameSite=Lax`), so it still ends at the login.
+pub struct KeptForm<R: Roles> {
+    pub user: PageUser,
+    pub form: FormFields,
+    pub expired: bool,
+    roles: PhantomData<R>,
+}
+
+impl<R: Roles> FromRequest<AppState> for KeptForm<R> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let user = PageUser::from_request_parts(&mut parts, state).await?;
+        user.require(R::ROLES).map_err(IntoResponse::into_response)?;
+        let form =
+            FormFields::read(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
+        let expired = !tokens_match(form.get(CSRF_FIELD), user.csrf());
+        Ok(KeptForm { user, form, expired, roles: PhantomData })
+    }
+}
+
+/// What a [`KeptForm`] that had expired says above what was typed.
+pub(crate) const EXPIRED_FORM_KEPT: &str = "This form was opened before you last logged in, so nothing was saved. \
+    What you typed is below: check it, then save again.";
+
 /// The `{id}` of a page's address as a UUID; anything else is the 404 page.
 pub struct PageId(pub Uuid);
 

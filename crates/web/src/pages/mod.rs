@@ -29,9 +29,10 @@ use subtle::ConstantTimeEq;
 
 use crate::AppState;
 
+pub(crate) use forms::EXPIRED_FORM_KEPT;
 pub use forms::{
-    Admin, Anyone, CsrfForm, Finance, FormFields, LinkForm, LoginForm, LoginFormRejection, OUT_OF_DATE, PageId,
-    PageQuery, PageSegment, QuoteWork, Sales,
+    Admin, Anyone, CsrfForm, Finance, FormFields, KeptForm, LinkForm, LoginForm, LoginFormRejection, OUT_OF_DATE,
+    PageId, PageQuery, PageSegment, QuoteWork, Sales,
 };
 
 pub const SESSION_COOKIE: &str = "pricegate_session";

@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 use super::quotes::QuoteDone;
 use super::{
-    CsrfForm, FormFields, Layout, PageError, PageId, PageUser, Sales, in_words, money, price_from, prices_to_come,
-    render,
+    EXPIRED_FORM_KEPT, FormFields, KeptForm, Layout, PageError, PageId, PageUser, Sales, in_words, money, price_from,
+    prices_to_come, render,
 };
 use crate::AppState;
 
@@ -496,7 +496,7 @@ const FIELDS: &[&str] = &["customer.name", "customer.email", "customer.company",
 
 pub async fn create_quote(
     State(app): State<AppState>,
-    CsrfForm { user, form, .. }: CsrfForm<Sales>,
+    KeptForm { user, form, expired, .. }: KeptForm<Sales>,
 ) -> Result<Response, PageError> {
     let today = app.store.today().await?;
     let (products, signers) = choices(&app, today).await?;
@@ -508,6 +508,10 @@ pub async fn create_quote(
         && let Ok(quote) = app.store.get_quote(&user.0.actor, source).await
     {
         page.copied_from(&quote, Vec::new());
+    }
+    if expired {
+        page.general_error = Some(EXPIRED_FORM_KEPT.to_owned());
+        return Ok(render(StatusCode::CONFLICT, &page));
     }
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
@@ -604,7 +608,7 @@ pub async fn edit_quote_form(
 pub async fn update_quote(
     State(app): State<AppState>,
     PageId(id): PageId,
-    CsrfForm { user, form, .. }: CsrfForm<Sales>,
+    KeptForm { user, form, expired, .. }: KeptForm<Sales>,
 ) -> Result<Response, PageError> {
     let quote = match editable(&app, &user, id, true).await? {
         Ok(quote) => quote,
@@ -614,6 +618,10 @@ pub async fn update_quote(
     let today = app.store.today().await?;
     let mut page = edit_page(&app, &user, &quote, today).await?;
     page.keep_input(&form);
+    if expired {
+        page.general_error = Some(EXPIRED_FORM_KEPT.to_owned());
+        return Ok(render(StatusCode::CONFLICT, &page));
+    }
     if let Some(more) = page.more_rows(&form) {
         return Ok(more);
     }
