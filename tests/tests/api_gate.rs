@@ -116,6 +116,9 @@ both_backends! {
         assert_eq!(lines[1]["discount_bp"], 2_000, "repricing keeps quantities and discounts");
         assert_eq!(r.body["quote"]["total_minor"], 12_400);
         assert_eq!(r.body["quote"]["drafted_at"], quote["drafted_at"]);
+        // The same lines, repriced: the line the gate named is still that line.
+        assert_eq!(gate.body["superseded"][0]["line_id"], quote["lines"][0]["id"]);
+        assert_eq!((&lines[0]["id"], &lines[1]["id"]), (&quote["lines"][0]["id"], &quote["lines"][1]["id"]));
 
         let fetched = sam.get(&format!("/api/v1/quotes/{id}")).await;
         assert_eq!(fetched.body["lines"], *lines);

@@ -644,8 +644,13 @@ impl Store {
                 })
             })
             .collect::<Result<_, _>>()?;
-        let rows =
+        let mut rows =
             price_lines(&txn, id, &quote.currency, &requested, Carried::Everything, self.calendar.date_of(now)).await?;
+        // The same lines at today's prices: each keeps its id, so a
+        // `line_id` read from the gate names the same line afterwards.
+        for (row, line) in rows.iter_mut().zip(&lines) {
+            row.id = line.id;
+        }
         let new_total_minor = quote_total(&priced_lines(&rows))?;
         // What repricing takes, from the prices it writes: compared with
         // what the caller was shown, in the same read.
