@@ -1776,7 +1776,7 @@ async fn an_edit_is_recorded_with_what_it_changed(backend: Backend) {
         "Edited: customer name, valid until 2099-12-31 \u{2192} 2100-01-31, now signed by Sara, \
          P-1 2 \u{2192} 5, P-3 added (1), P-2 removed (1); total 25.00 EUR \u{2192} 52.50 EUR<",
         "Edited: P-1 discount 0.00 % \u{2192} 10.00 %; total 52.50 EUR \u{2192} 47.50 EUR<",
-        "Edited: P-1 lines 1 \u{2192} 2; total 47.50 EUR<",
+        "Edited: P-1 on 1 line \u{2192} 2 lines; total 47.50 EUR<",
         "Edited: lines rearranged; total 47.50 EUR<",
         "Edited: P-1 discount 10.00 % \u{2192} 0.00 % and 10.00 %; total 47.50 EUR \u{2192} 51.50 EUR<",
         "Edited: P-1 units moved between its lines; total 51.50 EUR \u{2192} 48.50 EUR<",

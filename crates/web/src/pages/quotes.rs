@@ -529,26 +529,36 @@ pub(super) fn edited_row(detail: &serde_json::Value, currency: &str, signer: Opt
 }
 
 /// One product's change in an edit's audit row, in words: `P-1 2 → 5`,
-/// `P-3 added (1)`, `P-2 removed (1)`, `P-1 lines 1 → 2`,
+/// `P-3 added (1)`, `P-2 removed (1)`, `P-1 on 1 line → 2 lines`,
+/// `P-1 15 on 2 lines → 12 on 1 line` (a line of it removed),
 /// `P-1 discount 0.00 % → 12.50 %`, `P-1 unit price 10.00 EUR → 11.00 EUR`.
+/// Quantities are written as the pages write them (`1,000`).
 fn product_change(change: &serde_json::Value, currency: &str) -> Option<String> {
+    use pricegate_domain::count as amount;
     let sku = change["sku"].as_str()?;
     let count = |key: &str| change[key].as_i64();
     let (quantity_before, quantity_after) = (count("quantity_before")?, count("quantity_after")?);
     let (lines_before, lines_after) = (count("lines_before")?, count("lines_after")?);
     let on_lines = |lines: i64| if lines > 1 { format!(" on {lines} lines") } else { String::new() };
     if lines_before == 0 {
-        return Some(format!("{sku} added ({quantity_after}{})", on_lines(lines_after)));
+        return Some(format!("{sku} added ({}{})", amount(quantity_after), on_lines(lines_after)));
     }
     if lines_after == 0 {
-        return Some(format!("{sku} removed ({quantity_before}{})", on_lines(lines_before)));
+        return Some(format!("{sku} removed ({}{})", amount(quantity_before), on_lines(lines_before)));
     }
+    let lines = |n: i64| if n == 1 { "1 line".to_owned() } else { format!("{n} lines") };
     let mut parts: Vec<String> = Vec::new();
-    if quantity_before != quantity_after {
-        parts.push(format!("{quantity_before} \u{2192} {quantity_after}"));
-    }
-    if lines_before != lines_after {
-        parts.push(format!("lines {lines_before} \u{2192} {lines_after}"));
+    match (quantity_before != quantity_after, lines_before != lines_after) {
+        (true, false) => parts.push(format!("{} \u{2192} {}", amount(quantity_before), amount(quantity_after))),
+        (false, true) => parts.push(format!("on {} \u{2192} {}", lines(lines_before), lines(lines_after))),
+        (true, true) => parts.push(format!(
+            "{} on {} \u{2192} {} on {}",
+            amount(quantity_before),
+            lines(lines_before),
+            amount(quantity_after),
+            lines(lines_after)
+        )),
+        (false, false) => {}
     }
     let both = |key: &str, say: &dyn Fn(i64) -> String| -> Option<String> {
         let sides = change[key].as_array()?;
@@ -2038,6 +2048,19 @@ mod tests {
         let rows = [row("P-1", two_skus, true), row("P-2", two_skus, true), row("P-3", other, false)];
         assert_eq!(unread_count(&rows), 1);
         assert_eq!(unread_count(&[row("P-1", two_skus, true), row("P-3", other, true)]), 2);
+    }
+
+    #[test]
+    fn an_edit_of_a_product_says_its_quantities_and_lines_together() {
+        let change = |quantities: [i64; 2], lines: [i64; 2]| {
+            serde_json::json!({"sku": "P-1", "quantity_before": quantities[0], "quantity_after": quantities[1],
+                "lines_before": lines[0], "lines_after": lines[1]})
+        };
+        let said = |q, l| product_change(&change(q, l), "EUR").unwrap_or_default();
+        assert_eq!(said([15, 12], [2, 1]), "P-1 15 on 2 lines \u{2192} 12 on 1 line", "a line of it removed");
+        assert_eq!(said([1_000, 800], [1, 1]), "P-1 1,000 \u{2192} 800", "as the pages write quantities");
+        assert_eq!(said([5, 5], [1, 2]), "P-1 on 1 line \u{2192} 2 lines");
+        assert_eq!(said([0, 1_200], [0, 2]), "P-1 added (1,200 on 2 lines)");
     }
 
     #[test]
