@@ -809,9 +809,28 @@ both_backends! {
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("Left out 2 lines whose SKU is on the price list already: line 2 PUMP-1, line 3 VALVE-1."), "{page}");
         assert!(page.contains("Preview: 2 products to import") && page.contains("leave_out_listed\" value=\"1\" checked"), "{page}");
+        // The file's new price for a listed product is named, with a notice's
+        // draft to carry it: the form opens filled in, dated tomorrow.
+        assert!(
+            page.contains("1 of them names another price than today's: line 2 PUMP-1 2,500.00 EUR → 2,600.00 EUR."),
+            "{page}"
+        );
+        let link = page
+            .split("<a href=\"")
+            .find_map(|a| a.split_once("\" id=\"draft-repricing-notice\"").map(|(href, _)| href.to_owned()))
+            .expect("a link to draft the notice")
+            .replace("&amp;", "&")
+            .replace("&#x2f;", "/");
+        let tomorrow = app.store.today().await.unwrap() + chrono::Days::new(1);
+        let form_page = client().get(format!("{}{link}", app.base)).header(COOKIE, &cookie).send().await.unwrap();
+        assert_eq!(form_page.status(), 200);
+        let form_page = form_page.text().await.unwrap();
+        assert!(form_page.contains(&format!(">PUMP-1, 2600.00, {tomorrow}</textarea>")), "{form_page}");
+        assert_eq!(finance.get("/api/v1/notices").await.body, serde_json::json!([]), "a form filled in saves nothing");
         let (status, page) = post_form(url.clone(), &cookie, &form("import", true)).await;
         assert_eq!(status, 303, "{page}");
         assert!(page.contains("Imported 2 products. Left out 2 lines whose SKUs were already on the price list."), "{page}");
+        assert!(page.contains("1 of them names another price than today&#39;s: a price changes only by a notice."), "{page}");
         assert_eq!(skus(&finance).await, ["BOLT-1", "HOSE-1", "PUMP-1", "VALVE-1"]);
         let pump = finance.get("/api/v1/products").await.body.as_array().unwrap().iter().find(|p| p["sku"] == "PUMP-1").cloned().unwrap();
         assert_eq!(pump["unit_price_minor"], 250_000, "a listed product's price is not changed by an import");

@@ -514,9 +514,10 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
             let mut sent = fields.to_vec();
             sent.extend(token.map(|t| ("csrf_token", t)));
             let (status, _, body) = post_form(&http, url.clone(), owner, &sent).await;
-            if path.starts_with("/quotes/") && path.ends_with("/edit") {
-                // Long to type, a quote's form comes back as typed, unsaved,
-                // with the session's current token.
+            if path.starts_with("/quotes/") && path.ends_with("/edit") && token.is_some() {
+                // Long to type, a quote's form sent from here with a token
+                // not the session's comes back as typed, unsaved, with the
+                // session's current token.
                 assert_eq!(status, StatusCode::CONFLICT, "{path} with token {token:?}");
                 let kept = body.contains("This form was opened before you last logged in, so nothing was saved.");
                 assert!(kept && body.contains("value=\"Changed\"") && body.contains(&sam_csrf), "{body}");
@@ -537,6 +538,21 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     let (status, _, body) = post_form(&http, format!("{base}/quotes/new"), &sam, &sent).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body.contains("nothing was saved") && body.contains("value=\"Changed\""), "{body}");
+    // From another site (a sibling subdomain is one), a forged form is
+    // never turned into one filled in with a current token, ready to save.
+    for site in ["cross-site", "same-site"] {
+        let r = http
+            .post(format!("{base}/quotes/new"))
+            .header(COOKIE, &sam)
+            .header("sec-fetch-site", site)
+            .form(&sent)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{site}");
+        let body = r.text().await.unwrap_or_default();
+        assert!(body.contains("This form has expired") && !body.contains("value=\"Changed\""), "{site}: {body}");
+    }
     assert_eq!(sales_api.get("/api/v1/quotes").await.body.as_array().map(Vec::len), Some(1), "only the first quote");
     let q = sales_api.get(&format!("/api/v1/quotes/{quote}")).await.body;
     assert_eq!((q["state"].as_str(), q["customer"]["name"].as_str()), (Some("draft"), Some("Greta Berg")), "{q}");

@@ -347,10 +347,12 @@ impl Store {
         // that read them still able to sign could commit after they were
         // deactivated, and be stamped later too. The gate first, then the
         // user row, in the order drafting takes them.
-        if patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Sales) {
+        let now = if patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Sales) {
             crate::gate::lock_gate_exclusively(&txn).await?;
-        }
-        let now = db_now(&txn).await?;
+            crate::gate::stamp_under_exclusive_gate(&txn).await?
+        } else {
+            db_now(&txn).await?
+        };
         let user =
             users::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(StoreError::not_found("user"))?;
         if checked_hash.is_some_and(|checked| checked != user.password_hash) {

@@ -475,21 +475,26 @@ async fn acknowledge(
     // link was sent to: a link acknowledges only for them, never for
     // whoever holds it in a browser that says who they are.
     let session = signed_in(&app, &headers).await;
-    if let Some(reader) = &session
-        && let Ok(link) = app.store.open_ack_link(&token).await
-        && link.user_id != reader.actor.id
-    {
-        return refused(
-            StatusCode::FORBIDDEN,
-            "This link is someone else's",
-            format!(
-                "This link is {owner}'s, and you are logged in as {reader}: nothing was recorded. Only {owner} \
-                 acknowledges with it. If the notice is for you too, acknowledge it in Pricegate; if you are \
-                 {owner}, log out first, then open the link again.",
-                owner = link.user_name,
-                reader = reader.user.name,
-            ),
-        );
+    if let Some(reader) = &session {
+        let link = match app.store.open_ack_link(&token).await {
+            Ok(link) => link,
+            // Used, expired, unknown (or unreadable just now): said as the
+            // acknowledgement would say it, recording nothing.
+            Err(e) => return refused_for_reader(&app, &headers, e).await,
+        };
+        if link.user_id != reader.actor.id {
+            return refused(
+                StatusCode::FORBIDDEN,
+                "This link is someone else's",
+                format!(
+                    "This link is {owner}'s, and you are logged in as {reader}: nothing was recorded. Only {owner} \
+                     acknowledges with it. If the notice is for you too, acknowledge it in Pricegate; if you are \
+                     {owner}, log out first, then open the link again.",
+                    owner = link.user_name,
+                    reader = reader.user.name,
+                ),
+            );
+        }
     }
     match app.store.acknowledge_by_link(&token, client).await {
         Ok((view, ack)) => {

@@ -111,6 +111,13 @@ pub(crate) async fn drafting_stamp(txn: &DatabaseTransaction) -> Result<DateTime
     Ok(in_commit_order(db_now(txn).await?, latest_stamp(txn, false).await?))
 }
 
+/// The time of a change made under the gate held exclusively (a signer's
+/// deactivation), after every publication, drafting and finalisation that
+/// committed before it, whatever the clock says, as a publication's is.
+pub(crate) async fn stamp_under_exclusive_gate(txn: &DatabaseTransaction) -> Result<DateTime<Utc>, StoreError> {
+    Ok(in_commit_order(db_now(txn).await?, latest_stamp(txn, true).await?))
+}
+
 /// Publication's lock (and a signer's deactivation's): nothing else may
 /// pass the gate meanwhile.
 const LOCK_GATE_EXCLUSIVELY: &str = concat!("SELECT pg_advisory_xact_lock(", gate_lock_key!(), ")");
@@ -290,7 +297,7 @@ impl Store {
         gate::Entity::update(gate::ActiveModel { id: Set(1), last_seq: Set(seq) }).exec(&txn).await?;
         // After every draft, finalisation and publication that committed
         // before: with the lock held exclusively, they all have.
-        let published_at = in_commit_order(db_now(&txn).await?, latest_stamp(&txn, true).await?);
+        let published_at = stamp_under_exclusive_gate(&txn).await?;
         check_changes_can_take_force(&txn, id, self.calendar.date_of(published_at)).await?;
         notices::Entity::update(notices::ActiveModel {
             id: Set(id),

@@ -174,7 +174,7 @@ pub(super) async fn replace_lines(
 
 /// Whether `new` rows say what `old` ones do: the same products, in the
 /// same order, at the same quantities, discounts, prices, names and units
-/// (a row's id is new on every write, and says nothing).
+/// (a row's id says nothing: an edit writes new ones, a reprice keeps them).
 pub(super) fn same_lines(new: &[quote_lines::Model], old: &[quote_lines::Model]) -> bool {
     fn said(l: &quote_lines::Model) -> (i32, Uuid, &str, &str, &str, i64, i64, i32) {
         (l.position, l.product_id, &l.sku, &l.product_name, &l.unit, l.quantity, l.unit_price_minor, l.discount_bp)

@@ -300,7 +300,7 @@ pub async fn quote_gate(
 
 /// Prices already published that a draft meets if it is finalised later.
 #[derive(serde::Serialize, ToSchema)]
-pub struct UpcomingPricesOut {
+pub struct UpcomingPricesView {
     /// By product and date. Empty for a quote that is no longer a draft.
     pub upcoming: Vec<UpcomingPriceView>,
 }
@@ -312,19 +312,25 @@ pub struct UpcomingPricesOut {
 /// same list.
 #[utoipa::path(get, path = "/api/v1/quotes/{id}/upcoming-prices", tag = "quotes", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = UpcomingPricesOut), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = UpcomingPricesView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn upcoming_prices(
     State(app): State<AppState>,
     QuoteUser(user): QuoteUser,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<Json<UpcomingPricesOut>, AppError> {
+) -> Result<Json<UpcomingPricesView>, AppError> {
+    let none = || Json(UpcomingPricesView { upcoming: Vec::new() });
     let quote = app.store.get_quote(&user.actor, id).await?;
     if quote.state != "draft" {
-        return Ok(Json(UpcomingPricesOut { upcoming: Vec::new() }));
+        return Ok(none());
     }
-    let gate = app.store.quote_gate(&user.actor, id).await?;
+    let gate = match app.store.quote_gate(&user.actor, id).await {
+        Ok(gate) => gate,
+        // Finalised or cancelled since it was read: it meets nothing now.
+        Err(pricegate_store::StoreError::Conflict { code: "quote_not_draft", .. }) => return Ok(none()),
+        Err(e) => return Err(e.into()),
+    };
     let pending = gate.pending.iter().map(|p| p.notice_id).collect();
-    Ok(Json(UpcomingPricesOut { upcoming: app.store.upcoming_for_quote(&quote, &pending).await? }))
+    Ok(Json(UpcomingPricesView { upcoming: app.store.upcoming_for_quote(&quote, &pending).await? }))
 }
 
 /// Finalise: refused with 409 `pending_acknowledgements` (listing each pending notice and its price

@@ -264,11 +264,13 @@ impl<R: Roles> FromRequest<AppState> for CsrfForm<R> {
 }
 
 /// A [`CsrfForm`] for a form whose page shows what was typed back without
-/// acting on it (the quote forms, long to type): sent with a token that is
-/// not the session's (opened before a logout and login in another tab), it
-/// is `expired`, and its handler shows the form again, as typed, with the
-/// current token, doing nothing else. A cross-site post carries no session
-/// (the cookie is `SameSite=Lax`), so it still ends at the login.
+/// acting on it (the quote forms, long to type): sent from this site with a
+/// token that is not the session's (opened before a logout and login in
+/// another tab), it is `expired`, and its handler shows the form again, as
+/// typed, with the current token, doing nothing else. Without a token, or
+/// from another site (a sibling subdomain is one: `Sec-Fetch-Site`,
+/// `Origin`), it is the "form has expired" page, as for [`CsrfForm`]: a
+/// forged post is never turned into a filled-in form ready to save.
 pub struct KeptForm<R: Roles> {
     pub user: PageUser,
     pub form: FormFields,
@@ -283,9 +285,13 @@ impl<R: Roles> FromRequest<AppState> for KeptForm<R> {
         let (mut parts, body) = req.into_parts();
         let user = PageUser::from_request_parts(&mut parts, state).await?;
         user.require(R::ROLES).map_err(IntoResponse::into_response)?;
+        let from_here = !crate::ack::is_cross_site(&parts.headers, &state.base_url);
         let form =
             FormFields::read(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
         let expired = !tokens_match(form.get(CSRF_FIELD), user.csrf());
+        if expired && !(from_here && !form.get(CSRF_FIELD).is_empty()) {
+            return Err(PageError::csrf().into_response());
+        }
         Ok(KeptForm { user, form, expired, roles: PhantomData })
     }
 }

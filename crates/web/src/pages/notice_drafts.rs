@@ -23,7 +23,9 @@ use pricegate_store::{
 use uuid::Uuid;
 
 use super::notice_publish::NoticeDone;
-use super::{ChangeRow, CsrfForm, Finance, FormFields, Layout, PageError, PageId, PageUser, in_words, render};
+use super::{
+    ChangeRow, CsrfForm, Finance, FormFields, Layout, PageError, PageId, PageQuery, PageUser, in_words, render,
+};
 use crate::AppState;
 
 /// The longest notice text, as the API allows it.
@@ -159,9 +161,23 @@ fn amount_text(currency: &str, minor: i64) -> String {
     Currency::parse(currency).map_or_else(|_| minor.to_string(), |c| c.decimal(minor))
 }
 
-async fn new_form(State(app): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+/// What an address may fill a new notice's form with: its price changes,
+/// one per line, as the form takes them (the price list's import links here
+/// with the new prices a file named). Only filled in: nothing is saved.
+#[derive(serde::Deserialize, Default)]
+struct Prefill {
+    #[serde(default)]
+    changes: String,
+}
+
+async fn new_form(
+    State(app): State<AppState>,
+    user: PageUser,
+    PageQuery { query, .. }: PageQuery<Prefill>,
+) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     let mut page = DraftPage::new(&user);
+    page.changes_text = query.changes;
     page.example = example_line(&app.store.list_products().await?, app.store.today().await?);
     Ok(render(StatusCode::OK, &page))
 }

@@ -88,6 +88,14 @@ struct ProductsPage {
     leave_out_listed: bool,
     /// The lines so left out, each with its SKU.
     left_out: Vec<(u64, String)>,
+    /// Of those, the lines at a price other than the one in force today.
+    repriced: Vec<RepricedLine>,
+    /// A new notice's form filled with those prices, dated `repriced_from`;
+    /// `None` when they are too many for an address (then `repriced_lines`
+    /// says them, to paste).
+    notice_link: Option<String>,
+    repriced_from: String,
+    repriced_lines: String,
     message: Option<String>,
     new: NewProductInput,
     /// The add-product form's refused fields, each with its sentence.
@@ -173,6 +181,10 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, csv: String) -
         errors: Vec::new(),
         importing: false,
         leave_out_listed: false,
+        repriced: Vec::new(),
+        notice_link: None,
+        repriced_from: String::new(),
+        repriced_lines: String::new(),
         left_out: Vec::new(),
         message: None,
         new: NewProductInput { unit: "each".into(), currency: "EUR".into(), ..NewProductInput::default() },
@@ -188,8 +200,9 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, csv: String) -
 enum Done {
     Added(Uuid),
     Saved(Uuid),
-    /// Products imported, and lines left out as their SKUs were listed already.
-    Imported(usize, usize),
+    /// Products imported, and lines left out as their SKUs were listed
+    /// already: how many, and how many of those at another price.
+    Imported(usize, (usize, usize)),
     Withdrawn(Uuid),
     BackOnSale(Uuid),
     /// Withdrawn, or put back on sale, when it was so already (a second
@@ -207,8 +220,9 @@ impl Done {
             Done::Added(id) => format!("added.{id}"),
             Done::Saved(id) => format!("saved.{id}"),
             Done::Unchanged(id) => format!("unchanged.{id}"),
-            Done::Imported(n, 0) => format!("imported.{n}"),
-            Done::Imported(n, left_out) => format!("imported.{n}.{left_out}"),
+            Done::Imported(n, (0, _)) => format!("imported.{n}"),
+            Done::Imported(n, (left_out, 0)) => format!("imported.{n}.{left_out}"),
+            Done::Imported(n, (left_out, repriced)) => format!("imported.{n}.{left_out}.{repriced}"),
             Done::Withdrawn(id) => format!("withdrawn.{id}"),
             Done::BackOnSale(id) => format!("on-sale.{id}"),
             Done::AsItWas(id) => format!("as-it-was.{id}"),
@@ -221,10 +235,13 @@ impl Done {
             "added" => Uuid::parse_str(rest).ok().map(Done::Added),
             "saved" => Uuid::parse_str(rest).ok().map(Done::Saved),
             "unchanged" => Uuid::parse_str(rest).ok().map(Done::Unchanged),
-            "imported" => match rest.split_once('.') {
-                Some((n, left_out)) => Some(Done::Imported(n.parse().ok()?, left_out.parse().ok()?)),
-                None => rest.parse().ok().map(|n| Done::Imported(n, 0)),
-            },
+            "imported" => {
+                let mut counts = rest.split('.').map(str::parse::<usize>);
+                let n = counts.next()?.ok()?;
+                let left_out = counts.next().map(Result::ok).unwrap_or(Some(0))?;
+                let repriced = counts.next().map(Result::ok).unwrap_or(Some(0))?;
+                counts.next().is_none().then_some(Done::Imported(n, (left_out, repriced)))
+            }
             "withdrawn" => Uuid::parse_str(rest).ok().map(Done::Withdrawn),
             "on-sale" => Uuid::parse_str(rest).ok().map(Done::BackOnSale),
             "as-it-was" => Uuid::parse_str(rest).ok().map(Done::AsItWas),
@@ -249,7 +266,7 @@ impl Done {
     /// What was done, said of `product`, the product it was about as it is now.
     fn sentence(&self, product: Option<&ProductView>) -> Option<String> {
         match (self, product) {
-            (Done::Imported(n, left_out), _) => {
+            (Done::Imported(n, (left_out, repriced)), _) => {
                 let plural = |n: usize| if n == 1 { "" } else { "s" };
                 let left = match left_out {
                     0 => String::new(),
@@ -257,6 +274,15 @@ impl Done {
                         " Left out {m} line{} whose SKU{} already on the price list.",
                         plural(*m),
                         if *m == 1 { " was" } else { "s were" }
+                    ),
+                };
+                let left = match repriced {
+                    0 => left,
+                    r => format!(
+                        "{left} {r} of them name{} another price than today's: a price changes only by a notice. \
+                         Preview the file again to draft one with {}.",
+                        if *r == 1 { "s" } else { "" },
+                        if *r == 1 { "its new price" } else { "their new prices" }
                     ),
                 };
                 Some(format!("Imported {n} product{}.{left}", plural(*n)))
@@ -288,6 +314,42 @@ impl Done {
         let path = super::list_address("/products", &[sku.map(|sku| ("q", sku))]);
         DONE.redirect_to(seal, &path, &self.cookie_value())
     }
+}
+
+/// A line of an import left out for naming a product on the price list, at
+/// a price other than the one in force today.
+struct RepricedLine {
+    line: u64,
+    sku: String,
+    /// Today's price, and the file's, with their currency.
+    listed: String,
+    file: String,
+    /// The file's price as finance types it (`229.00`), for a notice's line.
+    typed: String,
+}
+
+/// Of the lines `out` (left out, their SKUs on the list), those at another
+/// price than today's, in the product's currency: what a notice would change.
+async fn repriced_lines(app: &AppState, out: &[CsvRow]) -> Result<Vec<RepricedLine>, PageError> {
+    if out.is_empty() {
+        return Ok(Vec::new());
+    }
+    let listed: std::collections::HashMap<String, ProductView> =
+        app.store.list_products().await?.into_iter().map(|p| (p.sku.clone(), p)).collect();
+    Ok(out
+        .iter()
+        .filter_map(|r| {
+            let product = listed.get(r.sku.as_str())?;
+            let other = product.currency == r.currency.code() && product.unit_price_minor != r.unit_price_minor;
+            other.then(|| RepricedLine {
+                line: r.line,
+                sku: product.sku.clone(),
+                listed: r.currency.format(product.unit_price_minor),
+                file: r.currency.format(r.unit_price_minor),
+                typed: r.currency.decimal(r.unit_price_minor),
+            })
+        })
+        .collect())
 }
 
 /// The products on sale at their prices today, as a CSV file to download
@@ -351,6 +413,15 @@ async fn import(
         let listed = app.store.listed_exactly(&skus).await?;
         let (kept, out): (Vec<CsvRow>, Vec<CsvRow>) = rows.into_iter().partition(|r| !listed.contains(r.sku.as_str()));
         page.left_out = out.iter().map(|r| (r.line, r.sku.as_str().to_owned())).collect();
+        page.repriced = repriced_lines(&app, &out).await?;
+        if !page.repriced.is_empty() {
+            let from = app.store.today().await? + chrono::Days::new(1);
+            let lines: Vec<String> = page.repriced.iter().map(|r| format!("{}, {}, {from}", r.sku, r.typed)).collect();
+            page.repriced_lines = lines.join("\n");
+            let link = super::list_address("/notices/new", &[Some(("changes", &page.repriced_lines))]);
+            page.notice_link = (link.len() <= crate::limits::MAX_TARGET_BYTES / 2).then_some(link);
+            page.repriced_from = from.to_string();
+        }
         rows = kept;
         if rows.is_empty() && unread.is_empty() && !page.left_out.is_empty() {
             page.errors = vec![LineError {
@@ -377,7 +448,7 @@ async fn import(
         page.preview = rows.iter().map(preview_row).collect();
         return Ok(render(StatusCode::OK, &page));
     }
-    let left_out = page.left_out.len();
+    let left_out = (page.left_out.len(), page.repriced.len());
     match app.store.import_products(&user.0.actor, rows).await? {
         Ok(imported) => Ok(Done::Imported(imported.len(), left_out).back_to_list(&user.seal(&app), None)),
         Err(errors) => {
@@ -630,15 +701,18 @@ mod tests {
         for done in [
             Done::Added(id),
             Done::Saved(id),
-            Done::Imported(12, 0),
-            Done::Imported(12, 3),
+            Done::Imported(12, (0, 0)),
+            Done::Imported(12, (3, 0)),
+            Done::Imported(12, (3, 2)),
             Done::Withdrawn(id),
             Done::BackOnSale(id),
             Done::AsItWas(id),
         ] {
             assert_eq!(Done::parse(&done.cookie_value()), Some(done));
         }
-        for junk in ["", "added", "added.", "added.not-a-uuid", "imported.-1", "deleted.1", "<script>.1"] {
+        for junk in
+            ["", "added", "added.", "added.not-a-uuid", "imported.-1", "imported.1.2.3.4", "deleted.1", "<script>.1"]
+        {
             assert_eq!(Done::parse(junk), None, "{junk}");
         }
     }
