@@ -289,7 +289,8 @@ impl<R: Roles> FromRequest<AppState> for KeptForm<R> {
         let form =
             FormFields::read(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
         let expired = !tokens_match(form.get(CSRF_FIELD), user.csrf());
-        if expired && !(from_here && !form.get(CSRF_FIELD).is_empty()) {
+        let keepable = from_here && !form.get(CSRF_FIELD).is_empty();
+        if expired && !keepable {
             return Err(PageError::csrf().into_response());
         }
         Ok(KeptForm { user, form, expired, roles: PhantomData })
