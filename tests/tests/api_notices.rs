@@ -727,3 +727,28 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up(backen
     app.stop().await;
 }
 }
+
+both_backends! {
+    /// A published notice never changes: finance corrects one by a new
+    /// notice, which starts from a copy of it (title, text, price changes),
+    /// saved only when finance saves it.
+    async fn a_published_notice_is_corrected_from_a_copy_of_it(backend: Backend) {
+        use pricegate_tests::pages::page_as;
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let changes = json!([{"sku": "PUMP-1", "unit_price_minor": 261_050, "effective_on": "2099-01-01"}]);
+        let r = finance.post("/api/v1/notices", &json!({"title": "Pumps up", "body": "From **January**.", "changes": changes})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let notice = r.body["id"].as_str().expect("an id").to_owned();
+        publish_notice(&finance, &notice).await;
+        let page = page_as(&app.base, &fiona.email, &format!("/notices/{notice}")).await;
+        assert!(page.contains(&format!("href=\"/notices/new?copy={notice}\" id=\"copy-notice\"")), "{page}");
+        let form = page_as(&app.base, &fiona.email, &format!("/notices/new?copy={notice}")).await;
+        assert!(form.contains("value=\"Pumps up\""), "{form}");
+        assert!(form.contains(">From **January**.</textarea>"), "{form}");
+        assert!(form.contains(">PUMP-1, 2610.50, 2099-01-01</textarea>"), "{form}");
+        let listed = finance.get("/api/v1/notices").await.body;
+        assert_eq!(listed.as_array().map(Vec::len), Some(1), "only the original: {listed}");
+    }
+}

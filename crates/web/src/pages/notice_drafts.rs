@@ -116,12 +116,7 @@ impl DraftPage {
         page.back = format!("/notices/{}", notice.id);
         page.title = notice.title.clone();
         page.body = notice.body.clone();
-        page.changes_text = notice
-            .changes
-            .iter()
-            .map(|c| format!("{}, {}, {}", c.sku, amount_text(&c.currency, c.unit_price_minor), c.effective_on))
-            .collect::<Vec<_>>()
-            .join("\n");
+        page.changes_text = change_lines(&notice.changes);
         page.body_html = render_markdown(&page.body);
         page.changes = notice.changes.iter().map(ChangeRow::from).collect();
         page.revision = Some(notice.revision());
@@ -163,11 +158,15 @@ fn amount_text(currency: &str, minor: i64) -> String {
 
 /// What an address may fill a new notice's form with: its price changes,
 /// one per line, as the form takes them (the price list's import links here
-/// with the new prices a file named). Only filled in: nothing is saved.
+/// with the new prices a file named), or a notice to copy (`copy`, its id:
+/// a published notice never changes, so a correction starts from a copy).
+/// Only filled in: nothing is saved.
 #[derive(serde::Deserialize, Default)]
 struct Prefill {
     #[serde(default)]
     changes: String,
+    #[serde(default)]
+    copy: String,
 }
 
 async fn new_form(
@@ -178,8 +177,23 @@ async fn new_form(
     user.require(&[Role::Finance])?;
     let mut page = DraftPage::new(&user);
     page.changes_text = query.changes;
+    if let Ok(source) = Uuid::parse_str(query.copy.trim()) {
+        let notice = app.store.read_notice(&user.0.actor, source).await?;
+        page.title = notice.title;
+        page.body = notice.body;
+        page.changes_text = change_lines(&notice.changes);
+    }
     page.example = example_line(&app.store.list_products().await?, app.store.today().await?);
     Ok(render(StatusCode::OK, &page))
+}
+
+/// A notice's changes as the form's lines: `SKU, new unit price, date`.
+fn change_lines(changes: &[PriceChangeView]) -> String {
+    let lines: Vec<String> = changes
+        .iter()
+        .map(|c| format!("{}, {}, {}", c.sku, amount_text(&c.currency, c.unit_price_minor), c.effective_on))
+        .collect();
+    lines.join("\n")
 }
 
 /// One change per line: `SKU, new unit price, effective date`.
