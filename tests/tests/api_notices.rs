@@ -752,3 +752,20 @@ both_backends! {
         assert_eq!(listed.as_array().map(Vec::len), Some(1), "only the original: {listed}");
     }
 }
+
+both_backends! {
+    /// A product's page leads to a new notice's form with a line for it
+    /// begun, for finance to add the new price and its date.
+    async fn a_product_s_page_begins_a_notice_about_it(backend: Backend) {
+        use pricegate_tests::pages::page_as;
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let pump = create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let pump = pump["id"].as_str().expect("an id");
+        let page = page_as(&app.base, &fiona.email, &format!("/products/{pump}/edit")).await;
+        let link = "/notices/new?changes=PUMP-1%2C%20";
+        assert!(page.contains(&format!("href=\"{link}\" id=\"draft-notice-for-product\"")), "{page}");
+        let form = page_as(&app.base, &fiona.email, link).await;
+        assert!(form.contains(">PUMP-1, </textarea>"), "{form}");
+    }
+}
