@@ -138,6 +138,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             "/api/v1/users/{id}",
             vec![case(User, Json(json!({"name": "Victor"})), ["401", "403", "403", "403", "200"])],
         ),
+        route("GET", "/api/v1/users/{id}", vec![case(User, Empty, ["401", "403", "403", "200", "200"])]),
         route(
             "POST",
             "/api/v1/users/{id}/handover",
@@ -167,6 +168,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             "/api/v1/products/{id}",
             vec![case(Product, Json(json!({"name": "Pump, renamed"})), ["401", "403", "403", "200", "403"])],
         ),
+        route("GET", "/api/v1/products/{id}", vec![case(Product, Empty, ["401", "200", "200", "200", "200"])]),
         route(
             "POST",
             "/api/v1/products/import",

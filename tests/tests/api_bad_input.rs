@@ -204,7 +204,7 @@ both_backends! {
     async fn ids_in_the_path_must_be_uuids_and_unknown_ids_are_not_found(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
-        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         let (admin, _) = app.user(Role::Admin, "Ada").await;
         for bad in ["42", "not-a-uuid", "%FF%FE", "00000000-0000-0000-0000-00000000000g"] {
             assert_error(&finance.get(&format!("/api/v1/quotes/{bad}")).await, 400, "invalid_id");
@@ -224,9 +224,19 @@ both_backends! {
             sam.post_empty(&format!("/api/v1/quotes/{unknown}/cancel")).await,
             sam.patch(&format!("/api/v1/quotes/{unknown}"), &json!({"notes": "x"})).await,
             sam.post_empty(&format!("/api/v1/notices/{unknown}/acknowledge")).await,
+            sam.get(&format!("/api/v1/quotes/{unknown}/upcoming-prices")).await,
+            sam.get(&format!("/api/v1/products/{unknown}")).await,
+            finance.get(&format!("/api/v1/users/{unknown}")).await,
         ] {
             assert_error(&r, 404, "not_found");
         }
+        // A known one reads as the list shows it.
+        let product = pricegate_tests::fixtures::create_product(&finance, "P-1", "EUR", 1_000).await;
+        let id = product["id"].as_str().expect("an id");
+        let r = sam.get(&format!("/api/v1/products/{id}")).await;
+        assert_eq!((r.status.as_u16(), &r.body), (200, &sam.get("/api/v1/products").await.body[0]), "{}", r.text);
+        let r = finance.get(&format!("/api/v1/users/{}", sam_user.id)).await;
+        assert_eq!((r.status.as_u16(), &r.body["email"]), (200, &json!(sam_user.email)), "{}", r.text);
     }
 }
 

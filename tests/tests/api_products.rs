@@ -1009,3 +1009,48 @@ async fn a_price_list_too_large_for_the_form_is_refused_saying_how_to_import_it(
     );
     app.stop().await;
 }
+
+both_backends! {
+    /// A file's price for a listed product is offered for a notice only
+    /// when it is a new price for the same thing: a price per pack is no
+    /// price per piece, nor one in another currency; a product withdrawn, or
+    /// a price published already to come, is said, not offered again.
+    async fn an_import_offers_for_a_notice_only_new_prices_for_the_same_thing(backend: Backend) {
+        use pricegate_tests::pages::post_form;
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        create_product(&finance, "BOX-1", "EUR", 500).await;
+        create_product(&finance, "HOSE-1", "EUR", 1_000).await;
+        let old = create_product(&finance, "OLD-1", "EUR", 700).await;
+        let r = finance.patch(&format!("/api/v1/products/{}", id_of(&old)), &json!({"withdrawn": true})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let in_ten = date_in_days(10);
+        publish_price_change(&finance, "HOSE-1", 1_200, &in_ten).await;
+        let cookie = session_cookie(&app.base, &fiona.email).await;
+        let list = client().get(format!("{}/products", app.base)).header(COOKIE, &cookie).send().await.unwrap();
+        let csrf = csrf_in(&list.text().await.unwrap());
+        let csv = format!(
+            "{HEADER}PUMP-1,Pump,each,EUR,260000\nBOX-1,Box,pack of 10,EUR,4500\nHOSE-1,Hose,each,EUR,1200\n\
+             OLD-1,Old,each,EUR,800\nNEW-1,New,each,EUR,100\n"
+        );
+        let form = [
+            ("csrf_token", csrf),
+            ("csv", csv),
+            ("action", "preview".to_owned()),
+            ("leave_out_listed", "1".to_owned()),
+        ];
+        let (status, page) = post_form(format!("{}/products/import", app.base), &cookie, &form).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("1 of them names another price than today's: line 2 PUMP-1 2,500.00 EUR → 2,600.00 EUR."), "{page}");
+        assert!(page.contains("changes=PUMP-1%2C+2600.00%2C+"), "only the pump is offered: {page}");
+        let not_compared = page.split("id=\"not-repriced\">").nth(1).and_then(|p| p.split("</p>").next()).unwrap_or_default();
+        assert_eq!(
+            not_compared,
+            format!(
+                "Left out at another price, and not offered for a notice: line 3 BOX-1: per pack of 10, the list&#39;s \
+                 per each; line 4 HOSE-1: 12.00 EUR is published already, from {in_ten}; line 5 OLD-1: withdrawn from sale."
+            )
+        );
+    }
+}

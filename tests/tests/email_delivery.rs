@@ -2556,6 +2556,12 @@ both_backends! {
         assert_eq!(audit.body.as_array().map(Vec::len), Some(1), "{}", audit.text);
         let r = sam.post(&ask, &json!({"reason": "The customer has it in writing"})).await;
         assert_eq!((r.status.as_u16(), &r.body["new"]), (201, &json!(true)), "{}", r.text);
+        // Approved, the request is answered: a decline after it is told so, and when.
+        let r = fred.post(&format!("/api/v1/quotes/{qid}/override"), &json!({"reason": "In writing, agreed"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = finance.post(&decline, &json!({"reason": "Too late"})).await;
+        assert_error(&r, 409, "already_overridden");
+        assert!(r.text.contains("are approved already, at ") && r.text.contains("In writing, agreed"), "{}", r.text);
         app.stop().await;
     }
 }

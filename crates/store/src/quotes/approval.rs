@@ -367,11 +367,11 @@ impl Store {
             ));
         }
         check_draft(&quote, "has no request to answer")?;
-        let (loaded, superseded, open) = open_request(&txn, id, self.calendar, "decline").await?;
-        // Its lines at an old price approved already (a price come back to
-        // what an approval saw): there is nothing to decline.
-        if let Some(approved) = covering_override(&txn, id, &superseded).await? {
-            return Err(StoreError::conflict(
+        // Its lines at an old price approved already (the approval answered
+        // the request, or a price came back to what an approval saw): there
+        // is nothing to decline, and whoever tries is told when it was approved.
+        let approved_already = |approved: crate::views::OverrideView| {
+            StoreError::conflict(
                 "already_overridden",
                 format!(
                     "Its lines at an old price are approved already, at {} (\u{201c}{}\u{201d}): there is nothing \
@@ -379,7 +379,20 @@ impl Store {
                     self.calendar.stamp(approved.created_at, false),
                     approved.reason
                 ),
-            ));
+            )
+        };
+        let (loaded, superseded, open) = match open_request(&txn, id, self.calendar, "decline").await {
+            Ok(open) => open,
+            Err(none) => {
+                let superseded = superseded_lines(&load_quote(&txn, id, self.calendar).await?);
+                return Err(match covering_override(&txn, id, &superseded).await? {
+                    Some(approved) if !superseded.is_empty() => approved_already(approved),
+                    _ => none,
+                });
+            }
+        };
+        if let Some(approved) = covering_override(&txn, id, &superseded).await? {
+            return Err(approved_already(approved));
         }
         if request.is_some_and(|shown| shown != open.id) {
             return Err(StoreError::conflict(

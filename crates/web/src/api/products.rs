@@ -23,7 +23,7 @@ pub const CSV_BODY_LIMIT: usize = 4 * 1024 * 1024;
 pub fn router() -> ApiRouter {
     ApiRouter::new()
         .routes(routes!(list_products, create_product))
-        .routes(routes!(update_product))
+        .routes(routes!(get_product, update_product))
         .limit_body(DefaultBodyLimit::max(crate::api::JSON_BODY_LIMIT))
         .routes(routes!(import_products))
         .routes(routes!(export_products))
@@ -87,6 +87,18 @@ pub async fn create_product(
         unit_price_minor: parse_unit_price("unit_price_minor", body.unit_price_minor)?,
     };
     Ok((StatusCode::CREATED, Json(app.store.create_product(&finance.actor, new).await?)))
+}
+
+/// One product of the price list, with the price in force today; 404 `not_found` for an unknown id.
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ProductView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn get_product(
+    State(app): State<AppState>,
+    _user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<ProductView>, AppError> {
+    Ok(Json(app.store.get_product(id).await?))
 }
 
 /// Rename a product, change its unit, withdraw it from sale or put it back.

@@ -16,7 +16,7 @@ use crate::{AppError, AppState, ErrorBody};
 pub fn router() -> ApiRouter {
     ApiRouter::new()
         .routes(routes!(list_users, create_user))
-        .routes(routes!(update_user))
+        .routes(routes!(get_user, update_user))
         .routes(routes!(hand_over))
         .routes(routes!(send_password_link))
 }
@@ -80,6 +80,18 @@ pub async fn list_users(
     _: ApiQuery<NoParameters>,
 ) -> Result<Json<Vec<UserView>>, AppError> {
     Ok(Json(app.store.list_users().await?))
+}
+
+/// One user, as the list shows them; 404 `not_found` for an unknown id.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn get_user(
+    State(app): State<AppState>,
+    _staff: StaffUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<UserView>, AppError> {
+    Ok(Json(app.store.get_user(id).await?))
 }
 
 /// Change a user's name, role, password, or whether they may log in.

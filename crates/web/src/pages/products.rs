@@ -90,6 +90,9 @@ struct ProductsPage {
     left_out: Vec<(u64, String)>,
     /// Of those, the lines at a price other than the one in force today.
     repriced: Vec<RepricedLine>,
+    /// Of those, the lines at another price not compared, each with why: of
+    /// another unit or currency, withdrawn, or at a price published already.
+    not_repriced: Vec<String>,
     /// A new notice's form filled with those prices, dated `repriced_from`;
     /// `None` when they are too many for an address (then `repriced_lines`
     /// says them, to paste).
@@ -182,6 +185,7 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, csv: String) -
         importing: false,
         leave_out_listed: false,
         repriced: Vec::new(),
+        not_repriced: Vec::new(),
         notice_link: None,
         repriced_from: String::new(),
         repriced_lines: String::new(),
@@ -280,7 +284,7 @@ impl Done {
                     0 => left,
                     r => format!(
                         "{left} {r} of them name{} another price than today's: a price changes only by a notice. \
-                         Preview the file again to draft one with {}.",
+                         Preview a file before importing it to be offered one with {}.",
                         if *r == 1 { "s" } else { "" },
                         if *r == 1 { "its new price" } else { "their new prices" }
                     ),
@@ -329,27 +333,50 @@ struct RepricedLine {
 }
 
 /// Of the lines `out` (left out, their SKUs on the list), those at another
-/// price than today's, in the product's currency: what a notice would change.
-async fn repriced_lines(app: &AppState, out: &[CsvRow]) -> Result<Vec<RepricedLine>, PageError> {
+/// price than today's, for the product's unit and in its currency: what a
+/// notice would change. Besides, each line at another price not so compared,
+/// said with why: another unit or currency (a price per pack is no price per
+/// piece), a product withdrawn from sale, a price published already to come.
+async fn repriced_lines(app: &AppState, out: &[CsvRow]) -> Result<(Vec<RepricedLine>, Vec<String>), PageError> {
     if out.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let listed: std::collections::HashMap<String, ProductView> =
         app.store.list_products().await?.into_iter().map(|p| (p.sku.clone(), p)).collect();
-    Ok(out
-        .iter()
-        .filter_map(|r| {
-            let product = listed.get(r.sku.as_str())?;
-            let other = product.currency == r.currency.code() && product.unit_price_minor != r.unit_price_minor;
-            other.then(|| RepricedLine {
+    let mut to_come: std::collections::HashMap<String, Vec<pricegate_store::UpcomingPrice>> =
+        std::collections::HashMap::new();
+    for price in app.store.prices_to_come(app.store.today().await?).await? {
+        to_come.entry(price.sku.clone()).or_default().push(price);
+    }
+    let (mut repriced, mut not_compared) = (Vec::new(), Vec::new());
+    for r in out {
+        let Some(product) = listed.get(r.sku.as_str()) else { continue };
+        if product.unit_price_minor == r.unit_price_minor && product.currency == r.currency.code() {
+            continue;
+        }
+        let at = format!("line {} {}", r.line, product.sku);
+        let published =
+            to_come.get(&product.sku).and_then(|c| c.iter().find(|p| p.unit_price_minor == r.unit_price_minor));
+        if product.currency != r.currency.code() {
+            not_compared.push(format!("{at}: in {}, the list's in {}", r.currency.code(), product.currency));
+        } else if product.unit != r.unit.as_str() {
+            not_compared.push(format!("{at}: per {}, the list's per {}", r.unit.as_str(), product.unit));
+        } else if product.withdrawn_at.is_some() {
+            not_compared.push(format!("{at}: withdrawn from sale"));
+        } else if let Some(published) = published {
+            let price = r.currency.format(published.unit_price_minor);
+            not_compared.push(format!("{at}: {price} is published already, from {}", published.effective_on));
+        } else {
+            repriced.push(RepricedLine {
                 line: r.line,
                 sku: product.sku.clone(),
                 listed: r.currency.format(product.unit_price_minor),
                 file: r.currency.format(r.unit_price_minor),
                 typed: r.currency.decimal(r.unit_price_minor),
-            })
-        })
-        .collect())
+            });
+        }
+    }
+    Ok((repriced, not_compared))
 }
 
 /// The products on sale at their prices today, as a CSV file to download
@@ -413,7 +440,7 @@ async fn import(
         let listed = app.store.listed_exactly(&skus).await?;
         let (kept, out): (Vec<CsvRow>, Vec<CsvRow>) = rows.into_iter().partition(|r| !listed.contains(r.sku.as_str()));
         page.left_out = out.iter().map(|r| (r.line, r.sku.as_str().to_owned())).collect();
-        page.repriced = repriced_lines(&app, &out).await?;
+        (page.repriced, page.not_repriced) = repriced_lines(&app, &out).await?;
         if !page.repriced.is_empty() {
             let from = app.store.today().await? + chrono::Days::new(1);
             let lines: Vec<String> = page.repriced.iter().map(|r| format!("{}, {}, {from}", r.sku, r.typed)).collect();

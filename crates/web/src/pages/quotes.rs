@@ -48,9 +48,9 @@ pub fn router() -> Router<AppState> {
         .route("/quotes/{id}/approval-request/remind", get(to_its_quote).post(remind_finance))
 }
 
-/// The quote's page, for a logged-in user at the address of one of its
-/// forms (the quote's page says who may see it).
-async fn to_its_quote(PageId(id): PageId, _: PageUser) -> Response {
+/// The quote's page, from the address of one of its forms, whatever the
+/// client accepts (the quote's page asks for the login, and says who may see it).
+async fn to_its_quote(PageId(id): PageId) -> Response {
     super::quote_confirm::to_quote(id)
 }
 
