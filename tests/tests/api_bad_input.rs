@@ -289,6 +289,12 @@ both_backends! {
         for path in ["/api/v1/products?limit=5", "/api/v1/notices?before=x", "/api/v1/products?sku=PUMP-1"] {
             assert_error(&finance.get(path).await, 400, "invalid_query");
         }
+        // Nor do the reads of one thing.
+        let unknown = "00000000-0000-0000-0000-000000000000";
+        for path in ["quotes/{id}", "quotes/{id}/gate", "quotes/{id}/upcoming-prices", "notices/{id}", "products/{id}", "users/{id}"] {
+            let path = format!("/api/v1/{}?x=%00", path.replace("{id}", unknown));
+            assert_error(&finance.get(&path).await, 400, "invalid_query");
+        }
         let r = finance.get("/api/v1/products?limit=5").await;
         assert_eq!(r.body["error"]["message"], "The query string is invalid: limit is not a parameter here: this takes none.");
         // A change takes none: a dry run asked for is refused, not made for real.

@@ -744,10 +744,15 @@ both_backends! {
         publish_notice(&finance, &notice).await;
         let page = page_as(&app.base, &fiona.email, &format!("/notices/{notice}")).await;
         assert!(page.contains(&format!("href=\"/notices/new?copy={notice}\" id=\"copy-notice\"")), "{page}");
+        let cookie = pricegate_tests::pages::session_cookie(&app.base, &fiona.email).await;
+        let client = pricegate_tests::pages::client;
         let form = page_as(&app.base, &fiona.email, &format!("/notices/new?copy={notice}")).await;
         assert!(form.contains("value=\"Pumps up\""), "{form}");
         assert!(form.contains(">From **January**.</textarea>"), "{form}");
         assert!(form.contains(">PUMP-1, 2610.50, 2099-01-01</textarea>"), "{form}");
+        assert!(form.contains("id=\"copied-from\">Filled from the published notice"), "it says it is a copy: {form}");
+        let r = client().get(format!("{}/notices/new?copy=2c0162ad", app.base)).header("cookie", &cookie).send().await;
+        assert_eq!(r.expect("an answer").status(), 404, "a copy of nothing is no empty form");
         let listed = finance.get("/api/v1/notices").await.body;
         assert_eq!(listed.as_array().map(Vec::len), Some(1), "only the original: {listed}");
     }

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::extract::{AdminUser, ApiPath, ApiQuery, FinanceUser, NoBody};
+use crate::extract::{AdminUser, ApiPath, ApiQuery, FinanceUser, NoBody, NoParameters};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -99,6 +99,7 @@ pub async fn get_outbox_message(
     State(app): State<AppState>,
     _admin: AdminUser,
     ApiPath(id): ApiPath<Uuid>,
+    _: ApiQuery<NoParameters>,
 ) -> Result<Json<OutboxMessageView>, AppError> {
     Ok(Json(app.store.get_outbox_message(id).await?))
 }

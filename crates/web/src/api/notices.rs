@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::api::ApiRouter;
 use crate::api::precondition::{Created, IfMatch, Tagged, created, tagged};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Client, FinanceUser, NoBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Client, FinanceUser, NoBody, NoParameters};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -210,6 +210,7 @@ pub async fn get_notice(
     State(app): State<AppState>,
     auth: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
+    _: ApiQuery<NoParameters>,
 ) -> Result<Tagged<NoticeView>, AppError> {
     let notice = app.store.get_notice(&auth.actor, id).await?;
     Ok(tagged(notice.revision(), notice))
@@ -239,6 +240,7 @@ pub async fn list_acknowledgements(
     State(app): State<AppState>,
     _finance: FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
+    _: ApiQuery<NoParameters>,
 ) -> Result<Json<AckListView>, AppError> {
     Ok(Json(app.store.list_acknowledgements(id).await?))
 }

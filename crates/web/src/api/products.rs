@@ -97,6 +97,7 @@ pub async fn get_product(
     State(app): State<AppState>,
     _user: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
+    _: ApiQuery<NoParameters>,
 ) -> Result<Json<ProductView>, AppError> {
     Ok(Json(app.store.get_product(id).await?))
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::api::ApiRouter;
 use crate::api::precondition::{Created, IfMatch, Tagged, created, tagged};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, FinanceUser, NoBody, QuoteUser, SalesUser};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, FinanceUser, NoBody, NoParameters, QuoteUser, SalesUser};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -242,6 +242,7 @@ pub async fn get_quote(
     State(app): State<AppState>,
     QuoteUser(user): QuoteUser,
     ApiPath(id): ApiPath<Uuid>,
+    _: ApiQuery<NoParameters>,
 ) -> Result<Tagged<QuoteView>, AppError> {
     let quote = app.store.get_quote(&user.actor, id).await?;
     Ok(tagged(quote.revision(), quote))
@@ -294,6 +295,7 @@ pub async fn quote_gate(
     State(app): State<AppState>,
     QuoteUser(user): QuoteUser,
     ApiPath(id): ApiPath<Uuid>,
+    _: ApiQuery<NoParameters>,
 ) -> Result<Json<GateView>, AppError> {
     Ok(Json(app.store.quote_gate(&user.actor, id).await?))
 }
@@ -317,6 +319,7 @@ pub async fn upcoming_prices(
     State(app): State<AppState>,
     QuoteUser(user): QuoteUser,
     ApiPath(id): ApiPath<Uuid>,
+    _: ApiQuery<NoParameters>,
 ) -> Result<Json<UpcomingPricesView>, AppError> {
     let none = || Json(UpcomingPricesView { upcoming: Vec::new() });
     let quote = app.store.get_quote(&user.actor, id).await?;
@@ -434,6 +437,7 @@ pub async fn approval_request(
     State(app): State<AppState>,
     QuoteUser(user): QuoteUser,
     ApiPath(id): ApiPath<Uuid>,
+    _: ApiQuery<NoParameters>,
 ) -> Result<Json<ApprovalRequestView>, AppError> {
     match app.store.approval_request(&user.actor, id).await? {
         Some(request) => Ok(Json(request)),

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::api::ApiRouter;
-use crate::extract::AdminUser;
+use crate::extract::{AdminUser, ApiQuery, NoParameters};
 use crate::{AppState, ConfigEntry, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -28,7 +28,7 @@ pub struct SettingsView {
 /// The settings this server process runs with (a separate `pricegate worker` has its own).
 #[utoipa::path(get, path = "/api/v1/settings", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = SettingsView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn settings(State(app): State<AppState>, _admin: AdminUser) -> Json<SettingsView> {
+pub async fn settings(State(app): State<AppState>, _admin: AdminUser, _: ApiQuery<NoParameters>) -> Json<SettingsView> {
     let configuration = &app.configuration;
     Json(SettingsView {
         settings: configuration.entries.clone(),

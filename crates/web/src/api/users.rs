@@ -90,6 +90,7 @@ pub async fn get_user(
     State(app): State<AppState>,
     _staff: StaffUser,
     ApiPath(id): ApiPath<Uuid>,
+    _: ApiQuery<NoParameters>,
 ) -> Result<Json<UserView>, AppError> {
     Ok(Json(app.store.get_user(id).await?))
 }

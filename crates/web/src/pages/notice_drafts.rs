@@ -73,6 +73,8 @@ struct DraftPage {
     /// sent twice saves it once ([`pricegate_store::NewNotice::form_key`]).
     /// `None` when editing.
     draft_id: Option<Uuid>,
+    /// The notice a new one's form was filled from: (id, title).
+    copied_from: Option<(Uuid, String)>,
 }
 
 impl DraftPage {
@@ -104,6 +106,7 @@ impl DraftPage {
             not_saved: None,
             saved_draft: None,
             draft_id: Some(Uuid::new_v4()),
+            copied_from: None,
         }
     }
 
@@ -177,8 +180,11 @@ async fn new_form(
     user.require(&[Role::Finance])?;
     let mut page = DraftPage::new(&user);
     page.changes_text = query.changes;
-    if let Ok(source) = Uuid::parse_str(query.copy.trim()) {
+    if !query.copy.trim().is_empty() {
+        // A notice to copy that is none is said so, not an empty form.
+        let source = Uuid::parse_str(query.copy.trim()).map_err(|_| super::forms::not_found())?;
         let notice = app.store.read_notice(&user.0.actor, source).await?;
+        page.copied_from = Some((notice.id, notice.title.clone()));
         page.title = notice.title;
         page.body = notice.body;
         page.changes_text = change_lines(&notice.changes);
