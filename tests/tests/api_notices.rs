@@ -772,5 +772,15 @@ both_backends! {
         assert!(page.contains(&format!("href=\"{link}\" id=\"draft-notice-for-product\"")), "{page}");
         let form = page_as(&app.base, &fiona.email, link).await;
         assert!(form.contains(">PUMP-1, </textarea>"), "{form}");
+        // The prices published to come are on the page it starts from;
+        // withdrawn from sale, a product is offered no notice.
+        let in_ten = pricegate_tests::fixtures::date_in_days(10);
+        pricegate_tests::fixtures::publish_price_change(&finance, "PUMP-1", 260_000, &in_ten).await;
+        let page = page_as(&app.base, &fiona.email, &format!("/products/{pump}/edit")).await;
+        assert!(page.contains(&format!("<span id=\"prices-to-come\">2,600.00 EUR from {in_ten}</span>")), "{page}");
+        let r = finance.patch(&format!("/api/v1/products/{pump}"), &json!({"withdrawn": true})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let page = page_as(&app.base, &fiona.email, &format!("/products/{pump}/edit")).await;
+        assert!(!page.contains("draft-notice-for-product"), "{page}");
     }
 }

@@ -1466,7 +1466,7 @@ async fn the_signer_acknowledges_every_notice_the_quote_page_showed_at_once(back
     publish_notice(&finance_api, &mixed).await;
     let form = vec![("csrf_token", csrf_in(&html)), ("notice_ids", format!("{},{mixed},{mixed}", shown[0]))];
     let (_, after) = pricegate_tests::pages::post_form(url, &cookie, &form).await;
-    assert!(after.contains("Acknowledged 1 of the 2 notices; the others were acknowledged already."), "{after}");
+    assert!(after.contains("Acknowledged 1 of the 2 notices; the other was acknowledged already."), "{after}");
 }
 }
 

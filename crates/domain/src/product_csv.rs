@@ -29,16 +29,16 @@ pub struct ExportRow<'a> {
 /// `sku,name,unit,currency,unit_price`, then a line for each, its price as
 /// people write it (`1250.00`, in its currency's units), lines ending in
 /// CRLF. A field with a comma, a quote, a line break or a space at either
-/// end is quoted, its quotes doubled; a name or unit a spreadsheet would
-/// run as a formula (`=`, `+`, `-`, `@` first) starts with an apostrophe,
-/// which the import takes off.
+/// end is quoted, its quotes doubled; a SKU, name or unit a spreadsheet
+/// would run as a formula (`=`, `+`, `-`, `@` first: a SKU may start with
+/// `-`) starts with an apostrophe, which the import takes off.
 pub fn write_products<'a>(rows: impl IntoIterator<Item = ExportRow<'a>>) -> String {
     let mut out = DECIMAL_HEADER.join(",");
     out.push_str("\r\n");
     for row in rows {
         let price = row.currency.decimal(row.unit_price_minor);
-        let (name, unit) = (guarded(row.name), guarded(row.unit));
-        let fields = [row.sku, name.as_str(), unit.as_str(), row.currency.code(), price.as_str()];
+        let (sku, name, unit) = (guarded(row.sku), guarded(row.name), guarded(row.unit));
+        let fields = [sku.as_str(), name.as_str(), unit.as_str(), row.currency.code(), price.as_str()];
         let line: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
         out.push_str(&line.join(","));
         out.push_str("\r\n");
@@ -359,7 +359,7 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
     };
     Ok(ProductRow {
         line,
-        sku: Sku::parse(field(0))?,
+        sku: Sku::parse(unguarded(field(0)))?,
         name: Text::parse("name", unguarded(field(1)), crate::limits::NAME)?,
         unit: Text::parse("unit", unguarded(field(2)), crate::limits::UNIT)?,
         currency,
@@ -470,13 +470,15 @@ mod tests {
             ExportRow { sku: "BOLT-3", name: "Bolt", unit: "box", currency: &eur, unit_price_minor: 5 },
             ExportRow { sku: "X-4", name: "=HYPERLINK(\"x\")", unit: "-1 m", currency: &eur, unit_price_minor: 1 },
             ExportRow { sku: "Y-5", name: "'quoted'", unit: "each", currency: &eur, unit_price_minor: 1 },
+            ExportRow { sku: "-LEAD", name: "Lead", unit: "each", currency: &eur, unit_price_minor: 2 },
         ];
         let written = write_products(rows);
         assert_eq!(
             written,
             "sku,name,unit,currency,unit_price\r\nPUMP-1,\"Pump, 10 \"\"bar\"\"\",each,EUR,1250.00\r\n\
              HOSE-2,Hose,roll of 25 m,JPY,7500\r\nBOLT-3,Bolt,box,EUR,0.05\r\n\
-             X-4,\"'=HYPERLINK(\"\"x\"\")\",'-1 m,EUR,0.01\r\nY-5,'quoted',each,EUR,0.01\r\n"
+             X-4,\"'=HYPERLINK(\"\"x\"\")\",'-1 m,EUR,0.01\r\nY-5,'quoted',each,EUR,0.01\r\n\
+             '-LEAD,Lead,each,EUR,0.02\r\n"
         );
         let read = parse_products(written.as_bytes()).unwrap();
         let back: Vec<(&str, &str, &str, &str, i64)> = read
@@ -490,7 +492,8 @@ mod tests {
                 ("HOSE-2", "Hose", "roll of 25 m", "JPY", 7_500),
                 ("BOLT-3", "Bolt", "box", "EUR", 5),
                 ("X-4", "=HYPERLINK(\"x\")", "-1 m", "EUR", 1),
-                ("Y-5", "'quoted'", "each", "EUR", 1)
+                ("Y-5", "'quoted'", "each", "EUR", 1),
+                ("-LEAD", "Lead", "each", "EUR", 2)
             ]
         );
     }

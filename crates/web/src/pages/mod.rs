@@ -607,6 +607,9 @@ pub(crate) fn minute_from(at: chrono::DateTime<chrono::Utc>) -> i64 {
 pub(crate) fn acknowledged_together(new: usize, of: usize) -> String {
     match (new, of) {
         (0, _) => "Acknowledged already: nothing more was recorded.".to_owned(),
+        (new, of) if new + 1 == of => {
+            format!("Acknowledged {new} of the {of} notices; the other was acknowledged already.")
+        }
         (new, of) if new < of => {
             format!("Acknowledged {new} of the {of} notices; the others were acknowledged already.")
         }

@@ -598,6 +598,9 @@ struct EditPage {
     revision: i64,
     /// The product as a colleague changed it after the form was opened.
     changed: Option<Changed>,
+    /// Its prices published already to take force later ("905.00 EUR from
+    /// 2027-01-01"): a notice about it starts from them.
+    to_come: Vec<String>,
 }
 
 /// A product changed after its edit form was opened: what it is now.
@@ -624,7 +627,16 @@ impl EditPage {
             errors: Vec::new(),
             revision: p.revision(),
             changed: None,
+            to_come: Vec::new(),
         }
+    }
+
+    /// [`EditPage::new`], with the product's prices to come.
+    async fn of(app: &AppState, user: &PageUser, p: &ProductView) -> Result<EditPage, PageError> {
+        let mut page = EditPage::new(user, p, app.store.calendar());
+        let to_come = app.store.prices_to_come(app.store.today().await?).await?;
+        page.to_come = to_come.iter().filter(|c| c.sku == p.sku).map(|c| price_from(&p.currency, c)).collect();
+        Ok(page)
     }
 
     fn error_for(&self, field: &str) -> Option<&str> {
@@ -635,7 +647,7 @@ impl EditPage {
 async fn edit_form(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     let product = app.store.get_product(id).await?;
-    Ok(render(StatusCode::OK, &EditPage::new(&user, &product, app.store.calendar())))
+    Ok(render(StatusCode::OK, &EditPage::of(&app, &user, &product).await?))
 }
 
 /// Renames a product or changes its unit; back to the price list, which says so.
@@ -646,7 +658,7 @@ async fn update(
     CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
     let product = app.store.get_product(id).await?;
-    let mut page = EditPage::new(&user, &product, app.store.calendar());
+    let mut page = EditPage::of(&app, &user, &product).await?;
     page.name = form.get("name").to_owned();
     page.unit = form.get("unit").to_owned();
     // The version the form was opened on, kept through a refusal; a form
