@@ -784,3 +784,32 @@ both_backends! {
         assert!(!page.contains("draft-notice-for-product"), "{page}");
     }
 }
+
+both_backends! {
+    /// A salesperson lands on their quotes after logging in: the notices
+    /// waiting for their acknowledgement are said there, with the way to them.
+    async fn the_quotes_list_says_how_many_notices_wait_for_the_salesperson(backend: Backend) {
+        use pricegate_tests::pages::page_as;
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let page = page_as(&app.base, &sam_user.email, "/quotes").await;
+        assert!(!page.contains("id=\"notices-awaiting\""), "none yet: {page}");
+        let mut notices = Vec::new();
+        for title in ["Pumps up", "Valves down"] {
+            let notice = create_notice(&finance, title, json!([])).await;
+            publish_notice(&finance, &notice).await;
+            notices.push(notice);
+        }
+        let page = page_as(&app.base, &sam_user.email, "/quotes").await;
+        assert!(
+            page.contains("2 price notices wait for your acknowledgement: <a href=\"/notices/awaiting\">read them</a>."),
+            "{page}"
+        );
+        assert!(!page_as(&app.base, &fiona.email, "/quotes").await.contains("notices-awaiting"), "finance is asked nothing");
+        for notice in &notices {
+            assert_eq!(sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+        }
+        assert!(!page_as(&app.base, &sam_user.email, "/quotes").await.contains("notices-awaiting"));
+    }
+}

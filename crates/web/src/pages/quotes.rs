@@ -79,6 +79,9 @@ struct QuoteRow {
 struct ListPage {
     layout: Layout,
     is_sales: bool,
+    /// How many published notices wait for a salesperson's acknowledgement:
+    /// said above their quotes, where they land after logging in.
+    awaiting: u64,
     quotes: Vec<QuoteRow>,
     /// The state shown (`draft`, `finalised`, `cancelled`), or empty for all.
     state: &'static str,
@@ -274,9 +277,15 @@ async fn list(
             valid_until: q.valid_until.to_string(),
         });
     }
+    let is_sales = user.0.actor.role == Role::Sales;
+    let awaiting = match is_sales {
+        true => app.store.notices_awaiting(&user.0.actor, 0).await?.1,
+        false => 0,
+    };
     let page = ListPage {
         layout: user.layout("Quotes"),
-        is_sales: user.0.actor.role == Role::Sales,
+        is_sales,
+        awaiting,
         quotes: rows,
         state,
         quotes_of: quotes_of(state),
