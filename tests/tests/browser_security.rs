@@ -943,6 +943,20 @@ async fn the_finalise_confirmation_is_the_signers_and_the_gate_is_asked_again_wh
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{form}");
         assert_eq!(r.headers()["location"], format!("/quotes/{quote}").as_str(), "{form}");
     }
+    // By the reference the e-mails print, too: the confirmations, and the forms' addresses.
+    let reference = quote.replace('-', "")[..8].to_owned();
+    for (path, to) in [
+        (format!("/quotes/{reference}/finalise"), format!("/quotes/{quote}/finalise")),
+        (format!("/quotes/{reference}/cancel"), format!("/quotes/{quote}/cancel")),
+        (format!("/quotes/{reference}/reprice"), format!("/quotes/{reference}")),
+    ] {
+        let r = http.get(format!("{base}{path}")).header(COOKIE, &sam).send().await.unwrap();
+        assert_eq!(
+            (r.status(), r.headers()["location"].to_str().unwrap()),
+            (StatusCode::SEE_OTHER, to.as_str()),
+            "{path}"
+        );
+    }
 
     // Another signer named while the confirmation is open: its sender is
     // told who signs now, on the quote's page.

@@ -72,9 +72,11 @@ struct CancelPage {
 
 async fn confirm_cancel(
     State(app): State<AppState>,
-    PageId(id): PageId,
+    super::PageSegment(raw): super::PageSegment,
     user: PageUser,
 ) -> Result<Response, PageError> {
+    // By the reference the e-mails print, as the quote's own page is.
+    let Ok(id) = Uuid::parse_str(&raw) else { return super::quotes::by_reference(&app, &user, &raw, "/cancel").await };
     cancel_page(&app, &user, id, StatusCode::OK, None).await
 }
 
@@ -160,9 +162,12 @@ struct FinalisePage {
 /// the quote, whose page says which.
 async fn confirm_finalise(
     State(app): State<AppState>,
-    PageId(id): PageId,
+    super::PageSegment(raw): super::PageSegment,
     user: PageUser,
 ) -> Result<Response, PageError> {
+    let Ok(id) = Uuid::parse_str(&raw) else {
+        return super::quotes::by_reference(&app, &user, &raw, "/finalise").await;
+    };
     let not_signer = StoreError::forbidden("not_signer", "Only the quote's signer can finalise it.");
     let Some(quote) = draft_to_confirm(&app, &user, id, |q| q.signer_id, not_signer).await? else {
         return Ok(to_quote(id));

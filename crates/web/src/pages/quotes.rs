@@ -49,9 +49,16 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The quote's page, from the address of one of its forms, whatever the
-/// client accepts (the quote's page asks for the login, and says who may see it).
-async fn to_its_quote(PageId(id): PageId) -> Response {
-    super::quote_confirm::to_quote(id)
+/// client accepts (the quote's page asks for the login, and says who may see
+/// it), by its id or the reference the e-mails print.
+async fn to_its_quote(super::PageSegment(raw): super::PageSegment) -> Result<Response, PageError> {
+    match Uuid::parse_str(&raw) {
+        Ok(id) => Ok(super::quote_confirm::to_quote(id)),
+        Err(_) if super::reference_range(&raw).is_some() => {
+            Ok(axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!("/quotes/{raw}"))))
+        }
+        Err(_) => Err(super::forms::not_found()),
+    }
 }
 
 struct QuoteRow {
