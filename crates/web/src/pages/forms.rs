@@ -251,15 +251,32 @@ impl<R: Roles> FromRequest<AppState> for CsrfForm<R> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (mut parts, body) = req.into_parts();
-        let user = PageUser::from_request_parts(&mut parts, state).await?;
-        user.require(R::ROLES).map_err(IntoResponse::into_response)?;
-        let form =
-            FormFields::read(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
+        let Posted { user, form, .. } = Posted::read(req, state, R::ROLES).await?;
         if !tokens_match(form.get(CSRF_FIELD), user.csrf()) {
             return Err(PageError::csrf().into_response());
         }
         Ok(CsrfForm { user, form, roles: PhantomData })
+    }
+}
+
+/// A form post by someone logged in with one of `roles` (checked before the
+/// body is read), its token not yet compared.
+struct Posted {
+    user: PageUser,
+    form: FormFields,
+    /// The browser does not say it came from another site.
+    from_here: bool,
+}
+
+impl Posted {
+    async fn read(req: Request, state: &AppState, roles: &[Role]) -> Result<Posted, Response> {
+        let (mut parts, body) = req.into_parts();
+        let user = PageUser::from_request_parts(&mut parts, state).await?;
+        user.require(roles).map_err(IntoResponse::into_response)?;
+        let from_here = !crate::ack::is_cross_site(&parts.headers, &state.base_url);
+        let form =
+            FormFields::read(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
+        Ok(Posted { user, form, from_here })
     }
 }
 
@@ -282,12 +299,7 @@ impl<R: Roles> FromRequest<AppState> for KeptForm<R> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (mut parts, body) = req.into_parts();
-        let user = PageUser::from_request_parts(&mut parts, state).await?;
-        user.require(R::ROLES).map_err(IntoResponse::into_response)?;
-        let from_here = !crate::ack::is_cross_site(&parts.headers, &state.base_url);
-        let form =
-            FormFields::read(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
+        let Posted { user, form, from_here } = Posted::read(req, state, R::ROLES).await?;
         let expired = !tokens_match(form.get(CSRF_FIELD), user.csrf());
         let keepable = from_here && !form.get(CSRF_FIELD).is_empty();
         if expired && !keepable {
