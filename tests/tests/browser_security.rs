@@ -538,6 +538,12 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     let (status, _, body) = post_form(&http, format!("{base}/quotes/new"), &sam, &sent).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body.contains("nothing was saved") && body.contains("value=\"Changed\""), "{body}");
+    // "More lines" saves nothing: with that token it adds the rows, on a page with the current one.
+    sent.push(("more_rows", "More lines"));
+    let (status, _, body) = post_form(&http, format!("{base}/quotes/new"), &sam, &sent).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("name=\"sku_3\"") && body.contains("value=\"Changed\"") && body.contains(&sam_csrf), "{body}");
+    sent.pop();
     // From another site (a sibling subdomain is one), a forged form is
     // never turned into one filled in with a current token, ready to save.
     for site in ["cross-site", "same-site"] {

@@ -509,12 +509,14 @@ pub async fn create_quote(
     {
         page.copied_from(&quote, Vec::new());
     }
+    // "More lines" saves nothing: it adds rows whatever the token, and the
+    // page it answers with carries the current one.
+    if let Some(more) = page.more_rows(&form) {
+        return Ok(more);
+    }
     if expired {
         page.general_error = Some(EXPIRED_FORM_KEPT.to_owned());
         return Ok(render(StatusCode::CONFLICT, &page));
-    }
-    if let Some(more) = page.more_rows(&form) {
-        return Ok(more);
     }
     let invalid = match parse_quote(&page, None, None, (app.store.calendar(), today)) {
         Ok(input) => {
@@ -618,12 +620,14 @@ pub async fn update_quote(
     let today = app.store.today().await?;
     let mut page = edit_page(&app, &user, &quote, today).await?;
     page.keep_input(&form);
+    // "More lines" saves nothing: it adds rows whatever the token, and the
+    // page it answers with carries the current one.
+    if let Some(more) = page.more_rows(&form) {
+        return Ok(more);
+    }
     if expired {
         page.general_error = Some(EXPIRED_FORM_KEPT.to_owned());
         return Ok(render(StatusCode::CONFLICT, &page));
-    }
-    if let Some(more) = page.more_rows(&form) {
-        return Ok(more);
     }
     let invalid = match parse_quote(
         &page,
