@@ -125,26 +125,27 @@ async fn locked_for_its_salesperson(
 
 /// The draft `quote_id` read in the caller's transaction (which holds its
 /// lock), its lines at an old price, and its request for approval still
-/// waiting: 409 `no_open_request` when none waits, there being nothing to
-/// `to_do` (in words).
+/// waiting, if one is (see [`no_open_request`]).
 async fn open_request(
     txn: &sea_orm::DatabaseTransaction,
     quote_id: Uuid,
     calendar: pricegate_domain::Calendar,
-    to_do: &str,
-) -> Result<(LoadedQuote, Vec<SupersededLineView>, approval_requests::Model), StoreError> {
+) -> Result<(LoadedQuote, Vec<SupersededLineView>, Option<approval_requests::Model>), StoreError> {
     let loaded = load_quote(txn, quote_id, calendar).await?;
     let superseded = superseded_lines(&loaded);
-    match latest_request(txn, quote_id).await?.filter(|r| r.ended_at.is_none() && !superseded.is_empty()) {
-        Some(open) => Ok((loaded, superseded, open)),
-        None => Err(StoreError::conflict(
-            "no_open_request",
-            format!(
-                "No request to approve this quote's old prices is waiting: it was answered, the quote repriced, or \
-                 nobody asked. There is nothing to {to_do}."
-            ),
-        )),
-    }
+    let open = latest_request(txn, quote_id).await?.filter(|r| r.ended_at.is_none() && !superseded.is_empty());
+    Ok((loaded, superseded, open))
+}
+
+/// 409 `no_open_request`: no request waits, there being nothing to `to_do` (in words).
+fn no_open_request(to_do: &str) -> StoreError {
+    StoreError::conflict(
+        "no_open_request",
+        format!(
+            "No request to approve this quote's old prices is waiting: it was answered, the quote repriced, or \
+             nobody asked. There is nothing to {to_do}."
+        ),
+    )
 }
 
 /// Ends, in the caller's transaction (which holds the quote's lock), the
@@ -313,7 +314,8 @@ impl Store {
         )
         .await?;
         check_draft(&quote, "has no request waiting")?;
-        let (loaded, superseded, open) = open_request(&txn, id, self.calendar, "remind finance of").await?;
+        let (loaded, superseded, open) = open_request(&txn, id, self.calendar).await?;
+        let open = open.ok_or_else(|| no_open_request("remind finance of"))?;
         if request.is_some_and(|shown| shown != open.id) {
             return Err(StoreError::conflict(
                 "quote_changed",
@@ -367,11 +369,14 @@ impl Store {
             ));
         }
         check_draft(&quote, "has no request to answer")?;
+        let (loaded, superseded, open) = open_request(&txn, id, self.calendar).await?;
         // Its lines at an old price approved already (the approval answered
         // the request, or a price came back to what an approval saw): there
         // is nothing to decline, and whoever tries is told when it was approved.
-        let approved_already = |approved: crate::views::OverrideView| {
-            StoreError::conflict(
+        if !superseded.is_empty()
+            && let Some(approved) = covering_override(&txn, id, &superseded).await?
+        {
+            return Err(StoreError::conflict(
                 "already_overridden",
                 format!(
                     "Its lines at an old price are approved already, at {} (\u{201c}{}\u{201d}): there is nothing \
@@ -379,21 +384,9 @@ impl Store {
                     self.calendar.stamp(approved.created_at, false),
                     approved.reason
                 ),
-            )
-        };
-        let (loaded, superseded, open) = match open_request(&txn, id, self.calendar, "decline").await {
-            Ok(open) => open,
-            Err(none) => {
-                let superseded = superseded_lines(&load_quote(&txn, id, self.calendar).await?);
-                return Err(match covering_override(&txn, id, &superseded).await? {
-                    Some(approved) if !superseded.is_empty() => approved_already(approved),
-                    _ => none,
-                });
-            }
-        };
-        if let Some(approved) = covering_override(&txn, id, &superseded).await? {
-            return Err(approved_already(approved));
+            ));
         }
+        let open = open.ok_or_else(|| no_open_request("decline"))?;
         if request.is_some_and(|shown| shown != open.id) {
             return Err(StoreError::conflict(
                 "quote_changed",
