@@ -183,18 +183,7 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             "Send the body as JSON with the header Content-Type: application/json.",
         ),
         JsonRejection::JsonSyntaxError(e) => malformed(&plain_words(&e.body_text())),
-        JsonRejection::JsonDataError(e) => {
-            let text = plain_words(&e.body_text());
-            let refused = AppError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
-                format!("The body does not have the expected shape: {text}."),
-            );
-            match field_of(&text) {
-                Some(field) => refused.with("field", field),
-                None => refused,
-            }
-        }
+        JsonRejection::JsonDataError(e) => invalid_shape(&plain_words(&e.body_text())),
         JsonRejection::BytesRejection(e) => body_rejection(e.status()),
         other => AppError::new(
             StatusCode::BAD_REQUEST,
@@ -220,26 +209,25 @@ fn not_an_object(first: u8) -> AppError {
     )
 }
 
+/// 422 for a well-formed body of the wrong shape, said in `text` (the
+/// deserialiser's sentence in plain words), naming the field it is about.
+fn invalid_shape(text: &str) -> AppError {
+    let refused = AppError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+        format!("The body does not have the expected shape: {text}."),
+    );
+    match field_of(text) {
+        Some(field) => refused.with("field", field),
+        None => refused,
+    }
+}
+
 fn malformed(why: &str) -> AppError {
     // JSON sets numbers no bound; past what a 64-bit float holds (`1e400`),
     // the parser stops. The body is well-formed: its number is out of range.
-    let (path, what) = match why.split_once(": ") {
-        Some((path, what)) if !path.contains(' ') => (Some(path), what),
-        _ => (None, why),
-    };
-    if let Some(place) = what.strip_prefix("number out of range") {
-        let refused = AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            format!(
-                "The body does not have the expected shape: {}a number{place} is too large.",
-                path.map_or(String::new(), |p| format!("{p}: "))
-            ),
-        );
-        return match path {
-            Some(field) => refused.with("field", field),
-            None => refused,
-        };
+    if why.contains("number out of range") {
+        return invalid_shape(&format!("{} is too large", why.replacen("number out of range", "a number", 1)));
     }
     AppError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("The body is not valid JSON: {why}."))
 }
