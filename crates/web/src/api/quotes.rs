@@ -321,15 +321,13 @@ pub async fn upcoming_prices(
     ApiPath(id): ApiPath<Uuid>,
     _: ApiQuery<NoParameters>,
 ) -> Result<Json<UpcomingPricesView>, AppError> {
-    let none = || Json(UpcomingPricesView { upcoming: Vec::new() });
     let quote = app.store.get_quote(&user.actor, id).await?;
-    if quote.state != "draft" {
-        return Ok(none());
-    }
     let gate = match app.store.quote_gate(&user.actor, id).await {
         Ok(gate) => gate,
-        // Finalised or cancelled since it was read: it meets nothing now.
-        Err(pricegate_store::StoreError::Conflict { code: "quote_not_draft", .. }) => return Ok(none()),
+        // Finalised or cancelled (by now, too): it meets nothing.
+        Err(pricegate_store::StoreError::Conflict { code: "quote_not_draft", .. }) => {
+            return Ok(Json(UpcomingPricesView { upcoming: Vec::new() }));
+        }
         Err(e) => return Err(e.into()),
     };
     let pending = gate.pending.iter().map(|p| p.notice_id).collect();
