@@ -301,11 +301,19 @@ impl Store {
             .collect())
     }
 
-    /// Every published price that takes force after `after`, by sku and
-    /// date, one per date as in [`Store::upcoming_prices`]: the prices to
-    /// come, for the price list and the quote form.
-    pub async fn prices_to_come(&self, after: NaiveDate) -> Result<Vec<UpcomingPrice>, StoreError> {
-        self.published_after(None, after, None).await
+    /// Every published price that takes force after `after` (of `skus`
+    /// only, when given), by sku and date, one per date as in
+    /// [`Store::upcoming_prices`]: the prices to come, for the price list,
+    /// the quote form and a product's page.
+    pub async fn prices_to_come(
+        &self,
+        skus: Option<&[&str]>,
+        after: NaiveDate,
+    ) -> Result<Vec<UpcomingPrice>, StoreError> {
+        if skus.is_some_and(<[&str]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        self.published_after(skus, after, None).await
     }
 
     async fn published_after(

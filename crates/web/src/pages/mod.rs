@@ -548,14 +548,16 @@ pub fn money(currency: &str, minor: i64) -> String {
     pricegate_mail::compose::money(currency, minor)
 }
 
-/// The prices published to take force after `today`, by SKU, each SKU's
-/// earliest first: for the price list and the quote forms.
+/// The prices published to take force after `today` (of `skus` only, when
+/// given), by SKU, each SKU's earliest first: for the price list, the quote
+/// forms and the import's preview.
 pub async fn prices_to_come(
     app: &AppState,
+    skus: Option<&[&str]>,
     today: chrono::NaiveDate,
 ) -> Result<std::collections::HashMap<String, Vec<pricegate_store::UpcomingPrice>>, PageError> {
     let mut by_sku: std::collections::HashMap<String, Vec<pricegate_store::UpcomingPrice>> = Default::default();
-    for price in app.store.prices_to_come(today).await? {
+    for price in app.store.prices_to_come(skus, today).await? {
         by_sku.entry(price.sku.clone()).or_default().push(price);
     }
     Ok(by_sku)

@@ -147,7 +147,7 @@ impl Listing {
 }
 
 async fn page(app: &AppState, user: &PageUser, listing: &Listing, csv: String) -> Result<ProductsPage, PageError> {
-    let mut coming = prices_to_come(app, app.store.today().await?).await?;
+    let mut coming = prices_to_come(app, None, app.store.today().await?).await?;
     let calendar = app.store.calendar();
     let text = search_text(&listing.q);
     let mut found = app.store.find_products(text.as_deref(), listing.after(), PAGE_SIZE + 1).await?;
@@ -343,11 +343,8 @@ async fn repriced_lines(app: &AppState, out: &[CsvRow]) -> Result<(Vec<RepricedL
     }
     let listed: std::collections::HashMap<String, ProductView> =
         app.store.list_products().await?.into_iter().map(|p| (p.sku.clone(), p)).collect();
-    let mut to_come: std::collections::HashMap<String, Vec<pricegate_store::UpcomingPrice>> =
-        std::collections::HashMap::new();
-    for price in app.store.prices_to_come(app.store.today().await?).await? {
-        to_come.entry(price.sku.clone()).or_default().push(price);
-    }
+    let skus: Vec<&str> = out.iter().map(|r| r.sku.as_str()).collect();
+    let to_come = prices_to_come(app, Some(&skus), app.store.today().await?).await?;
     let (mut repriced, mut not_compared) = (Vec::new(), Vec::new());
     for r in out {
         let Some(product) = listed.get(r.sku.as_str()) else { continue };
@@ -634,8 +631,8 @@ impl EditPage {
     /// [`EditPage::new`], with the product's prices to come.
     async fn of(app: &AppState, user: &PageUser, p: &ProductView) -> Result<EditPage, PageError> {
         let mut page = EditPage::new(user, p, app.store.calendar());
-        let to_come = app.store.prices_to_come(app.store.today().await?).await?;
-        page.to_come = to_come.iter().filter(|c| c.sku == p.sku).map(|c| price_from(&p.currency, c)).collect();
+        let to_come = app.store.prices_to_come(Some(&[p.sku.as_str()]), app.store.today().await?).await?;
+        page.to_come = to_come.iter().map(|c| price_from(&p.currency, c)).collect();
         Ok(page)
     }
 

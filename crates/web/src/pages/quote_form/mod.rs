@@ -307,7 +307,7 @@ async fn product_options(
     quoted: &[LineView],
 ) -> Result<Vec<ProductOption>, PageError> {
     let products = app.store.list_products().await?;
-    let coming = prices_to_come(app, today).await?;
+    let coming = prices_to_come(app, None, today).await?;
     Ok(products
         .iter()
         .map(|p| {
