@@ -245,3 +245,51 @@ async fn no_quote_is_finalised_by_its_signer_after_they_were_deactivated() {
     assert!(finalised > 0 && refused > 0, "{finalised} finalised, {refused} refused: the race never met");
     assert!(late.is_empty(), "{} finalised after the signer left:\n{}", late.len(), late.join("\n"));
 }
+
+/// Two admins, each taking away the other's admin role (or deactivating
+/// them) at the same instant, on PostgreSQL: one of them wins, the other
+/// finds they are no longer an admin and changes nothing, and the company
+/// always keeps an admin who can put things right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
+    use pricegate_store::entity::users;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    use serde_json::json;
+
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let (_, ada) = app.user(Role::Admin, "Ada").await;
+    let (_, bea) = app.user(Role::Admin, "Bea").await;
+    let changes = [json!({"role": "sales"}), json!({"active": false}), json!({"role": "finance"})];
+    let mut wins = [0; 2];
+    for round in 0..12 {
+        let (a, b) = (app.login(&ada.email, PASSWORD).await, app.login(&bea.email, PASSWORD).await);
+        let (ada_url, bea_url) = (format!("/api/v1/users/{}", ada.id), format!("/api/v1/users/{}", bea.id));
+        let (by_ada, by_bea) = (&changes[round % 3], &changes[(round + 1) % 3]);
+        let (to_bea, to_ada) = tokio::join!(a.patch(&bea_url, by_ada), b.patch(&ada_url, by_bea));
+        let admins = users::Entity::find()
+            .filter(users::Column::Role.eq("admin"))
+            .filter(users::Column::Active.eq(true))
+            .count(app.store.connection())
+            .await
+            .expect("counts");
+        assert_eq!(
+            admins, 1,
+            "round {round}: Ada's change {} {}, Bea's {} {}",
+            to_bea.status, to_bea.text, to_ada.status, to_ada.text
+        );
+        let (winner, loser, restore) = match (to_bea.status.as_u16(), to_ada.status.as_u16()) {
+            (200, 403) => (&a, &to_ada, &bea_url),
+            (403, 200) => (&b, &to_bea, &ada_url),
+            (x, y) => panic!(
+                "round {round}: one change goes through and the other is refused, not {x} and {y}: {} / {}",
+                to_bea.text, to_ada.text
+            ),
+        };
+        wins[usize::from(std::ptr::eq(winner, &b))] += 1;
+        assert_eq!(loser.body["error"]["code"], "forbidden", "{}", loser.text);
+        let r = winner.patch(restore, &json!({"role": "admin", "active": true})).await;
+        assert_eq!(r.status, 200, "the admin left puts the other back: {}", r.text);
+    }
+    app.stop().await;
+    assert!(wins.iter().sum::<i32>() == 12, "{wins:?}");
+}

@@ -346,8 +346,12 @@ impl Store {
         // first, and those after read them as they are now. Otherwise one
         // that read them still able to sign could commit after they were
         // deactivated, and be stamped later too. The gate first, then the
-        // user row, in the order drafting takes them.
-        let now = if patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Sales) {
+        // user row, in the order drafting takes them. Someone who may stop
+        // administering too: two admins demoting each other at once take
+        // turns, and the second is no longer an admin when its turn comes.
+        let may_stop_signing = patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Sales);
+        let may_stop_administering = patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Admin);
+        let now = if may_stop_signing || may_stop_administering {
             crate::gate::lock_gate_exclusively(&txn).await?;
             crate::gate::stamp_under_exclusive_gate(&txn).await?
         } else {
@@ -366,6 +370,9 @@ impl Store {
                 "cannot_demote_self",
                 "An administrator cannot deactivate themselves or take away their own admin role.",
             ));
+        }
+        if may_stop_administering && user.active && user.role == Role::Admin.as_str() {
+            still_an_admin(&txn, actor).await?;
         }
         let could_sign = user.can_sign();
         let said = |u: &users::Model| json!({ "role": u.role, "active": u.active, "name": u.name, "email": u.email });
@@ -502,6 +509,23 @@ impl Store {
         txn.commit().await?;
         let password_hash = user.password_hash.clone();
         Ok((user.into(), password_hash))
+    }
+}
+
+/// Refuses unless `actor` is an active admin as of now, read under the
+/// gate's exclusive lock: the role their request was let in with may have
+/// been taken away by another admin meanwhile. Every admin taking away
+/// another's admin role checks this first, so the last one is never
+/// demoted: the one who would do it is then the only admin left, and
+/// nobody can take away their own.
+async fn still_an_admin(txn: &DatabaseTransaction, actor: &Actor) -> Result<(), StoreError> {
+    match users::Entity::find_by_id(actor.id).one(txn).await? {
+        Some(u) if u.active && u.role == Role::Admin.as_str() => Ok(()),
+        _ => Err(StoreError::forbidden(
+            "forbidden",
+            "Only admins may do this, and you are no longer one: another admin changed your account just now. \
+             Nothing was changed.",
+        )),
     }
 }
 
