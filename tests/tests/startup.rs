@@ -219,6 +219,29 @@ async fn a_dot_env_file_that_does_not_parse_is_refused_at_start() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// A database URL the driver cannot read (a password with an unescaped `/`,
+/// as generated passwords have), or one set to nothing, is refused at start
+/// without its password on the error output, which goes to the logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_url_that_cannot_be_used_is_refused_without_its_password() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for url in ["postgres://app:Xy7/s3cret@127.0.0.1:5432/pricegate", "postgres://app:Xy7s3cret@127.0.0.1:notaport/p"] {
+        let out = pricegate_in(dir.path(), "migrate", &[("DATABASE_URL", url)]).output().await.expect("pricegate runs");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        assert!(said.starts_with("pricegate: cannot open the database named by DATABASE_URL"), "{said}");
+        assert!(!said.contains("s3cret") && !said.contains("Xy7"), "the password is not said: {said}");
+    }
+    let out = pricegate_in(dir.path(), "serve", &[("DATABASE_URL", ""), ("PRICEGATE_BIND", "127.0.0.1:0")])
+        .output()
+        .await
+        .expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.starts_with("pricegate: DATABASE_URL: is set but empty"), "{said}");
+    assert!(!dir.path().join("pricegate.db").exists(), "no SQLite file of its own: {said}");
+}
+
 /// `pricegate user create` says what is wrong with each refused input, and
 /// creates nobody: no password on standard input, a short one, a bad role;
 /// then the same command with a good password prints the new user's id.
@@ -286,4 +309,55 @@ async fn serve_demo_prints_the_address_first_then_the_logins() {
     child.kill().await.expect("pricegate stops");
     assert!(printed[0].starts_with("listening on http://127.0.0.1:"), "{printed:?}");
     assert!(printed.iter().any(|l| l.starts_with("Demo company added.")), "{printed:?}");
+}
+
+/// Three `serve --demo` started at the same instant on one empty PostgreSQL
+/// database, as a deployment's processes start on its first day: each
+/// migrates or finds it done, and serves; the demo company is there once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_started_together_on_an_empty_postgresql_database_all_serve() {
+    use pricegate_tests::db::{Backend, TestDb};
+
+    let db = TestDb::create(Backend::Postgres).await;
+    let mut children = Vec::new();
+    for i in 0..3 {
+        let dir = db.dir().join(format!("server-{i}"));
+        std::fs::create_dir_all(&dir).expect("a directory");
+        let env = [("DATABASE_URL", db.url.as_str()), ("PRICEGATE_BIND", "127.0.0.1:0"), ("RUST_LOG", "warn")];
+        children.push(pricegate_in(&dir, "serve", &env).arg("--demo").spawn().expect("pricegate starts"));
+    }
+    let mut bases = Vec::new();
+    for (i, child) in children.iter_mut().enumerate() {
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        let listening = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(base) = line.strip_prefix("listening on ") {
+                    return Some(base.to_owned());
+                }
+            }
+            None
+        })
+        .await
+        .expect("each prints `listening on` or exits within 60 s");
+        let Some(base) = listening else {
+            let mut said = String::new();
+            let _ = child.stderr.take().expect("stderr is piped").read_to_string(&mut said).await;
+            panic!("server {i} exited instead of serving: {said}");
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        bases.push(base);
+    }
+    let login = json!({"email": "fiona@pricegate.example", "password": "pricegate-demo"});
+    for base in &bases {
+        let r = Session::new(base, None).post("/api/v1/auth/token", &login).await;
+        assert_eq!(r.status, 200, "{base}: {}", r.text);
+        let finance = Session::new(base, r.body["token"].as_str().map(str::to_owned));
+        let users = finance.get("/api/v1/users").await;
+        assert_eq!(users.body.as_array().map(Vec::len), Some(4), "the demo's four people, once: {}", users.text);
+        let products = finance.get("/api/v1/products").await;
+        assert_eq!(products.body.as_array().map(Vec::len), Some(20), "its price list, once: {}", products.text);
+    }
+    for mut child in children {
+        child.kill().await.expect("pricegate stops");
+    }
 }

@@ -8,6 +8,7 @@ use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Email, Password, Qua
 use pricegate_store::views::UserView;
 use pricegate_store::{
     Actor, Channel, ClientInfo, NewLine, NewNotice, NewPriceChange, NewProduct, NewQuote, NewUser, PublishSeen, Store,
+    StoreError,
 };
 
 /// Every demo user logs in with this password.
@@ -66,9 +67,14 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
                     password: Some(Password::parse(DEMO_PASSWORD)?),
                 },
             )
-            .await
-            .with_context(|| format!("cannot create demo user {email}"))?;
-        users.push(user);
+            .await;
+        // Another process seeding the same empty database at this moment
+        // (two `serve --demo` started together) made the first person
+        // first: the company is its to add.
+        if users.is_empty() && matches!(user, Err(StoreError::Conflict { code: "email_taken", .. })) {
+            return Ok(None);
+        }
+        users.push(user.with_context(|| format!("cannot create demo user {email}"))?);
     }
     let actor = |i: usize| Actor { id: users[i].id, role: PEOPLE[i].2 };
     let (finance, sam, sara) = (actor(0), actor(1), actor(2));

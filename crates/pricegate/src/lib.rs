@@ -86,13 +86,27 @@ impl Application {
 
 /// Opens the database named by the settings and brings its schema up to date.
 pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
-    let store = Store::connect(&settings.database_url, settings.db_max_connections)
+    // The driver's errors may repeat the URL, password and all.
+    let url = &settings.database_url;
+    let said = |e: pricegate_store::StoreError| {
+        // Each cause once: the driver's errors repeat their own source.
+        let mut causes: Vec<String> = Vec::new();
+        for cause in anyhow::Error::new(e).chain().map(ToString::to_string) {
+            if !causes.iter().any(|said| said.contains(&cause)) {
+                causes.push(cause);
+            }
+        }
+        anyhow::anyhow!(settings::without_database_url(&causes.join(": "), url))
+    };
+    let store = Store::connect(url, settings.db_max_connections)
         .await
+        .map_err(said)
         .context("cannot open the database named by DATABASE_URL")?
         .with_calendar(settings.calendar)
         .await
+        .map_err(said)
         .context("cannot use PRICEGATE_TIMEZONE")?;
-    store.migrate().await.context("cannot apply the database migrations")?;
+    store.migrate().await.map_err(said).context("cannot apply the database migrations")?;
     Ok(store)
 }
 

@@ -194,6 +194,7 @@ fn print_demo(logins: Option<Vec<demo::DemoLogin>>) {
 }
 
 async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let database = pricegate::settings::without_password(&settings.database_url);
     let app = Application::build(settings).await?;
     let logins = if demo { Some(demo::seed(app.store()).await?) } else { None };
     let shutdown = shutdown_signal()?;
@@ -207,7 +208,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     if let Some(logins) = logins {
         print_demo(logins);
     }
-    tracing::info!(address = %app.address(), timezone = %app.store().calendar(), "serving");
+    tracing::info!(address = %app.address(), timezone = %app.store().calendar(), %database, "serving");
     app.run_until(shutdown).await
 }
 

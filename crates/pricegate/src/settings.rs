@@ -93,6 +93,17 @@ impl Settings {
     /// touching the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
         let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        // Set, but to nothing (a `DATABASE_URL=` in a unit file, or an
+        // unfilled `${VAR}`): it would hide a `.env` and run this process
+        // on a SQLite file of its own, apart from the others' gate.
+        if lookup("DATABASE_URL").is_some_and(|v| v.trim().is_empty()) {
+            return Err(SettingsError {
+                variable: "DATABASE_URL",
+                message: format!(
+                    "is set but empty; set it to a postgres:// or sqlite: URL, or unset it for the default {DEFAULT_DATABASE_URL}"
+                ),
+            });
+        }
         let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
@@ -246,6 +257,16 @@ impl Settings {
 /// (`?password=…`, `sslpassword=…`), which the database drivers read too.
 pub fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    // A password may hold an unescaped `/`, `?`, `#` or `@`, which a user
+    // name never does: up to the last `@`, after a user and a `:`, is
+    // taken for the password, so that more is hidden rather than less.
+    if let Some((userinfo, after)) = rest.rsplit_once('@')
+        && let Some((user, _)) = userinfo.split_once(':')
+        && !user.contains(['/', '?', '#', '@'])
+    {
+        let after = without_password(&format!("{scheme}://{after}"));
+        return format!("{scheme}://{user}:***@{}", &after[scheme.len() + 3..]);
+    }
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(authority_end);
     let authority = match authority.rsplit_once('@') {
@@ -288,10 +309,36 @@ fn written(d: Duration) -> String {
 
 /// `30s`, `15m`, `4h`, `3d` (and anything else humantime reads, like `1h 30m`).
 pub fn parse_duration(variable: &'static str, raw: &str) -> Result<Duration, SettingsError> {
-    humantime::parse_duration(raw).ok().filter(|d| !d.is_zero()).ok_or_else(|| SettingsError {
+    let duration = humantime::parse_duration(raw).ok().filter(|d| !d.is_zero()).ok_or_else(|| SettingsError {
         variable,
         message: format!("{raw:?} is not a duration like 30s, 15m, 4h or 3d"),
-    })
+    })?;
+    // Dates reckoned from one must stay dates: none of these waits years.
+    if duration > LONGEST_DURATION {
+        return Err(SettingsError {
+            variable,
+            message: format!("{raw:?} is longer than the 3650d (ten years) it may be"),
+        });
+    }
+    Ok(duration)
+}
+
+/// The longest any duration setting may be.
+const LONGEST_DURATION: Duration = Duration::from_secs(3650 * 24 * 3600);
+
+/// `message` (an error from opening or migrating the database) with the URL
+/// it may repeat, and its password, taken out: a URL the driver could not
+/// read is echoed whole, and a password with an unescaped `/` or `#` is one.
+pub fn without_database_url(message: &str, url: &str) -> String {
+    let mut message = message.replace(url, "<DATABASE_URL>");
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.rsplit_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':').map(|(_, password)| password));
+    if let Some(password) = password.filter(|p| !p.is_empty()) {
+        message = message.replace(password, "***");
+    }
+    message
 }
 
 #[cfg(test)]
@@ -301,6 +348,30 @@ mod tests {
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(move |key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn a_database_error_repeats_neither_the_url_nor_its_password() {
+        let url = "postgres://app:Xy7/secret@db.example:5432/pricegate";
+        let said = format!("The connection string '{url}' cannot be parsed.: '{}'", &url[11..]);
+        let shown = without_database_url(&said, url);
+        assert!(!shown.contains("Xy7") && !shown.contains("secret"), "{shown}");
+        assert!(shown.starts_with("The connection string '<DATABASE_URL>' cannot be parsed"), "{shown}");
+        assert_eq!(without_database_url("connection refused", "postgres://db/x"), "connection refused");
+    }
+
+    #[test]
+    fn durations_are_at_most_ten_years_and_an_empty_database_url_is_refused() {
+        assert!(parse_duration("PRICEGATE_ACK_LINK_TTL", "3650d").is_ok());
+        let e = parse_duration("PRICEGATE_ACK_LINK_TTL", "100000000d").expect_err("refused");
+        assert_eq!(
+            e.to_string(),
+            "PRICEGATE_ACK_LINK_TTL: \"100000000d\" is longer than the 3650d (ten years) it may be"
+        );
+        assert!(settings(&[("PRICEGATE_REMINDERS", "1s,2s,10000y")]).is_err());
+        let e = settings(&[("DATABASE_URL", " ")]).err().expect("refused");
+        assert_eq!(e.variable, "DATABASE_URL");
+        assert!(e.message.contains("set but empty"), "{}", e.message);
     }
 
     #[test]
@@ -322,6 +393,7 @@ mod tests {
             "postgres://127.0.0.1/db?user=app&password=***&sslmode=require&sslpassword=***#top"
         );
         assert_eq!(without_password("postgres://a:b@[::1]:5432/db?PASS=c"), "postgres://a:***@[::1]:5432/db?PASS=***");
+        assert_eq!(without_password("postgres://app:Xy7/se#c?r@t@db:5432/p"), "postgres://app:***@db:5432/p");
     }
 
     #[test]

@@ -12,6 +12,10 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
+/// The lock migrations are applied under on PostgreSQL (its key is not the
+/// gate's).
+const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(8102654555216896373)";
+
 /// The database, shared by every request and worker of one process.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -113,8 +117,19 @@ impl Store {
         Ok(self.calendar.date_of(db_now(&self.db).await?))
     }
 
+    /// Applies the migrations not yet applied, all in one transaction:
+    /// on PostgreSQL under a lock of their own, so that several processes
+    /// starting at once on an empty database take turns, the first
+    /// migrating and the others finding it done (on SQLite the write
+    /// transaction is the turn). A start that fails part-way leaves the
+    /// schema as it was.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        pricegate_migration::Migrator::up(&self.db, None).await?;
+        let txn = self.begin_write().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_raw(Statement::from_string(DbBackend::Postgres, MIGRATION_LOCK)).await?;
+        }
+        pricegate_migration::Migrator::up(&txn, None).await?;
+        txn.commit().await?;
         Ok(())
     }
 
