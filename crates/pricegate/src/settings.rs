@@ -369,7 +369,7 @@ mod tests {
             "PRICEGATE_ACK_LINK_TTL: \"100000000d\" is longer than the 3650d (ten years) it may be"
         );
         assert!(settings(&[("PRICEGATE_REMINDERS", "1s,2s,10000y")]).is_err());
-        let e = settings(&[("DATABASE_URL", " ")]).err().expect("refused");
+        let e = settings(&[("DATABASE_URL", " ")]).expect_err("refused");
         assert_eq!(e.variable, "DATABASE_URL");
         assert!(e.message.contains("set but empty"), "{}", e.message);
     }
