@@ -122,6 +122,32 @@ both_backends! {
 }
 
 both_backends! {
+    async fn reminding_just_after_publishing_mails_nobody_before_the_notice_itself(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        // The worker has yet to write the publication's e-mails when finance clicks.
+        let app = spawn_with_mail(backend, &sink, |s| {
+            s.reminders = vec![Duration::from_secs(3600)];
+            s.worker_poll = Duration::from_secs(3600);
+        })
+        .await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (rita, _) = app.user(Role::Sales, "Rita").await;
+        app.user(Role::Sales, "Tom").await;
+        create_product(&finance, "PUMP-1", "EUR", 250000).await;
+        draft_quote(&rita, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        assert_eq!((&r.body["queued"], &r.body["recently_reminded"]), (&json!(0), &json!(2)), "Rita and Tom: {}", r.text);
+        assert!(r.body["again_from"].is_string(), "{}", r.text);
+        let rows = outbox(&admin).await;
+        assert!(rows.iter().all(|row| row["kind"] != "reminder"), "no reminder on the notice's heels: {rows:#?}");
+    }
+}
+
+both_backends! {
     async fn reminders_follow_the_schedule_stop_on_acknowledgement_and_escalate_to_finance(backend: Backend) {
         let sink = SmtpSink::start().await;
         let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(2), Duration::from_secs(3)]).await;

@@ -14,7 +14,7 @@ use super::{
     blocked_quotes, notice_content, recipient,
 };
 use crate::db::db_now;
-use crate::entity::{notices, outbox, users};
+use crate::entity::{notices, outbox, publication_fanouts, users};
 use crate::notices::{Chased, PUBLISHED, pending_sales};
 use crate::{Actor, Store, StoreError};
 
@@ -398,10 +398,21 @@ impl Store {
             }
         }
         let published_at = notice.published_at.unwrap_or(notice.created_at);
-        let (due, skipped): (Vec<_>, Vec<_>) = pending_sales(&txn, notice_id, Chased::Asked(published_at))
-            .await?
-            .into_iter()
-            .partition(|u| !just_reminded.contains_key(&u.id));
+        let pending = pending_sales(&txn, notice_id, Chased::Asked(published_at)).await?;
+        // The notice's own e-mail the worker has yet to write (its fan-out
+        // unfinished, as just after publishing) counts as mailed when it was
+        // published: a click then must not send a reminder on its heels.
+        if let Some(fanout) = publication_fanouts::Entity::find_by_id(notice_id).one(&txn).await?
+            && published_at > since
+        {
+            let owed = |u: &users::Model| {
+                u.created_at <= fanout.published_at && fanout.expanded_through.is_none_or(|through| u.id > through)
+            };
+            for u in pending.iter().filter(|u| owed(u)) {
+                just_reminded.entry(u.id).or_insert(published_at);
+            }
+        }
+        let (due, skipped): (Vec<_>, Vec<_>) = pending.into_iter().partition(|u| !just_reminded.contains_key(&u.id));
         let again_from = skipped
             .iter()
             .filter_map(|u| just_reminded.get(&u.id))
