@@ -122,32 +122,6 @@ both_backends! {
 }
 
 both_backends! {
-    async fn reminding_just_after_publishing_mails_nobody_before_the_notice_itself(backend: Backend) {
-        let sink = SmtpSink::start().await;
-        // The worker has yet to write the publication's e-mails when finance clicks.
-        let app = spawn_with_mail(backend, &sink, |s| {
-            s.reminders = vec![Duration::from_secs(3600)];
-            s.worker_poll = Duration::from_secs(3600);
-        })
-        .await;
-        let (finance, _) = app.user(Role::Finance, "Fiona").await;
-        let (admin, _) = app.user(Role::Admin, "Ada").await;
-        let (rita, _) = app.user(Role::Sales, "Rita").await;
-        app.user(Role::Sales, "Tom").await;
-        create_product(&finance, "PUMP-1", "EUR", 250000).await;
-        draft_quote(&rita, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
-        let nid = create_notice(&finance, "Pumps up", json!([])).await;
-        publish_notice(&finance, &nid).await;
-        let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
-        assert_eq!(r.status, 202, "{}", r.text);
-        assert_eq!((&r.body["queued"], &r.body["recently_reminded"]), (&json!(0), &json!(2)), "Rita and Tom: {}", r.text);
-        assert!(r.body["again_from"].is_string(), "{}", r.text);
-        let rows = outbox(&admin).await;
-        assert!(rows.iter().all(|row| row["kind"] != "reminder"), "no reminder on the notice's heels: {rows:#?}");
-    }
-}
-
-both_backends! {
     async fn reminders_follow_the_schedule_stop_on_acknowledgement_and_escalate_to_finance(backend: Backend) {
         let sink = SmtpSink::start().await;
         let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(2), Duration::from_secs(3)]).await;
@@ -1051,6 +1025,64 @@ async fn pass_time(app: &pricegate_tests::TestApp, notice: &str, user: Option<uu
 }
 
 both_backends! {
+    /// Rita, mailed a notice at its publication, is deactivated before its
+    /// first reminder and back after its escalation, which did not name her:
+    /// on return she is told it still waits for her, with a new link, and
+    /// reminded on a schedule of her own, escalated in turn. Sam, chased to
+    /// the end and named in the escalation, away and back, is not told again.
+    async fn a_salesperson_away_while_a_notices_reminders_ran_out_is_chased_again_on_return(backend: Backend) {
+        let Published { sink, app, fiona, admin, sam, rita, nid, .. } = published_to_sam_rita_and_olga(backend).await;
+        let away = |who: &UserView, active: bool| {
+            let (admin, url) = (admin.clone(), format!("/api/v1/users/{}", who.id));
+            async move {
+                let r = admin.patch(&url, &json!({"active": active})).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+            }
+        };
+        until_nothing_pending(&admin).await;
+        away(&rita, false).await;
+        pass_time(&app, &nid, None, 3 * HOUR).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "Sam's last reminder alone");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation, about Sam alone");
+        until_nothing_pending(&admin).await;
+        away(&rita, true).await;
+        let is_back = |m: &Received| m.header("subject").is_some_and(|s| s == "Still to acknowledge: Pumps up");
+        let told = sink.wait_until(WAIT, "the notice to Rita again", |m| m.iter().any(is_back)).await;
+        let back = told.iter().find(|m| is_back(m)).expect("told again");
+        assert_eq!(back.to, [rita.email.clone()]);
+        assert!(back.text().contains("You can sign quotes again, and this price notice, mailed to you before, still waits"), "{}", back.text());
+        assert!(back.ack_link().is_some(), "a new link: {}", back.text());
+        // Her own schedule from her return: the first, the last, then finance told of her.
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing at once");
+        pass_time(&app, &nid, Some(rita.id), HOUR + HOUR / 2).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her first reminder");
+        pass_time(&app, &nid, Some(rita.id), HOUR).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her second reminder");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her escalation");
+        until_nothing_pending(&admin).await;
+        // Sam, named in the first escalation, away and back: nothing more.
+        away(&sam, false).await;
+        away(&sam, true).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing for Sam");
+        until_nothing_pending(&admin).await;
+        assert!(!sink.to(&sam.email).iter().any(is_back), "{:?}", subjects(&sink.to(&sam.email)));
+        let escalations = sink.to(&fiona.email);
+        let about = |email: &str| escalations.iter().filter(|m| m.text().contains(email)).count();
+        assert_eq!((escalations.len(), about(&sam.email), about(&rita.email)), (2, 1, 1), "{:?}", subjects(&escalations));
+        // Her link acknowledges.
+        let link = back.ack_link().expect("a link");
+        let r = reqwest::Client::new().post(&link).header("Sec-Fetch-Site", "same-origin").send().await.expect("posts");
+        assert_eq!(r.status(), 200);
+        let finance = app.login(&fiona.email, pricegate_tests::PASSWORD).await;
+        let acks = finance.get(&format!("/api/v1/notices/{nid}/acknowledgements")).await;
+        let by_email = acks.body["acknowledged"].as_array().into_iter().flatten().any(|a| {
+            a["user"]["email"] == rita.email.as_str() && a["channel"] == "email"
+        });
+        assert!(by_email, "{}", acks.text);
+    }
+}
+
+both_backends! {
     /// Someone who could not sign while a notice was published (deactivated,
     /// say) and comes back with a draft it holds up is mailed it on return,
     /// saying so, and chased on a schedule of their own from then: not sent
@@ -1361,15 +1393,21 @@ both_backends! {
 }
 
 both_backends! {
-    /// "Remind now" pressed while the publication's e-mails are still being
-    /// written: the reminders to those not yet reached wait for their notice,
-    /// and each goes right after it.
+    /// While the publication's e-mails are still being written: "Remind
+    /// now" mails nobody, the notice itself being on its way to them; a
+    /// reminder due on a schedule shorter than that waits for its notice,
+    /// and goes right after it.
     async fn a_reminder_queued_while_the_publication_is_being_written_follows_the_notice(backend: Backend) {
         let (_sink, app, finance, sam) = mail_by_hand(backend).await;
         let nid = create_notice(&finance, "Pumps up", json!([])).await;
         publish_notice(&finance, &nid).await;
         let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
-        assert_eq!((r.status.as_u16(), &r.body["queued"]), (202, &json!(1)), "{}", r.text);
+        assert_eq!(r.status, 202, "{}", r.text);
+        assert_eq!((&r.body["queued"], &r.body["recently_reminded"]), (&json!(0), &json!(1)), "{}", r.text);
+        assert!(r.body["again_from"].is_string(), "{}", r.text);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let schedule = [Duration::from_millis(1), Duration::from_secs(3600)];
+        assert_eq!(app.store.enqueue_due_reminders(&schedule).await.unwrap(), 1, "Sam's first reminder");
         let lease = Duration::from_secs(60);
 
         // The fan-out has not reached Sam: his reminder waits.

@@ -630,6 +630,19 @@ impl Composer for TemplateComposer {
                         }
                         .to_owned(),
                     ),
+                    Letter::Publication { told: Told::Back, .. } => (
+                        format!("Still to acknowledge: {}", notice.title),
+                        if quotes.len() == 1 {
+                            "You can sign quotes again, and this price notice, mailed to you before, still waits for \
+                             your acknowledgement: it holds up the quote below, which you sign. Acknowledge the \
+                             notice before you finalise it."
+                        } else {
+                            "You can sign quotes again, and this price notice, mailed to you before, still waits for \
+                             your acknowledgement: it holds up the quotes below, which you sign. Acknowledge the \
+                             notice before you finalise them."
+                        }
+                        .to_owned(),
+                    ),
                     Letter::Publication { told: Told::TookOver, .. } => (
                         format!("Price notice: {}", notice.title),
                         if quotes.len() == 1 {

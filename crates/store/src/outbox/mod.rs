@@ -142,6 +142,10 @@ pub enum Told {
     /// Later, on being able to sign again (reactivated, or back in sales)
     /// with drafts it holds up: it was published while they could not.
     Returned,
+    /// Later, on being able to sign again, about a notice they were mailed
+    /// before whose reminders ran out (escalated to finance) meanwhile: it
+    /// still waits for them, and reminders follow again.
+    Back,
 }
 
 /// What one e-mail says, before it is rendered.

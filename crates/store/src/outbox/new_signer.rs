@@ -10,6 +10,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::fanout::fanning_out;
+use super::reminders::{escalated_rounds, had_last_reminder, late_starts};
 use super::{Batch, Letter, PUBLICATION, Told, blocked_quotes, notice_content, publication_key, recipient};
 use crate::entity::{acknowledgements, notices, outbox, quotes, users};
 use crate::notices::PUBLISHED;
@@ -21,6 +22,13 @@ use crate::{Store, StoreError};
 /// drafts it holds up: one such e-mail per person and notice.
 fn taken_over_key(notice_id: Uuid, user_id: Uuid) -> String {
     format!("{}:taken-over", publication_key(notice_id, user_id))
+}
+
+/// The key of the e-mail to someone mailed a notice before, whose schedule
+/// of reminders ended while they could not sign, on being able to again:
+/// one each time they come back.
+fn back_key(notice_id: Uuid, user_id: Uuid, now: DateTime<Utc>) -> String {
+    format!("{}:back-{}", publication_key(notice_id, user_id), now.timestamp_micros())
 }
 
 impl Store {
@@ -103,11 +111,30 @@ impl Store {
         let to = recipient(&user);
         let mut batch = Batch::new(&setup, now);
         for notice in later.iter().filter(|n| !acknowledged.contains(&n.id)) {
+            let mut told = told;
             let key = match mailed.get(&notice.id) {
                 None => publication_key(notice.id, signer),
                 // Back, they were mailed it before (at its publication, or
-                // on taking over drafts): they are on its schedule already.
-                Some(_) if told == Told::Returned => continue,
+                // on taking over drafts): they are on its schedule already,
+                // unless it ended (escalated to finance) without them, its
+                // last reminder due while they could not sign. Then they
+                // are told again, on a schedule from now.
+                Some(&late) if told == Told::Returned => {
+                    let published_at = notice.published_at.unwrap_or(notice.created_at);
+                    let start = match late {
+                        true => late_starts(conn, notice.id).await?.get(&signer).copied(),
+                        false => None,
+                    }
+                    .filter(|start| *start > published_at);
+                    let round = start.map(|start| start.timestamp_micros());
+                    if !escalated_rounds(conn, notice.id).await?.contains(&round)
+                        || had_last_reminder(conn, notice.id, signer, round).await?
+                    {
+                        continue;
+                    }
+                    told = Told::Back;
+                    back_key(notice.id, signer, now)
+                }
                 Some(false) => {
                     let published_at = notice.published_at.unwrap_or(notice.created_at);
                     if earliest_before.is_some_and(|at| at < published_at) {

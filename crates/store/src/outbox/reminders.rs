@@ -54,7 +54,7 @@ fn ids_if_few(people: &[users::Model]) -> Option<Vec<Uuid>> {
 /// it at its publication is on one, counted from then (`None`); everyone
 /// told at once later, on taking over drafts it holds up, on one of their
 /// own, counted from then (its start in microseconds).
-type Round = Option<i64>;
+pub(super) type Round = Option<i64>;
 
 /// An escalation's dedupe key: one per finance user and round. The
 /// publication's round keeps the key escalations always had.
@@ -65,8 +65,49 @@ fn escalation_key(notice_id: Uuid, finance_id: Uuid, round: Round) -> String {
     }
 }
 
+/// Whether `user` had the last scheduled reminder of `round` of `notice_id`
+/// that anyone had: those pending when a round is escalated all had it, so
+/// someone without it was not (they could not sign then). Read from the
+/// reminders' keys, which say the delay each was sent after, so that it
+/// holds whatever the schedule of the process asking.
+pub(super) async fn had_last_reminder(
+    conn: &impl ConnectionTrait,
+    notice_id: Uuid,
+    user: Uuid,
+    round: Round,
+) -> Result<bool, StoreError> {
+    let keys: Vec<String> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::DedupeKey)
+        .filter(outbox::Column::NoticeId.eq(notice_id))
+        .filter(outbox::Column::Kind.eq(REMINDER))
+        .filter(outbox::Column::DedupeKey.like(format!("remind:{notice_id}:%:after-%")))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let prefix = format!("remind:{notice_id}:");
+    // (whose, after how many milliseconds) of each reminder of the round.
+    let sent: Vec<(&str, u128)> = keys
+        .iter()
+        .filter_map(|key| {
+            let (whose, which) = key.strip_prefix(&prefix)?.split_once(":after-")?;
+            let (delay, from) = match which.split_once("ms-from-") {
+                Some((delay, start)) => (delay, Some(start.parse::<i64>().ok()?)),
+                None => (which.strip_suffix("ms")?, None),
+            };
+            (from == round).then_some((whose, delay.parse().ok()?))
+        })
+        .collect();
+    let Some(last) = sent.iter().map(|(_, delay)| *delay).max() else { return Ok(true) };
+    let user = user.to_string();
+    Ok(sent.iter().any(|(whose, delay)| *whose == user && *delay == last))
+}
+
 /// The rounds of `notice_id` finance has been sent the escalation of.
-async fn escalated_rounds(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<HashSet<Round>, StoreError> {
+pub(super) async fn escalated_rounds(
+    conn: &impl ConnectionTrait,
+    notice_id: Uuid,
+) -> Result<HashSet<Round>, StoreError> {
     let prefix = format!("escalate:{notice_id}:");
     let keys: Vec<String> = outbox::Entity::find()
         .select_only()
@@ -89,7 +130,10 @@ async fn escalated_rounds(conn: &impl ConnectionTrait, notice_id: Uuid) -> Resul
 /// When each salesperson told of `notice_id` after its publication was told
 /// (see `Store::tell_new_signer`): their reminders count from then. A few
 /// rows of a partial index.
-async fn late_starts(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
+pub(super) async fn late_starts(
+    conn: &impl ConnectionTrait,
+    notice_id: Uuid,
+) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
     let rows: Vec<(Option<Uuid>, Option<DateTime<Utc>>)> = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::UserId)
@@ -99,7 +143,14 @@ async fn late_starts(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<Has
         .into_tuple()
         .all(conn)
         .await?;
-    Ok(rows.into_iter().filter_map(|(user, from)| Some((user?, from?))).collect())
+    // Someone told again on coming back after their schedule had ended
+    // has more than one: the latest is the schedule they are on.
+    let mut starts: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+    for (user, from) in rows.into_iter().filter_map(|(user, from)| Some((user?, from?))) {
+        let start = starts.entry(user).or_insert(from);
+        *start = (*start).max(from);
+    }
+    Ok(starts)
 }
 
 /// When each user last had a reminder about `notice_id` queued, at or after
