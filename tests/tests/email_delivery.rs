@@ -1049,7 +1049,7 @@ both_backends! {
         let is_back = |m: &Received| m.header("subject").is_some_and(|s| s == "Still to acknowledge: Pumps up");
         let told = sink.wait_until(WAIT, "the notice to Rita again", |m| m.iter().any(is_back)).await;
         let back = told.iter().find(|m| is_back(m)).expect("told again");
-        assert_eq!(back.to, [rita.email.clone()]);
+        assert_eq!(back.to, std::slice::from_ref(&rita.email));
         assert!(back.text().contains("You can sign quotes again, and this price notice, mailed to you before, still waits"), "{}", back.text());
         assert!(back.ack_link().is_some(), "a new link: {}", back.text());
         // Her own schedule from her return: the first, the last, then finance told of her.
