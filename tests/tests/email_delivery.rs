@@ -601,6 +601,42 @@ async fn a_stopping_worker_finishes_the_messages_it_is_sending_and_gives_the_oth
     assert_each_once(&sink.messages(), &people.iter().map(|u| u.email.clone()).collect());
 }
 
+/// Messages are marked sent as they go, not when the slowest of their batch
+/// is done: while one recipient's server keeps the worker waiting, the
+/// others' rows already say sent, so a worker killed then would send
+/// nobody's again but the one it was waiting on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_are_marked_sent_as_they_go_while_another_of_their_batch_waits() {
+    let sink = SmtpSink::start().await;
+    sink.hold_slow_mailboxes(true);
+    let app = spawn_with_mail(Backend::Sqlite, &sink, |s| s.mail_lease = Duration::from_secs(600)).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let slow = add_salespeople(&app, "slow", 1).await;
+    let quick = add_salespeople(&app, "quick", 20).await;
+    let nid = create_notice(&finance, "While one waits", json!([])).await;
+    publish_notice(&finance, &nid).await;
+    sink.wait_until(WAIT, "every quick one's message", |m| m.len() >= quick.len()).await;
+    assert_eq!(sink.held(), 1, "the slow one's conversation waits");
+    let state_of = |rows: &[serde_json::Value], email: &str| {
+        rows.iter().find(|r| r["to"].as_str().is_some_and(|to| to.contains(email))).map(|r| r["state"].clone())
+    };
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let rows = outbox(&admin).await;
+        if quick.iter().all(|u| state_of(&rows, &u.email) == Some(json!("sent"))) {
+            assert_eq!(state_of(&rows, &slow[0].email), Some(json!("pending")), "{rows:#?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the quick ones' rows are not marked sent while one waits: {rows:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sink.hold_slow_mailboxes(false);
+    until_nothing_pending(&admin).await;
+    let everyone: HashSet<String> = quick.iter().chain(&slow).map(|u| u.email.clone()).collect();
+    assert_each_once(&sink.messages(), &everyone);
+}
+
 both_backends! {
     async fn a_worker_whose_lease_ran_out_cannot_mark_a_row_another_worker_has_claimed_or_sent(backend: Backend) {
         use pricegate_store::entity::outbox as outbox_rows;

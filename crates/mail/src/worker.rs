@@ -327,20 +327,49 @@ async fn send_batch<T: MailTransport>(
             (row, Some(result))
         });
     }
+    // Marked sent as they go, a few at a time (also while the rest wait on
+    // a slow server): a worker killed mid-batch leaves only the last
+    // moment's messages to go out again when the lease brings them back,
+    // not the whole batch.
     let mut sent = Vec::new();
     let mut unsent = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let Ok((row, result)) = joined else { continue };
-        match result {
-            Some(Ok(())) => sent.push((row.id, row.attempts)),
-            Some(Err(e)) => record_failure(store, config, &row, &e).await,
-            None => unsent.push((row.id, row.attempts)),
+    let mut mark_by = Instant::now() + MARK_SENT_AFTER;
+    loop {
+        let joined = tokio::select! {
+            joined = tasks.join_next() => joined,
+            () = tokio::time::sleep_until(mark_by.into()), if !sent.is_empty() => None,
+        };
+        match joined {
+            Some(Ok((row, result))) => match result {
+                Some(Ok(())) => sent.push((row.id, row.attempts)),
+                Some(Err(e)) => record_failure(store, config, &row, &e).await,
+                None => unsent.push((row.id, row.attempts)),
+            },
+            Some(Err(_)) => {}
+            None if tasks.is_empty() => break,
+            None => {}
+        }
+        if sent.len() >= MARK_SENT_EVERY || (!sent.is_empty() && Instant::now() >= mark_by) {
+            mark_sent(store, &std::mem::take(&mut sent)).await;
+            mark_by = Instant::now() + MARK_SENT_AFTER;
         }
     }
+    mark_sent(store, &sent).await;
     let why = if stopping(shutdown) { "stopping" } else { "its lease was running out" };
     give_back(store, &unsent, why).await;
+}
+
+/// Sent messages are marked when this many have gone since the last mark…
+const MARK_SENT_EVERY: usize = 100;
+/// …or when this long has passed since it.
+const MARK_SENT_AFTER: Duration = Duration::from_millis(200);
+
+async fn mark_sent(store: &Store, sent: &[(uuid::Uuid, i32)]) {
     let count = sent.len();
-    match store.mark_mail_sent(&sent).await {
+    if count == 0 {
+        return;
+    }
+    match store.mark_mail_sent(sent).await {
         // They went out; the lease brings them back and they go out again,
         // with the same Message-ID. At-least-once, as designed.
         Err(e) => tracing::error!(error = %e, count, "mail sent but not marked sent"),
@@ -349,8 +378,7 @@ async fn send_batch<T: MailTransport>(
             // perhaps sent) these since: theirs is the row's state now.
             tracing::warn!(count, marked, "mail sent after its lease ran out; another worker holds some rows now")
         }
-        Ok(_) if count > 0 => tracing::debug!(count, "mail sent"),
-        Ok(_) => {}
+        Ok(_) => tracing::debug!(count, "mail sent"),
     }
 }
 

@@ -4,7 +4,8 @@
 //! starting with `reject` is refused with 550), and can be stopped and
 //! started again on the same port to play an outage. It can also play a
 //! relay that refuses every sender (`554 5.7.1`, as one that no longer knows
-//! us does) and a server slow to answer (it holds each `MAIL FROM`).
+//! us does) and a server slow to answer (it holds each `MAIL FROM`, or the
+//! `RCPT TO` of some mailboxes).
 //!
 //! A message counts as received once its DATA is complete, just before the
 //! sink answers `250`: the moment the sender learns it was delivered.
@@ -99,7 +100,10 @@ struct Shared {
     refuse_senders: AtomicBool,
     /// Every `MAIL FROM` waits for an answer while this holds.
     hold: AtomicBool,
-    /// Conversations waiting for that answer now.
+    /// Every `RCPT TO` a mailbox whose name starts with `slow` waits for an
+    /// answer while this holds.
+    hold_slow: AtomicBool,
+    /// Conversations waiting for either answer now.
     held: AtomicUsize,
 }
 
@@ -176,7 +180,15 @@ impl SmtpSink {
         self.shared.hold.store(hold, Ordering::SeqCst);
     }
 
-    /// How many conversations wait for an answer [`SmtpSink::hold_replies`] holds.
+    /// Holds the answer to every `RCPT TO` a mailbox whose name starts with
+    /// `slow` until called with `false`: a server slow for some recipients,
+    /// while the others' messages go.
+    pub fn hold_slow_mailboxes(&self, hold: bool) {
+        self.shared.hold_slow.store(hold, Ordering::SeqCst);
+    }
+
+    /// How many conversations wait for an answer [`SmtpSink::hold_replies`]
+    /// or [`SmtpSink::hold_slow_mailboxes`] holds.
     pub fn held(&self) -> usize {
         self.shared.held.load(Ordering::SeqCst)
     }
@@ -271,6 +283,13 @@ async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             // A mailbox that does not exist: a permanent failure.
             b"550 5.1.1 No such mailbox\r\n"
         } else if upper.starts_with("RCPT TO:") {
+            if line.contains("<slow") && shared.hold_slow.load(Ordering::SeqCst) {
+                shared.held.fetch_add(1, Ordering::SeqCst);
+                while shared.hold_slow.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                shared.held.fetch_sub(1, Ordering::SeqCst);
+            }
             to.push(address(&line));
             b"250 OK\r\n"
         } else if upper == "DATA" {
