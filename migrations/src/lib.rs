@@ -26,6 +26,7 @@ mod m20261203_000021_users_invited_backfill;
 mod m20261203_000022_outbox_by_queueing;
 mod m20261203_000023_quotes_customer_search;
 mod m20261204_000024_approval_requests;
+mod m20261204_000025_login_failures_by_address;
 
 pub struct Migrator;
 
@@ -81,6 +82,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000022_outbox_by_queueing::Migration),
             Box::new(m20261203_000023_quotes_customer_search::Migration),
             Box::new(m20261204_000024_approval_requests::Migration),
+            Box::new(m20261204_000025_login_failures_by_address::Migration),
         ]
     }
 }

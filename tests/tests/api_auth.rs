@@ -471,6 +471,37 @@ async fn many_addresses_guessing_one_account_are_held_off_together() {
     app.stop().await;
 }
 
+/// One address walking through made-up e-mails, none tried twice, is held
+/// off once it has failed for many: the audit log, whose rows are never
+/// deleted, takes that many of its failures and no more. Another address
+/// logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_trying_many_e_mails_is_held_off_and_the_audit_log_stops_growing() {
+    use pricegate_store::entity::audit_log;
+    use pricegate_store::{ClientInfo, LoginOutcome, MAX_ADDRESS_FAILURES};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    let from = |addr: &str| ClientInfo { addr: Some(addr.to_owned()), user_agent: None };
+    for i in 0..MAX_ADDRESS_FAILURES {
+        let outcome = app.store.attempt_login(&format!("nobody{i}@x.example"), "p", &from("192.0.2.9")).await.unwrap();
+        assert!(matches!(outcome, LoginOutcome::Refused), "failure {i}: {outcome:?}");
+    }
+    for email in ["one.more@x.example", sam.email.as_str()] {
+        let outcome = app.store.attempt_login(email, PASSWORD, &from("192.0.2.9")).await.unwrap();
+        assert!(matches!(outcome, LoginOutcome::HeldOff(_)), "{email}: {outcome:?}");
+    }
+    let failed = audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq("auth.login_failed"))
+        .count(app.store.connection())
+        .await
+        .unwrap();
+    assert_eq!(failed, MAX_ADDRESS_FAILURES as u64, "one row per failure let through, none for those held off");
+    let elsewhere = app.store.attempt_login(&sam.email, PASSWORD, &from("192.0.2.10")).await.unwrap();
+    assert!(matches!(elsewhere, LoginOutcome::LoggedIn(_)), "{elsewhere:?}");
+    app.stop().await;
+}
+
 both_backends! {
     async fn changing_ones_own_password_ends_every_earlier_token_and_needs_the_current_one(backend: Backend) {
         let app = TestApp::spawn(backend).await;

@@ -410,6 +410,8 @@ pub mod login_failures {
         pub at: DateTimeUtc,
         /// The e-mail's own hash, without the address: see [`crate::login_limit`].
         pub email_hash: Option<String>,
+        /// The client address's own hash, without the e-mail.
+        pub address_hash: Option<String>,
     }
     no_relations!();
 }

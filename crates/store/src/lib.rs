@@ -46,7 +46,7 @@ pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS, hash_token, looks_like_token,
 pub use db::{Store, form_row_id};
 pub use error::{SUPERSEDED_PRICES, StoreError};
 pub use gate::PublishSeen;
-pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_ACCOUNT_FAILURES, MAX_FAILURES};
+pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_ACCOUNT_FAILURES, MAX_ADDRESS_FAILURES, MAX_FAILURES};
 pub use notices::{
     AckCount, AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NOTICE_DRAFTED_ALREADY, NewNotice, NewPriceChange,
     NoticeFilter, NoticePatch, NoticeState, WaitingQuote,

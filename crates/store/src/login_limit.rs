@@ -18,6 +18,12 @@
 //! with them, gets in by setting a new password through "Forgot your
 //! password?", as below.
 //!
+//! And one address (a /64 for IPv6) takes at most [`MAX_ADDRESS_FAILURES`]
+//! failures within the window for all e-mails together: every try runs the
+//! password hash, and each failure is an audit row, never deleted, so one
+//! client walking through made-up addresses is held off as well. The
+//! number is far above what people sharing an office's address mistype.
+//!
 //! A password an administrator sets, or its person sets by a link, lifts
 //! every hold on its account, from every address ([`lift_holds`]): whoever
 //! guessed before guesses at a password they have not seen, and the count
@@ -40,6 +46,9 @@ pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Failures for one e-mail within [`FAILURE_WINDOW`] from every address
 /// together, after which it is held off from all of them.
 pub const MAX_ACCOUNT_FAILURES: usize = 50;
+/// Failures from one client address within [`FAILURE_WINDOW`] for every
+/// e-mail together, after which it is held off for all of them.
+pub const MAX_ADDRESS_FAILURES: usize = 100;
 
 /// How a login attempt ended.
 #[derive(Debug)]
@@ -84,6 +93,11 @@ fn email_key(email: &str) -> String {
     hash_token(&email.trim().to_lowercase())
 }
 
+/// The key of a client address's failures for every e-mail.
+fn address_key(client: &ClientInfo) -> String {
+    hash_token(&format!("address\n{}", client_block(client.addr.as_deref().unwrap_or(""))))
+}
+
 /// Forgets the failed logins for `email` from every address: an
 /// administrator has set a new password, and the person it is for must be
 /// able to use it now, not in a quarter of an hour.
@@ -121,12 +135,16 @@ impl Store {
             key_hash: Set(key.clone()),
             at: Set(now),
             email_hash: Set(Some(email_key(email))),
+            address_hash: Set(Some(address_key(client))),
         })
         .exec_without_returning(&self.db)
         .await?;
         let from_here = login_failures::Column::KeyHash.eq(&key);
         let from_anywhere = login_failures::Column::EmailHash.eq(email_key(email));
-        for (whose, max) in [(from_here, MAX_FAILURES), (from_anywhere, MAX_ACCOUNT_FAILURES)] {
+        let for_anyone = login_failures::Column::AddressHash.eq(address_key(client));
+        for (whose, max) in
+            [(from_here, MAX_FAILURES), (from_anywhere, MAX_ACCOUNT_FAILURES), (for_anyone, MAX_ADDRESS_FAILURES)]
+        {
             let recent: Vec<DateTime<Utc>> = login_failures::Entity::find()
                 .select_only()
                 .column(login_failures::Column::At)
