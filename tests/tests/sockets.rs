@@ -73,3 +73,46 @@ async fn connections_to_postgresql_and_from_http_clients_send_without_delay() {
     drop(client);
     app.stop().await;
 }
+
+/// A client holding many connections open, each stalled partway through
+/// its request, cannot take them all: past PRICEGATE_CONNECTIONS_PER_ADDRESS
+/// its new ones are closed as they are accepted, another address is served
+/// meanwhile, and once it lets go it is served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_holding_many_stalled_connections_leaves_the_server_to_the_others() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.connections_per_address = 20).await;
+    let addr: SocketAddr = app.base.trim_start_matches("http://").parse().expect("the server's address");
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        let mut stream = TcpStream::connect(addr).await.expect("connects");
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.expect("half a request");
+        held.push(stream);
+    }
+    // The next one from the same address: closed at once, nothing read.
+    let mut refused = TcpStream::connect(addr).await.expect("the kernel accepts it");
+    let _ = refused.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), refused.read_to_end(&mut answer)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "closed without an answer: {read:?} {answer:?}");
+
+    // Another address (127.0.0.2 is this machine too) is served meanwhile.
+    let client = reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, 2])).build().unwrap();
+    let r = client.get(format!("{}/healthz", app.base)).send().await.expect("another address is answered");
+    assert_eq!(r.status(), 200);
+
+    drop(held);
+    let mut answered = false;
+    for _ in 0..50 {
+        if reqwest::get(format!("{}/healthz", app.base)).await.is_ok_and(|r| r.status() == 200) {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(answered, "served again once it let go of its connections");
+    app.stop().await;
+}

@@ -26,6 +26,8 @@ pub struct Application {
     worker: Worker,
     /// `PRICEGATE_IDLE_TIMEOUT`, for the accept loop.
     idle_timeout: std::time::Duration,
+    /// `PRICEGATE_CONNECTIONS_PER_ADDRESS`, for the accept loop.
+    connections_per_address: usize,
 }
 
 impl Application {
@@ -51,6 +53,7 @@ impl Application {
             },
             worker,
             idle_timeout: settings.idle_timeout,
+            connections_per_address: settings.connections_per_address,
         })
     }
 
@@ -73,7 +76,8 @@ impl Application {
         let (stop, stopped) = watch::channel(false);
         let worker = tokio::spawn(self.worker.run(self.state.store.clone(), stopped));
         let app = pricegate_web::router(self.state.clone());
-        serve::serve(self.listener, app, self.idle_timeout, async move {
+        let limit = serve::ConnectionLimit::new(self.connections_per_address, self.state.trusted_proxies.clone());
+        serve::serve(self.listener, app, self.idle_timeout, limit, async move {
             shutdown.await;
             let _ = stop.send(true);
         })

@@ -58,6 +58,10 @@ pub struct Settings {
     /// `PRICEGATE_TRUSTED_PROXIES` (default none): reverse proxies, by
     /// address or network, whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// `PRICEGATE_CONNECTIONS_PER_ADDRESS` (default 256): the most
+    /// connections one client address (an IPv6 one by its /64) holds open
+    /// at once; a trusted proxy has no such limit.
+    pub connections_per_address: usize,
     /// `PRICEGATE_TIMEZONE` (default `UTC`): where the business trades, by
     /// IANA name; prices take force, quotes expire and pages show times by
     /// its days and clock.
@@ -176,6 +180,13 @@ impl Settings {
         };
         let trusted_proxies = TrustedProxies::parse(&get("PRICEGATE_TRUSTED_PROXIES").unwrap_or_default())
             .map_err(|message| SettingsError { variable: "PRICEGATE_TRUSTED_PROXIES", message })?;
+        let connections_per_address = match get("PRICEGATE_CONNECTIONS_PER_ADDRESS") {
+            None => 256,
+            Some(raw) => raw.parse().ok().filter(|n| (1..=1_000_000).contains(n)).ok_or(SettingsError {
+                variable: "PRICEGATE_CONNECTIONS_PER_ADDRESS",
+                message: "must be a number of connections from 1 to 1000000".into(),
+            })?,
+        };
         let calendar = match get("PRICEGATE_TIMEZONE") {
             None => Calendar::UTC,
             Some(raw) => {
@@ -197,6 +208,7 @@ impl Settings {
             request_timeout,
             idle_timeout,
             trusted_proxies,
+            connections_per_address,
             calendar,
         })
     }
@@ -243,6 +255,11 @@ impl Settings {
                 "PRICEGATE_TRUSTED_PROXIES",
                 if proxies.is_empty() { "none".to_owned() } else { proxies.join(", ") },
                 "proxies whose X-Forwarded-For names the client",
+            ),
+            entry(
+                "PRICEGATE_CONNECTIONS_PER_ADDRESS",
+                self.connections_per_address.to_string(),
+                "connections one client address may hold open at once",
             ),
             entry("PRICEGATE_TIMEZONE", self.calendar.to_string(), "where the business's days begin and end"),
         ];
@@ -422,7 +439,7 @@ mod tests {
         assert_eq!(by_files.mail_to_files.as_deref(), Some("./mail-out"));
         let bound = by_files.entries.iter().find(|e| e.variable == "PRICEGATE_BIND").map(|e| e.value.as_str());
         assert_eq!(bound, Some("127.0.0.1:43121"), "the address bound, not the port 0 asked for");
-        assert_eq!(by_files.entries.len(), 15, "every variable of the README's table but RUST_LOG");
+        assert_eq!(by_files.entries.len(), 16, "every variable of the README's table but RUST_LOG");
     }
 
     #[test]
@@ -450,6 +467,8 @@ mod tests {
         assert_eq!(settings(&[("PRICEGATE_TIMEZONE", "Europe/Berlin")]).unwrap().calendar.zone_name(), "Europe/Berlin");
         assert_eq!(settings(&[("DATABASE_URL", "mysql://x")]).unwrap_err().variable, "DATABASE_URL");
         assert!(settings(&[]).unwrap().trusted_proxies.is_empty(), "no proxy is trusted by default");
+        assert_eq!(settings(&[]).unwrap().connections_per_address, 256);
+        assert!(settings(&[("PRICEGATE_CONNECTIONS_PER_ADDRESS", "0")]).is_err());
         assert!(!settings(&[("PRICEGATE_TRUSTED_PROXIES", "10.0.0.1, fd00::/8")]).unwrap().trusted_proxies.is_empty());
         let refused = settings(&[("PRICEGATE_TRUSTED_PROXIES", "10.0.0.0/40")]).unwrap_err();
         assert_eq!(refused.variable, "PRICEGATE_TRUSTED_PROXIES");

@@ -48,7 +48,7 @@ impl TrustedProxies {
         self.0.iter().map(|(addr, prefix)| format!("{addr}/{prefix}")).collect()
     }
 
-    fn trusts(&self, addr: IpAddr) -> bool {
+    pub fn trusts(&self, addr: IpAddr) -> bool {
         let addr = canonical(addr);
         self.0.iter().any(|(network, prefix)| match (canonical(*network), addr) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
