@@ -449,3 +449,32 @@ async fn invitations_to(app: &pricegate_tests::TestApp, id: &str) -> Vec<outbox:
         .await
         .unwrap()
 }
+
+/// Someone invited, deactivated before choosing a password and reactivated:
+/// the deactivation ended their link, so the reactivation e-mails the
+/// invitation again, and the users page says when it went.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_invited_and_reactivated_is_invited_again() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |_| {}).await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let r = admin.post("/api/v1/users", &json!({"email": "ivy@pricegate.test", "name": "Ivy", "role": "sales"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ivy = r.body["id"].as_str().expect("an id").to_owned();
+    let first =
+        sink.wait_until(WAIT, "Ivy's invitation", |m| !m.is_empty()).await[0].link("/password/").expect("a link");
+    for active in [false, true] {
+        let r = admin.patch(&format!("/api/v1/users/{ivy}"), &json!({"active": active})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let mails = sink.wait_until(WAIT, "the invitation again", |m| m.len() >= 2).await;
+    assert_eq!(mails[1].header("subject").as_deref(), Some("Your Pricegate account: choose your password"));
+    let second = mails[1].link("/password/").expect("a link");
+    assert_eq!(get(&first).await.0, 410, "the first ended with the deactivation");
+    let (status, page) = get(&second).await;
+    assert_eq!(status, 200, "{page}");
+    let (status, _, location, _) = choose(&second, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
+    assert_eq!((status, location.as_deref()), (303, Some("/account")), "Ivy is in");
+    assert_eq!(outbox_rows(&app, "invitation").await, 2);
+    app.stop().await;
+}

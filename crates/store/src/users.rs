@@ -375,6 +375,7 @@ impl Store {
             still_an_admin(&txn, actor).await?;
         }
         let could_sign = user.can_sign();
+        let reactivated = !user.active && patch.active == Some(true);
         let said = |u: &users::Model| json!({ "role": u.role, "active": u.active, "name": u.name, "email": u.email });
         let before = said(&user);
         // Each field is written only where it differs: a save that changes
@@ -425,8 +426,10 @@ impl Store {
         };
         // Someone invited who has yet to choose a password, whose address
         // was mistyped: the invitation just ended goes again, to the address
-        // as corrected, or they would have no way in.
-        let user = match (&self.mail, address_corrected && user.invited_at.is_some() && user.active) {
+        // as corrected, or they would have no way in. So does it to someone
+        // reactivated: their deactivation ended the link they had.
+        let invite_again = address_corrected || reactivated;
+        let user = match (&self.mail, invite_again && user.invited_at.is_some() && user.active) {
             (Some(setup), true) if patch.password.is_none() => {
                 let by = users::Entity::find_by_id(actor.id).one(&txn).await?.map(|u| u.name).unwrap_or_default();
                 crate::outbox::owe_password_mail(&txn, setup, now, &user, Some(&by), true).await?;
