@@ -520,8 +520,17 @@ pricegate_tests::both_backends! {
         let (status, html) =
             post_form(url, &cookie, &[("csrf_token", csrf_in(&html)), ("new_password", "a long new password".into())]).await;
         assert_eq!(status, 303);
-        assert!(html.contains("New password set for Person 125."), "{html}");
+        assert!(html.contains("New password set for Person 125.") && html.contains("the new one works now"), "{html}");
         assert!(html.find(&format!("id=\"name-{person}\"")).unwrap() < html.find("person-000@").unwrap(), "{html}");
+        // Set for someone deactivated, it is said not to let them in yet.
+        let admin = app.login(&ada.email, pricegate_tests::PASSWORD).await;
+        assert_eq!(admin.patch(&format!("/api/v1/users/{person}"), &serde_json::json!({"active": false})).await.status, 200);
+        let url = format!("{}/admin/users/{person}/password", app.base);
+        let (status, html) =
+            post_form(url, &cookie, &[("csrf_token", csrf_in(&html)), ("new_password", "another new password".into())]).await;
+        assert_eq!(status, 303);
+        assert!(html.contains("New password set for Person 125, whose account is deactivated: it lets them in once"), "{html}");
+        assert!(!html.contains("works now"), "{html}");
         app.stop().await;
     }
 }

@@ -406,12 +406,24 @@ impl Done {
             Done::HandedOver { from, to, drafts, owned, signed } => {
                 handed_over(&user(from)?.name, &user(to)?.name, *drafts, *owned, *signed)
             }
-            Done::PasswordSet(id) => format!(
-                "New password set for {}. Every session and API token they had has ended, and if wrong \
-                 passwords had them waiting to log in, they need not wait: the new one works now. \
-                 Give them the password in person, and ask them to change it on their account page.",
-                user(id)?.name
-            ),
+            Done::PasswordSet(id) => {
+                let u = user(id)?;
+                if u.active {
+                    format!(
+                        "New password set for {}. Every session and API token they had has ended, and if wrong \
+                         passwords had them waiting to log in, they need not wait: the new one works now. \
+                         Give them the password in person, and ask them to change it on their account page.",
+                        u.name
+                    )
+                } else {
+                    format!(
+                        "New password set for {}, whose account is deactivated: it lets them in once the account \
+                         is reactivated, not before. Give them the password in person then, and ask them to \
+                         change it on their account page.",
+                        u.name
+                    )
+                }
+            }
         })
     }
 
