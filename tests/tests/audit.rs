@@ -508,6 +508,13 @@ both_backends! {
             "{rest}"
         );
         assert!(rest.contains("id=\"newest-entries\""), "{rest}");
+        // A page whose link names no entry, or no id at all: the newest, said so.
+        for stale in [format!("/audit?before={}", uuid::Uuid::new_v4()), "/audit?before=garbage".to_owned()] {
+            let (status, html) = page(&app, &fiona.email, &stale).await;
+            assert_eq!(status, 200, "{stale}");
+            assert!(html.contains("That page of the log is gone: its link names no entry. Showing the newest."), "{stale}: {html}");
+            assert!(html.contains(&action("quote.finalised")), "{stale}: the newest first: {html}");
+        }
 
         // One action, one subject; what cannot be read is said, not an error.
         let (_, html) = page(&app, &fiona.email, "/audit?action=quote.finalised").await;

@@ -157,12 +157,21 @@ async fn list(
              user, its 8-character reference, a product's SKU or a person's e-mail address."
         ));
     }
-    let before = query.before.as_deref().and_then(|id| Uuid::parse_str(id).ok());
+    // An id that names no entry, or no id at all (a stale or edited link),
+    // shows the newest, and says so.
+    const GONE: &str = "That page of the log is gone: its link names no entry. Showing the newest.";
+    let typed_before = query.before.as_deref().map(str::trim).filter(|b| !b.is_empty());
+    let before = typed_before.and_then(|id| Uuid::parse_str(id).ok());
+    if typed_before.is_some() && before.is_none() {
+        notes.push(GONE.to_owned());
+    }
     let (mut entries, before) = match matches_nothing {
         true => (Vec::new(), None),
         false => match app.store.list_audit(PAGE_SIZE + 1, before, action, ids).await {
-            // An id that names no entry (a stale or edited link) shows the first page.
-            Err(StoreError::Invalid(_)) => (app.store.list_audit(PAGE_SIZE + 1, None, action, ids).await?, None),
+            Err(StoreError::Invalid(_)) => {
+                notes.push(GONE.to_owned());
+                (app.store.list_audit(PAGE_SIZE + 1, None, action, ids).await?, None)
+            }
             listed => (listed?, before),
         },
     };
