@@ -1061,6 +1061,30 @@ async fn pass_time(app: &pricegate_tests::TestApp, notice: &str, user: Option<uu
 }
 
 both_backends! {
+    /// A draft the notice holds up whose signer was deactivated meanwhile:
+    /// nobody is chased for it, and the escalation says so, with its value in
+    /// the total, as the notice's dashboard does.
+    async fn the_escalation_names_the_drafts_held_up_with_nobody_to_sign(backend: Backend) {
+        let Published { sink, app, fiona, admin, sam, rita, nid, .. } = published_to_sam_rita_and_olga(backend).await;
+        until_nothing_pending(&admin).await;
+        let r = admin.patch(&format!("/api/v1/users/{}", rita.id), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        pass_time(&app, &nid, None, 3 * HOUR).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "Sam's last reminder");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation");
+        let mail = sink.wait_until(WAIT, "the escalation", |m| m.iter().any(|m| m.to == [fiona.email.clone()])).await;
+        let escalation = mail.iter().find(|m| m.to == [fiona.email.clone()]).expect("to finance");
+        for part in [escalation.text(), escalation.html()] {
+            assert!(part.contains("is still not acknowledged by") && part.contains("1 salesperson"), "{part}");
+            assert!(part.contains(&sam.email), "{part}");
+            assert!(part.contains("It also holds up quotes whose signer can no longer sign, whom nobody reminds"), "{part}");
+            assert!(part.contains("Rita (deactivated)") && part.contains(&rita.email), "{part}");
+            assert!(part.contains("12,500.00 EUR"), "Sam's 10,000.00 EUR and Rita's 2,500.00 EUR together: {part}");
+        }
+    }
+}
+
+both_backends! {
     /// Rita, mailed a notice at its publication, is deactivated before its
     /// first reminder and back after its escalation, which did not name her:
     /// on return she is told it still waits for her, with a new link, and
@@ -1104,7 +1128,9 @@ both_backends! {
         assert!(!sink.to(&sam.email).iter().any(is_back), "{:?}", subjects(&sink.to(&sam.email)));
         let escalations = sink.to(&fiona.email);
         let about = |email: &str| escalations.iter().filter(|m| m.text().contains(email)).count();
-        assert_eq!((escalations.len(), about(&sam.email), about(&rita.email)), (2, 1, 1), "{:?}", subjects(&escalations));
+        // The first names Sam pending, and Rita's draft as having nobody to sign it; the second names her.
+        assert_eq!((escalations.len(), about(&sam.email), about(&rita.email)), (2, 1, 2), "{:?}", subjects(&escalations));
+        assert!(escalations.iter().any(|m| m.text().contains("Rita (deactivated)")), "{:?}", subjects(&escalations));
         // Her link acknowledges.
         let link = back.ack_link().expect("a link");
         let r = reqwest::Client::new().post(&link).header("Sec-Fetch-Site", "same-origin").send().await.expect("posts");

@@ -557,6 +557,8 @@ struct EscalationHtml<'a> {
     title: &'a str,
     published_at: String,
     people: &'a [PersonRow],
+    /// Signers who can no longer sign, with the drafts it holds up of theirs.
+    unsigned: &'a [PersonRow],
     /// How many are still pending, in words: "1 salesperson", "3 salespeople".
     pending: &'a str,
     at_stake: &'a [String],
@@ -573,6 +575,8 @@ struct EscalationText<'a> {
     title: &'a str,
     published_at: String,
     people: &'a [PersonRow],
+    /// Signers who can no longer sign, with the drafts it holds up of theirs.
+    unsigned: &'a [PersonRow],
     /// How many are still pending, in words: "1 salesperson", "3 salespeople".
     pending: &'a str,
     at_stake: &'a [String],
@@ -857,12 +861,21 @@ impl Composer for TemplateComposer {
                 let letter = HandoverLetter { name: &to.name, by, from, quotes: &rows };
                 composed(subject, &letter, &HandoverText { letter: &letter })
             }
-            Letter::Escalation { notice, to, pending, dashboard_url } => {
-                let people: Vec<PersonRow> = pending
-                    .iter()
-                    .map(|p| PersonRow { name: p.name.clone(), email: p.email.clone(), quotes: quote_rows(&p.quotes) })
-                    .collect();
-                let at_stake = value_at_stake(pending);
+            Letter::Escalation { notice, to, pending, stranded, dashboard_url } => {
+                let rows = |people: &[PendingPerson]| -> Vec<PersonRow> {
+                    people
+                        .iter()
+                        .map(|p| PersonRow {
+                            name: p.name.clone(),
+                            email: p.email.clone(),
+                            quotes: quote_rows(&p.quotes),
+                        })
+                        .collect()
+                };
+                let (people, unsigned) = (rows(pending), rows(stranded));
+                // What the notice's dashboard totals: the quotes of those
+                // pending, and of those who can no longer sign.
+                let at_stake = value_at_stake(&[*pending, *stranded].concat());
                 let published_at = self.calendar.stamp(notice.published_at, false);
                 let subject = format!("Escalation: {} still pending for \"{}\"", pending.len(), notice.title);
                 let pending_count = if pending.len() == 1 {
@@ -877,6 +890,7 @@ impl Composer for TemplateComposer {
                     title: &notice.title,
                     published_at: published_at.clone(),
                     people: &people,
+                    unsigned: &unsigned,
                     pending: &pending_count,
                     at_stake: &at_stake,
                     again_minutes,
@@ -887,6 +901,7 @@ impl Composer for TemplateComposer {
                     title: &notice.title,
                     published_at,
                     people: &people,
+                    unsigned: &unsigned,
                     pending: &pending_count,
                     at_stake: &at_stake,
                     again_minutes,

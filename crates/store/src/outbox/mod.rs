@@ -174,6 +174,10 @@ pub enum Letter<'a> {
         notice: &'a NoticeContent,
         to: &'a Recipient,
         pending: &'a [PendingPerson],
+        /// Signers who can no longer sign (deactivated, or out of sales) of
+        /// drafts it holds up, their names saying why: nobody is chased for
+        /// those, and they need another signer.
+        stranded: &'a [PendingPerson],
         /// The notice's dashboard, where finance sees who is pending and reminds them.
         dashboard_url: &'a str,
     },

@@ -339,6 +339,10 @@ impl Store {
             let escalate_to =
                 if rounds.is_empty() { vec![] } else { active_with_role(&self.db, Role::Finance).await? };
             let dashboard_url = format!("{}/notices/{}/dashboard", setup.base_url, notice.id);
+            let stranded = match rounds.is_empty() {
+                true => Vec::new(),
+                false => self.stranded_signers(notice.id, &content, &setup, self.calendar.date_of(now)).await?,
+            };
             for (round, (_, people)) in rounds {
                 let people: Vec<PendingPerson> = people
                     .into_iter()
@@ -354,6 +358,7 @@ impl Store {
                         notice: &content,
                         to: &to,
                         pending: &people,
+                        stranded: &stranded,
                         dashboard_url: &dashboard_url,
                     };
                     batch.push(ESCALATION, escalation_key(notice.id, finance.id, round), &to, &letter)?;
@@ -364,6 +369,39 @@ impl Store {
             txn.commit().await?;
         }
         Ok(total)
+    }
+
+    /// The signers who can no longer sign (deactivated, or out of sales) of
+    /// drafts `notice_id` holds up, each with those drafts and why in their
+    /// name, by name: what the notice's dashboard shows as held up with
+    /// nobody to sign, for its escalation to say too.
+    async fn stranded_signers(
+        &self,
+        notice_id: Uuid,
+        content: &super::NoticeContent,
+        setup: &crate::MailSetup,
+        today: chrono::NaiveDate,
+    ) -> Result<Vec<PendingPerson>, StoreError> {
+        let signers: Vec<Uuid> = self.quotes_waiting_on(notice_id).await?.iter().map(|q| q.signer_id).collect();
+        let mut gone: Vec<crate::views::UserView> =
+            self.users_by_id(&signers).await?.into_values().filter(|u| !u.can_sign()).collect();
+        if gone.is_empty() {
+            return Ok(Vec::new());
+        }
+        gone.sort_by(|a, b| (&a.name, &a.email).cmp(&(&b.name, &b.email)));
+        let ids: Vec<Uuid> = gone.iter().map(|u| u.id).collect();
+        let mut blocked = blocked_quotes(&self.db, &setup.base_url, content, Some(&ids), today).await?;
+        Ok(gone
+            .into_iter()
+            .map(|u| {
+                let why = if u.active { format!("now in {}", u.role) } else { "deactivated".to_owned() };
+                PendingPerson {
+                    name: format!("{} ({why})", u.name),
+                    email: u.email,
+                    quotes: blocked.remove(&u.id).unwrap_or_default(),
+                }
+            })
+            .collect())
     }
 
     /// Each person reminded of `notice_id` (by the schedule or by finance's
