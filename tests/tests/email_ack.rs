@@ -560,7 +560,7 @@ both_backends! {
         for method in [reqwest::Method::GET, reqwest::Method::POST] {
             let (status, body) = page(method, &mia_link).await;
             assert_eq!(status, 410, "{body}");
-            assert!(body.contains("expired") && body.contains("a reminder, while it waits, brings a new link"), "{body}");
+            assert!(body.contains("expired") && body.contains("see whether this one still waits for you, and acknowledge it there.") && !body.contains("reminder"), "{body}");
         }
         let audit = admin.get("/api/v1/audit?action=user.updated").await;
         assert_eq!(audit.body[0]["detail"]["ack_links_ended"], 1, "{}", audit.text);

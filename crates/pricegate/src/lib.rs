@@ -100,6 +100,10 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
                 causes.push(cause);
             }
         }
+        // The pool's own words for a server that never answered.
+        if causes.last().is_some_and(|c| c.contains("pool timed out while waiting for an open connection")) {
+            causes.push("no database answered at the address it names (is it running, and reachable from here?)".into());
+        }
         anyhow::anyhow!(settings::without_database_url(&causes.join(": "), url))
     };
     let store = Store::connect(url, settings.db_max_connections)

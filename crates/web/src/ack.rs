@@ -332,7 +332,7 @@ fn refusal(e: AckLinkError, calendar: Calendar, reader: Option<&SessionUser>) ->
             StatusCode::GONE,
             "This link has expired",
             "Acknowledgement links work for a limited time. Open your notices in Pricegate to see whether this one still \
-             waits for you, and acknowledge it there; a reminder, while it waits, brings a new link.",
+             waits for you, and acknowledge it there.",
         ),
         AckLinkError::AccountInactive => refused(
             StatusCode::FORBIDDEN,
