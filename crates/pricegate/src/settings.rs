@@ -348,14 +348,25 @@ const LONGEST_DURATION: Duration = Duration::from_secs(3650 * 24 * 3600);
 /// read is echoed whole, and a password with an unescaped `/` or `#` is one.
 pub fn without_database_url(message: &str, url: &str) -> String {
     let mut message = message.replace(url, "<DATABASE_URL>");
-    let password = url
-        .split_once("://")
-        .and_then(|(_, rest)| rest.rsplit_once('@'))
-        .and_then(|(userinfo, _)| userinfo.split_once(':').map(|(_, password)| password));
-    if let Some(password) = password.filter(|p| !p.is_empty()) {
-        message = message.replace(password, "***");
+    for secret in url_secrets(url) {
+        message = message.replace(secret, "***");
     }
     message
+}
+
+/// The secrets `url` holds: its password (up to the last `@`, as
+/// [`without_password`] takes it) and the value of every query parameter
+/// whose name holds "pass" (`password`, `sslpassword`), as written.
+fn url_secrets(url: &str) -> Vec<&str> {
+    let Some((_, rest)) = url.split_once("://") else { return Vec::new() };
+    let userinfo = rest.rsplit_once('@').and_then(|(userinfo, _)| userinfo.split_once(':')).map(|(_, p)| p);
+    let query = rest.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or_default()).unwrap_or_default();
+    let params = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(name, _)| name.to_ascii_lowercase().contains("pass"))
+        .map(|(_, value)| value);
+    userinfo.into_iter().chain(params).filter(|s| !s.is_empty()).collect()
 }
 
 #[cfg(test)]
@@ -375,6 +386,9 @@ mod tests {
         assert!(!shown.contains("Xy7") && !shown.contains("secret"), "{shown}");
         assert!(shown.starts_with("The connection string '<DATABASE_URL>' cannot be parsed"), "{shown}");
         assert_eq!(without_database_url("connection refused", "postgres://db/x"), "connection refused");
+        let url = "postgres://db/x?sslpassword=k3y&Password=hunter2&user=app";
+        let shown = without_database_url("cannot use k3y for x; user app, password hunter2", url);
+        assert_eq!(shown, "cannot use *** for x; user app, password ***");
     }
 
     #[test]

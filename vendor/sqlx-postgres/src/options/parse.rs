@@ -104,7 +104,9 @@ impl PgConnectOptions {
                     }
                 }
 
-                _ => tracing::warn!(%key, %value, "ignoring unrecognized connect parameter"),
+                // Pricegate: the key alone. A value may be a secret the
+                // driver does not read (`sslpassword`, `Password=`).
+                _ => tracing::warn!(%key, "ignoring unrecognized connect parameter"),
             }
         }
 
