@@ -143,6 +143,7 @@ both_backends! {
         let from = Utc::now() - Duration::seconds(5);
         let (admin, ada) = app.user(Role::Admin, "Ada").await;
         let (_, vic) = app.user(Role::Sales, "Vic").await;
+        let ada_email = ada.email.clone();
         let (ada, vic) = (ada.id.to_string(), vic.id.to_string());
 
         let path = format!("/api/v1/users/{vic}");
@@ -166,6 +167,11 @@ both_backends! {
         assert_eq!(deactivation["detail"]["before"]["active"], true);
         assert_eq!(deactivation["detail"]["after"]["active"], false);
         assert!(rows_for(&rows, "user.updated", &ada).is_empty(), "the refused self-demotion is not a change");
+        // The page says what changed, in words.
+        let (status, html) = page(&app, &ada_email, "/audit?action=user.updated").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("role sales \u{2192} finance"), "{html}");
+        assert!(html.contains("deactivated; sessions and API tokens ended: "), "{html}");
     }
 }
 

@@ -102,7 +102,8 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
         }
         // The pool's own words for a server that never answered.
         if causes.last().is_some_and(|c| c.contains("pool timed out while waiting for an open connection")) {
-            causes.push("no database answered at the address it names (is it running, and reachable from here?)".into());
+            causes
+                .push("no database answered at the address it names (is it running, and reachable from here?)".into());
         }
         anyhow::anyhow!(settings::without_database_url(&causes.join(": "), url))
     };

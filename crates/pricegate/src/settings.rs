@@ -241,7 +241,11 @@ impl Settings {
                 durations(&self.reminders),
                 "reminders after publication; finance's escalation follows the last",
             ),
-            entry("PRICEGATE_ACK_LINK_TTL", durations(&[self.ack_link_ttl]), "how long an e-mailed acknowledgement link works"),
+            entry(
+                "PRICEGATE_ACK_LINK_TTL",
+                durations(&[self.ack_link_ttl]),
+                "how long an e-mailed acknowledgement link works",
+            ),
             entry("PRICEGATE_DB_POOL", self.db_max_connections.to_string(), "database connections of this process"),
             entry("PRICEGATE_WORKER_POLL", durations(&[self.worker_poll]), "how often the mail worker looks for work"),
             entry("PRICEGATE_MAIL_LEASE", durations(&[self.mail_lease]), "how long a worker holds mail it claimed"),

@@ -201,6 +201,7 @@ async fn list(
                     let signer = e.detail["signer_id"].as_str().and_then(|id| Uuid::parse_str(id).ok());
                     super::quotes::edited_row(&e.detail, currency, signer.and_then(|id| names.get(&id).cloned()))
                 }
+                "user.updated" if e.detail["before"].is_object() => user_changes(&e.detail),
                 _ => readable(&e.detail, &names),
             };
             let cut = detail.chars().count() > DETAIL_SHOWN;
@@ -247,6 +248,36 @@ async fn list(
 /// person (`names`) as their name, any other id as its short reference; an
 /// amount in minor units (`total_minor`) as money (`total: 3,030.00 EUR`)
 /// where the entry, or the object it is in, says its `currency`.
+/// A `user.updated` row as what changed: "deactivated", "role sales →
+/// finance", "name …", "e-mail …", "new password", then what that ended.
+fn user_changes(detail: &serde_json::Value) -> String {
+    let (before, after) = (&detail["before"], &detail["after"]);
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let mut said = Vec::new();
+    if before["active"] != after["active"] {
+        said.push(if after["active"] == true { "reactivated" } else { "deactivated" }.to_owned());
+    }
+    for (field, words) in [("role", "role"), ("name", "name"), ("email", "e-mail")] {
+        if before[field] != after[field] {
+            said.push(format!("{words} {} \u{2192} {}", text(&before[field]), text(&after[field])));
+        }
+    }
+    if detail["password_changed"] == true {
+        said.push("new password".to_owned());
+    }
+    for (field, words) in [
+        ("sessions_and_tokens_ended", "sessions and API tokens ended"),
+        ("password_links_ended", "password links ended"),
+        ("ack_links_ended", "acknowledgement links ended"),
+        ("failed_logins_forgotten", "failed logins forgotten"),
+    ] {
+        if let Some(n) = detail[field].as_u64().filter(|n| *n > 0) {
+            said.push(format!("{words}: {n}"));
+        }
+    }
+    if said.is_empty() { "nothing changed".to_owned() } else { said.join("; ") }
+}
+
 fn readable(detail: &serde_json::Value, names: &HashMap<Uuid, String>) -> String {
     use serde_json::Value;
     struct Reader<'a> {
