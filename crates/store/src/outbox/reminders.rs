@@ -466,6 +466,10 @@ impl Store {
         }
         let now = db_now(&txn).await?;
         let since = now - chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES);
+        // The publication's e-mails still to be written, read before those
+        // written: a batch committed in between (another process's worker)
+        // covers only people past the cursor read here, who count as owed.
+        let fanout = publication_fanouts::Entity::find_by_id(notice_id).one(&txn).await?;
         // Each person's latest mail about the notice in that time.
         let mut just_reminded: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
         let recent = outbox::Entity::find()
@@ -491,7 +495,7 @@ impl Store {
         // The notice's own e-mail the worker has yet to write (its fan-out
         // unfinished, as just after publishing) counts as mailed when it was
         // published: a click then must not send a reminder on its heels.
-        if let Some(fanout) = publication_fanouts::Entity::find_by_id(notice_id).one(&txn).await?
+        if let Some(fanout) = fanout
             && published_at > since
         {
             let owed = |u: &users::Model| {
