@@ -260,8 +260,10 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
     let (_, ada) = app.user(Role::Admin, "Ada").await;
     let (_, bea) = app.user(Role::Admin, "Bea").await;
     let changes = [json!({"role": "sales"}), json!({"active": false}), json!({"role": "finance"})];
-    let mut wins = [0; 2];
-    for round in 0..12 {
+    // Rounds whose two changes met in the database: the loser was let in as
+    // an admin and found under the lock that it no longer was one.
+    let mut met = 0;
+    for round in 0..20 {
         let (a, b) = (app.login(&ada.email, PASSWORD).await, app.login(&bea.email, PASSWORD).await);
         let (ada_url, bea_url) = (format!("/api/v1/users/{}", ada.id), format!("/api/v1/users/{}", bea.id));
         let (by_ada, by_bea) = (&changes[round % 3], &changes[(round + 1) % 3]);
@@ -277,19 +279,22 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
             "round {round}: Ada's change {} {}, Bea's {} {}",
             to_bea.status, to_bea.text, to_ada.status, to_ada.text
         );
+        // The loser is refused: as no longer an admin (403), or, deactivated
+        // before its request was let in, as no longer logged in (401).
         let (winner, loser, restore) = match (to_bea.status.as_u16(), to_ada.status.as_u16()) {
-            (200, 403) => (&a, &to_ada, &bea_url),
-            (403, 200) => (&b, &to_bea, &ada_url),
+            (200, 401 | 403) => (&a, &to_ada, &bea_url),
+            (401 | 403, 200) => (&b, &to_bea, &ada_url),
             (x, y) => panic!(
                 "round {round}: one change goes through and the other is refused, not {x} and {y}: {} / {}",
                 to_bea.text, to_ada.text
             ),
         };
-        wins[usize::from(std::ptr::eq(winner, &b))] += 1;
-        assert_eq!(loser.body["error"]["code"], "forbidden", "{}", loser.text);
+        if loser.body["error"]["message"].as_str().is_some_and(|m| m.contains("you are no longer one")) {
+            met += 1;
+        }
         let r = winner.patch(restore, &json!({"role": "admin", "active": true})).await;
         assert_eq!(r.status, 200, "the admin left puts the other back: {}", r.text);
     }
     app.stop().await;
-    assert!(wins.iter().sum::<i32>() == 12, "{wins:?}");
+    assert!(met > 0, "in no round did the two changes meet in the database");
 }

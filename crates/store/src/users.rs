@@ -342,17 +342,18 @@ impl Store {
             None => None,
         };
         let txn = self.begin_write().await?;
-        // Someone who may stop signing: finalisations under way finish
-        // first, and those after read them as they are now. Otherwise one
-        // that read them still able to sign could commit after they were
-        // deactivated, and be stamped later too. The gate first, then the
-        // user row, in the order drafting takes them. Someone who may stop
-        // administering too: two admins demoting each other at once take
-        // turns, and the second is no longer an admin when its turn comes.
-        let may_stop_signing = patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Sales);
-        let may_stop_administering = patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Admin);
-        let now = if may_stop_signing || may_stop_administering {
+        // A deactivation or a role change (what decides who may sign, and
+        // who may administer) takes the gate exclusively. Finalisations
+        // under way finish first, and those after read the person as they
+        // are now: otherwise one that read them still able to sign could
+        // commit after they were deactivated, and be stamped later too.
+        // And two admins changing each other at once take turns, the second
+        // reading itself as the first left it. The gate first, then the
+        // user row, in the order drafting takes them.
+        let changes_who_may_act = patch.active == Some(false) || patch.role.is_some();
+        let now = if changes_who_may_act {
             crate::gate::lock_gate_exclusively(&txn).await?;
+            still_an_admin(&txn, actor).await?;
             crate::gate::stamp_under_exclusive_gate(&txn).await?
         } else {
             db_now(&txn).await?
@@ -370,9 +371,6 @@ impl Store {
                 "cannot_demote_self",
                 "An administrator cannot deactivate themselves or take away their own admin role.",
             ));
-        }
-        if may_stop_administering && user.active && user.role == Role::Admin.as_str() {
-            still_an_admin(&txn, actor).await?;
         }
         let could_sign = user.can_sign();
         let reactivated = !user.active && patch.active == Some(true);
@@ -517,10 +515,10 @@ impl Store {
 
 /// Refuses unless `actor` is an active admin as of now, read under the
 /// gate's exclusive lock: the role their request was let in with may have
-/// been taken away by another admin meanwhile. Every admin taking away
-/// another's admin role checks this first, so the last one is never
-/// demoted: the one who would do it is then the only admin left, and
-/// nobody can take away their own.
+/// been taken away by another admin meanwhile. Every change of a role or
+/// deactivation checks this first, so the last admin is never demoted: the
+/// one who would do it is then the only admin left, and nobody can take
+/// away their own.
 async fn still_an_admin(txn: &DatabaseTransaction, actor: &Actor) -> Result<(), StoreError> {
     match users::Entity::find_by_id(actor.id).one(txn).await? {
         Some(u) if u.active && u.role == Role::Admin.as_str() => Ok(()),
