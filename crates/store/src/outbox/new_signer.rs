@@ -128,7 +128,7 @@ impl Store {
                     .filter(|start| *start > published_at);
                     let round = start.map(|start| start.timestamp_micros());
                     if !escalated_rounds(conn, notice.id).await?.contains(&round)
-                        || had_last_reminder(conn, notice.id, signer, round).await?
+                        || had_last_reminder(conn, notice.id, signer, round, start.unwrap_or(published_at)).await?
                     {
                         continue;
                     }

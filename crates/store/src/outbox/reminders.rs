@@ -65,16 +65,19 @@ fn escalation_key(notice_id: Uuid, finance_id: Uuid, round: Round) -> String {
     }
 }
 
-/// Whether `user` had the last scheduled reminder of `round` of `notice_id`
-/// that anyone had: those pending when a round is escalated all had it, so
-/// someone without it was not (they could not sign then). Read from the
-/// reminders' keys, which say the delay each was sent after, so that it
-/// holds whatever the schedule of the process asking.
+/// Whether `user` was chased to the end of `round` of `notice_id`, which
+/// started at `start`: mailed about it (a reminder, finance's, or the
+/// notice itself) at or after the time its last scheduled reminder fell due,
+/// as the escalation, which follows once everyone pending was, counts it
+/// (see `is_missing` in [`Store::enqueue_due_reminders`]). That time is read
+/// from the reminders' keys, which say the delay each was sent after, so
+/// that it holds whatever the schedule of the process asking.
 pub(super) async fn had_last_reminder(
     conn: &impl ConnectionTrait,
     notice_id: Uuid,
     user: Uuid,
     round: Round,
+    start: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let keys: Vec<String> = outbox::Entity::find()
         .select_only()
@@ -86,21 +89,26 @@ pub(super) async fn had_last_reminder(
         .all(conn)
         .await?;
     let prefix = format!("remind:{notice_id}:");
-    // (whose, after how many milliseconds) of each reminder of the round.
-    let sent: Vec<(&str, u128)> = keys
+    // The longest delay of the round's reminders: its last.
+    let last = keys
         .iter()
         .filter_map(|key| {
-            let (whose, which) = key.strip_prefix(&prefix)?.split_once(":after-")?;
+            let (_, which) = key.strip_prefix(&prefix)?.split_once(":after-")?;
             let (delay, from) = match which.split_once("ms-from-") {
                 Some((delay, start)) => (delay, Some(start.parse::<i64>().ok()?)),
                 None => (which.strip_suffix("ms")?, None),
             };
-            (from == round).then_some((whose, delay.parse().ok()?))
+            (from == round).then_some(delay.parse::<u64>().ok()?)
         })
-        .collect();
-    let Some(last) = sent.iter().map(|(_, delay)| *delay).max() else { return Ok(true) };
-    let user = user.to_string();
-    Ok(sent.iter().any(|(whose, delay)| *whose == user && *delay == last))
+        .max();
+    // A round escalated with no scheduled reminder had everyone mailed
+    // otherwise since its start.
+    let due = match last {
+        None => Some(start),
+        Some(ms) => i64::try_from(ms).ok().and_then(|ms| start.checked_add_signed(chrono::Duration::milliseconds(ms))),
+    };
+    let Some(due) = due else { return Ok(true) };
+    Ok(last_mailed_since(conn, notice_id, due).await?.contains_key(&user))
 }
 
 /// The rounds of `notice_id` finance has been sent the escalation of.
