@@ -66,7 +66,8 @@ impl MigrationTrait for Migration {
         let db = m.get_connection();
         if m.get_database_backend() == DbBackend::Postgres {
             // One statement: the table is locked by the ALTERs above until
-            // this migration commits, so it must not take a round trip a row.
+            // the migrations commit (all of them, in one transaction: see
+            // `Store::migrate`), so it must not take a round trip a row.
             db.execute_unprepared(BACKFILL_ON_POSTGRES).await?;
         } else {
             // SQLite keeps uuids as 16-byte blobs, which its SQL cannot make

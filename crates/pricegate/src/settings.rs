@@ -58,7 +58,7 @@ pub struct Settings {
     /// `PRICEGATE_TRUSTED_PROXIES` (default none): reverse proxies, by
     /// address or network, whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
-    /// `PRICEGATE_CONNECTIONS_PER_ADDRESS` (default 256): the most
+    /// `PRICEGATE_CONNECTIONS_PER_ADDRESS` (default 512): the most
     /// connections one client address (an IPv6 one by its /64) holds open
     /// at once; a trusted proxy has no such limit.
     pub connections_per_address: usize,
@@ -181,7 +181,7 @@ impl Settings {
         let trusted_proxies = TrustedProxies::parse(&get("PRICEGATE_TRUSTED_PROXIES").unwrap_or_default())
             .map_err(|message| SettingsError { variable: "PRICEGATE_TRUSTED_PROXIES", message })?;
         let connections_per_address = match get("PRICEGATE_CONNECTIONS_PER_ADDRESS") {
-            None => 256,
+            None => 512,
             Some(raw) => raw.parse().ok().filter(|n| (1..=1_000_000).contains(n)).ok_or(SettingsError {
                 variable: "PRICEGATE_CONNECTIONS_PER_ADDRESS",
                 message: "must be a number of connections from 1 to 1000000".into(),
@@ -485,7 +485,7 @@ mod tests {
         assert_eq!(settings(&[("PRICEGATE_TIMEZONE", "Europe/Berlin")]).unwrap().calendar.zone_name(), "Europe/Berlin");
         assert_eq!(settings(&[("DATABASE_URL", "mysql://x")]).unwrap_err().variable, "DATABASE_URL");
         assert!(settings(&[]).unwrap().trusted_proxies.is_empty(), "no proxy is trusted by default");
-        assert_eq!(settings(&[]).unwrap().connections_per_address, 256);
+        assert_eq!(settings(&[]).unwrap().connections_per_address, 512);
         assert!(settings(&[("PRICEGATE_CONNECTIONS_PER_ADDRESS", "0")]).is_err());
         assert!(!settings(&[("PRICEGATE_TRUSTED_PROXIES", "10.0.0.1, fd00::/8")]).unwrap().trusted_proxies.is_empty());
         let refused = settings(&[("PRICEGATE_TRUSTED_PROXIES", "10.0.0.0/40")]).unwrap_err();

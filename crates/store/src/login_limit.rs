@@ -58,8 +58,9 @@ pub enum LoginOutcome {
     /// Wrong e-mail or password, or an inactive account (audited as such;
     /// an e-mail or password too long to be any account's is not).
     Refused,
-    /// Too many failures for this e-mail from this address, or from every
-    /// address together: try again after this long.
+    /// Too many failures for this e-mail from this address, for it from
+    /// every address together, or from this address for every e-mail: try
+    /// again after this long.
     HeldOff(Duration),
 }
 

@@ -63,14 +63,15 @@ pub async fn issue_token(
     Ok(Json(TokenResponse { token: issued.token, expires_at: issued.expires_at, user: issued.user }).into_response())
 }
 
-/// 429 `too_many_attempts` with `Retry-After`: too many wrong passwords for
-/// one account from one address lately.
+/// 429 `too_many_attempts` with `Retry-After`: too many wrong passwords
+/// lately, for one account from one address, for it from every address, or
+/// from one address for every account.
 fn held_off(wait: std::time::Duration) -> Response {
     let seconds = wait.as_secs().max(1);
     let mut response = AppError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_attempts",
-        format!("Too many failed logins for this e-mail from this address: try again in {seconds} s."),
+        format!("Too many failed logins lately, for this e-mail or from this address: try again in {seconds} s."),
     )
     .into_response();
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
