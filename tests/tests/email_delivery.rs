@@ -2024,6 +2024,23 @@ both_backends! {
         assert!(!text.contains(&ottos), "Otto still signs his: {text}");
         assert!(text.contains("Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31"), "{text}");
 
+        // Rita is reactivated: Sam, told she could no longer sign, is told she can again.
+        let r = admin.patch(&format!("/api/v1/users/{}", rita.id), &json!({"active": true})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sink.wait_until(WAIT, "the e-mail to Sam that Rita is back", |m| m.len() >= 5).await;
+        let told = sink.to(&sam_user.email);
+        assert_eq!(subjects(&told), ["2 of your quotes need another signer", "Rita can sign 2 of your quotes again"]);
+        let text = told[1].text();
+        assert!(
+            text.contains(&format!(
+                "{} has reactivated the account of Rita, who signs these 2 draft quotes of yours: you were told Rita \
+                 could no longer finalise them; they can again, and nothing needs another signer now.",
+                ada.name
+            )),
+            "{text}"
+        );
+        assert!(text.contains(&format!("{}/quotes/{first}", app.base)) && !text.contains("hand them"), "{text}");
+
         // Otto is moved out of sales while the SMTP server is down, and back
         // before the letter goes: it is set aside, though he still signs
         // the draft. Moved out again, and Sam signs the draft himself
@@ -2065,7 +2082,7 @@ both_backends! {
         assert!(rows.iter().all(|(_, why)| why.as_deref().is_some_and(|w| w.contains("signer or state changed"))), "{rows:?}");
         sink.restart().await;
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(subjects(&sink.to(&sam_user.email)).len(), 1, "nothing more for Sam");
+        assert_eq!(subjects(&sink.to(&sam_user.email)).len(), 2, "nothing more for Sam: told of Otto's leaving, never sent, nothing of his return");
         app.stop().await;
     }
 }

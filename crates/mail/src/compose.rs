@@ -390,7 +390,11 @@ struct SignerGoneLetter<'a> {
     name: &'a str,
     by: &'a str,
     signer: &'a str,
+    /// Deactivated (or, with `back`, reactivated), else moved out of (or
+    /// back into) sales.
     deactivated: bool,
+    /// They can sign again.
+    back: bool,
     quotes: &'a [OwnedRow],
 }
 
@@ -807,7 +811,7 @@ impl Composer for TemplateComposer {
                 };
                 composed(subject, &letter, &ReleasedText { letter: &letter })
             }
-            Letter::SignerGone { to, by, signer, deactivated, quotes } => {
+            Letter::SignerGone { to, by, signer, deactivated, back, quotes } => {
                 let rows: Vec<OwnedRow> = quotes
                     .iter()
                     .map(|q| {
@@ -815,11 +819,20 @@ impl Composer for TemplateComposer {
                         OwnedRow { customer, total, valid_until, url: q.url.clone() }
                     })
                     .collect();
-                let subject = match rows.as_slice() {
-                    [one] => format!("Your quote for {} needs another signer", one.customer),
-                    rows => format!("{} of your quotes need another signer", rows.len()),
+                let subject = match (rows.as_slice(), back) {
+                    ([one], false) => format!("Your quote for {} needs another signer", one.customer),
+                    (rows, false) => format!("{} of your quotes need another signer", rows.len()),
+                    ([one], true) => format!("{signer} can sign your quote for {} again", one.customer),
+                    (rows, true) => format!("{signer} can sign {} of your quotes again", rows.len()),
                 };
-                let letter = SignerGoneLetter { name: &to.name, by, signer, deactivated: *deactivated, quotes: &rows };
+                let letter = SignerGoneLetter {
+                    name: &to.name,
+                    by,
+                    signer,
+                    deactivated: *deactivated,
+                    back: *back,
+                    quotes: &rows,
+                };
                 composed(subject, &letter, &SignerGoneText { letter: &letter })
             }
             Letter::PasswordLink { to, link, invited_by, new_account, works_for } => {

@@ -472,6 +472,8 @@ impl Store {
         // to them before keep the schedule they were on.
         if !could_sign && user.can_sign() {
             self.tell_new_signer(&txn, user.id, &[], crate::Told::Returned, now).await?;
+            // Owners told they could no longer finalise are told they can again.
+            self.tell_owners_signer_back(&txn, actor, &user, reactivated, now).await?;
         }
         // A password set by someone else is for someone held off after
         // wrong ones, too: it works at once.

@@ -233,7 +233,17 @@ pub enum Letter<'a> {
     /// An administrator (`by`) deactivated `signer`, or moved them out of
     /// sales (`deactivated` is false), and `to` owns `quotes`, which they
     /// signed: nobody can finalise those until `to` names another signer.
-    SignerGone { to: &'a Recipient, by: &'a str, signer: &'a str, deactivated: bool, quotes: &'a [SignedQuote] },
+    /// With `back`, the other way: `to`, told so before, learns that
+    /// `signer` can sign again (reactivated, or back in sales), and the
+    /// `quotes` they still sign can be finalised by them once more.
+    SignerGone {
+        to: &'a Recipient,
+        by: &'a str,
+        signer: &'a str,
+        deactivated: bool,
+        back: bool,
+        quotes: &'a [SignedQuote],
+    },
     /// A link for `to` to choose a password with, working for `works_for`
     /// after the e-mail is sent: one they asked for at the login page
     /// (`invited_by` is `None`), or one an administrator sent them, with

@@ -40,6 +40,10 @@ const HANDED_SIGNER: &str = "handed-signer:";
 /// can no longer sign them (deactivated, or moved out of sales) starts so:
 /// `signer-gone:<signer>:<owner>:<micros>`.
 const SIGNER_GONE: &str = "signer-gone:";
+/// The key of the e-mail telling an owner, told so before, that the signer
+/// of their drafts can sign them again starts so:
+/// `signer-back:<signer>:<owner>:<micros>`.
+const SIGNER_BACK: &str = "signer-back:";
 
 /// What a signer e-mail says of its draft and recipient, from its key:
 /// whether it names them the signer (else it tells them they no longer
@@ -511,9 +515,110 @@ impl Store {
                 })
                 .collect();
             let to = recipient(owner);
-            let letter =
-                Letter::SignerGone { to: &to, by: &admin.name, signer: &gone.name, deactivated, quotes: &theirs };
+            let letter = Letter::SignerGone {
+                to: &to,
+                by: &admin.name,
+                signer: &gone.name,
+                deactivated,
+                back: false,
+                quotes: &theirs,
+            };
             let key = format!("{SIGNER_GONE}{}:{}:{}", gone.id, owner.id, now.timestamp_micros());
+            batch.push(SIGNER, key, &to, &letter)?;
+        }
+        batch.write(conn).await?;
+        Ok(())
+    }
+
+    /// Queues, in the caller's transaction, an e-mail to each owner who was
+    /// told that `back` could no longer sign their drafts (the letter went
+    /// out) and who still has open drafts `back` signs: `by` has reactivated
+    /// them, or moved them back into sales (`reactivated` says which), so
+    /// they can finalise those drafts again. An owner whose letter had not
+    /// gone yet is told nothing: it is set aside before it goes.
+    pub(crate) async fn tell_owners_signer_back(
+        &self,
+        conn: &impl ConnectionTrait,
+        by: &Actor,
+        back: &users::Model,
+        reactivated: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let Some(setup) = self.mail.clone() else { return Ok(()) };
+        // Each owner's latest letter about this signer's leaving or coming
+        // back: told only those whose latest said they left, and went out.
+        let letters: Vec<(String, String)> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::DedupeKey)
+            .column(outbox::Column::State)
+            .filter(outbox::Column::Kind.eq(SIGNER))
+            .filter(
+                Condition::any()
+                    .add(outbox::Column::DedupeKey.starts_with(format!("{SIGNER_GONE}{}:", back.id)))
+                    .add(outbox::Column::DedupeKey.starts_with(format!("{SIGNER_BACK}{}:", back.id))),
+            )
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let mut latest: HashMap<Uuid, (i64, bool)> = HashMap::new();
+        for (key, state) in &letters {
+            let mut parts = key.split(':');
+            let (Some(kind), Some(_), Some(owner), Some(at)) = (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let (Ok(owner), Ok(at)) = (owner.parse::<Uuid>(), at.parse::<i64>()) else { continue };
+            let left_and_told = format!("{kind}:") == SIGNER_GONE && state == SENT;
+            let entry = latest.entry(owner).or_insert((at, left_and_told));
+            if at >= entry.0 {
+                *entry = (at, left_and_told);
+            }
+        }
+        let told: Vec<Uuid> = latest.into_iter().filter(|(_, (_, told))| *told).map(|(owner, _)| owner).collect();
+        if told.is_empty() {
+            return Ok(());
+        }
+        let drafts = quotes::Entity::find()
+            .filter(quotes::Column::State.eq(DRAFT))
+            .filter(quotes::Column::SignerId.eq(back.id))
+            .filter(quotes::Column::OwnerId.is_in(told))
+            .order_by_asc(quotes::Column::DraftedAt)
+            .all(conn)
+            .await?;
+        if drafts.is_empty() {
+            return Ok(());
+        }
+        let mut who: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).chain([by.id]).collect();
+        who.sort_unstable();
+        who.dedup();
+        let people = users::Entity::find().filter(users::Column::Id.is_in(who)).all(conn).await?;
+        let name_of = |id: Uuid| people.iter().find(|u| u.id == id);
+        let Some(admin) = name_of(by.id) else { return Ok(()) };
+        let ids: Vec<Uuid> = drafts.iter().map(|q| q.id).collect();
+        let lines = load_lines(conn, &ids).await?;
+        let mut batch = Batch::new(&setup, now);
+        let mut owners: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        for owner in owners.iter().filter_map(|id| name_of(*id)).filter(|u| u.can_sign()) {
+            let theirs: Vec<SignedQuote> = drafts
+                .iter()
+                .filter(|q| q.owner_id == owner.id)
+                .map(|q| {
+                    let priced = lines.get(&q.id).map(|l| priced_lines(l)).unwrap_or_default();
+                    signed_quote(&setup.base_url, q, quote_total(&priced).unwrap_or(i64::MAX), 0)
+                })
+                .collect();
+            let to = recipient(owner);
+            let letter = Letter::SignerGone {
+                to: &to,
+                by: &admin.name,
+                signer: &back.name,
+                deactivated: reactivated,
+                back: true,
+                quotes: &theirs,
+            };
+            let key = format!("{SIGNER_BACK}{}:{}:{}", back.id, owner.id, now.timestamp_micros());
             batch.push(SIGNER, key, &to, &letter)?;
         }
         batch.write(conn).await?;
