@@ -479,6 +479,16 @@ async fn an_overlong_address_or_oversized_headers_get_the_error_body_and_the_ser
     let r = sam.get(&format!("/api/v1/me?q={}", "a".repeat(9 * 1024))).await;
     assert_error(&r, 414, "uri_too_long");
     assert!(r.body["error"]["message"].as_str().unwrap().contains("8192"), "{}", r.text);
+    // A browser at such an address of the pages is shown a page saying so.
+    let raw = reqwest::Client::new()
+        .get(format!("{}/quotes?search={}", app.base, "a".repeat(9 * 1024)))
+        .header("Accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 414);
+    let page = raw.text().await.unwrap();
+    assert!(page.contains("<h1>Address too long</h1>") && page.contains("at most 8192 are accepted"), "{page}");
     // Refused before the request id is given, it carries one all the same.
     let raw = reqwest::get(format!("{}/healthz?q={}", app.base, "a".repeat(9 * 1024))).await.unwrap();
     assert_eq!(raw.status(), 414);

@@ -184,7 +184,7 @@ async fn healthz(
 
 /// A browser asking for a page (not the API, nor a client that wants JSON):
 /// it gets a page back, not an error body.
-fn wants_page(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> bool {
+pub(crate) fn wants_page(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> bool {
     let html = headers
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -32,8 +32,13 @@ pub const PARSER_MAX_HEADERS: usize = 4 * MAX_HEADERS;
 /// own, as for any request, unless that is part of what is too large.
 pub(crate) async fn refuse_oversized(request: Request, next: Next) -> Response {
     match oversized(&request) {
-        Some(refusal) => {
-            let mut response = refusal.into_response();
+        Some(Refusal { status, code, heading, message }) => {
+            // A browser is shown a page saying so; anyone else the error body.
+            let mut response = if crate::wants_page(request.uri(), request.headers()) {
+                crate::pages::page_headers(crate::pages::PageError::new(status, heading, message).into_response()).await
+            } else {
+                AppError::new(status, code, message).into_response()
+            };
             let id = request
                 .headers()
                 .get("x-request-id")
@@ -68,35 +73,46 @@ fn usable_request_id(id: &axum::http::HeaderValue) -> bool {
     id.len() <= MAX_CLIENT_REQUEST_ID && id.to_str().is_ok()
 }
 
+/// What a request too large is told: its status and code (the API's), the
+/// heading of a browser's page, and a sentence for either.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    heading: &'static str,
+    message: String,
+}
+
 /// The refusal a request's address or headers earn, if any.
-fn oversized(request: &Request) -> Option<AppError> {
+fn oversized(request: &Request) -> Option<Refusal> {
     let uri = request.uri();
     let target = uri.path_and_query().map_or(0, |p| p.as_str().len()) + uri.authority().map_or(0, |a| a.as_str().len());
     if target > MAX_TARGET_BYTES {
-        return Some(AppError::new(
-            StatusCode::URI_TOO_LONG,
-            "uri_too_long",
-            format!("The address is {target} bytes long; at most {MAX_TARGET_BYTES} are accepted."),
-        ));
+        return Some(Refusal {
+            status: StatusCode::URI_TOO_LONG,
+            code: "uri_too_long",
+            heading: "Address too long",
+            message: format!("The address is {target} bytes long; at most {MAX_TARGET_BYTES} are accepted."),
+        });
     }
+    let too_large = |message: String| Refusal {
+        status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        code: "headers_too_large",
+        heading: "Request too large",
+        message,
+    };
     let headers = request.headers();
     if headers.len() > MAX_HEADERS {
-        return Some(AppError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
-            format!("The request has {} header fields; at most {MAX_HEADERS} are accepted.", headers.len()),
-        ));
+        return Some(too_large(format!(
+            "The request has {} header fields; at most {MAX_HEADERS} are accepted.",
+            headers.len()
+        )));
     }
     let bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
     if bytes > MAX_HEADER_BYTES {
-        return Some(AppError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
-            format!(
-                "The request's header fields take {bytes} bytes (cookies included); at most {MAX_HEADER_BYTES} are \
-                 accepted."
-            ),
-        ));
+        return Some(too_large(format!(
+            "The request's header fields take {bytes} bytes (cookies included); at most {MAX_HEADER_BYTES} are \
+             accepted."
+        )));
     }
     None
 }
