@@ -1136,6 +1136,10 @@ both_backends! {
         // The first names Sam pending, and Rita's draft as having nobody to sign it; the second names her.
         assert_eq!((escalations.len(), about(&sam.email), about(&rita.email)), (2, 1, 2), "{:?}", subjects(&escalations));
         assert!(escalations.iter().any(|m| m.text().contains("Rita (deactivated)")), "{:?}", subjects(&escalations));
+        // Hers says she is one told later, not everyone still pending.
+        let later = "still not acknowledged by 1 salesperson told of it after its publication, on a schedule of their own";
+        let said: Vec<bool> = escalations.iter().map(|m| m.text().contains(later)).collect();
+        assert_eq!(said, [false, true], "{:?}", escalations.iter().map(Received::text).collect::<Vec<_>>());
         // Her link acknowledges.
         let link = back.ack_link().expect("a link");
         let r = reqwest::Client::new().post(&link).header("Sec-Fetch-Site", "same-origin").send().await.expect("posts");

@@ -874,7 +874,7 @@ impl Composer for TemplateComposer {
                 let letter = HandoverLetter { name: &to.name, by, from, quotes: &rows };
                 composed(subject, &letter, &HandoverText { letter: &letter })
             }
-            Letter::Escalation { notice, to, pending, stranded, dashboard_url } => {
+            Letter::Escalation { notice, to, pending, stranded, told_later, dashboard_url } => {
                 let rows = |people: &[PendingPerson]| -> Vec<PersonRow> {
                     people
                         .iter()
@@ -891,11 +891,14 @@ impl Composer for TemplateComposer {
                 let at_stake = value_at_stake(&[*pending, *stranded].concat());
                 let published_at = self.calendar.stamp(notice.published_at, false);
                 let subject = format!("Escalation: {} still pending for \"{}\"", pending.len(), notice.title);
-                let pending_count = if pending.len() == 1 {
+                let mut pending_count = if pending.len() == 1 {
                     "1 salesperson".to_owned()
                 } else {
                     format!("{} salespeople", pending.len())
                 };
+                if *told_later {
+                    pending_count.push_str(" told of it after its publication, on a schedule of their own");
+                }
                 let again_minutes = pricegate_store::REMIND_NOW_AGAIN_AFTER_MINUTES;
                 let html = EscalationHtml {
                     name: &to.name,

@@ -178,6 +178,10 @@ pub enum Letter<'a> {
         /// drafts it holds up, their names saying why: nobody is chased for
         /// those, and they need another signer.
         stranded: &'a [PendingPerson],
+        /// Those `pending` were told of the notice after its publication, on
+        /// a schedule of their own (see `Store::tell_new_signer`): they are
+        /// not everyone its dashboard lists as pending.
+        told_later: bool,
         /// The notice's dashboard, where finance sees who is pending and reminds them.
         dashboard_url: &'a str,
     },

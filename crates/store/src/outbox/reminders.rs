@@ -367,6 +367,7 @@ impl Store {
                         to: &to,
                         pending: &people,
                         stranded: &stranded,
+                        told_later: round.is_some(),
                         dashboard_url: &dashboard_url,
                     };
                     batch.push(ESCALATION, escalation_key(notice.id, finance.id, round), &to, &letter)?;
