@@ -9,24 +9,102 @@
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
 
 pub fn render_markdown(source: &str) -> String {
-    let parser = Parser::new_ext(source, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).flat_map(|event| {
+    // Inside a link (or an image, which becomes one) or a code block, an
+    // address written out stays text.
+    let (mut in_link, mut in_code) = (0usize, false);
+    // The parser splits text where emphasis could start (`_`, `*`): joined
+    // again, an address with one in it is seen whole.
+    let mut events: Vec<Event<'_>> = Vec::new();
+    for event in Parser::new_ext(source, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
+        match (events.last_mut(), event) {
+            (Some(Event::Text(before)), Event::Text(text)) => *before = CowStr::from(format!("{before}{text}")),
+            (_, event) => events.push(event),
+        }
+    }
+    let parser = events.into_iter().flat_map(|event| {
         let (event, then) = match event {
             Event::Html(raw) | Event::InlineHtml(raw) => (Event::Text(raw), None),
+            Event::Text(text) if in_link == 0 && !in_code => return linked(text),
             Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+                in_link += 1;
                 (Event::Start(Tag::Link { link_type, dest_url: safe_url(dest_url), title, id }), None)
             }
-            Event::Start(Tag::Image { link_type, dest_url, title, id }) => (
-                Event::Start(Tag::Link { link_type, dest_url: safe_url(dest_url), title, id }),
-                Some(Event::Text(CowStr::Borrowed("Image: "))),
-            ),
-            Event::End(TagEnd::Image) => (Event::End(TagEnd::Link), None),
+            Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+                in_link += 1;
+                (
+                    Event::Start(Tag::Link { link_type, dest_url: safe_url(dest_url), title, id }),
+                    Some(Event::Text(CowStr::Borrowed("Image: "))),
+                )
+            }
+            Event::End(TagEnd::Link) => {
+                in_link = in_link.saturating_sub(1);
+                (Event::End(TagEnd::Link), None)
+            }
+            Event::End(TagEnd::Image) => {
+                in_link = in_link.saturating_sub(1);
+                (Event::End(TagEnd::Link), None)
+            }
+            Event::Start(Tag::CodeBlock(kind)) => {
+                in_code = true;
+                (Event::Start(Tag::CodeBlock(kind)), None)
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                in_code = false;
+                (Event::End(TagEnd::CodeBlock), None)
+            }
             other => (other, None),
         };
-        std::iter::once(event).chain(then)
+        std::iter::once(event).chain(then).collect::<Vec<_>>()
     });
     let mut out = String::with_capacity(source.len() * 3 / 2);
     html::push_html(&mut out, parser);
     out
+}
+
+/// `text` with each http(s) address written out in it made a link to
+/// itself, as mail readers do with the text part: up to the next space or
+/// `<`, without the punctuation that ends a sentence after it.
+fn linked(text: CowStr<'_>) -> Vec<Event<'_>> {
+    let mut events = Vec::new();
+    let mut rest: &str = &text;
+    while let Some(at) = find_address(rest) {
+        let end = rest[at..].find(|c: char| c.is_whitespace() || c == '<' || c == '"').map_or(rest.len(), |n| at + n);
+        let mut address = &rest[at..end];
+        while let Some(shorter) = address.strip_suffix(['.', ',', ';', ':', '!', '?', '\'']) {
+            address = shorter;
+        }
+        if address.ends_with(')') && address.matches('(').count() < address.matches(')').count() {
+            address = &address[..address.len() - 1];
+        }
+        if address.len() <= "https://".len() {
+            events.push(Event::Text(CowStr::from(rest[..end].to_owned())));
+            rest = &rest[end..];
+            continue;
+        }
+        if at > 0 {
+            events.push(Event::Text(CowStr::from(rest[..at].to_owned())));
+        }
+        let url = CowStr::from(address.to_owned());
+        events.push(Event::Start(Tag::Link {
+            link_type: pulldown_cmark::LinkType::Autolink,
+            dest_url: url.clone(),
+            title: CowStr::Borrowed(""),
+            id: CowStr::Borrowed(""),
+        }));
+        events.push(Event::Text(url));
+        events.push(Event::End(TagEnd::Link));
+        rest = &rest[at + address.len()..];
+    }
+    if !rest.is_empty() {
+        events.push(Event::Text(CowStr::from(rest.to_owned())));
+    }
+    events
+}
+
+/// Where the first http(s) address in `text` begins, in any case.
+fn find_address(text: &str) -> Option<usize> {
+    let lower = text.to_ascii_lowercase();
+    [lower.find("https://"), lower.find("http://")].into_iter().flatten().min()
 }
 
 /// The same Markdown as plain text, for the text part of an e-mail: the
@@ -137,6 +215,30 @@ mod tests {
         assert_eq!(markdown_as_text("<https://prices.example/>"), "https://prices.example/", "an address said once");
         assert_eq!(markdown_as_text("![Pump](https://example.com/p.png)"), "Image: Pump <https://example.com/p.png>");
         assert_eq!(markdown_as_text("| SKU | Price |\n|---|---|\n| P-1 | 10 |"), "SKU | Price\nP-1 | 10");
+    }
+
+    #[test]
+    fn an_address_written_out_becomes_a_link_to_itself() {
+        let html = render_markdown(
+            "Prices: https://example.com/preise?jahr=2027&modell=C250. Or (see http://example.org/a_(b)) now.",
+        );
+        assert!(
+            html.contains(
+                "Prices: <a href=\"https://example.com/preise?jahr=2027&amp;modell=C250\">https://example.com/preise?jahr=2027&amp;modell=C250</a>. Or"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains("(see <a href=\"http://example.org/a_(b)\">http://example.org/a_(b)</a>) now."),
+            "{html}"
+        );
+        // Already a link, in code, or no address after the scheme: left as written.
+        let html = render_markdown("[the list](https://a.example/x) and `https://b.example` and https:// alone");
+        assert_eq!(html.matches("<a ").count(), 1, "{html}");
+        assert!(html.contains("<code>https://b.example</code>") && html.contains("and https:// alone"), "{html}");
+        let html = render_markdown("```\nhttps://c.example\n```");
+        assert!(!html.contains("<a "), "{html}");
+        assert!(!render_markdown("javascript:alert(1) https://ok.example").contains("javascript:alert(1)\""));
     }
 
     #[test]
