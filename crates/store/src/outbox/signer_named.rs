@@ -481,14 +481,6 @@ impl Store {
         if drafts.is_empty() {
             return Ok(());
         }
-        let mut who: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).chain([by.id]).collect();
-        who.sort_unstable();
-        who.dedup();
-        let people = users::Entity::find().filter(users::Column::Id.is_in(who)).all(conn).await?;
-        let name_of = |id: Uuid| people.iter().find(|u| u.id == id);
-        let Some(admin) = name_of(by.id) else { return Ok(()) };
-        let ids: Vec<Uuid> = drafts.iter().map(|q| q.id).collect();
-        let lines = load_lines(conn, &ids).await?;
         // One letter at a time about this signer: one not yet tried (the
         // signer left, came back and left again before it went) gives way
         // to this one, which says how they left last.
@@ -501,33 +493,7 @@ impl Store {
             .filter(outbox::Column::DedupeKey.starts_with(format!("{SIGNER_GONE}{}:", gone.id)))
             .exec(conn)
             .await?;
-        let mut batch = Batch::new(&setup, now);
-        let mut owners: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).collect();
-        owners.sort_unstable();
-        owners.dedup();
-        for owner in owners.iter().filter_map(|id| name_of(*id)).filter(|u| u.can_sign()) {
-            let theirs: Vec<SignedQuote> = drafts
-                .iter()
-                .filter(|q| q.owner_id == owner.id)
-                .map(|q| {
-                    let priced = lines.get(&q.id).map(|l| priced_lines(l)).unwrap_or_default();
-                    signed_quote(&setup.base_url, q, quote_total(&priced).unwrap_or(i64::MAX), 0)
-                })
-                .collect();
-            let to = recipient(owner);
-            let letter = Letter::SignerGone {
-                to: &to,
-                by: &admin.name,
-                signer: &gone.name,
-                deactivated,
-                back: false,
-                quotes: &theirs,
-            };
-            let key = format!("{SIGNER_GONE}{}:{}:{}", gone.id, owner.id, now.timestamp_micros());
-            batch.push(SIGNER, key, &to, &letter)?;
-        }
-        batch.write(conn).await?;
-        Ok(())
+        tell_owners(conn, &setup, by, gone, &drafts, (deactivated, false), now).await
     }
 
     /// Queues, in the caller's transaction, an e-mail to each owner who was
@@ -588,40 +554,51 @@ impl Store {
         if drafts.is_empty() {
             return Ok(());
         }
-        let mut who: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).chain([by.id]).collect();
-        who.sort_unstable();
-        who.dedup();
-        let people = users::Entity::find().filter(users::Column::Id.is_in(who)).all(conn).await?;
-        let name_of = |id: Uuid| people.iter().find(|u| u.id == id);
-        let Some(admin) = name_of(by.id) else { return Ok(()) };
-        let ids: Vec<Uuid> = drafts.iter().map(|q| q.id).collect();
-        let lines = load_lines(conn, &ids).await?;
-        let mut batch = Batch::new(&setup, now);
-        let mut owners: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).collect();
-        owners.sort_unstable();
-        owners.dedup();
-        for owner in owners.iter().filter_map(|id| name_of(*id)).filter(|u| u.can_sign()) {
-            let theirs: Vec<SignedQuote> = drafts
-                .iter()
-                .filter(|q| q.owner_id == owner.id)
-                .map(|q| {
-                    let priced = lines.get(&q.id).map(|l| priced_lines(l)).unwrap_or_default();
-                    signed_quote(&setup.base_url, q, quote_total(&priced).unwrap_or(i64::MAX), 0)
-                })
-                .collect();
-            let to = recipient(owner);
-            let letter = Letter::SignerGone {
-                to: &to,
-                by: &admin.name,
-                signer: &back.name,
-                deactivated: reactivated,
-                back: true,
-                quotes: &theirs,
-            };
-            let key = format!("{SIGNER_BACK}{}:{}:{}", back.id, owner.id, now.timestamp_micros());
-            batch.push(SIGNER, key, &to, &letter)?;
-        }
-        batch.write(conn).await?;
-        Ok(())
+        tell_owners(conn, &setup, by, back, &drafts, (reactivated, true), now).await
     }
+}
+
+/// Writes the letter to each owner (an active salesperson) of `drafts`,
+/// which `signer` signs, saying that `by` has deactivated them or moved
+/// them out of sales, or with `back`, reactivated them or moved them back
+/// (`deactivated` says which of each), with that owner's drafts.
+async fn tell_owners(
+    conn: &impl ConnectionTrait,
+    setup: &super::MailSetup,
+    by: &Actor,
+    signer: &users::Model,
+    drafts: &[quotes::Model],
+    (deactivated, back): (bool, bool),
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut who: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).chain([by.id]).collect();
+    who.sort_unstable();
+    who.dedup();
+    let people = users::Entity::find().filter(users::Column::Id.is_in(who)).all(conn).await?;
+    let name_of = |id: Uuid| people.iter().find(|u| u.id == id);
+    let Some(admin) = name_of(by.id) else { return Ok(()) };
+    let ids: Vec<Uuid> = drafts.iter().map(|q| q.id).collect();
+    let lines = load_lines(conn, &ids).await?;
+    let mut batch = Batch::new(setup, now);
+    let mut owners: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).collect();
+    owners.sort_unstable();
+    owners.dedup();
+    for owner in owners.iter().filter_map(|id| name_of(*id)).filter(|u| u.can_sign()) {
+        let theirs: Vec<SignedQuote> = drafts
+            .iter()
+            .filter(|q| q.owner_id == owner.id)
+            .map(|q| {
+                let priced = lines.get(&q.id).map(|l| priced_lines(l)).unwrap_or_default();
+                signed_quote(&setup.base_url, q, quote_total(&priced).unwrap_or(i64::MAX), 0)
+            })
+            .collect();
+        let to = recipient(owner);
+        let letter =
+            Letter::SignerGone { to: &to, by: &admin.name, signer: &signer.name, deactivated, back, quotes: &theirs };
+        let prefix = if back { SIGNER_BACK } else { SIGNER_GONE };
+        let key = format!("{prefix}{}:{}:{}", signer.id, owner.id, now.timestamp_micros());
+        batch.push(SIGNER, key, &to, &letter)?;
+    }
+    batch.write(conn).await?;
+    Ok(())
 }
