@@ -139,11 +139,11 @@ pub fn effect_on_total<'a>(
         // Its prices dated after the quote's validity count for nothing
         // now, and are not nothing: said apart.
         (None, 0, after) => format!(
-            "its total does not change while it is valid (until {valid_until}); prices dated after that would change it by {}",
+            "its total does not change while it is valid, until {valid_until}; prices dated after that would change it by {}",
             signed_money(currency, after)
         ),
         (None, while_valid, after) => format!(
-            "{} on its total while it is valid (until {valid_until}), and {} more from prices dated after that",
+            "{} on its total while it is valid, until {valid_until}, and {} more from prices dated after that",
             signed_money(currency, while_valid),
             signed_money(currency, after)
         ),
@@ -1044,8 +1044,8 @@ mod tests {
                 "-5.00 EUR on its total while it is valid",
                 "its total does not change",
                 "expired on 2026-11-30",
-                "its total does not change while it is valid (until 2026-12-05); prices dated after that would change it by +400.00 EUR",
-                "-60.00 EUR on its total while it is valid (until 2026-12-05), and +400.00 EUR more from prices dated after that",
+                "its total does not change while it is valid, until 2026-12-05; prices dated after that would change it by +400.00 EUR",
+                "-60.00 EUR on its total while it is valid, until 2026-12-05, and +400.00 EUR more from prices dated after that",
                 "its total does not change by this notice: a later notice has set the price of VALVE-C50 since",
             ]
         );
