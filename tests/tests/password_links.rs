@@ -461,6 +461,7 @@ async fn someone_invited_and_reactivated_is_invited_again() {
     let r = admin.post("/api/v1/users", &json!({"email": "ivy@pricegate.test", "name": "Ivy", "role": "sales"})).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let ivy = r.body["id"].as_str().expect("an id").to_owned();
+    assert!(r.body["invited_at"].is_string(), "the API says she is invited: {}", r.text);
     let first =
         sink.wait_until(WAIT, "Ivy's invitation", |m| !m.is_empty()).await[0].link("/password/").expect("a link");
     for active in [false, true] {
@@ -476,5 +477,9 @@ async fn someone_invited_and_reactivated_is_invited_again() {
     let (status, _, location, _) = choose(&second, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
     assert_eq!((status, location.as_deref()), (303, Some("/account")), "Ivy is in");
     assert_eq!(outbox_rows(&app, "invitation").await, 2);
+    let r = admin.get(&format!("/api/v1/users/{ivy}")).await;
+    assert_eq!(r.body["invited_at"], json!(null), "she has her password: {}", r.text);
+    let listed = admin.get("/api/v1/users").await;
+    assert!(listed.body.as_array().unwrap().iter().all(|u| u["invited_at"].is_null()), "{}", listed.text);
     app.stop().await;
 }

@@ -16,6 +16,11 @@ pub struct UserView {
     /// `sales`, `finance` or `admin`.
     pub role: String,
     pub active: bool,
+    /// When an administrator last e-mailed them an invitation to choose
+    /// their first password, while they have not chosen one (no password
+    /// logs them in meanwhile); `null` once they have, or for an account
+    /// made with a password.
+    pub invited_at: Option<DateTime<Utc>>,
 }
 
 impl UserView {
@@ -27,7 +32,7 @@ impl UserView {
 
 impl From<users::Model> for UserView {
     fn from(u: users::Model) -> Self {
-        UserView { id: u.id, email: u.email, name: u.name, role: u.role, active: u.active }
+        UserView { id: u.id, email: u.email, name: u.name, role: u.role, active: u.active, invited_at: u.invited_at }
     }
 }
 
