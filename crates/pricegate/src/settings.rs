@@ -278,41 +278,43 @@ impl Settings {
 /// (`?password=…`, `sslpassword=…`), which the database drivers read too.
 pub fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    // A password may hold an unescaped `/`, `?`, `#` or `@`, which a user
-    // name never does: up to the last `@`, after a user and a `:`, is
-    // taken for the password, so that more is hidden rather than less.
-    if let Some((userinfo, after)) = rest.rsplit_once('@')
-        && let Some((user, _)) = userinfo.split_once(':')
-        && !user.contains(['/', '?', '#', '@'])
-    {
+    if let Some((user, _, after)) = userinfo_password(rest) {
         let after = without_password(&format!("{scheme}://{after}"));
         return format!("{scheme}://{user}:***@{}", &after[scheme.len() + 3..]);
     }
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{user}:***@{host}"),
-            None => authority.to_owned(),
-        },
-        None => authority.to_owned(),
-    };
-    let (path, fragment) = path.split_once('#').map_or((path, None), |(p, f)| (p, Some(f)));
-    let path = match path.split_once('?') {
+    let (rest, fragment) = rest.split_once('#').map_or((rest, None), |(r, f)| (r, Some(f)));
+    let rest = match rest.split_once('?') {
         Some((before, query)) => {
             let params: Vec<String> = query
                 .split('&')
                 .map(|pair| match pair.split_once('=') {
-                    Some((name, _)) if name.to_ascii_lowercase().contains("pass") => format!("{name}=***"),
+                    Some((name, _)) if names_a_secret(name) => format!("{name}=***"),
                     _ => pair.to_owned(),
                 })
                 .collect();
             format!("{before}?{}", params.join("&"))
         }
-        None => path.to_owned(),
+        None => rest.to_owned(),
     };
     let fragment = fragment.map(|f| format!("#{f}")).unwrap_or_default();
-    format!("{scheme}://{authority}{path}{fragment}")
+    format!("{scheme}://{rest}{fragment}")
+}
+
+/// The user, password and what follows them in `rest`, a URL after its
+/// `scheme://`. A password may hold an unescaped `/`, `?`, `#` or `@`,
+/// which a user name never holds but the `@`: up to the last `@`, after a
+/// user and a `:`, is taken for the password, so that more is hidden
+/// rather than less.
+fn userinfo_password(rest: &str) -> Option<(&str, &str, &str)> {
+    let (userinfo, after) = rest.rsplit_once('@')?;
+    let (user, password) = userinfo.split_once(':')?;
+    (!user.contains(['/', '?', '#'])).then_some((user, password, after))
+}
+
+/// Whether a URL's query parameter named so holds a secret (`password`,
+/// `sslpassword`, in any case), which the database drivers read too.
+fn names_a_secret(parameter: &str) -> bool {
+    parameter.to_ascii_lowercase().contains("pass")
 }
 
 fn hours(n: u64) -> Duration {
@@ -358,19 +360,19 @@ pub fn without_database_url(message: &str, url: &str) -> String {
     message
 }
 
-/// The secrets `url` holds: its password (up to the last `@`, as
-/// [`without_password`] takes it) and the value of every query parameter
-/// whose name holds "pass" (`password`, `sslpassword`), as written.
+/// The secrets `url` holds: its password (as [`userinfo_password`] takes
+/// it) and the value of every query parameter that [`names_a_secret`], as
+/// written.
 fn url_secrets(url: &str) -> Vec<&str> {
     let Some((_, rest)) = url.split_once("://") else { return Vec::new() };
-    let userinfo = rest.rsplit_once('@').and_then(|(userinfo, _)| userinfo.split_once(':')).map(|(_, p)| p);
+    let password = userinfo_password(rest).map(|(_, password, _)| password);
     let query = rest.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or_default()).unwrap_or_default();
     let params = query
         .split('&')
         .filter_map(|pair| pair.split_once('='))
-        .filter(|(name, _)| name.to_ascii_lowercase().contains("pass"))
+        .filter(|(name, _)| names_a_secret(name))
         .map(|(_, value)| value);
-    userinfo.into_iter().chain(params).filter(|s| !s.is_empty()).collect()
+    password.into_iter().chain(params).filter(|s| !s.is_empty()).collect()
 }
 
 #[cfg(test)]
