@@ -107,6 +107,20 @@ struct Shared {
     held: AtomicUsize,
 }
 
+impl Shared {
+    /// Holds the conversation's answer while `hold` does, counted in `held`.
+    async fn wait_while(&self, hold: &AtomicBool) {
+        if !hold.load(Ordering::SeqCst) {
+            return;
+        }
+        self.held.fetch_add(1, Ordering::SeqCst);
+        while hold.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.held.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 pub struct SmtpSink {
     pub port: u16,
     shared: Arc<Shared>,
@@ -265,13 +279,7 @@ async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             to.clear();
             b"250 OK\r\n"
         } else if upper.starts_with("MAIL FROM:") {
-            if shared.hold.load(Ordering::SeqCst) {
-                shared.held.fetch_add(1, Ordering::SeqCst);
-                while shared.hold.load(Ordering::SeqCst) {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                shared.held.fetch_sub(1, Ordering::SeqCst);
-            }
+            shared.wait_while(&shared.hold).await;
             if shared.refuse_senders.load(Ordering::SeqCst) {
                 b"554 5.7.1 Relay access denied\r\n"
             } else {
@@ -283,12 +291,8 @@ async fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             // A mailbox that does not exist: a permanent failure.
             b"550 5.1.1 No such mailbox\r\n"
         } else if upper.starts_with("RCPT TO:") {
-            if line.contains("<slow") && shared.hold_slow.load(Ordering::SeqCst) {
-                shared.held.fetch_add(1, Ordering::SeqCst);
-                while shared.hold_slow.load(Ordering::SeqCst) {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                shared.held.fetch_sub(1, Ordering::SeqCst);
+            if line.contains("<slow") {
+                shared.wait_while(&shared.hold_slow).await;
             }
             to.push(address(&line));
             b"250 OK\r\n"
