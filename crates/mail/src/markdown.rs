@@ -65,46 +65,52 @@ pub fn render_markdown(source: &str) -> String {
 /// itself, as mail readers do with the text part: up to the next space or
 /// `<`, without the punctuation that ends a sentence after it.
 fn linked(text: CowStr<'_>) -> Vec<Event<'_>> {
+    // In any case: lower case in ASCII keeps every byte where it was.
+    let lower = text.to_ascii_lowercase();
+    let find = |from: usize| {
+        [lower[from..].find("https://"), lower[from..].find("http://")].into_iter().flatten().min().map(|at| from + at)
+    };
+    let Some(mut found) = find(0) else { return vec![Event::Text(text)] };
     let mut events = Vec::new();
-    let mut rest: &str = &text;
-    while let Some(at) = find_address(rest) {
-        let end = rest[at..].find(|c: char| c.is_whitespace() || c == '<' || c == '"').map_or(rest.len(), |n| at + n);
-        let mut address = &rest[at..end];
+    // `text[..said]` is in `events` already.
+    let mut said = 0;
+    loop {
+        let at = found;
+        let end = text[at..].find(|c: char| c.is_whitespace() || c == '<' || c == '"').map_or(text.len(), |n| at + n);
+        let mut address = &text[at..end];
         while let Some(shorter) = address.strip_suffix(['.', ',', ';', ':', '!', '?', '\'']) {
             address = shorter;
         }
         if address.ends_with(')') && address.matches('(').count() < address.matches(')').count() {
             address = &address[..address.len() - 1];
         }
-        if address.len() <= "https://".len() {
-            events.push(Event::Text(CowStr::from(rest[..end].to_owned())));
-            rest = &rest[end..];
-            continue;
+        let next = if address.len() <= "https://".len() {
+            end
+        } else {
+            if at > said {
+                events.push(Event::Text(CowStr::from(text[said..at].to_owned())));
+            }
+            let url = CowStr::from(address.to_owned());
+            events.push(Event::Start(Tag::Link {
+                link_type: pulldown_cmark::LinkType::Autolink,
+                dest_url: url.clone(),
+                title: CowStr::Borrowed(""),
+                id: CowStr::Borrowed(""),
+            }));
+            events.push(Event::Text(url));
+            events.push(Event::End(TagEnd::Link));
+            said = at + address.len();
+            said
+        };
+        match find(next) {
+            Some(at) => found = at,
+            None => break,
         }
-        if at > 0 {
-            events.push(Event::Text(CowStr::from(rest[..at].to_owned())));
-        }
-        let url = CowStr::from(address.to_owned());
-        events.push(Event::Start(Tag::Link {
-            link_type: pulldown_cmark::LinkType::Autolink,
-            dest_url: url.clone(),
-            title: CowStr::Borrowed(""),
-            id: CowStr::Borrowed(""),
-        }));
-        events.push(Event::Text(url));
-        events.push(Event::End(TagEnd::Link));
-        rest = &rest[at + address.len()..];
     }
-    if !rest.is_empty() {
-        events.push(Event::Text(CowStr::from(rest.to_owned())));
+    if said < text.len() {
+        events.push(Event::Text(CowStr::from(text[said..].to_owned())));
     }
     events
-}
-
-/// Where the first http(s) address in `text` begins, in any case.
-fn find_address(text: &str) -> Option<usize> {
-    let lower = text.to_ascii_lowercase();
-    [lower.find("https://"), lower.find("http://")].into_iter().flatten().min()
 }
 
 /// The same Markdown as plain text, for the text part of an e-mail: the
