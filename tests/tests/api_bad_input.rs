@@ -88,6 +88,24 @@ both_backends! {
             assert_eq!(r.body["error"]["message"], expected.as_str(), "{body}");
         }
         assert_eq!(finance.get("/api/v1/products").await.body, json!([]), "no product was made of a list");
+        // Nor is an object inside the body read from a list, its fields in
+        // order: a price change as a list is refused, not taken by position.
+        for changes in [json!([["P", 123, "2027-01-03"]]), json!([[]])] {
+            let r = finance.post("/api/v1/notices", &json!({"title": "t", "body": "b", "changes": changes})).await;
+            assert_error(&r, 422, "invalid_body");
+            assert_eq!(field(&r), "changes[0]", "{}", r.text);
+            assert!(r.text.contains("expected a JSON object"), "{}", r.text);
+        }
+        let r = finance.patch("/api/v1/notices/00000000-0000-4000-8000-000000000000", &json!({"changes": [["P", 1, "2027-01-03"]]})).await;
+        assert_error(&r, 422, "invalid_body");
+        // A string that is not text (bytes that are not UTF-8, half of a
+        // surrogate pair) makes the body not JSON, after a field of the wrong shape too.
+        for body in [&b"{\"zz\":1,\"title\":\"a\xffb\"}"[..], br#"{"zz":1,"title":"a\ud800x"}"#] {
+            let r = finance.request(Method::POST, "/api/v1/notices").header("content-type", "application/json").body(body.to_vec()).send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            assert_eq!((status, body["error"]["code"].as_str()), (400, Some("malformed_json")), "{body}");
+        }
         // A title is one line; a body may be several.
         let r = finance.post("/api/v1/notices", &json!({"title": "Pumps\nand valves", "body": "b"})).await;
         assert_error(&r, 422, "invalid_field");
@@ -419,6 +437,16 @@ both_backends! {
             }
         }
 
+        // Every answer is described, as OpenAPI requires: generators and
+        // validators refuse a document without.
+        for (path, operations) in paths {
+            for (method, operation) in operations.as_object().into_iter().flatten() {
+                for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+                    let said = response["description"].as_str().unwrap_or_default();
+                    assert!(!said.is_empty(), "{method} {path} {status}: {response}");
+                }
+            }
+        }
         // Every member an error body may carry is described.
         let detail = &r.body["components"]["schemas"]["ErrorDetail"]["properties"];
         for member in ["code", "message", "field", "pending", "superseded", "errors"] {

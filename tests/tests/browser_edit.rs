@@ -633,6 +633,7 @@ async fn a_form_pressed_twice_before_its_answer_is_sent_once() {
         }
         assert!(sam.path().await.starts_with("/quotes/"), "saved: {}", sam.path().await);
         assert_ne!(sam.path().await, "/quotes/new");
+        let saved = sam.path().await;
         // A page the Back button brings back can be sent again.
         sam.client.back().await.expect("going back");
         let sending = sam
@@ -641,10 +642,34 @@ async fn a_form_pressed_twice_before_its_answer_is_sent_once() {
             .await
             .expect("reading the form");
         assert_eq!(sending, json!(false), "the form is usable again after Back");
+        // The browser put back what was typed; saved again, it leads to
+        // the quote saved the first time, and drafts no other.
+        assert_eq!(sam.value("#customer_name").await, "Greta Berg");
+        sam.submit("#save-quote").await;
+        assert_eq!(sam.path().await, saved, "the quote drafted the first time");
+        let said = sam.text("#done").await;
+        assert!(said.contains("The form was sent twice: the quote was drafted once"), "{said}");
+        // Changed before it is sent again: still nothing more, and what was typed is kept.
+        sam.client.back().await.expect("going back");
+        sam.fill("#customer_name", "Greta Berg-Olsen").await;
+        sam.submit("#save-quote").await;
+        assert_eq!(sam.path().await, "/quotes/new");
+        let said = sam.text("#form-error").await;
+        assert!(said.contains("This form drafted a quote already, for Greta Berg"), "{said}");
+        assert_eq!(sam.value("#customer_name").await, "Greta Berg-Olsen");
+        // A new quote's form, opened afresh, drafts a new quote.
+        sam.goto("/quotes").await;
+        sam.goto("/quotes/new").await;
+        sam.fill("#customer_name", "Hugo Lind").await;
+        sam.fill("#customer_email", "hugo@nordwind.example").await;
+        sam.select("#sku_0", "PART-1").await;
+        sam.submit("#save-quote").await;
+        assert_ne!(sam.path().await, saved);
+        assert!(sam.path().await != "/quotes/new", "{}", sam.body().await);
     })
     .await;
     let quotes = sales_api.get("/api/v1/quotes").await;
-    assert_eq!(quotes.body.as_array().map(Vec::len), Some(1), "one quote: {}", quotes.text);
+    assert_eq!(quotes.body.as_array().map(Vec::len), Some(2), "one quote per form: {}", quotes.text);
     app.stop().await;
 }
 

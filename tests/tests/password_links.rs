@@ -160,6 +160,12 @@ both_backends! {
         assert_eq!(log_in(&app.base, &sam.email, NEW_PASSWORD).await.status, 303);
         assert_eq!(log_in(&app.base, &rita.email, PASSWORD).await.status, 303, "nobody else's changed");
         assert_eq!(audited(&admin, "user.password_set_by_link").await, 1);
+        // Sam is told, at his address, how it was changed.
+        let mails = sink.wait_until(WAIT, "Sam's second e-mail", |m| m.len() == 2).await;
+        assert_eq!(mails[1].header("subject").as_deref(), Some("Your Pricegate password was changed"));
+        let text = mails[1].text();
+        assert!(text.contains(", with a link to choose a password that was e-mailed to this address. Every other session"), "{text}");
+        assert!(text.contains("If it was not, someone else could read a link sent to your e-mail"), "{text}");
 
         // Once only; and links that never were.
         let (status, page) = get(&link).await;
@@ -251,6 +257,8 @@ both_backends! {
         assert_eq!(log_in(&app.base, "nina@pricegate.test", NEW_PASSWORD).await.status, 303, "still her password");
         let r = admin.patch(&format!("/api/v1/users/{nina_id}"), &json!({"password": "set by the admin"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
+        let mails = sink.wait_until(WAIT, "Nina told of it", |m| m.len() >= 4).await;
+        assert_eq!(mails[3].header("subject").as_deref(), Some("Your Pricegate password was changed"));
         assert_eq!(get(&second).await.0, 410, "a password set since ends the link");
         let (status, _, _, page) = choose(&second, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
         assert_eq!(status, 410, "{page}");
@@ -261,8 +269,8 @@ both_backends! {
         let r = admin.post(&format!("/api/v1/users/{nina_id}/password-link"), &json!({})).await;
         assert_eq!(r.status, 202, "{}", r.text);
         assert_eq!(r.body["to"], "nina@pricegate.test");
-        let mails = sink.wait_until(WAIT, "the third link", |m| m.len() >= 4).await;
-        let third = mails[3].link("/password/").unwrap();
+        let mails = sink.wait_until(WAIT, "the third link", |m| m.len() >= 5).await;
+        let third = mails[4].link("/password/").unwrap();
         password_links::Entity::update_many()
             .col_expr(password_links::Column::ExpiresAt, Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)))
             .filter(password_links::Column::UsedAt.is_null())
@@ -346,18 +354,18 @@ both_backends! {
         assert_error(&admin.post(&format!("/api/v1/outbox/{}/resend", first.id), &json!({})).await, 409, "send_a_new_link");
         sink.restart().await;
         assert_eq!(admin.post(&format!("/api/v1/users/{otto}/password-link"), &json!({})).await.status, 202);
-        let mails = sink.wait_until(WAIT, "Otto's link", |m| m.len() >= 5).await;
-        assert_eq!(mails[4].to, vec!["otto@pricegate.test".to_owned()]);
-        assert!(mails[4].link("/password/").is_some());
+        let mails = sink.wait_until(WAIT, "Otto's link", |m| m.len() >= 6).await;
+        assert_eq!(mails[5].to, vec!["otto@pricegate.test".to_owned()]);
+        assert!(mails[5].link("/password/").is_some());
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(sink.count(), 5, "nothing set aside went out");
+        assert_eq!(sink.count(), 6, "nothing set aside went out");
         assert_eq!(audited(&admin, "user.password_link_sent").await, 7);
 
         // A link an admin sends to someone who has a password is a change, not a welcome.
         assert_eq!(admin.post(&format!("/api/v1/users/{}/password-link", sam.id), &json!({})).await.status, 202);
-        let mails = sink.wait_until(WAIT, "Sam's link", |m| m.len() >= 6).await;
-        let link = mails[5].link("/password/").expect("a link");
-        assert_eq!(mails[5].to, vec![sam.email.clone()]);
+        let mails = sink.wait_until(WAIT, "Sam's link", |m| m.len() >= 7).await;
+        let link = mails[6].link("/password/").expect("a link");
+        assert_eq!(mails[6].to, vec![sam.email.clone()]);
         let (status, page) = get(&link).await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("Choose a new password") && !page.contains("Choose your password"), "{page}");
@@ -482,4 +490,91 @@ async fn someone_invited_and_reactivated_is_invited_again() {
     let listed = admin.get("/api/v1/users").await;
     assert!(listed.body.as_array().unwrap().iter().all(|u| u["invited_at"].is_null()), "{}", listed.text);
     app.stop().await;
+}
+
+/// The e-mails of `kind` queued for `user`, to whichever address.
+async fn account_mail(app: &TestApp, kind: &str, user: &str) -> Vec<outbox::Model> {
+    outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq(kind))
+        .filter(outbox::Column::UserId.eq(uuid::Uuid::parse_str(user).unwrap()))
+        .all(app.store.connection())
+        .await
+        .unwrap()
+}
+
+both_backends! {
+    /// Whoever's password or address changes is told, at the address that
+    /// was theirs, who changed it and what to do if it was not meant: the
+    /// way someone whose account is taken over finds out.
+    async fn people_are_told_when_their_password_or_e_mail_address_changes(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (sam_api, sam) = app.user(Role::Sales, "Sam").await;
+        let (_, rita) = app.user(Role::Sales, "Rita").await;
+        let (_, otto) = app.user(Role::Sales, "Otto").await;
+        let forgot = format!("{}/login/forgot", app.base);
+
+        // Sam changes his own.
+        let r = sam_api.post("/api/v1/me/password", &json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mails = sink.wait_until(WAIT, "Sam's e-mail", |m| !m.is_empty()).await;
+        let mail = &mails[0];
+        assert_eq!(mail.to, vec![sam.email.clone()]);
+        assert_eq!(mail.header("subject").as_deref(), Some("Your Pricegate password was changed"));
+        let text = mail.text();
+        assert!(text.contains(&format!("The password of your Pricegate account ({}) was changed on ", sam.email)), "{text}");
+        assert!(text.contains("by someone logged in to the account who entered its password. Every other session of the account was logged out."), "{text}");
+        assert!(text.contains("If it was not, someone else knows your password: ask for a new password now"), "{text}");
+        assert_eq!(mail.link("/login/forgot").as_deref(), Some(forgot.as_str()), "{text}");
+        assert!(mail.html().contains(&format!("<a href=\"{forgot}\">")), "{}", mail.html());
+        assert!(!text.contains(NEW_PASSWORD) && !mail.html().contains(NEW_PASSWORD), "no password in it");
+
+        // Ada sets Rita's, who cannot log in.
+        let r = admin.patch(&format!("/api/v1/users/{}", rita.id), &json!({"password": NEW_PASSWORD})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sink.wait_until(WAIT, "Rita's e-mail", |m| m.len() == 2).await;
+        let mail = &sink.to(&rita.email)[0];
+        assert_eq!(mail.header("subject").as_deref(), Some("Your Pricegate password was changed"));
+        let text = mail.text();
+        assert!(text.contains("by Ada, an administrator. Every session of the account was logged out."), "{text}");
+        assert!(text.contains("If you asked Ada for it, there is nothing to do.") && text.contains("If you did not, ask Ada why"), "{text}");
+
+        // Ada corrects Otto's address: the address he had is told, and not
+        // where it now is; Otto is told nothing else at the new one.
+        let r = admin.patch(&format!("/api/v1/users/{}", otto.id), &json!({"email": "otto.new@pricegate.test"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sink.wait_until(WAIT, "Otto's e-mail", |m| m.len() == 3).await;
+        let told = sink.to(&otto.email);
+        assert_eq!(told.len(), 1);
+        assert_eq!(told[0].header("subject").as_deref(), Some("Your Pricegate e-mail address was changed"));
+        let text = told[0].text();
+        assert!(text.contains(&format!("changed from this one ({}) on ", otto.email)) && text.contains(" by Ada, an administrator."), "{text}");
+        assert!(text.contains("If you did not, tell Ada or another administrator now"), "{text}");
+        assert!(!text.contains("otto.new@") && !told[0].html().contains("otto.new@"), "the new address is not told: {text}");
+        // Corrected again before the first went out would leave it where it was.
+        let rows = account_mail(&app, "address_changed", &otto.id.to_string()).await;
+        assert_eq!(rows.iter().map(|r| r.to_addr.as_str()).collect::<Vec<_>>(), [otto.email.as_str()]);
+        assert!(sink.to("otto.new@pricegate.test").is_empty());
+
+        // Someone invited at a mistyped address, corrected, who chooses a
+        // first password from the invitation: nobody is told of either.
+        let r = admin.post("/api/v1/users", &json!({"email": "olga@pricegat.example", "name": "Olga", "role": "sales"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let olga = r.body["id"].as_str().unwrap().to_owned();
+        let r = admin.patch(&format!("/api/v1/users/{olga}"), &json!({"email": "olga@pricegate.test"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mails = sink.wait_until(WAIT, "Olga's invitation", |m| m.iter().any(|m| m.to == ["olga@pricegate.test"])).await;
+        let invitation = mails.iter().find(|m| m.to == ["olga@pricegate.test"]).unwrap();
+        let link = invitation.link("/password/").expect("the invitation's link");
+        let (status, _, _, page) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
+        assert_eq!(status, 303, "{page}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for kind in ["address_changed", "password_changed"] {
+            assert!(account_mail(&app, kind, &olga).await.is_empty(), "{kind}");
+        }
+        let subjects: Vec<_> = sink.to("olga@pricegat.example").iter().filter_map(|m| m.header("subject")).collect();
+        assert!(subjects.iter().all(|s| s.contains("choose your password")), "at most the invitation: {subjects:?}");
+        app.stop().await;
+    }
 }

@@ -208,7 +208,10 @@ impl Currency {
                 Currency { code: [bytes[0], bytes[1], bytes[2]], minor_digits: *digits }
             })
             .ok_or_else(|| {
-                Invalid::new("currency", format!("{raw:?} is not an ISO 4217 currency code such as EUR or USD."))
+                // Said back as typed, but not at any length.
+                let said: String = raw.chars().take(20).collect();
+                let cut = if said.len() < raw.len() { "…" } else { "" };
+                Invalid::new("currency", format!("{said:?}{cut} is not an ISO 4217 currency code such as EUR or USD."))
             })
     }
 
@@ -406,6 +409,9 @@ mod tests {
         assert_eq!(Currency::parse("eur").unwrap().code(), "EUR");
         assert!(Currency::parse("EURO").is_err());
         assert!(Currency::parse("ABC").is_err());
+        let long = Currency::parse(&"A".repeat(100_000)).unwrap_err().message;
+        assert_eq!(long, format!("{:?}… is not an ISO 4217 currency code such as EUR or USD.", "A".repeat(20)));
+        assert!(Currency::parse("EURO").unwrap_err().message.starts_with("\"EURO\" is not"));
     }
 
     #[test]

@@ -6,7 +6,8 @@ use chrono::NaiveDate;
 use pricegate_domain::{Calendar, Currency};
 use pricegate_store::views::PriceChangeView;
 use pricegate_store::{
-    ApprovedFor, BlockedQuote, Composed, Composer, HandedQuote, Letter, NoticeContent, PendingPerson, SignedQuote, Told,
+    AccountChange, ApprovedFor, BlockedQuote, Composed, Composer, HandedQuote, Letter, NoticeContent, PendingPerson,
+    SignedQuote, Told,
 };
 
 use crate::markdown::{markdown_as_text, render_markdown};
@@ -423,6 +424,66 @@ struct PasswordLetter<'a> {
 #[template(path = "password.txt")]
 struct PasswordText<'a> {
     letter: &'a PasswordLetter<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "account_changed.html")]
+struct AccountLetter<'a> {
+    title: &'a str,
+    name: &'a str,
+    /// The address the letter goes to: the one that changed, for an address.
+    email: &'a str,
+    /// When, in the business's time.
+    at: String,
+    /// The administrator who made the change; `None` when its reader did.
+    by: Option<&'a str>,
+    /// The password changed; else the address.
+    password: bool,
+    by_link: bool,
+    if_it_was: String,
+    if_not: String,
+    forgot_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "account_changed.txt")]
+struct AccountText<'a> {
+    letter: &'a AccountLetter<'a>,
+}
+
+/// What to do about an account's change, made by the administrator `by`
+/// or by the reader: nothing if it was meant, and else what now.
+fn account_advice(change: AccountChange, by: Option<&str>) -> (String, String) {
+    const NEW_ONE: &str = "ask for a new password now (the page e-mails you a link), then tell your administrator:";
+    match (change, by) {
+        (AccountChange::Password { by_link: false }, None) => (
+            "If it was you, there is nothing to do.".to_owned(),
+            format!("If it was not, someone else knows your password: {NEW_ONE}"),
+        ),
+        (AccountChange::Password { by_link: true }, _) => (
+            "If it was you, there is nothing to do.".to_owned(),
+            format!("If it was not, someone else could read a link sent to your e-mail: {NEW_ONE}"),
+        ),
+        (AccountChange::Password { .. }, Some(by)) => (
+            format!("If you asked {by} for it, there is nothing to do."),
+            format!(
+                "If you did not, ask {by} why, or choose a password of your own now (the page e-mails you a link):"
+            ),
+        ),
+        (AccountChange::Address, Some(by)) => (
+            "If you asked for it, there is nothing to do.".to_owned(),
+            format!(
+                "If you did not, tell {by} or another administrator now: whoever reads the new address can have \
+                 Pricegate e-mail them a link to choose your password."
+            ),
+        ),
+        (AccountChange::Address, None) => (
+            "If it was you, there is nothing to do.".to_owned(),
+            "If it was not, tell another administrator now: whoever reads the new address can have Pricegate \
+             e-mail them a link to choose your password."
+                .to_owned(),
+        ),
+    }
 }
 
 /// A draft in the e-mail to someone handed a colleague's quotes.
@@ -852,6 +913,26 @@ impl Composer for TemplateComposer {
                     works_for: &works_for,
                 };
                 composed(subject.to_owned(), &letter, &PasswordText { letter: &letter })
+            }
+            Letter::AccountChanged { to, change, by, at, forgot_url } => {
+                let (title, password, by_link) = match change {
+                    AccountChange::Password { by_link } => ("Your Pricegate password was changed", true, *by_link),
+                    AccountChange::Address => ("Your Pricegate e-mail address was changed", false, false),
+                };
+                let (if_it_was, if_not) = account_advice(*change, *by);
+                let letter = AccountLetter {
+                    title,
+                    name: &to.name,
+                    email: &to.email,
+                    at: self.calendar.stamp(*at, false),
+                    by: *by,
+                    password,
+                    by_link,
+                    if_it_was,
+                    if_not,
+                    forgot_url,
+                };
+                composed(title.to_owned(), &letter, &AccountText { letter: &letter })
             }
             Letter::QuotesHandedAway { to, by, taker, quotes } => {
                 let rows = handed_rows(quotes);

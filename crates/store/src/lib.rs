@@ -52,8 +52,9 @@ pub use notices::{
     NoticeFilter, NoticePatch, NoticeState, WaitingQuote,
 };
 pub use outbox::{
-    ApprovedFor, BlockedQuote, Composed, Composer, HandedQuote, Letter, MailSetup, NoticeContent, OutboxMessageView,
-    OutboxView, PendingPerson, REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, SignedQuote, Told, WAITING_BEHIND,
+    AccountChange, ApprovedFor, BlockedQuote, Composed, Composer, HandedQuote, Letter, MailSetup, NoticeContent,
+    OutboxMessageView, OutboxView, PendingPerson, REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, SignedQuote,
+    Told, WAITING_BEHIND,
 };
 pub use password_links::{
     INVITATION_LINK_DAYS, PasswordLinkError, PasswordLinkView, PasswordSet, RESET_EVERY_MINUTES, RESET_LINK_MINUTES,

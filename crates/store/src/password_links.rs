@@ -356,6 +356,11 @@ impl Store {
         void_password_links(&txn, user.id, now, NEW_PASSWORD).await?;
         let ended = crate::users::end_sessions_and_tokens(&txn, user.id, now).await?;
         let holds_lifted = crate::login_limit::lift_holds(&txn, &user.email).await?;
+        // A first password, chosen from an invitation, is news to nobody.
+        if let (Some(setup), false) = (&self.mail, first) {
+            let change = crate::outbox::AccountChange::Password { by_link: true };
+            crate::outbox::owe_account_mail(&txn, setup, now, &crate::outbox::recipient(&user), change, None).await?;
+        }
         record(
             &txn,
             AuditEntry {

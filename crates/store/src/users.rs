@@ -376,6 +376,7 @@ impl Store {
         let reactivated = !user.active && patch.active == Some(true);
         let said = |u: &users::Model| json!({ "role": u.role, "active": u.active, "name": u.name, "email": u.email });
         let before = said(&user);
+        let before_user = user.clone();
         // Each field is written only where it differs: a save that changes
         // nothing writes nothing, and is no audit entry.
         let mut model: users::ActiveModel = user.clone().into();
@@ -451,14 +452,20 @@ impl Store {
             // to them as corrected; a message in flight or tried before
             // keeps the address it was tried at, which its row then says.
             use crate::entity::outbox;
+            // The e-mail telling an address it is no longer theirs stays
+            // addressed to it.
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::ToAddr, Expr::value(user.email.clone()))
                 .col_expr(outbox::Column::ToName, Expr::value(user.name.clone()))
                 .filter(outbox::Column::UserId.eq(user.id))
                 .filter(outbox::Column::State.eq(crate::outbox::PENDING))
                 .filter(outbox::Column::Attempts.eq(0))
+                .filter(outbox::Column::Kind.ne(crate::outbox::ADDRESS_CHANGED))
                 .exec(&txn)
                 .await?;
+        }
+        if let Some(setup) = &self.mail {
+            tell_account_changed(&txn, setup, actor, &before_user, &user, patch.password.is_some(), now).await?;
         }
         // Drafts they signed for someone else now wait for another signer,
         // whom only their owners (or an administrator) can name: told so.
@@ -521,6 +528,39 @@ impl Store {
 /// deactivation checks this first, so the last admin is never demoted: the
 /// one who would do it is then the only admin left, and nobody can take
 /// away their own.
+/// Tells someone of a change [`Store::apply_user_patch`] made to their
+/// account: a new `password` at their address, and a corrected address at
+/// the one they had (`before`). Only once they have chosen a password:
+/// until then their account is nobody's to take, and an invitation to a
+/// mistyped address reached someone else, who is told nothing more.
+async fn tell_account_changed(
+    txn: &DatabaseTransaction,
+    setup: &crate::MailSetup,
+    actor: &Actor,
+    before: &users::Model,
+    after: &users::Model,
+    password: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use crate::outbox::{AccountChange, owe_account_mail, recipient};
+    let readdressed = before.email != after.email;
+    if before.invited_at.is_some() || (!password && !readdressed) {
+        return Ok(());
+    }
+    let by = match actor.id == after.id {
+        true => None,
+        false => Some(users::Entity::find_by_id(actor.id).one(txn).await?.map(|u| u.name).unwrap_or_default()),
+    };
+    if password {
+        let change = AccountChange::Password { by_link: false };
+        owe_account_mail(txn, setup, now, &recipient(after), change, by.as_deref()).await?;
+    }
+    if readdressed {
+        owe_account_mail(txn, setup, now, &recipient(before), AccountChange::Address, by.as_deref()).await?;
+    }
+    Ok(())
+}
+
 async fn still_an_admin(txn: &DatabaseTransaction, actor: &Actor) -> Result<(), StoreError> {
     match users::Entity::find_by_id(actor.id).one(txn).await? {
         Some(u) if u.active && u.role == Role::Admin.as_str() => Ok(()),

@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use pricegate_domain::Role;
 use pricegate_store::views::UserView;
 use pricegate_store::{Actor, ClientInfo};
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::DeserializeOwned;
 
 use crate::{AppError, AppState};
 
@@ -32,9 +32,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         // Every body is an object. A deserialiser would take a list for one
         // (its fields in order) and talk of the first element's type.
         if first != b'{' {
-            return Err(match serde_json::from_slice::<IgnoredAny>(&bytes) {
-                Err(e) => malformed(&e.to_string()),
-                Ok(_) => not_an_object(first),
+            return Err(match syntax_error(&bytes) {
+                Some(e) => malformed(&e),
+                None => not_an_object(first),
             });
         }
         match axum::Json::<T>::from_bytes(&bytes) {
@@ -42,13 +42,79 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             // The deserialiser stops at the first field of the wrong shape, before
             // it reaches broken syntax further on (`{"emial":`, `{} x`): a body that
             // is not JSON at all is the 400 first.
-            Err(JsonRejection::JsonDataError(_)) if serde_json::from_slice::<IgnoredAny>(&bytes).is_err() => {
-                let e = serde_json::from_slice::<IgnoredAny>(&bytes).err().map(|e| e.to_string()).unwrap_or_default();
-                Err(malformed(&e))
-            }
+            Err(JsonRejection::JsonDataError(e)) => Err(match syntax_error(&bytes) {
+                Some(e) => malformed(&e),
+                None => json_rejection(JsonRejection::JsonDataError(e)),
+            }),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
+}
+
+/// What makes `bytes` not JSON, if anything: its syntax, and every string
+/// in it, each of which must be UTF-8 with no lone surrogate escaped (a
+/// reader that skips strings unread would let those through).
+fn syntax_error(bytes: &[u8]) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(bytes).err().map(|e| e.to_string())
+}
+
+/// A JSON object inside a body, read into a struct. Serde also reads a
+/// struct from a list, its fields in order, so that a line sent as
+/// `["PUMP-1", 500, 2]` would be quantity 500 at a 2 bp discount: a list
+/// in an object's place is refused as the wrong shape instead. Its
+/// functions below are `deserialize_with` for such fields.
+struct Object<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Fields<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer.deserialize_map(Fields(std::marker::PhantomData)).map(Object)
+    }
+}
+
+/// A field holding one object (see [`Object`]).
+pub(crate) fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(<Object<T> as serde::Deserialize>::deserialize(deserializer)?.0)
+}
+
+/// A field holding a list of objects (see [`Object`]).
+pub(crate) fn objects<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(<Vec<Object<T>> as serde::Deserialize>::deserialize(deserializer)?.into_iter().map(|o| o.0).collect())
+}
+
+/// A `PATCH` body's field holding one object, as [`not_null`] reads a field.
+pub(crate) fn object_not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(not_null::<D, Object<T>>(deserializer)?.map(|o| o.0))
+}
+
+/// A `PATCH` body's field holding a list of objects, as [`not_null`] reads a field.
+pub(crate) fn objects_not_null<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(not_null::<D, Vec<Object<T>>>(deserializer)?.map(|list| list.into_iter().map(|o| o.0).collect()))
 }
 
 /// JSON's whitespace: space, tab, line feed, carriage return.

@@ -40,7 +40,55 @@ impl Modify for BearerAuth {
 
 /// The API's routes and the document that describes exactly those routes.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(api::router().into_inner()).split_for_parts()
+    let (router, mut document) =
+        OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(api::router().into_inner()).split_for_parts();
+    describe_responses(&mut document);
+    (router, document)
+}
+
+/// Gives every answer that has no description of its own one by its
+/// status: OpenAPI requires it, and generators and validators refuse a
+/// document without.
+fn describe_responses(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+            &mut item.query,
+        ];
+        for operation in operations.into_iter().flatten().chain(item.additional_operations.values_mut()) {
+            for (status, response) in &mut operation.responses.responses {
+                if let RefOr::T(response) = response
+                    && response.description.is_empty()
+                {
+                    response.description = answer_described(status).to_owned();
+                }
+            }
+        }
+    }
+}
+
+/// What an answer of `status` is, in general.
+fn answer_described(status: &str) -> &'static str {
+    match status {
+        "200" => "Done, or what was asked for.",
+        "201" => "Created.",
+        "202" => "Accepted: it happens in the background.",
+        "204" => "Done; nothing to return.",
+        "304" => "Not modified since the ETag sent.",
+        "4XX" => "Refused: `error.code` says why, and `error.message` in a sentence.",
+        "5XX" => {
+            "The server failed, or its database is unavailable (503, with Retry-After); the body shows no internals."
+        }
+        _ => "See `error.code` and `error.message` in the body.",
+    }
 }
 
 /// The document alone, as `/api/v1/openapi.json` serves it.

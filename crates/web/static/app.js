@@ -201,3 +201,69 @@
     }
   });
 })();
+
+// A new quote's or notice's form carries a key (`draft_id`) by which a second
+// sending of it leads to what the first one saved. Back, after saving, brings
+// the form back as it was typed but fetched again, with a new key: the key it
+// was sent with is put back, so that saving again drafts nothing twice (the
+// server leads to what was saved, or, if something was changed, says so and
+// keeps what was typed). Kept for this tab only, per form.
+(function () {
+  "use strict";
+  var storage;
+  try {
+    storage = window.sessionStorage;
+  } catch (e) {
+    return;
+  }
+  if (!storage) {
+    return;
+  }
+  function slot(form) {
+    return "pricegate:sent-key:" + form.getAttribute("action");
+  }
+  // The browser put back what was typed: some field differs from the page's own.
+  function restored(form) {
+    for (var i = 0; i < form.elements.length; i++) {
+      var field = form.elements[i];
+      if (field instanceof HTMLSelectElement) {
+        // A list marks its first option chosen when the page marks none.
+        var chosen = 0;
+        for (var j = 0; j < field.options.length; j++) {
+          if (field.options[j].defaultSelected) {
+            chosen = j;
+          }
+        }
+        if (field.options.length > 0 && field.selectedIndex !== chosen) {
+          return true;
+        }
+      } else if (field instanceof HTMLTextAreaElement || (field instanceof HTMLInputElement && field.type !== "hidden")) {
+        var checkable = field.type === "checkbox" || field.type === "radio";
+        if (checkable ? field.checked !== field.defaultChecked : field.value !== field.defaultValue) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var key = form instanceof HTMLFormElement ? form.elements.namedItem("draft_id") : null;
+    if (key instanceof HTMLInputElement) {
+      try {
+        storage.setItem(slot(form), key.value);
+      } catch (e) {
+        // Storage full or refused: the server still refuses a second sending as it was.
+      }
+    }
+  });
+  window.addEventListener("pageshow", function () {
+    var keys = document.querySelectorAll("form input[name=draft_id]");
+    for (var i = 0; i < keys.length; i++) {
+      var sent = storage.getItem(slot(keys[i].form));
+      if (sent && restored(keys[i].form)) {
+        keys[i].value = sent;
+      }
+    }
+  });
+})();

@@ -74,6 +74,11 @@ pub const PASSWORD_RESET: &str = "password_reset";
 /// A link to choose a password, sent by an administrator: a new account's
 /// invitation, or a way back in for someone who cannot log in.
 pub const INVITATION: &str = "invitation";
+/// To someone whose password was set by anyone but an invitation's first
+/// choice: by themselves, with a link, or by an administrator.
+pub const PASSWORD_CHANGED: &str = "password_changed";
+/// To the address someone had before an administrator corrected it.
+pub const ADDRESS_CHANGED: &str = "address_changed";
 
 /// Rows per INSERT: far below SQLite's and PostgreSQL's bind-parameter limits.
 const CHUNK: usize = 400;
@@ -259,6 +264,26 @@ pub enum Letter<'a> {
         new_account: bool,
         works_for: chrono::Duration,
     },
+    /// `to`'s account changed (`change`) at `at`, by an administrator
+    /// (`by`) or, with `None`, by themselves: whoever did not do it learns
+    /// of it, and what to do. `forgot_url` is where a new password is asked for.
+    AccountChanged {
+        to: &'a Recipient,
+        change: AccountChange,
+        by: Option<&'a str>,
+        at: DateTime<Utc>,
+        forgot_url: &'a str,
+    },
+}
+
+/// What changed on an account, as [`Letter::AccountChanged`] tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountChange {
+    /// Its password: with a link e-mailed to it (`by_link`), else at its
+    /// own settings or by an administrator.
+    Password { by_link: bool },
+    /// Its e-mail address, told to the address it had.
+    Address,
 }
 
 /// A draft in a hand-over's letters, with the taker's part in it.
@@ -317,7 +342,8 @@ impl Letter<'_> {
             | Letter::QuotesHandedAway { .. }
             | Letter::SignerHandedOver { .. }
             | Letter::SignerGone { .. }
-            | Letter::PasswordLink { .. } => None,
+            | Letter::PasswordLink { .. }
+            | Letter::AccountChanged { .. } => None,
         }
     }
 
@@ -342,7 +368,8 @@ impl Letter<'_> {
             | Letter::PricesApproved { .. }
             | Letter::ApprovalAsked { .. }
             | Letter::ApprovalDeclined { .. }
-            | Letter::PasswordLink { .. } => vec![],
+            | Letter::PasswordLink { .. }
+            | Letter::AccountChanged { .. } => vec![],
         }
     }
 }
@@ -601,7 +628,7 @@ async fn blocked_quotes(
     Ok(by_signer)
 }
 
-fn recipient(u: &users::Model) -> Recipient {
+pub(crate) fn recipient(u: &users::Model) -> Recipient {
     Recipient { id: u.id, name: u.name.clone(), email: u.email.clone() }
 }
 
@@ -624,6 +651,29 @@ pub(crate) async fn owe_password_mail(
     let works_for = crate::password_links::lifetime(kind);
     let letter = Letter::PasswordLink { to: &recipient, link: &link, invited_by, new_account, works_for };
     batch.push(kind, format!("{kind}:{}:{}", to.id, now.timestamp_micros()), &recipient, &letter)?;
+    batch.write(conn).await?;
+    Ok(())
+}
+
+/// Writes the e-mail telling `to` (at the address they had, for an
+/// [`AccountChange::Address`]) that their account changed at `now`, by the
+/// administrator `by` or by themselves.
+pub(crate) async fn owe_account_mail(
+    conn: &impl ConnectionTrait,
+    setup: &MailSetup,
+    now: DateTime<Utc>,
+    to: &Recipient,
+    change: AccountChange,
+    by: Option<&str>,
+) -> Result<(), StoreError> {
+    let kind = match change {
+        AccountChange::Password { .. } => PASSWORD_CHANGED,
+        AccountChange::Address => ADDRESS_CHANGED,
+    };
+    let mut batch = Batch::new(setup, now);
+    let forgot_url = format!("{}/login/forgot", setup.base_url);
+    let letter = Letter::AccountChanged { to, change, by, at: now, forgot_url: &forgot_url };
+    batch.push(kind, format!("{kind}:{}:{}", to.id, now.timestamp_micros()), to, &letter)?;
     batch.write(conn).await?;
     Ok(())
 }

@@ -40,7 +40,7 @@ pub struct NoticeIn {
     pub title: String,
     /// Markdown.
     pub body: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::extract::objects")]
     pub changes: Vec<ChangeIn>,
 }
 
@@ -54,7 +54,7 @@ pub struct NoticePatchIn {
     #[schema(nullable = false)]
     pub body: Option<String>,
     /// Replaces every change of the draft.
-    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[serde(default, deserialize_with = "crate::extract::objects_not_null")]
     #[schema(nullable = false)]
     pub changes: Option<Vec<ChangeIn>>,
 }

@@ -68,6 +68,7 @@ pub struct LineIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteIn {
+    #[serde(deserialize_with = "crate::extract::object")]
     pub customer: CustomerIn,
     /// ISO 4217; every line's product must be priced in it.
     pub currency: String,
@@ -77,13 +78,14 @@ pub struct QuoteIn {
     /// The salesperson who will sign; the creator when absent.
     pub signer_id: Option<Uuid>,
     pub notes: Option<String>,
+    #[serde(deserialize_with = "crate::extract::objects")]
     pub lines: Vec<LineIn>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuotePatchIn {
-    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[serde(default, deserialize_with = "crate::extract::object_not_null")]
     #[schema(nullable = false)]
     pub customer: Option<CustomerPatchIn>,
     #[schema(format = Date)]
@@ -97,7 +99,7 @@ pub struct QuotePatchIn {
     #[schema(nullable = false)]
     pub notes: Option<String>,
     /// Replaces every line. Skus already on the quote keep their price snapshot.
-    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[serde(default, deserialize_with = "crate::extract::objects_not_null")]
     #[schema(nullable = false)]
     pub lines: Option<Vec<LineIn>>,
 }

@@ -69,7 +69,20 @@ pub(super) fn parse_rows(rows: &[RowInput]) -> Rows {
     let mut skus = Vec::new();
     let mut errors = Vec::new();
     for (i, row) in rows.iter().enumerate() {
-        if row.sku.trim().is_empty() || row.remove {
+        if row.remove {
+            continue;
+        }
+        if row.sku.trim().is_empty() {
+            // A quantity or a discount typed into a row whose product was
+            // forgotten: a line meant, not one to skip without a word.
+            let typed = |raw: &str, blank: &str| !raw.trim().is_empty() && raw.trim() != blank;
+            if typed(&row.quantity, "1") || typed(&row.discount, "0") {
+                errors.push(Invalid::new(
+                    format!("lines[{i}].sku"),
+                    "This line has a quantity or a discount but no product: choose its product, or empty its \
+                     quantity and discount to leave it out.",
+                ));
+            }
             continue;
         }
         // Not a SKU at all: mistyped (a long price list has each line's typed),
@@ -362,6 +375,16 @@ mod tests {
         assert_eq!(fields(&[row("", "", "")]), ["lines[0].sku"], "a form with no product says so");
         let one = parse_rows(&[row("PUMP-1", "2", "5 %")]);
         assert_eq!((one.lines.len(), one.errors.len()), (1, 0));
+    }
+
+    #[test]
+    fn a_row_with_a_quantity_or_discount_but_no_product_is_refused_not_skipped() {
+        let parsed = parse_rows(&[row("PUMP-1", "2", ""), row("", "50", "10"), row("", "1", " 0 "), row("", "", "5")]);
+        let fields: Vec<&str> = parsed.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["lines[1].sku", "lines[3].sku"], "the blank row, as the form shows it, is skipped");
+        assert!(parsed.errors[0].message.starts_with("This line has a quantity or a discount but no product"));
+        let removed = RowInput { remove: true, ..row("", "50", "") };
+        assert!(parse_rows(&[row("PUMP-1", "2", ""), removed]).errors.is_empty(), "a line ticked Remove goes");
     }
 
     #[test]
