@@ -81,7 +81,17 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         let note = fiona.wait_for_text("#csv-file-note", "prices.csv").await;
         assert_eq!(note, "prices.csv: 3 lines in the box below. Preview them, then import.");
         assert_eq!(fiona.value("#csv").await, good);
+        // Another file refused after it: the box no longer holds the one before.
+        choose("legacy.csv", b"sku,name,unit,currency,unit_price_minor\nPUMP-100,Pumpe M\xfcller,each,EUR,1\n").await;
+        let note = fiona.wait_for_text("#csv-file-note", "no longer holds").await;
+        assert_eq!(note, "legacy.csv is not UTF-8 text. Save it as \u{201c}CSV UTF-8\u{201d} and choose it again. The box below no longer holds prices.csv.");
+        assert_eq!(fiona.value("#csv").await, "", "the file before is not imported in its place");
+        choose("prices.csv", good.as_bytes()).await;
+        fiona.wait_for_text("#csv-file-note", "prices.csv: 3 lines").await;
+        assert_eq!(fiona.value("#csv").await, good);
         fiona.submit("#preview-csv").await;
+        let focused = fiona.client.active_element().await.expect("the focused element").attr("id").await;
+        assert_eq!(focused.ok().flatten().as_deref(), Some("preview-heading"), "the preview is shown where the page opens");
         let preview = fiona.text("#preview").await;
         assert!(preview.contains("VALVE-7") && preview.contains("49.90 EUR"), "{preview}");
         assert!(!fiona.text("#products").await.contains("VALVE-7"), "nothing is imported by a preview");

@@ -514,13 +514,14 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
             let mut sent = fields.to_vec();
             sent.extend(token.map(|t| ("csrf_token", t)));
             let (status, _, body) = post_form(&http, url.clone(), owner, &sent).await;
-            if path.starts_with("/quotes/") && path.ends_with("/edit") && token.is_some() {
-                // Long to type, a quote's form sent from here with a token
-                // not the session's comes back as typed, unsaved, with the
-                // session's current token.
+            if path.ends_with("/edit") && !path.starts_with("/products/") && token.is_some() {
+                // Long to type, a quote's or a notice's form sent from here
+                // with a token not the session's comes back as typed,
+                // unsaved, with the session's current token.
                 assert_eq!(status, StatusCode::CONFLICT, "{path} with token {token:?}");
                 let kept = body.contains("This form was opened before you last logged in, so nothing was saved.");
-                assert!(kept && body.contains("value=\"Changed\"") && body.contains(&sam_csrf), "{body}");
+                let current = if path.starts_with("/quotes/") { &sam_csrf } else { &fiona_csrf };
+                assert!(kept && body.contains("value=\"Changed\"") && body.contains(current.as_str()), "{body}");
                 continue;
             }
             assert_eq!(status, StatusCode::FORBIDDEN, "{path} with token {token:?}");
@@ -532,6 +533,12 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
         assert_eq!(status, StatusCode::FORBIDDEN, "{path} by the other role");
         assert!(body.contains("Not for your role"), "{path}: {body}");
     }
+    // A new notice's form too: shown again as typed, nothing saved.
+    let mut sent = notice_form.to_vec();
+    sent.push(("csrf_token", "forged"));
+    let (status, _, body) = post_form(&http, format!("{base}/notices/new"), &fiona, &sent).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("nothing was saved") && body.contains("value=\"Changed\"") && body.contains(&fiona_csrf), "{body}");
     // A new quote's form too: shown again as typed, nothing drafted.
     let mut sent = quote_form.to_vec();
     sent.push(("csrf_token", "forged"));

@@ -125,6 +125,19 @@
   // Well inside what a form may send once its commas are percent-encoded;
   // the API (POST /api/v1/products/import) takes up to 4 MiB.
   var largest = 512 * 1024;
+  // The file whose text the box holds, as it was put there.
+  var loaded = null;
+  // A file refused after another was chosen: the other's text, unchanged in
+  // the box, must not be imported in its place. What was typed there stays.
+  function forgetLoaded() {
+    var was = loaded;
+    loaded = null;
+    if (!was || box.value !== was.text) {
+      return "";
+    }
+    box.value = "";
+    return " The box below no longer holds " + was.name + ".";
+  }
   row.hidden = false;
   picker.addEventListener("change", function () {
     var file = picker.files && picker.files[0];
@@ -133,7 +146,7 @@
     }
     if (file.size > largest) {
       note.textContent = file.name + " is " + Math.ceil(file.size / 1024) + " KiB: this form takes up to 512 KiB. " +
-        "Split it, or import it through the API.";
+        "Split it, or import it through the API." + forgetLoaded();
       return;
     }
     var reader = new FileReader();
@@ -141,10 +154,12 @@
       var text = String(reader.result);
       // A byte that is not UTF-8 reads as U+FFFD: the names would be garbled.
       if (text.indexOf("\uFFFD") !== -1) {
-        note.textContent = file.name + " is not UTF-8 text. Save it as \u201cCSV UTF-8\u201d and choose it again.";
+        note.textContent = file.name + " is not UTF-8 text. Save it as \u201cCSV UTF-8\u201d and choose it again." +
+          forgetLoaded();
         return;
       }
       box.value = text;
+      loaded = { name: file.name, text: text };
       var lines = text.split(/\r\n|\n|\r/).filter(function (line) { return line.trim() !== ""; }).length;
       note.textContent = file.name + ": " + lines + " line" + (lines === 1 ? "" : "s") +
         " in the box below. Preview them, then import.";

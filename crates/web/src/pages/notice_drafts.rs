@@ -24,7 +24,8 @@ use uuid::Uuid;
 
 use super::notice_publish::NoticeDone;
 use super::{
-    ChangeRow, CsrfForm, Finance, FormFields, Layout, PageError, PageId, PageQuery, PageUser, in_words, render,
+    ChangeRow, CsrfForm, EXPIRED_FORM_KEPT, Finance, FormFields, KeptForm, Layout, PageError, PageId, PageQuery,
+    PageUser, in_words, render,
 };
 use crate::AppState;
 
@@ -440,15 +441,26 @@ fn refused(mut page: DraftPage, e: StoreError) -> Result<Response, PageError> {
     }
 }
 
+/// A notice's form, long to type (its text and price changes), opened
+/// before the person last logged in: shown again as typed, nothing saved.
+fn kept_unsaved(mut page: DraftPage) -> Response {
+    page.not_saved = Some(EXPIRED_FORM_KEPT.to_owned());
+    render(StatusCode::CONFLICT, &page)
+}
+
 async fn create(
     State(app): State<AppState>,
-    CsrfForm { user, form, .. }: CsrfForm<Finance>,
+    KeptForm { user, form, expired, .. }: KeptForm<Finance>,
 ) -> Result<Response, PageError> {
     let mut page = DraftPage::new(&user);
     page.keep_input(&form);
     let parsed = parse_form(&app, &mut page).await?;
+    // A preview saves nothing, whatever the token.
     if form.get("action") == "preview" {
         return Ok(previewed(page));
+    }
+    if expired {
+        return Ok(kept_unsaved(page));
     }
     let Some(new) = parsed else { return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page)) };
     match app.store.create_notice(&user.0.actor, new.clone()).await {
@@ -509,7 +521,7 @@ async fn edit_form(State(app): State<AppState>, PageId(id): PageId, user: PageUs
 async fn update(
     State(app): State<AppState>,
     PageId(id): PageId,
-    CsrfForm { user, form, .. }: CsrfForm<Finance>,
+    KeptForm { user, form, expired, .. }: KeptForm<Finance>,
 ) -> Result<Response, PageError> {
     let notice = draft(&app, &user, id).await?;
     let mut page = DraftPage::edit(&user, &notice);
@@ -518,6 +530,9 @@ async fn update(
     let parsed = parse_form(&app, &mut page).await?;
     if form.get("action") == "preview" {
         return Ok(previewed(page));
+    }
+    if expired {
+        return Ok(kept_unsaved(page));
     }
     let Some(NewNotice { title, body, changes, .. }) = parsed else {
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));

@@ -115,6 +115,11 @@ struct NewProductInput {
 }
 
 impl ProductsPage {
+    /// How many products the preview shows, as people read a count.
+    fn preview_count(&self) -> String {
+        pricegate_domain::count(i64::try_from(self.preview.len()).unwrap_or(i64::MAX))
+    }
+
     fn error_for(&self, field: &str) -> Option<&str> {
         self.new_errors.get(field).map(String::as_str)
     }
@@ -289,7 +294,8 @@ impl Done {
                         if *r == 1 { "its new price" } else { "their new prices" }
                     ),
                 };
-                Some(format!("Imported {n} product{}.{left}", plural(*n)))
+                let n_said = pricegate_domain::count(i64::try_from(*n).unwrap_or(i64::MAX));
+                Some(format!("Imported {n_said} product{}.{left}", plural(*n)))
             }
             (_, None) => None,
             (Done::Added(_), Some(p)) => Some(format!("Added {}.", p.sku)),
