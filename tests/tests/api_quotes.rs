@@ -579,7 +579,7 @@ both_backends! {
     /// once are one request.
     async fn a_request_for_approval_ends_with_an_approval_a_reprice_or_a_new_request(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
         let (sam, _) = app.user(Role::Sales, "Sam").await;
         create_product(&finance, "P-1", "EUR", 10_000).await;
         create_product(&finance, "P-2", "EUR", 5_000).await;
@@ -617,11 +617,17 @@ both_backends! {
         let asked = r.body["id"].clone();
         assert_eq!(listed("awaiting_approval=true").await, [id.as_str()]);
 
-        // Lines edited since the request: it was about others, and ends.
+        // Lines edited since the request: it was about others, and ends,
+        // which the edit's record says, on the quote's history too.
         assert_eq!(sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"lines": lines(4)})).await.status, 200);
         let r = sam.get(&ask).await;
         assert_eq!((&r.body["open"], r.body["ended_at"].is_string()), (&json!(false), true), "{}", r.text);
         assert!(listed("awaiting_approval=true").await.is_empty());
+        let edits = finance.get(&format!("/api/v1/audit?action=quote.edited&subject={id}")).await;
+        let ended: Vec<&serde_json::Value> = edits.body.as_array().unwrap().iter().map(|e| &e["detail"]["approval_request_ended"]).collect();
+        assert_eq!(ended, [&json!(true), &json!(false)], "the latest first: {}", edits.text);
+        let page = page_as(&app.base, &fiona.email, &format!("/quotes/{id}")).await;
+        assert_eq!(page.matches("this ended the request for finance&#39;s approval of old prices").count(), 1, "{page}");
         let r = sam.post(&ask, &reason).await;
         assert_eq!(r.status, 201, "{}", r.text);
         assert_ne!(r.body["id"], asked);

@@ -602,6 +602,16 @@ async fn an_approval_of_old_prices_is_asked_for_declined_and_given_in_the_browse
             declined.starts_with("Fiona declined") && declined.contains("Everyone pays the new price"),
             "{declined}"
         );
+        sam.fill("#ask-reason", "Two more pumps at the March price").await;
+        sam.submit("#ask-approval-button").await;
+        assert!(sam.text("#done").await.starts_with("Request sent to finance"));
+        // An edit of the lines it is about ends that request, unanswered, and says so.
+        sam.click("#edit-quote").await;
+        sam.fill("#quantity_0", "6").await;
+        sam.submit("#save-quote").await;
+        let done = sam.text("#done").await;
+        assert!(done.contains("was about its lines as they were, so it has ended, unanswered"), "{done}");
+        assert!(sam.exists("#ask-approval").await, "to ask again");
         sam.fill("#ask-reason", "The customer has it in writing").await;
         sam.submit("#ask-approval-button").await;
         assert!(sam.text("#done").await.starts_with("Request sent to finance"));

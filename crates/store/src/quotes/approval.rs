@@ -169,19 +169,20 @@ pub(crate) async fn end_requests(
 /// Ends, in the caller's transaction (which holds the quote's lock and has
 /// just replaced its lines), the open request for approval of `quote_id`'s
 /// old prices if its lines at an old price are no longer the ones it asked
-/// about: the request was about those.
+/// about: the request was about those. Returns whether it ended one.
 pub(crate) async fn end_if_lines_moved(
     txn: &sea_orm::DatabaseTransaction,
     quote_id: Uuid,
     calendar: pricegate_domain::Calendar,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let Some(open) = latest_request(txn, quote_id).await?.filter(|r| r.ended_at.is_none()) else { return Ok(()) };
+) -> Result<bool, StoreError> {
+    let Some(open) = latest_request(txn, quote_id).await?.filter(|r| r.ended_at.is_none()) else { return Ok(false) };
     let superseded = superseded_lines(&load_quote(txn, quote_id, calendar).await?);
-    if !request_view(open, true, &superseded)?.lines_as_asked {
+    let moved = !request_view(open, true, &superseded)?.lines_as_asked;
+    if moved {
         end_requests(txn, quote_id, now).await?;
     }
-    Ok(())
+    Ok(moved)
 }
 
 fn request_view(

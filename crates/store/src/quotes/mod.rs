@@ -276,6 +276,15 @@ pub struct QuoteEdited {
     /// Whether the edit changed anything. One that changes nothing writes
     /// nothing: the revision stays, so a page open elsewhere is still current.
     pub changed: bool,
+    /// The edit moved the lines an open request for finance's approval of
+    /// old prices was about, which ended it.
+    pub request_ended: bool,
+}
+
+impl QuoteEdited {
+    fn unchanged(quote: QuoteView) -> Self {
+        QuoteEdited { quote, released: None, changed: false, request_ended: false }
+    }
 }
 
 /// Whether `quote` and its lines at an old price (`superseded`, with the
@@ -504,7 +513,7 @@ impl Store {
             // Before anything is checked: what the form names may be gone
             // (a signer moved to finance), which the conflict explains.
             return match patch.says_what_is(&quote, &lines) {
-                true => Ok(QuoteEdited { quote: to_view(quote, lines, None), released: None, changed: false }),
+                true => Ok(QuoteEdited::unchanged(to_view(quote, lines, None))),
                 false => Err(changed_since()),
             };
         }
@@ -554,6 +563,7 @@ impl Store {
         ];
         let mut changed: Vec<&str> = fields.iter().filter(|(_, set)| *set).map(|(field, _)| *field).collect();
         let old_lines = lines.clone();
+        let mut request_ended = false;
         let (lines, lines_changed) = match &patch.lines {
             Some(new_lines) => {
                 let kept = lines::kept(&lines);
@@ -570,7 +580,7 @@ impl Store {
                 if changed {
                     replace_lines(&txn, id, rows.clone()).await?;
                     // A request for approval was about the lines as they were.
-                    approval::end_if_lines_moved(&txn, id, self.calendar, now).await?;
+                    request_ended = approval::end_if_lines_moved(&txn, id, self.calendar, now).await?;
                 }
                 (if changed { rows } else { lines }, changed)
             }
@@ -578,7 +588,7 @@ impl Store {
         };
         if !model.is_changed() && !lines_changed {
             // Nothing to write, audit or tell anyone.
-            return Ok(QuoteEdited { quote: to_view(quote, lines, None), released: None, changed: false });
+            return Ok(QuoteEdited::unchanged(to_view(quote, lines, None)));
         }
         if lines_changed {
             changed.push("lines");
@@ -601,6 +611,7 @@ impl Store {
             "valid_until": view.valid_until,
             "lines": line_changes,
             "names_refreshed": names_refreshed,
+            "approval_request_ended": request_ended,
         });
         record(&txn, audit(now, actor, "quote.edited", id, detail)).await?;
         let mut released = None;
@@ -616,7 +627,7 @@ impl Store {
             self.tell_new_signer(&txn, view.signer_id, &[id], crate::Told::TookOver, now).await?;
         }
         txn.commit().await?;
-        Ok(QuoteEdited { quote: view, released, changed: true })
+        Ok(QuoteEdited { quote: view, released, changed: true, request_ended })
     }
 
     /// Re-snapshots every line at the price in force today. `as_seen`, when

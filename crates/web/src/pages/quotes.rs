@@ -541,7 +541,11 @@ pub(super) fn edited_row(detail: &serde_json::Value, currency: &str, signer: Opt
     } else {
         format!("total {before} \u{2192} {after}")
     };
-    format!("Edited: {}; {total}", said.join(", "))
+    let ended = match detail["approval_request_ended"].as_bool() {
+        Some(true) => "; this ended the request for finance's approval of old prices, which was about the lines before",
+        _ => "",
+    };
+    format!("Edited: {}; {total}{ended}", said.join(", "))
 }
 
 /// One product's change in an edit's audit row, in words: `P-1 2 → 5`,
@@ -732,6 +736,9 @@ pub(super) enum QuoteDone {
     /// Saved, and its lines at old prices are as finance approved them
     /// again (an earlier edit had taken them out of the approval).
     SavedApprovalCoversAgain,
+    /// Saved, and its lines at old prices are no longer those an open
+    /// request for finance's approval was about, which ended it.
+    SavedRequestEnded,
     /// The new-quote form sent again after it drafted the quote.
     DraftedAlready,
     /// A cancellation that found the quote no longer a draft (sent from a
@@ -792,6 +799,7 @@ impl QuoteDone {
             QuoteDone::SavedNewSigner { released: Some(former) } => format!("saved-signer.{quote}.{former}"),
             QuoteDone::SavedApprovalLapsed => format!("saved-lapsed.{quote}"),
             QuoteDone::SavedApprovalCoversAgain => format!("saved-approved.{quote}"),
+            QuoteDone::SavedRequestEnded => format!("saved-request-ended.{quote}"),
             QuoteDone::DraftedAlready => format!("drafted-already.{quote}"),
             QuoteDone::NotCancelled => format!("not-cancelled.{quote}"),
             QuoteDone::Cancelled => format!("cancelled.{quote}"),
@@ -826,6 +834,7 @@ impl QuoteDone {
             },
             "saved-lapsed" => QuoteDone::SavedApprovalLapsed,
             "saved-approved" => QuoteDone::SavedApprovalCoversAgain,
+            "saved-request-ended" => QuoteDone::SavedRequestEnded,
             "drafted-already" => QuoteDone::DraftedAlready,
             "not-cancelled" => QuoteDone::NotCancelled,
             "cancelled" => QuoteDone::Cancelled,
@@ -925,6 +934,12 @@ impl QuoteDone {
             QuoteDone::SavedApprovalLapsed => format!(
                 "Changes saved. The quote keeps its drafting time, {}. Finance's approval of its old prices does not \
                  cover its lines as they are now: reprice it, or ask finance to approve again.",
+                page.drafted_at
+            ),
+            QuoteDone::SavedRequestEnded => format!(
+                "Changes saved. The quote keeps its drafting time, {}. The request that finance approve its old \
+                 prices was about its lines as they were, so it has ended, unanswered: if lines are still at an old \
+                 price, reprice the quote or ask finance again (below).",
                 page.drafted_at
             ),
             QuoteDone::SavedApprovalCoversAgain => format!(

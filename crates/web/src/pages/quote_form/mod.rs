@@ -667,6 +667,7 @@ pub async fn update_quote(
                     let covered_again = !was_covered && now_covered == Some(true);
                     let done = match (lapsed, new_signer) {
                         _ if !edited.changed => QuoteDone::Unchanged,
+                        _ if edited.request_ended => QuoteDone::SavedRequestEnded,
                         _ if covered_again => QuoteDone::SavedApprovalCoversAgain,
                         (true, _) => QuoteDone::SavedApprovalLapsed,
                         (false, true) => QuoteDone::SavedNewSigner { released: edited.released },
