@@ -13,7 +13,7 @@ use pricegate_tests::pages::log_in;
 use pricegate_tests::smtp::{SmtpSink, spawn_with_mail};
 use pricegate_tests::{PASSWORD, Session, both_backends};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -360,6 +360,56 @@ async fn a_retry_minted_during_an_address_correction_carries_no_working_link() {
     let token = &text[at..at + 48];
     let (status, body) = page(reqwest::Method::POST, &format!("{}/ack/{token}", app.base)).await;
     assert_eq!(status, 410, "{body}");
+    other.close().await.ok();
+    app.stop().await;
+}
+
+/// Mia presses her e-mail's link just as she acknowledges in the browser,
+/// whose acknowledgement commits after the link found none and before it
+/// writes its own. The link then says the notice was acknowledged already
+/// (409), as it does when pressed after, and stays unused: one
+/// acknowledgement, the browser's. PostgreSQL, where the two run side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_pressed_as_the_notice_is_acknowledged_another_way_says_it_was() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let MiaMailed { sink, app, mia, notice, .. } = mia_mailed(pricegate_tests::Backend::Postgres).await;
+    let link = sink.to(&mia.email)[0].ack_link().expect("Mia's link");
+    let other = sea_orm::Database::connect(app.db.url.as_str()).await.expect("a second connection");
+    let browser = other.begin().await.unwrap();
+    browser
+        .execute_unprepared(&format!(
+            "INSERT INTO acknowledgements (id, notice_id, user_id, acknowledged_at, notice_published_at, channel) \
+             SELECT '{}', id, '{}', clock_timestamp(), published_at, 'web' FROM notices WHERE id = '{notice}'",
+            uuid::Uuid::new_v4(),
+            mia.id
+        ))
+        .await
+        .unwrap();
+    let url = link.clone();
+    let pressed = tokio::spawn(async move { page(reqwest::Method::POST, &url).await });
+    until_one_waits_for_a_lock(&other).await;
+    assert!(!pressed.is_finished(), "the link's acknowledgement waits for the browser's");
+    browser.commit().await.unwrap();
+    let (status, body) = tokio::time::timeout(WAIT, pressed).await.expect("the link answers").unwrap();
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("Already acknowledged") && body.contains("You already acknowledged"), "{body}");
+    use pricegate_store::entity::acknowledgements as acks;
+    let recorded: Vec<String> = acks::Entity::find()
+        .filter(acks::Column::UserId.eq(mia.id))
+        .all(app.store.connection())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.channel)
+        .collect();
+    assert_eq!(recorded, ["web"]);
+    let used = ack_tokens::Entity::find()
+        .filter(ack_tokens::Column::UserId.eq(mia.id))
+        .filter(ack_tokens::Column::UsedAt.is_not_null())
+        .count(app.store.connection())
+        .await
+        .unwrap();
+    assert_eq!(used, 0, "the link was not used up");
     other.close().await.ok();
     app.stop().await;
 }

@@ -352,7 +352,15 @@ impl Store {
         let row = ack_tokens::Entity::find_by_id(hash.clone()).lock_exclusive().one(&txn).await?;
         let row = Some(row.ok_or_else(|| shape.not_found())?);
         let (row, view) = check(&txn, row, now).await?;
-        let (ack, _) = acknowledge_one_in(&txn, None, row.user_id, row.notice_id, Channel::Email, client).await?;
+        let (ack, new) = acknowledge_one_in(&txn, None, row.user_id, row.notice_id, Channel::Email, client).await?;
+        if !new {
+            // Acknowledged another way (the browser, the API) between the
+            // check and now: the link stays unused, and says so, as it does
+            // when opened after.
+            txn.rollback().await?;
+            let acknowledged_at = ack.acknowledged_at;
+            return Err(AckLinkError::AlreadyAcknowledged { acknowledged_at, about: about(&self.db, &row).await });
+        }
         let used = ack_tokens::Entity::update_many()
             .col_expr(ack_tokens::Column::UsedAt, Expr::value(now))
             .filter(ack_tokens::Column::TokenHash.eq(hash))
