@@ -951,3 +951,49 @@ async fn a_quote_is_copied_as_a_new_draft_at_today_s_prices() {
     assert_eq!(states, ["draft", "draft", "finalised"], "the copy is a new draft; the first is as it was");
     app.stop().await;
 }
+
+/// Sam types a long quote; his session ends before he saves (its day is
+/// over, or he logged out in another tab). Saving leads to the login page,
+/// which keeps what he typed; logged in again, he opens the form as he
+/// typed it, checks it and saves: one quote, as typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quote_typed_as_the_session_ends_comes_back_after_logging_in() {
+    use pricegate_store::entity::sessions;
+    use sea_orm::EntityTrait;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PART-1", "EUR", 10_000).await;
+    let (base, store) = (app.base.clone(), app.store.clone());
+
+    with_browsers(1, move |browsers| async move {
+        let sam = Page::new(browsers[0].clone(), &base);
+        new_quote_for_greta(&sam, &sales.email).await;
+        sam.select("#sku_0", "PART-1").await;
+        sam.fill("#quantity_0", "12").await;
+        sam.fill("#notes", "Delivery in March.\nCall before.").await;
+        sessions::Entity::delete_many().exec(store.connection()).await.expect("every session ends");
+        sam.submit("#save-quote").await;
+        let note = sam.text("#login-note").await;
+        assert!(note.contains("what you typed is kept on this page"), "{note}");
+        sam.fill("#email", &sales.email).await;
+        sam.fill("#password", PASSWORD).await;
+        sam.submit("#login").await;
+        assert!(sam.text("#kept-note").await.contains("none of it is saved yet"), "{}", sam.body().await);
+        sam.submit("#open-kept").await;
+        assert_eq!(sam.path().await, "/quotes/new");
+        assert!(sam.text("#form-error").await.contains("nothing was saved"), "{}", sam.body().await);
+        assert_eq!(sam.value("#customer_name").await, "Greta Berg");
+        assert_eq!(sam.value("#sku_0").await, "PART-1");
+        assert_eq!(sam.value("#quantity_0").await, "12");
+        assert_eq!(sam.value("#notes").await, "Delivery in March.\nCall before.");
+        sam.submit("#save-quote").await;
+        assert!(sam.text("#done").await.starts_with("Quote drafted"), "{}", sam.body().await);
+        assert_eq!(sam.text("#total").await, "1,200.00 EUR");
+    })
+    .await;
+    let quotes = sales_api.get("/api/v1/quotes").await;
+    assert_eq!(quotes.body.as_array().map(Vec::len), Some(1), "one quote: {}", quotes.text);
+    assert_eq!(quotes.body[0]["notes"], "Delivery in March.\nCall before.");
+    app.stop().await;
+}

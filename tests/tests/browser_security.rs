@@ -182,6 +182,37 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     let login = http.get(format!("{base}{to}")).send().await.unwrap().text().await.unwrap();
     assert!(login.contains("so what you sent was not saved"), "{login}");
     assert!(login.contains(&format!("name=\"next\" value=\"/quotes/{quote}\"")), "{login}");
+    // A long form (a new quote's) is kept on the login page instead, and
+    // through a wrong password; from this site only, with its page's token.
+    let keep = |site: &'static str, token: &'static str| {
+        http.post(format!("{base}/quotes/new"))
+            .header(COOKIE, &cookie)
+            .header("sec-fetch-site", site)
+            .form(&[("csrf_token", if token.is_empty() { "" } else { csrf.as_str() }), ("customer_name", "Kept & Co")])
+            .send()
+    };
+    let r = keep("same-origin", "page's").await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let (login_csrf, _) = set_cookie(&r, "pricegate_login_csrf").expect("the login form's cookie");
+    let body = r.text().await.unwrap();
+    assert!(body.contains("what you typed is kept on this page"), "{body}");
+    assert!(body.contains("name=\"resume\" value=\"/quotes/new\"") && body.contains("name=\"kept.customer_name\" value=\"Kept &#38; Co\""), "{body}");
+    let wrong = [
+        ("csrf_token", login_csrf.as_str()),
+        ("email", sales.email.as_str()),
+        ("password", "not the password"),
+        ("resume", "/quotes/new"),
+        ("kept.customer_name", "Kept & Co"),
+        ("kept.csrf_token", csrf.as_str()),
+    ];
+    let r = http.post(format!("{base}/login")).header(COOKIE, format!("pricegate_login_csrf={login_csrf}")).form(&wrong).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("do not match") && body.contains("name=\"kept.customer_name\" value=\"Kept &#38; Co\""), "{body}");
+    for (site, token) in [("cross-site", "page's"), ("same-origin", "")] {
+        let r = keep(site, token).await.unwrap();
+        assert_eq!((r.status(), location(&r).as_deref()), (StatusCode::SEE_OTHER, Some("/login?ended=form")), "{site} {token:?}");
+    }
     // Another site's page is never where the login leads.
     let r = sent_from(format!("/quotes/{quote}/reprice"), "https://elsewhere.example/quotes/1".into()).await.unwrap();
     assert_eq!(location(&r).as_deref(), Some("/login?ended=form"));

@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use pricegate_domain::{Invalid, Password};
 use pricegate_store::{Checked, LoginOutcome, PasswordChange};
 
+use super::forms::KeptAcrossLogin;
 use super::{
     Anyone, CsrfForm, DoneCookie, FormFields, Layout, LoginForm, LoginFormRejection, PageError, PageUser,
     SESSION_COOKIE, Seal, SessionEnded, append_cookie, cookie, local_path, render,
@@ -43,6 +44,32 @@ struct LoginPage {
     next: String,
     /// Why the page is shown, when a session had ended.
     note: Option<&'static str>,
+    /// A long form sent after its session ended, carried through the login.
+    kept: Option<KeptAcrossLogin>,
+}
+
+/// What a login page shows besides its form: the e-mail typed, why it is
+/// shown again or at all, where the login leads, and a form it keeps.
+#[derive(Default)]
+struct LoginAsk<'a> {
+    email: String,
+    error: Option<String>,
+    next: &'a str,
+    note: Option<&'static str>,
+    kept: Option<KeptAcrossLogin>,
+}
+
+/// The login page that carries `kept`, a long form sent after its session
+/// ended, so that logging in brings it back as typed; the page that form
+/// was on is where a login leads otherwise.
+pub(super) fn login_keeping(app: &AppState, headers: &HeaderMap, kept: KeptAcrossLogin) -> Result<Response, PageError> {
+    let note = Some(
+        "Your session had ended, so nothing was saved, but what you typed is kept on this page: log in, and the \
+         form comes back as you typed it, to check and save.",
+    );
+    let next = kept.action.clone();
+    let ask = LoginAsk { next: &next, note, kept: Some(kept), ..LoginAsk::default() };
+    login_page(app, headers, StatusCode::UNAUTHORIZED, ask)
 }
 
 async fn home(user: Result<PageUser, Response>) -> Redirect {
@@ -69,18 +96,11 @@ fn login_token(headers: &HeaderMap) -> Result<String, PageError> {
     }
 }
 
-fn login_page(
-    app: &AppState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    email: String,
-    error: Option<String>,
-    next: &str,
-    note: Option<&'static str>,
-) -> Result<Response, PageError> {
+fn login_page(app: &AppState, headers: &HeaderMap, status: StatusCode, ask: LoginAsk) -> Result<Response, PageError> {
+    let LoginAsk { email, error, next, note, kept } = ask;
     let next = local_path(next).unwrap_or_default().to_owned();
     login_form_response(app, headers, |csrf| {
-        render(status, &LoginPage { layout: Layout::anonymous("Log in"), csrf, email, error, next, note })
+        render(status, &LoginPage { layout: Layout::anonymous("Log in"), csrf, email, error, next, note, kept })
     })
 }
 
@@ -112,7 +132,8 @@ async fn login_form(
     if user.is_ok() {
         return Ok(Redirect::to(local_path(next).unwrap_or("/")).into_response());
     }
-    login_page(&app, &headers, StatusCode::OK, String::new(), None, next, SessionEnded::note(param("ended")))
+    let ask = LoginAsk { next, note: SessionEnded::note(param("ended")), ..LoginAsk::default() };
+    login_page(&app, &headers, StatusCode::OK, ask)
 }
 
 async fn login(
@@ -133,6 +154,9 @@ async fn login(
     };
     let email = form.get("email").trim().to_owned();
     let next = form.get("next");
+    let kept = KeptAcrossLogin::from_login(&form);
+    let again =
+        |email: String, error: String| LoginAsk { email, error: Some(error), next, kept: kept.clone(), note: None };
     // Nothing to check yet: no attempt is counted against the account.
     let missing = match (email.is_empty(), form.get("password").is_empty()) {
         (true, true) => Some("Enter your e-mail address and password."),
@@ -141,31 +165,26 @@ async fn login(
         (false, false) => None,
     };
     if let Some(message) = missing {
-        return login_page(
-            &app,
-            &headers,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            email,
-            Some(message.to_owned()),
-            next,
-            None,
-        );
+        return login_page(&app, &headers, StatusCode::UNPROCESSABLE_ENTITY, again(email, message.to_owned()));
     }
     let checked = match app.store.attempt_login(&email, form.get("password"), &client).await? {
         LoginOutcome::LoggedIn(checked) => checked,
         LoginOutcome::Refused => {
             let message = "That e-mail and password do not match an active account.".to_owned();
-            return login_page(&app, &headers, StatusCode::UNAUTHORIZED, email, Some(message), next, None);
+            return login_page(&app, &headers, StatusCode::UNAUTHORIZED, again(email, message));
         }
         LoginOutcome::HeldOff(wait) => {
             let message = format!("Too many failed attempts. {}", try_again_in(wait));
-            let mut response =
-                login_page(&app, &headers, StatusCode::TOO_MANY_REQUESTS, email, Some(message), next, None)?;
+            let mut response = login_page(&app, &headers, StatusCode::TOO_MANY_REQUESTS, again(email, message))?;
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
             return Ok(response);
         }
     };
-    let mut response = start_session(&app, &checked, SessionTo::Page(local_path(next).unwrap_or("/"))).await?;
+    let to = match &kept {
+        Some(kept) => SessionTo::Kept(kept),
+        None => SessionTo::Page(local_path(next).unwrap_or("/")),
+    };
+    let mut response = start_session(&app, &checked, to).await?;
     append_cookie(&mut response, &format!("{LOGIN_CSRF_COOKIE}=; Path=/login; Max-Age=0"));
     Ok(response)
 }
@@ -195,7 +214,12 @@ async fn stale_login(app: &AppState, headers: &HeaderMap, email: String, next: &
                  needs cookies to log you in.)"
             .to_owned(),
     };
-    login_page(app, headers, StatusCode::FORBIDDEN, email, Some(message), next, None)
+    login_page(
+        app,
+        headers,
+        StatusCode::FORBIDDEN,
+        LoginAsk { email, error: Some(message), next, ..LoginAsk::default() },
+    )
 }
 
 /// When a held-off login may try again, in whole minutes: "Try again in 2 minutes."
@@ -217,6 +241,16 @@ pub(super) enum SessionTo<'a> {
     AccountChanged,
     /// The account page, welcoming someone who chose their first password.
     AccountWelcome,
+    /// A page whose button sends a form kept across the login back to its
+    /// address, where it is shown as typed.
+    Kept(&'a KeptAcrossLogin),
+}
+
+#[derive(Template)]
+#[template(path = "pages/login_kept.html")]
+struct KeptPage<'a> {
+    layout: Layout,
+    kept: &'a KeptAcrossLogin,
 }
 
 /// Opens a session on a password just checked and sends the browser where
@@ -228,6 +262,7 @@ pub(super) async fn start_session(app: &AppState, checked: &Checked, to: Session
         SessionTo::Page(path) => Redirect::to(path).into_response(),
         SessionTo::AccountChanged => ACCOUNT_DONE.redirect(&seal, "changed"),
         SessionTo::AccountWelcome => ACCOUNT_DONE.redirect(&seal, "welcome"),
+        SessionTo::Kept(kept) => render(StatusCode::OK, &KeptPage { layout: Layout::anonymous("Logged in"), kept }),
     };
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",

@@ -31,6 +31,11 @@ impl FormFields {
         self.0.get(name).map_or("", String::as_str)
     }
 
+    /// Every field, by name (the first value sent for each), in no order.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+
     fn of(fields: Vec<(String, String)>) -> Result<FormFields, PageError> {
         if fields.len() > MAX_FIELDS {
             return Err(PageError::new(
@@ -272,6 +277,17 @@ impl Posted {
     async fn read(req: Request, state: &AppState, roles: &[Role]) -> Result<Posted, Response> {
         let (mut parts, body) = req.into_parts();
         let user = PageUser::from_request_parts(&mut parts, state).await?;
+        Self::read_as(user, parts, body, state, roles).await
+    }
+
+    /// The form `user` (the session's) sent, once their role is checked.
+    async fn read_as(
+        user: PageUser,
+        parts: Parts,
+        body: axum::body::Body,
+        state: &AppState,
+        roles: &[Role],
+    ) -> Result<Posted, Response> {
         user.require(roles).map_err(IntoResponse::into_response)?;
         let from_here = !crate::ack::is_cross_site(&parts.headers, &state.base_url);
         let form =
@@ -299,13 +315,91 @@ impl<R: Roles> FromRequest<AppState> for KeptForm<R> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Posted { user, form, from_here } = Posted::read(req, state, R::ROLES).await?;
+        let (mut parts, body) = req.into_parts();
+        let user = match PageUser::from_request_parts(&mut parts, state).await {
+            Ok(user) => user,
+            // Sent after its session ended (its day over, logged out
+            // elsewhere): what was typed goes through the login page.
+            Err(to_login) => {
+                let req = Request::from_parts(parts, body);
+                return Err(KeptAcrossLogin::read(req, state).await.unwrap_or(to_login));
+            }
+        };
+        let Posted { user, form, from_here } = Posted::read_as(user, parts, body, state, R::ROLES).await?;
         let expired = !tokens_match(form.get(CSRF_FIELD), user.csrf());
         let keepable = from_here && !form.get(CSRF_FIELD).is_empty();
         if expired && !keepable {
             return Err(PageError::csrf().into_response());
         }
         Ok(KeptForm { user, form, expired, roles: PhantomData })
+    }
+}
+
+/// A long form ([`KeptForm`]) sent from this site, with the token its page
+/// had, after its session ended: the login page carries what was typed
+/// (never a password: these forms have none), and once logged in, a button
+/// sends it back to the form's address with that old token, which shows the
+/// form again as typed ([`EXPIRED_FORM_KEPT`]), to check and save. A post
+/// from another site, or without a token, is never kept: it is the login
+/// page as for any other form.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct KeptAcrossLogin {
+    /// Where the form was sent: one of [`KeptAcrossLogin::keeps`]'s addresses.
+    pub action: String,
+    /// Its fields, token included.
+    pub fields: Vec<(String, String)>,
+}
+
+impl KeptAcrossLogin {
+    /// The prefix of a kept field's name on the login form, which keeps them
+    /// apart from its own.
+    pub(crate) const PREFIX: &'static str = "kept.";
+
+    /// The login page with the form sent to `req` kept on it, if it may be kept.
+    async fn read(req: Request, state: &AppState) -> Option<Response> {
+        let action = req.uri().path().to_owned();
+        let headers = req.headers().clone();
+        if req.method() != axum::http::Method::POST
+            || !Self::keeps(&action)
+            || crate::ack::is_cross_site(&headers, &state.base_url)
+        {
+            return None;
+        }
+        let form = FormFields::read(req, state).await.ok()?;
+        if form.get(CSRF_FIELD).is_empty() {
+            return None;
+        }
+        let mut fields: Vec<(String, String)> =
+            form.fields().map(|(name, value)| (name.to_owned(), value.to_owned())).collect();
+        fields.sort();
+        super::auth::login_keeping(state, &headers, KeptAcrossLogin { action, fields }).ok()
+    }
+
+    /// The addresses of the forms kept across a login: a quote's and a
+    /// notice's, new or edited.
+    pub(crate) fn keeps(action: &str) -> bool {
+        let edited = |kind: &str| {
+            action
+                .strip_prefix(kind)
+                .and_then(|rest| rest.strip_suffix("/edit"))
+                .is_some_and(|id| Uuid::parse_str(id).is_ok_and(|parsed| parsed.hyphenated().to_string() == id))
+        };
+        matches!(action, "/quotes/new" | "/notices/new") || edited("/quotes/") || edited("/notices/")
+    }
+
+    /// What a login form sent back with a kept form carries of it; `None`
+    /// when it carries none, or not to an address kept.
+    pub(crate) fn from_login(form: &FormFields) -> Option<KeptAcrossLogin> {
+        let action = form.get("resume");
+        if !Self::keeps(action) {
+            return None;
+        }
+        let mut fields: Vec<(String, String)> = form
+            .fields()
+            .filter_map(|(name, value)| Some((name.strip_prefix(Self::PREFIX)?.to_owned(), value.to_owned())))
+            .collect();
+        fields.sort();
+        (!fields.is_empty()).then(|| KeptAcrossLogin { action: action.to_owned(), fields })
     }
 }
 
