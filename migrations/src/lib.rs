@@ -27,6 +27,7 @@ mod m20261203_000022_outbox_by_queueing;
 mod m20261203_000023_quotes_customer_search;
 mod m20261204_000024_approval_requests;
 mod m20261204_000025_login_failures_by_address;
+mod m20261204_000026_quotes_search_letters;
 
 pub struct Migrator;
 
@@ -42,16 +43,32 @@ pub fn customer_search(name: &str, company: &str, email: &str) -> String {
 /// was stored however either was written: in compatibility form without
 /// accents or other marks (`Jörg`, typed or pasted composed or decomposed,
 /// is `jorg`; `ﬁ` is `fi`), each letter lowered on its own (a final sigma is
-/// a sigma, as in the middle of a word; `İ` is `i`).
+/// a sigma, as in the middle of a word; `İ` is `i`), and the Latin letters
+/// that no decomposition takes apart written as a keyboard without them
+/// types them (`Łódź` is `lodz`, `Straße` is `strasse`, `Søren` is `soren`).
 pub fn fold_case(text: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     use unicode_normalization::char::is_combining_mark;
-    text.nfkd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .filter(|c| !is_combining_mark(*c))
-        .map(|c| if c == 'ς' { 'σ' } else { c })
-        .collect()
+    let mut folded = String::with_capacity(text.len());
+    let letters =
+        text.nfkd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).filter(|c| !is_combining_mark(*c));
+    for c in letters {
+        match c {
+            'ς' => folded.push('σ'),
+            'ł' => folded.push('l'),
+            'ø' => folded.push('o'),
+            'đ' | 'ð' => folded.push('d'),
+            'ħ' => folded.push('h'),
+            'ı' => folded.push('i'),
+            'ŧ' => folded.push('t'),
+            'ß' => folded.push_str("ss"),
+            'æ' => folded.push_str("ae"),
+            'œ' => folded.push_str("oe"),
+            'þ' => folded.push_str("th"),
+            c => folded.push(c),
+        }
+    }
+    folded
 }
 
 #[async_trait::async_trait]
@@ -83,6 +100,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000023_quotes_customer_search::Migration),
             Box::new(m20261204_000024_approval_requests::Migration),
             Box::new(m20261204_000025_login_failures_by_address::Migration),
+            Box::new(m20261204_000026_quotes_search_letters::Migration),
         ]
     }
 }
@@ -97,6 +115,11 @@ mod tests {
             ("ÖKO Pumpen", "öko pumpen"),
             ("Jörg Näf", "Jo\u{308}rg Na\u{308}f"),
             ("Müller", "muller"),
+            ("Łódź Water", "lodz water"),
+            ("Straße AG", "strasse ag"),
+            ("Straße AG", "STRASSE AG"),
+            ("Søren Ærø", "soren aero"),
+            ("Đorđe", "dorde"),
             ("ΚΏΣΤΑΣ", "κώστας"),
             ("Straße", "straße"),
             ("ﬁne Pumps", "fine pumps"),

@@ -933,12 +933,14 @@ both_backends! {
         let cookie = session_cookie(&app.base, &sam_user.email).await;
         let r = client().get(format!("{}/products/export.csv", app.base)).header(COOKIE, &cookie).send().await.unwrap();
         assert_eq!(r.status(), 200);
-        assert_eq!(r.text().await.unwrap(), csv);
+        // With a byte order mark, by which a spreadsheet reads it as UTF-8.
+        let downloaded = String::from_utf8(r.bytes().await.unwrap().to_vec()).unwrap();
+        assert_eq!(downloaded, format!("\u{feff}{csv}"));
 
         // Another Pricegate takes the file as it is.
         let other = TestApp::spawn(backend).await;
         let (other_finance, _) = other.user(Role::Finance, "Fred").await;
-        let r = import(&other_finance, csv.clone()).await;
+        let r = import(&other_finance, downloaded).await;
         assert_eq!(r.status, 201, "{}", r.text);
         let listed: Vec<(String, i64)> = other_finance.get("/api/v1/products").await.body.as_array().unwrap().iter()
             .map(|p| (p["sku"].as_str().unwrap().to_owned(), p["unit_price_minor"].as_i64().unwrap()))

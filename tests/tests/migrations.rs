@@ -443,3 +443,72 @@ async fn earlier_quotes_get_their_customer_search_on_postgresql() {
 async fn earlier_quotes_get_their_customer_search_on_sqlite() {
     earlier_quotes_get_their_customer_search(Backend::Sqlite).await;
 }
+
+/// Quotes whose customer has letters the search once left as they were
+/// (`ł`, `ß`) get their search text written again, and "lodz" finds
+/// "Łódź"; plain ones are left alone.
+async fn quotes_searched_by_letters_typed_without_them(backend: Backend) {
+    use pricegate_store::entity::quotes;
+    let test_db = TestDb::create(backend).await;
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect");
+    // The twenty-five before 000026.
+    Migrator::up(&db, Some(25)).await.expect("the schema before the search folded ł and ß");
+
+    let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
+    let user = Uuid::new_v4();
+    insert(
+        &db,
+        "INSERT INTO users (id, email, name, role, password_hash, active, created_at, updated_at) \
+         VALUES (?, 'sam-old@pricegate.test', 'Sam', 'sales', 'x', true, ?, ?)",
+        vec![user.into(), now.into(), now.into()],
+    )
+    .await;
+    // As the search wrote them before.
+    let customers = [
+        ("Łódź Water", "Straße AG", "lodz@water.example", "łodz water\nstraße ag\nlodz@water.example"),
+        ("Greta Berg", "", "greta@nordwind.example", "greta berg\n\ngreta@nordwind.example"),
+    ];
+    let mut ids = Vec::new();
+    for (name, company, email, search) in customers {
+        let id = Uuid::new_v4();
+        insert(
+            &db,
+            "INSERT INTO quotes (id, owner_id, signer_id, customer_name, customer_email, customer_company, \
+             customer_search, currency, valid_until, notes, state, drafted_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'EUR', ?, '', 'draft', ?, ?)",
+            vec![
+                id.into(),
+                user.into(),
+                user.into(),
+                name.into(),
+                email.into(),
+                company.into(),
+                search.into(),
+                now.date_naive().into(),
+                now.into(),
+                now.into(),
+            ],
+        )
+        .await;
+        ids.push(id);
+    }
+
+    Migrator::up(&db, None).await.expect("the search text written again");
+    let mut texts = Vec::new();
+    for id in &ids {
+        texts.push(quotes::Entity::find_by_id(*id).one(&db).await.expect("read").expect("the quote").customer_search);
+    }
+    let expected = ["lodz water\nstrasse ag\nlodz@water.example", "greta berg\n\ngreta@nordwind.example"];
+    assert_eq!(texts, expected, "{backend:?}");
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn quotes_searched_by_letters_typed_without_them_on_postgresql() {
+    quotes_searched_by_letters_typed_without_them(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn quotes_searched_by_letters_typed_without_them_on_sqlite() {
+    quotes_searched_by_letters_typed_without_them(Backend::Sqlite).await;
+}

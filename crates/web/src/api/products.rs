@@ -143,12 +143,16 @@ pub async fn export_products(
     _user: AuthUser,
     _: ApiQuery<NoParameters>,
 ) -> Result<axum::response::Response, AppError> {
-    Ok(price_list_download(&app).await?)
+    Ok(price_list_download(&app, false).await?)
 }
 
-/// [`export_products`]'s answer, which the price list page's link downloads too.
+/// [`export_products`]'s answer, which the price list page's link downloads
+/// too, `for_spreadsheets`: with a byte order mark first, by which Excel
+/// reads the file as UTF-8 (without, it garbles every name not in ASCII,
+/// and saves the file again in another encoding). The import takes it off.
 pub(crate) async fn price_list_download(
     app: &AppState,
+    for_spreadsheets: bool,
 ) -> Result<axum::response::Response, pricegate_store::StoreError> {
     use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
     use axum::response::IntoResponse;
@@ -168,6 +172,7 @@ pub(crate) async fn price_list_download(
             unit_price_minor: p.unit_price_minor,
         }
     }));
+    let csv = if for_spreadsheets { format!("\u{feff}{csv}") } else { csv };
     let file = format!("attachment; filename=\"pricegate-price-list-{}.csv\"", app.store.calendar().today());
     Ok((
         [

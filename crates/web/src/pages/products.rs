@@ -383,9 +383,9 @@ async fn repriced_lines(app: &AppState, out: &[CsvRow]) -> Result<(Vec<RepricedL
 }
 
 /// The products on sale at their prices today, as a CSV file to download
-/// (the import reads it back).
+/// and open in a spreadsheet (the import reads it back).
 async fn export(State(app): State<AppState>, _user: PageUser) -> Result<Response, PageError> {
-    Ok(crate::api::products::price_list_download(&app).await?)
+    Ok(crate::api::products::price_list_download(&app, true).await?)
 }
 
 async fn list(
