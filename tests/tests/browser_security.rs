@@ -1406,6 +1406,10 @@ async fn a_validity_far_ahead_is_asked_about_before_it_is_kept() {
             && asked.contains(&format!("value=\"{far}\"")),
         "{asked}"
     );
+    assert!(
+        asked.contains("Not saved yet: the validity date below is far ahead.") && !asked.contains("needs changing"),
+        "{asked}"
+    );
     assert_eq!(sam_api.get("/api/v1/quotes").await.body, json!([]), "nothing drafted yet");
     // Corrected to another far date: asked again about that one.
     let other_far = (chrono::Utc::now().date_naive() + chrono::Months::new(12 * 20)).to_string();

@@ -328,27 +328,29 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
                 format!("unit_price {price_raw} is below zero: a price cannot be."),
             ));
         }
-        let price = crate::parse_amount(price_raw, currency.minor_digits()).ok_or_else(|| {
-            Invalid::new(
-                "unit_price",
-                format!(
-                    "unit_price must be a price in {} such as {}, not {price_raw:?}.",
-                    currency.code(),
-                    currency.example()
-                ),
-            )
-        })?;
-        // Said in the currency, as the column is written.
-        if parse_unit_price("unit_price", price).is_err() {
-            return Err(Invalid::new(
-                "unit_price",
-                format!(
-                    "unit_price {price_raw} is more than the highest unit price there can be, {}.",
-                    currency.format(crate::MAX_UNIT_PRICE_MINOR)
-                ),
-            ));
+        match currency.read_unit_price(price_raw) {
+            Ok(price) => price,
+            // Said in the currency, as the column is written.
+            Err(crate::UnreadablePrice::TooHigh) => {
+                return Err(Invalid::new(
+                    "unit_price",
+                    format!(
+                        "unit_price {price_raw} is more than the highest unit price there can be, {}.",
+                        currency.highest_unit_price()
+                    ),
+                ));
+            }
+            Err(_) => {
+                return Err(Invalid::new(
+                    "unit_price",
+                    format!(
+                        "unit_price must be a price in {} such as {}, not {price_raw:?}.",
+                        currency.code(),
+                        currency.example()
+                    ),
+                ));
+            }
         }
-        price
     } else {
         price_raw.parse().map_err(|_| {
             Invalid::new(
@@ -426,7 +428,7 @@ mod tests {
         );
         // Below zero, or above the highest price, said in the currency as written.
         let errors = parse_products(
-            b"sku,name,unit,currency,unit_price\nP-1,Pump,each,EUR,-3.00\nP-2,Hose,roll,EUR,999999999999.00\n",
+            b"sku,name,unit,currency,unit_price\nP-1,Pump,each,EUR,-3.00\nP-2,Hose,roll,EUR,999999999999.00\nP-3,Pipe,m,EUR,99999999999999999\n",
         )
         .unwrap_err();
         assert_eq!(errors[0].message, "unit_price -3.00 is below zero: a price cannot be.");
@@ -436,6 +438,12 @@ mod tests {
             ),
             "{:?}",
             errors[1]
+        );
+        // Beyond what any number of minor units holds: too high, all the same.
+        assert!(
+            errors[2].message.starts_with("unit_price 99999999999999999 is more than the highest"),
+            "{:?}",
+            errors[2]
         );
     }
 

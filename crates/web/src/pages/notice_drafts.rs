@@ -292,7 +292,17 @@ fn csv_fields(line: &str) -> Vec<&str> {
 
 /// A line's three fields, trimmed and out of any double quotes around them
 /// (a spreadsheet may quote every field), if it has three (see [`parse_change`]).
+/// Separators after the date (an empty column a spreadsheet copied too) are
+/// left out: a date ends with none.
 fn change_fields(line: &str) -> Option<[&str; 3]> {
+    let separator = |c: char| c == ',' || c == ';' || c.is_whitespace();
+    match three_fields(line) {
+        Some(fields) if !fields[2].ends_with(separator) => Some(fields),
+        _ => three_fields(line.trim_end_matches(separator)),
+    }
+}
+
+fn three_fields(line: &str) -> Option<[&str; 3]> {
     let by_semicolons_or_tabs: Vec<&str> = line.split(';').flat_map(|p| p.split('\t')).collect();
     let parts = [by_semicolons_or_tabs, csv_fields(line), line.splitn(3, ", ").collect()]
         .into_iter()
@@ -735,6 +745,20 @@ mod tests {
         assert_eq!(quoted[0].unit_price_minor, 165_000, "a spreadsheet's quotes around a price");
         let highest = parse_changes("EU-1, 100,000,000.00, 2026-12-01", &products).unwrap();
         assert_eq!(highest[0].unit_price_minor, MAX_UNIT_PRICE_MINOR);
+    }
+
+    #[test]
+    fn separators_after_the_date_are_an_empty_column_left_out() {
+        let products = [product("EU-1", "EUR")];
+        for line in [
+            "EU-1 , 9.50 , 2027-01-01 ,",
+            "EU-1;9.50;2027-01-01;;",
+            "EU-1\t9.50\t2027-01-01\t",
+            "EU-1,9.50,2027-01-01,",
+        ] {
+            let changes = parse_changes(line, &products).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            assert_eq!((changes[0].unit_price_minor, changes[0].effective_on.to_string()), (950, "2027-01-01".into()));
+        }
     }
 
     #[test]

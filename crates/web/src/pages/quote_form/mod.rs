@@ -161,6 +161,12 @@ impl QuoteFormPage {
         self.errors.get(field).map(String::as_str)
     }
 
+    /// Nothing is refused but the validity date far ahead, which is asked
+    /// about: saved again, it is kept.
+    fn only_asks_far_ahead(&self) -> bool {
+        self.errors.len() == 1 && self.error("valid_until").is_some_and(|e| e.ends_with(parse::FAR_AHEAD_ASKED))
+    }
+
     fn row_error(&self, index: &usize, part: &str) -> Option<&str> {
         self.errors.get(&format!("lines[{index}].{part}")).map(String::as_str)
     }

@@ -171,6 +171,9 @@ pub(super) fn far_from(today: NaiveDate) -> NaiveDate {
     today.checked_add_months(chrono::Months::new(12 * FAR_YEARS)).unwrap_or(NaiveDate::MAX)
 }
 
+/// How the question about a validity date far ahead ends.
+pub(super) const FAR_AHEAD_ASKED: &str = "If that is the date you mean, save again; if not, correct it.";
+
 /// Why a validity date far ahead is asked about: a quote valid for decades
 /// keeps its prices for as long, and 2062 is easily typed for 2026.
 fn far_ahead(date: NaiveDate, today: NaiveDate) -> Invalid {
@@ -178,8 +181,7 @@ fn far_ahead(date: NaiveDate, today: NaiveDate) -> Invalid {
     Invalid::new(
         "valid_until",
         format!(
-            "valid_until is {date}, {years} years from today: the quote keeps its prices until then. If that is the \
-             date you mean, save again; if not, correct it."
+            "valid_until is {date}, {years} years from today: the quote keeps its prices until then. {FAR_AHEAD_ASKED}"
         ),
     )
 }
