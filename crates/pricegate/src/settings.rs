@@ -132,6 +132,19 @@ impl Settings {
                 message: "must start with http:// or https://".into(),
             });
         }
+        // Links are this and a path: a query or a fragment would end up
+        // in the middle of every one of them.
+        if let Some(url) = &base_url
+            && url.contains(['?', '#'])
+        {
+            return Err(SettingsError {
+                variable: "PRICEGATE_BASE_URL",
+                message: format!(
+                    "{url:?} has a query or a fragment (? or #): give the address people open Pricegate at, such as \
+                     https://pricegate.example.com"
+                ),
+            });
+        }
         let smtp_url = get("SMTP_URL").map(Secret::new);
         if let Some(url) = &smtp_url
             && !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://"))
@@ -332,10 +345,16 @@ fn written(d: Duration) -> String {
 
 /// `30s`, `15m`, `4h`, `3d` (and anything else humantime reads, like `1h 30m`).
 pub fn parse_duration(variable: &'static str, raw: &str) -> Result<Duration, SettingsError> {
-    let duration = humantime::parse_duration(raw).ok().filter(|d| !d.is_zero()).ok_or_else(|| SettingsError {
+    let duration = humantime::parse_duration(raw).map_err(|_| SettingsError {
         variable,
         message: format!("{raw:?} is not a duration like 30s, 15m, 4h or 3d"),
     })?;
+    if duration.is_zero() {
+        return Err(SettingsError {
+            variable,
+            message: format!("{raw:?} is no time at all: it must be longer than 0"),
+        });
+    }
     // Dates reckoned from one must stay dates: none of these waits years.
     if duration > LONGEST_DURATION {
         return Err(SettingsError {
@@ -406,6 +425,12 @@ mod tests {
             "PRICEGATE_ACK_LINK_TTL: \"100000000d\" is longer than the 3650d (ten years) it may be"
         );
         assert!(settings(&[("PRICEGATE_REMINDERS", "1s,2s,10000y")]).is_err());
+        let e = parse_duration("PRICEGATE_WORKER_POLL", "0s").expect_err("refused");
+        assert_eq!(e.to_string(), "PRICEGATE_WORKER_POLL: \"0s\" is no time at all: it must be longer than 0");
+        let e = settings(&[("PRICEGATE_BASE_URL", "https://pricegate.example.com?x=1")]).expect_err("refused");
+        assert!(e.message.contains("has a query or a fragment"), "{}", e.message);
+        assert!(settings(&[("PRICEGATE_BASE_URL", "https://pricegate.example.com/")]).is_ok());
+        assert!(settings(&[("PRICEGATE_TRUSTED_PROXIES", "none")]).is_ok(), "as the settings page shows the default");
         let e = settings(&[("DATABASE_URL", " ")]).expect_err("refused");
         assert_eq!(e.variable, "DATABASE_URL");
         assert!(e.message.contains("set but empty"), "{}", e.message);

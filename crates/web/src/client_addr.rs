@@ -18,9 +18,13 @@ use axum::http::HeaderMap;
 pub struct TrustedProxies(Vec<(IpAddr, u8)>);
 
 impl TrustedProxies {
-    /// A comma-separated list of addresses and networks; empty trusts no one.
+    /// A comma-separated list of addresses and networks; empty, or `none`
+    /// (as the settings page shows the default), trusts no one.
     pub fn parse(raw: &str) -> Result<TrustedProxies, String> {
         let mut networks = Vec::new();
+        if raw.trim().eq_ignore_ascii_case("none") {
+            return Ok(TrustedProxies(networks));
+        }
         for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (addr, prefix) = item.split_once('/').unwrap_or((item, ""));
             let addr: IpAddr =
