@@ -147,7 +147,8 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
                 title: Text::parse("title", "Pump prices rise 8% from today", 200)?,
                 body: Text::parse_multiline(
                     "body",
-                    "Our supplier has raised motor prices. **Centrifugal pumps** go up by about 8%.\n\n\
+                    "Our supplier has raised motor prices. The **C250 and C400 centrifugal pumps** go up by about 8%; \
+                     the C100 keeps its price.\n\n\
                      Quotes already sent stay valid until their date; re-price drafts before you finalise.",
                     20_000,
                 )?,
@@ -182,7 +183,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Option<Vec<DemoLogin>>> {
                 title: Text::parse("title", "Valve discount ends", 200)?,
                 body: Text::parse_multiline(
                     "body",
-                    "The discount on stainless ball valves ends in thirty days.",
+                    "The discount on the DN50 stainless ball valve ends in thirty days.",
                     20_000,
                 )?,
                 changes: vec![NewPriceChange {
