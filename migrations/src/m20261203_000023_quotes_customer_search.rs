@@ -14,6 +14,28 @@ use sea_orm_migration::sea_orm::prelude::Uuid;
 
 pub struct Migration;
 
+/// Writes each search text to its quotes: a statement per text and up to
+/// 500 of its quotes, by primary key (the customer's columns have no index
+/// to update by).
+pub(crate) async fn write_search_texts(
+    db: &impl ConnectionTrait,
+    by_text: BTreeMap<String, Vec<Uuid>>,
+) -> Result<(), DbErr> {
+    for (text, ids) in by_text {
+        for chunk in ids.chunks(500) {
+            db.execute(
+                &Query::update()
+                    .table(Quotes::Table)
+                    .value(Quotes::CustomerSearch, text.as_str())
+                    .and_where(Expr::col(Quotes::Id).is_in(chunk.iter().copied()))
+                    .to_owned(),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 impl MigrationName for Migration {
     fn name(&self) -> &str {
         "m20261203_000023_quotes_customer_search"
@@ -43,8 +65,6 @@ impl MigrationTrait for Migration {
             Table::alter().table(Quotes::Table).add_column(string(Quotes::CustomerSearch).default("")).to_owned(),
         )
         .await?;
-        // A statement per customer and up to 500 of their quotes, by primary
-        // key: the customer's columns have no index to update by.
         let db = m.get_connection();
         let quotes = db
             .query_all(
@@ -62,19 +82,7 @@ impl MigrationTrait for Migration {
             let email: String = row.try_get("", "customer_email")?;
             by_text.entry(crate::customer_search(&name, &company, &email)).or_default().push(id);
         }
-        for (text, ids) in by_text {
-            for chunk in ids.chunks(500) {
-                db.execute(
-                    &Query::update()
-                        .table(Quotes::Table)
-                        .value(Quotes::CustomerSearch, text.as_str())
-                        .and_where(Expr::col(Quotes::Id).is_in(chunk.iter().copied()))
-                        .to_owned(),
-                )
-                .await?;
-            }
-        }
-        Ok(())
+        write_search_texts(db, by_text).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::ConnectionTrait;
 use sea_orm_migration::sea_orm::prelude::Uuid;
 
 pub struct Migration;
@@ -60,19 +59,7 @@ impl MigrationTrait for Migration {
                 by_text.entry(text).or_default().push(row.try_get("", "id")?);
             }
         }
-        for (text, ids) in by_text {
-            for chunk in ids.chunks(500) {
-                db.execute(
-                    &Query::update()
-                        .table(Quotes::Table)
-                        .value(Quotes::CustomerSearch, text.as_str())
-                        .and_where(Expr::col(Quotes::Id).is_in(chunk.iter().copied()))
-                        .to_owned(),
-                )
-                .await?;
-            }
-        }
-        Ok(())
+        crate::m20261203_000023_quotes_customer_search::write_search_texts(db, by_text).await
     }
 
     /// The search text as it is stays: the earlier folding finds less with

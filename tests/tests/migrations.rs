@@ -377,6 +377,45 @@ async fn published_notices_get_their_product_names_on_sqlite() {
     published_notices_get_their_product_names(Backend::Sqlite).await;
 }
 
+/// Sam, and a draft of his for each of `customers` (name, company, e-mail,
+/// and the search text as the schema of its day wrote it, if it had one),
+/// inserted as the schema migrated so far holds them: the quotes' ids.
+async fn sams_quotes(db: &DatabaseConnection, customers: &[(&str, &str, &str, Option<&str>)]) -> Vec<Uuid> {
+    let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
+    let user = Uuid::new_v4();
+    insert(
+        db,
+        "INSERT INTO users (id, email, name, role, password_hash, active, created_at, updated_at) \
+         VALUES (?, 'sam-old@pricegate.test', 'Sam', 'sales', 'x', true, ?, ?)",
+        vec![user.into(), now.into(), now.into()],
+    )
+    .await;
+    let mut ids = Vec::new();
+    for (name, company, email, search) in customers {
+        let id = Uuid::new_v4();
+        let (column, value) = match search {
+            Some(_) => (", customer_search", ", ?"),
+            None => ("", ""),
+        };
+        let mut values: Vec<Value> =
+            vec![id.into(), user.into(), user.into(), (*name).into(), (*email).into(), (*company).into()];
+        values.extend(search.map(|s| s.into()));
+        values.extend([now.date_naive().into(), now.into(), now.into()]);
+        insert(
+            db,
+            &format!(
+                "INSERT INTO quotes (id, owner_id, signer_id, customer_name, customer_email, customer_company{column}, \
+                 currency, valid_until, notes, state, drafted_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?{value}, 'EUR', ?, '', 'draft', ?, ?)"
+            ),
+            values,
+        )
+        .await;
+        ids.push(id);
+    }
+    ids
+}
+
 /// Quotes drafted before `customer_search` existed are found by the search
 /// as later ones are: their customer in small letters without accents,
 /// capitals beyond ASCII included, which SQL's own `lower` leaves on SQLite.
@@ -386,43 +425,12 @@ async fn earlier_quotes_get_their_customer_search(backend: Backend) {
     let db = Database::connect(test_db.url.as_str()).await.expect("connect");
     // The twenty-two before 000023.
     Migrator::up(&db, Some(22)).await.expect("the schema before quotes kept their customer's search text");
-
-    let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
-    let user = Uuid::new_v4();
-    insert(
-        &db,
-        "INSERT INTO users (id, email, name, role, password_hash, active, created_at, updated_at) \
-         VALUES (?, 'sam-old@pricegate.test', 'Sam', 'sales', 'x', true, ?, ?)",
-        vec![user.into(), now.into(), now.into()],
-    )
-    .await;
     let customers = [
-        ("Jürgen Öztürk", "ÖKO Pumpen", "JO@Oeko.example"),
-        ("Jürgen Öztürk", "ÖKO Pumpen", "JO@Oeko.example"),
-        ("Greta Berg", "", "greta@nordwind.example"),
+        ("Jürgen Öztürk", "ÖKO Pumpen", "JO@Oeko.example", None),
+        ("Jürgen Öztürk", "ÖKO Pumpen", "JO@Oeko.example", None),
+        ("Greta Berg", "", "greta@nordwind.example", None),
     ];
-    let mut ids = Vec::new();
-    for (name, company, email) in customers {
-        let id = Uuid::new_v4();
-        insert(
-            &db,
-            "INSERT INTO quotes (id, owner_id, signer_id, customer_name, customer_email, customer_company, currency, \
-             valid_until, notes, state, drafted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'EUR', ?, '', 'draft', ?, ?)",
-            vec![
-                id.into(),
-                user.into(),
-                user.into(),
-                name.into(),
-                email.into(),
-                company.into(),
-                now.date_naive().into(),
-                now.into(),
-                now.into(),
-            ],
-        )
-        .await;
-        ids.push(id);
-    }
+    let ids = sams_quotes(&db, &customers).await;
 
     Migrator::up(&db, None).await.expect("the search text");
     let mut texts = Vec::new();
@@ -453,45 +461,12 @@ async fn quotes_searched_by_letters_typed_without_them(backend: Backend) {
     let db = Database::connect(test_db.url.as_str()).await.expect("connect");
     // The twenty-five before 000026.
     Migrator::up(&db, Some(25)).await.expect("the schema before the search folded ł and ß");
-
-    let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
-    let user = Uuid::new_v4();
-    insert(
-        &db,
-        "INSERT INTO users (id, email, name, role, password_hash, active, created_at, updated_at) \
-         VALUES (?, 'sam-old@pricegate.test', 'Sam', 'sales', 'x', true, ?, ?)",
-        vec![user.into(), now.into(), now.into()],
-    )
-    .await;
     // As the search wrote them before.
     let customers = [
-        ("Łódź Water", "Straße AG", "lodz@water.example", "łodz water\nstraße ag\nlodz@water.example"),
-        ("Greta Berg", "", "greta@nordwind.example", "greta berg\n\ngreta@nordwind.example"),
+        ("Łódź Water", "Straße AG", "lodz@water.example", Some("łodz water\nstraße ag\nlodz@water.example")),
+        ("Greta Berg", "", "greta@nordwind.example", Some("greta berg\n\ngreta@nordwind.example")),
     ];
-    let mut ids = Vec::new();
-    for (name, company, email, search) in customers {
-        let id = Uuid::new_v4();
-        insert(
-            &db,
-            "INSERT INTO quotes (id, owner_id, signer_id, customer_name, customer_email, customer_company, \
-             customer_search, currency, valid_until, notes, state, drafted_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 'EUR', ?, '', 'draft', ?, ?)",
-            vec![
-                id.into(),
-                user.into(),
-                user.into(),
-                name.into(),
-                email.into(),
-                company.into(),
-                search.into(),
-                now.date_naive().into(),
-                now.into(),
-                now.into(),
-            ],
-        )
-        .await;
-        ids.push(id);
-    }
+    let ids = sams_quotes(&db, &customers).await;
 
     Migrator::up(&db, None).await.expect("the search text written again");
     let mut texts = Vec::new();
