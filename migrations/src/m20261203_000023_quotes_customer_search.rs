@@ -43,7 +43,7 @@ impl MigrationName for Migration {
 }
 
 #[derive(DeriveIden)]
-enum Quotes {
+pub(crate) enum Quotes {
     Table,
     Id,
     CustomerName,

@@ -9,22 +9,14 @@ use std::collections::BTreeMap;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::prelude::Uuid;
 
+use crate::m20261203_000023_quotes_customer_search::{Quotes, write_search_texts};
+
 pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
         "m20261204_000026_quotes_search_letters"
     }
-}
-
-#[derive(DeriveIden)]
-enum Quotes {
-    Table,
-    Id,
-    CustomerName,
-    CustomerCompany,
-    CustomerEmail,
-    CustomerSearch,
 }
 
 #[async_trait::async_trait]
@@ -59,7 +51,7 @@ impl MigrationTrait for Migration {
                 by_text.entry(text).or_default().push(row.try_get("", "id")?);
             }
         }
-        crate::m20261203_000023_quotes_customer_search::write_search_texts(db, by_text).await
+        write_search_texts(db, by_text).await
     }
 
     /// The search text as it is stays: the earlier folding finds less with
