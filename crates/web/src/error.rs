@@ -29,7 +29,8 @@ pub struct ErrorDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub pending: Option<Vec<Value>>,
-    /// 409 `pending_acknowledgements`: lines still at a superseded price.
+    /// 409 `superseded_prices` (and with 409 `pending_acknowledgements`):
+    /// the lines still at a price no longer in force, as in `GET /quotes/{id}/gate`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub superseded: Option<Vec<Value>>,

@@ -21,7 +21,13 @@ use crate::{Actor, Store, StoreError};
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OutboxView {
     pub id: Uuid,
-    /// `publication`, `reminder` or `escalation`.
+    /// What the e-mail is: `publication` (a notice, told at its publication
+    /// or on taking over drafts it holds up), `reminder`, `escalation` (to
+    /// finance), `signer` (about signing drafts: named, released, handed
+    /// over, or a signer gone or back), `approval`, `approval_request`,
+    /// `approval_declined` (finance's approval of old prices),
+    /// `password_reset`, `invitation` (each with a link to choose a
+    /// password), `password_changed` or `address_changed` (to the address before).
     pub kind: String,
     pub dedupe_key: String,
     pub to: String,
