@@ -240,6 +240,12 @@ async fn a_database_url_that_cannot_be_used_is_refused_without_its_password() {
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.starts_with("pricegate: DATABASE_URL: is set but empty"), "{said}");
     assert!(!dir.path().join("pricegate.db").exists(), "no SQLite file of its own: {said}");
+    // A database that is not there is named, and the server's words end there.
+    let url = "postgres://postgres@127.0.0.1:5432/pricegate_no_such_database";
+    let out = pricegate_in(dir.path(), "migrate", &[("DATABASE_URL", url)]).output().await.expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.trim_end().ends_with("database \"pricegate_no_such_database\" does not exist"), "{said}");
 }
 
 /// `pricegate user create` says what is wrong with each refused input, and

@@ -88,6 +88,16 @@ impl Application {
     }
 }
 
+/// A PostgreSQL error as the driver says it, without the line of the
+/// server's own source it was raised at (`… does not exist at line 948`),
+/// which tells the reader nothing.
+fn without_server_source_line(said: &str) -> &str {
+    match said.rsplit_once(" at line ") {
+        Some((message, line)) if !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) => message,
+        _ => said,
+    }
+}
+
 /// Opens the database named by the settings and brings its schema up to date.
 pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     // The driver's errors may repeat the URL, password and all.
@@ -95,7 +105,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     let said = |e: pricegate_store::StoreError| {
         // Each cause once: the driver's errors repeat their own source.
         let mut causes: Vec<String> = Vec::new();
-        for cause in anyhow::Error::new(e).chain().map(ToString::to_string) {
+        for cause in anyhow::Error::new(e).chain().map(|c| without_server_source_line(&c.to_string()).to_owned()) {
             if !causes.iter().any(|said| said.contains(&cause)) {
                 causes.push(cause);
             }
