@@ -209,6 +209,12 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let body = r.text().await.unwrap();
     assert!(body.contains("do not match") && body.contains("name=\"kept.customer_name\" value=\"Kept &#38; Co\""), "{body}");
+    // And through a login page that had expired (its cookie gone after an hour).
+    let r = http.post(format!("{base}/login")).form(&wrong).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("this login page had expired") || body.contains("This login page had expired"), "{body}");
+    assert!(body.contains("what you typed is kept on this page") && body.contains("name=\"kept.customer_name\" value=\"Kept &#38; Co\""), "{body}");
     for (site, token) in [("cross-site", "page's"), ("same-origin", "")] {
         let r = keep(site, token).await.unwrap();
         assert_eq!((r.status(), location(&r).as_deref()), (StatusCode::SEE_OTHER, Some("/login?ended=form")), "{site} {token:?}");

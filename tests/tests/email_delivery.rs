@@ -774,8 +774,24 @@ async fn delete_notice_row(backend: Backend, app: &pricegate_tests::TestApp, nid
     let id: uuid::Uuid = nid.parse().unwrap();
     match backend {
         Backend::Postgres => {
-            let txn = app.store.connection().begin().await.unwrap();
-            txn.execute_unprepared("SET LOCAL session_replication_role = replica").await.unwrap();
+            // The foreign keys to notices dropped, in this test's own
+            // database, whose tables the tests' role owns: switching them
+            // off (session_replication_role) would take a superuser.
+            let conn = app.store.connection();
+            let keys = conn
+                .query_all_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT conrelid::regclass::text AS owner, conname::text AS name FROM pg_constraint \
+                     WHERE contype = 'f' AND confrelid = 'notices'::regclass",
+                ))
+                .await
+                .unwrap();
+            for key in keys {
+                let (owner, name): (String, String) =
+                    (key.try_get("", "owner").unwrap(), key.try_get("", "name").unwrap());
+                conn.execute_unprepared(&format!("ALTER TABLE {owner} DROP CONSTRAINT \"{name}\"")).await.unwrap();
+            }
+            let txn = conn.begin().await.unwrap();
             assert_eq!(notices::Entity::delete_by_id(id).exec(&txn).await.unwrap().rows_affected, 1);
             txn.commit().await.unwrap();
         }

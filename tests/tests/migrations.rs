@@ -465,6 +465,8 @@ async fn quotes_searched_by_letters_typed_without_them(backend: Backend) {
     let customers = [
         ("Łódź Water", "Straße AG", "lodz@water.example", Some("łodz water\nstraße ag\nlodz@water.example")),
         ("Greta Berg", "", "greta@nordwind.example", Some("greta berg\n\ngreta@nordwind.example")),
+        // Plain text, whatever it says, is not read again.
+        ("Hugo Lind", "", "hugo@nordwind.example", Some("written by hand")),
     ];
     let ids = sams_quotes(&db, &customers).await;
 
@@ -473,7 +475,8 @@ async fn quotes_searched_by_letters_typed_without_them(backend: Backend) {
     for id in &ids {
         texts.push(quotes::Entity::find_by_id(*id).one(&db).await.expect("read").expect("the quote").customer_search);
     }
-    let expected = ["lodz water\nstrasse ag\nlodz@water.example", "greta berg\n\ngreta@nordwind.example"];
+    let expected =
+        ["lodz water\nstrasse ag\nlodz@water.example", "greta berg\n\ngreta@nordwind.example", "written by hand"];
     assert_eq!(texts, expected, "{backend:?}");
     db.close().await.ok();
 }

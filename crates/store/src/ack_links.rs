@@ -369,9 +369,10 @@ impl Store {
             .await?
             .rows_affected;
         if used != 1 {
-            // Someone used it between our read and our write (SQLite cannot
-            // lock the row): rolling the transaction back undoes our ack, and
-            // the page says when the other use acknowledged.
+            // Used between our read and our write: not while the row is
+            // locked (PostgreSQL) or the write lock held (SQLite), but were it
+            // so, rolling back undoes our acknowledgement, and the page says
+            // when the other use acknowledged.
             txn.rollback().await?;
             let theirs = acknowledgements::Entity::find()
                 .filter(acknowledgements::Column::NoticeId.eq(row.notice_id))

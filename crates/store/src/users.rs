@@ -522,17 +522,14 @@ impl Store {
     }
 }
 
-/// Refuses unless `actor` is an active admin as of now, read under the
-/// gate's exclusive lock: the role their request was let in with may have
-/// been taken away by another admin meanwhile. Every change of a role or
-/// deactivation checks this first, so the last admin is never demoted: the
-/// one who would do it is then the only admin left, and nobody can take
-/// away their own.
 /// Tells someone of a change [`Store::apply_user_patch`] made to their
 /// account: a new `password` at their address, and a corrected address at
 /// the one they had (`before`). Only once they have chosen a password:
 /// until then their account is nobody's to take, and an invitation to a
-/// mistyped address reached someone else, who is told nothing more.
+/// mistyped address reached someone else, who is told nothing more. (An
+/// account an administrator made with a password, at an address mistyped,
+/// has its stranger told that the address is no longer theirs, by whom:
+/// nothing more, the new address least of all.)
 async fn tell_account_changed(
     txn: &DatabaseTransaction,
     setup: &crate::MailSetup,
@@ -561,6 +558,12 @@ async fn tell_account_changed(
     Ok(())
 }
 
+/// Refuses unless `actor` is an active admin as of now, read under the
+/// gate's exclusive lock: the role their request was let in with may have
+/// been taken away by another admin meanwhile. Every change of a role or
+/// deactivation checks this first, so the last admin is never demoted: the
+/// one who would do it is then the only admin left, and nobody can take
+/// away their own.
 async fn still_an_admin(txn: &DatabaseTransaction, actor: &Actor) -> Result<(), StoreError> {
     match users::Entity::find_by_id(actor.id).one(txn).await? {
         Some(u) if u.active && u.role == Role::Admin.as_str() => Ok(()),

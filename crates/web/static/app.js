@@ -222,20 +222,13 @@
 // the form back as it was typed but fetched again, with a new key: the key it
 // was sent with is put back, so that saving again drafts nothing twice (the
 // server leads to what was saved, or, if something was changed, says so and
-// keeps what was typed). Kept for this tab only, per form.
+// keeps what was typed). The key sent is kept in that page's own entry of
+// the tab's history, so a form opened afresh (another entry) keeps its own.
 (function () {
   "use strict";
-  var storage;
-  try {
-    storage = window.sessionStorage;
-  } catch (e) {
+  var SENT = "pricegate:sent-key";
+  if (!window.history || typeof window.history.replaceState !== "function") {
     return;
-  }
-  if (!storage) {
-    return;
-  }
-  function slot(form) {
-    return "pricegate:sent-key:" + form.getAttribute("action");
   }
   // The browser put back what was typed: some field differs from the page's own.
   function restored(form) {
@@ -265,19 +258,32 @@
     var form = event.target;
     var key = form instanceof HTMLFormElement ? form.elements.namedItem("draft_id") : null;
     if (key instanceof HTMLInputElement) {
+      var state = {};
+      var current = window.history.state;
+      if (current && typeof current === "object") {
+        for (var name in current) {
+          if (Object.prototype.hasOwnProperty.call(current, name)) {
+            state[name] = current[name];
+          }
+        }
+      }
+      state[SENT] = { action: form.getAttribute("action"), key: key.value };
       try {
-        storage.setItem(slot(form), key.value);
+        window.history.replaceState(state, "");
       } catch (e) {
-        // Storage full or refused: the server still refuses a second sending as it was.
+        // Refused: the server still refuses a second sending as it was.
       }
     }
   });
   window.addEventListener("pageshow", function () {
+    var sent = window.history.state && window.history.state[SENT];
+    if (!sent) {
+      return;
+    }
     var keys = document.querySelectorAll("form input[name=draft_id]");
     for (var i = 0; i < keys.length; i++) {
-      var sent = storage.getItem(slot(keys[i].form));
-      if (sent && restored(keys[i].form)) {
-        keys[i].value = sent;
+      if (keys[i].form.getAttribute("action") === sent.action && restored(keys[i].form)) {
+        keys[i].value = sent.key;
       }
     }
   });

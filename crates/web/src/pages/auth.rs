@@ -48,6 +48,13 @@ struct LoginPage {
     kept: Option<KeptAcrossLogin>,
 }
 
+impl LoginPage {
+    /// What the names of a kept form's fields start with on this form.
+    fn kept_prefix(&self) -> &'static str {
+        KeptAcrossLogin::PREFIX
+    }
+}
+
 /// What a login page shows besides its form: the e-mail typed, why it is
 /// shown again or at all, where the login leads, and a form it keeps.
 #[derive(Default)]
@@ -63,14 +70,14 @@ struct LoginAsk<'a> {
 /// ended, so that logging in brings it back as typed; the page that form
 /// was on is where a login leads otherwise.
 pub(super) fn login_keeping(app: &AppState, headers: &HeaderMap, kept: KeptAcrossLogin) -> Result<Response, PageError> {
-    let note = Some(
-        "Your session had ended, so nothing was saved, but what you typed is kept on this page: log in, and the \
-         form comes back as you typed it, to check and save.",
-    );
     let next = kept.action.clone();
-    let ask = LoginAsk { next: &next, note, kept: Some(kept), ..LoginAsk::default() };
+    let ask = LoginAsk { next: &next, note: Some(KEPT_NOTE), kept: Some(kept), ..LoginAsk::default() };
     login_page(app, headers, StatusCode::UNAUTHORIZED, ask)
 }
+
+/// What the login page that carries a form says of it.
+const KEPT_NOTE: &str = "Your session had ended, so nothing was saved, but what you typed is kept on this page: log \
+    in, and the form comes back as you typed it, to check and save.";
 
 async fn home(user: Result<PageUser, Response>) -> Redirect {
     match user {
@@ -144,19 +151,22 @@ async fn login(
 ) -> Result<Response, PageError> {
     let form = match form {
         // A form another site sent is never a login (login CSRF), whatever cookie came with it.
+        // What it would carry of a form is not taken either.
         Ok(LoginForm(form)) if crate::ack::is_cross_site(&headers, &app.base_url) => {
             let (email, next) = (form.get("email").trim().to_owned(), form.get("next").to_owned());
-            return stale_login(&app, &headers, email, &next).await;
+            return stale_login(&app, &headers, email, &next, None).await;
         }
         Ok(LoginForm(form)) => form,
-        Err(LoginFormRejection::Stale { email, next }) => return stale_login(&app, &headers, email, &next).await,
+        Err(LoginFormRejection::Stale { email, next, kept }) => {
+            return stale_login(&app, &headers, email, &next, kept).await;
+        }
         Err(LoginFormRejection::Unreadable(e)) => return Err(e),
     };
     let email = form.get("email").trim().to_owned();
     let next = form.get("next");
     let kept = KeptAcrossLogin::from_login(&form);
-    let again =
-        |email: String, error: String| LoginAsk { email, error: Some(error), next, kept: kept.clone(), note: None };
+    let note = kept.as_ref().map(|_| KEPT_NOTE);
+    let again = |email: String, error: String| LoginAsk { email, error: Some(error), next, kept: kept.clone(), note };
     // Nothing to check yet: no attempt is counted against the account.
     let missing = match (email.is_empty(), form.get("password").is_empty()) {
         (true, true) => Some("Enter your e-mail address and password."),
@@ -194,8 +204,15 @@ async fn login(
 /// tab) goes where the form would have led; anyone else is shown the login
 /// page again with the e-mail they typed and a token that matches, and told
 /// why (and, when this browser is someone else's session, whose). Nobody is
-/// logged in by it.
-async fn stale_login(app: &AppState, headers: &HeaderMap, email: String, next: &str) -> Result<Response, PageError> {
+/// logged in by it. A form it carried (see [`login_keeping`]) stays with it,
+/// or, for whoever is logged in already, is offered back as the login would.
+async fn stale_login(
+    app: &AppState,
+    headers: &HeaderMap,
+    email: String,
+    next: &str,
+    kept: Option<KeptAcrossLogin>,
+) -> Result<Response, PageError> {
     let session = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128);
     let logged_in = match session {
         Some(token) => app.store.authenticate_session(token).await?,
@@ -203,7 +220,10 @@ async fn stale_login(app: &AppState, headers: &HeaderMap, email: String, next: &
     };
     let message = match logged_in {
         Some(user) if user.user.email.eq_ignore_ascii_case(&email) => {
-            return Ok(Redirect::to(local_path(next).unwrap_or("/")).into_response());
+            return Ok(match &kept {
+                Some(kept) => render(StatusCode::OK, &KeptPage { layout: Layout::anonymous("Logged in"), kept }),
+                None => Redirect::to(local_path(next).unwrap_or("/")).into_response(),
+            });
         }
         Some(user) => format!(
             "This browser is logged in as {} ({}), and this login page had expired, so nothing changed. To log \
@@ -218,7 +238,7 @@ async fn stale_login(app: &AppState, headers: &HeaderMap, email: String, next: &
         app,
         headers,
         StatusCode::FORBIDDEN,
-        LoginAsk { email, error: Some(message), next, ..LoginAsk::default() },
+        LoginAsk { email, error: Some(message), next, note: kept.as_ref().map(|_| KEPT_NOTE), kept },
     )
 }
 

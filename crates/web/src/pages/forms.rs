@@ -158,7 +158,7 @@ pub enum LoginFormRejection {
     /// tab logged in, or one older than its cookie. It logs nobody in; the
     /// e-mail and the page asked for are kept, so the login page can be
     /// shown again with them (never the password).
-    Stale { email: String, next: String },
+    Stale { email: String, next: String, kept: Option<KeptAcrossLogin> },
 }
 
 impl IntoResponse for LoginFormRejection {
@@ -180,7 +180,7 @@ impl<S: Send + Sync> FromRequest<S> for LoginForm {
             Ok(LoginForm(form))
         } else {
             let (email, next) = (form.get("email").trim().to_owned(), form.get("next").to_owned());
-            Err(LoginFormRejection::Stale { email, next })
+            Err(LoginFormRejection::Stale { email, next, kept: KeptAcrossLogin::from_login(&form) })
         }
     }
 }
@@ -297,7 +297,7 @@ impl Posted {
 }
 
 /// A [`CsrfForm`] for a form whose page shows what was typed back without
-/// acting on it (the quote forms, long to type): sent from this site with a
+/// acting on it (the quote and notice forms, long to type): sent from this site with a
 /// token that is not the session's (opened before a logout and login in
 /// another tab), it is `expired`, and its handler shows the form again, as
 /// typed, with the current token, doing nothing else. Without a token, or
@@ -319,11 +319,14 @@ impl<R: Roles> FromRequest<AppState> for KeptForm<R> {
         let user = match PageUser::from_request_parts(&mut parts, state).await {
             Ok(user) => user,
             // Sent after its session ended (its day over, logged out
-            // elsewhere): what was typed goes through the login page.
-            Err(to_login) => {
+            // elsewhere), which sends it to the login page: what was typed
+            // goes through that page. (Any other refusal, the database
+            // unavailable say, is said as it is.)
+            Err(to_login) if to_login.status() == StatusCode::SEE_OTHER => {
                 let req = Request::from_parts(parts, body);
                 return Err(KeptAcrossLogin::read(req, state).await.unwrap_or(to_login));
             }
+            Err(refused) => return Err(refused),
         };
         let Posted { user, form, from_here } = Posted::read_as(user, parts, body, state, R::ROLES).await?;
         let expired = !tokens_match(form.get(CSRF_FIELD), user.csrf());
@@ -342,7 +345,7 @@ impl<R: Roles> FromRequest<AppState> for KeptForm<R> {
 /// form again as typed ([`EXPIRED_FORM_KEPT`]), to check and save. A post
 /// from another site, or without a token, is never kept: it is the login
 /// page as for any other form.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct KeptAcrossLogin {
     /// Where the form was sent: one of [`KeptAcrossLogin::keeps`]'s addresses.
     pub action: String,
@@ -354,6 +357,9 @@ impl KeptAcrossLogin {
     /// The prefix of a kept field's name on the login form, which keeps them
     /// apart from its own.
     pub(crate) const PREFIX: &'static str = "kept.";
+
+    /// The most a kept form may hold, its names and values together.
+    const LARGEST: usize = 256 * 1024;
 
     /// The login page with the form sent to `req` kept on it, if it may be kept.
     async fn read(req: Request, state: &AppState) -> Option<Response> {
@@ -371,6 +377,11 @@ impl KeptAcrossLogin {
         }
         let mut fields: Vec<(String, String)> =
             form.fields().map(|(name, value)| (name.to_owned(), value.to_owned())).collect();
+        // As much as the largest form a person types (a quote of 200
+        // lines, a notice of 500 changes): more is not someone's typing.
+        if fields.iter().map(|(name, value)| name.len() + value.len()).sum::<usize>() > Self::LARGEST {
+            return None;
+        }
         fields.sort();
         super::auth::login_keeping(state, &headers, KeptAcrossLogin { action, fields }).ok()
     }
@@ -458,4 +469,54 @@ fn parse_id(raw: &str) -> Result<Uuid, PageError> {
 
 pub(super) fn not_found() -> PageError {
     PageError::new(StatusCode::NOT_FOUND, "Not found", "There is nothing at this address.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_long_forms_addresses_are_kept_across_a_login() {
+        let id = Uuid::new_v4().hyphenated().to_string();
+        for kept in ["/quotes/new", "/notices/new", &format!("/quotes/{id}/edit"), &format!("/notices/{id}/edit")] {
+            assert!(KeptAcrossLogin::keeps(kept), "{kept}");
+        }
+        let upper = id.to_uppercase();
+        for not in [
+            "",
+            "/",
+            "/quotes/new/",
+            "/quotes/x/edit",
+            "/login",
+            &format!("/quotes/{upper}/edit"),
+            &format!("/quotes/{id}/finalise"),
+            &format!("/quotes/{id}/edit/"),
+            &format!("/products/{id}/edit"),
+            &format!("//evil.example/quotes/{id}/edit"),
+        ] {
+            assert!(!KeptAcrossLogin::keeps(not), "{not}");
+        }
+    }
+
+    #[test]
+    fn a_login_form_gives_back_the_fields_it_kept_for_an_address_kept() {
+        let form = |pairs: &[(&str, &str)]| {
+            FormFields::of(pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()).expect("a form")
+        };
+        let login = form(&[
+            ("csrf_token", "login's"),
+            ("email", "sam@pricegate.test"),
+            ("password", "secret"),
+            ("resume", "/quotes/new"),
+            ("kept.customer_name", "Greta"),
+            ("kept.csrf_token", "the form's"),
+        ]);
+        let kept = KeptAcrossLogin::from_login(&login).expect("kept");
+        assert_eq!(kept.action, "/quotes/new");
+        let fields: Vec<(&str, &str)> = kept.fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert_eq!(fields, [("csrf_token", "the form's"), ("customer_name", "Greta")], "its own fields left out");
+        assert!(KeptAcrossLogin::from_login(&form(&[("resume", "/logout"), ("kept.x", "1")])).is_none());
+        assert!(KeptAcrossLogin::from_login(&form(&[("resume", "/quotes/new")])).is_none(), "nothing kept");
+        assert!(KeptAcrossLogin::from_login(&form(&[("kept.x", "1")])).is_none(), "no address");
+    }
 }

@@ -729,6 +729,9 @@ pub(super) enum QuoteDone {
     /// signer (`released`) when they had been told they sign it.
     SavedNewSigner {
         released: Option<Uuid>,
+        /// The edit also ended a request for finance's approval (see
+        /// [`QuoteDone::SavedRequestEnded`]).
+        request_ended: bool,
     },
     /// Saved, and finance's approval of the quote's old prices no longer
     /// covers its lines (a quantity or discount changed, a line added).
@@ -789,14 +792,23 @@ pub(super) enum QuoteDone {
 
 const QUOTE_DONE: DoneCookie = DoneCookie { name: "pricegate_quote_done", page: "/quotes" };
 
+/// What saving an edit says when it ended a request for finance's approval.
+const REQUEST_ENDED: &str = "The request that finance approve its old prices was about its lines as they were, so it \
+    has ended, unanswered: if lines are still at an old price, reprice the quote or ask finance again (below).";
+
 impl QuoteDone {
     fn cookie_value(&self, quote: Uuid) -> String {
         match self {
             QuoteDone::Drafted => format!("drafted.{quote}"),
             QuoteDone::Saved => format!("saved.{quote}"),
             QuoteDone::Unchanged => format!("unchanged.{quote}"),
-            QuoteDone::SavedNewSigner { released: None } => format!("saved-signer.{quote}"),
-            QuoteDone::SavedNewSigner { released: Some(former) } => format!("saved-signer.{quote}.{former}"),
+            QuoteDone::SavedNewSigner { released, request_ended } => {
+                let kind = if *request_ended { "saved-signer-request-ended" } else { "saved-signer" };
+                match released {
+                    None => format!("{kind}.{quote}"),
+                    Some(former) => format!("{kind}.{quote}.{former}"),
+                }
+            }
             QuoteDone::SavedApprovalLapsed => format!("saved-lapsed.{quote}"),
             QuoteDone::SavedApprovalCoversAgain => format!("saved-approved.{quote}"),
             QuoteDone::SavedRequestEnded => format!("saved-request-ended.{quote}"),
@@ -826,11 +838,12 @@ impl QuoteDone {
             "drafted" => QuoteDone::Drafted,
             "saved" => QuoteDone::Saved,
             "unchanged" => QuoteDone::Unchanged,
-            "saved-signer" => QuoteDone::SavedNewSigner {
+            "saved-signer" | "saved-signer-request-ended" => QuoteDone::SavedNewSigner {
                 released: match parts.next() {
                     Some(former) => Some(Uuid::parse_str(former).ok()?),
                     None => None,
                 },
+                request_ended: kind == "saved-signer-request-ended",
             },
             "saved-lapsed" => QuoteDone::SavedApprovalLapsed,
             "saved-approved" => QuoteDone::SavedApprovalCoversAgain,
@@ -917,8 +930,12 @@ impl QuoteDone {
                 "Quote cancelled {}: it can no longer be finalised. Copy it as a new quote to offer it again.",
                 page.cancelled_at
             ),
-            QuoteDone::SavedNewSigner { released } => {
+            QuoteDone::SavedNewSigner { released, request_ended } => {
                 let mut sentence = format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at);
+                if *request_ended {
+                    sentence.push(' ');
+                    sentence.push_str(REQUEST_ENDED);
+                }
                 if !page.i_am_signer {
                     sentence.push_str(&format!(" {} is told by e-mail that they sign it now.", page.signer));
                 }
@@ -936,12 +953,9 @@ impl QuoteDone {
                  cover its lines as they are now: reprice it, or ask finance to approve again.",
                 page.drafted_at
             ),
-            QuoteDone::SavedRequestEnded => format!(
-                "Changes saved. The quote keeps its drafting time, {}. The request that finance approve its old \
-                 prices was about its lines as they were, so it has ended, unanswered: if lines are still at an old \
-                 price, reprice the quote or ask finance again (below).",
-                page.drafted_at
-            ),
+            QuoteDone::SavedRequestEnded => {
+                format!("Changes saved. The quote keeps its drafting time, {}. {REQUEST_ENDED}", page.drafted_at)
+            }
             QuoteDone::SavedApprovalCoversAgain => format!(
                 "Changes saved. The quote keeps its drafting time, {}. Its lines at old prices are again those \
                  finance approved keeping, so that approval covers them once more (see below).",
@@ -2100,9 +2114,13 @@ mod tests {
         let all = [
             QuoteDone::Drafted,
             QuoteDone::Saved,
-            QuoteDone::SavedNewSigner { released: None },
-            QuoteDone::SavedNewSigner { released: Some(other) },
+            QuoteDone::SavedNewSigner { released: None, request_ended: false },
+            QuoteDone::SavedNewSigner { released: Some(other), request_ended: false },
+            QuoteDone::SavedNewSigner { released: Some(other), request_ended: true },
+            QuoteDone::SavedNewSigner { released: None, request_ended: true },
             QuoteDone::SavedApprovalLapsed,
+            QuoteDone::SavedApprovalCoversAgain,
+            QuoteDone::SavedRequestEnded,
             QuoteDone::DraftedAlready,
             QuoteDone::Cancelled,
             QuoteDone::NotEditable { sent: true },

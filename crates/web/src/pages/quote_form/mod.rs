@@ -673,10 +673,12 @@ pub async fn update_quote(
                     let covered_again = !was_covered && now_covered == Some(true);
                     let done = match (lapsed, new_signer) {
                         _ if !edited.changed => QuoteDone::Unchanged,
-                        _ if edited.request_ended => QuoteDone::SavedRequestEnded,
+                        (_, false) if edited.request_ended => QuoteDone::SavedRequestEnded,
                         _ if covered_again => QuoteDone::SavedApprovalCoversAgain,
                         (true, _) => QuoteDone::SavedApprovalLapsed,
-                        (false, true) => QuoteDone::SavedNewSigner { released: edited.released },
+                        (false, true) => {
+                            QuoteDone::SavedNewSigner { released: edited.released, request_ended: edited.request_ended }
+                        }
                         (false, false) => QuoteDone::Saved,
                     };
                     return Ok(done.back_to_quote(&user.seal(&app), id));
