@@ -248,6 +248,26 @@ async fn a_database_url_that_cannot_be_used_is_refused_without_its_password() {
     assert!(said.trim_end().ends_with("database \"pricegate_no_such_database\" does not exist"), "{said}");
 }
 
+/// A sender whose domain has letters beyond ASCII would have every e-mail
+/// retried for ever (mail servers take ASCII envelopes): the start says so.
+/// Its name may be in any letters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_address_beyond_ascii_is_refused_at_start_and_its_name_is_not() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let env = [("MAIL_FROM", "Preise <preise@müller.de>"), ("PRICEGATE_BIND", "127.0.0.1:0")];
+    let out = pricegate_in(dir.path(), "serve", &env).output().await.expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("MAIL_FROM: the address preise@müller.de has letters beyond ASCII")
+            && said.contains("xn--mller-kva.de"),
+        "{said}"
+    );
+    // Written as DNS writes it, with a name in any letters: it serves.
+    let log = start_up_log(&[("MAIL_FROM", "Preisbüro Müller <preise@xn--mller-kva.de>")]).await;
+    assert!(!log.contains("MAIL_FROM"), "{log}");
+}
+
 /// `pricegate user create` says what is wrong with each refused input, and
 /// creates nobody: no password on standard input, a short one, a bad role;
 /// then the same command with a good password prints the new user's id.

@@ -328,7 +328,12 @@ fn parse_amount_wide(raw: &str, digits: u8) -> Option<i128> {
         None => whole.to_owned(),
         Some(separator) => {
             let groups: Vec<&str> = whole.split(separator).collect();
-            let grouped = (1..=3).contains(&groups[0].len()) && groups[1..].iter().all(|g| g.len() == 3);
+            // A number grouped by thousands starts with a digit other than
+            // 0: `0,750` is three quarters written with a decimal comma, not
+            // seven hundred and fifty.
+            let grouped = (1..=3).contains(&groups[0].len())
+                && !groups[0].starts_with('0')
+                && groups[1..].iter().all(|g| g.len() == 3);
             if !grouped {
                 return None;
             }
@@ -383,6 +388,13 @@ mod tests {
         for unreadable in ["cheap", "1.234,50", "12.345", "", "1,2,3", "9e99"] {
             assert_eq!(eur.read_unit_price(unreadable), Err(UnreadablePrice::NotAnAmount), "{unreadable}");
         }
+        // A decimal comma after a nought is not a thousands separator.
+        let kwd = Currency::parse("KWD").expect("KWD");
+        for decimal_comma in ["0,750", "0,999", "00,125", "0 500"] {
+            assert_eq!(kwd.read_unit_price(decimal_comma), Err(UnreadablePrice::NotAnAmount), "{decimal_comma}");
+        }
+        assert_eq!(kwd.read_unit_price("0.750"), Ok(750));
+        assert_eq!(kwd.read_unit_price("1,000"), Ok(1_000_000));
         assert_eq!(eur.highest_unit_price(), "100,000,000.00 EUR");
     }
 

@@ -203,6 +203,16 @@ fn parse_address(field: &str, raw: &str) -> Result<String, Invalid> {
             && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
     let domain_ok = words(domain, &|_| true) && domain.split('.').all(label_ok);
+    // A domain in letters beyond ASCII is one, written as DNS writes it.
+    if local_ok && !domain.is_ascii() {
+        return Err(Invalid::new(
+            field,
+            format!(
+                "{field} must have its domain written as DNS writes it, in ASCII: a domain with letters beyond it, \
+                 such as müller.de, is written xn--mller-kva.de."
+            ),
+        ));
+    }
     if !local_ok || !domain_ok {
         return Err(bad());
     }
@@ -222,7 +232,10 @@ impl Sku {
         if ok {
             Ok(Sku(value.to_owned()))
         } else {
-            Err(Invalid::new("sku", "sku must be 1 to 64 characters of letters, digits, '-', '_', '.' or '/'."))
+            Err(Invalid::new(
+                "sku",
+                "sku must be 1 to 64 characters of the letters A to Z (small or capital), digits, '-', '_', '.' or '/'.",
+            ))
         }
     }
 
@@ -462,6 +475,10 @@ mod tests {
         for good in ["o'neil+quotes@mail.example.co.uk", "x@a-b.example", "first.last@example.com", "ops@intranet"] {
             assert!(Email::parse(good).is_ok(), "{good:?} should be taken");
         }
+        // A domain beyond ASCII is said how to write.
+        let idn = Email::parse("info@müller.de").expect_err("refused").message;
+        assert!(idn.contains("is written xn--mller-kva.de"), "{idn}");
+        assert_eq!(Email::parse("info@xn--mller-kva.de").unwrap().as_str(), "info@xn--mller-kva.de");
         // A customer is not mailed: their address is kept as the salesperson typed it.
         assert_eq!(CustomerEmail::parse(" jörg@müller.de ").unwrap().as_str(), "jörg@müller.de");
         for bad in ["jörg", "a b@c.de", "a@@b", "a..b@c.de"] {

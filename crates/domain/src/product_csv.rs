@@ -344,7 +344,7 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
                 return Err(Invalid::new(
                     "unit_price",
                     format!(
-                        "unit_price must be a price in {} such as {}, not {price_raw:?}.",
+                        "unit_price must be a price in {} such as {}, not \u{201c}{price_raw}\u{201d}.",
                         currency.code(),
                         currency.example()
                     ),
@@ -355,7 +355,7 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
         price_raw.parse().map_err(|_| {
             Invalid::new(
                 "unit_price_minor",
-                format!("unit_price_minor must be a whole number of minor units, not {price_raw:?}."),
+                format!("unit_price_minor must be a whole number of minor units, not \u{201c}{price_raw}\u{201d}."),
             )
         })?
     };

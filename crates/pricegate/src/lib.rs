@@ -148,6 +148,16 @@ pub fn with_mail(store: Store, settings: &Settings, base_url: &str) -> anyhow::R
         .mail_from
         .parse()
         .map_err(|e| anyhow::anyhow!("MAIL_FROM is not an address like `Pricegate <pricegate@example.com>`: {e}"))?;
+    // Mail servers take an envelope in ASCII only (without SMTPUTF8, which
+    // few offer), and the Message-IDs are made of this domain: a sender at
+    // `müller.de` would have every e-mail retried for ever.
+    if !from.email.to_string().is_ascii() {
+        anyhow::bail!(
+            "MAIL_FROM: the address {} has letters beyond ASCII; write its domain as DNS does (müller.de is \
+             xn--mller-kva.de); the name before it may have any",
+            from.email
+        );
+    }
     let config = WorkerConfig {
         lease: settings.mail_lease,
         ..WorkerConfig::new(from.clone(), settings.worker_poll, settings.reminders.clone())
