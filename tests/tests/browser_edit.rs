@@ -997,3 +997,41 @@ async fn a_quote_typed_as_the_session_ends_comes_back_after_logging_in() {
     assert_eq!(quotes.body[0]["notes"], "Delivery in March.\nCall before.");
     app.stop().await;
 }
+
+/// A customer written in Arabic, its name ending in digits, on the quotes
+/// list: its reference stands whole after it, not pulled apart into the
+/// name's right-to-left run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_right_to_left_customer_leaves_the_reference_beside_it_whole() {
+    use pricegate_tests::fixtures::quote_request;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (finance_api, _) = app.user(Role::Finance, "Fiona").await;
+    let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance_api, "PART-1", "EUR", 10_000).await;
+    let mut request = quote_request(json!([{"sku": "PART-1", "quantity": 1}]));
+    request["customer"] = json!({"name": "شركة الكويت للمضخات ١٢٣", "email": "m@k.example", "company": ""});
+    let r = sales_api.post("/api/v1/quotes", &request).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let reference = id_of(&r.body)[..8].to_owned();
+    let base = app.base.clone();
+
+    with_browsers(1, move |browsers| async move {
+        let sam = Page::new(browsers[0].clone(), &base);
+        sam.log_in(&sales.email, PASSWORD).await;
+        sam.goto("/quotes").await;
+        let placed = sam
+            .client
+            .execute(
+                "const span = [...document.querySelectorAll('#quotes td span')].find(s => s.textContent.trim() === arguments[0]);\
+                 const link = span.parentElement.querySelector('a');\
+                 const [name, ref] = [link.getBoundingClientRect(), span.getBoundingClientRect()];\
+                 return { pieces: span.getClientRects().length, after: ref.left >= name.right - 1 || ref.top >= name.bottom - 1 };",
+                vec![json!(reference)],
+            )
+            .await
+            .expect("the reference's place");
+        assert_eq!(placed, json!({"pieces": 1, "after": true}), "{reference}");
+    })
+    .await;
+    app.stop().await;
+}
