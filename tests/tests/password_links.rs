@@ -78,6 +78,16 @@ async fn failed(app: &TestApp, id: uuid::Uuid) {
         .unwrap();
 }
 
+/// The e-mails of `kind` queued for `user`, to whichever address.
+async fn mail_of_kind(app: &TestApp, kind: &str, user: &str) -> Vec<outbox::Model> {
+    outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq(kind))
+        .filter(outbox::Column::UserId.eq(uuid::Uuid::parse_str(user).unwrap()))
+        .all(app.store.connection())
+        .await
+        .unwrap()
+}
+
 async fn outbox_rows(app: &TestApp, kind: &str) -> u64 {
     outbox::Entity::find().filter(outbox::Column::Kind.eq(kind)).count(app.store.connection()).await.unwrap()
 }
@@ -328,14 +338,14 @@ both_backends! {
         let said = row(users_page().await).expect("Otto is invited");
         assert!(!said.contains("did not go out"), "a new invitation waits to go: {said}");
         let to_otto: Vec<(String, String)> =
-            invitations_to(&app, &otto).await.into_iter().map(|row| (row.state, row.to_addr)).collect();
+            mail_of_kind(&app, "invitation", &otto).await.into_iter().map(|row| (row.state, row.to_addr)).collect();
         assert!(to_otto.contains(&("pending".to_owned(), "otto@pricegate.test".to_owned())), "{to_otto:?}");
         assert!(to_otto.contains(&("skipped".to_owned(), "otto@pricegate.exmaple".to_owned())), "{to_otto:?}");
         let r = admin.patch(&format!("/api/v1/users/{otto}"), &json!({"password": "set by the admin"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert!(!users_page().await.contains(&format!("id=\"invited-{otto}\"")), "a password the admin sets is his");
         let set_aside: Vec<(String, Option<String>)> =
-            invitations_to(&app, &otto).await.into_iter().map(|row| (row.state, row.last_error)).collect();
+            mail_of_kind(&app, "invitation", &otto).await.into_iter().map(|row| (row.state, row.last_error)).collect();
         assert_eq!(set_aside.len(), 2, "{set_aside:?}");
         for reason in ["e-mail address was corrected", "a new password was set"] {
             assert!(set_aside.iter().any(|(state, why)| state == "skipped" && why.as_deref().is_some_and(|w| w.contains(reason))), "{reason}: {set_aside:?}");
@@ -454,15 +464,6 @@ both_backends! {
 }
 
 /// The invitation e-mails to user `id` the outbox holds, whatever became of them.
-async fn invitations_to(app: &pricegate_tests::TestApp, id: &str) -> Vec<outbox::Model> {
-    outbox::Entity::find()
-        .filter(outbox::Column::Kind.eq("invitation"))
-        .filter(outbox::Column::UserId.eq(uuid::Uuid::parse_str(id).unwrap()))
-        .all(app.store.connection())
-        .await
-        .unwrap()
-}
-
 /// Someone invited, deactivated before choosing a password and reactivated:
 /// the deactivation ended their link, so the reactivation e-mails the
 /// invitation again, and the users page says when it went.
@@ -495,16 +496,6 @@ async fn someone_invited_and_reactivated_is_invited_again() {
     let listed = admin.get("/api/v1/users").await;
     assert!(listed.body.as_array().unwrap().iter().all(|u| u["invited_at"].is_null()), "{}", listed.text);
     app.stop().await;
-}
-
-/// The e-mails of `kind` queued for `user`, to whichever address.
-async fn account_mail(app: &TestApp, kind: &str, user: &str) -> Vec<outbox::Model> {
-    outbox::Entity::find()
-        .filter(outbox::Column::Kind.eq(kind))
-        .filter(outbox::Column::UserId.eq(uuid::Uuid::parse_str(user).unwrap()))
-        .all(app.store.connection())
-        .await
-        .unwrap()
 }
 
 both_backends! {
@@ -554,7 +545,7 @@ both_backends! {
             let r = admin.patch(&format!("/api/v1/users/{}", otto.id), &json!({"email": corrected})).await;
             assert_eq!(r.status, 200, "{}", r.text);
         }
-        let rows = account_mail(&app, "address_changed", &otto.id.to_string()).await;
+        let rows = mail_of_kind(&app, "address_changed", &otto.id.to_string()).await;
         let mut to: Vec<&str> = rows.iter().map(|r| r.to_addr.as_str()).collect();
         to.sort_unstable();
         assert_eq!(to, [otto.email.as_str(), "otto.new@pricegate.test"]);
@@ -588,7 +579,7 @@ both_backends! {
         assert_eq!(status, 303, "{page}");
         // Written, if at all, with the change itself.
         for kind in ["address_changed", "password_changed"] {
-            assert!(account_mail(&app, kind, &olga).await.is_empty(), "{kind}");
+            assert!(mail_of_kind(&app, kind, &olga).await.is_empty(), "{kind}");
         }
         let subjects: Vec<_> = sink.to("olga@pricegat.example").iter().filter_map(|m| m.header("subject")).collect();
         assert!(subjects.iter().all(|s| s.contains("choose your password")), "at most the invitation: {subjects:?}");
@@ -610,7 +601,7 @@ both_backends! {
             let r = admin.patch(&format!("/api/v1/users/{}", otto.id), &json!({"email": corrected})).await;
             assert_eq!(r.status, 200, "{}", r.text);
         }
-        let rows = account_mail(&app, "address_changed", &otto.id.to_string()).await;
+        let rows = mail_of_kind(&app, "address_changed", &otto.id.to_string()).await;
         assert!(rows.iter().all(|r| r.state == "pending" && r.attempts == 0), "none tried yet: {rows:?}");
         let mut to: Vec<&str> = rows.iter().map(|r| r.to_addr.as_str()).collect();
         to.sort_unstable();

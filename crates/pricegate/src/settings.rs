@@ -164,42 +164,29 @@ impl Settings {
                 message: "delays must increase, e.g. 4h,24h,72h".into(),
             });
         }
-        let ack_link_ttl = match get("PRICEGATE_ACK_LINK_TTL") {
-            None => hours(14 * 24),
-            Some(raw) => parse_duration("PRICEGATE_ACK_LINK_TTL", &raw)?,
+        // A duration setting, or its default when unset.
+        let duration = |variable: &'static str, default: Duration| match get(variable) {
+            None => Ok(default),
+            Some(raw) => parse_duration(variable, &raw),
         };
-        let db_max_connections = match get("PRICEGATE_DB_POOL") {
-            None => 10,
-            Some(raw) => raw.parse().ok().filter(|n| (1..=200).contains(n)).ok_or(SettingsError {
-                variable: "PRICEGATE_DB_POOL",
-                message: "must be a number of connections from 1 to 200".into(),
-            })?,
+        // A count of connections from 1 to `most`, or its default when unset.
+        let connections = |variable: &'static str, default: u32, most: u32| match get(variable) {
+            None => Ok(default),
+            Some(raw) => raw.parse().ok().filter(|n| (1..=most).contains(n)).ok_or(SettingsError {
+                variable,
+                message: format!("must be a number of connections from 1 to {most}"),
+            }),
         };
-        let worker_poll = match get("PRICEGATE_WORKER_POLL") {
-            None => Duration::from_secs(1),
-            Some(raw) => parse_duration("PRICEGATE_WORKER_POLL", &raw)?,
-        };
-        let mail_lease = match get("PRICEGATE_MAIL_LEASE") {
-            None => Duration::from_secs(300),
-            Some(raw) => parse_duration("PRICEGATE_MAIL_LEASE", &raw)?,
-        };
-        let request_timeout = match get("PRICEGATE_REQUEST_TIMEOUT") {
-            None => Duration::from_secs(30),
-            Some(raw) => parse_duration("PRICEGATE_REQUEST_TIMEOUT", &raw)?,
-        };
-        let idle_timeout = match get("PRICEGATE_IDLE_TIMEOUT") {
-            None => Duration::from_secs(75),
-            Some(raw) => parse_duration("PRICEGATE_IDLE_TIMEOUT", &raw)?,
-        };
+        let ack_link_ttl = duration("PRICEGATE_ACK_LINK_TTL", hours(14 * 24))?;
+        let db_max_connections = connections("PRICEGATE_DB_POOL", 10, 200)?;
+        let worker_poll = duration("PRICEGATE_WORKER_POLL", Duration::from_secs(1))?;
+        let mail_lease = duration("PRICEGATE_MAIL_LEASE", Duration::from_secs(300))?;
+        let request_timeout = duration("PRICEGATE_REQUEST_TIMEOUT", Duration::from_secs(30))?;
+        let idle_timeout = duration("PRICEGATE_IDLE_TIMEOUT", Duration::from_secs(75))?;
         let trusted_proxies = TrustedProxies::parse(&get("PRICEGATE_TRUSTED_PROXIES").unwrap_or_default())
             .map_err(|message| SettingsError { variable: "PRICEGATE_TRUSTED_PROXIES", message })?;
-        let connections_per_address = match get("PRICEGATE_CONNECTIONS_PER_ADDRESS") {
-            None => 512,
-            Some(raw) => raw.parse().ok().filter(|n| (1..=1_000_000).contains(n)).ok_or(SettingsError {
-                variable: "PRICEGATE_CONNECTIONS_PER_ADDRESS",
-                message: "must be a number of connections from 1 to 1000000".into(),
-            })?,
-        };
+        // At most a million: the same on every platform a usize is 32 bits or more.
+        let connections_per_address = connections("PRICEGATE_CONNECTIONS_PER_ADDRESS", 512, 1_000_000)? as usize;
         let calendar = match get("PRICEGATE_TIMEZONE") {
             None => Calendar::UTC,
             Some(raw) => {

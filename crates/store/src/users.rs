@@ -430,7 +430,7 @@ impl Store {
         let invite_again = address_corrected || reactivated;
         let user = match (&self.mail, invite_again && user.invited_at.is_some() && user.active) {
             (Some(setup), true) if patch.password.is_none() => {
-                let by = users::Entity::find_by_id(actor.id).one(&txn).await?.map(|u| u.name).unwrap_or_default();
+                let by = name_of(&txn, actor.id).await?;
                 crate::outbox::owe_password_mail(&txn, setup, now, &user, Some(&by), true).await?;
                 crate::password_links::audit_link_sent(&txn, now, actor, &user).await?;
                 let mut invited: users::ActiveModel = user.into();
@@ -452,15 +452,15 @@ impl Store {
             // to them as corrected; a message in flight or tried before
             // keeps the address it was tried at, which its row then says.
             use crate::entity::outbox;
-            // The e-mail telling an address it is no longer theirs stays
-            // addressed to it.
+            // Those kept at their address (telling it that it is no longer
+            // theirs) stay addressed to it.
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::ToAddr, Expr::value(user.email.clone()))
                 .col_expr(outbox::Column::ToName, Expr::value(user.name.clone()))
                 .filter(outbox::Column::UserId.eq(user.id))
                 .filter(outbox::Column::State.eq(crate::outbox::PENDING))
                 .filter(outbox::Column::Attempts.eq(0))
-                .filter(outbox::Column::Kind.ne(crate::outbox::ADDRESS_CHANGED))
+                .filter(outbox::Column::Kind.is_not_in(crate::outbox::KEPT_AT_ITS_ADDRESS.iter().copied()))
                 .exec(&txn)
                 .await?;
         }
@@ -522,6 +522,12 @@ impl Store {
     }
 }
 
+/// The name of user `id`, as a letter names who did something; empty for
+/// someone gone.
+async fn name_of(conn: &impl sea_orm::ConnectionTrait, id: Uuid) -> Result<String, StoreError> {
+    Ok(users::Entity::find_by_id(id).one(conn).await?.map(|u| u.name).unwrap_or_default())
+}
+
 /// Tells someone of a change [`Store::apply_user_patch`] made to their
 /// account: a new `password` at their address, and a corrected address at
 /// the one they had (`before`). Only once they have chosen a password:
@@ -546,7 +552,7 @@ async fn tell_account_changed(
     }
     let by = match actor.id == after.id {
         true => None,
-        false => Some(users::Entity::find_by_id(actor.id).one(txn).await?.map(|u| u.name).unwrap_or_default()),
+        false => Some(name_of(txn, actor.id).await?),
     };
     if password {
         let change = AccountChange::Password { by_link: false };

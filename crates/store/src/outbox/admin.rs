@@ -140,9 +140,7 @@ impl Store {
         if let Some(user_id) = row.user_id {
             let user = users::Entity::find_by_id(user_id).lock_shared().one(&txn).await?;
             match user {
-                // The e-mail telling an address it is no longer someone's
-                // is for that address, whatever theirs is now.
-                Some(user) if user.active && row.kind == super::ADDRESS_CHANGED => {}
+                Some(user) if user.active && super::KEPT_AT_ITS_ADDRESS.contains(&row.kind.as_str()) => {}
                 Some(user) if user.active => {
                     model.to_addr = Set(user.email);
                     model.to_name = Set(user.name);

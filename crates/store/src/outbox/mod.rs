@@ -80,6 +80,11 @@ pub const PASSWORD_CHANGED: &str = "password_changed";
 /// To the address someone had before an administrator corrected it.
 pub const ADDRESS_CHANGED: &str = "address_changed";
 
+/// The kinds of mail for the address they were written to, whatever their
+/// person's address is later: a correction does not move them, nor does
+/// sending one again. Every other e-mail follows its person.
+pub(crate) const KEPT_AT_ITS_ADDRESS: &[&str] = &[ADDRESS_CHANGED];
+
 /// Rows per INSERT: far below SQLite's and PostgreSQL's bind-parameter limits.
 const CHUNK: usize = 400;
 
