@@ -28,6 +28,8 @@ mod m20261203_000023_quotes_customer_search;
 mod m20261204_000024_approval_requests;
 mod m20261204_000025_login_failures_by_address;
 mod m20261204_000026_quotes_search_letters;
+mod m20261205_000027_audit_by_actor;
+mod m20261205_000028_users_last_login;
 
 pub struct Migrator;
 
@@ -107,6 +109,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000024_approval_requests::Migration),
             Box::new(m20261204_000025_login_failures_by_address::Migration),
             Box::new(m20261204_000026_quotes_search_letters::Migration),
+            Box::new(m20261205_000027_audit_by_actor::Migration),
+            Box::new(m20261205_000028_users_last_login::Migration),
         ]
     }
 }

@@ -532,6 +532,7 @@ pub async fn insert_users(app: &crate::TestApp, like: uuid::Uuid, people: &[(Str
             created_at: Set(now),
             updated_at: Set(now),
             invited_at: Set(None),
+            last_login_at: Set(None),
         })
         .collect();
     for chunk in rows.chunks(500) {

@@ -682,3 +682,59 @@ both_backends! {
         app.stop().await;
     }
 }
+
+both_backends! {
+    async fn administrators_see_when_each_person_last_logged_in(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (admin, ada) = app.user(Role::Admin, "Ada").await;
+        let body = json!({"email": "nina@pricegate.test", "name": "Nina", "role": "sales", "password": PASSWORD});
+        let nina = admin.post("/api/v1/users", &body).await;
+        assert_eq!(nina.status, 201, "{}", nina.text);
+        let nina_id = nina.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(nina.body["last_login_at"], json!(null), "never, yet: {}", nina.text);
+        let users_page = || async {
+            let r = client()
+                .get(format!("{}/admin/users", app.base))
+                .header(COOKIE, session_cookie(&app.base, &ada.email).await)
+                .send()
+                .await
+                .unwrap();
+            r.text().await.unwrap()
+        };
+        let said = |html: &str| {
+            let cell = html.split(&format!("id=\"last-login-{nina_id}\">")).nth(1).and_then(|c| c.split("</span>").next());
+            cell.unwrap_or_else(|| panic!("Nina's row says when she last logged in: {html}")).to_owned()
+        };
+        assert_eq!(said(&users_page().await), "never logged in");
+
+        // A wrong password is no login.
+        assert_eq!(pricegate_tests::pages::log_in(&app.base, "nina@pricegate.test", "not her password").await.status, 401);
+        assert_eq!(said(&users_page().await), "never logged in");
+
+        // In the browser: the time, as the page writes times.
+        let before = chrono::Utc::now() - chrono::Duration::seconds(5);
+        session_cookie(&app.base, "nina@pricegate.test").await;
+        let users = admin.get("/api/v1/users").await.body;
+        let row = users.as_array().unwrap().iter().find(|u| u["id"] == json!(nina_id)).cloned().unwrap();
+        let at: chrono::DateTime<chrono::Utc> = serde_json::from_value(row["last_login_at"].clone()).expect("a time");
+        assert!(at >= before, "{at} is this login's");
+        let said_now = said(&users_page().await);
+        assert!(said_now.starts_with("last logged in 20") && said_now.ends_with(" UTC"), "{said_now}");
+        // By the API too, and the admin's own row says hers.
+        let token = client()
+            .post(format!("{}/api/v1/auth/token", app.base))
+            .json(&json!({"email": "nina@pricegate.test", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(token.status(), 200);
+        let me = admin.get(&format!("/api/v1/users/{nina_id}")).await;
+        let later: chrono::DateTime<chrono::Utc> = serde_json::from_value(me.body["last_login_at"].clone()).expect("a time");
+        assert!(later >= at, "{later} after {at}");
+        assert!(said(&users_page().await).starts_with("last logged in"));
+        let html = users_page().await;
+        let ada_said = html.split(&format!("id=\"last-login-{}\">", ada.id)).nth(1).unwrap_or_else(|| panic!("{html}"));
+        assert!(ada_said.starts_with("last logged in"), "{ada_said}");
+        app.stop().await;
+    }
+}

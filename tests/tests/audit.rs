@@ -503,7 +503,11 @@ both_backends! {
         assert!(finalised < html.find(&action("notice.drafted")).unwrap(), "newest first");
         let reference = &quote.replace('-', "")[..8];
         assert!(html.contains(&format!("<a href=\"/quotes/{quote}\">{reference}</a>")), "{html}");
-        assert!(html.contains("<td data-label=\"Who\">Sam</td>"), "the actor by name: {html}");
+        let sams_doing = format!("/audit?actor={}", sam.email.replace('@', "%40"));
+        assert!(
+            html.contains(&format!("<td data-label=\"Who\"><a href=\"{sams_doing}\" title=\"Only what this person did\">Sam</a></td>")),
+            "the actor by name, linked to what they did: {html}"
+        );
         assert_eq!(html.matches("<td data-label=\"When\">").count(), 100);
         let older = html.split("id=\"older-entries\"").next().and_then(|h| h.rsplit("href=\"").next()).unwrap().trim_end_matches("\" ").to_owned();
         assert!(older.starts_with("/audit?before="), "{older}");
@@ -583,6 +587,67 @@ both_backends! {
         assert_eq!(sales.get("/api/v1/audit").await.status, 403);
         let r = finance.get(&format!("/api/v1/audit?subject={quote}")).await;
         assert_eq!(r.body.as_array().map(Vec::len), Some(2), "the API filters by subject too: {}", r.text);
+        app.stop().await;
+    }
+}
+
+both_backends! {
+    async fn an_auditor_reads_everything_one_person_did(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sales, sam) = app.user(Role::Sales, "Sam").await;
+        let (other, _) = app.user(Role::Sales, "Sue").await;
+        create_product(&finance, "PUMP-1", "EUR", 250000).await;
+        let sams = id_of(&draft_quote(&sales, json!([{"sku": "PUMP-1", "quantity": 2}])).await);
+        let sues = id_of(&draft_quote(&other, json!([{"sku": "PUMP-1", "quantity": 1}])).await);
+        let notice = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &notice).await;
+        assert_eq!(sales.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+        let r = sales.post_empty(&format!("/api/v1/quotes/{sams}/finalise")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // Someone failing to log in as Sam is not Sam's doing.
+        assert_eq!(pricegate_tests::pages::log_in(&app.base, &sam.email, "not it at all").await.status, 401);
+
+        // The API: Sam's rows only, newest first, with the other filters too.
+        let rows = finance.get(&format!("/api/v1/audit?actor={}", sam.id)).await;
+        assert_eq!(rows.status, 200, "{}", rows.text);
+        let actions: Vec<&str> = rows.body.as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["quote.finalised", "notice.acknowledged", "quote.drafted"], "{}", rows.text);
+        assert!(rows.body.as_array().unwrap().iter().all(|r| r["actor_id"] == json!(sam.id)), "{}", rows.text);
+        let drafted = finance.get(&format!("/api/v1/audit?actor={}&action=quote.drafted", sam.id)).await;
+        assert_eq!(drafted.body.as_array().map(Vec::len), Some(1), "{}", drafted.text);
+        assert_eq!(drafted.body[0]["subject_id"], json!(sams), "not Sue's draft: {}", drafted.text);
+        let none = finance.get(&format!("/api/v1/audit?actor={}&subject={sues}", sam.id)).await;
+        assert_eq!(none.body, json!([]), "{}", none.text);
+        let nobody = finance.get(&format!("/api/v1/audit?actor={}", uuid::Uuid::new_v4())).await;
+        assert_eq!(nobody.status, 200, "{}", nobody.text);
+        assert_eq!(nobody.body, json!([]), "nobody by that id: {}", nobody.text);
+        let r = finance.get("/api/v1/audit?actor=sam").await;
+        assert_error(&r, 400, "invalid_query");
+        assert!(r.text.contains("actor"), "the field is named: {}", r.text);
+
+        // The page: by e-mail address as the users page shows it, in capitals or not.
+        let row = |html: &str| html.matches("<td data-label=\"When\">").count();
+        let action = |a: &str| format!("<td data-label=\"Action\">{a}</td>");
+        let typed = format!("%20{}", sam.email.to_uppercase().replace('@', "%40"));
+        let (status, html) = page(&app, &fiona.email, &format!("/audit?actor={typed}")).await;
+        assert_eq!(status, 200, "{html}");
+        assert_eq!(row(&html), 3, "{html}");
+        assert!(html.contains(&action("notice.acknowledged")) && !html.contains(&action("notice.published")), "{html}");
+        assert!(html.contains("id=\"actor\" name=\"actor\" value=\""), "the filter shows what was typed: {html}");
+        assert!(html.contains("id=\"all-entries\""), "and the way back to every entry: {html}");
+        assert!(html.contains("<td data-label=\"Who\">Sam</td>"), "no link to the page it is: {html}");
+        // The same by id, and with an action.
+        let (_, html) = page(&app, &fiona.email, &format!("/audit?actor={}&action=quote.drafted", sam.id)).await;
+        assert_eq!(row(&html), 1, "{html}");
+        // Fiona's own doing: the product, the notice, its publication.
+        let (_, html) = page(&app, &fiona.email, &format!("/audit?actor={}", fiona.email.replace('@', "%40"))).await;
+        assert!(html.contains(&action("notice.published")) && !html.contains(&action("quote.drafted")), "{html}");
+        // Nobody by that address: nothing listed, and said so.
+        let (status, html) = page(&app, &fiona.email, "/audit?actor=nobody%40nowhere.example").await;
+        assert_eq!(status, 200);
+        assert_eq!(row(&html), 0, "{html}");
+        assert!(html.contains("Nobody here has the address \u{201c}nobody@nowhere.example\u{201d}"), "{html}");
         app.stop().await;
     }
 }

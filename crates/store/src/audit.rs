@@ -304,18 +304,16 @@ impl Store {
     }
 
     /// The newest audit rows first: those older than the row `before` (the
-    /// last of the previous page), only `action`'s if it is given, and only
-    /// those whose subject's id is within `subject` (first and last, the same
-    /// id for one subject) if that is. An action the log is never written
-    /// with is refused (422, field `action`), as an unknown state is by the
-    /// other lists.
+    /// last of the previous page) that `filter` lets through. An action the
+    /// log is never written with is refused (422, field `action`), as an
+    /// unknown state is by the other lists.
     pub async fn list_audit(
         &self,
         limit: u64,
         before: Option<Uuid>,
-        action: Option<&str>,
-        subject: Option<(Uuid, Uuid)>,
+        filter: AuditFilter<'_>,
     ) -> Result<Vec<AuditView>, StoreError> {
+        let AuditFilter { action, subject, actor } = filter;
         if let Some(action) = action.filter(|a| !AUDIT_ACTIONS.contains(a)) {
             return Err(Invalid::new(
                 "action",
@@ -348,6 +346,9 @@ impl Store {
             Some((first, last)) => query = query.filter(audit_log::Column::SubjectId.between(first, last)),
             None => {}
         }
+        if let Some(actor) = actor {
+            query = query.filter(audit_log::Column::ActorId.eq(actor));
+        }
         let rows = query
             .order_by_desc(audit_log::Column::At)
             .order_by_desc(audit_log::Column::Id)
@@ -356,6 +357,19 @@ impl Store {
             .await?;
         Ok(rows.into_iter().map(audit_view).collect())
     }
+}
+
+/// Which audit rows to list; each part left `None` lets every row through.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditFilter<'a> {
+    /// Only this action's rows, spelt as the log spells it (`quote.finalised`).
+    pub action: Option<&'a str>,
+    /// Only the rows whose subject's id is within this range (first and
+    /// last, the same id for one subject).
+    pub subject: Option<(Uuid, Uuid)>,
+    /// Only the rows of what this person did (a failed login's row names
+    /// the account tried as its subject, and no actor).
+    pub actor: Option<Uuid>,
 }
 
 fn audit_view(r: audit_log::Model) -> AuditView {

@@ -123,11 +123,23 @@ impl std::fmt::Debug for Checked {
 
 /// Locks `checked`'s user row in `txn` and refuses (403
 /// `credentials_changed`) if the password is no longer the one checked, or
-/// the account was deactivated meanwhile.
-pub(crate) async fn still_valid(txn: &DatabaseTransaction, checked: &Checked) -> Result<(), StoreError> {
+/// the account was deactivated meanwhile; else notes `now` as when they
+/// last logged in: a session or a token is being issued to them.
+pub(crate) async fn logging_in(
+    txn: &DatabaseTransaction,
+    checked: &Checked,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let user = users::Entity::find_by_id(checked.user.id).lock_exclusive().one(txn).await?;
     match user {
-        Some(u) if u.active && u.password_hash == checked.password_hash => Ok(()),
+        Some(u) if u.active && u.password_hash == checked.password_hash => {
+            users::Entity::update_many()
+                .col_expr(users::Column::LastLoginAt, Expr::value(now))
+                .filter(users::Column::Id.eq(u.id))
+                .exec(txn)
+                .await?;
+            Ok(())
+        }
         _ => Err(StoreError::forbidden(
             "credentials_changed",
             "The password of this account changed, or the account was deactivated, as you logged in. Log in again.",
@@ -201,8 +213,8 @@ impl Store {
     pub async fn issue_api_token(&self, checked: Checked) -> Result<ApiToken, StoreError> {
         let token = random_token()?;
         let txn = self.begin_write().await?;
-        still_valid(&txn, &checked).await?;
         let now = db_now(&txn).await?;
+        logging_in(&txn, &checked, now).await?;
         let expires_at = now + Duration::hours(TOKEN_TTL_HOURS);
         api_tokens::Entity::insert(api_tokens::ActiveModel {
             token_hash: Set(hash_token(&token)),

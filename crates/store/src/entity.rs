@@ -26,6 +26,9 @@ pub mod users {
         /// When an account created without a password was e-mailed an
         /// invitation to choose one; `None` once a password is set.
         pub invited_at: Option<DateTimeUtc>,
+        /// When a browser session or an API token was last issued on their
+        /// password; `None` if never.
+        pub last_login_at: Option<DateTimeUtc>,
     }
     no_relations!();
 

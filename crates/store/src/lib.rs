@@ -27,7 +27,7 @@ pub mod views;
 pub use ack_links::{
     AckLinkError, AckLinkView, AfterAcknowledging, LinkAbout, TokenShape, new_link_token, token_shape,
 };
-pub use audit::{AUDIT_ACTIONS, AuditEntry, DENIALS_RECORDED, DENIALS_WINDOW_MINUTES};
+pub use audit::{AUDIT_ACTIONS, AuditEntry, AuditFilter, DENIALS_RECORDED, DENIALS_WINDOW_MINUTES};
 
 /// The statements on the gate's hot path exactly as the store sends them,
 /// for the benchmark to `EXPLAIN` and to run through `pgbench` (never a copy

@@ -7,7 +7,7 @@ use pricegate_domain::Role;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::auth::{Checked, hash_token, random_token, still_valid};
+use crate::auth::{Checked, hash_token, logging_in, random_token};
 use crate::db::db_now;
 use crate::entity::{sessions, users};
 use crate::views::UserView;
@@ -49,8 +49,8 @@ impl Store {
     pub async fn open_session(&self, checked: &Checked) -> Result<NewSession, StoreError> {
         let (token, csrf_token) = (random_token()?, random_token()?);
         let txn = self.begin_write().await?;
-        still_valid(&txn, checked).await?;
         let now = db_now(&txn).await?;
+        logging_in(&txn, checked, now).await?;
         let expires_at = now + Duration::hours(SESSION_TTL_HOURS);
         sessions::Entity::insert(sessions::ActiveModel {
             token_hash: Set(hash_token(&token)),

@@ -103,6 +103,7 @@ impl Store {
             created_at: Set(now),
             updated_at: Set(now),
             invited_at: Set(invited_by.is_some().then_some(now)),
+            last_login_at: Set(None),
         }
         .insert(&txn)
         .await

@@ -21,6 +21,9 @@ pub struct UserView {
     /// logs them in meanwhile); `null` once they have, or for an account
     /// made with a password.
     pub invited_at: Option<DateTime<Utc>>,
+    /// When they last logged in (a browser session, or an API token issued
+    /// on their password); `null` if they never have.
+    pub last_login_at: Option<DateTime<Utc>>,
 }
 
 impl UserView {
@@ -32,7 +35,15 @@ impl UserView {
 
 impl From<users::Model> for UserView {
     fn from(u: users::Model) -> Self {
-        UserView { id: u.id, email: u.email, name: u.name, role: u.role, active: u.active, invited_at: u.invited_at }
+        UserView {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            role: u.role,
+            active: u.active,
+            invited_at: u.invited_at,
+            last_login_at: u.last_login_at,
+        }
     }
 }
 

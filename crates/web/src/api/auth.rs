@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use pricegate_domain::{Invalid, Password};
 use pricegate_store::views::{AuditView, UserView};
-use pricegate_store::{LoginOutcome, PasswordChange};
+use pricegate_store::{AuditFilter, LoginOutcome, PasswordChange};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
@@ -164,9 +164,11 @@ pub struct AuditQuery {
     pub action: Option<String>,
     /// Only the rows about this quote, notice, product or user.
     pub subject: Option<Uuid>,
+    /// Only the rows of what this user did (their id).
+    pub actor: Option<Uuid>,
 }
 
-/// The audit log, newest first, a page at a time (`before`), of one action or all, about one subject or all. It can be read, never changed.
+/// The audit log, newest first, a page at a time (`before`), of one action or all, about one subject or all, by one person or all. It can be read, never changed.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "auth", params(AuditQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<AuditView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn audit(
@@ -177,5 +179,6 @@ pub async fn audit(
     let limit = super::page_limit(q.limit)?.unwrap_or(100);
     // `action=` with nothing after it filters nothing, as no `action` does.
     let action = q.action.as_deref().filter(|a| !a.is_empty());
-    Ok(Json(app.store.list_audit(limit, q.before, action, q.subject.map(|id| (id, id))).await?))
+    let filter = AuditFilter { action, subject: q.subject.map(|id| (id, id)), actor: q.actor };
+    Ok(Json(app.store.list_audit(limit, q.before, filter).await?))
 }

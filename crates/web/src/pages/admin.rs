@@ -82,6 +82,8 @@ struct UserRow {
     invited: Option<String>,
     /// Their last invitation e-mail never went out.
     invitation_set_aside: bool,
+    /// When they last logged in, as the page writes times; `None` if never.
+    last_login: Option<String>,
 }
 
 impl UserRow {
@@ -91,6 +93,14 @@ impl UserRow {
         match self.u.email.rfind('@') {
             Some(at) => self.u.email.split_at(at),
             None => (self.u.email.as_str(), ""),
+        }
+    }
+
+    /// When they last logged in, or that they never have.
+    fn last_login_said(&self) -> String {
+        match &self.last_login {
+            Some(at) => format!("last logged in {at}"),
+            None => "never logged in".to_owned(),
         }
     }
 }
@@ -213,7 +223,8 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, pinned: &[Uuid
                 let invitation = invited.get(&u.id);
                 let invitation_set_aside = invitation.is_some_and(|i| i.set_aside);
                 let invited = invitation.map(|i| calendar.stamp(i.at, true));
-                UserRow { can_sign: u.can_sign(), open, invited, invitation_set_aside, u }
+                let last_login = u.last_login_at.map(|at| calendar.stamp(at, true));
+                UserRow { can_sign: u.can_sign(), open, invited, invitation_set_aside, last_login, u }
             })
             .collect(),
         name: String::new(),

@@ -1,7 +1,8 @@
 //! The audit log in the browser, for finance and administrators: every
 //! state change with who and when, newest first, a page at a time, of one
-//! action or all, about one quote, notice, product or user or all. Read
-//! only, as the log is (`GET /api/v1/audit` is the same for programs).
+//! action or all, about one quote, notice, product or user or all, by one
+//! person or all. Read only, as the log is (`GET /api/v1/audit` is the same
+//! for programs).
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,7 +14,7 @@ use axum::response::Response;
 use axum::routing::get;
 use pricegate_domain::{Currency, Role};
 use pricegate_store::views::AuditView;
-use pricegate_store::{AUDIT_ACTIONS, StoreError};
+use pricegate_store::{AUDIT_ACTIONS, AuditFilter, StoreError};
 use uuid::Uuid;
 
 use super::{Layout, PageError, PageQuery, PageUser, render};
@@ -29,17 +30,20 @@ const PAGE_SIZE: u64 = 100;
 /// What the page shows of an entry's detail before "more".
 const DETAIL_SHOWN: usize = 240;
 
-/// The page's address: `?action=quote.finalised&subject=<id>&before=<id>`.
+/// The page's address: `?action=quote.finalised&subject=<id>&actor=<e-mail>&before=<id>`.
 #[derive(serde::Deserialize, Default)]
 struct AuditQuery {
     action: Option<String>,
     subject: Option<String>,
+    actor: Option<String>,
     before: Option<String>,
 }
 
 struct EntryRow {
     at: String,
     who: String,
+    /// This page showing only what `who` did, where that is someone.
+    who_href: Option<String>,
     action: String,
     subject_type: String,
     /// The subject's page, where it has one the reader may open.
@@ -58,6 +62,7 @@ struct AuditPage {
     actions: &'static [&'static str],
     action: String,
     subject: String,
+    actor: String,
     entries: Vec<EntryRow>,
     older: Option<String>,
     newest: Option<String>,
@@ -91,12 +96,34 @@ async fn subject_named(app: &AppState, typed: &str) -> Result<Option<Uuid>, Page
     Ok(app.store.user_id_by_email(&email).await?)
 }
 
+/// The person `typed` names: their e-mail address, or their id.
+async fn person_named(app: &AppState, typed: &str) -> Result<Option<Uuid>, PageError> {
+    if let Ok(id) = Uuid::parse_str(typed) {
+        return Ok(app.store.users_by_id(&[id]).await?.contains_key(&id).then_some(id));
+    }
+    let Some(email) = pricegate_domain::Email::for_login(typed) else { return Ok(None) };
+    Ok(app.store.user_id_by_email(&email).await?)
+}
+
+/// The filters of one page of the log, as written in its address.
+#[derive(Clone, Copy, Default)]
+struct Filters<'a> {
+    action: Option<&'a str>,
+    subject: Option<&'a str>,
+    actor: Option<&'a str>,
+}
+
 /// The address of this page with the filters kept.
-fn address(action: Option<&str>, subject: Option<&str>, before: Option<Uuid>) -> String {
+fn address(filters: Filters<'_>, before: Option<Uuid>) -> String {
     let before = before.map(|b| b.to_string());
     super::list_address(
         "/audit",
-        &[action.map(|a| ("action", a)), subject.map(|s| ("subject", s)), before.as_deref().map(|b| ("before", b))],
+        &[
+            filters.action.map(|a| ("action", a)),
+            filters.subject.map(|s| ("subject", s)),
+            filters.actor.map(|a| ("actor", a)),
+            before.as_deref().map(|b| ("before", b)),
+        ],
     )
 }
 
@@ -137,6 +164,11 @@ async fn list(
         None => subject_of(typed_subject).unzip(),
     };
     let subject = subject.as_deref();
+    let typed_actor = query.actor.as_deref().map(str::trim).unwrap_or("");
+    let actor = match typed_actor.is_empty() {
+        true => None,
+        false => person_named(&app, typed_actor).await?,
+    };
     let mut notes = Vec::new();
     if unreadable {
         notes.push("This address could not be read (a filter given twice, say): showing every entry.".to_owned());
@@ -157,6 +189,15 @@ async fn list(
              user, its 8-character reference, a product's SKU or a person's e-mail address."
         ));
     }
+    if !typed_actor.is_empty() && actor.is_none() {
+        matches_nothing = true;
+        notes.push(format!(
+            "Nobody here has the address \u{201c}{typed_actor}\u{201d}: who is a person's e-mail address, as the \
+             users page shows it."
+        ));
+    }
+    let filters = Filters { action, subject, actor: actor.map(|_| typed_actor) };
+    let filter = AuditFilter { action, subject: ids, actor };
     // An id that names no entry, or no id at all (a stale or edited link),
     // shows the newest, and says so.
     const GONE: &str = "That page of the log is gone: its link names no entry. Showing the newest.";
@@ -167,18 +208,18 @@ async fn list(
     }
     let (mut entries, before) = match matches_nothing {
         true => (Vec::new(), None),
-        false => match app.store.list_audit(PAGE_SIZE + 1, before, action, ids).await {
+        false => match app.store.list_audit(PAGE_SIZE + 1, before, filter).await {
             Err(StoreError::Invalid(_)) => {
                 notes.push(GONE.to_owned());
-                (app.store.list_audit(PAGE_SIZE + 1, None, action, ids).await?, None)
+                (app.store.list_audit(PAGE_SIZE + 1, None, filter).await?, None)
             }
             listed => (listed?, before),
         },
     };
-    let newest = before.is_some().then(|| address(action, subject, None));
+    let newest = before.is_some().then(|| address(filters, None));
     let older = (entries.len() as u64 > PAGE_SIZE).then(|| {
         entries.truncate(PAGE_SIZE as usize);
-        address(action, subject, entries.last().map(|e| e.id))
+        address(filters, entries.last().map(|e| e.id))
     });
     let mut people: Vec<Uuid> = entries
         .iter()
@@ -186,7 +227,8 @@ async fn list(
         .flatten()
         .collect();
     entries.iter().for_each(|e| ids_in(&e.detail, &mut people));
-    let names = app.store.user_names(&people).await?;
+    let people = app.store.users_by_id(&people).await?;
+    let names: HashMap<Uuid, String> = people.iter().map(|(id, u)| (*id, u.name.clone())).collect();
     let notices: Vec<Uuid> =
         entries.iter().filter(|e| e.subject_type == "notice").filter_map(|e| e.subject_id).collect();
     let readable_notices = app.store.readable_notices(&user.0.actor, &notices).await?;
@@ -213,6 +255,11 @@ async fn list(
                     Some(id) => names.get(&id).cloned().unwrap_or_else(|| id.to_string()),
                     None => "—".to_owned(),
                 },
+                who_href: e
+                    .actor_id
+                    .and_then(|id| people.get(&id))
+                    .filter(|u| actor != Some(u.id))
+                    .map(|u| address(Filters { actor: Some(&u.email), ..Filters::default() }, None)),
                 subject_href: subject_href(user.0.actor.role, &e, &readable_notices),
                 subject: match e.subject_id {
                     Some(id) if e.subject_type == "user" => names.get(&id).cloned().unwrap_or_else(|| id.to_string()),
@@ -234,6 +281,7 @@ async fn list(
         actions: AUDIT_ACTIONS,
         action: action.unwrap_or_default().to_owned(),
         subject: subject.unwrap_or_default().to_owned(),
+        actor: typed_actor.to_owned(),
         entries: rows,
         older,
         newest,
@@ -432,10 +480,15 @@ mod tests {
         assert_eq!(action_of(&"a".repeat(65)), None);
         assert_eq!(action_of("quote.finalized"), None, "no entry is written so");
         let id = Uuid::nil();
-        assert_eq!(address(None, None, None), "/audit");
+        assert_eq!(address(Filters::default(), None), "/audit");
+        let filters = Filters {
+            action: Some("quote.finalised"),
+            subject: Some(&id.to_string()),
+            actor: Some("sam+eu@x.example"),
+        };
         assert_eq!(
-            address(Some("quote.finalised"), Some(&id.to_string()), Some(id)),
-            format!("/audit?action=quote.finalised&subject={id}&before={id}")
+            address(filters, Some(id)),
+            format!("/audit?action=quote.finalised&subject={id}&actor=sam%2Beu%40x.example&before={id}")
         );
     }
 }
