@@ -215,6 +215,23 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     let body = r.text().await.unwrap();
     assert!(body.contains("this login page had expired") || body.contains("This login page had expired"), "{body}");
     assert!(body.contains("what you typed is kept on this page") && body.contains("name=\"kept.customer_name\" value=\"Kept &#38; Co\""), "{body}");
+    // Another site's post to the login page, carrying a form it made up:
+    // nothing of it is kept, for whoever logs in there, nor for whoever is
+    // logged in already (a sibling site's post brings the session cookie).
+    let live = pricegate_tests::pages::session_cookie(&base, &sales.email).await;
+    for (site, session) in [("cross-site", ""), ("same-site", ""), ("same-site", live.as_str())] {
+        let r = http
+            .post(format!("{base}/login"))
+            .header("sec-fetch-site", site)
+            .header(COOKIE, session)
+            .form(&[("email", sales.email.as_str()), ("resume", "/quotes/new"), ("kept.customer_name", "Forged & Co"), ("kept.csrf_token", "x")])
+            .send()
+            .await
+            .unwrap();
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("Forged") && !body.contains("Open the form as I typed it"), "{site}: {body}");
+        assert!(!body.contains("name=\"resume\""), "{site}: {body}");
+    }
     for (site, token) in [("cross-site", "page's"), ("same-origin", "")] {
         let r = keep(site, token).await.unwrap();
         assert_eq!((r.status(), location(&r).as_deref()), (StatusCode::SEE_OTHER, Some("/login?ended=form")), "{site} {token:?}");

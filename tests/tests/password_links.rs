@@ -583,6 +583,28 @@ both_backends! {
         }
         let subjects: Vec<_> = sink.to("olga@pricegat.example").iter().filter_map(|m| m.header("subject")).collect();
         assert!(subjects.iter().all(|s| s.contains("choose your password")), "at most the invitation: {subjects:?}");
+
+        // Someone an administrator made with a password at a mistyped
+        // address, who has yet to log in: its stranger is told nothing of
+        // the address corrected, nor of a new password. Once he has logged
+        // in, he is told of both again.
+        let body = json!({"email": "piet@pricegat.example", "name": "Piet", "role": "sales", "password": PASSWORD});
+        let r = admin.post("/api/v1/users", &body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let piet = r.body["id"].as_str().unwrap().to_owned();
+        let r = admin.patch(&format!("/api/v1/users/{piet}"), &json!({"email": "piet@pricegate.test"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = admin.patch(&format!("/api/v1/users/{piet}"), &json!({"password": NEW_PASSWORD})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for kind in ["address_changed", "password_changed"] {
+            assert!(mail_of_kind(&app, kind, &piet).await.is_empty(), "{kind}: he has never logged in");
+        }
+        assert_eq!(log_in(&app.base, "piet@pricegate.test", NEW_PASSWORD).await.status, 303);
+        let r = admin.patch(&format!("/api/v1/users/{piet}"), &json!({"email": "piet.p@pricegate.test"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let told = mail_of_kind(&app, "address_changed", &piet).await;
+        assert_eq!(told.iter().map(|r| r.to_addr.as_str()).collect::<Vec<_>>(), ["piet@pricegate.test"]);
+        assert!(sink.to("piet@pricegat.example").is_empty(), "the stranger is told nothing");
         app.stop().await;
     }
 }

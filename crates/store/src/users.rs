@@ -531,12 +531,10 @@ async fn name_of(conn: &impl sea_orm::ConnectionTrait, id: Uuid) -> Result<Strin
 
 /// Tells someone of a change [`Store::apply_user_patch`] made to their
 /// account: a new `password` at their address, and a corrected address at
-/// the one they had (`before`). Only once they have chosen a password:
-/// until then their account is nobody's to take, and an invitation to a
-/// mistyped address reached someone else, who is told nothing more. (An
-/// account an administrator made with a password, at an address mistyped,
-/// has its stranger told that the address is no longer theirs, by whom:
-/// nothing more, the new address least of all.)
+/// the one they had (`before`). Only once they have logged in: until then
+/// the account is not yet anyone's to take, and an address mistyped when it
+/// was made (an invitation's, or one an administrator gave a password) may
+/// be a stranger's, who is told nothing more.
 async fn tell_account_changed(
     txn: &DatabaseTransaction,
     setup: &crate::MailSetup,
@@ -548,7 +546,7 @@ async fn tell_account_changed(
 ) -> Result<(), StoreError> {
     use crate::outbox::{AccountChange, owe_account_mail, recipient};
     let readdressed = before.email != after.email;
-    if before.invited_at.is_some() || (!password && !readdressed) {
+    if before.invited_at.is_some() || before.last_login_at.is_none() || (!password && !readdressed) {
         return Ok(());
     }
     let by = match actor.id == after.id {

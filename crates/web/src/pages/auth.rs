@@ -157,7 +157,10 @@ async fn login(
             return stale_login(&app, &headers, email, &next, None).await;
         }
         Ok(LoginForm(form)) => form,
+        // Another site's post never has the login page's cookie: nor is a
+        // form it carries kept, to come back as typed by whoever logs in.
         Err(LoginFormRejection::Stale { email, next, kept }) => {
+            let kept = kept.filter(|_| !crate::ack::is_cross_site(&headers, &app.base_url));
             return stale_login(&app, &headers, email, &next, kept).await;
         }
         Err(LoginFormRejection::Unreadable(e)) => return Err(e),
