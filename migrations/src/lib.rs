@@ -30,6 +30,7 @@ mod m20261204_000025_login_failures_by_address;
 mod m20261204_000026_quotes_search_letters;
 mod m20261205_000027_audit_by_actor;
 mod m20261205_000028_users_last_login;
+mod m20261205_000029_proof_not_truncated;
 
 pub struct Migrator;
 
@@ -111,6 +112,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000026_quotes_search_letters::Migration),
             Box::new(m20261205_000027_audit_by_actor::Migration),
             Box::new(m20261205_000028_users_last_login::Migration),
+            Box::new(m20261205_000029_proof_not_truncated::Migration),
         ]
     }
 }

@@ -199,7 +199,7 @@ both_backends! {
     async fn the_audit_log_and_the_finalisation_evidence_refuse_update_and_delete_from_the_application(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
-        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         create_product(&finance, "P-1", "EUR", 1_000).await;
         let quote = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
         let notice = create_notice(&finance, "Read me", json!([])).await;
@@ -211,7 +211,12 @@ both_backends! {
         let (audit_count, finalisation_count) = (count(&app, "audit_log").await, count(&app, "finalisations").await);
         assert!(audit_count >= 5 && finalisation_count == 1, "{audit_count} audit rows, {finalisation_count} finalisations");
 
-        for sql in [
+        let truncates: &[&str] = match backend {
+            // SQLite has no TRUNCATE: a DELETE without WHERE is its truncate.
+            pricegate_tests::Backend::Sqlite => &[],
+            pricegate_tests::Backend::Postgres => &["TRUNCATE audit_log", "TRUNCATE finalisations", "TRUNCATE audit_log, finalisations"],
+        };
+        for &sql in [
             "UPDATE audit_log SET action = 'nothing.happened'",
             "UPDATE audit_log SET actor_id = NULL",
             "DELETE FROM audit_log",
@@ -219,7 +224,10 @@ both_backends! {
             "UPDATE finalisations SET finalised_at = finalised_at",
             "UPDATE finalisations SET evidence = '{}'",
             "DELETE FROM finalisations",
-        ] {
+        ]
+        .iter()
+        .chain(truncates)
+        {
             let error = execute(&app, sql).await.unwrap_or_else(|| panic!("{backend:?} accepted `{sql}`"));
             assert!(error.contains("append-only"), "{backend:?}: `{sql}` failed, but not for being append-only: {error}");
         }
@@ -230,6 +238,24 @@ both_backends! {
         let now = sam.get(&format!("/api/v1/quotes/{quote}")).await;
         assert_eq!(now.body["evidence"], finalised.body["evidence"], "the evidence is as it was");
         assert_eq!(now.body["finalised_at"], finalised.body["finalised_at"]);
+        // What was signed is in the evidence, as the quote was.
+        let signed = &finalised.body["evidence"]["signed"];
+        assert_eq!(signed["lines"], finalised.body["lines"], "{signed}");
+        assert_eq!((&signed["total_minor"], &signed["customer"]), (&json!(1_000), &finalised.body["customer"]), "{signed}");
+        let (_, page_before) = page(&app, &sam_user.email, &format!("/quotes/{quote}")).await;
+        assert!(!page_before.contains("id=\"altered\""), "{page_before}");
+
+        // The quote's own rows changed behind the service's back: the
+        // evidence still says what was signed, and the page says they differ.
+        // (The test's one quote has the one line.)
+        assert_eq!(execute(&app, "UPDATE quote_lines SET quantity = 50").await, None);
+        let now = sam.get(&format!("/api/v1/quotes/{quote}")).await;
+        assert_eq!(now.body["total_minor"], json!(50_000), "the rows were changed");
+        assert_eq!(now.body["evidence"], finalised.body["evidence"], "the proof was not");
+        let (_, html) = page(&app, &sam_user.email, &format!("/quotes/{quote}")).await;
+        let altered = html.split("id=\"altered\">").nth(1).and_then(|a| a.split("</p>").next()).unwrap_or_else(|| panic!("{html}"));
+        assert!(altered.starts_with("This quote as stored no longer matches what was finalised (its lines, its total)"), "{altered}");
+        assert!(altered.contains("1 × P-1 at 10.00 EUR: 10.00 EUR; total 10.00 EUR."), "{altered}");
 
         // And the API offers no way to change it.
         for method in [reqwest::Method::PATCH, reqwest::Method::DELETE, reqwest::Method::PUT, reqwest::Method::POST] {

@@ -148,14 +148,14 @@ pub struct AckListView {
     pub pending: Vec<UserView>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct CustomerView {
     pub name: String,
     pub email: String,
     pub company: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct LineView {
     pub id: Uuid,
     pub sku: String,
@@ -235,6 +235,56 @@ pub struct EvidenceView {
     /// The finance approval that let superseded prices through, if one was needed.
     #[serde(rename = "override")]
     pub price_override: Option<OverrideView>,
+    /// The quote as it was finalised, kept with the proof; `null` in
+    /// evidence kept before it was recorded there.
+    pub signed: Option<SignedQuoteView>,
+}
+
+/// What was finalised: the customer, terms, lines and total, as the
+/// finalisation record keeps them whatever becomes of the quote's own rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct SignedQuoteView {
+    pub customer: CustomerView,
+    pub currency: String,
+    pub valid_until: NaiveDate,
+    pub notes: String,
+    pub lines: Vec<LineView>,
+    pub total_minor: i64,
+}
+
+impl SignedQuoteView {
+    /// `quote` as it stands, to keep or to compare with what was kept.
+    pub fn of(quote: &QuoteView) -> Self {
+        SignedQuoteView {
+            customer: quote.customer.clone(),
+            currency: quote.currency.clone(),
+            valid_until: quote.valid_until,
+            notes: quote.notes.clone(),
+            lines: quote.lines.clone(),
+            total_minor: quote.total_minor,
+        }
+    }
+
+    /// What of `quote` is no longer as it was finalised, in words ("its
+    /// lines", "its total"): nothing, unless its rows were changed behind
+    /// the service's back, which refuses any change to a finalised quote.
+    pub fn differences(&self, quote: &QuoteView) -> Vec<&'static str> {
+        let now = SignedQuoteView::of(quote);
+        let mut differ = Vec::new();
+        for (what, same) in [
+            ("its customer", self.customer == now.customer),
+            ("its currency", self.currency == now.currency),
+            ("its validity", self.valid_until == now.valid_until),
+            ("its notes", self.notes == now.notes),
+            ("its lines", self.lines == now.lines),
+            ("its total", self.total_minor == now.total_minor),
+        ] {
+            if !same {
+                differ.push(what);
+            }
+        }
+        differ
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

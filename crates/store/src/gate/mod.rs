@@ -36,7 +36,9 @@ use crate::db::db_now;
 use crate::entity::{finalisations, gate, notices, quotes};
 use crate::notices::{PUBLISHED, check_changes_can_take_force};
 use crate::quotes::{check_draft, load_quote, to_view};
-use crate::views::{EvidenceNotice, EvidenceView, GateView, OverrideView, PublishedView, QuoteView, still_as_seen};
+use crate::views::{
+    EvidenceNotice, EvidenceView, GateView, OverrideView, PublishedView, QuoteView, SignedQuoteView, still_as_seen,
+};
 use crate::{Actor, Store, StoreError};
 
 mod evaluate;
@@ -433,9 +435,13 @@ impl Store {
         }
 
         let override_id = view.price_override.as_ref().map(|o| o.id);
-        let stored =
-            serde_json::to_string(&StoredEvidence { notices: &evidence, price_override: &view.price_override })
-                .map_err(|e| StoreError::Internal(format!("evidence not serialisable: {e}")))?;
+        let signed = SignedQuoteView::of(&to_view(quote.clone(), loaded.lines.clone(), None));
+        let stored = serde_json::to_string(&StoredEvidence {
+            notices: &evidence,
+            price_override: &view.price_override,
+            signed: &signed,
+        })
+        .map_err(|e| StoreError::Internal(format!("evidence not serialisable: {e}")))?;
         // Stamped after the notices and acknowledgements were read: everything
         // the check saw was committed before this instant, so every
         // acknowledgement in the evidence precedes `finalised_at`.
@@ -453,6 +459,8 @@ impl Store {
                 detail: json!({
                     "notices": evidence.iter().map(|e| e.notice_id).collect::<Vec<_>>(),
                     "override": override_id,
+                    "currency": signed.currency,
+                    "total_minor": signed.total_minor,
                 }),
             },
         )
@@ -463,6 +471,7 @@ impl Store {
             finalised_at,
             notices: evidence,
             price_override: view.price_override,
+            signed: Some(signed),
         };
         Ok(to_view(quote, loaded.lines, Some(evidence)))
     }
@@ -497,6 +506,7 @@ struct StoredEvidence<'a> {
     notices: &'a [EvidenceNotice],
     #[serde(rename = "override")]
     price_override: &'a Option<OverrideView>,
+    signed: &'a SignedQuoteView,
 }
 
 /// The statement [`record_finalisation`] sends on PostgreSQL: `$1` the

@@ -14,7 +14,9 @@ use axum::routing::get;
 use pricegate_domain::{Role, last_in_force};
 use pricegate_mail::compose::percent;
 use pricegate_mail::render_markdown;
-use pricegate_store::views::{GateView, LineImpactView, PendingNoticeView, QuoteView, SupersededLineView, UserView};
+use pricegate_store::views::{
+    GateView, LineImpactView, PendingNoticeView, QuoteView, SignedQuoteView, SupersededLineView, UserView,
+};
 use pricegate_store::{Channel, PricesSeen, QuoteFilter, QuoteSearch, StoreError};
 use uuid::Uuid;
 
@@ -676,6 +678,9 @@ struct QuotePage {
     finalised_by: String,
     cancelled_at: String,
     evidence: Vec<EvidenceRow>,
+    /// What of a finalised quote's rows no longer matches its finalisation
+    /// record, and what that record says was finalised, in words.
+    altered: Option<String>,
     /// What happened to the quote, oldest first, as the audit log keeps it.
     history: Vec<HistoryRow>,
     override_reason: String,
@@ -1465,6 +1470,7 @@ async fn quote_page(
         finalised_at: evidence.map(|e| calendar.stamp(e.finalised_at, true)).unwrap_or_default(),
         finalised_by,
         cancelled_at: quote.cancelled_at.map(|at| calendar.stamp(at, true)).unwrap_or_default(),
+        altered: evidence.and_then(|e| e.signed.as_ref()).and_then(|signed| altered(signed, &quote)),
         evidence: evidence
             .map(|e| {
                 e.notices
@@ -1889,6 +1895,45 @@ async fn settled_since(
         app.store.calendar().stamp(approval.created_at, true),
         approval.reason,
     )))
+}
+
+/// What of `quote` no longer matches what its finalisation record kept as
+/// `signed`, with what that record says was finalised; `None` while they
+/// match. Pricegate changes nothing of a finalised quote: a difference was
+/// made in the database behind its back, and the record is the proof.
+fn altered(signed: &SignedQuoteView, quote: &QuoteView) -> Option<String> {
+    let differ = signed.differences(quote);
+    if differ.is_empty() {
+        return None;
+    }
+    let currency = &signed.currency;
+    let lines: Vec<String> = signed
+        .lines
+        .iter()
+        .map(|l| {
+            let discount = if l.discount_bp == 0 { String::new() } else { format!(" less {}", percent(l.discount_bp)) };
+            format!(
+                "{} × {} at {}{discount}: {}",
+                l.quantity,
+                l.sku,
+                money(currency, l.unit_price_minor),
+                money(currency, l.total_minor)
+            )
+        })
+        .collect();
+    let customer = match signed.customer.company.is_empty() {
+        true => signed.customer.name.clone(),
+        false => format!("{} ({})", signed.customer.name, signed.customer.company),
+    };
+    Some(format!(
+        "This quote as stored no longer matches what was finalised ({}): it was changed outside Pricegate, which \
+         changes nothing of a finalised quote. The finalisation record keeps what was signed: for {customer}, \
+         valid until {}, {}; total {}.",
+        differ.join(", "),
+        signed.valid_until,
+        lines.join("; "),
+        money(currency, signed.total_minor)
+    ))
 }
 
 /// Finance lets a draft be finalised at prices no longer in force, with a
