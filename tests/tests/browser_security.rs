@@ -218,7 +218,7 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     // Another site's post to the login page, carrying a form it made up:
     // nothing of it is kept, for whoever logs in there, nor for whoever is
     // logged in already (a sibling site's post brings the session cookie).
-    let live = pricegate_tests::pages::session_cookie(&base, &sales.email).await;
+    let live = pricegate_tests::pages::session_cookie(base, &sales.email).await;
     for (site, session) in [("cross-site", ""), ("same-site", ""), ("same-site", live.as_str())] {
         let r = http
             .post(format!("{base}/login"))
