@@ -1667,6 +1667,43 @@ both_backends! {
 }
 
 both_backends! {
+    /// A draft handed over whose signer can no longer sign (moved out of
+    /// sales) is said so in the taker's e-mail, with what to do: not that
+    /// its old signer signs it, nor what they must acknowledge first.
+    async fn a_hand_over_tells_the_taker_which_drafts_need_another_signer(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (maria, maria_user) = app.user(Role::Sales, "Maria").await;
+        let (_, sean) = app.user(Role::Sales, "Sean").await;
+        let (_, lukasz) = app.user(Role::Sales, "Lukasz").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let quote = pricegate_tests::fixtures::draft_quote_signed_by(&maria, json!([{"sku": "PUMP-1", "quantity": 2}]), sean.id).await;
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        let r = admin.patch(&format!("/api/v1/users/{}", sean.id), &json!({"role": "finance"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = admin.patch(&format!("/api/v1/users/{}", maria_user.id), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = admin.post(&format!("/api/v1/users/{}/handover", maria_user.id), &json!({"to": lukasz.id})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        let handed = |m: &Received| m.header("subject").is_some_and(|s| s.contains(" has handed you "));
+        let told = sink.wait_until(WAIT, "Lukasz's e-mail", |m| m.iter().any(|m| m.to == [lukasz.email.clone()] && handed(m))).await;
+        let mail = told.iter().find(|m| m.to == [lukasz.email.clone()] && handed(m)).unwrap();
+        let text = mail.text();
+        assert!(
+            text.contains("5,000.00 EUR, valid until 2099-12-31; you own it; its signer, Sean, can no longer sign it (now in finance): choose another signer on its page"),
+            "{text}"
+        );
+        assert!(!text.contains("Sean signs it") && !text.contains("must first acknowledge"), "{text}");
+        assert!(mail.html().contains("its signer, Sean, can no longer sign it (now in finance)"), "{}", mail.html());
+        assert!(text.contains(&format!("/quotes/{}", id_of(&quote))), "{text}");
+    }
+}
+
+both_backends! {
     /// A hand-over's e-mails count as telling their recipients whether they
     /// sign each draft: the colleague handed a draft to sign is told when
     /// its owner later names someone else, and the salesperson it was taken

@@ -496,8 +496,11 @@ pub struct HandedRow {
     pub you_sign: bool,
     /// Who signs it, when not the reader.
     pub signer: String,
+    /// Why that signer can no longer sign it, when they cannot.
+    pub signer_gone: Option<String>,
     /// The notices its signer must acknowledge first, in words, if any:
-    /// for the taker's letter; the leaver's does not show it.
+    /// for the taker's letter; the leaver's does not show it, nor does a
+    /// draft whose signer can no longer sign (another will, after their own).
     pub to_acknowledge: Option<String>,
 }
 
@@ -573,7 +576,8 @@ fn handed_rows(quotes: &[HandedQuote]) -> Vec<HandedRow> {
             you_own: h.taker_owns,
             you_sign: h.taker_signs,
             signer: h.signer.clone(),
-            to_acknowledge: notices_in_words(h.quote.to_acknowledge),
+            signer_gone: h.signer_gone.clone(),
+            to_acknowledge: notices_in_words(h.quote.to_acknowledge).filter(|_| h.signer_gone.is_none()),
         })
         .collect()
 }

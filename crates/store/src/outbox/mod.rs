@@ -301,6 +301,9 @@ pub struct HandedQuote {
     pub taker_signs: bool,
     /// Who signs it now, by name.
     pub signer: String,
+    /// Why that signer can no longer sign it (`deactivated`, `now in
+    /// finance`), when they cannot: its owner must choose another.
+    pub signer_gone: Option<String>,
 }
 
 /// Whom an approval of old prices is told to.

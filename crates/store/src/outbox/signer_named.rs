@@ -403,11 +403,16 @@ impl Store {
                 let priced = lines.get(&q.id).map(|l| priced_lines(l)).unwrap_or_default();
                 let total = quote_total(&priced).unwrap_or(i64::MAX);
                 let waiting = to_acknowledge.get(&q.id).copied().unwrap_or(0);
+                let signer = name_of(q.signer_id);
                 HandedQuote {
                     quote: signed_quote(&setup.base_url, q, total, waiting),
                     taker_owns: q.owner_id == to,
                     taker_signs: q.signer_id == to,
-                    signer: name_of(q.signer_id).map(|u| u.name.clone()).unwrap_or_default(),
+                    signer: signer.map(|u| u.name.clone()).unwrap_or_default(),
+                    signer_gone: signer.filter(|u| !u.can_sign()).map(|u| match u.active {
+                        true => format!("now in {}", u.role),
+                        false => "deactivated".to_owned(),
+                    }),
                 }
             })
             .collect();
