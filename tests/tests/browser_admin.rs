@@ -283,6 +283,8 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         );
         let nina = ada.client.find(Locator::XPath(row)).await.expect("Nina's row").text().await.unwrap_or_default();
         assert!(nina.contains("Reactivate"), "{nina}");
+        // Where people are invited: mail reaches no one here, and the page says so.
+        assert!(ada.text("#mail-warning").await.contains("reaches no one"));
         ada.screenshot("23-admin-users").await;
         ada.goto("/admin/outbox").await;
         assert!(ada.title().await.contains("Outbox") && ada.body().await.contains("Mail outbox"));

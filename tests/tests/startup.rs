@@ -157,6 +157,35 @@ async fn a_worker_alone_without_a_base_url_warns_where_its_links_will_point() {
     assert!(warning.contains("WARN") && warning.contains("point at http://127.0.0.1:8080"), "{warning}");
 }
 
+/// A setting written with a prefix it does not have is named at start-up,
+/// with the one meant; the log says where mail goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setting_misnamed_is_warned_about_and_the_log_says_where_mail_goes() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let env = [("RUST_LOG", "info"), ("PRICEGATE_BIND", "127.0.0.1:0"), ("PRICEGATE_SMTP_URL", "smtp://127.0.0.1:1")];
+    let mut child = pricegate_in(dir.path(), "serve", &env).spawn().expect("pricegate starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+    let mut log = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("read the output") {
+            log.push(line);
+            if log.last().is_some_and(|l| l.contains("serving")) {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("pricegate logs that it is serving within 60 s");
+    child.kill().await.expect("pricegate stops");
+    let log = log.join("\n");
+    let warning = log.lines().find(|l| l.contains("PRICEGATE_SMTP_URL")).unwrap_or_else(|| panic!("{log}"));
+    assert!(warning.contains("WARN") && warning.contains("the setting is SMTP_URL"), "{warning}");
+    let maildir = dir.path().join("mail");
+    let serving = log.lines().last().unwrap_or_default();
+    let said = format!("written as files under {} (SMTP_URL is unset: it reaches no one)", maildir.display());
+    assert!(serving.contains(&said), "{serving}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_whose_log_reader_went_away_still_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("a temporary directory");

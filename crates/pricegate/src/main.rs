@@ -138,6 +138,10 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
+    let names: Vec<String> = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()).collect();
+    for warning in pricegate::settings::unknown_variables(names.iter().map(String::as_str)) {
+        tracing::warn!("{warning}");
+    }
     match cli.command {
         Command::Serve { demo } => serve(settings, demo).await,
         Command::Migrate => {
@@ -194,7 +198,12 @@ fn print_demo(logins: Option<Vec<demo::DemoLogin>>) {
 }
 
 async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
-    let database = pricegate::settings::without_password(&settings.database_url);
+    use pricegate::settings::without_password;
+    let database = without_password(&settings.database_url);
+    let mail = match &settings.smtp_url {
+        Some(url) => format!("through {}", without_password(url.expose())),
+        None => format!("written as files under {} (SMTP_URL is unset: it reaches no one)", settings.maildir.display()),
+    };
     let app = Application::build(settings).await?;
     let logins = if demo { Some(demo::seed(app.store()).await?) } else { None };
     let shutdown = shutdown_signal()?;
@@ -203,12 +212,12 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     // | head -1` closes the pipe after a line).
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on http://{}", app.address())
-        .and_then(|()| writeln!(stdout, "API docs at {}/api/docs", app.base_url()))
+        .and_then(|()| writeln!(stdout, "API docs at {}/api/docs", without_password(app.base_url())))
         .and_then(|()| stdout.flush());
     if let Some(logins) = logins {
         print_demo(logins);
     }
-    tracing::info!(address = %app.address(), timezone = %app.store().calendar(), %database, "serving");
+    tracing::info!(address = %app.address(), timezone = %app.store().calendar(), %database, %mail, "serving");
     app.run_until(shutdown).await
 }
 

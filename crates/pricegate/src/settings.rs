@@ -129,6 +129,51 @@ impl std::error::Error for SettingsError {}
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://pricegate.db?mode=rwc";
 
+/// Every variable the service reads: the settings `/admin/settings` lists,
+/// and `RUST_LOG`.
+pub const VARIABLES: [&str; 17] = [
+    "DATABASE_URL",
+    "PRICEGATE_BIND",
+    "PRICEGATE_BASE_URL",
+    "SMTP_URL",
+    "PRICEGATE_MAILDIR",
+    "MAIL_FROM",
+    "PRICEGATE_REMINDERS",
+    "PRICEGATE_ACK_LINK_TTL",
+    "PRICEGATE_DB_POOL",
+    "PRICEGATE_WORKER_POLL",
+    "PRICEGATE_MAIL_LEASE",
+    "PRICEGATE_REQUEST_TIMEOUT",
+    "PRICEGATE_IDLE_TIMEOUT",
+    "PRICEGATE_TRUSTED_PROXIES",
+    "PRICEGATE_CONNECTIONS_PER_ADDRESS",
+    "PRICEGATE_TIMEZONE",
+    "RUST_LOG",
+];
+
+/// A warning for each of `names` (the environment's variables) that is
+/// named like a setting of the service and is none: a misspelt setting
+/// (`PRICEGATE_REMINDER`), or one with a prefix it does not have
+/// (`PRICEGATE_SMTP_URL`), is otherwise left at its default without a word.
+/// The test suite's and benchmark's own (`PRICEGATE_TEST_…`,
+/// `PRICEGATE_BENCH_…`, `PRICEGATE_BIN`) are theirs.
+pub fn unknown_variables<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let theirs = |name: &str| {
+        name == "PRICEGATE_BIN" || name.starts_with("PRICEGATE_TEST_") || name.starts_with("PRICEGATE_BENCH_")
+    };
+    names
+        .into_iter()
+        .filter(|name| name.starts_with("PRICEGATE_") && !VARIABLES.contains(name) && !theirs(name))
+        .map(|name| {
+            let meant = VARIABLES.iter().find(|v| name.strip_prefix("PRICEGATE_") == Some(**v));
+            match meant {
+                Some(meant) => format!("{name} is not a setting and is ignored: the setting is {meant}"),
+                None => format!("{name} is not a setting and is ignored (see the README's Settings for their names)"),
+            }
+        })
+        .collect()
+}
+
 impl Settings {
     /// Reads the process environment, after loading `.env` from the working
     /// directory if there is one (the binary has refused one that does not
@@ -517,6 +562,8 @@ mod tests {
         let bound = by_files.entries.iter().find(|e| e.variable == "PRICEGATE_BIND").map(|e| e.value.as_str());
         assert_eq!(bound, Some("127.0.0.1:43121"), "the address bound, not the port 0 asked for");
         assert_eq!(by_files.entries.len(), 16, "every variable of the README's table but RUST_LOG");
+        let named: Vec<&str> = by_files.entries.iter().map(|e| e.variable).chain(["RUST_LOG"]).collect();
+        assert_eq!(named, VARIABLES, "every one is known as a setting");
     }
 
     #[test]
@@ -550,6 +597,27 @@ mod tests {
         let refused = settings(&[("PRICEGATE_TRUSTED_PROXIES", "10.0.0.0/40")]).unwrap_err();
         assert_eq!(refused.variable, "PRICEGATE_TRUSTED_PROXIES");
         assert!(refused.message.contains("prefix"), "{}", refused.message);
+    }
+
+    #[test]
+    fn a_variable_named_like_a_setting_that_is_none_is_warned_about() {
+        let warned = unknown_variables([
+            "PRICEGATE_SMTP_URL",
+            "PRICEGATE_REMINDER",
+            "PRICEGATE_REMINDERS",
+            "SMTP_URL",
+            "PRICEGATE_TEST_PG",
+            "PRICEGATE_BENCH_PEOPLE",
+            "PRICEGATE_BIN",
+            "HOME",
+        ]);
+        assert_eq!(
+            warned,
+            [
+                "PRICEGATE_SMTP_URL is not a setting and is ignored: the setting is SMTP_URL",
+                "PRICEGATE_REMINDER is not a setting and is ignored (see the README's Settings for their names)",
+            ]
+        );
     }
 
     #[test]

@@ -70,6 +70,9 @@ struct UsersPage {
     role: String,
     /// The new-user form's refused fields, each with its sentence.
     errors: std::collections::HashMap<String, String>,
+    /// Set when mail is only written as files there: invitations and
+    /// links reach nobody.
+    mail_to_files: Option<String>,
 }
 
 struct UserRow {
@@ -200,6 +203,7 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, pinned: &[Uuid
     };
     let calendar = app.store.calendar();
     Ok(UsersPage {
+        mail_to_files: app.configuration.mail_to_files.clone(),
         q: text.clone().unwrap_or_default(),
         searched: text.is_some(),
         later: listing.after.is_some() && note.is_none(),
