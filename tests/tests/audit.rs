@@ -392,7 +392,16 @@ both_backends! {
             assert_actor_and_time(row, &who.to_string(), from, to);
             let detail = &row["detail"];
             assert_eq!((&detail["method"], &detail["id"], &detail["code"]), (&json!("POST"), &json!(id), &json!(code)), "{row}");
+            // About the quote or notice the route names: found by it too.
+            let kind = if route.contains("/quotes/") { "quote" } else { "notice" };
+            assert_eq!((&row["subject_type"], &row["subject_id"]), (&json!(kind), &json!(id)), "{row}");
         }
+        let about_quote = finance.get(&format!("/api/v1/audit?subject={quote}&action=access.denied")).await;
+        assert_eq!(about_quote.body.as_array().map(Vec::len), Some(3), "{}", about_quote.text);
+        // The quote's history says who tried what, and why it was refused.
+        let (_, html) = self::page(&app, &sam_user.email, &format!("/quotes/{quote}")).await;
+        assert!(html.contains("Finalising refused: not its signer"), "Rita's try: {html}");
+        assert!(html.contains("Approving old prices refused: not for their role"), "Sam's own: {html}");
         let page_row = only(&denied, "the page", |r| r["detail"]["route"] == "/notices/{id}/publish");
         assert_actor_and_time(page_row, &sam_user.id.to_string(), from, to);
         let detail = &page_row["detail"];

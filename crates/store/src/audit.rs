@@ -272,16 +272,13 @@ impl Store {
                  refusals after it are not recorded until their earliest in that time is {DENIALS_WINDOW_MINUTES} minutes old."
             ));
         }
+        let (subject_type, subject_id) = match id.and_then(|id| Some((subject_of_route(route)?, id))) {
+            Some((kind, id)) => (kind, Some(id)),
+            None => ("route", None),
+        };
         record(
             &txn,
-            AuditEntry {
-                at,
-                actor_id: Some(actor_id),
-                action: ACCESS_DENIED,
-                subject_type: "route",
-                subject_id: None,
-                detail,
-            },
+            AuditEntry { at, actor_id: Some(actor_id), action: ACCESS_DENIED, subject_type, subject_id, detail },
         )
         .await?;
         txn.commit().await?;
@@ -372,6 +369,19 @@ pub struct AuditFilter<'a> {
     pub actor: Option<Uuid>,
 }
 
+/// What a route's `{id}` names (`/api/v1/quotes/{id}/finalise`, a quote),
+/// as the log names subjects: a refusal there is found by that subject too.
+fn subject_of_route(route: &str) -> Option<&'static str> {
+    let before = route.split_once("/{id}")?.0.rsplit('/').next()?;
+    match before {
+        "quotes" => Some("quote"),
+        "notices" => Some("notice"),
+        "products" => Some("product"),
+        "users" => Some("user"),
+        _ => None,
+    }
+}
+
 fn audit_view(r: audit_log::Model) -> AuditView {
     AuditView {
         id: r.id,
@@ -386,8 +396,29 @@ fn audit_view(r: audit_log::Model) -> AuditView {
 
 #[cfg(test)]
 mod tests {
-    use super::storable;
+    use super::{storable, subject_of_route};
     use serde_json::json;
+
+    #[test]
+    fn a_refusal_on_a_route_naming_a_row_is_about_that_row() {
+        let subjects: Vec<Option<&str>> = [
+            "/api/v1/quotes/{id}/finalise",
+            "/quotes/{id}",
+            "/notices/{id}/dashboard",
+            "/api/v1/users/{id}",
+            "/admin/users/{id}/password",
+            "/products/{id}/edit",
+            "/api/v1/notices",
+            "/api/v1/outbox/{id}/resend",
+        ]
+        .into_iter()
+        .map(subject_of_route)
+        .collect();
+        assert_eq!(
+            subjects,
+            [Some("quote"), Some("quote"), Some("notice"), Some("user"), Some("user"), Some("product"), None, None]
+        );
+    }
 
     #[test]
     fn nul_characters_never_reach_the_stored_detail() {

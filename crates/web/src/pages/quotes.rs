@@ -442,7 +442,9 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
             }
             "quote_not_draft" => "it was finalised or cancelled before",
             "not_signer" => "not its signer",
-            "not_owner" | "not_your_quote" => "not theirs to change",
+            "forbidden" => "not for their role",
+            "not_owner" => "not theirs to change",
+            "not_your_quote" => "someone else's quote",
             "own_quote" => "the approver owns or signs it",
             "nothing_to_override" => "no old price to approve",
             code => return format!("{what} refused (recorded as \u{201c}{code}\u{201d})"),
@@ -480,6 +482,19 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
             detail["reason"].as_str().unwrap_or_default()
         ),
         "quote.finalise_refused" => refused("Finalising"),
+        // Someone the quote is not for, refused at the door.
+        "access.denied" => refused(match detail["route"].as_str().unwrap_or_default().rsplit('/').next() {
+            Some("finalise") => "Finalising",
+            Some("reprice") => "Repricing",
+            Some("cancel") => "Cancelling",
+            Some("override") => "Approving old prices",
+            Some("approval-request") => "Asking finance to approve old prices",
+            Some("handover") => "Handing it over",
+            Some("edit") => "Editing",
+            _ if detail["method"] == "PATCH" || detail["method"] == "PUT" => "Editing",
+            _ if detail["method"] == "GET" => "Opening it",
+            _ => "A request about it",
+        }),
         "quote.handed_over" => {
             let (from, to) = (name("from").unwrap_or_default(), name("to").unwrap_or_default());
             let part = match (detail["owner"].as_bool(), detail["signer"].as_bool()) {
