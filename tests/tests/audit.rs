@@ -263,6 +263,27 @@ both_backends! {
             assert_error(&r, 405, "method_not_allowed");
         }
         assert_eq!(count(&app, "audit_log").await, audit_count);
+
+        // So with a published notice's text: its publication's record keeps
+        // what was published, and its page says what no longer matches.
+        let (_, html) = self::page(&app, &sam_user.email, &format!("/notices/{notice}")).await;
+        assert!(!html.contains("id=\"altered\""), "{html}");
+        let priced = publish_price_change(&finance, "P-1", 1_200, &date_in_days(30)).await;
+        let (_, html) = self::page(&app, &sam_user.email, &format!("/notices/{priced}")).await;
+        assert!(html.contains("12.00 EUR") && !html.contains("id=\"altered\""), "as published: {html}");
+        assert_eq!(execute(&app, "UPDATE notice_changes SET unit_price_minor = 1100 WHERE unit_price_minor = 1200").await, None);
+        let (_, html) = self::page(&app, &sam_user.email, &format!("/notices/{priced}")).await;
+        assert!(html.contains("no longer matches what was published (its price changes)") && html.contains("P-1 "), "{html}");
+        assert!(html.contains(": 12.00 EUR from "), "the price as published: {html}");
+        let published = finance.get(&format!("/api/v1/audit?subject={notice}&action=notice.published")).await;
+        let detail = &published.body[0]["detail"];
+        assert_eq!((&detail["title"], &detail["body"], &detail["changes"]), (&json!("Read me"), &json!("Please read."), &json!([])), "{detail}");
+        assert_eq!(execute(&app, "UPDATE notices SET body = 'Prices unchanged.'").await, None);
+        let (_, html) = self::page(&app, &sam_user.email, &format!("/notices/{notice}")).await;
+        let altered = html.split("id=\"altered\">").nth(1).and_then(|a| a.split("</div>").next()).unwrap_or_else(|| panic!("{html}"));
+        assert!(altered.contains("This notice as stored no longer matches what was published (its text)"), "{altered}");
+        assert!(altered.contains("<strong>Read me</strong>") && altered.contains("Please read."), "{altered}");
+
     }
 }
 

@@ -49,7 +49,7 @@ pub use gate::PublishSeen;
 pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_ACCOUNT_FAILURES, MAX_ADDRESS_FAILURES, MAX_FAILURES};
 pub use notices::{
     AckCount, AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NOTICE_DRAFTED_ALREADY, NewNotice, NewPriceChange,
-    NoticeFilter, NoticePatch, NoticeState, WaitingQuote,
+    NoticeFilter, NoticePatch, NoticeState, PublishedChange, PublishedContent, WaitingQuote,
 };
 pub use outbox::{
     AccountChange, ApprovedFor, BlockedQuote, Composed, Composer, HandedQuote, Letter, MailSetup, NoticeContent,

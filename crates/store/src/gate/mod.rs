@@ -315,6 +315,12 @@ impl Store {
         // What it says of each product stays what its readers read: a
         // product renamed later does not rename it here.
         crate::notices::keep_product_names(&txn, id).await?;
+        // What it says, kept where nothing may change it: the proof of what
+        // its readers acknowledge.
+        let content = crate::notices::PublishedContent::read(&txn, id, &notice.title, &notice.body).await?;
+        let mut detail = serde_json::to_value(&content)
+            .map_err(|e| StoreError::Internal(format!("notice not serialisable: {e}")))?;
+        detail["seq"] = json!(seq);
         record(
             &txn,
             AuditEntry {
@@ -323,7 +329,7 @@ impl Store {
                 action: "notice.published",
                 subject_type: "notice",
                 subject_id: Some(id),
-                detail: json!({ "seq": seq, "title": notice.title }),
+                detail,
             },
         )
         .await?;

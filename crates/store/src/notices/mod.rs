@@ -114,10 +114,12 @@ pub struct NoticePatch {
 
 mod acknowledge;
 mod force;
+mod record;
 
 pub use acknowledge::{AckCount, AwaitingNotice, Channel, ClientInfo, WaitingQuote};
 pub(crate) use acknowledge::{Chased, acknowledge_one_in, pending_sales, refused_acknowledgement};
 pub(crate) use force::check_changes_can_take_force;
+pub use record::{PublishedChange, PublishedContent};
 
 pub(crate) const PUBLISHED: &str = "published";
 const DRAFT: &str = "draft";

@@ -7,9 +7,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use pricegate_domain::Role;
+use pricegate_domain::{Calendar, Role};
+use pricegate_mail::compose::money;
 use pricegate_mail::render_markdown;
-use pricegate_store::{AckCount, Channel, NoticeFilter};
+use pricegate_store::views::NoticeView;
+use pricegate_store::{AckCount, Channel, NoticeFilter, PublishedContent};
 use uuid::Uuid;
 
 use super::ChangeRow;
@@ -288,6 +290,51 @@ struct NoticePage {
     /// The viewer's drafts that cannot be finalised until they acknowledge
     /// it; once they have, those it held up until then, to go back to.
     held_up: Vec<HeldUpQuote>,
+    /// What of a published notice's rows no longer matches what was
+    /// published, and what was: its publication's record.
+    altered: Option<Altered>,
+}
+
+/// A published notice whose stored rows were changed behind the service's
+/// back, and what its publication's record says it was.
+struct Altered {
+    said: String,
+    title: String,
+    body: String,
+    changes: Vec<String>,
+}
+
+impl Altered {
+    /// `None` while `notice` is as `published` says it was.
+    fn of(notice: &NoticeView, published: &PublishedContent, calendar: &Calendar) -> Option<Altered> {
+        let differ = published.differences(notice);
+        if differ.is_empty() {
+            return None;
+        }
+        let currency_of = |sku: &str| notice.changes.iter().find(|c| c.sku == sku).map(|c| c.currency.clone());
+        Some(Altered {
+            said: format!(
+                "This notice as stored no longer matches what was published ({}): it was changed outside Pricegate, \
+                 which changes nothing of a published notice. What was published{}, as its publication's record \
+                 keeps it:",
+                differ.join(", "),
+                notice.published_at.map(|at| format!(" {}", calendar.stamp(at, true))).unwrap_or_default()
+            ),
+            title: published.title.clone(),
+            body: published.body.clone(),
+            changes: published
+                .changes
+                .iter()
+                .map(|c| {
+                    let price = match currency_of(&c.sku) {
+                        Some(currency) => money(&currency, c.unit_price_minor),
+                        None => format!("{} (in minor units)", c.unit_price_minor),
+                    };
+                    format!("{} {}: {price} from {}", c.sku, c.product_name, c.effective_on)
+                })
+                .collect(),
+        })
+    }
 }
 
 /// A draft a notice holds up, named as its customer and short reference (a
@@ -332,6 +379,10 @@ async fn show(
         Vec::new()
     };
     let is_finance = user.0.actor.role == Role::Finance;
+    let altered = match n.published_at {
+        Some(_) => app.store.published_content(n.id).await?.and_then(|p| Altered::of(&n, &p, &app.store.calendar())),
+        None => None,
+    };
     // A draft a change of which could never take force: said before the
     // confirmation, where publishing would be refused.
     let cannot_publish = match (is_finance, n.published_at) {
@@ -358,6 +409,7 @@ async fn show(
         is_finance,
         quote: quote.map(|q| q.id),
         held_up: held_up.into_iter().map(HeldUpQuote::from).collect(),
+        altered,
         title: n.title,
     };
     Ok(render(StatusCode::OK, &page))
