@@ -98,7 +98,7 @@ both_backends! {
         let logs = captured_logs();
         let sink = SmtpSink::start().await;
         let app = spawn_with_mail(backend, &sink, |_| {}).await;
-        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
         let (admin, _) = app.user(Role::Admin, "Ada").await;
         let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         let (rita_api, rita) = app.user(Role::Sales, "Rita").await;
@@ -182,6 +182,14 @@ both_backends! {
         let acks = acknowledgements(&finance, &nid).await;
         assert_eq!(acks["acknowledged"][0]["user"]["id"], json!(sam_user.id));
         assert_eq!(acks["acknowledged"][0]["channel"], "email");
+        // Where the link was pressed from, as kept with it: shown to finance.
+        assert_eq!(
+            (&acks["acknowledged"][0]["client_address"], &acks["acknowledged"][0]["user_agent"]),
+            (&json!("127.0.0.1"), &json!("pricegate-test/1")),
+            "{acks}"
+        );
+        let dashboard = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{nid}/dashboard")).await;
+        assert!(dashboard.contains("from 127.0.0.1 · pricegate-test/1"), "{dashboard}");
         let r = sam.post_empty(&format!("/api/v1/quotes/{qid}/finalise")).await;
         assert_eq!(r.status, 200, "{}", r.text);
 

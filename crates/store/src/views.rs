@@ -139,6 +139,11 @@ pub struct AcknowledgedBy {
     pub user: UserView,
     pub acknowledged_at: DateTime<Utc>,
     pub channel: String,
+    /// The address the acknowledgement came from (the client's, behind a
+    /// trusted proxy), when known.
+    pub client_address: Option<String>,
+    /// The browser or program that sent it, as it named itself.
+    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -153,6 +153,8 @@ impl Store {
                     user: u.clone(),
                     acknowledged_at: a.acknowledged_at,
                     channel: a.channel.clone(),
+                    client_address: a.client_addr.clone(),
+                    user_agent: a.user_agent.clone(),
                 })
             })
             .collect();

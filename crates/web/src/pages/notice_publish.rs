@@ -420,6 +420,9 @@ struct AckRow {
     not_sales: Option<String>,
     at: String,
     channel: String,
+    /// Where an acknowledgement came from: the address and the browser or
+    /// program, as far as they are known; empty if neither is.
+    from: String,
     /// Open quotes this person signs that the notice blocks: (id, customer).
     blocked: Vec<super::notices::HeldUpQuote>,
     /// Someone pending: the reminders queued for them so far, in words.
@@ -673,6 +676,7 @@ async fn dashboard(
                 email: a.user.email,
                 at: calendar.stamp(a.acknowledged_at, true),
                 channel: a.channel,
+                from: [a.client_address, a.user_agent].into_iter().flatten().collect::<Vec<_>>().join(" · "),
                 blocked: Vec::new(),
                 reminded: String::new(),
             })
@@ -690,6 +694,7 @@ async fn dashboard(
                     email: u.email,
                     at: String::new(),
                     channel: String::new(),
+                    from: String::new(),
                 }
             })
             .collect(),
