@@ -1697,7 +1697,7 @@ both_backends! {
 async fn an_edit_is_recorded_with_what_it_changed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
-    let (sam, _) = app.user(Role::Sales, "Sam").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
     let (_, sara) = app.user(Role::Sales, "Sara").await;
     for (sku, price) in [("P-1", 1_000), ("P-2", 500), ("P-3", 250)] {
         create_product(&finance, sku, "EUR", price).await;
@@ -1756,6 +1756,10 @@ async fn an_edit_is_recorded_with_what_it_changed(backend: Backend) {
     assert_eq!(first["changed"], json!(["customer_name", "valid_until", "signer_id", "lines"]), "{first}");
     assert_eq!((first["total_before_minor"].as_i64(), first["total_minor"].as_i64()), (Some(2_500), Some(5_250)));
     assert_eq!((first["valid_until_before"].as_str(), first["valid_until"].as_str()), (Some("2099-12-31"), Some("2100-01-31")));
+    // The words changed, as they were and are; who signed it before.
+    assert_eq!((first["customer_name_before"].as_str(), first["customer_name"].as_str()), (Some("Greta Berg"), Some("Greta Berg-Holm")), "{first}");
+    assert_eq!(first["signer_before_id"], json!(sam_user.id), "{first}");
+    assert!(first.get("notes_before").is_none() && first.get("customer_email").is_none(), "only what changed: {first}");
     let product = |sku: &str, quantities: [i64; 2], lines: [i64; 2]| {
         json!({"sku": sku, "quantity_before": quantities[0], "quantity_after": quantities[1], "lines_before": lines[0], "lines_after": lines[1]})
     };
@@ -1773,7 +1777,7 @@ async fn an_edit_is_recorded_with_what_it_changed(backend: Backend) {
     let html = page_as(&app.base, &fiona.email, &path.replace("/api/v1", "")).await;
     let history = section(&html, "<details id=\"history\"", "</details>");
     let said = [
-        "Edited: customer name, valid until 2099-12-31 \u{2192} 2100-01-31, now signed by Sara, \
+        "Edited: customer name \u{201c}Greta Berg\u{201d} \u{2192} \u{201c}Greta Berg-Holm\u{201d}, valid until 2099-12-31 \u{2192} 2100-01-31, now signed by Sara, \
          P-1 2 \u{2192} 5, P-3 added (1), P-2 removed (1); total 25.00 EUR \u{2192} 52.50 EUR<",
         "Edited: P-1 discount 0.00 % \u{2192} 10.00 %; total 52.50 EUR \u{2192} 47.50 EUR<",
         "Edited: P-1 on 1 line \u{2192} 2 lines; total 47.50 EUR<",

@@ -597,11 +597,12 @@ impl Store {
         quotes::Entity::update(model).exec(&txn).await?;
         let total_before = quote_total(&priced_lines(&old_lines))?;
         let valid_until_before = quote.valid_until;
+        let before = quote.clone();
         let line_changes = line_changes(&old_lines, &lines);
         let names_refreshed = lines_changed && names_refreshed(&old_lines, &lines);
         let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
         let view = to_view(quote.clone(), lines, None);
-        let detail = json!({
+        let mut detail = json!({
             "total_minor": view.total_minor,
             "total_before_minor": total_before,
             "currency": view.currency,
@@ -613,6 +614,22 @@ impl Store {
             "names_refreshed": names_refreshed,
             "approval_request_ended": request_ended,
         });
+        // The words that changed, as they were and are: the party to the
+        // contract and its terms can be read back from the log alone.
+        for (field, was, is) in [
+            ("customer_name", &before.customer_name, &quote.customer_name),
+            ("customer_email", &before.customer_email, &quote.customer_email),
+            ("customer_company", &before.customer_company, &quote.customer_company),
+            ("notes", &before.notes, &quote.notes),
+        ] {
+            if was != is {
+                detail[format!("{field}_before")] = json!(was);
+                detail[field] = json!(is);
+            }
+        }
+        if before.signer_id != quote.signer_id {
+            detail["signer_before_id"] = json!(before.signer_id);
+        }
         record(&txn, audit(now, actor, "quote.edited", id, detail)).await?;
         let mut released = None;
         if view.signer_id != signed_by {

@@ -521,12 +521,29 @@ pub(super) fn edited_row(detail: &serde_json::Value, currency: &str, signer: Opt
         return format!("Edited: total {}{signer}", amount("total_minor"));
     };
     let mut said: Vec<String> = Vec::new();
+    // A field with what it was and is, where the row keeps them (rows
+    // written before it did name the field alone); long notes are cut.
+    let words = |field: &str, name: &str| {
+        let cut = |v: &serde_json::Value| {
+            let text = v.as_str().unwrap_or_default();
+            match text.chars().count() > 80 {
+                true => format!("{}…", text.chars().take(80).collect::<String>()),
+                false => text.to_owned(),
+            }
+        };
+        match (&detail[format!("{field}_before")], &detail[field]) {
+            (was, is) if was.is_string() && is.is_string() => {
+                format!("{name} \u{201c}{}\u{201d} \u{2192} \u{201c}{}\u{201d}", cut(was), cut(is))
+            }
+            _ => name.to_owned(),
+        }
+    };
     for field in fields.iter().filter_map(|f| f.as_str()) {
         match field {
-            "customer_name" => said.push("customer name".into()),
-            "customer_email" => said.push("customer e-mail".into()),
-            "customer_company" => said.push("customer company".into()),
-            "notes" => said.push("notes".into()),
+            "customer_name" => said.push(words(field, "customer name")),
+            "customer_email" => said.push(words(field, "customer e-mail")),
+            "customer_company" => said.push(words(field, "customer company")),
+            "notes" => said.push(words(field, "notes")),
             "valid_until" => said.push(format!(
                 "valid until {} \u{2192} {}",
                 detail["valid_until_before"].as_str().unwrap_or("?"),
