@@ -265,6 +265,12 @@ impl Page {
         self.client.title().await.expect("the page title")
     }
 
+    /// The `id` of the element that has the focus (empty for none, or the body).
+    pub async fn focused(&self) -> String {
+        let id = self.client.execute("return document.activeElement ? document.activeElement.id : ''", vec![]).await;
+        id.expect("the focused element").as_str().unwrap_or_default().to_owned()
+    }
+
     /// Logs in through the login form and waits to leave it.
     pub async fn log_in(&self, email: &str, password: &str) {
         self.goto("/login").await;

@@ -30,6 +30,10 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         sam.submit("#login").await;
         assert!(sam.text("#login-error").await.contains("do not match"));
         assert_eq!(sam.value("#email").await, sales.email);
+        // Where to type again, with the message read out for it.
+        assert_eq!(sam.focused().await, "password");
+        let described = sam.client.find(fantoccini::Locator::Css("#password")).await.unwrap().attr("aria-describedby").await;
+        assert_eq!(described.ok().flatten().as_deref(), Some("login-error"));
         sam.screenshot("01-login-refused").await;
 
         sam.log_in(&sales.email, PASSWORD).await;
@@ -141,6 +145,7 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         // Acknowledge; the notice no longer blocks, but the old price does.
         sam.submit(".acknowledge").await;
         assert_eq!(sam.text("#done").await, "Acknowledged \u{201c}Pump prices rise\u{201d}.");
+        assert_eq!(sam.focused().await, "done", "what the button did is where the focus is, and read out");
         assert!(!sam.exists(".pending-notice").await, "the notice is still pending after acknowledging");
         sam.goto("/quotes").await;
         let listed = sam.text("#quotes").await;

@@ -239,6 +239,8 @@ both_backends! {
         assert!(invited.starts_with("Invited ") && invited.ends_with(": has not chosen a password yet."), "{invited}");
         assert!(html.contains(&format!("id=\"password-link-{nina_id}\" aria-label=\"E-mail the invitation again to Nina Neu\">E-mail the invitation again</button>")), "{html}");
         assert!(!html.contains(&format!("id=\"invited-{}\"", sam.id)), "Sam has his password");
+        // Its name holds the words it shows, for whoever speaks to their browser.
+        assert!(html.contains(&format!("id=\"password-link-{}\" aria-label=\"E-mail a link instead to Sam, to choose a password\">E-mail a link instead</button>", sam.id)), "{html}");
         let (status, html) = post_form(format!("{}/admin/users/{nina_id}/password-link", app.base), &cookie, &[("csrf_token", csrf_in(&html))]).await;
         assert_eq!(status, 303);
         assert!(html.contains("Nina Neu is e-mailed the invitation again, at nina@pricegate.test"), "{html}");
