@@ -217,6 +217,7 @@ both_backends! {
         let html = users_page().await;
         assert!(html.contains("Leave it empty to e-mail them a link to choose their own (it works for 7 days)."), "{html}");
         assert!(!html.contains("id=\"mail-warning\""), "mail goes through SMTP here: {html}");
+        assert!(html.contains("<a href=\"#new-user\" id=\"to-new-user\">Add a user</a>") && html.contains("<h2 id=\"new-user\">"), "{html}");
 
         // Created without a password, on the page.
         let form = [("csrf_token", csrf_in(&html)), ("name", "Nina Neu".into()), ("email", "nina@pricegate.test".into()), ("role", "sales".into()), ("password", String::new())];
@@ -390,6 +391,16 @@ both_backends! {
         let (status, _, location, page) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
         assert_eq!((status, location.as_deref()), (303, Some("/account")));
         assert!(page.contains("Your password is changed."), "{page}");
+
+        // A link's e-mail that failed for good is not sent again from the
+        // outbox (its link is minted once): the outbox says where to get one.
+        let rows = outbox::Entity::find().filter(outbox::Column::Kind.eq("invitation")).all(app.store.connection()).await.unwrap();
+        let first = rows.iter().map(|r| r.id).min().unwrap();
+        failed(&app, first).await;
+        let r = client().get(format!("{}/admin/outbox?state=failed", app.base)).header(COOKIE, &cookie).send().await.unwrap();
+        let html = r.text().await.unwrap();
+        assert!(html.contains(&format!("id=\"new-link-{first}\">Its link is not sent again: e-mail a new one from")), "{html}");
+        assert!(!html.contains(&format!("id=\"resend-{first}\"")), "{html}");
         app.stop().await;
     }
 }
