@@ -699,6 +699,9 @@ both_backends! {
         // Fiona's own doing: the product, the notice, its publication.
         let (_, html) = page(&app, &fiona.email, &format!("/audit?actor={}", fiona.email.replace('@', "%40"))).await;
         assert!(html.contains(&action("notice.published")) && !html.contains(&action("quote.drafted")), "{html}");
+        // Accounts made by a command on the server name it, not a person.
+        let (_, html) = page(&app, &fiona.email, "/audit?action=user.created").await;
+        assert!(html.contains("<td data-label=\"Who\">a command on the server</td>"), "{html}");
         // Nobody by that address: nothing listed, and said so.
         let (status, html) = page(&app, &fiona.email, "/audit?actor=nobody%40nowhere.example").await;
         assert_eq!(status, 200);

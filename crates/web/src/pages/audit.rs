@@ -253,7 +253,10 @@ async fn list(
                     // The account a failed login tried is its subject; who typed it is not known.
                     _ if e.action == "auth.login_failed" => "unknown (not logged in)".to_owned(),
                     Some(id) => names.get(&id).cloned().unwrap_or_else(|| id.to_string()),
-                    None => "—".to_owned(),
+                    // Made by a command on the server (`pricegate user create`, the demo).
+                    None if e.action == "user.created" => "a command on the server".to_owned(),
+                    // Asked for from the login page or an e-mailed link, by whoever had it.
+                    None => "unknown (not logged in)".to_owned(),
                 },
                 who_href: e
                     .actor_id
