@@ -699,6 +699,30 @@ both_backends! {
         // Fiona's own doing: the product, the notice, its publication.
         let (_, html) = page(&app, &fiona.email, &format!("/audit?actor={}", fiona.email.replace('@', "%40"))).await;
         assert!(html.contains(&action("notice.published")) && !html.contains(&action("quote.drafted")), "{html}");
+        // Within days of the business, and within times by the API.
+        let today = chrono::Utc::now().date_naive();
+        let (yesterday, tomorrow) = (today.pred_opt().unwrap(), today.succ_opt().unwrap());
+        let (_, html) = page(&app, &fiona.email, &format!("/audit?actor={}&from={today}&to={today}", sam.id)).await;
+        assert_eq!(row(&html), 3, "today: {html}");
+        assert!(html.contains(&format!("id=\"from\" name=\"from\" value=\"{today}\"")), "{html}");
+        let (_, html) = page(&app, &fiona.email, &format!("/audit?actor={}&to={yesterday}", sam.id)).await;
+        assert_eq!(row(&html), 0, "nothing before today: {html}");
+        let (_, html) = page(&app, &fiona.email, &format!("/audit?from={tomorrow}")).await;
+        assert_eq!(row(&html), 0, "nothing yet tomorrow: {html}");
+        let (_, html) = page(&app, &fiona.email, "/audit?from=last%20week").await;
+        assert_eq!(row(&html), 0, "{html}");
+        assert!(html.contains("\u{201c}last week\u{201d} is not a date like 2026-12-01, for the first day."), "{html}");
+        let within = |since: String, until: String| {
+            let finance = &finance;
+            let path = format!("/api/v1/audit?actor={}&since={since}&until={until}", sam.id);
+            async move { finance.get(&path).await.body.as_array().map_or(0, Vec::len) }
+        };
+        let (hour_ago, in_an_hour) = (Utc::now() - Duration::hours(1), Utc::now() + Duration::hours(1));
+        let rfc = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        assert_eq!(within(rfc(hour_ago), rfc(in_an_hour)).await, 3);
+        assert_eq!(within(rfc(in_an_hour), rfc(in_an_hour + Duration::hours(1))).await, 0);
+        assert_error(&finance.get("/api/v1/audit?since=yesterday").await, 400, "invalid_query");
+
         // Accounts made by a command on the server name it, not a person.
         let (_, html) = page(&app, &fiona.email, "/audit?action=user.created").await;
         assert!(html.contains("<td data-label=\"Who\">a command on the server</td>"), "{html}");

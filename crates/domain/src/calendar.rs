@@ -49,6 +49,19 @@ impl Calendar {
         at.with_timezone(&self.zone).date_naive()
     }
 
+    /// The first instant of business day `day`: its midnight in the zone,
+    /// or, where the clocks skip midnight that day, the first minute they show.
+    pub fn start_of(&self, day: NaiveDate) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        let midnight = day.and_time(chrono::NaiveTime::MIN);
+        (0..=24 * 60)
+            .find_map(|minutes| {
+                let local = midnight.checked_add_signed(chrono::Duration::minutes(minutes))?;
+                self.zone.from_local_datetime(&local).earliest()
+            })
+            .map_or_else(|| midnight.and_utc(), |start| start.with_timezone(&Utc))
+    }
+
     /// The wall-clock time `at` is in the zone.
     pub fn local_time(&self, at: DateTime<Utc>) -> NaiveDateTime {
         at.with_timezone(&self.zone).naive_local()
@@ -92,6 +105,18 @@ mod tests {
 
     fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, min, 0).single().expect("a valid instant")
+    }
+
+    #[test]
+    fn a_business_day_starts_at_its_midnight_in_the_zone() {
+        let berlin = Calendar::parse("Europe/Berlin").expect("a zone");
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("a date");
+        assert_eq!(berlin.start_of(day(2026, 3, 1)).to_rfc3339(), "2026-02-28T23:00:00+00:00");
+        assert_eq!(berlin.start_of(day(2026, 7, 15)).to_rfc3339(), "2026-07-14T22:00:00+00:00");
+        assert_eq!(Calendar::UTC.start_of(day(2026, 3, 1)).to_rfc3339(), "2026-03-01T00:00:00+00:00");
+        // Havana's clocks went from midnight to one on 2026-03-08: its day starts at one.
+        let havana = Calendar::parse("America/Havana").expect("a zone");
+        assert_eq!(havana.start_of(day(2026, 3, 8)).to_rfc3339(), "2026-03-08T05:00:00+00:00");
     }
 
     #[test]

@@ -310,7 +310,7 @@ impl Store {
         before: Option<Uuid>,
         filter: AuditFilter<'_>,
     ) -> Result<Vec<AuditView>, StoreError> {
-        let AuditFilter { action, subject, actor } = filter;
+        let AuditFilter { action, subject, actor, since, until } = filter;
         if let Some(action) = action.filter(|a| !AUDIT_ACTIONS.contains(a)) {
             return Err(Invalid::new(
                 "action",
@@ -346,6 +346,12 @@ impl Store {
         if let Some(actor) = actor {
             query = query.filter(audit_log::Column::ActorId.eq(actor));
         }
+        if let Some(since) = since {
+            query = query.filter(audit_log::Column::At.gte(since));
+        }
+        if let Some(until) = until {
+            query = query.filter(audit_log::Column::At.lt(until));
+        }
         let rows = query
             .order_by_desc(audit_log::Column::At)
             .order_by_desc(audit_log::Column::Id)
@@ -367,6 +373,10 @@ pub struct AuditFilter<'a> {
     /// Only the rows of what this person did (a failed login's row names
     /// the account tried as its subject, and no actor).
     pub actor: Option<Uuid>,
+    /// Only the rows written at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only the rows written before this instant.
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// What a route's `{id}` names (`/api/v1/quotes/{id}/finalise`, a quote),

@@ -166,9 +166,13 @@ pub struct AuditQuery {
     pub subject: Option<Uuid>,
     /// Only the rows of what this user did (their id).
     pub actor: Option<Uuid>,
+    /// Only the rows written at or after this time (RFC 3339, e.g. `2026-12-01T00:00:00Z`).
+    pub since: Option<DateTime<Utc>>,
+    /// Only the rows written before this time (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
 }
 
-/// The audit log, newest first, a page at a time (`before`), of one action or all, about one subject or all, by one person or all. It can be read, never changed.
+/// The audit log, newest first, a page at a time (`before`), of one action or all, about one subject or all, by one person or all, within a time or all. It can be read, never changed.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "auth", params(AuditQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<AuditView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn audit(
@@ -179,6 +183,7 @@ pub async fn audit(
     let limit = super::page_limit(q.limit)?.unwrap_or(100);
     // `action=` with nothing after it filters nothing, as no `action` does.
     let action = q.action.as_deref().filter(|a| !a.is_empty());
-    let filter = AuditFilter { action, subject: q.subject.map(|id| (id, id)), actor: q.actor };
+    let filter =
+        AuditFilter { action, subject: q.subject.map(|id| (id, id)), actor: q.actor, since: q.since, until: q.until };
     Ok(Json(app.store.list_audit(limit, q.before, filter).await?))
 }

@@ -30,12 +30,15 @@ const PAGE_SIZE: u64 = 100;
 /// What the page shows of an entry's detail before "more".
 const DETAIL_SHOWN: usize = 240;
 
-/// The page's address: `?action=quote.finalised&subject=<id>&actor=<e-mail>&before=<id>`.
+/// The page's address: `?action=quote.finalised&subject=<id>&actor=<e-mail>&from=<date>&to=<date>&before=<id>`.
 #[derive(serde::Deserialize, Default)]
 struct AuditQuery {
     action: Option<String>,
     subject: Option<String>,
     actor: Option<String>,
+    /// The first business day to list, and the last (`YYYY-MM-DD`).
+    from: Option<String>,
+    to: Option<String>,
     before: Option<String>,
 }
 
@@ -63,11 +66,22 @@ struct AuditPage {
     action: String,
     subject: String,
     actor: String,
+    from: String,
+    to: String,
+    /// The business's time zone, which the dates are days of.
+    zone: &'static str,
     entries: Vec<EntryRow>,
     older: Option<String>,
     newest: Option<String>,
     /// What in the address could not be read, said once above the list.
     note: Option<String>,
+}
+
+impl AuditPage {
+    /// Whether any filter narrows the list.
+    fn filtered(&self) -> bool {
+        [&self.action, &self.subject, &self.actor, &self.from, &self.to].iter().any(|f| !f.is_empty())
+    }
 }
 
 /// An action as typed: one the log writes, spelt as it spells it
@@ -111,6 +125,8 @@ struct Filters<'a> {
     action: Option<&'a str>,
     subject: Option<&'a str>,
     actor: Option<&'a str>,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
 }
 
 /// The address of this page with the filters kept.
@@ -122,6 +138,8 @@ fn address(filters: Filters<'_>, before: Option<Uuid>) -> String {
             filters.action.map(|a| ("action", a)),
             filters.subject.map(|s| ("subject", s)),
             filters.actor.map(|a| ("actor", a)),
+            filters.from.map(|f| ("from", f)),
+            filters.to.map(|t| ("to", t)),
             before.as_deref().map(|b| ("before", b)),
         ],
     )
@@ -196,8 +214,30 @@ async fn list(
              users page shows it."
         ));
     }
-    let filters = Filters { action, subject, actor: actor.map(|_| typed_actor) };
-    let filter = AuditFilter { action, subject: ids, actor };
+    // Days of the business, from the first instant of `from` to the first of the day after `to`.
+    let calendar = app.store.calendar();
+    let typed_from = query.from.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let typed_to = query.to.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let mut day = |typed: Option<&str>, which: &str| {
+        let typed = typed?;
+        let date = chrono::NaiveDate::parse_from_str(typed, "%Y-%m-%d").ok();
+        if date.is_none() {
+            matches_nothing = true;
+            notes.push(format!("\u{201c}{typed}\u{201d} is not a date like 2026-12-01, for {which}."));
+        }
+        date
+    };
+    let (from_day, to_day) = (day(typed_from, "the first day"), day(typed_to, "the last day"));
+    let since = from_day.map(|d| calendar.start_of(d));
+    let until = to_day.and_then(|d| d.succ_opt()).map(|d| calendar.start_of(d));
+    let filters = Filters {
+        action,
+        subject,
+        actor: actor.map(|_| typed_actor),
+        from: from_day.and(typed_from),
+        to: to_day.and(typed_to),
+    };
+    let filter = AuditFilter { action, subject: ids, actor, since, until };
     // An id that names no entry, or no id at all (a stale or edited link),
     // shows the newest, and says so.
     const GONE: &str = "That page of the log is gone: its link names no entry. Showing the newest.";
@@ -232,7 +272,6 @@ async fn list(
     let notices: Vec<Uuid> =
         entries.iter().filter(|e| e.subject_type == "notice").filter_map(|e| e.subject_id).collect();
     let readable_notices = app.store.readable_notices(&user.0.actor, &notices).await?;
-    let calendar = app.store.calendar();
     let rows = entries
         .into_iter()
         .map(|e| {
@@ -285,6 +324,9 @@ async fn list(
         action: action.unwrap_or_default().to_owned(),
         subject: subject.unwrap_or_default().to_owned(),
         actor: typed_actor.to_owned(),
+        from: query.from.as_deref().map(str::trim).unwrap_or_default().to_owned(),
+        to: query.to.as_deref().map(str::trim).unwrap_or_default().to_owned(),
+        zone: calendar.zone_name(),
         entries: rows,
         older,
         newest,
