@@ -530,10 +530,14 @@ mod tests {
             action: Some("quote.finalised"),
             subject: Some(&id.to_string()),
             actor: Some("sam+eu@x.example"),
+            from: Some("2026-12-01"),
+            to: None,
         };
         assert_eq!(
             address(filters, Some(id)),
-            format!("/audit?action=quote.finalised&subject={id}&actor=sam%2Beu%40x.example&before={id}")
+            format!(
+                "/audit?action=quote.finalised&subject={id}&actor=sam%2Beu%40x.example&from=2026-12-01&before={id}"
+            )
         );
     }
 }
