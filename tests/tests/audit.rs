@@ -734,3 +734,73 @@ both_backends! {
         app.stop().await;
     }
 }
+
+both_backends! {
+    /// The audit page's entries, every page of them, download as one CSV
+    /// file with the page's filters: newest first, each entry once.
+    async fn the_audit_log_downloads_as_csv_with_the_pages_filters(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sales, sam) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        draft_quote(&sales, json!([{"sku": "P-1", "quantity": 1}])).await;
+        // More entries than are read at a time, all in the last hour.
+        let conn = app.store.connection();
+        let backend_db = conn.get_database_backend();
+        let (placeholders, detail) = match backend_db {
+            DbBackend::Postgres => ("($1, $2, $3, $4, $5, $6, CAST($7 AS json))", "detail"),
+            _ => ("(?, ?, ?, ?, ?, ?, ?)", "detail"),
+        };
+        let start = Utc::now() - Duration::minutes(30);
+        for n in 0..2_050i64 {
+            let sql = format!("INSERT INTO audit_log (id, at, actor_id, action, subject_type, subject_id, {detail}) VALUES {placeholders}");
+            let values: Vec<sea_orm::Value> = vec![
+                uuid::Uuid::new_v4().into(),
+                (start + Duration::milliseconds(n)).into(),
+                fiona.id.into(),
+                "product.updated".into(),
+                "product".into(),
+                Option::<uuid::Uuid>::None.into(),
+                json!({"n": n}).to_string().into(),
+            ];
+            conn.execute_raw(Statement::from_sql_and_values(backend_db, sql, values)).await.expect("an entry");
+        }
+
+        let download = |path: String, email: String| {
+            let base = app.base.clone();
+            async move {
+                let cookie = pricegate_tests::pages::session_cookie(&base, &email).await;
+                let r = pricegate_tests::pages::client().get(format!("{base}{path}")).header(reqwest::header::COOKIE, cookie).send().await.unwrap();
+                let status = r.status().as_u16();
+                let kind = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                (status, kind, r.text().await.unwrap())
+            }
+        };
+        let (status, kind, csv) = download("/audit/export.csv?action=product.updated".into(), fiona.email.clone()).await;
+        assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"), "{csv}");
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some("\u{feff}at_utc,at_local,actor_id,actor_name,actor_email,action,subject_type,subject_id,detail"));
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), 2_050, "every entry of the action, once");
+        let numbers: Vec<i64> = rows
+            .iter()
+            .filter_map(|r| r.split("\"{\"\"n\"\":").nth(1).and_then(|n| n.trim_end_matches("}\"").parse().ok()))
+            .collect();
+        assert_eq!(numbers, (0..2_050).rev().collect::<Vec<_>>(), "newest first, none twice, none missing");
+        assert!(rows[0].contains(&format!(",{},Fiona,{},product.updated,product,,", fiona.id, fiona.email)), "{}", rows[0]);
+
+        // The page's other filters, and a filter naming nobody: the header alone.
+        let (_, _, csv) = download(format!("/audit/export.csv?actor={}", sam.email.replace('@', "%40")), fiona.email.clone()).await;
+        let sams: Vec<&str> = csv.lines().skip(1).collect();
+        assert_eq!(sams.len(), 1, "{csv}");
+        assert!(sams[0].contains(",quote.drafted,quote,"), "{csv}");
+        let (status, _, csv) = download("/audit/export.csv?actor=nobody%40nowhere.example".into(), fiona.email.clone()).await;
+        assert_eq!((status, csv.lines().count()), (200, 1), "{csv}");
+        // The page offers it with its filters; a salesperson gets neither.
+        let (_, html) = page(&app, &fiona.email, &format!("/audit?actor={}", sam.id)).await;
+        assert!(html.contains(&format!("href=\"/audit/export.csv?actor={}\" id=\"export-audit\"", sam.id)), "{html}");
+        let (status, _, _) = download("/audit/export.csv".into(), sam.email.clone()).await;
+        assert_eq!(status, 403);
+        app.stop().await;
+    }
+}

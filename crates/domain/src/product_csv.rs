@@ -53,7 +53,7 @@ const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// A name or unit as [`write_products`] writes it: guarded where a
 /// spreadsheet would take it for a formula.
-fn guarded(text: &str) -> String {
+pub fn guarded(text: &str) -> String {
     if text.starts_with(FORMULA_START) { format!("'{text}") } else { text.to_owned() }
 }
 
@@ -67,7 +67,7 @@ fn unguarded(field: &str) -> &str {
 }
 
 /// A field of a CSV line: quoted where it must be.
-fn csv_field(field: &str) -> String {
+pub fn csv_field(field: &str) -> String {
     let plain = !field.contains([',', '"', '\n', '\r']) && field.trim() == field;
     if plain { field.to_owned() } else { format!("\"{}\"", field.replace('"', "\"\"")) }
 }

@@ -21,7 +21,7 @@ use super::{Layout, PageError, PageQuery, PageUser, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/audit", get(list))
+    Router::new().route("/audit", get(list)).route("/audit/export.csv", get(export))
 }
 
 /// Entries on one page.
@@ -73,6 +73,8 @@ struct AuditPage {
     entries: Vec<EntryRow>,
     older: Option<String>,
     newest: Option<String>,
+    /// The entries listed, every page of them, as a CSV file.
+    export: String,
     /// What in the address could not be read, said once above the list.
     note: Option<String>,
 }
@@ -131,9 +133,14 @@ struct Filters<'a> {
 
 /// The address of this page with the filters kept.
 fn address(filters: Filters<'_>, before: Option<Uuid>) -> String {
+    address_at("/audit", filters, before)
+}
+
+/// The address `path` with the filters kept.
+fn address_at(path: &str, filters: Filters<'_>, before: Option<Uuid>) -> String {
     let before = before.map(|b| b.to_string());
     super::list_address(
-        "/audit",
+        path,
         &[
             filters.action.map(|a| ("action", a)),
             filters.subject.map(|s| ("subject", s)),
@@ -158,15 +165,24 @@ fn subject_href(reader: Role, entry: &AuditView, readable_notices: &HashSet<Uuid
     }
 }
 
-/// The log, newest first, [`PAGE_SIZE`] at a time. A filter that cannot be
-/// read (mistyped, or a stale link) is said above the list, which shows
-/// every entry the rest of the address allows.
-async fn list(
-    State(app): State<AppState>,
-    user: PageUser,
-    PageQuery { query, unreadable }: PageQuery<AuditQuery>,
-) -> Result<Response, PageError> {
-    user.require(&[Role::Finance, Role::Admin])?;
+/// The filters an address asks for, as read: what to list, the address's
+/// own words for them, and what could not be read, said.
+struct Chosen<'q> {
+    filter: AuditFilter<'q>,
+    /// The subject as the address writes it (a reference in small letters).
+    subject: Option<String>,
+    /// The person as typed, when someone has that address.
+    actor: Option<&'q str>,
+    from: Option<&'q str>,
+    to: Option<&'q str>,
+    notes: Vec<String>,
+    /// A filter names nothing there is (an action never written, an address
+    /// nobody has): nothing is listed, rather than every entry under its name.
+    matches_nothing: bool,
+}
+
+/// The filters of `query`.
+async fn chosen<'q>(app: &AppState, query: &'q AuditQuery) -> Result<Chosen<'q>, PageError> {
     let typed_action = query.action.as_deref().map(str::trim).unwrap_or("");
     let action = action_of(typed_action);
     let typed_subject = query.subject.as_deref().map(str::trim).unwrap_or("");
@@ -174,24 +190,19 @@ async fn list(
     // them (the address keeps it so), before a reference: a SKU may be
     // eight hex digits too.
     let named = match Uuid::parse_str(typed_subject).is_err() && !typed_subject.is_empty() {
-        true => subject_named(&app, typed_subject).await?,
+        true => subject_named(app, typed_subject).await?,
         false => None,
     };
     let (subject, ids) = match named {
         Some(id) => (Some(typed_subject.to_owned()), Some((id, id))),
         None => subject_of(typed_subject).unzip(),
     };
-    let subject = subject.as_deref();
     let typed_actor = query.actor.as_deref().map(str::trim).unwrap_or("");
     let actor = match typed_actor.is_empty() {
         true => None,
-        false => person_named(&app, typed_actor).await?,
+        false => person_named(app, typed_actor).await?,
     };
     let mut notes = Vec::new();
-    if unreadable {
-        notes.push("This address could not be read (a filter given twice, say): showing every entry.".to_owned());
-    }
-    // A filter that matches nothing shows nothing, said, rather than every entry under its name.
     let mut matches_nothing = false;
     if !typed_action.is_empty() && action.is_none() {
         matches_nothing = true;
@@ -230,14 +241,155 @@ async fn list(
     let (from_day, to_day) = (day(typed_from, "the first day"), day(typed_to, "the last day"));
     let since = from_day.map(|d| calendar.start_of(d));
     let until = to_day.and_then(|d| d.succ_opt()).map(|d| calendar.start_of(d));
-    let filters = Filters {
-        action,
+    Ok(Chosen {
+        filter: AuditFilter { action, subject: ids, actor, since, until },
         subject,
         actor: actor.map(|_| typed_actor),
         from: from_day.and(typed_from),
         to: to_day.and(typed_to),
+        notes,
+        matches_nothing,
+    })
+}
+
+impl Chosen<'_> {
+    /// The filters as an address writes them.
+    fn filters(&self) -> Filters<'_> {
+        Filters {
+            action: self.filter.action,
+            subject: self.subject.as_deref(),
+            actor: self.actor,
+            from: self.from,
+            to: self.to,
+        }
+    }
+}
+
+/// The entries the page's filters choose, every one, newest first, as a CSV
+/// file (with a BOM, for spreadsheets): the time in UTC and in the business's
+/// zone, who (id, name, address), the action, the subject and the detail as
+/// JSON. Read and sent [`EXPORT_PAGE`] rows at a time, so that a long log
+/// takes no more memory than a page of it.
+async fn export(
+    State(app): State<AppState>,
+    user: PageUser,
+    PageQuery { query, .. }: PageQuery<AuditQuery>,
+) -> Result<Response, PageError> {
+    use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    user.require(&[Role::Finance, Role::Admin])?;
+    let chosen = chosen(&app, &query).await?;
+    // The first rows are read before the answer starts: a failure then is an error page, not a cut file.
+    let first = match chosen.matches_nothing {
+        true => Vec::new(),
+        false => app.store.list_audit(EXPORT_PAGE, None, chosen.filter).await?,
     };
-    let filter = AuditFilter { action, subject: ids, actor, since, until };
+    let calendar = app.store.calendar();
+    // Owned by the task that reads on (an action is one of the log's own words).
+    let AuditFilter { action, subject, actor, since, until } = chosen.filter;
+    let filter = AuditFilter { action: action.and_then(action_of), subject, actor, since, until };
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(2);
+    tokio::spawn(async move {
+        let mut rows = first;
+        let mut chunk = format!("\u{feff}{}\r\n", EXPORT_HEADER.join(","));
+        loop {
+            let ids: Vec<Uuid> = rows.iter().filter_map(|e| e.actor_id).collect();
+            let people = match app.store.users_by_id(&ids).await {
+                Ok(people) => people,
+                Err(e) => {
+                    let _ = sender.send(Err(std::io::Error::other(e.to_string()))).await;
+                    return;
+                }
+            };
+            for e in &rows {
+                let who = e.actor_id.and_then(|id| people.get(&id));
+                csv_line(
+                    &mut chunk,
+                    &[
+                        &e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                        &calendar.stamp(e.at, true),
+                        &e.actor_id.map(|id| id.to_string()).unwrap_or_default(),
+                        who.map_or("", |u| u.name.as_str()),
+                        who.map_or("", |u| u.email.as_str()),
+                        &e.action,
+                        &e.subject_type,
+                        &e.subject_id.map(|id| id.to_string()).unwrap_or_default(),
+                        &e.detail.to_string(),
+                    ],
+                );
+            }
+            if sender.send(Ok(std::mem::take(&mut chunk))).await.is_err() {
+                return; // The reader went away.
+            }
+            let Some(last) = rows.last().filter(|_| rows.len() as u64 == EXPORT_PAGE) else { return };
+            let next = app.store.list_audit(EXPORT_PAGE, Some(last.id), filter).await;
+            rows = match next {
+                Ok(rows) if !rows.is_empty() => rows,
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "the audit export stopped part way");
+                    let _ = sender.send(Err(std::io::Error::other(e.to_string()))).await;
+                    return;
+                }
+            };
+        }
+    });
+    let file = format!("attachment; filename=\"pricegate-audit-{}.csv\"", calendar.today());
+    let headers = [
+        (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+        (CONTENT_DISPOSITION, file),
+        (CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    Ok((headers, axum::body::Body::from_stream(Received(receiver))).into_response())
+}
+
+/// Rows read and sent at a time by [`export`].
+const EXPORT_PAGE: u64 = 1000;
+
+const EXPORT_HEADER: [&str; 9] =
+    ["at_utc", "at_local", "actor_id", "actor_name", "actor_email", "action", "subject_type", "subject_id", "detail"];
+
+/// Appends `fields` to `out` as one CSV line, each guarded against being
+/// run as a spreadsheet formula and quoted where it must be.
+fn csv_line(out: &mut String, fields: &[&str]) {
+    use pricegate_domain::product_csv::{csv_field, guarded};
+    let cells: Vec<String> = fields.iter().map(|f| csv_field(&guarded(f))).collect();
+    out.push_str(&cells.join(","));
+    out.push_str("\r\n");
+}
+
+/// What the export's task sends, as a body streams it.
+struct Received(tokio::sync::mpsc::Receiver<Result<String, std::io::Error>>);
+
+impl futures_core::Stream for Received {
+    type Item = Result<String, std::io::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+/// The log, newest first, [`PAGE_SIZE`] at a time. A filter that cannot be
+/// read (mistyped, or a stale link) is said above the list, which shows
+/// every entry the rest of the address allows.
+async fn list(
+    State(app): State<AppState>,
+    user: PageUser,
+    PageQuery { query, unreadable }: PageQuery<AuditQuery>,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Finance, Role::Admin])?;
+    let mut chosen = chosen(&app, &query).await?;
+    if unreadable {
+        chosen
+            .notes
+            .insert(0, "This address could not be read (a filter given twice, say): showing every entry.".to_owned());
+    }
+    let (filter, filters, matches_nothing) = (chosen.filter, chosen.filters(), chosen.matches_nothing);
+    let mut notes = chosen.notes.clone();
+    let calendar = app.store.calendar();
     // An id that names no entry, or no id at all (a stale or edited link),
     // shows the newest, and says so.
     const GONE: &str = "That page of the log is gone: its link names no entry. Showing the newest.";
@@ -300,7 +452,7 @@ async fn list(
                 who_href: e
                     .actor_id
                     .and_then(|id| people.get(&id))
-                    .filter(|u| actor != Some(u.id))
+                    .filter(|u| filter.actor != Some(u.id))
                     .map(|u| address(Filters { actor: Some(&u.email), ..Filters::default() }, None)),
                 subject_href: subject_href(user.0.actor.role, &e, &readable_notices),
                 subject: match e.subject_id {
@@ -321,13 +473,14 @@ async fn list(
     let page = AuditPage {
         layout: user.layout("Audit log"),
         actions: AUDIT_ACTIONS,
-        action: action.unwrap_or_default().to_owned(),
-        subject: subject.unwrap_or_default().to_owned(),
-        actor: typed_actor.to_owned(),
+        action: filter.action.unwrap_or_default().to_owned(),
+        subject: chosen.subject.clone().unwrap_or_default(),
+        actor: query.actor.as_deref().map(str::trim).unwrap_or_default().to_owned(),
         from: query.from.as_deref().map(str::trim).unwrap_or_default().to_owned(),
         to: query.to.as_deref().map(str::trim).unwrap_or_default().to_owned(),
         zone: calendar.zone_name(),
         entries: rows,
+        export: address_at("/audit/export.csv", filters, None),
         older,
         newest,
         note: (!notes.is_empty()).then(|| notes.join(" ")),
