@@ -31,6 +31,7 @@ mod m20261204_000026_quotes_search_letters;
 mod m20261205_000027_audit_by_actor;
 mod m20261205_000028_users_last_login;
 mod m20261205_000029_proof_not_truncated;
+mod m20261205_000030_users_name_key;
 
 pub struct Migrator;
 
@@ -113,6 +114,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000027_audit_by_actor::Migration),
             Box::new(m20261205_000028_users_last_login::Migration),
             Box::new(m20261205_000029_proof_not_truncated::Migration),
+            Box::new(m20261205_000030_users_name_key::Migration),
         ]
     }
 }

@@ -533,6 +533,7 @@ pub async fn insert_users(app: &crate::TestApp, like: uuid::Uuid, people: &[(Str
             updated_at: Set(now),
             invited_at: Set(None),
             last_login_at: Set(None),
+            name_key: Set(pricegate_store::name_key(name)),
         })
         .collect();
     for chunk in rows.chunks(500) {

@@ -738,3 +738,42 @@ both_backends! {
         app.stop().await;
     }
 }
+
+both_backends! {
+    /// The users list sorts and searches names as people read them: Łukasz
+    /// among the Ls, a name in small letters among the others, and "wojcik"
+    /// finds Wójcik.
+    async fn the_users_list_sorts_and_finds_names_beyond_ascii(backend: Backend) {
+        use pricegate_tests::pages::page_as;
+        let app = TestApp::spawn(backend).await;
+        let (_, ada) = app.user(Role::Admin, "Ada").await;
+        let people: Vec<(String, String, &str)> = [
+            ("zoe@pricegate.test", "Zoë Adams"),
+            ("lukasz@pricegate.test", "Łukasz Wójcik"),
+            ("mark@pricegate.test", "Mark Lee"),
+            ("anna@pricegate.test", "anna Berg"),
+        ]
+        .into_iter()
+        .map(|(email, name)| (email.to_owned(), name.to_owned(), "sales"))
+        .collect();
+        pricegate_tests::fixtures::insert_users(&app, ada.id, &people).await;
+        let order = |html: &str| {
+            let mut names: Vec<(usize, &str)> = ["Ada", "anna Berg", "Łukasz Wójcik", "Mark Lee", "Zoë Adams"]
+                .into_iter()
+                .filter_map(|name| Some((html.find(&format!("<strong>{name}</strong>"))?, name)))
+                .collect();
+            names.sort_unstable();
+            names.into_iter().map(|(_, name)| name).collect::<Vec<_>>()
+        };
+        let html = page_as(&app.base, &ada.email, "/admin/users").await;
+        assert_eq!(order(&html), ["Ada", "anna Berg", "Łukasz Wójcik", "Mark Lee", "Zoë Adams"], "{html}");
+        for (q, found) in [("wojcik", "Łukasz Wójcik"), ("LUKASZ", "Łukasz Wójcik"), ("zoe", "Zoë Adams"), ("Anna", "anna Berg")] {
+            let html = page_as(&app.base, &ada.email, &format!("/admin/users?q={q}")).await;
+            assert_eq!(order(&html), [found], "{q}: {html}");
+        }
+        // A later page starts after the person it names, in that order.
+        let html = page_as(&app.base, &ada.email, "/admin/users?after=lukasz%40pricegate.test&after_name=%C5%81ukasz+W%C3%B3jcik").await;
+        assert_eq!(order(&html), ["Mark Lee", "Zoë Adams"], "{html}");
+        app.stop().await;
+    }
+}

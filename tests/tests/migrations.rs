@@ -490,3 +490,44 @@ async fn quotes_searched_by_letters_typed_without_them_on_postgresql() {
 async fn quotes_searched_by_letters_typed_without_them_on_sqlite() {
     quotes_searched_by_letters_typed_without_them(Backend::Sqlite).await;
 }
+
+/// People who were users before names were folded for the list get their
+/// `name_key`: Łukasz Wójcik's is "lukasz wojcik".
+async fn users_get_their_name_key(backend: Backend) {
+    use pricegate_store::entity::users;
+    let test_db = TestDb::create(backend).await;
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect");
+    // The twenty-nine before 000030.
+    Migrator::up(&db, Some(29)).await.expect("the schema before names were folded");
+    let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
+    let mut ids = Vec::new();
+    for (email, name) in [("lukasz@pricegate.test", "Łukasz Wójcik"), ("anna@pricegate.test", "anna Berg")] {
+        let id = Uuid::new_v4();
+        insert(
+            &db,
+            "INSERT INTO users (id, email, name, role, password_hash, active, created_at, updated_at) \
+             VALUES (?, ?, ?, 'sales', 'x', true, ?, ?)",
+            vec![id.into(), email.into(), name.into(), now.into(), now.into()],
+        )
+        .await;
+        ids.push(id);
+    }
+
+    Migrator::up(&db, None).await.expect("the names folded");
+    let mut keys = Vec::new();
+    for id in &ids {
+        keys.push(users::Entity::find_by_id(*id).one(&db).await.expect("read").expect("the user").name_key);
+    }
+    assert_eq!(keys, ["lukasz wojcik", "anna berg"], "{backend:?}");
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn users_get_their_name_key_on_postgresql() {
+    users_get_their_name_key(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn users_get_their_name_key_on_sqlite() {
+    users_get_their_name_key(Backend::Sqlite).await;
+}

@@ -29,6 +29,8 @@ pub mod users {
         /// When a browser session or an API token was last issued on their
         /// password; `None` if never.
         pub last_login_at: Option<DateTimeUtc>,
+        /// `name` as [`crate::name_key`] folds it: what lists sort and search by.
+        pub name_key: String,
     }
     no_relations!();
 

@@ -65,7 +65,7 @@ pub use quotes::{
     NewQuote, OpenDrafts, PricesSeen, QuoteEdited, QuoteFilter, QuotePatch, QuoteSearch, ResentForm, reference_range,
 };
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
-pub use users::{EMAIL_TAKEN, Invited, ListedAfter, NewUser, PasswordChange, UserPatch};
+pub use users::{EMAIL_TAKEN, Invited, ListedAfter, NewUser, PasswordChange, UserPatch, name_key};
 
 use pricegate_domain::Role;
 use uuid::Uuid;

@@ -72,6 +72,13 @@ pub struct ListedAfter<'a> {
     pub email: &'a str,
 }
 
+/// A person's name as lists sort and search it: folded as the quotes'
+/// search folds text ([`pricegate_migration::fold_case`]), so that Łukasz
+/// sorts among the Ls and "wojcik" finds Wójcik. Kept in `users.name_key`.
+pub fn name_key(name: &str) -> String {
+    pricegate_migration::fold_case(name)
+}
+
 impl Store {
     /// Creates a user; `actor` is `None` when the command line does it.
     /// Without a password, the account gets one nobody knows, and an
@@ -96,6 +103,7 @@ impl Store {
         let user = users::ActiveModel {
             id: Set(Uuid::new_v4()),
             email: Set(new.email.as_str().to_owned()),
+            name_key: Set(name_key(new.name.as_str())),
             name: Set(new.name.into_inner()),
             role: Set(new.role.as_str().to_owned()),
             password_hash: Set(password_hash),
@@ -133,9 +141,10 @@ impl Store {
         Ok(rows.into_iter().map(UserView::from).collect())
     }
 
-    /// Up to `limit` users whose name or e-mail contains `text` (ignoring
-    /// capitals as the database does; every user without it), by name, then
-    /// address, after the place `after` names (the last of the page before).
+    /// Up to `limit` users whose name or e-mail contains `text` (capitals
+    /// and accents aside, as [`name_key`] folds them; every user without
+    /// it), by name so folded, then address, after the place `after` names
+    /// (the last of the page before).
     /// An `after` by address alone that names nobody now is
     /// [`StoreError::Invalid`].
     pub async fn find_users(
@@ -146,28 +155,29 @@ impl Store {
     ) -> Result<Vec<UserView>, StoreError> {
         let mut query = users::Entity::find();
         if let Some(text) = text {
-            query = query.filter(crate::db::containing(self.db.get_database_backend(), &["name", "email"], text));
+            let folded = name_key(text);
+            query =
+                query.filter(crate::db::containing(self.db.get_database_backend(), &["name_key", "email"], &folded));
         }
         if let Some(after) = after {
-            let name = match after.name {
-                Some(name) => name.to_owned(),
+            let key = match after.name {
+                Some(name) => name_key(name),
                 None => {
                     users::Entity::find()
                         .filter(users::Column::Email.eq(after.email))
                         .one(&self.db)
                         .await?
                         .ok_or_else(|| pricegate_domain::Invalid::new("after", "after names no user."))?
-                        .name
+                        .name_key
                 }
             };
-            query = query.filter(
-                Condition::any()
-                    .add(users::Column::Name.gt(name.clone()))
-                    .add(Condition::all().add(users::Column::Name.eq(name)).add(users::Column::Email.gt(after.email))),
-            );
+            query =
+                query.filter(Condition::any().add(users::Column::NameKey.gt(key.clone())).add(
+                    Condition::all().add(users::Column::NameKey.eq(key)).add(users::Column::Email.gt(after.email)),
+                ));
         }
         let rows = query
-            .order_by_asc(users::Column::Name)
+            .order_by_asc(users::Column::NameKey)
             .order_by_asc(users::Column::Email)
             .limit(limit)
             .all(&self.db)
@@ -382,6 +392,7 @@ impl Store {
         // nothing writes nothing, and is no audit entry.
         let mut model: users::ActiveModel = user.clone().into();
         if let Some(name) = patch.name {
+            model.name_key.set_ne(name_key(name.as_str()));
             model.name.set_ne(name.into_inner());
         }
         if let Some(email) = patch.email {

@@ -397,7 +397,7 @@ impl Store {
         if gone.is_empty() {
             return Ok(Vec::new());
         }
-        gone.sort_by(|a, b| (&a.name, &a.email).cmp(&(&b.name, &b.email)));
+        gone.sort_by_cached_key(|u| (crate::name_key(&u.name), u.email.clone()));
         let ids: Vec<Uuid> = gone.iter().map(|u| u.id).collect();
         let mut blocked = blocked_quotes(&self.db, &setup.base_url, content, Some(&ids), today).await?;
         Ok(gone

@@ -590,7 +590,7 @@ pub(crate) async fn signers_by_name(app: &AppState) -> Result<Vec<Signer>, PageE
         .into_iter()
         .map(|u| Signer { invited: invited.contains(&u.id), id: u.id, name: u.name, email: u.email })
         .collect();
-    signers.sort_by_cached_key(|u| (u.name.to_lowercase(), u.email.clone()));
+    signers.sort_by_cached_key(|u| (pricegate_store::name_key(&u.name), u.email.clone()));
     Ok(signers)
 }
 

@@ -706,7 +706,9 @@ async fn dashboard(
         nothing_done: false,
     };
     // Those whose drafts the notice holds up first, most drafts first; then by name.
-    page.pending.sort_by_cached_key(|r| (std::cmp::Reverse(r.blocked.len()), r.name.to_lowercase(), r.email.clone()));
+    page.pending.sort_by_cached_key(|r| {
+        (std::cmp::Reverse(r.blocked.len()), pricegate_store::name_key(&r.name), r.email.clone())
+    });
     // What is left waits on someone no longer an active salesperson, whom no
     // reminder reaches: the drafts need another signer.
     let signers: Vec<Uuid> = waiting.keys().copied().collect();
@@ -720,7 +722,7 @@ async fn dashboard(
             Some(StrandedRow { name: u.name, email: u.email, why, quotes })
         })
         .collect();
-    page.stranded.sort_by(|a, b| (&a.name, &a.email).cmp(&(&b.name, &b.email)));
+    page.stranded.sort_by_cached_key(|s| (pricegate_store::name_key(&s.name), s.email.clone()));
     page.stranded_quotes = page.stranded.iter().map(|s| s.quotes.len()).sum();
     let seal = user.seal(&app);
     // A draft's form sent is the confirmation page's to tell.
