@@ -728,6 +728,8 @@ both_backends! {
             .await
             .unwrap();
         assert_eq!(token.status(), 200);
+        let answer: serde_json::Value = token.json().await.unwrap();
+        assert!(answer["user"]["last_login_at"].is_string(), "this login, as answered: {answer}");
         let me = admin.get(&format!("/api/v1/users/{nina_id}")).await;
         let later: chrono::DateTime<chrono::Utc> = serde_json::from_value(me.body["last_login_at"].clone()).expect("a time");
         assert!(later >= at, "{later} after {at}");

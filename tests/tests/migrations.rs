@@ -531,3 +531,59 @@ async fn users_get_their_name_key_on_postgresql() {
 async fn users_get_their_name_key_on_sqlite() {
     users_get_their_name_key(Backend::Sqlite).await;
 }
+
+/// People who logged in before `last_login_at` was kept get the time of
+/// their latest session or API token; someone who never did, none.
+async fn users_get_their_last_login(backend: Backend) {
+    use pricegate_store::entity::users;
+    let test_db = TestDb::create(backend).await;
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect");
+    // The twenty-seven before 000028.
+    Migrator::up(&db, Some(27)).await.expect("the schema before logins were kept");
+    let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
+    let (both, browser, never) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    for (id, email) in
+        [(both, "both@pricegate.test"), (browser, "browser@pricegate.test"), (never, "never@pricegate.test")]
+    {
+        insert(
+            &db,
+            "INSERT INTO users (id, email, name, role, password_hash, active, created_at, updated_at) \
+             VALUES (?, ?, 'Someone', 'sales', 'x', true, ?, ?)",
+            vec![id.into(), email.into(), now.into(), now.into()],
+        )
+        .await;
+    }
+    let (earlier, later) = (now - Duration::days(3), now - Duration::hours(2));
+    for (user, at) in [(both, earlier), (browser, earlier), (browser, now - Duration::days(9))] {
+        insert(
+            &db,
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, 'c', ?, ?)",
+            vec![Uuid::new_v4().to_string().into(), user.into(), at.into(), (at + Duration::hours(12)).into()],
+        )
+        .await;
+    }
+    insert(
+        &db,
+        "INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        vec![Uuid::new_v4().to_string().into(), both.into(), later.into(), (later + Duration::hours(12)).into()],
+    )
+    .await;
+
+    Migrator::up(&db, None).await.expect("the logins kept");
+    let mut logins = Vec::new();
+    for id in [both, browser, never] {
+        logins.push(users::Entity::find_by_id(id).one(&db).await.expect("read").expect("the user").last_login_at);
+    }
+    assert_eq!(logins, [Some(later), Some(earlier), None], "{backend:?}");
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn users_get_their_last_login_on_postgresql() {
+    users_get_their_last_login(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn users_get_their_last_login_on_sqlite() {
+    users_get_their_last_login(Backend::Sqlite).await;
+}

@@ -226,7 +226,9 @@ impl Store {
         .exec_without_returning(&txn)
         .await?;
         txn.commit().await?;
-        Ok(ApiToken { token, expires_at, user: checked.user })
+        // As the user now is: logged in just now.
+        let user = UserView { last_login_at: Some(now), ..checked.user };
+        Ok(ApiToken { token, expires_at, user })
     }
 
     /// The user a bearer token belongs to, if the token is known, unexpired,
