@@ -25,7 +25,14 @@ const INDEX: &str = "idx_audit_log_actor_at";
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.create_index(
-            Index::create().name(INDEX).table(AuditLog::Table).col(AuditLog::ActorId).col(AuditLog::At).to_owned(),
+            // Built beforehand by hand, perhaps, without holding writes (see the README's `pricegate migrate`).
+            Index::create()
+                .if_not_exists()
+                .name(INDEX)
+                .table(AuditLog::Table)
+                .col(AuditLog::ActorId)
+                .col(AuditLog::At)
+                .to_owned(),
         )
         .await
     }

@@ -1758,6 +1758,12 @@ async fn an_edit_is_recorded_with_what_it_changed(backend: Backend) {
     assert_eq!((first["valid_until_before"].as_str(), first["valid_until"].as_str()), (Some("2099-12-31"), Some("2100-01-31")));
     // The words changed, as they were and are; who signed it before.
     assert_eq!((first["customer_name_before"].as_str(), first["customer_name"].as_str()), (Some("Greta Berg"), Some("Greta Berg-Holm")), "{first}");
+    // For finance, who read quotes: an administrator is told which fields changed, not the words.
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let for_admin = admin.get(&format!("/api/v1/audit?action=quote.edited&subject={}", id_of(&quote))).await;
+    let admins_first = &for_admin.body.as_array().expect("audit rows")[5]["detail"];
+    assert_eq!(admins_first["changed"], first["changed"], "{admins_first}");
+    assert!(admins_first.get("customer_name").is_none() && admins_first.get("customer_name_before").is_none(), "{admins_first}");
     assert_eq!(first["signer_before_id"], json!(sam_user.id), "{first}");
     assert!(first.get("notes_before").is_none() && first.get("customer_email").is_none(), "only what changed: {first}");
     let product = |sku: &str, quantities: [i64; 2], lines: [i64; 2]| {

@@ -5,6 +5,7 @@
 //! mail and web depend on this crate, never the reverse.
 
 mod calendar;
+pub mod csv;
 mod error;
 pub mod gate;
 pub mod limits;

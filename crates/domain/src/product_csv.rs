@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use crate::csv::{csv_field, guarded, unguarded};
 use crate::money::parse_unit_price;
 use crate::{Currency, Invalid, Sku, Text};
 
@@ -44,32 +45,6 @@ pub fn write_products<'a>(rows: impl IntoIterator<Item = ExportRow<'a>>) -> Stri
         out.push_str("\r\n");
     }
     out
-}
-
-/// What a spreadsheet would read as the start of a formula: a name or unit
-/// written with one of these first is guarded with an apostrophe, so that
-/// opening the file runs nothing; [`unguarded`] takes it off again.
-const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-
-/// A name or unit as [`write_products`] writes it: guarded where a
-/// spreadsheet would take it for a formula.
-pub fn guarded(text: &str) -> String {
-    if text.starts_with(FORMULA_START) { format!("'{text}") } else { text.to_owned() }
-}
-
-/// A name or unit as the file holds it, without the apostrophe
-/// [`guarded`] put before a formula's first character.
-fn unguarded(field: &str) -> &str {
-    match field.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(FORMULA_START) => rest,
-        _ => field,
-    }
-}
-
-/// A field of a CSV line: quoted where it must be.
-pub fn csv_field(field: &str) -> String {
-    let plain = !field.contains([',', '"', '\n', '\r']) && field.trim() == field;
-    if plain { field.to_owned() } else { format!("\"{}\"", field.replace('"', "\"\"")) }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,7 +22,9 @@ use tower::ServiceExt;
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops
 /// accepting, lets each connection finish the request it is serving, and
-/// returns once every connection has closed.
+/// returns once every connection has closed: one still busy `header_timeout`
+/// after the stop (a client that stopped reading a long download) is closed
+/// then, so that no client keeps the server from stopping.
 ///
 /// A connection whose next request's headers have not all arrived within
 /// `header_timeout` (`PRICEGATE_IDLE_TIMEOUT`) is closed, whether its
@@ -75,8 +77,9 @@ pub(crate) async fn serve(
         let served = http.serve_connection(TokioIo::new(stream), service);
         tokio::spawn(async move {
             let mut served = std::pin::pin!(served);
-            let mut stopping = false;
+            let mut given_up_at: Option<tokio::time::Instant> = None;
             loop {
+                let give_up = tokio::time::sleep_until(given_up_at.unwrap_or_else(tokio::time::Instant::now));
                 tokio::select! {
                     result = served.as_mut() => {
                         if let Err(error) = result {
@@ -84,9 +87,13 @@ pub(crate) async fn serve(
                         }
                         break;
                     }
-                    () = signal.closed(), if !stopping => {
-                        stopping = true;
+                    () = signal.closed(), if given_up_at.is_none() => {
+                        given_up_at = Some(tokio::time::Instant::now() + header_timeout);
                         served.as_mut().graceful_shutdown();
+                    }
+                    () = give_up, if given_up_at.is_some() => {
+                        tracing::info!(%peer, "closing a connection still busy as the server stops");
+                        break;
                     }
                 }
             }

@@ -287,16 +287,32 @@ impl Store {
 
     /// What happened to quote `id`, oldest first, as the audit log keeps it:
     /// drafting, edits, reprices, approvals, refusals, finalising or
-    /// cancelling (the first 500).
+    /// cancelling (the first 500), and the latest 50 tries of people it is
+    /// not for, refused at the door: anyone may knock as often as the
+    /// bound on refusals lets them, and that must not push what happened
+    /// to the quote off its page.
     pub async fn quote_history(&self, id: Uuid) -> Result<Vec<AuditView>, StoreError> {
-        let rows = audit_log::Entity::find()
-            .filter(audit_log::Column::SubjectId.eq(id))
-            .filter(audit_log::Column::SubjectType.eq("quote"))
+        let about = || {
+            audit_log::Entity::find()
+                .filter(audit_log::Column::SubjectId.eq(id))
+                .filter(audit_log::Column::SubjectType.eq("quote"))
+        };
+        let mut rows = about()
+            .filter(audit_log::Column::Action.ne(ACCESS_DENIED))
             .order_by_asc(audit_log::Column::At)
             .order_by_asc(audit_log::Column::Id)
             .limit(500)
             .all(&self.db)
             .await?;
+        let refused = about()
+            .filter(audit_log::Column::Action.eq(ACCESS_DENIED))
+            .order_by_desc(audit_log::Column::At)
+            .order_by_desc(audit_log::Column::Id)
+            .limit(50)
+            .all(&self.db)
+            .await?;
+        rows.extend(refused);
+        rows.sort_by_key(|r| (r.at, r.id));
         Ok(rows.into_iter().map(audit_view).collect())
     }
 

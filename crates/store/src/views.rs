@@ -476,3 +476,31 @@ pub struct AuditView {
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
 }
+
+/// What an entry about a quote may say of its customer and notes, as they
+/// were and are: read only by those who read quotes (finance).
+const QUOTE_WORDS: [&str; 8] = [
+    "customer_name",
+    "customer_name_before",
+    "customer_email",
+    "customer_email_before",
+    "customer_company",
+    "customer_company_before",
+    "notes",
+    "notes_before",
+];
+
+impl AuditView {
+    /// The entry as `reader` may read it: an administrator, who does not
+    /// read quotes, is not shown the words of a quote's customer or notes
+    /// (the entry still names the fields that changed).
+    pub fn for_reader(mut self, reader: pricegate_domain::Role) -> Self {
+        if reader != pricegate_domain::Role::Finance
+            && self.subject_type == "quote"
+            && let Some(detail) = self.detail.as_object_mut()
+        {
+            detail.retain(|key, _| !QUOTE_WORDS.contains(&key.as_str()));
+        }
+        self
+    }
+}

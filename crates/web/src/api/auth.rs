@@ -177,7 +177,7 @@ pub struct AuditQuery {
     responses((status = 200, body = Vec<AuditView>), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn audit(
     State(app): State<AppState>,
-    _staff: StaffUser,
+    StaffUser(staff): StaffUser,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditView>>, AppError> {
     let limit = super::page_limit(q.limit)?.unwrap_or(100);
@@ -185,5 +185,6 @@ pub async fn audit(
     let action = q.action.as_deref().filter(|a| !a.is_empty());
     let filter =
         AuditFilter { action, subject: q.subject.map(|id| (id, id)), actor: q.actor, since: q.since, until: q.until };
-    Ok(Json(app.store.list_audit(limit, q.before, filter).await?))
+    let rows = app.store.list_audit(limit, q.before, filter).await?;
+    Ok(Json(rows.into_iter().map(|row| row.for_reader(staff.actor.role)).collect()))
 }

@@ -21,7 +21,7 @@ use super::{Layout, PageError, PageQuery, PageUser, render};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/audit", get(list)).route("/audit/export.csv", get(export))
+    Router::new().route("/audit", get(list)).route("/audit/export.csv", get(super::audit_export::export))
 }
 
 /// Entries on one page.
@@ -32,7 +32,7 @@ const DETAIL_SHOWN: usize = 240;
 
 /// The page's address: `?action=quote.finalised&subject=<id>&actor=<e-mail>&from=<date>&to=<date>&before=<id>`.
 #[derive(serde::Deserialize, Default)]
-struct AuditQuery {
+pub(super) struct AuditQuery {
     action: Option<String>,
     subject: Option<String>,
     actor: Option<String>,
@@ -88,7 +88,7 @@ impl AuditPage {
 
 /// An action as typed: one the log writes, spelt as it spells it
 /// (`quote.finalised`), or nothing.
-fn action_of(typed: &str) -> Option<&'static str> {
+pub(super) fn action_of(typed: &str) -> Option<&'static str> {
     AUDIT_ACTIONS.iter().copied().find(|a| *a == typed)
 }
 
@@ -167,8 +167,8 @@ fn subject_href(reader: Role, entry: &AuditView, readable_notices: &HashSet<Uuid
 
 /// The filters an address asks for, as read: what to list, the address's
 /// own words for them, and what could not be read, said.
-struct Chosen<'q> {
-    filter: AuditFilter<'q>,
+pub(super) struct Chosen<'q> {
+    pub filter: AuditFilter<'q>,
     /// The subject as the address writes it (a reference in small letters).
     subject: Option<String>,
     /// The person as typed, when someone has that address.
@@ -178,11 +178,11 @@ struct Chosen<'q> {
     notes: Vec<String>,
     /// A filter names nothing there is (an action never written, an address
     /// nobody has): nothing is listed, rather than every entry under its name.
-    matches_nothing: bool,
+    pub matches_nothing: bool,
 }
 
 /// The filters of `query`.
-async fn chosen<'q>(app: &AppState, query: &'q AuditQuery) -> Result<Chosen<'q>, PageError> {
+pub(super) async fn chosen<'q>(app: &AppState, query: &'q AuditQuery) -> Result<Chosen<'q>, PageError> {
     let typed_action = query.action.as_deref().map(str::trim).unwrap_or("");
     let action = action_of(typed_action);
     let typed_subject = query.subject.as_deref().map(str::trim).unwrap_or("");
@@ -239,6 +239,12 @@ async fn chosen<'q>(app: &AppState, query: &'q AuditQuery) -> Result<Chosen<'q>,
         date
     };
     let (from_day, to_day) = (day(typed_from, "the first day"), day(typed_to, "the last day"));
+    if let (Some(from), Some(to)) = (from_day, to_day)
+        && from > to
+    {
+        matches_nothing = true;
+        notes.push(format!("The first day, {from}, is after the last, {to}: no entry lies between them."));
+    }
     let since = from_day.map(|d| calendar.start_of(d));
     let until = to_day.and_then(|d| d.succ_opt()).map(|d| calendar.start_of(d));
     Ok(Chosen {
@@ -262,113 +268,6 @@ impl Chosen<'_> {
             from: self.from,
             to: self.to,
         }
-    }
-}
-
-/// The entries the page's filters choose, every one, newest first, as a CSV
-/// file (with a BOM, for spreadsheets): the time in UTC and in the business's
-/// zone, who (id, name, address), the action, the subject and the detail as
-/// JSON. Read and sent [`EXPORT_PAGE`] rows at a time, so that a long log
-/// takes no more memory than a page of it.
-async fn export(
-    State(app): State<AppState>,
-    user: PageUser,
-    PageQuery { query, .. }: PageQuery<AuditQuery>,
-) -> Result<Response, PageError> {
-    use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
-    use axum::response::IntoResponse;
-    user.require(&[Role::Finance, Role::Admin])?;
-    let chosen = chosen(&app, &query).await?;
-    // The first rows are read before the answer starts: a failure then is an error page, not a cut file.
-    let first = match chosen.matches_nothing {
-        true => Vec::new(),
-        false => app.store.list_audit(EXPORT_PAGE, None, chosen.filter).await?,
-    };
-    let calendar = app.store.calendar();
-    // Owned by the task that reads on (an action is one of the log's own words).
-    let AuditFilter { action, subject, actor, since, until } = chosen.filter;
-    let filter = AuditFilter { action: action.and_then(action_of), subject, actor, since, until };
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(2);
-    tokio::spawn(async move {
-        let mut rows = first;
-        let mut chunk = format!("\u{feff}{}\r\n", EXPORT_HEADER.join(","));
-        loop {
-            let ids: Vec<Uuid> = rows.iter().filter_map(|e| e.actor_id).collect();
-            let people = match app.store.users_by_id(&ids).await {
-                Ok(people) => people,
-                Err(e) => {
-                    let _ = sender.send(Err(std::io::Error::other(e.to_string()))).await;
-                    return;
-                }
-            };
-            for e in &rows {
-                let who = e.actor_id.and_then(|id| people.get(&id));
-                csv_line(
-                    &mut chunk,
-                    &[
-                        &e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                        &calendar.stamp(e.at, true),
-                        &e.actor_id.map(|id| id.to_string()).unwrap_or_default(),
-                        who.map_or("", |u| u.name.as_str()),
-                        who.map_or("", |u| u.email.as_str()),
-                        &e.action,
-                        &e.subject_type,
-                        &e.subject_id.map(|id| id.to_string()).unwrap_or_default(),
-                        &e.detail.to_string(),
-                    ],
-                );
-            }
-            if sender.send(Ok(std::mem::take(&mut chunk))).await.is_err() {
-                return; // The reader went away.
-            }
-            let Some(last) = rows.last().filter(|_| rows.len() as u64 == EXPORT_PAGE) else { return };
-            let next = app.store.list_audit(EXPORT_PAGE, Some(last.id), filter).await;
-            rows = match next {
-                Ok(rows) if !rows.is_empty() => rows,
-                Ok(_) => return,
-                Err(e) => {
-                    tracing::error!(error = %e, "the audit export stopped part way");
-                    let _ = sender.send(Err(std::io::Error::other(e.to_string()))).await;
-                    return;
-                }
-            };
-        }
-    });
-    let file = format!("attachment; filename=\"pricegate-audit-{}.csv\"", calendar.today());
-    let headers = [
-        (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-        (CONTENT_DISPOSITION, file),
-        (CACHE_CONTROL, "no-store".to_owned()),
-    ];
-    Ok((headers, axum::body::Body::from_stream(Received(receiver))).into_response())
-}
-
-/// Rows read and sent at a time by [`export`].
-const EXPORT_PAGE: u64 = 1000;
-
-const EXPORT_HEADER: [&str; 9] =
-    ["at_utc", "at_local", "actor_id", "actor_name", "actor_email", "action", "subject_type", "subject_id", "detail"];
-
-/// Appends `fields` to `out` as one CSV line, each guarded against being
-/// run as a spreadsheet formula and quoted where it must be.
-fn csv_line(out: &mut String, fields: &[&str]) {
-    use pricegate_domain::product_csv::{csv_field, guarded};
-    let cells: Vec<String> = fields.iter().map(|f| csv_field(&guarded(f))).collect();
-    out.push_str(&cells.join(","));
-    out.push_str("\r\n");
-}
-
-/// What the export's task sends, as a body streams it.
-struct Received(tokio::sync::mpsc::Receiver<Result<String, std::io::Error>>);
-
-impl futures_core::Stream for Received {
-    type Item = Result<String, std::io::Error>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
     }
 }
 
@@ -398,7 +297,7 @@ async fn list(
     if typed_before.is_some() && before.is_none() {
         notes.push(GONE.to_owned());
     }
-    let (mut entries, before) = match matches_nothing {
+    let (entries, before) = match matches_nothing {
         true => (Vec::new(), None),
         false => match app.store.list_audit(PAGE_SIZE + 1, before, filter).await {
             Err(StoreError::Invalid(_)) => {
@@ -408,6 +307,7 @@ async fn list(
             listed => (listed?, before),
         },
     };
+    let mut entries: Vec<AuditView> = entries.into_iter().map(|e| e.for_reader(user.0.actor.role)).collect();
     let newest = before.is_some().then(|| address(filters, None));
     let older = (entries.len() as u64 > PAGE_SIZE).then(|| {
         entries.truncate(PAGE_SIZE as usize);

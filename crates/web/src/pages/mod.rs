@@ -4,6 +4,7 @@
 
 mod admin;
 mod audit;
+mod audit_export;
 mod auth;
 mod forms;
 mod notice_drafts;
