@@ -349,6 +349,7 @@ async fn an_admin_hands_the_open_quotes_of_someone_who_left_sales_to_a_colleague
     let (sam_api, sam) = app.user(Role::Sales, "Sam").await;
     create_product(&finance_api, "PUMP-100", "EUR", 125_000).await;
     let quote = id_of(&draft_quote(&sara_api, json!([{"sku": "PUMP-100", "quantity": 1}])).await);
+    let reference = quote.replace('-', "")[..8].to_owned();
     let base = app.base.clone();
 
     let (sara_id, sam_id) = (sara.id, sam.id);
@@ -363,6 +364,11 @@ async fn an_admin_hands_the_open_quotes_of_someone_who_left_sales_to_a_colleague
         // It asks first: her drafts would wait on a hand-over.
         assert_eq!(ada.text("h1").await, "Make Sara finance?");
         assert!(ada.text("#open-quotes").await.contains("They own 1 open draft"), "{}", ada.body().await);
+        // Which draft, for whom: the admin hands over customers, not counts.
+        let theirs = ada.text("#their-drafts tbody").await;
+        for part in ["Greta Berg (Nordwind)", reference.as_str(), "1,250.00 EUR", "2099-12-31", "owns and signs"] {
+            assert!(theirs.contains(part), "{part}: {theirs}");
+        }
         ada.submit("#confirm-role").await;
         assert_eq!(
             ada.text("#message").await,

@@ -15,6 +15,19 @@ use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{quotes, users};
 use crate::{Actor, Store, StoreError};
 
+/// A draft quote someone owns or signs (see [`Store::open_drafts_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenDraft {
+    pub id: Uuid,
+    pub customer_name: String,
+    pub customer_company: String,
+    pub currency: String,
+    pub total_minor: i64,
+    pub valid_until: chrono::NaiveDate,
+    pub owns: bool,
+    pub signs: bool,
+}
+
 /// A person's open drafts: those they own, those they sign, and those they
 /// both own and sign (counted in each of the other two).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -129,6 +142,32 @@ impl Store {
         }
         txn.commit().await?;
         Ok(HandedOver { drafts: handed.len() as u64, owned, signed })
+    }
+
+    /// The draft quotes `person` owns or signs, oldest first: what
+    /// deactivating them, or moving them out of sales, leaves for someone to
+    /// take over.
+    pub async fn open_drafts_of(&self, person: Uuid) -> Result<Vec<OpenDraft>, StoreError> {
+        let drafts = quotes::Entity::find()
+            .filter(quotes::Column::State.eq(DRAFT))
+            .filter(Condition::any().add(quotes::Column::OwnerId.eq(person)).add(quotes::Column::SignerId.eq(person)))
+            .order_by_asc(quotes::Column::DraftedAt)
+            .all(&self.db)
+            .await?;
+        let mut totals = self.quote_totals(&drafts.iter().map(|q| q.id).collect::<Vec<_>>()).await?;
+        Ok(drafts
+            .into_iter()
+            .map(|q| OpenDraft {
+                total_minor: totals.remove(&q.id).map_or(0, |(_, total)| total),
+                id: q.id,
+                customer_name: q.customer_name,
+                customer_company: q.customer_company,
+                currency: q.currency,
+                valid_until: q.valid_until,
+                owns: q.owner_id == person,
+                signs: q.signer_id == person,
+            })
+            .collect())
     }
 
     /// Per person, the draft quotes they own and sign: of everyone, or with

@@ -30,7 +30,7 @@ mod load;
 mod view;
 
 pub use approval::{ApprovalAsked, ApprovalDeclined, ApprovalRequestView, FinanceReminded};
-pub use handover::{HandedOver, OpenDrafts};
+pub use handover::{HandedOver, OpenDraft, OpenDrafts};
 pub use lines::NewLine;
 use lines::{Carried, line_changes, names_refreshed, price_lines, replace_lines, same_lines};
 use load::load_owned;

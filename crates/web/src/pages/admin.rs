@@ -569,6 +569,40 @@ struct RolePage {
     /// Open drafts they own and sign, which leaving sales strands.
     owned: u64,
     signed: u64,
+    drafts: Vec<DraftRow>,
+}
+
+/// One of someone's open drafts, as the pages that ask before stranding
+/// them list it: for the admin to know which customers wait on whom.
+struct DraftRow {
+    customer: String,
+    reference: String,
+    total: String,
+    valid_until: String,
+    /// "owns and signs", "owns" or "signs".
+    part: &'static str,
+}
+
+/// `person`'s open drafts as [`DraftRow`]s.
+async fn draft_rows(app: &AppState, person: Uuid) -> Result<Vec<DraftRow>, PageError> {
+    let drafts = app.store.open_drafts_of(person).await?;
+    Ok(drafts
+        .into_iter()
+        .map(|d| DraftRow {
+            customer: match d.customer_company.is_empty() {
+                true => d.customer_name,
+                false => format!("{} ({})", d.customer_name, d.customer_company),
+            },
+            reference: pricegate_mail::compose::quote_reference(d.id),
+            total: pricegate_mail::compose::money(&d.currency, d.total_minor),
+            valid_until: d.valid_until.to_string(),
+            part: match (d.owns, d.signs) {
+                (true, true) => "owns and signs",
+                (true, false) => "owns",
+                _ => "signs",
+            },
+        })
+        .collect())
 }
 
 /// The page that asks before a role change that does what one click should
@@ -595,6 +629,7 @@ async fn role_change_to_confirm(
         layout: user.layout(format!("Make {} {}", who.name, new.as_str())),
         csrf: user.csrf().to_owned(),
         id,
+        drafts: if strands { draft_rows(app, id).await? } else { Vec::new() },
         name: who.name,
         email: who.email,
         role: who.role,
@@ -676,6 +711,7 @@ struct DeactivatePage {
     role: String,
     owned: u64,
     signed: u64,
+    drafts: Vec<DraftRow>,
 }
 
 /// What deactivating someone does, before it is done: the button on the
@@ -696,6 +732,7 @@ async fn confirm_deactivate(
     let page = DeactivatePage {
         layout: user.layout(format!("Deactivate {}", who.name)),
         csrf: user.csrf().to_owned(),
+        drafts: if owned + signed > 0 { draft_rows(&app, id).await? } else { Vec::new() },
         id,
         name: who.name,
         email: who.email,
