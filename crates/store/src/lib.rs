@@ -51,6 +51,7 @@ pub use notices::{
     AckCount, AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NOTICE_DRAFTED_ALREADY, NewNotice, NewPriceChange,
     NoticeFilter, NoticePatch, NoticeState, PublishedChange, PublishedContent, WaitingQuote,
 };
+pub use outbox::KINDS as OUTBOX_KINDS;
 pub use outbox::{
     AccountChange, ApprovedFor, BlockedQuote, Composed, Composer, HandedQuote, Letter, MailSetup, NoticeContent,
     OutboxMessageView, OutboxView, PendingPerson, REMIND_NOW_AGAIN_AFTER_MINUTES, Recipient, Reminded, SignedQuote,

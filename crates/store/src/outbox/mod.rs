@@ -80,6 +80,21 @@ pub const PASSWORD_CHANGED: &str = "password_changed";
 /// To the address someone had before an administrator corrected it.
 pub const ADDRESS_CHANGED: &str = "address_changed";
 
+/// Every kind of mail the outbox holds.
+pub const KINDS: [&str; 11] = [
+    PUBLICATION,
+    REMINDER,
+    ESCALATION,
+    SIGNER,
+    APPROVAL,
+    APPROVAL_ASKED,
+    APPROVAL_DECLINED,
+    PASSWORD_RESET,
+    INVITATION,
+    PASSWORD_CHANGED,
+    ADDRESS_CHANGED,
+];
+
 /// The kinds of mail for the address they were written to, whatever their
 /// person's address is later: a correction does not move them, nor does
 /// sending one again. Every other e-mail follows its person.

@@ -806,6 +806,8 @@ struct MailRow {
     queued: String,
     sent: String,
     kind: String,
+    /// The kind in words.
+    kind_said: &'static str,
     to: String,
     subject: String,
     state: String,
@@ -927,6 +929,7 @@ async fn outbox(
             last_error: reason(&m.state, m.attempts, m.last_error.as_deref()),
             queued: calendar.stamp(m.created_at, true),
             sent: m.sent_at.map(|at| calendar.stamp(at, true)).unwrap_or_else(|| "—".to_owned()),
+            kind_said: kind_in_words(&m.kind),
             kind: m.kind,
             to: m.to,
             subject: m.subject,
@@ -981,6 +984,24 @@ async fn resend(
     }
 }
 
+/// An outbox row's kind (`signer`, `invitation`) as the outbox page says it.
+fn kind_in_words(kind: &str) -> &'static str {
+    match kind {
+        "publication" => "price notice",
+        "reminder" => "reminder",
+        "escalation" => "escalation to finance",
+        "signer" => "signer or hand-over",
+        "approval" => "old prices approved",
+        "approval_request" => "approval asked of finance",
+        "approval_declined" => "approval declined",
+        "password_reset" => "password link, asked for",
+        "invitation" => "password link, from an admin",
+        "password_changed" => "password changed",
+        "address_changed" => "address changed",
+        _ => "other",
+    }
+}
+
 /// The outbox page's "last error or reason" of a row: a sent one keeps the
 /// error of an earlier attempt, said as such.
 fn reason(state: &str, attempts: i32, last_error: Option<&str>) -> String {
@@ -993,6 +1014,13 @@ fn reason(state: &str, attempts: i32, last_error: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_of_mail_is_said_in_words() {
+        for kind in pricegate_store::OUTBOX_KINDS {
+            assert_ne!(kind_in_words(kind), "other", "{kind}");
+        }
+    }
 
     #[test]
     fn a_sent_message_s_earlier_failure_is_told_as_such() {
