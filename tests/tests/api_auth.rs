@@ -779,3 +779,36 @@ both_backends! {
         app.stop().await;
     }
 }
+
+both_backends! {
+    /// A user's form saved as it was says so: nothing is written, and the
+    /// page does not claim it saved anything.
+    async fn a_users_form_saved_unchanged_says_nothing_changed(backend: Backend) {
+        use pricegate_tests::pages::post_form;
+        let app = TestApp::spawn(backend).await;
+        let (admin, ada) = app.user(Role::Admin, "Ada").await;
+        let (_, nina) = app.user(Role::Sales, "Nina").await;
+        let cookie = session_cookie(&app.base, &ada.email).await;
+        let users_page = || async {
+            let r = client().get(format!("{}/admin/users", app.base)).header(COOKIE, &cookie).send().await.unwrap();
+            r.text().await.unwrap()
+        };
+        let url = format!("{}/admin/users/{}", app.base, nina.id);
+        let audited = || async { admin.get("/api/v1/audit?action=user.updated").await.body.as_array().map_or(0, Vec::len) };
+        let csrf = csrf_in(&users_page().await);
+        let same = [("csrf_token", csrf.clone()), ("what", "identity".into()), ("name", "Nina".into()), ("email", nina.email.clone())];
+        let (status, html) = post_form(url.clone(), &cookie, &same).await;
+        assert_eq!(status, 303);
+        assert!(html.contains(&format!("Nothing to change for Nina ({}): it was saved as it already was.", nina.email)), "{html}");
+        let (status, html) = post_form(url.clone(), &cookie, &[("csrf_token", csrf.clone()), ("role", "sales".into())]).await;
+        assert_eq!(status, 303);
+        assert!(html.contains("Nothing to change for Nina"), "{html}");
+        assert_eq!(audited().await, 0, "nothing written");
+        // A change is saved, and said so.
+        let (status, html) = post_form(url, &cookie, &[("csrf_token", csrf), ("role", "finance".into())]).await;
+        assert_eq!(status, 303);
+        assert!(html.contains(&format!("Saved Nina ({}): finance, active.", nina.email)), "{html}");
+        assert_eq!(audited().await, 1);
+        app.stop().await;
+    }
+}

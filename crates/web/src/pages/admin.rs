@@ -245,6 +245,8 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, pinned: &[Uuid
 enum Done {
     Created(Uuid),
     Updated(Uuid),
+    /// A form saved as it was: nothing changed, nothing was written.
+    Unchanged(Uuid),
     HandedOver {
         from: Uuid,
         to: Uuid,
@@ -319,6 +321,7 @@ impl Done {
         match self {
             Done::Created(id) => format!("created.{id}"),
             Done::Updated(id) => format!("updated.{id}"),
+            Done::Unchanged(id) => format!("unchanged.{id}"),
             Done::HandedOver { from, to, drafts, owned, signed } => {
                 format!("handed_over.{from}.{to}.{drafts}.{owned}.{signed}")
             }
@@ -331,9 +334,12 @@ impl Done {
     /// The people it was about, whom the list shows first.
     fn about(&self) -> Vec<Uuid> {
         match self {
-            Done::Created(id) | Done::Updated(id) | Done::PasswordSet(id) | Done::Invited(id) | Done::LinkSent(id) => {
-                vec![*id]
-            }
+            Done::Created(id)
+            | Done::Updated(id)
+            | Done::Unchanged(id)
+            | Done::PasswordSet(id)
+            | Done::Invited(id)
+            | Done::LinkSent(id) => vec![*id],
             Done::HandedOver { from, to, .. } => vec![*from, *to],
         }
     }
@@ -345,6 +351,7 @@ impl Done {
         let done = match kind {
             "created" => Done::Created(id()?),
             "updated" => Done::Updated(id()?),
+            "unchanged" => Done::Unchanged(id()?),
             "password_set" => Done::PasswordSet(id()?),
             "invited" => Done::Invited(id()?),
             "link_sent" => Done::LinkSent(id()?),
@@ -395,6 +402,10 @@ impl Done {
                     u.email,
                     pricegate_store::INVITATION_LINK_DAYS
                 )
+            }
+            Done::Unchanged(id) => {
+                let u = user(id)?;
+                format!("Nothing to change for {} ({}): it was saved as it already was.", u.name, u.email)
             }
             Done::Updated(id) => {
                 let row = users.iter().find(|r| r.u.id == *id)?;
@@ -546,8 +557,14 @@ async fn update(
             {
                 return Ok(render(StatusCode::OK, &page));
             }
-            app.store.update_user(&user.0.actor, id, UserPatch { role, active, ..UserPatch::default() }).await?;
-            Ok(Done::Updated(id).back_to_list(&user.seal(&app)))
+            let before = app.store.get_user(id).await?;
+            let after =
+                app.store.update_user(&user.0.actor, id, UserPatch { role, active, ..UserPatch::default() }).await?;
+            let done = match (before.role == after.role, before.active == after.active) {
+                (true, true) => Done::Unchanged(id),
+                _ => Done::Updated(id),
+            };
+            Ok(done.back_to_list(&user.seal(&app)))
         }
         (role, active) => {
             let why: Vec<String> = [role.err(), active.err()].into_iter().flatten().collect();
@@ -655,6 +672,7 @@ async fn correct_identity(
     let name = (name.trim() != now.name).then(|| Text::parse("name", name, limits::NAME)).transpose();
     let email = (!email.trim().eq_ignore_ascii_case(&now.email)).then(|| Email::parse(email)).transpose();
     let refused = match (name, email) {
+        (Ok(None), Ok(None)) => return Ok(Done::Unchanged(id).back_to_list(&user.seal(app))),
         (Ok(name), Ok(email)) => {
             let patch = UserPatch { name, email, ..UserPatch::default() };
             match app.store.update_user(&user.0.actor, id, patch).await {
@@ -1083,6 +1101,7 @@ mod tests {
         for done in [
             Done::Created(a),
             Done::Updated(a),
+            Done::Unchanged(a),
             Done::PasswordSet(a),
             Done::HandedOver { from: a, to: b, drafts: 3, owned: 3, signed: 0 },
         ] {
