@@ -5,7 +5,9 @@
 //! went to PostgreSQL over TLS as several writes, and a third of
 //! finalisations took 40 or 80 ms longer (`scripts/bench`). sqlx 0.9.0 does
 //! not set the option; `vendor/sqlx-core` does. This test fails when an
-//! upgrade or a removed patch loses it.
+//! upgrade or a removed patch loses it. And the accept loop's hold on
+//! stalled clients: one address holding many connections, a request
+//! stalled as the server stops.
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -114,5 +116,39 @@ async fn one_address_holding_many_stalled_connections_leaves_the_server_to_the_o
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(answered, "served again once it let go of its connections");
+    app.stop().await;
+}
+
+/// Told to stop, the server lets a request in flight finish, but not for
+/// ever: a client that sent a request's headers and then nothing of its
+/// body (or stopped reading a long download) is let go an idle timeout
+/// after the stop, so that it cannot keep the server from stopping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stalls_a_request_does_not_keep_the_server_from_stopping() {
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+
+    let mut app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.idle_timeout = Duration::from_secs(1);
+        s.request_timeout = Duration::from_secs(3600);
+    })
+    .await;
+    let addr: SocketAddr = app.base.trim_start_matches("http://").parse().expect("the server's address");
+    let mut stalled = TcpStream::connect(addr).await.expect("connects");
+    stalled
+        .write_all(
+            b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+              Content-Length: 1000\r\n\r\nemail=a",
+        )
+        .await
+        .expect("the headers and a little of the body");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    tokio::time::timeout(Duration::from_secs(20), app.stop_serving())
+        .await
+        .expect("the server stops within 20 s of being told, the stalled request given up");
+    assert!(asked.elapsed() >= Duration::from_millis(900), "the request in flight had its grace first");
+    drop(stalled);
     app.stop().await;
 }
