@@ -52,8 +52,8 @@ pub async fn fill(db: &DatabaseConnection, scale: Scale) -> anyhow::Result<std::
     let (u, n, q) = (scale.users, scale.notices, scale.quotes);
     let steps = [
         format!(
-            "INSERT INTO users (id, email, name, role, password_hash, active, created_at, updated_at) \
-             SELECT md5('user-' || i)::uuid, 'bench-' || i || '@pricegate.test', 'Bench person ' || i, \
+            "INSERT INTO users (id, email, name, name_key, role, password_hash, active, created_at, updated_at) \
+             SELECT md5('user-' || i)::uuid, 'bench-' || i || '@pricegate.test', 'Bench person ' || i, 'bench person ' || i, \
                     CASE WHEN i = 0 THEN 'finance' ELSE 'sales' END, '{NO_PASSWORD}', true, now() - interval '400 days', now() - interval '400 days' \
              FROM generate_series(0, {u} - 1) AS i"
         ),

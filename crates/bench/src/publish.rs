@@ -42,8 +42,8 @@ async fn fill(url: &str) -> anyhow::Result<()> {
     let db = Database::connect(url).await?;
     let steps = [
         format!(
-            "INSERT INTO users (id, email, name, role, password_hash, active, created_at, updated_at) \
-             SELECT md5('publish-user-' || i)::uuid, 'sales-' || i || '@pricegate.test', 'Salesperson ' || i, \
+            "INSERT INTO users (id, email, name, name_key, role, password_hash, active, created_at, updated_at) \
+             SELECT md5('publish-user-' || i)::uuid, 'sales-' || i || '@pricegate.test', 'Salesperson ' || i, 'salesperson ' || i, \
                     CASE WHEN i = 0 THEN 'finance' ELSE 'sales' END, '!', true, now() - interval '1 day', now() - interval '1 day' \
              FROM generate_series(0, {SALESPEOPLE}) AS i"
         ),
