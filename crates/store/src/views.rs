@@ -479,7 +479,7 @@ pub struct AuditView {
 
 /// What an entry about a quote may say of its customer and notes, as they
 /// were and are: read only by those who read quotes (finance).
-const QUOTE_WORDS: [&str; 8] = [
+const QUOTE_WORDS: [&str; 9] = [
     "customer_name",
     "customer_name_before",
     "customer_email",
@@ -488,6 +488,8 @@ const QUOTE_WORDS: [&str; 8] = [
     "customer_company_before",
     "notes",
     "notes_before",
+    // Why a salesperson asked, or finance decided, about a quote's old prices.
+    "reason",
 ];
 
 impl AuditView {

@@ -1,6 +1,8 @@
 //! The audit log as a CSV file: every entry the audit page's filters
 //! choose, all its pages, for a spreadsheet or an auditor's own tools.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -64,6 +66,10 @@ pub(super) async fn export(
     let AuditFilter { action, subject, actor, since, until } = chosen.filter;
     let filter = AuditFilter { action: action.and_then(action_of), subject, actor, since, until };
     let (sender, receiver) = mpsc::channel::<Part>(2);
+    // Set once the last part is sent: a file that ends without it was cut
+    // short, and is ended as an error rather than as a whole file.
+    let whole = Arc::new(AtomicBool::new(false));
+    let received = Received { parts: receiver, whole: whole.clone(), cut: false };
     let calendar = app.store.calendar();
     let file = format!("attachment; filename=\"pricegate-audit-{}.csv\"", calendar.today());
     tokio::spawn(async move {
@@ -97,10 +103,12 @@ pub(super) async fn export(
                 // The reader went away, or stopped reading.
                 Ok(Err(_)) | Err(_) => return,
             }
-            let Some(last) = rows.last().filter(|_| rows.len() as u64 == EXPORT_PAGE) else { return };
+            let Some(last) = rows.last().filter(|_| rows.len() as u64 == EXPORT_PAGE) else {
+                return whole.store(true, Ordering::Release);
+            };
             rows = match app.store.list_audit(EXPORT_PAGE, Some(last.id), filter).await {
                 Ok(rows) if !rows.is_empty() => rows,
-                Ok(_) => return,
+                Ok(_) => return whole.store(true, Ordering::Release),
                 Err(e) => return give_up(&sender, e).await,
             };
         }
@@ -110,7 +118,7 @@ pub(super) async fn export(
         (CONTENT_DISPOSITION, file),
         (CACHE_CONTROL, "no-store".to_owned()),
     ];
-    Ok((headers, axum::body::Body::from_stream(Received(receiver))).into_response())
+    Ok((headers, axum::body::Body::from_stream(received)).into_response())
 }
 
 /// Ends a download part way, said in the log: the reader's file is cut
@@ -128,8 +136,14 @@ fn line(out: &mut String, fields: &[&str]) {
     out.push_str("\r\n");
 }
 
-/// The parts the export's task sends, as a body streams them.
-struct Received(mpsc::Receiver<Part>);
+/// The parts the export's task sends, as a body streams them; if they end
+/// before the last was sent (the task gave up), an error ends the body, so
+/// that the reader's download fails rather than looking whole.
+struct Received {
+    parts: mpsc::Receiver<Part>,
+    whole: Arc<AtomicBool>,
+    cut: bool,
+}
 
 impl futures_core::Stream for Received {
     type Item = Part;
@@ -138,6 +152,39 @@ impl futures_core::Stream for Received {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
+        use std::task::Poll;
+        match self.parts.poll_recv(cx) {
+            Poll::Ready(None) if !self.cut && !self.whole.load(Ordering::Acquire) => {
+                self.cut = true;
+                Poll::Ready(Some(Err(std::io::Error::other("the audit export stopped before its last entry"))))
+            }
+            polled => polled,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn next(received: &mut Received) -> Option<Part> {
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(std::pin::Pin::new(&mut *received), cx)).await
+    }
+
+    #[tokio::test]
+    async fn a_file_cut_short_ends_in_an_error_and_a_whole_one_does_not() {
+        for whole in [false, true] {
+            let (sender, parts) = mpsc::channel(2);
+            let flag = Arc::new(AtomicBool::new(false));
+            let mut received = Received { parts, whole: flag.clone(), cut: false };
+            sender.send(Ok("at_utc\r\n".to_owned())).await.expect("sent");
+            flag.store(whole, Ordering::Release);
+            drop(sender);
+            assert!(matches!(next(&mut received).await, Some(Ok(_))), "the part sent");
+            if !whole {
+                assert!(matches!(next(&mut received).await, Some(Err(_))), "cut short: an error ends it");
+            }
+            assert!(next(&mut received).await.is_none(), "then it ends");
+        }
     }
 }
