@@ -35,6 +35,31 @@ mod m20261205_000030_users_name_key;
 
 pub struct Migrator;
 
+/// Writes each text to its rows' `column`, as `(table, id, column)` name
+/// them: a statement per text and up to 500 of its rows, by primary key
+/// (what a backfill computed in Rust, such as [`fold_case`], writes; the
+/// columns it was computed from have no index to update by).
+pub(crate) async fn write_texts(
+    db: &impl ConnectionTrait,
+    (table, id, column): (impl IntoIden, impl IntoIden, impl IntoIden),
+    by_text: std::collections::BTreeMap<String, Vec<sea_orm_migration::sea_orm::prelude::Uuid>>,
+) -> Result<(), DbErr> {
+    let (table, id, column) = (table.into_iden(), id.into_iden(), column.into_iden());
+    for (text, ids) in by_text {
+        for chunk in ids.chunks(500) {
+            db.execute(
+                &Query::update()
+                    .table(table.clone())
+                    .value(column.clone(), text.as_str())
+                    .and_where(Expr::col(id.clone()).is_in(chunk.iter().copied()))
+                    .to_owned(),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 /// What the quotes' search looks in (`quotes.customer_search`): the
 /// customer's name, company and e-mail address, a line each, folded by
 /// [`fold_case`]. Written by the store as a quote's customer is, and filled

@@ -9,32 +9,9 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::string;
 use std::collections::BTreeMap;
 
-use sea_orm_migration::sea_orm::ConnectionTrait;
 use sea_orm_migration::sea_orm::prelude::Uuid;
 
 pub struct Migration;
-
-/// Writes each search text to its quotes: a statement per text and up to
-/// 500 of its quotes, by primary key (the customer's columns have no index
-/// to update by).
-pub(crate) async fn write_search_texts(
-    db: &impl ConnectionTrait,
-    by_text: BTreeMap<String, Vec<Uuid>>,
-) -> Result<(), DbErr> {
-    for (text, ids) in by_text {
-        for chunk in ids.chunks(500) {
-            db.execute(
-                &Query::update()
-                    .table(Quotes::Table)
-                    .value(Quotes::CustomerSearch, text.as_str())
-                    .and_where(Expr::col(Quotes::Id).is_in(chunk.iter().copied()))
-                    .to_owned(),
-            )
-            .await?;
-        }
-    }
-    Ok(())
-}
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
@@ -82,7 +59,7 @@ impl MigrationTrait for Migration {
             let email: String = row.try_get("", "customer_email")?;
             by_text.entry(crate::customer_search(&name, &company, &email)).or_default().push(id);
         }
-        write_search_texts(db, by_text).await
+        crate::write_texts(db, (Quotes::Table, Quotes::Id, Quotes::CustomerSearch), by_text).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::prelude::Uuid;
 
-use crate::m20261203_000023_quotes_customer_search::{Quotes, write_search_texts};
+use crate::m20261203_000023_quotes_customer_search::Quotes;
 
 pub struct Migration;
 
@@ -51,7 +51,7 @@ impl MigrationTrait for Migration {
                 by_text.entry(text).or_default().push(row.try_get("", "id")?);
             }
         }
-        write_search_texts(db, by_text).await
+        crate::write_texts(db, (Quotes::Table, Quotes::Id, Quotes::CustomerSearch), by_text).await
     }
 
     /// The search text as it is stays: the earlier folding finds less with

@@ -46,18 +46,7 @@ impl MigrationTrait for Migration {
             let name: String = row.try_get("", "name")?;
             by_key.entry(crate::fold_case(&name)).or_default().push(row.try_get("", "id")?);
         }
-        for (key, ids) in by_key {
-            for chunk in ids.chunks(500) {
-                db.execute(
-                    &Query::update()
-                        .table(Users::Table)
-                        .value(Users::NameKey, key.as_str())
-                        .and_where(Expr::col(Users::Id).is_in(chunk.iter().copied()))
-                        .to_owned(),
-                )
-                .await?;
-            }
-        }
+        crate::write_texts(db, (Users::Table, Users::Id, Users::NameKey), by_key).await?;
         m.create_index(Index::create().name(INDEX).table(Users::Table).col(Users::NameKey).col(Users::Email).to_owned())
             .await
     }

@@ -22,6 +22,14 @@ pub fn unguarded(field: &str) -> &str {
     }
 }
 
+/// Appends `fields` to `out` as one CSV line ending in CRLF, each quoted
+/// where it must be (guarding them is the caller's: [`guarded`]).
+pub fn push_line(out: &mut String, fields: &[&str]) {
+    let cells: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
+    out.push_str(&cells.join(","));
+    out.push_str("\r\n");
+}
+
 /// A field of a CSV line: quoted where it must be, its quotes doubled.
 pub fn csv_field(field: &str) -> String {
     let plain = !field.contains([',', '"', '\n', '\r']) && field.trim() == field;

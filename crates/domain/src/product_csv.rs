@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use crate::csv::{csv_field, guarded, unguarded};
+use crate::csv::{guarded, push_line, unguarded};
 use crate::money::parse_unit_price;
 use crate::{Currency, Invalid, Sku, Text};
 
@@ -39,10 +39,7 @@ pub fn write_products<'a>(rows: impl IntoIterator<Item = ExportRow<'a>>) -> Stri
     for row in rows {
         let price = row.currency.decimal(row.unit_price_minor);
         let (sku, name, unit) = (guarded(row.sku), guarded(row.name), guarded(row.unit));
-        let fields = [sku.as_str(), name.as_str(), unit.as_str(), row.currency.code(), price.as_str()];
-        let line: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        push_line(&mut out, &[sku.as_str(), name.as_str(), unit.as_str(), row.currency.code(), price.as_str()]);
     }
     out
 }

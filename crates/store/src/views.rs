@@ -275,21 +275,21 @@ impl SignedQuoteView {
     /// the service's back, which refuses any change to a finalised quote.
     pub fn differences(&self, quote: &QuoteView) -> Vec<&'static str> {
         let now = SignedQuoteView::of(quote);
-        let mut differ = Vec::new();
-        for (what, same) in [
+        differing([
             ("its customer", self.customer == now.customer),
             ("its currency", self.currency == now.currency),
             ("its validity", self.valid_until == now.valid_until),
             ("its notes", self.notes == now.notes),
             ("its lines", self.lines == now.lines),
             ("its total", self.total_minor == now.total_minor),
-        ] {
-            if !same {
-                differ.push(what);
-            }
-        }
-        differ
+        ])
     }
+}
+
+/// The names of the parts `compared` (each a name and whether it is as it
+/// was kept) that are not: what a record kept as proof says changed since.
+pub(crate) fn differing<const N: usize>(compared: [(&'static str, bool); N]) -> Vec<&'static str> {
+    compared.into_iter().filter(|(_, same)| !same).map(|(what, _)| what).collect()
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

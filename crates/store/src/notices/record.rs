@@ -62,15 +62,11 @@ impl PublishedContent {
             .iter()
             .map(|c| (c.sku.as_str(), c.product_name.as_str(), c.unit_price_minor, c.effective_on))
             .collect();
-        [
+        crate::views::differing([
             ("its title", self.title == notice.title),
             ("its text", self.body == notice.body),
             ("its price changes", published == changes),
-        ]
-        .into_iter()
-        .filter(|(_, same)| !same)
-        .map(|(what, _)| what)
-        .collect()
+        ])
     }
 }
 

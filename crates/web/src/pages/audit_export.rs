@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use pricegate_domain::Role;
-use pricegate_domain::csv::{csv_field, guarded};
+use pricegate_domain::csv::{guarded, push_line};
 use pricegate_store::AuditFilter;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -131,9 +131,8 @@ async fn give_up(sender: &mpsc::Sender<Part>, error: pricegate_store::StoreError
 /// Appends `fields` to `out` as one CSV line, each guarded against being
 /// run as a spreadsheet formula and quoted where it must be.
 fn line(out: &mut String, fields: &[&str]) {
-    let cells: Vec<String> = fields.iter().map(|f| csv_field(&guarded(f))).collect();
-    out.push_str(&cells.join(","));
-    out.push_str("\r\n");
+    let guarded: Vec<String> = fields.iter().map(|f| guarded(f)).collect();
+    push_line(out, &guarded.iter().map(String::as_str).collect::<Vec<_>>());
 }
 
 /// The parts the export's task sends, as a body streams them; if they end
