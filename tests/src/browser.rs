@@ -216,9 +216,15 @@ impl Page {
     /// Keyboard only: Enter in a form's field sends the form (its first
     /// button); waits for the new page as [`Page::submit`] does.
     pub async fn press_enter_in(&self, css: &str) {
+        self.press_to_load(css, &char::from(fantoccini::key::Key::Enter).to_string()).await;
+    }
+
+    /// Keyboard only: presses `keys` in the element `css` (a space on a
+    /// button), which loads a new page; waits for it as [`Page::submit`] does.
+    pub async fn press_to_load(&self, css: &str, keys: &str) {
         let old = self.client.find(Locator::Css("html")).await.expect("the page's root element");
-        self.press(css, &char::from(fantoccini::key::Key::Enter).to_string()).await;
-        self.wait_for_new_page(old, &format!("Enter in {css}")).await;
+        self.press(css, keys).await;
+        self.wait_for_new_page(old, &format!("pressing {keys:?} in {css}")).await;
     }
 
     async fn wait_for_new_page(&self, old: fantoccini::elements::Element, what: &str) {

@@ -169,7 +169,9 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         sam.screenshot("09b-finalise-confirm").await;
         sam.submit("#keep-draft").await;
         assert_eq!(sam.text("#quote-state").await, "draft");
-        sam.submit("#finalise").await;
+        // From the keyboard, Finalise is a button as when the gate holds it: a space presses it.
+        sam.press_to_load("#finalise", " ").await;
+        assert_eq!(sam.path().await, format!("{quote_path}/finalise"), "a space on Finalise asks first");
         sam.submit("#confirm-finalise").await;
         assert_eq!(sam.path().await, quote_path);
         assert_eq!(sam.text("#quote-state").await, "finalised");
