@@ -244,8 +244,14 @@ async fn finance_edits_a_draft_notice_with_its_preview_and_renames_a_product() {
         fiona.fill("#title", "").await;
         fiona.fill("#changes", "PUMP-100, lots, tomorrow").await;
         fiona.submit("#save-notice").await;
+        assert_eq!(
+            fiona.text("#form-errors-summary").await,
+            "Not saved: 2 fields need changing, each said below where it is.",
+            "the form says at its top that nothing was saved, and how many fields to correct"
+        );
         assert!(!fiona.text("#title-error").await.is_empty());
         assert!(fiona.text("#changes-error").await.contains("Line 1"));
+        assert_eq!(fiona.focused().await, "title", "the first field to correct has the focus");
         assert_eq!(fiona.value("#body").await, "Pump prices rise **next week**.");
         assert_eq!(fiona.value("#changes").await, "PUMP-100, lots, tomorrow");
         fiona.screenshot("37-notice-edit-error").await;
