@@ -67,7 +67,7 @@ pub use quotes::{
     reference_range,
 };
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
-pub use users::{EMAIL_TAKEN, Invited, ListedAfter, NewUser, PasswordChange, UserPatch, name_key};
+pub use users::{EMAIL_TAKEN, Invited, ListedAfter, NewUser, PasswordChange, UserPatch, UserUpdate, name_key};
 
 use pricegate_domain::Role;
 use uuid::Uuid;

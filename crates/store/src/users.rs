@@ -318,15 +318,15 @@ impl Store {
             .into());
         }
         let patch = UserPatch { password: Some(new), ..UserPatch::default() };
-        let (user, password_hash) = self.apply_user_patch(actor, actor.id, patch, Some(&checked)).await?;
-        Ok(PasswordChange::Changed(Checked { user, password_hash }))
+        let (saved, password_hash) = self.apply_user_patch(actor, actor.id, patch, Some(&checked)).await?;
+        Ok(PasswordChange::Changed(Checked { user: saved.user, password_hash }))
     }
 
     /// Changes a user's name, role, password or whether they may log in.
     /// Role changes and deactivations are audited with the old and new value.
     /// Nobody sets their own password here, admins included: that is
     /// [`Store::change_own_password`], which asks for the current one.
-    pub async fn update_user(&self, actor: &Actor, id: Uuid, patch: UserPatch) -> Result<UserView, StoreError> {
+    pub async fn update_user(&self, actor: &Actor, id: Uuid, patch: UserPatch) -> Result<UserUpdate, StoreError> {
         if actor.id == id && patch.password.is_some() {
             return Err(StoreError::conflict(
                 "own_password",
@@ -347,7 +347,7 @@ impl Store {
         id: Uuid,
         patch: UserPatch,
         checked_hash: Option<&str>,
-    ) -> Result<(UserView, String), StoreError> {
+    ) -> Result<(UserUpdate, String), StoreError> {
         let password_hash = match &patch.password {
             Some(p) => Some(hash_password(p).await?),
             None => None,
@@ -411,7 +411,7 @@ impl Store {
         if !model.is_changed() {
             txn.rollback().await?;
             let password_hash = user.password_hash.clone();
-            return Ok((user.into(), password_hash));
+            return Ok((UserUpdate { user: user.into(), changed: false }, password_hash));
         }
         // `set_ne` set them only where they differ.
         let readdressed = model.email.is_set() || model.name.is_set();
@@ -530,8 +530,17 @@ impl Store {
         .await?;
         txn.commit().await?;
         let password_hash = user.password_hash.clone();
-        Ok((user.into(), password_hash))
+        Ok((UserUpdate { user: user.into(), changed: true }, password_hash))
     }
+}
+
+/// What [`Store::update_user`] did: the user as they are now, and whether
+/// it wrote anything (a patch that differs from them in nothing writes
+/// nothing, not even an audit entry), as decided under their row's lock.
+#[derive(Debug, Clone)]
+pub struct UserUpdate {
+    pub user: UserView,
+    pub changed: bool,
 }
 
 /// The name of user `id`, as a letter names who did something; empty for

@@ -112,7 +112,7 @@ pub async fn update_user(
         active: body.active,
         password: body.password.as_deref().map(Password::parse).transpose()?,
     };
-    Ok(Json(app.store.update_user(&admin.actor, id, patch).await?))
+    Ok(Json(app.store.update_user(&admin.actor, id, patch).await?.user))
 }
 
 #[derive(Serialize, ToSchema)]

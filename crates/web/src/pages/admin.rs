@@ -317,6 +317,11 @@ fn stranded(name: &str, open: OpenDrafts) -> Option<String> {
 }
 
 impl Done {
+    /// A user's form saved: what the store says it changed, under the row's lock.
+    fn saved(id: Uuid, changed: bool) -> Done {
+        if changed { Done::Updated(id) } else { Done::Unchanged(id) }
+    }
+
     fn cookie_value(&self) -> String {
         match self {
             Done::Created(id) => format!("created.{id}"),
@@ -557,14 +562,9 @@ async fn update(
             {
                 return Ok(render(StatusCode::OK, &page));
             }
-            let before = app.store.get_user(id).await?;
-            let after =
+            let saved =
                 app.store.update_user(&user.0.actor, id, UserPatch { role, active, ..UserPatch::default() }).await?;
-            let done = match (before.role == after.role, before.active == after.active) {
-                (true, true) => Done::Unchanged(id),
-                _ => Done::Updated(id),
-            };
-            Ok(done.back_to_list(&user.seal(&app)))
+            Ok(Done::saved(id, saved.changed).back_to_list(&user.seal(&app)))
         }
         (role, active) => {
             let why: Vec<String> = [role.err(), active.err()].into_iter().flatten().collect();
@@ -676,7 +676,7 @@ async fn correct_identity(
         (Ok(name), Ok(email)) => {
             let patch = UserPatch { name, email, ..UserPatch::default() };
             match app.store.update_user(&user.0.actor, id, patch).await {
-                Ok(_) => return Ok(Done::Updated(id).back_to_list(&user.seal(app))),
+                Ok(saved) => return Ok(Done::saved(id, saved.changed).back_to_list(&user.seal(app))),
                 Err(StoreError::Conflict { code: "email_taken", message }) => ("email", message),
                 Err(e) => return Err(e.into()),
             }
