@@ -587,3 +587,137 @@ async fn users_get_their_last_login_on_postgresql() {
 async fn users_get_their_last_login_on_sqlite() {
     users_get_their_last_login(Backend::Sqlite).await;
 }
+
+/// `pricegate <args>` on `url`, to completion: whether it succeeded, its
+/// standard output and its error output.
+async fn pricegate_on(url: &str, args: &[&str], stdin: &str) -> (bool, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(pricegate_tests::process::server_binary())
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("pricegate starts");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input.write_all(stdin.as_bytes()).await.expect("write stdin");
+    drop(input);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the command finishes within 60 s")
+        .expect("the command runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+/// Since PostgreSQL 15 an ordinary role may not create tables in `public`:
+/// a deployment migrates as the schema's owner, and serves as a role that
+/// may only read and write rows. That role starts the server, makes a user
+/// and serves them, on a database with nothing left to migrate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_may_only_read_and_write_rows_serves_a_database_already_migrated() {
+    let test_db = TestDb::create(Backend::Postgres).await;
+    let (migrated, said, err) = pricegate_on(&test_db.url, &["migrate"], "").await;
+    assert!(migrated, "the owner migrates: {err}");
+    let count = Migrator::migrations().len();
+    assert_eq!(said.trim(), format!("migrations applied: {count}"));
+    let (again, said, err) = pricegate_on(&test_db.url, &["migrate"], "").await;
+    assert!(again && said.trim() == "the database is up to date: no migration to apply", "{said}{err}");
+
+    let role = format!("pricegate_app_{}", Uuid::new_v4().simple());
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect as the owner");
+    let database = test_db.url.rsplit('/').next().expect("a database name").to_owned();
+    for grant in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT CONNECT ON DATABASE {database} TO {role}"),
+        format!("REVOKE CREATE ON SCHEMA public FROM PUBLIC, {role}"),
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+    ] {
+        db.execute_unprepared(&grant).await.unwrap_or_else(|e| panic!("{grant}: {e}"));
+    }
+    let app_url = test_db.url.replacen("postgres@", &format!("{role}@"), 1);
+    assert_ne!(app_url, test_db.url, "the test server's URL names its user as postgres@");
+
+    // The role cannot create a table: what a migration would need.
+    let app = Database::connect(app_url.as_str()).await.expect("connect as the role");
+    let refused = app.execute_unprepared("CREATE TABLE IF NOT EXISTS seaql_migrations (version text)").await;
+    assert!(refused.is_err(), "the role may not create tables, so the check below means something");
+    app.close().await.expect("close");
+
+    let (made, _, err) = pricegate_on(
+        &app_url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "rowan@pricegate.test",
+            "--name",
+            "Rowan",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "rows-only-password",
+    )
+    .await;
+    assert!(made, "user create as the role: {err}");
+    let server = pricegate_tests::process::ServerProcess::start(&[("DATABASE_URL", app_url.as_str())]).await;
+    let login = serde_json::json!({"email": "rowan@pricegate.test", "password": "rows-only-password"});
+    let r = pricegate_tests::Session::new(&server.base, None).post("/api/v1/auth/token", &login).await;
+    assert_eq!(r.status, 200, "served as the role: {}", r.text);
+    server.kill().await;
+
+    db.execute_unprepared(&format!("DROP OWNED BY {role}")).await.expect("drop the role's grants");
+    db.close().await.expect("close");
+    let server_db = Database::connect(pricegate_tests::db::pg_server_url()).await.expect("connect to the server");
+    drop(test_db);
+    server_db.execute_unprepared(&format!("DROP ROLE IF EXISTS {role}")).await.expect("drop the role");
+}
+
+/// A rolling upgrade: once a newer Pricegate has migrated the database, a
+/// process of this version that restarts still serves it (the migrations
+/// only add), saying so; and one that lacks a migration of its own beside a
+/// newer one's is refused, naming what to run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_a_newer_version_migrated_is_served_with_a_warning() {
+    let test_db = TestDb::create(Backend::Sqlite).await;
+    let (migrated, _, err) = pricegate_on(&test_db.url, &["migrate"], "").await;
+    assert!(migrated, "{err}");
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect");
+    let newer = "m20991231_000099_from_a_newer_pricegate";
+    db.execute_unprepared(&format!(
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('{newer}', 4102444800)"
+    ))
+    .await
+    .expect("a newer version's migration");
+
+    let (ok, said, err) = pricegate_on(&test_db.url, &["migrate"], "").await;
+    assert!(ok, "nothing to apply is no failure: {err}");
+    assert!(said.contains("nothing to apply") && said.contains(newer), "{said}");
+    let (made, _, err) = pricegate_on(
+        &test_db.url,
+        &["user", "create", "--email", "nell@pricegate.test", "--name", "Nell", "--role", "sales", "--password-stdin"],
+        "newer-schema-password",
+    )
+    .await;
+    assert!(made, "this version still writes to it: {err}");
+    assert!(err.contains("a newer Pricegate migrated this database") && err.contains(newer), "warned: {err}");
+
+    // One of this version's own migrations missing beside the newer one.
+    let last = Migrator::migrations().last().map(|m| m.name().to_owned()).expect("a migration");
+    db.execute_unprepared(&format!("DELETE FROM seaql_migrations WHERE version = '{last}'")).await.expect("delete");
+    let (ok, _, err) = pricegate_on(&test_db.url, &["migrate"], "").await;
+    assert!(!ok, "refused");
+    assert!(
+        err.contains("migrated by a newer Pricegate (up to m20991231_000099") && err.contains("run the newer"),
+        "{err}"
+    );
+    db.close().await.expect("close");
+}

@@ -100,6 +100,13 @@ fn without_server_source_line(said: &str) -> &str {
 
 /// Opens the database named by the settings and brings its schema up to date.
 pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
+    Ok(connect_migrated(settings).await?.0)
+}
+
+/// [`connect`], saying what the migration found: a database a newer
+/// Pricegate migrated further is served, with a warning that names what
+/// this version does not know of it.
+pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pricegate_store::Migrated)> {
     // The driver's errors may repeat the URL, password and all.
     let url = &settings.database_url;
     let said = |e: pricegate_store::StoreError| {
@@ -125,8 +132,16 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
         .await
         .map_err(said)
         .context("cannot use PRICEGATE_TIMEZONE")?;
-    store.migrate().await.map_err(said).context("cannot apply the database migrations")?;
-    Ok(store)
+    let migrated = store.migrate().await.map_err(said).context("cannot apply the database migrations")?;
+    if let Some(last) = migrated.newer.last() {
+        tracing::warn!(
+            newer = migrated.newer.len(),
+            last = %last,
+            "a newer Pricegate migrated this database further than this version knows: it is served as this \
+             version reads it (migrations only add), without what the newer ones brought; upgrade this process"
+        );
+    }
+    Ok((store, migrated))
 }
 
 /// The mail worker's parts, ready to run.

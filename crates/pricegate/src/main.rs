@@ -145,8 +145,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo } => serve(settings, demo).await,
         Command::Migrate => {
-            pricegate::connect(&settings).await?;
-            println!("migrations applied");
+            let (_, migrated) = pricegate::connect_migrated(&settings).await?;
+            match migrated {
+                pricegate_store::Migrated { applied: 0, newer } if newer.is_empty() => {
+                    println!("the database is up to date: no migration to apply")
+                }
+                pricegate_store::Migrated { applied: 0, newer } => println!(
+                    "nothing to apply: the database has every migration of this version, and {} of a newer \
+                     Pricegate's (up to {})",
+                    newer.len(),
+                    newer.last().map(String::as_str).unwrap_or_default()
+                ),
+                pricegate_store::Migrated { applied, .. } => println!("migrations applied: {applied}"),
+            }
             Ok(())
         }
         Command::User { command: UserCommand::Create { email, name, role, password_stdin: _ } } => {

@@ -123,14 +123,39 @@ impl Store {
     /// migrating and the others finding it done (on SQLite the write
     /// transaction is the turn). A start that fails part-way leaves the
     /// schema as it was.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    ///
+    /// A database that has every one of them already is only read: a role
+    /// allowed to read and write rows, and not to create tables, serves it.
+    /// One a newer Pricegate migrated further is served as this one reads
+    /// it (its migrations only add), and the migrations it has that this
+    /// one does not know are named, for the caller to warn of.
+    pub async fn migrate(&self) -> Result<Migrated, StoreError> {
+        let known: Vec<String> =
+            pricegate_migration::Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+        let applied = applied_migrations(&self.db).await;
+        let newer: Vec<String> = applied.iter().flatten().filter(|v| !known.contains(v)).cloned().collect();
+        let missing = known.iter().filter(|k| !applied.as_ref().is_some_and(|a| a.contains(k))).count();
+        if missing == 0 {
+            return Ok(Migrated { applied: 0, newer });
+        }
+        if let Some(last) = newer.last() {
+            return Err(StoreError::conflict(
+                "newer_schema",
+                format!(
+                    "this database was migrated by a newer Pricegate (up to {last}), yet lacks {missing} of this \
+                     version's migrations: run the newer Pricegate's `migrate`, and this version no more"
+                ),
+            ));
+        }
         let txn = self.begin_write().await?;
         if txn.get_database_backend() == DbBackend::Postgres {
             txn.execute_raw(Statement::from_string(DbBackend::Postgres, MIGRATION_LOCK)).await?;
         }
         pricegate_migration::Migrator::up(&txn, None).await?;
         txn.commit().await?;
-        Ok(())
+        // Another process may have applied some meanwhile: it took turns
+        // under the lock, and found them done.
+        Ok(Migrated { applied: missing, newer })
     }
 
     /// Answers whether the database is reachable (for `/healthz`).
@@ -161,6 +186,27 @@ impl Store {
     pub async fn close(self) {
         let _ = self.db.close().await;
     }
+}
+
+/// What [`Store::migrate`] found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrated {
+    /// How many migrations the database lacked (applied now, by this
+    /// process or by another that took its turn first).
+    pub applied: usize,
+    /// The migrations the database has that this Pricegate does not know, in
+    /// the order applied: a newer Pricegate applied them.
+    pub newer: Vec<String>,
+}
+
+/// The migrations applied to the database, in the order applied; `None`
+/// when it has no record of them (an empty database), or the record cannot
+/// be read (the migration itself then says why).
+async fn applied_migrations(db: &DatabaseConnection) -> Option<Vec<String>> {
+    let backend = db.get_database_backend();
+    let sql = "SELECT version FROM seaql_migrations ORDER BY applied_at, version";
+    let rows = db.query_all_raw(Statement::from_string(backend, sql)).await.ok()?;
+    rows.iter().map(|row| row.try_get::<String>("", "version").ok()).collect()
 }
 
 /// The id of the row a form makes, from the key the form was given when
