@@ -605,6 +605,86 @@ both_backends! {
     }
 }
 
+/// One person does not both approve keeping old prices and finalise at
+/// them: an approval whose approver later comes to sign the quote (moved
+/// into sales, then named its signer) waives nothing, and the quote's page
+/// says why.
+#[tokio::test]
+async fn an_approval_waives_nothing_once_its_approver_signs_the_quote() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (felix, felix_user) = app.user(Role::Finance, "Felix").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-3", "EUR", 1_000).await;
+    let id = id_of(&draft_quote(&sam, json!([{"sku": "P-3", "quantity": 4}])).await);
+    let rise = publish_price_change(&finance, "P-3", 1_250, &date_in_days(-1)).await;
+    assert_eq!(sam.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await.status, 200);
+    let r = felix.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Agreed in March"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(sam.get(&format!("/api/v1/quotes/{id}/gate")).await.body["ready"], json!(true));
+
+    let r = admin.patch(&format!("/api/v1/users/{}", felix_user.id), &json!({"role": "sales"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = sam.patch(&format!("/api/v1/quotes/{id}"), &json!({"signer_id": felix_user.id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let felix = app.login(&felix_user.email, PASSWORD).await;
+    assert_eq!(felix.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await.status, 200);
+    let gate = felix.get(&format!("/api/v1/quotes/{id}/gate")).await;
+    assert_eq!((&gate.body["ready"], &gate.body["price_override"]), (&json!(false), &json!(null)), "{}", gate.text);
+    let r = felix.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+    assert_error(&r, 409, "superseded_prices");
+    let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{id}")).await;
+    assert!(
+        html.contains("Felix approved keeping old prices") && html.contains("and now signs this quote"),
+        "the page says why the approval no longer counts: {html}"
+    );
+
+    // Someone else in finance approves them, and the quote goes through.
+    let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Agreed in March"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = felix.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_ne!(r.body["evidence"]["override"]["approved_by"], json!(felix_user.id), "{}", r.text);
+}
+
+/// An approval sent while an administrator moves its sender out of finance
+/// waits for that change (both take the gate), then reads them as they are
+/// now: refused, nothing written.
+#[tokio::test]
+async fn an_approval_waiting_on_its_approver_leaving_finance_is_refused() {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+
+    let app = TestApp::spawn(pricegate_tests::Backend::Postgres).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (felix, felix_user) = app.user(Role::Finance, "Felix").await;
+    let (sam, _) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 4}])).await);
+    let rise = publish_price_change(&finance, "P-1", 1_250, &date_in_days(-1)).await;
+    assert_eq!(sam.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await.status, 200);
+
+    // An administrator's role change under way: the gate held exclusively.
+    let db = Database::connect(app.db.url.as_str()).await.expect("connect");
+    let txn = db.begin().await.expect("begin");
+    txn.execute_unprepared("SELECT pg_advisory_xact_lock(8102654555216896372)").await.expect("the gate lock");
+    let approving = tokio::spawn({
+        let path = format!("/api/v1/quotes/{id}/override");
+        async move { felix.post(&path, &json!({"reason": "Agreed in March"})).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!approving.is_finished(), "the approval waits for the change under way");
+    txn.execute_unprepared(&format!("UPDATE users SET role = 'sales' WHERE id = '{}'", felix_user.id))
+        .await
+        .expect("move Felix to sales");
+    txn.commit().await.expect("commit");
+    let r = approving.await.expect("the approval's answer");
+    assert_error(&r, 403, "forbidden");
+    assert!(r.text.contains("no longer in finance"), "{}", r.text);
+    assert_eq!(sam.get(&format!("/api/v1/quotes/{id}/gate")).await.body["price_override"], json!(null));
+    db.close().await.expect("close");
+}
+
 /// Someone moved out of sales still sees the drafts they own and sign, but
 /// is offered nothing they may no longer do, and is told why, as themselves.
 #[tokio::test]

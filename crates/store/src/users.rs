@@ -361,7 +361,9 @@ impl Store {
         // And two admins changing each other at once take turns, the second
         // reading itself as the first left it. The gate first, then the
         // user row, in the order drafting takes them.
-        let changes_who_may_act = patch.active == Some(false) || patch.role.is_some();
+        // A reactivation too: stamped in commit order, the finalisations
+        // it lets through are stamped after it (see `signer_changed_at`).
+        let changes_who_may_act = patch.active.is_some() || patch.role.is_some();
         let now = if changes_who_may_act {
             crate::gate::lock_gate_exclusively(&txn).await?;
             still_an_admin(&txn, actor).await?;
@@ -590,12 +592,32 @@ async fn tell_account_changed(
 /// one who would do it is then the only admin left, and nobody can take
 /// away their own.
 async fn still_an_admin(txn: &DatabaseTransaction, actor: &Actor) -> Result<(), StoreError> {
+    still_in_role(txn, actor, Role::Admin).await
+}
+
+/// Refuses unless `actor` is active in `role` as of now, read in `txn`
+/// under the gate lock (held shared or exclusively), which every change of
+/// a role or deactivation takes exclusively: the role a request was let in
+/// with may have been taken away while it waited.
+pub(crate) async fn still_in_role(txn: &DatabaseTransaction, actor: &Actor, role: Role) -> Result<(), StoreError> {
     match users::Entity::find_by_id(actor.id).one(txn).await? {
-        Some(u) if u.active && u.role == Role::Admin.as_str() => Ok(()),
+        Some(u) if u.active && u.role == role.as_str() => Ok(()),
         _ => Err(StoreError::forbidden(
             "forbidden",
-            "Only admins may do this, and you are no longer one: another admin changed your account just now. \
-             Nothing was changed.",
+            match role {
+                Role::Admin => {
+                    "Only admins may do this, and you are no longer one: another admin changed your \
+                                account just now. Nothing was changed."
+                }
+                Role::Finance => {
+                    "Only finance may do this, and you are no longer in finance: an admin changed \
+                                  your account just now. Nothing was changed."
+                }
+                Role::Sales => {
+                    "Only salespeople may do this, and you are no longer one: an admin changed your \
+                                account just now. Nothing was changed."
+                }
+            },
         )),
     }
 }

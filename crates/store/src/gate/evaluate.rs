@@ -381,7 +381,7 @@ async fn evaluate_read(
     view.superseded = superseded_lines(loaded);
     view.superseded_tag = superseded_fingerprint(&view.superseded);
     if !view.superseded.is_empty() {
-        view.price_override = covering_override(conn, quote.id, &view.superseded).await?;
+        view.price_override = covering_override(conn, &quote, &view.superseded).await?;
     }
     view.ready = view.pending.is_empty()
         && !view.expired

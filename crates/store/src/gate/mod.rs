@@ -451,8 +451,16 @@ impl Store {
         // Stamped after the notices and acknowledgements were read: everything
         // the check saw was committed before this instant, so every
         // acknowledgement in the evidence precedes `finalised_at`.
-        // After the quote's drafting and its acknowledgements, whatever the clock says.
-        let follows = evidence.iter().map(|e| e.acknowledged_at).max().max(Some(quote.drafted_at));
+        // After the quote's drafting, its acknowledgements and the last
+        // change to its signer's account (a reactivation, a move back into
+        // sales), whatever the clock says: the record reads in the order
+        // things happened.
+        let follows = evidence
+            .iter()
+            .map(|e| e.acknowledged_at)
+            .max()
+            .max(Some(quote.drafted_at))
+            .max(Some(loaded.signer_changed_at));
         let (quote, finalised_at) = record_finalisation(&txn, id, actor.id, stored, override_id, follows).await?;
         record(
             &txn,

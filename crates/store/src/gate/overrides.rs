@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::entity::{price_overrides, quote_lines};
+use crate::entity::{price_overrides, quote_lines, quotes};
 use crate::quotes::LoadedQuote;
 use crate::views::{OverrideView, SupersededLineView, WaivedLineView};
 
@@ -141,15 +141,21 @@ impl From<CoveredPrice> for WaivedLineView {
 
 /// The latest override of the quote, if it waives every one of `superseded`:
 /// an override waives the lines finance saw, not a price published or come
-/// into force after it, nor a line changed or added since.
+/// into force after it, nor a line changed or added since. Nor one its
+/// approver has since come to own or sign (moved into sales, then named
+/// signer, or handed the draft): one person does not both approve keeping
+/// old prices and draft or finalise at them.
 pub(crate) async fn covering_override(
     conn: &impl ConnectionTrait,
-    quote_id: Uuid,
+    quote: &quotes::Model,
     superseded: &[SupersededLineView],
 ) -> Result<Option<OverrideView>, StoreError> {
-    let Some(o) = latest_override(conn, quote_id).await? else {
+    let Some(o) = latest_override(conn, quote.id).await? else {
         return Ok(None);
     };
+    if approver_is_party(&o, quote) {
+        return Ok(None);
+    }
     let covers: Vec<CoveredPrice> = match o.covers.as_deref().map(serde_json::from_str) {
         Some(Ok(covers)) => covers,
         // Approved before overrides named what they waive: waives nothing.
@@ -157,6 +163,12 @@ pub(crate) async fn covering_override(
         Some(Err(e)) => return Err(StoreError::Internal(format!("override {} has unreadable covers: {e}", o.id))),
     };
     Ok(covers_all(covers.clone(), superseded).then(|| view_with(o, covers)))
+}
+
+/// Whether override `o` was approved by someone who now owns or signs
+/// `quote`, for whom it waives nothing.
+pub(crate) fn approver_is_party(o: &price_overrides::Model, quote: &quotes::Model) -> bool {
+    o.approved_by == quote.owner_id || o.approved_by == quote.signer_id
 }
 
 #[cfg(test)]

@@ -241,7 +241,7 @@ impl Store {
                 "Every line of this quote is at the price in force: there is nothing for finance to approve.",
             ));
         }
-        if let Some(approved) = covering_override(&txn, id, &superseded).await? {
+        if let Some(approved) = covering_override(&txn, &quote, &superseded).await? {
             return Err(StoreError::conflict(
                 "already_overridden",
                 format!(
@@ -375,7 +375,7 @@ impl Store {
         // the request, or a price came back to what an approval saw): there
         // is nothing to decline, and whoever tries is told when it was approved.
         if !superseded.is_empty()
-            && let Some(approved) = covering_override(&txn, id, &superseded).await?
+            && let Some(approved) = covering_override(&txn, &quote, &superseded).await?
         {
             return Err(StoreError::conflict(
                 "already_overridden",

@@ -67,6 +67,10 @@ pub(crate) struct LoadedQuote {
     pub today: chrono::NaiveDate,
     /// The signer is an active salesperson, as the same statement read them.
     pub signer_can_sign: bool,
+    /// When the signer's account last changed: a deactivation, a
+    /// reactivation or a role change is stamped in commit order under the
+    /// gate held exclusively, and a finalisation after it, after that.
+    pub signer_changed_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// `q.a AS q_a, q.b AS q_b, …` for every column of an entity, so one row of a
@@ -88,7 +92,7 @@ pub fn load_quote_sql(backend: DbBackend) -> String {
     };
     format!(
         "SELECT {quote}, {line}, {price} AS l_in_force, q.valid_until < {today} AS quote_expired, {today} AS quote_today, \
-                (s.active AND s.role = '{sales}') AS signer_can_sign \
+                (s.active AND s.role = '{sales}') AS signer_can_sign, s.updated_at AS signer_changed_at \
          FROM quotes q JOIN users s ON s.id = q.signer_id LEFT JOIN quote_lines l ON l.quote_id = q.id LEFT JOIN products p ON p.id = l.product_id \
          WHERE q.id = {param} ORDER BY l.position",
         quote = prefixed_columns::<quotes::Column>("q"),
@@ -130,6 +134,7 @@ pub(crate) fn loaded_quote(rows: &[QueryResult]) -> Result<LoadedQuote, StoreErr
     let expired = first.try_get::<bool>("", "quote_expired")?;
     let today = first.try_get::<chrono::NaiveDate>("", "quote_today")?;
     let signer_can_sign = first.try_get::<bool>("", "signer_can_sign")?;
+    let signer_changed_at = first.try_get::<chrono::DateTime<chrono::Utc>>("", "signer_changed_at")?;
     let mut lines = Vec::with_capacity(rows.len());
     let mut in_force = HashMap::with_capacity(rows.len());
     for row in rows {
@@ -143,7 +148,7 @@ pub(crate) fn loaded_quote(rows: &[QueryResult]) -> Result<LoadedQuote, StoreErr
         }
         lines.push(line);
     }
-    Ok(LoadedQuote { quote, lines, in_force, expired, today, signer_can_sign })
+    Ok(LoadedQuote { quote, lines, in_force, expired, today, signer_can_sign, signer_changed_at })
 }
 
 /// [`load_quote`] for someone who may see it: finance, its owner or its signer.

@@ -803,6 +803,11 @@ impl Store {
         as_seen: Option<PricesSeen>,
     ) -> Result<OverrideView, StoreError> {
         let txn = self.begin_write().await?;
+        // The gate shared, as finalising takes it: a change of the
+        // approver's role (which takes it exclusively) is wholly before
+        // this approval, and read below, or wholly after it.
+        crate::gate::lock_gate_shared(&txn).await?;
+        crate::users::still_in_role(&txn, actor, Role::Finance).await?;
         let quote = lock_quote(&txn, id).await?;
         if actor.id == quote.owner_id || actor.id == quote.signer_id {
             return Err(StoreError::forbidden(
@@ -818,7 +823,7 @@ impl Store {
         // The same approval sent twice (a form resent, a client retrying)
         // is one approval, not a second one with its own reason.
         if !superseded.is_empty()
-            && let Some(approved) = covering_override(&txn, id, &superseded).await?
+            && let Some(approved) = covering_override(&txn, &quote, &superseded).await?
         {
             return Err(StoreError::conflict(
                 "already_overridden",

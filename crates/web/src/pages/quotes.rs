@@ -1434,6 +1434,14 @@ async fn quote_page(
     let lapsed_override = match superseded.is_empty() || has_override {
         true => None,
         false => match app.store.latest_price_override(quote.id).await? {
+            Some(o) if o.approved_by == quote.signer_id || o.approved_by == quote.owner_id => Some(format!(
+                "{} approved keeping old prices {}, and now {} this quote, so that approval no longer applies: one \
+                 person does not both approve old prices and draft or finalise at them. Someone else in finance \
+                 must approve them.",
+                name_of(o.approved_by).await,
+                calendar.stamp(o.created_at, true),
+                if o.approved_by == quote.signer_id { "signs" } else { "owns" },
+            )),
             Some(o) => Some(format!(
                 "{} approved keeping old prices {}, but the quote or its prices have changed since, so that approval no longer applies: an approval waives only the lines as finance saw them.",
                 name_of(o.approved_by).await,
