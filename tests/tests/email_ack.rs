@@ -499,6 +499,87 @@ async fn the_link_page_says_why_a_notice_changes_a_total_by_nothing() {
     app.stop().await;
 }
 
+/// Once finance approves keeping a draft's old price, a notice that raised
+/// it changes that draft by nothing while it waits to be acknowledged: the
+/// quote's page, the gate, the link's page, the reminders and finance's own
+/// escalation all say so, and count nothing for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_finance_approved_keeping_counts_nothing_in_the_notice_s_figures() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |s| {
+        s.reminders = vec![Duration::from_secs(3), Duration::from_secs(4)]
+    })
+    .await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "PUMP-C250", "EUR", 149_000).await;
+    create_product(&finance, "VALVE-1", "EUR", 10_000).await;
+    let qid = draft_quote(&sam, json!([{"sku": "PUMP-C250", "quantity": 40}, {"sku": "VALVE-1", "quantity": 2}])).await
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let today = chrono::Utc::now().date_naive().to_string();
+    let nid = create_notice(
+        &finance,
+        "Pump prices rise 8%",
+        json!([
+            {"sku": "PUMP-C250", "unit_price_minor": 161_000, "effective_on": today},
+            {"sku": "VALVE-1", "unit_price_minor": 11_000, "effective_on": today}
+        ]),
+    )
+    .await;
+    publish_notice(&finance, &nid).await;
+    let mails = sink.wait_until(WAIT, "the notice's e-mail", |m| !m.is_empty()).await;
+    let link = mails[0].ack_link().expect("a link");
+    let gate = sam.get(&format!("/api/v1/quotes/{qid}/gate")).await;
+    assert_eq!(gate.body["pending"][0]["impact"]["total_delta_minor"], json!(40 * 12_000 + 2 * 1_000), "{}", gate.text);
+
+    // Finance keeps the old prices: both lines carry one no longer in force.
+    let r = finance.post(&format!("/api/v1/quotes/{qid}/override"), &json!({"reason": "Framework agreement"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let gate = sam.get(&format!("/api/v1/quotes/{qid}/gate")).await;
+    let impact = &gate.body["pending"][0]["impact"];
+    assert_eq!(impact["total_delta_minor"], json!(0), "{}", gate.text);
+    assert_eq!(impact["delta_while_valid_minor"], json!(0), "{}", gate.text);
+    assert_eq!(impact["lines"][0]["waived_by_approval"], json!(true), "{}", gate.text);
+
+    let sam_session = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in").0;
+    let (status, body) =
+        page_logged_in(reqwest::Method::GET, &format!("{}/quotes/{qid}", app.base), Some(&sam_session)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("finance approved keeping the price quoted"), "the card's lines say why: {body}");
+    let card = body.split("pending-notice\">").nth(1).expect("the notice's card");
+    let card = card.split("</tfoot>").next().expect("its table");
+    assert!(
+        card.contains("<th colspan=\"6\">Change to the total</th><th class=\"num\">0.00 EUR</th>"),
+        "nothing counted: {card}"
+    );
+    assert!(body.contains("the approval waives that"), "the approval's own section says what it waives: {body}");
+    let (status, body) = page_logged_in(reqwest::Method::GET, &link, Some(&sam_session)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(
+            "its total does not change by this notice: finance approved keeping the price quoted for PUMP-C250, VALVE-1"
+        ),
+        "{body}"
+    );
+
+    let messages = sink.wait_until(WAIT, "the escalation", |m| m.iter().any(|m| m.to.contains(&fiona.email))).await;
+    let escalation = messages.iter().find(|m| m.to.contains(&fiona.email)).expect("the escalation");
+    let reminders: Vec<_> =
+        sink.to(&sam_user.email).into_iter().filter(|m| m.header("subject").unwrap().starts_with("Reminder")).collect();
+    assert_eq!(reminders.len(), 2, "two reminders");
+    for said in reminders.iter().map(|m| m.text()).chain([escalation.text()]) {
+        assert!(
+            said.contains("its total does not change by this notice: finance approved keeping the price quoted for PUMP-C250, VALVE-1"),
+            "{said}"
+        );
+        assert!(!said.contains("+4,820.00 EUR"), "{said}");
+    }
+    app.stop().await;
+}
+
 both_backends! {
     async fn tampered_expired_used_and_foreign_links_are_refused_and_record_nothing(backend: Backend) {
         let sink = SmtpSink::start().await;

@@ -66,6 +66,11 @@ pub struct LineImpact {
     /// notice has the last word (a later date, or the same published later), and the notice does nothing more to
     /// the line ([`NoticeImpact::overtaken`]). The line counts 0 in totals.
     pub overtaken_by: Option<MinorUnits>,
+    /// Finance approved finalising this line at the price it carries, and
+    /// every price of the notice for it took force by today: the approval
+    /// waives what the notice does to it ([`NoticeImpact::waived`]). The
+    /// line counts 0 in totals.
+    pub waived: bool,
 }
 
 /// A price a notice sets for a while, and what it does to one line's total.
@@ -108,7 +113,7 @@ impl NoticeImpact {
     /// (unchanged where none is). `total_delta_minor` counts the last price
     /// whatever its date.
     pub fn delta_while_valid(&self, valid_until: chrono::NaiveDate) -> MinorUnits {
-        self.lines.iter().filter(|line| line.overtaken_by.is_none()).fold(0, |sum, line| {
+        self.lines.iter().filter(|line| line.overtaken_by.is_none() && !line.waived).fold(0, |sum, line| {
             sum.saturating_add(last_in_force(line.steps(), valid_until).map_or(0, |(_, delta)| delta))
         })
     }
@@ -122,6 +127,22 @@ impl NoticeImpact {
             let now = in_force(&line.sku).filter(|now| line.effective_on <= today && *now != line.new_unit_price_minor);
             if let Some(now) = now {
                 line.overtaken_by = Some(now);
+                self.total_delta_minor = self.total_delta_minor.saturating_sub(line.delta_minor);
+            }
+        }
+        self
+    }
+
+    /// Marks the lines whose price finance approved keeping (`approved`, by
+    /// line id: the lines at an old price a covering approval waives),
+    /// where each of the notice's prices for the line took force by
+    /// `today`: the quote may be finalised at the price it carries, so the
+    /// notice changes nothing on it. A price of the notice dated later is
+    /// no approved one, and still counts.
+    pub fn waived(mut self, today: chrono::NaiveDate, approved: impl Fn(uuid::Uuid) -> bool) -> Self {
+        for line in &mut self.lines {
+            if line.overtaken_by.is_none() && line.effective_on <= today && approved(line.line_id) {
+                line.waived = true;
                 self.total_delta_minor = self.total_delta_minor.saturating_sub(line.delta_minor);
             }
         }
@@ -172,6 +193,7 @@ pub fn impact_of(lines: &[PricedLine], changes: &[PriceChange]) -> NoticeImpact 
                 })
                 .collect(),
             overtaken_by: None,
+            waived: false,
         });
     }
     impact
@@ -277,6 +299,26 @@ mod tests {
         assert_eq!(impact.total_delta_minor, 40 + 2, "the pump counts nothing");
         assert_eq!(impact.delta_while_valid(date("2026-12-31")), 40 + 2);
         assert_eq!(impact.delta_while_valid(date("2026-12-20")), 2);
+    }
+
+    #[test]
+    fn a_price_finance_approved_keeping_counts_nothing_once_in_force() {
+        let date = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        let kept = uuid::Uuid::from_u128(1);
+        let lines = [PricedLine { line_id: kept, ..line("PUMP", 40, 1_490, 0) }, line("VALVE", 10, 100, 0)];
+        let changes = [
+            PriceChange { sku: "PUMP".into(), unit_price_minor: 1_610, effective_on: date("2026-12-01") },
+            PriceChange { sku: "VALVE".into(), unit_price_minor: 110, effective_on: date("2026-12-01") },
+        ];
+        let approved = |id| id == kept;
+        let impact = impact_of(&lines, &changes).waived(date("2026-12-05"), approved);
+        assert!(impact.lines[0].waived && !impact.lines[1].waived);
+        assert_eq!(impact.total_delta_minor, 100, "the valve's change alone");
+        assert_eq!(impact.delta_while_valid(date("2026-12-31")), 100);
+        // A price dated after today is no price finance approved keeping.
+        let impact = impact_of(&lines, &changes).waived(date("2026-11-30"), approved);
+        assert!(!impact.lines[0].waived);
+        assert_eq!(impact.total_delta_minor, 40 * 120 + 100);
     }
 
     #[test]

@@ -118,23 +118,30 @@ pub fn quote_reference(id: uuid::Uuid) -> String {
 /// What a notice does to a draft's total, in words, as the e-mails and the
 /// acknowledgement link's page say it: the change while the quote is valid
 /// (`while_valid`) and from prices dated after (`after`), both in minor
-/// units of `currency`; a change of nothing with its reason (a later
-/// notice set the price of the `overtaken` skus since: each named once, in
+/// units of `currency`; a change of nothing with its reasons (a later
+/// notice set the price of the `overtaken` skus since; finance approved
+/// keeping the price quoted for the `approved` ones: each named once, in
 /// order, however many of its lines carry it).
 pub fn effect_on_total<'a>(
     currency: &str,
     expired_on: Option<chrono::NaiveDate>,
     (while_valid, after): (i64, i64),
     valid_until: chrono::NaiveDate,
-    overtaken: impl IntoIterator<Item = &'a str>,
+    (overtaken, approved): (impl IntoIterator<Item = &'a str>, impl IntoIterator<Item = &'a str>),
 ) -> String {
-    let overtaken: Vec<&str> = overtaken.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let skus =
+        |of: Vec<&'a str>| of.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect::<Vec<_>>();
+    let (overtaken, approved) = (skus(overtaken.into_iter().collect()), skus(approved.into_iter().collect()));
+    let mut why = Vec::new();
+    if !overtaken.is_empty() {
+        why.push(format!("a later notice has set the price of {} since", overtaken.join(", ")));
+    }
+    if !approved.is_empty() {
+        why.push(format!("finance approved keeping the price quoted for {}", approved.join(", ")));
+    }
     match (expired_on, while_valid, after) {
         (Some(on), ..) => format!("expired on {on}"),
-        (None, 0, 0) if !overtaken.is_empty() => format!(
-            "its total does not change by this notice: a later notice has set the price of {} since",
-            overtaken.join(", ")
-        ),
+        (None, 0, 0) if !why.is_empty() => format!("its total does not change by this notice: {}", why.join(", and ")),
         (None, 0, 0) => "its total does not change".to_owned(),
         (None, while_valid, 0) => format!("{} on its total while it is valid", signed_money(currency, while_valid)),
         // Its prices dated after the quote's validity count for nothing
@@ -164,7 +171,7 @@ fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
                 q.expired_on,
                 (q.delta_minor, q.delta_after_minor),
                 q.valid_until,
-                q.overtaken.iter().map(String::as_str),
+                (q.overtaken.iter().map(String::as_str), q.approved.iter().map(String::as_str)),
             ),
         })
         .collect()
@@ -1061,6 +1068,7 @@ mod tests {
             valid_until: chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap_or_default(),
             expired_on,
             overtaken: Vec::new(),
+            approved: Vec::new(),
         }
     }
 
@@ -1120,6 +1128,8 @@ mod tests {
             quote_beyond(0, 40_000, None),
             quote_beyond(-6_000, 40_000, None),
             BlockedQuote { overtaken: vec!["VALVE-C50".into()], ..quote(0, None) },
+            BlockedQuote { approved: vec!["PUMP-C250".into()], ..quote(0, None) },
+            BlockedQuote { overtaken: vec!["VALVE-C50".into()], approved: vec!["PUMP-C250".into()], ..quote(0, None) },
         ]);
         let said: Vec<&str> = rows.iter().map(|r| r.delta.as_str()).collect();
         assert_eq!(
@@ -1132,6 +1142,9 @@ mod tests {
                 "its total does not change while it is valid, until 2026-12-05; prices dated after that would change it by +400.00 EUR",
                 "-60.00 EUR on its total while it is valid, until 2026-12-05, and +400.00 EUR more from prices dated after that",
                 "its total does not change by this notice: a later notice has set the price of VALVE-C50 since",
+                "its total does not change by this notice: finance approved keeping the price quoted for PUMP-C250",
+                "its total does not change by this notice: a later notice has set the price of VALVE-C50 since, and \
+                 finance approved keeping the price quoted for PUMP-C250",
             ]
         );
     }

@@ -369,6 +369,11 @@ pub struct LineImpactView {
     /// and the last is not the price in force today, which this is: another
     /// notice has the last word, and the line counts 0 in the totals.
     pub overtaken_by_unit_price_minor: Option<i64>,
+    /// Finance approved finalising this line at the price it carries (the
+    /// gate's `price_override` waives it), and every price of the notice
+    /// for it took force by today: the notice changes nothing on it, and
+    /// the line counts 0 in the totals.
+    pub waived_by_approval: bool,
 }
 
 /// A price a notice sets until its next change to the same product.

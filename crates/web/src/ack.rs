@@ -93,6 +93,7 @@ impl HeldRow {
             _ if gate.expired => "its validity has ended: its owner must extend it".to_owned(),
             (Some(i), Some(currency)) => {
                 let overtaken = i.lines.iter().filter(|l| l.overtaken_by_unit_price_minor.is_some());
+                let approved = i.lines.iter().filter(|l| l.waived_by_approval);
                 let while_valid = i.delta_while_valid_minor;
                 let after = i.total_delta_minor.saturating_sub(while_valid);
                 pricegate_mail::compose::effect_on_total(
@@ -100,7 +101,7 @@ impl HeldRow {
                     None,
                     (while_valid, after),
                     quote.valid_until,
-                    overtaken.map(|l| l.sku.as_str()),
+                    (overtaken.map(|l| l.sku.as_str()), approved.map(|l| l.sku.as_str())),
                 )
             }
             _ => "its prices do not change".to_owned(),

@@ -295,6 +295,17 @@ async fn evaluate_read(
         superseded_tag: String::new(),
         price_override: None,
     };
+    view.superseded = superseded_lines(loaded);
+    view.superseded_tag = superseded_fingerprint(&view.superseded);
+    if !view.superseded.is_empty() {
+        view.price_override = covering_override(conn, quote, &view.superseded).await?;
+    }
+    // The lines finance approved finalising at the prices they carry: what
+    // a pending notice does to them is waived.
+    let approved: Vec<Uuid> = match view.price_override {
+        Some(_) => view.superseded.iter().map(|l| l.line_id).collect(),
+        None => Vec::new(),
+    };
     let mut evidence = Vec::new();
     match decide(quote.drafted_at, &published, &signer_acks) {
         GateDecision::Pending { pending } => {
@@ -324,7 +335,9 @@ async fn evaluate_read(
                 let notice_changes = changes.remove(&p.id).unwrap_or_default();
                 // A price a later publication replaced, by today, is history here.
                 let in_force = |sku: &str| in_force_by_sku.get(sku).copied();
-                let impact = impact_of(&priced, &notice_changes).overtaken(loaded.today, in_force);
+                let impact = impact_of(&priced, &notice_changes)
+                    .overtaken(loaded.today, in_force)
+                    .waived(loaded.today, |line| approved.contains(&line));
                 view.pending.push(PendingNoticeView {
                     notice_id: p.id,
                     seq: p.seq,
@@ -348,6 +361,7 @@ async fn evaluate_read(
                                 new_total_minor: l.new_total_minor,
                                 delta_minor: l.delta_minor,
                                 overtaken_by_unit_price_minor: l.overtaken_by,
+                                waived_by_approval: l.waived,
                                 earlier: l
                                     .earlier
                                     .into_iter()
@@ -378,11 +392,6 @@ async fn evaluate_read(
         }
     }
 
-    view.superseded = superseded_lines(loaded);
-    view.superseded_tag = superseded_fingerprint(&view.superseded);
-    if !view.superseded.is_empty() {
-        view.price_override = covering_override(conn, &quote, &view.superseded).await?;
-    }
     view.ready = view.pending.is_empty()
         && !view.expired
         && view.signer_can_sign

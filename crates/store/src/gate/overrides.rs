@@ -153,7 +153,17 @@ pub(crate) async fn covering_override(
     let Some(o) = latest_override(conn, quote.id).await? else {
         return Ok(None);
     };
-    if approver_is_party(&o, quote) {
+    Ok(covering_covers(&o, quote, superseded)?.map(|covers| view_with(o, covers)))
+}
+
+/// What override `o` of `quote` waives, when it waives every one of
+/// `superseded` (see [`covering_override`]).
+pub(crate) fn covering_covers(
+    o: &price_overrides::Model,
+    quote: &quotes::Model,
+    superseded: &[SupersededLineView],
+) -> Result<Option<Vec<CoveredPrice>>, StoreError> {
+    if approver_is_party(o, quote) {
         return Ok(None);
     }
     let covers: Vec<CoveredPrice> = match o.covers.as_deref().map(serde_json::from_str) {
@@ -162,7 +172,7 @@ pub(crate) async fn covering_override(
         None => return Ok(None),
         Some(Err(e)) => return Err(StoreError::Internal(format!("override {} has unreadable covers: {e}", o.id))),
     };
-    Ok(covers_all(covers.clone(), superseded).then(|| view_with(o, covers)))
+    Ok(covers_all(covers.clone(), superseded).then_some(covers))
 }
 
 /// Whether override `o` was approved by someone who now owns or signs

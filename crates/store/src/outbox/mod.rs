@@ -36,7 +36,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::entity::{notices, outbox, quotes, signer_letters, users};
+use crate::entity::{notices, outbox, price_overrides, quotes, signer_letters, users};
 use crate::gate::priced_lines;
 use crate::notices::changes_to_read;
 use crate::quotes::{DRAFT, load_lines};
@@ -138,6 +138,9 @@ pub struct BlockedQuote {
     /// The SKUs on it that the notice prices, whose price in force today is
     /// another, later notice's: the notice's change to them counts nothing.
     pub overtaken: Vec<String>,
+    /// The SKUs on it that the notice prices, whose price finance approved
+    /// keeping: the notice's change to them counts nothing either.
+    pub approved: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -612,9 +615,11 @@ async fn blocked_quotes(
     if let Some(signers) = signers {
         query = query.filter(quotes::Column::SignerId.is_in(signers.iter().copied()));
     }
+    let approvals = latest_approvals(conn, query.clone()).await?;
     let open = query.order_by_asc(quotes::Column::DraftedAt).all(conn).await?;
     let ids: Vec<Uuid> = open.iter().map(|q| q.id).collect();
     let mut lines = load_lines(conn, &ids).await?;
+    let approved = approved_lines(conn, &open, &lines, approvals, today).await?;
     let changes: Vec<PriceChange> = notice.changes.iter().map(PriceChange::from).collect();
     // The prices in force today of the products the notice prices on these
     // quotes, by sku: one a later notice replaced by today counts nothing.
@@ -632,7 +637,8 @@ async fn blocked_quotes(
     let mut by_signer: HashMap<Uuid, Vec<BlockedQuote>> = HashMap::new();
     for q in open {
         let priced = priced_lines(&lines.remove(&q.id).unwrap_or_default());
-        let impact = impact_of(&priced, &changes).overtaken(today, in_force);
+        let impact =
+            impact_of(&priced, &changes).overtaken(today, in_force).waived(today, |line| approved.contains(&line));
         let delta_minor = impact.delta_while_valid(q.valid_until);
         by_signer.entry(q.signer_id).or_default().push(BlockedQuote {
             id: q.id,
@@ -646,9 +652,66 @@ async fn blocked_quotes(
             valid_until: q.valid_until,
             expired_on: (q.valid_until < today).then_some(q.valid_until),
             overtaken: impact.lines.iter().filter(|l| l.overtaken_by.is_some()).map(|l| l.sku.clone()).collect(),
+            approved: impact.lines.iter().filter(|l| l.waived).map(|l| l.sku.clone()).collect(),
         });
     }
     Ok(by_signer)
+}
+
+/// The latest approval of old prices of each of the quotes `query` finds
+/// (few have one), by quote.
+async fn latest_approvals(
+    conn: &impl ConnectionTrait,
+    query: sea_orm::Select<quotes::Entity>,
+) -> Result<HashMap<Uuid, price_overrides::Model>, StoreError> {
+    use sea_orm::{QuerySelect, QueryTrait};
+    let ids = query.select_only().column(quotes::Column::Id).into_query();
+    let approvals = price_overrides::Entity::find()
+        .filter(price_overrides::Column::QuoteId.in_subquery(ids))
+        .order_by_asc(price_overrides::Column::CreatedAt)
+        .all(conn)
+        .await?;
+    // The later of a quote's replaces the earlier.
+    Ok(approvals.into_iter().map(|o| (o.quote_id, o)).collect())
+}
+
+/// The lines of `open` drafts (their `lines` by quote) that finance
+/// approved finalising at the prices they carry: for each draft whose
+/// latest approval still waives every line at a price no longer in force
+/// `today`, as the gate reads it, those lines.
+async fn approved_lines(
+    conn: &impl ConnectionTrait,
+    open: &[quotes::Model],
+    lines: &HashMap<Uuid, Vec<crate::entity::quote_lines::Model>>,
+    mut approvals: HashMap<Uuid, price_overrides::Model>,
+    today: NaiveDate,
+) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+    let mut approved = std::collections::HashSet::new();
+    if approvals.is_empty() {
+        return Ok(approved);
+    }
+    let approved_quotes: Vec<&quotes::Model> = open.iter().filter(|q| approvals.contains_key(&q.id)).collect();
+    let mut products: Vec<Uuid> =
+        approved_quotes.iter().flat_map(|q| lines.get(&q.id).into_iter().flatten().map(|l| l.product_id)).collect();
+    products.sort_unstable();
+    products.dedup();
+    let prices = crate::products::prices_in_force(conn, Some(&products), today).await?;
+    for quote in approved_quotes {
+        let Some(approval) = approvals.remove(&quote.id) else { continue };
+        let superseded: Vec<_> = lines
+            .get(&quote.id)
+            .into_iter()
+            .flatten()
+            .filter_map(|l| {
+                let current = prices.get(&l.product_id)?.price;
+                (current != l.unit_price_minor).then(|| crate::gate::superseded_line(l, current))
+            })
+            .collect();
+        if crate::gate::covering_covers(&approval, quote, &superseded)?.is_some() {
+            approved.extend(superseded.iter().map(|l| l.line_id));
+        }
+    }
+    Ok(approved)
 }
 
 pub(crate) fn recipient(u: &users::Model) -> Recipient {

@@ -1134,8 +1134,10 @@ fn already_carried(p: &PendingNoticeView, later: &HashMap<(Uuid, Uuid), String>)
 fn last_words(pending: &[PendingNoticeView], valid_until: chrono::NaiveDate) -> HashMap<Uuid, LastWord<'_>> {
     let mut words: HashMap<Uuid, LastWord<'_>> = HashMap::new();
     for p in pending {
-        // A price a later notice replaced by today has no word left.
-        for line in p.impact.lines.iter().filter(|l| l.overtaken_by_unit_price_minor.is_none()) {
+        // A price a later notice replaced by today has no word left, nor
+        // one finance approved keeping the old price against.
+        for line in p.impact.lines.iter().filter(|l| l.overtaken_by_unit_price_minor.is_none() && !l.waived_by_approval)
+        {
             // Of this notice's prices for the line, the last one in force while the quote is valid.
             let Some((effective_on, delta_minor)) = last_in_force(steps(line), valid_until) else { continue };
             let notices = vec![p.notice_id];
@@ -1390,6 +1392,9 @@ async fn quote_page(
                                 after_validity: l.effective_on > quote.valid_until,
                                 delta: match overtaken {
                                     Some(_) => "\u{2014}, no longer in force".to_owned(),
+                                    None if l.waived_by_approval => {
+                                        "\u{2014}, finance approved keeping the price quoted".to_owned()
+                                    }
                                     None => signed_money(&currency, l.delta_minor),
                                 },
                                 later: later_on(l.effective_on),
@@ -2251,6 +2256,7 @@ mod tests {
                 delta_minor,
                 earlier: Vec::new(),
                 overtaken_by_unit_price_minor: None,
+                waived_by_approval: false,
             })
             .collect();
         let total_delta_minor = lines.iter().map(|l| l.delta_minor).sum();
