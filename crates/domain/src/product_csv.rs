@@ -274,26 +274,69 @@ impl<'a> LineCounter<'a> {
     }
 }
 
+/// A price written with a decimal comma (`16.575,09`, `1250,5`, `0,50`) as
+/// the currency writes it with a point (`16575.09`), where it can be read
+/// no other way: one comma, after it fewer than three digits and no more
+/// than the currency has, before it digits, grouped by points in threes or
+/// not at all. `None` for anything else (`1,250` may be a thousand).
+fn decimal_comma(raw: &str, minor_digits: u8) -> Option<String> {
+    let (whole, fraction) = raw.split_once(',')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(fraction) || fraction.len() >= 3 || fraction.len() > usize::from(minor_digits) {
+        return None;
+    }
+    let groups: Vec<&str> = whole.split('.').collect();
+    let grouped = match groups.as_slice() {
+        [one] => digits(one),
+        [first, rest @ ..] => {
+            digits(first)
+                && first.len() <= 3
+                && !first.starts_with('0')
+                && rest.iter().all(|g| g.len() == 3 && digits(g))
+        }
+        [] => false,
+    };
+    grouped.then(|| format!("{}.{fraction}", groups.concat()))
+}
+
 /// One product line; with `decimal`, its price is in the currency's units.
 fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8) -> Result<ProductRow, Invalid> {
     let field = |i: usize| record.get(i).unwrap_or("");
     let currency = Currency::parse(field(3))?;
     let price_raw = field(4).trim();
-    let price = if decimal {
-        // Saved with semicolons, the comma was most likely the decimal sign
-        // ("0,125" meant an eighth): read as a thousands separator, it would
-        // be a price a thousand times too high, so it is not read at all.
-        if delimiter != b',' && price_raw.contains(',') {
-            return Err(Invalid::new(
-                "unit_price",
-                format!(
-                    "unit_price {price_raw} has a comma, which in a file with its fields between semicolons or tabs \
-                     may be the decimal sign: write the price with a decimal point and no thousands separator, \
-                     such as {}.",
-                    currency.example()
-                ),
-            ));
+    let decimal_point;
+    let price_raw = if decimal && delimiter != b',' && price_raw.contains(',') {
+        // Saved with semicolons or tabs, as a spreadsheet in much of Europe
+        // saves, the comma is the decimal sign: `16.575,09` is read as
+        // 16575.09 where it can only be that. One that could as well be a
+        // thousands separator (`1,250`, or `0,125` meant as an eighth), read
+        // the other way, would be a price a thousand times off: not read.
+        match decimal_comma(price_raw, currency.minor_digits()) {
+            Some(written) => {
+                decimal_point = written;
+                decimal_point.as_str()
+            }
+            None => {
+                return Err(Invalid::new(
+                    "unit_price",
+                    format!(
+                        "unit_price {price_raw} has a comma, which in a file with its fields between semicolons or \
+                         tabs may be the decimal sign or a thousands separator: write the price {}, or give the \
+                         column unit_price_minor, a whole number of minor units ({} for {}).",
+                        match currency.minor_digits() {
+                            0 => format!("without separators, as {}", currency.example()),
+                            _ => format!("as {} or {}", currency.example().replace('.', ","), currency.example()),
+                        },
+                        currency.read_unit_price(&currency.example()).unwrap_or_default(),
+                        currency.example(),
+                    ),
+                ));
+            }
         }
+    } else {
+        price_raw
+    };
+    let price = if decimal {
         if price_raw.starts_with('-') {
             return Err(Invalid::new(
                 "unit_price",
@@ -513,15 +556,43 @@ mod tests {
     }
 
     #[test]
-    fn a_comma_in_a_price_is_not_read_when_fields_are_between_semicolons() {
+    fn a_comma_in_a_price_is_not_read_when_it_may_be_a_thousands_separator() {
         for file in [
             &b"sku;name;unit;currency;unit_price\nP-1;Pump;each;EUR;0,125\n"[..],
             b"sku\tname\tunit\tcurrency\tunit_price\nP-1\tPump\teach\tKWD\t1,250\n",
+            b"sku;name;unit;currency;unit_price\nP-1;Pump;each;EUR;1,250\n",
+            b"sku;name;unit;currency;unit_price\nP-1;Pump;each;EUR;1.25,50\n",
+            b"sku;name;unit;currency;unit_price\nP-1;Pump;each;JPY;1250,5\n",
+            b"sku;name;unit;currency;unit_price\nP-1;Pump;each;EUR;1,2,3\n",
         ] {
             let errors = parse_products(file).unwrap_err();
             assert_eq!(errors[0].field.as_deref(), Some("unit_price"), "{errors:?}");
             assert!(errors[0].message.contains("may be the decimal sign"), "{errors:?}");
         }
+        let errors = parse_products(b"sku;name;unit;currency;unit_price\nP-1;Pump;each;EUR;1,250\n").unwrap_err();
+        assert!(
+            errors[0].message.ends_with(
+                "write the price as 1250,00 or 1250.00, or give the column unit_price_minor, a whole number of minor \
+                 units (125000 for 1250.00)."
+            ),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_decimal_comma_is_read_when_fields_are_between_semicolons_or_tabs() {
+        let file = "\u{feff}sku;name;unit;currency;unit_price\r\n\
+                    HP-1;\"Pump HP, 3 kW\";each;EUR;16.575,09\r\n\
+                    HP-2;Pump;each;EUR;1250,5\r\n\
+                    HP-3;Pump;each;EUR;0,50\r\n\
+                    HP-4;Pump;each;EUR;1.234.567,00\r\n\
+                    HP-5;Pump;each;EUR;1250.00\r\n\
+                    HP-6;Pump;each;JPY;1250\r\n";
+        let rows = parse_products(file.as_bytes()).unwrap();
+        let prices: Vec<i64> = rows.iter().map(|r| r.unit_price_minor).collect();
+        assert_eq!(prices, [1_657_509, 125_050, 50, 123_456_700, 125_000, 1_250]);
+        let tabs = parse_products(b"sku\tname\tunit\tcurrency\tunit_price\nP-1\tPump\teach\tEUR\t1390,5\n").unwrap();
+        assert_eq!(tabs[0].unit_price_minor, 139_050);
     }
 
     #[test]
