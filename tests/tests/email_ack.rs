@@ -802,12 +802,29 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
         .expect("Ana's link about the seals");
     let base = app.base.clone();
     let sam_email = sam.email.clone();
+    // The e-mail itself, as a phone's mail app shows its HTML part.
+    let letter = app.db.dir().join("pumps-up-letter.html");
+    let mails = sink.to(&sam.email);
+    let pumps = mails.iter().find(|m| m.header("subject").is_some_and(|s| s.contains("Pumps up 10%")));
+    std::fs::write(&letter, pumps.expect("the e-mail about the pumps").html()).expect("write the letter");
+    let letter = format!("file://{}", letter.display());
 
     with_browsers(1, move |browsers| async move {
         let page = Page::new(browsers[0].clone(), &base);
         let path = link.strip_prefix(&base).expect("the link points at this server").to_owned();
         // Opened from a phone's mail app, most often: it fits one.
         page.client.set_window_size(390, 844).await.expect("a phone-sized window");
+        page.client.goto(&letter).await.expect("the letter opens");
+        let text = page.body().await;
+        assert!(text.contains("PUMP-1") && text.contains("What the notice does to it"), "{text}");
+        let widths = page
+            .client
+            .execute("return [document.documentElement.scrollWidth, document.documentElement.clientWidth];", vec![])
+            .await
+            .expect("the letter's width");
+        let (wide, window) = (widths[0].as_i64().unwrap_or(0), widths[1].as_i64().unwrap_or(0));
+        assert!(wide <= window + 1, "the e-mail is {wide} px wide in a {window} px window");
+        page.screenshot("49-notice-e-mail-phone").await;
         page.goto(&path).await;
         assert!(page.text("h1").await.contains("Pumps up 10%"));
         let problems = page.usability_problems().await;
