@@ -59,7 +59,7 @@ async fn connections_to_postgresql_and_from_http_clients_send_without_delay() {
     let client = reqwest::Client::new();
     let answer = client.get(format!("{}/healthz", app.base)).send().await.expect("/healthz answers");
     assert_eq!(answer.status(), 200);
-    app.store.ping().await.expect("the database answers");
+    app.store.ping(std::time::Duration::from_secs(10)).await.expect("the database answers");
 
     let url = reqwest::Url::parse(&app.db.url).expect("the test database's URL parses");
     let port = url.port().unwrap_or(5432);

@@ -158,10 +158,16 @@ impl Store {
         Ok(Migrated { applied: missing, newer })
     }
 
-    /// Answers whether the database is reachable (for `/healthz`).
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.db.ping().await?;
-        Ok(())
+    /// Answers whether the database is reachable (for `/healthz`): it is
+    /// [`StoreError::Unavailable`] when it has not answered `within`, or
+    /// the pool has no connection to ask it on by then.
+    pub async fn ping(&self, within: Duration) -> Result<(), StoreError> {
+        match tokio::time::timeout(within, self.db.ping()).await {
+            Ok(answered) => Ok(answered?),
+            Err(_) => Err(StoreError::Unavailable(sea_orm::DbErr::Custom(format!(
+                "the database did not answer within {within:?}"
+            )))),
+        }
     }
 
     pub fn backend(&self) -> DbBackend {

@@ -174,11 +174,17 @@ fn without_trailing_punctuation(prefix: &str, token: &str) -> Option<String> {
     (whole && !dropped.is_empty() && dropped.chars().all(punctuation)).then(|| format!("{prefix}{cut}"))
 }
 
-/// 200 once the database answers; 503 (with the error body) while it does not.
+/// How long `/healthz` waits for the database: a probe (a load balancer's,
+/// an orchestrator's, often given a second or two) is answered 503 within
+/// it, rather than after the pool's own wait for a connection.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// 200 once the database answers; 503 (with the error body) while it does
+/// not, or does not within [`HEALTH_TIMEOUT`].
 async fn healthz(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, AppError> {
-    state.store.ping().await?;
+    state.store.ping(HEALTH_TIMEOUT).await?;
     Ok(axum::Json(serde_json::json!({ "status": "ok" })))
 }
 
