@@ -44,12 +44,27 @@ impl SendError {
     pub(crate) fn smtp(e: &lettre::transport::smtp::Error) -> Self {
         let reply = std::error::Error::source(e).map(ToString::to_string).unwrap_or_default();
         let permanent = e.is_permanent() && e.status().is_some_and(|code| refuses_recipient(&code.to_string(), &reply));
-        SendError { message: format!("SMTP: {e}"), permanent, refused: e.is_permanent() && !permanent }
+        let said = format!("SMTP: {e}");
+        SendError { message: with_tls_hint(said), permanent, refused: e.is_permanent() && !permanent }
     }
 
     pub(crate) fn transient(message: impl Into<String>) -> Self {
         SendError { message: message.into(), permanent: false, refused: false }
     }
+}
+
+/// An SMTP error that says TLS met a server speaking plain text (or the
+/// other way round), with what to change: the words of the TLS library
+/// name neither the port nor the URL.
+fn with_tls_hint(said: String) -> String {
+    let mismatch = ["InvalidContentType", "corrupt message", "wrong version number", "HandshakeFailure"];
+    if !mismatch.iter().any(|m| said.contains(m)) {
+        return said;
+    }
+    format!(
+        "{said} (TLS did not start: smtps:// speaks TLS from the first byte, as a server on port 465 does; for a \
+         server that starts plain and offers STARTTLS, often on port 587, write smtp://…?tls=required)"
+    )
 }
 
 /// Whether a permanent SMTP reply (`code`, and the text after it) refuses
@@ -142,7 +157,14 @@ impl AnyTransport {
 impl MailTransport for AnyTransport {
     async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
-            AnyTransport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError::smtp(&e)),
+            // lettre's timeout is per command: connecting, TLS and AUTH
+            // stalled would each take it. The conversation, whole, does not.
+            AnyTransport::Smtp(t) => match tokio::time::timeout(SMTP_TIMEOUT, t.send(message)).await {
+                Ok(sent) => sent.map(|_| ()).map_err(|e| SendError::smtp(&e)),
+                Err(_) => Err(SendError::transient(format!(
+                    "SMTP: the server did not finish the conversation within {SMTP_TIMEOUT:?}"
+                ))),
+            },
             AnyTransport::PlainSmtp(pool) => pool.send(message).await,
             AnyTransport::File(dir) => write_eml(dir, &message).await,
         }
@@ -272,7 +294,7 @@ pub fn build_message(from: &Mailbox, row: &outbox::Model) -> Result<Message, Sen
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
-    use super::{AnyTransport, MailTransport, build_message, eml_name, refuses_recipient};
+    use super::{AnyTransport, MailTransport, SMTP_TIMEOUT, SendError, build_message, eml_name, refuses_recipient};
 
     #[test]
     fn only_a_refusal_of_the_recipient_is_final() {
@@ -379,6 +401,49 @@ mod tests {
         assert_eq!(names, [format!("{local}.eml")], "one file, nothing left half-written");
         assert!(eml.unwrap().contains("Subject: Price notice: Pumps up"));
         assert_eq!(mode.unwrap() & 0o777, 0o600, "it holds a live acknowledgement link");
+    }
+
+    /// A server on 127.0.0.1 that accepts connections and, for each, says
+    /// `greeting` (nothing, if empty) and then nothing more, reading what
+    /// it is sent; its address.
+    async fn server_saying(greeting: &'static str) -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let _ = stream.write_all(greeting.as_bytes()).await;
+                    let mut buffer = [0u8; 1024];
+                    while matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) {}
+                });
+            }
+        });
+        address
+    }
+
+    async fn send_to(url: &str) -> SendError {
+        let transport = AnyTransport::smtp(url, 1).unwrap();
+        let from = "Pricegate <pricegate@pricegate.example>".parse().unwrap();
+        transport.send(build_message(&from, &outbox_row("Price notice: Pumps up")).unwrap()).await.unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn tls_spoken_to_a_plain_server_says_which_url_to_write() {
+        let address = server_saying("220 plain.example ESMTP\r\n").await;
+        let e = send_to(&format!("smtps://mailer:secret@{address}")).await;
+        assert!(!e.permanent, "{}", e.message);
+        assert!(e.message.contains("TLS did not start: smtps:// speaks TLS from the first byte"), "{}", e.message);
+        assert!(e.message.contains("smtp://…?tls=required") && !e.message.contains("secret"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_given_up_after_the_smtp_timeout() {
+        let address = server_saying("").await;
+        let started = std::time::Instant::now();
+        let e = send_to(&format!("smtps://mailer:secret@{address}")).await;
+        assert_eq!(e.message, format!("SMTP: the server did not finish the conversation within {SMTP_TIMEOUT:?}"));
+        assert!(started.elapsed() < SMTP_TIMEOUT * 2, "given up after {:?}", started.elapsed());
     }
 
     #[test]

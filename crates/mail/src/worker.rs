@@ -333,6 +333,7 @@ async fn send_batch<T: MailTransport>(
     // not the whole batch.
     let mut sent = Vec::new();
     let mut unsent = Vec::new();
+    let mut failures = Failures::default();
     let mut mark_by = Instant::now() + MARK_SENT_AFTER;
     loop {
         let joined = tokio::select! {
@@ -342,7 +343,10 @@ async fn send_batch<T: MailTransport>(
         match joined {
             Some(Ok((row, result))) => match result {
                 Some(Ok(())) => sent.push((row.id, row.attempts)),
-                Some(Err(e)) => record_failure(store, config, &row, &e).await,
+                Some(Err(e)) => {
+                    let retry = record_failure(store, config, &row, &e).await;
+                    failures.add(&e.message, retry);
+                }
                 None => unsent.push((row.id, row.attempts)),
             },
             Some(Err(_)) => {}
@@ -355,8 +359,34 @@ async fn send_batch<T: MailTransport>(
         }
     }
     mark_sent(store, &sent).await;
+    failures.log();
     let why = if stopping(shutdown) { "stopping" } else { "its lease was running out" };
     give_back(store, &unsent, why).await;
+}
+
+/// The messages of a batch not sent and to be tried again, by what the
+/// server said: logged once a batch, one line per reason with how many,
+/// so that an outage with thousands of messages queued is a line a batch,
+/// not one per message per try.
+#[derive(Default)]
+struct Failures {
+    by_error: std::collections::BTreeMap<String, (usize, Duration)>,
+}
+
+impl Failures {
+    fn add(&mut self, error: &str, retry: Option<Duration>) {
+        // One that failed for good is logged on its own, as an error.
+        let Some(retry) = retry else { return };
+        let (count, soonest) = self.by_error.entry(error.to_owned()).or_insert((0, retry));
+        *count += 1;
+        *soonest = (*soonest).min(retry);
+    }
+
+    fn log(self) {
+        for (error, (count, retry_in)) in self.by_error {
+            tracing::warn!(count, retry_in = ?retry_in, error = %error, "mail not sent; will retry");
+        }
+    }
 }
 
 /// Sent messages are marked when this many have gone since the last mark…
@@ -369,7 +399,18 @@ async fn mark_sent(store: &Store, sent: &[(uuid::Uuid, i32)]) {
     if count == 0 {
         return;
     }
-    match store.mark_mail_sent(sent).await {
+    // A database away for a moment (a restart, a failover) is waited for,
+    // a few seconds: unmarked, what went out goes out again once the lease
+    // brings it back.
+    let give_up = Instant::now() + Duration::from_secs(8);
+    let mut wait = Duration::from_millis(250);
+    let mut marked = store.mark_mail_sent(sent).await;
+    while marked.is_err() && Instant::now() + wait < give_up {
+        tokio::time::sleep(wait).await;
+        wait *= 2;
+        marked = store.mark_mail_sent(sent).await;
+    }
+    match marked {
         // They went out; the lease brings them back and they go out again,
         // with the same Message-ID. At-least-once, as designed.
         Err(e) => tracing::error!(error = %e, count, "mail sent but not marked sent"),
@@ -398,13 +439,14 @@ fn next_retry(
     (!given_up).then(|| retry_delay(config, attempts))
 }
 
-async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Model, e: &SendError) {
+/// Records a failed attempt of `row`; returns when it is tried again, if it is.
+async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Model, e: &SendError) -> Option<Duration> {
     let age = (chrono::Utc::now() - row.created_at).to_std().unwrap_or_default();
     let refused_before = row.last_error.as_deref().is_some_and(|m| m.starts_with(SendError::REFUSED_PREFIX));
     let retry = next_retry(config, row.attempts, age, refused_before, e);
     match retry {
         Some(delay) => {
-            tracing::warn!(id = %row.id, kind = %row.kind, attempts = row.attempts, retry_in = ?delay, error = %e, "mail not sent; will retry")
+            tracing::debug!(id = %row.id, kind = %row.kind, attempts = row.attempts, retry_in = ?delay, error = %e, "mail not sent; will retry")
         }
         None => {
             tracing::error!(id = %row.id, kind = %row.kind, attempts = row.attempts, error = %e, "mail failed for good")
@@ -417,11 +459,29 @@ async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Mode
         }
         Err(db) => tracing::error!(id = %row.id, error = %db, "could not record the failed attempt"),
     }
+    retry
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_s_failures_are_told_once_per_reason_with_how_many() {
+        let mut failures = Failures::default();
+        let refused = "SMTP: Connection error: Connection refused (os error 111)";
+        failures.add(refused, Some(Duration::from_secs(120)));
+        failures.add(refused, Some(Duration::from_secs(30)));
+        failures.add("SMTP: 451 4.3.0 try later", Some(Duration::from_secs(60)));
+        failures.add("SMTP: 550 5.1.1 no such mailbox", None);
+        let told: Vec<(&str, usize, Duration)> =
+            failures.by_error.iter().map(|(e, (count, soonest))| (e.as_str(), *count, *soonest)).collect();
+        assert_eq!(
+            told,
+            [("SMTP: 451 4.3.0 try later", 1, Duration::from_secs(60)), (refused, 2, Duration::from_secs(30))],
+            "one line per reason, the soonest retry; one failed for good is told on its own"
+        );
+    }
 
     #[test]
     fn the_worker_stops_when_told_to_or_when_nobody_can_tell_it_any_more() {
