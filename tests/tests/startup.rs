@@ -155,10 +155,19 @@ async fn a_worker_alone_without_a_base_url_warns_where_its_links_will_point() {
     let warning = until_line(stderr, |l| l.contains("PRICEGATE_BASE_URL"), "warning about PRICEGATE_BASE_URL").await;
     child.kill().await.expect("pricegate stops");
     assert!(warning.contains("WARN") && warning.contains("point at http://127.0.0.1:8080"), "{warning}");
+
+    // Its start says where mail goes, as the server's does.
+    let env = [("RUST_LOG", "info"), ("SMTP_URL", "smtp://mailer:S3cret@127.0.0.1:1")];
+    let mut child = pricegate_in(dir.path(), "worker", &env).spawn().expect("pricegate starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let started = until_line(stderr, |l| l.contains("mail worker only"), "the worker's start").await;
+    child.kill().await.expect("pricegate stops");
+    assert!(started.contains("through smtp://mailer:***@127.0.0.1:1") && !started.contains("S3cret"), "{started}");
 }
 
 /// A setting written with a prefix it does not have is named at start-up,
-/// with the one meant; the log says where mail goes.
+/// with the one meant; the log says where mail goes, and, on a database
+/// without users, how to make the first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_setting_misnamed_is_warned_about_and_the_log_says_where_mail_goes() {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -169,19 +178,25 @@ async fn a_setting_misnamed_is_warned_about_and_the_log_says_where_mail_goes() {
     tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.expect("read the output") {
             log.push(line);
-            if log.last().is_some_and(|l| l.contains("serving")) {
+            if log.last().is_some_and(|l| l.contains("nobody can log in yet")) {
                 return;
             }
         }
     })
     .await
-    .expect("pricegate logs that it is serving within 60 s");
+    .expect("pricegate logs that it is serving, to nobody yet, within 60 s");
     child.kill().await.expect("pricegate stops");
     let log = log.join("\n");
     let warning = log.lines().find(|l| l.contains("PRICEGATE_SMTP_URL")).unwrap_or_else(|| panic!("{log}"));
     assert!(warning.contains("WARN") && warning.contains("the setting is SMTP_URL"), "{warning}");
+    // An empty database: how to make the first administrator.
+    let nobody = log.lines().last().unwrap_or_default();
+    assert!(
+        nobody.contains("WARN") && nobody.contains("pricegate user create") && nobody.contains("--demo"),
+        "{nobody}"
+    );
     let maildir = dir.path().join("mail");
-    let serving = log.lines().last().unwrap_or_default();
+    let serving = log.lines().find(|l| l.contains("serving")).unwrap_or_default();
     let said = format!("written as files under {} (SMTP_URL is unset: it reaches no one)", maildir.display());
     assert!(serving.contains(&said), "{serving}");
 }
@@ -241,6 +256,17 @@ async fn a_dot_env_file_that_does_not_parse_is_refused_at_start() {
         "names the setting, not the line (it may hold a password): {said}"
     );
     assert!(!dir.path().join("pricegate.db").exists(), "refused before anything was done");
+
+    // A quote left open runs on to the end of the file: its own line is named.
+    std::fs::write(
+        dir.path().join(".env"),
+        "PRICEGATE_BIND=127.0.0.1:0\nSMTP_URL=\"smtp://u:pw@x:25\nMAIL_FROM=a@b.c\n",
+    )
+    .expect("rewritten");
+    let out = pricegate_in(dir.path(), "migrate", &[]).output().await.expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.starts_with("pricegate: .env: line 2 (SMTP_URL) does not parse") && !said.contains("pw@"), "{said}");
 
     // Quoted, the same setting is read.
     std::fs::write(dir.path().join(".env"), "MAIL_FROM=\"Sales Desk <sales@example.org>\"\n").expect("rewritten");

@@ -14,7 +14,13 @@ use tracing_subscriber::EnvFilter;
 #[command(
     name = "pricegate",
     version,
-    about = "Quotes that cannot be finalised at a price the signer has not been told about."
+    about = "Quotes that cannot be finalised at a price the signer has not been told about.",
+    after_help = "Settings come from the environment, or from a .env file in the working directory: \
+                  DATABASE_URL (default sqlite://pricegate.db?mode=rwc; or postgres://…), PRICEGATE_BIND \
+                  (default 127.0.0.1:8080), PRICEGATE_BASE_URL (the address e-mails link to), SMTP_URL (unset, \
+                  mail is written as files under PRICEGATE_MAILDIR), MAIL_FROM, PRICEGATE_TIMEZONE, \
+                  PRICEGATE_REMINDERS and more: the README's table of settings names each, with its default. \
+                  RUST_LOG sets what is logged (default info)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -69,7 +75,8 @@ fn load_dot_env() -> Result<(), String> {
         Err(dotenvy::Error::LineParse(part, _)) => {
             // dotenvy gives the line, or only its value: find the line for its number and name.
             let text = std::fs::read_to_string(".env").unwrap_or_default();
-            let part = part.trim();
+            // An unclosed quote runs on to the end of the file: its first line is the one.
+            let part = part.lines().next().unwrap_or_default().trim();
             let found = text.lines().enumerate().find(|(_, line)| !part.is_empty() && line.contains(part));
             let which = match found {
                 Some((n, line)) => {
@@ -161,6 +168,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User { command: UserCommand::Create { email, name, role, password_stdin: _ } } => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "Type the password for {email}, then Enter and Ctrl-D (it is shown as typed: pipe it in to keep \
+                     it off the screen)."
+                );
+            }
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password).context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
@@ -181,7 +195,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Worker => {
-            tracing::info!("mail worker only");
+            let database = pricegate::settings::without_password(&settings.database_url);
+            tracing::info!(%database, mail = %mail_goes(&settings), "mail worker only");
             pricegate::run_worker_until(settings, shutdown_signal()?).await
         }
         Command::Demo => {
@@ -208,13 +223,19 @@ fn print_demo(logins: Option<Vec<demo::DemoLogin>>) {
     let _ = stdout.flush();
 }
 
+/// Where mail goes, for the start-up log: the SMTP server (its password
+/// hidden), or the directory it is written to.
+fn mail_goes(settings: &Settings) -> String {
+    match &settings.smtp_url {
+        Some(url) => format!("through {}", pricegate::settings::without_password(url.expose())),
+        None => format!("written as files under {} (SMTP_URL is unset: it reaches no one)", settings.maildir.display()),
+    }
+}
+
 async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     use pricegate::settings::without_password;
     let database = without_password(&settings.database_url);
-    let mail = match &settings.smtp_url {
-        Some(url) => format!("through {}", without_password(url.expose())),
-        None => format!("written as files under {} (SMTP_URL is unset: it reaches no one)", settings.maildir.display()),
-    };
+    let mail = mail_goes(&settings);
     let app = Application::build(settings).await?;
     let logins = if demo { Some(demo::seed(app.store()).await?) } else { None };
     let shutdown = shutdown_signal()?;
@@ -229,6 +250,14 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         print_demo(logins);
     }
     tracing::info!(address = %app.address(), timezone = %app.store().calendar(), %database, %mail, "serving");
+    // A first start on an empty database serves a login page nobody can pass.
+    if app.store().count_users().await.is_ok_and(|n| n == 0) {
+        tracing::warn!(
+            "nobody can log in yet: the database has no users; create the first administrator with `printf '%s' \
+             \"$PASSWORD\" | pricegate user create --email … --name … --role admin --password-stdin`, or start with \
+             `pricegate serve --demo` for the demo company"
+        );
+    }
     app.run_until(shutdown).await
 }
 

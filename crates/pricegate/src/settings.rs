@@ -213,14 +213,36 @@ impl Settings {
             variable: "PRICEGATE_BIND",
             message: format!("{bind_raw:?} is not an address like 127.0.0.1:8080"),
         })?;
-        let base_url = get("PRICEGATE_BASE_URL").map(|u| u.trim_end_matches('/').to_owned());
+        let base_url_raw = get("PRICEGATE_BASE_URL");
+        let base_url = base_url_raw.as_deref().map(|u| u.trim_end_matches('/').to_owned());
         if let Some(url) = &base_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
+            && !(url.starts_with("http:") || url.starts_with("https:"))
         {
             return Err(SettingsError {
                 variable: "PRICEGATE_BASE_URL",
                 message: "must start with http:// or https://".into(),
             });
+        }
+        // Every e-mail's links begin with it: one that no mail program can
+        // follow (a space, no host) would break them all, silently.
+        if let Some(url) = &base_url {
+            let host = url.split_once("://").map_or("", |(_, rest)| rest);
+            let unusable = if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                Some("has a space or a control character in it")
+            } else if host.is_empty() || host.starts_with(['/', ':', '@']) {
+                Some("names no host")
+            } else {
+                None
+            };
+            if let Some(why) = unusable {
+                return Err(SettingsError {
+                    variable: "PRICEGATE_BASE_URL",
+                    message: format!(
+                        "{:?} {why}: give the address people open Pricegate at, such as https://pricegate.example.com",
+                        base_url_raw.as_deref().unwrap_or_default()
+                    ),
+                });
+            }
         }
         // Links are this and a path: a query or a fragment would end up
         // in the middle of every one of them.
@@ -507,6 +529,20 @@ mod tests {
         let e = settings(&[("PRICEGATE_BASE_URL", "https://pricegate.example.com?x=1")]).expect_err("refused");
         assert!(e.message.contains("has a query or a fragment"), "{}", e.message);
         assert!(settings(&[("PRICEGATE_BASE_URL", "https://pricegate.example.com/")]).is_ok());
+        for (url, why) in [
+            ("https://exa mple.com", "has a space or a control character in it"),
+            ("https://", "names no host"),
+            ("http:///pricegate", "names no host"),
+        ] {
+            let e = settings(&[("PRICEGATE_BASE_URL", url)]).expect_err("refused");
+            assert_eq!(
+                e.message,
+                format!(
+                    "{url:?} {why}: give the address people open Pricegate at, such as https://pricegate.example.com"
+                ),
+                "{url}"
+            );
+        }
         assert!(settings(&[("PRICEGATE_TRUSTED_PROXIES", "none")]).is_ok(), "as the settings page shows the default");
         let e = settings(&[("DATABASE_URL", " ")]).expect_err("refused");
         assert_eq!(e.variable, "DATABASE_URL");
