@@ -605,6 +605,54 @@ both_backends! {
     }
 }
 
+/// A correction published since for the same day ahead leaves the first
+/// notice's price for that day never in force: while the first waits to
+/// be acknowledged, it changes the quote by nothing there, and the quote's
+/// page says which price stands instead.
+#[tokio::test]
+async fn a_price_ahead_a_correction_replaced_for_its_day_counts_nothing() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sara, sara_user) = app.user(Role::Sales, "Sara").await;
+    create_product(&finance, "VALVE-B50", "EUR", 9_800).await;
+    create_product(&finance, "PUMP-1", "EUR", 1_000).await;
+    let lines = json!([{"sku": "VALVE-B50", "quantity": 20, "discount_bp": 750}, {"sku": "PUMP-1", "quantity": 1}]);
+    let id = id_of(&draft_quote(&sara, lines).await);
+    let monday = date_in_days(2);
+    let first = create_notice(
+        &finance,
+        "Valves: new list prices",
+        json!([
+            {"sku": "VALVE-B50", "unit_price_minor": 10_500, "effective_on": monday},
+            {"sku": "PUMP-1", "unit_price_minor": 1_100, "effective_on": monday}
+        ]),
+    )
+    .await;
+    publish_notice(&finance, &first).await;
+    let gate = sara.get(&format!("/api/v1/quotes/{id}/gate")).await;
+    // 20 × 7.00 less 7.5 %, and the pump's 1.00.
+    assert_eq!(gate.body["pending"][0]["impact"]["total_delta_minor"], json!(12_950 + 100), "{}", gate.text);
+
+    let correction = create_notice(
+        &finance,
+        "Correction: DN50 ball valve",
+        json!([{"sku": "VALVE-B50", "unit_price_minor": 10_200, "effective_on": monday}]),
+    )
+    .await;
+    publish_notice(&finance, &correction).await;
+    assert_eq!(sara.post_empty(&format!("/api/v1/notices/{correction}/acknowledge")).await.status, 200);
+    let gate = sara.get(&format!("/api/v1/quotes/{id}/gate")).await;
+    let impact = &gate.body["pending"][0]["impact"];
+    assert_eq!(impact["total_delta_minor"], json!(100), "the pump's change alone: {}", gate.text);
+    let valve = impact["lines"].as_array().and_then(|l| l.iter().find(|l| l["sku"] == "VALVE-B50")).expect("the valve");
+    assert_eq!(valve["overtaken_by_unit_price_minor"], json!(10_200), "{}", gate.text);
+    let html = page_as(&app.base, &sara_user.email, &format!("/quotes/{id}")).await;
+    assert!(
+        html.contains(&format!("another notice, published since, sets 102.00 EUR from {monday} instead")),
+        "{html}"
+    );
+}
+
 /// One person does not both approve keeping old prices and finalise at
 /// them: an approval whose approver later comes to sign the quote (moved
 /// into sales, then named its signer) waives nothing, and the quote's page

@@ -133,6 +133,31 @@ impl NoticeImpact {
         self
     }
 
+    /// Marks the lines the notice prices once, on a date after `today`,
+    /// at a price that will never be in force: `scheduled` (by sku, the
+    /// price in force on a date, as the notices published so far have it)
+    /// is another's on that date, because a notice published later sets the
+    /// same date (a correction). Such a line counts 0 in the totals, as
+    /// [`NoticeImpact::overtaken`]'s do.
+    pub fn overtaken_later(
+        mut self,
+        today: chrono::NaiveDate,
+        scheduled: impl Fn(&str, chrono::NaiveDate) -> Option<MinorUnits>,
+    ) -> Self {
+        for line in &mut self.lines {
+            if line.overtaken_by.is_some() || line.effective_on <= today || !line.earlier.is_empty() {
+                continue;
+            }
+            if let Some(then) =
+                scheduled(&line.sku, line.effective_on).filter(|then| *then != line.new_unit_price_minor)
+            {
+                line.overtaken_by = Some(then);
+                self.total_delta_minor = self.total_delta_minor.saturating_sub(line.delta_minor);
+            }
+        }
+        self
+    }
+
     /// Marks the lines whose price finance approved keeping (`approved`, by
     /// line id: the lines at an old price a covering approval waives),
     /// where each of the notice's prices for the line took force by
@@ -299,6 +324,30 @@ mod tests {
         assert_eq!(impact.total_delta_minor, 40 + 2, "the pump counts nothing");
         assert_eq!(impact.delta_while_valid(date("2026-12-31")), 40 + 2);
         assert_eq!(impact.delta_while_valid(date("2026-12-20")), 2);
+    }
+
+    #[test]
+    fn a_later_price_a_correction_replaces_on_its_date_counts_nothing() {
+        let date = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        let lines = [line("VALVE", 20, 9_800, 750), line("PUMP", 1, 1_000, 0)];
+        let changes = [
+            PriceChange { sku: "VALVE".into(), unit_price_minor: 10_500, effective_on: date("2026-12-07") },
+            PriceChange { sku: "PUMP".into(), unit_price_minor: 1_100, effective_on: date("2026-12-07") },
+        ];
+        // A correction published since sets the valve's price of that day to 102.00.
+        let scheduled = |sku: &str, on| match sku {
+            "VALVE" if on == date("2026-12-07") => Some(10_200),
+            "PUMP" => Some(1_100),
+            _ => None,
+        };
+        let impact = impact_of(&lines, &changes).overtaken_later(date("2026-12-05"), scheduled);
+        let marked: Vec<_> = impact.lines.iter().map(|l| (l.sku.as_str(), l.overtaken_by)).collect();
+        assert_eq!(marked, [("VALVE", Some(10_200)), ("PUMP", None)]);
+        assert_eq!(impact.total_delta_minor, 100, "the pump's change alone");
+        assert_eq!(impact.delta_while_valid(date("2026-12-31")), 100);
+        // On the day, the prices in force tell it; the later check leaves it.
+        let impact = impact_of(&lines, &changes).overtaken_later(date("2026-12-07"), scheduled);
+        assert!(impact.lines.iter().all(|l| l.overtaken_by.is_none()));
     }
 
     #[test]

@@ -117,6 +117,27 @@ pub(crate) struct InForce {
     pub since: Option<NaiveDate>,
 }
 
+/// The price each product of `ids` will have on each of `dates`, as the
+/// notices published so far have it ([`prices_in_force`] on that day), by
+/// (product, date). One query a date: callers ask for the few dates a
+/// notice prices ahead.
+pub(crate) async fn prices_on(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+    dates: &std::collections::BTreeSet<NaiveDate>,
+) -> Result<HashMap<(Uuid, NaiveDate), i64>, StoreError> {
+    let mut on = HashMap::new();
+    if ids.is_empty() {
+        return Ok(on);
+    }
+    for date in dates {
+        for (id, in_force) in prices_in_force(conn, Some(ids), *date).await? {
+            on.insert((id, *date), in_force.price);
+        }
+    }
+    Ok(on)
+}
+
 /// The price in force on `today` for each product, and since when: its list
 /// price, replaced by the latest published change (by effective date, then
 /// publication order) whose effective date has come. `None` for `ids` means

@@ -330,13 +330,30 @@ async fn evaluate_read(
             let priced = priced_lines(lines);
             let in_force_by_sku: HashMap<&str, i64> =
                 lines.iter().filter_map(|l| Some((l.sku.as_str(), *loaded.in_force.get(&l.product_id)?))).collect();
+            // The days ahead the pending notices price this quote's products
+            // on, and the price each will have then: a correction published
+            // since may have set another for the same day.
+            let product_of: HashMap<&str, Uuid> = lines.iter().map(|l| (l.sku.as_str(), l.product_id)).collect();
+            let ahead: std::collections::BTreeSet<chrono::NaiveDate> = pending
+                .iter()
+                .flat_map(|p| changes.get(&p.id).into_iter().flatten())
+                .filter(|c| c.effective_on > loaded.today && product_of.contains_key(c.sku.as_str()))
+                .map(|c| c.effective_on)
+                .collect();
+            let products: Vec<Uuid> = product_of.values().copied().collect();
+            let scheduled_on = match ahead.is_empty() {
+                true => HashMap::new(),
+                false => crate::products::prices_on(conn, &products, &ahead).await?,
+            };
+            let scheduled = |sku: &str, on| product_of.get(sku).and_then(|id| scheduled_on.get(&(*id, on)).copied());
             for p in pending {
                 let notice = by_id[&p.id];
                 let notice_changes = changes.remove(&p.id).unwrap_or_default();
-                // A price a later publication replaced, by today, is history here.
+                // A price a later publication replaced, by today or for its day, is history here.
                 let in_force = |sku: &str| in_force_by_sku.get(sku).copied();
                 let impact = impact_of(&priced, &notice_changes)
                     .overtaken(loaded.today, in_force)
+                    .overtaken_later(loaded.today, scheduled)
                     .waived(loaded.today, |line| approved.contains(&line));
                 view.pending.push(PendingNoticeView {
                     notice_id: p.id,

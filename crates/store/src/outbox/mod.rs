@@ -634,11 +634,25 @@ async fn blocked_quotes(
         crate::products::prices_in_force(conn, Some(&products), today).await?
     };
     let in_force = |sku: &str| product_of.get(sku).and_then(|id| prices.get(id)).map(|p| p.price);
+    // The days ahead the notice prices these products on, and the price each
+    // will have then: a correction published since may set another.
+    let ahead: std::collections::BTreeSet<NaiveDate> = changes
+        .iter()
+        .filter(|c| c.effective_on > today && product_of.contains_key(&c.sku))
+        .map(|c| c.effective_on)
+        .collect();
+    let scheduled_on = match ahead.is_empty() {
+        true => HashMap::new(),
+        false => crate::products::prices_on(conn, &products, &ahead).await?,
+    };
+    let scheduled = |sku: &str, on| product_of.get(sku).and_then(|id| scheduled_on.get(&(*id, on)).copied());
     let mut by_signer: HashMap<Uuid, Vec<BlockedQuote>> = HashMap::new();
     for q in open {
         let priced = priced_lines(&lines.remove(&q.id).unwrap_or_default());
-        let impact =
-            impact_of(&priced, &changes).overtaken(today, in_force).waived(today, |line| approved.contains(&line));
+        let impact = impact_of(&priced, &changes)
+            .overtaken(today, in_force)
+            .overtaken_later(today, scheduled)
+            .waived(today, |line| approved.contains(&line));
         let delta_minor = impact.delta_while_valid(q.valid_until);
         by_signer.entry(q.signer_id).or_default().push(BlockedQuote {
             id: q.id,

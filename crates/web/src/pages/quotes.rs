@@ -1294,6 +1294,7 @@ async fn quote_page(
 ) -> Result<QuotePage, PageError> {
     let currency = quote.currency.clone();
     let calendar = app.store.calendar();
+    let today = calendar.today();
     let name_of = |id| async move { app.store.get_user(id).await.map(|u| u.name).unwrap_or_else(|_| "unknown".into()) };
     let signer_user = app.store.get_user(quote.signer_id).await.ok();
     let owner_user = match quote.owner_id == quote.signer_id {
@@ -1370,8 +1371,16 @@ async fn quote_page(
                             // notice's price in force at the end of the validity.
                             let counted = last_in_force(steps(l), quote.valid_until).map(|(on, _)| on);
                             // A price replaced by today says so, and counts nothing.
-                            let overtaken = l.overtaken_by_unit_price_minor.map(|now| {
-                                format!("another notice set {}, the price in force today", money(&currency, now))
+                            let overtaken = l.overtaken_by_unit_price_minor.map(|now| match l.effective_on > today {
+                                // A correction published since, for the same day.
+                                true => format!(
+                                    "another notice, published since, sets {} from {} instead",
+                                    money(&currency, now),
+                                    l.effective_on
+                                ),
+                                false => {
+                                    format!("another notice set {}, the price in force today", money(&currency, now))
+                                }
                             });
                             let later = overtaken.as_ref().or(later.get(&(p.notice_id, l.line_id)));
                             let later_on = |on| later.filter(|_| counted == Some(on)).cloned();
