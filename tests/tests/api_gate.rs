@@ -605,6 +605,33 @@ both_backends! {
     }
 }
 
+/// The page that asks before finalising says what the finalisation keeps
+/// as evidence: the notices published since the quote was drafted, by
+/// number, or that there were none.
+#[tokio::test]
+async fn the_finalise_confirmation_says_how_many_notices_its_evidence_keeps() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+    let confirm = format!("/quotes/{id}/finalise");
+    let html = page_as(&app.base, &sam_user.email, &confirm).await;
+    assert!(html.contains("No price notice has been published since it was drafted: its evidence says so."), "{html}");
+    for title in ["Seals", "Gaskets"] {
+        let notice = create_notice(&finance, title, json!([])).await;
+        publish_notice(&finance, &notice).await;
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+    }
+    let html = page_as(&app.base, &sam_user.email, &confirm).await;
+    assert!(
+        html.contains(
+            "The 2 price notices published since it was drafted, each with when you acknowledged it, are kept"
+        ),
+        "{html}"
+    );
+}
+
 /// A correction published since for the same day ahead leaves the first
 /// notice's price for that day never in force: while the first waits to
 /// be acknowledged, it changes the quote by nothing there, and the quote's

@@ -165,6 +165,11 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         assert_eq!(sam.path().await, format!("{quote_path}/finalise"));
         assert!(sam.title().await.starts_with("Finalise the quote for"), "{}", sam.title().await);
         assert!(sam.text("#finalise-warning").await.contains("cannot be undone"));
+        assert_eq!(
+            sam.text("#finalise-evidence").await,
+            "The price notice published since it was drafted, with when you acknowledged it, is kept with the quote as \
+             its evidence."
+        );
         assert_eq!(sam.text("#finalise-total").await, repriced_total);
         sam.screenshot("09b-finalise-confirm").await;
         sam.submit("#keep-draft").await;

@@ -237,6 +237,17 @@ impl Store {
         Ok(gate.ok_or_else(|| StoreError::Internal("the gate row is missing; run the migrations".into()))?.last_seq)
     }
 
+    /// How many notices were published after `at` (a quote's drafting):
+    /// those its finalisation keeps as evidence.
+    pub async fn published_since(&self, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        use sea_orm::{PaginatorTrait, QueryFilter};
+        Ok(notices::Entity::find()
+            .filter(sea_orm::ColumnTrait::eq(&notices::Column::State, PUBLISHED))
+            .filter(sea_orm::ColumnTrait::gt(&notices::Column::PublishedAt, at))
+            .count(&self.db)
+            .await?)
+    }
+
     /// Publishes a draft: assigns the next `seq` and `published_at` under the
     /// exclusive gate lock. From the moment this commits, every quote drafted
     /// earlier needs its signer's acknowledgement of this notice. A refusal

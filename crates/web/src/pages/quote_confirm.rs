@@ -142,6 +142,8 @@ struct FinalisePage {
     id: Uuid,
     /// The quote as this page shows it ([`QuoteView::revision`]).
     revision: i64,
+    /// What its finalisation keeps as evidence, in a sentence.
+    evidence: String,
     customer: String,
     company: String,
     lines: Vec<super::quotes::LineRow>,
@@ -181,7 +183,18 @@ async fn confirm_finalise(
         format!("Finance approved keeping the old prices of {}: \u{201c}{}\u{201d}", lines.join(", "), o.reason)
     });
     let calendar = app.store.calendar();
+    let evidence = match app.store.published_since(quote.drafted_at).await? {
+        0 => "No price notice has been published since it was drafted: its evidence says so.".to_owned(),
+        1 => "The price notice published since it was drafted, with when you acknowledged it, is kept with the quote \
+              as its evidence."
+            .to_owned(),
+        n => format!(
+            "The {n} price notices published since it was drafted, each with when you acknowledged it, are kept with \
+             the quote as its evidence."
+        ),
+    };
     let page = FinalisePage {
+        evidence,
         layout: user.layout(format!("Finalise the quote for {}", quote.customer.name)),
         csrf: user.csrf().to_owned(),
         id,
