@@ -827,6 +827,9 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
         page.screenshot("49-notice-e-mail-phone").await;
         page.goto(&path).await;
         assert!(page.text("h1").await.contains("Pumps up 10%"));
+        // Not logged in: the drafts it holds up are counted, with the way to them.
+        let count = page.text("#held-up-count").await;
+        assert!(count.starts_with("It holds up 2 drafts Sam signs.") && count.contains("log in to see your quotes"), "{count}");
         let problems = page.usability_problems().await;
         assert!(problems.is_empty(), "the link's page at 390 px:\n{}", problems.join("\n"));
         page.screenshot("50-ack-link-phone").await;
