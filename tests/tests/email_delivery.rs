@@ -1559,6 +1559,7 @@ both_backends! {
         assert!(text.contains("Ana Owner has named you the signer of a draft quote. Only you can finalise it."), "{text}");
         assert!(text.contains("Its page says whether anything must come first"), "nothing to acknowledge: {text}");
         assert!(text.contains("Total: 10,000.00 EUR") && text.contains("Valid until: 2099-12-31"), "{text}");
+        assert!(text.contains(&format!("Quote: {}", &qid[..8])), "its reference, as pages name it: {text}");
         assert!(text.contains(&format!("{}/quotes/{qid}", app.base)), "{text}");
         assert!(mail[0].html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", mail[0].html());
 

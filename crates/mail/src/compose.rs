@@ -246,6 +246,8 @@ struct SignerLetter<'a> {
     customer: &'a str,
     total: &'a str,
     valid_until: &'a str,
+    /// The quote's reference, as every page and letter names it.
+    reference: &'a str,
     url: &'a str,
     /// The notices the signer must acknowledge first, in words ("2 price
     /// notices"), if any.
@@ -269,6 +271,8 @@ struct ApprovalAskedLetter<'a> {
     customer: &'a str,
     total: &'a str,
     valid_until: &'a str,
+    /// The quote's reference, as every page and letter names it.
+    reference: &'a str,
     url: &'a str,
     lines: &'a [AskedRow],
     /// What today's prices would do to the total, in words.
@@ -299,6 +303,8 @@ struct DeclinedLetter<'a> {
     customer: &'a str,
     total: &'a str,
     valid_until: &'a str,
+    /// The quote's reference, as every page and letter names it.
+    reference: &'a str,
     url: &'a str,
 }
 
@@ -342,6 +348,8 @@ struct ApprovedLetter<'a> {
     customer: &'a str,
     total: &'a str,
     valid_until: &'a str,
+    /// The quote's reference, as every page and letter names it.
+    reference: &'a str,
     url: &'a str,
     /// The notices the signer must still acknowledge first, in words, if any.
     to_acknowledge: Option<String>,
@@ -374,6 +382,8 @@ struct ReleasedLetter<'a> {
     customer: &'a str,
     total: &'a str,
     valid_until: &'a str,
+    /// The quote's reference, as every page and letter names it.
+    reference: &'a str,
 }
 
 #[derive(Template)]
@@ -605,12 +615,14 @@ fn composed(subject: String, html: &impl Template, text: &impl Template) -> Resu
     Ok(Composed { subject, text: text.render().map_err(render)?, html: html.render().map_err(render)? })
 }
 
-/// A draft as the signer letters state it: its customer, total and validity, in words.
-fn quote_facts(quote: &SignedQuote) -> (String, String, String) {
+/// A draft as the signer letters state it: its customer, total, validity
+/// and reference, in words.
+fn quote_facts(quote: &SignedQuote) -> (String, String, String, String) {
     (
         customer(&quote.customer_name, &quote.customer_company),
         money(&quote.currency, quote.total_minor),
         quote.valid_until.to_string(),
+        quote_reference(quote.id),
     )
 }
 
@@ -776,7 +788,7 @@ impl Composer for TemplateComposer {
                 composed(subject, &html, &text)
             }
             Letter::SignerNamed { to, by, quote } => {
-                let (customer, total, valid_until) = quote_facts(quote);
+                let (customer, total, valid_until, reference) = quote_facts(quote);
                 let subject = format!("{by} has named you the signer of a quote for {customer}");
                 let letter = SignerLetter {
                     name: &to.name,
@@ -784,13 +796,14 @@ impl Composer for TemplateComposer {
                     customer: &customer,
                     total: &total,
                     valid_until: &valid_until,
+                    reference: &reference,
                     url: &quote.url,
                     to_acknowledge: notices_in_words(quote.to_acknowledge),
                 };
                 composed(subject, &letter, &SignerText { letter: &letter })
             }
             Letter::ApprovalAsked { to, by, reason, quote, lines, asked_at } => {
-                let (customer, total, valid_until) = quote_facts(quote);
+                let (customer, total, valid_until, reference) = quote_facts(quote);
                 let subject = match asked_at {
                     None => format!("{by} asks you to approve old prices on the quote for {customer}"),
                     Some(_) => {
@@ -825,6 +838,7 @@ impl Composer for TemplateComposer {
                     customer: &customer,
                     total: &total,
                     valid_until: &valid_until,
+                    reference: &reference,
                     url: &quote.url,
                     lines: &rows,
                     gap: &gap,
@@ -833,7 +847,7 @@ impl Composer for TemplateComposer {
                 composed(subject, &letter, &ApprovalAskedText { letter: &letter, reason: quoted(reason) })
             }
             Letter::ApprovalDeclined { to, by, reason, quote, asked_by } => {
-                let (customer, total, valid_until) = quote_facts(quote);
+                let (customer, total, valid_until, reference) = quote_facts(quote);
                 let subject = format!("{by} declined to approve the old prices on the quote for {customer}");
                 let letter = DeclinedLetter {
                     name: &to.name,
@@ -843,12 +857,13 @@ impl Composer for TemplateComposer {
                     customer: &customer,
                     total: &total,
                     valid_until: &valid_until,
+                    reference: &reference,
                     url: &quote.url,
                 };
                 composed(subject, &letter, &DeclinedText { letter: &letter, reason: quoted(reason) })
             }
             Letter::PricesApproved { to, by, reason, quote, signer, expired } => {
-                let (customer, total, valid_until) = quote_facts(quote);
+                let (customer, total, valid_until, reference) = quote_facts(quote);
                 let subject = format!("{by} approved keeping the old prices on the quote for {customer}");
                 let (signer, signer_gone) = match signer {
                     ApprovedFor::Signer => (None, false),
@@ -865,13 +880,14 @@ impl Composer for TemplateComposer {
                     customer: &customer,
                     total: &total,
                     valid_until: &valid_until,
+                    reference: &reference,
                     url: &quote.url,
                     to_acknowledge: notices_in_words(quote.to_acknowledge),
                 };
                 composed(subject, &letter, &ApprovedText { letter: &letter, reason: quoted(reason) })
             }
             Letter::SignerReleased { to, by, signer, quote } => {
-                let (customer, total, valid_until) = quote_facts(quote);
+                let (customer, total, valid_until, reference) = quote_facts(quote);
                 let subject = format!("You no longer sign the quote for {customer}");
                 let letter = ReleasedLetter {
                     name: &to.name,
@@ -880,6 +896,7 @@ impl Composer for TemplateComposer {
                     customer: &customer,
                     total: &total,
                     valid_until: &valid_until,
+                    reference: &reference,
                 };
                 composed(subject, &letter, &ReleasedText { letter: &letter })
             }
@@ -887,7 +904,7 @@ impl Composer for TemplateComposer {
                 let rows: Vec<OwnedRow> = quotes
                     .iter()
                     .map(|q| {
-                        let (customer, total, valid_until) = quote_facts(q);
+                        let (customer, total, valid_until, _) = quote_facts(q);
                         OwnedRow { customer, total, valid_until, url: q.url.clone() }
                     })
                     .collect();
