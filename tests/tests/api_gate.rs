@@ -742,12 +742,23 @@ async fn an_approval_waiting_on_its_approver_leaving_finance_is_refused() {
     // An administrator's role change under way: the gate held exclusively.
     let db = Database::connect(app.db.url.as_str()).await.expect("connect");
     let txn = db.begin().await.expect("begin");
-    txn.execute_unprepared("SELECT pg_advisory_xact_lock(8102654555216896372)").await.expect("the gate lock");
+    txn.execute_unprepared(pricegate_store::sql::LOCK_GATE_EXCLUSIVELY).await.expect("the gate lock");
     let approving = tokio::spawn({
         let path = format!("/api/v1/quotes/{id}/override");
         async move { felix.post(&path, &json!({"reason": "Agreed in March"})).await }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The approval comes to wait for the gate.
+    let waiting = "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let row = db.query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, waiting)).await;
+        if row.ok().flatten().and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the approval never came to wait for the gate");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
     assert!(!approving.is_finished(), "the approval waits for the change under way");
     txn.execute_unprepared(&format!("UPDATE users SET role = 'sales' WHERE id = '{}'", felix_user.id))
         .await

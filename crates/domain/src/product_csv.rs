@@ -325,7 +325,9 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
                          column unit_price_minor, a whole number of minor units ({} for {}).",
                         match currency.minor_digits() {
                             0 => format!("without separators, as {}", currency.example()),
-                            _ => format!("as {} or {}", currency.example().replace('.', ","), currency.example()),
+                            // A decimal comma is read before fewer than three digits only.
+                            1 | 2 => format!("as {} or {}", currency.example().replace('.', ","), currency.example()),
+                            _ => format!("with a decimal point, as {}", currency.example()),
                         },
                         currency.read_unit_price(&currency.example()).unwrap_or_default(),
                         currency.example(),
@@ -569,6 +571,14 @@ mod tests {
             assert_eq!(errors[0].field.as_deref(), Some("unit_price"), "{errors:?}");
             assert!(errors[0].message.contains("may be the decimal sign"), "{errors:?}");
         }
+        let errors = parse_products(b"sku;name;unit;currency;unit_price\nP-1;Pump;each;KWD;1,250\n").unwrap_err();
+        assert!(
+            errors[0].message.ends_with(
+                "write the price with a decimal point, as 1250.000, or give the column unit_price_minor, a whole \
+                 number of minor units (1250000 for 1250.000)."
+            ),
+            "only what is read: {errors:?}"
+        );
         let errors = parse_products(b"sku;name;unit;currency;unit_price\nP-1;Pump;each;EUR;1,250\n").unwrap_err();
         assert!(
             errors[0].message.ends_with(

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lettre::message::Mailbox;
-use pricegate_store::Store;
 use pricegate_store::entity::outbox;
 use pricegate_store::outbox::{FANOUT_BATCH, FanoutStep};
+use pricegate_store::{Store, StoreError};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -405,10 +405,16 @@ async fn mark_sent(store: &Store, sent: &[(uuid::Uuid, i32)]) {
     let give_up = Instant::now() + Duration::from_secs(8);
     let mut wait = Duration::from_millis(250);
     let mut marked = store.mark_mail_sent(sent).await;
-    while marked.is_err() && Instant::now() + wait < give_up {
+    while matches!(marked, Err(StoreError::Unavailable(_))) && Instant::now() + wait < give_up {
         tokio::time::sleep(wait).await;
         wait *= 2;
-        marked = store.mark_mail_sent(sent).await;
+        // Each try within what is left: the pool's own wait for a
+        // connection to a database that hangs is longer.
+        let left = give_up.saturating_duration_since(Instant::now());
+        marked = match tokio::time::timeout(left, store.mark_mail_sent(sent)).await {
+            Ok(marked) => marked,
+            Err(_) => break,
+        };
     }
     match marked {
         // They went out; the lease brings them back and they go out again,

@@ -103,9 +103,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     Ok(connect_migrated(settings).await?.0)
 }
 
-/// [`connect`], saying what the migration found: a database a newer
-/// Pricegate migrated further is served, with a warning that names what
-/// this version does not know of it.
+/// [`connect`], saying what the migration did.
 pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pricegate_store::Migrated)> {
     // The driver's errors may repeat the URL, password and all.
     let url = &settings.database_url;
@@ -133,14 +131,6 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
         .map_err(said)
         .context("cannot use PRICEGATE_TIMEZONE")?;
     let migrated = store.migrate().await.map_err(said).context("cannot apply the database migrations")?;
-    if let Some(last) = migrated.newer.last() {
-        tracing::warn!(
-            newer = migrated.newer.len(),
-            last = %last,
-            "a newer Pricegate migrated this database further than this version knows: it is served as this \
-             version reads it (migrations only add), without what the newer ones brought; upgrade this process"
-        );
-    }
     Ok((store, migrated))
 }
 

@@ -227,9 +227,12 @@ impl Settings {
         // follow (a space, no host) would break them all, silently.
         if let Some(url) = &base_url {
             let host = url.split_once("://").map_or("", |(_, rest)| rest);
+            let authority = host.split('/').next().unwrap_or_default();
             let unusable = if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 Some("has a space or a control character in it")
-            } else if host.is_empty() || host.starts_with(['/', ':', '@']) {
+            } else if authority.contains('@') {
+                Some("has a user or a password in it, which every e-mail's links would carry")
+            } else if authority.is_empty() || authority.starts_with(':') {
                 Some("names no host")
             } else {
                 None
@@ -239,7 +242,7 @@ impl Settings {
                     variable: "PRICEGATE_BASE_URL",
                     message: format!(
                         "{:?} {why}: give the address people open Pricegate at, such as https://pricegate.example.com",
-                        base_url_raw.as_deref().unwrap_or_default()
+                        without_password(base_url_raw.as_deref().unwrap_or_default())
                     ),
                 });
             }
@@ -543,6 +546,8 @@ mod tests {
                 "{url}"
             );
         }
+        let e = settings(&[("PRICEGATE_BASE_URL", "https://ops:S3cret@pricegate.example.com")]).expect_err("refused");
+        assert!(e.message.contains("has a user or a password in it") && !e.message.contains("S3cret"), "{}", e.message);
         assert!(settings(&[("PRICEGATE_TRUSTED_PROXIES", "none")]).is_ok(), "as the settings page shows the default");
         let e = settings(&[("DATABASE_URL", " ")]).expect_err("refused");
         assert_eq!(e.variable, "DATABASE_URL");

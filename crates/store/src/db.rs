@@ -126,26 +126,27 @@ impl Store {
     ///
     /// A database that has every one of them already is only read: a role
     /// allowed to read and write rows, and not to create tables, serves it.
-    /// One a newer Pricegate migrated further is served as this one reads
-    /// it (its migrations only add), and the migrations it has that this
-    /// one does not know are named, for the caller to warn of.
+    /// One a newer Pricegate migrated further is refused, naming the newest
+    /// migration this one does not know: some keep a column up to date that
+    /// this version would write without (a folded name, a search text), so
+    /// serving it would quietly spoil rows.
     pub async fn migrate(&self) -> Result<Migrated, StoreError> {
         let known: Vec<String> =
             pricegate_migration::Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
-        let applied = applied_migrations(&self.db).await;
-        let newer: Vec<String> = applied.iter().flatten().filter(|v| !known.contains(v)).cloned().collect();
-        let missing = known.iter().filter(|k| !applied.as_ref().is_some_and(|a| a.contains(k))).count();
-        if missing == 0 {
-            return Ok(Migrated { applied: 0, newer });
-        }
-        if let Some(last) = newer.last() {
+        let applied = applied_migrations(&self.db).await?;
+        if let Some(last) = applied.iter().flatten().filter(|v| !known.contains(v)).last() {
             return Err(StoreError::conflict(
                 "newer_schema",
                 format!(
-                    "this database was migrated by a newer Pricegate (up to {last}), yet lacks {missing} of this \
-                     version's migrations: run the newer Pricegate's `migrate`, and this version no more"
+                    "this database was migrated by a newer Pricegate (up to {last}), which this version cannot \
+                     serve without spoiling what the newer migrations keep up to date: run the newer version, or \
+                     restore the database from before the upgrade"
                 ),
             ));
+        }
+        let missing = known.iter().filter(|k| !applied.as_ref().is_some_and(|a| a.contains(k))).count();
+        if missing == 0 {
+            return Ok(Migrated { applied: 0 });
         }
         let txn = self.begin_write().await?;
         if txn.get_database_backend() == DbBackend::Postgres {
@@ -155,7 +156,7 @@ impl Store {
         txn.commit().await?;
         // Another process may have applied some meanwhile: it took turns
         // under the lock, and found them done.
-        Ok(Migrated { applied: missing, newer })
+        Ok(Migrated { applied: missing })
     }
 
     /// Answers whether the database is reachable (for `/healthz`): it is
@@ -194,25 +195,31 @@ impl Store {
     }
 }
 
-/// What [`Store::migrate`] found and did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`Store::migrate`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Migrated {
     /// How many migrations the database lacked (applied now, by this
     /// process or by another that took its turn first).
     pub applied: usize,
-    /// The migrations the database has that this Pricegate does not know, in
-    /// the order applied: a newer Pricegate applied them.
-    pub newer: Vec<String>,
 }
 
 /// The migrations applied to the database, in the order applied; `None`
-/// when it has no record of them (an empty database), or the record cannot
-/// be read (the migration itself then says why).
-async fn applied_migrations(db: &DatabaseConnection) -> Option<Vec<String>> {
+/// when it has no record of them (an empty database, not migrated yet).
+async fn applied_migrations(db: &DatabaseConnection) -> Result<Option<Vec<String>>, StoreError> {
     let backend = db.get_database_backend();
+    let has_record = match backend {
+        DbBackend::Postgres => "SELECT to_regclass('seaql_migrations') IS NOT NULL AS present",
+        _ => {
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'seaql_migrations') AS present"
+        }
+    };
+    let present = db.query_one_raw(Statement::from_string(backend, has_record)).await?;
+    if !present.map(|row| row.try_get::<bool>("", "present")).transpose()?.unwrap_or(false) {
+        return Ok(None);
+    }
     let sql = "SELECT version FROM seaql_migrations ORDER BY applied_at, version";
-    let rows = db.query_all_raw(Statement::from_string(backend, sql)).await.ok()?;
-    rows.iter().map(|row| row.try_get::<String>("", "version").ok()).collect()
+    let rows = db.query_all_raw(Statement::from_string(backend, sql)).await?;
+    Ok(Some(rows.iter().map(|row| row.try_get::<String>("", "version")).collect::<Result<_, _>>()?))
 }
 
 /// The id of the row a form makes, from the key the form was given when

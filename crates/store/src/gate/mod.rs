@@ -122,7 +122,7 @@ pub(crate) async fn stamp_under_exclusive_gate(txn: &DatabaseTransaction) -> Res
 
 /// Publication's lock (and a signer's deactivation's): nothing else may
 /// pass the gate meanwhile.
-const LOCK_GATE_EXCLUSIVELY: &str = concat!("SELECT pg_advisory_xact_lock(", gate_lock_key!(), ")");
+pub const LOCK_GATE_EXCLUSIVELY: &str = concat!("SELECT pg_advisory_xact_lock(", gate_lock_key!(), ")");
 
 pub(crate) async fn lock_gate_exclusively(txn: &DatabaseTransaction) -> Result<(), StoreError> {
     lock_on_postgres(txn, LOCK_GATE_EXCLUSIVELY).await

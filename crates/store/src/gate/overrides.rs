@@ -106,6 +106,7 @@ pub(super) async fn latest_override(
     Ok(price_overrides::Entity::find()
         .filter(price_overrides::Column::QuoteId.eq(quote_id))
         .order_by_desc(price_overrides::Column::CreatedAt)
+        .order_by_desc(price_overrides::Column::Id)
         .one(conn)
         .await?)
 }

@@ -683,9 +683,11 @@ async fn latest_approvals(
     let approvals = price_overrides::Entity::find()
         .filter(price_overrides::Column::QuoteId.in_subquery(ids))
         .order_by_asc(price_overrides::Column::CreatedAt)
+        .order_by_asc(price_overrides::Column::Id)
         .all(conn)
         .await?;
-    // The later of a quote's replaces the earlier.
+    // The later of a quote's replaces the earlier, in the order the gate
+    // reads the latest (see `gate::overrides::latest_override`).
     Ok(approvals.into_iter().map(|o| (o.quote_id, o)).collect())
 }
 
