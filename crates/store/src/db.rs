@@ -134,7 +134,7 @@ impl Store {
         let known: Vec<String> =
             pricegate_migration::Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
         let applied = applied_migrations(&self.db).await?;
-        if let Some(last) = applied.iter().flatten().filter(|v| !known.contains(v)).last() {
+        if let Some(last) = applied.iter().flatten().rfind(|v| !known.contains(v)) {
             return Err(StoreError::conflict(
                 "newer_schema",
                 format!(
