@@ -636,9 +636,9 @@ async fn the_finalise_confirmation_says_how_many_notices_its_evidence_keeps() {
 /// notice's price for that day never in force: while the first waits to
 /// be acknowledged, it changes the quote by nothing there, and the quote's
 /// page says which price stands instead.
-#[tokio::test]
-async fn a_price_ahead_a_correction_replaced_for_its_day_counts_nothing() {
-    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+both_backends! {
+async fn a_price_ahead_a_correction_replaced_for_its_day_counts_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let (finance, _) = app.user(Role::Finance, "Fiona").await;
     let (sara, sara_user) = app.user(Role::Sales, "Sara").await;
     create_product(&finance, "VALVE-B50", "EUR", 9_800).await;
@@ -678,7 +678,7 @@ async fn a_price_ahead_a_correction_replaced_for_its_day_counts_nothing() {
         html.contains(&format!("another notice, published since, sets 102.00 EUR from {monday} instead")),
         "{html}"
     );
-}
+}}
 
 /// One person does not both approve keeping old prices and finalise at
 /// them: an approval whose approver later comes to sign the quote (moved

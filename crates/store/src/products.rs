@@ -117,25 +117,49 @@ pub(crate) struct InForce {
     pub since: Option<NaiveDate>,
 }
 
-/// The price each product of `ids` will have on each of `dates`, as the
-/// notices published so far have it ([`prices_in_force`] on that day), by
-/// (product, date). One query a date: callers ask for the few dates a
-/// notice prices ahead.
-pub(crate) async fn prices_on(
+/// The last word, so far, on the price of each product of `ids` on each of
+/// `dates`: of the changes published for exactly that day by notices
+/// published at `from` or later, the latest published (of two in one
+/// notice, the later in its list), by (product, date). A notice published
+/// at `from` or later that prices a product for one of those days is
+/// replaced for it by a later one here, whatever was published before.
+/// One query, for the few days a notice prices ahead.
+pub(crate) async fn last_words_on(
     conn: &impl ConnectionTrait,
+    from: chrono::DateTime<chrono::Utc>,
     ids: &[Uuid],
     dates: &std::collections::BTreeSet<NaiveDate>,
 ) -> Result<HashMap<(Uuid, NaiveDate), i64>, StoreError> {
-    let mut on = HashMap::new();
-    if ids.is_empty() {
-        return Ok(on);
+    use sea_orm::{JoinType, QuerySelect, RelationTrait};
+    let mut on: HashMap<(Uuid, NaiveDate), ((i64, i32), i64)> = HashMap::new();
+    if ids.is_empty() || dates.is_empty() {
+        return Ok(HashMap::new());
     }
-    for date in dates {
-        for (id, in_force) in prices_in_force(conn, Some(ids), *date).await? {
-            on.insert((id, *date), in_force.price);
+    let rows = notice_changes::Entity::find()
+        .select_only()
+        .columns([
+            notice_changes::Column::ProductId,
+            notice_changes::Column::EffectiveOn,
+            notice_changes::Column::UnitPriceMinor,
+            notice_changes::Column::Position,
+        ])
+        .column(notices::Column::Seq)
+        .join(JoinType::InnerJoin, notice_changes::Relation::Notice.def())
+        .filter(notices::Column::State.eq(crate::notices::PUBLISHED))
+        .filter(notices::Column::PublishedAt.gte(from))
+        .filter(notice_changes::Column::ProductId.is_in(ids.iter().copied()))
+        .filter(notice_changes::Column::EffectiveOn.is_in(dates.iter().copied()))
+        .into_tuple::<(Uuid, NaiveDate, i64, i32, Option<i64>)>()
+        .all(conn)
+        .await?;
+    for (product, date, price, position, seq) in rows {
+        let order = (seq.unwrap_or_default(), position);
+        let latest = on.entry((product, date)).or_insert((order, price));
+        if order >= latest.0 {
+            *latest = (order, price);
         }
     }
-    Ok(on)
+    Ok(on.into_iter().map(|(key, (_, price))| (key, price)).collect())
 }
 
 /// The price in force on `today` for each product, and since when: its list

@@ -331,8 +331,9 @@ async fn evaluate_read(
             let in_force_by_sku: HashMap<&str, i64> =
                 lines.iter().filter_map(|l| Some((l.sku.as_str(), *loaded.in_force.get(&l.product_id)?))).collect();
             // The days ahead the pending notices price this quote's products
-            // on, and the price each will have then: a correction published
-            // since may have set another for the same day.
+            // on, and the last word on each (one query, only when a pending
+            // notice prices ahead): a correction published since may have
+            // set another price for the same day.
             let product_of: HashMap<&str, Uuid> = lines.iter().map(|l| (l.sku.as_str(), l.product_id)).collect();
             let ahead: std::collections::BTreeSet<chrono::NaiveDate> = pending
                 .iter()
@@ -341,9 +342,11 @@ async fn evaluate_read(
                 .map(|c| c.effective_on)
                 .collect();
             let products: Vec<Uuid> = product_of.values().copied().collect();
-            let scheduled_on = match ahead.is_empty() {
-                true => HashMap::new(),
-                false => crate::products::prices_on(conn, &products, &ahead).await?,
+            let scheduled_on = match pending.iter().map(|p| p.published_at).min() {
+                Some(first) if !ahead.is_empty() => {
+                    crate::products::last_words_on(conn, first, &products, &ahead).await?
+                }
+                _ => HashMap::new(),
             };
             let scheduled = |sku: &str, on| product_of.get(sku).and_then(|id| scheduled_on.get(&(*id, on)).copied());
             for p in pending {

@@ -634,8 +634,8 @@ async fn blocked_quotes(
         crate::products::prices_in_force(conn, Some(&products), today).await?
     };
     let in_force = |sku: &str| product_of.get(sku).and_then(|id| prices.get(id)).map(|p| p.price);
-    // The days ahead the notice prices these products on, and the price each
-    // will have then: a correction published since may set another.
+    // The days ahead the notice prices these products on, and the last word
+    // on each: a correction published since may set another price for it.
     let ahead: std::collections::BTreeSet<NaiveDate> = changes
         .iter()
         .filter(|c| c.effective_on > today && product_of.contains_key(&c.sku))
@@ -643,7 +643,7 @@ async fn blocked_quotes(
         .collect();
     let scheduled_on = match ahead.is_empty() {
         true => HashMap::new(),
-        false => crate::products::prices_on(conn, &products, &ahead).await?,
+        false => crate::products::last_words_on(conn, notice.published_at, &products, &ahead).await?,
     };
     let scheduled = |sku: &str, on| product_of.get(sku).and_then(|id| scheduled_on.get(&(*id, on)).copied());
     let mut by_signer: HashMap<Uuid, Vec<BlockedQuote>> = HashMap::new();
