@@ -632,11 +632,11 @@ async fn the_finalise_confirmation_says_how_many_notices_its_evidence_keeps() {
     );
 }
 
-/// A correction published since for the same day ahead leaves the first
-/// notice's price for that day never in force: while the first waits to
-/// be acknowledged, it changes the quote by nothing there, and the quote's
-/// page says which price stands instead.
 both_backends! {
+// A correction published since for the same day ahead leaves the first
+// notice's price for that day never in force: while the first waits to
+// be acknowledged, it changes the quote by nothing there, and the quote's
+// page says which price stands instead.
 async fn a_price_ahead_a_correction_replaced_for_its_day_counts_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (finance, _) = app.user(Role::Finance, "Fiona").await;
