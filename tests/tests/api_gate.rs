@@ -951,6 +951,12 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     // Each draft named by its customer and its reference: a customer may have several.
     let reference = &fine[..8];
     assert!(pending.contains(&format!("\">Greta Berg <span class=\"muted\">{reference} · ")), "{pending}");
+    // Each with what the notice does to it while it is valid, and all of them summed.
+    let fine_row = section(pending, &format!("/quotes/{fine}"), "</a>");
+    assert!(fine_row.contains("50.00 EUR · +5.00 EUR while it is valid"), "{fine_row}");
+    let short_row = section(pending, &format!("/quotes/{short}"), "</a>");
+    assert!(short_row.contains("10.00 EUR · no change while it is valid"), "{short_row}");
+    assert!(html.contains("Held up: 2 drafts worth 60.00 EUR, +5.00 EUR on them while they are valid."), "{html}");
     assert!(!pending.contains("Omar") && !pending.contains("Dora"), "{pending}");
     assert!(html.contains("Held up with nobody to sign (2 quotes of 2 signers)"), "{html}");
     let stranded_rows = section(&html, "id=\"stranded\"", "</table>");

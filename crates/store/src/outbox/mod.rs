@@ -805,6 +805,19 @@ impl Store {
         self
     }
 
+    /// What published notice `notice_id` does to each draft it holds up, by
+    /// quote: as its e-mails and reminders count it (prices a later notice
+    /// replaced, or finance approved keeping, count nothing), for its
+    /// dashboard. Not for a draft or an unknown notice (404).
+    pub async fn notice_effects(&self, notice_id: Uuid) -> Result<HashMap<Uuid, BlockedQuote>, StoreError> {
+        let notice = notices::Entity::find_by_id(notice_id).one(&self.db).await?;
+        let notice = notice.filter(|n| n.state == crate::notices::PUBLISHED).ok_or(StoreError::not_found("notice"))?;
+        let content = notice_content(&self.db, &notice).await?;
+        let today = self.calendar.date_of(crate::db::db_now(&self.db).await?);
+        let by_signer = blocked_quotes(&self.db, "", &content, None, today).await?;
+        Ok(by_signer.into_values().flatten().map(|q| (q.id, q)).collect())
+    }
+
     pub(crate) fn mail_setup(&self) -> Result<Arc<MailSetup>, StoreError> {
         self.mail.clone().ok_or_else(|| StoreError::Internal("mail is not configured on this store".into()))
     }

@@ -505,6 +505,46 @@ struct DashboardPage {
     chart_now: String,
     /// How long after someone was mailed about it "Remind now" leaves them out.
     again_after_minutes: i64,
+    /// What the drafts held up are worth and what the notice does to them,
+    /// in words ([`Stake::in_words`]).
+    at_stake: Option<String>,
+}
+
+/// The drafts a notice holds up, summed by currency: what they are worth,
+/// and what the notice changes their totals by while they are valid.
+#[derive(Default)]
+struct Stake {
+    by_currency: std::collections::BTreeMap<String, (usize, i64, i64)>,
+}
+
+impl Stake {
+    fn add(&mut self, currency: &str, total: i64, delta: i64) {
+        let (drafts, worth, change) = self.by_currency.entry(currency.to_owned()).or_default();
+        *drafts += 1;
+        *worth = worth.saturating_add(total);
+        *change = change.saturating_add(delta);
+    }
+
+    /// "3 drafts worth 65,980.00 EUR, +4,560.00 EUR on them while they are
+    /// valid; 1 draft worth 5,000.00 USD, no change while it is valid", or
+    /// nothing for none.
+    fn in_words(&self) -> Option<String> {
+        use pricegate_mail::compose::{money, signed_money};
+        let said: Vec<String> = self
+            .by_currency
+            .iter()
+            .map(|(currency, (drafts, worth, change))| {
+                let (them, are) = if *drafts == 1 { ("it", "it is") } else { ("them", "they are") };
+                let change = match change {
+                    0 => format!("no change while {are} valid"),
+                    change => format!("{} on {them} while {are} valid", signed_money(currency, *change)),
+                };
+                let drafts = if *drafts == 1 { "1 draft".to_owned() } else { format!("{drafts} drafts") };
+                format!("{drafts} worth {}, {change}", money(currency, *worth))
+            })
+            .collect();
+        (!said.is_empty()).then(|| said.join("; "))
+    }
 }
 
 /// What finance just did to a published notice, carried across the redirect
@@ -650,12 +690,29 @@ async fn dashboard(
     let held_up = app.store.quotes_waiting_on(id).await?;
     // What each held-up draft is worth: what a late acknowledgement costs.
     let totals = app.store.quote_totals(&held_up.iter().map(|q| q.id).collect::<Vec<_>>()).await?;
+    // And what the notice does to each while it is valid, as its e-mails say.
+    let effects = app.store.notice_effects(id).await?;
+    // Summed over the drafts of those pending, as the table lists them
+    // (those held up with nobody to sign are listed apart).
+    let pending_ids: std::collections::HashSet<Uuid> = acks.pending.iter().map(|u| u.id).collect();
+    let mut at_stake = Stake::default();
     for q in held_up {
         let total = totals.get(&q.id).map(|(currency, minor)| pricegate_mail::compose::money(currency, *minor));
-        waiting
-            .entry(q.signer_id)
-            .or_default()
-            .push(super::notices::HeldUpQuote { total, ..super::notices::HeldUpQuote::from(q) });
+        let signer_pending = pending_ids.contains(&q.signer_id);
+        let effect = effects.get(&q.id).map(|e| {
+            if signer_pending {
+                at_stake.add(&e.currency, e.total_minor, e.delta_minor);
+            }
+            match e.delta_minor {
+                0 => "no change while it is valid".to_owned(),
+                delta => format!("{} while it is valid", pricegate_mail::compose::signed_money(&e.currency, delta)),
+            }
+        });
+        waiting.entry(q.signer_id).or_default().push(super::notices::HeldUpQuote {
+            total,
+            effect,
+            ..super::notices::HeldUpQuote::from(q)
+        });
     }
     let mut page = DashboardPage {
         layout: user.layout(format!("Acknowledgements: {}", n.title)),
@@ -667,6 +724,7 @@ async fn dashboard(
         chart_now: format!("Now {} of {salespeople} ({}%).", times.len(), share_percent(times.len(), salespeople)),
         salespeople,
         again_after_minutes: AGAIN,
+        at_stake: at_stake.in_words(),
         acknowledged: acks
             .acknowledged
             .into_iter()

@@ -345,6 +345,9 @@ pub(super) struct HeldUpQuote {
     pub reference: String,
     /// What it is worth, where the page says (the notice's dashboard).
     pub total: Option<String>,
+    /// What the notice does to its total while it is valid, where the page
+    /// says (the notice's dashboard): `+4,560.00 EUR`, or "no change".
+    pub effect: Option<String>,
 }
 
 impl From<pricegate_store::WaitingQuote> for HeldUpQuote {
@@ -354,6 +357,7 @@ impl From<pricegate_store::WaitingQuote> for HeldUpQuote {
             reference: pricegate_mail::compose::quote_reference(q.id),
             customer: q.customer_name,
             total: None,
+            effect: None,
         }
     }
 }
