@@ -1615,6 +1615,14 @@ async fn a_salesperson_reads_every_notice_awaiting_them_on_one_page_and_acknowle
             acks["acknowledged"].as_array().into_iter().flatten().any(|a| a["user"]["email"] == sam.email.as_str());
         assert_eq!(by_sam, acknowledged, "{notice}: {acks}");
     }
+    // One left: the page speaks of it alone.
+    let (_, one) = page(&http, url.clone(), &cookie).await;
+    assert!(
+        one.contains(
+            "It is recorded as acknowledged by you now; a notice published since this page was opened is not."
+        ) && one.contains("I have read this notice"),
+        "{one}"
+    );
     let empty = vec![("csrf_token", csrf_in(&html)), ("notice_ids", String::new())];
     let (status, body) = pricegate_tests::pages::post_form(url.clone(), &cookie, &empty).await;
     assert_eq!(status, 422, "{body}");
