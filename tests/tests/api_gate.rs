@@ -723,6 +723,56 @@ async fn an_approval_waives_nothing_once_its_approver_signs_the_quote() {
     assert_ne!(r.body["evidence"]["override"]["approved_by"], json!(felix_user.id), "{}", r.text);
 }
 
+/// After the database's clock has stepped back (it ran ahead when a notice
+/// was published), a signer deactivated, reactivated and then finalising
+/// still reads in that order in the record: each is stamped after the last.
+#[tokio::test]
+async fn after_a_clock_step_back_a_deactivation_a_reactivation_and_a_finalisation_read_in_order() {
+    use sea_orm::{ConnectionTrait, Database};
+
+    let app = TestApp::spawn(pricegate_tests::Backend::Postgres).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+    let notice = create_notice(&finance, "Seals", json!([])).await;
+    publish_notice(&finance, &notice).await;
+    assert_eq!(sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+    // The clock ran an hour ahead when the notice was published, and is right again now.
+    let db = Database::connect(app.db.url.as_str()).await.expect("connect");
+    db.execute_unprepared(&format!(
+        "UPDATE notices SET published_at = published_at + interval '1 hour' WHERE id = '{notice}'"
+    ))
+    .await
+    .expect("a stamp from a clock an hour ahead");
+    db.close().await.expect("close");
+
+    for active in [false, true] {
+        let r = admin.patch(&format!("/api/v1/users/{}", sam_user.id), &json!({"active": active})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let sam = app.login(&sam_user.email, PASSWORD).await;
+    let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let at = |e: &Value| e["at"].as_str().and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok());
+    let changes = admin.get(&format!("/api/v1/audit?action=user.updated&subject={}", sam_user.id)).await;
+    let mut changes: Vec<(chrono::DateTime<chrono::Utc>, Value)> = changes
+        .body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some((at(e)?, e["detail"]["after"]["active"].clone())))
+        .collect();
+    changes.sort_by_key(|(at, _)| *at);
+    let order: Vec<&Value> = changes.iter().map(|(_, active)| active).collect();
+    assert_eq!(order, [&json!(false), &json!(true)], "deactivated, then reactivated, by their stamps: {changes:?}");
+    let finalised = admin.get("/api/v1/audit?action=quote.finalised").await;
+    let finalised = finalised.body.as_array().and_then(|a| a.first()).and_then(at).expect("the finalisation");
+    assert!(changes.iter().all(|(at, _)| *at < finalised), "finalised at {finalised}, after {changes:?}");
+    assert!(changes[0].0 < changes[1].0, "no tie: {changes:?}");
+}
+
 /// An approval sent while an administrator moves its sender out of finance
 /// waits for that change (both take the gate), then reads them as they are
 /// now: refused, nothing written.

@@ -373,6 +373,12 @@ impl Store {
         };
         let user =
             users::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(StoreError::not_found("user"))?;
+        // After the account's own last change, too: a reactivation reads
+        // after the deactivation it undoes, whatever the clock says.
+        let now = match changes_who_may_act {
+            true => crate::gate::in_commit_order(now, Some(user.updated_at)),
+            false => now,
+        };
         if checked_hash.is_some_and(|checked| checked != user.password_hash) {
             return Err(StoreError::conflict(
                 "password_changed_meanwhile",
