@@ -131,7 +131,6 @@ pub(crate) async fn last_words_on(
     dates: &std::collections::BTreeSet<NaiveDate>,
 ) -> Result<HashMap<(Uuid, NaiveDate), i64>, StoreError> {
     use sea_orm::{JoinType, QuerySelect, RelationTrait};
-    let mut on: HashMap<(Uuid, NaiveDate), ((i64, i32), i64)> = HashMap::new();
     if ids.is_empty() || dates.is_empty() {
         return Ok(HashMap::new());
     }
@@ -152,6 +151,7 @@ pub(crate) async fn last_words_on(
         .into_tuple::<(Uuid, NaiveDate, i64, i32, Option<i64>)>()
         .all(conn)
         .await?;
+    let mut on: HashMap<(Uuid, NaiveDate), ((i64, i32), i64)> = HashMap::new();
     for (product, date, price, position, seq) in rows {
         let order = (seq.unwrap_or_default(), position);
         let latest = on.entry((product, date)).or_insert((order, price));

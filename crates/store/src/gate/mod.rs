@@ -49,7 +49,9 @@ pub use overrides::superseded_fingerprint;
 use evaluate::{Evaluation, evaluate, gate_view};
 pub use evaluate::{Reading, later_notices_sql, notices_to_acknowledge_sql, quote_gate_sql};
 pub(crate) use evaluate::{change_in_force_sql, notices_to_acknowledge, price_in_force_sql, priced_lines};
-pub(crate) use overrides::{CoveredPrice, covering_covers, covering_override, superseded_line, superseded_lines};
+pub(crate) use overrides::{
+    CoveredPrice, covering_covers, covering_override, superseded_line, superseded_lines, superseded_of,
+};
 
 /// The key of the advisory lock that serialises publication and
 /// finalisation on PostgreSQL: "pricegat" in ASCII, as a bigint. Advisory

@@ -13,11 +13,19 @@ use crate::views::{OverrideView, SupersededLineView, WaivedLineView};
 
 /// The lines of `loaded` whose snapshot price is not the price in force.
 pub(crate) fn superseded_lines(loaded: &LoadedQuote) -> Vec<SupersededLineView> {
-    loaded
-        .lines
+    superseded_of(&loaded.lines, |product| loaded.in_force.get(&product).copied())
+}
+
+/// Of `lines`, those whose snapshot price is not the price in force
+/// (`in_force`, by product; a product it does not know is left out).
+pub(crate) fn superseded_of(
+    lines: &[quote_lines::Model],
+    in_force: impl Fn(Uuid) -> Option<i64>,
+) -> Vec<SupersededLineView> {
+    lines
         .iter()
         .filter_map(|l| {
-            let current = *loaded.in_force.get(&l.product_id)?;
+            let current = in_force(l.product_id)?;
             (current != l.unit_price_minor).then(|| superseded_line(l, current))
         })
         .collect()

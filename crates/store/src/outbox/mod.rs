@@ -103,6 +103,12 @@ pub(crate) const KEPT_AT_ITS_ADDRESS: &[&str] = &[ADDRESS_CHANGED];
 /// Rows per INSERT: far below SQLite's and PostgreSQL's bind-parameter limits.
 const CHUNK: usize = 400;
 
+/// `ids`, to narrow a query to them; `None` (everyone) when there are too
+/// many for one statement's parameters.
+fn if_few(ids: Vec<Uuid>) -> Option<Vec<Uuid>> {
+    (ids.len() <= CHUNK).then_some(ids)
+}
+
 /// A published notice as a letter shows it.
 #[derive(Debug, Clone)]
 pub struct NoticeContent {
@@ -615,11 +621,10 @@ async fn blocked_quotes(
     if let Some(signers) = signers {
         query = query.filter(quotes::Column::SignerId.is_in(signers.iter().copied()));
     }
-    let approvals = latest_approvals(conn, query.clone()).await?;
+    let mut approvals = latest_approvals(conn, query.clone()).await?;
     let open = query.order_by_asc(quotes::Column::DraftedAt).all(conn).await?;
     let ids: Vec<Uuid> = open.iter().map(|q| q.id).collect();
     let mut lines = load_lines(conn, &ids).await?;
-    let approved = approved_lines(conn, &open, &lines, approvals, today).await?;
     let changes: Vec<PriceChange> = notice.changes.iter().map(PriceChange::from).collect();
     // The prices in force today of the products the notice prices on these
     // quotes, by sku: one a later notice replaced by today counts nothing.
@@ -628,11 +633,32 @@ async fn blocked_quotes(
         product_of.insert(line.sku.clone(), line.product_id);
     }
     let products: Vec<Uuid> = product_of.values().copied().collect();
-    let prices = if products.is_empty() {
+    // Read with them, those of the drafts finance approved old prices on
+    // (few have one), to tell which lines the approval still waives.
+    let mut priced: Vec<Uuid> = products.clone();
+    priced.extend(
+        open.iter()
+            .filter(|q| approvals.contains_key(&q.id))
+            .flat_map(|q| lines.get(&q.id).into_iter().flatten())
+            .map(|l| l.product_id),
+    );
+    priced.sort_unstable();
+    priced.dedup();
+    let prices = if priced.is_empty() {
         HashMap::new()
     } else {
-        crate::products::prices_in_force(conn, Some(&products), today).await?
+        crate::products::prices_in_force(conn, Some(&priced), today).await?
     };
+    // The lines each draft's latest approval still waives, as the gate reads them.
+    let mut approved = std::collections::HashSet::new();
+    for quote in &open {
+        let Some(approval) = approvals.remove(&quote.id) else { continue };
+        let quote_lines = lines.get(&quote.id).map(Vec::as_slice).unwrap_or_default();
+        let superseded = crate::gate::superseded_of(quote_lines, |product| prices.get(&product).map(|p| p.price));
+        if crate::gate::covering_covers(&approval, quote, &superseded)?.is_some() {
+            approved.extend(superseded.iter().map(|l| l.line_id));
+        }
+    }
     let in_force = |sku: &str| product_of.get(sku).and_then(|id| prices.get(id)).map(|p| p.price);
     // The days ahead the notice prices these products on, and the last word
     // on each: a correction published since may set another price for it.
@@ -689,45 +715,6 @@ async fn latest_approvals(
     // The later of a quote's replaces the earlier, in the order the gate
     // reads the latest (see `gate::overrides::latest_override`).
     Ok(approvals.into_iter().map(|o| (o.quote_id, o)).collect())
-}
-
-/// The lines of `open` drafts (their `lines` by quote) that finance
-/// approved finalising at the prices they carry: for each draft whose
-/// latest approval still waives every line at a price no longer in force
-/// `today`, as the gate reads it, those lines.
-async fn approved_lines(
-    conn: &impl ConnectionTrait,
-    open: &[quotes::Model],
-    lines: &HashMap<Uuid, Vec<crate::entity::quote_lines::Model>>,
-    mut approvals: HashMap<Uuid, price_overrides::Model>,
-    today: NaiveDate,
-) -> Result<std::collections::HashSet<Uuid>, StoreError> {
-    let mut approved = std::collections::HashSet::new();
-    if approvals.is_empty() {
-        return Ok(approved);
-    }
-    let approved_quotes: Vec<&quotes::Model> = open.iter().filter(|q| approvals.contains_key(&q.id)).collect();
-    let mut products: Vec<Uuid> =
-        approved_quotes.iter().flat_map(|q| lines.get(&q.id).into_iter().flatten().map(|l| l.product_id)).collect();
-    products.sort_unstable();
-    products.dedup();
-    let prices = crate::products::prices_in_force(conn, Some(&products), today).await?;
-    for quote in approved_quotes {
-        let Some(approval) = approvals.remove(&quote.id) else { continue };
-        let superseded: Vec<_> = lines
-            .get(&quote.id)
-            .into_iter()
-            .flatten()
-            .filter_map(|l| {
-                let current = prices.get(&l.product_id)?.price;
-                (current != l.unit_price_minor).then(|| crate::gate::superseded_line(l, current))
-            })
-            .collect();
-        if crate::gate::covering_covers(&approval, quote, &superseded)?.is_some() {
-            approved.extend(superseded.iter().map(|l| l.line_id));
-        }
-    }
-    Ok(approved)
 }
 
 pub(crate) fn recipient(u: &users::Model) -> Recipient {
@@ -805,16 +792,22 @@ impl Store {
         self
     }
 
-    /// What published notice `notice_id` does to each draft it holds up, by
-    /// quote: as its e-mails and reminders count it (prices a later notice
-    /// replaced, or finance approved keeping, count nothing), for its
-    /// dashboard. Not for a draft or an unknown notice (404).
-    pub async fn notice_effects(&self, notice_id: Uuid) -> Result<HashMap<Uuid, BlockedQuote>, StoreError> {
+    /// What published notice `notice_id` does to each draft of `signers` it
+    /// holds up, with its total, by quote: as its e-mails and reminders
+    /// count it (prices a later notice replaced, or finance approved
+    /// keeping, count nothing), for its dashboard. Not for a draft or an
+    /// unknown notice (404).
+    pub async fn notice_effects(
+        &self,
+        notice_id: Uuid,
+        signers: Vec<Uuid>,
+    ) -> Result<HashMap<Uuid, BlockedQuote>, StoreError> {
         let notice = notices::Entity::find_by_id(notice_id).one(&self.db).await?;
         let notice = notice.filter(|n| n.state == crate::notices::PUBLISHED).ok_or(StoreError::not_found("notice"))?;
         let content = notice_content(&self.db, &notice).await?;
         let today = self.calendar.date_of(crate::db::db_now(&self.db).await?);
-        let by_signer = blocked_quotes(&self.db, "", &content, None, today).await?;
+        let signers = if_few(signers);
+        let by_signer = blocked_quotes(&self.db, "", &content, signers.as_deref(), today).await?;
         Ok(by_signer.into_values().flatten().map(|q| (q.id, q)).collect())
     }
 

@@ -10,8 +10,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::{
-    Batch, CHUNK, ESCALATION, Letter, PENDING, PUBLICATION, PendingPerson, REMINDER, SENT, active_with_role,
-    blocked_quotes, notice_content, recipient,
+    Batch, ESCALATION, Letter, PENDING, PUBLICATION, PendingPerson, REMINDER, SENT, active_with_role, blocked_quotes,
+    notice_content, recipient,
 };
 use crate::db::db_now;
 use crate::entity::{notices, outbox, publication_fanouts, users};
@@ -47,7 +47,7 @@ pub(super) fn reminder_key(notice_id: Uuid, user_id: Uuid, which: impl std::fmt:
 /// The ids of `people`, to narrow a query to them; `None` (everyone) when
 /// there are too many for one statement's parameters.
 fn ids_if_few(people: &[users::Model]) -> Option<Vec<Uuid>> {
-    (people.len() <= CHUNK).then(|| people.iter().map(|u| u.id).collect())
+    super::if_few(people.iter().map(|u| u.id).collect())
 }
 
 /// Which schedule of a notice's reminders someone is on: everyone told of

@@ -688,16 +688,18 @@ async fn dashboard(
     });
     let mut waiting: HashMap<Uuid, Vec<super::notices::HeldUpQuote>> = HashMap::new();
     let held_up = app.store.quotes_waiting_on(id).await?;
-    // What each held-up draft is worth: what a late acknowledgement costs.
-    let totals = app.store.quote_totals(&held_up.iter().map(|q| q.id).collect::<Vec<_>>()).await?;
-    // And what the notice does to each while it is valid, as its e-mails say.
-    let effects = app.store.notice_effects(id).await?;
+    // What each held-up draft is worth (what a late acknowledgement costs),
+    // and what the notice does to it while it is valid, as its e-mails say.
+    let mut signers: Vec<Uuid> = held_up.iter().map(|q| q.signer_id).collect();
+    signers.sort_unstable();
+    signers.dedup();
+    let effects = app.store.notice_effects(id, signers).await?;
     // Summed over the drafts of those pending, as the table lists them
     // (those held up with nobody to sign are listed apart).
     let pending_ids: std::collections::HashSet<Uuid> = acks.pending.iter().map(|u| u.id).collect();
     let mut at_stake = Stake::default();
     for q in held_up {
-        let total = totals.get(&q.id).map(|(currency, minor)| pricegate_mail::compose::money(currency, *minor));
+        let total = effects.get(&q.id).map(|e| pricegate_mail::compose::money(&e.currency, e.total_minor));
         let signer_pending = pending_ids.contains(&q.signer_id);
         let effect = effects.get(&q.id).map(|e| {
             if signer_pending {
