@@ -79,6 +79,21 @@ impl ServerProcess {
 /// Runs one `pricegate` command to completion (e.g. `user create`), feeding
 /// `stdin`; returns its standard output, or panics with its error output.
 pub async fn run_command(args: &[&str], env: &[(&str, &str)], stdin: &str) -> String {
+    let out = command_output(args, env, stdin).await;
+    assert!(
+        out.status.success(),
+        "pricegate {} failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs one `pricegate` command to completion, feeding `stdin`, with `env`
+/// and nothing else of this process's environment but `PATH`; whatever it
+/// ends with (a test of a refusal reads the error output).
+pub async fn command_output(args: &[&str], env: &[(&str, &str)], stdin: &str) -> std::process::Output {
     use tokio::io::AsyncWriteExt;
     let mut cmd = Command::new(server_binary());
     cmd.args(args)
@@ -96,16 +111,8 @@ pub async fn run_command(args: &[&str], env: &[(&str, &str)], stdin: &str) -> St
     let mut input = child.stdin.take().expect("stdin is piped");
     input.write_all(stdin.as_bytes()).await.expect("write stdin");
     drop(input);
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
         .expect("the command finishes within 60 s")
-        .expect("the command runs");
-    assert!(
-        out.status.success(),
-        "pricegate {} failed ({}): {}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        .expect("the command runs")
 }

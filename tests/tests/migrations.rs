@@ -591,26 +591,7 @@ async fn users_get_their_last_login_on_sqlite() {
 /// `pricegate <args>` on `url`, to completion: whether it succeeded, its
 /// standard output and its error output.
 async fn pricegate_on(url: &str, args: &[&str], stdin: &str) -> (bool, String, String) {
-    use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new(pricegate_tests::process::server_binary())
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("pricegate starts");
-    let mut input = child.stdin.take().expect("stdin is piped");
-    input.write_all(stdin.as_bytes()).await.expect("write stdin");
-    drop(input);
-    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("the command finishes within 60 s")
-        .expect("the command runs");
+    let out = pricegate_tests::process::command_output(args, &[("DATABASE_URL", url)], stdin).await;
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (out.status.success(), text(&out.stdout), text(&out.stderr))
 }
