@@ -117,27 +117,50 @@ pub(crate) struct InForce {
     pub since: Option<NaiveDate>,
 }
 
-/// The last word, so far, on the price of each product of `ids` on each of
-/// `dates`: of the changes published for exactly that day by notices
+/// The last word, so far, on a product's price on a day ahead, by SKU
+/// and day ([`last_words_ahead`]).
+#[derive(Debug, Default)]
+pub(crate) struct LastWords(HashMap<(String, NaiveDate), i64>);
+
+impl LastWords {
+    /// The price the notices published so far set last for `sku` on `day`,
+    /// if it was among the days asked about.
+    pub(crate) fn on(&self, sku: &str, day: NaiveDate) -> Option<i64> {
+        self.0.get(&(sku.to_owned(), day)).copied()
+    }
+}
+
+/// For each of `changes` dated after `today` whose product `product_of`
+/// knows by SKU (a quote's lines), the last word on that product's price
+/// that day: of the changes published for exactly that day by notices
 /// published at `from` or later, the latest published (of two in one
-/// notice, the later in its list), by (product, date). A notice published
-/// at `from` or later that prices a product for one of those days is
-/// replaced for it by a later one here, whatever was published before.
-/// One query, for the few days a notice prices ahead.
-pub(crate) async fn last_words_on(
+/// notice, the later in its list). A notice published at `from` or later
+/// that prices a product for one of those days is replaced for it by a
+/// later one here, whatever was published before. One query, and none
+/// when no change is dated ahead.
+pub(crate) async fn last_words_ahead<'a>(
     conn: &impl ConnectionTrait,
     from: chrono::DateTime<chrono::Utc>,
-    ids: &[Uuid],
-    dates: &std::collections::BTreeSet<NaiveDate>,
-) -> Result<HashMap<(Uuid, NaiveDate), i64>, StoreError> {
+    today: NaiveDate,
+    changes: impl IntoIterator<Item = &'a pricegate_domain::PriceChange>,
+    product_of: impl Fn(&str) -> Option<Uuid>,
+) -> Result<LastWords, StoreError> {
     use sea_orm::{JoinType, QuerySelect, RelationTrait};
-    if ids.is_empty() || dates.is_empty() {
-        return Ok(HashMap::new());
+    let mut ids = std::collections::BTreeSet::new();
+    let mut dates = std::collections::BTreeSet::new();
+    for change in changes.into_iter().filter(|c| c.effective_on > today) {
+        if let Some(id) = product_of(&change.sku) {
+            ids.insert(id);
+            dates.insert(change.effective_on);
+        }
+    }
+    if ids.is_empty() {
+        return Ok(LastWords::default());
     }
     let rows = notice_changes::Entity::find()
         .select_only()
         .columns([
-            notice_changes::Column::ProductId,
+            notice_changes::Column::Sku,
             notice_changes::Column::EffectiveOn,
             notice_changes::Column::UnitPriceMinor,
             notice_changes::Column::Position,
@@ -146,20 +169,20 @@ pub(crate) async fn last_words_on(
         .join(JoinType::InnerJoin, notice_changes::Relation::Notice.def())
         .filter(notices::Column::State.eq(crate::notices::PUBLISHED))
         .filter(notices::Column::PublishedAt.gte(from))
-        .filter(notice_changes::Column::ProductId.is_in(ids.iter().copied()))
-        .filter(notice_changes::Column::EffectiveOn.is_in(dates.iter().copied()))
-        .into_tuple::<(Uuid, NaiveDate, i64, i32, Option<i64>)>()
+        .filter(notice_changes::Column::ProductId.is_in(ids))
+        .filter(notice_changes::Column::EffectiveOn.is_in(dates))
+        .into_tuple::<(String, NaiveDate, i64, i32, Option<i64>)>()
         .all(conn)
         .await?;
-    let mut on: HashMap<(Uuid, NaiveDate), ((i64, i32), i64)> = HashMap::new();
-    for (product, date, price, position, seq) in rows {
+    let mut on: HashMap<(String, NaiveDate), ((i64, i32), i64)> = HashMap::new();
+    for (sku, date, price, position, seq) in rows {
         let order = (seq.unwrap_or_default(), position);
-        let latest = on.entry((product, date)).or_insert((order, price));
+        let latest = on.entry((sku, date)).or_insert((order, price));
         if order >= latest.0 {
             *latest = (order, price);
         }
     }
-    Ok(on.into_iter().map(|(key, (_, price))| (key, price)).collect())
+    Ok(LastWords(on.into_iter().map(|(key, (_, price))| (key, price)).collect()))
 }
 
 /// The price in force on `today` for each product, and since when: its list

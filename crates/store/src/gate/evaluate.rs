@@ -330,25 +330,19 @@ async fn evaluate_read(
             let priced = priced_lines(lines);
             let in_force_by_sku: HashMap<&str, i64> =
                 lines.iter().filter_map(|l| Some((l.sku.as_str(), *loaded.in_force.get(&l.product_id)?))).collect();
-            // The days ahead the pending notices price this quote's products
-            // on, and the last word on each (one query, only when a pending
-            // notice prices ahead): a correction published since may have
-            // set another price for the same day.
+            // The last word on each day ahead the pending notices price this
+            // quote's products on (one query, only when one prices ahead): a
+            // correction published since may have set another price for it.
             let product_of: HashMap<&str, Uuid> = lines.iter().map(|l| (l.sku.as_str(), l.product_id)).collect();
-            let ahead: std::collections::BTreeSet<chrono::NaiveDate> = pending
-                .iter()
-                .flat_map(|p| changes.get(&p.id).into_iter().flatten())
-                .filter(|c| c.effective_on > loaded.today && product_of.contains_key(c.sku.as_str()))
-                .map(|c| c.effective_on)
-                .collect();
-            let products: Vec<Uuid> = product_of.values().copied().collect();
-            let scheduled_on = match pending.iter().map(|p| p.published_at).min() {
-                Some(first) if !ahead.is_empty() => {
-                    crate::products::last_words_on(conn, first, &products, &ahead).await?
+            let last_words = match pending.iter().map(|p| p.published_at).min() {
+                Some(first) => {
+                    let ahead = pending.iter().flat_map(|p| changes.get(&p.id).into_iter().flatten());
+                    let product = |sku: &str| product_of.get(sku).copied();
+                    crate::products::last_words_ahead(conn, first, loaded.today, ahead, product).await?
                 }
-                _ => HashMap::new(),
+                None => crate::products::LastWords::default(),
             };
-            let scheduled = |sku: &str, on| product_of.get(sku).and_then(|id| scheduled_on.get(&(*id, on)).copied());
+            let scheduled = |sku: &str, on| last_words.on(sku, on);
             for p in pending {
                 let notice = by_id[&p.id];
                 let notice_changes = changes.remove(&p.id).unwrap_or_default();

@@ -660,18 +660,11 @@ async fn blocked_quotes(
         }
     }
     let in_force = |sku: &str| product_of.get(sku).and_then(|id| prices.get(id)).map(|p| p.price);
-    // The days ahead the notice prices these products on, and the last word
-    // on each: a correction published since may set another price for it.
-    let ahead: std::collections::BTreeSet<NaiveDate> = changes
-        .iter()
-        .filter(|c| c.effective_on > today && product_of.contains_key(&c.sku))
-        .map(|c| c.effective_on)
-        .collect();
-    let scheduled_on = match ahead.is_empty() {
-        true => HashMap::new(),
-        false => crate::products::last_words_on(conn, notice.published_at, &products, &ahead).await?,
-    };
-    let scheduled = |sku: &str, on| product_of.get(sku).and_then(|id| scheduled_on.get(&(*id, on)).copied());
+    // The last word on each day ahead the notice prices these products on:
+    // a correction published since may set another price for it.
+    let product = |sku: &str| product_of.get(sku).copied();
+    let last_words = crate::products::last_words_ahead(conn, notice.published_at, today, &changes, product).await?;
+    let scheduled = |sku: &str, on| last_words.on(sku, on);
     let mut by_signer: HashMap<Uuid, Vec<BlockedQuote>> = HashMap::new();
     for q in open {
         let priced = priced_lines(&lines.remove(&q.id).unwrap_or_default());
