@@ -9,7 +9,8 @@ use pricegate_domain::Role;
 use pricegate_store::entity::{notices, outbox, publication_fanouts, quotes};
 use pricegate_store::views::UserView;
 use pricegate_tests::fixtures::{
-    assert_error, create_notice, create_product, draft_quote, field, id_of, publish_notice,
+    assert_error, create_notice, create_product, date_in_days, draft_quote, field, id_of, publish_notice,
+    publish_price_change,
 };
 use pricegate_tests::smtp::{Received, SmtpSink, add_salespeople, spawn_with_mail};
 use pricegate_tests::{Backend, Session, both_backends};
@@ -2791,5 +2792,138 @@ both_backends! {
         assert_error(&r, 409, "already_overridden");
         assert!(r.text.contains("are approved already, at ") && r.text.contains("In writing, agreed"), "{}", r.text);
         app.stop().await;
+    }
+}
+
+both_backends! {
+    /// The owner of a draft a colleague signs is told when the colleague
+    /// finalises it: who, the quote as signed, how many notices its evidence
+    /// keeps, and its link. Finalising one's own draft mails nobody, nor is
+    /// an owner whose account was deactivated told.
+    async fn the_owner_is_told_when_the_colleague_who_signs_their_draft_finalises_it(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (ana_session, ana) = app.user(Role::Sales, "Ana Owner").await;
+        let (sam_session, sam) = app.user(Role::Sales, "Sam Signer").await;
+        let (rita_session, rita) = app.user(Role::Sales, "Rita").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let lines = json!([{"sku": "PUMP-1", "quantity": 4}]);
+        let anas = pricegate_tests::fixtures::draft_quote_signed_by(&ana_session, lines.clone(), sam.id).await;
+        let ritas = pricegate_tests::fixtures::draft_quote_signed_by(&rita_session, lines.clone(), sam.id).await;
+        let sams = draft_quote(&sam_session, lines).await;
+        let nid = publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(30)).await;
+        let r = sam_session.post_empty(&format!("/api/v1/notices/{nid}/acknowledge")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = admin.patch(&format!("/api/v1/users/{}", rita.id), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for quote in [&anas, &ritas, &sams] {
+            let r = sam_session.post_empty(&format!("/api/v1/quotes/{}/finalise", id_of(quote))).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+
+        let qid = id_of(&anas);
+        let finalised = |m: &Received| m.header("subject").is_some_and(|s| s.contains(" finalised "));
+        let mail = sink.wait_until(WAIT, "the e-mail to Ana", |m| m.iter().any(finalised)).await;
+        let told: Vec<Received> = sink.to(&ana.email).into_iter().filter(finalised).collect();
+        assert_eq!(subjects(&told), ["Sam Signer finalised your quote for Greta Berg (Nordwind)"], "{:?}", subjects(&mail));
+        let text = told[0].text();
+        assert!(text.contains("Sam Signer, its signer, finalised your quote at "), "{text}");
+        assert!(text.contains("Total: 10,000.00 EUR") && text.contains(&format!("Quote: {}", &qid[..8])), "{text}");
+        assert!(
+            text.contains("Before finalising it, Sam Signer acknowledged the price notice published")
+                && text.contains("since it was drafted: its evidence keeps it."),
+            "{text}"
+        );
+        assert!(text.contains(&format!("{}/quotes/{qid}", app.base)), "{text}");
+        assert!(told[0].html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", told[0].html());
+
+        // Nothing more is queued for anyone: not Sam for his own draft, not
+        // Rita, deactivated.
+        until_nothing_pending(&admin).await;
+        let finalised: Vec<_> = outbox(&admin).await.into_iter().filter(|r| r["kind"] == "finalised").collect();
+        assert_eq!(finalised.len(), 1, "{finalised:?}");
+        for person in [&rita, &sam] {
+            let subjects = subjects(&sink.to(&person.email));
+            assert!(subjects.iter().all(|s| !s.contains("finalised")), "{}: {subjects:?}", person.name);
+        }
+    }
+}
+
+both_backends! {
+    /// Finance reminds one pending salesperson alone, from the API or from
+    /// their row of the dashboard, by the rule "Remind now" follows: nobody
+    /// e-mailed about the notice in the last ten minutes is reminded again.
+    /// Someone the notice no longer waits for is refused, 409 `not_pending`.
+    async fn finance_reminds_one_pending_salesperson_alone(backend: Backend) {
+        use pricegate_tests::pages::{client, csrf_in, post_form, session_cookie};
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(3600)]).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (_, rita) = app.user(Role::Sales, "Rita").await;
+        let (_, tom) = app.user(Role::Sales, "Tom").await;
+        create_product(&finance, "PUMP-1", "EUR", 250000).await;
+        let nid = create_notice(&finance, "Pumps up", json!([{"sku": "PUMP-1", "unit_price_minor": 275000, "effective_on": "2099-01-01"}])).await;
+        publish_notice(&finance, &nid).await;
+        sink.wait_until(WAIT, "the publication e-mails", |m| m.len() >= 3).await;
+        let r = sam.post_empty(&format!("/api/v1/notices/{nid}/acknowledge")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // A quarter of an hour on, the publication's e-mails are old enough.
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::CreatedAt, Expr::value(chrono::Utc::now() - chrono::Duration::minutes(15)))
+            .exec(app.store.connection())
+            .await
+            .unwrap();
+
+        let url = format!("/api/v1/notices/{nid}/remind");
+        let remind = |user: &UserView| json!({"user_id": user.id});
+        let r = finance.post(&url, &remind(&rita)).await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        assert_eq!((&r.body["queued"], &r.body["recently_reminded"]), (&json!(1), &json!(0)), "{}", r.text);
+        let r = finance.post(&url, &remind(&rita)).await;
+        assert_eq!((&r.body["queued"], &r.body["recently_reminded"]), (&json!(0), &json!(1)), "again: {}", r.text);
+        assert!(r.body["again_from"].is_string(), "{}", r.text);
+        assert_error(&finance.post(&url, &remind(&sam_user)).await, 409, "not_pending");
+        let r = finance.post(&url, &json!({"user_id": "sam"})).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(field(&r), "user_id", "{}", r.text);
+        assert_error(&finance.post(&url, &json!({"user": rita.id})).await, 422, "invalid_body");
+        assert_eq!(sam.post(&url, &remind(&rita)).await.status, 403);
+
+        // On the dashboard, each pending row has its own button.
+        let cookie = session_cookie(&app.base, &fiona.email).await;
+        let url = format!("{}/notices/{nid}/dashboard", app.base);
+        let r = client().get(&url).header("cookie", &cookie).send().await.expect("the dashboard");
+        let html = r.text().await.unwrap_or_default();
+        for person in [&rita, &tom] {
+            let button = format!("name=\"user\" value=\"{}\" class=\"secondary remind-one\" aria-label=\"Remind {} now\"", person.id, person.name);
+            assert!(html.contains(&button), "{html}");
+        }
+        let form = |user: &UserView| vec![("csrf_token", csrf_in(&html)), ("user", user.id.to_string())];
+        let (status, page) = post_form(url.clone(), &cookie, &form(&tom)).await;
+        assert_eq!(status, 303, "{page}");
+        assert!(page.contains("A reminder is queued for Tom."), "{page}");
+        let (_, page) = post_form(url.clone(), &cookie, &form(&tom)).await;
+        assert!(
+            page.contains("No reminder queued: Tom was e-mailed about this notice in the last 10 minutes. They can be reminded again from "),
+            "{page}"
+        );
+        let (status, page) = post_form(url, &cookie, &form(&sam_user)).await;
+        assert_eq!(status, 409, "{page}");
+        assert!(page.contains("they acknowledged it already"), "{page}");
+
+        sink.wait_until(WAIT, "the two reminders", |m| m.len() >= 5).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for person in [&rita, &tom] {
+            let subjects = subjects(&sink.to(&person.email));
+            assert_eq!(subjects.len(), 2, "{}: the publication and one reminder: {subjects:?}", person.name);
+            assert!(subjects[1].starts_with("Reminder: "), "{subjects:?}");
+        }
+        assert_eq!(sink.to(&sam_user.email).len(), 1, "no reminder after acknowledging");
+        let audit = finance.get(&format!("/api/v1/audit?action=notice.reminded&subject={nid}")).await;
+        let whom: Vec<_> = audit.body.as_array().into_iter().flatten().map(|e| e["detail"]["user_id"].clone()).collect();
+        assert!(whom.contains(&json!(rita.id)) && whom.contains(&json!(tom.id)), "{}", audit.text);
     }
 }

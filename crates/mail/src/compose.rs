@@ -260,6 +260,31 @@ struct SignerText<'a> {
     letter: &'a SignerLetter<'a>,
 }
 
+/// The e-mail telling a draft's owner that its signer finalised it (its
+/// HTML part; [`FinalisedText`] is the same letter as text).
+#[derive(Template)]
+#[template(path = "finalised.html")]
+struct FinalisedLetter<'a> {
+    name: &'a str,
+    by: &'a str,
+    at: &'a str,
+    customer: &'a str,
+    total: &'a str,
+    valid_until: &'a str,
+    /// The quote's reference, as every page and letter names it.
+    reference: &'a str,
+    url: &'a str,
+    /// The notices its evidence keeps.
+    notices: usize,
+    approved: bool,
+}
+
+#[derive(Template)]
+#[template(path = "finalised.txt")]
+struct FinalisedText<'a> {
+    letter: &'a FinalisedLetter<'a>,
+}
+
 /// The e-mail asking finance to approve keeping a draft's old prices (its
 /// HTML part; [`ApprovalAskedText`] is the same letter as text).
 #[derive(Template)]
@@ -801,6 +826,23 @@ impl Composer for TemplateComposer {
                     to_acknowledge: notices_in_words(quote.to_acknowledge),
                 };
                 composed(subject, &letter, &SignerText { letter: &letter })
+            }
+            Letter::QuoteFinalised { to, by, quote, at, notices, approved } => {
+                let (customer, total, valid_until, reference) = quote_facts(quote);
+                let subject = format!("{by} finalised your quote for {customer}");
+                let letter = FinalisedLetter {
+                    name: &to.name,
+                    by,
+                    at,
+                    customer: &customer,
+                    total: &total,
+                    valid_until: &valid_until,
+                    reference: &reference,
+                    url: &quote.url,
+                    notices: *notices,
+                    approved: *approved,
+                };
+                composed(subject, &letter, &FinalisedText { letter: &letter })
             }
             Letter::ApprovalAsked { to, by, reason, quote, lines, asked_at } => {
                 let (customer, total, valid_until, reference) = quote_facts(quote);

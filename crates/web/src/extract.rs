@@ -26,28 +26,57 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             return Err(json_rejection(JsonRejection::MissingJsonContentType(Default::default())));
         }
         let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
-        let Some(&first) = bytes.iter().find(|b| !json_space(b)) else {
-            return Err(malformed("the body is empty"));
-        };
-        // Every body is an object. A deserialiser would take a list for one
-        // (its fields in order) and talk of the first element's type.
-        if first != b'{' {
-            return Err(match syntax_error(&bytes) {
-                Some(e) => malformed(&e),
-                None => not_an_object(first),
-            });
+        object_from(&bytes).map(ApiJson)
+    }
+}
+
+/// The JSON object `bytes` hold, read into a `T`.
+fn object_from<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let Some(&first) = bytes.iter().find(|b| !json_space(b)) else {
+        return Err(malformed("the body is empty"));
+    };
+    // Every body is an object. A deserialiser would take a list for one
+    // (its fields in order) and talk of the first element's type.
+    if first != b'{' {
+        return Err(match syntax_error(bytes) {
+            Some(e) => malformed(&e),
+            None => not_an_object(first),
+        });
+    }
+    match axum::Json::<T>::from_bytes(bytes) {
+        Ok(axum::Json(value)) => Ok(value),
+        // The deserialiser stops at the first field of the wrong shape, before
+        // it reaches broken syntax further on (`{"emial":`, `{} x`): a body that
+        // is not JSON at all is the 400 first.
+        Err(JsonRejection::JsonDataError(e)) => Err(match syntax_error(bytes) {
+            Some(e) => malformed(&e),
+            None => json_rejection(JsonRejection::JsonDataError(e)),
+        }),
+        Err(rejection) => Err(json_rejection(rejection)),
+    }
+}
+
+/// The body of a request whose every field may be left out: none, `null`
+/// or `{}` (of any media type, as [`NoBody`] takes them) is `T::default()`;
+/// anything else is read as [`ApiJson`] reads a body.
+pub struct JsonOrNone<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for JsonOrNone<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        QueryOnChange::refuse(req.extensions(), req.method())?;
+        readable_as_sent(req.headers())?;
+        let typed = has_json_content_type(req.headers());
+        let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
+        let compact: Vec<u8> = bytes.iter().copied().filter(|b| !json_space(b)).collect();
+        if matches!(compact.as_slice(), b"" | b"{}" | b"null") {
+            return Ok(JsonOrNone(T::default()));
         }
-        match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            // The deserialiser stops at the first field of the wrong shape, before
-            // it reaches broken syntax further on (`{"emial":`, `{} x`): a body that
-            // is not JSON at all is the 400 first.
-            Err(JsonRejection::JsonDataError(e)) => Err(match syntax_error(&bytes) {
-                Some(e) => malformed(&e),
-                None => json_rejection(JsonRejection::JsonDataError(e)),
-            }),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !typed {
+            return Err(json_rejection(JsonRejection::MissingJsonContentType(Default::default())));
         }
+        object_from(&bytes).map(JsonOrNone)
     }
 }
 

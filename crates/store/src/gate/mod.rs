@@ -492,6 +492,8 @@ impl Store {
             },
         )
         .await?;
+        let told = (evidence.len(), override_id.is_some());
+        self.tell_owner_finalised(&txn, actor, (&quote, signed.total_minor), told, finalised_at).await?;
         txn.commit().await?;
         let evidence = EvidenceView {
             finalised_by: actor.id,

@@ -22,6 +22,7 @@ mod approved;
 mod delivery;
 pub use delivery::WAITING_BEHIND;
 mod fanout;
+mod finalised;
 mod moot;
 mod new_signer;
 mod reminders;
@@ -69,6 +70,8 @@ pub const APPROVAL: &str = "approval";
 pub const APPROVAL_ASKED: &str = "approval_request";
 /// To the salespeople on a draft: finance declined that request.
 pub const APPROVAL_DECLINED: &str = "approval_declined";
+/// To the owner of a draft a colleague signs, when that colleague finalises it.
+pub const FINALISED: &str = "finalised";
 /// A link to choose a new password, asked for at the login page.
 pub const PASSWORD_RESET: &str = "password_reset";
 /// A link to choose a password, sent by an administrator: a new account's
@@ -81,7 +84,7 @@ pub const PASSWORD_CHANGED: &str = "password_changed";
 pub const ADDRESS_CHANGED: &str = "address_changed";
 
 /// Every kind of mail the outbox holds.
-pub const KINDS: [&str; 11] = [
+pub const KINDS: [&str; 12] = [
     PUBLICATION,
     REMINDER,
     ESCALATION,
@@ -89,6 +92,7 @@ pub const KINDS: [&str; 11] = [
     APPROVAL,
     APPROVAL_ASKED,
     APPROVAL_DECLINED,
+    FINALISED,
     PASSWORD_RESET,
     INVITATION,
     PASSWORD_CHANGED,
@@ -251,6 +255,17 @@ pub enum Letter<'a> {
         quote: &'a SignedQuote,
         asked_by: Option<&'a str>,
     },
+    /// `by`, the signer of a draft `to` owns, finalised it at `at` (as
+    /// people read it), its evidence keeping `notices` acknowledged notices;
+    /// `approved` when finance approved keeping old prices on it.
+    QuoteFinalised {
+        to: &'a Recipient,
+        by: &'a str,
+        quote: &'a SignedQuote,
+        at: &'a str,
+        notices: usize,
+        approved: bool,
+    },
     /// Someone drafting or editing a quote (`by`) names another salesperson
     /// its signer: only they can finalise it.
     SignerNamed { to: &'a Recipient, by: &'a str, quote: &'a SignedQuote },
@@ -369,6 +384,7 @@ impl Letter<'_> {
             | Letter::ApprovalAsked { .. }
             | Letter::ApprovalDeclined { .. }
             | Letter::PricesApproved { .. }
+            | Letter::QuoteFinalised { .. }
             | Letter::SignerReleased { .. }
             | Letter::QuotesHandedOver { .. }
             | Letter::QuotesHandedAway { .. }
@@ -400,6 +416,7 @@ impl Letter<'_> {
             | Letter::PricesApproved { .. }
             | Letter::ApprovalAsked { .. }
             | Letter::ApprovalDeclined { .. }
+            | Letter::QuoteFinalised { .. }
             | Letter::PasswordLink { .. }
             | Letter::AccountChanged { .. } => vec![],
         }

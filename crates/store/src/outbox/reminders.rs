@@ -459,8 +459,11 @@ impl Store {
     /// [`REMIND_NOW_AGAIN_AFTER_MINUTES`]: a click just after publishing, a
     /// second click, a colleague's click a minute later, or a click just after
     /// a scheduled reminder, mails nobody twice. (A click and a scheduled reminder queued in the same instant
-    /// may both go: the worker's tick does not wait for the click.)
-    pub async fn remind_now(&self, actor: &Actor, notice_id: Uuid) -> Result<Reminded, StoreError> {
+    /// may both go: the worker's tick does not wait for the click.) With
+    /// `only`, that salesperson alone, by the same rule; one the notice no
+    /// longer waits for (they acknowledged it meanwhile, say) is refused
+    /// with 409 `not_pending`.
+    pub async fn remind_now(&self, actor: &Actor, notice_id: Uuid, only: Option<Uuid>) -> Result<Reminded, StoreError> {
         let setup = self.mail_setup()?;
         let txn = self.begin_write().await?;
         // The notice's row lock puts two clicks at once one after the other,
@@ -500,7 +503,17 @@ impl Store {
             }
         }
         let published_at = notice.published_at.unwrap_or(notice.created_at);
-        let pending = pending_sales(&txn, notice_id, Chased::Asked(published_at)).await?;
+        let mut pending = pending_sales(&txn, notice_id, Chased::Asked(published_at)).await?;
+        if let Some(only) = only {
+            pending.retain(|u| u.id == only);
+            if pending.is_empty() {
+                return Err(StoreError::conflict(
+                    "not_pending",
+                    "This notice waits for no acknowledgement from that person: they acknowledged it already, or \
+                     are not an active salesperson it was published to. Nobody was reminded.",
+                ));
+            }
+        }
         // The notice's own e-mail the worker has yet to write (its fan-out
         // unfinished, as just after publishing) counts as mailed when it was
         // published: a click then must not send a reminder on its heels.
@@ -551,7 +564,12 @@ impl Store {
                 action: "notice.reminded",
                 subject_type: "notice",
                 subject_id: Some(notice_id),
-                detail: serde_json::json!({ "queued": count, "recently_reminded": skipped.len() }),
+                detail: match only {
+                    None => serde_json::json!({ "queued": count, "recently_reminded": skipped.len() }),
+                    Some(user) => {
+                        serde_json::json!({ "queued": count, "recently_reminded": skipped.len(), "user_id": user })
+                    }
+                },
             },
         )
         .await?;

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::extract::{AdminUser, ApiPath, ApiQuery, FinanceUser, NoBody, NoParameters};
+use crate::extract::{AdminUser, ApiPath, ApiQuery, FinanceUser, JsonOrNone, NoBody, NoParameters};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -33,18 +33,27 @@ pub struct RemindedView {
     pub again_from: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Send a reminder now to every salesperson who has not acknowledged the notice,
-/// except those who had one in the last 10 minutes.
+/// Whom "remind now" reminds: the body may be left out, or be `{}`.
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemindIn {
+    /// This salesperson alone, who must still be pending (409 `not_pending` otherwise); without it, everyone pending.
+    pub user_id: Option<Uuid>,
+}
+
+/// Send a reminder now to every salesperson who has not acknowledged the notice (or, with
+/// `user_id`, to that one), except those who had one in the last 10 minutes.
 #[utoipa::path(post, path = "/api/v1/notices/{id}/remind", tag = "notices", security(("bearer" = [])),
+    request_body(content = Option<RemindIn>, description = "Leave out, or `{}`, to remind everyone pending"),
     params(("id" = Uuid, Path)),
     responses((status = 202, body = RemindedView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn remind_now(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
-    _: NoBody,
+    JsonOrNone(whom): JsonOrNone<RemindIn>,
 ) -> Result<(axum::http::StatusCode, Json<RemindedView>), AppError> {
-    let reminded = app.store.remind_now(&finance.actor, id).await?;
+    let reminded = app.store.remind_now(&finance.actor, id, whom.user_id).await?;
     let view = RemindedView {
         notice_id: id,
         queued: reminded.queued,

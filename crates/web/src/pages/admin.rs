@@ -1012,6 +1012,7 @@ fn kind_in_words(kind: &str) -> &'static str {
         "approval" => "old prices approved",
         "approval_request" => "approval asked of finance",
         "approval_declined" => "approval declined",
+        "finalised" => "quote finalised, to its owner",
         "password_reset" => "password link, asked for",
         "invitation" => "password link, from an admin",
         "password_changed" => "password changed",

@@ -327,7 +327,7 @@ async fn confirm_page(
         touched_seen: touched_tag(&touched),
         last_seq,
         not_published: None,
-        body_html: render_markdown(&n.body),
+        body_html: render_markdown(&n.body, 1),
         // As they would read published today: a backdated change takes force then.
         changes: n.changes.iter().map(|c| ChangeRow::published(c, today)).collect(),
         title: n.title,
@@ -414,6 +414,7 @@ async fn shown_again(app: &AppState, user: &PageUser, id: Uuid, why: String) -> 
 }
 
 struct AckRow {
+    id: Uuid,
     name: String,
     email: String,
     /// The role of someone other than a salesperson who acknowledged anyway.
@@ -560,6 +561,9 @@ pub(super) enum NoticeDone {
     Unchanged,
     Published,
     Reminded {
+        /// The salesperson "Remind" in their row reminded alone; `None` for
+        /// "Remind now", everyone pending.
+        one: Option<Uuid>,
         queued: usize,
         left_out: usize,
         /// When those left out can be reminded again, in whole seconds of
@@ -583,11 +587,15 @@ impl NoticeDone {
             NoticeDone::SavedAlready => format!("saved-already.{notice}"),
             NoticeDone::Unchanged => format!("unchanged.{notice}"),
             NoticeDone::Published => format!("published.{notice}"),
-            NoticeDone::Reminded { queued, left_out, again_from: None } => {
-                format!("reminded.{notice}.{queued}.{left_out}")
-            }
-            NoticeDone::Reminded { queued, left_out, again_from: Some(again) } => {
-                format!("reminded.{notice}.{queued}.{left_out}.{again}")
+            NoticeDone::Reminded { one, queued, left_out, again_from } => {
+                let mut value = match one {
+                    None => format!("reminded.{notice}.{queued}.{left_out}"),
+                    Some(user) => format!("reminded-one.{notice}.{user}.{queued}.{left_out}"),
+                };
+                if let Some(again) = again_from {
+                    value.push_str(&format!(".{again}"));
+                }
+                value
             }
         }
     }
@@ -600,14 +608,18 @@ impl NoticeDone {
             "saved-already" => NoticeDone::SavedAlready,
             "unchanged" => NoticeDone::Unchanged,
             "published" => NoticeDone::Published,
-            "reminded" => {
+            kind @ ("reminded" | "reminded-one") => {
+                let one = match kind {
+                    "reminded-one" => Some(parts.next()?.parse().ok()?),
+                    _ => None,
+                };
                 let mut count = || parts.next().and_then(|p| p.parse().ok());
                 let (queued, left_out) = (count()?, count()?);
                 let again_from = match parts.next() {
                     Some(again) => Some(again.parse().ok()?),
                     None => None,
                 };
-                NoticeDone::Reminded { queued, left_out, again_from }
+                NoticeDone::Reminded { one, queued, left_out, again_from }
             }
             _ => return None,
         };
@@ -625,9 +637,17 @@ impl NoticeDone {
                 page.published_at,
                 people(page.salespeople)
             ),
-            NoticeDone::Reminded { queued, left_out, again_from } => {
+            NoticeDone::Reminded { one, queued, left_out, again_from } => {
                 let again = again_from.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
-                reminded_sentence(*queued, *left_out, again.map(|at| calendar.stamp(at, false)))
+                let again = again.map(|at| calendar.stamp(at, false));
+                match one {
+                    None => reminded_sentence(*queued, *left_out, again),
+                    Some(user) => {
+                        let mut people = page.pending.iter().chain(&page.acknowledged);
+                        let name = people.find(|row| row.id == *user).map(|row| row.name.as_str());
+                        reminded_one_sentence(name.unwrap_or("That salesperson"), *queued > 0, again)
+                    }
+                }
             }
         }
     }
@@ -732,6 +752,7 @@ async fn dashboard(
             .into_iter()
             .map(|a| AckRow {
                 not_sales: (a.user.role != Role::Sales.as_str()).then_some(a.user.role),
+                id: a.user.id,
                 name: a.user.name,
                 email: a.user.email,
                 at: calendar.stamp(a.acknowledged_at, true),
@@ -750,6 +771,7 @@ async fn dashboard(
                     reminded: reminded_words(reminded.get(&u.id), !blocked.is_empty(), &calendar),
                     blocked,
                     not_sales: None,
+                    id: u.id,
                     name: u.name,
                     email: u.email,
                     at: String::new(),
@@ -795,16 +817,45 @@ async fn dashboard(
     Ok(NOTICE_DONE.told(&headers, &seal, &page))
 }
 
+/// "Remind now", or "Remind" in one pending salesperson's row (`user`).
 async fn remind(
     State(app): State<AppState>,
     PageId(id): PageId,
-    CsrfForm { user, .. }: CsrfForm<Finance>,
+    CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
-    let reminded = app.store.remind_now(&user.0.actor, id).await?;
+    let one = match form.get("user") {
+        "" => None,
+        user => Some(user.parse::<Uuid>().map_err(|_| {
+            PageError::new(StatusCode::BAD_REQUEST, "Nobody reminded", "The form named nobody this page lists.")
+                .with_code("bad_request")
+        })?),
+    };
+    let reminded = match app.store.remind_now(&user.0.actor, id, one).await {
+        Err(StoreError::Conflict { code: "not_pending", message }) => {
+            return Err(PageError::new(StatusCode::CONFLICT, "Nobody reminded", message).with_code("not_pending"));
+        }
+        reminded => reminded?,
+    };
     // Said to the minute, so rounded up to the next one.
     let again_from = reminded.again_from.map(super::minute_from);
-    let done = NoticeDone::Reminded { queued: reminded.queued, left_out: reminded.recently_reminded, again_from };
+    let done = NoticeDone::Reminded { one, queued: reminded.queued, left_out: reminded.recently_reminded, again_from };
     Ok(done.back_to_dashboard(&user.seal(&app), id))
+}
+
+/// What "Remind" in `name`'s row did: a reminder `queued`, or none, as they
+/// were e-mailed about the notice lately (again from `again`).
+fn reminded_one_sentence(name: &str, queued: bool, again: Option<String>) -> String {
+    if queued {
+        return format!("A reminder is queued for {name}.");
+    }
+    let mut sentence =
+        format!("No reminder queued: {name} was e-mailed about this notice in the last {AGAIN} minutes.");
+    if let Some(again) = again {
+        sentence.push_str(&format!(
+            " They can be reminded again from {again}, unless a scheduled reminder reaches them first."
+        ));
+    }
+    sentence
 }
 
 /// What "Remind now" did: `queued` reminders, `left_out` salespeople
@@ -964,7 +1015,7 @@ mod tests {
     #[test]
     fn what_was_done_is_told_on_its_own_notice_only() {
         let (notice, other) = (Uuid::new_v4(), Uuid::new_v4());
-        let reminded = |again_from| NoticeDone::Reminded { queued: 4, left_out: 1, again_from };
+        let reminded = |again_from| NoticeDone::Reminded { one: None, queued: 4, left_out: 1, again_from };
         let all = [
             NoticeDone::Saved,
             NoticeDone::SavedAlready,

@@ -1,0 +1,45 @@
+//! The owner of a draft a colleague signs is told when that colleague
+//! finalises it: the owner drafted it, and may be waiting on it to tell the
+//! customer, yet only the signer can finalise it.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use super::signer_named::signed_quote;
+use super::{Batch, FINALISED, Letter, recipient};
+use crate::entity::{quotes, users};
+use crate::{Actor, Store, StoreError};
+
+impl Store {
+    /// Queues, in the finalising transaction, the e-mail telling the owner
+    /// of `quote` (finalised at `at` for `total_minor`, its evidence keeping
+    /// `notices` acknowledged notices, `approved` when finance approved
+    /// keeping old prices on it) that `by`, its signer, finalised it.
+    /// Nothing when the signer owns it, when the owner's account is
+    /// deactivated, or when the store sends no mail.
+    pub(crate) async fn tell_owner_finalised(
+        &self,
+        conn: &impl ConnectionTrait,
+        by: &Actor,
+        (quote, total_minor): (&quotes::Model, i64),
+        (notices, approved): (usize, bool),
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if quote.owner_id == by.id {
+            return Ok(());
+        }
+        let Some(setup) = self.mail.clone() else { return Ok(()) };
+        let people = users::Entity::find().filter(users::Column::Id.is_in([quote.owner_id, by.id])).all(conn).await?;
+        let Some(owner) = people.iter().find(|u| u.id == quote.owner_id && u.active) else { return Ok(()) };
+        let Some(signer) = people.iter().find(|u| u.id == by.id) else { return Ok(()) };
+        let to = recipient(owner);
+        let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
+        let finalised_at = self.calendar.stamp(at, false);
+        let letter =
+            Letter::QuoteFinalised { to: &to, by: &signer.name, quote: &signed, at: &finalised_at, notices, approved };
+        let mut batch = Batch::new(&setup, at);
+        batch.push(FINALISED, format!("finalised:{}:{}", quote.id, owner.id), &to, &letter)?;
+        batch.write(conn).await?;
+        Ok(())
+    }
+}
