@@ -789,7 +789,7 @@ impl Composer for TemplateComposer {
                     intro: &intro,
                     name: &to.name,
                     title: &notice.title,
-                    body_html: render_markdown(&notice.body),
+                    body_html: render_markdown(&notice.body, 1),
                     changes: &changes,
                     quotes: &quotes,
                     moves_any,

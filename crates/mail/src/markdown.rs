@@ -4,11 +4,17 @@
 //! http(s) and mailto are dropped for the same reason. An image becomes a
 //! link to it, labelled with its description: a picture from elsewhere in a
 //! notice e-mail would tell that server who opened the mail and when (and
-//! the pages' policy loads no image from elsewhere anyway).
+//! the pages' policy loads no image from elsewhere anyway). Its headings
+//! sit below the heading the page or e-mail puts above it.
 
-use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
+use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd, html};
 
-pub fn render_markdown(source: &str) -> String {
+/// `source` as HTML, shown under a heading of level `under` (the notice's
+/// title, an `<h1>` on its own page, an `<h3>` in a quote's card): its `#`
+/// is a heading one level below that, and so on, to `<h6>` at most.
+pub fn render_markdown(source: &str, under: u8) -> String {
+    let below =
+        |level: HeadingLevel| HeadingLevel::try_from(usize::from(under) + level as usize).unwrap_or(HeadingLevel::H6);
     // Inside a link (or an image, which becomes one) or a code block, an
     // address written out stays text.
     let (mut in_link, mut in_code) = (0usize, false);
@@ -44,6 +50,10 @@ pub fn render_markdown(source: &str) -> String {
                 in_link = in_link.saturating_sub(1);
                 (Event::End(TagEnd::Link), None)
             }
+            Event::Start(Tag::Heading { level, id, classes, attrs }) => {
+                (Event::Start(Tag::Heading { level: below(level), id, classes, attrs }), None)
+            }
+            Event::End(TagEnd::Heading(level)) => (Event::End(TagEnd::Heading(below(level))), None),
             Event::Start(Tag::CodeBlock(kind)) => {
                 in_code = true;
                 (Event::Start(Tag::CodeBlock(kind)), None)
@@ -198,8 +208,10 @@ mod tests {
 
     #[test]
     fn markdown_renders_and_raw_html_is_escaped() {
-        let html =
-            render_markdown("From **today**.\n\n<script>alert(1)</script> <b>x</b>\n\nSee [a](javascript:alert(1)).");
+        let html = render_markdown(
+            "From **today**.\n\n<script>alert(1)</script> <b>x</b>\n\nSee [a](javascript:alert(1)).",
+            1,
+        );
         assert!(html.contains("<strong>today</strong>"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
@@ -227,6 +239,7 @@ mod tests {
     fn an_address_written_out_becomes_a_link_to_itself() {
         let html = render_markdown(
             "Prices: https://example.com/preise?jahr=2027&modell=C250. Or (see http://example.org/a_(b)) now.",
+            1,
         );
         assert!(
             html.contains(
@@ -239,23 +252,31 @@ mod tests {
             "{html}"
         );
         // Already a link, in code, or no address after the scheme: left as written.
-        let html = render_markdown("[the list](https://a.example/x) and `https://b.example` and https:// alone");
+        let html = render_markdown("[the list](https://a.example/x) and `https://b.example` and https:// alone", 1);
         assert_eq!(html.matches("<a ").count(), 1, "{html}");
         assert!(html.contains("<code>https://b.example</code>") && html.contains("and https:// alone"), "{html}");
-        let html = render_markdown("```\nhttps://c.example\n```");
+        let html = render_markdown("```\nhttps://c.example\n```", 1);
         assert!(!html.contains("<a "), "{html}");
-        assert!(!render_markdown("javascript:alert(1) https://ok.example").contains("javascript:alert(1)\""));
+        assert!(!render_markdown("javascript:alert(1) https://ok.example", 1).contains("javascript:alert(1)\""));
     }
 
     #[test]
     fn an_image_becomes_a_link_to_it() {
-        let html = render_markdown("The new pump: ![Pump P-40, front](https://example.com/p40.png \"P-40\")");
+        let html = render_markdown("The new pump: ![Pump P-40, front](https://example.com/p40.png \"P-40\")", 1);
         assert!(!html.contains("<img"), "{html}");
         assert!(
             html.contains("<a href=\"https://example.com/p40.png\" title=\"P-40\">Image: Pump P-40, front</a>"),
             "{html}"
         );
-        let html = render_markdown("![x](javascript:alert(1))");
+        let html = render_markdown("![x](javascript:alert(1))", 1);
         assert!(html.contains("<a href=\"#\">Image: x</a>"), "{html}");
+    }
+
+    #[test]
+    fn a_notice_s_headings_sit_below_the_heading_above_it() {
+        let html = render_markdown("# Why\n\n## Details\n\n###### Small print", 3);
+        assert!(html.contains("<h4>Why</h4>") && html.contains("<h5>Details</h5>"), "{html}");
+        assert!(html.contains("<h6>Small print</h6>") && !html.contains("<h1") && !html.contains("<h3"), "{html}");
+        assert!(render_markdown("# Pump news", 1).contains("<h2>Pump news</h2>"));
     }
 }

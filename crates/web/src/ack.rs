@@ -408,7 +408,7 @@ fn show_page(
     page(
         StatusCode::OK,
         ShowPage {
-            body_html: render_markdown(&view.notice.body),
+            body_html: render_markdown(&view.notice.body, 1),
             title: view.notice.title,
             user_name: view.user_name,
             someone_else,

@@ -121,7 +121,7 @@ impl DraftPage {
         page.title = notice.title.clone();
         page.body = notice.body.clone();
         page.changes_text = change_lines(&notice.changes);
-        page.body_html = render_markdown(&page.body);
+        page.body_html = render_markdown(&page.body, 3);
         page.changes = notice.changes.iter().map(ChangeRow::from).collect();
         page.revision = Some(notice.revision());
         page.draft_id = None;
@@ -141,7 +141,7 @@ impl DraftPage {
         self.title = form.get("title").to_owned();
         self.body = form.get("body").to_owned();
         self.changes_text = form.get("changes").to_owned();
-        self.body_html = render_markdown(&self.body);
+        self.body_html = render_markdown(&self.body, 3);
     }
 }
 
@@ -680,7 +680,7 @@ async fn preview(State(app): State<AppState>, CsrfForm { form, .. }: CsrfForm<Fi
             .into_response());
     }
     let typed = form.get("changes");
-    let mut page = LivePreview { body_html: render_markdown(body), changes: Vec::new(), unread_changes: false };
+    let mut page = LivePreview { body_html: render_markdown(body, 3), changes: Vec::new(), unread_changes: false };
     if !typed.trim().is_empty() {
         let products = app.store.list_products().await?;
         match parse_changes(typed, &products) {

@@ -229,7 +229,7 @@ async fn read_awaiting(State(app): State<AppState>, user: PageUser) -> Result<Re
             Some(AwaitingNotice {
                 id: n.id,
                 published_at: calendar.stamp(at, true),
-                body_html: render_markdown(&n.body),
+                body_html: render_markdown(&n.body, 2),
                 changes: n.changes.iter().map(|c| ChangeRow::published(c, published_on)).collect(),
                 title: n.title,
             })
@@ -400,7 +400,7 @@ async fn show(
         id: n.id,
         published: n.state == "published",
         published_at: n.published_at.map(|at| app.store.calendar().stamp(at, true)).unwrap_or_default(),
-        body_html: render_markdown(&n.body),
+        body_html: render_markdown(&n.body, 1),
         changes: match n.published_at {
             Some(at) => {
                 let published_on = app.store.calendar().date_of(at);

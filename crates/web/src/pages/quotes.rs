@@ -1361,7 +1361,7 @@ async fn quote_page(
                     already_carried: already_carried(&p, &later),
                     title: p.title,
                     published_at: calendar.stamp(p.published_at, true),
-                    body_html: render_markdown(&p.body),
+                    body_html: render_markdown(&p.body, 3),
                     impact: p
                         .impact
                         .lines
