@@ -152,3 +152,45 @@ async fn a_client_that_stalls_a_request_does_not_keep_the_server_from_stopping()
     drop(stalled);
     app.stop().await;
 }
+
+/// A request refused before its body was read (an id that is none, no
+/// token, a media type not taken) is answered with `Connection: close`: the
+/// server cannot read the next request from behind that body, and a client
+/// told so opens another connection instead of sending it down this one.
+/// Answered after reading its body, a request keeps its connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_refused_before_its_body_was_read_says_its_connection_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let addr: SocketAddr = app.base.trim_start_matches("http://").parse().expect("the server's address");
+    let head = |request: &'static str| async move {
+        let mut stream = TcpStream::connect(addr).await.expect("connects");
+        stream.write_all(request.as_bytes()).await.expect("the request is sent");
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buffer))
+                .await
+                .expect("an answer within 10 s")
+                .expect("the answer is read");
+            assert!(n > 0, "closed before answering: {}", String::from_utf8_lossy(&answer));
+            answer.extend_from_slice(&buffer[..n]);
+        }
+        String::from_utf8_lossy(&answer).to_ascii_lowercase()
+    };
+    let unread = [
+        "POST /api/v1/notices/not-a-uuid/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n",
+        "POST /api/v1/notices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n",
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n",
+    ];
+    for request in unread {
+        let answer = head(request).await;
+        assert!(answer.starts_with("http/1.1 4"), "{request}: {answer}");
+        assert!(answer.contains("\r\nconnection: close\r\n"), "{request}: {answer}");
+    }
+    let kept = head("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(kept.starts_with("http/1.1 200") && !kept.contains("connection: close"), "{kept}");
+    app.stop().await;
+}

@@ -157,7 +157,7 @@ async fn a_worker_alone_without_a_base_url_warns_where_its_links_will_point() {
     assert!(warning.contains("WARN") && warning.contains("point at http://127.0.0.1:8080"), "{warning}");
 
     // Its start says where mail goes, as the server's does.
-    let env = [("RUST_LOG", "info"), ("SMTP_URL", "smtp://mailer:S3cret@127.0.0.1:1")];
+    let env = [("RUST_LOG", "info"), ("SMTP_URL", "smtp://mailer:S3cret@127.0.0.1:1?tls=required")];
     let mut child = pricegate_in(dir.path(), "worker", &env).spawn().expect("pricegate starts");
     let stderr = child.stderr.take().expect("stderr is piped");
     let started = until_line(stderr, |l| l.contains("mail worker only"), "the worker's start").await;
@@ -390,6 +390,13 @@ async fn serve_demo_prints_the_address_first_then_the_logins() {
     child.kill().await.expect("pricegate stops");
     assert!(printed[0].starts_with("listening on http://127.0.0.1:"), "{printed:?}");
     assert!(printed.iter().any(|l| l.starts_with("Demo company added.")), "{printed:?}");
+    // The database it made holds password hashes and every quote: its
+    // owner's alone, as SQLite makes its write-ahead log too.
+    use std::os::unix::fs::PermissionsExt;
+    for file in ["pricegate.db", "pricegate.db-wal"] {
+        let mode = std::fs::metadata(dir.path().join(file)).expect("the database's files").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}: {mode:o}");
+    }
 }
 
 /// Three `serve --demo` started at the same instant on one empty PostgreSQL

@@ -122,11 +122,24 @@ impl std::fmt::Debug for AnyTransport {
     }
 }
 
+/// Whether `url` is `smtp://` with a user (and password) but without
+/// `tls=required`: lettre would then log in without TLS, or with it only if
+/// the server offers it (`tls=opportunistic`).
+pub fn password_in_clear(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("smtp://") else { return false };
+    let (authority, query) = match rest.split_once('?') {
+        Some((authority, query)) => (authority, query),
+        None => (rest, ""),
+    };
+    authority.contains('@') && !query.split('&').any(|pair| pair == "tls=required")
+}
+
 impl AnyTransport {
     /// `smtp://host:port` (plain, as a local relay or a mail catcher speaks)
     /// or `smtps://user:pass@host:port` (TLS from the first byte, with
     /// credentials); lettre reads the URL, and either way at most
-    /// `connections` connections are kept open.
+    /// `connections` connections are kept open. (The settings refuse a URL
+    /// that would send a password unencrypted: [`password_in_clear`].)
     pub fn smtp(url: &str, connections: u32) -> Result<AnyTransport, SendError> {
         let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| SendError::permanent(format!("SMTP_URL is not usable: {e}")))?;

@@ -266,6 +266,15 @@ impl Settings {
         {
             return Err(SettingsError { variable: "SMTP_URL", message: "must start with smtp:// or smtps://".into() });
         }
+        if smtp_url.as_ref().is_some_and(|url| pricegate_mail::transport::password_in_clear(url.expose())) {
+            return Err(SettingsError {
+                variable: "SMTP_URL",
+                message: "gives a user and password over smtp:// without TLS, which would send the password \
+                          unencrypted: write smtps://user:pass@host:465 (TLS from the first byte), or add \
+                          ?tls=required for STARTTLS (smtp://user:pass@host:587?tls=required)"
+                    .into(),
+            });
+        }
         let reminders = match get("PRICEGATE_REMINDERS") {
             None => vec![hours(4), hours(24), hours(72)],
             Some(raw) => raw
@@ -617,6 +626,26 @@ mod tests {
         assert_eq!(s.maildir, PathBuf::from("./mail-out"));
         assert!(s.smtp_url.is_none());
         assert_eq!(s.calendar, Calendar::UTC);
+    }
+
+    #[test]
+    fn a_password_for_the_smtp_server_never_goes_unencrypted() {
+        let refused = settings(&[("SMTP_URL", "smtp://mailer:S3cret@smtp.example:587")]).unwrap_err();
+        assert_eq!(refused.variable, "SMTP_URL");
+        assert!(
+            refused.message.contains("?tls=required") && !refused.message.contains("S3cret"),
+            "{}",
+            refused.message
+        );
+        let opportunistic = settings(&[("SMTP_URL", "smtp://mailer:S3cret@smtp.example:587?tls=opportunistic")]);
+        assert_eq!(opportunistic.unwrap_err().variable, "SMTP_URL", "sent in clear to a server without STARTTLS");
+        for url in [
+            "smtp://mailer:S3cret@smtp.example:587?tls=required",
+            "smtps://mailer:S3cret@smtp.example",
+            "smtp://127.0.0.1:25",
+        ] {
+            assert!(settings(&[("SMTP_URL", url)]).is_ok(), "{url}");
+        }
     }
 
     #[test]

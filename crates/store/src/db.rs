@@ -26,10 +26,33 @@ pub struct Store {
     pub(crate) calendar: Calendar,
 }
 
+/// Creates the file of a new SQLite database readable and writable by this
+/// user only, as the mail files are: it holds password hashes, sessions and
+/// every customer's quotes. SQLite gives its `-wal` and `-shm` files the
+/// database file's mode. A file that exists keeps its mode; one that cannot
+/// be created here is left to the connection to report.
+fn create_private(url: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::str::FromStr;
+        if !url.starts_with("sqlite:") || url.contains("mode=memory") {
+            return;
+        }
+        let Ok(options) = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url) else { return };
+        let path = options.get_filename();
+        if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") || path.exists() {
+            return;
+        }
+        let _created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+    }
+}
+
 impl Store {
     /// Connects to `sqlite://…` (file created on first use, WAL, busy
     /// timeout) or `postgres://…`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        create_private(url);
         let mut options = ConnectOptions::new(url);
         options
             .max_connections(max_connections)

@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> Router {
                     axum::http::header::CACHE_CONTROL,
                     HeaderValue::from_static("no-store"),
                 ))
+                .layer(axum::middleware::from_fn(limits::close_after_unread_body))
                 // Before a request id is added: the limits count what the client sent.
                 .layer(axum::middleware::from_fn(limits::refuse_oversized))
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))

@@ -64,6 +64,25 @@ pub(crate) async fn refuse_oversized(request: Request, next: Next) -> Response {
     }
 }
 
+/// A request with a body that may be left unread, refused before it was
+/// read (no token, a media type not taken, an id that is none) or sent to a
+/// route that reads none (`GET`), ends its connection, and its answer says
+/// so: hyper cannot take the next request from behind an unread body, and a
+/// client that was not told would send it down a connection being closed.
+pub(crate) async fn close_after_unread_body(request: Request, next: Next) -> Response {
+    use axum::http::{HeaderValue, Method, header};
+    let length =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    let has_body = length.is_some_and(|n| n > 0) || request.headers().contains_key(header::TRANSFER_ENCODING);
+    let reads_none = matches!(*request.method(), Method::GET | Method::HEAD);
+    let mut response = next.run(request).await;
+    let refused = response.status().is_client_error() || response.status().is_server_error();
+    if has_body && (reads_none || refused) {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 /// The longest request id of the client's that an answer repeats.
 const MAX_CLIENT_REQUEST_ID: usize = 128;
 

@@ -2,7 +2,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use pricegate_domain::{Invalid, Password};
 use pricegate_store::views::{AuditView, UserView};
 use pricegate_store::{AuditFilter, LoginOutcome, PasswordChange};
@@ -181,6 +181,16 @@ pub async fn audit(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditView>>, AppError> {
     let limit = super::page_limit(q.limit)?.unwrap_or(100);
+    // Before the year 1 no row was written, and PostgreSQL counts no further back than 4713 BC.
+    for (name, at) in [("since", q.since), ("until", q.until)] {
+        if at.is_some_and(|at| at.year() < 1) {
+            return Err(AppError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("{name} must be a time from the year 1 on, such as 2026-12-01T00:00:00Z."),
+            ));
+        }
+    }
     // `action=` with nothing after it filters nothing, as no `action` does.
     let action = q.action.as_deref().filter(|a| !a.is_empty());
     let filter =
