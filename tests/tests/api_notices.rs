@@ -820,3 +820,34 @@ both_backends! {
         assert!(!page_as(&app.base, &sam_user.email, "/quotes").await.contains("notices-awaiting"));
     }
 }
+
+both_backends! {
+    /// Every time the API writes is RFC 3339 in UTC to the microsecond, even
+    /// where its last digits are zeros, so that an auditor comparing
+    /// `published_at` and `acknowledged_at` as text compares them as times.
+    async fn times_are_written_to_the_microsecond_whatever_their_digits(backend: Backend) {
+        use pricegate_store::entity::notices;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let id = create_notice(&finance, "Office closed", json!([])).await;
+        publish_notice(&finance, &id).await;
+        let on_the_second = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:30:00Z").unwrap().to_utc();
+        let tenth = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:30:00.100Z").unwrap().to_utc();
+        notices::Entity::update_many()
+            .col_expr(notices::Column::PublishedAt, Expr::value(on_the_second))
+            .col_expr(notices::Column::UpdatedAt, Expr::value(tenth))
+            .filter(notices::Column::Id.eq(uuid::Uuid::parse_str(&id).unwrap()))
+            .exec(app.store.connection())
+            .await
+            .unwrap();
+        let r = sam.get(&format!("/api/v1/notices/{id}")).await;
+        assert_eq!(r.body["published_at"], "2026-12-01T09:30:00.000000Z", "{}", r.text);
+        assert_eq!(r.body["updated_at"], "2026-12-01T09:30:00.100000Z", "{}", r.text);
+        assert_eq!(r.body["acknowledged_at"], json!(null), "{}", r.text);
+        let r = sam.post_empty(&format!("/api/v1/notices/{id}/acknowledge")).await;
+        let at = r.body["acknowledged_at"].as_str().unwrap_or_default();
+        assert!(at.len() == "2026-12-01T09:30:00.000000Z".len() && at.ends_with('Z'), "{}", r.text);
+    }
+}

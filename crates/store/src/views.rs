@@ -8,6 +8,22 @@ use uuid::Uuid;
 
 use crate::entity::users;
 
+/// A time as every answer writes it: RFC 3339 in UTC, always to the
+/// microsecond (`2026-12-01T09:30:00.120000Z`), as the database keeps it, so
+/// that times compare alike as text and as times. (Serde's default drops
+/// trailing zeros: `…:00.12Z`.)
+pub fn micros<S: serde::Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+}
+
+/// [`micros`], of a time that may be absent (`null`).
+pub fn micros_opt<S: serde::Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => micros(at, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct UserView {
     pub id: Uuid,
@@ -20,9 +36,11 @@ pub struct UserView {
     /// their first password, while they have not chosen one (no password
     /// logs them in meanwhile); `null` once they have, or for an account
     /// made with a password.
+    #[serde(serialize_with = "crate::views::micros_opt")]
     pub invited_at: Option<DateTime<Utc>>,
     /// When they last logged in (a browser session, or an API token issued
     /// on their password); `null` if they never have.
+    #[serde(serialize_with = "crate::views::micros_opt")]
     pub last_login_at: Option<DateTime<Utc>>,
 }
 
@@ -60,10 +78,13 @@ pub struct ProductView {
     /// Since when that price is in force: the effective date of the notice
     /// change that set it; `null` while the list price stands.
     pub price_since: Option<NaiveDate>,
+    #[serde(serialize_with = "crate::views::micros")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::views::micros")]
     pub updated_at: DateTime<Utc>,
     /// When finance withdrew it from sale: a quote that carries it keeps
     /// it, and no quote takes it on as a new line. `null` while on sale.
+    #[serde(serialize_with = "crate::views::micros_opt")]
     pub withdrawn_at: Option<DateTime<Utc>>,
 }
 
@@ -101,15 +122,19 @@ pub struct NoticeView {
     /// `draft` or `published`.
     pub state: String,
     pub seq: Option<i64>,
+    #[serde(serialize_with = "crate::views::micros_opt")]
     pub published_at: Option<DateTime<Utc>>,
     /// Who in finance drafted it.
     pub created_by: Uuid,
     /// Who published it, once published.
     pub published_by: Option<Uuid>,
+    #[serde(serialize_with = "crate::views::micros")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::views::micros")]
     pub updated_at: DateTime<Utc>,
     pub changes: Vec<PriceChangeView>,
     pub acknowledged_by_me: bool,
+    #[serde(serialize_with = "crate::views::micros_opt")]
     pub acknowledged_at: Option<DateTime<Utc>>,
     /// Published, not yet acknowledged by me, and mine to acknowledge: I am
     /// a salesperson whose account was created before it was published (or
@@ -122,6 +147,7 @@ pub struct PublishedView {
     pub id: Uuid,
     pub state: String,
     pub seq: i64,
+    #[serde(serialize_with = "crate::views::micros")]
     pub published_at: DateTime<Utc>,
 }
 
@@ -129,6 +155,7 @@ pub struct PublishedView {
 pub struct AckView {
     pub notice_id: Uuid,
     pub user_id: Uuid,
+    #[serde(serialize_with = "crate::views::micros")]
     pub acknowledged_at: DateTime<Utc>,
     /// `web`, `email` or `api`.
     pub channel: String,
@@ -137,6 +164,7 @@ pub struct AckView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AcknowledgedBy {
     pub user: UserView,
+    #[serde(serialize_with = "crate::views::micros")]
     pub acknowledged_at: DateTime<Utc>,
     pub channel: String,
     /// The address the acknowledgement came from (the client's, behind a
@@ -191,7 +219,9 @@ pub struct EvidenceNotice {
     pub notice_id: Uuid,
     pub seq: i64,
     pub title: String,
+    #[serde(serialize_with = "crate::views::micros")]
     pub published_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::views::micros")]
     pub acknowledged_at: DateTime<Utc>,
     pub channel: String,
 }
@@ -201,6 +231,7 @@ pub struct OverrideView {
     pub id: Uuid,
     pub approved_by: Uuid,
     pub reason: String,
+    #[serde(serialize_with = "crate::views::micros")]
     pub created_at: DateTime<Utc>,
     /// The lines at an old price it waives, as finance saw them when
     /// approving: kept with a finalisation's evidence. Empty in evidence
@@ -233,6 +264,7 @@ pub struct WaivedLineView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EvidenceView {
     pub finalised_by: Uuid,
+    #[serde(serialize_with = "crate::views::micros")]
     pub finalised_at: DateTime<Utc>,
     /// Every notice published after the quote was drafted and before it was
     /// finalised, with the signer's acknowledgement time.
@@ -303,9 +335,13 @@ pub struct QuoteView {
     pub notes: String,
     /// `draft`, `finalised` or `cancelled`.
     pub state: String,
+    #[serde(serialize_with = "crate::views::micros")]
     pub drafted_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::views::micros")]
     pub updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::views::micros_opt")]
     pub finalised_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::views::micros_opt")]
     pub cancelled_at: Option<DateTime<Utc>>,
     pub lines: Vec<LineView>,
     pub total_minor: i64,
@@ -402,6 +438,7 @@ pub struct PendingNoticeView {
     pub seq: i64,
     pub title: String,
     pub body: String,
+    #[serde(serialize_with = "crate::views::micros")]
     pub published_at: DateTime<Utc>,
     pub impact: ImpactView,
 }
@@ -473,6 +510,7 @@ pub struct RepriceView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditView {
     pub id: Uuid,
+    #[serde(serialize_with = "crate::views::micros")]
     pub at: DateTime<Utc>,
     pub actor_id: Option<Uuid>,
     pub action: String,

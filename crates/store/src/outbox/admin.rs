@@ -39,9 +39,12 @@ pub struct OutboxView {
     pub attempts: i32,
     /// When the next attempt is due (while it is being sent, when its
     /// worker's lease runs out); only for a `pending` message.
+    #[serde(serialize_with = "crate::views::micros_opt")]
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    #[serde(serialize_with = "crate::views::micros")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::views::micros_opt")]
     pub sent_at: Option<DateTime<Utc>>,
 }
 

@@ -32,6 +32,7 @@ pub struct ApprovalRequestView {
     pub quote_id: Uuid,
     pub requested_by: Uuid,
     pub reason: String,
+    #[serde(serialize_with = "crate::views::micros")]
     pub requested_at: DateTime<Utc>,
     /// The lines at an old price when it was asked.
     pub lines: Vec<WaivedLineView>,
@@ -39,6 +40,7 @@ pub struct ApprovalRequestView {
     /// draft with a line at an old price: finance has something to decide.
     pub open: bool,
     /// When it ended, if it has.
+    #[serde(serialize_with = "crate::views::micros_opt")]
     pub ended_at: Option<DateTime<Utc>>,
     /// Who in finance declined it, if it ended so, and why.
     pub declined_by: Option<Uuid>,
@@ -72,6 +74,7 @@ pub struct FinanceReminded {
     pub recently_told: usize,
     /// When the latest of those left out may be reminded.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "crate::views::micros_opt")]
     pub again_from: Option<DateTime<Utc>>,
 }
 

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::extract::{ApiJson, ApiQuery, AuthUser, Client, NoBody, StaffUser};
+use crate::extract::{ApiJson, ApiQuery, AuthUser, Client, NoBody, NoParameters, StaffUser};
 use crate::{AppError, AppState, ErrorBody};
 
 pub fn router() -> ApiRouter {
@@ -41,6 +41,7 @@ impl std::fmt::Debug for TokenRequest {
 pub struct TokenResponse {
     /// Send as `Authorization: Bearer <token>`.
     pub token: String,
+    #[serde(serialize_with = "pricegate_store::views::micros")]
     pub expires_at: DateTime<Utc>,
     pub user: UserView,
 }
@@ -93,7 +94,7 @@ pub async fn revoke_token(State(app): State<AppState>, auth: AuthUser, _: NoBody
 /// The logged-in user.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn me(auth: AuthUser) -> Json<UserView> {
+pub async fn me(auth: AuthUser, _: ApiQuery<NoParameters>) -> Json<UserView> {
     Json(auth.user)
 }
 

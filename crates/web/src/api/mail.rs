@@ -30,6 +30,7 @@ pub struct RemindedView {
     pub recently_reminded: usize,
     /// When everyone left out can be reminded again; absent when nobody was.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "pricegate_store::views::micros_opt")]
     pub again_from: Option<chrono::DateTime<chrono::Utc>>,
 }
 
