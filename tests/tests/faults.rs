@@ -298,3 +298,53 @@ async fn a_client_that_never_finishes_its_headers_or_idles_is_disconnected_after
     }
     server.kill().await;
 }
+
+/// A full disk (SQLite's page limit standing in for it): a write is
+/// refused, 503 `unavailable`, saying the database cannot be written and
+/// nothing was changed; reading goes on; and once there is room again,
+/// logging in (a session written) and writing work at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_full_disk_on_sqlite_everything_works_again_once_there_is_room() {
+    use sea_orm::ConnectionTrait;
+    let app =
+        pricegate_tests::TestApp::spawn_with(pricegate_tests::Backend::Sqlite, |s| s.db_max_connections = 2).await;
+    let (finance, _) = app.user(pricegate_domain::Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(pricegate_domain::Role::Sales, "Sam").await;
+    let conn = app.store.connection();
+    let statement = |sql: String| sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql);
+    let row = conn.query_one_raw(statement("PRAGMA page_count".into())).await.unwrap().expect("a page count");
+    let pages: i64 = row.try_get_by_index(0).unwrap();
+    // On each of the pool's connections (the limit is a connection's own).
+    let limit = |pages: i64| async move {
+        for _ in 0..4 {
+            conn.execute_raw(statement(format!("PRAGMA max_page_count = {pages}"))).await.unwrap();
+        }
+    };
+    limit(pages + 3).await;
+    let notice = |title: &str| serde_json::json!({"title": title, "body": "x".repeat(19_000)});
+    let mut refused = 0;
+    for i in 0..6 {
+        let r = finance.post("/api/v1/notices", &notice(&format!("Notice {i}"))).await;
+        if r.status == 503 {
+            pricegate_tests::fixtures::assert_error(&r, 503, "unavailable");
+            assert!(
+                r.text.contains("cannot write to its database right now") && r.text.contains("nothing was changed"),
+                "{}",
+                r.text
+            );
+            refused += 1;
+        } else {
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+        assert_eq!(sam.get("/api/v1/quotes").await.status, 200, "reading goes on");
+    }
+    assert!(refused >= 4, "{refused} of 6 refused");
+    limit(1_073_741_823).await;
+    for i in 0..4 {
+        let again = app.login(&sam_user.email, pricegate_tests::PASSWORD).await;
+        assert_eq!(again.get("/api/v1/me").await.status, 200);
+        let r = finance.post("/api/v1/notices", &notice(&format!("After {i}"))).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    app.stop().await;
+}

@@ -79,6 +79,13 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
                     .create_if_missing(true)
+            })
+            // A connection whose ROLLBACK failed still counts a transaction
+            // (after a full disk, say, which SQLite may end on its own): it
+            // would begin every later one as a savepoint of it, or be refused
+            // `BEGIN IMMEDIATE`. It is closed, and the pool opens another.
+            .map_sqlx_sqlite_before_acquire(|conn, _| {
+                Box::pin(async move { Ok(!sea_orm::sqlx::Connection::is_in_transaction(conn)) })
             });
         let db = Database::connect(options).await?;
         Ok(Store { db, mail: None, calendar: Calendar::UTC })

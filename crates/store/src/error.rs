@@ -61,6 +61,22 @@ impl StoreError {
     }
 }
 
+/// SQLite's words for a write its file refused: the disk (or the
+/// filesystem's quota) is full, or the file or its directory is read-only.
+fn cannot_write(text: &str) -> bool {
+    ["database or disk is full", "attempt to write a readonly database", "disk I/O error"]
+        .iter()
+        .any(|t| text.contains(t))
+}
+
+impl StoreError {
+    /// The database is there but refuses writes: its disk is full, or its
+    /// file read-only. An operator's to mend; nothing was written.
+    pub fn cannot_write(&self) -> bool {
+        matches!(self, StoreError::Unavailable(cause) if cannot_write(&cause.to_string()))
+    }
+}
+
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         if is_unavailable(&err) { StoreError::Unavailable(err) } else { StoreError::Db(err) }
@@ -69,7 +85,8 @@ impl From<DbErr> for StoreError {
 
 /// Errors that say "try again later" rather than "this is a bug": no
 /// connection, a pool that timed out, SQLite still locked after its busy
-/// timeout, or PostgreSQL shutting down.
+/// timeout or unable to write (its disk full, its file read-only; see
+/// [`StoreError::cannot_write`]), or PostgreSQL shutting down.
 fn is_unavailable(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
@@ -79,6 +96,7 @@ fn is_unavailable(err: &DbErr) -> bool {
                 **e,
                 sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::PoolClosed
             ) || text.contains("database is locked")
+                || cannot_write(&text)
                 || text.contains("terminating connection")
                 || text.contains("the database system is")
         }

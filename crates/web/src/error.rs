@@ -118,12 +118,17 @@ impl From<StoreError> for AppError {
                 AppError::new(StatusCode::CONFLICT, "superseded_prices", pricegate_store::SUPERSEDED_PRICES)
                     .with("superseded", &gate.superseded)
             }
-            StoreError::Unavailable(cause) => AppError {
+            ref e @ StoreError::Unavailable(ref cause) => AppError {
                 cause: Some(format!("{cause}")),
                 ..AppError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
-                    "The service cannot reach its database right now. Please try again in a moment.",
+                    if e.cannot_write() {
+                        "The service cannot write to its database right now (its disk is full, or its file is \
+                         read-only), so nothing was changed. Please try again later."
+                    } else {
+                        "The service cannot reach its database right now. Please try again in a moment."
+                    },
                 )
             },
             other => AppError::internal(error_chain(&other)),
