@@ -449,3 +449,52 @@ async fn servers_started_together_on_an_empty_postgresql_database_all_serve() {
         child.kill().await.expect("pricegate stops");
     }
 }
+
+/// `pricegate backup` copies the SQLite database a server is using, its
+/// latest changes too, into a new file its owner alone may read, which
+/// serves on its own; it never replaces a file, and on PostgreSQL it says
+/// to use pg_dump.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_database_is_backed_up_while_it_serves_and_the_copy_serves_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("pricegate.db").display());
+    let maildir = dir.path().join("mail").display().to_string();
+    let env = [("DATABASE_URL", db.as_str()), ("PRICEGATE_MAILDIR", maildir.as_str())];
+    run_command(&["demo"], &env, "").await;
+    let server = ServerProcess::start(&env).await;
+    // A change the running server made, in its write-ahead log yet.
+    let anonymous = Session::new(&server.base, None);
+    let login = |email: &str| json!({"email": email, "password": "pricegate-demo"});
+    let token = anonymous.post("/api/v1/auth/token", &login("fiona@pricegate.example")).await.body["token"].clone();
+    let fiona = Session::new(&server.base, token.as_str().map(str::to_owned));
+    let r = fiona.post("/api/v1/notices", &json!({"title": "Kept in the backup", "body": "Draft."})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    let backup = dir.path().join("backup.db");
+    let target = backup.to_str().expect("a UTF-8 path");
+    let said = run_command(&["backup", target], &env, "").await;
+    assert!(said.contains("backed up into") && said.contains(target), "{said}");
+    let mode = std::fs::metadata(&backup).expect("the backup").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let again = pricegate_tests::process::command_output(&["backup", target], &env, "").await;
+    let refused = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && refused.contains("never replaces a file"), "{refused}");
+    server.kill().await;
+
+    let copy = format!("sqlite://{target}?mode=rwc");
+    let server =
+        ServerProcess::start(&[("DATABASE_URL", copy.as_str()), ("PRICEGATE_MAILDIR", maildir.as_str())]).await;
+    let anonymous = Session::new(&server.base, None);
+    let token = anonymous.post("/api/v1/auth/token", &login("fiona@pricegate.example")).await.body["token"].clone();
+    let fiona = Session::new(&server.base, token.as_str().map(str::to_owned));
+    let notices = fiona.get("/api/v1/notices").await;
+    assert!(notices.text.contains("Kept in the backup"), "{}", notices.text);
+    server.kill().await;
+
+    let postgres = [("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")];
+    let elsewhere = dir.path().join("pg.db").display().to_string();
+    let out = pricegate_tests::process::command_output(&["backup", &elsewhere], &postgres, "").await;
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("pg_dump"), "{said}");
+}

@@ -46,6 +46,11 @@ enum Command {
     Demo,
     /// Only the mail worker: send the outbox, reminders and escalations.
     Worker,
+    /// Copy the SQLite database into a new file, while it serves (PostgreSQL: use pg_dump).
+    Backup {
+        /// The file to write; it must not exist yet.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -149,6 +154,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     for warning in pricegate::settings::unknown_variables(names.iter().map(String::as_str)) {
         tracing::warn!("{warning}");
     }
+    // Run from another directory, a relative SQLite path names another file.
+    let new_database = pricegate_store::sqlite_file(&settings.database_url).filter(|path| !path.exists());
+    if let Some(path) = new_database.filter(|_| !matches!(cli.command, Command::Backup { .. })) {
+        let path = std::path::absolute(&path).unwrap_or(path);
+        tracing::warn!(
+            "there is no database at {}: a new, empty one is made there (DATABASE_URL names it, from the directory \
+             pricegate runs in)",
+            path.display()
+        );
+    }
     match cli.command {
         Command::Serve { demo } => serve(settings, demo).await,
         Command::Migrate => {
@@ -196,7 +211,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print_demo(demo::seed(&store).await?);
             Ok(())
         }
+        Command::Backup { file } => back_up(&settings, &file).await,
     }
+}
+
+/// `pricegate backup FILE`: the SQLite database, as one moment saw it, into
+/// a new file only its owner may read (it holds password hashes and every
+/// quote), without stopping the service.
+async fn back_up(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    let Some(database) = pricegate_store::sqlite_file(&settings.database_url) else {
+        anyhow::bail!(
+            "pricegate backup copies a SQLite database, and DATABASE_URL names another: back PostgreSQL up with \
+             pg_dump, as in `pg_dump -Fc -f pricegate.dump \"$DATABASE_URL\"`"
+        );
+    };
+    let whole = |path: &std::path::Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    anyhow::ensure!(
+        database.exists(),
+        "there is no database at {} to back up (DATABASE_URL names it, from the directory pricegate runs in)",
+        whole(&database).display()
+    );
+    let target = file.to_str().context("the backup's file name is not UTF-8: give another")?;
+    let mut create = std::fs::OpenOptions::new();
+    create.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+    create.open(file).with_context(|| format!("cannot create {} (a backup never replaces a file)", file.display()))?;
+    let store = pricegate_store::Store::connect(&settings.database_url, 1).await?;
+    if let Err(e) = store.back_up_into(target).await {
+        let _ = std::fs::remove_file(file);
+        return Err(anyhow::Error::new(e).context(format!("the backup into {} failed", file.display())));
+    }
+    println!("{} backed up into {}", whole(&database).display(), whole(file).display());
+    Ok(())
 }
 
 /// What `demo` did, on standard output; a reader gone (a closed pipe) is
@@ -253,7 +300,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     app.run_until(shutdown).await
 }
 
-/// Resolves on SIGINT or SIGTERM. The handlers are in place once this
+/// Resolves on SIGINT, SIGTERM or SIGHUP. The handlers are in place once this
 /// returns, so a signal sent the moment `listening on` is printed is a
 /// graceful stop, not the signal's default action.
 fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
@@ -262,10 +309,15 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static
         use tokio::signal::unix::{SignalKind, signal};
         let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
         let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        // Its terminal closed, or a log rotation's habit: a stop as graceful
+        // as SIGTERM's, not the default's sudden end (Pricegate logs to its
+        // error output and has no file to reopen).
+        let mut hang_up = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
         async move {
             tokio::select! {
                 _ = interrupt.recv() => {},
                 _ = terminate.recv() => {},
+                _ = hang_up.recv() => tracing::info!("SIGHUP: stopping as on SIGTERM"),
             }
         }
     };

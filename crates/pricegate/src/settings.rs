@@ -153,25 +153,83 @@ pub const VARIABLES: [&str; 17] = [
 
 /// A warning for each of `names` (the environment's variables) that is
 /// named like a setting of the service and is none: a misspelt setting
-/// (`PRICEGATE_REMINDER`), or one with a prefix it does not have
-/// (`PRICEGATE_SMTP_URL`), is otherwise left at its default without a word.
-/// The test suite's and benchmark's own (`PRICEGATE_TEST_…`,
-/// `PRICEGATE_BENCH_…`, `PRICEGATE_BIN`) are theirs.
+/// (`PRICEGATE_REMINDER`, `DATABSE_URL`), or one with a prefix it does not
+/// have (`PRICEGATE_SMTP_URL`), is otherwise left at its default without a
+/// word. Each names the setting it is nearest to, if one is near. The test
+/// suite's and benchmark's own (`PRICEGATE_TEST_…`, `PRICEGATE_BENCH_…`,
+/// `PRICEGATE_BIN`) are theirs.
 pub fn unknown_variables<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let theirs = |name: &str| {
         name == "PRICEGATE_BIN" || name.starts_with("PRICEGATE_TEST_") || name.starts_with("PRICEGATE_BENCH_")
     };
     names
         .into_iter()
-        .filter(|name| name.starts_with("PRICEGATE_") && !VARIABLES.contains(name) && !theirs(name))
-        .map(|name| {
-            let meant = VARIABLES.iter().find(|v| name.strip_prefix("PRICEGATE_") == Some(**v));
-            match meant {
-                Some(meant) => format!("{name} is not a setting and is ignored: the setting is {meant}"),
-                None => format!("{name} is not a setting and is ignored (see the README's Settings for their names)"),
+        .filter(|name| !VARIABLES.contains(name) && !theirs(name))
+        .filter_map(|name| match (name.starts_with("PRICEGATE_"), meant(name)) {
+            (_, Some(meant)) => Some(format!("{name} is not a setting and is ignored: the setting is {meant}")),
+            (true, None) => {
+                Some(format!("{name} is not a setting and is ignored (see the README's Settings for their names)"))
             }
+            // Any other variable of the environment (`HOME`, `PATH`).
+            (false, None) => None,
         })
         .collect()
+}
+
+/// The setting a variable that is none was meant to be, if any is near:
+/// for a `PRICEGATE_…` one, the same without the prefix, a name for the
+/// same thing that other services use, or one a letter or two away from
+/// it; for any other, a setting without the prefix a letter or two away
+/// (`DATABSE_URL`), so that the machine's own (`MAILDIR`, `TZ`) are left be.
+fn meant(name: &str) -> Option<&'static str> {
+    const OTHER_NAMES: [(&str, &str); 6] = [
+        ("LISTEN", "PRICEGATE_BIND"),
+        ("PORT", "PRICEGATE_BIND"),
+        ("ADDRESS", "PRICEGATE_BIND"),
+        ("MAIL_URL", "SMTP_URL"),
+        ("DATABASE", "DATABASE_URL"),
+        ("TZ", "PRICEGATE_TIMEZONE"),
+    ];
+    let bare = name.strip_prefix("PRICEGATE_");
+    if let Some(bare) = bare {
+        if let Some(same) = VARIABLES.iter().find(|v| **v == bare) {
+            return Some(same);
+        }
+        if let Some((_, meant)) = OTHER_NAMES.iter().find(|(other, _)| *other == bare) {
+            return Some(meant);
+        }
+    }
+    let looked_at = bare.unwrap_or(name);
+    // Two letters off at most, and fewer than a third of the name's.
+    VARIABLES
+        .iter()
+        .filter_map(|v| match bare {
+            Some(_) => Some((v.strip_prefix("PRICEGATE_").unwrap_or(v), *v)),
+            None => (!v.starts_with("PRICEGATE_")).then_some((*v, *v)),
+        })
+        .map(|(compared, v)| (letters_apart(looked_at, compared), v))
+        .filter(|(apart, _)| *apart <= 2 && apart * 3 < looked_at.len())
+        .min_by_key(|(apart, _)| *apart)
+        .map(|(_, v)| v)
+}
+
+/// How many letters must be added, dropped, changed or swapped with their
+/// neighbour to make `a` into `b` (optimal string alignment distance).
+fn letters_apart(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut rows = vec![(0..=b.len()).collect::<Vec<usize>>()];
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let change = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (rows[i - 1][j] + 1).min(row[j - 1] + 1).min(rows[i - 1][j - 1] + change);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(rows[i - 2][j - 2] + 1);
+            }
+        }
+        rows.push(row);
+    }
+    rows[a.len()][b.len()]
 }
 
 impl Settings {
@@ -680,12 +738,29 @@ mod tests {
             "PRICEGATE_BENCH_PEOPLE",
             "PRICEGATE_BIN",
             "HOME",
+            "PATH",
+            "TZ",
+            "HOSTNAME",
+            "DATABSE_URL",
+            "SMTP_ULR",
+            "MAIL_FORM",
+            "PRICEGATE_LISTEN",
+            "PRICEGATE_MAIL_URL",
+            "PRICEGATE_SOMETHING",
+            "MAILDIR",
+            "BASE_URL",
         ]);
         assert_eq!(
             warned,
             [
                 "PRICEGATE_SMTP_URL is not a setting and is ignored: the setting is SMTP_URL",
-                "PRICEGATE_REMINDER is not a setting and is ignored (see the README's Settings for their names)",
+                "PRICEGATE_REMINDER is not a setting and is ignored: the setting is PRICEGATE_REMINDERS",
+                "DATABSE_URL is not a setting and is ignored: the setting is DATABASE_URL",
+                "SMTP_ULR is not a setting and is ignored: the setting is SMTP_URL",
+                "MAIL_FORM is not a setting and is ignored: the setting is MAIL_FROM",
+                "PRICEGATE_LISTEN is not a setting and is ignored: the setting is PRICEGATE_BIND",
+                "PRICEGATE_MAIL_URL is not a setting and is ignored: the setting is SMTP_URL",
+                "PRICEGATE_SOMETHING is not a setting and is ignored (see the README's Settings for their names)",
             ]
         );
     }

@@ -35,17 +35,21 @@ fn create_private(url: &str) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        use std::str::FromStr;
-        if !url.starts_with("sqlite:") || url.contains("mode=memory") {
-            return;
-        }
-        let Ok(options) = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url) else { return };
-        let path = options.get_filename();
-        if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") || path.exists() {
-            return;
-        }
+        let Some(path) = sqlite_file(url).filter(|path| !path.exists()) else { return };
         let _created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
     }
+}
+
+/// The file of the SQLite database `url` names (relative to the working
+/// directory, as written); `None` for PostgreSQL or a database in memory.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    use std::str::FromStr;
+    if !url.starts_with("sqlite:") || url.contains("mode=memory") {
+        return None;
+    }
+    let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    (!path.as_os_str().is_empty() && path != std::path::Path::new(":memory:")).then(|| path.to_path_buf())
 }
 
 impl Store {
@@ -199,6 +203,15 @@ impl Store {
                 "the database did not answer within {within:?}"
             )))),
         }
+    }
+
+    /// Copies this SQLite database, as one transaction sees it, into
+    /// `target`, an empty file (`VACUUM INTO`): a backup taken while it
+    /// serves, compacted, that opens on its own (no `-wal` beside it).
+    pub async fn back_up_into(&self, target: &str) -> Result<(), StoreError> {
+        let statement = Statement::from_sql_and_values(DbBackend::Sqlite, "VACUUM INTO ?", [target.into()]);
+        self.db.execute_raw(statement).await?;
+        Ok(())
     }
 
     pub fn backend(&self) -> DbBackend {
