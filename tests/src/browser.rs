@@ -322,12 +322,14 @@ impl Page {
         self.client.issue_cmd(EmulateMedia(media)).await.unwrap_or_else(|e| panic!("emulating {media:?} media: {e}"));
     }
 
-    /// Whether the first element matching `css` is laid out (not `display:
-    /// none` itself or inside such an element).
+    /// Whether the first element matching `css` is laid out and shown (not
+    /// `display: none` itself or inside such an element, nor folded away
+    /// in a closed `<details>`).
     pub async fn is_displayed(&self, css: &str) -> bool {
         self.client
             .execute(
-                "const e = document.querySelector(arguments[0]); return !!e && e.getClientRects().length > 0;",
+                "const e = document.querySelector(arguments[0]); \
+                 return !!e && e.getClientRects().length > 0 && e.checkVisibility();",
                 vec![css.into()],
             )
             .await

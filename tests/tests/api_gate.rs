@@ -1006,13 +1006,22 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     assert!(fine_row.contains("50.00 EUR · +5.00 EUR while it is valid"), "{fine_row}");
     let short_row = section(pending, &format!("/quotes/{short}"), "</a>");
     assert!(short_row.contains("10.00 EUR · no change while it is valid"), "{short_row}");
-    assert!(html.contains("Held up: 2 drafts worth 60.00 EUR, +5.00 EUR on them while they are valid."), "{html}");
+    // Summed over every draft it holds up, as the escalation's e-mail sums
+    // them: the two with nobody to sign (listed below) too.
+    assert!(
+        html.contains(
+            "Held up: 4 drafts worth 170.00 EUR, +16.00 EUR on them while they are valid, 2 of them with nobody to \
+             sign (below)."
+        ),
+        "{html}"
+    );
     assert!(!pending.contains("Omar") && !pending.contains("Dora"), "{pending}");
     assert!(html.contains("Held up with nobody to sign (2 quotes of 2 signers)"), "{html}");
     let stranded_rows = section(&html, "id=\"stranded\"", "</table>");
     for (who, why, quote) in [("Dora", "deactivated", gone), ("Omar", "now in finance", stranded)] {
         let row = section(stranded_rows, who, "</tr>");
         assert!(row.contains(why) && row.contains(&format!("/quotes/{quote}")), "{who}: {row}");
+        assert!(row.contains("while it is valid"), "what the notice does to it, as to the others: {row}");
     }
     assert!(!stranded_rows.contains(&format!("/quotes/{fine}")), "{stranded_rows}");
 

@@ -752,6 +752,12 @@ async fn a_long_list_of_quotes_comes_a_page_at_a_time_and_by_state() {
         assert!(!sam.is_displayed("#quote-search").await);
         sam.emulate_print(false).await;
         assert!(!sam.is_displayed("#printed-filter").await, "on screen, the search field says it");
+        // A quote printed for its file keeps its history, folded on screen.
+        sam.goto(&format!("/quotes/{cancelled_reference}")).await;
+        assert!(!sam.is_displayed("#history tbody tr").await, "folded on screen");
+        sam.emulate_print(true).await;
+        assert!(sam.is_displayed("#history tbody tr").await, "printed open");
+        sam.emulate_print(false).await;
         sam.goto(&format!("/quotes?search={}", "x".repeat(201))).await;
         assert_eq!(
             sam.text("#list-note").await,

@@ -227,8 +227,10 @@ both_backends! {
         assert_eq!(sam.get("/api/v1/outbox").await.status, 403);
         let one = admin.get(&format!("/api/v1/outbox/{}", rows[0]["id"].as_str().unwrap())).await;
         assert_eq!(one.status, 200, "{}", one.text);
-        assert!(one.body["text_body"].as_str().unwrap().contains("Pumps up 10%") && one.body["html_body"].as_str().unwrap().contains("<table"));
-        assert!(one.text.contains("/ack/…") && !one.text.contains(link.rsplit('/').next().unwrap()), "links are redacted: {}", one.text);
+        // A notice's e-mail lists the drafts it holds up, customers and
+        // totals: an administrator, who does not read quotes, is not shown it.
+        assert!(one.body["text_body"].as_str().unwrap().starts_with("Withheld: this e-mail names quotes"), "{}", one.text);
+        assert!(!one.text.contains("/ack/") && !one.text.contains(link.rsplit('/').next().unwrap()), "{}", one.text);
         assert_eq!(sam.get(&format!("/api/v1/outbox/{}", rows[0]["id"].as_str().unwrap())).await.status, 403);
 
         // The outbox itself never held a working link: tokens are minted as the message leaves.

@@ -279,7 +279,7 @@ impl<'a> LineCounter<'a> {
 /// no other way: one comma, after it fewer than three digits and no more
 /// than the currency has, before it digits, grouped by points in threes or
 /// not at all. `None` for anything else (`1,250` may be a thousand).
-fn decimal_comma(raw: &str, minor_digits: u8) -> Option<String> {
+pub fn decimal_comma(raw: &str, minor_digits: u8) -> Option<String> {
     let (whole, fraction) = raw.split_once(',')?;
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(fraction) || fraction.len() >= 3 || fraction.len() > usize::from(minor_digits) {

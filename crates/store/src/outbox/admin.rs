@@ -25,12 +25,16 @@ pub struct OutboxView {
     /// or on taking over drafts it holds up), `reminder`, `escalation` (to
     /// finance), `signer` (about signing drafts: named, released, handed
     /// over, or a signer gone or back), `approval`, `approval_request`,
-    /// `approval_declined` (finance's approval of old prices),
+    /// `approval_declined` (finance's approval of old prices), `finalised`
+    /// (to a draft's owner, when a colleague who signs it finalises it),
     /// `password_reset`, `invitation` (each with a link to choose a
     /// password), `password_changed` or `address_changed` (to the address before).
     pub kind: String,
     pub dedupe_key: String,
     pub to: String,
+    /// Of an e-mail about one quote (`signer`, `approval…`, `finalised`),
+    /// whose subject names its customer, a sentence saying it is withheld:
+    /// administrators do not read quotes.
     pub subject: String,
     pub message_id: String,
     /// `pending`, `sent`, `failed` or `skipped` (no longer needed when its
@@ -50,12 +54,16 @@ pub struct OutboxView {
 
 impl From<outbox::Model> for OutboxView {
     fn from(m: outbox::Model) -> Self {
+        let subject = match SUBJECT_NAMES_A_CUSTOMER.contains(&m.kind.as_str()) {
+            true => WITHHELD_SUBJECT.to_owned(),
+            false => m.subject,
+        };
         OutboxView {
             id: m.id,
             kind: m.kind,
             dedupe_key: m.dedupe_key,
             to: m.to_addr,
-            subject: m.subject,
+            subject,
             message_id: m.message_id,
             next_attempt_at: (m.state == PENDING).then_some(m.next_attempt_at),
             state: m.state,
@@ -67,9 +75,22 @@ impl From<outbox::Model> for OutboxView {
     }
 }
 
+/// The kinds of e-mail whose subject names a quote's customer.
+const SUBJECT_NAMES_A_CUSTOMER: [&str; 5] =
+    [super::SIGNER, super::APPROVAL, super::APPROVAL_ASKED, super::APPROVAL_DECLINED, super::FINALISED];
+/// The kinds of e-mail about someone's account alone, whose bodies an
+/// administrator may read: every other names quotes (a notice's e-mails
+/// list the drafts it holds up, with their customers and totals).
+const ABOUT_AN_ACCOUNT: [&str; 4] =
+    [super::PASSWORD_RESET, super::INVITATION, super::PASSWORD_CHANGED, super::ADDRESS_CHANGED];
+const WITHHELD_SUBJECT: &str = "(about a quote: withheld, as administrators do not read quotes)";
+const WITHHELD_BODY: &str = "Withheld: this e-mail names quotes, their customers and totals, which administrators \
+    do not read. Its recipient, state and attempts are above.";
+
 /// One message as an admin reads it: the row and its bodies, with every
 /// acknowledgement link cut short, so that reading someone's mail does not
-/// hand the reader the power to acknowledge for them.
+/// hand the reader the power to acknowledge for them. The bodies of every
+/// e-mail but those about an account alone are withheld: they name quotes.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OutboxMessageView {
     #[serde(flatten)]
@@ -103,7 +124,10 @@ impl Store {
     /// One message with its bodies, links redacted (see [`OutboxMessageView`]).
     pub async fn get_outbox_message(&self, id: Uuid) -> Result<OutboxMessageView, StoreError> {
         let row = outbox::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::not_found("message"))?;
-        let (text_body, html_body) = (redact_ack_links(&row.text_body), redact_ack_links(&row.html_body));
+        let (text_body, html_body) = match ABOUT_AN_ACCOUNT.contains(&row.kind.as_str()) {
+            true => (redact_ack_links(&row.text_body), redact_ack_links(&row.html_body)),
+            false => (WITHHELD_BODY.to_owned(), format!("<p>{WITHHELD_BODY}</p>")),
+        };
         Ok(OutboxMessageView { row: row.into(), text_body, html_body })
     }
 

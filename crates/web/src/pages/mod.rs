@@ -404,6 +404,18 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
+/// How an acknowledgement was given, as a page says it (the API's
+/// `channel`): a reader of the evidence should not take `email` for a reply
+/// by e-mail.
+pub(crate) fn channel_in_words(channel: &str) -> &str {
+    match channel {
+        "email" => "the link in its e-mail",
+        "web" => "a Pricegate page",
+        "api" => "the API",
+        other => other,
+    }
+}
+
 impl PageError {
     pub fn new(status: StatusCode, heading: impl Into<String>, message: impl Into<String>) -> Self {
         PageError { status, heading: heading.into(), message: message.into(), code: None }

@@ -338,6 +338,29 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
     // A price in quotes, as a spreadsheet writes one with a comma: the price.
     let price = price.trim();
     let price = price.strip_prefix('"').and_then(|p| p.strip_suffix('"')).unwrap_or(price);
+    // Between semicolons or tabs, as a spreadsheet in much of Europe copies
+    // its cells, a comma is the decimal sign where it can only be that
+    // (`392,88`, `16.575,09`), as the price list's import reads it; one that
+    // could as well group thousands (`1,250`) is not guessed at.
+    let decimal_point;
+    let price = match pricegate_domain::product_csv::decimal_comma(price, currency.minor_digits()) {
+        Some(read) if line.contains([';', '\t']) => {
+            decimal_point = read;
+            decimal_point.as_str()
+        }
+        None if line.contains([';', '\t']) && price.contains(',') && !price.contains('.') => {
+            return Err(format!(
+                "\u{201c}{price}\u{201d} has a comma, which between semicolons or tabs may be the decimal sign or a \
+                 thousands separator: write the price {}.",
+                match currency.minor_digits() {
+                    0 => format!("without separators, as {}", currency.example()),
+                    1 | 2 => format!("as {} or {}", currency.example().replace('.', ","), currency.example()),
+                    _ => format!("with a decimal point, as {}", currency.example()),
+                }
+            ));
+        }
+        _ => price,
+    };
     let unit_price_minor = currency.read_unit_price(price).map_err(|why| match why {
         UnreadablePrice::BelowZero => format!("{} is below zero: a price cannot be.", price.trim()),
         UnreadablePrice::TooHigh => {
@@ -745,6 +768,26 @@ mod tests {
         assert_eq!(quoted[0].unit_price_minor, 165_000, "a spreadsheet's quotes around a price");
         let highest = parse_changes("EU-1, 100,000,000.00, 2026-12-01", &products).unwrap();
         assert_eq!(highest[0].unit_price_minor, MAX_UNIT_PRICE_MINOR);
+    }
+
+    #[test]
+    fn between_semicolons_or_tabs_a_comma_is_the_decimal_sign_where_it_can_only_be_that() {
+        let products = [product("EU-1", "EUR"), product("JP-1", "JPY")];
+        for (line, minor) in [
+            ("EU-1; 392,88; 2027-01-01", 39_288),
+            ("EU-1\t16.575,09\t2027-01-01", 1_657_509),
+            ("EU-1;1250,5;2027-01-01", 125_050),
+            ("EU-1; 1,390.50; 2027-01-01", 139_050),
+        ] {
+            let changes = parse_changes(line, &products).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            assert_eq!(changes[0].unit_price_minor, minor, "{line:?}");
+        }
+        let refused = parse_changes("EU-1; 1,250; 2027-01-01", &products).unwrap_err();
+        assert!(
+            refused.contains("may be the decimal sign or a thousands separator: write the price as 1250,00 or 1250.00"),
+            "{refused}"
+        );
+        assert!(parse_changes("JP-1; 1,5; 2027-01-01", &products).is_err(), "yen have no decimals");
     }
 
     #[test]

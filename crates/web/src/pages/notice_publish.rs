@@ -714,17 +714,13 @@ async fn dashboard(
     signers.sort_unstable();
     signers.dedup();
     let effects = app.store.notice_effects(id, signers).await?;
-    // Summed over the drafts of those pending, as the table lists them
-    // (those held up with nobody to sign are listed apart).
-    let pending_ids: std::collections::HashSet<Uuid> = acks.pending.iter().map(|u| u.id).collect();
+    // Summed over every draft it holds up, as the escalation's e-mail sums
+    // them: those with nobody to sign, listed apart, too.
     let mut at_stake = Stake::default();
     for q in held_up {
         let total = effects.get(&q.id).map(|e| pricegate_mail::compose::money(&e.currency, e.total_minor));
-        let signer_pending = pending_ids.contains(&q.signer_id);
         let effect = effects.get(&q.id).map(|e| {
-            if signer_pending {
-                at_stake.add(&e.currency, e.total_minor, e.delta_minor);
-            }
+            at_stake.add(&e.currency, e.total_minor, e.delta_minor);
             match e.delta_minor {
                 0 => "no change while it is valid".to_owned(),
                 delta => format!("{} while it is valid", pricegate_mail::compose::signed_money(&e.currency, delta)),
@@ -756,7 +752,7 @@ async fn dashboard(
                 name: a.user.name,
                 email: a.user.email,
                 at: calendar.stamp(a.acknowledged_at, true),
-                channel: a.channel,
+                channel: super::channel_in_words(&a.channel).to_owned(),
                 from: [a.client_address, a.user_agent].into_iter().flatten().collect::<Vec<_>>().join(" · "),
                 blocked: Vec::new(),
                 reminded: String::new(),

@@ -1534,7 +1534,7 @@ async fn quote_page(
                         title: n.title.clone(),
                         published_at: calendar.stamp(n.published_at, true),
                         acknowledged_at: calendar.stamp(n.acknowledged_at, true),
-                        channel: n.channel.clone(),
+                        channel: super::channel_in_words(&n.channel).to_owned(),
                     })
                     .collect()
             })
