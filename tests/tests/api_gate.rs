@@ -678,6 +678,17 @@ async fn a_price_ahead_a_correction_replaced_for_its_day_counts_nothing(backend:
         html.contains(&format!("another notice, published since, sets 102.00 EUR from {monday} instead")),
         "{html}"
     );
+    // The first notice's own page, and the page of those awaiting her, say
+    // so of its valve's price, and of nothing else it sets.
+    let replaced = "Never in force: “Correction: DN50 ball valve”, published since, sets 102.00 EUR from the same day instead.";
+    for page in [format!("/notices/{first}"), "/notices/awaiting".to_owned()] {
+        let html = page_as(&app.base, &sara_user.email, &page).await;
+        assert_eq!(html.matches(replaced).count(), 1, "{page}: {html}");
+        let valve_row = html.split("<strong>VALVE-B50</strong>").nth(1).and_then(|r| r.split("</tr>").next());
+        assert!(valve_row.is_some_and(|row| row.contains(replaced)), "{page}: {html}");
+    }
+    let html = page_as(&app.base, &sara_user.email, &format!("/notices/{correction}")).await;
+    assert!(!html.contains("Never in force"), "the correction is the last word: {html}");
 }}
 
 /// One person does not both approve keeping old prices and finalise at

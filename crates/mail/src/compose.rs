@@ -54,6 +54,9 @@ pub struct ChangeRow {
     /// The step in words (see [`Currency::step`]); empty if not known.
     pub change: String,
     pub effective_on: String,
+    /// That a notice published since prices the product again from the same
+    /// day, so this price never takes force, in words; empty if none does.
+    pub replaced: String,
 }
 
 impl From<&PriceChangeView> for ChangeRow {
@@ -68,6 +71,17 @@ impl From<&PriceChangeView> for ChangeRow {
             new_price: money(&c.currency, c.unit_price_minor),
             change: c.price_before_minor.and_then(step).unwrap_or_default(),
             effective_on: c.effective_on.to_string(),
+            replaced: c
+                .replaced_by
+                .as_ref()
+                .map(|r| {
+                    format!(
+                        "Never in force: \u{201c}{}\u{201d}, published since, sets {} from the same day instead.",
+                        r.title,
+                        money(&c.currency, r.unit_price_minor)
+                    )
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -1097,6 +1111,51 @@ mod tests {
             Some("It changes 21 prices, all listed below; the link to acknowledge it comes last.")
         );
         assert!(long_notice_guide(21, 1).is_some_and(|g| g.contains("then the one quote of yours it holds up")));
+    }
+
+    #[test]
+    fn a_reminder_says_which_of_its_prices_a_notice_published_since_replaced() {
+        let change = |sku: &str, replaced_by| PriceChangeView {
+            sku: sku.into(),
+            product_name: format!("Product {sku}"),
+            currency: "EUR".into(),
+            unit_price_minor: 10_500,
+            effective_on: chrono::NaiveDate::from_ymd_opt(2027, 1, 4).unwrap_or_default(),
+            price_before_minor: Some(9_800),
+            replaced_by,
+        };
+        let correction =
+            pricegate_store::views::ReplacedBy { title: "Correction: valves".into(), unit_price_minor: 10_200 };
+        let notice = NoticeContent {
+            id: uuid::Uuid::nil(),
+            title: "Valves: new list prices".into(),
+            body: "From January.".into(),
+            published_at: chrono::Utc::now(),
+            changes: vec![change("VALVE-B50", Some(correction)), change("PUMP-1", None)],
+        };
+        let to = pricegate_store::Recipient {
+            id: uuid::Uuid::nil(),
+            name: "Sara".into(),
+            email: "sara@pricegate.test".into(),
+        };
+        let letter = Letter::Reminder {
+            notice: &notice,
+            to: &to,
+            quotes: &[],
+            ack_url: "http://pricegate.test/ack/x",
+            awaiting_url: "http://pricegate.test/notices/awaiting",
+            number: 1,
+            of: 3,
+        };
+        let composer = TemplateComposer { calendar: Calendar::UTC, link_ttl: chrono::Duration::days(14) };
+        let mail = composer.compose(&letter).expect("the reminder is written");
+        let replaced = "Never in force: \u{201c}Correction: valves\u{201d}, published since, sets 102.00 EUR from the same day instead.";
+        for part in [&mail.text, &mail.html] {
+            assert_eq!(part.matches(replaced).count(), 1, "{part}");
+        }
+        let valve =
+            mail.text.split_once("VALVE-B50").and_then(|(_, rest)| rest.split("PUMP-1").next()).unwrap_or_default();
+        assert!(valve.contains(replaced), "under the valve's line: {}", mail.text);
     }
 
     #[test]

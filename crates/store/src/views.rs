@@ -100,6 +100,20 @@ pub struct PriceChangeView {
     /// Not part of the API's answer, which lists notices without it.
     #[serde(skip)]
     pub price_before_minor: Option<i64>,
+    /// On a published notice read by a person: the notice published since
+    /// that sets another price for the same product from the same day, so
+    /// that this one never takes force (the last such, when several do).
+    #[serde(skip)]
+    pub replaced_by: Option<ReplacedBy>,
+}
+
+/// A later notice's price for a change's product and day (see
+/// [`PriceChangeView::replaced_by`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplacedBy {
+    /// That notice's title.
+    pub title: String,
+    pub unit_price_minor: i64,
 }
 
 impl From<&PriceChangeView> for pricegate_domain::PriceChange {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::audit::{AuditEntry, record};
 use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{acknowledgements, notice_changes, notices, products, quotes, users};
-use crate::views::{NoticeView, PriceChangeView, still_as_seen};
+use crate::views::{NoticeView, PriceChangeView, ReplacedBy, still_as_seen};
 use crate::{Actor, Store, StoreError};
 
 pub const MAX_CHANGES: usize = 500;
@@ -268,6 +268,7 @@ pub(crate) async fn load_changes(
             unit_price_minor: row.unit_price_minor,
             effective_on: row.effective_on,
             price_before_minor: None,
+            replaced_by: None,
         });
     }
     by_notice.values_mut().for_each(|changes| by_product_then_date(changes));
@@ -391,6 +392,62 @@ async fn fill_prices_before_each(
                 .max_by_key(|(on, seq, position, _)| (*on, *seq, *position))
                 .map(|(.., price)| price);
             change.price_before_minor = in_force.or_else(|| list_prices.get(&change.sku).copied());
+        }
+    }
+    fill_replaced_by(conn, notices, &skus, latest).await
+}
+
+/// Sets `replaced_by` of each change of the published notices among
+/// `notices` that a notice published since prices again for the same
+/// product and day: that one's price is the one in force from then, as the
+/// gate reads prices, and this one never is (`skus` are all the changes'
+/// products, dated `latest` at the latest).
+async fn fill_replaced_by(
+    conn: &impl ConnectionTrait,
+    notices: &mut [(&mut [PriceChangeView], AsOf)],
+    skus: &[String],
+    latest: NaiveDate,
+) -> Result<(), StoreError> {
+    let seq_of = |as_of: &AsOf| match as_of {
+        AsOf::Published(seq) => Some(*seq),
+        AsOf::Now => None,
+    };
+    let Some(earliest) = notices.iter().filter_map(|(_, as_of)| seq_of(as_of)).min() else { return Ok(()) };
+    // Each product and day's prices published after the earliest of them, as (seq, position, price, title).
+    let mut later: HashMap<(String, NaiveDate), Vec<(i64, i32, i64, String)>> = HashMap::new();
+    for chunk in skus.chunks(IN_LIST_CHUNK) {
+        let rows = notice_changes::Entity::find()
+            .select_only()
+            .column(notice_changes::Column::Sku)
+            .column(notice_changes::Column::EffectiveOn)
+            .column(notice_changes::Column::Position)
+            .column(notice_changes::Column::UnitPriceMinor)
+            .column(notices::Column::Seq)
+            .column(notices::Column::Title)
+            .inner_join(notices::Entity)
+            .filter(notices::Column::State.eq(PUBLISHED))
+            .filter(notices::Column::Seq.gt(earliest))
+            .filter(notice_changes::Column::Sku.is_in(chunk.iter().cloned()))
+            .filter(notice_changes::Column::EffectiveOn.lte(latest))
+            .into_tuple::<(String, NaiveDate, i32, i64, Option<i64>, String)>()
+            .all(conn)
+            .await?;
+        for (sku, on, position, price, seq, title) in rows {
+            later.entry((sku, on)).or_default().push((seq.unwrap_or_default(), position, price, title));
+        }
+    }
+    for (changes, as_of) in notices.iter_mut() {
+        let Some(own_seq) = seq_of(as_of) else { continue };
+        for change in changes.iter_mut() {
+            let key = (change.sku.clone(), change.effective_on);
+            let last = later
+                .get(&key)
+                .into_iter()
+                .flatten()
+                .filter(|(seq, ..)| *seq > own_seq)
+                .max_by_key(|(seq, position, ..)| (*seq, *position));
+            change.replaced_by =
+                last.map(|(_, _, price, title)| ReplacedBy { title: title.clone(), unit_price_minor: *price });
         }
     }
     Ok(())
@@ -799,6 +856,7 @@ mod tests {
             unit_price_minor: 100,
             effective_on: NaiveDate::from_ymd_opt(2027, 1, day).unwrap(),
             price_before_minor: None,
+            replaced_by: None,
         };
         let mut changes =
             [change("PUMP", 20), change("HOSE", 30), change("PUMP", 5), change("HOSE", 1), change("TAP", 9)];

@@ -445,6 +445,7 @@ fn change_view(c: &NewPriceChange, products: &[ProductView]) -> PriceChangeView 
         unit_price_minor: c.unit_price_minor,
         effective_on: c.effective_on,
         price_before_minor: None,
+        replaced_by: None,
     }
 }
 

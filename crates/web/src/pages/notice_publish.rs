@@ -914,6 +914,7 @@ mod tests {
             unit_price_minor: price,
             effective_on: chrono::NaiveDate::from_ymd_opt(on.0, on.1, on.2).expect("a date"),
             price_before_minor: before,
+            replaced_by: None,
         };
         let later = pricegate_store::UpcomingPrice {
             sku: "OVERTAKEN".into(),
