@@ -397,6 +397,10 @@ async fn fill_prices_before_each(
     fill_replaced_by(conn, notices, &skus, latest).await
 }
 
+/// A published price: its notice's `seq`, its place in that notice, the
+/// price, and the notice's title.
+type Published = (i64, i32, i64, String);
+
 /// Sets `replaced_by` of each change of the published notices among
 /// `notices` that a notice published since prices again for the same
 /// product and day: that one's price is the one in force from then, as the
@@ -413,8 +417,8 @@ async fn fill_replaced_by(
         AsOf::Now => None,
     };
     let Some(earliest) = notices.iter().filter_map(|(_, as_of)| seq_of(as_of)).min() else { return Ok(()) };
-    // Each product and day's prices published after the earliest of them, as (seq, position, price, title).
-    let mut later: HashMap<(String, NaiveDate), Vec<(i64, i32, i64, String)>> = HashMap::new();
+    // Each product and day's prices published after the earliest of them.
+    let mut later: HashMap<(String, NaiveDate), Vec<Published>> = HashMap::new();
     for chunk in skus.chunks(IN_LIST_CHUNK) {
         let rows = notice_changes::Entity::find()
             .select_only()
