@@ -719,7 +719,7 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up(backen
         "{table}"
     );
     assert_eq!(html.matches("<span class=\"reminded\">None yet</span>").count(), 2, "{table}");
-    let unreminded = "None: no draft of theirs waits for it, so only Remind now reminds them";
+    let unreminded = "None: no draft of theirs waits for it, so only Remind reminds them";
     assert_eq!(html.matches(unreminded).count(), 3, "Abe, Bea and Carl hold up nothing: {table}");
 
     // Each says the reminders queued for them: those the notice holds up are reminded, the others not.

@@ -157,7 +157,7 @@ async fn a_client_that_stalls_a_request_does_not_keep_the_server_from_stopping()
 /// token, a media type not taken) is answered with `Connection: close`: the
 /// server cannot read the next request from behind that body, and a client
 /// told so opens another connection instead of sending it down this one.
-/// Answered after reading its body, a request keeps its connection.
+/// Refused after its body was read, a request keeps its connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_refused_before_its_body_was_read_says_its_connection_closes() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -165,7 +165,7 @@ async fn a_request_refused_before_its_body_was_read_says_its_connection_closes()
 
     let app = TestApp::spawn(Backend::Sqlite).await;
     let addr: SocketAddr = app.base.trim_start_matches("http://").parse().expect("the server's address");
-    let head = |request: &'static str| async move {
+    let head = |request: String| async move {
         let mut stream = TcpStream::connect(addr).await.expect("connects");
         stream.write_all(request.as_bytes()).await.expect("the request is sent");
         let mut answer = Vec::new();
@@ -186,11 +186,19 @@ async fn a_request_refused_before_its_body_was_read_says_its_connection_closes()
         "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n",
     ];
     for request in unread {
-        let answer = head(request).await;
+        let answer = head(request.to_owned()).await;
         assert!(answer.starts_with("http/1.1 4"), "{request}: {answer}");
         assert!(answer.contains("\r\nconnection: close\r\n"), "{request}: {answer}");
     }
-    let kept = head("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let kept = head("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_owned()).await;
     assert!(kept.starts_with("http/1.1 200") && !kept.contains("connection: close"), "{kept}");
+    // Refused once it was read, a body costs its connection nothing.
+    let login = r#"{"email":"nobody@pricegate.test","password":"not the password"}"#;
+    let refused = format!(
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{login}",
+        login.len()
+    );
+    let kept = head(refused).await;
+    assert!(kept.starts_with("http/1.1 401") && !kept.contains("connection: close"), "{kept}");
     app.stop().await;
 }

@@ -479,7 +479,7 @@ async fn a_sqlite_database_is_backed_up_while_it_serves_and_the_copy_serves_alon
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     let again = pricegate_tests::process::command_output(&["backup", target], &env, "").await;
     let refused = String::from_utf8_lossy(&again.stderr);
-    assert!(!again.status.success() && refused.contains("never replaces a file"), "{refused}");
+    assert!(!again.status.success() && refused.contains("exists: a backup never replaces a file"), "{refused}");
     server.kill().await;
 
     let copy = format!("sqlite://{target}?mode=rwc");
@@ -497,4 +497,53 @@ async fn a_sqlite_database_is_backed_up_while_it_serves_and_the_copy_serves_alon
     let out = pricegate_tests::process::command_output(&["backup", &elsewhere], &postgres, "").await;
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && said.contains("pg_dump"), "{said}");
+}
+
+/// SIGHUP (its terminal closed) stops the server as SIGTERM does, cleanly;
+/// started to ignore it, as `nohup` starts a program, it serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_stops_the_server_cleanly_unless_it_was_started_to_ignore_it() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let env = [("RUST_LOG", "info"), ("PRICEGATE_BIND", "127.0.0.1:0")];
+    let hang_up = |pid: u32| async move {
+        let sent = Command::new("kill").args(["-HUP", &pid.to_string()]).status().await.expect("kill runs");
+        assert!(sent.success());
+    };
+
+    // As `nohup` starts it: SIGHUP ignored from the start, and exec keeps that.
+    let mut ignoring = pricegate_in(dir.path(), "serve", &env);
+    let ignoring = ignoring.as_std_mut();
+    let mut nohup = Command::new("sh");
+    nohup
+        .args(["-c", "trap '' HUP; exec \"$0\" \"$@\"", &server_binary().display().to_string(), "serve"])
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(ignoring.get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = nohup.spawn().expect("pricegate starts");
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let listening = until_line(&mut stdout, |l| l.starts_with("listening on "), "listening").await;
+    let base = listening.trim_start_matches("listening on ").trim().to_owned();
+    hang_up(child.id().expect("running")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let health = reqwest::get(format!("{base}/healthz")).await.expect("it still answers");
+    assert_eq!(health.status(), 200);
+    child.kill().await.expect("pricegate stops");
+
+    // Started plainly: SIGHUP stops it as SIGTERM does.
+    let mut child = pricegate_in(dir.path(), "serve", &env).spawn().expect("pricegate starts");
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    until_line(&mut stdout, |l| l.starts_with("listening on "), "listening").await;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    hang_up(child.id().expect("running")).await;
+    let said = until_line(stderr, |l| l.contains("SIGHUP"), "the log of the hang-up").await;
+    assert!(said.contains("stopping as on SIGTERM"), "{said}");
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("pricegate stops within 30 s of SIGHUP")
+        .expect("pricegate is waited for");
+    assert!(status.success(), "a clean stop: {status}");
 }

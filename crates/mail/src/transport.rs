@@ -122,16 +122,19 @@ impl std::fmt::Debug for AnyTransport {
     }
 }
 
-/// Whether `url` is `smtp://` with a user (and password) but without
-/// `tls=required`: lettre would then log in without TLS, or with it only if
-/// the server offers it (`tls=opportunistic`).
+/// Whether `url` is `smtp://` with a password but without `tls=required`,
+/// read as lettre reads it: the first `tls` of the query counts, and a
+/// fragment is no part of it. Lettre would then log in without TLS, or with
+/// it only if the server offers it (`tls=opportunistic`). A user without a
+/// password logs in to nothing.
 pub fn password_in_clear(url: &str) -> bool {
     let Some(rest) = url.strip_prefix("smtp://") else { return false };
-    let (authority, query) = match rest.split_once('?') {
-        Some((authority, query)) => (authority, query),
-        None => (rest, ""),
-    };
-    authority.contains('@') && !query.split('&').any(|pair| pair == "tls=required")
+    let rest = rest.split('#').next().unwrap_or(rest);
+    let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority = address.split('/').next().unwrap_or(address);
+    let has_password = authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':'));
+    let tls = query.split('&').find_map(|pair| pair.strip_prefix("tls="));
+    has_password && tls != Some("required")
 }
 
 impl AnyTransport {

@@ -231,18 +231,28 @@ async fn back_up(settings: &Settings, file: &std::path::Path) -> anyhow::Result<
         "there is no database at {} to back up (DATABASE_URL names it, from the directory pricegate runs in)",
         whole(&database).display()
     );
+    // The whole path: SQLite would read a name beginning `file:` as a URI.
+    let file = whole(file);
     let target = file.to_str().context("the backup's file name is not UTF-8: give another")?;
     let mut create = std::fs::OpenOptions::new();
     create.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
-    create.open(file).with_context(|| format!("cannot create {} (a backup never replaces a file)", file.display()))?;
-    let store = pricegate_store::Store::connect(&settings.database_url, 1).await?;
-    if let Err(e) = store.back_up_into(target).await {
-        let _ = std::fs::remove_file(file);
+    create.open(&file).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            anyhow::anyhow!("{} exists: a backup never replaces a file, give a new one", file.display())
+        }
+        _ => anyhow::anyhow!("cannot create {}: {e}", file.display()),
+    })?;
+    let copied = match pricegate_store::Store::connect(&settings.database_url, 1).await {
+        Ok(store) => store.back_up_into(target).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&file);
         return Err(anyhow::Error::new(e).context(format!("the backup into {} failed", file.display())));
     }
-    println!("{} backed up into {}", whole(&database).display(), whole(file).display());
+    println!("{} backed up into {}", whole(&database).display(), file.display());
     Ok(())
 }
 
@@ -300,7 +310,17 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     app.run_until(shutdown).await
 }
 
-/// Resolves on SIGINT, SIGTERM or SIGHUP. The handlers are in place once this
+/// Whether this process was started ignoring SIGHUP (by `nohup`), as Linux
+/// tells in `/proc/self/status` (`SigIgn`, a mask with SIGHUP, signal 1,
+/// its lowest bit); elsewhere, taken as not.
+#[cfg(unix)]
+fn sighup_ignored() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let mask = status.lines().find_map(|line| line.strip_prefix("SigIgn:")).map(str::trim);
+    mask.and_then(|hex| u64::from_str_radix(hex, 16).ok()).is_some_and(|ignored| ignored & 1 == 1)
+}
+
+/// Resolves on SIGINT, SIGTERM or SIGHUP (unless started to ignore it). The handlers are in place once this
 /// returns, so a signal sent the moment `listening on` is printed is a
 /// graceful stop, not the signal's default action.
 fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
@@ -311,13 +331,23 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static
         let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
         // Its terminal closed, or a log rotation's habit: a stop as graceful
         // as SIGTERM's, not the default's sudden end (Pricegate logs to its
-        // error output and has no file to reopen).
-        let mut hang_up = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+        // error output and has no file to reopen). Started to ignore it
+        // (`nohup`), it goes on ignoring it.
+        let mut hang_up = match sighup_ignored() {
+            true => None,
+            false => Some(signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?),
+        };
         async move {
+            let hung_up = async {
+                match hang_up.as_mut() {
+                    Some(hang_up) => hang_up.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = interrupt.recv() => {},
                 _ = terminate.recv() => {},
-                _ = hang_up.recv() => tracing::info!("SIGHUP: stopping as on SIGTERM"),
+                _ = hung_up => tracing::info!("SIGHUP: stopping as on SIGTERM"),
             }
         }
     };

@@ -159,8 +159,15 @@ pub const VARIABLES: [&str; 17] = [
 /// suite's and benchmark's own (`PRICEGATE_TEST_…`, `PRICEGATE_BENCH_…`,
 /// `PRICEGATE_BIN`) are theirs.
 pub fn unknown_variables<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    // And the platform's: Kubernetes names a service's address so
+    // (`PRICEGATE_SERVICE_HOST`, `PRICEGATE_PORT=tcp://…`), as Docker's links did.
     let theirs = |name: &str| {
-        name == "PRICEGATE_BIN" || name.starts_with("PRICEGATE_TEST_") || name.starts_with("PRICEGATE_BENCH_")
+        name == "PRICEGATE_BIN"
+            || name.starts_with("PRICEGATE_TEST_")
+            || name.starts_with("PRICEGATE_BENCH_")
+            || name.starts_with("PRICEGATE_SERVICE_")
+            || name == "PRICEGATE_PORT"
+            || name.starts_with("PRICEGATE_PORT_")
     };
     names
         .into_iter()
@@ -182,9 +189,8 @@ pub fn unknown_variables<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<St
 /// it; for any other, a setting without the prefix a letter or two away
 /// (`DATABSE_URL`), so that the machine's own (`MAILDIR`, `TZ`) are left be.
 fn meant(name: &str) -> Option<&'static str> {
-    const OTHER_NAMES: [(&str, &str); 6] = [
+    const OTHER_NAMES: [(&str, &str); 5] = [
         ("LISTEN", "PRICEGATE_BIND"),
-        ("PORT", "PRICEGATE_BIND"),
         ("ADDRESS", "PRICEGATE_BIND"),
         ("MAIL_URL", "SMTP_URL"),
         ("DATABASE", "DATABASE_URL"),
@@ -698,9 +704,16 @@ mod tests {
         let opportunistic = settings(&[("SMTP_URL", "smtp://mailer:S3cret@smtp.example:587?tls=opportunistic")]);
         assert_eq!(opportunistic.unwrap_err().variable, "SMTP_URL", "sent in clear to a server without STARTTLS");
         for url in [
+            "smtp://mailer:S3cret@smtp.example:587?tls=opportunistic&tls=required",
+            "smtp://mailer:S3cret@smtp.example:587#?tls=required",
+        ] {
+            assert_eq!(settings(&[("SMTP_URL", url)]).unwrap_err().variable, "SMTP_URL", "lettre reads {url} so");
+        }
+        for url in [
             "smtp://mailer:S3cret@smtp.example:587?tls=required",
             "smtps://mailer:S3cret@smtp.example",
             "smtp://127.0.0.1:25",
+            "smtp://mailer@smtp.example:25",
         ] {
             assert!(settings(&[("SMTP_URL", url)]).is_ok(), "{url}");
         }
@@ -749,6 +762,9 @@ mod tests {
             "PRICEGATE_SOMETHING",
             "MAILDIR",
             "BASE_URL",
+            "PRICEGATE_PORT",
+            "PRICEGATE_PORT_8080_TCP_ADDR",
+            "PRICEGATE_SERVICE_HOST",
         ]);
         assert_eq!(
             warned,

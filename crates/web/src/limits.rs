@@ -64,23 +64,54 @@ pub(crate) async fn refuse_oversized(request: Request, next: Next) -> Response {
     }
 }
 
-/// A request with a body that may be left unread, refused before it was
-/// read (no token, a media type not taken, an id that is none) or sent to a
-/// route that reads none (`GET`), ends its connection, and its answer says
-/// so: hyper cannot take the next request from behind an unread body, and a
-/// client that was not told would send it down a connection being closed.
+/// A request whose body was left unread, refused before it was read (no
+/// token, a media type not taken, an id that is none) or sent to a route
+/// that reads none, ends its connection, and its answer says so: hyper
+/// cannot take the next request from behind an unread body, and a client
+/// that was not told would send it down a connection being closed. One
+/// whose body was read to its end keeps its connection, refused or not.
 pub(crate) async fn close_after_unread_body(request: Request, next: Next) -> Response {
-    use axum::http::{HeaderValue, Method, header};
-    let length =
-        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
-    let has_body = length.is_some_and(|n| n > 0) || request.headers().contains_key(header::TRANSFER_ENCODING);
-    let reads_none = matches!(*request.method(), Method::GET | Method::HEAD);
+    use axum::http::{HeaderValue, header};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let read = Arc::new(AtomicBool::new(http_body::Body::is_end_stream(request.body())));
+    let watched = Arc::clone(&read);
+    let request = request.map(|body| axum::body::Body::new(ReadToItsEnd { body, read: watched }));
     let mut response = next.run(request).await;
-    let refused = response.status().is_client_error() || response.status().is_server_error();
-    if has_body && (reads_none || refused) {
+    if !read.load(Ordering::Acquire) {
         response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
+}
+
+/// A request's body that marks when it has been read to its end.
+struct ReadToItsEnd {
+    body: axum::body::Body,
+    read: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl http_body::Body for ReadToItsEnd {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(polled, std::task::Poll::Ready(None)) || self.body.is_end_stream() {
+            self.read.store(true, std::sync::atomic::Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// The longest request id of the client's that an answer repeats.

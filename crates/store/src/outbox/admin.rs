@@ -32,9 +32,10 @@ pub struct OutboxView {
     pub kind: String,
     pub dedupe_key: String,
     pub to: String,
-    /// Of an e-mail about one quote (`signer`, `approval…`, `finalised`),
-    /// whose subject names its customer, a sentence saying it is withheld:
-    /// administrators do not read quotes.
+    /// Of an e-mail about quotes (`signer`, `approval…`, `finalised`), whose
+    /// subject names a customer, a sentence saying it is withheld:
+    /// administrators do not read quotes. A notice's e-mails and an
+    /// account's keep theirs.
     pub subject: String,
     pub message_id: String,
     /// `pending`, `sent`, `failed` or `skipped` (no longer needed when its
@@ -54,9 +55,10 @@ pub struct OutboxView {
 
 impl From<outbox::Model> for OutboxView {
     fn from(m: outbox::Model) -> Self {
-        let subject = match SUBJECT_NAMES_A_CUSTOMER.contains(&m.kind.as_str()) {
-            true => WITHHELD_SUBJECT.to_owned(),
-            false => m.subject,
+        let kind = m.kind.as_str();
+        let subject = match ABOUT_AN_ACCOUNT.contains(&kind) || ABOUT_A_NOTICE.contains(&kind) {
+            true => m.subject,
+            false => WITHHELD_SUBJECT.to_owned(),
         };
         OutboxView {
             id: m.id,
@@ -75,9 +77,10 @@ impl From<outbox::Model> for OutboxView {
     }
 }
 
-/// The kinds of e-mail whose subject names a quote's customer.
-const SUBJECT_NAMES_A_CUSTOMER: [&str; 5] =
-    [super::SIGNER, super::APPROVAL, super::APPROVAL_ASKED, super::APPROVAL_DECLINED, super::FINALISED];
+/// The kinds of e-mail about a notice, whose subject names the notice alone
+/// (their bodies list the drafts it holds up). Every other kind's but an
+/// account's names a quote's customer, a kind added later's too.
+const ABOUT_A_NOTICE: [&str; 3] = [super::PUBLICATION, super::REMINDER, super::ESCALATION];
 /// The kinds of e-mail about someone's account alone, whose bodies an
 /// administrator may read: every other names quotes (a notice's e-mails
 /// list the drafts it holds up, with their customers and totals).

@@ -16,7 +16,7 @@ impl Store {
     /// `notices` acknowledged notices, `approved` when finance approved
     /// keeping old prices on it) that `by`, its signer, finalised it.
     /// Nothing when the signer owns it, when the owner's account is
-    /// deactivated, or when the store sends no mail.
+    /// deactivated or is now an administrator's, or when the store sends no mail.
     pub(crate) async fn tell_owner_finalised(
         &self,
         conn: &impl ConnectionTrait,
@@ -30,7 +30,9 @@ impl Store {
         }
         let Some(setup) = self.mail.clone() else { return Ok(()) };
         let people = users::Entity::find().filter(users::Column::Id.is_in([quote.owner_id, by.id])).all(conn).await?;
-        let Some(owner) = people.iter().find(|u| u.id == quote.owner_id && u.active) else { return Ok(()) };
+        // An owner since made an administrator, who does not read quotes, neither.
+        let reads_quotes = |u: &&users::Model| u.active && u.role != pricegate_domain::Role::Admin.as_str();
+        let Some(owner) = people.iter().filter(reads_quotes).find(|u| u.id == quote.owner_id) else { return Ok(()) };
         let Some(signer) = people.iter().find(|u| u.id == by.id) else { return Ok(()) };
         let to = recipient(owner);
         let signed = signed_quote(&setup.base_url, quote, total_minor, 0);

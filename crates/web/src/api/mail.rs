@@ -39,6 +39,8 @@ pub struct RemindedView {
 #[serde(deny_unknown_fields)]
 pub struct RemindIn {
     /// This salesperson alone, who must still be pending (409 `not_pending` otherwise); without it, everyone pending.
+    /// Not `null`: a client meaning one person is not taken to mean everyone.
+    #[serde(default, deserialize_with = "crate::extract::not_null")]
     pub user_id: Option<Uuid>,
 }
 

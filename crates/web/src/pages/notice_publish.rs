@@ -440,7 +440,7 @@ fn reminded_words(
 ) -> String {
     match reminded {
         None if holds_up => "None yet".to_owned(),
-        None => "None: no draft of theirs waits for it, so only Remind now reminds them".to_owned(),
+        None => "None: no draft of theirs waits for it, so only Remind reminds them".to_owned(),
         Some((1, last)) => format!("1, at {}", calendar.stamp(*last, true)),
         Some((n, last)) => format!("{n}, the last at {}", calendar.stamp(*last, true)),
     }
@@ -645,7 +645,7 @@ impl NoticeDone {
                     Some(user) => {
                         let mut people = page.pending.iter().chain(&page.acknowledged);
                         let name = people.find(|row| row.id == *user).map(|row| row.name.as_str());
-                        reminded_one_sentence(name.unwrap_or("That salesperson"), *queued > 0, again)
+                        reminded_one_sentence(name.unwrap_or("that salesperson"), *queued > 0, *left_out > 0, again)
                     }
                 }
             }
@@ -827,8 +827,10 @@ async fn remind(
         })?),
     };
     let reminded = match app.store.remind_now(&user.0.actor, id, one).await {
-        Err(StoreError::Conflict { code: "not_pending", message }) => {
-            return Err(PageError::new(StatusCode::CONFLICT, "Nobody reminded", message).with_code("not_pending"));
+        // Acknowledged since the dashboard was read: it says so, as it lists them now.
+        Err(StoreError::Conflict { code: "not_pending", .. }) => {
+            let done = NoticeDone::Reminded { one, queued: 0, left_out: 0, again_from: None };
+            return Ok(done.back_to_dashboard(&user.seal(&app), id));
         }
         reminded => reminded?,
     };
@@ -839,10 +841,14 @@ async fn remind(
 }
 
 /// What "Remind" in `name`'s row did: a reminder `queued`, or none, as they
-/// were e-mailed about the notice lately (again from `again`).
-fn reminded_one_sentence(name: &str, queued: bool, again: Option<String>) -> String {
+/// were e-mailed about the notice lately (`left_out`, again from `again`),
+/// or as the notice no longer waits for them.
+fn reminded_one_sentence(name: &str, queued: bool, left_out: bool, again: Option<String>) -> String {
     if queued {
         return format!("A reminder is queued for {name}.");
+    }
+    if !left_out {
+        return format!("No reminder queued: this notice no longer waits for an acknowledgement from {name}.");
     }
     let mut sentence =
         format!("No reminder queued: {name} was e-mailed about this notice in the last {AGAIN} minutes.");
@@ -1013,6 +1019,8 @@ mod tests {
     fn what_was_done_is_told_on_its_own_notice_only() {
         let (notice, other) = (Uuid::new_v4(), Uuid::new_v4());
         let reminded = |again_from| NoticeDone::Reminded { one: None, queued: 4, left_out: 1, again_from };
+        let one =
+            |queued, left_out, again_from| NoticeDone::Reminded { one: Some(other), queued, left_out, again_from };
         let all = [
             NoticeDone::Saved,
             NoticeDone::SavedAlready,
@@ -1020,6 +1028,9 @@ mod tests {
             NoticeDone::Published,
             reminded(None),
             reminded(Some(1_796_000_000)),
+            one(1, 0, None),
+            one(0, 1, Some(1_796_000_000)),
+            one(0, 0, None),
         ];
         for done in all {
             assert_eq!(NoticeDone::parse(&done.cookie_value(notice), notice), Some(done));
@@ -1033,6 +1044,8 @@ mod tests {
             "reminded.{n}.a.0",
             "reminded.{n}.1.0.x",
             "reminded.{n}.1.0.0.0",
+            "reminded-one.{n}.1.0",
+            "reminded-one.{n}.x.1.0",
         ] {
             let junk = junk.replace("{n}", &notice.to_string());
             assert_eq!(NoticeDone::parse(&junk, notice), None, "{junk}");
