@@ -607,6 +607,43 @@ async fn a_stopping_worker_finishes_the_messages_it_is_sending_and_gives_the_oth
     assert_each_once(&sink.messages(), &people.iter().map(|u| u.email.clone()).collect());
 }
 
+/// Told to stop while the SMTP server has stalled, a worker waits for its
+/// conversations no longer than its grace (10 s), not the minute a message's
+/// conversation may take: the messages are given back, and the next worker
+/// sends every one, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_gives_back_what_a_stalled_server_holds_after_its_grace() {
+    let sink = SmtpSink::start().await;
+    sink.hold_replies(true);
+    let mut app = spawn_with_mail(Backend::Sqlite, &sink, |s| s.mail_lease = Duration::from_secs(600)).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let people = add_salespeople(&app, "stall", 20).await;
+    let nid = create_notice(&finance, "Before the stall", json!([])).await;
+    publish_notice(&finance, &nid).await;
+    let deadline = Instant::now() + WAIT;
+    while sink.held() < 16 {
+        assert!(Instant::now() < deadline, "{} conversations started", sink.held());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stopped = Instant::now();
+    tokio::time::timeout(Duration::from_secs(40), app.stop_serving())
+        .await
+        .expect("the worker stops after its grace, not after the minute a conversation may take");
+    assert_eq!(sink.count(), 0, "nothing was answered, so nothing went");
+    let took = stopped.elapsed();
+    sink.hold_replies(false);
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let next = tokio::spawn(pricegate::run_worker_until(worker_settings(&app.db.url, &sink.url()), async move {
+        let _ = stopped.await;
+    }));
+    sink.wait_until(WAIT, "every message from the next worker", |m| m.len() >= people.len()).await;
+    let _ = stop.send(());
+    next.await.unwrap().unwrap();
+    assert_each_once(&sink.messages(), &people.iter().map(|u| u.email.clone()).collect());
+    assert!(took >= Duration::from_secs(9), "it gave them their grace first: {took:?}");
+}
+
 /// Messages are marked sent as they go, not when the slowest of their batch
 /// is done: while one recipient's server keeps the worker waiting, the
 /// others' rows already say sent, so a worker killed then would send

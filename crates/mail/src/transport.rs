@@ -58,6 +58,14 @@ impl SendError {
 /// URL. (A server that speaks TLS but shares no version or cipher with us
 /// fails otherwise, and is not told to drop TLS.)
 fn with_tls_hint(said: String) -> String {
+    // The other way round: a server that wants STARTTLS before anything
+    // else (`530 5.7.0 Must issue a STARTTLS command first`).
+    if said.contains("530") && said.to_ascii_lowercase().contains("starttls") {
+        return format!(
+            "{said} (the server speaks TLS only after STARTTLS: add ?tls=required to SMTP_URL, as in \
+             smtp://…:587?tls=required)"
+        );
+    }
     let mismatch = ["InvalidContentType", "corrupt message", "wrong version number"];
     if !mismatch.iter().any(|m| said.contains(m)) {
         return said;
@@ -444,6 +452,33 @@ mod tests {
         assert!(!e.permanent, "{}", e.message);
         assert!(e.message.contains("TLS did not start: smtps:// speaks TLS from the first byte"), "{}", e.message);
         assert!(e.message.contains("smtp://…?tls=required") && !e.message.contains("secret"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_wants_starttls_first_says_which_url_to_write() {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let _ = write.write_all(b"220 relay.example ESMTP\r\n").await;
+                    let mut lines = BufReader::new(read).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let answer: &[u8] = match line.to_ascii_uppercase() {
+                            l if l.starts_with("EHLO") => b"250-relay.example\r\n250 STARTTLS\r\n",
+                            l if l.starts_with("QUIT") => b"221 bye\r\n",
+                            _ => b"530 5.7.0 Must issue a STARTTLS command first\r\n",
+                        };
+                        let _ = write.write_all(answer).await;
+                    }
+                });
+            }
+        });
+        let e = send_to(&format!("smtp://{address}")).await;
+        assert!(!e.permanent, "retried until the setting is put right: {}", e.message);
+        assert!(e.message.contains("add ?tls=required to SMTP_URL"), "{}", e.message);
     }
 
     #[test]

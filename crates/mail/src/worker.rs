@@ -55,6 +55,10 @@ pub struct WorkerConfig {
     /// with less of its lease left than this (or than half the lease) is
     /// given back unsent rather than risk another worker sending it too.
     pub send_timeout: Duration,
+    /// Stopping, how long a conversation under way may still take before
+    /// it is dropped and its message given back, to go when a worker runs
+    /// again: a stalled server does not hold up a restart for a minute.
+    pub stop_grace: Duration,
 }
 
 impl WorkerConfig {
@@ -77,6 +81,8 @@ impl WorkerConfig {
             // A pooled connection's send, then connecting and sending once
             // more on a fresh one: 20 s each at most.
             send_timeout: Duration::from_secs(60),
+            // Within the 30 s an orchestrator gives a stop (docker-compose.yml).
+            stop_grace: Duration::from_secs(10),
         }
     }
 }
@@ -318,13 +324,28 @@ async fn send_batch<T: MailTransport>(
             // However slow the server, the conversation ends before the
             // lease does (lettre's own timeouts are per command).
             let limit = send_margin(&config);
-            let result = match build_message(&config.from, &row) {
-                Ok(message) => tokio::time::timeout(limit, transport.send(message)).await.unwrap_or_else(|_| {
-                    Err(SendError::transient(format!("the SMTP conversation took longer than {limit:?}")))
-                }),
-                Err(e) => Err(e),
+            let message = match build_message(&config.from, &row) {
+                Ok(message) => message,
+                Err(e) => return (row, Some(Err(e))),
             };
-            (row, Some(result))
+            let sent = tokio::time::timeout(limit, transport.send(message));
+            // Stopping, it has `stop_grace` to end; then it is given back,
+            // counting no attempt (it may have gone: mail goes at least once).
+            let stop_waited = async {
+                let mut watching = shutdown.clone();
+                while !stopping(&watching) {
+                    if watching.changed().await.is_err() {
+                        break;
+                    }
+                }
+                tokio::time::sleep(config.stop_grace).await;
+            };
+            tokio::select! {
+                sent = sent => (row, Some(sent.unwrap_or_else(|_| {
+                    Err(SendError::transient(format!("the SMTP conversation took longer than {limit:?}")))
+                }))),
+                () = stop_waited => (row, None),
+            }
         });
     }
     // Marked sent as they go, a few at a time (also while the rest wait on
