@@ -732,6 +732,7 @@ async fn a_long_list_of_quotes_comes_a_page_at_a_time_and_by_state() {
         assert_eq!(rows(sam.clone()).await, 1);
         assert!(sam.text("#quotes").await.contains("Jürgen Öztürk (Öko Pumpen)"), "{}", sam.text("#quotes").await);
         assert_eq!(sam.value("#search").await, "öko", "the search stays in its field");
+        assert!(sam.title().await.starts_with("Draft quotes matching “öko”"), "{}", sam.title().await);
         sam.submit("#quote-filters a[aria-current='page']").await;
         assert_eq!(rows(sam.clone()).await, 1, "the state's link keeps the search");
         sam.submit("#quote-filters a[href='/quotes?state=cancelled&search=%C3%B6ko']").await;

@@ -182,7 +182,7 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         assert_eq!(sam.text("#quote-state").await, "finalised");
         assert!(sam.text("#done").await.starts_with("Quote finalised"), "{}", sam.text("#done").await);
         let evidence = sam.text("#evidence").await;
-        assert!(evidence.contains("Pump prices rise") && evidence.contains("web"), "evidence: {evidence}");
+        assert!(evidence.contains("Pump prices rise") && evidence.contains("a Pricegate page"), "evidence: {evidence}");
         sam.screenshot("10-finalised-evidence").await;
 
         // The inbox shows the notice as acknowledged.
@@ -203,7 +203,7 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         fiona.submit("#notices a[href$='/dashboard']").await;
         assert_eq!(fiona.path().await, dashboard_path);
         let acknowledged = fiona.text("#acknowledged").await;
-        assert!(acknowledged.contains("Sam") && acknowledged.contains("web"), "{acknowledged}");
+        assert!(acknowledged.contains("Sam") && acknowledged.contains("a Pricegate page"), "{acknowledged}");
         fiona.screenshot("12-finance-dashboard-acknowledged").await;
 
         // At phone width the quote page still reads.

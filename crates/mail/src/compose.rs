@@ -544,6 +544,9 @@ fn account_advice(change: AccountChange, by: Option<&str>) -> (String, String) {
 
 /// A draft in the e-mail to someone handed a colleague's quotes.
 pub struct HandedRow {
+    /// The quote's reference, as every page and letter names it: a customer
+    /// may have several drafts.
+    pub reference: String,
     pub customer: String,
     pub total: String,
     pub valid_until: String,
@@ -625,6 +628,7 @@ fn handed_rows(quotes: &[HandedQuote]) -> Vec<HandedRow> {
     quotes
         .iter()
         .map(|h| HandedRow {
+            reference: quote_reference(h.quote.id),
             customer: customer(&h.quote.customer_name, &h.quote.customer_company),
             total: money(&h.quote.currency, h.quote.total_minor),
             valid_until: h.quote.valid_until.to_string(),

@@ -148,6 +148,8 @@ fn touched_tag(touched: &[TouchedQuote]) -> String {
 /// An open quote that the notice will block, and what it does to its total.
 struct TouchedQuote {
     id: Uuid,
+    /// As every page and letter names a quote: a customer may have several.
+    reference: String,
     customer: String,
     signer: String,
     /// Its signer is inactive or out of sales: it waits for another signer
@@ -199,6 +201,7 @@ async fn touched_quotes(
             *sum += i128::from(if expired { 0 } else { delta });
             touched.push(TouchedQuote {
                 id: q.id,
+                reference: pricegate_mail::compose::quote_reference(q.id),
                 customer: q.customer.name.clone(),
                 signer: people.get(&q.signer_id).map(|u| u.name.clone()).unwrap_or_default(),
                 signer_unable: people.get(&q.signer_id).is_some_and(|u| !u.can_sign()),

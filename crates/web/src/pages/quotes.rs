@@ -291,8 +291,15 @@ async fn list(
         true => app.store.notices_awaiting(&user.0.actor, 0).await?.1,
         false => 0,
     };
+    // The title says what the list holds, as its printed heading does: a
+    // screen reader's first words on a search's answer.
+    let of = quotes_of(state);
+    let mut title = of[..1].to_uppercase() + &of[1..];
+    if !searched.is_empty() {
+        title.push_str(&format!(" matching \u{201c}{searched}\u{201d}"));
+    }
     let page = ListPage {
-        layout: user.layout("Quotes"),
+        layout: user.layout(title),
         is_sales,
         awaiting,
         quotes: rows,
