@@ -1662,7 +1662,7 @@ both_backends! {
         create_product(&finance, "PUMP-1", "EUR", 250_000).await;
         let lines = |n: i64| json!([{"sku": "PUMP-1", "quantity": n}]);
         let signed_by = pricegate_tests::fixtures::draft_quote_signed_by;
-        draft_quote(&leo, lines(1)).await;
+        let leos_own = id_of(&draft_quote(&leo, lines(1)).await);
         signed_by(&leo, lines(2), sam.id).await;
         signed_by(&ana, lines(3), leo_user.id).await;
         signed_by(&bea, lines(4), leo_user.id).await;
@@ -1682,6 +1682,10 @@ both_backends! {
         assert_eq!(subjects(&to_rita), ["Ada has handed you the open quotes of Leo"]);
         let text = to_rita[0].text();
         assert!(text.contains("you now own or sign the 6 draft quotes below."), "{text}");
+        // Each by its reference too: the customer of all six is the same.
+        let reference = &leos_own[..8];
+        assert!(text.contains(&format!("  {reference} Greta Berg (Nordwind): 2,500.00 EUR")), "{text}");
+        assert!(to_rita[0].html().contains(&format!("<br>{reference}</td>")), "{}", to_rita[0].html());
         for part in [
             "2,500.00 EUR, valid until 2099-12-31; you own and sign it",
             "5,000.00 EUR, valid until 2099-12-31; you own it; Sam signs it",

@@ -198,7 +198,25 @@ async fn a_request_refused_before_its_body_was_read_says_its_connection_closes()
         "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{login}",
         login.len()
     );
-    let kept = head(refused).await;
+    let kept = head(refused.clone()).await;
     assert!(kept.starts_with("http/1.1 401") && !kept.contains("connection: close"), "{kept}");
+    // And it is used again: a request sent behind it on the same connection is answered.
+    let mut stream = TcpStream::connect(addr).await.expect("connects");
+    let both = format!("{refused}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    stream.write_all(both.as_bytes()).await.expect("the requests are sent");
+    let mut answers = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while String::from_utf8_lossy(&answers).matches("HTTP/1.1 ").count() < 2 {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buffer))
+            .await
+            .expect("both answered within 10 s")
+            .expect("the answers are read");
+        assert!(n > 0, "closed after the first answer: {}", String::from_utf8_lossy(&answers));
+        answers.extend_from_slice(&buffer[..n]);
+    }
+    assert!(String::from_utf8_lossy(&answers).contains("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answers));
+    // A body sent where none is read (a GET's) ends its connection.
+    let unread = head("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}".to_owned()).await;
+    assert!(unread.contains("\r\nconnection: close\r\n"), "{unread}");
     app.stop().await;
 }

@@ -433,6 +433,8 @@ struct ReleasedText<'a> {
 
 /// A draft as the e-mail to its owner shows it: customer, total, validity, page.
 pub struct OwnedRow {
+    /// The quote's reference, as every page and letter names it.
+    pub reference: String,
     pub customer: String,
     pub total: String,
     pub valid_until: String,
@@ -964,8 +966,8 @@ impl Composer for TemplateComposer {
                 let rows: Vec<OwnedRow> = quotes
                     .iter()
                     .map(|q| {
-                        let (customer, total, valid_until, _) = quote_facts(q);
-                        OwnedRow { customer, total, valid_until, url: q.url.clone() }
+                        let (customer, total, valid_until, reference) = quote_facts(q);
+                        OwnedRow { reference, customer, total, valid_until, url: q.url.clone() }
                     })
                     .collect();
                 let subject = match (rows.as_slice(), back) {

@@ -138,7 +138,8 @@ impl PlainSmtpPool {
                 Ok(Err(e)) if from_pool && e.status().is_none() => retried = true,
                 Ok(Err(e)) => return Err(smtp_error(e)),
                 Err(_) => {
-                    conn.abort().await;
+                    // Its QUIT would wait on the same stalled server: a second, then dropped.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), conn.abort()).await;
                     return Err(SendError::transient(format!("SMTP: no answer within {:?}", self.timeout)));
                 }
             }

@@ -1,4 +1,4 @@
-//! Sending one message: SMTP (plain or TLS with credentials, pooled) when
+//! Sending one message: SMTP (plain, pooled; or TLS, a connection a message) when
 //! `SMTP_URL` is set, otherwise an `.eml` file per message under a directory.
 
 use std::future::Future;
@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use pricegate_store::entity::outbox;
 
@@ -148,17 +147,22 @@ pub fn password_in_clear(url: &str) -> bool {
 impl AnyTransport {
     /// `smtp://host:port` (plain, as a local relay or a mail catcher speaks)
     /// or `smtps://user:pass@host:port` (TLS from the first byte, with
-    /// credentials); lettre reads the URL, and either way at most
-    /// `connections` connections are kept open. (The settings refuse a URL
-    /// that would send a password unencrypted: [`password_in_clear`].)
+    /// credentials); lettre reads the URL. Plain connections are pooled,
+    /// at most `connections` kept open ([`PlainSmtpPool`], which drops one
+    /// whose conversation was cut short). Over TLS each message has a
+    /// connection of its own: lettre's pool would take back a connection
+    /// whose send was cancelled (the worker's time limit, a stop) in the
+    /// middle of its conversation, and the next message on it would read
+    /// the last one's late replies as its own, a refusal as acceptance. (The
+    /// settings refuse a URL that would send a password unencrypted:
+    /// [`password_in_clear`].)
     pub fn smtp(url: &str, connections: u32) -> Result<AnyTransport, SendError> {
         let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| SendError::permanent(format!("SMTP_URL is not usable: {e}")))?;
         if let Some((host, port)) = plain_smtp_address(url) {
             return Ok(AnyTransport::PlainSmtp(Arc::new(PlainSmtpPool::new(host, port, connections, SMTP_TIMEOUT))));
         }
-        let pool = PoolConfig::new().max_size(connections.max(1));
-        Ok(AnyTransport::Smtp(builder.timeout(Some(SMTP_TIMEOUT)).pool_config(pool).build()))
+        Ok(AnyTransport::Smtp(builder.timeout(Some(SMTP_TIMEOUT)).build()))
     }
 
     /// Writes each message under `dir` (created if missing) as an `.eml`

@@ -341,6 +341,8 @@ async fn send_batch<T: MailTransport>(
                 tokio::time::sleep(config.stop_grace).await;
             };
             tokio::select! {
+                // A send that ended as the grace did counts as sent.
+                biased;
                 sent = sent => (row, Some(sent.unwrap_or_else(|_| {
                     Err(SendError::transient(format!("the SMTP conversation took longer than {limit:?}")))
                 }))),

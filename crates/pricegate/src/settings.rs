@@ -159,15 +159,11 @@ pub const VARIABLES: [&str; 17] = [
 /// suite's and benchmark's own (`PRICEGATE_TEST_…`, `PRICEGATE_BENCH_…`,
 /// `PRICEGATE_BIN`) are theirs.
 pub fn unknown_variables<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    // And the platform's: Kubernetes names a service's address so
-    // (`PRICEGATE_SERVICE_HOST`, `PRICEGATE_PORT=tcp://…`), as Docker's links did.
     let theirs = |name: &str| {
         name == "PRICEGATE_BIN"
             || name.starts_with("PRICEGATE_TEST_")
             || name.starts_with("PRICEGATE_BENCH_")
-            || name.starts_with("PRICEGATE_SERVICE_")
-            || name == "PRICEGATE_PORT"
-            || name.starts_with("PRICEGATE_PORT_")
+            || service_address(name)
     };
     names
         .into_iter()
@@ -181,6 +177,24 @@ pub fn unknown_variables<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<St
             (false, None) => None,
         })
         .collect()
+}
+
+/// Whether `name` is how Kubernetes (as Docker's links did) gives a
+/// process the address of a service of its namespace, this one's or
+/// another's named `pricegate-…`: `PRICEGATE_SERVICE_HOST`,
+/// `PRICEGATE_POSTGRES_SERVICE_PORT_HTTP`, `PRICEGATE_PORT`,
+/// `PRICEGATE_PORT_8080_TCP_ADDR`.
+fn service_address(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("PRICEGATE_") else { return false };
+    let words: Vec<&str> = rest.split('_').collect();
+    words.windows(2).any(|pair| pair == ["SERVICE", "HOST"] || pair == ["SERVICE", "PORT"])
+        || words.last() == Some(&"PORT")
+        || words.windows(3).any(|w| {
+            w[0] == "PORT"
+                && !w[1].is_empty()
+                && w[1].bytes().all(|b| b.is_ascii_digit())
+                && ["TCP", "UDP", "SCTP"].contains(&w[2])
+        })
 }
 
 /// The setting a variable that is none was meant to be, if any is near:
@@ -765,6 +779,10 @@ mod tests {
             "PRICEGATE_PORT",
             "PRICEGATE_PORT_8080_TCP_ADDR",
             "PRICEGATE_SERVICE_HOST",
+            "PRICEGATE_POSTGRES_SERVICE_HOST",
+            "PRICEGATE_POSTGRES_SERVICE_PORT_SQL",
+            "PRICEGATE_POSTGRES_PORT_5432_TCP_PROTO",
+            "PRICEGATE_POSTGRES_PORT",
         ]);
         assert_eq!(
             warned,

@@ -40,8 +40,20 @@ pub struct RemindedView {
 pub struct RemindIn {
     /// This salesperson alone, who must still be pending (409 `not_pending` otherwise); without it, everyone pending.
     /// Not `null`: a client meaning one person is not taken to mean everyone.
-    #[serde(default, deserialize_with = "crate::extract::not_null")]
+    #[serde(default, deserialize_with = "someone")]
+    #[schema(nullable = false)]
     pub user_id: Option<Uuid>,
+}
+
+/// `user_id` as "remind now" reads it: an id, or left out for everyone
+/// pending; `null` names nobody, and is refused rather than read as everyone.
+fn someone<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Uuid>, D::Error> {
+    match <Option<Uuid> as Deserialize>::deserialize(deserializer)? {
+        Some(id) => Ok(Some(id)),
+        None => Err(serde::de::Error::custom(
+            "null names nobody: give a salesperson's id, or leave user_id out to remind everyone pending",
+        )),
+    }
 }
 
 /// Send a reminder now to every salesperson who has not acknowledged the notice (or, with
