@@ -547,3 +547,16 @@ async fn sighup_stops_the_server_cleanly_unless_it_was_started_to_ignore_it() {
         .expect("pricegate is waited for");
     assert!(status.success(), "a clean stop: {status}");
 }
+
+/// With `RUST_LOG` unset, a first start's log says in one line how many
+/// migrations it applied, not two lines for each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_start_logs_one_line_for_its_migrations() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = pricegate_in(dir.path(), "migrate", &[]).output().await.expect("pricegate runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = String::from_utf8_lossy(&out.stderr);
+    let said: Vec<&str> = log.lines().filter(|l| l.contains("migration")).collect();
+    assert_eq!(said.len(), 1, "{log}");
+    assert!(said[0].contains("database migrations applied") && said[0].contains("applied="), "{log}");
+}

@@ -131,6 +131,9 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
         .map_err(said)
         .context("cannot use PRICEGATE_TIMEZONE")?;
     let migrated = store.migrate().await.map_err(said).context("cannot apply the database migrations")?;
+    if migrated.applied > 0 {
+        tracing::info!(applied = migrated.applied, "database migrations applied");
+    }
     Ok((store, migrated))
 }
 

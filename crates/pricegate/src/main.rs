@@ -126,8 +126,9 @@ async fn main() -> std::process::ExitCode {
             }
         },
         // PostgreSQL's notices ("relation … already exists, skipping" as the
-        // migrations start) are not news to whoever runs Pricegate.
-        _ => EnvFilter::new("info,sqlx::postgres::notice=warn"),
+        // migrations start) are not news to whoever runs Pricegate, nor two
+        // lines for each migration applied: one line says how many.
+        _ => EnvFilter::new(pricegate::settings::DEFAULT_LOG),
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)

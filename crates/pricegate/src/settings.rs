@@ -131,6 +131,10 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://pricegate.db?mode=rwc";
 
 /// Every variable the service reads: the settings `/admin/settings` lists,
 /// and `RUST_LOG`.
+/// The log filter when `RUST_LOG` is unset: `info`, but for PostgreSQL's
+/// notices and each migration's lines (one line says how many were applied).
+pub const DEFAULT_LOG: &str = "info,sqlx::postgres::notice=warn,sea_orm_migration=warn";
+
 pub const VARIABLES: [&str; 17] = [
     "DATABASE_URL",
     "PRICEGATE_BIND",
