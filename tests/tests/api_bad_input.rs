@@ -410,6 +410,22 @@ both_backends! {
         let r = anon.get("/api/v1/openapi.json").await;
         assert_eq!(r.status, 200);
         assert!(r.body["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", r.text);
+        // The strings the API writes from a fixed set are listed as such, and
+        // every schema a document names is in it.
+        let schemas = &r.body["components"]["schemas"];
+        for (schema, field, values) in [
+            ("UserView", "role", json!(["sales", "finance", "admin"])),
+            ("QuoteView", "state", json!(["draft", "finalised", "cancelled"])),
+            ("NoticeView", "state", json!(["draft", "published"])),
+            ("OutboxView", "state", json!(["pending", "sent", "failed", "skipped"])),
+        ] {
+            let named = schemas[schema]["properties"][field]["$ref"].as_str().unwrap_or_default();
+            let listed = &schemas[named.trim_start_matches("#/components/schemas/")]["enum"];
+            assert_eq!(listed, &values, "{schema}.{field}: {named}");
+        }
+        for named in r.text.split("\"#/components/schemas/").skip(1).filter_map(|rest| rest.split('"').next()) {
+            assert!(schemas.get(named).is_some(), "{named} is named but not in the document");
+        }
         let paths = r.body["paths"].as_object().expect("paths");
         for route in api_routes() {
             let (method, template) = (route.method, route.path);

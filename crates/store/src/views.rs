@@ -8,6 +8,43 @@ use uuid::Uuid;
 
 use crate::entity::users;
 
+/// The values a role takes in the API (the field is a string; OpenAPI
+/// lists them).
+#[derive(ToSchema)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum RoleName {
+    sales,
+    finance,
+    admin,
+}
+
+/// The values a notice's `state` takes.
+#[derive(ToSchema)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum NoticeState {
+    draft,
+    published,
+}
+
+/// The values a quote's `state` takes.
+#[derive(ToSchema)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum QuoteState {
+    draft,
+    finalised,
+    cancelled,
+}
+
+/// How an acknowledgement was given: `web` (a Pricegate page), `email`
+/// (the link in its e-mail), `api`.
+#[derive(ToSchema)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum Channel {
+    web,
+    email,
+    api,
+}
+
 /// A time as every answer writes it: RFC 3339 in UTC, always to the
 /// microsecond (`2026-12-01T09:30:00.120000Z`), as the database keeps it, so
 /// that times compare alike as text and as times. (Serde's default drops
@@ -30,6 +67,7 @@ pub struct UserView {
     pub email: String,
     pub name: String,
     /// `sales`, `finance` or `admin`.
+    #[schema(value_type = RoleName)]
     pub role: String,
     pub active: bool,
     /// When an administrator last e-mailed them an invitation to choose
@@ -134,6 +172,7 @@ pub struct NoticeView {
     /// Markdown.
     pub body: String,
     /// `draft` or `published`.
+    #[schema(value_type = NoticeState)]
     pub state: String,
     pub seq: Option<i64>,
     #[serde(serialize_with = "crate::views::micros_opt")]
@@ -159,6 +198,7 @@ pub struct NoticeView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublishedView {
     pub id: Uuid,
+    #[schema(value_type = NoticeState)]
     pub state: String,
     pub seq: i64,
     #[serde(serialize_with = "crate::views::micros")]
@@ -172,6 +212,7 @@ pub struct AckView {
     #[serde(serialize_with = "crate::views::micros")]
     pub acknowledged_at: DateTime<Utc>,
     /// `web`, `email` or `api`.
+    #[schema(value_type = Channel)]
     pub channel: String,
 }
 
@@ -180,6 +221,7 @@ pub struct AcknowledgedBy {
     pub user: UserView,
     #[serde(serialize_with = "crate::views::micros")]
     pub acknowledged_at: DateTime<Utc>,
+    #[schema(value_type = Channel)]
     pub channel: String,
     /// The address the acknowledgement came from (the client's, behind a
     /// trusted proxy), when known.
@@ -237,6 +279,7 @@ pub struct EvidenceNotice {
     pub published_at: DateTime<Utc>,
     #[serde(serialize_with = "crate::views::micros")]
     pub acknowledged_at: DateTime<Utc>,
+    #[schema(value_type = Channel)]
     pub channel: String,
 }
 
@@ -348,6 +391,7 @@ pub struct QuoteView {
     pub valid_until: NaiveDate,
     pub notes: String,
     /// `draft`, `finalised` or `cancelled`.
+    #[schema(value_type = QuoteState)]
     pub state: String,
     #[serde(serialize_with = "crate::views::micros")]
     pub drafted_at: DateTime<Utc>,

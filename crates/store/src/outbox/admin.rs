@@ -40,6 +40,7 @@ pub struct OutboxView {
     pub message_id: String,
     /// `pending`, `sent`, `failed` or `skipped` (no longer needed when its
     /// turn came: `last_error` says why).
+    #[schema(value_type = MailState)]
     pub state: String,
     pub attempts: i32,
     /// When the next attempt is due (while it is being sent, when its
@@ -75,6 +76,16 @@ impl From<outbox::Model> for OutboxView {
             sent_at: m.sent_at,
         }
     }
+}
+
+/// The values an outbox row's `state` takes.
+#[derive(ToSchema)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum MailState {
+    pending,
+    sent,
+    failed,
+    skipped,
 }
 
 /// The kinds of e-mail about a notice, whose subject names the notice alone

@@ -27,6 +27,7 @@ pub struct UserIn {
     pub email: String,
     pub name: String,
     /// `sales`, `finance` or `admin`.
+    #[schema(value_type = pricegate_store::views::RoleName)]
     pub role: String,
     /// At least 10 characters. Left out, the new account is e-mailed an
     /// invitation to choose their own (a link that works for 7 days).
@@ -44,7 +45,7 @@ pub struct UserPatchIn {
     #[schema(nullable = false)]
     pub email: Option<String>,
     #[serde(default, deserialize_with = "crate::extract::not_null")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, value_type = Option<pricegate_store::views::RoleName>)]
     pub role: Option<String>,
     #[serde(default, deserialize_with = "crate::extract::not_null")]
     #[schema(nullable = false)]
