@@ -418,6 +418,7 @@ both_backends! {
             ("QuoteView", "state", json!(["draft", "finalised", "cancelled"])),
             ("NoticeView", "state", json!(["draft", "published"])),
             ("OutboxView", "state", json!(["pending", "sent", "failed", "skipped"])),
+            ("AckView", "channel", json!(["web", "email", "api"])),
         ] {
             let named = schemas[schema]["properties"][field]["$ref"].as_str().unwrap_or_default();
             let listed = &schemas[named.trim_start_matches("#/components/schemas/")]["enum"];

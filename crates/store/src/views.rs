@@ -35,16 +35,6 @@ pub enum QuoteState {
     cancelled,
 }
 
-/// How an acknowledgement was given: `web` (a Pricegate page), `email`
-/// (the link in its e-mail), `api`.
-#[derive(ToSchema)]
-#[allow(non_camel_case_types, dead_code)]
-pub enum Channel {
-    web,
-    email,
-    api,
-}
-
 /// A time as every answer writes it: RFC 3339 in UTC, always to the
 /// microsecond (`2026-12-01T09:30:00.120000Z`), as the database keeps it, so
 /// that times compare alike as text and as times. (Serde's default drops
@@ -212,7 +202,7 @@ pub struct AckView {
     #[serde(serialize_with = "crate::views::micros")]
     pub acknowledged_at: DateTime<Utc>,
     /// `web`, `email` or `api`.
-    #[schema(value_type = Channel)]
+    #[schema(value_type = crate::notices::Channel)]
     pub channel: String,
 }
 
@@ -221,7 +211,7 @@ pub struct AcknowledgedBy {
     pub user: UserView,
     #[serde(serialize_with = "crate::views::micros")]
     pub acknowledged_at: DateTime<Utc>,
-    #[schema(value_type = Channel)]
+    #[schema(value_type = crate::notices::Channel)]
     pub channel: String,
     /// The address the acknowledgement came from (the client's, behind a
     /// trusted proxy), when known.
@@ -279,7 +269,7 @@ pub struct EvidenceNotice {
     pub published_at: DateTime<Utc>,
     #[serde(serialize_with = "crate::views::micros")]
     pub acknowledged_at: DateTime<Utc>,
-    #[schema(value_type = Channel)]
+    #[schema(value_type = crate::notices::Channel)]
     pub channel: String,
 }
 

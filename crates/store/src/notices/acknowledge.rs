@@ -22,10 +22,14 @@ use crate::quotes::DRAFT;
 use crate::views::{AckListView, AckView, AcknowledgedBy, UserView};
 use crate::{Actor, Store, StoreError};
 
-/// How an acknowledgement reached us.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How an acknowledgement reached us, as the API writes it (`web`,
+/// `email`, `api`; OpenAPI lists them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Channel {
+    /// A Pricegate page.
     Web,
+    /// The link in its e-mail.
     Email,
     Api,
 }
