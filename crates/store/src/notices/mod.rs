@@ -310,6 +310,14 @@ impl AsOf {
             _ => AsOf::Now,
         }
     }
+
+    /// The `seq` of the publication it reads as of; `None` for a draft's.
+    fn seq(self) -> Option<i64> {
+        match self {
+            AsOf::Published(seq) => Some(seq),
+            AsOf::Now => None,
+        }
+    }
 }
 
 /// Sets each change's `price_before_minor`: see [`changes_to_read`].
@@ -332,13 +340,8 @@ async fn fill_prices_before_each(
     let Some(latest) = all().map(|c| c.effective_on).max() else { return Ok(()) };
     let skus: Vec<String> = all().map(|c| c.sku.clone()).collect::<HashSet<_>>().into_iter().collect();
     // Publications up to the latest notice's (every one, for a draft's).
-    let up_to: Option<i64> = notices
-        .iter()
-        .map(|(_, as_of)| match as_of {
-            AsOf::Now => None,
-            AsOf::Published(seq) => Some(*seq),
-        })
-        .try_fold(i64::MIN, |most, seq| seq.map(|seq| most.max(seq)));
+    let up_to: Option<i64> =
+        notices.iter().map(|(_, as_of)| as_of.seq()).try_fold(i64::MIN, |most, seq| seq.map(|seq| most.max(seq)));
     let mut list_prices: HashMap<String, i64> = HashMap::with_capacity(skus.len());
     // Each product's published prices on or before the latest date, as (date, seq, position, price).
     let mut published: HashMap<String, Vec<(NaiveDate, i64, i32, i64)>> = HashMap::new();
@@ -377,10 +380,7 @@ async fn fill_prices_before_each(
         // This notice's place among publications: only those up to it count,
         // and on its own date only those before it (a draft would come
         // after every one published).
-        let own_seq = match as_of {
-            AsOf::Now => i64::MAX,
-            AsOf::Published(seq) => *seq,
-        };
+        let own_seq = as_of.seq().unwrap_or(i64::MAX);
         for change in changes.iter_mut() {
             let earlier_own =
                 own.iter().filter(|(sku, ..)| *sku == change.sku).map(|(_, on, price)| (*on, i64::MAX, 0, *price));
@@ -412,11 +412,7 @@ async fn fill_replaced_by(
     skus: &[String],
     latest: NaiveDate,
 ) -> Result<(), StoreError> {
-    let seq_of = |as_of: &AsOf| match as_of {
-        AsOf::Published(seq) => Some(*seq),
-        AsOf::Now => None,
-    };
-    let Some(earliest) = notices.iter().filter_map(|(_, as_of)| seq_of(as_of)).min() else { return Ok(()) };
+    let Some(earliest) = notices.iter().filter_map(|(_, as_of)| as_of.seq()).min() else { return Ok(()) };
     // Each product and day's prices published after the earliest of them.
     let mut later: HashMap<(String, NaiveDate), Vec<Published>> = HashMap::new();
     for chunk in skus.chunks(IN_LIST_CHUNK) {
@@ -441,7 +437,7 @@ async fn fill_replaced_by(
         }
     }
     for (changes, as_of) in notices.iter_mut() {
-        let Some(own_seq) = seq_of(as_of) else { continue };
+        let Some(own_seq) = as_of.seq() else { continue };
         for change in changes.iter_mut() {
             let key = (change.sku.clone(), change.effective_on);
             let last = later

@@ -856,11 +856,16 @@ fn reminded_one_sentence(name: &str, queued: bool, left_out: bool, again: Option
     let mut sentence =
         format!("No reminder queued: {name} was e-mailed about this notice in the last {AGAIN} minutes.");
     if let Some(again) = again {
-        sentence.push_str(&format!(
-            " They can be reminded again from {again}, unless a scheduled reminder reaches them first."
-        ));
+        sentence.push_str(&reminded_again("They can", &again));
     }
     sentence
+}
+
+/// When those left out (`them`: "They can", "They can both", …) can be
+/// reminded again: from `again`, or sooner by the schedule.
+fn reminded_again(them: &str, again: &str) -> String {
+    // A scheduled reminder sent before then is an e-mail too, and puts it off.
+    format!(" {them} be reminded again from {again}, unless a scheduled reminder reaches them first.")
 }
 
 /// What "Remind now" did: `queued` reminders, `left_out` salespeople
@@ -884,10 +889,7 @@ fn reminded_sentence(queued: usize, left_out: usize, again: Option<String>) -> S
             2 => "They can both",
             _ => "They can all",
         };
-        // A scheduled reminder sent before then is an e-mail too, and puts it off.
-        sentence.push_str(&format!(
-            " {them} be reminded again from {again}, unless a scheduled reminder reaches them first."
-        ));
+        sentence.push_str(&reminded_again(them, &again));
     }
     sentence
 }
