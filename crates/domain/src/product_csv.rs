@@ -274,6 +274,18 @@ impl<'a> LineCounter<'a> {
     }
 }
 
+/// How to write a price in `currency` where a comma would be ambiguous,
+/// as a refusal says it: "as 1250,00 or 1250.00" (a decimal comma is read
+/// before fewer than three digits only), "without separators, as 1250",
+/// "with a decimal point, as 1250.000".
+pub fn price_written_for(currency: &Currency) -> String {
+    match currency.minor_digits() {
+        0 => format!("without separators, as {}", currency.example()),
+        1 | 2 => format!("as {} or {}", currency.example().replace('.', ","), currency.example()),
+        _ => format!("with a decimal point, as {}", currency.example()),
+    }
+}
+
 /// A price written with a decimal comma (`16.575,09`, `1250,5`, `0,50`) as
 /// the currency writes it with a point (`16575.09`), where it can be read
 /// no other way: one comma, after it fewer than three digits and no more
@@ -323,12 +335,7 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
                         "unit_price {price_raw} has a comma, which in a file with its fields between semicolons or \
                          tabs may be the decimal sign or a thousands separator: write the price {}, or give the \
                          column unit_price_minor, a whole number of minor units ({} for {}).",
-                        match currency.minor_digits() {
-                            0 => format!("without separators, as {}", currency.example()),
-                            // A decimal comma is read before fewer than three digits only.
-                            1 | 2 => format!("as {} or {}", currency.example().replace('.', ","), currency.example()),
-                            _ => format!("with a decimal point, as {}", currency.example()),
-                        },
+                        price_written_for(&currency),
                         currency.read_unit_price(&currency.example()).unwrap_or_default(),
                         currency.example(),
                     ),

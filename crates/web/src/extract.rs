@@ -69,8 +69,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for JsonOrNon
         readable_as_sent(req.headers())?;
         let typed = has_json_content_type(req.headers());
         let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
-        let compact: Vec<u8> = bytes.iter().copied().filter(|b| !json_space(b)).collect();
-        if matches!(compact.as_slice(), b"" | b"{}" | b"null") {
+        if says_nothing(&bytes) {
             return Ok(JsonOrNone(T::default()));
         }
         if !typed {
@@ -146,6 +145,13 @@ where
     Ok(not_null::<D, Vec<Object<T>>>(deserializer)?.map(|list| list.into_iter().map(|o| o.0).collect()))
 }
 
+/// Whether a body says nothing: none, `{}` or `null`, whatever the
+/// whitespace in or around it.
+fn says_nothing(bytes: &[u8]) -> bool {
+    let compact: Vec<u8> = bytes.iter().copied().filter(|b| !json_space(b)).collect();
+    matches!(compact.as_slice(), b"" | b"{}" | b"null")
+}
+
 /// JSON's whitespace: space, tab, line feed, carriage return.
 fn json_space(b: &u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
@@ -165,10 +171,9 @@ impl<S: Send + Sync> FromRequest<S> for NoBody {
         let (method, path) = (req.method().clone(), req.uri().path().to_owned());
         readable_as_sent(req.headers())?;
         let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
-        let compact: Vec<u8> = bytes.iter().copied().filter(|b| !json_space(b)).collect();
-        match compact.as_slice() {
-            b"" | b"{}" | b"null" => Ok(NoBody),
-            _ => Err(AppError::new(
+        match says_nothing(&bytes) {
+            true => Ok(NoBody),
+            false => Err(AppError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_body",
                 format!(

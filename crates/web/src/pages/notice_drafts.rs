@@ -352,11 +352,7 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
             return Err(format!(
                 "\u{201c}{price}\u{201d} has a comma, which between semicolons or tabs may be the decimal sign or a \
                  thousands separator: write the price {}.",
-                match currency.minor_digits() {
-                    0 => format!("without separators, as {}", currency.example()),
-                    1 | 2 => format!("as {} or {}", currency.example().replace('.', ","), currency.example()),
-                    _ => format!("with a decimal point, as {}", currency.example()),
-                }
+                pricegate_domain::product_csv::price_written_for(&currency)
             ));
         }
         _ => price,
