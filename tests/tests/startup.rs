@@ -560,3 +560,37 @@ async fn a_first_start_logs_one_line_for_its_migrations() {
     assert_eq!(said.len(), 1, "{log}");
     assert!(said[0].contains("database migrations applied") && said[0].contains("applied="), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_request_is_logged_once_with_what_failed() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let env = [("RUST_LOG", "info"), ("PRICEGATE_REQUEST_TIMEOUT", "1s")];
+    let mut child = pricegate_in(dir.path(), "serve", &env).spawn().expect("pricegate starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let listening = until_line(stdout, |l| l.starts_with("listening on "), "listening").await;
+    let addr = listening.trim_start_matches("listening on http://").trim().to_owned();
+
+    // A body promised and never sent: the server gives up on it, 503 `timeout`.
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("a read timeout");
+        let head = "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                    Content-Length: 100\r\n\r\n{";
+        stream.write_all(head.as_bytes()).expect("send the head");
+        let mut answer = [0u8; 512];
+        let n = stream.read(&mut answer).expect("an answer");
+        String::from_utf8_lossy(&answer[..n]).into_owned()
+    })
+    .await
+    .expect("the slow request");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+
+    child.kill().await.expect("pricegate stops");
+    let mut log = String::new();
+    child.stderr.take().expect("stderr is piped").read_to_string(&mut log).await.expect("read stderr");
+    let failed: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(failed.len(), 1, "one line for one failed request: {log}");
+    assert!(failed[0].contains("request failed") && failed[0].contains("code=\"timeout\""), "{log}");
+    assert!(failed[0].contains("path=/api/v1/auth/token"), "the line says which request: {log}");
+}

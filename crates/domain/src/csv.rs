@@ -30,9 +30,11 @@ pub fn push_line(out: &mut String, fields: &[&str]) {
     out.push_str("\r\n");
 }
 
-/// A field of a CSV line: quoted where it must be, its quotes doubled.
+/// A field of a CSV line: quoted where it must be, its quotes doubled. A
+/// semicolon is quoted too: a spreadsheet set where `;` separates a list
+/// would split `Pump; =HYPERLINK(…)` there, and run what follows.
 pub fn csv_field(field: &str) -> String {
-    let plain = !field.contains([',', '"', '\n', '\r']) && field.trim() == field;
+    let plain = !field.contains([',', ';', '"', '\n', '\r']) && field.trim() == field;
     if plain { field.to_owned() } else { format!("\"{}\"", field.replace('"', "\"\"")) }
 }
 
@@ -48,6 +50,11 @@ mod tests {
         assert_eq!(unguarded("'=SUM(A1)"), "=SUM(A1)");
         assert_eq!(unguarded("'quoted"), "'quoted", "an apostrophe of its own stays");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(
+            csv_field("Pump; =HYPERLINK(\"x\")"),
+            "\"Pump; =HYPERLINK(\"\"x\"\")\"",
+            "kept whole where ; separates"
+        );
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field(" padded"), "\" padded\"");
         assert_eq!(csv_field("plain"), "plain");

@@ -245,7 +245,7 @@ impl Currency {
         let share = (before > 0).then(|| {
             let (num, den) = (i128::from(delta).abs() * 1000, i128::from(before));
             let tenths = (num + den / 2) / den;
-            format!(" ({sign}{}.{} %)", tenths / 10, tenths % 10)
+            format!(" ({sign}{}.{} %)", grouped(&(tenths / 10).to_string()), tenths % 10)
         });
         format!("{sign}{}{}", self.format(delta.saturating_abs()), share.unwrap_or_default())
     }
@@ -445,6 +445,7 @@ mod tests {
         assert_eq!(eur.step(999, 999), "none");
         assert_eq!(eur.step(0, 500), "+5.00 EUR");
         assert_eq!(Currency::parse("JPY").unwrap().step(1_000, 1_500), "+500 JPY (+50.0 %)");
+        assert_eq!(eur.step(1_000, 71_576), "+705.76 EUR (+7,057.6 %)", "a share grouped as amounts are");
     }
 
     #[test]

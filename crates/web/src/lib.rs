@@ -125,7 +125,11 @@ pub fn router(state: AppState) -> Router {
                     // The path only: query strings may carry tokens; and an
                     // acknowledgement link's path *is* one.
                     tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()), request_id = %id)
-                }))
+                })
+                // Every 5xx is an `AppError` (a panic's and a timeout's are
+                // made one below), which logs it once with its cause: the
+                // layer's own "response failed" line would say it twice.
+                .on_failure(()))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(CatchPanicLayer::custom(|_| AppError::internal("a handler panicked").into_response()))
                 .layer(axum::middleware::map_response(explain_timeout))
