@@ -2531,7 +2531,7 @@ both_backends! {
         assert_error(&finance.post(&ask, &json!({"reason": "Mine to ask"})).await, 403, "not_owner_or_signer");
         let r = sam.post(&ask, &json!({"reason": " \n "})).await;
         assert_eq!((r.status.as_u16(), field(&r)), (422, "reason"), "{}", r.text);
-        let r = sam.post(&ask, &json!({"reason": "Agreed with Nordwind in March"})).await;
+        let r = sam.post(&ask, &json!({"reason": "Agreed with Nordwind in March\nTotal <b>as signed</b>"})).await;
         assert_eq!(r.status, 201, "{}", r.text);
         assert_eq!((&r.body["new"], &r.body["told"], &r.body["open"]), (&json!(true), &json!(2), &json!(true)), "{}", r.text);
         let request = r.body["id"].clone();
@@ -2543,7 +2543,10 @@ both_backends! {
         let to_fred = to_fred.expect("Fred is asked");
         let text = to_fred.text().replace("\r\n", "\n");
         assert!(text.contains("Sam asks finance to approve keeping the old prices"), "{text}");
-        assert!(text.contains("Their reason:\n\n  > Agreed with Nordwind in March\n"), "{text}");
+        assert!(text.contains("Their reason:\n\n  > Agreed with Nordwind in March\n  > Total <b>as signed</b>\n"), "{text}");
+        // Its lines kept apart where a mail client shows no style, the markup as text.
+        let html = to_fred.html();
+        assert!(html.contains("<blockquote>Agreed with Nordwind in March<br>Total &#60;b&#62;as signed&#60;/b&#62;</blockquote>"), "{html}");
         assert!(text.contains("PUMP-1 x 4: quoted 2,500.00 EUR, now 2,600.00 EUR"), "{text}");
         assert!(text.contains("would add 400.00 EUR to the total"), "{text}");
         assert!(to_fred.html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", to_fred.html());
@@ -2571,10 +2574,12 @@ both_backends! {
         assert_eq!(listed(&ana, "at_old_prices=true").await.len(), 2);
         let r = finance.get(&ask).await;
         assert_eq!((r.status.as_u16(), &r.body["open"], &r.body["lines_as_asked"]), (200, &json!(true), &json!(true)), "{}", r.text);
-        assert_eq!((&r.body["reason"], &r.body["lines"][0]["quantity"]), (&json!("Agreed with Nordwind in March"), &json!(4)));
+        assert_eq!(r.body["reason"], json!("Agreed with Nordwind in March\nTotal <b>as signed</b>"));
+        assert_eq!(r.body["lines"][0]["quantity"], json!(4));
         let page = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/quotes/{qid}")).await;
         assert!(page.contains("Sam asked finance to approve keeping the old prices"), "{page}");
-        assert!(page.contains("Asked finance to approve keeping old prices: \u{201c}Agreed with Nordwind in March\u{201d}"), "the history: {page}");
+        assert!(page.contains("Asked finance to approve keeping old prices: \u{201c}Agreed with Nordwind in March"), "the history: {page}");
+        assert!(!page.contains("<b>as signed"), "the reason's markup shown as text: {page}");
         let audit = finance.get(&format!("/api/v1/audit?action=quote.approval_requested&subject={qid}")).await;
         assert_eq!(audit.body.as_array().map(Vec::len), Some(1), "{}", audit.text);
 

@@ -316,6 +316,10 @@ impl Settings {
                 Some("has a user or a password in it, which every e-mail's links would carry")
             } else if authority.is_empty() || authority.starts_with(':') {
                 Some("names no host")
+            } else if host.len() > authority.len() {
+                // Pages, redirects and cookies are at the root of the host:
+                // behind a prefix, every link would lead past it.
+                Some("has a path after its host: Pricegate is served at the root of a host, not under a path")
             } else {
                 None
             };
@@ -627,6 +631,10 @@ mod tests {
             ("https://exa mple.com", "has a space or a control character in it"),
             ("https://", "names no host"),
             ("http:///pricegate", "names no host"),
+            (
+                "https://intranet.example.com/pricegate/",
+                "has a path after its host: Pricegate is served at the root of a host, not under a path",
+            ),
         ] {
             let e = settings(&[("PRICEGATE_BASE_URL", url)]).expect_err("refused");
             assert_eq!(
