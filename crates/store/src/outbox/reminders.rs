@@ -3,18 +3,19 @@
 //! after the last one.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{
-    Batch, ESCALATION, Letter, PENDING, PUBLICATION, PendingPerson, REMINDER, SENT, active_with_role, blocked_quotes,
-    notice_content, recipient,
+    Batch, ESCALATION, Letter, MailSetup, NoticeContent, PENDING, PUBLICATION, PendingPerson, REMINDER, SENT,
+    active_with_role, blocked_quotes, notice_content, recipient,
 };
 use crate::db::db_now;
-use crate::entity::{notices, outbox, publication_fanouts, users};
+use crate::entity::{notices, outbox, publication_fanouts, signer_letters, users};
 use crate::notices::{Chased, PUBLISHED, pending_sales};
 use crate::{Actor, Store, StoreError};
 
@@ -201,6 +202,20 @@ struct Chase<'a> {
     due: usize,
     /// When the latest of those fell due.
     due_at: DateTime<Utc>,
+}
+
+/// Outbox rows composed, and what their letters tell of signing drafts.
+struct Composed {
+    rows: Vec<outbox::ActiveModel>,
+    letters: Vec<signer_letters::ActiveModel>,
+}
+
+/// Whom a composed row is to.
+fn addressee(row: &outbox::ActiveModel) -> Option<Uuid> {
+    match &row.user_id {
+        Set(user) => *user,
+        _ => None,
+    }
 }
 
 /// The page of every notice awaiting a salesperson, which reminders link to.
@@ -465,17 +480,27 @@ impl Store {
     /// with 409 `not_pending`.
     pub async fn remind_now(&self, actor: &Actor, notice_id: Uuid, only: Option<Uuid>) -> Result<Reminded, StoreError> {
         let setup = self.mail_setup()?;
-        let txn = self.begin_write().await?;
-        // The notice's row lock puts two clicks at once one after the other,
-        // so the second sees the first's reminders.
-        let notice = notices::Entity::find_by_id(notice_id)
-            .lock_exclusive()
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::not_found("notice"))?;
+        // Composed before the write transaction, to everyone pending now, on
+        // a blocking thread: templates are CPU work, and on SQLite a write
+        // transaction excludes every other writer (finalisations too) for as
+        // long as it is open. A published notice does not change, so what
+        // is read of it here still holds in the transaction.
+        let notice =
+            notices::Entity::find_by_id(notice_id).one(&self.db).await?.ok_or(StoreError::not_found("notice"))?;
         if notice.state != PUBLISHED {
             return Err(StoreError::conflict("notice_not_published", "Only a published notice can be reminded of."));
         }
+        let published_at = notice.published_at.unwrap_or(notice.created_at);
+        let content = Arc::new(notice_content(&self.db, &notice).await?);
+        let mut pending = pending_sales(&self.db, notice_id, Chased::Asked(published_at)).await?;
+        pending.retain(|u| only.is_none_or(|only| u.id == only));
+        let composed_at = db_now(&self.db).await?;
+        let mut composed = self.reminders_now(&self.db, &setup, &content, pending, composed_at).await?;
+
+        let txn = self.begin_write().await?;
+        // The notice's row lock puts two clicks at once one after the other,
+        // so the second sees the first's reminders.
+        notices::Entity::find_by_id(notice_id).lock_exclusive().one(&txn).await?;
         let now = db_now(&txn).await?;
         let since = now - chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES);
         // The publication's e-mails still to be written, read before those
@@ -502,7 +527,6 @@ impl Store {
                 *latest = (*latest).max(at);
             }
         }
-        let published_at = notice.published_at.unwrap_or(notice.created_at);
         let mut pending = pending_sales(&txn, notice_id, Chased::Asked(published_at)).await?;
         if let Some(only) = only {
             pending.retain(|u| u.id == only);
@@ -533,28 +557,23 @@ impl Store {
             .filter_map(|u| just_reminded.get(&u.id))
             .max()
             .map(|latest| *latest + chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES));
-        let content = notice_content(&txn, &notice).await?;
-        let blocked =
-            blocked_quotes(&txn, &setup.base_url, &content, ids_if_few(&due).as_deref(), self.calendar.date_of(now))
-                .await?;
-        let mut batch = Batch::new(&setup, now);
-        let awaiting_url = awaiting_page(&setup);
-        let stamp = now.timestamp_micros();
-        for user in due {
-            let to = recipient(&user);
-            let quotes = blocked.get(&user.id).cloned().unwrap_or_default();
-            let ack_url = batch.ack_link();
-            let letter = Letter::Reminder {
-                notice: &content,
-                to: &to,
-                quotes: &quotes,
-                ack_url: &ack_url,
-                awaiting_url: &awaiting_url,
-                number: 0,
-                of: 0,
-            };
-            batch.push(REMINDER, reminder_key(notice_id, user.id, format!("now-{stamp}")), &to, &letter)?;
+        // Those pending since the reminders were composed (back from a
+        // deactivation, say) are few: theirs are composed in here.
+        let written: HashSet<Uuid> = composed.rows.iter().filter_map(addressee).collect();
+        let late: Vec<users::Model> = due.iter().filter(|u| !written.contains(&u.id)).cloned().collect();
+        if !late.is_empty() {
+            let more = self.reminders_now(&txn, &setup, &content, late, now).await?;
+            composed.rows.extend(more.rows);
+            composed.letters.extend(more.letters);
         }
+        let due: HashSet<Uuid> = due.iter().map(|u| u.id).collect();
+        composed.rows.retain(|row| addressee(row).is_some_and(|user| due.contains(&user)));
+        composed.letters.retain(|letter| matches!(&letter.user_id, Set(user) if due.contains(user)));
+        for row in &mut composed.rows {
+            row.created_at = Set(now);
+            row.next_attempt_at = Set(now);
+        }
+        let batch = Batch { rows: composed.rows, letters: composed.letters, ..Batch::new(&setup, now) };
         let count = batch.write(&txn).await?;
         crate::audit::record(
             &txn,
@@ -575,5 +594,42 @@ impl Store {
         .await?;
         txn.commit().await?;
         Ok(Reminded { queued: count, recently_reminded: skipped.len(), again_from })
+    }
+
+    /// Finance's reminders now of `content` to `people`, each with the drafts
+    /// it holds up that they sign, composed on a blocking thread.
+    async fn reminders_now(
+        &self,
+        conn: &impl ConnectionTrait,
+        setup: &Arc<MailSetup>,
+        content: &Arc<NoticeContent>,
+        people: Vec<users::Model>,
+        now: DateTime<Utc>,
+    ) -> Result<Composed, StoreError> {
+        let today = self.calendar.date_of(now);
+        let mut blocked = blocked_quotes(conn, &setup.base_url, content, ids_if_few(&people).as_deref(), today).await?;
+        let (setup, content) = (setup.clone(), content.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut batch = Batch::new(&setup, now);
+            let (ack_url, awaiting_url) = (batch.ack_link(), awaiting_page(&setup));
+            let stamp = now.timestamp_micros();
+            for user in &people {
+                let to = recipient(user);
+                let quotes = blocked.remove(&user.id).unwrap_or_default();
+                let letter = Letter::Reminder {
+                    notice: &content,
+                    to: &to,
+                    quotes: &quotes,
+                    ack_url: &ack_url,
+                    awaiting_url: &awaiting_url,
+                    number: 0,
+                    of: 0,
+                };
+                batch.push(REMINDER, reminder_key(content.id, user.id, format!("now-{stamp}")), &to, &letter)?;
+            }
+            Ok(Composed { rows: batch.rows, letters: batch.letters })
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("composing mail on a blocking thread failed: {e}")))?
     }
 }
