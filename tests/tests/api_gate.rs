@@ -1003,6 +1003,9 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     // signer's likewise.
     let (dora, dora_user) = app.user(Role::Sales, "Dora").await;
     let gone = id_of(&draft_quote(&dora, json!([{"sku": "P-1", "quantity": 1}])).await);
+    // Sam's draft that lapsed yesterday waits for its owner first: listed, not summed.
+    let lapsed = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 7}])).await);
+    let lapsed_on = pricegate_tests::fixtures::lapse_quote(&app, &lapsed).await;
     let r = admin.patch(&format!("/api/v1/users/{}", dora_user.id), &json!({"active": false})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     publish_notice(&finance, &notice).await;
@@ -1017,12 +1020,17 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     assert!(fine_row.contains("50.00 EUR · +5.00 EUR while it is valid"), "{fine_row}");
     let short_row = section(pending, &format!("/quotes/{short}"), "</a>");
     assert!(short_row.contains("10.00 EUR · no change while it is valid"), "{short_row}");
+    let lapsed_row = section(pending, &format!("/quotes/{lapsed}"), "</a>");
+    assert!(
+        lapsed_row.contains(&format!("70.00 EUR · valid only until {lapsed_on}: its owner must extend it")),
+        "{lapsed_row}"
+    );
     // Summed over every draft it holds up, as the escalation's e-mail sums
     // them: the two with nobody to sign (listed below) too.
     assert!(
         html.contains(
             "Held up: 4 drafts worth 170.00 EUR, +16.00 EUR on them while they are valid, 2 of them with nobody to \
-             sign (below)."
+             sign (below). 1 draft it holds up is past its validity and not counted: its owner must extend it first."
         ),
         "{html}"
     );

@@ -45,6 +45,25 @@ pub fn signed_money(currency: &str, minor: i64) -> String {
     if minor > 0 { format!("+{}", money(currency, minor)) } else { money(currency, minor) }
 }
 
+/// A sum of amounts for people to read, summed wide: one past the largest
+/// amount is said to be more than it, not wrapped or stopped there silently.
+pub fn money_summed(currency: &str, sum: i128) -> String {
+    match i64::try_from(sum) {
+        Ok(minor) => money(currency, minor),
+        Err(_) => format!("more than {}", money(currency, i64::MAX)),
+    }
+}
+
+/// A sum of changes for people to read ([`signed_money`]), summed wide as
+/// [`money_summed`] sums.
+pub fn signed_money_summed(currency: &str, sum: i128) -> String {
+    match i64::try_from(sum) {
+        Ok(minor) => signed_money(currency, minor),
+        Err(_) if sum > 0 => format!("a rise of more than {}", money(currency, i64::MAX)),
+        Err(_) => format!("a fall of more than {}", money(currency, i64::MAX)),
+    }
+}
+
 pub struct ChangeRow {
     pub sku: String,
     pub product: String,
@@ -728,12 +747,7 @@ fn value_at_stake(pending: &[PendingPerson]) -> Vec<String> {
     for q in pending.iter().flat_map(|p| &p.quotes).filter(|q| q.expired_on.is_none()) {
         *sums.entry(q.currency.as_str()).or_default() += i128::from(q.total_minor);
     }
-    sums.into_iter()
-        .map(|(currency, sum)| match i64::try_from(sum) {
-            Ok(minor) => money(currency, minor),
-            Err(_) => format!("more than {}", money(currency, i64::MAX)),
-        })
-        .collect()
+    sums.into_iter().map(|(currency, sum)| money_summed(currency, sum)).collect()
 }
 
 impl Composer for TemplateComposer {

@@ -512,28 +512,38 @@ struct DashboardPage {
     /// What the drafts held up are worth and what the notice does to them,
     /// in words ([`Stake::in_words`]).
     at_stake: Option<String>,
+    /// Those past their validity, in a sentence ([`Stake::past_validity`]).
+    past_validity: Option<String>,
 }
 
-/// The drafts a notice holds up, summed by currency: what they are worth,
-/// and what the notice changes their totals by while they are valid.
+/// The drafts a notice holds up, summed by currency (wide: no sum wraps or
+/// stops at the largest amount): what they are worth, and what the notice
+/// changes their totals by while they are valid. A draft whose validity has
+/// ended waits for its owner first: counted apart, as the escalation's
+/// e-mail leaves it out of its sum.
 #[derive(Default)]
 struct Stake {
-    by_currency: std::collections::BTreeMap<String, (usize, i64, i64)>,
+    by_currency: std::collections::BTreeMap<String, (usize, i128, i128)>,
+    expired: usize,
 }
 
 impl Stake {
-    fn add(&mut self, currency: &str, total: i64, delta: i64) {
-        let (drafts, worth, change) = self.by_currency.entry(currency.to_owned()).or_default();
+    fn add(&mut self, quote: &pricegate_store::BlockedQuote) {
+        if quote.expired_on.is_some() {
+            self.expired += 1;
+            return;
+        }
+        let (drafts, worth, change) = self.by_currency.entry(quote.currency.clone()).or_default();
         *drafts += 1;
-        *worth = worth.saturating_add(total);
-        *change = change.saturating_add(delta);
+        *worth += i128::from(quote.total_minor);
+        *change += i128::from(quote.delta_minor);
     }
 
     /// "3 drafts worth 65,980.00 EUR, +4,560.00 EUR on them while they are
     /// valid; 1 draft worth 5,000.00 USD, no change while it is valid", or
     /// nothing for none.
     fn in_words(&self) -> Option<String> {
-        use pricegate_mail::compose::{money, signed_money};
+        use pricegate_mail::compose::{money_summed, signed_money_summed};
         let said: Vec<String> = self
             .by_currency
             .iter()
@@ -541,13 +551,26 @@ impl Stake {
                 let (them, are) = if *drafts == 1 { ("it", "it is") } else { ("them", "they are") };
                 let change = match change {
                     0 => format!("no change while {are} valid"),
-                    change => format!("{} on {them} while {are} valid", signed_money(currency, *change)),
+                    change => format!("{} on {them} while {are} valid", signed_money_summed(currency, *change)),
                 };
                 let drafts = if *drafts == 1 { "1 draft".to_owned() } else { format!("{drafts} drafts") };
-                format!("{drafts} worth {}, {change}", money(currency, *worth))
+                format!("{drafts} worth {}, {change}", money_summed(currency, *worth))
             })
             .collect();
         (!said.is_empty()).then(|| said.join("; "))
+    }
+
+    /// The drafts held up past their validity, in a sentence, if any.
+    fn past_validity(&self) -> Option<String> {
+        match self.expired {
+            0 => None,
+            1 => {
+                Some("1 draft it holds up is past its validity and not counted: its owner must extend it first.".into())
+            }
+            n => Some(format!(
+                "{n} drafts it holds up are past their validity and not counted: their owners must extend them first."
+            )),
+        }
     }
 }
 
@@ -723,10 +746,13 @@ async fn dashboard(
     for q in held_up {
         let total = effects.get(&q.id).map(|e| pricegate_mail::compose::money(&e.currency, e.total_minor));
         let effect = effects.get(&q.id).map(|e| {
-            at_stake.add(&e.currency, e.total_minor, e.delta_minor);
-            match e.delta_minor {
-                0 => "no change while it is valid".to_owned(),
-                delta => format!("{} while it is valid", pricegate_mail::compose::signed_money(&e.currency, delta)),
+            at_stake.add(e);
+            match (e.expired_on, e.delta_minor) {
+                (Some(day), _) => format!("valid only until {day}: its owner must extend it"),
+                (None, 0) => "no change while it is valid".to_owned(),
+                (None, delta) => {
+                    format!("{} while it is valid", pricegate_mail::compose::signed_money(&e.currency, delta))
+                }
             }
         });
         waiting.entry(q.signer_id).or_default().push(super::notices::HeldUpQuote {
@@ -746,6 +772,7 @@ async fn dashboard(
         salespeople,
         again_after_minutes: AGAIN,
         at_stake: at_stake.in_words(),
+        past_validity: at_stake.past_validity(),
         acknowledged: acks
             .acknowledged
             .into_iter()
@@ -897,6 +924,61 @@ fn reminded_sentence(queued: usize, left_out: usize, again: Option<String>) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn held_up(currency: &str, total_minor: i64, delta_minor: i64, expired: bool) -> pricegate_store::BlockedQuote {
+        let valid_until = chrono::NaiveDate::from_ymd_opt(2026, 12, 9).expect("a date");
+        pricegate_store::BlockedQuote {
+            id: Uuid::new_v4(),
+            url: String::new(),
+            customer_name: "Greta Berg".into(),
+            customer_company: String::new(),
+            currency: currency.into(),
+            total_minor,
+            delta_minor,
+            delta_after_minor: 0,
+            valid_until,
+            expired_on: expired.then_some(valid_until),
+            overtaken: vec![],
+            approved: vec![],
+        }
+    }
+
+    #[test]
+    fn the_stake_sums_wide_by_currency_and_leaves_drafts_past_their_validity_out() {
+        let mut stake = Stake::default();
+        for q in [
+            held_up("EUR", 100_00, 10_00, false),
+            held_up("EUR", 60_00, 6_00, false),
+            held_up("EUR", 70_00, 7_00, true),
+            held_up("USD", 50_00, 0, false),
+        ] {
+            stake.add(&q);
+        }
+        assert_eq!(
+            stake.in_words().as_deref(),
+            Some(
+                "2 drafts worth 160.00 EUR, +16.00 EUR on them while they are valid; 1 draft worth 50.00 USD, no change while it is valid"
+            )
+        );
+        assert_eq!(
+            stake.past_validity().as_deref(),
+            Some("1 draft it holds up is past its validity and not counted: its owner must extend it first.")
+        );
+
+        let mut huge = Stake::default();
+        for _ in 0..2 {
+            huge.add(&held_up("EUR", i64::MAX, i64::MIN + 1, false));
+        }
+        assert_eq!(
+            huge.in_words().as_deref(),
+            Some(
+                "2 drafts worth more than 92,233,720,368,547,758.07 EUR, a fall of more than \
+                 92,233,720,368,547,758.07 EUR on them while they are valid"
+            ),
+            "never wrapped, nor stopped at the largest amount as if it were the sum"
+        );
+        assert_eq!(huge.past_validity(), None);
+    }
 
     #[test]
     fn a_share_rounds_to_the_nearest_percent_but_never_to_all_or_none() {
