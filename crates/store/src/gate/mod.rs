@@ -313,7 +313,7 @@ impl Store {
         // After every draft, finalisation and publication that committed
         // before: with the lock held exclusively, they all have.
         let published_at = stamp_under_exclusive_gate(&txn).await?;
-        check_changes_can_take_force(&txn, id, self.calendar.date_of(published_at)).await?;
+        check_changes_can_take_force(&txn, id, &self.calendar, self.calendar.date_of(published_at)).await?;
         notices::Entity::update(notices::ActiveModel {
             id: Set(id),
             state: Set(PUBLISHED.into()),

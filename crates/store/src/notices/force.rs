@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use pricegate_domain::Calendar;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -23,6 +24,7 @@ use crate::entity::notices;
 pub(crate) async fn check_changes_can_take_force(
     conn: &impl ConnectionTrait,
     notice_id: Uuid,
+    calendar: &Calendar,
     today: NaiveDate,
 ) -> Result<(), StoreError> {
     let changes = notice_changes::Entity::find()
@@ -37,8 +39,10 @@ pub(crate) async fn check_changes_can_take_force(
         return Ok(());
     }
     // Per product, the latest change in force by today: its date, where it
-    // is from, and whether that is this notice.
-    let mut in_force: HashMap<Uuid, (NaiveDate, String, bool)> = HashMap::new();
+    // is from, whether that is this notice, and the day it took force (a
+    // published change dated before its notice was published took force on
+    // the day of publication, as the price list says).
+    let mut in_force: HashMap<Uuid, (NaiveDate, String, bool, NaiveDate)> = HashMap::new();
     let published = notice_changes::Entity::find()
         .find_also_related(notices::Entity)
         .filter(notice_changes::Column::ProductId.is_in(backdated.iter().map(|c| c.product_id)))
@@ -47,23 +51,31 @@ pub(crate) async fn check_changes_can_take_force(
         .all(conn)
         .await?;
     let from_published = published.into_iter().filter_map(|(change, notice)| {
-        Some((change.product_id, change.effective_on, format!("“{}”", notice?.title), false))
+        let notice = notice?;
+        let published_on = notice.published_at.map_or(change.effective_on, |at| calendar.date_of(at));
+        let took_force = change.effective_on.max(published_on);
+        Some((change.product_id, change.effective_on, format!("“{}”", notice.title), false, took_force))
     });
     let from_this_notice = changes
         .iter()
         .filter(|c| c.effective_on <= today)
-        .map(|c| (c.product_id, c.effective_on, format!("this notice's own {} change", c.sku), true));
-    for (product, effective_on, source, own) in from_published.chain(from_this_notice) {
-        let latest = in_force.entry(product).or_insert((effective_on, source.clone(), own));
+        .map(|c| (c.product_id, c.effective_on, format!("this notice's own {} change", c.sku), true, c.effective_on));
+    for (product, effective_on, source, own, took_force) in from_published.chain(from_this_notice) {
+        let latest = in_force.entry(product).or_insert((effective_on, source.clone(), own, took_force));
         if effective_on > latest.0 {
-            *latest = (effective_on, source, own);
+            *latest = (effective_on, source, own, took_force);
         }
     }
     for change in backdated {
-        let Some((since, source, own)) =
+        let Some((since, source, own, took_force)) =
             in_force.get(&change.product_id).filter(|(since, ..)| *since > change.effective_on)
         else {
             continue;
+        };
+        let in_force_since = if took_force > since {
+            format!("{took_force} (on its publication; dated {since})")
+        } else {
+            since.to_string()
         };
         // Redating it would only outrank the other change of this notice.
         let remedy = if *own {
@@ -75,7 +87,7 @@ pub(crate) async fn check_changes_can_take_force(
             "change_never_in_force",
             format!(
                 "The {} change dated {} would never take force: the price from {source} is in force since \
-                 {since}. {remedy}",
+                 {in_force_since}. {remedy}",
                 change.sku, change.effective_on,
             ),
         ));

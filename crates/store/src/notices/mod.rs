@@ -631,7 +631,7 @@ impl Store {
     /// the gate's lock: a notice published meanwhile may still refuse it.
     pub async fn why_publishing_would_be_refused(&self, id: Uuid) -> Result<Option<String>, StoreError> {
         let today = self.today().await?;
-        match check_changes_can_take_force(&self.db, id, today).await {
+        match check_changes_can_take_force(&self.db, id, &self.calendar, today).await {
             Ok(()) => Ok(None),
             Err(StoreError::Conflict { code: "change_never_in_force", message }) => Ok(Some(message)),
             Err(e) => Err(e),
