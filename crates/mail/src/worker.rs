@@ -101,9 +101,19 @@ pub fn retry_delay(config: &WorkerConfig, attempts: i32) -> Duration {
     full.mul_f64(0.5 + 0.5 * unit)
 }
 
-/// How much of a claim's lease must be left to start sending one of its rows.
+/// How long a row's conversation may take: at most half the lease.
 fn send_margin(config: &WorkerConfig) -> Duration {
     config.send_timeout.min(config.lease / 2)
+}
+
+/// How much of a claim's lease must be left to start sending one of its
+/// rows: its conversation's time, and then the time to mark it sent (the
+/// [`MARK_SENT_AFTER`] a mark may wait, and its write with the retries of
+/// [`mark_sent`]). A row marked after the lease ran out may have been
+/// claimed and sent again by another worker meanwhile.
+fn lease_needed(config: &WorkerConfig) -> Duration {
+    let marking = MARK_SENT_AFTER + MARK_SENT_GIVES_UP;
+    send_margin(config) + marking.min(config.lease / 10)
 }
 
 /// Whether the worker should stop: `shutdown` turned true, or whoever held
@@ -234,6 +244,15 @@ async fn next_batch(store: Store, config: Arc<WorkerConfig>) -> Claimed {
     }
 }
 
+/// The batch claimed ahead; none if its task failed (its rows, if it had
+/// claimed any, come back with their lease).
+async fn prefetched_batch(batch: JoinHandle<Claimed>) -> Claimed {
+    batch.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "claiming the next mail failed; what it claimed goes after its lease");
+        Claimed::default()
+    })
+}
+
 async fn send_outbox<T: MailTransport>(
     store: Store,
     transport: T,
@@ -246,7 +265,7 @@ async fn send_outbox<T: MailTransport>(
     loop {
         if stopping(&shutdown) {
             if let Some(batch) = prefetched.take() {
-                let rows = batch.await.unwrap_or_default().rows;
+                let rows = prefetched_batch(batch).await.rows;
                 give_back(&store, &rows.iter().map(|r| (r.id, r.attempts)).collect::<Vec<_>>(), "stopping").await;
             }
             break;
@@ -260,7 +279,7 @@ async fn send_outbox<T: MailTransport>(
             }
         }
         let batch = match prefetched.take() {
-            Some(batch) => batch.await.unwrap_or_default(),
+            Some(batch) => prefetched_batch(batch).await,
             None => next_batch(store.clone(), config.clone()).await,
         };
         let Claimed { rows, lease_ends: Some(lease_ends) } = batch else {
@@ -302,11 +321,11 @@ async fn send_batch<T: MailTransport>(
     lease_ends: Instant,
     shutdown: &watch::Receiver<bool>,
 ) {
-    // A row is sent only if its conversation can end before the lease does;
-    // after that another worker may claim and send it too. This matters for
+    // A row is sent only if its conversation can end, and be marked, before
+    // the lease does; after that another worker may claim and send it too. This matters for
     // a prefetched batch, claimed while the one before it was still being
     // sent, and for rows waiting for a connection behind a slow server.
-    let send_by = lease_ends.checked_sub(send_margin(config)).unwrap_or_else(Instant::now);
+    let send_by = lease_ends.checked_sub(lease_needed(config)).unwrap_or_else(Instant::now);
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for row in rows {
@@ -372,7 +391,10 @@ async fn send_batch<T: MailTransport>(
                 }
                 None => unsent.push((row.id, row.attempts)),
             },
-            Some(Err(_)) => {}
+            // Its row is neither marked nor given back: the lease brings it back.
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "a mail send task failed; its message goes again after its lease")
+            }
             None if tasks.is_empty() => break,
             None => {}
         }
@@ -416,6 +438,8 @@ impl Failures {
 const MARK_SENT_EVERY: usize = 100;
 /// …or when this long has passed since it.
 const MARK_SENT_AFTER: Duration = Duration::from_millis(200);
+/// How long marking waits for a database away for a moment before it gives up.
+const MARK_SENT_GIVES_UP: Duration = Duration::from_secs(8);
 
 async fn mark_sent(store: &Store, sent: &[(uuid::Uuid, i32)]) {
     let count = sent.len();
@@ -425,7 +449,7 @@ async fn mark_sent(store: &Store, sent: &[(uuid::Uuid, i32)]) {
     // A database away for a moment (a restart, a failover) is waited for,
     // a few seconds: unmarked, what went out goes out again once the lease
     // brings it back.
-    let give_up = Instant::now() + Duration::from_secs(8);
+    let give_up = Instant::now() + MARK_SENT_GIVES_UP;
     let mut wait = Duration::from_millis(250);
     let mut marked = store.mark_mail_sent(sent).await;
     while matches!(marked, Err(StoreError::Unavailable(_))) && Instant::now() + wait < give_up {
@@ -524,13 +548,15 @@ mod tests {
     }
 
     #[test]
-    fn a_row_is_sent_only_with_a_whole_conversation_of_its_lease_left() {
+    fn a_row_is_sent_only_with_a_whole_conversation_and_its_mark_of_its_lease_left() {
         let mut config = WorkerConfig::new("P <p@example.com>".parse().unwrap(), Duration::from_secs(1), vec![]);
         assert_eq!(send_margin(&config), Duration::from_secs(60), "the default lease leaves room for many");
+        assert_eq!(lease_needed(&config), Duration::from_millis(68_200), "and for marking one sent, retries and all");
         // A lease shorter than two conversations (PRICEGATE_MAIL_LEASE=3s in
         // the crash test) must still leave time to send something.
         config.lease = Duration::from_secs(3);
         assert_eq!(send_margin(&config), Duration::from_millis(1500));
+        assert_eq!(lease_needed(&config), Duration::from_millis(1800));
     }
 
     #[test]
