@@ -348,3 +348,21 @@ async fn after_a_full_disk_on_sqlite_everything_works_again_once_there_is_room()
     }
     app.stop().await;
 }
+
+/// A power cut loses nothing SQLite answered for: every connection of the
+/// pool writes ahead (WAL) and syncs each commit to disk (`synchronous=FULL`,
+/// 2), not only at checkpoints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_syncs_each_commit_to_disk_before_answering() {
+    use sea_orm::ConnectionTrait;
+    let app =
+        pricegate_tests::TestApp::spawn_with(pricegate_tests::Backend::Sqlite, |s| s.db_max_connections = 3).await;
+    let conn = app.store.connection();
+    let statement = |sql: &str| sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql.to_owned());
+    for _ in 0..6 {
+        let synchronous = conn.query_one_raw(statement("PRAGMA synchronous")).await.unwrap().expect("a row");
+        assert_eq!(synchronous.try_get_by_index::<i64>(0).unwrap(), 2, "FULL");
+        let journal = conn.query_one_raw(statement("PRAGMA journal_mode")).await.unwrap().expect("a row");
+        assert_eq!(journal.try_get_by_index::<String>(0).unwrap(), "wal");
+    }
+}

@@ -78,8 +78,13 @@ impl Store {
             // Set in the startup packet: no round trip per transaction.
             .map_sqlx_postgres_opts(|o| o.options([("default_transaction_isolation", "read committed")]))
             .map_sqlx_sqlite_opts(|o| {
+                // FULL: each commit is on disk before it is answered, also
+                // through a power cut. With NORMAL the last commits could
+                // vanish after one while the worker had already mailed them
+                // (a finalisation's e-mail for a quote the database then
+                // no longer has finalised); the proof is what Pricegate keeps.
                 o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
                     .create_if_missing(true)
