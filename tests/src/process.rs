@@ -30,11 +30,28 @@ pub fn server_binary() -> PathBuf {
 pub struct ServerProcess {
     pub base: String,
     child: Child,
+    /// What it has written to its error output, with [`ServerProcess::start_logged`].
+    log: Option<std::sync::Arc<std::sync::Mutex<String>>>,
 }
 
 impl ServerProcess {
     /// Starts `pricegate serve` with `env` and waits until it prints the address it bound.
     pub async fn start(env: &[(&str, &str)]) -> ServerProcess {
+        Self::spawn(env, false).await
+    }
+
+    /// [`ServerProcess::start`], keeping what it logs for [`ServerProcess::log`].
+    pub async fn start_logged(env: &[(&str, &str)]) -> ServerProcess {
+        Self::spawn(env, true).await
+    }
+
+    /// What the server has logged so far (started with [`ServerProcess::start_logged`]).
+    pub fn log(&self) -> String {
+        let log = self.log.as_ref().expect("the server was started with start_logged");
+        log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    async fn spawn(env: &[(&str, &str)], logged: bool) -> ServerProcess {
         let mut cmd = Command::new(server_binary());
         cmd.arg("serve")
             .env_clear()
@@ -43,12 +60,25 @@ impl ServerProcess {
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if logged { Stdio::piped() } else { Stdio::inherit() })
             .kill_on_drop(true);
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("pricegate starts");
+        let log = child.stderr.take().map(|stderr| {
+            let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+            let kept = log.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut kept = kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    kept.push_str(&line);
+                    kept.push('\n');
+                }
+            });
+            log
+        });
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
         let base = tokio::time::timeout(Duration::from_secs(60), async {
@@ -63,7 +93,7 @@ impl ServerProcess {
         .expect("pricegate prints `listening on` within 60 s");
         // Keep draining stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        ServerProcess { base, child }
+        ServerProcess { base, child, log }
     }
 
     /// SIGKILL: no chance to finish anything.

@@ -101,7 +101,12 @@ async fn postgresql_going_away_gives_503s_with_the_error_body_and_the_service_re
     let url = cluster.url();
     let maildir = cluster.dir.path().join("mail-out");
     let maildir = maildir.to_str().expect("a UTF-8 path");
-    let env = [("DATABASE_URL", url.as_str()), ("PRICEGATE_MAILDIR", maildir), ("PRICEGATE_REQUEST_TIMEOUT", "20s")];
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("PRICEGATE_MAILDIR", maildir),
+        ("PRICEGATE_REQUEST_TIMEOUT", "20s"),
+        ("RUST_LOG", "info"),
+    ];
     let email = "admin@faults.pricegate.test";
     run_command(
         &["user", "create", "--email", email, "--name", "Faults Admin", "--role", "admin", "--password-stdin"],
@@ -109,7 +114,7 @@ async fn postgresql_going_away_gives_503s_with_the_error_body_and_the_service_re
         PASSWORD,
     )
     .await;
-    let server = ServerProcess::start(&env).await;
+    let server = ServerProcess::start_logged(&env).await;
     let client = reqwest::Client::new();
     let login = client
         .post(format!("{}/api/v1/auth/token", server.base))
@@ -158,6 +163,19 @@ async fn postgresql_going_away_gives_503s_with_the_error_body_and_the_service_re
     }
     let (status, body) = call(&client, reqwest::Method::GET, users, Some(&token)).await;
     assert_eq!(status, 200, "{body}");
+
+    // The mail worker, polling each second throughout, said when the outage
+    // began and when it ended: a line each, not one a poll.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !server.log().contains("the database answers again") {
+        assert!(Instant::now() < deadline, "the worker did not say the database answers again: {}", server.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = server.log();
+    let began: Vec<&str> = log.lines().filter(|l| l.contains("the database is unavailable; the mail worker")).collect();
+    assert_eq!(began.len(), 1, "{log}");
+    assert!(began[0].contains("WARN") && began[0].contains("cause="), "with its cause: {log}");
+    assert!(!log.contains("could not claim mail") && !log.contains("could not enqueue reminders"), "{log}");
     server.kill().await;
 }
 

@@ -135,8 +135,15 @@ pub async fn run_worker<T: MailTransport>(
     let config = Arc::new(config);
     let queued = Arc::new(Notify::new());
     tracing::info!(poll = ?config.poll, "mail worker started");
-    let expander = tokio::spawn(expand_publications(store.clone(), config.clone(), shutdown.clone(), queued.clone()));
-    send_outbox(store, transport, config, shutdown, queued).await;
+    let outage = Arc::new(Outage::default());
+    let expander = tokio::spawn(expand_publications(
+        store.clone(),
+        config.clone(),
+        shutdown.clone(),
+        queued.clone(),
+        outage.clone(),
+    ));
+    send_outbox(store, transport, config, shutdown, queued, outage).await;
     if let Err(e) = expander.await {
         tracing::error!(error = %e, "the publication expander stopped abnormally");
     }
@@ -150,14 +157,21 @@ async fn expand_publications(
     config: Arc<WorkerConfig>,
     mut shutdown: watch::Receiver<bool>,
     queued: Arc<Notify>,
+    outage: Arc<Outage>,
 ) {
     // Consecutive failed batches per publication, for this worker's backoff.
     let mut failures: HashMap<uuid::Uuid, i32> = HashMap::new();
     while !stopping(&shutdown) {
+        let asked = Instant::now();
         let claim = match store.claim_publication_fanout(config.lease).await {
-            Ok(claim) => claim,
+            Ok(claim) => {
+                outage.answered();
+                claim
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "could not look for publications to expand; retrying");
+                if !outage.noted(&e, asked) {
+                    tracing::warn!(error = %e, "could not look for publications to expand; retrying");
+                }
                 None
             }
         };
@@ -222,12 +236,60 @@ struct Claimed {
     lease_ends: Option<Instant>,
 }
 
-async fn next_batch(store: Store, config: Arc<WorkerConfig>) -> Claimed {
-    let lease_ends = Instant::now() + config.lease;
+/// Whether the worker's database is unavailable, since when, and when it
+/// last answered: an outage is logged as it starts, with its cause, and as
+/// it ends, not on every poll of each of the worker's loops (three lines a
+/// second, for as long as it lasts).
+#[derive(Default)]
+struct Outage {
+    state: std::sync::Mutex<OutageState>,
+}
+
+#[derive(Default)]
+struct OutageState {
+    since: Option<Instant>,
+    last_answer: Option<Instant>,
+}
+
+impl Outage {
+    /// Notes `error`, from a call made at `asked`, if it is the database
+    /// being unavailable (logged if it is the first of an outage); false for
+    /// any other error, which the caller logs. A call that waited out the
+    /// pool's timeout may fail after a later one succeeded: that is no new
+    /// outage.
+    fn noted(&self, error: &StoreError, asked: Instant) -> bool {
+        let StoreError::Unavailable(cause) = error else { return false };
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let stale = state.last_answer.is_some_and(|answered| answered > asked);
+        if state.since.is_none() && !stale {
+            state.since = Some(Instant::now());
+            tracing::warn!(cause = %cause, "the database is unavailable; the mail worker keeps trying, and says when it answers again");
+        }
+        true
+    }
+
+    /// The database answered: the end of an outage, if there was one.
+    fn answered(&self) {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.last_answer = Some(Instant::now());
+        if let Some(since) = state.since.take() {
+            tracing::info!(after = ?since.elapsed(), "the database answers again; the mail worker goes on");
+        }
+    }
+}
+
+async fn next_batch(store: Store, config: Arc<WorkerConfig>, outage: Arc<Outage>) -> Claimed {
+    let asked = Instant::now();
+    let lease_ends = asked + config.lease;
     let claimed = match store.claim_due_mail(config.batch, config.lease).await {
-        Ok(rows) => rows,
+        Ok(rows) => {
+            outage.answered();
+            rows
+        }
         Err(e) => {
-            tracing::warn!(error = %e, "could not claim mail; retrying");
+            if !outage.noted(&e, asked) {
+                tracing::warn!(error = %e, "could not claim mail; retrying");
+            }
             return Claimed::default();
         }
     };
@@ -259,6 +321,7 @@ async fn send_outbox<T: MailTransport>(
     config: Arc<WorkerConfig>,
     mut shutdown: watch::Receiver<bool>,
     queued: Arc<Notify>,
+    outage: Arc<Outage>,
 ) {
     let mut next_tick = Instant::now();
     let mut prefetched: Option<JoinHandle<Claimed>> = None;
@@ -271,16 +334,18 @@ async fn send_outbox<T: MailTransport>(
             break;
         }
         if Instant::now() >= next_tick {
-            next_tick = Instant::now() + config.poll;
+            let asked = Instant::now();
+            next_tick = asked + config.poll;
             match store.enqueue_due_reminders(&config.reminders).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(queued = n, "reminders and escalations queued"),
+                Err(e) if outage.noted(&e, asked) => {}
                 Err(e) => tracing::warn!(error = %e, "could not enqueue reminders"),
             }
         }
         let batch = match prefetched.take() {
             Some(batch) => prefetched_batch(batch).await,
-            None => next_batch(store.clone(), config.clone()).await,
+            None => next_batch(store.clone(), config.clone(), outage.clone()).await,
         };
         let Claimed { rows, lease_ends: Some(lease_ends) } = batch else {
             if stopping(&shutdown) {
@@ -294,7 +359,7 @@ async fn send_outbox<T: MailTransport>(
             continue;
         };
         if !stopping(&shutdown) {
-            prefetched = Some(tokio::spawn(next_batch(store.clone(), config.clone())));
+            prefetched = Some(tokio::spawn(next_batch(store.clone(), config.clone(), outage.clone())));
         }
         send_batch(&store, &transport, &config, rows, lease_ends, &shutdown).await;
     }
