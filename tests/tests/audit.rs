@@ -621,12 +621,16 @@ both_backends! {
             ("subject=nope", "Nothing goes by \u{201c}nope\u{201d}: a subject is the id of a quote", 0),
             ("subject=abcdefgh", "its 8-character reference, a product", 0),
             ("before=nope&before=again", "This address could not be read", 100),
+            // A control character, which PostgreSQL cannot hold in a query's text.
+            ("subject=a%00b", "This address could not be read", 100),
         ] {
             let (status, html) = page(&app, &fiona.email, &format!("/audit?{query}")).await;
             assert_eq!(status, 200, "{query}");
             assert!(html.contains(says) && !html.contains("<script>"), "{query}: {html}");
             assert_eq!(html.matches("<td data-label=\"When\">").count(), rows, "{query}: {html}");
         }
+        let (status, html) = page(&app, &fiona.email, "/audit/export.csv?subject=a%00b").await;
+        assert_eq!(status, 400, "the download is refused rather than taken for every entry: {html}");
 
         // A failed login names the account tried, not as the one who typed it; its detail reads as words.
         assert_eq!(pricegate_tests::pages::log_in(&app.base, &sam.email, "not it at all").await.status, 401);

@@ -8,18 +8,24 @@
 const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// `text` as a file written for spreadsheets holds it: guarded where a
-/// spreadsheet would take it for a formula.
+/// spreadsheet would take it for a formula, and where apostrophes come before
+/// such a character, so that [`unguarded`] gives back what was written.
 pub fn guarded(text: &str) -> String {
-    if text.starts_with(FORMULA_START) { format!("'{text}") } else { text.to_owned() }
+    if formula_after_apostrophes(text) { format!("'{text}") } else { text.to_owned() }
 }
 
 /// A field as the file holds it, without the apostrophe [`guarded`] put
 /// before a formula's first character.
 pub fn unguarded(field: &str) -> &str {
     match field.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(FORMULA_START) => rest,
+        Some(rest) if formula_after_apostrophes(rest) => rest,
         _ => field,
     }
+}
+
+/// Whether `text`, its leading apostrophes aside, starts as a formula does.
+fn formula_after_apostrophes(text: &str) -> bool {
+    text.trim_start_matches('\'').starts_with(FORMULA_START)
 }
 
 /// Appends `fields` to `out` as one CSV line ending in CRLF, each quoted
@@ -49,6 +55,9 @@ mod tests {
         assert_eq!(guarded("Pump"), "Pump");
         assert_eq!(unguarded("'=SUM(A1)"), "=SUM(A1)");
         assert_eq!(unguarded("'quoted"), "'quoted", "an apostrophe of its own stays");
+        for text in ["'=already", "''=twice", "=SUM(A1)", "Pump", "'quoted"] {
+            assert_eq!(unguarded(&guarded(text)), text, "{text} comes back as it was");
+        }
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(
             csv_field("Pump; =HYPERLINK(\"x\")"),
