@@ -26,7 +26,7 @@ WORKDIR /var/lib/pricegate
 ENV PRICEGATE_BIND=0.0.0.0:8080 \
     DATABASE_URL=sqlite:///var/lib/pricegate/pricegate.db?mode=rwc \
     PRICEGATE_MAILDIR=/var/lib/pricegate/mail-out \
-    RUST_LOG=info,sqlx::postgres::notice=warn,sea_orm_migration=warn
+    RUST_LOG=info,sqlx::postgres::notice=warn,sea_orm_migration=warn,sqlx_core::pool=error
 EXPOSE 8080
 VOLUME ["/var/lib/pricegate"]
 ENTRYPOINT ["/usr/bin/tini", "--", "pricegate"]

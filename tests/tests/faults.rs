@@ -384,3 +384,59 @@ async fn sqlite_syncs_each_commit_to_disk_before_answering() {
         assert_eq!(journal.try_get_by_index::<String>(0).unwrap(), "wal");
     }
 }
+
+/// Every connection of a process's pool held (by requests waiting on a lock,
+/// say): its health check fails, saying that it is this process's
+/// connections that are all in use, not that the database does not answer;
+/// given one back, it answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_health_check_with_every_connection_in_use_says_so_rather_than_blaming_the_database() {
+    use sea_orm::TransactionTrait;
+    let app = pricegate_tests::TestApp::spawn_with(Backend::Postgres, |s| s.db_max_connections = 2).await;
+    let conn = app.store.connection();
+    let first = conn.begin().await.expect("a first connection");
+    let second = conn.begin().await.expect("a second connection");
+    let err = app.store.ping(Duration::from_millis(500)).await.expect_err("no connection to ask on");
+    let cause = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
+    assert!(
+        cause.contains("all 2 of this process's database connections stayed in use for 500ms")
+            && cause.contains("the database itself may be answering"),
+        "{cause}"
+    );
+    let r = reqwest::get(format!("{}/healthz", app.base)).await.expect("an answer");
+    assert_eq!(r.status(), 503);
+    drop(first);
+    app.store.ping(Duration::from_secs(2)).await.expect("one connection back: the check answers");
+    drop(second);
+}
+
+/// PostgreSQL ends every connection of the service (a failover, an
+/// administrator): the health check asks again on a fresh connection and
+/// answers at once, rather than failing once for each dead one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_check_answers_at_once_after_the_database_ended_every_connection() {
+    use sea_orm::ConnectionTrait;
+    let app = pricegate_tests::TestApp::spawn_with(Backend::Postgres, |s| s.db_max_connections = 6).await;
+    let healthz = format!("{}/healthz", app.base);
+    for round in 0..3 {
+        // Every connection busy a moment ago, so the pool hands them out unchecked.
+        let mut busy = tokio::task::JoinSet::new();
+        for _ in 0..6 {
+            busy.spawn(reqwest::get(healthz.clone()));
+        }
+        while let Some(r) = busy.join_next().await {
+            assert_eq!(r.expect("the request ran").expect("an answer").status(), 200);
+        }
+        let ended = app
+            .store
+            .connection()
+            .execute_unprepared(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .await;
+        assert!(ended.is_ok(), "{ended:?}");
+        let r = reqwest::get(&healthz).await.expect("an answer");
+        assert_eq!(r.status(), 200, "round {round}: {}", r.text().await.unwrap_or_default());
+    }
+}

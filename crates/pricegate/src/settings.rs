@@ -132,8 +132,11 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://pricegate.db?mode=rwc";
 /// Every variable the service reads: the settings `/admin/settings` lists,
 /// and `RUST_LOG`.
 /// The log filter when `RUST_LOG` is unset: `info`, but for PostgreSQL's
-/// notices and each migration's lines (one line says how many were applied).
-pub const DEFAULT_LOG: &str = "info,sqlx::postgres::notice=warn,sea_orm_migration=warn";
+/// notices, each migration's lines (one line says how many were applied), and
+/// the pool's line for each dead connection it drops (after a database
+/// restart, one a connection of every process; what fails because of it is
+/// logged where it fails).
+pub const DEFAULT_LOG: &str = "info,sqlx::postgres::notice=warn,sea_orm_migration=warn,sqlx_core::pool=error";
 
 pub const VARIABLES: [&str; 17] = [
     "DATABASE_URL",

@@ -200,13 +200,51 @@ impl Store {
 
     /// Answers whether the database is reachable (for `/healthz`): it is
     /// [`StoreError::Unavailable`] when it has not answered `within`, or
-    /// the pool has no connection to ask it on by then.
+    /// the pool has no connection to ask it on by then (said apart: the
+    /// database may be answering other processes all the while).
+    ///
+    /// A connection the database dropped (a restart, a failover) fails the
+    /// first question put on it, and is closed: the question is put again,
+    /// on another connection, up to ten times within `within`, so that the
+    /// pool's dead connections do not make the service look down once the
+    /// database is back.
     pub async fn ping(&self, within: Duration) -> Result<(), StoreError> {
-        match tokio::time::timeout(within, self.db.ping()).await {
-            Ok(answered) => Ok(answered?),
-            Err(_) => Err(StoreError::Unavailable(sea_orm::DbErr::Custom(format!(
-                "the database did not answer within {within:?}"
-            )))),
+        let deadline = tokio::time::Instant::now() + within;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match tokio::time::timeout_at(deadline, self.db.ping()).await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(e)) if tries < 10 && tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(error = %e, "a database connection failed its ping; asking on another");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => return Err(StoreError::Unavailable(sea_orm::DbErr::Custom(self.silence(within)))),
+            }
+        }
+    }
+
+    /// Why the database gave no answer within `within`, as far as this
+    /// process can tell.
+    fn silence(&self, within: Duration) -> String {
+        let (open, idle, most) = match self.backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+            _ => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+        };
+        if open >= most && idle == 0 {
+            format!(
+                "all {most} of this process's database connections stayed in use for {within:?} (by slow \
+                 requests, or ones waiting on a lock): the database itself may be answering"
+            )
+        } else {
+            format!("the database did not answer within {within:?}")
         }
     }
 
