@@ -153,6 +153,38 @@ async fn a_client_that_stalls_a_request_does_not_keep_the_server_from_stopping()
     app.stop().await;
 }
 
+/// Told to stop, the server waits for a client still sending its request's
+/// headers no longer than a request may take (`PRICEGATE_REQUEST_TIMEOUT`),
+/// however long the idle timeout that would let it finish them: within an
+/// orchestrator's grace before it kills the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_still_sending_its_headers_is_let_go_a_request_timeout_after_the_stop() {
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+
+    let mut app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.idle_timeout = Duration::from_secs(3600);
+        s.request_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let addr: SocketAddr = app.base.trim_start_matches("http://").parse().expect("the server's address");
+    let mut partial = TcpStream::connect(addr).await.expect("connects");
+    partial.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.expect("part of the headers");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    tokio::time::timeout(Duration::from_secs(20), app.stop_serving())
+        .await
+        .expect("the server stops within 20 s of being told, not an idle timeout of an hour later");
+    assert!(
+        asked.elapsed() >= Duration::from_millis(1900),
+        "the connection had its grace first: {:?}",
+        asked.elapsed()
+    );
+    drop(partial);
+    app.stop().await;
+}
+
 /// A request refused before its body was read (an id that is none, no
 /// token, a media type not taken) is answered with `Connection: close`: the
 /// server cannot read the next request from behind that body, and a client

@@ -77,7 +77,10 @@ impl Application {
         let worker = tokio::spawn(self.worker.run(self.state.store.clone(), stopped));
         let app = pricegate_web::router(self.state.clone());
         let limit = serve::ConnectionLimit::new(self.connections_per_address, self.state.trusted_proxies.clone());
-        serve::serve(self.listener, app, self.idle_timeout, limit, async move {
+        // A request in flight is answered within the request timeout; a
+        // connection that has not sent its request by then is not waited for.
+        let stop_grace = self.state.request_timeout.min(self.idle_timeout);
+        serve::serve(self.listener, app, self.idle_timeout, stop_grace, limit, async move {
             shutdown.await;
             let _ = stop.send(true);
         })

@@ -22,9 +22,11 @@ use tower::ServiceExt;
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops
 /// accepting, lets each connection finish the request it is serving, and
-/// returns once every connection has closed: one still busy `header_timeout`
-/// after the stop (a client that stopped reading a long download) is closed
-/// then, so that no client keeps the server from stopping.
+/// returns once every connection has closed: one still busy `stop_grace`
+/// after the stop (a client that stopped reading a long download, or one
+/// still sending its request's headers) is closed then, so that no client
+/// keeps the server from stopping. (A request is answered within
+/// `PRICEGATE_REQUEST_TIMEOUT`, which is what the caller gives.)
 ///
 /// A connection whose next request's headers have not all arrived within
 /// `header_timeout` (`PRICEGATE_IDLE_TIMEOUT`) is closed, whether its
@@ -38,6 +40,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     header_timeout: Duration,
+    stop_grace: Duration,
     limit: ConnectionLimit,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
@@ -88,7 +91,7 @@ pub(crate) async fn serve(
                         break;
                     }
                     () = signal.closed(), if given_up_at.is_none() => {
-                        given_up_at = Some(tokio::time::Instant::now() + header_timeout);
+                        given_up_at = Some(tokio::time::Instant::now() + stop_grace);
                         served.as_mut().graceful_shutdown();
                     }
                     () = give_up, if given_up_at.is_some() => {
@@ -103,6 +106,10 @@ pub(crate) async fn serve(
     }
     drop(still_open);
     drop(listener);
+    let connections = open.receiver_count();
+    if connections > 0 {
+        tracing::info!(connections, at_most = ?stop_grace, "no longer accepting connections; waiting for those still open");
+    }
     open.closed().await;
 }
 
