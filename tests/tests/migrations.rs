@@ -697,3 +697,36 @@ async fn a_database_a_newer_version_migrated_is_refused_naming_the_newer_migrati
     assert_eq!(users, Some(0), "nobody was made");
     db.close().await.expect("close");
 }
+
+/// Two processes migrating one empty database at once: one applies the
+/// migrations and says how many, the other, its turn come, finds them done
+/// and says so. One that finds another migrating says it waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_processes_migrating_at_once_one_applies_them_and_a_waiting_one_says_so() {
+    let test_db = TestDb::create(Backend::Postgres).await;
+    let count = Migrator::migrations().len();
+    let env = [("DATABASE_URL", test_db.url.as_str()), ("RUST_LOG", "info")];
+    let migrate = || pricegate_tests::process::command_output(&["migrate"], &env, "");
+    // Another process's migrations under way, as the lock they take says.
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect");
+    let holder = sea_orm::TransactionTrait::begin(&db).await.expect("a transaction");
+    holder.execute_unprepared("SELECT pg_advisory_xact_lock(8102654555216896373)").await.expect("the lock");
+    let (first, second, ()) = tokio::join!(migrate(), migrate(), async {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        holder.commit().await.expect("the lock let go");
+    });
+    let said: Vec<(String, String)> = [first, second]
+        .iter()
+        .map(|out| {
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            (String::from_utf8_lossy(&out.stdout).trim().to_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        })
+        .collect();
+    for (_, log) in &said {
+        assert!(log.contains("waiting for another process applying the database migrations"), "{log}");
+    }
+    let mut outputs: Vec<&str> = said.iter().map(|(out, _)| out.as_str()).collect();
+    outputs.sort();
+    let applied = format!("migrations applied: {count}");
+    assert_eq!(outputs, [applied.as_str(), "the database is up to date: no migration to apply"]);
+}

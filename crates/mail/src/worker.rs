@@ -428,7 +428,11 @@ async fn send_batch<T: MailTransport>(
                 // A send that ended as the grace did counts as sent.
                 biased;
                 sent = sent => (row, Some(sent.unwrap_or_else(|_| {
-                    Err(SendError::transient(format!("the SMTP conversation took longer than {limit:?}")))
+                    Err(SendError::transient(format!(
+                        "the SMTP conversation took longer than {limit:?} (the most one may: {:?}, or half of \
+                         PRICEGATE_MAIL_LEASE if shorter)",
+                        config.send_timeout
+                    )))
                 }))),
                 () = stop_waited => (row, None),
             }

@@ -15,6 +15,8 @@ use crate::StoreError;
 /// The lock migrations are applied under on PostgreSQL (its key is not the
 /// gate's).
 const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(8102654555216896373)";
+/// [`MIGRATION_LOCK`] if it is free now: whether it was taken.
+const MIGRATION_LOCK_NOW: &str = "SELECT pg_try_advisory_xact_lock(8102654555216896373) AS taken";
 
 /// The database, shared by every request and worker of one process.
 #[derive(Clone, Debug)]
@@ -189,12 +191,20 @@ impl Store {
         }
         let txn = self.begin_write().await?;
         if txn.get_database_backend() == DbBackend::Postgres {
-            txn.execute_raw(Statement::from_string(DbBackend::Postgres, MIGRATION_LOCK)).await?;
+            // Another process applying them holds the lock: say so, rather
+            // than wait in silence for as long as they take.
+            let free = txn.query_one_raw(Statement::from_string(DbBackend::Postgres, MIGRATION_LOCK_NOW)).await?;
+            if !free.map(|row| row.try_get::<bool>("", "taken")).transpose()?.unwrap_or(false) {
+                tracing::info!("waiting for another process applying the database migrations");
+                txn.execute_raw(Statement::from_string(DbBackend::Postgres, MIGRATION_LOCK)).await?;
+            }
         }
+        // What is missing now, this process's turn come: another may have
+        // applied them meanwhile.
+        let applied = applied_migrations(&txn).await?;
+        let missing = known.iter().filter(|k| !applied.as_ref().is_some_and(|a| a.contains(k))).count();
         pricegate_migration::Migrator::up(&txn, None).await?;
         txn.commit().await?;
-        // Another process may have applied some meanwhile: it took turns
-        // under the lock, and found them done.
         Ok(Migrated { applied: missing })
     }
 
@@ -284,14 +294,14 @@ impl Store {
 /// What [`Store::migrate`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Migrated {
-    /// How many migrations the database lacked (applied now, by this
-    /// process or by another that took its turn first).
+    /// How many migrations this process applied (none if another process
+    /// applying them took its turn first).
     pub applied: usize,
 }
 
 /// The migrations applied to the database, in the order applied; `None`
 /// when it has no record of them (an empty database, not migrated yet).
-async fn applied_migrations(db: &DatabaseConnection) -> Result<Option<Vec<String>>, StoreError> {
+async fn applied_migrations(db: &impl ConnectionTrait) -> Result<Option<Vec<String>>, StoreError> {
     let backend = db.get_database_backend();
     let has_record = match backend {
         DbBackend::Postgres => "SELECT to_regclass('seaql_migrations') IS NOT NULL AS present",
