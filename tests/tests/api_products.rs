@@ -1054,5 +1054,9 @@ both_backends! {
                  per each; line 4 HOSE-1: 12.00 EUR is published already, from {in_ten}; line 5 OLD-1: withdrawn from sale."
             )
         );
+        // Several new prices fill the notice's form a line each.
+        let offered = format!("/notices/new?changes=PUMP-1%2C+2600.00%2C+{in_ten}%0ABOX-1%2C+4.50%2C+{in_ten}");
+        let form = pricegate_tests::pages::page_as(&app.base, &fiona.email, &offered).await;
+        assert!(form.contains(&format!("PUMP-1, 2600.00, {in_ten}\nBOX-1, 4.50, {in_ten}</textarea>")), "{form}");
     }
 }

@@ -22,6 +22,8 @@ fn pricegate_in(dir: &Path, command: &str, env: &[(&str, &str)]) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.join("pricegate.db").display()))
         .env("PRICEGATE_MAILDIR", dir.join("mail"))
+        // A free port unless a test names one: 8080 may be taken on the machine.
+        .env("PRICEGATE_BIND", "127.0.0.1:0")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -8,19 +8,34 @@
 const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// `text` as a file written for spreadsheets holds it: guarded where a
-/// spreadsheet would take it for a formula, and where apostrophes come before
-/// such a character, so that [`unguarded`] gives back what was written.
+/// spreadsheet would take it for a formula, at its start and after each
+/// semicolon in it (a spreadsheet set where `;` separates a list splits the
+/// line there, quotes or not, and starts a cell with what follows), and
+/// where apostrophes come before such a character, so that [`unguarded`]
+/// gives back what was written.
 pub fn guarded(text: &str) -> String {
-    if formula_after_apostrophes(text) { format!("'{text}") } else { text.to_owned() }
+    let mut out = String::with_capacity(text.len() + 1);
+    for (i, cell) in text.split(';').enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        if formula_after_apostrophes(cell) {
+            out.push('\'');
+        }
+        out.push_str(cell);
+    }
+    out
 }
 
-/// A field as the file holds it, without the apostrophe [`guarded`] put
+/// A field as the file holds it, without the apostrophes [`guarded`] put
 /// before a formula's first character.
-pub fn unguarded(field: &str) -> &str {
-    match field.strip_prefix('\'') {
-        Some(rest) if formula_after_apostrophes(rest) => rest,
-        _ => field,
+pub fn unguarded(field: &str) -> std::borrow::Cow<'_, str> {
+    let guarded_cell = |cell: &str| cell.strip_prefix('\'').is_some_and(formula_after_apostrophes);
+    if !field.split(';').any(guarded_cell) {
+        return std::borrow::Cow::Borrowed(field);
     }
+    let cells: Vec<&str> = field.split(';').map(|cell| if guarded_cell(cell) { &cell[1..] } else { cell }).collect();
+    std::borrow::Cow::Owned(cells.join(";"))
 }
 
 /// Whether `text`, its leading apostrophes aside, starts as a formula does.
@@ -37,8 +52,9 @@ pub fn push_line(out: &mut String, fields: &[&str]) {
 }
 
 /// A field of a CSV line: quoted where it must be, its quotes doubled. A
-/// semicolon is quoted too: a spreadsheet set where `;` separates a list
-/// would split `Pump; =HYPERLINK(…)` there, and run what follows.
+/// semicolon is quoted too, for a spreadsheet that reads quotes wherever
+/// `;` separates a list (one that does not is kept from running what
+/// follows by [`guarded`]).
 pub fn csv_field(field: &str) -> String {
     let plain = !field.contains([',', ';', '"', '\n', '\r']) && field.trim() == field;
     if plain { field.to_owned() } else { format!("\"{}\"", field.replace('"', "\"\"")) }
@@ -55,7 +71,9 @@ mod tests {
         assert_eq!(guarded("Pump"), "Pump");
         assert_eq!(unguarded("'=SUM(A1)"), "=SUM(A1)");
         assert_eq!(unguarded("'quoted"), "'quoted", "an apostrophe of its own stays");
-        for text in ["'=already", "''=twice", "=SUM(A1)", "Pump", "'quoted"] {
+        assert_eq!(guarded("x;=cmd|' /C calc'!A0;y"), "x;'=cmd|' /C calc'!A0;y", "a cell after a semicolon too");
+        assert_eq!(guarded("Pump; =x"), "Pump; =x", "a space first is text");
+        for text in ["'=already", "''=twice", "=SUM(A1)", "Pump", "'quoted", "x;=cmd;'-y;;", ";+1", "a;'b"] {
             assert_eq!(unguarded(&guarded(text)), text, "{text} comes back as it was");
         }
         assert_eq!(csv_field("a,b"), "\"a,b\"");

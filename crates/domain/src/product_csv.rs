@@ -385,9 +385,9 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
     };
     Ok(ProductRow {
         line,
-        sku: Sku::parse(unguarded(field(0)))?,
-        name: Text::parse("name", unguarded(field(1)), crate::limits::NAME)?,
-        unit: Text::parse("unit", unguarded(field(2)), crate::limits::UNIT)?,
+        sku: Sku::parse(&unguarded(field(0)))?,
+        name: Text::parse("name", &unguarded(field(1)), crate::limits::NAME)?,
+        unit: Text::parse("unit", &unguarded(field(2)), crate::limits::UNIT)?,
         currency,
         unit_price_minor: parse_unit_price(if decimal { "unit_price" } else { "unit_price_minor" }, price)?,
     })

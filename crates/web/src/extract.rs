@@ -532,7 +532,7 @@ pub struct NoParameters {}
 /// a `%` that starts no escape, a percent-encoded control character (`%00`–
 /// `%1F`, `%7F`; unencoded ones never get this far, the HTTP parser refuses
 /// them), or bytes that are not UTF-8 once decoded.
-pub(crate) fn query_fault(query: &str) -> Option<&'static str> {
+fn query_fault(query: &str) -> Option<&'static str> {
     let (bytes, mut decoded, mut i) = (query.as_bytes(), Vec::with_capacity(query.len()), 0);
     let hex = |b: Option<&u8>| b.and_then(|&b| (b as char).to_digit(16));
     while i < bytes.len() {

@@ -15,7 +15,7 @@ use super::{
     active_with_role, blocked_quotes, notice_content, recipient,
 };
 use crate::db::db_now;
-use crate::entity::{notices, outbox, publication_fanouts, signer_letters, users};
+use crate::entity::{notices, outbox, publication_fanouts, users};
 use crate::notices::{Chased, PUBLISHED, pending_sales};
 use crate::{Actor, Store, StoreError};
 
@@ -204,10 +204,54 @@ struct Chase<'a> {
     due_at: DateTime<Utc>,
 }
 
-/// Outbox rows composed, and what their letters tell of signing drafts.
-struct Composed {
-    rows: Vec<outbox::ActiveModel>,
-    letters: Vec<signer_letters::ActiveModel>,
+/// Of `pending`, those mailed about `notice_id` (its publication, or a
+/// reminder of the schedule's or finance's) in the last
+/// [`REMIND_NOW_AGAIN_AFTER_MINUTES`] before `now`, each with the time of the
+/// latest. The notice's own e-mail the worker has yet to write (its fan-out
+/// unfinished, as just after publishing) counts as mailed when it was
+/// published: a click then must not send a reminder on its heels.
+async fn recently_mailed(
+    conn: &impl ConnectionTrait,
+    notice_id: Uuid,
+    published_at: DateTime<Utc>,
+    pending: &[users::Model],
+    now: DateTime<Utc>,
+) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
+    let since = now - chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES);
+    // The publication's e-mails still to be written, read before those
+    // written: a batch committed in between (another process's worker)
+    // covers only people past the cursor read here, who count as owed.
+    let fanout = publication_fanouts::Entity::find_by_id(notice_id).one(conn).await?;
+    let mut mailed: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+    let recent = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::UserId)
+        .column(outbox::Column::CreatedAt)
+        .filter(outbox::Column::NoticeId.eq(notice_id))
+        .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
+        .filter(outbox::Column::CreatedAt.gt(since))
+        // One that failed or was set aside reached nobody.
+        .filter(outbox::Column::State.is_in([PENDING, SENT]))
+        .into_tuple::<(Option<Uuid>, DateTime<Utc>)>()
+        .all(conn)
+        .await?;
+    for (user, at) in recent {
+        if let Some(user) = user {
+            let latest = mailed.entry(user).or_insert(at);
+            *latest = (*latest).max(at);
+        }
+    }
+    if let Some(fanout) = fanout
+        && published_at > since
+    {
+        let owed = |u: &users::Model| {
+            u.created_at <= fanout.published_at && fanout.expanded_through.is_none_or(|through| u.id > through)
+        };
+        for u in pending.iter().filter(|u| owed(u)) {
+            mailed.entry(u.id).or_insert(published_at);
+        }
+    }
+    Ok(mailed)
 }
 
 /// Whom a composed row is to.
@@ -280,6 +324,11 @@ impl Store {
                 continue;
             }
             let pending = pending_sales(&self.db, notice.id, Chased::HoldingUp(published_at)).await?;
+            // Most notices are acknowledged by everyone long before their
+            // week is out: nothing more to ask of them, then.
+            if pending.is_empty() {
+                continue;
+            }
             // Read again after them: a hand-over committed in between (its
             // e-mail row and its drafts in one transaction) has its start here,
             // so whoever is pending through it is on their own round.
@@ -480,11 +529,13 @@ impl Store {
     /// with 409 `not_pending`.
     pub async fn remind_now(&self, actor: &Actor, notice_id: Uuid, only: Option<Uuid>) -> Result<Reminded, StoreError> {
         let setup = self.mail_setup()?;
-        // Composed before the write transaction, to everyone pending now, on
-        // a blocking thread: templates are CPU work, and on SQLite a write
-        // transaction excludes every other writer (finalisations too) for as
-        // long as it is open. A published notice does not change, so what
-        // is read of it here still holds in the transaction.
+        // Composed before the write transaction, to everyone pending and not
+        // mailed about the notice lately, on a blocking thread: templates are
+        // CPU work, and on SQLite a write transaction excludes every other
+        // writer (finalisations too) for as long as it is open. The
+        // transaction then writes those still due, and composes for anyone
+        // due since (few). The notice does not change once published; the
+        // drafts each letter lists are as they were a moment before.
         let notice =
             notices::Entity::find_by_id(notice_id).one(&self.db).await?.ok_or(StoreError::not_found("notice"))?;
         if notice.state != PUBLISHED {
@@ -492,41 +543,18 @@ impl Store {
         }
         let published_at = notice.published_at.unwrap_or(notice.created_at);
         let content = Arc::new(notice_content(&self.db, &notice).await?);
+        let composed_at = db_now(&self.db).await?;
         let mut pending = pending_sales(&self.db, notice_id, Chased::Asked(published_at)).await?;
         pending.retain(|u| only.is_none_or(|only| u.id == only));
-        let composed_at = db_now(&self.db).await?;
-        let mut composed = self.reminders_now(&self.db, &setup, &content, pending, composed_at).await?;
+        let mailed = recently_mailed(&self.db, notice_id, published_at, &pending, composed_at).await?;
+        pending.retain(|u| !mailed.contains_key(&u.id));
+        let mut rows = self.reminders_now(&self.db, &setup, &content, pending, composed_at).await?;
 
         let txn = self.begin_write().await?;
         // The notice's row lock puts two clicks at once one after the other,
         // so the second sees the first's reminders.
         notices::Entity::find_by_id(notice_id).lock_exclusive().one(&txn).await?;
         let now = db_now(&txn).await?;
-        let since = now - chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES);
-        // The publication's e-mails still to be written, read before those
-        // written: a batch committed in between (another process's worker)
-        // covers only people past the cursor read here, who count as owed.
-        let fanout = publication_fanouts::Entity::find_by_id(notice_id).one(&txn).await?;
-        // Each person's latest mail about the notice in that time.
-        let mut just_reminded: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
-        let recent = outbox::Entity::find()
-            .select_only()
-            .column(outbox::Column::UserId)
-            .column(outbox::Column::CreatedAt)
-            .filter(outbox::Column::NoticeId.eq(notice_id))
-            .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
-            .filter(outbox::Column::CreatedAt.gt(since))
-            // One that failed or was set aside reached nobody.
-            .filter(outbox::Column::State.is_in([PENDING, SENT]))
-            .into_tuple::<(Option<Uuid>, DateTime<Utc>)>()
-            .all(&txn)
-            .await?;
-        for (user, at) in recent {
-            if let Some(user) = user {
-                let latest = just_reminded.entry(user).or_insert(at);
-                *latest = (*latest).max(at);
-            }
-        }
         let mut pending = pending_sales(&txn, notice_id, Chased::Asked(published_at)).await?;
         if let Some(only) = only {
             pending.retain(|u| u.id == only);
@@ -538,42 +566,25 @@ impl Store {
                 ));
             }
         }
-        // The notice's own e-mail the worker has yet to write (its fan-out
-        // unfinished, as just after publishing) counts as mailed when it was
-        // published: a click then must not send a reminder on its heels.
-        if let Some(fanout) = fanout
-            && published_at > since
-        {
-            let owed = |u: &users::Model| {
-                u.created_at <= fanout.published_at && fanout.expanded_through.is_none_or(|through| u.id > through)
-            };
-            for u in pending.iter().filter(|u| owed(u)) {
-                just_reminded.entry(u.id).or_insert(published_at);
-            }
-        }
+        let just_reminded = recently_mailed(&txn, notice_id, published_at, &pending, now).await?;
         let (due, skipped): (Vec<_>, Vec<_>) = pending.into_iter().partition(|u| !just_reminded.contains_key(&u.id));
         let again_from = skipped
             .iter()
             .filter_map(|u| just_reminded.get(&u.id))
             .max()
             .map(|latest| *latest + chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES));
-        // Those pending since the reminders were composed (back from a
-        // deactivation, say) are few: theirs are composed in here.
-        let written: HashSet<Uuid> = composed.rows.iter().filter_map(addressee).collect();
-        let late: Vec<users::Model> = due.iter().filter(|u| !written.contains(&u.id)).cloned().collect();
+        let composed: HashSet<Uuid> = rows.iter().filter_map(addressee).collect();
+        let late: Vec<users::Model> = due.iter().filter(|u| !composed.contains(&u.id)).cloned().collect();
         if !late.is_empty() {
-            let more = self.reminders_now(&txn, &setup, &content, late, now).await?;
-            composed.rows.extend(more.rows);
-            composed.letters.extend(more.letters);
+            rows.extend(self.reminders_now(&txn, &setup, &content, late, now).await?);
         }
         let due: HashSet<Uuid> = due.iter().map(|u| u.id).collect();
-        composed.rows.retain(|row| addressee(row).is_some_and(|user| due.contains(&user)));
-        composed.letters.retain(|letter| matches!(&letter.user_id, Set(user) if due.contains(user)));
-        for row in &mut composed.rows {
+        rows.retain(|row| addressee(row).is_some_and(|user| due.contains(&user)));
+        for row in &mut rows {
             row.created_at = Set(now);
             row.next_attempt_at = Set(now);
         }
-        let batch = Batch { rows: composed.rows, letters: composed.letters, ..Batch::new(&setup, now) };
+        let batch = Batch { rows, ..Batch::new(&setup, now) };
         let count = batch.write(&txn).await?;
         crate::audit::record(
             &txn,
@@ -605,7 +616,7 @@ impl Store {
         content: &Arc<NoticeContent>,
         people: Vec<users::Model>,
         now: DateTime<Utc>,
-    ) -> Result<Composed, StoreError> {
+    ) -> Result<Vec<outbox::ActiveModel>, StoreError> {
         let today = self.calendar.date_of(now);
         let mut blocked = blocked_quotes(conn, &setup.base_url, content, ids_if_few(&people).as_deref(), today).await?;
         let (setup, content) = (setup.clone(), content.clone());
@@ -627,7 +638,8 @@ impl Store {
                 };
                 batch.push(REMINDER, reminder_key(content.id, user.id, format!("now-{stamp}")), &to, &letter)?;
             }
-            Ok(Composed { rows: batch.rows, letters: batch.letters })
+            debug_assert!(batch.letters.is_empty(), "a reminder tells nobody whether they sign a draft");
+            Ok(batch.rows)
         })
         .await
         .map_err(|e| StoreError::Internal(format!("composing mail on a blocking thread failed: {e}")))?
