@@ -54,6 +54,25 @@ pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     (!path.as_os_str().is_empty() && path != std::path::Path::new(":memory:")).then(|| path.to_path_buf())
 }
 
+/// Whether `error` may be that of a connection the database ended: cut
+/// (an I/O or protocol error) or told why (`57P…`: shut down by an
+/// administrator or a crash, or not accepting connections yet). A refused
+/// login or a bad setting is not.
+fn ended_connection(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    let (DbErr::Conn(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Exec(RuntimeErr::SqlxError(e))) = error
+    else {
+        return false;
+    };
+    match &**e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| code.starts_with("57P")),
+        _ => false,
+    }
+}
+
 impl Store {
     /// Connects to `sqlite://…` (file created on first use, WAL, busy
     /// timeout) or `postgres://…`.
@@ -213,21 +232,26 @@ impl Store {
     /// the pool has no connection to ask it on by then (said apart: the
     /// database may be answering other processes all the while).
     ///
-    /// A connection the database dropped (a restart, a failover) fails the
+    /// A connection the database ended (a restart, a failover) fails the
     /// first question put on it, and is closed: the question is put again,
-    /// on another connection, up to ten times within `within`, so that the
-    /// pool's dead connections do not make the service look down once the
-    /// database is back.
+    /// on another connection, within `within`, as many times as the pool
+    /// has connections and once more, so that the pool's dead connections
+    /// do not make the service look down once the database is back. Any
+    /// other failure (a refused login, a server that is gone) is the answer.
     pub async fn ping(&self, within: Duration) -> Result<(), StoreError> {
         let deadline = tokio::time::Instant::now() + within;
+        let (_, _, most) = self.pool_use();
         let mut tries = 0;
         loop {
             tries += 1;
             match tokio::time::timeout_at(deadline, self.db.ping()).await {
                 Ok(Ok(())) => return Ok(()),
-                Ok(Err(e)) if tries < 10 && tokio::time::Instant::now() < deadline => {
+                Ok(Err(e)) if tries <= most && ended_connection(&e) => {
                     tracing::debug!(error = %e, "a database connection failed its ping; asking on another");
                     tokio::time::sleep(Duration::from_millis(20)).await;
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(e.into());
+                    }
                 }
                 Ok(Err(e)) => return Err(e.into()),
                 Err(_) => return Err(StoreError::Unavailable(sea_orm::DbErr::Custom(self.silence(within)))),
@@ -235,10 +259,10 @@ impl Store {
         }
     }
 
-    /// Why the database gave no answer within `within`, as far as this
-    /// process can tell.
-    fn silence(&self, within: Duration) -> String {
-        let (open, idle, most) = match self.backend() {
+    /// The pool's connections: how many are open, how many of those are
+    /// idle, and the most it opens.
+    fn pool_use(&self) -> (u32, usize, u32) {
+        match self.backend() {
             DbBackend::Postgres => {
                 let pool = self.db.get_postgres_connection_pool();
                 (pool.size(), pool.num_idle(), pool.options().get_max_connections())
@@ -247,11 +271,17 @@ impl Store {
                 let pool = self.db.get_sqlite_connection_pool();
                 (pool.size(), pool.num_idle(), pool.options().get_max_connections())
             }
-        };
+        }
+    }
+
+    /// Why the database gave no answer within `within`, as far as this
+    /// process can tell.
+    fn silence(&self, within: Duration) -> String {
+        let (open, idle, most) = self.pool_use();
         if open >= most && idle == 0 {
             format!(
-                "all {most} of this process's database connections stayed in use for {within:?} (by slow \
-                 requests, or ones waiting on a lock): the database itself may be answering"
+                "all {most} of this process's database connections stayed in use for {within:?}: its requests are \
+                 slow, waiting on a lock, or waiting for a database that does not answer"
             )
         } else {
             format!("the database did not answer within {within:?}")
