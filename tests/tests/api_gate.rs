@@ -1003,6 +1003,9 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     // signer's likewise.
     let (dora, dora_user) = app.user(Role::Sales, "Dora").await;
     let gone = id_of(&draft_quote(&dora, json!([{"sku": "P-1", "quantity": 1}])).await);
+    // Dora's other draft lapsed too: listed with her, not counted among the held up summed.
+    let gone_lapsed = id_of(&draft_quote(&dora, json!([{"sku": "P-1", "quantity": 3}])).await);
+    pricegate_tests::fixtures::lapse_quote(&app, &gone_lapsed).await;
     // Sam's draft that lapsed yesterday waits for its owner first: listed, not summed.
     let lapsed = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 7}])).await);
     let lapsed_on = pricegate_tests::fixtures::lapse_quote(&app, &lapsed).await;
@@ -1030,12 +1033,13 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     assert!(
         html.contains(
             "Held up: 4 drafts worth 170.00 EUR, +16.00 EUR on them while they are valid, 2 of them with nobody to \
-             sign (below). 1 draft it holds up is past its validity and not counted: its owner must extend it first."
+             sign (below). 2 drafts it holds up are past their validity and not counted: their owners must extend \
+             them first."
         ),
         "{html}"
     );
     assert!(!pending.contains("Omar") && !pending.contains("Dora"), "{pending}");
-    assert!(html.contains("Held up with nobody to sign (2 quotes of 2 signers)"), "{html}");
+    assert!(html.contains("Held up with nobody to sign (3 quotes of 2 signers)"), "{html}");
     let stranded_rows = section(&html, "id=\"stranded\"", "</table>");
     for (who, why, quote) in [("Dora", "deactivated", gone), ("Omar", "now in finance", stranded)] {
         let row = section(stranded_rows, who, "</tr>");

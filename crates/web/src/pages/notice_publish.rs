@@ -497,6 +497,8 @@ struct DashboardPage {
     stranded: Vec<StrandedRow>,
     /// How many drafts `stranded` names.
     stranded_quotes: usize,
+    /// Of those, the ones summed in [`DashboardPage::at_stake`]: not past their validity.
+    stranded_counted: usize,
     /// When the salespeople still pending were escalated to finance, in words.
     escalated: Option<String>,
     /// Salespeople, acknowledged or not.
@@ -808,6 +810,7 @@ async fn dashboard(
             .collect(),
         stranded: Vec::new(),
         stranded_quotes: 0,
+        stranded_counted: 0,
         escalated,
         acknowledged_others,
         message: None,
@@ -832,6 +835,8 @@ async fn dashboard(
         .collect();
     page.stranded.sort_by_cached_key(|s| (pricegate_store::name_key(&s.name), s.email.clone()));
     page.stranded_quotes = page.stranded.iter().map(|s| s.quotes.len()).sum();
+    let counted = |q: &&super::notices::HeldUpQuote| effects.get(&q.id).is_some_and(|e| e.expired_on.is_none());
+    page.stranded_counted = page.stranded.iter().flat_map(|s| &s.quotes).filter(counted).count();
     let seal = user.seal(&app);
     // A draft's form sent is the confirmation page's to tell.
     let done = NOTICE_DONE
