@@ -377,10 +377,15 @@ async fn sqlite_syncs_each_commit_to_disk_before_answering() {
         pricegate_tests::TestApp::spawn_with(pricegate_tests::Backend::Sqlite, |s| s.db_max_connections = 3).await;
     let conn = app.store.connection();
     let statement = |sql: &str| sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql.to_owned());
-    for _ in 0..6 {
-        let synchronous = conn.query_one_raw(statement("PRAGMA synchronous")).await.unwrap().expect("a row");
+    // Three transactions at once hold three connections of the pool.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(sea_orm::TransactionTrait::begin(conn).await.expect("a connection"));
+    }
+    for txn in &held {
+        let synchronous = txn.query_one_raw(statement("PRAGMA synchronous")).await.unwrap().expect("a row");
         assert_eq!(synchronous.try_get_by_index::<i64>(0).unwrap(), 2, "FULL");
-        let journal = conn.query_one_raw(statement("PRAGMA journal_mode")).await.unwrap().expect("a row");
+        let journal = txn.query_one_raw(statement("PRAGMA journal_mode")).await.unwrap().expect("a row");
         assert_eq!(journal.try_get_by_index::<String>(0).unwrap(), "wal");
     }
 }

@@ -712,7 +712,18 @@ async fn of_two_processes_migrating_at_once_one_applies_them_and_a_waiting_one_s
     let holder = sea_orm::TransactionTrait::begin(&db).await.expect("a transaction");
     holder.execute_unprepared("SELECT pg_advisory_xact_lock(8102654555216896373)").await.expect("the lock");
     let (first, second, ()) = tokio::join!(migrate(), migrate(), async {
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        // Let go once both wait for it.
+        let waiting = "SELECT count(*) AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), waiting)).await;
+            let row = row.expect("pg_locks is read").expect("a row");
+            if row.try_get::<i64>("", "waiting").expect("a count") >= 2 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "both processes wait for the lock within 30 s");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         holder.commit().await.expect("the lock let go");
     });
     let said: Vec<(String, String)> = [first, second]

@@ -121,12 +121,13 @@ impl http_body::Body for ReadToItsEnd {
 /// The longest request id of the client's that an answer repeats.
 const MAX_CLIENT_REQUEST_ID: usize = 128;
 
-/// Whether the client's `x-request-id` is one to repeat and log: at most
+/// Whether the client's `x-request-id` is one to repeat and log: 1 to
 /// [`MAX_CLIENT_REQUEST_ID`] bytes of letters, digits, `-`, `_`, `.` and `:`.
 /// One with spaces or braces would write, into the log line it is put in,
 /// words of the client's own making.
 fn usable_request_id(id: &axum::http::HeaderValue) -> bool {
-    id.len() <= MAX_CLIENT_REQUEST_ID && id.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    (1..=MAX_CLIENT_REQUEST_ID).contains(&id.len())
+        && id.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
 }
 
 /// What a request too large is told: its status and code (the API's), the
