@@ -251,11 +251,15 @@ impl Currency {
     }
 
     /// A unit price as a person writes it in this currency (`1250.00`,
-    /// `1,250.00`), or why it is none ([`UnreadablePrice`]).
+    /// `1,250.00`), or why it is none ([`UnreadablePrice`]). A minus before
+    /// nought (`-0.00`) is nought, as `-0` is in JSON: nothing below zero.
     pub fn read_unit_price(&self, text: &str) -> Result<MinorUnits, UnreadablePrice> {
         let text = text.trim();
-        if text.starts_with('-') {
-            return Err(UnreadablePrice::BelowZero);
+        if let Some(unsigned) = text.strip_prefix('-') {
+            return match parse_amount_wide(unsigned, self.minor_digits) {
+                Some(0) => Ok(0),
+                _ => Err(UnreadablePrice::BelowZero),
+            };
         }
         let minor = parse_amount_wide(text, self.minor_digits).ok_or(UnreadablePrice::NotAnAmount)?;
         match MinorUnits::try_from(minor) {
@@ -385,6 +389,7 @@ mod tests {
         assert_eq!(eur.read_unit_price("99,999,999,999,999,999.00"), Err(UnreadablePrice::TooHigh));
         assert_eq!(eur.read_unit_price("99'999'999'999'999'999"), Err(UnreadablePrice::TooHigh));
         assert_eq!(eur.read_unit_price("-3"), Err(UnreadablePrice::BelowZero));
+        assert_eq!((eur.read_unit_price("-0.00"), eur.read_unit_price("-0")), (Ok(0), Ok(0)), "nought, as JSON reads -0");
         for unreadable in ["cheap", "1.234,50", "12.345", "", "1,2,3", "9e99"] {
             assert_eq!(eur.read_unit_price(unreadable), Err(UnreadablePrice::NotAnAmount), "{unreadable}");
         }

@@ -346,14 +346,14 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
         price_raw
     };
     let price = if decimal {
-        if price_raw.starts_with('-') {
-            return Err(Invalid::new(
-                "unit_price",
-                format!("unit_price {price_raw} is below zero: a price cannot be."),
-            ));
-        }
         match currency.read_unit_price(price_raw) {
             Ok(price) => price,
+            Err(crate::UnreadablePrice::BelowZero) => {
+                return Err(Invalid::new(
+                    "unit_price",
+                    format!("unit_price {price_raw} is below zero: a price cannot be."),
+                ));
+            }
             // Said in the currency, as the column is written.
             Err(crate::UnreadablePrice::TooHigh) => {
                 return Err(Invalid::new(
