@@ -389,7 +389,11 @@ mod tests {
         assert_eq!(eur.read_unit_price("99,999,999,999,999,999.00"), Err(UnreadablePrice::TooHigh));
         assert_eq!(eur.read_unit_price("99'999'999'999'999'999"), Err(UnreadablePrice::TooHigh));
         assert_eq!(eur.read_unit_price("-3"), Err(UnreadablePrice::BelowZero));
-        assert_eq!((eur.read_unit_price("-0.00"), eur.read_unit_price("-0")), (Ok(0), Ok(0)), "nought, as JSON reads -0");
+        assert_eq!(
+            (eur.read_unit_price("-0.00"), eur.read_unit_price("-0")),
+            (Ok(0), Ok(0)),
+            "nought, as JSON reads -0"
+        );
         for unreadable in ["cheap", "1.234,50", "12.345", "", "1,2,3", "9e99"] {
             assert_eq!(eur.read_unit_price(unreadable), Err(UnreadablePrice::NotAnAmount), "{unreadable}");
         }
