@@ -952,10 +952,10 @@ mod tests {
     fn the_stake_sums_wide_by_currency_and_leaves_drafts_past_their_validity_out() {
         let mut stake = Stake::default();
         for q in [
-            held_up("EUR", 100_00, 10_00, false),
-            held_up("EUR", 60_00, 6_00, false),
-            held_up("EUR", 70_00, 7_00, true),
-            held_up("USD", 50_00, 0, false),
+            held_up("EUR", 10_000, 1_000, false),
+            held_up("EUR", 6_000, 600, false),
+            held_up("EUR", 7_000, 700, true),
+            held_up("USD", 5_000, 0, false),
         ] {
             stake.add(&q);
         }
