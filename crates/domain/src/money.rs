@@ -258,7 +258,8 @@ impl Currency {
         if let Some(unsigned) = text.strip_prefix('-') {
             return match parse_amount_wide(unsigned, self.minor_digits) {
                 Some(0) => Ok(0),
-                _ => Err(UnreadablePrice::BelowZero),
+                Some(_) => Err(UnreadablePrice::BelowZero),
+                None => Err(UnreadablePrice::NotAnAmount),
             };
         }
         let minor = parse_amount_wide(text, self.minor_digits).ok_or(UnreadablePrice::NotAnAmount)?;
@@ -394,6 +395,7 @@ mod tests {
             (Ok(0), Ok(0)),
             "nought, as JSON reads -0"
         );
+        assert_eq!(eur.read_unit_price("-abc"), Err(UnreadablePrice::NotAnAmount), "no amount, not one below zero");
         for unreadable in ["cheap", "1.234,50", "12.345", "", "1,2,3", "9e99"] {
             assert_eq!(eur.read_unit_price(unreadable), Err(UnreadablePrice::NotAnAmount), "{unreadable}");
         }

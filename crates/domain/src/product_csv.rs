@@ -32,7 +32,8 @@ pub struct ExportRow<'a> {
 /// CRLF. A field with a comma, a quote, a line break or a space at either
 /// end is quoted, its quotes doubled; a SKU, name or unit a spreadsheet
 /// would run as a formula (`=`, `+`, `-`, `@` first: a SKU may start with
-/// `-`) starts with an apostrophe, which the import takes off.
+/// `-`) starts with an apostrophe, as does such a cell after a `;` in it
+/// (see [`guarded`]), which the import takes off.
 pub fn write_products<'a>(rows: impl IntoIterator<Item = ExportRow<'a>>) -> String {
     let mut out = DECIMAL_HEADER.join(",");
     out.push_str("\r\n");

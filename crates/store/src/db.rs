@@ -237,7 +237,8 @@ impl Store {
     /// on another connection, within `within`, as many times as the pool
     /// has connections and once more, so that the pool's dead connections
     /// do not make the service look down once the database is back. Any
-    /// other failure (a refused login, a server that is gone) is the answer.
+    /// other failure (a refused login, say) is the answer. (A server that
+    /// refuses connections is tried again by the pool itself, until `within`.)
     pub async fn ping(&self, within: Duration) -> Result<(), StoreError> {
         let deadline = tokio::time::Instant::now() + within;
         let (_, _, most) = self.pool_use();

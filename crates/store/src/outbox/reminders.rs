@@ -222,7 +222,6 @@ async fn recently_mailed(
     // written: a batch committed in between (another process's worker)
     // covers only people past the cursor read here, who count as owed.
     let fanout = publication_fanouts::Entity::find_by_id(notice_id).one(conn).await?;
-    let mut mailed: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
     let recent = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::UserId)
@@ -235,12 +234,7 @@ async fn recently_mailed(
         .into_tuple::<(Option<Uuid>, DateTime<Utc>)>()
         .all(conn)
         .await?;
-    for (user, at) in recent {
-        if let Some(user) = user {
-            let latest = mailed.entry(user).or_insert(at);
-            *latest = (*latest).max(at);
-        }
-    }
+    let mut mailed = super::latest_per_person(recent);
     if let Some(fanout) = fanout
         && published_at > since
     {

@@ -508,7 +508,9 @@ fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProd
     // Without a currency the price cannot be read in its units, but one that
     // is no amount at all is named with the rest.
     let price = price.or_else(|| {
-        if input.price.trim().starts_with('-') {
+        // Below zero, that is, but for nought (`-0.00`), which a currency reads as 0.
+        let below_zero = input.price.trim().strip_prefix('-').and_then(|p| pricegate_domain::parse_amount(p, 3));
+        if below_zero.is_some_and(|minor| minor != 0) {
             return Some(Err(Invalid::new("price", BELOW_ZERO)));
         }
         pricegate_domain::parse_amount(&input.price, 3)
