@@ -204,12 +204,12 @@ struct Chase<'a> {
     due_at: DateTime<Utc>,
 }
 
-/// Of `pending`, those mailed about `notice_id` (its publication, or a
-/// reminder of the schedule's or finance's) in the last
-/// [`REMIND_NOW_AGAIN_AFTER_MINUTES`] before `now`, each with the time of the
-/// latest. The notice's own e-mail the worker has yet to write (its fan-out
-/// unfinished, as just after publishing) counts as mailed when it was
-/// published: a click then must not send a reminder on its heels.
+/// Who was mailed about `notice_id` (its publication, or a reminder of the
+/// schedule's or finance's) in the last [`REMIND_NOW_AGAIN_AFTER_MINUTES`]
+/// before `now`, each with the time of the latest. The notice's own e-mail
+/// the worker has yet to write (its fan-out unfinished, as just after
+/// publishing) counts as mailed, when it was published, to those of
+/// `pending` it is owed to: a click then must not send a reminder on its heels.
 async fn recently_mailed(
     conn: &impl ConnectionTrait,
     notice_id: Uuid,
