@@ -291,8 +291,13 @@ pub fn price_written_for(currency: &Currency) -> String {
 /// the currency writes it with a point (`16575.09`), where it can be read
 /// no other way: one comma, after it fewer than three digits and no more
 /// than the currency has, before it digits, grouped by points in threes or
-/// not at all. `None` for anything else (`1,250` may be a thousand).
+/// not at all; a minus before it stays (`-5,00` is `-5.00`, which is then
+/// refused as below zero, and `-0,00` nought). `None` for anything else
+/// (`1,250` may be a thousand).
 pub fn decimal_comma(raw: &str, minor_digits: u8) -> Option<String> {
+    if let Some(unsigned) = raw.strip_prefix('-') {
+        return decimal_comma(unsigned, minor_digits).map(|point| format!("-{point}"));
+    }
     let (whole, fraction) = raw.split_once(',')?;
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(fraction) || fraction.len() >= 3 || fraction.len() > usize::from(minor_digits) {
@@ -352,7 +357,7 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
             Err(crate::UnreadablePrice::BelowZero) => {
                 return Err(Invalid::new(
                     "unit_price",
-                    format!("unit_price {price_raw} is below zero: a price cannot be."),
+                    format!("unit_price {} is below zero: a price cannot be.", field(4).trim()),
                 ));
             }
             // Said in the currency, as the column is written.
@@ -611,6 +616,11 @@ mod tests {
         assert_eq!(prices, [1_657_509, 125_050, 50, 123_456_700, 125_000, 1_250]);
         let tabs = parse_products(b"sku\tname\tunit\tcurrency\tunit_price\nP-1\tPump\teach\tEUR\t1390,5\n").unwrap();
         assert_eq!(tabs[0].unit_price_minor, 139_050);
+        // A minus is below zero, said so at once; before nought, nought.
+        let signed = parse_products(b"sku;name;unit;currency;unit_price\nP-1;Pump;each;EUR;-5,00\n").unwrap_err();
+        assert_eq!(signed[0].message, "unit_price -5,00 is below zero: a price cannot be.");
+        let nought = parse_products(b"sku;name;unit;currency;unit_price\nP-1;Pump;each;EUR;-0,00\n").unwrap();
+        assert_eq!(nought[0].unit_price_minor, 0);
     }
 
     #[test]

@@ -342,6 +342,8 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
     // its cells, a comma is the decimal sign where it can only be that
     // (`392,88`, `16.575,09`), as the price list's import reads it; one that
     // could as well group thousands (`1,250`) is not guessed at.
+    // As written, for what is said of it.
+    let written = price;
     let decimal_point;
     let price = match pricegate_domain::product_csv::decimal_comma(price, currency.minor_digits()) {
         Some(read) if line.contains([';', '\t']) => {
@@ -358,11 +360,11 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
         _ => price,
     };
     let unit_price_minor = currency.read_unit_price(price).map_err(|why| match why {
-        UnreadablePrice::BelowZero => format!("{} is below zero: a price cannot be.", price.trim()),
+        UnreadablePrice::BelowZero => format!("{} is below zero: a price cannot be.", written.trim()),
         UnreadablePrice::TooHigh => {
             format!(
                 "{} is more than the highest unit price there can be, {}.",
-                price.trim(),
+                written.trim(),
                 currency.highest_unit_price()
             )
         }
@@ -785,6 +787,11 @@ mod tests {
             "{refused}"
         );
         assert!(parse_changes("JP-1; 1,5; 2027-01-01", &products).is_err(), "yen have no decimals");
+        // A minus is below zero, said of the price as written; before nought, nought.
+        let below = parse_changes("EU-1; -5,00; 2027-01-01", &products).unwrap_err();
+        assert!(below.contains("-5,00 is below zero"), "{below}");
+        let nought = parse_changes("EU-1; -0,00; 2027-01-01", &products).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(nought[0].unit_price_minor, 0);
     }
 
     #[test]
