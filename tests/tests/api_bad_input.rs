@@ -477,6 +477,75 @@ both_backends! {
     }
 }
 
+/// `body` (an object, or a list of them) against the schema `schema` of
+/// `document`: every member the schema marks required is there, and every
+/// member the answer writes, `null` or not, is marked required, so that a
+/// client generated from the document need not guess which may be left out.
+fn written_as_documented(document: &Value, schema: &str, body: &Value) {
+    let described = &document["components"]["schemas"][schema];
+    let properties = described["properties"].as_object().unwrap_or_else(|| panic!("{schema} has properties"));
+    let required: Vec<&str> =
+        described["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let items: Vec<&Value> = match body {
+        Value::Array(items) => items.iter().collect(),
+        item => vec![item],
+    };
+    assert!(!items.is_empty(), "{schema}: an answer to check");
+    for item in items {
+        let members = item.as_object().unwrap_or_else(|| panic!("{schema}: an object, not {item}"));
+        for name in &required {
+            assert!(members.contains_key(*name), "{schema}.{name} is required, and missing from {item}");
+        }
+        for (name, value) in members {
+            assert!(properties.contains_key(name), "{schema}.{name} is written ({value}) and not described");
+            assert!(
+                required.contains(&name.as_str()),
+                "{schema}.{name} is always written ({value}), not marked required"
+            );
+        }
+    }
+}
+
+both_backends! {
+    /// What the API writes is what its document says it writes: the members
+    /// of a user, a product, a notice, a quote, its gate, an acknowledgement,
+    /// an audit entry and the settings, each always there (`null` where it
+    /// has no value yet) and marked required.
+    async fn every_member_an_answer_writes_is_marked_required_in_its_schema(backend: Backend) {
+        use pricegate_tests::fixtures::{create_notice, create_product, draft_quote, publish_notice};
+        let app = TestApp::spawn(backend).await;
+        let document = app.anonymous().get("/api/v1/openapi.json").await.body;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        let quote = draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 2}])).await;
+        let quote = quote["id"].as_str().expect("a quote id").to_owned();
+        let published = create_notice(&finance, "Pumps up", json!([{"sku": "PUMP-1", "unit_price_minor": 260_000, "effective_on": "2099-01-01"}])).await;
+        publish_notice(&finance, &published).await;
+        create_notice(&finance, "Still a draft", json!([])).await;
+        let r = sam.post_empty(&format!("/api/v1/notices/{published}/acknowledge")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        let answers = [
+            ("UserView", admin.get("/api/v1/users").await),
+            ("ProductView", finance.get("/api/v1/products").await),
+            ("NoticeView", finance.get("/api/v1/notices").await),
+            ("QuoteView", sam.get(&format!("/api/v1/quotes/{quote}")).await),
+            ("GateView", sam.get(&format!("/api/v1/quotes/{quote}/gate")).await),
+            ("AuditView", finance.get("/api/v1/audit").await),
+            ("SettingsView", admin.get("/api/v1/settings").await),
+        ];
+        for (schema, r) in &answers {
+            assert_eq!(r.status, 200, "{schema}: {}", r.text);
+            written_as_documented(&document, schema, &r.body);
+        }
+        let r = finance.get(&format!("/api/v1/notices/{published}/acknowledgements")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        written_as_documented(&document, "AcknowledgedBy", &r.body["acknowledged"]);
+    }
+}
+
 /// A request with `extra` header fields of `size` bytes each, as `sam`.
 async fn with_headers(
     sam: &pricegate_tests::Session,

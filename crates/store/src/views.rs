@@ -1,5 +1,9 @@
 //! What the store hands to the edges: plain, serialisable views with the
-//! names API.md fixes. Times are UTC, money is integer minor units.
+//! names API.md fixes. Times are UTC, money is integer minor units. A
+//! member that may have no value is written `null`, never left out, and is
+//! `#[schema(required = true)]`: the OpenAPI document says it is always there
+//! (the test `every_member_an_answer_writes_is_marked_required_in_its_schema`
+//! holds the answers to it).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -65,10 +69,12 @@ pub struct UserView {
     /// logs them in meanwhile); `null` once they have, or for an account
     /// made with a password.
     #[serde(serialize_with = "crate::views::micros_opt")]
+    #[schema(required = true)]
     pub invited_at: Option<DateTime<Utc>>,
     /// When they last logged in (a browser session, or an API token issued
     /// on their password); `null` if they never have.
     #[serde(serialize_with = "crate::views::micros_opt")]
+    #[schema(required = true)]
     pub last_login_at: Option<DateTime<Utc>>,
 }
 
@@ -105,6 +111,7 @@ pub struct ProductView {
     pub unit_price_minor: i64,
     /// Since when that price is in force: the effective date of the notice
     /// change that set it; `null` while the list price stands.
+    #[schema(required = true)]
     pub price_since: Option<NaiveDate>,
     #[serde(serialize_with = "crate::views::micros")]
     pub created_at: DateTime<Utc>,
@@ -113,6 +120,7 @@ pub struct ProductView {
     /// When finance withdrew it from sale: a quote that carries it keeps
     /// it, and no quote takes it on as a new line. `null` while on sale.
     #[serde(serialize_with = "crate::views::micros_opt")]
+    #[schema(required = true)]
     pub withdrawn_at: Option<DateTime<Utc>>,
 }
 
@@ -164,12 +172,15 @@ pub struct NoticeView {
     /// `draft` or `published`.
     #[schema(value_type = NoticeState)]
     pub state: String,
+    #[schema(required = true)]
     pub seq: Option<i64>,
     #[serde(serialize_with = "crate::views::micros_opt")]
+    #[schema(required = true)]
     pub published_at: Option<DateTime<Utc>>,
     /// Who in finance drafted it.
     pub created_by: Uuid,
     /// Who published it, once published.
+    #[schema(required = true)]
     pub published_by: Option<Uuid>,
     #[serde(serialize_with = "crate::views::micros")]
     pub created_at: DateTime<Utc>,
@@ -178,6 +189,7 @@ pub struct NoticeView {
     pub changes: Vec<PriceChangeView>,
     pub acknowledged_by_me: bool,
     #[serde(serialize_with = "crate::views::micros_opt")]
+    #[schema(required = true)]
     pub acknowledged_at: Option<DateTime<Utc>>,
     /// Published, not yet acknowledged by me, and mine to acknowledge: I am
     /// a salesperson whose account was created before it was published (or
@@ -215,8 +227,10 @@ pub struct AcknowledgedBy {
     pub channel: String,
     /// The address the acknowledgement came from (the client's, behind a
     /// trusted proxy), when known.
+    #[schema(required = true)]
     pub client_address: Option<String>,
     /// The browser or program that sent it, as it named itself.
+    #[schema(required = true)]
     pub user_agent: Option<String>,
 }
 
@@ -300,7 +314,9 @@ pub fn old_price_gap(lines: &[SupersededLineView]) -> i64 {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema, serde::Deserialize)]
 pub struct WaivedLineView {
     pub sku: String,
+    #[schema(required = true)]
     pub quantity: Option<i64>,
+    #[schema(required = true)]
     pub discount_bp: Option<i32>,
     pub quoted_unit_price_minor: i64,
     /// The price in force when finance approved.
@@ -318,9 +334,11 @@ pub struct EvidenceView {
     pub notices: Vec<EvidenceNotice>,
     /// The finance approval that let superseded prices through, if one was needed.
     #[serde(rename = "override")]
+    #[schema(required = true)]
     pub price_override: Option<OverrideView>,
     /// The quote as it was finalised, kept with the proof; `null` in
     /// evidence kept before it was recorded there.
+    #[schema(required = true)]
     pub signed: Option<SignedQuoteView>,
 }
 
@@ -388,11 +406,14 @@ pub struct QuoteView {
     #[serde(serialize_with = "crate::views::micros")]
     pub updated_at: DateTime<Utc>,
     #[serde(serialize_with = "crate::views::micros_opt")]
+    #[schema(required = true)]
     pub finalised_at: Option<DateTime<Utc>>,
     #[serde(serialize_with = "crate::views::micros_opt")]
+    #[schema(required = true)]
     pub cancelled_at: Option<DateTime<Utc>>,
     pub lines: Vec<LineView>,
     pub total_minor: i64,
+    #[schema(required = true)]
     pub evidence: Option<EvidenceView>,
 }
 
@@ -452,6 +473,7 @@ pub struct LineImpactView {
     /// Set when every price of the notice for this line took force by today
     /// and the last is not the price in force today, which this is: another
     /// notice has the last word, and the line counts 0 in the totals.
+    #[schema(required = true)]
     pub overtaken_by_unit_price_minor: Option<i64>,
     /// Finance approved finalising this line at the price it carries (the
     /// gate's `price_override` waives it), and every price of the notice
@@ -545,6 +567,7 @@ pub struct GateView {
     /// is refused (412 `quote_changed`) when the lines at an old price, or
     /// the prices now in force for them, are others by then.
     pub superseded_tag: String,
+    #[schema(required = true)]
     pub price_override: Option<OverrideView>,
 }
 
@@ -560,9 +583,11 @@ pub struct AuditView {
     pub id: Uuid,
     #[serde(serialize_with = "crate::views::micros")]
     pub at: DateTime<Utc>,
+    #[schema(required = true)]
     pub actor_id: Option<Uuid>,
     pub action: String,
     pub subject_type: String,
+    #[schema(required = true)]
     pub subject_id: Option<Uuid>,
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,

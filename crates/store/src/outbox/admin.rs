@@ -46,11 +46,14 @@ pub struct OutboxView {
     /// When the next attempt is due (while it is being sent, when its
     /// worker's lease runs out); only for a `pending` message.
     #[serde(serialize_with = "crate::views::micros_opt")]
+    #[schema(required = true)]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
     pub last_error: Option<String>,
     #[serde(serialize_with = "crate::views::micros")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "crate::views::micros_opt")]
+    #[schema(required = true)]
     pub sent_at: Option<DateTime<Utc>>,
 }
 

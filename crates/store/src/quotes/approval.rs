@@ -41,9 +41,12 @@ pub struct ApprovalRequestView {
     pub open: bool,
     /// When it ended, if it has.
     #[serde(serialize_with = "crate::views::micros_opt")]
+    #[schema(required = true)]
     pub ended_at: Option<DateTime<Utc>>,
     /// Who in finance declined it, if it ended so, and why.
+    #[schema(required = true)]
     pub declined_by: Option<Uuid>,
+    #[schema(required = true)]
     pub declined_reason: Option<String>,
     /// The quote's lines at an old price are still the ones it names.
     pub lines_as_asked: bool,

@@ -206,6 +206,7 @@ pub struct ImportResult {
 pub struct CsvError {
     /// The line of the file (the header is line 1).
     pub line: u64,
+    #[schema(required = true)]
     pub field: Option<String>,
     pub message: String,
 }

@@ -22,6 +22,7 @@ pub struct SettingsView {
     /// Whether e-mail goes to an SMTP server. `false`: it is only written as
     /// files under `mail_written_to`, and reaches no one.
     pub mail_sent: bool,
+    #[schema(required = true)]
     pub mail_written_to: Option<String>,
 }
 
