@@ -176,18 +176,29 @@ async fn last_mailed_since(
     since: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
     let clicked = format!("remind:{notice_id}:%:now-%");
-    let rows: Vec<(Option<Uuid>, DateTime<Utc>)> = outbox::Entity::find()
+    let counted = sea_orm::Condition::any()
+        .add(outbox::Column::DedupeKey.not_like(clicked))
+        .add(outbox::Column::State.is_in([PENDING, SENT]));
+    latest_mail_about(conn, notice_id, outbox::Column::CreatedAt.gte(since), counted).await
+}
+
+/// Each person's latest publication or reminder e-mail about `notice_id`
+/// among those `when` and `counted` choose: one range of the outbox's
+/// (notice, kind, created_at) index a kind.
+async fn latest_mail_about(
+    conn: &impl ConnectionTrait,
+    notice_id: Uuid,
+    when: sea_orm::sea_query::SimpleExpr,
+    counted: impl sea_orm::sea_query::IntoCondition,
+) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
+    let rows = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::UserId)
         .column(outbox::Column::CreatedAt)
         .filter(outbox::Column::NoticeId.eq(notice_id))
         .filter(outbox::Column::Kind.is_in([REMINDER, PUBLICATION]))
-        .filter(outbox::Column::CreatedAt.gte(since))
-        .filter(
-            sea_orm::Condition::any()
-                .add(outbox::Column::DedupeKey.not_like(clicked))
-                .add(outbox::Column::State.is_in([PENDING, SENT])),
-        )
+        .filter(when)
+        .filter(counted)
         .into_tuple::<(Option<Uuid>, DateTime<Utc>)>()
         .all(conn)
         .await?;
@@ -222,19 +233,9 @@ async fn recently_mailed(
     // written: a batch committed in between (another process's worker)
     // covers only people past the cursor read here, who count as owed.
     let fanout = publication_fanouts::Entity::find_by_id(notice_id).one(conn).await?;
-    let recent = outbox::Entity::find()
-        .select_only()
-        .column(outbox::Column::UserId)
-        .column(outbox::Column::CreatedAt)
-        .filter(outbox::Column::NoticeId.eq(notice_id))
-        .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
-        .filter(outbox::Column::CreatedAt.gt(since))
-        // One that failed or was set aside reached nobody.
-        .filter(outbox::Column::State.is_in([PENDING, SENT]))
-        .into_tuple::<(Option<Uuid>, DateTime<Utc>)>()
-        .all(conn)
-        .await?;
-    let mut mailed = super::latest_per_person(recent);
+    // One that failed or was set aside reached nobody.
+    let reached = outbox::Column::State.is_in([PENDING, SENT]);
+    let mut mailed = latest_mail_about(conn, notice_id, outbox::Column::CreatedAt.gt(since), reached).await?;
     if let Some(fanout) = fanout
         && published_at > since
     {
