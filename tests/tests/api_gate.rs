@@ -832,6 +832,63 @@ async fn an_approval_waiting_on_its_approver_leaving_finance_is_refused() {
     db.close().await.expect("close");
 }
 
+/// A finalisation waiting on the gate past `PRICEGATE_REQUEST_TIMEOUT` is
+/// answered 503, and stops waiting in PostgreSQL too: its statement is
+/// cancelled there rather than holding one of the server's connections for
+/// as long as the lock is held, and the finalisation goes through once it
+/// is let go.
+#[tokio::test]
+async fn a_finalisation_waiting_on_the_gate_past_the_request_timeout_stops_waiting_in_the_database_too() {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    use std::time::{Duration, Instant};
+
+    let app =
+        TestApp::spawn_with(pricegate_tests::Backend::Postgres, |s| s.request_timeout = Duration::from_secs(2)).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, _) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 4}])).await);
+
+    // A publication under way, as far as the gate can tell: held exclusively.
+    let db = Database::connect(app.db.url.as_str()).await.expect("connect");
+    let txn = db.begin().await.expect("begin");
+    txn.execute_unprepared(pricegate_store::sql::LOCK_GATE_EXCLUSIVELY).await.expect("the gate lock");
+    let finalising = tokio::spawn({
+        let path = format!("/api/v1/quotes/{id}/finalise");
+        let sam = sam.clone();
+        async move { sam.post_empty(&path).await }
+    });
+    let waiting = || async {
+        let sql = "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+        let row = db.query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql)).await;
+        row.expect("pg_locks").and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while waiting().await == 0 {
+        assert!(Instant::now() < deadline, "the finalisation never came to wait for the gate");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let r = finalising.await.expect("the finalisation's answer");
+    assert_error(&r, 503, "timeout");
+
+    // The lock still held, nobody may still wait for it a moment later.
+    let answered = Instant::now();
+    while waiting().await > 0 {
+        assert!(
+            answered.elapsed() < Duration::from_secs(5),
+            "5 s after its 503 the finalisation's statement still waits for the gate in PostgreSQL"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sam.get(&format!("/api/v1/quotes/{id}")).await.body["state"], "draft", "nothing was finalised");
+    txn.commit().await.expect("let the gate go");
+    let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["state"], "finalised");
+    db.close().await.expect("close");
+}
+
 /// Someone moved out of sales still sees the drafts they own and sign, but
 /// is offered nothing they may no longer do, and is told why, as themselves.
 #[tokio::test]

@@ -700,12 +700,13 @@ async fn a_database_a_newer_version_migrated_is_refused_naming_the_newer_migrati
 
 /// Two processes migrating one empty database at once: one applies the
 /// migrations and says how many, the other, its turn come, finds them done
-/// and says so. One that finds another migrating says it waits for it.
+/// and says so. One that finds another migrating says it waits for it, as
+/// long as that takes: longer than a request's statements may run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_processes_migrating_at_once_one_applies_them_and_a_waiting_one_says_so() {
     let test_db = TestDb::create(Backend::Postgres).await;
     let count = Migrator::migrations().len();
-    let env = [("DATABASE_URL", test_db.url.as_str()), ("RUST_LOG", "info")];
+    let env = [("DATABASE_URL", test_db.url.as_str()), ("RUST_LOG", "info"), ("PRICEGATE_REQUEST_TIMEOUT", "1s")];
     let migrate = || pricegate_tests::process::command_output(&["migrate"], &env, "");
     // Another process's migrations under way, as the lock they take says.
     let db = Database::connect(test_db.url.as_str()).await.expect("connect");
@@ -726,6 +727,8 @@ async fn of_two_processes_migrating_at_once_one_applies_them_and_a_waiting_one_s
             assert!(std::time::Instant::now() < deadline, "both processes wait for the lock within 30 s");
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+        // Past the statements' bound the request timeout sets.
+        tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
         holder.commit().await.expect("the lock let go");
     });
     let said: Vec<(String, String)> = [first, second]

@@ -125,7 +125,9 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
         }
         anyhow::anyhow!(settings::without_database_url(&causes.join(": "), url))
     };
-    let store = Store::connect(url, settings.db_max_connections)
+    // No statement outlives the request waiting on it (commands and the
+    // worker are held to the same bound).
+    let store = Store::connect_bounded(url, settings.db_max_connections, Some(settings.request_timeout))
         .await
         .map_err(said)
         .context("cannot open the database named by DATABASE_URL")?

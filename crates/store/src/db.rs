@@ -77,7 +77,30 @@ impl Store {
     /// Connects to `sqlite://…` (file created on first use, WAL, busy
     /// timeout) or `postgres://…`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        Self::connect_bounded(url, max_connections, None).await
+    }
+
+    /// [`Store::connect`], with PostgreSQL cancelling any statement that has
+    /// run, or waited for a lock, `longest` (a request's own limit, say):
+    /// one whose request has been answered by then (503) no longer waits
+    /// on in the database, its connection taken from every later request,
+    /// until whatever it waits for lets go. Applying the migrations is not
+    /// bounded (see [`Store::migrate`]). SQLite's wait is its busy timeout.
+    pub async fn connect_bounded(
+        url: &str,
+        max_connections: u32,
+        longest: Option<Duration>,
+    ) -> Result<Store, StoreError> {
         create_private(url);
+        // The gate's proof reads each statement of a finalisation in a
+        // snapshot taken after the gate lock is held: READ COMMITTED, not
+        // a default of REPEATABLE READ some servers are configured with.
+        // Set in the startup packet: no round trip per transaction.
+        let mut settings = vec![("default_transaction_isolation", "read committed".to_owned())];
+        if let Some(longest) = longest.filter(|l| !l.is_zero()) {
+            // In milliseconds, at least one: 0 would mean no limit.
+            settings.push(("statement_timeout", longest.as_millis().clamp(1, i32::MAX as u128).to_string()));
+        }
         let mut options = ConnectOptions::new(url);
         options
             .max_connections(max_connections)
@@ -93,11 +116,7 @@ impl Store {
             // dropped mid-statement is then found broken and dropped.
             .test_before_acquire_if_idle_for(Duration::from_millis(500))
             .sqlx_logging(false)
-            // The gate's proof reads each statement of a finalisation in a
-            // snapshot taken after the gate lock is held: READ COMMITTED, not
-            // a default of REPEATABLE READ some servers are configured with.
-            // Set in the startup packet: no round trip per transaction.
-            .map_sqlx_postgres_opts(|o| o.options([("default_transaction_isolation", "read committed")]))
+            .map_sqlx_postgres_opts(move |o| o.options(settings.iter().map(|(k, v)| (*k, v.as_str()))))
             .map_sqlx_sqlite_opts(|o| {
                 // FULL: each commit is on disk before it is answered, also
                 // through a power cut. With NORMAL the last commits could
@@ -210,6 +229,9 @@ impl Store {
         }
         let txn = self.begin_write().await?;
         if txn.get_database_backend() == DbBackend::Postgres {
+            // However long the migrations, or another process's, take: a
+            // bound on requests' statements is not one on them.
+            txn.execute_unprepared("SET LOCAL statement_timeout = 0").await?;
             // Another process applying them holds the lock: say so, rather
             // than wait in silence for as long as they take.
             let free = txn.query_one_raw(Statement::from_string(DbBackend::Postgres, MIGRATION_LOCK_NOW)).await?;

@@ -83,10 +83,17 @@ impl From<DbErr> for StoreError {
     }
 }
 
+/// PostgreSQL's codes for a statement it stopped: past `statement_timeout`
+/// (or cancelled by an administrator), or past `lock_timeout`.
+fn gave_up_waiting(code: &str) -> bool {
+    matches!(code, "57014" | "55P03")
+}
+
 /// Errors that say "try again later" rather than "this is a bug": no
 /// connection, a pool that timed out, SQLite still locked after its busy
 /// timeout or unable to write (its disk full, its file read-only; see
-/// [`StoreError::cannot_write`]), or PostgreSQL shutting down.
+/// [`StoreError::cannot_write`]), PostgreSQL shutting down, or PostgreSQL
+/// stopping a statement that ran or waited too long.
 fn is_unavailable(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
@@ -95,7 +102,8 @@ fn is_unavailable(err: &DbErr) -> bool {
             matches!(
                 **e,
                 sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::PoolClosed
-            ) || text.contains("database is locked")
+            ) || matches!(&**e, sea_orm::sqlx::Error::Database(db) if db.code().is_some_and(|code| gave_up_waiting(&code)))
+                || text.contains("database is locked")
                 || cannot_write(&text)
                 || text.contains("terminating connection")
                 || text.contains("the database system is")
