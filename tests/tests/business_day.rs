@@ -15,7 +15,7 @@ use pricegate_tests::fixtures::{
 };
 use pricegate_tests::pages::page_as;
 use pricegate_tests::{Backend, Session, TestApp, both_backends};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// A zone whose date differs from UTC's now, with both dates. From 10:00 UTC
 /// on, UTC+14 is already in tomorrow; before 12:00 UTC, UTC−12 is still in
@@ -87,6 +87,54 @@ both_backends! {
         let superseded = gate.body["superseded"].as_array().expect("superseded lines").len();
         assert_eq!(superseded, usize::from(in_force), "{}", gate.text);
         assert_eq!(gate.body["ready"].as_bool(), Some(!in_force), "{}", gate.text);
+        app.stop().await;
+    }
+}
+
+both_backends! {
+    async fn a_published_change_says_from_which_business_day_it_counts(backend: Backend) {
+        let day = Day::now();
+        let app = spawn(backend, &day).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        create_product(&finance, "P-2", "EUR", 2_000).await;
+        // Dated the earlier of the two days: today where the business is
+        // behind UTC, yesterday where it is ahead (before its publication).
+        let earlier = day.local.min(day.utc);
+        let ahead = day.local + Days::new(10);
+        let changes = json!([
+            {"sku": "P-1", "unit_price_minor": 1_100, "effective_on": earlier.to_string()},
+            {"sku": "P-2", "unit_price_minor": 2_200, "effective_on": ahead.to_string()},
+        ]);
+        let id = pricegate_tests::fixtures::create_notice(&finance, "Two changes", changes).await;
+        let draft = finance.get(&format!("/api/v1/notices/{id}")).await;
+        let draft_from: Vec<_> = draft.body["changes"].as_array().expect("changes").iter().map(|c| c["in_force_from"].clone()).collect();
+        assert_eq!(draft_from, [json!(null), json!(null)], "a draft counts from no day yet: {}", draft.text);
+
+        pricegate_tests::fixtures::publish_notice(&finance, &id).await;
+        let published = finance.get(&format!("/api/v1/notices/{id}")).await;
+        let said: Vec<(Value, Value)> = published.body["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .map(|c| (c["effective_on"].clone(), c["in_force_from"].clone()))
+            .collect();
+        let expected = [
+            (json!(earlier.to_string()), json!(day.local.to_string())),
+            (json!(ahead.to_string()), json!(ahead.to_string())),
+        ];
+        assert_eq!(said, expected, "in {}: {}", day.calendar, published.text);
+
+        // The audit log's record of the publication says the same.
+        let log = finance.get(&format!("/api/v1/audit?subject={id}&action=notice.published")).await;
+        assert_eq!(log.status, 200, "{}", log.text);
+        let recorded: Vec<(Value, Value)> = log.body[0]["detail"]["changes"]
+            .as_array()
+            .expect("the publication's changes")
+            .iter()
+            .map(|c| (c["effective_on"].clone(), c["in_force_from"].clone()))
+            .collect();
+        assert_eq!(recorded, expected, "{}", log.text);
         app.stop().await;
     }
 }

@@ -1141,6 +1141,7 @@ mod tests {
             currency: "EUR".into(),
             unit_price_minor: 10_500,
             effective_on: chrono::NaiveDate::from_ymd_opt(2027, 1, 4).unwrap_or_default(),
+            in_force_from: None,
             price_before_minor: Some(9_800),
             replaced_by,
         };

@@ -130,7 +130,16 @@ pub struct PriceChangeView {
     pub product_name: String,
     pub currency: String,
     pub unit_price_minor: i64,
+    /// The day from which finance wrote that the price holds.
     pub effective_on: NaiveDate,
+    /// On a published notice, the business's day from which this change
+    /// counts (`PRICEGATE_TIMEZONE`): its `effective_on`, or, for one dated
+    /// before its notice was published, the day of the publication, from its
+    /// `published_at` on (until then the gate read the price before it).
+    /// A later notice may set another price for the same product and day,
+    /// which then counts instead. `null` on a draft.
+    #[schema(required = true)]
+    pub in_force_from: Option<NaiveDate>,
     /// The price this change moves the product from, on a notice read by
     /// a person (its page, its e-mails): see [`crate::notices::changes_to_read`].
     /// Not part of the API's answer, which lists notices without it.

@@ -334,6 +334,11 @@ impl Store {
         let mut detail = serde_json::to_value(&content)
             .map_err(|e| StoreError::Internal(format!("notice not serialisable: {e}")))?;
         detail["seq"] = json!(seq);
+        // From when each change counts: one dated before today, from today.
+        let published_on = self.calendar.date_of(published_at);
+        for (change, written) in detail["changes"].as_array_mut().into_iter().flatten().zip(&content.changes) {
+            change["in_force_from"] = json!(Ord::max(written.effective_on, published_on));
+        }
         record(
             &txn,
             AuditEntry {

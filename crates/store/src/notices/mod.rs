@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use pricegate_domain::{Invalid, Role, Sku, Text, parse_unit_price};
+use pricegate_domain::{Calendar, Invalid, Role, Sku, Text, parse_unit_price};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
@@ -267,6 +267,7 @@ pub(crate) async fn load_changes(
             currency: product.map(|p| p.currency.clone()).unwrap_or_default(),
             unit_price_minor: row.unit_price_minor,
             effective_on: row.effective_on,
+            in_force_from: None,
             price_before_minor: None,
             replaced_by: None,
         });
@@ -690,7 +691,7 @@ impl Store {
             .map(|n| {
                 let changes = changes.remove(&n.id).unwrap_or_default();
                 let ack = acks.get(&n.id);
-                to_view(n, changes, ack, &asked)
+                to_view(n, changes, ack, &asked, self.calendar)
             })
             .collect())
     }
@@ -748,7 +749,7 @@ impl Store {
             .filter(acknowledgements::Column::UserId.eq(actor.id))
             .one(conn)
             .await?;
-        Ok(to_view(notice, changes, ack.as_ref(), &Asked::of(conn, actor).await?))
+        Ok(to_view(notice, changes, ack.as_ref(), &Asked::of(conn, actor).await?, self.calendar))
     }
 }
 
@@ -819,10 +820,17 @@ impl Asked {
 
 fn to_view(
     n: notices::Model,
-    changes: Vec<PriceChangeView>,
+    mut changes: Vec<PriceChangeView>,
     ack: Option<&acknowledgements::Model>,
     asked: &Asked,
+    calendar: Calendar,
 ) -> NoticeView {
+    if let Some(published_at) = n.published_at {
+        let published_on = calendar.date_of(published_at);
+        for change in &mut changes {
+            change.in_force_from = Some(Ord::max(change.effective_on, published_on));
+        }
+    }
     NoticeView {
         awaiting_my_acknowledgement: ack.is_none() && asked.asks(n.published_at),
         id: n.id,
@@ -855,6 +863,7 @@ mod tests {
             currency: "EUR".into(),
             unit_price_minor: 100,
             effective_on: NaiveDate::from_ymd_opt(2027, 1, day).unwrap(),
+            in_force_from: None,
             price_before_minor: None,
             replaced_by: None,
         };

@@ -442,6 +442,7 @@ fn change_view(c: &NewPriceChange, products: &[ProductView]) -> PriceChangeView 
         currency: product.map(|p| p.currency.clone()).unwrap_or_default(),
         unit_price_minor: c.unit_price_minor,
         effective_on: c.effective_on,
+        in_force_from: None,
         price_before_minor: None,
         replaced_by: None,
     }

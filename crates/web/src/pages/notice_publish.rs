@@ -1011,6 +1011,7 @@ mod tests {
             currency: "EUR".into(),
             unit_price_minor: price,
             effective_on: chrono::NaiveDate::from_ymd_opt(on.0, on.1, on.2).expect("a date"),
+            in_force_from: None,
             price_before_minor: before,
             replaced_by: None,
         };
