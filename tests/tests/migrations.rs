@@ -599,7 +599,8 @@ async fn pricegate_on(url: &str, args: &[&str], stdin: &str) -> (bool, String, S
 /// Since PostgreSQL 15 an ordinary role may not create tables in `public`:
 /// a deployment migrates as the schema's owner, and serves as a role that
 /// may only read and write rows. That role starts the server, makes a user
-/// and serves them, on a database with nothing left to migrate.
+/// and serves them, on a database with nothing left to migrate; with a
+/// migration left, it is told to have the owner apply it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_role_that_may_only_read_and_write_rows_serves_a_database_already_migrated() {
     let test_db = TestDb::create(Backend::Postgres).await;
@@ -654,6 +655,18 @@ async fn a_role_that_may_only_read_and_write_rows_serves_a_database_already_migr
     let r = pricegate_tests::Session::new(&server.base, None).post("/api/v1/auth/token", &login).await;
     assert_eq!(r.status, 200, "served as the role: {}", r.text);
     server.kill().await;
+
+    // An upgrade's migration not applied yet: the role is told whose it is
+    // to apply, rather than PostgreSQL's bare "permission denied".
+    let newest = Migrator::migrations().last().expect("migrations").name().to_owned();
+    db.execute_unprepared(&format!("DELETE FROM seaql_migrations WHERE version = '{newest}'")).await.expect("unapply");
+    let (started, _, err) = pricegate_on(&app_url, &["migrate"], "").await;
+    assert!(!started, "the role cannot migrate");
+    assert!(
+        err.contains(&format!("1 migration(s) of this version are not applied yet (the newest: {newest})"))
+            && err.contains("run `pricegate migrate` with the DATABASE_URL of the role that owns the schema"),
+        "{err}"
+    );
 
     db.execute_unprepared(&format!("DROP OWNED BY {role}")).await.expect("drop the role's grants");
     db.close().await.expect("close");

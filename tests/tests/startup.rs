@@ -306,20 +306,25 @@ async fn a_database_url_that_cannot_be_used_is_refused_without_its_password() {
 }
 
 /// A sender whose domain has letters beyond ASCII would have every e-mail
-/// retried for ever (mail servers take ASCII envelopes): the start says so.
-/// Its name may be in any letters.
+/// retried for ever (mail servers take ASCII envelopes): the start says so,
+/// the server's and the worker's, before either touches the database (an
+/// upgrade with a typo in its settings must not migrate the database the
+/// version before it still serves). Its name may be in any letters.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sender_address_beyond_ascii_is_refused_at_start_and_its_name_is_not() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let env = [("MAIL_FROM", "Preise <preise@müller.de>"), ("PRICEGATE_BIND", "127.0.0.1:0")];
-    let out = pricegate_in(dir.path(), "serve", &env).output().await.expect("pricegate runs");
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{said}");
-    assert!(
-        said.contains("MAIL_FROM: the address preise@müller.de has letters beyond ASCII")
-            && said.contains("xn--mller-kva.de"),
-        "{said}"
-    );
+    for command in ["serve", "worker"] {
+        let out = pricegate_in(dir.path(), command, &env).output().await.expect("pricegate runs");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {said}");
+        assert!(
+            said.contains("MAIL_FROM: the address preise@müller.de has letters beyond ASCII")
+                && said.contains("xn--mller-kva.de"),
+            "{command}: {said}"
+        );
+        assert!(!dir.path().join("pricegate.db").exists(), "{command} made and migrated a database first");
+    }
     // Written as DNS writes it, with a name in any letters: it serves.
     let log = start_up_log(&[("MAIL_FROM", "Preisbüro Müller <preise@xn--mller-kva.de>")]).await;
     assert!(!log.contains("MAIL_FROM"), "{log}");
@@ -600,4 +605,34 @@ async fn a_failed_request_is_logged_once_with_what_failed() {
     assert_eq!(failed.len(), 1, "one line for one failed request: {log}");
     assert!(failed[0].contains("request failed") && failed[0].contains("code=\"timeout\""), "{log}");
     assert!(failed[0].contains("path=/api/v1/auth/token"), "the line says which request: {log}");
+}
+
+/// A reverse proxy left out of `PRICEGATE_TRUSTED_PROXIES` makes every
+/// client one address: the first request with `X-Forwarded-For` from an
+/// address not named says so, once; from a named proxy, nothing is said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_requests_from_an_address_not_trusted_are_logged_once() {
+    let client = reqwest::Client::new();
+    for (trusted, said) in [(None, 1), (Some("127.0.0.1"), 0)] {
+        let db = pricegate_tests::db::TestDb::create(pricegate_tests::Backend::Sqlite).await;
+        let mut env = vec![("DATABASE_URL", db.url.as_str())];
+        env.extend(trusted.map(|t| ("PRICEGATE_TRUSTED_PROXIES", t)));
+        let server = ServerProcess::start_logged(&env).await;
+        for client_address in ["203.0.113.7", "203.0.113.8"] {
+            let r = client
+                .post(format!("{}/api/v1/auth/token", server.base))
+                .header("X-Forwarded-For", client_address)
+                .json(&json!({"email": "nobody@pricegate.test", "password": "not-a-password"}))
+                .send()
+                .await;
+            assert_eq!(r.expect("an answer").status(), 401);
+        }
+        let log = server.log();
+        let warned = log.lines().filter(|l| l.contains("PRICEGATE_TRUSTED_PROXIES does not name")).count();
+        assert_eq!(warned, said, "trusted {trusted:?}: {log}");
+        if said > 0 {
+            assert!(log.contains("peer=127.0.0.1"), "{log}");
+        }
+        server.kill().await;
+    }
 }

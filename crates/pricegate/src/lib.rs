@@ -31,15 +31,19 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects to the database, applies migrations and binds the listener
-    /// (port 0 picks a free port).
+    /// Binds the listener (port 0 picks a free port), sets up the mail, then
+    /// connects to the database and applies migrations: a setting refused,
+    /// or an address taken, stops the start before the database is touched
+    /// (an upgrade with a typo in its settings does not migrate the
+    /// database the version before it still serves).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let store = connect(&settings).await?;
-        let listener =
-            TcpListener::bind(settings.bind).await.with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let listener = TcpListener::bind(settings.bind).await.with_context(|| {
+            format!("cannot listen on {} (PRICEGATE_BIND): is another process listening there?", settings.bind)
+        })?;
         let address = listener.local_addr()?;
         let base_url = base_url_for(&settings, address);
-        let (store, worker) = with_mail(store, &settings, &base_url)?;
+        let (mail, worker) = mail(&settings, &base_url)?;
+        let store = connect(&settings).await?.with_mail(mail);
         let configuration = std::sync::Arc::new(settings.configuration(address, &base_url));
         Ok(Application {
             listener,
@@ -154,9 +158,10 @@ impl Worker {
     }
 }
 
-/// Gives the store what it needs to write mail (so publication enqueues its
-/// e-mails in its own transaction) and builds the worker that sends them.
-pub fn with_mail(store: Store, settings: &Settings, base_url: &str) -> anyhow::Result<(Store, Worker)> {
+/// What the store needs to write mail (so publication enqueues its e-mails
+/// in its own transaction), and the worker that sends them; from the
+/// settings alone, so that they are checked before the database is.
+pub fn mail(settings: &Settings, base_url: &str) -> anyhow::Result<(MailSetup, Worker)> {
     let from: lettre::message::Mailbox = settings
         .mail_from
         .parse()
@@ -192,12 +197,12 @@ pub fn with_mail(store: Store, settings: &Settings, base_url: &str) -> anyhow::R
     let ack_link_ttl =
         chrono::Duration::from_std(settings.ack_link_ttl).context("PRICEGATE_ACK_LINK_TTL is too long")?;
     let setup = MailSetup {
-        composer: std::sync::Arc::new(TemplateComposer { calendar: store.calendar(), link_ttl: ack_link_ttl }),
+        composer: std::sync::Arc::new(TemplateComposer { calendar: settings.calendar, link_ttl: ack_link_ttl }),
         base_url: base_url.trim_end_matches('/').to_owned(),
         ack_link_ttl,
         message_id_domain: from.email.domain().to_owned(),
     };
-    Ok((store.with_mail(setup), Worker { transport, config }))
+    Ok((setup, Worker { transport, config }))
 }
 
 /// Where e-mail links point: `PRICEGATE_BASE_URL`, else `http://` and the
@@ -223,7 +228,6 @@ pub async fn run_worker_until(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = connect(&settings).await?;
     let base_url = base_url_for(&settings, settings.bind);
     // (An address of every interface had its warning from `base_url_for`.)
     if settings.base_url.is_none() && !settings.bind.ip().is_unspecified() {
@@ -232,7 +236,8 @@ pub async fn run_worker_until(
              {base_url} (from PRICEGATE_BIND); set PRICEGATE_BASE_URL to the address people reach Pricegate at"
         );
     }
-    let (store, worker) = with_mail(store, &settings, &base_url)?;
+    let (mail, worker) = mail(&settings, &base_url)?;
+    let store = connect(&settings).await?.with_mail(mail);
     let (stop, stopped) = watch::channel(false);
     let running = tokio::spawn(worker.run(store.clone(), stopped));
     shutdown.await;

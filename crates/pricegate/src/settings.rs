@@ -178,7 +178,7 @@ pub fn unknown_variables<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<St
         .filter_map(|name| match (name.starts_with("PRICEGATE_"), meant(name)) {
             (_, Some(meant)) => Some(format!("{name} is not a setting and is ignored: the setting is {meant}")),
             (true, None) => {
-                Some(format!("{name} is not a setting and is ignored (see the README's Settings for their names)"))
+                Some(format!("{name} is not a setting and is ignored (see the settings table under the README's Commands for their names)"))
             }
             // Any other variable of the environment (`HOME`, `PATH`).
             (false, None) => None,
@@ -809,7 +809,7 @@ mod tests {
                 "MAIL_FORM is not a setting and is ignored: the setting is MAIL_FROM",
                 "PRICEGATE_LISTEN is not a setting and is ignored: the setting is PRICEGATE_BIND",
                 "PRICEGATE_MAIL_URL is not a setting and is ignored: the setting is SMTP_URL",
-                "PRICEGATE_SOMETHING is not a setting and is ignored (see the README's Settings for their names)",
+                "PRICEGATE_SOMETHING is not a setting and is ignored (see the settings table under the README's Commands for their names)",
             ]
         );
     }

@@ -68,8 +68,23 @@ fn ended_connection(error: &sea_orm::DbErr) -> bool {
     };
     match &**e {
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| code.starts_with("57P")),
+        sqlx::Error::Database(_) => sqlstate(error).is_some_and(|code| code.starts_with("57P")),
         _ => false,
+    }
+}
+
+/// The database's code for `error` (PostgreSQL's SQLSTATE), if it gave one.
+fn sqlstate(error: &sea_orm::DbErr) -> Option<String> {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    let (DbErr::Conn(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Exec(RuntimeErr::SqlxError(e))) = error
+    else {
+        return None;
+    };
+    match &**e {
+        sqlx::Error::Database(db) => db.code().map(|code| code.into_owned()),
+        _ => None,
     }
 }
 
@@ -243,8 +258,25 @@ impl Store {
         // What is missing now, this process's turn come: another may have
         // applied them meanwhile.
         let applied = applied_migrations(&txn).await?;
-        let missing = known.iter().filter(|k| !applied.as_ref().is_some_and(|a| a.contains(k))).count();
-        pricegate_migration::Migrator::up(&txn, None).await?;
+        let missing: Vec<&String> = known.iter().filter(|k| !applied.as_ref().is_some_and(|a| a.contains(k))).collect();
+        if let Err(e) = pricegate_migration::Migrator::up(&txn, None).await {
+            // The role the service runs as may read and write rows only (as
+            // README suggests): the migrations are the schema owner's to apply.
+            if sqlstate(&e).as_deref() == Some("42501") {
+                return Err(StoreError::forbidden(
+                    "may_not_migrate",
+                    format!(
+                        "{} migration(s) of this version are not applied yet (the newest: {}), and the database \
+                         role DATABASE_URL names may not apply them ({e}): run `pricegate migrate` with the \
+                         DATABASE_URL of the role that owns the schema, then start again",
+                        missing.len(),
+                        missing.last().map_or("?", |m| m.as_str()),
+                    ),
+                ));
+            }
+            return Err(e.into());
+        }
+        let missing = missing.len();
         txn.commit().await?;
         Ok(Migrated { applied: missing })
     }
@@ -357,7 +389,14 @@ pub struct Migrated {
 async fn applied_migrations(db: &impl ConnectionTrait) -> Result<Option<Vec<String>>, StoreError> {
     let backend = db.get_database_backend();
     let has_record = match backend {
-        DbBackend::Postgres => "SELECT to_regclass('seaql_migrations') IS NOT NULL AS present",
+        // The catalog as of this statement, read as a table: the name looked
+        // up through `to_regclass` can come from this connection's cache
+        // of the catalog, which a process that waited on the migration lock
+        // may not have brought up to date since the table was made.
+        DbBackend::Postgres => {
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = 'seaql_migrations' \
+             AND schemaname = ANY (current_schemas(false))) AS present"
+        }
         _ => {
             "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'seaql_migrations') AS present"
         }

@@ -66,8 +66,23 @@ impl TrustedProxies {
     }
 
     /// The client's address for a request that came from `peer`.
+    ///
+    /// The first request with `X-Forwarded-For` from a peer not trusted is
+    /// logged, once a process: a reverse proxy left out of
+    /// `PRICEGATE_TRUSTED_PROXIES` makes every client behind it one address,
+    /// whose login failures hold off every login.
     pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         if !self.trusts(peer) {
+            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if headers.contains_key("x-forwarded-for") && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(
+                    peer = %canonical(peer),
+                    "a request came with X-Forwarded-For from an address PRICEGATE_TRUSTED_PROXIES does not name, \
+                     so that address is taken for the client's: if it is a reverse proxy of yours, every client \
+                     behind it counts as one (a hundred failed logins among them hold off every login); name it in \
+                     PRICEGATE_TRUSTED_PROXIES (said once)"
+                );
+            }
             return canonical(peer);
         }
         let mut client = canonical(peer);
