@@ -800,12 +800,12 @@ both_backends! {
         let (status, kind, csv) = download("/audit/export.csv?action=product.updated".into(), fiona.email.clone()).await;
         assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"), "{csv}");
         let mut lines = csv.lines();
-        assert_eq!(lines.next(), Some("\u{feff}at_utc,at_local,actor_id,actor_name,actor_email,action,subject_type,subject_id,detail"));
+        assert_eq!(lines.next(), Some("\u{feff}at_utc,at_local,actor_id,actor_name,actor_email,action,subject_type,subject_id,detail,zone,id"));
         let rows: Vec<&str> = lines.collect();
         assert_eq!(rows.len(), 2_050, "every entry of the action, once");
         let numbers: Vec<i64> = rows
             .iter()
-            .filter_map(|r| r.split("\"{\"\"n\"\":").nth(1).and_then(|n| n.trim_end_matches("}\"").parse().ok()))
+            .filter_map(|r| r.split("\"{\"\"n\"\":").nth(1).and_then(|n| n.split("}\"").next()?.parse().ok()))
             .collect();
         let mut sorted = numbers.clone();
         sorted.sort_unstable();
@@ -814,6 +814,9 @@ both_backends! {
         let in_order: Vec<i64> = numbers.iter().filter(apart).copied().collect();
         assert!(in_order.windows(2).all(|w| w[0] > w[1]), "newest first");
         assert!(rows[0].contains(&format!(",{},Fiona,{},product.updated,product,,", fiona.id, fiona.email)), "{}", rows[0]);
+        // Each row ends in the business's zone and the entry's id, as the API names it.
+        let newest = finance.get("/api/v1/audit?action=product.updated&limit=1").await;
+        assert!(rows[0].ends_with(&format!(",UTC,{}", newest.body[0]["id"].as_str().expect("an id"))), "{}\n{}", rows[0], newest.text);
 
         // The page's other filters, and a filter naming nobody: the header alone.
         let (_, _, csv) = download(format!("/audit/export.csv?actor={}", sam.email.replace('@', "%40")), fiona.email.clone()).await;

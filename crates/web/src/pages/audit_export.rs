@@ -27,8 +27,23 @@ const EXPORT_PAGE: u64 = 1000;
 /// or connection for ever.
 const STALLED: Duration = Duration::from_secs(60);
 
-const HEADER: [&str; 9] =
-    ["at_utc", "at_local", "actor_id", "actor_name", "actor_email", "action", "subject_type", "subject_id", "detail"];
+/// The columns. `zone` (`PRICEGATE_TIMEZONE`'s name) says what `at_local`'s
+/// abbreviation stands for, and what day an entry was on for the business
+/// (the day a notice's `effective_on` is counted by); `id` is the entry's, as
+/// the API and its `before=` name it. Those two came last, after the others.
+const HEADER: [&str; 11] = [
+    "at_utc",
+    "at_local",
+    "actor_id",
+    "actor_name",
+    "actor_email",
+    "action",
+    "subject_type",
+    "subject_id",
+    "detail",
+    "zone",
+    "id",
+];
 
 /// What the export's task sends, as a body streams it.
 type Part = Result<String, std::io::Error>;
@@ -95,6 +110,8 @@ pub(super) async fn export(
                         &e.subject_type,
                         &e.subject_id.map(|id| id.to_string()).unwrap_or_default(),
                         &e.detail.to_string(),
+                        calendar.zone_name(),
+                        &e.id.to_string(),
                     ],
                 );
             }
