@@ -1478,7 +1478,7 @@ async fn every_write_to_a_quote_takes_if_match_and_answers_with_its_etag(backend
         "Drafted, total 100.00 EUR, signed by Sam",
         "Approving old prices refused: the quote had changed since it was read",
         "Approved keeping old prices: \u{201c}Agreed in March.\u{201d}",
-        "Repriced: total 100.00 EUR to 130.00 EUR",
+        "Repriced: P-1 unit price 10.00 EUR \u{2192} 13.00 EUR; total 100.00 EUR to 130.00 EUR",
         "Finalising refused: notices still to acknowledge",
         "Cancelled",
         "Finalising asked again once it was finalised or cancelled: nothing changed",
@@ -1489,6 +1489,24 @@ async fn every_write_to_a_quote_takes_if_match_and_answers_with_its_etag(backend
         from += at + what.len();
     }
     assert!(!history.contains("Edited"), "the edit that changed nothing is no event: {history}");
+
+    // The log keeps each line as first quoted, and each price a repricing moved.
+    let entry = |action: &'static str| {
+        let finance = finance.clone();
+        let subject = id_of(&quote);
+        async move {
+            let r = finance.get(&format!("/api/v1/audit?subject={subject}&action={action}")).await;
+            assert_eq!(r.body.as_array().map(Vec::len), Some(1), "{}", r.text);
+            r.body[0]["detail"]["lines"].clone()
+        }
+    };
+    assert_eq!(
+        entry("quote.drafted").await,
+        json!([{"sku": "P-1", "quantity": 10, "discount_bp": 0, "unit_price_minor": 1_000}])
+    );
+    let repriced = entry("quote.repriced").await;
+    assert_eq!(repriced[0]["sku"], "P-1", "{repriced}");
+    assert_eq!(repriced[0]["unit_prices_minor"], json!([[1_000], [1_300]]), "{repriced}");
 }
 }
 

@@ -347,7 +347,26 @@ impl Store {
         )?;
         replace_lines(&txn, id, lines.clone()).await?;
         let view = to_view(quote.clone(), lines, None);
-        let mut detail = json!({ "total_minor": view.total_minor, "currency": view.currency, "signer_id": signer_id });
+        // Each line as drafted: what the customer was first quoted, which a
+        // later edit or repricing replaces on the quote itself.
+        let drafted: Vec<serde_json::Value> = view
+            .lines
+            .iter()
+            .map(|l| {
+                json!({
+                    "sku": l.sku,
+                    "quantity": l.quantity,
+                    "discount_bp": l.discount_bp,
+                    "unit_price_minor": l.unit_price_minor,
+                })
+            })
+            .collect();
+        let mut detail = json!({
+            "total_minor": view.total_minor,
+            "currency": view.currency,
+            "signer_id": signer_id,
+            "lines": drafted,
+        });
         if let Some(source) = copied_from {
             detail["copied_from"] = json!(source);
         }
@@ -716,7 +735,13 @@ impl Store {
                 actor,
                 "quote.repriced",
                 id,
-                json!({ "old_total_minor": old_total_minor, "new_total_minor": new_total_minor, "currency": quote.currency }),
+                json!({
+                    "old_total_minor": old_total_minor,
+                    "new_total_minor": new_total_minor,
+                    "currency": quote.currency,
+                    // Each product's unit prices before and after, as an edit's row says them.
+                    "lines": line_changes(&lines, &rows),
+                }),
             ),
         )
         .await?;

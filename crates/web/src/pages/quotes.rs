@@ -466,7 +466,22 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
             format!("Drafted{copied}, total {}{signer}", amount("total_minor"))
         }
         "quote.edited" => edited_row(detail, currency, name("signer_id")),
-        "quote.repriced" => format!("Repriced: total {} to {}", amount("old_total_minor"), amount("new_total_minor")),
+        "quote.repriced" => {
+            // Each product's prices, where the row keeps them (rows written before it did not).
+            let products: Vec<String> = detail["lines"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|change| product_change(change, currency))
+                .map(|change| format!("{change}; "))
+                .collect();
+            format!(
+                "Repriced: {}total {} to {}",
+                products.concat(),
+                amount("old_total_minor"),
+                amount("new_total_minor")
+            )
+        }
         "quote.price_override" => {
             format!("Approved keeping old prices: \u{201c}{}\u{201d}", detail["reason"].as_str().unwrap_or_default())
         }
