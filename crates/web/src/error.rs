@@ -53,11 +53,19 @@ pub struct AppError {
     extra: Map<String, Value>,
     /// The cause of a 5xx, for the log only.
     cause: Option<String>,
+    /// Said in the log already, or on purpose not: not logged again as it is answered.
+    logged: bool,
 }
 
 impl AppError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        AppError { status, code, message: message.into(), extra: Map::new(), cause: None }
+        AppError { status, code, message: message.into(), extra: Map::new(), cause: None, logged: false }
+    }
+
+    /// This error as answered without a line in the log of its own.
+    pub(crate) fn logged(mut self) -> Self {
+        self.logged = true;
+        self
     }
 
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
@@ -167,7 +175,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        if self.logged {
+        } else if self.status.is_server_error() {
             tracing::error!(status = %self.status, code = self.code, cause = self.cause.as_deref().unwrap_or(""), "request failed");
         } else {
             tracing::debug!(status = %self.status, code = self.code, "request refused");

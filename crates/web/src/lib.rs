@@ -85,7 +85,10 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(ack::router())
         .merge(pages::router())
-        .route("/healthz", axum::routing::get(healthz))
+        .route("/healthz", {
+            let failing = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            axum::routing::get(move |state| healthz(state, failing.clone()))
+        })
         // Around the routes only: the matched route is known, and an
         // unknown address is no denial.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), denied::audit_denials))
@@ -186,11 +189,35 @@ const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// 200 once the database answers; 503 (with the error body) while it does
 /// not, or does not within [`HEALTH_TIMEOUT`].
+///
+/// `failing` counts the checks failed in a row: the first is logged, with
+/// its cause, and the first to pass again says how many failed, rather than
+/// a probe every second or two writing an error line each while the
+/// database is away.
 async fn healthz(
     axum::extract::State(state): axum::extract::State<AppState>,
+    failing: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<axum::Json<serde_json::Value>, AppError> {
-    state.store.ping(HEALTH_TIMEOUT).await?;
-    Ok(axum::Json(serde_json::json!({ "status": "ok" })))
+    use std::sync::atomic::Ordering::Relaxed;
+    match state.store.ping(HEALTH_TIMEOUT).await {
+        Ok(()) => {
+            let failed = failing.swap(0, Relaxed);
+            if failed > 0 {
+                tracing::info!(failed, "the health check passes again: the database answers");
+            }
+            Ok(axum::Json(serde_json::json!({ "status": "ok" })))
+        }
+        Err(e) => {
+            let error = AppError::from(e);
+            match failing.fetch_add(1, Relaxed) {
+                0 => {
+                    tracing::warn!("the health check fails; until it passes again, its failures are not logged");
+                    Err(error)
+                }
+                _ => Err(error.logged()),
+            }
+        }
+    }
 }
 
 /// A browser asking for a page (not the API, nor a client that wants JSON):
