@@ -665,3 +665,67 @@ both_backends! {
         assert_eq!(sam.get(&ask).await.body["open"], json!(false));
     }
 }
+
+both_backends! {
+    /// A client that lost the answer to its POST sends it again with the
+    /// same `Idempotency-Key`: nothing more is drafted, and it gets what the
+    /// first drafted (200, `Idempotency-Replayed`), however many it sends at
+    /// once. A key is its sender's: a colleague's same key drafts their own;
+    /// the same key with another body is refused; an unreadable key is a 400.
+    async fn a_draft_sent_again_with_its_idempotency_key_is_drafted_once(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (sue, _) = app.user(Role::Sales, "Sue").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let body = pricegate_tests::fixtures::quote_request(json!([{"sku": "P-1", "quantity": 3}]));
+        // Its status, `Idempotency-Replayed` and body.
+        let post = |session: &pricegate_tests::Session, key: &str, body: &serde_json::Value| {
+            let request = session.request(reqwest::Method::POST, "/api/v1/quotes").header("Idempotency-Key", key).json(body);
+            async move {
+                let r = request.send().await.expect("an answer");
+                let replayed = r.headers().get("idempotency-replayed").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                (r.status().as_u16(), replayed, r.json::<serde_json::Value>().await.unwrap_or_default())
+            }
+        };
+        let key = "crm-order-4711";
+        let at_once: Vec<_> = (0..4).map(|_| tokio::spawn(post(&sam, key, &body))).collect();
+        let mut sent = Vec::new();
+        for answer in at_once {
+            sent.push(answer.await.expect("a POST"));
+        }
+        let mut statuses: Vec<u16> = sent.iter().map(|(status, _, _)| *status).collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 200, 200, 201], "{sent:?}");
+        let ids: std::collections::BTreeSet<&str> = sent.iter().map(|(_, _, b)| b["id"].as_str().expect("an id")).collect();
+        assert_eq!(ids.len(), 1, "one quote: {sent:?}");
+        for (status, replayed, _) in &sent {
+            assert_eq!(replayed.as_deref(), (*status == 200).then_some("true"), "{sent:?}");
+        }
+        let mine = sam.get("/api/v1/quotes").await;
+        assert_eq!(mine.body.as_array().map(Vec::len), Some(1), "{}", mine.text);
+
+        // Sue's same key is her own; another body with Sam's is refused.
+        let (status, _, hers) = post(&sue, key, &body).await;
+        assert_eq!(status, 201, "{hers}");
+        assert_ne!(hers["id"], sent[0].2["id"]);
+        let mut other = body.clone();
+        other["lines"][0]["quantity"] = json!(4);
+        let (status, _, refused) = post(&sam, key, &other).await;
+        assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("idempotency_key_reused")), "{refused}");
+        assert!(refused["error"]["message"].as_str().is_some_and(|m| m.contains("Greta Berg")), "{refused}");
+        for bad in ["", "with space", &"k".repeat(256)] {
+            let (status, _, refused) = post(&sam, bad, &body).await;
+            assert_eq!((status, refused["error"]["code"].as_str()), (400, Some("bad_idempotency_key")), "{bad:?}: {refused}");
+        }
+        assert_eq!(sam.get("/api/v1/quotes").await.body.as_array().map(Vec::len), Some(1), "nothing more drafted");
+
+        // A notice's draft alike.
+        let notice = json!({"title": "March prices", "body": "Read me.", "changes": []});
+        let first = finance.send(finance.request(reqwest::Method::POST, "/api/v1/notices").header("Idempotency-Key", key).json(&notice)).await;
+        let again = finance.send(finance.request(reqwest::Method::POST, "/api/v1/notices").header("Idempotency-Key", key).json(&notice)).await;
+        assert_eq!((first.status.as_u16(), again.status.as_u16()), (201, 200), "{}", again.text);
+        assert_eq!(first.body["id"], again.body["id"]);
+        app.stop().await;
+    }
+}

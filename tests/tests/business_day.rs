@@ -96,6 +96,11 @@ both_backends! {
         let day = Day::now();
         let app = spawn(backend, &day).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        // A client learns the zone, and the business's today, from who it is.
+        let me = finance.get("/api/v1/me").await;
+        assert_eq!(me.status, 200, "{}", me.text);
+        assert_eq!((&me.body["timezone"], &me.body["today"]), (&json!(day.calendar.to_string()), &json!(day.local.to_string())), "{}", me.text);
+        assert_eq!(me.body["role"], "finance", "the person as before: {}", me.text);
         create_product(&finance, "P-1", "EUR", 1_000).await;
         create_product(&finance, "P-2", "EUR", 2_000).await;
         // Dated the earlier of the two days: today where the business is

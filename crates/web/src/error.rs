@@ -27,12 +27,12 @@ pub struct ErrorDetail {
     /// 409 `pending_acknowledgements`: each notice the signer has yet to
     /// acknowledge, with its impact, as in `GET /quotes/{id}/gate`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<pricegate_store::views::PendingNoticeView>>)]
     pub pending: Option<Vec<Value>>,
     /// 409 `superseded_prices` (and with 409 `pending_acknowledgements`):
     /// the lines still at a price no longer in force, as in `GET /quotes/{id}/gate`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<pricegate_store::views::SupersededLineView>>)]
     pub superseded: Option<Vec<Value>>,
     /// 422 `invalid_csv`: every refused line of the file, `{line, field, message}`.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -14,7 +14,7 @@ use crate::{AppState, api};
 /// What the document says beyond its paths; the paths come from the router.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Pricegate", description = "Quotes that cannot be finalised at a price the signer has not been told about."),
+    info(title = "Pricegate", description = include_str!("api_conventions.md")),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Log in and out; the audit log"),

@@ -92,10 +92,33 @@ pub async fn revoke_token(State(app): State<AppState>, auth: AuthUser, _: NoBody
 }
 
 /// The logged-in user.
+/// Who the token is for, and the business's calendar, by which every date
+/// in the API is a day.
+#[derive(Serialize, ToSchema)]
+pub struct MeView {
+    #[serde(flatten)]
+    pub user: UserView,
+    /// The business's time zone (`PRICEGATE_TIMEZONE`), by its IANA name
+    /// (`Europe/Berlin`): every date in the API (a notice's `effective_on`
+    /// and `in_force_from`, a quote's `valid_until`) is a day in it, while
+    /// times are in UTC.
+    #[schema(example = "Europe/Berlin")]
+    pub timezone: String,
+    /// Today in that zone, by the database's clock: the day the gate
+    /// counts prices and validity by now.
+    pub today: chrono::NaiveDate,
+}
+
+/// The token's person, with the business's time zone and today's date in it.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-pub async fn me(auth: AuthUser, _: ApiQuery<NoParameters>) -> Json<UserView> {
-    Json(auth.user)
+    responses((status = 200, body = MeView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn me(
+    State(app): State<AppState>,
+    auth: AuthUser,
+    _: ApiQuery<NoParameters>,
+) -> Result<Json<MeView>, AppError> {
+    let today = app.store.today().await?;
+    Ok(Json(MeView { user: auth.user, timezone: app.store.calendar().zone_name().to_owned(), today }))
 }
 
 #[derive(Deserialize, ToSchema)]

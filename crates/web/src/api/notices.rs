@@ -10,7 +10,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::api::precondition::{Created, IfMatch, Tagged, created, tagged};
+use crate::api::precondition::{
+    IDEMPOTENCY_KEY_DOC, IdempotencyKey, IfMatch, Tagged, created, idempotency_key_reused, replayed, tagged,
+};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Client, FinanceUser, NoBody, NoParameters};
 use crate::{AppError, AppState, ErrorBody};
 
@@ -81,20 +83,42 @@ const IF_MATCH_DOC: &str = "The draft's ETag as last read: a draft changed since
 
 /// Draft a price notice.
 #[utoipa::path(post, path = "/api/v1/notices", tag = "notices", request_body = NoticeIn, security(("bearer" = [])),
-    responses((status = 201, body = NoticeView, headers(("ETag" = String, description = "The notice's revision, for If-Match on writes to the draft"), ("Location" = String, description = "The new notice's address, /api/v1/notices/{id}"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DOC)),
+    responses((status = 201, body = NoticeView, headers(("ETag" = String, description = "The notice's revision, for If-Match on writes to the draft"), ("Location" = String, description = "The new notice's address, /api/v1/notices/{id}"))),
+        (status = 200, body = NoticeView, description = "Sent again with the Idempotency-Key of a notice drafted before, with the same body: that notice, as it is now; nothing more was drafted", headers(("ETag" = String), ("Location" = String), ("Idempotency-Replayed" = String, description = "true"))),
+        (status = 409, body = ErrorBody, description = "idempotency_key_reused: the key drafted another notice already (or one deleted since)"),
+        (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn create_notice(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
+    IdempotencyKey(key): IdempotencyKey,
     ApiJson(body): ApiJson<NoticeIn>,
-) -> Result<Created<NoticeView>, AppError> {
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
     let new = NewNotice {
-        form_key: None,
+        form_key: key,
         title: Text::parse("title", &body.title, limits::TITLE)?,
         body: Text::parse_multiline("body", &body.body, limits::NOTICE_BODY)?,
         changes: parse_changes(&body.changes)?,
     };
-    let notice = app.store.create_notice(&finance.actor, new).await?;
-    Ok(created(format!("/api/v1/notices/{}", notice.id), notice.revision(), notice))
+    match app.store.create_notice(&finance.actor, new.clone()).await {
+        Ok(notice) => Ok(created(format!("/api/v1/notices/{}", notice.id), notice.revision(), notice).into_response()),
+        Err(pricegate_store::StoreError::Conflict { code: pricegate_store::NOTICE_DRAFTED_ALREADY, .. }) => {
+            let id = pricegate_store::form_row_id(finance.actor.id, key);
+            let notice = match app.store.get_notice(&finance.actor, id).await {
+                Ok(notice) => notice,
+                Err(pricegate_store::StoreError::NotFound { .. }) => {
+                    return Err(idempotency_key_reused("a notice, deleted since,".into()));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if !new.saved_as(&notice) {
+                return Err(idempotency_key_reused(format!("another notice (\u{201c}{}\u{201d})", notice.title)));
+            }
+            Ok(replayed(format!("/api/v1/notices/{id}"), notice.revision(), notice))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Edit a draft notice; a published one is immutable (409 `notice_published`).

@@ -27,6 +27,77 @@ fn entity_tag(revision: i64) -> HeaderValue {
 /// A 201 with the new thing's address and its `ETag`.
 pub type Created<T> = (StatusCode, [(HeaderName, HeaderValue); 2], Json<T>);
 
+/// What `Idempotency-Key` says of its header, for the API's documents.
+pub const IDEMPOTENCY_KEY_DOC: &str = "Any 1 to 255 visible ASCII characters (a UUID, say) that this client \
+    chose for this one draft: sent again with the same key, after a timeout or a lost answer, the request drafts \
+    nothing more and answers 200 with what the first one drafted (as it is now, with `Idempotency-Replayed: true`). \
+    A key is yours alone, and drafts once for good: the same key with a different body is refused, 409 \
+    `idempotency_key_reused`.";
+
+/// The `Idempotency-Key` a client sent with a POST that drafts, as the key
+/// a form is opened with ([`pricegate_store::form_row_id`]): the same key
+/// from the same person names the same row, so a request sent again drafts
+/// nothing more. Absent: `None`. One that is empty, longer than 255 bytes
+/// or has a character beyond visible ASCII is a 400 `bad_idempotency_key`.
+pub struct IdempotencyKey(pub Option<uuid::Uuid>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        use sha2::{Digest, Sha256};
+        let mut given = parts.headers.get_all("idempotency-key").iter();
+        let (Some(key), None) = (given.next(), given.next()) else {
+            return match parts.headers.contains_key("idempotency-key") {
+                true => Err(bad_idempotency_key("Idempotency-Key is given more than once: send it once.")),
+                false => Ok(IdempotencyKey(None)),
+            };
+        };
+        let key = key.as_bytes();
+        if key.is_empty() || key.len() > 255 || !key.iter().all(|b| b.is_ascii_graphic()) {
+            return Err(bad_idempotency_key(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters (letters, digits, punctuation; no \
+                 spaces), such as a UUID.",
+            ));
+        }
+        let digest = Sha256::new().chain_update(b"pricegate idempotency key\n").chain_update(key).finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Ok(IdempotencyKey(Some(uuid::Builder::from_random_bytes(bytes).into_uuid())))
+    }
+}
+
+fn bad_idempotency_key(message: &str) -> AppError {
+    AppError::new(StatusCode::BAD_REQUEST, "bad_idempotency_key", message)
+}
+
+/// A POST sent again with the `Idempotency-Key` of the quote or notice it
+/// drafted before, and a body that would draft something else.
+pub fn idempotency_key_reused(what: String) -> AppError {
+    AppError::new(
+        StatusCode::CONFLICT,
+        "idempotency_key_reused",
+        format!(
+            "This Idempotency-Key drafted {what} already, and nothing more was drafted: give a new key to each draft."
+        ),
+    )
+}
+
+/// `body`, drafted before by a request with the same `Idempotency-Key`:
+/// 200, its `Location` and `ETag` as a 201 gives them, and
+/// `Idempotency-Replayed: true`.
+pub fn replayed<T: serde::Serialize>(location: String, revision: i64, body: T) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (_, headers, body) = created(location, revision, body);
+    (
+        StatusCode::OK,
+        headers,
+        [(HeaderName::from_static("idempotency-replayed"), HeaderValue::from_static("true"))],
+        body,
+    )
+        .into_response()
+}
+
 /// `body`, created at `location` (`/api/v1/quotes/{id}`), as a 201 with
 /// its `Location` and the entity tag of `revision`.
 pub fn created<T>(location: String, revision: i64, body: T) -> Created<T> {

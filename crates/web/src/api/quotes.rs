@@ -2,10 +2,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
+use pricegate_mail::compose::quote_reference;
 use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView, UpcomingPriceView};
 use pricegate_store::{
-    ApprovalAsked, ApprovalDeclined, ApprovalRequestView, FinanceReminded, NewLine, NewQuote, PricesSeen, QuoteFilter,
-    QuotePatch, QuoteSearch,
+    ApprovalAsked, ApprovalDeclined, ApprovalRequestView, DRAFTED_ALREADY, FinanceReminded, NewLine, NewQuote,
+    PricesSeen, QuoteFilter, QuotePatch, QuoteSearch, StoreError, form_row_id,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +14,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::ApiRouter;
-use crate::api::precondition::{Created, IfMatch, Tagged, created, tagged};
+use crate::api::precondition::{
+    IDEMPOTENCY_KEY_DOC, IdempotencyKey, IfMatch, Tagged, created, idempotency_key_reused, replayed, tagged,
+};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, FinanceUser, NoBody, NoParameters, QuoteUser, SalesUser};
 use crate::{AppError, AppState, ErrorBody};
 
@@ -187,14 +190,20 @@ fn parse_lines(lines: &[LineIn]) -> Result<Vec<NewLine>, Invalid> {
 
 /// Draft a quote. `drafted_at` is set now and never moves.
 #[utoipa::path(post, path = "/api/v1/quotes", tag = "quotes", request_body = QuoteIn, security(("bearer" = [])),
-    responses((status = 201, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"), ("Location" = String, description = "The new quote's address, /api/v1/quotes/{id}"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DOC)),
+    responses((status = 201, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"), ("Location" = String, description = "The new quote's address, /api/v1/quotes/{id}"))),
+        (status = 200, body = QuoteView, description = "Sent again with the Idempotency-Key of a quote drafted before, with the same body: that quote, as it is now; nothing more was drafted", headers(("ETag" = String), ("Location" = String), ("Idempotency-Replayed" = String, description = "true"))),
+        (status = 409, body = ErrorBody, description = "idempotency_key_reused: the key drafted another quote already"),
+        (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn create_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,
+    IdempotencyKey(key): IdempotencyKey,
     ApiJson(body): ApiJson<QuoteIn>,
-) -> Result<Created<QuoteView>, AppError> {
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
     let new = NewQuote {
-        form_key: None,
+        form_key: key,
         customer_name: Text::parse("customer.name", &body.customer.name, limits::NAME)?,
         customer_email: CustomerEmail::parse(&body.customer.email)?,
         customer_company: Text::parse_optional("customer.company", &body.customer.company, limits::NAME)?,
@@ -205,8 +214,19 @@ pub async fn create_quote(
         lines: parse_lines(&body.lines)?,
         copied_from: None,
     };
-    let quote = app.store.create_quote(&sales.actor, new).await?;
-    Ok(created(format!("/api/v1/quotes/{}", quote.id), quote.revision(), quote))
+    match app.store.create_quote(&sales.actor, new.clone()).await {
+        Ok(quote) => Ok(created(format!("/api/v1/quotes/{}", quote.id), quote.revision(), quote).into_response()),
+        Err(StoreError::Conflict { code: DRAFTED_ALREADY, .. }) => {
+            let id = form_row_id(sales.actor.id, key);
+            let quote = app.store.get_quote(&sales.actor, id).await?;
+            if !new.drafted_as(&quote) {
+                let what = format!("another quote ({}, for {})", quote_reference(id), quote.customer.name);
+                return Err(idempotency_key_reused(what));
+            }
+            Ok(replayed(format!("/api/v1/quotes/{id}"), quote.revision(), quote))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Quotes I own or sign (finance: all), newest drafted first, a page at a
