@@ -258,6 +258,12 @@ impl Page {
         el.prop("value").await.ok().flatten().unwrap_or_default()
     }
 
+    /// The attribute `name` of the element `css`, if it has it.
+    pub async fn attribute(&self, css: &str, name: &str) -> Option<String> {
+        let el = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("element {css}: {e}"));
+        el.attr(name).await.unwrap_or_else(|e| panic!("attribute {name} of {css}: {e}"))
+    }
+
     pub async fn exists(&self, css: &str) -> bool {
         self.client.find(Locator::Css(css)).await.is_ok()
     }

@@ -729,3 +729,38 @@ both_backends! {
         app.stop().await;
     }
 }
+
+/// The navigation marks the part of the site a page is in (`aria-current`),
+/// as a screen reader and the eye read it: a quote's page is in Quotes, the
+/// new-notice form is its own link, not Notices.
+#[tokio::test]
+async fn the_navigation_marks_the_part_of_the_site_a_page_is_in() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let quote = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+    let current = |html: &str| -> Vec<String> {
+        html.split("<nav aria-label=\"Main\">")
+            .nth(1)
+            .and_then(|nav| nav.split("</nav>").next())
+            .into_iter()
+            .flat_map(|nav| nav.split("<a ").skip(1))
+            .filter_map(|link| link.split('>').next())
+            .filter(|tag| tag.contains("aria-current=\"page\""))
+            .filter_map(|tag| tag.split("href=\"").nth(1)?.split('"').next().map(str::to_owned))
+            .collect()
+    };
+    for (email, path, marked) in [
+        (&sam_user.email, format!("/quotes/{quote}"), vec!["/quotes"]),
+        (&sam_user.email, "/quotes".to_owned(), vec!["/quotes"]),
+        (&sam_user.email, "/products".to_owned(), vec!["/products"]),
+        (&fiona.email, "/notices/new".to_owned(), vec!["/notices/new"]),
+        (&fiona.email, "/notices".to_owned(), vec!["/notices"]),
+        (&fiona.email, "/account".to_owned(), vec!["/account"]),
+    ] {
+        let html = page_as(&app.base, email, &path).await;
+        assert_eq!(current(&html), marked, "{path}: {html}");
+    }
+    app.stop().await;
+}

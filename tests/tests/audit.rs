@@ -565,7 +565,7 @@ both_backends! {
         // Finance: newest first, named, linked; 100 to a page, then older ones.
         let (status, html) = page(&app, &fiona.email, "/audit").await;
         assert_eq!(status, 200, "{html}");
-        assert!(html.contains("href=\"/audit\">Audit log</a>"), "in the menu: {html}");
+        assert!(html.contains("href=\"/audit\" aria-current=\"page\">Audit log</a>"), "in the menu: {html}");
         let action = |a: &str| format!("<td data-label=\"Action\">{a}</td>");
         let finalised = html.find(&action("quote.finalised")).expect("the finalisation is listed");
         assert!(finalised < html.find(&action("notice.drafted")).unwrap(), "newest first");
@@ -576,7 +576,7 @@ both_backends! {
             html.contains(&format!("<td data-label=\"Who\"><a href=\"{sams_doing}\" title=\"Only what this person did\">Sam</a></td>")),
             "the actor by name, linked to what they did: {html}"
         );
-        assert_eq!(html.matches("<td data-label=\"When\">").count(), 100);
+        assert_eq!(html.matches("<td data-label=\"When\" class=\"date\">").count(), 100);
         let older = html.split("id=\"older-entries\"").next().and_then(|h| h.rsplit("href=\"").next()).unwrap().trim_end_matches("\" ").to_owned();
         assert!(older.starts_with("/audit?before="), "{older}");
         let (status, rest) = page(&app, &fiona.email, &older.replace("&amp;", "&")).await;
@@ -596,23 +596,23 @@ both_backends! {
 
         // One action, one subject; what cannot be read is said, not an error.
         let (_, html) = page(&app, &fiona.email, "/audit?action=quote.finalised").await;
-        assert_eq!(html.matches("<td data-label=\"When\">").count(), 1, "{html}");
+        assert_eq!(html.matches("<td data-label=\"When\" class=\"date\">").count(), 1, "{html}");
         let (_, html) = page(&app, &fiona.email, &format!("/audit?subject={quote}")).await;
-        assert_eq!(html.matches("<td data-label=\"When\">").count(), 2, "drafted and finalised: {html}");
+        assert_eq!(html.matches("<td data-label=\"When\" class=\"date\">").count(), 2, "drafted and finalised: {html}");
         assert!(html.contains("signer: Sam"), "an id in the detail that names someone reads as their name: {html}");
         // The short reference the pages and e-mails show finds it too, in capitals or not.
         for typed in [reference.to_owned(), reference.to_uppercase()] {
             let (_, html) = page(&app, &fiona.email, &format!("/audit?subject={typed}")).await;
-            assert_eq!(html.matches("<td data-label=\"When\">").count(), 2, "{typed}: {html}");
+            assert_eq!(html.matches("<td data-label=\"When\" class=\"date\">").count(), 2, "{typed}: {html}");
             assert!(html.contains(&format!("value=\"{reference}\"")), "the filter shows it: {html}");
         }
         // A product by its SKU, in capitals or not, as finance names it; one of eight hex digits too.
         let (_, html) = page(&app, &fiona.email, "/audit?subject=pump-1").await;
-        assert_eq!(html.matches("<td data-label=\"When\">").count(), 1, "{html}");
+        assert_eq!(html.matches("<td data-label=\"When\" class=\"date\">").count(), 1, "{html}");
         assert!(html.contains(&action("product.created")) && html.contains("value=\"pump-1\""), "{html}");
         create_product(&finance, "CAFEBABE", "EUR", 100).await;
         let (_, html) = page(&app, &fiona.email, "/audit?subject=cafebabe").await;
-        assert_eq!(html.matches("<td data-label=\"When\">").count(), 1, "{html}");
+        assert_eq!(html.matches("<td data-label=\"When\" class=\"date\">").count(), 1, "{html}");
         assert!(html.contains(&action("product.created")), "{html}");
         // A filter that matches nothing shows nothing, and says why; an address that cannot be read shows everything.
         for (query, says, rows) in [
@@ -627,7 +627,7 @@ both_backends! {
             let (status, html) = page(&app, &fiona.email, &format!("/audit?{query}")).await;
             assert_eq!(status, 200, "{query}");
             assert!(html.contains(says) && !html.contains("<script>"), "{query}: {html}");
-            assert_eq!(html.matches("<td data-label=\"When\">").count(), rows, "{query}: {html}");
+            assert_eq!(html.matches("<td data-label=\"When\" class=\"date\">").count(), rows, "{query}: {html}");
         }
         let (status, html) = page(&app, &fiona.email, "/audit/export.csv?subject=a%00b").await;
         assert_eq!(status, 400, "the download is refused rather than taken for every entry: {html}");
@@ -699,7 +699,7 @@ both_backends! {
         assert!(r.text.contains("actor"), "the field is named: {}", r.text);
 
         // The page: by e-mail address as the users page shows it, in capitals or not.
-        let row = |html: &str| html.matches("<td data-label=\"When\">").count();
+        let row = |html: &str| html.matches("<td data-label=\"When\" class=\"date\">").count();
         let action = |a: &str| format!("<td data-label=\"Action\">{a}</td>");
         let typed = format!("%20{}", sam.email.to_uppercase().replace('@', "%40"));
         let (status, html) = page(&app, &fiona.email, &format!("/audit?actor={typed}")).await;

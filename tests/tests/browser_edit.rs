@@ -231,6 +231,7 @@ async fn finance_edits_a_draft_notice_with_its_preview_and_renames_a_product() {
         fiona.fill("#changes", &change).await;
         fiona.submit("#preview-notice").await;
         assert!(fiona.text("#preview-note").await.contains("Not saved"));
+        assert_eq!(fiona.focused().await, "preview-heading", "the keyboard goes on from the preview it asked for");
         assert_eq!(fiona.text("#preview-title").await, "Pump prices rise");
         assert_eq!(fiona.text("#notice-body strong").await, "next week");
         let changes = fiona.text("#changes-table").await;
@@ -252,6 +253,8 @@ async fn finance_edits_a_draft_notice_with_its_preview_and_renames_a_product() {
         assert!(!fiona.text("#title-error").await.is_empty());
         assert!(fiona.text("#changes-error").await.contains("Line 1"));
         assert_eq!(fiona.focused().await, "title", "the first field to correct has the focus");
+        let summary = fiona.attribute("#form-errors-summary", "role").await;
+        assert_eq!(summary.as_deref(), Some("alert"), "a screen reader hears how many fields, not the first alone");
         assert_eq!(fiona.value("#body").await, "Pump prices rise **next week**.");
         assert_eq!(fiona.value("#changes").await, "PUMP-100, lots, tomorrow");
         fiona.screenshot("37-notice-edit-error").await;

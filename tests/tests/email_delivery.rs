@@ -2320,7 +2320,7 @@ both_backends! {
                 r.text().await.unwrap()
             }
         };
-        let rows = |html: &str| html.matches("<td data-label=\"Queued\">").count();
+        let rows = |html: &str| html.matches("<td data-label=\"Queued\" class=\"date\">").count();
         let first = page("/admin/outbox".to_owned()).await;
         assert_eq!(rows(&first), 200);
         assert!(!first.contains("id=\"newest-messages\""), "{first}");

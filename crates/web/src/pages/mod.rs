@@ -99,6 +99,37 @@ pub struct NavUser {
     pub works_with_quotes: bool,
     pub is_finance: bool,
     pub is_admin: bool,
+    /// The navigation's link to the part of the site this page is in, marked
+    /// `aria-current` (see [`nav_section`]).
+    pub section: &'static str,
+}
+
+impl NavUser {
+    /// `aria-current="page"` for the navigation's link to `href`, when this
+    /// page is in its part of the site.
+    pub fn current(&self, href: &str) -> &'static str {
+        if self.section == href { " aria-current=\"page\"" } else { "" }
+    }
+}
+
+/// The navigation's link to the part of the site `path` is in: `/quotes/3fc2b0b8`
+/// is in `/quotes`; the new-notice form is its own; none for a page no link names.
+pub fn nav_section(path: &str) -> &'static str {
+    const LINKS: [&str; 9] = [
+        "/notices/new",
+        "/quotes",
+        "/notices",
+        "/products",
+        "/audit",
+        "/admin/users",
+        "/admin/outbox",
+        "/admin/settings",
+        "/account",
+    ];
+    LINKS
+        .into_iter()
+        .find(|link| path == *link || path.strip_prefix(link).is_some_and(|rest| rest.starts_with('/')))
+        .unwrap_or("")
 }
 
 pub struct Layout {
@@ -121,9 +152,10 @@ impl Layout {
     }
 }
 
-/// The logged-in person, from the session cookie. Without a valid session a
+/// The logged-in person, from the session cookie, and the part of the site
+/// the page asked for is in ([`nav_section`]). Without a valid session a
 /// page redirects to the login form.
-pub struct PageUser(pub SessionUser);
+pub struct PageUser(pub SessionUser, pub &'static str);
 
 impl PageUser {
     pub fn layout(&self, title: impl Into<String>) -> Layout {
@@ -138,6 +170,7 @@ impl PageUser {
                 works_with_quotes: matches!(role, Role::Sales | Role::Finance),
                 is_finance: role == Role::Finance,
                 is_admin: role == Role::Admin,
+                section: self.1,
             }),
         }
     }
@@ -377,7 +410,7 @@ impl FromRequestParts<AppState> for PageUser {
         match state.store.authenticate_session(token).await {
             Ok(Some(user)) => {
                 crate::denied::Caller::note(parts, user.actor.id);
-                Ok(PageUser(user))
+                Ok(PageUser(user, nav_section(parts.uri.path())))
             }
             Ok(None) => Err(to_login(parts, &state.base_url, ended)),
             Err(e) => Err(PageError::from(e).into_response()),
@@ -511,13 +544,14 @@ pub async fn with_nav(
     next: axum::middleware::Next,
 ) -> Response {
     let token = session_token(request.headers()).map(str::to_owned);
+    let section = nav_section(request.uri().path());
     let response = next.run(request).await;
     let (Some(token), Some(shown)) = (token, response.extensions().get::<ErrorShown>().cloned()) else {
         return response;
     };
     let Ok(Some(user)) = app.store.authenticate_session(&token).await else { return response };
     let page = ErrorPage {
-        layout: PageUser(user).layout(shown.heading.clone()),
+        layout: PageUser(user, section).layout(shown.heading.clone()),
         heading: &shown.heading,
         message: &shown.message,
     };
