@@ -636,3 +636,20 @@ async fn forwarded_requests_from_an_address_not_trusted_are_logged_once() {
         server.kill().await;
     }
 }
+
+/// SQLite's own words for a file it cannot open name neither the file nor
+/// what to do: the start adds both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_file_that_cannot_be_opened_is_named_at_start() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let missing = dir.path().join("no-such-directory").join("pricegate.db");
+    let url = format!("sqlite://{}?mode=rwc", missing.display());
+    let out =
+        pricegate_in(dir.path(), "migrate", &[("DATABASE_URL", url.as_str())]).output().await.expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("the file is {}: does its directory exist", missing.display())),
+        "the file and what to check: {said}"
+    );
+}

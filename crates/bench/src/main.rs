@@ -102,6 +102,9 @@ struct ScaleRun {
     sqlite_copy: Duration,
     sqlite_startup: Duration,
     sqlite_gate: Outcome,
+    /// Finalising the same ready quotes on the SQLite copy (where they are
+    /// still drafts): a write, each commit synced to disk (`synchronous=FULL`).
+    sqlite_finalise: Option<Outcome>,
     sqlite_peak_rss: u64,
     sqlite_plans: String,
 }
@@ -218,18 +221,20 @@ async fn run_scale(
     run.asset = load::run(&server.base, Method::Get, asset_jobs, true, o.concurrency, duration).await?;
     eprintln!("scale {}: static asset {:.0} req/s", scale.name, run.asset.per_second());
 
-    if writes {
-        // Finalise: each ready quote once, by its signer. A tenth is kept for the race.
-        let ready: Vec<i64> = (0..scale.quotes).filter(|q| quote_is_ready(*q)).collect();
-        let (for_race, for_load) = ready.split_at(ready.len() / 10);
-        let jobs = for_load
+    // Finalise: each ready quote once, by its signer. A tenth is kept for the race.
+    let ready: Vec<i64> = (0..scale.quotes).filter(|q| quote_is_ready(*q)).collect();
+    let (for_race, for_load) = ready.split_at(ready.len() / 10);
+    let finalise_jobs = || -> Vec<Job> {
+        for_load
             .iter()
             .map(|q| Job {
                 path: format!("/api/v1/quotes/{}/finalise", quote_ids[*q as usize]),
                 token: token(signer_of(scale, *q)),
             })
-            .collect();
-        let finalise = load::run(&server.base, Method::Post, jobs, false, o.concurrency, duration).await?;
+            .collect()
+    };
+    if writes {
+        let finalise = load::run(&server.base, Method::Post, finalise_jobs(), false, o.concurrency, duration).await?;
         eprintln!("scale {}: finalise {:.0} req/s", scale.name, finalise.per_second());
         run.finalise = Some(finalise);
 
@@ -268,6 +273,11 @@ async fn run_scale(
     run.sqlite_gate =
         load::run(&server.base, Method::Get, gate_jobs(quote_ids.len()), true, o.concurrency, duration).await?;
     eprintln!("scale {}: gate on SQLite {:.0} req/s", scale.name, run.sqlite_gate.per_second());
+    if writes {
+        let finalise = load::run(&server.base, Method::Post, finalise_jobs(), false, o.concurrency, duration).await?;
+        eprintln!("scale {}: finalise on SQLite {:.0} req/s", scale.name, finalise.per_second());
+        run.sqlite_finalise = Some(finalise);
+    }
     run.sqlite_peak_rss = server.peak_rss()?;
     server.stop().await?;
     if o.keep {

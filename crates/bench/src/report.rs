@@ -94,6 +94,10 @@ pub fn report(
             tps / pgbench_n,
         )?;
     }
+    if let Some(f) = &first.sqlite_finalise {
+        let figure = "finalise on SQLite, the same quotes (each commit synced to disk; reference from PostgreSQL)";
+        load_row(&mut r, figure, f, "`pgbench -N`", pgbench_n, None)?;
+    }
     if let Some(a) = &first.acknowledge {
         let figure = "acknowledge `POST /notices/{id}/acknowledge`, new pairs";
         load_row(&mut r, figure, a, "`pgbench -N`", pgbench_n, None)?;

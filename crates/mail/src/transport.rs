@@ -59,6 +59,12 @@ impl SendError {
 fn with_tls_hint(said: String) -> String {
     // The other way round: a server that wants STARTTLS before anything
     // else (`530 5.7.0 Must issue a STARTTLS command first`).
+    if said.contains("STARTTLS is not supported") {
+        return format!(
+            "{said} (SMTP_URL's ?tls=required asks for STARTTLS, which this server does not offer: use smtps:// if it \
+             speaks TLS from the first byte, as on port 465, or drop ?tls=required only where plain text is safe)"
+        );
+    }
     if said.contains("530") && said.to_ascii_lowercase().contains("starttls") {
         return format!(
             "{said} (the server speaks TLS only after STARTTLS: add ?tls=required to SMTP_URL, as in \
@@ -157,8 +163,12 @@ impl AnyTransport {
     /// settings refuse a URL that would send a password unencrypted:
     /// [`password_in_clear`].)
     pub fn smtp(url: &str, connections: u32) -> Result<AnyTransport, SendError> {
-        let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| SendError::permanent(format!("SMTP_URL is not usable: {e}")))?;
+        let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| {
+            SendError::permanent(format!(
+                "SMTP_URL is not usable ({e}): write it smtp://[user:password@]host[:port][?tls=required] \
+                     (STARTTLS, port 587) or smtps://[user:password@]host[:port] (TLS from the first byte, port 465)"
+            ))
+        })?;
         if let Some((host, port)) = plain_smtp_address(url) {
             return Ok(AnyTransport::PlainSmtp(Arc::new(PlainSmtpPool::new(host, port, connections, SMTP_TIMEOUT))));
         }
@@ -316,7 +326,7 @@ pub fn build_message(from: &Mailbox, row: &outbox::Model) -> Result<Message, Sen
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
-    use super::{AnyTransport, MailTransport, SendError, build_message, eml_name, refuses_recipient};
+    use super::{AnyTransport, MailTransport, SendError, build_message, eml_name, refuses_recipient, with_tls_hint};
 
     #[test]
     fn only_a_refusal_of_the_recipient_is_final() {
@@ -495,5 +505,16 @@ mod tests {
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
         std::fs::remove_dir_all(&base).unwrap();
         assert_eq!(mode, 0o700, "{mode:o}");
+    }
+
+    #[test]
+    fn a_tls_mismatch_says_which_smtp_url_to_write() {
+        let no_starttls = with_tls_hint("SMTP: internal client error: STARTTLS is not supported on this server".into());
+        assert!(no_starttls.contains("use smtps://") && no_starttls.contains("drop ?tls=required"), "{no_starttls}");
+        let wants_starttls =
+            with_tls_hint("SMTP: permanent error (530): 5.7.0 Must issue a STARTTLS command first".into());
+        assert!(wants_starttls.contains("add ?tls=required"), "{wants_starttls}");
+        let other = "SMTP: transient error (451): 4.3.0 try later";
+        assert_eq!(with_tls_hint(other.into()), other, "no hint where TLS is not the matter");
     }
 }

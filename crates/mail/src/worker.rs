@@ -473,7 +473,7 @@ async fn send_batch<T: MailTransport>(
         }
     }
     mark_sent(store, &sent).await;
-    failures.log();
+    failures.log(config.refused_for);
     let why = if stopping(shutdown) { "stopping" } else { "its lease was running out" };
     give_back(store, &unsent, why).await;
 }
@@ -496,9 +496,32 @@ impl Failures {
         *soonest = (*soonest).min(retry);
     }
 
-    fn log(self) {
+    /// One line a reason, with what to do about it where the reason says
+    /// (`refused_for`: how long a message the server refuses is tried).
+    fn log(self, refused_for: Duration) {
         for (error, (count, retry_in)) in self.by_error {
-            tracing::warn!(count, retry_in = ?retry_in, error = %error, "mail not sent; will retry");
+            // To the second: a retry is no more exact than that.
+            let retry_in = Duration::from_secs(retry_in.as_secs().max(1));
+            if error.starts_with(SendError::REFUSED_PREFIX) {
+                tracing::warn!(
+                    count,
+                    retry_in = ?retry_in,
+                    error = %error,
+                    "mail refused by the mail server, not for its recipient: the relay's permission for this \
+                     sender, or SMTP_URL's login, is an administrator's to mend; tried again until it is {} days old",
+                    refused_for.as_secs() / 86_400
+                );
+            } else if error.contains("Connection refused") {
+                tracing::warn!(
+                    count,
+                    retry_in = ?retry_in,
+                    error = %error,
+                    "mail not sent: no mail server answers at SMTP_URL's address (is it running, and is the address \
+                     right?); will retry"
+                );
+            } else {
+                tracing::warn!(count, retry_in = ?retry_in, error = %error, "mail not sent; will retry");
+            }
         }
     }
 }
@@ -571,7 +594,15 @@ async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Mode
             tracing::debug!(id = %row.id, kind = %row.kind, attempts = row.attempts, retry_in = ?delay, error = %e, "mail not sent; will retry")
         }
         None => {
-            tracing::error!(id = %row.id, kind = %row.kind, attempts = row.attempts, error = %e, "mail failed for good")
+            tracing::error!(
+                id = %row.id,
+                kind = %row.kind,
+                to = %row.to_addr,
+                attempts = row.attempts,
+                error = %e,
+                "mail failed for good: once the address is corrected (an account's on the users page), an admin \
+                 sends it again from /admin/outbox"
+            )
         }
     }
     match store.mark_mail_attempt_failed(row.id, row.attempts, &e.message, retry).await {

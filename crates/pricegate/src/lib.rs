@@ -127,6 +127,22 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
             causes
                 .push("no database answered at the address it names (is it running, and reachable from here?)".into());
         }
+        // SQLite's words name no file, nor what to do.
+        if let Some(file) = pricegate_store::sqlite_file(url) {
+            let file = std::path::absolute(&file).unwrap_or(file);
+            if causes.iter().any(|c| c.contains("unable to open database file")) {
+                causes.push(format!(
+                    "the file is {}: does its directory exist, and may the user this runs as write in it?",
+                    file.display()
+                ));
+            } else if causes.iter().any(|c| c.contains("readonly database")) {
+                causes.push(format!(
+                    "the file {} (or its directory) is read-only to the user this runs as: a backup restored by \
+                     another user needs `chown` to this one",
+                    file.display()
+                ));
+            }
+        }
         anyhow::anyhow!(settings::without_database_url(&causes.join(": "), url))
     };
     // No statement outlives the request waiting on it (commands and the
@@ -180,6 +196,13 @@ pub fn mail(settings: &Settings, base_url: &str) -> anyhow::Result<(MailSetup, W
         lease: settings.mail_lease,
         ..WorkerConfig::new(from.clone(), settings.worker_poll, settings.reminders.clone())
     };
+    if settings.smtp_url.is_some() && settings.mail_lease < std::time::Duration::from_secs(30) {
+        tracing::warn!(
+            lease = ?settings.mail_lease,
+            "PRICEGATE_MAIL_LEASE is short: each SMTP conversation gets at most half of it, and one a slow relay \
+             takes longer over is cut short and tried again; keep it well above what the relay takes (default 5m)"
+        );
+    }
     let domain = from.email.domain();
     if settings.smtp_url.is_some() && (domain == "localhost" || !domain.contains('.')) {
         // Files need no sender domain; mail servers check it, and the
