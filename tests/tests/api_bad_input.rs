@@ -428,6 +428,10 @@ both_backends! {
             assert!(schemas.get(named).is_some(), "{named} is named but not in the document");
         }
         let paths = r.body["paths"].as_object().expect("paths");
+        for path in ["/api/v1/quotes", "/api/v1/notices"] {
+            let named: Vec<&str> = paths[path]["post"]["parameters"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
+            assert_eq!(named, ["Idempotency-Key"], "POST {path} takes a key for sending it again");
+        }
         for route in api_routes() {
             let (method, template) = (route.method, route.path);
             let operation: &Value = &paths.get(template).unwrap_or_else(|| panic!("{template} is not documented"))[method.to_lowercase()];

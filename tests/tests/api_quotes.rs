@@ -714,14 +714,23 @@ both_backends! {
         let (status, _, refused) = post(&sam, key, &other).await;
         assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("idempotency_key_reused")), "{refused}");
         assert!(refused["error"]["message"].as_str().is_some_and(|m| m.contains("Greta Berg")), "{refused}");
+        assert_eq!(refused["error"]["id"], sent[0].2["id"], "the draft it made, to read: {refused}");
+        let mut in_dollars = body.clone();
+        in_dollars["currency"] = json!("USD");
+        let (status, _, refused) = post(&sam, key, &in_dollars).await;
+        assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("idempotency_key_reused")), "another currency: {refused}");
         for bad in ["", "with space", &"k".repeat(256)] {
             let (status, _, refused) = post(&sam, bad, &body).await;
             assert_eq!((status, refused["error"]["code"].as_str()), (400, Some("bad_idempotency_key")), "{bad:?}: {refused}");
         }
         assert_eq!(sam.get("/api/v1/quotes").await.body.as_array().map(Vec::len), Some(1), "nothing more drafted");
 
-        // A notice's draft alike.
-        let notice = json!({"title": "March prices", "body": "Read me.", "changes": []});
+        // A notice's draft alike, its changes sent again in the order written
+        // (the notice lists them by product, then date).
+        let notice = json!({"title": "March prices", "body": "Read me.", "changes": [
+            {"sku": "P-1", "unit_price_minor": 1_300, "effective_on": "2099-03-01"},
+            {"sku": "P-1", "unit_price_minor": 1_200, "effective_on": "2099-02-01"},
+        ]});
         let first = finance.send(finance.request(reqwest::Method::POST, "/api/v1/notices").header("Idempotency-Key", key).json(&notice)).await;
         let again = finance.send(finance.request(reqwest::Method::POST, "/api/v1/notices").header("Idempotency-Key", key).json(&notice)).await;
         assert_eq!((first.status.as_u16(), again.status.as_u16()), (201, 200), "{}", again.text);

@@ -103,6 +103,7 @@ both_backends! {
         assert_eq!(me.body["role"], "finance", "the person as before: {}", me.text);
         create_product(&finance, "P-1", "EUR", 1_000).await;
         create_product(&finance, "P-2", "EUR", 2_000).await;
+        create_product(&finance, "P-3", "EUR", 3_000).await;
         // Dated the earlier of the two days: today where the business is
         // behind UTC, yesterday where it is ahead (before its publication).
         let earlier = day.local.min(day.utc);
@@ -110,11 +111,13 @@ both_backends! {
         let changes = json!([
             {"sku": "P-1", "unit_price_minor": 1_100, "effective_on": earlier.to_string()},
             {"sku": "P-2", "unit_price_minor": 2_200, "effective_on": ahead.to_string()},
+            // Yesterday for the business, whichever way from UTC it is.
+            {"sku": "P-3", "unit_price_minor": 3_300, "effective_on": (day.local - Days::new(1)).to_string()},
         ]);
         let id = pricegate_tests::fixtures::create_notice(&finance, "Two changes", changes).await;
         let draft = finance.get(&format!("/api/v1/notices/{id}")).await;
         let draft_from: Vec<_> = draft.body["changes"].as_array().expect("changes").iter().map(|c| c["in_force_from"].clone()).collect();
-        assert_eq!(draft_from, [json!(null), json!(null)], "a draft counts from no day yet: {}", draft.text);
+        assert_eq!(draft_from, [json!(null), json!(null), json!(null)], "a draft counts from no day yet: {}", draft.text);
 
         pricegate_tests::fixtures::publish_notice(&finance, &id).await;
         let published = finance.get(&format!("/api/v1/notices/{id}")).await;
@@ -127,6 +130,7 @@ both_backends! {
         let expected = [
             (json!(earlier.to_string()), json!(day.local.to_string())),
             (json!(ahead.to_string()), json!(ahead.to_string())),
+            (json!((day.local - Days::new(1)).to_string()), json!(day.local.to_string())),
         ];
         assert_eq!(said, expected, "in {}: {}", day.calendar, published.text);
 

@@ -714,7 +714,7 @@ async fn a_database_a_newer_version_migrated_is_refused_naming_the_newer_migrati
 /// Two processes migrating one empty database at once: one applies the
 /// migrations and says how many, the other, its turn come, finds them done
 /// and says so. One that finds another migrating says it waits for it, as
-/// long as that takes: longer than a request's statements may run.
+/// long as that takes: longer than a request's statements may wait for a lock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_processes_migrating_at_once_one_applies_them_and_a_waiting_one_says_so() {
     let test_db = TestDb::create(Backend::Postgres).await;
@@ -740,7 +740,7 @@ async fn of_two_processes_migrating_at_once_one_applies_them_and_a_waiting_one_s
             assert!(std::time::Instant::now() < deadline, "both processes wait for the lock within 30 s");
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        // Past the statements' bound the request timeout sets.
+        // Past the bound on lock waits the request timeout sets.
         tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
         holder.commit().await.expect("the lock let go");
     });
@@ -758,4 +758,65 @@ async fn of_two_processes_migrating_at_once_one_applies_them_and_a_waiting_one_s
     outputs.sort();
     let applied = format!("migrations applied: {count}");
     assert_eq!(outputs, [applied.as_str(), "the database is up to date: no migration to apply"]);
+}
+
+/// A server waiting to migrate (another process's migrations under way)
+/// does not listen yet: a client or a load balancer's probe connecting then
+/// is refused, as if it were not started, rather than accepted and left
+/// waiting; once migrated, it serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_listens_only_once_its_database_is_migrated() {
+    use tokio::io::AsyncBufReadExt;
+    let test_db = TestDb::create(Backend::Postgres).await;
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address").port();
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect");
+    let holder = sea_orm::TransactionTrait::begin(&db).await.expect("a transaction");
+    holder.execute_unprepared("SELECT pg_advisory_xact_lock(8102654555216896373)").await.expect("the lock");
+    let dir = tempfile::tempdir().expect("a directory");
+    let mut server = tokio::process::Command::new(pricegate_tests::process::server_binary())
+        .arg("serve")
+        .env_clear()
+        .env("DATABASE_URL", &test_db.url)
+        .env("PRICEGATE_BIND", format!("127.0.0.1:{port}"))
+        .env("PRICEGATE_MAILDIR", dir.path().join("mail"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("pricegate starts");
+    let waiting = "SELECT count(*) AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), waiting)).await;
+        if row.expect("pg_locks").and_then(|r| r.try_get::<i64>("", "waiting").ok()).unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server never came to wait for the migration lock");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let refused = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
+    assert_eq!(
+        refused.map(|_| ()).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionRefused),
+        "a connection while the server waits to migrate is refused"
+    );
+    holder.commit().await.expect("the lock let go");
+    let mut lines = tokio::io::BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let listening = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.starts_with("listening on ") {
+                return line;
+            }
+        }
+        String::new()
+    })
+    .await
+    .expect("the server listens once migrated");
+    assert_eq!(listening.trim(), format!("listening on http://127.0.0.1:{port}"));
+    let r = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.expect("an answer");
+    assert_eq!(r.status(), 200);
+    server.kill().await.expect("stop the server");
+    db.close().await.expect("close");
 }

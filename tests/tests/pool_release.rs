@@ -101,3 +101,28 @@ async fn a_connection_broken_mid_statement_is_not_handed_out_again() {
     store.close().await;
     let _ = admin.close().await;
 }
+
+/// A statement that waited for a lock past the store's bound is given up by
+/// PostgreSQL (`lock_timeout`), and the store reads that as the database
+/// being unavailable for now (a 503 to a request, an outage to the worker),
+/// not as a bug (a 500).
+#[tokio::test]
+async fn a_lock_waited_for_past_the_bound_is_given_up_as_unavailable() {
+    let db = TestDb::create(Backend::Postgres).await;
+    let store = Store::connect_bounded(&db.url, 1, Some(Duration::from_millis(300))).await.expect("the store connects");
+    let other = Database::connect(&db.url).await.expect("a second connection");
+    let holder = other.begin().await.expect("BEGIN");
+    holder.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({LOCK_KEY})")).await.expect("the lock");
+
+    let started = Instant::now();
+    let waited = store.connection().execute_unprepared(&format!("SELECT pg_advisory_xact_lock({LOCK_KEY})")).await;
+    let error = pricegate_store::StoreError::from(waited.expect_err("the wait is given up while the lock is held"));
+    assert!(matches!(error, pricegate_store::StoreError::Unavailable(_)), "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "given up after {:?}", started.elapsed());
+    // A statement that is slow rather than waiting goes on past the bound.
+    let slow = scalar::<i64>(store.connection(), "SELECT 1::bigint FROM pg_sleep(0.6)").await;
+    assert_eq!(slow.expect("a slow statement is not stopped"), 1);
+    holder.rollback().await.expect("ROLLBACK");
+    store.close().await;
+    let _ = other.close().await;
+}

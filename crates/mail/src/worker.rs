@@ -508,10 +508,14 @@ impl Failures {
                     retry_in = ?retry_in,
                     error = %error,
                     "mail refused by the mail server, not for its recipient: the relay's permission for this \
-                     sender, or SMTP_URL's login, is an administrator's to mend; tried again until it is {} days old",
-                    refused_for.as_secs() / 86_400
+                     sender, or SMTP_URL's login, is an administrator's to mend; tried again until it is {} old",
+                    match refused_for.as_secs() {
+                        secs if secs >= 86_400 && secs % 86_400 == 0 => format!("{} days", secs / 86_400),
+                        secs if secs >= 3_600 && secs % 3_600 == 0 => format!("{} hours", secs / 3_600),
+                        _ => format!("{refused_for:?}"),
+                    }
                 );
-            } else if error.contains("Connection refused") {
+            } else if refused_connection(&error) {
                 tracing::warn!(
                     count,
                     retry_in = ?retry_in,
@@ -524,6 +528,14 @@ impl Failures {
             }
         }
     }
+}
+
+/// Whether `error` is our connection to the mail server refused: no server
+/// at SMTP_URL's address (not a relay that answered with a reply about a
+/// connection of its own, "450 … connect to mx…: Connection refused").
+fn refused_connection(error: &str) -> bool {
+    let connecting = error.starts_with("SMTP: Connection error:") || error.starts_with("SMTP: cannot connect to");
+    connecting && error.contains("Connection refused")
 }
 
 /// Sent messages are marked when this many have gone since the last mark…
@@ -618,6 +630,15 @@ async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Mode
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_our_own_connection_refused_is_told_as_no_mail_server() {
+        assert!(refused_connection("SMTP: Connection error: Connection refused (os error 111)"));
+        assert!(refused_connection("SMTP: cannot connect to 127.0.0.1:2525: Connection refused (os error 111)"));
+        let relay = "SMTP: transient error (450): 4.1.1 <a@b.example>: Recipient address rejected: unverified \
+                     address: connect to mx.b.example[192.0.2.1]:25: Connection refused";
+        assert!(!refused_connection(relay), "a relay that answered");
+    }
 
     #[test]
     fn a_batch_s_failures_are_told_once_per_reason_with_how_many() {

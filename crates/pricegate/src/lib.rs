@@ -31,19 +31,34 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds the listener (port 0 picks a free port), sets up the mail, then
-    /// connects to the database and applies migrations: a setting refused,
-    /// or an address taken, stops the start before the database is touched
-    /// (an upgrade with a typo in its settings does not migrate the
-    /// database the version before it still serves).
+    /// Takes the address (port 0 picks a free port) and sets up the mail,
+    /// then connects to the database and applies migrations, and only then
+    /// listens: a setting refused, or an address taken, stops the start
+    /// before the database is touched (an upgrade with a typo in its
+    /// settings does not migrate the database the version before it still
+    /// serves), and while migrations run, a client or a probe connecting is
+    /// refused, as before the start, rather than accepted and left waiting.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let listener = TcpListener::bind(settings.bind).await.with_context(|| {
-            format!("cannot listen on {} (PRICEGATE_BIND): is another process listening there?", settings.bind)
-        })?;
-        let address = listener.local_addr()?;
+        let taken = |e: std::io::Error| {
+            anyhow::anyhow!(
+                "cannot listen on {} (PRICEGATE_BIND): {e}; is another process listening there?",
+                settings.bind
+            )
+        };
+        let socket = match settings.bind {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }
+        .map_err(taken)?;
+        // As a listener bound at once would be: a restart finds its port free
+        // although the last one's connections linger in TIME_WAIT.
+        socket.set_reuseaddr(true).map_err(taken)?;
+        socket.bind(settings.bind).map_err(taken)?;
+        let address = socket.local_addr()?;
         let base_url = base_url_for(&settings, address);
         let (mail, worker) = mail(&settings, &base_url)?;
         let store = connect(&settings).await?.with_mail(mail);
+        let listener = socket.listen(1024).map_err(taken)?;
         let configuration = std::sync::Arc::new(settings.configuration(address, &base_url));
         Ok(Application {
             listener,
@@ -145,8 +160,8 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
         }
         anyhow::anyhow!(settings::without_database_url(&causes.join(": "), url))
     };
-    // No statement outlives the request waiting on it (commands and the
-    // worker are held to the same bound).
+    // No statement waits for a lock longer than a request may take (the
+    // worker's and the commands' too): see `connect_bounded`.
     let store = Store::connect_bounded(url, settings.db_max_connections, Some(settings.request_timeout))
         .await
         .map_err(said)

@@ -95,16 +95,19 @@ impl Store {
         Self::connect_bounded(url, max_connections, None).await
     }
 
-    /// [`Store::connect`], with PostgreSQL cancelling any statement that has
-    /// run, or waited for a lock, `longest` (a request's own limit, say):
-    /// one whose request has been answered by then (503) no longer waits
-    /// on in the database, its connection taken from every later request,
-    /// until whatever it waits for lets go. Applying the migrations is not
-    /// bounded (see [`Store::migrate`]). SQLite's wait is its busy timeout.
+    /// [`Store::connect`], with PostgreSQL giving up on a statement that has
+    /// waited `longest` for a lock (`lock_timeout`; a request's own limit,
+    /// say): one whose request has been answered 503 meanwhile does not wait
+    /// on in the database for as long as the lock is held, its connection
+    /// taken from every later request (the pool then closes that connection
+    /// and opens another). A statement that is slow rather than waiting is
+    /// not stopped: the worker's and an export's long reads go on. Applying
+    /// the migrations waits as long as it takes (see [`Store::migrate`]).
+    /// SQLite's wait is its busy timeout.
     pub async fn connect_bounded(
         url: &str,
         max_connections: u32,
-        longest: Option<Duration>,
+        lock_wait: Option<Duration>,
     ) -> Result<Store, StoreError> {
         create_private(url);
         // The gate's proof reads each statement of a finalisation in a
@@ -112,9 +115,9 @@ impl Store {
         // a default of REPEATABLE READ some servers are configured with.
         // Set in the startup packet: no round trip per transaction.
         let mut settings = vec![("default_transaction_isolation", "read committed".to_owned())];
-        if let Some(longest) = longest.filter(|l| !l.is_zero()) {
+        if let Some(lock_wait) = lock_wait.filter(|l| !l.is_zero()) {
             // In milliseconds, at least one: 0 would mean no limit.
-            settings.push(("statement_timeout", longest.as_millis().clamp(1, i32::MAX as u128).to_string()));
+            settings.push(("lock_timeout", lock_wait.as_millis().clamp(1, i32::MAX as u128).to_string()));
         }
         let mut options = ConnectOptions::new(url);
         options
@@ -244,9 +247,10 @@ impl Store {
         }
         let txn = self.begin_write().await?;
         if txn.get_database_backend() == DbBackend::Postgres {
-            // However long the migrations, or another process's, take: a
-            // bound on requests' statements is not one on them.
-            txn.execute_unprepared("SET LOCAL statement_timeout = 0").await?;
+            // However long another process's migrations take, and whatever
+            // lock an old process holds on a table they change: a bound on
+            // requests' waits is not one on them.
+            txn.execute_unprepared("SET LOCAL lock_timeout = 0").await?;
             // Another process applying them holds the lock: say so, rather
             // than wait in silence for as long as they take.
             let free = txn.query_one_raw(Statement::from_string(DbBackend::Postgres, MIGRATION_LOCK_NOW)).await?;

@@ -83,8 +83,9 @@ impl From<DbErr> for StoreError {
     }
 }
 
-/// PostgreSQL's codes for a statement it stopped: past `statement_timeout`
-/// (or cancelled by an administrator), or past `lock_timeout`.
+/// PostgreSQL's codes for a statement it stopped: past `lock_timeout` (see
+/// `Store::connect_bounded`), or past a `statement_timeout` or cancelled by
+/// an administrator.
 fn gave_up_waiting(code: &str) -> bool {
     matches!(code, "57014" | "55P03")
 }

@@ -134,10 +134,11 @@ pub struct PriceChangeView {
     pub effective_on: NaiveDate,
     /// On a published notice, the business's day from which this change
     /// counts (`PRICEGATE_TIMEZONE`): its `effective_on`, or, for one dated
-    /// before its notice was published, the day of the publication, from its
-    /// `published_at` on (until then the gate read the price before it).
-    /// A later notice may set another price for the same product and day,
-    /// which then counts instead. `null` on a draft.
+    /// before its notice was published, the day of the publication. For any
+    /// change dated on or before that day, from the notice's `published_at`
+    /// on, not from the day's start: until then the gate read the price
+    /// before it. A later notice may set another price for the same product
+    /// and day, which then counts instead. `null` on a draft.
     #[schema(required = true)]
     pub in_force_from: Option<NaiveDate>,
     /// The price this change moves the product from, on a notice read by

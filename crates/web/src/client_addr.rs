@@ -17,6 +17,10 @@ use axum::http::HeaderMap;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<(IpAddr, u8)>);
 
+/// How many peers sending `X-Forwarded-For` untrusted a process names in
+/// its log, each once (see [`TrustedProxies::client`]).
+const UNTRUSTED_SAID: usize = 16;
+
 impl TrustedProxies {
     /// A comma-separated list of addresses and networks; empty, or `none`
     /// (as the settings page shows the default), trusts no one.
@@ -67,20 +71,30 @@ impl TrustedProxies {
 
     /// The client's address for a request that came from `peer`.
     ///
-    /// The first request with `X-Forwarded-For` from a peer not trusted is
-    /// logged, once a process: a reverse proxy left out of
-    /// `PRICEGATE_TRUSTED_PROXIES` makes every client behind it one address,
-    /// whose login failures hold off every login.
+    /// The first request with `X-Forwarded-For` from each peer not trusted
+    /// is logged (for the first [`UNTRUSTED_SAID`] such peers of a process):
+    /// a reverse proxy left out of `PRICEGATE_TRUSTED_PROXIES` makes every
+    /// client behind it one address, whose login failures hold off every
+    /// login. (Once a process would let any client who sends the header
+    /// first silence it for a proxy added later.)
     pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         if !self.trusts(peer) {
-            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-            if headers.contains_key("x-forwarded-for") && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            static SAID: std::sync::Mutex<Vec<IpAddr>> = std::sync::Mutex::new(Vec::new());
+            let first_from_peer = headers.contains_key("x-forwarded-for") && {
+                let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let new = said.len() < UNTRUSTED_SAID && !said.contains(&canonical(peer));
+                if new {
+                    said.push(canonical(peer));
+                }
+                new
+            };
+            if first_from_peer {
                 tracing::warn!(
                     peer = %canonical(peer),
                     "a request came with X-Forwarded-For from an address PRICEGATE_TRUSTED_PROXIES does not name, \
                      so that address is taken for the client's: if it is a reverse proxy of yours, every client \
                      behind it counts as one (a hundred failed logins among them hold off every login); name it in \
-                     PRICEGATE_TRUSTED_PROXIES (said once)"
+                     PRICEGATE_TRUSTED_PROXIES (said once for each address)"
                 );
             }
             return canonical(peer);

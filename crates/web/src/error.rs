@@ -62,6 +62,11 @@ impl AppError {
         AppError { status, code, message: message.into(), extra: Map::new(), cause: None, logged: false }
     }
 
+    /// What the log says of this error: its code and, for a 5xx, its cause.
+    pub(crate) fn logged_as(&self) -> (&'static str, Option<&str>) {
+        (self.code, self.cause.as_deref())
+    }
+
     /// This error as answered without a line in the log of its own.
     pub(crate) fn logged(mut self) -> Self {
         self.logged = true;

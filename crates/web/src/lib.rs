@@ -86,7 +86,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ack::router())
         .merge(pages::router())
         .route("/healthz", {
-            let failing = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let failing = std::sync::Arc::new(HealthFailures::default());
             axum::routing::get(move |state| healthz(state, failing.clone()))
         })
         // Around the routes only: the matched route is known, and an
@@ -187,35 +187,51 @@ fn without_trailing_punctuation(prefix: &str, token: &str) -> Option<String> {
 /// it, rather than after the pool's own wait for a connection.
 const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// The health checks failed in a row, and what the last one logged said.
+#[derive(Default)]
+struct HealthFailures {
+    count: std::sync::atomic::AtomicU64,
+    said: std::sync::Mutex<Option<(&'static str, Option<String>)>>,
+}
+
 /// 200 once the database answers; 503 (with the error body) while it does
 /// not, or does not within [`HEALTH_TIMEOUT`].
 ///
-/// `failing` counts the checks failed in a row: the first is logged, with
-/// its cause, and the first to pass again says how many failed, rather than
-/// a probe every second or two writing an error line each while the
-/// database is away.
+/// A failure is logged, with its cause, when it is the first in a row or
+/// says otherwise than the last logged (the database refusing connections,
+/// then refusing the password after a restore); the first check to pass
+/// again says how many failed. Not a line a probe every second or two while
+/// the database is away.
 async fn healthz(
     axum::extract::State(state): axum::extract::State<AppState>,
-    failing: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    failing: std::sync::Arc<HealthFailures>,
 ) -> Result<axum::Json<serde_json::Value>, AppError> {
     use std::sync::atomic::Ordering::Relaxed;
     match state.store.ping(HEALTH_TIMEOUT).await {
         Ok(()) => {
-            let failed = failing.swap(0, Relaxed);
+            let failed = failing.count.swap(0, Relaxed);
             if failed > 0 {
+                *failing.said.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
                 tracing::info!(failed, "the health check passes again: the database answers");
             }
             Ok(axum::Json(serde_json::json!({ "status": "ok" })))
         }
         Err(e) => {
             let error = AppError::from(e);
-            match failing.fetch_add(1, Relaxed) {
-                0 => {
-                    tracing::warn!("the health check fails; until it passes again, its failures are not logged");
-                    Err(error)
-                }
-                _ => Err(error.logged()),
+            failing.count.fetch_add(1, Relaxed);
+            let (code, cause) = error.logged_as();
+            let now = (code, cause.map(str::to_owned));
+            let mut said = failing.said.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if said.as_ref() == Some(&now) {
+                return Err(error.logged());
             }
+            if said.is_none() {
+                tracing::warn!(
+                    "the health check fails; until it passes again, only a failure of another cause is logged"
+                );
+            }
+            *said = Some(now);
+            Err(error)
         }
     }
 }

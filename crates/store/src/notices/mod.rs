@@ -66,16 +66,18 @@ pub struct NewNotice {
 
 impl NewNotice {
     /// Whether `notice` is what this would save: its title, text and price
-    /// changes (in order) as these say.
+    /// changes as these say, in whatever order they were written (a notice
+    /// lists its changes by product, then date).
     pub fn saved_as(&self, notice: &NoticeView) -> bool {
+        let sorted = |mut changes: Vec<(String, i64, NaiveDate)>| {
+            changes.sort_unstable();
+            changes
+        };
+        let saved = notice.changes.iter().map(|c| (c.sku.clone(), c.unit_price_minor, c.effective_on));
+        let new = self.changes.iter().map(|c| (c.sku.as_str().to_owned(), c.unit_price_minor, c.effective_on));
         notice.title == self.title.as_str()
             && notice.body == self.body.as_str()
-            && notice.changes.len() == self.changes.len()
-            && notice.changes.iter().zip(&self.changes).all(|(saved, new)| {
-                saved.sku == new.sku.as_str()
-                    && saved.unit_price_minor == new.unit_price_minor
-                    && saved.effective_on == new.effective_on
-            })
+            && sorted(saved.collect()) == sorted(new.collect())
     }
 }
 

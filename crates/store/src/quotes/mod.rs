@@ -70,7 +70,8 @@ impl NewQuote {
     /// notes, signer and lines (in order) as these say. The same form sent
     /// twice is; one changed before it was sent again is not.
     pub fn drafted_as(&self, quote: &crate::views::QuoteView) -> bool {
-        quote.customer.name == self.customer_name.as_str()
+        quote.currency == self.currency.code()
+            && quote.customer.name == self.customer_name.as_str()
             && quote.customer.email == self.customer_email.as_str()
             && quote.customer.company == self.customer_company.as_str()
             && quote.valid_until == self.valid_until

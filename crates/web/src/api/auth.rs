@@ -91,7 +91,6 @@ pub async fn revoke_token(State(app): State<AppState>, auth: AuthUser, _: NoBody
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The logged-in user.
 /// Who the token is for, and the business's calendar, by which every date
 /// in the API is a day.
 #[derive(Serialize, ToSchema)]

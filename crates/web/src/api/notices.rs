@@ -86,7 +86,7 @@ const IF_MATCH_DOC: &str = "The draft's ETag as last read: a draft changed since
     params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DOC)),
     responses((status = 201, body = NoticeView, headers(("ETag" = String, description = "The notice's revision, for If-Match on writes to the draft"), ("Location" = String, description = "The new notice's address, /api/v1/notices/{id}"))),
         (status = 200, body = NoticeView, description = "Sent again with the Idempotency-Key of a notice drafted before, with the same body: that notice, as it is now; nothing more was drafted", headers(("ETag" = String), ("Location" = String), ("Idempotency-Replayed" = String, description = "true"))),
-        (status = 409, body = ErrorBody, description = "idempotency_key_reused: the key drafted another notice already (or one deleted since)"),
+        (status = 409, body = ErrorBody, description = "idempotency_key_reused: the key drafted a notice this body does not match (another body, or the draft edited or deleted since); the error carries its id where it is still there"),
         (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn create_notice(
     State(app): State<AppState>,
@@ -108,12 +108,12 @@ pub async fn create_notice(
             let notice = match app.store.get_notice(&finance.actor, id).await {
                 Ok(notice) => notice,
                 Err(pricegate_store::StoreError::NotFound { .. }) => {
-                    return Err(idempotency_key_reused("a notice, deleted since,".into()));
+                    return Err(idempotency_key_reused("a notice, deleted since,".into(), None));
                 }
                 Err(e) => return Err(e.into()),
             };
             if !new.saved_as(&notice) {
-                return Err(idempotency_key_reused(format!("another notice (\u{201c}{}\u{201d})", notice.title)));
+                return Err(idempotency_key_reused(format!("a notice (\u{201c}{}\u{201d})", notice.title), Some(id)));
             }
             Ok(replayed(format!("/api/v1/notices/{id}"), notice.revision(), notice))
         }

@@ -31,8 +31,9 @@ pub type Created<T> = (StatusCode, [(HeaderName, HeaderValue); 2], Json<T>);
 pub const IDEMPOTENCY_KEY_DOC: &str = "Any 1 to 255 visible ASCII characters (a UUID, say) that this client \
     chose for this one draft: sent again with the same key, after a timeout or a lost answer, the request drafts \
     nothing more and answers 200 with what the first one drafted (as it is now, with `Idempotency-Replayed: true`). \
-    A key is yours alone, and drafts once for good: the same key with a different body is refused, 409 \
-    `idempotency_key_reused`.";
+    A key is yours alone, and drafts once for good: the same key with a body that does not match what it drafted \
+    (another body, or that draft edited or handed over since) is refused, 409 `idempotency_key_reused`, with \
+    the draft's `id` where you may still read it.";
 
 /// The `Idempotency-Key` a client sent with a POST that drafts, as the key
 /// a form is opened with ([`pricegate_store::form_row_id`]): the same key
@@ -72,15 +73,21 @@ fn bad_idempotency_key(message: &str) -> AppError {
 }
 
 /// A POST sent again with the `Idempotency-Key` of the quote or notice it
-/// drafted before, and a body that would draft something else.
-pub fn idempotency_key_reused(what: String) -> AppError {
-    AppError::new(
+/// drafted before (`id`, when its sender may still read it), which this
+/// body does not match: another body, or that draft changed since.
+pub fn idempotency_key_reused(what: String, id: Option<uuid::Uuid>) -> AppError {
+    let error = AppError::new(
         StatusCode::CONFLICT,
         "idempotency_key_reused",
         format!(
-            "This Idempotency-Key drafted {what} already, and nothing more was drafted: give a new key to each draft."
+            "This Idempotency-Key drafted {what} already, which this request does not match (another body, or that \
+             draft changed since): nothing more was drafted. Read that one before drafting another with a new key."
         ),
-    )
+    );
+    match id {
+        Some(id) => error.with("id", id),
+        None => error,
+    }
 }
 
 /// `body`, drafted before by a request with the same `Idempotency-Key`:

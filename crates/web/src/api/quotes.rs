@@ -193,7 +193,7 @@ fn parse_lines(lines: &[LineIn]) -> Result<Vec<NewLine>, Invalid> {
     params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DOC)),
     responses((status = 201, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"), ("Location" = String, description = "The new quote's address, /api/v1/quotes/{id}"))),
         (status = 200, body = QuoteView, description = "Sent again with the Idempotency-Key of a quote drafted before, with the same body: that quote, as it is now; nothing more was drafted", headers(("ETag" = String), ("Location" = String), ("Idempotency-Replayed" = String, description = "true"))),
-        (status = 409, body = ErrorBody, description = "idempotency_key_reused: the key drafted another quote already"),
+        (status = 409, body = ErrorBody, description = "idempotency_key_reused: the key drafted a quote this body does not match (another body, or the quote edited or handed over since); the error carries its id where you may still read it"),
         (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn create_quote(
     State(app): State<AppState>,
@@ -218,10 +218,18 @@ pub async fn create_quote(
         Ok(quote) => Ok(created(format!("/api/v1/quotes/{}", quote.id), quote.revision(), quote).into_response()),
         Err(StoreError::Conflict { code: DRAFTED_ALREADY, .. }) => {
             let id = form_row_id(sales.actor.id, key);
-            let quote = app.store.get_quote(&sales.actor, id).await?;
+            let quote = match app.store.get_quote(&sales.actor, id).await {
+                Ok(quote) => quote,
+                // Handed to a colleague since: theirs to read now.
+                Err(StoreError::Forbidden { .. }) => {
+                    let what = format!("a quote ({}), handed to someone else since,", quote_reference(id));
+                    return Err(idempotency_key_reused(what, None));
+                }
+                Err(e) => return Err(e.into()),
+            };
             if !new.drafted_as(&quote) {
-                let what = format!("another quote ({}, for {})", quote_reference(id), quote.customer.name);
-                return Err(idempotency_key_reused(what));
+                let what = format!("a quote ({}, for {})", quote_reference(id), quote.customer.name);
+                return Err(idempotency_key_reused(what, Some(id)));
             }
             Ok(replayed(format!("/api/v1/quotes/{id}"), quote.revision(), quote))
         }

@@ -27,10 +27,11 @@ const EXPORT_PAGE: u64 = 1000;
 /// or connection for ever.
 const STALLED: Duration = Duration::from_secs(60);
 
-/// The columns. `zone` (`PRICEGATE_TIMEZONE`'s name) says what `at_local`'s
-/// abbreviation stands for, and what day an entry was on for the business
-/// (the day a notice's `effective_on` is counted by); `id` is the entry's, as
-/// the API and its `before=` name it. Those two came last, after the others.
+/// The columns. `zone` names the zone `at_local` is written in
+/// (`PRICEGATE_TIMEZONE` as the export runs): what its abbreviation stands
+/// for, and the zone whose days a notice's `effective_on` counts; `id` is
+/// the entry's, as the API and its `before=` name it. Those two came last,
+/// after the others.
 const HEADER: [&str; 11] = [
     "at_utc",
     "at_local",
