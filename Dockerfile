@@ -29,5 +29,7 @@ ENV PRICEGATE_BIND=0.0.0.0:8080 \
     RUST_LOG=info,sqlx::postgres::notice=warn,sea_orm_migration=warn,sqlx_core::pool=error
 EXPOSE 8080
 VOLUME ["/var/lib/pricegate"]
+# The image has no curl: the binary asks its own /healthz (at PRICEGATE_BIND).
+HEALTHCHECK --interval=10s --timeout=6s --start-period=60s --retries=3 CMD ["/usr/local/bin/pricegate", "healthcheck"]
 ENTRYPOINT ["/usr/bin/tini", "--", "pricegate"]
 CMD ["serve"]

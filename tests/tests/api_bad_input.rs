@@ -432,6 +432,16 @@ both_backends! {
             let named: Vec<&str> = paths[path]["post"]["parameters"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
             assert_eq!(named, ["Idempotency-Key"], "POST {path} takes a key for sending it again");
         }
+        // The bounds a body's numbers are held to, for a client to check before sending.
+        for (schema, field, bounds) in [
+            ("LineIn", "quantity", (1_i64, 1_000_000_i64)),
+            ("LineIn", "discount_bp", (0, 10_000)),
+            ("ProductIn", "unit_price_minor", (0, 10_000_000_000)),
+            ("ChangeIn", "unit_price_minor", (0, 10_000_000_000)),
+        ] {
+            let property = &r.body["components"]["schemas"][schema]["properties"][field];
+            assert_eq!((&property["minimum"], &property["maximum"]), (&json!(bounds.0), &json!(bounds.1)), "{schema}.{field}: {property}");
+        }
         for route in api_routes() {
             let (method, template) = (route.method, route.path);
             let operation: &Value = &paths.get(template).unwrap_or_else(|| panic!("{template} is not documented"))[method.to_lowercase()];

@@ -740,7 +740,11 @@ both_backends! {
         let rfc = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         assert_eq!(within(rfc(hour_ago), rfc(in_an_hour)).await, 3);
         assert_eq!(within(rfc(in_an_hour), rfc(in_an_hour + Duration::hours(1))).await, 0);
-        assert_error(&finance.get("/api/v1/audit?since=yesterday").await, 400, "invalid_query");
+        for (since, said) in [("yesterday", "since: expected a time like"), ("2026-01-01T00:00:00", "since: expected a time like")] {
+            let r = finance.get(&format!("/api/v1/audit?since={since}")).await;
+            assert_error(&r, 400, "invalid_query");
+            assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains(said)), "{since}: {}", r.text);
+        }
 
         // Accounts made by a command on the server name it, not a person.
         let (_, html) = page(&app, &fiona.email, "/audit?action=user.created").await;

@@ -653,3 +653,25 @@ async fn a_sqlite_file_that_cannot_be_opened_is_named_at_start() {
         "the file and what to check: {said}"
     );
 }
+
+/// `pricegate healthcheck` (a container's HEALTHCHECK: the image has no
+/// curl) asks the server at PRICEGATE_BIND for its `/healthz`: 0 while it
+/// answers 200, 1 with why once nothing answers there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_healthcheck_command_asks_the_server_at_its_address() {
+    let db = pricegate_tests::db::TestDb::create(pricegate_tests::Backend::Sqlite).await;
+    let server = ServerProcess::start(&[("DATABASE_URL", db.url.as_str())]).await;
+    let bind = server.base.trim_start_matches("http://").to_owned();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let ask = || pricegate_in(dir.path(), "healthcheck", &[("PRICEGATE_BIND", bind.as_str())]).output();
+    let out = ask().await.expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.starts_with("healthy: {\"status\":\"ok\"}"), "{said}");
+    assert!(!dir.path().join("pricegate.db").exists(), "asking makes no database");
+    server.kill().await;
+    let out = ask().await.expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("nothing answers at {bind} (PRICEGATE_BIND)")), "{said}");
+}

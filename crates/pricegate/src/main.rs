@@ -51,6 +51,9 @@ enum Command {
         /// The file to write; it must not exist yet.
         file: std::path::PathBuf,
     },
+    /// Ask the server on this machine (at PRICEGATE_BIND) whether it is healthy: exits 0 when its
+    /// /healthz answers 200 within 5 s, else 1 saying what it answered (a container's HEALTHCHECK).
+    Healthcheck,
 }
 
 #[derive(Subcommand)]
@@ -157,7 +160,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     // Run from another directory, a relative SQLite path names another file.
     let new_database = pricegate_store::sqlite_file(&settings.database_url).filter(|path| !path.exists());
-    if let Some(path) = new_database.filter(|_| !matches!(cli.command, Command::Backup { .. })) {
+    if let Some(path) = new_database.filter(|_| !matches!(cli.command, Command::Backup { .. } | Command::Healthcheck)) {
         let path = std::path::absolute(&path).unwrap_or(path);
         tracing::warn!(
             "there is no database at {}: a new, empty one is made there (DATABASE_URL names it, from the directory \
@@ -213,6 +216,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backup { file } => back_up(&settings, &file).await,
+        Command::Healthcheck => health_check(settings.bind).await,
     }
 }
 
@@ -254,6 +258,39 @@ async fn back_up(settings: &Settings, file: &std::path::Path) -> anyhow::Result<
         return Err(anyhow::Error::new(e).context(format!("the backup into {} failed", file.display())));
     }
     println!("{} backed up into {}", whole(&database).display(), file.display());
+    Ok(())
+}
+
+/// `pricegate healthcheck`: `GET /healthz` of the server listening at
+/// `bind` on this machine (at the loopback address when it listens on every
+/// interface), for an image that has no HTTP client of its own to probe with.
+async fn health_check(bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    anyhow::ensure!(bind.port() != 0, "PRICEGATE_BIND has port 0 (any free port): give the port the server listens on");
+    let mut address = bind;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let ask = async {
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .with_context(|| format!("nothing answers at {address} (PRICEGATE_BIND): is the server running?"))?;
+        let request = format!("GET /healthz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut answer = Vec::new();
+        stream.take(64 * 1024).read_to_end(&mut answer).await?;
+        anyhow::Ok(String::from_utf8_lossy(&answer).into_owned())
+    };
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(5), ask)
+        .await
+        .map_err(|_| anyhow::anyhow!("the server at {address} gave no answer within 5 s"))??;
+    let status = answer.lines().next().unwrap_or_default();
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body).trim();
+    anyhow::ensure!(status.starts_with("HTTP/1.1 200"), "/healthz at {address} answered {status}: {body}");
+    println!("healthy: {body}");
     Ok(())
 }
 

@@ -398,6 +398,12 @@ fn plain_words(message: &str) -> String {
         .replace("cannot parse integer from empty string", "expected a whole number")
         .replace("number too large to fit in target type", "the number is too large")
         .replace("number too small to fit in target type", "the number is too small");
+    // What chrono says of a time in a query (`since`, `until`).
+    const TIME: &str = "expected a time like 2026-12-01T00:00:00Z (RFC 3339, with its zone)";
+    let message = ["premature end of input", "input contains invalid characters", "trailing input"]
+        .iter()
+        .fold(message, |message, said| message.replace(said, TIME))
+        .replace("input is out of range", "the time is out of range");
     let mut out = String::with_capacity(message.len());
     let mut rest = message.as_str();
     while let Some(at) = rest.find("expected ") {

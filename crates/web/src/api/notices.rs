@@ -29,7 +29,8 @@ pub fn router() -> ApiRouter {
 #[serde(deny_unknown_fields)]
 pub struct ChangeIn {
     pub sku: String,
-    /// The new unit price, in the product's currency.
+    /// The new unit price, in the product's currency's minor unit.
+    #[schema(minimum = 0, maximum = 10000000000_i64)]
     pub unit_price_minor: i64,
     /// `YYYY-MM-DD`: the day the new price comes into force.
     #[schema(format = Date, example = "2026-12-01")]

@@ -38,6 +38,8 @@ pub struct ProductIn {
     pub unit: String,
     /// ISO 4217, e.g. `EUR`.
     pub currency: String,
+    /// In the currency's minor unit (cents of EUR).
+    #[schema(minimum = 0, maximum = 10000000000_i64)]
     pub unit_price_minor: i64,
 }
 

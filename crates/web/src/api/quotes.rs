@@ -63,8 +63,10 @@ pub struct CustomerPatchIn {
 pub struct LineIn {
     pub sku: String,
     /// 1 to 1,000,000.
+    #[schema(minimum = 1, maximum = 1000000)]
     pub quantity: i64,
     /// Discount in basis points (0–10000); 0 when absent.
+    #[schema(minimum = 0, maximum = 10000)]
     pub discount_bp: Option<i64>,
 }
 
