@@ -771,5 +771,8 @@ async fn the_navigation_marks_the_part_of_the_site_a_page_is_in() {
         let html = page_as(&app.base, email, &path).await;
         assert_eq!(current(&html), marked, "{path}: {html}");
     }
+    // A quote's page is titled by its reference too: two for one customer differ in a tab.
+    let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{quote}")).await;
+    assert!(html.contains(&format!("<title>Quote {} for Greta Berg - Pricegate</title>", &quote[..8])), "{html}");
     app.stop().await;
 }

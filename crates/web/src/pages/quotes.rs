@@ -1501,10 +1501,12 @@ async fn quote_page(
         what: history_row(e, &currency, &names),
         repeated: None,
     }));
+    let reference = pricegate_mail::compose::quote_reference(quote.id);
     Ok(QuotePage {
         history,
-        reference: pricegate_mail::compose::quote_reference(quote.id),
-        layout: user.layout(format!("Quote for {}", quote.customer.name)),
+        // Two quotes for one customer are told apart in the browser's tabs and history.
+        layout: user.layout(format!("Quote {reference} for {}", quote.customer.name)),
+        reference,
         csrf: user.csrf().to_owned(),
         id: quote.id,
         revision: quote.revision(),
