@@ -238,10 +238,11 @@ both_backends! {
         let html = users_page().await;
         let invited = html.split(&format!("id=\"invited-{nina_id}\">")).nth(1).and_then(|p| p.split("</p>").next()).unwrap_or_else(|| panic!("{html}"));
         assert!(invited.starts_with("Invited ") && invited.ends_with(": has not chosen a password yet."), "{invited}");
-        assert!(html.contains(&format!("id=\"password-link-{nina_id}\" aria-label=\"E-mail the invitation again to Nina Neu\">E-mail the invitation again</button>")), "{html}");
+        assert!(html.contains(&format!("id=\"password-link-{nina_id}\" aria-label=\"E-mail the invitation again to Nina Neu (nina@pricegate.test)\">E-mail the invitation again</button>")), "{html}");
         assert!(!html.contains(&format!("id=\"invited-{}\"", sam.id)), "Sam has his password");
         // Its name holds the words it shows, for whoever speaks to their browser.
-        assert!(html.contains(&format!("id=\"password-link-{}\" aria-label=\"E-mail a link instead to Sam, to choose a password\">E-mail a link instead</button>", sam.id)), "{html}");
+        // With the address: two people may share a name.
+        assert!(html.contains(&format!("id=\"password-link-{}\" aria-label=\"E-mail a link instead to Sam ({}), to choose a password\">E-mail a link instead</button>", sam.id, sam.email)), "{html}");
         let (status, html) = post_form(format!("{}/admin/users/{nina_id}/password-link", app.base), &cookie, &[("csrf_token", csrf_in(&html))]).await;
         assert_eq!(status, 303);
         assert!(html.contains("Nina Neu is e-mailed the invitation again, at nina@pricegate.test"), "{html}");
