@@ -59,31 +59,27 @@ pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
 /// administrator or a crash, or not accepting connections yet). A refused
 /// login or a bad setting is not.
 fn ended_connection(error: &sea_orm::DbErr) -> bool {
-    use sea_orm::{DbErr, RuntimeErr, sqlx};
-    let (DbErr::Conn(RuntimeErr::SqlxError(e))
-    | DbErr::Query(RuntimeErr::SqlxError(e))
-    | DbErr::Exec(RuntimeErr::SqlxError(e))) = error
-    else {
-        return false;
-    };
-    match &**e {
-        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
-        sqlx::Error::Database(_) => sqlstate(error).is_some_and(|code| code.starts_with("57P")),
-        _ => false,
+    match driver_error(error) {
+        Some(sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::Protocol(_)) => true,
+        _ => sqlstate(error).is_some_and(|code| code.starts_with("57P")),
     }
 }
 
 /// The database's code for `error` (PostgreSQL's SQLSTATE), if it gave one.
 fn sqlstate(error: &sea_orm::DbErr) -> Option<String> {
-    use sea_orm::{DbErr, RuntimeErr, sqlx};
-    let (DbErr::Conn(RuntimeErr::SqlxError(e))
-    | DbErr::Query(RuntimeErr::SqlxError(e))
-    | DbErr::Exec(RuntimeErr::SqlxError(e))) = error
-    else {
-        return None;
-    };
-    match &**e {
-        sqlx::Error::Database(db) => db.code().map(|code| code.into_owned()),
+    match driver_error(error) {
+        Some(sea_orm::sqlx::Error::Database(db)) => db.code().map(|code| code.into_owned()),
+        _ => None,
+    }
+}
+
+/// The driver's own error under `error`, where there is one.
+fn driver_error(error: &sea_orm::DbErr) -> Option<&sea_orm::sqlx::Error> {
+    use sea_orm::{DbErr, RuntimeErr};
+    match error {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e)) => Some(e),
         _ => None,
     }
 }

@@ -468,13 +468,8 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
         "quote.edited" => edited_row(detail, currency, name("signer_id")),
         "quote.repriced" => {
             // Each product's prices, where the row keeps them (rows written before it did not).
-            let products: Vec<String> = detail["lines"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|change| product_change(change, currency))
-                .map(|change| format!("{change}; "))
-                .collect();
+            let products: Vec<String> =
+                product_changes(detail, currency).into_iter().map(|change| format!("{change}; ")).collect();
             format!(
                 "Repriced: {}total {} to {}",
                 products.concat(),
@@ -575,12 +570,7 @@ pub(super) fn edited_row(detail: &serde_json::Value, currency: &str, signer: Opt
                 said.push(format!("now signed by {}", signer.as_deref().unwrap_or("someone no longer listed")));
             }
             "lines" => {
-                let products: Vec<String> = detail["lines"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|change| product_change(change, currency))
-                    .collect();
+                let products = product_changes(detail, currency);
                 if products.is_empty() && detail["names_refreshed"].as_bool() == Some(true) {
                     said.push("products' names or units brought up to date".into());
                 } else if products.is_empty() {
@@ -602,6 +592,12 @@ pub(super) fn edited_row(detail: &serde_json::Value, currency: &str, signer: Opt
         _ => "",
     };
     format!("Edited: {}; {total}{ended}", said.join(", "))
+}
+
+/// Each product's change an audit row's `lines` keeps (an edit's, a
+/// repricing's), in words ([`product_change`]).
+fn product_changes(detail: &serde_json::Value, currency: &str) -> Vec<String> {
+    detail["lines"].as_array().into_iter().flatten().filter_map(|change| product_change(change, currency)).collect()
 }
 
 /// One product's change in an edit's audit row, in words: `P-1 2 → 5`,
