@@ -40,10 +40,11 @@ impl Application {
     /// refused, as before the start, rather than accepted and left waiting.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let taken = |e: std::io::Error| {
-            anyhow::anyhow!(
-                "cannot listen on {} (PRICEGATE_BIND): {e}; is another process listening there?",
-                settings.bind
-            )
+            let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse => ": another process listens there",
+                _ => "",
+            };
+            anyhow::anyhow!("cannot listen on {} (PRICEGATE_BIND): {e}{hint}", settings.bind)
         };
         let socket = match settings.bind {
             SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
