@@ -49,6 +49,14 @@ impl Calendar {
         at.with_timezone(&self.zone).date_naive()
     }
 
+    /// The business day from which a price change dated `effective_on`
+    /// counts, its notice published at `published_at`: its date, or, for one
+    /// dated before its publication, the day of the publication (the gate
+    /// read the price before it until then).
+    pub fn takes_force_on(&self, effective_on: NaiveDate, published_at: DateTime<Utc>) -> NaiveDate {
+        effective_on.max(self.date_of(published_at))
+    }
+
     /// The first instant of business day `day`: its midnight in the zone,
     /// or, where the clocks skip midnight that day, the first minute they show.
     pub fn start_of(&self, day: NaiveDate) -> DateTime<Utc> {

@@ -509,11 +509,7 @@ impl Failures {
                     error = %error,
                     "mail refused by the mail server, not for its recipient: the relay's permission for this \
                      sender, or SMTP_URL's login, is an administrator's to mend; tried again until it is {} old",
-                    match refused_for.as_secs() {
-                        secs if secs >= 86_400 && secs % 86_400 == 0 => format!("{} days", secs / 86_400),
-                        secs if secs >= 3_600 && secs % 3_600 == 0 => format!("{} hours", secs / 3_600),
-                        _ => format!("{refused_for:?}"),
-                    }
+                    crate::compose::lifetime(chrono::Duration::from_std(refused_for).unwrap_or(chrono::Duration::MAX))
                 );
             } else if refused_connection(&error) {
                 tracing::warn!(

@@ -66,7 +66,7 @@ fn ended_connection(error: &sea_orm::DbErr) -> bool {
 }
 
 /// The database's code for `error` (PostgreSQL's SQLSTATE), if it gave one.
-fn sqlstate(error: &sea_orm::DbErr) -> Option<String> {
+pub(crate) fn sqlstate(error: &sea_orm::DbErr) -> Option<String> {
     match driver_error(error) {
         Some(sea_orm::sqlx::Error::Database(db)) => db.code().map(|code| code.into_owned()),
         _ => None,
@@ -415,9 +415,21 @@ async fn applied_migrations(db: &impl ConnectionTrait) -> Result<Option<Vec<Stri
 /// it: the same form sent twice names the same row, two people's never
 /// meet, and nobody chooses an id. A random id without a key.
 pub fn form_row_id(actor: Uuid, form_key: Option<Uuid>) -> Uuid {
-    use sha2::{Digest, Sha256};
     let Some(key) = form_key else { return Uuid::new_v4() };
-    let digest = Sha256::new().chain_update(b"pricegate form row").chain_update(actor).chain_update(key).finalize();
+    digest_id(&[b"pricegate form row", actor.as_bytes(), key.as_bytes()])
+}
+
+/// The form key (see [`form_row_id`]) a client's own key names: an API
+/// request's `Idempotency-Key`, any bytes.
+pub fn client_form_key(key: &[u8]) -> Uuid {
+    digest_id(&[b"pricegate idempotency key\n", key])
+}
+
+/// An id made of the first 128 bits of the SHA-256 of `parts`, one after
+/// another: the same parts, the same id.
+fn digest_id(parts: &[&[u8]]) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let digest = parts.iter().fold(Sha256::new(), |hash, part| hash.chain_update(part)).finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_random_bytes(bytes).into_uuid()

@@ -103,7 +103,7 @@ fn is_unavailable(err: &DbErr) -> bool {
             matches!(
                 **e,
                 sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::PoolClosed
-            ) || matches!(&**e, sea_orm::sqlx::Error::Database(db) if db.code().is_some_and(|code| gave_up_waiting(&code)))
+            ) || crate::db::sqlstate(err).is_some_and(|code| gave_up_waiting(&code))
                 || text.contains("database is locked")
                 || cannot_write(&text)
                 || text.contains("terminating connection")

@@ -270,7 +270,7 @@ async fn listed_prices(
     // Per product, its changes as (start, price), last word first.
     let mut by_product: HashMap<Uuid, Vec<(NaiveDate, i64)>> = HashMap::new();
     for (product, effective_on, price, published_at) in history {
-        let start = published_at.map_or(effective_on, |at| Ord::max(effective_on, calendar.date_of(at)));
+        let start = published_at.map_or(effective_on, |at| calendar.takes_force_on(effective_on, at));
         by_product.entry(product).or_default().push((start, price));
     }
     for (product, changes) in by_product {

@@ -180,11 +180,13 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if self.logged {
-        } else if self.status.is_server_error() {
-            tracing::error!(status = %self.status, code = self.code, cause = self.cause.as_deref().unwrap_or(""), "request failed");
-        } else {
-            tracing::debug!(status = %self.status, code = self.code, "request refused");
+        match (self.logged, self.status.is_server_error()) {
+            // Said already, or on purpose not.
+            (true, _) => {}
+            (false, true) => {
+                tracing::error!(status = %self.status, code = self.code, cause = self.cause.as_deref().unwrap_or(""), "request failed")
+            }
+            (false, false) => tracing::debug!(status = %self.status, code = self.code, "request refused"),
         }
         let mut error = Map::new();
         error.insert("code".into(), json!(self.code));

@@ -335,9 +335,8 @@ impl Store {
             .map_err(|e| StoreError::Internal(format!("notice not serialisable: {e}")))?;
         detail["seq"] = json!(seq);
         // From when each change counts: one dated before today, from today.
-        let published_on = self.calendar.date_of(published_at);
         for (change, written) in detail["changes"].as_array_mut().into_iter().flatten().zip(&content.changes) {
-            change["in_force_from"] = json!(Ord::max(written.effective_on, published_on));
+            change["in_force_from"] = json!(self.calendar.takes_force_on(written.effective_on, published_at));
         }
         record(
             &txn,

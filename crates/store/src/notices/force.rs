@@ -52,8 +52,8 @@ pub(crate) async fn check_changes_can_take_force(
         .await?;
     let from_published = published.into_iter().filter_map(|(change, notice)| {
         let notice = notice?;
-        let published_on = notice.published_at.map_or(change.effective_on, |at| calendar.date_of(at));
-        let took_force = change.effective_on.max(published_on);
+        let took_force =
+            notice.published_at.map_or(change.effective_on, |at| calendar.takes_force_on(change.effective_on, at));
         Some((change.product_id, change.effective_on, format!("“{}”", notice.title), false, took_force))
     });
     let from_this_notice = changes

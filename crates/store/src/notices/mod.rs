@@ -828,9 +828,8 @@ fn to_view(
     calendar: Calendar,
 ) -> NoticeView {
     if let Some(published_at) = n.published_at {
-        let published_on = calendar.date_of(published_at);
         for change in &mut changes {
-            change.in_force_from = Some(Ord::max(change.effective_on, published_on));
+            change.in_force_from = Some(calendar.takes_force_on(change.effective_on, published_at));
         }
     }
     NoticeView {

@@ -46,7 +46,6 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        use sha2::{Digest, Sha256};
         let mut given = parts.headers.get_all("idempotency-key").iter();
         let (Some(key), None) = (given.next(), given.next()) else {
             return match parts.headers.contains_key("idempotency-key") {
@@ -61,10 +60,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
                  spaces), such as a UUID.",
             ));
         }
-        let digest = Sha256::new().chain_update(b"pricegate idempotency key\n").chain_update(key).finalize();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        Ok(IdempotencyKey(Some(uuid::Builder::from_random_bytes(bytes).into_uuid())))
+        Ok(IdempotencyKey(Some(pricegate_store::client_form_key(key))))
     }
 }
 
