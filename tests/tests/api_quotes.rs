@@ -776,3 +776,135 @@ async fn the_navigation_marks_the_part_of_the_site_a_page_is_in() {
     assert!(html.contains(&format!("<title>Quote {} for Greta Berg - Pricegate</title>", &quote[..8])), "{html}");
     app.stop().await;
 }
+
+both_backends! {
+    /// Month-end in a spreadsheet: the quotes list, with its filter and
+    /// search, every page of it, downloads as one CSV file, a row a quote
+    /// with its total, its people and its proof.
+    async fn the_quotes_list_downloads_as_csv_with_its_filter_and_search(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_view) = app.user(Role::Sales, "Sam").await;
+        let (sue, _) = app.user(Role::Sales, "Sue").await;
+        let (_, ada) = app.user(Role::Admin, "Ada").await;
+        create_product(&finance, "P-1", "EUR", 1_234).await;
+        create_product(&finance, "Y-1", "JPY", 1_500).await;
+        let customer = |name: &str, company: &str| json!({"name": name, "email": "buyer@customer.example", "company": company});
+        let draft = |session: &pricegate_tests::Session, request: serde_json::Value| {
+            let session = session.clone();
+            async move {
+                let r = session.post("/api/v1/quotes", &request).await;
+                assert_eq!(r.status, 201, "{}", r.text);
+                id_of(&r.body)
+            }
+        };
+        // More of Sam's quotes than are read at a time.
+        let mut drafting = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            let request = quote_request(json!([{"sku": "P-1", "quantity": 1}]));
+            let sam = sam.clone();
+            drafting.spawn(async move {
+                for _ in 0..130 {
+                    let r = sam.post("/api/v1/quotes", &request).await;
+                    assert_eq!(r.status, 201, "{}", r.text);
+                }
+            });
+        }
+        while let Some(done) = drafting.join_next().await {
+            done.expect("drafting");
+        }
+        let mut formula = quote_request(json!([{"sku": "P-1", "quantity": 3}]));
+        formula["customer"] = customer("=HYPERLINK(\"http://evil.example\")", "Acme, \"Pumps\" Ltd");
+        let formula = draft(&sam, formula).await;
+        let mut yen = quote_request(json!([{"sku": "Y-1", "quantity": 3}]));
+        (yen["currency"], yen["customer"]) = (json!("JPY"), customer("Kenji Sato", "Sato Shoji"));
+        let yen = draft(&sam, yen).await;
+        let cancelled = draft(&sam, quote_request(json!([{"sku": "P-1", "quantity": 2}]))).await;
+        assert_eq!(sam.post(&format!("/api/v1/quotes/{cancelled}/cancel"), &json!({})).await.status, 200);
+        let hers = draft(&sue, quote_request(json!([{"sku": "P-1", "quantity": 1}]))).await;
+        // A notice since the yen quote was drafted, acknowledged by Sam: its proof counts it.
+        let notice = pricegate_tests::fixtures::create_notice(&finance, "Freight note", json!([])).await;
+        pricegate_tests::fixtures::publish_notice(&finance, &notice).await;
+        assert_eq!(sam.post(&format!("/api/v1/notices/{notice}/acknowledge"), &json!({})).await.status, 200);
+        let r = sam.post(&format!("/api/v1/quotes/{yen}/finalise"), &json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        let download = |path: &str, email: &str| {
+            let (base, path, email) = (app.base.clone(), path.to_owned(), email.to_owned());
+            async move {
+                let cookie = pricegate_tests::pages::session_cookie(&base, &email).await;
+                let r = pricegate_tests::pages::client()
+                    .get(format!("{base}{path}"))
+                    .header(reqwest::header::COOKIE, cookie)
+                    .send()
+                    .await
+                    .expect("the download answers");
+                let status = r.status().as_u16();
+                let kind = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                (status, kind, r.text().await.expect("the whole file"))
+            }
+        };
+        let ids_of = |csv: &str| -> Vec<String> {
+            csv.lines().skip(1).map(|l| l.split(',').nth(1).expect("an id column").to_owned()).collect()
+        };
+        let (status, kind, csv) = download("/quotes/export.csv", &fiona.email).await;
+        assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"), "{csv}");
+        assert_eq!(
+            csv.lines().next(),
+            Some(
+                "\u{feff}reference,id,state,customer_name,customer_company,customer_email,currency,total,total_minor,\
+                 lines,drafted_at_utc,drafted_at_local,valid_until,owner_name,owner_email,signer_name,signer_email,\
+                 finalised_at_utc,finalised_at_local,finalised_by_name,notices_checked,override_by_name,override_reason,\
+                 override_at_utc,cancelled_at_utc,cancelled_at_local,zone"
+            )
+        );
+        let listed: Vec<String> = finance.get("/api/v1/quotes").await.body.as_array().expect("a list").iter().map(id_of).collect();
+        assert_eq!(listed.len(), 524);
+        assert_eq!(ids_of(&csv), listed, "finance: every quote once, in the list's order, newest first");
+        let row = |csv: &str, id: &str| -> String {
+            csv.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("{id} in {csv}")).to_owned()
+        };
+        let reference = &formula[..8];
+        let expected = format!(
+            "{reference},ID,draft,\"'=HYPERLINK(\"\"http://evil.example\"\")\",\"Acme, \"\"Pumps\"\" Ltd\",\
+             buyer@customer.example,EUR,37.02,3702,1,"
+        );
+        let formula_row = row(&csv, &formula).replace(&formula, "ID");
+        assert!(
+            formula_row.starts_with(&expected),
+            "a formula is kept from running, and the total is in the currency's units: {formula_row}"
+        );
+        let yen_row = row(&csv, &yen);
+        assert!(yen_row.contains(",finalised,Kenji Sato,Sato Shoji,buyer@customer.example,JPY,4500,4500,1,"), "{yen_row}");
+        assert!(yen_row.contains(&format!(",Sam,{0},Sam,{0},", sam_view.email)), "owner and signer: {yen_row}");
+        assert!(yen_row.ends_with(",Sam,1,,,,,,UTC"), "finalised by Sam, one notice in the proof: {yen_row}");
+        assert!(row(&csv, &cancelled).contains(",cancelled,"), "{csv}");
+
+        // A salesperson's file holds their own quotes; the list's filter and search choose as on the page.
+        let (_, _, mine) = download("/quotes/export.csv", &sam_view.email).await;
+        assert_eq!(mine.lines().count(), 1 + 523, "Sam's own");
+        assert!(!mine.contains(&hers));
+        let (_, _, finalised) = download("/quotes/export.csv?state=finalised", &fiona.email).await;
+        assert_eq!(ids_of(&finalised), vec![yen.clone()]);
+        let (_, _, found) = download("/quotes/export.csv?search=acme", &sam_view.email).await;
+        assert_eq!(ids_of(&found), vec![formula.clone()]);
+        let html = page_as(&app.base, &fiona.email, "/quotes?state=draft&search=nordwind").await;
+        assert!(
+            html.contains("href=\"/quotes/export.csv?state=draft&#38;search=nordwind\" id=\"export-quotes\" download>Download these quotes"),
+            "the list offers its own quotes: {html}"
+        );
+
+        // What the list would read leniently is refused, not taken for every quote; an admin reads no quotes.
+        for (query, says) in [
+            ("state=signed", "There is no state \u{201c}signed\u{201d}."),
+            ("state=draft&state=cancelled", "A filter is given twice"),
+            ("status=draft", "\u{201c}status\u{201d} is not a filter here: the filters are state, search."),
+        ] {
+            let (status, _, body) = download(&format!("/quotes/export.csv?{query}"), &fiona.email).await;
+            assert_eq!(status, 400, "{query}: {body}");
+            assert!(body.contains(says) && body.contains("Download from the quotes page, /quotes"), "{query}: {body}");
+        }
+        let (status, _, _) = download("/quotes/export.csv", &ada.email).await;
+        assert_eq!(status, 403);
+    }
+}

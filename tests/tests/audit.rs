@@ -827,8 +827,18 @@ both_backends! {
         let sams: Vec<&str> = csv.lines().skip(1).collect();
         assert_eq!(sams.len(), 1, "{csv}");
         assert!(sams[0].contains(",quote.drafted,quote,"), "{csv}");
-        let (status, _, csv) = download("/audit/export.csv?actor=nobody%40nowhere.example".into(), fiona.email.clone()).await;
-        assert_eq!((status, csv.lines().count()), (200, 1), "{csv}");
+        // A filter the page would say something of is refused: a file has nowhere to say it, and an empty
+        // or whole log would be taken for the entries asked for.
+        for (query, says) in [
+            ("actor=nobody%40nowhere.example", "Nobody here has the address \u{201c}nobody@nowhere.example\u{201d}"),
+            ("action=quote.finalised&from=2026-13-45", "\u{201c}2026-13-45\u{201d} is not a date like 2026-12-01"),
+            ("action=nonsense", "No entry is written with the action \u{201c}nonsense\u{201d}"),
+            ("action=quote.finalised&since=2026-12-01", "\u{201c}since\u{201d} is not a filter here: the filters are action, subject, actor, from, to."),
+        ] {
+            let (status, _, body) = download(format!("/audit/export.csv?{query}"), fiona.email.clone()).await;
+            assert_eq!(status, 400, "{query}: {body}");
+            assert!(body.contains(says) && body.contains("Download from the audit page, /audit"), "{query}: {body}");
+        }
         // The page offers it with its filters; a salesperson gets neither.
         let (_, html) = page(&app, &fiona.email, &format!("/audit?actor={}", sam.id)).await;
         assert!(html.contains(&format!("href=\"/audit/export.csv?actor={}\" id=\"export-audit\"", sam.id)), "{html}");

@@ -175,10 +175,10 @@ pub(super) struct Chosen<'q> {
     actor: Option<&'q str>,
     from: Option<&'q str>,
     to: Option<&'q str>,
-    notes: Vec<String>,
+    pub notes: Vec<String>,
     /// A filter names nothing there is (an action never written, an address
     /// nobody has): nothing is listed, rather than every entry under its name.
-    pub matches_nothing: bool,
+    matches_nothing: bool,
 }
 
 /// The filters of `query`.

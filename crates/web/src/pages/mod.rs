@@ -6,6 +6,7 @@ mod admin;
 mod audit;
 mod audit_export;
 mod auth;
+mod download;
 mod forms;
 mod notice_drafts;
 mod notice_publish;
@@ -15,6 +16,7 @@ mod products;
 mod quote_confirm;
 mod quote_form;
 mod quotes;
+mod quotes_export;
 
 use askama::Template;
 use axum::Router;

@@ -28,7 +28,7 @@ use super::{
 use crate::AppState;
 use crate::extract::Client;
 
-const QUOTE_ROLES: &[Role] = &[Role::Sales, Role::Finance];
+pub(super) const QUOTE_ROLES: &[Role] = &[Role::Sales, Role::Finance];
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         // with ("More lines", a refused form) is the form's: a reload, or a
         // login after the session ended, comes back to it.
         .route("/quotes/new", get(new_quote_form).post(create_quote))
+        .route("/quotes/export.csv", get(super::quotes_export::export))
         .route("/quotes/{id}", get(show))
         .route("/quotes/{id}/edit", get(edit_quote_form).post(update_quote))
         // Each form's address, opened in the browser (the page answering a
@@ -104,6 +105,8 @@ struct ListPage {
     older: Option<String>,
     /// The first page's address, on a later page.
     newest: Option<String>,
+    /// The address of these quotes, every page of them, as a CSV file.
+    export: String,
     /// What in the address could not be read, said once above the list.
     note: Option<String>,
 }
@@ -128,9 +131,9 @@ const PAGE_SIZE: u64 = 50;
 /// The list's address: `?state=draft&search=acme&before=<id>`. Anything it
 /// cannot read (a mistyped or stale link) shows the first page of all quotes.
 #[derive(serde::Deserialize, Default)]
-struct ListQuery {
-    state: Option<String>,
-    search: Option<String>,
+pub(super) struct ListQuery {
+    pub(super) state: Option<String>,
+    pub(super) search: Option<String>,
     before: Option<String>,
 }
 
@@ -168,20 +171,40 @@ fn quotes_of(state: &str) -> &'static str {
     }
 }
 
-async fn list(
-    State(app): State<AppState>,
-    user: PageUser,
-    PageQuery { query, unreadable }: PageQuery<ListQuery>,
-) -> Result<Response, PageError> {
-    user.require(QUOTE_ROLES)?;
-    let state = match query.state.as_deref() {
+/// The list the address's `state` asks for, as the list spells it: empty
+/// for every quote, and for a state there is none of.
+pub(super) fn listed_state(asked: Option<&str>) -> &'static str {
+    match asked {
         Some("draft") => "draft",
         Some(AT_OLD_PRICES) => AT_OLD_PRICES,
         Some(AWAITING_APPROVAL) => AWAITING_APPROVAL,
         Some("finalised") => "finalised",
         Some("cancelled") => "cancelled",
         _ => "",
-    };
+    }
+}
+
+/// The quotes of the list of `state` (see [`listed_state`]) that `search`
+/// finds, `limit` of them after the quote `before`.
+pub(super) fn list_filter(state: &str, search: Option<QuoteSearch>, limit: u64, before: Option<Uuid>) -> QuoteFilter {
+    QuoteFilter {
+        state: (!state.is_empty() && state != AT_OLD_PRICES && state != AWAITING_APPROVAL).then(|| state.to_owned()),
+        limit: Some(limit),
+        before,
+        with_skus: None,
+        search,
+        at_old_prices: state == AT_OLD_PRICES,
+        awaiting_approval: state == AWAITING_APPROVAL,
+    }
+}
+
+async fn list(
+    State(app): State<AppState>,
+    user: PageUser,
+    PageQuery { query, unreadable }: PageQuery<ListQuery>,
+) -> Result<Response, PageError> {
+    user.require(QUOTE_ROLES)?;
+    let state = listed_state(query.state.as_deref());
     let note = query
         .state
         .as_deref()
@@ -204,15 +227,7 @@ async fn list(
     };
     // An id that names no quote (a stale or edited link) shows the first page.
     let before = query.before.and_then(|id| Uuid::parse_str(&id).ok());
-    let filter = |before| QuoteFilter {
-        state: (!state.is_empty() && state != AT_OLD_PRICES && state != AWAITING_APPROVAL).then(|| state.to_owned()),
-        limit: Some(PAGE_SIZE + 1),
-        before,
-        with_skus: None,
-        search: search.clone(),
-        at_old_prices: state == AT_OLD_PRICES,
-        awaiting_approval: state == AWAITING_APPROVAL,
-    };
+    let filter = |before| list_filter(state, search.clone(), PAGE_SIZE + 1, before);
     let (mut quotes, before) = match app.store.list_quotes(&user.0.actor, filter(before)).await {
         Err(StoreError::Invalid(_)) => (app.store.list_quotes(&user.0.actor, filter(None)).await?, None),
         listed => (listed?, before),
@@ -221,6 +236,7 @@ async fn list(
     let searched = search.as_ref().map_or("", QuoteSearch::as_str);
     let search_pair = search.is_some().then_some(("search", searched));
     let first_page = super::list_address("/quotes", &[state_pair, search_pair]);
+    let export = super::list_address("/quotes/export.csv", &[state_pair, search_pair]);
     let newest = before.is_some().then(|| first_page.clone());
     let older = (quotes.len() as u64 > PAGE_SIZE).then(|| {
         quotes.truncate(PAGE_SIZE as usize);
@@ -309,6 +325,7 @@ async fn list(
         search: searched.to_owned(),
         older,
         newest,
+        export,
         note,
     };
     Ok(render(StatusCode::OK, &page))

@@ -1,0 +1,198 @@
+//! A CSV file too long to hold in memory, sent part by part as it is read:
+//! the audit log's and the quotes list's downloads.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use pricegate_domain::csv::{guarded, push_line};
+use pricegate_store::StoreError;
+use tokio::sync::mpsc;
+
+use super::PageError;
+
+/// How long a reader may leave a part of the file unread before the
+/// download is given up: a client that stops reading holds no task, rows
+/// or connection for ever.
+const STALLED: Duration = Duration::from_secs(60);
+
+/// What the download's task sends, as a body streams it.
+type Part = Result<String, std::io::Error>;
+
+/// The parts of a file after its first, read one at a time.
+pub(super) trait Rest: Send + 'static {
+    /// The next part of the file; `None` once the file is whole.
+    fn next_part(&mut self) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+}
+
+/// A CSV file named `file`: `first` (its header line and first rows, read
+/// before the answer starts, so that a failure then is an error page rather
+/// than a cut file), then each part `rest` reads, sent as it is read. A
+/// failure on the way ends the body with an error, so that the reader's
+/// download fails rather than looking whole; the log says it with `what`
+/// ("the audit export").
+pub(super) fn csv_download(file: &str, first: String, mut rest: impl Rest, what: &'static str) -> Response {
+    let (sender, receiver) = mpsc::channel::<Part>(2);
+    // Set once the last part is sent: a file that ends without it was cut
+    // short, and is ended as an error rather than as a whole file.
+    let whole = Arc::new(AtomicBool::new(false));
+    let received = Received { parts: receiver, whole: whole.clone(), cut: false, what };
+    tokio::spawn(async move {
+        let mut part = first;
+        loop {
+            match tokio::time::timeout(STALLED, sender.send(Ok(part))).await {
+                Ok(Ok(())) => {}
+                // The reader went away, or stopped reading.
+                Ok(Err(_)) | Err(_) => return,
+            }
+            part = match rest.next_part().await {
+                Ok(Some(part)) => part,
+                Ok(None) => return whole.store(true, Ordering::Release),
+                Err(error) => {
+                    tracing::error!(error = %error, "{what} stopped part way");
+                    let cut = Err(std::io::Error::other(error.to_string()));
+                    let _ = tokio::time::timeout(STALLED, sender.send(cut)).await;
+                    return;
+                }
+            };
+        }
+    });
+    let headers = [
+        (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+        (CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+        (CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    (headers, axum::body::Body::from_stream(received)).into_response()
+}
+
+/// Why a download's address is refused, if it is: it was not read whole
+/// (`unreadable`: a filter given twice), it names a parameter that is not
+/// one of `known`, or its page would say something of its filters
+/// (`notes`: a date that is not one, a name nobody goes by). A list page
+/// shows what it can and says the rest above it; a file has nowhere to say
+/// it, and one that quietly held every row, or none, would be taken for
+/// the rows asked for. `page` is where to choose the filters instead.
+pub(super) fn refusal(
+    unreadable: bool,
+    query: Option<&str>,
+    known: &[&str],
+    notes: &[String],
+    page: &str,
+) -> Option<PageError> {
+    let unknown = serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or(""))
+        .ok()
+        .and_then(|pairs| pairs.into_iter().map(|(name, _)| name).find(|name| !known.contains(&name.as_str())));
+    let why = match (unreadable, unknown) {
+        (true, _) => "A filter is given twice, or written so that it cannot be read.".to_owned(),
+        (false, Some(name)) => {
+            let name: String = name.chars().take(40).collect();
+            format!("\u{201c}{name}\u{201d} is not a filter here: the filters are {}.", known.join(", "))
+        }
+        (false, None) if notes.is_empty() => return None,
+        (false, None) => notes.join(" "),
+    };
+    Some(PageError::new(
+        StatusCode::BAD_REQUEST,
+        "This address could not be read",
+        format!("{why} Download from {page}, with the filters chosen there."),
+    ))
+}
+
+/// A file's first line: a BOM (for spreadsheets) and the column names.
+pub(super) fn header_line(columns: &[&str]) -> String {
+    format!("\u{feff}{}\r\n", columns.join(","))
+}
+
+/// Appends `fields` to `out` as one CSV line, each guarded against being
+/// run as a spreadsheet formula and quoted where it must be.
+pub(super) fn line(out: &mut String, fields: &[&str]) {
+    let guarded: Vec<String> = fields.iter().map(|f| guarded(f)).collect();
+    push_line(out, &guarded.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+/// The parts the download's task sends, as a body streams them; if they end
+/// before the last was sent (the task gave up), an error ends the body.
+struct Received {
+    parts: mpsc::Receiver<Part>,
+    whole: Arc<AtomicBool>,
+    cut: bool,
+    what: &'static str,
+}
+
+impl futures_core::Stream for Received {
+    type Item = Part;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        match self.parts.poll_recv(cx) {
+            Poll::Ready(None) if !self.cut && !self.whole.load(Ordering::Acquire) => {
+                self.cut = true;
+                let said = format!("{} stopped before its last row", self.what);
+                Poll::Ready(Some(Err(std::io::Error::other(said))))
+            }
+            polled => polled,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn next(received: &mut Received) -> Option<Part> {
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(std::pin::Pin::new(&mut *received), cx)).await
+    }
+
+    #[tokio::test]
+    async fn a_file_cut_short_ends_in_an_error_and_a_whole_one_does_not() {
+        for whole in [false, true] {
+            let (sender, parts) = mpsc::channel(2);
+            let flag = Arc::new(AtomicBool::new(false));
+            let mut received = Received { parts, whole: flag.clone(), cut: false, what: "the export" };
+            sender.send(Ok("at_utc\r\n".to_owned())).await.expect("sent");
+            flag.store(whole, Ordering::Release);
+            drop(sender);
+            assert!(matches!(next(&mut received).await, Some(Ok(_))), "the part sent");
+            if !whole {
+                assert!(matches!(next(&mut received).await, Some(Err(_))), "cut short: an error ends it");
+            }
+            assert!(next(&mut received).await.is_none(), "then it ends");
+        }
+    }
+
+    /// Parts read one after another, the last failing when `fails`.
+    struct Parts {
+        left: Vec<&'static str>,
+        fails: bool,
+    }
+
+    impl Rest for Parts {
+        async fn next_part(&mut self) -> Result<Option<String>, StoreError> {
+            match self.left.pop() {
+                Some(part) => Ok(Some(part.to_owned())),
+                None if self.fails => Err(StoreError::Internal("the database went away".to_owned())),
+                None => Ok(None),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_part_is_sent_in_order_and_a_failure_cuts_the_file() {
+        for fails in [false, true] {
+            let rest = Parts { left: vec!["c\r\n", "b\r\n"], fails };
+            let response = csv_download("f.csv", "a\r\n".to_owned(), rest, "the test export");
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20).await;
+            match fails {
+                false => assert_eq!(body.expect("a whole file"), "a\r\nb\r\nc\r\n"),
+                true => assert!(body.is_err(), "a file cut short is an error, not a shorter file"),
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The quotes list as a CSV file: every quote the list's filter and search
+//! choose, all its pages, one row each, for month-end or a customer review
+//! in a spreadsheet.
+
+use std::collections::HashMap;
+
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use pricegate_domain::Calendar;
+use pricegate_domain::money::Currency;
+use pricegate_store::views::{QuoteView, UserView};
+use pricegate_store::{Actor, QuoteSearch, StoreError};
+use uuid::Uuid;
+
+use super::download::{Rest, csv_download, header_line, line, refusal};
+use super::quotes::{ListQuery, QUOTE_ROLES, list_filter, listed_state};
+use super::{PageError, PageQuery, PageUser};
+use crate::AppState;
+
+/// Quotes read and sent at a time (each with its lines and evidence).
+const EXPORT_PAGE: u64 = 500;
+
+/// The columns. Money is the quote's currency's: `total` as a spreadsheet
+/// reads a number (`1234.50`), `total_minor` as the API gives it. Times are
+/// in UTC and in the business's zone (`zone`); `valid_until` is a day there.
+/// `notices_checked` counts the notices the gate found acknowledged when the
+/// quote was finalised (its evidence); `override_*` the finance approval
+/// that let it keep prices no longer in force, if one did.
+const HEADER: [&str; 27] = [
+    "reference",
+    "id",
+    "state",
+    "customer_name",
+    "customer_company",
+    "customer_email",
+    "currency",
+    "total",
+    "total_minor",
+    "lines",
+    "drafted_at_utc",
+    "drafted_at_local",
+    "valid_until",
+    "owner_name",
+    "owner_email",
+    "signer_name",
+    "signer_email",
+    "finalised_at_utc",
+    "finalised_at_local",
+    "finalised_by_name",
+    "notices_checked",
+    "override_by_name",
+    "override_reason",
+    "override_at_utc",
+    "cancelled_at_utc",
+    "cancelled_at_local",
+    "zone",
+];
+
+/// The quotes the list at this address shows (`?state=…&search=…`), every
+/// one, newest drafted first, as a CSV file: a salesperson's own quotes,
+/// every quote for finance. An address the list would read leniently (a
+/// state there is none of, a search too long) is refused here (see
+/// [`refusal`]).
+pub(super) async fn export(
+    State(app): State<AppState>,
+    user: PageUser,
+    RawQuery(raw): RawQuery,
+    PageQuery { query, unreadable }: PageQuery<ListQuery>,
+) -> Result<Response, PageError> {
+    user.require(QUOTE_ROLES)?;
+    let state = listed_state(query.state.as_deref());
+    let mut notes = Vec::new();
+    if let Some(asked) = query.state.as_deref().filter(|asked| !asked.is_empty() && state.is_empty()) {
+        let asked: String = asked.chars().take(40).collect();
+        notes.push(format!("There is no state \u{201c}{asked}\u{201d}."));
+    }
+    let search = QuoteSearch::parse("search", query.search.as_deref().unwrap_or("")).unwrap_or_else(|_| {
+        notes.push(format!(
+            "A search is one line of at most {} characters, without control characters.",
+            QuoteSearch::MAX_CHARS
+        ));
+        None
+    });
+    const KNOWN: [&str; 2] = ["state", "search"];
+    if let Some(refused) = refusal(unreadable, raw.as_deref(), &KNOWN, &notes, "the quotes page, /quotes") {
+        return Err(refused);
+    }
+    let calendar = app.store.calendar();
+    let mut quotes = Quotes { app, actor: user.0.actor.clone(), state, search, calendar, last: None, done: false };
+    // The first quotes are read before the answer starts: a failure then is an error page, not a cut file.
+    let first = header_line(&HEADER) + &quotes.next_part().await?.unwrap_or_default();
+    let file = format!("pricegate-quotes-{}.csv", calendar.today());
+    Ok(csv_download(&file, first, quotes, "the quotes export"))
+}
+
+/// The quotes after `last`, a page at a time, as CSV lines.
+struct Quotes {
+    app: AppState,
+    actor: Actor,
+    state: &'static str,
+    search: Option<QuoteSearch>,
+    calendar: Calendar,
+    /// The last quote sent, `None` before the first page.
+    last: Option<Uuid>,
+    /// Set once a page came back short: there is no page after it.
+    done: bool,
+}
+
+impl Rest for Quotes {
+    async fn next_part(&mut self) -> Result<Option<String>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let filter = list_filter(self.state, self.search.clone(), EXPORT_PAGE, self.last);
+        let quotes = self.app.store.list_quotes(&self.actor, filter).await?;
+        self.done = (quotes.len() as u64) < EXPORT_PAGE;
+        let Some(last) = quotes.last() else { return Ok(None) };
+        self.last = Some(last.id);
+        self.lines(&quotes).await.map(Some)
+    }
+}
+
+impl Quotes {
+    async fn lines(&self, quotes: &[QuoteView]) -> Result<String, StoreError> {
+        let mut ids = Vec::with_capacity(quotes.len() * 2);
+        for q in quotes {
+            ids.extend([q.owner_id, q.signer_id]);
+            if let Some(evidence) = &q.evidence {
+                ids.push(evidence.finalised_by);
+                ids.extend(evidence.price_override.as_ref().map(|o| o.approved_by));
+            }
+        }
+        let people = self.app.store.users_by_id(&ids).await?;
+        let mut part = String::new();
+        for q in quotes {
+            self.line(&mut part, q, &people);
+        }
+        Ok(part)
+    }
+
+    fn line(&self, out: &mut String, q: &QuoteView, people: &HashMap<Uuid, UserView>) {
+        let person = |id: Option<Uuid>| id.and_then(|id| people.get(&id));
+        let name = |id: Option<Uuid>| person(id).map_or("", |u| u.name.as_str());
+        let email = |id: Option<Uuid>| person(id).map_or("", |u| u.email.as_str());
+        let utc = |at: Option<chrono::DateTime<chrono::Utc>>| {
+            at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).unwrap_or_default()
+        };
+        let local =
+            |at: Option<chrono::DateTime<chrono::Utc>>| at.map(|at| self.calendar.stamp(at, true)).unwrap_or_default();
+        let evidence = q.evidence.as_ref();
+        let approval = evidence.and_then(|e| e.price_override.as_ref());
+        let total = Currency::parse(&q.currency).map(|c| c.decimal(q.total_minor)).unwrap_or_default();
+        line(
+            out,
+            &[
+                &pricegate_mail::compose::quote_reference(q.id),
+                &q.id.to_string(),
+                &q.state,
+                &q.customer.name,
+                &q.customer.company,
+                &q.customer.email,
+                &q.currency,
+                &total,
+                &q.total_minor.to_string(),
+                &q.lines.len().to_string(),
+                &utc(Some(q.drafted_at)),
+                &local(Some(q.drafted_at)),
+                &q.valid_until.to_string(),
+                name(Some(q.owner_id)),
+                email(Some(q.owner_id)),
+                name(Some(q.signer_id)),
+                email(Some(q.signer_id)),
+                &utc(q.finalised_at),
+                &local(q.finalised_at),
+                name(evidence.map(|e| e.finalised_by)),
+                &evidence.map(|e| e.notices.len().to_string()).unwrap_or_default(),
+                name(approval.map(|o| o.approved_by)),
+                approval.map_or("", |o| o.reason.as_str()),
+                &utc(approval.map(|o| o.created_at)),
+                &utc(q.cancelled_at),
+                &local(q.cancelled_at),
+                self.calendar.zone_name(),
+            ],
+        );
+    }
+}
