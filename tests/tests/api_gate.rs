@@ -689,6 +689,32 @@ async fn a_price_ahead_a_correction_replaced_for_its_day_counts_nothing(backend:
     }
     let html = page_as(&app.base, &sara_user.email, &format!("/notices/{correction}")).await;
     assert!(!html.contains("Never in force"), "the correction is the last word: {html}");
+
+    // A price corrected on its own day was in force until the correction
+    // (quotes may have been drafted, approved and signed at it): it is not
+    // said never to have been. Each took force on its publication.
+    let today = date_in_days(0);
+    let pump = |title: &'static str, price: i64| {
+        let finance = finance.clone();
+        let today = today.clone();
+        async move {
+            let changes = json!([{"sku": "PUMP-1", "unit_price_minor": price, "effective_on": today}]);
+            let id = create_notice(&finance, title, changes).await;
+            publish_notice(&finance, &id).await;
+            id
+        }
+    };
+    let today_first = pump("Pumps from today", 1_200).await;
+    pump("Pumps from today, corrected", 1_300).await;
+    let html = page_as(&app.base, &sara_user.email, &format!("/notices/{today_first}")).await;
+    let pump_row = html.split("<strong>PUMP-1</strong>").nth(1).and_then(|r| r.split("</tr>").next()).unwrap_or_default();
+    assert!(
+        pump_row.contains(&format!(
+            "{today}, on publication<br><strong class=\"replaced\">In force until “Pumps from today, corrected” was \
+             published, which sets 13.00 EUR from the same day instead.</strong>"
+        )),
+        "{html}"
+    );
 }}
 
 /// One person does not both approve keeping old prices and finalise at

@@ -886,6 +886,12 @@ both_backends! {
         assert!(!mine.contains(&hers));
         let (_, _, finalised) = download("/quotes/export.csv?state=finalised", &fiona.email).await;
         assert_eq!(ids_of(&finalised), vec![yen.clone()]);
+        // The list of finalised quotes says when each was, as the file does.
+        let finalised_at = yen_row.split(',').nth(17).expect("finalised_at_utc").to_owned();
+        let finalised_at: chrono::DateTime<chrono::Utc> = finalised_at.parse().expect("a time");
+        let html = page_as(&app.base, &fiona.email, "/quotes?state=finalised").await;
+        let stamp = finalised_at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        assert!(html.contains(&format!("<td data-label=\"Finalised\">{stamp}</td>")), "{stamp}: {html}");
         let (_, _, found) = download("/quotes/export.csv?search=acme", &sam_view.email).await;
         assert_eq!(ids_of(&found), vec![formula.clone()]);
         let html = page_as(&app.base, &fiona.email, "/quotes?state=draft&search=nordwind").await;

@@ -740,6 +740,14 @@ both_backends! {
         let rfc = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         assert_eq!(within(rfc(hour_ago), rfc(in_an_hour)).await, 3);
         assert_eq!(within(rfc(in_an_hour), rfc(in_an_hour + Duration::hours(1))).await, 0);
+        // A zone ahead of UTC written with its `+` as it is (which an address reads as a space) is that zone.
+        let ahead = |t: DateTime<Utc>, hours: i32| {
+            let zone = chrono::FixedOffset::east_opt(hours * 3600).expect("a zone");
+            t.with_timezone(&zone).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        };
+        assert!(ahead(hour_ago, 13).ends_with("+13:00"));
+        assert_eq!(within(ahead(hour_ago, 13), ahead(in_an_hour, 1)).await, 3, "the zones read as written");
+        assert_eq!(within(ahead(in_an_hour, 13), ahead(in_an_hour + Duration::hours(1), 1)).await, 0);
         for (since, said) in [("yesterday", "since: expected a time like"), ("2026-01-01T00:00:00", "since: expected a time like")] {
             let r = finance.get(&format!("/api/v1/audit?since={since}")).await;
             assert_error(&r, 400, "invalid_query");

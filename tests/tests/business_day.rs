@@ -103,7 +103,7 @@ both_backends! {
         assert_eq!(me.body["role"], "finance", "the person as before: {}", me.text);
         create_product(&finance, "P-1", "EUR", 1_000).await;
         create_product(&finance, "P-2", "EUR", 2_000).await;
-        create_product(&finance, "P-3", "EUR", 3_000).await;
+        create_product(&finance, "P-3", "JPY", 3_000).await;
         // Dated the earlier of the two days: today where the business is
         // behind UTC, yesterday where it is ahead (before its publication).
         let earlier = day.local.min(day.utc);
@@ -144,6 +144,9 @@ both_backends! {
             .map(|c| (c["effective_on"].clone(), c["in_force_from"].clone()))
             .collect();
         assert_eq!(recorded, expected, "{}", log.text);
+        // With the currency of each price: 3300 is 33.00 EUR, or 3,300 JPY.
+        let currencies: Vec<&Value> = log.body[0]["detail"]["changes"].as_array().into_iter().flatten().map(|c| &c["currency"]).collect();
+        assert_eq!(currencies, [&json!("EUR"), &json!("EUR"), &json!("JPY")], "{}", log.text);
         app.stop().await;
     }
 }

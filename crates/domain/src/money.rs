@@ -235,7 +235,8 @@ impl Currency {
     /// `+140.00 EUR (+11.2 %)`, the share of the price before to a tenth of
     /// a percent (half away from zero), left out when that price is 0;
     /// "none" when the price does not move. The sign is the step's own, so
-    /// a cent less reads `-0.01 EUR (-0.0 %)`.
+    /// a cent less reads `-0.01 EUR (-<0.1 %)`: a share that rounds to
+    /// nought is said to be under a tenth, not nought.
     pub fn step(&self, before: MinorUnits, after: MinorUnits) -> String {
         let delta = after.saturating_sub(before);
         if delta == 0 {
@@ -244,8 +245,10 @@ impl Currency {
         let sign = if delta < 0 { "-" } else { "+" };
         let share = (before > 0).then(|| {
             let (num, den) = (i128::from(delta).abs() * 1000, i128::from(before));
-            let tenths = (num + den / 2) / den;
-            format!(" ({sign}{}.{} %)", grouped(&(tenths / 10).to_string()), tenths % 10)
+            match (num + den / 2) / den {
+                0 => format!(" ({sign}<0.1 %)"),
+                tenths => format!(" ({sign}{}.{} %)", grouped(&(tenths / 10).to_string()), tenths % 10),
+            }
         });
         format!("{sign}{}{}", self.format(delta.saturating_abs()), share.unwrap_or_default())
     }
@@ -452,7 +455,9 @@ mod tests {
         assert_eq!(eur.step(125_000, 139_000), "+140.00 EUR (+11.2 %)");
         assert_eq!(eur.step(1_450, 1_300), "-1.50 EUR (-10.3 %)");
         assert_eq!(eur.step(1_000, 1_005), "+0.05 EUR (+0.5 %)");
-        assert_eq!(eur.step(125_000, 124_999), "-0.01 EUR (-0.0 %)", "a drop stays a drop");
+        assert_eq!(eur.step(125_000, 124_999), "-0.01 EUR (-<0.1 %)", "a drop stays a drop");
+        assert_eq!(Currency::parse("JPY").unwrap().step(1_000_000, 1_000_001), "+1 JPY (+<0.1 %)", "a rise is no 0 %");
+        assert_eq!(eur.step(100_000, 100_050), "+0.50 EUR (+0.1 %)", "half a tenth rounds up");
         assert_eq!(eur.step(999, 999), "none");
         assert_eq!(eur.step(0, 500), "+5.00 EUR");
         assert_eq!(Currency::parse("JPY").unwrap().step(1_000, 1_500), "+500 JPY (+50.0 %)");

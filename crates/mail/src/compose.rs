@@ -74,7 +74,8 @@ pub struct ChangeRow {
     pub change: String,
     pub effective_on: String,
     /// That a notice published since prices the product again from the same
-    /// day, so this price never takes force, in words; empty if none does.
+    /// day, so this price is in force no longer, or never was, in words;
+    /// empty if none does.
     pub replaced: String,
 }
 
@@ -94,11 +95,17 @@ impl From<&PriceChangeView> for ChangeRow {
                 .replaced_by
                 .as_ref()
                 .map(|r| {
-                    format!(
-                        "Never in force: \u{201c}{}\u{201d}, published since, sets {} from the same day instead.",
-                        r.title,
-                        money(&c.currency, r.unit_price_minor)
-                    )
+                    let (title, price) = (&r.title, money(&c.currency, r.unit_price_minor));
+                    match r.was_in_force {
+                        true => format!(
+                            "In force until \u{201c}{title}\u{201d} was published, which sets {price} from the same \
+                             day instead."
+                        ),
+                        false => format!(
+                            "Never in force: \u{201c}{title}\u{201d}, published since, sets {price} from the same day \
+                             instead."
+                        ),
+                    }
                 })
                 .unwrap_or_default(),
         }
@@ -107,21 +114,23 @@ impl From<&PriceChangeView> for ChangeRow {
 
 impl ChangeRow {
     /// A change of a notice published on `published_on` (the business's
-    /// day): one dated before took force on publication, not on its date,
-    /// since nobody could quote by it before being told, and says so.
+    /// day): one dated that day or before took force on publication, not at
+    /// the start of its date, since nobody could quote by it before being
+    /// told, and says so.
     pub fn published(c: &PriceChangeView, published_on: NaiveDate) -> Self {
         ChangeRow { effective_on: in_force_from(c.effective_on, published_on), ..ChangeRow::from(c) }
     }
 }
 
 /// When a change dated `effective_on`, of a notice published on
-/// `published_on`, took force, in words: its date, or for one dated before
-/// the publication, the publication with its date beside it.
+/// `published_on`, took force, in words: its date; for one dated the day
+/// of its publication, the publication; for one dated before, the
+/// publication with its date beside it.
 pub fn in_force_from(effective_on: NaiveDate, published_on: NaiveDate) -> String {
-    if effective_on < published_on {
-        format!("{published_on}, on publication (dated {effective_on})")
-    } else {
-        effective_on.to_string()
+    match effective_on.cmp(&published_on) {
+        std::cmp::Ordering::Less => format!("{published_on}, on publication (dated {effective_on})"),
+        std::cmp::Ordering::Equal => format!("{published_on}, on publication"),
+        std::cmp::Ordering::Greater => effective_on.to_string(),
     }
 }
 
@@ -1145,8 +1154,11 @@ mod tests {
             price_before_minor: Some(9_800),
             replaced_by,
         };
-        let correction =
-            pricegate_store::views::ReplacedBy { title: "Correction: valves".into(), unit_price_minor: 10_200 };
+        let correction = pricegate_store::views::ReplacedBy {
+            title: "Correction: valves".into(),
+            unit_price_minor: 10_200,
+            was_in_force: false,
+        };
         let notice = NoticeContent {
             id: uuid::Uuid::nil(),
             title: "Valves: new list prices".into(),

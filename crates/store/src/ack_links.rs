@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use pricegate_domain::Role;
+use pricegate_domain::{Calendar, Role};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use sha2::{Digest, Sha256};
@@ -167,6 +167,7 @@ async fn check(
     conn: &impl ConnectionTrait,
     row: Option<ack_tokens::Model>,
     now: DateTime<Utc>,
+    calendar: Calendar,
 ) -> Result<(ack_tokens::Model, AckLinkView), AckLinkError> {
     let row = row.ok_or(AckLinkError::Unknown)?;
     let ack = acknowledgements::Entity::find()
@@ -194,7 +195,7 @@ async fn check(
         .await?
         .filter(|n| n.state == PUBLISHED)
         .ok_or(AckLinkError::Unknown)?;
-    let changes = changes_to_read(conn, &notice).await?;
+    let changes = changes_to_read(conn, &notice, calendar).await?;
     let view = AckLinkView {
         notice: NoticeContent {
             id: notice.id,
@@ -238,7 +239,7 @@ impl Store {
         let now = db_now(&self.db).await?;
         let row = ack_tokens::Entity::find_by_id(hash_token(token)).one(&self.db).await?;
         let row = Some(row.ok_or_else(|| shape.not_found())?);
-        Ok(check(&self.db, row, now).await?.1)
+        Ok(check(&self.db, row, now, self.calendar).await?.1)
     }
 
     /// What `user_id` is left with once they have acknowledged `notice_id`
@@ -351,7 +352,7 @@ impl Store {
         let now = db_now(&txn).await?;
         let row = ack_tokens::Entity::find_by_id(hash.clone()).lock_exclusive().one(&txn).await?;
         let row = Some(row.ok_or_else(|| shape.not_found())?);
-        let (row, view) = check(&txn, row, now).await?;
+        let (row, view) = check(&txn, row, now, self.calendar).await?;
         let (ack, new) = acknowledge_one_in(&txn, None, row.user_id, row.notice_id, Channel::Email, client).await?;
         if !new {
             // Acknowledged another way (the browser, the API) between the

@@ -148,7 +148,8 @@ pub struct PriceChangeView {
     pub price_before_minor: Option<i64>,
     /// On a published notice read by a person: the notice published since
     /// that sets another price for the same product from the same day, so
-    /// that this one never takes force (the last such, when several do).
+    /// that this one is not in force from then on (the last such, when
+    /// several do).
     #[serde(skip)]
     pub replaced_by: Option<ReplacedBy>,
 }
@@ -160,6 +161,10 @@ pub struct ReplacedBy {
     /// That notice's title.
     pub title: String,
     pub unit_price_minor: i64,
+    /// That it was published once this price had taken force (on its day),
+    /// which was then in force until that publication; `false` when it was
+    /// replaced before its day began, and so never in force.
+    pub was_in_force: bool,
 }
 
 impl From<&PriceChangeView> for pricegate_domain::PriceChange {

@@ -399,7 +399,8 @@ fn plain_words(message: &str) -> String {
         .replace("number too large to fit in target type", "the number is too large")
         .replace("number too small to fit in target type", "the number is too small");
     // What chrono says of a time in a query (`since`, `until`).
-    const TIME: &str = "expected a time like 2026-12-01T00:00:00Z (RFC 3339, with its zone)";
+    const TIME: &str =
+        "expected a time like 2026-12-01T00:00:00Z (RFC 3339, with its zone; a + in an address is written %2B)";
     let message = ["premature end of input", "input contains invalid characters", "trailing input"]
         .iter()
         .fold(message, |message, said| message.replace(said, TIME))

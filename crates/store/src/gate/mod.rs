@@ -334,9 +334,12 @@ impl Store {
         let mut detail = serde_json::to_value(&content)
             .map_err(|e| StoreError::Internal(format!("notice not serialisable: {e}")))?;
         detail["seq"] = json!(seq);
-        // From when each change counts: one dated before today, from today.
+        // From when each change counts (one dated before today, from today),
+        // and in which currency its price is.
+        let currencies = crate::notices::change_currencies(&txn, id).await?;
         for (change, written) in detail["changes"].as_array_mut().into_iter().flatten().zip(&content.changes) {
             change["in_force_from"] = json!(self.calendar.takes_force_on(written.effective_on, published_at));
+            change["currency"] = json!(currencies.get(&written.sku));
         }
         record(
             &txn,

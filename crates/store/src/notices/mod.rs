@@ -121,6 +121,7 @@ mod record;
 pub use acknowledge::{AckCount, AwaitingNotice, Channel, ClientInfo, WaitingQuote};
 pub(crate) use acknowledge::{Chased, acknowledge_one_in, pending_sales, refused_acknowledgement};
 pub(crate) use force::check_changes_can_take_force;
+pub(crate) use record::change_currencies;
 pub use record::{PublishedChange, PublishedContent};
 
 pub(crate) const PUBLISHED: &str = "published";
@@ -290,9 +291,10 @@ pub(crate) async fn load_changes(
 pub(crate) async fn changes_to_read(
     conn: &impl ConnectionTrait,
     notice: &notices::Model,
+    calendar: Calendar,
 ) -> Result<Vec<PriceChangeView>, StoreError> {
     let mut changes = load_changes(conn, &[notice.id]).await?.remove(&notice.id).unwrap_or_default();
-    fill_prices_before(conn, &mut changes, AsOf::of(&notice.state, notice.seq)).await?;
+    fill_prices_before(conn, &mut changes, AsOf::of(&notice.state, notice.seq), calendar).await?;
     Ok(changes)
 }
 
@@ -328,8 +330,9 @@ async fn fill_prices_before(
     conn: &impl ConnectionTrait,
     changes: &mut [PriceChangeView],
     as_of: AsOf,
+    calendar: Calendar,
 ) -> Result<(), StoreError> {
-    fill_prices_before_each(conn, &mut [(changes, as_of)]).await
+    fill_prices_before_each(conn, &mut [(changes, as_of)], calendar).await
 }
 
 /// [`fill_prices_before`] for the changes of several notices at once, each
@@ -338,6 +341,7 @@ async fn fill_prices_before(
 async fn fill_prices_before_each(
     conn: &impl ConnectionTrait,
     notices: &mut [(&mut [PriceChangeView], AsOf)],
+    calendar: Calendar,
 ) -> Result<(), StoreError> {
     let all = || notices.iter().flat_map(|(changes, _)| changes.iter());
     let Some(latest) = all().map(|c| c.effective_on).max() else { return Ok(()) };
@@ -397,23 +401,24 @@ async fn fill_prices_before_each(
             change.price_before_minor = in_force.or_else(|| list_prices.get(&change.sku).copied());
         }
     }
-    fill_replaced_by(conn, notices, &skus, latest).await
+    fill_replaced_by(conn, notices, &skus, latest, calendar).await
 }
 
 /// A published price: its notice's `seq`, its place in that notice, the
-/// price, and the notice's title.
-type Published = (i64, i32, i64, String);
+/// price, the notice's title and when it was published.
+type Published = (i64, i32, i64, String, Option<DateTime<Utc>>);
 
 /// Sets `replaced_by` of each change of the published notices among
 /// `notices` that a notice published since prices again for the same
 /// product and day: that one's price is the one in force from then, as the
-/// gate reads prices, and this one never is (`skus` are all the changes'
-/// products, dated `latest` at the latest).
+/// gate reads prices, and this one is not, or no longer (`skus` are all
+/// the changes' products, dated `latest` at the latest).
 async fn fill_replaced_by(
     conn: &impl ConnectionTrait,
     notices: &mut [(&mut [PriceChangeView], AsOf)],
     skus: &[String],
     latest: NaiveDate,
+    calendar: Calendar,
 ) -> Result<(), StoreError> {
     let Some(earliest) = notices.iter().filter_map(|(_, as_of)| as_of.seq()).min() else { return Ok(()) };
     // Each product and day's prices published after the earliest of them.
@@ -427,16 +432,17 @@ async fn fill_replaced_by(
             .column(notice_changes::Column::UnitPriceMinor)
             .column(notices::Column::Seq)
             .column(notices::Column::Title)
+            .column(notices::Column::PublishedAt)
             .inner_join(notices::Entity)
             .filter(notices::Column::State.eq(PUBLISHED))
             .filter(notices::Column::Seq.gt(earliest))
             .filter(notice_changes::Column::Sku.is_in(chunk.iter().cloned()))
             .filter(notice_changes::Column::EffectiveOn.lte(latest))
-            .into_tuple::<(String, NaiveDate, i32, i64, Option<i64>, String)>()
+            .into_tuple::<(String, NaiveDate, i32, i64, Option<i64>, String, Option<DateTime<Utc>>)>()
             .all(conn)
             .await?;
-        for (sku, on, position, price, seq, title) in rows {
-            later.entry((sku, on)).or_default().push((seq.unwrap_or_default(), position, price, title));
+        for (sku, on, position, price, seq, title, published_at) in rows {
+            later.entry((sku, on)).or_default().push((seq.unwrap_or_default(), position, price, title, published_at));
         }
     }
     for (changes, as_of) in notices.iter_mut() {
@@ -449,8 +455,14 @@ async fn fill_replaced_by(
                 .flatten()
                 .filter(|(seq, ..)| *seq > own_seq)
                 .max_by_key(|(seq, position, ..)| (*seq, *position));
-            change.replaced_by =
-                last.map(|(_, _, price, title)| ReplacedBy { title: title.clone(), unit_price_minor: *price });
+            // This price took force at the start of its day, or on its own
+            // publication if later, which was before that one's.
+            let day_began = calendar.start_of(change.effective_on);
+            change.replaced_by = last.map(|(_, _, price, title, published_at)| ReplacedBy {
+                title: title.clone(),
+                unit_price_minor: *price,
+                was_in_force: published_at.is_some_and(|at| at > day_began),
+            });
         }
     }
     Ok(())
@@ -701,7 +713,7 @@ impl Store {
     /// The price each of a draft's changes, not yet saved (a preview),
     /// moves its product from: see [`changes_to_read`].
     pub async fn prices_before(&self, changes: &mut [PriceChangeView]) -> Result<(), StoreError> {
-        fill_prices_before(&self.db, changes, AsOf::Now).await
+        fill_prices_before(&self.db, changes, AsOf::Now, self.calendar).await
     }
 
     /// The notices awaiting `actor`'s acknowledgement, oldest first, at most
@@ -720,7 +732,7 @@ impl Store {
         notices.truncate(usize::try_from(at_most).unwrap_or(usize::MAX));
         let mut each: Vec<(&mut [PriceChangeView], AsOf)> =
             notices.iter_mut().map(|n| (n.changes.as_mut_slice(), AsOf::of(&n.state, n.seq))).collect();
-        fill_prices_before_each(&self.db, &mut each).await?;
+        fill_prices_before_each(&self.db, &mut each, self.calendar).await?;
         // Counted apart, so perhaps as another acknowledgement or publication
         // left it: more than shown, when there are more, and else as many.
         let total = match more {
@@ -735,7 +747,7 @@ impl Store {
     /// API's answers leave out.
     pub async fn read_notice(&self, actor: &Actor, id: Uuid) -> Result<NoticeView, StoreError> {
         let mut view = self.get_notice(actor, id).await?;
-        fill_prices_before(&self.db, &mut view.changes, AsOf::of(&view.state, view.seq)).await?;
+        fill_prices_before(&self.db, &mut view.changes, AsOf::of(&view.state, view.seq), self.calendar).await?;
         Ok(view)
     }
 

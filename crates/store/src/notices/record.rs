@@ -3,11 +3,11 @@
 //! asked to acknowledge, whatever becomes of the notice's own rows.
 
 use chrono::NaiveDate;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::entity::{audit_log, notice_changes};
+use crate::entity::{audit_log, notice_changes, products};
 use crate::views::NoticeView;
 use crate::{Store, StoreError};
 
@@ -26,6 +26,36 @@ pub struct PublishedChange {
     pub product_name: String,
     pub unit_price_minor: i64,
     pub effective_on: NaiveDate,
+}
+
+/// The currency of each product notice `id` prices, by SKU as the notice
+/// writes it: an audit row's prices are read with it (13001 is 130.01 EUR,
+/// or 13,001 JPY).
+pub(crate) async fn change_currencies(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    let changes = notice_changes::Entity::find()
+        .select_only()
+        .column(notice_changes::Column::Sku)
+        .column(notice_changes::Column::ProductId)
+        .filter(notice_changes::Column::NoticeId.eq(id))
+        .into_tuple::<(String, Uuid)>()
+        .all(conn)
+        .await?;
+    let mut of_product = std::collections::HashMap::new();
+    for chunk in changes.chunks(crate::db::IN_LIST_CHUNK) {
+        let rows = products::Entity::find()
+            .select_only()
+            .column(products::Column::Id)
+            .column(products::Column::Currency)
+            .filter(products::Column::Id.is_in(chunk.iter().map(|(_, product)| *product)))
+            .into_tuple::<(Uuid, String)>()
+            .all(conn)
+            .await?;
+        of_product.extend(rows);
+    }
+    Ok(changes.into_iter().filter_map(|(sku, product)| Some((sku, of_product.get(&product)?.clone()))).collect())
 }
 
 impl PublishedContent {

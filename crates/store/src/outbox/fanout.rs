@@ -237,7 +237,7 @@ impl Store {
                     .ok_or(StoreError::not_found("notice"))?;
                 let content = Arc::new(NoticeContent {
                     published_at: claim.published_at,
-                    ..notice_content(&self.db, &notice).await?
+                    ..notice_content(&self.db, &notice, self.calendar).await?
                 });
                 claim.content = Some(content.clone());
                 content

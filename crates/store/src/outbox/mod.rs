@@ -32,7 +32,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use pricegate_domain::{PriceChange, Role, impact_of, quote_total};
+use pricegate_domain::{Calendar, PriceChange, Role, impact_of, quote_total};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -601,13 +601,17 @@ fn seal(rendered: &str, marker: &str) -> String {
     rendered.replace(ACK_TOKEN_SLOT, "{ack-\u{200B}token}").replace(marker, ACK_TOKEN_SLOT)
 }
 
-async fn notice_content(conn: &impl ConnectionTrait, notice: &notices::Model) -> Result<NoticeContent, StoreError> {
+async fn notice_content(
+    conn: &impl ConnectionTrait,
+    notice: &notices::Model,
+    calendar: Calendar,
+) -> Result<NoticeContent, StoreError> {
     Ok(NoticeContent {
         id: notice.id,
         title: notice.title.clone(),
         body: notice.body.clone(),
         published_at: notice.published_at.unwrap_or_default(),
-        changes: changes_to_read(conn, notice).await?,
+        changes: changes_to_read(conn, notice, calendar).await?,
     })
 }
 
@@ -814,7 +818,7 @@ impl Store {
     ) -> Result<HashMap<Uuid, BlockedQuote>, StoreError> {
         let notice = notices::Entity::find_by_id(notice_id).one(&self.db).await?;
         let notice = notice.filter(|n| n.state == crate::notices::PUBLISHED).ok_or(StoreError::not_found("notice"))?;
-        let content = notice_content(&self.db, &notice).await?;
+        let content = notice_content(&self.db, &notice, self.calendar).await?;
         let today = self.calendar.date_of(crate::db::db_now(&self.db).await?);
         let signers = if_few(signers);
         let by_signer = blocked_quotes(&self.db, "", &content, signers.as_deref(), today).await?;

@@ -144,7 +144,7 @@ impl Store {
                 }
                 Some(true) => continue,
             };
-            let content = notice_content(conn, notice).await?;
+            let content = notice_content(conn, notice, self.calendar).await?;
             let blocked =
                 blocked_quotes(conn, &setup.base_url, &content, Some(&[signer]), self.calendar.date_of(now)).await?;
             let Some(quotes) = blocked.get(&signer) else { continue };

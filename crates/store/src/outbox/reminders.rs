@@ -370,7 +370,7 @@ impl Store {
             // and thousands of letters take a while to compose. A row whose
             // dedupe key another worker wrote meanwhile is skipped, and one
             // to someone who has acknowledged meanwhile is set aside unsent.
-            let content = notice_content(&self.db, &notice).await?;
+            let content = notice_content(&self.db, &notice, self.calendar).await?;
             let mut blocked = blocked_quotes(
                 &self.db,
                 &setup.base_url,
@@ -537,7 +537,7 @@ impl Store {
             return Err(StoreError::conflict("notice_not_published", "Only a published notice can be reminded of."));
         }
         let published_at = notice.published_at.unwrap_or(notice.created_at);
-        let content = Arc::new(notice_content(&self.db, &notice).await?);
+        let content = Arc::new(notice_content(&self.db, &notice, self.calendar).await?);
         let composed_at = db_now(&self.db).await?;
         let mut pending = pending_sales(&self.db, notice_id, Chased::Asked(published_at)).await?;
         pending.retain(|u| only.is_none_or(|only| u.id == only));

@@ -190,9 +190,29 @@ pub struct AuditQuery {
     /// Only the rows of what this user did (their id).
     pub actor: Option<Uuid>,
     /// Only the rows written at or after this time (RFC 3339, e.g. `2026-12-01T00:00:00Z`).
+    #[serde(default, deserialize_with = "query_time")]
     pub since: Option<DateTime<Utc>>,
     /// Only the rows written before this time (RFC 3339).
+    #[serde(default, deserialize_with = "query_time")]
     pub until: Option<DateTime<Utc>>,
+}
+
+/// A time in an address, RFC 3339. The `+` of a zone ahead of UTC arrives
+/// as a space when the address did not write it `%2B` (a query string's `+`
+/// is a space): `2026-12-06T00:00:00 13:00` is read as the
+/// `2026-12-06T00:00:00+13:00` it was, as no time has a space there.
+fn query_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let Some(raw) = Option::<String>::deserialize(d)? else { return Ok(None) };
+    let read = |text: &str| DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc));
+    let ahead = raw.rsplit_once(' ').filter(|(_, zone)| {
+        let zone = zone.as_bytes();
+        zone.len() == 5 && zone[2] == b':' && [0, 1, 3, 4].iter().all(|&i| zone[i].is_ascii_digit())
+    });
+    let read = match ahead {
+        Some((time, zone)) if read(&raw).is_err() => read(&format!("{time}+{zone}")),
+        _ => read(&raw),
+    };
+    read.map(Some).map_err(serde::de::Error::custom)
 }
 
 /// The audit log, newest first, a page at a time (`before`), of one action or all, about one subject or all, by one person or all, within a time or all. It can be read, never changed.

@@ -81,6 +81,10 @@ struct QuoteRow {
     asked: Option<String>,
     total: String,
     drafted_at: String,
+    /// When it was finalised: on the list of finalised quotes, which
+    /// month-end reads by it (a quote drafted in one month may be signed in
+    /// the next).
+    finalised_at: String,
     valid_until: String,
 }
 
@@ -299,6 +303,7 @@ async fn list(
             }),
             total: money(&q.currency, q.total_minor),
             drafted_at: app.store.calendar().stamp(q.drafted_at, true),
+            finalised_at: q.finalised_at.map(|at| app.store.calendar().stamp(at, true)).unwrap_or_default(),
             valid_until: q.valid_until.to_string(),
         });
     }
