@@ -2188,6 +2188,68 @@ both_backends! {
 }
 
 both_backends! {
+    /// The confirmation of a deactivation offers a taker for the leaver's
+    /// drafts: chosen there, they change hands first, and the owner of a
+    /// draft the leaver signed hears only who signs it now, not first that
+    /// nobody can until they choose someone.
+    async fn deactivating_with_a_taker_hands_the_drafts_over_first(backend: Backend) {
+        use pricegate_tests::pages::{csrf_in, page_as, post_form, session_cookie};
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (_, ada) = app.user(Role::Admin, "Ada").await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (rita_session, rita) = app.user(Role::Sales, "Rita").await;
+        let (_, otto) = app.user(Role::Sales, "Otto").await;
+        create_product(&finance, "PUMP-1", "EUR", 250000).await;
+        let lines = json!([{"sku": "PUMP-1", "quantity": 4}]);
+        let signed = id_of(&pricegate_tests::fixtures::draft_quote_signed_by(&sam, lines.clone(), rita.id).await);
+        let owned = id_of(&pricegate_tests::fixtures::draft_quote(&rita_session, lines).await);
+        sink.wait_until(WAIT, "the e-mail naming Rita the signer", |m| m.len() >= 1).await;
+
+        let confirm = page_as(&app.base, &ada.email, &format!("/admin/users/{}/deactivate", rita.id)).await;
+        assert!(confirm.contains(&format!("<option value=\"{}\">Otto", otto.id)), "Otto may take them: {confirm}");
+        assert!(!confirm.contains(&format!("<option value=\"{}\">", rita.id)), "not Rita herself: {confirm}");
+        let cookie = session_cookie(&app.base, &ada.email).await;
+        let users_page = pricegate_tests::pages::client()
+            .get(format!("{}/admin/users", app.base))
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+            .await
+            .expect("the users page");
+        let csrf = csrf_in(&users_page.text().await.expect("its form"));
+        let form = |to: &str| {
+            vec![("csrf_token", csrf.clone()), ("active", "false".to_owned()), ("to", to.to_owned())]
+        };
+        // A taker that is no one is refused, and nothing is done.
+        let (_, html) = post_form(format!("{}/admin/users/{}", app.base, rita.id), &cookie, &form("someone")).await;
+        assert!(html.contains("Choose who takes the quotes over from the list."), "{html}");
+        assert_eq!(app.store.get_user(rita.id).await.unwrap().active, true, "Rita is still active");
+        let (status, html) = post_form(format!("{}/admin/users/{}", app.base, rita.id), &cookie, &form(&otto.id.to_string())).await;
+        assert_eq!(status, 303, "{html}");
+        assert!(
+            html.contains(&format!(
+                "Rita ({}) is inactive: they can no longer log in. The 2 open drafts of Rita are handed over: Otto now \
+                 owns the one Rita owned and signs all of them.",
+                rita.email
+            )),
+            "the list says both: {html}"
+        );
+        assert_eq!(app.store.get_user(rita.id).await.unwrap().active, false);
+        for quote in [&signed, &owned] {
+            let q = finance.get(&format!("/api/v1/quotes/{quote}")).await;
+            assert_eq!(q.body["signer_id"], json!(otto.id), "{}", q.text);
+        }
+        sink.wait_until(WAIT, "Sam told who signs his quote now", |m| m.iter().any(|m| m.header("subject").is_some_and(|s| s.starts_with("Otto now signs")))).await;
+        // Time for a letter the deactivation might have queued to go.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(subjects(&sink.to(&sam_user.email)), ["Otto now signs your quote for Greta Berg (Nordwind)"], "nothing asks Sam to choose a signer");
+        assert!(signer_gone_rows(&app, rita.id, sam_user.id).await.is_empty(), "no such letter queued");
+        app.stop().await;
+    }
+}
+
+both_backends! {
     async fn an_admin_sends_a_failed_message_again_to_the_address_as_corrected(backend: Backend) {
         use pricegate_tests::pages::{client, csrf_in, session_cookie};
         use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};

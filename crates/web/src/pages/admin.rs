@@ -254,6 +254,14 @@ enum Done {
         owned: u64,
         signed: u64,
     },
+    /// Deactivated, their drafts handed over first (see [`Done::HandedOver`]).
+    LeftHandingOver {
+        from: Uuid,
+        to: Uuid,
+        drafts: u64,
+        owned: u64,
+        signed: u64,
+    },
     PasswordSet(Uuid),
     /// Created without a password: e-mailed an invitation to choose one.
     Invited(Uuid),
@@ -330,6 +338,9 @@ impl Done {
             Done::HandedOver { from, to, drafts, owned, signed } => {
                 format!("handed_over.{from}.{to}.{drafts}.{owned}.{signed}")
             }
+            Done::LeftHandingOver { from, to, drafts, owned, signed } => {
+                format!("left_handing_over.{from}.{to}.{drafts}.{owned}.{signed}")
+            }
             Done::PasswordSet(id) => format!("password_set.{id}"),
             Done::Invited(id) => format!("invited.{id}"),
             Done::LinkSent(id) => format!("link_sent.{id}"),
@@ -345,7 +356,7 @@ impl Done {
             | Done::PasswordSet(id)
             | Done::Invited(id)
             | Done::LinkSent(id) => vec![*id],
-            Done::HandedOver { from, to, .. } => vec![*from, *to],
+            Done::HandedOver { from, to, .. } | Done::LeftHandingOver { from, to, .. } => vec![*from, *to],
         }
     }
 
@@ -360,10 +371,14 @@ impl Done {
             "password_set" => Done::PasswordSet(id()?),
             "invited" => Done::Invited(id()?),
             "link_sent" => Done::LinkSent(id()?),
-            "handed_over" => {
+            "handed_over" | "left_handing_over" => {
                 let (from, to) = (id()?, id()?);
                 let mut count = || parts.next().and_then(|p| p.parse().ok());
-                Done::HandedOver { from, to, drafts: count()?, owned: count()?, signed: count()? }
+                let (drafts, owned, signed) = (count()?, count()?, count()?);
+                match kind {
+                    "handed_over" => Done::HandedOver { from, to, drafts, owned, signed },
+                    _ => Done::LeftHandingOver { from, to, drafts, owned, signed },
+                }
             }
             _ => return None,
         };
@@ -436,6 +451,20 @@ impl Done {
             }
             Done::HandedOver { from, to, drafts, owned, signed } => {
                 handed_over(&user(from)?.name, &user(to)?.name, *drafts, *owned, *signed)
+            }
+            Done::LeftHandingOver { from, to, drafts, owned, signed } => {
+                let (u, taker) = (user(from)?, user(to)?);
+                let left = match u.active {
+                    false => "is inactive: they can no longer log in",
+                    // Reactivated meanwhile, by another admin.
+                    true => "is active",
+                };
+                format!(
+                    "{} ({}) {left}. {}",
+                    u.name,
+                    u.email,
+                    handed_over(&u.name, &taker.name, *drafts, *owned, *signed)
+                )
             }
             Done::PasswordSet(id) => {
                 let u = user(id)?;
@@ -562,9 +591,43 @@ async fn update(
             {
                 return Ok(render(StatusCode::OK, &page));
             }
+            // Deactivating with a taker for their drafts (the confirmation's
+            // choice): handed over first, so that no owner is e-mailed to
+            // choose another signer whom the hand-over names a moment later.
+            let taker = match (active, form.get("to").trim()) {
+                (Some(false), to) if !to.is_empty() => match Uuid::parse_str(to) {
+                    Ok(to) => Some(to),
+                    Err(_) => {
+                        let why = "Choose who takes the quotes over from the list.";
+                        return refused_on_list(&app, &user, (id, "to"), "No change", why).await;
+                    }
+                },
+                _ => None,
+            };
+            let moved = match taker {
+                Some(to) => match app.store.hand_over_quotes(&user.0.actor, id, to).await {
+                    Ok(moved) => Some((to, moved)),
+                    Err(StoreError::Invalid(e)) => {
+                        let why = in_words(e.message, &[("to", "Whoever takes the quotes over")]);
+                        return refused_on_list(&app, &user, (id, "to"), "No change", &why).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+                None => None,
+            };
             let saved =
                 app.store.update_user(&user.0.actor, id, UserPatch { role, active, ..UserPatch::default() }).await?;
-            Ok(Done::saved(id, saved.changed).back_to_list(&user.seal(&app)))
+            let done = match moved {
+                Some((to, moved)) => Done::LeftHandingOver {
+                    from: id,
+                    to,
+                    drafts: moved.drafts,
+                    owned: moved.owned,
+                    signed: moved.signed,
+                },
+                None => Done::saved(id, saved.changed),
+            };
+            Ok(done.back_to_list(&user.seal(&app)))
         }
         (role, active) => {
             let why: Vec<String> = [role.err(), active.err()].into_iter().flatten().collect();
@@ -730,6 +793,9 @@ struct DeactivatePage {
     owned: u64,
     signed: u64,
     drafts: Vec<DraftRow>,
+    /// Whom their drafts can go to as they are deactivated: active
+    /// salespeople but them.
+    sales: Vec<super::Signer>,
 }
 
 /// What deactivating someone does, before it is done: the button on the
@@ -747,10 +813,15 @@ async fn confirm_deactivate(
     }
     let OpenDrafts { owned, signed, .. } =
         app.store.open_quote_counts(Some(&[id])).await?.get(&id).copied().unwrap_or_default();
+    let sales = match owned + signed > 0 {
+        true => super::signers_by_name(&app).await?.into_iter().filter(|s| s.id != id).collect(),
+        false => Vec::new(),
+    };
     let page = DeactivatePage {
         layout: user.layout(format!("Deactivate {}", who.name)),
         csrf: user.csrf().to_owned(),
         drafts: if owned + signed > 0 { draft_rows(&app, id).await? } else { Vec::new() },
+        sales,
         id,
         name: who.name,
         email: who.email,
