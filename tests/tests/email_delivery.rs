@@ -1741,6 +1741,7 @@ both_backends! {
             "{text}"
         );
         assert!(!text.contains("Sean signs it") && !text.contains("must first acknowledge"), "{text}");
+        assert!(!text.contains("/notices/awaiting"), "nothing for Lukasz to acknowledge first: {text}");
         assert!(mail.html().contains("its signer, Sean, can no longer sign it (now in finance)"), "{}", mail.html());
         assert!(text.contains(&format!("/quotes/{}", id_of(&quote))), "{text}");
     }
@@ -1954,8 +1955,13 @@ both_backends! {
             ),
             "{text}"
         );
+        // The notices to acknowledge are one link away, as reminders have them.
+        let awaiting = format!("    {}/notices/awaiting", app.base);
+        let said = text.split_once("Read and acknowledge the price notices waiting for you, all on one page:");
+        assert!(said.is_some_and(|(_, after)| after.lines().nth(1) == Some(awaiting.as_str())), "{text}");
         let html = to_rita.html();
         assert!(html.contains("<th>Your part</th>") && html.contains("You own and sign it; you must first acknowledge 2 price notices</td>"), "{html}");
+        assert!(html.contains(&format!("<a href=\"{}/notices/awaiting\">Read and acknowledge", app.base)), "{html}");
         assert_eq!(pending(id_of(&signed_by_ana)).await, Some(2), "Rita's, as the gate counts them");
     }
 }

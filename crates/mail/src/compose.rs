@@ -602,6 +602,9 @@ struct HandoverLetter<'a> {
     by: &'a str,
     from: &'a str,
     quotes: &'a [HandedRow],
+    /// The page of the notices awaiting them, when a quote they sign waits
+    /// for one.
+    awaiting_url: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -1062,10 +1065,13 @@ impl Composer for TemplateComposer {
                 let letter = SignerHandedLetter { name: &to.name, by, from, taker, quotes: &rows };
                 composed(subject, &letter, &SignerHandedText { letter: &letter })
             }
-            Letter::QuotesHandedOver { to, by, from, quotes } => {
+            Letter::QuotesHandedOver { to, by, from, quotes, awaiting_url } => {
                 let rows = handed_rows(quotes);
                 let subject = format!("{by} has handed you the open quotes of {from}");
-                let letter = HandoverLetter { name: &to.name, by, from, quotes: &rows };
+                // The notices themselves, each with its button, are on one page.
+                let awaiting_url =
+                    rows.iter().any(|q| q.you_sign && q.to_acknowledge.is_some()).then_some(*awaiting_url);
+                let letter = HandoverLetter { name: &to.name, by, from, quotes: &rows, awaiting_url };
                 composed(subject, &letter, &HandoverText { letter: &letter })
             }
             Letter::Escalation { notice, to, pending, stranded, told_later, dashboard_url } => {

@@ -271,7 +271,8 @@ pub enum Letter<'a> {
     SignerNamed { to: &'a Recipient, by: &'a str, quote: &'a SignedQuote },
     /// An admin (`by`) hands someone's open drafts (`from`'s) to `to`: each
     /// with `to`'s part in it (owns, signs, or both) and who signs it.
-    QuotesHandedOver { to: &'a Recipient, by: &'a str, from: &'a str, quotes: &'a [HandedQuote] },
+    /// `awaiting_url` is the page of every notice awaiting `to`.
+    QuotesHandedOver { to: &'a Recipient, by: &'a str, from: &'a str, quotes: &'a [HandedQuote], awaiting_url: &'a str },
     /// Someone editing a quote (`by`) named another signer, `signer`, in
     /// place of `to`, who was told they signed it (`None`: `by` named
     /// themselves). Said as what happened then: another change may follow

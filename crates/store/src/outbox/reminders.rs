@@ -258,7 +258,7 @@ fn addressee(row: &outbox::ActiveModel) -> Option<Uuid> {
 }
 
 /// The page of every notice awaiting a salesperson, which reminders link to.
-fn awaiting_page(setup: &crate::MailSetup) -> String {
+pub(super) fn awaiting_page(setup: &crate::MailSetup) -> String {
     format!("{}/notices/awaiting", setup.base_url)
 }
 

@@ -418,7 +418,14 @@ impl Store {
             .collect();
         let to_whom = recipient(taker);
         let mut batch = Batch::new(&setup, now);
-        let letter = Letter::QuotesHandedOver { to: &to_whom, by: &admin.name, from: &leaver.name, quotes: &quotes };
+        let awaiting_url = super::reminders::awaiting_page(&setup);
+        let letter = Letter::QuotesHandedOver {
+            to: &to_whom,
+            by: &admin.name,
+            from: &leaver.name,
+            quotes: &quotes,
+            awaiting_url: &awaiting_url,
+        };
         let key = format!("{HANDED_OVER}{from}:{to}:{}", now.timestamp_micros());
         batch.push(SIGNER, key, &to_whom, &letter)?;
         // Someone who can still log in would find their quotes gone.
