@@ -190,8 +190,10 @@ both_backends! {
         let text = escalation[0].text();
         assert!(text.contains(&rita_user.email) && !text.contains(&sam_user.email), "{text}");
         assert!(!text.contains(&tom.email) && !text.contains(&lena.email), "only those holding up a quote: {text}");
-        assert!(text.contains("The quotes it holds up total 100,000.00 EUR."), "the value at stake: {text}");
-        assert!(text.contains("still not acknowledged by 1 salesperson, after every reminder"), "{text}");
+        // Worth, and moved by the notice, as its dashboard says it: 40 pumps, 250.00 EUR more each.
+        let stake = "Held up: 1 draft worth 100,000.00 EUR, +10,000.00 EUR on it while it is valid.";
+        assert!(text.contains(stake), "the value at stake: {text}");
+        assert!(text.contains("still not acknowledged by 1 salesperson whose drafts it holds up, after every reminder"), "{text}");
         // Remind now skips whoever was e-mailed lately: the last reminder has just gone.
         assert!(text.contains("Remind now e-mails them again from 10 minutes after it"), "{text}");
         assert!(escalation[0].html().contains("Rita"), "{}", escalation[0].html());
@@ -1191,7 +1193,7 @@ both_backends! {
         assert_eq!((escalations.len(), about(&sam.email), about(&rita.email)), (2, 1, 2), "{:?}", subjects(&escalations));
         assert!(escalations.iter().any(|m| m.text().contains("Rita (deactivated)")), "{:?}", subjects(&escalations));
         // Hers says she is one told later, not everyone still pending.
-        let later = "still not acknowledged by 1 salesperson told of it after its publication, on a schedule of their own";
+        let later = "still not acknowledged by 1 salesperson whose drafts it holds up, told of it after its publication, on a schedule of their own";
         let said: Vec<bool> = escalations.iter().map(|m| m.text().contains(later)).collect();
         assert_eq!(said, [false, true], "{:?}", escalations.iter().map(Received::text).collect::<Vec<_>>());
         // Her link acknowledges.

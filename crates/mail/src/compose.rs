@@ -725,7 +725,11 @@ struct EscalationHtml<'a> {
     unsigned: &'a [PersonRow],
     /// How many are still pending, in words: "1 salesperson", "3 salespeople".
     pending: &'a str,
-    at_stake: &'a [String],
+    /// What the drafts it holds up are worth, and what it does to them
+    /// ([`Stake::in_words`]).
+    at_stake: Option<String>,
+    /// Those past their validity ([`Stake::past_validity`]).
+    past_validity: Option<String>,
     /// How long after someone's last e-mail about the notice the
     /// dashboard's Remind now e-mails them again.
     again_minutes: i64,
@@ -743,23 +747,71 @@ struct EscalationText<'a> {
     unsigned: &'a [PersonRow],
     /// How many are still pending, in words: "1 salesperson", "3 salespeople".
     pending: &'a str,
-    at_stake: &'a [String],
+    /// What the drafts it holds up are worth, and what it does to them
+    /// ([`Stake::in_words`]).
+    at_stake: Option<String>,
+    /// Those past their validity ([`Stake::past_validity`]).
+    past_validity: Option<String>,
     /// How long after someone's last e-mail about the notice the
     /// dashboard's Remind now e-mails them again.
     again_minutes: i64,
 }
 
-/// The total of the blocked quotes, per currency (money in different
-/// currencies is never added up); a quote whose validity ended waits for
-/// its owner first, so it is not counted.
-/// A sum too large for an amount (absurd quantities of absurd prices) is
-/// said to be more than the largest one.
-fn value_at_stake(pending: &[PendingPerson]) -> Vec<String> {
-    let mut sums: std::collections::BTreeMap<&str, i128> = std::collections::BTreeMap::new();
-    for q in pending.iter().flat_map(|p| &p.quotes).filter(|q| q.expired_on.is_none()) {
-        *sums.entry(q.currency.as_str()).or_default() += i128::from(q.total_minor);
+/// The drafts a notice holds up, summed by currency (wide: no sum wraps or
+/// stops at the largest amount): what they are worth, and what the notice
+/// changes their totals by while they are valid. A draft whose validity has
+/// ended waits for its owner first: counted apart. The notice's dashboard
+/// and its escalation's e-mail say it so.
+#[derive(Default)]
+pub struct Stake {
+    by_currency: std::collections::BTreeMap<String, (usize, i128, i128)>,
+    expired: usize,
+}
+
+impl Stake {
+    pub fn add(&mut self, quote: &BlockedQuote) {
+        if quote.expired_on.is_some() {
+            self.expired += 1;
+            return;
+        }
+        let (drafts, worth, change) = self.by_currency.entry(quote.currency.clone()).or_default();
+        *drafts += 1;
+        *worth += i128::from(quote.total_minor);
+        *change += i128::from(quote.delta_minor);
     }
-    sums.into_iter().map(|(currency, sum)| money_summed(currency, sum)).collect()
+
+    /// "3 drafts worth 65,980.00 EUR, +4,560.00 EUR on them while they are
+    /// valid; 1 draft worth 5,000.00 USD, no change while it is valid", or
+    /// nothing for none.
+    pub fn in_words(&self) -> Option<String> {
+        let said: Vec<String> = self
+            .by_currency
+            .iter()
+            .map(|(currency, (drafts, worth, change))| {
+                let (them, are) = if *drafts == 1 { ("it", "it is") } else { ("them", "they are") };
+                let change = match change {
+                    0 => format!("no change while {are} valid"),
+                    change => format!("{} on {them} while {are} valid", signed_money_summed(currency, *change)),
+                };
+                let drafts = if *drafts == 1 { "1 draft".to_owned() } else { format!("{drafts} drafts") };
+                format!("{drafts} worth {}, {change}", money_summed(currency, *worth))
+            })
+            .collect();
+        (!said.is_empty()).then(|| said.join("; "))
+    }
+
+    /// The drafts held up past their validity, in a sentence, if any.
+    pub fn past_validity(&self) -> Option<String> {
+        match self.expired {
+            0 => None,
+            1 => {
+                Some("1 draft it holds up is past its validity and not counted: its owner must extend it first.".into())
+            }
+            n => Some(format!(
+                "{n} drafts it holds up are past their validity and not counted: their owners must extend them first."
+            )),
+        }
+    }
 }
 
 impl Composer for TemplateComposer {
@@ -1088,16 +1140,18 @@ impl Composer for TemplateComposer {
                 let (people, unsigned) = (rows(pending), rows(stranded));
                 // What the notice's dashboard totals: the quotes of those
                 // pending, and of those who can no longer sign.
-                let at_stake = value_at_stake(&[*pending, *stranded].concat());
+                let mut stake = Stake::default();
+                pending.iter().chain(stranded.iter()).flat_map(|p| &p.quotes).for_each(|q| stake.add(q));
                 let published_at = self.calendar.stamp(notice.published_at, false);
                 let subject = format!("Escalation: {} still pending for \"{}\"", pending.len(), notice.title);
+                // Those reminded: whose open drafts it holds up.
                 let mut pending_count = if pending.len() == 1 {
-                    "1 salesperson".to_owned()
+                    "1 salesperson whose drafts it holds up".to_owned()
                 } else {
-                    format!("{} salespeople", pending.len())
+                    format!("{} salespeople whose drafts it holds up", pending.len())
                 };
                 if *told_later {
-                    pending_count.push_str(" told of it after its publication, on a schedule of their own");
+                    pending_count.push_str(", told of it after its publication, on a schedule of their own");
                 }
                 let again_minutes = pricegate_store::REMIND_NOW_AGAIN_AFTER_MINUTES;
                 let html = EscalationHtml {
@@ -1108,7 +1162,8 @@ impl Composer for TemplateComposer {
                     people: &people,
                     unsigned: &unsigned,
                     pending: &pending_count,
-                    at_stake: &at_stake,
+                    at_stake: stake.in_words(),
+                    past_validity: stake.past_validity(),
                     again_minutes,
                 };
                 let text = EscalationText {
@@ -1119,7 +1174,8 @@ impl Composer for TemplateComposer {
                     people: &people,
                     unsigned: &unsigned,
                     pending: &pending_count,
-                    at_stake: &at_stake,
+                    at_stake: stake.in_words(),
+                    past_validity: stake.past_validity(),
                     again_minutes,
                 };
                 composed(subject, &html, &text)
@@ -1229,20 +1285,53 @@ mod tests {
         }
     }
 
+    fn held_up(currency: &str, total_minor: i64, delta_minor: i64, expired: bool) -> BlockedQuote {
+        let valid_until = chrono::NaiveDate::from_ymd_opt(2026, 12, 9).expect("a date");
+        BlockedQuote {
+            currency: currency.into(),
+            total_minor,
+            delta_minor,
+            valid_until,
+            expired_on: expired.then_some(valid_until),
+            ..quote(0, None)
+        }
+    }
+
     #[test]
-    fn the_value_at_stake_is_summed_per_currency_and_never_wraps_or_saturates_silently() {
-        let person = |totals: &[i64]| PendingPerson {
-            name: "Sam".into(),
-            email: "sam@pricegate.test".into(),
-            quotes: totals.iter().map(|&t| BlockedQuote { total_minor: t, ..quote(0, None) }).collect(),
-        };
-        assert_eq!(value_at_stake(&[person(&[250_000, 100]), person(&[50])]), ["2,501.50 EUR"]);
-        let huge = 2_000_000_000_000_000_000_i64;
+    fn the_stake_sums_wide_by_currency_and_leaves_drafts_past_their_validity_out() {
+        let mut stake = Stake::default();
+        for q in [
+            held_up("EUR", 10_000, 1_000, false),
+            held_up("EUR", 6_000, 600, false),
+            held_up("EUR", 7_000, 700, true),
+            held_up("USD", 5_000, 0, false),
+        ] {
+            stake.add(&q);
+        }
         assert_eq!(
-            value_at_stake(&[person(&[huge; 5])]),
-            ["more than 92,233,720,368,547,758.07 EUR"],
-            "five quotes of 20,000,000,000,000,000.00 EUR"
+            stake.in_words().as_deref(),
+            Some(
+                "2 drafts worth 160.00 EUR, +16.00 EUR on them while they are valid; 1 draft worth 50.00 USD, no change while it is valid"
+            )
         );
+        assert_eq!(
+            stake.past_validity().as_deref(),
+            Some("1 draft it holds up is past its validity and not counted: its owner must extend it first.")
+        );
+
+        let mut huge = Stake::default();
+        for _ in 0..2 {
+            huge.add(&held_up("EUR", i64::MAX, i64::MIN + 1, false));
+        }
+        assert_eq!(
+            huge.in_words().as_deref(),
+            Some(
+                "2 drafts worth more than 92,233,720,368,547,758.07 EUR, a fall of more than \
+                 92,233,720,368,547,758.07 EUR on them while they are valid"
+            ),
+            "never wrapped, nor stopped at the largest amount as if it were the sum"
+        );
+        assert_eq!(huge.past_validity(), None);
     }
 
     #[test]

@@ -512,68 +512,10 @@ struct DashboardPage {
     /// How long after someone was mailed about it "Remind now" leaves them out.
     again_after_minutes: i64,
     /// What the drafts held up are worth and what the notice does to them,
-    /// in words ([`Stake::in_words`]).
+    /// in words ([`pricegate_mail::compose::Stake::in_words`]).
     at_stake: Option<String>,
-    /// Those past their validity, in a sentence ([`Stake::past_validity`]).
+    /// Those past their validity, in a sentence ([`pricegate_mail::compose::Stake::past_validity`]).
     past_validity: Option<String>,
-}
-
-/// The drafts a notice holds up, summed by currency (wide: no sum wraps or
-/// stops at the largest amount): what they are worth, and what the notice
-/// changes their totals by while they are valid. A draft whose validity has
-/// ended waits for its owner first: counted apart, as the escalation's
-/// e-mail leaves it out of its sum.
-#[derive(Default)]
-struct Stake {
-    by_currency: std::collections::BTreeMap<String, (usize, i128, i128)>,
-    expired: usize,
-}
-
-impl Stake {
-    fn add(&mut self, quote: &pricegate_store::BlockedQuote) {
-        if quote.expired_on.is_some() {
-            self.expired += 1;
-            return;
-        }
-        let (drafts, worth, change) = self.by_currency.entry(quote.currency.clone()).or_default();
-        *drafts += 1;
-        *worth += i128::from(quote.total_minor);
-        *change += i128::from(quote.delta_minor);
-    }
-
-    /// "3 drafts worth 65,980.00 EUR, +4,560.00 EUR on them while they are
-    /// valid; 1 draft worth 5,000.00 USD, no change while it is valid", or
-    /// nothing for none.
-    fn in_words(&self) -> Option<String> {
-        use pricegate_mail::compose::{money_summed, signed_money_summed};
-        let said: Vec<String> = self
-            .by_currency
-            .iter()
-            .map(|(currency, (drafts, worth, change))| {
-                let (them, are) = if *drafts == 1 { ("it", "it is") } else { ("them", "they are") };
-                let change = match change {
-                    0 => format!("no change while {are} valid"),
-                    change => format!("{} on {them} while {are} valid", signed_money_summed(currency, *change)),
-                };
-                let drafts = if *drafts == 1 { "1 draft".to_owned() } else { format!("{drafts} drafts") };
-                format!("{drafts} worth {}, {change}", money_summed(currency, *worth))
-            })
-            .collect();
-        (!said.is_empty()).then(|| said.join("; "))
-    }
-
-    /// The drafts held up past their validity, in a sentence, if any.
-    fn past_validity(&self) -> Option<String> {
-        match self.expired {
-            0 => None,
-            1 => {
-                Some("1 draft it holds up is past its validity and not counted: its owner must extend it first.".into())
-            }
-            n => Some(format!(
-                "{n} drafts it holds up are past their validity and not counted: their owners must extend them first."
-            )),
-        }
-    }
 }
 
 /// What finance just did to a published notice, carried across the redirect
@@ -744,7 +686,7 @@ async fn dashboard(
     let effects = app.store.notice_effects(id, signers).await?;
     // Summed over every draft it holds up, as the escalation's e-mail sums
     // them: those with nobody to sign, listed apart, too.
-    let mut at_stake = Stake::default();
+    let mut at_stake = pricegate_mail::compose::Stake::default();
     for q in held_up {
         let total = effects.get(&q.id).map(|e| pricegate_mail::compose::money(&e.currency, e.total_minor));
         let effect = effects.get(&q.id).map(|e| {
@@ -929,61 +871,6 @@ fn reminded_sentence(queued: usize, left_out: usize, again: Option<String>) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn held_up(currency: &str, total_minor: i64, delta_minor: i64, expired: bool) -> pricegate_store::BlockedQuote {
-        let valid_until = chrono::NaiveDate::from_ymd_opt(2026, 12, 9).expect("a date");
-        pricegate_store::BlockedQuote {
-            id: Uuid::new_v4(),
-            url: String::new(),
-            customer_name: "Greta Berg".into(),
-            customer_company: String::new(),
-            currency: currency.into(),
-            total_minor,
-            delta_minor,
-            delta_after_minor: 0,
-            valid_until,
-            expired_on: expired.then_some(valid_until),
-            overtaken: vec![],
-            approved: vec![],
-        }
-    }
-
-    #[test]
-    fn the_stake_sums_wide_by_currency_and_leaves_drafts_past_their_validity_out() {
-        let mut stake = Stake::default();
-        for q in [
-            held_up("EUR", 10_000, 1_000, false),
-            held_up("EUR", 6_000, 600, false),
-            held_up("EUR", 7_000, 700, true),
-            held_up("USD", 5_000, 0, false),
-        ] {
-            stake.add(&q);
-        }
-        assert_eq!(
-            stake.in_words().as_deref(),
-            Some(
-                "2 drafts worth 160.00 EUR, +16.00 EUR on them while they are valid; 1 draft worth 50.00 USD, no change while it is valid"
-            )
-        );
-        assert_eq!(
-            stake.past_validity().as_deref(),
-            Some("1 draft it holds up is past its validity and not counted: its owner must extend it first.")
-        );
-
-        let mut huge = Stake::default();
-        for _ in 0..2 {
-            huge.add(&held_up("EUR", i64::MAX, i64::MIN + 1, false));
-        }
-        assert_eq!(
-            huge.in_words().as_deref(),
-            Some(
-                "2 drafts worth more than 92,233,720,368,547,758.07 EUR, a fall of more than \
-                 92,233,720,368,547,758.07 EUR on them while they are valid"
-            ),
-            "never wrapped, nor stopped at the largest amount as if it were the sum"
-        );
-        assert_eq!(huge.past_validity(), None);
-    }
 
     #[test]
     fn a_share_rounds_to_the_nearest_percent_but_never_to_all_or_none() {
