@@ -1114,9 +1114,11 @@ async fn pass_time(app: &pricegate_tests::TestApp, notice: &str, user: Option<uu
     }
     for row in mail.all(db).await.unwrap() {
         let (created_at, reminders_from) = (row.created_at - by, row.reminders_from.map(|t| t - by));
+        let sent_at = row.sent_at.map(|t| t - by);
         let mut row: outbox::ActiveModel = row.into();
         row.created_at = sea_orm::Set(created_at);
         row.reminders_from = sea_orm::Set(reminders_from);
+        row.sent_at = sea_orm::Set(sent_at);
         row.update(db).await.unwrap();
     }
 }
@@ -1177,6 +1179,8 @@ both_backends! {
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing at once");
         pass_time(&app, &nid, Some(rita.id), HOUR + HOUR / 2).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her first reminder");
+        // It goes; an hour later, her second (the step counts from its sending).
+        until_nothing_pending(&admin).await;
         pass_time(&app, &nid, Some(rita.id), HOUR).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her second reminder");
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her escalation");
@@ -1259,6 +1263,8 @@ both_backends! {
         // Her own: an hour and a half on, her first; an hour later her second, then her escalation.
         pass_time(&app, &nid, Some(nina.id), HOUR + HOUR / 2).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her first reminder");
+        // It goes; the step to her second counts from its sending.
+        until_nothing_pending(&admin).await;
         pass_time(&app, &nid, Some(nina.id), HOUR).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her second reminder");
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her escalation");
@@ -1330,6 +1336,8 @@ both_backends! {
         pass_time(&app, &nid, Some(nina.id), HOUR + HOUR / 2).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her first reminder");
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "once");
+        // It goes; the step to her second counts from its sending.
+        until_nothing_pending(&admin).await;
         pass_time(&app, &nid, Some(nina.id), HOUR).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her second reminder");
         // Then the escalation, naming her alone.
@@ -1450,10 +1458,11 @@ async fn due_now(app: &pricegate_tests::TestApp, email: &str) {
 
 both_backends! {
     /// After an SMTP outage that outlasted a notice's first reminder, the
-    /// salesperson gets the notice before the reminder: a reminder waits,
-    /// counting no attempt, while an earlier e-mail to the same person about
-    /// the same notice is unsent; someone whose notice went out is reminded
-    /// as usual.
+    /// salesperson gets the notice, and the reminder at least half a step of
+    /// the schedule after it, not on its heels: no reminder is queued while
+    /// an earlier e-mail to the same person about the same notice is unsent,
+    /// nor, when that went after the reminder fell due, sooner than that
+    /// after its sending. Someone whose notice went out is reminded as usual.
     async fn a_reminder_waits_for_the_notice_it_reminds_of(backend: Backend) {
         let (_sink, app, finance, sam) = mail_by_hand(backend).await;
         let (rita_session, rita) = app.user(Role::Sales, "Rita").await;
@@ -1483,39 +1492,33 @@ both_backends! {
             }
         }
 
-        // The first reminder falls due for both: Rita's goes; Sam's waits
-        // until his notice's next attempt, and counts no attempt.
+        // The first reminder falls due for both: Rita's is queued and goes;
+        // Sam's is not queued behind his unsent notice.
         pass_time(&app, &nid, None, HOUR + Duration::from_secs(600)).await;
-        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 2);
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "Rita's alone");
         let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
         assert_eq!(addressees(&claimed), vec![rita.email.clone()]);
         assert_eq!(claimed[0].kind, "reminder");
-        let [notice, reminder] = rows_to(sam.email.clone()).await.try_into().expect("two e-mails to Sam");
-        assert_eq!((notice.kind.as_str(), reminder.kind.as_str()), ("publication", "reminder"));
-        assert_eq!((reminder.state.as_str(), reminder.attempts), ("pending", 0), "{reminder:?}");
-        assert!(reminder.next_attempt_at > notice.next_attempt_at, "{reminder:?} behind {notice:?}");
-        assert_eq!(reminder.last_error.as_deref(), Some(pricegate_store::WAITING_BEHIND), "the outbox says why");
+        assert_eq!(app.store.mark_mail_sent(&[(claimed[0].id, claimed[0].attempts)]).await.unwrap(), 1);
+        let [notice] = rows_to(sam.email.clone()).await.try_into().expect("Sam's notice alone");
+        assert_eq!((notice.kind.as_str(), notice.state.as_str()), ("publication", "pending"), "{notice:?}");
 
-        // Both due (the SMTP server is back): the notice goes first, and the
-        // reminder waits a few seconds behind it.
+        // The SMTP server is back: the notice goes, and no reminder follows on its heels.
         due_now(&app, &sam.email).await;
         let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
         assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![notice.id], "the notice alone");
-        let waiting = rows_to(sam.email.clone()).await.pop().expect("the reminder");
-        assert!(waiting.next_attempt_at > chrono::Utc::now() + chrono::Duration::seconds(5), "{waiting:?}");
-        assert_eq!(waiting.attempts, 0);
+        assert_eq!(app.store.mark_mail_sent(&[(notice.id, claimed[0].attempts)]).await.unwrap(), 1);
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "not on the notice's heels");
+        pass_time(&app, &nid, None, HOUR / 2 - Duration::from_secs(60)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nor within half an hour of it");
+        assert_eq!(rows_to(sam.email.clone()).await.len(), 1);
 
-        // The notice has gone: the reminder goes next, without waiting out its time.
-        assert_eq!(app.store.mark_mail_sent(&[(claimed[0].id, claimed[0].attempts)]).await.unwrap(), 1);
-        let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
-        assert_eq!(claimed.iter().map(|r| (r.id, r.attempts)).collect::<Vec<_>>(), vec![(reminder.id, 1)]);
-        let leased = rows_to(sam.email.clone()).await.pop().expect("the reminder");
-        assert_eq!(leased.last_error, None, "claimed, it is no longer waiting");
-        // Another message sent now does not bring forward a reminder under a lease.
-        assert_eq!(app.store.mark_mail_sent(&[(notice.id, claimed[0].attempts)]).await.unwrap(), 0);
-        let still = rows_to(sam.email.clone()).await.pop().expect("the reminder");
-        assert_eq!(still.next_attempt_at, leased.next_attempt_at, "its lease stands");
-        assert!(app.store.claim_due_mail(10, lease).await.unwrap().is_empty(), "nobody else takes it");
+        // Half the step to it after the notice went, the first reminder.
+        pass_time(&app, &nid, None, Duration::from_secs(120)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "Sam's first reminder");
+        let [_, reminder] = rows_to(sam.email.clone()).await.try_into().expect("the notice, then the reminder");
+        assert_eq!(reminder.kind, "reminder");
+        assert!(reminder.subject.starts_with("Reminder 1 of 2"), "{}", reminder.subject);
     }
 }
 

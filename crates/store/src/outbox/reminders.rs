@@ -182,6 +182,46 @@ async fn last_mailed_since(
     latest_mail_about(conn, notice_id, outbox::Column::CreatedAt.gte(since), counted).await
 }
 
+/// Who has a publication or reminder e-mail about `notice_id` not sent
+/// yet: one range of the outbox's index of pending rows by subject.
+async fn unsent_to(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<HashSet<Uuid>, StoreError> {
+    let rows: Vec<Option<Uuid>> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::UserId)
+        .filter(outbox::Column::NoticeId.eq(notice_id))
+        .filter(outbox::Column::State.eq(PENDING))
+        .filter(outbox::Column::Kind.is_in([REMINDER, PUBLICATION]))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().flatten().collect())
+}
+
+/// When each of `people` was last sent a publication or reminder e-mail
+/// about `notice_id`.
+async fn last_sent_to(
+    conn: &impl ConnectionTrait,
+    notice_id: Uuid,
+    people: &[Uuid],
+) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
+    let mut rows = Vec::new();
+    for chunk in people.chunks(crate::db::IN_LIST_CHUNK) {
+        let sent: Vec<(Option<Uuid>, Option<DateTime<Utc>>)> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::UserId)
+            .column(outbox::Column::SentAt)
+            .filter(outbox::Column::NoticeId.eq(notice_id))
+            .filter(outbox::Column::Kind.is_in([REMINDER, PUBLICATION]))
+            .filter(outbox::Column::State.eq(SENT))
+            .filter(outbox::Column::UserId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        rows.extend(sent.into_iter().filter_map(|(person, at)| Some((person, at?))));
+    }
+    Ok(super::latest_per_person(rows))
+}
+
 /// Each person's latest publication or reminder e-mail about `notice_id`
 /// among those `when` and `counted` choose: one range of the outbox's
 /// (notice, kind, created_at) index a kind.
@@ -351,7 +391,31 @@ impl Store {
             // under the new schedule still goes, and none goes twice.
             let mailed = last_mailed_since(&self.db, notice.id, since).await?;
             let is_missing = |c: &Chase<'_>| mailed.get(&c.user.id).is_none_or(|at| *at < c.due_at);
-            let missing: Vec<&Chase<'_>> = chased.iter().filter(|c| is_missing(c)).collect();
+            // A reminder waits for the e-mail before it: none is queued
+            // behind one about the notice not sent yet (the SMTP server down:
+            // it would arrive on its heels), and one that went only after
+            // this reminder fell due (the notice itself, after an outage) is
+            // followed no sooner than half the schedule's step to it.
+            // A round is escalated only once its last reminders are queued,
+            // so not while one waits so.
+            let unsent = unsent_to(&self.db, notice.id).await?;
+            let owed: Vec<Uuid> =
+                chased.iter().filter(|c| is_missing(c) && !unsent.contains(&c.user.id)).map(|c| c.user.id).collect();
+            let sent = match owed.is_empty() {
+                true => HashMap::new(),
+                false => last_sent_to(&self.db, notice.id, &owed).await?,
+            };
+            let step = |due: usize| {
+                let before = due.checked_sub(2).map_or(std::time::Duration::ZERO, |i| schedule[i]);
+                to_chrono(&schedule[due - 1].saturating_sub(before))
+            };
+            let in_step = |c: &Chase<'_>| {
+                sent.get(&c.user.id).is_none_or(|at| {
+                    *at <= c.due_at || at.checked_add_signed(step(c.due) / 2).is_none_or(|next| next <= now)
+                })
+            };
+            let missing: Vec<&Chase<'_>> =
+                chased.iter().filter(|c| is_missing(c) && !unsent.contains(&c.user.id) && in_step(c)).collect();
             // A round is escalated once every one of its people still
             // pending has had the last reminder.
             let mut rounds: BTreeMap<Round, (bool, Vec<&users::Model>)> = BTreeMap::new();
