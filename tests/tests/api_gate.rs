@@ -705,14 +705,26 @@ async fn a_price_ahead_a_correction_replaced_for_its_day_counts_nothing(backend:
         }
     };
     let today_first = pump("Pumps from today", 1_200).await;
-    pump("Pumps from today, corrected", 1_300).await;
+    let today_second = pump("Pumps from today, corrected", 1_300).await;
+    pump("Pumps from today, again", 1_400).await;
+    let row = |html: &str| {
+        html.split("<strong>PUMP-1</strong>").nth(1).and_then(|r| r.split("</tr>").next()).unwrap_or_default().to_owned()
+    };
+    // The first was ended by the second, the one published after it; the
+    // last sets the price in force.
     let html = page_as(&app.base, &sara_user.email, &format!("/notices/{today_first}")).await;
-    let pump_row = html.split("<strong>PUMP-1</strong>").nth(1).and_then(|r| r.split("</tr>").next()).unwrap_or_default();
     assert!(
-        pump_row.contains(&format!(
+        row(&html).contains(&format!(
             "{today}, on publication<br><strong class=\"replaced\">In force until “Pumps from today, corrected” was \
-             published, which sets 13.00 EUR from the same day instead.</strong>"
+             published; “Pumps from today, again”, published since, sets 14.00 EUR from the same day instead.</strong>"
         )),
+        "{html}"
+    );
+    let html = page_as(&app.base, &sara_user.email, &format!("/notices/{today_second}")).await;
+    assert!(
+        row(&html).contains(
+            "In force until “Pumps from today, again” was published, which sets 14.00 EUR from the same day instead."
+        ),
         "{html}"
     );
 }}

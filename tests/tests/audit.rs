@@ -734,7 +734,11 @@ both_backends! {
         let within = |since: String, until: String| {
             let finance = &finance;
             let path = format!("/api/v1/audit?actor={}&since={since}&until={until}", sam.id);
-            async move { finance.get(&path).await.body.as_array().map_or(0, Vec::len) }
+            async move {
+                let r = finance.get(&path).await;
+                assert_eq!(r.status, 200, "{path}: {}", r.text);
+                r.body.as_array().map_or(0, Vec::len)
+            }
         };
         let (hour_ago, in_an_hour) = (Utc::now() - Duration::hours(1), Utc::now() + Duration::hours(1));
         let rfc = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

@@ -344,10 +344,16 @@ async fn after_a_full_disk_on_sqlite_everything_works_again_once_there_is_room()
     let statement = |sql: String| sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql);
     let row = conn.query_one_raw(statement("PRAGMA page_count".into())).await.unwrap().expect("a page count");
     let pages: i64 = row.try_get_by_index(0).unwrap();
-    // On each of the pool's connections (the limit is a connection's own).
+    // On each of the pool's two connections (the limit is a connection's
+    // own): both held at once, so that neither is left out.
     let limit = |pages: i64| async move {
-        for _ in 0..4 {
-            conn.execute_raw(statement(format!("PRAGMA max_page_count = {pages}"))).await.unwrap();
+        use sea_orm::TransactionTrait;
+        let held = [conn.begin().await.unwrap(), conn.begin().await.unwrap()];
+        for txn in &held {
+            txn.execute_raw(statement(format!("PRAGMA max_page_count = {pages}"))).await.unwrap();
+        }
+        for txn in held {
+            txn.commit().await.unwrap();
         }
     };
     limit(pages + 3).await;

@@ -96,12 +96,16 @@ impl From<&PriceChangeView> for ChangeRow {
                 .as_ref()
                 .map(|r| {
                     let (title, price) = (&r.title, money(&c.currency, r.unit_price_minor));
-                    match r.was_in_force {
-                        true => format!(
+                    match (r.was_in_force, &r.ended_by) {
+                        (true, None) => format!(
                             "In force until \u{201c}{title}\u{201d} was published, which sets {price} from the same \
                              day instead."
                         ),
-                        false => format!(
+                        (true, Some(first)) => format!(
+                            "In force until \u{201c}{first}\u{201d} was published; \u{201c}{title}\u{201d}, published \
+                             since, sets {price} from the same day instead."
+                        ),
+                        (false, _) => format!(
                             "Never in force: \u{201c}{title}\u{201d}, published since, sets {price} from the same day \
                              instead."
                         ),
@@ -1220,6 +1224,7 @@ mod tests {
             title: "Correction: valves".into(),
             unit_price_minor: 10_200,
             was_in_force: false,
+            ended_by: None,
         };
         let notice = NoticeContent {
             id: uuid::Uuid::nil(),

@@ -165,6 +165,9 @@ pub struct ReplacedBy {
     /// which was then in force until that publication; `false` when it was
     /// replaced before its day began, and so never in force.
     pub was_in_force: bool,
+    /// The notice whose publication ended it, when that is not this one
+    /// (several priced the product again since): by its title.
+    pub ended_by: Option<String>,
 }
 
 impl From<&PriceChangeView> for pricegate_domain::PriceChange {

@@ -449,19 +449,21 @@ async fn fill_replaced_by(
         let Some(own_seq) = as_of.seq() else { continue };
         for change in changes.iter_mut() {
             let key = (change.sku.clone(), change.effective_on);
-            let last = later
-                .get(&key)
-                .into_iter()
-                .flatten()
-                .filter(|(seq, ..)| *seq > own_seq)
-                .max_by_key(|(seq, position, ..)| (*seq, *position));
-            // This price took force at the start of its day, or on its own
-            // publication if later, which was before that one's.
+            let since = || later.get(&key).into_iter().flatten().filter(|(seq, ..)| *seq > own_seq);
+            let last = since().max_by_key(|(seq, position, ..)| (*seq, *position));
+            // The first published since ended this price: it had taken force
+            // if that came after its day began (it took force then, or on its
+            // own publication if later, which was before that one's).
+            let first = since().min_by_key(|(seq, position, ..)| (*seq, *position));
             let day_began = calendar.start_of(change.effective_on);
-            change.replaced_by = last.map(|(_, _, price, title, published_at)| ReplacedBy {
+            let was_in_force = first.is_some_and(|(.., at)| at.is_some_and(|at| at > day_began));
+            change.replaced_by = last.map(|(seq, _, price, title, _)| ReplacedBy {
                 title: title.clone(),
                 unit_price_minor: *price,
-                was_in_force: published_at.is_some_and(|at| at > day_began),
+                was_in_force,
+                ended_by: first
+                    .filter(|(first_seq, ..)| was_in_force && first_seq != seq)
+                    .map(|(_, _, _, title, _)| title.clone()),
             });
         }
     }

@@ -116,7 +116,7 @@ async fn find_waiting(
 
 /// `state = 'pending'` with the value in the statement's text, as the
 /// partial index `outbox_pending_by_subject` is written.
-fn pending_literally() -> Expr {
+pub(super) fn pending_literally() -> Expr {
     Expr::col(outbox::Column::State).eq(Expr::cust(format!("'{PENDING}'")))
 }
 

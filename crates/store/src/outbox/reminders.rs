@@ -189,7 +189,7 @@ async fn unsent_to(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<HashS
         .select_only()
         .column(outbox::Column::UserId)
         .filter(outbox::Column::NoticeId.eq(notice_id))
-        .filter(outbox::Column::State.eq(PENDING))
+        .filter(super::delivery::pending_literally())
         .filter(outbox::Column::Kind.is_in([REMINDER, PUBLICATION]))
         .into_tuple()
         .all(conn)
@@ -197,29 +197,35 @@ async fn unsent_to(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<HashS
     Ok(rows.into_iter().flatten().collect())
 }
 
-/// When each of `people` was last sent a publication or reminder e-mail
-/// about `notice_id`.
-async fn last_sent_to(
+/// How long an e-mail may take from being queued to being sent and still
+/// count as sent on time: longer, it was held up (the SMTP server down).
+const HELD_UP_AFTER: chrono::Duration = chrono::Duration::minutes(1);
+
+/// When each person was last sent a publication or reminder e-mail about
+/// `notice_id` that was held up on its way ([`HELD_UP_AFTER`]), among those
+/// sent after `since`.
+async fn sent_held_up(
     conn: &impl ConnectionTrait,
     notice_id: Uuid,
-    people: &[Uuid],
+    since: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
-    let mut rows = Vec::new();
-    for chunk in people.chunks(crate::db::IN_LIST_CHUNK) {
-        let sent: Vec<(Option<Uuid>, Option<DateTime<Utc>>)> = outbox::Entity::find()
-            .select_only()
-            .column(outbox::Column::UserId)
-            .column(outbox::Column::SentAt)
-            .filter(outbox::Column::NoticeId.eq(notice_id))
-            .filter(outbox::Column::Kind.is_in([REMINDER, PUBLICATION]))
-            .filter(outbox::Column::State.eq(SENT))
-            .filter(outbox::Column::UserId.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(conn)
-            .await?;
-        rows.extend(sent.into_iter().filter_map(|(person, at)| Some((person, at?))));
-    }
-    Ok(super::latest_per_person(rows))
+    let rows: Vec<(Option<Uuid>, DateTime<Utc>, Option<DateTime<Utc>>)> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::UserId)
+        .column(outbox::Column::CreatedAt)
+        .column(outbox::Column::SentAt)
+        .filter(outbox::Column::NoticeId.eq(notice_id))
+        .filter(outbox::Column::Kind.is_in([REMINDER, PUBLICATION]))
+        .filter(outbox::Column::State.eq(SENT))
+        .filter(outbox::Column::SentAt.gt(since))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let held_up = rows.into_iter().filter_map(|(person, queued, sent)| {
+        let sent = sent?;
+        (sent.signed_duration_since(queued) > HELD_UP_AFTER).then_some((person, sent))
+    });
+    Ok(super::latest_per_person(held_up))
 }
 
 /// Each person's latest publication or reminder e-mail about `notice_id`
@@ -391,31 +397,34 @@ impl Store {
             // under the new schedule still goes, and none goes twice.
             let mailed = last_mailed_since(&self.db, notice.id, since).await?;
             let is_missing = |c: &Chase<'_>| mailed.get(&c.user.id).is_none_or(|at| *at < c.due_at);
-            // A reminder waits for the e-mail before it: none is queued
-            // behind one about the notice not sent yet (the SMTP server down:
-            // it would arrive on its heels), and one that went only after
-            // this reminder fell due (the notice itself, after an outage) is
-            // followed no sooner than half the schedule's step to it.
-            // A round is escalated only once its last reminders are queued,
-            // so not while one waits so.
-            let unsent = unsent_to(&self.db, notice.id).await?;
-            let owed: Vec<Uuid> =
-                chased.iter().filter(|c| is_missing(c) && !unsent.contains(&c.user.id)).map(|c| c.user.id).collect();
-            let sent = match owed.is_empty() {
-                true => HashMap::new(),
-                false => last_sent_to(&self.db, notice.id, &owed).await?,
-            };
+            // A reminder waits for the e-mail before it, for at most a step
+            // of the schedule past its time (someone whose mail keeps being
+            // refused is reminded, and escalated, in the end): none is
+            // queued behind one about the notice not sent yet (the SMTP
+            // server down: it would arrive on its heels), nor sooner than
+            // half the schedule's step to it after one that was held up on
+            // its way (sent over a minute after it was queued: the notice
+            // itself, after an outage).
             let step = |due: usize| {
                 let before = due.checked_sub(2).map_or(std::time::Duration::ZERO, |i| schedule[i]);
                 to_chrono(&schedule[due - 1].saturating_sub(before))
             };
-            let in_step = |c: &Chase<'_>| {
-                sent.get(&c.user.id).is_none_or(|at| {
-                    *at <= c.due_at || at.checked_add_signed(step(c.due) / 2).is_none_or(|next| next <= now)
-                })
+            let may_wait = |c: &Chase<'_>| c.due_at.checked_add_signed(step(c.due)).is_some_and(|end| now < end);
+            let (unsent, held_up) = match chased.iter().any(|c| is_missing(c) && may_wait(c)) {
+                false => (HashSet::new(), HashMap::new()),
+                true => {
+                    let recent = now.checked_sub_signed(last / 2).unwrap_or(DateTime::<Utc>::MIN_UTC);
+                    (unsent_to(&self.db, notice.id).await?, sent_held_up(&self.db, notice.id, recent).await?)
+                }
             };
-            let missing: Vec<&Chase<'_>> =
-                chased.iter().filter(|c| is_missing(c) && !unsent.contains(&c.user.id) && in_step(c)).collect();
+            let waits = |c: &Chase<'_>| {
+                may_wait(c)
+                    && (unsent.contains(&c.user.id)
+                        || held_up
+                            .get(&c.user.id)
+                            .is_some_and(|at| at.checked_add_signed(step(c.due) / 2).is_none_or(|next| now < next)))
+            };
+            let missing: Vec<&Chase<'_>> = chased.iter().filter(|c| is_missing(c) && !waits(c)).collect();
             // A round is escalated once every one of its people still
             // pending has had the last reminder.
             let mut rounds: BTreeMap<Round, (bool, Vec<&users::Model>)> = BTreeMap::new();

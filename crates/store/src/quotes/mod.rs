@@ -168,6 +168,11 @@ pub struct QuoteFilter {
     pub state: Option<String>,
     pub limit: Option<u64>,
     pub before: Option<Uuid>,
+    /// The page after this place in the list, a quote's drafting time and
+    /// id as the caller read them: for a reader going on through the whole
+    /// list, whose last quote may no longer be theirs to see (handed away
+    /// meanwhile), so no longer a `before`. Used instead of `before`.
+    pub after_listed: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
     /// Only quotes with a line of one of these products (by sku).
     pub with_skus: Option<Vec<String>>,
     /// Only quotes found by what a person typed to look for them.
@@ -466,24 +471,32 @@ impl Store {
             // Someone moved to finance with their drafts cannot answer for those.
             query = query.filter(quotes::Column::OwnerId.ne(actor.id)).filter(quotes::Column::SignerId.ne(actor.id));
         }
-        if let Some(before) = filter.before {
+        let cursor = match (filter.after_listed, filter.before) {
+            (Some(place), _) => Some(place),
             // The page after `before`: by drafting time, then id, as ordered
             // below. A quote the caller may not see is no cursor (its place
             // in the order would tell when it was drafted).
-            let cursor = quotes::Entity::find_by_id(before)
-                .one(&self.db)
-                .await?
-                .filter(|q| check_visible(actor, q).is_ok())
-                .ok_or_else(|| {
-                    Invalid::new("before", "before must be the id of one of your quotes, the last of the page before.")
-                })?;
+            (None, Some(before)) => {
+                let cursor = quotes::Entity::find_by_id(before)
+                    .one(&self.db)
+                    .await?
+                    .filter(|q| check_visible(actor, q).is_ok())
+                    .ok_or_else(|| {
+                        Invalid::new(
+                            "before",
+                            "before must be the id of one of your quotes, the last of the page before.",
+                        )
+                    })?;
+                Some((cursor.drafted_at, cursor.id))
+            }
+            (None, None) => None,
+        };
+        if let Some((drafted_at, id)) = cursor {
             // `drafted_at <= X` first, so the (drafted_at, id) index starts
             // the scan at the cursor instead of at the newest quote.
-            query = query.filter(quotes::Column::DraftedAt.lte(cursor.drafted_at)).filter(
-                Condition::any()
-                    .add(quotes::Column::DraftedAt.lt(cursor.drafted_at))
-                    .add(quotes::Column::Id.lt(cursor.id)),
-            );
+            query = query
+                .filter(quotes::Column::DraftedAt.lte(drafted_at))
+                .filter(Condition::any().add(quotes::Column::DraftedAt.lt(drafted_at)).add(quotes::Column::Id.lt(id)));
         }
         let mut query = query.order_by_desc(quotes::Column::DraftedAt).order_by_desc(quotes::Column::Id);
         if let Some(limit) = filter.limit {

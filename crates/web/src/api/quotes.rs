@@ -259,6 +259,7 @@ pub async fn list_quotes(
         state: q.state,
         limit,
         before: q.before,
+        after_listed: None,
         with_skus: None,
         search,
         at_old_prices: q.at_old_prices.unwrap_or(false),

@@ -595,6 +595,11 @@ async fn update(
             // choice): handed over first, so that no owner is e-mailed to
             // choose another signer whom the hand-over names a moment later.
             let taker = match (active, form.get("to").trim()) {
+                // One's own account is not deactivated here, nor its drafts handed away by it.
+                (Some(false), to) if !to.is_empty() && id == user.0.actor.id => {
+                    let why = "You cannot deactivate your own account.";
+                    return refused_on_list(&app, &user, (id, "to"), "No change", why).await;
+                }
                 (Some(false), to) if !to.is_empty() => match Uuid::parse_str(to) {
                     Ok(to) => Some(to),
                     Err(_) => {
@@ -615,8 +620,29 @@ async fn update(
                 },
                 None => None,
             };
-            let saved =
-                app.store.update_user(&user.0.actor, id, UserPatch { role, active, ..UserPatch::default() }).await?;
+            let patch = UserPatch { role, active, ..UserPatch::default() };
+            let saved = match (app.store.update_user(&user.0.actor, id, patch).await, &moved) {
+                (Ok(saved), _) => saved,
+                // Handed over, but not deactivated: said, rather than an
+                // error page that hides that the drafts changed hands.
+                (Err(e), Some((_, moved))) => {
+                    let why = match &e {
+                        StoreError::Invalid(e) => e.message.clone(),
+                        StoreError::Conflict { message, .. } | StoreError::Forbidden { message, .. } => message.clone(),
+                        _ => {
+                            tracing::error!(error = %e, "deactivating after a hand-over");
+                            "the change could not be saved just now.".to_owned()
+                        }
+                    };
+                    let handed = match moved.drafts {
+                        1 => "Their open draft was handed over".to_owned(),
+                        n => format!("Their {n} open drafts were handed over"),
+                    };
+                    let why = format!("{handed}, but the account is still active: {why} Deactivate it again.");
+                    return refused_on_list(&app, &user, (id, "active"), "Handed over, not deactivated", &why).await;
+                }
+                (Err(e), None) => return Err(e.into()),
+            };
             let done = match moved {
                 Some((to, moved)) => Done::LeftHandingOver {
                     from: id,

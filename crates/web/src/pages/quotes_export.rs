@@ -9,7 +9,7 @@ use axum::response::Response;
 use pricegate_domain::Calendar;
 use pricegate_domain::money::Currency;
 use pricegate_store::views::{QuoteView, UserView};
-use pricegate_store::{Actor, QuoteSearch, StoreError};
+use pricegate_store::{Actor, QuoteFilter, QuoteSearch, StoreError};
 use uuid::Uuid;
 
 use super::download::{Rest, csv_download, header_line, line, refusal};
@@ -57,8 +57,8 @@ const HEADER: [&str; 27] = [
 ];
 
 /// The quotes the list at this address shows (`?state=…&search=…`), every
-/// one, newest drafted first, as a CSV file: a salesperson's own quotes,
-/// every quote for finance. An address the list would read leniently (a
+/// one, newest drafted first, as a CSV file: those a salesperson owns or
+/// signs, every quote for finance. An address the list would read leniently (a
 /// state there is none of, a search too long) is refused here (see
 /// [`refusal`]).
 pub(super) async fn export(
@@ -100,8 +100,9 @@ struct Quotes {
     state: &'static str,
     search: Option<QuoteSearch>,
     calendar: Calendar,
-    /// The last quote sent, `None` before the first page.
-    last: Option<Uuid>,
+    /// The place in the list of the last quote sent (its drafting time and
+    /// id), `None` before the first page.
+    last: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
     /// Set once a page came back short: there is no page after it.
     done: bool,
 }
@@ -111,11 +112,14 @@ impl Rest for Quotes {
         if self.done {
             return Ok(None);
         }
-        let filter = list_filter(self.state, self.search.clone(), EXPORT_PAGE, self.last);
+        // Gone on from the last one's place: that quote may have been handed
+        // away meanwhile, which makes it no cursor for `before`.
+        let filter =
+            QuoteFilter { after_listed: self.last, ..list_filter(self.state, self.search.clone(), EXPORT_PAGE, None) };
         let quotes = self.app.store.list_quotes(&self.actor, filter).await?;
         self.done = (quotes.len() as u64) < EXPORT_PAGE;
         let Some(last) = quotes.last() else { return Ok(None) };
-        self.last = Some(last.id);
+        self.last = Some((last.drafted_at, last.id));
         self.lines(&quotes).await.map(Some)
     }
 }
