@@ -201,6 +201,9 @@ async fn unsent_to(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<HashS
 /// count as sent on time: longer, it was held up (the SMTP server down).
 const HELD_UP_AFTER: chrono::Duration = chrono::Duration::minutes(1);
 
+/// An e-mail's recipient, when it was queued, and when it was sent.
+type Sending = (Option<Uuid>, DateTime<Utc>, Option<DateTime<Utc>>);
+
 /// When each person was last sent a publication or reminder e-mail about
 /// `notice_id` that was held up on its way ([`HELD_UP_AFTER`]), among those
 /// sent after `since`.
@@ -209,7 +212,7 @@ async fn sent_held_up(
     notice_id: Uuid,
     since: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
-    let rows: Vec<(Option<Uuid>, DateTime<Utc>, Option<DateTime<Utc>>)> = outbox::Entity::find()
+    let rows: Vec<Sending> = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::UserId)
         .column(outbox::Column::CreatedAt)
