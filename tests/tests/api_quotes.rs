@@ -892,6 +892,26 @@ both_backends! {
         let html = page_as(&app.base, &fiona.email, "/quotes?state=finalised").await;
         let stamp = finalised_at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
         assert!(html.contains(&format!("<td data-label=\"Finalised\">{stamp}</td>")), "{stamp}: {html}");
+        // Month-end: those finalised within business days (here UTC's), on the page, in the file and in the API.
+        let (day, next) = (finalised_at.date_naive(), finalised_at.date_naive().succ_opt().expect("a next day"));
+        let (_, _, within) = download(&format!("/quotes/export.csv?state=finalised&from={day}&to={day}"), &fiona.email).await;
+        assert_eq!(ids_of(&within), vec![yen.clone()]);
+        let (status, _, later) = download(&format!("/quotes/export.csv?state=finalised&from={next}"), &fiona.email).await;
+        assert_eq!((status, ids_of(&later)), (200, vec![]), "none finalised from the next day: {later}");
+        let html = page_as(&app.base, &fiona.email, &format!("/quotes?state=finalised&from={next}")).await;
+        assert!(html.contains("id=\"no-quotes\"") && html.contains(&format!("name=\"from\" value=\"{next}\"")), "{html}");
+        let html = page_as(&app.base, &fiona.email, &format!("/quotes?state=finalised&from={day}&to={day}")).await;
+        assert!(html.contains(&format!("href=\"/quotes/{yen}\"")), "{html}");
+        assert!(html.contains(&format!("/quotes/export.csv?state=finalised&#38;from={day}&#38;to={day}")), "{html}");
+        let api = |since: chrono::DateTime<chrono::Utc>, until: chrono::DateTime<chrono::Utc>| {
+            let rfc = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            format!("/api/v1/quotes?finalised_since={}&finalised_until={}", rfc(since), rfc(until))
+        };
+        let second = chrono::Duration::seconds(1);
+        let r = finance.get(&api(finalised_at - second, finalised_at + second)).await;
+        assert_eq!(r.body.as_array().map(|q| q.iter().map(id_of).collect::<Vec<_>>()), Some(vec![yen.clone()]), "{}", r.text);
+        let r = finance.get(&api(finalised_at + second, finalised_at + second * 2)).await;
+        assert_eq!(r.body.as_array().map(Vec::len), Some(0), "{}", r.text);
         let (_, _, found) = download("/quotes/export.csv?search=acme", &sam_view.email).await;
         assert_eq!(ids_of(&found), vec![formula.clone()]);
         let html = page_as(&app.base, &fiona.email, "/quotes?state=draft&search=nordwind").await;
@@ -904,7 +924,8 @@ both_backends! {
         for (query, says) in [
             ("state=signed", "There is no state \u{201c}signed\u{201d}."),
             ("state=draft&state=cancelled", "A filter is given twice"),
-            ("status=draft", "\u{201c}status\u{201d} is not a filter here: the filters are state, search."),
+            ("status=draft", "\u{201c}status\u{201d} is not a filter here: the filters are state, search, from, to."),
+            ("state=finalised&from=2026-13-45", "\u{201c}2026-13-45\u{201d} is not a date like 2026-12-01, for the first day."),
         ] {
             let (status, _, body) = download(&format!("/quotes/export.csv?{query}"), &fiona.email).await;
             assert_eq!(status, 400, "{query}: {body}");

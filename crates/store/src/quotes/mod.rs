@@ -173,6 +173,9 @@ pub struct QuoteFilter {
     /// list, whose last quote may no longer be theirs to see (handed away
     /// meanwhile), so no longer a `before`. Used instead of `before`.
     pub after_listed: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    /// Only quotes finalised at or after the first instant and before the
+    /// second (either left open): month-end's "finalised in November".
+    pub finalised_within: (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>),
     /// Only quotes with a line of one of these products (by sku).
     pub with_skus: Option<Vec<String>>,
     /// Only quotes found by what a person typed to look for them.
@@ -446,6 +449,12 @@ impl Store {
         }
         if let Some(search) = &filter.search {
             query = query.filter(search.condition());
+        }
+        if let (Some(since), _) = filter.finalised_within {
+            query = query.filter(quotes::Column::FinalisedAt.gte(since));
+        }
+        if let (_, Some(until)) = filter.finalised_within {
+            query = query.filter(quotes::Column::FinalisedAt.lt(until));
         }
         if filter.at_old_prices || filter.awaiting_approval {
             // The gate's own test of a line (see `superseded_lines`), in SQL;

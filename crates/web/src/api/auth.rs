@@ -201,7 +201,7 @@ pub struct AuditQuery {
 /// as a space when the address did not write it `%2B` (a query string's `+`
 /// is a space): `2026-12-06T00:00:00 13:00` is read as the
 /// `2026-12-06T00:00:00+13:00` it was, as no time has a space there.
-fn query_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+pub(super) fn query_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     let Some(raw) = Option::<String>::deserialize(d)? else { return Ok(None) };
     let read = |text: &str| DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc));
     let ahead = raw.rsplit_once(' ').filter(|(_, zone)| {

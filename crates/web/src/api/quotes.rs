@@ -1,6 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
 use pricegate_mail::compose::quote_reference;
 use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView, UpcomingPriceView};
@@ -167,6 +168,13 @@ pub struct QuotesQuery {
     /// keeping their old prices, with no approval since, and still with a
     /// line at an old price.
     pub awaiting_approval: Option<bool>,
+    /// Only quotes finalised at or after this time (RFC 3339, e.g.
+    /// `2026-11-01T00:00:00+01:00`).
+    #[serde(default, deserialize_with = "super::auth::query_time")]
+    pub finalised_since: Option<DateTime<Utc>>,
+    /// Only quotes finalised before this time (RFC 3339).
+    #[serde(default, deserialize_with = "super::auth::query_time")]
+    pub finalised_until: Option<DateTime<Utc>>,
 }
 
 /// The quote as the caller read it, from `If-Match` and the gate's
@@ -260,6 +268,7 @@ pub async fn list_quotes(
         limit,
         before: q.before,
         after_listed: None,
+        finalised_within: (q.finalised_since, q.finalised_until),
         with_skus: None,
         search,
         at_old_prices: q.at_old_prices.unwrap_or(false),

@@ -111,6 +111,12 @@ struct ListPage {
     newest: Option<String>,
     /// The address of these quotes, every page of them, as a CSV file.
     export: String,
+    /// The first and last business day of finalisation listed, as typed;
+    /// empty for none.
+    from: String,
+    to: String,
+    /// The business's time zone, which those are days of.
+    zone: &'static str,
     /// What in the address could not be read, said once above the list.
     note: Option<String>,
 }
@@ -138,7 +144,42 @@ const PAGE_SIZE: u64 = 50;
 pub(super) struct ListQuery {
     pub(super) state: Option<String>,
     pub(super) search: Option<String>,
+    /// The first and last business day of finalisation to list (`YYYY-MM-DD`).
+    pub(super) from: Option<String>,
+    pub(super) to: Option<String>,
     before: Option<String>,
+}
+
+/// The business days of finalisation an address asks for (`from`, `to`),
+/// as typed where read, the instants they stand for, and what could not be
+/// read, in sentences (see [`finalised_days`]).
+pub(super) struct FinalisedDays<'q> {
+    pub(super) from: Option<&'q str>,
+    pub(super) to: Option<&'q str>,
+    pub(super) within: (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>),
+    pub(super) notes: Vec<String>,
+}
+
+/// Reads `from` and `to` as the first and last business day of
+/// finalisation, from the first instant of `from` to the first of the day
+/// after `to`, in the business's zone, as the audit log reads its days.
+pub(super) fn finalised_days<'q>(calendar: pricegate_domain::Calendar, query: &'q ListQuery) -> FinalisedDays<'q> {
+    let mut notes = Vec::new();
+    let mut day = |typed: Option<&'q str>, which: &str| {
+        let typed = typed.map(str::trim).filter(|t| !t.is_empty())?;
+        match chrono::NaiveDate::parse_from_str(typed, "%Y-%m-%d") {
+            Ok(date) => Some((typed, date)),
+            Err(_) => {
+                let shown: String = typed.chars().take(40).collect();
+                notes.push(format!("\u{201c}{shown}\u{201d} is not a date like 2026-12-01, for {which}."));
+                None
+            }
+        }
+    };
+    let (from, to) = (day(query.from.as_deref(), "the first day"), day(query.to.as_deref(), "the last day"));
+    let since = from.map(|(_, d)| calendar.start_of(d));
+    let until = to.and_then(|(_, d)| d.succ_opt()).map(|d| calendar.start_of(d));
+    FinalisedDays { from: from.map(|(t, _)| t), to: to.map(|(t, _)| t), within: (since, until), notes }
 }
 
 /// The gate of a draft quote; `None` for a finalised or cancelled one,
@@ -192,6 +233,7 @@ pub(super) fn listed_state(asked: Option<&str>) -> &'static str {
 /// finds, `limit` of them after the quote `before`.
 pub(super) fn list_filter(state: &str, search: Option<QuoteSearch>, limit: u64, before: Option<Uuid>) -> QuoteFilter {
     QuoteFilter {
+        finalised_within: (None, None),
         state: (!state.is_empty() && state != AT_OLD_PRICES && state != AWAITING_APPROVAL).then(|| state.to_owned()),
         limit: Some(limit),
         before,
@@ -231,8 +273,17 @@ async fn list(
         ),
     };
     // An id that names no quote (a stale or edited link) shows the first page.
-    let before = query.before.and_then(|id| Uuid::parse_str(&id).ok());
-    let filter = |before| list_filter(state, search.clone(), PAGE_SIZE + 1, before);
+    let before = query.before.as_deref().and_then(|id| Uuid::parse_str(id).ok());
+    let days = finalised_days(app.store.calendar(), &query);
+    let note = match (note, days.notes.is_empty()) {
+        (note, true) => note,
+        (Some(note), false) => Some(format!("{note} {}", days.notes.join(" "))),
+        (None, false) => Some(format!("{} Those days were left out.", days.notes.join(" "))),
+    };
+    let filter = |before| QuoteFilter {
+        finalised_within: days.within,
+        ..list_filter(state, search.clone(), PAGE_SIZE + 1, before)
+    };
     let (mut quotes, before) = match app.store.list_quotes(&user.0.actor, filter(before)).await {
         Err(StoreError::Invalid(_)) => (app.store.list_quotes(&user.0.actor, filter(None)).await?, None),
         listed => (listed?, before),
@@ -240,13 +291,14 @@ async fn list(
     let state_pair = (!state.is_empty()).then_some(("state", state));
     let searched = search.as_ref().map_or("", QuoteSearch::as_str);
     let search_pair = search.is_some().then_some(("search", searched));
-    let first_page = super::list_address("/quotes", &[state_pair, search_pair]);
-    let export = super::list_address("/quotes/export.csv", &[state_pair, search_pair]);
+    let (from_pair, to_pair) = (days.from.map(|d| ("from", d)), days.to.map(|d| ("to", d)));
+    let first_page = super::list_address("/quotes", &[state_pair, search_pair, from_pair, to_pair]);
+    let export = super::list_address("/quotes/export.csv", &[state_pair, search_pair, from_pair, to_pair]);
     let newest = before.is_some().then(|| first_page.clone());
     let older = (quotes.len() as u64 > PAGE_SIZE).then(|| {
         quotes.truncate(PAGE_SIZE as usize);
         let last = quotes.last().map(|q| q.id.to_string()).unwrap_or_default();
-        super::list_address("/quotes", &[state_pair, search_pair, Some(("before", &last))])
+        super::list_address("/quotes", &[state_pair, search_pair, from_pair, to_pair, Some(("before", &last))])
     });
     let states = [
         ("", "All"),
@@ -332,6 +384,9 @@ async fn list(
         older,
         newest,
         export,
+        from: days.from.unwrap_or_default().to_owned(),
+        to: days.to.unwrap_or_default().to_owned(),
+        zone: app.store.calendar().zone_name(),
         note,
     };
     Ok(render(StatusCode::OK, &page))

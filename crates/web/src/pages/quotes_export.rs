@@ -13,7 +13,7 @@ use pricegate_store::{Actor, QuoteFilter, QuoteSearch, StoreError};
 use uuid::Uuid;
 
 use super::download::{Rest, csv_download, header_line, line, refusal};
-use super::quotes::{ListQuery, QUOTE_ROLES, list_filter, listed_state};
+use super::quotes::{ListQuery, QUOTE_ROLES, finalised_days, list_filter, listed_state};
 use super::{PageError, PageQuery, PageUser};
 use crate::AppState;
 
@@ -81,12 +81,16 @@ pub(super) async fn export(
         ));
         None
     });
-    const KNOWN: [&str; 2] = ["state", "search"];
+    let days = finalised_days(app.store.calendar(), &query);
+    notes.extend(days.notes.iter().cloned());
+    const KNOWN: [&str; 4] = ["state", "search", "from", "to"];
     if let Some(refused) = refusal(unreadable, raw.as_deref(), &KNOWN, &notes, "the quotes page, /quotes") {
         return Err(refused);
     }
     let calendar = app.store.calendar();
-    let mut quotes = Quotes { app, actor: user.0.actor.clone(), state, search, calendar, last: None, done: false };
+    let within = days.within;
+    let mut quotes =
+        Quotes { app, actor: user.0.actor.clone(), state, search, within, calendar, last: None, done: false };
     // The first quotes are read before the answer starts: a failure then is an error page, not a cut file.
     let first = header_line(&HEADER) + &quotes.next_part().await?.unwrap_or_default();
     let file = format!("pricegate-quotes-{}.csv", calendar.today());
@@ -99,6 +103,8 @@ struct Quotes {
     actor: Actor,
     state: &'static str,
     search: Option<QuoteSearch>,
+    /// Finalised within these instants, when the address says so.
+    within: (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>),
     calendar: Calendar,
     /// The place in the list of the last quote sent (its drafting time and
     /// id), `None` before the first page.
@@ -114,8 +120,11 @@ impl Rest for Quotes {
         }
         // Gone on from the last one's place: that quote may have been handed
         // away meanwhile, which makes it no cursor for `before`.
-        let filter =
-            QuoteFilter { after_listed: self.last, ..list_filter(self.state, self.search.clone(), EXPORT_PAGE, None) };
+        let filter = QuoteFilter {
+            after_listed: self.last,
+            finalised_within: self.within,
+            ..list_filter(self.state, self.search.clone(), EXPORT_PAGE, None)
+        };
         let quotes = self.app.store.list_quotes(&self.actor, filter).await?;
         self.done = (quotes.len() as u64) < EXPORT_PAGE;
         let Some(last) = quotes.last() else { return Ok(None) };
