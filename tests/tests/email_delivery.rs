@@ -160,6 +160,10 @@ both_backends! {
         // Each reminder follows the notice's own e-mail, in one conversation.
         let notice = sink.to(&rita_user.email).into_iter().find(|m| m.header("subject").unwrap().starts_with("Price notice")).unwrap();
         let notice_id = notice.header("message-id").expect("the notice's Message-ID");
+        // It names who published it: whom a question about it goes to.
+        let by = format!("{}, in finance, has published a price notice: ask them about it.", fiona.name);
+        assert!(notice.text().contains(&by) && notice.html().contains(&by), "{}", notice.text());
+        assert!(!reminder.text().contains(&by), "a reminder says it as a reminder: {}", reminder.text());
         assert!(notice.header("in-reply-to").is_none() && notice.header("references").is_none());
         for m in [&first, &reminder] {
             assert_eq!(m.header("in-reply-to"), Some(notice_id.clone()), "{}", m.data);

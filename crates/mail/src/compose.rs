@@ -873,9 +873,14 @@ impl Composer for TemplateComposer {
                         }
                         .to_owned(),
                     ),
-                    _ => {
-                        (format!("Price notice: {}", notice.title), "Finance has published a price notice.".to_owned())
-                    }
+                    // Named, so that a question about it goes to them.
+                    _ => (
+                        format!("Price notice: {}", notice.title),
+                        match notice.published_by.as_str() {
+                            "" => "Finance has published a price notice.".to_owned(),
+                            by => format!("{by}, in finance, has published a price notice: ask them about it."),
+                        },
+                    ),
                 };
                 let awaiting_url = match letter {
                     Letter::Reminder { awaiting_url, .. } => Some(*awaiting_url),
@@ -1232,6 +1237,7 @@ mod tests {
             body: "From January.".into(),
             published_at: chrono::Utc::now(),
             changes: vec![change("VALVE-B50", Some(correction)), change("PUMP-1", None)],
+            published_by: "Fiona".into(),
         };
         let to = pricegate_store::Recipient {
             id: uuid::Uuid::nil(),

@@ -122,6 +122,9 @@ pub struct NoticeContent {
     pub body: String,
     pub published_at: DateTime<Utc>,
     pub changes: Vec<PriceChangeView>,
+    /// Who published it, by name: whom a reader with a question about it
+    /// asks. Empty when not known.
+    pub published_by: String,
 }
 
 /// An open quote drafted before the notice: the gate blocks it until its
@@ -613,7 +616,17 @@ async fn notice_content(
         body: notice.body.clone(),
         published_at: notice.published_at.unwrap_or_default(),
         changes: changes_to_read(conn, notice, calendar).await?,
+        published_by: publisher_of(conn, notice).await?,
     })
+}
+
+/// The name of whoever published `notice` (see [`NoticeContent::published_by`]).
+pub(crate) async fn publisher_of(conn: &impl ConnectionTrait, notice: &notices::Model) -> Result<String, StoreError> {
+    use sea_orm::QuerySelect;
+    let Some(id) = notice.published_by else { return Ok(String::new()) };
+    let name: Option<String> =
+        users::Entity::find_by_id(id).select_only().column(users::Column::Name).into_tuple().one(conn).await?;
+    Ok(name.unwrap_or_default())
 }
 
 async fn active_with_role(conn: &impl ConnectionTrait, role: Role) -> Result<Vec<users::Model>, StoreError> {
