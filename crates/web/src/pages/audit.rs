@@ -226,33 +226,22 @@ pub(super) async fn chosen<'q>(app: &AppState, query: &'q AuditQuery) -> Result<
         ));
     }
     // Days of the business, from the first instant of `from` to the first of the day after `to`.
-    let calendar = app.store.calendar();
-    let typed_from = query.from.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let typed_to = query.to.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let mut day = |typed: Option<&str>, which: &str| {
-        let typed = typed?;
-        let date = chrono::NaiveDate::parse_from_str(typed, "%Y-%m-%d").ok();
-        if date.is_none() {
-            matches_nothing = true;
-            notes.push(format!("\u{201c}{typed}\u{201d} is not a date like 2026-12-01, for {which}."));
-        }
-        date
-    };
-    let (from_day, to_day) = (day(typed_from, "the first day"), day(typed_to, "the last day"));
-    if let (Some(from), Some(to)) = (from_day, to_day)
+    let days = super::business_days(app.store.calendar(), query.from.as_deref(), query.to.as_deref());
+    matches_nothing |= !days.notes.is_empty();
+    notes.extend(days.notes);
+    if let (Some(from), Some(to)) = (days.first, days.last)
         && from > to
     {
         matches_nothing = true;
         notes.push(format!("The first day, {from}, is after the last, {to}: no entry lies between them."));
     }
-    let since = from_day.map(|d| calendar.start_of(d));
-    let until = to_day.and_then(|d| d.succ_opt()).map(|d| calendar.start_of(d));
+    let (since, until) = days.within;
     Ok(Chosen {
         filter: AuditFilter { action, subject: ids, actor, since, until },
         subject,
         actor: actor.map(|_| typed_actor),
-        from: from_day.and(typed_from),
-        to: to_day.and(typed_to),
+        from: days.from,
+        to: days.to,
         notes,
         matches_nothing,
     })

@@ -709,6 +709,52 @@ pub(crate) fn notice_ids(
 }
 
 /// A list page's address at `path` with the query `pairs` that are given.
+/// Business days typed into an address (`from`, `to`: `YYYY-MM-DD`): each
+/// as typed and as a date where it is one, the instants they stand for,
+/// and a sentence for each that is not a date (see [`business_days`]).
+pub(crate) struct BusinessDays<'q> {
+    pub from: Option<&'q str>,
+    pub to: Option<&'q str>,
+    pub first: Option<chrono::NaiveDate>,
+    pub last: Option<chrono::NaiveDate>,
+    /// From the first instant of `from` to the first of the day after `to`,
+    /// in the business's zone; either end open when not given.
+    pub within: (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>),
+    pub notes: Vec<String>,
+}
+
+/// Reads `from` and `to` as the first and last business day of a list's
+/// filter (the audit log's, the finalised quotes'); empty ones are none.
+pub(crate) fn business_days<'q>(
+    calendar: pricegate_domain::Calendar,
+    from: Option<&'q str>,
+    to: Option<&'q str>,
+) -> BusinessDays<'q> {
+    let mut notes = Vec::new();
+    let mut day = |typed: Option<&'q str>, which: &str| {
+        let typed = typed.map(str::trim).filter(|t| !t.is_empty())?;
+        match chrono::NaiveDate::parse_from_str(typed, "%Y-%m-%d") {
+            Ok(date) => Some((typed, date)),
+            Err(_) => {
+                let shown: String = typed.chars().take(40).collect();
+                notes.push(format!("\u{201c}{shown}\u{201d} is not a date like 2026-12-01, for {which}."));
+                None
+            }
+        }
+    };
+    let (from, to) = (day(from, "the first day"), day(to, "the last day"));
+    let since = from.map(|(_, d)| calendar.start_of(d));
+    let until = to.and_then(|(_, d)| d.succ_opt()).map(|d| calendar.start_of(d));
+    BusinessDays {
+        from: from.map(|(t, _)| t),
+        to: to.map(|(t, _)| t),
+        first: from.map(|(_, d)| d),
+        last: to.map(|(_, d)| d),
+        within: (since, until),
+        notes,
+    }
+}
+
 pub(crate) fn list_address(path: &str, pairs: &[Option<(&str, &str)>]) -> String {
     let pairs: Vec<(&str, &str)> = pairs.iter().flatten().copied().collect();
     match serde_urlencoded::to_string(pairs) {

@@ -150,36 +150,10 @@ pub(super) struct ListQuery {
     before: Option<String>,
 }
 
-/// The business days of finalisation an address asks for (`from`, `to`),
-/// as typed where read, the instants they stand for, and what could not be
-/// read, in sentences (see [`finalised_days`]).
-pub(super) struct FinalisedDays<'q> {
-    pub(super) from: Option<&'q str>,
-    pub(super) to: Option<&'q str>,
-    pub(super) within: (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>),
-    pub(super) notes: Vec<String>,
-}
-
-/// Reads `from` and `to` as the first and last business day of
-/// finalisation, from the first instant of `from` to the first of the day
-/// after `to`, in the business's zone, as the audit log reads its days.
-pub(super) fn finalised_days<'q>(calendar: pricegate_domain::Calendar, query: &'q ListQuery) -> FinalisedDays<'q> {
-    let mut notes = Vec::new();
-    let mut day = |typed: Option<&'q str>, which: &str| {
-        let typed = typed.map(str::trim).filter(|t| !t.is_empty())?;
-        match chrono::NaiveDate::parse_from_str(typed, "%Y-%m-%d") {
-            Ok(date) => Some((typed, date)),
-            Err(_) => {
-                let shown: String = typed.chars().take(40).collect();
-                notes.push(format!("\u{201c}{shown}\u{201d} is not a date like 2026-12-01, for {which}."));
-                None
-            }
-        }
-    };
-    let (from, to) = (day(query.from.as_deref(), "the first day"), day(query.to.as_deref(), "the last day"));
-    let since = from.map(|(_, d)| calendar.start_of(d));
-    let until = to.and_then(|(_, d)| d.succ_opt()).map(|d| calendar.start_of(d));
-    FinalisedDays { from: from.map(|(t, _)| t), to: to.map(|(t, _)| t), within: (since, until), notes }
+/// The business days of finalisation an address asks for (`from`, `to`):
+/// see [`super::business_days`].
+pub(super) fn finalised_days(calendar: pricegate_domain::Calendar, query: &ListQuery) -> super::BusinessDays<'_> {
+    super::business_days(calendar, query.from.as_deref(), query.to.as_deref())
 }
 
 /// The gate of a draft quote; `None` for a finalised or cancelled one,
