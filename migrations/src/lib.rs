@@ -32,6 +32,7 @@ mod m20261205_000027_audit_by_actor;
 mod m20261205_000028_users_last_login;
 mod m20261205_000029_proof_not_truncated;
 mod m20261205_000030_users_name_key;
+mod m20261205_000031_outbox_reply_to;
 
 pub struct Migrator;
 
@@ -140,6 +141,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000028_users_last_login::Migration),
             Box::new(m20261205_000029_proof_not_truncated::Migration),
             Box::new(m20261205_000030_users_name_key::Migration),
+            Box::new(m20261205_000031_outbox_reply_to::Migration),
         ]
     }
 }

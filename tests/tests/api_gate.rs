@@ -12,15 +12,18 @@ use pricegate_tests::{PASSWORD, TestApp, both_backends};
 use serde_json::{Value, json};
 
 both_backends! {
+    /// It does not block the quote, and the evidence still says which notice
+    /// set each price signed, and that the signer never acknowledged it.
     async fn a_notice_published_before_the_quote_was_drafted_does_not_block_it(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
-        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         create_product(&finance, "P-1", "EUR", 1_000).await;
-        publish_price_change(&finance, "P-1", 1_100, &date_in_days(-1)).await;
+        create_product(&finance, "P-2", "EUR", 400).await;
+        let earlier = publish_price_change(&finance, "P-1", 1_100, &date_in_days(-1)).await;
         let future = publish_price_change(&finance, "P-1", 1_300, "2099-01-01").await;
 
-        let quote = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 2}])).await;
+        let quote = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 2}, {"sku": "P-2", "quantity": 1}])).await;
         assert_eq!(quote["lines"][0]["unit_price_minor"], 1_100, "drafted at the price in force");
         let id = id_of(&quote);
         let gate = sam.get(&format!("/api/v1/quotes/{id}/gate")).await;
@@ -36,6 +39,28 @@ both_backends! {
         assert!(r.body["finalised_at"].as_str() > quote["drafted_at"].as_str());
         let notice = sam.get(&format!("/api/v1/notices/{future}")).await;
         assert_eq!(notice.body["acknowledged_by_me"], false);
+
+        // Where each price signed came from: P-1's from the earlier notice,
+        // never acknowledged; P-2's from the price list.
+        let prices = &r.body["evidence"]["prices"];
+        assert_eq!(prices.as_array().map(Vec::len), Some(2), "{prices}");
+        assert_eq!((&prices[0]["sku"], &prices[0]["unit_price_minor"]), (&json!("P-1"), &json!(1_100)));
+        let set_by = &prices[0]["set_by"];
+        assert_eq!(set_by["notice_id"], json!(earlier), "{prices}");
+        assert_eq!(set_by["title"], "P-1 now 1100");
+        assert_eq!(set_by["effective_on"], json!(date_in_days(-1)));
+        assert_eq!((&set_by["acknowledged_at"], &set_by["channel"]), (&json!(null), &json!(null)), "{prices}");
+        assert_eq!(prices[1], json!({"product_id": prices[1]["product_id"], "sku": "P-2", "unit_price_minor": 400, "set_by": null}));
+        let fetched = sam.get(&format!("/api/v1/quotes/{id}")).await;
+        assert_eq!(fetched.body["evidence"]["prices"], *prices, "kept as finalised");
+
+        let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{id}")).await;
+        let sources = section(&html, "id=\"price-sources\"", "</table>");
+        let p1 = section(sources, "<strong>P-1</strong>", "</tr>");
+        assert!(p1.contains("11.00") && p1.contains("P-1 now 1100") && p1.contains(&format!("/notices/{earlier}")), "{p1}");
+        assert!(p1.contains("Not acknowledged") && p1.contains("published before the quote was drafted"), "{p1}");
+        let p2 = section(sources, "<strong>P-2</strong>", "</tr>");
+        assert!(p2.contains("4.00") && p2.contains("The price list"), "{p2}");
     }
 }
 
@@ -127,6 +152,12 @@ both_backends! {
         assert_eq!(r.body["total_minor"], 12_400);
         assert_eq!(r.body["evidence"]["notices"][0]["notice_id"], json!(notice));
         assert_eq!(r.body["evidence"]["override"], json!(null));
+        // The new P-1 price was set by the notice the signer acknowledged.
+        let prices = &r.body["evidence"]["prices"];
+        assert_eq!(prices[0]["set_by"]["notice_id"], json!(notice), "{prices}");
+        assert_eq!(prices[0]["set_by"]["acknowledged_at"], r.body["evidence"]["notices"][0]["acknowledged_at"]);
+        assert_eq!(prices[0]["set_by"]["channel"], r.body["evidence"]["notices"][0]["channel"]);
+        assert_eq!((&prices[1]["sku"], &prices[1]["set_by"]), (&json!("P-2"), &json!(null)));
     }
 }
 

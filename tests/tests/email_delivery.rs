@@ -172,6 +172,13 @@ both_backends! {
         }
         let escalations = sink.to(&fiona.email);
         assert!(escalations.iter().all(|m| m.header("in-reply-to").is_none()), "finance's e-mail starts its own");
+        // A reply to the notice or a reminder reaches its publisher; the title
+        // comes early in a reminder's subject, where a phone still shows it.
+        for m in [&notice, &first, &reminder] {
+            assert_eq!(m.header("reply-to"), Some(fiona.email.clone()), "{}", m.data);
+        }
+        assert_eq!(reminder.header("subject").as_deref(), Some("Reminder 2 of 2: \"Pumps up\" awaits your acknowledgement"));
+        assert!(escalations.iter().all(|m| m.header("reply-to").is_none()), "finance's own e-mail: {escalations:?}");
         assert!(reminder.text().contains(&rita_quote["id"].as_str().unwrap().replace('-', "")[..8]), "the blocked quote is named: {}", reminder.text());
         assert!(reminder.ack_link().is_some());
         // A reminder points to every notice awaiting her, on one page; the notice's own e-mail does not.

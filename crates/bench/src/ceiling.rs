@@ -10,8 +10,8 @@
 use std::path::Path;
 
 use pricegate_store::sql::{
-    LOCK_GATE_AND_QUOTE, RECORD_AUDIT, RECORD_FINALISATION, Reading, later_notices_sql, load_quote_sql, quote_gate_sql,
-    token_user_sql,
+    LOCK_GATE_AND_QUOTE, RECORD_AUDIT, RECORD_FINALISATION, Reading, later_notices_sql, load_quote_sql,
+    price_sources_sql, quote_gate_sql, token_user_sql,
 };
 use sea_orm::{ConnectionTrait, Database, DbBackend};
 
@@ -53,7 +53,8 @@ fn drafted_at() -> String {
 /// the statements in the order the service sends them: the bearer-token
 /// lookup; then, in one transaction, the gate and quote locks, the quote with
 /// its lines and prices in force, every notice since drafting with the
-/// signer's acknowledgement, the finalisation record and its audit row.
+/// signer's acknowledgement, where each product's price came from, the
+/// finalisation record and its audit row.
 ///
 /// Each transaction takes the next quote of `bench_finalise` (see
 /// [`FINALISE_SETUP`]), which also holds the evidence and audit detail the
@@ -75,7 +76,7 @@ pub fn finalise_script(scale: Scale) -> String {
     .fold(one_line(RECORD_AUDIT), |sql, (placeholder, value)| sql.replace(placeholder, value));
     format!(
         "SELECT n, q FROM bench_finalise WHERE n = (SELECT nextval('bench_finalise_next')) \\gset\n{signer}\n\
-         {};\nBEGIN;\n{};\n{};\n{};\n{};\n{audit};\nEND;\n",
+         {};\nBEGIN;\n{};\n{};\n{};\n{sources};\n{};\n{audit};\nEND;\n",
         one_line(token_user_sql(pg)).replace("$1", TOKEN),
         one_line(LOCK_GATE_AND_QUOTE).replace("$1", QUOTE),
         one_line(&load_quote_sql(pg)).replace("$1", QUOTE).replace("$2", ZONE),
@@ -86,6 +87,10 @@ pub fn finalise_script(scale: Scale) -> String {
             .replace("$3", &prepared("evidence"))
             .replace("$2", SIGNER)
             .replace("$1", QUOTE),
+        sources = one_line(&price_sources_sql(pg))
+            .replace("$3", QUOTE)
+            .replace("$2", SIGNER)
+            .replace("$1", &format!("(clock_timestamp() AT TIME ZONE {ZONE})::date")),
         signer = set_signer(scale),
     )
 }
@@ -192,24 +197,25 @@ mod tests {
     fn the_finalise_script_is_one_transaction_with_every_placeholder_filled() {
         let script = finalise_script(Scale::named("S").expect("scale S"));
         let lines: Vec<&str> = script.lines().collect();
-        assert_eq!(lines.len(), 10, "next quote, signer, token, then BEGIN, five statements, END: {script}");
+        assert_eq!(lines.len(), 11, "next quote, signer, token, then BEGIN, six statements, END: {script}");
         assert!(lines[0].ends_with("\\gset"), "{}", lines[0]);
         assert_eq!(lines[1], "\\set u 1 + :q % 999");
-        assert_eq!((lines[3], lines[9]), ("BEGIN;", "END;"));
-        for statement in lines[2..9].iter().filter(|l| **l != "BEGIN;") {
+        assert_eq!((lines[3], lines[10]), ("BEGIN;", "END;"));
+        for statement in lines[2..10].iter().filter(|l| **l != "BEGIN;") {
             assert!(!statement.contains('$'), "a placeholder left unfilled: {statement}");
         }
         assert!(lines[4].contains("pg_advisory_xact_lock_shared"), "{}", lines[4]);
-        assert!(lines[7].starts_with("WITH f AS (INSERT INTO finalisations"), "{}", lines[7]);
+        assert!(lines[7].contains("LEFT JOIN acknowledgements a ON a.notice_id = sn.id"), "{}", lines[7]);
+        assert!(lines[8].starts_with("WITH f AS (INSERT INTO finalisations"), "{}", lines[8]);
         assert!(
-            lines[7].contains("CAST((SELECT evidence FROM bench_finalise WHERE n = :n) AS json), NULL)"),
-            "{}",
-            lines[7]
-        );
-        assert!(
-            lines[8].starts_with("INSERT INTO audit_log") && lines[8].contains("gen_random_uuid(), clock_timestamp()"),
+            lines[8].contains("CAST((SELECT evidence FROM bench_finalise WHERE n = :n) AS json), NULL)"),
             "{}",
             lines[8]
+        );
+        assert!(
+            lines[9].starts_with("INSERT INTO audit_log") && lines[9].contains("gen_random_uuid(), clock_timestamp()"),
+            "{}",
+            lines[9]
         );
     }
 }

@@ -825,7 +825,7 @@ impl Composer for TemplateComposer {
             | Letter::Reminder { notice, to, quotes, ack_url, .. } => {
                 let (subject, intro) = match letter {
                     Letter::Reminder { number, of, .. } if *of > 0 => (
-                        format!("Reminder {number} of {of}: please acknowledge \"{}\"", notice.title),
+                        format!("Reminder {number} of {of}: \"{}\" awaits your acknowledgement", notice.title),
                         if number == of {
                             "You have not yet acknowledged this price notice. This is the last reminder: finance is \
                              told now that it is still waiting for you."
@@ -835,7 +835,7 @@ impl Composer for TemplateComposer {
                         .to_owned(),
                     ),
                     Letter::Reminder { .. } => (
-                        format!("Reminder: please acknowledge \"{}\"", notice.title),
+                        format!("Reminder: \"{}\" awaits your acknowledgement", notice.title),
                         "Finance asks you to acknowledge this price notice now.".to_owned(),
                     ),
                     Letter::Publication { told: Told::Returned, .. } => (
@@ -1238,6 +1238,7 @@ mod tests {
             published_at: chrono::Utc::now(),
             changes: vec![change("VALVE-B50", Some(correction)), change("PUMP-1", None)],
             published_by: "Fiona".into(),
+            reply_to: Some("fiona@pricegate.test".into()),
         };
         let to = pricegate_store::Recipient {
             id: uuid::Uuid::nil(),

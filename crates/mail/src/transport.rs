@@ -307,6 +307,12 @@ pub fn build_message(from: &Mailbox, row: &outbox::Model) -> Result<Message, Sen
     if let Some(first) = pricegate_store::outbox::thread_of(row) {
         message = message.in_reply_to(first.clone()).references(first);
     }
+    // A reply reaches whoever can answer it (a notice's publisher); an
+    // address that no longer reads as one leaves replies to `MAIL_FROM`
+    // rather than stop the message.
+    if let Some(reply_to) = row.reply_to.as_deref().and_then(|a| a.parse().ok()) {
+        message = message.reply_to(Mailbox::new(None, reply_to));
+    }
     message
         .from(from.clone())
         .to(to)
@@ -367,6 +373,7 @@ mod tests {
             notice_id: None,
             user_id: None,
             reminders_from: None,
+            reply_to: None,
         }
     }
 

@@ -312,6 +312,9 @@ pub mod outbox {
         /// On the notice's e-mail to someone who took over drafts it holds
         /// up after its publication: their reminders count from here.
         pub reminders_from: Option<DateTimeUtc>,
+        /// Where a reply goes, when not to the sender address: the
+        /// publisher of the notice a publication or reminder is about.
+        pub reply_to: Option<String>,
     }
     no_relations!();
 }

@@ -38,7 +38,7 @@ pub mod sql {
     pub use crate::auth::token_user_sql;
     pub use crate::gate::{
         LOCK_GATE_AND_QUOTE, LOCK_GATE_EXCLUSIVELY, RECORD_FINALISATION, Reading, later_notices_sql,
-        notices_to_acknowledge_sql, quote_gate_sql,
+        notices_to_acknowledge_sql, price_sources_sql, quote_gate_sql,
     };
     pub use crate::quotes::load_quote_sql;
 }

@@ -358,6 +358,51 @@ pub struct EvidenceView {
     /// evidence kept before it was recorded there.
     #[schema(required = true)]
     pub signed: Option<SignedQuoteView>,
+    /// Where each of its products' price in force came from when it was
+    /// finalised, by SKU; `null` in evidence kept before it was recorded
+    /// there.
+    #[schema(required = true)]
+    pub prices: Option<Vec<EvidencePrice>>,
+}
+
+/// Where the price in force of one of a finalised quote's products came
+/// from on the day it was finalised: the price list, or a published
+/// notice's change, with the signer's acknowledgement of that notice if they
+/// had made one. The gate asks only for the notices published since the
+/// quote was drafted, so a price set by an earlier notice may stand
+/// unacknowledged: the evidence says so rather than leave it unsaid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct EvidencePrice {
+    pub product_id: Uuid,
+    pub sku: String,
+    /// The unit price in force, in minor units (a line finance let keep an
+    /// old price was signed at another: see `override.waives`).
+    pub unit_price_minor: i64,
+    /// The notice whose change set that price; `null` when it was the price
+    /// list's own.
+    #[schema(required = true)]
+    pub set_by: Option<PriceSetBy>,
+}
+
+/// The published notice whose change set a price in force (see [`EvidencePrice`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct PriceSetBy {
+    pub notice_id: Uuid,
+    pub seq: i64,
+    pub title: String,
+    #[serde(serialize_with = "crate::views::micros")]
+    pub published_at: DateTime<Utc>,
+    /// The change's date.
+    pub effective_on: NaiveDate,
+    /// When the signer acknowledged the notice; `null` if they had not by
+    /// the finalisation (possible only for a notice published before the
+    /// quote was drafted).
+    #[serde(serialize_with = "crate::views::micros_opt")]
+    #[schema(required = true)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// How they acknowledged it; `null` with `acknowledged_at`.
+    #[schema(value_type = Option<crate::notices::Channel>, required = true)]
+    pub channel: Option<String>,
 }
 
 /// What was finalised: the customer, terms, lines and total, as the

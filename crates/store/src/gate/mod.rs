@@ -37,12 +37,14 @@ use crate::entity::{finalisations, gate, notices, quotes};
 use crate::notices::{PUBLISHED, check_changes_can_take_force};
 use crate::quotes::{check_draft, load_quote, to_view};
 use crate::views::{
-    EvidenceNotice, EvidenceView, GateView, OverrideView, PublishedView, QuoteView, SignedQuoteView, still_as_seen,
+    EvidenceNotice, EvidencePrice, EvidenceView, GateView, OverrideView, PublishedView, QuoteView, SignedQuoteView,
+    still_as_seen,
 };
 use crate::{Actor, Store, StoreError};
 
 mod evaluate;
 mod overrides;
+mod prices;
 
 pub use overrides::superseded_fingerprint;
 
@@ -52,6 +54,7 @@ pub(crate) use evaluate::{change_in_force_sql, notices_to_acknowledge, price_in_
 pub(crate) use overrides::{
     CoveredPrice, covering_covers, covering_override, superseded_line, superseded_lines, superseded_of,
 };
+pub use prices::price_sources_sql;
 
 /// The key of the advisory lock that serialises publication and
 /// finalisation on PostgreSQL: "pricegat" in ASCII, as a bigint. Advisory
@@ -462,10 +465,12 @@ impl Store {
 
         let override_id = view.price_override.as_ref().map(|o| o.id);
         let signed = SignedQuoteView::of(&to_view(quote.clone(), loaded.lines.clone(), None));
+        let prices = prices::price_sources(&txn, id, quote.signer_id, loaded.today).await?;
         let stored = serde_json::to_string(&StoredEvidence {
             notices: &evidence,
             price_override: &view.price_override,
             signed: &signed,
+            prices: &prices,
         })
         .map_err(|e| StoreError::Internal(format!("evidence not serialisable: {e}")))?;
         // Stamped after the notices and acknowledgements were read: everything
@@ -478,6 +483,7 @@ impl Store {
         let follows = evidence
             .iter()
             .map(|e| e.acknowledged_at)
+            .chain(prices.iter().filter_map(|p| p.set_by.as_ref()?.acknowledged_at))
             .max()
             .max(Some(quote.drafted_at))
             .max(Some(loaded.signer_changed_at));
@@ -508,6 +514,7 @@ impl Store {
             notices: evidence,
             price_override: view.price_override,
             signed: Some(signed),
+            prices: Some(prices),
         };
         Ok(to_view(quote, loaded.lines, Some(evidence)))
     }
@@ -543,6 +550,7 @@ struct StoredEvidence<'a> {
     #[serde(rename = "override")]
     price_override: &'a Option<OverrideView>,
     signed: &'a SignedQuoteView,
+    prices: &'a [EvidencePrice],
 }
 
 /// The statement [`record_finalisation`] sends on PostgreSQL: `$1` the

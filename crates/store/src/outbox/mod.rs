@@ -125,6 +125,8 @@ pub struct NoticeContent {
     /// Who published it, by name: whom a reader with a question about it
     /// asks. Empty when not known.
     pub published_by: String,
+    /// Their e-mail address, where replies to its e-mails go.
+    pub reply_to: Option<String>,
 }
 
 /// An open quote drafted before the notice: the gate blocks it until its
@@ -557,6 +559,12 @@ impl<'a> Batch<'a> {
             notice_id: Set(letter.notice().map(|n| n.id)),
             user_id: Set(Some(to.id)),
             reminders_from: Set(self.reminders_from),
+            // The publisher answers questions about their notice; the
+            // escalation, to finance, is about who has not acknowledged.
+            reply_to: Set(match letter {
+                Letter::Publication { notice, .. } | Letter::Reminder { notice, .. } => notice.reply_to.clone(),
+                _ => None,
+            }),
         });
         self.letters.extend(letter.signing().into_iter().map(|(quote, signs)| signer_letters::ActiveModel {
             outbox_id: Set(id),
@@ -616,17 +624,53 @@ async fn notice_content(
         body: notice.body.clone(),
         published_at: notice.published_at.unwrap_or_default(),
         changes: changes_to_read(conn, notice, calendar).await?,
-        published_by: publisher_of(conn, notice).await?,
+        ..publisher_of(conn, notice).await?.content()
     })
 }
 
-/// The name of whoever published `notice` (see [`NoticeContent::published_by`]).
-pub(crate) async fn publisher_of(conn: &impl ConnectionTrait, notice: &notices::Model) -> Result<String, StoreError> {
+/// Who published a notice: [`NoticeContent::published_by`] and
+/// [`NoticeContent::reply_to`].
+pub(crate) struct Publisher {
+    name: String,
+    email: Option<String>,
+}
+
+impl Publisher {
+    /// A [`NoticeContent`] with nothing but its publisher, for the rest to
+    /// be filled in.
+    pub(crate) fn content(self) -> NoticeContent {
+        NoticeContent {
+            id: Uuid::nil(),
+            title: String::new(),
+            body: String::new(),
+            published_at: DateTime::<Utc>::default(),
+            changes: Vec::new(),
+            published_by: self.name,
+            reply_to: self.email,
+        }
+    }
+}
+
+/// Who published `notice`; no one, by name or address, if that is not known.
+pub(crate) async fn publisher_of(
+    conn: &impl ConnectionTrait,
+    notice: &notices::Model,
+) -> Result<Publisher, StoreError> {
     use sea_orm::QuerySelect;
-    let Some(id) = notice.published_by else { return Ok(String::new()) };
-    let name: Option<String> =
-        users::Entity::find_by_id(id).select_only().column(users::Column::Name).into_tuple().one(conn).await?;
-    Ok(name.unwrap_or_default())
+    let publisher: Option<(String, String)> = match notice.published_by {
+        Some(id) => {
+            users::Entity::find_by_id(id)
+                .select_only()
+                .column(users::Column::Name)
+                .column(users::Column::Email)
+                .into_tuple()
+                .one(conn)
+                .await?
+        }
+        None => None,
+    };
+    Ok(publisher
+        .map_or(Publisher { name: String::new(), email: None }, |(name, email)| Publisher { name, email: Some(email) }))
 }
 
 async fn active_with_role(conn: &impl ConnectionTrait, role: Role) -> Result<Vec<users::Model>, StoreError> {
@@ -869,6 +913,7 @@ mod tests {
             notice_id,
             user_id,
             reminders_from: None,
+            reply_to: None,
         }
     }
 

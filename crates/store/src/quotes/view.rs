@@ -6,7 +6,9 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 
 use crate::StoreError;
 use crate::entity::{finalisations, quote_lines, quotes};
-use crate::views::{CustomerView, EvidenceNotice, EvidenceView, LineView, OverrideView, QuoteView, SignedQuoteView};
+use crate::views::{
+    CustomerView, EvidenceNotice, EvidencePrice, EvidenceView, LineView, OverrideView, QuoteView, SignedQuoteView,
+};
 
 fn line_views(lines: &[quote_lines::Model]) -> Vec<LineView> {
     lines
@@ -38,7 +40,9 @@ pub(super) fn evidence_view(f: finalisations::Model) -> EvidenceView {
         serde_json::from_value(f.evidence.get("override").cloned().unwrap_or_default()).unwrap_or_default();
     let signed: Option<SignedQuoteView> =
         serde_json::from_value(f.evidence.get("signed").cloned().unwrap_or_default()).unwrap_or_default();
-    EvidenceView { finalised_by: f.finalised_by, finalised_at: f.finalised_at, notices, price_override, signed }
+    let prices: Option<Vec<EvidencePrice>> =
+        serde_json::from_value(f.evidence.get("prices").cloned().unwrap_or_default()).unwrap_or_default();
+    EvidenceView { finalised_by: f.finalised_by, finalised_at: f.finalised_at, notices, price_override, signed, prices }
 }
 
 pub(crate) fn to_view(q: quotes::Model, lines: Vec<quote_lines::Model>, evidence: Option<EvidenceView>) -> QuoteView {

@@ -722,6 +722,24 @@ struct EvidenceRow {
     channel: String,
 }
 
+/// One product's price in force when the quote was finalised, and where it
+/// came from, as the evidence keeps it.
+struct PriceSourceRow {
+    sku: String,
+    price: String,
+    /// The notice whose change set it; `None` for the price list's own.
+    notice: Option<PriceNoticeRow>,
+}
+
+struct PriceNoticeRow {
+    id: Uuid,
+    title: String,
+    published_at: String,
+    in_force_from: String,
+    /// When and how the signer acknowledged it, in words; `None` if they had not.
+    acknowledged: Option<String>,
+}
+
 struct Repriced {
     old_total: String,
     new_total: String,
@@ -780,6 +798,9 @@ struct QuotePage {
     finalised_by: String,
     cancelled_at: String,
     evidence: Vec<EvidenceRow>,
+    /// Where each price signed came from; `None` for evidence kept before
+    /// that was recorded.
+    price_sources: Option<Vec<PriceSourceRow>>,
     /// What of a finalised quote's rows no longer matches its finalisation
     /// record, and what that record says was finalised, in words.
     altered: Option<String>,
@@ -1611,6 +1632,30 @@ async fn quote_page(
                     .collect()
             })
             .unwrap_or_default(),
+        price_sources: evidence.and_then(|e| e.prices.as_ref()).map(|prices| {
+            prices
+                .iter()
+                .map(|p| PriceSourceRow {
+                    sku: p.sku.clone(),
+                    price: money(&currency, p.unit_price_minor),
+                    notice: p.set_by.as_ref().map(|n| PriceNoticeRow {
+                        id: n.notice_id,
+                        title: n.title.clone(),
+                        published_at: calendar.stamp(n.published_at, true),
+                        in_force_from: pricegate_mail::compose::in_force_from(
+                            n.effective_on,
+                            calendar.date_of(n.published_at),
+                        ),
+                        acknowledged: n.acknowledged_at.map(|at| match n.channel.as_deref() {
+                            Some(channel) => {
+                                format!("{}, {}", calendar.stamp(at, true), super::channel_in_words(channel))
+                            }
+                            None => calendar.stamp(at, true),
+                        }),
+                    }),
+                })
+                .collect()
+        }),
         override_reason: match evidence.and_then(|e| e.price_override.as_ref()) {
             // Who approved it, and when, is part of the proof.
             Some(o) => {
