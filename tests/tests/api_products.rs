@@ -651,7 +651,10 @@ both_backends! {
 /// The skus on a price-list page, in the order it lists them.
 fn listed_skus(page: &str) -> Vec<String> {
     let table = page.split("<table id=\"products\"").nth(1).and_then(|t| t.split("</table>").next()).unwrap_or("");
-    table.split("<tr><td>").skip(1).filter_map(|row| row.split("</td>").next()).map(str::to_owned).collect()
+    // Each SKU is a link to its price history.
+    let text =
+        |cell: &str| cell.split_once('>').map_or(cell, |(_, t)| t).split("</a>").next().unwrap_or(cell).to_owned();
+    table.split("<tr><td>").skip(1).filter_map(|row| row.split("</td>").next()).map(text).collect()
 }
 
 /// Where a page's "More products" link leads, if it has one.
@@ -1058,5 +1061,105 @@ both_backends! {
         let offered = format!("/notices/new?changes=PUMP-1%2C+2600.00%2C+{in_ten}%0ABOX-1%2C+4.50%2C+{in_ten}");
         let form = pricegate_tests::pages::page_as(&app.base, &fiona.email, &offered).await;
         assert!(form.contains(&format!("PUMP-1, 2600.00, {in_ten}\nBOX-1, 4.50, {in_ten}</textarea>")), "{form}");
+    }
+}
+
+both_backends! {
+    /// An auditor's question: what did a product cost on a day, and which
+    /// notice said so. A price dated before its notice was published held
+    /// only from the publication, as people knew it then.
+    async fn a_products_price_history_tells_its_price_on_any_day_and_who_set_it(backend: Backend) {
+        use pricegate_store::entity::products;
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (_, sam_user) = app.user(Role::Sales, "Sam").await;
+        let pump = id_of(&create_product(&finance, "PUMP-1", "EUR", 250_000).await);
+        let days_ago = |days: i64| chrono::Utc::now() - chrono::Duration::days(days);
+        products::Entity::update_many()
+            .col_expr(products::Column::CreatedAt, Expr::value(days_ago(10)))
+            .filter(products::Column::Id.eq(uuid::Uuid::parse_str(&pump).expect("a product id")))
+            .exec(app.store.connection())
+            .await
+            .expect("added ten days ago");
+        let connection = app.store.connection();
+        let published = |notice: String, days: i64| async move {
+            notices::Entity::update_many()
+                .col_expr(notices::Column::PublishedAt, Expr::value(days_ago(days)))
+                .filter(notices::Column::Id.eq(uuid::Uuid::parse_str(&notice).expect("a notice id")))
+                .exec(connection)
+                .await
+                .expect("published then");
+            notice
+        };
+        let first = published(publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(-5)).await, 5).await;
+        // Dated three days ago, published yesterday.
+        let late = published(publish_price_change(&finance, "PUMP-1", 270_000, &date_in_days(-3)).await, 1).await;
+        let coming = publish_price_change(&finance, "PUMP-1", 280_000, &date_in_days(30)).await;
+
+        let path = format!("/products/{pump}");
+        let html = page_as(&app.base, &sam_user.email, &path).await;
+        assert!(html.contains("<strong>2,700.00 EUR</strong>, in force since"), "{html}");
+        let table = &html[html.find("id=\"price-history\"").expect("the history")..];
+        let rows: Vec<&str> = table.split("<tr").skip(2).collect();
+        assert_eq!(rows.len(), 4, "three notices and the list price: {table}");
+        let expected = [
+            (coming.as_str(), "2,800.00 EUR", "To come"),
+            (late.as_str(), "2,700.00 EUR", "In force today"),
+            (first.as_str(), "2,600.00 EUR", "data-label=\"Now\"></td>"),
+        ];
+        for (row, (notice, price, now)) in rows.iter().zip(expected) {
+            assert!(row.contains(&format!("/notices/{notice}")) && row.contains(price) && row.contains(now), "{row}");
+        }
+        assert!(rows[1].contains(&format!("{}, on publication (dated {})", date_in_days(-1), date_in_days(-3))), "{}", rows[1]);
+        assert!(rows[3].contains("2,500.00 EUR") && rows[3].contains("The price list"), "{}", rows[3]);
+        assert!(!rows[3].contains("In force today"), "{}", rows[3]);
+        // The price list links each SKU to its history.
+        let list = page_as(&app.base, &sam_user.email, "/products").await;
+        assert!(list.contains(&format!("<a href=\"/products/{pump}\" class=\"price-history\"")), "{list}");
+
+        let on = |days: i64| {
+            let path = format!("{path}?on={}", date_in_days(days));
+            let email = sam_user.email.clone();
+            let base = app.base.clone();
+            async move {
+                let html = page_as(&base, &email, &path).await;
+                let start = html.find("id=\"price-on\"").unwrap_or_else(|| panic!("no answer in {html}"));
+                html[start..html[start..].find("</p>").map_or(html.len(), |end| start + end)].to_owned()
+            }
+        };
+        let answer = on(-20).await;
+        assert!(answer.contains("PUMP-1 was not on the price list yet"), "{answer}");
+        let answer = on(-7).await;
+        assert!(answer.contains("was its list price, 2,500.00 EUR per"), "{answer}");
+        let answer = on(-4).await;
+        assert!(answer.contains("was 2,600.00 EUR") && answer.contains(&format!("/notices/{first}")), "{answer}");
+        // The late notice's date had come, but nobody knew its price yet.
+        let answer = on(-2).await;
+        assert!(answer.contains("was 2,600.00 EUR") && answer.contains(&format!("/notices/{first}")), "{answer}");
+        let answer = on(0).await;
+        assert!(answer.contains("is 2,700.00 EUR") && answer.contains(&format!("/notices/{late}")), "{answer}");
+        let answer = on(31).await;
+        assert!(answer.contains("will be, as published so far, 2,800.00 EUR"), "{answer}");
+
+        let cookie = session_cookie(&app.base, &sam_user.email).await;
+        let get = |query: &'static str| {
+            let (url, cookie) = (format!("{}{path}{query}", app.base), cookie.clone());
+            async move {
+                let r = client().get(url).header(COOKIE, cookie).send().await.expect("answers");
+                (r.status().as_u16(), r.text().await.unwrap_or_default())
+            }
+        };
+        let (status, html) = get("?on=2026-13-45").await;
+        assert_eq!(status, 400, "{html}");
+        assert!(html.contains("“2026-13-45” is not a day: write it as 2026-11-03"), "{html}");
+        let (status, _) = get("?on=2026-11-01&on=2026-11-02").await;
+        assert_eq!(status, 400);
+        let r = client()
+            .get(format!("{}/products/{}", app.base, uuid::Uuid::new_v4()))
+            .header(COOKIE, cookie.clone())
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(r.status().as_u16(), 404);
     }
 }

@@ -227,6 +227,44 @@ pub(crate) async fn prices_in_force(
     Ok(rows.into_iter().map(|r| (r.id, InForce { price: r.price, list_price: r.list_price, since: r.since })).collect())
 }
 
+/// A product's prices over time (see [`Store::price_history`]).
+#[derive(Debug, Clone)]
+pub struct PriceHistory {
+    /// The product as the price list shows it today.
+    pub product: ProductView,
+    /// The price it was added at, which stands until a notice changes it.
+    pub list_price_minor: i64,
+    /// The business's day it is.
+    pub today: NaiveDate,
+    /// Every change to it a published notice made, in the order the gate
+    /// weighs them: by date, then the later notice, then the later line, so
+    /// that of two for one day the last is the word that stands.
+    pub steps: Vec<PriceStep>,
+}
+
+/// One published change to a product's price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceStep {
+    pub notice_id: Uuid,
+    pub title: String,
+    pub published_at: DateTime<Utc>,
+    /// The day finance wrote it holds from.
+    pub effective_on: NaiveDate,
+    pub unit_price_minor: i64,
+}
+
+impl PriceHistory {
+    /// The price in force on `day` as people then knew it, and the change
+    /// that set it (`None` for the list price): the last word among the
+    /// changes dated by then and published by then (the business's day, by
+    /// `calendar`). A change dated before its publication counts from the
+    /// publication; today's is the price every quote is drafted at now.
+    pub fn on(&self, day: NaiveDate, calendar: Calendar) -> (i64, Option<&PriceStep>) {
+        let step = self.steps.iter().rfind(|s| s.effective_on <= day && calendar.date_of(s.published_at) <= day);
+        (step.map_or(self.list_price_minor, |s| s.unit_price_minor), step)
+    }
+}
+
 /// [`prices_in_force`] for the price list, where "since" is the first day
 /// from which the price has been what it is now, day after day; none if it
 /// has always been the list price (every change so far restated it).
@@ -691,6 +729,42 @@ impl Store {
         let today = self.today().await?;
         let price = listed_prices(&self.db, Some(&[row.id]), today, self.calendar).await?.get(&row.id).copied();
         Ok(view(row, price))
+    }
+
+    /// Product `id` with every price its published notices have set, for
+    /// its price history: what it costs today, what it cost on any day,
+    /// and which notice said so.
+    pub async fn price_history(&self, id: Uuid) -> Result<PriceHistory, StoreError> {
+        let product = products::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::not_found("product"))?;
+        let list_price_minor = product.unit_price_minor;
+        let today = self.today().await?;
+        let price = listed_prices(&self.db, Some(&[id]), today, self.calendar).await?.get(&id).copied();
+        // The notice, its title and publication; the change's date and price.
+        type Row = (Uuid, String, Option<DateTime<Utc>>, NaiveDate, i64);
+        let rows: Vec<Row> = notice_changes::Entity::find()
+            .select_only()
+            .column(notices::Column::Id)
+            .column(notices::Column::Title)
+            .column(notices::Column::PublishedAt)
+            .column(notice_changes::Column::EffectiveOn)
+            .column(notice_changes::Column::UnitPriceMinor)
+            .join(JoinType::InnerJoin, notice_changes::Relation::Notice.def())
+            .filter(notice_changes::Column::ProductId.eq(id))
+            .filter(notices::Column::State.eq(PUBLISHED))
+            // The gate's order of precedence, the last word last.
+            .order_by_asc(notice_changes::Column::EffectiveOn)
+            .order_by_asc(notices::Column::Seq)
+            .order_by_asc(notice_changes::Column::Position)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let steps = rows
+            .into_iter()
+            .filter_map(|(notice_id, title, published_at, effective_on, unit_price_minor)| {
+                Some(PriceStep { notice_id, title, published_at: published_at?, effective_on, unit_price_minor })
+            })
+            .collect();
+        Ok(PriceHistory { product: view(product, price), list_price_minor, today, steps })
     }
 
     /// A page of the price list, by sku: the products whose sku or name

@@ -12,6 +12,7 @@ mod notice_drafts;
 mod notice_publish;
 mod notices;
 mod password;
+mod product_history;
 mod products;
 mod quote_confirm;
 mod quote_form;

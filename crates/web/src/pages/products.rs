@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/products", get(list).post(create))
         .route("/products/import", post(import))
         .route("/products/export.csv", get(export))
+        .route("/products/{id}", get(super::product_history::history))
         .route("/products/{id}/edit", get(edit_form).post(update))
         .route("/products/{id}/sale", post(sale))
 }
