@@ -49,8 +49,10 @@ both_backends! {
         assert_eq!(set_by["notice_id"], json!(earlier), "{prices}");
         assert_eq!(set_by["title"], "P-1 now 1100");
         assert_eq!(set_by["effective_on"], json!(date_in_days(-1)));
+        assert_eq!(set_by["in_force_from"], json!(date_in_days(0)), "dated yesterday, in force from its publication");
         assert_eq!((&set_by["acknowledged_at"], &set_by["channel"]), (&json!(null), &json!(null)), "{prices}");
-        assert_eq!(prices[1], json!({"product_id": prices[1]["product_id"], "sku": "P-2", "unit_price_minor": 400, "set_by": null}));
+        assert!(prices[1]["product_id"].as_str().is_some_and(|id| uuid::Uuid::parse_str(id).is_ok()), "{prices}");
+        assert_eq!((&prices[1]["sku"], &prices[1]["unit_price_minor"], &prices[1]["set_by"]), (&json!("P-2"), &json!(400), &json!(null)));
         let fetched = sam.get(&format!("/api/v1/quotes/{id}")).await;
         assert_eq!(fetched.body["evidence"]["prices"], *prices, "kept as finalised");
 
@@ -343,6 +345,13 @@ both_backends! {
         assert_eq!(checked, [json!(rise), json!(later)]);
         let fetched = finance.get(&format!("/api/v1/quotes/{id}")).await;
         assert_eq!(fetched.body["evidence"], r.body["evidence"]);
+        // Its price in force came from the rise; the page says the line was
+        // signed at another, approved.
+        let prices = &r.body["evidence"]["prices"];
+        assert_eq!((&prices[0]["unit_price_minor"], &prices[0]["set_by"]["notice_id"]), (&json!(1_250), &json!(rise)), "{prices}");
+        let html = page_as(&app.base, &fiona.email, &format!("/quotes/{id}")).await;
+        let sources = section(&html, "id=\"price-sources\"", "</table>");
+        assert!(sources.contains("12.50 EUR<span class=\"muted signed-at\"> (signed at 10.00 EUR, which finance approved keeping)"), "{sources}");
     }
 }
 

@@ -1072,7 +1072,7 @@ both_backends! {
         use pricegate_store::entity::products;
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
-        let (_, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         let pump = id_of(&create_product(&finance, "PUMP-1", "EUR", 250_000).await);
         let days_ago = |days: i64| chrono::Utc::now() - chrono::Duration::days(days);
         products::Entity::update_many()
@@ -1094,25 +1094,28 @@ both_backends! {
         let first = published(publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(-5)).await, 5).await;
         // Dated three days ago, published yesterday.
         let late = published(publish_price_change(&finance, "PUMP-1", 270_000, &date_in_days(-3)).await, 1).await;
-        let coming = publish_price_change(&finance, "PUMP-1", 280_000, &date_in_days(30)).await;
+        let replaced = publish_price_change(&finance, "PUMP-1", 280_000, &date_in_days(30)).await;
+        // Corrected before its day came: the first never holds.
+        let coming = publish_price_change(&finance, "PUMP-1", 285_000, &date_in_days(30)).await;
 
         let path = format!("/products/{pump}");
         let html = page_as(&app.base, &sam_user.email, &path).await;
         assert!(html.contains("<strong>2,700.00 EUR</strong>, in force since"), "{html}");
         let table = &html[html.find("id=\"price-history\"").expect("the history")..];
         let rows: Vec<&str> = table.split("<tr").skip(2).collect();
-        assert_eq!(rows.len(), 4, "three notices and the list price: {table}");
+        assert_eq!(rows.len(), 5, "four notices and the list price: {table}");
         let expected = [
-            (coming.as_str(), "2,800.00 EUR", "To come"),
+            (coming.as_str(), "2,850.00 EUR", "To come"),
+            (replaced.as_str(), "2,800.00 EUR", "Never in force: a later price for its day came first"),
             (late.as_str(), "2,700.00 EUR", "In force today"),
             (first.as_str(), "2,600.00 EUR", "data-label=\"Now\"></td>"),
         ];
         for (row, (notice, price, now)) in rows.iter().zip(expected) {
             assert!(row.contains(&format!("/notices/{notice}")) && row.contains(price) && row.contains(now), "{row}");
         }
-        assert!(rows[1].contains(&format!("{}, on publication (dated {})", date_in_days(-1), date_in_days(-3))), "{}", rows[1]);
-        assert!(rows[3].contains("2,500.00 EUR") && rows[3].contains("The price list"), "{}", rows[3]);
-        assert!(!rows[3].contains("In force today"), "{}", rows[3]);
+        assert!(rows[2].contains(&format!("{}, on publication (dated {})", date_in_days(-1), date_in_days(-3))), "{}", rows[2]);
+        assert!(rows[4].contains("2,500.00 EUR") && rows[4].contains("The price list"), "{}", rows[4]);
+        assert!(!rows[4].contains("In force today"), "{}", rows[4]);
         // The price list links each SKU to its history.
         let list = page_as(&app.base, &sam_user.email, "/products").await;
         assert!(list.contains(&format!("<a href=\"/products/{pump}\" class=\"price-history\"")), "{list}");
@@ -1130,7 +1133,7 @@ both_backends! {
         let answer = on(-20).await;
         assert!(answer.contains("PUMP-1 was not on the price list yet"), "{answer}");
         let answer = on(-7).await;
-        assert!(answer.contains("was its list price, 2,500.00 EUR per"), "{answer}");
+        assert!(answer.contains("was its list price, 2,500.00 EUR each."), "{answer}");
         let answer = on(-4).await;
         assert!(answer.contains("was 2,600.00 EUR") && answer.contains(&format!("/notices/{first}")), "{answer}");
         // The late notice's date had come, but nobody knew its price yet.
@@ -1139,7 +1142,42 @@ both_backends! {
         let answer = on(0).await;
         assert!(answer.contains("is 2,700.00 EUR") && answer.contains(&format!("/notices/{late}")), "{answer}");
         let answer = on(31).await;
-        assert!(answer.contains("will be, as published so far, 2,800.00 EUR"), "{answer}");
+        assert!(answer.contains("will be, as published so far, 2,850.00 EUR") && answer.contains(&coming), "{answer}");
+
+        // The same history from the API, with the price on a day.
+        let r = sam.get(&format!("/api/v1/products/{pump}/prices?on={}", date_in_days(-2))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let states: Vec<(&str, &str)> = r.body["prices"]
+            .as_array()
+            .expect("prices")
+            .iter()
+            .map(|p| (p["notice_id"].as_str().unwrap_or_default(), p["state"].as_str().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            states,
+            [(coming.as_str(), "to_come"), (replaced.as_str(), "replaced"), (late.as_str(), "in_force"), (first.as_str(), "earlier")]
+        );
+        assert_eq!(r.body["prices"][2]["in_force_from"], json!(date_in_days(-1)));
+        assert_eq!(r.body["prices"][2]["effective_on"], json!(date_in_days(-3)));
+        assert_eq!(r.body["on"], json!({"day": date_in_days(-2), "unit_price_minor": 260_000, "notice_id": first, "during_the_day": []}));
+        assert_eq!((&r.body["list_price_minor"], &r.body["product"]["unit_price_minor"]), (&json!(250_000), &json!(270_000)));
+        let r = sam.get(&format!("/api/v1/products/{pump}/prices?on={}", date_in_days(-20))).await;
+        assert_eq!(r.body["on"], json!({"day": date_in_days(-20), "unit_price_minor": null, "notice_id": null, "during_the_day": []}), "{}", r.text);
+        assert_eq!(sam.get(&format!("/api/v1/products/{pump}/prices")).await.body["on"], json!(null));
+        // On the first notice's day the price changed when it was published:
+        // a quote drafted that morning got the list price.
+        let r = sam.get(&format!("/api/v1/products/{pump}/prices?on={}", date_in_days(-5))).await;
+        let during = &r.body["on"]["during_the_day"];
+        assert_eq!(during[0], json!({"from": null, "unit_price_minor": 250_000, "notice_id": null}), "{}", r.text);
+        assert_eq!((&during[1]["unit_price_minor"], &during[1]["notice_id"]), (&json!(260_000), &json!(first)), "{}", r.text);
+        assert_eq!(during[1]["from"], r.body["prices"][3]["published_at"]);
+        assert_eq!(during.as_array().map(Vec::len), Some(2));
+        assert_eq!(r.body["on"]["unit_price_minor"], 260_000);
+        let answer = on(-5).await;
+        assert!(answer.contains("It changed during the day") && answer.contains("2,500.00 EUR (the list price) from the day&#39;s start, then 2,600.00 EUR (set by “PUMP-1 now 260000”) from"), "{answer}");
+        assert_error(&sam.get(&format!("/api/v1/products/{pump}/prices?on=2026-13-45")).await, 400, "invalid_query");
+        assert_error(&sam.get(&format!("/api/v1/products/{pump}/prices?at=2026-11-01")).await, 400, "invalid_query");
+        assert_error(&sam.get(&format!("/api/v1/products/{}/prices", uuid::Uuid::new_v4())).await, 404, "not_found");
 
         let cookie = session_cookie(&app.base, &sam_user.email).await;
         let get = |query: &'static str| {
@@ -1154,6 +1192,8 @@ both_backends! {
         assert!(html.contains("“2026-13-45” is not a day: write it as 2026-11-03"), "{html}");
         let (status, _) = get("?on=2026-11-01&on=2026-11-02").await;
         assert_eq!(status, 400);
+        let (status, html) = get("?on=2026-2-3").await;
+        assert_eq!(status, 400, "a day a date field would show blank: {html}");
         let r = client()
             .get(format!("{}/products/{}", app.base, uuid::Uuid::new_v4()))
             .header(COOKIE, cookie.clone())

@@ -1135,6 +1135,26 @@ async fn pass_time(app: &pricegate_tests::TestApp, notice: &str, user: Option<uu
 }
 
 both_backends! {
+    /// A reply to the notice goes to whoever published it; once they have
+    /// left, a reply to its reminder goes to the sender address, not to a
+    /// mailbox nobody reads.
+    async fn a_reminder_of_a_notice_whose_publisher_left_is_not_answered_to_them(backend: Backend) {
+        let Published { sink, app, fiona, admin, sam, nid, .. } = published_to_sam_rita_and_olga(backend).await;
+        until_nothing_pending(&admin).await;
+        let notice = sink.to(&sam.email).into_iter().next().expect("the notice to Sam");
+        assert_eq!(notice.header("reply-to"), Some(fiona.email.clone()), "{}", notice.data);
+        let r = admin.patch(&format!("/api/v1/users/{}", fiona.id), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        pass_time(&app, &nid, None, HOUR).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 2, "Sam's and Rita's first reminders");
+        let mail = sink.wait_until(WAIT, "Sam's reminder", |m| m.iter().filter(|m| m.to == [sam.email.clone()]).count() == 2).await;
+        let reminder = mail.iter().rfind(|m| m.to == [sam.email.clone()]).expect("the reminder");
+        assert!(reminder.header("subject").is_some_and(|s| s.starts_with("Reminder 1 of 2")), "{}", reminder.data);
+        assert_eq!(reminder.header("reply-to"), None, "{}", reminder.data);
+    }
+}
+
+both_backends! {
     /// A draft the notice holds up whose signer was deactivated meanwhile:
     /// nobody is chased for it, and the escalation says so, with its value in
     /// the total, as the notice's dashboard does.

@@ -90,7 +90,8 @@ pub fn finalise_script(scale: Scale) -> String {
         sources = one_line(&price_sources_sql(pg))
             .replace("$3", QUOTE)
             .replace("$2", SIGNER)
-            .replace("$1", &format!("(clock_timestamp() AT TIME ZONE {ZONE})::date")),
+            // The statement's clock: one day for every row, bound as the service binds it.
+            .replace("$1", &format!("(statement_timestamp() AT TIME ZONE {ZONE})::date")),
         signer = set_signer(scale),
     )
 }
@@ -98,13 +99,14 @@ pub fn finalise_script(scale: Scale) -> String {
 /// Numbers the ready quotes in random order, each with the evidence and
 /// audit detail a finalisation stores for it: the notices since drafting
 /// with the signer's acknowledgements, in the shape `EvidenceNotice`
-/// serialises to. A quote is ready when its signer has acknowledged every
+/// serialises to, and each product's price in force with the notice that
+/// set it and the signer's acknowledgement, as `EvidencePrice` does. A quote is ready when its signer has acknowledged every
 /// notice published since it was drafted.
 pub const FINALISE_SETUP: &str = "CREATE TABLE bench_finalise (n bigint PRIMARY KEY, q bigint NOT NULL, \
        evidence text NOT NULL, detail text NOT NULL); \
      INSERT INTO bench_finalise (n, q, evidence, detail) \
      SELECT row_number() OVER (ORDER BY random()), g.q, \
-            json_build_object('notices', COALESCE(e.notices, '[]'), 'override', NULL)::text, \
+            json_build_object('notices', COALESCE(e.notices, '[]'), 'override', NULL, 'prices', COALESCE(pr.prices, '[]'))::text, \
             json_build_object('notices', COALESCE(e.ids, '[]'), 'override', NULL)::text \
      FROM generate_series(0, (SELECT count(*) FROM quotes) - 1) AS g(q) \
      JOIN quotes qt ON qt.id = md5('quote-' || g.q)::uuid \
@@ -113,6 +115,15 @@ pub const FINALISE_SETUP: &str = "CREATE TABLE bench_finalise (n bigint PRIMARY 
             json_agg(n.id ORDER BY n.seq) AS ids \
           FROM notices n JOIN acknowledgements a ON a.notice_id = n.id AND a.user_id = qt.signer_id \
           WHERE n.published_at > qt.drafted_at) e ON true \
+     LEFT JOIN LATERAL (SELECT json_agg(json_build_object('product_id', p.id, 'sku', p.sku, \
+              'unit_price_minor', p.unit_price_minor, 'set_by', \
+              (SELECT json_build_object('notice_id', n.id, 'seq', n.seq, 'title', n.title, 'published_at', n.published_at, \
+                      'effective_on', c.effective_on, 'acknowledged_at', a.acknowledged_at, 'channel', a.channel) \
+                 FROM notice_changes c JOIN notices n ON n.id = c.notice_id \
+                 LEFT JOIN acknowledgements a ON a.notice_id = n.id AND a.user_id = qt.signer_id \
+                WHERE c.product_id = p.id AND c.effective_on <= current_date \
+                ORDER BY c.effective_on DESC, n.seq DESC, c.position DESC LIMIT 1)) ORDER BY p.sku) AS prices \
+          FROM products p WHERE p.id IN (SELECT l.product_id FROM quote_lines l WHERE l.quote_id = qt.id)) pr ON true \
      WHERE NOT EXISTS (SELECT 1 FROM notices n WHERE n.published_at > qt.drafted_at AND NOT EXISTS \
        (SELECT 1 FROM acknowledgements a WHERE a.notice_id = n.id AND a.user_id = qt.signer_id)); \
      CREATE SEQUENCE bench_finalise_next; \

@@ -310,8 +310,11 @@ pub fn build_message(from: &Mailbox, row: &outbox::Model) -> Result<Message, Sen
     // A reply reaches whoever can answer it (a notice's publisher); an
     // address that no longer reads as one leaves replies to `MAIL_FROM`
     // rather than stop the message.
-    if let Some(reply_to) = row.reply_to.as_deref().and_then(|a| a.parse().ok()) {
-        message = message.reply_to(Mailbox::new(None, reply_to));
+    if let Some(reply_to) = row.reply_to.as_deref() {
+        match reply_to.parse() {
+            Ok(address) => message = message.reply_to(Mailbox::new(None, address)),
+            Err(e) => tracing::warn!(message_id = %row.message_id, error = %e, "Reply-To left out: not an address"),
+        }
     }
     message
         .from(from.clone())

@@ -196,7 +196,7 @@ async fn check(
         .filter(|n| n.state == PUBLISHED)
         .ok_or(AckLinkError::Unknown)?;
     let changes = changes_to_read(conn, &notice, calendar).await?;
-    let publisher = crate::outbox::publisher_of(conn, &notice).await?;
+    let crate::outbox::Publisher { name, email } = crate::outbox::publisher_of(conn, &notice).await?;
     let view = AckLinkView {
         notice: NoticeContent {
             id: notice.id,
@@ -204,7 +204,8 @@ async fn check(
             body: notice.body,
             published_at: notice.published_at.unwrap_or_default(),
             changes,
-            ..publisher.content()
+            published_by: name,
+            reply_to: email,
         },
         user_id: user.id,
         user_name: user.name,

@@ -481,6 +481,15 @@ pub(crate) fn containing(backend: sea_orm::DbBackend, columns: &[&str], text: &s
     })
 }
 
+/// The `n`th bound value's placeholder in a statement written by hand:
+/// `$n` on PostgreSQL; `?` on SQLite, which takes them in order.
+pub(crate) fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
+}
+
 /// Values per `IN (…)` list: far below SQLite's limit on bound values in a
 /// statement (32,766) and PostgreSQL's (65,535).
 pub(crate) const IN_LIST_CHUNK: usize = 500;

@@ -60,7 +60,7 @@ pub use outbox::{
 pub use password_links::{
     INVITATION_LINK_DAYS, PasswordLinkError, PasswordLinkView, PasswordSet, RESET_EVERY_MINUTES, RESET_LINK_MINUTES,
 };
-pub use products::{CsvRowError, NewProduct, PriceHistory, PriceStep, ProductPatch, UpcomingPrice};
+pub use products::{CsvRowError, NewProduct, ProductPatch, UpcomingPrice};
 pub use quotes::{
     ApprovalAsked, ApprovalDeclined, ApprovalRequestView, DRAFTED_ALREADY, FinanceReminded, HandedOver, NewLine,
     NewQuote, OpenDraft, OpenDrafts, PricesSeen, QuoteEdited, QuoteFilter, QuotePatch, QuoteSearch, ResentForm,

@@ -16,7 +16,10 @@ use crate::audit::{AuditEntry, record};
 use crate::db::{IN_LIST_CHUNK, db_now};
 use crate::entity::{notice_changes, notices, products, quote_lines};
 use crate::notices::PUBLISHED;
-use crate::views::{ProductView, QuoteView, UpcomingPriceView};
+use crate::views::{
+    PriceFromView, PriceHistoryView, PriceOnView, PriceState, ProductView, PublishedPriceView, QuoteView,
+    UpcomingPriceView,
+};
 use crate::{Actor, Store, StoreError};
 
 #[derive(Debug, Clone)]
@@ -203,10 +206,7 @@ pub(crate) async fn prices_in_force(
         since: Option<NaiveDate>,
     }
     let backend = conn.get_database_backend();
-    let placeholder = |n: usize| match backend {
-        sea_orm::DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    };
+    let placeholder = |n| crate::db::placeholder(backend, n);
     // One statement, with the same rule the gate reads quotes' lines with.
     // Today is bound once for each of its two uses: SQLite's `?` are taken in order.
     let mut sql = format!(
@@ -227,42 +227,45 @@ pub(crate) async fn prices_in_force(
     Ok(rows.into_iter().map(|r| (r.id, InForce { price: r.price, list_price: r.list_price, since: r.since })).collect())
 }
 
-/// A product's prices over time (see [`Store::price_history`]).
-#[derive(Debug, Clone)]
-pub struct PriceHistory {
-    /// The product as the price list shows it today.
-    pub product: ProductView,
-    /// The price it was added at, which stands until a notice changes it.
-    pub list_price_minor: i64,
-    /// The business's day it is.
-    pub today: NaiveDate,
-    /// Every change to it a published notice made, in the order the gate
-    /// weighs them: by date, then the later notice, then the later line, so
-    /// that of two for one day the last is the word that stands.
-    pub steps: Vec<PriceStep>,
+/// The price in force on `day` as people then knew it, and the change that
+/// set it (`None` for the list price): the last word among the changes
+/// dated by then and published by then, `steps` being in the gate's order
+/// (by date, then the later notice, then the later line). A change dated
+/// before its publication counts from the publication; today's is the
+/// price every quote is drafted at now.
+fn last_word(steps: &[PublishedPriceView], day: NaiveDate) -> Option<usize> {
+    steps.iter().rposition(|s| s.in_force_from <= day)
 }
 
-/// One published change to a product's price.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PriceStep {
-    pub notice_id: Uuid,
-    pub title: String,
-    pub published_at: DateTime<Utc>,
-    /// The day finance wrote it holds from.
-    pub effective_on: NaiveDate,
-    pub unit_price_minor: i64,
-}
-
-impl PriceHistory {
-    /// The price in force on `day` as people then knew it, and the change
-    /// that set it (`None` for the list price): the last word among the
-    /// changes dated by then and published by then (the business's day, by
-    /// `calendar`). A change dated before its publication counts from the
-    /// publication; today's is the price every quote is drafted at now.
-    pub fn on(&self, day: NaiveDate, calendar: Calendar) -> (i64, Option<&PriceStep>) {
-        let step = self.steps.iter().rfind(|s| s.effective_on <= day && calendar.date_of(s.published_at) <= day);
-        (step.map_or(self.list_price_minor, |s| s.unit_price_minor), step)
+/// The last words of business day `day` in the order they held, each from
+/// when: the one the day opened with (`None`), then each that a notice
+/// published that day brought in on publication. Its last is
+/// [`last_word`]'s for the day; one alone when the price held all day.
+fn words_of_the_day(
+    steps: &[PublishedPriceView],
+    day: NaiveDate,
+    calendar: Calendar,
+) -> Vec<(Option<DateTime<Utc>>, Option<usize>)> {
+    let published_that_day = |s: &PublishedPriceView| calendar.date_of(s.published_at) == day;
+    // A change for the day holds from its start if it was published before
+    // it, else from its publication.
+    let word_at = |at: Option<DateTime<Utc>>| {
+        steps.iter().rposition(|s| {
+            s.in_force_from <= day && (!published_that_day(s) || at.is_some_and(|at| s.published_at <= at))
+        })
+    };
+    let mut instants: Vec<DateTime<Utc>> =
+        steps.iter().filter(|s| s.in_force_from <= day && published_that_day(s)).map(|s| s.published_at).collect();
+    instants.sort_unstable();
+    instants.dedup();
+    let mut words = vec![(None, word_at(None))];
+    for at in instants {
+        let word = word_at(Some(at));
+        if words.last().is_some_and(|(_, last)| *last != word) {
+            words.push((Some(at), word));
+        }
     }
+    words
 }
 
 /// [`prices_in_force`] for the price list, where "since" is the first day
@@ -732,13 +735,13 @@ impl Store {
     }
 
     /// Product `id` with every price its published notices have set, for
-    /// its price history: what it costs today, what it cost on any day,
-    /// and which notice said so.
-    pub async fn price_history(&self, id: Uuid) -> Result<PriceHistory, StoreError> {
+    /// its price history: what it costs today, what it cost (or will) on
+    /// `on` as people then knew it, and which notice said so.
+    pub async fn price_history(&self, id: Uuid, on: Option<NaiveDate>) -> Result<PriceHistoryView, StoreError> {
         let product = products::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::not_found("product"))?;
         let list_price_minor = product.unit_price_minor;
+        let added_on = self.calendar.date_of(product.created_at);
         let today = self.today().await?;
-        let price = listed_prices(&self.db, Some(&[id]), today, self.calendar).await?.get(&id).copied();
         // The notice, its title and publication; the change's date and price.
         type Row = (Uuid, String, Option<DateTime<Utc>>, NaiveDate, i64);
         let rows: Vec<Row> = notice_changes::Entity::find()
@@ -758,13 +761,71 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?;
-        let steps = rows
+        let mut steps: Vec<PublishedPriceView> = rows
             .into_iter()
             .filter_map(|(notice_id, title, published_at, effective_on, unit_price_minor)| {
-                Some(PriceStep { notice_id, title, published_at: published_at?, effective_on, unit_price_minor })
+                let published_at = published_at?;
+                let in_force_from = self.calendar.takes_force_on(effective_on, published_at);
+                Some(PublishedPriceView {
+                    notice_id,
+                    title,
+                    published_at,
+                    effective_on,
+                    in_force_from,
+                    unit_price_minor,
+                    state: PriceState::Earlier,
+                })
             })
             .collect();
-        Ok(PriceHistory { product: view(product, price), list_price_minor, today, steps })
+        let now = last_word(&steps, today);
+        // A change not the last word on its own first day never is: the
+        // changes that could hold only grow with the days.
+        let states: Vec<PriceState> = (0..steps.len())
+            .map(|i| match () {
+                _ if Some(i) == now => PriceState::InForce,
+                _ if last_word(&steps, steps[i].in_force_from) != Some(i) => PriceState::Replaced,
+                _ if steps[i].in_force_from > today => PriceState::ToCome,
+                _ => PriceState::Earlier,
+            })
+            .collect();
+        let on = on.map(|day| {
+            if day < added_on {
+                return PriceOnView { day, unit_price_minor: None, notice_id: None, during_the_day: Vec::new() };
+            }
+            let price_of = |word: Option<usize>| word.map_or(list_price_minor, |i| steps[i].unit_price_minor);
+            let during = words_of_the_day(&steps, day, self.calendar);
+            let during_the_day = match during.as_slice() {
+                [_] => Vec::new(),
+                _ => during
+                    .into_iter()
+                    .map(|(from, word)| PriceFromView {
+                        from,
+                        unit_price_minor: price_of(word),
+                        notice_id: word.map(|i| steps[i].notice_id),
+                    })
+                    .collect(),
+            };
+            let word = last_word(&steps, day);
+            PriceOnView {
+                day,
+                unit_price_minor: Some(price_of(word)),
+                notice_id: word.map(|i| steps[i].notice_id),
+                during_the_day,
+            }
+        });
+        for (step, state) in steps.iter_mut().zip(states) {
+            step.state = state;
+        }
+        // Today's price and since when, from the same rows as the rest (the
+        // price list reads them by the same rule, in SQL).
+        let price = now.map_or(list_price_minor, |i| steps[i].unit_price_minor);
+        steps.reverse();
+        // Those that have held by today, last word first, as `price_since` reads them.
+        let changes: Vec<(NaiveDate, i64)> =
+            steps.iter().filter(|s| s.in_force_from <= today).map(|s| (s.in_force_from, s.unit_price_minor)).collect();
+        let since = price_since(&changes, price, list_price_minor);
+        let price = Some(InForce { price, list_price: list_price_minor, since });
+        Ok(PriceHistoryView { product: view(product, price), list_price_minor, added_on, today, prices: steps, on })
     }
 
     /// A page of the price list, by sku: the products whose sku or name

@@ -124,6 +124,89 @@ pub struct ProductView {
     pub withdrawn_at: Option<DateTime<Utc>>,
 }
 
+/// A product's prices over time: `GET /api/v1/products/{id}/prices`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PriceHistoryView {
+    /// The product as the price list shows it today.
+    pub product: ProductView,
+    /// The price it was added at, which stands until a notice changes it.
+    pub list_price_minor: i64,
+    /// The business's day it was added on.
+    pub added_on: NaiveDate,
+    /// The business's day it is.
+    pub today: NaiveDate,
+    /// Every price a published notice set for it, newest first: by date,
+    /// then the later notice, then the later line, as the gate weighs them,
+    /// reversed.
+    pub prices: Vec<PublishedPriceView>,
+    /// Its price on the day asked for (`?on=`); `null` when none was.
+    #[schema(required = true)]
+    pub on: Option<PriceOnView>,
+}
+
+/// One price a published notice set for a product.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublishedPriceView {
+    pub notice_id: Uuid,
+    pub title: String,
+    #[serde(serialize_with = "crate::views::micros")]
+    pub published_at: DateTime<Utc>,
+    /// The day finance wrote it holds from.
+    pub effective_on: NaiveDate,
+    /// The first business day it could hold: `effective_on`, or the day
+    /// its notice was published if that was later.
+    pub in_force_from: NaiveDate,
+    pub unit_price_minor: i64,
+    pub state: PriceState,
+}
+
+/// Where a published price stands today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceState {
+    /// The price every quote is drafted at today.
+    InForce,
+    /// Its day has not come.
+    ToCome,
+    /// It held, and a later one has since.
+    Earlier,
+    /// It never held: another price for its first day, from a later
+    /// notice or a later line, came first.
+    Replaced,
+}
+
+/// A product's price on one day, as people knew it that day: the last word
+/// among the changes dated by then and published by then.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PriceOnView {
+    pub day: NaiveDate,
+    /// `null` before the product was added to the price list.
+    #[schema(required = true)]
+    pub unit_price_minor: Option<i64>,
+    /// The notice that set it; `null` for the list price.
+    #[schema(required = true)]
+    pub notice_id: Option<Uuid>,
+    /// When the price changed during the day (a notice published that day
+    /// took force on its publication): each price it held, in order, the
+    /// first from the day's start, the last the one above. Empty when one
+    /// price held all day; when not, what a quote drafted that day was
+    /// priced at depends on the hour.
+    pub during_the_day: Vec<PriceFromView>,
+}
+
+/// One of the prices a product held during one day, and from when.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PriceFromView {
+    /// When it began to hold; `null` for the price the day opened with.
+    #[serde(serialize_with = "crate::views::micros_opt")]
+    #[schema(required = true)]
+    pub from: Option<DateTime<Utc>>,
+    pub unit_price_minor: i64,
+    /// The notice that set it; `null` for the list price.
+    #[schema(required = true)]
+    pub notice_id: Option<Uuid>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PriceChangeView {
     pub sku: String,
@@ -394,6 +477,9 @@ pub struct PriceSetBy {
     pub published_at: DateTime<Utc>,
     /// The change's date.
     pub effective_on: NaiveDate,
+    /// The first business day it held: `effective_on`, or the day its
+    /// notice was published if that was later.
+    pub in_force_from: NaiveDate,
     /// When the signer acknowledged the notice; `null` if they had not by
     /// the finalisation (possible only for a notice published before the
     /// quote was drafted).

@@ -465,7 +465,13 @@ impl Store {
 
         let override_id = view.price_override.as_ref().map(|o| o.id);
         let signed = SignedQuoteView::of(&to_view(quote.clone(), loaded.lines.clone(), None));
-        let prices = prices::price_sources(&txn, id, quote.signer_id, loaded.today).await?;
+        // A statement of its own, so the gate check's hot path stays as it
+        // is: nothing it reads can have moved since the evaluation but an
+        // acknowledgement (publications wait on the gate lock held shared;
+        // a list price, a product's SKU, the quote's lines, not at all or not
+        // under the quote's lock), and an acknowledgement read here is
+        // followed by the stamp as those of the evidence are.
+        let prices = prices::price_sources(&txn, id, quote.signer_id, loaded.today, self.calendar).await?;
         let stored = serde_json::to_string(&StoredEvidence {
             notices: &evidence,
             price_override: &view.price_override,

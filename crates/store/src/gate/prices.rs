@@ -2,6 +2,7 @@
 //! published notice, with the signer's acknowledgement of that notice.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use pricegate_domain::Calendar;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
@@ -28,10 +29,7 @@ struct Row {
 /// chosen by the rule the gate reads prices with
 /// ([`super::change_in_force_sql`]).
 pub fn price_sources_sql(backend: DbBackend) -> String {
-    let placeholder = |n: usize| match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    };
+    let placeholder = |n| crate::db::placeholder(backend, n);
     format!(
         "SELECT p.id AS product_id, p.sku, COALESCE(c.unit_price_minor, p.unit_price_minor) AS unit_price_minor, \
                 sn.id AS notice_id, sn.seq, sn.title, sn.published_at, c.effective_on, a.acknowledged_at, a.channel \
@@ -56,6 +54,7 @@ pub(super) async fn price_sources(
     quote_id: Uuid,
     signer: Uuid,
     today: NaiveDate,
+    calendar: Calendar,
 ) -> Result<Vec<EvidencePrice>, StoreError> {
     let backend = conn.get_database_backend();
     let statement = Statement::from_sql_and_values(
@@ -64,22 +63,30 @@ pub(super) async fn price_sources(
         [today.into(), signer.into(), quote_id.into()],
     );
     let rows = Row::find_by_statement(statement).all(conn).await?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|r| {
-            let set_by = match (r.notice_id, r.seq, r.title, r.published_at, r.effective_on) {
-                (Some(notice_id), Some(seq), Some(title), Some(published_at), Some(effective_on)) => Some(PriceSetBy {
-                    notice_id,
-                    seq,
-                    title,
-                    published_at,
-                    effective_on,
-                    acknowledged_at: r.acknowledged_at,
-                    channel: r.channel,
-                }),
-                _ => None,
+            // A change in force is a published notice's: every column is there.
+            let set_by = match r.notice_id {
+                None => None,
+                Some(notice_id) => match (r.seq, r.title, r.published_at, r.effective_on) {
+                    (Some(seq), Some(title), Some(published_at), Some(effective_on)) => Some(PriceSetBy {
+                        notice_id,
+                        seq,
+                        title,
+                        published_at,
+                        effective_on,
+                        in_force_from: calendar.takes_force_on(effective_on, published_at),
+                        acknowledged_at: r.acknowledged_at,
+                        channel: r.channel,
+                    }),
+                    _ => {
+                        return Err(StoreError::Internal(format!(
+                            "the notice {notice_id} setting a price in force has no number, title, publication or date"
+                        )));
+                    }
+                },
             };
-            EvidencePrice { product_id: r.product_id, sku: r.sku, unit_price_minor: r.unit_price_minor, set_by }
+            Ok(EvidencePrice { product_id: r.product_id, sku: r.sku, unit_price_minor: r.unit_price_minor, set_by })
         })
-        .collect())
+        .collect()
 }

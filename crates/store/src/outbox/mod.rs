@@ -618,37 +618,26 @@ async fn notice_content(
     notice: &notices::Model,
     calendar: Calendar,
 ) -> Result<NoticeContent, StoreError> {
+    let Publisher { name, email } = publisher_of(conn, notice).await?;
     Ok(NoticeContent {
         id: notice.id,
         title: notice.title.clone(),
         body: notice.body.clone(),
         published_at: notice.published_at.unwrap_or_default(),
         changes: changes_to_read(conn, notice, calendar).await?,
-        ..publisher_of(conn, notice).await?.content()
+        published_by: name,
+        reply_to: email,
     })
 }
 
 /// Who published a notice: [`NoticeContent::published_by`] and
 /// [`NoticeContent::reply_to`].
 pub(crate) struct Publisher {
-    name: String,
-    email: Option<String>,
-}
-
-impl Publisher {
-    /// A [`NoticeContent`] with nothing but its publisher, for the rest to
-    /// be filled in.
-    pub(crate) fn content(self) -> NoticeContent {
-        NoticeContent {
-            id: Uuid::nil(),
-            title: String::new(),
-            body: String::new(),
-            published_at: DateTime::<Utc>::default(),
-            changes: Vec::new(),
-            published_by: self.name,
-            reply_to: self.email,
-        }
-    }
+    /// Empty when not known.
+    pub name: String,
+    /// Their address while their account is active: a reply to someone
+    /// who has left would reach nobody who answers.
+    pub email: Option<String>,
 }
 
 /// Who published `notice`; no one, by name or address, if that is not known.
@@ -657,20 +646,23 @@ pub(crate) async fn publisher_of(
     notice: &notices::Model,
 ) -> Result<Publisher, StoreError> {
     use sea_orm::QuerySelect;
-    let publisher: Option<(String, String)> = match notice.published_by {
+    let publisher: Option<(String, String, bool)> = match notice.published_by {
         Some(id) => {
             users::Entity::find_by_id(id)
                 .select_only()
                 .column(users::Column::Name)
                 .column(users::Column::Email)
+                .column(users::Column::Active)
                 .into_tuple()
                 .one(conn)
                 .await?
         }
         None => None,
     };
-    Ok(publisher
-        .map_or(Publisher { name: String::new(), email: None }, |(name, email)| Publisher { name, email: Some(email) }))
+    Ok(match publisher {
+        Some((name, email, active)) => Publisher { name, email: active.then_some(email) },
+        None => Publisher { name: String::new(), email: None },
+    })
 }
 
 async fn active_with_role(conn: &impl ConnectionTrait, role: Role) -> Result<Vec<users::Model>, StoreError> {

@@ -4,10 +4,10 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use pricegate_domain::product_csv::read_products;
 use pricegate_domain::{Currency, Sku, Text, limits, parse_unit_price};
-use pricegate_store::views::ProductView;
+use pricegate_store::views::{PriceHistoryView, ProductView};
 use pricegate_store::{NewProduct, ProductPatch};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 use uuid::Uuid;
 
@@ -24,6 +24,7 @@ pub fn router() -> ApiRouter {
     ApiRouter::new()
         .routes(routes!(list_products, create_product))
         .routes(routes!(get_product, update_product))
+        .routes(routes!(product_prices))
         .limit_body(DefaultBodyLimit::max(crate::api::JSON_BODY_LIMIT))
         .routes(routes!(import_products))
         .routes(routes!(export_products))
@@ -102,6 +103,34 @@ pub async fn get_product(
     _: ApiQuery<NoParameters>,
 ) -> Result<Json<ProductView>, AppError> {
     Ok(Json(app.store.get_product(id).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PricesQuery {
+    /// Also tell its price on this day (`YYYY-MM-DD`, a business day), as
+    /// people knew it that day.
+    pub on: Option<chrono::NaiveDate>,
+}
+
+/// A product's price history: its price today, every price a published
+/// notice set for it (newest first, each with where it stands: `in_force`,
+/// `to_come`, `earlier`, or `replaced` if it never held), the list price it
+/// was added at, and with `?on=` its price on that day as people then knew
+/// it (a change dated before its notice was published counts from the
+/// publication). 404 `not_found` for an unknown id; a day that is not one,
+/// 400 `invalid_query`.
+#[utoipa::path(get, path = "/api/v1/products/{id}/prices", tag = "products", security(("bearer" = [])),
+    params(("id" = Uuid, Path), PricesQuery),
+    responses((status = 200, body = PriceHistoryView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn product_prices(
+    State(app): State<AppState>,
+    _user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<PricesQuery>,
+) -> Result<Json<PriceHistoryView>, AppError> {
+    Ok(Json(app.store.price_history(id, query.on).await?))
 }
 
 /// Rename a product, change its unit, withdraw it from sale or put it back.

@@ -1,14 +1,15 @@
 //! A product's price history, for everyone logged in: its price today,
 //! every price a published notice set for it, newest first, and the price
 //! on any day as people then knew it (an auditor's "what did P-1 cost on
-//! 3 November, and who said so").
+//! 3 November, and who said so"). The API's `GET /api/v1/products/{id}/prices`
+//! in a page.
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::NaiveDate;
-use pricegate_store::PriceHistory;
+use pricegate_store::views::{PriceHistoryView, PriceOnView, PriceState};
 use uuid::Uuid;
 
 use super::{Layout, PageError, PageId, PageQuery, PageUser, money, render};
@@ -27,7 +28,7 @@ struct StepRow {
     price: String,
     in_force_from: String,
     published_at: String,
-    /// "In force today", "To come", or nothing for one in the past.
+    /// Where it stands today, in words.
     now: &'static str,
 }
 
@@ -35,6 +36,8 @@ struct StepRow {
 struct OnDay {
     sentence: String,
     notice: Option<(Uuid, String)>,
+    /// The prices of a day it changed, in words; empty for a day of one price.
+    during: String,
 }
 
 #[derive(Template)]
@@ -44,7 +47,8 @@ struct HistoryPage {
     id: Uuid,
     sku: String,
     name: String,
-    unit: String,
+    /// "per m", or "each".
+    per_unit: String,
     today: String,
     price_today: String,
     /// Since when that price holds, in words.
@@ -68,51 +72,48 @@ pub(super) async fn history(
     user: PageUser,
     PageQuery { query, unreadable }: PageQuery<HistoryQuery>,
 ) -> Result<Response, PageError> {
-    let history = app.store.price_history(id).await?;
-    let calendar = app.store.calendar();
-    let mut page = page(&user, &history, calendar);
     let typed = query.on.unwrap_or_default();
+    let on = day_typed(typed.trim());
+    let history = app.store.price_history(id, on).await?;
+    let mut page = page(&user, &history, app.store.calendar());
     page.on_typed = typed.chars().take(40).collect();
-    if unreadable {
-        page.on_error = Some("This address could not be read (a day given twice, say): choose the day again.".into());
-        return Ok(render(StatusCode::BAD_REQUEST, &page));
-    }
-    let typed = typed.trim();
-    if typed.is_empty() {
-        return Ok(render(StatusCode::OK, &page));
-    }
-    match NaiveDate::parse_from_str(typed, "%Y-%m-%d") {
-        Ok(day) => {
-            page.on_day = Some(on_day(&history, day, calendar));
-            Ok(render(StatusCode::OK, &page))
-        }
-        Err(_) => {
-            page.on_error =
-                Some(format!("“{}” is not a day: write it as 2026-11-03 (year, month, day).", page.on_typed));
-            Ok(render(StatusCode::BAD_REQUEST, &page))
-        }
-    }
+    page.on_error = if unreadable {
+        Some("This address could not be read (a day given twice, say): choose the day again.".to_owned())
+    } else if on.is_none() && !typed.trim().is_empty() {
+        Some(format!("“{}” is not a day: write it as 2026-11-03 (year, month, day).", page.on_typed))
+    } else {
+        None
+    };
+    let status = if page.on_error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    Ok(render(status, &page))
 }
 
-fn page(user: &PageUser, history: &PriceHistory, calendar: pricegate_domain::Calendar) -> HistoryPage {
+/// A day as a date field sends it, `YYYY-MM-DD` in full (`2026-2-3` is
+/// refused: the field would show it blank), in years 1 to 9999.
+fn day_typed(typed: &str) -> Option<NaiveDate> {
+    use chrono::Datelike;
+    NaiveDate::parse_from_str(typed, "%Y-%m-%d")
+        .ok()
+        .filter(|day| (1..=9999).contains(&day.year()) && day.format("%Y-%m-%d").to_string() == typed)
+}
+
+fn page(user: &PageUser, history: &PriceHistoryView, calendar: pricegate_domain::Calendar) -> HistoryPage {
     let p = &history.product;
-    let (_, in_force) = history.on(history.today, calendar);
     let steps = history
-        .steps
+        .prices
         .iter()
-        .rev()
         .map(|s| StepRow {
             notice_id: s.notice_id,
             title: s.title.clone(),
             price: money(&p.currency, s.unit_price_minor),
             in_force_from: pricegate_mail::compose::in_force_from(s.effective_on, calendar.date_of(s.published_at)),
-            published_at: calendar.stamp(s.published_at, false),
-            now: if in_force.is_some_and(|f| std::ptr::eq(f, s)) {
-                "In force today"
-            } else if s.effective_on > history.today {
-                "To come"
-            } else {
-                ""
+            // To the second: two notices of one minute are told apart.
+            published_at: calendar.stamp(s.published_at, true),
+            now: match s.state {
+                PriceState::InForce => "In force today",
+                PriceState::ToCome => "To come",
+                PriceState::Earlier => "",
+                PriceState::Replaced => "Never in force: a later price for its day came first",
             },
         })
         .collect();
@@ -121,55 +122,97 @@ fn page(user: &PageUser, history: &PriceHistory, calendar: pricegate_domain::Cal
         id: p.id,
         sku: p.sku.clone(),
         name: p.name.clone(),
-        unit: p.unit.clone(),
+        per_unit: per_unit(&p.unit),
         today: history.today.to_string(),
         price_today: money(&p.currency, p.unit_price_minor),
         since: match p.price_since {
             Some(since) => format!("in force since {since}"),
-            None => "its list price".to_owned(),
+            // A notice may have restated it.
+            None => "as it was when added".to_owned(),
         },
         withdrawn_on: p.withdrawn_at.map(|at| calendar.date_of(at).to_string()),
-        steps,
         list_price: money(&p.currency, history.list_price_minor),
-        added_on: calendar.date_of(p.created_at).to_string(),
-        list_price_stands: in_force.is_none(),
+        added_on: history.added_on.to_string(),
+        list_price_stands: !history.prices.iter().any(|s| s.state == PriceState::InForce),
+        steps,
         on_typed: String::new(),
         on_error: None,
-        on_day: None,
+        on_day: history.on.as_ref().map(|on| on_day(history, on, calendar)),
     }
 }
 
-fn on_day(history: &PriceHistory, day: NaiveDate, calendar: pricegate_domain::Calendar) -> OnDay {
-    let p = &history.product;
-    let added = calendar.date_of(p.created_at);
-    if day < added {
+/// "per m", "per box of 10", but "each".
+fn per_unit(unit: &str) -> String {
+    if unit.eq_ignore_ascii_case("each") { "each".to_owned() } else { format!("per {unit}") }
+}
+
+fn on_day(history: &PriceHistoryView, on: &PriceOnView, calendar: pricegate_domain::Calendar) -> OnDay {
+    let (p, day) = (&history.product, on.day);
+    let Some(price) = on.unit_price_minor else {
         return OnDay {
-            sentence: format!("On {day}, {} was not on the price list yet: it was added on {added}.", p.sku),
+            sentence: format!(
+                "On {day}, {} was not on the price list yet: it was added on {}.",
+                p.sku, history.added_on
+            ),
             notice: None,
+            during: String::new(),
         };
-    }
-    let tense = if day > history.today {
-        "will be, as published so far,"
-    } else if day == history.today {
-        "is"
-    } else {
-        "was"
     };
-    let (price, step) = history.on(day, calendar);
+    let tense = match day.cmp(&history.today) {
+        std::cmp::Ordering::Less => "was",
+        std::cmp::Ordering::Equal => "is",
+        std::cmp::Ordering::Greater => "will be, as published so far,",
+    };
     let price = money(&p.currency, price);
-    match step {
+    let withdrawn = match p.withdrawn_at.map(|at| calendar.date_of(at)) {
+        Some(on) if on <= day => {
+            format!(" ({} was withdrawn from sale on {on}: no quote takes it on as a new line)", p.sku)
+        }
+        _ => String::new(),
+    };
+    let source = |notice_id: Option<Uuid>| notice_id.and_then(|id| history.prices.iter().find(|s| s.notice_id == id));
+    // The prices of a day it changed, each from when.
+    let during: Vec<String> = on
+        .during_the_day
+        .iter()
+        .map(|d| {
+            let price = money(&p.currency, d.unit_price_minor);
+            let by =
+                source(d.notice_id).map_or_else(|| "the list price".to_owned(), |s| format!("set by “{}”", s.title));
+            match d.from {
+                None => format!("{price} ({by}) from the day's start"),
+                Some(from) => format!("{price} ({by}) from {}", calendar.stamp(from, true)),
+            }
+        })
+        .collect();
+    let during = if during.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " It changed during the day, a notice taking force on its publication, so a quote drafted that day got the price of its hour: {}.",
+            during.join(", then ")
+        )
+    };
+    // A notice with two lines for the product is listed twice, alike but for the price.
+    match source(on.notice_id) {
         Some(s) => OnDay {
             sentence: format!(
-                "On {day}, the price of {} {tense} {price} per {}, set by the notice published {}:",
+                "On {day}, the price of {} {tense} {price} {}{withdrawn}, set by the notice published {}:",
                 p.sku,
-                p.unit,
-                calendar.stamp(s.published_at, false)
+                per_unit(&p.unit),
+                calendar.stamp(s.published_at, true)
             ),
             notice: Some((s.notice_id, s.title.clone())),
+            during,
         },
         None => OnDay {
-            sentence: format!("On {day}, the price of {} {tense} its list price, {price} per {}.", p.sku, p.unit),
+            sentence: format!(
+                "On {day}, the price of {} {tense} its list price, {price} {}{withdrawn}.",
+                p.sku,
+                per_unit(&p.unit)
+            ),
             notice: None,
+            during,
         },
     }
 }

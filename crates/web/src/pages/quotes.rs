@@ -727,6 +727,9 @@ struct EvidenceRow {
 struct PriceSourceRow {
     sku: String,
     price: String,
+    /// The other unit prices its lines were signed at, which finance
+    /// approved keeping (see the override); empty when signed at `price`.
+    signed_at: Vec<String>,
     /// The notice whose change set it; `None` for the price list's own.
     notice: Option<PriceNoticeRow>,
 }
@@ -1632,12 +1635,24 @@ async fn quote_page(
                     .collect()
             })
             .unwrap_or_default(),
-        price_sources: evidence.and_then(|e| e.prices.as_ref()).map(|prices| {
+        price_sources: evidence.and_then(|e| Some((e, e.prices.as_ref()?))).map(|(e, prices)| {
             prices
                 .iter()
                 .map(|p| PriceSourceRow {
                     sku: p.sku.clone(),
                     price: money(&currency, p.unit_price_minor),
+                    signed_at: {
+                        let mut others: Vec<i64> = e
+                            .signed
+                            .iter()
+                            .flat_map(|signed| &signed.lines)
+                            .filter(|l| l.sku == p.sku && l.unit_price_minor != p.unit_price_minor)
+                            .map(|l| l.unit_price_minor)
+                            .collect();
+                        others.sort_unstable();
+                        others.dedup();
+                        others.into_iter().map(|minor| money(&currency, minor)).collect()
+                    },
                     notice: p.set_by.as_ref().map(|n| PriceNoticeRow {
                         id: n.notice_id,
                         title: n.title.clone(),
