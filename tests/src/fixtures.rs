@@ -169,6 +169,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             vec![case(Product, Json(json!({"name": "Pump, renamed"})), ["401", "403", "403", "200", "403"])],
         ),
         route("GET", "/api/v1/products/{id}", vec![case(Product, Empty, ["401", "200", "200", "200", "200"])]),
+        route("GET", "/api/v1/products/{id}/prices", vec![case(Product, Empty, ["401", "200", "200", "200", "200"])]),
         route(
             "POST",
             "/api/v1/products/import",

@@ -296,6 +296,39 @@ both_backends! {
 }
 
 both_backends! {
+    /// A line kept at an old price under finance's approval: the evidence
+    /// names the notice that set the price signed, and that the signer never
+    /// acknowledged it (it came before the quote), beside the price in force.
+    async fn the_evidence_names_where_a_price_kept_under_an_override_came_from(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "V-1", "EUR", 10_000).await;
+        let earlier = publish_price_change(&finance, "V-1", 11_000, &date_in_days(0)).await;
+        let id = id_of(&draft_quote(&sam, json!([{"sku": "V-1", "quantity": 1}])).await);
+        let later = publish_price_change(&finance, "V-1", 13_000, &date_in_days(0)).await;
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{later}/acknowledge")).await.status, 200);
+        let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Agreed in October"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let price = &r.body["evidence"]["prices"][0];
+        assert_eq!((&price["unit_price_minor"], &price["set_by"]["notice_id"]), (&json!(13_000), &json!(later)), "{price}");
+        assert!(price["set_by"]["acknowledged_at"].is_string(), "{price}");
+        let signed = &price["signed_at"];
+        assert_eq!(signed.as_array().map(Vec::len), Some(1), "{price}");
+        assert_eq!((&signed[0]["unit_price_minor"], &signed[0]["set_by"]["notice_id"]), (&json!(11_000), &json!(earlier)), "{price}");
+        assert_eq!(signed[0]["set_by"]["acknowledged_at"], json!(null), "{price}");
+
+        let html = page_as(&app.base, &fiona.email, &format!("/quotes/{id}")).await;
+        let sources = section(&html, "id=\"price-sources\"", "</table>");
+        assert!(sources.contains("signed at <strong>110.00 EUR</strong>, which finance approved keeping, set by"), "{sources}");
+        assert!(sources.contains(&format!("<a href=\"/notices/{earlier}\">V-1 now 11000</a>")), "{sources}");
+        assert!(sources.contains("not acknowledged by the signer"), "{sources}");
+    }
+}
+
+both_backends! {
     async fn a_superseded_price_blocks_finalising_until_finance_approves_an_override(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
@@ -345,13 +378,14 @@ both_backends! {
         assert_eq!(checked, [json!(rise), json!(later)]);
         let fetched = finance.get(&format!("/api/v1/quotes/{id}")).await;
         assert_eq!(fetched.body["evidence"], r.body["evidence"]);
-        // Its price in force came from the rise; the page says the line was
-        // signed at another, approved.
+        // Its price in force came from the rise; the line was signed at the
+        // list price, approved, and the page says so.
         let prices = &r.body["evidence"]["prices"];
         assert_eq!((&prices[0]["unit_price_minor"], &prices[0]["set_by"]["notice_id"]), (&json!(1_250), &json!(rise)), "{prices}");
+        assert_eq!(prices[0]["signed_at"], json!([{"unit_price_minor": 1_000, "set_by": null}]), "{prices}");
         let html = page_as(&app.base, &fiona.email, &format!("/quotes/{id}")).await;
         let sources = section(&html, "id=\"price-sources\"", "</table>");
-        assert!(sources.contains("12.50 EUR<span class=\"muted signed-at\"> (signed at 10.00 EUR, which finance approved keeping)"), "{sources}");
+        assert!(sources.contains("12.50 EUR<span class=\"signed-at\">; signed at <strong>10.00 EUR</strong>, which finance approved keeping, set by the price list"), "{sources}");
     }
 }
 

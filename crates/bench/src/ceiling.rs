@@ -122,7 +122,7 @@ pub const FINALISE_SETUP: &str = "CREATE TABLE bench_finalise (n bigint PRIMARY 
                  FROM notice_changes c JOIN notices n ON n.id = c.notice_id \
                  LEFT JOIN acknowledgements a ON a.notice_id = n.id AND a.user_id = qt.signer_id \
                 WHERE c.product_id = p.id AND c.effective_on <= current_date \
-                ORDER BY c.effective_on DESC, n.seq DESC, c.position DESC LIMIT 1)) ORDER BY p.sku) AS prices \
+                ORDER BY c.effective_on DESC, n.seq DESC, c.position DESC LIMIT 1), 'signed_at', '[]'::json) ORDER BY p.sku) AS prices \
           FROM products p WHERE p.id IN (SELECT l.product_id FROM quote_lines l WHERE l.quote_id = qt.id)) pr ON true \
      WHERE NOT EXISTS (SELECT 1 FROM notices n WHERE n.published_at > qt.drafted_at AND NOT EXISTS \
        (SELECT 1 FROM acknowledgements a WHERE a.notice_id = n.id AND a.user_id = qt.signer_id)); \

@@ -465,6 +465,31 @@ pub struct EvidencePrice {
     /// list's own.
     #[schema(required = true)]
     pub set_by: Option<PriceSetBy>,
+    /// The other unit prices its lines were signed at, which finance
+    /// approved keeping (see `override.waives`), each with the last notice
+    /// dated by then to set it; empty when every line was signed at the
+    /// price in force.
+    #[serde(default)]
+    pub signed_at: Vec<SignedPrice>,
+}
+
+impl EvidencePrice {
+    /// The signer's acknowledgements of the notices it names.
+    pub fn acknowledgements(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+        let named = self.set_by.iter().chain(self.signed_at.iter().filter_map(|s| s.set_by.as_ref()));
+        named.filter_map(|n| n.acknowledged_at)
+    }
+}
+
+/// A unit price a line was signed at other than the one in force, and
+/// where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct SignedPrice {
+    pub unit_price_minor: i64,
+    /// The last notice dated by the finalisation to set it; `null` when it
+    /// is the price list's own.
+    #[schema(required = true)]
+    pub set_by: Option<PriceSetBy>,
 }
 
 /// The published notice whose change set a price in force (see [`EvidencePrice`]).

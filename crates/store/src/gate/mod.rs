@@ -471,7 +471,8 @@ impl Store {
         // a list price, a product's SKU, the quote's lines, not at all or not
         // under the quote's lock), and an acknowledgement read here is
         // followed by the stamp as those of the evidence are.
-        let prices = prices::price_sources(&txn, id, quote.signer_id, loaded.today, self.calendar).await?;
+        let prices =
+            prices::price_sources(&txn, id, quote.signer_id, loaded.today, self.calendar, &loaded.lines).await?;
         let stored = serde_json::to_string(&StoredEvidence {
             notices: &evidence,
             price_override: &view.price_override,
@@ -489,7 +490,7 @@ impl Store {
         let follows = evidence
             .iter()
             .map(|e| e.acknowledged_at)
-            .chain(prices.iter().filter_map(|p| p.set_by.as_ref()?.acknowledged_at))
+            .chain(prices.iter().flat_map(|p| p.acknowledgements()))
             .max()
             .max(Some(quote.drafted_at))
             .max(Some(loaded.signer_changed_at));

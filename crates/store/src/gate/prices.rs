@@ -7,7 +7,8 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::views::{EvidencePrice, PriceSetBy};
+use crate::entity::quote_lines;
+use crate::views::{EvidencePrice, PriceSetBy, SignedPrice};
 
 /// One product of the quote with the change in force on its day, if any.
 #[derive(FromQueryResult)]
@@ -45,16 +46,39 @@ pub fn price_sources_sql(backend: DbBackend) -> String {
     )
 }
 
+/// The statement reading where a price a line was signed at came from,
+/// when not the price in force: `today`, the signer, the product, the
+/// price. The last change dated by today (in the gate's order) to set that
+/// price; none when the list price was it.
+fn signed_price_source_sql(backend: DbBackend) -> String {
+    let placeholder = |n| crate::db::placeholder(backend, n);
+    format!(
+        "SELECT p.id AS product_id, p.sku, c.unit_price_minor, \
+                sn.id AS notice_id, sn.seq, sn.title, sn.published_at, c.effective_on, a.acknowledged_at, a.channel \
+         FROM notice_changes c JOIN notices sn ON sn.id = c.notice_id JOIN products p ON p.id = c.product_id \
+         LEFT JOIN acknowledgements a ON a.notice_id = sn.id AND a.user_id = {signer} \
+         WHERE sn.state = 'published' AND c.effective_on <= {today} AND c.product_id = {product} AND c.unit_price_minor = {price} \
+         ORDER BY c.effective_on DESC, sn.seq DESC, c.position DESC LIMIT 1",
+        today = placeholder(1),
+        signer = placeholder(2),
+        product = placeholder(3),
+        price = placeholder(4),
+    )
+}
+
 /// For each product on quote `quote_id`, its price in force on `today` and
 /// the notice that set it, with `signer`'s acknowledgement of that notice:
 /// what a finalisation keeps so that the proof shows the source of every
-/// price signed, not only the notices published since drafting.
+/// price signed, not only the notices published since drafting. A line
+/// signed at another price (finance approved keeping it) has that price's
+/// source too, from `lines` (the quote's).
 pub(super) async fn price_sources(
     conn: &impl ConnectionTrait,
     quote_id: Uuid,
     signer: Uuid,
     today: NaiveDate,
     calendar: Calendar,
+    lines: &[quote_lines::Model],
 ) -> Result<Vec<EvidencePrice>, StoreError> {
     let backend = conn.get_database_backend();
     let statement = Statement::from_sql_and_values(
@@ -62,31 +86,53 @@ pub(super) async fn price_sources(
         price_sources_sql(backend),
         [today.into(), signer.into(), quote_id.into()],
     );
-    let rows = Row::find_by_statement(statement).all(conn).await?;
-    rows.into_iter()
-        .map(|r| {
-            // A change in force is a published notice's: every column is there.
-            let set_by = match r.notice_id {
+    let mut prices = Vec::new();
+    for row in Row::find_by_statement(statement).all(conn).await? {
+        let mut signed: Vec<i64> = lines
+            .iter()
+            .filter(|l| l.product_id == row.product_id && l.unit_price_minor != row.unit_price_minor)
+            .map(|l| l.unit_price_minor)
+            .collect();
+        signed.sort_unstable();
+        signed.dedup();
+        // Only under finance's approval of old prices: a statement each.
+        let mut signed_at = Vec::with_capacity(signed.len());
+        for price in signed {
+            let statement = Statement::from_sql_and_values(
+                backend,
+                signed_price_source_sql(backend),
+                [today.into(), signer.into(), row.product_id.into(), price.into()],
+            );
+            let source = Row::find_by_statement(statement).one(conn).await?;
+            let set_by = match source {
+                Some(source) => set_by(source, calendar)?,
                 None => None,
-                Some(notice_id) => match (r.seq, r.title, r.published_at, r.effective_on) {
-                    (Some(seq), Some(title), Some(published_at), Some(effective_on)) => Some(PriceSetBy {
-                        notice_id,
-                        seq,
-                        title,
-                        published_at,
-                        effective_on,
-                        in_force_from: calendar.takes_force_on(effective_on, published_at),
-                        acknowledged_at: r.acknowledged_at,
-                        channel: r.channel,
-                    }),
-                    _ => {
-                        return Err(StoreError::Internal(format!(
-                            "the notice {notice_id} setting a price in force has no number, title, publication or date"
-                        )));
-                    }
-                },
             };
-            Ok(EvidencePrice { product_id: r.product_id, sku: r.sku, unit_price_minor: r.unit_price_minor, set_by })
-        })
-        .collect()
+            signed_at.push(SignedPrice { unit_price_minor: price, set_by });
+        }
+        let (product_id, sku, unit_price_minor) = (row.product_id, row.sku.clone(), row.unit_price_minor);
+        prices.push(EvidencePrice { product_id, sku, unit_price_minor, set_by: set_by(row, calendar)?, signed_at });
+    }
+    Ok(prices)
+}
+
+/// The notice a row names as setting its price, if it names one.
+fn set_by(r: Row, calendar: Calendar) -> Result<Option<PriceSetBy>, StoreError> {
+    let Some(notice_id) = r.notice_id else { return Ok(None) };
+    // A change setting a price is a published notice's: every column is there.
+    match (r.seq, r.title, r.published_at, r.effective_on) {
+        (Some(seq), Some(title), Some(published_at), Some(effective_on)) => Ok(Some(PriceSetBy {
+            notice_id,
+            seq,
+            title,
+            published_at,
+            effective_on,
+            in_force_from: calendar.takes_force_on(effective_on, published_at),
+            acknowledged_at: r.acknowledged_at,
+            channel: r.channel,
+        })),
+        _ => Err(StoreError::Internal(format!(
+            "the notice {notice_id} setting a price has no number, title, publication or date"
+        ))),
+    }
 }

@@ -728,10 +728,26 @@ struct PriceSourceRow {
     sku: String,
     price: String,
     /// The other unit prices its lines were signed at, which finance
-    /// approved keeping (see the override); empty when signed at `price`.
-    signed_at: Vec<String>,
+    /// approved keeping (see the override), each with the notice that set
+    /// it; empty when signed at `price`.
+    signed_at: Vec<(String, Option<PriceNoticeRow>)>,
     /// The notice whose change set it; `None` for the price list's own.
     notice: Option<PriceNoticeRow>,
+}
+
+impl PriceNoticeRow {
+    fn of(n: &pricegate_store::views::PriceSetBy, calendar: pricegate_domain::Calendar) -> Self {
+        PriceNoticeRow {
+            id: n.notice_id,
+            title: n.title.clone(),
+            published_at: calendar.stamp(n.published_at, true),
+            in_force_from: pricegate_mail::compose::in_force_from(n.effective_on, calendar.date_of(n.published_at)),
+            acknowledged: n.acknowledged_at.map(|at| match n.channel.as_deref() {
+                Some(channel) => format!("{}, {}", calendar.stamp(at, true), super::channel_in_words(channel)),
+                None => calendar.stamp(at, true),
+            }),
+        }
+    }
 }
 
 struct PriceNoticeRow {
@@ -1635,39 +1651,23 @@ async fn quote_page(
                     .collect()
             })
             .unwrap_or_default(),
-        price_sources: evidence.and_then(|e| Some((e, e.prices.as_ref()?))).map(|(e, prices)| {
+        price_sources: evidence.and_then(|e| e.prices.as_ref()).map(|prices| {
             prices
                 .iter()
                 .map(|p| PriceSourceRow {
                     sku: p.sku.clone(),
                     price: money(&currency, p.unit_price_minor),
-                    signed_at: {
-                        let mut others: Vec<i64> = e
-                            .signed
-                            .iter()
-                            .flat_map(|signed| &signed.lines)
-                            .filter(|l| l.sku == p.sku && l.unit_price_minor != p.unit_price_minor)
-                            .map(|l| l.unit_price_minor)
-                            .collect();
-                        others.sort_unstable();
-                        others.dedup();
-                        others.into_iter().map(|minor| money(&currency, minor)).collect()
-                    },
-                    notice: p.set_by.as_ref().map(|n| PriceNoticeRow {
-                        id: n.notice_id,
-                        title: n.title.clone(),
-                        published_at: calendar.stamp(n.published_at, true),
-                        in_force_from: pricegate_mail::compose::in_force_from(
-                            n.effective_on,
-                            calendar.date_of(n.published_at),
-                        ),
-                        acknowledged: n.acknowledged_at.map(|at| match n.channel.as_deref() {
-                            Some(channel) => {
-                                format!("{}, {}", calendar.stamp(at, true), super::channel_in_words(channel))
-                            }
-                            None => calendar.stamp(at, true),
-                        }),
-                    }),
+                    signed_at: p
+                        .signed_at
+                        .iter()
+                        .map(|s| {
+                            (
+                                money(&currency, s.unit_price_minor),
+                                s.set_by.as_ref().map(|n| PriceNoticeRow::of(n, calendar)),
+                            )
+                        })
+                        .collect(),
+                    notice: p.set_by.as_ref().map(|n| PriceNoticeRow::of(n, calendar)),
                 })
                 .collect()
         }),
