@@ -1,5 +1,5 @@
 //! A product's price history, for everyone logged in: its price today,
-//! every price a published notice set for it, newest first, and the price
+//! every price a published notice set for it, the latest date first, and the price
 //! on any day as people then knew it (an auditor's "what did P-1 cost on
 //! 3 November, and who said so"). The API's `GET /api/v1/products/{id}/prices`
 //! in a page.
