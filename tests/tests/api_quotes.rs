@@ -789,6 +789,8 @@ both_backends! {
         let (_, ada) = app.user(Role::Admin, "Ada").await;
         create_product(&finance, "P-1", "EUR", 1_234).await;
         create_product(&finance, "Y-1", "JPY", 1_500).await;
+        // Restated before any quote: Sam never reads it, and the gate never asks him to.
+        pricegate_tests::fixtures::publish_price_change(&finance, "Y-1", 1_500, &pricegate_tests::fixtures::date_in_days(0)).await;
         let customer = |name: &str, company: &str| json!({"name": name, "email": "buyer@customer.example", "company": company});
         let draft = |session: &pricegate_tests::Session, request: serde_json::Value| {
             let session = session.clone();
@@ -855,7 +857,7 @@ both_backends! {
                 "\u{feff}reference,id,state,customer_name,customer_company,customer_email,currency,total,total_minor,\
                  lines,drafted_at_utc,drafted_at_local,valid_until,owner_name,owner_email,signer_name,signer_email,\
                  finalised_at_utc,finalised_at_local,finalised_by_name,notices_checked,override_by_name,override_reason,\
-                 override_at_utc,cancelled_at_utc,cancelled_at_local,zone"
+                 override_at_utc,cancelled_at_utc,cancelled_at_local,zone,prices_from_unacknowledged_notices"
             )
         );
         let listed: Vec<String> = finance.get("/api/v1/quotes").await.body.as_array().expect("a list").iter().map(id_of).collect();
@@ -877,7 +879,10 @@ both_backends! {
         let yen_row = row(&csv, &yen);
         assert!(yen_row.contains(",finalised,Kenji Sato,Sato Shoji,buyer@customer.example,JPY,4500,4500,1,"), "{yen_row}");
         assert!(yen_row.contains(&format!(",Sam,{0},Sam,{0},", sam_view.email)), "owner and signer: {yen_row}");
-        assert!(yen_row.ends_with(",Sam,1,,,,,,UTC"), "finalised by Sam, one notice in the proof: {yen_row}");
+        assert!(
+            yen_row.ends_with(",Sam,1,,,,,,UTC,Y-1: Y-1 now 1500"),
+            "finalised by Sam, one notice in the proof, its price from a notice he never read: {yen_row}"
+        );
         assert!(row(&csv, &cancelled).contains(",cancelled,"), "{csv}");
 
         // A salesperson's file holds their own quotes; the list's filter and search choose as on the page.

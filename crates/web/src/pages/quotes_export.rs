@@ -26,7 +26,12 @@ const EXPORT_PAGE: u64 = 500;
 /// `notices_checked` counts the notices the gate found acknowledged when the
 /// quote was finalised (its evidence); `override_*` the finance approval
 /// that let it keep prices no longer in force, if one did.
-const HEADER: [&str; 27] = [
+/// `prices_from_unacknowledged_notices` names each price signed (in force,
+/// or kept under that approval) that a notice the signer had not
+/// acknowledged set (`SKU: title`; "not recorded" for a quote finalised
+/// before the evidence kept where prices came from): the gate asks only for
+/// the notices since drafting. It came last, after the others.
+const HEADER: [&str; 28] = [
     "reference",
     "id",
     "state",
@@ -54,6 +59,7 @@ const HEADER: [&str; 27] = [
     "cancelled_at_utc",
     "cancelled_at_local",
     "zone",
+    "prices_from_unacknowledged_notices",
 ];
 
 /// The quotes the list at this address shows (`?state=…&search=…`), every
@@ -163,6 +169,19 @@ impl Quotes {
         let evidence = q.evidence.as_ref();
         let approval = evidence.and_then(|e| e.price_override.as_ref());
         let total = Currency::parse(&q.currency).map(|c| c.decimal(q.total_minor)).unwrap_or_default();
+        let unacknowledged = match evidence.map(|e| e.prices.as_ref()) {
+            None => String::new(),
+            Some(None) => "not recorded".to_owned(),
+            Some(Some(prices)) => prices
+                .iter()
+                .flat_map(|p| {
+                    let kept = p.signed_at.iter().filter_map(|s| s.set_by.as_ref());
+                    let unread = p.set_by.iter().chain(kept).filter(|n| n.acknowledged_at.is_none());
+                    unread.map(|n| format!("{}: {}", p.sku, n.title))
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
         line(
             out,
             &[
@@ -193,6 +212,7 @@ impl Quotes {
                 &utc(q.cancelled_at),
                 &local(q.cancelled_at),
                 self.calendar.zone_name(),
+                &unacknowledged,
             ],
         );
     }
