@@ -876,9 +876,13 @@ impl Composer for TemplateComposer {
                     // Named, so that a question about it goes to them.
                     _ => (
                         format!("Price notice: {}", notice.title),
-                        match notice.published_by.as_str() {
-                            "" => "Finance has published a price notice.".to_owned(),
-                            by => format!("{by}, in finance, has published a price notice: ask them about it."),
+                        match (notice.published_by.as_str(), &notice.reply_to) {
+                            ("", _) => "Finance has published a price notice.".to_owned(),
+                            // Their address is kept only while they can answer.
+                            (by, None) => format!("{by}, in finance, published this price notice."),
+                            (by, Some(_)) => {
+                                format!("{by}, in finance, has published a price notice: ask them about it.")
+                            }
                         },
                     ),
                 };
@@ -1263,6 +1267,43 @@ mod tests {
         let valve =
             mail.text.split_once("VALVE-B50").and_then(|(_, rest)| rest.split("PUMP-1").next()).unwrap_or_default();
         assert!(valve.contains(replaced), "under the valve's line: {}", mail.text);
+    }
+
+    #[test]
+    fn a_notice_says_whom_to_ask_only_while_its_publisher_can_answer() {
+        let composer = TemplateComposer { calendar: Calendar::UTC, link_ttl: chrono::Duration::days(14) };
+        let to = pricegate_store::Recipient {
+            id: uuid::Uuid::nil(),
+            name: "Sara".into(),
+            email: "sara@pricegate.test".into(),
+        };
+        let intro = |reply_to: Option<&str>| {
+            let notice = NoticeContent {
+                id: uuid::Uuid::nil(),
+                title: "Valves: new list prices".into(),
+                body: "From January.".into(),
+                published_at: chrono::Utc::now(),
+                changes: Vec::new(),
+                published_by: "Fiona Frank".into(),
+                reply_to: reply_to.map(str::to_owned),
+            };
+            let letter = Letter::Publication {
+                notice: &notice,
+                to: &to,
+                quotes: &[],
+                ack_url: "http://pricegate.test/ack/x",
+                told: Told::AtPublication,
+            };
+            composer.compose(&letter).expect("the notice is written").text
+        };
+        let active = intro(Some("fiona@pricegate.test"));
+        assert!(
+            active.contains("Fiona Frank, in finance, has published a price notice: ask them about it."),
+            "{active}"
+        );
+        let left = intro(None);
+        assert!(left.contains("Fiona Frank, in finance, published this price notice."), "{left}");
+        assert!(!left.contains("ask them"), "{left}");
     }
 
     #[test]
