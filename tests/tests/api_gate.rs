@@ -304,10 +304,23 @@ both_backends! {
         let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
         let (sam, _) = app.user(Role::Sales, "Sam").await;
         create_product(&finance, "V-1", "EUR", 10_000).await;
+        create_product(&finance, "W-1", "EUR", 2_000).await;
         let earlier = publish_price_change(&finance, "V-1", 11_000, &date_in_days(0)).await;
-        let id = id_of(&draft_quote(&sam, json!([{"sku": "V-1", "quantity": 1}])).await);
-        let later = publish_price_change(&finance, "V-1", 13_000, &date_in_days(0)).await;
-        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{later}/acknowledge")).await.status, 200);
+        // W-1's price at drafting, from a notice Sam did read.
+        let read = publish_price_change(&finance, "W-1", 2_200, &date_in_days(0)).await;
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{read}/acknowledge")).await.status, 200);
+        let id = id_of(&draft_quote(&sam, json!([{"sku": "V-1", "quantity": 1}, {"sku": "W-1", "quantity": 1}])).await);
+        let both = json!([
+            {"sku": "V-1", "unit_price_minor": 13_000, "effective_on": date_in_days(0)},
+            {"sku": "W-1", "unit_price_minor": 2_600, "effective_on": date_in_days(0)}
+        ]);
+        let later = create_notice(&finance, "Both up", both).await;
+        publish_notice(&finance, &later).await;
+        // V-1 at the old price again, but only from a later day: not where the line's price came from.
+        let again = publish_price_change(&finance, "V-1", 11_000, &date_in_days(10)).await;
+        for notice in [&later, &again] {
+            assert_eq!(sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+        }
         let r = finance.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "Agreed in October"})).await;
         assert_eq!(r.status, 201, "{}", r.text);
         let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
@@ -319,12 +332,17 @@ both_backends! {
         assert_eq!(signed.as_array().map(Vec::len), Some(1), "{price}");
         assert_eq!((&signed[0]["unit_price_minor"], &signed[0]["set_by"]["notice_id"]), (&json!(11_000), &json!(earlier)), "{price}");
         assert_eq!(signed[0]["set_by"]["acknowledged_at"], json!(null), "{price}");
+        let w = &r.body["evidence"]["prices"][1];
+        assert_eq!((&w["sku"], &w["signed_at"][0]["unit_price_minor"]), (&json!("W-1"), &json!(2_200)), "{w}");
+        assert_eq!(w["signed_at"][0]["set_by"]["notice_id"], json!(read), "{w}");
+        assert!(w["signed_at"][0]["set_by"]["acknowledged_at"].is_string(), "Sam read it: {w}");
 
         let html = page_as(&app.base, &fiona.email, &format!("/quotes/{id}")).await;
         let sources = section(&html, "id=\"price-sources\"", "</table>");
-        assert!(sources.contains("signed at <strong>110.00 EUR</strong>, which finance approved keeping, set by"), "{sources}");
-        assert!(sources.contains(&format!("<a href=\"/notices/{earlier}\">V-1 now 11000</a>")), "{sources}");
-        assert!(sources.contains("not acknowledged by the signer"), "{sources}");
+        let kept = section(sources, "<tr class=\"signed-at\"><td><strong>V-1</strong>", "</tr>");
+        assert!(kept.contains("data-label=\"Unit price signed\">110.00 EUR</td>"), "{kept}");
+        assert!(kept.contains(&format!("<a href=\"/notices/{earlier}\"><strong>V-1 now 11000</strong></a>")), "{kept}");
+        assert!(kept.contains("Not acknowledged"), "{kept}");
     }
 }
 
@@ -385,7 +403,8 @@ both_backends! {
         assert_eq!(prices[0]["signed_at"], json!([{"unit_price_minor": 1_000, "set_by": null}]), "{prices}");
         let html = page_as(&app.base, &fiona.email, &format!("/quotes/{id}")).await;
         let sources = section(&html, "id=\"price-sources\"", "</table>");
-        assert!(sources.contains("12.50 EUR<span class=\"signed-at\">; signed at <strong>10.00 EUR</strong>, which finance approved keeping, set by the price list"), "{sources}");
+        let signed = section(sources, "<tr class=\"signed-at\">", "</tr>");
+        assert!(signed.contains("data-label=\"Unit price signed\">10.00 EUR</td>") && signed.contains("The price list"), "{signed}");
     }
 }
 

@@ -1176,6 +1176,9 @@ both_backends! {
         let answer = on(-5).await;
         assert!(answer.contains("It changed during the day") && answer.contains("2,500.00 EUR (the list price) from the day&#39;s start, then 2,600.00 EUR (set by “PUMP-1 now 260000”) from"), "{answer}");
         assert_error(&sam.get(&format!("/api/v1/products/{pump}/prices?on=2026-13-45")).await, 400, "invalid_query");
+        for odd in ["%2B10000-01-01", "2026-2-3", "0000-01-01"] {
+            assert_error(&sam.get(&format!("/api/v1/products/{pump}/prices?on={odd}")).await, 400, "invalid_query");
+        }
         assert_error(&sam.get(&format!("/api/v1/products/{pump}/prices?at=2026-11-01")).await, 400, "invalid_query");
         assert_error(&sam.get(&format!("/api/v1/products/{}/prices", uuid::Uuid::new_v4())).await, 404, "not_found");
 
@@ -1189,7 +1192,7 @@ both_backends! {
         };
         let (status, html) = get("?on=2026-13-45").await;
         assert_eq!(status, 400, "{html}");
-        assert!(html.contains("“2026-13-45” is not a day: write it as 2026-11-03"), "{html}");
+        assert!(html.contains("“2026-13-45” is not a day from 2000 on: write it as 2026-11-03"), "{html}");
         let (status, _) = get("?on=2026-11-01&on=2026-11-02").await;
         assert_eq!(status, 400);
         let (status, html) = get("?on=2026-2-3").await;

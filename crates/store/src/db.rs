@@ -482,11 +482,12 @@ pub(crate) fn containing(backend: sea_orm::DbBackend, columns: &[&str], text: &s
 }
 
 /// The `n`th bound value's placeholder in a statement written by hand:
-/// `$n` on PostgreSQL; `?` on SQLite, which takes them in order.
+/// `$n` on PostgreSQL, `?n` on SQLite, so that the text may name the values
+/// in any order (a bare `?` takes them in the order it is written).
 pub(crate) fn placeholder(backend: DbBackend, n: usize) -> String {
     match backend {
         DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
+        _ => format!("?{n}"),
     }
 }
 

@@ -237,35 +237,139 @@ fn last_word(steps: &[PublishedPriceView], day: NaiveDate) -> Option<usize> {
     steps.iter().rposition(|s| s.in_force_from <= day)
 }
 
+/// The last word at instant `at` of business day `day` (`None`: as the day
+/// opens): a change for the day holds from the day's start if its notice
+/// was published before it, else from its publication.
+fn word_at(
+    steps: &[PublishedPriceView],
+    day: NaiveDate,
+    at: Option<DateTime<Utc>>,
+    calendar: Calendar,
+) -> Option<usize> {
+    steps.iter().rposition(|s| {
+        s.in_force_from <= day && (calendar.date_of(s.published_at) != day || at.is_some_and(|at| s.published_at <= at))
+    })
+}
+
+/// When change `i` would begin to hold: the start of its first day, or its
+/// publication that day.
+fn first_instant(step: &PublishedPriceView, calendar: Calendar) -> (NaiveDate, Option<DateTime<Utc>>) {
+    let day = step.in_force_from;
+    (day, (calendar.date_of(step.published_at) == day).then_some(step.published_at))
+}
+
+/// Whether change `i` holds at any instant: the changes that could hold
+/// only grow with time, so if it is not the last word the moment it could
+/// begin, it never is (a later price for its day came first).
+fn ever_holds(steps: &[PublishedPriceView], i: usize, calendar: Calendar) -> bool {
+    let (day, at) = first_instant(&steps[i], calendar);
+    word_at(steps, day, at, calendar) == Some(i)
+}
+
 /// The last words of business day `day` in the order they held, each from
 /// when: the one the day opened with (`None`), then each that a notice
-/// published that day brought in on publication. Its last is
-/// [`last_word`]'s for the day; one alone when the price held all day.
+/// published that day brought in on publication with another price (a
+/// restatement changes nothing a quote was priced at); one alone when the
+/// price held all day.
 fn words_of_the_day(
     steps: &[PublishedPriceView],
+    list_price: i64,
     day: NaiveDate,
     calendar: Calendar,
 ) -> Vec<(Option<DateTime<Utc>>, Option<usize>)> {
-    let published_that_day = |s: &PublishedPriceView| calendar.date_of(s.published_at) == day;
-    // A change for the day holds from its start if it was published before
-    // it, else from its publication.
-    let word_at = |at: Option<DateTime<Utc>>| {
-        steps.iter().rposition(|s| {
-            s.in_force_from <= day && (!published_that_day(s) || at.is_some_and(|at| s.published_at <= at))
-        })
-    };
-    let mut instants: Vec<DateTime<Utc>> =
-        steps.iter().filter(|s| s.in_force_from <= day && published_that_day(s)).map(|s| s.published_at).collect();
+    let mut instants: Vec<DateTime<Utc>> = steps
+        .iter()
+        .filter(|s| s.in_force_from <= day && calendar.date_of(s.published_at) == day)
+        .map(|s| s.published_at)
+        .collect();
     instants.sort_unstable();
     instants.dedup();
-    let mut words = vec![(None, word_at(None))];
+    let mut words = vec![(None, word_at(steps, day, None, calendar))];
     for at in instants {
-        let word = word_at(Some(at));
-        if words.last().is_some_and(|(_, last)| *last != word) {
+        let word = word_at(steps, day, Some(at), calendar);
+        // A notice restating the price changes nothing a quote was priced at.
+        let price = |w: Option<usize>| w.map_or(list_price, |i| steps[i].unit_price_minor);
+        if words.last().is_some_and(|(_, last)| price(*last) != price(word)) {
             words.push((Some(at), word));
         }
     }
     words
+}
+
+/// Which published change, if any, a line signed at `price` on a quote
+/// drafted at `drafted_at` took its price from: the last word when it was
+/// drafted if that was its price (`None` for `list_price`), else the last
+/// word to have held that price before `until` (the line was priced since,
+/// by an edit or a repricing). `None` when no published change held it
+/// (the list price).
+pub(crate) fn source_of_price(
+    steps: &[PublishedPriceView],
+    list_price: i64,
+    price: i64,
+    drafted_at: DateTime<Utc>,
+    until: DateTime<Utc>,
+    calendar: Calendar,
+) -> Option<usize> {
+    let at_drafting = word_at(steps, calendar.date_of(drafted_at), Some(drafted_at), calendar);
+    if at_drafting.map_or(list_price, |i| steps[i].unit_price_minor) == price {
+        return at_drafting;
+    }
+    // Each change that held, from when, in time order; the last to have
+    // held the price before `until`.
+    let mut starts: Vec<(DateTime<Utc>, usize)> = (0..steps.len())
+        .filter(|&i| ever_holds(steps, i, calendar))
+        .map(|i| {
+            let (day, at) = first_instant(&steps[i], calendar);
+            (at.unwrap_or_else(|| calendar.start_of(day)), i)
+        })
+        .filter(|(start, _)| *start <= until)
+        .collect();
+    starts.sort_unstable();
+    starts.into_iter().rev().find(|(_, i)| steps[*i].unit_price_minor == price).map(|(_, i)| i)
+}
+
+/// Every change published notices made to product `id`'s price, in the
+/// gate's order (by date, then the later notice, then the later line),
+/// each with the first business day it could hold; `state` is left to the
+/// caller.
+pub(crate) async fn published_prices(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    calendar: Calendar,
+) -> Result<Vec<PublishedPriceView>, StoreError> {
+    // The notice, its title and publication; the change's date and price.
+    type Row = (Uuid, String, Option<DateTime<Utc>>, NaiveDate, i64);
+    let rows: Vec<Row> = notice_changes::Entity::find()
+        .select_only()
+        .column(notices::Column::Id)
+        .column(notices::Column::Title)
+        .column(notices::Column::PublishedAt)
+        .column(notice_changes::Column::EffectiveOn)
+        .column(notice_changes::Column::UnitPriceMinor)
+        .join(JoinType::InnerJoin, notice_changes::Relation::Notice.def())
+        .filter(notice_changes::Column::ProductId.eq(id))
+        .filter(notices::Column::State.eq(PUBLISHED))
+        .order_by_asc(notice_changes::Column::EffectiveOn)
+        .order_by_asc(notices::Column::Seq)
+        .order_by_asc(notice_changes::Column::Position)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(notice_id, title, published_at, effective_on, unit_price_minor)| {
+            let published_at = published_at?;
+            Some(PublishedPriceView {
+                notice_id,
+                title,
+                published_at,
+                effective_on,
+                in_force_from: calendar.takes_force_on(effective_on, published_at),
+                unit_price_minor,
+                state: PriceState::Earlier,
+            })
+        })
+        .collect())
 }
 
 /// [`prices_in_force`] for the price list, where "since" is the first day
@@ -742,50 +846,19 @@ impl Store {
         let list_price_minor = product.unit_price_minor;
         let added_on = self.calendar.date_of(product.created_at);
         let today = self.today().await?;
-        // The notice, its title and publication; the change's date and price.
-        type Row = (Uuid, String, Option<DateTime<Utc>>, NaiveDate, i64);
-        let rows: Vec<Row> = notice_changes::Entity::find()
-            .select_only()
-            .column(notices::Column::Id)
-            .column(notices::Column::Title)
-            .column(notices::Column::PublishedAt)
-            .column(notice_changes::Column::EffectiveOn)
-            .column(notice_changes::Column::UnitPriceMinor)
-            .join(JoinType::InnerJoin, notice_changes::Relation::Notice.def())
-            .filter(notice_changes::Column::ProductId.eq(id))
-            .filter(notices::Column::State.eq(PUBLISHED))
-            // The gate's order of precedence, the last word last.
-            .order_by_asc(notice_changes::Column::EffectiveOn)
-            .order_by_asc(notices::Column::Seq)
-            .order_by_asc(notice_changes::Column::Position)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        let mut steps: Vec<PublishedPriceView> = rows
-            .into_iter()
-            .filter_map(|(notice_id, title, published_at, effective_on, unit_price_minor)| {
-                let published_at = published_at?;
-                let in_force_from = self.calendar.takes_force_on(effective_on, published_at);
-                Some(PublishedPriceView {
-                    notice_id,
-                    title,
-                    published_at,
-                    effective_on,
-                    in_force_from,
-                    unit_price_minor,
-                    state: PriceState::Earlier,
-                })
-            })
-            .collect();
+        let mut steps = published_prices(&self.db, id, self.calendar).await?;
         let now = last_word(&steps, today);
-        // A change not the last word on its own first day never is: the
-        // changes that could hold only grow with the days.
         let states: Vec<PriceState> = (0..steps.len())
-            .map(|i| match () {
-                _ if Some(i) == now => PriceState::InForce,
-                _ if last_word(&steps, steps[i].in_force_from) != Some(i) => PriceState::Replaced,
-                _ if steps[i].in_force_from > today => PriceState::ToCome,
-                _ => PriceState::Earlier,
+            .map(|i| {
+                if Some(i) == now {
+                    PriceState::InForce
+                } else if !ever_holds(&steps, i, self.calendar) {
+                    PriceState::Replaced
+                } else if steps[i].in_force_from > today {
+                    PriceState::ToCome
+                } else {
+                    PriceState::Earlier
+                }
             })
             .collect();
         let on = on.map(|day| {
@@ -793,7 +866,7 @@ impl Store {
                 return PriceOnView { day, unit_price_minor: None, notice_id: None, during_the_day: Vec::new() };
             }
             let price_of = |word: Option<usize>| word.map_or(list_price_minor, |i| steps[i].unit_price_minor);
-            let during = words_of_the_day(&steps, day, self.calendar);
+            let during = words_of_the_day(&steps, list_price_minor, day, self.calendar);
             let during_the_day = match during.as_slice() {
                 [_] => Vec::new(),
                 _ => during
@@ -969,7 +1042,65 @@ async fn uses_of(conn: &impl ConnectionTrait, id: Uuid) -> Result<(bool, bool), 
 mod tests {
     use chrono::NaiveDate;
 
-    use super::price_since;
+    use chrono::{DateTime, TimeZone, Utc};
+    use pricegate_domain::Calendar;
+    use uuid::Uuid;
+
+    use super::{ever_holds, price_since, source_of_price, words_of_the_day};
+    use crate::views::{PriceState, PublishedPriceView};
+
+    /// A change dated November `effective`, published November `published` at `hour` UTC.
+    fn step(n: u128, effective: u32, published: u32, hour: u32, price: i64) -> PublishedPriceView {
+        let published_at = at(published, hour);
+        PublishedPriceView {
+            notice_id: Uuid::from_u128(n),
+            title: format!("notice {n}"),
+            published_at,
+            effective_on: day(effective),
+            in_force_from: Calendar::UTC.takes_force_on(day(effective), published_at),
+            unit_price_minor: price,
+            state: PriceState::Earlier,
+        }
+    }
+
+    fn at(d: u32, hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, d, hour, 0, 0).single().expect("a time")
+    }
+
+    #[test]
+    fn a_price_replaced_after_it_held_part_of_its_day_held_and_one_replaced_before_it_began_did_not() {
+        let utc = Calendar::UTC;
+        // In the gate's order. A: day 10, published on day 9 (from day 10's
+        // start); B: day 10, published on day 10 at 10:00 (then the last word).
+        let steps = [step(1, 10, 9, 18, 130), step(2, 10, 10, 10, 125)];
+        assert!(ever_holds(&steps, 0, utc), "A held from midnight to 10:00");
+        assert!(ever_holds(&steps, 1, utc));
+        let words = words_of_the_day(&steps, 100, day(10), utc);
+        assert_eq!(words, vec![(None, Some(0)), (Some(at(10, 10)), Some(1))]);
+        // C: day 20, published day 5; D: day 20, published day 6: D replaced
+        // C before its day began.
+        let steps = [step(3, 20, 5, 9, 140), step(4, 20, 6, 9, 150)];
+        assert!(!ever_holds(&steps, 0, utc), "C never held");
+        // A restatement published during the day changes no price.
+        let steps = [step(5, 10, 10, 10, 100)];
+        assert_eq!(words_of_the_day(&steps, 100, day(10), utc), vec![(None, None)]);
+    }
+
+    #[test]
+    fn a_price_signed_came_from_the_price_in_force_at_drafting_else_from_the_last_to_hold_it() {
+        let utc = Calendar::UTC;
+        // 100 (list), then 80 on day 3, 100 again on day 4, 130 on day 5.
+        let steps = [step(1, 3, 3, 9, 80), step(2, 4, 4, 9, 100), step(3, 5, 5, 9, 130)];
+        // Drafted on day 2 at the list price: the list's, not day 4's notice.
+        assert_eq!(source_of_price(&steps, 100, 100, at(2, 12), at(6, 12), utc), None);
+        // Drafted on day 4 after the notice: that notice's.
+        assert_eq!(source_of_price(&steps, 100, 100, at(4, 12), at(6, 12), utc), Some(1));
+        // Drafted on day 3 at 80, the line later given 100 by an edit: day 4's.
+        assert_eq!(source_of_price(&steps, 100, 100, at(3, 12), at(6, 12), utc), Some(1));
+        // A price dated ahead of the finalisation is nobody's source yet.
+        let ahead = [step(1, 3, 3, 9, 80), step(2, 20, 4, 9, 100)];
+        assert_eq!(source_of_price(&ahead, 100, 100, at(3, 12), at(6, 12), utc), None);
+    }
 
     fn day(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, d).expect("a day in November")

@@ -486,8 +486,10 @@ impl EvidencePrice {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct SignedPrice {
     pub unit_price_minor: i64,
-    /// The last notice dated by the finalisation to set it; `null` when it
-    /// is the price list's own.
+    /// The notice it was taken from: the price in force when the quote was
+    /// drafted, if that was this one, else the last published price of this
+    /// amount to have held since (an edit or a repricing took it); `null`
+    /// when none did (the price list's own).
     #[schema(required = true)]
     pub set_by: Option<PriceSetBy>,
 }

@@ -471,8 +471,16 @@ impl Store {
         // a list price, a product's SKU, the quote's lines, not at all or not
         // under the quote's lock), and an acknowledgement read here is
         // followed by the stamp as those of the evidence are.
-        let prices =
-            prices::price_sources(&txn, id, quote.signer_id, loaded.today, self.calendar, &loaded.lines).await?;
+        let prices = prices::price_sources(
+            &txn,
+            id,
+            quote.signer_id,
+            loaded.today,
+            self.calendar,
+            &loaded.lines,
+            quote.drafted_at,
+        )
+        .await?;
         let stored = serde_json::to_string(&StoredEvidence {
             notices: &evidence,
             price_override: &view.price_override,

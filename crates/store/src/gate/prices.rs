@@ -16,6 +16,7 @@ struct Row {
     product_id: Uuid,
     sku: String,
     unit_price_minor: i64,
+    list_price_minor: i64,
     notice_id: Option<Uuid>,
     seq: Option<i64>,
     title: Option<String>,
@@ -33,6 +34,7 @@ pub fn price_sources_sql(backend: DbBackend) -> String {
     let placeholder = |n| crate::db::placeholder(backend, n);
     format!(
         "SELECT p.id AS product_id, p.sku, COALESCE(c.unit_price_minor, p.unit_price_minor) AS unit_price_minor, \
+                p.unit_price_minor AS list_price_minor, \
                 sn.id AS notice_id, sn.seq, sn.title, sn.published_at, c.effective_on, a.acknowledged_at, a.channel \
          FROM products p \
          LEFT JOIN notice_changes c ON c.id = {change} \
@@ -46,24 +48,28 @@ pub fn price_sources_sql(backend: DbBackend) -> String {
     )
 }
 
-/// The statement reading where a price a line was signed at came from,
-/// when not the price in force: `today`, the signer, the product, the
-/// price. The last change dated by today (in the gate's order) to set that
-/// price; none when the list price was it.
-fn signed_price_source_sql(backend: DbBackend) -> String {
+/// The statement reading a notice with the signer's acknowledgement of it:
+/// the notice, the signer.
+fn notice_read_sql(backend: DbBackend) -> String {
     let placeholder = |n| crate::db::placeholder(backend, n);
     format!(
-        "SELECT p.id AS product_id, p.sku, c.unit_price_minor, \
-                sn.id AS notice_id, sn.seq, sn.title, sn.published_at, c.effective_on, a.acknowledged_at, a.channel \
-         FROM notice_changes c JOIN notices sn ON sn.id = c.notice_id JOIN products p ON p.id = c.product_id \
-         LEFT JOIN acknowledgements a ON a.notice_id = sn.id AND a.user_id = {signer} \
-         WHERE sn.state = 'published' AND c.effective_on <= {today} AND c.product_id = {product} AND c.unit_price_minor = {price} \
-         ORDER BY c.effective_on DESC, sn.seq DESC, c.position DESC LIMIT 1",
-        today = placeholder(1),
+        "SELECT sn.id AS notice_id, sn.seq, sn.title, sn.published_at, a.acknowledged_at, a.channel \
+         FROM notices sn LEFT JOIN acknowledgements a ON a.notice_id = sn.id AND a.user_id = {signer} \
+         WHERE sn.id = {notice}",
+        notice = placeholder(1),
         signer = placeholder(2),
-        product = placeholder(3),
-        price = placeholder(4),
     )
+}
+
+/// A notice with the signer's acknowledgement of it.
+#[derive(FromQueryResult)]
+struct NoticeRead {
+    notice_id: Uuid,
+    seq: Option<i64>,
+    title: String,
+    published_at: Option<DateTime<Utc>>,
+    acknowledged_at: Option<DateTime<Utc>>,
+    channel: Option<String>,
 }
 
 /// For each product on quote `quote_id`, its price in force on `today` and
@@ -71,7 +77,8 @@ fn signed_price_source_sql(backend: DbBackend) -> String {
 /// what a finalisation keeps so that the proof shows the source of every
 /// price signed, not only the notices published since drafting. A line
 /// signed at another price (finance approved keeping it) has that price's
-/// source too, from `lines` (the quote's).
+/// source too, from `lines` (the quote's, drafted at `drafted_at`, its
+/// see [`crate::products::source_of_price`]), up to now.
 pub(super) async fn price_sources(
     conn: &impl ConnectionTrait,
     quote_id: Uuid,
@@ -79,6 +86,7 @@ pub(super) async fn price_sources(
     today: NaiveDate,
     calendar: Calendar,
     lines: &[quote_lines::Model],
+    drafted_at: DateTime<Utc>,
 ) -> Result<Vec<EvidencePrice>, StoreError> {
     let backend = conn.get_database_backend();
     let statement = Statement::from_sql_and_values(
@@ -95,20 +103,47 @@ pub(super) async fn price_sources(
             .collect();
         signed.sort_unstable();
         signed.dedup();
-        // Only under finance's approval of old prices: a statement each.
+        // Only under finance's approval of old prices: from the product's
+        // published prices, the one the line took.
         let mut signed_at = Vec::with_capacity(signed.len());
-        for price in signed {
-            let statement = Statement::from_sql_and_values(
-                backend,
-                signed_price_source_sql(backend),
-                [today.into(), signer.into(), row.product_id.into(), price.into()],
-            );
-            let source = Row::find_by_statement(statement).one(conn).await?;
-            let set_by = match source {
-                Some(source) => set_by(source, calendar)?,
-                None => None,
-            };
-            signed_at.push(SignedPrice { unit_price_minor: price, set_by });
+        if !signed.is_empty() {
+            let steps = crate::products::published_prices(conn, row.product_id, calendar).await?;
+            let now = crate::db::db_now(conn).await?;
+            for price in signed {
+                let source =
+                    crate::products::source_of_price(&steps, row.list_price_minor, price, drafted_at, now, calendar);
+                let set_by = match source.map(|i| &steps[i]) {
+                    Some(step) => {
+                        let statement = Statement::from_sql_and_values(
+                            backend,
+                            notice_read_sql(backend),
+                            [step.notice_id.into(), signer.into()],
+                        );
+                        let read = NoticeRead::find_by_statement(statement)
+                            .one(conn)
+                            .await?
+                            .ok_or_else(|| StoreError::Internal(format!("the notice {} is gone", step.notice_id)))?;
+                        set_by(
+                            Row {
+                                product_id: row.product_id,
+                                sku: row.sku.clone(),
+                                unit_price_minor: price,
+                                list_price_minor: row.list_price_minor,
+                                notice_id: Some(read.notice_id),
+                                seq: read.seq,
+                                title: Some(read.title),
+                                published_at: read.published_at,
+                                effective_on: Some(step.effective_on),
+                                acknowledged_at: read.acknowledged_at,
+                                channel: read.channel,
+                            },
+                            calendar,
+                        )?
+                    }
+                    None => None,
+                };
+                signed_at.push(SignedPrice { unit_price_minor: price, set_by });
+            }
         }
         let (product_id, sku, unit_price_minor) = (row.product_id, row.sku.clone(), row.unit_price_minor);
         prices.push(EvidencePrice { product_id, sku, unit_price_minor, set_by: set_by(row, calendar)?, signed_at });

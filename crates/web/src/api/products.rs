@@ -109,9 +109,10 @@ pub async fn get_product(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PricesQuery {
-    /// Also tell its price on this day (`YYYY-MM-DD`, a business day), as
-    /// people knew it that day.
-    pub on: Option<chrono::NaiveDate>,
+    /// Also tell its price on this day (`YYYY-MM-DD`, a business day, from
+    /// 2000-01-01), as people knew it that day.
+    #[param(value_type = Option<chrono::NaiveDate>)]
+    pub on: Option<String>,
 }
 
 /// A product's price history: its price today, every price a published
@@ -130,7 +131,11 @@ pub async fn product_prices(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<PricesQuery>,
 ) -> Result<Json<PriceHistoryView>, AppError> {
-    Ok(Json(app.store.price_history(id, query.on).await?))
+    // Read as every date the service takes is (not `+10000-01-01`, not `2026-2-3`).
+    let on = query.on.map(|on| pricegate_domain::parse_date("on", &on)).transpose().map_err(|e| {
+        AppError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("The query string is invalid: {}", e.message))
+    })?;
+    Ok(Json(app.store.price_history(id, on).await?))
 }
 
 /// Rename a product, change its unit, withdraw it from sale or put it back.

@@ -8,7 +8,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::NaiveDate;
 use pricegate_store::views::{PriceHistoryView, PriceOnView, PriceState};
 use uuid::Uuid;
 
@@ -73,28 +72,19 @@ pub(super) async fn history(
     PageQuery { query, unreadable }: PageQuery<HistoryQuery>,
 ) -> Result<Response, PageError> {
     let typed = query.on.unwrap_or_default();
-    let on = day_typed(typed.trim());
-    let history = app.store.price_history(id, on).await?;
+    let on = pricegate_domain::parse_date("on", &typed);
+    let history = app.store.price_history(id, on.as_ref().ok().copied()).await?;
     let mut page = page(&user, &history, app.store.calendar());
     page.on_typed = typed.chars().take(40).collect();
     page.on_error = if unreadable {
         Some("This address could not be read (a day given twice, say): choose the day again.".to_owned())
-    } else if on.is_none() && !typed.trim().is_empty() {
-        Some(format!("“{}” is not a day: write it as 2026-11-03 (year, month, day).", page.on_typed))
+    } else if on.is_err() && !typed.trim().is_empty() {
+        Some(format!("“{}” is not a day from 2000 on: write it as 2026-11-03 (year, month, day).", page.on_typed))
     } else {
         None
     };
     let status = if page.on_error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     Ok(render(status, &page))
-}
-
-/// A day as a date field sends it, `YYYY-MM-DD` in full (`2026-2-3` is
-/// refused: the field would show it blank), in years 1 to 9999.
-fn day_typed(typed: &str) -> Option<NaiveDate> {
-    use chrono::Datelike;
-    NaiveDate::parse_from_str(typed, "%Y-%m-%d")
-        .ok()
-        .filter(|day| (1..=9999).contains(&day.year()) && day.format("%Y-%m-%d").to_string() == typed)
 }
 
 fn page(user: &PageUser, history: &PriceHistoryView, calendar: pricegate_domain::Calendar) -> HistoryPage {

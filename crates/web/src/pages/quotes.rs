@@ -727,10 +727,10 @@ struct EvidenceRow {
 struct PriceSourceRow {
     sku: String,
     price: String,
-    /// The other unit prices its lines were signed at, which finance
-    /// approved keeping (see the override), each with the notice that set
-    /// it; empty when signed at `price`.
-    signed_at: Vec<(String, Option<PriceNoticeRow>)>,
+    /// A price its lines were signed at other than the one in force, which
+    /// finance approved keeping (see the override), on a row of its own
+    /// under that one.
+    signed: bool,
     /// The notice whose change set it; `None` for the price list's own.
     notice: Option<PriceNoticeRow>,
 }
@@ -1652,22 +1652,19 @@ async fn quote_page(
             })
             .unwrap_or_default(),
         price_sources: evidence.and_then(|e| e.prices.as_ref()).map(|prices| {
+            let row = |sku: &str, price: i64, signed: bool, set_by: Option<&pricegate_store::views::PriceSetBy>| {
+                PriceSourceRow {
+                    sku: sku.to_owned(),
+                    price: money(&currency, price),
+                    signed,
+                    notice: set_by.map(|n| PriceNoticeRow::of(n, calendar)),
+                }
+            };
             prices
                 .iter()
-                .map(|p| PriceSourceRow {
-                    sku: p.sku.clone(),
-                    price: money(&currency, p.unit_price_minor),
-                    signed_at: p
-                        .signed_at
-                        .iter()
-                        .map(|s| {
-                            (
-                                money(&currency, s.unit_price_minor),
-                                s.set_by.as_ref().map(|n| PriceNoticeRow::of(n, calendar)),
-                            )
-                        })
-                        .collect(),
-                    notice: p.set_by.as_ref().map(|n| PriceNoticeRow::of(n, calendar)),
+                .flat_map(|p| {
+                    let kept = p.signed_at.iter().map(|s| row(&p.sku, s.unit_price_minor, true, s.set_by.as_ref()));
+                    std::iter::once(row(&p.sku, p.unit_price_minor, false, p.set_by.as_ref())).chain(kept)
                 })
                 .collect()
         }),
