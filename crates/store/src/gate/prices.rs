@@ -53,7 +53,7 @@ pub fn price_sources_sql(backend: DbBackend) -> String {
 fn notice_read_sql(backend: DbBackend) -> String {
     let placeholder = |n| crate::db::placeholder(backend, n);
     format!(
-        "SELECT sn.id AS notice_id, sn.seq, sn.title, sn.published_at, a.acknowledged_at, a.channel \
+        "SELECT sn.seq, a.acknowledged_at, a.channel \
          FROM notices sn LEFT JOIN acknowledgements a ON a.notice_id = sn.id AND a.user_id = {signer} \
          WHERE sn.id = {notice}",
         notice = placeholder(1),
@@ -61,13 +61,10 @@ fn notice_read_sql(backend: DbBackend) -> String {
     )
 }
 
-/// A notice with the signer's acknowledgement of it.
+/// A notice's number with the signer's acknowledgement of it.
 #[derive(FromQueryResult)]
 struct NoticeRead {
-    notice_id: Uuid,
     seq: Option<i64>,
-    title: String,
-    published_at: Option<DateTime<Utc>>,
     acknowledged_at: Option<DateTime<Utc>>,
     channel: Option<String>,
 }
@@ -75,10 +72,10 @@ struct NoticeRead {
 /// For each product on quote `quote_id`, its price in force on `today` and
 /// the notice that set it, with `signer`'s acknowledgement of that notice:
 /// what a finalisation keeps so that the proof shows the source of every
-/// price signed, not only the notices published since drafting. A line
-/// signed at another price (finance approved keeping it) has that price's
-/// source too, from `lines` (the quote's, drafted at `drafted_at`, its
-/// see [`crate::products::source_of_price`]), up to now.
+/// price signed, not only the notices published since drafting. A line of
+/// `lines` (the quote's, drafted at `drafted_at`) signed at another price,
+/// which finance approved keeping, has that price's source too (see
+/// [`crate::products::source_of_price`]).
 pub(super) async fn price_sources(
     conn: &impl ConnectionTrait,
     quote_id: Uuid,
@@ -119,26 +116,20 @@ pub(super) async fn price_sources(
                             notice_read_sql(backend),
                             [step.notice_id.into(), signer.into()],
                         );
-                        let read = NoticeRead::find_by_statement(statement)
-                            .one(conn)
-                            .await?
-                            .ok_or_else(|| StoreError::Internal(format!("the notice {} is gone", step.notice_id)))?;
-                        set_by(
-                            Row {
-                                product_id: row.product_id,
-                                sku: row.sku.clone(),
-                                unit_price_minor: price,
-                                list_price_minor: row.list_price_minor,
-                                notice_id: Some(read.notice_id),
-                                seq: read.seq,
-                                title: Some(read.title),
-                                published_at: read.published_at,
-                                effective_on: Some(step.effective_on),
-                                acknowledged_at: read.acknowledged_at,
-                                channel: read.channel,
-                            },
-                            calendar,
-                        )?
+                        let read = NoticeRead::find_by_statement(statement).one(conn).await?;
+                        let Some(NoticeRead { seq: Some(seq), acknowledged_at, channel, .. }) = read else {
+                            return Err(StoreError::Internal(format!("the notice {} has no number", step.notice_id)));
+                        };
+                        Some(PriceSetBy {
+                            notice_id: step.notice_id,
+                            seq,
+                            title: step.title.clone(),
+                            published_at: step.published_at,
+                            effective_on: step.effective_on,
+                            in_force_from: step.in_force_from,
+                            acknowledged_at,
+                            channel,
+                        })
                     }
                     None => None,
                 };
