@@ -207,19 +207,19 @@ pub(crate) async fn prices_in_force(
     }
     let backend = conn.get_database_backend();
     let placeholder = |n| crate::db::placeholder(backend, n);
-    // One statement, with the same rule the gate reads quotes' lines with.
-    // Today is bound once for each of its two uses: SQLite's `?` are taken in order.
+    // One statement, with the same rule the gate reads quotes' lines with;
+    // today is its first value, in both places.
     let mut sql = format!(
         "SELECT p.id, {} AS price, p.unit_price_minor AS list_price, {} AS since FROM products p",
         crate::gate::price_in_force_sql(&placeholder(1)),
-        crate::gate::change_in_force_sql("nc.effective_on", &placeholder(2)),
+        crate::gate::change_in_force_sql("nc.effective_on", &placeholder(1)),
     );
-    let mut values: Vec<sea_orm::Value> = vec![today.into(), today.into()];
+    let mut values: Vec<sea_orm::Value> = vec![today.into()];
     if let Some(ids) = ids {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let list: Vec<String> = (0..ids.len()).map(|i| placeholder(i + 3)).collect();
+        let list: Vec<String> = (0..ids.len()).map(|i| placeholder(i + 2)).collect();
         sql.push_str(&format!(" WHERE p.id IN ({})", list.join(", ")));
         values.extend(ids.iter().map(|id| sea_orm::Value::from(*id)));
     }
@@ -251,8 +251,8 @@ fn word_at(
     })
 }
 
-/// When change `i` would begin to hold: the start of its first day, or its
-/// publication that day.
+/// When `step` would begin to hold: its first day, from the day's start
+/// (`None`) or from its publication that day.
 fn first_instant(step: &PublishedPriceView, calendar: Calendar) -> (NaiveDate, Option<DateTime<Utc>>) {
     let day = step.in_force_from;
     (day, (calendar.date_of(step.published_at) == day).then_some(step.published_at))

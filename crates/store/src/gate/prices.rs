@@ -26,8 +26,8 @@ struct Row {
     channel: Option<String>,
 }
 
-/// The statement of [`price_sources`]: `today`, the signer, the quote, in
-/// that order (SQLite's `?` are taken in order). The change in force is
+/// The statement of [`price_sources`]: its values are `today`, the signer
+/// and the quote. The change in force is
 /// chosen by the rule the gate reads prices with
 /// ([`super::change_in_force_sql`]).
 pub fn price_sources_sql(backend: DbBackend) -> String {
@@ -92,6 +92,8 @@ pub(super) async fn price_sources(
         [today.into(), signer.into(), quote_id.into()],
     );
     let mut prices = Vec::new();
+    // The clock, read once, for the first line signed at another price.
+    let mut now = None;
     for row in Row::find_by_statement(statement).all(conn).await? {
         let mut signed: Vec<i64> = lines
             .iter()
@@ -105,7 +107,10 @@ pub(super) async fn price_sources(
         let mut signed_at = Vec::with_capacity(signed.len());
         if !signed.is_empty() {
             let steps = crate::products::published_prices(conn, row.product_id, calendar).await?;
-            let now = crate::db::db_now(conn).await?;
+            let now = match now {
+                Some(now) => now,
+                None => *now.insert(crate::db::db_now(conn).await?),
+            };
             for price in signed {
                 let source =
                     crate::products::source_of_price(&steps, row.list_price_minor, price, drafted_at, now, calendar);
