@@ -654,6 +654,53 @@ async fn a_sqlite_file_that_cannot_be_opened_is_named_at_start() {
     );
 }
 
+/// A database that answers reads but refuses writes (a SQLite file opened
+/// read-only, a PostgreSQL standby or a database whose transactions are
+/// read-only by default) would pass `/healthz` and fail every change: the
+/// start refuses it, saying what to mend, and serves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_refuses_writes_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = pricegate_in(dir.path(), "migrate", &[]).output().await.expect("pricegate runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = dir.path().join("pricegate.db");
+    let read_only = format!("sqlite://{}?mode=ro", file.display());
+    let out = pricegate_in(dir.path(), "serve", &[("DATABASE_URL", read_only.as_str())])
+        .output()
+        .await
+        .expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening on"), "it serves nothing");
+    assert!(
+        said.starts_with("pricegate: cannot write to the database named by DATABASE_URL")
+            && said.contains(&format!("DATABASE_URL opens the file {} read-only (mode=ro)", file.display())),
+        "{said}"
+    );
+
+    let db = pricegate_tests::db::TestDb::create(pricegate_tests::Backend::Postgres).await;
+    let env = [("DATABASE_URL", db.url.as_str())];
+    let out = pricegate_in(dir.path(), "migrate", &env).output().await.expect("pricegate runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let name = db.url.rsplit('/').next().and_then(|n| n.split('?').next()).expect("a database name");
+    let admin = sea_orm::Database::connect(pricegate_tests::db::pg_server_url()).await.expect("PostgreSQL answers");
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &admin,
+        &format!("ALTER DATABASE {name} SET default_transaction_read_only = on"),
+    )
+    .await
+    .expect("the database made read-only");
+    let _ = admin.close().await;
+    let out = pricegate_in(dir.path(), "serve", &env).output().await.expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.starts_with("pricegate: cannot write to the database named by DATABASE_URL")
+            && said.contains("the database server accepts no writes (transaction_read_only is on"),
+        "{said}"
+    );
+}
+
 /// `pricegate healthcheck` (a container's HEALTHCHECK: the image has no
 /// curl) asks the server at PRICEGATE_BIND for its `/healthz`: 0 while it
 /// answers 200, 1 with why once nothing answers there.

@@ -151,6 +151,11 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
                     "the file is {}: does its directory exist, and may the user this runs as write in it?",
                     file.display()
                 ));
+            } else if causes.iter().any(|c| c.contains("readonly database")) && url.contains("mode=ro") {
+                causes.push(format!(
+                    "DATABASE_URL opens the file {} read-only (mode=ro); the service writes to it (mode=rwc)",
+                    file.display()
+                ));
             } else if causes.iter().any(|c| c.contains("readonly database")) {
                 causes.push(format!(
                     "the file {} (or its directory) is read-only to the user this runs as: a backup restored by \
@@ -172,6 +177,9 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
         .map_err(said)
         .context("cannot use PRICEGATE_TIMEZONE")?;
     let migrated = store.migrate().await.map_err(said).context("cannot apply the database migrations")?;
+    // A database that reads but refuses writes would pass every read and
+    // `/healthz`, and fail every change: said now, by the command, instead.
+    store.check_writable().await.map_err(said).context("cannot write to the database named by DATABASE_URL")?;
     if migrated.applied > 0 {
         tracing::info!(applied = migrated.applied, "database migrations applied");
     }

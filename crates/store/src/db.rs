@@ -18,6 +18,11 @@ const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(8102654555216896373)"
 /// [`MIGRATION_LOCK`] if it is free now: whether it was taken.
 const MIGRATION_LOCK_NOW: &str = "SELECT pg_try_advisory_xact_lock(8102654555216896373) AS taken";
 
+/// What a PostgreSQL server that takes no writes is said to be (see
+/// [`Store::check_writable`]); a `cannot_write` cause.
+pub(crate) const READ_ONLY_SERVER: &str =
+    "the database server accepts no writes (transaction_read_only is on: a standby, or default_transaction_read_only)";
+
 /// The database, shared by every request and worker of one process.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -279,6 +284,42 @@ impl Store {
         let missing = missing.len();
         txn.commit().await?;
         Ok(Migrated { applied: missing })
+    }
+
+    /// Whether this process may write the database, asked once at start-up
+    /// (a read answers the same either way, so `/healthz` and every read
+    /// would pass while every change failed):
+    /// [`StoreError::Unavailable`], [`StoreError::cannot_write`], when it may
+    /// not. A SQLite file restored by another user, or on a read-only mount,
+    /// opens and reads but refuses the first write; it is asked for one, the
+    /// database's own `user_version` set to what it is, which is rolled back.
+    /// PostgreSQL is asked whether its transactions are read-only (a standby,
+    /// or `default_transaction_read_only`).
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        let backend = self.backend();
+        if backend == DbBackend::Postgres {
+            let read_only = self
+                .db
+                .query_one_raw(Statement::from_string(backend, "SELECT current_setting('transaction_read_only') AS ro"))
+                .await?
+                .map(|row| row.try_get::<String>("", "ro"))
+                .transpose()?;
+            if read_only.as_deref() == Some("on") {
+                return Err(StoreError::Unavailable(sea_orm::DbErr::Custom(READ_ONLY_SERVER.to_owned())));
+            }
+            return Ok(());
+        }
+        let txn = self.db.begin().await?;
+        let version = txn
+            .query_one_raw(Statement::from_string(backend, "PRAGMA user_version"))
+            .await?
+            .map(|row| row.try_get_by_index::<i64>(0))
+            .transpose()?
+            .unwrap_or(0);
+        // A number, read from the database: nothing else reaches the statement.
+        txn.execute_unprepared(&format!("PRAGMA user_version = {version}")).await?;
+        txn.rollback().await?;
+        Ok(())
     }
 
     /// Answers whether the database is reachable (for `/healthz`): it is

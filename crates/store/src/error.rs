@@ -61,19 +61,22 @@ impl StoreError {
     }
 }
 
-/// SQLite's words for a write its file refused: the disk (or the
-/// filesystem's quota) is full, or the file or its directory is read-only.
+/// The words for a write the database refused: SQLite's when the disk (or
+/// the filesystem's quota) is full, or the file or its directory is
+/// read-only; ours for a PostgreSQL server that takes no writes.
 fn cannot_write(text: &str) -> bool {
     ["database or disk is full", "attempt to write a readonly database", "disk I/O error"]
         .iter()
         .any(|t| text.contains(t))
+        || text.contains(crate::db::READ_ONLY_SERVER)
 }
 
 impl StoreError {
     /// The database is there but refuses writes: its disk is full, or its
     /// file read-only. An operator's to mend; nothing was written.
     pub fn cannot_write(&self) -> bool {
-        matches!(self, StoreError::Unavailable(cause) if cannot_write(&cause.to_string()))
+        matches!(self, StoreError::Unavailable(cause)
+            if cannot_write(&cause.to_string()) || crate::db::sqlstate(cause).as_deref() == Some(READ_ONLY_TRANSACTION))
     }
 }
 
@@ -90,11 +93,15 @@ fn gave_up_waiting(code: &str) -> bool {
     matches!(code, "57014" | "55P03")
 }
 
+/// PostgreSQL's code for a write in a read-only transaction: the server is a
+/// standby, or its transactions are read-only by default.
+const READ_ONLY_TRANSACTION: &str = "25006";
+
 /// Errors that say "try again later" rather than "this is a bug": no
 /// connection, a pool that timed out, SQLite still locked after its busy
 /// timeout or unable to write (its disk full, its file read-only; see
-/// [`StoreError::cannot_write`]), PostgreSQL shutting down, or PostgreSQL
-/// stopping a statement that ran or waited too long.
+/// [`StoreError::cannot_write`]), PostgreSQL shutting down, stopping a
+/// statement that ran or waited too long, or refusing a write (a standby).
 fn is_unavailable(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
@@ -103,7 +110,7 @@ fn is_unavailable(err: &DbErr) -> bool {
             matches!(
                 **e,
                 sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::PoolClosed
-            ) || crate::db::sqlstate(err).is_some_and(|code| gave_up_waiting(&code))
+            ) || crate::db::sqlstate(err).is_some_and(|code| gave_up_waiting(&code) || code == READ_ONLY_TRANSACTION)
                 || text.contains("database is locked")
                 || cannot_write(&text)
                 || text.contains("terminating connection")
