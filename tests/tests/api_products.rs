@@ -1164,6 +1164,35 @@ both_backends! {
         let r = sam.get(&format!("/api/v1/products/{pump}/prices?on={}", date_in_days(-20))).await;
         assert_eq!(r.body["on"], json!({"day": date_in_days(-20), "unit_price_minor": null, "notice_id": null, "during_the_day": []}), "{}", r.text);
         assert_eq!(sam.get(&format!("/api/v1/products/{pump}/prices")).await.body["on"], json!(null));
+        // A price restated during the day: the same price, but from the
+        // restatement on it is the notice a quote's evidence names as having
+        // set it (`set_by`), and the day's last entry names it too.
+        let valve = id_of(&create_product(&finance, "VALVE-1", "EUR", 4_990).await);
+        let raised = publish_price_change(&finance, "VALVE-1", 5_200, &date_in_days(0)).await;
+        let restated = publish_price_change(&finance, "VALVE-1", 5_200, &date_in_days(0)).await;
+        let r = sam.get(&format!("/api/v1/products/{valve}/prices?on={}", date_in_days(0))).await;
+        let during: Vec<(Value, Value)> = r.body["on"]["during_the_day"]
+            .as_array()
+            .expect("the day's prices")
+            .iter()
+            .map(|d| (d["unit_price_minor"].clone(), d["notice_id"].clone()))
+            .collect();
+        assert_eq!(
+            during,
+            [(json!(4_990), Value::Null), (json!(5_200), json!(raised)), (json!(5_200), json!(restated))],
+            "{}",
+            r.text
+        );
+        assert_eq!(r.body["on"]["notice_id"], json!(restated));
+        // A list price restated: the page says the price stood.
+        let hose = id_of(&create_product(&finance, "HOSE-9", "EUR", 1_000).await);
+        let again = publish_price_change(&finance, "HOSE-9", 1_000, &date_in_days(0)).await;
+        let html = page_as(&app.base, &sam_user.email, &format!("/products/{hose}?on={}", date_in_days(0))).await;
+        assert!(
+            html.contains("A notice published that day set the same price again, so which notice a quote finalised")
+                && html.contains(&format!("/notices/{again}")),
+            "{html}"
+        );
         // On the first notice's day the price changed when it was published:
         // a quote drafted that morning got the list price.
         let r = sam.get(&format!("/api/v1/products/{pump}/prices?on={}", date_in_days(-5))).await;

@@ -268,12 +268,13 @@ fn ever_holds(steps: &[PublishedPriceView], i: usize, calendar: Calendar) -> boo
 
 /// The last words of business day `day` in the order they held, each from
 /// when: the one the day opened with (`None`), then each that a notice
-/// published that day brought in on publication with another price (a
-/// restatement changes nothing a quote was priced at); one alone when the
-/// price held all day.
+/// published that day brought in on publication; one alone when one word
+/// held all day. A notice restating the price is a word of its own: the
+/// price is the same, but from its publication it is the notice a
+/// finalisation's evidence names as having set it (`set_by`), and the one
+/// whose acknowledgement an auditor looks up.
 fn words_of_the_day(
     steps: &[PublishedPriceView],
-    list_price: i64,
     day: NaiveDate,
     calendar: Calendar,
 ) -> Vec<(Option<DateTime<Utc>>, Option<usize>)> {
@@ -287,9 +288,7 @@ fn words_of_the_day(
     let mut words = vec![(None, word_at(steps, day, None, calendar))];
     for at in instants {
         let word = word_at(steps, day, Some(at), calendar);
-        // A notice restating the price changes nothing a quote was priced at.
-        let price = |w: Option<usize>| w.map_or(list_price, |i| steps[i].unit_price_minor);
-        if words.last().is_some_and(|(_, last)| price(*last) != price(word)) {
+        if words.last().is_some_and(|(_, last)| *last != word) {
             words.push((Some(at), word));
         }
     }
@@ -866,7 +865,7 @@ impl Store {
                 return PriceOnView { day, unit_price_minor: None, notice_id: None, during_the_day: Vec::new() };
             }
             let price_of = |word: Option<usize>| word.map_or(list_price_minor, |i| steps[i].unit_price_minor);
-            let during = words_of_the_day(&steps, list_price_minor, day, self.calendar);
+            let during = words_of_the_day(&steps, day, self.calendar);
             let during_the_day = match during.as_slice() {
                 [_] => Vec::new(),
                 _ => during
@@ -1075,15 +1074,19 @@ mod tests {
         let steps = [step(1, 10, 9, 18, 130), step(2, 10, 10, 10, 125)];
         assert!(ever_holds(&steps, 0, utc), "A held from midnight to 10:00");
         assert!(ever_holds(&steps, 1, utc));
-        let words = words_of_the_day(&steps, 100, day(10), utc);
+        let words = words_of_the_day(&steps, day(10), utc);
         assert_eq!(words, vec![(None, Some(0)), (Some(at(10, 10)), Some(1))]);
         // C: day 20, published day 5; D: day 20, published day 6: D replaced
         // C before its day began.
         let steps = [step(3, 20, 5, 9, 140), step(4, 20, 6, 9, 150)];
         assert!(!ever_holds(&steps, 0, utc), "C never held");
-        // A restatement published during the day changes no price.
+        // A restatement published during the day changes no price, but
+        // from then on it is the notice that set it.
         let steps = [step(5, 10, 10, 10, 100)];
-        assert_eq!(words_of_the_day(&steps, 100, day(10), utc), vec![(None, None)]);
+        assert_eq!(words_of_the_day(&steps, day(10), utc), vec![(None, None), (Some(at(10, 10)), Some(0))]);
+        // One published that day dated ahead is no word of that day.
+        let steps = [step(6, 12, 10, 10, 100)];
+        assert_eq!(words_of_the_day(&steps, day(10), utc), vec![(None, None)]);
     }
 
     #[test]

@@ -189,8 +189,9 @@ pub struct PriceOnView {
     /// When the price changed during the day (a notice published that day
     /// took force on its publication): each price it held, in order, the
     /// first from the day's start, the last the one above. Empty when one
-    /// price held all day; when not, what a quote drafted that day was
-    /// priced at depends on the hour.
+    /// price, set by one notice (or the list), held all day; when not, what
+    /// a quote drafted that day was priced at, or which notice had set it
+    /// (a notice may restate the price), depends on the hour.
     pub during_the_day: Vec<PriceFromView>,
 }
 

@@ -175,8 +175,15 @@ fn on_day(history: &PriceHistoryView, on: &PriceOnView, calendar: pricegate_doma
             }
         })
         .collect();
+    let restated = on.during_the_day.windows(2).all(|w| w[0].unit_price_minor == w[1].unit_price_minor);
     let during = if during.is_empty() {
         String::new()
+    } else if restated {
+        format!(
+            " A notice published that day set the same price again, so which notice a quote finalised that day \
+             names as having set it depends on the hour: {}.",
+            during.join(", then ")
+        )
     } else {
         format!(
             " It changed during the day, a notice taking force on its publication, so a quote drafted that day got the price of its hour: {}.",
