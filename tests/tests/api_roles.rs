@@ -248,6 +248,23 @@ both_backends! {
         assert_error(&r, 403, "not_owner");
         assert_error(&sue.post_empty(&format!("/api/v1/quotes/{quote}/reprice")).await, 403, "not_owner");
         assert_error(&sue.post_empty(&format!("/api/v1/quotes/{quote}/cancel")).await, 403, "not_owner");
+        // A body that does not parse, or a field refused, is said only to
+        // whoever may send it: Sue is refused as with a good body (and the
+        // refusal audited), not told what is wrong with hers.
+        let path = format!("/api/v1/quotes/{quote}");
+        for body in [json!({"bogus": 1}), json!({"customer": {"name": ""}}), json!([1])] {
+            assert_error(&sue.patch(&path, &body).await, 403, "not_owner");
+        }
+        for body in [json!({}), json!({"reason": 1}), json!({"reason": ""})] {
+            assert_error(&sue.post(&format!("{path}/approval-request"), &body).await, 403, "not_your_quote");
+        }
+        assert_error(&finance.post(&format!("{path}/approval-request"), &json!({})).await, 403, "not_owner_or_signer");
+        let nobodys = format!("/api/v1/quotes/{}", uuid::Uuid::new_v4());
+        assert_error(&sue.patch(&nobodys, &json!({"bogus": 1})).await, 404, "not_found");
+        assert_error(&sam.patch(&path, &json!({"bogus": 1})).await, 422, "invalid_body");
+        assert_error(&sam.post(&format!("{path}/approval-request"), &json!({"reason": ""})).await, 422, "invalid_field");
+        let denied = finance.get(&format!("/api/v1/audit?subject={quote}&action=access.denied")).await;
+        assert_eq!(denied.body.as_array().map(Vec::len), Some(13), "each 403 but the unknown quote's: {}", denied.text);
         let list = sue.get("/api/v1/quotes").await;
         assert_eq!(list.status, 200);
         assert_eq!(list.body, json!([]), "Sue's list does not show Sam's quote");

@@ -23,10 +23,16 @@ pub struct TemplateComposer {
 }
 
 /// A link's lifetime in words: `14 days`, `1 day`, `36 hours`, `1 hour`,
-/// `90 minutes`: the largest unit it is a whole number of, down to minutes.
+/// `90 minutes`, `20 seconds`: the largest unit it is a whole number of
+/// (a letter that said "1 minute" of a 20-second link, as a test set-up
+/// has, sent its reader to a link dead on arrival).
 pub fn lifetime(ttl: chrono::Duration) -> String {
     let count = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    let minutes = ttl.num_minutes().max(1);
+    let seconds = ttl.num_seconds().max(1);
+    if seconds % 60 != 0 {
+        return count(seconds, "second");
+    }
+    let minutes = seconds / 60;
     if minutes % (24 * 60) == 0 {
         count(minutes / (24 * 60), "day")
     } else if minutes % 60 == 0 {
@@ -1314,7 +1320,9 @@ mod tests {
         assert_eq!(words(36 * 60), "36 hours");
         assert_eq!(words(60), "1 hour");
         assert_eq!(words(90), "90 minutes");
-        assert_eq!(lifetime(chrono::Duration::seconds(5)), "1 minute", "never 0");
+        assert_eq!(lifetime(chrono::Duration::seconds(20)), "20 seconds");
+        assert_eq!(lifetime(chrono::Duration::seconds(90)), "90 seconds", "not rounded to a minute");
+        assert_eq!(lifetime(chrono::Duration::milliseconds(10)), "1 second", "never 0");
     }
 
     fn quote(delta_minor: i64, expired_on: Option<chrono::NaiveDate>) -> BlockedQuote {

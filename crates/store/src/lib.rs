@@ -63,7 +63,7 @@ pub use password_links::{
 pub use products::{CsvRowError, NewProduct, ProductPatch, UpcomingPrice};
 pub use quotes::{
     ApprovalAsked, ApprovalDeclined, ApprovalRequestView, DRAFTED_ALREADY, FinanceReminded, HandedOver, NewLine,
-    NewQuote, OpenDraft, OpenDrafts, PricesSeen, QuoteEdited, QuoteFilter, QuotePatch, QuoteSearch, ResentForm,
+    NewQuote, OpenDraft, OpenDrafts, PricesSeen, QuoteEdited, QuoteFilter, QuotePatch, QuoteRight, QuoteSearch, ResentForm,
     reference_range,
 };
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};

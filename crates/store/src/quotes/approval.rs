@@ -122,12 +122,28 @@ async fn locked_for_its_salesperson(
     only: &'static str,
 ) -> Result<crate::entity::quotes::Model, StoreError> {
     let quote = lock_quote(txn, id).await?;
-    check_visible(actor, &quote)?;
+    check_its_salesperson(actor, &quote, only)?;
+    Ok(quote)
+}
+
+/// Refuses anyone but the quote's owner or signer, in sales: 403
+/// `not_your_quote` to whoever may not see it, `not_owner_or_signer` saying
+/// `only` to finance.
+pub(super) fn check_its_salesperson(
+    actor: &Actor,
+    quote: &crate::entity::quotes::Model,
+    only: &'static str,
+) -> Result<(), StoreError> {
+    check_visible(actor, quote)?;
     if actor.role != Role::Sales {
         return Err(StoreError::forbidden("not_owner_or_signer", only));
     }
-    Ok(quote)
+    Ok(())
 }
+
+/// [`StoreError::Forbidden`]'s words to finance asking for an approval.
+pub(super) const ONLY_SALES_ASK: &str = "Only the quote's owner or signer, in sales, asks finance to approve its old \
+                                         prices; finance approves them on the quote's page.";
 
 /// The draft `quote_id` read in the caller's transaction (which holds its
 /// lock), its lines at an old price, and its request for approval still
@@ -234,8 +250,7 @@ impl Store {
             &txn,
             actor,
             id,
-            "Only the quote's owner or signer, in sales, asks finance to approve its old prices; finance approves \
-             them on the quote's page.",
+            ONLY_SALES_ASK,
         )
         .await?;
         check_draft(&quote, "needs no approval")?;

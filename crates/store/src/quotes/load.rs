@@ -197,9 +197,15 @@ pub(super) async fn load_owned(
     id: Uuid,
 ) -> Result<(quotes::Model, Vec<quote_lines::Model>), StoreError> {
     let (quote, lines) = load_quote_for_update(txn, id).await?;
+    check_owner(actor, &quote)?;
+    check_draft(&quote, "can no longer change")?;
+    Ok((quote, lines))
+}
+
+/// Refuses anyone but the quote's owner a change to it (403 `not_owner`).
+pub(super) fn check_owner(actor: &Actor, quote: &quotes::Model) -> Result<(), StoreError> {
     if quote.owner_id != actor.id {
         return Err(StoreError::forbidden("not_owner", "Only the quote's owner can change it."));
     }
-    check_draft(&quote, "can no longer change")?;
-    Ok((quote, lines))
+    Ok(())
 }

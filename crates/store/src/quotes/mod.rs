@@ -44,6 +44,15 @@ pub(crate) use view::{quote_view, to_view};
 
 pub(crate) const DRAFT: &str = "draft";
 
+/// Who may send a request about one quote (see [`Store::check_quote_right`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuoteRight {
+    /// Its owner: an edit.
+    Change,
+    /// Its owner or signer, in sales: a request for approval of its old prices.
+    AskApproval,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewQuote {
     /// The key its form was given when opened (the page's hidden
@@ -532,6 +541,20 @@ impl Store {
                 to_view(q, lines.remove(&id).unwrap_or_default(), evidence.remove(&id).map(evidence_view))
             })
             .collect())
+    }
+
+    /// Refuses `actor` a request of kind `right` about quote `id` as that
+    /// request is refused whatever it says (404 `not_found`, 403), without
+    /// a lock. Asked when a request's body is refused, before saying so:
+    /// only whoever may send the request is told what is wrong with it
+    /// (anyone else gets the 403 a good body would have, audited as every
+    /// 403 is, not a 422 that tells them the quote is there).
+    pub async fn check_quote_right(&self, actor: &Actor, id: Uuid, right: QuoteRight) -> Result<(), StoreError> {
+        let quote = quotes::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::not_found("quote"))?;
+        match right {
+            QuoteRight::Change => load::check_owner(actor, &quote),
+            QuoteRight::AskApproval => approval::check_its_salesperson(actor, &quote, approval::ONLY_SALES_ASK),
+        }
     }
 
     /// Edits a draft's customer, validity, notes, signer or lines. `drafted_at`

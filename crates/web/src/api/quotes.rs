@@ -7,7 +7,7 @@ use pricegate_mail::compose::quote_reference;
 use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView, UpcomingPriceView};
 use pricegate_store::{
     ApprovalAsked, ApprovalDeclined, ApprovalRequestView, DRAFTED_ALREADY, FinanceReminded, NewLine, NewQuote,
-    PricesSeen, QuoteFilter, QuotePatch, QuoteSearch, StoreError, form_row_id,
+    Actor, PricesSeen, QuoteFilter, QuotePatch, QuoteRight, QuoteSearch, StoreError, form_row_id,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -304,10 +304,33 @@ pub async fn update_quote(
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
     IfMatch(as_seen, weak_only): IfMatch,
-    ApiJson(body): ApiJson<QuotePatchIn>,
+    body: Result<ApiJson<QuotePatchIn>, AppError>,
 ) -> Result<Tagged<QuoteView>, AppError> {
+    let patch = match body.and_then(|ApiJson(body)| quote_patch(body, as_seen)) {
+        Ok(patch) => patch,
+        Err(refused) => return Err(refused_body(&app, &sales.actor, id, QuoteRight::Change, refused).await),
+    };
+    // The new revision, for the next If-Match without reading it again (an
+    // edit that changes nothing keeps it).
+    let quote = app.store.update_quote(&sales.actor, id, patch).await.map_err(|e| weak_only.failed(e))?;
+    Ok(tagged(quote.revision(), quote))
+}
+
+/// What a body's fault (it does not parse, a field is refused) becomes: said
+/// only to whoever may send this request about quote `id`; anyone else is
+/// refused as a good body would have been (see
+/// [`pricegate_store::Store::check_quote_right`]).
+async fn refused_body(app: &AppState, actor: &Actor, id: Uuid, right: QuoteRight, refused: AppError) -> AppError {
+    match app.store.check_quote_right(actor, id, right).await {
+        Ok(()) => refused,
+        Err(e) => e.into(),
+    }
+}
+
+/// An edit as the API's body asks for it, each field read as on the form.
+fn quote_patch(body: QuotePatchIn, as_seen: Option<Vec<i64>>) -> Result<QuotePatch, AppError> {
     let customer = body.customer.as_ref();
-    let patch = QuotePatch {
+    Ok(QuotePatch {
         customer_name: customer
             .and_then(|c| c.name.as_deref())
             .map(|n| Text::parse("customer.name", n, limits::NAME))
@@ -323,11 +346,7 @@ pub async fn update_quote(
         lines: body.lines.as_deref().map(parse_lines).transpose()?,
         as_seen,
         resent: None,
-    };
-    // The new revision, for the next If-Match without reading it again (an
-    // edit that changes nothing keeps it).
-    let quote = app.store.update_quote(&sales.actor, id, patch).await.map_err(|e| weak_only.failed(e))?;
-    Ok(tagged(quote.revision(), quote))
+    })
 }
 
 /// Would finalising succeed now? If not, which notices are pending and what they do to this quote.
@@ -459,10 +478,16 @@ pub async fn request_approval(
     QuoteUser(user): QuoteUser,
     ApiPath(id): ApiPath<Uuid>,
     IfMatch(as_seen, weak_only): IfMatch,
-    ApiJson(body): ApiJson<ApprovalRequestIn>,
+    body: Result<ApiJson<ApprovalRequestIn>, AppError>,
 ) -> Result<(StatusCode, Json<ApprovalAsked>), AppError> {
-    let reason = Text::parse_multiline("reason", &body.reason, limits::REASON)?;
-    let as_seen = prices_seen(as_seen, body.superseded_tag);
+    let read = body.and_then(|ApiJson(body)| {
+        Ok((Text::parse_multiline("reason", &body.reason, limits::REASON)?, body.superseded_tag))
+    });
+    let (reason, superseded_tag) = match read {
+        Ok(read) => read,
+        Err(refused) => return Err(refused_body(&app, &user.actor, id, QuoteRight::AskApproval, refused).await),
+    };
+    let as_seen = prices_seen(as_seen, superseded_tag);
     let asked = app.store.request_approval(&user.actor, id, reason, as_seen).await.map_err(|e| weak_only.failed(e))?;
     let status = if asked.new { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(asked)))
