@@ -405,6 +405,10 @@ both_backends! {
         let sources = section(&html, "id=\"price-sources\"", "</table>");
         let signed = section(sources, "<tr class=\"signed-at\">", "</tr>");
         assert!(signed.contains("data-label=\"Unit price signed\">10.00 EUR</td>") && signed.contains("The price list"), "{signed}");
+        // The row of the price in force says the line was not signed at it:
+        // a wide table labels both prices only "Unit price".
+        let in_force = section(sources, "<tbody>", "</tr>");
+        assert!(in_force.contains("in force when finalised; a line was signed at an old price instead (below)"), "{in_force}");
     }
 }
 

@@ -644,9 +644,17 @@ both_backends! {
         let audit = finance.get(&format!("/api/v1/audit?action=quote.approval_requested&subject={id}")).await;
         assert_eq!(audit.body.as_array().map(Vec::len), Some(4), "{}", audit.text);
 
-        // Repriced: ended, and a price published afterwards does not bring it back.
-        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{id}/reprice")).await.status, 200);
+        // Repriced: ended, which the answer, the record and the quote's
+        // history say; a price published afterwards does not bring it back.
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/reprice")).await;
+        assert_eq!((r.status.as_u16(), &r.body["approval_request_ended"]), (200, &json!(true)), "{}", r.text);
         assert_eq!(sam.get(&ask).await.body["open"], json!(false));
+        let repriced = finance.get(&format!("/api/v1/audit?action=quote.repriced&subject={id}")).await;
+        assert_eq!(repriced.body[0]["detail"]["approval_request_ended"], json!(true), "{}", repriced.text);
+        let page = page_as(&app.base, &fiona.email, &format!("/quotes/{id}")).await;
+        assert!(page.contains("this withdrew the request for finance&#39;s approval of the old prices"), "{page}");
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/reprice")).await;
+        assert_eq!((r.status.as_u16(), &r.body["approval_request_ended"]), (200, &json!(false)), "{}", r.text);
         publish_price_change(&finance, "P-2", 6_000, &date_in_days(0)).await;
         assert!(listed("awaiting_approval=true").await.is_empty());
         assert_eq!(listed("at_old_prices=true").await, [id.as_str()]);

@@ -672,6 +672,16 @@ async fn a_form_pressed_twice_before_its_answer_is_sent_once() {
         sam.fill("#customer_name", "Hugo Lind").await;
         sam.fill("#customer_email", "hugo@nordwind.example").await;
         sam.select("#sku_0", "PART-1").await;
+        // A new line's quantity shows 1 as a placeholder, not a value: a
+        // number typed after a click into it is the quantity, not 1 before it.
+        assert_eq!(
+            (sam.value("#quantity_0").await, sam.attribute("#quantity_0", "placeholder").await),
+            (String::new(), Some("1".to_owned()))
+        );
+        sam.click("#quantity_0").await;
+        sam.press("#quantity_0", "10").await;
+        // Left empty, another line's quantity is one.
+        sam.select("#sku_1", "PART-2").await;
         sam.submit("#save-quote").await;
         assert_ne!(sam.path().await, saved);
         assert!(sam.path().await != "/quotes/new", "{}", sam.body().await);
@@ -679,6 +689,10 @@ async fn a_form_pressed_twice_before_its_answer_is_sent_once() {
     .await;
     let quotes = sales_api.get("/api/v1/quotes").await;
     assert_eq!(quotes.body.as_array().map(Vec::len), Some(2), "one quote per form: {}", quotes.text);
+    let hugo = quotes.body.as_array().into_iter().flatten().find(|q| q["customer"]["name"] == "Hugo Lind");
+    let quantities: Vec<&serde_json::Value> =
+        hugo.and_then(|q| q["lines"].as_array()).into_iter().flatten().map(|l| &l["quantity"]).collect();
+    assert_eq!(quantities, [10, 1], "{}", quotes.text);
     app.stop().await;
 }
 

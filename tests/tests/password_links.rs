@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use pricegate_domain::Role;
 use pricegate_store::entity::{outbox, password_links};
-use pricegate_tests::fixtures::assert_error;
+use pricegate_tests::fixtures::{assert_error, create_product, date_in_days, publish_price_change};
 use pricegate_tests::pages::{client, csrf_in, log_in, post_form, session_cookie, set_cookie};
 use pricegate_tests::smtp::{SmtpSink, spawn_with_mail};
 use pricegate_tests::{PASSWORD, Session, TestApp, both_backends};
@@ -257,6 +257,7 @@ both_backends! {
         let (status, session, location, welcome) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
         assert_eq!((status, location.as_deref()), (303, Some("/account")), "a first password is welcomed");
         assert!(welcome.contains("Your password is set, and you are logged in.") && !welcome.contains("logged out"), "{welcome}");
+        assert!(!welcome.contains("Waiting for you already"), "nothing waits for her: {welcome}");
         // Told once; and a link cannot make the page say it.
         for path in ["/account", "/account?welcome", "/account?changed"] {
             let r = client().get(format!("{}{path}", app.base)).header(COOKIE, format!("pricegate_session={}", session.clone().unwrap())).send().await.unwrap();
@@ -645,4 +646,54 @@ both_backends! {
         assert_eq!(to, [otto.email.as_str(), "otto.new@pricegate.test"]);
         app.stop().await;
     }
+}
+
+/// Someone invited after work was waiting for them (a notice published, a
+/// draft handed over before they had a password) is told of it, with its
+/// links, on the page their first password leads to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_password_leads_to_the_work_already_waiting() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |_| {}).await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let r = sam
+        .post(
+            "/api/v1/quotes",
+            &json!({
+                "customer": {"name": "Greta Berg", "email": "greta@nordwind.example", "company": ""},
+                "currency": "EUR", "valid_until": date_in_days(30), "lines": [{"sku": "P-1", "quantity": 2}]
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = admin
+        .post("/api/v1/users", &json!({"email": "nina@pricegate.test", "name": "Nina Neu", "role": "sales"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let nina = r.body["id"].as_str().expect("her id").to_owned();
+    publish_price_change(&finance, "P-1", 1_100, &date_in_days(0)).await;
+    let r = admin.post(&format!("/api/v1/users/{}/handover", sam_user.id), &json!({"to": nina})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mails = sink
+        .wait_until(WAIT, "Nina's invitation", |m| {
+            m.iter().any(|m| m.header("subject").as_deref() == Some("Your Pricegate account: choose your password"))
+        })
+        .await;
+    let invitation = mails
+        .iter()
+        .find(|m| m.header("subject").as_deref() == Some("Your Pricegate account: choose your password"))
+        .expect("the invitation");
+    let link = invitation.link("/password/").expect("a link");
+    let (status, _, location, welcome) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
+    assert_eq!((status, location.as_deref()), (303, Some("/account")));
+    assert!(
+        welcome.contains(
+            "Waiting for you already: <a href=\"/notices/awaiting\" id=\"welcome-notices\">1 price notice to acknowledge</a> \
+             and <a href=\"/quotes\" id=\"welcome-drafts\">1 open draft</a> you own or sign."
+        ),
+        "{welcome}"
+    );
 }

@@ -173,19 +173,19 @@ fn no_open_request(to_do: &str) -> StoreError {
 /// Ends, in the caller's transaction (which holds the quote's lock), the
 /// open request for approval of `quote_id`'s old prices, if any: answered by
 /// an approval, made moot by a reprice, or replaced by a new request. (A
-/// decline ends it with its own word.)
+/// decline ends it with its own word.) Returns whether one was open.
 pub(crate) async fn end_requests(
     conn: &impl ConnectionTrait,
     quote_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    approval_requests::Entity::update_many()
+) -> Result<bool, StoreError> {
+    let ended = approval_requests::Entity::update_many()
         .col_expr(approval_requests::Column::EndedAt, Expr::value(now))
         .filter(approval_requests::Column::QuoteId.eq(quote_id))
         .filter(approval_requests::Column::EndedAt.is_null())
         .exec(conn)
         .await?;
-    Ok(())
+    Ok(ended.rows_affected > 0)
 }
 
 /// Ends, in the caller's transaction (which holds the quote's lock and has
@@ -246,13 +246,7 @@ impl Store {
         as_seen: Option<PricesSeen>,
     ) -> Result<ApprovalAsked, StoreError> {
         let txn = self.begin_write().await?;
-        let quote = locked_for_its_salesperson(
-            &txn,
-            actor,
-            id,
-            ONLY_SALES_ASK,
-        )
-        .await?;
+        let quote = locked_for_its_salesperson(&txn, actor, id, ONLY_SALES_ASK).await?;
         check_draft(&quote, "needs no approval")?;
         let loaded = load_quote(&txn, id, self.calendar).await?;
         let superseded = superseded_lines(&loaded);

@@ -764,16 +764,21 @@ impl Store {
             // Every line is at today's price already: nothing is written,
             // and the revision (and the lines' ids) stay. A request for
             // approval, if one is open, has nothing left to ask.
-            approval::end_requests(&txn, id, now).await?;
+            let approval_request_ended = approval::end_requests(&txn, id, now).await?;
             txn.commit().await?;
-            return Ok(RepriceView { old_total_minor, new_total_minor, quote: to_view(quote, lines, None) });
+            return Ok(RepriceView {
+                old_total_minor,
+                new_total_minor,
+                approval_request_ended,
+                quote: to_view(quote, lines, None),
+            });
         }
         replace_lines(&txn, id, rows.clone()).await?;
         quotes::Entity::update(quotes::ActiveModel { id: Set(id), updated_at: Set(now), ..Default::default() })
             .exec(&txn)
             .await?;
         // At today's prices, there is nothing left for finance to approve.
-        approval::end_requests(&txn, id, now).await?;
+        let approval_request_ended = approval::end_requests(&txn, id, now).await?;
         record(
             &txn,
             audit(
@@ -787,13 +792,14 @@ impl Store {
                     "currency": quote.currency,
                     // Each product's unit prices before and after, as an edit's row says them.
                     "lines": line_changes(&lines, &rows),
+                    "approval_request_ended": approval_request_ended,
                 }),
             ),
         )
         .await?;
         let quote = quotes::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::not_found("quote"))?;
         txn.commit().await?;
-        Ok(RepriceView { old_total_minor, new_total_minor, quote: to_view(quote, rows, None) })
+        Ok(RepriceView { old_total_minor, new_total_minor, approval_request_ended, quote: to_view(quote, rows, None) })
     }
 
     /// Cancels a draft. `as_seen`, when given, holds the revisions the

@@ -6,8 +6,8 @@ use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, S
 use pricegate_mail::compose::quote_reference;
 use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView, UpcomingPriceView};
 use pricegate_store::{
-    ApprovalAsked, ApprovalDeclined, ApprovalRequestView, DRAFTED_ALREADY, FinanceReminded, NewLine, NewQuote,
-    Actor, PricesSeen, QuoteFilter, QuotePatch, QuoteRight, QuoteSearch, StoreError, form_row_id,
+    Actor, ApprovalAsked, ApprovalDeclined, ApprovalRequestView, DRAFTED_ALREADY, FinanceReminded, NewLine, NewQuote,
+    PricesSeen, QuoteFilter, QuotePatch, QuoteRight, QuoteSearch, StoreError, form_row_id,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};

@@ -676,6 +676,8 @@ struct RolePage {
     owned: u64,
     signed: u64,
     drafts: Vec<DraftRow>,
+    /// Where their drafts are handed over, as the pages say it.
+    hand_over_where: &'static str,
 }
 
 /// One of someone's open drafts, as the pages that ask before stranding
@@ -732,6 +734,7 @@ async fn role_change_to_confirm(
         return Ok(None);
     }
     Ok(Some(RolePage {
+        hand_over_where: "on the users page",
         layout: user.layout(format!("Make {} {}", who.name, new.as_str())),
         csrf: user.csrf().to_owned(),
         id,
@@ -822,6 +825,7 @@ struct DeactivatePage {
     /// Whom their drafts can go to as they are deactivated: active
     /// salespeople but them.
     sales: Vec<super::Signer>,
+    hand_over_where: &'static str,
 }
 
 /// What deactivating someone does, before it is done: the button on the
@@ -844,6 +848,7 @@ async fn confirm_deactivate(
         false => Vec::new(),
     };
     let page = DeactivatePage {
+        hand_over_where: "below, as you deactivate them (or later, on the users page)",
         layout: user.layout(format!("Deactivate {}", who.name)),
         csrf: user.csrf().to_owned(),
         drafts: if owned + signed > 0 { draft_rows(&app, id).await? } else { Vec::new() },

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use pricegate_domain::{Invalid, Password};
+use pricegate_domain::{Invalid, Password, Role};
 use pricegate_store::{Checked, LoginOutcome, PasswordChange};
 
 use super::forms::KeptAcrossLogin;
@@ -81,7 +81,7 @@ const KEPT_NOTE: &str = "Your session had ended, so nothing was saved, but what 
 
 async fn home(user: Result<PageUser, Response>) -> Redirect {
     match user {
-        Ok(u) if u.0.actor.role == pricegate_domain::Role::Admin => Redirect::to("/notices"),
+        Ok(u) if u.0.actor.role == Role::Admin => Redirect::to("/notices"),
         Ok(_) => Redirect::to("/quotes"),
         Err(_) => Redirect::to("/login"),
     }
@@ -338,6 +338,11 @@ struct AccountPage {
     changed: bool,
     /// Just back from choosing a first password, from an invitation.
     welcome: bool,
+    /// On that welcome, a salesperson's work waiting already (drafts handed
+    /// over before they had a password, notices to acknowledge): how many
+    /// notices, and how many open drafts they own or sign.
+    waiting_notices: u64,
+    waiting_drafts: u64,
     /// The form's refused fields.
     errors: Vec<Invalid>,
 }
@@ -353,6 +358,8 @@ impl AccountPage {
             min_chars: Password::MIN_CHARS,
             changed: false,
             welcome: false,
+            waiting_notices: 0,
+            waiting_drafts: 0,
             errors: Vec::new(),
         }
     }
@@ -386,6 +393,12 @@ async fn account(State(app): State<AppState>, user: PageUser, headers: HeaderMap
         Some("changed") => page.changed = true,
         Some("welcome") => page.welcome = true,
         _ => {}
+    }
+    if page.welcome && user.0.actor.role == Role::Sales {
+        // Said if it can be read; the welcome stands without it.
+        let notices = app.store.notices_awaiting(&user.0.actor, 0).await.map(|(_, count)| count);
+        let drafts = app.store.open_drafts_of(user.0.actor.id).await.map(|d| d.len() as u64);
+        (page.waiting_notices, page.waiting_drafts) = (notices.unwrap_or(0), drafts.unwrap_or(0));
     }
     ACCOUNT_DONE.told(&headers, &seal, &page)
 }

@@ -112,7 +112,9 @@ impl DraftPage {
     }
 
     /// The form for editing `notice`, filled with what it holds now.
-    fn edit(user: &PageUser, notice: &NoticeView) -> DraftPage {
+    /// The form for editing draft `notice`, its changes shown as they would
+    /// read published `today`.
+    fn edit(user: &PageUser, notice: &NoticeView, today: NaiveDate) -> DraftPage {
         let mut page = DraftPage::new(user);
         page.layout = user.layout(format!("Edit: {}", notice.title));
         page.heading = format!("Edit “{}”", notice.title);
@@ -122,7 +124,7 @@ impl DraftPage {
         page.body = notice.body.clone();
         page.changes_text = change_lines(&notice.changes);
         page.body_html = render_markdown(&page.body, 3);
-        page.changes = notice.changes.iter().map(ChangeRow::from).collect();
+        page.changes = notice.changes.iter().map(|c| ChangeRow::published(c, today)).collect();
         page.revision = Some(notice.revision());
         page.draft_id = None;
         page
@@ -421,8 +423,9 @@ async fn parse_form(app: &AppState, page: &mut DraftPage) -> Result<Option<NewNo
     }
 }
 
-/// The changes as typed, as the notice will show them once saved: each with
-/// the price it moves its product from.
+/// The changes as typed, as the notice will show them published today (the
+/// confirmation's words: a change dated today or before takes force on
+/// publication): each with the price it moves its product from.
 async fn change_rows(
     app: &AppState,
     changes: &[NewPriceChange],
@@ -430,7 +433,8 @@ async fn change_rows(
 ) -> Result<Vec<ChangeRow>, PageError> {
     let mut read: Vec<PriceChangeView> = changes.iter().map(|c| change_view(c, products)).collect();
     app.store.prices_before(&mut read).await?;
-    Ok(read.iter().map(ChangeRow::from).collect())
+    let today = app.store.today().await?;
+    Ok(read.iter().map(|c| ChangeRow::published(c, today)).collect())
 }
 
 /// A change as typed, as the notice will show it once saved.
@@ -546,8 +550,9 @@ async fn draft(app: &AppState, user: &PageUser, id: Uuid) -> Result<NoticeView, 
 async fn edit_form(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     let notice = draft(&app, &user, id).await?;
-    let mut page = DraftPage::edit(&user, &notice);
-    page.example = example_line(&app.store.list_products().await?, app.store.today().await?);
+    let today = app.store.today().await?;
+    let mut page = DraftPage::edit(&user, &notice, today);
+    page.example = example_line(&app.store.list_products().await?, today);
     Ok(render(StatusCode::OK, &page))
 }
 
@@ -557,7 +562,7 @@ async fn update(
     KeptForm { user, form, expired, .. }: KeptForm<Finance>,
 ) -> Result<Response, PageError> {
     let notice = draft(&app, &user, id).await?;
-    let mut page = DraftPage::edit(&user, &notice);
+    let mut page = DraftPage::edit(&user, &notice, app.store.today().await?);
     page.keep_input(&form);
     page.changes = Vec::new();
     let parsed = parse_form(&app, &mut page).await?;

@@ -406,7 +406,12 @@ async fn show(
                 let published_on = app.store.calendar().date_of(at);
                 n.changes.iter().map(|c| ChangeRow::published(c, published_on)).collect()
             }
-            None => n.changes.iter().map(ChangeRow::from).collect(),
+            // A draft's as it would read published today, as its
+            // confirmation shows it.
+            None => {
+                let today = app.store.today().await?;
+                n.changes.iter().map(|c| ChangeRow::published(c, today)).collect()
+            }
         },
         acknowledged_at: n.acknowledged_at.map(|at| app.store.calendar().stamp(at, true)),
         before_i_joined: user.0.actor.role == Role::Sales && !n.acknowledged_by_me && !n.awaiting_my_acknowledgement,

@@ -522,8 +522,12 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
             // Each product's prices, where the row keeps them (rows written before it did not).
             let products: Vec<String> =
                 product_changes(detail, currency).into_iter().map(|change| format!("{change}; ")).collect();
+            let ended = match detail["approval_request_ended"].as_bool() {
+                Some(true) => "; this withdrew the request for finance's approval of the old prices",
+                _ => "",
+            };
             format!(
-                "Repriced: {}total {} to {}",
+                "Repriced: {}total {} to {}{ended}",
                 products.concat(),
                 amount("old_total_minor"),
                 amount("new_total_minor")
@@ -731,6 +735,9 @@ struct PriceSourceRow {
     /// finance approved keeping (see the override), on a row of its own
     /// under that one.
     signed: bool,
+    /// The price in force, with a line signed at an old price on the row
+    /// below: said on this row, which a wide table labels only "Unit price".
+    kept_below: bool,
     /// The notice whose change set it; `None` for the price list's own.
     notice: Option<PriceNoticeRow>,
 }
@@ -934,6 +941,8 @@ pub(super) enum QuoteDone {
     Repriced {
         old_minor: i64,
         new_minor: i64,
+        /// Repricing ended the open request for finance's approval.
+        request_ended: bool,
     },
 }
 
@@ -974,7 +983,9 @@ impl QuoteDone {
                 let again = again_from.map_or("-".to_owned(), |at| at.to_string());
                 format!("reminded.{quote}.{told}.{left_out}.{again}")
             }
-            QuoteDone::Repriced { old_minor, new_minor } => format!("repriced.{quote}.{old_minor}.{new_minor}"),
+            QuoteDone::Repriced { old_minor, new_minor, request_ended } => {
+                format!("repriced.{quote}.{old_minor}.{new_minor}.{}", u8::from(*request_ended))
+            }
         }
     }
 
@@ -1033,7 +1044,13 @@ impl QuoteDone {
             }
             "repriced" => {
                 let mut total = || parts.next().and_then(|p| p.parse().ok());
-                QuoteDone::Repriced { old_minor: total()?, new_minor: total()? }
+                let (old_minor, new_minor) = (total()?, total()?);
+                let request_ended = match parts.next()? {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                };
+                QuoteDone::Repriced { old_minor, new_minor, request_ended }
             }
             _ => return None,
         };
@@ -1126,7 +1143,11 @@ impl QuoteDone {
                     page.finalised_at
                 )
             }
-            QuoteDone::Repriced { .. } => "Repriced: every line is at today's price.".to_owned(),
+            QuoteDone::Repriced { request_ended: false, .. } => "Repriced: every line is at today's price.".to_owned(),
+            QuoteDone::Repriced { request_ended: true, .. } => "Repriced: every line is at today's price. The request \
+                 for finance's approval of the old prices is withdrawn, there being nothing left to approve (the \
+                 quote's history says so)."
+                .to_owned(),
             QuoteDone::ApprovalAsked { new: false, .. } => "Finance had been asked already about these lines, and \
                  no approval has come since: nobody was e-mailed again, and the request keeps the reason it was \
                  sent with (below)."
@@ -1657,6 +1678,7 @@ async fn quote_page(
                     sku: sku.to_owned(),
                     price: money(&currency, price),
                     signed,
+                    kept_below: false,
                     notice: set_by.map(|n| PriceNoticeRow::of(n, calendar)),
                 }
             };
@@ -1664,7 +1686,11 @@ async fn quote_page(
                 .iter()
                 .flat_map(|p| {
                     let kept = p.signed_at.iter().map(|s| row(&p.sku, s.unit_price_minor, true, s.set_by.as_ref()));
-                    std::iter::once(row(&p.sku, p.unit_price_minor, false, p.set_by.as_ref())).chain(kept)
+                    let in_force = PriceSourceRow {
+                        kept_below: !p.signed_at.is_empty(),
+                        ..row(&p.sku, p.unit_price_minor, false, p.set_by.as_ref())
+                    };
+                    std::iter::once(in_force).chain(kept)
                 })
                 .collect()
         }),
@@ -1810,7 +1836,7 @@ async fn show(
     let mut page = quote_page(&app, &user, quote, None, None).await?;
     let seal = user.seal(&app);
     if let Some(done) = QUOTE_DONE.read(&headers, &seal).and_then(|v| QuoteDone::parse(v, id)) {
-        if let QuoteDone::Repriced { old_minor, new_minor } = done {
+        if let QuoteDone::Repriced { old_minor, new_minor, .. } = done {
             let currency = quote_currency.as_str();
             page.repriced =
                 Some(Repriced { old_total: money(currency, old_minor), new_total: money(currency, new_minor) });
@@ -2031,7 +2057,11 @@ async fn reprice(
         None => format!("Not repriced: {}. Check the prices below, then reprice again.", super::OUT_OF_DATE),
         Some(seen) => match app.store.reprice_quote(&user.0.actor, id, Some(seen)).await {
             Ok(result) => {
-                let done = QuoteDone::Repriced { old_minor: result.old_total_minor, new_minor: result.new_total_minor };
+                let done = QuoteDone::Repriced {
+                    old_minor: result.old_total_minor,
+                    new_minor: result.new_total_minor,
+                    request_ended: result.approval_request_ended,
+                };
                 return Ok(done.back_to_quote(&user.seal(&app), id));
             }
             Err(StoreError::Conflict { code: "quote_changed", .. }) => {
@@ -2357,7 +2387,8 @@ mod tests {
             QuoteDone::AcknowledgedBefore(notice),
             QuoteDone::Finalised,
             QuoteDone::Overridden,
-            QuoteDone::Repriced { old_minor: 125_000, new_minor: 139_000 },
+            QuoteDone::Repriced { old_minor: 125_000, new_minor: 139_000, request_ended: true },
+            QuoteDone::Repriced { old_minor: 125_000, new_minor: 125_000, request_ended: false },
         ];
         for done in all {
             assert_eq!(QuoteDone::parse(&done.cookie_value(quote), quote), Some(done));

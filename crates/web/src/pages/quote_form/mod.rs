@@ -65,8 +65,11 @@ pub struct RowInput {
 }
 
 impl RowInput {
+    /// An empty row: its quantity and discount show 1 and 0 as placeholders,
+    /// not values, so that a number typed after a click is not added to
+    /// them (a 1 left in the field made 10 typed after it 110).
     fn blank() -> RowInput {
-        RowInput { quantity: "1".into(), discount: "0".into(), ..RowInput::default() }
+        RowInput::default()
     }
 
     /// A row for each of `lines`, as the form shows a quote's lines, and

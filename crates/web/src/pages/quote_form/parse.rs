@@ -98,9 +98,11 @@ pub(super) fn parse_rows(rows: &[RowInput]) -> Rows {
         });
         let sku = keep(&mut errors, sku);
         skus.extend(sku.clone().map(|sku| (i, sku)));
+        // Left empty, as its placeholder shows: one.
+        let quantity = if row.quantity.trim().is_empty() { "1" } else { row.quantity.as_str() };
         let quantity = keep(
             &mut errors,
-            parse_whole(&row.quantity).and_then(|q| Quantity::parse(q).ok()).ok_or_else(|| {
+            parse_whole(quantity).and_then(|q| Quantity::parse(q).ok()).ok_or_else(|| {
                 Invalid::new(format!("lines[{i}].quantity"), "Enter a whole number from 1 to 1,000,000.")
             }),
         );
@@ -377,6 +379,10 @@ mod tests {
         assert_eq!(fields(&[row("", "", "")]), ["lines[0].sku"], "a form with no product says so");
         let one = parse_rows(&[row("PUMP-1", "2", "5 %")]);
         assert_eq!((one.lines.len(), one.errors.len()), (1, 0));
+        // A product with its quantity and discount left empty, as a new row's
+        // placeholders show them: one, with no discount.
+        let one = parse_rows(&[row("PUMP-1", " ", "")]);
+        assert_eq!((one.lines[0].1.quantity.get(), one.lines[0].1.discount.get(), one.errors.len()), (1, 0, 0));
     }
 
     #[test]
