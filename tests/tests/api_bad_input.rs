@@ -489,6 +489,17 @@ both_backends! {
         let r = anon.get("/api/docs/").await;
         assert_eq!(r.status, 200);
         assert!(r.text.to_lowercase().contains("<html"), "{}", r.text);
+        // An address under it with no file: the service's own 404, as at
+        // any address under /api/, not an empty one.
+        assert_error(&anon.get("/api/docs/nonexistent.js").await, 404, "not_found");
+        let page = reqwest::Client::new()
+            .get(format!("{}/api/docs/x", app.base))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(page.status().as_u16(), 404);
+        assert!(page.text().await.unwrap_or_default().contains("\"code\":\"not_found\""));
     }
 }
 

@@ -253,7 +253,7 @@ async fn fallback_page(status: StatusCode, heading: &str, message: &str) -> axum
     pages::page_headers(pages::PageError::new(status, heading, message).into_response()).await
 }
 
-async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum::response::Response {
+pub(crate) async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum::response::Response {
     if wants_page(&uri, &headers) {
         return fallback_page(
             StatusCode::NOT_FOUND,

@@ -106,6 +106,20 @@ const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 
 pub fn router() -> Router<AppState> {
     let (api, document) = api();
     let docs = Router::from(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", document))
+        .layer(axum::middleware::from_fn(docs_not_found))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_CSP)));
     api.merge(docs)
+}
+
+/// Swagger UI answers an address under `/api/docs/` it has no file for with
+/// an empty 404: it gets the service's own, a page or an error body, as
+/// every other unknown address does.
+async fn docs_not_found(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let (uri, headers) = (request.uri().clone(), request.headers().clone());
+    let response = next.run(request).await;
+    if response.status() == axum::http::StatusCode::NOT_FOUND && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return crate::not_found(uri, headers).await;
+    }
+    response
 }
