@@ -1154,7 +1154,7 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
     let (admin, _) = app.user(Role::Admin, "Ada").await;
     let (omar, omar_user) = app.user(Role::Sales, "Omar").await;
-    let (sam, _) = app.user(Role::Sales, "Sam").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
     create_product(&finance, "P-1", "EUR", 1_000).await;
     let stranded = id_of(&draft_quote(&omar, json!([{"sku": "P-1", "quantity": 10}])).await);
     let fine = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 5}])).await);
@@ -1264,6 +1264,16 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     let html = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
     assert!(html.contains("Acknowledged (1 salesperson, and 1 not in sales)"), "{html}");
     assert!(html.contains("Now 1 of 1 (100%)."), "{html}");
+    assert!(!html.contains("deactivated since"), "{html}");
+    // Deactivated since: still among those who acknowledged, and marked so.
+    let r = admin.patch(&format!("/api/v1/users/{}", sam_user.id), &json!({"active": false})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let html = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
+    let acknowledged = section(&html, "id=\"acknowledged\"", "</table>");
+    assert!(
+        acknowledged.contains(&format!("<span id=\"deactivated-{}\">deactivated since</span>", sam_user.id)),
+        "{acknowledged}"
+    );
 }
 
 /// The part of `html` from `start` to the first `end` after it.

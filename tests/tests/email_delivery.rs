@@ -161,7 +161,7 @@ both_backends! {
         let notice = sink.to(&rita_user.email).into_iter().find(|m| m.header("subject").unwrap().starts_with("Price notice")).unwrap();
         let notice_id = notice.header("message-id").expect("the notice's Message-ID");
         // It names who published it: whom a question about it goes to.
-        let by = format!("{}, in finance, has published a price notice: ask them about it.", fiona.name);
+        let by = format!("{}, in finance, has published a price notice. Questions about it? Reply to this e-mail to ask them.", fiona.name);
         assert!(notice.text().contains(&by) && notice.html().contains(&by), "{}", notice.text());
         assert!(!reminder.text().contains(&by), "a reminder says it as a reminder: {}", reminder.text());
         assert!(notice.header("in-reply-to").is_none() && notice.header("references").is_none());

@@ -887,7 +887,9 @@ impl Composer for TemplateComposer {
                             // Their address is kept only while they can answer.
                             (by, None) => format!("{by}, in finance, published this price notice."),
                             (by, Some(_)) => {
-                                format!("{by}, in finance, has published a price notice: ask them about it.")
+                                format!(
+                                    "{by}, in finance, has published a price notice. Questions about it? Reply to this e-mail to ask them."
+                                )
                             }
                         },
                     ),
@@ -1304,7 +1306,7 @@ mod tests {
         };
         let active = intro(Some("fiona@pricegate.test"));
         assert!(
-            active.contains("Fiona Frank, in finance, has published a price notice: ask them about it."),
+            active.contains("Fiona Frank, in finance, has published a price notice. Questions about it? Reply to this e-mail to ask them."),
             "{active}"
         );
         let left = intro(None);

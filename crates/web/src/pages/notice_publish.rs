@@ -422,6 +422,8 @@ struct AckRow {
     email: String,
     /// The role of someone other than a salesperson who acknowledged anyway.
     not_sales: Option<String>,
+    /// Someone who acknowledged it and has been deactivated since.
+    deactivated: bool,
     at: String,
     channel: String,
     /// Where an acknowledgement came from: the address and the browser or
@@ -722,6 +724,7 @@ async fn dashboard(
             .into_iter()
             .map(|a| AckRow {
                 not_sales: (a.user.role != Role::Sales.as_str()).then_some(a.user.role),
+                deactivated: !a.user.active,
                 id: a.user.id,
                 name: a.user.name,
                 email: a.user.email,
@@ -741,6 +744,7 @@ async fn dashboard(
                     reminded: reminded_words(reminded.get(&u.id), !blocked.is_empty(), &calendar),
                     blocked,
                     not_sales: None,
+                    deactivated: false,
                     id: u.id,
                     name: u.name,
                     email: u.email,
