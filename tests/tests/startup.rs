@@ -664,6 +664,27 @@ async fn a_database_that_refuses_writes_is_refused_at_start() {
     let out = pricegate_in(dir.path(), "migrate", &[]).output().await.expect("pricegate runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let file = dir.path().join("pricegate.db");
+    // A healthy file another process is writing to is not refused: the
+    // check waits its turn for the write lock, as every write does.
+    let other = sea_orm::Database::connect(format!("sqlite://{}?mode=rwc", file.display())).await.expect("opened");
+    let writing = sea_orm::TransactionTrait::begin_with_options(
+        &other,
+        sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the write lock held");
+    let waiting = pricegate_in(dir.path(), "migrate", &[]).output();
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        writing.commit().await.expect("released");
+    };
+    let (out, ()) = tokio::join!(waiting, release);
+    let out = out.expect("pricegate runs");
+    assert!(out.status.success(), "waited, then went on: {}", String::from_utf8_lossy(&out.stderr));
+    let _ = other.close().await;
     let read_only = format!("sqlite://{}?mode=ro", file.display());
     let out = pricegate_in(dir.path(), "serve", &[("DATABASE_URL", read_only.as_str())])
         .output()

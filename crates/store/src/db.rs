@@ -294,22 +294,27 @@ impl Store {
     /// opens and reads but refuses the first write; it is asked for one, the
     /// database's own `user_version` set to what it is, which is rolled back.
     /// PostgreSQL is asked whether its transactions are read-only (a standby,
-    /// or `default_transaction_read_only`).
+    /// or `default_transaction_read_only`), in a transaction begun as the
+    /// service's writes are.
     pub async fn check_writable(&self) -> Result<(), StoreError> {
         let backend = self.backend();
         if backend == DbBackend::Postgres {
-            let read_only = self
-                .db
+            let txn = self.begin_write().await?;
+            let read_only = txn
                 .query_one_raw(Statement::from_string(backend, "SELECT current_setting('transaction_read_only') AS ro"))
                 .await?
                 .map(|row| row.try_get::<String>("", "ro"))
                 .transpose()?;
+            txn.rollback().await?;
             if read_only.as_deref() == Some("on") {
                 return Err(StoreError::Unavailable(sea_orm::DbErr::Custom(READ_ONLY_SERVER.to_owned())));
             }
             return Ok(());
         }
-        let txn = self.db.begin().await?;
+        // Holding the write lock from the start, waiting as every write does
+        // for another process's: a read turned write would be refused at
+        // once while another holds it, and say "locked" of a healthy file.
+        let txn = self.begin_write().await?;
         let version = txn
             .query_one_raw(Statement::from_string(backend, "PRAGMA user_version"))
             .await?

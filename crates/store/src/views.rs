@@ -752,8 +752,9 @@ pub struct GateView {
 pub struct RepriceView {
     pub old_total_minor: i64,
     pub new_total_minor: i64,
-    /// Whether a request for finance's approval of the old prices was open,
-    /// and repricing ended it (at today's prices there is nothing to approve).
+    /// Whether a request for finance's approval of the old prices was open
+    /// (lines at an old price, asked about), and repricing ended it: at
+    /// today's prices there is nothing to approve.
     pub approval_request_ended: bool,
     pub quote: QuoteView,
 }

@@ -137,8 +137,8 @@ impl From<StoreError> for AppError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
                     if e.cannot_write() {
-                        "The service cannot write to its database right now (its disk is full, or its file is \
-                         read-only), so nothing was changed. Please try again later."
+                        "The service cannot write to its database right now (its disk is full, its file is \
+                         read-only, or its server takes no writes), so nothing was changed. Please try again later."
                     } else {
                         "The service cannot reach its database right now. Please try again in a moment."
                     },

@@ -763,13 +763,14 @@ impl Store {
         if same_lines(&rows, &lines) {
             // Every line is at today's price already: nothing is written,
             // and the revision (and the lines' ids) stay. A request for
-            // approval, if one is open, has nothing left to ask.
-            let approval_request_ended = approval::end_requests(&txn, id, now).await?;
+            // approval still recorded has nothing left to ask: with no line
+            // at an old price it was no longer open, and ends unsaid.
+            approval::end_requests(&txn, id, now).await?;
             txn.commit().await?;
             return Ok(RepriceView {
                 old_total_minor,
                 new_total_minor,
-                approval_request_ended,
+                approval_request_ended: false,
                 quote: to_view(quote, lines, None),
             });
         }

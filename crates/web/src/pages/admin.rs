@@ -848,7 +848,10 @@ async fn confirm_deactivate(
         false => Vec::new(),
     };
     let page = DeactivatePage {
-        hand_over_where: "below, as you deactivate them (or later, on the users page)",
+        hand_over_where: match sales.is_empty() {
+            false => "below, as you deactivate them (or later, on the users page)",
+            true => "on the users page, once another salesperson can take them (there is none now)",
+        },
         layout: user.layout(format!("Deactivate {}", who.name)),
         csrf: user.csrf().to_owned(),
         drafts: if owned + signed > 0 { draft_rows(&app, id).await? } else { Vec::new() },

@@ -397,7 +397,8 @@ async fn account(State(app): State<AppState>, user: PageUser, headers: HeaderMap
     if page.welcome && user.0.actor.role == Role::Sales {
         // Said if it can be read; the welcome stands without it.
         let notices = app.store.notices_awaiting(&user.0.actor, 0).await.map(|(_, count)| count);
-        let drafts = app.store.open_drafts_of(user.0.actor.id).await.map(|d| d.len() as u64);
+        let me = user.0.actor.id;
+        let drafts = app.store.open_quote_counts(Some(&[me])).await.map(|c| c.get(&me).map_or(0, |d| d.drafts()));
         (page.waiting_notices, page.waiting_drafts) = (notices.unwrap_or(0), drafts.unwrap_or(0));
     }
     ACCOUNT_DONE.told(&headers, &seal, &page)

@@ -165,8 +165,12 @@ fn on_day(history: &PriceHistoryView, on: &PriceOnView, calendar: pricegate_doma
     let during: Vec<String> = on
         .during_the_day
         .iter()
-        .map(|d| {
+        .enumerate()
+        .map(|(i, d)| {
             let price = money(&p.currency, d.unit_price_minor);
+            // The same price set again: said so, not as a change.
+            let again = i > 0 && on.during_the_day[i - 1].unit_price_minor == d.unit_price_minor;
+            let price = if again { format!("{price} again") } else { price };
             let by =
                 source(d.notice_id).map_or_else(|| "the list price".to_owned(), |s| format!("set by “{}”", s.title));
             match d.from {

@@ -62,6 +62,9 @@ pub struct RowInput {
     pub discount: String,
     /// Ticked "remove" on an edited draft's line.
     pub remove: bool,
+    /// A line the draft carries already (the form's hidden `line_{i}`):
+    /// its quantity emptied is refused, not read as the placeholder's one.
+    pub existing: bool,
 }
 
 impl RowInput {
@@ -82,6 +85,7 @@ impl RowInput {
                 quantity: l.quantity.to_string(),
                 discount: percent_text(i64::from(l.discount_bp)),
                 remove: false,
+                existing: true,
             })
             .chain(std::iter::repeat_n(RowInput::blank(), SPARE_ROWS))
             .collect()
@@ -238,6 +242,7 @@ impl QuoteFormPage {
                 quantity: form.get(&format!("quantity_{i}")).to_owned(),
                 discount: form.get(&format!("discount_{i}")).to_owned(),
                 remove: !form.get(&format!("remove_{i}")).is_empty(),
+                existing: !form.get(&format!("line_{i}")).is_empty(),
             })
             .collect();
     }

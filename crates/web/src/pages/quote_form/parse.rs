@@ -75,8 +75,8 @@ pub(super) fn parse_rows(rows: &[RowInput]) -> Rows {
         if row.sku.trim().is_empty() {
             // A quantity or a discount typed into a row whose product was
             // forgotten: a line meant, not one to skip without a word.
-            let typed = |raw: &str, blank: &str| !raw.trim().is_empty() && raw.trim() != blank;
-            if typed(&row.quantity, "1") || typed(&row.discount, "0") {
+            let typed = |raw: &str| !raw.trim().is_empty();
+            if typed(&row.quantity) || typed(&row.discount) {
                 errors.push(Invalid::new(
                     format!("lines[{i}].sku"),
                     "This line has a quantity or a discount but no product: choose its product, or empty its \
@@ -98,8 +98,9 @@ pub(super) fn parse_rows(rows: &[RowInput]) -> Rows {
         });
         let sku = keep(&mut errors, sku);
         skus.extend(sku.clone().map(|sku| (i, sku)));
-        // Left empty, as its placeholder shows: one.
-        let quantity = if row.quantity.trim().is_empty() { "1" } else { row.quantity.as_str() };
+        // A new line's left empty, as its placeholder shows: one. A line
+        // the draft carries whose quantity was emptied is refused.
+        let quantity = if row.quantity.trim().is_empty() && !row.existing { "1" } else { row.quantity.as_str() };
         let quantity = keep(
             &mut errors,
             parse_whole(quantity).and_then(|q| Quantity::parse(q).ok()).ok_or_else(|| {
@@ -365,7 +366,13 @@ mod tests {
     }
 
     fn row(sku: &str, quantity: &str, discount: &str) -> RowInput {
-        RowInput { sku: sku.into(), quantity: quantity.into(), discount: discount.into(), remove: false }
+        RowInput {
+            sku: sku.into(),
+            quantity: quantity.into(),
+            discount: discount.into(),
+            remove: false,
+            existing: false,
+        }
     }
 
     #[test]
@@ -383,13 +390,19 @@ mod tests {
         // placeholders show them: one, with no discount.
         let one = parse_rows(&[row("PUMP-1", " ", "")]);
         assert_eq!((one.lines[0].1.quantity.get(), one.lines[0].1.discount.get(), one.errors.len()), (1, 0, 0));
+        // A line the draft carries, its quantity emptied: refused, not one.
+        let emptied = RowInput { existing: true, ..row("PUMP-1", "", "") };
+        assert_eq!(fields(&[emptied]), ["lines[0].quantity"]);
     }
 
     #[test]
     fn a_row_with_a_quantity_or_discount_but_no_product_is_refused_not_skipped() {
         let parsed = parse_rows(&[row("PUMP-1", "2", ""), row("", "50", "10"), row("", "1", " 0 "), row("", "", "5")]);
         let fields: Vec<&str> = parsed.errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["lines[1].sku", "lines[3].sku"], "the blank row, as the form shows it, is skipped");
+        // A new row's blank fields show 1 and 0 as placeholders only: typed,
+        // they are a line meant.
+        assert_eq!(fields, ["lines[1].sku", "lines[2].sku", "lines[3].sku"]);
+        assert!(parse_rows(&[row("PUMP-1", "2", ""), row("", "", "")]).errors.is_empty(), "a blank row is skipped");
         assert!(parsed.errors[0].message.starts_with("This line has a quantity or a discount but no product"));
         let removed = RowInput { remove: true, ..row("", "50", "") };
         assert!(parse_rows(&[row("PUMP-1", "2", ""), removed]).errors.is_empty(), "a line ticked Remove goes");
