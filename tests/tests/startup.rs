@@ -685,6 +685,13 @@ async fn a_database_that_refuses_writes_is_refused_at_start() {
     let out = out.expect("pricegate runs");
     assert!(out.status.success(), "waited, then went on: {}", String::from_utf8_lossy(&out.stderr));
     let _ = other.close().await;
+    // Read-only, a file not there is said so, and not made.
+    let missing = dir.path().join("none.db");
+    let url = format!("sqlite://{}?mode=ro", missing.display());
+    let out = pricegate_in(dir.path(), "migrate", &[("DATABASE_URL", url.as_str())]).output().await.expect("runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains(&format!("there is no file {} to open read-only (mode=ro)", missing.display())), "{said}");
+    assert!(!said.contains("a new, empty one is made there") && !missing.exists(), "{said}");
     let read_only = format!("sqlite://{}?mode=ro", file.display());
     let out = pricegate_in(dir.path(), "serve", &[("DATABASE_URL", read_only.as_str())])
         .output()
@@ -705,6 +712,38 @@ async fn a_database_that_refuses_writes_is_refused_at_start() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let name = db.url.rsplit('/').next().and_then(|n| n.split('?').next()).expect("a database name");
     let admin = sea_orm::Database::connect(pricegate_tests::db::pg_server_url()).await.expect("PostgreSQL answers");
+    // A role granted reading only: named, with the tables it may not add to.
+    let role = format!("pricegate_reader_{}", uuid::Uuid::new_v4().simple());
+    let owner = sea_orm::Database::connect(db.url.as_str()).await.expect("the test database answers");
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &owner,
+        &format!(
+            "CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA public TO {role}; \
+             GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; \
+             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"
+        ),
+    )
+    .await
+    .expect("a reading role");
+    let mut as_reader = reqwest::Url::parse(&db.url).expect("a URL");
+    as_reader.set_username(&role).expect("a user name");
+    as_reader.set_password(None).expect("no password");
+    let out = pricegate_in(dir.path(), "migrate", &[("DATABASE_URL", as_reader.as_str())])
+        .output()
+        .await
+        .expect("pricegate runs");
+    // Gone before anything is asserted: a role outlives the test's database.
+    sea_orm::ConnectionTrait::execute_unprepared(&owner, &format!("DROP OWNED BY {role}")).await.expect("revoked");
+    let _ = owner.close().await;
+    sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("DROP ROLE {role}")).await.expect("dropped");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.starts_with("pricegate: cannot write to the database named by DATABASE_URL")
+            && said.contains("may not add rows to these tables: ack_tokens, acknowledgements,")
+            && said.contains("grant it SELECT, INSERT, UPDATE, DELETE on the tables"),
+        "{said}"
+    );
     sea_orm::ConnectionTrait::execute_unprepared(
         &admin,
         &format!("ALTER DATABASE {name} SET default_transaction_read_only = on"),

@@ -146,10 +146,25 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
         // SQLite's words name no file, nor what to do.
         if let Some(file) = pricegate_store::sqlite_file(url) {
             let file = std::path::absolute(&file).unwrap_or(file);
-            if causes.iter().any(|c| c.contains("unable to open database file")) {
+            if causes.iter().any(|c| c.contains("unable to open database file")) && file.exists() {
+                causes.push(format!(
+                    "the file {} is there, but the user this runs as may not open it: a backup restored by another \
+                     user needs `chown` to this one",
+                    file.display()
+                ));
+            } else if causes.iter().any(|c| c.contains("unable to open database file")) && url.contains("mode=ro") {
+                causes.push(format!("there is no file {} to open read-only (mode=ro)", file.display()));
+            } else if causes.iter().any(|c| c.contains("unable to open database file")) {
                 causes.push(format!(
                     "the file is {}: does its directory exist, and may the user this runs as write in it?",
                     file.display()
+                ));
+            } else if causes.iter().any(|c| c.contains("code: 1544")) {
+                // SQLITE_READONLY_DIRECTORY: its -wal and -shm files go beside it.
+                causes.push(format!(
+                    "the directory {} is read-only to the user this runs as, and SQLite writes its -wal and -shm files \
+                     there: `chown` it to this user too",
+                    file.parent().map_or_else(|| file.display().to_string(), |d| d.display().to_string())
                 ));
             } else if causes.iter().any(|c| c.contains("readonly database")) && url.contains("mode=ro") {
                 causes.push(format!(

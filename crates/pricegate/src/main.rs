@@ -76,10 +76,11 @@ enum UserCommand {
 /// not parse is refused: dotenvy stops at the bad line, so starting anyway
 /// would run on defaults for it and every line after it. The refusal names
 /// the setting, never the line (it may hold a password).
-fn load_dot_env() -> Result<(), String> {
+/// Returns the names whose values `$` was expanded in (see [`expanded`]).
+fn load_dot_env() -> Result<Vec<String>, String> {
     match dotenvy::from_path(".env") {
-        Ok(()) => Ok(()),
-        Err(e) if e.not_found() => Ok(()),
+        Ok(()) => Ok(expanded(&std::fs::read_to_string(".env").unwrap_or_default())),
+        Err(e) if e.not_found() => Ok(Vec::new()),
         Err(dotenvy::Error::LineParse(part, _)) => {
             // dotenvy gives the line, or only its value: find the line for its number and name.
             let text = std::fs::read_to_string(".env").unwrap_or_default();
@@ -107,14 +108,34 @@ fn load_dot_env() -> Result<(), String> {
     }
 }
 
+/// The settings of `.env` text whose value holds a `$` outside single
+/// quotes: a `.env` file expands it as a shell does (`pa$word` is read
+/// `pa`, the variable `word` being unset), and a password with one would
+/// be refused by the server it is for, hidden behind `***` in the log.
+fn expanded(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let (name, value) = line.split_once('=')?;
+            let value = value.trim();
+            let expands = !line.starts_with('#') && !value.starts_with('\'') && value.replace("\\$", "").contains('$');
+            expands.then(|| name.trim().to_owned())
+        })
+        .collect()
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // `.env` first: RUST_LOG is a setting like the others, and may be there.
-    if let Err(refused) = load_dot_env() {
-        let _ = writeln!(std::io::stderr(), "pricegate: .env: {refused}");
-        return std::process::ExitCode::FAILURE;
-    }
+    let expanded = match load_dot_env() {
+        Ok(expanded) => expanded,
+        Err(refused) => {
+            let _ = writeln!(std::io::stderr(), "pricegate: .env: {refused}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     // A filter that does not parse is refused, like any other bad setting:
     // quietly logging at another level would hide what was asked for.
     let filter = match std::env::var("RUST_LOG") {
@@ -142,6 +163,12 @@ async fn main() -> std::process::ExitCode {
         // would panic the task that logged, the shutdown signal's included.
         .log_internal_errors(false)
         .init();
+    for name in expanded {
+        tracing::warn!(
+            "`.env`: the value of {name} holds a `$`, which a .env file expands as a shell does (`$word` becomes the \
+             value of the variable `word`, mostly nothing): to keep it as written, put the value in single quotes"
+        );
+    }
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -159,7 +186,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         tracing::warn!("{warning}");
     }
     // Run from another directory, a relative SQLite path names another file.
-    let new_database = pricegate_store::sqlite_file(&settings.database_url).filter(|path| !path.exists());
+    let new_database = pricegate_store::sqlite_file(&settings.database_url)
+        .filter(|path| !path.exists() && !settings.database_url.contains("mode=ro"));
     if let Some(path) = new_database.filter(|_| !matches!(cli.command, Command::Backup { .. } | Command::Healthcheck)) {
         let path = std::path::absolute(&path).unwrap_or(path);
         tracing::warn!(
@@ -399,4 +427,16 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static
         stopped.await;
         tracing::info!("shutting down: finishing what is under way");
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expanded;
+
+    #[test]
+    fn a_dollar_outside_single_quotes_is_said_to_be_expanded() {
+        let text = "SMTP_URL=smtps://u:pa$word@mail:465\nDATABASE_URL=\"postgres://app:x$y@db/p\"\n\
+                    MAIL_FROM='Sales $ <s@example.com>'\n# OLD=$x\nexport PRICEGATE_BIND=127.0.0.1:8080\nESCAPED=\"a\\$b\"\n";
+        assert_eq!(expanded(text), ["SMTP_URL", "DATABASE_URL"]);
+    }
 }

@@ -23,6 +23,23 @@ const MIGRATION_LOCK_NOW: &str = "SELECT pg_try_advisory_xact_lock(8102654555216
 pub(crate) const READ_ONLY_SERVER: &str =
     "the database server accepts no writes (transaction_read_only is on: a standby, or default_transaction_read_only)";
 
+/// What a PostgreSQL role that may not change every table is said to be
+/// (see [`Store::check_writable`]); a `cannot_write` cause.
+pub(crate) const READ_ONLY_ROLE: &str = "the database role DATABASE_URL logs in as may not add rows to these tables";
+
+/// The tables and sequences of the schema Pricegate's tables are in that
+/// the role may not read and add rows to (the migrations' own table is only
+/// read): a role granted reading only. Updating and deleting are not asked
+/// for: a deployment may keep the audit log append-only on purpose.
+/// `has_table_privilege` with several privileges is true if any is held:
+/// each is asked apart.
+const UNWRITABLE_TABLES: &str = "SELECT c.relname AS name FROM pg_class c \
+    WHERE c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = to_regclass('seaql_migrations')) \
+    AND ((c.relkind IN ('r', 'p') AND c.relname <> 'seaql_migrations' \
+          AND NOT (has_table_privilege(c.oid, 'SELECT') AND has_table_privilege(c.oid, 'INSERT'))) \
+      OR (c.relkind = 'S' AND NOT (has_sequence_privilege(c.oid, 'USAGE') AND has_sequence_privilege(c.oid, 'SELECT')))) \
+    ORDER BY c.relname";
+
 /// The database, shared by every request and worker of one process.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -42,7 +59,8 @@ fn create_private(url: &str) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        let Some(path) = sqlite_file(url).filter(|path| !path.exists()) else { return };
+        // Opened read-only, nothing is made: an empty file would be in the way.
+        let Some(path) = sqlite_file(url).filter(|path| !path.exists() && !url.contains("mode=ro")) else { return };
         let _created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
     }
 }
@@ -305,9 +323,26 @@ impl Store {
                 .await?
                 .map(|row| row.try_get::<String>("", "ro"))
                 .transpose()?;
-            txn.rollback().await?;
             if read_only.as_deref() == Some("on") {
+                txn.rollback().await?;
                 return Err(StoreError::Unavailable(sea_orm::DbErr::Custom(READ_ONLY_SERVER.to_owned())));
+            }
+            // A role granted reading only (or missing a grant a table
+            // added by an upgrade needs: see `pricegate migrate` in the
+            // README) is named with the tables it may not change.
+            let refused: Vec<String> = txn
+                .query_all_raw(Statement::from_string(backend, UNWRITABLE_TABLES))
+                .await?
+                .into_iter()
+                .map(|row| row.try_get::<String>("", "name"))
+                .collect::<Result<_, _>>()?;
+            txn.rollback().await?;
+            if !refused.is_empty() {
+                return Err(StoreError::Unavailable(sea_orm::DbErr::Custom(format!(
+                    "{READ_ONLY_ROLE}: {}; grant it SELECT, INSERT, UPDATE, DELETE on the tables and USAGE, SELECT on \
+                     the sequences (as under `pricegate migrate` in the README)",
+                    refused.join(", ")
+                ))));
             }
             return Ok(());
         }

@@ -69,6 +69,7 @@ fn cannot_write(text: &str) -> bool {
         .iter()
         .any(|t| text.contains(t))
         || text.contains(crate::db::READ_ONLY_SERVER)
+        || text.contains(crate::db::READ_ONLY_ROLE)
 }
 
 impl StoreError {
