@@ -259,12 +259,17 @@ both_backends! {
             assert_error(&sue.post(&format!("{path}/approval-request"), &body).await, 403, "not_your_quote");
         }
         assert_error(&finance.post(&format!("{path}/approval-request"), &json!({})).await, 403, "not_owner_or_signer");
+        // A body sent where none is taken likewise.
+        for (to, code) in [("finalise", "not_signer"), ("reprice", "not_owner"), ("cancel", "not_owner"), ("approval-request/remind", "not_your_quote")] {
+            assert_error(&sue.post(&format!("{path}/{to}"), &json!({"x": 1})).await, 403, code);
+        }
+        assert_error(&sam.post(&format!("{path}/reprice"), &json!({"x": 1})).await, 422, "invalid_body");
         let nobodys = format!("/api/v1/quotes/{}", uuid::Uuid::new_v4());
         assert_error(&sue.patch(&nobodys, &json!({"bogus": 1})).await, 404, "not_found");
         assert_error(&sam.patch(&path, &json!({"bogus": 1})).await, 422, "invalid_body");
         assert_error(&sam.post(&format!("{path}/approval-request"), &json!({"reason": ""})).await, 422, "invalid_field");
         let denied = finance.get(&format!("/api/v1/audit?subject={quote}&action=access.denied")).await;
-        assert_eq!(denied.body.as_array().map(Vec::len), Some(13), "each 403 but the unknown quote's: {}", denied.text);
+        assert_eq!(denied.body.as_array().map(Vec::len), Some(17), "each 403 but the unknown quote's: {}", denied.text);
         let list = sue.get("/api/v1/quotes").await;
         assert_eq!(list.status, 200);
         assert_eq!(list.body, json!([]), "Sue's list does not show Sam's quote");

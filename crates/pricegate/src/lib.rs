@@ -131,9 +131,16 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
     // The driver's errors may repeat the URL, password and all.
     let url = &settings.database_url;
     let said = |e: pricegate_store::StoreError| {
+        // A database that answers but refuses writes is not "unavailable":
+        // its own cause says what it is.
+        let answers = e.cannot_write();
         // Each cause once: the driver's errors repeat their own source.
         let mut causes: Vec<String> = Vec::new();
-        for cause in anyhow::Error::new(e).chain().map(|c| without_server_source_line(&c.to_string()).to_owned()) {
+        for cause in anyhow::Error::new(e).chain().skip(usize::from(answers)).map(|c| {
+            let cause = without_server_source_line(&c.to_string()).to_owned();
+            // Our own words need no label from the driver.
+            cause.strip_prefix("Custom Error: ").map_or(cause.clone(), str::to_owned)
+        }) {
             if !causes.iter().any(|said| said.contains(&cause)) {
                 causes.push(cause);
             }

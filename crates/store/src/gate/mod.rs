@@ -427,9 +427,7 @@ impl Store {
         // After the locks: the lines are as the last edit committed them.
         let loaded = load_quote(&txn, id, self.calendar).await?;
         let quote = &loaded.quote;
-        if quote.signer_id != actor.id {
-            return Err(StoreError::forbidden("not_signer", "Only the quote's signer can finalise it."));
-        }
+        check_signer(actor, quote)?;
         check_draft(quote, "cannot be finalised")?;
         if !still_as_seen(as_seen, quote.updated_at) {
             return Err(StoreError::conflict(
@@ -627,6 +625,14 @@ async fn record_finalisation(
     .exec(txn)
     .await?;
     Ok((quote, finalised_at))
+}
+
+/// Refuses anyone but the quote's signer its finalisation (403 `not_signer`).
+pub(crate) fn check_signer(actor: &Actor, quote: &quotes::Model) -> Result<(), StoreError> {
+    if quote.signer_id != actor.id {
+        return Err(StoreError::forbidden("not_signer", "Only the quote's signer can finalise it."));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -141,6 +141,10 @@ pub(super) fn check_its_salesperson(
     Ok(())
 }
 
+/// [`StoreError::Forbidden`]'s words to finance reminding itself of a request.
+pub(super) const ONLY_SALES_REMIND: &str =
+    "Only the quote's owner or signer, in sales, reminds finance of its request for approval.";
+
 /// [`StoreError::Forbidden`]'s words to finance asking for an approval.
 pub(super) const ONLY_SALES_ASK: &str = "Only the quote's owner or signer, in sales, asks finance to approve its old \
                                          prices; finance approves them on the quote's page.";
@@ -322,13 +326,7 @@ impl Store {
         request: Option<Uuid>,
     ) -> Result<FinanceReminded, StoreError> {
         let txn = self.begin_write().await?;
-        let quote = locked_for_its_salesperson(
-            &txn,
-            actor,
-            id,
-            "Only the quote's owner or signer, in sales, reminds finance of its request for approval.",
-        )
-        .await?;
+        let quote = locked_for_its_salesperson(&txn, actor, id, ONLY_SALES_REMIND).await?;
         check_draft(&quote, "has no request waiting")?;
         let (loaded, superseded, open) = open_request(&txn, id, self.calendar).await?;
         let open = open.ok_or_else(|| no_open_request("remind finance of"))?;

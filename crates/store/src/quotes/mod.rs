@@ -47,10 +47,14 @@ pub(crate) const DRAFT: &str = "draft";
 /// Who may send a request about one quote (see [`Store::check_quote_right`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuoteRight {
-    /// Its owner: an edit.
+    /// Its owner: an edit, a reprice, a cancellation.
     Change,
+    /// Its signer: finalising it.
+    Finalise,
     /// Its owner or signer, in sales: a request for approval of its old prices.
     AskApproval,
+    /// Its owner or signer, in sales: a reminder to finance of that request.
+    RemindFinance,
 }
 
 #[derive(Debug, Clone)]
@@ -553,7 +557,9 @@ impl Store {
         let quote = quotes::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::not_found("quote"))?;
         match right {
             QuoteRight::Change => load::check_owner(actor, &quote),
+            QuoteRight::Finalise => crate::gate::check_signer(actor, &quote),
             QuoteRight::AskApproval => approval::check_its_salesperson(actor, &quote, approval::ONLY_SALES_ASK),
+            QuoteRight::RemindFinance => approval::check_its_salesperson(actor, &quote, approval::ONLY_SALES_REMIND),
         }
     }
 

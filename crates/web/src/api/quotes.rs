@@ -407,8 +407,11 @@ pub async fn finalise_quote(
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
     as_seen: IfMatch,
-    _: NoBody,
+    body: Result<NoBody, AppError>,
 ) -> Result<Tagged<QuoteView>, AppError> {
+    if let Err(refused) = body {
+        return Err(refused_body(&app, &sales.actor, id, QuoteRight::Finalise, refused).await);
+    }
     let quote = app.store.finalise_quote(&sales.actor, id, as_seen.as_deref()).await.map_err(|e| as_seen.failed(e))?;
     Ok(tagged(quote.revision(), quote))
 }
@@ -422,8 +425,11 @@ pub async fn reprice_quote(
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
     as_seen: IfMatch,
-    _: NoBody,
+    body: Result<NoBody, AppError>,
 ) -> Result<Tagged<RepriceView>, AppError> {
+    if let Err(refused) = body {
+        return Err(refused_body(&app, &sales.actor, id, QuoteRight::Change, refused).await);
+    }
     let IfMatch(revisions, weak_only) = as_seen;
     let as_seen = revisions.map(|revisions| PricesSeen { revisions: Some(revisions), superseded: None });
     let repriced = app.store.reprice_quote(&sales.actor, id, as_seen).await.map_err(|e| weak_only.failed(e))?;
@@ -439,8 +445,11 @@ pub async fn cancel_quote(
     SalesUser(sales): SalesUser,
     ApiPath(id): ApiPath<Uuid>,
     as_seen: IfMatch,
-    _: NoBody,
+    body: Result<NoBody, AppError>,
 ) -> Result<Tagged<QuoteView>, AppError> {
+    if let Err(refused) = body {
+        return Err(refused_body(&app, &sales.actor, id, QuoteRight::Change, refused).await);
+    }
     let quote = app.store.cancel_quote(&sales.actor, id, as_seen.as_deref()).await.map_err(|e| as_seen.failed(e))?;
     Ok(tagged(quote.revision(), quote))
 }
@@ -526,8 +535,11 @@ pub async fn remind_finance(
     State(app): State<AppState>,
     QuoteUser(user): QuoteUser,
     ApiPath(id): ApiPath<Uuid>,
-    _: NoBody,
+    body: Result<NoBody, AppError>,
 ) -> Result<Json<FinanceReminded>, AppError> {
+    if let Err(refused) = body {
+        return Err(refused_body(&app, &user.actor, id, QuoteRight::RemindFinance, refused).await);
+    }
     Ok(Json(app.store.remind_finance(&user.actor, id, None).await?))
 }
 
