@@ -173,7 +173,20 @@ impl Store {
             .map_sqlx_sqlite_before_acquire(|conn, _| {
                 Box::pin(async move { Ok(!sea_orm::sqlx::Connection::is_in_transaction(conn)) })
             });
-        let db = Database::connect(options).await?;
+        // Processes starting together on a new SQLite file each turn it to
+        // WAL as they open it, and one may find it locked with no wait
+        // (the busy timeout does not cover that switch): opened again, a
+        // moment later, it finds the switch made.
+        let mut tries = 0;
+        let db = loop {
+            match Database::connect(options.clone()).await {
+                Err(e) if tries < 5 && url.starts_with("sqlite:") && e.to_string().contains("database is locked") => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                }
+                connected => break connected?,
+            }
+        };
         Ok(Store { db, mail: None, calendar: Calendar::UTC })
     }
 
