@@ -820,3 +820,24 @@ async fn a_server_listens_only_once_its_database_is_migrated() {
     server.kill().await.expect("stop the server");
     db.close().await.expect("close");
 }
+
+/// The start-up's check of a role's grants asks about Pricegate's own
+/// tables (`pricegate_store::TABLES`): the list is every table the
+/// migrations make but their own record.
+#[tokio::test]
+async fn the_list_of_pricegates_tables_is_every_table_the_migrations_make() {
+    let test = TestDb::create(Backend::Postgres).await;
+    let db = Database::connect(test.url.as_str()).await.expect("the test database");
+    Migrator::up(&db, None).await.expect("migrated");
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() \
+             AND tablename <> 'seaql_migrations' ORDER BY tablename",
+        ))
+        .await
+        .expect("the tables");
+    let made: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "name").expect("a name")).collect();
+    assert_eq!(made, pricegate_store::TABLES);
+    let _ = db.close().await;
+}

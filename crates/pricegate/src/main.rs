@@ -76,10 +76,15 @@ enum UserCommand {
 /// not parse is refused: dotenvy stops at the bad line, so starting anyway
 /// would run on defaults for it and every line after it. The refusal names
 /// the setting, never the line (it may hold a password).
-/// Returns the names whose values `$` was expanded in (see [`expanded`]).
+/// Returns the names whose values `$` changed (see [`expanded`]).
 fn load_dot_env() -> Result<Vec<String>, String> {
+    let given: std::collections::HashSet<std::ffi::OsString> = std::env::vars_os().map(|(name, _)| name).collect();
     match dotenvy::from_path(".env") {
-        Ok(()) => Ok(expanded(&std::fs::read_to_string(".env").unwrap_or_default())),
+        Ok(()) => Ok(expanded(
+            &std::fs::read_to_string(".env").unwrap_or_default(),
+            |name| given.contains(std::ffi::OsStr::new(name)),
+            |name| std::env::var_os(name).is_some(),
+        )),
         Err(e) if e.not_found() => Ok(Vec::new()),
         Err(dotenvy::Error::LineParse(part, _)) => {
             // dotenvy gives the line, or only its value: find the line for its number and name.
@@ -108,21 +113,41 @@ fn load_dot_env() -> Result<Vec<String>, String> {
     }
 }
 
-/// The settings of `.env` text whose value holds a `$` outside single
-/// quotes: a `.env` file expands it as a shell does (`pa$word` is read
-/// `pa`, the variable `word` being unset), and a password with one would
-/// be refused by the server it is for, hidden behind `***` in the log.
-fn expanded(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|line| {
-            let line = line.trim();
-            let line = line.strip_prefix("export ").unwrap_or(line);
-            let (name, value) = line.split_once('=')?;
-            let value = value.trim();
-            let expands = !line.starts_with('#') && !value.starts_with('\'') && value.replace("\\$", "").contains('$');
-            expands.then(|| name.trim().to_owned())
-        })
-        .collect()
+/// The settings of `.env` text whose value a `$` outside single quotes
+/// makes other than written: a bare `$`, or one naming a variable that is
+/// not set (a `.env` file expands them as a shell does, so `pa$word` is read
+/// `pa`, and a password with one would be refused by the server it is for,
+/// hidden behind `***` in the log). A `${NAME}` naming a variable that is
+/// set is meant; a line whose setting the environment gives (`given`) is not
+/// read, and not looked at.
+fn expanded(text: &str, given: impl Fn(&str) -> bool, is_set: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((name, value)) = line.split_once('=').filter(|_| !line.starts_with('#')) else { continue };
+        let (name, value) = (name.trim(), value.trim());
+        if given(name) || value.starts_with('\'') {
+            continue;
+        }
+        // The value itself: inside its double quotes, or before a comment.
+        let value = match value.strip_prefix('"') {
+            Some(quoted) => quoted.rsplit_once('"').map_or(quoted, |(inside, _)| inside),
+            None => value.split(" #").next().unwrap_or(value),
+        };
+        let dropped = value.char_indices().filter(|&(i, c)| c == '$' && !value[..i].ends_with('\\')).any(|(i, _)| {
+            let after = &value[i + 1..];
+            let variable = match after.strip_prefix('{') {
+                Some(braced) => braced.split('}').next().unwrap_or_default(),
+                None => after.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or_default(),
+            };
+            variable.is_empty() || !is_set(variable)
+        });
+        if dropped {
+            names.push(name.to_owned());
+        }
+    }
+    names
 }
 
 #[tokio::main]
@@ -165,8 +190,8 @@ async fn main() -> std::process::ExitCode {
         .init();
     for name in expanded {
         tracing::warn!(
-            "`.env`: the value of {name} holds a `$`, which a .env file expands as a shell does (`$word` becomes the \
-             value of the variable `word`, mostly nothing): to keep it as written, put the value in single quotes"
+            "`.env`: the value of {name} holds a `$` naming no variable that is set, which a .env file expands as \
+             a shell does (`pa$word` is read `pa`): to keep it as written, put the value in single quotes"
         );
     }
     match run(cli).await {
@@ -434,9 +459,12 @@ mod tests {
     use super::expanded;
 
     #[test]
-    fn a_dollar_outside_single_quotes_is_said_to_be_expanded() {
+    fn a_dollar_outside_single_quotes_naming_no_variable_set_is_said_to_be_expanded() {
         let text = "SMTP_URL=smtps://u:pa$word@mail:465\nDATABASE_URL=\"postgres://app:x$y@db/p\"\n\
-                    MAIL_FROM='Sales $ <s@example.com>'\n# OLD=$x\nexport PRICEGATE_BIND=127.0.0.1:8080\nESCAPED=\"a\\$b\"\n";
-        assert_eq!(expanded(text), ["SMTP_URL", "DATABASE_URL"]);
+                    MAIL_FROM='Sales $ <s@example.com>'\n# OLD=$x\nexport PRICEGATE_BIND=127.0.0.1:8080\n\
+                    ESCAPED=\"a\\$b\"\nPRICEGATE_MAILDIR=${HOME}/mail\nCOMMENTED=\"a\" # ask $ales\n\
+                    PRICEGATE_BASE_URL=http://x/$\nGIVEN=pa$word\n";
+        let set = |name: &str| name == "HOME";
+        assert_eq!(expanded(text, |name| name == "GIVEN", set), ["SMTP_URL", "DATABASE_URL", "PRICEGATE_BASE_URL"]);
     }
 }

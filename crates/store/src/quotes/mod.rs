@@ -785,7 +785,9 @@ impl Store {
             .exec(&txn)
             .await?;
         // At today's prices, there is nothing left for finance to approve.
-        let approval_request_ended = approval::end_requests(&txn, id, now).await?;
+        // A request was open only while lines were at an old price (a
+        // rename alone, say, rewrites lines none of which were).
+        let approval_request_ended = approval::end_requests(&txn, id, now).await? && !taken.is_empty();
         record(
             &txn,
             audit(

@@ -75,8 +75,9 @@ pub(super) fn parse_rows(rows: &[RowInput]) -> Rows {
         if row.sku.trim().is_empty() {
             // A quantity or a discount typed into a row whose product was
             // forgotten: a line meant, not one to skip without a word.
+            // A discount of nothing (a copied line's 0 left as it was) means no line.
             let typed = |raw: &str| !raw.trim().is_empty();
-            if typed(&row.quantity) || typed(&row.discount) {
+            if typed(&row.quantity) || parse_percent(&row.discount).is_none_or(|bp| bp != 0) {
                 errors.push(Invalid::new(
                     format!("lines[{i}].sku"),
                     "This line has a quantity or a discount but no product: choose its product, or empty its \
@@ -403,6 +404,8 @@ mod tests {
         // they are a line meant.
         assert_eq!(fields, ["lines[1].sku", "lines[2].sku", "lines[3].sku"]);
         assert!(parse_rows(&[row("PUMP-1", "2", ""), row("", "", "")]).errors.is_empty(), "a blank row is skipped");
+        let copied = RowInput { existing: true, ..row("", "", "0") };
+        assert!(parse_rows(&[row("PUMP-1", "2", ""), copied]).errors.is_empty(), "a copied line emptied is skipped");
         assert!(parsed.errors[0].message.starts_with("This line has a quantity or a discount but no product"));
         let removed = RowInput { remove: true, ..row("", "50", "") };
         assert!(parse_rows(&[row("PUMP-1", "2", ""), removed]).errors.is_empty(), "a line ticked Remove goes");
