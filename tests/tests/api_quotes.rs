@@ -948,3 +948,28 @@ both_backends! {
         assert_eq!(status, 403);
     }
 }
+
+both_backends! {
+    /// A request for approval is open only while lines are at an old price:
+    /// a price put back leaves it waiting on nothing, and a reprice that
+    /// then rewrites the lines (a product renamed since) withdraws nothing.
+    async fn a_reprice_withdraws_only_a_request_that_was_open(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let product = id_of(&create_product(&finance, "P-1", "EUR", 1_000).await);
+        let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 2}])).await);
+        publish_price_change(&finance, "P-1", 1_200, &date_in_days(0)).await;
+        let ask = format!("/api/v1/quotes/{id}/approval-request");
+        let r = sam.post(&ask, &json!({"reason": "The March offer"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        publish_price_change(&finance, "P-1", 1_000, &date_in_days(0)).await;
+        assert_eq!(sam.get(&ask).await.body["open"], json!(false), "nothing at an old price");
+        let r = finance.patch(&format!("/api/v1/products/{product}"), &json!({"name": "Pump, renamed"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/reprice")).await;
+        assert_eq!((r.status.as_u16(), &r.body["approval_request_ended"]), (200, &json!(false)), "{}", r.text);
+        let repriced = finance.get(&format!("/api/v1/audit?action=quote.repriced&subject={id}")).await;
+        assert_eq!(repriced.body[0]["detail"]["approval_request_ended"], json!(false), "{}", repriced.text);
+    }
+}
