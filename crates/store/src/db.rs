@@ -23,8 +23,8 @@ const MIGRATION_LOCK_NOW: &str = "SELECT pg_try_advisory_xact_lock(8102654555216
 pub(crate) const READ_ONLY_SERVER: &str =
     "the database server accepts no writes (transaction_read_only is on: a standby, or default_transaction_read_only)";
 
-/// What a PostgreSQL role that may not change every table is said to be
-/// (see [`Store::check_writable`]); a `cannot_write` cause.
+/// What a PostgreSQL role that may not add rows to every one of Pricegate's
+/// tables is said to be (see [`Store::check_writable`]); a `cannot_write` cause.
 pub(crate) const READ_ONLY_ROLE: &str = "the database role DATABASE_URL logs in as may not add rows to these tables";
 
 /// Pricegate's own tables, every one the migrations make but their own
@@ -374,7 +374,7 @@ impl Store {
             }
             // A role granted reading only (or missing a grant a table
             // added by an upgrade needs: see `pricegate migrate` in the
-            // README) is named with the tables it may not change.
+            // README) is named with the tables it may not add rows to.
             let refused: Vec<String> = txn
                 .query_all_raw(Statement::from_string(backend, unwritable_tables_sql()))
                 .await?
