@@ -946,6 +946,16 @@ pub(super) enum QuoteDone {
     },
 }
 
+/// A yes or no in a [`QuoteDone`] cookie, written `1` or `0`
+/// (`u8::from(bool)`); anything else is no cookie of ours.
+fn flag(part: &str) -> Option<bool> {
+    match part {
+        "1" => Some(true),
+        "0" => Some(false),
+        _ => None,
+    }
+}
+
 const QUOTE_DONE: DoneCookie = DoneCookie { name: "pricegate_quote_done", page: "/quotes" };
 
 /// What saving an edit says when it ended a request for finance's approval.
@@ -1009,13 +1019,7 @@ impl QuoteDone {
             "drafted-already" => QuoteDone::DraftedAlready,
             "not-cancelled" => QuoteDone::NotCancelled,
             "cancelled" => QuoteDone::Cancelled,
-            "not-editable" => QuoteDone::NotEditable {
-                sent: match parts.next()? {
-                    "1" => true,
-                    "0" => false,
-                    _ => return None,
-                },
-            },
+            "not-editable" => QuoteDone::NotEditable { sent: flag(parts.next()?)? },
             "acknowledged" => QuoteDone::Acknowledged(Uuid::parse_str(parts.next()?).ok()?),
             "acknowledged-before" => QuoteDone::AcknowledgedBefore(Uuid::parse_str(parts.next()?).ok()?),
             "acknowledged-all" => {
@@ -1035,22 +1039,13 @@ impl QuoteDone {
                 QuoteDone::FinanceReminded { told, left_out, again_from }
             }
             "approval-asked" => {
-                let new = match parts.next()? {
-                    "1" => true,
-                    "0" => false,
-                    _ => return None,
-                };
+                let new = flag(parts.next()?)?;
                 QuoteDone::ApprovalAsked { new, told: parts.next()?.parse().ok()? }
             }
             "repriced" => {
                 let mut total = || parts.next().and_then(|p| p.parse().ok());
                 let (old_minor, new_minor) = (total()?, total()?);
-                let request_ended = match parts.next()? {
-                    "1" => true,
-                    "0" => false,
-                    _ => return None,
-                };
-                QuoteDone::Repriced { old_minor, new_minor, request_ended }
+                QuoteDone::Repriced { old_minor, new_minor, request_ended: flag(parts.next()?)? }
             }
             _ => return None,
         };
