@@ -126,6 +126,43 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     Ok(connect_migrated(settings).await?.0)
 }
 
+/// What to do about SQLite's words in `causes`, which name neither the
+/// database's `file` nor a remedy; `read_only`: `DATABASE_URL` opens it so.
+fn sqlite_hint(causes: &[String], file: &std::path::Path, read_only: bool) -> Option<String> {
+    let said = |words: &str| causes.iter().any(|c| c.contains(words));
+    let unopened = said("unable to open database file");
+    // SQLITE_READONLY_DIRECTORY: its -wal and -shm files go beside it.
+    let directory_read_only = said("code: 1544");
+    let write_refused = said("readonly database");
+    let shown = file.display();
+    let hint = if unopened && file.exists() {
+        format!(
+            "the file {shown} is there, but the user this runs as may not open it: a backup restored by another \
+             user needs `chown` to this one"
+        )
+    } else if unopened && read_only {
+        format!("there is no file {shown} to open read-only (mode=ro)")
+    } else if unopened {
+        format!("the file is {shown}: does its directory exist, and may the user this runs as write in it?")
+    } else if directory_read_only {
+        format!(
+            "the directory {} is read-only to the user this runs as, and SQLite writes its -wal and -shm files \
+             there: `chown` it to this user too",
+            file.parent().unwrap_or(file).display()
+        )
+    } else if write_refused && read_only {
+        format!("DATABASE_URL opens the file {shown} read-only (mode=ro); the service writes to it (mode=rwc)")
+    } else if write_refused {
+        format!(
+            "the file {shown} (or its directory) is read-only to the user this runs as: a backup restored by \
+             another user needs `chown` to this one"
+        )
+    } else {
+        return None;
+    };
+    Some(hint)
+}
+
 /// [`connect`], saying what the migration did.
 pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pricegate_store::Migrated)> {
     // The driver's errors may repeat the URL, password and all.
@@ -137,9 +174,10 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
         // Each cause once: the driver's errors repeat their own source.
         let mut causes: Vec<String> = Vec::new();
         for cause in anyhow::Error::new(e).chain().skip(usize::from(answers)).map(|c| {
-            let cause = without_server_source_line(&c.to_string()).to_owned();
+            let text = c.to_string();
+            let cause = without_server_source_line(&text);
             // Our own words need no label from the driver.
-            cause.strip_prefix("Custom Error: ").map_or(cause.clone(), str::to_owned)
+            cause.strip_prefix("Custom Error: ").unwrap_or(cause).to_owned()
         }) {
             if !causes.iter().any(|said| said.contains(&cause)) {
                 causes.push(cause);
@@ -153,38 +191,7 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
         // SQLite's words name no file, nor what to do.
         if let Some(file) = pricegate_store::sqlite_file(url) {
             let file = std::path::absolute(&file).unwrap_or(file);
-            if causes.iter().any(|c| c.contains("unable to open database file")) && file.exists() {
-                causes.push(format!(
-                    "the file {} is there, but the user this runs as may not open it: a backup restored by another \
-                     user needs `chown` to this one",
-                    file.display()
-                ));
-            } else if causes.iter().any(|c| c.contains("unable to open database file")) && url.contains("mode=ro") {
-                causes.push(format!("there is no file {} to open read-only (mode=ro)", file.display()));
-            } else if causes.iter().any(|c| c.contains("unable to open database file")) {
-                causes.push(format!(
-                    "the file is {}: does its directory exist, and may the user this runs as write in it?",
-                    file.display()
-                ));
-            } else if causes.iter().any(|c| c.contains("code: 1544")) {
-                // SQLITE_READONLY_DIRECTORY: its -wal and -shm files go beside it.
-                causes.push(format!(
-                    "the directory {} is read-only to the user this runs as, and SQLite writes its -wal and -shm files \
-                     there: `chown` it to this user too",
-                    file.parent().map_or_else(|| file.display().to_string(), |d| d.display().to_string())
-                ));
-            } else if causes.iter().any(|c| c.contains("readonly database")) && url.contains("mode=ro") {
-                causes.push(format!(
-                    "DATABASE_URL opens the file {} read-only (mode=ro); the service writes to it (mode=rwc)",
-                    file.display()
-                ));
-            } else if causes.iter().any(|c| c.contains("readonly database")) {
-                causes.push(format!(
-                    "the file {} (or its directory) is read-only to the user this runs as: a backup restored by \
-                     another user needs `chown` to this one",
-                    file.display()
-                ));
-            }
+            causes.extend(sqlite_hint(&causes, &file, pricegate_store::opens_read_only(url)));
         }
         anyhow::anyhow!(settings::without_database_url(&causes.join(": "), url))
     };

@@ -212,7 +212,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     // Run from another directory, a relative SQLite path names another file.
     let new_database = pricegate_store::sqlite_file(&settings.database_url)
-        .filter(|path| !path.exists() && !settings.database_url.contains("mode=ro"));
+        .filter(|path| !path.exists() && !pricegate_store::opens_read_only(&settings.database_url));
     if let Some(path) = new_database.filter(|_| !matches!(cli.command, Command::Backup { .. } | Command::Healthcheck)) {
         let path = std::path::absolute(&path).unwrap_or(path);
         tracing::warn!(

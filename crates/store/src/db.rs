@@ -92,7 +92,7 @@ fn create_private(url: &str) {
     {
         use std::os::unix::fs::OpenOptionsExt;
         // Opened read-only, nothing is made: an empty file would be in the way.
-        let Some(path) = sqlite_file(url).filter(|path| !path.exists() && !url.contains("mode=ro")) else { return };
+        let Some(path) = sqlite_file(url).filter(|path| !path.exists() && !opens_read_only(url)) else { return };
         let _created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
     }
 }
@@ -107,6 +107,12 @@ pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
     let path = options.get_filename();
     (!path.as_os_str().is_empty() && path != std::path::Path::new(":memory:")).then(|| path.to_path_buf())
+}
+
+/// Whether the SQLite database `url` names is opened read-only (`mode=ro`):
+/// nothing is made for it, and a refused write is its URL's doing.
+pub fn opens_read_only(url: &str) -> bool {
+    url.split_once('?').is_some_and(|(_, query)| query.split('&').any(|pair| pair == "mode=ro"))
 }
 
 /// Whether `error` may be that of a connection the database ended: cut
