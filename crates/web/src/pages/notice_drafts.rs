@@ -111,10 +111,9 @@ impl DraftPage {
         }
     }
 
-    /// The form for editing `notice`, filled with what it holds now.
-    /// The form for editing draft `notice`, its changes shown as they would
-    /// read published `today`.
-    fn edit(user: &PageUser, notice: &NoticeView, today: NaiveDate) -> DraftPage {
+    /// The form for editing `notice`, filled with what it holds now (its
+    /// changes as shown are the caller's: read as published today).
+    fn edit(user: &PageUser, notice: &NoticeView) -> DraftPage {
         let mut page = DraftPage::new(user);
         page.layout = user.layout(format!("Edit: {}", notice.title));
         page.heading = format!("Edit “{}”", notice.title);
@@ -124,7 +123,6 @@ impl DraftPage {
         page.body = notice.body.clone();
         page.changes_text = change_lines(&notice.changes);
         page.body_html = render_markdown(&page.body, 3);
-        page.changes = notice.changes.iter().map(|c| ChangeRow::published(c, today)).collect();
         page.revision = Some(notice.revision());
         page.draft_id = None;
         page
@@ -551,7 +549,8 @@ async fn edit_form(State(app): State<AppState>, PageId(id): PageId, user: PageUs
     user.require(&[Role::Finance])?;
     let notice = draft(&app, &user, id).await?;
     let today = app.store.today().await?;
-    let mut page = DraftPage::edit(&user, &notice, today);
+    let mut page = DraftPage::edit(&user, &notice);
+    page.changes = notice.changes.iter().map(|c| ChangeRow::published(c, today)).collect();
     page.example = example_line(&app.store.list_products().await?, today);
     Ok(render(StatusCode::OK, &page))
 }
@@ -562,9 +561,8 @@ async fn update(
     KeptForm { user, form, expired, .. }: KeptForm<Finance>,
 ) -> Result<Response, PageError> {
     let notice = draft(&app, &user, id).await?;
-    let mut page = DraftPage::edit(&user, &notice, app.store.today().await?);
+    let mut page = DraftPage::edit(&user, &notice);
     page.keep_input(&form);
-    page.changes = Vec::new();
     let parsed = parse_form(&app, &mut page).await?;
     if form.get("action") == "preview" {
         return Ok(previewed(page));
