@@ -73,8 +73,9 @@ fn cannot_write(text: &str) -> bool {
 }
 
 impl StoreError {
-    /// The database is there but refuses writes: its disk is full, or its
-    /// file read-only. An operator's to mend; nothing was written.
+    /// The database is there but refuses writes: its disk is full, its file
+    /// read-only, or its server or role takes none. An operator's to mend;
+    /// nothing was written.
     pub fn cannot_write(&self) -> bool {
         matches!(self, StoreError::Unavailable(cause)
             if cannot_write(&cause.to_string()) || crate::db::sqlstate(cause).as_deref() == Some(READ_ONLY_TRANSACTION))

@@ -76,8 +76,7 @@ pub(super) fn parse_rows(rows: &[RowInput]) -> Rows {
             // A quantity or a discount typed into a row whose product was
             // forgotten: a line meant, not one to skip without a word.
             // A discount of nothing (a copied line's 0 left as it was) means no line.
-            let typed = |raw: &str| !raw.trim().is_empty();
-            if typed(&row.quantity) || parse_percent(&row.discount).is_none_or(|bp| bp != 0) {
+            if !row.quantity.trim().is_empty() || parse_percent(&row.discount).is_none_or(|bp| bp != 0) {
                 errors.push(Invalid::new(
                     format!("lines[{i}].sku"),
                     "This line has a quantity or a discount but no product: choose its product, or empty its \
