@@ -129,18 +129,45 @@ both_backends! {
         let (admin, _) = app.user(Role::Admin, "Ada").await;
         let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         assert_eq!(sam.get("/api/v1/products").await.status, 200);
+        let browser = session_cookie(&app.base, &sam_user.email).await;
+        let page = |path: &str| client().get(format!("{}{path}", app.base)).header(COOKIE, &browser).send();
 
         let r = admin.patch(&format!("/api/v1/users/{}", sam_user.id), &json!({"active": false})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["active"], false);
 
-        assert_error(&sam.get("/api/v1/products").await, 401, "invalid_token");
+        // The token's holder is told why it stopped working.
+        let refused = sam.get("/api/v1/products").await;
+        assert_error(&refused, 401, "invalid_token");
+        assert!(refused.body["error"]["message"].as_str().is_some_and(|m| m.contains("deactivated")), "{}", refused.text);
+        // Their right password says so too; a wrong one says nothing of the account.
         let login = app.anonymous().post("/api/v1/auth/token", &json!({"email": sam_user.email, "password": PASSWORD})).await;
-        assert_error(&login, 401, "invalid_credentials");
+        assert_error(&login, 403, "account_deactivated");
+        let wrong =
+            app.anonymous().post("/api/v1/auth/token", &json!({"email": sam_user.email, "password": "not Sam's"})).await;
+        assert_error(&wrong, 401, "invalid_credentials");
+        // Sam's open browser says the account is deactivated, rather than
+        // sending him to a login that would refuse him; so does the login form.
+        let r = page("/quotes").await.expect("GET /quotes");
+        assert_eq!(r.status(), 403);
+        let html = r.text().await.expect("the page");
+        assert!(html.contains("Account deactivated") && html.contains("ask an administrator to reactivate it"), "{html}");
+        let form = pricegate_tests::pages::log_in(&app.base, &sam_user.email, PASSWORD).await;
+        assert_eq!((form.status.as_u16(), form.session.is_none()), (403, true));
+        assert!(form.body.contains("Your account has been deactivated"), "{}", form.body);
+        let form = pricegate_tests::pages::log_in(&app.base, &sam_user.email, "not Sam's").await;
+        assert_eq!(form.status.as_u16(), 401);
+        assert!(!form.body.contains("deactivated"), "{}", form.body);
 
         let r = admin.patch(&format!("/api/v1/users/{}", sam_user.id), &json!({"active": true})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        assert_error(&sam.get("/api/v1/products").await, 401, "invalid_token");
+        // Reactivated, his old token and session stay ended, as any ended one.
+        let refused = sam.get("/api/v1/products").await;
+        assert_error(&refused, 401, "invalid_token");
+        assert!(!refused.text.contains("deactivated"), "{}", refused.text);
+        let r = page("/quotes").await.expect("GET /quotes");
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()["location"], "/login?next=/quotes&ended=page");
         let again = app.login(&sam_user.email, PASSWORD).await;
         assert_eq!(again.get("/api/v1/products").await.status, 200, "reactivated, Sam logs in afresh");
     }

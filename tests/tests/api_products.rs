@@ -1108,14 +1108,14 @@ both_backends! {
             (coming.as_str(), "2,850.00 EUR", "To come"),
             (replaced.as_str(), "2,800.00 EUR", "Never in force: a later price for its day came first"),
             (late.as_str(), "2,700.00 EUR", "In force today"),
-            (first.as_str(), "2,600.00 EUR", "data-label=\"Now\"></td>"),
+            (first.as_str(), "2,600.00 EUR", "data-label=\"Now\">No longer in force</td>"),
         ];
         for (row, (notice, price, now)) in rows.iter().zip(expected) {
             assert!(row.contains(&format!("/notices/{notice}")) && row.contains(price) && row.contains(now), "{row}");
         }
         assert!(rows[2].contains(&format!("{}, on publication (dated {})", date_in_days(-1), date_in_days(-3))), "{}", rows[2]);
         assert!(rows[4].contains("2,500.00 EUR") && rows[4].contains("The price list"), "{}", rows[4]);
-        assert!(!rows[4].contains("In force today"), "{}", rows[4]);
+        assert!(rows[4].contains("data-label=\"Now\">No longer in force</td>"), "{}", rows[4]);
         // The price list links each SKU to its history.
         let list = page_as(&app.base, &sam_user.email, "/products").await;
         assert!(list.contains(&format!("<a href=\"/products/{pump}\" class=\"price-history\"")), "{list}");

@@ -915,6 +915,14 @@ both_backends! {
         assert!(html.contains("id=\"no-quotes\"") && html.contains(&format!("name=\"from\" value=\"{next}\"")), "{html}");
         let html = page_as(&app.base, &fiona.email, &format!("/quotes?state=finalised&from={day}&to={day}")).await;
         assert!(html.contains(&format!("href=\"/quotes/{yen}\"")), "{html}");
+        // Days given the wrong way round are said to be, on the page and (refused) for the file.
+        let reversed = format!("The first day, {next}, is after the last, {day}: nothing lies between them.");
+        let none = page_as(&app.base, &fiona.email, &format!("/quotes?state=finalised&from={next}&to={day}")).await;
+        assert!(none.contains("id=\"no-quotes\"") && none.contains(&reversed), "{none}");
+        let (status, _, body) =
+            download(&format!("/quotes/export.csv?state=finalised&from={next}&to={day}"), &fiona.email).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains(&reversed), "{body}");
         assert!(html.contains(&format!("/quotes/export.csv?state=finalised&#38;from={day}&#38;to={day}")), "{html}");
         let api = |since: chrono::DateTime<chrono::Utc>, until: chrono::DateTime<chrono::Utc>| {
             let rfc = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);

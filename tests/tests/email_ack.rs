@@ -125,7 +125,12 @@ both_backends! {
             text.contains("2,500.00 EUR -> 2,750.00 EUR from 2099-01-01, +250.00 EUR (+10.0 %)"),
             "the price it moves from, and by how much: {text}"
         );
-        assert!(text.contains("(+10,000.00 EUR on its total while it is valid)"), "the blocked quote and its delta are named: {text}");
+        assert!(
+            text.contains(
+                "(+10,000.00 EUR from 2099-01-01 on its total while it is valid (finalised before 2099-01-01, it keeps its prices))"
+            ),
+            "the blocked quote and its delta are named, from the day the price takes force: {text}"
+        );
         assert!(text.contains("A change to a total is counted from the prices the quote carries"), "{text}");
         let ritas_text = sink.to(&rita.email)[0].text();
         assert!(ritas_text.contains(&format!("(expired on {lapsed})")), "{ritas_text}");
@@ -166,7 +171,10 @@ both_backends! {
         assert_eq!(status, 200, "{body}");
         assert!(body.contains("Your drafts it holds up"), "{body}");
         let reference = &qid.replace('-', "")[..8];
-        let line = format!("<a href=\"/quotes/{qid}\">{reference}</a> Greta Berg: +10,000.00 EUR on its total while it is valid");
+        let line = format!(
+            "<a href=\"/quotes/{qid}\">{reference}</a> Greta Berg: +10,000.00 EUR from 2099-01-01 on its total while it is valid \
+             (finalised before 2099-01-01, it keeps its prices)"
+        );
         assert!(body.contains(&line), "{body}");
         assert_eq!(acknowledgements(&finance, &nid).await["acknowledged"], json!([]));
         let gate = sam.get(&format!("/api/v1/quotes/{qid}/gate")).await;

@@ -328,6 +328,31 @@ async fn a_sender_address_beyond_ascii_is_refused_at_start_and_its_name_is_not()
     // Written as DNS writes it, with a name in any letters: it serves.
     let log = start_up_log(&[("MAIL_FROM", "Preisbüro Müller <preise@xn--mller-kva.de>")]).await;
     assert!(!log.contains("MAIL_FROM"), "{log}");
+    // Each mail setting that cannot be used is named, before the database is touched.
+    let blocked = dir.path().join("a-file");
+    std::fs::write(&blocked, "not a directory").expect("a file");
+    let maildir = blocked.join("mail");
+    let maildir = maildir.to_str().expect("a path in UTF-8");
+    for (env, says) in [
+        (
+            ("MAIL_FROM", "pricegate at example.com"),
+            "MAIL_FROM is not an address like `Pricegate <pricegate@example.com>`",
+        ),
+        (("PRICEGATE_MAILDIR", maildir), "PRICEGATE_MAILDIR: cannot prepare the mail directory"),
+        (
+            ("SMTP_URL", "smtp://127.0.0.1:2525?starttls=true"),
+            "SMTP_URL: has the parameter \"starttls\", which nothing reads",
+        ),
+    ] {
+        let out = pricegate_in(dir.path(), "serve", &[env, ("PRICEGATE_BIND", "127.0.0.1:0")])
+            .output()
+            .await
+            .expect("pricegate runs");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{env:?}: {said}");
+        assert!(said.contains(says), "{env:?}: {said}");
+        assert!(!dir.path().join("pricegate.db").exists(), "{env:?}: a database was made and migrated first");
+    }
 }
 
 /// `pricegate user create` says what is wrong with each refused input, and

@@ -118,6 +118,21 @@ impl NoticeImpact {
         })
     }
 
+    /// The first day after `today` on which the notice changes the total of
+    /// a quote valid until `valid_until`, when none of its changes to it has
+    /// taken force by today: finalised before that day, the quote keeps its
+    /// prices. `None` when one is in force already, or none falls while the
+    /// quote is valid.
+    pub fn first_change_ahead(
+        &self,
+        today: chrono::NaiveDate,
+        valid_until: chrono::NaiveDate,
+    ) -> Option<chrono::NaiveDate> {
+        let counted = self.lines.iter().filter(|line| line.overtaken_by.is_none() && !line.waived);
+        let changes = counted.flat_map(LineImpact::steps).filter(|(on, delta)| *on <= valid_until && *delta != 0);
+        changes.map(|(on, _)| on).min().filter(|first| *first > today)
+    }
+
     /// Marks the lines the notice no longer prices: each of its prices for
     /// the line took force by `today`, and the last is not the price in
     /// force today (`in_force`, by sku), because another notice's change
@@ -297,6 +312,12 @@ mod tests {
         assert_eq!(while_valid("2026-12-05"), 27_000, "the first price, from its own day");
         assert_eq!(while_valid("2026-12-31"), 36_000);
         assert_eq!(while_valid("2027-01-01"), 54_000);
+        // Until its first price takes force, a quote finalised keeps its prices.
+        let first = |today, until| impact.first_change_ahead(date(today), date(until));
+        assert_eq!(first("2026-12-01", "2026-12-31"), Some(date("2026-12-05")));
+        assert_eq!(first("2026-12-01", "2026-12-04"), None, "no change while valid");
+        assert_eq!(first("2026-12-05", "2026-12-31"), None, "a change in force today");
+        assert_eq!(first("2026-12-06", "2027-02-01"), None);
     }
 
     #[test]
@@ -324,6 +345,9 @@ mod tests {
         assert_eq!(impact.total_delta_minor, 40 + 2, "the pump counts nothing");
         assert_eq!(impact.delta_while_valid(date("2026-12-31")), 40 + 2);
         assert_eq!(impact.delta_while_valid(date("2026-12-20")), 2);
+        // The pump's change, history, is not the first: the seal's is, in force already.
+        assert_eq!(impact.first_change_ahead(date("2026-11-30"), date("2026-12-31")), Some(date("2026-12-01")));
+        assert_eq!(impact.first_change_ahead(date("2026-12-02"), date("2026-12-31")), None);
     }
 
     #[test]

@@ -268,7 +268,7 @@ pub fn mail(settings: &Settings, base_url: &str) -> anyhow::Result<(MailSetup, W
     }
     let transport = match &settings.smtp_url {
         Some(url) => AnyTransport::smtp(url.expose(), config.concurrency as u32).map_err(|e| anyhow::anyhow!("{e}"))?,
-        None => AnyTransport::files(&settings.maildir).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => AnyTransport::files(&settings.maildir).map_err(|e| anyhow::anyhow!("PRICEGATE_MAILDIR: {e}"))?,
     };
     let ack_link_ttl =
         chrono::Duration::from_std(settings.ack_link_ttl).context("PRICEGATE_ACK_LINK_TTL is too long")?;

@@ -29,7 +29,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Apply migrations, then serve HTTP until SIGINT or SIGTERM.
+    /// Apply migrations, then serve HTTP until SIGINT, SIGTERM or SIGHUP (unless started ignoring it, as by nohup).
     Serve {
         /// Fill the database with the demo company first, if it is empty.
         #[arg(long)]

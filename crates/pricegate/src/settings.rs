@@ -355,6 +355,21 @@ impl Settings {
         {
             return Err(SettingsError { variable: "SMTP_URL", message: "must start with smtp:// or smtps://".into() });
         }
+        if let Some(name) = smtp_url.as_ref().and_then(|url| unread_smtp_parameter(url.expose())) {
+            // A name that is not a plain word may be a password's end (a
+            // `?` in it not written %3F): never repeated.
+            let plain = !name.is_empty()
+                && name.len() <= 30
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            let named = if plain { format!("the parameter {name:?}") } else { "a parameter".to_owned() };
+            return Err(SettingsError {
+                variable: "SMTP_URL",
+                message: format!(
+                    "has {named}, which nothing reads: the only one is tls (?tls=required for STARTTLS); a ?, & \
+                     or # in a user name or password is written %3F, %26, %23"
+                ),
+            });
+        }
         if smtp_url.as_ref().is_some_and(|url| pricegate_mail::transport::password_in_clear(url.expose())) {
             return Err(SettingsError {
                 variable: "SMTP_URL",
@@ -594,6 +609,20 @@ fn url_secrets(url: &str) -> Vec<&str> {
     password.into_iter().chain(params).filter(|s| !s.is_empty()).collect()
 }
 
+/// The first parameter of an `SMTP_URL`'s query other than `tls`, the one
+/// the mail transport reads: another (`?starttls=true`, `?TLS=required`)
+/// would be ignored, and mail sent some other way than the reader of the
+/// setting thinks.
+fn unread_smtp_parameter(url: &str) -> Option<&str> {
+    let (_, query) = url.split_once('?')?;
+    let query = query.split_once('#').map_or(query, |(query, _)| query);
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').map_or(pair, |(k, _)| k))
+        .find(|k| *k != "tls")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -743,8 +772,20 @@ mod tests {
             "smtps://mailer:S3cret@smtp.example",
             "smtp://127.0.0.1:25",
             "smtp://mailer@smtp.example:25",
+            "smtp://mailer:S%3Fcret@smtp.example:587?tls=required&",
         ] {
             assert!(settings(&[("SMTP_URL", url)]).is_ok(), "{url}");
+        }
+        // A parameter nothing reads is refused, not ignored; a password's end is never repeated.
+        for (url, says) in [
+            ("smtp://smtp.example:587?starttls=true", "the parameter \"starttls\", which nothing reads"),
+            ("smtp://smtp.example:587?TLS=required", "the parameter \"TLS\""),
+            ("smtps://smtp.example?tls=required&timeout=5", "the parameter \"timeout\""),
+            ("smtp://mailer:S3?cret@smtp.example:587", "has a parameter, which nothing reads"),
+        ] {
+            let refused = settings(&[("SMTP_URL", url)]).unwrap_err();
+            assert!(refused.variable == "SMTP_URL" && refused.message.contains(says), "{url}: {}", refused.message);
+            assert!(!refused.message.contains("cret"), "{}", refused.message);
         }
     }
 

@@ -20,7 +20,7 @@ use crate::audit::{AuditEntry, record};
 use crate::db::db_now;
 use crate::entity::{api_tokens, users};
 use crate::views::UserView;
-use crate::{Actor, Store, StoreError};
+use crate::{Actor, LoginOutcome, Store, StoreError};
 
 pub const TOKEN_TTL_HOURS: i64 = 12;
 
@@ -165,7 +165,7 @@ pub fn token_user_sql(backend: DbBackend) -> &'static str {
 
 impl Store {
     /// Checks an e-mail and password. Failures are audited (without the password).
-    pub(crate) async fn verify_login(&self, email: &str, password: &str) -> Result<Option<Checked>, StoreError> {
+    pub(crate) async fn verify_login(&self, email: &str, password: &str) -> Result<LoginOutcome, StoreError> {
         let address = Email::for_login(email);
         let user = match &address {
             Some(email) => users::Entity::find().filter(users::Column::Email.eq(email)).one(&self.db).await?,
@@ -176,7 +176,7 @@ impl Store {
         match user {
             Some(user) if matches && user.active => {
                 let password_hash = user.password_hash.clone();
-                Ok(Some(Checked { user: user.into(), password_hash }))
+                Ok(LoginOutcome::LoggedIn(Checked { user: user.into(), password_hash }))
             }
             user => {
                 let now = db_now(&self.db).await?;
@@ -204,7 +204,10 @@ impl Store {
                     },
                 )
                 .await?;
-                Ok(None)
+                Ok(match user {
+                    Some(u) if matches && !u.active => LoginOutcome::Deactivated,
+                    _ => LoginOutcome::Refused,
+                })
             }
         }
     }
@@ -258,6 +261,17 @@ impl Store {
         Ok(Some((Actor { id: user.id, role }, user.into())))
     }
 
+    /// Whether a token [`Store::authenticate_token`] refused is one its
+    /// account's deactivation ended (or that outlived it): its holder is
+    /// told so rather than only that it is not current. Asked only once a
+    /// token is refused.
+    pub async fn is_deactivated_accounts_token(&self, token: &str) -> Result<bool, StoreError> {
+        let Some(row) = api_tokens::Entity::find_by_id(hash_token(token)).one(&self.db).await? else {
+            return Ok(false);
+        };
+        deactivated(&self.db, row.user_id).await
+    }
+
     pub async fn revoke_api_token(&self, token: &str) -> Result<(), StoreError> {
         let now = db_now(&self.db).await?;
         api_tokens::Entity::update_many()
@@ -267,6 +281,11 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Whether the account `user` is there and deactivated.
+pub(crate) async fn deactivated(db: &impl ConnectionTrait, user: uuid::Uuid) -> Result<bool, StoreError> {
+    Ok(users::Entity::find_by_id(user).one(db).await?.is_some_and(|u| !u.active))
 }
 
 #[cfg(test)]

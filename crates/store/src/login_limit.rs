@@ -55,9 +55,12 @@ pub const MAX_ADDRESS_FAILURES: usize = 100;
 pub enum LoginOutcome {
     /// The password matched: a session or token may be issued on it.
     LoggedIn(Checked),
-    /// Wrong e-mail or password, or an inactive account (audited as such;
-    /// an e-mail or password too long to be any account's is not).
+    /// Wrong e-mail or password (audited as such; an e-mail or password too
+    /// long to be any account's is not).
     Refused,
+    /// The right password of a deactivated account (audited as a failed
+    /// login): whoever typed it may be told why they cannot log in.
+    Deactivated,
     /// Too many failures for this e-mail from this address, for it from
     /// every address together, or from this address for every e-mail: try
     /// again after this long.
@@ -162,17 +165,15 @@ impl Store {
                 return Ok(LoginOutcome::HeldOff(wait));
             }
         }
-        match self.verify_login(email, password).await? {
-            Some(user) => {
-                login_failures::Entity::delete_many()
-                    .filter(login_failures::Column::KeyHash.eq(&key))
-                    .exec(&self.db)
-                    .await?;
-                Ok(LoginOutcome::LoggedIn(user))
-            }
-            // This try's row stays: it is one of the failures.
-            None => Ok(LoginOutcome::Refused),
+        let outcome = self.verify_login(email, password).await?;
+        // Otherwise this try's row stays: it is one of the failures.
+        if let LoginOutcome::LoggedIn(_) = outcome {
+            login_failures::Entity::delete_many()
+                .filter(login_failures::Column::KeyHash.eq(&key))
+                .exec(&self.db)
+                .await?;
         }
+        Ok(outcome)
     }
 }
 

@@ -83,6 +83,16 @@ impl Store {
         Ok(Some(SessionUser { actor: Actor { id: user.id, role }, user: user.into(), csrf_token: row.csrf_token }))
     }
 
+    /// Whether a session [`Store::authenticate_session`] refused belongs to
+    /// an account deactivated since (which ended it): the browser is told
+    /// so, not only that its session ended. Asked only once one is refused.
+    pub async fn is_deactivated_accounts_session(&self, token: &str) -> Result<bool, StoreError> {
+        let Some(row) = sessions::Entity::find_by_id(hash_token(token)).one(&self.db).await? else {
+            return Ok(false);
+        };
+        crate::auth::deactivated(&self.db, row.user_id).await
+    }
+
     pub async fn revoke_session(&self, token: &str) -> Result<(), StoreError> {
         let now = db_now(&self.db).await?;
         sessions::Entity::update_many()

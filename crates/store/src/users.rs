@@ -307,7 +307,7 @@ impl Store {
         let checked = me.password_hash;
         match self.attempt_login(&me.email, current, client).await? {
             LoginOutcome::LoggedIn(_) => {}
-            LoginOutcome::Refused => return Ok(PasswordChange::WrongPassword),
+            LoginOutcome::Refused | LoginOutcome::Deactivated => return Ok(PasswordChange::WrongPassword),
             LoginOutcome::HeldOff(wait) => return Ok(PasswordChange::HeldOff(wait)),
         }
         if new.expose() == current {

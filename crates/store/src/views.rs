@@ -677,6 +677,11 @@ pub struct ImpactView {
     /// the last of the notice's prices in force by `valid_until` (a change
     /// dated after it does nothing to this quote as it stands).
     pub delta_while_valid_minor: i64,
+    /// The first day on which the notice changes the quote's total while it
+    /// is valid, when that is after today: finalised before it, the quote
+    /// keeps its prices. `null` when one of its changes to the quote is in
+    /// force already, or none falls while the quote is valid.
+    pub first_change_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -100,6 +100,7 @@ impl HeldRow {
                     currency,
                     None,
                     (while_valid, after),
+                    i.first_change_on,
                     quote.valid_until,
                     (overtaken.map(|l| l.sku.as_str()), approved.map(|l| l.sku.as_str())),
                 )

@@ -670,7 +670,17 @@ impl AuthUser {
             .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty() && t.len() <= 128)
             .ok_or_else(invalid)?;
-        let (actor, user) = state.store.authenticate_token(token).await?.ok_or_else(invalid)?;
+        let Some((actor, user)) = state.store.authenticate_token(token).await? else {
+            if state.store.is_deactivated_accounts_token(token).await? {
+                return Err(AppError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    "The account this token belongs to has been deactivated, which ended it; if that is a \
+                     mistake, ask an administrator to reactivate the account, then log in again.",
+                ));
+            }
+            return Err(invalid());
+        };
         crate::denied::Caller::note(parts, actor.id);
         Ok(AuthUser { actor, user, token: token.to_owned() })
     }

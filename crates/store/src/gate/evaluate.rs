@@ -361,6 +361,7 @@ async fn evaluate_read(
                     impact: ImpactView {
                         total_delta_minor: impact.total_delta_minor,
                         delta_while_valid_minor: impact.delta_while_valid(quote.valid_until),
+                        first_change_on: impact.first_change_ahead(loaded.today, quote.valid_until),
                         lines: impact
                             .lines
                             .into_iter()

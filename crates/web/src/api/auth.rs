@@ -58,6 +58,13 @@ pub async fn issue_token(
     let checked = match app.store.attempt_login(&body.email, &body.password, &client).await? {
         LoginOutcome::LoggedIn(checked) => checked,
         LoginOutcome::Refused => return Err(wrong_credentials()),
+        LoginOutcome::Deactivated => {
+            return Err(AppError::new(
+                StatusCode::FORBIDDEN,
+                "account_deactivated",
+                "This account has been deactivated; if that is a mistake, ask an administrator to reactivate it.",
+            ));
+        }
         LoginOutcome::HeldOff(wait) => return Ok(held_off(wait)),
     };
     let issued = app.store.issue_api_token(checked).await?;

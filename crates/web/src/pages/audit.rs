@@ -227,14 +227,9 @@ pub(super) async fn chosen<'q>(app: &AppState, query: &'q AuditQuery) -> Result<
     }
     // Days of the business, from the first instant of `from` to the first of the day after `to`.
     let days = super::business_days(app.store.calendar(), query.from.as_deref(), query.to.as_deref());
-    matches_nothing |= !days.notes.is_empty();
+    matches_nothing |= !days.notes.is_empty() || days.reversed.is_some();
     notes.extend(days.notes);
-    if let (Some(from), Some(to)) = (days.first, days.last)
-        && from > to
-    {
-        matches_nothing = true;
-        notes.push(format!("The first day, {from}, is after the last, {to}: no entry lies between them."));
-    }
+    notes.extend(days.reversed);
     let (since, until) = days.within;
     Ok(Chosen {
         filter: AuditFilter { action, subject: ids, actor, since, until },

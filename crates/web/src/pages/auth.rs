@@ -186,6 +186,9 @@ async fn login(
             let message = "That e-mail and password do not match an active account.".to_owned();
             return login_page(&app, &headers, StatusCode::UNAUTHORIZED, again(email, message));
         }
+        LoginOutcome::Deactivated => {
+            return login_page(&app, &headers, StatusCode::FORBIDDEN, again(email, super::DEACTIVATED.to_owned()));
+        }
         LoginOutcome::HeldOff(wait) => {
             let message = format!("Too many failed attempts. {}", try_again_in(wait));
             let mut response = login_page(&app, &headers, StatusCode::TOO_MANY_REQUESTS, again(email, message))?;

@@ -415,11 +415,22 @@ impl FromRequestParts<AppState> for PageUser {
                 crate::denied::Caller::note(parts, user.actor.id);
                 Ok(PageUser(user, nav_section(parts.uri.path())))
             }
+            // Said as it is rather than as a session ended: logging in
+            // again would only be refused.
+            Ok(None) if state.store.is_deactivated_accounts_session(token).await.unwrap_or(false) => {
+                Err(PageError::deactivated().into_response())
+            }
             Ok(None) => Err(to_login(parts, &state.base_url, ended)),
             Err(e) => Err(PageError::from(e).into_response()),
         }
     }
 }
+
+/// Why someone whose account is deactivated is not let in: to a browser
+/// still holding their session, and to their right password on the login
+/// page.
+pub(crate) const DEACTIVATED: &str = "Your account has been deactivated, so you are logged out and cannot log in. If that is a mistake, ask an \
+     administrator to reactivate it.";
 
 /// A page that says why something was refused.
 #[derive(Debug)]
@@ -468,6 +479,12 @@ impl PageError {
             "This page belongs to another role than yours; an admin sets each person's role.",
         )
         .with_code("forbidden")
+    }
+
+    /// For the browser of someone whose account was deactivated (which
+    /// ended their sessions), instead of the login page.
+    pub(crate) fn deactivated() -> Self {
+        PageError::new(StatusCode::FORBIDDEN, "Account deactivated", DEACTIVATED).with_code("account_deactivated")
     }
 
     pub fn message(&self) -> &str {
@@ -709,19 +726,20 @@ pub(crate) fn notice_ids(
     }
 }
 
-/// A list page's address at `path` with the query `pairs` that are given.
 /// Business days typed into an address (`from`, `to`: `YYYY-MM-DD`): each
 /// as typed and as a date where it is one, the instants they stand for,
-/// and a sentence for each that is not a date (see [`business_days`]).
+/// and a sentence for each that is not a date, or for the two the wrong
+/// way round (see [`business_days`]).
 pub(crate) struct BusinessDays<'q> {
     pub from: Option<&'q str>,
     pub to: Option<&'q str>,
-    pub first: Option<chrono::NaiveDate>,
-    pub last: Option<chrono::NaiveDate>,
     /// From the first instant of `from` to the first of the day after `to`,
     /// in the business's zone; either end open when not given.
     pub within: (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>),
     pub notes: Vec<String>,
+    /// A sentence when the first day is after the last: nothing lies
+    /// between them, so the list is empty (and an export refused).
+    pub reversed: Option<String>,
 }
 
 /// Reads `from` and `to` as the first and last business day of a list's
@@ -746,16 +764,16 @@ pub(crate) fn business_days<'q>(
     let (from, to) = (day(from, "the first day"), day(to, "the last day"));
     let since = from.map(|(_, d)| calendar.start_of(d));
     let until = to.and_then(|(_, d)| d.succ_opt()).map(|d| calendar.start_of(d));
-    BusinessDays {
-        from: from.map(|(t, _)| t),
-        to: to.map(|(t, _)| t),
-        first: from.map(|(_, d)| d),
-        last: to.map(|(_, d)| d),
-        within: (since, until),
-        notes,
-    }
+    let reversed = match (from, to) {
+        (Some((_, first)), Some((_, last))) if first > last => {
+            Some(format!("The first day, {first}, is after the last, {last}: nothing lies between them."))
+        }
+        _ => None,
+    };
+    BusinessDays { from: from.map(|(t, _)| t), to: to.map(|(t, _)| t), within: (since, until), notes, reversed }
 }
 
+/// A list page's address at `path` with the query `pairs` that are given.
 pub(crate) fn list_address(path: &str, pairs: &[Option<(&str, &str)>]) -> String {
     let pairs: Vec<(&str, &str)> = pairs.iter().flatten().copied().collect();
     match serde_urlencoded::to_string(pairs) {

@@ -102,7 +102,7 @@ fn page(user: &PageUser, history: &PriceHistoryView, calendar: pricegate_domain:
             now: match s.state {
                 PriceState::InForce => "In force today",
                 PriceState::ToCome => "To come",
-                PriceState::Earlier => "",
+                PriceState::Earlier => "No longer in force",
                 PriceState::Replaced => "Never in force: a later price for its day came first",
             },
         })

@@ -249,11 +249,9 @@ async fn list(
     // An id that names no quote (a stale or edited link) shows the first page.
     let before = query.before.as_deref().and_then(|id| Uuid::parse_str(id).ok());
     let days = finalised_days(app.store.calendar(), &query);
-    let note = match (note, days.notes.is_empty()) {
-        (note, true) => note,
-        (Some(note), false) => Some(format!("{note} {}", days.notes.join(" "))),
-        (None, false) => Some(format!("{} Those days were left out.", days.notes.join(" "))),
-    };
+    let left_out = (!days.notes.is_empty()).then(|| format!("{} Those days were left out.", days.notes.join(" ")));
+    let parts: Vec<String> = [note, left_out, days.reversed.clone()].into_iter().flatten().collect();
+    let note = (!parts.is_empty()).then(|| parts.join(" "));
     let filter = |before| QuoteFilter {
         finalised_within: days.within,
         ..list_filter(state, search.clone(), PAGE_SIZE + 1, before)
@@ -2434,6 +2432,7 @@ mod tests {
                 lines,
                 total_delta_minor,
                 delta_while_valid_minor: total_delta_minor,
+                first_change_on: None,
             },
         }
     }

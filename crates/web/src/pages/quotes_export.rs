@@ -89,6 +89,7 @@ pub(super) async fn export(
     });
     let days = finalised_days(app.store.calendar(), &query);
     notes.extend(days.notes.iter().cloned());
+    notes.extend(days.reversed.clone());
     const KNOWN: [&str; 4] = ["state", "search", "from", "to"];
     if let Some(refused) = refusal(unreadable, raw.as_deref(), &KNOWN, &notes, "the quotes page, /quotes") {
         return Err(refused);
