@@ -141,20 +141,37 @@ both_backends! {
         assert_error(&refused, 401, "invalid_token");
         assert!(refused.body["error"]["message"].as_str().is_some_and(|m| m.contains("deactivated")), "{}", refused.text);
         // Their right password says so too; a wrong one says nothing of the account.
-        let login = app.anonymous().post("/api/v1/auth/token", &json!({"email": sam_user.email, "password": PASSWORD})).await;
-        assert_error(&login, 403, "account_deactivated");
+        // As often as he likes: the right password is no guess, and holds nothing off once he is back.
+        for _ in 0..6 {
+            let login =
+                app.anonymous().post("/api/v1/auth/token", &json!({"email": sam_user.email, "password": PASSWORD})).await;
+            assert_error(&login, 403, "account_deactivated");
+        }
         let wrong =
             app.anonymous().post("/api/v1/auth/token", &json!({"email": sam_user.email, "password": "not Sam's"})).await;
         assert_error(&wrong, 401, "invalid_credentials");
         // Sam's open browser says the account is deactivated, rather than
         // sending him to a login that would refuse him; so does the login form.
+        // The page takes the dead cookie away, so the next page is the login,
+        // for Sam or whoever uses the browser next; logging out logs out.
         let r = page("/quotes").await.expect("GET /quotes");
         assert_eq!(r.status(), 403);
+        let cleared = pricegate_tests::pages::set_cookie(&r, "pricegate_session").map(|(value, header)| (value.is_empty(), header));
+        assert!(cleared.as_ref().is_some_and(|(empty, header)| *empty && header.contains("Max-Age=0")), "{cleared:?}");
         let html = r.text().await.expect("the page");
         assert!(html.contains("Account deactivated") && html.contains("ask an administrator to reactivate it"), "{html}");
+        let out = client()
+            .post(format!("{}/logout", app.base))
+            .header(COOKIE, &browser)
+            .form(&[("csrf_token", "from the page before")])
+            .send()
+            .await
+            .expect("POST /logout");
+        assert_eq!((out.status().as_u16(), out.headers()["location"].to_str().ok()), (303, Some("/login")));
+        assert!(pricegate_tests::pages::set_cookie(&out, "pricegate_session").is_some_and(|(value, _)| value.is_empty()));
         let form = pricegate_tests::pages::log_in(&app.base, &sam_user.email, PASSWORD).await;
         assert_eq!((form.status.as_u16(), form.session.is_none()), (403, true));
-        assert!(form.body.contains("Your account has been deactivated"), "{}", form.body);
+        assert!(form.body.contains("This account is deactivated: it cannot log in."), "{}", form.body);
         let form = pricegate_tests::pages::log_in(&app.base, &sam_user.email, "not Sam's").await;
         assert_eq!(form.status.as_u16(), 401);
         assert!(!form.body.contains("deactivated"), "{}", form.body);
@@ -170,6 +187,14 @@ both_backends! {
         assert_eq!(r.headers()["location"], "/login?next=/quotes&ended=page");
         let again = app.login(&sam_user.email, PASSWORD).await;
         assert_eq!(again.get("/api/v1/products").await.status, 200, "reactivated, Sam logs in afresh");
+        // The audit log tells his right password from a wrong one.
+        let failed = admin.get("/api/v1/audit?action=auth.login_failed").await;
+        let reasons: Vec<&str> = failed.body.as_array().into_iter().flatten().filter_map(|r| r["detail"]["reason"].as_str()).collect();
+        assert_eq!(
+            (reasons.iter().filter(|r| **r == "inactive_right_password").count(), reasons.iter().filter(|r| **r == "inactive").count()),
+            (7, 2),
+            "{reasons:?}"
+        );
     }
 }
 

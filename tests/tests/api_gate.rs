@@ -1214,7 +1214,8 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     assert!(pending.contains(&format!("\">Greta Berg <span class=\"muted\">{reference} · ")), "{pending}");
     // Each with what the notice does to it while it is valid, and all of them summed.
     let fine_row = section(pending, &format!("/quotes/{fine}"), "</a>");
-    assert!(fine_row.contains("50.00 EUR · +5.00 EUR while it is valid"), "{fine_row}");
+    let from_tomorrow = format!("50.00 EUR · +5.00 EUR from {} while it is valid", date_in_days(1));
+    assert!(fine_row.contains(&from_tomorrow), "{fine_row}");
     let short_row = section(pending, &format!("/quotes/{short}"), "</a>");
     assert!(short_row.contains("10.00 EUR · no change while it is valid"), "{short_row}");
     let lapsed_row = section(pending, &format!("/quotes/{lapsed}"), "</a>");

@@ -714,10 +714,10 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up(backen
     let names: Vec<&str> = table.split("<tr><td>").skip(1).filter_map(|row| row.split(" <span").next()).collect();
     assert_eq!(names, ["Mia Moreau", "Zed Zimmer", "Abe Adams", "bea Brandt", "Carl Cole"], "{table}");
     assert!(html.contains("Those whose quotes it holds up first, most quotes first; then everyone by name."));
-    // Each held-up draft says what it is worth, and what the notice does to it.
+    // Each held-up draft says what it is worth, and what the notice does to it from when.
     assert!(
-        table.contains("· 3.00 EUR · +3.00 EUR while it is valid</span></a>")
-            && table.matches("· 1.00 EUR · +1.00 EUR while it is valid</span></a>").count() == 2,
+        table.contains("· 3.00 EUR · +3.00 EUR from 2099-01-01 while it is valid</span></a>")
+            && table.matches("· 1.00 EUR · +1.00 EUR from 2099-01-01 while it is valid</span></a>").count() == 2,
         "{table}"
     );
     assert_eq!(html.matches("<span class=\"reminded\">None yet</span>").count(), 2, "{table}");

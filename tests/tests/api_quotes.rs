@@ -923,6 +923,9 @@ both_backends! {
             download(&format!("/quotes/export.csv?state=finalised&from={next}&to={day}"), &fiona.email).await;
         assert_eq!(status, 400, "{body}");
         assert!(body.contains(&reversed), "{body}");
+        // The last day there is ends nothing (SQLite compared the instant after it as text, and found none).
+        let (_, _, all) = download("/quotes/export.csv?state=finalised&to=9999-12-31", &fiona.email).await;
+        assert_eq!(ids_of(&all), vec![yen.clone()]);
         assert!(html.contains(&format!("/quotes/export.csv?state=finalised&#38;from={day}&#38;to={day}")), "{html}");
         let api = |since: chrono::DateTime<chrono::Utc>, until: chrono::DateTime<chrono::Utc>| {
             let rfc = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -947,6 +950,7 @@ both_backends! {
             ("state=draft&state=cancelled", "A filter is given twice"),
             ("status=draft", "\u{201c}status\u{201d} is not a filter here: the filters are state, search, from, to."),
             ("state=finalised&from=2026-13-45", "\u{201c}2026-13-45\u{201d} is not a date like 2026-12-01, for the first day."),
+            ("state=finalised&to=2026-1-1", "\u{201c}2026-1-1\u{201d} is not a date like 2026-12-01, for the last day."),
         ] {
             let (status, _, body) = download(&format!("/quotes/export.csv?{query}"), &fiona.email).await;
             assert_eq!(status, 400, "{query}: {body}");

@@ -304,7 +304,9 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         fiona.fill("#email", "nina@pricegate.test").await;
         fiona.fill("#password", PASSWORD).await;
         fiona.submit("#login").await;
-        assert!(fiona.text("#login-error").await.contains("do not match an active account"));
+        // Her own password: she is told why it does not let her in.
+        let said = fiona.text("#login-error").await;
+        assert!(said.contains("This account is deactivated: it cannot log in."), "{said}");
     })
     .await;
     app.stop().await;

@@ -127,7 +127,7 @@ both_backends! {
         );
         assert!(
             text.contains(
-                "(+10,000.00 EUR from 2099-01-01 on its total while it is valid (finalised before 2099-01-01, it keeps its prices))"
+                "(+10,000.00 EUR on its total from 2099-01-01 while it is valid; finalised before 2099-01-01, it keeps its prices)"
             ),
             "the blocked quote and its delta are named, from the day the price takes force: {text}"
         );
@@ -172,8 +172,8 @@ both_backends! {
         assert!(body.contains("Your drafts it holds up"), "{body}");
         let reference = &qid.replace('-', "")[..8];
         let line = format!(
-            "<a href=\"/quotes/{qid}\">{reference}</a> Greta Berg: +10,000.00 EUR from 2099-01-01 on its total while it is valid \
-             (finalised before 2099-01-01, it keeps its prices)"
+            "<a href=\"/quotes/{qid}\">{reference}</a> Greta Berg: +10,000.00 EUR on its total from 2099-01-01 while it is valid; \
+             finalised before 2099-01-01, it keeps its prices"
         );
         assert!(body.contains(&line), "{body}");
         assert_eq!(acknowledgements(&finance, &nid).await["acknowledged"], json!([]));

@@ -153,7 +153,7 @@ both_backends! {
         assert!(to_rita.iter().any(|s| s.starts_with("Reminder 1 of 2")), "{to_rita:?}");
         assert!(to_rita.iter().any(|s| s.starts_with("Reminder 2 of 2")), "{to_rita:?}");
         let reminder = sink.to(&rita_user.email).into_iter().find(|m| m.header("subject").unwrap().starts_with("Reminder 2")).unwrap();
-        assert!(reminder.text().contains("+10,000.00 EUR from 2099-01-01 on its total while it is valid"), "{}", reminder.text());
+        assert!(reminder.text().contains("+10,000.00 EUR on its total from 2099-01-01 while it is valid"), "{}", reminder.text());
         assert!(reminder.text().contains("This is the last reminder: finance is told now"), "{}", reminder.text());
         let first = sink.to(&rita_user.email).into_iter().find(|m| m.header("subject").unwrap().starts_with("Reminder 1")).unwrap();
         assert!(!first.text().contains("last reminder"), "{}", first.text());

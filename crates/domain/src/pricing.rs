@@ -81,6 +81,18 @@ pub struct PriceStep {
     pub delta_minor: MinorUnits,
 }
 
+/// When a notice's changes to a quote take force, none of them having yet
+/// (see [`NoticeImpact::changes_ahead`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangesAhead {
+    /// The first day one takes force.
+    pub first: chrono::NaiveDate,
+    /// Whether others follow on later days: the total moves in steps, and
+    /// what the notice does to it by the end of its validity is not what
+    /// it does from `first`.
+    pub in_steps: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NoticeImpact {
     pub lines: Vec<LineImpact>,
@@ -118,19 +130,17 @@ impl NoticeImpact {
         })
     }
 
-    /// The first day after `today` on which the notice changes the total of
-    /// a quote valid until `valid_until`, when none of its changes to it has
-    /// taken force by today: finalised before that day, the quote keeps its
+    /// When the notice changes the total of a quote valid until
+    /// `valid_until`, if none of its changes to it has taken force by
+    /// `today`: finalised before the first of them, the quote keeps its
     /// prices. `None` when one is in force already, or none falls while the
     /// quote is valid.
-    pub fn first_change_ahead(
-        &self,
-        today: chrono::NaiveDate,
-        valid_until: chrono::NaiveDate,
-    ) -> Option<chrono::NaiveDate> {
+    pub fn changes_ahead(&self, today: chrono::NaiveDate, valid_until: chrono::NaiveDate) -> Option<ChangesAhead> {
         let counted = self.lines.iter().filter(|line| line.overtaken_by.is_none() && !line.waived);
         let changes = counted.flat_map(LineImpact::steps).filter(|(on, delta)| *on <= valid_until && *delta != 0);
-        changes.map(|(on, _)| on).min().filter(|first| *first > today)
+        let days: std::collections::BTreeSet<chrono::NaiveDate> = changes.map(|(on, _)| on).collect();
+        let first = *days.first()?;
+        (first > today).then_some(ChangesAhead { first, in_steps: days.len() > 1 })
     }
 
     /// Marks the lines the notice no longer prices: each of its prices for
@@ -313,11 +323,13 @@ mod tests {
         assert_eq!(while_valid("2026-12-31"), 36_000);
         assert_eq!(while_valid("2027-01-01"), 54_000);
         // Until its first price takes force, a quote finalised keeps its prices.
-        let first = |today, until| impact.first_change_ahead(date(today), date(until));
-        assert_eq!(first("2026-12-01", "2026-12-31"), Some(date("2026-12-05")));
-        assert_eq!(first("2026-12-01", "2026-12-04"), None, "no change while valid");
-        assert_eq!(first("2026-12-05", "2026-12-31"), None, "a change in force today");
-        assert_eq!(first("2026-12-06", "2027-02-01"), None);
+        let ahead = |today, until| impact.changes_ahead(date(today), date(until));
+        let first = |on, in_steps| Some(ChangesAhead { first: date(on), in_steps });
+        assert_eq!(ahead("2026-12-01", "2026-12-31"), first("2026-12-05", true));
+        assert_eq!(ahead("2026-12-01", "2026-12-07"), first("2026-12-05", false), "one step while valid");
+        assert_eq!(ahead("2026-12-01", "2026-12-04"), None, "no change while valid");
+        assert_eq!(ahead("2026-12-05", "2026-12-31"), None, "a change in force today");
+        assert_eq!(ahead("2026-12-06", "2027-02-01"), None);
     }
 
     #[test]
@@ -346,8 +358,9 @@ mod tests {
         assert_eq!(impact.delta_while_valid(date("2026-12-31")), 40 + 2);
         assert_eq!(impact.delta_while_valid(date("2026-12-20")), 2);
         // The pump's change, history, is not the first: the seal's is, in force already.
-        assert_eq!(impact.first_change_ahead(date("2026-11-30"), date("2026-12-31")), Some(date("2026-12-01")));
-        assert_eq!(impact.first_change_ahead(date("2026-12-02"), date("2026-12-31")), None);
+        let seal_then_hose = Some(ChangesAhead { first: date("2026-12-01"), in_steps: true });
+        assert_eq!(impact.changes_ahead(date("2026-11-30"), date("2026-12-31")), seal_then_hose);
+        assert_eq!(impact.changes_ahead(date("2026-12-02"), date("2026-12-31")), None);
     }
 
     #[test]

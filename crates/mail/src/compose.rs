@@ -3,6 +3,7 @@
 
 use askama::Template;
 use chrono::NaiveDate;
+use pricegate_domain::pricing::ChangesAhead;
 use pricegate_domain::{Calendar, Currency};
 use pricegate_store::views::PriceChangeView;
 use pricegate_store::{
@@ -170,8 +171,8 @@ pub fn quote_reference(id: uuid::Uuid) -> String {
 /// What a notice does to a draft's total, in words, as the e-mails and the
 /// acknowledgement link's page say it: the change while the quote is valid
 /// (`while_valid`) and from prices dated after (`after`), both in minor
-/// units of `currency`, the change while valid from the day it starts
-/// (`first_change_on`) when that is after today; a change of nothing with its reasons (a later
+/// units of `currency`, with when it starts and whether in steps (`ahead`)
+/// when none of it is in force today; a change of nothing with its reasons (a later
 /// notice set the price of the `overtaken` skus since; finance approved
 /// keeping the price quoted for the `approved` ones: each named once, in
 /// order, however many of its lines carry it).
@@ -179,7 +180,7 @@ pub fn effect_on_total<'a>(
     currency: &str,
     expired_on: Option<chrono::NaiveDate>,
     (while_valid, after): (i64, i64),
-    first_change_on: Option<chrono::NaiveDate>,
+    ahead: Option<ChangesAhead>,
     valid_until: chrono::NaiveDate,
     (overtaken, approved): (impl IntoIterator<Item = &'a str>, impl IntoIterator<Item = &'a str>),
 ) -> String {
@@ -193,17 +194,25 @@ pub fn effect_on_total<'a>(
     if !approved.is_empty() {
         why.push(format!("finance approved keeping the price quoted for {}", approved.join(", ")));
     }
-    // Finalised before its change takes force, the quote keeps its prices:
-    // the change is said from that day.
-    let from = first_change_on.map(|on| format!(" from {on}")).unwrap_or_default();
-    let until_then =
-        first_change_on.map(|on| format!(" (finalised before {on}, it keeps its prices)")).unwrap_or_default();
+    // Finalised before its first change takes force, the quote keeps its
+    // prices: the change is said from that day, or, made in steps, as
+    // beginning then (its sum is the last step's, not the first's).
+    let (from, steps, until_then) = match ahead {
+        None => (String::new(), String::new(), String::new()),
+        Some(ChangesAhead { first, in_steps }) => {
+            let (from, steps) = match in_steps {
+                false => (format!(" from {first}"), String::new()),
+                true => (String::new(), format!(", in steps from {first}")),
+            };
+            (from, steps, format!("; finalised before {first}, it keeps its prices"))
+        }
+    };
     match (expired_on, while_valid, after) {
         (Some(on), ..) => format!("expired on {on}"),
         (None, 0, 0) if !why.is_empty() => format!("its total does not change by this notice: {}", why.join(", and ")),
         (None, 0, 0) => "its total does not change".to_owned(),
         (None, while_valid, 0) => {
-            format!("{}{from} on its total while it is valid{until_then}", signed_money(currency, while_valid))
+            format!("{} on its total{from} while it is valid{steps}{until_then}", signed_money(currency, while_valid))
         }
         // Its prices dated after the quote's validity count for nothing
         // now, and are not nothing: said apart.
@@ -212,8 +221,8 @@ pub fn effect_on_total<'a>(
             signed_money(currency, after)
         ),
         (None, while_valid, after) => format!(
-            "{}{from} on its total while it is valid, until {valid_until}, and {} more from prices dated after \
-             that{until_then}",
+            "{} on its total{from} while it is valid, until {valid_until}{steps}, and {} more from prices dated \
+             after that{until_then}",
             signed_money(currency, while_valid),
             signed_money(currency, after)
         ),
@@ -232,7 +241,7 @@ fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
                 &q.currency,
                 q.expired_on,
                 (q.delta_minor, q.delta_after_minor),
-                q.first_change_on,
+                q.changes_ahead,
                 q.valid_until,
                 (q.overtaken.iter().map(String::as_str), q.approved.iter().map(String::as_str)),
             ),
@@ -1352,7 +1361,7 @@ mod tests {
             total_minor: 250_000,
             delta_minor,
             delta_after_minor,
-            first_change_on: None,
+            changes_ahead: None,
             valid_until: chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap_or_default(),
             expired_on,
             overtaken: Vec::new(),
@@ -1441,6 +1450,8 @@ mod tests {
     #[test]
     fn a_quote_says_what_the_notice_does_to_it_in_words() {
         let lapsed = chrono::NaiveDate::from_ymd_opt(2026, 11, 30);
+        let first = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date");
+        let ahead = |in_steps| Some(ChangesAhead { first, in_steps });
         let rows = quote_rows(&[
             quote(12_000, None),
             quote(-500, None),
@@ -1451,11 +1462,9 @@ mod tests {
             BlockedQuote { overtaken: vec!["VALVE-C50".into()], ..quote(0, None) },
             BlockedQuote { approved: vec!["PUMP-C250".into()], ..quote(0, None) },
             BlockedQuote { overtaken: vec!["VALVE-C50".into()], approved: vec!["PUMP-C250".into()], ..quote(0, None) },
-            BlockedQuote { first_change_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 1), ..quote(3_000, None) },
-            BlockedQuote {
-                first_change_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 1),
-                ..quote_beyond(-6_000, 40_000, None)
-            },
+            BlockedQuote { changes_ahead: ahead(false), ..quote(3_000, None) },
+            BlockedQuote { changes_ahead: ahead(true), ..quote(3_000, None) },
+            BlockedQuote { changes_ahead: ahead(true), ..quote_beyond(-6_000, 40_000, None) },
         ]);
         let said: Vec<&str> = rows.iter().map(|r| r.delta.as_str()).collect();
         assert_eq!(
@@ -1471,10 +1480,12 @@ mod tests {
                 "its total does not change by this notice: finance approved keeping the price quoted for PUMP-C250",
                 "its total does not change by this notice: a later notice has set the price of VALVE-C50 since, and \
                  finance approved keeping the price quoted for PUMP-C250",
-                "+30.00 EUR from 2026-12-01 on its total while it is valid (finalised before 2026-12-01, it keeps its \
-                 prices)",
-                "-60.00 EUR from 2026-12-01 on its total while it is valid, until 2026-12-05, and +400.00 EUR more \
-                 from prices dated after that (finalised before 2026-12-01, it keeps its prices)",
+                "+30.00 EUR on its total from 2026-12-01 while it is valid; finalised before 2026-12-01, it keeps its \
+                 prices",
+                "+30.00 EUR on its total while it is valid, in steps from 2026-12-01; finalised before 2026-12-01, it \
+                 keeps its prices",
+                "-60.00 EUR on its total while it is valid, until 2026-12-05, in steps from 2026-12-01, and +400.00 EUR \
+                 more from prices dated after that; finalised before 2026-12-01, it keeps its prices",
             ]
         );
     }

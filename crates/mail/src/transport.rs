@@ -150,6 +150,17 @@ pub fn password_in_clear(url: &str) -> bool {
     has_password && tls != Some("required")
 }
 
+/// The first parameter of an `SMTP_URL`'s query other than `tls`, the only
+/// one the SMTP transport reads, with the URL read as the transport reads it
+/// (a `?` inside a password not written `%3F` makes no parameter: the URL
+/// does not parse, and the transport says so). Another (`?starttls=true`,
+/// `?TLS=required`) would be ignored, and mail sent some other way than
+/// the reader of the setting thinks.
+pub fn unread_parameter(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    url.query_pairs().map(|(name, _)| name.into_owned()).find(|name| name != "tls")
+}
+
 impl AnyTransport {
     /// `smtp://host:port` (plain, as a local relay or a mail catcher speaks)
     /// or `smtps://user:pass@host:port` (TLS from the first byte, with
@@ -178,17 +189,33 @@ impl AnyTransport {
     /// Writes each message under `dir` (created if missing) as an `.eml`
     /// file named by its Message-ID (see [`write_eml`]). The messages hold
     /// live acknowledgement links, so the directory is made readable by this
-    /// user only (mode 0700), whatever it was before.
+    /// user only (mode 0700); one every user of the machine may write in
+    /// (`/tmp`, mode 1777) is refused rather than taken from them. A file is
+    /// written there and removed, so that a directory that takes none is
+    /// refused now, not found out by every message.
     pub fn files(dir: &Path) -> Result<AnyTransport, SendError> {
         let failed = |e: std::io::Error| {
             SendError::permanent(format!("cannot prepare the mail directory {}: {e}", dir.display()))
         };
+        let existed = dir.is_dir();
         std::fs::create_dir_all(dir).map_err(failed)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir).map_err(failed)?.permissions().mode();
+            if existed && mode & 0o1002 != 0 {
+                return Err(SendError::permanent(format!(
+                    "the mail directory {} is shared by every user of this machine (mode {:o}): give a directory \
+                     of Pricegate's own, such as {}, which is made readable by this user only",
+                    dir.display(),
+                    mode & 0o7777,
+                    dir.join("pricegate-mail").display()
+                )));
+            }
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)?;
         }
+        let probe = dir.join(format!(".pricegate-write-check-{}", std::process::id()));
+        std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe)).map_err(failed)?;
         Ok(AnyTransport::File(Arc::new(dir.to_owned())))
     }
 }
@@ -513,8 +540,19 @@ mod tests {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         AnyTransport::files(&dir).unwrap();
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
-        std::fs::remove_dir_all(&base).unwrap();
         assert_eq!(mode, 0o700, "{mode:o}");
+        let probes: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert!(probes.is_empty(), "the file written to try the directory is gone: {probes:?}");
+        // A directory every user may write in is refused, and left as it was.
+        let shared = base.join("shared");
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let refused = AnyTransport::files(&shared).err().map(|e| e.message).unwrap_or_default();
+        let mode = std::fs::metadata(&shared).unwrap().permissions().mode() & 0o7777;
+        std::fs::remove_dir_all(&base).unwrap();
+        assert!(refused.contains("is shared by every user of this machine (mode 1777)"), "{refused}");
+        assert!(refused.contains("shared/pricegate-mail"), "{refused}");
+        assert_eq!(mode, 0o1777, "{mode:o}");
     }
 
     #[test]

@@ -355,9 +355,9 @@ impl Settings {
         {
             return Err(SettingsError { variable: "SMTP_URL", message: "must start with smtp:// or smtps://".into() });
         }
-        if let Some(name) = smtp_url.as_ref().and_then(|url| unread_smtp_parameter(url.expose())) {
-            // A name that is not a plain word may be a password's end (a
-            // `?` in it not written %3F): never repeated.
+        if let Some(name) = smtp_url.as_ref().and_then(|url| pricegate_mail::transport::unread_parameter(url.expose()))
+        {
+            // Only a plain word is repeated.
             let plain = !name.is_empty()
                 && name.len() <= 30
                 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
@@ -609,20 +609,6 @@ fn url_secrets(url: &str) -> Vec<&str> {
     password.into_iter().chain(params).filter(|s| !s.is_empty()).collect()
 }
 
-/// The first parameter of an `SMTP_URL`'s query other than `tls`, the one
-/// the mail transport reads: another (`?starttls=true`, `?TLS=required`)
-/// would be ignored, and mail sent some other way than the reader of the
-/// setting thinks.
-fn unread_smtp_parameter(url: &str) -> Option<&str> {
-    let (_, query) = url.split_once('?')?;
-    let query = query.split_once('#').map_or(query, |(query, _)| query);
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| pair.split_once('=').map_or(pair, |(k, _)| k))
-        .find(|k| *k != "tls")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -773,15 +759,33 @@ mod tests {
             "smtp://127.0.0.1:25",
             "smtp://mailer@smtp.example:25",
             "smtp://mailer:S%3Fcret@smtp.example:587?tls=required&",
+            "smtps://smtp.example:465#x?y",
+            "smtp://smtp.example:587?%74ls=required",
         ] {
             assert!(settings(&[("SMTP_URL", url)]).is_ok(), "{url}");
+        }
+        // A password with a `?` not written %3F is no URL with parameters:
+        // the transport refuses it without repeating any of it.
+        for url in ["smtp://mailer:Xy7?secretpart&z@smtp.example:587", "smtp://mailer:ab?cd=ef@smtp.example:587"] {
+            if let Err(refused) = settings(&[("SMTP_URL", url)]) {
+                assert!(
+                    !refused.message.contains("secretpart") && !refused.message.contains("cd"),
+                    "{}",
+                    refused.message
+                );
+            }
+            let refused = pricegate_mail::transport::AnyTransport::smtp(url, 1).err().map(|e| e.to_string());
+            assert!(
+                refused.as_ref().is_some_and(|m| !m.contains("secretpart") && !m.contains("\"cd\"")),
+                "{refused:?}"
+            );
         }
         // A parameter nothing reads is refused, not ignored; a password's end is never repeated.
         for (url, says) in [
             ("smtp://smtp.example:587?starttls=true", "the parameter \"starttls\", which nothing reads"),
             ("smtp://smtp.example:587?TLS=required", "the parameter \"TLS\""),
             ("smtps://smtp.example?tls=required&timeout=5", "the parameter \"timeout\""),
-            ("smtp://mailer:S3?cret@smtp.example:587", "has a parameter, which nothing reads"),
+            ("smtp://smtp.example:587?tls=required&t%C3%A4=1", "has a parameter, which nothing reads"),
         ] {
             let refused = settings(&[("SMTP_URL", url)]).unwrap_err();
             assert!(refused.variable == "SMTP_URL" && refused.message.contains(says), "{url}: {}", refused.message);

@@ -183,6 +183,8 @@ impl Store {
                 let reason = match &user {
                     None if address.is_none() => "not_an_email_address",
                     None => "unknown_email",
+                    // The person knows the password still: worth telling apart.
+                    Some(u) if !u.active && matches => "inactive_right_password",
                     Some(u) if !u.active => "inactive",
                     Some(_) => "wrong_password",
                 };

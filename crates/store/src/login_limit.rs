@@ -166,12 +166,20 @@ impl Store {
             }
         }
         let outcome = self.verify_login(email, password).await?;
-        // Otherwise this try's row stays: it is one of the failures.
-        if let LoginOutcome::LoggedIn(_) = outcome {
-            login_failures::Entity::delete_many()
-                .filter(login_failures::Column::KeyHash.eq(&key))
-                .exec(&self.db)
-                .await?;
+        match outcome {
+            LoginOutcome::LoggedIn(_) => {
+                login_failures::Entity::delete_many()
+                    .filter(login_failures::Column::KeyHash.eq(&key))
+                    .exec(&self.db)
+                    .await?;
+            }
+            // The right password is no guess: tries of it while the account
+            // is deactivated do not hold it off once it is reactivated.
+            LoginOutcome::Deactivated => {
+                login_failures::Entity::delete_by_id(id).exec(&self.db).await?;
+            }
+            // This try's row stays: it is one of the failures.
+            LoginOutcome::Refused | LoginOutcome::HeldOff(_) => {}
         }
         Ok(outcome)
     }

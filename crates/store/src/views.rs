@@ -680,8 +680,13 @@ pub struct ImpactView {
     /// The first day on which the notice changes the quote's total while it
     /// is valid, when that is after today: finalised before it, the quote
     /// keeps its prices. `null` when one of its changes to the quote is in
-    /// force already, or none falls while the quote is valid.
+    /// force already, when none falls while the quote is valid, and for a
+    /// quote whose validity has ended.
     pub first_change_on: Option<NaiveDate>,
+    /// Whether, after `first_change_on`, the notice's changes to the quote
+    /// take force on later days too (the pages and e-mails say so).
+    #[serde(skip)]
+    pub changes_in_steps: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

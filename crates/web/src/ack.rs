@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use pricegate_domain::Calendar;
+use pricegate_domain::pricing::ChangesAhead;
 use pricegate_mail::render_markdown;
 use pricegate_store::views::GateView;
 use pricegate_store::{
@@ -100,7 +101,7 @@ impl HeldRow {
                     currency,
                     None,
                     (while_valid, after),
-                    i.first_change_on,
+                    i.first_change_on.map(|first| ChangesAhead { first, in_steps: i.changes_in_steps }),
                     quote.valid_until,
                     (overtaken.map(|l| l.sku.as_str()), approved.map(|l| l.sku.as_str())),
                 )

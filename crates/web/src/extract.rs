@@ -675,7 +675,7 @@ impl AuthUser {
                 return Err(AppError::new(
                     StatusCode::UNAUTHORIZED,
                     "invalid_token",
-                    "The account this token belongs to has been deactivated, which ended it; if that is a \
+                    "The account this token belongs to is deactivated, and its tokens ended; if that is a \
                      mistake, ask an administrator to reactivate the account, then log in again.",
                 ));
             }

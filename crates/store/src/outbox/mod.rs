@@ -146,9 +146,10 @@ pub struct BlockedQuote {
     /// How much more its prices dated after `valid_until` would move it,
     /// were the quote's validity extended past them.
     pub delta_after_minor: i64,
-    /// The first day the notice changes its total while it is valid, when
-    /// that is after today (see [`pricegate_domain::pricing::NoticeImpact::first_change_ahead`]).
-    pub first_change_on: Option<chrono::NaiveDate>,
+    /// When the notice changes its total while it is valid, if none of its
+    /// changes to it is in force today (see
+    /// [`pricegate_domain::pricing::NoticeImpact::changes_ahead`]).
+    pub changes_ahead: Option<pricegate_domain::pricing::ChangesAhead>,
     pub valid_until: chrono::NaiveDate,
     /// `valid_until`, when it has passed: the quote is finalised at no price
     /// until its owner extends it, so there is no change while valid to tell.
@@ -756,7 +757,7 @@ async fn blocked_quotes(
             total_minor: quote_total(&priced).unwrap_or(i64::MAX),
             delta_minor,
             delta_after_minor: impact.total_delta_minor.saturating_sub(delta_minor),
-            first_change_on: impact.first_change_ahead(today, q.valid_until),
+            changes_ahead: impact.changes_ahead(today, q.valid_until),
             valid_until: q.valid_until,
             expired_on: (q.valid_until < today).then_some(q.valid_until),
             overtaken: impact.lines.iter().filter(|l| l.overtaken_by.is_some()).map(|l| l.sku.clone()).collect(),

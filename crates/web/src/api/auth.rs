@@ -46,7 +46,10 @@ pub struct TokenResponse {
     pub user: UserView,
 }
 
-/// Log in: exchange an e-mail and password for a bearer token.
+/// Log in: exchange an e-mail and password for a bearer token. A wrong
+/// e-mail or password is 401 `invalid_credentials`, the right password of a
+/// deactivated account 403 `account_deactivated`, and too many failures
+/// lately 429 `too_many_attempts`.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = TokenResponse), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
@@ -62,7 +65,8 @@ pub async fn issue_token(
             return Err(AppError::new(
                 StatusCode::FORBIDDEN,
                 "account_deactivated",
-                "This account has been deactivated; if that is a mistake, ask an administrator to reactivate it.",
+                "This account is deactivated: it cannot log in. If that is a mistake, ask an administrator to \
+                 reactivate it.",
             ));
         }
         LoginOutcome::HeldOff(wait) => return Ok(held_off(wait)),

@@ -187,7 +187,12 @@ async fn login(
             return login_page(&app, &headers, StatusCode::UNAUTHORIZED, again(email, message));
         }
         LoginOutcome::Deactivated => {
-            return login_page(&app, &headers, StatusCode::FORBIDDEN, again(email, super::DEACTIVATED.to_owned()));
+            return login_page(
+                &app,
+                &headers,
+                StatusCode::FORBIDDEN,
+                again(email, super::DEACTIVATED_LOGIN.to_owned()),
+            );
         }
         LoginOutcome::HeldOff(wait) => {
             let message = format!("Too many failed attempts. {}", try_again_in(wait));
@@ -313,8 +318,11 @@ async fn logout(
                 app.store.revoke_session(token).await?;
             }
         }
-        // A form without its token is refused.
-        Err(refused) if refused.status() != StatusCode::SEE_OTHER => return Ok(refused),
+        // A form without its token is refused. (A deactivated person's
+        // session has ended: logged out, as below.)
+        Err(refused) if refused.status() != StatusCode::SEE_OTHER && !PageError::is_deactivated(&refused) => {
+            return Ok(refused);
+        }
         // No cookie at all (another site's form cannot send it): nothing to
         // end or clear.
         Err(_) if cookie(&headers, SESSION_COOKIE).is_none() => return Ok(Redirect::to("/login").into_response()),
@@ -323,9 +331,13 @@ async fn logout(
         Err(_) => {}
     }
     let mut response = Redirect::to("/login").into_response();
-    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", secure_flag(&app));
-    append_cookie(&mut response, &clear);
+    append_cookie(&mut response, &cleared_session_cookie(&app));
     Ok(response)
+}
+
+/// The `Set-Cookie` value that removes the session cookie from the browser.
+pub(super) fn cleared_session_cookie(app: &AppState) -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", secure_flag(app))
 }
 
 #[derive(Template)]

@@ -417,8 +417,12 @@ impl FromRequestParts<AppState> for PageUser {
             }
             // Said as it is rather than as a session ended: logging in
             // again would only be refused.
+            // Its dead cookie goes with the page: the next address opened
+            // is the login page, for this person or another.
             Ok(None) if state.store.is_deactivated_accounts_session(token).await.unwrap_or(false) => {
-                Err(PageError::deactivated().into_response())
+                let mut response = PageError::deactivated().into_response();
+                append_cookie(&mut response, &auth::cleared_session_cookie(state));
+                Err(response)
             }
             Ok(None) => Err(to_login(parts, &state.base_url, ended)),
             Err(e) => Err(PageError::from(e).into_response()),
@@ -426,11 +430,15 @@ impl FromRequestParts<AppState> for PageUser {
     }
 }
 
-/// Why someone whose account is deactivated is not let in: to a browser
-/// still holding their session, and to their right password on the login
-/// page.
-pub(crate) const DEACTIVATED: &str = "Your account has been deactivated, so you are logged out and cannot log in. If that is a mistake, ask an \
-     administrator to reactivate it.";
+/// Why someone whose account is deactivated is not let in, told a browser
+/// still holding their session.
+const DEACTIVATED: &str = "Your account is deactivated, so you are logged out. If that is a mistake, ask an \
+                           administrator to reactivate it.";
+
+/// The same, told whoever types the account's right password on the login
+/// form (a wrong one is told nothing of the account).
+pub(crate) const DEACTIVATED_LOGIN: &str =
+    "This account is deactivated: it cannot log in. If that is a mistake, ask an administrator to reactivate it.";
 
 /// A page that says why something was refused.
 #[derive(Debug)]
@@ -484,7 +492,15 @@ impl PageError {
     /// For the browser of someone whose account was deactivated (which
     /// ended their sessions), instead of the login page.
     pub(crate) fn deactivated() -> Self {
-        PageError::new(StatusCode::FORBIDDEN, "Account deactivated", DEACTIVATED).with_code("account_deactivated")
+        PageError::new(StatusCode::FORBIDDEN, "Account deactivated", DEACTIVATED).with_code(Self::DEACTIVATED)
+    }
+
+    /// The code of [`PageError::deactivated`], kept on its response.
+    pub(crate) const DEACTIVATED: &'static str = "account_deactivated";
+
+    /// Whether `response` is [`PageError::deactivated`]'s.
+    pub(crate) fn is_deactivated(response: &Response) -> bool {
+        response.extensions().get::<crate::error::ErrorCode>().is_some_and(|code| code.0 == Self::DEACTIVATED)
     }
 
     pub fn message(&self) -> &str {
@@ -752,9 +768,14 @@ pub(crate) fn business_days<'q>(
     let mut notes = Vec::new();
     let mut day = |typed: Option<&'q str>, which: &str| {
         let typed = typed.map(str::trim).filter(|t| !t.is_empty())?;
-        match chrono::NaiveDate::parse_from_str(typed, "%Y-%m-%d") {
-            Ok(date) => Some((typed, date)),
-            Err(_) => {
+        // Written as the date field writes it: chrono alone would take
+        // `2026-1-1`, `+2026-12-05` and `-0001-01-01`.
+        let date = pricegate_domain::is_date_shaped(typed)
+            .then(|| chrono::NaiveDate::parse_from_str(typed, "%Y-%m-%d").ok())
+            .flatten();
+        match date {
+            Some(date) => Some((typed, date)),
+            None => {
                 let shown: String = typed.chars().take(40).collect();
                 notes.push(format!("\u{201c}{shown}\u{201d} is not a date like 2026-12-01, for {which}."));
                 None
@@ -763,7 +784,10 @@ pub(crate) fn business_days<'q>(
     };
     let (from, to) = (day(from, "the first day"), day(to, "the last day"));
     let since = from.map(|(_, d)| calendar.start_of(d));
-    let until = to.and_then(|(_, d)| d.succ_opt()).map(|d| calendar.start_of(d));
+    // The last day there is (9999-12-31) ends nothing: the instant after it
+    // is not one the database compares as a time.
+    let until =
+        to.and_then(|(_, d)| d.succ_opt()).filter(|d| chrono::Datelike::year(d) <= 9999).map(|d| calendar.start_of(d));
     let reversed = match (from, to) {
         (Some((_, first)), Some((_, last))) if first > last => {
             Some(format!("The first day, {first}, is after the last, {last}: nothing lies between them."))

@@ -697,7 +697,14 @@ async fn dashboard(
                 (Some(day), _) => format!("valid only until {day}: its owner must extend it"),
                 (None, 0) => "no change while it is valid".to_owned(),
                 (None, delta) => {
-                    format!("{} while it is valid", pricegate_mail::compose::signed_money(&e.currency, delta))
+                    let delta = pricegate_mail::compose::signed_money(&e.currency, delta);
+                    match e.changes_ahead {
+                        None => format!("{delta} while it is valid"),
+                        Some(ahead) if ahead.in_steps => {
+                            format!("{delta} while it is valid, in steps from {}", ahead.first)
+                        }
+                        Some(ahead) => format!("{delta} from {} while it is valid", ahead.first),
+                    }
                 }
             }
         });

@@ -2433,6 +2433,7 @@ mod tests {
                 total_delta_minor,
                 delta_while_valid_minor: total_delta_minor,
                 first_change_on: None,
+                changes_in_steps: false,
             },
         }
     }
