@@ -939,6 +939,10 @@ both_backends! {
         // With a byte order mark, by which a spreadsheet reads it as UTF-8.
         let downloaded = String::from_utf8(r.bytes().await.unwrap().to_vec()).unwrap();
         assert_eq!(downloaded, format!("\u{feff}{csv}"));
+        // It downloads whole: a search typed onto its address is refused, not ignored.
+        let r = client().get(format!("{}/products/export.csv?q=pump", app.base)).header(COOKIE, &cookie).send().await.unwrap();
+        assert_eq!(r.status(), 400);
+        assert!(r.text().await.unwrap().contains("The price list downloads whole, and this address takes no filter."));
 
         // Another Pricegate takes the file as it is.
         let other = TestApp::spawn(backend).await;

@@ -926,6 +926,13 @@ both_backends! {
         // The last day there is ends nothing (SQLite compared the instant after it as text, and found none).
         let (_, _, all) = download("/quotes/export.csv?state=finalised&to=9999-12-31", &fiona.email).await;
         assert_eq!(ids_of(&all), vec![yen.clone()]);
+        // Days typed into another list's address are said to be for finalised quotes, not taken to empty it.
+        let days_only = "Days choose among finalised quotes only: choose \u{201c}Finalised\u{201d} to use them.";
+        let every = page_as(&app.base, &fiona.email, &format!("/quotes?from={next}")).await;
+        assert!(every.contains(days_only) && !every.contains("id=\"no-quotes\""), "{every}");
+        let (status, _, body) = download(&format!("/quotes/export.csv?state=draft&from={day}"), &fiona.email).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains(days_only), "{body}");
         assert!(html.contains(&format!("/quotes/export.csv?state=finalised&#38;from={day}&#38;to={day}")), "{html}");
         let api = |since: chrono::DateTime<chrono::Utc>, until: chrono::DateTime<chrono::Utc>| {
             let rfc = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -948,6 +955,7 @@ both_backends! {
         for (query, says) in [
             ("state=signed", "There is no state \u{201c}signed\u{201d}."),
             ("state=draft&state=cancelled", "A filter is given twice"),
+            ("search=%FF", "or written so that it cannot be read"),
             ("status=draft", "\u{201c}status\u{201d} is not a filter here: the filters are state, search, from, to."),
             ("state=finalised&from=2026-13-45", "\u{201c}2026-13-45\u{201d} is not a date like 2026-12-01, for the first day."),
             ("state=finalised&to=2026-1-1", "\u{201c}2026-1-1\u{201d} is not a date like 2026-12-01, for the last day."),

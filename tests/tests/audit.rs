@@ -728,6 +728,8 @@ both_backends! {
         let (_, html) = page(&app, &fiona.email, &format!("/audit?from={tomorrow}&to={yesterday}")).await;
         assert_eq!(row(&html), 0, "{html}");
         assert!(html.contains(&format!("The first day, {tomorrow}, is after the last, {yesterday}")), "{html}");
+        let (_, html) = page(&app, &fiona.email, "/audit?since=2026-01-01").await;
+        assert!(html.contains("\u{201c}since\u{201d} is not a filter here: the filters are action, subject, actor, from, to, before. It was left out."), "{html}");
         let (_, html) = page(&app, &fiona.email, "/audit?from=last%20week").await;
         assert_eq!(row(&html), 0, "{html}");
         assert!(html.contains("\u{201c}last week\u{201d} is not a date like 2026-12-01, for the first day."), "{html}");

@@ -700,6 +700,7 @@ both_backends! {
             let (status, body) = page(method, &link_of(&dora.email)).await;
             assert_eq!(status, 403, "{body}");
             assert!(body.contains("no longer active"), "{body}");
+            assert!(!body.contains("id=\"your-notices\""), "no notices to open for a deactivated account: {body}");
         }
 
         // Mia's address was mistyped, and is corrected: whoever reads mail there cannot acknowledge for her.

@@ -263,6 +263,8 @@ struct RefusedPage {
     /// The reader is logged in as someone other than the link's person:
     /// whatever stands acknowledged is not theirs.
     for_someone_else: bool,
+    /// The link's account is deactivated: it has no notices to open.
+    account_inactive: bool,
 }
 
 fn page(status: StatusCode, rendered: Result<String, askama::Error>) -> Response {
@@ -280,7 +282,13 @@ fn page(status: StatusCode, rendered: Result<String, askama::Error>) -> Response
 }
 
 fn refused(status: StatusCode, heading: &'static str, message: impl Into<String>) -> Response {
-    let page_of = RefusedPage { heading, message: message.into(), acknowledged: false, for_someone_else: false };
+    let page_of = RefusedPage {
+        heading,
+        message: message.into(),
+        acknowledged: false,
+        for_someone_else: false,
+        account_inactive: false,
+    };
     page(status, page_of.render())
 }
 
@@ -309,7 +317,8 @@ fn acknowledged_before(
         }
     };
     let for_someone_else = someone_else.is_some();
-    page(StatusCode::CONFLICT, RefusedPage { heading, message, acknowledged: true, for_someone_else }.render())
+    let page_of = RefusedPage { heading, message, acknowledged: true, for_someone_else, account_inactive: false };
+    page(StatusCode::CONFLICT, page_of.render())
 }
 
 /// Whether a refusal's page depends on who is logged in in this browser.
@@ -337,11 +346,19 @@ fn refusal(e: AckLinkError, calendar: Calendar, reader: Option<&SessionUser>) ->
             "Acknowledgement links work for a limited time. Open your notices in Pricegate to see whether this one still \
              waits for you, and acknowledge it there.",
         ),
-        AckLinkError::AccountInactive => refused(
-            StatusCode::FORBIDDEN,
-            "This account is no longer active",
-            "The link belongs to an account that has been deactivated, so it acknowledges nothing. If that is a mistake, ask an administrator.",
-        ),
+        // Nothing in Pricegate to open for it, either.
+        AckLinkError::AccountInactive => {
+            let page_of = RefusedPage {
+                heading: "This account is no longer active",
+                message: "The link belongs to an account that has been deactivated, so it acknowledges nothing. If \
+                          that is a mistake, ask an administrator."
+                    .to_owned(),
+                acknowledged: false,
+                for_someone_else: false,
+                account_inactive: true,
+            };
+            page(StatusCode::FORBIDDEN, page_of.render())
+        }
         AckLinkError::Used { acknowledged_at: Some(at), about } => {
             let at = calendar.stamp(at, true);
             acknowledged_before(

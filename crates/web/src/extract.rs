@@ -540,13 +540,25 @@ pub struct NoParameters {}
 /// `%1F`, `%7F`; unencoded ones never get this far, the HTTP parser refuses
 /// them), or bytes that are not UTF-8 once decoded.
 fn query_fault(query: &str) -> Option<&'static str> {
+    let decoded = match percent_decoded(query) {
+        Ok(decoded) => decoded,
+        Err(fault) => return Some(fault),
+    };
+    if decoded.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        return Some("it holds a control character (such as %00)");
+    }
+    std::str::from_utf8(&decoded).is_err().then_some("once decoded, it is not UTF-8 text")
+}
+
+/// A query string's bytes with its escapes decoded, or why it cannot be.
+fn percent_decoded(query: &str) -> Result<Vec<u8>, &'static str> {
     let (bytes, mut decoded, mut i) = (query.as_bytes(), Vec::with_capacity(query.len()), 0);
     let hex = |b: Option<&u8>| b.and_then(|&b| (b as char).to_digit(16));
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
                 let (Some(high), Some(low)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) else {
-                    return Some("a % there starts no escape (a percent sign itself is written %25)");
+                    return Err("a % there starts no escape (a percent sign itself is written %25)");
                 };
                 decoded.push((high * 16 + low) as u8);
                 i += 3;
@@ -557,10 +569,15 @@ fn query_fault(query: &str) -> Option<&'static str> {
             }
         }
     }
-    if decoded.iter().any(|&b| b < 0x20 || b == 0x7f) {
-        return Some("it holds a control character (such as %00)");
-    }
-    std::str::from_utf8(&decoded).is_err().then_some("once decoded, it is not UTF-8 text")
+    Ok(decoded)
+}
+
+/// Whether a page's query string reads as text once decoded: UTF-8,
+/// without NUL (which no search means and PostgreSQL cannot hold); line
+/// breaks are text there (a form's prefill carries several lines). Bytes
+/// that are not UTF-8 would otherwise be read as U+FFFD and searched for.
+pub(crate) fn page_query_is_text(query: &str) -> bool {
+    percent_decoded(query).is_ok_and(|decoded| !decoded.contains(&0) && std::str::from_utf8(&decoded).is_ok())
 }
 
 /// The caller, authenticated by `Authorization: Bearer <token>`. Its

@@ -30,6 +30,10 @@ const PAGE_SIZE: u64 = 100;
 /// What the page shows of an entry's detail before "more".
 const DETAIL_SHOWN: usize = 240;
 
+/// The names the page's address takes ([`AuditQuery`]'s; `before` is its
+/// paging).
+const KNOWN_FILTERS: [&str; 6] = ["action", "subject", "actor", "from", "to", "before"];
+
 /// The page's address: `?action=quote.finalised&subject=<id>&actor=<e-mail>&from=<date>&to=<date>&before=<id>`.
 #[derive(serde::Deserialize, Default)]
 pub(super) struct AuditQuery {
@@ -261,6 +265,7 @@ impl Chosen<'_> {
 async fn list(
     State(app): State<AppState>,
     user: PageUser,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
     PageQuery { query, unreadable }: PageQuery<AuditQuery>,
 ) -> Result<Response, PageError> {
     user.require(&[Role::Finance, Role::Admin])?;
@@ -269,6 +274,9 @@ async fn list(
         chosen
             .notes
             .insert(0, "This address could not be read (a filter given twice, say): showing every entry.".to_owned());
+    } else if let Some(unknown) = super::download::unknown_filter(raw.as_deref(), &KNOWN_FILTERS) {
+        // Mistyped (`since=` for `from=`): the list is not what was asked for.
+        chosen.notes.insert(0, format!("{unknown} It was left out."));
     }
     let (filter, filters, matches_nothing) = (chosen.filter, chosen.filters(), chosen.matches_nothing);
     let mut notes = chosen.notes.clone();

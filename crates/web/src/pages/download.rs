@@ -83,15 +83,9 @@ pub(super) fn refusal(
     notes: &[String],
     page: &str,
 ) -> Option<PageError> {
-    let unknown = serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or(""))
-        .ok()
-        .and_then(|pairs| pairs.into_iter().map(|(name, _)| name).find(|name| !known.contains(&name.as_str())));
-    let why = match (unreadable, unknown) {
+    let why = match (unreadable, unknown_filter(query, known)) {
         (true, _) => "A filter is given twice, or written so that it cannot be read.".to_owned(),
-        (false, Some(name)) => {
-            let name: String = name.chars().take(40).collect();
-            format!("\u{201c}{name}\u{201d} is not a filter here: the filters are {}.", known.join(", "))
-        }
+        (false, Some(unknown)) => unknown,
         (false, None) if notes.is_empty() => return None,
         (false, None) => notes.join(" "),
     };
@@ -100,6 +94,15 @@ pub(super) fn refusal(
         "This address could not be read",
         format!("{why} Download from {page}, with the filters chosen there."),
     ))
+}
+
+/// A sentence for the first name in `query` that is not one of the `known`
+/// filters (a mistyped one, say), if there is one.
+pub(super) fn unknown_filter(query: Option<&str>, known: &[&str]) -> Option<String> {
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or("")).ok()?;
+    let name = pairs.into_iter().map(|(name, _)| name).find(|name| !known.contains(&name.as_str()))?;
+    let name: String = name.chars().take(40).collect();
+    Some(format!("\u{201c}{name}\u{201d} is not a filter here: the filters are {}.", known.join(", ")))
 }
 
 /// A file's first line: a BOM (for spreadsheets) and the column names.

@@ -445,7 +445,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PageSegment {
 
 /// A list page's query string, read leniently: one that cannot be read (a
 /// filter given twice, a value of the wrong kind, a NUL character, which no
-/// search means and PostgreSQL cannot hold) leaves the page's default
+/// search means and PostgreSQL cannot hold, bytes that are not UTF-8, a `%`
+/// that starts no escape) leaves the page's default
 /// listing, and `unreadable` says so, for the page to say above the list.
 /// (Line breaks are read: a form's prefill carries several lines.)
 pub struct PageQuery<T> {
@@ -457,7 +458,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Default> FromRequestParts<
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
+        if parts.uri.query().is_some_and(|q| !crate::extract::page_query_is_text(q)) {
             return Ok(PageQuery { query: T::default(), unreadable: true });
         }
         Ok(match axum::extract::Query::<T>::from_request_parts(parts, state).await {

@@ -385,7 +385,22 @@ async fn repriced_lines(app: &AppState, out: &[CsvRow]) -> Result<(Vec<RepricedL
 
 /// The products on sale at their prices today, as a CSV file to download
 /// and open in a spreadsheet (the import reads it back).
-async fn export(State(app): State<AppState>, _user: PageUser) -> Result<Response, PageError> {
+/// The products on sale as a CSV file, whole: an address with a query (a
+/// search typed onto it, say) is refused rather than answered with every
+/// product as if it had been read.
+async fn export(
+    State(app): State<AppState>,
+    _user: PageUser,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<Response, PageError> {
+    if raw.is_some_and(|q| !q.is_empty()) {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "This address could not be read",
+            "The price list downloads whole, and this address takes no filter. Download it from the price list, \
+             /products.",
+        ));
+    }
     Ok(crate::api::products::price_list_download(&app, true).await?)
 }
 

@@ -153,7 +153,22 @@ pub(super) struct ListQuery {
 /// The business days of finalisation an address asks for (`from`, `to`):
 /// see [`super::business_days`].
 pub(super) fn finalised_days(calendar: pricegate_domain::Calendar, query: &ListQuery) -> super::BusinessDays<'_> {
-    super::business_days(calendar, query.from.as_deref(), query.to.as_deref())
+    let days = super::business_days(calendar, query.from.as_deref(), query.to.as_deref());
+    let given = days.from.is_some() || days.to.is_some() || !days.notes.is_empty();
+    if !given || listed_state(query.state.as_deref()) == "finalised" {
+        return days;
+    }
+    // Only a finalised quote has a day it was finalised: days given with
+    // another list (typed into its address) would empty it unexplained.
+    super::BusinessDays {
+        from: None,
+        to: None,
+        within: (None, None),
+        notes: vec![
+            "Days choose among finalised quotes only: choose \u{201c}Finalised\u{201d} to use them.".to_owned(),
+        ],
+        reversed: None,
+    }
 }
 
 /// The gate of a draft quote; `None` for a finalised or cancelled one,
