@@ -168,6 +168,16 @@ both_backends! {
             .await
             .expect("POST /logout");
         assert_eq!((out.status().as_u16(), out.headers()["location"].to_str().ok()), (303, Some("/login")));
+        // Any other form he sends is said not to be saved.
+        let form = client()
+            .post(format!("{}/quotes/new", app.base))
+            .header(COOKIE, &browser)
+            .form(&[("csrf_token", "from the page before"), ("customer_name", "Acme")])
+            .send()
+            .await
+            .expect("POST /quotes/new");
+        assert_eq!(form.status().as_u16(), 403);
+        assert!(form.text().await.unwrap().contains("Nothing you sent was saved. Your account is deactivated"));
         assert!(pricegate_tests::pages::set_cookie(&out, "pricegate_session").is_some_and(|(value, _)| value.is_empty()));
         let form = pricegate_tests::pages::log_in(&app.base, &sam_user.email, PASSWORD).await;
         assert_eq!((form.status.as_u16(), form.session.is_none()), (403, true));
@@ -682,7 +692,9 @@ both_backends! {
     async fn an_invitation_to_a_mistyped_address_goes_again_once_it_is_corrected(backend: Backend) {
         use pricegate_store::entity::outbox;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        let app = TestApp::spawn(backend).await;
+        // The first invitation is still queued when the address is corrected
+        // (with the worker's second's poll, a busy machine sent it first).
+        let app = TestApp::spawn_with(backend, |s| s.worker_poll = std::time::Duration::from_secs(3600)).await;
         let (admin, ada) = app.user(Role::Admin, "Ada").await;
         let r = admin.post("/api/v1/users", &json!({"email": "olga@pricegat.example", "name": "Olga", "role": "sales"})).await;
         assert_eq!(r.status, 201, "{}", r.text);

@@ -95,15 +95,15 @@ both_backends! {
         );
         assert_eq!(impact["total_delta_minor"], 54_000, "the price left in force counts");
         assert_eq!(impact["delta_while_valid_minor"], 54_000, "valid until 2099");
-        assert_eq!(impact["first_change_on"], json!(soon), "finalised before then, the quote keeps its prices");
+        assert_eq!(impact["change_days"], json!([soon, later]), "finalised before the first, the quote keeps its prices");
         // A quote valid only until between the two dates meets the first price only, and one
         // valid until before both, neither.
-        for (valid_until, while_valid, first) in [(date_in_days(20), 36_000, json!(soon)), (date_in_days(5), 0, json!(null))] {
+        for (valid_until, while_valid, days) in [(date_in_days(20), 36_000, json!([soon])), (date_in_days(5), 0, json!([]))] {
             let path = format!("/api/v1/quotes/{}", id_of(&quote));
             assert_eq!(sam.patch(&path, &json!({"valid_until": valid_until})).await.status, 200);
             let impact = &sam.get(&format!("{path}/gate")).await.body["pending"][0]["impact"];
             assert_eq!((&impact["total_delta_minor"], &impact["delta_while_valid_minor"]), (&json!(54_000), &json!(while_valid)), "{valid_until}");
-            assert_eq!(impact["first_change_on"], first, "{valid_until}");
+            assert_eq!(impact["change_days"], days, "{valid_until}");
         }
         let listed = sam.get(&format!("/api/v1/notices/{notice}")).await.body;
         let dates: Vec<&str> = listed["changes"].as_array().into_iter().flatten().filter_map(|c| c["effective_on"].as_str()).collect();

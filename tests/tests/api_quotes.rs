@@ -930,6 +930,9 @@ both_backends! {
         let days_only = "Days choose among finalised quotes only: choose \u{201c}Finalised\u{201d} to use them.";
         let every = page_as(&app.base, &fiona.email, &format!("/quotes?from={next}")).await;
         assert!(every.contains(days_only) && !every.contains("id=\"no-quotes\""), "{every}");
+        let mistyped = page_as(&app.base, &fiona.email, &format!("/quotes?state=finalised&form={day}")).await;
+        let said = "\u{201c}form\u{201d} is not a filter here: the filters are state, search, from, to, before. It was left out.";
+        assert!(mistyped.contains(said), "{mistyped}");
         let (status, _, body) = download(&format!("/quotes/export.csv?state=draft&from={day}"), &fiona.email).await;
         assert_eq!(status, 400, "{body}");
         assert!(body.contains(days_only), "{body}");

@@ -81,16 +81,33 @@ pub struct PriceStep {
     pub delta_minor: MinorUnits,
 }
 
-/// When a notice's changes to a quote take force, none of them having yet
-/// (see [`NoticeImpact::changes_ahead`]).
+/// What is still to come of a notice's changes to a quote's total, seen
+/// from a day: the next day one takes force, whether one is in force
+/// already, and whether they come in steps (so that what the notice does by
+/// the end of the quote's validity is not what it does from `next`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangesAhead {
-    /// The first day one takes force.
-    pub first: chrono::NaiveDate,
-    /// Whether others follow on later days: the total moves in steps, and
-    /// what the notice does to it by the end of its validity is not what
-    /// it does from `first`.
+    /// The next day a change takes force.
+    pub next: chrono::NaiveDate,
+    /// Whether one took force by `today` already: finalised before `next`,
+    /// the quote meets that one (it keeps its prices only when none has).
+    pub in_force_already: bool,
+    /// Whether the total changes on more than one day.
     pub in_steps: bool,
+}
+
+impl ChangesAhead {
+    /// Of the days on which a notice changes a quote's total
+    /// ([`NoticeImpact::change_days`]), what is still to come after
+    /// `today`; `None` when every change is in force, or there is none.
+    pub fn of(change_days: &[chrono::NaiveDate], today: chrono::NaiveDate) -> Option<ChangesAhead> {
+        let next = *change_days.iter().find(|day| **day > today)?;
+        Some(ChangesAhead {
+            next,
+            in_force_already: change_days.first().is_some_and(|first| *first <= today),
+            in_steps: change_days.len() > 1,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -130,17 +147,31 @@ impl NoticeImpact {
         })
     }
 
-    /// When the notice changes the total of a quote valid until
-    /// `valid_until`, if none of its changes to it has taken force by
-    /// `today`: finalised before the first of them, the quote keeps its
-    /// prices. `None` when one is in force already, or none falls while the
-    /// quote is valid.
-    pub fn changes_ahead(&self, today: chrono::NaiveDate, valid_until: chrono::NaiveDate) -> Option<ChangesAhead> {
-        let counted = self.lines.iter().filter(|line| line.overtaken_by.is_none() && !line.waived);
-        let changes = counted.flat_map(LineImpact::steps).filter(|(on, delta)| *on <= valid_until && *delta != 0);
-        let days: std::collections::BTreeSet<chrono::NaiveDate> = changes.map(|(on, _)| on).collect();
-        let first = *days.first()?;
-        (first > today).then_some(ChangesAhead { first, in_steps: days.len() > 1 })
+    /// The days on which the notice changes the total of a quote valid
+    /// until `valid_until`, in order: each a day its prices, those of the
+    /// lines it still prices, leave the total other than the day before
+    /// (a price that restates the one before it, or a step back to the
+    /// quoted price on one line while another rises, is no change of its own).
+    pub fn change_days(&self, valid_until: chrono::NaiveDate) -> Vec<chrono::NaiveDate> {
+        let counted: Vec<&LineImpact> =
+            self.lines.iter().filter(|line| line.overtaken_by.is_none() && !line.waived).collect();
+        let days: std::collections::BTreeSet<chrono::NaiveDate> =
+            counted.iter().flat_map(|line| line.steps()).map(|(on, _)| on).filter(|on| *on <= valid_until).collect();
+        let total_on = |day| {
+            counted.iter().fold(0, |sum: MinorUnits, line| {
+                sum.saturating_add(last_in_force(line.steps(), day).map_or(0, |(_, delta)| delta))
+            })
+        };
+        let mut before = 0;
+        let mut changes = Vec::new();
+        for day in days {
+            let total = total_on(day);
+            if total != before {
+                changes.push(day);
+            }
+            before = total;
+        }
+        changes
     }
 
     /// Marks the lines the notice no longer prices: each of its prices for
@@ -322,14 +353,36 @@ mod tests {
         assert_eq!(while_valid("2026-12-05"), 27_000, "the first price, from its own day");
         assert_eq!(while_valid("2026-12-31"), 36_000);
         assert_eq!(while_valid("2027-01-01"), 54_000);
-        // Until its first price takes force, a quote finalised keeps its prices.
-        let ahead = |today, until| impact.changes_ahead(date(today), date(until));
-        let first = |on, in_steps| Some(ChangesAhead { first: date(on), in_steps });
-        assert_eq!(ahead("2026-12-01", "2026-12-31"), first("2026-12-05", true));
-        assert_eq!(ahead("2026-12-01", "2026-12-07"), first("2026-12-05", false), "one step while valid");
-        assert_eq!(ahead("2026-12-01", "2026-12-04"), None, "no change while valid");
-        assert_eq!(ahead("2026-12-05", "2026-12-31"), None, "a change in force today");
-        assert_eq!(ahead("2026-12-06", "2027-02-01"), None);
+        // The days the total changes, and what is still to come of them.
+        assert_eq!(impact.change_days(date("2026-12-31")), [date("2026-12-05"), date("2026-12-10")]);
+        assert_eq!(impact.change_days(date("2026-12-04")), [], "no change while valid");
+        let ahead = |today, until| ChangesAhead::of(&impact.change_days(date(until)), date(today));
+        let next = |on, in_force_already, in_steps| Some(ChangesAhead { next: date(on), in_force_already, in_steps });
+        assert_eq!(ahead("2026-12-01", "2026-12-31"), next("2026-12-05", false, true));
+        assert_eq!(ahead("2026-12-01", "2026-12-07"), next("2026-12-05", false, false), "one step while valid");
+        assert_eq!(ahead("2026-12-05", "2026-12-31"), next("2026-12-10", true, true), "one in force, one to come");
+        assert_eq!(ahead("2026-12-10", "2026-12-31"), None, "all in force");
+        assert_eq!(ahead("2026-12-11", "2027-02-01"), next("2027-01-01", true, true));
+    }
+
+    #[test]
+    fn a_day_whose_prices_leave_the_total_as_it_was_is_no_day_of_change() {
+        let date = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        let change =
+            |sku: &str, price, on| PriceChange { sku: sku.into(), unit_price_minor: price, effective_on: date(on) };
+        // A price restated on a later day, and a step back to the quoted
+        // price on the day another line rises by as much.
+        let lines = [line("PUMP", 1, 800, 0), line("HOSE", 1, 100, 0), line("SEAL", 1, 50, 0)];
+        let changes = [
+            change("PUMP", 900, "2026-12-10"),
+            change("PUMP", 900, "2026-12-20"),
+            change("HOSE", 110, "2026-12-12"),
+            change("HOSE", 100, "2026-12-15"),
+            change("SEAL", 60, "2026-12-15"),
+        ];
+        let impact = impact_of(&lines, &changes);
+        assert_eq!(impact.change_days(date("2026-12-31")), [date("2026-12-10"), date("2026-12-12")]);
+        assert_eq!(impact.delta_while_valid(date("2026-12-31")), 100 + 10);
     }
 
     #[test]
@@ -358,9 +411,11 @@ mod tests {
         assert_eq!(impact.delta_while_valid(date("2026-12-31")), 40 + 2);
         assert_eq!(impact.delta_while_valid(date("2026-12-20")), 2);
         // The pump's change, history, is not the first: the seal's is, in force already.
-        let seal_then_hose = Some(ChangesAhead { first: date("2026-12-01"), in_steps: true });
-        assert_eq!(impact.changes_ahead(date("2026-11-30"), date("2026-12-31")), seal_then_hose);
-        assert_eq!(impact.changes_ahead(date("2026-12-02"), date("2026-12-31")), None);
+        assert_eq!(
+            impact.change_days(date("2026-12-31")),
+            [date("2026-12-01"), date("2026-12-28")],
+            "the pump's is history"
+        );
     }
 
     #[test]

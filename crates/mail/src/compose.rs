@@ -196,15 +196,19 @@ pub fn effect_on_total<'a>(
     }
     // Finalised before its first change takes force, the quote keeps its
     // prices: the change is said from that day, or, made in steps, as
-    // beginning then (its sum is the last step's, not the first's).
+    // beginning then (its sum is the last step's, not the first's); steps
+    // begun already are said with the next.
     let (from, steps, until_then) = match ahead {
         None => (String::new(), String::new(), String::new()),
-        Some(ChangesAhead { first, in_steps }) => {
+        Some(ChangesAhead { next, in_force_already: true, .. }) => {
+            (String::new(), format!(", in steps, the next on {next}"), String::new())
+        }
+        Some(ChangesAhead { next, in_steps, .. }) => {
             let (from, steps) = match in_steps {
-                false => (format!(" from {first}"), String::new()),
-                true => (String::new(), format!(", in steps from {first}")),
+                false => (format!(" from {next}"), String::new()),
+                true => (String::new(), format!(", in steps from {next}")),
             };
-            (from, steps, format!("; finalised before {first}, it keeps its prices"))
+            (from, steps, format!("; finalised before {next}, it keeps its prices"))
         }
     };
     match (expired_on, while_valid, after) {
@@ -221,7 +225,7 @@ pub fn effect_on_total<'a>(
             signed_money(currency, after)
         ),
         (None, while_valid, after) => format!(
-            "{} on its total{from} while it is valid, until {valid_until}{steps}, and {} more from prices dated \
+            "{} on its total{from} while it is valid{steps}, until {valid_until}, and {} more from prices dated \
              after that{until_then}",
             signed_money(currency, while_valid),
             signed_money(currency, after)
@@ -1450,8 +1454,8 @@ mod tests {
     #[test]
     fn a_quote_says_what_the_notice_does_to_it_in_words() {
         let lapsed = chrono::NaiveDate::from_ymd_opt(2026, 11, 30);
-        let first = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date");
-        let ahead = |in_steps| Some(ChangesAhead { first, in_steps });
+        let next = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date");
+        let ahead = |in_steps| Some(ChangesAhead { next, in_force_already: false, in_steps });
         let rows = quote_rows(&[
             quote(12_000, None),
             quote(-500, None),
@@ -1464,6 +1468,10 @@ mod tests {
             BlockedQuote { overtaken: vec!["VALVE-C50".into()], approved: vec!["PUMP-C250".into()], ..quote(0, None) },
             BlockedQuote { changes_ahead: ahead(false), ..quote(3_000, None) },
             BlockedQuote { changes_ahead: ahead(true), ..quote(3_000, None) },
+            BlockedQuote {
+                changes_ahead: Some(ChangesAhead { next, in_force_already: true, in_steps: true }),
+                ..quote(3_000, None)
+            },
             BlockedQuote { changes_ahead: ahead(true), ..quote_beyond(-6_000, 40_000, None) },
         ]);
         let said: Vec<&str> = rows.iter().map(|r| r.delta.as_str()).collect();
@@ -1484,7 +1492,8 @@ mod tests {
                  prices",
                 "+30.00 EUR on its total while it is valid, in steps from 2026-12-01; finalised before 2026-12-01, it \
                  keeps its prices",
-                "-60.00 EUR on its total while it is valid, until 2026-12-05, in steps from 2026-12-01, and +400.00 EUR \
+                "+30.00 EUR on its total while it is valid, in steps, the next on 2026-12-01",
+                "-60.00 EUR on its total while it is valid, in steps from 2026-12-01, until 2026-12-05, and +400.00 EUR \
                  more from prices dated after that; finalised before 2026-12-01, it keeps its prices",
             ]
         );

@@ -136,26 +136,33 @@ impl std::fmt::Debug for AnyTransport {
 }
 
 /// Whether `url` is `smtp://` with a password but without `tls=required`,
-/// read as lettre reads it: the first `tls` of the query counts, and a
-/// fragment is no part of it. Lettre would then log in without TLS, or with
-/// it only if the server offers it (`tls=opportunistic`). A user without a
-/// password logs in to nothing.
+/// read as lettre reads it (the first `tls` of the query, decoded, counts;
+/// a fragment is no part of it). Lettre would then log in without TLS, or
+/// with it only if the server offers it (`tls=opportunistic`). A user
+/// without a password logs in to nothing; a URL that does not parse sends
+/// nothing.
 pub fn password_in_clear(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("smtp://") else { return false };
-    let rest = rest.split('#').next().unwrap_or(rest);
-    let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let authority = address.split('/').next().unwrap_or(address);
-    let has_password = authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':'));
-    let tls = query.split('&').find_map(|pair| pair.strip_prefix("tls="));
-    has_password && tls != Some("required")
+    let Ok(url) = url::Url::parse(url) else { return false };
+    let tls = url.query_pairs().find(|(name, _)| name == "tls").map(|(_, value)| value.into_owned());
+    url.scheme() == "smtp" && url.password().is_some() && tls.as_deref() != Some("required")
+}
+
+/// Whether a user name or password in `url` holds a `/`, `?` or `#` not
+/// written `%2F`, `%3F`, `%23`: an `@` after the first of them. Read as a
+/// URL, the rest of the password would be its path, query or fragment
+/// (`smtp://mailer:2024?Winter@host` is host `mailer`, port 2024, and a
+/// parameter `Winter@host`), so nothing of it may be repeated in a message.
+pub fn credentials_unescaped(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else { return false };
+    rest.find(['/', '?', '#']).is_some_and(|at| rest[at..].contains('@'))
 }
 
 /// The first parameter of an `SMTP_URL`'s query other than `tls`, the only
-/// one the SMTP transport reads, with the URL read as the transport reads it
-/// (a `?` inside a password not written `%3F` makes no parameter: the URL
-/// does not parse, and the transport says so). Another (`?starttls=true`,
-/// `?TLS=required`) would be ignored, and mail sent some other way than
-/// the reader of the setting thinks.
+/// one the SMTP transport reads, with the URL read as the transport reads it.
+/// Another (`?starttls=true`, `?TLS=required`) would be ignored, and mail
+/// sent some other way than the reader of the setting thinks. (Ask
+/// [`credentials_unescaped`] first: with a `?` in a password, what follows
+/// it reads as a parameter.)
 pub fn unread_parameter(url: &str) -> Option<String> {
     let url = url::Url::parse(url).ok()?;
     url.query_pairs().map(|(name, _)| name.into_owned()).find(|name| name != "tls")
@@ -189,33 +196,47 @@ impl AnyTransport {
     /// Writes each message under `dir` (created if missing) as an `.eml`
     /// file named by its Message-ID (see [`write_eml`]). The messages hold
     /// live acknowledgement links, so the directory is made readable by this
-    /// user only (mode 0700); one every user of the machine may write in
-    /// (`/tmp`, mode 1777) is refused rather than taken from them. A file is
-    /// written there and removed, so that a directory that takes none is
-    /// refused now, not found out by every message.
+    /// user only (mode 0700). One every user of the machine may write in
+    /// (`/tmp`), or one another user owns (who could read the mail), is
+    /// refused rather than taken over. A file is written there and removed
+    /// first, so that a directory that takes none is refused now, not found
+    /// out by every message (named at random: a server and a worker may
+    /// start together on one directory).
     pub fn files(dir: &Path) -> Result<AnyTransport, SendError> {
         let failed = |e: std::io::Error| {
             SendError::permanent(format!("cannot prepare the mail directory {}: {e}", dir.display()))
         };
-        let existed = dir.is_dir();
+        let refused = |why: String| {
+            SendError::permanent(format!(
+                "the mail directory {} {why}: give a directory of Pricegate's own, outside any shared one, which \
+                 is made readable by this user only",
+                dir.display()
+            ))
+        };
         std::fs::create_dir_all(dir).map_err(failed)?;
+        let before = std::fs::metadata(dir).map_err(failed)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir).map_err(failed)?.permissions().mode();
-            if existed && mode & 0o1002 != 0 {
-                return Err(SendError::permanent(format!(
-                    "the mail directory {} is shared by every user of this machine (mode {:o}): give a directory \
-                     of Pricegate's own, such as {}, which is made readable by this user only",
-                    dir.display(),
-                    mode & 0o7777,
-                    dir.join("pricegate-mail").display()
-                )));
+            let mode = before.permissions().mode() & 0o7777;
+            if mode & 0o002 != 0 {
+                return Err(refused(format!("may be written in by every user of this machine (mode {mode:o})")));
+            }
+        }
+        let probe = dir.join(format!(".pricegate-write-check-{}", uuid::Uuid::new_v4().simple()));
+        let written = std::fs::File::create_new(&probe).map_err(failed)?.metadata();
+        std::fs::remove_file(&probe).map_err(failed)?;
+        let written = written.map_err(failed)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            if written.uid() != before.uid() {
+                return Err(refused(format!("belongs to another user (uid {})", before.uid())));
             }
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)?;
         }
-        let probe = dir.join(format!(".pricegate-write-check-{}", std::process::id()));
-        std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe)).map_err(failed)?;
+        #[cfg(not(unix))]
+        let _ = (before, written);
         Ok(AnyTransport::File(Arc::new(dir.to_owned())))
     }
 }
@@ -550,8 +571,8 @@ mod tests {
         let refused = AnyTransport::files(&shared).err().map(|e| e.message).unwrap_or_default();
         let mode = std::fs::metadata(&shared).unwrap().permissions().mode() & 0o7777;
         std::fs::remove_dir_all(&base).unwrap();
-        assert!(refused.contains("is shared by every user of this machine (mode 1777)"), "{refused}");
-        assert!(refused.contains("shared/pricegate-mail"), "{refused}");
+        assert!(refused.contains("may be written in by every user of this machine (mode 1777)"), "{refused}");
+        assert!(refused.contains("outside any shared one"), "{refused}");
         assert_eq!(mode, 0o1777, "{mode:o}");
     }
 

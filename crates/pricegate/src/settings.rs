@@ -355,6 +355,14 @@ impl Settings {
         {
             return Err(SettingsError { variable: "SMTP_URL", message: "must start with smtp:// or smtps://".into() });
         }
+        if smtp_url.as_ref().is_some_and(|url| pricegate_mail::transport::credentials_unescaped(url.expose())) {
+            return Err(SettingsError {
+                variable: "SMTP_URL",
+                message: "has a user name or password holding a /, ? or # as it is: write them %2F, %3F, %23 \
+                          (and an @ in them %40), or the rest of the password would be read as part of the address"
+                    .into(),
+            });
+        }
         if let Some(name) = smtp_url.as_ref().and_then(|url| pricegate_mail::transport::unread_parameter(url.expose()))
         {
             // Only a plain word is repeated.
@@ -764,23 +772,26 @@ mod tests {
         ] {
             assert!(settings(&[("SMTP_URL", url)]).is_ok(), "{url}");
         }
-        // A password with a `?` not written %3F is no URL with parameters:
-        // the transport refuses it without repeating any of it.
-        for url in ["smtp://mailer:Xy7?secretpart&z@smtp.example:587", "smtp://mailer:ab?cd=ef@smtp.example:587"] {
-            if let Err(refused) = settings(&[("SMTP_URL", url)]) {
-                assert!(
-                    !refused.message.contains("secretpart") && !refused.message.contains("cd"),
-                    "{}",
-                    refused.message
-                );
+        // A password with a `/`, `?` or `#` not percent-encoded is refused,
+        // and nothing of it repeated (read as a URL, its rest is a path, a
+        // parameter or a fragment).
+        for url in [
+            "smtp://mailer:Xy7?secretpart&z@smtp.example:587",
+            "smtp://mailer:ab?cd=ef@smtp.example:587",
+            "smtp://mailer:2024?Winter&x@smtp.example:587",
+            "smtps://mailer:?Secret&x@smtp.example",
+            "smtp://mailer:2024?tls=Secret@smtp.example",
+            "smtp://mailer:12#Secret@smtp.example",
+            "smtp://mailer:12/Secret@smtp.example",
+        ] {
+            let refused = settings(&[("SMTP_URL", url)]).unwrap_err();
+            assert_eq!(refused.variable, "SMTP_URL", "{url}");
+            assert!(refused.message.contains("write them %2F, %3F, %23"), "{url}: {}", refused.message);
+            for part in ["secretpart", "cd", "Winter", "Secret", "2024"] {
+                assert!(!refused.message.contains(part), "{url}: {}", refused.message);
             }
-            let refused = pricegate_mail::transport::AnyTransport::smtp(url, 1).err().map(|e| e.to_string());
-            assert!(
-                refused.as_ref().is_some_and(|m| !m.contains("secretpart") && !m.contains("\"cd\"")),
-                "{refused:?}"
-            );
         }
-        // A parameter nothing reads is refused, not ignored; a password's end is never repeated.
+        // A parameter nothing reads is refused, not ignored.
         for (url, says) in [
             ("smtp://smtp.example:587?starttls=true", "the parameter \"starttls\", which nothing reads"),
             ("smtp://smtp.example:587?TLS=required", "the parameter \"TLS\""),
@@ -789,7 +800,14 @@ mod tests {
         ] {
             let refused = settings(&[("SMTP_URL", url)]).unwrap_err();
             assert!(refused.variable == "SMTP_URL" && refused.message.contains(says), "{url}: {}", refused.message);
-            assert!(!refused.message.contains("cret"), "{}", refused.message);
+        }
+        // Its `tls` read as the transport reads it: the first, decoded.
+        for (url, in_clear) in [
+            ("smtp://u:p@h:587?%74ls=opportunistic&tls=required", true),
+            ("smtp://u:p@h:587?%74ls=required", false),
+            ("smtp://u:p@h:587/ehlo.example?tls=required", false),
+        ] {
+            assert_eq!(settings(&[("SMTP_URL", url)]).is_err(), in_clear, "{url}");
         }
     }
 

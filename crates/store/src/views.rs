@@ -677,16 +677,12 @@ pub struct ImpactView {
     /// the last of the notice's prices in force by `valid_until` (a change
     /// dated after it does nothing to this quote as it stands).
     pub delta_while_valid_minor: i64,
-    /// The first day on which the notice changes the quote's total while it
-    /// is valid, when that is after today: finalised before it, the quote
-    /// keeps its prices. `null` when one of its changes to the quote is in
-    /// force already, when none falls while the quote is valid, and for a
-    /// quote whose validity has ended.
-    pub first_change_on: Option<NaiveDate>,
-    /// Whether, after `first_change_on`, the notice's changes to the quote
-    /// take force on later days too (the pages and e-mails say so).
-    #[serde(skip)]
-    pub changes_in_steps: bool,
+    /// The days on which the notice changes the quote's total while it is
+    /// valid, in order (a price restating the one before it changes
+    /// nothing): finalised before the first, the quote keeps its prices;
+    /// several days are steps, and `delta_while_valid_minor` is where the
+    /// last leaves it.
+    pub change_days: Vec<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

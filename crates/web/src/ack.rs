@@ -82,7 +82,12 @@ struct HeldRow {
 }
 
 impl HeldRow {
-    fn new(quote: WaitingQuote, gate: &GateView, notice: &pricegate_store::NoticeContent) -> HeldRow {
+    fn new(
+        quote: WaitingQuote,
+        gate: &GateView,
+        notice: &pricegate_store::NoticeContent,
+        today: chrono::NaiveDate,
+    ) -> HeldRow {
         let impact = gate.pending.iter().find(|p| p.notice_id == notice.id).map(|p| &p.impact);
         // A quote's lines are priced in its currency, as are the notice's changes to them.
         let currency = impact
@@ -101,7 +106,7 @@ impl HeldRow {
                     currency,
                     None,
                     (while_valid, after),
-                    i.first_change_on.map(|first| ChangesAhead { first, in_steps: i.changes_in_steps }),
+                    ChangesAhead::of(&i.change_days, today),
                     quote.valid_until,
                     (overtaken.map(|l| l.sku.as_str()), approved.map(|l| l.sku.as_str())),
                 )
@@ -421,7 +426,7 @@ fn show_page(
     // Which drafts, and for whom, only to the link's person logged in here
     // (`held` lists none for anyone else), as on the page that thanks them.
     let held_up: Vec<HeldRow> =
-        held.0.into_iter().map(|(quote, gate)| HeldRow::new(quote, &gate, &view.notice)).collect();
+        held.0.into_iter().map(|(quote, gate)| HeldRow::new(quote, &gate, &view.notice, calendar.today())).collect();
     let published_on = calendar.date_of(view.notice.published_at);
     let changes = view.notice.changes.iter().map(|c| ChangeRow::published(c, published_on)).collect();
     page(

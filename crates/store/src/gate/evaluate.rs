@@ -352,7 +352,6 @@ async fn evaluate_read(
                     .overtaken(loaded.today, in_force)
                     .overtaken_later(loaded.today, scheduled)
                     .waived(loaded.today, |line| approved.contains(&line));
-                let ahead = impact.changes_ahead(loaded.today, quote.valid_until);
                 view.pending.push(PendingNoticeView {
                     notice_id: p.id,
                     seq: p.seq,
@@ -362,8 +361,7 @@ async fn evaluate_read(
                     impact: ImpactView {
                         total_delta_minor: impact.total_delta_minor,
                         delta_while_valid_minor: impact.delta_while_valid(quote.valid_until),
-                        first_change_on: ahead.map(|a| a.first),
-                        changes_in_steps: ahead.is_some_and(|a| a.in_steps),
+                        change_days: impact.change_days(quote.valid_until),
                         lines: impact
                             .lines
                             .into_iter()

@@ -146,9 +146,8 @@ pub struct BlockedQuote {
     /// How much more its prices dated after `valid_until` would move it,
     /// were the quote's validity extended past them.
     pub delta_after_minor: i64,
-    /// When the notice changes its total while it is valid, if none of its
-    /// changes to it is in force today (see
-    /// [`pricegate_domain::pricing::NoticeImpact::changes_ahead`]).
+    /// What is still to come of the notice's changes to its total while it
+    /// is valid (see [`pricegate_domain::pricing::ChangesAhead`]).
     pub changes_ahead: Option<pricegate_domain::pricing::ChangesAhead>,
     pub valid_until: chrono::NaiveDate,
     /// `valid_until`, when it has passed: the quote is finalised at no price
@@ -757,7 +756,7 @@ async fn blocked_quotes(
             total_minor: quote_total(&priced).unwrap_or(i64::MAX),
             delta_minor,
             delta_after_minor: impact.total_delta_minor.saturating_sub(delta_minor),
-            changes_ahead: impact.changes_ahead(today, q.valid_until),
+            changes_ahead: pricegate_domain::pricing::ChangesAhead::of(&impact.change_days(q.valid_until), today),
             valid_until: q.valid_until,
             expired_on: (q.valid_until < today).then_some(q.valid_until),
             overtaken: impact.lines.iter().filter(|l| l.overtaken_by.is_some()).map(|l| l.sku.clone()).collect(),

@@ -420,7 +420,7 @@ impl FromRequestParts<AppState> for PageUser {
             // Its dead cookie goes with the page: the next address opened
             // is the login page, for this person or another.
             Ok(None) if state.store.is_deactivated_accounts_session(token).await.unwrap_or(false) => {
-                let mut response = PageError::deactivated().into_response();
+                let mut response = PageError::deactivated(!is_get).into_response();
                 append_cookie(&mut response, &auth::cleared_session_cookie(state));
                 Err(response)
             }
@@ -490,9 +490,14 @@ impl PageError {
     }
 
     /// For the browser of someone whose account was deactivated (which
-    /// ended their sessions), instead of the login page.
-    pub(crate) fn deactivated() -> Self {
-        PageError::new(StatusCode::FORBIDDEN, "Account deactivated", DEACTIVATED).with_code(Self::DEACTIVATED)
+    /// ended their sessions), instead of the login page; `sent` when what
+    /// they did was a form, which was not saved.
+    pub(crate) fn deactivated(sent: bool) -> Self {
+        let message = match sent {
+            true => format!("Nothing you sent was saved. {DEACTIVATED}"),
+            false => DEACTIVATED.to_owned(),
+        };
+        PageError::new(StatusCode::FORBIDDEN, "Account deactivated", message).with_code(Self::DEACTIVATED)
     }
 
     /// The code of [`PageError::deactivated`], kept on its response.

@@ -700,10 +700,13 @@ async fn dashboard(
                     let delta = pricegate_mail::compose::signed_money(&e.currency, delta);
                     match e.changes_ahead {
                         None => format!("{delta} while it is valid"),
-                        Some(ahead) if ahead.in_steps => {
-                            format!("{delta} while it is valid, in steps from {}", ahead.first)
+                        Some(ahead) if ahead.in_force_already => {
+                            format!("{delta} while it is valid, in steps, the next on {}", ahead.next)
                         }
-                        Some(ahead) => format!("{delta} from {} while it is valid", ahead.first),
+                        Some(ahead) if ahead.in_steps => {
+                            format!("{delta} while it is valid, in steps from {}", ahead.next)
+                        }
+                        Some(ahead) => format!("{delta} from {} while it is valid", ahead.next),
                     }
                 }
             }

@@ -237,9 +237,16 @@ pub(super) fn list_filter(state: &str, search: Option<QuoteSearch>, limit: u64, 
 async fn list(
     State(app): State<AppState>,
     user: PageUser,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
     PageQuery { query, unreadable }: PageQuery<ListQuery>,
 ) -> Result<Response, PageError> {
     user.require(QUOTE_ROLES)?;
+    // Mistyped (`form=` for `from=`): the list is not what was asked for.
+    let unknown = match unreadable {
+        true => None,
+        false => super::download::unknown_filter(raw.as_deref(), &["state", "search", "from", "to", "before"])
+            .map(|unknown| format!("{unknown} It was left out.")),
+    };
     let state = listed_state(query.state.as_deref());
     let note = query
         .state
@@ -265,7 +272,7 @@ async fn list(
     let before = query.before.as_deref().and_then(|id| Uuid::parse_str(id).ok());
     let days = finalised_days(app.store.calendar(), &query);
     let left_out = (!days.notes.is_empty()).then(|| format!("{} Those days were left out.", days.notes.join(" ")));
-    let parts: Vec<String> = [note, left_out, days.reversed.clone()].into_iter().flatten().collect();
+    let parts: Vec<String> = [unknown, note, left_out, days.reversed.clone()].into_iter().flatten().collect();
     let note = (!parts.is_empty()).then(|| parts.join(" "));
     let filter = |before| QuoteFilter {
         finalised_within: days.within,
@@ -2447,8 +2454,7 @@ mod tests {
                 lines,
                 total_delta_minor,
                 delta_while_valid_minor: total_delta_minor,
-                first_change_on: None,
-                changes_in_steps: false,
+                change_days: Vec::new(),
             },
         }
     }
