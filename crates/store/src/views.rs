@@ -679,9 +679,9 @@ pub struct ImpactView {
     pub delta_while_valid_minor: i64,
     /// The days on which the notice changes the quote's total while it is
     /// valid, in order (a price restating the one before it changes
-    /// nothing): finalised before the first, the quote keeps its prices;
-    /// several days are steps, and `delta_while_valid_minor` is where the
-    /// last leaves it.
+    /// nothing): finalised before the first, when that is after today, the
+    /// quote keeps its prices; several days are steps, and
+    /// `delta_while_valid_minor` is where the last leaves it.
     pub change_days: Vec<NaiveDate>,
 }
 
