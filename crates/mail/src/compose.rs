@@ -168,6 +168,41 @@ pub fn quote_reference(id: uuid::Uuid) -> String {
     reference
 }
 
+/// How what is still to come of a notice's changes to a quote's total is
+/// said beside the change ("+30.00 EUR{from} while it is valid{steps}"),
+/// as the e-mails, the acknowledgement link's page and the notice's
+/// dashboard say it. Finalised before its first change takes force, the
+/// quote keeps its prices: the change is said from that day, or, made in
+/// steps, as beginning then (its sum is the last step's, not the
+/// first's); steps begun already are said with the next.
+#[derive(Debug, Default)]
+pub struct AheadWords {
+    /// " from <day>", for one change to come.
+    pub from: String,
+    /// ", in steps from <day>", or ", in steps, the next on <day>".
+    pub steps: String,
+    /// "; finalised before <day>, it keeps its prices", while none is in force.
+    pub until_then: String,
+}
+
+impl AheadWords {
+    pub fn of(ahead: Option<ChangesAhead>) -> AheadWords {
+        match ahead {
+            None => AheadWords::default(),
+            Some(ChangesAhead { next, in_force_already: true, .. }) => {
+                AheadWords { steps: format!(", in steps, the next on {next}"), ..AheadWords::default() }
+            }
+            Some(ChangesAhead { next, in_steps, .. }) => {
+                let until_then = format!("; finalised before {next}, it keeps its prices");
+                match in_steps {
+                    false => AheadWords { from: format!(" from {next}"), steps: String::new(), until_then },
+                    true => AheadWords { from: String::new(), steps: format!(", in steps from {next}"), until_then },
+                }
+            }
+        }
+    }
+}
+
 /// What a notice does to a draft's total, in words, as the e-mails and the
 /// acknowledgement link's page say it: the change while the quote is valid
 /// (`while_valid`) and from prices dated after (`after`), both in minor
@@ -194,23 +229,7 @@ pub fn effect_on_total<'a>(
     if !approved.is_empty() {
         why.push(format!("finance approved keeping the price quoted for {}", approved.join(", ")));
     }
-    // Finalised before its first change takes force, the quote keeps its
-    // prices: the change is said from that day, or, made in steps, as
-    // beginning then (its sum is the last step's, not the first's); steps
-    // begun already are said with the next.
-    let (from, steps, until_then) = match ahead {
-        None => (String::new(), String::new(), String::new()),
-        Some(ChangesAhead { next, in_force_already: true, .. }) => {
-            (String::new(), format!(", in steps, the next on {next}"), String::new())
-        }
-        Some(ChangesAhead { next, in_steps, .. }) => {
-            let (from, steps) = match in_steps {
-                false => (format!(" from {next}"), String::new()),
-                true => (String::new(), format!(", in steps from {next}")),
-            };
-            (from, steps, format!("; finalised before {next}, it keeps its prices"))
-        }
-    };
+    let AheadWords { from, steps, until_then } = AheadWords::of(ahead);
     match (expired_on, while_valid, after) {
         (Some(on), ..) => format!("expired on {on}"),
         (None, 0, 0) if !why.is_empty() => format!("its total does not change by this notice: {}", why.join(", and ")),

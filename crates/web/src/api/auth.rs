@@ -62,12 +62,7 @@ pub async fn issue_token(
         LoginOutcome::LoggedIn(checked) => checked,
         LoginOutcome::Refused => return Err(wrong_credentials()),
         LoginOutcome::Deactivated => {
-            return Err(AppError::new(
-                StatusCode::FORBIDDEN,
-                "account_deactivated",
-                "This account is deactivated: it cannot log in. If that is a mistake, ask an administrator to \
-                 reactivate it.",
-            ));
+            return Err(AppError::new(StatusCode::FORBIDDEN, "account_deactivated", crate::pages::DEACTIVATED_LOGIN));
         }
         LoginOutcome::HeldOff(wait) => return Ok(held_off(wait)),
     };

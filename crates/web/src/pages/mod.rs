@@ -436,7 +436,8 @@ const DEACTIVATED: &str = "Your account is deactivated, so you are logged out. I
                            administrator to reactivate it.";
 
 /// The same, told whoever types the account's right password on the login
-/// form (a wrong one is told nothing of the account).
+/// form and to `POST /api/v1/auth/token` (a wrong one is told nothing of
+/// the account).
 pub(crate) const DEACTIVATED_LOGIN: &str =
     "This account is deactivated: it cannot log in. If that is a mistake, ask an administrator to reactivate it.";
 

@@ -698,16 +698,8 @@ async fn dashboard(
                 (None, 0) => "no change while it is valid".to_owned(),
                 (None, delta) => {
                     let delta = pricegate_mail::compose::signed_money(&e.currency, delta);
-                    match e.changes_ahead {
-                        None => format!("{delta} while it is valid"),
-                        Some(ahead) if ahead.in_force_already => {
-                            format!("{delta} while it is valid, in steps, the next on {}", ahead.next)
-                        }
-                        Some(ahead) if ahead.in_steps => {
-                            format!("{delta} while it is valid, in steps from {}", ahead.next)
-                        }
-                        Some(ahead) => format!("{delta} from {} while it is valid", ahead.next),
-                    }
+                    let when = pricegate_mail::compose::AheadWords::of(e.changes_ahead);
+                    format!("{delta}{} while it is valid{}", when.from, when.steps)
                 }
             }
         });
