@@ -33,6 +33,7 @@ mod m20261205_000028_users_last_login;
 mod m20261205_000029_proof_not_truncated;
 mod m20261205_000030_users_name_key;
 mod m20261205_000031_outbox_reply_to;
+mod m20261205_000032_quotes_by_finalising;
 
 pub struct Migrator;
 
@@ -142,6 +143,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000029_proof_not_truncated::Migration),
             Box::new(m20261205_000030_users_name_key::Migration),
             Box::new(m20261205_000031_outbox_reply_to::Migration),
+            Box::new(m20261205_000032_quotes_by_finalising::Migration),
         ]
     }
 }

@@ -95,3 +95,19 @@ pub async fn post_form(url: String, cookie: &str, form: &[(&str, String)]) -> (u
         http.get(format!("{origin}{location}")).header(COOKIE, cookies).send().await.expect("the redirect is followed");
     (status, page.text().await.unwrap_or_default())
 }
+
+/// The file name a download at `path` is offered under, as `email` asks for
+/// it: what a person finds in their downloads folder.
+pub async fn download_name(base: &str, email: &str, path: &str) -> String {
+    let r = client()
+        .get(format!("{base}{path}"))
+        .header(COOKIE, session_cookie(base, email).await)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{path} answers: {e}"));
+    assert_eq!(r.status(), 200, "{path} as {email}");
+    let disposition = r.headers().get(reqwest::header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok());
+    let disposition = disposition.unwrap_or_else(|| panic!("{path} is offered as a file"));
+    let name = disposition.split_once("filename=\"").and_then(|(_, rest)| rest.strip_suffix('"'));
+    name.unwrap_or_else(|| panic!("{path}: {disposition}")).to_owned()
+}

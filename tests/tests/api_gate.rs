@@ -70,10 +70,12 @@ both_backends! {
     async fn a_notice_pricing_a_product_twice_names_both_prices_and_counts_the_last(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
-        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         create_product(&finance, "P-1", "EUR", 50_000).await;
         let quote = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 10, "discount_bp": 1_000}])).await;
         let (soon, later) = (date_in_days(9), date_in_days(40));
+        let quote_page = format!("/quotes/{}", id_of(&quote));
+        let page = || page_as(&app.base, &sam_user.email, &quote_page);
         // Listed later first: the dates, not the order, say which price comes first.
         let notice = create_notice(&finance, "Two steps", json!([
             {"sku": "P-1", "unit_price_minor": 56_000, "effective_on": later},
@@ -96,6 +98,19 @@ both_backends! {
         assert_eq!(impact["total_delta_minor"], 54_000, "the price left in force counts");
         assert_eq!(impact["delta_while_valid_minor"], 54_000, "valid until 2099");
         assert_eq!(impact["change_days"], json!([soon, later]), "finalised before the first, the quote keeps its prices");
+        // The quote page gives both days in the "Effective" column, and says what the notice
+        // does while the quote is valid and from when, as the e-mails do.
+        let html = page().await;
+        assert!(
+            html.contains(&format!("<span class=\"date\">{soon}</span>, then</span><span class=\"date\">{later}</span>")),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!(
+                "For this quote: +540.00 EUR on its total while it is valid, in steps from {soon}; finalised before {soon}, it keeps its prices."
+            )),
+            "{html}"
+        );
         // A quote valid only until between the two dates meets the first price only, and one
         // valid until before both, neither.
         for (valid_until, while_valid, days) in [(date_in_days(20), 36_000, json!([soon])), (date_in_days(5), 0, json!([]))] {
@@ -104,6 +119,13 @@ both_backends! {
             let impact = &sam.get(&format!("{path}/gate")).await.body["pending"][0]["impact"];
             assert_eq!((&impact["total_delta_minor"], &impact["delta_while_valid_minor"]), (&json!(54_000), &json!(while_valid)), "{valid_until}");
             assert_eq!(impact["change_days"], days, "{valid_until}");
+            let html = page().await;
+            let said = format!(
+                "For this quote: +360.00 EUR on its total from {soon} while it is valid, until {valid_until}, and +180.00 EUR \
+                 more from prices dated after that; finalised before {soon}, it keeps its prices."
+            );
+            assert_eq!(html.contains(&said), while_valid != 0, "{valid_until}: {html}");
+            assert_eq!(html.contains("class=\"ahead\""), while_valid != 0, "nothing to come while it is valid: {html}");
         }
         let listed = sam.get(&format!("/api/v1/notices/{notice}")).await.body;
         let dates: Vec<&str> = listed["changes"].as_array().into_iter().flatten().filter_map(|c| c["effective_on"].as_str()).collect();

@@ -1197,6 +1197,19 @@ both_backends! {
                 && html.contains(&format!("/notices/{again}")),
             "{html}"
         );
+        // A product's address may name it by its SKU, in any case: it leads to the product, with the day asked.
+        let cookie = session_cookie(&app.base, &sam_user.email).await;
+        let open = |path: String| {
+            let cookie = cookie.clone();
+            let base = app.base.clone();
+            async move { client().get(format!("{base}{path}")).header("cookie", cookie).send().await.expect("a product page") }
+        };
+        let r = open(format!("/products/hose-9?on={}", date_in_days(0))).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers().get("location").and_then(|l| l.to_str().ok()), Some(format!("/products/{hose}?on={}", date_in_days(0)).as_str()));
+        let r = open("/products/HOSE-10".to_owned()).await;
+        assert_eq!(r.status(), 404);
+        assert!(r.text().await.unwrap_or_default().contains("No product has the SKU \u{201c}HOSE-10\u{201d}"));
         // On the first notice's day the price changed when it was published:
         // a quote drafted that morning got the list price.
         let r = sam.get(&format!("/api/v1/products/{pump}/prices?on={}", date_in_days(-5))).await;

@@ -926,6 +926,13 @@ both_backends! {
         // The last day there is ends nothing (SQLite compared the instant after it as text, and found none).
         let (_, _, all) = download("/quotes/export.csv?state=finalised&to=9999-12-31", &fiona.email).await;
         assert_eq!(ids_of(&all), vec![yen.clone()]);
+        // The file's name says what was chosen, so that two downloads are not taken for one another.
+        let today = date_in_days(0);
+        let path = format!("/quotes/export.csv?state=finalised&from={day}&to={day}");
+        let named = pricegate_tests::pages::download_name(&app.base, &fiona.email, &path).await;
+        assert_eq!(named, format!("pricegate-quotes-finalised-from-{day}-to-{day}-{today}.csv"));
+        let named = pricegate_tests::pages::download_name(&app.base, &fiona.email, "/quotes/export.csv?search=acme").await;
+        assert_eq!(named, format!("pricegate-quotes-searched-{today}.csv"));
         // Days typed into another list's address are said to be for finalised quotes, not taken to empty it.
         let days_only = "Days choose among finalised quotes only: choose \u{201c}Finalised\u{201d} to use them.";
         let every = page_as(&app.base, &fiona.email, &format!("/quotes?from={next}")).await;
@@ -946,6 +953,10 @@ both_backends! {
         assert_eq!(r.body.as_array().map(|q| q.iter().map(id_of).collect::<Vec<_>>()), Some(vec![yen.clone()]), "{}", r.text);
         let r = finance.get(&api(finalised_at + second, finalised_at + second * 2)).await;
         assert_eq!(r.body.as_array().map(Vec::len), Some(0), "{}", r.text);
+        // The wrong way round is refused, as the page says it, not answered with an empty list.
+        let r = finance.get(&api(finalised_at + second, finalised_at - second)).await;
+        assert_error(&r, 400, "invalid_query");
+        assert!(r.text.contains("finalised_since is after finalised_until: the times are the wrong way round"), "{}", r.text);
         let (_, _, found) = download("/quotes/export.csv?search=acme", &sam_view.email).await;
         assert_eq!(ids_of(&found), vec![formula.clone()]);
         let html = page_as(&app.base, &fiona.email, "/quotes?state=draft&search=nordwind").await;
@@ -994,5 +1005,51 @@ both_backends! {
         assert_eq!((r.status.as_u16(), &r.body["approval_request_ended"]), (200, &json!(false)), "{}", r.text);
         let repriced = finance.get(&format!("/api/v1/audit?action=quote.repriced&subject={id}")).await;
         assert_eq!(repriced.body[0]["detail"]["approval_request_ended"], json!(false), "{}", repriced.text);
+    }
+}
+
+both_backends! {
+    /// Month-end reads the finalised quotes by when they were finalised: the
+    /// list, its next page and its download go newest finalised first,
+    /// whatever the order they were drafted in.
+    async fn the_finalised_list_goes_newest_finalised_first(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let mut drafted = Vec::new();
+        for _ in 0..3 {
+            drafted.push(id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await));
+        }
+        let (first, second, third) = (drafted[0].as_str(), drafted[1].as_str(), drafted[2].as_str());
+        for id in [third, first, second] {
+            assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await.status, 200);
+        }
+        let listed = |html: &str| -> Vec<String> {
+            html.split("<td data-label=\"Customer\"><a href=\"/quotes/")
+                .skip(1)
+                .filter_map(|rest| rest.split('"').next().map(str::to_owned))
+                .collect()
+        };
+        let html = page_as(&app.base, &fiona.email, "/quotes?state=finalised").await;
+        assert_eq!(listed(&html), [second, first, third], "newest finalised first: {html}");
+        let html = page_as(&app.base, &fiona.email, &format!("/quotes?state=finalised&before={first}")).await;
+        assert_eq!(listed(&html), [third], "the page after a quote is the ones finalised before it: {html}");
+        // Every quote's list stays newest drafted first.
+        let html = page_as(&app.base, &fiona.email, "/quotes").await;
+        assert_eq!(listed(&html), [third, second, first], "{html}");
+        let cookie = pricegate_tests::pages::session_cookie(&app.base, &fiona.email).await;
+        let csv = pricegate_tests::pages::client()
+            .get(format!("{}/quotes/export.csv?state=finalised", app.base))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await
+            .expect("the download")
+            .text()
+            .await
+            .expect("the file");
+        let ids: Vec<&str> = csv.lines().skip(1).filter_map(|l| l.split(',').nth(1)).collect();
+        assert_eq!(ids, [second, first, third], "the file as the list: {csv}");
+        app.stop().await;
     }
 }

@@ -754,6 +754,9 @@ both_backends! {
         assert!(ahead(hour_ago, 13).ends_with("+13:00"));
         assert_eq!(within(ahead(hour_ago, 13), ahead(in_an_hour, 1)).await, 3, "the zones read as written");
         assert_eq!(within(ahead(in_an_hour, 13), ahead(in_an_hour + Duration::hours(1), 1)).await, 0);
+        let r = finance.get(&format!("/api/v1/audit?since={}&until={}", rfc(in_an_hour), rfc(hour_ago))).await;
+        assert_error(&r, 400, "invalid_query");
+        assert!(r.text.contains("since is after until: the times are the wrong way round"), "{}", r.text);
         for (since, said) in [("yesterday", "since: expected a time like"), ("2026-01-01T00:00:00", "since: expected a time like")] {
             let r = finance.get(&format!("/api/v1/audit?since={since}")).await;
             assert_error(&r, 400, "invalid_query");
@@ -817,6 +820,8 @@ both_backends! {
         };
         let (status, kind, csv) = download("/audit/export.csv?action=product.updated".into(), fiona.email.clone()).await;
         assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"), "{csv}");
+        let named = pricegate_tests::pages::download_name(&app.base, &fiona.email, "/audit/export.csv?action=product.updated").await;
+        assert_eq!(named, format!("pricegate-audit-product.updated-{}.csv", date_in_days(0)));
         let mut lines = csv.lines();
         assert_eq!(lines.next(), Some("\u{feff}at_utc,at_local,actor_id,actor_name,actor_email,action,subject_type,subject_id,detail,zone,id"));
         let rows: Vec<&str> = lines.collect();

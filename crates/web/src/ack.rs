@@ -19,7 +19,7 @@ use axum::routing::get;
 use pricegate_domain::Calendar;
 use pricegate_domain::pricing::ChangesAhead;
 use pricegate_mail::render_markdown;
-use pricegate_store::views::GateView;
+use pricegate_store::views::{GateView, ImpactView};
 use pricegate_store::{
     AckLinkError, AckLinkView, AfterAcknowledging, LinkAbout, SessionUser, StoreError, WaitingQuote,
 };
@@ -97,20 +97,7 @@ impl HeldRow {
         // As the e-mails say it: a figure of nothing is said with its reason.
         let effect = match (impact, currency) {
             _ if gate.expired => "its validity has ended: its owner must extend it".to_owned(),
-            (Some(i), Some(currency)) => {
-                let overtaken = i.lines.iter().filter(|l| l.overtaken_by_unit_price_minor.is_some());
-                let approved = i.lines.iter().filter(|l| l.waived_by_approval);
-                let while_valid = i.delta_while_valid_minor;
-                let after = i.total_delta_minor.saturating_sub(while_valid);
-                pricegate_mail::compose::effect_on_total(
-                    currency,
-                    None,
-                    (while_valid, after),
-                    ChangesAhead::of(&i.change_days, today),
-                    quote.valid_until,
-                    (overtaken.map(|l| l.sku.as_str()), approved.map(|l| l.sku.as_str())),
-                )
-            }
+            (Some(i), Some(currency)) => effect_on_total(i, currency, quote.valid_until, today),
             _ => "its prices do not change".to_owned(),
         };
         HeldRow {
@@ -120,6 +107,30 @@ impl HeldRow {
             effect,
         }
     }
+}
+
+/// What a pending notice does to a draft's total (`impact`, in `currency`),
+/// in the words of the e-mails: while the quote is valid (until
+/// `valid_until`), from which day when none of it is in force by `today`,
+/// and why a change of nothing is one.
+pub(crate) fn effect_on_total(
+    impact: &ImpactView,
+    currency: &str,
+    valid_until: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+) -> String {
+    let overtaken = impact.lines.iter().filter(|l| l.overtaken_by_unit_price_minor.is_some());
+    let approved = impact.lines.iter().filter(|l| l.waived_by_approval);
+    let while_valid = impact.delta_while_valid_minor;
+    let after = impact.total_delta_minor.saturating_sub(while_valid);
+    pricegate_mail::compose::effect_on_total(
+        currency,
+        None,
+        (while_valid, after),
+        ChangesAhead::of(&impact.change_days, today),
+        valid_until,
+        (overtaken.map(|l| l.sku.as_str()), approved.map(|l| l.sku.as_str())),
+    )
 }
 
 #[derive(Template)]

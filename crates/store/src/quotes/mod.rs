@@ -43,6 +43,7 @@ use view::evidence_view;
 pub(crate) use view::{quote_view, to_view};
 
 pub(crate) const DRAFT: &str = "draft";
+const FINALISED: &str = "finalised";
 
 /// Who may send a request about one quote (see [`Store::check_quote_right`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,11 +182,15 @@ pub struct QuoteFilter {
     pub state: Option<String>,
     pub limit: Option<u64>,
     pub before: Option<Uuid>,
-    /// The page after this place in the list, a quote's drafting time and
-    /// id as the caller read them: for a reader going on through the whole
-    /// list, whose last quote may no longer be theirs to see (handed away
-    /// meanwhile), so no longer a `before`. Used instead of `before`.
+    /// The page after this place in the list, a quote's drafting time (its
+    /// finalising time, `by_finalising`) and id as the caller read them: for
+    /// a reader going on through the whole list, whose last quote may no
+    /// longer be theirs to see (handed away meanwhile), so no longer a
+    /// `before`. Used instead of `before`.
     pub after_listed: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    /// Finalised quotes only, newest finalised first (month-end reads them
+    /// so), where the list is otherwise newest drafted first.
+    pub by_finalising: bool,
     /// Only quotes finalised at or after the first instant and before the
     /// second (either left open): month-end's "finalised in November".
     pub finalised_within: (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>),
@@ -452,6 +457,15 @@ impl Store {
         if let Some(state) = filter.state {
             query = query.filter(quotes::Column::State.eq(state));
         }
+        // The time the list is ordered by, newest first, then the id.
+        let by = match filter.by_finalising {
+            true => {
+                query =
+                    query.filter(quotes::Column::State.eq(FINALISED)).filter(quotes::Column::FinalisedAt.is_not_null());
+                quotes::Column::FinalisedAt
+            }
+            false => quotes::Column::DraftedAt,
+        };
         if let Some(skus) = filter.with_skus {
             let with_lines = Query::select()
                 .column(quote_lines::Column::QuoteId)
@@ -495,32 +509,34 @@ impl Store {
         }
         let cursor = match (filter.after_listed, filter.before) {
             (Some(place), _) => Some(place),
-            // The page after `before`: by drafting time, then id, as ordered
-            // below. A quote the caller may not see is no cursor (its place
-            // in the order would tell when it was drafted).
+            // The page after `before`: by drafting (or finalising) time, then
+            // id, as ordered below. A quote the caller may not see is no
+            // cursor (its place in the order would tell when it was drafted).
             (None, Some(before)) => {
                 let cursor = quotes::Entity::find_by_id(before)
                     .one(&self.db)
                     .await?
                     .filter(|q| check_visible(actor, q).is_ok())
+                    .and_then(|q| match filter.by_finalising {
+                        true => q.finalised_at.map(|at| (at, q.id)),
+                        false => Some((q.drafted_at, q.id)),
+                    })
                     .ok_or_else(|| {
                         Invalid::new(
                             "before",
                             "before must be the id of one of your quotes, the last of the page before.",
                         )
                     })?;
-                Some((cursor.drafted_at, cursor.id))
+                Some(cursor)
             }
             (None, None) => None,
         };
-        if let Some((drafted_at, id)) = cursor {
-            // `drafted_at <= X` first, so the (drafted_at, id) index starts
-            // the scan at the cursor instead of at the newest quote.
-            query = query
-                .filter(quotes::Column::DraftedAt.lte(drafted_at))
-                .filter(Condition::any().add(quotes::Column::DraftedAt.lt(drafted_at)).add(quotes::Column::Id.lt(id)));
+        if let Some((at, id)) = cursor {
+            // `at <= X` first, so the (time, id) index starts the scan at
+            // the cursor instead of at the newest quote.
+            query = query.filter(by.lte(at)).filter(Condition::any().add(by.lt(at)).add(quotes::Column::Id.lt(id)));
         }
-        let mut query = query.order_by_desc(quotes::Column::DraftedAt).order_by_desc(quotes::Column::Id);
+        let mut query = query.order_by_desc(by).order_by_desc(quotes::Column::Id);
         if let Some(limit) = filter.limit {
             query = query.limit(limit);
         }

@@ -198,7 +198,8 @@ pub struct AuditQuery {
     /// Only the rows written at or after this time (RFC 3339, e.g. `2026-12-01T00:00:00Z`).
     #[serde(default, deserialize_with = "query_time")]
     pub since: Option<DateTime<Utc>>,
-    /// Only the rows written before this time (RFC 3339).
+    /// Only the rows written before this time (RFC 3339); one before
+    /// `since` is refused, 400 `invalid_query`.
     #[serde(default, deserialize_with = "query_time")]
     pub until: Option<DateTime<Utc>>,
 }
@@ -240,6 +241,7 @@ pub async fn audit(
             ));
         }
     }
+    super::times_in_order(("since", "until"), (q.since, q.until))?;
     // `action=` with nothing after it filters nothing, as no `action` does.
     let action = q.action.as_deref().filter(|a| !a.is_empty());
     let filter =

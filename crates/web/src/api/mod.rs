@@ -17,6 +17,7 @@ use axum::extract::DefaultBodyLimit;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 use crate::AppState;
+use crate::error::AppError;
 
 /// JSON bodies above this are refused with 413 before they are parsed.
 pub const JSON_BODY_LIMIT: usize = 256 * 1024;
@@ -84,6 +85,26 @@ pub(crate) fn page_limit(limit: Option<i64>) -> Result<Option<u64>, pricegate_do
         None => Ok(None),
         Some(limit @ 1..=1000) => Ok(Some(limit.unsigned_abs())),
         Some(_) => Err(pricegate_domain::Invalid::new("limit", "limit must be between 1 and 1000.")),
+    }
+}
+
+/// Refuses times in an address given the wrong way round (`since` after
+/// `until`, by their names in `names`): nothing is between them, and an
+/// empty list would read as "none", which is not what was asked.
+pub(crate) fn times_in_order(
+    names: (&str, &str),
+    (since, until): (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>),
+) -> Result<(), AppError> {
+    match (since, until) {
+        (Some(since), Some(until)) if since > until => Err(AppError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!(
+                "{} is after {}: the times are the wrong way round, and nothing is between them.",
+                names.0, names.1
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 

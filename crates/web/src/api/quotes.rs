@@ -172,7 +172,8 @@ pub struct QuotesQuery {
     /// `2026-11-01T00:00:00+01:00`).
     #[serde(default, deserialize_with = "super::auth::query_time")]
     pub finalised_since: Option<DateTime<Utc>>,
-    /// Only quotes finalised before this time (RFC 3339).
+    /// Only quotes finalised before this time (RFC 3339); one before
+    /// `finalised_since` is refused, 400 `invalid_query`.
     #[serde(default, deserialize_with = "super::auth::query_time")]
     pub finalised_until: Option<DateTime<Utc>>,
 }
@@ -262,12 +263,14 @@ pub async fn list_quotes(
         return Err(Invalid::new("state", "state must be draft, finalised or cancelled.").into());
     }
     let limit = super::page_limit(q.limit)?;
+    super::times_in_order(("finalised_since", "finalised_until"), (q.finalised_since, q.finalised_until))?;
     let search = QuoteSearch::parse("search", q.search.as_deref().unwrap_or(""))?;
     let filter = QuoteFilter {
         state: q.state,
         limit,
         before: q.before,
         after_listed: None,
+        by_finalising: false,
         finalised_within: (q.finalised_since, q.finalised_until),
         with_skus: None,
         search,

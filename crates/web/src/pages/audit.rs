@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use pricegate_domain::{Currency, Role};
+use pricegate_mail::compose::percent;
 use pricegate_store::views::AuditView;
 use pricegate_store::{AUDIT_ACTIONS, AuditFilter, StoreError};
 use uuid::Uuid;
@@ -174,11 +175,11 @@ fn subject_href(reader: Role, entry: &AuditView, readable_notices: &HashSet<Uuid
 pub(super) struct Chosen<'q> {
     pub filter: AuditFilter<'q>,
     /// The subject as the address writes it (a reference in small letters).
-    subject: Option<String>,
+    pub subject: Option<String>,
     /// The person as typed, when someone has that address.
-    actor: Option<&'q str>,
-    from: Option<&'q str>,
-    to: Option<&'q str>,
+    pub actor: Option<&'q str>,
+    pub from: Option<&'q str>,
+    pub to: Option<&'q str>,
     pub notes: Vec<String>,
     /// A filter names nothing there is (an action never written, an address
     /// nobody has): nothing is listed, rather than every entry under its name.
@@ -466,7 +467,11 @@ fn readable(detail: &serde_json::Value, names: &HashMap<Uuid, String>) -> String
                     (Some((name, minor)), Some(currency)) => {
                         format!("{}: {}", name.replace('_', " "), currency.format(minor))
                     }
-                    _ => format!("{}: {}", self.label(name, value), self.value(value, currency)),
+                    // Basis points (`discount_bp`) as the pages write a discount.
+                    _ => match name.strip_suffix("_bp").zip(value.as_i64().and_then(|bp| i32::try_from(bp).ok())) {
+                        Some((name, bp)) => format!("{}: {}", name.replace('_', " "), percent(bp)),
+                        None => format!("{}: {}", self.label(name, value), self.value(value, currency)),
+                    },
                 })
                 .collect::<Vec<_>>()
                 .join(between)
@@ -537,6 +542,11 @@ mod tests {
         );
         assert_eq!(read(json!({"signer_id": sam, "pending": [notice]})), "pending: bcd9aa1d; signer: Sam");
         assert_eq!(read(json!({"lines": [{"sku": "P", "quantity": 2}]})), "lines: (quantity: 2, sku: P)");
+        assert_eq!(
+            read(json!({"currency": "EUR", "lines": [{"sku": "P", "discount_bp": 1250, "unit_price_minor": 1050}]})),
+            "lines: (discount: 12.50 %, sku: P, unit price: 10.50 EUR)",
+            "a line as drafted, in the pages' words"
+        );
         assert_eq!(
             read(
                 json!({"total_minor": 303000, "currency": "EUR", "covers": [{"sku": "P", "quoted_unit_price_minor": 1050}]})

@@ -59,10 +59,20 @@ pub(super) async fn export(
     let AuditFilter { action, subject, actor, since, until } = chosen.filter;
     let filter = AuditFilter { action: action.and_then(action_of), subject, actor, since, until };
     let calendar = app.store.calendar();
+    let file = super::download::file_name(
+        "audit",
+        [
+            filter.action.map(|action| ("", action)),
+            chosen.subject.as_deref().map(|subject| ("about", subject)),
+            chosen.actor.map(|email| ("by", email.split('@').next().unwrap_or_default())),
+            chosen.from.map(|day| ("from", day)),
+            chosen.to.map(|day| ("to", day)),
+        ],
+        calendar.today(),
+    );
     let mut entries = Entries { app, filter, reader: user.0.actor.role, calendar, last: None, done: false };
     // The first rows are read before the answer starts: a failure then is an error page, not a cut file.
     let first = header_line(&HEADER) + &entries.next_part().await?.unwrap_or_default();
-    let file = format!("pricegate-audit-{}.csv", calendar.today());
     Ok(csv_download(&file, first, entries, "the audit export"))
 }
 

@@ -69,6 +69,32 @@ pub(super) fn csv_download(file: &str, first: String, mut rest: impl Rest, what:
     (headers, axum::body::Body::from_stream(received)).into_response()
 }
 
+/// A download's file name: `pricegate-{what}`, then what its filters chose
+/// (`finalised`, `from-2026-11-01`, `to-2026-11-30`), then the day it was
+/// made, so that two files downloaded with different filters are not taken
+/// for one another. Only letters, digits, `.` and `-` go into it.
+pub(super) fn file_name<'a>(
+    what: &str,
+    chosen: impl IntoIterator<Item = Option<(&'a str, &'a str)>>,
+    today: chrono::NaiveDate,
+) -> String {
+    let mut name = format!("pricegate-{what}");
+    for (label, value) in chosen.into_iter().flatten() {
+        let value: String =
+            value.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')).take(40).collect();
+        if value.is_empty() {
+            continue;
+        }
+        name.push('-');
+        if !label.is_empty() {
+            name.push_str(label);
+            name.push('-');
+        }
+        name.push_str(&value);
+    }
+    format!("{name}-{today}.csv")
+}
+
 /// Why a download's address is refused, if it is: it was not read whole
 /// (`unreadable`: a filter given twice), it names a parameter that is not
 /// one of `known`, or its page would say something of its filters
@@ -184,6 +210,21 @@ mod tests {
                 None => Ok(None),
             }
         }
+    }
+
+    #[test]
+    fn a_file_name_carries_the_filters_chosen_and_nothing_else() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 5).expect("a day");
+        assert_eq!(file_name("quotes", [None, None], today), "pricegate-quotes-2026-12-05.csv");
+        let chosen = [Some(("", "finalised")), Some(("from", "2026-11-01")), None, Some(("to", "2026-11-30"))];
+        assert_eq!(
+            file_name("quotes", chosen, today),
+            "pricegate-quotes-finalised-from-2026-11-01-to-2026-11-30-2026-12-05.csv"
+        );
+        assert_eq!(
+            file_name("audit", [Some(("", "quote.finalised")), Some(("to", "\"; rm x/..\\"))], today),
+            "pricegate-audit-quote.finalised-to-rmx..-2026-12-05.csv"
+        );
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use axum::response::Response;
 use pricegate_store::views::{PriceHistoryView, PriceOnView, PriceState};
 use uuid::Uuid;
 
-use super::{Layout, PageError, PageId, PageQuery, PageUser, money, render};
+use super::{Layout, PageError, PageQuery, PageSegment, PageUser, money, render};
 use crate::AppState;
 
 #[derive(serde::Deserialize, Default)]
@@ -64,13 +64,19 @@ struct HistoryPage {
     on_day: Option<OnDay>,
 }
 
-/// `/products/{id}`, with `?on=YYYY-MM-DD` to tell the price on that day.
+/// `/products/{id}`, with `?on=YYYY-MM-DD` to tell the price on that day;
+/// `/products/PUMP-S60`, the product by its SKU (in any case), leads there.
 pub(super) async fn history(
     State(app): State<AppState>,
-    PageId(id): PageId,
+    PageSegment(raw): PageSegment,
     user: PageUser,
+    uri: axum::http::Uri,
     PageQuery { query, unreadable }: PageQuery<HistoryQuery>,
 ) -> Result<Response, PageError> {
+    let id = match Uuid::parse_str(&raw) {
+        Ok(id) => id,
+        Err(_) => return by_sku(&app, &raw, uri.query()).await,
+    };
     let typed = query.on.unwrap_or_default();
     let on = pricegate_domain::parse_date("on", &typed);
     let history = app.store.price_history(id, on.as_ref().ok().copied()).await?;
@@ -85,6 +91,27 @@ pub(super) async fn history(
     };
     let status = if page.on_error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     Ok(render(status, &page))
+}
+
+/// The history of the product whose SKU is `typed`, with the query it was
+/// asked with (`?on=`), or a 404 saying no product has that SKU.
+async fn by_sku(app: &AppState, typed: &str, query: Option<&str>) -> Result<Response, PageError> {
+    match app.store.product_id_by_sku(typed).await? {
+        Some(id) => {
+            let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+            Ok(axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!(
+                "/products/{id}{query}"
+            ))))
+        }
+        None => Err(PageError::new(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            format!(
+                "No product has the SKU \u{201c}{}\u{201d}: the price list, /products, has every product.",
+                typed.chars().take(40).collect::<String>()
+            ),
+        )),
+    }
 }
 
 fn page(user: &PageUser, history: &PriceHistoryView, calendar: pricegate_domain::Calendar) -> HistoryPage {

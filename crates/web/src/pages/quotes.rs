@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
+use pricegate_domain::pricing::ChangesAhead;
 use pricegate_domain::{Role, last_in_force};
 use pricegate_mail::compose::percent;
 use pricegate_mail::render_markdown;
@@ -227,6 +228,7 @@ pub(super) fn list_filter(state: &str, search: Option<QuoteSearch>, limit: u64, 
         limit: Some(limit),
         before,
         after_listed: None,
+        by_finalising: state == "finalised",
         with_skus: None,
         search,
         at_old_prices: state == AT_OLD_PRICES,
@@ -422,6 +424,8 @@ struct ImpactRow {
 /// after the quote's validity ends.
 struct EarlierRow {
     price: String,
+    /// The day it takes force, as [`ImpactRow::effective_on`] says it.
+    on: String,
     after_validity: bool,
     /// As [`ImpactRow::later`], when this is the notice's price that counts
     /// while the quote is valid.
@@ -438,6 +442,10 @@ struct PendingRow {
     /// What the notice does to the total while the quote is valid, when
     /// some of its prices come after (so `total_delta` is not that).
     while_valid: Option<String>,
+    /// What the notice does to the total in words, with the day it starts,
+    /// while none of its changes is in force yet or more are to come
+    /// ("finalised before 2026-12-20, it keeps its prices").
+    ahead: Option<String>,
     /// The quote already carries every price the notice sets for its lines
     /// (repriced before it was acknowledged): its table shows no change.
     already_carried: bool,
@@ -1504,6 +1512,8 @@ async fn quote_page(
                 .map(|p| PendingRow {
                     notice_id: p.notice_id,
                     while_valid: while_valid(&p).map(|delta| signed_money(&currency, delta)),
+                    ahead: ChangesAhead::of(&p.impact.change_days, today)
+                        .map(|_| crate::ack::effect_on_total(&p.impact, &currency, quote.valid_until, today)),
                     already_carried: already_carried(&p, &later),
                     title: p.title,
                     published_at: calendar.stamp(p.published_at, true),
@@ -1556,18 +1566,21 @@ async fn quote_page(
                                 earlier: l
                                     .earlier
                                     .iter()
-                                    .map(|s| EarlierRow {
-                                        price: format!(
-                                            "{} from {} ({} on the line)",
-                                            money(&currency, s.unit_price_minor),
-                                            pricegate_mail::compose::in_force_from(
-                                                s.effective_on,
-                                                calendar.date_of(p.published_at)
+                                    .map(|s| {
+                                        let on = pricegate_mail::compose::in_force_from(
+                                            s.effective_on,
+                                            calendar.date_of(p.published_at),
+                                        );
+                                        EarlierRow {
+                                            price: format!(
+                                                "{} from {on} ({} on the line)",
+                                                money(&currency, s.unit_price_minor),
+                                                signed_money(&currency, s.delta_minor)
                                             ),
-                                            signed_money(&currency, s.delta_minor)
-                                        ),
-                                        after_validity: s.effective_on > quote.valid_until,
-                                        later: later_on(s.effective_on),
+                                            on,
+                                            after_validity: s.effective_on > quote.valid_until,
+                                            later: later_on(s.effective_on),
+                                        }
                                     })
                                     .collect(),
                             }

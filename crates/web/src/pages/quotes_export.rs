@@ -63,7 +63,7 @@ const HEADER: [&str; 28] = [
 ];
 
 /// The quotes the list at this address shows (`?state=…&search=…`), every
-/// one, newest drafted first, as a CSV file: those a salesperson owns or
+/// one, newest drafted first (the finalised ones newest finalised first), as a CSV file: those a salesperson owns or
 /// signs, every quote for finance. An address the list would read leniently (a
 /// state there is none of, a search too long) is refused here (see
 /// [`refusal`]).
@@ -94,13 +94,19 @@ pub(super) async fn export(
     if let Some(refused) = refusal(unreadable, raw.as_deref(), &KNOWN, &notes, "the quotes page, /quotes") {
         return Err(refused);
     }
+    let chosen = [
+        (!state.is_empty()).then_some(("", state)),
+        search.is_some().then_some(("", "searched")),
+        days.from.map(|day| ("from", day)),
+        days.to.map(|day| ("to", day)),
+    ];
     let calendar = app.store.calendar();
     let within = days.within;
     let mut quotes =
         Quotes { app, actor: user.0.actor.clone(), state, search, within, calendar, last: None, done: false };
     // The first quotes are read before the answer starts: a failure then is an error page, not a cut file.
     let first = header_line(&HEADER) + &quotes.next_part().await?.unwrap_or_default();
-    let file = format!("pricegate-quotes-{}.csv", calendar.today());
+    let file = super::download::file_name("quotes", chosen, calendar.today());
     Ok(csv_download(&file, first, quotes, "the quotes export"))
 }
 
@@ -135,7 +141,12 @@ impl Rest for Quotes {
         let quotes = self.app.store.list_quotes(&self.actor, filter).await?;
         self.done = (quotes.len() as u64) < EXPORT_PAGE;
         let Some(last) = quotes.last() else { return Ok(None) };
-        self.last = Some((last.drafted_at, last.id));
+        // The list's own order: newest finalised first, for the finalised ones.
+        let at = match self.state == "finalised" {
+            true => last.finalised_at.unwrap_or(last.drafted_at),
+            false => last.drafted_at,
+        };
+        self.last = Some((at, last.id));
         self.lines(&quotes).await.map(Some)
     }
 }
