@@ -1,7 +1,8 @@
 //! The finalised quotes list pages newest finalised first (`finalised_at`,
 //! then `id`), as finance reads them at month-end, and is filtered by the
 //! days of finalisation: an index in that order makes a page a short scan
-//! however many quotes there are.
+//! however many quotes there are. Found there already (built beforehand
+//! with `CREATE INDEX CONCURRENTLY`, so as not to hold up writes), it is kept.
 
 use sea_orm_migration::prelude::*;
 
@@ -26,7 +27,13 @@ const INDEX: &str = "quotes_finalised_at_id";
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.create_index(
-            Index::create().name(INDEX).table(Quotes::Table).col(Quotes::FinalisedAt).col(Quotes::Id).to_owned(),
+            Index::create()
+                .if_not_exists()
+                .name(INDEX)
+                .table(Quotes::Table)
+                .col(Quotes::FinalisedAt)
+                .col(Quotes::Id)
+                .to_owned(),
         )
         .await
     }

@@ -90,7 +90,8 @@ both_backends! {
         let quote = id_of(&draft_quote(&sam, json!([{"sku": "HOSE-1", "quantity": 1}])).await);
         let backdated = publish_price_change(&finance, "HOSE-1", 1_100, &two_days_ago).await;
         let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{quote}")).await;
-        assert!(html.contains(&format!("{today}, on publication (dated {two_days_ago})")), "{html}");
+        // The day kept on one line, the words after it free to wrap.
+        assert!(html.contains(&format!("<span class=\"date\">{today}</span>, on publication (dated {two_days_ago})")), "{html}");
 
         let list = finance.get("/api/v1/products").await;
         let by_sku = |sku: &str| list.body.as_array().unwrap().iter().find(|p| p["sku"] == sku).cloned().unwrap();
@@ -1210,6 +1211,12 @@ both_backends! {
         let r = open("/products/HOSE-10".to_owned()).await;
         assert_eq!(r.status(), 404);
         assert!(r.text().await.unwrap_or_default().contains("No product has the SKU \u{201c}HOSE-10\u{201d}"));
+        // What no SKU can be (a NUL, which PostgreSQL cannot compare; a look-alike letter; too long) is nothing here.
+        for odd in ["HOSE-9%00", "HOSE%E2%80%909", &"H".repeat(65)] {
+            let r = open(format!("/products/{odd}")).await;
+            assert_eq!(r.status(), 404, "{odd}");
+            assert!(r.text().await.unwrap_or_default().contains("There is nothing at this address."), "{odd}");
+        }
         // On the first notice's day the price changed when it was published:
         // a quote drafted that morning got the list price.
         let r = sam.get(&format!("/api/v1/products/{pump}/prices?on={}", date_in_days(-5))).await;

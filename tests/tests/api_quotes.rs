@@ -930,9 +930,9 @@ both_backends! {
         let today = date_in_days(0);
         let path = format!("/quotes/export.csv?state=finalised&from={day}&to={day}");
         let named = pricegate_tests::pages::download_name(&app.base, &fiona.email, &path).await;
-        assert_eq!(named, format!("pricegate-quotes-finalised-from-{day}-to-{day}-{today}.csv"));
+        assert_eq!(named, format!("pricegate-quotes-finalised-from-{day}-to-{day}-as-of-{today}.csv"));
         let named = pricegate_tests::pages::download_name(&app.base, &fiona.email, "/quotes/export.csv?search=acme").await;
-        assert_eq!(named, format!("pricegate-quotes-searched-{today}.csv"));
+        assert_eq!(named, format!("pricegate-quotes-searched-as-of-{today}.csv"));
         // Days typed into another list's address are said to be for finalised quotes, not taken to empty it.
         let days_only = "Days choose among finalised quotes only: choose \u{201c}Finalised\u{201d} to use them.";
         let every = page_as(&app.base, &fiona.email, &format!("/quotes?from={next}")).await;
@@ -1050,6 +1050,44 @@ both_backends! {
             .expect("the file");
         let ids: Vec<&str> = csv.lines().skip(1).filter_map(|l| l.split(',').nth(1)).collect();
         assert_eq!(ids, [second, first, third], "the file as the list: {csv}");
+
+        // Finalised at the same instant, two quotes go by id; a reader going on from each
+        // place in turn (as the download does, a page at a time) meets every quote once.
+        use sea_orm::ConnectionTrait;
+        let conn = app.store.connection();
+        let same = match conn.get_database_backend() {
+            sea_orm::DbBackend::Postgres => "UPDATE quotes SET finalised_at = (SELECT finalised_at FROM quotes WHERE id = $1) WHERE id = $2",
+            _ => "UPDATE quotes SET finalised_at = (SELECT finalised_at FROM quotes WHERE id = ?) WHERE id = ?",
+        };
+        let uuid = |id: &str| uuid::Uuid::parse_str(id).expect("an id");
+        let values: [sea_orm::Value; 2] = [uuid(first).into(), uuid(second).into()];
+        let statement = sea_orm::Statement::from_sql_and_values(conn.get_database_backend(), same, values);
+        conn.execute_raw(statement).await.expect("one finalising time for two quotes");
+        let tied = {
+            let mut tied = [first, second];
+            tied.sort_by_key(|id| std::cmp::Reverse(uuid(id)));
+            tied
+        };
+        let actor = pricegate_store::Actor { id: fiona.id, role: Role::Finance };
+        let mut walked = Vec::new();
+        let mut place = None;
+        loop {
+            let filter = pricegate_store::QuoteFilter {
+                state: Some("finalised".into()),
+                by_finalising: true,
+                limit: Some(1),
+                after_listed: place,
+                ..Default::default()
+            };
+            let page = app.store.list_quotes(&actor, filter).await.expect("a page");
+            let Some(quote) = page.first() else { break };
+            place = Some((quote.finalised_at.expect("finalised"), quote.id));
+            walked.push(quote.id.to_string());
+            assert!(walked.len() <= 3, "no quote twice: {walked:?}");
+        }
+        assert_eq!(walked, [tied[0], tied[1], third], "by time, then by id, newest first");
+        let html = page_as(&app.base, &fiona.email, &format!("/quotes?state=finalised&before={}", tied[0])).await;
+        assert_eq!(listed(&html), [tied[1], third], "the page after the first of two at one time: {html}");
         app.stop().await;
     }
 }

@@ -821,7 +821,7 @@ both_backends! {
         let (status, kind, csv) = download("/audit/export.csv?action=product.updated".into(), fiona.email.clone()).await;
         assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"), "{csv}");
         let named = pricegate_tests::pages::download_name(&app.base, &fiona.email, "/audit/export.csv?action=product.updated").await;
-        assert_eq!(named, format!("pricegate-audit-product.updated-{}.csv", date_in_days(0)));
+        assert_eq!(named, format!("pricegate-audit-product.updated-as-of-{}.csv", date_in_days(0)));
         let mut lines = csv.lines();
         assert_eq!(lines.next(), Some("\u{feff}at_utc,at_local,actor_id,actor_name,actor_email,action,subject_type,subject_id,detail,zone,id"));
         let rows: Vec<&str> = lines.collect();

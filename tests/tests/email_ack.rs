@@ -127,7 +127,7 @@ both_backends! {
         );
         assert!(
             text.contains(
-                "(+10,000.00 EUR on its total from 2099-01-01 while it is valid; finalised before 2099-01-01, it keeps its prices)"
+                "(+10,000.00 EUR on its total from 2099-01-01 while it is valid; finalised before 2099-01-01, this notice changes none of its prices)"
             ),
             "the blocked quote and its delta are named, from the day the price takes force: {text}"
         );
@@ -173,7 +173,7 @@ both_backends! {
         let reference = &qid.replace('-', "")[..8];
         let line = format!(
             "<a href=\"/quotes/{qid}\">{reference}</a> Greta Berg: +10,000.00 EUR on its total from 2099-01-01 while it is valid; \
-             finalised before 2099-01-01, it keeps its prices"
+             finalised before 2099-01-01, this notice changes none of its prices"
         );
         assert!(body.contains(&line), "{body}");
         assert_eq!(acknowledgements(&finance, &nid).await["acknowledged"], json!([]));
@@ -562,7 +562,10 @@ async fn a_price_finance_approved_keeping_counts_nothing_in_the_notice_s_figures
     let card = body.split("pending-notice\">").nth(1).expect("the notice's card");
     let card = card.split("</tfoot>").next().expect("its table");
     assert!(
-        card.contains("<th colspan=\"6\">Change to the total</th><th class=\"num\">0.00 EUR</th>"),
+        card.contains("</span>)</th><th class=\"num\">0.00 EUR</th>")
+            && card.contains(
+                "<th colspan=\"6\">Change to the total while this quote is valid (until <span class=\"date\">"
+            ),
         "nothing counted: {card}"
     );
     assert!(body.contains("the approval waives that"), "the approval's own section says what it waives: {body}");

@@ -181,7 +181,7 @@ pub struct AheadWords {
     pub from: String,
     /// ", in steps from <day>", or ", in steps, the next on <day>".
     pub steps: String,
-    /// "; finalised before <day>, it keeps its prices", while none is in force.
+    /// "; finalised before <day>, this notice changes none of its prices", while none is in force.
     pub until_then: String,
 }
 
@@ -193,7 +193,7 @@ impl AheadWords {
                 AheadWords { steps: format!(", in steps, the next on {next}"), ..AheadWords::default() }
             }
             Some(ChangesAhead { next, in_steps, .. }) => {
-                let until_then = format!("; finalised before {next}, it keeps its prices");
+                let until_then = format!("; finalised before {next}, this notice changes none of its prices");
                 match in_steps {
                     false => AheadWords { from: format!(" from {next}"), steps: String::new(), until_then },
                     true => AheadWords { from: String::new(), steps: format!(", in steps from {next}"), until_then },
@@ -232,6 +232,18 @@ pub fn effect_on_total<'a>(
     let AheadWords { from, steps, until_then } = AheadWords::of(ahead);
     match (expired_on, while_valid, after) {
         (Some(on), ..) => format!("expired on {on}"),
+        // Changed and changed back while the quote is valid (a price
+        // lowered for a fortnight): a quote finalised between is not
+        // where it started, so this is no change of nothing.
+        (None, 0, after) if ahead.is_some() => {
+            let beyond = match after {
+                0 => String::new(),
+                after => format!("; prices dated after that would change it by {}", signed_money(currency, after)),
+            };
+            format!(
+                "its total changes while it is valid{steps}, and is back where it was by {valid_until}{beyond}{until_then}"
+            )
+        }
         (None, 0, 0) if !why.is_empty() => format!("its total does not change by this notice: {}", why.join(", and ")),
         (None, 0, 0) => "its total does not change".to_owned(),
         (None, while_valid, 0) => {
@@ -1492,6 +1504,12 @@ mod tests {
                 ..quote(3_000, None)
             },
             BlockedQuote { changes_ahead: ahead(true), ..quote_beyond(-6_000, 40_000, None) },
+            BlockedQuote { changes_ahead: ahead(true), ..quote(0, None) },
+            BlockedQuote {
+                changes_ahead: Some(ChangesAhead { next, in_force_already: true, in_steps: true }),
+                overtaken: vec!["VALVE-C50".into()],
+                ..quote_beyond(0, 40_000, None)
+            },
         ]);
         let said: Vec<&str> = rows.iter().map(|r| r.delta.as_str()).collect();
         assert_eq!(
@@ -1507,13 +1525,17 @@ mod tests {
                 "its total does not change by this notice: finance approved keeping the price quoted for PUMP-C250",
                 "its total does not change by this notice: a later notice has set the price of VALVE-C50 since, and \
                  finance approved keeping the price quoted for PUMP-C250",
-                "+30.00 EUR on its total from 2026-12-01 while it is valid; finalised before 2026-12-01, it keeps its \
-                 prices",
-                "+30.00 EUR on its total while it is valid, in steps from 2026-12-01; finalised before 2026-12-01, it \
-                 keeps its prices",
+                "+30.00 EUR on its total from 2026-12-01 while it is valid; finalised before 2026-12-01, this notice \
+                 changes none of its prices",
+                "+30.00 EUR on its total while it is valid, in steps from 2026-12-01; finalised before 2026-12-01, this \
+                 notice changes none of its prices",
                 "+30.00 EUR on its total while it is valid, in steps, the next on 2026-12-01",
                 "-60.00 EUR on its total while it is valid, in steps from 2026-12-01, until 2026-12-05, and +400.00 EUR \
-                 more from prices dated after that; finalised before 2026-12-01, it keeps its prices",
+                 more from prices dated after that; finalised before 2026-12-01, this notice changes none of its prices",
+                "its total changes while it is valid, in steps from 2026-12-01, and is back where it was by 2026-12-05; \
+                 finalised before 2026-12-01, this notice changes none of its prices",
+                "its total changes while it is valid, in steps, the next on 2026-12-01, and is back where it was by \
+                 2026-12-05; prices dated after that would change it by +400.00 EUR",
             ]
         );
     }

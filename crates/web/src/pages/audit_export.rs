@@ -64,7 +64,7 @@ pub(super) async fn export(
         [
             filter.action.map(|action| ("", action)),
             chosen.subject.as_deref().map(|subject| ("about", subject)),
-            chosen.actor.map(|email| ("by", email.split('@').next().unwrap_or_default())),
+            chosen.actor.map(|email| ("by", email)),
             chosen.from.map(|day| ("from", day)),
             chosen.to.map(|day| ("to", day)),
         ],

@@ -71,17 +71,34 @@ pub(super) fn csv_download(file: &str, first: String, mut rest: impl Rest, what:
 
 /// A download's file name: `pricegate-{what}`, then what its filters chose
 /// (`finalised`, `from-2026-11-01`, `to-2026-11-30`), then the day it was
-/// made, so that two files downloaded with different filters are not taken
-/// for one another. Only letters, digits, `.` and `-` go into it.
+/// made (`as-of-2026-12-05` after filters), so that two files downloaded with different filters are not taken
+/// for one another. Only ASCII letters, digits, `.` and `-` go into it: a
+/// space, `_` or `@` becomes a `-` (`old_prices`, `sam@example.com`), and
+/// anything else is left out.
 pub(super) fn file_name<'a>(
     what: &str,
     chosen: impl IntoIterator<Item = Option<(&'a str, &'a str)>>,
     today: chrono::NaiveDate,
 ) -> String {
     let mut name = format!("pricegate-{what}");
+    let mut filtered = false;
     for (label, value) in chosen.into_iter().flatten() {
-        let value: String =
-            value.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')).take(40).collect();
+        let value = value
+            .chars()
+            .filter_map(|c| match c {
+                c if c.is_ascii_alphanumeric() || c == '.' => Some(c),
+                '-' | '_' | '@' => Some('-'),
+                c if c.is_whitespace() => Some('-'),
+                _ => None,
+            })
+            .take(40)
+            .fold(String::new(), |mut kept, c| {
+                if !(c == '-' && (kept.is_empty() || kept.ends_with('-'))) {
+                    kept.push(c);
+                }
+                kept
+            });
+        let value = value.trim_end_matches('-');
         if value.is_empty() {
             continue;
         }
@@ -90,9 +107,14 @@ pub(super) fn file_name<'a>(
             name.push_str(label);
             name.push('-');
         }
-        name.push_str(&value);
+        name.push_str(value);
+        filtered = true;
     }
-    format!("{name}-{today}.csv")
+    // The day it was made told apart from the days chosen (`from-2026-12-06-as-of-2026-12-05`).
+    match filtered {
+        true => format!("{name}-as-of-{today}.csv"),
+        false => format!("{name}-{today}.csv"),
+    }
 }
 
 /// Why a download's address is refused, if it is: it was not read whole
@@ -219,11 +241,16 @@ mod tests {
         let chosen = [Some(("", "finalised")), Some(("from", "2026-11-01")), None, Some(("to", "2026-11-30"))];
         assert_eq!(
             file_name("quotes", chosen, today),
-            "pricegate-quotes-finalised-from-2026-11-01-to-2026-11-30-2026-12-05.csv"
+            "pricegate-quotes-finalised-from-2026-11-01-to-2026-11-30-as-of-2026-12-05.csv"
         );
         assert_eq!(
             file_name("audit", [Some(("", "quote.finalised")), Some(("to", "\"; rm x/..\\"))], today),
-            "pricegate-audit-quote.finalised-to-rmx..-2026-12-05.csv"
+            "pricegate-audit-quote.finalised-to-rm-x..-as-of-2026-12-05.csv"
+        );
+        let chosen = [Some(("", "old_prices")), Some(("about", "sam@pricegate.example")), Some(("by", "  -_ "))];
+        assert_eq!(
+            file_name("quotes", chosen, today),
+            "pricegate-quotes-old-prices-about-sam-pricegate.example-as-of-2026-12-05.csv"
         );
     }
 

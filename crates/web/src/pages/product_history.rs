@@ -96,6 +96,9 @@ pub(super) async fn history(
 /// The history of the product whose SKU is `typed`, with the query it was
 /// asked with (`?on=`), or a 404 saying no product has that SKU.
 async fn by_sku(app: &AppState, typed: &str, query: Option<&str>) -> Result<Response, PageError> {
+    // Not shaped like a SKU (a NUL, which PostgreSQL cannot compare, or too long): nothing is here.
+    let Ok(sku) = pricegate_domain::Sku::parse(typed) else { return Err(super::forms::not_found()) };
+    let typed = sku.as_str();
     match app.store.product_id_by_sku(typed).await? {
         Some(id) => {
             let query = query.map(|q| format!("?{q}")).unwrap_or_default();
@@ -106,10 +109,7 @@ async fn by_sku(app: &AppState, typed: &str, query: Option<&str>) -> Result<Resp
         None => Err(PageError::new(
             StatusCode::NOT_FOUND,
             "Not found",
-            format!(
-                "No product has the SKU \u{201c}{}\u{201d}: the price list, /products, has every product.",
-                typed.chars().take(40).collect::<String>()
-            ),
+            format!("No product has the SKU \u{201c}{typed}\u{201d}: the price list, /products, has every product."),
         )),
     }
 }

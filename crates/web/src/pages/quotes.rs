@@ -185,7 +185,8 @@ async fn open_gate(app: &AppState, user: &PageUser, quote: &QuoteView) -> Result
     }
 }
 
-/// My quotes (finance: all), newest drafted first, [`PAGE_SIZE`] at a
+/// My quotes (finance: all), newest drafted first (the finalised ones
+/// newest finalised first), [`PAGE_SIZE`] at a
 /// time, of one state or all (`?state=draft`, `&before=<id>` for older ones).
 /// The quotes list's pseudo-state of the drafts with a line at a price no
 /// longer in force (see [`QuoteFilter::at_old_prices`]).
@@ -408,7 +409,7 @@ struct ImpactRow {
     discount: String,
     old_price: String,
     new_price: String,
-    effective_on: String,
+    effective_on: InForce,
     /// The change takes force only after the quote's validity ends.
     after_validity: bool,
     delta: String,
@@ -425,11 +426,34 @@ struct ImpactRow {
 struct EarlierRow {
     price: String,
     /// The day it takes force, as [`ImpactRow::effective_on`] says it.
-    on: String,
+    on: InForce,
     after_validity: bool,
     /// As [`ImpactRow::later`], when this is the notice's price that counts
     /// while the quote is valid.
     later: Option<String>,
+}
+
+/// The day a notice's price takes force, as
+/// [`pricegate_mail::compose::in_force_from`] says it, with the day apart
+/// from what follows it (", on publication (dated 2026-12-01)"): the page
+/// keeps the day on one line and lets the words wrap.
+struct InForce {
+    day: String,
+    rest: String,
+}
+
+impl InForce {
+    fn of(effective_on: chrono::NaiveDate, published_on: chrono::NaiveDate) -> InForce {
+        let mut day = pricegate_mail::compose::in_force_from(effective_on, published_on);
+        let rest = day.find(',').map(|at| day.split_off(at)).unwrap_or_default();
+        InForce { day, rest }
+    }
+}
+
+impl std::fmt::Display for InForce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.day, self.rest)
+    }
 }
 
 struct PendingRow {
@@ -444,7 +468,7 @@ struct PendingRow {
     while_valid: Option<String>,
     /// What the notice does to the total in words, with the day it starts,
     /// while none of its changes is in force yet or more are to come
-    /// ("finalised before 2026-12-20, it keeps its prices").
+    /// ("finalised before 2026-12-20, this notice changes none of its prices").
     ahead: Option<String>,
     /// The quote already carries every price the notice sets for its lines
     /// (repriced before it was acknowledged): its table shows no change.
@@ -1550,10 +1574,7 @@ async fn quote_page(
                                     .map_or_else(String::new, |q| percent(q.discount_bp)),
                                 old_price: money(&currency, l.old_unit_price_minor),
                                 new_price: money(&currency, l.new_unit_price_minor),
-                                effective_on: pricegate_mail::compose::in_force_from(
-                                    l.effective_on,
-                                    calendar.date_of(p.published_at),
-                                ),
+                                effective_on: InForce::of(l.effective_on, calendar.date_of(p.published_at)),
                                 after_validity: l.effective_on > quote.valid_until,
                                 delta: match overtaken {
                                     Some(_) => "\u{2014}, no longer in force".to_owned(),
@@ -1567,10 +1588,7 @@ async fn quote_page(
                                     .earlier
                                     .iter()
                                     .map(|s| {
-                                        let on = pricegate_mail::compose::in_force_from(
-                                            s.effective_on,
-                                            calendar.date_of(p.published_at),
-                                        );
+                                        let on = InForce::of(s.effective_on, calendar.date_of(p.published_at));
                                         EarlierRow {
                                             price: format!(
                                                 "{} from {on} ({} on the line)",

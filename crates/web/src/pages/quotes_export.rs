@@ -119,8 +119,9 @@ struct Quotes {
     /// Finalised within these instants, when the address says so.
     within: (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>),
     calendar: Calendar,
-    /// The place in the list of the last quote sent (its drafting time and
-    /// id), `None` before the first page.
+    /// The place in the list of the last quote sent (its drafting time, or
+    /// its finalising time in the finalised list, and id), `None` before
+    /// the first page.
     last: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
     /// Set once a page came back short: there is no page after it.
     done: bool,
@@ -138,12 +139,15 @@ impl Rest for Quotes {
             finalised_within: self.within,
             ..list_filter(self.state, self.search.clone(), EXPORT_PAGE, None)
         };
+        let by_finalising = filter.by_finalising;
         let quotes = self.app.store.list_quotes(&self.actor, filter).await?;
         self.done = (quotes.len() as u64) < EXPORT_PAGE;
         let Some(last) = quotes.last() else { return Ok(None) };
-        // The list's own order: newest finalised first, for the finalised ones.
-        let at = match self.state == "finalised" {
-            true => last.finalised_at.unwrap_or(last.drafted_at),
+        // The place in the list's own order (by finalising, the store lists only quotes finalised at a time).
+        let at = match by_finalising {
+            true => {
+                last.finalised_at.ok_or_else(|| StoreError::Internal("a finalised quote without its time".into()))?
+            }
             false => last.drafted_at,
         };
         self.last = Some((at, last.id));
