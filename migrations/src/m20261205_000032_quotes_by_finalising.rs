@@ -1,8 +1,10 @@
 //! The finalised quotes list pages newest finalised first (`finalised_at`,
 //! then `id`), as finance reads them at month-end, and is filtered by the
 //! days of finalisation: an index in that order makes a page a short scan
-//! however many quotes there are. Found there already (built beforehand
-//! with `CREATE INDEX CONCURRENTLY`, so as not to hold up writes), it is kept.
+//! however many quotes there are. Drafts (no `finalised_at`) are left out
+//! of it: drafting and editing one adds nothing to it. Found there already
+//! (built beforehand with `CREATE INDEX CONCURRENTLY`, so as not to hold up
+//! writes), it is kept.
 
 use sea_orm_migration::prelude::*;
 
@@ -33,6 +35,7 @@ impl MigrationTrait for Migration {
                 .table(Quotes::Table)
                 .col(Quotes::FinalisedAt)
                 .col(Quotes::Id)
+                .and_where(Expr::col(Quotes::FinalisedAt).is_not_null())
                 .to_owned(),
         )
         .await
