@@ -69,7 +69,7 @@ both_backends! {
 both_backends! {
     async fn a_notice_pricing_a_product_twice_names_both_prices_and_counts_the_last(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
         let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         create_product(&finance, "P-1", "EUR", 50_000).await;
         let quote = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 10, "discount_bp": 1_000}])).await;
@@ -107,7 +107,7 @@ both_backends! {
         );
         assert!(
             html.contains(&format!(
-                "For this quote: +540.00 EUR on its total while it is valid, in steps from {soon}; finalised before {soon}, this notice changes none of its prices."
+                "For this quote: +540.00 EUR on its total while it is valid, in steps from {soon}; finalised before {soon}, it keeps its prices as far as this notice goes."
             )),
             "{html}"
         );
@@ -122,7 +122,7 @@ both_backends! {
             let html = page().await;
             let said = format!(
                 "For this quote: +360.00 EUR on its total from {soon} while it is valid, until {valid_until}, and +180.00 EUR \
-                 more from prices dated after that; finalised before {soon}, this notice changes none of its prices."
+                 more from prices dated after that; finalised before {soon}, it keeps its prices as far as this notice goes."
             );
             assert_eq!(html.contains(&said), while_valid != 0, "{valid_until}: {html}");
             assert_eq!(html.contains("class=\"ahead\""), while_valid != 0, "nothing to come while it is valid: {html}");
@@ -131,7 +131,7 @@ both_backends! {
         let dates: Vec<&str> = listed["changes"].as_array().into_iter().flatten().filter_map(|c| c["effective_on"].as_str()).collect();
         assert_eq!(dates, [soon.as_str(), later.as_str()], "a product's prices are listed by date: {listed}");
         // A price lowered for a while and put back, both while the quote is valid, is no change of nothing.
-        let valid_until = date_in_days(60);
+        let (valid_until, back) = (date_in_days(60), date_in_days(23));
         assert_eq!(sam.patch(&format!("/api/v1/quotes/{}", id_of(&quote)), &json!({"valid_until": valid_until})).await.status, 200);
         let offer = create_notice(&finance, "A fortnight's offer", json!([
             {"sku": "P-1", "unit_price_minor": 45_000, "effective_on": soon},
@@ -141,11 +141,14 @@ both_backends! {
         publish_notice(&finance, &offer).await;
         let html = page().await;
         let said = format!(
-            "For this quote: its total changes while it is valid, in steps from {soon}, and is back where it was by \
-             {valid_until}; finalised before {soon}, this notice changes none of its prices."
+            "For this quote: its total changes while it is valid, in steps from {soon}, and is back where it was from \
+             {back}; finalised before {soon}, it keeps its prices as far as this notice goes."
         );
         assert!(html.contains(&said), "{html}");
         assert!(!html.contains("its total does not change"), "{html}");
+        let dashboard = page_as(&app.base, &fiona.email, &format!("/notices/{offer}/dashboard")).await;
+        let said = format!("changes while it is valid, in steps from {soon}, back where it was from {back}");
+        assert!(dashboard.contains(&said), "the notice's dashboard says so too: {dashboard}");
     }
 }
 

@@ -127,7 +127,7 @@ both_backends! {
         );
         assert!(
             text.contains(
-                "(+10,000.00 EUR on its total from 2099-01-01 while it is valid; finalised before 2099-01-01, this notice changes none of its prices)"
+                "(+10,000.00 EUR on its total from 2099-01-01 while it is valid; finalised before 2099-01-01, it keeps its prices as far as this notice goes)"
             ),
             "the blocked quote and its delta are named, from the day the price takes force: {text}"
         );
@@ -173,7 +173,7 @@ both_backends! {
         let reference = &qid.replace('-', "")[..8];
         let line = format!(
             "<a href=\"/quotes/{qid}\">{reference}</a> Greta Berg: +10,000.00 EUR on its total from 2099-01-01 while it is valid; \
-             finalised before 2099-01-01, this notice changes none of its prices"
+             finalised before 2099-01-01, it keeps its prices as far as this notice goes"
         );
         assert!(body.contains(&line), "{body}");
         assert_eq!(acknowledgements(&finance, &nid).await["acknowledged"], json!([]));

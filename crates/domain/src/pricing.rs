@@ -89,6 +89,10 @@ pub struct PriceStep {
 pub struct ChangesAhead {
     /// The next day a change takes force.
     pub next: chrono::NaiveDate,
+    /// The last day a change takes force while the quote is valid (`next`,
+    /// when it is the only one to come): where a change undone while the
+    /// quote is valid is undone.
+    pub last: chrono::NaiveDate,
     /// Whether one took force by `today` already: finalised before `next`,
     /// the quote meets that one (it keeps its prices only when none has).
     pub in_force_already: bool,
@@ -104,6 +108,7 @@ impl ChangesAhead {
         let next = *change_days.iter().find(|day| **day > today)?;
         Some(ChangesAhead {
             next,
+            last: change_days.last().copied().unwrap_or(next),
             in_force_already: change_days.first().is_some_and(|first| *first <= today),
             in_steps: change_days.len() > 1,
         })
@@ -357,12 +362,22 @@ mod tests {
         assert_eq!(impact.change_days(date("2026-12-31")), [date("2026-12-05"), date("2026-12-10")]);
         assert_eq!(impact.change_days(date("2026-12-04")), [], "no change while valid");
         let ahead = |today, until| ChangesAhead::of(&impact.change_days(date(until)), date(today));
-        let next = |on, in_force_already, in_steps| Some(ChangesAhead { next: date(on), in_force_already, in_steps });
-        assert_eq!(ahead("2026-12-01", "2026-12-31"), next("2026-12-05", false, true));
-        assert_eq!(ahead("2026-12-01", "2026-12-07"), next("2026-12-05", false, false), "one step while valid");
-        assert_eq!(ahead("2026-12-05", "2026-12-31"), next("2026-12-10", true, true), "one in force, one to come");
+        let next = |on, last, in_force_already, in_steps| {
+            Some(ChangesAhead { next: date(on), last: date(last), in_force_already, in_steps })
+        };
+        assert_eq!(ahead("2026-12-01", "2026-12-31"), next("2026-12-05", "2026-12-10", false, true));
+        assert_eq!(
+            ahead("2026-12-01", "2026-12-07"),
+            next("2026-12-05", "2026-12-05", false, false),
+            "one step while valid"
+        );
+        assert_eq!(
+            ahead("2026-12-05", "2026-12-31"),
+            next("2026-12-10", "2026-12-10", true, true),
+            "one in force, one to come"
+        );
         assert_eq!(ahead("2026-12-10", "2026-12-31"), None, "all in force");
-        assert_eq!(ahead("2026-12-11", "2027-02-01"), next("2027-01-01", true, true));
+        assert_eq!(ahead("2026-12-11", "2027-02-01"), next("2027-01-01", "2027-01-01", true, true));
     }
 
     #[test]

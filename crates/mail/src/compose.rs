@@ -181,7 +181,7 @@ pub struct AheadWords {
     pub from: String,
     /// ", in steps from <day>", or ", in steps, the next on <day>".
     pub steps: String,
-    /// "; finalised before <day>, this notice changes none of its prices", while none is in force.
+    /// "; finalised before <day>, it keeps its prices as far as this notice goes", while none is in force.
     pub until_then: String,
 }
 
@@ -193,7 +193,7 @@ impl AheadWords {
                 AheadWords { steps: format!(", in steps, the next on {next}"), ..AheadWords::default() }
             }
             Some(ChangesAhead { next, in_steps, .. }) => {
-                let until_then = format!("; finalised before {next}, this notice changes none of its prices");
+                let until_then = format!("; finalised before {next}, it keeps its prices as far as this notice goes");
                 match in_steps {
                     false => AheadWords { from: format!(" from {next}"), steps: String::new(), until_then },
                     true => AheadWords { from: String::new(), steps: format!(", in steps from {next}"), until_then },
@@ -236,12 +236,13 @@ pub fn effect_on_total<'a>(
         // lowered for a fortnight): a quote finalised between is not
         // where it started, so this is no change of nothing.
         (None, 0, after) if ahead.is_some() => {
+            let back = ahead.map_or(valid_until, |ahead| ahead.last);
             let beyond = match after {
                 0 => String::new(),
                 after => format!("; prices dated after that would change it by {}", signed_money(currency, after)),
             };
             format!(
-                "its total changes while it is valid{steps}, and is back where it was by {valid_until}{beyond}{until_then}"
+                "its total changes while it is valid{steps}, and is back where it was from {back}{beyond}{until_then}"
             )
         }
         (None, 0, 0) if !why.is_empty() => format!("its total does not change by this notice: {}", why.join(", and ")),
@@ -262,6 +263,12 @@ pub fn effect_on_total<'a>(
             signed_money(currency, after)
         ),
     }
+}
+
+/// Whether the notice moves the total of any of `quotes`, now, later, or
+/// for a while (a change undone while a quote is valid moves it meanwhile).
+fn moves_any(quotes: &[BlockedQuote]) -> bool {
+    quotes.iter().any(|q| q.delta_minor != 0 || q.delta_after_minor != 0 || q.changes_ahead.is_some())
 }
 
 fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
@@ -954,7 +961,7 @@ impl Composer for TemplateComposer {
                     _ => None,
                 };
                 let changes = change_rows(notice, self.calendar);
-                let moves_any = quotes.iter().any(|q| q.delta_minor != 0 || q.delta_after_minor != 0);
+                let moves_any = moves_any(quotes);
                 let quotes = quote_rows(quotes);
                 let link_lifetime = lifetime(self.link_ttl);
                 let guide = long_notice_guide(changes.len(), quotes.len());
@@ -1486,7 +1493,8 @@ mod tests {
     fn a_quote_says_what_the_notice_does_to_it_in_words() {
         let lapsed = chrono::NaiveDate::from_ymd_opt(2026, 11, 30);
         let next = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date");
-        let ahead = |in_steps| Some(ChangesAhead { next, in_force_already: false, in_steps });
+        let last = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).expect("a date");
+        let ahead = |in_steps| Some(ChangesAhead { next, last, in_force_already: false, in_steps });
         let rows = quote_rows(&[
             quote(12_000, None),
             quote(-500, None),
@@ -1500,18 +1508,23 @@ mod tests {
             BlockedQuote { changes_ahead: ahead(false), ..quote(3_000, None) },
             BlockedQuote { changes_ahead: ahead(true), ..quote(3_000, None) },
             BlockedQuote {
-                changes_ahead: Some(ChangesAhead { next, in_force_already: true, in_steps: true }),
+                changes_ahead: Some(ChangesAhead { next, last, in_force_already: true, in_steps: true }),
                 ..quote(3_000, None)
             },
             BlockedQuote { changes_ahead: ahead(true), ..quote_beyond(-6_000, 40_000, None) },
             BlockedQuote { changes_ahead: ahead(true), ..quote(0, None) },
             BlockedQuote {
-                changes_ahead: Some(ChangesAhead { next, in_force_already: true, in_steps: true }),
+                changes_ahead: Some(ChangesAhead { next, last, in_force_already: true, in_steps: true }),
                 overtaken: vec!["VALVE-C50".into()],
                 ..quote_beyond(0, 40_000, None)
             },
         ]);
         let said: Vec<&str> = rows.iter().map(|r| r.delta.as_str()).collect();
+        assert!(
+            moves_any(&[BlockedQuote { changes_ahead: ahead(true), ..quote(0, None) }]),
+            "changed and changed back"
+        );
+        assert!(!moves_any(&[quote(0, None)]));
         assert_eq!(
             said,
             [
@@ -1525,17 +1538,17 @@ mod tests {
                 "its total does not change by this notice: finance approved keeping the price quoted for PUMP-C250",
                 "its total does not change by this notice: a later notice has set the price of VALVE-C50 since, and \
                  finance approved keeping the price quoted for PUMP-C250",
-                "+30.00 EUR on its total from 2026-12-01 while it is valid; finalised before 2026-12-01, this notice \
-                 changes none of its prices",
-                "+30.00 EUR on its total while it is valid, in steps from 2026-12-01; finalised before 2026-12-01, this \
-                 notice changes none of its prices",
+                "+30.00 EUR on its total from 2026-12-01 while it is valid; finalised before 2026-12-01, it keeps its \
+                 prices as far as this notice goes",
+                "+30.00 EUR on its total while it is valid, in steps from 2026-12-01; finalised before 2026-12-01, it \
+                 keeps its prices as far as this notice goes",
                 "+30.00 EUR on its total while it is valid, in steps, the next on 2026-12-01",
                 "-60.00 EUR on its total while it is valid, in steps from 2026-12-01, until 2026-12-05, and +400.00 EUR \
-                 more from prices dated after that; finalised before 2026-12-01, this notice changes none of its prices",
-                "its total changes while it is valid, in steps from 2026-12-01, and is back where it was by 2026-12-05; \
-                 finalised before 2026-12-01, this notice changes none of its prices",
-                "its total changes while it is valid, in steps, the next on 2026-12-01, and is back where it was by \
-                 2026-12-05; prices dated after that would change it by +400.00 EUR",
+                 more from prices dated after that; finalised before 2026-12-01, it keeps its prices as far as this notice goes",
+                "its total changes while it is valid, in steps from 2026-12-01, and is back where it was from 2026-12-03; \
+                 finalised before 2026-12-01, it keeps its prices as far as this notice goes",
+                "its total changes while it is valid, in steps, the next on 2026-12-01, and is back where it was from \
+                 2026-12-03; prices dated after that would change it by +400.00 EUR",
             ]
         );
     }

@@ -695,6 +695,12 @@ async fn dashboard(
             at_stake.add(e);
             match (e.expired_on, e.delta_minor) {
                 (Some(day), _) => format!("valid only until {day}: its owner must extend it"),
+                // Changed and changed back while it is valid: not nothing meanwhile.
+                (None, 0) if e.changes_ahead.is_some() => {
+                    let when = pricegate_mail::compose::AheadWords::of(e.changes_ahead);
+                    let back = e.changes_ahead.map_or(e.valid_until, |ahead| ahead.last);
+                    format!("changes while it is valid{}, back where it was from {back}", when.steps)
+                }
                 (None, 0) => "no change while it is valid".to_owned(),
                 (None, delta) => {
                     let delta = pricegate_mail::compose::signed_money(&e.currency, delta);

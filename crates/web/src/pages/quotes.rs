@@ -468,7 +468,7 @@ struct PendingRow {
     while_valid: Option<String>,
     /// What the notice does to the total in words, with the day it starts,
     /// while none of its changes is in force yet or more are to come
-    /// ("finalised before 2026-12-20, this notice changes none of its prices").
+    /// ("finalised before 2026-12-20, it keeps its prices as far as this notice goes").
     ahead: Option<String>,
     /// The quote already carries every price the notice sets for its lines
     /// (repriced before it was acknowledged): its table shows no change.
