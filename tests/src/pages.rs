@@ -63,6 +63,12 @@ pub async fn session_cookie(base: &str, email: &str) -> String {
 /// Page `path` as `email` (password [`crate::PASSWORD`]) sees it, logged in
 /// afresh; asserts that it answers 200 and returns its HTML.
 pub async fn page_as(base: &str, email: &str, path: &str) -> String {
+    let r = ok_as(base, email, path).await;
+    r.text().await.unwrap_or_else(|e| panic!("{path} as {email}: {e}"))
+}
+
+/// `path` as `email` asks for it, logged in afresh, asserting a 200.
+async fn ok_as(base: &str, email: &str, path: &str) -> reqwest::Response {
     let r = client()
         .get(format!("{base}{path}"))
         .header(COOKIE, session_cookie(base, email).await)
@@ -70,7 +76,7 @@ pub async fn page_as(base: &str, email: &str, path: &str) -> String {
         .await
         .unwrap_or_else(|e| panic!("{path} answers: {e}"));
     assert_eq!(r.status(), 200, "{path} as {email}");
-    r.text().await.unwrap_or_else(|e| panic!("{path} as {email}: {e}"))
+    r
 }
 
 /// Posts a form as a browser does, with `cookie`, and follows its redirect
@@ -99,13 +105,7 @@ pub async fn post_form(url: String, cookie: &str, form: &[(&str, String)]) -> (u
 /// The file name a download at `path` is offered under, as `email` asks for
 /// it: what a person finds in their downloads folder.
 pub async fn download_name(base: &str, email: &str, path: &str) -> String {
-    let r = client()
-        .get(format!("{base}{path}"))
-        .header(COOKIE, session_cookie(base, email).await)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{path} answers: {e}"));
-    assert_eq!(r.status(), 200, "{path} as {email}");
+    let r = ok_as(base, email, path).await;
     let disposition = r.headers().get(reqwest::header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok());
     let disposition = disposition.unwrap_or_else(|| panic!("{path} is offered as a file"));
     let name = disposition.split_once("filename=\"").and_then(|(_, rest)| rest.strip_suffix('"'));

@@ -138,6 +138,11 @@ both_backends! {
             {"sku": "P-1", "unit_price_minor": 50_000, "effective_on": date_in_days(23)},
         ]))
         .await;
+        let confirm = page_as(&app.base, &fiona.email, &format!("/notices/{offer}/publish")).await;
+        let said = format!(
+            "none by the end of its validity, though it changes for a while, in steps from {soon}, back where it was from {back}"
+        );
+        assert!(confirm.contains(&said), "the publish confirmation says it, not 0.00 EUR: {confirm}");
         publish_notice(&finance, &offer).await;
         let html = page().await;
         let said = format!(

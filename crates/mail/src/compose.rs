@@ -836,7 +836,10 @@ struct EscalationText<'a> {
 /// and its escalation's e-mail say it so.
 #[derive(Default)]
 pub struct Stake {
-    by_currency: std::collections::BTreeMap<String, (usize, i128, i128)>,
+    /// By currency: how many drafts, their worth, the change to it while
+    /// they are valid, and how many of them change for a while only (back
+    /// where they were by the end of their validity).
+    by_currency: std::collections::BTreeMap<String, (usize, i128, i128, usize)>,
     expired: usize,
 }
 
@@ -846,10 +849,13 @@ impl Stake {
             self.expired += 1;
             return;
         }
-        let (drafts, worth, change) = self.by_currency.entry(quote.currency.clone()).or_default();
+        let (drafts, worth, change, meanwhile) = self.by_currency.entry(quote.currency.clone()).or_default();
         *drafts += 1;
         *worth += i128::from(quote.total_minor);
         *change += i128::from(quote.delta_minor);
+        if quote.delta_minor == 0 && quote.changes_ahead.is_some() {
+            *meanwhile += 1;
+        }
     }
 
     /// "3 drafts worth 65,980.00 EUR, +4,560.00 EUR on them while they are
@@ -859,11 +865,20 @@ impl Stake {
         let said: Vec<String> = self
             .by_currency
             .iter()
-            .map(|(currency, (drafts, worth, change))| {
+            .map(|(currency, (drafts, worth, change, meanwhile))| {
                 let (them, are) = if *drafts == 1 { ("it", "it is") } else { ("them", "they are") };
-                let change = match change {
-                    0 => format!("no change while {are} valid"),
-                    change => format!("{} on {them} while {are} valid", signed_money_summed(currency, *change)),
+                let (they, their) = if *drafts == 1 { ("it", "its") } else { ("they", "their") };
+                let change = match (change, meanwhile) {
+                    (0, 0) => format!("no change while {are} valid"),
+                    // Changed and changed back: not nothing meanwhile.
+                    (0, _) if drafts == meanwhile => {
+                        format!("a change for a while, back where {they} started by the end of {their} validity")
+                    }
+                    (0, meanwhile) => format!(
+                        "no change by the end of their validity, though {meanwhile} of them {} for a while",
+                        if *meanwhile == 1 { "changes" } else { "change" }
+                    ),
+                    (change, _) => format!("{} on {them} while {are} valid", signed_money_summed(currency, *change)),
                 };
                 let drafts = if *drafts == 1 { "1 draft".to_owned() } else { format!("{drafts} drafts") };
                 format!("{drafts} worth {}, {change}", money_summed(currency, *worth))
@@ -1443,6 +1458,25 @@ mod tests {
         assert_eq!(
             stake.past_validity().as_deref(),
             Some("1 draft it holds up is past its validity and not counted: its owner must extend it first.")
+        );
+
+        // Changed and changed back while valid: not said to be no change.
+        let next = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date");
+        let ahead = Some(ChangesAhead { next, last: next, in_force_already: false, in_steps: true });
+        let meanwhile = || BlockedQuote { changes_ahead: ahead, ..held_up("EUR", 10_000, 0, false) };
+        let mut stake = Stake::default();
+        stake.add(&meanwhile());
+        stake.add(&held_up("USD", 5_000, 0, false));
+        stake.add(&meanwhile());
+        stake.add(&held_up("USD", 5_000, 0, false));
+        stake.add(&BlockedQuote { changes_ahead: ahead, ..held_up("USD", 5_000, 0, false) });
+        assert_eq!(
+            stake.in_words().as_deref(),
+            Some(
+                "2 drafts worth 200.00 EUR, a change for a while, back where they started by the end of their \
+                 validity; 3 drafts worth 150.00 USD, no change by the end of their validity, though 1 of them \
+                 changes for a while"
+            )
         );
 
         let mut huge = Stake::default();

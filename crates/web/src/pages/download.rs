@@ -71,8 +71,10 @@ pub(super) fn csv_download(file: &str, first: String, mut rest: impl Rest, what:
 
 /// A download's file name: `pricegate-{what}`, then what its filters chose
 /// (`finalised`, `from-2026-11-01`, `to-2026-11-30`), then the day it was
-/// made (`as-of-2026-12-05` after filters), so that two files downloaded with different filters are not taken
-/// for one another. Only ASCII letters, digits, `.` and `-` go into it: a
+/// made (`as-of-2026-12-05` after filters), so that two files downloaded
+/// with different filters are not taken for one another (a search is said
+/// as `searched`, not what was searched for, and a value is cut at 40
+/// characters). Only ASCII letters, digits, `.` and `-` go into it: a
 /// space, `_` or `@` becomes a `-` (`old_prices`, `sam@example.com`), and
 /// anything else is left out.
 pub(super) fn file_name<'a>(

@@ -209,6 +209,8 @@ async fn touched_quotes(
                 total: money(&q.currency, q.total_minor),
                 delta: if expired {
                     format!("expired on {}", q.valid_until)
+                } else if let Some(ahead) = changed_for_a_while(delta, &impact, q.valid_until, today) {
+                    ahead
                 } else if delta == 0 && after != 0 {
                     // Not a change of nothing: one that comes after the quote's validity.
                     let after = super::signed_money(&q.currency, after);
@@ -221,6 +223,25 @@ async fn touched_quotes(
     }
     let at_stake = sums.into_iter().map(|(currency, sum)| sum_in_words(&currency, sum)).collect();
     Ok((touched, at_stake))
+}
+
+/// What the publish confirmation says of a draft whose total the notice
+/// changes and changes back while it is valid (`delta`, the change by its
+/// end, is 0), when some of that is still to come: not "0.00 EUR".
+fn changed_for_a_while(
+    delta: i64,
+    impact: &pricegate_domain::NoticeImpact,
+    valid_until: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+) -> Option<String> {
+    let ahead = pricegate_domain::pricing::ChangesAhead::of(&impact.change_days(valid_until), today)?;
+    let steps = pricegate_mail::compose::AheadWords::of(Some(ahead)).steps;
+    (delta == 0).then(|| {
+        format!(
+            "none by the end of its validity, though it changes for a while{steps}, back where it was from {}",
+            ahead.last
+        )
+    })
 }
 
 /// A sum of changes as money; one past what an amount can hold (only

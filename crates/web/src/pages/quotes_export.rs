@@ -63,10 +63,10 @@ const HEADER: [&str; 28] = [
 ];
 
 /// The quotes the list at this address shows (`?state=…&search=…`), every
-/// one, newest drafted first (the finalised ones newest finalised first), as a CSV file: those a salesperson owns or
-/// signs, every quote for finance. An address the list would read leniently (a
-/// state there is none of, a search too long) is refused here (see
-/// [`refusal`]).
+/// one, newest drafted first (the finalised ones newest finalised first),
+/// as a CSV file: those a salesperson owns or signs, every quote for
+/// finance. An address the list would read leniently (a state there is none
+/// of, a search too long) is refused here (see [`refusal`]).
 pub(super) async fn export(
     State(app): State<AppState>,
     user: PageUser,
@@ -143,7 +143,7 @@ impl Rest for Quotes {
         let quotes = self.app.store.list_quotes(&self.actor, filter).await?;
         self.done = (quotes.len() as u64) < EXPORT_PAGE;
         let Some(last) = quotes.last() else { return Ok(None) };
-        // The place in the list's own order (by finalising, the store lists only quotes finalised at a time).
+        // The place in the list's own order (by finalising, the store lists only quotes with that time).
         let at = match by_finalising {
             true => {
                 last.finalised_at.ok_or_else(|| StoreError::Internal("a finalised quote without its time".into()))?
