@@ -140,7 +140,8 @@ both_backends! {
         .await;
         let confirm = page_as(&app.base, &fiona.email, &format!("/notices/{offer}/publish")).await;
         let said = format!(
-            "none by the end of its validity, though it changes for a while, in steps from {soon}, back where it was from {back}"
+            "none by the end of its validity: its total changes while it is valid, in steps from {soon}, and is back where it \
+             was from {back}"
         );
         assert!(confirm.contains(&said), "the publish confirmation says it, not 0.00 EUR: {confirm}");
         publish_notice(&finance, &offer).await;
@@ -152,7 +153,7 @@ both_backends! {
         assert!(html.contains(&said), "{html}");
         assert!(!html.contains("its total does not change"), "{html}");
         let dashboard = page_as(&app.base, &fiona.email, &format!("/notices/{offer}/dashboard")).await;
-        let said = format!("changes while it is valid, in steps from {soon}, back where it was from {back}");
+        let said = format!("changes while it is valid, in steps from {soon}, and is back where it was from {back}");
         assert!(dashboard.contains(&said), "the notice's dashboard says so too: {dashboard}");
     }
 }

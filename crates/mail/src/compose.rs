@@ -203,6 +203,21 @@ impl AheadWords {
     }
 }
 
+/// What a notice does to a draft's total that it changes and changes back
+/// while the draft is valid (`ahead` still to come of it): "changes while
+/// it is valid, in steps from 2026-12-11, and is back where it was from
+/// 2026-12-26", or, with the change in force and only the step back to
+/// come, "is changed until 2026-12-26, then back where it was".
+pub fn changed_for_a_while(ahead: ChangesAhead) -> String {
+    match ahead.in_force_already && ahead.next == ahead.last {
+        true => format!("is changed until {}, then back where it was", ahead.last),
+        false => {
+            let steps = AheadWords::of(Some(ahead)).steps;
+            format!("changes while it is valid{steps}, and is back where it was from {}", ahead.last)
+        }
+    }
+}
+
 /// What a notice does to a draft's total, in words, as the e-mails and the
 /// acknowledgement link's page say it: the change while the quote is valid
 /// (`while_valid`) and from prices dated after (`after`), both in minor
@@ -235,15 +250,15 @@ pub fn effect_on_total<'a>(
         // Changed and changed back while the quote is valid (a price
         // lowered for a fortnight): a quote finalised between is not
         // where it started, so this is no change of nothing.
-        (None, 0, after) if ahead.is_some() => {
-            let back = ahead.map_or(valid_until, |ahead| ahead.last);
+        (None, 0, after) if let Some(ahead) = ahead => {
             let beyond = match after {
                 0 => String::new(),
-                after => format!("; prices dated after that would change it by {}", signed_money(currency, after)),
+                after => format!(
+                    "; prices dated after {valid_until}, when its validity ends, would change it by {}",
+                    signed_money(currency, after)
+                ),
             };
-            format!(
-                "its total changes while it is valid{steps}, and is back where it was from {back}{beyond}{until_then}"
-            )
+            format!("its total {}{beyond}{until_then}", changed_for_a_while(ahead))
         }
         (None, 0, 0) if !why.is_empty() => format!("its total does not change by this notice: {}", why.join(", and ")),
         (None, 0, 0) => "its total does not change".to_owned(),
@@ -1552,6 +1567,10 @@ mod tests {
                 overtaken: vec!["VALVE-C50".into()],
                 ..quote_beyond(0, 40_000, None)
             },
+            BlockedQuote {
+                changes_ahead: Some(ChangesAhead { next: last, last, in_force_already: true, in_steps: true }),
+                ..quote(0, None)
+            },
         ]);
         let said: Vec<&str> = rows.iter().map(|r| r.delta.as_str()).collect();
         assert!(
@@ -1582,7 +1601,8 @@ mod tests {
                 "its total changes while it is valid, in steps from 2026-12-01, and is back where it was from 2026-12-03; \
                  finalised before 2026-12-01, it keeps its prices as far as this notice goes",
                 "its total changes while it is valid, in steps, the next on 2026-12-01, and is back where it was from \
-                 2026-12-03; prices dated after that would change it by +400.00 EUR",
+                 2026-12-03; prices dated after 2026-12-05, when its validity ends, would change it by +400.00 EUR",
+                "its total is changed until 2026-12-03, then back where it was",
             ]
         );
     }

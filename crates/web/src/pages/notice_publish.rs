@@ -209,8 +209,8 @@ async fn touched_quotes(
                 total: money(&q.currency, q.total_minor),
                 delta: if expired {
                     format!("expired on {}", q.valid_until)
-                } else if let Some(ahead) = changed_for_a_while(delta, &impact, q.valid_until, today) {
-                    ahead
+                } else if let Some(meanwhile) = changed_for_a_while(delta, after, &impact, &q, today) {
+                    meanwhile
                 } else if delta == 0 && after != 0 {
                     // Not a change of nothing: one that comes after the quote's validity.
                     let after = super::signed_money(&q.currency, after);
@@ -230,17 +230,19 @@ async fn touched_quotes(
 /// end, is 0), when some of that is still to come: not "0.00 EUR".
 fn changed_for_a_while(
     delta: i64,
+    after: i64,
     impact: &pricegate_domain::NoticeImpact,
-    valid_until: chrono::NaiveDate,
+    q: &pricegate_store::views::QuoteView,
     today: chrono::NaiveDate,
 ) -> Option<String> {
-    let ahead = pricegate_domain::pricing::ChangesAhead::of(&impact.change_days(valid_until), today)?;
-    let steps = pricegate_mail::compose::AheadWords::of(Some(ahead)).steps;
+    let ahead = pricegate_domain::pricing::ChangesAhead::of(&impact.change_days(q.valid_until), today)?;
+    let beyond = match after {
+        0 => String::new(),
+        after => format!("; {} from prices dated after {}", super::signed_money(&q.currency, after), q.valid_until),
+    };
     (delta == 0).then(|| {
-        format!(
-            "none by the end of its validity, though it changes for a while{steps}, back where it was from {}",
-            ahead.last
-        )
+        let meanwhile = pricegate_mail::compose::changed_for_a_while(ahead);
+        format!("none by the end of its validity: its total {meanwhile}{beyond}")
     })
 }
 
@@ -717,11 +719,7 @@ async fn dashboard(
             match (e.expired_on, e.delta_minor) {
                 (Some(day), _) => format!("valid only until {day}: its owner must extend it"),
                 // Changed and changed back while it is valid: not nothing meanwhile.
-                (None, 0) if e.changes_ahead.is_some() => {
-                    let when = pricegate_mail::compose::AheadWords::of(e.changes_ahead);
-                    let back = e.changes_ahead.map_or(e.valid_until, |ahead| ahead.last);
-                    format!("changes while it is valid{}, back where it was from {back}", when.steps)
-                }
+                (None, 0) if let Some(ahead) = e.changes_ahead => pricegate_mail::compose::changed_for_a_while(ahead),
                 (None, 0) => "no change while it is valid".to_owned(),
                 (None, delta) => {
                     let delta = pricegate_mail::compose::signed_money(&e.currency, delta);
