@@ -152,6 +152,9 @@ both_backends! {
         );
         assert!(html.contains(&said), "{html}");
         assert!(!html.contains("its total does not change"), "{html}");
+        let offer_card = html.split(&format!("id=\"ahead-{offer}\"")).next().and_then(|before| before.rsplit("pending-notice").next());
+        let footer = format!("Change to the total by the end of this quote's validity (<span class=\"date\">{valid_until}</span>)");
+        assert!(offer_card.is_some_and(|card| card.contains(&footer)), "its 0.00 is where it ends: {html}");
         let dashboard = page_as(&app.base, &fiona.email, &format!("/notices/{offer}/dashboard")).await;
         let said = format!("changes while it is valid, in steps from {soon}, and is back where it was from {back}");
         assert!(dashboard.contains(&said), "the notice's dashboard says so too: {dashboard}");

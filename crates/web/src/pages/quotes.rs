@@ -470,6 +470,9 @@ struct PendingRow {
     /// while none of its changes is in force yet or more are to come
     /// ("finalised before 2026-12-20, it keeps its prices as far as this notice goes").
     ahead: Option<String>,
+    /// The total changes and changes back while the quote is valid: its
+    /// footer's 0.00 is where it ends, not that nothing moves meanwhile.
+    meanwhile: bool,
     /// The quote already carries every price the notice sets for its lines
     /// (repriced before it was acknowledged): its table shows no change.
     already_carried: bool,
@@ -1538,6 +1541,8 @@ async fn quote_page(
                     while_valid: while_valid(&p).map(|delta| signed_money(&currency, delta)),
                     ahead: ChangesAhead::of(&p.impact.change_days, today)
                         .map(|_| crate::ack::effect_on_total(&p.impact, &currency, quote.valid_until, today)),
+                    meanwhile: p.impact.delta_while_valid_minor == 0
+                        && ChangesAhead::of(&p.impact.change_days, today).is_some(),
                     already_carried: already_carried(&p, &later),
                     title: p.title,
                     published_at: calendar.stamp(p.published_at, true),
