@@ -144,6 +144,10 @@ both_backends! {
              was from {back}"
         );
         assert!(confirm.contains(&said), "the publish confirmation says it, not 0.00 EUR: {confirm}");
+        assert!(
+            confirm.contains("their totals change by <strong>0.00 EUR, though 1 of them changes for a while</strong>"),
+            "{confirm}"
+        );
         publish_notice(&finance, &offer).await;
         let html = page().await;
         let said = format!(

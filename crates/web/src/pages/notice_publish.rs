@@ -183,8 +183,9 @@ async fn touched_quotes(
     let people = app.store.users_by_id(&signers).await?;
     let today = app.store.today().await?;
     let mut touched = Vec::new();
-    // Summed wide: many quotes near the largest amount must not wrap or stop at it.
-    let mut sums: std::collections::BTreeMap<String, i128> = std::collections::BTreeMap::new();
+    // Summed wide: many quotes near the largest amount must not wrap or stop at it;
+    // with how many change and change back meanwhile (their 0 is not nothing).
+    let mut sums: std::collections::BTreeMap<String, (i128, usize)> = std::collections::BTreeMap::new();
     for q in quotes {
         // The gate's own rule, so the quote's page will say the same: per
         // product, the last of the notice's prices in force while the quote is valid.
@@ -197,8 +198,10 @@ async fn touched_quotes(
         // An expired draft is finalised at no price until its owner extends it.
         let expired = q.valid_until < today;
         if !impact.lines.is_empty() {
-            let sum = sums.entry(q.currency.clone()).or_default();
+            let meanwhile = (!expired).then(|| changed_for_a_while(delta, after, &impact, &q, today)).flatten();
+            let (sum, for_a_while) = sums.entry(q.currency.clone()).or_default();
             *sum += i128::from(if expired { 0 } else { delta });
+            *for_a_while += usize::from(meanwhile.is_some());
             touched.push(TouchedQuote {
                 id: q.id,
                 reference: pricegate_mail::compose::quote_reference(q.id),
@@ -209,7 +212,7 @@ async fn touched_quotes(
                 total: money(&q.currency, q.total_minor),
                 delta: if expired {
                     format!("expired on {}", q.valid_until)
-                } else if let Some(meanwhile) = changed_for_a_while(delta, after, &impact, &q, today) {
+                } else if let Some(meanwhile) = meanwhile {
                     meanwhile
                 } else if delta == 0 && after != 0 {
                     // Not a change of nothing: one that comes after the quote's validity.
@@ -221,7 +224,14 @@ async fn touched_quotes(
             });
         }
     }
-    let at_stake = sums.into_iter().map(|(currency, sum)| sum_in_words(&currency, sum)).collect();
+    let at_stake = sums
+        .into_iter()
+        .map(|(currency, (sum, for_a_while))| match for_a_while {
+            0 => sum_in_words(&currency, sum),
+            1 => format!("{}, though 1 of them changes for a while", sum_in_words(&currency, sum)),
+            n => format!("{}, though {n} of them change for a while", sum_in_words(&currency, sum)),
+        })
+        .collect();
     Ok((touched, at_stake))
 }
 
