@@ -237,7 +237,8 @@ async fn touched_quotes(
 
 /// What the publish confirmation says of a draft whose total the notice
 /// changes and changes back while it is valid (`delta`, the change by its
-/// end, is 0), when some of that is still to come: not "0.00 EUR".
+/// end, is 0), when some of that is still to come: not "0.00 EUR". The
+/// days of change are read only for such a draft.
 fn changed_for_a_while(
     delta: i64,
     after: i64,
@@ -245,15 +246,16 @@ fn changed_for_a_while(
     q: &pricegate_store::views::QuoteView,
     today: chrono::NaiveDate,
 ) -> Option<String> {
+    if delta != 0 {
+        return None;
+    }
     let ahead = pricegate_domain::pricing::ChangesAhead::of(&impact.change_days(q.valid_until), today)?;
     let beyond = match after {
         0 => String::new(),
         after => format!("; {} from prices dated after {}", super::signed_money(&q.currency, after), q.valid_until),
     };
-    (delta == 0).then(|| {
-        let meanwhile = pricegate_mail::compose::changed_for_a_while(ahead);
-        format!("none by the end of its validity: its total {meanwhile}{beyond}")
-    })
+    let meanwhile = pricegate_mail::compose::changed_for_a_while(ahead);
+    Some(format!("none by the end of its validity: its total {meanwhile}{beyond}"))
 }
 
 /// A sum of changes as money; one past what an amount can hold (only

@@ -1536,13 +1536,12 @@ async fn quote_page(
             g.signer_can_sign,
             g.pending
                 .into_iter()
-                .map(|p| PendingRow {
+                .map(|p| (ChangesAhead::of(&p.impact.change_days, today).is_some(), p))
+                .map(|(to_come, p)| PendingRow {
                     notice_id: p.notice_id,
                     while_valid: while_valid(&p).map(|delta| signed_money(&currency, delta)),
-                    ahead: ChangesAhead::of(&p.impact.change_days, today)
-                        .map(|_| crate::ack::effect_on_total(&p.impact, &currency, quote.valid_until, today)),
-                    meanwhile: p.impact.delta_while_valid_minor == 0
-                        && ChangesAhead::of(&p.impact.change_days, today).is_some(),
+                    ahead: to_come.then(|| crate::ack::effect_on_total(&p.impact, &currency, quote.valid_until, today)),
+                    meanwhile: to_come && p.impact.delta_while_valid_minor == 0,
                     already_carried: already_carried(&p, &later),
                     title: p.title,
                     published_at: calendar.stamp(p.published_at, true),
