@@ -341,6 +341,14 @@ both_backends! {
         assert_eq!(r.status(), 404);
         assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
         assert!(r.text().await.unwrap().contains("There is nothing at this address"));
+        // A page's address with a slash after it is that page, query kept; the API's are exact.
+        for (typed, to) in [("/quotes/", "/quotes"), ("/quotes//?state=finalised", "/quotes?state=finalised")] {
+            let r = page(typed).await.unwrap();
+            assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (308, to), "{typed}");
+        }
+        for stays in ["//example.com/", "/api/v1/quotes/"] {
+            assert_eq!(page(stays).await.unwrap().status(), 404, "{stays}");
+        }
         let quote = "/quotes/00000000-0000-0000-0000-000000000000";
         let r = page(&format!("{quote}/reprice")).await.unwrap();
         assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, quote));

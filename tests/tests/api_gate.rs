@@ -111,6 +111,8 @@ both_backends! {
             )),
             "{html}"
         );
+        // The price the line has when the quote's validity ends stands out; the other is muted.
+        assert!(html.contains("<span class=\"muted earlier\">540.00 EUR (+360.00 EUR on the line); then</span>560.00 EUR"), "{html}");
         // A quote valid only until between the two dates meets the first price only, and one
         // valid until before both, neither.
         for (valid_until, while_valid, days) in [(date_in_days(20), 36_000, json!([soon])), (date_in_days(5), 0, json!([]))] {
@@ -121,11 +123,14 @@ both_backends! {
             assert_eq!(impact["change_days"], days, "{valid_until}");
             let html = page().await;
             let said = format!(
-                "For this quote: +360.00 EUR on its total from {soon} while it is valid, until {valid_until}, and +180.00 EUR \
-                 more from prices dated after that; finalised before {soon}, it keeps its prices as far as this notice goes."
+                "For this quote: +360.00 EUR on its total from {soon} while it is valid, until {valid_until}, and prices \
+                 dated after that would change it by a further +180.00 EUR; finalised before {soon}, it keeps its prices as \
+                 far as this notice goes."
             );
             assert_eq!(html.contains(&said), while_valid != 0, "{valid_until}: {html}");
             assert_eq!(html.contains("class=\"ahead\""), while_valid != 0, "nothing to come while it is valid: {html}");
+            let first_counts = "<span class=\"earlier\">540.00 EUR (+360.00 EUR on the line); then</span><span class=\"muted\">560.00 EUR</span>";
+            assert_eq!(html.contains(first_counts), while_valid != 0, "{valid_until}: {html}");
         }
         let listed = sam.get(&format!("/api/v1/notices/{notice}")).await.body;
         let dates: Vec<&str> = listed["changes"].as_array().into_iter().flatten().filter_map(|c| c["effective_on"].as_str()).collect();
@@ -140,8 +145,8 @@ both_backends! {
         .await;
         let confirm = page_as(&app.base, &fiona.email, &format!("/notices/{offer}/publish")).await;
         let said = format!(
-            "none by the end of its validity: its total changes while it is valid, in steps from {soon}, and is back where it \
-             was from {back}"
+            "none by the end of its validity: its total changes by -450.00 EUR from {soon}, and is back where it was from \
+             {back}"
         );
         assert!(confirm.contains(&said), "the publish confirmation says it, not 0.00 EUR: {confirm}");
         assert!(
@@ -151,8 +156,8 @@ both_backends! {
         publish_notice(&finance, &offer).await;
         let html = page().await;
         let said = format!(
-            "For this quote: its total changes while it is valid, in steps from {soon}, and is back where it was from \
-             {back}; finalised before {soon}, it keeps its prices as far as this notice goes."
+            "For this quote: its total changes by -450.00 EUR from {soon}, and is back where it was from {back}; finalised \
+             before {soon}, it keeps its prices as far as this notice goes."
         );
         assert!(html.contains(&said), "{html}");
         assert!(!html.contains("its total does not change"), "{html}");
@@ -160,7 +165,7 @@ both_backends! {
         let footer = format!("Change to the total by the end of this quote's validity (<span class=\"date\">{valid_until}</span>)");
         assert!(offer_card.is_some_and(|card| card.contains(&footer)), "its 0.00 is where it ends: {html}");
         let dashboard = page_as(&app.base, &fiona.email, &format!("/notices/{offer}/dashboard")).await;
-        let said = format!("changes while it is valid, in steps from {soon}, and is back where it was from {back}");
+        let said = format!("changes by -450.00 EUR from {soon}, and is back where it was from {back}");
         assert!(dashboard.contains(&said), "the notice's dashboard says so too: {dashboard}");
     }
 }

@@ -1088,6 +1088,20 @@ both_backends! {
         assert_eq!(walked, [tied[0], tied[1], third], "by time, then by id, newest first");
         let html = page_as(&app.base, &fiona.email, &format!("/quotes?state=finalised&before={}", tied[0])).await;
         assert_eq!(listed(&html), [tied[1], third], "the page after the first of two at one time: {html}");
+
+        // Above it, what the list comes to, every page of it, by currency; a draft is no part of it.
+        create_product(&finance, "P-2", "USD", 2_500).await;
+        let mut in_dollars = pricegate_tests::fixtures::quote_request(json!([{"sku": "P-2", "quantity": 2}]));
+        in_dollars["currency"] = json!("USD");
+        let usd = id_of(&sam.post("/api/v1/quotes", &in_dollars).await.body);
+        assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{usd}/finalise")).await.status, 200);
+        draft_quote(&sam, json!([{"sku": "P-1", "quantity": 7}])).await;
+        let html = page_as(&app.base, &fiona.email, &format!("/quotes?state=finalised&before={}", tied[0])).await;
+        assert!(html.contains("<p id=\"quote-sums\">4 quotes in all: 3 worth 30.00 EUR, 1 worth 50.00 USD.</p>"), "{html}");
+        let html = page_as(&app.base, &fiona.email, &format!("/quotes?state=finalised&search={}", &usd[..8])).await;
+        assert!(html.contains("<p id=\"quote-sums\">1 quote in all, worth 50.00 USD.</p>"), "the search's: {html}");
+        let html = page_as(&app.base, &fiona.email, "/quotes?state=draft").await;
+        assert!(!html.contains("quote-sums"), "drafts are not summed: {html}");
         app.stop().await;
     }
 }

@@ -98,19 +98,36 @@ pub struct ChangesAhead {
     pub in_force_already: bool,
     /// Whether the total changes on more than one day.
     pub in_steps: bool,
+    /// How many of the days of change are still to come (1: only `next`).
+    pub to_come: usize,
+    /// Of the changes to the total a quote finalised from `today` on could
+    /// meet (the one in force today, and those to come), the one furthest
+    /// from nothing: what a change undone while the quote is valid does
+    /// meanwhile.
+    pub widest_minor: MinorUnits,
 }
 
 impl ChangesAhead {
-    /// Of the days on which a notice changes a quote's total
-    /// ([`NoticeImpact::change_days`]), what is still to come after
-    /// `today`; `None` when every change is in force, or there is none.
-    pub fn of(change_days: &[chrono::NaiveDate], today: chrono::NaiveDate) -> Option<ChangesAhead> {
-        let next = *change_days.iter().find(|day| **day > today)?;
+    /// Of the days on which a notice changes a quote's total, each with the
+    /// change to it from then ([`NoticeImpact::change_days`]), what is still
+    /// to come after `today`; `None` when every change is in force, or there
+    /// is none.
+    pub fn of(change_days: &[(chrono::NaiveDate, MinorUnits)], today: chrono::NaiveDate) -> Option<ChangesAhead> {
+        let first_to_come = change_days.iter().position(|(day, _)| *day > today)?;
+        let next = change_days[first_to_come].0;
+        // The one in force today, if any, then those to come.
+        let meetable = &change_days[first_to_come.saturating_sub(1)..];
         Some(ChangesAhead {
             next,
-            last: change_days.last().copied().unwrap_or(next),
-            in_force_already: change_days.first().is_some_and(|first| *first <= today),
+            last: change_days.last().map_or(next, |(day, _)| *day),
+            in_force_already: first_to_come > 0,
             in_steps: change_days.len() > 1,
+            to_come: change_days.len() - first_to_come,
+            widest_minor: meetable
+                .iter()
+                .map(|(_, delta)| *delta)
+                .max_by_key(|delta| delta.unsigned_abs())
+                .unwrap_or(0),
         })
     }
 }
@@ -153,11 +170,12 @@ impl NoticeImpact {
     }
 
     /// The days on which the notice changes the total of a quote valid
-    /// until `valid_until`, in order: each a day its prices, those of the
-    /// lines it still prices, leave the total other than the day before
-    /// (a price that restates the one before it, or a step back to the
-    /// quoted price on one line while another rises, is no change of its own).
-    pub fn change_days(&self, valid_until: chrono::NaiveDate) -> Vec<chrono::NaiveDate> {
+    /// until `valid_until`, in order, each with the change to the total
+    /// from then: each a day its prices, those of the lines it still
+    /// prices, leave the total other than the day before (a price that
+    /// restates the one before it, or a step back to the quoted price on one
+    /// line while another rises, is no change of its own).
+    pub fn change_days(&self, valid_until: chrono::NaiveDate) -> Vec<(chrono::NaiveDate, MinorUnits)> {
         let counted: Vec<&LineImpact> =
             self.lines.iter().filter(|line| line.overtaken_by.is_none() && !line.waived).collect();
         let days: std::collections::BTreeSet<chrono::NaiveDate> =
@@ -172,7 +190,7 @@ impl NoticeImpact {
         for day in days {
             let total = total_on(day);
             if total != before {
-                changes.push(day);
+                changes.push((day, total));
             }
             before = total;
         }
@@ -359,25 +377,28 @@ mod tests {
         assert_eq!(while_valid("2026-12-31"), 36_000);
         assert_eq!(while_valid("2027-01-01"), 54_000);
         // The days the total changes, and what is still to come of them.
-        assert_eq!(impact.change_days(date("2026-12-31")), [date("2026-12-05"), date("2026-12-10")]);
+        assert_eq!(
+            impact.change_days(date("2026-12-31")),
+            [(date("2026-12-05"), 27_000), (date("2026-12-10"), 36_000)]
+        );
         assert_eq!(impact.change_days(date("2026-12-04")), [], "no change while valid");
         let ahead = |today, until| ChangesAhead::of(&impact.change_days(date(until)), date(today));
-        let next = |on, last, in_force_already, in_steps| {
-            Some(ChangesAhead { next: date(on), last: date(last), in_force_already, in_steps })
+        let next = |on, last, in_force_already, in_steps, to_come, widest_minor| {
+            Some(ChangesAhead { next: date(on), last: date(last), in_force_already, in_steps, to_come, widest_minor })
         };
-        assert_eq!(ahead("2026-12-01", "2026-12-31"), next("2026-12-05", "2026-12-10", false, true));
+        assert_eq!(ahead("2026-12-01", "2026-12-31"), next("2026-12-05", "2026-12-10", false, true, 2, 36_000));
         assert_eq!(
             ahead("2026-12-01", "2026-12-07"),
-            next("2026-12-05", "2026-12-05", false, false),
+            next("2026-12-05", "2026-12-05", false, false, 1, 27_000),
             "one step while valid"
         );
         assert_eq!(
             ahead("2026-12-05", "2026-12-31"),
-            next("2026-12-10", "2026-12-10", true, true),
+            next("2026-12-10", "2026-12-10", true, true, 1, 36_000),
             "one in force, one to come"
         );
         assert_eq!(ahead("2026-12-10", "2026-12-31"), None, "all in force");
-        assert_eq!(ahead("2026-12-11", "2027-02-01"), next("2027-01-01", "2027-01-01", true, true));
+        assert_eq!(ahead("2026-12-11", "2027-02-01"), next("2027-01-01", "2027-01-01", true, true, 1, 54_000));
     }
 
     #[test]
@@ -396,8 +417,38 @@ mod tests {
             change("SEAL", 60, "2026-12-15"),
         ];
         let impact = impact_of(&lines, &changes);
-        assert_eq!(impact.change_days(date("2026-12-31")), [date("2026-12-10"), date("2026-12-12")]);
+        assert_eq!(impact.change_days(date("2026-12-31")), [(date("2026-12-10"), 100), (date("2026-12-12"), 110)]);
         assert_eq!(impact.delta_while_valid(date("2026-12-31")), 100 + 10);
+    }
+
+    #[test]
+    fn a_price_lowered_for_a_fortnight_is_a_change_meanwhile_and_none_by_the_end() {
+        let date = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        let change = |price, on| PriceChange { sku: "PUMP".into(), unit_price_minor: price, effective_on: date(on) };
+        let lines = [line("PUMP", 2, 1_000, 0), line("HOSE", 1, 100, 0)];
+        let impact = impact_of(&lines, &[change(930, "2026-12-11"), change(1_000, "2026-12-26")]);
+        let days = impact.change_days(date("2026-12-31"));
+        assert_eq!(days, [(date("2026-12-11"), -140), (date("2026-12-26"), 0)]);
+        assert_eq!(impact.delta_while_valid(date("2026-12-31")), 0, "back where it was by the end");
+        let ahead = |today| ChangesAhead::of(&days, date(today));
+        let before = ahead("2026-12-01").expect("both to come");
+        assert_eq!(
+            (before.next, before.last, before.to_come, before.widest_minor),
+            (date("2026-12-11"), date("2026-12-26"), 2, -140)
+        );
+        assert!(!before.in_force_already);
+        let meanwhile = ahead("2026-12-15").expect("the step back to come");
+        assert_eq!((meanwhile.next, meanwhile.to_come, meanwhile.widest_minor), (date("2026-12-26"), 1, -140));
+        assert!(meanwhile.in_force_already, "the lower price is in force");
+        assert_eq!(ahead("2026-12-26"), None, "back, and nothing to come");
+        // A rise in force before it, still met: the widest of what is in force and to come.
+        let risen = [(date("2026-12-02"), 300), (date("2026-12-11"), -140), (date("2026-12-26"), 0)];
+        assert_eq!(ChangesAhead::of(&risen, date("2026-12-05")).map(|a| a.widest_minor), Some(300));
+        assert_eq!(
+            ChangesAhead::of(&risen, date("2026-12-12")).map(|a| a.widest_minor),
+            Some(-140),
+            "the rise is past"
+        );
     }
 
     #[test]
@@ -428,7 +479,7 @@ mod tests {
         // The pump's change, history, is not the first: the seal's is, in force already.
         assert_eq!(
             impact.change_days(date("2026-12-31")),
-            [date("2026-12-01"), date("2026-12-28")],
+            [(date("2026-12-01"), 2), (date("2026-12-28"), 42)],
             "the pump's is history"
         );
     }

@@ -204,16 +204,20 @@ impl AheadWords {
 }
 
 /// What a notice does to a draft's total that it changes and changes back
-/// while the draft is valid (`ahead` still to come of it): "changes while
-/// it is valid, in steps from 2026-12-11, and is back where it was from
-/// 2026-12-26", or, with the change in force and only the step back to
-/// come, "is changed until 2026-12-26, then back where it was".
-pub fn changed_for_a_while(ahead: ChangesAhead) -> String {
-    match ahead.in_force_already && ahead.next == ahead.last {
-        true => format!("is changed until {}, then back where it was", ahead.last),
-        false => {
+/// while the draft is valid (`ahead` still to come of it, its amounts in
+/// minor units of `currency`): "changes by -140.00 EUR from 2026-12-11, and
+/// is back where it was from 2026-12-26"; with the change in force and only
+/// the step back to come, "is changed by -140.00 EUR until 2026-12-26, then
+/// back where it was"; changed on more days between, "changes by as much as
+/// +300.00 EUR while it is valid, in steps from …, and is back …".
+pub fn changed_for_a_while(currency: &str, ahead: ChangesAhead) -> String {
+    let by = signed_money(currency, ahead.widest_minor);
+    match (ahead.in_force_already, ahead.to_come) {
+        (true, 1) => format!("is changed by {by} until {}, then back where it was", ahead.last),
+        (false, 2) => format!("changes by {by} from {}, and is back where it was from {}", ahead.next, ahead.last),
+        _ => {
             let steps = AheadWords::of(Some(ahead)).steps;
-            format!("changes while it is valid{steps}, and is back where it was from {}", ahead.last)
+            format!("changes by as much as {by} while it is valid{steps}, and is back where it was from {}", ahead.last)
         }
     }
 }
@@ -258,7 +262,7 @@ pub fn effect_on_total<'a>(
                     signed_money(currency, after)
                 ),
             };
-            format!("its total {}{beyond}{until_then}", changed_for_a_while(ahead))
+            format!("its total {}{beyond}{until_then}", changed_for_a_while(currency, ahead))
         }
         (None, 0, 0) if !why.is_empty() => format!("its total does not change by this notice: {}", why.join(", and ")),
         (None, 0, 0) => "its total does not change".to_owned(),
@@ -272,8 +276,8 @@ pub fn effect_on_total<'a>(
             signed_money(currency, after)
         ),
         (None, while_valid, after) => format!(
-            "{} on its total{from} while it is valid{steps}, until {valid_until}, and {} more from prices dated \
-             after that{until_then}",
+            "{} on its total{from} while it is valid{steps}, until {valid_until}, and prices dated after that \
+             would change it by a further {}{until_then}",
             signed_money(currency, while_valid),
             signed_money(currency, after)
         ),
@@ -851,11 +855,22 @@ struct EscalationText<'a> {
 /// and its escalation's e-mail say it so.
 #[derive(Default)]
 pub struct Stake {
-    /// By currency: how many drafts, their worth, the change to it while
-    /// they are valid, and how many of them change for a while only (back
-    /// where they were by the end of their validity).
-    by_currency: std::collections::BTreeMap<String, (usize, i128, i128, usize)>,
+    by_currency: std::collections::BTreeMap<String, CurrencyStake>,
     expired: usize,
+}
+
+/// The drafts of one currency a notice holds up ([`Stake`]).
+#[derive(Default)]
+struct CurrencyStake {
+    drafts: usize,
+    worth: i128,
+    /// The rises on the drafts it raises, and how many.
+    raised: (i128, usize),
+    /// The falls on the drafts it lowers, and how many.
+    lowered: (i128, usize),
+    /// How many change for a while only: back where they were by the end
+    /// of their validity.
+    meanwhile: usize,
 }
 
 impl Stake {
@@ -864,36 +879,54 @@ impl Stake {
             self.expired += 1;
             return;
         }
-        let (drafts, worth, change, meanwhile) = self.by_currency.entry(quote.currency.clone()).or_default();
-        *drafts += 1;
-        *worth += i128::from(quote.total_minor);
-        *change += i128::from(quote.delta_minor);
-        if quote.delta_minor == 0 && quote.changes_ahead.is_some() {
-            *meanwhile += 1;
-        }
+        let stake = self.by_currency.entry(quote.currency.clone()).or_default();
+        stake.drafts += 1;
+        stake.worth += i128::from(quote.total_minor);
+        let (sum, count) = match quote.delta_minor {
+            0 if quote.changes_ahead.is_some() => {
+                stake.meanwhile += 1;
+                return;
+            }
+            0 => return,
+            rise if rise > 0 => &mut stake.raised,
+            _ => &mut stake.lowered,
+        };
+        *sum += i128::from(quote.delta_minor);
+        *count += 1;
     }
 
     /// "3 drafts worth 65,980.00 EUR, +4,560.00 EUR on them while they are
     /// valid; 1 draft worth 5,000.00 USD, no change while it is valid", or
-    /// nothing for none.
+    /// nothing for none; where some rise and some fall, each apart ("+30.00
+    /// EUR on 2 of them and -10.00 EUR on 1 while they are valid, +20.00 EUR
+    /// in all"), so that they never cancel into no change.
     pub fn in_words(&self) -> Option<String> {
         let said: Vec<String> = self
             .by_currency
             .iter()
-            .map(|(currency, (drafts, worth, change, meanwhile))| {
+            .map(|(currency, stake)| {
+                let CurrencyStake { drafts, worth, raised, lowered, meanwhile } = stake;
                 let (them, are) = if *drafts == 1 { ("it", "it is") } else { ("them", "they are") };
                 let (they, their) = if *drafts == 1 { ("it", "its") } else { ("they", "their") };
-                let change = match (change, meanwhile) {
-                    (0, 0) => format!("no change while {are} valid"),
+                let change = match (raised, lowered, meanwhile) {
+                    ((_, 0), (_, 0), 0) => format!("no change while {are} valid"),
                     // Changed and changed back: not nothing meanwhile.
-                    (0, _) if drafts == meanwhile => {
+                    ((_, 0), (_, 0), _) if drafts == meanwhile => {
                         format!("a change for a while, back where {they} started by the end of {their} validity")
                     }
-                    (0, meanwhile) => format!(
+                    ((_, 0), (_, 0), meanwhile) => format!(
                         "no change by the end of their validity, though {meanwhile} of them {} for a while",
                         if *meanwhile == 1 { "changes" } else { "change" }
                     ),
-                    (change, _) => format!("{} on {them} while {are} valid", signed_money_summed(currency, *change)),
+                    ((raised, n_raised), (lowered, n_lowered), _) if *n_raised > 0 && *n_lowered > 0 => format!(
+                        "{} on {n_raised} of them and {} on {n_lowered} while they are valid, {} in all",
+                        signed_money_summed(currency, *raised),
+                        signed_money_summed(currency, *lowered),
+                        signed_money_summed(currency, raised + lowered)
+                    ),
+                    ((raised, _), (lowered, _), _) => {
+                        format!("{} on {them} while {are} valid", signed_money_summed(currency, raised + lowered))
+                    }
                 };
                 let drafts = if *drafts == 1 { "1 draft".to_owned() } else { format!("{drafts} drafts") };
                 format!("{drafts} worth {}, {change}", money_summed(currency, *worth))
@@ -1477,7 +1510,14 @@ mod tests {
 
         // Changed and changed back while valid: not said to be no change.
         let next = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date");
-        let ahead = Some(ChangesAhead { next, last: next, in_force_already: false, in_steps: true });
+        let ahead = Some(ChangesAhead {
+            next,
+            last: next,
+            in_force_already: false,
+            in_steps: true,
+            to_come: 2,
+            widest_minor: 1_000,
+        });
         let meanwhile = || BlockedQuote { changes_ahead: ahead, ..held_up("EUR", 10_000, 0, false) };
         let mut stake = Stake::default();
         stake.add(&meanwhile());
@@ -1491,6 +1531,28 @@ mod tests {
                 "2 drafts worth 200.00 EUR, a change for a while, back where they started by the end of their \
                  validity; 3 drafts worth 150.00 USD, no change by the end of their validity, though 1 of them \
                  changes for a while"
+            )
+        );
+
+        // Some raised, some lowered: said apart, never cancelled into no change.
+        let mut mixed = Stake::default();
+        mixed.add(&held_up("EUR", 10_000, 1_000, false));
+        mixed.add(&held_up("EUR", 10_000, -1_000, false));
+        mixed.add(&held_up("EUR", 10_000, 2_000, false));
+        mixed.add(&held_up("EUR", 10_000, 0, false));
+        assert_eq!(
+            mixed.in_words().as_deref(),
+            Some(
+                "4 drafts worth 400.00 EUR, +30.00 EUR on 2 of them and -10.00 EUR on 1 while they are valid, +20.00 EUR in all"
+            )
+        );
+        let mut cancelling = Stake::default();
+        cancelling.add(&held_up("EUR", 10_000, 1_000, false));
+        cancelling.add(&held_up("EUR", 10_000, -1_000, false));
+        assert_eq!(
+            cancelling.in_words().as_deref(),
+            Some(
+                "2 drafts worth 200.00 EUR, +10.00 EUR on 1 of them and -10.00 EUR on 1 while they are valid, 0.00 EUR in all"
             )
         );
 
@@ -1543,7 +1605,10 @@ mod tests {
         let lapsed = chrono::NaiveDate::from_ymd_opt(2026, 11, 30);
         let next = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date");
         let last = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).expect("a date");
-        let ahead = |in_steps| Some(ChangesAhead { next, last, in_force_already: false, in_steps });
+        let to_come = |in_force_already, in_steps, to_come| {
+            Some(ChangesAhead { next, last, in_force_already, in_steps, to_come, widest_minor: -7_000 })
+        };
+        let ahead = |in_steps| to_come(false, in_steps, if in_steps { 3 } else { 1 });
         let rows = quote_rows(&[
             quote(12_000, None),
             quote(-500, None),
@@ -1556,21 +1621,26 @@ mod tests {
             BlockedQuote { overtaken: vec!["VALVE-C50".into()], approved: vec!["PUMP-C250".into()], ..quote(0, None) },
             BlockedQuote { changes_ahead: ahead(false), ..quote(3_000, None) },
             BlockedQuote { changes_ahead: ahead(true), ..quote(3_000, None) },
-            BlockedQuote {
-                changes_ahead: Some(ChangesAhead { next, last, in_force_already: true, in_steps: true }),
-                ..quote(3_000, None)
-            },
+            BlockedQuote { changes_ahead: to_come(true, true, 2), ..quote(3_000, None) },
             BlockedQuote { changes_ahead: ahead(true), ..quote_beyond(-6_000, 40_000, None) },
             BlockedQuote { changes_ahead: ahead(true), ..quote(0, None) },
             BlockedQuote {
-                changes_ahead: Some(ChangesAhead { next, last, in_force_already: true, in_steps: true }),
+                changes_ahead: to_come(true, true, 2),
                 overtaken: vec!["VALVE-C50".into()],
                 ..quote_beyond(0, 40_000, None)
             },
             BlockedQuote {
-                changes_ahead: Some(ChangesAhead { next: last, last, in_force_already: true, in_steps: true }),
+                changes_ahead: Some(ChangesAhead {
+                    next: last,
+                    last,
+                    in_force_already: true,
+                    in_steps: true,
+                    to_come: 1,
+                    widest_minor: -7_000,
+                }),
                 ..quote(0, None)
             },
+            BlockedQuote { changes_ahead: to_come(false, true, 2), ..quote(0, None) },
         ]);
         let said: Vec<&str> = rows.iter().map(|r| r.delta.as_str()).collect();
         assert!(
@@ -1586,7 +1656,8 @@ mod tests {
                 "its total does not change",
                 "expired on 2026-11-30",
                 "its total does not change while it is valid, until 2026-12-05; prices dated after that would change it by +400.00 EUR",
-                "-60.00 EUR on its total while it is valid, until 2026-12-05, and +400.00 EUR more from prices dated after that",
+                "-60.00 EUR on its total while it is valid, until 2026-12-05, and prices dated after that would change \
+                 it by a further +400.00 EUR",
                 "its total does not change by this notice: a later notice has set the price of VALVE-C50 since",
                 "its total does not change by this notice: finance approved keeping the price quoted for PUMP-C250",
                 "its total does not change by this notice: a later notice has set the price of VALVE-C50 since, and \
@@ -1596,13 +1667,17 @@ mod tests {
                 "+30.00 EUR on its total while it is valid, in steps from 2026-12-01; finalised before 2026-12-01, it \
                  keeps its prices as far as this notice goes",
                 "+30.00 EUR on its total while it is valid, in steps, the next on 2026-12-01",
-                "-60.00 EUR on its total while it is valid, in steps from 2026-12-01, until 2026-12-05, and +400.00 EUR \
-                 more from prices dated after that; finalised before 2026-12-01, it keeps its prices as far as this notice goes",
-                "its total changes while it is valid, in steps from 2026-12-01, and is back where it was from 2026-12-03; \
-                 finalised before 2026-12-01, it keeps its prices as far as this notice goes",
-                "its total changes while it is valid, in steps, the next on 2026-12-01, and is back where it was from \
-                 2026-12-03; prices dated after 2026-12-05, when its validity ends, would change it by +400.00 EUR",
-                "its total is changed until 2026-12-03, then back where it was",
+                "-60.00 EUR on its total while it is valid, in steps from 2026-12-01, until 2026-12-05, and prices \
+                 dated after that would change it by a further +400.00 EUR; finalised before 2026-12-01, it keeps its \
+                 prices as far as this notice goes",
+                "its total changes by as much as -70.00 EUR while it is valid, in steps from 2026-12-01, and is back \
+                 where it was from 2026-12-03; finalised before 2026-12-01, it keeps its prices as far as this notice goes",
+                "its total changes by as much as -70.00 EUR while it is valid, in steps, the next on 2026-12-01, and is \
+                 back where it was from 2026-12-03; prices dated after 2026-12-05, when its validity ends, would change it \
+                 by +400.00 EUR",
+                "its total is changed by -70.00 EUR until 2026-12-03, then back where it was",
+                "its total changes by -70.00 EUR from 2026-12-01, and is back where it was from 2026-12-03; finalised \
+                 before 2026-12-01, it keeps its prices as far as this notice goes",
             ]
         );
     }

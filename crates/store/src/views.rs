@@ -681,8 +681,15 @@ pub struct ImpactView {
     /// valid, in order (a price restating the one before it changes
     /// nothing): finalised before the first, when that is after today, the
     /// quote keeps its prices; several days are steps, and
-    /// `delta_while_valid_minor` is where the last leaves it.
-    pub change_days: Vec<NaiveDate>,
+    /// `delta_while_valid_minor` is where the last leaves it. Each is held
+    /// with the change to the total from then; only the days are shown.
+    #[serde(serialize_with = "days_only")]
+    #[schema(value_type = Vec<NaiveDate>)]
+    pub change_days: Vec<(NaiveDate, i64)>,
+}
+
+fn days_only<S: serde::Serializer>(days: &[(NaiveDate, i64)], to: S) -> Result<S::Ok, S::Error> {
+    to.collect_seq(days.iter().map(|(day, _)| day))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

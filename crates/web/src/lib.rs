@@ -253,8 +253,17 @@ async fn fallback_page(status: StatusCode, heading: &str, message: &str) -> axum
     pages::page_headers(pages::PageError::new(status, heading, message).into_response()).await
 }
 
-pub(crate) async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum::response::Response {
+pub(crate) async fn not_found(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
     if wants_page(&uri, &headers) {
+        // A page's address typed or copied with a slash after it
+        // (`/quotes/`) is that page, its query kept.
+        if let Some(to) = without_trailing_slash(&method, &uri) {
+            return axum::response::Redirect::permanent(&to).into_response();
+        }
         return fallback_page(
             StatusCode::NOT_FOUND,
             "Not found",
@@ -263,6 +272,24 @@ pub(crate) async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderM
         .await;
     }
     AppError::new(StatusCode::NOT_FOUND, "not_found", "There is nothing at this address.").into_response()
+}
+
+/// For a GET (or HEAD) of an address ending in `/` that is not the first
+/// page, the same address without it, query kept; never one a browser would
+/// read as another site's (`//host`, `/\\host`).
+fn without_trailing_slash(method: &axum::http::Method, uri: &axum::http::Uri) -> Option<String> {
+    if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
+        return None;
+    }
+    let path = uri.path().strip_suffix('/')?.trim_end_matches('/');
+    let mut rest = path.strip_prefix('/')?.chars();
+    if matches!(rest.next(), None | Some('/' | '\\')) {
+        return None;
+    }
+    Some(match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    })
 }
 
 /// A browser that opens a form's address (a refused form's page stays at
@@ -298,6 +325,21 @@ async fn method_not_allowed(
 #[cfg(test)]
 mod tests {
     use super::{loggable_path, without_trailing_punctuation};
+
+    #[test]
+    fn an_address_with_a_slash_after_it_leads_to_the_address_without() {
+        let to = |method: &axum::http::Method, uri: &str| {
+            super::without_trailing_slash(method, &uri.parse().expect("an address"))
+        };
+        let get = &axum::http::Method::GET;
+        assert_eq!(to(get, "/quotes/").as_deref(), Some("/quotes"));
+        assert_eq!(to(get, "/products/PUMP-S60//?on=2026-12-01").as_deref(), Some("/products/PUMP-S60?on=2026-12-01"));
+        assert_eq!(to(&axum::http::Method::HEAD, "/notices/").as_deref(), Some("/notices"));
+        assert_eq!(to(&axum::http::Method::POST, "/quotes/"), None, "a form is sent where it says");
+        for stays in ["/", "//", "/quotes", "//evil.example/", "/\\evil.example/", "///evil.example//"] {
+            assert_eq!(to(get, stays), None, "{stays}");
+        }
+    }
 
     #[test]
     fn a_link_copied_with_the_punctuation_after_it_leads_to_its_token() {

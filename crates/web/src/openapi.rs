@@ -115,11 +115,11 @@ pub fn router() -> Router<AppState> {
 /// an empty 404: it gets the service's own, a page or an error body, as
 /// every other unknown address does.
 async fn docs_not_found(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    let (uri, headers) = (request.uri().clone(), request.headers().clone());
+    let (method, uri, headers) = (request.method().clone(), request.uri().clone(), request.headers().clone());
     let response = next.run(request).await;
     if response.status() == axum::http::StatusCode::NOT_FOUND && !response.headers().contains_key(header::CONTENT_TYPE)
     {
-        return crate::not_found(uri, headers).await;
+        return crate::not_found(method, uri, headers).await;
     }
     response
 }

@@ -8,8 +8,8 @@ use chrono::NaiveDate;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Role, Sku, Text, quote_total};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -446,18 +446,19 @@ impl Store {
         quote_view(&self.db, quote, lines).await
     }
 
-    /// Quotes the actor owns or signs (finance: every quote), newest first.
-    pub async fn list_quotes(&self, actor: &Actor, filter: QuoteFilter) -> Result<Vec<QuoteView>, StoreError> {
+    /// The quotes `filter` chooses among those `actor` may list (every
+    /// filter but the page's place and size), and the time the list is
+    /// ordered by, newest first, before the id.
+    fn filtered(&self, actor: &Actor, filter: &QuoteFilter) -> (Select<quotes::Entity>, quotes::Column) {
         let mut query = quotes::Entity::find();
         if actor.role != Role::Finance {
             query = query.filter(
                 Condition::any().add(quotes::Column::OwnerId.eq(actor.id)).add(quotes::Column::SignerId.eq(actor.id)),
             );
         }
-        if let Some(state) = filter.state {
-            query = query.filter(quotes::Column::State.eq(state));
+        if let Some(state) = &filter.state {
+            query = query.filter(quotes::Column::State.eq(state.as_str()));
         }
-        // The time the list is ordered by, newest first, then the id.
         let by = match filter.by_finalising {
             true => {
                 query =
@@ -466,11 +467,11 @@ impl Store {
             }
             false => quotes::Column::DraftedAt,
         };
-        if let Some(skus) = filter.with_skus {
+        if let Some(skus) = &filter.with_skus {
             let with_lines = Query::select()
                 .column(quote_lines::Column::QuoteId)
                 .from(quote_lines::Entity)
-                .and_where(quote_lines::Column::Sku.is_in(skus))
+                .and_where(quote_lines::Column::Sku.is_in(skus.iter().map(String::as_str)))
                 .to_owned();
             query = query.filter(quotes::Column::Id.in_subquery(with_lines));
         }
@@ -507,6 +508,46 @@ impl Store {
             // Someone moved to finance with their drafts cannot answer for those.
             query = query.filter(quotes::Column::OwnerId.ne(actor.id)).filter(quotes::Column::SignerId.ne(actor.id));
         }
+        (query, by)
+    }
+
+    /// What the quotes `filter` chooses (its page's place and size aside)
+    /// come to, by currency: how many, and their totals summed wide (month-end's
+    /// "finalised in November: 1,234,567.00 EUR"); `None` when there are more
+    /// than `at_most`, which are not read.
+    pub async fn quote_sums(
+        &self,
+        actor: &Actor,
+        filter: &QuoteFilter,
+        at_most: u64,
+    ) -> Result<Option<std::collections::BTreeMap<String, (u64, i128)>>, StoreError> {
+        let (query, _) = self.filtered(actor, filter);
+        if query.clone().count(&self.db).await? > at_most {
+            return Ok(None);
+        }
+        let chosen: Vec<(Uuid, String)> = query
+            .select_only()
+            .columns([quotes::Column::Id, quotes::Column::Currency])
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut sums = std::collections::BTreeMap::<String, (u64, i128)>::new();
+        for chunk in chosen.chunks(IN_LIST_CHUNK) {
+            let ids: Vec<Uuid> = chunk.iter().map(|(id, _)| *id).collect();
+            let mut lines = load_lines(&self.db, &ids).await?;
+            for (id, currency) in chunk {
+                let total = quote_total(&priced_lines(&lines.remove(id).unwrap_or_default()))?;
+                let (count, sum) = sums.entry(currency.clone()).or_default();
+                *count += 1;
+                *sum += i128::from(total);
+            }
+        }
+        Ok(Some(sums))
+    }
+
+    /// Quotes the actor owns or signs (finance: every quote), newest first.
+    pub async fn list_quotes(&self, actor: &Actor, filter: QuoteFilter) -> Result<Vec<QuoteView>, StoreError> {
+        let (mut query, by) = self.filtered(actor, &filter);
         let cursor = match (filter.after_listed, filter.before) {
             (Some(place), _) => Some(place),
             // The page after `before`: by drafting (or finalising) time, then

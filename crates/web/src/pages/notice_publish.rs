@@ -254,7 +254,7 @@ fn changed_for_a_while(
         0 => String::new(),
         after => format!("; {} from prices dated after {}", super::signed_money(&q.currency, after), q.valid_until),
     };
-    let meanwhile = pricegate_mail::compose::changed_for_a_while(ahead);
+    let meanwhile = pricegate_mail::compose::changed_for_a_while(&q.currency, ahead);
     Some(format!("none by the end of its validity: its total {meanwhile}{beyond}"))
 }
 
@@ -731,7 +731,9 @@ async fn dashboard(
             match (e.expired_on, e.delta_minor) {
                 (Some(day), _) => format!("valid only until {day}: its owner must extend it"),
                 // Changed and changed back while it is valid: not nothing meanwhile.
-                (None, 0) if let Some(ahead) = e.changes_ahead => pricegate_mail::compose::changed_for_a_while(ahead),
+                (None, 0) if let Some(ahead) = e.changes_ahead => {
+                    pricegate_mail::compose::changed_for_a_while(&e.currency, ahead)
+                }
                 (None, 0) => "no change while it is valid".to_owned(),
                 (None, delta) => {
                     let delta = pricegate_mail::compose::signed_money(&e.currency, delta);

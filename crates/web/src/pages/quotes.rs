@@ -120,6 +120,9 @@ struct ListPage {
     zone: &'static str,
     /// What in the address could not be read, said once above the list.
     note: Option<String>,
+    /// On the list of finalised quotes, what every page of it comes to
+    /// ([`sums_in_words`]).
+    sums: Option<String>,
 }
 
 /// The notices a quote page's "Acknowledge all" names: those it shows, up
@@ -138,6 +141,44 @@ struct StateLink {
 
 /// Quotes on one page of the list.
 const PAGE_SIZE: u64 = 50;
+
+/// The most finalised quotes the list sums (reading each one's lines):
+/// beyond, it asks for days instead.
+const SUMMED_AT_MOST: u64 = 10_000;
+
+/// What the finalised quotes listed come to, every page of them, by
+/// currency: "42 quotes in all, worth 1,234,567.00 EUR", or "45 quotes in
+/// all: 42 worth 1,234,567.00 EUR, 3 worth 5,000.00 USD"; `None` for none.
+fn sums_in_words(sums: Option<std::collections::BTreeMap<String, (u64, i128)>>) -> Option<String> {
+    let Some(sums) = sums else {
+        return Some(format!(
+            "More than {} quotes are listed: choose days of finalisation to see what they come to.",
+            pricegate_domain::count(SUMMED_AT_MOST as i64)
+        ));
+    };
+    let quotes = |n: u64| match n {
+        1 => "1 quote".to_owned(),
+        n => format!("{} quotes", pricegate_domain::count(i64::try_from(n).unwrap_or(i64::MAX))),
+    };
+    let all: u64 = sums.values().map(|(n, _)| n).sum();
+    let worth: Vec<(u64, String)> =
+        sums.iter().map(|(currency, (n, sum))| (*n, pricegate_mail::compose::money_summed(currency, *sum))).collect();
+    match worth.as_slice() {
+        [] => None,
+        [(_, sum)] => Some(format!("{} in all, worth {sum}.", quotes(all))),
+        each => Some(format!(
+            "{} in all: {}.",
+            quotes(all),
+            each.iter()
+                .map(|(n, sum)| format!(
+                    "{} worth {sum}",
+                    pricegate_domain::count(i64::try_from(*n).unwrap_or(i64::MAX))
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
 
 /// The list's address: `?state=draft&search=acme&before=<id>`. Anything it
 /// cannot read (a mistyped or stale link) shows the first page of all quotes.
@@ -285,6 +326,13 @@ async fn list(
         Err(StoreError::Invalid(_)) => (app.store.list_quotes(&user.0.actor, filter(None)).await?, None),
         listed => (listed?, before),
     };
+    // Month-end's question of the finalised list: what does it come to?
+    let sums = match state {
+        "finalised" if !quotes.is_empty() => {
+            sums_in_words(app.store.quote_sums(&user.0.actor, &filter(None), SUMMED_AT_MOST).await?)
+        }
+        _ => None,
+    };
     let state_pair = (!state.is_empty()).then_some(("state", state));
     let searched = search.as_ref().map_or("", QuoteSearch::as_str);
     let search_pair = search.is_some().then_some(("search", searched));
@@ -385,6 +433,7 @@ async fn list(
         to: days.to.unwrap_or_default().to_owned(),
         zone: app.store.calendar().zone_name(),
         note,
+        sums,
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -412,6 +461,9 @@ struct ImpactRow {
     effective_on: InForce,
     /// The change takes force only after the quote's validity ends.
     after_validity: bool,
+    /// It is the notice's price the line has when the quote's validity
+    /// ends (the others are shown muted).
+    counts: bool,
     delta: String,
     /// When another pending notice has the last word on this line: which, and
     /// from when its price is in force (this change and that one do not add up).
@@ -420,14 +472,16 @@ struct ImpactRow {
     earlier: Vec<EarlierRow>,
 }
 
-/// A price a notice sets for a product before its last: "540.00 EUR from
-/// 2026-12-10 (+400.00 EUR on the line)", and whether it takes force only
-/// after the quote's validity ends.
+/// A price a notice sets for a product before its last: "540.00 EUR
+/// (+400.00 EUR on the line)" (its day in the "Effective" column), and
+/// whether it takes force only after the quote's validity ends.
 struct EarlierRow {
     price: String,
     /// The day it takes force, as [`ImpactRow::effective_on`] says it.
     on: InForce,
     after_validity: bool,
+    /// As [`ImpactRow::counts`].
+    counts: bool,
     /// As [`ImpactRow::later`], when this is the notice's price that counts
     /// while the quote is valid.
     later: Option<String>,
@@ -1580,6 +1634,7 @@ async fn quote_page(
                                 new_price: money(&currency, l.new_unit_price_minor),
                                 effective_on: InForce::of(l.effective_on, calendar.date_of(p.published_at)),
                                 after_validity: l.effective_on > quote.valid_until,
+                                counts: counted == Some(l.effective_on),
                                 delta: match overtaken {
                                     Some(_) => "\u{2014}, no longer in force".to_owned(),
                                     None if l.waived_by_approval => {
@@ -1591,18 +1646,16 @@ async fn quote_page(
                                 earlier: l
                                     .earlier
                                     .iter()
-                                    .map(|s| {
-                                        let on = InForce::of(s.effective_on, calendar.date_of(p.published_at));
-                                        EarlierRow {
-                                            price: format!(
-                                                "{} from {on} ({} on the line)",
-                                                money(&currency, s.unit_price_minor),
-                                                signed_money(&currency, s.delta_minor)
-                                            ),
-                                            on,
-                                            after_validity: s.effective_on > quote.valid_until,
-                                            later: later_on(s.effective_on),
-                                        }
+                                    .map(|s| EarlierRow {
+                                        price: format!(
+                                            "{} ({} on the line)",
+                                            money(&currency, s.unit_price_minor),
+                                            signed_money(&currency, s.delta_minor)
+                                        ),
+                                        on: InForce::of(s.effective_on, calendar.date_of(p.published_at)),
+                                        after_validity: s.effective_on > quote.valid_until,
+                                        counts: counted == Some(s.effective_on),
+                                        later: later_on(s.effective_on),
                                     })
                                     .collect(),
                             }
@@ -2356,6 +2409,31 @@ async fn decline_approval(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_finalised_list_says_what_it_comes_to_by_currency() {
+        use std::collections::BTreeMap;
+        let eur = ("EUR".to_owned(), (42, 123_456_700));
+        assert_eq!(
+            sums_in_words(Some(BTreeMap::from([eur.clone()]))).as_deref(),
+            Some("42 quotes in all, worth 1,234,567.00 EUR.")
+        );
+        assert_eq!(
+            sums_in_words(Some(BTreeMap::from([("USD".to_owned(), (1, 500_000)), eur]))).as_deref(),
+            Some("43 quotes in all: 42 worth 1,234,567.00 EUR, 1 worth 5,000.00 USD.")
+        );
+        let wide = BTreeMap::from([("EUR".to_owned(), (2, 2 * i128::from(i64::MAX)))]);
+        assert_eq!(
+            sums_in_words(Some(wide)).as_deref(),
+            Some("2 quotes in all, worth more than 92,233,720,368,547,758.07 EUR."),
+            "never wrapped"
+        );
+        assert_eq!(sums_in_words(Some(BTreeMap::new())), None);
+        assert_eq!(
+            sums_in_words(None).as_deref(),
+            Some("More than 10,000 quotes are listed: choose days of finalisation to see what they come to.")
+        );
+    }
 
     #[test]
     fn the_same_entry_by_the_same_person_in_a_row_is_told_once_with_how_many_times() {
