@@ -124,13 +124,18 @@ both_backends! {
             let html = page().await;
             let said = format!(
                 "For this quote: +360.00 EUR on its total from {soon} while it is valid, until {valid_until}, and prices \
-                 dated after that would change it by a further +180.00 EUR; finalised before {soon}, it keeps its prices as \
-                 far as this notice goes."
+                 dated after that would make it +540.00 EUR in all; finalised before {soon}, it keeps its prices as far as \
+                 this notice goes."
             );
             assert_eq!(html.contains(&said), while_valid != 0, "{valid_until}: {html}");
             assert_eq!(html.contains("class=\"ahead\""), while_valid != 0, "nothing to come while it is valid: {html}");
-            let first_counts = "<span class=\"earlier\">540.00 EUR (+360.00 EUR on the line); then</span><span class=\"muted\">560.00 EUR</span>";
+            // The price the line has when the quote's validity ends stands out, with its day and its change.
+            let first_counts = "<span class=\"counts earlier\">540.00 EUR (+360.00 EUR on the line); then</span><span class=\"muted aside\">560.00 EUR</span>";
             assert_eq!(html.contains(first_counts), while_valid != 0, "{valid_until}: {html}");
+            let its_day = format!("<span class=\"counts earlier\"><span class=\"date\">{soon}</span>, then</span><span class=\"muted aside\">");
+            assert_eq!(html.contains(&its_day), while_valid != 0, "{valid_until}: {html}");
+            let its_change = "+360.00 EUR<span class=\"muted after-validity\">then +540.00 EUR once this quote's validity has ended</span>";
+            assert_eq!(html.contains(its_change), while_valid != 0, "{valid_until}: {html}");
         }
         let listed = sam.get(&format!("/api/v1/notices/{notice}")).await.body;
         let dates: Vec<&str> = listed["changes"].as_array().into_iter().flatten().filter_map(|c| c["effective_on"].as_str()).collect();
@@ -1286,7 +1291,7 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     // them: the two with nobody to sign (listed below) too.
     assert!(
         html.contains(
-            "Held up: 4 drafts worth 170.00 EUR, +16.00 EUR on them while they are valid, 2 of them with nobody to \
+            "Held up: 4 drafts worth 170.00 EUR, +16.00 EUR on 3 of them while they are valid, 2 of them with nobody to \
              sign (below). 2 drafts it holds up are past their validity and not counted: their owners must extend \
              them first."
         ),

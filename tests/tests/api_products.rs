@@ -1250,6 +1250,9 @@ both_backends! {
         assert_eq!(status, 400);
         let (status, html) = get("?on=2026-2-3").await;
         assert_eq!(status, 400, "a day a date field would show blank: {html}");
+        let (status, html) = get("?on=%202026-11-01%20").await;
+        assert_eq!(status, 200, "a day pasted with spaces around it is that day: {html}");
+        assert!(!html.contains("is not a day"), "{html}");
         let r = client()
             .get(format!("{}/products/{}", app.base, uuid::Uuid::new_v4()))
             .header(COOKIE, cookie.clone())

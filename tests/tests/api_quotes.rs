@@ -1098,6 +1098,14 @@ both_backends! {
         draft_quote(&sam, json!([{"sku": "P-1", "quantity": 7}])).await;
         let html = page_as(&app.base, &fiona.email, &format!("/quotes?state=finalised&before={}", tied[0])).await;
         assert!(html.contains("<p id=\"quote-sums\">4 quotes in all: 3 worth 30.00 EUR, 1 worth 50.00 USD.</p>"), "{html}");
+        // A salesperson's sum is of their own quotes, as their list is.
+        let (sara, sara_user) = app.user(Role::Sales, "Sara").await;
+        let hers = id_of(&draft_quote(&sara, json!([{"sku": "P-1", "quantity": 5}])).await);
+        assert_eq!(sara.post_empty(&format!("/api/v1/quotes/{hers}/finalise")).await.status, 200);
+        let html = page_as(&app.base, &sara_user.email, "/quotes?state=finalised").await;
+        assert!(html.contains("<p id=\"quote-sums\">1 quote in all, worth 50.00 EUR.</p>"), "{html}");
+        let html = page_as(&app.base, &fiona.email, "/quotes?state=finalised").await;
+        assert!(html.contains("<p id=\"quote-sums\">5 quotes in all: 4 worth 80.00 EUR, 1 worth 50.00 USD.</p>"), "{html}");
         let html = page_as(&app.base, &fiona.email, &format!("/quotes?state=finalised&search={}", &usd[..8])).await;
         assert!(html.contains("<p id=\"quote-sums\">1 quote in all, worth 50.00 USD.</p>"), "the search's: {html}");
         let html = page_as(&app.base, &fiona.email, "/quotes?state=draft").await;

@@ -101,13 +101,21 @@ pub struct ChangesAhead {
     /// How many of the days of change are still to come (1: only `next`).
     pub to_come: usize,
     /// Of the changes to the total a quote finalised from `today` on could
-    /// meet (the one in force today, and those to come), the one furthest
-    /// from nothing: what a change undone while the quote is valid does
-    /// meanwhile.
-    pub widest_minor: MinorUnits,
+    /// meet (the one in force today, and those to come), the lowest and the
+    /// highest, each 0 when none is below (above) the quote's own total:
+    /// what a change undone while the quote is valid does meanwhile.
+    pub lowest_minor: MinorUnits,
+    pub highest_minor: MinorUnits,
 }
 
 impl ChangesAhead {
+    /// Whether the total a quote finalised from today on could meet is ever
+    /// other than its own: not so where the prices to come only offset one
+    /// another (one line up by as much as another goes down).
+    pub fn moves_total(&self) -> bool {
+        self.lowest_minor != 0 || self.highest_minor != 0
+    }
+
     /// Of the days on which a notice changes a quote's total, each with the
     /// change to it from then ([`NoticeImpact::change_days`]), what is still
     /// to come after `today`; `None` when every change is in force, or there
@@ -123,11 +131,8 @@ impl ChangesAhead {
             in_force_already: first_to_come > 0,
             in_steps: change_days.len() > 1,
             to_come: change_days.len() - first_to_come,
-            widest_minor: meetable
-                .iter()
-                .map(|(_, delta)| *delta)
-                .max_by_key(|delta| delta.unsigned_abs())
-                .unwrap_or(0),
+            lowest_minor: meetable.iter().map(|(_, delta)| *delta).min().unwrap_or(0).min(0),
+            highest_minor: meetable.iter().map(|(_, delta)| *delta).max().unwrap_or(0).max(0),
         })
     }
 }
@@ -169,30 +174,29 @@ impl NoticeImpact {
         })
     }
 
-    /// The days on which the notice changes the total of a quote valid
+    /// The days on which the notice changes the prices of a quote valid
     /// until `valid_until`, in order, each with the change to the total
     /// from then: each a day its prices, those of the lines it still
-    /// prices, leave the total other than the day before (a price that
-    /// restates the one before it, or a step back to the quoted price on one
-    /// line while another rises, is no change of its own).
+    /// prices, leave a line other than the day before (a price that
+    /// restates the one before it is no change). A day one line rises by as
+    /// much as another falls is one, its total as the day before's: from
+    /// then the quote's prices are not its own.
     pub fn change_days(&self, valid_until: chrono::NaiveDate) -> Vec<(chrono::NaiveDate, MinorUnits)> {
         let counted: Vec<&LineImpact> =
             self.lines.iter().filter(|line| line.overtaken_by.is_none() && !line.waived).collect();
         let days: std::collections::BTreeSet<chrono::NaiveDate> =
             counted.iter().flat_map(|line| line.steps()).map(|(on, _)| on).filter(|on| *on <= valid_until).collect();
-        let total_on = |day| {
-            counted.iter().fold(0, |sum: MinorUnits, line| {
-                sum.saturating_add(last_in_force(line.steps(), day).map_or(0, |(_, delta)| delta))
-            })
+        let lines_on = |day| -> Vec<MinorUnits> {
+            counted.iter().map(|line| last_in_force(line.steps(), day).map_or(0, |(_, delta)| delta)).collect()
         };
-        let mut before = 0;
+        let mut before = vec![0; counted.len()];
         let mut changes = Vec::new();
         for day in days {
-            let total = total_on(day);
-            if total != before {
-                changes.push((day, total));
+            let lines = lines_on(day);
+            if lines != before {
+                changes.push((day, lines.iter().fold(0, |sum: MinorUnits, delta| sum.saturating_add(*delta))));
             }
-            before = total;
+            before = lines;
         }
         changes
     }
@@ -383,8 +387,9 @@ mod tests {
         );
         assert_eq!(impact.change_days(date("2026-12-04")), [], "no change while valid");
         let ahead = |today, until| ChangesAhead::of(&impact.change_days(date(until)), date(today));
-        let next = |on, last, in_force_already, in_steps, to_come, widest_minor| {
-            Some(ChangesAhead { next: date(on), last: date(last), in_force_already, in_steps, to_come, widest_minor })
+        let next = |on, last, in_force_already, in_steps, to_come, highest_minor| {
+            let (next, last) = (date(on), date(last));
+            Some(ChangesAhead { next, last, in_force_already, in_steps, to_come, lowest_minor: 0, highest_minor })
         };
         assert_eq!(ahead("2026-12-01", "2026-12-31"), next("2026-12-05", "2026-12-10", false, true, 2, 36_000));
         assert_eq!(
@@ -402,7 +407,7 @@ mod tests {
     }
 
     #[test]
-    fn a_day_whose_prices_leave_the_total_as_it_was_is_no_day_of_change() {
+    fn a_day_a_price_is_restated_is_no_day_of_change_and_one_lines_offset_is() {
         let date = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
         let change =
             |sku: &str, price, on| PriceChange { sku: sku.into(), unit_price_minor: price, effective_on: date(on) };
@@ -417,7 +422,11 @@ mod tests {
             change("SEAL", 60, "2026-12-15"),
         ];
         let impact = impact_of(&lines, &changes);
-        assert_eq!(impact.change_days(date("2026-12-31")), [(date("2026-12-10"), 100), (date("2026-12-12"), 110)]);
+        assert_eq!(
+            impact.change_days(date("2026-12-31")),
+            [(date("2026-12-10"), 100), (date("2026-12-12"), 110), (date("2026-12-15"), 110)],
+            "the 20th restates the pump's price; on the 15th the hose is back and the seal rises by as much"
+        );
         assert_eq!(impact.delta_while_valid(date("2026-12-31")), 100 + 10);
     }
 
@@ -433,22 +442,19 @@ mod tests {
         let ahead = |today| ChangesAhead::of(&days, date(today));
         let before = ahead("2026-12-01").expect("both to come");
         assert_eq!(
-            (before.next, before.last, before.to_come, before.widest_minor),
-            (date("2026-12-11"), date("2026-12-26"), 2, -140)
+            (before.next, before.last, before.to_come, before.lowest_minor, before.highest_minor),
+            (date("2026-12-11"), date("2026-12-26"), 2, -140, 0)
         );
         assert!(!before.in_force_already);
         let meanwhile = ahead("2026-12-15").expect("the step back to come");
-        assert_eq!((meanwhile.next, meanwhile.to_come, meanwhile.widest_minor), (date("2026-12-26"), 1, -140));
+        assert_eq!((meanwhile.next, meanwhile.to_come, meanwhile.lowest_minor), (date("2026-12-26"), 1, -140));
         assert!(meanwhile.in_force_already, "the lower price is in force");
         assert_eq!(ahead("2026-12-26"), None, "back, and nothing to come");
-        // A rise in force before it, still met: the widest of what is in force and to come.
+        // A rise in force before it, still met: both, what is in force and what is to come.
         let risen = [(date("2026-12-02"), 300), (date("2026-12-11"), -140), (date("2026-12-26"), 0)];
-        assert_eq!(ChangesAhead::of(&risen, date("2026-12-05")).map(|a| a.widest_minor), Some(300));
-        assert_eq!(
-            ChangesAhead::of(&risen, date("2026-12-12")).map(|a| a.widest_minor),
-            Some(-140),
-            "the rise is past"
-        );
+        let range = |today| ChangesAhead::of(&risen, date(today)).map(|a| (a.lowest_minor, a.highest_minor));
+        assert_eq!(range("2026-12-05"), Some((-140, 300)));
+        assert_eq!(range("2026-12-12"), Some((-140, 0)), "the rise is past");
     }
 
     #[test]

@@ -209,15 +209,26 @@ impl AheadWords {
 /// is back where it was from 2026-12-26"; with the change in force and only
 /// the step back to come, "is changed by -140.00 EUR until 2026-12-26, then
 /// back where it was"; changed on more days between, "changes by as much as
-/// +300.00 EUR while it is valid, in steps from …, and is back …".
+/// +300.00 EUR while it is valid, in steps from …, and is back …", or, up
+/// and down, "changes by between -140.00 EUR and +300.00 EUR while …".
 pub fn changed_for_a_while(currency: &str, ahead: ChangesAhead) -> String {
-    let by = signed_money(currency, ahead.widest_minor);
-    match (ahead.in_force_already, ahead.to_come) {
-        (true, 1) => format!("is changed by {by} until {}, then back where it was", ahead.last),
-        (false, 2) => format!("changes by {by} from {}, and is back where it was from {}", ahead.next, ahead.last),
-        _ => {
+    let money = |by| signed_money(currency, by);
+    // Only up, or only down: by how much at most (exactly, where there is one step between).
+    let one_way = match (ahead.lowest_minor, ahead.highest_minor) {
+        (0, by) | (by, 0) => Some(money(by)),
+        _ => None,
+    };
+    let (last, next) = (ahead.last, ahead.next);
+    match (one_way, ahead.in_force_already, ahead.to_come) {
+        (Some(by), true, 1) => format!("is changed by {by} until {last}, then back where it was"),
+        (Some(by), false, 2) => format!("changes by {by} from {next}, and is back where it was from {last}"),
+        (one_way, ..) => {
+            let by = one_way.map_or_else(
+                || format!("by between {} and {}", money(ahead.lowest_minor), money(ahead.highest_minor)),
+                |by| format!("by as much as {by}"),
+            );
             let steps = AheadWords::of(Some(ahead)).steps;
-            format!("changes by as much as {by} while it is valid{steps}, and is back where it was from {}", ahead.last)
+            format!("changes {by} while it is valid{steps}, and is back where it was from {last}")
         }
     }
 }
@@ -254,7 +265,7 @@ pub fn effect_on_total<'a>(
         // Changed and changed back while the quote is valid (a price
         // lowered for a fortnight): a quote finalised between is not
         // where it started, so this is no change of nothing.
-        (None, 0, after) if let Some(ahead) = ahead => {
+        (None, 0, after) if let Some(ahead) = ahead.filter(ChangesAhead::moves_total) => {
             let beyond = match after {
                 0 => String::new(),
                 after => format!(
@@ -264,28 +275,34 @@ pub fn effect_on_total<'a>(
             };
             format!("its total {}{beyond}{until_then}", changed_for_a_while(currency, ahead))
         }
-        (None, 0, 0) if !why.is_empty() => format!("its total does not change by this notice: {}", why.join(", and ")),
-        (None, 0, 0) => "its total does not change".to_owned(),
+        // Prices to come that only offset one another still leave the
+        // quote's prices other than its own from their day.
+        (None, 0, 0) if !why.is_empty() => {
+            format!("its total does not change by this notice: {}{until_then}", why.join(", and "))
+        }
+        (None, 0, 0) => format!("its total does not change{until_then}"),
         (None, while_valid, 0) => {
             format!("{} on its total{from} while it is valid{steps}{until_then}", signed_money(currency, while_valid))
         }
         // Its prices dated after the quote's validity count for nothing
         // now, and are not nothing: said apart.
         (None, 0, after) => format!(
-            "its total does not change while it is valid, until {valid_until}; prices dated after that would change it by {}",
+            "its total does not change while it is valid, until {valid_until}; prices dated after that would change it by \
+             {}{until_then}",
             signed_money(currency, after)
         ),
         (None, while_valid, after) => format!(
             "{} on its total{from} while it is valid{steps}, until {valid_until}, and prices dated after that \
-             would change it by a further {}{until_then}",
+             would make it {} in all{until_then}",
             signed_money(currency, while_valid),
-            signed_money(currency, after)
+            signed_money(currency, while_valid.saturating_add(after))
         ),
     }
 }
 
 /// Whether the notice moves the total of any of `quotes`, now, later, or
-/// for a while (a change undone while a quote is valid moves it meanwhile).
+/// for a while (a change undone while a quote is valid moves it meanwhile),
+/// or, to come, their prices (lines offsetting one another).
 fn moves_any(quotes: &[BlockedQuote]) -> bool {
     quotes.iter().any(|q| q.delta_minor != 0 || q.delta_after_minor != 0 || q.changes_ahead.is_some())
 }
@@ -873,6 +890,15 @@ struct CurrencyStake {
     meanwhile: usize,
 }
 
+/// ", and 1 of them changes for a while", after a sum of the others' changes.
+fn also_for_a_while(meanwhile: usize) -> String {
+    match meanwhile {
+        0 => String::new(),
+        1 => ", and 1 of them changes for a while".to_owned(),
+        n => format!(", and {n} of them change for a while"),
+    }
+}
+
 impl Stake {
     pub fn add(&mut self, quote: &BlockedQuote) {
         if quote.expired_on.is_some() {
@@ -883,7 +909,7 @@ impl Stake {
         stake.drafts += 1;
         stake.worth += i128::from(quote.total_minor);
         let (sum, count) = match quote.delta_minor {
-            0 if quote.changes_ahead.is_some() => {
+            0 if quote.changes_ahead.is_some_and(|ahead| ahead.moves_total()) => {
                 stake.meanwhile += 1;
                 return;
             }
@@ -918,14 +944,26 @@ impl Stake {
                         "no change by the end of their validity, though {meanwhile} of them {} for a while",
                         if *meanwhile == 1 { "changes" } else { "change" }
                     ),
-                    ((raised, n_raised), (lowered, n_lowered), _) if *n_raised > 0 && *n_lowered > 0 => format!(
-                        "{} on {n_raised} of them and {} on {n_lowered} while they are valid, {} in all",
-                        signed_money_summed(currency, *raised),
-                        signed_money_summed(currency, *lowered),
-                        signed_money_summed(currency, raised + lowered)
-                    ),
-                    ((raised, _), (lowered, _), _) => {
-                        format!("{} on {them} while {are} valid", signed_money_summed(currency, raised + lowered))
+                    ((raised, n_raised), (lowered, n_lowered), meanwhile) if *n_raised > 0 && *n_lowered > 0 => {
+                        format!(
+                            "{} on {n_raised} of them and {} on {n_lowered} while they are valid, {} in all{}",
+                            signed_money_summed(currency, *raised),
+                            signed_money_summed(currency, *lowered),
+                            signed_money_summed(currency, raised + lowered),
+                            also_for_a_while(*meanwhile)
+                        )
+                    }
+                    ((raised, n_raised), (lowered, n_lowered), meanwhile) => {
+                        // "on them" where every draft changes; else how many do.
+                        let on = match n_raised + n_lowered {
+                            changed if changed == *drafts => them.to_owned(),
+                            changed => format!("{changed} of them"),
+                        };
+                        format!(
+                            "{} on {on} while {are} valid{}",
+                            signed_money_summed(currency, raised + lowered),
+                            also_for_a_while(*meanwhile)
+                        )
                     }
                 };
                 let drafts = if *drafts == 1 { "1 draft".to_owned() } else { format!("{drafts} drafts") };
@@ -1509,15 +1547,8 @@ mod tests {
         );
 
         // Changed and changed back while valid: not said to be no change.
-        let next = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date");
-        let ahead = Some(ChangesAhead {
-            next,
-            last: next,
-            in_force_already: false,
-            in_steps: true,
-            to_come: 2,
-            widest_minor: 1_000,
-        });
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 12, d).expect("a date");
+        let ahead = ChangesAhead::of(&[(day(3), 1_000), (day(8), 0)], day(1));
         let meanwhile = || BlockedQuote { changes_ahead: ahead, ..held_up("EUR", 10_000, 0, false) };
         let mut stake = Stake::default();
         stake.add(&meanwhile());
@@ -1545,6 +1576,21 @@ mod tests {
             Some(
                 "4 drafts worth 400.00 EUR, +30.00 EUR on 2 of them and -10.00 EUR on 1 while they are valid, +20.00 EUR in all"
             )
+        );
+        mixed.add(&BlockedQuote { changes_ahead: ahead, ..held_up("EUR", 10_000, 0, false) });
+        assert!(
+            mixed.in_words().is_some_and(|said| said.ends_with("+20.00 EUR in all, and 1 of them changes for a while")),
+            "{:?}",
+            mixed.in_words()
+        );
+        let mut few = Stake::default();
+        for delta in [4_200, 0, 0] {
+            few.add(&held_up("EUR", 10_000, delta, false));
+        }
+        assert_eq!(
+            few.in_words().as_deref(),
+            Some("3 drafts worth 300.00 EUR, +42.00 EUR on 1 of them while they are valid"),
+            "not 'on them': two do not change"
         );
         let mut cancelling = Stake::default();
         cancelling.add(&held_up("EUR", 10_000, 1_000, false));
@@ -1603,12 +1649,22 @@ mod tests {
     #[test]
     fn a_quote_says_what_the_notice_does_to_it_in_words() {
         let lapsed = chrono::NaiveDate::from_ymd_opt(2026, 11, 30);
-        let next = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date");
-        let last = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).expect("a date");
-        let to_come = |in_force_already, in_steps, to_come| {
-            Some(ChangesAhead { next, last, in_force_already, in_steps, to_come, widest_minor: -7_000 })
+        // What is to come, seen from 2026-11-30, of the days a notice changes the total on.
+        let day = |d| match d {
+            0 => chrono::NaiveDate::from_ymd_opt(2026, 11, 29).expect("a date"),
+            d => chrono::NaiveDate::from_ymd_opt(2026, 12, d).expect("a date"),
         };
-        let ahead = |in_steps| to_come(false, in_steps, if in_steps { 3 } else { 1 });
+        let ahead = |days: &[(u32, i64)]| {
+            let days: Vec<_> = days.iter().map(|(d, total)| (day(*d), *total)).collect();
+            ChangesAhead::of(&days, day(0).succ_opt().expect("a day"))
+        };
+        let once = ahead(&[(1, 3_000)]);
+        let steps_down = ahead(&[(1, -7_000), (2, -3_000), (3, 0)]);
+        let in_force_then_steps = ahead(&[(0, -7_000), (1, -3_000), (3, 0)]);
+        let only_back_to_come = ahead(&[(0, -7_000), (3, 0)]);
+        let away_and_back = ahead(&[(1, -7_000), (3, 0)]);
+        let up_and_down = ahead(&[(1, -7_000), (2, 5_000), (3, 0)]);
+        let offsetting = ahead(&[(1, 0)]);
         let rows = quote_rows(&[
             quote(12_000, None),
             quote(-500, None),
@@ -1619,32 +1675,24 @@ mod tests {
             BlockedQuote { overtaken: vec!["VALVE-C50".into()], ..quote(0, None) },
             BlockedQuote { approved: vec!["PUMP-C250".into()], ..quote(0, None) },
             BlockedQuote { overtaken: vec!["VALVE-C50".into()], approved: vec!["PUMP-C250".into()], ..quote(0, None) },
-            BlockedQuote { changes_ahead: ahead(false), ..quote(3_000, None) },
-            BlockedQuote { changes_ahead: ahead(true), ..quote(3_000, None) },
-            BlockedQuote { changes_ahead: to_come(true, true, 2), ..quote(3_000, None) },
-            BlockedQuote { changes_ahead: ahead(true), ..quote_beyond(-6_000, 40_000, None) },
-            BlockedQuote { changes_ahead: ahead(true), ..quote(0, None) },
+            BlockedQuote { changes_ahead: once, ..quote(3_000, None) },
+            BlockedQuote { changes_ahead: steps_down, ..quote(3_000, None) },
+            BlockedQuote { changes_ahead: in_force_then_steps, ..quote(3_000, None) },
+            BlockedQuote { changes_ahead: steps_down, ..quote_beyond(-6_000, 40_000, None) },
+            BlockedQuote { changes_ahead: steps_down, ..quote(0, None) },
             BlockedQuote {
-                changes_ahead: to_come(true, true, 2),
+                changes_ahead: in_force_then_steps,
                 overtaken: vec!["VALVE-C50".into()],
                 ..quote_beyond(0, 40_000, None)
             },
-            BlockedQuote {
-                changes_ahead: Some(ChangesAhead {
-                    next: last,
-                    last,
-                    in_force_already: true,
-                    in_steps: true,
-                    to_come: 1,
-                    widest_minor: -7_000,
-                }),
-                ..quote(0, None)
-            },
-            BlockedQuote { changes_ahead: to_come(false, true, 2), ..quote(0, None) },
+            BlockedQuote { changes_ahead: only_back_to_come, ..quote(0, None) },
+            BlockedQuote { changes_ahead: away_and_back, ..quote(0, None) },
+            BlockedQuote { changes_ahead: up_and_down, ..quote(0, None) },
+            BlockedQuote { changes_ahead: offsetting, ..quote(0, None) },
         ]);
         let said: Vec<&str> = rows.iter().map(|r| r.delta.as_str()).collect();
         assert!(
-            moves_any(&[BlockedQuote { changes_ahead: ahead(true), ..quote(0, None) }]),
+            moves_any(&[BlockedQuote { changes_ahead: away_and_back, ..quote(0, None) }]),
             "changed and changed back"
         );
         assert!(!moves_any(&[quote(0, None)]));
@@ -1656,8 +1704,8 @@ mod tests {
                 "its total does not change",
                 "expired on 2026-11-30",
                 "its total does not change while it is valid, until 2026-12-05; prices dated after that would change it by +400.00 EUR",
-                "-60.00 EUR on its total while it is valid, until 2026-12-05, and prices dated after that would change \
-                 it by a further +400.00 EUR",
+                "-60.00 EUR on its total while it is valid, until 2026-12-05, and prices dated after that would make \
+                 it +340.00 EUR in all",
                 "its total does not change by this notice: a later notice has set the price of VALVE-C50 since",
                 "its total does not change by this notice: finance approved keeping the price quoted for PUMP-C250",
                 "its total does not change by this notice: a later notice has set the price of VALVE-C50 since, and \
@@ -1668,8 +1716,8 @@ mod tests {
                  keeps its prices as far as this notice goes",
                 "+30.00 EUR on its total while it is valid, in steps, the next on 2026-12-01",
                 "-60.00 EUR on its total while it is valid, in steps from 2026-12-01, until 2026-12-05, and prices \
-                 dated after that would change it by a further +400.00 EUR; finalised before 2026-12-01, it keeps its \
-                 prices as far as this notice goes",
+                 dated after that would make it +340.00 EUR in all; finalised before 2026-12-01, it keeps its prices \
+                 as far as this notice goes",
                 "its total changes by as much as -70.00 EUR while it is valid, in steps from 2026-12-01, and is back \
                  where it was from 2026-12-03; finalised before 2026-12-01, it keeps its prices as far as this notice goes",
                 "its total changes by as much as -70.00 EUR while it is valid, in steps, the next on 2026-12-01, and is \
@@ -1678,6 +1726,10 @@ mod tests {
                 "its total is changed by -70.00 EUR until 2026-12-03, then back where it was",
                 "its total changes by -70.00 EUR from 2026-12-01, and is back where it was from 2026-12-03; finalised \
                  before 2026-12-01, it keeps its prices as far as this notice goes",
+                "its total changes by between -70.00 EUR and +50.00 EUR while it is valid, in steps from 2026-12-01, \
+                 and is back where it was from 2026-12-03; finalised before 2026-12-01, it keeps its prices as far as \
+                 this notice goes",
+                "its total does not change; finalised before 2026-12-01, it keeps its prices as far as this notice goes",
             ]
         );
     }

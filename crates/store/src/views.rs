@@ -677,9 +677,10 @@ pub struct ImpactView {
     /// the last of the notice's prices in force by `valid_until` (a change
     /// dated after it does nothing to this quote as it stands).
     pub delta_while_valid_minor: i64,
-    /// The days on which the notice changes the quote's total while it is
+    /// The days on which the notice changes the quote's prices while it is
     /// valid, in order (a price restating the one before it changes
-    /// nothing): finalised before the first, when that is after today, the
+    /// nothing; a day one line rises by as much as another falls is one):
+    /// finalised before the first, when that is after today, the
     /// quote keeps its prices; several days are steps, and
     /// `delta_while_valid_minor` is where the last leaves it. Each is held
     /// with the change to the total from then; only the days are shown.

@@ -8,8 +8,8 @@ use chrono::NaiveDate;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Role, Sku, Text, quote_total};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -513,8 +513,10 @@ impl Store {
 
     /// What the quotes `filter` chooses (its page's place and size aside)
     /// come to, by currency: how many, and their totals summed wide (month-end's
-    /// "finalised in November: 1,234,567.00 EUR"); `None` when there are more
-    /// than `at_most`, which are not read.
+    /// "finalised in November: 1,234,567.00 EUR"), each as its list shows
+    /// it; `None` when there are more than `at_most`, whose lines are not
+    /// read. Two reads: a quote the filter gains between them (finalised
+    /// meanwhile) is left out.
     pub async fn quote_sums(
         &self,
         actor: &Actor,
@@ -522,24 +524,40 @@ impl Store {
         at_most: u64,
     ) -> Result<Option<std::collections::BTreeMap<String, (u64, i128)>>, StoreError> {
         let (query, _) = self.filtered(actor, filter);
-        if query.clone().count(&self.db).await? > at_most {
-            return Ok(None);
-        }
-        let chosen: Vec<(Uuid, String)> = query
+        let chosen: HashMap<Uuid, String> = query
+            .clone()
             .select_only()
             .columns([quotes::Column::Id, quotes::Column::Currency])
+            .limit(at_most.saturating_add(1))
+            .into_tuple::<(Uuid, String)>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        if chosen.len() as u64 > at_most {
+            return Ok(None);
+        }
+        let mut sums = std::collections::BTreeMap::<String, (u64, i128)>::new();
+        for currency in chosen.values() {
+            sums.entry(currency.clone()).or_default().0 += 1;
+        }
+        // Only what a line's total needs, of every line at once.
+        let ids = sea_orm::QueryTrait::into_query(query.select_only().column(quotes::Column::Id));
+        let lines: Vec<(Uuid, i64, i64, i32)> = quote_lines::Entity::find()
+            .select_only()
+            .columns([
+                quote_lines::Column::QuoteId,
+                quote_lines::Column::UnitPriceMinor,
+                quote_lines::Column::Quantity,
+                quote_lines::Column::DiscountBp,
+            ])
+            .filter(quote_lines::Column::QuoteId.in_subquery(ids))
             .into_tuple()
             .all(&self.db)
             .await?;
-        let mut sums = std::collections::BTreeMap::<String, (u64, i128)>::new();
-        for chunk in chosen.chunks(IN_LIST_CHUNK) {
-            let ids: Vec<Uuid> = chunk.iter().map(|(id, _)| *id).collect();
-            let mut lines = load_lines(&self.db, &ids).await?;
-            for (id, currency) in chunk {
-                let total = quote_total(&priced_lines(&lines.remove(id).unwrap_or_default()))?;
-                let (count, sum) = sums.entry(currency.clone()).or_default();
-                *count += 1;
-                *sum += i128::from(total);
+        for (quote, price, quantity, discount) in lines {
+            if let Some((_, sum)) = chosen.get(&quote).and_then(|currency| sums.get_mut(currency)) {
+                *sum += i128::from(pricegate_domain::pricing::line_total(price, quantity, discount));
             }
         }
         Ok(Some(sums))

@@ -158,6 +158,40 @@ struct TouchedQuote {
     valid_until: String,
     total: String,
     delta: String,
+    /// `delta` is a sentence, not an amount: it wraps.
+    in_words: bool,
+}
+
+/// The drafts of one currency the publish confirmation sums: the rises and
+/// how many, the falls and how many, and how many change for a while only.
+#[derive(Default)]
+struct Sums {
+    raised: (i128, usize),
+    lowered: (i128, usize),
+    for_a_while: usize,
+}
+
+impl Sums {
+    /// "+15.00 EUR on 1 of them and -13.00 EUR on 2, +2.00 EUR in all", so
+    /// that rises and falls never cancel into nothing; "+2.00 EUR" where all
+    /// go one way; with how many change for a while.
+    fn in_words(&self, currency: &str) -> String {
+        let Sums { raised: (raised, n_raised), lowered: (lowered, n_lowered), for_a_while } = self;
+        let sum = match (n_raised, n_lowered) {
+            (0, _) | (_, 0) => sum_in_words(currency, raised + lowered),
+            _ => format!(
+                "{} on {n_raised} of them and {} on {n_lowered}, {} in all",
+                sum_in_words(currency, *raised),
+                sum_in_words(currency, *lowered),
+                sum_in_words(currency, raised + lowered)
+            ),
+        };
+        match for_a_while {
+            0 => sum,
+            1 => format!("{sum}, though 1 of them changes for a while"),
+            n => format!("{sum}, though {n} of them change for a while"),
+        }
+    }
 }
 
 /// Open quotes the changes touch, with how each total moves, and the sum
@@ -185,7 +219,7 @@ async fn touched_quotes(
     let mut touched = Vec::new();
     // Summed wide: many quotes near the largest amount must not wrap or stop at it;
     // with how many change and change back meanwhile (their 0 is not nothing).
-    let mut sums: std::collections::BTreeMap<String, (i128, usize)> = std::collections::BTreeMap::new();
+    let mut sums: std::collections::BTreeMap<String, Sums> = std::collections::BTreeMap::new();
     for q in quotes {
         // The gate's own rule, so the quote's page will say the same: per
         // product, the last of the notice's prices in force while the quote is valid.
@@ -199,9 +233,14 @@ async fn touched_quotes(
         let expired = q.valid_until < today;
         if !impact.lines.is_empty() {
             let meanwhile = (!expired).then(|| changed_for_a_while(delta, after, &impact, &q, today)).flatten();
-            let (sum, for_a_while) = sums.entry(q.currency.clone()).or_default();
-            *sum += i128::from(if expired { 0 } else { delta });
-            *for_a_while += usize::from(meanwhile.is_some());
+            let sums = sums.entry(q.currency.clone()).or_default();
+            if !expired && delta != 0 {
+                let (sum, count) = if delta > 0 { &mut sums.raised } else { &mut sums.lowered };
+                *sum += i128::from(delta);
+                *count += 1;
+            }
+            sums.for_a_while += usize::from(meanwhile.is_some());
+            let in_words = expired || meanwhile.is_some() || (delta == 0 && after != 0);
             touched.push(TouchedQuote {
                 id: q.id,
                 reference: pricegate_mail::compose::quote_reference(q.id),
@@ -221,17 +260,11 @@ async fn touched_quotes(
                 } else {
                     super::signed_money(&q.currency, delta)
                 },
+                in_words,
             });
         }
     }
-    let at_stake = sums
-        .into_iter()
-        .map(|(currency, (sum, for_a_while))| match for_a_while {
-            0 => sum_in_words(&currency, sum),
-            1 => format!("{}, though 1 of them changes for a while", sum_in_words(&currency, sum)),
-            n => format!("{}, though {n} of them change for a while", sum_in_words(&currency, sum)),
-        })
-        .collect();
+    let at_stake = sums.iter().map(|(currency, sums)| sums.in_words(currency)).collect();
     Ok((touched, at_stake))
 }
 
@@ -249,7 +282,8 @@ fn changed_for_a_while(
     if delta != 0 {
         return None;
     }
-    let ahead = pricegate_domain::pricing::ChangesAhead::of(&impact.change_days(q.valid_until), today)?;
+    let ahead = pricegate_domain::pricing::ChangesAhead::of(&impact.change_days(q.valid_until), today)
+        .filter(pricegate_domain::pricing::ChangesAhead::moves_total)?;
     let beyond = match after {
         0 => String::new(),
         after => format!("; {} from prices dated after {}", super::signed_money(&q.currency, after), q.valid_until),
@@ -731,7 +765,7 @@ async fn dashboard(
             match (e.expired_on, e.delta_minor) {
                 (Some(day), _) => format!("valid only until {day}: its owner must extend it"),
                 // Changed and changed back while it is valid: not nothing meanwhile.
-                (None, 0) if let Some(ahead) = e.changes_ahead => {
+                (None, 0) if let Some(ahead) = e.changes_ahead.filter(|ahead| ahead.moves_total()) => {
                     pricegate_mail::compose::changed_for_a_while(&e.currency, ahead)
                 }
                 (None, 0) => "no change while it is valid".to_owned(),
@@ -916,6 +950,18 @@ fn reminded_sentence(queued: usize, left_out: usize, again: Option<String>) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_confirmation_sums_rises_and_falls_apart() {
+        let sums = |raised, lowered, for_a_while| Sums { raised, lowered, for_a_while }.in_words("EUR");
+        assert_eq!(sums((1_500, 1), (-1_300, 2), 0), "+15.00 EUR on 1 of them and -13.00 EUR on 2, +2.00 EUR in all");
+        assert_eq!(
+            sums((1_000, 1), (-1_000, 1), 1),
+            "+10.00 EUR on 1 of them and -10.00 EUR on 1, 0.00 EUR in all, though 1 of them changes for a while"
+        );
+        assert_eq!(sums((2_000, 2), (0, 0), 0), "+20.00 EUR");
+        assert_eq!(sums((0, 0), (0, 0), 2), "0.00 EUR, though 2 of them change for a while");
+    }
 
     #[test]
     fn a_share_rounds_to_the_nearest_percent_but_never_to_all_or_none() {

@@ -78,10 +78,11 @@ pub(super) async fn history(
         Err(_) => return by_sku(&app, &raw, uri.query()).await,
     };
     let typed = query.on.unwrap_or_default();
-    let on = pricegate_domain::parse_date("on", &typed);
+    // A day pasted with a space around it is that day.
+    let on = pricegate_domain::parse_date("on", typed.trim());
     let history = app.store.price_history(id, on.as_ref().ok().copied()).await?;
     let mut page = page(&user, &history, app.store.calendar());
-    page.on_typed = typed.chars().take(40).collect();
+    page.on_typed = typed.trim().chars().take(40).collect();
     page.on_error = if unreadable {
         Some("This address could not be read (a day given twice, say): choose the day again.".to_owned())
     } else if on.is_err() && !typed.trim().is_empty() {

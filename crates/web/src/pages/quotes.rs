@@ -149,11 +149,12 @@ const SUMMED_AT_MOST: u64 = 10_000;
 /// What the finalised quotes listed come to, every page of them, by
 /// currency: "42 quotes in all, worth 1,234,567.00 EUR", or "45 quotes in
 /// all: 42 worth 1,234,567.00 EUR, 3 worth 5,000.00 USD"; `None` for none.
-fn sums_in_words(sums: Option<std::collections::BTreeMap<String, (u64, i128)>>) -> Option<String> {
+fn sums_in_words(sums: Option<std::collections::BTreeMap<String, (u64, i128)>>, days: bool) -> Option<String> {
     let Some(sums) = sums else {
         return Some(format!(
-            "More than {} quotes are listed: choose days of finalisation to see what they come to.",
-            pricegate_domain::count(SUMMED_AT_MOST as i64)
+            "More than {} quotes are listed: choose {} to see what they come to.",
+            pricegate_domain::count(SUMMED_AT_MOST as i64),
+            if days { "fewer days of finalisation, or search among them," } else { "days of finalisation" }
         ));
     };
     let quotes = |n: u64| match n {
@@ -329,7 +330,8 @@ async fn list(
     // Month-end's question of the finalised list: what does it come to?
     let sums = match state {
         "finalised" if !quotes.is_empty() => {
-            sums_in_words(app.store.quote_sums(&user.0.actor, &filter(None), SUMMED_AT_MOST).await?)
+            let days = days.within != (None, None);
+            sums_in_words(app.store.quote_sums(&user.0.actor, &filter(None), SUMMED_AT_MOST).await?, days)
         }
         _ => None,
     };
@@ -462,8 +464,13 @@ struct ImpactRow {
     /// The change takes force only after the quote's validity ends.
     after_validity: bool,
     /// It is the notice's price the line has when the quote's validity
-    /// ends (the others are shown muted).
+    /// ends, and the line counts (not overtaken, nor waived): the others
+    /// are shown muted.
     counts: bool,
+    /// Where an earlier price is the one the line has when the quote's
+    /// validity ends, the line's change then (`delta` is the last price's,
+    /// after validity).
+    delta_while_valid: Option<String>,
     delta: String,
     /// When another pending notice has the last word on this line: which, and
     /// from when its price is in force (this change and that one do not add up).
@@ -1607,7 +1614,8 @@ async fn quote_page(
                         .map(|l| {
                             // A mark that another notice has the last word goes on this
                             // notice's price in force at the end of the validity.
-                            let counted = last_in_force(steps(l), quote.valid_until).map(|(on, _)| on);
+                            let counted_step = last_in_force(steps(l), quote.valid_until);
+                            let counted = counted_step.map(|(on, _)| on);
                             // A price replaced by today says so, and counts nothing.
                             let overtaken = l.overtaken_by_unit_price_minor.map(|now| match l.effective_on > today {
                                 // A correction published since, for the same day.
@@ -1634,7 +1642,14 @@ async fn quote_page(
                                 new_price: money(&currency, l.new_unit_price_minor),
                                 effective_on: InForce::of(l.effective_on, calendar.date_of(p.published_at)),
                                 after_validity: l.effective_on > quote.valid_until,
-                                counts: counted == Some(l.effective_on),
+                                counts: counted == Some(l.effective_on) && overtaken.is_none() && !l.waived_by_approval,
+                                // The line's change while the quote is valid, where an earlier price is
+                                // the one it has then: before the last price's, which comes after.
+                                delta_while_valid: counted_step
+                                    .filter(|(on, _)| {
+                                        *on != l.effective_on && overtaken.is_none() && !l.waived_by_approval
+                                    })
+                                    .map(|(_, delta)| signed_money(&currency, delta)),
                                 delta: match overtaken {
                                     Some(_) => "\u{2014}, no longer in force".to_owned(),
                                     None if l.waived_by_approval => {
@@ -1654,7 +1669,9 @@ async fn quote_page(
                                         ),
                                         on: InForce::of(s.effective_on, calendar.date_of(p.published_at)),
                                         after_validity: s.effective_on > quote.valid_until,
-                                        counts: counted == Some(s.effective_on),
+                                        counts: counted == Some(s.effective_on)
+                                            && overtaken.is_none()
+                                            && !l.waived_by_approval,
                                         later: later_on(s.effective_on),
                                     })
                                     .collect(),
@@ -2415,23 +2432,30 @@ mod tests {
         use std::collections::BTreeMap;
         let eur = ("EUR".to_owned(), (42, 123_456_700));
         assert_eq!(
-            sums_in_words(Some(BTreeMap::from([eur.clone()]))).as_deref(),
+            sums_in_words(Some(BTreeMap::from([eur.clone()])), false).as_deref(),
             Some("42 quotes in all, worth 1,234,567.00 EUR.")
         );
         assert_eq!(
-            sums_in_words(Some(BTreeMap::from([("USD".to_owned(), (1, 500_000)), eur]))).as_deref(),
+            sums_in_words(Some(BTreeMap::from([("USD".to_owned(), (1, 500_000)), eur])), true).as_deref(),
             Some("43 quotes in all: 42 worth 1,234,567.00 EUR, 1 worth 5,000.00 USD.")
         );
         let wide = BTreeMap::from([("EUR".to_owned(), (2, 2 * i128::from(i64::MAX)))]);
         assert_eq!(
-            sums_in_words(Some(wide)).as_deref(),
+            sums_in_words(Some(wide), false).as_deref(),
             Some("2 quotes in all, worth more than 92,233,720,368,547,758.07 EUR."),
             "never wrapped"
         );
-        assert_eq!(sums_in_words(Some(BTreeMap::new())), None);
+        assert_eq!(sums_in_words(Some(BTreeMap::new()), false), None);
         assert_eq!(
-            sums_in_words(None).as_deref(),
+            sums_in_words(None, false).as_deref(),
             Some("More than 10,000 quotes are listed: choose days of finalisation to see what they come to.")
+        );
+        assert_eq!(
+            sums_in_words(None, true).as_deref(),
+            Some(
+                "More than 10,000 quotes are listed: choose fewer days of finalisation, or search among them, to see \
+                 what they come to."
+            )
         );
     }
 
