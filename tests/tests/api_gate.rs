@@ -172,6 +172,16 @@ both_backends! {
         let dashboard = page_as(&app.base, &fiona.email, &format!("/notices/{offer}/dashboard")).await;
         let said = format!("changes by -450.00 EUR from {soon}, and is back where it was from {back}");
         assert!(dashboard.contains(&said), "the notice's dashboard says so too: {dashboard}");
+        // Acknowledged, its prices are among those due while the quote is valid: the one
+        // put back is the price quoted, which needs no repricing.
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{offer}/acknowledge")).await.status, 200);
+        let html = page().await;
+        let upcoming = html.split("id=\"upcoming\"").nth(1).unwrap_or_default();
+        assert_eq!(
+            upcoming.matches("the price quoted: from then the line needs no repricing for it").count(),
+            1,
+            "the 500.00 put back, not the 450.00: {html}"
+        );
     }
 }
 

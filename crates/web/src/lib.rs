@@ -281,7 +281,12 @@ fn without_trailing_slash(method: &axum::http::Method, uri: &axum::http::Uri) ->
     if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
         return None;
     }
+    // Only an address as a browser sends it (percent-encoded): a Location
+    // header carries no raw UTF-8.
     let path = uri.path().strip_suffix('/')?.trim_end_matches('/');
+    if !path.is_ascii() {
+        return None;
+    }
     let mut rest = path.strip_prefix('/')?.chars();
     if matches!(rest.next(), None | Some('/' | '\\')) {
         return None;
@@ -336,6 +341,7 @@ mod tests {
         assert_eq!(to(get, "/products/PUMP-S60//?on=2026-12-01").as_deref(), Some("/products/PUMP-S60?on=2026-12-01"));
         assert_eq!(to(&axum::http::Method::HEAD, "/notices/").as_deref(), Some("/notices"));
         assert_eq!(to(&axum::http::Method::POST, "/quotes/"), None, "a form is sent where it says");
+        assert_eq!(to(get, "/%C3%BC/").as_deref(), Some("/%C3%BC"), "encoded, as browsers send it");
         for stays in ["/", "//", "/quotes", "//evil.example/", "/\\evil.example/", "///evil.example//"] {
             assert_eq!(to(get, stays), None, "{stays}");
         }

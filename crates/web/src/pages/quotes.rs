@@ -1463,6 +1463,9 @@ pub(super) struct UpcomingRow {
     /// Its notice came before the quote was drafted, so the gate does not
     /// wait for it, and the signer has not acknowledged it.
     pub(super) unread: bool,
+    /// It is the price the line carries (a price put back): from then the
+    /// line needs no repricing for it.
+    pub(super) as_quoted: bool,
 }
 
 /// How many notices of `rows` the signer has not acknowledged (a notice
@@ -1517,6 +1520,7 @@ pub(super) async fn upcoming_rows(
         .into_iter()
         .map(|p| UpcomingRow {
             unread: !p.acknowledged_by_signer,
+            as_quoted: p.unit_price_minor == p.quoted_unit_price_minor,
             quoted: money(&quote.currency, p.quoted_unit_price_minor),
             new_price: money(&quote.currency, p.unit_price_minor),
             effective_on: p.effective_on.to_string(),
@@ -2499,6 +2503,7 @@ mod tests {
             notice_id,
             title: String::new(),
             unread,
+            as_quoted: false,
         };
         let rows = [row("P-1", two_skus, true), row("P-2", two_skus, true), row("P-3", other, false)];
         assert_eq!(unread_count(&rows), 1);
