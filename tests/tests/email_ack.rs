@@ -509,6 +509,44 @@ async fn the_link_page_says_why_a_notice_changes_a_total_by_nothing() {
     app.stop().await;
 }
 
+/// A salesperson with more drafts than the link's page lists sees first
+/// those with a product the notice prices, not the first drafted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_page_lists_first_the_drafts_the_notice_prices() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+    create_product(&finance, "HOSE-1", "EUR", 1_000).await;
+    for _ in 0..11 {
+        draft_quote(&sam, json!([{"sku": "HOSE-1", "quantity": 1}])).await;
+    }
+    let pumps = draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 2}])).await["id"].as_str().unwrap().to_owned();
+    let today = chrono::Utc::now().date_naive().to_string();
+    let notice = create_notice(
+        &finance,
+        "Pumps up",
+        json!([{"sku": "PUMP-1", "unit_price_minor": 260_000, "effective_on": today}]),
+    )
+    .await;
+    publish_notice(&finance, &notice).await;
+    let mails = sink.wait_until(WAIT, "the notice's e-mail", |m| !m.is_empty()).await;
+    let link = mails[0].ack_link().expect("a link");
+    let sam_session = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in").0;
+    let (status, body) = page_logged_in(reqwest::Method::GET, &link, Some(&sam_session)).await;
+    assert_eq!(status, 200, "{body}");
+    let listed = body.split("id=\"held-up\"").nth(1).and_then(|rest| rest.split("</ul>").next()).unwrap_or_default();
+    assert!(
+        listed.split("<li>").nth(1).is_some_and(
+            |first| first.contains(&format!("/quotes/{pumps}")) && first.contains("+200.00 EUR on its total")
+        ),
+        "the pumps' draft first, with what the notice does to it: {listed}"
+    );
+    assert!(body.contains("And 2 more."), "12 drafts, 10 listed: {body}");
+    app.stop().await;
+}
+
 /// Once finance approves keeping a draft's old price, a notice that raised
 /// it changes that draft by nothing while it waits to be acknowledged: the
 /// quote's page, the gate, the link's page, the reminders and finance's own
