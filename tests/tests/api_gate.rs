@@ -128,14 +128,21 @@ both_backends! {
                  this notice goes."
             );
             assert_eq!(html.contains(&said), while_valid != 0, "{valid_until}: {html}");
-            assert_eq!(html.contains("class=\"ahead\""), while_valid != 0, "nothing to come while it is valid: {html}");
+            let nothing_while_valid = format!(
+                "For this quote: its total does not change while it is valid, until {valid_until}; prices dated after that \
+                 would change it by +540.00 EUR."
+            );
+            assert_eq!(html.contains(&nothing_while_valid), while_valid == 0, "{valid_until}: {html}");
             // The price the line has when the quote's validity ends stands out, with its day and its change.
             let first_counts = "<span class=\"counts earlier\">540.00 EUR (+360.00 EUR on the line); then</span><span class=\"muted aside\">560.00 EUR</span>";
             assert_eq!(html.contains(first_counts), while_valid != 0, "{valid_until}: {html}");
             let its_day = format!("<span class=\"counts earlier\"><span class=\"date\">{soon}</span>, then</span><span class=\"muted aside\">");
             assert_eq!(html.contains(&its_day), while_valid != 0, "{valid_until}: {html}");
-            let its_change = "+360.00 EUR<span class=\"muted after-validity\">then +540.00 EUR once this quote's validity has ended</span>";
-            assert_eq!(html.contains(its_change), while_valid != 0, "{valid_until}: {html}");
+            let its_change = format!(
+                "{}<span class=\"muted after-validity\">then +540.00 EUR in all once this quote's validity has ended</span>",
+                if while_valid == 0 { "0.00 EUR" } else { "+360.00 EUR" }
+            );
+            assert!(html.contains(&its_change), "{valid_until}: {html}");
         }
         let listed = sam.get(&format!("/api/v1/notices/{notice}")).await.body;
         let dates: Vec<&str> = listed["changes"].as_array().into_iter().flatten().filter_map(|c| c["effective_on"].as_str()).collect();
@@ -182,6 +189,37 @@ both_backends! {
             1,
             "the 500.00 put back, not the 450.00: {html}"
         );
+    }
+}
+
+both_backends! {
+    async fn lines_that_offset_one_another_change_the_prices_not_the_total(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-A", "EUR", 1_000).await;
+        create_product(&finance, "P-B", "EUR", 1_000).await;
+        let quote = draft_quote(&sam, json!([{"sku": "P-A", "quantity": 1}, {"sku": "P-B", "quantity": 1}])).await;
+        let day = date_in_days(5);
+        let notice = create_notice(&finance, "Swap", json!([
+            {"sku": "P-A", "unit_price_minor": 1_100, "effective_on": day},
+            {"sku": "P-B", "unit_price_minor": 900, "effective_on": day},
+        ]))
+        .await;
+        publish_notice(&finance, &notice).await;
+        let gate = sam.get(&format!("/api/v1/quotes/{}/gate", id_of(&quote))).await;
+        let impact = &gate.body["pending"][0]["impact"];
+        assert_eq!((&impact["delta_while_valid_minor"], &impact["change_days"]), (&json!(0), &json!([day])), "{impact}");
+        let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{}", id_of(&quote))).await;
+        let said = format!(
+            "For this quote: its total does not change; finalised before {day}, it keeps its prices as far as this notice goes."
+        );
+        assert!(html.contains(&said), "{html}");
+        let dashboard = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
+        let said = format!("no change to its total while it is valid, though its prices change from {day}");
+        assert!(dashboard.contains(&said), "{dashboard}");
+        assert!(dashboard.contains("Held up: 1 draft worth 20.00 EUR, no change while it is valid"), "{dashboard}");
+        app.stop().await;
     }
 }
 
@@ -888,7 +926,7 @@ async fn a_price_ahead_a_correction_replaced_for_its_day_counts_nothing(backend:
     let html = page_as(&app.base, &sara_user.email, &format!("/notices/{today_first}")).await;
     assert!(
         row(&html).contains(&format!(
-            "{today}, on publication<br><strong class=\"replaced\">In force until “Pumps from today, corrected” was \
+            "<span class=\"date\">{today}</span>, on publication<br><strong class=\"replaced\">In force until “Pumps from today, corrected” was \
              published; “Pumps from today, again”, published since, sets 14.00 EUR from the same day instead.</strong>"
         )),
         "{html}"

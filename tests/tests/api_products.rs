@@ -102,7 +102,7 @@ both_backends! {
         let renamed = finance.patch(&format!("/api/v1/products/{pump}"), &json!({"name": "Pump, stainless"})).await;
         assert_eq!(renamed.body["price_since"], json!(yesterday), "{}", renamed.text);
         let html = page_as(&app.base, &fiona.email, &format!("/notices/{backdated}")).await;
-        assert!(html.contains(&format!("{today}, on publication (dated {two_days_ago})")), "{html}");
+        assert!(html.contains(&format!("<span class=\"date\">{today}</span>, on publication (dated {two_days_ago})")), "{html}");
     }
 }
 

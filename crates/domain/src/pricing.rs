@@ -84,21 +84,24 @@ pub struct PriceStep {
 /// What is still to come of a notice's changes to a quote's total, seen
 /// from a day: the next day one takes force, whether one is in force
 /// already, and whether they come in steps (so that what the notice does by
-/// the end of the quote's validity is not what it does from `next`).
+/// the end of the quote's validity is not what it does from `next`); and
+/// the next day its prices change, which may come before (lines offsetting
+/// one another change the prices, not the total).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangesAhead {
-    /// The next day a change takes force.
+    /// The next day a change to the total takes force (`prices_next`, when
+    /// none is to come).
     pub next: chrono::NaiveDate,
-    /// The last day a change takes force while the quote is valid (`next`,
-    /// when it is the only one to come): where a change undone while the
-    /// quote is valid is undone.
+    /// The last day a change to the total takes force while the quote is
+    /// valid (`next`, when it is the only one to come): where a change
+    /// undone while the quote is valid is undone.
     pub last: chrono::NaiveDate,
-    /// Whether one took force by `today` already: finalised before `next`,
-    /// the quote meets that one (it keeps its prices only when none has).
+    /// Whether one took force by `today` already.
     pub in_force_already: bool,
     /// Whether the total changes on more than one day.
     pub in_steps: bool,
-    /// How many of the days of change are still to come (1: only `next`).
+    /// How many of the days the total changes are still to come (1: only
+    /// `next`; 0: only prices that offset one another are).
     pub to_come: usize,
     /// Of the changes to the total a quote finalised from `today` on could
     /// meet (the one in force today, and those to come), the lowest and the
@@ -106,6 +109,11 @@ pub struct ChangesAhead {
     /// what a change undone while the quote is valid does meanwhile.
     pub lowest_minor: MinorUnits,
     pub highest_minor: MinorUnits,
+    /// The next day one of the notice's prices changes one of the quote's
+    /// lines: finalised before it, when none did by today
+    /// (`prices_in_force_already`), the quote keeps its prices.
+    pub prices_next: chrono::NaiveDate,
+    pub prices_in_force_already: bool,
 }
 
 impl ChangesAhead {
@@ -116,23 +124,31 @@ impl ChangesAhead {
         self.lowest_minor != 0 || self.highest_minor != 0
     }
 
-    /// Of the days on which a notice changes a quote's total, each with the
-    /// change to it from then ([`NoticeImpact::change_days`]), what is still
-    /// to come after `today`; `None` when every change is in force, or there
-    /// is none.
+    /// Of the days on which a notice changes a quote's prices, each with the
+    /// change to its total from then ([`NoticeImpact::change_days`]), what is
+    /// still to come after `today`; `None` when every change is in force, or
+    /// there is none.
     pub fn of(change_days: &[(chrono::NaiveDate, MinorUnits)], today: chrono::NaiveDate) -> Option<ChangesAhead> {
-        let first_to_come = change_days.iter().position(|(day, _)| *day > today)?;
-        let next = change_days[first_to_come].0;
+        let prices_first_to_come = change_days.iter().position(|(day, _)| *day > today)?;
+        let prices_next = change_days[prices_first_to_come].0;
+        // The days the total changes: a day lines only offset one another is none.
+        let mut before = 0;
+        let totals: Vec<(chrono::NaiveDate, MinorUnits)> =
+            change_days.iter().filter(|(_, total)| std::mem::replace(&mut before, *total) != *total).copied().collect();
+        let first_to_come = totals.iter().position(|(day, _)| *day > today).unwrap_or(totals.len());
         // The one in force today, if any, then those to come.
-        let meetable = &change_days[first_to_come.saturating_sub(1)..];
+        let meetable = &totals[first_to_come.saturating_sub(1)..];
+        let next = totals.get(first_to_come).map_or(prices_next, |(day, _)| *day);
         Some(ChangesAhead {
             next,
-            last: change_days.last().map_or(next, |(day, _)| *day),
+            last: totals.last().map_or(next, |(day, _)| *day),
             in_force_already: first_to_come > 0,
-            in_steps: change_days.len() > 1,
-            to_come: change_days.len() - first_to_come,
+            in_steps: totals.len() > 1,
+            to_come: totals.len() - first_to_come,
             lowest_minor: meetable.iter().map(|(_, delta)| *delta).min().unwrap_or(0).min(0),
             highest_minor: meetable.iter().map(|(_, delta)| *delta).max().unwrap_or(0).max(0),
+            prices_next,
+            prices_in_force_already: prices_first_to_come > 0,
         })
     }
 }
@@ -389,7 +405,17 @@ mod tests {
         let ahead = |today, until| ChangesAhead::of(&impact.change_days(date(until)), date(today));
         let next = |on, last, in_force_already, in_steps, to_come, highest_minor| {
             let (next, last) = (date(on), date(last));
-            Some(ChangesAhead { next, last, in_force_already, in_steps, to_come, lowest_minor: 0, highest_minor })
+            Some(ChangesAhead {
+                next,
+                last,
+                in_force_already,
+                in_steps,
+                to_come,
+                lowest_minor: 0,
+                highest_minor,
+                prices_next: next,
+                prices_in_force_already: in_force_already,
+            })
         };
         assert_eq!(ahead("2026-12-01", "2026-12-31"), next("2026-12-05", "2026-12-10", false, true, 2, 36_000));
         assert_eq!(
@@ -455,6 +481,20 @@ mod tests {
         let range = |today| ChangesAhead::of(&risen, date(today)).map(|a| (a.lowest_minor, a.highest_minor));
         assert_eq!(range("2026-12-05"), Some((-140, 300)));
         assert_eq!(range("2026-12-12"), Some((-140, 0)), "the rise is past");
+        // Lines that offset one another on a day change its prices, not its total.
+        let offset_first = [(date("2026-12-11"), 0), (date("2026-12-16"), 100)];
+        let ahead = ChangesAhead::of(&offset_first, date("2026-12-06")).expect("to come");
+        assert_eq!(
+            (ahead.next, ahead.in_steps, ahead.to_come),
+            (date("2026-12-16"), false, 1),
+            "one change of the total"
+        );
+        assert_eq!((ahead.prices_next, ahead.prices_in_force_already), (date("2026-12-11"), false));
+        let ahead = ChangesAhead::of(&offset_first, date("2026-12-12")).expect("to come");
+        assert!(!ahead.in_force_already && ahead.prices_in_force_already, "the prices changed, the total not yet");
+        let only_offsetting = ChangesAhead::of(&[(date("2026-12-11"), 0)], date("2026-12-06")).expect("to come");
+        assert_eq!((only_offsetting.to_come, only_offsetting.moves_total()), (0, false));
+        assert_eq!(only_offsetting.prices_next, date("2026-12-11"));
     }
 
     #[test]

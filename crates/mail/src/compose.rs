@@ -86,6 +86,14 @@ pub struct ChangeRow {
     pub replaced: String,
 }
 
+impl ChangeRow {
+    /// `effective_on`'s day ("2026-12-06"), which a page keeps on one
+    /// line, and what follows it (", on publication (dated 2026-12-04)").
+    pub fn effective_parts(&self) -> (&str, &str) {
+        self.effective_on.split_at(self.effective_on.find(',').unwrap_or(self.effective_on.len()))
+    }
+}
+
 impl From<&PriceChangeView> for ChangeRow {
     /// A notice's change as its pages and e-mails show it.
     fn from(c: &PriceChangeView) -> Self {
@@ -187,17 +195,25 @@ pub struct AheadWords {
 
 impl AheadWords {
     pub fn of(ahead: Option<ChangesAhead>) -> AheadWords {
-        match ahead {
-            None => AheadWords::default(),
-            Some(ChangesAhead { next, in_force_already: true, .. }) => {
-                AheadWords { steps: format!(", in steps, the next on {next}"), ..AheadWords::default() }
+        let Some(ahead) = ahead else { return AheadWords::default() };
+        // The day the prices change may come before the total does (lines
+        // that offset one another): the quote keeps its prices until then.
+        let until_then = match ahead.prices_in_force_already {
+            true => String::new(),
+            false => {
+                format!("; finalised before {}, it keeps its prices as far as this notice goes", ahead.prices_next)
             }
-            Some(ChangesAhead { next, in_steps, .. }) => {
-                let until_then = format!("; finalised before {next}, it keeps its prices as far as this notice goes");
-                match in_steps {
-                    false => AheadWords { from: format!(" from {next}"), steps: String::new(), until_then },
-                    true => AheadWords { from: String::new(), steps: format!(", in steps from {next}"), until_then },
-                }
+        };
+        let next = ahead.next;
+        match (ahead.to_come, ahead.in_force_already, ahead.in_steps) {
+            // Only prices that offset one another are to come.
+            (0, ..) => AheadWords { until_then, ..AheadWords::default() },
+            (_, true, _) => {
+                AheadWords { steps: format!(", in steps, the next on {next}"), until_then, ..AheadWords::default() }
+            }
+            (_, false, false) => AheadWords { from: format!(" from {next}"), steps: String::new(), until_then },
+            (_, false, true) => {
+                AheadWords { from: String::new(), steps: format!(", in steps from {next}"), until_then }
             }
         }
     }
@@ -1665,6 +1681,7 @@ mod tests {
         let away_and_back = ahead(&[(1, -7_000), (3, 0)]);
         let up_and_down = ahead(&[(1, -7_000), (2, 5_000), (3, 0)]);
         let offsetting = ahead(&[(1, 0)]);
+        let offsetting_then_up = ahead(&[(1, 0), (3, 10_000)]);
         let rows = quote_rows(&[
             quote(12_000, None),
             quote(-500, None),
@@ -1689,6 +1706,7 @@ mod tests {
             BlockedQuote { changes_ahead: away_and_back, ..quote(0, None) },
             BlockedQuote { changes_ahead: up_and_down, ..quote(0, None) },
             BlockedQuote { changes_ahead: offsetting, ..quote(0, None) },
+            BlockedQuote { changes_ahead: offsetting_then_up, ..quote(10_000, None) },
         ]);
         let said: Vec<&str> = rows.iter().map(|r| r.delta.as_str()).collect();
         assert!(
@@ -1730,6 +1748,8 @@ mod tests {
                  and is back where it was from 2026-12-03; finalised before 2026-12-01, it keeps its prices as far as \
                  this notice goes",
                 "its total does not change; finalised before 2026-12-01, it keeps its prices as far as this notice goes",
+                "+100.00 EUR on its total from 2026-12-03 while it is valid; finalised before 2026-12-01, it keeps its \
+                 prices as far as this notice goes",
             ]
         );
     }

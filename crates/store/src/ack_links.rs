@@ -68,7 +68,8 @@ pub struct AckLinkView {
 /// stands now, and the notices still waiting for them.
 #[derive(Debug, Clone)]
 pub struct AfterAcknowledging {
-    /// The first [`AFTER_ACK_DRAFTS`] drafts, oldest first.
+    /// The first [`AFTER_ACK_DRAFTS`] drafts: those with a product the
+    /// notice prices first, each part oldest first.
     pub drafts: Vec<(WaitingQuote, GateView)>,
     /// How many more drafts it held up than `drafts` shows.
     pub more_drafts: usize,

@@ -284,7 +284,7 @@ fn without_trailing_slash(method: &axum::http::Method, uri: &axum::http::Uri) ->
     // Only an address as a browser sends it (percent-encoded): a Location
     // header carries no raw UTF-8.
     let path = uri.path().strip_suffix('/')?.trim_end_matches('/');
-    if !path.is_ascii() {
+    if !path.is_ascii() || !uri.query().is_none_or(str::is_ascii) {
         return None;
     }
     let mut rest = path.strip_prefix('/')?.chars();

@@ -166,6 +166,8 @@ struct TouchedQuote {
 /// how many, the falls and how many, and how many change for a while only.
 #[derive(Default)]
 struct Sums {
+    /// How many drafts, past their validity aside.
+    drafts: usize,
     raised: (i128, usize),
     lowered: (i128, usize),
     for_a_while: usize,
@@ -176,9 +178,12 @@ impl Sums {
     /// that rises and falls never cancel into nothing; "+2.00 EUR" where all
     /// go one way; with how many change for a while.
     fn in_words(&self, currency: &str) -> String {
-        let Sums { raised: (raised, n_raised), lowered: (lowered, n_lowered), for_a_while } = self;
+        let Sums { drafts, raised: (raised, n_raised), lowered: (lowered, n_lowered), for_a_while } = self;
         let sum = match (n_raised, n_lowered) {
-            (0, _) | (_, 0) => sum_in_words(currency, raised + lowered),
+            (0, 0) => sum_in_words(currency, 0),
+            // "on them" where every draft changes; else how many do.
+            (0, changed) | (changed, 0) if changed == drafts => sum_in_words(currency, raised + lowered),
+            (0, changed) | (changed, 0) => format!("{} on {changed} of them", sum_in_words(currency, raised + lowered)),
             _ => format!(
                 "{} on {n_raised} of them and {} on {n_lowered}, {} in all",
                 sum_in_words(currency, *raised),
@@ -234,6 +239,7 @@ async fn touched_quotes(
         if !impact.lines.is_empty() {
             let meanwhile = (!expired).then(|| changed_for_a_while(delta, after, &impact, &q, today)).flatten();
             let sums = sums.entry(q.currency.clone()).or_default();
+            sums.drafts += usize::from(!expired);
             if !expired && delta != 0 {
                 let (sum, count) = if delta > 0 { &mut sums.raised } else { &mut sums.lowered };
                 *sum += i128::from(delta);
@@ -768,6 +774,13 @@ async fn dashboard(
                 (None, 0) if let Some(ahead) = e.changes_ahead.filter(|ahead| ahead.moves_total()) => {
                     pricegate_mail::compose::changed_for_a_while(&e.currency, ahead)
                 }
+                // Lines that offset one another: the total stays, the prices do not.
+                (None, 0) if let Some(ahead) = e.changes_ahead.filter(|ahead| !ahead.prices_in_force_already) => {
+                    format!(
+                        "no change to its total while it is valid, though its prices change from {}",
+                        ahead.prices_next
+                    )
+                }
                 (None, 0) => "no change while it is valid".to_owned(),
                 (None, delta) => {
                     let delta = pricegate_mail::compose::signed_money(&e.currency, delta);
@@ -953,14 +966,18 @@ mod tests {
 
     #[test]
     fn the_confirmation_sums_rises_and_falls_apart() {
-        let sums = |raised, lowered, for_a_while| Sums { raised, lowered, for_a_while }.in_words("EUR");
-        assert_eq!(sums((1_500, 1), (-1_300, 2), 0), "+15.00 EUR on 1 of them and -13.00 EUR on 2, +2.00 EUR in all");
+        let sums = |drafts, raised, lowered, for_a_while| Sums { drafts, raised, lowered, for_a_while }.in_words("EUR");
         assert_eq!(
-            sums((1_000, 1), (-1_000, 1), 1),
+            sums(3, (1_500, 1), (-1_300, 2), 0),
+            "+15.00 EUR on 1 of them and -13.00 EUR on 2, +2.00 EUR in all"
+        );
+        assert_eq!(
+            sums(3, (1_000, 1), (-1_000, 1), 1),
             "+10.00 EUR on 1 of them and -10.00 EUR on 1, 0.00 EUR in all, though 1 of them changes for a while"
         );
-        assert_eq!(sums((2_000, 2), (0, 0), 0), "+20.00 EUR");
-        assert_eq!(sums((0, 0), (0, 0), 2), "0.00 EUR, though 2 of them change for a while");
+        assert_eq!(sums(2, (2_000, 2), (0, 0), 0), "+20.00 EUR");
+        assert_eq!(sums(3, (0, 0), (-4_200, 1), 0), "-42.00 EUR on 1 of them", "not all of them change");
+        assert_eq!(sums(2, (0, 0), (0, 0), 2), "0.00 EUR, though 2 of them change for a while");
     }
 
     #[test]

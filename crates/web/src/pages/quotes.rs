@@ -467,9 +467,9 @@ struct ImpactRow {
     /// ends, and the line counts (not overtaken, nor waived): the others
     /// are shown muted.
     counts: bool,
-    /// Where an earlier price is the one the line has when the quote's
-    /// validity ends, the line's change then (`delta` is the last price's,
-    /// after validity).
+    /// Where the last price comes after the quote's validity, the line's
+    /// change when the validity ends (an earlier price's, or nothing);
+    /// `delta` is the last price's.
     delta_while_valid: Option<String>,
     delta: String,
     /// When another pending notice has the last word on this line: which, and
@@ -1601,12 +1601,15 @@ async fn quote_page(
             g.signer_can_sign,
             g.pending
                 .into_iter()
-                .map(|p| (ChangesAhead::of(&p.impact.change_days, today).is_some(), p))
-                .map(|(to_come, p)| PendingRow {
+                .map(|p| (ChangesAhead::of(&p.impact.change_days, today), p))
+                .map(|(ahead, p)| (ahead.is_some(), ahead.is_some_and(|a| a.moves_total()), p))
+                .map(|(to_come, moves, p)| PendingRow {
                     notice_id: p.notice_id,
                     while_valid: while_valid(&p).map(|delta| signed_money(&currency, delta)),
-                    ahead: to_come.then(|| crate::ack::effect_on_total(&p.impact, &currency, quote.valid_until, today)),
-                    meanwhile: to_come && p.impact.delta_while_valid_minor == 0,
+                    // Said while some of it is to come, or some comes only after the validity.
+                    ahead: (to_come || p.impact.total_delta_minor != p.impact.delta_while_valid_minor)
+                        .then(|| crate::ack::effect_on_total(&p.impact, &currency, quote.valid_until, today)),
+                    meanwhile: moves && p.impact.delta_while_valid_minor == 0,
                     already_carried: already_carried(&p, &later),
                     title: p.title,
                     published_at: calendar.stamp(p.published_at, true),
@@ -1649,11 +1652,13 @@ async fn quote_page(
                                 counts: counted == Some(l.effective_on) && overtaken.is_none() && !l.waived_by_approval,
                                 // The line's change while the quote is valid, where an earlier price is
                                 // the one it has then: before the last price's, which comes after.
-                                delta_while_valid: counted_step
-                                    .filter(|(on, _)| {
-                                        *on != l.effective_on && overtaken.is_none() && !l.waived_by_approval
-                                    })
-                                    .map(|(_, delta)| signed_money(&currency, delta)),
+                                delta_while_valid: match counted_step {
+                                    _ if overtaken.is_some() || l.waived_by_approval => None,
+                                    Some((on, delta)) if on != l.effective_on => Some(signed_money(&currency, delta)),
+                                    // Every price of it comes after the validity: nothing while valid.
+                                    None => Some(signed_money(&currency, 0)),
+                                    Some(_) => None,
+                                },
                                 delta: match overtaken {
                                     Some(_) => "\u{2014}, no longer in force".to_owned(),
                                     None if l.waived_by_approval => {
