@@ -189,7 +189,8 @@ pub struct AheadWords {
     pub from: String,
     /// ", in steps from <day>", or ", in steps, the next on <day>".
     pub steps: String,
-    /// "; finalised before <day>, it keeps its prices as far as this notice goes", while none is in force.
+    /// "; finalised before <day>, it keeps its prices as far as this notice
+    /// goes", while none of its prices is in force (the day the first is).
     pub until_then: String,
 }
 
