@@ -206,6 +206,8 @@ both_backends! {
             {"sku": "P-B", "unit_price_minor": 900, "effective_on": day},
         ]))
         .await;
+        let confirm = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
+        assert!(confirm.contains(&format!("none to its total, though its prices change from {day}")), "{confirm}");
         publish_notice(&finance, &notice).await;
         let gate = sam.get(&format!("/api/v1/quotes/{}/gate", id_of(&quote))).await;
         let impact = &gate.body["pending"][0]["impact"];

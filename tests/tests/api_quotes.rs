@@ -1110,6 +1110,12 @@ both_backends! {
         assert!(html.contains("<p id=\"quote-sums\">1 quote in all, worth 50.00 USD.</p>"), "the search's: {html}");
         let html = page_as(&app.base, &fiona.email, "/quotes?state=draft").await;
         assert!(!html.contains("quote-sums"), "drafts are not summed: {html}");
+        // A page's place that names no quote is the first page, said so.
+        for lost in ["zzz", "00000000-0000-0000-0000-000000000000"] {
+            let html = page_as(&app.base, &fiona.email, &format!("/quotes?state=finalised&before={lost}")).await;
+            assert!(html.contains("The page asked for names no quote of this list: showing the first page."), "{lost}: {html}");
+            assert!(html.contains("<p id=\"quote-sums\">"), "{lost}: {html}");
+        }
         app.stop().await;
     }
 }

@@ -543,7 +543,10 @@ async fn the_link_page_lists_first_the_drafts_the_notice_prices() {
         ),
         "the pumps' draft first, with what the notice does to it: {listed}"
     );
-    assert!(body.contains("And 2 more."), "12 drafts, 10 listed: {body}");
+    assert!(
+        body.contains("And 2 more: <a href=\"/quotes?state=draft\">your draft quotes</a> show each."),
+        "12 drafts, 10 listed, and where the rest are: {body}"
+    );
     app.stop().await;
 }
 

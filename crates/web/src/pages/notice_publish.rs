@@ -246,7 +246,7 @@ async fn touched_quotes(
                 *count += 1;
             }
             sums.for_a_while += usize::from(meanwhile.is_some());
-            let in_words = expired || meanwhile.is_some() || (delta == 0 && after != 0);
+            let in_words = expired || meanwhile.is_some() || delta == 0;
             touched.push(TouchedQuote {
                 id: q.id,
                 reference: pricegate_mail::compose::quote_reference(q.id),
@@ -259,6 +259,11 @@ async fn touched_quotes(
                     format!("expired on {}", q.valid_until)
                 } else if let Some(meanwhile) = meanwhile {
                     meanwhile
+                } else if let Some(from) =
+                    (delta == 0 && after == 0).then(|| prices_change_from(&impact, &q, today)).flatten()
+                {
+                    // Lines that offset one another: the total stays, the prices do not.
+                    format!("none to its total, though its prices change from {from}")
                 } else if delta == 0 && after != 0 {
                     // Not a change of nothing: one that comes after the quote's validity.
                     let after = super::signed_money(&q.currency, after);
@@ -296,6 +301,18 @@ fn changed_for_a_while(
     };
     let meanwhile = pricegate_mail::compose::changed_for_a_while(&q.currency, ahead);
     Some(format!("none by the end of its validity: its total {meanwhile}{beyond}"))
+}
+
+/// The day the notice's prices first change a draft it leaves at its
+/// total (lines that offset one another), when that is still to come.
+fn prices_change_from(
+    impact: &pricegate_domain::NoticeImpact,
+    q: &pricegate_store::views::QuoteView,
+    today: chrono::NaiveDate,
+) -> Option<chrono::NaiveDate> {
+    pricegate_domain::pricing::ChangesAhead::of(&impact.change_days(q.valid_until), today)
+        .filter(|ahead| !ahead.prices_in_force_already)
+        .map(|ahead| ahead.prices_next)
 }
 
 /// A sum of changes as money; one past what an amount can hold (only

@@ -315,18 +315,26 @@ async fn list(
     };
     // An id that names no quote (a stale or edited link) shows the first page.
     let before = query.before.as_deref().and_then(|id| Uuid::parse_str(id).ok());
+    // A page's place that is no quote's (mistyped, or one handed away since): the first page, said so.
+    let mut lost_place = query.before.as_deref().is_some_and(|id| !id.is_empty()) && before.is_none();
     let days = finalised_days(app.store.calendar(), &query);
     let left_out = (!days.notes.is_empty()).then(|| format!("{} Those days were left out.", days.notes.join(" ")));
-    let parts: Vec<String> = [unknown, note, left_out, days.reversed.clone()].into_iter().flatten().collect();
-    let note = (!parts.is_empty()).then(|| parts.join(" "));
     let filter = |before| QuoteFilter {
         finalised_within: days.within,
         ..list_filter(state, search.clone(), PAGE_SIZE + 1, before)
     };
     let (mut quotes, before) = match app.store.list_quotes(&user.0.actor, filter(before)).await {
-        Err(StoreError::Invalid(_)) => (app.store.list_quotes(&user.0.actor, filter(None)).await?, None),
+        Err(StoreError::Invalid(_)) => {
+            lost_place = true;
+            (app.store.list_quotes(&user.0.actor, filter(None)).await?, None)
+        }
         listed => (listed?, before),
     };
+    let lost_place =
+        lost_place.then(|| "The page asked for names no quote of this list: showing the first page.".to_owned());
+    let parts: Vec<String> =
+        [unknown, note, left_out, days.reversed.clone(), lost_place].into_iter().flatten().collect();
+    let note = (!parts.is_empty()).then(|| parts.join(" "));
     // Month-end's question of the finalised list: what does it come to?
     let sums = match state {
         "finalised" if !quotes.is_empty() => {
