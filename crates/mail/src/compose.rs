@@ -898,13 +898,58 @@ pub struct Stake {
 struct CurrencyStake {
     drafts: usize,
     worth: i128,
-    /// The rises on the drafts it raises, and how many.
-    raised: (i128, usize),
-    /// The falls on the drafts it lowers, and how many.
-    lowered: (i128, usize),
+    /// What the notice does to their totals while they are valid.
+    moves: Moves,
     /// How many change for a while only: back where they were by the end
     /// of their validity.
     meanwhile: usize,
+}
+
+/// Changes to drafts' totals, summed wide apart by sign so that rises and
+/// falls never cancel into no change: the notice's dashboard and
+/// escalation ([`Stake`]) and its publish confirmation say them so.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Moves {
+    /// The rises, and on how many drafts.
+    raised: (i128, usize),
+    /// The falls, and on how many drafts.
+    lowered: (i128, usize),
+}
+
+impl Moves {
+    /// Counts one draft's change (a change of nothing is none).
+    pub fn add(&mut self, delta: i64) {
+        let (sum, count) = match delta {
+            0 => return,
+            rise if rise > 0 => &mut self.raised,
+            _ => &mut self.lowered,
+        };
+        *sum += i128::from(delta);
+        *count += 1;
+    }
+
+    /// How many drafts change.
+    pub fn changed(&self) -> usize {
+        self.raised.1 + self.lowered.1
+    }
+
+    /// The change in all.
+    pub fn net(&self) -> i128 {
+        self.raised.0 + self.lowered.0
+    }
+
+    /// Where some rise and some fall, each apart: "+30.00 EUR on 2 of them
+    /// and -10.00 EUR on 1", each sum as `money` says it.
+    pub fn apart(&self, money: impl Fn(i128) -> String) -> Option<String> {
+        let ((raised, n_raised), (lowered, n_lowered)) = (self.raised, self.lowered);
+        (n_raised > 0 && n_lowered > 0)
+            .then(|| format!("{} on {n_raised} of them and {} on {n_lowered}", money(raised), money(lowered)))
+    }
+
+    /// "2 of them", where fewer than all `drafts` change; `None` where all do.
+    pub fn of_them(&self, drafts: usize) -> Option<String> {
+        (self.changed() != drafts).then(|| format!("{} of them", self.changed()))
+    }
 }
 
 /// ", and 1 of them changes for a while", after a sum of the others' changes.
@@ -925,17 +970,10 @@ impl Stake {
         let stake = self.by_currency.entry(quote.currency.clone()).or_default();
         stake.drafts += 1;
         stake.worth += i128::from(quote.total_minor);
-        let (sum, count) = match quote.delta_minor {
-            0 if quote.changes_ahead.is_some_and(|ahead| ahead.moves_total()) => {
-                stake.meanwhile += 1;
-                return;
-            }
-            0 => return,
-            rise if rise > 0 => &mut stake.raised,
-            _ => &mut stake.lowered,
-        };
-        *sum += i128::from(quote.delta_minor);
-        *count += 1;
+        stake.moves.add(quote.delta_minor);
+        if quote.delta_minor == 0 && quote.changes_ahead.is_some_and(|ahead| ahead.moves_total()) {
+            stake.meanwhile += 1;
+        }
     }
 
     /// "3 drafts worth 65,980.00 EUR, +4,560.00 EUR on them while they are
@@ -948,40 +986,34 @@ impl Stake {
             .by_currency
             .iter()
             .map(|(currency, stake)| {
-                let CurrencyStake { drafts, worth, raised, lowered, meanwhile } = stake;
+                let CurrencyStake { drafts, worth, moves, meanwhile } = stake;
                 let (them, are) = if *drafts == 1 { ("it", "it is") } else { ("them", "they are") };
                 let (they, their) = if *drafts == 1 { ("it", "its") } else { ("they", "their") };
-                let change = match (raised, lowered, meanwhile) {
-                    ((_, 0), (_, 0), 0) => format!("no change while {are} valid"),
+                let money = |sum| signed_money_summed(currency, sum);
+                let change = match (moves.changed(), meanwhile) {
+                    (0, 0) => format!("no change while {are} valid"),
                     // Changed and changed back: not nothing meanwhile.
-                    ((_, 0), (_, 0), _) if drafts == meanwhile => {
+                    (0, _) if drafts == meanwhile => {
                         format!("a change for a while, back where {they} started by the end of {their} validity")
                     }
-                    ((_, 0), (_, 0), meanwhile) => format!(
+                    (0, meanwhile) => format!(
                         "no change by the end of their validity, though {meanwhile} of them {} for a while",
                         if *meanwhile == 1 { "changes" } else { "change" }
                     ),
-                    ((raised, n_raised), (lowered, n_lowered), meanwhile) if *n_raised > 0 && *n_lowered > 0 => {
-                        format!(
-                            "{} on {n_raised} of them and {} on {n_lowered} while they are valid, {} in all{}",
-                            signed_money_summed(currency, *raised),
-                            signed_money_summed(currency, *lowered),
-                            signed_money_summed(currency, raised + lowered),
+                    (_, meanwhile) => match moves.apart(money) {
+                        Some(apart) => format!(
+                            "{apart} while they are valid, {} in all{}",
+                            money(moves.net()),
                             also_for_a_while(*meanwhile)
-                        )
-                    }
-                    ((raised, n_raised), (lowered, n_lowered), meanwhile) => {
+                        ),
                         // "on them" where every draft changes; else how many do.
-                        let on = match n_raised + n_lowered {
-                            changed if changed == *drafts => them.to_owned(),
-                            changed => format!("{changed} of them"),
-                        };
-                        format!(
-                            "{} on {on} while {are} valid{}",
-                            signed_money_summed(currency, raised + lowered),
+                        None => format!(
+                            "{} on {} while {are} valid{}",
+                            money(moves.net()),
+                            moves.of_them(*drafts).unwrap_or_else(|| them.to_owned()),
                             also_for_a_while(*meanwhile)
-                        )
-                    }
+                        ),
+                    },
                 };
                 let drafts = if *drafts == 1 { "1 draft".to_owned() } else { format!("{drafts} drafts") };
                 format!("{drafts} worth {}, {change}", money_summed(currency, *worth))

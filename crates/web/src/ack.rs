@@ -97,7 +97,9 @@ impl HeldRow {
         // As the e-mails say it: a figure of nothing is said with its reason.
         let effect = match (impact, currency) {
             _ if gate.expired => "its validity has ended: its owner must extend it".to_owned(),
-            (Some(i), Some(currency)) => effect_on_total(i, currency, quote.valid_until, today),
+            (Some(i), Some(currency)) => {
+                effect_on_total(i, currency, quote.valid_until, ChangesAhead::of(&i.change_days, today))
+            }
             _ => "its prices do not change".to_owned(),
         };
         HeldRow {
@@ -111,13 +113,13 @@ impl HeldRow {
 
 /// What a pending notice does to a draft's total (`impact`, in `currency`),
 /// in the words of the e-mails: while the quote is valid (until
-/// `valid_until`), from which day when none of it is in force by `today`,
-/// and why a change of nothing is one.
+/// `valid_until`), from which day when some of it is to come (`ahead`,
+/// [`ChangesAhead::of`] its days), and why a change of nothing is one.
 pub(crate) fn effect_on_total(
     impact: &ImpactView,
     currency: &str,
     valid_until: chrono::NaiveDate,
-    today: chrono::NaiveDate,
+    ahead: Option<ChangesAhead>,
 ) -> String {
     let overtaken = impact.lines.iter().filter(|l| l.overtaken_by_unit_price_minor.is_some());
     let approved = impact.lines.iter().filter(|l| l.waived_by_approval);
@@ -127,7 +129,7 @@ pub(crate) fn effect_on_total(
         currency,
         None,
         (while_valid, after),
-        ChangesAhead::of(&impact.change_days, today),
+        ahead,
         valid_until,
         (overtaken.map(|l| l.sku.as_str()), approved.map(|l| l.sku.as_str())),
     )

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use pricegate_domain::pricing::ChangesAhead;
 use pricegate_domain::{PriceChange, PricedLine, Role, impact_of};
 use pricegate_mail::render_markdown;
 use pricegate_store::REMIND_NOW_AGAIN_AFTER_MINUTES as AGAIN;
@@ -162,36 +163,30 @@ struct TouchedQuote {
     in_words: bool,
 }
 
-/// The drafts of one currency the publish confirmation sums: the rises and
-/// how many, the falls and how many, and how many change for a while only.
+/// The drafts of one currency the publish confirmation sums: how many,
+/// their rises and falls, and how many change for a while only.
 #[derive(Default)]
 struct Sums {
     /// How many drafts, past their validity aside.
     drafts: usize,
-    raised: (i128, usize),
-    lowered: (i128, usize),
+    moves: pricegate_mail::compose::Moves,
     for_a_while: usize,
 }
 
 impl Sums {
     /// "+15.00 EUR on 1 of them and -13.00 EUR on 2, +2.00 EUR in all", so
     /// that rises and falls never cancel into nothing; "+2.00 EUR" where all
-    /// go one way; with how many change for a while.
+    /// go one way (on all of them); with how many change for a while.
     fn in_words(&self, currency: &str) -> String {
-        let Sums { drafts, raised: (raised, n_raised), lowered: (lowered, n_lowered), for_a_while } = self;
-        let sum = match (n_raised, n_lowered) {
-            (0, 0) => sum_in_words(currency, 0),
-            // "on them" where every draft changes; else how many do.
-            (0, changed) | (changed, 0) if changed == drafts => sum_in_words(currency, raised + lowered),
-            (0, changed) | (changed, 0) => format!("{} on {changed} of them", sum_in_words(currency, raised + lowered)),
-            _ => format!(
-                "{} on {n_raised} of them and {} on {n_lowered}, {} in all",
-                sum_in_words(currency, *raised),
-                sum_in_words(currency, *lowered),
-                sum_in_words(currency, raised + lowered)
-            ),
+        let money = |sum| sum_in_words(currency, sum);
+        let net = money(self.moves.net());
+        let sum = match (self.moves.apart(money), self.moves.of_them(self.drafts)) {
+            (Some(apart), _) => format!("{apart}, {net} in all"),
+            // "on them" where every draft changes goes without saying.
+            (None, Some(of_them)) if self.moves.changed() > 0 => format!("{net} on {of_them}"),
+            (None, _) => net,
         };
-        match for_a_while {
+        match self.for_a_while {
             0 => sum,
             1 => format!("{sum}, though 1 of them changes for a while"),
             n => format!("{sum}, though {n} of them change for a while"),
@@ -237,13 +232,17 @@ async fn touched_quotes(
         // An expired draft is finalised at no price until its owner extends it.
         let expired = q.valid_until < today;
         if !impact.lines.is_empty() {
-            let meanwhile = (!expired).then(|| changed_for_a_while(delta, after, &impact, &q, today)).flatten();
+            // What is to come of a draft it leaves where it was by the end of
+            // its validity: the days of change are read only for such a draft.
+            let ahead =
+                (!expired && delta == 0).then(|| ChangesAhead::of(&impact.change_days(q.valid_until), today)).flatten();
+            let meanwhile = ahead.filter(ChangesAhead::moves_total).map(|ahead| changed_for_a_while(ahead, after, &q));
+            // Lines that offset one another: the total stays, the prices do not.
+            let prices_from = ahead.filter(|ahead| after == 0 && !ahead.prices_in_force_already);
             let sums = sums.entry(q.currency.clone()).or_default();
-            sums.drafts += usize::from(!expired);
-            if !expired && delta != 0 {
-                let (sum, count) = if delta > 0 { &mut sums.raised } else { &mut sums.lowered };
-                *sum += i128::from(delta);
-                *count += 1;
+            if !expired {
+                sums.drafts += 1;
+                sums.moves.add(delta);
             }
             sums.for_a_while += usize::from(meanwhile.is_some());
             let in_words = expired || meanwhile.is_some() || delta == 0;
@@ -259,11 +258,8 @@ async fn touched_quotes(
                     format!("expired on {}", q.valid_until)
                 } else if let Some(meanwhile) = meanwhile {
                     meanwhile
-                } else if let Some(from) =
-                    (delta == 0 && after == 0).then(|| prices_change_from(&impact, &q, today)).flatten()
-                {
-                    // Lines that offset one another: the total stays, the prices do not.
-                    format!("none to its total, though its prices change from {from}")
+                } else if let Some(ahead) = prices_from {
+                    format!("none to its total, though its prices change from {}", ahead.prices_next)
                 } else if delta == 0 && after != 0 {
                     // Not a change of nothing: one that comes after the quote's validity.
                     let after = super::signed_money(&q.currency, after);
@@ -280,39 +276,16 @@ async fn touched_quotes(
 }
 
 /// What the publish confirmation says of a draft whose total the notice
-/// changes and changes back while it is valid (`delta`, the change by its
-/// end, is 0), when some of that is still to come: not "0.00 EUR". The
-/// days of change are read only for such a draft.
-fn changed_for_a_while(
-    delta: i64,
-    after: i64,
-    impact: &pricegate_domain::NoticeImpact,
-    q: &pricegate_store::views::QuoteView,
-    today: chrono::NaiveDate,
-) -> Option<String> {
-    if delta != 0 {
-        return None;
-    }
-    let ahead = pricegate_domain::pricing::ChangesAhead::of(&impact.change_days(q.valid_until), today)
-        .filter(pricegate_domain::pricing::ChangesAhead::moves_total)?;
+/// changes and changes back while it is valid (its change by the end is 0,
+/// `after` the change from prices dated after), when some of that is still
+/// to come (`ahead`): not "0.00 EUR".
+fn changed_for_a_while(ahead: ChangesAhead, after: i64, q: &pricegate_store::views::QuoteView) -> String {
     let beyond = match after {
         0 => String::new(),
         after => format!("; {} from prices dated after {}", super::signed_money(&q.currency, after), q.valid_until),
     };
     let meanwhile = pricegate_mail::compose::changed_for_a_while(&q.currency, ahead);
-    Some(format!("none by the end of its validity: its total {meanwhile}{beyond}"))
-}
-
-/// The day the notice's prices first change a draft it leaves at its
-/// total (lines that offset one another), when that is still to come.
-fn prices_change_from(
-    impact: &pricegate_domain::NoticeImpact,
-    q: &pricegate_store::views::QuoteView,
-    today: chrono::NaiveDate,
-) -> Option<chrono::NaiveDate> {
-    pricegate_domain::pricing::ChangesAhead::of(&impact.change_days(q.valid_until), today)
-        .filter(|ahead| !ahead.prices_in_force_already)
-        .map(|ahead| ahead.prices_next)
+    format!("none by the end of its validity: its total {meanwhile}{beyond}")
 }
 
 /// A sum of changes as money; one past what an amount can hold (only
@@ -983,18 +956,19 @@ mod tests {
 
     #[test]
     fn the_confirmation_sums_rises_and_falls_apart() {
-        let sums = |drafts, raised, lowered, for_a_while| Sums { drafts, raised, lowered, for_a_while }.in_words("EUR");
+        let sums = |deltas: &[i64], for_a_while| {
+            let mut moves = pricegate_mail::compose::Moves::default();
+            deltas.iter().for_each(|delta| moves.add(*delta));
+            Sums { drafts: deltas.len(), moves, for_a_while }.in_words("EUR")
+        };
+        assert_eq!(sums(&[1_500, -500, -800], 0), "+15.00 EUR on 1 of them and -13.00 EUR on 2, +2.00 EUR in all");
         assert_eq!(
-            sums(3, (1_500, 1), (-1_300, 2), 0),
-            "+15.00 EUR on 1 of them and -13.00 EUR on 2, +2.00 EUR in all"
-        );
-        assert_eq!(
-            sums(3, (1_000, 1), (-1_000, 1), 1),
+            sums(&[1_000, -1_000, 0], 1),
             "+10.00 EUR on 1 of them and -10.00 EUR on 1, 0.00 EUR in all, though 1 of them changes for a while"
         );
-        assert_eq!(sums(2, (2_000, 2), (0, 0), 0), "+20.00 EUR");
-        assert_eq!(sums(3, (0, 0), (-4_200, 1), 0), "-42.00 EUR on 1 of them", "not all of them change");
-        assert_eq!(sums(2, (0, 0), (0, 0), 2), "0.00 EUR, though 2 of them change for a while");
+        assert_eq!(sums(&[500, 1_500], 0), "+20.00 EUR");
+        assert_eq!(sums(&[0, -4_200, 0], 0), "-42.00 EUR on 1 of them", "not all of them change");
+        assert_eq!(sums(&[0, 0], 2), "0.00 EUR, though 2 of them change for a while");
     }
 
     #[test]

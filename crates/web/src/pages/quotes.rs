@@ -1610,14 +1610,13 @@ async fn quote_page(
             g.pending
                 .into_iter()
                 .map(|p| (ChangesAhead::of(&p.impact.change_days, today), p))
-                .map(|(ahead, p)| (ahead.is_some(), ahead.is_some_and(|a| a.moves_total()), p))
-                .map(|(to_come, moves, p)| PendingRow {
+                .map(|(ahead, p)| PendingRow {
                     notice_id: p.notice_id,
                     while_valid: while_valid(&p).map(|delta| signed_money(&currency, delta)),
                     // Said while some of it is to come, or some comes only after the validity.
-                    ahead: (to_come || p.impact.total_delta_minor != p.impact.delta_while_valid_minor)
-                        .then(|| crate::ack::effect_on_total(&p.impact, &currency, quote.valid_until, today)),
-                    meanwhile: moves && p.impact.delta_while_valid_minor == 0,
+                    ahead: (ahead.is_some() || p.impact.total_delta_minor != p.impact.delta_while_valid_minor)
+                        .then(|| crate::ack::effect_on_total(&p.impact, &currency, quote.valid_until, ahead)),
+                    meanwhile: ahead.is_some_and(|a| a.moves_total()) && p.impact.delta_while_valid_minor == 0,
                     already_carried: already_carried(&p, &later),
                     title: p.title,
                     published_at: calendar.stamp(p.published_at, true),
