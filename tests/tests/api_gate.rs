@@ -192,6 +192,65 @@ both_backends! {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publish_confirmation_says_what_prices_dated_after_a_quote_s_validity_add() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (sam, _) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 10_000).await;
+    let valid_until = date_in_days(20);
+    let mut request = pricegate_tests::fixtures::quote_request(json!([{"sku": "P-1", "quantity": 3}]));
+    request["valid_until"] = json!(valid_until);
+    let r = sam.post("/api/v1/quotes", &request).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let quote = id_of(&r.body);
+    let notice = create_notice(
+        &finance,
+        "Two steps",
+        json!([
+            {"sku": "P-1", "unit_price_minor": 11_000, "effective_on": date_in_days(5)},
+            {"sku": "P-1", "unit_price_minor": 13_000, "effective_on": date_in_days(40)},
+        ]),
+    )
+    .await;
+    let html = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
+    let row = section(&html, &format!("/quotes/{quote}"), "</tr>");
+    assert!(
+        row.contains(&format!("+30.00 EUR while it is valid; +90.00 EUR in all with prices dated after {valid_until}")),
+        "{row}"
+    );
+    assert!(row.contains("<td class=\"num words\""), "a sentence, wrapped: {row}");
+    app.stop().await;
+}
+
+both_backends! {
+    async fn a_price_dated_before_its_notice_changes_the_quote_from_the_day_it_was_published(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let quote = draft_quote(&sam, json!([{"sku": "P-1", "quantity": 2}])).await;
+        let later = date_in_days(10);
+        let notice = create_notice(&finance, "Backdated", json!([
+            {"sku": "P-1", "unit_price_minor": 1_200, "effective_on": date_in_days(-3)},
+            {"sku": "P-1", "unit_price_minor": 1_300, "effective_on": later},
+        ]))
+        .await;
+        publish_notice(&finance, &notice).await;
+
+        let gate = sam.get(&format!("/api/v1/quotes/{}/gate", id_of(&quote))).await;
+        assert_eq!(gate.status, 200, "{}", gate.text);
+        let impact = &gate.body["pending"][0]["impact"];
+        // The price dated before the notice took force the day it was published.
+        assert_eq!(impact["change_days"], json!([date_in_days(0), later]), "{impact}");
+        assert_eq!(impact["lines"][0]["earlier"][0]["effective_on"], json!(date_in_days(-3)), "as written: {impact}");
+        assert_eq!(impact["delta_while_valid_minor"], 600, "{impact}");
+        let published = finance.get(&format!("/api/v1/notices/{notice}")).await.body;
+        let from: Vec<&Value> = published["changes"].as_array().into_iter().flatten().map(|c| &c["in_force_from"]).collect();
+        assert_eq!(from, [&json!(date_in_days(0)), &json!(later)], "{published}");
+    }
+}
+
 both_backends! {
     async fn lines_that_offset_one_another_change_the_prices_not_the_total(backend: Backend) {
         let app = TestApp::spawn(backend).await;

@@ -713,7 +713,9 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up(backen
         html.split("<table id=\"pending\"").nth(1).and_then(|t| t.split("</table>").next()).expect("the pending table");
     let names: Vec<&str> = table.split("<tr><td>").skip(1).filter_map(|row| row.split(" <span").next()).collect();
     assert_eq!(names, ["Mia Moreau", "Zed Zimmer", "Abe Adams", "bea Brandt", "Carl Cole"], "{table}");
-    assert!(html.contains("Those whose quotes it holds up first, most quotes first; then everyone by name."));
+    assert!(html.contains(
+        "Those whose quotes it holds up first, most quotes first; then everyone by name. Each person's quotes it changes are listed first."
+    ));
     // Each held-up draft says what it is worth, and what the notice does to it from when.
     assert!(
         table.contains("· 3.00 EUR · +3.00 EUR from 2099-01-01 while it is valid</span></a>")

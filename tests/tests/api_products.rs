@@ -1208,6 +1208,13 @@ both_backends! {
         let r = open(format!("/products/hose-9?on={}", date_in_days(0))).await;
         assert_eq!(r.status(), 303);
         assert_eq!(r.headers().get("location").and_then(|l| l.to_str().ok()), Some(format!("/products/{hose}?on={}", date_in_days(0)).as_str()));
+        // A SKU shaped like an id, that no product has as its id, is a SKU.
+        let shaped = id_of(&create_product(&finance, "DEADBEEF-0000-4000-8000-00000000000A", "EUR", 100).await);
+        let r = open("/products/deadbeef-0000-4000-8000-00000000000a".to_owned()).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers().get("location").and_then(|l| l.to_str().ok()), Some(format!("/products/{shaped}").as_str()));
+        let r = open(format!("/products/{}", uuid::Uuid::new_v4())).await;
+        assert_eq!(r.status(), 404, "an id no product has");
         let r = open("/products/HOSE-10".to_owned()).await;
         assert_eq!(r.status(), 404);
         assert!(r.text().await.unwrap_or_default().contains("No product has the SKU \u{201c}HOSE-10\u{201d}"));

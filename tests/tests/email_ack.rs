@@ -515,7 +515,7 @@ async fn the_link_page_says_why_a_notice_changes_a_total_by_nothing() {
 async fn the_link_page_lists_first_the_drafts_the_notice_prices() {
     let sink = SmtpSink::start().await;
     let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |_| {}).await;
-    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
     let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
     create_product(&finance, "PUMP-1", "EUR", 250_000).await;
     create_product(&finance, "HOSE-1", "EUR", 1_000).await;
@@ -532,6 +532,12 @@ async fn the_link_page_lists_first_the_drafts_the_notice_prices() {
     .await;
     publish_notice(&finance, &notice).await;
     let mails = sink.wait_until(WAIT, "the notice's e-mail", |m| !m.is_empty()).await;
+    // The e-mail lists all 12, the pumps' draft first.
+    let text = mails[0].text();
+    let held = text.split("drafted before the notice):").nth(1).unwrap_or_default();
+    assert_eq!(held.matches("/quotes/").count(), 12, "{text}");
+    let first = held.find("/quotes/").expect("a quote's address");
+    assert_eq!(held.find(&format!("/quotes/{pumps}")), Some(first), "the pumps' draft first: {text}");
     let link = mails[0].ack_link().expect("a link");
     let sam_session = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in").0;
     let (status, body) = page_logged_in(reqwest::Method::GET, &link, Some(&sam_session)).await;
@@ -546,6 +552,18 @@ async fn the_link_page_lists_first_the_drafts_the_notice_prices() {
     assert!(
         body.contains("And 2 more: <a href=\"/quotes?state=draft\">your draft quotes</a> show each."),
         "12 drafts, 10 listed, and where the rest are: {body}"
+    );
+    // Finance's dashboard lists Sam's 12, one to a line, the one the notice changes first.
+    let dashboard =
+        pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
+    let cell =
+        dashboard.split("<ul class=\"held-up\">").nth(1).and_then(|c| c.split("</ul>").next()).unwrap_or_default();
+    assert_eq!(cell.matches("<li>").count(), 12, "{dashboard}");
+    assert!(
+        cell.split("<li>")
+            .nth(1)
+            .is_some_and(|first| first.contains(&format!("/quotes/{pumps}")) && first.contains("+200.00 EUR")),
+        "{cell}"
     );
     app.stop().await;
 }

@@ -190,18 +190,28 @@ impl NoticeImpact {
         })
     }
 
-    /// The days on which the notice changes the prices of a quote valid
-    /// until `valid_until`, in order, each with the change to the total
-    /// from then: each a day its prices, those of the lines it still
-    /// prices, leave a line other than the day before (a price that
-    /// restates the one before it is no change). A day one line rises by as
-    /// much as another falls is one, its total as the day before's: from
-    /// then the quote's prices are not its own.
-    pub fn change_days(&self, valid_until: chrono::NaiveDate) -> Vec<(chrono::NaiveDate, MinorUnits)> {
+    /// The days on which the notice, published on business day
+    /// `published_on`, changes the prices of a quote valid until
+    /// `valid_until`, in order, each with the change to the total from
+    /// then: each a day its prices, those of the lines it still prices,
+    /// leave a line other than the day before (a price that restates the
+    /// one before it is no change). A day one line rises by as much as
+    /// another falls is one, its total as the day before's: from then the
+    /// quote's prices are not its own. A price dated before the notice was
+    /// published took force the day it was; several such are one day.
+    pub fn change_days(
+        &self,
+        valid_until: chrono::NaiveDate,
+        published_on: chrono::NaiveDate,
+    ) -> Vec<(chrono::NaiveDate, MinorUnits)> {
         let counted: Vec<&LineImpact> =
             self.lines.iter().filter(|line| line.overtaken_by.is_none() && !line.waived).collect();
-        let days: std::collections::BTreeSet<chrono::NaiveDate> =
-            counted.iter().flat_map(|line| line.steps()).map(|(on, _)| on).filter(|on| *on <= valid_until).collect();
+        let days: std::collections::BTreeSet<chrono::NaiveDate> = counted
+            .iter()
+            .flat_map(|line| line.steps())
+            .map(|(on, _)| on.max(published_on))
+            .filter(|on| *on <= valid_until)
+            .collect();
         let lines_on = |day| -> Vec<MinorUnits> {
             counted.iter().map(|line| last_in_force(line.steps(), day).map_or(0, |(_, delta)| delta)).collect()
         };
@@ -398,11 +408,22 @@ mod tests {
         assert_eq!(while_valid("2027-01-01"), 54_000);
         // The days the total changes, and what is still to come of them.
         assert_eq!(
-            impact.change_days(date("2026-12-31")),
+            impact.change_days(date("2026-12-31"), date("2026-11-30")),
             [(date("2026-12-05"), 27_000), (date("2026-12-10"), 36_000)]
         );
-        assert_eq!(impact.change_days(date("2026-12-04")), [], "no change while valid");
-        let ahead = |today, until| ChangesAhead::of(&impact.change_days(date(until)), date(today));
+        assert_eq!(impact.change_days(date("2026-12-04"), date("2026-11-30")), [], "no change while valid");
+        // Published on the 12th, the first two prices were dated before it: both took force that day.
+        assert_eq!(impact.change_days(date("2026-12-31"), date("2026-12-12")), [(date("2026-12-12"), 36_000)]);
+        assert_eq!(
+            impact.change_days(date("2027-01-31"), date("2026-12-12")),
+            [(date("2026-12-12"), 36_000), (date("2027-01-01"), 54_000)]
+        );
+        assert_eq!(
+            impact.change_days(date("2026-12-11"), date("2026-12-12")),
+            [],
+            "valid until before it was published"
+        );
+        let ahead = |today, until| ChangesAhead::of(&impact.change_days(date(until), date("2026-11-30")), date(today));
         let next = |on, last, in_force_already, in_steps, to_come, highest_minor| {
             let (next, last) = (date(on), date(last));
             Some(ChangesAhead {
@@ -449,7 +470,7 @@ mod tests {
         ];
         let impact = impact_of(&lines, &changes);
         assert_eq!(
-            impact.change_days(date("2026-12-31")),
+            impact.change_days(date("2026-12-31"), date("2026-11-30")),
             [(date("2026-12-10"), 100), (date("2026-12-12"), 110), (date("2026-12-15"), 110)],
             "the 20th restates the pump's price; on the 15th the hose is back and the seal rises by as much"
         );
@@ -462,7 +483,7 @@ mod tests {
         let change = |price, on| PriceChange { sku: "PUMP".into(), unit_price_minor: price, effective_on: date(on) };
         let lines = [line("PUMP", 2, 1_000, 0), line("HOSE", 1, 100, 0)];
         let impact = impact_of(&lines, &[change(930, "2026-12-11"), change(1_000, "2026-12-26")]);
-        let days = impact.change_days(date("2026-12-31"));
+        let days = impact.change_days(date("2026-12-31"), date("2026-11-30"));
         assert_eq!(days, [(date("2026-12-11"), -140), (date("2026-12-26"), 0)]);
         assert_eq!(impact.delta_while_valid(date("2026-12-31")), 0, "back where it was by the end");
         let ahead = |today| ChangesAhead::of(&days, date(today));
@@ -524,7 +545,7 @@ mod tests {
         assert_eq!(impact.delta_while_valid(date("2026-12-20")), 2);
         // The pump's change, history, is not the first: the seal's is, in force already.
         assert_eq!(
-            impact.change_days(date("2026-12-31")),
+            impact.change_days(date("2026-12-31"), date("2026-11-30")),
             [(date("2026-12-01"), 2), (date("2026-12-28"), 42)],
             "the pump's is history"
         );

@@ -301,6 +301,7 @@ impl Store {
             let ids: Vec<Uuid> = quote_lines::Entity::find()
                 .select_only()
                 .column(quote_lines::Column::QuoteId)
+                .distinct()
                 .filter(quote_lines::Column::QuoteId.is_in(chunk.iter().map(|q| q.id)))
                 .filter(quote_lines::Column::Sku.in_subquery(priced.clone()))
                 .into_tuple()

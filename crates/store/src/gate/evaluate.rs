@@ -361,7 +361,7 @@ async fn evaluate_read(
                     impact: ImpactView {
                         total_delta_minor: impact.total_delta_minor,
                         delta_while_valid_minor: impact.delta_while_valid(quote.valid_until),
-                        change_days: impact.change_days(quote.valid_until),
+                        change_days: impact.change_days(quote.valid_until, loaded.calendar.date_of(p.published_at)),
                         lines: impact
                             .lines
                             .into_iter()
@@ -439,7 +439,7 @@ pub(super) async fn gate_view(
     // The quote's rows first (they carry its id), then the notices'.
     let split = rows.iter().position(|row| !matches!(row.try_get::<Option<Uuid>>("", "q_id"), Ok(Some(_))));
     let (quote_rows, notice_rows) = rows.split_at(split.unwrap_or(rows.len()));
-    let loaded = loaded_quote(quote_rows)?;
+    let loaded = loaded_quote(quote_rows, calendar)?;
     check_visible(actor, &loaded.quote)?;
     check_draft(&loaded.quote, GATE_OF_A_CLOSED_QUOTE)?;
     let later = notice_rows.iter().map(|row| LaterNotice::from_query_result(row, "")).collect::<Result<_, _>>()?;

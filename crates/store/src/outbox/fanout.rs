@@ -251,7 +251,7 @@ impl Store {
         let mut blocked = if signers.is_empty() {
             HashMap::new()
         } else {
-            blocked_quotes(&self.db, &setup.base_url, &content, Some(&signers), self.calendar.date_of(now)).await?
+            blocked_quotes(&self.db, &setup.base_url, &content, Some(&signers), self.calendar, now).await?
         };
         let people: Vec<(users::Model, Vec<BlockedQuote>)> = people
             .into_iter()

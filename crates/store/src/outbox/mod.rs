@@ -31,7 +31,7 @@ mod signer_named;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use pricegate_domain::{Calendar, PriceChange, Role, impact_of, quote_total};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -678,17 +678,20 @@ async fn active_with_role(conn: &impl ConnectionTrait, role: Role) -> Result<Vec
 }
 
 /// Each signer's open quotes drafted before the notice, with what the notice
-/// does to their totals: the quotes the gate now blocks. Only those of
-/// `signers`, when given. Their pages are under `base_url`; a quote whose
-/// validity ended before `today` (the business's day by the database's
-/// clock, as the gate reads it) is marked expired.
+/// does to their totals: the quotes the gate now blocks, those with a
+/// product the notice prices first. Only those of `signers`, when given. Their pages are under `base_url`; a quote whose
+/// validity ended before today (the business's day by `calendar` at `now`,
+/// the database's clock, as the gate reads it) is marked expired.
 async fn blocked_quotes(
     conn: &impl ConnectionTrait,
     base_url: &str,
     notice: &NoticeContent,
     signers: Option<&[Uuid]>,
-    today: NaiveDate,
+    calendar: Calendar,
+    now: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, Vec<BlockedQuote>>, StoreError> {
+    let today = calendar.date_of(now);
+    let published_on = calendar.date_of(notice.published_at);
     let mut query = quotes::Entity::find()
         .filter(quotes::Column::State.eq(DRAFT))
         .filter(quotes::Column::DraftedAt.lt(notice.published_at));
@@ -740,6 +743,7 @@ async fn blocked_quotes(
     let last_words = crate::products::last_words_ahead(conn, notice.published_at, today, &changes, product).await?;
     let scheduled = |sku: &str, on| last_words.on(sku, on);
     let mut by_signer: HashMap<Uuid, Vec<BlockedQuote>> = HashMap::new();
+    let mut priced_by_it = std::collections::HashSet::new();
     for q in open {
         let priced = priced_lines(&lines.remove(&q.id).unwrap_or_default());
         let impact = impact_of(&priced, &changes)
@@ -747,6 +751,9 @@ async fn blocked_quotes(
             .overtaken_later(today, scheduled)
             .waived(today, |line| approved.contains(&line));
         let delta_minor = impact.delta_while_valid(q.valid_until);
+        if !impact.lines.is_empty() {
+            priced_by_it.insert(q.id);
+        }
         by_signer.entry(q.signer_id).or_default().push(BlockedQuote {
             id: q.id,
             url: format!("{base_url}/quotes/{}", q.id),
@@ -756,12 +763,20 @@ async fn blocked_quotes(
             total_minor: quote_total(&priced).unwrap_or(i64::MAX),
             delta_minor,
             delta_after_minor: impact.total_delta_minor.saturating_sub(delta_minor),
-            changes_ahead: pricegate_domain::pricing::ChangesAhead::of(&impact.change_days(q.valid_until), today),
+            changes_ahead: pricegate_domain::pricing::ChangesAhead::of(
+                &impact.change_days(q.valid_until, published_on),
+                today,
+            ),
             valid_until: q.valid_until,
             expired_on: (q.valid_until < today).then_some(q.valid_until),
             overtaken: impact.lines.iter().filter(|l| l.overtaken_by.is_some()).map(|l| l.sku.clone()).collect(),
             approved: impact.lines.iter().filter(|l| l.waived).map(|l| l.sku.clone()).collect(),
         });
+    }
+    // Those with a product the notice prices first, as the acknowledgement link's page has them;
+    // each part in drafting order.
+    for quotes in by_signer.values_mut() {
+        quotes.sort_by_key(|q| !priced_by_it.contains(&q.id));
     }
     Ok(by_signer)
 }
@@ -873,9 +888,9 @@ impl Store {
         let notice = notices::Entity::find_by_id(notice_id).one(&self.db).await?;
         let notice = notice.filter(|n| n.state == crate::notices::PUBLISHED).ok_or(StoreError::not_found("notice"))?;
         let content = notice_content(&self.db, &notice, self.calendar).await?;
-        let today = self.calendar.date_of(crate::db::db_now(&self.db).await?);
+        let now = crate::db::db_now(&self.db).await?;
         let signers = if_few(signers);
-        let by_signer = blocked_quotes(&self.db, "", &content, signers.as_deref(), today).await?;
+        let by_signer = blocked_quotes(&self.db, "", &content, signers.as_deref(), self.calendar, now).await?;
         Ok(by_signer.into_values().flatten().map(|q| (q.id, q)).collect())
     }
 

@@ -145,8 +145,7 @@ impl Store {
                 Some(true) => continue,
             };
             let content = notice_content(conn, notice, self.calendar).await?;
-            let blocked =
-                blocked_quotes(conn, &setup.base_url, &content, Some(&[signer]), self.calendar.date_of(now)).await?;
+            let blocked = blocked_quotes(conn, &setup.base_url, &content, Some(&[signer]), self.calendar, now).await?;
             let Some(quotes) = blocked.get(&signer) else { continue };
             batch.reminders_from = (!fanning_out.contains(&notice.id)).then_some(now);
             let ack_url = batch.ack_link();

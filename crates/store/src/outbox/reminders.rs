@@ -452,7 +452,8 @@ impl Store {
                 &setup.base_url,
                 &content,
                 ids_if_few(&pending).as_deref(),
-                self.calendar.date_of(now),
+                self.calendar,
+                now,
             )
             .await?;
             let mut batch = Batch::new(&setup, now);
@@ -484,7 +485,7 @@ impl Store {
             let dashboard_url = format!("{}/notices/{}/dashboard", setup.base_url, notice.id);
             let stranded = match rounds.is_empty() {
                 true => Vec::new(),
-                false => self.stranded_signers(notice.id, &content, &setup, self.calendar.date_of(now)).await?,
+                false => self.stranded_signers(notice.id, &content, &setup, now).await?,
             };
             for (round, (_, people)) in rounds {
                 let people: Vec<PendingPerson> = people
@@ -524,7 +525,7 @@ impl Store {
         notice_id: Uuid,
         content: &super::NoticeContent,
         setup: &crate::MailSetup,
-        today: chrono::NaiveDate,
+        now: DateTime<Utc>,
     ) -> Result<Vec<PendingPerson>, StoreError> {
         let signers: Vec<Uuid> = self.quotes_waiting_on(notice_id).await?.iter().map(|q| q.signer_id).collect();
         let mut gone: Vec<crate::views::UserView> =
@@ -534,7 +535,7 @@ impl Store {
         }
         gone.sort_by_cached_key(|u| (crate::name_key(&u.name), u.email.clone()));
         let ids: Vec<Uuid> = gone.iter().map(|u| u.id).collect();
-        let mut blocked = blocked_quotes(&self.db, &setup.base_url, content, Some(&ids), today).await?;
+        let mut blocked = blocked_quotes(&self.db, &setup.base_url, content, Some(&ids), self.calendar, now).await?;
         Ok(gone
             .into_iter()
             .map(|u| {
@@ -688,8 +689,8 @@ impl Store {
         people: Vec<users::Model>,
         now: DateTime<Utc>,
     ) -> Result<Vec<outbox::ActiveModel>, StoreError> {
-        let today = self.calendar.date_of(now);
-        let mut blocked = blocked_quotes(conn, &setup.base_url, content, ids_if_few(&people).as_deref(), today).await?;
+        let mut blocked =
+            blocked_quotes(conn, &setup.base_url, content, ids_if_few(&people).as_deref(), self.calendar, now).await?;
         let (setup, content) = (setup.clone(), content.clone());
         tokio::task::spawn_blocking(move || {
             let mut batch = Batch::new(&setup, now);

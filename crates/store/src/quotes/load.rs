@@ -71,6 +71,8 @@ pub(crate) struct LoadedQuote {
     /// reactivation or a role change is stamped in commit order under the
     /// gate held exclusively, and a finalisation after it, after that.
     pub signer_changed_at: chrono::DateTime<chrono::Utc>,
+    /// The business's calendar it was read by.
+    pub calendar: Calendar,
 }
 
 /// `q.a AS q_a, q.b AS q_b, …` for every column of an entity, so one row of a
@@ -123,12 +125,12 @@ pub(crate) async fn load_quote(
     let backend = conn.get_database_backend();
     let statement =
         Statement::from_sql_and_values(backend, load_quote_sql(backend), load_quote_values(backend, id, calendar));
-    loaded_quote(&conn.query_all_raw(statement).await?)
+    loaded_quote(&conn.query_all_raw(statement).await?, calendar)
 }
 
 /// A quote read back from the rows of [`load_quote_sql`] (or of a statement
 /// that embeds it): one row per line, the quote's columns on every row.
-pub(crate) fn loaded_quote(rows: &[QueryResult]) -> Result<LoadedQuote, StoreError> {
+pub(crate) fn loaded_quote(rows: &[QueryResult], calendar: Calendar) -> Result<LoadedQuote, StoreError> {
     let first = rows.first().ok_or(StoreError::not_found("quote"))?;
     let quote = quotes::Model::from_query_result(first, "q_")?;
     let expired = first.try_get::<bool>("", "quote_expired")?;
@@ -148,7 +150,7 @@ pub(crate) fn loaded_quote(rows: &[QueryResult]) -> Result<LoadedQuote, StoreErr
         }
         lines.push(line);
     }
-    Ok(LoadedQuote { quote, lines, in_force, expired, today, signer_can_sign, signer_changed_at })
+    Ok(LoadedQuote { quote, lines, in_force, expired, today, signer_can_sign, signer_changed_at, calendar })
 }
 
 /// [`load_quote`] for someone who may see it: finance, its owner or its signer.

@@ -234,8 +234,9 @@ async fn touched_quotes(
         if !impact.lines.is_empty() {
             // What is to come of a draft it leaves where it was by the end of
             // its validity: the days of change are read only for such a draft.
-            let ahead =
-                (!expired && delta == 0).then(|| ChangesAhead::of(&impact.change_days(q.valid_until), today)).flatten();
+            let ahead = (!expired && delta == 0)
+                .then(|| ChangesAhead::of(&impact.change_days(q.valid_until, today), today))
+                .flatten();
             let meanwhile = ahead.filter(ChangesAhead::moves_total).map(|ahead| changed_for_a_while(ahead, after, &q));
             // Lines that offset one another: the total stays, the prices do not.
             let prices_from = ahead.filter(|ahead| after == 0 && !ahead.prices_in_force_already);
@@ -245,7 +246,7 @@ async fn touched_quotes(
                 sums.moves.add(delta);
             }
             sums.for_a_while += usize::from(meanwhile.is_some());
-            let in_words = expired || meanwhile.is_some() || delta == 0;
+            let in_words = expired || meanwhile.is_some() || delta == 0 || after != 0;
             touched.push(TouchedQuote {
                 id: q.id,
                 reference: pricegate_mail::compose::quote_reference(q.id),
@@ -264,6 +265,11 @@ async fn touched_quotes(
                     // Not a change of nothing: one that comes after the quote's validity.
                     let after = super::signed_money(&q.currency, after);
                     format!("none while it is valid; {after} from prices dated after {}", q.valid_until)
+                } else if after != 0 {
+                    // Prices dated after its validity change it further: what it comes to with them.
+                    let in_all = super::signed_money(&q.currency, delta.saturating_add(after));
+                    let delta = super::signed_money(&q.currency, delta);
+                    format!("{delta} while it is valid; {in_all} in all with prices dated after {}", q.valid_until)
                 } else {
                     super::signed_money(&q.currency, delta)
                 },
@@ -754,7 +760,16 @@ async fn dashboard(
     // Summed over every draft it holds up, as the escalation's e-mail sums
     // them: those with nobody to sign, listed apart, too.
     let mut at_stake = pricegate_mail::compose::Stake::default();
+    // Each person's drafts the notice changes first (their total, or their
+    // prices while valid), then the rest, each part in drafting order.
+    let mut changed = std::collections::HashSet::new();
     for q in held_up {
+        if effects
+            .get(&q.id)
+            .is_some_and(|e| e.expired_on.is_none() && (e.delta_minor != 0 || e.changes_ahead.is_some()))
+        {
+            changed.insert(q.id);
+        }
         let total = effects.get(&q.id).map(|e| pricegate_mail::compose::money(&e.currency, e.total_minor));
         let effect = effects.get(&q.id).map(|e| {
             at_stake.add(e);
@@ -784,6 +799,9 @@ async fn dashboard(
             effect,
             ..super::notices::HeldUpQuote::from(q)
         });
+    }
+    for quotes in waiting.values_mut() {
+        quotes.sort_by_key(|q| !changed.contains(&q.id));
     }
     let mut page = DashboardPage {
         layout: user.layout(format!("Acknowledgements: {}", n.title)),

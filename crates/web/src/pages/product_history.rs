@@ -65,7 +65,8 @@ struct HistoryPage {
 }
 
 /// `/products/{id}`, with `?on=YYYY-MM-DD` to tell the price on that day;
-/// `/products/PUMP-S60`, the product by its SKU (in any case), leads there.
+/// `/products/PUMP-S60`, the product by its SKU (in any case), leads there,
+/// as does a SKU shaped like an id that no product has.
 pub(super) async fn history(
     State(app): State<AppState>,
     PageSegment(raw): PageSegment,
@@ -80,7 +81,17 @@ pub(super) async fn history(
     let typed = query.on.unwrap_or_default();
     // A day pasted with a space around it is that day.
     let on = pricegate_domain::parse_date("on", typed.trim());
-    let history = app.store.price_history(id, on.as_ref().ok().copied()).await?;
+    let history = match app.store.price_history(id, on.as_ref().ok().copied()).await {
+        Ok(history) => history,
+        // No product has that id: a SKU may be shaped like one.
+        Err(e @ pricegate_store::StoreError::NotFound { .. }) => {
+            let sku = pricegate_domain::Sku::parse(&raw).ok();
+            let Some(found) = sku else { return Err(e.into()) };
+            let Some(found) = app.store.product_id_by_sku(found.as_str()).await? else { return Err(e.into()) };
+            return Ok(to_product(found, uri.query()));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut page = page(&user, &history, app.store.calendar());
     page.on_typed = typed.trim().chars().take(40).collect();
     page.on_error = if unreadable {
@@ -101,18 +112,19 @@ async fn by_sku(app: &AppState, typed: &str, query: Option<&str>) -> Result<Resp
     let Ok(sku) = pricegate_domain::Sku::parse(typed) else { return Err(super::forms::not_found()) };
     let typed = sku.as_str();
     match app.store.product_id_by_sku(typed).await? {
-        Some(id) => {
-            let query = query.map(|q| format!("?{q}")).unwrap_or_default();
-            Ok(axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!(
-                "/products/{id}{query}"
-            ))))
-        }
+        Some(id) => Ok(to_product(id, query)),
         None => Err(PageError::new(
             StatusCode::NOT_FOUND,
             "Not found",
             format!("No product has the SKU \u{201c}{typed}\u{201d}: the price list, /products, has every product."),
         )),
     }
+}
+
+/// The way to product `id`'s page, with the query it was asked with.
+fn to_product(id: Uuid, query: Option<&str>) -> Response {
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!("/products/{id}{query}")))
 }
 
 fn page(user: &PageUser, history: &PriceHistoryView, calendar: pricegate_domain::Calendar) -> HistoryPage {
