@@ -1390,7 +1390,9 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     let from_tomorrow = format!("50.00 EUR · +5.00 EUR from {} while it is valid", date_in_days(1));
     assert!(fine_row.contains(&from_tomorrow), "{fine_row}");
     let short_row = section(pending, &format!("/quotes/{short}"), "</a>");
-    assert!(short_row.contains("10.00 EUR · no change while it is valid"), "{short_row}");
+    let after_validity =
+        format!("10.00 EUR · no change while it is valid; +1.00 EUR from prices dated after {}", date_in_days(0));
+    assert!(short_row.contains(&after_validity), "{short_row}");
     let lapsed_row = section(pending, &format!("/quotes/{lapsed}"), "</a>");
     assert!(
         lapsed_row.contains(&format!("70.00 EUR · valid only until {lapsed_on}: its owner must extend it")),

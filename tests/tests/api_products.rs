@@ -126,6 +126,14 @@ both_backends! {
             "pump-1 differs only in case from PUMP-1, which is already on the price list: choose a SKU that differs in \
              more than case."
         );
+        // Dots alone are no name in an address (/products/.. is /): no SKU.
+        for dots in [".", ".."] {
+            let r = finance
+                .post("/api/v1/products", &json!({"sku": dots, "name": "Dots", "unit": "each", "currency": "EUR", "unit_price_minor": 5}))
+                .await;
+            assert_error(&r, 422, "invalid_field");
+            assert_eq!(r.body["error"]["field"], "sku", "{dots}");
+        }
         assert_eq!(skus(&finance).await, ["PUMP-1"]);
         let price = finance.get("/api/v1/products").await.body[0]["unit_price_minor"].clone();
         assert_eq!(price, 100, "the refused product changed nothing");

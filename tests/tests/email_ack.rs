@@ -510,29 +510,38 @@ async fn the_link_page_says_why_a_notice_changes_a_total_by_nothing() {
 }
 
 /// A salesperson with more drafts than the link's page lists sees first
-/// those with a product the notice prices, not the first drafted.
+/// those the notice changes, not the first drafted, nor those it prices
+/// at the price they carry; the e-mail, the notice's page and finance's
+/// dashboard list them in the same order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_link_page_lists_first_the_drafts_the_notice_prices() {
+async fn the_link_page_lists_first_the_drafts_the_notice_changes() {
     let sink = SmtpSink::start().await;
     let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |_| {}).await;
     let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
     let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
     create_product(&finance, "PUMP-1", "EUR", 250_000).await;
     create_product(&finance, "HOSE-1", "EUR", 1_000).await;
+    let mut hoses = Vec::new();
     for _ in 0..11 {
-        draft_quote(&sam, json!([{"sku": "HOSE-1", "quantity": 1}])).await;
+        hoses.push(
+            draft_quote(&sam, json!([{"sku": "HOSE-1", "quantity": 1}])).await["id"].as_str().unwrap().to_owned(),
+        );
     }
     let pumps = draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 2}])).await["id"].as_str().unwrap().to_owned();
     let today = chrono::Utc::now().date_naive().to_string();
     let notice = create_notice(
         &finance,
         "Pumps up",
-        json!([{"sku": "PUMP-1", "unit_price_minor": 260_000, "effective_on": today}]),
+        // The hoses' price restated: it prices the 11 others, and changes none of them.
+        json!([
+            {"sku": "HOSE-1", "unit_price_minor": 1_000, "effective_on": today},
+            {"sku": "PUMP-1", "unit_price_minor": 260_000, "effective_on": today},
+        ]),
     )
     .await;
     publish_notice(&finance, &notice).await;
     let mails = sink.wait_until(WAIT, "the notice's e-mail", |m| !m.is_empty()).await;
-    // The e-mail lists all 12, the pumps' draft first.
+    // The e-mail lists all 12, the pumps' draft, the one it changes, first.
     let text = mails[0].text();
     let held = text.split("drafted before the notice):").nth(1).unwrap_or_default();
     assert_eq!(held.matches("/quotes/").count(), 12, "{text}");
@@ -552,6 +561,14 @@ async fn the_link_page_lists_first_the_drafts_the_notice_prices() {
     assert!(
         body.contains("And 2 more: <a href=\"/quotes?state=draft\">your draft quotes</a> show each."),
         "12 drafts, 10 listed, and where the rest are: {body}"
+    );
+    // So does the notice's own page.
+    let notice_page =
+        page_logged_in(reqwest::Method::GET, &format!("{}/notices/{notice}", app.base), Some(&sam_session)).await.1;
+    let pumps_at = notice_page.find(&format!("/quotes/{pumps}")).expect("the pumps' draft on the notice's page");
+    assert!(
+        hoses.iter().all(|h| notice_page.find(&format!("/quotes/{h}")).is_some_and(|at| at > pumps_at)),
+        "{notice_page}"
     );
     // Finance's dashboard lists Sam's 12, one to a line, the one the notice changes first.
     let dashboard =

@@ -228,13 +228,16 @@ impl Sku {
         let value = raw.trim();
         let ok = !value.is_empty()
             && value.len() <= 64
-            && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+            // `.` and `..` are no name in an address: /products/.. is /.
+            && !value.chars().all(|c| c == '.');
         if ok {
             Ok(Sku(value.to_owned()))
         } else {
             Err(Invalid::new(
                 "sku",
-                "sku must be 1 to 64 characters of the letters A to Z (small or capital), digits, '-', '_', '.' or '/'.",
+                "sku must be 1 to 64 characters of the letters A to Z (small or capital), digits, '-', '_', '.' or '/', \
+                 not dots alone.",
             ))
         }
     }
@@ -534,6 +537,10 @@ mod tests {
         assert!(Sku::parse("PUMP-100/A.2").is_ok());
         assert!(Sku::parse("pump 100").is_err());
         assert!(Sku::parse(&"X".repeat(65)).is_err());
+        for dots in [".", "..", "..."] {
+            assert!(Sku::parse(dots).is_err(), "{dots}: no name in an address");
+        }
+        assert!(Sku::parse(".5").is_ok());
     }
 
     #[test]

@@ -180,11 +180,16 @@ impl LineImpact {
 }
 
 impl NoticeImpact {
-    /// What the notice does to the total of a quote valid until
-    /// `valid_until`: each line at the last of its prices in force by then
-    /// (unchanged where none is). `total_delta_minor` counts the last price
-    /// whatever its date.
-    pub fn delta_while_valid(&self, valid_until: chrono::NaiveDate) -> MinorUnits {
+    /// What the notice, published on business day `published_on`, does to
+    /// the total of a quote valid until `valid_until`: each line at the last
+    /// of its prices in force by then (unchanged where none is; none is
+    /// where the quote's validity ended before the notice was published,
+    /// whatever its prices' dates). `total_delta_minor` counts the last
+    /// price whatever its date.
+    pub fn delta_while_valid(&self, valid_until: chrono::NaiveDate, published_on: chrono::NaiveDate) -> MinorUnits {
+        if valid_until < published_on {
+            return 0;
+        }
         self.lines.iter().filter(|line| line.overtaken_by.is_none() && !line.waived).fold(0, |sum, line| {
             sum.saturating_add(last_in_force(line.steps(), valid_until).map_or(0, |(_, delta)| delta))
         })
@@ -209,6 +214,7 @@ impl NoticeImpact {
         let days: std::collections::BTreeSet<chrono::NaiveDate> = counted
             .iter()
             .flat_map(|line| line.steps())
+            // As `Calendar::takes_force_on` has it.
             .map(|(on, _)| on.max(published_on))
             .filter(|on| *on <= valid_until)
             .collect();
@@ -401,7 +407,7 @@ mod tests {
             ]
         );
         assert_eq!(impact.total_delta_minor, 54_000, "the total counts the price left in force");
-        let while_valid = |until| impact.delta_while_valid(date(until));
+        let while_valid = |until| impact.delta_while_valid(date(until), date("2026-11-30"));
         assert_eq!(while_valid("2026-12-04"), 0, "valid until before any price takes force");
         assert_eq!(while_valid("2026-12-05"), 27_000, "the first price, from its own day");
         assert_eq!(while_valid("2026-12-31"), 36_000);
@@ -423,6 +429,8 @@ mod tests {
             [],
             "valid until before it was published"
         );
+        assert_eq!(impact.delta_while_valid(date("2026-12-11"), date("2026-12-12")), 0, "nor does its total change");
+        assert_eq!(impact.delta_while_valid(date("2026-12-12"), date("2026-12-12")), 36_000, "both in force from then");
         let ahead = |today, until| ChangesAhead::of(&impact.change_days(date(until), date("2026-11-30")), date(today));
         let next = |on, last, in_force_already, in_steps, to_come, highest_minor| {
             let (next, last) = (date(on), date(last));
@@ -474,7 +482,7 @@ mod tests {
             [(date("2026-12-10"), 100), (date("2026-12-12"), 110), (date("2026-12-15"), 110)],
             "the 20th restates the pump's price; on the 15th the hose is back and the seal rises by as much"
         );
-        assert_eq!(impact.delta_while_valid(date("2026-12-31")), 100 + 10);
+        assert_eq!(impact.delta_while_valid(date("2026-12-31"), date("2026-11-30")), 100 + 10);
     }
 
     #[test]
@@ -485,7 +493,7 @@ mod tests {
         let impact = impact_of(&lines, &[change(930, "2026-12-11"), change(1_000, "2026-12-26")]);
         let days = impact.change_days(date("2026-12-31"), date("2026-11-30"));
         assert_eq!(days, [(date("2026-12-11"), -140), (date("2026-12-26"), 0)]);
-        assert_eq!(impact.delta_while_valid(date("2026-12-31")), 0, "back where it was by the end");
+        assert_eq!(impact.delta_while_valid(date("2026-12-31"), date("2026-11-30")), 0, "back where it was by the end");
         let ahead = |today| ChangesAhead::of(&days, date(today));
         let before = ahead("2026-12-01").expect("both to come");
         assert_eq!(
@@ -541,8 +549,8 @@ mod tests {
         );
         assert_eq!(impact.lines[0].delta_minor, -1_520, "what the price itself did");
         assert_eq!(impact.total_delta_minor, 40 + 2, "the pump counts nothing");
-        assert_eq!(impact.delta_while_valid(date("2026-12-31")), 40 + 2);
-        assert_eq!(impact.delta_while_valid(date("2026-12-20")), 2);
+        assert_eq!(impact.delta_while_valid(date("2026-12-31"), date("2026-11-30")), 40 + 2);
+        assert_eq!(impact.delta_while_valid(date("2026-12-20"), date("2026-11-30")), 2);
         // The pump's change, history, is not the first: the seal's is, in force already.
         assert_eq!(
             impact.change_days(date("2026-12-31"), date("2026-11-30")),
@@ -569,7 +577,7 @@ mod tests {
         let marked: Vec<_> = impact.lines.iter().map(|l| (l.sku.as_str(), l.overtaken_by)).collect();
         assert_eq!(marked, [("VALVE", Some(10_200)), ("PUMP", None)]);
         assert_eq!(impact.total_delta_minor, 100, "the pump's change alone");
-        assert_eq!(impact.delta_while_valid(date("2026-12-31")), 100);
+        assert_eq!(impact.delta_while_valid(date("2026-12-31"), date("2026-11-30")), 100);
         // On the day, the prices in force tell it; the later check leaves it.
         let impact = impact_of(&lines, &changes).overtaken_later(date("2026-12-07"), scheduled);
         assert!(impact.lines.iter().all(|l| l.overtaken_by.is_none()));
@@ -588,7 +596,7 @@ mod tests {
         let impact = impact_of(&lines, &changes).waived(date("2026-12-05"), approved);
         assert!(impact.lines[0].waived && !impact.lines[1].waived);
         assert_eq!(impact.total_delta_minor, 100, "the valve's change alone");
-        assert_eq!(impact.delta_while_valid(date("2026-12-31")), 100);
+        assert_eq!(impact.delta_while_valid(date("2026-12-31"), date("2026-11-30")), 100);
         // A price dated after today is no price finance approved keeping.
         let impact = impact_of(&lines, &changes).waived(date("2026-11-30"), approved);
         assert!(!impact.lines[0].waived);

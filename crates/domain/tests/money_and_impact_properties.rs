@@ -97,8 +97,10 @@ proptest! {
         let counted: i64 = impact.lines.iter().map(|l| l.delta_minor).sum();
         prop_assert_eq!(impact.total_delta_minor, counted, "the earlier steps are not counted in the total");
         let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default();
-        prop_assert_eq!(impact.delta_while_valid(first_day + chrono::Days::new(3)), impact.total_delta_minor);
-        prop_assert_eq!(impact.delta_while_valid(first_day - chrono::Days::new(1)), 0, "nothing in force yet");
+        // Published before any of its prices' days.
+        let published_on = first_day - chrono::Days::new(30);
+        prop_assert_eq!(impact.delta_while_valid(first_day + chrono::Days::new(3), published_on), impact.total_delta_minor);
+        prop_assert_eq!(impact.delta_while_valid(first_day - chrono::Days::new(1), published_on), 0, "nothing in force yet");
         // Between: each line at the last change in force by then (the later in the list on one date).
         for days in 0..4 {
             let until = first_day + chrono::Days::new(days);
@@ -116,7 +118,7 @@ proptest! {
                     in_force.map_or(0, |p| line_total(p, line.quantity, line.discount_bp) - line.total())
                 })
                 .sum();
-            prop_assert_eq!(impact.delta_while_valid(until), expected, "valid until {}", until);
+            prop_assert_eq!(impact.delta_while_valid(until, published_on), expected, "valid until {}", until);
         }
     }
 

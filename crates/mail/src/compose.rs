@@ -321,7 +321,7 @@ pub fn effect_on_total<'a>(
 /// for a while (a change undone while a quote is valid moves it meanwhile),
 /// or, to come, their prices (lines offsetting one another).
 fn moves_any(quotes: &[BlockedQuote]) -> bool {
-    quotes.iter().any(|q| q.delta_minor != 0 || q.delta_after_minor != 0 || q.changes_ahead.is_some())
+    quotes.iter().any(BlockedQuote::changed_by_it)
 }
 
 fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {

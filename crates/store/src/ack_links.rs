@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::audit::refusal_code;
 use crate::auth::{hash_token, looks_like_token};
-use crate::db::{IN_LIST_CHUNK, db_now};
-use crate::entity::{ack_tokens, acknowledgements, notice_changes, notices, quote_lines, users};
+use crate::db::db_now;
+use crate::entity::{ack_tokens, acknowledgements, notices, users};
 use crate::notices::{AwaitingNotice, WaitingQuote};
 use crate::notices::{Channel, ClientInfo, PUBLISHED, acknowledge_one_in, changes_to_read, refused_acknowledgement};
 use crate::outbox::NoticeContent;
@@ -285,43 +285,14 @@ impl Store {
         Ok(role.as_deref().and_then(|r| Role::parse(r).ok()).map(|role| Actor { id: user_id, role }))
     }
 
-    /// Of `quotes`, those with a line of a product notice `notice_id` prices.
-    async fn quotes_with_a_product_of(
-        &self,
-        notice_id: Uuid,
-        quotes: &[WaitingQuote],
-    ) -> Result<std::collections::HashSet<Uuid>, StoreError> {
-        let priced = sea_orm::sea_query::Query::select()
-            .column(notice_changes::Column::Sku)
-            .from(notice_changes::Entity)
-            .and_where(notice_changes::Column::NoticeId.eq(notice_id))
-            .to_owned();
-        let mut with = std::collections::HashSet::new();
-        for chunk in quotes.chunks(IN_LIST_CHUNK) {
-            let ids: Vec<Uuid> = quote_lines::Entity::find()
-                .select_only()
-                .column(quote_lines::Column::QuoteId)
-                .distinct()
-                .filter(quote_lines::Column::QuoteId.is_in(chunk.iter().map(|q| q.id)))
-                .filter(quote_lines::Column::Sku.in_subquery(priced.clone()))
-                .into_tuple()
-                .all(&self.db)
-                .await?;
-            with.extend(ids);
-        }
-        Ok(with)
-    }
-
     async fn drafts_with_gates(
         &self,
         actor: &Actor,
         notice_id: Uuid,
     ) -> Result<(Vec<(WaitingQuote, GateView)>, usize), StoreError> {
-        let mut held_up = self.quotes_held_up_by(notice_id, actor.id).await?;
-        // Those with a product the notice prices first (in their order):
-        // the drafts it may change are the ones to see, not the first drafted.
-        let priced = self.quotes_with_a_product_of(notice_id, &held_up).await?;
-        held_up.sort_by_key(|quote| !priced.contains(&quote.id));
+        // Those the notice changes first (in their order): the drafts to
+        // see, not the first drafted.
+        let held_up = self.quotes_held_up_by(notice_id, actor.id).await?;
         let more = held_up.len().saturating_sub(AFTER_ACK_DRAFTS);
         let mut drafts = Vec::new();
         for quote in held_up.into_iter().take(AFTER_ACK_DRAFTS) {

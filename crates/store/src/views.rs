@@ -675,11 +675,14 @@ pub struct ImpactView {
     pub total_delta_minor: i64,
     /// The change to the quote's total by its last valid day: each line at
     /// the last of the notice's prices in force by `valid_until` (a change
-    /// dated after it does nothing to this quote as it stands).
+    /// dated after it does nothing to this quote as it stands, nor one
+    /// published after it, whatever its date).
     pub delta_while_valid_minor: i64,
     /// The days on which the notice changes the quote's prices while it is
     /// valid, in order (a price restating the one before it changes
-    /// nothing; a day one line rises by as much as another falls is one):
+    /// nothing; a day one line rises by as much as another falls is one; a
+    /// price dated before the notice was published, its `in_force_from`,
+    /// the day of the publication):
     /// finalised before the first, when that is after today, the
     /// quote keeps its prices; several days are steps, and
     /// `delta_while_valid_minor` is where the last leaves it. Each is held

@@ -100,7 +100,7 @@ impl HeldRow {
             (Some(i), Some(currency)) => {
                 effect_on_total(i, currency, quote.valid_until, ChangesAhead::of(&i.change_days, today))
             }
-            _ => "its prices do not change".to_owned(),
+            _ => "its total does not change".to_owned(),
         };
         HeldRow {
             id: quote.id,
@@ -482,7 +482,7 @@ async fn show(
             // stands without it if it cannot be read.
             let held = match named {
                 true => app.store.drafts_held_up(view.user_id, view.notice.id).await,
-                false => app.store.quotes_held_up_by(view.notice.id, view.user_id).await.map(|q| (Vec::new(), q.len())),
+                false => app.store.count_held_up_by(view.notice.id, view.user_id).await.map(|n| (Vec::new(), n)),
             };
             let held = held.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "acknowledgement link: the drafts it holds up could not be read");

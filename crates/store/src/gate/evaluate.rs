@@ -345,6 +345,7 @@ async fn evaluate_read(
             let scheduled = |sku: &str, on| last_words.on(sku, on);
             for p in pending {
                 let notice = by_id[&p.id];
+                let published_on = loaded.calendar.date_of(p.published_at);
                 let notice_changes = changes.remove(&p.id).unwrap_or_default();
                 // A price a later publication replaced, by today or for its day, is history here.
                 let in_force = |sku: &str| in_force_by_sku.get(sku).copied();
@@ -360,8 +361,8 @@ async fn evaluate_read(
                     published_at: p.published_at,
                     impact: ImpactView {
                         total_delta_minor: impact.total_delta_minor,
-                        delta_while_valid_minor: impact.delta_while_valid(quote.valid_until),
-                        change_days: impact.change_days(quote.valid_until, loaded.calendar.date_of(p.published_at)),
+                        delta_while_valid_minor: impact.delta_while_valid(quote.valid_until, published_on),
+                        change_days: impact.change_days(quote.valid_until, published_on),
                         lines: impact
                             .lines
                             .into_iter()

@@ -181,20 +181,29 @@ impl Store {
     }
 
     /// [`Store::quotes_waiting_on`], of the drafts `signer` signs only: what
-    /// the notice holds up of theirs.
+    /// the notice holds up of theirs, those it changes first (as its e-mails
+    /// list them: [`crate::BlockedQuote::changed_by_it`]), each part oldest first.
     pub async fn quotes_waiting_on_signer(
         &self,
         notice_id: Uuid,
         signer: Uuid,
     ) -> Result<Vec<WaitingQuote>, StoreError> {
-        self.drafts_before(notice_id, Some(signer), true).await
+        let drafts = self.drafts_before(notice_id, Some(signer), true).await?;
+        self.changed_first(notice_id, signer, drafts).await
     }
 
     /// The drafts `signer` signs that were drafted before the notice was
     /// published, acknowledged or not: those it held up until they
-    /// acknowledged it, once they have.
+    /// acknowledged it, once they have; in the order of
+    /// [`Store::quotes_waiting_on_signer`].
     pub async fn quotes_held_up_by(&self, notice_id: Uuid, signer: Uuid) -> Result<Vec<WaitingQuote>, StoreError> {
-        self.drafts_before(notice_id, Some(signer), false).await
+        let drafts = self.drafts_before(notice_id, Some(signer), false).await?;
+        self.changed_first(notice_id, signer, drafts).await
+    }
+
+    /// How many drafts [`Store::quotes_held_up_by`] lists.
+    pub async fn count_held_up_by(&self, notice_id: Uuid, signer: Uuid) -> Result<usize, StoreError> {
+        Ok(self.drafts_before(notice_id, Some(signer), false).await?.len())
     }
 
     /// The published notices that ask `actor` for an acknowledgement they
@@ -372,6 +381,22 @@ impl Store {
                 valid_until,
             })
             .collect())
+    }
+
+    /// `signer`'s `drafts` (held up by notice `notice_id`), those the notice
+    /// changes first, as its e-mails and its dashboard list them: the ones
+    /// to see first. Each part keeps its order.
+    async fn changed_first(
+        &self,
+        notice_id: Uuid,
+        signer: Uuid,
+        mut drafts: Vec<WaitingQuote>,
+    ) -> Result<Vec<WaitingQuote>, StoreError> {
+        if !drafts.is_empty() {
+            let effects = self.notice_effects(notice_id, vec![signer]).await?;
+            drafts.sort_by_key(|quote| !effects.get(&quote.id).is_some_and(crate::BlockedQuote::changed_by_it));
+        }
+        Ok(drafts)
     }
 }
 

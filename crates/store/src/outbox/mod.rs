@@ -161,6 +161,18 @@ pub struct BlockedQuote {
     pub approved: Vec<String>,
 }
 
+impl BlockedQuote {
+    /// Whether the notice moves its total, while it is valid, after, or for
+    /// a while (a change undone while it is valid moves it meanwhile), or,
+    /// to come, its prices (lines offsetting one another). A draft it only
+    /// restates a price of, or prices only lines it no longer counts, it
+    /// does not change. Such drafts are listed first wherever a person's
+    /// drafts a notice holds up are.
+    pub fn changed_by_it(&self) -> bool {
+        self.delta_minor != 0 || self.delta_after_minor != 0 || self.changes_ahead.is_some()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Recipient {
     /// The user the letter is for.
@@ -678,8 +690,8 @@ async fn active_with_role(conn: &impl ConnectionTrait, role: Role) -> Result<Vec
 }
 
 /// Each signer's open quotes drafted before the notice, with what the notice
-/// does to their totals: the quotes the gate now blocks, those with a
-/// product the notice prices first. Only those of `signers`, when given. Their pages are under `base_url`; a quote whose
+/// does to their totals: the quotes the gate now blocks, those it changes
+/// first ([`BlockedQuote::changed_by_it`]). Only those of `signers`, when given. Their pages are under `base_url`; a quote whose
 /// validity ended before today (the business's day by `calendar` at `now`,
 /// the database's clock, as the gate reads it) is marked expired.
 async fn blocked_quotes(
@@ -699,7 +711,7 @@ async fn blocked_quotes(
         query = query.filter(quotes::Column::SignerId.is_in(signers.iter().copied()));
     }
     let mut approvals = latest_approvals(conn, query.clone()).await?;
-    let open = query.order_by_asc(quotes::Column::DraftedAt).all(conn).await?;
+    let open = query.order_by_asc(quotes::Column::DraftedAt).order_by_asc(quotes::Column::Id).all(conn).await?;
     let ids: Vec<Uuid> = open.iter().map(|q| q.id).collect();
     let mut lines = load_lines(conn, &ids).await?;
     let changes: Vec<PriceChange> = notice.changes.iter().map(PriceChange::from).collect();
@@ -743,17 +755,13 @@ async fn blocked_quotes(
     let last_words = crate::products::last_words_ahead(conn, notice.published_at, today, &changes, product).await?;
     let scheduled = |sku: &str, on| last_words.on(sku, on);
     let mut by_signer: HashMap<Uuid, Vec<BlockedQuote>> = HashMap::new();
-    let mut priced_by_it = std::collections::HashSet::new();
     for q in open {
         let priced = priced_lines(&lines.remove(&q.id).unwrap_or_default());
         let impact = impact_of(&priced, &changes)
             .overtaken(today, in_force)
             .overtaken_later(today, scheduled)
             .waived(today, |line| approved.contains(&line));
-        let delta_minor = impact.delta_while_valid(q.valid_until);
-        if !impact.lines.is_empty() {
-            priced_by_it.insert(q.id);
-        }
+        let delta_minor = impact.delta_while_valid(q.valid_until, published_on);
         by_signer.entry(q.signer_id).or_default().push(BlockedQuote {
             id: q.id,
             url: format!("{base_url}/quotes/{}", q.id),
@@ -773,10 +781,9 @@ async fn blocked_quotes(
             approved: impact.lines.iter().filter(|l| l.waived).map(|l| l.sku.clone()).collect(),
         });
     }
-    // Those with a product the notice prices first, as the acknowledgement link's page has them;
-    // each part in drafting order.
+    // Those the notice changes first, each part in drafting order.
     for quotes in by_signer.values_mut() {
-        quotes.sort_by_key(|q| !priced_by_it.contains(&q.id));
+        quotes.sort_by_key(|q| !q.changed_by_it());
     }
     Ok(by_signer)
 }

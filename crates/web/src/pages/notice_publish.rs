@@ -227,7 +227,7 @@ async fn touched_quotes(
             changes.iter().filter(|c| c.currency == q.currency).map(PriceChange::from).collect();
         let priced: Vec<PricedLine> = q.lines.iter().map(PricedLine::from).collect();
         let impact = impact_of(&priced, &in_currency);
-        let delta = impact.delta_while_valid(q.valid_until);
+        let delta = impact.delta_while_valid(q.valid_until, today);
         let after = impact.total_delta_minor.saturating_sub(delta);
         // An expired draft is finalised at no price until its owner extends it.
         let expired = q.valid_until < today;
@@ -760,14 +760,11 @@ async fn dashboard(
     // Summed over every draft it holds up, as the escalation's e-mail sums
     // them: those with nobody to sign, listed apart, too.
     let mut at_stake = pricegate_mail::compose::Stake::default();
-    // Each person's drafts the notice changes first (their total, or their
-    // prices while valid), then the rest, each part in drafting order.
+    // Each person's drafts the notice changes first, as its e-mails and the
+    // link's page list them, each part in drafting order.
     let mut changed = std::collections::HashSet::new();
     for q in held_up {
-        if effects
-            .get(&q.id)
-            .is_some_and(|e| e.expired_on.is_none() && (e.delta_minor != 0 || e.changes_ahead.is_some()))
-        {
+        if effects.get(&q.id).is_some_and(pricegate_store::BlockedQuote::changed_by_it) {
             changed.insert(q.id);
         }
         let total = effects.get(&q.id).map(|e| pricegate_mail::compose::money(&e.currency, e.total_minor));
@@ -786,6 +783,12 @@ async fn dashboard(
                         ahead.prices_next
                     )
                 }
+                // Not a change of nothing: one that comes after the quote's validity.
+                (None, 0) if e.delta_after_minor != 0 => format!(
+                    "no change while it is valid; {} from prices dated after {}",
+                    pricegate_mail::compose::signed_money(&e.currency, e.delta_after_minor),
+                    e.valid_until
+                ),
                 (None, 0) => "no change while it is valid".to_owned(),
                 (None, delta) => {
                     let delta = pricegate_mail::compose::signed_money(&e.currency, delta);
