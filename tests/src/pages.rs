@@ -61,11 +61,44 @@ pub async fn session_cookie(base: &str, email: &str) -> String {
 }
 
 /// Page `path` as `email` (password [`crate::PASSWORD`]) sees it, logged in
-/// afresh; asserts that it answers 200 and returns its HTML.
+/// afresh; asserts that it answers 200 and returns its HTML, with the spans
+/// that keep each day and amount of a sentence on one line taken out
+/// ([`unwrapped`]): a sentence is asserted as its words.
 pub async fn page_as(base: &str, email: &str, path: &str) -> String {
+    unwrapped(&markup_as(base, email, path).await)
+}
+
+/// [`page_as`], the HTML as served.
+pub async fn markup_as(base: &str, email: &str, path: &str) -> String {
     let r = ok_as(base, email, path).await;
     r.text().await.unwrap_or_else(|e| panic!("{path} as {email}: {e}"))
 }
+
+/// `html` without the spans the `whole` filter wraps each day and amount of
+/// a sentence in on the pages (`<span class="nw">2026-12-10</span>`): what
+/// is inside them stays.
+pub fn unwrapped(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = rest.find(NOWRAP) {
+        out.push_str(&rest[..at]);
+        let inside = &rest[at + NOWRAP.len()..];
+        match inside.find("</span>") {
+            Some(end) => {
+                out.push_str(&inside[..end]);
+                rest = &inside[end + "</span>".len()..];
+            }
+            None => {
+                out.push_str(&rest[at..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+const NOWRAP: &str = "<span class=\"nw\">";
 
 /// `path` as `email` asks for it, logged in afresh, asserting a 200.
 async fn ok_as(base: &str, email: &str, path: &str) -> reqwest::Response {

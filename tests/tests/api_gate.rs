@@ -220,6 +220,17 @@ async fn the_publish_confirmation_says_what_prices_dated_after_a_quote_s_validit
         "{row}"
     );
     assert!(row.contains("<td class=\"num words\""), "a sentence, wrapped: {row}");
+    // As served, each amount and day in it stays on one line.
+    let markup =
+        pricegate_tests::pages::markup_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
+    let row = section(&markup, &format!("/quotes/{quote}"), "</tr>");
+    assert!(
+        row.contains(&format!(
+            "<span class=\"nw\">+30.00 EUR</span> while it is valid; <span class=\"nw\">+90.00 EUR</span> in all with \
+             prices dated after <span class=\"nw\">{valid_until}</span>"
+        )),
+        "{row}"
+    );
     app.stop().await;
 }
 

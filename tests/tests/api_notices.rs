@@ -714,7 +714,7 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up(backen
     let names: Vec<&str> = table.split("<tr><td>").skip(1).filter_map(|row| row.split(" <span").next()).collect();
     assert_eq!(names, ["Mia Moreau", "Zed Zimmer", "Abe Adams", "bea Brandt", "Carl Cole"], "{table}");
     assert!(html.contains(
-        "Those whose quotes it holds up first, most quotes first; then everyone by name. Each person's quotes with a product it prices are listed first."
+        "Those whose quotes it holds up first, most quotes first; then everyone by name. Each person's quotes it changes are listed first."
     ));
     // Each held-up draft says what it is worth, and what the notice does to it from when.
     assert!(

@@ -13,6 +13,18 @@ use pricegate_store::{
 
 use crate::markdown::{markdown_as_text, render_markdown};
 
+/// The e-mails' own template filters (askama finds them as `filters::…`).
+mod filters {
+    /// `{{ sentence|whole }}`: the sentence escaped, each day and amount in
+    /// it on one line ([`crate::whole::keep_whole`]), styled inline, as
+    /// mail programs drop style sheets.
+    #[askama::filter_fn]
+    pub fn whole(text: impl ToString, _: &dyn askama::Values) -> askama::Result<askama::filters::Safe<String>> {
+        let html = crate::whole::keep_whole(&text.to_string(), "<span style=\"white-space: nowrap;\">");
+        Ok(askama::filters::Safe(html))
+    }
+}
+
 /// The [`Composer`] the store uses to write outbox rows.
 #[derive(Debug, Clone, Copy)]
 pub struct TemplateComposer {
@@ -1481,9 +1493,10 @@ mod tests {
         let composer = TemplateComposer { calendar: Calendar::UTC, link_ttl: chrono::Duration::days(14) };
         let mail = composer.compose(&letter).expect("the reminder is written");
         let replaced = "Never in force: \u{201c}Correction: valves\u{201d}, published since, sets 102.00 EUR from the same day instead.";
-        for part in [&mail.text, &mail.html] {
-            assert_eq!(part.matches(replaced).count(), 1, "{part}");
-        }
+        assert_eq!(mail.text.matches(replaced).count(), 1, "{}", mail.text);
+        // In the HTML part, the amount kept on one line.
+        let nowrap = "<span style=\"white-space: nowrap;\">102.00 EUR</span>";
+        assert_eq!(mail.html.matches(&replaced.replace("102.00 EUR", nowrap)).count(), 1, "{}", mail.html);
         let valve =
             mail.text.split_once("VALVE-B50").and_then(|(_, rest)| rest.split("PUMP-1").next()).unwrap_or_default();
         assert!(valve.contains(replaced), "under the valve's line: {}", mail.text);

@@ -8,6 +8,7 @@ pub mod compose;
 pub mod markdown;
 pub mod smtp_pool;
 pub mod transport;
+pub mod whole;
 pub mod worker;
 
 pub use compose::TemplateComposer;

@@ -26,9 +26,9 @@ use pricegate_store::{
 use tower_http::set_header::SetResponseHeaderLayer;
 use uuid::Uuid;
 
-use crate::AppState;
 use crate::extract::Client;
 use crate::pages::ChangeRow;
+use crate::{AppState, filters};
 
 pub fn router() -> Router<AppState> {
     let header = |name: &'static str, value: &'static str| {

@@ -9,6 +9,7 @@ mod client_addr;
 mod denied;
 mod error;
 mod extract;
+mod filters;
 pub mod limits;
 mod openapi;
 mod pages;

@@ -27,7 +27,7 @@ use super::{
     ChangeRow, CsrfForm, EXPIRED_FORM_KEPT, Finance, FormFields, KeptForm, Layout, PageError, PageId, PageQuery,
     PageUser, in_words, render,
 };
-use crate::AppState;
+use crate::{AppState, filters};
 
 /// The longest notice text, as the API allows it.
 const MAX_BODY: usize = limits::NOTICE_BODY;

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::ChangeRow;
 use super::{CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, Seal, money, render};
-use crate::AppState;
+use crate::{AppState, filters};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -17,8 +17,8 @@ use uuid::Uuid;
 use super::ChangeRow;
 use super::notice_publish::{DRAFT_DELETED, DRAFT_GONE, NOTICE_DONE};
 use super::{Anyone, CsrfForm, Layout, PageError, PageId, PageQuery, PageUser, Sales, render};
-use crate::AppState;
 use crate::extract::Client;
+use crate::{AppState, filters};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -26,8 +26,8 @@ use super::{
     CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageQuery, PageSegment, PageUser, QuoteWork, Sales, Seal,
     in_words, money, render, signed_money,
 };
-use crate::AppState;
 use crate::extract::Client;
+use crate::{AppState, filters};
 
 pub(super) const QUOTE_ROLES: &[Role] = &[Role::Sales, Role::Finance];
 

@@ -1,0 +1,124 @@
+//! Sentences with days and amounts in them, as HTML in which each day
+//! (`2026-12-10`) and each amount (`+1,320.00 EUR`) stays on one line: a
+//! browser otherwise breaks a day after a hyphen ("2026-12-" / "10") and an
+//! amount before its currency, most of all in a narrow table cell on a phone.
+
+/// `text`, escaped for HTML, each day and amount in it wrapped in `open`
+/// (a tag that keeps its content on one line, such as
+/// `<span class="nw">`) and `</span>`.
+pub fn keep_whole(text: &str, open: &str) -> String {
+    let mut html = String::with_capacity(text.len() + 16);
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    let mut after_word = false;
+    while at < text.len() {
+        let token = if after_word { None } else { day_at(bytes, at).or_else(|| amount_at(bytes, at)) };
+        if let Some(end) = token {
+            html.push_str(open);
+            escape_into(&mut html, &text[at..end]);
+            html.push_str("</span>");
+            after_word = true;
+            at = end;
+            continue;
+        }
+        // Tokens are ASCII: any other character is copied whole.
+        let c = text[at..].chars().next().unwrap_or('\u{fffd}');
+        // A hyphen, dot or slash within a word (a SKU) keeps to the word.
+        after_word = c.is_alphanumeric() || (after_word && matches!(c, '-' | '_' | '.' | '/'));
+        let mut buffer = [0; 4];
+        escape_into(&mut html, c.encode_utf8(&mut buffer));
+        at += c.len_utf8().max(1);
+    }
+    html
+}
+
+fn escape_into(html: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => html.push_str("&amp;"),
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            '"' => html.push_str("&#34;"),
+            '\'' => html.push_str("&#39;"),
+            c => html.push(c),
+        }
+    }
+}
+
+/// Where `digits` ASCII digits from `at` end, if there are that many.
+fn digits(bytes: &[u8], at: usize, count: usize) -> Option<usize> {
+    let end = at.checked_add(count)?;
+    bytes.get(at..end)?.iter().all(u8::is_ascii_digit).then_some(end)
+}
+
+fn byte_is(bytes: &[u8], at: usize, wanted: u8) -> Option<usize> {
+    (bytes.get(at) == Some(&wanted)).then_some(at + 1)
+}
+
+/// The end of a day written `YYYY-MM-DD` at `at`, not followed by a digit.
+fn day_at(bytes: &[u8], at: usize) -> Option<usize> {
+    let end = digits(bytes, at, 4)?;
+    let end = digits(bytes, byte_is(bytes, end, b'-')?, 2)?;
+    let end = digits(bytes, byte_is(bytes, end, b'-')?, 2)?;
+    (!bytes.get(end).is_some_and(u8::is_ascii_digit)).then_some(end)
+}
+
+/// The end of an amount at `at`: a sign or none, digits with thousands
+/// commas and cents or none, a space and a three-letter currency code,
+/// not followed by a letter.
+fn amount_at(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut end = at;
+    if matches!(bytes.get(end), Some(b'+' | b'-')) {
+        end += 1;
+    }
+    if !bytes.get(end).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    while bytes.get(end).is_some_and(|b| b.is_ascii_digit() || *b == b',') {
+        end += 1;
+    }
+    if bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        end += 1;
+        while bytes.get(end).is_some_and(u8::is_ascii_digit) {
+            end += 1;
+        }
+    }
+    let end = byte_is(bytes, end, b' ')?;
+    let code = bytes.get(end..end + 3)?;
+    let end = end + 3;
+    (code.iter().all(u8::is_ascii_uppercase) && !bytes.get(end).is_some_and(u8::is_ascii_alphabetic)).then_some(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_whole;
+
+    const OPEN: &str = "<span class=\"nw\">";
+
+    #[test]
+    fn days_and_amounts_stay_whole_and_the_rest_is_escaped() {
+        assert_eq!(
+            keep_whole("+1,320.00 EUR from 2026-12-10 while it is valid", OPEN),
+            "<span class=\"nw\">+1,320.00 EUR</span> from <span class=\"nw\">2026-12-10</span> while it is valid"
+        );
+        assert_eq!(
+            keep_whole("-15.20 EUR; 1,000 JPY and 3 of them", OPEN),
+            "<span class=\"nw\">-15.20 EUR</span>; <span class=\"nw\">1,000 JPY</span> and 3 of them"
+        );
+        assert_eq!(
+            keep_whole("\u{201c}<b>Pumps & co</b>\u{201d} (dated 2026-12-05)", OPEN),
+            "\u{201c}&lt;b&gt;Pumps &amp; co&lt;/b&gt;\u{201d} (dated <span class=\"nw\">2026-12-05</span>)"
+        );
+    }
+
+    #[test]
+    fn what_only_looks_like_a_day_or_an_amount_is_left_as_it_is() {
+        for text in ["PUMP-100 EUROS", "20261-12-10", "2026-12-100", "2026-1-10", "3 EURO", "12 of"] {
+            assert!(!keep_whole(text, OPEN).contains("nw"), "{text}: {}", keep_whole(text, OPEN));
+        }
+        // Inside a word (a SKU), a number is not an amount.
+        assert_eq!(keep_whole("PUMP-100 EUR", OPEN), "PUMP-100 EUR");
+        assert_eq!(keep_whole("", OPEN), "");
+        assert_eq!(keep_whole("é 2026-12-10", OPEN), "é <span class=\"nw\">2026-12-10</span>");
+    }
+}
