@@ -1812,7 +1812,7 @@ async fn every_write_to_a_quote_takes_if_match_and_answers_with_its_etag(backend
         "Drafted, total 100.00 EUR, signed by Sam",
         "Approving old prices refused: the quote had changed since it was read",
         "Approved keeping old prices: \u{201c}Agreed in March.\u{201d}",
-        "Repriced: P-1 unit price 10.00 EUR \u{2192} 13.00 EUR; total 100.00 EUR to 130.00 EUR",
+        "Repriced: P-1 unit price 10.00 EUR \u{2192} 13.00 EUR; total 100.00 EUR \u{2192} 130.00 EUR",
         "Finalising refused: notices still to acknowledge",
         "Cancelled",
         "Finalising asked again once it was finalised or cancelled: nothing changed",

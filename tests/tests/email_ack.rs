@@ -978,6 +978,8 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
                 && still.contains("Seals"),
             "{still}"
         );
+        // The way to them all at once: the page of notices awaiting acknowledgement.
+        assert!(page.exists("#still-to-acknowledge a#your-notices[href='/notices/awaiting']").await, "{still}");
         let problems = page.usability_problems().await;
         assert!(problems.is_empty(), "the thank-you page at 390 px:\n{}", problems.join("\n"));
         page.screenshot("51-ack-done-phone").await;

@@ -951,11 +951,16 @@ impl Moves {
     }
 
     /// Where some rise and some fall, each apart: "+30.00 EUR on 2 of them
-    /// and -10.00 EUR on 1", each sum as `money` says it.
-    pub fn apart(&self, money: impl Fn(i128) -> String) -> Option<String> {
+    /// and -10.00 EUR on 1", each sum as `money` says it, with how many of
+    /// the drafts summed do not change (`unchanged`), so that every one is
+    /// accounted for: "+30.00 EUR on 2 of them, -10.00 EUR on 1 and none on 3".
+    pub fn apart(&self, money: impl Fn(i128) -> String, unchanged: usize) -> Option<String> {
         let ((raised, n_raised), (lowered, n_lowered)) = (self.raised, self.lowered);
-        (n_raised > 0 && n_lowered > 0)
-            .then(|| format!("{} on {n_raised} of them and {} on {n_lowered}", money(raised), money(lowered)))
+        let (raised, lowered) = (money(raised), money(lowered));
+        (n_raised > 0 && n_lowered > 0).then(|| match unchanged {
+            0 => format!("{raised} on {n_raised} of them and {lowered} on {n_lowered}"),
+            n => format!("{raised} on {n_raised} of them, {lowered} on {n_lowered} and none on {n}"),
+        })
     }
 
     /// "2 of them", where fewer than all `drafts` change; `None` where all do.
@@ -1012,7 +1017,7 @@ impl Stake {
                         "no change by the end of their validity, though {meanwhile} of them {} for a while",
                         if *meanwhile == 1 { "changes" } else { "change" }
                     ),
-                    (_, meanwhile) => match moves.apart(money) {
+                    (_, meanwhile) => match moves.apart(money, drafts.saturating_sub(moves.changed() + meanwhile)) {
                         Some(apart) => format!(
                             "{apart} while they are valid, {} in all{}",
                             money(moves.net()),
@@ -1636,12 +1641,15 @@ mod tests {
         assert_eq!(
             mixed.in_words().as_deref(),
             Some(
-                "4 drafts worth 400.00 EUR, +30.00 EUR on 2 of them and -10.00 EUR on 1 while they are valid, +20.00 EUR in all"
-            )
+                "4 drafts worth 400.00 EUR, +30.00 EUR on 2 of them, -10.00 EUR on 1 and none on 1 while they are valid, \
+                 +20.00 EUR in all"
+            ),
+            "each of the 4 accounted for"
         );
         mixed.add(&BlockedQuote { changes_ahead: ahead, ..held_up("EUR", 10_000, 0, false) });
         assert!(
-            mixed.in_words().is_some_and(|said| said.ends_with("+20.00 EUR in all, and 1 of them changes for a while")),
+            mixed.in_words().is_some_and(|said| said.contains("and none on 1 while")
+                && said.ends_with("+20.00 EUR in all, and 1 of them changes for a while")),
             "{:?}",
             mixed.in_words()
         );

@@ -174,13 +174,15 @@ struct Sums {
 }
 
 impl Sums {
-    /// "+15.00 EUR on 1 of them and -13.00 EUR on 2, +2.00 EUR in all", so
-    /// that rises and falls never cancel into nothing; "+2.00 EUR" where all
+    /// "+15.00 EUR on 1 of them and -13.00 EUR on 2, +2.00 EUR in all" ("…, -13.00
+    /// EUR on 2 and none on 1" where one does not change), so that rises and
+    /// falls never cancel into nothing; "+2.00 EUR" where all
     /// go one way (on all of them); with how many change for a while.
     fn in_words(&self, currency: &str) -> String {
         let money = |sum| sum_in_words(currency, sum);
         let net = money(self.moves.net());
-        let sum = match (self.moves.apart(money), self.moves.of_them(self.drafts)) {
+        let unchanged = self.drafts.saturating_sub(self.moves.changed() + self.for_a_while);
+        let sum = match (self.moves.apart(money, unchanged), self.moves.of_them(self.drafts)) {
             (Some(apart), _) => format!("{apart}, {net} in all"),
             // "on them" where every draft changes goes without saying.
             (None, Some(of_them)) if self.moves.changed() > 0 => format!("{net} on {of_them}"),
@@ -983,6 +985,11 @@ mod tests {
             Sums { drafts: deltas.len(), moves, for_a_while }.in_words("EUR")
         };
         assert_eq!(sums(&[1_500, -500, -800], 0), "+15.00 EUR on 1 of them and -13.00 EUR on 2, +2.00 EUR in all");
+        assert_eq!(
+            sums(&[1_500, -500, 0, -800, 0], 0),
+            "+15.00 EUR on 1 of them, -13.00 EUR on 2 and none on 2, +2.00 EUR in all",
+            "each of the 5 accounted for"
+        );
         assert_eq!(
             sums(&[1_000, -1_000, 0], 1),
             "+10.00 EUR on 1 of them and -10.00 EUR on 1, 0.00 EUR in all, though 1 of them changes for a while"

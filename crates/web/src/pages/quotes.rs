@@ -651,7 +651,7 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
                 _ => "",
             };
             format!(
-                "Repriced: {}total {} to {}{ended}",
+                "Repriced: {}total {} \u{2192} {}{ended}",
                 products.concat(),
                 amount("old_total_minor"),
                 amount("new_total_minor")
