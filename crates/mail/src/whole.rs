@@ -63,19 +63,27 @@ fn day_at(bytes: &[u8], at: usize) -> Option<usize> {
     (!bytes.get(end).is_some_and(u8::is_ascii_digit)).then_some(end)
 }
 
-/// The end of an amount at `at`: a sign or none, digits with thousands
-/// commas and cents or none, a space and a three-letter currency code,
-/// not followed by a letter.
+/// The end of an amount at `at`: a sign or none, digits (in groups of
+/// three after the first, with thousands commas, or none) and cents or
+/// none, a space and a three-letter currency code, not followed by a letter.
 fn amount_at(bytes: &[u8], at: usize) -> Option<usize> {
     let mut end = at;
     if matches!(bytes.get(end), Some(b'+' | b'-')) {
         end += 1;
     }
-    if !bytes.get(end).is_some_and(u8::is_ascii_digit) {
+    let first = end;
+    while bytes.get(end).is_some_and(u8::is_ascii_digit) {
+        end += 1;
+    }
+    if end == first {
         return None;
     }
-    while bytes.get(end).is_some_and(|b| b.is_ascii_digit() || *b == b',') {
-        end += 1;
+    if end - first <= 3 {
+        while let Some(group) = digits(bytes, byte_is(bytes, end, b',').unwrap_or(usize::MAX), 3)
+            .filter(|group| !bytes.get(*group).is_some_and(u8::is_ascii_digit))
+        {
+            end = group;
+        }
     }
     if bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) {
         end += 1;
@@ -113,9 +121,12 @@ mod tests {
 
     #[test]
     fn what_only_looks_like_a_day_or_an_amount_is_left_as_it_is() {
-        for text in ["PUMP-100 EUROS", "20261-12-10", "2026-12-100", "2026-1-10", "3 EURO", "12 of"] {
+        for text in ["PUMP-100 EUROS", "1,,,, EUR", "20261-12-10", "2026-12-100", "2026-1-10", "3 EURO", "12 of"] {
             assert!(!keep_whole(text, OPEN).contains("nw"), "{text}: {}", keep_whole(text, OPEN));
         }
+        // Commas only between groups of three: a run of them is no amount.
+        assert_eq!(keep_whole("1,1,1,1 EUR", OPEN), "1,1,1,<span class=\"nw\">1 EUR</span>");
+        assert_eq!(keep_whole("12,345,678.90 EUR", OPEN), "<span class=\"nw\">12,345,678.90 EUR</span>");
         // Inside a word (a SKU), a number is not an amount.
         assert_eq!(keep_whole("PUMP-100 EUR", OPEN), "PUMP-100 EUR");
         assert_eq!(keep_whole("", OPEN), "");

@@ -202,7 +202,7 @@ impl After {
 fn drafts_summary(held: usize, shown: usize, ready: usize, sign: &str) -> String {
     match (held, ready) {
         (0, _) => format!("It held up none of the drafts {sign}."),
-        // Only the oldest few are read: how many of the rest are ready is not known here.
+        // Only the first few listed are read: how many of the rest are ready is not known here.
         (n, r) if shown < n => {
             let ready = match r {
                 0 => "none is".to_owned(),
@@ -213,7 +213,7 @@ fn drafts_summary(held: usize, shown: usize, ready: usize, sign: &str) -> String
                 1 => "The other 1 is not looked at here: the list of quotes shows it.".to_owned(),
                 rest => format!("The other {rest} are not looked at here: the list of quotes shows each."),
             };
-            format!("It held up {n} drafts {sign}; of the {shown} oldest, {ready} now ready to finalise. {rest}")
+            format!("It held up {n} drafts {sign}; of the {shown} listed first, {ready} now ready to finalise. {rest}")
         }
         (1, 1) => format!("It held up one draft {sign}, which is now ready to finalise."),
         (1, _) => format!("It held up one draft {sign}, which something else still holds up."),
@@ -627,12 +627,12 @@ mod tests {
         );
         assert_eq!(
             drafts_summary(54, 10, 0, "you sign"),
-            "It held up 54 drafts you sign; of the 10 oldest, none is now ready to finalise. The other 44 are not \
+            "It held up 54 drafts you sign; of the 10 listed first, none is now ready to finalise. The other 44 are not \
              looked at here: the list of quotes shows each."
         );
         assert_eq!(
             drafts_summary(54, 10, 3, "you sign"),
-            "It held up 54 drafts you sign; of the 10 oldest, 3 are now ready to finalise. The other 44 are not \
+            "It held up 54 drafts you sign; of the 10 listed first, 3 are now ready to finalise. The other 44 are not \
              looked at here: the list of quotes shows each."
         );
     }

@@ -392,9 +392,17 @@ impl Store {
         signer: Uuid,
         mut drafts: Vec<WaitingQuote>,
     ) -> Result<Vec<WaitingQuote>, StoreError> {
-        if !drafts.is_empty() {
-            let effects = self.notice_effects(notice_id, vec![signer]).await?;
-            drafts.sort_by_key(|quote| !effects.get(&quote.id).is_some_and(crate::BlockedQuote::changed_by_it));
+        if drafts.is_empty() {
+            return Ok(drafts);
+        }
+        // The list stands in drafting order if what the notice does cannot be read.
+        match self.notice_effects(notice_id, vec![signer]).await {
+            Ok(effects) => {
+                drafts.sort_by_key(|quote| !effects.get(&quote.id).is_some_and(crate::BlockedQuote::changed_by_it))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %notice_id, "the drafts a notice holds up are listed in drafting order")
+            }
         }
         Ok(drafts)
     }
