@@ -234,6 +234,39 @@ async fn the_publish_confirmation_says_what_prices_dated_after_a_quote_s_validit
     app.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_published_after_a_draft_s_validity_ended_changes_nothing_while_it_was_valid() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let quote = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 2}])).await);
+    let lapsed_on = lapse_quote(&app, &quote).await;
+    // Dated the quote's last valid day, published today: in force only after it.
+    let notice = create_notice(
+        &finance,
+        "Backdated",
+        json!([
+            {"sku": "P-1", "unit_price_minor": 1_300, "effective_on": lapsed_on.to_string()},
+        ]),
+    )
+    .await;
+    publish_notice(&finance, &notice).await;
+    let impact = &sam.get(&format!("/api/v1/quotes/{quote}/gate")).await.body["pending"][0]["impact"];
+    assert_eq!(
+        (&impact["delta_while_valid_minor"], &impact["total_delta_minor"]),
+        (&json!(0), &json!(600)),
+        "{impact}"
+    );
+    assert_eq!(impact["change_days"], json!([]), "{impact}");
+    let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{quote}")).await;
+    let row = section(section(&html, "class=\"impact", "</table>"), "<td><strong>P-1</strong></td>", "</tr>");
+    assert!(row.contains("after this quote's validity ends"), "{row}");
+    assert!(row.contains("0.00 EUR<span class=\"muted after-validity\">then +6.00 EUR in all"), "{row}");
+    assert!(!row.contains("class=\"counts"), "nothing of it counts while the quote was valid: {row}");
+    app.stop().await;
+}
+
 both_backends! {
     async fn a_price_dated_before_its_notice_changes_the_quote_from_the_day_it_was_published(backend: Backend) {
         let app = TestApp::spawn(backend).await;

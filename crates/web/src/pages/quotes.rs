@@ -1626,9 +1626,14 @@ async fn quote_page(
                         .lines
                         .iter()
                         .map(|l| {
+                            // A price takes force on its day, or the notice's publication's if
+                            // later: one published after the quote's validity ended counts nothing.
+                            let published_on = calendar.date_of(p.published_at);
+                            let after_validity = |on: chrono::NaiveDate| on.max(published_on) > quote.valid_until;
                             // A mark that another notice has the last word goes on this
                             // notice's price in force at the end of the validity.
-                            let counted_step = last_in_force(steps(l), quote.valid_until);
+                            let counted_step = last_in_force(steps(l), quote.valid_until)
+                                .filter(|_| quote.valid_until >= published_on);
                             let counted = counted_step.map(|(on, _)| on);
                             // A price replaced by today says so, and counts nothing.
                             let overtaken = l.overtaken_by_unit_price_minor.map(|now| match l.effective_on > today {
@@ -1654,8 +1659,8 @@ async fn quote_page(
                                     .map_or_else(String::new, |q| percent(q.discount_bp)),
                                 old_price: money(&currency, l.old_unit_price_minor),
                                 new_price: money(&currency, l.new_unit_price_minor),
-                                effective_on: InForce::of(l.effective_on, calendar.date_of(p.published_at)),
-                                after_validity: l.effective_on > quote.valid_until,
+                                effective_on: InForce::of(l.effective_on, published_on),
+                                after_validity: after_validity(l.effective_on),
                                 counts: counted == Some(l.effective_on) && overtaken.is_none() && !l.waived_by_approval,
                                 // The line's change while the quote is valid, where an earlier price is
                                 // the one it has then: before the last price's, which comes after.
@@ -1683,8 +1688,8 @@ async fn quote_page(
                                             money(&currency, s.unit_price_minor),
                                             signed_money(&currency, s.delta_minor)
                                         ),
-                                        on: InForce::of(s.effective_on, calendar.date_of(p.published_at)),
-                                        after_validity: s.effective_on > quote.valid_until,
+                                        on: InForce::of(s.effective_on, published_on),
+                                        after_validity: after_validity(s.effective_on),
                                         counts: counted == Some(s.effective_on)
                                             && overtaken.is_none()
                                             && !l.waived_by_approval,
