@@ -1684,7 +1684,7 @@ async fn repricing_from_the_quote_page_takes_only_the_prices_it_showed() {
     publish_price_change(&finance, "P-1", 1_200, &date_in_days(0)).await;
     let r = reprice(form).await.expect("an answer");
     assert_eq!(r.status(), 409);
-    let html = r.text().await.unwrap_or_default();
+    let html = pricegate_tests::pages::unwrapped(&r.text().await.unwrap_or_default());
     assert!(
         html.contains("Not repriced: the quote, or the prices in force for it, changed after you opened this page")
             && html.contains("12.00 EUR"),
@@ -1703,7 +1703,7 @@ async fn repricing_from_the_quote_page_takes_only_the_prices_it_showed() {
     // The same form sent twice: the second says it is done already.
     let r = reprice(form).await.expect("an answer");
     assert_eq!(r.status(), 409);
-    let html = r.text().await.unwrap_or_default();
+    let html = pricegate_tests::pages::unwrapped(&r.text().await.unwrap_or_default());
     assert!(
         html.contains("Not repriced: every line is at the price in force now: there is nothing to reprice.")
             && !html.contains("Below is what repricing would take now"),
@@ -1715,6 +1715,7 @@ async fn repricing_from_the_quote_page_takes_only_the_prices_it_showed() {
     publish_price_change(&finance, "P-1", 900, &date_in_days(0)).await;
     let html =
         http.get(&page).header("cookie", &cookie).send().await.expect("an answer").text().await.unwrap_or_default();
+    let html = pricegate_tests::pages::unwrapped(&html);
     assert!(
         html.contains("At today's prices, these lines would take <strong>30.00 EUR</strong> off the quote's total: keeping the old prices charges the customer that much more."),
         "{html}"

@@ -957,7 +957,7 @@ async fn a_quote_is_copied_as_a_new_draft_at_today_s_prices() {
         let page = sam.body().await;
         assert!(page.contains("Quote for Greta Berg"), "{page}");
         let source = first.replace('-', "")[..8].to_owned();
-        let html = sam.client.source().await.expect("the page's source");
+        let html = pricegate_tests::pages::unwrapped(&sam.client.source().await.expect("the page's source"));
         assert!(html.contains(&format!("Drafted as a copy of {source}, total 2,589.50 EUR")), "its history: {html}");
         // 2 × 1,300.00 less 10 % and 5 × 49.90: today's prices, not the first quote's.
         assert!(page.contains("2,589.50 EUR"), "{page}");

@@ -922,8 +922,8 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
         let count = page.text("#held-up-count").await;
         assert!(
             count.starts_with(
-                "It holds up 2 drafts Sam signs. This page lists them, with what the notice does to each, only where Sam \
-                 is logged in to Pricegate. Log in to see your quotes"
+                "It holds up 2 drafts Sam signs. Opened once you are logged in to Pricegate as Sam, this page lists them, \
+                 with what the notice does to each. Log in to see your quotes"
             ),
             "{count}"
         );

@@ -1,5 +1,5 @@
 //! Sentences with days and amounts in them, as HTML in which each day
-//! (`2026-12-10`) and each amount (`+1,320.00 EUR`) stays on one line: a
+//! (`2026-12-10`), amount (`+1,320.00 EUR`) and share (`+7.1 %`) stays on one line: a
 //! browser otherwise breaks a day after a hyphen ("2026-12-" / "10") and an
 //! amount before its currency, most of all in a narrow table cell on a phone.
 
@@ -12,7 +12,10 @@ pub fn keep_whole(text: &str, open: &str) -> String {
     let mut at = 0;
     let mut after_word = false;
     while at < text.len() {
-        let token = if after_word { None } else { day_at(bytes, at).or_else(|| amount_at(bytes, at)) };
+        let token = match after_word {
+            true => None,
+            false => day_at(bytes, at).or_else(|| amount_at(bytes, at)).or_else(|| share_at(bytes, at)),
+        };
         if let Some(end) = token {
             html.push_str(open);
             escape_into(&mut html, &text[at..end]);
@@ -97,6 +100,29 @@ fn amount_at(bytes: &[u8], at: usize) -> Option<usize> {
     (code.iter().all(u8::is_ascii_uppercase) && !bytes.get(end).is_some_and(u8::is_ascii_alphabetic)).then_some(end)
 }
 
+/// The end of a share at `at`: a sign or none, digits, a decimal part or
+/// none, a space and `%`.
+fn share_at(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut end = at;
+    if matches!(bytes.get(end), Some(b'+' | b'-')) {
+        end += 1;
+    }
+    let first = end;
+    while bytes.get(end).is_some_and(u8::is_ascii_digit) {
+        end += 1;
+    }
+    if end == first {
+        return None;
+    }
+    if bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        end += 1;
+        while bytes.get(end).is_some_and(u8::is_ascii_digit) {
+            end += 1;
+        }
+    }
+    byte_is(bytes, byte_is(bytes, end, b' ')?, b'%')
+}
+
 #[cfg(test)]
 mod tests {
     use super::keep_whole;
@@ -108,6 +134,10 @@ mod tests {
         assert_eq!(
             keep_whole("+1,320.00 EUR from 2026-12-10 while it is valid", OPEN),
             "<span class=\"nw\">+1,320.00 EUR</span> from <span class=\"nw\">2026-12-10</span> while it is valid"
+        );
+        assert_eq!(
+            keep_whole("-4.00 EUR (-5.8 %), 10 %", OPEN),
+            "<span class=\"nw\">-4.00 EUR</span> (<span class=\"nw\">-5.8 %</span>), <span class=\"nw\">10 %</span>"
         );
         assert_eq!(
             keep_whole("-15.20 EUR; 1,000 JPY and 3 of them", OPEN),
