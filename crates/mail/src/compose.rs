@@ -15,9 +15,9 @@ use crate::markdown::{markdown_as_text, render_markdown};
 
 /// The e-mails' own template filters (askama finds them as `filters::…`).
 mod filters {
-    /// `{{ sentence|whole }}`: the sentence escaped, each day and amount in
-    /// it on one line ([`crate::whole::keep_whole`]), styled inline, as
-    /// mail programs drop style sheets.
+    /// `{{ sentence|whole }}`: the sentence escaped, each day, amount and
+    /// share in it on one line ([`crate::whole::keep_whole`]), styled
+    /// inline, as mail programs drop style sheets.
     #[askama::filter_fn]
     pub fn whole(text: impl ToString, _: &dyn askama::Values) -> askama::Result<askama::filters::Safe<String>> {
         let html = crate::whole::keep_whole(&text.to_string(), "<span style=\"white-space: nowrap;\">");

@@ -3,8 +3,8 @@
 
 use askama::filters::Safe;
 
-/// `{{ sentence|whole }}`: the sentence escaped, each day and amount in it
-/// on one line ([`pricegate_mail::whole::keep_whole`], class `nw`).
+/// `{{ sentence|whole }}`: the sentence escaped, each day, amount and share
+/// in it on one line ([`pricegate_mail::whole::keep_whole`], class `nw`).
 #[askama::filter_fn]
 pub fn whole(text: impl ToString, _: &dyn askama::Values) -> askama::Result<Safe<String>> {
     Ok(Safe(pricegate_mail::whole::keep_whole(&text.to_string(), "<span class=\"nw\">")))

@@ -166,8 +166,8 @@ impl BlockedQuote {
     /// a while (a change undone while it is valid moves it meanwhile), or,
     /// to come, its prices (lines offsetting one another). A draft it only
     /// restates a price of, or prices only lines it no longer counts, it
-    /// does not change. Such drafts are listed first wherever a person's
-    /// drafts a notice holds up are.
+    /// does not change. Wherever a person's drafts a notice holds up are
+    /// listed, those it changes come first.
     pub fn changed_by_it(&self) -> bool {
         self.delta_minor != 0 || self.delta_after_minor != 0 || self.changes_ahead.is_some()
     }
