@@ -66,22 +66,31 @@ fn day_at(bytes: &[u8], at: usize) -> Option<usize> {
     (!bytes.get(end).is_some_and(u8::is_ascii_digit)).then_some(end)
 }
 
-/// The end of an amount at `at`: a sign or none, digits (in groups of
-/// three after the first, with thousands commas, or none) and cents or
-/// none, a space and a three-letter currency code, not followed by a letter.
+/// The end of an amount at `at`: a number ([`number_at`], its digits in
+/// groups of three after the first, with thousands commas, or none), a
+/// space and a three-letter currency code, not followed by a letter.
 fn amount_at(bytes: &[u8], at: usize) -> Option<usize> {
-    let mut end = at;
-    if matches!(bytes.get(end), Some(b'+' | b'-')) {
-        end += 1;
-    }
-    let first = end;
-    while bytes.get(end).is_some_and(u8::is_ascii_digit) {
-        end += 1;
-    }
+    let end = byte_is(bytes, number_at(bytes, at, true)?, b' ')?;
+    let code = bytes.get(end..end + 3)?;
+    let end = end + 3;
+    (code.iter().all(u8::is_ascii_uppercase) && !bytes.get(end).is_some_and(u8::is_ascii_alphabetic)).then_some(end)
+}
+
+/// The end of a share at `at`: a number ([`number_at`]), a space and `%`.
+fn share_at(bytes: &[u8], at: usize) -> Option<usize> {
+    byte_is(bytes, byte_is(bytes, number_at(bytes, at, false)?, b' ')?, b'%')
+}
+
+/// The end of a number at `at`: a sign or none, digits (`grouped`: then
+/// groups of three after a comma, where the first run is three digits or
+/// fewer), and a decimal part or none.
+fn number_at(bytes: &[u8], at: usize, grouped: bool) -> Option<usize> {
+    let first = at + usize::from(matches!(bytes.get(at), Some(b'+' | b'-')));
+    let mut end = digit_run(bytes, first);
     if end == first {
         return None;
     }
-    if end - first <= 3 {
+    if grouped && end - first <= 3 {
         while let Some(group) = digits(bytes, byte_is(bytes, end, b',').unwrap_or(usize::MAX), 3)
             .filter(|group| !bytes.get(*group).is_some_and(u8::is_ascii_digit))
         {
@@ -89,38 +98,14 @@ fn amount_at(bytes: &[u8], at: usize) -> Option<usize> {
         }
     }
     if bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) {
-        end += 1;
-        while bytes.get(end).is_some_and(u8::is_ascii_digit) {
-            end += 1;
-        }
+        end = digit_run(bytes, end + 1);
     }
-    let end = byte_is(bytes, end, b' ')?;
-    let code = bytes.get(end..end + 3)?;
-    let end = end + 3;
-    (code.iter().all(u8::is_ascii_uppercase) && !bytes.get(end).is_some_and(u8::is_ascii_alphabetic)).then_some(end)
+    Some(end)
 }
 
-/// The end of a share at `at`: a sign or none, digits, a decimal part or
-/// none, a space and `%`.
-fn share_at(bytes: &[u8], at: usize) -> Option<usize> {
-    let mut end = at;
-    if matches!(bytes.get(end), Some(b'+' | b'-')) {
-        end += 1;
-    }
-    let first = end;
-    while bytes.get(end).is_some_and(u8::is_ascii_digit) {
-        end += 1;
-    }
-    if end == first {
-        return None;
-    }
-    if bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) {
-        end += 1;
-        while bytes.get(end).is_some_and(u8::is_ascii_digit) {
-            end += 1;
-        }
-    }
-    byte_is(bytes, byte_is(bytes, end, b' ')?, b'%')
+/// Where the run of ASCII digits from `at` ends (`at` itself for none).
+fn digit_run(bytes: &[u8], at: usize) -> usize {
+    at + bytes.get(at..).unwrap_or_default().iter().take_while(|b| b.is_ascii_digit()).count()
 }
 
 #[cfg(test)]
