@@ -265,8 +265,7 @@ async fn touched_quotes(
                     format!("none to its total, though its prices change from {}", ahead.prices_next)
                 } else if delta == 0 && after != 0 {
                     // Not a change of nothing: one that comes after the quote's validity.
-                    let after = super::signed_money(&q.currency, after);
-                    format!("none while it is valid; {after} from prices dated after {}", q.valid_until)
+                    format!("none while it is valid; {}", from_prices_after(&q.currency, after, q.valid_until))
                 } else if after != 0 {
                     // Prices dated after its validity change it further: what it comes to with them.
                     let in_all = super::signed_money(&q.currency, delta.saturating_add(after));
@@ -283,6 +282,12 @@ async fn touched_quotes(
     Ok((touched, at_stake))
 }
 
+/// "+360.00 EUR from prices dated after 2027-01-05": what a notice's prices
+/// dated after a draft's validity (`valid_until`) would do to its total.
+fn from_prices_after(currency: &str, after: i64, valid_until: chrono::NaiveDate) -> String {
+    format!("{} from prices dated after {valid_until}", super::signed_money(currency, after))
+}
+
 /// What the publish confirmation says of a draft whose total the notice
 /// changes and changes back while it is valid (its change by the end is 0,
 /// `after` the change from prices dated after), when some of that is still
@@ -290,7 +295,7 @@ async fn touched_quotes(
 fn changed_for_a_while(ahead: ChangesAhead, after: i64, q: &pricegate_store::views::QuoteView) -> String {
     let beyond = match after {
         0 => String::new(),
-        after => format!("; {} from prices dated after {}", super::signed_money(&q.currency, after), q.valid_until),
+        after => format!("; {}", from_prices_after(&q.currency, after, q.valid_until)),
     };
     let meanwhile = pricegate_mail::compose::changed_for_a_while(&q.currency, ahead);
     format!("none by the end of its validity: its total {meanwhile}{beyond}")
@@ -762,13 +767,7 @@ async fn dashboard(
     // Summed over every draft it holds up, as the escalation's e-mail sums
     // them: those with nobody to sign, listed apart, too.
     let mut at_stake = pricegate_mail::compose::Stake::default();
-    // Each person's drafts the notice changes first, as its e-mails and the
-    // link's page list them, each part in drafting order.
-    let mut changed = std::collections::HashSet::new();
     for q in held_up {
-        if effects.get(&q.id).is_some_and(pricegate_store::BlockedQuote::changed_by_it) {
-            changed.insert(q.id);
-        }
         let total = effects.get(&q.id).map(|e| pricegate_mail::compose::money(&e.currency, e.total_minor));
         let effect = effects.get(&q.id).map(|e| {
             at_stake.add(e);
@@ -787,9 +786,8 @@ async fn dashboard(
                 }
                 // Not a change of nothing: one that comes after the quote's validity.
                 (None, 0) if e.delta_after_minor != 0 => format!(
-                    "no change while it is valid; {} from prices dated after {}",
-                    pricegate_mail::compose::signed_money(&e.currency, e.delta_after_minor),
-                    e.valid_until
+                    "no change while it is valid; {}",
+                    from_prices_after(&e.currency, e.delta_after_minor, e.valid_until)
                 ),
                 (None, 0) => "no change while it is valid".to_owned(),
                 (None, delta) => {
@@ -805,8 +803,10 @@ async fn dashboard(
             ..super::notices::HeldUpQuote::from(q)
         });
     }
+    // Each person's drafts the notice changes first, as its e-mails and the
+    // link's page list them, each part in drafting order.
     for quotes in waiting.values_mut() {
-        quotes.sort_by_key(|q| !changed.contains(&q.id));
+        quotes.sort_by_key(|q| !effects.get(&q.id).is_some_and(pricegate_store::BlockedQuote::changed_by_it));
     }
     let mut page = DashboardPage {
         layout: user.layout(format!("Acknowledgements: {}", n.title)),
