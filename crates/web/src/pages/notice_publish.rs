@@ -768,8 +768,9 @@ async fn dashboard(
     // them: those with nobody to sign, listed apart, too.
     let mut at_stake = pricegate_mail::compose::Stake::default();
     for q in held_up {
-        let total = effects.get(&q.id).map(|e| pricegate_mail::compose::money(&e.currency, e.total_minor));
-        let effect = effects.get(&q.id).map(|e| {
+        let effect_of = effects.get(&q.id);
+        let total = effect_of.map(|e| pricegate_mail::compose::money(&e.currency, e.total_minor));
+        let effect = effect_of.map(|e| {
             at_stake.add(e);
             match (e.expired_on, e.delta_minor) {
                 (Some(day), _) => format!("valid only until {day}: its owner must extend it"),
