@@ -512,8 +512,8 @@ async fn the_link_page_says_why_a_notice_changes_a_total_by_nothing() {
 
 /// A salesperson with more drafts than the link's page lists sees first
 /// those the notice changes, not the first drafted, nor those it prices
-/// at the price they carry; the e-mail, the notice's page and finance's
-/// dashboard list them in the same order.
+/// at the price they carry; the publish confirmation, the e-mail, the
+/// notice's page and finance's dashboard list them in the same order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_link_page_lists_first_the_drafts_the_notice_changes() {
     let sink = SmtpSink::start().await;
@@ -540,6 +540,23 @@ async fn the_link_page_lists_first_the_drafts_the_notice_changes() {
         ]),
     )
     .await;
+    // Its publish confirmation lists the pumps' draft first too, then the
+    // hoses' in drafting order, each changed by nothing (not "0.00 EUR").
+    let confirm = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
+    let rows: Vec<&str> = confirm
+        .split("<table id=\"touched\"")
+        .nth(1)
+        .and_then(|t| t.split("</tbody>").next())
+        .unwrap_or_default()
+        .split("<tr>")
+        .skip(2)
+        .collect();
+    assert_eq!(rows.len(), 12, "{confirm}");
+    assert!(rows[0].contains(&format!("/quotes/{pumps}")) && rows[0].contains("+200.00 EUR"), "{confirm}");
+    for (row, hose) in rows[1..].iter().zip(&hoses) {
+        assert!(row.contains(&format!("/quotes/{hose}")) && row.contains(">none while it is valid</td>"), "{row}");
+    }
+    assert!(!confirm.contains(">0.00 EUR</td>"), "{confirm}");
     publish_notice(&finance, &notice).await;
     let mails = sink.wait_until(WAIT, "the notice's e-mail", |m| !m.is_empty()).await;
     // The e-mail lists all 12, the pumps' draft, the one it changes, first.
@@ -899,6 +916,7 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
     let pumps = mails.iter().find(|m| m.header("subject").is_some_and(|s| s.contains("Pumps up 10%")));
     std::fs::write(&letter, pumps.expect("the e-mail about the pumps").html()).expect("write the letter");
     let letter = format!("file://{}", letter.display());
+    let log_in_to_see = format!("/login?next=/notices/{nid}");
 
     with_browsers(1, move |browsers| async move {
         let page = Page::new(browsers[0].clone(), &base);
@@ -922,11 +940,13 @@ async fn a_person_acknowledges_from_the_e_mail_in_a_browser() {
         let count = page.text("#held-up-count").await;
         assert!(
             count.starts_with(
-                "It holds up 2 drafts Sam signs. Opened once you are logged in to Pricegate as Sam, this page lists them, \
-                 with what the notice does to each. Log in to see your quotes"
+                "It holds up 2 drafts Sam signs. Log in as Sam to see them on the notice's page in Pricegate, with what \
+                 the notice does to each."
             ),
             "{count}"
         );
+        // Logging in leads to the notice's page, never with the link's token in an address.
+        assert_eq!(page.attribute("#log-in-to-see", "href").await, Some(log_in_to_see));
         let problems = page.usability_problems().await;
         assert!(problems.is_empty(), "the link's page at 390 px:\n{}", problems.join("\n"));
         page.screenshot("50-ack-link-phone").await;

@@ -14,7 +14,7 @@ use pricegate_store::{ListedAfter, NewUser, OpenDrafts, StoreError, UserPatch};
 use uuid::Uuid;
 
 use super::{Admin, CsrfForm, DoneCookie, Layout, PageError, PageId, PageQuery, PageUser, Seal, in_words, render};
-use crate::AppState;
+use crate::{AppState, filters};
 
 pub fn router() -> Router<AppState> {
     Router::new()

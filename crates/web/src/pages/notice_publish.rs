@@ -161,6 +161,10 @@ struct TouchedQuote {
     delta: String,
     /// `delta` is a sentence, not an amount: it wraps.
     in_words: bool,
+    /// The notice changes its total or prices ([`pricegate_store::BlockedQuote::changed_by_it`]'s
+    /// rule): listed first, as every other list of held-up drafts does.
+    changed: bool,
+    drafted_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The drafts of one currency the publish confirmation sums: how many,
@@ -249,6 +253,7 @@ async fn touched_quotes(
             }
             sums.for_a_while += usize::from(meanwhile.is_some());
             let in_words = expired || meanwhile.is_some() || delta == 0 || after != 0;
+            let changed = delta != 0 || after != 0 || ahead.is_some();
             touched.push(TouchedQuote {
                 id: q.id,
                 reference: pricegate_mail::compose::quote_reference(q.id),
@@ -271,13 +276,24 @@ async fn touched_quotes(
                     let in_all = super::signed_money(&q.currency, delta.saturating_add(after));
                     let delta = super::signed_money(&q.currency, delta);
                     format!("{delta} while it is valid; {in_all} in all with prices dated after {}", q.valid_until)
+                } else if !changed {
+                    // Its prices restated, or set already by an approval or a later notice.
+                    "none while it is valid".to_owned()
+                } else if delta == 0 {
+                    // Lines that offset one another, some in force already.
+                    "none to its total, though its prices change".to_owned()
                 } else {
                     super::signed_money(&q.currency, delta)
                 },
                 in_words,
+                changed,
+                drafted_at: q.drafted_at,
             });
         }
     }
+    // Those it changes first, each part in drafting order, as the e-mails,
+    // the dashboard and the link's page list a person's held-up drafts.
+    touched.sort_by_key(|q| (!q.changed, q.drafted_at, q.id));
     let at_stake = sums.iter().map(|(currency, sums)| sums.in_words(currency)).collect();
     Ok((touched, at_stake))
 }
