@@ -384,6 +384,24 @@ impl Page {
                     }
                     problems.push('the page is ' + document.documentElement.scrollWidth + ' px wide in a ' + width + ' px window: ' + wide.slice(0, 5).join(', '));
                 }
+                const named = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '');
+                // A table fits its box, as cards where it must; only the outbox's (wide) may scroll in it.
+                for (const wrap of document.querySelectorAll('.table-wrap:not(.wide)')) {
+                    const hidden = wrap.scrollWidth - wrap.clientWidth;
+                    if (hidden > 1) problems.push('the table ' + named(wrap.querySelector('table') || wrap) + ' hides ' + hidden + ' px in its box');
+                }
+                // A day or an amount is read on one line, never "2026-12-" / "10" nor "98.00" / "EUR".
+                const whole = /(?<![\w:.,-])(?:\d{4}-\d{2}-\d{2}|[+-]?\d{1,3}(?:,\d{3})*(?:\.\d+)? [A-Z]{3})(?![\w-])/g;
+                const texts = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                const part = document.createRange();
+                for (let text = texts.nextNode(); text; text = texts.nextNode()) {
+                    for (const m of text.textContent.matchAll(whole)) {
+                        part.setStart(text, m.index);
+                        part.setEnd(text, m.index + m[0].length);
+                        const lines = new Set([...part.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.bottom)));
+                        if (lines.size > 1) problems.push('"' + m[0] + '" is split across lines in ' + named(text.parentElement));
+                    }
+                }
                 // Fields, like buttons, must not sound the same to a screen reader.
                 const heard = new Set();
                 for (const field of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {

@@ -763,7 +763,7 @@ both_backends! {
                 .send()
                 .await
                 .unwrap();
-            r.text().await.unwrap()
+            pricegate_tests::pages::unwrapped(&r.text().await.unwrap())
         };
         let said = |html: &str| {
             let cell = html.split(&format!("id=\"last-login-{nina_id}\">")).nth(1).and_then(|c| c.split("</span>").next());

@@ -338,7 +338,7 @@ async fn finance_edits_a_draft_notice_with_its_preview_and_renames_a_product() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_page_is_usable_at_phone_width_for_each_role() {
+async fn every_page_is_usable_at_phone_narrow_and_wide_widths_for_each_role() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (finance_api, finance) = app.user(Role::Finance, "Fiona").await;
     let (sales_api, sales) = app.user(Role::Sales, "Sam").await;
@@ -373,7 +373,9 @@ async fn every_page_is_usable_at_phone_width_for_each_role() {
                 format!("/quotes/{ready}/finalise"),
                 "/notices".into(),
                 format!("/notices/{published}"),
+                "/notices/awaiting".into(),
                 "/products".into(),
+                format!("/products/{pump}"),
                 "/account".into(),
             ],
         ),
@@ -398,35 +400,46 @@ async fn every_page_is_usable_at_phone_width_for_each_role() {
                 format!("/admin/users/{}/deactivate", sales.id),
                 "/admin/outbox".into(),
                 "/admin/settings".into(),
+                "/audit".into(),
                 "/notices".into(),
             ],
         ),
     ];
     with_browsers(1, move |browsers| async move {
         let page = Page::new(browsers[0].clone(), &base);
-        page.client.set_window_size(390, 844).await.expect("a phone-sized window");
-        page.goto("/login").await;
-        let mut problems = page.usability_problems().await;
-        page.screenshot("40-phone-login").await;
-        for (role, email, paths) in pages {
-            page.log_in(&email, PASSWORD).await;
-            for path in paths {
-                page.goto(&path).await;
-                assert_eq!(page.path().await, path, "each page is shown, not a redirect away");
-                let body = page.body().await;
-                assert!(
-                    !body.contains("Not for your role") && !body.contains("Something went wrong"),
-                    "{path}: {body}"
-                );
-                problems.extend(page.usability_problems().await.into_iter().map(|p| format!("{role} {path}: {p}")));
-                let name: Vec<&str> =
-                    path.split('/').filter(|p| !p.is_empty()).map(|p| if p.len() == 36 { "one" } else { p }).collect();
-                let name = name.join("-");
-                page.screenshot(&format!("41-phone-{role}-{name}")).await;
+        // A phone, a narrow window (tables are cards below 800 px) and a wide one.
+        for width in [390, 760, 1024] {
+            page.client.set_window_size(width, 844).await.expect("a window of that width");
+            let phone = width == 390;
+            page.goto("/login").await;
+            let mut problems = page.usability_problems().await;
+            if phone {
+                page.screenshot("40-phone-login").await;
             }
-            page.submit("#logout").await;
+            for (role, email, paths) in &pages {
+                page.log_in(email, PASSWORD).await;
+                for path in paths {
+                    page.goto(path).await;
+                    assert_eq!(&page.path().await, path, "each page is shown, not a redirect away");
+                    let body = page.body().await;
+                    assert!(
+                        !body.contains("Not for your role") && !body.contains("Something went wrong"),
+                        "{path}: {body}"
+                    );
+                    problems.extend(page.usability_problems().await.into_iter().map(|p| format!("{role} {path}: {p}")));
+                    if phone {
+                        let name: Vec<&str> = path
+                            .split('/')
+                            .filter(|p| !p.is_empty())
+                            .map(|p| if p.len() == 36 { "one" } else { p })
+                            .collect();
+                        page.screenshot(&format!("41-phone-{role}-{}", name.join("-"))).await;
+                    }
+                }
+                page.submit("#logout").await;
+            }
+            assert!(problems.is_empty(), "at {width} px:\n{}", problems.join("\n"));
         }
-        assert!(problems.is_empty(), "at 390 px:\n{}", problems.join("\n"));
     })
     .await;
     app.stop().await;

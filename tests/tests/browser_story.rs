@@ -538,7 +538,11 @@ async fn the_whole_notice_is_one_link_from_the_quote_and_acknowledging_it_there_
         assert!(page.exists("#back-to-quote").await);
         // Named with its reference too: a customer may have several drafts.
         let reference = &quote.trim_start_matches("/quotes/")[..8];
-        assert_eq!(page.text("#held-up").await, format!("Your draft waiting on it: Greta Berg {reference}."));
+        assert_eq!(page.text("#held-up-intro").await, "Your draft waiting on it, and what the notice does to it:");
+        assert_eq!(
+            page.text("#held-up").await,
+            format!("Greta Berg {reference} · 5,000.00 EUR · +200.00 EUR while it is valid")
+        );
         let held_up = page.client.find(fantoccini::Locator::Css("#held-up a")).await.expect("a link to the draft");
         assert_eq!(held_up.attr("href").await.ok().flatten().as_deref(), Some(quote.as_str()));
         page.submit("#acknowledge").await;

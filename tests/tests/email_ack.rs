@@ -529,6 +529,9 @@ async fn the_link_page_lists_first_the_drafts_the_notice_changes() {
         );
     }
     let pumps = draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 2}])).await["id"].as_str().unwrap().to_owned();
+    // Changed only by a price dated after its validity (2099-12-31): changed all the same.
+    create_product(&finance, "VALVE-1", "EUR", 1_000).await;
+    let valves = draft_quote(&sam, json!([{"sku": "VALVE-1", "quantity": 1}])).await["id"].as_str().unwrap().to_owned();
     let today = chrono::Utc::now().date_naive().to_string();
     let notice = create_notice(
         &finance,
@@ -537,11 +540,13 @@ async fn the_link_page_lists_first_the_drafts_the_notice_changes() {
         json!([
             {"sku": "HOSE-1", "unit_price_minor": 1_000, "effective_on": today},
             {"sku": "PUMP-1", "unit_price_minor": 260_000, "effective_on": today},
+            {"sku": "VALVE-1", "unit_price_minor": 1_500, "effective_on": "2100-01-05"},
         ]),
     )
     .await;
-    // Its publish confirmation lists the pumps' draft first too, then the
-    // hoses' in drafting order, each changed by nothing (not "0.00 EUR").
+    // Its publish confirmation lists the drafts it changes first (the pumps',
+    // then the valves'), then the hoses' in drafting order, each changed by
+    // nothing (not "0.00 EUR").
     let confirm = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
     let rows: Vec<&str> = confirm
         .split("<table id=\"touched\"")
@@ -551,9 +556,14 @@ async fn the_link_page_lists_first_the_drafts_the_notice_changes() {
         .split("<tr>")
         .skip(2)
         .collect();
-    assert_eq!(rows.len(), 12, "{confirm}");
+    assert_eq!(rows.len(), 13, "{confirm}");
     assert!(rows[0].contains(&format!("/quotes/{pumps}")) && rows[0].contains("+200.00 EUR"), "{confirm}");
-    for (row, hose) in rows[1..].iter().zip(&hoses) {
+    assert!(
+        rows[1].contains(&format!("/quotes/{valves}"))
+            && rows[1].contains(">none while it is valid; +5.00 EUR from prices dated after 2099-12-31</td>"),
+        "{confirm}"
+    );
+    for (row, hose) in rows[2..].iter().zip(&hoses) {
         assert!(row.contains(&format!("/quotes/{hose}")) && row.contains(">none while it is valid</td>"), "{row}");
     }
     assert!(!confirm.contains(">0.00 EUR</td>"), "{confirm}");
@@ -562,9 +572,11 @@ async fn the_link_page_lists_first_the_drafts_the_notice_changes() {
     // The e-mail lists all 12, the pumps' draft, the one it changes, first.
     let text = mails[0].text();
     let held = text.split("drafted before the notice):").nth(1).unwrap_or_default();
-    assert_eq!(held.matches("/quotes/").count(), 12, "{text}");
+    assert_eq!(held.matches("/quotes/").count(), 13, "{text}");
     let first = held.find("/quotes/").expect("a quote's address");
     assert_eq!(held.find(&format!("/quotes/{pumps}")), Some(first), "the pumps' draft first: {text}");
+    let valves_at = held.find(&format!("/quotes/{valves}")).expect("the valves' draft in the e-mail");
+    assert!(hoses.iter().all(|h| held.find(&format!("/quotes/{h}")).is_some_and(|at| at > valves_at)), "{text}");
     let link = mails[0].ack_link().expect("a link");
     let sam_session = log_in(&app.base, &sam_user.email, PASSWORD).await.session.expect("Sam logs in").0;
     let (status, body) = page_logged_in(reqwest::Method::GET, &link, Some(&sam_session)).await;
@@ -577,23 +589,43 @@ async fn the_link_page_lists_first_the_drafts_the_notice_changes() {
         "the pumps' draft first, with what the notice does to it: {listed}"
     );
     assert!(
-        body.contains("And 2 more: <a href=\"/quotes?state=draft\">your draft quotes</a> show each."),
-        "12 drafts, 10 listed, and where the rest are: {body}"
+        body.contains("And 3 more: <a href=\"/quotes?state=draft\">your draft quotes</a> show each."),
+        "13 drafts, 10 listed, and where the rest are: {body}"
     );
-    // So does the notice's own page.
+    // So does the notice's own page, with what it does to each, where the link's page leads to log in.
     let notice_page =
         page_logged_in(reqwest::Method::GET, &format!("{}/notices/{notice}", app.base), Some(&sam_session)).await.1;
-    let pumps_at = notice_page.find(&format!("/quotes/{pumps}")).expect("the pumps' draft on the notice's page");
+    let entries: Vec<&str> = notice_page
+        .split("<ul class=\"held-up\" id=\"held-up\">")
+        .nth(1)
+        .and_then(|list| list.split("</ul>").next())
+        .unwrap_or_default()
+        .split("<li>")
+        .skip(1)
+        .collect();
+    assert_eq!(entries.len(), 13, "{notice_page}");
     assert!(
-        hoses.iter().all(|h| notice_page.find(&format!("/quotes/{h}")).is_some_and(|at| at > pumps_at)),
+        entries[0].contains(&format!("/quotes/{pumps}"))
+            && entries[0].contains("· 5,000.00 EUR · +200.00 EUR while it is valid"),
         "{notice_page}"
     );
-    // Finance's dashboard lists Sam's 12, one to a line, the one the notice changes first.
+    assert!(
+        entries[1].contains(&format!("/quotes/{valves}"))
+            && entries[1].contains("· no change while it is valid; +5.00 EUR from prices dated after 2099-12-31"),
+        "{notice_page}"
+    );
+    for (entry, hose) in entries[2..].iter().zip(&hoses) {
+        assert!(
+            entry.contains(&format!("/quotes/{hose}")) && entry.contains("· no change while it is valid<"),
+            "{entry}"
+        );
+    }
+    // Finance's dashboard lists Sam's 13, one to a line, those the notice changes first.
     let dashboard =
         pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
     let cell =
         dashboard.split("<ul class=\"held-up\">").nth(1).and_then(|c| c.split("</ul>").next()).unwrap_or_default();
-    assert_eq!(cell.matches("<li>").count(), 12, "{dashboard}");
+    assert_eq!(cell.matches("<li>").count(), 13, "{dashboard}");
     assert!(
         cell.split("<li>")
             .nth(1)

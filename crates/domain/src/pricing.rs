@@ -116,6 +116,15 @@ pub struct ChangesAhead {
     pub prices_in_force_already: bool,
 }
 
+/// Whether a notice changes a draft: its total while the draft is valid
+/// (`delta`), after (`after`), or prices still to come (`ahead`). One it
+/// only restates a price of, or whose prices an approval or another notice
+/// set already, it does not. Wherever the drafts a notice holds up are
+/// listed, those it changes come first, by this one rule.
+pub fn changes_draft(delta: MinorUnits, after: MinorUnits, ahead: Option<&ChangesAhead>) -> bool {
+    delta != 0 || after != 0 || ahead.is_some()
+}
+
 impl ChangesAhead {
     /// Whether the total a quote finalised from today on could meet is ever
     /// other than its own: not so where the prices to come only offset one

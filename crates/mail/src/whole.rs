@@ -26,8 +26,9 @@ pub fn keep_whole(text: &str, open: &str) -> String {
         }
         // Tokens are ASCII: any other character is copied whole.
         let c = text[at..].chars().next().unwrap_or('\u{fffd}');
-        // A hyphen, dot or slash within a word (a SKU) keeps to the word.
-        after_word = c.is_alphanumeric() || (after_word && matches!(c, '-' | '_' | '.' | '/'));
+        // A hyphen, dot or slash within a word (a SKU), or a colon within a
+        // time ("07:27:27 UTC" is no amount of 27 UTC), keeps to the word.
+        after_word = c.is_alphanumeric() || (after_word && matches!(c, '-' | '_' | '.' | '/' | ':'));
         let mut buffer = [0; 4];
         escape_into(&mut html, c.encode_utf8(&mut buffer));
         at += c.len_utf8().max(1);
@@ -144,6 +145,11 @@ mod tests {
         assert_eq!(keep_whole("12,345,678.90 EUR", OPEN), "<span class=\"nw\">12,345,678.90 EUR</span>");
         // Inside a word (a SKU), a number is not an amount.
         assert_eq!(keep_whole("PUMP-100 EUR", OPEN), "PUMP-100 EUR");
+        // A time's seconds and its zone are no amount either.
+        assert_eq!(
+            keep_whole("at 2026-12-06 07:27:27 UTC", OPEN),
+            "at <span class=\"nw\">2026-12-06</span> 07:27:27 UTC"
+        );
         assert_eq!(keep_whole("", OPEN), "");
         assert_eq!(keep_whole("é 2026-12-10", OPEN), "é <span class=\"nw\">2026-12-10</span>");
     }

@@ -193,10 +193,22 @@
     }
     return "";
   }
+  // Each day and amount on one line, as the server's `whole` filter keeps them.
+  var WHOLE = /(?<![\w:.,-])(\d{4}-\d{2}-\d{2}|[+-]?\d{1,3}(?:,\d{3})*(?:\.\d+)? [A-Z]{3})(?![\w-])/;
   function spell(control) {
     var product = document.getElementById(control.id + "-product");
     if (product) {
-      product.textContent = chosenText(control);
+      product.textContent = "";
+      chosenText(control).split(WHOLE).forEach(function (part, i) {
+        if (i % 2 === 1) {
+          var whole = document.createElement("span");
+          whole.className = "nw";
+          whole.textContent = part;
+          product.appendChild(whole);
+        } else if (part) {
+          product.appendChild(document.createTextNode(part));
+        }
+      });
     }
   }
   function isLineProduct(target) {

@@ -166,10 +166,11 @@ impl BlockedQuote {
     /// a while (a change undone while it is valid moves it meanwhile), or,
     /// to come, its prices (lines offsetting one another). A draft it only
     /// restates a price of, or prices only lines it no longer counts, it
-    /// does not change. Wherever a person's drafts a notice holds up are
-    /// listed, those it changes come first.
+    /// does not change ([`pricegate_domain::pricing::changes_draft`]).
+    /// Wherever a person's drafts a notice holds up are listed, those it
+    /// changes come first.
     pub fn changed_by_it(&self) -> bool {
-        self.delta_minor != 0 || self.delta_after_minor != 0 || self.changes_ahead.is_some()
+        pricegate_domain::pricing::changes_draft(self.delta_minor, self.delta_after_minor, self.changes_ahead.as_ref())
     }
 }
 

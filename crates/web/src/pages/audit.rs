@@ -19,7 +19,7 @@ use pricegate_store::{AUDIT_ACTIONS, AuditFilter, StoreError};
 use uuid::Uuid;
 
 use super::{Layout, PageError, PageQuery, PageUser, render};
-use crate::AppState;
+use crate::{AppState, filters};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/audit", get(list)).route("/audit/export.csv", get(super::audit_export::export))

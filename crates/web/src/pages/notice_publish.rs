@@ -238,11 +238,11 @@ async fn touched_quotes(
         // An expired draft is finalised at no price until its owner extends it.
         let expired = q.valid_until < today;
         if !impact.lines.is_empty() {
-            // What is to come of a draft it leaves where it was by the end of
-            // its validity: the days of change are read only for such a draft.
-            let ahead = (!expired && delta == 0)
-                .then(|| ChangesAhead::of(&impact.change_days(q.valid_until, today), today))
-                .flatten();
+            let to_come = ChangesAhead::of(&impact.change_days(q.valid_until, today), today);
+            // Listed first where the notice changes it, by the e-mails' rule.
+            let changed = pricegate_domain::pricing::changes_draft(delta, after, to_come.as_ref());
+            // What is to come is said of a draft it leaves where it was by the end of its validity.
+            let ahead = to_come.filter(|_| !expired && delta == 0);
             let meanwhile = ahead.filter(ChangesAhead::moves_total).map(|ahead| changed_for_a_while(ahead, after, &q));
             // Lines that offset one another: the total stays, the prices do not.
             let prices_from = ahead.filter(|ahead| after == 0 && !ahead.prices_in_force_already);
@@ -253,7 +253,6 @@ async fn touched_quotes(
             }
             sums.for_a_while += usize::from(meanwhile.is_some());
             let in_words = expired || meanwhile.is_some() || delta == 0 || after != 0;
-            let changed = delta != 0 || after != 0 || ahead.is_some();
             touched.push(TouchedQuote {
                 id: q.id,
                 reference: pricegate_mail::compose::quote_reference(q.id),
@@ -277,11 +276,11 @@ async fn touched_quotes(
                     let delta = super::signed_money(&q.currency, delta);
                     format!("{delta} while it is valid; {in_all} in all with prices dated after {}", q.valid_until)
                 } else if !changed {
-                    // Its prices restated, or set already by an approval or a later notice.
+                    // Its prices restated, or lines that offset one another all in force today.
                     "none while it is valid".to_owned()
-                } else if delta == 0 {
-                    // Lines that offset one another, some in force already.
-                    "none to its total, though its prices change".to_owned()
+                } else if let Some(ahead) = ahead {
+                    // Lines that offset one another, some in force already, more to come.
+                    format!("none to its total, though its prices change again from {}", ahead.prices_next)
                 } else {
                     super::signed_money(&q.currency, delta)
                 },
@@ -296,6 +295,34 @@ async fn touched_quotes(
     touched.sort_by_key(|q| (!q.changed, q.drafted_at, q.id));
     let at_stake = sums.iter().map(|(currency, sums)| sums.in_words(currency)).collect();
     Ok((touched, at_stake))
+}
+
+/// What a notice does to a draft it holds up, as finance's dashboard and
+/// the signer's page of the notice say it: "+5.00 EUR from 2026-12-20 while
+/// it is valid", "no change while it is valid", …
+pub(super) fn effect_in_words(e: &pricegate_store::BlockedQuote) -> String {
+    match (e.expired_on, e.delta_minor) {
+        (Some(day), _) => format!("valid only until {day}: its owner must extend it"),
+        // Changed and changed back while it is valid: not nothing meanwhile.
+        (None, 0) if let Some(ahead) = e.changes_ahead.filter(|ahead| ahead.moves_total()) => {
+            pricegate_mail::compose::changed_for_a_while(&e.currency, ahead)
+        }
+        // Lines that offset one another: the total stays, the prices do not.
+        (None, 0) if let Some(ahead) = e.changes_ahead.filter(|ahead| !ahead.prices_in_force_already) => {
+            format!("no change to its total while it is valid, though its prices change from {}", ahead.prices_next)
+        }
+        // Not a change of nothing: one that comes after the quote's validity.
+        (None, 0) if e.delta_after_minor != 0 => format!(
+            "no change while it is valid; {}",
+            from_prices_after(&e.currency, e.delta_after_minor, e.valid_until)
+        ),
+        (None, 0) => "no change while it is valid".to_owned(),
+        (None, delta) => {
+            let delta = pricegate_mail::compose::signed_money(&e.currency, delta);
+            let when = pricegate_mail::compose::AheadWords::of(e.changes_ahead);
+            format!("{delta}{} while it is valid{}", when.from, when.steps)
+        }
+    }
 }
 
 /// "+360.00 EUR from prices dated after 2027-01-05": what a notice's prices
@@ -788,31 +815,7 @@ async fn dashboard(
         let total = effect_of.map(|e| pricegate_mail::compose::money(&e.currency, e.total_minor));
         let effect = effect_of.map(|e| {
             at_stake.add(e);
-            match (e.expired_on, e.delta_minor) {
-                (Some(day), _) => format!("valid only until {day}: its owner must extend it"),
-                // Changed and changed back while it is valid: not nothing meanwhile.
-                (None, 0) if let Some(ahead) = e.changes_ahead.filter(|ahead| ahead.moves_total()) => {
-                    pricegate_mail::compose::changed_for_a_while(&e.currency, ahead)
-                }
-                // Lines that offset one another: the total stays, the prices do not.
-                (None, 0) if let Some(ahead) = e.changes_ahead.filter(|ahead| !ahead.prices_in_force_already) => {
-                    format!(
-                        "no change to its total while it is valid, though its prices change from {}",
-                        ahead.prices_next
-                    )
-                }
-                // Not a change of nothing: one that comes after the quote's validity.
-                (None, 0) if e.delta_after_minor != 0 => format!(
-                    "no change while it is valid; {}",
-                    from_prices_after(&e.currency, e.delta_after_minor, e.valid_until)
-                ),
-                (None, 0) => "no change while it is valid".to_owned(),
-                (None, delta) => {
-                    let delta = pricegate_mail::compose::signed_money(&e.currency, delta);
-                    let when = pricegate_mail::compose::AheadWords::of(e.changes_ahead);
-                    format!("{delta}{} while it is valid{}", when.from, when.steps)
-                }
-            }
+            effect_in_words(e)
         });
         waiting.entry(q.signer_id).or_default().push(super::notices::HeldUpQuote {
             total,

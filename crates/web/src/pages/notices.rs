@@ -1,6 +1,8 @@
 //! Notices for everyone: an inbox with what I have and have not
 //! acknowledged, and one notice with its Acknowledge button.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
@@ -343,10 +345,11 @@ pub(super) struct HeldUpQuote {
     pub id: Uuid,
     pub customer: String,
     pub reference: String,
-    /// What it is worth, where the page says (the notice's dashboard).
+    /// What it is worth, where the page says (the notice's dashboard, and
+    /// its page to a signer who has yet to acknowledge it).
     pub total: Option<String>,
     /// What the notice does to its total while it is valid, where the page
-    /// says (the notice's dashboard): `+4,560.00 EUR`, or "no change".
+    /// says (as `total`): `+4,560.00 EUR while it is valid`, or "no change …".
     pub effect: Option<String>,
 }
 
@@ -375,12 +378,21 @@ async fn show(
         Some(q) => app.store.get_quote(&user.0.actor, q).await.ok().filter(|q| q.signer_id == user.0.actor.id),
         None => None,
     };
-    let held_up = if n.awaiting_my_acknowledgement {
-        app.store.quotes_waiting_on_signer(n.id, user.0.actor.id).await?
+    let (held_up, effects) = if n.awaiting_my_acknowledgement {
+        let held_up = app.store.quotes_waiting_on_signer(n.id, user.0.actor.id).await?;
+        // What it does to each, as finance's dashboard says it; the list stands without it.
+        let effects = match held_up.is_empty() {
+            true => HashMap::new(),
+            false => app.store.notice_effects(n.id, vec![user.0.actor.id]).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "what a notice does to the drafts it holds up could not be read");
+                HashMap::new()
+            }),
+        };
+        (held_up, effects)
     } else if n.acknowledged_by_me && user.0.actor.role == Role::Sales {
-        app.store.quotes_held_up_by(n.id, user.0.actor.id).await?
+        (app.store.quotes_held_up_by(n.id, user.0.actor.id).await?, HashMap::new())
     } else {
-        Vec::new()
+        (Vec::new(), HashMap::new())
     };
     let is_finance = user.0.actor.role == Role::Finance;
     let altered = match n.published_at {
@@ -417,7 +429,17 @@ async fn show(
         before_i_joined: user.0.actor.role == Role::Sales && !n.acknowledged_by_me && !n.awaiting_my_acknowledgement,
         is_finance,
         quote: quote.map(|q| q.id),
-        held_up: held_up.into_iter().map(HeldUpQuote::from).collect(),
+        held_up: held_up
+            .into_iter()
+            .map(|q| {
+                let effect = effects.get(&q.id);
+                HeldUpQuote {
+                    total: effect.map(|e| money(&e.currency, e.total_minor)),
+                    effect: effect.map(super::notice_publish::effect_in_words),
+                    ..HeldUpQuote::from(q)
+                }
+            })
+            .collect(),
         altered,
         title: n.title,
     };

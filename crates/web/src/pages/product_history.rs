@@ -12,7 +12,7 @@ use pricegate_store::views::{PriceHistoryView, PriceOnView, PriceState};
 use uuid::Uuid;
 
 use super::{Layout, PageError, PageQuery, PageSegment, PageUser, money, render};
-use crate::AppState;
+use crate::{AppState, filters};
 
 #[derive(serde::Deserialize, Default)]
 pub(super) struct HistoryQuery {

@@ -20,7 +20,7 @@ use super::{
     CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageQuery, PageUser, Seal, in_words, money, price_from,
     prices_to_come, render, search_text,
 };
-use crate::AppState;
+use crate::{AppState, filters};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::quotes::QuoteDone;
 use super::{CsrfForm, Layout, PageError, PageId, PageUser, Sales, money, render};
-use crate::AppState;
+use crate::{AppState, filters};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -23,7 +23,7 @@ use super::{
     EXPIRED_FORM_KEPT, FormFields, KeptForm, Layout, PageError, PageId, PageUser, Sales, in_words, money, price_from,
     prices_to_come, render,
 };
-use crate::AppState;
+use crate::{AppState, filters};
 
 mod parse;
 
