@@ -510,6 +510,11 @@ async fn the_link_page_says_why_a_notice_changes_a_total_by_nothing() {
     app.stop().await;
 }
 
+/// The parts of `html` after `from` and before the next `to`, each begun by `each`.
+fn pieces<'a>(html: &'a str, from: &str, to: &str, each: &str) -> Vec<&'a str> {
+    html.split(from).nth(1).and_then(|rest| rest.split(to).next()).unwrap_or_default().split(each).skip(1).collect()
+}
+
 /// A salesperson with more drafts than the link's page lists sees first
 /// those the notice changes, not the first drafted, nor those it prices
 /// at the price they carry; the publish confirmation, the e-mail, the
@@ -548,14 +553,9 @@ async fn the_link_page_lists_first_the_drafts_the_notice_changes() {
     // then the valves'), then the hoses' in drafting order, each changed by
     // nothing (not "0.00 EUR").
     let confirm = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
-    let rows: Vec<&str> = confirm
-        .split("<table id=\"touched\"")
-        .nth(1)
-        .and_then(|t| t.split("</tbody>").next())
-        .unwrap_or_default()
-        .split("<tr>")
-        .skip(2)
-        .collect();
+    // Its heading's row, then the drafts'.
+    let rows = pieces(&confirm, "<table id=\"touched\"", "</tbody>", "<tr>");
+    let rows = &rows[1..];
     assert_eq!(rows.len(), 13, "{confirm}");
     assert!(rows[0].contains(&format!("/quotes/{pumps}")) && rows[0].contains("+200.00 EUR"), "{confirm}");
     assert!(
@@ -595,14 +595,7 @@ async fn the_link_page_lists_first_the_drafts_the_notice_changes() {
     // So does the notice's own page, with what it does to each, where the link's page leads to log in.
     let notice_page =
         page_logged_in(reqwest::Method::GET, &format!("{}/notices/{notice}", app.base), Some(&sam_session)).await.1;
-    let entries: Vec<&str> = notice_page
-        .split("<ul class=\"held-up\" id=\"held-up\">")
-        .nth(1)
-        .and_then(|list| list.split("</ul>").next())
-        .unwrap_or_default()
-        .split("<li>")
-        .skip(1)
-        .collect();
+    let entries = pieces(&notice_page, "<ul class=\"held-up\" id=\"held-up\">", "</ul>", "<li>");
     assert_eq!(entries.len(), 13, "{notice_page}");
     assert!(
         entries[0].contains(&format!("/quotes/{pumps}"))
