@@ -1436,15 +1436,15 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     );
     // Each with what the notice does to it while it is valid, and all of them summed.
     let fine_row = section(pending, &format!("/quotes/{fine}"), "</li>");
-    let from_tomorrow = format!("50.00 EUR · +5.00 EUR from {} while it is valid", date_in_days(1));
+    let from_tomorrow = format!("total 50.00 EUR · +5.00 EUR from {} while it is valid", date_in_days(1));
     assert!(fine_row.contains(&from_tomorrow), "{fine_row}");
     let short_row = section(pending, &format!("/quotes/{short}"), "</li>");
     let after_validity =
-        format!("10.00 EUR · no change while it is valid; +1.00 EUR from prices dated after {}", date_in_days(0));
+        format!("total 10.00 EUR · no change while it is valid; +1.00 EUR from prices dated after {}", date_in_days(0));
     assert!(short_row.contains(&after_validity), "{short_row}");
     let lapsed_row = section(pending, &format!("/quotes/{lapsed}"), "</li>");
     assert!(
-        lapsed_row.contains(&format!("70.00 EUR · valid only until {lapsed_on}: its owner must extend it")),
+        lapsed_row.contains(&format!("total 70.00 EUR · valid only until {lapsed_on}: its owner must extend it")),
         "{lapsed_row}"
     );
     // Summed over every draft it holds up, as the escalation's e-mail sums

@@ -718,8 +718,8 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up(backen
     ));
     // Each held-up draft says what it is worth, and what the notice does to it from when.
     assert!(
-        table.contains("· 3.00 EUR · +3.00 EUR from 2099-01-01 while it is valid</span></li>")
-            && table.matches("· 1.00 EUR · +1.00 EUR from 2099-01-01 while it is valid</span></li>").count() == 2,
+        table.contains("· total 3.00 EUR · +3.00 EUR from 2099-01-01 while it is valid</span></li>")
+            && table.matches("· total 1.00 EUR · +1.00 EUR from 2099-01-01 while it is valid</span></li>").count() == 2,
         "{table}"
     );
     assert_eq!(html.matches("<span class=\"reminded\">None yet</span>").count(), 2, "{table}");

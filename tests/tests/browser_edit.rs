@@ -407,8 +407,8 @@ async fn every_page_is_usable_at_phone_narrow_and_wide_widths_for_each_role() {
     ];
     with_browsers(1, move |browsers| async move {
         let page = Page::new(browsers[0].clone(), &base);
-        // A phone, a narrow window (tables are cards below 800 px) and a wide one.
-        for width in [390, 760, 1024] {
+        // A phone, a narrow window (tables are cards below 832 px), one just wider, and a wide one.
+        for width in [390, 760, 840, 1024] {
             page.client.set_window_size(width, 844).await.expect("a window of that width");
             let phone = width == 390;
             page.goto("/login").await;

@@ -541,7 +541,7 @@ async fn the_whole_notice_is_one_link_from_the_quote_and_acknowledging_it_there_
         assert_eq!(page.text("#held-up-intro").await, "Your draft waiting on it, and what the notice does to it:");
         assert_eq!(
             page.text("#held-up").await,
-            format!("Greta Berg {reference} · 5,000.00 EUR · +200.00 EUR while it is valid")
+            format!("Greta Berg {reference} · total 5,000.00 EUR · +200.00 EUR while it is valid")
         );
         let held_up = page.client.find(fantoccini::Locator::Css("#held-up a")).await.expect("a link to the draft");
         assert_eq!(held_up.attr("href").await.ok().flatten().as_deref(), Some(quote.as_str()));

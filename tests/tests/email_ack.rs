@@ -597,9 +597,10 @@ async fn the_link_page_lists_first_the_drafts_the_notice_changes() {
         page_logged_in(reqwest::Method::GET, &format!("{}/notices/{notice}", app.base), Some(&sam_session)).await.1;
     let entries = pieces(&notice_page, "<ul class=\"held-up\" id=\"held-up\">", "</ul>", "<li>");
     assert_eq!(entries.len(), 13, "{notice_page}");
+    assert!(notice_page.contains("includes any earlier notice's change the quote does not carry yet"), "{notice_page}");
     assert!(
         entries[0].contains(&format!("/quotes/{pumps}"))
-            && entries[0].contains("· 5,000.00 EUR · +200.00 EUR while it is valid"),
+            && entries[0].contains("· total 5,000.00 EUR · +200.00 EUR while it is valid"),
         "{notice_page}"
     );
     assert!(

@@ -1,5 +1,6 @@
 //! Sentences with days and amounts in them, as HTML in which each day
-//! (`2026-12-10`), amount (`+1,320.00 EUR`) and share (`+7.1 %`) stays on one line: a
+//! (`2026-12-10`), time with its zone (`08:05:56 UTC`), amount (`+1,320.00 EUR`)
+//! and share (`+7.1 %`) stays on one line: a
 //! browser otherwise breaks a day after a hyphen ("2026-12-" / "10") and an
 //! amount before its currency, most of all in a narrow table cell on a phone.
 
@@ -14,7 +15,10 @@ pub fn keep_whole(text: &str, open: &str) -> String {
     while at < text.len() {
         let token = match after_word {
             true => None,
-            false => day_at(bytes, at).or_else(|| amount_at(bytes, at)).or_else(|| share_at(bytes, at)),
+            false => day_at(bytes, at)
+                .or_else(|| time_at(bytes, at))
+                .or_else(|| amount_at(bytes, at))
+                .or_else(|| share_at(bytes, at)),
         };
         if let Some(end) = token {
             html.push_str(open);
@@ -65,6 +69,21 @@ fn day_at(bytes: &[u8], at: usize) -> Option<usize> {
     let end = digits(bytes, byte_is(bytes, end, b'-')?, 2)?;
     let end = digits(bytes, byte_is(bytes, end, b'-')?, 2)?;
     (!bytes.get(end).is_some_and(u8::is_ascii_digit)).then_some(end)
+}
+
+/// The end of a time of day with its zone at `at`, as pages write a moment
+/// after its day: `08:05:56 UTC`, `09:05 CET`, `11:05:56 +03`, not followed
+/// by a letter or digit; so that its zone is not left alone on a line.
+fn time_at(bytes: &[u8], at: usize) -> Option<usize> {
+    let end = digits(bytes, byte_is(bytes, digits(bytes, at, 2)?, b':')?, 2)?;
+    let end = byte_is(bytes, end, b':').and_then(|seconds| digits(bytes, seconds, 2)).unwrap_or(end);
+    let zone = byte_is(bytes, end, b' ')?;
+    let end = match bytes.get(zone) {
+        Some(b'+' | b'-') => digit_run(bytes, zone + 1),
+        _ => zone + bytes.get(zone..).unwrap_or_default().iter().take_while(|b| b.is_ascii_uppercase()).count(),
+    };
+    let letters = end - zone;
+    ((2..=6).contains(&letters) && !bytes.get(end).is_some_and(u8::is_ascii_alphanumeric)).then_some(end)
 }
 
 /// The end of an amount at `at`: a number ([`number_at`], its digits in
@@ -145,10 +164,15 @@ mod tests {
         assert_eq!(keep_whole("12,345,678.90 EUR", OPEN), "<span class=\"nw\">12,345,678.90 EUR</span>");
         // Inside a word (a SKU), a number is not an amount.
         assert_eq!(keep_whole("PUMP-100 EUR", OPEN), "PUMP-100 EUR");
-        // A time's seconds and its zone are no amount either.
+        // A time's seconds and its zone are no amount either: the time is kept with its zone.
         assert_eq!(
             keep_whole("at 2026-12-06 07:27:27 UTC", OPEN),
-            "at <span class=\"nw\">2026-12-06</span> 07:27:27 UTC"
+            "at <span class=\"nw\">2026-12-06</span> <span class=\"nw\">07:27:27 UTC</span>"
+        );
+        assert_eq!(
+            keep_whole("2026-07-01 09:05 CEST, 11:05:56 +03; 10:00 to 12:00 hours", OPEN),
+            "<span class=\"nw\">2026-07-01</span> <span class=\"nw\">09:05 CEST</span>, \
+             <span class=\"nw\">11:05:56 +03</span>; 10:00 to 12:00 hours"
         );
         assert_eq!(keep_whole("", OPEN), "");
         assert_eq!(keep_whole("é 2026-12-10", OPEN), "é <span class=\"nw\">2026-12-10</span>");
