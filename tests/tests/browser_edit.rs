@@ -985,6 +985,12 @@ async fn a_quote_is_copied_as_a_new_draft_at_today_s_prices() {
         }
         sam.emulate_print(false).await;
         assert!(sam.is_displayed("#copy-quote").await, "on screen again");
+        // In a narrow window its lines are cards; printed there, still a table (paper is narrow too).
+        sam.client.set_window_size(700, 900).await.expect("a narrow window");
+        assert!(!sam.is_displayed("#lines thead").await, "cards on a narrow screen");
+        sam.emulate_print(true).await;
+        assert!(sam.is_displayed("#lines thead").await, "printed as a table");
+        sam.emulate_print(false).await;
     })
     .await;
     let quotes = sales_api.get("/api/v1/quotes").await.body;

@@ -78,12 +78,15 @@ fn time_at(bytes: &[u8], at: usize) -> Option<usize> {
     let end = digits(bytes, byte_is(bytes, digits(bytes, at, 2)?, b':')?, 2)?;
     let end = byte_is(bytes, end, b':').and_then(|seconds| digits(bytes, seconds, 2)).unwrap_or(end);
     let zone = byte_is(bytes, end, b' ')?;
+    // An offset of hours, or of hours and minutes (`+03`, `-0330`), or letters (`UTC`, `CEST`).
     let end = match bytes.get(zone) {
-        Some(b'+' | b'-') => digit_run(bytes, zone + 1),
+        Some(b'+' | b'-') => digits(bytes, zone + 1, 4).or_else(|| digits(bytes, zone + 1, 2))?,
         _ => zone + bytes.get(zone..).unwrap_or_default().iter().take_while(|b| b.is_ascii_uppercase()).count(),
     };
-    let letters = end - zone;
-    ((2..=6).contains(&letters) && !bytes.get(end).is_some_and(u8::is_ascii_alphanumeric)).then_some(end)
+    // Not part of a longer word or number ("10:00 +5.00 EUR" is a time and an amount).
+    let goes_on = bytes.get(end).is_some_and(u8::is_ascii_alphanumeric)
+        || (matches!(bytes.get(end), Some(b'.' | b',' | b':')) && bytes.get(end + 1).is_some_and(u8::is_ascii_digit));
+    ((2..=6).contains(&(end - zone)) && !goes_on).then_some(end)
 }
 
 /// The end of an amount at `at`: a number ([`number_at`], its digits in
@@ -174,6 +177,10 @@ mod tests {
             "<span class=\"nw\">2026-07-01</span> <span class=\"nw\">09:05 CEST</span>, \
              <span class=\"nw\">11:05:56 +03</span>; 10:00 to 12:00 hours"
         );
+        // A signed amount after a time is the amount's sign, not the time's zone.
+        assert_eq!(keep_whole("10:00 +5.00 EUR", OPEN), "10:00 <span class=\"nw\">+5.00 EUR</span>");
+        assert_eq!(keep_whole("10:00 +50.00 EUR", OPEN), "10:00 <span class=\"nw\">+50.00 EUR</span>");
+        assert_eq!(keep_whole("10:00 -0330.", OPEN), "<span class=\"nw\">10:00 -0330</span>.");
         assert_eq!(keep_whole("", OPEN), "");
         assert_eq!(keep_whole("é 2026-12-10", OPEN), "é <span class=\"nw\">2026-12-10</span>");
     }

@@ -193,22 +193,27 @@
     }
     return "";
   }
-  // Each day and amount on one line, as the server's `whole` filter keeps them.
-  var WHOLE = /(?<![\w:.,-])(\d{4}-\d{2}-\d{2}|[+-]?\d{1,3}(?:,\d{3})*(?:\.\d+)? [A-Z]{3})(?![\w-])/;
+  // Each day and amount on one line, as the server's `whole` filter keeps
+  // them: what comes before one (not within a word or number), then it.
+  var WHOLE = /(^|[^\w:.,-])(\d{4}-\d{2}-\d{2}|[+-]?\d{1,3}(?:,\d{3})*(?:\.\d+)? [A-Z]{3})(?![\w-])/g;
   function spell(control) {
     var product = document.getElementById(control.id + "-product");
     if (product) {
+      var text = chosenText(control);
+      var at = 0;
+      var found;
       product.textContent = "";
-      chosenText(control).split(WHOLE).forEach(function (part, i) {
-        if (i % 2 === 1) {
-          var whole = document.createElement("span");
-          whole.className = "nw";
-          whole.textContent = part;
-          product.appendChild(whole);
-        } else if (part) {
-          product.appendChild(document.createTextNode(part));
-        }
-      });
+      WHOLE.lastIndex = 0;
+      while ((found = WHOLE.exec(text)) !== null) {
+        var start = found.index + found[1].length;
+        product.appendChild(document.createTextNode(text.slice(at, start)));
+        var whole = document.createElement("span");
+        whole.className = "nw";
+        whole.textContent = found[2];
+        product.appendChild(whole);
+        at = start + found[2].length;
+      }
+      product.appendChild(document.createTextNode(text.slice(at)));
     }
   }
   function isLineProduct(target) {

@@ -188,8 +188,19 @@ impl Store {
         notice_id: Uuid,
         signer: Uuid,
     ) -> Result<Vec<WaitingQuote>, StoreError> {
+        Ok(self.quotes_waiting_on_signer_with_effects(notice_id, signer).await?.0)
+    }
+
+    /// [`Store::quotes_waiting_on_signer`], with what the notice does to
+    /// each ([`Store::notice_effects`], read once for both; empty, and the
+    /// list in drafting order, where that cannot be read).
+    pub async fn quotes_waiting_on_signer_with_effects(
+        &self,
+        notice_id: Uuid,
+        signer: Uuid,
+    ) -> Result<(Vec<WaitingQuote>, HashMap<Uuid, crate::BlockedQuote>), StoreError> {
         let drafts = self.drafts_before(notice_id, Some(signer), true).await?;
-        self.changed_first(notice_id, signer, drafts).await
+        Ok(self.changed_first(notice_id, signer, drafts).await)
     }
 
     /// The drafts `signer` signs that were drafted before the notice was
@@ -198,7 +209,7 @@ impl Store {
     /// [`Store::quotes_waiting_on_signer`].
     pub async fn quotes_held_up_by(&self, notice_id: Uuid, signer: Uuid) -> Result<Vec<WaitingQuote>, StoreError> {
         let drafts = self.drafts_before(notice_id, Some(signer), false).await?;
-        self.changed_first(notice_id, signer, drafts).await
+        Ok(self.changed_first(notice_id, signer, drafts).await.0)
     }
 
     /// How many drafts [`Store::quotes_held_up_by`] lists.
@@ -385,26 +396,27 @@ impl Store {
 
     /// `signer`'s `drafts` (held up by notice `notice_id`), those the notice
     /// changes first, as its e-mails and its dashboard list them: the ones
-    /// to see first. Each part keeps its order.
+    /// to see first, with what it does to each. Each part keeps its order.
     async fn changed_first(
         &self,
         notice_id: Uuid,
         signer: Uuid,
         mut drafts: Vec<WaitingQuote>,
-    ) -> Result<Vec<WaitingQuote>, StoreError> {
+    ) -> (Vec<WaitingQuote>, HashMap<Uuid, crate::BlockedQuote>) {
         if drafts.is_empty() {
-            return Ok(drafts);
+            return (drafts, HashMap::new());
         }
         // The list stands in drafting order if what the notice does cannot be read.
         match self.notice_effects(notice_id, vec![signer]).await {
             Ok(effects) => {
-                drafts.sort_by_key(|quote| !effects.get(&quote.id).is_some_and(crate::BlockedQuote::changed_by_it))
+                drafts.sort_by_key(|quote| !effects.get(&quote.id).is_some_and(crate::BlockedQuote::changed_by_it));
+                (drafts, effects)
             }
             Err(e) => {
-                tracing::warn!(error = %e, %notice_id, "the drafts a notice holds up are listed in drafting order")
+                tracing::warn!(error = %e, %notice_id, "the drafts a notice holds up are listed in drafting order");
+                (drafts, HashMap::new())
             }
         }
-        Ok(drafts)
     }
 }
 

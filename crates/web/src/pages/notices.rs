@@ -292,6 +292,8 @@ struct NoticePage {
     /// The viewer's drafts that cannot be finalised until they acknowledge
     /// it; once they have, those it held up until then, to go back to.
     held_up: Vec<HeldUpQuote>,
+    /// Whether `held_up` says what the notice does to each (it cannot be read, or it is acknowledged: not).
+    with_effects: bool,
     /// What of a published notice's rows no longer matches what was
     /// published, and what was: its publication's record.
     altered: Option<Altered>,
@@ -378,17 +380,9 @@ async fn show(
         Some(q) => app.store.get_quote(&user.0.actor, q).await.ok().filter(|q| q.signer_id == user.0.actor.id),
         None => None,
     };
+    // With what it does to each, as finance's dashboard says it, until acknowledged.
     let (held_up, effects) = if n.awaiting_my_acknowledgement {
-        let held_up = app.store.quotes_waiting_on_signer(n.id, user.0.actor.id).await?;
-        // What it does to each, as finance's dashboard says it; the list stands without it.
-        let effects = match held_up.is_empty() {
-            true => HashMap::new(),
-            false => app.store.notice_effects(n.id, vec![user.0.actor.id]).await.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "what a notice does to the drafts it holds up could not be read");
-                HashMap::new()
-            }),
-        };
-        (held_up, effects)
+        app.store.quotes_waiting_on_signer_with_effects(n.id, user.0.actor.id).await?
     } else if n.acknowledged_by_me && user.0.actor.role == Role::Sales {
         (app.store.quotes_held_up_by(n.id, user.0.actor.id).await?, HashMap::new())
     } else {
@@ -440,6 +434,7 @@ async fn show(
                 }
             })
             .collect(),
+        with_effects: !effects.is_empty(),
         altered,
         title: n.title,
     };
