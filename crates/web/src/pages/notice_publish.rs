@@ -161,8 +161,8 @@ struct TouchedQuote {
     delta: String,
     /// `delta` is a sentence, not an amount: it wraps.
     in_words: bool,
-    /// The notice changes its total or prices ([`pricegate_store::BlockedQuote::changed_by_it`]'s
-    /// rule): listed first, as every other list of held-up drafts does.
+    /// The notice changes its total or prices ([`pricegate_domain::pricing::changes_draft`]):
+    /// listed first, as every other list of held-up drafts does.
     changed: bool,
     drafted_at: chrono::DateTime<chrono::Utc>,
 }

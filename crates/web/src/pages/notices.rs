@@ -292,7 +292,8 @@ struct NoticePage {
     /// The viewer's drafts that cannot be finalised until they acknowledge
     /// it; once they have, those it held up until then, to go back to.
     held_up: Vec<HeldUpQuote>,
-    /// Whether `held_up` says what the notice does to each (it cannot be read, or it is acknowledged: not).
+    /// Whether `held_up` says what the notice does to each: not once it is
+    /// acknowledged, nor where that cannot be read.
     with_effects: bool,
     /// What of a published notice's rows no longer matches what was
     /// published, and what was: its publication's record.
