@@ -15,7 +15,7 @@ use crate::markdown::{markdown_as_text, render_markdown};
 
 /// The e-mails' own template filters (askama finds them as `filters::…`).
 mod filters {
-    /// `{{ sentence|whole }}`: the sentence escaped, each day, amount and
+    /// `{{ sentence|whole }}`: the sentence escaped, each day, time, amount and
     /// share in it on one line ([`crate::whole::keep_whole`]), styled
     /// inline, as mail programs drop style sheets.
     #[askama::filter_fn]

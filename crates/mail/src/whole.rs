@@ -4,7 +4,7 @@
 //! browser otherwise breaks a day after a hyphen ("2026-12-" / "10") and an
 //! amount before its currency, most of all in a narrow table cell on a phone.
 
-/// `text`, escaped for HTML, each day, amount and share in it wrapped in `open`
+/// `text`, escaped for HTML, each day, time with its zone, amount and share in it wrapped in `open`
 /// (a tag that keeps its content on one line, such as
 /// `<span class="nw">`) and `</span>`.
 pub fn keep_whole(text: &str, open: &str) -> String {

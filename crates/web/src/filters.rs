@@ -3,7 +3,7 @@
 
 use askama::filters::Safe;
 
-/// `{{ sentence|whole }}`: the sentence escaped, each day, amount and share
+/// `{{ sentence|whole }}`: the sentence escaped, each day, time, amount and share
 /// in it on one line ([`pricegate_mail::whole::keep_whole`], class `nw`).
 #[askama::filter_fn]
 pub fn whole(text: impl ToString, _: &dyn askama::Values) -> askama::Result<Safe<String>> {

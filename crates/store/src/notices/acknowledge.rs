@@ -409,7 +409,7 @@ impl Store {
         // The list stands in drafting order if what the notice does cannot be read.
         match self.notice_effects(notice_id, vec![signer]).await {
             Ok(effects) => {
-                drafts.sort_by_key(|quote| !effects.get(&quote.id).is_some_and(crate::BlockedQuote::changed_by_it));
+                WaitingQuote::sort_changed_first(&mut drafts, &effects);
                 (drafts, effects)
             }
             Err(e) => {
@@ -516,6 +516,15 @@ pub struct WaitingQuote {
     pub owner_id: Uuid,
     pub customer_name: String,
     pub valid_until: NaiveDate,
+}
+
+impl WaitingQuote {
+    /// Puts the drafts the notice changes ([`crate::BlockedQuote::changed_by_it`],
+    /// as `effects` say) first, each part keeping its order: each person's
+    /// held-up drafts are listed so wherever they are listed.
+    pub fn sort_changed_first(drafts: &mut [WaitingQuote], effects: &HashMap<Uuid, crate::BlockedQuote>) {
+        drafts.sort_by_key(|quote| !effects.get(&quote.id).is_some_and(crate::BlockedQuote::changed_by_it));
+    }
 }
 
 /// The audit row of an acknowledgement refused to `user_id` (unknown for a

@@ -800,13 +800,16 @@ async fn dashboard(
         format!("Escalated to finance after the last scheduled reminder: {mails} {}.", calendar.stamp(last, true))
     });
     let mut waiting: HashMap<Uuid, Vec<super::notices::HeldUpQuote>> = HashMap::new();
-    let held_up = app.store.quotes_waiting_on(id).await?;
+    let mut held_up = app.store.quotes_waiting_on(id).await?;
     // What each held-up draft is worth (what a late acknowledgement costs),
     // and what the notice does to it while it is valid, as its e-mails say.
     let mut signers: Vec<Uuid> = held_up.iter().map(|q| q.signer_id).collect();
     signers.sort_unstable();
     signers.dedup();
     let effects = app.store.notice_effects(id, signers).await?;
+    // Each person's drafts the notice changes first, as its e-mails and the
+    // link's page list them, each part in drafting order.
+    pricegate_store::WaitingQuote::sort_changed_first(&mut held_up, &effects);
     // Summed over every draft it holds up, as the escalation's e-mail sums
     // them: those with nobody to sign, listed apart, too.
     let mut at_stake = pricegate_mail::compose::Stake::default();
@@ -822,11 +825,6 @@ async fn dashboard(
             effect,
             ..super::notices::HeldUpQuote::from(q)
         });
-    }
-    // Each person's drafts the notice changes first, as its e-mails and the
-    // link's page list them, each part in drafting order.
-    for quotes in waiting.values_mut() {
-        quotes.sort_by_key(|q| !effects.get(&q.id).is_some_and(pricegate_store::BlockedQuote::changed_by_it));
     }
     let mut page = DashboardPage {
         layout: user.layout(format!("Acknowledgements: {}", n.title)),
