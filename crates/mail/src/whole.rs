@@ -78,10 +78,14 @@ fn time_at(bytes: &[u8], at: usize) -> Option<usize> {
     let end = digits(bytes, byte_is(bytes, digits(bytes, at, 2)?, b':')?, 2)?;
     let end = byte_is(bytes, end, b':').and_then(|seconds| digits(bytes, seconds, 2)).unwrap_or(end);
     let zone = byte_is(bytes, end, b' ')?;
-    // An offset of hours, or of hours and minutes (`+03`, `-0330`), or letters (`UTC`, `CEST`).
+    // An offset of hours, or of hours and minutes (`+03`, `-0330`), or letters
+    // from a capital (`UTC`, `CEST`, `ChST`).
     let end = match bytes.get(zone) {
         Some(b'+' | b'-') => digits(bytes, zone + 1, 4).or_else(|| digits(bytes, zone + 1, 2))?,
-        _ => zone + bytes.get(zone..).unwrap_or_default().iter().take_while(|b| b.is_ascii_uppercase()).count(),
+        Some(b) if b.is_ascii_uppercase() => {
+            zone + bytes.get(zone..).unwrap_or_default().iter().take_while(|b| b.is_ascii_alphabetic()).count()
+        }
+        _ => zone,
     };
     // Not part of a longer word or number ("10:00 +5.00 EUR" is a time and an amount).
     let goes_on = bytes.get(end).is_some_and(u8::is_ascii_alphanumeric)
@@ -177,6 +181,7 @@ mod tests {
             "<span class=\"nw\">2026-07-01</span> <span class=\"nw\">09:05 CEST</span>, \
              <span class=\"nw\">11:05:56 +03</span>; 10:00 to 12:00 hours"
         );
+        assert_eq!(keep_whole("at 19:05 ChST.", OPEN), "at <span class=\"nw\">19:05 ChST</span>.");
         // A signed amount after a time is the amount's sign, not the time's zone.
         assert_eq!(keep_whole("10:00 +5.00 EUR", OPEN), "10:00 <span class=\"nw\">+5.00 EUR</span>");
         assert_eq!(keep_whole("10:00 +50.00 EUR", OPEN), "10:00 <span class=\"nw\">+50.00 EUR</span>");
