@@ -113,6 +113,20 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert!(r.text().await.unwrap().contains("This form has expired"));
     }
+    // With the right token, but sent from another site (a sibling
+    // subdomain is one), as the browser says, by either header: 403 too.
+    for (name, value) in [("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site"), ("origin", "https://evil.example")] {
+        let r = http
+            .post(format!("{base}/quotes/{quote}/finalise"))
+            .header(COOKIE, &cookie)
+            .header(name, value)
+            .form(&[("csrf_token", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(r.text().await.unwrap().contains("This form has expired"), "{name}: {value}");
+    }
     assert_eq!(sales_api.get(&format!("/api/v1/quotes/{quote}")).await.body["state"], "draft");
     let r = http.post(format!("{base}/logout")).header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "logout without the token");
@@ -606,13 +620,16 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     assert!(body.contains("name=\"sku_3\"") && body.contains("value=\"Changed\"") && body.contains(&sam_csrf), "{body}");
     sent.pop();
     // From another site (a sibling subdomain is one), a forged form is
-    // never turned into one filled in with a current token, ready to save.
-    for site in ["cross-site", "same-site"] {
+    // never turned into one filled in with a current token, ready to save,
+    // nor saved even with the session's token.
+    for (site, token) in [("cross-site", "forged"), ("same-site", "forged"), ("cross-site", sam_csrf.as_str())] {
+        let mut forged = quote_form.to_vec();
+        forged.push(("csrf_token", token));
         let r = http
             .post(format!("{base}/quotes/new"))
             .header(COOKIE, &sam)
             .header("sec-fetch-site", site)
-            .form(&sent)
+            .form(&forged)
             .send()
             .await
             .unwrap();

@@ -825,6 +825,15 @@ both_backends! {
             assert!(body.contains("no longer active"), "{body}");
             assert!(!body.contains("id=\"your-notices\""), "no notices to open for a deactivated account: {body}");
         }
+        // Back, her link does not come back with her: whoever had her mailbox
+        // meanwhile cannot acknowledge for her with it.
+        let r = admin.patch(&format!("/api/v1/users/{}", dora.id), &json!({"active": true})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for method in [reqwest::Method::GET, reqwest::Method::POST] {
+            let (status, body) = page(method, &link_of(&dora.email)).await;
+            assert_eq!(status, 410, "{body}");
+            assert!(body.contains("expired"), "{body}");
+        }
 
         // Mia's address was mistyped, and is corrected: whoever reads mail there cannot acknowledge for her.
         let mia_link = link_of(&mia.email);
@@ -843,7 +852,10 @@ both_backends! {
         assert_eq!(acks["acknowledged"].as_array().unwrap().len(), 1, "{acks}");
         assert_eq!(acks["acknowledged"][0]["channel"], "api");
         let pending: HashSet<String> = acks["pending"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap().to_owned()).collect();
-        assert_eq!(pending, HashSet::from([rita.email.clone(), olga.email.clone(), "mia.right@pricegate.test".to_owned()]));
+        assert_eq!(
+            pending,
+            HashSet::from([rita.email.clone(), olga.email.clone(), dora.email.clone(), "mia.right@pricegate.test".to_owned()])
+        );
 
         // Olga's untouched link, forwarded to Sam and pressed where he is
         // logged in: refused, recording nothing; the page has no button.

@@ -160,10 +160,11 @@ async fn about(conn: &impl ConnectionTrait, row: &ack_tokens::Model) -> LinkAbou
 }
 
 /// Checks a token against its row, in a fixed order: unknown, used,
-/// expired, acknowledged already, account deactivated. An expired link says
+/// account deactivated, expired, acknowledged already. An expired link says
 /// nothing of the acknowledgement: a link ended because it went to a
 /// mistyped address reads as expired to whoever holds it, before and after
-/// its person acknowledges elsewhere.
+/// its person acknowledges elsewhere. A deactivation ends the person's links
+/// too: while they are away their links say so, and back, that they expired.
 async fn check(
     conn: &impl ConnectionTrait,
     row: Option<ack_tokens::Model>,
@@ -180,16 +181,16 @@ async fn check(
         let acknowledged_at = ack.map(|a| a.acknowledged_at);
         return Err(AckLinkError::Used { acknowledged_at, about: about(conn, &row).await });
     }
+    let user = users::Entity::find_by_id(row.user_id).one(conn).await?.ok_or(AckLinkError::Unknown)?;
+    if !user.active {
+        return Err(AckLinkError::AccountInactive);
+    }
     if row.expires_at <= now {
         return Err(AckLinkError::Expired);
     }
     if let Some(ack) = ack {
         let acknowledged_at = ack.acknowledged_at;
         return Err(AckLinkError::AlreadyAcknowledged { acknowledged_at, about: about(conn, &row).await });
-    }
-    let user = users::Entity::find_by_id(row.user_id).one(conn).await?.ok_or(AckLinkError::Unknown)?;
-    if !user.active {
-        return Err(AckLinkError::AccountInactive);
     }
     let notice = notices::Entity::find_by_id(row.notice_id)
         .one(conn)

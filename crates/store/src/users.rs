@@ -463,7 +463,9 @@ impl Store {
         // mail there must not acknowledge for them. They end as expired
         // (the page says to acknowledge in Pricegate itself, or wait for
         // the next reminder, whose links go to the address as corrected).
-        let ack_links_ended = match address_corrected {
+        // So do they at a deactivation: a leaver's mailbox, often passed on
+        // to someone else, must not acknowledge for them if they come back.
+        let ack_links_ended = match address_corrected || patch.active == Some(false) {
             true => crate::ack_links::end_ack_links(&txn, user.id, now).await?,
             false => 0,
         };

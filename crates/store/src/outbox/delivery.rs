@@ -203,11 +203,12 @@ impl Store {
         }
         // Each person's address now, read under a share of their row's lock
         // until the links are stored: an administrator correcting an address
-        // locks that row first, then ends the person's links (see
-        // `ack_links::end_ack_links`), so either the correction waits and ends
-        // these links too, or this read sees the corrected address. A message
-        // tried before at an address corrected since keeps that address, but
-        // not a working link: its link is born expired.
+        // or deactivating someone locks that row first, then ends the
+        // person's links (see `ack_links::end_ack_links`), so either the
+        // change waits and ends these links too, or this read sees it. A
+        // message tried before at an address corrected since keeps that
+        // address, but not a working link: its link is born expired, as is
+        // one for someone deactivated since it was claimed.
         let txn = self.begin_write().await?;
         let now = db_now(&txn).await?;
         let mut people: Vec<Uuid> = links.iter().map(|(_, _, user, _)| *user).collect();
@@ -220,6 +221,7 @@ impl Store {
                 .column(users::Column::Id)
                 .column(users::Column::Email)
                 .filter(users::Column::Id.is_in(chunk.iter().copied()))
+                .filter(users::Column::Active.eq(true))
                 .order_by_asc(users::Column::Id)
                 .lock_shared()
                 .into_tuple::<(Uuid, String)>()
@@ -230,6 +232,7 @@ impl Store {
         let tokens: Vec<ack_tokens::ActiveModel> = links
             .into_iter()
             .map(|(token_hash, notice_id, user_id, to_addr)| {
+                // Not theirs now, or not active: born expired.
                 let readdressed = addresses.get(&user_id).is_none_or(|now| !now.eq_ignore_ascii_case(&to_addr));
                 ack_tokens::ActiveModel {
                     token_hash: Set(token_hash),

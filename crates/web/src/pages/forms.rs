@@ -244,8 +244,10 @@ impl Roles for Anyone {
 /// the session's CSRF token. Every state-changing page handler takes one, so
 /// none can forget the session, the role or the token: without a session it
 /// is a trip to the login, with another role the 403 page, and without the
-/// right token (compared in constant time) the "form has expired" page. The
-/// role is checked before the body is read.
+/// right token (compared in constant time), or sent from another site (the
+/// browser says so: `Sec-Fetch-Site`, `Origin`), the "form has expired" page.
+/// The token alone would do; the site is a second, cheap check. The role is
+/// checked before the body is read.
 pub struct CsrfForm<R: Roles> {
     pub user: PageUser,
     pub form: FormFields,
@@ -256,8 +258,8 @@ impl<R: Roles> FromRequest<AppState> for CsrfForm<R> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Posted { user, form, .. } = Posted::read(req, state, R::ROLES).await?;
-        if !tokens_match(form.get(CSRF_FIELD), user.csrf()) {
+        let Posted { user, form, from_here } = Posted::read(req, state, R::ROLES).await?;
+        if !from_here || !tokens_match(form.get(CSRF_FIELD), user.csrf()) {
             return Err(PageError::csrf().into_response());
         }
         Ok(CsrfForm { user, form, roles: PhantomData })
@@ -302,8 +304,9 @@ impl Posted {
 /// another tab), it is `expired`, and its handler shows the form again, as
 /// typed, with the current token, doing nothing else. Without a token, or
 /// from another site (a sibling subdomain is one: `Sec-Fetch-Site`,
-/// `Origin`), it is the "form has expired" page, as for [`CsrfForm`]: a
-/// forged post is never turned into a filled-in form ready to save.
+/// `Origin`), with any token, it is the "form has expired" page, as for
+/// [`CsrfForm`]: a forged post is never turned into a filled-in form ready
+/// to save.
 pub struct KeptForm<R: Roles> {
     pub user: PageUser,
     pub form: FormFields,
@@ -330,8 +333,8 @@ impl<R: Roles> FromRequest<AppState> for KeptForm<R> {
         };
         let Posted { user, form, from_here } = Posted::read_as(user, parts, body, state, R::ROLES).await?;
         let expired = !tokens_match(form.get(CSRF_FIELD), user.csrf());
-        let keepable = from_here && !form.get(CSRF_FIELD).is_empty();
-        if expired && !keepable {
+        let keepable = !form.get(CSRF_FIELD).is_empty();
+        if !from_here || (expired && !keepable) {
             return Err(PageError::csrf().into_response());
         }
         Ok(KeptForm { user, form, expired, roles: PhantomData })
