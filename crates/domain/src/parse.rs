@@ -320,7 +320,37 @@ impl Password {
         if raw.chars().all(char::is_whitespace) {
             return Err(Invalid::new("password", "password must not be spaces alone."));
         }
+        if Self::is_guessed_first(raw) {
+            return Err(Invalid::new(
+                "password",
+                "password is one that is guessed first (a common one, one character repeated, or a run \
+                 like 3456789): choose another.",
+            ));
+        }
         Ok(Password(raw.to_owned()))
+    }
+
+    /// Long enough, but among the first anyone guessing would try: one of
+    /// the commonest passwords of ten characters or more (letter case
+    /// aside), one character repeated, or a run up or down the alphabet or
+    /// the digits.
+    fn is_guessed_first(raw: &str) -> bool {
+        const COMMON: &[&str] = &[
+            "0123456789", "0987654321", "1234567890", "12345678910", "123456789a", "1q2w3e4r5t", "1qaz2wsx3edc",
+            "abc1234567", "abcd123456", "asdfghjkl1", "changeme12", "iloveyou12", "letmein123", "passw0rd12",
+            "password01", "password12", "password123", "password1234", "password!!", "pricegate1", "pricegate123",
+            "qwerty1234", "qwerty12345", "qwerty123456", "qwertyuiop", "qwertyuiop1", "welcome123", "zxcvbnm123",
+        ];
+        let lower = raw.to_lowercase();
+        let chars: Vec<char> = lower.chars().collect();
+        let repeated = chars.windows(2).all(|w| w[0] == w[1]);
+        let step = |up: bool| {
+            chars.windows(2).all(|w| {
+                let (a, b) = (u32::from(w[0]), u32::from(w[1]));
+                w[0].is_ascii_alphanumeric() && if up { b == a + 1 } else { a == b + 1 }
+            })
+        };
+        COMMON.contains(&lower.as_str()) || repeated || step(true) || step(false)
     }
 
     pub fn expose(&self) -> &str {
@@ -574,6 +604,13 @@ mod tests {
         assert!(Password::parse("short").is_err());
         assert!(Password::parse(&" ".repeat(12)).is_err(), "spaces alone are no password");
         assert!(Password::parse(" spaced  out ").is_ok(), "spaces within one are kept");
+        for guessed in ["aaaaaaaaaaaa", "1234567890", "QwertyUiop", "Password123", "abcdefghijk", "9876543210", "%%%%%%%%%%"] {
+            let refused = Password::parse(guessed).err().map(|e| e.message);
+            assert!(refused.as_deref().is_some_and(|m| m.contains("guessed first")), "{guessed}: {refused:?}");
+        }
+        for kept in ["aaaaaaaaaab", "1234567890x", "pricegate-demo", "qwertyuiop-river"] {
+            assert!(Password::parse(kept).is_ok(), "{kept}");
+        }
     }
 
     #[test]
