@@ -354,6 +354,7 @@ both_backends! {
         for (key, value, expected_field) in [
             ("role", json!("boss"), "role"),
             ("password", json!("short"), "password"),
+            ("password", json!("Password123"), "password"),
             ("email", json!("nina-at-example"), "email"),
             ("name", json!("   "), "name"),
         ] {
@@ -579,6 +580,10 @@ both_backends! {
         assert_error(&short, 422, "invalid_field");
         assert_eq!(field(&short), "new_password");
         assert!(short.body["error"]["message"].as_str().is_some_and(|m| m.starts_with("The new password must be at least")), "{}", short.text);
+        let guessed = sam_api.post("/api/v1/me/password", &json!({"current_password": PASSWORD, "new_password": "qwertyuiop"})).await;
+        assert_error(&guessed, 422, "invalid_field");
+        assert_eq!(field(&guessed), "new_password");
+        assert!(guessed.body["error"]["message"].as_str().is_some_and(|m| m.starts_with("The new password is one that is guessed first")), "{}", guessed.text);
         let same = sam_api.post("/api/v1/me/password", &json!({"current_password": PASSWORD, "new_password": PASSWORD})).await;
         assert_error(&same, 422, "invalid_field");
         assert_eq!(field(&same), "new_password");

@@ -931,9 +931,12 @@ async fn after_the_schedule_changes_reminders_go_by_its_times_and_nobody_is_remi
     assert_eq!(app.store.enqueue_due_reminders(&new).await.unwrap(), 0, "and only once");
     at(4.2).await;
     assert_eq!(app.store.enqueue_due_reminders(&new).await.unwrap(), 1, "4 s: its second");
+    // Finance is told once it has gone.
+    sink.wait_until(WAIT, "Rita's last reminder", |m| {
+        m.iter().filter(|m| m.to.contains(&rita_user.email)).count() >= 5
+    })
+    .await;
     assert_eq!(app.store.enqueue_due_reminders(&new).await.unwrap(), 1, "then the escalation, to Fiona");
-
-    // The worker may send the escalation before the last reminder: wait for both.
     sink.wait_until(WAIT, "the escalation and Rita's four reminders", |m| {
         m.iter().any(|m| m.to.contains(&fiona.email))
             && m.iter().filter(|m| m.to.contains(&rita_user.email)).count() >= 5
@@ -1165,6 +1168,8 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         pass_time(&app, &nid, None, 3 * HOUR).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "Sam's last reminder");
+        // The last reminder goes before finance is told.
+        until_nothing_pending(&admin).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation");
         let mail = sink.wait_until(WAIT, "the escalation", |m| m.iter().any(|m| m.to == [fiona.email.clone()])).await;
         let escalation = mail.iter().find(|m| m.to == [fiona.email.clone()]).expect("to finance");
@@ -1197,6 +1202,8 @@ both_backends! {
         away(&rita, false).await;
         pass_time(&app, &nid, None, 3 * HOUR).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "Sam's last reminder alone");
+        // The last reminder goes before finance is told.
+        until_nothing_pending(&admin).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation, about Sam alone");
         until_nothing_pending(&admin).await;
         away(&rita, true).await;
@@ -1214,6 +1221,8 @@ both_backends! {
         until_nothing_pending(&admin).await;
         pass_time(&app, &nid, Some(rita.id), HOUR).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her second reminder");
+        // The last reminder goes before finance is told.
+        until_nothing_pending(&admin).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her escalation");
         until_nothing_pending(&admin).await;
         // Sam, named in the first escalation, away and back: nothing more.
@@ -1289,6 +1298,8 @@ both_backends! {
 
         // Sam's second reminder is due, then the escalation about him; nothing of hers yet.
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "Sam's reminder alone");
+        // The last reminder goes before finance is told.
+        until_nothing_pending(&admin).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation about Sam");
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing for her at once");
         // Her own: an hour and a half on, her first; an hour later her second, then her escalation.
@@ -1298,6 +1309,8 @@ both_backends! {
         until_nothing_pending(&admin).await;
         pass_time(&app, &nid, Some(nina.id), HOUR).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her second reminder");
+        // The last reminder goes before finance is told.
+        until_nothing_pending(&admin).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her escalation");
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "once");
         // Sam, mailed it at its publication, away and back: not mailed it
@@ -1348,6 +1361,7 @@ both_backends! {
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing due yet");
         pass_time(&app, &nid, None, 2 * HOUR + Duration::from_secs(600)).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 2);
+        until_nothing_pending(&admin).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1);
         let first = sink.wait_until(WAIT, "the escalation", |m| m.iter().any(|m| m.to == [fiona.email.clone()])).await;
         let text = first.iter().find(|m| m.to == [fiona.email.clone()]).unwrap().text();
@@ -1371,7 +1385,8 @@ both_backends! {
         until_nothing_pending(&admin).await;
         pass_time(&app, &nid, Some(nina.id), HOUR).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her second reminder");
-        // Then the escalation, naming her alone.
+        // It goes, then the escalation, naming her alone.
+        until_nothing_pending(&admin).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her escalation");
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "once");
 
@@ -1387,6 +1402,8 @@ both_backends! {
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing at once");
         pass_time(&app, &nid, Some(olga.id), 2 * HOUR + HOUR / 2).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the latest reminder due to her");
+        // The last reminder goes before finance is told.
+        until_nothing_pending(&admin).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "her escalation");
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "once");
         // Rita, held up by a draft of her own all along, takes them over:
@@ -1457,6 +1474,11 @@ both_backends! {
         // Both reminders fall due for everyone at once, then one escalation names Rita and Nina.
         pass_time(&app, &nid, None, 2 * HOUR + Duration::from_secs(600)).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 2, "Rita's and Nina's");
+        // They wait for the publication's e-mails; the other worker is done
+        // with them; they go, then finance is told.
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "no escalation before they go");
+        publication_fanouts::Entity::delete_many().exec(app.store.connection()).await.unwrap();
+        until_nothing_pending(&admin).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation");
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "once");
         let messages = sink.wait_until(WAIT, "the escalation", |m| m.iter().any(|m| m.to == [fiona.email.clone()])).await;
@@ -1557,8 +1579,8 @@ both_backends! {
     /// While the publication's e-mails are still being written: "Remind
     /// now" mails nobody, the notice itself being on its way to them; a
     /// reminder due on a schedule shorter than that waits for its notice,
-    /// and goes right after it.
-    async fn a_reminder_queued_while_the_publication_is_being_written_follows_the_notice(backend: Backend) {
+    /// and, overtaken by it, is set aside: not on the notice's heels.
+    async fn a_reminder_queued_while_the_publication_is_being_written_is_overtaken_by_the_notice(backend: Backend) {
         let (_sink, app, finance, sam) = mail_by_hand(backend).await;
         let nid = create_notice(&finance, "Pumps up", json!([])).await;
         publish_notice(&finance, &nid).await;
@@ -1581,8 +1603,78 @@ both_backends! {
         let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
         assert_eq!(claimed.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), vec!["publication"]);
         assert_eq!(app.store.mark_mail_sent(&[(claimed[0].id, claimed[0].attempts)]).await.unwrap(), 1);
+        assert!(app.store.claim_due_mail(10, lease).await.unwrap().is_empty(), "no reminder on the notice's heels");
+        let reminder = outbox_rows(&app).await.into_iter().find(|row| row.kind == "reminder").expect("the reminder");
+        assert_eq!(reminder.state, "skipped", "{reminder:?}");
+        assert!(reminder.last_error.as_deref().is_some_and(|e| e.contains("reached them only after this reminder was queued")), "{reminder:?}");
+    }
+}
+
+both_backends! {
+    /// An SMTP outage longer than a step of the schedule: the last reminder,
+    /// queued behind the notice still unsent, does not follow it on its
+    /// heels (set aside, overtaken by it), and finance's escalation waits
+    /// until it has left, never reaching finance before the salesperson
+    /// has had the notice.
+    async fn after_a_long_outage_the_escalation_follows_the_salespeoples_mail(backend: Backend) {
+        let (_sink, app, finance, sam) = mail_by_hand(backend).await;
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        let lease = Duration::from_secs(60);
+        let mut claim = app.store.claim_publication_fanout(lease).await.unwrap().expect("the publication is owed");
+        app.store.expand_publication_batch(&mut claim, 10, lease).await.unwrap();
+        let [notice] = app.store.claim_due_mail(10, lease).await.unwrap().try_into().expect("Sam's notice alone");
+        assert!(app.store.mark_mail_attempt_failed(notice.id, notice.attempts, "SMTP: down", Some(HOUR)).await.unwrap());
+
+        // A step past the last reminder's time, the server still down: the
+        // reminder goes into the queue behind the notice; finance hears nothing.
+        pass_time(&app, &nid, None, 2 * HOUR + HOUR + Duration::from_secs(60)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the last reminder");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "no escalation before it has left");
+        let kinds = |rows: Vec<outbox::Model>| {
+            let mut kinds: Vec<(String, String)> = rows.into_iter().map(|r| (r.kind, r.state)).collect();
+            kinds.sort();
+            kinds
+        };
+        let pending = |kind: &str| (kind.to_owned(), "pending".to_owned());
+        assert_eq!(kinds(outbox_rows(&app).await), vec![pending("publication"), pending("reminder")]);
+
+        // The server is back: the notice goes; the reminder queued behind
+        // it is set aside; then, the salesperson's mail gone, finance's escalation.
+        due_now(&app, &sam.email).await;
         let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
-        assert_eq!(claimed.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), vec!["reminder"]);
+        assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![notice.id], "the notice first");
+        assert_eq!(app.store.mark_mail_sent(&[(notice.id, claimed[0].attempts)]).await.unwrap(), 1);
+        assert!(app.store.claim_due_mail(10, lease).await.unwrap().is_empty(), "no reminder on the notice's heels");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation, now");
+        let state = |kind: &str, state: &str| (kind.to_owned(), state.to_owned());
+        assert_eq!(
+            kinds(outbox_rows(&app).await),
+            vec![state("escalation", "pending"), state("publication", "sent"), state("reminder", "skipped")]
+        );
+    }
+}
+
+both_backends! {
+    /// Someone whose mail keeps being refused (never for good) is still
+    /// escalated: their last reminder, on its way for a step of the
+    /// schedule, counts as having left.
+    async fn mail_that_keeps_being_refused_still_leads_to_the_escalation(backend: Backend) {
+        let (_sink, app, finance, sam) = mail_by_hand(backend).await;
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        let lease = Duration::from_secs(60);
+        let mut claim = app.store.claim_publication_fanout(lease).await.unwrap().expect("the publication is owed");
+        app.store.expand_publication_batch(&mut claim, 10, lease).await.unwrap();
+        let [notice] = app.store.claim_due_mail(10, lease).await.unwrap().try_into().expect("Sam's notice alone");
+        assert!(app.store.mark_mail_attempt_failed(notice.id, notice.attempts, "SMTP: mailbox full", Some(HOUR)).await.unwrap());
+        pass_time(&app, &nid, None, 2 * HOUR + HOUR + Duration::from_secs(60)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the last reminder");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "no escalation yet");
+        // A step of the schedule later, both still refused: finance is told.
+        pass_time(&app, &nid, None, HOUR + Duration::from_secs(60)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation");
+        assert!(outbox_rows(&app).await.iter().any(|row| row.kind == "escalation" && row.to_addr != sam.email));
     }
 }
 

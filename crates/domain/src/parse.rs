@@ -336,10 +336,34 @@ impl Password {
     /// the digits.
     fn is_guessed_first(raw: &str) -> bool {
         const COMMON: &[&str] = &[
-            "0123456789", "0987654321", "1234567890", "12345678910", "123456789a", "1q2w3e4r5t", "1qaz2wsx3edc",
-            "abc1234567", "abcd123456", "asdfghjkl1", "changeme12", "iloveyou12", "letmein123", "passw0rd12",
-            "password01", "password12", "password123", "password1234", "password!!", "pricegate1", "pricegate123",
-            "qwerty1234", "qwerty12345", "qwerty123456", "qwertyuiop", "qwertyuiop1", "welcome123", "zxcvbnm123",
+            "0123456789",
+            "0987654321",
+            "1234567890",
+            "12345678910",
+            "123456789a",
+            "1q2w3e4r5t",
+            "1qaz2wsx3edc",
+            "abc1234567",
+            "abcd123456",
+            "asdfghjkl1",
+            "changeme12",
+            "iloveyou12",
+            "letmein123",
+            "passw0rd12",
+            "password01",
+            "password12",
+            "password123",
+            "password1234",
+            "password!!",
+            "pricegate1",
+            "pricegate123",
+            "qwerty1234",
+            "qwerty12345",
+            "qwerty123456",
+            "qwertyuiop",
+            "qwertyuiop1",
+            "welcome123",
+            "zxcvbnm123",
         ];
         let lower = raw.to_lowercase();
         let chars: Vec<char> = lower.chars().collect();
@@ -604,7 +628,9 @@ mod tests {
         assert!(Password::parse("short").is_err());
         assert!(Password::parse(&" ".repeat(12)).is_err(), "spaces alone are no password");
         assert!(Password::parse(" spaced  out ").is_ok(), "spaces within one are kept");
-        for guessed in ["aaaaaaaaaaaa", "1234567890", "QwertyUiop", "Password123", "abcdefghijk", "9876543210", "%%%%%%%%%%"] {
+        for guessed in
+            ["aaaaaaaaaaaa", "1234567890", "QwertyUiop", "Password123", "abcdefghijk", "9876543210", "%%%%%%%%%%"]
+        {
             let refused = Password::parse(guessed).err().map(|e| e.message);
             assert!(refused.as_deref().is_some_and(|m| m.contains("guessed first")), "{guessed}: {refused:?}");
         }

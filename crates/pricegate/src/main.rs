@@ -224,7 +224,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo } => serve(settings, demo).await,
         Command::Migrate => {
-            let (_, migrated) = pricegate::connect_migrated(&settings).await?;
+            let (store, migrated) = pricegate::connect_migrated(&settings).await?;
+            // Closed, not dropped: PostgreSQL sees each connection end, not reset.
+            store.close().await;
             match migrated.applied {
                 0 => println!("the database is up to date: no migration to apply"),
                 applied => println!("migrations applied: {applied}"),
@@ -254,8 +256,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 password: Some(Password::parse(password)?),
             };
             let store = pricegate::connect(&settings).await?;
-            let user = store.create_user(None, new).await?;
-            println!("{}", user.id);
+            let created = store.create_user(None, new).await;
+            store.close().await;
+            println!("{}", created?.id);
             Ok(())
         }
         Command::Worker => {
@@ -265,7 +268,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo => {
             let store = pricegate::connect(&settings).await?;
-            print_demo(demo::seed(&store).await?);
+            let seeded = demo::seed(&store).await;
+            store.close().await;
+            print_demo(seeded?);
             Ok(())
         }
         Command::Backup { file } => back_up(&settings, &file).await,

@@ -1,16 +1,18 @@
 //! Queued mail that no longer needs to go out when its turn comes: to
 //! someone deactivated since, a notice's letter to someone who has
 //! acknowledged it since, a signer's to someone who no longer signs the
-//! draft, an approval's about a draft closed or handed on since, or a
-//! request for approval that finance has answered or need no longer answer.
+//! draft, an approval's about a draft closed or handed on since, a request
+//! for approval that finance has answered or need no longer answer, or a
+//! reminder overtaken by an e-mail about its notice held up behind an outage.
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::signer_named::{NO_LONGER_SIGNER, moot_signer_mail};
-use super::{PUBLICATION, REMINDER};
+use super::{PUBLICATION, REMINDER, SENT};
 use crate::StoreError;
 use crate::entity::{acknowledgements, approval_requests, outbox, quotes, users};
 
@@ -146,11 +148,51 @@ async fn moot_approval_asks(conn: &impl ConnectionTrait, rows: &[outbox::Model])
 /// Why a queued letter is no longer sent: its notice was acknowledged.
 const ALREADY_ACKNOWLEDGED: &str = "Not sent: the recipient acknowledged the notice before it went out.";
 
+/// Why a reminder is no longer sent: an e-mail about its notice reached
+/// its person after it was queued.
+const OVERTAKEN: &str = "Not sent: an earlier e-mail about the notice, held up, reached them only after this \
+     reminder was queued; the next reminder follows on the schedule.";
+
+/// The reminders among `rows` queued before an e-mail about the same notice
+/// to the same person went (the notice itself, or an earlier reminder):
+/// held up behind it (the SMTP server down for longer than a step of the
+/// schedule), they would arrive on its heels, saying nothing it did not.
+async fn overtaken_reminders(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<HashSet<Uuid>, StoreError> {
+    let reminders: Vec<(&outbox::Model, (Uuid, Uuid))> =
+        rows.iter().filter(|row| row.kind == REMINDER).filter_map(|row| Some((row, subjects(row)?))).collect();
+    let Some(oldest) = reminders.iter().map(|(row, _)| row.created_at).min() else { return Ok(HashSet::new()) };
+    let notices: HashSet<Uuid> = reminders.iter().map(|(_, (notice, _))| *notice).collect();
+    let people: HashSet<Uuid> = reminders.iter().map(|(_, (_, user))| *user).collect();
+    // Every column read is set in every row the filters keep.
+    let sent: Vec<(Uuid, Uuid, DateTime<Utc>)> = outbox::Entity::find()
+        .select_only()
+        .columns([outbox::Column::NoticeId, outbox::Column::UserId, outbox::Column::SentAt])
+        .filter(outbox::Column::NoticeId.is_in(notices))
+        .filter(outbox::Column::UserId.is_in(people))
+        .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
+        .filter(outbox::Column::State.eq(SENT))
+        .filter(outbox::Column::SentAt.gt(oldest))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut latest: HashMap<(Uuid, Uuid), DateTime<Utc>> = HashMap::new();
+    for (notice, user, at) in sent {
+        let entry = latest.entry((notice, user)).or_insert(at);
+        *entry = Ord::max(*entry, at);
+    }
+    Ok(reminders
+        .into_iter()
+        .filter(|(row, subject)| latest.get(subject).is_some_and(|at| *at > row.created_at))
+        .map(|(row, _)| row.id)
+        .collect())
+}
+
 /// The rows among `rows` that no longer need to go out, each with the
 /// reason: a letter to someone deactivated since it was queued, and a
 /// publication or reminder whose notice its recipient has acknowledged
 /// since (after an SMTP outage, say, or when they read the notice in the
-/// browser before the fan-out reached them), and the e-mail naming a draft's
+/// browser before the fan-out reached them), a reminder overtaken by an
+/// e-mail about its notice held up behind it, and the e-mail naming a draft's
 /// signer once that draft is closed or signed by someone else. An escalation goes out even if
 /// everyone it names has acknowledged since: it is finance's record of who
 /// was late.
@@ -178,6 +220,7 @@ pub(super) async fn find_moot(
         .await?
         .into_iter()
         .collect();
+    let overtaken = overtaken_reminders(conn, rows).await?;
     let linked: Vec<(Uuid, Uuid)> = rows.iter().filter_map(ack_target).collect();
     let acknowledged: HashSet<(Uuid, Uuid)> = if linked.is_empty() {
         HashSet::new()
@@ -208,6 +251,8 @@ pub(super) async fn find_moot(
                 Some((row.id, APPROVAL_ASK_MOOT))
             } else if ack_target(row).is_some_and(|target| acknowledged.contains(&target)) {
                 Some((row.id, ALREADY_ACKNOWLEDGED))
+            } else if overtaken.contains(&row.id) {
+                Some((row.id, OVERTAKEN))
             } else {
                 None
             }

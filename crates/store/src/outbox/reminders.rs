@@ -413,12 +413,18 @@ impl Store {
                 to_chrono(&schedule[due - 1].saturating_sub(before))
             };
             let may_wait = |c: &Chase<'_>| c.due_at.checked_add_signed(step(c.due)).is_some_and(|end| now < end);
-            let (unsent, held_up) = match chased.iter().any(|c| is_missing(c) && may_wait(c)) {
-                false => (HashSet::new(), HashMap::new()),
+            let may_hold_back = chased.iter().any(|c| is_missing(c) && may_wait(c));
+            let had_last = |c: &Chase<'_>| c.due == schedule.len() && !is_missing(c);
+            let unsent = match may_hold_back || chased.iter().any(had_last) {
+                true => unsent_to(&self.db, notice.id).await?,
+                false => HashSet::new(),
+            };
+            let held_up = match may_hold_back {
                 true => {
                     let recent = now.checked_sub_signed(last / 2).unwrap_or(DateTime::<Utc>::MIN_UTC);
-                    (unsent_to(&self.db, notice.id).await?, sent_held_up(&self.db, notice.id, recent).await?)
+                    sent_held_up(&self.db, notice.id, recent).await?
                 }
+                false => HashMap::new(),
             };
             let waits = |c: &Chase<'_>| {
                 may_wait(c)
@@ -429,11 +435,22 @@ impl Store {
             };
             let missing: Vec<&Chase<'_>> = chased.iter().filter(|c| is_missing(c) && !waits(c)).collect();
             // A round is escalated once every one of its people still
-            // pending has had the last reminder.
+            // pending has had the last reminder, and it has left: sent,
+            // failed for good or set aside (finance hears after the
+            // salespeople, never before them, as after an SMTP outage,
+            // when the escalation, tried afresh, would go first), or on its
+            // way for a step of the schedule (their mail keeps being refused,
+            // which finance must hear of too).
+            let has_left = |c: &Chase<'_>| {
+                !unsent.contains(&c.user.id)
+                    || mailed
+                        .get(&c.user.id)
+                        .is_some_and(|at| at.checked_add_signed(step(c.due)).is_none_or(|end| end <= now))
+            };
             let mut rounds: BTreeMap<Round, (bool, Vec<&users::Model>)> = BTreeMap::new();
             for c in &chased {
                 let (complete, people) = rounds.entry(c.round).or_insert((true, vec![]));
-                *complete &= c.due == schedule.len() && !is_missing(c);
+                *complete &= had_last(c) && has_left(c);
                 people.push(c.user);
             }
             rounds.retain(|_, (complete, _)| *complete);
