@@ -31,8 +31,10 @@ pub enum AckLinkError {
     /// ([`token_shape`]), or one without check bytes that no link has.
     #[error("altered acknowledgement link")]
     Altered,
+    /// Its time ran out, or it was ended early: its person's address was
+    /// corrected, or their account deactivated since it was sent.
     #[error("the acknowledgement link has expired")]
-    Expired,
+    Expired { about: LinkAbout },
     /// The link was used; it acknowledged the notice then (`acknowledged_at`,
     /// unless that acknowledgement is gone since: the account was removed).
     #[error("the acknowledgement link has been used")]
@@ -186,7 +188,7 @@ async fn check(
         return Err(AckLinkError::AccountInactive);
     }
     if row.expires_at <= now {
-        return Err(AckLinkError::Expired);
+        return Err(AckLinkError::Expired { about: about(conn, &row).await });
     }
     if let Some(ack) = ack {
         let acknowledged_at = ack.acknowledged_at;
@@ -333,7 +335,7 @@ impl Store {
     async fn audit_link_refusal(&self, token: &str, error: &AckLinkError) -> Result<(), StoreError> {
         let code = match error {
             AckLinkError::Unknown | AckLinkError::Altered => return Ok(()),
-            AckLinkError::Expired => "expired_link",
+            AckLinkError::Expired { .. } => "expired_link",
             AckLinkError::Used { .. } => "used_link",
             AckLinkError::AccountInactive => "inactive_account",
             AckLinkError::AlreadyAcknowledged { .. } => "already_acknowledged",

@@ -358,12 +358,18 @@ fn refusal(e: AckLinkError, calendar: Calendar, reader: Option<&SessionUser>) ->
             "This link is not valid: it is unknown here",
             "This acknowledgement link is whole, but this Pricegate never sent it: it may be from another Pricegate, or from before its database was restored. Acknowledge the notice in Pricegate itself.",
         ),
-        AckLinkError::Expired => refused(
-            StatusCode::GONE,
-            "This link has expired",
-            "Acknowledgement links work for a limited time. Open your notices in Pricegate to see whether this one still \
-             waits for you, and acknowledge it there.",
-        ),
+        AckLinkError::Expired { about } => {
+            let notice = about.title.map_or_else(|| "the notice".to_owned(), |t| format!("\u{201c}{t}\u{201d}"));
+            refused(
+                StatusCode::GONE,
+                "This link has expired",
+                format!(
+                    "This link, to acknowledge {notice}, no longer works: acknowledgement links work for a limited \
+                     time, and end sooner when the address they went to is corrected or the account deactivated. Open your notices in Pricegate \
+                     to see whether this one still waits for you, and acknowledge it there."
+                ),
+            )
+        }
         // Nothing in Pricegate to open for it, either.
         AckLinkError::AccountInactive => {
             let page_of = RefusedPage {
