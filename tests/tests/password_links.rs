@@ -97,6 +97,37 @@ async fn audited(admin: &Session, action: &str) -> usize {
 }
 
 both_backends! {
+    /// One client asking for links for account after account: the first
+    /// ten are mailed, the rest answered as ever and mailed nothing, so that
+    /// nobody can have every account mailed again and again.
+    async fn one_client_asking_for_many_accounts_links_is_mailed_ten(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let mut people = Vec::new();
+        for n in 0..12 {
+            people.push(app.user(Role::Sales, &format!("Person {n}")).await.1);
+        }
+        for person in &people {
+            let (status, page) = ask_for_link(&app.base, &person.email).await;
+            assert_eq!(status, 200, "{page}");
+            assert!(page.contains("is on its way to it."), "the same answer: {page}");
+        }
+        sink.wait_until(WAIT, "ten e-mails", |m| m.len() >= 10).await;
+        // The page answers before the request is looked at: long enough for anything more.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(outbox_rows(&app, "password_reset").await, 10);
+        // (Each request is looked at once answered, so not always in the order sent.)
+        let mut mailed: Vec<String> = sink.messages().iter().flat_map(|m| m.to.clone()).collect();
+        mailed.sort();
+        mailed.dedup();
+        assert_eq!(mailed.len(), 10, "ten people, once each: {mailed:?}");
+        assert_eq!(sink.messages().len(), 10);
+        // Logging in is not held off by it.
+        assert_eq!(log_in(&app.base, &people[11].email, PASSWORD).await.status, 303);
+    }
+}
+
+both_backends! {
     async fn a_forgotten_password_is_chosen_again_from_the_e_mailed_link(backend: Backend) {
         let sink = SmtpSink::start().await;
         let app = spawn_with_mail(backend, &sink, |_| {}).await;

@@ -33,7 +33,10 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::auth::{Checked, hash_token};
@@ -101,6 +104,63 @@ fn email_key(email: &str) -> String {
 fn address_key(client: &ClientInfo) -> String {
     hash_token(&format!("address\n{}", client_block(client.addr.as_deref().unwrap_or(""))))
 }
+
+/// Requests for a password link ("Forgot your password?") one client
+/// address may make within [`FAILURE_WINDOW`], whichever addresses they
+/// name; past them, the next is answered as ever and sends nothing. Each
+/// account is mailed at most one link every few minutes anyway: this keeps
+/// one client from having every account mailed again and again.
+pub const MAX_LINK_REQUESTS: usize = 10;
+
+/// The key of a client address's requests for password links.
+fn link_requests_key(client: &ClientInfo) -> String {
+    hash_token(&format!("password-link\n{}", client_block(client.addr.as_deref().unwrap_or(""))))
+}
+
+/// Counts a request for a password link from `client`, in `txn` (a write
+/// transaction: on SQLite one writer at a time; on PostgreSQL under a lock
+/// of its own, so that requests at once, to several processes, each see the
+/// others); whether it is among the first [`MAX_LINK_REQUESTS`] within the
+/// window. One over them is not counted: the window runs from the earliest
+/// of those that were.
+pub(crate) async fn link_request_allowed(txn: &DatabaseTransaction, client: &ClientInfo) -> Result<bool, StoreError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(LINK_REQUESTS_LOCK).await?;
+    }
+    let now = db_now(txn).await?;
+    let window =
+        chrono::Duration::from_std(FAILURE_WINDOW).map_err(|e| StoreError::Internal(format!("login window: {e}")))?;
+    let since = now - window;
+    login_failures::Entity::delete_many().filter(login_failures::Column::At.lt(since)).exec(txn).await?;
+    let key = link_requests_key(client);
+    let counted: Vec<Uuid> = login_failures::Entity::find()
+        .select_only()
+        .column(login_failures::Column::Id)
+        .filter(login_failures::Column::KeyHash.eq(&key))
+        .filter(login_failures::Column::At.gte(since))
+        .limit(MAX_LINK_REQUESTS as u64)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if counted.len() >= MAX_LINK_REQUESTS {
+        return Ok(false);
+    }
+    login_failures::Entity::insert(login_failures::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        key_hash: Set(key),
+        at: Set(now),
+        // Neither an account's failures nor the address's failed logins.
+        email_hash: Set(None),
+        address_hash: Set(None),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(true)
+}
+
+/// The transaction lock that requests for password links take on
+/// PostgreSQL, one after another (a key of their own among the advisory locks).
+const LINK_REQUESTS_LOCK: &str = "SELECT pg_advisory_xact_lock(7396012245563810517)";
 
 /// Forgets the failed logins for `email` from every address: an
 /// administrator has set a new password, and the person it is for must be

@@ -202,11 +202,20 @@ impl Store {
     /// Someone at the login page asks for a link to choose a new password
     /// for `email`. When it is an active account's address, and it was not
     /// sent one in the last [`RESET_EVERY_MINUTES`], the e-mail is queued and
-    /// the request audited; otherwise nothing is written. The caller answers
+    /// the request audited; otherwise nothing but the request's count is
+    /// written. Past [`crate::login_limit::MAX_LINK_REQUESTS`] from the
+    /// client's address lately, nothing is sent at all. The caller answers
     /// the same either way.
     pub async fn request_password_reset(&self, email: &str, client: &ClientInfo) -> Result<(), StoreError> {
         let Some(address) = Email::for_login(email) else { return Ok(()) };
         let setup = self.mail_setup()?;
+        let txn = self.begin_write().await?;
+        let allowed = crate::login_limit::link_request_allowed(&txn, client).await?;
+        txn.commit().await?;
+        if !allowed {
+            tracing::warn!("a password link was asked for too often from one client address: none is sent");
+            return Ok(());
+        }
         let found = users::Entity::find().filter(users::Column::Email.eq(address)).one(&self.db).await?;
         let Some(user) = found.filter(|u| u.active) else { return Ok(()) };
         // Looked at before writing anything: asking again and again, which
