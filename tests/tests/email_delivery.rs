@@ -1611,26 +1611,77 @@ both_backends! {
 }
 
 both_backends! {
-    /// An SMTP outage longer than a step of the schedule: the last reminder,
-    /// queued behind the notice still unsent, does not follow it on its
-    /// heels (set aside, overtaken by it), and finance's escalation waits
-    /// until it has left, never reaching finance before the salesperson
-    /// has had the notice.
-    async fn after_a_long_outage_the_escalation_follows_the_salespeoples_mail(backend: Backend) {
+    /// A notice e-mail claimed to be sent just as its person is deactivated:
+    /// its link is born expired, so that it does not come back to life with
+    /// them (whoever had their mailbox meanwhile must not acknowledge for them).
+    async fn a_link_minted_for_someone_deactivated_since_the_claim_is_born_expired(backend: Backend) {
         let (_sink, app, finance, sam) = mail_by_hand(backend).await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
         let nid = create_notice(&finance, "Pumps up", json!([])).await;
         publish_notice(&finance, &nid).await;
         let lease = Duration::from_secs(60);
         let mut claim = app.store.claim_publication_fanout(lease).await.unwrap().expect("the publication is owed");
         app.store.expand_publication_batch(&mut claim, 10, lease).await.unwrap();
-        let [notice] = app.store.claim_due_mail(10, lease).await.unwrap().try_into().expect("Sam's notice alone");
-        assert!(app.store.mark_mail_attempt_failed(notice.id, notice.attempts, "SMTP: down", Some(HOUR)).await.unwrap());
+        let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
+        assert_eq!(claimed.len(), 1, "Sam's notice");
+        let active = |yes: bool| {
+            let (admin, url) = (admin.clone(), format!("/api/v1/users/{}", sam.id));
+            async move { assert_eq!(admin.patch(&url, &json!({"active": yes})).await.status, 200) }
+        };
+        active(false).await;
+        let minted = app.store.mint_ack_links(claimed).await.unwrap();
+        let text = &minted[0].text_body;
+        let token: String = text
+            .split("/ack/")
+            .nth(1)
+            .expect("a link in the text")
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        let refused = |r: Result<_, pricegate_store::AckLinkError>| r.err().map(|e| e.to_string());
+        let inactive = refused(app.store.open_ack_link(&token).await);
+        assert_eq!(inactive.as_deref(), Some("the acknowledgement link's account is deactivated"));
+        active(true).await;
+        let expired = refused(app.store.open_ack_link(&token).await);
+        assert_eq!(expired.as_deref(), Some("the acknowledgement link has expired"));
+    }
+}
 
-        // A step past the last reminder's time, the server still down: the
-        // reminder goes into the queue behind the notice; finance hears nothing.
-        pass_time(&app, &nid, None, 2 * HOUR + HOUR + Duration::from_secs(60)).await;
-        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the last reminder");
-        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "no escalation before it has left");
+/// Sam's notice, refused by the SMTP server (`error`, to be tried again in
+/// an hour), and a step of the schedule past his last reminder's time: that
+/// reminder is queued, behind the notice; finance hears nothing yet.
+struct Refused {
+    _sink: SmtpSink,
+    app: pricegate_tests::TestApp,
+    sam: UserView,
+    nid: String,
+    notice: outbox::Model,
+    lease: Duration,
+}
+
+async fn refused_past_the_last_reminder(backend: Backend, error: &str) -> Refused {
+    let (sink, app, finance, sam) = mail_by_hand(backend).await;
+    let nid = create_notice(&finance, "Pumps up", json!([])).await;
+    publish_notice(&finance, &nid).await;
+    let lease = Duration::from_secs(60);
+    let mut claim = app.store.claim_publication_fanout(lease).await.unwrap().expect("the publication is owed");
+    app.store.expand_publication_batch(&mut claim, 10, lease).await.unwrap();
+    let [notice] = app.store.claim_due_mail(10, lease).await.unwrap().try_into().expect("Sam's notice alone");
+    assert!(app.store.mark_mail_attempt_failed(notice.id, notice.attempts, error, Some(HOUR)).await.unwrap());
+    pass_time(&app, &nid, None, 2 * HOUR + HOUR + Duration::from_secs(60)).await;
+    assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the last reminder");
+    assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "no escalation before it has left");
+    Refused { _sink: sink, app, sam, nid, notice, lease }
+}
+
+both_backends! {
+    /// An SMTP outage longer than a step of the schedule: the last reminder,
+    /// queued behind the notice still unsent, does not follow it on its
+    /// heels (set aside, overtaken by it), and finance's escalation waits
+    /// until it has left, never reaching finance before the salesperson
+    /// has had the notice, and half a step more, for them to acknowledge.
+    async fn after_a_long_outage_the_escalation_follows_the_salespeoples_mail(backend: Backend) {
+        let Refused { _sink, app, sam, nid, notice, lease } = refused_past_the_last_reminder(backend, "SMTP: down").await;
         let kinds = |rows: Vec<outbox::Model>| {
             let mut kinds: Vec<(String, String)> = rows.into_iter().map(|r| (r.kind, r.state)).collect();
             kinds.sort();
@@ -1640,13 +1691,18 @@ both_backends! {
         assert_eq!(kinds(outbox_rows(&app).await), vec![pending("publication"), pending("reminder")]);
 
         // The server is back: the notice goes; the reminder queued behind
-        // it is set aside; then, the salesperson's mail gone, finance's escalation.
+        // it is set aside; half a step after the notice went, the
+        // salesperson's mail long gone, finance's escalation.
         due_now(&app, &sam.email).await;
         let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
         assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![notice.id], "the notice first");
         assert_eq!(app.store.mark_mail_sent(&[(notice.id, claimed[0].attempts)]).await.unwrap(), 1);
         assert!(app.store.claim_due_mail(10, lease).await.unwrap().is_empty(), "no reminder on the notice's heels");
-        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation, now");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "not on the notice's heels either");
+        pass_time(&app, &nid, None, HOUR / 2 - Duration::from_secs(60)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nor within half a step of it");
+        pass_time(&app, &nid, None, Duration::from_secs(120)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation");
         let state = |kind: &str, state: &str| (kind.to_owned(), state.to_owned());
         assert_eq!(
             kinds(outbox_rows(&app).await),
@@ -1660,17 +1716,7 @@ both_backends! {
     /// escalated: their last reminder, on its way for a step of the
     /// schedule, counts as having left.
     async fn mail_that_keeps_being_refused_still_leads_to_the_escalation(backend: Backend) {
-        let (_sink, app, finance, sam) = mail_by_hand(backend).await;
-        let nid = create_notice(&finance, "Pumps up", json!([])).await;
-        publish_notice(&finance, &nid).await;
-        let lease = Duration::from_secs(60);
-        let mut claim = app.store.claim_publication_fanout(lease).await.unwrap().expect("the publication is owed");
-        app.store.expand_publication_batch(&mut claim, 10, lease).await.unwrap();
-        let [notice] = app.store.claim_due_mail(10, lease).await.unwrap().try_into().expect("Sam's notice alone");
-        assert!(app.store.mark_mail_attempt_failed(notice.id, notice.attempts, "SMTP: mailbox full", Some(HOUR)).await.unwrap());
-        pass_time(&app, &nid, None, 2 * HOUR + HOUR + Duration::from_secs(60)).await;
-        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the last reminder");
-        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "no escalation yet");
+        let Refused { _sink, app, sam, nid, .. } = refused_past_the_last_reminder(backend, "SMTP: mailbox full").await;
         // A step of the schedule later, both still refused: finance is told.
         pass_time(&app, &nid, None, HOUR + Duration::from_secs(60)).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation");

@@ -79,11 +79,17 @@ fn time_at(bytes: &[u8], at: usize) -> Option<usize> {
     let end = byte_is(bytes, end, b':').and_then(|seconds| digits(bytes, seconds, 2)).unwrap_or(end);
     let zone = byte_is(bytes, end, b' ')?;
     // An offset of hours, or of hours and minutes (`+03`, `-0330`), or letters
-    // from a capital (`UTC`, `CEST`, `ChST`).
+    // from a capital with another among them (`UTC`, `CEST`, `ChST`; not
+    // a word such as `Monday`).
     let end = match bytes.get(zone) {
         Some(b'+' | b'-') => digits(bytes, zone + 1, 4).or_else(|| digits(bytes, zone + 1, 2))?,
         Some(b) if b.is_ascii_uppercase() => {
-            zone + bytes.get(zone..).unwrap_or_default().iter().take_while(|b| b.is_ascii_alphabetic()).count()
+            let letters = bytes.get(zone..).unwrap_or_default().iter().take_while(|b| b.is_ascii_alphabetic());
+            let capitals = letters.clone().filter(|b| b.is_ascii_uppercase()).count();
+            if capitals < 2 {
+                return None;
+            }
+            zone + letters.count()
         }
         _ => zone,
     };
@@ -182,6 +188,7 @@ mod tests {
              <span class=\"nw\">11:05:56 +03</span>; 10:00 to 12:00 hours"
         );
         assert_eq!(keep_whole("at 19:05 ChST.", OPEN), "at <span class=\"nw\">19:05 ChST</span>.");
+        assert_eq!(keep_whole("at 10:00 Monday", OPEN), "at 10:00 Monday", "a word is no zone");
         // A signed amount after a time is the amount's sign, not the time's zone.
         assert_eq!(keep_whole("10:00 +5.00 EUR", OPEN), "10:00 <span class=\"nw\">+5.00 EUR</span>");
         assert_eq!(keep_whole("10:00 +50.00 EUR", OPEN), "10:00 <span class=\"nw\">+50.00 EUR</span>");

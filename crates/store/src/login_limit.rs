@@ -105,34 +105,48 @@ fn address_key(client: &ClientInfo) -> String {
     hash_token(&format!("address\n{}", client_block(client.addr.as_deref().unwrap_or(""))))
 }
 
-/// Requests for a password link ("Forgot your password?") one client
-/// address may make within [`FAILURE_WINDOW`], whichever addresses they
-/// name; past them, the next is answered as ever and sends nothing. Each
-/// account is mailed at most one link every few minutes anyway: this keeps
-/// one client from having every account mailed again and again.
-pub const MAX_LINK_REQUESTS: usize = 10;
+/// Password links ("Forgot your password?") one client address may have
+/// sent within [`FAILURE_WINDOW`], whichever accounts it names; past them,
+/// the next request is answered as ever and sends nothing. Each account is
+/// mailed at most one link every few minutes anyway: this keeps one client
+/// from having every account mailed again and again. Like
+/// [`MAX_ADDRESS_FAILURES`], far above what people sharing an office's
+/// address ask for.
+pub const MAX_LINK_REQUESTS: usize = 50;
 
-/// The key of a client address's requests for password links.
+/// The key of a client address's requests for password links. It starts
+/// with a line break, which no login's [`pair_key`] does (its e-mail is
+/// trimmed), so the two never count each other.
 fn link_requests_key(client: &ClientInfo) -> String {
-    hash_token(&format!("password-link\n{}", client_block(client.addr.as_deref().unwrap_or(""))))
+    hash_token(&format!("\npassword-link\n{}", client_block(client.addr.as_deref().unwrap_or(""))))
 }
 
-/// Counts a request for a password link from `client`, in `txn` (a write
-/// transaction: on SQLite one writer at a time; on PostgreSQL under a lock
-/// of its own, so that requests at once, to several processes, each see the
-/// others); whether it is among the first [`MAX_LINK_REQUESTS`] within the
-/// window. One over them is not counted: the window runs from the earliest
-/// of those that were.
-pub(crate) async fn link_request_allowed(txn: &DatabaseTransaction, client: &ClientInfo) -> Result<bool, StoreError> {
+/// Counts a password link about to be sent at `client`'s request, in `txn`
+/// (a write transaction: on SQLite one writer at a time; on PostgreSQL
+/// under a lock of the client's key, so that requests at once, to several
+/// processes, each see the others); whether it is among the first
+/// [`MAX_LINK_REQUESTS`] within the window. One over them is not counted:
+/// the window runs from the earliest of those that were.
+pub(crate) async fn link_request_allowed(
+    txn: &DatabaseTransaction,
+    client: &ClientInfo,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let key = link_requests_key(client);
     if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_unprepared(LINK_REQUESTS_LOCK).await?;
+        // Two 32-bit keys: a space apart from the gate's and the
+        // migrations' 64-bit ones; the first names these locks.
+        let lock = sea_orm::Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(7396012, hashtext($1))",
+            [key.clone().into()],
+        );
+        txn.execute_raw(lock).await?;
     }
-    let now = db_now(txn).await?;
     let window =
         chrono::Duration::from_std(FAILURE_WINDOW).map_err(|e| StoreError::Internal(format!("login window: {e}")))?;
     let since = now - window;
     login_failures::Entity::delete_many().filter(login_failures::Column::At.lt(since)).exec(txn).await?;
-    let key = link_requests_key(client);
     let counted: Vec<Uuid> = login_failures::Entity::find()
         .select_only()
         .column(login_failures::Column::Id)
@@ -157,10 +171,6 @@ pub(crate) async fn link_request_allowed(txn: &DatabaseTransaction, client: &Cli
     .await?;
     Ok(true)
 }
-
-/// The transaction lock that requests for password links take on
-/// PostgreSQL, one after another (a key of their own among the advisory locks).
-const LINK_REQUESTS_LOCK: &str = "SELECT pg_advisory_xact_lock(7396012245563810517)";
 
 /// Forgets the failed logins for `email` from every address: an
 /// administrator has set a new password, and the person it is for must be

@@ -201,21 +201,13 @@ async fn reset_sent_lately(
 impl Store {
     /// Someone at the login page asks for a link to choose a new password
     /// for `email`. When it is an active account's address, and it was not
-    /// sent one in the last [`RESET_EVERY_MINUTES`], the e-mail is queued and
-    /// the request audited; otherwise nothing but the request's count is
-    /// written. Past [`crate::login_limit::MAX_LINK_REQUESTS`] from the
-    /// client's address lately, nothing is sent at all. The caller answers
-    /// the same either way.
+    /// sent one in the last [`RESET_EVERY_MINUTES`], and the client's address
+    /// has not had [`crate::login_limit::MAX_LINK_REQUESTS`] sent lately, the
+    /// e-mail is queued, counted and the request audited; otherwise nothing
+    /// is written. The caller answers the same either way.
     pub async fn request_password_reset(&self, email: &str, client: &ClientInfo) -> Result<(), StoreError> {
         let Some(address) = Email::for_login(email) else { return Ok(()) };
         let setup = self.mail_setup()?;
-        let txn = self.begin_write().await?;
-        let allowed = crate::login_limit::link_request_allowed(&txn, client).await?;
-        txn.commit().await?;
-        if !allowed {
-            tracing::warn!("a password link was asked for too often from one client address: none is sent");
-            return Ok(());
-        }
         let found = users::Entity::find().filter(users::Column::Email.eq(address)).one(&self.db).await?;
         let Some(user) = found.filter(|u| u.active) else { return Ok(()) };
         // Looked at before writing anything: asking again and again, which
@@ -230,6 +222,10 @@ impl Store {
         let Some(user) = user.filter(|u| u.active) else { return Ok(txn.rollback().await?) };
         let now = db_now(&txn).await?;
         if reset_sent_lately(&txn, user.id, now).await? {
+            return Ok(txn.rollback().await?);
+        }
+        if !crate::login_limit::link_request_allowed(&txn, client, now).await? {
+            tracing::warn!("password links were asked for too often from one client address: this one is not sent");
             return Ok(txn.rollback().await?);
         }
         owe_password_mail(&txn, &setup, now, &user, None, false).await?;

@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use uuid::Uuid;
 
 use super::signer_named::{NO_LONGER_SIGNER, moot_signer_mail};
-use super::{PUBLICATION, REMINDER, SENT};
+use super::{PUBLICATION, REMINDER, SENT, WAITING_BEHIND};
 use crate::StoreError;
 use crate::entity::{acknowledgements, approval_requests, outbox, quotes, users};
 
@@ -151,15 +151,22 @@ const ALREADY_ACKNOWLEDGED: &str = "Not sent: the recipient acknowledged the not
 /// Why a reminder is no longer sent: an e-mail about its notice reached
 /// its person after it was queued.
 const OVERTAKEN: &str = "Not sent: an earlier e-mail about the notice, held up, reached them only after this \
-     reminder was queued; the next reminder follows on the schedule.";
+     reminder was queued, which would have followed on its heels.";
 
 /// The reminders among `rows` queued before an e-mail about the same notice
 /// to the same person went (the notice itself, or an earlier reminder):
 /// held up behind it (the SMTP server down for longer than a step of the
 /// schedule), they would arrive on its heels, saying nothing it did not.
+/// Only a reminder marked as waiting behind one ([`WAITING_BEHIND`]) can be:
+/// any reminder due while an earlier e-mail is unsent is marked so when a
+/// claim first comes to it, and keeps the mark until claimed to be sent;
+/// the others, the whole of a wave of reminders, cost no read here.
 async fn overtaken_reminders(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<HashSet<Uuid>, StoreError> {
-    let reminders: Vec<(&outbox::Model, (Uuid, Uuid))> =
-        rows.iter().filter(|row| row.kind == REMINDER).filter_map(|row| Some((row, subjects(row)?))).collect();
+    let reminders: Vec<(&outbox::Model, (Uuid, Uuid))> = rows
+        .iter()
+        .filter(|row| row.kind == REMINDER && row.last_error.as_deref() == Some(WAITING_BEHIND))
+        .filter_map(|row| Some((row, subjects(row)?)))
+        .collect();
     let Some(oldest) = reminders.iter().map(|(row, _)| row.created_at).min() else { return Ok(HashSet::new()) };
     let notices: HashSet<Uuid> = reminders.iter().map(|(_, (notice, _))| *notice).collect();
     let people: HashSet<Uuid> = reminders.iter().map(|(_, (_, user))| *user).collect();

@@ -322,7 +322,8 @@ impl Store {
     /// or cancelled, is not chased. Reminder `n` goes to each of them once
     /// `published_at + schedule[n-1]` has passed (only the latest due one,
     /// should a worker have been down through several); the escalation to
-    /// finance follows, one tick after the last reminders are in the outbox,
+    /// finance follows once the last reminders have left the outbox (and
+    /// half a step after, for someone whose mail was held up on its way),
     /// naming who is still pending. Someone told of the notice later, on
     /// taking over drafts it holds up, is on a schedule of their own counted
     /// from then (a round, with everyone told at the same moment), ending in
@@ -336,11 +337,16 @@ impl Store {
         let Some(horizon) = now.checked_sub_signed(to_chrono(first)) else { return Ok(0) };
         // A round whose last reminder fell due more than a week ago is done
         // with (escalated, or everyone had acknowledged): looking at it on
-        // every tick forever would make each tick slower than the last.
+        // every tick forever would make each tick slower than the last. (Its
+        // escalation comes at most two steps of the schedule after that
+        // time, each no longer than the whole: counted from three times the
+        // last delay, the week is all to spare.)
         let last = schedule.last().map(to_chrono).unwrap_or(chrono::Duration::zero());
-        let settled = now
-            .checked_sub_signed(last.checked_add(&chrono::Duration::days(7)).unwrap_or(chrono::Duration::MAX))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let done_after = last
+            .checked_mul(3)
+            .and_then(|longest| longest.checked_add(&chrono::Duration::days(7)))
+            .unwrap_or(chrono::Duration::MAX);
+        let settled = now.checked_sub_signed(done_after).unwrap_or(DateTime::<Utc>::MIN_UTC);
         let with_late_round = sea_orm::sea_query::Query::select()
             .column(outbox::Column::NoticeId)
             .from(outbox::Entity)
@@ -419,7 +425,7 @@ impl Store {
                 true => unsent_to(&self.db, notice.id).await?,
                 false => HashSet::new(),
             };
-            let held_up = match may_hold_back {
+            let held_up = match may_hold_back || chased.iter().any(had_last) {
                 true => {
                     let recent = now.checked_sub_signed(last / 2).unwrap_or(DateTime::<Utc>::MIN_UTC);
                     sent_held_up(&self.db, notice.id, recent).await?
@@ -440,12 +446,17 @@ impl Store {
             // salespeople, never before them, as after an SMTP outage,
             // when the escalation, tried afresh, would go first), or on its
             // way for a step of the schedule (their mail keeps being refused,
-            // which finance must hear of too).
-            let has_left = |c: &Chase<'_>| {
-                !unsent.contains(&c.user.id)
-                    || mailed
-                        .get(&c.user.id)
-                        .is_some_and(|at| at.checked_add_signed(step(c.due)).is_none_or(|end| end <= now))
+            // which finance must hear of too). Someone whose mail about the
+            // notice was held up on its way (the notice itself reaching them
+            // only as the server came back) has half a step to acknowledge
+            // first, as a reminder would wait.
+            let has_left = |c: &Chase<'_>| match unsent.contains(&c.user.id) {
+                true => mailed
+                    .get(&c.user.id)
+                    .is_some_and(|at| at.checked_add_signed(step(c.due)).is_none_or(|end| end <= now)),
+                false => held_up
+                    .get(&c.user.id)
+                    .is_none_or(|at| at.checked_add_signed(step(c.due) / 2).is_none_or(|end| end <= now)),
             };
             let mut rounds: BTreeMap<Round, (bool, Vec<&users::Model>)> = BTreeMap::new();
             for c in &chased {
