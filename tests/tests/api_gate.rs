@@ -1457,6 +1457,8 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
         ),
         "{html}"
     );
+    // How each figure is counted, as the publish confirmation and the notice page say.
+    assert!(html.contains("What the notice does to each draft is counted from the prices the quote carries"), "{html}");
     assert!(!pending.contains("Omar") && !pending.contains("Dora"), "{pending}");
     assert!(html.contains("Held up with nobody to sign (3 quotes of 2 signers)"), "{html}");
     let stranded_rows = section(&html, "id=\"stranded\"", "</table>");

@@ -842,7 +842,21 @@ both_backends! {
         let (status, page) = post_form(url.clone(), &cookie, &form("import", true)).await;
         assert_eq!(status, 303, "{page}");
         assert!(page.contains("Imported 2 products. Left out 2 lines whose SKUs were already on the price list."), "{page}");
-        assert!(page.contains("1 of them names another price than today&#39;s: a price changes only by a notice."), "{page}");
+        // Imported, the list still offers the notice the preview offered.
+        assert!(
+            page.contains(
+                "1 of them names another price than today&#39;s: a price changes only by a notice, which you can \
+                 draft with its new price below."
+            ),
+            "{page}"
+        );
+        let after = page
+            .split("<a href=\"")
+            .find_map(|a| a.split_once("\" id=\"draft-repricing-notice\"").map(|(href, _)| href.to_owned()))
+            .expect("a link to draft the notice after importing")
+            .replace("&amp;", "&")
+            .replace("&#x2f;", "/");
+        assert_eq!(after, link, "the same draft as the preview's");
         assert_eq!(skus(&finance).await, ["BOLT-1", "HOSE-1", "PUMP-1", "VALVE-1"]);
         let pump = finance.get("/api/v1/products").await.body.as_array().unwrap().iter().find(|p| p["sku"] == "PUMP-1").cloned().unwrap();
         assert_eq!(pump["unit_price_minor"], 250_000, "a listed product's price is not changed by an import");

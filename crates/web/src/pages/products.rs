@@ -137,6 +137,11 @@ struct Listing {
     #[serde(default)]
     q: String,
     after: Option<String>,
+    /// After an import that left out lines at new prices: those prices, as
+    /// a notice's lines, for the link to draft one (the list's own links
+    /// do not carry it on).
+    #[serde(default)]
+    changes: String,
 }
 
 impl Listing {
@@ -273,8 +278,9 @@ impl Done {
         }
     }
 
-    /// What was done, said of `product`, the product it was about as it is now.
-    fn sentence(&self, product: Option<&ProductView>) -> Option<String> {
+    /// What was done, said of `product`, the product it was about as it is
+    /// now; `offered`: the page offers a notice with an import's new prices.
+    fn sentence(&self, product: Option<&ProductView>, offered: bool) -> Option<String> {
         match (self, product) {
             (Done::Imported(n, (left_out, repriced)), _) => {
                 let plural = |n: usize| if n == 1 { "" } else { "s" };
@@ -288,6 +294,12 @@ impl Done {
                 };
                 let left = match repriced {
                     0 => left,
+                    r if offered => format!(
+                        "{left} {r} of them name{} another price than today's: a price changes only by a notice, \
+                         which you can draft with {} below.",
+                        if *r == 1 { "s" } else { "" },
+                        if *r == 1 { "its new price" } else { "their new prices" }
+                    ),
                     r => format!(
                         "{left} {r} of them name{} another price than today's: a price changes only by a notice. \
                          Preview a file before importing it to be offered one with {}.",
@@ -323,6 +335,14 @@ impl Done {
     /// place it; to the list's first page after an import.
     fn back_to_list(self, seal: &Seal, sku: Option<&str>) -> Response {
         let path = super::list_address("/products", &[sku.map(|sku| ("q", sku))]);
+        DONE.redirect_to(seal, &path, &self.cookie_value())
+    }
+
+    /// Back to the list after an import, with the new prices of the lines
+    /// it left out (`changes`, a notice's lines), if any, for the list to
+    /// offer a notice with them, as the preview did.
+    fn back_to_list_offering(self, seal: &Seal, changes: Option<&str>) -> Response {
+        let path = super::list_address("/products", &[changes.map(|changes| ("changes", changes))]);
         DONE.redirect_to(seal, &path, &self.cookie_value())
     }
 }
@@ -425,7 +445,13 @@ async fn list(
             },
             None => None,
         };
-        page.message = done.sentence(product.as_ref());
+        let changes = listing.changes.trim();
+        let offered = matches!(done, Done::Imported(_, (_, repriced)) if repriced > 0) && !changes.is_empty();
+        if offered {
+            let link = super::list_address("/notices/new", &[Some(("changes", changes))]);
+            page.notice_link = (link.len() <= crate::limits::MAX_TARGET_BYTES / 2).then_some(link);
+        }
+        page.message = done.sentence(product.as_ref(), page.notice_link.is_some());
     }
     Ok(DONE.told(&headers, &seal, &page))
 }
@@ -496,7 +522,10 @@ async fn import(
     }
     let left_out = (page.left_out.len(), page.repriced.len());
     match app.store.import_products(&user.0.actor, rows).await? {
-        Ok(imported) => Ok(Done::Imported(imported.len(), left_out).back_to_list(&user.seal(&app), None)),
+        Ok(imported) => {
+            let changes = page.notice_link.is_some().then_some(page.repriced_lines.as_str());
+            Ok(Done::Imported(imported.len(), left_out).back_to_list_offering(&user.seal(&app), changes))
+        }
         Err(errors) => {
             page.errors = errors.into_iter().map(LineError::from).collect();
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
