@@ -1098,7 +1098,7 @@ both_backends! {
     async fn a_products_price_history_tells_its_price_on_any_day_and_who_set_it(backend: Backend) {
         use pricegate_store::entity::products;
         let app = TestApp::spawn(backend).await;
-        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
         let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
         let pump = id_of(&create_product(&finance, "PUMP-1", "EUR", 250_000).await);
         let days_ago = |days: i64| chrono::Utc::now() - chrono::Duration::days(days);
@@ -1146,6 +1146,11 @@ both_backends! {
         // The price list links each SKU to its history.
         let list = page_as(&app.base, &sam_user.email, "/products").await;
         assert!(list.contains(&format!("<a href=\"/products/{pump}\" class=\"price-history\"")), "{list}");
+        // Finance, who keeps the list, is led on from the history to the product's edit page; sales is not.
+        let edit = format!("href=\"/products/{pump}/edit\" class=\"button secondary\" id=\"edit-product\"");
+        assert!(!html.contains(&edit), "{html}");
+        let as_finance = page_as(&app.base, &fiona.email, &path).await;
+        assert!(as_finance.contains(&edit), "{as_finance}");
 
         let on = |days: i64| {
             let path = format!("{path}?on={}", date_in_days(days));

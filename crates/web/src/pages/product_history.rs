@@ -46,6 +46,8 @@ struct HistoryPage {
     id: Uuid,
     sku: String,
     name: String,
+    /// Finance, who keeps the price list: the page leads to the product's edit form.
+    can_edit: bool,
     /// "per m", or "each".
     per_unit: String,
     today: String,
@@ -149,6 +151,7 @@ fn page(user: &PageUser, history: &PriceHistoryView, calendar: pricegate_domain:
         .collect();
     HistoryPage {
         layout: user.layout(format!("{}: price history", p.sku)),
+        can_edit: user.0.actor.role == pricegate_domain::Role::Finance,
         id: p.id,
         sku: p.sku.clone(),
         name: p.name.clone(),
