@@ -105,6 +105,10 @@ both_backends! {
         assert_eq!(r.body["title"], "Fixed");
         assert_eq!(r.body["body"], "Please read.");
         assert_eq!(r.body["changes"][0]["unit_price_minor"], 260_000);
+        // The audit log says what the edit changed.
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let audit = admin.get("/api/v1/audit?action=notice.edited").await;
+        assert_eq!(audit.body[0]["detail"], json!({"title": "Fixed", "edited": "title and price changes", "changes": 1}), "{}", audit.text);
 
         let r = finance.patch(&format!("/api/v1/notices/{id}"), &json!({"changes": [{"sku": "GONE", "unit_price_minor": 1, "effective_on": "2099-01-01"}]})).await;
         assert_error(&r, 422, "unknown_sku");

@@ -581,11 +581,26 @@ impl Store {
         if !model.is_changed() && changes.is_none() {
             return self.notice_view(&txn, actor, notice).await;
         }
+        // What the edit changed, in words, for the audit log.
+        let parts: Vec<&str> =
+            [(model.title.is_set(), "title"), (model.body.is_set(), "text"), (changes.is_some(), "price changes")]
+                .into_iter()
+                .filter_map(|(changed, part)| changed.then_some(part))
+                .collect();
+        let edited = match parts.split_last() {
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        };
         model.updated_at = Set(now);
         let notice = model.update(&txn).await?;
         if let Some(changes) = &changes {
             write_changes(&txn, id, changes).await?;
         }
+        let detail = match &changes {
+            Some(changes) => json!({ "title": notice.title, "edited": edited, "changes": changes.len() }),
+            None => json!({ "title": notice.title, "edited": edited }),
+        };
         record(
             &txn,
             AuditEntry {
@@ -594,7 +609,7 @@ impl Store {
                 action: "notice.edited",
                 subject_type: "notice",
                 subject_id: Some(id),
-                detail: json!({ "title": notice.title }),
+                detail,
             },
         )
         .await?;
