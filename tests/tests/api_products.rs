@@ -827,12 +827,7 @@ both_backends! {
             page.contains("1 of them names another price than today's: line 2 PUMP-1 2,500.00 EUR → 2,600.00 EUR."),
             "{page}"
         );
-        let link = page
-            .split("<a href=\"")
-            .find_map(|a| a.split_once("\" id=\"draft-repricing-notice\"").map(|(href, _)| href.to_owned()))
-            .expect("a link to draft the notice")
-            .replace("&amp;", "&")
-            .replace("&#x2f;", "/");
+        let link = repricing_notice_link(&page).expect("a link to draft the notice");
         let tomorrow = app.store.today().await.unwrap() + chrono::Days::new(1);
         let form_page = client().get(format!("{}{link}", app.base)).header(COOKIE, &cookie).send().await.unwrap();
         assert_eq!(form_page.status(), 200);
@@ -850,12 +845,7 @@ both_backends! {
             ),
             "{page}"
         );
-        let after = page
-            .split("<a href=\"")
-            .find_map(|a| a.split_once("\" id=\"draft-repricing-notice\"").map(|(href, _)| href.to_owned()))
-            .expect("a link to draft the notice after importing")
-            .replace("&amp;", "&")
-            .replace("&#x2f;", "/");
+        let after = repricing_notice_link(&page).expect("a link to draft the notice after importing");
         assert_eq!(after, link, "the same draft as the preview's");
         assert_eq!(skus(&finance).await, ["BOLT-1", "HOSE-1", "PUMP-1", "VALVE-1"]);
         let pump = finance.get("/api/v1/products").await.body.as_array().unwrap().iter().find(|p| p["sku"] == "PUMP-1").cloned().unwrap();
@@ -866,6 +856,12 @@ both_backends! {
         assert!(page.contains("Every SKU in it is on the price list already: there is nothing new to import."), "{page}");
         app.stop().await;
     }
+}
+
+/// Where the price list's link to draft a notice with an import's new prices leads.
+fn repricing_notice_link(page: &str) -> Option<String> {
+    let href = page.split("<a href=\"").find_map(|a| a.split_once("\" id=\"draft-repricing-notice\""))?.0;
+    Some(href.replace("&amp;", "&").replace("&#x2f;", "/"))
 }
 
 /// The price list as a form's redirect leads to it, with `cookie`: what

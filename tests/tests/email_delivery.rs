@@ -1712,6 +1712,34 @@ both_backends! {
 }
 
 both_backends! {
+    /// The reminder queued behind the unsent notice is marked so from the
+    /// start: first claimed only after the notice went (many messages due
+    /// ahead of it), it is still seen to be overtaken, and set aside.
+    async fn a_reminder_first_claimed_after_its_notice_went_is_still_set_aside(backend: Backend) {
+        let Refused { _sink, app, nid, notice, lease, .. } = refused_past_the_last_reminder(backend, "SMTP: down").await;
+        let db = app.store.connection();
+        let reminder = outbox_rows(&app).await.into_iter().find(|r| r.kind == "reminder").expect("the reminder");
+        assert_eq!(reminder.last_error.as_deref(), Some(pricegate_store::WAITING_BEHIND), "{reminder:?}");
+        let due_at = |id: uuid::Uuid, at: chrono::DateTime<chrono::Utc>| {
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::NextAttemptAt, Expr::value(at))
+                .filter(outbox::Column::Id.eq(id))
+                .exec(db)
+        };
+        let now = chrono::Utc::now();
+        due_at(notice.id, now - chrono::Duration::seconds(1)).await.unwrap();
+        due_at(reminder.id, now + chrono::Duration::hours(1)).await.unwrap();
+        let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
+        assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![notice.id], "the notice alone");
+        assert_eq!(app.store.mark_mail_sent(&[(notice.id, claimed[0].attempts)]).await.unwrap(), 1);
+        due_at(reminder.id, chrono::Utc::now() - chrono::Duration::seconds(1)).await.unwrap();
+        assert!(app.store.claim_due_mail(10, lease).await.unwrap().is_empty(), "no reminder on the notice's heels");
+        let reminder = outbox::Entity::find_by_id(reminder.id).one(db).await.unwrap().expect("the reminder");
+        assert_eq!(reminder.state, "skipped", "{reminder:?} (notice {nid})");
+    }
+}
+
+both_backends! {
     /// Someone whose mail keeps being refused (never for good) is still
     /// escalated: their last reminder, on its way for a step of the
     /// schedule, counts as having left.

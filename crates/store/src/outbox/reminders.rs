@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -206,12 +207,12 @@ type Sending = (Option<Uuid>, DateTime<Utc>, Option<DateTime<Utc>>);
 
 /// When each person was last sent a publication or reminder e-mail about
 /// `notice_id` that was held up on its way ([`HELD_UP_AFTER`]), among those
-/// sent after `since`.
+/// sent after `since`, and when that one was queued.
 async fn sent_held_up(
     conn: &impl ConnectionTrait,
     notice_id: Uuid,
     since: DateTime<Utc>,
-) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
+) -> Result<HashMap<Uuid, (DateTime<Utc>, DateTime<Utc>)>, StoreError> {
     let rows: Vec<Sending> = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::UserId)
@@ -224,11 +225,15 @@ async fn sent_held_up(
         .into_tuple()
         .all(conn)
         .await?;
-    let held_up = rows.into_iter().filter_map(|(person, queued, sent)| {
-        let sent = sent?;
-        (sent.signed_duration_since(queued) > HELD_UP_AFTER).then_some((person, sent))
-    });
-    Ok(super::latest_per_person(held_up))
+    let mut latest: HashMap<Uuid, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
+    for (person, queued, sent) in rows {
+        let (Some(person), Some(sent)) = (person, sent) else { continue };
+        if sent.signed_duration_since(queued) > HELD_UP_AFTER {
+            let entry = latest.entry(person).or_insert((sent, queued));
+            *entry = Ord::max(*entry, (sent, queued));
+        }
+    }
+    Ok(latest)
 }
 
 /// Each person's latest publication or reminder e-mail about `notice_id`
@@ -338,9 +343,9 @@ impl Store {
         // A round whose last reminder fell due more than a week ago is done
         // with (escalated, or everyone had acknowledged): looking at it on
         // every tick forever would make each tick slower than the last. (Its
-        // escalation comes at most two steps of the schedule after that
-        // time, each no longer than the whole: counted from three times the
-        // last delay, the week is all to spare.)
+        // escalation comes at most two and a half steps of the schedule
+        // after that time, each no longer than the whole: counted from three
+        // times the last delay, the week is all to spare.)
         let last = schedule.last().map(to_chrono).unwrap_or(chrono::Duration::zero());
         let done_after = last
             .checked_mul(3)
@@ -421,7 +426,7 @@ impl Store {
             let may_wait = |c: &Chase<'_>| c.due_at.checked_add_signed(step(c.due)).is_some_and(|end| now < end);
             let may_hold_back = chased.iter().any(|c| is_missing(c) && may_wait(c));
             let had_last = |c: &Chase<'_>| c.due == schedule.len() && !is_missing(c);
-            let unsent = match may_hold_back || chased.iter().any(had_last) {
+            let unsent = match may_hold_back || chased.iter().any(had_last) || chased.iter().any(is_missing) {
                 true => unsent_to(&self.db, notice.id).await?,
                 false => HashSet::new(),
             };
@@ -435,11 +440,22 @@ impl Store {
             let waits = |c: &Chase<'_>| {
                 may_wait(c)
                     && (unsent.contains(&c.user.id)
-                        || held_up
-                            .get(&c.user.id)
-                            .is_some_and(|at| at.checked_add_signed(step(c.due) / 2).is_none_or(|next| now < next)))
+                        || held_up.get(&c.user.id).is_some_and(|(at, _)| {
+                            at.checked_add_signed(step(c.due) / 2).is_none_or(|next| now < next)
+                        }))
             };
             let missing: Vec<&Chase<'_>> = chased.iter().filter(|c| is_missing(c) && !waits(c)).collect();
+            // A reminder queued while an e-mail about the notice to its
+            // person is still to go (the notice itself, or the publication's
+            // e-mails still being written) is marked as waiting behind it
+            // from the start: should that one go before the reminder is
+            // first claimed, the claim still sees the reminder was overtaken
+            // (see `moot::overtaken_reminders`).
+            let fanning = match missing.is_empty() {
+                true => false,
+                false => super::fanout::fanning_out(&self.db, [notice.id]).await?.contains(&notice.id),
+            };
+            let mut behind: Vec<String> = Vec::new();
             // A round is escalated once every one of its people still
             // pending has had the last reminder, and it has left: sent,
             // failed for good or set aside (finance hears after the
@@ -447,16 +463,18 @@ impl Store {
             // when the escalation, tried afresh, would go first), or on its
             // way for a step of the schedule (their mail keeps being refused,
             // which finance must hear of too). Someone whose mail about the
-            // notice was held up on its way (the notice itself reaching them
-            // only as the server came back) has half a step to acknowledge
-            // first, as a reminder would wait.
+            // notice queued before their last reminder fell due was held up
+            // on its way (the notice itself reaching them only as the server
+            // came back) has half a step to acknowledge first, as a reminder
+            // would wait; the last reminder itself, a few minutes late (a
+            // mailbox that asked to try again), holds nothing up.
             let has_left = |c: &Chase<'_>| match unsent.contains(&c.user.id) {
                 true => mailed
                     .get(&c.user.id)
                     .is_some_and(|at| at.checked_add_signed(step(c.due)).is_none_or(|end| end <= now)),
-                false => held_up
-                    .get(&c.user.id)
-                    .is_none_or(|at| at.checked_add_signed(step(c.due) / 2).is_none_or(|end| end <= now)),
+                false => held_up.get(&c.user.id).is_none_or(|(at, queued)| {
+                    *queued >= c.due_at || at.checked_add_signed(step(c.due) / 2).is_none_or(|end| end <= now)
+                }),
             };
             let mut rounds: BTreeMap<Round, (bool, Vec<&users::Model>)> = BTreeMap::new();
             for c in &chased {
@@ -506,7 +524,11 @@ impl Store {
                     // publication round's reminders, before drafts it held up left them.
                     Some(start) => format!("after-{delay}ms-from-{start}"),
                 };
-                batch.push(REMINDER, reminder_key(notice.id, chase.user.id, which), &to, &letter)?;
+                let key = reminder_key(notice.id, chase.user.id, which);
+                if fanning || unsent.contains(&chase.user.id) {
+                    behind.push(key.clone());
+                }
+                batch.push(REMINDER, key, &to, &letter)?;
             }
             let escalate_to =
                 if rounds.is_empty() { vec![] } else { active_with_role(&self.db, Role::Finance).await? };
@@ -539,6 +561,15 @@ impl Store {
             }
             let txn = self.begin_write().await?;
             total += batch.write(&txn).await?;
+            for keys in behind.chunks(super::CHUNK) {
+                outbox::Entity::update_many()
+                    .col_expr(outbox::Column::LastError, Expr::value(super::WAITING_BEHIND))
+                    .filter(outbox::Column::DedupeKey.is_in(keys.iter().cloned()))
+                    .filter(outbox::Column::State.eq(PENDING))
+                    .filter(outbox::Column::LastError.is_null())
+                    .exec(&txn)
+                    .await?;
+            }
             txn.commit().await?;
         }
         Ok(total)
