@@ -1740,6 +1740,33 @@ both_backends! {
 }
 
 both_backends! {
+    /// The last reminder itself a few minutes late (a mailbox that asked to
+    /// try again) holds finance's escalation up no longer than it took.
+    async fn a_last_reminder_a_few_minutes_late_does_not_hold_the_escalation_up(backend: Backend) {
+        let (_sink, app, finance, _) = mail_by_hand(backend).await;
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        let lease = Duration::from_secs(60);
+        let mut claim = app.store.claim_publication_fanout(lease).await.unwrap().expect("the publication is owed");
+        app.store.expand_publication_batch(&mut claim, 10, lease).await.unwrap();
+        let [notice] = app.store.claim_due_mail(10, lease).await.unwrap().try_into().expect("Sam's notice alone");
+        assert_eq!(app.store.mark_mail_sent(&[(notice.id, notice.attempts)]).await.unwrap(), 1);
+        pass_time(&app, &nid, None, 2 * HOUR + Duration::from_secs(600)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the last reminder");
+        let [reminder] = app.store.claim_due_mail(10, lease).await.unwrap().try_into().expect("the reminder alone");
+        assert_eq!(app.store.mark_mail_sent(&[(reminder.id, reminder.attempts)]).await.unwrap(), 1);
+        // It went five minutes after it was queued.
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::CreatedAt, Expr::value(reminder.created_at - chrono::Duration::minutes(5)))
+            .filter(outbox::Column::Id.eq(reminder.id))
+            .exec(app.store.connection())
+            .await
+            .unwrap();
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation, at once");
+    }
+}
+
+both_backends! {
     /// Someone whose mail keeps being refused (never for good) is still
     /// escalated: their last reminder, on its way for a step of the
     /// schedule, counts as having left.
