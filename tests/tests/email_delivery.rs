@@ -1659,14 +1659,25 @@ struct Refused {
     lease: Duration,
 }
 
-async fn refused_past_the_last_reminder(backend: Backend, error: &str) -> Refused {
-    let (sink, app, finance, sam) = mail_by_hand(backend).await;
-    let nid = create_notice(&finance, "Pumps up", json!([])).await;
-    publish_notice(&finance, &nid).await;
-    let lease = Duration::from_secs(60);
+/// A notice published (with [`mail_by_hand`]'s Sam to tell), its e-mail
+/// written and claimed to be sent under `lease`: its id, and the e-mail.
+async fn sams_notice_claimed(
+    app: &pricegate_tests::TestApp,
+    finance: &Session,
+    lease: Duration,
+) -> (String, outbox::Model) {
+    let nid = create_notice(finance, "Pumps up", json!([])).await;
+    publish_notice(finance, &nid).await;
     let mut claim = app.store.claim_publication_fanout(lease).await.unwrap().expect("the publication is owed");
     app.store.expand_publication_batch(&mut claim, 10, lease).await.unwrap();
     let [notice] = app.store.claim_due_mail(10, lease).await.unwrap().try_into().expect("Sam's notice alone");
+    (nid, notice)
+}
+
+async fn refused_past_the_last_reminder(backend: Backend, error: &str) -> Refused {
+    let (sink, app, finance, sam) = mail_by_hand(backend).await;
+    let lease = Duration::from_secs(60);
+    let (nid, notice) = sams_notice_claimed(&app, &finance, lease).await;
     assert!(app.store.mark_mail_attempt_failed(notice.id, notice.attempts, error, Some(HOUR)).await.unwrap());
     pass_time(&app, &nid, None, 2 * HOUR + HOUR + Duration::from_secs(60)).await;
     assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the last reminder");
@@ -1744,12 +1755,8 @@ both_backends! {
     /// try again) holds finance's escalation up no longer than it took.
     async fn a_last_reminder_a_few_minutes_late_does_not_hold_the_escalation_up(backend: Backend) {
         let (_sink, app, finance, _) = mail_by_hand(backend).await;
-        let nid = create_notice(&finance, "Pumps up", json!([])).await;
-        publish_notice(&finance, &nid).await;
         let lease = Duration::from_secs(60);
-        let mut claim = app.store.claim_publication_fanout(lease).await.unwrap().expect("the publication is owed");
-        app.store.expand_publication_batch(&mut claim, 10, lease).await.unwrap();
-        let [notice] = app.store.claim_due_mail(10, lease).await.unwrap().try_into().expect("Sam's notice alone");
+        let (nid, notice) = sams_notice_claimed(&app, &finance, lease).await;
         assert_eq!(app.store.mark_mail_sent(&[(notice.id, notice.attempts)]).await.unwrap(), 1);
         pass_time(&app, &nid, None, 2 * HOUR + Duration::from_secs(600)).await;
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the last reminder");
