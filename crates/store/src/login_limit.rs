@@ -114,9 +114,10 @@ fn address_key(client: &ClientInfo) -> String {
 /// address ask for.
 pub const MAX_LINK_REQUESTS: usize = 50;
 
-/// The key of a client address's requests for password links. It starts
-/// with a line break, which no login's [`pair_key`] does (its e-mail is
-/// trimmed), so the two never count each other.
+/// The key of a client address's requests for password links: a line
+/// break, a word and another before the address, which no login's
+/// [`pair_key`] has (its e-mail is trimmed, and one line break at most), so
+/// the two never count each other.
 fn link_requests_key(client: &ClientInfo) -> String {
     hash_token(&format!("\npassword-link\n{}", client_block(client.addr.as_deref().unwrap_or(""))))
 }

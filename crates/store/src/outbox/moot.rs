@@ -158,9 +158,10 @@ const OVERTAKEN: &str = "Not sent: an earlier e-mail about the notice, held up, 
 /// held up behind it (the SMTP server down for longer than a step of the
 /// schedule), they would arrive on its heels, saying nothing it did not.
 /// Only a reminder marked as waiting behind one ([`WAITING_BEHIND`]) can be:
-/// any reminder due while an earlier e-mail is unsent is marked so when a
-/// claim first comes to it, and keeps the mark until claimed to be sent;
-/// the others, the whole of a wave of reminders, cost no read here.
+/// a reminder is marked so when it is queued behind an unsent e-mail (see
+/// `Store::enqueue_due_reminders`), or when a claim comes to it while one is
+/// unsent, and keeps the mark until claimed to be sent; the others, the
+/// whole of a wave of reminders, cost no read here.
 async fn overtaken_reminders(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<HashSet<Uuid>, StoreError> {
     let reminders: Vec<(&outbox::Model, (Uuid, Uuid))> = rows
         .iter()
