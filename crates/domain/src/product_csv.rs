@@ -168,6 +168,16 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
                      (\"1,250.00\") or written without one (1250.00).",
                     record.len()
                 )
+            } else if record.len() == HEADER.len() + 1
+                && delimiter == b','
+                && decimal
+                && split_at_decimal_comma(&record)
+            {
+                format!(
+                    "Expected 5 fields, found {}: a price written with a decimal comma (44,50) splits in two \
+                     here; write it with a point (44.50), or save the file with semicolons between fields.",
+                    record.len()
+                )
             } else {
                 format!("Expected 5 fields, found {}.", record.len())
             };
@@ -207,6 +217,15 @@ fn split_price(record: &csv::StringRecord) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let (whole, fraction) = low.split_once('.').unwrap_or((low, "0"));
     (1..=3).contains(&high.len()) && digits(high) && whole.len() == 3 && digits(whole) && digits(fraction)
+}
+
+/// Whether the last two fields of a line one field too long read as a price
+/// with a decimal comma split at it: digits, then one or two digits.
+fn split_at_decimal_comma(record: &csv::StringRecord) -> bool {
+    let (Some(whole), Some(cents)) = (record.get(record.len() - 2), record.get(record.len() - 1)) else { return false };
+    let (whole, cents) = (whole.trim(), cents.trim());
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(whole) && digits(cents) && (1..=2).contains(&cents.len())
 }
 
 /// The character between fields: a comma, unless the first line has none
@@ -568,6 +587,9 @@ mod tests {
         let errors =
             parse_products(b"sku,name,unit,currency,unit_price\nP-1,Pump, big,each,EUR,1250.00\n").unwrap_err();
         assert_eq!(errors[0].message, "Expected 5 fields, found 6.");
+        // Nor is a decimal comma: it is named.
+        let errors = parse_products(b"sku,name,unit,currency,unit_price\nP-1,Pump,each,EUR,44,50\n").unwrap_err();
+        assert!(errors[0].message.contains("a price written with a decimal comma (44,50) splits in two"), "{errors:?}");
     }
 
     #[test]
