@@ -381,6 +381,14 @@ both_backends! {
             html.contains("<span class=\"badge blocked\">notices pending</span> <span class=\"badge blocked\">prices changed</span>"),
             "{html}"
         );
+        // Finance approves keeping its old prices: the list says so, and that the notices are still to acknowledge.
+        let r = finance.post(&format!("/api/v1/quotes/{old}/override"), &json!({"reason": "Old offer"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let html = page_as(&app.base, &fiona.email, "/quotes?state=old_prices").await;
+        assert!(
+            html.contains("<span class=\"badge blocked\">notices pending</span> <span class=\"badge\">old prices approved</span>"),
+            "{html}"
+        );
     }
 }
 

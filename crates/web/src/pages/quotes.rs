@@ -386,6 +386,8 @@ async fn list(
             Some(gate) if !gate.pending.is_empty() && !gate.superseded.is_empty() && gate.price_override.is_none() => {
                 "blocked_superseded"
             }
+            // Finance has approved its old prices: only the notices are left.
+            Some(gate) if !gate.pending.is_empty() && !gate.superseded.is_empty() => "blocked_approved",
             Some(gate) if !gate.pending.is_empty() => "blocked",
             Some(gate) if gate.expired => "expired",
             // Only lines at a superseded price, without an override: in
