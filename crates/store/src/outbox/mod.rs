@@ -591,6 +591,15 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
+    /// Marks the row pushed last as waiting behind an earlier e-mail to its
+    /// person about its notice, not sent yet ([`WAITING_BEHIND`]), as a
+    /// claim would mark it.
+    fn mark_waiting_behind(&mut self) {
+        if let Some(row) = self.rows.last_mut() {
+            row.last_error = Set(Some(WAITING_BEHIND.to_owned()));
+        }
+    }
+
     /// Inserts everything; a row whose dedupe key exists is skipped, so
     /// enqueueing the same logical e-mail twice (two workers, a restart) is
     /// harmless. (Its letters stay, naming no row: readers join the outbox.)
@@ -858,12 +867,14 @@ pub(crate) async fn owe_account_mail(
     Ok(())
 }
 
-/// Each person's latest time among `rows` of (person, time), as read from
-/// the outbox: when each was last written an e-mail about something.
-pub(super) fn latest_per_person(
-    rows: impl IntoIterator<Item = (Option<Uuid>, DateTime<Utc>)>,
-) -> HashMap<Uuid, DateTime<Utc>> {
-    let mut latest: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+/// Each one's latest among `rows` of (whom, when), as read from the outbox
+/// (a person, or a person and a notice; a time, or a time with another
+/// after it): when each was last written an e-mail about something. Rows
+/// naming nobody are left out.
+pub(super) fn latest_per_person<K: std::hash::Hash + Eq, T: Ord + Copy>(
+    rows: impl IntoIterator<Item = (Option<K>, T)>,
+) -> HashMap<K, T> {
+    let mut latest: HashMap<K, T> = HashMap::new();
     for (person, at) in rows {
         if let Some(person) = person {
             let entry = latest.entry(person).or_insert(at);

@@ -183,11 +183,7 @@ async fn overtaken_reminders(conn: &impl ConnectionTrait, rows: &[outbox::Model]
         .into_tuple()
         .all(conn)
         .await?;
-    let mut latest: HashMap<(Uuid, Uuid), DateTime<Utc>> = HashMap::new();
-    for (notice, user, at) in sent {
-        let entry = latest.entry((notice, user)).or_insert(at);
-        *entry = Ord::max(*entry, at);
-    }
+    let latest = super::latest_per_person(sent.into_iter().map(|(notice, user, at)| (Some((notice, user)), at)));
     Ok(reminders
         .into_iter()
         .filter(|(row, subject)| latest.get(subject).is_some_and(|at| *at > row.created_at))

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
-use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -225,15 +224,11 @@ async fn sent_held_up(
         .into_tuple()
         .all(conn)
         .await?;
-    let mut latest: HashMap<Uuid, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
-    for (person, queued, sent) in rows {
-        let (Some(person), Some(sent)) = (person, sent) else { continue };
-        if sent.signed_duration_since(queued) > HELD_UP_AFTER {
-            let entry = latest.entry(person).or_insert((sent, queued));
-            *entry = Ord::max(*entry, (sent, queued));
-        }
-    }
-    Ok(latest)
+    let held_up = rows.into_iter().filter_map(|(person, queued, sent)| {
+        let sent = sent?;
+        (sent.signed_duration_since(queued) > HELD_UP_AFTER).then_some((person, (sent, queued)))
+    });
+    Ok(super::latest_per_person(held_up))
 }
 
 /// Each person's latest publication or reminder e-mail about `notice_id`
@@ -426,7 +421,7 @@ impl Store {
             let may_wait = |c: &Chase<'_>| c.due_at.checked_add_signed(step(c.due)).is_some_and(|end| now < end);
             let may_hold_back = chased.iter().any(|c| is_missing(c) && may_wait(c));
             let had_last = |c: &Chase<'_>| c.due == schedule.len() && !is_missing(c);
-            let unsent = match may_hold_back || chased.iter().any(had_last) || chased.iter().any(is_missing) {
+            let unsent = match chased.iter().any(|c| is_missing(c) || had_last(c)) {
                 true => unsent_to(&self.db, notice.id).await?,
                 false => HashSet::new(),
             };
@@ -455,7 +450,6 @@ impl Store {
                 true => false,
                 false => super::fanout::fanning_out(&self.db, [notice.id]).await?.contains(&notice.id),
             };
-            let mut behind: Vec<String> = Vec::new();
             // A round is escalated once every one of its people still
             // pending has had the last reminder, and it has left: sent,
             // failed for good or set aside (finance hears after the
@@ -524,11 +518,10 @@ impl Store {
                     // publication round's reminders, before drafts it held up left them.
                     Some(start) => format!("after-{delay}ms-from-{start}"),
                 };
-                let key = reminder_key(notice.id, chase.user.id, which);
+                batch.push(REMINDER, reminder_key(notice.id, chase.user.id, which), &to, &letter)?;
                 if fanning || unsent.contains(&chase.user.id) {
-                    behind.push(key.clone());
+                    batch.mark_waiting_behind();
                 }
-                batch.push(REMINDER, key, &to, &letter)?;
             }
             let escalate_to =
                 if rounds.is_empty() { vec![] } else { active_with_role(&self.db, Role::Finance).await? };
@@ -561,15 +554,6 @@ impl Store {
             }
             let txn = self.begin_write().await?;
             total += batch.write(&txn).await?;
-            for keys in behind.chunks(super::CHUNK) {
-                outbox::Entity::update_many()
-                    .col_expr(outbox::Column::LastError, Expr::value(super::WAITING_BEHIND))
-                    .filter(outbox::Column::DedupeKey.is_in(keys.iter().cloned()))
-                    .filter(outbox::Column::State.eq(PENDING))
-                    .filter(outbox::Column::LastError.is_null())
-                    .exec(&txn)
-                    .await?;
-            }
             txn.commit().await?;
         }
         Ok(total)

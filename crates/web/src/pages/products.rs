@@ -334,17 +334,26 @@ impl Done {
     /// was about, `sku`, found by its SKU, wherever the whole list would
     /// place it; to the list's first page after an import.
     fn back_to_list(self, seal: &Seal, sku: Option<&str>) -> Response {
-        let path = super::list_address("/products", &[sku.map(|sku| ("q", sku))]);
-        DONE.redirect_to(seal, &path, &self.cookie_value())
+        self.back_to_list_with(seal, sku.map(|sku| ("q", sku)))
     }
 
     /// Back to the list after an import, with the new prices of the lines
     /// it left out (`changes`, a notice's lines), if any, for the list to
     /// offer a notice with them, as the preview did.
     fn back_to_list_offering(self, seal: &Seal, changes: Option<&str>) -> Response {
-        let path = super::list_address("/products", &[changes.map(|changes| ("changes", changes))]);
-        DONE.redirect_to(seal, &path, &self.cookie_value())
+        self.back_to_list_with(seal, changes.map(|changes| ("changes", changes)))
     }
+
+    fn back_to_list_with(self, seal: &Seal, pair: Option<(&str, &str)>) -> Response {
+        DONE.redirect_to(seal, &super::list_address("/products", &[pair]), &self.cookie_value())
+    }
+}
+
+/// The address of a new notice's form filled in with `changes` (a notice's
+/// lines), unless it would be too long for one.
+fn notice_with(changes: &str) -> Option<String> {
+    let link = super::list_address("/notices/new", &[Some(("changes", changes))]);
+    (link.len() <= crate::limits::MAX_TARGET_BYTES / 2).then_some(link)
 }
 
 /// A line of an import left out for naming a product on the price list, at
@@ -448,8 +457,7 @@ async fn list(
         let changes = listing.changes.trim();
         let offered = matches!(done, Done::Imported(_, (_, repriced)) if repriced > 0) && !changes.is_empty();
         if offered {
-            let link = super::list_address("/notices/new", &[Some(("changes", changes))]);
-            page.notice_link = (link.len() <= crate::limits::MAX_TARGET_BYTES / 2).then_some(link);
+            page.notice_link = notice_with(changes);
         }
         page.message = done.sentence(product.as_ref(), page.notice_link.is_some());
     }
@@ -490,8 +498,7 @@ async fn import(
             let from = app.store.today().await? + chrono::Days::new(1);
             let lines: Vec<String> = page.repriced.iter().map(|r| format!("{}, {}, {from}", r.sku, r.typed)).collect();
             page.repriced_lines = lines.join("\n");
-            let link = super::list_address("/notices/new", &[Some(("changes", &page.repriced_lines))]);
-            page.notice_link = (link.len() <= crate::limits::MAX_TARGET_BYTES / 2).then_some(link);
+            page.notice_link = notice_with(&page.repriced_lines);
             page.repriced_from = from.to_string();
         }
         rows = kept;
