@@ -162,7 +162,7 @@ both_backends! {
         );
         assert!(confirm.contains(&said), "the publish confirmation says it, not 0.00 EUR: {confirm}");
         assert!(
-            confirm.contains("their totals change by <strong>0.00 EUR, though 1 of them changes for a while</strong>"),
+            confirm.contains("its total changes by <strong>0.00 EUR in the end, though it moves meanwhile</strong>"),
             "{confirm}"
         );
         publish_notice(&finance, &offer).await;
@@ -220,6 +220,22 @@ async fn the_publish_confirmation_says_what_prices_dated_after_a_quote_s_validit
         "{row}"
     );
     assert!(row.contains("<td class=\"num words\""), "a sentence, wrapped: {row}");
+    let impact = section(&html, "<p id=\"impact\">", "</p>");
+    assert!(
+        impact.contains("1 open quote; while it is valid, its total changes by <strong>+30.00 EUR</strong>."),
+        "{impact}"
+    );
+    // A second draft: the sentence sums both, in the plural.
+    let r = sam.post("/api/v1/quotes", &request).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let html = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
+    let impact = section(&html, "<p id=\"impact\">", "</p>");
+    assert!(
+        impact.contains(
+            "2 open quotes; together, while each is valid, their totals change by <strong>+60.00 EUR</strong>."
+        ),
+        "{impact}"
+    );
     // As served, each amount and day in it stays on one line.
     let markup =
         pricegate_tests::pages::markup_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
@@ -237,7 +253,7 @@ async fn the_publish_confirmation_says_what_prices_dated_after_a_quote_s_validit
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notice_published_after_a_draft_s_validity_ended_changes_nothing_while_it_was_valid() {
     let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
-    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
     let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
     create_product(&finance, "P-1", "EUR", 1_000).await;
     let quote = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 2}])).await);
@@ -251,6 +267,12 @@ async fn a_notice_published_after_a_draft_s_validity_ended_changes_nothing_while
         ]),
     )
     .await;
+    let confirm = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
+    let impact = section(&confirm, "<p id=\"impact\">", "</p>");
+    assert_eq!(
+        impact, "<p id=\"impact\">1 open quote, past its validity: its owner must extend it to quote by any price.",
+        "listed, not summed as a change of nothing"
+    );
     publish_notice(&finance, &notice).await;
     let impact = &sam.get(&format!("/api/v1/quotes/{quote}/gate")).await.body["pending"][0]["impact"];
     assert_eq!(
@@ -1492,7 +1514,7 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     }
     let html = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
     assert!(html.contains("Acknowledged (1 salesperson, and 1 not in sales)"), "{html}");
-    assert!(html.contains("Now 1 of 1 (100%)."), "{html}");
+    assert!(html.contains("Now 1 of 1 (100%), as of "), "{html}");
     assert!(!html.contains("deactivated since"), "{html}");
     // Deactivated since: still among those who acknowledged, and marked so.
     let r = admin.patch(&format!("/api/v1/users/{}", sam_user.id), &json!({"active": false})).await;

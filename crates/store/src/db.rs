@@ -278,6 +278,12 @@ impl Store {
         self.calendar
     }
 
+    /// The time by the database's clock ([`db_now`]), the clock every
+    /// acknowledgement and finalisation is stamped by.
+    pub async fn now(&self) -> Result<DateTime<Utc>, StoreError> {
+        db_now(&self.db).await
+    }
+
     /// The business day it is by the database's clock ([`db_now`]), the
     /// clock the gate reads it by.
     pub async fn today(&self) -> Result<NaiveDate, StoreError> {

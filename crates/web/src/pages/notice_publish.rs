@@ -52,6 +52,10 @@ struct ConfirmPage {
     salespeople: usize,
     /// Empty when the draft cannot be published (`refused`): not shown then.
     touched: Vec<TouchedQuote>,
+    /// The sentence that sums `touched`, up to its amounts
+    /// ([`impact_in_words`]): "1 open quote; while it is valid, its total changes by ".
+    impact: String,
+    /// What the valid ones among `touched` change by together, per currency.
     at_stake: Vec<String>,
     /// Why the last press of "Publish now" was refused, or why it would be.
     refused: Option<String>,
@@ -194,6 +198,7 @@ impl Sums {
         };
         match self.for_a_while {
             0 => sum,
+            1 if self.drafts == 1 => format!("{sum} in the end, though it moves meanwhile"),
             1 => format!("{sum}, though 1 of them changes for a while"),
             n => format!("{sum}, though {n} of them change for a while"),
         }
@@ -293,8 +298,24 @@ async fn touched_quotes(
     // Those it changes first, each part in drafting order, as the e-mails,
     // the dashboard and the link's page list a person's held-up drafts.
     touched.sort_by_key(|q| (!q.changed, q.drafted_at, q.id));
-    let at_stake = sums.iter().map(|(currency, sums)| sums.in_words(currency)).collect();
+    // A draft past its validity is finalised by no price until it is extended: listed, not summed.
+    let at_stake =
+        sums.iter().filter(|(_, sums)| sums.drafts > 0).map(|(currency, sums)| sums.in_words(currency)).collect();
     Ok((touched, at_stake))
+}
+
+/// The confirmation's sentence over the quotes it lists, up to the sums
+/// that follow it: in the singular for one quote, and without sums where
+/// every quote listed is past its validity.
+fn impact_in_words(touched: usize, summed: bool) -> String {
+    match (touched, summed) {
+        (1, true) => "1 open quote; while it is valid, its total changes by ".to_owned(),
+        (1, false) => "1 open quote, past its validity: its owner must extend it to quote by any price".to_owned(),
+        (n, true) => format!("{n} open quotes; together, while each is valid, their totals change by "),
+        (n, false) => {
+            format!("{n} open quotes, all past their validity: their owners must extend them to quote by any price")
+        }
+    }
 }
 
 /// What a notice does to a draft it holds up, as finance's dashboard and
@@ -456,6 +477,7 @@ async fn confirm_page(
         changes: n.changes.iter().map(|c| ChangeRow::published(c, today)).collect(),
         title: n.title,
         salespeople,
+        impact: impact_in_words(touched.len(), !at_stake.is_empty()),
         touched,
         at_stake,
         refused,
@@ -588,8 +610,9 @@ fn chart_points(
     published: chrono::DateTime<chrono::Utc>,
     acks: &[chrono::DateTime<chrono::Utc>],
     people: usize,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> String {
-    let now = chrono::Utc::now().max(published);
+    let now = now.max(published);
     let span = (now - published).num_milliseconds().max(1) as f64;
     let people = people.max(1) as f64;
     let x =
@@ -786,6 +809,8 @@ async fn dashboard(
             ),
         ));
     };
+    // Read before the acknowledgements: the page says who had by then, at least.
+    let now = app.store.now().await?;
     let acks = app.store.list_acknowledgements(id).await?;
     // The chart is the salespeople's: finance and admins may acknowledge too.
     let mut times: Vec<_> =
@@ -832,8 +857,13 @@ async fn dashboard(
         id,
         published_at: n.published_at.map(|at| app.store.calendar().stamp(at, true)).unwrap_or_default(),
         title: n.title,
-        chart: chart_points(published, &times, salespeople),
-        chart_now: format!("Now {} of {salespeople} ({}%).", times.len(), share_percent(times.len(), salespeople)),
+        chart: chart_points(published, &times, salespeople, now),
+        chart_now: format!(
+            "Now {} of {salespeople} ({}%), as of {}.",
+            times.len(),
+            share_percent(times.len(), salespeople),
+            calendar.stamp(now, true)
+        ),
         salespeople,
         again_after_minutes: AGAIN,
         at_stake: at_stake.in_words(),
