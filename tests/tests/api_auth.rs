@@ -615,6 +615,53 @@ both_backends! {
     }
 }
 
+/// A password that is the account's name or address with a little added
+/// is refused wherever a password is set, and says why; one that merely
+/// contains a name is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_built_on_the_account_s_name_or_address_is_refused() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (sam_api, sam) = app.user(Role::Sales, "Sam").await;
+    let said =
+        |r: &pricegate_tests::client::Response| r.body["error"]["message"].as_str().unwrap_or_default().to_owned();
+
+    let rita = json!({"name": "Rita Remote", "email": "rita.remote@pricegate.test", "role": "sales"});
+    for built_on in ["RitaRemote2026", "rita.remote@pricegate.test!", "Remote-Rita-1", "rita1234567890"] {
+        let mut body = rita.clone();
+        body["password"] = json!(built_on);
+        let r = admin.post("/api/v1/users", &body).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(field(&r), "password", "{built_on}");
+        assert!(said(&r).starts_with("password is built on the account's name or e-mail address"), "{}", r.text);
+    }
+    assert_eq!(admin.get("/api/v1/users").await.text.matches("rita.remote@").count(), 0, "nobody was created");
+    let mut body = rita.clone();
+    body["password"] = json!("Rita's remote garden shed");
+    let r = admin.post("/api/v1/users", &body).await;
+    assert_eq!(r.status, 201, "a name among other words is a passphrase: {}", r.text);
+
+    // An admin's new password for Sam, checked against the address he gets with it.
+    let r = admin
+        .patch(
+            &format!("/api/v1/users/{}", sam.id),
+            &json!({"password": "Samuel-2026!", "email": "samuel@pricegate.test"}),
+        )
+        .await;
+    assert_error(&r, 422, "invalid_field");
+    assert_eq!(field(&r), "password");
+    assert_eq!(sam_api.get("/api/v1/me").await.body["email"], json!(sam.email), "his address is as it was");
+
+    // His own: under new_password, as every refusal of a new one is.
+    let own = format!("{}2026", sam.email);
+    let r = sam_api.post("/api/v1/me/password", &json!({"current_password": PASSWORD, "new_password": own})).await;
+    assert_error(&r, 422, "invalid_field");
+    assert_eq!(field(&r), "new_password");
+    assert!(said(&r).starts_with("The new password is built on the account's name or e-mail address"), "{}", r.text);
+    assert_eq!(app.login(&sam.email, PASSWORD).await.get("/api/v1/me").await.status, 200, "his password is as it was");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guessing_the_current_password_counts_as_failed_logins() {
     let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;

@@ -208,6 +208,12 @@ both_backends! {
         let (status, _, _, page) = choose(&link, "short", "short", "same-origin").await;
         assert_eq!(status, 422, "{page}");
         assert!(page.contains("at least 10 characters"), "{page}");
+        // His own address with a little added: the form again, saying why, and the link still works.
+        let own = format!("{}!1", sam.email.to_uppercase());
+        let (status, session, _, page) = choose(&link, &own, &own, "same-origin").await;
+        assert_eq!((status, session), (422, None), "{page}");
+        assert!(page.contains("The new password is built on the account&#39;s name or e-mail address"), "{page}");
+        assert!(page.contains("<form method=\"post\""), "{page}");
         let (status, session, _, page) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "cross-site").await;
         assert_eq!((status, session), (403, None), "another site's form logs nobody in: {page}");
         assert_eq!(log_in(&app.base, &sam.email, PASSWORD).await.status, 303);

@@ -377,6 +377,38 @@ impl Password {
         COMMON.contains(&lower.as_str()) || repeated || step(true) || step(false)
     }
 
+    /// Refused where it is built on its account's e-mail address or name:
+    /// what is left without them (the address, its part before the `@` and
+    /// that part's pieces, the words of the name, three letters or more
+    /// each, letter case aside) is shorter than [`Self::MIN_CHARS`] or
+    /// guessed first, as `Fiona.Finance2026` is for Fiona Finance.
+    pub fn check_not_built_on(&self, email: &str, name: &str) -> Result<(), Invalid> {
+        let email = email.to_lowercase();
+        let name = name.to_lowercase();
+        let local = email.split('@').next().unwrap_or_default();
+        let pieces = |text: &'_ str| text.split(|c: char| !c.is_alphanumeric()).map(str::to_owned).collect::<Vec<_>>();
+        let mut personal: Vec<String> =
+            [email.clone(), local.to_owned()].into_iter().chain(pieces(local)).chain(pieces(&name)).collect();
+        personal.retain(|word| word.chars().count() >= 3);
+        // The longest first: the address before its name part.
+        personal.sort_by_key(|word| std::cmp::Reverse(word.chars().count()));
+        let left = personal.iter().fold(self.0.to_lowercase(), |left, word| left.replace(word.as_str(), ""));
+        if left.chars().count() < Self::MIN_CHARS || Self::is_guessed_first(&left) {
+            return Err(Invalid::new(
+                "password",
+                "password is built on the account's name or e-mail address: without them it is too short or \
+                 guessed first. Choose another.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A refusal of a password as the new one of an account, reported under
+    /// `new_password` ("The new password must be…").
+    pub fn as_new(refusal: Invalid) -> Invalid {
+        Invalid { field: "new_password".into(), message: format!("The new {}", refusal.message), ..refusal }
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -637,6 +669,34 @@ mod tests {
         for kept in ["aaaaaaaaaab", "1234567890x", "pricegate-demo", "qwertyuiop-river", "qrstuvwxyz{", "789:;<=>?@"] {
             assert!(Password::parse(kept).is_ok(), "{kept}");
         }
+    }
+
+    #[test]
+    fn a_password_built_on_its_account_s_name_or_address_is_refused() {
+        let (email, name) = ("fiona.finance@pricegate.example", "Fiona Finance");
+        let check = |typed: &str| Password::parse(typed).unwrap().check_not_built_on(email, name);
+        for built_on in [
+            "Fiona.Finance2026",
+            "FIONA.FINANCE@PRICEGATE.EXAMPLE",
+            "finance-fiona-1!",
+            "fiona1234567890",
+            "financefinancefin",
+            "fiona.finance@pricegate.example 12",
+        ] {
+            let refused = check(built_on).err();
+            assert!(refused.as_ref().is_some_and(|e| e.field == "password"), "{built_on}: {refused:?}");
+            let new = refused.map(Password::as_new);
+            assert!(
+                new.as_ref()
+                    .is_some_and(|e| e.field == "new_password" && e.message.starts_with("The new password is built"))
+            );
+        }
+        // Other words enough besides, or the site's name (the demo's password): kept.
+        for kept in ["fiona's garden shed key", "pricegate-demo", "correct horse battery staple", "Fi-on-a Fin 2026!"] {
+            assert!(check(kept).is_ok(), "{kept}");
+        }
+        // Pieces shorter than three letters are not taken out: Al's password is his own.
+        assert!(Password::parse("al-al-al-al-al-1").unwrap().check_not_built_on("al@x.example", "Al").is_ok());
     }
 
     #[test]

@@ -332,7 +332,8 @@ impl Store {
         // Looked at first: a link that cannot work costs a read, not a
         // password hash and the write lock.
         let link = password_links::Entity::find_by_id(hash.clone()).one(&self.db).await?;
-        let (link, _) = usable(&self.db, link, db_now(&self.db).await?).await?;
+        let (link, user) = usable(&self.db, link, db_now(&self.db).await?).await?;
+        new.check_not_built_on(&user.email, &user.name).map_err(|e| StoreError::from(Password::as_new(e)))?;
         let password_hash = hash_password(&new).await?;
         let txn = self.begin_write().await?;
         let now = db_now(&txn).await?;

@@ -92,7 +92,10 @@ impl Store {
             }
         };
         let password = match new.password {
-            Some(password) => password,
+            Some(password) => {
+                password.check_not_built_on(new.email.as_str(), new.name.as_str())?;
+                password
+            }
             // 256 random bits nobody is ever shown.
             None => Password::parse(&crate::auth::random_token()?)?,
         };
@@ -384,6 +387,13 @@ impl Store {
                 "password_changed_meanwhile",
                 "Your password was changed by someone else just now; nothing was changed. Log in again.",
             ));
+        }
+        if let Some(password) = &patch.password {
+            let email = patch.email.as_ref().map_or(user.email.as_str(), Email::as_str);
+            let name = patch.name.as_ref().map_or(user.name.as_str(), Text::as_str);
+            // One's own, changed with the current one, is the new password.
+            let own = checked_hash.is_some();
+            password.check_not_built_on(email, name).map_err(|e| if own { Password::as_new(e) } else { e })?;
         }
         if actor.id == id && (patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Admin)) {
             return Err(StoreError::conflict(

@@ -147,11 +147,7 @@ pub(crate) fn wrong_current_password() -> Invalid {
 
 /// A new password as typed, its problems reported under `new_password`.
 pub(crate) fn new_password(raw: &str) -> Result<Password, Invalid> {
-    Password::parse(raw).map_err(|e| Invalid {
-        field: "new_password".into(),
-        message: format!("The new {}", e.message),
-        ..e
-    })
+    Password::parse(raw).map_err(Password::as_new)
 }
 
 /// Change your own password. Every session and token of the account ends,

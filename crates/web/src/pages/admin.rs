@@ -903,8 +903,14 @@ async fn set_password(
         Err(e) => return refused_on_list(&app, &user, (id, "password"), "No new password", &e.message).await,
     };
     let patch = UserPatch { password: Some(password), ..UserPatch::default() };
-    app.store.update_user(&user.0.actor, id, patch).await?;
-    Ok(Done::PasswordSet(id).back_to_list(&user.seal(&app)))
+    match app.store.update_user(&user.0.actor, id, patch).await {
+        Ok(_) => Ok(Done::PasswordSet(id).back_to_list(&user.seal(&app))),
+        // Built on the account's name or address.
+        Err(StoreError::Invalid(e)) => {
+            refused_on_list(&app, &user, (id, "password"), "No new password", &Password::as_new(e).message).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// E-mails someone a link to choose a password: the way to give a new

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use pricegate_domain::{Email, Invalid, Password};
-use pricegate_store::{PasswordLinkError, PasswordLinkView};
+use pricegate_store::{PasswordLinkError, PasswordLinkView, StoreError};
 use tokio::sync::Semaphore;
 
 use super::auth::{SessionTo, login_form_response, new_password_twice, refusal_of, start_session};
@@ -216,7 +216,15 @@ async fn set(
             return Ok(set_page(&app, link, StatusCode::UNPROCESSABLE_ENTITY, errors));
         }
     };
-    let set = app.store.set_password_by_link(token, new, &client).await.map_err(refusal)?;
+    let set = match app.store.set_password_by_link(token, new, &client).await {
+        Ok(set) => set,
+        // One built on their own name or address: the form again, saying so.
+        Err(PasswordLinkError::Store(StoreError::Invalid(refused))) => {
+            let link = app.store.password_link(token).await.map_err(refusal)?;
+            return Ok(set_page(&app, link, StatusCode::UNPROCESSABLE_ENTITY, vec![refused]));
+        }
+        Err(e) => return Err(refusal(e)),
+    };
     // A first password is welcomed, not announced as a change that logged other browsers out.
     let to = if set.first { SessionTo::AccountWelcome } else { SessionTo::AccountChanged };
     start_session(&app, &set.checked, to).await
