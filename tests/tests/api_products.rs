@@ -850,6 +850,28 @@ both_backends! {
         assert_eq!(skus(&finance).await, ["BOLT-1", "HOSE-1", "PUMP-1", "VALVE-1"]);
         let pump = finance.get("/api/v1/products").await.body.as_array().unwrap().iter().find(|p| p["sku"] == "PUMP-1").cloned().unwrap();
         assert_eq!(pump["unit_price_minor"], 250_000, "a listed product's price is not changed by an import");
+        // A listed SKU's line that cannot be read is left out too, its problem
+        // said; a new SKU's is still refused.
+        let form_of = |csv: &str| {
+            let mut form = form("preview", true);
+            form[1].1 = format!("{HEADER}{csv}");
+            form
+        };
+        let (status, page) = post_form(url.clone(), &cookie, &form_of("VALVE-1,Valve,each,EUR,n/a
+NUT-1,Nut,each,EUR,5
+")).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("Left out 1 line whose SKU is on the price list already: line 2 VALVE-1."), "{page}");
+        assert!(
+            page.contains("Left out though it cannot be read, as its SKU is on the price list: line 2 VALVE-1: unit_price_minor"),
+            "{page}"
+        );
+        assert!(page.contains("Preview: 1 product to import"), "{page}");
+        let (status, page) = post_form(url.clone(), &cookie, &form_of("VALVE-1,Valve,each,EUR,n/a
+NUT-1,Nut,each,EUR,x
+")).await;
+        assert_eq!(status, 422, "{page}");
+        assert!(page.contains("Line 3: ") && !page.contains("Line 2: "), "{page}");
         // Everything listed already: nothing to import, and it says so.
         let (status, page) = post_form(url, &cookie, &form("import", true)).await;
         assert_eq!(status, 422);

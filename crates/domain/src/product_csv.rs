@@ -60,11 +60,21 @@ pub struct RowError {
     pub line: u64,
     pub field: Option<String>,
     pub message: String,
+    /// The SKU the line begins with, as written, where the line was read
+    /// into fields: a line left out for its SKU is left out whatever else
+    /// it holds.
+    pub sku: Option<String>,
 }
 
 impl RowError {
     fn new(line: u64, field: Option<&str>, message: impl Into<String>) -> Self {
-        RowError { line, field: field.map(str::to_owned), message: message.into() }
+        RowError { line, field: field.map(str::to_owned), message: message.into(), sku: None }
+    }
+
+    /// The same error, of a line that begins with `record`'s SKU.
+    fn of_line(self, record: &csv::StringRecord) -> Self {
+        let sku = record.get(0).map(str::trim).filter(|sku| !sku.is_empty()).map(str::to_owned);
+        RowError { sku, ..self }
     }
 }
 
@@ -181,7 +191,7 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
             } else {
                 format!("Expected 5 fields, found {}.", record.len())
             };
-            errors.push(RowError::new(line, None, message));
+            errors.push(RowError::new(line, None, message).of_line(&record));
             continue;
         }
         match parse_row(line, &record, decimal, delimiter) {
@@ -195,7 +205,7 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
                         } else {
                             format!("{} differs only in case from {first_sku} on line {first_line}.", row.sku)
                         };
-                        errors.push(RowError::new(line, Some("sku"), message));
+                        errors.push(RowError::new(line, Some("sku"), message).of_line(&record));
                     }
                     Entry::Vacant(slot) => {
                         slot.insert((line, row.sku.as_str().to_owned()));
@@ -203,7 +213,7 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
                     }
                 }
             }
-            Err(e) => errors.push(RowError::new(line, Some(&e.field), e.message)),
+            Err(e) => errors.push(RowError::new(line, Some(&e.field), e.message).of_line(&record)),
         }
     }
     Ok((rows, errors))

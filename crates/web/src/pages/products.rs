@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use pricegate_domain::product_csv::{ProductRow as CsvRow, read_products};
+use pricegate_domain::product_csv::{ProductRow as CsvRow, RowError, read_products};
 use pricegate_domain::{Calendar, Currency, Invalid, Role, Sku, Text, UnreadablePrice, limits};
 use pricegate_store::views::ProductView;
 use pricegate_store::{ProductPatch, StoreError};
@@ -94,6 +94,8 @@ struct ProductsPage {
     /// Of those, the lines at another price not compared, each with why: of
     /// another unit or currency, withdrawn, or at a price published already.
     not_repriced: Vec<String>,
+    /// Lines left out that could not be read, each with its problem.
+    unreadable: Vec<String>,
     /// A new notice's form filled with those prices, dated `repriced_from`;
     /// `None` when they are too many for an address (then `repriced_lines`
     /// says them, to paste).
@@ -197,6 +199,7 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, csv: String) -
         leave_out_listed: false,
         repriced: Vec::new(),
         not_repriced: Vec::new(),
+        unreadable: Vec::new(),
         notice_link: None,
         repriced_from: String::new(),
         repriced_lines: String::new(),
@@ -482,18 +485,30 @@ async fn import(
     CsrfForm { user, form, .. }: CsrfForm<Finance>,
 ) -> Result<Response, PageError> {
     let csv = form.get("csv").to_owned();
-    let (mut rows, unread) = read_products(csv.as_bytes());
+    let (mut rows, mut unread) = read_products(csv.as_bytes());
     let mut page = page(&app, &user, &Listing::default(), csv).await?;
     page.importing = form.get("action") == "import";
     page.leave_out_listed = form.get("leave_out_listed") == "1";
     if page.leave_out_listed {
         // SKUs already on the list exactly as written: their prices change
         // only through notices, so the lines are left out, not refused.
-        let skus: Vec<&str> = rows.iter().map(|r| r.sku.as_str()).collect();
+        // A listed SKU's line that cannot be read is left out as well: its
+        // problem is said, and it holds nothing up.
+        let skus: Vec<&str> =
+            rows.iter().map(|r| r.sku.as_str()).chain(unread.iter().filter_map(|e| e.sku.as_deref())).collect();
         let listed = app.store.listed_exactly(&skus).await?;
         let (kept, out): (Vec<CsvRow>, Vec<CsvRow>) = rows.into_iter().partition(|r| !listed.contains(r.sku.as_str()));
+        let is_listed = |e: &RowError| e.sku.as_deref().is_some_and(|sku| listed.contains(sku));
+        let (unreadable, still): (Vec<RowError>, Vec<RowError>) = unread.into_iter().partition(is_listed);
+        unread = still;
+        let unreadable = unreadable.into_iter().filter_map(|e| Some((e.line, e.sku?, e.message)));
         page.left_out = out.iter().map(|r| (r.line, r.sku.as_str().to_owned())).collect();
         (page.repriced, page.not_repriced) = repriced_lines(&app, &out).await?;
+        for (line, sku, why) in unreadable {
+            page.unreadable.push(format!("line {line} {sku}: {}", why.trim_end_matches('.')));
+            page.left_out.push((line, sku));
+        }
+        page.left_out.sort_unstable();
         if !page.repriced.is_empty() {
             let from = app.store.today().await? + chrono::Days::new(1);
             let lines: Vec<String> = page.repriced.iter().map(|r| format!("{}, {}, {from}", r.sku, r.typed)).collect();
