@@ -139,8 +139,9 @@ both_backends! {
 
 both_backends! {
     /// A body is read as sent, or refused: compressed, it would read as
-    /// garbled JSON (or, not compressed after all, be taken as is); with two
-    /// media types, only the first would count. Nothing is written.
+    /// garbled JSON (or, not compressed after all, be taken as is); in
+    /// another charset, as broken text; with two media types, only the
+    /// first would count. Nothing is written.
     async fn a_compressed_body_or_one_of_two_media_types_is_refused(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
@@ -154,6 +155,13 @@ both_backends! {
         let csv = "sku,name,unit,currency,unit_price_minor\nP-1,Pump,each,EUR,100\n";
         let request = finance.request(Method::POST, "/api/v1/products/import").header("content-type", "text/csv");
         assert_error(&finance.send(request.header("content-encoding", "gzip").body(csv)).await, 415, "unsupported_encoding");
+        // Another charset than UTF-8 would be read as UTF-8 all the same: refused, and said.
+        for (kind, path, sent) in [("application/json", "/api/v1/notices", body), ("text/csv", "/api/v1/products/import", csv)] {
+            let request = finance.request(Method::POST, path).header("content-type", format!("{kind}; charset=ISO-8859-1"));
+            let r = finance.send(request.body(sent)).await;
+            assert_error(&r, 415, "unsupported_charset");
+            assert!(r.text.contains("charset=ISO-8859-1; send it as UTF-8"), "{}", r.text);
+        }
         for types in [["text/plain", "application/json"], ["application/json", "text/plain"]] {
             let request = finance.request(Method::POST, "/api/v1/notices").header("content-type", types[0]);
             let r = finance.send(request.header("content-type", types[1]).body(body)).await;
@@ -165,6 +173,8 @@ both_backends! {
         let request = finance.request(Method::POST, "/api/v1/notices").header("content-type", "application/json");
         let r = finance.send(request.header("content-encoding", "identity").body(body)).await;
         assert_eq!(r.status, 201, "{}", r.text);
+        let request = finance.request(Method::POST, "/api/v1/notices").header("content-type", "application/json; charset=\"UTF-8\"");
+        assert_eq!(finance.send(request.body(body)).await.status, 201, "UTF-8 named is UTF-8");
     }
 }
 

@@ -250,6 +250,41 @@ async fn the_publish_confirmation_says_what_prices_dated_after_a_quote_s_validit
     app.stop().await;
 }
 
+/// Two pending notices that price different lines: the page sums them, as
+/// their e-mails say it does ("what each notice, and all of them together, do to it").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quote_page_sums_what_its_pending_notices_do_together() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 10_000).await;
+    create_product(&finance, "P-2", "EUR", 2_000).await;
+    let quote = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 2}, {"sku": "P-2", "quantity": 5}])).await);
+    let today = date_in_days(0);
+    let rise =
+        create_notice(&finance, "Pumps up", json!([{"sku": "P-1", "unit_price_minor": 11_000, "effective_on": today}]))
+            .await;
+    publish_notice(&finance, &rise).await;
+    let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{quote}")).await;
+    assert!(!html.contains("id=\"together\""), "one notice's card says it: {html}");
+    let cut = create_notice(
+        &finance,
+        "Hoses down",
+        json!([{"sku": "P-2", "unit_price_minor": 1_500, "effective_on": today}]),
+    )
+    .await;
+    publish_notice(&finance, &cut).await;
+    let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{quote}")).await;
+    let together = section(&html, "id=\"together\"", "</p>");
+    assert!(
+        together.contains(
+            "Together, while the quote is valid, these notices change the total by <strong>-5.00 EUR</strong>."
+        ),
+        "+20.00 EUR and -25.00 EUR: {together}"
+    );
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notice_published_after_a_draft_s_validity_ended_changes_nothing_while_it_was_valid() {
     let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;

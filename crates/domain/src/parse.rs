@@ -317,6 +317,14 @@ impl Password {
             let message = format!("password must be at most {} characters long.", Self::MAX_CHARS);
             return Err(Invalid::new("password", message));
         }
+        // None can be typed into a login form's password box.
+        if raw.chars().any(char::is_control) {
+            return Err(Invalid::new(
+                "password",
+                "password must not contain control characters (a tab, a line break, …): none can be typed when \
+                 logging in.",
+            ));
+        }
         if raw.chars().all(char::is_whitespace) {
             return Err(Invalid::new("password", "password must not be spaces alone."));
         }
@@ -660,6 +668,10 @@ mod tests {
         assert!(Password::parse("short").is_err());
         assert!(Password::parse(&" ".repeat(12)).is_err(), "spaces alone are no password");
         assert!(Password::parse(" spaced  out ").is_ok(), "spaces within one are kept");
+        for typed in ["tab\there-and-there", "line\nbreak-here", "nul\u{0}character", "\u{1b}[escape-code"] {
+            let refused = Password::parse(typed).err().map(|e| e.message);
+            assert!(refused.as_deref().is_some_and(|m| m.contains("control characters")), "{typed:?}: {refused:?}");
+        }
         for guessed in
             ["aaaaaaaaaaaa", "1234567890", "QwertyUiop", "Password123", "abcdefghijk", "9876543210", "%%%%%%%%%%"]
         {

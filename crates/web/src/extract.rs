@@ -201,7 +201,8 @@ where
 /// A body is read as sent, of one media type: 415 `unsupported_encoding`
 /// for one sent compressed (`Content-Encoding`), which would otherwise be
 /// read as garbled JSON, or taken as is when it was not compressed after
-/// all; 400 `duplicate_header` for one with `Content-Type` twice, of which
+/// all; 415 `unsupported_charset` for one in another charset than UTF-8;
+/// 400 `duplicate_header` for one with `Content-Type` twice, of which
 /// only the first would count.
 pub(crate) fn readable_as_sent(headers: &axum::http::HeaderMap) -> Result<(), AppError> {
     let sent = headers.get_all(axum::http::header::CONTENT_TYPE).iter().count();
@@ -218,14 +219,34 @@ pub(crate) fn readable_as_sent(headers: &axum::http::HeaderMap) -> Result<(), Ap
         .flat_map(|v| v.to_str().unwrap_or("?").split(','))
         .map(str::trim)
         .find(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"));
-    match encoded {
-        Some(coding) => Err(AppError::new(
+    if let Some(coding) = encoded {
+        return Err(AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_encoding",
             format!("The body is sent with Content-Encoding {coding}; send it uncompressed, without Content-Encoding."),
+        ));
+    }
+    match charset_other_than_utf8(headers) {
+        Some(charset) => Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_charset",
+            format!("The body is sent as charset={charset}; send it as UTF-8 (charset=utf-8, or no charset)."),
         )),
         None => Ok(()),
     }
+}
+
+/// The `charset` parameter of `Content-Type`, where it names another than
+/// UTF-8: every body is read as UTF-8, and one in Latin-1 would be refused
+/// as broken text, or, all ASCII, taken, whatever it meant.
+fn charset_other_than_utf8(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers.get(axum::http::header::CONTENT_TYPE)?.to_str().ok()?;
+    let charset = value.split(';').skip(1).find_map(|parameter| {
+        let (name, value) = parameter.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("charset").then(|| value.trim().trim_matches('"').to_owned())
+    })?;
+    let utf8 = charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8");
+    (!utf8).then_some(charset)
 }
 
 /// `application/json`, or any `application/*+json`, with or without parameters.

@@ -1436,29 +1436,42 @@ fn later_changes(words: &HashMap<Uuid, LastWord<'_>>, pending: &[PendingNoticeVi
 }
 
 /// What the pending notices do to the total together while the quote is
-/// valid, each line at the price left in force last, when the notices' own
-/// totals do not say it: several price the same line (each is measured
-/// against the quoted prices, so they do not add up), or some of their
-/// prices take force only after the quote's validity ends.
+/// valid, each line at the price left in force last, where more than one
+/// notice prices its lines (one notice's card says it), and why their own
+/// totals do not say it at a glance.
 #[derive(Debug, PartialEq, Eq)]
 struct Together {
-    /// Several notices price one line.
-    overlap: bool,
+    why: TogetherWhy,
     delta_minor: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TogetherWhy {
+    /// Several notices price one line: each is measured against the quoted
+    /// prices, so their totals do not add up.
+    Overlap,
+    /// Some of their prices take force only after the quote's validity ends.
+    AfterValidity,
+    /// Their totals add up: the sum, so that nobody has to do it.
+    AddsUp,
 }
 
 fn together(words: &HashMap<Uuid, LastWord<'_>>, pending: &[PendingNoticeView]) -> Option<Together> {
     let delta_minor = words.values().fold(0i64, |sum, w| sum.saturating_add(w.delta_minor));
     let added = pending.iter().fold(0i64, |sum, p| sum.saturating_add(p.impact.total_delta_minor));
-    let overlap = words.values().any(|w| w.notices.len() > 1);
+    let why = match (words.values().any(|w| w.notices.len() > 1), delta_minor != added) {
+        (true, _) => TogetherWhy::Overlap,
+        (false, true) => TogetherWhy::AfterValidity,
+        (false, false) => TogetherWhy::AddsUp,
+    };
     // One notice's card says what it does while the quote is valid itself.
     let pricing = pending.iter().filter(|p| !p.impact.lines.is_empty()).count();
-    (overlap || (delta_minor != added && pricing > 1)).then_some(Together { overlap, delta_minor })
+    (why == TogetherWhy::Overlap || pricing > 1).then_some(Together { why, delta_minor })
 }
 
 /// How the quote page says [`Together`].
 struct TogetherNote {
-    overlap: bool,
+    why: TogetherWhy,
     delta: String,
 }
 
@@ -1575,7 +1588,7 @@ async fn quote_page(
         Some(g) => {
             let words = last_words(&g.pending, quote.valid_until);
             let note = together(&words, &g.pending)
-                .map(|t| TogetherNote { overlap: t.overlap, delta: signed_money(&currency, t.delta_minor) });
+                .map(|t| TogetherNote { why: t.why, delta: signed_money(&currency, t.delta_minor) });
             (note, later_changes(&words, &g.pending))
         }
         None => (None, HashMap::new()),
@@ -2659,7 +2672,11 @@ mod tests {
         let pending = [first, text_only, second];
         let words = last_words(&pending, far());
         let t = together(&words, &pending);
-        assert_eq!(t, Some(Together { overlap: true, delta_minor: 205_500 }), "each line at the last price set");
+        assert_eq!(
+            t,
+            Some(Together { why: TogetherWhy::Overlap, delta_minor: 205_500 }),
+            "each line at the last price set"
+        );
         let later = later_changes(&words, &pending);
         assert_eq!(
             later.get(&(Uuid::from_u128(1), pump)).map(String::as_str),
@@ -2703,7 +2720,7 @@ mod tests {
         let words = last_words(&pending, chrono::NaiveDate::from_ymd_opt(2027, 1, 15).unwrap());
         assert_eq!(
             together(&words, &pending),
-            Some(Together { overlap: false, delta_minor: 100_000 }),
+            Some(Together { why: TogetherWhy::AfterValidity, delta_minor: 100_000 }),
             "one notice prices the line while the quote is valid, and the other's total never applies to it"
         );
         assert!(later_changes(&words, &pending).is_empty());
@@ -2757,12 +2774,14 @@ mod tests {
     }
 
     #[test]
-    fn notices_on_different_lines_add_up_and_need_no_together() {
+    fn notices_on_different_lines_add_up_and_are_summed_together() {
         let first = notice("Pumps", 1, &[(Uuid::from_u128(100), 1_000, 1)]);
-        let second = notice("Hoses", 2, &[(Uuid::from_u128(200), 500, 1)]);
+        let second = notice("Hoses", 2, &[(Uuid::from_u128(200), -2_500, 3)]);
         let pending = [first, second];
         let words = last_words(&pending, far());
-        assert_eq!(together(&words, &pending), None, "their own totals add up");
+        let summed = Some(Together { why: TogetherWhy::AddsUp, delta_minor: -1_500 });
+        assert_eq!(together(&words, &pending), summed, "their own totals add up: the sum, done for the reader");
+        assert_eq!(together(&last_words(&pending[..1], far()), &pending[..1]), None, "one notice's card says it");
         assert!(later_changes(&words, &pending).is_empty());
     }
 }
