@@ -145,6 +145,8 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         // Acknowledge; the notice no longer blocks, but the old price does.
         sam.submit(".acknowledge").await;
         assert_eq!(sam.text("#done").await, "Acknowledged \u{201c}Pump prices rise\u{201d}.");
+        // Told at the gate, where what is left to do is, not above the lines.
+        assert!(sam.exists("#gate > #done").await, "the acknowledgement is said at the gate");
         assert_eq!(sam.focused().await, "done", "what the button did is where the focus is, and read out");
         assert!(!sam.exists(".pending-notice").await, "the notice is still pending after acknowledging");
         sam.goto("/quotes").await;

@@ -964,6 +964,9 @@ struct QuotePage {
     message: Option<String>,
     /// What the last form did to this quote, told once.
     done: Option<String>,
+    /// `done` is said of the gate (an acknowledgement), and shown there, at
+    /// the notices still pending and the Finalise button, not above the lines.
+    done_at_gate: bool,
     repriced: Option<Repriced>,
     /// Prices published to take force while the draft is valid, other than
     /// the pending notices' (which have their own cards).
@@ -1334,7 +1337,17 @@ impl QuoteDone {
         }
     }
 
-    /// The redirect to the quote's page that tells this.
+    /// An acknowledgement: told at the gate, where what is left to do is,
+    /// however long the quote's page.
+    fn is_of_the_gate(&self) -> bool {
+        matches!(self, QuoteDone::Acknowledged(_) | QuoteDone::AcknowledgedBefore(_) | QuoteDone::AcknowledgedAll { .. })
+    }
+
+    /// The redirect to the quote's page that tells this. Its sentence takes
+    /// the focus, which scrolls to it: told at the gate, an acknowledgement
+    /// is shown beside the notices left, not a long scroll up on a phone.
+    /// (No `#gate` in the address: a browser skips `autofocus` on a page
+    /// opened at a fragment.)
     pub(super) fn back_to_quote(self, seal: &Seal, quote: Uuid) -> Response {
         QUOTE_DONE.redirect_to(seal, &format!("/quotes/{quote}"), &self.cookie_value(quote))
     }
@@ -1878,6 +1891,7 @@ async fn quote_page(
         upcoming,
         message,
         done: None,
+        done_at_gate: false,
         repriced: None,
         is_finance: user.0.actor.role == Role::Finance,
         mine: quote.owner_id == user.0.actor.id || quote.signer_id == user.0.actor.id,
@@ -1997,6 +2011,8 @@ async fn show(
             page.repriced =
                 Some(Repriced { old_total: money(currency, old_minor), new_total: money(currency, new_minor) });
         }
+        // A draft's only: a quote cancelled meanwhile has no gate to show it at.
+        page.done_at_gate = done.is_of_the_gate() && page.state == "draft";
         page.done = Some(done.sentence(&app, &user, &page).await);
     }
     Ok(QUOTE_DONE.told(&headers, &seal, &page))
