@@ -232,6 +232,8 @@ both_backends! {
         assert_eq!(log_in(&app.base, &sam.email, NEW_PASSWORD).await.status, 303);
         assert_eq!(log_in(&app.base, &rita.email, PASSWORD).await.status, 303, "nobody else's changed");
         assert_eq!(audited(&admin, "user.password_set_by_link").await, 1);
+        let detail = &admin.get("/api/v1/audit?action=user.password_set_by_link").await.body[0]["detail"];
+        assert_eq!((&detail["purpose"], &detail["first_password"]), (&json!("reset"), &json!(false)), "{detail}");
         // Sam is told, at his address, how it was changed.
         let mails = sink.wait_until(WAIT, "Sam's second e-mail", |m| m.len() == 2).await;
         assert_eq!(mails[1].header("subject").as_deref(), Some("Your Pricegate password was changed"));
@@ -310,6 +312,9 @@ both_backends! {
         assert_eq!((status, location.as_deref()), (303, Some("/account")), "a first password is welcomed");
         assert!(welcome.contains("Your password is set, and you are logged in.") && !welcome.contains("logged out"), "{welcome}");
         assert!(!welcome.contains("Waiting for you already"), "nothing waits for her: {welcome}");
+        // On record as her first password: an invitation taken up, not a lost password replaced.
+        let detail = &admin.get("/api/v1/audit?action=user.password_set_by_link").await.body[0]["detail"];
+        assert_eq!((&detail["purpose"], &detail["first_password"]), (&json!("invitation"), &json!(true)), "{detail}");
         // Told once; and a link cannot make the page say it.
         for path in ["/account", "/account?welcome", "/account?changed"] {
             let r = client().get(format!("{}{path}", app.base)).header(COOKIE, format!("pricegate_session={}", session.clone().unwrap())).send().await.unwrap();

@@ -63,7 +63,7 @@ async fn start_up_log(env: &[(&str, &str)]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_interface_without_a_base_url_warns_that_e_mail_links_will_not_open() {
+async fn every_interface_or_smtp_without_a_base_url_warns_that_e_mail_links_will_not_open() {
     let log = start_up_log(&[("PRICEGATE_BIND", "0.0.0.0:0")]).await;
     assert!(log.contains("WARN") && log.contains("set PRICEGATE_BASE_URL"), "{log}");
     assert!(log.contains("links in e-mails will point at http://0.0.0.0:"), "{log}");
@@ -73,6 +73,9 @@ async fn every_interface_without_a_base_url_warns_that_e_mail_links_will_not_ope
     assert!(!log.contains("PRICEGATE_BASE_URL"), "{log}");
     let log = start_up_log(&[("PRICEGATE_BIND", "127.0.0.1:0")]).await;
     assert!(!log.contains("PRICEGATE_BASE_URL"), "a loopback address is one a local reader can open: {log}");
+    // Mailed by SMTP, to people on other machines, it is not.
+    let log = start_up_log(&[("PRICEGATE_BIND", "127.0.0.1:0"), ("SMTP_URL", "smtp://127.0.0.1:9")]).await;
+    assert!(log.contains("links in the e-mails SMTP_URL sends point at http://127.0.0.1:"), "{log}");
     // RUST_LOG came from `.env`, like every other setting: no migration chatter.
     assert!(!log.contains("INFO"), "{log}");
 }

@@ -283,7 +283,10 @@ pub fn mail(settings: &Settings, base_url: &str) -> anyhow::Result<(MailSetup, W
 
 /// Where e-mail links point: `PRICEGATE_BASE_URL`, else `http://` and the
 /// address bound. An address of every interface (`0.0.0.0`, `[::]`, as in a
-/// container) is no address a reader can open, so that gets a warning.
+/// container) is no address a reader can open, so that gets a warning; so
+/// does any bound address once e-mail goes out by SMTP, to people on other
+/// machines (and, with several processes on one database, each would link
+/// to its own).
 fn base_url_for(settings: &Settings, address: SocketAddr) -> String {
     if let Some(url) = &settings.base_url {
         return url.clone();
@@ -295,6 +298,13 @@ fn base_url_for(settings: &Settings, address: SocketAddr) -> String {
              point at http://{address}, which no reader can open; set PRICEGATE_BASE_URL to the address people \
              reach Pricegate at"
         );
+    } else if settings.smtp_url.is_some() {
+        tracing::warn!(
+            %address,
+            "PRICEGATE_BASE_URL is not set: links in the e-mails SMTP_URL sends point at http://{address} (from \
+             PRICEGATE_BIND), which a reader on another machine cannot open; set PRICEGATE_BASE_URL to the \
+             address people reach Pricegate at"
+        );
     }
     format!("http://{address}")
 }
@@ -305,8 +315,9 @@ pub async fn run_worker_until(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let base_url = base_url_for(&settings, settings.bind);
-    // (An address of every interface had its warning from `base_url_for`.)
-    if settings.base_url.is_none() && !settings.bind.ip().is_unspecified() {
+    // (An address of every interface, or one in e-mail sent by SMTP, had its
+    // warning from `base_url_for`.)
+    if settings.base_url.is_none() && !settings.bind.ip().is_unspecified() && settings.smtp_url.is_none() {
         tracing::warn!(
             "PRICEGATE_BASE_URL is not set: this worker serves no HTTP, so the links in its e-mails point at \
              {base_url} (from PRICEGATE_BIND); set PRICEGATE_BASE_URL to the address people reach Pricegate at"

@@ -34,7 +34,9 @@ use crate::{Actor, ClientInfo, Store, StoreError};
 
 /// `password_links.purpose` of a link asked for at the login page.
 pub const RESET: &str = "reset";
-/// `password_links.purpose` of a link an administrator sent.
+/// `password_links.purpose` of a link an administrator sent: to someone
+/// invited to a new account, or to someone who lost their password (the
+/// audit of its use says which: `first_password`).
 pub const INVITED: &str = "invitation";
 
 /// How long a reset link works after its e-mail is sent: long enough to
@@ -377,6 +379,8 @@ impl Store {
                 subject_id: Some(user.id),
                 detail: json!({
                     "purpose": link.purpose,
+                    // The account's first password (an invitation taken up), or a new one.
+                    "first_password": first,
                     "sessions_and_tokens_ended": ended,
                     "failed_logins_forgotten": holds_lifted,
                     "client_addr": client.addr,

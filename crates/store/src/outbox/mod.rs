@@ -602,7 +602,8 @@ impl<'a> Batch<'a> {
 
     /// Inserts everything; a row whose dedupe key exists is skipped, so
     /// enqueueing the same logical e-mail twice (two workers, a restart) is
-    /// harmless. (Its letters stay, naming no row: readers join the outbox.)
+    /// harmless, and not counted. (Its letters stay, naming no row: readers
+    /// join the outbox.)
     async fn write(self, conn: &impl ConnectionTrait) -> Result<usize, StoreError> {
         let mut letters = self.letters.into_iter().peekable();
         let written = Self::write_rows(self.rows, conn).await?;
@@ -613,17 +614,18 @@ impl<'a> Batch<'a> {
         Ok(written)
     }
 
+    /// How many rows were written: those another worker wrote first are not.
     async fn write_rows(rows: Vec<outbox::ActiveModel>, conn: &impl ConnectionTrait) -> Result<usize, StoreError> {
-        let count = rows.len();
+        let mut written = 0u64;
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
             let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
-            outbox::Entity::insert_many(chunk)
+            written += outbox::Entity::insert_many(chunk)
                 .on_conflict(OnConflict::column(outbox::Column::DedupeKey).do_nothing().to_owned())
                 .exec_without_returning(conn)
                 .await?;
         }
-        Ok(count)
+        Ok(usize::try_from(written).unwrap_or(usize::MAX))
     }
 }
 

@@ -1340,7 +1340,10 @@ impl QuoteDone {
     /// An acknowledgement: told at the gate, where what is left to do is,
     /// however long the quote's page.
     fn is_of_the_gate(&self) -> bool {
-        matches!(self, QuoteDone::Acknowledged(_) | QuoteDone::AcknowledgedBefore(_) | QuoteDone::AcknowledgedAll { .. })
+        matches!(
+            self,
+            QuoteDone::Acknowledged(_) | QuoteDone::AcknowledgedBefore(_) | QuoteDone::AcknowledgedAll { .. }
+        )
     }
 
     /// The redirect to the quote's page that tells this. Its sentence takes
