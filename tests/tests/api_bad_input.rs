@@ -142,7 +142,7 @@ both_backends! {
     /// garbled JSON (or, not compressed after all, be taken as is); in
     /// another charset, as broken text; with two media types, only the
     /// first would count. Nothing is written.
-    async fn a_compressed_body_or_one_of_two_media_types_is_refused(backend: Backend) {
+    async fn a_compressed_body_one_in_another_charset_or_one_of_two_media_types_is_refused(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;
         let body = r#"{"title":"t","body":"b"}"#;
@@ -162,6 +162,10 @@ both_backends! {
             assert_error(&r, 415, "unsupported_charset");
             assert!(r.text.contains("charset=ISO-8859-1; send it as UTF-8"), "{}", r.text);
         }
+        // Of a body that is not read, none is asked.
+        let request = finance.request(Method::POST, &format!("/api/v1/notices/{}/publish", uuid::Uuid::new_v4()));
+        let r = finance.send(request.header("content-type", "text/plain; charset=ISO-8859-1")).await;
+        assert_error(&r, 404, "not_found");
         for types in [["text/plain", "application/json"], ["application/json", "text/plain"]] {
             let request = finance.request(Method::POST, "/api/v1/notices").header("content-type", types[0]);
             let r = finance.send(request.header("content-type", types[1]).body(body)).await;
@@ -175,6 +179,8 @@ both_backends! {
         assert_eq!(r.status, 201, "{}", r.text);
         let request = finance.request(Method::POST, "/api/v1/notices").header("content-type", "application/json; charset=\"UTF-8\"");
         assert_eq!(finance.send(request.body(body)).await.status, 201, "UTF-8 named is UTF-8");
+        let request = finance.request(Method::POST, "/api/v1/notices").header("content-type", "application/json; charset=us-ascii");
+        assert_eq!(finance.send(request.body(body)).await.status, 201, "ASCII is UTF-8's first part");
     }
 }
 

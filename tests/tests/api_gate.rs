@@ -305,7 +305,8 @@ async fn a_notice_published_after_a_draft_s_validity_ended_changes_nothing_while
     let confirm = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/publish")).await;
     let impact = section(&confirm, "<p id=\"impact\">", "</p>");
     assert_eq!(
-        impact, "<p id=\"impact\">1 open quote, past its validity: its owner must extend it to quote by any price.",
+        impact,
+        "<p id=\"impact\">1 open quote, past its validity: it cannot be finalised at any price until its owner extends it.",
         "listed, not summed as a change of nothing"
     );
     publish_notice(&finance, &notice).await;
@@ -1642,7 +1643,7 @@ async fn a_pending_price_a_later_notice_replaced_counts_nothing(backend: Backend
 
     let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{quote}")).await;
     assert!(html.contains("not the last word: another notice set 12.00 EUR, the price in force today"), "{html}");
-    assert!(html.contains("\u{2014}, no longer in force") && !html.contains("\u{2212}10.00 EUR") && !html.contains("-10.00 EUR"), "{html}");
+    assert!(html.contains("none: no longer in force") && !html.contains("\u{2212}10.00 EUR") && !html.contains("-10.00 EUR"), "{html}");
 }
 }
 

@@ -857,9 +857,7 @@ both_backends! {
             form[1].1 = format!("{HEADER}{csv}");
             form
         };
-        let (status, page) = post_form(url.clone(), &cookie, &form_of("VALVE-1,Valve,each,EUR,n/a
-NUT-1,Nut,each,EUR,5
-")).await;
+        let (status, page) = post_form(url.clone(), &cookie, &form_of("VALVE-1,Valve,each,EUR,n/a\nNUT-1,Nut,each,EUR,5\n")).await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("Left out 1 line whose SKU is on the price list already: line 2 VALVE-1."), "{page}");
         assert!(
@@ -867,11 +865,26 @@ NUT-1,Nut,each,EUR,5
             "{page}"
         );
         assert!(page.contains("Preview: 1 product to import"), "{page}");
-        let (status, page) = post_form(url.clone(), &cookie, &form_of("VALVE-1,Valve,each,EUR,n/a
-NUT-1,Nut,each,EUR,x
-")).await;
+        let (status, page) = post_form(url.clone(), &cookie, &form_of("VALVE-1,Valve,each,EUR,n/a\nNUT-1,Nut,each,EUR,x\n")).await;
         assert_eq!(status, 422, "{page}");
         assert!(page.contains("Line 3: ") && !page.contains("Line 2: "), "{page}");
+        // A quote left open runs the lines after it into a listed SKU's: those are no one product's, and block.
+        let run_on = "NUT-7,Nut,each,EUR,5\nVALVE-1,\"Valve,each,EUR,100\nNUT-8,Nut,each,EUR,6\n";
+        let (status, page) = post_form(url.clone(), &cookie, &form_of(run_on)).await;
+        assert_eq!(status, 422, "{page}");
+        assert!(page.contains("Line 3: A field on this line opens a quote"), "{page}");
+        // Imported, the list says the left-out line could not be read.
+        let mut import = form_of("VALVE-1,Valve,each,EUR,n/a\nNUT-1,Nut,each,EUR,5\n");
+        import[2].1 = "import".to_owned();
+        let (status, page) = post_form(url.clone(), &cookie, &import).await;
+        assert_eq!(status, 303, "{page}");
+        assert!(
+            page.contains(
+                "Imported 1 product. Left out 1 line whose SKU was already on the price list. It could not be read: \
+                 preview the file to see why."
+            ),
+            "{page}"
+        );
         // Everything listed already: nothing to import, and it says so.
         let (status, page) = post_form(url, &cookie, &form("import", true)).await;
         assert_eq!(status, 422);

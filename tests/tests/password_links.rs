@@ -536,6 +536,42 @@ both_backends! {
     }
 }
 
+/// Someone invited who asks at the login page before choosing a password:
+/// the e-mail offers them their first, not a new one, and no password of
+/// theirs "stays as it is"; the link works as the invitation's would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_invited_who_asks_for_a_link_is_offered_their_first_password() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |_| {}).await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let r =
+        admin.post("/api/v1/users", &json!({"email": "quinn@pricegate.test", "name": "Quinn", "role": "sales"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    sink.wait_until(WAIT, "Quinn's invitation", |m| !m.is_empty()).await;
+    let (status, page) = ask_for_link(&app.base, "quinn@pricegate.test").await;
+    assert_eq!(status, 200, "{page}");
+    let mails = sink.wait_until(WAIT, "the link Quinn asked for", |m| m.len() >= 2).await;
+    assert_eq!(mails[1].header("subject").as_deref(), Some("Choose your Pricegate password"));
+    let text = mails[1].text();
+    assert!(text.contains("asked to choose a Pricegate password for quinn@pricegate.test"), "{text}");
+    assert!(
+        text.contains("If you did not ask, do nothing: nothing changes.") && !text.contains("stays as it is"),
+        "{text}"
+    );
+    assert!(!text.contains("logs you out everywhere else"), "Quinn is logged in nowhere: {text}");
+    let html = mails[1].html();
+    assert!(html.contains("nothing changes") && !html.contains("a new Pricegate password"), "{html}");
+    let link = mails[1].link("/password/").expect("a link");
+    let (status, page) = get(&link).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<h1>Choose your password</h1>") && !page.contains("logs this account out"), "{page}");
+    let (status, _, location, _) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
+    assert_eq!((status, location.as_deref()), (303, Some("/account")), "Quinn is in, welcomed");
+    let detail = &admin.get("/api/v1/audit?action=user.password_set_by_link").await.body[0]["detail"];
+    assert_eq!((&detail["purpose"], &detail["first_password"]), (&json!("reset"), &json!(true)), "{detail}");
+    app.stop().await;
+}
+
 /// The invitation e-mails to user `id` the outbox holds, whatever became of them.
 /// Someone invited, deactivated before choosing a password and reactivated:
 /// the deactivation ended their link, so the reactivation e-mails the
@@ -678,6 +714,13 @@ both_backends! {
         let told = mail_of_kind(&app, "address_changed", &piet).await;
         assert_eq!(told.iter().map(|r| r.to_addr.as_str()).collect::<Vec<_>>(), ["piet@pricegate.test"]);
         assert!(sink.to("piet@pricegat.example").is_empty(), "the stranger is told nothing");
+        // Deactivated, he is told of neither: nobody logs in with the account.
+        let r = admin.patch(&format!("/api/v1/users/{piet}"), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = admin.patch(&format!("/api/v1/users/{piet}"), &json!({"password": "another passphrase", "email": "piet@pricegate.test"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(mail_of_kind(&app, "password_changed", &piet).await.is_empty(), "no e-mail to set aside");
+        assert_eq!(mail_of_kind(&app, "address_changed", &piet).await.len(), 1, "the one from before");
         app.stop().await;
     }
 }

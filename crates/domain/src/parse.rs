@@ -386,11 +386,12 @@ impl Password {
     }
 
     /// Refused where it is built on its account's e-mail address or name:
-    /// what is left without them (the address, its part before the `@` and
-    /// that part's pieces, the words of the name, three letters or more
-    /// each, letter case and what joins words (spaces, `.-_@+,'`) aside) is
-    /// shorter than [`Self::MIN_CHARS`] or guessed first, as
-    /// `Fiona.Finance2026` and `Fiona.Finance.1234567890` are for Fiona Finance.
+    /// where it holds them (the address, its part before the `@` and that
+    /// part's pieces, the words of the name, three letters or more each;
+    /// letter case, spaces and `.-_@+,'` aside), and what is left without
+    /// them is shorter than [`Self::MIN_CHARS`] or guessed first, as
+    /// `Fiona.Finance2026` and `Fiona.Finance.1234567890` are for Fiona
+    /// Finance. One that holds none of them is not judged here.
     pub fn check_not_built_on(&self, email: &str, name: &str) -> Result<(), Invalid> {
         // Without what joins words: `Fi-on-a` is Fiona, and the dots of
         // `Fiona.Finance.1234567890` leave a run of digits.
@@ -400,8 +401,9 @@ impl Password {
         let email = email.to_lowercase();
         let local = email.split('@').next().unwrap_or_default();
         let pieces = |text: &str| text.split(|c: char| !c.is_alphanumeric()).map(str::to_owned).collect::<Vec<_>>();
-        let mut personal: Vec<String> = [email.clone(), local.to_owned()]
+        let mut personal: Vec<String> = [email.as_str(), local]
             .into_iter()
+            .map(str::to_owned)
             .chain(pieces(local))
             .chain(pieces(&name.to_lowercase()))
             .map(|word| squash(&word))
@@ -409,12 +411,29 @@ impl Password {
             .collect();
         // The longest first: the address before its name part.
         personal.sort_by_key(|word| std::cmp::Reverse(word.chars().count()));
-        let left = personal.iter().fold(squash(&self.0), |left, word| left.replace(word.as_str(), ""));
-        if left.chars().count() < Self::MIN_CHARS || Self::is_guessed_first(&left) {
+        let whole = squash(&self.0);
+        let left = personal.iter().fold(whole.clone(), |left, word| left.replace(word.as_str(), ""));
+        if left == whole {
+            return Ok(());
+        }
+        let count = left.chars().count();
+        if count < Self::MIN_CHARS {
             return Err(Invalid::new(
                 "password",
-                "password is built on the account's name or e-mail address: without them it is too short or \
-                 guessed first. Choose another.",
+                format!(
+                    "password is built on the account's name or e-mail address: without them, {count} character{} \
+                     {} left, and at least {} are needed. Choose another.",
+                    if count == 1 { "" } else { "s" },
+                    if count == 1 { "is" } else { "are" },
+                    Self::MIN_CHARS
+                ),
+            ));
+        }
+        if Self::is_guessed_first(&left) {
+            return Err(Invalid::new(
+                "password",
+                "password is built on the account's name or e-mail address, with one that is guessed first: \
+                 choose another.",
             ));
         }
         Ok(())
@@ -721,6 +740,12 @@ mod tests {
         {
             assert!(check(kept).is_ok(), "{kept}");
         }
+        // One that holds nothing of theirs is not judged here, however it is spaced.
+        for kept in ["to be or not", "1-2-3-4-5-6-7", "my dog, a cat"] {
+            assert!(Password::parse(kept).unwrap().check_not_built_on(email, name).is_ok(), "{kept}");
+        }
+        let short = check("Fiona.Finance2026").unwrap_err().message;
+        assert!(short.contains("without them, 4 characters are left, and at least 10 are needed"), "{short}");
         // Pieces shorter than three letters are not taken out: Al's password is his own.
         assert!(Password::parse("al-al-al-al-al-1").unwrap().check_not_built_on("al@x.example", "Al").is_ok());
     }

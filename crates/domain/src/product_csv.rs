@@ -60,9 +60,9 @@ pub struct RowError {
     pub line: u64,
     pub field: Option<String>,
     pub message: String,
-    /// The SKU the line begins with, as written, where the line was read
-    /// into fields: a line left out for its SKU is left out whatever else
-    /// it holds.
+    /// The SKU the line begins with, trimmed, where the line was read into
+    /// fields of its own: a line left out for its SKU is left out whatever
+    /// else it holds.
     pub sku: Option<String>,
 }
 
@@ -170,7 +170,8 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
         if record.len() != HEADER.len() {
             // A field holding a line break that runs the file's lines together
             // is a quote opened and never closed.
-            let message = if record.iter().any(|f| f.contains('\n')) {
+            let ran_on = record.iter().any(|f| f.contains('\n'));
+            let message = if ran_on {
                 "A field on this line opens a quote (\") that is never closed, so the lines after it were read as part of it.".to_owned()
             } else if record.len() == HEADER.len() + 1 && delimiter == b',' && decimal && split_price(&record) {
                 format!(
@@ -191,7 +192,10 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
             } else {
                 format!("Expected 5 fields, found {}.", record.len())
             };
-            errors.push(RowError::new(line, None, message).of_line(&record));
+            // A line that ran into the next ones is no one product's: nothing
+            // of it is left out for its SKU.
+            let error = RowError::new(line, None, message);
+            errors.push(if ran_on { error } else { error.of_line(&record) });
             continue;
         }
         match parse_row(line, &record, decimal, delimiter) {

@@ -1318,6 +1318,8 @@ impl Composer for TemplateComposer {
                 let subject = match invited_by {
                     Some(_) if *new_account => "Your Pricegate account: choose your password",
                     Some(_) => "Choose your Pricegate password",
+                    // Asked for by someone invited who has yet to choose one.
+                    None if *new_account => "Choose your Pricegate password",
                     None => "Choose a new Pricegate password",
                 };
                 let works_for = lifetime(*works_for);

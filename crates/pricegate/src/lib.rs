@@ -56,7 +56,7 @@ impl Application {
         socket.set_reuseaddr(true).map_err(taken)?;
         socket.bind(settings.bind).map_err(taken)?;
         let address = socket.local_addr()?;
-        let base_url = base_url_for(&settings, address);
+        let base_url = base_url_for(&settings, address, true);
         let (mail, worker) = mail(&settings, &base_url)?;
         let store = connect(&settings).await?.with_mail(mail);
         let listener = socket.listen(1024).map_err(taken)?;
@@ -282,28 +282,39 @@ pub fn mail(settings: &Settings, base_url: &str) -> anyhow::Result<(MailSetup, W
 }
 
 /// Where e-mail links point: `PRICEGATE_BASE_URL`, else `http://` and the
-/// address bound. An address of every interface (`0.0.0.0`, `[::]`, as in a
-/// container) is no address a reader can open, so that gets a warning; so
-/// does any bound address once e-mail goes out by SMTP, to people on other
-/// machines (and, with several processes on one database, each would link
-/// to its own).
-fn base_url_for(settings: &Settings, address: SocketAddr) -> String {
+/// address bound (`serves_http`), or, for a worker, the one it would bind.
+/// Warned of where a reader may not open it: an address of every interface
+/// (`0.0.0.0`, `[::]`, as in a container), a worker's, which serves no
+/// HTTP, and any once e-mail goes out by SMTP to people on other machines
+/// (a loopback address is none of theirs; with several processes on one
+/// database, each would link to its own).
+fn base_url_for(settings: &Settings, address: SocketAddr, serves_http: bool) -> String {
     if let Some(url) = &settings.base_url {
         return url.clone();
     }
+    let set_it = "set PRICEGATE_BASE_URL to the address people reach Pricegate at";
     if address.ip().is_unspecified() {
         tracing::warn!(
             %address,
             "PRICEGATE_BASE_URL is not set and the address bound is every interface: links in e-mails will \
-             point at http://{address}, which no reader can open; set PRICEGATE_BASE_URL to the address people \
-             reach Pricegate at"
+             point at http://{address}, which no reader can open; {set_it}"
+        );
+    } else if !serves_http {
+        tracing::warn!(
+            "PRICEGATE_BASE_URL is not set: this worker serves no HTTP, so the links in its e-mails point at \
+             http://{address} (from PRICEGATE_BIND); {set_it}"
+        );
+    } else if settings.smtp_url.is_some() && address.ip().is_loopback() {
+        tracing::warn!(
+            %address,
+            "PRICEGATE_BASE_URL is not set: links in the e-mails SMTP_URL sends point at http://{address}, a \
+             loopback address, which a reader on another machine cannot open; {set_it}"
         );
     } else if settings.smtp_url.is_some() {
         tracing::warn!(
             %address,
-            "PRICEGATE_BASE_URL is not set: links in the e-mails SMTP_URL sends point at http://{address} (from \
-             PRICEGATE_BIND), which a reader on another machine cannot open; set PRICEGATE_BASE_URL to the \
-             address people reach Pricegate at"
+            "PRICEGATE_BASE_URL is not set: links in the e-mails SMTP_URL sends point at http://{address}, this \
+             process's own address (with several processes on one database, each links to its own); {set_it}"
         );
     }
     format!("http://{address}")
@@ -314,15 +325,7 @@ pub async fn run_worker_until(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let base_url = base_url_for(&settings, settings.bind);
-    // (An address of every interface, or one in e-mail sent by SMTP, had its
-    // warning from `base_url_for`.)
-    if settings.base_url.is_none() && !settings.bind.ip().is_unspecified() && settings.smtp_url.is_none() {
-        tracing::warn!(
-            "PRICEGATE_BASE_URL is not set: this worker serves no HTTP, so the links in its e-mails point at \
-             {base_url} (from PRICEGATE_BIND); set PRICEGATE_BASE_URL to the address people reach Pricegate at"
-        );
-    }
+    let base_url = base_url_for(&settings, settings.bind, false);
     let (mail, worker) = mail(&settings, &base_url)?;
     let store = connect(&settings).await?.with_mail(mail);
     let (stop, stopped) = watch::channel(false);

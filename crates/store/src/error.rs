@@ -9,8 +9,9 @@ pub const SUPERSEDED_PRICES: &str = "Some lines carry a price that is no longer 
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Well-formed input that breaks a rule (HTTP 422).
-    #[error("{0}")]
+    /// Well-formed input that breaks a rule (HTTP 422). Transparent: its
+    /// sentence is said once, not again as its own cause.
+    #[error(transparent)]
     Invalid(#[from] Invalid),
     /// No such row, or one the caller may not know exists (HTTP 404).
     #[error("{what} not found")]

@@ -118,7 +118,8 @@ impl PasswordLinkError {
 pub struct PasswordLinkView {
     pub name: String,
     pub email: String,
-    /// Sent by an administrator, rather than asked for.
+    /// Its person has yet to choose a first password: invited, and in by
+    /// no password of theirs yet.
     pub invited: bool,
     pub expires_at: DateTime<Utc>,
 }
@@ -230,7 +231,8 @@ impl Store {
             tracing::warn!("password links were asked for too often from one client address: this one is not sent");
             return Ok(txn.rollback().await?);
         }
-        owe_password_mail(&txn, &setup, now, &user, None, false).await?;
+        // Someone invited who has yet to choose one has no password to keep or to change.
+        owe_password_mail(&txn, &setup, now, &user, None, user.invited_at.is_some()).await?;
         record(
             &txn,
             AuditEntry {
@@ -298,9 +300,9 @@ impl Store {
         Ok(PasswordLinkView {
             name: user.name,
             email: user.email,
-            // An administrator's link to someone who has a password already
-            // is a way back in, not a welcome.
-            invited: link.purpose == INVITED && user.invited_at.is_some(),
+            // Whoever has yet to choose a first password, by whichever link:
+            // one to someone who has a password already is a way back in.
+            invited: user.invited_at.is_some(),
             expires_at: link.expires_at,
         })
     }

@@ -351,6 +351,16 @@ impl Store {
         patch: UserPatch,
         checked_hash: Option<&str>,
     ) -> Result<(UserUpdate, String), StoreError> {
+        if let Some(password) = &patch.password {
+            // Checked before it is hashed and anything is locked, against
+            // the account as the patch leaves it.
+            let user = users::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::not_found("user"))?;
+            let email = patch.email.as_ref().map_or(user.email.as_str(), Email::as_str);
+            let name = patch.name.as_ref().map_or(user.name.as_str(), Text::as_str);
+            // One's own, changed with the current one, is the new password.
+            let own = checked_hash.is_some();
+            password.check_not_built_on(email, name).map_err(|e| if own { Password::as_new(e) } else { e })?;
+        }
         let password_hash = match &patch.password {
             Some(p) => Some(hash_password(p).await?),
             None => None,
@@ -387,13 +397,6 @@ impl Store {
                 "password_changed_meanwhile",
                 "Your password was changed by someone else just now; nothing was changed. Log in again.",
             ));
-        }
-        if let Some(password) = &patch.password {
-            let email = patch.email.as_ref().map_or(user.email.as_str(), Email::as_str);
-            let name = patch.name.as_ref().map_or(user.name.as_str(), Text::as_str);
-            // One's own, changed with the current one, is the new password.
-            let own = checked_hash.is_some();
-            password.check_not_built_on(email, name).map_err(|e| if own { Password::as_new(e) } else { e })?;
         }
         if actor.id == id && (patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Admin)) {
             return Err(StoreError::conflict(
@@ -574,7 +577,8 @@ async fn name_of(conn: &impl sea_orm::ConnectionTrait, id: Uuid) -> Result<Strin
 /// the one they had (`before`). Only once they have logged in: until then
 /// the account is not yet anyone's to take, and an address mistyped when it
 /// was made (an invitation's, or one an administrator gave a password) may
-/// be a stranger's, who is told nothing more.
+/// be a stranger's, who is told nothing more. Nor while it is deactivated:
+/// nobody logs in with it, and the e-mail would only be set aside.
 async fn tell_account_changed(
     txn: &DatabaseTransaction,
     setup: &crate::MailSetup,
@@ -586,7 +590,7 @@ async fn tell_account_changed(
 ) -> Result<(), StoreError> {
     use crate::outbox::{AccountChange, owe_account_mail, recipient};
     let readdressed = before.email != after.email;
-    if before.invited_at.is_some() || before.last_login_at.is_none() || (!password && !readdressed) {
+    if before.invited_at.is_some() || before.last_login_at.is_none() || !after.active || (!password && !readdressed) {
         return Ok(());
     }
     let by = match actor.id == after.id {

@@ -25,6 +25,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if !has_json_content_type(req.headers()) {
             return Err(json_rejection(JsonRejection::MissingJsonContentType(Default::default())));
         }
+        in_utf8(req.headers())?;
         let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
         object_from(&bytes).map(ApiJson)
     }
@@ -68,6 +69,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for JsonOrNon
         QueryOnChange::refuse(req.extensions(), req.method())?;
         readable_as_sent(req.headers())?;
         let typed = has_json_content_type(req.headers());
+        let utf8 = in_utf8(req.headers());
         let bytes = read_body(req.into_body(), crate::api::JSON_BODY_LIMIT).await?;
         if says_nothing(&bytes) {
             return Ok(JsonOrNone(T::default()));
@@ -75,6 +77,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for JsonOrNon
         if !typed {
             return Err(json_rejection(JsonRejection::MissingJsonContentType(Default::default())));
         }
+        utf8?;
         object_from(&bytes).map(JsonOrNone)
     }
 }
@@ -201,8 +204,7 @@ where
 /// A body is read as sent, of one media type: 415 `unsupported_encoding`
 /// for one sent compressed (`Content-Encoding`), which would otherwise be
 /// read as garbled JSON, or taken as is when it was not compressed after
-/// all; 415 `unsupported_charset` for one in another charset than UTF-8;
-/// 400 `duplicate_header` for one with `Content-Type` twice, of which
+/// all; 400 `duplicate_header` for one with `Content-Type` twice, of which
 /// only the first would count.
 pub(crate) fn readable_as_sent(headers: &axum::http::HeaderMap) -> Result<(), AppError> {
     let sent = headers.get_all(axum::http::header::CONTENT_TYPE).iter().count();
@@ -219,13 +221,21 @@ pub(crate) fn readable_as_sent(headers: &axum::http::HeaderMap) -> Result<(), Ap
         .flat_map(|v| v.to_str().unwrap_or("?").split(','))
         .map(str::trim)
         .find(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"));
-    if let Some(coding) = encoded {
-        return Err(AppError::new(
+    match encoded {
+        Some(coding) => Err(AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_encoding",
             format!("The body is sent with Content-Encoding {coding}; send it uncompressed, without Content-Encoding."),
-        ));
+        )),
+        None => Ok(()),
     }
+}
+
+/// A body of a media type read (JSON, CSV) is in UTF-8, or said to be in no
+/// other charset: 415 `unsupported_charset` for one said to be in another
+/// (Latin-1, say), which would be refused as broken text, or, all ASCII,
+/// taken, whatever it meant. Asked only of a body that is read.
+pub(crate) fn in_utf8(headers: &axum::http::HeaderMap) -> Result<(), AppError> {
     match charset_other_than_utf8(headers) {
         Some(charset) => Err(AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -237,16 +247,15 @@ pub(crate) fn readable_as_sent(headers: &axum::http::HeaderMap) -> Result<(), Ap
 }
 
 /// The `charset` parameter of `Content-Type`, where it names another than
-/// UTF-8: every body is read as UTF-8, and one in Latin-1 would be refused
-/// as broken text, or, all ASCII, taken, whatever it meant.
+/// UTF-8 or ASCII (a part of it); an empty one names none.
 fn charset_other_than_utf8(headers: &axum::http::HeaderMap) -> Option<String> {
     let value = headers.get(axum::http::header::CONTENT_TYPE)?.to_str().ok()?;
     let charset = value.split(';').skip(1).find_map(|parameter| {
         let (name, value) = parameter.split_once('=')?;
         name.trim().eq_ignore_ascii_case("charset").then(|| value.trim().trim_matches('"').to_owned())
     })?;
-    let utf8 = charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8");
-    (!utf8).then_some(charset)
+    let read = ["", "utf-8", "utf8", "us-ascii", "ascii"].iter().any(|read| charset.eq_ignore_ascii_case(read));
+    (!read).then_some(charset)
 }
 
 /// `application/json`, or any `application/*+json`, with or without parameters.

@@ -321,8 +321,8 @@ pub enum Letter<'a> {
     },
     /// A link for `to` to choose a password with, working for `works_for`
     /// after the e-mail is sent: one they asked for at the login page
-    /// (`invited_by` is `None`), or one an administrator sent them, with
-    /// their new account (`new_account`) or later.
+    /// (`invited_by` is `None`), or one an administrator sent them;
+    /// `new_account` while they have yet to choose their first.
     PasswordLink {
         to: &'a Recipient,
         link: &'a str,

@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use crate::api::ApiRouter;
 use crate::extract::{
-    ApiJson, ApiPath, ApiQuery, AuthUser, FinanceUser, NoParameters, content_type_essence, read_body, readable_as_sent,
+    ApiJson, ApiPath, ApiQuery, AuthUser, FinanceUser, NoParameters, content_type_essence, in_utf8, read_body,
+    readable_as_sent,
 };
 use crate::{AppError, AppState, ErrorBody};
 
@@ -278,6 +279,7 @@ pub async fn import_products(
             "Send the file as CSV with the header Content-Type: text/csv.",
         ));
     }
+    in_utf8(&headers)?;
     let body = read_body(body, CSV_BODY_LIMIT).await?;
     let refuse = |errors: Vec<CsvError>| {
         AppError::new(

@@ -905,7 +905,7 @@ async fn set_password(
     let patch = UserPatch { password: Some(password), ..UserPatch::default() };
     match app.store.update_user(&user.0.actor, id, patch).await {
         Ok(_) => Ok(Done::PasswordSet(id).back_to_list(&user.seal(&app))),
-        // Built on the account's name or address.
+        // The rules the form could not check alone: none built on their name or address.
         Err(StoreError::Invalid(e)) => {
             refused_on_list(&app, &user, (id, "password"), "No new password", &Password::as_new(e).message).await
         }

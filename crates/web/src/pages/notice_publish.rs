@@ -185,8 +185,9 @@ impl Sums {
     /// "+15.00 EUR on 1 of them and -13.00 EUR on 2, +2.00 EUR in all" ("…, -13.00
     /// EUR on 2 and none on 1" where one does not change), so that rises and
     /// falls never cancel into nothing; "+2.00 EUR" where all
-    /// go one way (on all of them); with how many change for a while.
-    fn in_words(&self, currency: &str) -> String {
+    /// go one way (on all of them); with how many change for a while, of
+    /// the one quote the confirmation lists where it is `alone`.
+    fn in_words(&self, currency: &str, alone: bool) -> String {
         let money = |sum| sum_in_words(currency, sum);
         let net = money(self.moves.net());
         let unchanged = self.drafts.saturating_sub(self.moves.changed() + self.for_a_while);
@@ -198,7 +199,7 @@ impl Sums {
         };
         match self.for_a_while {
             0 => sum,
-            1 if self.drafts == 1 => format!("{sum} in the end, though it moves meanwhile"),
+            1 if alone => format!("{sum} in the end, though it moves meanwhile"),
             1 => format!("{sum}, though 1 of them changes for a while"),
             n => format!("{sum}, though {n} of them change for a while"),
         }
@@ -298,9 +299,13 @@ async fn touched_quotes(
     // Those it changes first, each part in drafting order, as the e-mails,
     // the dashboard and the link's page list a person's held-up drafts.
     touched.sort_by_key(|q| (!q.changed, q.drafted_at, q.id));
-    // A draft past its validity is finalised by no price until it is extended: listed, not summed.
-    let at_stake =
-        sums.iter().filter(|(_, sums)| sums.drafts > 0).map(|(currency, sums)| sums.in_words(currency)).collect();
+    // A draft past its validity cannot be finalised at any price until it is extended: listed, not summed.
+    let alone = touched.len() == 1;
+    let at_stake = sums
+        .iter()
+        .filter(|(_, sums)| sums.drafts > 0)
+        .map(|(currency, sums)| sums.in_words(currency, alone))
+        .collect();
     Ok((touched, at_stake))
 }
 
@@ -310,10 +315,15 @@ async fn touched_quotes(
 fn impact_in_words(touched: usize, summed: bool) -> String {
     match (touched, summed) {
         (1, true) => "1 open quote; while it is valid, its total changes by ".to_owned(),
-        (1, false) => "1 open quote, past its validity: its owner must extend it to quote by any price".to_owned(),
+        (1, false) => {
+            "1 open quote, past its validity: it cannot be finalised at any price until its owner extends it".to_owned()
+        }
         (n, true) => format!("{n} open quotes; together, while each is valid, their totals change by "),
         (n, false) => {
-            format!("{n} open quotes, all past their validity: their owners must extend them to quote by any price")
+            format!(
+                "{n} open quotes, all past their validity: none can be finalised at any price until their owners \
+                 extend them"
+            )
         }
     }
 }
@@ -653,7 +663,7 @@ struct DashboardPage {
     /// The message tells of a form that changed nothing (no reminder queued).
     nothing_done: bool,
     chart: String,
-    /// Where the chart ends, in words: "Now 3 of 4 (75%)."
+    /// Where the chart ends, in words: "Now 3 of 4 (75%), as of 2026-12-06 14:05:12 UTC."
     chart_now: String,
     /// How long after someone was mailed about it "Remind now" leaves them out.
     again_after_minutes: i64,
@@ -1030,7 +1040,7 @@ mod tests {
         let sums = |deltas: &[i64], for_a_while| {
             let mut moves = pricegate_mail::compose::Moves::default();
             deltas.iter().for_each(|delta| moves.add(*delta));
-            Sums { drafts: deltas.len(), moves, for_a_while }.in_words("EUR")
+            Sums { drafts: deltas.len(), moves, for_a_while }.in_words("EUR", deltas.len() == 1)
         };
         assert_eq!(sums(&[1_500, -500, -800], 0), "+15.00 EUR on 1 of them and -13.00 EUR on 2, +2.00 EUR in all");
         assert_eq!(
@@ -1045,6 +1055,9 @@ mod tests {
         assert_eq!(sums(&[500, 1_500], 0), "+20.00 EUR");
         assert_eq!(sums(&[0, -4_200, 0], 0), "-42.00 EUR on 1 of them", "not all of them change");
         assert_eq!(sums(&[0, 0], 2), "0.00 EUR, though 2 of them change for a while");
+        assert_eq!(sums(&[0], 1), "0.00 EUR in the end, though it moves meanwhile", "the one quote listed");
+        let one_of_two = Sums { drafts: 1, moves: Default::default(), for_a_while: 1 }.in_words("EUR", false);
+        assert_eq!(one_of_two, "0.00 EUR, though 1 of them changes for a while", "another is listed, past its validity");
     }
 
     #[test]

@@ -218,9 +218,8 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, csv: String) -
 enum Done {
     Added(Uuid),
     Saved(Uuid),
-    /// Products imported, and lines left out as their SKUs were listed
-    /// already: how many, and how many of those at another price.
-    Imported(usize, (usize, usize)),
+    /// Products imported, and lines left out as their SKUs were listed already.
+    Imported(usize, LeftOut),
     Withdrawn(Uuid),
     BackOnSale(Uuid),
     /// Withdrawn, or put back on sale, when it was so already (a second
@@ -232,15 +231,26 @@ enum Done {
 
 const DONE: DoneCookie = DoneCookie { name: "pricegate_products_done", page: "/products" };
 
+/// The lines an import left out as their SKUs were listed already: how
+/// many, how many of those at another price, and how many could not be read.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct LeftOut {
+    lines: usize,
+    repriced: usize,
+    unreadable: usize,
+}
+
 impl Done {
     fn cookie_value(&self) -> String {
         match self {
             Done::Added(id) => format!("added.{id}"),
             Done::Saved(id) => format!("saved.{id}"),
             Done::Unchanged(id) => format!("unchanged.{id}"),
-            Done::Imported(n, (0, _)) => format!("imported.{n}"),
-            Done::Imported(n, (left_out, 0)) => format!("imported.{n}.{left_out}"),
-            Done::Imported(n, (left_out, repriced)) => format!("imported.{n}.{left_out}.{repriced}"),
+            Done::Imported(n, LeftOut { lines: 0, .. }) => format!("imported.{n}"),
+            Done::Imported(n, LeftOut { lines, repriced, unreadable: 0 }) => format!("imported.{n}.{lines}.{repriced}"),
+            Done::Imported(n, LeftOut { lines, repriced, unreadable }) => {
+                format!("imported.{n}.{lines}.{repriced}.{unreadable}")
+            }
             Done::Withdrawn(id) => format!("withdrawn.{id}"),
             Done::BackOnSale(id) => format!("on-sale.{id}"),
             Done::AsItWas(id) => format!("as-it-was.{id}"),
@@ -256,9 +266,9 @@ impl Done {
             "imported" => {
                 let mut counts = rest.split('.').map(str::parse::<usize>);
                 let n = counts.next()?.ok()?;
-                let left_out = counts.next().map(Result::ok).unwrap_or(Some(0))?;
-                let repriced = counts.next().map(Result::ok).unwrap_or(Some(0))?;
-                counts.next().is_none().then_some(Done::Imported(n, (left_out, repriced)))
+                let mut count = || counts.next().map(Result::ok).unwrap_or(Some(0));
+                let left_out = LeftOut { lines: count()?, repriced: count()?, unreadable: count()? };
+                counts.next().is_none().then_some(Done::Imported(n, left_out))
             }
             "withdrawn" => Uuid::parse_str(rest).ok().map(Done::Withdrawn),
             "on-sale" => Uuid::parse_str(rest).ok().map(Done::BackOnSale),
@@ -285,7 +295,7 @@ impl Done {
     /// now; `offered`: the page offers a notice with an import's new prices.
     fn sentence(&self, product: Option<&ProductView>, offered: bool) -> Option<String> {
         match (self, product) {
-            (Done::Imported(n, (left_out, repriced)), _) => {
+            (Done::Imported(n, LeftOut { lines: left_out, repriced, unreadable }), _) => {
                 let plural = |n: usize| if n == 1 { "" } else { "s" };
                 let left = match left_out {
                     0 => String::new(),
@@ -294,6 +304,11 @@ impl Done {
                         plural(*m),
                         if *m == 1 { " was" } else { "s were" }
                     ),
+                };
+                let left = match unreadable {
+                    0 => left,
+                    1 if *left_out == 1 => format!("{left} It could not be read: preview the file to see why."),
+                    u => format!("{left} {u} of them could not be read: preview the file to see why."),
                 };
                 let left = match repriced {
                     0 => left,
@@ -458,7 +473,7 @@ async fn list(
             None => None,
         };
         let changes = listing.changes.trim();
-        let offered = matches!(done, Done::Imported(_, (_, repriced)) if repriced > 0) && !changes.is_empty();
+        let offered = matches!(done, Done::Imported(_, left) if left.repriced > 0) && !changes.is_empty();
         if offered {
             page.notice_link = notice_with(changes);
         }
@@ -501,11 +516,11 @@ async fn import(
         let is_listed = |e: &RowError| e.sku.as_deref().is_some_and(|sku| listed.contains(sku));
         let (unreadable, still): (Vec<RowError>, Vec<RowError>) = unread.into_iter().partition(is_listed);
         unread = still;
-        let unreadable = unreadable.into_iter().filter_map(|e| Some((e.line, e.sku?, e.message)));
         page.left_out = out.iter().map(|r| (r.line, r.sku.as_str().to_owned())).collect();
         (page.repriced, page.not_repriced) = repriced_lines(&app, &out).await?;
-        for (line, sku, why) in unreadable {
-            page.unreadable.push(format!("line {line} {sku}: {}", why.trim_end_matches('.')));
+        for RowError { line, sku, message, .. } in unreadable {
+            let sku = sku.unwrap_or_default();
+            page.unreadable.push(format!("line {line} {sku}: {}", message.trim_end_matches('.')));
             page.left_out.push((line, sku));
         }
         page.left_out.sort_unstable();
@@ -542,7 +557,8 @@ async fn import(
         page.preview = rows.iter().map(preview_row).collect();
         return Ok(render(StatusCode::OK, &page));
     }
-    let left_out = (page.left_out.len(), page.repriced.len());
+    let left_out =
+        LeftOut { lines: page.left_out.len(), repriced: page.repriced.len(), unreadable: page.unreadable.len() };
     match app.store.import_products(&user.0.actor, rows).await? {
         Ok(imported) => {
             let changes = page.notice_link.is_some().then_some(page.repriced_lines.as_str());
@@ -812,9 +828,10 @@ mod tests {
         for done in [
             Done::Added(id),
             Done::Saved(id),
-            Done::Imported(12, (0, 0)),
-            Done::Imported(12, (3, 0)),
-            Done::Imported(12, (3, 2)),
+            Done::Imported(12, LeftOut::default()),
+            Done::Imported(12, LeftOut { lines: 3, ..LeftOut::default() }),
+            Done::Imported(12, LeftOut { lines: 3, repriced: 2, unreadable: 0 }),
+            Done::Imported(12, LeftOut { lines: 3, repriced: 0, unreadable: 1 }),
             Done::Withdrawn(id),
             Done::BackOnSale(id),
             Done::AsItWas(id),
@@ -822,7 +839,7 @@ mod tests {
             assert_eq!(Done::parse(&done.cookie_value()), Some(done));
         }
         for junk in
-            ["", "added", "added.", "added.not-a-uuid", "imported.-1", "imported.1.2.3.4", "deleted.1", "<script>.1"]
+            ["", "added", "added.", "added.not-a-uuid", "imported.-1", "imported.1.2.3.4.5", "deleted.1", "<script>.1"]
         {
             assert_eq!(Done::parse(junk), None, "{junk}");
         }

@@ -1703,9 +1703,9 @@ async fn quote_page(
                                     Some(_) => None,
                                 },
                                 delta: match overtaken {
-                                    Some(_) => "\u{2014}, no longer in force".to_owned(),
+                                    Some(_) => "none: no longer in force".to_owned(),
                                     None if l.waived_by_approval => {
-                                        "\u{2014}, finance approved keeping the price quoted".to_owned()
+                                        "none: finance approved keeping the price quoted".to_owned()
                                     }
                                     None => signed_money(&currency, l.delta_minor),
                                 },
