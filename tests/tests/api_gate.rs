@@ -225,6 +225,12 @@ async fn the_publish_confirmation_says_what_prices_dated_after_a_quote_s_validit
         impact.contains("1 open quote; while it is valid, its total changes by <strong>+30.00 EUR</strong>."),
         "{impact}"
     );
+    // A change to come says when it starts, as the dashboard does.
+    let soon = json!([{"sku": "P-1", "unit_price_minor": 12_000, "effective_on": date_in_days(5)}]);
+    let later_notice = create_notice(&finance, "Soon", soon).await;
+    let html = page_as(&app.base, &fiona.email, &format!("/notices/{later_notice}/publish")).await;
+    let row = section(&html, &format!("/quotes/{quote}"), "</tr>");
+    assert!(row.contains(&format!(">+60.00 EUR from {}</td>", date_in_days(5))), "{row}");
     // A second draft: the sentence sums both, in the plural.
     let r = sam.post("/api/v1/quotes", &request).await;
     assert_eq!(r.status, 201, "{}", r.text);

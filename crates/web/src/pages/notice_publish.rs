@@ -258,7 +258,10 @@ async fn touched_quotes(
                 sums.moves.add(delta);
             }
             sums.for_a_while += usize::from(meanwhile.is_some());
-            let in_words = expired || meanwhile.is_some() || delta == 0 || after != 0;
+            // When a change still to come starts, as the dashboard says it: "+480.00 EUR from 2026-12-20".
+            let when = pricegate_mail::compose::AheadWords::of(to_come);
+            let dated = !when.from.is_empty() || !when.steps.is_empty();
+            let in_words = expired || meanwhile.is_some() || delta == 0 || after != 0 || dated;
             touched.push(TouchedQuote {
                 id: q.id,
                 reference: pricegate_mail::compose::quote_reference(q.id),
@@ -288,7 +291,7 @@ async fn touched_quotes(
                     // Lines that offset one another, some in force already, more to come.
                     format!("none to its total, though its prices change again from {}", ahead.prices_next)
                 } else {
-                    super::signed_money(&q.currency, delta)
+                    format!("{}{}{}", super::signed_money(&q.currency, delta), when.from, when.steps)
                 },
                 in_words,
                 changed,
@@ -1057,7 +1060,10 @@ mod tests {
         assert_eq!(sums(&[0, 0], 2), "0.00 EUR, though 2 of them change for a while");
         assert_eq!(sums(&[0], 1), "0.00 EUR in the end, though it moves meanwhile", "the one quote listed");
         let one_of_two = Sums { drafts: 1, moves: Default::default(), for_a_while: 1 }.in_words("EUR", false);
-        assert_eq!(one_of_two, "0.00 EUR, though 1 of them changes for a while", "another is listed, past its validity");
+        assert_eq!(
+            one_of_two, "0.00 EUR, though 1 of them changes for a while",
+            "another is listed, past its validity"
+        );
     }
 
     #[test]
