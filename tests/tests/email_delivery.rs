@@ -1751,6 +1751,32 @@ both_backends! {
 }
 
 both_backends! {
+    /// Finance's "Remind now" while the salesperson's notice is still
+    /// unsent (refused for longer than the ten minutes that leave someone
+    /// out): the reminder is queued behind it, marked so, and once the
+    /// notice goes, set aside rather than sent on its heels.
+    async fn a_reminder_finance_asks_for_behind_an_unsent_notice_does_not_follow_it(backend: Backend) {
+        let (_sink, app, finance, sam) = mail_by_hand(backend).await;
+        let lease = Duration::from_secs(60);
+        let (nid, notice) = sams_notice_claimed(&app, &finance, lease).await;
+        assert!(app.store.mark_mail_attempt_failed(notice.id, notice.attempts, "SMTP: down", Some(HOUR)).await.unwrap());
+        pass_time(&app, &nid, None, Duration::from_secs(11 * 60)).await;
+        let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        let rows = outbox_rows(&app).await;
+        let reminder = rows.iter().find(|r| r.kind == "reminder").expect("Sam is reminded");
+        assert_eq!(reminder.last_error.as_deref(), Some(pricegate_store::WAITING_BEHIND), "{reminder:?}");
+        due_now(&app, &sam.email).await;
+        let claimed = app.store.claim_due_mail(10, lease).await.unwrap();
+        assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![notice.id], "the notice first, alone");
+        assert_eq!(app.store.mark_mail_sent(&[(notice.id, claimed[0].attempts)]).await.unwrap(), 1);
+        assert!(app.store.claim_due_mail(10, lease).await.unwrap().is_empty(), "no reminder on the notice's heels");
+        let reminder = outbox::Entity::find_by_id(reminder.id).one(app.store.connection()).await.unwrap().unwrap();
+        assert_eq!(reminder.state, "skipped", "{reminder:?}");
+    }
+}
+
+both_backends! {
     /// The last reminder itself a few minutes late (a mailbox that asked to
     /// try again) holds finance's escalation up no longer than it took.
     async fn a_last_reminder_a_few_minutes_late_does_not_hold_the_escalation_up(backend: Backend) {

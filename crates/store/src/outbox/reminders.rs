@@ -695,9 +695,19 @@ impl Store {
         }
         let due: HashSet<Uuid> = due.iter().map(|u| u.id).collect();
         rows.retain(|row| addressee(row).is_some_and(|user| due.contains(&user)));
+        // Behind an e-mail about the notice still unsent (mail down for
+        // longer than the ten minutes that leave someone out), or while the
+        // publication's are being written, marked so as scheduled reminders
+        // are: should that e-mail go first, this one is set aside rather
+        // than follow it on its heels.
+        let unsent = unsent_to(&txn, notice_id).await?;
+        let fanning = super::fanout::fanning_out(&txn, [notice_id]).await?.contains(&notice_id);
         for row in &mut rows {
             row.created_at = Set(now);
             row.next_attempt_at = Set(now);
+            if fanning || addressee(row).is_some_and(|user| unsent.contains(&user)) {
+                row.last_error = Set(Some(super::delivery::WAITING_BEHIND.to_owned()));
+            }
         }
         let batch = Batch { rows, ..Batch::new(&setup, now) };
         let count = batch.write(&txn).await?;
