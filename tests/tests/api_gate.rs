@@ -1649,7 +1649,7 @@ async fn a_pending_price_a_later_notice_replaced_counts_nothing(backend: Backend
 
     let html = page_as(&app.base, &sam_user.email, &format!("/quotes/{quote}")).await;
     assert!(html.contains("not the last word: another notice set 12.00 EUR, the price in force today"), "{html}");
-    assert!(html.contains("none: no longer in force") && !html.contains("\u{2212}10.00 EUR") && !html.contains("-10.00 EUR"), "{html}");
+    assert!(html.contains("<td class=\"num words\" data-label=\"Change\">none: no longer in force") && !html.contains("\u{2212}10.00 EUR") && !html.contains("-10.00 EUR"), "{html}");
 }
 }
 

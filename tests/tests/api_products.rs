@@ -888,7 +888,7 @@ both_backends! {
         // Everything listed already: nothing to import, and it says so.
         let (status, page) = post_form(url, &cookie, &form("import", true)).await;
         assert_eq!(status, 422);
-        assert!(page.contains("Every SKU in it is on the price list already: there is nothing new to import."), "{page}");
+        assert!(page.contains("<li>Every SKU in it is on the price list already: there is nothing new to import.</li>"), "of no one line: {page}");
         app.stop().await;
     }
 }

@@ -50,6 +50,7 @@ struct ProductRow {
 }
 
 struct LineError {
+    /// The file's line, 1 the header; 0 for what is said of the whole file.
     line: u64,
     message: String,
 }
@@ -533,8 +534,9 @@ async fn import(
         }
         rows = kept;
         if rows.is_empty() && unread.is_empty() && !page.left_out.is_empty() {
+            // Of the whole file, not of a line (line 0: said without one).
             page.errors = vec![LineError {
-                line: 2,
+                line: 0,
                 message: "Every SKU in it is on the price list already: there is nothing new to import.".to_owned(),
             }];
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));

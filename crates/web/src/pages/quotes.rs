@@ -482,6 +482,8 @@ struct ImpactRow {
     /// `delta` is the last price's.
     delta_while_valid: Option<String>,
     delta: String,
+    /// `delta` is a sentence ("none: no longer in force"), not an amount: it wraps.
+    delta_in_words: bool,
     /// When another pending notice has the last word on this line: which, and
     /// from when its price is in force (this change and that one do not add up).
     later: Option<String>,
@@ -1709,6 +1711,7 @@ async fn quote_page(
                                     }
                                     None => signed_money(&currency, l.delta_minor),
                                 },
+                                delta_in_words: overtaken.is_some() || l.waived_by_approval,
                                 later: later_on(l.effective_on),
                                 earlier: l
                                     .earlier
