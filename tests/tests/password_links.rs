@@ -334,7 +334,7 @@ both_backends! {
         assert_eq!(status, 303);
         assert!(html.contains("Nina Neu is e-mailed a link to choose a new password, at nina@pricegate.test"), "{html}");
         let mails = sink.wait_until(WAIT, "the link to choose a new one", |m| m.len() >= 3).await;
-        assert_eq!(mails[2].header("subject").as_deref(), Some("Choose your Pricegate password"));
+        assert_eq!(mails[2].header("subject").as_deref(), Some("Choose a new Pricegate password"));
         let second = mails[2].link("/password/").unwrap();
         assert!(mails[2].text().contains("Your current password keeps working until you choose a new one."), "{}", mails[2].text());
         assert_eq!(log_in(&app.base, "nina@pricegate.test", NEW_PASSWORD).await.status, 303, "still her password");

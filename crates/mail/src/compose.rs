@@ -1315,12 +1315,12 @@ impl Composer for TemplateComposer {
                 composed(subject, &letter, &SignerGoneText { letter: &letter })
             }
             Letter::PasswordLink { to, link, invited_by, new_account, works_for } => {
-                let subject = match invited_by {
-                    Some(_) if *new_account => "Your Pricegate account: choose your password",
-                    Some(_) => "Choose your Pricegate password",
+                let subject = match (invited_by, new_account) {
+                    (Some(_), true) => "Your Pricegate account: choose your password",
                     // Asked for by someone invited who has yet to choose one.
-                    None if *new_account => "Choose your Pricegate password",
-                    None => "Choose a new Pricegate password",
+                    (None, true) => "Choose your Pricegate password",
+                    // A password in place of the one they have, whoever sent for it, as its text says.
+                    (_, false) => "Choose a new Pricegate password",
                 };
                 let works_for = lifetime(*works_for);
                 let letter = PasswordLetter {
@@ -1711,11 +1711,14 @@ mod tests {
         };
         let unmoved = text(false).split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(
-            unmoved.contains("changes none of their totals: acknowledging it is all this notice asks."),
-            "{unmoved}"
+            unmoved.contains(
+                "Your quote on hold until you acknowledge it (you sign it, and it was drafted before the notice). \
+                 The notice does not change its total: acknowledging it is all this notice asks."
+            ),
+            "one quote, in the singular: {unmoved}"
         );
         assert!(!unmoved.contains("wait only"), "their lines may need repricing for another notice: {unmoved}");
-        assert!(!text(true).contains("none of their totals"));
+        assert!(!text(true).contains("does not change its total"));
     }
 
     #[test]
