@@ -26,9 +26,14 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         fiona.fill("#new-sku", "BOLT-1").await;
         fiona.fill("#new-price", "cheap").await;
         fiona.submit("#add-product").await;
-        // The name and the price are both refused, at once.
+        // The name and the price are both refused, at once, and said so first, to a screen reader too.
         assert!(!fiona.text("#price-error").await.is_empty());
         assert!(!fiona.text("#name-error").await.is_empty());
+        assert_eq!(
+            fiona.text("#new-product-errors").await,
+            "Not added: 2 fields need changing, each said below where it is."
+        );
+        assert_eq!(fiona.attribute("#new-product-errors", "role").await.as_deref(), Some("alert"));
         assert_eq!(fiona.value("#new-sku").await, "BOLT-1");
         fiona.fill("#new-name", "Bolt").await;
         fiona.fill("#new-price", "0.35").await;

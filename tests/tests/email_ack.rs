@@ -700,6 +700,11 @@ async fn a_price_finance_approved_keeping_counts_nothing_in_the_notice_s_figures
 
     let messages = sink.wait_until(WAIT, "the escalation", |m| m.iter().any(|m| m.to.contains(&fiona.email))).await;
     let escalation = messages.iter().find(|m| m.to.contains(&fiona.email)).expect("the escalation");
+    assert_eq!(
+        escalation.header("subject"),
+        Some(format!("Escalation: {} has not acknowledged \"Pump prices rise 8%\"", sam_user.name)),
+        "who, in the subject"
+    );
     let reminders: Vec<_> =
         sink.to(&sam_user.email).into_iter().filter(|m| m.header("subject").unwrap().starts_with("Reminder")).collect();
     assert_eq!(reminders.len(), 2, "two reminders");

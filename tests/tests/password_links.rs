@@ -239,7 +239,7 @@ both_backends! {
         assert_eq!(mails[1].header("subject").as_deref(), Some("Your Pricegate password was changed"));
         let text = mails[1].text();
         assert!(text.contains(", with a link to choose a password that was e-mailed to this address. Every other session"), "{text}");
-        assert!(text.contains("If it was not, someone else could read a link sent to your e-mail"), "{text}");
+        assert!(text.contains("If it was not, someone else could read a link sent to your e-mail, and could read the next one: tell your administrator now, then ask for a new password on this page"), "{text}");
 
         // Once only; and links that never were.
         let (status, page) = get(&link).await;
@@ -630,7 +630,10 @@ both_backends! {
         let text = mail.text();
         assert!(text.contains(&format!("The password of your Pricegate account ({}) was changed on ", sam.email)), "{text}");
         assert!(text.contains("by someone logged in to the account who entered its password. Every other session and every API token of the account were logged out."), "{text}");
-        assert!(text.contains("If it was not, someone else knows your password: ask for a new password now"), "{text}");
+        assert!(
+            text.contains("If it was not, someone else knows your password: tell your administrator, and ask for a new password on this page"),
+            "{text}"
+        );
         assert_eq!(mail.link("/login/forgot").as_deref(), Some(forgot.as_str()), "{text}");
         assert!(mail.html().contains(&format!("<a href=\"{forgot}\">")), "{}", mail.html());
         assert!(!text.contains(NEW_PASSWORD) && !mail.html().contains(NEW_PASSWORD), "no password in it");

@@ -677,15 +677,20 @@ struct AccountText<'a> {
 /// What to do about an account's change, made by the administrator `by`
 /// or by the reader: nothing if it was meant, and else what now.
 fn account_advice(change: AccountChange, by: Option<&str>) -> (String, String) {
-    const NEW_ONE: &str = "ask for a new password now (the page e-mails you a link), then tell your administrator:";
+    // The address that follows is the page to ask at, said last, so that it is not read as an administrator's.
+    const NEW_ONE: &str = "ask for a new password on this page, which e-mails you a link:";
     match (change, by) {
         (AccountChange::Password { by_link: false }, None) => (
             "If it was you, there is nothing to do.".to_owned(),
-            format!("If it was not, someone else knows your password: {NEW_ONE}"),
+            format!("If it was not, someone else knows your password: tell your administrator, and {NEW_ONE}"),
         ),
+        // A link to the same mailbox is no way out of it: the administrator first.
         (AccountChange::Password { by_link: true }, _) => (
             "If it was you, there is nothing to do.".to_owned(),
-            format!("If it was not, someone else could read a link sent to your e-mail: {NEW_ONE}"),
+            format!(
+                "If it was not, someone else could read a link sent to your e-mail, and could read the next one: \
+                 tell your administrator now, then {NEW_ONE}"
+            ),
         ),
         (AccountChange::Password { .. }, Some(by)) => (
             format!("If you asked {by} for it, there is nothing to do."),
@@ -1395,7 +1400,14 @@ impl Composer for TemplateComposer {
                 let mut stake = Stake::default();
                 pending.iter().chain(stranded.iter()).flat_map(|p| &p.quotes).for_each(|q| stake.add(q));
                 let published_at = self.calendar.stamp(notice.published_at, false);
-                let subject = format!("Escalation: {} still pending for \"{}\"", pending.len(), notice.title);
+                // Told apart in an inbox: who, where one escalation follows another.
+                let subject = match &pending[..] {
+                    [] => format!("Escalation: \"{}\" holds up drafts nobody can sign", notice.title),
+                    [one] => format!("Escalation: {} has not acknowledged \"{}\"", one.name, notice.title),
+                    many => {
+                        format!("Escalation: {} salespeople have not acknowledged \"{}\"", many.len(), notice.title)
+                    }
+                };
                 // Those reminded: whose open drafts it holds up.
                 let mut pending_count = if pending.len() == 1 {
                     "1 salesperson whose drafts it holds up".to_owned()
