@@ -381,7 +381,7 @@ impl Store {
                 subject_id: Some(user.id),
                 detail: json!({
                     "purpose": link.purpose,
-                    // The account's first password (an invitation taken up), or a new one.
+                    // The account's first password (of someone invited, by whichever link), or one in place of theirs.
                     "first_password": first,
                     "sessions_and_tokens_ended": ended,
                     "failed_logins_forgotten": holds_lifted,
