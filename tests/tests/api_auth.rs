@@ -167,7 +167,7 @@ both_backends! {
             .send()
             .await
             .expect("POST /logout");
-        assert_eq!((out.status().as_u16(), out.headers()["location"].to_str().ok()), (303, Some("/login")));
+        assert_eq!((out.status().as_u16(), out.headers()["location"].to_str().ok()), (303, Some("/login?ended=out")));
         // Any other form he sends is said not to be saved.
         let form = client()
             .post(format!("{}/quotes/new", app.base))

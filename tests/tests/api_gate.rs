@@ -123,7 +123,7 @@ both_backends! {
             assert_eq!(impact["change_days"], days, "{valid_until}");
             let html = page().await;
             let said = format!(
-                "For this quote: +360.00 EUR on its total from {soon} while it is valid, until {valid_until}, and prices \
+                "For this quote: +360.00 EUR on its total from {soon} while it is valid (until {valid_until}), and prices \
                  dated after that would make it +540.00 EUR in all; finalised before {soon}, it keeps its prices as far as \
                  this notice goes."
             );
@@ -2182,7 +2182,7 @@ async fn a_cancel_or_delete_confirmation_acts_on_what_it_showed() {
     // The list says whose draft it is, finance sharing drafts.
     let (_, frank) = app.user(Role::Finance, "Frank").await;
     let list = page_as(&app.base, &frank.email, "/notices").await;
-    assert!(list.contains("Not published. Drafted by Fiona, last saved"), "{list}");
+    assert!(list.contains("data-label=\"Not published\">Drafted by Fiona, last saved"), "{list}");
     assert!(page_as(&app.base, &fiona.email, "/notices").await.contains("Drafted by you"));
     // The confirmation counts the changes that go with the draft, or says there are none.
     let asked = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/delete")).await;

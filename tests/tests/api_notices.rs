@@ -707,7 +707,8 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up(backen
     let draft = r.text().await.unwrap();
     assert!(
         draft.contains("A draft has no dashboard")
-            && draft.contains(&format!("review it on its page, /notices/{notice}, and publish it from there")),
+            && draft.contains("review it on its page and publish it from there")
+            && draft.contains(&format!("<a href=\"/notices/{notice}\" id=\"next\">Open the draft</a>")),
         "{draft}"
     );
     publish_notice(&finance, &notice).await;

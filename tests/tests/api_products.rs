@@ -725,11 +725,15 @@ both_backends! {
         let cookie = session_cookie(&app.base, &fiona.email).await;
         let list = client().get(format!("{}/products", app.base)).header(COOKIE, &cookie).send().await.unwrap();
         let csrf = csrf_in(&list.text().await.unwrap());
-        let form = [
-            ("csrf_token", csrf), ("sku", "ZETA-9".into()), ("name", "Zeta coupling".into()), ("unit", "each".into()),
-            ("currency", "EUR".into()), ("price", "12.50".into()),
+        let form = |price: &str| [
+            ("csrf_token", csrf.clone()), ("sku", "ZETA-9".into()), ("name", "Zeta coupling".into()), ("unit", "each".into()),
+            ("currency", "EUR".into()), ("price", price.into()),
         ];
-        let (status, page) = pricegate_tests::pages::post_form(format!("{}/products", app.base), &cookie, &form).await;
+        // A decimal comma is not read, and said so with the price as a point writes it.
+        let (status, page) = pricegate_tests::pages::post_form(format!("{}/products", app.base), &cookie, &form("12,5")).await;
+        assert_eq!(status, 422, "{page}");
+        assert!(page.contains("“12,5” has a decimal comma, which is not read here: write the unit price with a point, as 12.5."), "{page}");
+        let (status, page) = pricegate_tests::pages::post_form(format!("{}/products", app.base), &cookie, &form("12.50")).await;
         assert_eq!(status, 303, "{page}");
         assert!(page.contains("Added ZETA-9."), "{page}");
         assert_eq!(listed_skus(&page), ["ZETA-9"], "the list leads to it, though it stands on a later page");

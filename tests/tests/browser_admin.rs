@@ -306,6 +306,7 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         fiona.goto("/").await;
         fiona.submit("#logout").await;
         assert_eq!(fiona.path().await, "/login");
+        assert_eq!(fiona.text("#login-note").await, "You are logged out.");
         fiona.fill("#email", "nina@pricegate.test").await;
         fiona.fill("#password", PASSWORD).await;
         fiona.submit("#login").await;

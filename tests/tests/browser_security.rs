@@ -169,8 +169,11 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers().get(LOCATION).and_then(|v| v.to_str().ok());
+    assert_eq!((r.status(), to), (StatusCode::SEE_OTHER, Some("/login?ended=out")));
     let cleared = set_cookie(&r, "pricegate_session").expect("logout clears the cookie");
+    let login = http.get(format!("{base}/login?ended=out")).send().await.unwrap().text().await.unwrap();
+    assert!(login.contains("id=\"login-note\">You are logged out.</p>"), "{login}");
     assert!(cleared.0.is_empty() && cleared.1.contains("Max-Age=0"), "{}", cleared.1);
     let r = http.get(format!("{base}/quotes")).header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old cookie must no longer log anyone in");
@@ -257,7 +260,7 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     // asked, with nothing said to have been lost.
     let r = sent_from("/logout".into(), form_page.clone()).await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&r).as_deref(), Some("/login"));
+    assert_eq!(location(&r).as_deref(), Some("/login?ended=out"));
     // Another site's form to /logout carries no cookie (SameSite=Lax): it
     // clears none, so it logs nobody out.
     let r = http.post(format!("{base}/logout")).form(&[("csrf_token", "whatever")]).send().await.unwrap();
@@ -750,6 +753,14 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     let kind = js.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     assert!(kind.starts_with("text/javascript"), "{kind}");
     assert!(js.text().await.unwrap().contains("data-preview-url"));
+    // The tabs' icon, linked by every page and asked for by browsers on their own, logged in or not.
+    assert!(html.contains("<link rel=\"icon\" href=\"/static/favicon.svg\""), "{html}");
+    for path in ["/static/favicon.svg", "/favicon.ico"] {
+        let icon = client().get(format!("{base}{path}")).send().await.unwrap();
+        let kind = icon.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        assert_eq!((icon.status(), kind.as_str()), (StatusCode::OK, "image/svg+xml"), "{path}");
+        assert!(icon.text().await.unwrap().starts_with("<svg "), "{path}");
+    }
     app.stop().await;
 }
 }

@@ -1873,6 +1873,9 @@ both_backends! {
         assert!(text.contains(&format!("Quote: {}", &qid[..8])), "its reference, as pages name it: {text}");
         assert!(text.contains(&format!("{}/quotes/{qid}", app.base)), "{text}");
         assert!(mail[0].html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", mail[0].html());
+        // A reply goes to the colleague who named him, not to Pricegate.
+        let ana_email = ana.get("/api/v1/me").await.body["email"].as_str().unwrap().to_owned();
+        assert_eq!(mail[0].header("reply-to"), Some(ana_email.clone()), "{}", mail[0].data);
 
         // An edit that keeps the signer tells nobody; a new signer is told,
         // and the one they replace, who knew, is told they no longer sign it.
@@ -1893,6 +1896,7 @@ both_backends! {
             "{text}"
         );
         assert!(!text.contains("/quotes/"), "no longer his to open: {text}");
+        assert_eq!(released.header("reply-to"), Some(ana_email.clone()), "{}", released.data);
         // Back to Sam, who is told again (and Rita that she no longer signs);
         // then Ana signs it herself: Sam is told he no longer does.
         let r = ana.patch(&format!("/api/v1/quotes/{qid}"), &json!({"signer_id": sam.id})).await;
@@ -1970,6 +1974,10 @@ both_backends! {
             assert!(text.contains(part), "{part}: {text}");
         }
         assert_eq!(subjects(&sink.to(&leo_user.email))[4], "Ada has handed your open quotes to Rita");
+        let ada_email = admin.get("/api/v1/me").await.body["email"].as_str().unwrap().to_owned();
+        let handover: Vec<Received> = sink.messages().into_iter().filter(|m| m.header("subject").is_some_and(|s| s.starts_with("Ada ") || s.starts_with("Rita now signs"))).collect();
+        assert_eq!(handover.len(), 4, "{:?}", subjects(&handover));
+        assert!(handover.iter().all(|m| m.header("reply-to").as_ref() == Some(&ada_email)), "replies go to the administrator: {:?}", handover.iter().map(|m| m.header("reply-to")).collect::<Vec<_>>());
         let to_ana = sink.to(&ana_user.email);
         assert_eq!(subjects(&to_ana), ["Rita now signs your quote for Greta Berg (Nordwind)"]);
         assert!(to_ana[0].text().contains("7,500.00 EUR") && !to_ana[0].text().contains("10,000.00 EUR"));
@@ -2413,7 +2421,8 @@ both_backends! {
         assert!(
             text.contains(&format!(
                 "{} has reactivated the account of Rita, who signs these 2 draft quotes of yours: you were told Rita \
-                 could no longer finalise them; they can again, and nothing needs another signer now.",
+                 could no longer finalise them; they can again, once they have acknowledged any price notice each \
+                 waits for, and nothing needs another signer now.",
                 ada.name
             )),
             "{text}"
@@ -2739,6 +2748,8 @@ both_backends! {
         assert!(to_sam.html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", to_sam.html());
         let to_ana = sink.to(&ana_user.email).into_iter().find(|m| m.header("subject").as_deref() == Some(subject)).expect("Ana is told");
         assert!(to_ana.text().contains("Sam signs it: only they can finalise it."), "{}", to_ana.text());
+        // A question about it goes to the approver.
+        assert_eq!((to_sam.header("reply-to"), to_ana.header("reply-to")), (Some(fiona.email.clone()), Some(fiona.email.clone())));
         assert!(sink.to(&fiona.email).is_empty(), "the approver is not mailed");
         assert_eq!(mail.len(), before + 2, "{:?}", subjects(&mail));
 
@@ -2891,6 +2902,10 @@ both_backends! {
         assert!(text.contains("PUMP-1 x 4: quoted 2,500.00 EUR, now 2,600.00 EUR"), "{text}");
         assert!(text.contains("would add 400.00 EUR to the total"), "{text}");
         assert!(to_fred.html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", to_fred.html());
+        assert_eq!(to_fred.header("reply-to"), Some(sam_user.email.clone()), "finance's reply goes to Sam");
+        // Three columns, to fit a phone: the line, its quoted price, the price now.
+        assert!(html.contains("<th style=\"text-align: right;\">Quoted</th><th style=\"text-align: right;\">Now</th></tr>"), "{html}");
+        assert!(html.contains("<td>PUMP-1 &#215;&#160;4</td>"), "{html}");
         assert_eq!(asked(&sink.to(&fiona.email)), 1);
         assert!(sink.to(&dora.email).is_empty(), "a deactivated account is not asked");
 
@@ -3151,6 +3166,8 @@ both_backends! {
         let declined = |m: &[Received]| m.iter().filter(|m| m.header("subject").as_deref() == Some(subject)).count();
         sink.wait_until(WAIT, "the decline to Sam and Ana", |m| declined(m) >= 2).await;
         let find = |email: &str| sink.to(email).into_iter().find(|m| m.header("subject").as_deref() == Some(subject));
+        let fiona_email = finance.get("/api/v1/me").await.body["email"].as_str().unwrap().to_owned();
+        assert_eq!(find(&sam_user.email).and_then(|m| m.header("reply-to")), Some(fiona_email), "a reply goes to who declined");
         let to_sam = find(&sam_user.email).expect("Sam, who asked, is told").text().replace("\r\n", "\n");
         assert!(to_sam.contains("declined your request") && to_sam.contains("  > Prices rose for everyone\n"), "{to_sam}");
         let to_ana = find(&ana_user.email).expect("Ana, who owns it, is told").text();
@@ -3163,6 +3180,16 @@ both_backends! {
         let page = pricegate_tests::pages::page_as(&app.base, &sam_user.email, &format!("/quotes/{qid}")).await;
         assert!(page.contains("Fiona declined, ") && page.contains("your request of "), "{page}");
         assert!(page.contains("id=\"ask-approval\""), "Sam may ask again: {page}");
+        // Asked again about the same lines, finance reads why the last request was declined.
+        let r = sam.post(&ask, &json!({"reason": "The customer insists"})).await;
+        assert_eq!((r.status.as_u16(), &r.body["new"]), (201, &json!(true)), "{}", r.text);
+        let again = |m: &Received| m.text().contains("The customer insists");
+        let mail = sink.wait_until(WAIT, "the second request", |m| m.iter().any(again)).await;
+        let text = mail.iter().find(|m| again(m)).map(|m| m.text().replace("\r\n", "\n")).unwrap_or_default();
+        assert!(
+            text.contains("Fiona declined the last request about this quote, on ") && text.contains(":\n\n  > Prices rose for everyone\n"),
+            "{text}"
+        );
         // Repriced, then at an old price again: the decline was about other prices, and is not said.
         assert_eq!(ana.post_empty(&format!("/api/v1/quotes/{qid}/reprice")).await.status, 200);
         publish_price_change(&finance, "PUMP-1", 270_000, &date_in_days(0)).await;
@@ -3225,6 +3252,7 @@ both_backends! {
         );
         assert!(text.contains(&format!("{}/quotes/{qid}", app.base)), "{text}");
         assert!(told[0].html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", told[0].html());
+        assert_eq!(told[0].header("reply-to"), Some(sam.email.clone()), "a reply goes to the signer");
 
         // Nothing more is queued for anyone: not Sam for his own draft, not
         // Rita, deactivated.

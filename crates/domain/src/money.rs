@@ -272,6 +272,16 @@ impl Currency {
         }
     }
 
+    /// `text`, a price written with a decimal comma that no form reads
+    /// (`1250,5`, `16.575,09`), written with a point as this currency
+    /// reads it (`1250.5`, `16575.09`); `None` for anything else, such as
+    /// `1,250`, which is read as a thousand and more.
+    pub fn with_a_point(&self, text: &str) -> Option<String> {
+        let text = text.trim();
+        let point = crate::product_csv::decimal_comma(text, self.minor_digits)?;
+        self.read_unit_price(text).is_err().then_some(point)
+    }
+
     /// The highest unit price there can be, written in this currency.
     pub fn highest_unit_price(&self) -> String {
         self.format(MAX_UNIT_PRICE_MINOR)
@@ -410,6 +420,16 @@ mod tests {
         assert_eq!(kwd.read_unit_price("0.750"), Ok(750));
         assert_eq!(kwd.read_unit_price("1,000"), Ok(1_000_000));
         assert_eq!(eur.highest_unit_price(), "100,000,000.00 EUR");
+        // A decimal comma is named with the price as a point writes it, where that is all it can be.
+        let point = |c: &Currency, text: &str| c.with_a_point(text);
+        assert_eq!(point(&eur, " 1250,5 "), Some("1250.5".to_owned()));
+        assert_eq!(point(&eur, "16.575,09"), Some("16575.09".to_owned()));
+        assert_eq!((point(&eur, "1,250"), point(&eur, "1250.50"), point(&eur, "1,2,3")), (None, None, None));
+        assert_eq!(
+            (point(&kwd, "0,750"), point(&kwd, "0,75")),
+            (None, Some("0.75".to_owned())),
+            "three digits may be a thousand"
+        );
     }
 
     #[test]

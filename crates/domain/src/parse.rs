@@ -388,7 +388,7 @@ impl Password {
     /// Refused where it is built on its account's e-mail address or name:
     /// where it holds them (the address, its part before the `@` and that
     /// part's pieces, the words of the name, three letters or more each;
-    /// letter case, spaces and `.-_@+,'` aside), and what is left without
+    /// letter case, accents, spaces and `.-_@+,'` aside), and what is left without
     /// them is shorter than [`Self::MIN_CHARS`] or guessed first, as
     /// `Fiona.Finance2026` and `Fiona.Finance.1234567890` are for Fiona
     /// Finance. One that holds none of them is not judged here.
@@ -396,7 +396,7 @@ impl Password {
         // Without what joins words: `Fi-on-a` is Fiona, and the dots of
         // `Fiona.Finance.1234567890` leave a run of digits.
         let squash = |text: &str| -> String {
-            text.to_lowercase().chars().filter(|c| !c.is_whitespace() && !".-_@+,'".contains(*c)).collect()
+            unaccented(&text.to_lowercase()).chars().filter(|c| !c.is_whitespace() && !".-_@+,'".contains(*c)).collect()
         };
         let email = email.to_lowercase();
         let local = email.split('@').next().unwrap_or_default();
@@ -448,6 +448,27 @@ impl Password {
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// `text` without its accents, as someone types a name on a keyboard
+/// without them: `José García` is `Jose Garcia`, `Søren Łukasz` `Soren Lukasz`.
+fn unaccented(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    for c in icu_normalizer::DecomposingNormalizerBorrowed::new_nfd().normalize_iter(text.chars()) {
+        match c {
+            // The combining marks an accented letter decomposes into.
+            '\u{300}'..='\u{36f}' | '\u{1ab0}'..='\u{1aff}' | '\u{1dc0}'..='\u{1dff}' | '\u{20d0}'..='\u{20ff}' => {}
+            // Letters of their own, that a keyboard without them spells so.
+            'ø' | 'Ø' => plain.push('o'),
+            'ł' | 'Ł' => plain.push('l'),
+            'đ' | 'Đ' => plain.push('d'),
+            'ß' => plain.push_str("ss"),
+            'æ' | 'Æ' => plain.push_str("ae"),
+            'œ' | 'Œ' => plain.push_str("oe"),
+            c => plain.push(c),
+        }
+    }
+    plain
 }
 
 impl fmt::Debug for Password {
@@ -746,6 +767,16 @@ mod tests {
         }
         let short = check("Fiona.Finance2026").unwrap_err().message;
         assert!(short.contains("without them, 4 characters are left, and at least 10 are needed"), "{short}");
+        // Accents or none, in the name or the password: José García's name is his.
+        let jose = |typed: &str| Password::parse(typed).unwrap().check_not_built_on("jg@x.example", "José García");
+        for built_on in ["JOSE-GARCIA-2026", "josé.garcía.2026", "Garcia Jose 1!"] {
+            assert!(jose(built_on).is_err(), "{built_on}");
+        }
+        assert!(jose("jose garcia's garden shed").is_ok());
+        let soren = Password::parse("Soren-Lukasz-Strasse").unwrap();
+        assert!(
+            soren.check_not_built_on("sl@x.example", "Søren Łukasz").is_err_and(|e| e.message.contains("7 characters"))
+        );
         // Pieces shorter than three letters are not taken out: Al's password is his own.
         assert!(Password::parse("al-al-al-al-al-1").unwrap().check_not_built_on("al@x.example", "Al").is_ok());
     }

@@ -321,7 +321,7 @@ pub fn effect_on_total<'a>(
             signed_money(currency, after)
         ),
         (None, while_valid, after) => format!(
-            "{} on its total{from} while it is valid{steps}, until {valid_until}, and prices dated after that \
+            "{} on its total{from} while it is valid (until {valid_until}){steps}, and prices dated after that \
              would make it {} in all{until_then}",
             signed_money(currency, while_valid),
             signed_money(currency, while_valid.saturating_add(after))
@@ -483,6 +483,8 @@ struct ApprovalAskedLetter<'a> {
     gap: &'a str,
     /// On a reminder, when the request was asked.
     asked_at: Option<&'a str>,
+    /// The request before this one, declined.
+    declined: Option<&'a pricegate_store::EarlierDecline>,
 }
 
 #[derive(Template)]
@@ -491,6 +493,8 @@ struct ApprovalAskedText<'a> {
     letter: &'a ApprovalAskedLetter<'a>,
     /// The reason, set apart ([`quoted`]).
     reason: String,
+    /// The earlier request's decline's reason, set apart.
+    declined_reason: Option<String>,
 }
 
 /// The e-mail telling the salespeople on a draft that finance declined the
@@ -1197,7 +1201,7 @@ impl Composer for TemplateComposer {
                 };
                 composed(subject, &letter, &FinalisedText { letter: &letter })
             }
-            Letter::ApprovalAsked { to, by, reason, quote, lines, asked_at } => {
+            Letter::ApprovalAsked { to, by, reason, quote, lines, asked_at, declined } => {
                 let (customer, total, valid_until, reference) = quote_facts(quote);
                 let subject = match asked_at {
                     None => format!("{by} asks you to approve old prices on the quote for {customer}"),
@@ -1238,8 +1242,14 @@ impl Composer for TemplateComposer {
                     lines: &rows,
                     gap: &gap,
                     asked_at: *asked_at,
+                    declined: *declined,
                 };
-                composed(subject, &letter, &ApprovalAskedText { letter: &letter, reason: quoted(reason) })
+                let declined_reason = declined.map(|d| quoted(&d.reason));
+                composed(
+                    subject,
+                    &letter,
+                    &ApprovalAskedText { letter: &letter, reason: quoted(reason), declined_reason },
+                )
             }
             Letter::ApprovalDeclined { to, by, reason, quote, asked_by } => {
                 let (customer, total, valid_until, reference) = quote_facts(quote);
@@ -1793,7 +1803,7 @@ mod tests {
                 "its total does not change",
                 "expired on 2026-11-30",
                 "its total does not change while it is valid, until 2026-12-05; prices dated after that would change it by +400.00 EUR",
-                "-60.00 EUR on its total while it is valid, until 2026-12-05, and prices dated after that would make \
+                "-60.00 EUR on its total while it is valid (until 2026-12-05), and prices dated after that would make \
                  it +340.00 EUR in all",
                 "its total does not change by this notice: a later notice has set the price of VALVE-C50 since",
                 "its total does not change by this notice: finance approved keeping the price quoted for PUMP-C250",
@@ -1804,7 +1814,7 @@ mod tests {
                 "+30.00 EUR on its total while it is valid, in steps from 2026-12-01; finalised before 2026-12-01, it \
                  keeps its prices as far as this notice goes",
                 "+30.00 EUR on its total while it is valid, in steps, the next on 2026-12-01",
-                "-60.00 EUR on its total while it is valid, in steps from 2026-12-01, until 2026-12-05, and prices \
+                "-60.00 EUR on its total while it is valid (until 2026-12-05), in steps from 2026-12-01, and prices \
                  dated after that would make it +340.00 EUR in all; finalised before 2026-12-01, it keeps its prices \
                  as far as this notice goes",
                 "its total changes by as much as -70.00 EUR while it is valid, in steps from 2026-12-01, and is back \

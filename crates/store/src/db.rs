@@ -101,7 +101,8 @@ fn create_private(url: &str) {
 /// directory, as written); `None` for PostgreSQL or a database in memory.
 pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     use std::str::FromStr;
-    if !url.starts_with("sqlite:") || url.contains("mode=memory") {
+    // (`sqlite::memory:` is named `file:sqlx-in-memory-…` once read: no file.)
+    if !url.starts_with("sqlite:") || url.contains("mode=memory") || url.contains(":memory:") {
         return None;
     }
     let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
@@ -287,7 +288,7 @@ impl Store {
     /// The business day it is by the database's clock ([`db_now`]), the
     /// clock the gate reads it by.
     pub async fn today(&self) -> Result<NaiveDate, StoreError> {
-        Ok(self.calendar.date_of(db_now(&self.db).await?))
+        Ok(self.calendar.date_of(self.now().await?))
     }
 
     /// Applies the migrations not yet applied, all in one transaction:
@@ -651,5 +652,18 @@ pub(crate) async fn db_now(conn: &impl ConnectionTrait) -> Result<DateTime<Utc>,
             Ok(now.trunc_subsecs(6))
         }
         _ => Ok(Utc::now().trunc_subsecs(6)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_file;
+
+    #[test]
+    fn a_database_in_memory_has_no_file() {
+        for url in ["sqlite::memory:", "sqlite://:memory:", "sqlite:file:x?mode=memory", "postgres://db/pricegate"] {
+            assert_eq!(sqlite_file(url), None, "{url}");
+        }
+        assert_eq!(sqlite_file("sqlite://pricegate.db?mode=rwc"), Some("pricegate.db".into()));
     }
 }

@@ -42,7 +42,7 @@ pub fn router() -> Router<AppState> {
         // post then carries the real Origin, not `null`, in every browser.)
         .layer(header(
             "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ))
         .layer(header("referrer-policy", "same-origin"))
         .layer(header("cache-control", "no-store"))

@@ -9,12 +9,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use pricegate_domain::Role;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::reminders::REMIND_NOW_AGAIN_AFTER_MINUTES;
 use super::signer_named::signed_quote;
-use super::{APPROVAL_ASKED, APPROVAL_DECLINED, Batch, Letter, PENDING, SENT, recipient};
+use super::{APPROVAL_ASKED, APPROVAL_DECLINED, Batch, EarlierDecline, Letter, PENDING, SENT, recipient};
 use crate::entity::{approval_requests, outbox, quotes, users};
 use crate::views::SupersededLineView;
 use crate::{Actor, Store, StoreError};
@@ -103,7 +103,8 @@ impl Store {
         let recently = if again { recently_asked(conn, quote.id, request.id, now).await? } else { HashMap::new() };
         let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
         let asked_at = again.then(|| self.calendar.stamp(request.requested_at, false));
-        let mut batch = Batch::new(&setup, now);
+        let declined = self.earlier_decline(conn, request).await?;
+        let mut batch = Batch::new(&setup, now).replying_to(&asker);
         let mut asked = FinanceAsked::default();
         for person in &finance {
             if let Some(at) = recently.get(&person.id) {
@@ -120,6 +121,7 @@ impl Store {
                 quote: &signed,
                 lines,
                 asked_at: asked_at.as_deref(),
+                declined: declined.as_ref(),
             };
             let key = asked_key(quote.id, request.id, person.id);
             let key = if again { format!("{key}:again-{}", now.timestamp_micros()) } else { key };
@@ -127,6 +129,32 @@ impl Store {
         }
         asked.told = batch.write(conn).await?;
         Ok(asked)
+    }
+
+    /// The request about the same quote asked last before `request`, when
+    /// finance declined it with the same lines at the same old prices: who
+    /// did, when, and why. (One about other prices, the quote repriced since,
+    /// is not this request's answer, as the quote's page does not say it.)
+    async fn earlier_decline(
+        &self,
+        conn: &impl ConnectionTrait,
+        request: &approval_requests::Model,
+    ) -> Result<Option<EarlierDecline>, StoreError> {
+        let earlier = approval_requests::Entity::find()
+            .filter(approval_requests::Column::QuoteId.eq(request.quote_id))
+            .filter(approval_requests::Column::Id.ne(request.id))
+            .filter(approval_requests::Column::RequestedAt.lte(request.requested_at))
+            .order_by_desc(approval_requests::Column::RequestedAt)
+            .one(conn)
+            .await?;
+        let lines = |covers: &str| serde_json::from_str::<serde_json::Value>(covers).ok();
+        let earlier = earlier.filter(|e| lines(&e.covers).is_some() && lines(&e.covers) == lines(&request.covers));
+        let Some((by, reason, at)) = earlier.and_then(|e| Some((e.declined_by?, e.declined_reason?, e.ended_at?)))
+        else {
+            return Ok(None);
+        };
+        let name = users::Entity::find_by_id(by).one(conn).await?.map_or_else(|| "finance".to_owned(), |u| u.name);
+        Ok(Some(EarlierDecline { by: name, at: self.calendar.stamp(at, false), reason }))
     }
 
     /// Queues, in the caller's transaction, the e-mails telling the owner
@@ -149,7 +177,7 @@ impl Store {
         let asker = people.iter().find(|u| u.id == request.requested_by).map(|u| u.name.as_str()).unwrap_or_default();
         let reason = request.declined_reason.as_deref().unwrap_or_default();
         let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
-        let mut batch = Batch::new(&setup, now);
+        let mut batch = Batch::new(&setup, now).replying_to(decliner);
         // Whoever asked, while still on the quote: the rest are its owner and signer.
         let told = people.iter().filter(|u| {
             u.id != by.id

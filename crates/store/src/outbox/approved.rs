@@ -52,7 +52,7 @@ impl Store {
         let signer_name = signer.map(|u| u.name.clone()).unwrap_or_default();
         let to_acknowledge = notices_to_acknowledge(conn, &[quote.id]).await?.get(&quote.id).copied().unwrap_or(0);
         let signed = signed_quote(&setup.base_url, quote, total_minor, to_acknowledge);
-        let mut batch = Batch::new(&setup, now);
+        let mut batch = Batch::new(&setup, now).replying_to(approver);
         let told = people.iter().filter(|u| match u.id == quote.signer_id {
             true => signer_can_sign,
             false => u.id == quote.owner_id && u.active,

@@ -39,7 +39,7 @@ impl Store {
         let finalised_at = self.calendar.stamp(at, false);
         let letter =
             Letter::QuoteFinalised { to: &to, by: &signer.name, quote: &signed, at: &finalised_at, notices, approved };
-        let mut batch = Batch::new(&setup, at);
+        let mut batch = Batch::new(&setup, at).replying_to(signer);
         batch.push(FINALISED, format!("finalised:{}:{}", quote.id, owner.id), &to, &letter)?;
         batch.write(conn).await?;
         Ok(())

@@ -265,6 +265,9 @@ pub enum Letter<'a> {
         lines: &'a [crate::views::SupersededLineView],
         /// On a reminder of the request still waiting, when it was asked.
         asked_at: Option<&'a str>,
+        /// The request asked before this one about the quote, when finance
+        /// declined it: finance reads why, not the same request again.
+        declined: Option<&'a EarlierDecline>,
     },
     /// Finance (`by`) declined the request to approve a draft's old
     /// prices, for `reason`: told to whoever asked, and to the draft's owner
@@ -377,6 +380,17 @@ pub enum ApprovedFor<'a> {
     /// Its owner; `signer` can no longer sign it (deactivated, or out of
     /// sales), so the owner must choose another signer.
     OwnerWithoutSigner { signer: &'a str },
+}
+
+/// Finance's answer to an earlier request about the same draft, declined
+/// (see [`Letter::ApprovalAsked`]).
+#[derive(Debug, Clone)]
+pub struct EarlierDecline {
+    /// Who in finance declined it.
+    pub by: String,
+    /// When, as people read it.
+    pub at: String,
+    pub reason: String,
 }
 
 /// A draft as the e-mail to its newly named signer shows it.
@@ -518,12 +532,22 @@ struct Batch<'a> {
     /// (see `Store::tell_new_signer`): their reminders count from then, not
     /// from the publication. Applies to the rows pushed while it is set.
     reminders_from: Option<DateTime<Utc>>,
+    /// The address a reply to the batch's letters about a colleague's act
+    /// goes to: that colleague's ([`Batch::replying_to`]).
+    reply_to: Option<String>,
 }
 
 impl<'a> Batch<'a> {
     fn new(setup: &'a MailSetup, now: DateTime<Utc>) -> Self {
         let link_marker = format!("{{ack-link-{}}}", Uuid::new_v4().simple());
-        Batch { setup, now, rows: vec![], letters: vec![], link_marker, reminders_from: None }
+        Batch { setup, now, rows: vec![], letters: vec![], link_marker, reminders_from: None, reply_to: None }
+    }
+
+    /// The batch's letters tell of what `colleague` did (asked, approved,
+    /// declined, finalised, named a signer, handed quotes over): a reply
+    /// to one goes to them, not to Pricegate's sending address.
+    fn replying_to(self, colleague: &users::Model) -> Self {
+        Batch { reply_to: Some(colleague.email.clone()), ..self }
     }
 
     /// The recipient's ack link as a letter is composed with it; in the
@@ -579,7 +603,8 @@ impl<'a> Batch<'a> {
             // escalation, to finance, is about who has not acknowledged.
             reply_to: Set(match letter {
                 Letter::Publication { notice, .. } | Letter::Reminder { notice, .. } => notice.reply_to.clone(),
-                _ => None,
+                Letter::Escalation { .. } => None,
+                _ => self.reply_to.clone(),
             }),
         });
         self.letters.extend(letter.signing().into_iter().map(|(quote, signs)| signer_letters::ActiveModel {
@@ -947,6 +972,21 @@ mod tests {
             reminders_from: None,
             reply_to: None,
         }
+    }
+
+    /// Two workers expanding one publication write the same rows: the
+    /// second counts none of those the first wrote, only its own.
+    #[tokio::test]
+    async fn rows_another_worker_wrote_first_are_not_counted_as_written() {
+        use sea_orm::IntoActiveModel;
+        let store = Store::connect("sqlite::memory:", 1).await.expect("an in-memory database");
+        store.migrate().await.expect("the schema");
+        let keyed = |key: &str| outbox::Model { dedupe_key: key.to_owned(), ..row(SIGNER, key.to_owned(), None, None) };
+        let rows = |keys: &[&str]| keys.iter().map(|k| keyed(k).into_active_model()).collect::<Vec<_>>();
+        let first = Batch::write_rows(rows(&["a", "b"]), &store.db).await.expect("the first worker's rows");
+        let second = Batch::write_rows(rows(&["b", "c"]), &store.db).await.expect("the second worker's rows");
+        assert_eq!((first, second), (2, 1));
+        assert_eq!(outbox::Entity::find().all(&store.db).await.expect("the outbox").len(), 3);
     }
 
     #[test]

@@ -263,7 +263,7 @@ impl Store {
         let signed =
             signed_quote(&setup.base_url, quote, total_minor, to_acknowledge.get(&quote.id).copied().unwrap_or(0));
         let to = recipient(signer);
-        let mut batch = Batch::new(&setup, now);
+        let mut batch = Batch::new(&setup, now).replying_to(namer);
         let letter = Letter::SignerNamed { to: &to, by: &namer.name, quote: &signed };
         batch.push(SIGNER, signer_key(quote.id, signer.id, now), &to, &letter)?;
         batch.write(conn).await?;
@@ -344,7 +344,7 @@ impl Store {
         // Whether anything held it up is the new signer's to know.
         let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
         let to = recipient(former);
-        let mut batch = Batch::new(&setup, now);
+        let mut batch = Batch::new(&setup, now).replying_to(editor);
         // Who was named then: the letter says it as what happened, which
         // stays so if another change follows before it goes out.
         let signer =
@@ -417,7 +417,7 @@ impl Store {
             })
             .collect();
         let to_whom = recipient(taker);
-        let mut batch = Batch::new(&setup, now);
+        let mut batch = Batch::new(&setup, now).replying_to(admin);
         let awaiting_url = super::reminders::awaiting_page(&setup);
         let letter = Letter::QuotesHandedOver {
             to: &to_whom,
@@ -591,7 +591,7 @@ async fn tell_owners(
     let Some(admin) = name_of(by.id) else { return Ok(()) };
     let ids: Vec<Uuid> = drafts.iter().map(|q| q.id).collect();
     let lines = load_lines(conn, &ids).await?;
-    let mut batch = Batch::new(setup, now);
+    let mut batch = Batch::new(setup, now).replying_to(admin);
     let mut owners: Vec<Uuid> = drafts.iter().map(|q| q.owner_id).collect();
     owners.sort_unstable();
     owners.dedup();

@@ -330,7 +330,8 @@ async fn logout(
         // logged out, as asked, and nothing was lost; its dead cookie goes.
         Err(_) => {}
     }
-    let mut response = Redirect::to("/login").into_response();
+    // The login page says so: on a shared computer, the next person sees the session is over.
+    let mut response = Redirect::to("/login?ended=out").into_response();
     append_cookie(&mut response, &cleared_session_cookie(&app));
     Ok(response)
 }

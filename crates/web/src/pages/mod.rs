@@ -56,6 +56,9 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
+        .route("/static/favicon.svg", get(icon))
+        // Asked for by browsers on their own, whatever a page links.
+        .route("/favicon.ico", get(icon))
         .layer(axum::middleware::map_response(page_headers))
 }
 
@@ -79,6 +82,15 @@ async fn stylesheet() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
         include_str!("../../static/app.css"),
+    )
+        .into_response()
+}
+
+/// The icon of Pricegate's tabs and bookmarks: a tick, for "seen".
+async fn icon() -> Response {
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")],
+        include_str!("../../static/favicon.svg"),
     )
         .into_response()
 }
@@ -353,6 +365,7 @@ impl SessionEnded {
     pub(crate) fn note(ended: &str) -> Option<&'static str> {
         match ended {
             "page" => Some("Your session has ended: log in again to carry on."),
+            "out" => Some("You are logged out."),
             "form" => Some(
                 "Your session had ended, so what you sent was not saved. Log in, and you are taken back to the \
                  form to send it again.",
@@ -450,6 +463,8 @@ pub struct PageError {
     /// The stable code the API would answer with, kept on the response for
     /// the audit of a denial (see `crate::denied`): which rule refused it.
     code: Option<&'static str>,
+    /// Where to go from here (address, words), when it is not the home page.
+    next: Option<(String, String)>,
 }
 
 #[derive(Template)]
@@ -458,6 +473,7 @@ struct ErrorPage<'a> {
     layout: Layout,
     heading: &'a str,
     message: &'a str,
+    next: Option<&'a (String, String)>,
 }
 
 /// How an acknowledgement was given, as a page says it (the API's
@@ -474,7 +490,12 @@ pub(crate) fn channel_in_words(channel: &str) -> &str {
 
 impl PageError {
     pub fn new(status: StatusCode, heading: impl Into<String>, message: impl Into<String>) -> Self {
-        PageError { status, heading: heading.into(), message: message.into(), code: None }
+        PageError { status, heading: heading.into(), message: message.into(), code: None, next: None }
+    }
+
+    /// The page links to `href`, saying `words`, where it would link home.
+    pub fn with_next(self, href: impl Into<String>, words: impl Into<String>) -> Self {
+        PageError { next: Some((href.into(), words.into())), ..self }
     }
 
     fn with_code(self, code: &'static str) -> Self {
@@ -558,12 +579,13 @@ impl IntoResponse for PageError {
             layout: Layout::anonymous(self.heading.clone()),
             heading: &self.heading,
             message: &self.message,
+            next: self.next.as_ref(),
         };
         let mut response = render(self.status, &page);
         if let Some(code) = self.code {
             response.extensions_mut().insert(crate::error::ErrorCode(code));
         }
-        response.extensions_mut().insert(ErrorShown { heading: self.heading, message: self.message });
+        response.extensions_mut().insert(ErrorShown { heading: self.heading, message: self.message, next: self.next });
         response
     }
 }
@@ -574,6 +596,7 @@ impl IntoResponse for PageError {
 struct ErrorShown {
     heading: String,
     message: String,
+    next: Option<(String, String)>,
 }
 
 /// The error page with the logged-in person's navigation. A handler that
@@ -596,6 +619,7 @@ pub async fn with_nav(
         layout: PageUser(user, section).layout(shown.heading.clone()),
         heading: &shown.heading,
         message: &shown.message,
+        next: shown.next.as_ref(),
     };
     let Ok(html) = page.render() else { return response };
     let (mut parts, _) = response.into_parts();

@@ -359,17 +359,21 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
         }
         _ => price,
     };
-    let unit_price_minor = currency.read_unit_price(price).map_err(|why| match why {
-        UnreadablePrice::BelowZero => format!("{} is below zero: a price cannot be.", written.trim()),
-        UnreadablePrice::TooHigh => {
+    let unit_price_minor = currency.read_unit_price(price).map_err(|why| match (why, currency.with_a_point(price)) {
+        (UnreadablePrice::BelowZero, _) => format!("{} is below zero: a price cannot be.", written.trim()),
+        (UnreadablePrice::TooHigh, _) => {
             format!(
                 "{} is more than the highest unit price there can be, {}.",
                 written.trim(),
                 currency.highest_unit_price()
             )
         }
-        UnreadablePrice::NotAnAmount if price.is_empty() => "The price is missing.".to_owned(),
-        UnreadablePrice::NotAnAmount => {
+        (UnreadablePrice::NotAnAmount, _) if price.is_empty() => "The price is missing.".to_owned(),
+        (UnreadablePrice::NotAnAmount, Some(point)) => format!(
+            "\u{201c}{}\u{201d} has a decimal comma, which is not read here: write it with a point, as {point}.",
+            price.trim()
+        ),
+        (UnreadablePrice::NotAnAmount, None) => {
             let (plain, grouped) = currency.written_examples();
             format!(
                 "\u{201c}{}\u{201d} is not a price in {}: write it like {plain} or {grouped}.",
@@ -771,6 +775,12 @@ mod tests {
         assert_eq!(quoted[0].unit_price_minor, 165_000, "a spreadsheet's quotes around a price");
         let highest = parse_changes("EU-1, 100,000,000.00, 2026-12-01", &products).unwrap();
         assert_eq!(highest[0].unit_price_minor, MAX_UNIT_PRICE_MINOR);
+        // A decimal comma quoted between commas is not read, and said so.
+        let comma = parse_changes("EU-1, \"1650,5\", 2026-12-01", &products).unwrap_err();
+        assert_eq!(
+            comma,
+            "Line 1: “1650,5” has a decimal comma, which is not read here: write it with a point, as 1650.5."
+        );
     }
 
     #[test]

@@ -816,11 +816,12 @@ async fn dashboard(
             StatusCode::CONFLICT,
             "A draft has no dashboard",
             format!(
-                "Nobody is asked to acknowledge \u{201c}{}\u{201d} until it is published: review it on its page, \
-                 /notices/{id}, and publish it from there. Its dashboard starts then.",
+                "Nobody is asked to acknowledge \u{201c}{}\u{201d} until it is published: review it on its page \
+                 and publish it from there. Its dashboard starts then.",
                 n.title
             ),
-        ));
+        )
+        .with_next(format!("/notices/{id}"), "Open the draft"));
     };
     // Read before the acknowledgements: the page says who had by then, at least.
     let now = app.store.now().await?;

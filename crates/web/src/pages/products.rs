@@ -583,9 +583,14 @@ fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProd
             let message = match why {
                 UnreadablePrice::BelowZero => BELOW_ZERO.to_owned(),
                 UnreadablePrice::TooHigh => format!("The unit price can be {} at most.", currency.highest_unit_price()),
-                UnreadablePrice::NotAnAmount => {
-                    format!("Write the unit price in {}, such as {}.", currency.code(), currency.example())
-                }
+                UnreadablePrice::NotAnAmount => match currency.with_a_point(&input.price) {
+                    Some(point) => format!(
+                        "\u{201c}{}\u{201d} has a decimal comma, which is not read here: write the unit price with a \
+                         point, as {point}.",
+                        input.price.trim()
+                    ),
+                    None => format!("Write the unit price in {}, such as {}.", currency.code(), currency.example()),
+                },
             };
             Invalid::new("price", message)
         })
@@ -874,7 +879,13 @@ mod tests {
             Some("The unit price can be 100,000,000.00 EUR at most.")
         );
         assert_eq!(price_said("-1").as_deref(), Some("The unit price cannot be below zero."));
-        assert_eq!(price_said("1.234,50").as_deref(), Some("Write the unit price in EUR, such as 1250.00."));
+        assert_eq!(
+            price_said("1.234,50").as_deref(),
+            Some(
+                "“1.234,50” has a decimal comma, which is not read here: write the unit price with a point, as 1234.50."
+            )
+        );
+        assert_eq!(price_said("cheap").as_deref(), Some("Write the unit price in EUR, such as 1250.00."));
         assert_eq!(price_said("1,234.50"), None);
     }
 }
