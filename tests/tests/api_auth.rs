@@ -332,6 +332,13 @@ both_backends! {
         let users = nina.get("/api/v1/users").await;
         assert_eq!(users.status, 200, "{}", users.text);
         assert!(users.body.as_array().unwrap().iter().any(|u| u["email"] == "nina@pricegate.test"));
+        // The new account's address comes with it.
+        let body = json!({"email": "omar@pricegate.test", "name": "Omar", "role": "sales"});
+        let made = admin.request(reqwest::Method::POST, "/api/v1/users").json(&body).send().await.expect("an account");
+        let location = made.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
+        let made: serde_json::Value = made.json().await.expect("the account");
+        assert_eq!(location, Some(format!("/api/v1/users/{}", made["id"].as_str().unwrap_or_default())));
+        assert_eq!(admin.get(location.as_deref().unwrap_or_default()).await.body["email"], "omar@pricegate.test");
     }
 }
 

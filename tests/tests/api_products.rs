@@ -55,6 +55,14 @@ both_backends! {
         assert_eq!(list.body[0]["id"], r.body["id"]);
         assert_eq!(list.body[0]["unit_price_minor"], 250_000);
         assert_eq!(list.body[0]["price_since"], Value::Null, "the list price stands");
+
+        // Where a new product is, as for every resource the API creates.
+        let body = json!({"sku": "PUMP-3", "name": "Pump", "unit": "each", "currency": "EUR", "unit_price_minor": 1});
+        let made = finance.request(reqwest::Method::POST, "/api/v1/products").json(&body).send().await.expect("a product");
+        let location = made.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
+        let made: Value = made.json().await.expect("the product");
+        assert_eq!(location, Some(format!("/api/v1/products/{}", made["id"].as_str().unwrap_or_default())));
+        assert_eq!(sam.get(location.as_deref().unwrap_or_default()).await.body["sku"], "PUMP-3");
     }
 }
 
@@ -1279,7 +1287,17 @@ both_backends! {
         assert_eq!(r.status(), 404, "an id no product has");
         let r = open("/products/HOSE-10".to_owned()).await;
         assert_eq!(r.status(), 404);
-        assert!(r.text().await.unwrap_or_default().contains("No product has the SKU \u{201c}HOSE-10\u{201d}"));
+        let text = r.text().await.unwrap_or_default();
+        assert!(text.contains("No product has the SKU \u{201c}HOSE-10\u{201d}"), "{text}");
+        assert!(text.contains("<a href=\"/products\" id=\"next\">Open the price list</a>"), "{text}");
+        // The edit form too, for finance.
+        let fiona_cookie = session_cookie(&app.base, &fiona.email).await;
+        let edit = |path: &str| client().get(format!("{}{path}", app.base)).header("cookie", fiona_cookie.clone()).send();
+        let r = edit("/products/hose-9/edit").await.expect("the edit form");
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers().get("location").and_then(|l| l.to_str().ok()), Some(format!("/products/{hose}/edit").as_str()));
+        assert_eq!(edit("/products/HOSE-10/edit").await.expect("the edit form").status(), 404);
+        assert_eq!(open("/products/hose-9/edit".to_owned()).await.status(), 403, "a salesperson edits no product");
         // What no SKU can be (a NUL, which PostgreSQL cannot compare; a look-alike letter; too long) is nothing here.
         for odd in ["HOSE-9%00", "HOSE%E2%80%909", &"H".repeat(65)] {
             let r = open(format!("/products/{odd}")).await;

@@ -682,9 +682,9 @@ async fn a_price_finance_approved_keeping_counts_nothing_in_the_notice_s_figures
     let card = body.split("pending-notice\">").nth(1).expect("the notice's card");
     let card = card.split("</tfoot>").next().expect("its table");
     assert!(
-        card.contains("</span>)</th><th class=\"num\">0.00 EUR</th>")
+        card.contains("</span>)</th><td class=\"num\">0.00 EUR</td>")
             && card.contains(
-                "<th colspan=\"6\">Change to the total while this quote is valid (until <span class=\"date\">"
+                "<th colspan=\"6\" scope=\"row\">Change to the total while this quote is valid (until <span class=\"date\">"
             ),
         "nothing counted: {card}"
     );

@@ -1869,6 +1869,8 @@ both_backends! {
         let text = mail[0].text();
         assert!(text.contains("Ana Owner has named you the signer of a draft quote. Only you can finalise it."), "{text}");
         assert!(text.contains("Its page says whether anything must come first"), "nothing to acknowledge: {text}");
+        // Signed off with the signature delimiter, which mail programs leave out of a reply's quote.
+        assert!(text.replace("\r\n", "\n").trim_end().ends_with("\n-- \nPricegate"), "{text}");
         assert!(text.contains("Total: 10,000.00 EUR") && text.contains("Valid until: 2099-12-31"), "{text}");
         assert!(text.contains(&format!("Quote: {}", &qid[..8])), "its reference, as pages name it: {text}");
         assert!(text.contains(&format!("{}/quotes/{qid}", app.base)), "{text}");
@@ -2745,6 +2747,15 @@ both_backends! {
         let text = to_sam.text();
         assert!(text.contains("Fiona (finance) approved keeping the old prices") && text.contains("Agreed with Nordwind in March"), "{text}");
         assert!(text.contains("You sign it: it can be finalised now") && text.contains("Total: 10,000.00 EUR"), "{text}");
+        // The lines it keeps at their old price, and what that waives.
+        assert!(
+            text.replace("\r\n", "\n").contains(
+                "Lines kept at their old price:\n  PUMP-1 x 4: quoted 2,500.00 EUR, now 2,600.00 EUR\n\nAt today's prices \
+                 these lines would add 400.00 EUR to the total: keeping the old prices waives that.\n\nOpen it here:"
+            ),
+            "{text}"
+        );
+        assert!(to_sam.html().contains("<td>PUMP-1 &#215;&#160;4</td>"), "{}", to_sam.html());
         assert!(to_sam.html().contains(&format!("href=\"{}/quotes/{qid}\"", app.base)), "{}", to_sam.html());
         let to_ana = sink.to(&ana_user.email).into_iter().find(|m| m.header("subject").as_deref() == Some(subject)).expect("Ana is told");
         assert!(to_ana.text().contains("Sam signs it: only they can finalise it."), "{}", to_ana.text());

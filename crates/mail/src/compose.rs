@@ -533,6 +533,37 @@ struct AskedRow {
     current: String,
 }
 
+/// `lines` at an old price, in `currency`, as a request for approval and an
+/// approval show them.
+fn asked_rows(currency: &str, lines: &[pricegate_store::views::SupersededLineView]) -> Vec<AskedRow> {
+    lines
+        .iter()
+        .map(|l| AskedRow {
+            sku: l.sku.clone(),
+            quantity: pricegate_domain::count(l.quantity),
+            discount: (l.discount_bp != 0).then(|| percent(l.discount_bp)),
+            quoted: money(currency, l.quoted_unit_price_minor),
+            current: money(currency, l.current_unit_price_minor),
+        })
+        .collect()
+}
+
+/// What today's prices would do to the total of a quote with `lines` at an
+/// old price, against keeping them, in words.
+fn old_price_gap_in_words(currency: &str, lines: &[pricegate_store::views::SupersededLineView]) -> String {
+    match pricegate_store::views::old_price_gap(lines) {
+        gap if gap < 0 => format!(
+            "At today's prices these lines would take {} off the total: keeping the old prices charges the customer \
+             that much more.",
+            money(currency, gap.saturating_neg())
+        ),
+        gap => format!(
+            "At today's prices these lines would add {} to the total: keeping the old prices waives that.",
+            money(currency, gap)
+        ),
+    }
+}
+
 /// A discount in basis points as people read it: `12.50 %`.
 pub fn percent(bp: i32) -> String {
     format!("{}.{:02} %", bp / 100, bp % 100)
@@ -561,6 +592,10 @@ struct ApprovedLetter<'a> {
     url: &'a str,
     /// The notices the signer must still acknowledge first, in words, if any.
     to_acknowledge: Option<String>,
+    /// The lines it keeps at their old price.
+    lines: &'a [AskedRow],
+    /// What today's prices would do to the total, in words.
+    gap: &'a str,
 }
 
 #[derive(Template)]
@@ -1209,27 +1244,7 @@ impl Composer for TemplateComposer {
                         format!("Reminder: {by} still waits for approval of old prices on the quote for {customer}")
                     }
                 };
-                let rows: Vec<AskedRow> = lines
-                    .iter()
-                    .map(|l| AskedRow {
-                        sku: l.sku.clone(),
-                        quantity: pricegate_domain::count(l.quantity),
-                        discount: (l.discount_bp != 0).then(|| percent(l.discount_bp)),
-                        quoted: money(&quote.currency, l.quoted_unit_price_minor),
-                        current: money(&quote.currency, l.current_unit_price_minor),
-                    })
-                    .collect();
-                let gap = match pricegate_store::views::old_price_gap(lines) {
-                    gap if gap < 0 => format!(
-                        "At today's prices these lines would take {} off the total: keeping the old prices charges \
-                         the customer that much more.",
-                        money(&quote.currency, gap.saturating_neg())
-                    ),
-                    gap => format!(
-                        "At today's prices these lines would add {} to the total: keeping the old prices waives that.",
-                        money(&quote.currency, gap)
-                    ),
-                };
+                let (rows, gap) = (asked_rows(&quote.currency, lines), old_price_gap_in_words(&quote.currency, lines));
                 let letter = ApprovalAskedLetter {
                     name: &to.name,
                     by,
@@ -1267,8 +1282,9 @@ impl Composer for TemplateComposer {
                 };
                 composed(subject, &letter, &DeclinedText { letter: &letter, reason: quoted(reason) })
             }
-            Letter::PricesApproved { to, by, reason, quote, signer, expired } => {
+            Letter::PricesApproved { to, by, reason, quote, lines, signer, expired } => {
                 let (customer, total, valid_until, reference) = quote_facts(quote);
+                let (rows, gap) = (asked_rows(&quote.currency, lines), old_price_gap_in_words(&quote.currency, lines));
                 let subject = format!("{by} approved keeping the old prices on the quote for {customer}");
                 let (signer, signer_gone) = match signer {
                     ApprovedFor::Signer => (None, false),
@@ -1288,6 +1304,8 @@ impl Composer for TemplateComposer {
                     reference: &reference,
                     url: &quote.url,
                     to_acknowledge: notices_in_words(quote.to_acknowledge),
+                    lines: &rows,
+                    gap: &gap,
                 };
                 composed(subject, &letter, &ApprovedText { letter: &letter, reason: quoted(reason) })
             }

@@ -427,7 +427,13 @@ fn plain_words(message: &str) -> String {
         .replace("invalid digit found in string", "expected a whole number")
         .replace("cannot parse integer from empty string", "expected a whole number")
         .replace("number too large to fit in target type", "the number is too large")
-        .replace("number too small to fit in target type", "the number is too small");
+        .replace("number too small to fit in target type", "the number is too small")
+        // JSON's words for what serde names as Rust's.
+        .replace("invalid type: map", "invalid type: an object")
+        .replace("invalid type: sequence", "invalid type: an array")
+        .replace("invalid type: floating point `", "invalid type: the number `")
+        .replace("expected a sequence", "expected an array")
+        .replace("expected a map", "expected a JSON object");
     // What chrono says of a time in a query (`since`, `until`).
     const TIME: &str =
         "expected a time like 2026-12-01T00:00:00Z (RFC 3339, with its zone; a + in an address is written %2B)";
@@ -842,11 +848,15 @@ mod tests {
             plain_words(
                 "Failed to deserialize the JSON body into the target type: invalid type: sequence, expected struct TokenRequest at line 1 column 0"
             ),
-            "invalid type: sequence, expected a JSON object at line 1 column 0"
+            "invalid type: an array, expected a JSON object at line 1 column 0"
         );
         assert_eq!(
             plain_words("unit_price_minor: invalid type: floating point `1.5`, expected i64 at line 1 column 70"),
-            "unit_price_minor: invalid type: floating point `1.5`, expected a whole number at line 1 column 70"
+            "unit_price_minor: invalid type: the number `1.5`, expected a whole number at line 1 column 70"
+        );
+        assert_eq!(
+            plain_words("lines: invalid type: map, expected a sequence at line 1 column 14"),
+            "lines: invalid type: an object, expected an array at line 1 column 14"
         );
         assert_eq!(
             plain_words("limit: expected u64, expected f64"),
@@ -893,7 +903,7 @@ mod tests {
         for float in ["4.0", "-0.0", "1e2"] {
             assert_eq!(
                 plain_words(&format!("quantity: invalid type: floating point `{float}`, expected i64")),
-                format!("quantity: invalid type: floating point `{float}`, expected a whole number")
+                format!("quantity: invalid type: the number `{float}`, expected a whole number")
             );
         }
         assert_eq!(plain_words("n: invalid value: integer `-1`, expected u32"), "n: the number -1 is too small");

@@ -40,7 +40,7 @@ impl Store {
         conn: &impl ConnectionTrait,
         by: &Actor,
         (quote, total_minor, expired): (&quotes::Model, i64, bool),
-        (override_id, reason): (Uuid, &str),
+        (override_id, reason, lines): (Uuid, &str, &[crate::views::SupersededLineView]),
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let Some(setup) = self.mail.clone() else { return Ok(()) };
@@ -65,7 +65,7 @@ impl Store {
                 false => ApprovedFor::OwnerWithoutSigner { signer: &signer_name },
             };
             let letter =
-                Letter::PricesApproved { to: &to, by: &approver.name, reason, quote: &signed, signer, expired };
+                Letter::PricesApproved { to: &to, by: &approver.name, reason, quote: &signed, lines, signer, expired };
             batch.push(APPROVAL, approval_key(quote.id, override_id, person.id), &to, &letter)?;
         }
         batch.write(conn).await?;

@@ -252,6 +252,8 @@ pub enum Letter<'a> {
         by: &'a str,
         reason: &'a str,
         quote: &'a SignedQuote,
+        /// The lines at an old price it keeps so.
+        lines: &'a [crate::views::SupersededLineView],
         signer: ApprovedFor<'a>,
         expired: bool,
     },

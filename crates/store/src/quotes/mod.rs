@@ -1043,7 +1043,8 @@ impl Store {
         .await?;
         // Its signer, and its owner, were waiting on this: they are told.
         let total = quote_total(&priced_lines(&loaded.lines))?;
-        self.tell_prices_approved(&txn, actor, (&quote, total, loaded.expired), (row.id, &row.reason), now).await?;
+        let approved = (row.id, row.reason.as_str(), superseded.as_slice());
+        self.tell_prices_approved(&txn, actor, (&quote, total, loaded.expired), approved, now).await?;
         txn.commit().await?;
         Ok(OverrideView {
             id: row.id,

@@ -77,12 +77,12 @@ fn sent<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<()>,
 
 /// Add a product to the price list.
 #[utoipa::path(post, path = "/api/v1/products", tag = "products", request_body = ProductIn, security(("bearer" = [])),
-    responses((status = 201, body = ProductView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 201, body = ProductView, headers(("Location" = String, description = "The new product's address, /api/v1/products/{id}"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn create_product(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
     ApiJson(body): ApiJson<ProductIn>,
-) -> Result<(StatusCode, Json<ProductView>), AppError> {
+) -> Result<(StatusCode, [(axum::http::HeaderName, String); 1], Json<ProductView>), AppError> {
     let new = NewProduct {
         sku: Sku::parse(&body.sku)?,
         name: Text::parse("name", &body.name, limits::NAME)?,
@@ -90,7 +90,9 @@ pub async fn create_product(
         currency: Currency::parse(&body.currency)?,
         unit_price_minor: parse_unit_price("unit_price_minor", body.unit_price_minor)?,
     };
-    Ok((StatusCode::CREATED, Json(app.store.create_product(&finance.actor, new).await?)))
+    let product = app.store.create_product(&finance.actor, new).await?;
+    let location = format!("/api/v1/products/{}", product.id);
+    Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)], Json(product)))
 }
 
 /// One product of the price list, with the price in force today; 404 `not_found` for an unknown id.

@@ -57,19 +57,21 @@ pub struct UserPatchIn {
 
 /// Create a user.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserIn, security(("bearer" = [])),
-    responses((status = 201, body = UserView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 201, body = UserView, headers(("Location" = String, description = "The new account's address, /api/v1/users/{id}"))), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn create_user(
     State(app): State<AppState>,
     AdminUser(admin): AdminUser,
     ApiJson(body): ApiJson<UserIn>,
-) -> Result<(StatusCode, Json<UserView>), AppError> {
+) -> Result<(StatusCode, [(axum::http::HeaderName, String); 1], Json<UserView>), AppError> {
     let new = NewUser {
         email: Email::parse(&body.email)?,
         name: Text::parse("name", &body.name, limits::NAME)?,
         role: Role::parse(&body.role)?,
         password: body.password.as_deref().map(Password::parse).transpose()?,
     };
-    Ok((StatusCode::CREATED, Json(app.store.create_user(Some(&admin.actor), new).await?)))
+    let user = app.store.create_user(Some(&admin.actor), new).await?;
+    let location = format!("/api/v1/users/{}", user.id);
+    Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)], Json(user)))
 }
 
 /// List users.

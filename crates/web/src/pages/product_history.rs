@@ -78,7 +78,7 @@ pub(super) async fn history(
 ) -> Result<Response, PageError> {
     let id = match Uuid::parse_str(&raw) {
         Ok(id) => id,
-        Err(_) => return by_sku(&app, &raw, uri.query()).await,
+        Err(_) => return by_sku(&app, &raw, "", uri.query()).await,
     };
     let typed = query.on.unwrap_or_default();
     // A day pasted with a space around it is that day.
@@ -90,7 +90,7 @@ pub(super) async fn history(
             let sku = pricegate_domain::Sku::parse(&raw).ok();
             let Some(found) = sku else { return Err(e.into()) };
             let Some(found) = app.store.product_id_by_sku(found.as_str()).await? else { return Err(e.into()) };
-            return Ok(to_product(found, uri.query()));
+            return Ok(to_product(found, "", uri.query()));
         }
         Err(e) => return Err(e.into()),
     };
@@ -107,26 +107,33 @@ pub(super) async fn history(
     Ok(render(status, &page))
 }
 
-/// The history of the product whose SKU is `typed`, with the query it was
-/// asked with (`?on=`), or a 404 saying no product has that SKU.
-async fn by_sku(app: &AppState, typed: &str, query: Option<&str>) -> Result<Response, PageError> {
+/// The page (`then`: its history, "", or "/edit") of the product whose SKU
+/// is `typed`, with the query it was asked with (`?on=`), or a 404 saying
+/// no product has that SKU.
+pub(super) async fn by_sku(
+    app: &AppState,
+    typed: &str,
+    then: &str,
+    query: Option<&str>,
+) -> Result<Response, PageError> {
     // Not shaped like a SKU (a NUL, which PostgreSQL cannot compare, or too long): nothing is here.
     let Ok(sku) = pricegate_domain::Sku::parse(typed) else { return Err(super::forms::not_found()) };
     let typed = sku.as_str();
     match app.store.product_id_by_sku(typed).await? {
-        Some(id) => Ok(to_product(id, query)),
+        Some(id) => Ok(to_product(id, then, query)),
         None => Err(PageError::new(
             StatusCode::NOT_FOUND,
             "Not found",
-            format!("No product has the SKU \u{201c}{typed}\u{201d}: the price list, /products, has every product."),
-        )),
+            format!("No product has the SKU \u{201c}{typed}\u{201d}: the price list has every product."),
+        )
+        .with_next("/products", "Open the price list")),
     }
 }
 
-/// The way to product `id`'s page, with the query it was asked with.
-fn to_product(id: Uuid, query: Option<&str>) -> Response {
+/// The way to product `id`'s page (`then`, as [`by_sku`]), with the query it was asked with.
+fn to_product(id: Uuid, then: &str, query: Option<&str>) -> Response {
     let query = query.map(|q| format!("?{q}")).unwrap_or_default();
-    axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!("/products/{id}{query}")))
+    axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!("/products/{id}{then}{query}")))
 }
 
 fn page(user: &PageUser, history: &PriceHistoryView, calendar: pricegate_domain::Calendar) -> HistoryPage {

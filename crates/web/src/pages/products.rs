@@ -17,8 +17,8 @@ use pricegate_store::{ProductPatch, StoreError};
 use uuid::Uuid;
 
 use super::{
-    CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageQuery, PageUser, Seal, in_words, money, price_from,
-    prices_to_come, render, search_text,
+    CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageQuery, PageSegment, PageUser, Seal, in_words, money,
+    price_from, prices_to_come, render, search_text,
 };
 use crate::{AppState, filters};
 
@@ -739,8 +739,16 @@ impl EditPage {
     }
 }
 
-async fn edit_form(State(app): State<AppState>, PageId(id): PageId, user: PageUser) -> Result<Response, PageError> {
+/// `/products/{id}/edit`; `/products/PUMP-S60/edit`, by the product's SKU, leads there.
+async fn edit_form(
+    State(app): State<AppState>,
+    PageSegment(raw): PageSegment,
+    user: PageUser,
+) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
+    let Ok(id) = Uuid::parse_str(&raw) else {
+        return super::product_history::by_sku(&app, &raw, "/edit", None).await;
+    };
     let product = app.store.get_product(id).await?;
     Ok(render(StatusCode::OK, &EditPage::of(&app, &user, &product).await?))
 }
