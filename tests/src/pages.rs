@@ -32,7 +32,8 @@ pub fn hidden_in(html: &str, name: &str) -> String {
 
 pub struct LoginAttempt {
     pub status: StatusCode,
-    /// The session cookie's value and its whole `Set-Cookie` header.
+    /// The session cookie's value and its whole `Set-Cookie` header
+    /// (`__Host-pricegate_session` at an `https://` address).
     pub session: Option<(String, String)>,
     pub body: String,
 }
@@ -49,7 +50,7 @@ pub async fn log_in(base: &str, email: &str, password: &str) -> LoginAttempt {
         .await
         .expect("POST /login");
     let status = r.status();
-    let session = set_cookie(&r, "pricegate_session");
+    let session = set_cookie(&r, "pricegate_session").or_else(|| set_cookie(&r, "__Host-pricegate_session"));
     LoginAttempt { status, session, body: r.text().await.unwrap_or_default() }
 }
 

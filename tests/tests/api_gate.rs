@@ -129,7 +129,7 @@ both_backends! {
             );
             assert_eq!(html.contains(&said), while_valid != 0, "{valid_until}: {html}");
             let nothing_while_valid = format!(
-                "For this quote: its total does not change while it is valid, until {valid_until}; prices dated after that \
+                "For this quote: its total does not change while it is valid (until {valid_until}); prices dated after that \
                  would change it by +540.00 EUR."
             );
             assert_eq!(html.contains(&nothing_while_valid), while_valid == 0, "{valid_until}: {html}");
@@ -2182,8 +2182,8 @@ async fn a_cancel_or_delete_confirmation_acts_on_what_it_showed() {
     // The list says whose draft it is, finance sharing drafts.
     let (_, frank) = app.user(Role::Finance, "Frank").await;
     let list = page_as(&app.base, &frank.email, "/notices").await;
-    assert!(list.contains("data-label=\"Not published\">Drafted by Fiona, last saved"), "{list}");
-    assert!(page_as(&app.base, &fiona.email, "/notices").await.contains("Drafted by you"));
+    assert!(list.contains("<td>Not published: drafted by Fiona, last saved"), "{list}");
+    assert!(page_as(&app.base, &fiona.email, "/notices").await.contains("Not published: drafted by you"));
     // The confirmation counts the changes that go with the draft, or says there are none.
     let asked = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/delete")).await;
     assert!(asked.contains("Deleting removes the draft and its 1 price change."), "{asked}");

@@ -56,7 +56,7 @@ both_backends! {
         assert_eq!(list.body[0]["unit_price_minor"], 250_000);
         assert_eq!(list.body[0]["price_since"], Value::Null, "the list price stands");
 
-        // Where a new product is, as for every resource the API creates.
+        // Where a new product is, as a new notice, quote or account says too.
         let body = json!({"sku": "PUMP-3", "name": "Pump", "unit": "each", "currency": "EUR", "unit_price_minor": 1});
         let made = finance.request(reqwest::Method::POST, "/api/v1/products").json(&body).send().await.expect("a product");
         let location = made.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);

@@ -1401,8 +1401,16 @@ async fn at_an_https_address_the_browser_is_kept_to_https() {
     }
     let login = log_in(&app.base, &sam.email, PASSWORD).await;
     assert_eq!(login.status, StatusCode::SEE_OTHER, "{}", login.body);
-    let (_, header) = login.session.expect("a session cookie");
+    let (token, header) = login.session.expect("a session cookie");
     assert!(header.contains("Secure"), "{header}");
+    // Named so that a browser keeps it only from this host, over HTTPS,
+    // for the whole site: no neighbouring subdomain can plant one.
+    assert!(header.starts_with("__Host-pricegate_session=") && header.contains("Path=/;"), "{header}");
+    assert!(!header.to_ascii_lowercase().contains("domain="), "{header}");
+    let quotes = |cookie: String| client().get(format!("{}/quotes", app.base)).header(COOKIE, cookie).send();
+    assert_eq!(quotes(format!("__Host-pricegate_session={token}")).await.unwrap().status(), StatusCode::OK);
+    let plain = quotes(format!("pricegate_session={token}")).await.unwrap();
+    assert_eq!(plain.status(), StatusCode::SEE_OTHER, "a cookie without the prefix is no session here");
     app.stop().await;
 }
 

@@ -433,6 +433,41 @@ async fn a_link_pressed_as_the_notice_is_acknowledged_another_way_says_it_was() 
     app.stop().await;
 }
 
+/// Mia presses her e-mail's link while an administrator deactivates her:
+/// the deactivation has locked her row and goes on to end her links. The
+/// link waits for her row before it takes its own lock, in the order the
+/// deactivation takes them, so neither waits for the other (PostgreSQL
+/// would end one of them as a deadlock, a 500 or a "try again"); once the
+/// deactivation is in, the link acknowledges nothing. PostgreSQL, where the
+/// two run side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_pressed_while_its_person_is_deactivated_waits_and_acknowledges_nothing() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let MiaMailed { sink, app, mia, .. } = mia_mailed(pricegate_tests::Backend::Postgres).await;
+    let link = sink.to(&mia.email)[0].ack_link().expect("Mia's link");
+    let other = sea_orm::Database::connect(app.db.url.as_str()).await.expect("a second connection");
+    // The deactivation, as `update_user` takes its locks: her row first.
+    let deactivation = other.begin().await.unwrap();
+    let id = mia.id.to_string();
+    deactivation.execute_unprepared(&format!("SELECT id FROM users WHERE id = '{id}' FOR UPDATE")).await.unwrap();
+    let url = link.clone();
+    let pressed = tokio::spawn(async move { page(reqwest::Method::POST, &url).await });
+    until_one_waits_for_a_lock(&other).await;
+    // Then her links, which the link being pressed must not be holding.
+    let ended = format!("UPDATE ack_tokens SET expires_at = now() WHERE user_id = '{id}' AND used_at IS NULL");
+    let ended = tokio::time::timeout(Duration::from_secs(5), deactivation.execute_unprepared(&ended)).await;
+    assert!(ended.as_ref().is_ok_and(Result::is_ok), "ending her links waited on the link, or deadlocked: {ended:?}");
+    deactivation.execute_unprepared(&format!("UPDATE users SET active = false WHERE id = '{id}'")).await.unwrap();
+    deactivation.commit().await.unwrap();
+    let (status, body) = tokio::time::timeout(WAIT, pressed).await.expect("the link answers").unwrap();
+    assert!((400..500).contains(&status), "{status}: {body}");
+    use pricegate_store::entity::acknowledgements as acks;
+    let recorded = acks::Entity::find().filter(acks::Column::UserId.eq(mia.id)).count(app.store.connection()).await;
+    assert_eq!(recorded.unwrap(), 0, "{body}");
+    other.close().await.ok();
+    app.stop().await;
+}
+
 /// The other order: a retry's link being minted when an administrator
 /// corrects the address. The correction waits for the mint, then ends the
 /// link with the person's others.

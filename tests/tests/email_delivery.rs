@@ -3178,7 +3178,7 @@ both_backends! {
         sink.wait_until(WAIT, "the decline to Sam and Ana", |m| declined(m) >= 2).await;
         let find = |email: &str| sink.to(email).into_iter().find(|m| m.header("subject").as_deref() == Some(subject));
         let fiona_email = finance.get("/api/v1/me").await.body["email"].as_str().unwrap().to_owned();
-        assert_eq!(find(&sam_user.email).and_then(|m| m.header("reply-to")), Some(fiona_email), "a reply goes to who declined");
+        assert_eq!(find(&sam_user.email).and_then(|m| m.header("reply-to")), Some(fiona_email.clone()), "a reply goes to who declined");
         let to_sam = find(&sam_user.email).expect("Sam, who asked, is told").text().replace("\r\n", "\n");
         assert!(to_sam.contains("declined your request") && to_sam.contains("  > Prices rose for everyone\n"), "{to_sam}");
         let to_ana = find(&ana_user.email).expect("Ana, who owns it, is told").text();
@@ -3195,12 +3195,19 @@ both_backends! {
         let r = sam.post(&ask, &json!({"reason": "The customer insists"})).await;
         assert_eq!((r.status.as_u16(), &r.body["new"]), (201, &json!(true)), "{}", r.text);
         let again = |m: &Received| m.text().contains("The customer insists");
-        let mail = sink.wait_until(WAIT, "the second request", |m| m.iter().any(again)).await;
-        let text = mail.iter().find(|m| again(m)).map(|m| m.text().replace("\r\n", "\n")).unwrap_or_default();
+        sink.wait_until(WAIT, "the second request to Fiona and Fred", |m| m.iter().filter(|m| again(m)).count() >= 2).await;
+        let fred_email = fred.get("/api/v1/me").await.body["email"].as_str().unwrap().to_owned();
+        let asked_again = |email: &str| {
+            let told = sink.to(email).into_iter().find(again);
+            told.map(|m| m.text().replace("\r\n", "\n")).unwrap_or_default()
+        };
+        let text = asked_again(&fred_email);
         assert!(
             text.contains("Fiona declined the last request about this quote, on ") && text.contains(":\n\n  > Prices rose for everyone\n"),
             "{text}"
         );
+        let text = asked_again(&fiona_email);
+        assert!(text.contains("You declined the last request about this quote, on "), "to the one who declined: {text}");
         // Repriced, then at an old price again: the decline was about other prices, and is not said.
         assert_eq!(ana.post_empty(&format!("/api/v1/quotes/{qid}/reprice")).await.status, 200);
         publish_price_change(&finance, "PUMP-1", 270_000, &date_in_days(0)).await;

@@ -274,12 +274,13 @@ impl Currency {
 
     /// `text`, a price written with a decimal comma that no form reads
     /// (`1250,5`, `16.575,09`), written with a point as this currency
-    /// reads it (`1250.5`, `16575.09`); `None` for anything else, such as
-    /// `1,250`, which is read as a thousand and more.
+    /// reads it (`1250.5`, `16575.09`), when that is a price it takes;
+    /// `None` for anything else: `1,250`, read as a thousand and more, or
+    /// `-1,5`, which written with a point is refused all the same.
     pub fn with_a_point(&self, text: &str) -> Option<String> {
         let text = text.trim();
         let point = crate::product_csv::decimal_comma(text, self.minor_digits)?;
-        self.read_unit_price(text).is_err().then_some(point)
+        (self.read_unit_price(text).is_err() && self.read_unit_price(&point).is_ok()).then_some(point)
     }
 
     /// The highest unit price there can be, written in this currency.
@@ -425,6 +426,7 @@ mod tests {
         assert_eq!(point(&eur, " 1250,5 "), Some("1250.5".to_owned()));
         assert_eq!(point(&eur, "16.575,09"), Some("16575.09".to_owned()));
         assert_eq!((point(&eur, "1,250"), point(&eur, "1250.50"), point(&eur, "1,2,3")), (None, None, None));
+        assert_eq!((point(&eur, "-1,5"), point(&eur, "100.000.000,01")), (None, None), "refused with a point too");
         assert_eq!(
             (point(&kwd, "0,750"), point(&kwd, "0,75")),
             (None, Some("0.75".to_owned())),

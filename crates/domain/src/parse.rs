@@ -398,14 +398,16 @@ impl Password {
         let squash = |text: &str| -> String {
             unaccented(&text.to_lowercase()).chars().filter(|c| !c.is_whitespace() && !".-_@+,'".contains(*c)).collect()
         };
-        let email = email.to_lowercase();
+        let email = unaccented(&email.to_lowercase());
         let local = email.split('@').next().unwrap_or_default();
         let pieces = |text: &str| text.split(|c: char| !c.is_alphanumeric()).map(str::to_owned).collect::<Vec<_>>();
         let mut personal: Vec<String> = [email.as_str(), local]
             .into_iter()
             .map(str::to_owned)
             .chain(pieces(local))
-            .chain(pieces(&name.to_lowercase()))
+            // Without accents before it is split: a name stored decomposed
+            // (`Garci\u{301}a`) is one word, not two.
+            .chain(pieces(&unaccented(&name.to_lowercase())))
             .map(|word| squash(&word))
             .filter(|word| word.chars().count() >= 3)
             .collect();
@@ -468,7 +470,9 @@ fn unaccented(text: &str) -> String {
             c => plain.push(c),
         }
     }
-    plain
+    // What is left composed again: a Hangul syllable, decomposed into its
+    // letters above, is one character again, as it was typed.
+    icu_normalizer::ComposingNormalizerBorrowed::new_nfc().normalize(&plain).into_owned()
 }
 
 impl fmt::Debug for Password {
@@ -773,6 +777,17 @@ mod tests {
             assert!(jose(built_on).is_err(), "{built_on}");
         }
         assert!(jose("jose garcia's garden shed").is_ok());
+        assert!(
+            Password::parse("GARCIA-jose-1!")
+                .unwrap()
+                .check_not_built_on("jg@x.example", "Jose\u{301} Garci\u{301}a")
+                .is_err()
+        );
+        // A Hangul syllable stays one character: what is left is counted as typed.
+        let kim = |typed: &str| Password::parse(typed).unwrap().check_not_built_on("kim@x.example", "김민준");
+        let left = kim("김민준1234사랑해").unwrap_err().message;
+        assert!(left.contains("without them, 7 characters are left"), "{left}");
+        assert!(kim("김민준의비밀번호입니다").is_err());
         let soren = Password::parse("Soren-Lukasz-Strasse").unwrap();
         assert!(
             soren.check_not_built_on("sl@x.example", "Søren Łukasz").is_err_and(|e| e.message.contains("7 characters"))

@@ -316,7 +316,7 @@ pub fn effect_on_total<'a>(
         // Its prices dated after the quote's validity count for nothing
         // now, and are not nothing: said apart.
         (None, 0, after) => format!(
-            "its total does not change while it is valid, until {valid_until}; prices dated after that would change it by \
+            "its total does not change while it is valid (until {valid_until}); prices dated after that would change it by \
              {}{until_then}",
             signed_money(currency, after)
         ),
@@ -1820,7 +1820,7 @@ mod tests {
                 "-5.00 EUR on its total while it is valid",
                 "its total does not change",
                 "expired on 2026-11-30",
-                "its total does not change while it is valid, until 2026-12-05; prices dated after that would change it by +400.00 EUR",
+                "its total does not change while it is valid (until 2026-12-05); prices dated after that would change it by +400.00 EUR",
                 "-60.00 EUR on its total while it is valid (until 2026-12-05), and prices dated after that would make \
                  it +340.00 EUR in all",
                 "its total does not change by this notice: a later notice has set the price of VALVE-C50 since",

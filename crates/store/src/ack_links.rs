@@ -358,6 +358,16 @@ impl Store {
         }
         let hash = hash_token(token);
         let txn = self.begin_write().await?;
+        // The person's row under a share of its lock before the link's own
+        // lock: the order an administrator deactivating them or correcting
+        // their address takes (their row, then their links), so that one
+        // waits for the other rather than each for the other (a deadlock).
+        // The link's person never changes: read without a lock to find them.
+        let owner = ack_tokens::Entity::find_by_id(hash.clone()).one(&txn).await?.map(|row| row.user_id);
+        if let Some(owner) = owner {
+            users::Entity::find_by_id(owner).lock_shared().one(&txn).await?;
+        }
+        // Read after the locks: a change this waited for is stamped before it.
         let now = db_now(&txn).await?;
         let row = ack_tokens::Entity::find_by_id(hash.clone()).lock_exclusive().one(&txn).await?;
         let row = Some(row.ok_or_else(|| shape.not_found())?);

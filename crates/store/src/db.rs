@@ -510,9 +510,21 @@ impl Store {
         Ok(self.db.begin_with_options(options).await?)
     }
 
+    /// Closes the pool, waiting for connections in use to be given back,
+    /// for [`Self::CLOSE_WAIT`] at most: a connection a timed-out request
+    /// left mid-statement may never be, and a stopping process must not
+    /// wait on it (the database ends its session once the process is gone).
     pub async fn close(self) {
-        let _ = self.db.close().await;
+        if tokio::time::timeout(Self::CLOSE_WAIT, self.db.close()).await.is_err() {
+            tracing::warn!(
+                waited = ?Self::CLOSE_WAIT,
+                "database connections still in use were not given back; stopping without them"
+            );
+        }
     }
+
+    /// How long [`Self::close`] waits for connections in use.
+    pub const CLOSE_WAIT: Duration = Duration::from_secs(10);
 }
 
 /// What [`Store::migrate`] did.

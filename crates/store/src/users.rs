@@ -377,20 +377,23 @@ impl Store {
         // A reactivation too: stamped in commit order, the finalisations
         // it lets through are stamped after it (see `signer_changed_at`).
         let changes_who_may_act = patch.active.is_some() || patch.role.is_some();
-        let now = if changes_who_may_act {
+        let stamp = if changes_who_may_act {
             crate::gate::lock_gate_exclusively(&txn).await?;
             still_an_admin(&txn, actor).await?;
-            crate::gate::stamp_under_exclusive_gate(&txn).await?
+            Some(crate::gate::stamp_under_exclusive_gate(&txn).await?)
         } else {
-            db_now(&txn).await?
+            None
         };
         let user =
             users::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(StoreError::not_found("user"))?;
+        // The clock read again once the row is locked: what held it (an
+        // acknowledgement by their e-mail's link) is stamped before this.
+        let locked_at = db_now(&txn).await?;
         // After the account's own last change, too: a reactivation reads
         // after the deactivation it undoes, whatever the clock says.
-        let now = match changes_who_may_act {
-            true => crate::gate::in_commit_order(now, Some(user.updated_at)),
-            false => now,
+        let now = match stamp {
+            Some(stamp) => crate::gate::in_commit_order(stamp.max(locked_at), Some(user.updated_at)),
+            None => locked_at,
         };
         if checked_hash.is_some_and(|checked| checked != user.password_hash) {
             return Err(StoreError::conflict(

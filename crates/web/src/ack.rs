@@ -572,7 +572,7 @@ async fn refused_for_reader(app: &AppState, headers: &HeaderMap, e: AckLinkError
 /// person, or someone else it was forwarded to. (The session cookie is
 /// `SameSite=Lax`: the page's own form, posted from this site, carries it.)
 async fn signed_in(app: &AppState, headers: &HeaderMap) -> Option<SessionUser> {
-    let token = crate::pages::session_token(headers)?;
+    let token = crate::pages::session_token(app, headers)?;
     app.store.authenticate_session(token).await.ok().flatten()
 }
 

@@ -427,13 +427,19 @@ fn plain_words(message: &str) -> String {
         .replace("invalid digit found in string", "expected a whole number")
         .replace("cannot parse integer from empty string", "expected a whole number")
         .replace("number too large to fit in target type", "the number is too large")
-        .replace("number too small to fit in target type", "the number is too small")
-        // JSON's words for what serde names as Rust's.
-        .replace("invalid type: map", "invalid type: an object")
-        .replace("invalid type: sequence", "invalid type: an array")
-        .replace("invalid type: floating point `", "invalid type: the number `")
-        .replace("expected a sequence", "expected an array")
-        .replace("expected a map", "expected a JSON object");
+        .replace("number too small to fit in target type", "the number is too small");
+    // JSON's words for what serde names as Rust's, outside what it quotes
+    // back of the body (a key or a value sent stays as sent).
+    let message = outside_quotes(
+        &message,
+        &[
+            ("invalid type: map", "invalid type: an object"),
+            ("invalid type: sequence", "invalid type: an array"),
+            ("invalid type: floating point ", "invalid type: the number "),
+            ("expected a sequence", "expected an array"),
+            ("expected a map", "expected a JSON object"),
+        ],
+    );
     // What chrono says of a time in a query (`since`, `until`).
     const TIME: &str =
         "expected a time like 2026-12-01T00:00:00Z (RFC 3339, with its zone; a + in an address is written %2B)";
@@ -465,6 +471,37 @@ fn plain_words(message: &str) -> String {
         rest = &after[skip..];
     }
     out.push_str(rest);
+    out
+}
+
+/// `message` with each of `words` replaced by its plain word, only outside
+/// the spans it quotes (in backticks, or in double quotes with `\"` inside).
+fn outside_quotes(message: &str, words: &[(&str, &str)]) -> String {
+    let plain = |text: &str| words.iter().fold(text.to_owned(), |text, (from, to)| text.replace(from, to));
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(['`', '"']) {
+        out.push_str(&plain(&rest[..at]));
+        let mark = rest.as_bytes()[at];
+        // Where the quote ends: the next mark not escaped (serde writes a
+        // string's own `"` as `\"`), or the end of the message.
+        let mut end = None;
+        let mut escaped = false;
+        for (i, b) in rest.bytes().enumerate().skip(at + 1) {
+            match b {
+                b'\\' if mark == b'"' && !escaped => escaped = true,
+                b if b == mark && !escaped => {
+                    end = Some(i + 1);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        let end = end.unwrap_or(rest.len());
+        out.push_str(&rest[at..end]);
+        rest = &rest[end..];
+    }
+    out.push_str(&plain(rest));
     out
 }
 
@@ -857,6 +894,15 @@ mod tests {
         assert_eq!(
             plain_words("lines: invalid type: map, expected a sequence at line 1 column 14"),
             "lines: invalid type: an object, expected an array at line 1 column 14"
+        );
+        // What the body said, quoted back, stays as it was sent.
+        assert_eq!(
+            plain_words("lines[0]: unknown field `expected a map`, expected one of `sku`, `quantity`"),
+            "lines[0]: unknown field `expected a map`, expected one of `sku`, `quantity`"
+        );
+        assert_eq!(
+            plain_words("lines[0].quantity: invalid type: string \"a \\\"map\\\" invalid type: map\", expected i64"),
+            "lines[0].quantity: invalid type: string \"a \\\"map\\\" invalid type: map\", expected a whole number"
         );
         assert_eq!(
             plain_words("limit: expected u64, expected f64"),

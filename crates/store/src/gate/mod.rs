@@ -43,7 +43,7 @@ use crate::views::{
 use crate::{Actor, Store, StoreError};
 
 mod evaluate;
-mod overrides;
+pub(crate) mod overrides;
 mod prices;
 
 pub use overrides::superseded_fingerprint;

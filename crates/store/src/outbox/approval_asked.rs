@@ -68,6 +68,17 @@ async fn recently_asked(
     Ok(super::latest_per_person(rows))
 }
 
+/// The lines a request's `covers` names as they were asked about: each
+/// product, how many, at what discount and quoted price (not the price in
+/// force, which a later notice moves without changing what is asked).
+fn lines_as_asked(covers: &str) -> Option<Vec<(String, Option<i64>, Option<i32>, i64)>> {
+    let covered: Vec<crate::gate::overrides::CoveredPrice> = serde_json::from_str(covers).ok()?;
+    let mut lines: Vec<_> =
+        covered.into_iter().map(|c| (c.sku, c.quantity, c.discount_bp, c.quoted_unit_price_minor)).collect();
+    lines.sort_unstable();
+    Some(lines)
+}
+
 /// The quote and the request a request's e-mail is about, from its key.
 pub(super) fn asked_about(row: &crate::entity::outbox::Model) -> Option<(Uuid, Uuid)> {
     let mut parts = row.dedupe_key.strip_prefix(ASKED_KEY)?.split(':');
@@ -104,7 +115,12 @@ impl Store {
         let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
         let asked_at = again.then(|| self.calendar.stamp(request.requested_at, false));
         let declined = self.earlier_decline(conn, request).await?;
-        let mut batch = Batch::new(&setup, now).replying_to(&asker);
+        // A reply goes to whoever asked, while they are still on the draft
+        // (not after a hand-over, when finance's reply would reach no one who can act).
+        let mut batch = Batch::new(&setup, now);
+        if [quote.owner_id, quote.signer_id].contains(&asker.id) {
+            batch = batch.replying_to(&asker);
+        }
         let mut asked = FinanceAsked::default();
         for person in &finance {
             if let Some(at) = recently.get(&person.id) {
@@ -114,6 +130,11 @@ impl Store {
                 continue;
             }
             let to = recipient(person);
+            // The one who declined reads it of themselves.
+            let declined_by_them = declined
+                .as_ref()
+                .filter(|d| d.by_id == person.id)
+                .map(|d| EarlierDecline { by: "You".to_owned(), ..d.clone() });
             let letter = Letter::ApprovalAsked {
                 to: &to,
                 by: &asker.name,
@@ -121,7 +142,7 @@ impl Store {
                 quote: &signed,
                 lines,
                 asked_at: asked_at.as_deref(),
-                declined: declined.as_ref(),
+                declined: declined_by_them.as_ref().or(declined.as_ref()),
             };
             let key = asked_key(quote.id, request.id, person.id);
             let key = if again { format!("{key}:again-{}", now.timestamp_micros()) } else { key };
@@ -132,9 +153,10 @@ impl Store {
     }
 
     /// The request about the same quote asked last before `request`, when
-    /// finance declined it with the same lines at the same old prices: who
-    /// did, when, and why. (One about other prices, the quote repriced since,
-    /// is not this request's answer, as the quote's page does not say it.)
+    /// finance declined it about the same lines at the same quoted prices
+    /// (whatever the prices in force have done since): who did, when, and
+    /// why. (One about other prices, the quote repriced since, is not this
+    /// request's answer, as the quote's page does not say it.)
     async fn earlier_decline(
         &self,
         conn: &impl ConnectionTrait,
@@ -143,18 +165,18 @@ impl Store {
         let earlier = approval_requests::Entity::find()
             .filter(approval_requests::Column::QuoteId.eq(request.quote_id))
             .filter(approval_requests::Column::Id.ne(request.id))
-            .filter(approval_requests::Column::RequestedAt.lte(request.requested_at))
             .order_by_desc(approval_requests::Column::RequestedAt)
+            .order_by_desc(approval_requests::Column::Id)
             .one(conn)
             .await?;
-        let lines = |covers: &str| serde_json::from_str::<serde_json::Value>(covers).ok();
-        let earlier = earlier.filter(|e| lines(&e.covers).is_some() && lines(&e.covers) == lines(&request.covers));
+        let asked = lines_as_asked(&request.covers);
+        let earlier = earlier.filter(|e| asked.is_some() && lines_as_asked(&e.covers) == asked);
         let Some((by, reason, at)) = earlier.and_then(|e| Some((e.declined_by?, e.declined_reason?, e.ended_at?)))
         else {
             return Ok(None);
         };
-        let name = users::Entity::find_by_id(by).one(conn).await?.map_or_else(|| "finance".to_owned(), |u| u.name);
-        Ok(Some(EarlierDecline { by: name, at: self.calendar.stamp(at, false), reason }))
+        let Some(decliner) = users::Entity::find_by_id(by).one(conn).await? else { return Ok(None) };
+        Ok(Some(EarlierDecline { by: decliner.name, by_id: decliner.id, at: self.calendar.stamp(at, false), reason }))
     }
 
     /// Queues, in the caller's transaction, the e-mails telling the owner
@@ -193,5 +215,26 @@ impl Store {
             batch.push(APPROVAL_DECLINED, key, &to, &letter)?;
         }
         batch.write(conn).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lines_as_asked;
+
+    #[test]
+    fn a_request_is_about_the_lines_as_quoted_whatever_the_price_in_force_has_done_since() {
+        let line = |sku: &str, quoted: i64, now: i64| {
+            format!(
+                r#"{{"sku":"{sku}","quantity":4,"discount_bp":0,"quoted_unit_price_minor":{quoted},"current_unit_price_minor":{now}}}"#
+            )
+        };
+        let first = format!("[{},{}]", line("PUMP-1", 100, 110), line("VALVE-2", 50, 55));
+        let moved_since = format!("[{},{}]", line("VALVE-2", 50, 60), line("PUMP-1", 100, 120));
+        assert!(lines_as_asked(&first).is_some());
+        assert_eq!(lines_as_asked(&first), lines_as_asked(&moved_since));
+        let repriced = format!("[{},{}]", line("PUMP-1", 110, 120), line("VALVE-2", 50, 55));
+        assert_ne!(lines_as_asked(&first), lines_as_asked(&repriced));
+        assert_eq!(lines_as_asked("not a list"), None);
     }
 }

@@ -388,8 +388,9 @@ pub enum ApprovedFor<'a> {
 /// (see [`Letter::ApprovalAsked`]).
 #[derive(Debug, Clone)]
 pub struct EarlierDecline {
-    /// Who in finance declined it.
+    /// Who in finance declined it ("You" to them).
     pub by: String,
+    pub by_id: Uuid,
     /// When, as people read it.
     pub at: String,
     pub reason: String,
@@ -548,8 +549,9 @@ impl<'a> Batch<'a> {
     /// The batch's letters tell of what `colleague` did (asked, approved,
     /// declined, finalised, named a signer, handed quotes over): a reply
     /// to one goes to them, not to Pricegate's sending address.
+    /// (Not to a deactivated account's address: nobody reads it for them.)
     fn replying_to(self, colleague: &users::Model) -> Self {
-        Batch { reply_to: Some(colleague.email.clone()), ..self }
+        Batch { reply_to: colleague.active.then(|| colleague.email.clone()), ..self }
     }
 
     /// The recipient's ack link as a letter is composed with it; in the

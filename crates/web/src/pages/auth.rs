@@ -15,8 +15,8 @@ use pricegate_store::{Checked, LoginOutcome, PasswordChange};
 
 use super::forms::KeptAcrossLogin;
 use super::{
-    Anyone, CsrfForm, DoneCookie, FormFields, Layout, LoginForm, LoginFormRejection, PageError, PageUser,
-    SESSION_COOKIE, Seal, SessionEnded, append_cookie, cookie, local_path, render,
+    Anyone, CsrfForm, DoneCookie, FormFields, Layout, LoginForm, LoginFormRejection, PageError, PageUser, Seal,
+    SessionEnded, append_cookie, cookie, local_path, render,
 };
 use crate::AppState;
 use crate::api::auth::{new_password, wrong_current_password};
@@ -224,7 +224,7 @@ async fn stale_login(
     next: &str,
     kept: Option<KeptAcrossLogin>,
 ) -> Result<Response, PageError> {
-    let session = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128);
+    let session = super::session_token(app, headers);
     let logged_in = match session {
         Some(token) => app.store.authenticate_session(token).await?,
         None => None,
@@ -296,7 +296,8 @@ pub(super) async fn start_session(app: &AppState, checked: &Checked, to: Session
         SessionTo::Kept(kept) => render(StatusCode::OK, &KeptPage { layout: Layout::anonymous("Logged in"), kept }),
     };
     let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        super::session_cookie_name(app),
         session.token,
         pricegate_store::SESSION_TTL_HOURS * 3600,
         secure_flag(app)
@@ -314,7 +315,7 @@ async fn logout(
 ) -> Result<Response, PageError> {
     match form {
         Ok(_) => {
-            if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+            if let Some(token) = cookie(&headers, super::session_cookie_name(&app)) {
                 app.store.revoke_session(token).await?;
             }
         }
@@ -325,7 +326,9 @@ async fn logout(
         }
         // No cookie at all (another site's form cannot send it): nothing to
         // end or clear.
-        Err(_) if cookie(&headers, SESSION_COOKIE).is_none() => return Ok(Redirect::to("/login").into_response()),
+        Err(_) if cookie(&headers, super::session_cookie_name(&app)).is_none() => {
+            return Ok(Redirect::to("/login").into_response());
+        }
         // The session had ended already (logged out in another window):
         // logged out, as asked, and nothing was lost; its dead cookie goes.
         Err(_) => {}
@@ -338,7 +341,7 @@ async fn logout(
 
 /// The `Set-Cookie` value that removes the session cookie from the browser.
 pub(super) fn cleared_session_cookie(app: &AppState) -> String {
-    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", secure_flag(app))
+    format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", super::session_cookie_name(app), secure_flag(app))
 }
 
 #[derive(Template)]

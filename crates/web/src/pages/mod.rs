@@ -40,6 +40,15 @@ pub use forms::{
 };
 
 pub const SESSION_COOKIE: &str = "pricegate_session";
+/// The session cookie's name at an `https://` address: a browser keeps a
+/// `__Host-` cookie only from this very host, over HTTPS, for the whole
+/// site, so a neighbouring subdomain cannot plant a session of its own.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-pricegate_session";
+
+/// The name the session cookie has where `app` is served.
+pub(crate) fn session_cookie_name(app: &AppState) -> &'static str {
+    if app.served_over_https() { SECURE_SESSION_COOKIE } else { SESSION_COOKIE }
+}
 pub const CSRF_FIELD: &str = "csrf_token";
 
 pub fn router() -> Router<AppState> {
@@ -205,9 +214,10 @@ pub fn tokens_match(given: &str, expected: &str) -> bool {
 }
 
 /// The session cookie's token, if it has one of a shape we issue (not
-/// empty, not longer than any token): anything else is no session.
-pub(crate) fn session_token(headers: &axum::http::HeaderMap) -> Option<&str> {
-    cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128)
+/// empty, not longer than any token): anything else is no session. Only
+/// the cookie of the name `app` gives ([`session_cookie_name`]) is read.
+pub(crate) fn session_token<'a>(app: &AppState, headers: &'a axum::http::HeaderMap) -> Option<&'a str> {
+    cookie(headers, session_cookie_name(app)).filter(|t| !t.is_empty() && t.len() <= 128)
 }
 
 pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
@@ -415,7 +425,7 @@ impl FromRequestParts<AppState> for PageUser {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = session_token(&parts.headers);
+        let token = session_token(state, &parts.headers);
         // A form sent without a session had one when it was shown: the
         // session ended since (a logout in another tab clears the cookie).
         let is_get = parts.method == axum::http::Method::GET;
@@ -608,7 +618,7 @@ pub async fn with_nav(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let token = session_token(request.headers()).map(str::to_owned);
+    let token = session_token(&app, request.headers()).map(str::to_owned);
     let section = nav_section(request.uri().path());
     let response = next.run(request).await;
     let (Some(token), Some(shown)) = (token, response.extensions().get::<ErrorShown>().cloned()) else {

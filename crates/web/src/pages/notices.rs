@@ -154,7 +154,7 @@ async fn inbox(
                             true => "you".to_owned(),
                             false => names.get(&n.created_by).cloned().unwrap_or_else(|| "someone".to_owned()),
                         };
-                        format!("Drafted by {by}, last saved {}", calendar.stamp(n.updated_at, true))
+                        format!("Not published: drafted by {by}, last saved {}", calendar.stamp(n.updated_at, true))
                     }
                 },
                 acknowledgements: counts.remove(&n.id),

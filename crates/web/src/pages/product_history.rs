@@ -107,9 +107,9 @@ pub(super) async fn history(
     Ok(render(status, &page))
 }
 
-/// The page (`then`: its history, "", or "/edit") of the product whose SKU
-/// is `typed`, with the query it was asked with (`?on=`), or a 404 saying
-/// no product has that SKU.
+/// The page of the product whose SKU is `typed` (`then` is "" for its
+/// history, "/edit" for its edit form), with the query it was asked with
+/// (`?on=`), or a 404 saying no product has that SKU.
 pub(super) async fn by_sku(
     app: &AppState,
     typed: &str,
