@@ -68,10 +68,13 @@ async fn recently_asked(
     Ok(super::latest_per_person(rows))
 }
 
+/// A line asked about: its product, quantity, discount and quoted price.
+type AskedLine = (String, Option<i64>, Option<i32>, i64);
+
 /// The lines a request's `covers` names as they were asked about: each
 /// product, how many, at what discount and quoted price (not the price in
 /// force, which a later notice moves without changing what is asked).
-fn lines_as_asked(covers: &str) -> Option<Vec<(String, Option<i64>, Option<i32>, i64)>> {
+fn lines_as_asked(covers: &str) -> Option<Vec<AskedLine>> {
     let covered: Vec<crate::gate::overrides::CoveredPrice> = serde_json::from_str(covers).ok()?;
     let mut lines: Vec<_> =
         covered.into_iter().map(|c| (c.sku, c.quantity, c.discount_bp, c.quoted_unit_price_minor)).collect();
