@@ -1964,7 +1964,7 @@ both_backends! {
         // Each by its reference too: the customer of all six is the same.
         let reference = &leos_own[..8];
         assert!(text.contains(&format!("  {reference} Greta Berg (Nordwind): 2,500.00 EUR")), "{text}");
-        assert!(to_rita[0].html().contains(&format!("<br>{reference}</td>")), "{}", to_rita[0].html());
+        assert!(to_rita[0].html().contains(&format!("<br>{reference}, valid until ")), "{}", to_rita[0].html());
         for part in [
             "2,500.00 EUR, valid until 2099-12-31; you own and sign it",
             "5,000.00 EUR, valid until 2099-12-31; you own it; Sam signs it",
@@ -2243,7 +2243,7 @@ both_backends! {
         let said = text.split_once("Read and acknowledge the price notices waiting for you, all on one page:");
         assert!(said.is_some_and(|(_, after)| after.lines().nth(1) == Some(awaiting.as_str())), "{text}");
         let html = to_rita.html();
-        assert!(html.contains("<th>Your part</th>") && html.contains("You own and sign it; you must first acknowledge 2 price notices</td>"), "{html}");
+        assert!(html.contains(">Quote, and your part in it</th>") && html.contains("You own and sign it; you must first acknowledge 2 price notices</td>"), "{html}");
         assert!(html.contains(&format!("<a href=\"{}/notices/awaiting\">Read and acknowledge", app.base)), "{html}");
         assert_eq!(pending(id_of(&signed_by_ana)).await, Some(2), "Rita's, as the gate counts them");
     }
@@ -2401,8 +2401,8 @@ both_backends! {
         let text = told[0].text();
         assert!(
             text.contains(&format!(
-                "{} has deactivated the account of Rita, who signs these 2 draft quotes of yours. Rita can no longer \
-                 finalise them, and nobody can until you choose another signer on each one's page",
+                "{} has deactivated the account of Rita. Rita signs these 2 draft quotes of yours, and can no longer \
+                 finalise them: nobody can until you choose another signer on each one's page",
                 ada.name
             )),
             "{text}"
@@ -2422,9 +2422,9 @@ both_backends! {
         let text = told[1].text();
         assert!(
             text.contains(&format!(
-                "{} has reactivated the account of Rita, who signs these 2 draft quotes of yours: you were told Rita \
-                 could no longer finalise them; they can again, once they have acknowledged any price notice each \
-                 waits for, and nothing needs another signer now.",
+                "{} has reactivated the account of Rita. Rita signs these 2 draft quotes of yours, and you were told \
+                 Rita could no longer finalise them: they can again, once they have acknowledged any price notice \
+                 each waits for. None of them needs another signer now.",
                 ada.name
             )),
             "{text}"
@@ -2444,7 +2444,7 @@ both_backends! {
             .await
             .unwrap()
             .expect("a letter to Sam about Otto");
-        assert!(queued.text_body.contains(&format!("{} has moved Otto out of sales, who signs this draft quote of yours", ada.name)), "{}", queued.text_body);
+        assert!(queued.text_body.contains(&format!("{} has moved Otto out of sales. Otto signs this draft quote of yours", ada.name)), "{}", queued.text_body);
         let r = admin.patch(&format!("/api/v1/users/{}", otto.id), &json!({"role": "sales"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         let set_aside = |n: usize| {
@@ -2750,8 +2750,8 @@ both_backends! {
         // The lines it keeps at their old price, and what that waives.
         assert!(
             text.replace("\r\n", "\n").contains(
-                "Lines kept at their old price:\n  PUMP-1 x 4: quoted 2,500.00 EUR, now 2,600.00 EUR\n\nAt today's prices \
-                 these lines would add 400.00 EUR to the total: keeping the old prices waives that.\n\nOpen it here:"
+                "The line kept at its old price:\n  PUMP-1 x 4: quoted 2,500.00 EUR, now 2,600.00 EUR\n\nAt today's \
+                 prices this line would add 400.00 EUR to the total: keeping the old price waives that.\n\nOpen it here:"
             ),
             "{text}"
         );

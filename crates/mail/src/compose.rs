@@ -551,14 +551,18 @@ fn asked_rows(currency: &str, lines: &[pricegate_store::views::SupersededLineVie
 /// What today's prices would do to the total of a quote with `lines` at an
 /// old price, against keeping them, in words.
 fn old_price_gap_in_words(currency: &str, lines: &[pricegate_store::views::SupersededLineView]) -> String {
+    let (these, prices) = match lines.len() {
+        1 => ("this line", "the old price"),
+        _ => ("these lines", "the old prices"),
+    };
     match pricegate_store::views::old_price_gap(lines) {
         gap if gap < 0 => format!(
-            "At today's prices these lines would take {} off the total: keeping the old prices charges the customer \
-             that much more.",
+            "At today's prices {these} would take {} off the total: keeping {prices} charges the customer that much \
+             more.",
             money(currency, gap.saturating_neg())
         ),
         gap => format!(
-            "At today's prices these lines would add {} to the total: keeping the old prices waives that.",
+            "At today's prices {these} would add {} to the total: keeping {prices} waives that.",
             money(currency, gap)
         ),
     }
