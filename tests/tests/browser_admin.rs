@@ -34,6 +34,7 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
             "Not added: 2 fields need changing, each said below where it is."
         );
         assert_eq!(fiona.attribute("#new-product-errors", "role").await.as_deref(), Some("alert"));
+        assert!(fiona.title().await.starts_with("Error: "), "the tab says it too: {}", fiona.title().await);
         assert_eq!(fiona.value("#new-sku").await, "BOLT-1");
         fiona.fill("#new-name", "Bolt").await;
         fiona.fill("#new-price", "0.35").await;

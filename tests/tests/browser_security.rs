@@ -278,6 +278,7 @@ async fn five_wrong_passwords_hold_off_the_next_login_with_429() {
         let r = log_in(&app.base, &sales.email, "wrong password").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
         assert!(r.body.contains("do not match an active account"), "attempt {attempt}: a clear message");
+        assert!(r.body.contains("<title>Error: Log in - Pricegate</title>"), "the tab says so too: {}", r.body);
         assert!(r.body.contains(&sales.email), "the e-mail is kept in the form");
         assert!(r.session.is_none());
     }

@@ -640,7 +640,18 @@ pub async fn with_nav(
 /// Renders a template with a status; a template that fails is a logged 500.
 pub fn render(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
-        Ok(html) => (status, Html(html)).into_response(),
+        Ok(mut html) => {
+            // A page that refuses what was sent, saying why in an alert,
+            // says so in its title too: the first thing a screen reader
+            // reads of the page, and what the browser's tab shows.
+            if status.is_client_error()
+                && html.contains("role=\"alert\"")
+                && let Some(at) = html.find("<title>")
+            {
+                html.insert_str(at + "<title>".len(), "Error: ");
+            }
+            (status, Html(html)).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "a page did not render");
             (
