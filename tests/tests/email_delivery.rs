@@ -2960,6 +2960,47 @@ both_backends! {
     }
 }
 
+/// The owner reminding finance of the request their draft's signer asked:
+/// finance reads who reminds as well as who asked, and a reply goes to the
+/// one who reminded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_sent_by_the_owner_of_a_request_the_signer_asked_names_both() {
+    use pricegate_tests::fixtures::{date_in_days, draft_quote_signed_by, publish_price_change};
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(Backend::Sqlite, &sink, |_| {}).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (ana, ana_user) = app.user(Role::Sales, "Ana Owner").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+    let qid = id_of(&draft_quote_signed_by(&ana, json!([{"sku": "PUMP-1", "quantity": 4}]), sam_user.id).await);
+    publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(0)).await;
+    let r = sam.post(&format!("/api/v1/quotes/{qid}/approval-request"), &json!({"reason": "Agreed in March"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    until_nothing_pending(&admin).await;
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::CreatedAt, Expr::value(chrono::Utc::now() - chrono::Duration::minutes(15)))
+        .exec(app.store.connection())
+        .await
+        .unwrap();
+    let r = ana.post_empty(&format!("/api/v1/quotes/{qid}/approval-request/remind")).await;
+    assert_eq!((r.status.as_u16(), &r.body["told"]), (200, &json!(1)), "{}", r.text);
+    let reminder = |m: &Received| m.header("subject").is_some_and(|s| s.starts_with("Reminder: "));
+    sink.wait_until(WAIT, "the reminder to Fiona", |m| m.iter().any(reminder)).await;
+    let to_fiona = sink.to(&fiona.email).into_iter().find(reminder).expect("Fiona is reminded");
+    assert_eq!(
+        to_fiona.header("subject").as_deref(),
+        Some("Reminder: Ana Owner still waits for approval of old prices on the quote for Greta Berg (Nordwind)")
+    );
+    let text = to_fiona.text().replace("\r\n", "\n");
+    assert!(
+        text.contains("A reminder from Ana Owner: on ") && text.contains("Sam asked finance to approve keeping"),
+        "{text}"
+    );
+    assert_eq!(to_fiona.header("reply-to"), Some(ana_user.email.clone()), "a reply goes to who reminded");
+    app.stop().await;
+}
+
 both_backends! {
     /// A request nobody in finance answers: its salesperson reminds finance,
     /// leaving out whoever was e-mailed about it in the last ten minutes;

@@ -483,6 +483,8 @@ struct ApprovalAskedLetter<'a> {
     gap: &'a str,
     /// On a reminder, when the request was asked.
     asked_at: Option<&'a str>,
+    /// On a reminder sent by someone other than who asked: who.
+    reminded_by: Option<&'a str>,
     /// The request before this one, declined.
     declined: Option<&'a pricegate_store::EarlierDecline>,
 }
@@ -1240,11 +1242,16 @@ impl Composer for TemplateComposer {
                 };
                 composed(subject, &letter, &FinalisedText { letter: &letter })
             }
-            Letter::ApprovalAsked { to, by, reason, quote, lines, asked_at, declined } => {
+            Letter::ApprovalAsked { to, by, reason, quote, lines, asked_at, reminded_by, declined } => {
                 let (customer, total, valid_until, reference) = quote_facts(quote);
-                let subject = match asked_at {
-                    None => format!("{by} asks you to approve old prices on the quote for {customer}"),
-                    Some(_) => {
+                let subject = match (asked_at, reminded_by) {
+                    (None, _) => format!("{by} asks you to approve old prices on the quote for {customer}"),
+                    (Some(_), Some(reminder)) => {
+                        format!(
+                            "Reminder: {reminder} still waits for approval of old prices on the quote for {customer}"
+                        )
+                    }
+                    (Some(_), None) => {
                         format!("Reminder: {by} still waits for approval of old prices on the quote for {customer}")
                     }
                 };
@@ -1261,6 +1268,7 @@ impl Composer for TemplateComposer {
                     lines: &rows,
                     gap: &gap,
                     asked_at: *asked_at,
+                    reminded_by: *reminded_by,
                     declined: *declined,
                 };
                 let declined_reason = declined.map(|d| quoted(&d.reason));

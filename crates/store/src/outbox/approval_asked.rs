@@ -93,20 +93,28 @@ impl Store {
     /// approve keeping the old prices of `quote` (worth `total_minor`), as
     /// `request` keeps it, with its `lines` at an old price: to each active
     /// colleague in finance who may approve it (not its owner or signer).
-    /// With `again`, a reminder of the request still waiting: those e-mailed
-    /// about it in the [`REMIND_NOW_AGAIN_AFTER_MINUTES`] before `now` are left
-    /// out. None are queued when the store sends no mail.
+    /// With `reminded_by`, a reminder of the request still waiting, sent by
+    /// its owner or signer: those e-mailed about it in the
+    /// [`REMIND_NOW_AGAIN_AFTER_MINUTES`] before `now` are left out. None are
+    /// queued when the store sends no mail.
     pub(crate) async fn ask_finance_to_approve(
         &self,
         conn: &impl ConnectionTrait,
         (quote, total_minor): (&quotes::Model, i64),
         (request, lines): (&approval_requests::Model, &[SupersededLineView]),
         now: DateTime<Utc>,
-        again: bool,
+        reminded_by: Option<&crate::Actor>,
     ) -> Result<FinanceAsked, StoreError> {
         let Some(setup) = self.mail.clone() else { return Ok(FinanceAsked::default()) };
+        let again = reminded_by.is_some();
         let Some(asker) = users::Entity::find_by_id(request.requested_by).one(conn).await? else {
             return Ok(FinanceAsked::default());
+        };
+        // Someone on the draft other than who asked (its owner, or who took
+        // it over) reminding: named, and the one a reply goes to.
+        let reminder = match reminded_by.filter(|r| r.id != asker.id) {
+            Some(r) => users::Entity::find_by_id(r.id).one(conn).await?,
+            None => None,
         };
         let finance = users::Entity::find()
             .filter(users::Column::Role.eq(Role::Finance.as_str()))
@@ -118,10 +126,12 @@ impl Store {
         let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
         let asked_at = again.then(|| self.calendar.stamp(request.requested_at, false));
         let declined = self.earlier_decline(conn, request).await?;
-        // A reply goes to whoever asked, while they are still on the draft
-        // (not after a hand-over, when finance's reply would reach no one who can act).
+        // A reply goes to whoever reminded, or asked while still on the
+        // draft (not after a hand-over, when it would reach no one who can act).
         let mut batch = Batch::new(&setup, now);
-        if [quote.owner_id, quote.signer_id].contains(&asker.id) {
+        if let Some(reminder) = &reminder {
+            batch = batch.replying_to(reminder);
+        } else if [quote.owner_id, quote.signer_id].contains(&asker.id) {
             batch = batch.replying_to(&asker);
         }
         let mut asked = FinanceAsked::default();
@@ -145,6 +155,7 @@ impl Store {
                 quote: &signed,
                 lines,
                 asked_at: asked_at.as_deref(),
+                reminded_by: reminder.as_ref().map(|r| r.name.as_str()),
                 declined: declined_by_them.as_ref().or(declined.as_ref()),
             };
             let key = asked_key(quote.id, request.id, person.id);

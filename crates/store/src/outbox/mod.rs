@@ -267,6 +267,8 @@ pub enum Letter<'a> {
         lines: &'a [crate::views::SupersededLineView],
         /// On a reminder of the request still waiting, when it was asked.
         asked_at: Option<&'a str>,
+        /// On a reminder sent by someone on the draft other than who asked: who.
+        reminded_by: Option<&'a str>,
         /// The request asked before this one about the quote, when finance
         /// declined it: finance reads why, not the same request again.
         declined: Option<&'a EarlierDecline>,

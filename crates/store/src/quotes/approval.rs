@@ -308,7 +308,7 @@ impl Store {
             json!({ "request_id": row.id, "reason": row.reason, "covers": covers, "currency": quote.currency });
         record(&txn, super::audit(now, actor, "quote.approval_requested", id, detail)).await?;
         let total = quote_total(&priced_lines(&loaded.lines))?;
-        let told = self.ask_finance_to_approve(&txn, (&quote, total), (&row, &superseded), now, false).await?.told;
+        let told = self.ask_finance_to_approve(&txn, (&quote, total), (&row, &superseded), now, None).await?.told;
         txn.commit().await?;
         let request = request_view(row, true, &superseded)?;
         Ok(ApprovalAsked { request, new: true, told })
@@ -346,7 +346,7 @@ impl Store {
         }
         let now = db_now(&txn).await?;
         let total = quote_total(&priced_lines(&loaded.lines))?;
-        let asked = self.ask_finance_to_approve(&txn, (&quote, total), (&open, &superseded), now, true).await?;
+        let asked = self.ask_finance_to_approve(&txn, (&quote, total), (&open, &superseded), now, Some(actor)).await?;
         let detail = json!({ "request_id": open.id, "told": asked.told, "recently_told": asked.recently_told });
         record(&txn, super::audit(now, actor, "quote.approval_reminded", id, detail)).await?;
         txn.commit().await?;
