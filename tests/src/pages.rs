@@ -41,10 +41,14 @@ pub struct LoginAttempt {
 pub async fn log_in(base: &str, email: &str, password: &str) -> LoginAttempt {
     let http = client();
     let form = http.get(format!("{base}/login")).send().await.expect("GET /login");
-    let (login_csrf, _) = set_cookie(&form, "pricegate_login_csrf").expect("the login form sets its CSRF cookie");
+    // (`__Host-pricegate_login_csrf` at an `https://` address.)
+    let (name, (login_csrf, _)) = ["pricegate_login_csrf", "__Host-pricegate_login_csrf"]
+        .into_iter()
+        .find_map(|name| Some((name, set_cookie(&form, name)?)))
+        .expect("the login form sets its CSRF cookie");
     let r = http
         .post(format!("{base}/login"))
-        .header(COOKIE, format!("pricegate_login_csrf={login_csrf}"))
+        .header(COOKIE, format!("{name}={login_csrf}"))
         .form(&[("csrf_token", login_csrf.as_str()), ("email", email), ("password", password)])
         .send()
         .await

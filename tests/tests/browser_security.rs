@@ -1412,6 +1412,19 @@ async fn at_an_https_address_the_browser_is_kept_to_https() {
     assert_eq!(quotes(format!("__Host-pricegate_session={token}")).await.unwrap().status(), StatusCode::OK);
     let plain = quotes(format!("pricegate_session={token}")).await.unwrap();
     assert_eq!(plain.status(), StatusCode::SEE_OTHER, "a cookie without the prefix is no session here");
+    // So is the login form's token: a login token planted under the plain name logs nobody in.
+    let form = client().get(format!("{}/login", app.base)).send().await.unwrap();
+    let (_, header) = set_cookie(&form, "__Host-pricegate_login_csrf").expect("the login form's cookie");
+    assert!(header.contains("Path=/;") && header.contains("Secure") && !header.contains("Domain"), "{header}");
+    let planted = client()
+        .post(format!("{}/login", app.base))
+        .header(COOKIE, "pricegate_login_csrf=planted")
+        .form(&[("csrf_token", "planted"), ("email", sam.email.as_str()), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookie(&planted, "__Host-pricegate_session").is_none(), "a planted token logs nobody in");
+    assert_eq!(planted.status(), StatusCode::FORBIDDEN);
     app.stop().await;
 }
 

@@ -2983,8 +2983,10 @@ async fn a_reminder_sent_by_the_owner_of_a_request_the_signer_asked_names_both()
         .exec(app.store.connection())
         .await
         .unwrap();
+    // Fred joins finance after the request: he is asked, not reminded.
+    let (_, fred) = app.user(Role::Finance, "Fred").await;
     let r = ana.post_empty(&format!("/api/v1/quotes/{qid}/approval-request/remind")).await;
-    assert_eq!((r.status.as_u16(), &r.body["told"]), (200, &json!(1)), "{}", r.text);
+    assert_eq!((r.status.as_u16(), &r.body["told"]), (200, &json!(2)), "{}", r.text);
     let reminder = |m: &Received| m.header("subject").is_some_and(|s| s.starts_with("Reminder: "));
     sink.wait_until(WAIT, "the reminder to Fiona", |m| m.iter().any(reminder)).await;
     let to_fiona = sink.to(&fiona.email).into_iter().find(reminder).expect("Fiona is reminded");
@@ -2998,6 +3000,12 @@ async fn a_reminder_sent_by_the_owner_of_a_request_the_signer_asked_names_both()
         "{text}"
     );
     assert_eq!(to_fiona.header("reply-to"), Some(ana_user.email.clone()), "a reply goes to who reminded");
+    let asked = "Sam asks you to approve old prices on the quote for Greta Berg (Nordwind)";
+    let to_fred =
+        sink.wait_until(WAIT, "the request to Fred", |m| m.iter().any(|m| m.to == [fred.email.clone()])).await;
+    let to_fred = to_fred.into_iter().find(|m| m.to == [fred.email.clone()]).expect("Fred is asked");
+    assert_eq!(to_fred.header("subject").as_deref(), Some(asked));
+    assert!(!to_fred.text().contains("A reminder"), "{}", to_fred.text());
     app.stop().await;
 }
 

@@ -44,23 +44,20 @@ pub(crate) struct FinanceAsked {
     pub again_from: Option<DateTime<Utc>>,
 }
 
-/// Each person e-mailed about `request` on `quote` (asked, or reminded) in
-/// the [`REMIND_NOW_AGAIN_AFTER_MINUTES`] before `now`, with their latest: an
-/// e-mail that failed or was set aside reached nobody and does not count.
-async fn recently_asked(
+/// Each person e-mailed about `request` on `quote` (asked, or reminded),
+/// with their latest: an e-mail that failed or was set aside reached nobody
+/// and does not count.
+async fn asked_before(
     conn: &impl ConnectionTrait,
     quote: Uuid,
     request: Uuid,
-    now: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
-    let since = now - chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES);
     let rows = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::UserId)
         .column(outbox::Column::CreatedAt)
         .filter(outbox::Column::Kind.eq(APPROVAL_ASKED))
         .filter(outbox::Column::DedupeKey.starts_with(format!("{ASKED_KEY}{quote}:{request}:")))
-        .filter(outbox::Column::CreatedAt.gt(since))
         .filter(outbox::Column::State.is_in([PENDING, SENT]))
         .into_tuple::<(Option<Uuid>, DateTime<Utc>)>()
         .all(conn)
@@ -122,7 +119,8 @@ impl Store {
             .filter(users::Column::Id.is_not_in([quote.owner_id, quote.signer_id]))
             .all(conn)
             .await?;
-        let recently = if again { recently_asked(conn, quote.id, request.id, now).await? } else { HashMap::new() };
+        let asked_before = if again { asked_before(conn, quote.id, request.id).await? } else { HashMap::new() };
+        let since = now - chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES);
         let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
         let asked_at = again.then(|| self.calendar.stamp(request.requested_at, false));
         let declined = self.earlier_decline(conn, request).await?;
@@ -136,7 +134,7 @@ impl Store {
         }
         let mut asked = FinanceAsked::default();
         for person in &finance {
-            if let Some(at) = recently.get(&person.id) {
+            if let Some(at) = asked_before.get(&person.id).filter(|at| **at > since) {
                 asked.recently_told += 1;
                 let from = *at + chrono::Duration::minutes(REMIND_NOW_AGAIN_AFTER_MINUTES);
                 asked.again_from = Some(asked.again_from.map_or(from, |latest| latest.max(from)));
@@ -154,7 +152,9 @@ impl Store {
                 reason: &request.reason,
                 quote: &signed,
                 lines,
-                asked_at: asked_at.as_deref(),
+                // Someone in finance since the request (or whose e-mail about
+                // it never went) is asked, not reminded.
+                asked_at: asked_at.as_deref().filter(|_| asked_before.contains_key(&person.id)),
                 reminded_by: reminder.as_ref().map(|r| r.name.as_str()),
                 declined: declined_by_them.as_ref().or(declined.as_ref()),
             };

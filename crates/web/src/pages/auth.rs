@@ -22,7 +22,19 @@ use crate::AppState;
 use crate::api::auth::{new_password, wrong_current_password};
 use crate::extract::Client;
 
-pub(super) const LOGIN_CSRF_COOKIE: &str = "pricegate_login_csrf";
+const LOGIN_CSRF_COOKIE: &str = "pricegate_login_csrf";
+
+/// The login form's cookie where `app` is served: its name and path. At an
+/// `https://` address it is a `__Host-` cookie, as the session's is, for
+/// the whole site (the prefix asks for `Path=/`), so that a neighbouring
+/// subdomain cannot plant a token of its choosing to log a browser in as
+/// someone else.
+pub(super) fn login_csrf_cookie(app: &AppState) -> (&'static str, &'static str) {
+    match app.served_over_https() {
+        true => ("__Host-pricegate_login_csrf", "/"),
+        false => (LOGIN_CSRF_COOKIE, "/login"),
+    }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -96,8 +108,8 @@ fn secure_flag(app: &AppState) -> &'static str {
 /// one come back to) carries the same token and any of them can be sent; a
 /// new one otherwise. (A planted cookie gains nothing by being kept: a login
 /// form sent from another site is refused by its origin, see `login`.)
-fn login_token(headers: &HeaderMap) -> Result<String, PageError> {
-    match cookie(headers, LOGIN_CSRF_COOKIE).filter(|t| pricegate_store::looks_like_token(t)) {
+fn login_token(app: &AppState, headers: &HeaderMap) -> Result<String, PageError> {
+    match cookie(headers, login_csrf_cookie(app).0).filter(|t| pricegate_store::looks_like_token(t)) {
         Some(token) => Ok(token.to_owned()),
         None => Ok(pricegate_store::new_form_token()?),
     }
@@ -119,9 +131,9 @@ pub(super) fn login_form_response(
     headers: &HeaderMap,
     page: impl FnOnce(String) -> Response,
 ) -> Result<Response, PageError> {
-    let csrf = login_token(headers)?;
-    let value =
-        format!("{LOGIN_CSRF_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{}", secure_flag(app));
+    let csrf = login_token(app, headers)?;
+    let (name, path) = login_csrf_cookie(app);
+    let value = format!("{name}={csrf}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=3600{}", secure_flag(app));
     let mut response = page(csrf);
     append_cookie(&mut response, &value);
     Ok(response)
@@ -206,7 +218,8 @@ async fn login(
         None => SessionTo::Page(local_path(next).unwrap_or("/")),
     };
     let mut response = start_session(&app, &checked, to).await?;
-    append_cookie(&mut response, &format!("{LOGIN_CSRF_COOKIE}=; Path=/login; Max-Age=0"));
+    let (name, path) = login_csrf_cookie(&app);
+    append_cookie(&mut response, &format!("{name}=; Path={path}; Max-Age=0{}", secure_flag(&app)));
     Ok(response)
 }
 

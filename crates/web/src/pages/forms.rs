@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use pricegate_domain::Role;
 use uuid::Uuid;
 
-use super::auth::LOGIN_CSRF_COOKIE;
+use super::auth::login_csrf_cookie;
 use super::{CSRF_FIELD, PageError, PageUser, cookie, tokens_match};
 use crate::AppState;
 
@@ -170,11 +170,11 @@ impl IntoResponse for LoginFormRejection {
     }
 }
 
-impl<S: Send + Sync> FromRequest<S> for LoginForm {
+impl FromRequest<AppState> for LoginForm {
     type Rejection = LoginFormRejection;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let expected = cookie(req.headers(), LOGIN_CSRF_COOKIE).unwrap_or("").to_owned();
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let expected = cookie(req.headers(), login_csrf_cookie(state).0).unwrap_or("").to_owned();
         let form = FormFields::read(req, state).await.map_err(LoginFormRejection::Unreadable)?;
         if tokens_match(form.get(CSRF_FIELD), &expected) {
             Ok(LoginForm(form))

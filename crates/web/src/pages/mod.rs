@@ -331,7 +331,11 @@ impl DoneCookie {
 /// most 1,000 characters.
 pub fn local_path(next: &str) -> Option<&str> {
     let (path, query) = next.split_once('?').unwrap_or((next, ""));
-    let plain = path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+    // No `.`, `..` or empty segment either: `/.//evil.example` is a path
+    // here, but one a browser or a proxy may fold into `//evil.example`.
+    let plain = path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b))
+        && !path.contains("//")
+        && !path.split('/').any(|segment| segment == "." || segment == "..");
     let query_plain = query.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~%=&+".contains(&b));
     (plain && query_plain && next.starts_with('/') && !next.starts_with("//") && next.len() <= 1_000).then_some(next)
 }
@@ -895,6 +899,10 @@ mod tests {
             "/quotes?search=\"x\"",
             "/quotes?a=b#c",
             "/quotes?a=b\r\nSet-Cookie:x",
+            "/.//evil.example",
+            "/quotes/../..//evil.example",
+            "/quotes/./new",
+            "/quotes//new",
             long.as_str(),
         ] {
             assert_eq!(local_path(elsewhere), None, "{elsewhere}");
