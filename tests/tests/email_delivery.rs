@@ -2965,7 +2965,7 @@ both_backends! {
 /// one who reminded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reminder_sent_by_the_owner_of_a_request_the_signer_asked_names_both() {
-    use pricegate_tests::fixtures::{date_in_days, draft_quote_signed_by, publish_price_change};
+    use pricegate_tests::fixtures::draft_quote_signed_by;
     let sink = SmtpSink::start().await;
     let app = spawn_with_mail(Backend::Sqlite, &sink, |_| {}).await;
     let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
