@@ -487,6 +487,8 @@ struct ApprovalAskedLetter<'a> {
     reminded_by: Option<&'a str>,
     /// The request before this one, declined.
     declined: Option<&'a pricegate_store::EarlierDecline>,
+    /// Who declined it, as the reader reads it: "You" to the one who did.
+    declined_by: &'a str,
 }
 
 #[derive(Template)]
@@ -1244,16 +1246,13 @@ impl Composer for TemplateComposer {
             }
             Letter::ApprovalAsked { to, by, reason, quote, lines, asked_at, reminded_by, declined } => {
                 let (customer, total, valid_until, reference) = quote_facts(quote);
-                let subject = match (asked_at, reminded_by) {
-                    (None, _) => format!("{by} asks you to approve old prices on the quote for {customer}"),
-                    (Some(_), Some(reminder)) => {
-                        format!(
-                            "Reminder: {reminder} still waits for approval of old prices on the quote for {customer}"
-                        )
-                    }
-                    (Some(_), None) => {
-                        format!("Reminder: {by} still waits for approval of old prices on the quote for {customer}")
-                    }
+                let subject = match asked_at {
+                    None => format!("{by} asks you to approve old prices on the quote for {customer}"),
+                    // Whoever reminds waits: the asker, or the draft's other salesperson.
+                    Some(_) => format!(
+                        "Reminder: {} still waits for approval of old prices on the quote for {customer}",
+                        reminded_by.unwrap_or(by)
+                    ),
                 };
                 let (rows, gap) = (asked_rows(&quote.currency, lines), old_price_gap_in_words(&quote.currency, lines));
                 let letter = ApprovalAskedLetter {
@@ -1270,6 +1269,11 @@ impl Composer for TemplateComposer {
                     asked_at: *asked_at,
                     reminded_by: *reminded_by,
                     declined: *declined,
+                    declined_by: match declined {
+                        Some(d) if d.by_id == to.id => "You",
+                        Some(d) => &d.by,
+                        None => "",
+                    },
                 };
                 let declined_reason = declined.map(|d| quoted(&d.reason));
                 composed(

@@ -362,11 +362,13 @@ impl Store {
         // lock: the order an administrator deactivating them or correcting
         // their address takes (their row, then their links), so that one
         // waits for the other rather than each for the other (a deadlock).
-        // The link's person never changes: read without a lock to find them.
-        let owner = ack_tokens::Entity::find_by_id(hash.clone()).one(&txn).await?.map(|row| row.user_id);
-        if let Some(owner) = owner {
-            users::Entity::find_by_id(owner).lock_shared().one(&txn).await?;
-        }
+        // The link's person never changes: found by the link, unlocked, in the same statement.
+        let owner = sea_orm::sea_query::Query::select()
+            .column(ack_tokens::Column::UserId)
+            .from(ack_tokens::Entity)
+            .and_where(ack_tokens::Column::TokenHash.eq(hash.clone()))
+            .to_owned();
+        users::Entity::find().filter(users::Column::Id.in_subquery(owner)).lock_shared().one(&txn).await?;
         // Read after the locks: a change this waited for is stamped before it.
         let now = db_now(&txn).await?;
         let row = ack_tokens::Entity::find_by_id(hash.clone()).lock_exclusive().one(&txn).await?;

@@ -141,11 +141,6 @@ impl Store {
                 continue;
             }
             let to = recipient(person);
-            // The one who declined reads it of themselves.
-            let declined_by_them = declined
-                .as_ref()
-                .filter(|d| d.by_id == person.id)
-                .map(|d| EarlierDecline { by: "You".to_owned(), ..d.clone() });
             let letter = Letter::ApprovalAsked {
                 to: &to,
                 by: &asker.name,
@@ -156,7 +151,7 @@ impl Store {
                 // it never went) is asked, not reminded.
                 asked_at: asked_at.as_deref().filter(|_| asked_before.contains_key(&person.id)),
                 reminded_by: reminder.as_ref().map(|r| r.name.as_str()),
-                declined: declined_by_them.as_ref().or(declined.as_ref()),
+                declined: declined.as_ref(),
             };
             let key = asked_key(quote.id, request.id, person.id);
             let key = if again { format!("{key}:again-{}", now.timestamp_micros()) } else { key };

@@ -390,7 +390,7 @@ pub enum ApprovedFor<'a> {
 /// (see [`Letter::ApprovalAsked`]).
 #[derive(Debug, Clone)]
 pub struct EarlierDecline {
-    /// Who in finance declined it ("You" to them).
+    /// Who in finance declined it.
     pub by: String,
     pub by_id: Uuid,
     /// When, as people read it.
@@ -627,7 +627,7 @@ impl<'a> Batch<'a> {
     /// claim would mark it.
     fn mark_waiting_behind(&mut self) {
         if let Some(row) = self.rows.last_mut() {
-            row.last_error = Set(Some(WAITING_BEHIND.to_owned()));
+            waiting_behind(row);
         }
     }
 
@@ -658,6 +658,12 @@ impl<'a> Batch<'a> {
         }
         Ok(usize::try_from(written).unwrap_or(usize::MAX))
     }
+}
+
+/// Marks `row` as waiting behind an earlier e-mail to its person about its
+/// notice, not sent yet ([`WAITING_BEHIND`]), as a claim would mark it.
+fn waiting_behind(row: &mut outbox::ActiveModel) {
+    row.last_error = Set(Some(WAITING_BEHIND.to_owned()));
 }
 
 /// A rendered letter with its one real slot in place: every

@@ -706,7 +706,7 @@ impl Store {
             row.created_at = Set(now);
             row.next_attempt_at = Set(now);
             if fanning || addressee(row).is_some_and(|user| unsent.contains(&user)) {
-                row.last_error = Set(Some(super::delivery::WAITING_BEHIND.to_owned()));
+                super::waiting_behind(row);
             }
         }
         let batch = Batch { rows, ..Batch::new(&setup, now) };

@@ -27,6 +27,9 @@ fn entity_tag(revision: i64) -> HeaderValue {
 /// A 201 with the new thing's address and its `ETag`.
 pub type Created<T> = (StatusCode, [(HeaderName, HeaderValue); 2], Json<T>);
 
+/// A 201 with the `Location` of what it created, which has no revision ([`created_at`]).
+pub type CreatedAt<T> = (StatusCode, [(HeaderName, HeaderValue); 1], Json<T>);
+
 /// What `Idempotency-Key` says of its header, for the API's documents.
 pub const IDEMPOTENCY_KEY_DOC: &str = "Any 1 to 255 visible ASCII characters (a UUID, say) that this client \
     chose for this one draft: sent again with the same key, after a timeout or a lost answer, the request drafts \
@@ -104,9 +107,18 @@ pub fn replayed<T: serde::Serialize>(location: String, revision: i64, body: T) -
 /// `body`, created at `location` (`/api/v1/quotes/{id}`), as a 201 with
 /// its `Location` and the entity tag of `revision`.
 pub fn created<T>(location: String, revision: i64, body: T) -> Created<T> {
-    // A path of ours is ASCII: the fallback is never taken.
-    let location = HeaderValue::from_str(&location).unwrap_or(HeaderValue::from_static("/api/v1"));
-    (StatusCode::CREATED, [(LOCATION, location), (ETAG, entity_tag(revision))], Json(body))
+    (StatusCode::CREATED, [(LOCATION, location_value(&location)), (ETAG, entity_tag(revision))], Json(body))
+}
+
+/// `body`, created at `location` (`/api/v1/products/{id}`), as a 201 with
+/// its `Location`: what has no revision to send back ([`created`]).
+pub fn created_at<T>(location: String, body: T) -> CreatedAt<T> {
+    (StatusCode::CREATED, [(LOCATION, location_value(&location))], Json(body))
+}
+
+/// A path of ours as a header value: ASCII, so the fallback is never taken.
+fn location_value(location: &str) -> HeaderValue {
+    HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/api/v1"))
 }
 
 /// A refusal as the API answers it: the precondition the client set with

@@ -82,7 +82,7 @@ pub async fn create_product(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
     ApiJson(body): ApiJson<ProductIn>,
-) -> Result<(StatusCode, [(axum::http::HeaderName, String); 1], Json<ProductView>), AppError> {
+) -> Result<super::precondition::CreatedAt<ProductView>, AppError> {
     let new = NewProduct {
         sku: Sku::parse(&body.sku)?,
         name: Text::parse("name", &body.name, limits::NAME)?,
@@ -91,8 +91,7 @@ pub async fn create_product(
         unit_price_minor: parse_unit_price("unit_price_minor", body.unit_price_minor)?,
     };
     let product = app.store.create_product(&finance.actor, new).await?;
-    let location = format!("/api/v1/products/{}", product.id);
-    Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)], Json(product)))
+    Ok(super::precondition::created_at(format!("/api/v1/products/{}", product.id), product))
 }
 
 /// One product of the price list, with the price in force today; 404 `not_found` for an unknown id.

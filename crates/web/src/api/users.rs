@@ -62,7 +62,7 @@ pub async fn create_user(
     State(app): State<AppState>,
     AdminUser(admin): AdminUser,
     ApiJson(body): ApiJson<UserIn>,
-) -> Result<(StatusCode, [(axum::http::HeaderName, String); 1], Json<UserView>), AppError> {
+) -> Result<super::precondition::CreatedAt<UserView>, AppError> {
     let new = NewUser {
         email: Email::parse(&body.email)?,
         name: Text::parse("name", &body.name, limits::NAME)?,
@@ -70,8 +70,7 @@ pub async fn create_user(
         password: body.password.as_deref().map(Password::parse).transpose()?,
     };
     let user = app.store.create_user(Some(&admin.actor), new).await?;
-    let location = format!("/api/v1/users/{}", user.id);
-    Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)], Json(user)))
+    Ok(super::precondition::created_at(format!("/api/v1/users/{}", user.id), user))
 }
 
 /// List users.

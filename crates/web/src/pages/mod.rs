@@ -667,6 +667,18 @@ pub fn render(status: StatusCode, template: &impl Template) -> Response {
     }
 }
 
+/// What a price form says of `text`, a price with a decimal comma that it
+/// does not read, naming the field as `what` ("the unit price", "it"), with
+/// the price as a point writes it ([`Currency::with_a_point`]); `None` for
+/// any other price it cannot read.
+pub(super) fn decimal_comma_refused(currency: &pricegate_domain::Currency, text: &str, what: &str) -> Option<String> {
+    let point = currency.with_a_point(text)?;
+    Some(format!(
+        "\u{201c}{}\u{201d} has a decimal comma, which is not read here: write {what} with a point, as {point}.",
+        text.trim()
+    ))
+}
+
 /// A domain message in a page's words: the domain names the field as the API
 /// spells it (`sku must be …`, `signer_id must be …`); a page says it by its
 /// label (`The SKU must be …`). `labels` pairs each field with its label.

@@ -359,27 +359,26 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
         }
         _ => price,
     };
-    let unit_price_minor = currency.read_unit_price(price).map_err(|why| match (why, currency.with_a_point(price)) {
-        (UnreadablePrice::BelowZero, _) => format!("{} is below zero: a price cannot be.", written.trim()),
-        (UnreadablePrice::TooHigh, _) => {
-            format!(
-                "{} is more than the highest unit price there can be, {}.",
-                written.trim(),
-                currency.highest_unit_price()
-            )
-        }
-        (UnreadablePrice::NotAnAmount, _) if price.is_empty() => "The price is missing.".to_owned(),
-        (UnreadablePrice::NotAnAmount, Some(point)) => format!(
-            "\u{201c}{}\u{201d} has a decimal comma, which is not read here: write it with a point, as {point}.",
-            price.trim()
-        ),
-        (UnreadablePrice::NotAnAmount, None) => {
-            let (plain, grouped) = currency.written_examples();
-            format!(
-                "\u{201c}{}\u{201d} is not a price in {}: write it like {plain} or {grouped}.",
-                price.trim(),
-                currency.code()
-            )
+    let unit_price_minor = currency.read_unit_price(price).map_err(|why| {
+        match (why, super::decimal_comma_refused(&currency, price, "it")) {
+            (UnreadablePrice::BelowZero, _) => format!("{} is below zero: a price cannot be.", written.trim()),
+            (UnreadablePrice::TooHigh, _) => {
+                format!(
+                    "{} is more than the highest unit price there can be, {}.",
+                    written.trim(),
+                    currency.highest_unit_price()
+                )
+            }
+            (UnreadablePrice::NotAnAmount, _) if price.is_empty() => "The price is missing.".to_owned(),
+            (UnreadablePrice::NotAnAmount, Some(refused)) => refused,
+            (UnreadablePrice::NotAnAmount, None) => {
+                let (plain, grouped) = currency.written_examples();
+                format!(
+                    "\u{201c}{}\u{201d} is not a price in {}: write it like {plain} or {grouped}.",
+                    price.trim(),
+                    currency.code()
+                )
+            }
         }
     });
     let effective_on = parse_date("date", date).map_err(|_| match date.trim() {

@@ -583,14 +583,10 @@ fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProd
             let message = match why {
                 UnreadablePrice::BelowZero => BELOW_ZERO.to_owned(),
                 UnreadablePrice::TooHigh => format!("The unit price can be {} at most.", currency.highest_unit_price()),
-                UnreadablePrice::NotAnAmount => match currency.with_a_point(&input.price) {
-                    Some(point) => format!(
-                        "\u{201c}{}\u{201d} has a decimal comma, which is not read here: write the unit price with a \
-                         point, as {point}.",
-                        input.price.trim()
-                    ),
-                    None => format!("Write the unit price in {}, such as {}.", currency.code(), currency.example()),
-                },
+                UnreadablePrice::NotAnAmount => super::decimal_comma_refused(currency, &input.price, "the unit price")
+                    .unwrap_or_else(|| {
+                        format!("Write the unit price in {}, such as {}.", currency.code(), currency.example())
+                    }),
             };
             Invalid::new("price", message)
         })

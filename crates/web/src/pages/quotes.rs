@@ -220,7 +220,12 @@ async fn open_gate(app: &AppState, user: &PageUser, quote: &QuoteView) -> Result
     if quote.state != "draft" {
         return Ok(None);
     }
-    match app.store.quote_gate(&user.0.actor, quote.id).await {
+    open_or_closed(app.store.quote_gate(&user.0.actor, quote.id).await)
+}
+
+/// A gate as read: `None` for a quote closed since it was listed.
+fn open_or_closed(gate: Result<GateView, StoreError>) -> Result<Option<GateView>, PageError> {
+    match gate {
         Ok(gate) => Ok(Some(gate)),
         Err(StoreError::Conflict { code: "quote_not_draft", .. }) => Ok(None),
         Err(e) => Err(e.into()),
@@ -245,12 +250,7 @@ async fn open_gates(app: &AppState, user: &PageUser, quotes: &[QuoteView]) -> Re
         }
         let Some(read) = reading.join_next().await else { break };
         let (at, gate) = read.map_err(|e| PageError::from(StoreError::Internal(format!("reading a gate: {e}"))))?;
-        gates[at] = match gate {
-            Ok(gate) => Some(gate),
-            // Closed since the list was read: no badge, as for a closed quote.
-            Err(StoreError::Conflict { code: "quote_not_draft", .. }) => None,
-            Err(e) => return Err(e.into()),
-        };
+        gates[at] = open_or_closed(gate)?;
     }
     Ok(gates)
 }
