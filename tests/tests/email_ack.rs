@@ -545,6 +545,64 @@ async fn the_link_page_says_why_a_notice_changes_a_total_by_nothing() {
     app.stop().await;
 }
 
+/// A notice of more changes than an e-mail lists: each salesperson's lists
+/// those of the products on the drafts it holds up, or else the first, and
+/// says how many more there are; the page its link opens lists every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_notice_mails_the_changes_on_the_readers_drafts_and_its_link_opens_them_all() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    let (_, rita) = app.user(Role::Sales, "Rita").await;
+    let skus: Vec<String> = (0..60).map(|i| format!("VALVE-{i:02}")).collect();
+    for sku in &skus {
+        create_product(&finance, sku, "EUR", 10_000).await;
+    }
+    draft_quote(&sam, json!([{"sku": "VALVE-42", "quantity": 1}, {"sku": "VALVE-07", "quantity": 3}])).await;
+    let changes: Vec<Value> =
+        skus.iter().map(|sku| json!({"sku": sku, "unit_price_minor": 11_000, "effective_on": "2099-01-01"})).collect();
+    let notice = create_notice(&finance, "Valves up 10%", json!(changes)).await;
+    publish_notice(&finance, &notice).await;
+    sink.wait_until(WAIT, "Sam's and Rita's e-mails", |m| m.len() >= 2).await;
+    let listed = |part: &str| skus.iter().filter(|sku| part.contains(sku.as_str())).cloned().collect::<Vec<_>>();
+    let words = |part: String| part.split_whitespace().collect::<Vec<_>>().join(" ");
+
+    let sams = &sink.to(&sam_user.email)[0];
+    let (text, html) = (words(sams.text()), words(sams.html()));
+    for part in [&text, &html] {
+        assert_eq!(
+            listed(part),
+            ["VALVE-07", "VALVE-42"],
+            "the changes on Sam's draft, as the notice lists them: {part}"
+        );
+        assert!(
+            part.contains(
+                "It changes 60 prices. Listed below are the 2 on your quotes, then the one quote of yours it holds up; \
+                 the link at the end opens all 60, to acknowledge it."
+            ) && part.contains("Price changes on your quotes")
+                && part.contains("And 58 more changes, not listed here: the link at the end opens the whole notice"),
+            "{part}"
+        );
+    }
+    assert!(text.contains("100.00 EUR -> 110.00 EUR from 2099-01-01"), "{text}");
+
+    let ritas = &sink.to(&rita.email)[0];
+    let text = words(ritas.text());
+    assert_eq!(listed(&text), skus[..20], "no draft of Rita's: the first 20: {text}");
+    assert!(
+        text.contains("Listed below are the first 20; the link at the end opens all 60")
+            && text.contains("The first 20 price changes:")
+            && text.contains("And 40 more changes, not listed here"),
+        "{text}"
+    );
+    let (status, page) = page(reqwest::Method::GET, &ritas.ack_link().expect("a link")).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(listed(&page), skus, "the link's page lists every change, before its button");
+    assert!(page.find("VALVE-59") < page.find("I have read this notice"), "{page}");
+    app.stop().await;
+}
+
 /// The parts of `html` after `from` and before the next `to`, each begun by `each`.
 fn pieces<'a>(html: &'a str, from: &str, to: &str, each: &str) -> Vec<&'a str> {
     html.split(from).nth(1).and_then(|rest| rest.split(to).next()).unwrap_or_default().split(each).skip(1).collect()

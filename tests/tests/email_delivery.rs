@@ -3000,12 +3000,20 @@ async fn a_reminder_sent_by_the_owner_of_a_request_the_signer_asked_names_both()
         "{text}"
     );
     assert_eq!(to_fiona.header("reply-to"), Some(ana_user.email.clone()), "a reply goes to who reminded");
+    let request_to_fiona = sink.to(&fiona.email).into_iter().find(|m| !reminder(m)).expect("Fiona was asked");
+    assert!(request_to_fiona.header("in-reply-to").is_none(), "{}", request_to_fiona.data);
+    assert_eq!(
+        (to_fiona.header("in-reply-to"), to_fiona.header("references")),
+        (request_to_fiona.header("message-id"), request_to_fiona.header("message-id")),
+        "the reminder follows the request, as a mail program shows a conversation"
+    );
     let asked = "Sam asks you to approve old prices on the quote for Greta Berg (Nordwind)";
     let to_fred =
         sink.wait_until(WAIT, "the request to Fred", |m| m.iter().any(|m| m.to == [fred.email.clone()])).await;
     let to_fred = to_fred.into_iter().find(|m| m.to == [fred.email.clone()]).expect("Fred is asked");
     assert_eq!(to_fred.header("subject").as_deref(), Some(asked));
     assert!(!to_fred.text().contains("A reminder"), "{}", to_fred.text());
+    assert!(to_fred.header("in-reply-to").is_none(), "Fred's is the first he gets about it: {}", to_fred.data);
     app.stop().await;
 }
 

@@ -360,17 +360,83 @@ fn quote_rows(quotes: &[BlockedQuote]) -> Vec<QuoteRow> {
 /// parts are: the reader's quotes and the link come after a long list.
 const LONG_NOTICE_CHANGES: usize = 20;
 
+/// More changes than this, and a notice's e-mail lists only those of the
+/// products on the reader's quotes it holds up (this many at most), or, on
+/// none, the first [`FIRST_CHANGES`]: mailed whole, a notice of 500 changes
+/// is some 300 KB to each reader, and the page its link opens, where they
+/// acknowledge it, lists every change.
+const MAILED_CHANGES: usize = 50;
+
+/// How many of a long notice's changes its e-mail lists to a reader none of
+/// them touches.
+const FIRST_CHANGES: usize = 20;
+
+/// Which of a notice's changes its e-mail to one reader lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listed {
+    /// Every one.
+    All,
+    /// Those of the products on the reader's quotes it holds up, `on_quotes`
+    /// of them (the e-mail may list fewer: [`MAILED_CHANGES`]).
+    OnQuotes { on_quotes: usize },
+    /// The first, as the notice lists them: none is on the reader's quotes.
+    First,
+}
+
+/// The changes a notice's e-mail lists to the reader of `quotes`, of all
+/// its `changes` (see [`MAILED_CHANGES`]), and which they are.
+fn listed_changes(changes: Vec<ChangeRow>, quotes: &[BlockedQuote]) -> (Vec<ChangeRow>, Listed) {
+    if changes.len() <= MAILED_CHANGES {
+        return (changes, Listed::All);
+    }
+    let on_quotes = |c: &ChangeRow| quotes.iter().any(|q| q.priced.contains(&c.sku));
+    let (mut mine, others): (Vec<ChangeRow>, Vec<ChangeRow>) = changes.into_iter().partition(on_quotes);
+    if mine.is_empty() {
+        (others.into_iter().take(FIRST_CHANGES).collect(), Listed::First)
+    } else {
+        let on_quotes = mine.len();
+        mine.truncate(MAILED_CHANGES);
+        (mine, Listed::OnQuotes { on_quotes })
+    }
+}
+
 /// The sentence that opens the e-mail of a notice of `changes` price
 /// changes holding up `quotes` of the reader's quotes, when the changes are
-/// many ([`LONG_NOTICE_CHANGES`]).
-fn long_notice_guide(changes: usize, quotes: usize) -> Option<String> {
+/// many ([`LONG_NOTICE_CHANGES`]); `listed` of them are in the e-mail.
+fn long_notice_guide(changes: usize, (listed, which): (usize, Listed), quotes: usize) -> Option<String> {
     (changes > LONG_NOTICE_CHANGES).then(|| {
         let held = match quotes {
             0 => String::new(),
             1 => ", then the one quote of yours it holds up".to_owned(),
             n => format!(", then the {n} quotes of yours it holds up"),
         };
-        format!("It changes {changes} prices, all listed below{held}; the link to acknowledge it comes last.")
+        let below = match which {
+            Listed::All => {
+                return format!(
+                    "It changes {changes} prices, all listed below{held}; the link to acknowledge it comes last."
+                );
+            }
+            Listed::OnQuotes { on_quotes } if on_quotes == listed => format!("the {listed} on your quotes"),
+            Listed::OnQuotes { on_quotes } => format!("{listed} of the {on_quotes} on your quotes"),
+            Listed::First => format!("the first {listed}"),
+        };
+        format!(
+            "It changes {changes} prices. Listed below are {below}{held}; the link at the end opens all {changes}, to \
+             acknowledge it."
+        )
+    })
+}
+
+/// What a notice's e-mail says under the changes it lists, when it lists
+/// only `listed` of its `changes`.
+fn unlisted_changes(changes: usize, listed: usize) -> Option<String> {
+    (listed < changes).then(|| {
+        let rest = changes - listed;
+        let more = if rest == 1 { "change" } else { "changes" };
+        format!(
+            "And {rest} more {more}, not listed here: the link at the end opens the whole notice, every change \
+             listed, to read before you acknowledge it."
+        )
     })
 }
 
@@ -384,7 +450,12 @@ struct NoticeHtml<'a> {
     name: &'a str,
     title: &'a str,
     body_html: String,
+    /// The heading of `changes`, which may be only some of the notice's
+    /// (see [`listed_changes`]).
+    changes_heading: &'a str,
     changes: &'a [ChangeRow],
+    /// What the e-mail says of the changes it does not list, if any.
+    unlisted: Option<&'a str>,
     quotes: &'a [QuoteRow],
     /// Whether the notice moves any of `quotes`' totals, ever: if not, the
     /// e-mail says acknowledging it is all this notice asks of them.
@@ -404,7 +475,12 @@ struct NoticeText<'a> {
     name: &'a str,
     title: &'a str,
     body: &'a str,
+    /// The heading of `changes`, which may be only some of the notice's
+    /// (see [`listed_changes`]).
+    changes_heading: &'a str,
     changes: &'a [ChangeRow],
+    /// What the e-mail says of the changes it does not list, if any.
+    unlisted: Option<&'a str>,
     quotes: &'a [QuoteRow],
     /// Whether the notice moves any of `quotes`' totals, ever: if not, the
     /// e-mail says acknowledging it is all this notice asks of them.
@@ -899,7 +975,39 @@ fn customer(name: &str, company: &str) -> String {
 pub struct PersonRow {
     pub name: String,
     pub email: String,
+    /// The first [`ESCALATED_QUOTES`] of the drafts it holds up of theirs.
     pub quotes: Vec<QuoteRow>,
+    /// How many more it holds up, not listed.
+    pub more_quotes: usize,
+}
+
+/// How many people an escalation lists in each of its tables, and how many
+/// of each one's drafts: the notice's dashboard lists them all, and an
+/// e-mail of 300 people's 1,000 drafts ran to half a megabyte.
+const ESCALATED_PEOPLE: usize = 50;
+const ESCALATED_QUOTES: usize = 5;
+
+/// `people`, as an escalation lists them, and how many it leaves out:
+/// first those with drafts the notice changes, then those with drafts it
+/// holds up, then those with none, each part in the order given.
+fn person_rows(people: &[PendingPerson]) -> (Vec<PersonRow>, usize) {
+    let mut listed: Vec<&PendingPerson> = people.iter().collect();
+    listed.sort_by_key(|p| match p.quotes.iter().any(BlockedQuote::changed_by_it) {
+        true => 0,
+        false if !p.quotes.is_empty() => 1,
+        false => 2,
+    });
+    let rows = listed
+        .into_iter()
+        .take(ESCALATED_PEOPLE)
+        .map(|p| PersonRow {
+            name: p.name.clone(),
+            email: p.email.clone(),
+            quotes: quote_rows(&p.quotes[..p.quotes.len().min(ESCALATED_QUOTES)]),
+            more_quotes: p.quotes.len().saturating_sub(ESCALATED_QUOTES),
+        })
+        .collect();
+    (rows, people.len().saturating_sub(ESCALATED_PEOPLE))
 }
 
 #[derive(Template)]
@@ -911,7 +1019,11 @@ struct EscalationHtml<'a> {
     published_at: String,
     people: &'a [PersonRow],
     /// Signers who can no longer sign, with the drafts it holds up of theirs.
+    /// How many pending it does not list ([`ESCALATED_PEOPLE`]).
+    more_people: usize,
     unsigned: &'a [PersonRow],
+    /// How many of those it does not list.
+    more_unsigned: usize,
     /// How many are still pending, in words: "1 salesperson", "3 salespeople".
     pending: &'a str,
     /// What the drafts it holds up are worth, and what it does to them
@@ -933,7 +1045,11 @@ struct EscalationText<'a> {
     published_at: String,
     people: &'a [PersonRow],
     /// Signers who can no longer sign, with the drafts it holds up of theirs.
+    /// How many pending it does not list ([`ESCALATED_PEOPLE`]).
+    more_people: usize,
     unsigned: &'a [PersonRow],
+    /// How many of those it does not list.
+    more_unsigned: usize,
     /// How many are still pending, in words: "1 salesperson", "3 salespeople".
     pending: &'a str,
     /// What the drafts it holds up are worth, and what it does to them
@@ -1179,18 +1295,26 @@ impl Composer for TemplateComposer {
                     Letter::Reminder { awaiting_url, .. } => Some(*awaiting_url),
                     _ => None,
                 };
-                let changes = change_rows(notice, self.calendar);
+                let (changes, listed) = listed_changes(change_rows(notice, self.calendar), quotes);
+                let changes_heading = match listed {
+                    Listed::All => "Price changes".to_owned(),
+                    Listed::OnQuotes { .. } => "Price changes on your quotes".to_owned(),
+                    Listed::First => format!("The first {} price changes", changes.len()),
+                };
+                let unlisted = unlisted_changes(notice.changes.len(), changes.len());
+                let guide = long_notice_guide(notice.changes.len(), (changes.len(), listed), quotes.len());
                 let moves_any = moves_any(quotes);
                 let quotes = quote_rows(quotes);
                 let link_lifetime = lifetime(self.link_ttl);
-                let guide = long_notice_guide(changes.len(), quotes.len());
                 let html = NoticeHtml {
                     guide: guide.as_deref(),
                     intro: &intro,
                     name: &to.name,
                     title: &notice.title,
                     body_html: render_markdown(&notice.body, 1),
+                    changes_heading: &changes_heading,
                     changes: &changes,
+                    unlisted: unlisted.as_deref(),
                     quotes: &quotes,
                     moves_any,
                     ack_url,
@@ -1203,7 +1327,9 @@ impl Composer for TemplateComposer {
                     name: &to.name,
                     title: &notice.title,
                     body: &markdown_as_text(&notice.body),
+                    changes_heading: &changes_heading,
                     changes: &changes,
+                    unlisted: unlisted.as_deref(),
                     quotes: &quotes,
                     moves_any,
                     ack_url,
@@ -1428,17 +1554,7 @@ impl Composer for TemplateComposer {
                 composed(subject, &letter, &HandoverText { letter: &letter })
             }
             Letter::Escalation { notice, to, pending, stranded, told_later, dashboard_url } => {
-                let rows = |people: &[PendingPerson]| -> Vec<PersonRow> {
-                    people
-                        .iter()
-                        .map(|p| PersonRow {
-                            name: p.name.clone(),
-                            email: p.email.clone(),
-                            quotes: quote_rows(&p.quotes),
-                        })
-                        .collect()
-                };
-                let (people, unsigned) = (rows(pending), rows(stranded));
+                let ((people, more_people), (unsigned, more_unsigned)) = (person_rows(pending), person_rows(stranded));
                 // What the notice's dashboard totals: the quotes of those
                 // pending, and of those who can no longer sign.
                 let mut stake = Stake::default();
@@ -1468,7 +1584,9 @@ impl Composer for TemplateComposer {
                     title: &notice.title,
                     published_at: published_at.clone(),
                     people: &people,
+                    more_people,
                     unsigned: &unsigned,
+                    more_unsigned,
                     pending: &pending_count,
                     at_stake: stake.in_words(),
                     past_validity: stake.past_validity(),
@@ -1480,7 +1598,9 @@ impl Composer for TemplateComposer {
                     title: &notice.title,
                     published_at,
                     people: &people,
+                    more_people,
                     unsigned: &unsigned,
+                    more_unsigned,
                     pending: &pending_count,
                     at_stake: stake.in_words(),
                     past_validity: stake.past_validity(),
@@ -1498,18 +1618,110 @@ mod tests {
 
     #[test]
     fn a_long_notice_says_first_where_the_readers_quotes_and_link_are() {
-        assert_eq!(long_notice_guide(LONG_NOTICE_CHANGES, 3), None, "a short list needs no guide");
+        let all = |n| (n, Listed::All);
         assert_eq!(
-            long_notice_guide(500, 3).as_deref(),
+            long_notice_guide(LONG_NOTICE_CHANGES, all(LONG_NOTICE_CHANGES), 3),
+            None,
+            "a short list needs no guide"
+        );
+        assert_eq!(
+            long_notice_guide(50, all(50), 3).as_deref(),
             Some(
-                "It changes 500 prices, all listed below, then the 3 quotes of yours it holds up; the link to acknowledge it comes last."
+                "It changes 50 prices, all listed below, then the 3 quotes of yours it holds up; the link to acknowledge it comes last."
             )
         );
         assert_eq!(
-            long_notice_guide(21, 0).as_deref(),
+            long_notice_guide(21, all(21), 0).as_deref(),
             Some("It changes 21 prices, all listed below; the link to acknowledge it comes last.")
         );
-        assert!(long_notice_guide(21, 1).is_some_and(|g| g.contains("then the one quote of yours it holds up")));
+        assert!(
+            long_notice_guide(21, all(21), 1).is_some_and(|g| g.contains("then the one quote of yours it holds up"))
+        );
+        assert_eq!(
+            long_notice_guide(500, (12, Listed::OnQuotes { on_quotes: 12 }), 3).as_deref(),
+            Some(
+                "It changes 500 prices. Listed below are the 12 on your quotes, then the 3 quotes of yours it holds \
+                 up; the link at the end opens all 500, to acknowledge it."
+            )
+        );
+        assert_eq!(
+            long_notice_guide(500, (MAILED_CHANGES, Listed::OnQuotes { on_quotes: 73 }), 3).as_deref(),
+            Some(
+                "It changes 500 prices. Listed below are 50 of the 73 on your quotes, then the 3 quotes of yours it \
+                 holds up; the link at the end opens all 500, to acknowledge it."
+            )
+        );
+        assert_eq!(
+            long_notice_guide(500, (FIRST_CHANGES, Listed::First), 0).as_deref(),
+            Some(
+                "It changes 500 prices. Listed below are the first 20; the link at the end opens all 500, to acknowledge it."
+            )
+        );
+        assert_eq!(unlisted_changes(50, 50), None);
+        assert_eq!(
+            unlisted_changes(500, 488).as_deref(),
+            Some(
+                "And 12 more changes, not listed here: the link at the end opens the whole notice, every change \
+                 listed, to read before you acknowledge it."
+            )
+        );
+        assert!(unlisted_changes(51, 50).is_some_and(|u| u.starts_with("And 1 more change,")));
+    }
+
+    #[test]
+    fn an_escalation_lists_first_whose_drafts_the_notice_changes_and_leaves_the_rest_to_the_dashboard() {
+        let person = |name: String, quotes: Vec<BlockedQuote>| PendingPerson {
+            email: format!("{name}@pricegate.test"),
+            name,
+            quotes,
+        };
+        let mut people: Vec<PendingPerson> = (0..60).map(|i| person(format!("Idle {i:02}"), Vec::new())).collect();
+        people.push(person("Held".into(), vec![quote(0, None)]));
+        people.push(person("Changed".into(), (0..8).map(|_| quote(1_000, None)).collect()));
+        let (rows, more) = person_rows(&people);
+        assert_eq!((rows.len(), more), (ESCALATED_PEOPLE, 12));
+        let names: Vec<&str> = rows.iter().take(3).map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["Changed", "Held", "Idle 00"]);
+        assert_eq!((rows[0].quotes.len(), rows[0].more_quotes), (ESCALATED_QUOTES, 3));
+        assert_eq!((rows[1].quotes.len(), rows[1].more_quotes), (1, 0));
+        let (few, more) = person_rows(&people[..2]);
+        assert_eq!((few.len(), more), (2, 0));
+    }
+
+    #[test]
+    fn a_long_notices_e_mail_lists_the_changes_on_the_readers_quotes_or_else_the_first() {
+        let rows = |n: usize| {
+            (0..n)
+                .map(|i| ChangeRow {
+                    sku: format!("SKU-{i:03}"),
+                    product: format!("Product {i}"),
+                    price_before: String::new(),
+                    new_price: "1.00 EUR".into(),
+                    change: String::new(),
+                    effective_on: "2026-12-06".into(),
+                    replaced: String::new(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let skus = |listed: &[ChangeRow]| listed.iter().map(|c| c.sku.clone()).collect::<Vec<_>>();
+        let on =
+            |skus: &[&str]| BlockedQuote { priced: skus.iter().map(|s| s.to_string()).collect(), ..quote(0, None) };
+        let (listed, which) = listed_changes(rows(MAILED_CHANGES), &[]);
+        assert_eq!((listed.len(), which), (MAILED_CHANGES, Listed::All), "up to the limit, every change");
+        let (listed, which) = listed_changes(rows(500), &[on(&["SKU-420", "SKU-007"]), on(&["SKU-007", "SKU-100"])]);
+        assert_eq!(which, Listed::OnQuotes { on_quotes: 3 });
+        assert_eq!(skus(&listed), ["SKU-007", "SKU-100", "SKU-420"], "each once, as the notice lists them");
+        let (listed, which) = listed_changes(rows(500), &[on(&[]), on(&["NOT-IN-IT"])]);
+        assert_eq!(which, Listed::First, "quotes it holds up without a line it prices");
+        assert_eq!(skus(&listed), skus(&rows(FIRST_CHANGES)));
+        let everything: Vec<String> = skus(&rows(500));
+        let every: Vec<&str> = everything.iter().map(String::as_str).collect();
+        let (listed, which) = listed_changes(rows(500), &[on(&every)]);
+        assert_eq!(
+            (listed.len(), which),
+            (MAILED_CHANGES, Listed::OnQuotes { on_quotes: 500 }),
+            "never the whole notice"
+        );
     }
 
     #[test]
@@ -1634,6 +1846,7 @@ mod tests {
             expired_on,
             overtaken: Vec::new(),
             approved: Vec::new(),
+            priced: Vec::new(),
         }
     }
 
@@ -1755,7 +1968,9 @@ mod tests {
                 name: "Sam",
                 title: "Freight",
                 body: "Freight is billed separately.",
+                changes_heading: "Price changes",
                 changes: &[],
+                unlisted: None,
                 quotes: &quotes,
                 moves_any,
                 ack_url: "http://pricegate.test/ack/x",

@@ -32,6 +32,26 @@ fn asked_key(quote: Uuid, request: Uuid, user: Uuid) -> String {
     format!("{ASKED_KEY}{quote}:{request}:{user}")
 }
 
+/// The Message-ID of the first e-mail asking `user` about `request`, which
+/// reminders of it to them follow (see [`super::thread_of`]).
+pub(super) fn approval_thread(request: Uuid, user: Uuid, domain: &str) -> String {
+    format!("<approval.{}.{}@{domain}>", request.simple(), user.simple())
+}
+
+/// Whether an e-mail about a request reminds its reader, asked about it
+/// before, rather than asks them: from its key.
+pub(super) fn reminds(dedupe_key: &str) -> bool {
+    dedupe_key.starts_with(ASKED_KEY) && dedupe_key.contains(REMINDS)
+}
+
+/// What a reminder's key adds to the key of the request's first e-mail, before its time.
+const REMINDS: &str = ":again-";
+
+/// What the key of an e-mail asking someone in finance about a request on
+/// its reminder adds (they were not e-mailed about it before: it starts
+/// their conversation about it, as a first e-mail does).
+const ASKED_ON_A_REMINDER: &str = ":asked-";
+
 /// Whom e-mailing finance about a request told.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct FinanceAsked {
@@ -81,8 +101,18 @@ fn lines_as_asked(covers: &str) -> Option<Vec<AskedLine>> {
 
 /// The quote and the request a request's e-mail is about, from its key.
 pub(super) fn asked_about(row: &crate::entity::outbox::Model) -> Option<(Uuid, Uuid)> {
-    let mut parts = row.dedupe_key.strip_prefix(ASKED_KEY)?.split(':');
+    about(&row.dedupe_key)
+}
+
+fn about(dedupe_key: &str) -> Option<(Uuid, Uuid)> {
+    let mut parts = dedupe_key.strip_prefix(ASKED_KEY)?.split(':');
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// The request an e-mail of `kind` with `dedupe_key` is the first to its
+/// reader about, if it is one: an e-mail asking about it, not reminding.
+pub(super) fn first_asked(kind: &str, dedupe_key: &str) -> Option<Uuid> {
+    (kind == APPROVAL_ASKED && !reminds(dedupe_key)).then(|| about(dedupe_key)).flatten().map(|(_, request)| request)
 }
 
 impl Store {
@@ -154,7 +184,11 @@ impl Store {
                 declined: declined.as_ref(),
             };
             let key = asked_key(quote.id, request.id, person.id);
-            let key = if again { format!("{key}:again-{}", now.timestamp_micros()) } else { key };
+            let key = match (again, asked_before.contains_key(&person.id)) {
+                (false, _) => key,
+                (true, true) => format!("{key}{REMINDS}{}", now.timestamp_micros()),
+                (true, false) => format!("{key}{ASKED_ON_A_REMINDER}{}", now.timestamp_micros()),
+            };
             batch.push(APPROVAL_ASKED, key, &to, &letter)?;
         }
         asked.told = batch.write(conn).await?;

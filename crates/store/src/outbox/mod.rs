@@ -159,6 +159,9 @@ pub struct BlockedQuote {
     /// The SKUs on it that the notice prices, whose price finance approved
     /// keeping: the notice's change to them counts nothing either.
     pub approved: Vec<String>,
+    /// The SKUs on it that the notice prices, each once, in the order of its
+    /// lines: the changes a long notice's e-mail lists for its reader.
+    pub priced: Vec<String>,
 }
 
 impl BlockedQuote {
@@ -512,14 +515,19 @@ fn notice_thread(notice_id: Uuid, user_id: Uuid, domain: &str) -> String {
 /// The e-mail a reminder, or a notice's e-mail sent again on taking over
 /// drafts, follows: the first one to its reader about its notice, for mail
 /// programs to show them as one conversation (`In-Reply-To`, `References`).
-/// `None` for that first e-mail itself and for any other letter.
+/// Likewise a reminder to someone in finance of a request for approval
+/// follows the request's first e-mail to them. `None` for those first
+/// e-mails themselves and for any other letter.
 pub fn thread_of(row: &outbox::Model) -> Option<String> {
-    if row.kind != REMINDER && row.kind != PUBLICATION {
-        return None;
-    }
-    let (notice_id, user_id) = (row.notice_id?, row.user_id?);
+    let user_id = row.user_id?;
     let domain = row.message_id.rsplit_once('@')?.1.strip_suffix('>')?;
-    let first = notice_thread(notice_id, user_id, domain);
+    let first = if row.kind == REMINDER || row.kind == PUBLICATION {
+        notice_thread(row.notice_id?, user_id, domain)
+    } else if row.kind == APPROVAL_ASKED && approval_asked::reminds(&row.dedupe_key) {
+        approval_asked::approval_thread(approval_asked::asked_about(row)?.1, user_id, domain)
+    } else {
+        return None;
+    };
     (first != row.message_id).then_some(first)
 }
 
@@ -580,11 +588,16 @@ impl<'a> Batch<'a> {
             self.setup.composer.compose(letter).map_err(|e| StoreError::Internal(format!("composing mail: {e}")))?;
         let id = Uuid::new_v4();
         let domain = &self.setup.message_id_domain;
+        // The first e-mail to the reader about a notice, or about a request
+        // for approval, has the Message-ID the later ones follow.
         let message_id = match letter.notice() {
             Some(notice) if kind == PUBLICATION && dedupe_key == publication_key(notice.id, to.id) => {
                 notice_thread(notice.id, to.id, domain)
             }
-            _ => format!("<{}@{domain}>", id.simple()),
+            _ => match approval_asked::first_asked(kind, &dedupe_key) {
+                Some(request) => approval_asked::approval_thread(request, to.id, domain),
+                None => format!("<{}@{domain}>", id.simple()),
+            },
         };
         self.rows.push(outbox::ActiveModel {
             id: Set(id),
@@ -828,6 +841,12 @@ async fn blocked_quotes(
             expired_on: (q.valid_until < today).then_some(q.valid_until),
             overtaken: impact.lines.iter().filter(|l| l.overtaken_by.is_some()).map(|l| l.sku.clone()).collect(),
             approved: impact.lines.iter().filter(|l| l.waived).map(|l| l.sku.clone()).collect(),
+            priced: impact.lines.iter().map(|l| &l.sku).fold(Vec::new(), |mut skus, sku| {
+                if !skus.contains(sku) {
+                    skus.push(sku.clone());
+                }
+                skus
+            }),
         });
     }
     // Those the notice changes first, each part in drafting order.
@@ -1014,5 +1033,30 @@ mod tests {
         assert_eq!(thread_of(&row(SIGNER, other.clone(), None, u)), None);
         assert_eq!(thread_of(&row(REMINDER, other, None, u)), None, "a row naming no notice");
         assert_eq!(thread_of(&row(REMINDER, "no-at-sign".into(), n, u)), None);
+    }
+
+    #[test]
+    fn a_reminder_of_a_request_for_approval_follows_the_request_to_its_reader() {
+        let (quote, request, user) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let first = approval_asked::approval_thread(request, user, "pricegate.example");
+        let other = format!("<{}@pricegate.example>", Uuid::new_v4().simple());
+        let keyed = |key: String, message_id: &str| outbox::Model {
+            dedupe_key: key,
+            ..row(APPROVAL_ASKED, message_id.to_owned(), None, Some(user))
+        };
+        let asked = format!("approval-asked:{quote}:{request}:{user}");
+        assert_eq!(approval_asked::first_asked(APPROVAL_ASKED, &asked), Some(request), "the request starts it");
+        assert_eq!(thread_of(&keyed(asked.clone(), &first)), None);
+        let reminded = format!("{asked}:again-1764979200000000");
+        assert_eq!(approval_asked::first_asked(APPROVAL_ASKED, &reminded), None);
+        assert_eq!(thread_of(&keyed(reminded, &other)), Some(first.clone()));
+        let newly_asked = format!("{asked}:asked-1764979200000000");
+        assert_eq!(
+            approval_asked::first_asked(APPROVAL_ASKED, &newly_asked),
+            Some(request),
+            "someone first asked on a reminder: theirs starts it"
+        );
+        assert_eq!(thread_of(&keyed(newly_asked, &first)), None);
+        assert_eq!(approval_asked::first_asked(SIGNER, &asked), None, "only a request's e-mail");
     }
 }

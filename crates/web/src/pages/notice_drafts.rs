@@ -227,7 +227,8 @@ fn parse_changes(text: &str, products: &[ProductView]) -> Result<Vec<NewPriceCha
     // pasted spreadsheet of thousands of rows is this sentence, not a page
     // of sentences (nor the time to work them out).
     if lines.len() > MAX_CHANGES {
-        return Err(format!("There are {} price changes; a notice may carry at most {MAX_CHANGES}.", lines.len()));
+        let there_are = pricegate_domain::count(i64::try_from(lines.len()).unwrap_or(i64::MAX));
+        return Err(format!("There are {there_are} price changes; a notice may carry at most {MAX_CHANGES}."));
     }
     // Each change with the line it was read from; every refused line is
     // reported, one sentence per line, not just the first.
@@ -899,6 +900,8 @@ mod tests {
         let days = |n: usize| (0..n).map(|d| format!("EU-1, 10, {}\n", date(d))).collect::<String>();
         let refused = parse_changes(&format!("{}\n\n", days(MAX_CHANGES + 1)), &products).unwrap_err();
         assert_eq!(refused, "There are 501 price changes; a notice may carry at most 500.");
+        let refused = parse_changes(&days(1_500), &products).unwrap_err();
+        assert_eq!(refused, "There are 1,500 price changes; a notice may carry at most 500.", "grouped as a count");
         assert_eq!(parse_changes(&days(MAX_CHANGES), &products).unwrap().len(), MAX_CHANGES);
         let with_header = format!("SKU,Price,Date\n{}", days(MAX_CHANGES));
         assert_eq!(parse_changes(&with_header, &products).unwrap().len(), MAX_CHANGES, "a header row is not counted");
