@@ -756,11 +756,28 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     assert!(js.text().await.unwrap().contains("data-preview-url"));
     // The tabs' icon, linked by every page and asked for by browsers on their own, logged in or not.
     assert!(html.contains("<link rel=\"icon\" href=\"/static/favicon.svg\""), "{html}");
-    for path in ["/static/favicon.svg", "/favicon.ico"] {
+    // As bitmaps too, for browsers that take no SVG (Safari before 26) and phones' home screens.
+    assert!(html.contains("<link rel=\"icon\" href=\"/favicon.ico\" sizes=\"32x32\">"), "{html}");
+    assert!(html.contains("<link rel=\"apple-touch-icon\" href=\"/apple-touch-icon.png\">"), "{html}");
+    let png = |bytes: &[u8], side: u32| {
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+            && bytes.get(16..24) == Some([side.to_be_bytes(), side.to_be_bytes()].concat().as_slice())
+    };
+    for (path, kind) in [
+        ("/static/favicon.svg", "image/svg+xml"),
+        ("/favicon.ico", "image/vnd.microsoft.icon"),
+        ("/apple-touch-icon.png", "image/png"),
+    ] {
         let icon = client().get(format!("{base}{path}")).send().await.unwrap();
-        let kind = icon.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        assert_eq!((icon.status(), kind.as_str()), (StatusCode::OK, "image/svg+xml"), "{path}");
-        assert!(icon.text().await.unwrap().starts_with("<svg "), "{path}");
+        let served = icon.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        assert_eq!((icon.status(), served.as_str()), (StatusCode::OK, kind), "{path}");
+        let bytes = icon.bytes().await.unwrap();
+        let drawn = match path {
+            "/favicon.ico" => bytes.starts_with(&[0, 0, 1, 0, 1, 0, 32, 32]) && png(&bytes[22..], 32),
+            "/apple-touch-icon.png" => png(&bytes, 180),
+            _ => bytes.starts_with(b"<svg "),
+        };
+        assert!(drawn, "{path}: {} bytes", bytes.len());
     }
     app.stop().await;
 }

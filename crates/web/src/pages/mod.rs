@@ -67,7 +67,8 @@ pub fn router() -> Router<AppState> {
         .route("/static/app.js", get(script))
         .route("/static/favicon.svg", get(icon))
         // Asked for by browsers on their own, whatever a page links.
-        .route("/favicon.ico", get(icon))
+        .route("/favicon.ico", get(bitmap_icon))
+        .route("/apple-touch-icon.png", get(touch_icon))
         .layer(axum::middleware::map_response(page_headers))
 }
 
@@ -100,6 +101,26 @@ async fn icon() -> Response {
     (
         [(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")],
         include_str!("../../static/favicon.svg"),
+    )
+        .into_response()
+}
+
+/// [`icon`] as a 32-pixel bitmap, for browsers that take no SVG icon
+/// (rendered from it by `scripts/icons`).
+async fn bitmap_icon() -> Response {
+    (
+        [(header::CONTENT_TYPE, "image/vnd.microsoft.icon"), (header::CACHE_CONTROL, "public, max-age=86400")],
+        include_bytes!("../../static/favicon.ico"),
+    )
+        .into_response()
+}
+
+/// [`icon`] as a phone's home screen and Safari's favourites show it: 180
+/// pixels, square (iOS rounds the corners), rendered by `scripts/icons`.
+async fn touch_icon() -> Response {
+    (
+        [(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "public, max-age=86400")],
+        include_bytes!("../../static/apple-touch-icon.png"),
     )
         .into_response()
 }

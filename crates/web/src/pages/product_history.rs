@@ -78,7 +78,7 @@ pub(super) async fn history(
 ) -> Result<Response, PageError> {
     let id = match Uuid::parse_str(&raw) {
         Ok(id) => id,
-        Err(_) => return by_sku(&app, &raw, "", uri.query()).await,
+        Err(_) => return by_sku(&app, &raw, ProductPage::History, uri.query()).await,
     };
     let typed = query.on.unwrap_or_default();
     // A day pasted with a space around it is that day.
@@ -90,7 +90,7 @@ pub(super) async fn history(
             let sku = pricegate_domain::Sku::parse(&raw).ok();
             let Some(found) = sku else { return Err(e.into()) };
             let Some(found) = app.store.product_id_by_sku(found.as_str()).await? else { return Err(e.into()) };
-            return Ok(to_product(found, "", uri.query()));
+            return Ok(to_product(found, ProductPage::History, uri.query()));
         }
         Err(e) => return Err(e.into()),
     };
@@ -107,13 +107,21 @@ pub(super) async fn history(
     Ok(render(status, &page))
 }
 
-/// The page of the product whose SKU is `typed` (`then` is "" for its
-/// history, "/edit" for its edit form), with the query it was asked with
-/// (`?on=`), or a 404 saying no product has that SKU.
+/// A product's pages, as its SKU leads to them.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum ProductPage {
+    /// `/products/{id}`: its prices, past and to come.
+    History,
+    /// `/products/{id}/edit`: finance's form.
+    Edit,
+}
+
+/// The page of the product whose SKU is `typed`, with the query it was
+/// asked with (`?on=`), or a 404 saying no product has that SKU.
 pub(super) async fn by_sku(
     app: &AppState,
     typed: &str,
-    then: &str,
+    then: ProductPage,
     query: Option<&str>,
 ) -> Result<Response, PageError> {
     // Not shaped like a SKU (a NUL, which PostgreSQL cannot compare, or too long): nothing is here.
@@ -130,9 +138,13 @@ pub(super) async fn by_sku(
     }
 }
 
-/// The way to product `id`'s page (`then`, as [`by_sku`]), with the query it was asked with.
-fn to_product(id: Uuid, then: &str, query: Option<&str>) -> Response {
+/// The way to product `id`'s page `then`, with the query it was asked with.
+fn to_product(id: Uuid, then: ProductPage, query: Option<&str>) -> Response {
     let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    let then = match then {
+        ProductPage::History => "",
+        ProductPage::Edit => "/edit",
+    };
     axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!("/products/{id}{then}{query}")))
 }
 

@@ -743,7 +743,7 @@ async fn edit_form(
 ) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
     let Ok(id) = Uuid::parse_str(&raw) else {
-        return super::product_history::by_sku(&app, &raw, "/edit", None).await;
+        return super::product_history::by_sku(&app, &raw, super::product_history::ProductPage::Edit, None).await;
     };
     let product = app.store.get_product(id).await?;
     Ok(render(StatusCode::OK, &EditPage::of(&app, &user, &product).await?))
