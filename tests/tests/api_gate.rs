@@ -12,6 +12,51 @@ use pricegate_tests::{PASSWORD, TestApp, both_backends};
 use serde_json::{Value, json};
 
 both_backends! {
+    /// The gate reads of each pending notice only its changes to the quote's
+    /// products: one that prices none of them still holds the quote up, with
+    /// nothing on its total; one that prices many shows its change to the
+    /// quote's line alone, the same price steps, in the notice's order.
+    async fn a_pending_notice_is_read_for_the_quote_s_products_and_held_up_by_whatever_it_prices(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        for sku in ["PUMP-1", "VALVE-2", "HOSE-3"] {
+            create_product(&finance, sku, "EUR", 1_000).await;
+        }
+        let id = id_of(&draft_quote(&sam, json!([{"sku": "PUMP-1", "quantity": 2}])).await);
+        let elsewhere =
+            create_notice(&finance, "Valves", json!([{"sku": "VALVE-2", "unit_price_minor": 1_200, "effective_on": "2099-01-01"}]))
+                .await;
+        publish_notice(&finance, &elsewhere).await;
+        let changes = json!([
+            {"sku": "VALVE-2", "unit_price_minor": 1_300, "effective_on": "2099-01-01"},
+            {"sku": "PUMP-1", "unit_price_minor": 1_100, "effective_on": "2098-01-01"},
+            {"sku": "HOSE-3", "unit_price_minor": 900, "effective_on": "2099-01-01"},
+            {"sku": "PUMP-1", "unit_price_minor": 1_150, "effective_on": "2099-01-01"},
+        ]);
+        let many = create_notice(&finance, "Everything", changes).await;
+        publish_notice(&finance, &many).await;
+        let gate = sam.get(&format!("/api/v1/quotes/{id}/gate")).await;
+        assert_eq!(gate.status, 200, "{}", gate.text);
+        let pending = gate.body["pending"].as_array().cloned().unwrap_or_default();
+        let ids: Vec<&str> = pending.iter().filter_map(|p| p["notice_id"].as_str()).collect();
+        assert_eq!(ids, [elsewhere.as_str(), many.as_str()], "both hold it up: {}", gate.text);
+        assert_eq!(pending[0]["impact"]["lines"], json!([]), "{}", gate.text);
+        assert_eq!(pending[0]["impact"]["total_delta_minor"], json!(0));
+        let lines = pending[1]["impact"]["lines"].as_array().cloned().unwrap_or_default();
+        assert_eq!(lines.len(), 1, "{}", gate.text);
+        assert_eq!((&lines[0]["sku"], &lines[0]["new_unit_price_minor"]), (&json!("PUMP-1"), &json!(1_150)));
+        assert_eq!(lines[0]["earlier"][0]["unit_price_minor"], json!(1_100), "its earlier step: {}", gate.text);
+        assert_eq!(pending[1]["impact"]["total_delta_minor"], json!(300));
+        // Finalising is refused with the same reading of them.
+        let r = sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await;
+        assert_error(&r, 409, "pending_acknowledgements");
+        assert_eq!(r.body["error"]["pending"], gate.body["pending"], "{}", r.text);
+        app.stop().await;
+    }
+}
+
+both_backends! {
     /// It does not block the quote, and the evidence still says which notice
     /// set each price signed, and that the signer never acknowledged it.
     async fn a_notice_published_before_the_quote_was_drafted_does_not_block_it(backend: Backend) {

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::overrides::{covering_override, superseded_fingerprint, superseded_lines};
 use crate::db::IN_LIST_CHUNK;
 use crate::entity::{acknowledgements, notices, quote_lines, quotes};
-use crate::notices::{PUBLISHED, load_changes};
+use crate::notices::{PUBLISHED, load_changes_of};
 use crate::quotes::{
     LoadedQuote, check_draft, check_visible, load_quote_sql, load_quote_values, load_visible_priced, loaded_quote,
 };
@@ -88,9 +88,9 @@ struct LaterNotice {
 /// Which notices published since drafting to read.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Reading {
-    /// Only those the signer has not acknowledged, with their price changes:
-    /// enough to answer "what is pending", at a cost that grows with the
-    /// pending notices.
+    /// Only those the signer has not acknowledged, with their price changes
+    /// to the quote's products: enough to answer "what is pending", at a
+    /// cost that grows with the pending notices, not with their length.
     Pending,
     /// All of them with the signer's acknowledgements, without bodies or
     /// price changes: the evidence a finalisation stores.
@@ -122,21 +122,28 @@ pub enum Reading {
 /// range.
 async fn later_notices(
     conn: &impl ConnectionTrait,
-    drafted_at: DateTime<Utc>,
-    signer: Uuid,
+    quote: &quotes::Model,
     reading: Reading,
 ) -> Result<Vec<LaterNotice>, StoreError> {
     let backend = conn.get_database_backend();
     let sql = later_notices_sql(reading, backend);
-    Ok(LaterNotice::find_by_statement(Statement::from_sql_and_values(backend, sql, [signer.into(), drafted_at.into()]))
-        .all(conn)
-        .await?)
+    let (signer, drafted_at, id) = (quote.signer_id.into(), quote.drafted_at.into(), quote.id.into());
+    let values = match (reading, backend) {
+        (Reading::Pending, DbBackend::Postgres) => vec![signer, drafted_at, id],
+        (Reading::Pending, _) => vec![id, signer, drafted_at],
+        (Reading::All, _) => vec![signer, drafted_at],
+    };
+    Ok(LaterNotice::find_by_statement(Statement::from_sql_and_values(backend, sql, values)).all(conn).await?)
 }
 
-/// The statement [`later_notices`] sends: two placeholders, the signer's
-/// first in every form, then `drafted_at`. The pending form on PostgreSQL
-/// also returns each change's `change_position`, by which
-/// [`quote_gate_sql`] orders the rows it embeds this statement's among.
+/// The statement [`later_notices`] sends: the signer's and `drafted_at`'s
+/// placeholders, and in the pending form the quote's, whose lines' products
+/// are the only changes it reads of each notice (a notice of 500 changes is
+/// a row or two for a quote of a few lines, not 500 rows, each with the
+/// notice's text): `$1`, `$2`, `$3` on PostgreSQL; on SQLite, in the order
+/// they appear, the quote's first. The pending form on PostgreSQL also
+/// returns each change's `change_position`, by which [`quote_gate_sql`]
+/// orders the rows it embeds this statement's among.
 pub fn later_notices_sql(reading: Reading, backend: DbBackend) -> String {
     match (reading, backend) {
         (Reading::Pending, DbBackend::Postgres) => format!(
@@ -145,7 +152,8 @@ pub fn later_notices_sql(reading: Reading, backend: DbBackend) -> String {
                c.position AS change_position \
              FROM notices n \
              LEFT JOIN LATERAL (SELECT c.sku, c.unit_price_minor, c.effective_on, c.position FROM notice_changes c \
-               WHERE c.notice_id = n.id OFFSET 0) c ON true \
+               WHERE c.notice_id = n.id AND c.sku IN (SELECT l.sku FROM quote_lines l WHERE l.quote_id = $3) \
+               OFFSET 0) c ON true \
              WHERE n.state = '{PUBLISHED}' AND n.published_at > $2 AND n.published_at < 'infinity' \
                AND n.id NOT IN (SELECT a.notice_id FROM acknowledgements a WHERE a.user_id = $1 \
                  AND a.notice_published_at > $2 AND a.notice_published_at < 'infinity') \
@@ -155,6 +163,7 @@ pub fn later_notices_sql(reading: Reading, backend: DbBackend) -> String {
             "SELECT n.id, n.seq, n.title, n.body, n.published_at, NULL AS acknowledged_at, NULL AS channel, \
                c.sku AS change_sku, c.unit_price_minor AS change_unit_price_minor, c.effective_on AS change_effective_on \
              FROM notices n INDEXED BY notices_published_at LEFT JOIN notice_changes c ON c.notice_id = n.id \
+               AND c.sku IN (SELECT l.sku FROM quote_lines l WHERE l.quote_id = ?) \
              WHERE NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.user_id = ? AND a.notice_id = n.id) \
                AND n.state = '{PUBLISHED}' AND n.published_at > ? \
              ORDER BY n.seq, c.position"
@@ -251,7 +260,7 @@ pub(super) async fn evaluate(
     loaded: &LoadedQuote,
     reading: Reading,
 ) -> Result<Evaluation, StoreError> {
-    let later = later_notices(conn, loaded.quote.drafted_at, loaded.quote.signer_id, reading).await?;
+    let later = later_notices(conn, &loaded.quote, reading).await?;
     evaluate_read(conn, loaded, reading, later).await
 }
 
@@ -311,9 +320,13 @@ async fn evaluate_read(
         GateDecision::Pending { pending } => {
             let mut bodies = HashMap::new();
             if reading == Reading::All {
-                // Only a refusal needs them: finalising reads them then.
+                // Only a refusal needs them: finalising reads them then,
+                // those of the quote's products, as the pending reading does.
                 let ids: Vec<Uuid> = pending.iter().map(|p| p.id).collect();
-                for (id, list) in load_changes(conn, &ids).await? {
+                let mut skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+                skus.sort_unstable();
+                skus.dedup();
+                for (id, list) in load_changes_of(conn, &ids, Some(&skus)).await? {
                     changes.insert(id, list.iter().map(PriceChange::from).collect());
                 }
                 for chunk in ids.chunks(IN_LIST_CHUNK) {
@@ -458,7 +471,10 @@ pub(super) async fn gate_view(
 pub fn quote_gate_sql() -> &'static str {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         let pg = DbBackend::Postgres;
-        let later = later_notices_sql(Reading::Pending, pg).replace("$1", "g.signer_id").replace("$2", "g.drafted_at");
+        let later = later_notices_sql(Reading::Pending, pg)
+            .replace("$1", "g.signer_id")
+            .replace("$2", "g.drafted_at")
+            .replace("$3", "g.id");
         format!(
             "WITH quote AS ({}), \
              later AS (SELECT later.* FROM quotes g, LATERAL ({later}) later WHERE g.id = $1) \

@@ -238,20 +238,29 @@ pub(crate) async fn load_changes(
     conn: &impl ConnectionTrait,
     notice_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<PriceChangeView>>, StoreError> {
-    if notice_ids.is_empty() {
+    load_changes_of(conn, notice_ids, None).await
+}
+
+/// [`load_changes`], only those of the products of `skus` when given (a
+/// quote's: a notice of 500 changes prices a few of its lines at most).
+pub(crate) async fn load_changes_of(
+    conn: &impl ConnectionTrait,
+    notice_ids: &[Uuid],
+    skus: Option<&[&str]>,
+) -> Result<HashMap<Uuid, Vec<PriceChangeView>>, StoreError> {
+    if notice_ids.is_empty() || skus.is_some_and(<[&str]>::is_empty) {
         return Ok(HashMap::new());
     }
     // In chunks, as a database takes only so many bound values in a statement
     // (SQLite 32,766): a few hundred notices of 500 changes each exceed it.
     let mut rows = Vec::new();
     for chunk in notice_ids.chunks(IN_LIST_CHUNK) {
-        rows.extend(
-            notice_changes::Entity::find()
-                .filter(notice_changes::Column::NoticeId.is_in(chunk.iter().copied()))
-                .order_by_asc(notice_changes::Column::Position)
-                .all(conn)
-                .await?,
-        );
+        let mut query =
+            notice_changes::Entity::find().filter(notice_changes::Column::NoticeId.is_in(chunk.iter().copied()));
+        if let Some(skus) = skus {
+            query = query.filter(notice_changes::Column::Sku.is_in(skus.iter().copied()));
+        }
+        rows.extend(query.order_by_asc(notice_changes::Column::Position).all(conn).await?);
     }
     let product_ids: Vec<Uuid> = rows.iter().map(|r| r.product_id).collect::<HashSet<_>>().into_iter().collect();
     let mut products: HashMap<Uuid, products::Model> = HashMap::with_capacity(product_ids.len());
