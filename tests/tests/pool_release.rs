@@ -126,3 +126,42 @@ async fn a_lock_waited_for_past_the_bound_is_given_up_as_unavailable() {
     store.close().await;
     let _ = other.close().await;
 }
+
+/// A statement cut while it waits for a lock (its request given up by the
+/// request timeout) that then fails on the server (`lock_timeout`), over
+/// TLS: the pool gets its connection back, or a new one, never loses it.
+/// Closing such a connection flushed its TLS stream, and rustls' flush with
+/// nothing to write waited to read a reply the server never sends: the
+/// connection stayed checked out for good, a pool of ten lost one to each
+/// such timeout, and stopping the server waited on it.
+#[tokio::test]
+async fn a_statement_cut_while_it_waits_for_a_lock_leaves_its_connection_to_the_pool_over_tls() {
+    let db = TestDb::create(Backend::Postgres).await;
+    let tls = format!("{}{}sslmode=require", db.url, if db.url.contains('?') { '&' } else { '?' });
+    let store = Store::connect_bounded(&tls, 1, Some(Duration::from_millis(300)))
+        .await
+        .expect("the store connects over TLS: PostgreSQL at 127.0.0.1 must have ssl = on");
+    let ssl = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    assert!(scalar_bool(store.connection(), ssl).await, "the pooled connection is not encrypted");
+    let other = Database::connect(&db.url).await.expect("a second connection");
+    let lock = format!("SELECT pg_advisory_xact_lock({LOCK_KEY})");
+    // Several rounds: whether the server's replies come in one read or two
+    // (which once let the flush through) is down to timing.
+    for round in 0..5 {
+        let holder = other.begin().await.expect("BEGIN");
+        holder.execute_unprepared(&lock).await.expect("the lock");
+        let cut = tokio::time::timeout(Duration::from_millis(100), store.connection().execute_unprepared(&lock)).await;
+        assert!(cut.is_err(), "round {round}: the statement waits for the lock held elsewhere");
+        // The server gives the wait up at 300 ms, while the lock is still held.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        holder.rollback().await.expect("ROLLBACK");
+        let next =
+            tokio::time::timeout(Duration::from_secs(15), scalar::<i64>(store.connection(), "SELECT 1::bigint")).await;
+        assert!(
+            matches!(next, Ok(Ok(1))),
+            "round {round}: the pool's one connection never came back after a statement cut mid-wait: {next:?}"
+        );
+    }
+    store.close().await;
+    let _ = other.close().await;
+}

@@ -531,7 +531,31 @@ struct FinalisedLetter<'a> {
     url: &'a str,
     /// The notices its evidence keeps.
     notices: usize,
-    approved: bool,
+    /// Finance's approval of old prices it was finalised with, in words
+    /// ([`old_prices_kept`]).
+    approved: Option<String>,
+}
+
+/// How many products an e-mail names one by one before it counts the rest.
+const NAMED_PRODUCTS: usize = 3;
+
+/// A finalisation's approval of old prices, in words: who in finance
+/// approved keeping which products' old prices.
+fn old_prices_kept(kept: &pricegate_store::OldPricesKept<'_>) -> String {
+    let who = match kept.by {
+        "" => "Finance".to_owned(),
+        name => format!("{name}, in finance,"),
+    };
+    let which = match kept.skus {
+        [] => "some of its lines".to_owned(),
+        [one] => one.clone(),
+        [named @ .., last] if kept.skus.len() <= NAMED_PRODUCTS => format!("{} and {last}", named.join(", ")),
+        [first @ .., _] => {
+            let named = &first[..NAMED_PRODUCTS];
+            format!("{} and {} more products", named.join(", "), kept.skus.len() - NAMED_PRODUCTS)
+        }
+    };
+    format!("{who} approved keeping the old prices of {which}.")
 }
 
 #[derive(Template)]
@@ -1366,7 +1390,7 @@ impl Composer for TemplateComposer {
                     reference: &reference,
                     url: &quote.url,
                     notices: *notices,
-                    approved: *approved,
+                    approved: approved.as_ref().map(old_prices_kept),
                 };
                 composed(subject, &letter, &FinalisedText { letter: &letter })
             }
@@ -1666,6 +1690,20 @@ mod tests {
             )
         );
         assert!(unlisted_changes(51, 50).is_some_and(|u| u.starts_with("And 1 more change,")));
+    }
+
+    #[test]
+    fn a_finalisation_names_who_approved_keeping_which_old_prices() {
+        let skus = |n: usize| (1..=n).map(|i| format!("PUMP-{i}")).collect::<Vec<_>>();
+        let said = |by: &str, n: usize| old_prices_kept(&pricegate_store::OldPricesKept { by, skus: &skus(n) });
+        assert_eq!(said("Fiona", 1), "Fiona, in finance, approved keeping the old prices of PUMP-1.");
+        assert_eq!(said("Fiona", 2), "Fiona, in finance, approved keeping the old prices of PUMP-1 and PUMP-2.");
+        assert_eq!(said("", 3), "Finance approved keeping the old prices of PUMP-1, PUMP-2 and PUMP-3.");
+        assert_eq!(
+            said("Fiona", 5),
+            "Fiona, in finance, approved keeping the old prices of PUMP-1, PUMP-2, PUMP-3 and 2 more products."
+        );
+        assert_eq!(said("Fiona", 0), "Fiona, in finance, approved keeping the old prices of some of its lines.");
     }
 
     #[test]

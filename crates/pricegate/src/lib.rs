@@ -105,11 +105,20 @@ impl Application {
             let _ = stop.send(true);
         })
         .await;
-        let _ = worker.await;
+        // It gives back what it claimed and had not sent; a database that
+        // does not answer must not hold the stop up (those claims lapse
+        // with their lease, and another worker sends them).
+        if tokio::time::timeout(WORKER_STOP_WAIT, worker).await.is_err() {
+            tracing::warn!(waited = ?WORKER_STOP_WAIT, "the mail worker did not stop in time; stopping without it");
+        }
         self.state.store.close().await;
         Ok(())
     }
 }
+
+/// How long a stopping server waits for its mail worker to stop, before
+/// [`Store::close`]'s own wait.
+const WORKER_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// A PostgreSQL error as the driver says it, without the line of the
 /// server's own source it was raised at (`… does not exist at line 948`),

@@ -511,9 +511,10 @@ impl Store {
     }
 
     /// Closes the pool, waiting for connections in use to be given back,
-    /// for [`Self::CLOSE_WAIT`] at most: a connection a timed-out request
-    /// left mid-statement may never be, and a stopping process must not
-    /// wait on it (the database ends its session once the process is gone).
+    /// for [`Self::CLOSE_WAIT`] at most: one a timed-out request left
+    /// mid-statement is checked with a round trip first, which may wait
+    /// behind a lock, and a stopping process must not wait on it (the
+    /// database ends its session once the process is gone).
     pub async fn close(self) {
         if tokio::time::timeout(Self::CLOSE_WAIT, self.db.close()).await.is_err() {
             tracing::warn!(

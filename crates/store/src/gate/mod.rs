@@ -518,7 +518,7 @@ impl Store {
             },
         )
         .await?;
-        let told = (evidence.len(), override_id.is_some());
+        let told = (evidence.len(), view.price_override.as_ref());
         self.tell_owner_finalised(&txn, actor, (&quote, signed.total_minor), told, finalised_at).await?;
         txn.commit().await?;
         let evidence = EvidenceView {

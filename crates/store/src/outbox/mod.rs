@@ -295,7 +295,8 @@ pub enum Letter<'a> {
         quote: &'a SignedQuote,
         at: &'a str,
         notices: usize,
-        approved: bool,
+        /// Finance's approval of old prices it was finalised with, if any.
+        approved: Option<OldPricesKept<'a>>,
     },
     /// Someone drafting or editing a quote (`by`) names another salesperson
     /// its signer: only they can finalise it.
@@ -387,6 +388,17 @@ pub enum ApprovedFor<'a> {
     /// Its owner; `signer` can no longer sign it (deactivated, or out of
     /// sales), so the owner must choose another signer.
     OwnerWithoutSigner { signer: &'a str },
+}
+
+/// Finance's approval a quote was finalised with: who approved keeping the
+/// old prices of which products.
+#[derive(Debug, Clone, Copy)]
+pub struct OldPricesKept<'a> {
+    /// Their name; empty when not known.
+    pub by: &'a str,
+    /// The products, each once, in the order of the quote's lines; empty
+    /// for an approval recorded before it kept them.
+    pub skus: &'a [String],
 }
 
 /// Finance's answer to an earlier request about the same draft, declined

@@ -43,6 +43,24 @@ impl<S: Socket> RustlsSocket<S> {
     async fn complete_io(&mut self) -> io::Result<()> {
         future::poll_fn(|cx| self.poll_complete_io(cx)).await
     }
+
+    // Pricegate: writes out the TLS records rustls holds, and nothing else.
+    // `complete_io` with nothing to write reads instead, and waits for the
+    // server to send something: a flush of an idle connection (as closing
+    // one does, after a statement cut mid-wait failed) never returned, and
+    // the pool never got the connection back.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.state.wants_write() {
+            match self.state.write_tls(&mut self.inner) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(self.inner.poll_ready(cx))?;
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
 }
 
 impl<S: Socket> Socket for RustlsSocket<S> {
@@ -67,7 +85,7 @@ impl<S: Socket> Socket for RustlsSocket<S> {
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_complete_io(cx)
+        self.poll_write_out(cx)
     }
 
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -76,7 +94,7 @@ impl<S: Socket> Socket for RustlsSocket<S> {
             self.close_notify_sent = true;
         }
 
-        ready!(self.poll_complete_io(cx))?;
+        ready!(self.poll_write_out(cx))?;
 
         // Server can close socket as soon as it receives the connection shutdown request.
         // We shouldn't expect it to stick around for the TLS session to close cleanly.
