@@ -559,9 +559,14 @@ async fn a_long_notice_mails_the_changes_on_the_readers_drafts_and_its_link_open
     for sku in &skus {
         create_product(&finance, sku, "EUR", 10_000).await;
     }
-    draft_quote(&sam, json!([{"sku": "VALVE-42", "quantity": 1}, {"sku": "VALVE-07", "quantity": 3}])).await;
-    let changes: Vec<Value> =
-        skus.iter().map(|sku| json!({"sku": sku, "unit_price_minor": 11_000, "effective_on": "2099-01-01"})).collect();
+    let lines = json!([{"sku": "VALVE-42", "quantity": 1}, {"sku": "VALVE-07", "quantity": 3}, {"sku": "VALVE-13", "quantity": 1}]);
+    draft_quote(&sam, lines).await;
+    // VALVE-13's price is restated, not changed: not one of Sam's to list.
+    let price = |sku: &str| if sku == "VALVE-13" { 10_000 } else { 11_000 };
+    let changes: Vec<Value> = skus
+        .iter()
+        .map(|sku| json!({"sku": sku, "unit_price_minor": price(sku), "effective_on": "2099-01-01"}))
+        .collect();
     let notice = create_notice(&finance, "Valves up 10%", json!(changes)).await;
     publish_notice(&finance, &notice).await;
     sink.wait_until(WAIT, "Sam's and Rita's e-mails", |m| m.len() >= 2).await;
@@ -578,10 +583,11 @@ async fn a_long_notice_mails_the_changes_on_the_readers_drafts_and_its_link_open
         );
         assert!(
             part.contains(
-                "It changes 60 prices. Listed below are the 2 on your quotes, then the one quote of yours it holds up; \
-                 the link at the end opens all 60, to acknowledge it."
-            ) && part.contains("Price changes on your quotes")
-                && part.contains("And 58 more changes, not listed here: the link at the end opens the whole notice"),
+                "It changes 60 prices. Listed below are the 2 on your quote, then the one quote of yours it holds up; \
+                 the link to acknowledge it, after them, opens all 60."
+            ) && part.contains("Price changes on your quote")
+                && part.contains("And 58 more changes, not listed here: the link to acknowledge the notice, below,")
+                && part.contains("Read all 60 changes, then acknowledge the notice"),
             "{part}"
         );
     }
@@ -591,7 +597,7 @@ async fn a_long_notice_mails_the_changes_on_the_readers_drafts_and_its_link_open
     let text = words(ritas.text());
     assert_eq!(listed(&text), skus[..20], "no draft of Rita's: the first 20: {text}");
     assert!(
-        text.contains("Listed below are the first 20; the link at the end opens all 60")
+        text.contains("Listed below are the first 20; the link to acknowledge it, after them, opens all 60.")
             && text.contains("The first 20 price changes:")
             && text.contains("And 40 more changes, not listed here"),
         "{text}"

@@ -3341,6 +3341,36 @@ both_backends! {
     }
 }
 
+/// Finalised with finance's approval of old prices, the owner's e-mail says
+/// who approved keeping which products' old prices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_told_of_a_finalisation_reads_who_approved_keeping_which_old_prices() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(Backend::Sqlite, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona Figures").await;
+    let (ana_session, ana) = app.user(Role::Sales, "Ana Owner").await;
+    let (sam_session, sam) = app.user(Role::Sales, "Sam Signer").await;
+    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+    create_product(&finance, "VALVE-2", "EUR", 1_000).await;
+    let lines = json!([{"sku": "PUMP-1", "quantity": 4}, {"sku": "VALVE-2", "quantity": 1}]);
+    let qid = id_of(&pricegate_tests::fixtures::draft_quote_signed_by(&ana_session, lines, sam.id).await);
+    let nid = publish_price_change(&finance, "PUMP-1", 260_000, &date_in_days(0)).await;
+    let r = finance.post(&format!("/api/v1/quotes/{qid}/override"), &json!({"reason": "Agreed in March"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(sam_session.post_empty(&format!("/api/v1/notices/{nid}/acknowledge")).await.status, 200);
+    let r = sam_session.post_empty(&format!("/api/v1/quotes/{qid}/finalise")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let finalised = |m: &Received| m.header("subject").is_some_and(|s| s.contains(" finalised "));
+    sink.wait_until(WAIT, "the e-mail to Ana", |m| m.iter().any(finalised)).await;
+    let told = sink.to(&ana.email).into_iter().find(finalised).expect("Ana is told");
+    for part in [told.text(), told.html()] {
+        let part = part.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(part.contains("Fiona Figures, in finance, approved keeping the old prices of PUMP-1."), "{part}");
+    }
+    app.stop().await;
+}
+
 both_backends! {
     /// Finance reminds one pending salesperson alone, from the API or from
     /// their row of the dashboard, by the rule "Remind now" follows: nobody

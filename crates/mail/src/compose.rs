@@ -410,32 +410,54 @@ fn long_notice_guide(changes: usize, (listed, which): (usize, Listed), quotes: u
             1 => ", then the one quote of yours it holds up".to_owned(),
             n => format!(", then the {n} quotes of yours it holds up"),
         };
+        let yours = if quotes == 1 { "your quote" } else { "your quotes" };
         let below = match which {
             Listed::All => {
                 return format!(
-                    "It changes {changes} prices, all listed below{held}; the link to acknowledge it comes last."
+                    "It changes {changes} prices, all listed below{held}; the link to acknowledge it comes after them."
                 );
             }
-            Listed::OnQuotes { on_quotes } if on_quotes == listed => format!("the {listed} on your quotes"),
-            Listed::OnQuotes { on_quotes } => format!("{listed} of the {on_quotes} on your quotes"),
+            Listed::OnQuotes { on_quotes: 1 } => format!("the one on {yours}"),
+            Listed::OnQuotes { on_quotes } if on_quotes == listed => format!("the {listed} on {yours}"),
+            Listed::OnQuotes { on_quotes } => format!("{listed} of the {on_quotes} on {yours}"),
             Listed::First => format!("the first {listed}"),
         };
         format!(
-            "It changes {changes} prices. Listed below are {below}{held}; the link at the end opens all {changes}, to \
-             acknowledge it."
+            "It changes {changes} prices. Listed below are {below}{held}; the link to acknowledge it, after them, \
+             opens all {changes}."
         )
     })
 }
 
+/// The heading of the changes a notice's e-mail lists, `listed` of them,
+/// to the reader of `quotes` of the quotes it holds up.
+fn listed_heading(listed: usize, which: Listed, quotes: usize) -> String {
+    match which {
+        Listed::All => "Price changes".to_owned(),
+        Listed::OnQuotes { .. } => {
+            let changes = if listed == 1 { "Price change" } else { "Price changes" };
+            let yours = if quotes == 1 { "your quote" } else { "your quotes" };
+            format!("{changes} on {yours}")
+        }
+        Listed::First => format!("The first {listed} price changes"),
+    }
+}
+
 /// What a notice's e-mail says under the changes it lists, when it lists
-/// only `listed` of its `changes`.
-fn unlisted_changes(changes: usize, listed: usize) -> Option<String> {
+/// only `listed` of its `changes`, and of those on the reader's quotes
+/// `unlisted_yours`.
+fn unlisted_changes(changes: usize, listed: usize, unlisted_yours: usize) -> Option<String> {
     (listed < changes).then(|| {
         let rest = changes - listed;
         let more = if rest == 1 { "change" } else { "changes" };
+        let yours = match unlisted_yours {
+            0 => String::new(),
+            1 => " (one of them on your quotes)".to_owned(),
+            n => format!(" ({n} of them on your quotes)"),
+        };
         format!(
-            "And {rest} more {more}, not listed here: the link at the end opens the whole notice, every change \
-             listed, to read before you acknowledge it."
+            "And {rest} more {more}{yours}, not listed here: the link to acknowledge the notice, below, opens the \
+             whole notice, every change listed, to read before you confirm."
         )
     })
 }
@@ -456,6 +478,8 @@ struct NoticeHtml<'a> {
     changes: &'a [ChangeRow],
     /// What the e-mail says of the changes it does not list, if any.
     unlisted: Option<&'a str>,
+    /// How many changes the link's page lists, when the e-mail lists fewer.
+    whole_notice: Option<usize>,
     quotes: &'a [QuoteRow],
     /// Whether the notice moves any of `quotes`' totals, ever: if not, the
     /// e-mail says acknowledging it is all this notice asks of them.
@@ -481,6 +505,8 @@ struct NoticeText<'a> {
     changes: &'a [ChangeRow],
     /// What the e-mail says of the changes it does not list, if any.
     unlisted: Option<&'a str>,
+    /// How many changes the link's page lists, when the e-mail lists fewer.
+    whole_notice: Option<usize>,
     quotes: &'a [QuoteRow],
     /// Whether the notice moves any of `quotes`' totals, ever: if not, the
     /// e-mail says acknowledging it is all this notice asks of them.
@@ -1320,12 +1346,14 @@ impl Composer for TemplateComposer {
                     _ => None,
                 };
                 let (changes, listed) = listed_changes(change_rows(notice, self.calendar), quotes);
-                let changes_heading = match listed {
-                    Listed::All => "Price changes".to_owned(),
-                    Listed::OnQuotes { .. } => "Price changes on your quotes".to_owned(),
-                    Listed::First => format!("The first {} price changes", changes.len()),
+                let changes_heading = listed_heading(changes.len(), listed, quotes.len());
+                let unlisted_yours = match listed {
+                    Listed::OnQuotes { on_quotes } => on_quotes - changes.len(),
+                    Listed::All | Listed::First => 0,
                 };
-                let unlisted = unlisted_changes(notice.changes.len(), changes.len());
+                let unlisted = unlisted_changes(notice.changes.len(), changes.len(), unlisted_yours);
+                // The link opens them all: said so where it is not all.
+                let whole_notice = unlisted.is_some().then_some(notice.changes.len());
                 let guide = long_notice_guide(notice.changes.len(), (changes.len(), listed), quotes.len());
                 let moves_any = moves_any(quotes);
                 let quotes = quote_rows(quotes);
@@ -1339,6 +1367,7 @@ impl Composer for TemplateComposer {
                     changes_heading: &changes_heading,
                     changes: &changes,
                     unlisted: unlisted.as_deref(),
+                    whole_notice,
                     quotes: &quotes,
                     moves_any,
                     ack_url,
@@ -1354,6 +1383,7 @@ impl Composer for TemplateComposer {
                     changes_heading: &changes_heading,
                     changes: &changes,
                     unlisted: unlisted.as_deref(),
+                    whole_notice,
                     quotes: &quotes,
                     moves_any,
                     ack_url,
@@ -1643,53 +1673,58 @@ mod tests {
     #[test]
     fn a_long_notice_says_first_where_the_readers_quotes_and_link_are() {
         let all = |n| (n, Listed::All);
+        let guide = |changes, listed, quotes| long_notice_guide(changes, listed, quotes).unwrap_or_default();
         assert_eq!(
             long_notice_guide(LONG_NOTICE_CHANGES, all(LONG_NOTICE_CHANGES), 3),
             None,
-            "a short list needs no guide"
+            "no guide to a short list"
         );
         assert_eq!(
-            long_notice_guide(50, all(50), 3).as_deref(),
-            Some(
-                "It changes 50 prices, all listed below, then the 3 quotes of yours it holds up; the link to acknowledge it comes last."
-            )
+            guide(50, all(50), 3),
+            "It changes 50 prices, all listed below, then the 3 quotes of yours it holds up; the link to acknowledge \
+             it comes after them."
         );
         assert_eq!(
-            long_notice_guide(21, all(21), 0).as_deref(),
-            Some("It changes 21 prices, all listed below; the link to acknowledge it comes last.")
+            guide(21, all(21), 0),
+            "It changes 21 prices, all listed below; the link to acknowledge it comes after them."
+        );
+        assert!(guide(21, all(21), 1).contains("then the one quote of yours it holds up"));
+        assert_eq!(
+            guide(500, (12, Listed::OnQuotes { on_quotes: 12 }), 3),
+            "It changes 500 prices. Listed below are the 12 on your quotes, then the 3 quotes of yours it holds up; \
+             the link to acknowledge it, after them, opens all 500."
+        );
+        assert_eq!(
+            guide(500, (MAILED_CHANGES, Listed::OnQuotes { on_quotes: 73 }), 3),
+            "It changes 500 prices. Listed below are 50 of the 73 on your quotes, then the 3 quotes of yours it holds \
+             up; the link to acknowledge it, after them, opens all 500."
         );
         assert!(
-            long_notice_guide(21, all(21), 1).is_some_and(|g| g.contains("then the one quote of yours it holds up"))
+            guide(500, (1, Listed::OnQuotes { on_quotes: 1 }), 1)
+                .contains("Listed below are the one on your quote, then the one quote of yours it holds up;"),
+            "in the singular"
         );
         assert_eq!(
-            long_notice_guide(500, (12, Listed::OnQuotes { on_quotes: 12 }), 3).as_deref(),
-            Some(
-                "It changes 500 prices. Listed below are the 12 on your quotes, then the 3 quotes of yours it holds \
-                 up; the link at the end opens all 500, to acknowledge it."
-            )
+            guide(500, (FIRST_CHANGES, Listed::First), 0),
+            "It changes 500 prices. Listed below are the first 20; the link to acknowledge it, after them, opens all 500."
         );
+        assert_eq!(listed_heading(1, Listed::OnQuotes { on_quotes: 1 }, 1), "Price change on your quote");
+        assert_eq!(listed_heading(3, Listed::OnQuotes { on_quotes: 3 }, 2), "Price changes on your quotes");
+        assert_eq!(listed_heading(20, Listed::First, 0), "The first 20 price changes");
+        assert_eq!(unlisted_changes(50, 50, 0), None);
         assert_eq!(
-            long_notice_guide(500, (MAILED_CHANGES, Listed::OnQuotes { on_quotes: 73 }), 3).as_deref(),
+            unlisted_changes(500, 488, 0).as_deref(),
             Some(
-                "It changes 500 prices. Listed below are 50 of the 73 on your quotes, then the 3 quotes of yours it \
-                 holds up; the link at the end opens all 500, to acknowledge it."
+                "And 12 more changes, not listed here: the link to acknowledge the notice, below, opens the whole \
+                 notice, every change listed, to read before you confirm."
             )
         );
-        assert_eq!(
-            long_notice_guide(500, (FIRST_CHANGES, Listed::First), 0).as_deref(),
-            Some(
-                "It changes 500 prices. Listed below are the first 20; the link at the end opens all 500, to acknowledge it."
-            )
+        assert!(unlisted_changes(51, 50, 0).is_some_and(|u| u.starts_with("And 1 more change,")));
+        assert!(
+            unlisted_changes(120, 50, 5)
+                .is_some_and(|u| u.starts_with("And 70 more changes (5 of them on your quotes),")),
+            "the reader's own among those left out are counted"
         );
-        assert_eq!(unlisted_changes(50, 50), None);
-        assert_eq!(
-            unlisted_changes(500, 488).as_deref(),
-            Some(
-                "And 12 more changes, not listed here: the link at the end opens the whole notice, every change \
-                 listed, to read before you acknowledge it."
-            )
-        );
-        assert!(unlisted_changes(51, 50).is_some_and(|u| u.starts_with("And 1 more change,")));
     }
 
     #[test]
@@ -2009,6 +2044,7 @@ mod tests {
                 changes_heading: "Price changes",
                 changes: &[],
                 unlisted: None,
+                whole_notice: None,
                 quotes: &quotes,
                 moves_any,
                 ack_url: "http://pricegate.test/ack/x",

@@ -159,8 +159,9 @@ pub struct BlockedQuote {
     /// The SKUs on it that the notice prices, whose price finance approved
     /// keeping: the notice's change to them counts nothing either.
     pub approved: Vec<String>,
-    /// The SKUs on it that the notice prices, each once, in the order of its
-    /// lines: the changes a long notice's e-mail lists for its reader.
+    /// The SKUs on it that the notice prices other than at the price it
+    /// carries, each once, in the order of its lines: the changes a long
+    /// notice's e-mail lists for its reader.
     pub priced: Vec<String>,
 }
 
@@ -853,12 +854,21 @@ async fn blocked_quotes(
             expired_on: (q.valid_until < today).then_some(q.valid_until),
             overtaken: impact.lines.iter().filter(|l| l.overtaken_by.is_some()).map(|l| l.sku.clone()).collect(),
             approved: impact.lines.iter().filter(|l| l.waived).map(|l| l.sku.clone()).collect(),
-            priced: impact.lines.iter().map(|l| &l.sku).fold(Vec::new(), |mut skus, sku| {
-                if !skus.contains(sku) {
-                    skus.push(sku.clone());
-                }
-                skus
-            }),
+            // Not a line whose price it only restates, on any of its days.
+            priced: impact
+                .lines
+                .iter()
+                .filter(|l| {
+                    let other = |price| price != l.old_unit_price_minor;
+                    other(l.new_unit_price_minor) || l.earlier.iter().any(|s| other(s.unit_price_minor))
+                })
+                .map(|l| &l.sku)
+                .fold(Vec::new(), |mut skus, sku| {
+                    if !skus.contains(sku) {
+                        skus.push(sku.clone());
+                    }
+                    skus
+                }),
         });
     }
     // Those the notice changes first, each part in drafting order.
