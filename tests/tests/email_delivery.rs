@@ -2906,6 +2906,7 @@ both_backends! {
         let to_fred = to_fred.expect("Fred is asked");
         let text = to_fred.text().replace("\r\n", "\n");
         assert!(text.contains("Sam asks finance to approve keeping the old prices"), "{text}");
+        assert!(text.contains("Owner: Ana Owner; signer: Sam"), "whose draft Sam asks about: {text}");
         assert!(text.contains("Their reason:\n\n  > Agreed with Nordwind in March\n  > Total <b>as signed</b>\n"), "{text}");
         // Its lines kept apart where a mail client shows no style, the markup as text.
         let html = to_fred.html();
@@ -3000,6 +3001,7 @@ async fn a_reminder_sent_by_the_owner_of_a_request_the_signer_asked_names_both()
         "{text}"
     );
     assert_eq!(to_fiona.header("reply-to"), Some(ana_user.email.clone()), "a reply goes to who reminded");
+    assert!(text.contains("Owner: Ana Owner; signer: Sam"), "whose draft Sam asks about: {text}");
     let request_to_fiona = sink.to(&fiona.email).into_iter().find(|m| !reminder(m)).expect("Fiona was asked");
     assert!(request_to_fiona.header("in-reply-to").is_none(), "{}", request_to_fiona.data);
     assert_eq!(

@@ -417,14 +417,14 @@ fn long_notice_guide(changes: usize, (listed, which): (usize, Listed), quotes: u
                     "It changes {changes} prices, all listed below{held}; the link to acknowledge it comes after them."
                 );
             }
-            Listed::OnQuotes { on_quotes: 1 } => format!("the one on {yours}"),
-            Listed::OnQuotes { on_quotes } if on_quotes == listed => format!("the {listed} on {yours}"),
-            Listed::OnQuotes { on_quotes } => format!("{listed} of the {on_quotes} on {yours}"),
-            Listed::First => format!("the first {listed}"),
+            Listed::OnQuotes { on_quotes: 1 } => format!("is the one on {yours}"),
+            Listed::OnQuotes { on_quotes } if on_quotes == listed => format!("are the {listed} on {yours}"),
+            Listed::OnQuotes { on_quotes } => format!("are {listed} of the {on_quotes} on {yours}"),
+            Listed::First => format!("are the first {listed}"),
         };
         format!(
-            "It changes {changes} prices. Listed below are {below}{held}; the link to acknowledge it, after them, \
-             opens all {changes}."
+            "It changes {changes} prices. Listed below {below}{held}; the link to acknowledge it, after them, opens \
+             all {changes}."
         )
     })
 }
@@ -444,16 +444,17 @@ fn listed_heading(listed: usize, which: Listed, quotes: usize) -> String {
 }
 
 /// What a notice's e-mail says under the changes it lists, when it lists
-/// only `listed` of its `changes`, and of those on the reader's quotes
-/// `unlisted_yours`.
-fn unlisted_changes(changes: usize, listed: usize, unlisted_yours: usize) -> Option<String> {
+/// only `listed` of its `changes`, and `unlisted_yours` of those on the
+/// reader's `quotes`.
+fn unlisted_changes(changes: usize, listed: usize, (unlisted_yours, quotes): (usize, usize)) -> Option<String> {
     (listed < changes).then(|| {
         let rest = changes - listed;
         let more = if rest == 1 { "change" } else { "changes" };
+        let on = if quotes == 1 { "on your quote" } else { "on your quotes" };
         let yours = match unlisted_yours {
             0 => String::new(),
-            1 => " (one of them on your quotes)".to_owned(),
-            n => format!(" ({n} of them on your quotes)"),
+            1 => format!(" (one of them {on})"),
+            n => format!(" ({n} of them {on})"),
         };
         format!(
             "And {rest} more {more}{yours}, not listed here: the link to acknowledge the notice, below, opens the \
@@ -615,6 +616,20 @@ struct ApprovalAskedLetter<'a> {
     declined: Option<&'a pricegate_store::EarlierDecline>,
     /// Who declined it, as the reader reads it: "You" to the one who did.
     declined_by: &'a str,
+    /// Who owns and who signs the draft ([`owner_and_signer`]).
+    on_draft: Option<String>,
+}
+
+/// A draft's owner and signer, by name, as the facts under a request for
+/// approval say them; `None` when neither is known.
+fn owner_and_signer((owner, signer): (&str, &str)) -> Option<String> {
+    match (owner, signer) {
+        ("", "") => None,
+        (owner, signer) if owner == signer => Some(format!("Owner and signer: {owner}")),
+        ("", signer) => Some(format!("Signer: {signer}")),
+        (owner, "") => Some(format!("Owner: {owner}")),
+        (owner, signer) => Some(format!("Owner: {owner}; signer: {signer}")),
+    }
 }
 
 #[derive(Template)]
@@ -1068,9 +1083,9 @@ struct EscalationHtml<'a> {
     title: &'a str,
     published_at: String,
     people: &'a [PersonRow],
-    /// Signers who can no longer sign, with the drafts it holds up of theirs.
     /// How many pending it does not list ([`ESCALATED_PEOPLE`]).
     more_people: usize,
+    /// Signers who can no longer sign, with the drafts it holds up of theirs.
     unsigned: &'a [PersonRow],
     /// How many of those it does not list.
     more_unsigned: usize,
@@ -1094,9 +1109,9 @@ struct EscalationText<'a> {
     title: &'a str,
     published_at: String,
     people: &'a [PersonRow],
-    /// Signers who can no longer sign, with the drafts it holds up of theirs.
     /// How many pending it does not list ([`ESCALATED_PEOPLE`]).
     more_people: usize,
+    /// Signers who can no longer sign, with the drafts it holds up of theirs.
     unsigned: &'a [PersonRow],
     /// How many of those it does not list.
     more_unsigned: usize,
@@ -1351,7 +1366,7 @@ impl Composer for TemplateComposer {
                     Listed::OnQuotes { on_quotes } => on_quotes - changes.len(),
                     Listed::All | Listed::First => 0,
                 };
-                let unlisted = unlisted_changes(notice.changes.len(), changes.len(), unlisted_yours);
+                let unlisted = unlisted_changes(notice.changes.len(), changes.len(), (unlisted_yours, quotes.len()));
                 // The link opens them all: said so where it is not all.
                 let whole_notice = unlisted.is_some().then_some(notice.changes.len());
                 let guide = long_notice_guide(notice.changes.len(), (changes.len(), listed), quotes.len());
@@ -1424,7 +1439,7 @@ impl Composer for TemplateComposer {
                 };
                 composed(subject, &letter, &FinalisedText { letter: &letter })
             }
-            Letter::ApprovalAsked { to, by, reason, quote, lines, asked_at, reminded_by, declined } => {
+            Letter::ApprovalAsked { to, by, reason, quote, lines, asked_at, reminded_by, declined, on_draft } => {
                 let (customer, total, valid_until, reference) = quote_facts(quote);
                 let subject = match asked_at {
                     None => format!("{by} asks you to approve old prices on the quote for {customer}"),
@@ -1454,6 +1469,7 @@ impl Composer for TemplateComposer {
                         Some(d) => &d.by,
                         None => "",
                     },
+                    on_draft: owner_and_signer(*on_draft),
                 };
                 let declined_reason = declined.map(|d| quoted(&d.reason));
                 composed(
@@ -1701,7 +1717,7 @@ mod tests {
         );
         assert!(
             guide(500, (1, Listed::OnQuotes { on_quotes: 1 }), 1)
-                .contains("Listed below are the one on your quote, then the one quote of yours it holds up;"),
+                .contains("Listed below is the one on your quote, then the one quote of yours it holds up;"),
             "in the singular"
         );
         assert_eq!(
@@ -1711,20 +1727,32 @@ mod tests {
         assert_eq!(listed_heading(1, Listed::OnQuotes { on_quotes: 1 }, 1), "Price change on your quote");
         assert_eq!(listed_heading(3, Listed::OnQuotes { on_quotes: 3 }, 2), "Price changes on your quotes");
         assert_eq!(listed_heading(20, Listed::First, 0), "The first 20 price changes");
-        assert_eq!(unlisted_changes(50, 50, 0), None);
+        assert_eq!(unlisted_changes(50, 50, (0, 2)), None);
         assert_eq!(
-            unlisted_changes(500, 488, 0).as_deref(),
+            unlisted_changes(500, 488, (0, 2)).as_deref(),
             Some(
                 "And 12 more changes, not listed here: the link to acknowledge the notice, below, opens the whole \
                  notice, every change listed, to read before you confirm."
             )
         );
-        assert!(unlisted_changes(51, 50, 0).is_some_and(|u| u.starts_with("And 1 more change,")));
+        assert!(unlisted_changes(51, 50, (0, 2)).is_some_and(|u| u.starts_with("And 1 more change,")));
         assert!(
-            unlisted_changes(120, 50, 5)
+            unlisted_changes(120, 50, (5, 2))
                 .is_some_and(|u| u.starts_with("And 70 more changes (5 of them on your quotes),")),
             "the reader's own among those left out are counted"
         );
+        assert!(
+            unlisted_changes(120, 50, (1, 1))
+                .is_some_and(|u| u.starts_with("And 70 more changes (one of them on your quote),"))
+        );
+    }
+
+    #[test]
+    fn a_request_for_approval_names_the_draft_s_owner_and_signer() {
+        assert_eq!(owner_and_signer(("Sam", "Sam")).as_deref(), Some("Owner and signer: Sam"));
+        assert_eq!(owner_and_signer(("Ana", "Sam")).as_deref(), Some("Owner: Ana; signer: Sam"));
+        assert_eq!(owner_and_signer(("", "Sam")).as_deref(), Some("Signer: Sam"));
+        assert_eq!(owner_and_signer(("", "")), None);
     }
 
     #[test]

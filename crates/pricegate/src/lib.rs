@@ -105,12 +105,7 @@ impl Application {
             let _ = stop.send(true);
         })
         .await;
-        // It gives back what it claimed and had not sent; a database that
-        // does not answer must not hold the stop up (those claims lapse
-        // with their lease, and another worker sends them).
-        if tokio::time::timeout(WORKER_STOP_WAIT, worker).await.is_err() {
-            tracing::warn!(waited = ?WORKER_STOP_WAIT, "the mail worker did not stop in time; stopping without it");
-        }
+        stop_worker(worker).await;
         self.state.store.close().await;
         Ok(())
     }
@@ -341,7 +336,18 @@ pub async fn run_worker_until(
     let running = tokio::spawn(worker.run(store.clone(), stopped));
     shutdown.await;
     let _ = stop.send(true);
-    let _ = running.await;
+    stop_worker(running).await;
     store.close().await;
     Ok(())
+}
+
+/// Waits for the mail worker, told to stop, to give back what it claimed
+/// and had not sent; a database that does not answer must not hold the
+/// stop up (those claims lapse with their lease, and another worker sends
+/// them): after [`WORKER_STOP_WAIT`] it is stopped where it is.
+async fn stop_worker(mut worker: tokio::task::JoinHandle<()>) {
+    if tokio::time::timeout(WORKER_STOP_WAIT, &mut worker).await.is_err() {
+        tracing::warn!(waited = ?WORKER_STOP_WAIT, "the mail worker did not stop in time; stopping without it");
+        worker.abort();
+    }
 }

@@ -122,28 +122,35 @@ pub enum Reading {
 /// range.
 async fn later_notices(
     conn: &impl ConnectionTrait,
-    quote: &quotes::Model,
+    loaded: &LoadedQuote,
     reading: Reading,
 ) -> Result<Vec<LaterNotice>, StoreError> {
     let backend = conn.get_database_backend();
     let sql = later_notices_sql(reading, backend);
-    let (signer, drafted_at, id) = (quote.signer_id.into(), quote.drafted_at.into(), quote.id.into());
-    let values = match (reading, backend) {
-        (Reading::Pending, DbBackend::Postgres) => vec![signer, drafted_at, id],
-        (Reading::Pending, _) => vec![id, signer, drafted_at],
-        (Reading::All, _) => vec![signer, drafted_at],
-    };
+    let quote = &loaded.quote;
+    let mut values = vec![quote.signer_id.into(), quote.drafted_at.into()];
+    if reading == Reading::Pending {
+        values.push(match backend {
+            DbBackend::Postgres => quote.id.into(),
+            // The SKUs of the lines read: the quote's lines are not read again.
+            _ => {
+                let skus: Vec<&str> = loaded.lines.iter().map(|l| l.sku.as_str()).collect();
+                serde_json::to_string(&skus).map_err(|e| StoreError::Internal(format!("skus as JSON: {e}")))?.into()
+            }
+        });
+    }
     Ok(LaterNotice::find_by_statement(Statement::from_sql_and_values(backend, sql, values)).all(conn).await?)
 }
 
-/// The statement [`later_notices`] sends: the signer's and `drafted_at`'s
-/// placeholders, and in the pending form the quote's, whose lines' products
-/// are the only changes it reads of each notice (a notice of 500 changes is
-/// a row or two for a quote of a few lines, not 500 rows, each with the
-/// notice's text): `$1`, `$2`, `$3` on PostgreSQL; on SQLite, in the order
-/// they appear, the quote's first. The pending form on PostgreSQL also
-/// returns each change's `change_position`, by which [`quote_gate_sql`]
-/// orders the rows it embeds this statement's among.
+/// The statement [`later_notices`] sends, its placeholders numbered: the
+/// signer first, then `drafted_at`, and in the pending form the quote's
+/// products, the only ones whose changes it reads of each notice (a notice
+/// of 500 changes is a row or two for a quote of a few lines, not 500 rows,
+/// each with the notice's text): on PostgreSQL the quote (its lines are read
+/// in the statement's snapshot), on SQLite, where the quote's lines are read
+/// by a statement of their own, their SKUs as a JSON array. The pending form
+/// on PostgreSQL also returns each change's `change_position`, by which
+/// [`quote_gate_sql`] orders the rows it embeds this statement's among.
 pub fn later_notices_sql(reading: Reading, backend: DbBackend) -> String {
     match (reading, backend) {
         (Reading::Pending, DbBackend::Postgres) => format!(
@@ -163,9 +170,9 @@ pub fn later_notices_sql(reading: Reading, backend: DbBackend) -> String {
             "SELECT n.id, n.seq, n.title, n.body, n.published_at, NULL AS acknowledged_at, NULL AS channel, \
                c.sku AS change_sku, c.unit_price_minor AS change_unit_price_minor, c.effective_on AS change_effective_on \
              FROM notices n INDEXED BY notices_published_at LEFT JOIN notice_changes c ON c.notice_id = n.id \
-               AND c.sku IN (SELECT l.sku FROM quote_lines l WHERE l.quote_id = ?) \
-             WHERE NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.user_id = ? AND a.notice_id = n.id) \
-               AND n.state = '{PUBLISHED}' AND n.published_at > ? \
+               AND c.sku IN (SELECT value FROM json_each(?3)) \
+             WHERE NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.user_id = ?1 AND a.notice_id = n.id) \
+               AND n.state = '{PUBLISHED}' AND n.published_at > ?2 \
              ORDER BY n.seq, c.position"
         ),
         (Reading::All, DbBackend::Postgres) => format!(
@@ -260,7 +267,7 @@ pub(super) async fn evaluate(
     loaded: &LoadedQuote,
     reading: Reading,
 ) -> Result<Evaluation, StoreError> {
-    let later = later_notices(conn, &loaded.quote, reading).await?;
+    let later = later_notices(conn, loaded, reading).await?;
     evaluate_read(conn, loaded, reading, later).await
 }
 

@@ -143,6 +143,11 @@ impl Store {
             Some(r) => users::Entity::find_by_id(r.id).one(conn).await?,
             None => None,
         };
+        // Who owns and signs it, named for finance (the asker may be either).
+        let on_draft =
+            users::Entity::find().filter(users::Column::Id.is_in([quote.owner_id, quote.signer_id])).all(conn).await?;
+        let name_of = |id| on_draft.iter().find(|u| u.id == id).map_or("", |u| u.name.as_str());
+        let (owner, signer) = (name_of(quote.owner_id), name_of(quote.signer_id));
         let finance = users::Entity::find()
             .filter(users::Column::Role.eq(Role::Finance.as_str()))
             .filter(users::Column::Active.eq(true))
@@ -182,6 +187,7 @@ impl Store {
                 asked_at: asked_at.as_deref().filter(|_| asked_before.contains_key(&person.id)),
                 reminded_by: reminder.as_ref().map(|r| r.name.as_str()),
                 declined: declined.as_ref(),
+                on_draft: (owner, signer),
             };
             let key = asked_key(quote.id, request.id, person.id);
             let key = match (again, asked_before.contains_key(&person.id)) {

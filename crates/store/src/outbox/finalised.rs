@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::signer_named::signed_quote;
-use super::{Batch, FINALISED, Letter, OldPricesKept, recipient};
+use super::{Batch, FINALISED, Letter, OldPricesKept, each_once, recipient};
 use crate::entity::{quotes, users};
 use crate::{Actor, Store, StoreError};
 
@@ -39,14 +39,7 @@ impl Store {
         let to = recipient(owner);
         let signed = signed_quote(&setup.base_url, quote, total_minor, 0);
         let finalised_at = self.calendar.stamp(at, false);
-        let skus: Vec<String> = approval.map_or_else(Vec::new, |a| {
-            a.waives.iter().fold(Vec::new(), |mut skus, line| {
-                if !skus.contains(&line.sku) {
-                    skus.push(line.sku.clone());
-                }
-                skus
-            })
-        });
+        let skus = approval.map_or_else(Vec::new, |a| each_once(a.waives.iter().map(|line| &line.sku)));
         let approved = approval.map(|a| OldPricesKept {
             by: people.iter().find(|u| u.id == a.approved_by).map_or("", |u| u.name.as_str()),
             skus: &skus,

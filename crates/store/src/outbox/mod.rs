@@ -276,6 +276,8 @@ pub enum Letter<'a> {
         /// The request asked before this one about the quote, when finance
         /// declined it: finance reads why, not the same request again.
         declined: Option<&'a EarlierDecline>,
+        /// The draft's owner and signer, by name (the same one, often).
+        on_draft: (&'a str, &'a str),
     },
     /// Finance (`by`) declined the request to approve a draft's old
     /// prices, for `reason`: told to whoever asked, and to the draft's owner
@@ -855,20 +857,16 @@ async fn blocked_quotes(
             overtaken: impact.lines.iter().filter(|l| l.overtaken_by.is_some()).map(|l| l.sku.clone()).collect(),
             approved: impact.lines.iter().filter(|l| l.waived).map(|l| l.sku.clone()).collect(),
             // Not a line whose price it only restates, on any of its days.
-            priced: impact
-                .lines
-                .iter()
-                .filter(|l| {
-                    let other = |price| price != l.old_unit_price_minor;
-                    other(l.new_unit_price_minor) || l.earlier.iter().any(|s| other(s.unit_price_minor))
-                })
-                .map(|l| &l.sku)
-                .fold(Vec::new(), |mut skus, sku| {
-                    if !skus.contains(sku) {
-                        skus.push(sku.clone());
-                    }
-                    skus
-                }),
+            priced: each_once(
+                impact
+                    .lines
+                    .iter()
+                    .filter(|l| {
+                        let other = |price| price != l.old_unit_price_minor;
+                        other(l.new_unit_price_minor) || l.earlier.iter().any(|s| other(s.unit_price_minor))
+                    })
+                    .map(|l| &l.sku),
+            ),
         });
     }
     // Those the notice changes first, each part in drafting order.
@@ -876,6 +874,16 @@ async fn blocked_quotes(
         quotes.sort_by_key(|q| !q.changed_by_it());
     }
     Ok(by_signer)
+}
+
+/// `skus`, each once, in their order.
+fn each_once<'a>(skus: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    skus.into_iter().fold(Vec::new(), |mut once, sku| {
+        if !once.contains(sku) {
+            once.push(sku.clone());
+        }
+        once
+    })
 }
 
 /// The latest approval of old prices of each of the quotes `query` finds

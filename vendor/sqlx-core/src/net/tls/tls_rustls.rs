@@ -52,6 +52,8 @@ impl<S: Socket> RustlsSocket<S> {
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.state.wants_write() {
             match self.state.write_tls(&mut self.inner) {
+                // The socket takes nothing more: do not spin on it.
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     ready!(self.inner.poll_ready(cx))?;
