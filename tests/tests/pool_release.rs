@@ -165,3 +165,26 @@ async fn a_statement_cut_while_it_waits_for_a_lock_leaves_its_connection_to_the_
     store.close().await;
     let _ = other.close().await;
 }
+
+/// Stopping does not wait for a connection whose statement a request cut
+/// while it waited for a lock: its check on the way back to the pool waits
+/// behind the same lock (up to `lock_timeout`), and the closing pool drops
+/// it instead of waiting the stop's whole bound.
+#[tokio::test]
+async fn closing_the_store_does_not_wait_for_a_statement_cut_while_it_waits_for_a_lock() {
+    let db = TestDb::create(Backend::Postgres).await;
+    let store = Store::connect_bounded(&db.url, 1, Some(Duration::from_secs(30))).await.expect("the store connects");
+    let other = Database::connect(&db.url).await.expect("a second connection");
+    let holder = other.begin().await.expect("BEGIN");
+    let lock = format!("SELECT pg_advisory_xact_lock({LOCK_KEY})");
+    holder.execute_unprepared(&lock).await.expect("the lock");
+    let cut = tokio::time::timeout(Duration::from_millis(100), store.connection().execute_unprepared(&lock)).await;
+    assert!(cut.is_err(), "the statement waits for the lock held elsewhere");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    store.close().await;
+    let took = started.elapsed();
+    holder.rollback().await.expect("ROLLBACK");
+    let _ = other.close().await;
+    assert!(took < Duration::from_secs(5), "closing waited {took:?} for the connection behind the lock");
+}

@@ -88,51 +88,42 @@ pub(crate) async fn page_headers(mut response: Response) -> Response {
     response
 }
 
+/// A file built into the binary, of `kind`, which browsers may keep for
+/// `max_age` seconds.
+fn built_in(kind: &'static str, max_age: &'static str, body: &'static [u8]) -> Response {
+    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, max_age)], body).into_response()
+}
+
+/// The stylesheet and the script change with a release: kept five minutes.
+const FIVE_MINUTES: &str = "public, max-age=300";
+/// The icons do not: kept a day.
+const ONE_DAY: &str = "public, max-age=86400";
+
 async fn stylesheet() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
-        include_str!("../../static/app.css"),
-    )
-        .into_response()
+    built_in("text/css; charset=utf-8", FIVE_MINUTES, include_bytes!("../../static/app.css"))
 }
 
 /// The icon of Pricegate's tabs and bookmarks: a tick, for "seen".
 async fn icon() -> Response {
-    (
-        [(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")],
-        include_str!("../../static/favicon.svg"),
-    )
-        .into_response()
+    built_in("image/svg+xml", ONE_DAY, include_bytes!("../../static/favicon.svg"))
 }
 
 /// [`icon`] as a 32-pixel bitmap, for browsers that take no SVG icon
 /// (rendered from it by `scripts/icons`).
 async fn bitmap_icon() -> Response {
-    (
-        [(header::CONTENT_TYPE, "image/vnd.microsoft.icon"), (header::CACHE_CONTROL, "public, max-age=86400")],
-        include_bytes!("../../static/favicon.ico"),
-    )
-        .into_response()
+    built_in("image/vnd.microsoft.icon", ONE_DAY, include_bytes!("../../static/favicon.ico"))
 }
 
 /// [`icon`] as a phone's home screen and Safari's favourites show it: 180
 /// pixels, square (iOS rounds the corners), rendered by `scripts/icons`.
 async fn touch_icon() -> Response {
-    (
-        [(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "public, max-age=86400")],
-        include_bytes!("../../static/apple-touch-icon.png"),
-    )
-        .into_response()
+    built_in("image/png", ONE_DAY, include_bytes!("../../static/apple-touch-icon.png"))
 }
 
 /// The only script: progressive enhancement (the live notice preview); every
 /// page works without it, and the CSP allows no inline script.
 async fn script() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
-        include_str!("../../static/app.js"),
-    )
-        .into_response()
+    built_in("text/javascript; charset=utf-8", FIVE_MINUTES, include_bytes!("../../static/app.js"))
 }
 
 /// What the layout shows about the person: their name, role and the token

@@ -321,7 +321,18 @@ impl<DB: Database> Floating<DB, Live<DB>> {
         // returned to the pool; also of course, if it was dropped due to an error
         // this is simply a band-aid as SQLx-next connections should be able
         // to recover from cancellations
-        if let Err(error) = self.raw.ping().await {
+        // Pricegate: a pool closing does not wait for the ping, which may wait
+        // behind a lock for as long as `lock_timeout` (a statement cut while
+        // it waited): the connection is closed instead.
+        let mut closing = self.guard.pool.close_event();
+        let pinged = match closing.do_until(self.raw.ping()).await {
+            Ok(pinged) => pinged,
+            Err(_) => {
+                self.close_hard().await;
+                return false;
+            }
+        };
+        if let Err(error) = pinged {
             tracing::warn!(
                 %error,
                 "error occurred while testing the connection on-release",
