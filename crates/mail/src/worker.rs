@@ -163,7 +163,13 @@ async fn expand_publications(
     let mut failures: HashMap<uuid::Uuid, i32> = HashMap::new();
     while !stopping(&shutdown) {
         let asked = Instant::now();
-        let claim = match store.claim_publication_fanout(config.lease).await {
+        // Told to stop while waiting for the database (a connection, a
+        // lock): stopped at once; a claim made meanwhile lapses with its lease.
+        let claimed = tokio::select! {
+            claimed = store.claim_publication_fanout(config.lease) => claimed,
+            _ = shutdown.changed() => break,
+        };
+        let claim = match claimed {
             Ok(claim) => {
                 outage.answered();
                 claim
