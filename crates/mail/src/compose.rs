@@ -400,6 +400,11 @@ fn listed_changes(changes: Vec<ChangeRow>, quotes: &[BlockedQuote]) -> (Vec<Chan
     }
 }
 
+/// The reader's quotes, `quotes` of them, as a notice's e-mail names them.
+fn your_quotes(quotes: usize) -> &'static str {
+    if quotes == 1 { "your quote" } else { "your quotes" }
+}
+
 /// The sentence that opens the e-mail of a notice of `changes` price
 /// changes holding up `quotes` of the reader's quotes, when the changes are
 /// many ([`LONG_NOTICE_CHANGES`]); `listed` of them are in the e-mail.
@@ -410,7 +415,7 @@ fn long_notice_guide(changes: usize, (listed, which): (usize, Listed), quotes: u
             1 => ", then the one quote of yours it holds up".to_owned(),
             n => format!(", then the {n} quotes of yours it holds up"),
         };
-        let yours = if quotes == 1 { "your quote" } else { "your quotes" };
+        let yours = your_quotes(quotes);
         let below = match which {
             Listed::All => {
                 return format!(
@@ -436,8 +441,7 @@ fn listed_heading(listed: usize, which: Listed, quotes: usize) -> String {
         Listed::All => "Price changes".to_owned(),
         Listed::OnQuotes { .. } => {
             let changes = if listed == 1 { "Price change" } else { "Price changes" };
-            let yours = if quotes == 1 { "your quote" } else { "your quotes" };
-            format!("{changes} on {yours}")
+            format!("{changes} on {}", your_quotes(quotes))
         }
         Listed::First => format!("The first {listed} price changes"),
     }
@@ -450,11 +454,10 @@ fn unlisted_changes(changes: usize, listed: usize, (unlisted_yours, quotes): (us
     (listed < changes).then(|| {
         let rest = changes - listed;
         let more = if rest == 1 { "change" } else { "changes" };
-        let on = if quotes == 1 { "on your quote" } else { "on your quotes" };
         let yours = match unlisted_yours {
             0 => String::new(),
-            1 => format!(" (one of them {on})"),
-            n => format!(" ({n} of them {on})"),
+            1 => format!(" (one of them on {})", your_quotes(quotes)),
+            n => format!(" ({n} of them on {})", your_quotes(quotes)),
         };
         format!(
             "And {rest} more {more}{yours}, not listed here: the link to acknowledge the notice, below, opens the \

@@ -133,13 +133,21 @@ async fn later_notices(
         values.push(match backend {
             DbBackend::Postgres => quote.id.into(),
             // The SKUs of the lines read: the quote's lines are not read again.
-            _ => {
-                let skus: Vec<&str> = loaded.lines.iter().map(|l| l.sku.as_str()).collect();
-                serde_json::to_string(&skus).map_err(|e| StoreError::Internal(format!("skus as JSON: {e}")))?.into()
-            }
+            _ => serde_json::to_string(&line_skus(&loaded.lines))
+                .map_err(|e| StoreError::Internal(format!("skus as JSON: {e}")))?
+                .into(),
         });
     }
     Ok(LaterNotice::find_by_statement(Statement::from_sql_and_values(backend, sql, values)).all(conn).await?)
+}
+
+/// The products of `lines`, each once: the only ones whose changes a
+/// pending notice's reading takes.
+fn line_skus(lines: &[quote_lines::Model]) -> Vec<&str> {
+    let mut skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    skus.sort_unstable();
+    skus.dedup();
+    skus
 }
 
 /// The statement [`later_notices`] sends, its placeholders numbered: the
@@ -333,10 +341,7 @@ async fn evaluate_read(
                 // Only a refusal needs them: finalising reads them then,
                 // those of the quote's products, as the pending reading does.
                 let ids: Vec<Uuid> = pending.iter().map(|p| p.id).collect();
-                let mut skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
-                skus.sort_unstable();
-                skus.dedup();
-                for (id, list) in load_changes_of(conn, &ids, Some(&skus)).await? {
+                for (id, list) in load_changes_of(conn, &ids, Some(&line_skus(lines))).await? {
                     changes.insert(id, list.iter().map(PriceChange::from).collect());
                 }
                 for chunk in ids.chunks(IN_LIST_CHUNK) {

@@ -134,19 +134,17 @@ impl Store {
     ) -> Result<FinanceAsked, StoreError> {
         let Some(setup) = self.mail.clone() else { return Ok(FinanceAsked::default()) };
         let again = reminded_by.is_some();
-        let Some(asker) = users::Entity::find_by_id(request.requested_by).one(conn).await? else {
-            return Ok(FinanceAsked::default());
-        };
+        // Who asked, who reminds, and who owns and signs the draft (often
+        // the same one or two people), read together.
+        let ids = [Some(request.requested_by), reminded_by.map(|r| r.id), Some(quote.owner_id), Some(quote.signer_id)];
+        let people = users::Entity::find().filter(users::Column::Id.is_in(ids.into_iter().flatten())).all(conn).await?;
+        let person = |id| people.iter().find(|u| u.id == id);
+        let Some(asker) = person(request.requested_by) else { return Ok(FinanceAsked::default()) };
         // Someone on the draft other than who asked (its owner, or who took
         // it over) reminding: named, and the one a reply goes to.
-        let reminder = match reminded_by.filter(|r| r.id != asker.id) {
-            Some(r) => users::Entity::find_by_id(r.id).one(conn).await?,
-            None => None,
-        };
+        let reminder = reminded_by.filter(|r| r.id != asker.id).and_then(|r| person(r.id));
         // Who owns and signs it, named for finance (the asker may be either).
-        let on_draft =
-            users::Entity::find().filter(users::Column::Id.is_in([quote.owner_id, quote.signer_id])).all(conn).await?;
-        let name_of = |id| on_draft.iter().find(|u| u.id == id).map_or("", |u| u.name.as_str());
+        let name_of = |id| person(id).map_or("", |u| u.name.as_str());
         let (owner, signer) = (name_of(quote.owner_id), name_of(quote.signer_id));
         let finance = users::Entity::find()
             .filter(users::Column::Role.eq(Role::Finance.as_str()))
@@ -165,7 +163,7 @@ impl Store {
         if let Some(reminder) = &reminder {
             batch = batch.replying_to(reminder);
         } else if [quote.owner_id, quote.signer_id].contains(&asker.id) {
-            batch = batch.replying_to(&asker);
+            batch = batch.replying_to(asker);
         }
         let mut asked = FinanceAsked::default();
         for person in &finance {
