@@ -34,6 +34,7 @@ mod m20261205_000029_proof_not_truncated;
 mod m20261205_000030_users_name_key;
 mod m20261205_000031_outbox_reply_to;
 mod m20261205_000032_quotes_by_finalising;
+mod m20261206_000033_notice_changes_by_sku;
 
 pub struct Migrator;
 
@@ -144,6 +145,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000030_users_name_key::Migration),
             Box::new(m20261205_000031_outbox_reply_to::Migration),
             Box::new(m20261205_000032_quotes_by_finalising::Migration),
+            Box::new(m20261206_000033_notice_changes_by_sku::Migration),
         ]
     }
 }

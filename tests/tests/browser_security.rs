@@ -100,6 +100,19 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
         .unwrap();
     assert_eq!(token.status(), StatusCode::OK);
     assert_eq!(header_of(&token, "cache-control"), "no-store");
+    // Nor does any API answer, opened in a browser, run, load or frame anything,
+    // or name where it was reached from: the token's, an error's, a timeout's.
+    let refused = http.get(format!("{base}/api/v1/quotes")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    for answer in [&token, &refused] {
+        assert_eq!(
+            header_of(answer, "content-security-policy"),
+            "default-src 'none'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'",
+            "{}",
+            answer.url()
+        );
+        assert_eq!(header_of(answer, "referrer-policy"), "no-referrer", "{}", answer.url());
+    }
 
     // Without the token, and with a wrong one: 403, and the quote is untouched.
     for fields in [vec![], vec![("csrf_token", "forged")]] {

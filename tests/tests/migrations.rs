@@ -841,3 +841,61 @@ async fn the_list_of_pricegates_tables_is_every_table_the_migrations_make() {
     assert_eq!(made, pricegate_store::TABLES);
     let _ = db.close().await;
 }
+
+/// The indexes of `notice_changes`, by name, with the columns each is on.
+async fn notice_change_indexes(db: &DatabaseConnection) -> Vec<String> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT i.relname || ' (' || string_agg(a.attname, ', ' ORDER BY k.n) || ')' AS index \
+             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
+             CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n) \
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+             WHERE t.relname = 'notice_changes' AND NOT x.indisprimary GROUP BY i.relname ORDER BY i.relname"
+        }
+        _ => {
+            "SELECT m.name || ' (' || (SELECT group_concat(name, ', ') FROM \
+             (SELECT c.name FROM pragma_index_info(m.name) c ORDER BY c.seqno)) || ')' AS \"index\" \
+             FROM sqlite_master m WHERE m.type = 'index' AND m.tbl_name = 'notice_changes' \
+             AND m.name NOT LIKE 'sqlite_autoindex%' ORDER BY m.name"
+        }
+    };
+    let rows = db.query_all_raw(Statement::from_string(backend, sql)).await.expect("the indexes");
+    rows.iter().map(|r| r.try_get::<String>("", "index").expect("an index")).collect()
+}
+
+/// The gate reads a pending notice's changes to the quote's products by
+/// notice and SKU: an index on both replaces the one on the notice alone
+/// (which it serves too), and down brings the old one back.
+async fn notice_changes_are_indexed_by_notice_and_sku(backend: Backend) {
+    let test_db = TestDb::create(backend).await;
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect");
+    // The thirty-two before 000033.
+    Migrator::up(&db, Some(32)).await.expect("the schema before");
+    let before = vec![
+        "notice_changes_notice (notice_id)".to_owned(),
+        "notice_changes_product_effective (product_id, effective_on)".to_owned(),
+    ];
+    assert_eq!(notice_change_indexes(&db).await, before, "{backend:?}: before 000033");
+
+    Migrator::up(&db, None).await.expect("up");
+    assert_eq!(
+        notice_change_indexes(&db).await,
+        ["notice_changes_notice_sku (notice_id, sku)", "notice_changes_product_effective (product_id, effective_on)"],
+        "{backend:?}: after 000033"
+    );
+    let after_32 = (Migrator::migrations().len() - 32) as u32;
+    Migrator::down(&db, Some(after_32)).await.expect("down to 32");
+    assert_eq!(notice_change_indexes(&db).await, before, "{backend:?}: down again");
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn notice_changes_are_indexed_by_notice_and_sku_on_postgresql() {
+    notice_changes_are_indexed_by_notice_and_sku(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn notice_changes_are_indexed_by_notice_and_sku_on_sqlite() {
+    notice_changes_are_indexed_by_notice_and_sku(Backend::Sqlite).await;
+}

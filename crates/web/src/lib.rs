@@ -120,6 +120,18 @@ pub fn router(state: AppState) -> Router {
                     axum::http::header::CACHE_CONTROL,
                     HeaderValue::from_static("no-store"),
                 ))
+                // Pages, the acknowledgement pages and the API's documents set
+                // their own; anything else (JSON, a file, a timeout's answer)
+                // opened in a browser runs nothing, loads nothing and names no
+                // address it was reached from.
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    axum::http::header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(NOTHING_RUNS),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    axum::http::header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                ))
                 .layer(axum::middleware::from_fn(limits::close_after_unread_body))
                 // Before a request id is added: the limits count what the client sent.
                 .layer(axum::middleware::from_fn(limits::refuse_oversized))
@@ -140,6 +152,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout)),
         )
 }
+
+/// The content security policy of an answer that is not a page: nothing in
+/// it may run, load, submit or frame it.
+const NOTHING_RUNS: &str = "default-src 'none'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'";
 
 /// The timeout layer answers with a bare status; every error carries the
 /// JSON body, so an empty 503 (which only the timeout layer produces) gets one.
