@@ -1689,6 +1689,9 @@ async fn a_salesperson_reads_every_notice_awaiting_them_on_one_page_and_acknowle
     assert_eq!(status, 303, "{after}");
     assert!(after.contains("Acknowledged the 3 notices."), "{after}");
     assert!(after.contains("Valves from April") && !after.contains("read-awaiting"), "one still waits: {after}");
+    // And the way back to the drafts they held up.
+    let back = "<a href=\"/quotes\" id=\"back-to-quotes\">Your quotes</a> show which drafts are now ready to finalise.";
+    assert!(after.contains(back), "{after}");
     for (notice, acknowledged) in shown.iter().map(|n| (n, true)).chain([(&later, false)]) {
         let acks = finance_api.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await.body;
         let by_sam =
@@ -1703,6 +1706,9 @@ async fn a_salesperson_reads_every_notice_awaiting_them_on_one_page_and_acknowle
         ) && one.contains("I have read this notice"),
         "{one}"
     );
+    // Sent again: nothing new, and nothing freed.
+    let (_, again) = pricegate_tests::pages::post_form(url.clone(), &cookie, &form).await;
+    assert!(again.contains("Acknowledged already: nothing more was recorded.") && !again.contains(back), "{again}");
     let empty = vec![("csrf_token", csrf_in(&html)), ("notice_ids", String::new())];
     let (status, body) = pricegate_tests::pages::post_form(url.clone(), &cookie, &empty).await;
     assert_eq!(status, 422, "{body}");

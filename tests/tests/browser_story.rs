@@ -384,6 +384,8 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
         sam.log_in(&sales.email, PASSWORD).await;
         sam.goto(&format!("/quotes/{quote}")).await;
         assert_eq!(sam.text("#gate-not-ready").await, "Not ready to finalise: 1 price notice to acknowledge.");
+        // Said above the lines too, for a phone that shows the gate screens below them.
+        assert!(sam.exists("#not-ready-above a[href='#gate']").await, "the way down to why");
         let upcoming = sam.text("#upcoming").await;
         assert!(
             upcoming.contains("VALVE-7") && upcoming.contains("52.00 EUR") && upcoming.contains(&in_a_week),
@@ -398,6 +400,7 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
 
         sam.submit(".acknowledge").await;
         assert!(sam.text("#gate-ready").await.contains("Ready to finalise"));
+        assert!(!sam.exists("#not-ready-above").await, "nothing holds it up now");
         let upcoming = sam.text("#upcoming").await;
         assert!(
             upcoming.contains("PUMP-C100")

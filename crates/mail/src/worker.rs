@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use lettre::message::Mailbox;
 use pricegate_store::entity::outbox;
 use pricegate_store::outbox::{FANOUT_BATCH, FanoutStep};
-use pricegate_store::{Store, StoreError};
+use pricegate_store::{Store, StoreError, causes};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -145,7 +145,7 @@ pub async fn run_worker<T: MailTransport>(
     ));
     send_outbox(store, transport, config, shutdown, queued, outage).await;
     if let Err(e) = expander.await {
-        tracing::error!(error = %e, "the publication expander stopped abnormally");
+        tracing::error!(error = %causes(&e), "the publication expander stopped abnormally");
     }
     tracing::info!("mail worker stopped");
 }
@@ -176,7 +176,7 @@ async fn expand_publications(
             }
             Err(e) => {
                 if !outage.noted(&e, asked) {
-                    tracing::warn!(error = %e, "could not look for publications to expand; retrying");
+                    tracing::warn!(error = %causes(&e), "could not look for publications to expand; retrying");
                 }
                 None
             }
@@ -191,7 +191,7 @@ async fn expand_publications(
         loop {
             if stopping(&shutdown) {
                 if let Err(e) = store.release_publication_fanout(&claim).await {
-                    tracing::warn!(notice = %claim.notice_id, error = %e, "could not release the publication; its lease will");
+                    tracing::warn!(notice = %claim.notice_id, error = %causes(&e), "could not release the publication; its lease will");
                 }
                 break;
             }
@@ -209,7 +209,7 @@ async fn expand_publications(
                     // A no-op if another worker holds it; if it was our own
                     // batch whose commit answer was lost, it is free again at once.
                     if let Err(e) = store.release_publication_fanout(&claim).await {
-                        tracing::warn!(notice = %claim.notice_id, error = %e, "could not release the publication; its lease will");
+                        tracing::warn!(notice = %claim.notice_id, error = %causes(&e), "could not release the publication; its lease will");
                     }
                     break;
                 }
@@ -222,9 +222,9 @@ async fn expand_publications(
                     let failed = failures.entry(claim.notice_id).or_insert(0);
                     *failed += 1;
                     let delay = retry_delay(&config, *failed);
-                    tracing::error!(notice = %claim.notice_id, failures = *failed, retry_in = ?delay, error = %e, "could not queue publication e-mails; trying the others first");
+                    tracing::error!(notice = %claim.notice_id, failures = *failed, retry_in = ?delay, error = %causes(&e), "could not queue publication e-mails; trying the others first");
                     if let Err(e) = store.defer_publication_fanout(&claim, delay).await {
-                        tracing::warn!(notice = %claim.notice_id, error = %e, "could not set the publication back; its lease will");
+                        tracing::warn!(notice = %claim.notice_id, error = %causes(&e), "could not set the publication back; its lease will");
                     }
                     break;
                 }
@@ -294,7 +294,7 @@ async fn next_batch(store: Store, config: Arc<WorkerConfig>, outage: Arc<Outage>
         }
         Err(e) => {
             if !outage.noted(&e, asked) {
-                tracing::warn!(error = %e, "could not claim mail; retrying");
+                tracing::warn!(error = %causes(&e), "could not claim mail; retrying");
             }
             return Claimed::default();
         }
@@ -306,7 +306,7 @@ async fn next_batch(store: Store, config: Arc<WorkerConfig>, outage: Arc<Outage>
         Ok(rows) => Claimed { rows, lease_ends: Some(lease_ends) },
         Err(e) => {
             // The claim's lease brings these rows back once the database answers again.
-            tracing::error!(error = %e, "could not mint acknowledgement links; the batch waits for its lease");
+            tracing::error!(error = %causes(&e), "could not mint acknowledgement links; the batch waits for its lease");
             Claimed::default()
         }
     }
@@ -316,7 +316,7 @@ async fn next_batch(store: Store, config: Arc<WorkerConfig>, outage: Arc<Outage>
 /// claimed any, come back with their lease).
 async fn prefetched_batch(batch: JoinHandle<Claimed>) -> Claimed {
     batch.await.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "claiming the next mail failed; what it claimed goes after its lease");
+        tracing::error!(error = %causes(&e), "claiming the next mail failed; what it claimed goes after its lease");
         Claimed::default()
     })
 }
@@ -346,7 +346,7 @@ async fn send_outbox<T: MailTransport>(
                 Ok(0) => {}
                 Ok(n) => tracing::info!(queued = n, "reminders and escalations queued"),
                 Err(e) if outage.noted(&e, asked) => {}
-                Err(e) => tracing::warn!(error = %e, "could not enqueue reminders"),
+                Err(e) => tracing::warn!(error = %causes(&e), "could not enqueue reminders"),
             }
         }
         let batch = match prefetched.take() {
@@ -379,7 +379,7 @@ async fn give_back(store: &Store, unsent: &[(uuid::Uuid, i32)], why: &str) {
     match store.release_mail(unsent).await {
         Ok(released) => tracing::info!(count = unsent.len(), released, why, "mail given back unsent"),
         Err(e) => {
-            tracing::warn!(error = %e, count = unsent.len(), why, "could not give back unsent mail; its lease will")
+            tracing::warn!(error = %causes(&e), count = unsent.len(), why, "could not give back unsent mail; its lease will")
         }
     }
 }
@@ -468,7 +468,7 @@ async fn send_batch<T: MailTransport>(
             },
             // Its row is neither marked nor given back: the lease brings it back.
             Some(Err(e)) => {
-                tracing::error!(error = %e, "a mail send task failed; its message goes again after its lease")
+                tracing::error!(error = %causes(&e), "a mail send task failed; its message goes again after its lease")
             }
             None if tasks.is_empty() => break,
             None => {}
@@ -572,7 +572,7 @@ async fn mark_sent(store: &Store, sent: &[(uuid::Uuid, i32)]) {
     match marked {
         // They went out; the lease brings them back and they go out again,
         // with the same Message-ID. At-least-once, as designed.
-        Err(e) => tracing::error!(error = %e, count, "mail sent but not marked sent"),
+        Err(e) => tracing::error!(error = %causes(&e), count, "mail sent but not marked sent"),
         Ok(marked) if marked < count as u64 => {
             // Our lease ran out mid-send and another worker claimed (and
             // perhaps sent) these since: theirs is the row's state now.
@@ -605,7 +605,7 @@ async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Mode
     let retry = next_retry(config, row.attempts, age, refused_before, e);
     match retry {
         Some(delay) => {
-            tracing::debug!(id = %row.id, kind = %row.kind, attempts = row.attempts, retry_in = ?delay, error = %e, "mail not sent; will retry")
+            tracing::debug!(id = %row.id, kind = %row.kind, attempts = row.attempts, retry_in = ?delay, error = %causes(&e), "mail not sent; will retry")
         }
         None => {
             tracing::error!(
@@ -613,7 +613,7 @@ async fn record_failure(store: &Store, config: &WorkerConfig, row: &outbox::Mode
                 kind = %row.kind,
                 to = %row.to_addr,
                 attempts = row.attempts,
-                error = %e,
+                error = %causes(&e),
                 "mail failed for good: once the address is corrected (an account's on the users page), an admin \
                  sends it again from /admin/outbox"
             )

@@ -293,6 +293,15 @@ impl Settings {
                 message: "must start with sqlite: or postgres://".into(),
             });
         }
+        if pricegate_store::sqlite_names_nothing(&database_url) {
+            return Err(SettingsError {
+                variable: "DATABASE_URL",
+                message: format!(
+                    "names no SQLite file: each connection would get an empty database of its own, gone when it \
+                     closes; name one, as the default does ({DEFAULT_DATABASE_URL})"
+                ),
+            });
+        }
         let bind_raw = get("PRICEGATE_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
         let bind = bind_raw.parse().map_err(|_| SettingsError {
             variable: "PRICEGATE_BIND",
@@ -823,6 +832,13 @@ mod tests {
         assert_eq!(settings(&[("PRICEGATE_TIMEZONE", "Berlin")]).unwrap_err().variable, "PRICEGATE_TIMEZONE");
         assert_eq!(settings(&[("PRICEGATE_TIMEZONE", "Europe/Berlin")]).unwrap().calendar.zone_name(), "Europe/Berlin");
         assert_eq!(settings(&[("DATABASE_URL", "mysql://x")]).unwrap_err().variable, "DATABASE_URL");
+        for nothing in ["sqlite://", "sqlite:", "sqlite://?mode=rwc"] {
+            let e = settings(&[("DATABASE_URL", nothing)]).unwrap_err();
+            assert!(e.message.starts_with("names no SQLite file"), "{nothing}: {}", e.message);
+        }
+        for named in ["sqlite::memory:", "sqlite://pricegate.db?mode=rwc", "sqlite:///var/lib/pricegate/pg.db"] {
+            assert!(settings(&[("DATABASE_URL", named)]).is_ok(), "{named}");
+        }
         assert!(settings(&[]).unwrap().trusted_proxies.is_empty(), "no proxy is trusted by default");
         assert_eq!(settings(&[]).unwrap().connections_per_address, 512);
         assert!(settings(&[("PRICEGATE_CONNECTIONS_PER_ADDRESS", "0")]).is_err());

@@ -97,6 +97,18 @@ fn create_private(url: &str) {
     }
 }
 
+/// Whether `url` is a SQLite URL that names no file and no database in
+/// memory (`sqlite://`, `sqlite:?mode=rwc`): SQLite then gives each
+/// connection a private temporary database of its own, which the others
+/// never see and which is gone when it closes.
+pub fn sqlite_names_nothing(url: &str) -> bool {
+    use std::str::FromStr;
+    if !url.starts_with("sqlite:") || url.contains("mode=memory") || url.contains(":memory:") {
+        return false;
+    }
+    sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url).is_ok_and(|o| o.get_filename().as_os_str().is_empty())
+}
+
 /// The file of the SQLite database `url` names (relative to the working
 /// directory, as written); `None` for PostgreSQL or a database in memory.
 pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {

@@ -38,6 +38,26 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// An error and each of its causes, as a log line says them: "database
+/// error: Execution Error: …: no such table: users". A cause whose words
+/// the error before it already says (database errors often repeat their
+/// source's) is not said twice.
+pub fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut said = text.clone();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let words = cause.to_string();
+        if !said.contains(&words) {
+            text.push_str(": ");
+            text.push_str(&words);
+        }
+        said = words;
+        source = cause.source();
+    }
+    text
+}
+
 impl StoreError {
     pub fn not_found(what: &'static str) -> Self {
         StoreError::NotFound { what }
@@ -120,5 +140,35 @@ fn is_unavailable(err: &DbErr) -> bool {
                 || text.contains("the database system is")
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that says its cause's words again, as database drivers' do.
+    #[derive(Debug)]
+    struct Repeats(DbErr);
+
+    impl std::fmt::Display for Repeats {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "the query failed: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Repeats {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_database_error_is_logged_with_what_the_database_said_once() {
+        let e = StoreError::Db(DbErr::Custom("no such table: users".into()));
+        assert_eq!(causes(&e), "database error: Custom Error: no such table: users");
+        let repeated = Repeats(DbErr::Custom("disk I/O error".into()));
+        assert_eq!(causes(&repeated), "the query failed: Custom Error: disk I/O error");
+        assert_eq!(causes(&StoreError::conflict("x", "Taken.")), "Taken.");
     }
 }

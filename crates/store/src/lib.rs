@@ -43,8 +43,10 @@ pub mod sql {
     pub use crate::quotes::load_quote_sql;
 }
 pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS, hash_token, looks_like_token, random_token};
-pub use db::{Migrated, Store, TABLES, client_form_key, form_row_id, opens_read_only, sqlite_file};
-pub use error::{SUPERSEDED_PRICES, StoreError};
+pub use db::{
+    Migrated, Store, TABLES, client_form_key, form_row_id, opens_read_only, sqlite_file, sqlite_names_nothing,
+};
+pub use error::{SUPERSEDED_PRICES, StoreError, causes};
 pub use gate::PublishSeen;
 pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_ACCOUNT_FAILURES, MAX_ADDRESS_FAILURES, MAX_FAILURES};
 pub use notices::{

@@ -491,7 +491,7 @@ async fn show(
                 false => app.store.count_held_up_by(view.notice.id, view.user_id).await.map(|n| (Vec::new(), n)),
             };
             let held = held.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "acknowledgement link: the drafts it holds up could not be read");
+                tracing::warn!(error = %pricegate_store::causes(&e), "acknowledgement link: the drafts it holds up could not be read");
                 (Vec::new(), 0)
             });
             show_page(view, held, named, someone_else, app.store.calendar())
@@ -546,7 +546,7 @@ async fn acknowledge(
             let after = match app.store.after_acknowledging(ack.user_id, ack.notice_id).await {
                 Ok(after) => Some(After::new(after, ack.user_id, named, calendar)),
                 Err(e) => {
-                    tracing::warn!(error = %e, "acknowledged by link, but what it leaves could not be read");
+                    tracing::warn!(error = %pricegate_store::causes(&e), "acknowledged by link, but what it leaves could not be read");
                     None
                 }
             };

@@ -144,7 +144,7 @@ impl From<StoreError> for AppError {
                     },
                 )
             },
-            other => AppError::internal(error_chain(&other)),
+            other => AppError::internal(pricegate_store::causes(&other)),
         }
     }
 }
@@ -165,17 +165,6 @@ pub fn pending_sentence(gate: &pricegate_store::views::GateView) -> String {
         );
     }
     sentence
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 impl IntoResponse for AppError {

@@ -413,7 +413,7 @@ impl Store {
                 (drafts, effects)
             }
             Err(e) => {
-                tracing::warn!(error = %e, %notice_id, "the drafts a notice holds up are listed in drafting order");
+                tracing::warn!(error = %crate::causes(&e), %notice_id, "the drafts a notice holds up are listed in drafting order");
                 (drafts, HashMap::new())
             }
         }

@@ -630,7 +630,7 @@ async fn update(
                         StoreError::Invalid(e) => e.message.clone(),
                         StoreError::Conflict { message, .. } | StoreError::Forbidden { message, .. } => message.clone(),
                         _ => {
-                            tracing::error!(error = %e, "deactivating after a hand-over");
+                            tracing::error!(error = %pricegate_store::causes(&e), "deactivating after a hand-over");
                             "the change could not be saved just now.".to_owned()
                         }
                     };

@@ -64,6 +64,9 @@ struct InboxPage {
     /// What the last form sent from here did (finance's deletion of a
     /// draft, a salesperson's "Acknowledge all"), told once.
     message: Option<String>,
+    /// A salesperson's "Acknowledge all" recorded something: the way back
+    /// to their quotes, which say which drafts it freed.
+    back_to_quotes: bool,
     /// A salesperson's: how many notices await their acknowledgement, for
     /// the filter's label; `None` for anyone else, who is asked for none.
     awaiting: Option<u64>,
@@ -163,6 +166,7 @@ async fn inbox(
         })
         .collect();
     let seal = user.seal(&app);
+    let mut back_to_quotes = false;
     let message = match NOTICE_DONE.read(&headers, &seal) {
         Some(DRAFT_DELETED) => Some("The draft is deleted.".to_owned()),
         Some(DRAFT_GONE) => {
@@ -170,7 +174,9 @@ async fn inbox(
         }
         Some(done) => done.strip_prefix(ACKNOWLEDGED_ALL).and_then(|counts| {
             let (new, of) = counts.split_once('.')?;
-            Some(super::acknowledged_together(new.parse().ok()?, of.parse().ok()?))
+            let new = new.parse().ok()?;
+            back_to_quotes = new > 0;
+            Some(super::acknowledged_together(new, of.parse().ok()?))
         }),
         None => None,
     };
@@ -178,6 +184,7 @@ async fn inbox(
         layout: user.layout("Notices"),
         notices: rows,
         message,
+        back_to_quotes,
         awaiting,
         only_awaiting,
         at_most: super::ACKNOWLEDGED_TOGETHER_AT_MOST as u64,

@@ -113,7 +113,7 @@ async fn forgot(
     let (store, typed) = (app.store.clone(), email.clone());
     tokio::spawn(async move {
         if let Err(e) = store.request_password_reset(&typed, &client).await {
-            tracing::error!(error = %e, "a request for a password link failed");
+            tracing::error!(error = %pricegate_store::causes(&e), "a request for a password link failed");
         }
         drop(permit);
     });
