@@ -537,6 +537,19 @@ async fn a_sqlite_database_is_backed_up_while_it_serves_and_the_copy_serves_alon
     let out = pricegate_tests::process::command_output(&["backup", &elsewhere], &postgres, "").await;
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && said.contains("pg_dump"), "{said}");
+
+    // A file that is no database: said of it, once, and nothing is left behind.
+    let text = dir.path().join("notes.db");
+    std::fs::write(&text, "Notes, not a database: long enough for SQLite to read its header and refuse it.")
+        .expect("a text file");
+    let not_sqlite = format!("sqlite://{}", text.display());
+    let into = dir.path().join("from-notes.db").display().to_string();
+    let out = pricegate_tests::process::command_output(&["backup", &into], &[("DATABASE_URL", &not_sqlite)], "").await;
+    let said = String::from_utf8_lossy(&out.stderr);
+    let opening = format!("cannot open {} to back it up", text.display());
+    assert!(!out.status.success() && said.contains(&opening), "{said}");
+    assert_eq!(said.matches("file is not a database").count(), 1, "{said}");
+    assert!(!std::path::Path::new(&into).exists(), "no backup file left: {said}");
 }
 
 /// SIGHUP (its terminal closed) stops the server as SIGTERM does, cleanly;

@@ -307,13 +307,24 @@ async fn back_up(settings: &Settings, file: &std::path::Path) -> anyhow::Result<
         }
         _ => anyhow::anyhow!("cannot create {}: {e}", file.display()),
     })?;
+    // What SQLite said, without the store's own words for a request
+    // ("the database is unavailable"), which would blame the wrong file.
+    let said = |e: &pricegate_store::StoreError| match std::error::Error::source(e) {
+        Some(cause) => pricegate_store::causes(cause),
+        None => e.to_string(),
+    };
     let copied = match pricegate_store::Store::connect(&settings.database_url, 1).await {
-        Ok(store) => store.back_up_into(target).await,
-        Err(e) => Err(e),
+        Ok(store) => store
+            .back_up_into(target)
+            .await
+            .map_err(|e| anyhow::anyhow!("the backup into {} failed: {}", file.display(), said(&e))),
+        Err(e) => Err(anyhow::anyhow!("cannot open {} to back it up: {}", whole(&database).display(), said(&e))),
     };
     if let Err(e) = copied {
+        // Nothing half-written is left: the file, and a journal SQLite left beside it.
         let _ = std::fs::remove_file(&file);
-        return Err(anyhow::Error::new(e).context(format!("the backup into {} failed", file.display())));
+        let _ = std::fs::remove_file(format!("{}-journal", file.display()));
+        return Err(e);
     }
     println!("{} backed up into {}", whole(&database).display(), file.display());
     Ok(())
