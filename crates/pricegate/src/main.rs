@@ -210,6 +210,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     for warning in pricegate::settings::unknown_variables(names.iter().map(String::as_str)) {
         tracing::warn!("{warning}");
     }
+    let variables: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .collect();
+    for warning in pricegate::settings::empty_variables(variables.iter().map(|(n, v)| (n.as_str(), v.as_str()))) {
+        tracing::warn!("{warning}");
+    }
     // Run from another directory, a relative SQLite path names another file.
     let new_database = pricegate_store::sqlite_file(&settings.database_url)
         .filter(|path| !path.exists() && !pricegate_store::opens_read_only(&settings.database_url));

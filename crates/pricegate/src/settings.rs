@@ -186,6 +186,18 @@ pub fn unknown_variables<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<St
         .collect()
 }
 
+/// A warning for each setting among `variables` (the environment's, name
+/// and value) that is set but empty, as an unfilled `${VAR}` in a unit or
+/// compose file leaves it: it is read as unset, its default in force, which
+/// should not go without a word. (`DATABASE_URL` empty is refused.)
+pub fn empty_variables<'a>(variables: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<String> {
+    variables
+        .into_iter()
+        .filter(|(name, value)| VARIABLES.contains(name) && *name != "DATABASE_URL" && value.trim().is_empty())
+        .map(|(name, _)| format!("{name} is set but empty, so its default is in force"))
+        .collect()
+}
+
 /// Whether `name` is how Kubernetes (as Docker's links did) gives a
 /// process the address of a service of its namespace, this one's or
 /// another's named `pricegate-…`: `PRICEGATE_SERVICE_HOST`,
@@ -846,6 +858,24 @@ mod tests {
         let refused = settings(&[("PRICEGATE_TRUSTED_PROXIES", "10.0.0.0/40")]).unwrap_err();
         assert_eq!(refused.variable, "PRICEGATE_TRUSTED_PROXIES");
         assert!(refused.message.contains("prefix"), "{}", refused.message);
+    }
+
+    #[test]
+    fn a_setting_set_but_empty_is_warned_about() {
+        let warned = empty_variables([
+            ("PRICEGATE_BIND", ""),
+            ("SMTP_URL", "  "),
+            ("PRICEGATE_TIMEZONE", "Europe/Berlin"),
+            ("HOME", ""),
+            ("DATABASE_URL", ""),
+        ]);
+        assert_eq!(
+            warned,
+            [
+                "PRICEGATE_BIND is set but empty, so its default is in force",
+                "SMTP_URL is set but empty, so its default is in force"
+            ]
+        );
     }
 
     #[test]
