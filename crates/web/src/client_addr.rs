@@ -42,6 +42,14 @@ impl TrustedProxies {
                     .filter(|p| *p <= bits)
                     .ok_or_else(|| format!("{item:?} has a prefix length that is not a number from 0 to {bits}"))?,
             };
+            // No proxy is everywhere: trusted, every client could name any
+            // address it likes, and the login limit would count those.
+            if prefix == 0 {
+                return Err(format!(
+                    "{item:?} is every address: X-Forwarded-For from anyone would be believed, so a client could \
+                     name itself any address, past the login limit; name the proxies' own addresses or network"
+                ));
+            }
             networks.push((addr, prefix));
         }
         Ok(TrustedProxies(networks))
@@ -163,13 +171,18 @@ mod tests {
 
     #[test]
     fn networks_are_parsed_and_bad_ones_refused() {
-        let proxies = TrustedProxies::parse("fd00::/8,192.168.0.0/16,0.0.0.0/0").unwrap();
+        let proxies = TrustedProxies::parse("fd00::/8,192.168.0.0/16,0.0.0.0/1").unwrap();
         assert!(proxies.trusts("fd12::1".parse().unwrap()));
         assert!(!proxies.trusts("fe80::1".parse().unwrap()));
-        assert!(proxies.trusts("8.8.8.8".parse().unwrap()), "/0 is every IPv4 address");
+        assert!(proxies.trusts("8.8.8.8".parse().unwrap()), "/1 is half of every IPv4 address");
+        assert!(!proxies.trusts("192.0.2.1".parse().unwrap()), "but not this half");
         assert!(TrustedProxies::parse("").unwrap().is_empty());
         for bad in ["proxy.local", "10.0.0.0/33", "10.0.0.0/x", "::/129"] {
             assert!(TrustedProxies::parse(bad).is_err(), "{bad}");
+        }
+        for everyone in ["0.0.0.0/0", "10.0.0.1, ::/0"] {
+            let refused = TrustedProxies::parse(everyone).expect_err(everyone);
+            assert!(refused.contains("is every address"), "{refused}");
         }
     }
 }
