@@ -733,6 +733,8 @@ both_backends! {
         let sources = section(&html, "id=\"price-sources\"", "</table>");
         let signed = section(sources, "<tr class=\"signed-at\">", "</tr>");
         assert!(signed.contains("data-label=\"Unit price signed\">10.00 EUR</td>") && signed.contains("The price list"), "{signed}");
+        // Not "no notice to acknowledge": a notice is what made it old.
+        assert!(signed.contains("No notice set this price: finance's approval, below, kept it"), "{signed}");
         // The row of the price in force says the line was not signed at it:
         // a wide table labels both prices only "Unit price".
         let in_force = section(sources, "<tbody>", "</tr>");
