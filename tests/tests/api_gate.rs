@@ -695,6 +695,11 @@ both_backends! {
             r.text
         );
         assert_error(&sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await, 409, "superseded_prices");
+        // The quote's page marks the line beside its product, linked to why.
+        let html = page_as(&app.base, &fiona.email, &format!("/quotes/{id}")).await;
+        let line = section(&html, "<table id=\"lines\"", "</tbody>");
+        let mark = "<a class=\"badge unread gate-mark\" href=\"#gate\">no longer the price in force</a>";
+        assert!(line.contains(mark), "{line}");
 
         let r = sam.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "I say so"})).await;
         assert_error(&r, 403, "forbidden");
@@ -706,6 +711,8 @@ both_backends! {
         assert_eq!(r.status, 201, "{}", r.text);
         assert_eq!(r.body["reason"], reason);
         assert_eq!(r.body["approved_by"], json!(fiona.id));
+        let html = page_as(&app.base, &fiona.email, &format!("/quotes/{id}")).await;
+        assert!(!html.contains("gate-mark"), "approved, the old price holds nothing up: {html}");
 
         // An override is about price, never about having read the notices.
         let later = create_notice(&finance, "Also read this", json!([])).await;

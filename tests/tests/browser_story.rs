@@ -386,6 +386,10 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
         assert_eq!(sam.text("#gate-not-ready").await, "Not ready to finalise: 1 price notice to acknowledge.");
         // Said above the lines too, for a phone that shows the gate screens below them.
         assert!(sam.exists("#not-ready-above a[href='#gate']").await, "the way down to why");
+        // And the line whose price the pending notice changes is marked so, beside its product; the other is not.
+        let marked = sam.text_all("#lines tbody tr:has(.gate-mark) td:first-child").await;
+        assert_eq!(marked, ["PUMP-C100"]);
+        assert_eq!(sam.text_all(".gate-mark").await, ["changed by a notice to acknowledge"]);
         let upcoming = sam.text("#upcoming").await;
         assert!(
             upcoming.contains("VALVE-7") && upcoming.contains("52.00 EUR") && upcoming.contains(&in_a_week),
@@ -401,6 +405,7 @@ async fn prices_due_while_the_quote_is_valid_stay_on_its_page_after_acknowledgin
         sam.submit(".acknowledge").await;
         assert!(sam.text("#gate-ready").await.contains("Ready to finalise"));
         assert!(!sam.exists("#not-ready-above").await, "nothing holds it up now");
+        assert!(!sam.exists(".gate-mark").await, "nor any line");
         let upcoming = sam.text("#upcoming").await;
         assert!(
             upcoming.contains("PUMP-C100")

@@ -490,6 +490,9 @@ pub(super) struct LineRow {
     pub(super) total: String,
     /// On a draft, the business's day its product was withdrawn from sale.
     pub(super) withdrawn_on: Option<String>,
+    /// On a draft's page, what its gate says of the line's price, marked
+    /// beside its product and linked to the gate's section below the lines.
+    pub(super) gate_mark: Option<&'static str>,
 }
 
 struct ImpactRow {
@@ -1568,8 +1571,26 @@ pub(super) async fn line_rows(app: &AppState, quote: &QuoteView) -> Result<Vec<L
             unit: l.unit.clone(),
             discount: percent(l.discount_bp),
             total: money(currency, l.total_minor),
+            gate_mark: None,
         })
         .collect())
+}
+
+/// The lines whose price `gate` holds the quote up over, each with what
+/// to say of it beside its product: one a notice still to acknowledge
+/// changes, one at a price no longer in force that no approval covers.
+fn gate_marks(gate: &GateView) -> HashMap<Uuid, &'static str> {
+    let mut marks = HashMap::new();
+    if gate.price_override.is_none() {
+        for line in &gate.superseded {
+            marks.insert(line.line_id, "no longer the price in force");
+        }
+    }
+    let changed = gate.pending.iter().flat_map(|p| &p.impact.lines);
+    for line in changed.filter(|l| l.new_unit_price_minor != l.old_unit_price_minor) {
+        marks.insert(line.line_id, "changed by a notice to acknowledge");
+    }
+    marks
 }
 
 /// The prices already published, by notices the signer has acknowledged or
@@ -1664,6 +1685,7 @@ async fn quote_page(
     // price that no approval covers: read with the gate's own lines.
     let awaiting = gate.as_ref().filter(|g| !g.superseded.is_empty() && g.price_override.is_none());
     let asked = approval_asked(app, user, &quote, awaiting.map(|g| g.superseded.as_slice())).await?;
+    let marks = gate.as_ref().map(gate_marks).unwrap_or_default();
     let (ready, expired, signer_can_sign, pending, superseded, has_override) = match gate {
         Some(g) => (
             g.ready,
@@ -1841,7 +1863,12 @@ async fn quote_page(
         valid_until: quote.valid_until.to_string(),
         drafted_at: calendar.stamp(quote.drafted_at, true),
         notes: quote.notes.clone(),
-        lines: line_rows(app, &quote).await?,
+        lines: line_rows(app, &quote)
+            .await?
+            .into_iter()
+            .zip(&quote.lines)
+            .map(|(row, line)| LineRow { gate_mark: marks.get(&line.id).copied(), ..row })
+            .collect(),
         total: money(&currency, quote.total_minor),
         ready,
         expired,
