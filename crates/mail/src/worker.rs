@@ -452,10 +452,27 @@ async fn send_batch<T: MailTransport>(
     let mut unsent = Vec::new();
     let mut failures = Failures::default();
     let mut mark_by = Instant::now() + MARK_SENT_AFTER;
+    // Told to stop with messages still being sent: said once, as the stop
+    // then waits on them (at most the grace), which is otherwise silent.
+    let mut watching = shutdown.clone();
+    let mut told_stop = stopping(&watching);
     loop {
         let joined = tokio::select! {
             joined = tasks.join_next() => joined,
             () = tokio::time::sleep_until(mark_by.into()), if !sent.is_empty() => None,
+            changed = watching.changed(), if !told_stop => {
+                told_stop = changed.is_err() || stopping(&watching);
+                // Those waiting for a slot start none: only those in a conversation count.
+                let sending = config.concurrency.max(1) - slots.available_permits();
+                if told_stop && sending > 0 {
+                    tracing::info!(
+                        sending,
+                        grace = ?config.stop_grace,
+                        "stopping: waiting for the messages being sent, for the grace at most; those left are given back"
+                    );
+                }
+                None
+            }
         };
         match joined {
             Some(Ok((row, result))) => match result {
