@@ -10,9 +10,10 @@
 //! too, so it replaces the old one: a publication writes as many index
 //! entries as before. Found there already (built beforehand with
 //! `CREATE INDEX CONCURRENTLY`, so as not to hold up publications), it is
-//! kept.
+//! kept; left invalid by a build that failed, it is built again.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 pub struct Migration;
 
@@ -32,9 +33,29 @@ enum NoticeChanges {
 const INDEX: &str = "notice_changes_notice_sku";
 const REPLACED: &str = "notice_changes_notice";
 
+/// Whether PostgreSQL has an index named [`INDEX`] that a failed build left invalid.
+async fn invalid_on_postgres(m: &SchemaManager<'_>) -> Result<bool, DbErr> {
+    let row = m
+        .get_connection()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid",
+            [INDEX.into()],
+        ))
+        .await?;
+    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0) > 0)
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // A `CREATE INDEX CONCURRENTLY` beforehand that failed leaves an
+        // invalid index by this name, which no query uses: kept, the old
+        // index dropped below would leave the table with none on the notice.
+        if m.get_database_backend() == DbBackend::Postgres && invalid_on_postgres(m).await? {
+            m.drop_index(Index::drop().name(INDEX).table(NoticeChanges::Table).to_owned()).await?;
+        }
         m.create_index(
             Index::create()
                 .if_not_exists()

@@ -178,6 +178,8 @@ both_backends! {
                  would change it by +540.00 EUR."
             );
             assert_eq!(html.contains(&nothing_while_valid), while_valid == 0, "{valid_until}: {html}");
+            // The line is marked beside its product only if the notice changes its price while it is valid.
+            assert_eq!(html.contains("class=\"badge unread gate-mark\""), while_valid != 0, "{valid_until}: {html}");
             // The price the line has when the quote's validity ends stands out, with its day and its change.
             let first_counts = "<span class=\"counts earlier\">540.00 EUR (+360.00 EUR on the line); then</span><span class=\"muted aside\">560.00 EUR</span>";
             assert_eq!(html.contains(first_counts), while_valid != 0, "{valid_until}: {html}");

@@ -899,3 +899,67 @@ async fn notice_changes_are_indexed_by_notice_and_sku_on_postgresql() {
 async fn notice_changes_are_indexed_by_notice_and_sku_on_sqlite() {
     notice_changes_are_indexed_by_notice_and_sku(Backend::Sqlite).await;
 }
+
+/// An index by the new one's name that a failed `CREATE INDEX CONCURRENTLY`
+/// left invalid (here: a unique one, refused by two changes of one notice)
+/// is built again, not kept while the old one is dropped, which would leave
+/// the changes with no usable index on their notice.
+#[tokio::test]
+async fn an_index_a_failed_build_left_invalid_is_built_again() {
+    let test_db = TestDb::create(Backend::Postgres).await;
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect");
+    Migrator::up(&db, Some(32)).await.expect("the schema before");
+    let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
+    let (user, notice, product) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    insert(
+        &db,
+        "INSERT INTO users (id, email, name, name_key, role, password_hash, active, created_at, updated_at) \
+         VALUES (?, 'fin@pricegate.test', 'Fin', 'fin', 'finance', 'x', true, ?, ?)",
+        vec![user.into(), now.into(), now.into()],
+    )
+    .await;
+    insert(
+        &db,
+        "INSERT INTO products (id, sku, name, unit, currency, unit_price_minor, created_at, updated_at) \
+         VALUES (?, 'P-1', 'Pump', 'each', 'EUR', 100, ?, ?)",
+        vec![product.into(), now.into(), now.into()],
+    )
+    .await;
+    insert(
+        &db,
+        "INSERT INTO notices (id, title, body, state, seq, published_at, published_by, created_by, created_at, updated_at) \
+         VALUES (?, 'Twice', 'Two dates.', 'published', 1, ?, ?, ?, ?, ?)",
+        vec![notice.into(), now.into(), user.into(), user.into(), now.into(), now.into()],
+    )
+    .await;
+    for (position, on) in [(0, "2026-12-01"), (1, "2027-01-01")] {
+        insert(
+            &db,
+            "INSERT INTO notice_changes (id, notice_id, position, product_id, sku, unit_price_minor, effective_on) \
+             VALUES (?, ?, ?, ?, 'P-1', 110, CAST(? AS date))",
+            vec![Uuid::new_v4().into(), notice.into(), position.into(), product.into(), on.into()],
+        )
+        .await;
+    }
+    let failed = db
+        .execute_unprepared("CREATE UNIQUE INDEX CONCURRENTLY notice_changes_notice_sku ON notice_changes (notice_id)")
+        .await;
+    assert!(failed.is_err(), "two changes of one notice: the unique build fails");
+    assert!(notice_change_indexes(&db).await.contains(&"notice_changes_notice_sku (notice_id)".to_owned()));
+
+    Migrator::up(&db, None).await.expect("up");
+    assert_eq!(
+        notice_change_indexes(&db).await,
+        ["notice_changes_notice_sku (notice_id, sku)", "notice_changes_product_effective (product_id, effective_on)"]
+    );
+    let invalid = db
+        .query_all_raw(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE c.relname LIKE 'notice_changes%' AND NOT i.indisvalid",
+        ))
+        .await
+        .expect("the indexes");
+    assert!(invalid.is_empty(), "none left invalid");
+    db.close().await.ok();
+}

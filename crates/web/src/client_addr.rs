@@ -43,11 +43,19 @@ impl TrustedProxies {
                     .ok_or_else(|| format!("{item:?} has a prefix length that is not a number from 0 to {bits}"))?,
             };
             // No proxy is everywhere: trusted, every client could name any
-            // address it likes, and the login limit would count those.
-            if prefix == 0 {
+            // address it likes, and the login limit would count those. No
+            // private network is wider than 10.0.0.0/8 or fc00::/7 (an IPv4
+            // network written as IPv6, `::ffff:10.0.0.0/104`, counts as IPv4).
+            let widest = match addr {
+                IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => 96 + 8,
+                IpAddr::V6(_) => 7,
+                IpAddr::V4(_) => 8,
+            };
+            if prefix < widest {
+                let what = if prefix == 0 { "is every address" } else { "is wider than any private network" };
                 return Err(format!(
-                    "{item:?} is every address: X-Forwarded-For from anyone would be believed, so a client could \
-                     name itself any address, past the login limit; name the proxies' own addresses or network"
+                    "{item:?} {what}: X-Forwarded-For from a client there would be believed, so it could name \
+                     itself any address, past the login limit; name the proxies' own addresses or network"
                 ));
             }
             networks.push((addr, prefix));
@@ -171,11 +179,12 @@ mod tests {
 
     #[test]
     fn networks_are_parsed_and_bad_ones_refused() {
-        let proxies = TrustedProxies::parse("fd00::/8,192.168.0.0/16,0.0.0.0/1").unwrap();
+        let proxies = TrustedProxies::parse("fd00::/8,192.168.0.0/16,10.0.0.0/8").unwrap();
         assert!(proxies.trusts("fd12::1".parse().unwrap()));
         assert!(!proxies.trusts("fe80::1".parse().unwrap()));
-        assert!(proxies.trusts("8.8.8.8".parse().unwrap()), "/1 is half of every IPv4 address");
-        assert!(!proxies.trusts("192.0.2.1".parse().unwrap()), "but not this half");
+        assert!(proxies.trusts("10.200.0.1".parse().unwrap()), "/8 is the widest private network");
+        assert!(!proxies.trusts("192.0.2.1".parse().unwrap()));
+        assert!(TrustedProxies::parse("fc00::/7, ::ffff:10.0.0.0/104").is_ok());
         assert!(TrustedProxies::parse("").unwrap().is_empty());
         for bad in ["proxy.local", "10.0.0.0/33", "10.0.0.0/x", "::/129"] {
             assert!(TrustedProxies::parse(bad).is_err(), "{bad}");
@@ -183,6 +192,10 @@ mod tests {
         for everyone in ["0.0.0.0/0", "10.0.0.1, ::/0"] {
             let refused = TrustedProxies::parse(everyone).expect_err(everyone);
             assert!(refused.contains("is every address"), "{refused}");
+        }
+        for wide in ["0.0.0.0/1,128.0.0.0/1", "8.0.0.0/7", "::ffff:0.0.0.0/96", "fc00::/6"] {
+            let refused = TrustedProxies::parse(wide).expect_err(wide);
+            assert!(refused.contains("is wider than any private network"), "{refused}");
         }
     }
 }

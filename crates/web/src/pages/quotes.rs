@@ -1578,17 +1578,34 @@ pub(super) async fn line_rows(app: &AppState, quote: &QuoteView) -> Result<Vec<L
 
 /// The lines whose price `gate` holds the quote up over, each with what
 /// to say of it beside its product: one a notice still to acknowledge
-/// changes, one at a price no longer in force that no approval covers.
-fn gate_marks(gate: &GateView) -> HashMap<Uuid, &'static str> {
+/// changes while the quote is valid (as the notice's card counts it: not a
+/// change finance approved keeping the price over, one another notice has
+/// the last word on, nor one taking force only after `valid_until`), one at
+/// a price no longer in force that no approval covers.
+fn gate_marks(
+    gate: &GateView,
+    valid_until: chrono::NaiveDate,
+    calendar: pricegate_domain::Calendar,
+) -> HashMap<Uuid, &'static str> {
     let mut marks = HashMap::new();
     if gate.price_override.is_none() {
         for line in &gate.superseded {
             marks.insert(line.line_id, "no longer the price in force");
         }
     }
-    let changed = gate.pending.iter().flat_map(|p| &p.impact.lines);
-    for line in changed.filter(|l| l.new_unit_price_minor != l.old_unit_price_minor) {
-        marks.insert(line.line_id, "changed by a notice to acknowledge");
+    for notice in &gate.pending {
+        let published_on = calendar.date_of(notice.published_at);
+        let counted =
+            notice.impact.lines.iter().filter(|l| !l.waived_by_approval && l.overtaken_by_unit_price_minor.is_none());
+        for line in counted {
+            let steps = line.earlier.iter().map(|e| (e.unit_price_minor, e.effective_on));
+            let changes_while_valid = steps
+                .chain([(line.new_unit_price_minor, line.effective_on)])
+                .any(|(price, on)| price != line.old_unit_price_minor && on.max(published_on) <= valid_until);
+            if changes_while_valid {
+                marks.insert(line.line_id, "changed by a notice to acknowledge");
+            }
+        }
     }
     marks
 }
@@ -1685,7 +1702,7 @@ async fn quote_page(
     // price that no approval covers: read with the gate's own lines.
     let awaiting = gate.as_ref().filter(|g| !g.superseded.is_empty() && g.price_override.is_none());
     let asked = approval_asked(app, user, &quote, awaiting.map(|g| g.superseded.as_slice())).await?;
-    let marks = gate.as_ref().map(gate_marks).unwrap_or_default();
+    let marks = gate.as_ref().map(|g| gate_marks(g, quote.valid_until, calendar)).unwrap_or_default();
     let (ready, expired, signer_can_sign, pending, superseded, has_override) = match gate {
         Some(g) => (
             g.ready,
