@@ -693,6 +693,13 @@ async fn a_sqlite_file_that_cannot_be_opened_is_named_at_start() {
         said.contains(&format!("the file is {}: does its directory exist", missing.display())),
         "the file and what to check: {said}"
     );
+    // A directory named where the file should be.
+    let url = format!("sqlite://{}?mode=rwc", dir.path().display());
+    let out =
+        pricegate_in(dir.path(), "migrate", &[("DATABASE_URL", url.as_str())]).output().await.expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("{} is a directory: name a file in it", dir.path().display())), "{said}");
 }
 
 /// A database that answers reads but refuses writes (a SQLite file opened

@@ -139,7 +139,9 @@ fn sqlite_hint(causes: &[String], file: &std::path::Path, read_only: bool) -> Op
     let directory_read_only = said("code: 1544");
     let write_refused = said("readonly database");
     let shown = file.display();
-    let hint = if unopened && file.exists() {
+    let hint = if unopened && file.is_dir() {
+        format!("{shown} is a directory: name a file in it, as sqlite://{shown}/pricegate.db?mode=rwc")
+    } else if unopened && file.exists() {
         format!(
             "the file {shown} is there, but the user this runs as may not open it: a backup restored by another \
              user needs `chown` to this one"
