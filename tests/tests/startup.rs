@@ -835,4 +835,23 @@ async fn the_healthcheck_command_asks_the_server_at_its_address() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains(&format!("nothing answers at {bind} (PRICEGATE_BIND)")), "{said}");
+
+    // Another server there, answering a long page: its status and the page's start.
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let bind = other.local_addr().expect("its address").to_string();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        if let Ok((mut stream, _)) = other.accept().await {
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).await;
+            let page = format!("<html><body>{}</body></html>", "Not the page you want. ".repeat(400));
+            let answer = format!("HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n{page}", page.len());
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    let out = pricegate_in(dir.path(), "healthcheck", &[("PRICEGATE_BIND", bind.as_str())]).output().await.unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("answered HTTP/1.1 404 Not Found: <html><body>Not the page you want."), "{said}");
+    assert!(said.contains("bytes in all)") && said.len() < 600, "{said}");
 }

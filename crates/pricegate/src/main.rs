@@ -336,6 +336,9 @@ async fn back_up(settings: &Settings, file: &std::path::Path) -> anyhow::Result<
     Ok(())
 }
 
+/// How much of an answer other than 200 `healthcheck` repeats, in characters.
+const HEALTH_BODY_SHOWN: usize = 200;
+
 /// `pricegate healthcheck`: `GET /healthz` of the server listening at
 /// `bind` on this machine (at the loopback address when it listens on every
 /// interface), for an image that has no HTTP client of its own to probe with.
@@ -364,7 +367,12 @@ async fn health_check(bind: std::net::SocketAddr) -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("the server at {address} gave no answer within 5 s"))??;
     let status = answer.lines().next().unwrap_or_default();
     let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body).trim();
-    anyhow::ensure!(status.starts_with("HTTP/1.1 200"), "/healthz at {address} answered {status}: {body}");
+    // Another server's page may run to pages: its start says what it is.
+    let shown = match body.char_indices().nth(HEALTH_BODY_SHOWN) {
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &body[..cut], body.len()),
+        None => body.to_owned(),
+    };
+    anyhow::ensure!(status.starts_with("HTTP/1.1 200"), "/healthz at {address} answered {status}: {shown}");
     println!("healthy: {body}");
     Ok(())
 }
