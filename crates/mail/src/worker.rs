@@ -397,7 +397,8 @@ async fn send_batch<T: MailTransport>(
     // a prefetched batch, claimed while the one before it was still being
     // sent, and for rows waiting for a connection behind a slow server.
     let send_by = lease_ends.checked_sub(lease_needed(config)).unwrap_or_else(Instant::now);
-    let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let conversations = config.concurrency.max(1);
+    let slots = Arc::new(Semaphore::new(conversations));
     let mut tasks = JoinSet::new();
     for row in rows {
         let transport = transport.clone();
@@ -463,7 +464,7 @@ async fn send_batch<T: MailTransport>(
             changed = watching.changed(), if !told_stop => {
                 told_stop = changed.is_err() || stopping(&watching);
                 // Those waiting for a slot start none: only those in a conversation count.
-                let sending = config.concurrency.max(1) - slots.available_permits();
+                let sending = conversations - slots.available_permits();
                 if told_stop && sending > 0 {
                     tracing::info!(
                         sending,

@@ -206,14 +206,13 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    let names: Vec<String> = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()).collect();
-    for warning in pricegate::settings::unknown_variables(names.iter().map(String::as_str)) {
-        tracing::warn!("{warning}");
-    }
+    // The environment, read once: each name, and its value as text.
     let variables: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.to_string_lossy().into_owned())))
         .collect();
-    for warning in pricegate::settings::empty_variables(variables.iter().map(|(n, v)| (n.as_str(), v.as_str()))) {
+    let unknown = pricegate::settings::unknown_variables(variables.iter().map(|(name, _)| name.as_str()));
+    let empty = pricegate::settings::empty_variables(variables.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    for warning in unknown.into_iter().chain(empty) {
         tracing::warn!("{warning}");
     }
     // Run from another directory, a relative SQLite path names another file.

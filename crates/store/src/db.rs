@@ -97,29 +97,31 @@ fn create_private(url: &str) {
     }
 }
 
-/// Whether `url` is a SQLite URL that names no file and no database in
-/// memory (`sqlite://`, `sqlite:?mode=rwc`): SQLite then gives each
-/// connection a private temporary database of its own, which the others
-/// never see and which is gone when it closes.
-pub fn sqlite_names_nothing(url: &str) -> bool {
-    use std::str::FromStr;
-    if !url.starts_with("sqlite:") || url.contains("mode=memory") || url.contains(":memory:") {
-        return false;
-    }
-    sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url).is_ok_and(|o| o.get_filename().as_os_str().is_empty())
-}
-
-/// The file of the SQLite database `url` names (relative to the working
-/// directory, as written); `None` for PostgreSQL or a database in memory.
-pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+/// The file name a SQLite `url` gives, as written (empty when it gives
+/// none); `None` for PostgreSQL, a database in memory, or a URL that does
+/// not read.
+fn sqlite_file_name(url: &str) -> Option<std::path::PathBuf> {
     use std::str::FromStr;
     // (`sqlite::memory:` is named `file:sqlx-in-memory-…` once read: no file.)
     if !url.starts_with("sqlite:") || url.contains("mode=memory") || url.contains(":memory:") {
         return None;
     }
     let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
-    let path = options.get_filename();
-    (!path.as_os_str().is_empty() && path != std::path::Path::new(":memory:")).then(|| path.to_path_buf())
+    Some(options.get_filename().to_path_buf())
+}
+
+/// Whether `url` is a SQLite URL that names no file and no database in
+/// memory (`sqlite://`, `sqlite:?mode=rwc`): SQLite then gives each
+/// connection a private temporary database of its own, which the others
+/// never see and which is gone when it closes.
+pub fn sqlite_names_nothing(url: &str) -> bool {
+    sqlite_file_name(url).is_some_and(|path| path.as_os_str().is_empty())
+}
+
+/// The file of the SQLite database `url` names (relative to the working
+/// directory, as written); `None` for PostgreSQL or a database in memory.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    sqlite_file_name(url).filter(|path| !path.as_os_str().is_empty() && path != std::path::Path::new(":memory:"))
 }
 
 /// Whether the SQLite database `url` names is opened read-only (`mode=ro`):

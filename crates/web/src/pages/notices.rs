@@ -166,20 +166,20 @@ async fn inbox(
         })
         .collect();
     let seal = user.seal(&app);
-    let mut back_to_quotes = false;
-    let message = match NOTICE_DONE.read(&headers, &seal) {
+    let done = NOTICE_DONE.read(&headers, &seal);
+    // "Acknowledge all": how many it recorded, of how many it named.
+    let acknowledged = done.and_then(|done| done.strip_prefix(ACKNOWLEDGED_ALL)).and_then(|counts| {
+        let (new, of) = counts.split_once('.')?;
+        Some((new.parse().ok()?, of.parse().ok()?))
+    });
+    let message = match done {
         Some(DRAFT_DELETED) => Some("The draft is deleted.".to_owned()),
         Some(DRAFT_GONE) => {
             Some("That draft is gone already: deleted before (perhaps by this same form, sent twice).".to_owned())
         }
-        Some(done) => done.strip_prefix(ACKNOWLEDGED_ALL).and_then(|counts| {
-            let (new, of) = counts.split_once('.')?;
-            let new = new.parse().ok()?;
-            back_to_quotes = new > 0;
-            Some(super::acknowledged_together(new, of.parse().ok()?))
-        }),
-        None => None,
+        _ => acknowledged.map(|(new, of)| super::acknowledged_together(new, of)),
     };
+    let back_to_quotes = acknowledged.is_some_and(|(new, _)| new > 0);
     let page = InboxPage {
         layout: user.layout("Notices"),
         notices: rows,

@@ -1412,6 +1412,13 @@ fn steps(line: &LineImpactView) -> impl Iterator<Item = (chrono::NaiveDate, i64)
     earlier.chain(std::iter::once((line.effective_on, line.delta_minor)))
 }
 
+/// Whether a price of a notice published on `published_on`, dated `on`,
+/// takes force only after `valid_until`: a price takes force on its day, or
+/// on its notice's publication if that is later.
+fn takes_force_after(on: chrono::NaiveDate, published_on: chrono::NaiveDate, valid_until: chrono::NaiveDate) -> bool {
+    on.max(published_on) > valid_until
+}
+
 /// What one notice does to the total while the quote is valid, when that is
 /// not its own total (some of its prices come after the validity).
 fn while_valid(p: &PendingNoticeView) -> Option<i64> {
@@ -1577,8 +1584,8 @@ pub(super) async fn line_rows(app: &AppState, quote: &QuoteView) -> Result<Vec<L
 }
 
 /// The lines whose price `gate` holds the quote up over, each with what
-/// to say of it beside its product: one a notice still to acknowledge
-/// changes while the quote is valid (as the notice's card counts it: not a
+/// to say of it beside its product: one whose total a notice still to
+/// acknowledge moves while the quote is valid (as the notice's card counts it: not a
 /// change finance approved keeping the price over, one another notice has
 /// the last word on, nor one taking force only after `valid_until`), one at
 /// a price no longer in force that no approval covers.
@@ -1598,10 +1605,8 @@ fn gate_marks(
         let counted =
             notice.impact.lines.iter().filter(|l| !l.waived_by_approval && l.overtaken_by_unit_price_minor.is_none());
         for line in counted {
-            let steps = line.earlier.iter().map(|e| (e.unit_price_minor, e.effective_on));
-            let changes_while_valid = steps
-                .chain([(line.new_unit_price_minor, line.effective_on)])
-                .any(|(price, on)| price != line.old_unit_price_minor && on.max(published_on) <= valid_until);
+            let changes_while_valid =
+                steps(line).any(|(on, delta)| delta != 0 && !takes_force_after(on, published_on, valid_until));
             if changes_while_valid {
                 marks.insert(line.line_id, "changed by a notice to acknowledge");
             }
@@ -1727,10 +1732,9 @@ async fn quote_page(
                         .lines
                         .iter()
                         .map(|l| {
-                            // A price takes force on its day, or the notice's publication's if
-                            // later: one published after the quote's validity ended counts nothing.
+                            // One published after the quote's validity ended counts nothing.
                             let published_on = calendar.date_of(p.published_at);
-                            let after_validity = |on: chrono::NaiveDate| on.max(published_on) > quote.valid_until;
+                            let after_validity = |on| takes_force_after(on, published_on, quote.valid_until);
                             // A mark that another notice has the last word goes on this
                             // notice's price in force at the end of the validity.
                             let counted_step = last_in_force(steps(l), quote.valid_until)
