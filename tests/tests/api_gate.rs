@@ -137,7 +137,12 @@ both_backends! {
         assert_eq!((line["new_unit_price_minor"].clone(), line["effective_on"].clone()), (json!(56_000), json!(later)));
         assert_eq!(
             line["earlier"],
-            json!([{"unit_price_minor": 54_000, "effective_on": soon, "delta_minor": 36_000}]),
+            json!([{
+                "unit_price_minor": 54_000,
+                "effective_on": soon,
+                "delta_minor": 36_000,
+                "overtaken_by_unit_price_minor": null
+            }]),
             "the price in force from {soon} until {later}"
         );
         assert_eq!(impact["total_delta_minor"], 54_000, "the price left in force counts");
@@ -700,7 +705,9 @@ both_backends! {
         // The quote's page marks the line beside its product, linked to why.
         let html = page_as(&app.base, &fiona.email, &format!("/quotes/{id}")).await;
         let line = section(&html, "<table id=\"lines\"", "</tbody>");
-        let mark = "<a class=\"badge unread gate-mark\" href=\"#gate\">no longer the price in force</a>";
+        // Its hidden end tells a screen reader's list of links one line's mark from another's.
+        let mark = "<a class=\"badge unread gate-mark\" href=\"#gate\">no longer the price in force\
+                    <span class=\"visually-hidden\"> (P-1)</span></a>";
         assert!(line.contains(mark), "{line}");
 
         let r = sam.post(&format!("/api/v1/quotes/{id}/override"), &json!({"reason": "I say so"})).await;
@@ -1161,6 +1168,89 @@ async fn a_price_ahead_a_correction_replaced_for_its_day_counts_nothing(backend:
         row(&html).contains(
             "In force until “Pumps from today, again” was published, which sets 14.00 EUR from the same day instead."
         ),
+        "{html}"
+    );
+}}
+
+both_backends! {
+// A notice that prices a product in steps, one of which a correction
+// published since replaces for its day: that step will never be in force,
+// so while the first waits to be acknowledged it counts nothing from its
+// day to the notice's next price, which still counts; and once every step
+// is corrected, the line counts nothing at all.
+async fn a_step_a_correction_replaced_counts_nothing_while_the_next_still_counts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (sara, sara_user) = app.user(Role::Sales, "Sara").await;
+    create_product(&finance, "PUMP-C100", "EUR", 84_000).await;
+    create_product(&finance, "VALVE-B25", "EUR", 4_250).await;
+    let lines = json!([{"sku": "PUMP-C100", "quantity": 3}, {"sku": "VALVE-B25", "quantity": 12}]);
+    let id = id_of(&draft_quote(&sara, lines).await);
+    let path = format!("/api/v1/quotes/{id}");
+    let (soon, after_validity) = (date_in_days(8), date_in_days(40));
+    assert_eq!(sara.patch(&path, &json!({"valid_until": date_in_days(30)})).await.status, 200);
+    let winter = create_notice(
+        &finance,
+        "Winter price update",
+        json!([
+            {"sku": "PUMP-C100", "unit_price_minor": 89_900, "effective_on": soon},
+            {"sku": "PUMP-C100", "unit_price_minor": 92_500, "effective_on": after_validity},
+            {"sku": "VALVE-B25", "unit_price_minor": 4_000, "effective_on": soon}
+        ]),
+    )
+    .await;
+    publish_notice(&finance, &winter).await;
+    let impact = |gate: &pricegate_tests::client::Response| gate.body["pending"][0]["impact"].clone();
+    let gate = sara.get(&format!("{path}/gate")).await;
+    // 3 × 59.00 while valid, 3 × 85.00 in all; the valves 12 × −2.50.
+    assert_eq!(
+        (&impact(&gate)["delta_while_valid_minor"], &impact(&gate)["total_delta_minor"]),
+        (&json!(17_700 - 3_000), &json!(25_500 - 3_000)),
+        "{}",
+        gate.text
+    );
+
+    let correct = |title: &'static str, price: i64, on: String| {
+        let finance = finance.clone();
+        let sara = sara.clone();
+        async move {
+            let changes = json!([{"sku": "PUMP-C100", "unit_price_minor": price, "effective_on": on}]);
+            let notice = create_notice(&finance, title, changes).await;
+            publish_notice(&finance, &notice).await;
+            assert_eq!(sara.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+        }
+    };
+    correct("Correction: C100 from the 15th", 91_000, soon.clone()).await;
+    let gate = sara.get(&format!("{path}/gate")).await;
+    let winter_impact = impact(&gate);
+    let pump = &winter_impact["lines"][0];
+    assert_eq!(pump["sku"], "PUMP-C100");
+    assert_eq!(pump["earlier"][0]["overtaken_by_unit_price_minor"], json!(91_000), "{}", gate.text);
+    assert_eq!(pump["overtaken_by_unit_price_minor"], Value::Null, "its later price stands: {}", gate.text);
+    // While the quote is valid the correction's price stands on the pump:
+    // the valves' change alone; once valid no more, Winter's last price.
+    assert_eq!(
+        (&winter_impact["delta_while_valid_minor"], &winter_impact["total_delta_minor"]),
+        (&json!(-3_000), &json!(25_500 - 3_000)),
+        "{}",
+        gate.text
+    );
+    let html = page_as(&app.base, &sara_user.email, &format!("/quotes/{id}")).await;
+    assert!(html.contains(&format!("another notice, published since, sets 910.00 EUR from {soon} instead")), "{html}");
+
+    correct("Correction: C100 from February", 93_000, after_validity.clone()).await;
+    let gate = sara.get(&format!("{path}/gate")).await;
+    let winter_impact = impact(&gate);
+    assert_eq!(winter_impact["lines"][0]["overtaken_by_unit_price_minor"], json!(93_000), "{}", gate.text);
+    assert_eq!(
+        (&winter_impact["delta_while_valid_minor"], &winter_impact["total_delta_minor"]),
+        (&json!(-3_000), &json!(-3_000)),
+        "no price of Winter's for the pump will be in force: {}",
+        gate.text
+    );
+    let html = page_as(&app.base, &sara_user.email, &format!("/quotes/{id}")).await;
+    assert!(
+        html.split("</tr>").any(|row| row.contains("<strong>PUMP-C100</strong>") && row.contains("none: no longer in force")),
         "{html}"
     );
 }}

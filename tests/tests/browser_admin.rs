@@ -434,6 +434,8 @@ async fn a_salesperson_changes_their_password_and_an_admin_sets_one_for_them_aft
         assert!(laptop.text("#current_password-error").await.contains("Enter your current password"));
         assert!(laptop.text("#new_password-error").await.contains("at least"));
         assert!(laptop.text("#repeat_password-error").await.contains("differ"));
+        assert!(laptop.text("#form-errors-summary").await.contains("Password not changed: 3 fields need changing"));
+        assert!(laptop.title().await.starts_with("Error: "));
         laptop.fill("#current_password", "not my password").await;
         laptop.fill("#new_password", chosen).await;
         laptop.fill("#repeat_password", chosen).await;

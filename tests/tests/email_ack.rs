@@ -583,7 +583,7 @@ async fn a_long_notice_mails_the_changes_on_the_readers_drafts_and_its_link_open
         );
         assert!(
             part.contains(
-                "It changes 60 prices. Listed below are the 2 on your quote, then the one quote of yours it holds up; \
+                "It makes 60 price changes. Listed below are the 2 on your quote, then the one quote of yours it holds up; \
                  the link to acknowledge it, after them, opens all 60."
             ) && part.contains("Price changes on your quote")
                 && part.contains("And 58 more changes, not listed here: the link to acknowledge the notice, below,")

@@ -205,6 +205,9 @@ both_backends! {
         let (status, _, _, page) = choose(&link, NEW_PASSWORD, "another passphrase", "same-origin").await;
         assert_eq!(status, 422, "{page}");
         assert!(page.contains("The two new passwords differ"), "{page}");
+        // Said at the top too, and in the title a screen reader reads first.
+        assert!(page.contains("<title>Error: Choose a new password - Pricegate</title>"), "{page}");
+        assert!(page.contains("Password not set: one field needs changing"), "{page}");
         let (status, _, _, page) = choose(&link, "short", "short", "same-origin").await;
         assert_eq!(status, 422, "{page}");
         assert!(page.contains("at least 10 characters"), "{page}");

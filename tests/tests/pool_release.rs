@@ -7,6 +7,8 @@
 //! These tests hold that shortcut to the two things the ping was for: the
 //! rollback of a dropped transaction goes out at once, and a connection that
 //! broke mid-statement is dropped rather than handed to the next caller.
+//! And no connection goes back to the pool inside a transaction: neither
+//! one whose `BEGIN` was cut short nor one a plain `BEGIN` left in one.
 
 use std::time::{Duration, Instant};
 
@@ -187,4 +189,161 @@ async fn closing_the_store_does_not_wait_for_a_statement_cut_while_it_waits_for_
     holder.rollback().await.expect("ROLLBACK");
     let _ = other.close().await;
     assert!(took < Duration::from_secs(5), "closing waited {took:?} for the connection behind the lock");
+}
+
+/// Whether two statements sent one after the other on `conn`, outside any
+/// `Transaction`, run in a transaction each, as they do unless one that began
+/// earlier is still open on the connection: each is given its own id.
+async fn in_transactions_of_their_own(conn: &impl ConnectionTrait) -> bool {
+    let id = "SELECT txid_current()";
+    let first: i64 = scalar(conn, id).await.unwrap_or_else(|e| panic!("{id}: {e}"));
+    let second: i64 = scalar(conn, id).await.unwrap_or_else(|e| panic!("{id}: {e}"));
+    first != second
+}
+
+/// The connections to this database left inside a transaction, seen from
+/// another connection.
+const LEFT_IN_A_TRANSACTION: &str = "SELECT count(*) FROM pg_stat_activity \
+     WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'";
+
+/// A connection given back inside a transaction no `Transaction` tracks (a
+/// `BEGIN` run as a plain statement) is closed, not handed to the next
+/// caller, whose statements would run inside it, hold its locks and read its
+/// snapshot.
+#[tokio::test]
+async fn a_connection_given_back_inside_a_transaction_is_not_handed_out_again() {
+    let db = TestDb::create(Backend::Postgres).await;
+    let store = one_connection_store(&db).await;
+    let other = Database::connect(&db.url).await.expect("a second connection");
+
+    store.connection().execute_unprepared("BEGIN").await.expect("a plain BEGIN");
+    assert!(
+        in_transactions_of_their_own(store.connection()).await,
+        "the next statements ran inside the transaction the one before began"
+    );
+    assert_eq!(scalar::<i64>(&other, LEFT_IN_A_TRANSACTION).await.expect("the count"), 0);
+    store.close().await;
+    let _ = other.close().await;
+}
+
+/// A `BEGIN` whose reply a request stops waiting for (its client gone, a
+/// timeout) may have begun a transaction on the server: the connection goes
+/// back to the pool with it rolled back. Upstream sqlx 0.9.0 counted the
+/// transaction only once the reply came, so nothing rolled it back, and the
+/// next request's statements ran inside it (`there is already a transaction
+/// in progress` at its own `BEGIN`).
+#[tokio::test]
+async fn a_begin_cut_short_leaves_no_transaction_on_the_pooled_connection() {
+    let db = TestDb::create(Backend::Postgres).await;
+    let (proxied, stall) = stalling_proxy(&db.url).await;
+    let store = Store::connect(&proxied, 1).await.expect("the store connects through the proxy");
+    let other = Database::connect(&db.url).await.expect("a second connection");
+    assert!(in_transactions_of_their_own(store.connection()).await, "the pooled connection works");
+    let backend = "SELECT pg_backend_pid()::bigint";
+    let pid: i64 = scalar(store.connection(), backend).await.expect("the pooled backend");
+
+    // The server's replies held back from the BEGIN on: it reaches the
+    // server, its reply does not reach the pool.
+    stall.send_replace(Replies::HeldFromTheNextBegin);
+    let cut = tokio::time::timeout(Duration::from_millis(300), store.connection().begin()).await;
+    assert!(cut.is_err(), "the BEGIN waits for its reply");
+    // The pooled connection's last statement, the BEGIN, or a ROLLBACK after it.
+    let reached = "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query IN ('BEGIN', 'ROLLBACK')";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while scalar::<i64>(&other, reached).await.expect("the count") == 0 {
+        assert!(Instant::now() < deadline, "the BEGIN never reached the server");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stall.send_replace(Replies::Passed);
+
+    assert!(
+        in_transactions_of_their_own(store.connection()).await,
+        "the next statements ran inside the transaction the cut BEGIN began"
+    );
+    // Rolled back, the connection is kept: not closed (the pool's last
+    // resort for one that comes back inside a transaction) and made again.
+    assert_eq!(scalar::<i64>(store.connection(), backend).await.expect("the pooled backend"), pid);
+    let txn = store.connection().begin().await.expect("BEGIN");
+    let inside =
+        "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'";
+    assert_eq!(scalar::<i64>(&txn, inside).await.expect("the count"), 0);
+    txn.commit().await.expect("COMMIT");
+    assert_eq!(scalar::<i64>(&other, LEFT_IN_A_TRANSACTION).await.expect("the count"), 0);
+    store.close().await;
+    let _ = other.close().await;
+}
+
+/// What the proxy of [`stalling_proxy`] does with the server's replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replies {
+    Passed,
+    /// Passed until the client sends a `BEGIN`, then held back.
+    HeldFromTheNextBegin,
+    Held,
+}
+
+/// A proxy on 127.0.0.1 to the PostgreSQL server of `url` that passes
+/// everything but the server's replies, which it holds back as the returned
+/// switch says; and `url` through it, unencrypted, so that the proxy sees
+/// each `BEGIN`.
+async fn stalling_proxy(url: &str) -> (String, tokio::sync::watch::Sender<Replies>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (user, rest) = rest.rsplit_once('@').map_or(("", rest), |(u, r)| (u, r));
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (server, path) = rest.split_at(end);
+    let server = if server.contains(':') { server.to_owned() } else { format!("{server}:5432") };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let at = listener.local_addr().expect("its address");
+    let (switch, replies) = tokio::sync::watch::channel(Replies::Passed);
+    let switch_inside = switch.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(upstream) = tokio::net::TcpStream::connect(&server).await else { continue };
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = upstream.into_split();
+            let switch = switch_inside.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let n = match client_read.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    if buf[..n].windows(5).any(|w| w == b"BEGIN") {
+                        switch.send_if_modified(|r| {
+                            let armed = *r == Replies::HeldFromTheNextBegin;
+                            if armed {
+                                *r = Replies::Held;
+                            }
+                            armed
+                        });
+                    }
+                    if server_write.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut replies = replies.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let n = match server_read.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    if replies.wait_for(|r| *r != Replies::Held).await.is_err()
+                        || client_write.write_all(&buf[..n]).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let user = if user.is_empty() { String::new() } else { format!("{user}@") };
+    let plain = if path.contains('?') { "&sslmode=disable" } else { "?sslmode=disable" };
+    (format!("{scheme}://{user}{at}{path}{plain}"), switch)
 }

@@ -64,7 +64,11 @@ pub struct LineImpact {
     /// The price in force today, when every price of the notice for this
     /// line took force by today and the last of them is not it: another
     /// notice has the last word (a later date, or the same published later), and the notice does nothing more to
-    /// the line ([`NoticeImpact::overtaken`]). The line counts 0 in totals.
+    /// the line ([`NoticeImpact::overtaken`]); or, for the last price, dated
+    /// ahead, the price a correction published since sets for its day
+    /// ([`NoticeImpact::overtaken_later`]). That price counts 0 in totals, and
+    /// so does the whole line when none of its `earlier` prices counts
+    /// either ([`LineImpact::counts`]).
     pub overtaken_by: Option<MinorUnits>,
     /// Finance approved finalising this line at the price it carries, and
     /// every price of the notice for it took force by today: the approval
@@ -79,6 +83,11 @@ pub struct PriceStep {
     pub unit_price_minor: MinorUnits,
     pub effective_on: chrono::NaiveDate,
     pub delta_minor: MinorUnits,
+    /// The price another notice has in force instead, for this step's
+    /// while: a correction published since that sets another price for its
+    /// day ahead, or, once the line's last price is history, the price in
+    /// force today. The step changes nothing: it counts 0 until the next.
+    pub overtaken_by: Option<MinorUnits>,
 }
 
 /// What is still to come of a notice's changes to a quote's total, seen
@@ -181,10 +190,19 @@ pub fn last_in_force(
 
 impl LineImpact {
     /// The notice's prices for this line by date, each as (effective date,
-    /// change to the line's total): the earlier ones, then the last.
+    /// change to the line's total): the earlier ones, then the last. A price
+    /// another notice overtook changes nothing while it would be in force: 0.
     pub fn steps(&self) -> impl Iterator<Item = (chrono::NaiveDate, MinorUnits)> + '_ {
-        let earlier = self.earlier.iter().map(|s| (s.effective_on, s.delta_minor));
-        earlier.chain(std::iter::once((self.effective_on, self.delta_minor)))
+        let counted = |delta, overtaken: Option<MinorUnits>| if overtaken.is_some() { 0 } else { delta };
+        let earlier = self.earlier.iter().map(move |s| (s.effective_on, counted(s.delta_minor, s.overtaken_by)));
+        earlier.chain(std::iter::once((self.effective_on, counted(self.delta_minor, self.overtaken_by))))
+    }
+
+    /// Whether the notice still prices this line: some price of it for the
+    /// line is neither overtaken by another notice's nor waived by an
+    /// approval. One that does not counts 0 in every total.
+    pub fn counts(&self) -> bool {
+        !self.waived && (self.overtaken_by.is_none() || self.earlier.iter().any(|s| s.overtaken_by.is_none()))
     }
 }
 
@@ -199,7 +217,7 @@ impl NoticeImpact {
         if valid_until < published_on {
             return 0;
         }
-        self.lines.iter().filter(|line| line.overtaken_by.is_none() && !line.waived).fold(0, |sum, line| {
+        self.lines.iter().filter(|line| line.counts()).fold(0, |sum, line| {
             sum.saturating_add(last_in_force(line.steps(), valid_until).map_or(0, |(_, delta)| delta))
         })
     }
@@ -218,8 +236,7 @@ impl NoticeImpact {
         valid_until: chrono::NaiveDate,
         published_on: chrono::NaiveDate,
     ) -> Vec<(chrono::NaiveDate, MinorUnits)> {
-        let counted: Vec<&LineImpact> =
-            self.lines.iter().filter(|line| line.overtaken_by.is_none() && !line.waived).collect();
+        let counted: Vec<&LineImpact> = self.lines.iter().filter(|line| line.counts()).collect();
         let days: std::collections::BTreeSet<chrono::NaiveDate> = counted
             .iter()
             .flat_map(|line| line.steps())
@@ -245,36 +262,46 @@ impl NoticeImpact {
     /// Marks the lines the notice no longer prices: each of its prices for
     /// the line took force by `today`, and the last is not the price in
     /// force today (`in_force`, by sku), because another notice's change
-    /// has the last word. Such a line's change is history: it counts 0 in the totals.
+    /// has the last word. Such a line's change is history, its earlier
+    /// prices too: it counts 0 in the totals.
     pub fn overtaken(mut self, today: chrono::NaiveDate, in_force: impl Fn(&str) -> Option<MinorUnits>) -> Self {
         for line in &mut self.lines {
             let now = in_force(&line.sku).filter(|now| line.effective_on <= today && *now != line.new_unit_price_minor);
             if let Some(now) = now {
                 line.overtaken_by = Some(now);
+                for step in &mut line.earlier {
+                    step.overtaken_by.get_or_insert(now);
+                }
                 self.total_delta_minor = self.total_delta_minor.saturating_sub(line.delta_minor);
             }
         }
         self
     }
 
-    /// Marks the lines the notice prices once, on a date after `today`,
-    /// at a price that will never be in force: `scheduled` (by sku, the
-    /// price in force on a date, as the notices published so far have it)
-    /// is another's on that date, because a notice published later sets the
-    /// same date (a correction). Such a line counts 0 in the totals, as
-    /// [`NoticeImpact::overtaken`]'s do.
+    /// Marks the prices the notice sets for a date after `today` that will
+    /// never be in force: `scheduled` (by sku, the price in force on a
+    /// date, as the notices published so far have it) is another's on that
+    /// date, because a notice published later sets the same date (a
+    /// correction). Such a price counts 0 in the totals until the notice's
+    /// next price for the line, if any; a line none of whose prices counts
+    /// counts 0, as [`NoticeImpact::overtaken`]'s do.
     pub fn overtaken_later(
         mut self,
         today: chrono::NaiveDate,
         scheduled: impl Fn(&str, chrono::NaiveDate) -> Option<MinorUnits>,
     ) -> Self {
+        let instead = |sku: &str, on: chrono::NaiveDate, price: MinorUnits| {
+            (on > today).then(|| scheduled(sku, on)).flatten().filter(|then| *then != price)
+        };
         for line in &mut self.lines {
-            if line.overtaken_by.is_some() || line.effective_on <= today || !line.earlier.is_empty() {
+            if line.overtaken_by.is_some() {
                 continue;
             }
-            if let Some(then) =
-                scheduled(&line.sku, line.effective_on).filter(|then| *then != line.new_unit_price_minor)
-            {
+            for step in &mut line.earlier {
+                step.overtaken_by =
+                    step.overtaken_by.or_else(|| instead(&line.sku, step.effective_on, step.unit_price_minor));
+            }
+            if let Some(then) = instead(&line.sku, line.effective_on, line.new_unit_price_minor) {
                 line.overtaken_by = Some(then);
                 self.total_delta_minor = self.total_delta_minor.saturating_sub(line.delta_minor);
             }
@@ -339,6 +366,7 @@ pub fn impact_of(lines: &[PricedLine], changes: &[PriceChange]) -> NoticeImpact 
                     unit_price_minor: c.unit_price_minor,
                     effective_on: c.effective_on,
                     delta_minor: delta_at(c.unit_price_minor),
+                    overtaken_by: None,
                 })
                 .collect(),
             overtaken_by: None,
@@ -411,8 +439,18 @@ mod tests {
         assert_eq!(
             pump.earlier,
             [
-                PriceStep { unit_price_minor: 53_000, effective_on: date("2026-12-05"), delta_minor: 27_000 },
-                PriceStep { unit_price_minor: 54_000, effective_on: date("2026-12-10"), delta_minor: 36_000 },
+                PriceStep {
+                    unit_price_minor: 53_000,
+                    effective_on: date("2026-12-05"),
+                    delta_minor: 27_000,
+                    overtaken_by: None
+                },
+                PriceStep {
+                    unit_price_minor: 54_000,
+                    effective_on: date("2026-12-10"),
+                    delta_minor: 36_000,
+                    overtaken_by: None
+                },
             ]
         );
         assert_eq!(impact.total_delta_minor, 54_000, "the total counts the price left in force");
@@ -590,6 +628,46 @@ mod tests {
         // On the day, the prices in force tell it; the later check leaves it.
         let impact = impact_of(&lines, &changes).overtaken_later(date("2026-12-07"), scheduled);
         assert!(impact.lines.iter().all(|l| l.overtaken_by.is_none()));
+    }
+
+    #[test]
+    fn a_step_a_correction_replaces_counts_nothing_until_the_next() {
+        let date = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        let change = |price, on| PriceChange { sku: "PUMP".into(), unit_price_minor: price, effective_on: date(on) };
+        let lines = [line("PUMP", 3, 84_000, 0)];
+        // 899.00 from the 15th, then 925.00 from 15 January.
+        let changes = [change(89_900, "2026-12-15"), change(92_500, "2027-01-15")];
+        let published = date("2026-12-01");
+        let corrected = |first: Option<i64>, last: Option<i64>| {
+            move |_: &str, on| if on == date("2026-12-15") { first.or(Some(89_900)) } else { last.or(Some(92_500)) }
+        };
+        // The first step corrected to 910.00: nothing until January, then the last price.
+        let impact = impact_of(&lines, &changes).overtaken_later(date("2026-12-07"), corrected(Some(91_000), None));
+        let pump = &impact.lines[0];
+        assert_eq!((pump.earlier[0].overtaken_by, pump.overtaken_by), (Some(91_000), None));
+        assert!(pump.counts());
+        assert_eq!(impact.delta_while_valid(date("2027-01-06"), published), 0);
+        assert_eq!(impact.delta_while_valid(date("2027-01-31"), published), 25_500);
+        assert_eq!(impact.total_delta_minor, 25_500);
+        assert_eq!(impact.change_days(date("2027-01-31"), published), [(date("2027-01-15"), 25_500)]);
+        // The last corrected to 930.00: the first still counts, from its day until then.
+        let impact = impact_of(&lines, &changes).overtaken_later(date("2026-12-07"), corrected(None, Some(93_000)));
+        let pump = &impact.lines[0];
+        assert_eq!((pump.earlier[0].overtaken_by, pump.overtaken_by), (None, Some(93_000)));
+        assert!(pump.counts());
+        assert_eq!(impact.delta_while_valid(date("2027-01-06"), published), 17_700);
+        assert_eq!(impact.delta_while_valid(date("2027-01-31"), published), 0);
+        assert_eq!(impact.total_delta_minor, 0, "its last price will never be in force");
+        assert_eq!(
+            impact.change_days(date("2027-01-31"), published),
+            [(date("2026-12-15"), 17_700), (date("2027-01-15"), 0)]
+        );
+        // Both corrected: the line counts nothing at all.
+        let both = corrected(Some(91_000), Some(93_000));
+        let impact = impact_of(&lines, &changes).overtaken_later(date("2026-12-07"), both);
+        assert!(!impact.lines[0].counts());
+        assert_eq!(impact.delta_while_valid(date("2027-01-31"), published), 0);
+        assert_eq!(impact.change_days(date("2027-01-31"), published), []);
     }
 
     #[test]

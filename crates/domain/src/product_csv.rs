@@ -130,7 +130,15 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
         Some(Ok(header)) => header,
     };
 
-    let names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+    let mut names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+    // Empty columns after the last, as a spreadsheet saves a sheet whose
+    // cells beyond it were once used (`…;unit_price;;`): none is a column,
+    // and the rows may end in as many empty fields.
+    let mut spare = 0;
+    while names.len() > HEADER.len() && names.last().is_some_and(String::is_empty) {
+        names.pop();
+        spare += 1;
+    }
     let decimal = if names == HEADER {
         false
     } else if names == DECIMAL_HEADER {
@@ -167,7 +175,9 @@ fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
             errors.push(RowError::new(line, None, format!("The file has more than {MAX_ROWS} products; split it.")));
             break;
         }
-        if record.len() != HEADER.len() {
+        let spare_empty = (HEADER.len()..=HEADER.len() + spare).contains(&record.len())
+            && record.iter().skip(HEADER.len()).all(|f| f.trim().is_empty());
+        if record.len() != HEADER.len() && !spare_empty {
             // A field holding a line break that runs the file's lines together
             // is a quote opened and never closed.
             let ran_on = record.iter().any(|f| f.contains('\n'));
@@ -350,11 +360,58 @@ pub fn decimal_comma(raw: &str, minor_digits: u8) -> Option<String> {
     grouped.then(|| format!("{}.{fraction}", groups.concat()))
 }
 
+/// The spaces a spreadsheet groups a price's thousands with: the space, the
+/// no-break space (France's), and the narrow one.
+const GROUPING_SPACES: [char; 3] = [' ', '\u{a0}', '\u{202f}'];
+
+/// A price whose thousands are grouped by spaces (`1 234,50`, `12 500.00`)
+/// written without them, where the digits before the decimal sign are
+/// grouped in threes after the first one to three; `None` for a space
+/// anywhere else (`12 34,50`, `1 234,5 0`).
+pub fn without_grouping_spaces(raw: &str) -> Option<String> {
+    let unsigned = raw.strip_prefix('-').unwrap_or(raw);
+    let (whole, fraction) = unsigned.split_at(unsigned.find([',', '.']).unwrap_or(unsigned.len()));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let groups: Vec<&str> = whole.split(GROUPING_SPACES).collect();
+    let grouped = match groups.as_slice() {
+        [first, rest @ ..] => {
+            digits(first)
+                && first.len() <= 3
+                && !first.starts_with('0')
+                && !rest.is_empty()
+                && rest.iter().all(|g| g.len() == 3 && digits(g))
+        }
+        [] => false,
+    };
+    (grouped && !fraction.contains(GROUPING_SPACES)).then(|| raw.replace(GROUPING_SPACES, ""))
+}
+
 /// One product line; with `decimal`, its price is in the currency's units.
 fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8) -> Result<ProductRow, Invalid> {
     let field = |i: usize| record.get(i).unwrap_or("");
     let currency = Currency::parse(field(3))?;
     let price_raw = field(4).trim();
+    let ungrouped;
+    let price_raw = if decimal && price_raw.contains(GROUPING_SPACES) {
+        match without_grouping_spaces(price_raw) {
+            Some(written) => {
+                ungrouped = written;
+                ungrouped.as_str()
+            }
+            None => {
+                return Err(Invalid::new(
+                    "unit_price",
+                    format!(
+                        "unit_price {price_raw} has a space that does not group its digits in threes: write the \
+                         price without spaces, {}.",
+                        price_written_for(&currency)
+                    ),
+                ));
+            }
+        }
+    } else {
+        price_raw
+    };
     let decimal_point;
     let price_raw = if decimal && delimiter != b',' && price_raw.contains(',') {
         // Saved with semicolons or tabs, as a spreadsheet in much of Europe
@@ -404,14 +461,21 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
                 ));
             }
             Err(_) => {
-                return Err(Invalid::new(
-                    "unit_price",
-                    format!(
+                // A decimal comma quoted in a file with its fields between commas.
+                let point = decimal_comma(price_raw, currency.minor_digits()).filter(|_| delimiter == b',');
+                let message = match point {
+                    Some(point) => format!(
+                        "unit_price \u{201c}{price_raw}\u{201d} has a decimal comma, which is not read in a file with \
+                         its fields between commas: write it with a point, as {point}, or save the file with \
+                         semicolons between fields."
+                    ),
+                    None => format!(
                         "unit_price must be a price in {} such as {}, not \u{201c}{price_raw}\u{201d}.",
                         currency.code(),
                         currency.example()
                     ),
-                ));
+                };
+                return Err(Invalid::new("unit_price", message));
             }
         }
     } else {
@@ -657,6 +721,54 @@ mod tests {
         assert_eq!(signed[0].message, "unit_price -5,00 is below zero: a price cannot be.");
         let nought = parse_products(b"sku;name;unit;currency;unit_price\nP-1;Pump;each;EUR;-0,00\n").unwrap();
         assert_eq!(nought[0].unit_price_minor, 0);
+    }
+
+    #[test]
+    fn thousands_grouped_by_spaces_are_read_and_other_spaces_said() {
+        let file = "sku;name;unit;currency;unit_price\n\
+                    P-1;Pump;each;EUR;1 234,50\n\
+                    P-2;Pump;each;EUR;1\u{a0}234\u{a0}567,89\n\
+                    P-3;Pump;each;EUR;12\u{202f}500\n";
+        let prices: Vec<i64> = parse_products(file.as_bytes()).unwrap().iter().map(|r| r.unit_price_minor).collect();
+        assert_eq!(prices, [123_450, 123_456_789, 1_250_000]);
+        let points = parse_products(b"sku,name,unit,currency,unit_price\nP-1,Pump,each,EUR,1 234.50\n").unwrap();
+        assert_eq!(points[0].unit_price_minor, 123_450);
+        for price in ["12 34,50", "1 234,5 0", "0 123,00", "1 2345,00"] {
+            let file = format!("sku;name;unit;currency;unit_price\nP-1;Pump;each;EUR;{price}\n");
+            let errors = parse_products(file.as_bytes()).unwrap_err();
+            assert_eq!(
+                errors[0].message,
+                format!(
+                    "unit_price {price} has a space that does not group its digits in threes: write the price \
+                     without spaces, as 1250,00 or 1250.00."
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_decimal_comma_between_commas_is_said_to_be_one() {
+        let errors = parse_products(b"sku,name,unit,currency,unit_price\nP-1,Pump,each,EUR,\"12,50\"\n").unwrap_err();
+        assert!(
+            errors[0].message.starts_with(
+                "unit_price \u{201c}12,50\u{201d} has a decimal comma, which is not read in a file with its fields \
+                 between commas: write it with a point, as 12.50"
+            ),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn empty_columns_after_the_last_are_none() {
+        let file = b"sku;name;unit;currency;unit_price;;\nP-1;Pump;each;EUR;12,50;;\nP-2;Valve;each;EUR;3,00\n";
+        let prices: Vec<i64> = parse_products(file).unwrap().iter().map(|r| r.unit_price_minor).collect();
+        assert_eq!(prices, [1_250, 300]);
+        // More fields than the header has columns are still too many, and
+        // one with something in it is no spare column.
+        let errors = parse_products(b"sku;name;unit;currency;unit_price;\nP-1;Pump;each;EUR;12,50;;\n").unwrap_err();
+        assert_eq!(errors[0].message, "Expected 5 fields, found 7.");
+        let errors = parse_products(b"sku;name;unit;currency;unit_price;;\nP-1;Pump;each;EUR;12,50;x;\n").unwrap_err();
+        assert_eq!(errors[0].message, "Expected 5 fields, found 7.");
     }
 
     #[test]

@@ -419,7 +419,7 @@ fn long_notice_guide(changes: usize, (listed, which): (usize, Listed), quotes: u
         let below = match which {
             Listed::All => {
                 return format!(
-                    "It changes {changes} prices, all listed below{held}; the link to acknowledge it comes after them."
+                    "It makes {changes} price changes, all listed below{held}; the link to acknowledge it comes after them."
                 );
             }
             Listed::OnQuotes { on_quotes: 1 } => format!("is the one on {yours}"),
@@ -428,7 +428,7 @@ fn long_notice_guide(changes: usize, (listed, which): (usize, Listed), quotes: u
             Listed::First => format!("are the first {listed}"),
         };
         format!(
-            "It changes {changes} prices. Listed below {below}{held}; the link to acknowledge it, after them, opens \
+            "It makes {changes} price changes. Listed below {below}{held}; the link to acknowledge it, after them, opens \
              all {changes}."
         )
     })
@@ -1700,22 +1700,22 @@ mod tests {
         );
         assert_eq!(
             guide(50, all(50), 3),
-            "It changes 50 prices, all listed below, then the 3 quotes of yours it holds up; the link to acknowledge \
+            "It makes 50 price changes, all listed below, then the 3 quotes of yours it holds up; the link to acknowledge \
              it comes after them."
         );
         assert_eq!(
             guide(21, all(21), 0),
-            "It changes 21 prices, all listed below; the link to acknowledge it comes after them."
+            "It makes 21 price changes, all listed below; the link to acknowledge it comes after them."
         );
         assert!(guide(21, all(21), 1).contains("then the one quote of yours it holds up"));
         assert_eq!(
             guide(500, (12, Listed::OnQuotes { on_quotes: 12 }), 3),
-            "It changes 500 prices. Listed below are the 12 on your quotes, then the 3 quotes of yours it holds up; \
+            "It makes 500 price changes. Listed below are the 12 on your quotes, then the 3 quotes of yours it holds up; \
              the link to acknowledge it, after them, opens all 500."
         );
         assert_eq!(
             guide(500, (MAILED_CHANGES, Listed::OnQuotes { on_quotes: 73 }), 3),
-            "It changes 500 prices. Listed below are 50 of the 73 on your quotes, then the 3 quotes of yours it holds \
+            "It makes 500 price changes. Listed below are 50 of the 73 on your quotes, then the 3 quotes of yours it holds \
              up; the link to acknowledge it, after them, opens all 500."
         );
         assert!(
@@ -1725,7 +1725,7 @@ mod tests {
         );
         assert_eq!(
             guide(500, (FIRST_CHANGES, Listed::First), 0),
-            "It changes 500 prices. Listed below are the first 20; the link to acknowledge it, after them, opens all 500."
+            "It makes 500 price changes. Listed below are the first 20; the link to acknowledge it, after them, opens all 500."
         );
         assert_eq!(listed_heading(1, Listed::OnQuotes { on_quotes: 1 }, 1), "Price change on your quote");
         assert_eq!(listed_heading(3, Listed::OnQuotes { on_quotes: 3 }, 2), "Price changes on your quotes");

@@ -649,7 +649,10 @@ pub struct LineImpactView {
     pub earlier: Vec<PriceStepView>,
     /// Set when every price of the notice for this line took force by today
     /// and the last is not the price in force today, which this is: another
-    /// notice has the last word, and the line counts 0 in the totals.
+    /// notice has the last word. Or when the last, dated ahead, will never be
+    /// in force: a notice published since sets this price for its day (a
+    /// correction). That price counts 0 in the totals, and so does the line
+    /// when every one of its `earlier` is overtaken too.
     #[schema(required = true)]
     pub overtaken_by_unit_price_minor: Option<i64>,
     /// Finance approved finalising this line at the price it carries (the
@@ -665,6 +668,23 @@ pub struct PriceStepView {
     pub unit_price_minor: i64,
     pub effective_on: NaiveDate,
     pub delta_minor: i64,
+    /// Set when this price will never be in force, or is history: a notice
+    /// published since sets this price for its day (a correction), or the
+    /// line's last price is overtaken too and this is the price in force
+    /// today. It counts 0 until the notice's next price for the product.
+    #[schema(required = true)]
+    pub overtaken_by_unit_price_minor: Option<i64>,
+}
+
+impl LineImpactView {
+    /// Whether the notice still prices this line: a price of it for the
+    /// line is neither overtaken nor waived by an approval
+    /// (`pricegate_domain::pricing::LineImpact::counts`).
+    pub fn counts(&self) -> bool {
+        !self.waived_by_approval
+            && (self.overtaken_by_unit_price_minor.is_none()
+                || self.earlier.iter().any(|s| s.overtaken_by_unit_price_minor.is_none()))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]

@@ -121,7 +121,7 @@ pub(crate) fn effect_on_total(
     valid_until: chrono::NaiveDate,
     ahead: Option<ChangesAhead>,
 ) -> String {
-    let overtaken = impact.lines.iter().filter(|l| l.overtaken_by_unit_price_minor.is_some());
+    let overtaken = impact.lines.iter().filter(|l| !l.waived_by_approval && !l.counts());
     let approved = impact.lines.iter().filter(|l| l.waived_by_approval);
     let while_valid = impact.delta_while_valid_minor;
     let after = impact.total_delta_minor.saturating_sub(while_valid);

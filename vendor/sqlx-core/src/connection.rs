@@ -175,6 +175,16 @@ pub trait Connection: Send {
         false
     }
 
+    /// Pricegate: whether the server last said this connection is inside a
+    /// transaction block (open or failed). Nothing given back to the pool
+    /// may be: the pool closes such a connection rather than hand the next
+    /// caller a transaction someone else began. The default, `false`, is
+    /// for a driver that cannot tell.
+    #[doc(hidden)]
+    fn is_in_transaction_block(&self) -> bool {
+        false
+    }
+
     /// Establish a new database connection.
     ///
     /// A value of [`Options`][Self::Options] is parsed from the provided connection string. This parsing

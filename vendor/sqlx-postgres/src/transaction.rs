@@ -25,9 +25,19 @@ impl TransactionManager for PgTransactionManager {
             None => begin_ansi_transaction_sql(depth),
         };
 
-        let rollback = Rollback::new(conn);
+        let mut rollback = Rollback::new(conn);
         rollback.conn.queue_simple_query(statement.as_str())?;
-        rollback.conn.wait_until_ready().await?;
+        // Pricegate: dropped while it waits here (a client gone, a timeout),
+        // the `BEGIN` may have reached the server with `transaction_depth`
+        // not yet counting it, so that `start_rollback` rolls back nothing
+        // and the connection goes back to the pool inside a transaction
+        // (transact-rs/sqlx#4393). An outermost `BEGIN` cut short queues its
+        // `ROLLBACK` from the guard itself; one that completes, well or not,
+        // goes on as upstream's.
+        rollback.begin_in_flight = depth == 0;
+        let ready = rollback.conn.wait_until_ready().await;
+        rollback.begin_in_flight = false;
+        ready?;
         if !rollback.conn.in_transaction() {
             return Err(Error::BeginFailed);
         }
@@ -78,11 +88,23 @@ impl TransactionManager for PgTransactionManager {
 struct Rollback<'c> {
     conn: &'c mut PgConnection,
     defuse: bool,
+    /// Pricegate: an outermost `BEGIN` sent, its reply not yet read.
+    begin_in_flight: bool,
 }
 
 impl Drop for Rollback<'_> {
     fn drop(&mut self) {
-        if !self.defuse {
+        if self.defuse {
+            return;
+        }
+        if self.begin_in_flight && self.conn.inner.transaction_depth == 0 {
+            // Sent after the `BEGIN`, so run after it: the transaction it
+            // may have begun ends. Should the `BEGIN` have failed, the server
+            // only warns that no transaction is in progress.
+            self.conn
+                .queue_simple_query("ROLLBACK")
+                .expect("BUG: Rollback query somehow too large for protocol");
+        } else {
             PgTransactionManager::start_rollback(self.conn)
         }
     }
@@ -93,6 +115,7 @@ impl<'c> Rollback<'c> {
         Self {
             conn,
             defuse: false,
+            begin_in_flight: false,
         }
     }
     fn defuse(mut self) {

@@ -413,6 +413,7 @@ async fn evaluate_read(
                                         unit_price_minor: s.unit_price_minor,
                                         effective_on: s.effective_on,
                                         delta_minor: s.delta_minor,
+                                        overtaken_by_unit_price_minor: s.overtaken_by,
                                     })
                                     .collect(),
                             })

@@ -854,7 +854,7 @@ async fn blocked_quotes(
             ),
             valid_until: q.valid_until,
             expired_on: (q.valid_until < today).then_some(q.valid_until),
-            overtaken: impact.lines.iter().filter(|l| l.overtaken_by.is_some()).map(|l| l.sku.clone()).collect(),
+            overtaken: impact.lines.iter().filter(|l| !l.waived && !l.counts()).map(|l| l.sku.clone()).collect(),
             approved: impact.lines.iter().filter(|l| l.waived).map(|l| l.sku.clone()).collect(),
             // Not a line whose price it only restates, on any of its days.
             priced: each_once(

@@ -1406,10 +1406,13 @@ struct LastWord<'a> {
 }
 
 /// A notice's prices for one line by date, as (effective date, change to
-/// the line's total), as [`pricegate_domain::LineImpact::steps`] gives them.
+/// the line's total), as [`pricegate_domain::LineImpact::steps`] gives them:
+/// one another notice overtook changes nothing, 0.
 fn steps(line: &LineImpactView) -> impl Iterator<Item = (chrono::NaiveDate, i64)> + '_ {
-    let earlier = line.earlier.iter().map(|s| (s.effective_on, s.delta_minor));
-    earlier.chain(std::iter::once((line.effective_on, line.delta_minor)))
+    let counted = |delta, overtaken: Option<i64>| if overtaken.is_some() { 0 } else { delta };
+    let earlier =
+        line.earlier.iter().map(move |s| (s.effective_on, counted(s.delta_minor, s.overtaken_by_unit_price_minor)));
+    earlier.chain(std::iter::once((line.effective_on, counted(line.delta_minor, line.overtaken_by_unit_price_minor))))
 }
 
 /// Whether a price of a notice published on `published_on`, dated `on`,
@@ -1434,7 +1437,9 @@ fn already_carried(p: &PendingNoticeView, later: &HashMap<(Uuid, Uuid), String>)
     !p.impact.lines.is_empty()
         && p.impact.lines.iter().all(|line| {
             line.new_unit_price_minor == line.old_unit_price_minor
-                && line.earlier.iter().all(|step| step.unit_price_minor == line.old_unit_price_minor)
+                && line.earlier.iter().all(|step| {
+                    step.unit_price_minor == line.old_unit_price_minor && step.overtaken_by_unit_price_minor.is_none()
+                })
                 && !later.contains_key(&(p.notice_id, line.line_id))
                 && line.overtaken_by_unit_price_minor.is_none()
         })
@@ -1445,8 +1450,7 @@ fn last_words(pending: &[PendingNoticeView], valid_until: chrono::NaiveDate) -> 
     for p in pending {
         // A price a later notice replaced by today has no word left, nor
         // one finance approved keeping the old price against.
-        for line in p.impact.lines.iter().filter(|l| l.overtaken_by_unit_price_minor.is_none() && !l.waived_by_approval)
-        {
+        for line in p.impact.lines.iter().filter(|l| l.counts()) {
             // Of this notice's prices for the line, the last one in force while the quote is valid.
             let Some((effective_on, delta_minor)) = last_in_force(steps(line), valid_until) else { continue };
             let notices = vec![p.notice_id];
@@ -1602,9 +1606,7 @@ fn gate_marks(
     }
     for notice in &gate.pending {
         let published_on = calendar.date_of(notice.published_at);
-        let counted =
-            notice.impact.lines.iter().filter(|l| !l.waived_by_approval && l.overtaken_by_unit_price_minor.is_none());
-        for line in counted {
+        for line in notice.impact.lines.iter().filter(|l| l.counts()) {
             let changes_while_valid =
                 steps(line).any(|(on, delta)| delta != 0 && !takes_force_after(on, published_on, valid_until));
             if changes_while_valid {
@@ -1740,20 +1742,31 @@ async fn quote_page(
                             let counted_step = last_in_force(steps(l), quote.valid_until)
                                 .filter(|_| quote.valid_until >= published_on);
                             let counted = counted_step.map(|(on, _)| on);
-                            // A price replaced by today says so, and counts nothing.
-                            let overtaken = l.overtaken_by_unit_price_minor.map(|now| match l.effective_on > today {
-                                // A correction published since, for the same day.
-                                true => format!(
-                                    "another notice, published since, sets {} from {} instead",
-                                    money(&currency, now),
-                                    l.effective_on
-                                ),
-                                false => {
-                                    format!("another notice set {}, the price in force today", money(&currency, now))
-                                }
-                            });
-                            let later = overtaken.as_ref().or(later.get(&(p.notice_id, l.line_id)));
-                            let later_on = |on| later.filter(|_| counted == Some(on)).cloned();
+                            // A price another notice replaced says so, and counts nothing: by a
+                            // correction published since, for its day ahead, or by today.
+                            let instead = |overtaken: Option<i64>, on: chrono::NaiveDate| {
+                                overtaken.map(|now| match on > today {
+                                    true => format!(
+                                        "another notice, published since, sets {} from {on} instead",
+                                        money(&currency, now)
+                                    ),
+                                    false => format!(
+                                        "another notice set {}, the price in force today",
+                                        money(&currency, now)
+                                    ),
+                                })
+                            };
+                            // No price of it for the line counts any more.
+                            let gone = !l.waived_by_approval && !l.counts();
+                            let other = later.get(&(p.notice_id, l.line_id));
+                            // Said on the price in force at the end of the validity, and on
+                            // each a correction replaced.
+                            let later_on = |on, overtaken| {
+                                instead(overtaken, on)
+                                    .filter(|_| on > today || counted == Some(on))
+                                    .or_else(|| other.filter(|_| counted == Some(on)).cloned())
+                            };
+                            let last_overtaken = l.overtaken_by_unit_price_minor;
                             ImpactRow {
                                 sku: l.sku.clone(),
                                 quantity: pricegate_domain::count(l.quantity),
@@ -1766,25 +1779,29 @@ async fn quote_page(
                                 new_price: money(&currency, l.new_unit_price_minor),
                                 effective_on: InForce::of(l.effective_on, published_on),
                                 after_validity: after_validity(l.effective_on),
-                                counts: counted == Some(l.effective_on) && overtaken.is_none() && !l.waived_by_approval,
+                                counts: counted == Some(l.effective_on)
+                                    && last_overtaken.is_none()
+                                    && !l.waived_by_approval,
                                 // The line's change while the quote is valid, where an earlier price is
                                 // the one it has then: before the last price's, which comes after.
                                 delta_while_valid: match counted_step {
-                                    _ if overtaken.is_some() || l.waived_by_approval => None,
+                                    _ if gone || l.waived_by_approval => None,
                                     Some((on, delta)) if on != l.effective_on => Some(signed_money(&currency, delta)),
                                     // Every price of it comes after the validity: nothing while valid.
                                     None => Some(signed_money(&currency, 0)),
                                     Some(_) => None,
                                 },
-                                delta: match overtaken {
-                                    Some(_) => "none: no longer in force".to_owned(),
-                                    None if l.waived_by_approval => {
+                                delta: match last_overtaken {
+                                    _ if gone => "none: no longer in force".to_owned(),
+                                    _ if l.waived_by_approval => {
                                         "none: finance approved keeping the price quoted".to_owned()
                                     }
+                                    // Its last price replaced, an earlier one still counts.
+                                    Some(_) => signed_money(&currency, 0),
                                     None => signed_money(&currency, l.delta_minor),
                                 },
-                                delta_in_words: overtaken.is_some() || l.waived_by_approval,
-                                later: later_on(l.effective_on),
+                                delta_in_words: gone || l.waived_by_approval,
+                                later: later_on(l.effective_on, last_overtaken),
                                 earlier: l
                                     .earlier
                                     .iter()
@@ -1797,9 +1814,10 @@ async fn quote_page(
                                         on: InForce::of(s.effective_on, published_on),
                                         after_validity: after_validity(s.effective_on),
                                         counts: counted == Some(s.effective_on)
-                                            && overtaken.is_none()
+                                            && s.overtaken_by_unit_price_minor.is_none()
+                                            && !gone
                                             && !l.waived_by_approval,
-                                        later: later_on(s.effective_on),
+                                        later: later_on(s.effective_on, s.overtaken_by_unit_price_minor),
                                     })
                                     .collect(),
                             }
@@ -2745,6 +2763,7 @@ mod tests {
                     unit_price_minor: price,
                     effective_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
                     delta_minor: (price - old) * 10,
+                    overtaken_by_unit_price_minor: None,
                 })
                 .collect();
             p
@@ -2833,6 +2852,7 @@ mod tests {
             unit_price_minor: 0,
             effective_on: chrono::NaiveDate::from_ymd_opt(2027, 1, 10).unwrap(),
             delta_minor: 100_000,
+            overtaken_by_unit_price_minor: None,
         }];
         let other = notice("Other", 2, &[(pump, 50_000, 12)]);
         let pending = [steps, other];

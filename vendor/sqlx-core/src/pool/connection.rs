@@ -341,6 +341,16 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             // Connection is broken, don't try to gracefully close.
             self.close_hard().await;
             false
+        } else if self.raw.is_in_transaction_block() {
+            // Pricegate: every reply read, the server still says this
+            // connection is inside a transaction that no `Transaction` here
+            // tracks (a `BEGIN` run as a plain statement, or one whose reply
+            // was never awaited): handed out again, the next caller's
+            // statements would run inside it, holding its locks and seeing its
+            // snapshot. Closing the connection ends that transaction.
+            tracing::warn!("a connection came back to the pool inside a transaction; closed, which rolls it back");
+            self.close().await;
+            false
         } else {
             // if the connection is still viable, release it to the pool
             self.release();

@@ -254,6 +254,12 @@ impl Connection for PgConnection {
             && self.inner.pending_ready_for_query_count == 0
             && matches!(self.inner.transaction_status, TransactionStatus::Idle)
     }
+
+    // Pricegate: as the last `ReadyForQuery` said (`T` or `E`).
+    #[doc(hidden)]
+    fn is_in_transaction_block(&self) -> bool {
+        !matches!(self.inner.transaction_status, TransactionStatus::Idle)
+    }
 }
 
 // Implement `AsMut<Self>` so that `PgConnection` can be wrapped in
