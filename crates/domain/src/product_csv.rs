@@ -390,57 +390,41 @@ pub fn without_grouping_spaces(raw: &str) -> Option<String> {
 fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8) -> Result<ProductRow, Invalid> {
     let field = |i: usize| record.get(i).unwrap_or("");
     let currency = Currency::parse(field(3))?;
-    let price_raw = field(4).trim();
-    let ungrouped;
-    let price_raw = if decimal && price_raw.contains(GROUPING_SPACES) {
-        match without_grouping_spaces(price_raw) {
-            Some(written) => {
-                ungrouped = written;
-                ungrouped.as_str()
-            }
-            None => {
-                return Err(Invalid::new(
-                    "unit_price",
-                    format!(
-                        "unit_price {price_raw} has a space that does not group its digits in threes: write the \
-                         price without spaces, {}.",
-                        price_written_for(&currency)
-                    ),
-                ));
-            }
-        }
-    } else {
-        price_raw
-    };
-    let decimal_point;
-    let price_raw = if decimal && delimiter != b',' && price_raw.contains(',') {
+    let written = field(4).trim();
+    let mut price_raw = std::borrow::Cow::Borrowed(written);
+    if decimal && written.contains(GROUPING_SPACES) {
+        price_raw = std::borrow::Cow::Owned(without_grouping_spaces(written).ok_or_else(|| {
+            Invalid::new(
+                "unit_price",
+                format!(
+                    "unit_price {written} has a space that does not group its digits in threes: write the price \
+                     without spaces, {}.",
+                    price_written_for(&currency)
+                ),
+            )
+        })?);
+    }
+    if decimal && delimiter != b',' && price_raw.contains(',') {
         // Saved with semicolons or tabs, as a spreadsheet in much of Europe
         // saves, the comma is the decimal sign: `16.575,09` is read as
         // 16575.09 where it can only be that. One that could as well be a
         // thousands separator (`1,250`, or `0,125` meant as an eighth), read
         // the other way, would be a price a thousand times off: not read.
-        match decimal_comma(price_raw, currency.minor_digits()) {
-            Some(written) => {
-                decimal_point = written;
-                decimal_point.as_str()
-            }
-            None => {
-                return Err(Invalid::new(
-                    "unit_price",
-                    format!(
-                        "unit_price {price_raw} has a comma, which in a file with its fields between semicolons or \
-                         tabs may be the decimal sign or a thousands separator: write the price {}, or give the \
-                         column unit_price_minor, a whole number of minor units ({} for {}).",
-                        price_written_for(&currency),
-                        currency.read_unit_price(&currency.example()).unwrap_or_default(),
-                        currency.example(),
-                    ),
-                ));
-            }
-        }
-    } else {
-        price_raw
-    };
+        price_raw = std::borrow::Cow::Owned(decimal_comma(&price_raw, currency.minor_digits()).ok_or_else(|| {
+            Invalid::new(
+                "unit_price",
+                format!(
+                    "unit_price {written} has a comma, which in a file with its fields between semicolons or \
+                     tabs may be the decimal sign or a thousands separator: write the price {}, or give the \
+                     column unit_price_minor, a whole number of minor units ({} for {}).",
+                    price_written_for(&currency),
+                    currency.read_unit_price(&currency.example()).unwrap_or_default(),
+                    currency.example(),
+                ),
+            )
+        })?);
+    }
+    let price_raw = price_raw.as_ref();
     let price = if decimal {
         match currency.read_unit_price(price_raw) {
             Ok(price) => price,
