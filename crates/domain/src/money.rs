@@ -211,7 +211,12 @@ impl Currency {
                 // Said back as typed, but not at any length.
                 let said: String = raw.chars().take(20).collect();
                 let cut = if said.len() < raw.len() { "…" } else { "" };
-                Invalid::new("currency", format!("{said:?}{cut} is not an ISO 4217 currency code such as EUR or USD."))
+                Invalid::new(
+                    "currency",
+                    format!(
+                        "{said:?}{cut} is not the ISO 4217 code of a currency prices are set in, such as EUR or USD."
+                    ),
+                )
             })
     }
 
@@ -458,8 +463,18 @@ mod tests {
         assert!(Currency::parse("EURO").is_err());
         assert!(Currency::parse("ABC").is_err());
         let long = Currency::parse(&"A".repeat(100_000)).unwrap_err().message;
-        assert_eq!(long, format!("{:?}… is not an ISO 4217 currency code such as EUR or USD.", "A".repeat(20)));
+        assert_eq!(
+            long,
+            format!(
+                "{:?}… is not the ISO 4217 code of a currency prices are set in, such as EUR or USD.",
+                "A".repeat(20)
+            )
+        );
         assert!(Currency::parse("EURO").unwrap_err().message.starts_with("\"EURO\" is not"));
+        // An ISO 4217 code, but gold's, not a currency's.
+        assert!(
+            Currency::parse("XAU").unwrap_err().message.starts_with("\"XAU\" is not the ISO 4217 code of a currency")
+        );
     }
 
     #[test]
