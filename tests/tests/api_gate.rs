@@ -1184,10 +1184,15 @@ async fn a_step_a_correction_replaced_counts_nothing_while_the_next_still_counts
     let (sara, sara_user) = app.user(Role::Sales, "Sara").await;
     create_product(&finance, "PUMP-C100", "EUR", 84_000).await;
     create_product(&finance, "VALVE-B25", "EUR", 4_250).await;
-    let lines = json!([{"sku": "PUMP-C100", "quantity": 3}, {"sku": "VALVE-B25", "quantity": 12}]);
+    create_product(&finance, "SEAL-M25", "EUR", 5_000).await;
+    let lines = json!([
+        {"sku": "PUMP-C100", "quantity": 3},
+        {"sku": "VALVE-B25", "quantity": 12},
+        {"sku": "SEAL-M25", "quantity": 4}
+    ]);
     let id = id_of(&draft_quote(&sara, lines).await);
     let path = format!("/api/v1/quotes/{id}");
-    let (soon, after_validity) = (date_in_days(8), date_in_days(40));
+    let (today, soon, after_validity) = (date_in_days(0), date_in_days(8), date_in_days(40));
     assert_eq!(sara.patch(&path, &json!({"valid_until": date_in_days(30)})).await.status, 200);
     let winter = create_notice(
         &finance,
@@ -1195,17 +1200,20 @@ async fn a_step_a_correction_replaced_counts_nothing_while_the_next_still_counts
         json!([
             {"sku": "PUMP-C100", "unit_price_minor": 89_900, "effective_on": soon},
             {"sku": "PUMP-C100", "unit_price_minor": 92_500, "effective_on": after_validity},
-            {"sku": "VALVE-B25", "unit_price_minor": 4_000, "effective_on": soon}
+            {"sku": "VALVE-B25", "unit_price_minor": 4_000, "effective_on": soon},
+            {"sku": "SEAL-M25", "unit_price_minor": 5_200, "effective_on": today},
+            {"sku": "SEAL-M25", "unit_price_minor": 5_400, "effective_on": after_validity}
         ]),
     )
     .await;
     publish_notice(&finance, &winter).await;
     let impact = |gate: &pricegate_tests::client::Response| gate.body["pending"][0]["impact"].clone();
     let gate = sara.get(&format!("{path}/gate")).await;
-    // 3 × 59.00 while valid, 3 × 85.00 in all; the valves 12 × −2.50.
+    // 3 × 59.00 while valid, 3 × 85.00 in all; the valves 12 × −2.50; the
+    // seals 4 × 2.00 from today, 4 × 4.00 in all.
     assert_eq!(
         (&impact(&gate)["delta_while_valid_minor"], &impact(&gate)["total_delta_minor"]),
-        (&json!(17_700 - 3_000), &json!(25_500 - 3_000)),
+        (&json!(17_700 - 3_000 + 800), &json!(25_500 - 3_000 + 1_600)),
         "{}",
         gate.text
     );
@@ -1220,6 +1228,12 @@ async fn a_step_a_correction_replaced_counts_nothing_while_the_next_still_counts
             assert_eq!(sara.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
         }
     };
+    // The seals' price of today corrected, published since: in force now,
+    // Winter's own price for them is not, until its next.
+    let seals = json!([{"sku": "SEAL-M25", "unit_price_minor": 5_300, "effective_on": today}]);
+    let seals = create_notice(&finance, "Correction: seals from today", seals).await;
+    publish_notice(&finance, &seals).await;
+    assert_eq!(sara.post_empty(&format!("/api/v1/notices/{seals}/acknowledge")).await.status, 200);
     correct("Correction: C100 from the 15th", 91_000, soon.clone()).await;
     let gate = sara.get(&format!("{path}/gate")).await;
     let winter_impact = impact(&gate);
@@ -1227,11 +1241,15 @@ async fn a_step_a_correction_replaced_counts_nothing_while_the_next_still_counts
     assert_eq!(pump["sku"], "PUMP-C100");
     assert_eq!(pump["earlier"][0]["overtaken_by_unit_price_minor"], json!(91_000), "{}", gate.text);
     assert_eq!(pump["overtaken_by_unit_price_minor"], Value::Null, "its later price stands: {}", gate.text);
-    // While the quote is valid the correction's price stands on the pump:
-    // the valves' change alone; once valid no more, Winter's last price.
+    let seal = &winter_impact["lines"][2];
+    assert_eq!(seal["sku"], "SEAL-M25");
+    assert_eq!(seal["earlier"][0]["overtaken_by_unit_price_minor"], json!(5_300), "{}", gate.text);
+    // While the quote is valid the corrections' prices stand on the pump
+    // and the seals: the valves' change alone; once valid no more,
+    // Winter's last prices.
     assert_eq!(
         (&winter_impact["delta_while_valid_minor"], &winter_impact["total_delta_minor"]),
-        (&json!(-3_000), &json!(25_500 - 3_000)),
+        (&json!(-3_000), &json!(25_500 - 3_000 + 1_600)),
         "{}",
         gate.text
     );
@@ -1244,7 +1262,7 @@ async fn a_step_a_correction_replaced_counts_nothing_while_the_next_still_counts
     assert_eq!(winter_impact["lines"][0]["overtaken_by_unit_price_minor"], json!(93_000), "{}", gate.text);
     assert_eq!(
         (&winter_impact["delta_while_valid_minor"], &winter_impact["total_delta_minor"]),
-        (&json!(-3_000), &json!(-3_000)),
+        (&json!(-3_000), &json!(-3_000 + 1_600)),
         "no price of Winter's for the pump will be in force: {}",
         gate.text
     );

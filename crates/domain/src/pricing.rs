@@ -263,11 +263,18 @@ impl NoticeImpact {
     /// the line took force by `today`, and the last is not the price in
     /// force today (`in_force`, by sku), because another notice's change
     /// has the last word. Such a line's change is history, its earlier
-    /// prices too: it counts 0 in the totals.
+    /// prices too: it counts 0 in the totals. Where its last price is still
+    /// to come, the price of it whose day has come, if it is not the one
+    /// in force, is marked so: it counts 0 until that last one.
     pub fn overtaken(mut self, today: chrono::NaiveDate, in_force: impl Fn(&str) -> Option<MinorUnits>) -> Self {
         for line in &mut self.lines {
-            let now = in_force(&line.sku).filter(|now| line.effective_on <= today && *now != line.new_unit_price_minor);
-            if let Some(now) = now {
+            let Some(now) = in_force(&line.sku) else { continue };
+            if line.effective_on > today {
+                let current = line.earlier.iter_mut().rev().find(|step| step.effective_on <= today);
+                if let Some(step) = current.filter(|step| step.unit_price_minor != now) {
+                    step.overtaken_by.get_or_insert(now);
+                }
+            } else if now != line.new_unit_price_minor {
                 line.overtaken_by = Some(now);
                 for step in &mut line.earlier {
                     step.overtaken_by.get_or_insert(now);
@@ -662,6 +669,19 @@ mod tests {
             impact.change_days(date("2027-01-31"), published),
             [(date("2026-12-15"), 17_700), (date("2027-01-15"), 0)]
         );
+        // The 20th, the correction of the first in force: it still counts nothing until January.
+        let in_force = |_: &str| Some(91_000);
+        let impact = impact_of(&lines, &changes)
+            .overtaken(date("2026-12-20"), in_force)
+            .overtaken_later(date("2026-12-20"), corrected(Some(91_000), None));
+        let pump = &impact.lines[0];
+        assert_eq!((pump.earlier[0].overtaken_by, pump.overtaken_by), (Some(91_000), None));
+        assert_eq!(impact.delta_while_valid(date("2027-01-06"), published), 0);
+        assert_eq!(impact.delta_while_valid(date("2027-01-31"), published), 25_500);
+        // Not so the first step in force as the notice set it.
+        let impact = impact_of(&lines, &changes).overtaken(date("2026-12-20"), |_| Some(89_900));
+        assert_eq!(impact.lines[0].earlier[0].overtaken_by, None);
+        assert_eq!(impact.delta_while_valid(date("2027-01-06"), published), 17_700);
         // Both corrected: the line counts nothing at all.
         let both = corrected(Some(91_000), Some(93_000));
         let impact = impact_of(&lines, &changes).overtaken_later(date("2026-12-07"), both);

@@ -348,7 +348,10 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             // was never awaited): handed out again, the next caller's
             // statements would run inside it, holding its locks and seeing its
             // snapshot. Closing the connection ends that transaction.
-            tracing::warn!("a connection came back to the pool inside a transaction; closed, which rolls it back");
+            // An error, not a warning: a transaction left open is a bug
+            // somewhere, and Pricegate's default filter shows this
+            // module's errors only.
+            tracing::error!("a connection came back to the pool inside a transaction; closed, which rolls it back");
             self.close().await;
             false
         } else {
