@@ -85,8 +85,9 @@ pub struct PriceStep {
     pub delta_minor: MinorUnits,
     /// The price another notice has in force instead, for this step's
     /// while: a correction published since that sets another price for its
-    /// day ahead, or, once the line's last price is history, the price in
-    /// force today. The step changes nothing: it counts 0 until the next.
+    /// day ahead, or the price in force today, when this step's day has come
+    /// and it is not ([`NoticeImpact::overtaken`]). The step changes nothing:
+    /// it counts 0 until the next.
     pub overtaken_by: Option<MinorUnits>,
 }
 

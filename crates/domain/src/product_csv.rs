@@ -414,9 +414,19 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
             Invalid::new(
                 "unit_price",
                 format!(
-                    "unit_price {written} has a comma, which in a file with its fields between semicolons or \
-                     tabs may be the decimal sign or a thousands separator: write the price {}, or give the \
-                     column unit_price_minor, a whole number of minor units ({} for {}).",
+                    "unit_price {written} has a comma, which {}: write the price {}, or give the column \
+                     unit_price_minor, a whole number of minor units ({} for {}).",
+                    // Thousands grouped by spaces leave the comma one reading.
+                    match written.contains(GROUPING_SPACES) {
+                        true => format!(
+                            "after thousands grouped by spaces is the decimal sign, with more digits after it \
+                             than a price in {} has",
+                            currency.code()
+                        ),
+                        false => "in a file with its fields between semicolons or tabs may be the decimal sign or \
+                                  a thousands separator"
+                            .to_owned(),
+                    },
                     price_written_for(&currency),
                     currency.read_unit_price(&currency.example()).unwrap_or_default(),
                     currency.example(),
@@ -715,6 +725,15 @@ mod tests {
                     P-3;Pump;each;EUR;12\u{202f}500\n";
         let prices: Vec<i64> = parse_products(file.as_bytes()).unwrap().iter().map(|r| r.unit_price_minor).collect();
         assert_eq!(prices, [123_450, 123_456_789, 1_250_000]);
+        let errors =
+            parse_products("sku;name;unit;currency;unit_price\nP-1;Pump;each;EUR;1 234,567\n".as_bytes()).unwrap_err();
+        assert!(
+            errors[0].message.starts_with(
+                "unit_price 1 234,567 has a comma, which after thousands grouped by spaces is the decimal sign, \
+                 with more digits after it than a price in EUR has: write the price as 1250,00 or 1250.00"
+            ),
+            "{errors:?}"
+        );
         let points = parse_products(b"sku,name,unit,currency,unit_price\nP-1,Pump,each,EUR,1 234.50\n").unwrap();
         assert_eq!(points[0].unit_price_minor, 123_450);
         for price in ["12 34,50", "1 234,5 0", "0 123,00", "1 2345,00"] {

@@ -668,10 +668,10 @@ pub struct PriceStepView {
     pub unit_price_minor: i64,
     pub effective_on: NaiveDate,
     pub delta_minor: i64,
-    /// Set when this price will never be in force, or is history: a notice
-    /// published since sets this price for its day (a correction), or the
-    /// line's last price is overtaken too and this is the price in force
-    /// today. It counts 0 until the notice's next price for the product.
+    /// Set when this price will never be in force, or is not now: a notice
+    /// published since sets this price for its day ahead (a correction), or
+    /// its day has come and this is the price in force today, another
+    /// notice's. It counts 0 until the notice's next price for the product.
     #[schema(required = true)]
     pub overtaken_by_unit_price_minor: Option<i64>,
 }
