@@ -1218,23 +1218,19 @@ async fn a_step_a_correction_replaced_counts_nothing_while_the_next_still_counts
         gate.text
     );
 
-    let correct = |title: &'static str, price: i64, on: String| {
+    // A correction published since, which Sara acknowledges: only Winter holds the quote up.
+    let correct = |sku: &'static str, price: i64, on: String| {
         let finance = finance.clone();
         let sara = sara.clone();
         async move {
-            let changes = json!([{"sku": "PUMP-C100", "unit_price_minor": price, "effective_on": on}]);
-            let notice = create_notice(&finance, title, changes).await;
-            publish_notice(&finance, &notice).await;
+            let notice = publish_price_change(&finance, sku, price, &on).await;
             assert_eq!(sara.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
         }
     };
-    // The seals' price of today corrected, published since: in force now,
-    // Winter's own price for them is not, until its next.
-    let seals = json!([{"sku": "SEAL-M25", "unit_price_minor": 5_300, "effective_on": today}]);
-    let seals = create_notice(&finance, "Correction: seals from today", seals).await;
-    publish_notice(&finance, &seals).await;
-    assert_eq!(sara.post_empty(&format!("/api/v1/notices/{seals}/acknowledge")).await.status, 200);
-    correct("Correction: C100 from the 15th", 91_000, soon.clone()).await;
+    // The seals' price of today corrected: in force now, Winter's own price
+    // for them is not, until its next.
+    correct("SEAL-M25", 5_300, today).await;
+    correct("PUMP-C100", 91_000, soon.clone()).await;
     let gate = sara.get(&format!("{path}/gate")).await;
     let winter_impact = impact(&gate);
     let pump = &winter_impact["lines"][0];
@@ -1256,7 +1252,7 @@ async fn a_step_a_correction_replaced_counts_nothing_while_the_next_still_counts
     let html = page_as(&app.base, &sara_user.email, &format!("/quotes/{id}")).await;
     assert!(html.contains(&format!("another notice, published since, sets 910.00 EUR from {soon} instead")), "{html}");
 
-    correct("Correction: C100 from February", 93_000, after_validity.clone()).await;
+    correct("PUMP-C100", 93_000, after_validity.clone()).await;
     let gate = sara.get(&format!("{path}/gate")).await;
     let winter_impact = impact(&gate);
     assert_eq!(winter_impact["lines"][0]["overtaken_by_unit_price_minor"], json!(93_000), "{}", gate.text);

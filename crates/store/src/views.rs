@@ -676,14 +676,26 @@ pub struct PriceStepView {
     pub overtaken_by_unit_price_minor: Option<i64>,
 }
 
+/// The view's reading of what `pricegate_domain::pricing::LineImpact`
+/// says of the same line, for the pages that only have the view.
 impl LineImpactView {
     /// Whether the notice still prices this line: a price of it for the
-    /// line is neither overtaken nor waived by an approval
-    /// (`pricegate_domain::pricing::LineImpact::counts`).
+    /// line is neither overtaken nor waived by an approval (`LineImpact::counts`).
     pub fn counts(&self) -> bool {
         !self.waived_by_approval
             && (self.overtaken_by_unit_price_minor.is_none()
                 || self.earlier.iter().any(|s| s.overtaken_by_unit_price_minor.is_none()))
+    }
+
+    /// The notice's prices for this line by date, as (effective date, change
+    /// to the line's total), as `LineImpact::steps` gives them: one another
+    /// notice overtook changes nothing, 0.
+    pub fn steps(&self) -> impl Iterator<Item = (NaiveDate, i64)> + '_ {
+        let counted = |delta, overtaken: Option<i64>| if overtaken.is_some() { 0 } else { delta };
+        let earlier =
+            self.earlier.iter().map(move |s| (s.effective_on, counted(s.delta_minor, s.overtaken_by_unit_price_minor)));
+        earlier
+            .chain(std::iter::once((self.effective_on, counted(self.delta_minor, self.overtaken_by_unit_price_minor))))
     }
 }
 

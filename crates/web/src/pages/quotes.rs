@@ -15,9 +15,7 @@ use pricegate_domain::pricing::ChangesAhead;
 use pricegate_domain::{Role, last_in_force};
 use pricegate_mail::compose::percent;
 use pricegate_mail::render_markdown;
-use pricegate_store::views::{
-    GateView, LineImpactView, PendingNoticeView, QuoteView, SignedQuoteView, SupersededLineView, UserView,
-};
+use pricegate_store::views::{GateView, PendingNoticeView, QuoteView, SignedQuoteView, SupersededLineView, UserView};
 use pricegate_store::{Channel, PricesSeen, QuoteFilter, QuoteSearch, StoreError};
 use uuid::Uuid;
 
@@ -1405,16 +1403,6 @@ struct LastWord<'a> {
     notices: Vec<Uuid>,
 }
 
-/// A notice's prices for one line by date, as (effective date, change to
-/// the line's total), as [`pricegate_domain::LineImpact::steps`] gives them:
-/// one another notice overtook changes nothing, 0.
-fn steps(line: &LineImpactView) -> impl Iterator<Item = (chrono::NaiveDate, i64)> + '_ {
-    let counted = |delta, overtaken: Option<i64>| if overtaken.is_some() { 0 } else { delta };
-    let earlier =
-        line.earlier.iter().map(move |s| (s.effective_on, counted(s.delta_minor, s.overtaken_by_unit_price_minor)));
-    earlier.chain(std::iter::once((line.effective_on, counted(line.delta_minor, line.overtaken_by_unit_price_minor))))
-}
-
 /// Whether a price of a notice published on `published_on`, dated `on`,
 /// takes force only after `valid_until`: a price takes force on its day, or
 /// on its notice's publication if that is later.
@@ -1452,7 +1440,7 @@ fn last_words(pending: &[PendingNoticeView], valid_until: chrono::NaiveDate) -> 
         // one finance approved keeping the old price against.
         for line in p.impact.lines.iter().filter(|l| l.counts()) {
             // Of this notice's prices for the line, the last one in force while the quote is valid.
-            let Some((effective_on, delta_minor)) = last_in_force(steps(line), valid_until) else { continue };
+            let Some((effective_on, delta_minor)) = last_in_force(line.steps(), valid_until) else { continue };
             let notices = vec![p.notice_id];
             let word = LastWord { notice: p.notice_id, title: &p.title, effective_on, delta_minor, notices };
             match words.entry(line.line_id) {
@@ -1608,7 +1596,7 @@ fn gate_marks(
         let published_on = calendar.date_of(notice.published_at);
         for line in notice.impact.lines.iter().filter(|l| l.counts()) {
             let changes_while_valid =
-                steps(line).any(|(on, delta)| delta != 0 && !takes_force_after(on, published_on, valid_until));
+                line.steps().any(|(on, delta)| delta != 0 && !takes_force_after(on, published_on, valid_until));
             if changes_while_valid {
                 marks.insert(line.line_id, "changed by a notice to acknowledge");
             }
@@ -1739,7 +1727,7 @@ async fn quote_page(
                             let after_validity = |on| takes_force_after(on, published_on, quote.valid_until);
                             // A mark that another notice has the last word goes on this
                             // notice's price in force at the end of the validity.
-                            let counted_step = last_in_force(steps(l), quote.valid_until)
+                            let counted_step = last_in_force(l.steps(), quote.valid_until)
                                 .filter(|_| quote.valid_until >= published_on);
                             let counted = counted_step.map(|(on, _)| on);
                             // A price another notice replaced says so, and counts nothing: by a
@@ -2579,6 +2567,7 @@ async fn decline_approval(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pricegate_store::views::LineImpactView;
 
     #[test]
     fn the_finalised_list_says_what_it_comes_to_by_currency() {
