@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use pricegate::Settings;
 use pricegate_domain::Role;
-use pricegate_store::entity::{notices, outbox, publication_fanouts, quotes};
+use pricegate_store::entity::{notices, outbox, publication_fanouts, quotes, reminder_sweeps};
 use pricegate_store::views::UserView;
 use pricegate_tests::fixtures::{
     assert_error, create_notice, create_product, date_in_days, draft_quote, field, id_of, publish_notice,
@@ -1447,6 +1447,50 @@ both_backends! {
         assert_eq!(to_rita.len(), 2, "{:?}", subjects(&to_rita));
         let to_sam = notice_mail_to(&sink, &sam_user.email);
         assert_eq!(to_sam.len(), 2, "{:?}", subjects(&to_sam));
+    }
+}
+
+/// Moves the reminder worker's last tick back to `by` ago, as a stop of
+/// every worker since then would leave it.
+async fn workers_stopped_for(app: &pricegate_tests::TestApp, by: Duration) {
+    let last_at = chrono::Utc::now() - chrono::Duration::from_std(by).unwrap();
+    let updated = reminder_sweeps::Entity::update_many()
+        .col_expr(reminder_sweeps::Column::LastAt, Expr::value(last_at))
+        .exec(app.store.connection())
+        .await
+        .unwrap();
+    assert_eq!(updated.rows_affected, 1, "the worker's record of its ticks");
+}
+
+both_backends! {
+    /// Every worker stopped just before a notice was published and stayed
+    /// stopped for three weeks, longer than the window a tick looks back
+    /// over: when one is back, each salesperson still pending gets the
+    /// latest reminder due, once, and finance the escalation after it.
+    async fn after_every_worker_was_stopped_for_weeks_a_notice_is_still_reminded_and_escalated(backend: Backend) {
+        let Published { sink, app, fiona, admin, sam, rita, nid, .. } = published_to_sam_rita_and_olga(backend).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing due yet");
+        let stop = Duration::from_secs(21 * 86_400);
+        pass_time(&app, &nid, None, stop).await;
+        workers_stopped_for(&app, stop + Duration::from_secs(60)).await;
+
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 2, "the last reminder, to Sam and Rita");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "once");
+        until_nothing_pending(&admin).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation, after them");
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "once");
+        until_nothing_pending(&admin).await;
+
+        for person in [&sam, &rita] {
+            let mut to_them = subjects(&notice_mail_to(&sink, &person.email));
+            to_them.sort();
+            assert_eq!(to_them.len(), 2, "{to_them:?}");
+            assert!(to_them[0].starts_with("Price notice: Pumps up") && to_them[1].starts_with("Reminder 2 of 2"), "{to_them:?}");
+        }
+        let escalations = sink.to(&fiona.email);
+        assert_eq!(escalations.len(), 1, "{:?}", subjects(&escalations));
+        let text = escalations[0].text();
+        assert!(text.contains(&sam.email) && text.contains(&rita.email), "{text}");
     }
 }
 

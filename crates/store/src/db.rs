@@ -30,7 +30,7 @@ pub(crate) const READ_ONLY_ROLE: &str = "the database role DATABASE_URL logs in 
 /// Pricegate's own tables, every one the migrations make but their own
 /// record (`seaql_migrations`, which the service only reads). A test checks
 /// the list against a migrated database: a migration adding a table adds it here.
-pub const TABLES: [&str; 20] = [
+pub const TABLES: [&str; 21] = [
     "ack_tokens",
     "acknowledgements",
     "api_tokens",
@@ -48,6 +48,7 @@ pub const TABLES: [&str; 20] = [
     "publication_fanouts",
     "quote_lines",
     "quotes",
+    "reminder_sweeps",
     "sessions",
     "signer_letters",
     "users",

@@ -407,6 +407,24 @@ pub mod publication_fanouts {
     no_relations!();
 }
 
+pub mod reminder_sweeps {
+    use sea_orm::entity::prelude::*;
+    /// When the reminder worker last ticked, and the stop before it: one row
+    /// (see `Store::enqueue_due_reminders`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "reminder_sweeps")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub last_at: DateTimeUtc,
+        /// The last tick before the latest stop of over an hour.
+        pub stopped_at: Option<DateTimeUtc>,
+        /// The first tick after it.
+        pub resumed_at: Option<DateTimeUtc>,
+    }
+    no_relations!();
+}
+
 pub mod login_failures {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -15,9 +15,18 @@ use super::{
     active_with_role, blocked_quotes, notice_content, recipient,
 };
 use crate::db::db_now;
-use crate::entity::{notices, outbox, publication_fanouts, users};
+use crate::entity::{notices, outbox, publication_fanouts, reminder_sweeps, users};
 use crate::notices::{Chased, PUBLISHED, pending_sales};
 use crate::{Actor, Store, StoreError};
+
+/// The key of `reminder_sweeps`' one row.
+const SWEEP_ROW: i32 = 1;
+
+/// A gap between two ticks of the reminder worker longer than this is a stop
+/// of every worker, whose notices are looked at again from when it began (see
+/// `Store::note_tick`). A shorter one, a restart, is covered by the window's
+/// spare week.
+const STOP_AFTER: chrono::Duration = chrono::Duration::hours(1);
 
 /// How long after finance's reminder now a salesperson is left out of the next one.
 pub const REMIND_NOW_AGAIN_AFTER_MINUTES: i64 = 10;
@@ -340,13 +349,17 @@ impl Store {
         // every tick forever would make each tick slower than the last. (Its
         // escalation comes at most two and a half steps of the schedule
         // after that time, each no longer than the whole: counted from three
-        // times the last delay, the week is all to spare.)
+        // times the last delay, the week is all to spare, for a restart too.
+        // A longer stop of every worker is caught up on: see `note_tick`.)
         let last = schedule.last().map(to_chrono).unwrap_or(chrono::Duration::zero());
         let done_after = last
             .checked_mul(3)
             .and_then(|longest| longest.checked_add(&chrono::Duration::days(7)))
             .unwrap_or(chrono::Duration::MAX);
-        let settled = now.checked_sub_signed(done_after).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        // After a stop of the workers, a window back from when it began: the
+        // notices whose window it cut short are looked at as if just published.
+        let looked_from = self.note_tick(now, done_after).await?.unwrap_or(now);
+        let settled = looked_from.min(now).checked_sub_signed(done_after).unwrap_or(DateTime::<Utc>::MIN_UTC);
         let with_late_round = sea_orm::sea_query::Query::select()
             .column(outbox::Column::NoticeId)
             .from(outbox::Entity)
@@ -557,6 +570,60 @@ impl Store {
             txn.commit().await?;
         }
         Ok(total)
+    }
+
+    /// Notes a tick of the reminder worker at `now` in its one row of
+    /// `reminder_sweeps`, and says when the latest stop of the workers began
+    /// (the last tick before it) while it is still to be caught up on: for
+    /// `window` after the first tick that followed it. A stop is a gap of
+    /// over [`STOP_AFTER`] between ticks; one while an earlier stop is still
+    /// being caught up on extends it. The row is written at most once a
+    /// minute, and never back in time (a clock stepped back): workers ticking
+    /// at once write alike, whichever of them lands last.
+    async fn note_tick(
+        &self,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        use sea_orm::sea_query::OnConflict;
+        let Some(row) = reminder_sweeps::Entity::find_by_id(SWEEP_ROW).one(&self.db).await? else {
+            let first = reminder_sweeps::ActiveModel {
+                id: Set(SWEEP_ROW),
+                last_at: Set(now),
+                stopped_at: Set(None),
+                resumed_at: Set(None),
+            };
+            reminder_sweeps::Entity::insert(first)
+                .on_conflict(OnConflict::column(reminder_sweeps::Column::Id).do_nothing().to_owned())
+                .exec_without_returning(&self.db)
+                .await?;
+            return Ok(None);
+        };
+        let catching_up = match (row.stopped_at, row.resumed_at) {
+            (Some(stopped), Some(resumed)) if resumed.checked_add_signed(window).is_none_or(|end| now < end) => {
+                Some(stopped)
+            }
+            _ => None,
+        };
+        let stopped = now.signed_duration_since(row.last_at) > STOP_AFTER;
+        let (stopped_at, resumed_at) = match stopped {
+            true => (Some(catching_up.map_or(row.last_at, |earlier| earlier.min(row.last_at))), Some(now)),
+            false => (row.stopped_at, row.resumed_at),
+        };
+        if now.signed_duration_since(row.last_at) >= chrono::Duration::minutes(1) {
+            reminder_sweeps::Entity::update_many()
+                .set(reminder_sweeps::ActiveModel {
+                    last_at: Set(now),
+                    stopped_at: Set(stopped_at),
+                    resumed_at: Set(resumed_at),
+                    ..Default::default()
+                })
+                .filter(reminder_sweeps::Column::Id.eq(SWEEP_ROW))
+                .filter(reminder_sweeps::Column::LastAt.lt(now))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(if stopped { stopped_at } else { catching_up })
     }
 
     /// The signers who can no longer sign (deactivated, or out of sales) of
