@@ -30,6 +30,11 @@ use load::{Job, Method, Outcome};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use server::{Server, TempDb};
 
+use crate::http::Conn;
+
+/// How many logins the memory check sends at once.
+const LOGIN_BURST: usize = 30;
+
 struct Options {
     server: PathBuf,
     scales: Vec<Scale>,
@@ -107,6 +112,10 @@ struct ScaleRun {
     sqlite_finalise: Option<Outcome>,
     sqlite_peak_rss: u64,
     sqlite_plans: String,
+    /// A fresh server on the SQLite copy: resident before and after a burst
+    /// of logins with a wrong password, all at once (argon2's 19 MiB each).
+    rss_before_logins: u64,
+    rss_after_logins: u64,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -279,6 +288,29 @@ async fn run_scale(
         run.sqlite_finalise = Some(finalise);
     }
     run.sqlite_peak_rss = server.peak_rss()?;
+    server.stop().await?;
+
+    // Memory a burst of logins leaves behind, anyone's to send: on a fresh server.
+    let server = Server::start(&o.server, &lite_url, o.pool, maildir.clone()).await?;
+    run.rss_before_logins = server.rss()?;
+    let logins = (0..LOGIN_BURST).map(|i| {
+        let base = server.base.clone();
+        tokio::spawn(async move {
+            let body = format!(r#"{{"email":"nobody{i}@pricegate.example","password":"not the password"}}"#);
+            Conn::new(&base).request("POST", "/api/v1/auth/token", None, Some(&body)).await.map(|r| r.status)
+        })
+    });
+    for login in logins.collect::<Vec<_>>() {
+        let status = login.await??;
+        anyhow::ensure!(status == 401, "a login with a wrong password answered {status}");
+    }
+    run.rss_after_logins = server.rss()?;
+    eprintln!(
+        "scale {}: {LOGIN_BURST} logins at once, resident {:.1} MB before, {:.1} MB after",
+        scale.name,
+        run.rss_before_logins as f64 / 1_048_576.0,
+        run.rss_after_logins as f64 / 1_048_576.0
+    );
     server.stop().await?;
     if o.keep {
         eprintln!("scale {}: kept {lite_url}", scale.name);

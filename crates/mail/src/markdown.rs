@@ -50,10 +50,16 @@ pub fn render_markdown(source: &str, under: u8) -> String {
                 in_link = in_link.saturating_sub(1);
                 (Event::End(TagEnd::Link), None)
             }
-            Event::Start(Tag::Heading { level, id, classes, attrs }) => {
-                (Event::Start(Tag::Heading { level: below(level), id, classes, attrs }), None)
-            }
-            Event::End(TagEnd::Heading(level)) => (Event::End(TagEnd::Heading(below(level))), None),
+            // Each block takes its direction from its own first letter: a
+            // paragraph in Hebrew or Arabic reads right to left, with its
+            // comma and its prices where its writer put them, beside one in
+            // English (the writer's attributes, unused, are left out).
+            Event::Start(Tag::Heading { level, .. }) => (html_tag(format!("<{} dir=\"auto\">", below(level))), None),
+            Event::End(TagEnd::Heading(level)) => (html_tag(format!("</{}>\n", below(level))), None),
+            Event::Start(Tag::Paragraph) => (html_tag("<p dir=\"auto\">".into()), None),
+            Event::End(TagEnd::Paragraph) => (html_tag("</p>\n".into()), None),
+            Event::Start(Tag::Item) => (html_tag("<li dir=\"auto\">".into()), None),
+            Event::End(TagEnd::Item) => (html_tag("</li>\n".into()), None),
             Event::Start(Tag::CodeBlock(kind)) => {
                 in_code = true;
                 (Event::Start(Tag::CodeBlock(kind)), None)
@@ -69,6 +75,12 @@ pub fn render_markdown(source: &str, under: u8) -> String {
     let mut out = String::with_capacity(source.len() * 3 / 2);
     html::push_html(&mut out, parser);
     out
+}
+
+/// Markup of Pricegate's own, written as it is (what a notice's writer
+/// wrote as HTML is text by then).
+fn html_tag(markup: String) -> Event<'static> {
+    Event::Html(CowStr::from(markup))
 }
 
 /// `text` with each http(s) address written out in it made a link to
@@ -275,8 +287,28 @@ mod tests {
     #[test]
     fn a_notice_s_headings_sit_below_the_heading_above_it() {
         let html = render_markdown("# Why\n\n## Details\n\n###### Small print", 3);
-        assert!(html.contains("<h4>Why</h4>") && html.contains("<h5>Details</h5>"), "{html}");
-        assert!(html.contains("<h6>Small print</h6>") && !html.contains("<h1") && !html.contains("<h3"), "{html}");
-        assert!(render_markdown("# Pump news", 1).contains("<h2>Pump news</h2>"));
+        assert!(html.contains("<h4 dir=\"auto\">Why</h4>") && html.contains("<h5 dir=\"auto\">Details</h5>"), "{html}");
+        assert!(
+            html.contains("<h6 dir=\"auto\">Small print</h6>") && !html.contains("<h1") && !html.contains("<h3"),
+            "{html}"
+        );
+        assert!(render_markdown("# Pump news", 1).contains("<h2 dir=\"auto\">Pump news</h2>"));
+    }
+
+    #[test]
+    fn each_block_takes_its_direction_from_its_own_letters() {
+        let html = render_markdown(
+            "# מחירים\n\nשלום,\n\nהמחיר עולה ל-1,250.50 EUR.\n\n- משאבה 2\n- PUMP-2\n\n1. first\n\n> quoted",
+            1,
+        );
+        assert_eq!(
+            html,
+            "<h2 dir=\"auto\">מחירים</h2>\n<p dir=\"auto\">שלום,</p>\n<p dir=\"auto\">המחיר עולה ל-1,250.50 EUR.</p>\n\
+             <ul>\n<li dir=\"auto\">משאבה 2</li>\n<li dir=\"auto\">PUMP-2</li>\n</ul>\n\
+             <ol>\n<li dir=\"auto\">first</li>\n</ol>\n<blockquote>\n<p dir=\"auto\">quoted</p>\n</blockquote>\n"
+        );
+        // A loose list's items hold paragraphs of their own.
+        let html = render_markdown("- one\n\n- two", 1);
+        assert_eq!(html, "<ul>\n<li dir=\"auto\"><p dir=\"auto\">one</p>\n</li>\n<li dir=\"auto\"><p dir=\"auto\">two</p>\n</li>\n</ul>\n");
     }
 }

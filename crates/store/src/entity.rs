@@ -417,7 +417,7 @@ pub mod reminder_sweeps {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: i32,
         pub last_at: DateTimeUtc,
-        /// The last tick before the latest stop of over an hour.
+        /// The last tick before the latest stop of six days or more.
         pub stopped_at: Option<DateTimeUtc>,
         /// The first tick after it.
         pub resumed_at: Option<DateTimeUtc>,

@@ -24,9 +24,12 @@ const SWEEP_ROW: i32 = 1;
 
 /// A gap between two ticks of the reminder worker longer than this is a stop
 /// of every worker, whose notices are looked at again from when it began (see
-/// `Store::note_tick`). A shorter one, a restart, is covered by the window's
-/// spare week.
-const STOP_AFTER: chrono::Duration = chrono::Duration::hours(1);
+/// `Store::note_tick`). A shorter one (a restart, a night or a weekend with the
+/// workers off) is covered by the window's spare week: whatever a notice
+/// still had to do when it began is done as much later, within the week.
+/// A day short of that week, so that workers off for days now and then do
+/// not keep every notice since the first of those stops looked at.
+const STOP_AFTER: chrono::Duration = chrono::Duration::days(6);
 
 /// How long after finance's reminder now a salesperson is left out of the next one.
 pub const REMIND_NOW_AGAIN_AFTER_MINUTES: i64 = 10;
@@ -576,7 +579,7 @@ impl Store {
     /// `reminder_sweeps`, and says when the latest stop of the workers began
     /// (the last tick before it) while it is still to be caught up on: for
     /// `window` after the first tick that followed it. A stop is a gap of
-    /// over [`STOP_AFTER`] between ticks; one while an earlier stop is still
+    /// over [`STOP_AFTER`] between ticks, logged; one while an earlier stop is still
     /// being caught up on extends it. The row is written at most once a
     /// minute, and never back in time (a clock stepped back): workers ticking
     /// at once write alike, whichever of them lands last.
@@ -610,6 +613,14 @@ impl Store {
             true => (Some(catching_up.map_or(row.last_at, |earlier| earlier.min(row.last_at))), Some(now)),
             false => (row.stopped_at, row.resumed_at),
         };
+        if stopped {
+            tracing::warn!(
+                last_tick = %row.last_at,
+                looked_at_from = ?stopped_at.and_then(|from| from.checked_sub_signed(window)),
+                "no reminder worker ran since its last tick: the notices published within a window before then \
+                 are looked at again, their latest reminders due and escalations queued now"
+            );
+        }
         if now.signed_duration_since(row.last_at) >= chrono::Duration::minutes(1) {
             reminder_sweeps::Entity::update_many()
                 .set(reminder_sweeps::ActiveModel {
