@@ -1495,6 +1495,39 @@ both_backends! {
 }
 
 both_backends! {
+    /// The workers stopped before the notice's e-mails were written, and
+    /// came back after its last reminder's time: the notice itself goes to
+    /// the salespeople then, standing for that reminder, and finance is told
+    /// half a step later (as after a reminder held up on its way), not a
+    /// second after they first heard of it.
+    async fn a_notice_written_after_its_last_reminders_time_is_escalated_half_a_step_later(backend: Backend) {
+        let Published { app, admin, nid, .. } = published_to_sam_rita_and_olga(backend).await;
+        until_nothing_pending(&admin).await;
+        pass_time(&app, &nid, None, 2 * HOUR + Duration::from_secs(600)).await;
+        // The notice's e-mails, as if written and sent only now.
+        let now = chrono::Utc::now();
+        let told = outbox::Entity::update_many()
+            .col_expr(outbox::Column::CreatedAt, Expr::value(now))
+            .col_expr(outbox::Column::SentAt, Expr::value(now))
+            .filter(outbox::Column::NoticeId.eq(nid.parse::<uuid::Uuid>().unwrap()))
+            .filter(outbox::Column::Kind.eq("publication"))
+            .exec(app.store.connection())
+            .await
+            .unwrap();
+        assert_eq!(told.rows_affected, 3, "to Sam, Rita and Olga");
+
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "no reminder on the notice's heels, no escalation");
+        pass_time(&app, &nid, None, HOUR / 2 - Duration::from_secs(60)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nor within half a step of it");
+        pass_time(&app, &nid, None, Duration::from_secs(120)).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 1, "the escalation");
+        let kinds: Vec<String> = outbox_rows(&app).await.into_iter().map(|r| r.kind).collect();
+        assert_eq!(kinds.iter().filter(|k| *k == "escalation").count(), 1, "{kinds:?}");
+        assert!(!kinds.iter().any(|k| k == "reminder"), "the notice stood for the last reminder: {kinds:?}");
+    }
+}
+
+both_backends! {
     /// A hand-over while the publication's own e-mails are still being
     /// written tells the new signer as at the publication: they are chased
     /// with everyone told then, and named in the one escalation.

@@ -309,6 +309,9 @@ mod tests {
         );
         // A loose list's items hold paragraphs of their own.
         let html = render_markdown("- one\n\n- two", 1);
-        assert_eq!(html, "<ul>\n<li dir=\"auto\"><p dir=\"auto\">one</p>\n</li>\n<li dir=\"auto\"><p dir=\"auto\">two</p>\n</li>\n</ul>\n");
+        assert_eq!(
+            html,
+            "<ul>\n<li dir=\"auto\"><p dir=\"auto\">one</p>\n</li>\n<li dir=\"auto\"><p dir=\"auto\">two</p>\n</li>\n</ul>\n"
+        );
     }
 }

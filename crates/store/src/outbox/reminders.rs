@@ -213,20 +213,24 @@ async fn unsent_to(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<HashS
 /// count as sent on time: longer, it was held up (the SMTP server down).
 const HELD_UP_AFTER: chrono::Duration = chrono::Duration::minutes(1);
 
-/// An e-mail's recipient, when it was queued, and when it was sent.
-type Sending = (Option<Uuid>, DateTime<Utc>, Option<DateTime<Utc>>);
+/// An e-mail's recipient, its kind, when it was queued, and when it was sent.
+type Sending = (Option<Uuid>, String, DateTime<Utc>, Option<DateTime<Utc>>);
 
 /// When each person was last sent a publication or reminder e-mail about
-/// `notice_id` that was held up on its way ([`HELD_UP_AFTER`]), among those
-/// sent after `since`, and when that one was queued.
-async fn sent_held_up(
+/// `notice_id` that may have reached them late, among those sent after
+/// `since`: one held up on its way ([`HELD_UP_AFTER`]), or the notice itself
+/// (written late too, after a stop of the workers, it can go after its
+/// reminders' time); with when that one was queued, and whether it was a
+/// reminder.
+async fn sent_late(
     conn: &impl ConnectionTrait,
     notice_id: Uuid,
     since: DateTime<Utc>,
-) -> Result<HashMap<Uuid, (DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+) -> Result<HashMap<Uuid, (DateTime<Utc>, DateTime<Utc>, bool)>, StoreError> {
     let rows: Vec<Sending> = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::UserId)
+        .column(outbox::Column::Kind)
         .column(outbox::Column::CreatedAt)
         .column(outbox::Column::SentAt)
         .filter(outbox::Column::NoticeId.eq(notice_id))
@@ -236,11 +240,11 @@ async fn sent_held_up(
         .into_tuple()
         .all(conn)
         .await?;
-    let held_up = rows.into_iter().filter_map(|(person, queued, sent)| {
-        let sent = sent?;
-        (sent.signed_duration_since(queued) > HELD_UP_AFTER).then_some((person, (sent, queued)))
+    let late = rows.into_iter().filter_map(|(person, kind, queued, sent)| {
+        let (sent, reminder) = (sent?, kind == REMINDER);
+        (!reminder || sent.signed_duration_since(queued) > HELD_UP_AFTER).then_some((person, (sent, queued, reminder)))
     });
-    Ok(super::latest_per_person(held_up))
+    Ok(super::latest_per_person(late))
 }
 
 /// Each person's latest publication or reminder e-mail about `notice_id`
@@ -441,17 +445,17 @@ impl Store {
                 true => unsent_to(&self.db, notice.id).await?,
                 false => HashSet::new(),
             };
-            let held_up = match may_hold_back || chased.iter().any(had_last) {
+            let sent_late_to = match may_hold_back || chased.iter().any(had_last) {
                 true => {
                     let recent = now.checked_sub_signed(last / 2).unwrap_or(DateTime::<Utc>::MIN_UTC);
-                    sent_held_up(&self.db, notice.id, recent).await?
+                    sent_late(&self.db, notice.id, recent).await?
                 }
                 false => HashMap::new(),
             };
             let waits = |c: &Chase<'_>| {
                 may_wait(c)
                     && (unsent.contains(&c.user.id)
-                        || held_up.get(&c.user.id).is_some_and(|(at, _)| {
+                        || sent_late_to.get(&c.user.id).is_some_and(|(at, _, _)| {
                             at.checked_add_signed(step(c.due) / 2).is_none_or(|next| now < next)
                         }))
             };
@@ -473,17 +477,19 @@ impl Store {
             // when the escalation, tried afresh, would go first), or on its
             // way for a step of the schedule (their mail keeps being refused,
             // which finance must hear of too). Someone whose mail about the
-            // notice queued before their last reminder fell due was held up
-            // on its way (the notice itself reaching them only as the server
-            // came back) has half a step to acknowledge first, as a reminder
-            // would wait; the last reminder itself, a few minutes late (a
-            // mailbox that asked to try again), holds nothing up.
+            // notice reached them late, after their last reminder fell due
+            // (held up on its way, the SMTP server down; or the notice itself,
+            // written only as a worker came back from a stop) has half a step
+            // to acknowledge first, as a reminder would wait; the last
+            // reminder itself, a few minutes late (a mailbox that asked to
+            // try again), holds nothing up.
             let has_left = |c: &Chase<'_>| match unsent.contains(&c.user.id) {
                 true => mailed
                     .get(&c.user.id)
                     .is_some_and(|at| at.checked_add_signed(step(c.due)).is_none_or(|end| end <= now)),
-                false => held_up.get(&c.user.id).is_none_or(|(at, queued)| {
-                    *queued >= c.due_at || at.checked_add_signed(step(c.due) / 2).is_none_or(|end| end <= now)
+                false => sent_late_to.get(&c.user.id).is_none_or(|(at, queued, reminder)| {
+                    (*reminder && *queued >= c.due_at)
+                        || at.checked_add_signed(step(c.due) / 2).is_none_or(|end| end <= now)
                 }),
             };
             let mut rounds: BTreeMap<Round, (bool, Vec<&users::Model>)> = BTreeMap::new();
