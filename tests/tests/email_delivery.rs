@@ -2110,7 +2110,7 @@ both_backends! {
         );
         assert!(!text.contains("Sean signs it") && !text.contains("must first acknowledge"), "{text}");
         assert!(!text.contains("/notices/awaiting"), "nothing for Lukasz to acknowledge first: {text}");
-        assert!(mail.html().contains("its signer, Sean, can no longer sign it (now in finance)"), "{}", mail.html());
+        assert!(mail.html().contains("its signer, <bdi>Sean</bdi>, can no longer sign it (now in finance)"), "{}", mail.html());
         assert!(text.contains(&format!("/quotes/{}", id_of(&quote))), "{text}");
     }
 }

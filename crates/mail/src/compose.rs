@@ -1751,6 +1751,24 @@ mod tests {
     }
 
     #[test]
+    fn names_in_a_right_to_left_script_keep_their_direction_in_the_html() {
+        let letter = SignerLetter {
+            name: "דנה כהן",
+            by: "سامي",
+            customer: "שאיבות בע\"מ",
+            total: "1,250.50 EUR",
+            valid_until: "2027-01-31",
+            reference: "Q-1",
+            url: "https://pricegate.example/quotes/1",
+            to_acknowledge: None,
+        };
+        let html = letter.render().expect("rendered");
+        assert!(html.contains("<p>Hello <bdi>דנה כהן</bdi>,</p>"), "{html}");
+        assert!(html.contains("<p><bdi>سامي</bdi> has named you"), "{html}");
+        assert!(html.contains("<td><bdi>שאיבות בע&#34;מ</bdi></td>"), "{html}");
+    }
+
+    #[test]
     fn a_request_for_approval_names_the_draft_s_owner_and_signer() {
         assert_eq!(owner_and_signer(("Sam", "Sam")).as_deref(), Some("Owner and signer: Sam"));
         assert_eq!(owner_and_signer(("Ana", "Sam")).as_deref(), Some("Owner: Ana; signer: Sam"));
