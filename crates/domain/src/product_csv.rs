@@ -109,7 +109,12 @@ pub fn read_products(input: &[u8]) -> (Vec<ProductRow>, Vec<RowError>) {
 fn read(input: &[u8]) -> Result<(Vec<ProductRow>, Vec<RowError>), RowError> {
     let text = std::str::from_utf8(input).map_err(|e| {
         let line = 1 + (0..e.valid_up_to()).filter(|&i| line_break_at(input, i)).count() as u64;
-        RowError::new(line, None, "The file is not valid UTF-8 text.")
+        RowError::new(
+            line,
+            None,
+            "The file is not valid UTF-8 text: save it as \u{201c}CSV UTF-8\u{201d} (a spreadsheet\u{2019}s \u{201c}Save as\u{201d} \
+             offers it) and send it again.",
+        )
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let delimiter = delimiter_of(text);
@@ -330,6 +335,30 @@ pub fn price_written_for(currency: &Currency) -> String {
     }
 }
 
+/// The currency sign or code written with a price's number (`€` in
+/// `€12,00` or `12,00 €`, `EUR` in `1.250,00 EUR`, `US$` in `US$ 5`), as a
+/// spreadsheet's currency format copies it: what a price must be written
+/// without, its currency said apart. `None` for a price without one, and for
+/// text with no digits at all (`cheap`), which is no price written with a sign.
+pub fn currency_written_in(price: &str) -> Option<String> {
+    let sign = |c: char| {
+        matches!(c, '$' | '\u{a2}'..='\u{a5}' | '\u{58f}' | '\u{60b}' | '\u{9f2}' | '\u{9f3}' | '\u{e3f}')
+            || matches!(c, '\u{20a0}'..='\u{20cf}' | '\u{fdfc}' | '\u{fe69}' | '\u{ff04}' | '\u{ffe0}' | '\u{ffe1}')
+            || matches!(c, '\u{ffe5}' | '\u{ffe6}')
+    };
+    if !price.chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let signs: String = price.chars().filter(|c| sign(*c)).collect();
+    let letters: String = price.chars().filter(|c| c.is_alphabetic()).collect();
+    let code = Currency::parse(&letters).is_ok();
+    match (signs.is_empty(), code) {
+        (true, false) => None,
+        (true, true) => Some(letters),
+        (false, _) => Some(format!("{letters}{signs}")),
+    }
+}
+
 /// A price written with a decimal comma (`16.575,09`, `1250,5`, `0,50`) as
 /// the currency writes it with a point (`16575.09`), where it can be read
 /// no other way: one comma, after it fewer than three digits and no more
@@ -391,6 +420,16 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
     let field = |i: usize| record.get(i).unwrap_or("");
     let currency = Currency::parse(field(3))?;
     let written = field(4).trim();
+    if let (true, Some(sign)) = (decimal, currency_written_in(written)) {
+        return Err(Invalid::new(
+            "unit_price",
+            format!(
+                "unit_price {written} has the currency written in it ({sign}): write the price alone, {}, its \
+                 currency in the currency column.",
+                price_written_for(&currency)
+            ),
+        ));
+    }
     let mut price_raw = std::borrow::Cow::Borrowed(written);
     if decimal && written.contains(GROUPING_SPACES) {
         price_raw = std::borrow::Cow::Owned(without_grouping_spaces(written).ok_or_else(|| {
@@ -747,6 +786,38 @@ mod tests {
                 )
             );
         }
+    }
+
+    #[test]
+    fn a_file_not_in_utf8_says_how_to_save_it() {
+        let errors =
+            parse_products(b"sku;name;unit;currency;unit_price\nP-1;Pumpe gro\xdf;St\xfcck;EUR;12,00\n").unwrap_err();
+        assert_eq!(errors[0].line, 2);
+        assert_eq!(
+            errors[0].message,
+            "The file is not valid UTF-8 text: save it as \u{201c}CSV UTF-8\u{201d} (a spreadsheet\u{2019}s \
+             \u{201c}Save as\u{201d} offers it) and send it again."
+        );
+    }
+
+    #[test]
+    fn a_price_with_its_currency_written_in_it_is_said_so() {
+        for (price, sign) in [("€12,00", "€"), ("12,00 €", "€"), ("1.250,00 EUR", "EUR"), ("US$ 5", "US$"), ("£5", "£")]
+        {
+            let file = format!("sku;name;unit;currency;unit_price\nP-1;Pump;each;EUR;{price}\n");
+            let errors = parse_products(file.as_bytes()).unwrap_err();
+            assert_eq!(
+                errors[0].message,
+                format!(
+                    "unit_price {price} has the currency written in it ({sign}): write the price alone, as 1250,00 \
+                     or 1250.00, its currency in the currency column."
+                )
+            );
+        }
+        assert_eq!(currency_written_in("cheap"), None, "no price written with a sign");
+        assert_eq!(currency_written_in("12 pumps"), None, "no currency");
+        assert_eq!(currency_written_in("1 234,50"), None);
+        assert_eq!(currency_written_in("¥1,250").as_deref(), Some("¥"));
     }
 
     #[test]

@@ -345,6 +345,15 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
     // could as well group thousands (`1,250`) is not guessed at.
     // As written, for what is said of it.
     let written = price;
+    if let Some(sign) = pricegate_domain::product_csv::currency_written_in(price) {
+        return Err(format!(
+            "\u{201c}{price}\u{201d} has the currency written in it ({sign}): write the price alone, {} ({} is \
+             the currency of {}).",
+            pricegate_domain::product_csv::price_written_for(&currency),
+            currency.code(),
+            product.sku
+        ));
+    }
     let decimal_point;
     let price = match pricegate_domain::product_csv::decimal_comma(price, currency.minor_digits()) {
         Some(read) if line.contains([';', '\t']) => {
@@ -806,6 +815,13 @@ mod tests {
         assert!(below.contains("-5,00 is below zero"), "{below}");
         let nought = parse_changes("EU-1; -0,00; 2027-01-01", &products).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(nought[0].unit_price_minor, 0);
+        // The currency copied with the price is said to be what is wrong, not its comma.
+        let signed = parse_changes("EU-1; 1 250,50 €; 2027-01-01", &products).unwrap_err();
+        assert_eq!(
+            signed,
+            "Line 1: \u{201c}1 250,50 €\u{201d} has the currency written in it (€): write the price alone, as \
+             1250,00 or 1250.00 (EUR is the currency of EU-1)."
+        );
     }
 
     #[test]

@@ -583,10 +583,18 @@ fn parse_new_product(input: &NewProductInput) -> Result<pricegate_store::NewProd
             let message = match why {
                 UnreadablePrice::BelowZero => BELOW_ZERO.to_owned(),
                 UnreadablePrice::TooHigh => format!("The unit price can be {} at most.", currency.highest_unit_price()),
-                UnreadablePrice::NotAnAmount => super::decimal_comma_refused(currency, &input.price, "the unit price")
-                    .unwrap_or_else(|| {
-                        format!("Write the unit price in {}, such as {}.", currency.code(), currency.example())
-                    }),
+                UnreadablePrice::NotAnAmount => {
+                    match pricegate_domain::product_csv::currency_written_in(&input.price) {
+                        Some(sign) => format!(
+                            "Write the unit price alone, without its currency ({sign}), such as {}: its currency is \
+                             chosen beside it.",
+                            currency.example()
+                        ),
+                        None => super::decimal_comma_refused(currency, &input.price, "the unit price").unwrap_or_else(
+                            || format!("Write the unit price in {}, such as {}.", currency.code(), currency.example()),
+                        ),
+                    }
+                }
             };
             Invalid::new("price", message)
         })
@@ -890,6 +898,12 @@ mod tests {
             )
         );
         assert_eq!(price_said("cheap").as_deref(), Some("Write the unit price in EUR, such as 1250.00."));
+        assert_eq!(
+            price_said("€ 1,234.50").as_deref(),
+            Some(
+                "Write the unit price alone, without its currency (€), such as 1250.00: its currency is chosen beside it."
+            )
+        );
         assert_eq!(price_said("1,234.50"), None);
     }
 }
