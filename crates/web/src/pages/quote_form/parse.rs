@@ -29,11 +29,13 @@ pub(super) fn parse_percent(raw: &str) -> Option<i64> {
 }
 
 /// A whole quantity as people write it: `1000`, or grouped by thousands as
-/// prices are (`1,000`, `1 000`), as the form's own messages write them. A
+/// prices are (`1,000`, `1 000`, with the no-break or narrow no-break space a
+/// spreadsheet copies too), as the form's own messages write them. A
 /// separator anywhere else is refused, not guessed at (`1,5` is no
 /// quantity), and so is a leading zero before one (`0,500`).
 pub(super) fn parse_whole(raw: &str) -> Option<i64> {
-    let raw = raw.trim();
+    let raw = raw.trim().replace(['\u{a0}', '\u{202f}'], " ");
+    let raw = raw.as_str();
     if raw.starts_with('0') && raw.len() > 1 {
         // `012` is twelve, as typed; `0,500` may be someone's half, not five
         // hundred, so a leading zero before a separator is refused.
@@ -104,7 +106,15 @@ pub(super) fn parse_rows(rows: &[RowInput]) -> Rows {
         let quantity = keep(
             &mut errors,
             parse_whole(quantity).and_then(|q| Quantity::parse(q).ok()).ok_or_else(|| {
-                Invalid::new(format!("lines[{i}].quantity"), "Enter a whole number from 1 to 1,000,000.")
+                // `1.000`, as much of Europe groups a thousand, or a
+                // decimal: neither is read as the other.
+                let message = match quantity.contains('.') {
+                    true => "Enter a whole number from 1 to 1,000,000, without a point: a quantity has no decimals, \
+                             and its thousands are grouped by commas or spaces (1,000 or 1 000)."
+                        .to_owned(),
+                    false => "Enter a whole number from 1 to 1,000,000.".to_owned(),
+                };
+                Invalid::new(format!("lines[{i}].quantity"), message)
             }),
         );
         let discount = keep(
@@ -328,6 +338,8 @@ mod tests {
             ("1000", Some(1000)),
             (" 1,000 ", Some(1000)),
             ("1 000", Some(1000)),
+            ("1\u{a0}000", Some(1000)),
+            ("12\u{202f}500", Some(12_500)),
             ("1,000,000", Some(1_000_000)),
             ("0", Some(0)),
             ("012", Some(12)),
@@ -354,6 +366,25 @@ mod tests {
         ] {
             assert_eq!(parse_whole(raw), None, "{raw}");
         }
+    }
+
+    #[test]
+    fn a_quantity_with_a_point_is_said_to_be_no_whole_number() {
+        let row = |quantity: &str| super::super::RowInput {
+            sku: "PUMP-1".into(),
+            quantity: quantity.into(),
+            ..Default::default()
+        };
+        let said =
+            |quantity: &str| parse_rows(&[row(quantity)]).errors.into_iter().map(|e| e.message).collect::<Vec<_>>();
+        assert_eq!(
+            said("1.000"),
+            ["Enter a whole number from 1 to 1,000,000, without a point: a quantity has no decimals, and its \
+              thousands are grouped by commas or spaces (1,000 or 1 000)."]
+        );
+        assert_eq!(said("two"), ["Enter a whole number from 1 to 1,000,000."]);
+        assert!(said("1\u{a0}000").is_empty());
+        assert_eq!(parse_rows(&[row("1\u{a0}000")]).lines[0].1.quantity.get(), 1000);
     }
 
     #[test]
