@@ -4,8 +4,9 @@
 //! last delay and a week); after every worker was stopped for longer than
 //! that, the notices whose window the stop cut short would otherwise never
 //! be looked at again, their reminders and escalation lost. With this row
-//! the first tick after a stop of six days or more keeps, for a whole window
-//! from then, every notice published within a window before the stop.
+//! the first tick after a stop of a day or more keeps, for a whole window
+//! from then, every notice published within a window of running time
+//! before the stop.
 //! Empty until a worker ticks: a stop before this migration is not known.
 
 use sea_orm_migration::prelude::*;

@@ -1034,7 +1034,7 @@ both_backends! {
             assert_eq!(sam.post_empty(&format!("/api/v1/quotes/{id}/finalise")).await.status, 200);
         }
         let listed = |html: &str| -> Vec<String> {
-            html.split("<td data-label=\"Customer\"><a href=\"/quotes/")
+            html.split("<td data-label=\"Customer\" class=\"wrap\"><a href=\"/quotes/")
                 .skip(1)
                 .filter_map(|rest| rest.split('"').next().map(str::to_owned))
                 .collect()

@@ -1463,7 +1463,44 @@ async fn workers_stopped_for(app: &pricegate_tests::TestApp, by: Duration) {
 }
 
 both_backends! {
-    /// Every worker stopped just before a notice was published and stayed
+    /// A second stop while the first is still being caught up on keeps the
+    /// notices still within a window of the time workers ran, not every one
+    /// since the first stop: its start moves on by how long they ran in
+    /// between. A record a clock jump left in the future is set right.
+    async fn a_stop_during_the_catch_up_of_another_moves_its_start_on_by_the_time_workers_ran(backend: Backend) {
+        let Published { app, .. } = published_to_sam_rita_and_olga(backend).await;
+        app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap();
+        let day = chrono::Duration::days(1);
+        let now = chrono::Utc::now();
+        // Stopped 15 days ago for 10 days; ran 2 days (within a window of
+        // the schedule, 7 days and 6 hours); stopped again since.
+        let (first_stop, back) = (now - day * 15, now - day * 5);
+        let last_tick = back + day * 2;
+        let set = |last_at: chrono::DateTime<chrono::Utc>, stopped_at, resumed_at| {
+            reminder_sweeps::Entity::update_many()
+                .col_expr(reminder_sweeps::Column::LastAt, Expr::value(last_at))
+                .col_expr(reminder_sweeps::Column::StoppedAt, Expr::value(stopped_at))
+                .col_expr(reminder_sweeps::Column::ResumedAt, Expr::value(resumed_at))
+                .exec(app.store.connection())
+        };
+        let row = || reminder_sweeps::Entity::find_by_id(1).one(app.store.connection());
+        set(last_tick, Some(first_stop), Some(back)).await.unwrap();
+        app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap();
+        let after = row().await.unwrap().expect("the record");
+        let moved_on = first_stop + (last_tick - back);
+        assert!((after.stopped_at.unwrap() - moved_on).num_milliseconds().abs() < 1, "{after:?} {moved_on}");
+        assert!(after.resumed_at.unwrap() > last_tick && after.last_at > last_tick, "{after:?}");
+
+        // The clock had jumped a year ahead, and is back: the record is set right, no stop is seen.
+        set(now + day * 365, Some(now + day * 300), Some(now + day * 365)).await.unwrap();
+        app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap();
+        let after = row().await.unwrap().expect("the record");
+        assert!(after.last_at < now + day && after.stopped_at.is_none() && after.resumed_at.is_none(), "{after:?}");
+    }
+}
+
+both_backends! {
+    /// Every worker stopped a minute after a notice was published and stayed
     /// stopped for three weeks, longer than the window a tick looks back
     /// over: when one is back, each salesperson still pending gets the
     /// latest reminder due, once, and finance the escalation after it.
@@ -1472,7 +1509,7 @@ both_backends! {
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "nothing due yet");
         let stop = Duration::from_secs(21 * 86_400);
         pass_time(&app, &nid, None, stop).await;
-        workers_stopped_for(&app, stop + Duration::from_secs(60)).await;
+        workers_stopped_for(&app, stop - Duration::from_secs(60)).await;
 
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 2, "the last reminder, to Sam and Rita");
         assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.unwrap(), 0, "once");

@@ -144,7 +144,7 @@ pub fn report(
             (run.rss_before_logins as f64 / (1024.0 * 1024.0), run.rss_after_logins as f64 / (1024.0 * 1024.0));
         writeln!(
             r,
-            "| server RSS after {} logins at once (wrong password), fresh on SQLite, scale {} | {after:.1} MB | {before:.1} MB before | — | < 150 MB | {} |",
+            "| server RSS after {} failed logins at once, fresh on SQLite, scale {} | {after:.1} MB | {before:.1} MB before | — | < 150 MB | {} |",
             crate::LOGIN_BURST,
             run.name,
             yes(after < 150.0)

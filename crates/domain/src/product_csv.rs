@@ -420,13 +420,18 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
     let field = |i: usize| record.get(i).unwrap_or("");
     let currency = Currency::parse(field(3))?;
     let written = field(4).trim();
+    // Between commas, a decimal comma is no way to write it.
+    let written_for = |currency: &Currency| match delimiter {
+        b',' => format!("as {}", currency.example()),
+        _ => price_written_for(currency),
+    };
     if let (true, Some(sign)) = (decimal, currency_written_in(written)) {
         return Err(Invalid::new(
             "unit_price",
             format!(
                 "unit_price {written} has the currency written in it ({sign}): write the price alone, {}, its \
                  currency in the currency column.",
-                price_written_for(&currency)
+                written_for(&currency)
             ),
         ));
     }
@@ -438,7 +443,7 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
                 format!(
                     "unit_price {written} has a space that does not group its digits in threes: write the price \
                      without spaces, {}.",
-                    price_written_for(&currency)
+                    written_for(&currency)
                 ),
             )
         })?);
@@ -814,6 +819,13 @@ mod tests {
                 )
             );
         }
+        let commas =
+            parse_products("sku,name,unit,currency,unit_price\nP-1,Pump,each,EUR,€12.00\n".as_bytes()).unwrap_err();
+        assert_eq!(
+            commas[0].message,
+            "unit_price €12.00 has the currency written in it (€): write the price alone, as 1250.00, its currency \
+             in the currency column."
+        );
         assert_eq!(currency_written_in("cheap"), None, "no price written with a sign");
         assert_eq!(currency_written_in("12 pumps"), None, "no currency");
         assert_eq!(currency_written_in("1 234,50"), None);

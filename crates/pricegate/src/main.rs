@@ -165,9 +165,9 @@ fn main() -> std::process::ExitCode {
 /// this one runs.
 fn return_large_blocks_to_the_system() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `mallopt` only sets one of malloc's parameters, and nothing
-    // else runs yet to allocate alongside it. It fails only for an unknown
-    // parameter, when the default stays, as it does elsewhere than glibc.
+    // SAFETY: `mallopt` only sets one of malloc's parameters, and no other
+    // thread runs yet to allocate alongside it. Refused (it answers 0), the
+    // default threshold stays: 1 MiB is within the 32 MiB it takes.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }

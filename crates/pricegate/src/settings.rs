@@ -437,6 +437,17 @@ impl Settings {
         let ack_link_ttl = duration("PRICEGATE_ACK_LINK_TTL", hours(14 * 24))?;
         let db_max_connections = connections("PRICEGATE_DB_POOL", 10, 200)?;
         let worker_poll = duration("PRICEGATE_WORKER_POLL", Duration::from_secs(1))?;
+        // Longer, the reminder worker's ticks would look to one another like
+        // stops of every worker (see the README on reminders).
+        if worker_poll > Duration::from_secs(600) {
+            return Err(SettingsError {
+                variable: "PRICEGATE_WORKER_POLL",
+                message: format!(
+                    "\"{}\" is longer than the 10m the worker may wait between looks at the outbox",
+                    humantime::format_duration(worker_poll)
+                ),
+            });
+        }
         let mail_lease = duration("PRICEGATE_MAIL_LEASE", Duration::from_secs(300))?;
         let request_timeout = duration("PRICEGATE_REQUEST_TIMEOUT", Duration::from_secs(30))?;
         let idle_timeout = duration("PRICEGATE_IDLE_TIMEOUT", Duration::from_secs(75))?;
@@ -671,6 +682,12 @@ mod tests {
         assert!(settings(&[("PRICEGATE_REMINDERS", "1s,2s,10000y")]).is_err());
         let e = parse_duration("PRICEGATE_WORKER_POLL", "0s").expect_err("refused");
         assert_eq!(e.to_string(), "PRICEGATE_WORKER_POLL: \"0s\" is no time at all: it must be longer than 0");
+        assert!(settings(&[("PRICEGATE_WORKER_POLL", "10m")]).is_ok());
+        let e = settings(&[("PRICEGATE_WORKER_POLL", "11m")]).expect_err("refused");
+        assert_eq!(
+            e.to_string(),
+            "PRICEGATE_WORKER_POLL: \"11m\" is longer than the 10m the worker may wait between looks at the outbox"
+        );
         let e = settings(&[("PRICEGATE_BASE_URL", "https://pricegate.example.com?x=1")]).expect_err("refused");
         assert!(e.message.contains("has a query or a fragment"), "{}", e.message);
         assert!(settings(&[("PRICEGATE_BASE_URL", "https://pricegate.example.com/")]).is_ok());

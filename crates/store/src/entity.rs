@@ -417,7 +417,9 @@ pub mod reminder_sweeps {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: i32,
         pub last_at: DateTimeUtc,
-        /// The last tick before the latest stop of six days or more.
+        /// The last tick before the latest stop; after a stop while an earlier
+        /// one was still being caught up on, the earlier one's, moved on by how
+        /// long the workers ran in between.
         pub stopped_at: Option<DateTimeUtc>,
         /// The first tick after it.
         pub resumed_at: Option<DateTimeUtc>,

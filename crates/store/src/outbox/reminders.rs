@@ -24,12 +24,11 @@ const SWEEP_ROW: i32 = 1;
 
 /// A gap between two ticks of the reminder worker longer than this is a stop
 /// of every worker, whose notices are looked at again from when it began (see
-/// `Store::note_tick`). A shorter one (a restart, a night or a weekend with the
-/// workers off) is covered by the window's spare week: whatever a notice
-/// still had to do when it began is done as much later, within the week.
-/// A day short of that week, so that workers off for days now and then do
-/// not keep every notice since the first of those stops looked at.
-const STOP_AFTER: chrono::Duration = chrono::Duration::days(6);
+/// `Store::note_tick`); or shorter, down to an hour, when the schedule leaves
+/// the window less spare time. A shorter one (a restart, a night with the
+/// workers off) only puts off what a notice still had to do, within its
+/// window.
+const STOP_AFTER: chrono::Duration = chrono::Duration::days(1);
 
 /// How long after finance's reminder now a salesperson is left out of the next one.
 pub const REMIND_NOW_AGAIN_AFTER_MINUTES: i64 = 10;
@@ -221,7 +220,11 @@ type Sending = (Option<Uuid>, String, DateTime<Utc>, Option<DateTime<Utc>>);
 /// `since`: one held up on its way ([`HELD_UP_AFTER`]), or the notice itself
 /// (written late too, after a stop of the workers, it can go after its
 /// reminders' time); with when that one was queued, and whether it was a
-/// reminder.
+/// reminder. A notice sent on time is among them only while it is recent,
+/// and then holds nothing back: the caller waits half a step after it, and
+/// a reminder's step is no longer than its delay from the start of the
+/// schedule, the notice's sending (nor, with `since` half the last delay
+/// back, is it among them once the last reminder's time has come).
 async fn sent_late(
     conn: &impl ConnectionTrait,
     notice_id: Uuid,
@@ -365,7 +368,28 @@ impl Store {
             .unwrap_or(chrono::Duration::MAX);
         // After a stop of the workers, a window back from when it began: the
         // notices whose window it cut short are looked at as if just published.
-        let looked_from = self.note_tick(now, done_after).await?.unwrap_or(now);
+        // A shorter stop only puts off what was due, within the window's spare
+        // time: its week and twice the last delay, less the two and a half
+        // steps an escalation may take after the last reminder.
+        let longest_step = schedule
+            .iter()
+            .scan(std::time::Duration::ZERO, |before, d| Some(d.saturating_sub(std::mem::replace(before, *d))))
+            .max()
+            .map(|step| to_chrono(&step))
+            .unwrap_or_default();
+        let spare = longest_step
+            .checked_mul(5)
+            .and_then(|steps| done_after.checked_sub(&last)?.checked_sub(&(steps / 2)))
+            .unwrap_or(chrono::Duration::zero());
+        let stop_after = spare.clamp(chrono::Duration::hours(1), STOP_AFTER);
+        let looked_from = match self.note_tick(now, done_after, stop_after).await {
+            Ok(stopped_at) => stopped_at.unwrap_or(now),
+            // Reminders still go, as far as the usual window reaches.
+            Err(e) => {
+                tracing::warn!(error = %e, "could not note the reminder worker's tick in reminder_sweeps");
+                now
+            }
+        };
         let settled = looked_from.min(now).checked_sub_signed(done_after).unwrap_or(DateTime::<Utc>::MIN_UTC);
         let with_late_round = sea_orm::sea_query::Query::select()
             .column(outbox::Column::NoticeId)
@@ -582,17 +606,22 @@ impl Store {
     }
 
     /// Notes a tick of the reminder worker at `now` in its one row of
-    /// `reminder_sweeps`, and says when the latest stop of the workers began
-    /// (the last tick before it) while it is still to be caught up on: for
-    /// `window` after the first tick that followed it. A stop is a gap of
-    /// over [`STOP_AFTER`] between ticks, logged; one while an earlier stop is still
-    /// being caught up on extends it. The row is written at most once a
-    /// minute, and never back in time (a clock stepped back): workers ticking
-    /// at once write alike, whichever of them lands last.
+    /// `reminder_sweeps`, and says from when notices are to be looked at as
+    /// if just published, while a stop of the workers is still being caught
+    /// up on: for `window` after the first tick that followed it. A stop is a
+    /// gap between ticks of over `stop_after`, logged. What a notice still has
+    /// to do is counted in the time workers ran since its publication, so a
+    /// stop while an earlier one is still being caught up on moves the
+    /// earlier one's start on by how long they ran in between: each stop
+    /// keeps the notices still within a window of running time, never every
+    /// one since the first. The row is written at most once a minute, and
+    /// only if no other worker wrote it since it was read (workers ticking at
+    /// once write alike); one a clock jump left in the future is set right.
     async fn note_tick(
         &self,
         now: DateTime<Utc>,
         window: chrono::Duration,
+        stop_after: chrono::Duration,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         use sea_orm::sea_query::OnConflict;
         let Some(row) = reminder_sweeps::Entity::find_by_id(SWEEP_ROW).one(&self.db).await? else {
@@ -608,16 +637,25 @@ impl Store {
                 .await?;
             return Ok(None);
         };
-        let catching_up = match (row.stopped_at, row.resumed_at) {
-            (Some(stopped), Some(resumed)) if resumed.checked_add_signed(window).is_none_or(|end| now < end) => {
-                Some(stopped)
+        let minute = chrono::Duration::minutes(1);
+        // Ticked in the future: the clock had jumped ahead, and is back.
+        let from_the_future = row.last_at.checked_sub_signed(minute).is_some_and(|at| at > now);
+        let (stopped_at, resumed_at) = match (row.stopped_at, row.resumed_at) {
+            (Some(stopped), Some(resumed))
+                if resumed <= now && resumed.checked_add_signed(window).is_none_or(|end| now < end) =>
+            {
+                (Some(stopped), Some(resumed))
             }
-            _ => None,
+            _ => (None, None),
         };
-        let stopped = now.signed_duration_since(row.last_at) > STOP_AFTER;
-        let (stopped_at, resumed_at) = match stopped {
-            true => (Some(catching_up.map_or(row.last_at, |earlier| earlier.min(row.last_at))), Some(now)),
-            false => (row.stopped_at, row.resumed_at),
+        let stopped = now.signed_duration_since(row.last_at) > stop_after;
+        let (stopped_at, resumed_at) = match (stopped, stopped_at, resumed_at) {
+            (true, Some(earlier), Some(resumed)) => {
+                let ran = row.last_at.signed_duration_since(resumed).max(chrono::Duration::zero());
+                (Some(earlier.checked_add_signed(ran).unwrap_or(row.last_at).min(row.last_at)), Some(now))
+            }
+            (true, _, _) => (Some(row.last_at), Some(now)),
+            (false, stopped_at, resumed_at) => (stopped_at, resumed_at),
         };
         if stopped {
             tracing::warn!(
@@ -627,7 +665,7 @@ impl Store {
                  are looked at again, their latest reminders due and escalations queued now"
             );
         }
-        if now.signed_duration_since(row.last_at) >= chrono::Duration::minutes(1) {
+        if now.signed_duration_since(row.last_at) >= minute || from_the_future {
             reminder_sweeps::Entity::update_many()
                 .set(reminder_sweeps::ActiveModel {
                     last_at: Set(now),
@@ -636,11 +674,11 @@ impl Store {
                     ..Default::default()
                 })
                 .filter(reminder_sweeps::Column::Id.eq(SWEEP_ROW))
-                .filter(reminder_sweeps::Column::LastAt.lt(now))
+                .filter(reminder_sweeps::Column::LastAt.eq(row.last_at))
                 .exec(&self.db)
                 .await?;
         }
-        Ok(if stopped { stopped_at } else { catching_up })
+        Ok(stopped_at)
     }
 
     /// The signers who can no longer sign (deactivated, or out of sales) of

@@ -345,22 +345,20 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
     // could as well group thousands (`1,250`) is not guessed at.
     // As written, for what is said of it.
     let written = price;
-    if let Some(sign) = pricegate_domain::product_csv::currency_written_in(price) {
-        return Err(format!(
-            "\u{201c}{price}\u{201d} has the currency written in it ({sign}): write the price alone, {} ({} is \
-             the currency of {}).",
-            pricegate_domain::product_csv::price_written_for(&currency),
-            currency.code(),
-            product.sku
-        ));
-    }
+    // Copied with its currency (`1 250,50 €`): that is what is wrong with it, not its comma.
+    let sign = pricegate_domain::product_csv::currency_written_in(price);
+    let between_semicolons = line.contains([';', '\t']);
+    let written_for = |currency: &Currency| match between_semicolons {
+        true => pricegate_domain::product_csv::price_written_for(currency),
+        false => format!("as {}", currency.example()),
+    };
     let decimal_point;
     let price = match pricegate_domain::product_csv::decimal_comma(price, currency.minor_digits()) {
         Some(read) if line.contains([';', '\t']) => {
             decimal_point = read;
             decimal_point.as_str()
         }
-        None if line.contains([';', '\t']) && price.contains(',') && !price.contains('.') => {
+        None if between_semicolons && sign.is_none() && price.contains(',') && !price.contains('.') => {
             return Err(format!(
                 "\u{201c}{price}\u{201d} has a comma, which between semicolons or tabs may be the decimal sign or a \
                  thousands separator: write the price {}.",
@@ -380,6 +378,15 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
                 )
             }
             (UnreadablePrice::NotAnAmount, _) if price.is_empty() => "The price is missing.".to_owned(),
+            (UnreadablePrice::NotAnAmount, _) if sign.is_some() => format!(
+                "\u{201c}{}\u{201d} has the currency written in it ({}): write the price alone, {} ({} is the \
+                 currency of {}).",
+                written.trim(),
+                sign.as_deref().unwrap_or_default(),
+                written_for(&currency),
+                currency.code(),
+                product.sku
+            ),
             (UnreadablePrice::NotAnAmount, Some(refused)) => refused,
             (UnreadablePrice::NotAnAmount, None) => {
                 let (plain, grouped) = currency.written_examples();
@@ -821,6 +828,13 @@ mod tests {
             signed,
             "Line 1: \u{201c}1 250,50 €\u{201d} has the currency written in it (€): write the price alone, as \
              1250,00 or 1250.00 (EUR is the currency of EU-1)."
+        );
+        // Between commas a decimal comma is no way out; and the date is said too.
+        let both = parse_changes("EU-1, €12, soon", &products).unwrap_err();
+        assert_eq!(
+            both,
+            "Line 1: \u{201c}€12\u{201d} has the currency written in it (€): write the price alone, as 1250.00 \
+             (EUR is the currency of EU-1). \u{201c}soon\u{201d} is not a date written YYYY-MM-DD."
         );
     }
 
