@@ -335,6 +335,16 @@ pub fn price_written_for(currency: &Currency) -> String {
     }
 }
 
+/// [`price_written_for`] where a decimal comma may be read (fields between
+/// semicolons or tabs); between commas, where it splits the field, the
+/// currency's example with a point alone.
+pub fn price_written_for_fields(currency: &Currency, comma_may_be_decimal: bool) -> String {
+    match comma_may_be_decimal {
+        true => price_written_for(currency),
+        false => format!("as {}", currency.example()),
+    }
+}
+
 /// The currency sign or code written with a price's number (`€` in
 /// `€12,00` or `12,00 €`, `EUR` in `1.250,00 EUR`, `US$` in `US$ 5`), as a
 /// spreadsheet's currency format copies it: what a price must be written
@@ -391,7 +401,7 @@ pub fn decimal_comma(raw: &str, minor_digits: u8) -> Option<String> {
 
 /// The spaces a spreadsheet groups a price's thousands with: the space, the
 /// no-break space (France's), and the narrow one.
-const GROUPING_SPACES: [char; 3] = [' ', '\u{a0}', '\u{202f}'];
+pub const GROUPING_SPACES: [char; 3] = [' ', '\u{a0}', '\u{202f}'];
 
 /// A price whose thousands are grouped by spaces (`1 234,50`, `12 500.00`)
 /// written without them, where the digits before the decimal sign are
@@ -421,10 +431,7 @@ fn parse_row(line: u64, record: &csv::StringRecord, decimal: bool, delimiter: u8
     let currency = Currency::parse(field(3))?;
     let written = field(4).trim();
     // Between commas, a decimal comma is no way to write it.
-    let written_for = |currency: &Currency| match delimiter {
-        b',' => format!("as {}", currency.example()),
-        _ => price_written_for(currency),
-    };
+    let written_for = |currency: &Currency| price_written_for_fields(currency, delimiter != b',');
     if let (true, Some(sign)) = (decimal, currency_written_in(written)) {
         return Err(Invalid::new(
             "unit_price",

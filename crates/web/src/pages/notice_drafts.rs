@@ -348,10 +348,6 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
     // Copied with its currency (`1 250,50 €`): that is what is wrong with it, not its comma.
     let sign = pricegate_domain::product_csv::currency_written_in(price);
     let between_semicolons = line.contains([';', '\t']);
-    let written_for = |currency: &Currency| match between_semicolons {
-        true => pricegate_domain::product_csv::price_written_for(currency),
-        false => format!("as {}", currency.example()),
-    };
     let decimal_point;
     let price = match pricegate_domain::product_csv::decimal_comma(price, currency.minor_digits()) {
         Some(read) if line.contains([';', '\t']) => {
@@ -383,7 +379,7 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
                  currency of {}).",
                 written.trim(),
                 sign.as_deref().unwrap_or_default(),
-                written_for(&currency),
+                pricegate_domain::product_csv::price_written_for_fields(&currency, between_semicolons),
                 currency.code(),
                 product.sku
             ),

@@ -34,7 +34,7 @@ pub(super) fn parse_percent(raw: &str) -> Option<i64> {
 /// separator anywhere else is refused, not guessed at (`1,5` is no
 /// quantity), and so is a leading zero before one (`0,500`).
 pub(super) fn parse_whole(raw: &str) -> Option<i64> {
-    let raw = raw.trim().replace(['\u{a0}', '\u{202f}'], " ");
+    let raw = raw.trim().replace(pricegate_domain::product_csv::GROUPING_SPACES, " ");
     let raw = raw.as_str();
     if raw.starts_with('0') && raw.len() > 1 {
         // `012` is twelve, as typed; `0,500` may be someone's half, not five
