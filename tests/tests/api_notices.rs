@@ -716,7 +716,7 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up(backen
     assert!(!html.contains("id=\"escalated\""), "not escalated yet: {html}");
     let table =
         html.split("<table id=\"pending\"").nth(1).and_then(|t| t.split("</table>").next()).expect("the pending table");
-    let names: Vec<&str> = table.split("<tr><td>").skip(1).filter_map(|row| row.split(" <span").next()).collect();
+    let names: Vec<&str> = pending_rows(table).filter_map(|row| row.split(" <span").next()).collect();
     assert_eq!(names, ["Mia Moreau", "Zed Zimmer", "Abe Adams", "bea Brandt", "Carl Cole"], "{table}");
     assert!(html.contains(
         "Those whose quotes it holds up first, most quotes first; then everyone by name. Each person's quotes it changes are listed first."
@@ -735,11 +735,149 @@ async fn the_dashboard_lists_first_those_whose_quotes_the_notice_holds_up(backen
     let queued = app.store.enqueue_due_reminders(&[std::time::Duration::ZERO]).await.expect("reminders queued");
     assert_eq!(queued, 2, "Mia and Zed, whose drafts it holds up");
     let html = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
-    let rows: Vec<&str> = html.split("<table id=\"pending\"").nth(1).unwrap_or_default().split("<tr><td>").skip(1).collect();
+    let rows: Vec<&str> = pending_rows(html.split("<table id=\"pending\"").nth(1).unwrap_or_default()).collect();
     let reminded = |row: &str| row.split("class=\"reminded\">").nth(1).and_then(|r| r.split("</span>").next()).unwrap_or_default().to_owned();
     assert!(reminded(rows[0]).starts_with("1, at 20"), "Mia: {}", rows[0]);
     assert!(reminded(rows[1]).starts_with("1, at 20"), "Zed: {}", rows[1]);
     assert_eq!(reminded(rows[2]), unreminded, "Abe: {}", rows[2]);
+    app.stop().await;
+}
+}
+
+/// The rows of a dashboard's table of people (pending or stranded), each
+/// from its first cell on.
+fn pending_rows(table: &str) -> impl Iterator<Item = &str> {
+    table.split("<tr id=\"person-").skip(1).filter_map(|row| row.split_once("\"><td>").map(|(_, cells)| cells))
+}
+
+both_backends! {
+/// A notice that holds up many drafts of one person lists the first ten of
+/// them on its dashboard, and the rest from a link to that person's full
+/// list; what is at stake counts them all.
+async fn the_dashboard_lists_ten_drafts_a_person_and_the_rest_from_a_link(backend: Backend) {
+    use pricegate_tests::pages::page_as;
+    let app = TestApp::spawn(backend).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (mia, mia_user) = app.user(Role::Sales, "Mia Moreau").await;
+    let (zed, zed_user) = app.user(Role::Sales, "Zed Zimmer").await;
+    create_product(&finance, "P-1", "EUR", 100).await;
+    for quantity in 1..=12 {
+        draft_quote(&mia, json!([{"sku": "P-1", "quantity": quantity}])).await;
+    }
+    for quantity in 101..=111 {
+        draft_quote(&zed, json!([{"sku": "P-1", "quantity": quantity}])).await;
+    }
+    let r = admin.patch(&format!("/api/v1/users/{}", zed_user.id), &json!({"active": false})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let notice = create_notice(
+        &finance,
+        "P-1 up",
+        json!([{"sku": "P-1", "unit_price_minor": 200, "effective_on": "2099-01-01"}]),
+    )
+    .await;
+    publish_notice(&finance, &notice).await;
+    let dashboard = format!("/notices/{notice}/dashboard");
+    let row_of = |html: &str, id: uuid::Uuid| {
+        html.split(&format!("<tr id=\"person-{id}\">")).nth(1).and_then(|r| r.split("</tr>").next()).unwrap_or_default().to_owned()
+    };
+    let totals = |row: &str| -> Vec<String> {
+        row.split("· total ").skip(1).filter_map(|t| t.split(" EUR").next()).map(str::to_owned).collect()
+    };
+    let first: Vec<String> = (1..=10).map(|q| format!("{q}.00")).collect();
+
+    let html = page_as(&app.base, &fiona.email, &dashboard).await;
+    // Counted in full: 1 + … + 12 and 101 + … + 111 euros, doubled by the notice.
+    assert!(html.contains("Held up: 23 drafts worth 1,244.00 EUR, +1,244.00 EUR on them while they are valid"), "{html}");
+    let mia_row = row_of(&html, mia_user.id);
+    assert_eq!(totals(&mia_row), first, "Mia's first ten, in drafting order: {mia_row}");
+    let all_of_mia = format!("<a href=\"{dashboard}?all={}#person-{}\">list all 12</a>", mia_user.id, mia_user.id);
+    assert!(mia_row.contains(&format!("and 2 more · {all_of_mia}")), "{mia_row}");
+    let zed_row = row_of(&html, zed_user.id);
+    assert_eq!(totals(&zed_row).len(), 10, "{zed_row}");
+    assert!(zed_row.contains("deactivated") && zed_row.contains("and 1 more · <a href="), "{zed_row}");
+    assert!(html.contains("Held up with nobody to sign (11 quotes of 1 signer)"), "{html}");
+
+    // The link lists all of Mia's; Zed's stays cut.
+    let html = page_as(&app.base, &fiona.email, &format!("{dashboard}?all={}", mia_user.id)).await;
+    let mia_row = row_of(&html, mia_user.id);
+    let all: Vec<String> = (1..=12).map(|q| format!("{q}.00")).collect();
+    assert_eq!(totals(&mia_row), all, "{mia_row}");
+    assert!(!mia_row.contains("more ·"), "{mia_row}");
+    assert_eq!(totals(&row_of(&html, zed_user.id)).len(), 10);
+    let html = page_as(&app.base, &fiona.email, &format!("{dashboard}?all={}", zed_user.id)).await;
+    assert_eq!(totals(&row_of(&html, zed_user.id)).len(), 11);
+    assert_eq!(totals(&row_of(&html, mia_user.id)), first);
+    // A link that names nobody lists each person's first ten.
+    for odd in ["?all=someone", "?all=", "?all=1&all=2"] {
+        let html = page_as(&app.base, &fiona.email, &format!("{dashboard}{odd}")).await;
+        assert_eq!(totals(&row_of(&html, mia_user.id)), first, "{odd}");
+    }
+    app.stop().await;
+}
+}
+
+both_backends! {
+/// Finance downloads who has acknowledged a notice, and who it waits for,
+/// as a CSV file from its dashboard: each acknowledgement with its time,
+/// channel and origin, each person pending with their reminders and drafts.
+async fn finance_downloads_who_has_acknowledged_a_notice(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.worker_poll = std::time::Duration::from_secs(3600)).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam Sale").await;
+    let (rita, rita_user) = app.user(Role::Sales, "Rita Ruiz").await;
+    let (_, olga_user) = app.user(Role::Sales, "Olga Ortiz").await;
+    create_product(&finance, "P-1", "EUR", 100).await;
+    draft_quote(&rita, json!([{"sku": "P-1", "quantity": 1}])).await;
+    let changes = json!([{"sku": "P-1", "unit_price_minor": 200, "effective_on": "2099-01-01"}]);
+    let notice = create_notice(&finance, "Pumps, \"big\" up", changes).await;
+    let download = |path: String, email: String| {
+        let base = app.base.clone();
+        async move {
+            let cookie = pricegate_tests::pages::session_cookie(&base, &email).await;
+            let r = pricegate_tests::pages::client().get(format!("{base}{path}")).header(reqwest::header::COOKIE, cookie).send().await.unwrap();
+            let kind = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            (r.status().as_u16(), kind, r.text().await.unwrap())
+        }
+    };
+    let file = format!("/notices/{notice}/acknowledgements.csv");
+    let (status, _, body) = download(file.clone(), fiona.email.clone()).await;
+    assert_eq!(status, 409, "a draft has none: {body}");
+    assert!(body.contains("A draft has no acknowledgements"), "{body}");
+    publish_notice(&finance, &notice).await;
+    assert_eq!(sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await.status, 200);
+    assert_eq!(app.store.enqueue_due_reminders(&[std::time::Duration::ZERO]).await.expect("reminders"), 1, "Rita's");
+
+    let dashboard = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
+    assert!(dashboard.contains(&format!("<a href=\"{file}\" id=\"export-acknowledgements\" download>")), "{dashboard}");
+    let (status, kind, csv) = download(file.clone(), fiona.email.clone()).await;
+    assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"), "{csv}");
+    let named = pricegate_tests::pages::download_name(&app.base, &fiona.email, &file).await;
+    assert_eq!(named, format!("pricegate-acknowledgements-Pumps-big-up-as-of-{}.csv", date_in_days(0)));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "\u{feff}notice_id,notice_title,published_at_utc,status,user_id,name,email,role,active,acknowledged_at_utc,\
+         acknowledged_at_local,channel,client_address,user_agent,reminders,last_reminded_at_utc,drafts_held_up,zone,as_of_utc"
+    );
+    assert_eq!(lines.len(), 4, "Sam, then Olga and Rita by name: {csv}");
+    let published = finance.get(&format!("/api/v1/notices/{notice}")).await.body["published_at"].as_str().expect("published").to_owned();
+    let acks = finance.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await;
+    let sam_at = acks.body["acknowledged"][0]["acknowledged_at"].as_str().expect("Sam's").to_owned();
+    let start = |status: &str, id: uuid::Uuid, who: &str, email: &str| {
+        format!("{notice},\"Pumps, \"\"big\"\" up\",{published},{status},{id},{who},{email},sales,yes,")
+    };
+    assert!(lines[1].starts_with(&(start("acknowledged", sam_user.id, "Sam Sale", &sam_user.email) + &sam_at)), "{csv}");
+    assert!(lines[1].contains(",api,127.0.0.1,") && lines[1].contains(",0,,,UTC,"), "no reminder, no draft count: {csv}");
+    assert!(lines[2].starts_with(&(start("pending", olga_user.id, "Olga Ortiz", &olga_user.email) + ",,,,,0,,0,UTC,")), "{csv}");
+    let rita_row = start("pending", rita_user.id, "Rita Ruiz", &rita_user.email) + ",,,,,1,20";
+    assert!(lines[3].starts_with(&rita_row) && lines[3].contains("Z,1,UTC,20"), "reminded once, one draft: {csv}");
+
+    // Only finance; nothing after the address is ignored.
+    assert_eq!(download(file.clone(), sam_user.email.clone()).await.0, 403);
+    let (status, _, body) = download(format!("{file}?status=pending"), fiona.email.clone()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("takes nothing after its address"), "{body}");
     app.stop().await;
 }
 }

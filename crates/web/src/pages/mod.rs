@@ -2,6 +2,7 @@
 //! same store operations as the API. A session cookie says who is asking;
 //! every POST carries the session's CSRF token; no page runs inline script.
 
+mod acknowledgements_export;
 mod admin;
 mod audit;
 mod audit_export;

@@ -19,13 +19,14 @@ use pricegate_store::{PublishSeen, StoreError};
 use uuid::Uuid;
 
 use super::ChangeRow;
-use super::{CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageUser, Seal, money, render};
+use super::{CsrfForm, DoneCookie, Finance, Layout, PageError, PageId, PageQuery, PageUser, Seal, money, render};
 use crate::{AppState, filters};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/notices/{id}/publish", get(confirm_publish).post(publish))
         .route("/notices/{id}/dashboard", get(dashboard).post(remind))
+        .route("/notices/{id}/acknowledgements.csv", get(super::acknowledgements_export::export))
 }
 
 #[derive(Template)]
@@ -585,8 +586,11 @@ struct AckRow {
     /// Where an acknowledgement came from: the address and the browser or
     /// program, as far as they are known; empty if neither is.
     from: String,
-    /// Open quotes this person signs that the notice blocks: (id, customer).
+    /// Open quotes this person signs that the notice blocks: (id, customer),
+    /// the first [`LISTED_EACH`] unless the page lists them all.
     blocked: Vec<super::notices::HeldUpQuote>,
+    /// How many more it blocks than `blocked` lists.
+    more_blocked: usize,
     /// Someone pending: the reminders queued for them so far, in words.
     reminded: String,
 }
@@ -614,7 +618,29 @@ struct StrandedRow {
     email: String,
     /// "deactivated", or the role they were moved to: "now in finance".
     why: String,
+    id: Uuid,
+    /// As [`AckRow::blocked`], and `more` as its `more_blocked`.
     quotes: Vec<super::notices::HeldUpQuote>,
+    more: usize,
+}
+
+/// How many of one person's drafts the dashboard lists before "and 40
+/// more": a notice that holds up a thousand drafts stays a page finance can
+/// read (the sums above count them all), and each person's list opens in
+/// full from its link (`?all=<their id>`).
+const LISTED_EACH: usize = 10;
+
+/// The dashboard's address: `?all=<user id>` lists all that person's drafts.
+#[derive(serde::Deserialize, Default)]
+struct DashboardQuery {
+    all: Option<String>,
+}
+
+/// Cuts `quotes` to [`LISTED_EACH`] unless `all`; how many it cut.
+fn listed_each(quotes: &mut Vec<super::notices::HeldUpQuote>, all: bool) -> usize {
+    let more = if all { 0 } else { quotes.len().saturating_sub(LISTED_EACH) };
+    quotes.truncate(quotes.len() - more);
+    more
 }
 
 /// Acknowledgements over time as an SVG polyline (`x,y` pairs in a 600×160
@@ -807,9 +833,12 @@ async fn dashboard(
     State(app): State<AppState>,
     PageId(id): PageId,
     user: PageUser,
+    PageQuery { query, .. }: PageQuery<DashboardQuery>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
+    // One that names nobody (a stale or mistyped link) lists each person's first drafts.
+    let all_of = query.all.and_then(|raw| Uuid::parse_str(raw.trim()).ok());
     let n = app.store.get_notice(&user.0.actor, id).await?;
     let Some(published) = n.published_at else {
         return Err(PageError::new(
@@ -895,6 +924,7 @@ async fn dashboard(
                 channel: super::channel_in_words(&a.channel).to_owned(),
                 from: [a.client_address, a.user_agent].into_iter().flatten().collect::<Vec<_>>().join(" · "),
                 blocked: Vec::new(),
+                more_blocked: 0,
                 reminded: String::new(),
             })
             .collect(),
@@ -906,6 +936,7 @@ async fn dashboard(
                 AckRow {
                     reminded: reminded_words(reminded.get(&u.id), !blocked.is_empty(), &calendar),
                     blocked,
+                    more_blocked: 0,
                     not_sales: None,
                     deactivated: false,
                     id: u.id,
@@ -939,13 +970,20 @@ async fn dashboard(
             // One made a salesperson again since the list was read is left out.
             let u = people.remove(&signer).filter(|u| !u.can_sign())?;
             let why = if u.active { format!("now in {}", u.role) } else { "deactivated".to_owned() };
-            Some(StrandedRow { name: u.name, email: u.email, why, quotes })
+            Some(StrandedRow { name: u.name, email: u.email, why, id: signer, quotes, more: 0 })
         })
         .collect();
     page.stranded.sort_by_cached_key(|s| (pricegate_store::name_key(&s.name), s.email.clone()));
     page.stranded_quotes = page.stranded.iter().map(|s| s.quotes.len()).sum();
     let counted = |q: &&super::notices::HeldUpQuote| effects.get(&q.id).is_some_and(|e| e.expired_on.is_none());
     page.stranded_counted = page.stranded.iter().flat_map(|s| &s.quotes).filter(counted).count();
+    // Counted and ordered by every draft; listed, past the first few, from a link.
+    for p in &mut page.pending {
+        p.more_blocked = listed_each(&mut p.blocked, all_of == Some(p.id));
+    }
+    for s in &mut page.stranded {
+        s.more = listed_each(&mut s.quotes, all_of == Some(s.id));
+    }
     let seal = user.seal(&app);
     // A draft's form sent is the confirmation page's to tell.
     let done = NOTICE_DONE

@@ -1,0 +1,150 @@
+//! Who has acknowledged a published notice, and who it still waits for, as
+//! a CSV file: the dashboard's two lists with everything the service keeps
+//! of each acknowledgement, for finance's records or an auditor's tools.
+
+use std::collections::HashMap;
+
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, SecondsFormat, Utc};
+use pricegate_domain::Role;
+use pricegate_store::StoreError;
+use uuid::Uuid;
+
+use super::download::{Rest, csv_download, file_name, header_line, line};
+use super::{PageError, PageId, PageUser};
+use crate::AppState;
+
+/// The columns, one row a person. `status` is `acknowledged` or `pending`;
+/// times are in UTC and in the business's zone (`zone`); `channel` is how
+/// they acknowledged (`web`, `email`, `api`), and `client_address` and
+/// `user_agent` where from, as far as they are known. `reminders` counts
+/// the e-mails queued to remind them of it (the schedule's and finance's
+/// Remind), the last at `last_reminded_at_utc`; `drafts_held_up`, for
+/// someone pending, the open quotes they sign that wait on it.
+const HEADER: [&str; 19] = [
+    "notice_id",
+    "notice_title",
+    "published_at_utc",
+    "status",
+    "user_id",
+    "name",
+    "email",
+    "role",
+    "active",
+    "acknowledged_at_utc",
+    "acknowledged_at_local",
+    "channel",
+    "client_address",
+    "user_agent",
+    "reminders",
+    "last_reminded_at_utc",
+    "drafts_held_up",
+    "zone",
+    "as_of_utc",
+];
+
+fn utc(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// `/notices/{id}/acknowledgements.csv`: everyone who has acknowledged the
+/// notice, earliest first, then everyone it waits for, as its dashboard
+/// lists them, read at one moment (`as_of_utc`, on every row, as the file's
+/// name has its day). A draft has none: 409, as its dashboard. The file
+/// takes no filters: an address with any is refused rather than ignored.
+pub(super) async fn export(
+    State(app): State<AppState>,
+    PageId(id): PageId,
+    user: PageUser,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    user.require(&[Role::Finance])?;
+    if raw.is_some_and(|query| !query.is_empty()) {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "This address could not be read",
+            format!(
+                "The acknowledgements file takes nothing after its address: download it from the notice's \
+                 dashboard, /notices/{id}/dashboard."
+            ),
+        ));
+    }
+    let n = app.store.get_notice(&user.0.actor, id).await?;
+    let Some(published) = n.published_at else {
+        return Err(PageError::new(
+            StatusCode::CONFLICT,
+            "A draft has no acknowledgements",
+            format!(
+                "Nobody is asked to acknowledge \u{201c}{}\u{201d} until it is published: its acknowledgements \
+                 can be downloaded from its dashboard then.",
+                n.title
+            ),
+        )
+        .with_next(format!("/notices/{id}"), "Open the draft"));
+    };
+    let now = app.store.now().await?;
+    let acks = app.store.list_acknowledgements(id).await?;
+    let reminded = app.store.reminders_of(id).await?;
+    let mut held_up: HashMap<Uuid, usize> = HashMap::new();
+    for q in app.store.quotes_waiting_on(id).await? {
+        *held_up.entry(q.signer_id).or_default() += 1;
+    }
+    let calendar = app.store.calendar();
+    let (notice_id, published_at, as_of) = (id.to_string(), utc(published), utc(now));
+    let mut file = header_line(&HEADER);
+    let mut row = |status: &str, user: &pricegate_store::views::UserView, ack: [&str; 5], pending: bool| {
+        let reminders = reminded.get(&user.id);
+        let held = held_up.get(&user.id).copied().unwrap_or_default();
+        line(
+            &mut file,
+            &[
+                &notice_id,
+                &n.title,
+                &published_at,
+                status,
+                &user.id.to_string(),
+                &user.name,
+                &user.email,
+                &user.role,
+                if user.active { "yes" } else { "no" },
+                ack[0],
+                ack[1],
+                ack[2],
+                ack[3],
+                ack[4],
+                &reminders.map_or(0, |(count, _)| *count).to_string(),
+                &reminders.map(|(_, last)| utc(*last)).unwrap_or_default(),
+                &if pending { held.to_string() } else { String::new() },
+                calendar.zone_name(),
+                &as_of,
+            ],
+        );
+    };
+    let mut acknowledged = acks.acknowledged;
+    acknowledged.sort_by_key(|a| (a.acknowledged_at, a.user.id));
+    for a in &acknowledged {
+        let at = (utc(a.acknowledged_at), calendar.stamp(a.acknowledged_at, true));
+        let (address, agent) = (a.client_address.as_deref(), a.user_agent.as_deref());
+        let ack = [at.0.as_str(), &at.1, &a.channel, address.unwrap_or_default(), agent.unwrap_or_default()];
+        row("acknowledged", &a.user, ack, false);
+    }
+    let mut pending = acks.pending;
+    pending.sort_by_cached_key(|u| (pricegate_store::name_key(&u.name), u.email.clone()));
+    for u in &pending {
+        row("pending", u, [""; 5], true);
+    }
+    let name = file_name("acknowledgements", [Some(("", n.title.as_str()))], calendar.date_of(now));
+    Ok(csv_download(&name, file, Whole, "the acknowledgements export"))
+}
+
+/// A file read whole before it is sent: a notice's people fit in memory, as
+/// its dashboard lists them all.
+struct Whole;
+
+impl Rest for Whole {
+    async fn next_part(&mut self) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+}
