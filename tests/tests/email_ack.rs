@@ -713,17 +713,24 @@ async fn the_link_page_lists_first_the_drafts_the_notice_changes() {
             "{entry}"
         );
     }
-    // Finance's dashboard lists Sam's 13, one to a line, those the notice changes first.
+    // Finance's dashboard lists Sam's first ten, one to a line, those the notice changes first,
+    // and all 13 from the link under them.
     let dashboard =
         pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
-    let cell =
-        dashboard.split("<ul class=\"held-up\">").nth(1).and_then(|c| c.split("</ul>").next()).unwrap_or_default();
-    assert_eq!(cell.matches("<li>").count(), 13, "{dashboard}");
+    let cell = |page: &str| {
+        page.split("<ul class=\"held-up\">").nth(1).and_then(|c| c.split("</ul>").next()).unwrap_or_default().to_owned()
+    };
+    assert_eq!(cell(&dashboard).matches("<li>").count(), 10, "{dashboard}");
+    let all = format!("/notices/{notice}/dashboard?all={}", sam_user.id);
+    assert!(dashboard.contains(&format!("and 3 more · <a href=\"{all}#person-{}\">list all 13</a>", sam_user.id)));
+    let dashboard = pricegate_tests::pages::page_as(&app.base, &fiona.email, &all).await;
+    assert_eq!(cell(&dashboard).matches("<li>").count(), 13, "{dashboard}");
     assert!(
-        cell.split("<li>")
+        cell(&dashboard)
+            .split("<li>")
             .nth(1)
             .is_some_and(|first| first.contains(&format!("/quotes/{pumps}")) && first.contains("+200.00 EUR")),
-        "{cell}"
+        "{dashboard}"
     );
     app.stop().await;
 }
