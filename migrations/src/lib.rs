@@ -36,6 +36,7 @@ mod m20261205_000031_outbox_reply_to;
 mod m20261205_000032_quotes_by_finalising;
 mod m20261206_000033_notice_changes_by_sku;
 mod m20261207_000034_reminder_sweeps;
+mod m20261207_000035_acknowledgements_kept;
 
 pub struct Migrator;
 
@@ -148,6 +149,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000032_quotes_by_finalising::Migration),
             Box::new(m20261206_000033_notice_changes_by_sku::Migration),
             Box::new(m20261207_000034_reminder_sweeps::Migration),
+            Box::new(m20261207_000035_acknowledgements_kept::Migration),
         ]
     }
 }

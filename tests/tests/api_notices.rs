@@ -853,25 +853,38 @@ async fn finance_downloads_who_has_acknowledged_a_notice(backend: Backend) {
     let (status, kind, csv) = download(file.clone(), fiona.email.clone()).await;
     assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"), "{csv}");
     let named = pricegate_tests::pages::download_name(&app.base, &fiona.email, &file).await;
-    assert_eq!(named, format!("pricegate-acknowledgements-Pumps-big-up-as-of-{}.csv", date_in_days(0)));
+    let published = finance.get(&format!("/api/v1/notices/{notice}")).await.body.clone();
+    let seq = published["seq"].as_i64().expect("a seq");
+    assert_eq!(named, format!("pricegate-acknowledgements-notice-{seq}-Pumps-big-up-as-of-{}.csv", date_in_days(0)));
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "\u{feff}notice_id,notice_title,published_at_utc,status,user_id,name,email,role,active,acknowledged_at_utc,\
-         acknowledged_at_local,channel,client_address,user_agent,reminders,last_reminded_at_utc,drafts_held_up,zone,as_of_utc"
+        "\u{feff}notice_id,notice_title,published_at_utc,published_at_local,status,user_id,name_now,email_now,role,\
+         active,mailed_to,acknowledged_at_utc,acknowledged_at_local,channel,client_address,user_agent,reminders,\
+         last_reminded_at_utc,drafts_held_up,zone,as_of_utc,notice_seq"
     );
     assert_eq!(lines.len(), 4, "Sam, then Olga and Rita by name: {csv}");
-    let published = finance.get(&format!("/api/v1/notices/{notice}")).await.body["published_at"].as_str().expect("published").to_owned();
+    let published = published["published_at"].as_str().expect("published").to_owned();
     let acks = finance.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await;
     let sam_at = acks.body["acknowledged"][0]["acknowledged_at"].as_str().expect("Sam's").to_owned();
-    let start = |status: &str, id: uuid::Uuid, who: &str, email: &str| {
-        format!("{notice},\"Pumps, \"\"big\"\" up\",{published},{status},{id},{who},{email},sales,yes,")
+    // Each row starts with the notice (its title quoted as CSV quotes it), and ends with its number.
+    let prefix = format!("{notice},\"Pumps, \"\"big\"\" up\",{published},");
+    let rest = |line: &str| -> String {
+        let local = line.strip_prefix(&prefix).unwrap_or_else(|| panic!("{line}"));
+        assert!(local.starts_with("20") && line.ends_with(&format!(",{seq}")), "{line}");
+        let (stamp, rest) = local.split_once(',').unwrap_or_default();
+        assert!(stamp.ends_with(" UTC"), "published, in the business's zone: {line}");
+        rest.to_owned()
     };
-    assert!(lines[1].starts_with(&(start("acknowledged", sam_user.id, "Sam Sale", &sam_user.email) + &sam_at)), "{csv}");
-    assert!(lines[1].contains(",api,127.0.0.1,") && lines[1].contains(",0,,,UTC,"), "no reminder, no draft count: {csv}");
-    assert!(lines[2].starts_with(&(start("pending", olga_user.id, "Olga Ortiz", &olga_user.email) + ",,,,,0,,0,UTC,")), "{csv}");
-    let rita_row = start("pending", rita_user.id, "Rita Ruiz", &rita_user.email) + ",,,,,1,20";
-    assert!(lines[3].starts_with(&rita_row) && lines[3].contains("Z,1,UTC,20"), "reminded once, one draft: {csv}");
+    // The worker waits: nobody was e-mailed it, so no address it went to.
+    let sam_row = rest(lines[1]);
+    assert!(sam_row.starts_with(&format!("acknowledged,{},Sam Sale,{},sales,yes,,{sam_at},", sam_user.id, sam_user.email)), "{csv}");
+    assert!(sam_row.contains(",api,127.0.0.1,") && sam_row.contains(",0,,,UTC,"), "no reminder, no draft count: {csv}");
+    let olga_row = rest(lines[2]);
+    assert!(olga_row.starts_with(&format!("pending,{},Olga Ortiz,{},sales,yes,,,,,,,0,,0,UTC,", olga_user.id, olga_user.email)), "{csv}");
+    let rita_row = rest(lines[3]);
+    let reminded = format!("pending,{},Rita Ruiz,{},sales,yes,,,,,,,1,20", rita_user.id, rita_user.email);
+    assert!(rita_row.starts_with(&reminded) && rita_row.contains("Z,1,UTC,20"), "reminded once, one draft: {csv}");
 
     // Only finance; nothing after the address is ignored.
     assert_eq!(download(file.clone(), sam_user.email.clone()).await.0, 403);

@@ -196,6 +196,53 @@ async fn count(app: &TestApp, table: &str) -> i64 {
 }
 
 both_backends! {
+    /// The acknowledgements and finance's approvals a finalisation rests on
+    /// cannot be changed or removed, as the audit log cannot: a later time
+    /// or another channel written over an acknowledgement would rewrite
+    /// the proof of when a salesperson knew.
+    async fn acknowledgements_and_approvals_refuse_update_and_delete(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+        let rise = publish_price_change(&finance, "P-1", 1_250, &date_in_days(-1)).await;
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await.status, 200);
+        let r = finance.post(&format!("/api/v1/quotes/{quote}/override"), &json!({"reason": "Old offer"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let acks_before = finance.get(&format!("/api/v1/notices/{rise}/acknowledgements")).await;
+        let gate_before = sam.get(&format!("/api/v1/quotes/{quote}/gate")).await;
+        assert_eq!(gate_before.body["ready"], json!(true), "{}", gate_before.text);
+
+        let truncates: &[&str] = match backend {
+            pricegate_tests::Backend::Sqlite => &[],
+            pricegate_tests::Backend::Postgres => &["TRUNCATE acknowledgements", "TRUNCATE price_overrides"],
+        };
+        for &sql in [
+            "UPDATE acknowledgements SET channel = 'web', client_addr = '10.9.9.9'",
+            "UPDATE acknowledgements SET acknowledged_at = acknowledged_at",
+            "DELETE FROM acknowledgements",
+            "UPDATE price_overrides SET reason = 'Another reason'",
+            "DELETE FROM price_overrides",
+        ]
+        .iter()
+        .chain(truncates)
+        {
+            let error = execute(&app, sql).await.unwrap_or_else(|| panic!("{backend:?} accepted `{sql}`"));
+            assert!(error.contains("append-only"), "{backend:?}: `{sql}` failed, but not for being append-only: {error}");
+        }
+        assert_eq!((count(&app, "acknowledgements").await, count(&app, "price_overrides").await), (1, 1));
+        let acks = finance.get(&format!("/api/v1/notices/{rise}/acknowledgements")).await;
+        assert_eq!(acks.body, acks_before.body, "as they were");
+        // The service still reads and adds to them: the quote finalises on the approval.
+        assert_eq!(sam.get(&format!("/api/v1/quotes/{quote}/gate")).await.body, gate_before.body);
+        let r = sam.post_empty(&format!("/api/v1/quotes/{quote}/finalise")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        app.stop().await;
+    }
+}
+
+both_backends! {
     async fn the_audit_log_and_the_finalisation_evidence_refuse_update_and_delete_from_the_application(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;

@@ -1138,6 +1138,42 @@ async fn pass_time(app: &pricegate_tests::TestApp, notice: &str, user: Option<uu
 }
 
 both_backends! {
+    /// Finance's file of who has acknowledged a notice names the addresses
+    /// its e-mails went to, as they were then, beside each person's address
+    /// now; and keeps someone e-mailed it who left without acknowledging,
+    /// whom its dashboard no longer waits for.
+    async fn the_acknowledgements_file_says_where_each_was_mailed_and_who_left(backend: Backend) {
+        let Published { sink, app, fiona, admin, sam, rita, olga, nid, .. } = published_to_sam_rita_and_olga(backend).await;
+        let session = app.login(&sam.email, pricegate_tests::PASSWORD).await;
+        assert_eq!(session.post_empty(&format!("/api/v1/notices/{nid}/acknowledge")).await.status, 200);
+        pass_time(&app, &nid, None, HOUR).await;
+        assert_eq!(app.store.enqueue_due_reminders(&SCHEDULE).await.expect("reminders"), 1, "Rita's first");
+        sink.wait_until(WAIT, "Rita's reminder", |m| m.len() >= 4).await;
+        let rita_now = format!("rita.new-{}@pricegate.test", uuid::Uuid::new_v4().simple());
+        let r = admin.patch(&format!("/api/v1/users/{}", rita.id), &json!({"email": rita_now})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = admin.patch(&format!("/api/v1/users/{}", olga.id), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        let dashboard = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{nid}/dashboard")).await;
+        assert!(!dashboard.contains(&olga.email), "no longer waited for: {dashboard}");
+        let csv = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{nid}/acknowledgements.csv")).await;
+        let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+        // status, user_id, name_now, email_now, role, active, mailed_to; reminders, last, drafts (after the
+        // notice's id, title, and publication in UTC and locally).
+        let who = |r: &Vec<&str>| r[4..11].join(",");
+        let chased = |r: &Vec<&str>| -> Vec<String> { r[16..19].iter().map(|f| f.chars().take(2).collect()).collect() };
+        assert_eq!(rows.len(), 3, "{csv}");
+        assert_eq!(who(&rows[0]), format!("acknowledged,{},Sam,{},sales,yes,{}", sam.id, sam.email, sam.email), "{csv}");
+        assert_eq!(who(&rows[1]), format!("pending,{},Rita,{rita_now},sales,yes,{}", rita.id, rita.email), "{csv}");
+        assert_eq!(chased(&rows[1]), ["1", "20", "1"], "one reminder, one draft: {csv}");
+        assert_eq!(who(&rows[2]), format!("no_longer_waited_for,{},Olga,{},sales,no,{}", olga.id, olga.email, olga.email));
+        assert_eq!(chased(&rows[2]), ["0", "", "0"], "{csv}");
+        app.stop().await;
+    }
+}
+
+both_backends! {
     /// A reply to the notice goes to whoever published it; once they have
     /// left, a reply to its reminder goes to the sender address, not to a
     /// mailbox nobody reads.

@@ -735,6 +735,39 @@ impl Store {
             .collect())
     }
 
+    /// Everyone e-mailed about `notice_id` (its publication, or a reminder),
+    /// with the addresses those e-mails went to, each once, in the order
+    /// first sent: where a person was told of it, whatever their address is
+    /// now. Someone whose e-mails are all still to go, or failed, has none.
+    pub async fn mailed_about(&self, notice_id: Uuid) -> Result<HashMap<Uuid, Vec<String>>, StoreError> {
+        let rows: Vec<(Option<Uuid>, String, Option<DateTime<Utc>>)> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::UserId)
+            .column(outbox::Column::ToAddr)
+            .column_as(outbox::Column::SentAt.min(), "first_sent")
+            .filter(outbox::Column::NoticeId.eq(notice_id))
+            .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
+            .group_by(outbox::Column::UserId)
+            .group_by(outbox::Column::ToAddr)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut sent: Vec<(Uuid, DateTime<Utc>, String)> = Vec::new();
+        let mut mailed: HashMap<Uuid, Vec<String>> = HashMap::new();
+        for (user, address, first_sent) in rows {
+            let Some(user) = user else { continue };
+            mailed.entry(user).or_default();
+            if let Some(at) = first_sent {
+                sent.push((user, at, address));
+            }
+        }
+        sent.sort();
+        for (user, _, address) in sent {
+            mailed.entry(user).or_default().push(address);
+        }
+        Ok(mailed)
+    }
+
     /// The e-mails telling finance of `notice_id`'s salespeople still
     /// pending after the last scheduled reminder (one per colleague in
     /// finance and round), on their way or sent: how many, and when the last

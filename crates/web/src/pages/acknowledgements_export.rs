@@ -2,7 +2,7 @@
 //! a CSV file: the dashboard's two lists with everything the service keeps
 //! of each acknowledgement, for finance's records or an auditor's tools.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -10,29 +10,37 @@ use axum::response::Response;
 use chrono::{DateTime, SecondsFormat, Utc};
 use pricegate_domain::Role;
 use pricegate_store::StoreError;
+use pricegate_store::views::UserView;
 use uuid::Uuid;
 
 use super::download::{Rest, csv_download, file_name, header_line, line};
 use super::{PageError, PageId, PageUser};
 use crate::AppState;
 
-/// The columns, one row a person. `status` is `acknowledged` or `pending`;
-/// times are in UTC and in the business's zone (`zone`); `channel` is how
-/// they acknowledged (`web`, `email`, `api`), and `client_address` and
+/// The columns, one row a person. `status` is `acknowledged`, `pending`, or
+/// `no_longer_waited_for`: e-mailed about it, never acknowledged, and since
+/// deactivated or moved out of sales (the dashboard lists them no more).
+/// `name_now` and `email_now` are the person's as the file is made;
+/// `mailed_to`, the addresses the notice's e-mails to them went to (its
+/// publication, its reminders), as they were then, `; ` between two. Times
+/// are in UTC and in the business's zone (`zone`); `channel` is how they
+/// acknowledged (`web`, `email`, `api`), and `client_address` and
 /// `user_agent` where from, as far as they are known. `reminders` counts
 /// the e-mails queued to remind them of it (the schedule's and finance's
 /// Remind), the last at `last_reminded_at_utc`; `drafts_held_up`, for
-/// someone pending, the open quotes they sign that wait on it.
-const HEADER: [&str; 19] = [
+/// someone not acknowledged, the open quotes they sign that wait on it.
+const HEADER: [&str; 22] = [
     "notice_id",
     "notice_title",
     "published_at_utc",
+    "published_at_local",
     "status",
     "user_id",
-    "name",
-    "email",
+    "name_now",
+    "email_now",
     "role",
     "active",
+    "mailed_to",
     "acknowledged_at_utc",
     "acknowledged_at_local",
     "channel",
@@ -43,6 +51,7 @@ const HEADER: [&str; 19] = [
     "drafts_held_up",
     "zone",
     "as_of_utc",
+    "notice_seq",
 ];
 
 fn utc(at: DateTime<Utc>) -> String {
@@ -51,9 +60,10 @@ fn utc(at: DateTime<Utc>) -> String {
 
 /// `/notices/{id}/acknowledgements.csv`: everyone who has acknowledged the
 /// notice, earliest first, then everyone it waits for, as its dashboard
-/// lists them, read at one moment (`as_of_utc`, on every row, as the file's
-/// name has its day). A draft has none: 409, as its dashboard. The file
-/// takes no filters: an address with any is refused rather than ignored.
+/// lists them, then those e-mailed about it it no longer waits for, each by
+/// name; read at one moment (`as_of_utc`, on every row, as the file's name
+/// has its day). A draft has none: 409, as its dashboard. The file takes
+/// no filters: an address with any is refused rather than ignored.
 pub(super) async fn export(
     State(app): State<AppState>,
     PageId(id): PageId,
@@ -87,28 +97,39 @@ pub(super) async fn export(
     let now = app.store.now().await?;
     let acks = app.store.list_acknowledgements(id).await?;
     let reminded = app.store.reminders_of(id).await?;
+    let mut mailed = app.store.mailed_about(id).await?;
     let mut held_up: HashMap<Uuid, usize> = HashMap::new();
     for q in app.store.quotes_waiting_on(id).await? {
         *held_up.entry(q.signer_id).or_default() += 1;
     }
+    // E-mailed, and neither acknowledged nor waited for now.
+    let listed: HashSet<Uuid> =
+        acks.acknowledged.iter().map(|a| a.user.id).chain(acks.pending.iter().map(|u| u.id)).collect();
+    let gone: Vec<Uuid> = mailed.keys().filter(|id| !listed.contains(id)).copied().collect();
+    let mut gone: Vec<UserView> = app.store.users_by_id(&gone).await?.into_values().collect();
     let calendar = app.store.calendar();
-    let (notice_id, published_at, as_of) = (id.to_string(), utc(published), utc(now));
+    let by_name = |u: &UserView| (pricegate_store::name_key(&u.name), u.email.clone());
+    let notice = [id.to_string(), utc(published), calendar.stamp(published, true)];
+    let (as_of, seq) = (utc(now), n.seq.map(|seq| seq.to_string()).unwrap_or_default());
     let mut file = header_line(&HEADER);
-    let mut row = |status: &str, user: &pricegate_store::views::UserView, ack: [&str; 5], pending: bool| {
+    let mut row = |status: &str, user: &UserView, ack: [&str; 5]| {
         let reminders = reminded.get(&user.id);
+        let not_acknowledged = status != ACKNOWLEDGED;
         let held = held_up.get(&user.id).copied().unwrap_or_default();
         line(
             &mut file,
             &[
-                &notice_id,
+                &notice[0],
                 &n.title,
-                &published_at,
+                &notice[1],
+                &notice[2],
                 status,
                 &user.id.to_string(),
                 &user.name,
                 &user.email,
                 &user.role,
                 if user.active { "yes" } else { "no" },
+                &mailed.remove(&user.id).unwrap_or_default().join("; "),
                 ack[0],
                 ack[1],
                 ack[2],
@@ -116,9 +137,10 @@ pub(super) async fn export(
                 ack[4],
                 &reminders.map_or(0, |(count, _)| *count).to_string(),
                 &reminders.map(|(_, last)| utc(*last)).unwrap_or_default(),
-                &if pending { held.to_string() } else { String::new() },
+                &if not_acknowledged { held.to_string() } else { String::new() },
                 calendar.zone_name(),
                 &as_of,
+                &seq,
             ],
         );
     };
@@ -128,16 +150,26 @@ pub(super) async fn export(
         let at = (utc(a.acknowledged_at), calendar.stamp(a.acknowledged_at, true));
         let (address, agent) = (a.client_address.as_deref(), a.user_agent.as_deref());
         let ack = [at.0.as_str(), &at.1, &a.channel, address.unwrap_or_default(), agent.unwrap_or_default()];
-        row("acknowledged", &a.user, ack, false);
+        row(ACKNOWLEDGED, &a.user, ack);
     }
     let mut pending = acks.pending;
-    pending.sort_by_cached_key(|u| (pricegate_store::name_key(&u.name), u.email.clone()));
+    pending.sort_by_cached_key(by_name);
     for u in &pending {
-        row("pending", u, [""; 5], true);
+        row("pending", u, [""; 5]);
     }
-    let name = file_name("acknowledgements", [Some(("", n.title.as_str()))], calendar.date_of(now));
+    gone.sort_by_cached_key(by_name);
+    for u in &gone {
+        row("no_longer_waited_for", u, [""; 5]);
+    }
+    let name = file_name(
+        "acknowledgements",
+        [Some(("notice", seq.as_str())), Some(("", n.title.as_str()))],
+        calendar.date_of(now),
+    );
     Ok(csv_download(&name, file, Whole, "the acknowledgements export"))
 }
+
+const ACKNOWLEDGED: &str = "acknowledged";
 
 /// A file read whole before it is sent: a notice's people fit in memory, as
 /// its dashboard lists them all.
