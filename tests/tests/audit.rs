@@ -823,6 +823,55 @@ both_backends! {
 }
 
 both_backends! {
+    /// An auditor comes with the address an e-mail went to: the log finds
+    /// who had it, if they have changed it since, and says so; an address
+    /// someone has now is theirs, whoever had it before.
+    async fn the_audit_log_finds_a_person_by_an_address_they_have_since_changed(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (sam, sam_user) = app.user(Role::Sales, "Sam Seller").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        let quote = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+        let old = sam_user.email.clone();
+        let new = format!("samuel-{}@pricegate.test", uuid::Uuid::new_v4().simple());
+        let r = admin.patch(&format!("/api/v1/users/{}", sam_user.id), &json!({"name": "Samuel Novak", "email": new})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        let escaped = old.replace('@', "%40");
+        let (status, html) = page(&app, &fiona.email, &format!("/audit?actor={escaped}")).await;
+        assert_eq!(status, 200);
+        let said = format!("Nobody has the address \u{201c}{old}\u{201d} now: Samuel Novak had it until 20");
+        assert!(html.contains(&said) && html.contains(&format!(", and is {new} now. Showing what they did.")), "{html}");
+        let drafted = "<td data-label=\"Action\">quote.drafted</td>";
+        assert!(html.contains(drafted) && html.contains(&format!("href=\"/quotes/{quote}\"")), "{html}");
+        // The file downloads too, with the same entries.
+        let cookie = pricegate_tests::pages::session_cookie(&app.base, &fiona.email).await;
+        let r = pricegate_tests::pages::client()
+            .get(format!("{}/audit/export.csv?actor={escaped}", app.base))
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let csv = r.text().await.unwrap();
+        assert!(csv.lines().skip(1).all(|l| l.contains(&format!(",{},Samuel Novak,{new},", sam_user.id))), "{csv}");
+        assert!(csv.contains(",quote.drafted,quote,"), "{csv}");
+        // As the subject: the entries about them, the change of address among them.
+        let (_, html) = page(&app, &fiona.email, &format!("/audit?subject={escaped}")).await;
+        assert!(html.contains("Showing the entries about them.") && html.contains(">user.updated</td>"), "{html}");
+
+        // Someone given the old address since is who it names now.
+        let (_, rita) = app.user(Role::Sales, "Rita").await;
+        let r = admin.patch(&format!("/api/v1/users/{}", rita.id), &json!({"email": old})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let (_, html) = page(&app, &fiona.email, &format!("/audit?actor={escaped}")).await;
+        assert!(!html.contains("Nobody has the address") && !html.contains(drafted), "Rita's, who drafted nothing: {html}");
+        app.stop().await;
+    }
+}
+
+both_backends! {
     /// The audit page's entries, every page of them, download as one CSV
     /// file with the page's filters: newest first, each entry once.
     async fn the_audit_log_downloads_as_csv_with_the_pages_filters(backend: Backend) {

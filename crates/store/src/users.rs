@@ -202,6 +202,28 @@ impl Store {
         Ok(found.map(|u| u.id))
     }
 
+    /// Who had `email` as their address before it was changed, and when it
+    /// changed (the latest change away from it), if anyone: read from the
+    /// audit log's `user.updated` entries, which keep each change. Asked
+    /// after an address nobody has now (an auditor with an old e-mail in
+    /// hand); an address is changed rarely, so reading those entries is cheap.
+    pub async fn former_holder_of(&self, email: &str) -> Result<Option<(Uuid, DateTime<Utc>)>, StoreError> {
+        let changes: Vec<(Option<Uuid>, DateTime<Utc>, serde_json::Value)> = crate::entity::audit_log::Entity::find()
+            .select_only()
+            .column(crate::entity::audit_log::Column::SubjectId)
+            .column(crate::entity::audit_log::Column::At)
+            .column(crate::entity::audit_log::Column::Detail)
+            .filter(crate::entity::audit_log::Column::Action.eq("user.updated"))
+            .order_by_desc(crate::entity::audit_log::Column::At)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(changes.into_iter().find_map(|(user, at, detail)| {
+            let (before, after) = (detail["before"]["email"].as_str()?, detail["after"]["email"].as_str()?);
+            (before.eq_ignore_ascii_case(email) && !after.eq_ignore_ascii_case(email)).then_some((user?, at))
+        }))
+    }
+
     /// Everyone invited who has yet to choose a password: one statement
     /// however many users there are (lists of signers mark them).
     pub async fn invited_user_ids(&self) -> Result<std::collections::HashSet<Uuid>, StoreError> {

@@ -109,21 +109,46 @@ fn subject_of(typed: &str) -> Option<(String, (Uuid, Uuid))> {
 
 /// The product with `typed` as its SKU, else the user with it as their
 /// e-mail address.
-async fn subject_named(app: &AppState, typed: &str) -> Result<Option<Uuid>, PageError> {
+async fn subject_named(app: &AppState, typed: &str) -> Result<Option<Named>, PageError> {
     if let Some(id) = app.store.product_id_by_sku(typed).await? {
-        return Ok(Some(id));
+        return Ok(Some(Named { id, formerly: None }));
     }
-    let Some(email) = pricegate_domain::Email::for_login(typed) else { return Ok(None) };
-    Ok(app.store.user_id_by_email(&email).await?)
+    address_holder(app, typed).await
 }
 
 /// The person `typed` names: their e-mail address, or their id.
-async fn person_named(app: &AppState, typed: &str) -> Result<Option<Uuid>, PageError> {
+async fn person_named(app: &AppState, typed: &str) -> Result<Option<Named>, PageError> {
     if let Ok(id) = Uuid::parse_str(typed) {
-        return Ok(app.store.users_by_id(&[id]).await?.contains_key(&id).then_some(id));
+        let known = app.store.users_by_id(&[id]).await?.contains_key(&id);
+        return Ok(known.then_some(Named { id, formerly: None }));
     }
+    address_holder(app, typed).await
+}
+
+/// Who a filter names, and, when it names them by an address they have
+/// since changed, a sentence saying so (their name, and until when).
+struct Named {
+    id: Uuid,
+    formerly: Option<String>,
+}
+
+/// The person with the address `typed`, or, when nobody has it now, the
+/// one who last had it before changing it: the log keeps what they did
+/// under it, and an auditor comes with the address an e-mail went to.
+async fn address_holder(app: &AppState, typed: &str) -> Result<Option<Named>, PageError> {
     let Some(email) = pricegate_domain::Email::for_login(typed) else { return Ok(None) };
-    Ok(app.store.user_id_by_email(&email).await?)
+    if let Some(id) = app.store.user_id_by_email(&email).await? {
+        return Ok(Some(Named { id, formerly: None }));
+    }
+    let Some((id, until)) = app.store.former_holder_of(&email).await? else { return Ok(None) };
+    let Some(person) = app.store.users_by_id(&[id]).await?.remove(&id) else { return Ok(None) };
+    let formerly = format!(
+        "Nobody has the address \u{201c}{email}\u{201d} now: {} had it until {}, and is {} now.",
+        person.name,
+        app.store.calendar().stamp(until, true),
+        person.email
+    );
+    Ok(Some(Named { id, formerly: Some(formerly) }))
 }
 
 /// The filters of one page of the log, as written in its address.
@@ -181,6 +206,9 @@ pub(super) struct Chosen<'q> {
     pub from: Option<&'q str>,
     pub to: Option<&'q str>,
     pub notes: Vec<String>,
+    /// A person named by an address they have since changed, said: the
+    /// list is theirs, as asked (an export is not refused for it).
+    pub formerly: Option<String>,
     /// A filter names nothing there is (an action never written, an address
     /// nobody has): nothing is listed, rather than every entry under its name.
     matches_nothing: bool,
@@ -198,8 +226,12 @@ pub(super) async fn chosen<'q>(app: &AppState, query: &'q AuditQuery) -> Result<
         true => subject_named(app, typed_subject).await?,
         false => None,
     };
+    let mut formerly: Vec<String> = Vec::new();
     let (subject, ids) = match named {
-        Some(id) => (Some(typed_subject.to_owned()), Some((id, id))),
+        Some(Named { id, formerly: was }) => {
+            formerly.extend(was.map(|was| format!("{was} Showing the entries about them.")));
+            (Some(typed_subject.to_owned()), Some((id, id)))
+        }
         None => subject_of(typed_subject).unzip(),
     };
     let typed_actor = query.actor.as_deref().map(str::trim).unwrap_or("");
@@ -207,6 +239,10 @@ pub(super) async fn chosen<'q>(app: &AppState, query: &'q AuditQuery) -> Result<
         true => None,
         false => person_named(app, typed_actor).await?,
     };
+    let actor = actor.map(|Named { id, formerly: was }| {
+        formerly.extend(was.map(|was| format!("{was} Showing what they did.")));
+        id
+    });
     let mut notes = Vec::new();
     let mut matches_nothing = false;
     if !typed_action.is_empty() && action.is_none() {
@@ -243,6 +279,7 @@ pub(super) async fn chosen<'q>(app: &AppState, query: &'q AuditQuery) -> Result<
         from: days.from,
         to: days.to,
         notes,
+        formerly: (!formerly.is_empty()).then(|| formerly.join(" ")),
         matches_nothing,
     })
 }
@@ -281,6 +318,7 @@ async fn list(
     }
     let (filter, filters, matches_nothing) = (chosen.filter, chosen.filters(), chosen.matches_nothing);
     let mut notes = chosen.notes.clone();
+    notes.extend(chosen.formerly.clone());
     let calendar = app.store.calendar();
     // An id that names no entry, or no id at all (a stale or edited link),
     // shows the newest, and says so.
