@@ -873,7 +873,8 @@ both_backends! {
                 "\u{feff}reference,id,state,customer_name,customer_company,customer_email,currency,total,total_minor,\
                  lines,drafted_at_utc,drafted_at_local,valid_until,owner_name,owner_email,signer_name,signer_email,\
                  finalised_at_utc,finalised_at_local,finalised_by_name,notices_checked,override_by_name,override_reason,\
-                 override_at_utc,cancelled_at_utc,cancelled_at_local,zone,prices_from_unacknowledged_notices"
+                 override_at_utc,cancelled_at_utc,cancelled_at_local,zone,prices_from_unacknowledged_notices,\
+                 finalised_by_id,changed_since_finalised"
             )
         );
         let listed: Vec<String> = finance.get("/api/v1/quotes").await.body.as_array().expect("a list").iter().map(id_of).collect();
@@ -896,7 +897,7 @@ both_backends! {
         assert!(yen_row.contains(",finalised,Kenji Sato,Sato Shoji,buyer@customer.example,JPY,4500,4500,1,"), "{yen_row}");
         assert!(yen_row.contains(&format!(",Sam,{0},Sam,{0},", sam_view.email)), "owner and signer: {yen_row}");
         assert!(
-            yen_row.ends_with(",Sam,1,,,,,,UTC,Y-1: Y-1 now 1500"),
+            yen_row.ends_with(&format!(",Sam,1,,,,,,UTC,Y-1: Y-1 now 1500,{},", sam_view.id)),
             "finalised by Sam, one notice in the proof, its price from a notice he never read: {yen_row}"
         );
         assert!(row(&csv, &cancelled).contains(",cancelled,"), "{csv}");

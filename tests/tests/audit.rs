@@ -303,6 +303,10 @@ both_backends! {
         let altered = html.split("id=\"altered\">").nth(1).and_then(|a| a.split("</p>").next()).unwrap_or_else(|| panic!("{html}"));
         assert!(altered.starts_with("This quote as stored no longer matches what was finalised (its lines, its total)"), "{altered}");
         assert!(altered.contains("1 × P-1 at 10.00 EUR: 10.00 EUR; total 10.00 EUR."), "{altered}");
+        // The quotes file says so too, beside the rows' amounts.
+        let (_, csv) = page(&app, &sam_user.email, "/quotes/export.csv").await;
+        let row = csv.lines().find(|l| l.contains(&quote)).unwrap_or_else(|| panic!("{csv}"));
+        assert!(row.contains(",500.00,50000,") && row.ends_with(&format!(",{},\"its lines; its total\"", sam_user.id)), "{row}");
 
         // And the API offers no way to change it.
         for method in [reqwest::Method::PATCH, reqwest::Method::DELETE, reqwest::Method::PUT, reqwest::Method::POST] {

@@ -30,8 +30,13 @@ const EXPORT_PAGE: u64 = 500;
 /// or kept under that approval) that a notice the signer had not
 /// acknowledged set (`SKU: title`; "not recorded" for a quote finalised
 /// before the evidence kept where prices came from): the gate asks only for
-/// the notices since drafting. It came last, after the others.
-const HEADER: [&str; 28] = [
+/// the notices since drafting. It came last, after the others; then
+/// `finalised_by_id`, the finaliser's id (names and addresses are the
+/// people's now), and `changed_since_finalised`: what of a finalised quote's
+/// rows no longer matches its finalisation record (`its lines; its total`),
+/// changed in the database behind the service's back, as its page says;
+/// the row's amounts are the rows', the record's are on the quote's page.
+const HEADER: [&str; 30] = [
     "reference",
     "id",
     "state",
@@ -60,6 +65,8 @@ const HEADER: [&str; 28] = [
     "cancelled_at_local",
     "zone",
     "prices_from_unacknowledged_notices",
+    "finalised_by_id",
+    "changed_since_finalised",
 ];
 
 /// The quotes the list at this address shows (`?state=…&search=…`), every
@@ -229,6 +236,8 @@ impl Quotes {
                 &local(q.cancelled_at),
                 self.calendar.zone_name(),
                 &unacknowledged,
+                &evidence.map(|e| e.finalised_by.to_string()).unwrap_or_default(),
+                &evidence.and_then(|e| e.signed.as_ref()).map(|s| s.differences(q).join("; ")).unwrap_or_default(),
             ],
         );
     }
