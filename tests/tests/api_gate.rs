@@ -108,6 +108,8 @@ both_backends! {
         assert!(p1.contains("Not acknowledged") && p1.contains("published before the quote was drafted"), "{p1}");
         let p2 = section(sources, "<strong>P-2</strong>", "</tr>");
         assert!(p2.contains("4.00") && p2.contains("The price list"), "{p2}");
+        // As it was when finalised: a later notice may have changed it since.
+        assert!(p2.contains(", in force when finalised</span>") && p2.contains("\"Unit price in force when finalised\""), "{p2}");
     }
 }
 
@@ -1724,7 +1726,8 @@ async fn the_publish_page_marks_a_quote_whose_signer_can_no_longer_sign() {
     let html = page_as(&app.base, &fiona.email, &format!("/notices/{notice}/dashboard")).await;
     let acknowledged = section(&html, "id=\"acknowledged\"", "</table>");
     assert!(
-        acknowledged.contains(&format!("<span id=\"deactivated-{}\">deactivated since</span>", sam_user.id)),
+        acknowledged
+            .contains(&format!("<span id=\"deactivated-{}\">deactivated since acknowledging</span>", sam_user.id)),
         "{acknowledged}"
     );
 }

@@ -501,9 +501,10 @@ fn readable(detail: &serde_json::Value, names: &HashMap<Uuid, String>) -> String
             fields
                 .iter()
                 .filter(|(name, _)| !(*name == "currency" && said_with_amounts))
-                .map(|(name, value)| match (name.strip_suffix("_minor").zip(value.as_i64()), currency) {
+                .map(|(name, value)| match (name.strip_suffix("_minor").zip(amounts(value)), currency) {
                     (Some((name, minor)), Some(currency)) => {
-                        format!("{}: {}", name.replace('_', " "), currency.format(minor))
+                        let said: Vec<String> = minor.into_iter().map(|m| currency.format(m)).collect();
+                        format!("{}: {}", name.replace('_', " "), said.join(", "))
                     }
                     // Basis points (`discount_bp`) as the pages write a discount.
                     _ => match name.strip_suffix("_bp").zip(value.as_i64().and_then(|bp| i32::try_from(bp).ok())) {
@@ -513,6 +514,16 @@ fn readable(detail: &serde_json::Value, names: &HashMap<Uuid, String>) -> String
                 })
                 .collect::<Vec<_>>()
                 .join(between)
+        }
+    }
+    /// An amount in minor units, or lists of them (`unit_prices_minor`, a
+    /// line's prices before and after): `None` for anything else, said as it is.
+    fn amounts(value: &Value) -> Option<Vec<i64>> {
+        match value {
+            Value::Array(items) if !items.is_empty() => {
+                items.iter().map(amounts).collect::<Option<Vec<_>>>().map(|lists| lists.concat())
+            }
+            _ => value.as_i64().map(|minor| vec![minor]),
         }
     }
     /// Whether an amount in minor units is anywhere in `value`.
@@ -594,6 +605,11 @@ mod tests {
         assert_eq!(
             read(json!({"sku": "P", "unit_price_minor": 150, "currency": "JPY"})),
             "sku: P; unit price: 150 JPY"
+        );
+        assert_eq!(
+            read(json!({"currency": "EUR", "lines": [{"sku": "P", "unit_prices_minor": [[100000], [110000]]}]})),
+            "lines: (sku: P, unit prices: 1,000.00 EUR, 1,100.00 EUR)",
+            "a repriced line's prices, before and after"
         );
         assert_eq!(read(json!({"currency": "EUR", "reason": "agreed"})), "currency: EUR; reason: agreed");
         assert_eq!(
