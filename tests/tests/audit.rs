@@ -299,6 +299,8 @@ both_backends! {
         let now = sam.get(&format!("/api/v1/quotes/{quote}")).await;
         assert_eq!(now.body["total_minor"], json!(50_000), "the rows were changed");
         assert_eq!(now.body["evidence"], finalised.body["evidence"], "the proof was not");
+        assert_eq!(finalised.body["changed_since_finalised"], json!([]));
+        assert_eq!(now.body["changed_since_finalised"], json!(["lines", "total"]), "the API says they differ");
         let (_, html) = page(&app, &sam_user.email, &format!("/quotes/{quote}")).await;
         let altered = html.split("id=\"altered\">").nth(1).and_then(|a| a.split("</p>").next()).unwrap_or_else(|| panic!("{html}"));
         assert!(altered.starts_with("This quote as stored no longer matches what was finalised (its lines, its total)"), "{altered}");
@@ -306,7 +308,7 @@ both_backends! {
         // The quotes file says so too, beside the rows' amounts.
         let (_, csv) = page(&app, &sam_user.email, "/quotes/export.csv").await;
         let row = csv.lines().find(|l| l.contains(&quote)).unwrap_or_else(|| panic!("{csv}"));
-        assert!(row.contains(",500.00,50000,") && row.ends_with(&format!(",{},\"its lines; its total\"", sam_user.id)), "{row}");
+        assert!(row.contains(",500.00,50000,") && row.ends_with(&format!(",{},\"lines; total\"", sam_user.id)), "{row}");
 
         // And the API offers no way to change it.
         for method in [reqwest::Method::PATCH, reqwest::Method::DELETE, reqwest::Method::PUT, reqwest::Method::POST] {

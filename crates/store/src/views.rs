@@ -592,6 +592,14 @@ pub struct QuoteView {
     pub total_minor: i64,
     #[schema(required = true)]
     pub evidence: Option<EvidenceView>,
+    /// Of a finalised quote, what of its rows no longer matches what its
+    /// finalisation record keeps as signed (`evidence.signed`): `customer`,
+    /// `currency`, `validity`, `notes`, `lines`, `total`. The service
+    /// changes nothing of a finalised quote, so any is a change made in the
+    /// database behind its back, and the record is the proof. Empty while
+    /// they match, and for a draft or a quote finalised before the record
+    /// kept what was signed.
+    pub changed_since_finalised: Vec<String>,
 }
 
 impl QuoteView {

@@ -48,7 +48,7 @@ pub(super) fn evidence_view(f: finalisations::Model) -> EvidenceView {
 pub(crate) fn to_view(q: quotes::Model, lines: Vec<quote_lines::Model>, evidence: Option<EvidenceView>) -> QuoteView {
     let lines = line_views(&lines);
     let total_minor = lines.iter().fold(0i64, |sum, l| sum.saturating_add(l.total_minor));
-    QuoteView {
+    let mut view = QuoteView {
         id: q.id,
         owner_id: q.owner_id,
         signer_id: q.signer_id,
@@ -64,7 +64,12 @@ pub(crate) fn to_view(q: quotes::Model, lines: Vec<quote_lines::Model>, evidence
         lines,
         total_minor,
         evidence,
-    }
+        changed_since_finalised: Vec::new(),
+    };
+    let signed = view.evidence.as_ref().and_then(|e| e.signed.as_ref());
+    let changed = signed.map(|signed| signed.differences(&view)).unwrap_or_default();
+    view.changed_since_finalised = changed.iter().map(|what| what.trim_start_matches("its ").to_owned()).collect();
+    view
 }
 
 pub(crate) async fn quote_view(

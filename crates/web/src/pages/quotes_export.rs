@@ -33,9 +33,10 @@ const EXPORT_PAGE: u64 = 500;
 /// the notices since drafting. It came last, after the others; then
 /// `finalised_by_id`, the finaliser's id (names and addresses are the
 /// people's now), and `changed_since_finalised`: what of a finalised quote's
-/// rows no longer matches its finalisation record (`its lines; its total`),
-/// changed in the database behind the service's back, as its page says;
-/// the row's amounts are the rows', the record's are on the quote's page.
+/// rows no longer matches its finalisation record (`lines; total`, as the
+/// API's `changed_since_finalised`), changed in the database behind the
+/// service's back, as its page says; the row's amounts are the rows', the
+/// record's are on the quote's page.
 const HEADER: [&str; 30] = [
     "reference",
     "id",
@@ -237,7 +238,7 @@ impl Quotes {
                 self.calendar.zone_name(),
                 &unacknowledged,
                 &evidence.map(|e| e.finalised_by.to_string()).unwrap_or_default(),
-                &evidence.and_then(|e| e.signed.as_ref()).map(|s| s.differences(q).join("; ")).unwrap_or_default(),
+                &q.changed_since_finalised.join("; "),
             ],
         );
     }
