@@ -888,6 +888,8 @@ async fn finance_downloads_who_has_acknowledged_a_notice(backend: Backend) {
 
     // Only finance; nothing after the address is ignored.
     assert_eq!(download(file.clone(), sam_user.email.clone()).await.0, 403);
+    let (_, ada) = app.user(Role::Admin, "Ada").await;
+    assert_eq!(download(file.clone(), ada.email.clone()).await.0, 403, "an administrator neither");
     let (status, _, body) = download(format!("{file}?status=pending"), fiona.email.clone()).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("takes nothing after its address"), "{body}");

@@ -963,3 +963,53 @@ async fn an_index_a_failed_build_left_invalid_is_built_again() {
     assert!(invalid.is_empty(), "none left invalid");
     db.close().await.ok();
 }
+
+/// The triggers on `table`, by name: what refuses its updates and deletes.
+async fn triggers_on(db: &DatabaseConnection, table: &str) -> Vec<String> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => format!(
+            "SELECT DISTINCT tgname AS name FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = '{table}'::regclass \
+             ORDER BY name"
+        ),
+        _ => format!("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = '{table}' ORDER BY name"),
+    };
+    let rows = db.query_all_raw(Statement::from_string(backend, sql)).await.expect("the triggers");
+    rows.iter().map(|r| r.try_get::<String>("", "name").expect("a name")).collect()
+}
+
+/// The acknowledgements and finance's approvals are append-only from
+/// migration 35 on, as the audit log is; going down past it lifts that, and
+/// up again restores it.
+async fn acknowledgements_and_approvals_become_append_only(backend: Backend) {
+    let test_db = TestDb::create(backend).await;
+    let db = Database::connect(test_db.url.as_str()).await.expect("connect");
+    let expected: &[&str] = match backend {
+        Backend::Postgres => &["_append_only", "_no_truncate"],
+        Backend::Sqlite => &["_no_delete", "_no_update"],
+    };
+    for round in ["up", "down", "up again"] {
+        match round {
+            "down" => Migrator::down(&db, Some(1)).await.expect("down past 000035"),
+            _ => Migrator::up(&db, None).await.expect("up"),
+        }
+        for table in ["acknowledgements", "price_overrides"] {
+            let want: Vec<String> = match round {
+                "down" => Vec::new(),
+                _ => expected.iter().map(|suffix| format!("{table}{suffix}")).collect(),
+            };
+            assert_eq!(triggers_on(&db, table).await, want, "{backend:?}, {round}");
+        }
+    }
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn acknowledgements_and_approvals_become_append_only_on_postgresql() {
+    acknowledgements_and_approvals_become_append_only(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn acknowledgements_and_approvals_become_append_only_on_sqlite() {
+    acknowledgements_and_approvals_become_append_only(Backend::Sqlite).await;
+}

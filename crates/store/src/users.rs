@@ -206,15 +206,18 @@ impl Store {
     /// changed (the latest change away from it), if anyone: read from the
     /// audit log's `user.updated` entries, which keep each change. Asked
     /// after an address nobody has now (an auditor with an old e-mail in
-    /// hand); an address is changed rarely, so reading those entries is cheap.
+    /// hand): only the entries whose detail holds the address are read.
     pub async fn former_holder_of(&self, email: &str) -> Result<Option<(Uuid, DateTime<Utc>)>, StoreError> {
-        let changes: Vec<(Option<Uuid>, DateTime<Utc>, serde_json::Value)> = crate::entity::audit_log::Entity::find()
+        use crate::entity::audit_log;
+        let backend = self.db.get_database_backend();
+        let changes: Vec<(Option<Uuid>, DateTime<Utc>, serde_json::Value)> = audit_log::Entity::find()
             .select_only()
-            .column(crate::entity::audit_log::Column::SubjectId)
-            .column(crate::entity::audit_log::Column::At)
-            .column(crate::entity::audit_log::Column::Detail)
-            .filter(crate::entity::audit_log::Column::Action.eq("user.updated"))
-            .order_by_desc(crate::entity::audit_log::Column::At)
+            .column(audit_log::Column::SubjectId)
+            .column(audit_log::Column::At)
+            .column(audit_log::Column::Detail)
+            .filter(audit_log::Column::Action.eq("user.updated"))
+            .filter(crate::db::containing(backend, &["CAST(detail AS TEXT)"], email))
+            .order_by_desc(audit_log::Column::At)
             .into_tuple()
             .all(&self.db)
             .await?;

@@ -544,18 +544,19 @@ impl SignedQuoteView {
         }
     }
 
-    /// What of `quote` is no longer as it was finalised, in words ("its
-    /// lines", "its total"): nothing, unless its rows were changed behind
-    /// the service's back, which refuses any change to a finalised quote.
+    /// What of `quote` is no longer as it was finalised, as the API's
+    /// [`QuoteView::changed_since_finalised`] names it (`lines`, `total`):
+    /// nothing, unless its rows were changed behind the service's back,
+    /// which refuses any change to a finalised quote.
     pub fn differences(&self, quote: &QuoteView) -> Vec<&'static str> {
         let now = SignedQuoteView::of(quote);
         differing([
-            ("its customer", self.customer == now.customer),
-            ("its currency", self.currency == now.currency),
-            ("its validity", self.valid_until == now.valid_until),
-            ("its notes", self.notes == now.notes),
-            ("its lines", self.lines == now.lines),
-            ("its total", self.total_minor == now.total_minor),
+            ("customer", self.customer == now.customer),
+            ("currency", self.currency == now.currency),
+            ("validity", self.valid_until == now.valid_until),
+            ("notes", self.notes == now.notes),
+            ("lines", self.lines == now.lines),
+            ("total", self.total_minor == now.total_minor),
         ])
     }
 }

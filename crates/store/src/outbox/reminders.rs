@@ -735,10 +735,12 @@ impl Store {
             .collect())
     }
 
-    /// Everyone e-mailed about `notice_id` (its publication, or a reminder),
-    /// with the addresses those e-mails went to, each once, in the order
-    /// first sent: where a person was told of it, whatever their address is
-    /// now. Someone whose e-mails are all still to go, or failed, has none.
+    /// Everyone an e-mail about `notice_id` (its publication, or a
+    /// reminder) was written to, with the addresses those that went were
+    /// sent to, each once, in the order first sent: where a person was told
+    /// of it, whatever their address is now. Someone whose e-mails are all
+    /// still to go, failed or were set aside (deactivated before they went)
+    /// has none: they were not told.
     pub async fn mailed_about(&self, notice_id: Uuid) -> Result<HashMap<Uuid, Vec<String>>, StoreError> {
         let rows: Vec<(Option<Uuid>, String, Option<DateTime<Utc>>)> = outbox::Entity::find()
             .select_only()

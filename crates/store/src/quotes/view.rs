@@ -68,7 +68,7 @@ pub(crate) fn to_view(q: quotes::Model, lines: Vec<quote_lines::Model>, evidence
     };
     let signed = view.evidence.as_ref().and_then(|e| e.signed.as_ref());
     let changed = signed.map(|signed| signed.differences(&view)).unwrap_or_default();
-    view.changed_since_finalised = changed.iter().map(|what| what.trim_start_matches("its ").to_owned()).collect();
+    view.changed_since_finalised = changed.into_iter().map(str::to_owned).collect();
     view
 }
 

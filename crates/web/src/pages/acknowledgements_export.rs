@@ -18,8 +18,10 @@ use super::{PageError, PageId, PageUser};
 use crate::AppState;
 
 /// The columns, one row a person. `status` is `acknowledged`, `pending`, or
-/// `no_longer_waited_for`: e-mailed about it, never acknowledged, and since
-/// deactivated or moved out of sales (the dashboard lists them no more).
+/// `no_longer_waited_for`: e-mailed about it, never acknowledged, and no
+/// longer asked for it (deactivated or moved out of sales since, or, having
+/// joined after its publication, no longer signing a draft it holds up),
+/// whom the dashboard lists no more.
 /// `name_now` and `email_now` are the person's as the file is made;
 /// `mailed_to`, the addresses the notice's e-mails to them went to (its
 /// publication, its reminders), as they were then, `; ` between two. Times
@@ -59,11 +61,11 @@ fn utc(at: DateTime<Utc>) -> String {
 }
 
 /// `/notices/{id}/acknowledgements.csv`: everyone who has acknowledged the
-/// notice, earliest first, then everyone it waits for, as its dashboard
-/// lists them, then those e-mailed about it it no longer waits for, each by
-/// name; read at one moment (`as_of_utc`, on every row, as the file's name
-/// has its day). A draft has none: 409, as its dashboard. The file takes
-/// no filters: an address with any is refused rather than ignored.
+/// notice, earliest first, then everyone it waits for (those its dashboard
+/// lists), then those e-mailed about it it no longer waits for, each part
+/// by name; read from `as_of_utc` on (on every row, as the file's name has
+/// its day). A draft has none: 409, as its dashboard. The file takes no
+/// filters: an address with any is refused rather than ignored.
 pub(super) async fn export(
     State(app): State<AppState>,
     PageId(id): PageId,
@@ -102,10 +104,11 @@ pub(super) async fn export(
     for q in app.store.quotes_waiting_on(id).await? {
         *held_up.entry(q.signer_id).or_default() += 1;
     }
-    // E-mailed, and neither acknowledged nor waited for now.
+    // E-mailed (an e-mail went), and neither acknowledged nor waited for now.
     let listed: HashSet<Uuid> =
         acks.acknowledged.iter().map(|a| a.user.id).chain(acks.pending.iter().map(|u| u.id)).collect();
-    let gone: Vec<Uuid> = mailed.keys().filter(|id| !listed.contains(id)).copied().collect();
+    let gone: Vec<Uuid> =
+        mailed.iter().filter(|(id, sent)| !sent.is_empty() && !listed.contains(id)).map(|(id, _)| *id).collect();
     let mut gone: Vec<UserView> = app.store.users_by_id(&gone).await?.into_values().collect();
     let calendar = app.store.calendar();
     let by_name = |u: &UserView| (pricegate_store::name_key(&u.name), u.email.clone());
@@ -155,11 +158,11 @@ pub(super) async fn export(
     let mut pending = acks.pending;
     pending.sort_by_cached_key(by_name);
     for u in &pending {
-        row("pending", u, [""; 5]);
+        row(PENDING, u, [""; 5]);
     }
     gone.sort_by_cached_key(by_name);
     for u in &gone {
-        row("no_longer_waited_for", u, [""; 5]);
+        row(NO_LONGER_WAITED_FOR, u, [""; 5]);
     }
     let name = file_name(
         "acknowledgements",
@@ -169,7 +172,10 @@ pub(super) async fn export(
     Ok(csv_download(&name, file, Whole, "the acknowledgements export"))
 }
 
+/// The `status` column's values (see [`HEADER`]).
 const ACKNOWLEDGED: &str = "acknowledged";
+const PENDING: &str = "pending";
+const NO_LONGER_WAITED_FOR: &str = "no_longer_waited_for";
 
 /// A file read whole before it is sent: a notice's people fit in memory, as
 /// its dashboard lists them all.

@@ -501,29 +501,42 @@ fn readable(detail: &serde_json::Value, names: &HashMap<Uuid, String>) -> String
             fields
                 .iter()
                 .filter(|(name, _)| !(*name == "currency" && said_with_amounts))
-                .map(|(name, value)| match (name.strip_suffix("_minor").zip(amounts(value)), currency) {
-                    (Some((name, minor)), Some(currency)) => {
-                        let said: Vec<String> = minor.into_iter().map(|m| currency.format(m)).collect();
-                        format!("{}: {}", name.replace('_', " "), said.join(", "))
-                    }
+                .map(|(name, value)| {
+                    let as_money = |minor: i64| currency.map(|c| c.format(minor));
                     // Basis points (`discount_bp`) as the pages write a discount.
-                    _ => match name.strip_suffix("_bp").zip(value.as_i64().and_then(|bp| i32::try_from(bp).ok())) {
-                        Some((name, bp)) => format!("{}: {}", name.replace('_', " "), percent(bp)),
+                    let as_percent = |bp: i64| i32::try_from(bp).ok().map(percent);
+                    let said = match (name.strip_suffix("_minor"), name.strip_suffix("_bp")) {
+                        (Some(name), _) => amounts(value, &as_money).map(|said| (name, said)),
+                        (_, Some(name)) => amounts(value, &as_percent).map(|said| (name, said)),
+                        _ => None,
+                    };
+                    match said {
+                        Some((name, said)) => format!("{}: {said}", name.replace('_', " ")),
                         None => format!("{}: {}", self.label(name, value), self.value(value, currency)),
-                    },
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join(between)
         }
     }
-    /// An amount in minor units, or lists of them (`unit_prices_minor`, a
-    /// line's prices before and after): `None` for anything else, said as it is.
-    fn amounts(value: &Value) -> Option<Vec<i64>> {
+    /// An amount (`say` writes one), a list of them, or a line's before
+    /// and after (`unit_prices_minor: [[1000, 1200], [1100]]`), as the
+    /// quote's history says it: "10.00 EUR and 12.00 EUR → 11.00 EUR".
+    /// `None` for anything else, or what `say` cannot write (no currency):
+    /// said as it is.
+    fn amounts(value: &Value, say: &dyn Fn(i64) -> Option<String>) -> Option<String> {
+        let list = |items: &[Value], between: &str| -> Option<String> {
+            let said: Option<Vec<String>> = items.iter().map(|v| v.as_i64().and_then(say)).collect();
+            said.filter(|said| !said.is_empty()).map(|said| said.join(between))
+        };
         match value {
-            Value::Array(items) if !items.is_empty() => {
-                items.iter().map(amounts).collect::<Option<Vec<_>>>().map(|lists| lists.concat())
-            }
-            _ => value.as_i64().map(|minor| vec![minor]),
+            Value::Array(sides) => match sides.as_slice() {
+                [Value::Array(before), Value::Array(after)] => {
+                    Some(format!("{} \u{2192} {}", list(before, " and ")?, list(after, " and ")?))
+                }
+                items => list(items, ", "),
+            },
+            _ => value.as_i64().and_then(say),
         }
     }
     /// Whether an amount in minor units is anywhere in `value`.
@@ -607,10 +620,13 @@ mod tests {
             "sku: P; unit price: 150 JPY"
         );
         assert_eq!(
-            read(json!({"currency": "EUR", "lines": [{"sku": "P", "unit_prices_minor": [[100000], [110000]]}]})),
-            "lines: (sku: P, unit prices: 1,000.00 EUR, 1,100.00 EUR)",
-            "a repriced line's prices, before and after"
+            read(json!({"currency": "EUR", "lines": [{"sku": "P", "unit_prices_minor": [[100000, 90000], [110000]]}]})),
+            "lines: (sku: P, unit prices: 1,000.00 EUR and 900.00 EUR \u{2192} 1,100.00 EUR)",
+            "a repriced line's prices, before and after, as the quote's history says them"
         );
+        assert_eq!(read(json!({"discounts_bp": [[0], [500]]})), "discounts: 0.00 % \u{2192} 5.00 %");
+        assert_eq!(read(json!({"currency": "EUR", "prices_minor": [100, 250]})), "prices: 1.00 EUR, 2.50 EUR");
+        assert_eq!(read(json!({"prices_minor": [[100], [250]]})), "prices minor: 100, 250", "no currency, no money");
         assert_eq!(read(json!({"currency": "EUR", "reason": "agreed"})), "currency: EUR; reason: agreed");
         assert_eq!(
             read(json!({"total_minor": 303000, "currency": "XXQ"})),

@@ -2376,10 +2376,10 @@ async fn settled_since(
 /// match. Pricegate changes nothing of a finalised quote: a difference was
 /// made in the database behind its back, and the record is the proof.
 fn altered(signed: &SignedQuoteView, quote: &QuoteView) -> Option<String> {
-    let differ = signed.differences(quote);
-    if differ.is_empty() {
+    if quote.changed_since_finalised.is_empty() {
         return None;
     }
+    let differ: Vec<String> = quote.changed_since_finalised.iter().map(|what| format!("its {what}")).collect();
     let currency = &signed.currency;
     let lines: Vec<String> = signed
         .lines
