@@ -542,6 +542,77 @@ both_backends! {
 }
 
 both_backends! {
+    /// The quotes list downloads a row a line too, with where each signed
+    /// price came from: the notice that set it and the signer's
+    /// acknowledgement of it, the price list, or an old price finance
+    /// approved keeping. A draft's lines say only what they are quoted at.
+    async fn the_quote_lines_file_says_where_each_signed_price_came_from(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (sam, _) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        create_product(&finance, "P-2", "EUR", 400).await;
+        create_product(&finance, "P-3", "EUR", 500).await;
+        let earlier = publish_price_change(&finance, "P-3", 600, &date_in_days(-2)).await;
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{earlier}/acknowledge")).await.status, 200);
+        let signed = id_of(
+            &draft_quote(&sam, json!([
+                {"sku": "P-1", "quantity": 4},
+                {"sku": "P-2", "quantity": 1, "discount_bp": 1_250},
+                {"sku": "P-3", "quantity": 2}
+            ]))
+            .await,
+        );
+        let draft = id_of(&draft_quote(&sam, json!([{"sku": "P-2", "quantity": 2}])).await);
+        let rise = publish_price_change(&finance, "P-1", 1_250, &date_in_days(-1)).await;
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await.status, 200);
+        let r = finance.post(&format!("/api/v1/quotes/{signed}/override"), &json!({"reason": "Old offer"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let finalised = sam.post_empty(&format!("/api/v1/quotes/{signed}/finalise")).await;
+        assert_eq!(finalised.status, 200, "{}", finalised.text);
+
+        let html = page_as(&app.base, &fiona.email, "/quotes?state=finalised").await;
+        assert!(html.contains("<a href=\"/quotes/lines.csv?state=finalised\" id=\"export-quote-lines\" download>"), "{html}");
+        let csv = page_as(&app.base, &fiona.email, "/quotes/lines.csv").await;
+        let mut rows = csv.lines();
+        assert_eq!(
+            rows.next(),
+            Some(
+                "\u{feff}reference,quote_id,state,customer_name,customer_company,currency,line,sku,product_name,unit,\
+                 quantity,unit_price,unit_price_minor,discount_percent,line_total,line_total_minor,finalised_at_utc,\
+                 price_set_by,price_kept_by_approval,price_notice_id,price_notice_published_at_utc,price_in_force_from,\
+                 notice_acknowledged_at_utc,notice_acknowledged_channel,zone"
+            )
+        );
+        let rows: Vec<&str> = rows.collect();
+        assert_eq!(rows.len(), 4, "three lines signed, one drafted: {csv}");
+        let of = |quote: &str, sku: &str| -> String {
+            let row = rows.iter().find(|r| r.contains(quote) && r.contains(&format!(",{sku},"))).unwrap_or_else(|| panic!("{sku}: {csv}"));
+            row.split_once(&format!("{quote},")).map(|(_, rest)| rest.to_owned()).unwrap_or_default()
+        };
+        let finalised_at = finalised.body["finalised_at"].as_str().expect("finalised").to_owned();
+        let quoted = |line: usize, sku: &str, quantity: i64, price: &str, discount: &str, total: &str| {
+            format!("finalised,Greta Berg,Nordwind,EUR,{line},{sku},Product {sku},each,{quantity},{price},{discount},{total},{finalised_at},")
+        };
+        // Signed at 10.00 though 12.50 was in force: the price list's, kept by finance's approval.
+        assert_eq!(of(&signed, "P-1"), quoted(1, "P-1", 4, "10.00,1000", "0.00", "40.00,4000") + "price list,yes,,,,,,UTC");
+        assert_eq!(of(&signed, "P-2"), quoted(2, "P-2", 1, "4.00,400", "12.50", "3.50,350") + "price list,no,,,,,,UTC");
+        let notice = finance.get(&format!("/api/v1/notices/{earlier}")).await.body.clone();
+        let acks = finance.get(&format!("/api/v1/notices/{earlier}/acknowledgements")).await;
+        let from_notice = format!(
+            "notice {}: P-3 now 600,no,{earlier},{},{},{},api,UTC",
+            notice["seq"],
+            notice["published_at"].as_str().expect("published"),
+            date_in_days(0),
+            acks.body["acknowledged"][0]["acknowledged_at"].as_str().expect("Sam's")
+        );
+        assert_eq!(of(&signed, "P-3"), quoted(3, "P-3", 2, "6.00,600", "0.00", "12.00,1200") + &from_notice);
+        assert_eq!(of(&draft, "P-2"), "draft,Greta Berg,Nordwind,EUR,1,P-2,Product P-2,each,2,4.00,400,0.00,8.00,800,,,,,,,,,UTC");
+        app.stop().await;
+    }
+}
+
+both_backends! {
     async fn an_override_waives_only_the_superseded_prices_finance_saw(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let (finance, _) = app.user(Role::Finance, "Fiona").await;

@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         // login after the session ended, comes back to it.
         .route("/quotes/new", get(new_quote_form).post(create_quote))
         .route("/quotes/export.csv", get(super::quotes_export::export))
+        .route("/quotes/lines.csv", get(super::quotes_export::export_lines))
         .route("/quotes/{id}", get(show))
         .route("/quotes/{id}/edit", get(edit_quote_form).post(update_quote))
         // Each form's address, opened in the browser (the page answering a
@@ -110,6 +111,8 @@ struct ListPage {
     newest: Option<String>,
     /// The address of these quotes, every page of them, as a CSV file.
     export: String,
+    /// The same quotes, a row a line (`/quotes/lines.csv`).
+    export_lines: String,
     /// The first and last business day of finalisation listed, as typed;
     /// empty for none.
     from: String,
@@ -375,6 +378,7 @@ async fn list(
     let (from_pair, to_pair) = (days.from.map(|d| ("from", d)), days.to.map(|d| ("to", d)));
     let first_page = super::list_address("/quotes", &[state_pair, search_pair, from_pair, to_pair]);
     let export = super::list_address("/quotes/export.csv", &[state_pair, search_pair, from_pair, to_pair]);
+    let export_lines = super::list_address("/quotes/lines.csv", &[state_pair, search_pair, from_pair, to_pair]);
     let newest = before.is_some().then(|| first_page.clone());
     let older = (quotes.len() as u64 > PAGE_SIZE).then(|| {
         quotes.truncate(PAGE_SIZE as usize);
@@ -468,6 +472,7 @@ async fn list(
         older,
         newest,
         export,
+        export_lines,
         from: days.from.unwrap_or_default().to_owned(),
         to: days.to.unwrap_or_default().to_owned(),
         zone: app.store.calendar().zone_name(),

@@ -70,6 +70,45 @@ const HEADER: [&str; 30] = [
     "changed_since_finalised",
 ];
 
+/// The columns of the file of lines ([`export_lines`]), a row a line: its
+/// quote (reference, id, state, customer, currency), its place on it
+/// (`line`, from 1), product, quantity, unit price and line total as a
+/// spreadsheet reads a number and in minor units, the discount in percent
+/// (`12.50`); for a finalised quote, when, and where the unit price came
+/// from as its evidence keeps it: `price_set_by` (`notice 12: Pumps up`,
+/// `price list`, or `not recorded` for a quote finalised before the
+/// evidence kept it), `price_kept_by_approval` (`yes`: an old price finance
+/// approved keeping, not the one in force), and that notice's id,
+/// publication, first day in force, and the signer's acknowledgement of it
+/// (time and channel; empty if they had none by the finalisation).
+const LINES_HEADER: [&str; 25] = [
+    "reference",
+    "quote_id",
+    "state",
+    "customer_name",
+    "customer_company",
+    "currency",
+    "line",
+    "sku",
+    "product_name",
+    "unit",
+    "quantity",
+    "unit_price",
+    "unit_price_minor",
+    "discount_percent",
+    "line_total",
+    "line_total_minor",
+    "finalised_at_utc",
+    "price_set_by",
+    "price_kept_by_approval",
+    "price_notice_id",
+    "price_notice_published_at_utc",
+    "price_in_force_from",
+    "notice_acknowledged_at_utc",
+    "notice_acknowledged_channel",
+    "zone",
+];
+
 /// The quotes the list at this address shows (`?state=…&search=…`), every
 /// one, newest drafted first (the finalised ones newest finalised first),
 /// as a CSV file: those a salesperson owns or signs, every quote for
@@ -80,6 +119,37 @@ pub(super) async fn export(
     user: PageUser,
     RawQuery(raw): RawQuery,
     PageQuery { query, unreadable }: PageQuery<ListQuery>,
+) -> Result<Response, PageError> {
+    file(app, user, raw, query, unreadable, Shape::Quotes).await
+}
+
+/// The same quotes as [`export`], one row a line (`/quotes/lines.csv?…`):
+/// what each was quoted or signed at, and for a finalised quote where that
+/// price came from, as its evidence keeps it. A price dispute is settled
+/// line by line.
+pub(super) async fn export_lines(
+    State(app): State<AppState>,
+    user: PageUser,
+    RawQuery(raw): RawQuery,
+    PageQuery { query, unreadable }: PageQuery<ListQuery>,
+) -> Result<Response, PageError> {
+    file(app, user, raw, query, unreadable, Shape::Lines).await
+}
+
+/// Which file: a row a quote, or a row a line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Quotes,
+    Lines,
+}
+
+async fn file(
+    app: AppState,
+    user: PageUser,
+    raw: Option<String>,
+    query: ListQuery,
+    unreadable: bool,
+    shape: Shape,
 ) -> Result<Response, PageError> {
     user.require(QUOTE_ROLES)?;
     let state = listed_state(query.state.as_deref());
@@ -110,12 +180,16 @@ pub(super) async fn export(
     ];
     let calendar = app.store.calendar();
     let within = days.within;
-    let mut quotes =
-        Quotes { app, actor: user.0.actor.clone(), state, search, within, calendar, last: None, done: false };
+    let actor = user.0.actor.clone();
+    let mut quotes = Quotes { app, actor, state, search, within, calendar, shape, last: None, done: false };
     // The first quotes are read before the answer starts: a failure then is an error page, not a cut file.
-    let first = header_line(&HEADER) + &quotes.next_part().await?.unwrap_or_default();
-    let file = super::download::file_name("quotes", chosen, calendar.today());
-    Ok(csv_download(&file, first, quotes, "the quotes export"))
+    let (header, what, name): (&[&str], _, _) = match shape {
+        Shape::Quotes => (&HEADER, "the quotes export", "quotes"),
+        Shape::Lines => (&LINES_HEADER, "the quote lines export", "quote-lines"),
+    };
+    let first = header_line(header) + &quotes.next_part().await?.unwrap_or_default();
+    let file = super::download::file_name(name, chosen, calendar.today());
+    Ok(csv_download(&file, first, quotes, what))
 }
 
 /// The quotes after `last`, a page at a time, as CSV lines.
@@ -127,6 +201,7 @@ struct Quotes {
     /// Finalised within these instants, when the address says so.
     within: (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>),
     calendar: Calendar,
+    shape: Shape,
     /// The place in the list of the last quote sent (its drafting time, or
     /// its finalising time in the finalised list, and id), `None` before
     /// the first page.
@@ -176,7 +251,10 @@ impl Quotes {
         let people = self.app.store.users_by_id(&ids).await?;
         let mut part = String::new();
         for q in quotes {
-            self.line(&mut part, q, &people);
+            match self.shape {
+                Shape::Quotes => self.line(&mut part, q, &people),
+                Shape::Lines => self.quote_lines(&mut part, q),
+            }
         }
         Ok(part)
     }
@@ -241,5 +319,81 @@ impl Quotes {
                 &q.changed_since_finalised.join("; "),
             ],
         );
+    }
+
+    /// `q`'s lines, one row each ([`LINES_HEADER`]).
+    fn quote_lines(&self, out: &mut String, q: &QuoteView) {
+        let currency = Currency::parse(&q.currency).ok();
+        let decimal = |minor: i64| currency.map(|c| c.decimal(minor)).unwrap_or_default();
+        let utc = |at: Option<chrono::DateTime<chrono::Utc>>| {
+            at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).unwrap_or_default()
+        };
+        let reference = pricegate_mail::compose::quote_reference(q.id);
+        let prices = q.evidence.as_ref().map(|e| e.prices.as_deref());
+        for (n, l) in q.lines.iter().enumerate() {
+            let source = prices.map(|prices| PriceSource::of(prices, l));
+            let notice = source.as_ref().and_then(|s| s.notice);
+            let set_by = match (&source, notice) {
+                (None, _) => String::new(),
+                (Some(PriceSource { recorded: false, .. }), _) => "not recorded".to_owned(),
+                (Some(_), Some(n)) => format!("notice {}: {}", n.seq, n.title),
+                (Some(_), None) => "price list".to_owned(),
+            };
+            let kept = source.as_ref().filter(|s| s.recorded).map_or("", |s| if s.kept { "yes" } else { "no" });
+            line(
+                out,
+                &[
+                    &reference,
+                    &q.id.to_string(),
+                    &q.state,
+                    &q.customer.name,
+                    &q.customer.company,
+                    &q.currency,
+                    &(n + 1).to_string(),
+                    &l.sku,
+                    &l.product_name,
+                    &l.unit,
+                    &l.quantity.to_string(),
+                    &decimal(l.unit_price_minor),
+                    &l.unit_price_minor.to_string(),
+                    &format!("{}.{:02}", l.discount_bp / 100, l.discount_bp % 100),
+                    &decimal(l.total_minor),
+                    &l.total_minor.to_string(),
+                    &utc(q.finalised_at),
+                    &set_by,
+                    kept,
+                    &notice.map(|n| n.notice_id.to_string()).unwrap_or_default(),
+                    &utc(notice.map(|n| n.published_at)),
+                    &notice.map(|n| n.in_force_from.to_string()).unwrap_or_default(),
+                    &utc(notice.and_then(|n| n.acknowledged_at)),
+                    notice.and_then(|n| n.channel.as_deref()).unwrap_or_default(),
+                    self.calendar.zone_name(),
+                ],
+            );
+        }
+    }
+}
+
+/// Where a finalised line's unit price came from, as its quote's evidence
+/// keeps it: the notice that set it (`None`: the price list's own), and
+/// whether it was an old price finance approved keeping. Not `recorded`
+/// for a quote finalised before the evidence kept where prices came from.
+struct PriceSource<'a> {
+    recorded: bool,
+    notice: Option<&'a pricegate_store::views::PriceSetBy>,
+    kept: bool,
+}
+
+impl<'a> PriceSource<'a> {
+    fn of(prices: Option<&'a [pricegate_store::views::EvidencePrice]>, l: &pricegate_store::views::LineView) -> Self {
+        let unrecorded = PriceSource { recorded: false, notice: None, kept: false };
+        let Some(price) = prices.and_then(|prices| prices.iter().find(|p| p.sku == l.sku)) else { return unrecorded };
+        if price.unit_price_minor == l.unit_price_minor {
+            return PriceSource { recorded: true, notice: price.set_by.as_ref(), kept: false };
+        }
+        match price.signed_at.iter().find(|s| s.unit_price_minor == l.unit_price_minor) {
+            Some(signed) => PriceSource { recorded: true, notice: signed.set_by.as_ref(), kept: true },
+            None => unrecorded,
+        }
     }
 }
