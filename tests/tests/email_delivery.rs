@@ -1157,6 +1157,15 @@ both_backends! {
 
         let dashboard = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{nid}/dashboard")).await;
         assert!(!dashboard.contains(&olga.email), "no longer waited for: {dashboard}");
+        let left = dashboard.split("id=\"no-longer-waited-for\">").nth(1).and_then(|p| p.split("</p>").next());
+        assert_eq!(
+            left,
+            Some(
+                "Told of it by e-mail, never acknowledged, and no longer waited for (not in the chart): Olga \
+                 (deactivated). The downloaded file lists them with the addresses their e-mails went to."
+            ),
+            "{dashboard}"
+        );
         let csv = pricegate_tests::pages::page_as(&app.base, &fiona.email, &format!("/notices/{nid}/acknowledgements.csv")).await;
         let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
         // status, user_id, name_now, email_now, role, active, mailed_to; reminders, last, drafts (after the

@@ -686,6 +686,11 @@ struct DashboardPage {
     stranded_counted: usize,
     /// When the salespeople still pending were escalated to finance, in words.
     escalated: Option<String>,
+    /// Those told of it by e-mail who never acknowledged it and are no
+    /// longer waited for (deactivated, moved out of sales, or no longer
+    /// signing a draft it holds up), each with why: the chart no longer
+    /// counts them, and the page says who they were.
+    no_longer_waited_for: Vec<String>,
     /// Salespeople, acknowledged or not.
     salespeople: usize,
     message: Option<String>,
@@ -862,6 +867,7 @@ async fn dashboard(
     let salespeople = times.len() + acks.pending.len();
     let acknowledged_others = acks.acknowledged.len() - times.len();
     let reminded = app.store.reminders_of(id).await?;
+    let mailed = app.store.mailed_about(id).await?;
     let calendar = app.store.calendar();
     let escalated = app.store.escalations_of(id).await?.map(|(n, last)| {
         let mails = if n == 1 { "1 e-mail, at".to_owned() } else { format!("{n} e-mails, the last at") };
@@ -952,6 +958,7 @@ async fn dashboard(
         stranded_quotes: 0,
         stranded_counted: 0,
         escalated,
+        no_longer_waited_for: Vec::new(),
         acknowledged_others,
         message: None,
         nothing_done: false,
@@ -960,10 +967,24 @@ async fn dashboard(
     page.pending.sort_by_cached_key(|r| {
         (std::cmp::Reverse(r.blocked.len()), pricegate_store::name_key(&r.name), r.email.clone())
     });
+    // Told of it, and neither acknowledged nor waited for now, as its file lists them.
+    let listed: std::collections::HashSet<Uuid> = page.acknowledged.iter().chain(&page.pending).map(|r| r.id).collect();
+    let left: Vec<Uuid> =
+        mailed.into_iter().filter(|(u, sent)| !sent.is_empty() && !listed.contains(u)).map(|(u, _)| u).collect();
     // What is left waits on someone no longer an active salesperson, whom no
     // reminder reaches: the drafts need another signer.
-    let signers: Vec<Uuid> = waiting.keys().copied().collect();
+    let signers: Vec<Uuid> = waiting.keys().copied().chain(left.iter().copied()).collect();
     let mut people = app.store.users_by_id(&signers).await?;
+    let mut gone: Vec<&pricegate_store::views::UserView> = left.iter().filter_map(|u| people.get(u)).collect();
+    gone.sort_by_cached_key(|u| (pricegate_store::name_key(&u.name), u.email.clone()));
+    page.no_longer_waited_for = gone
+        .into_iter()
+        .map(|u| match (u.active, u.can_sign()) {
+            (false, _) => format!("{} (deactivated)", u.name),
+            (true, false) => format!("{} (now in {})", u.name, u.role),
+            (true, true) => format!("{} (no draft of theirs waits for it now)", u.name),
+        })
+        .collect();
     page.stranded = waiting
         .into_iter()
         .filter_map(|(signer, quotes)| {
