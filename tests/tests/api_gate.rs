@@ -544,28 +544,39 @@ both_backends! {
 both_backends! {
     /// The quotes list downloads a row a line too, with where each signed
     /// price came from: the notice that set it and the signer's
-    /// acknowledgement of it, the price list, or an old price finance
-    /// approved keeping. A draft's lines say only what they are quoted at.
+    /// acknowledgement of it (none for one published before drafting), the
+    /// price list, or an old price finance approved keeping, from a notice
+    /// or the list. A draft's lines say only what they are quoted at; a
+    /// line changed in the database since it was signed names no source.
     async fn the_quote_lines_file_says_where_each_signed_price_came_from(backend: Backend) {
+        use sea_orm::ConnectionTrait;
         let app = TestApp::spawn(backend).await;
         let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
-        let (sam, _) = app.user(Role::Sales, "Sam").await;
-        create_product(&finance, "P-1", "EUR", 1_000).await;
-        create_product(&finance, "P-2", "EUR", 400).await;
-        create_product(&finance, "P-3", "EUR", 500).await;
-        let earlier = publish_price_change(&finance, "P-3", 600, &date_in_days(-2)).await;
-        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{earlier}/acknowledge")).await.status, 200);
+        let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+        let (rita, _) = app.user(Role::Sales, "Rita").await;
+        for (sku, price) in [("P-1", 1_000), ("P-2", 400), ("P-3", 500), ("P-4", 500)] {
+            create_product(&finance, sku, "EUR", price).await;
+        }
+        // Published before the quote is drafted: its prices are the quote's; Sam reads only the second.
+        let unread = publish_price_change(&finance, "P-3", 600, &date_in_days(-2)).await;
+        let read = publish_price_change(&finance, "P-4", 550, &date_in_days(-2)).await;
+        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{read}/acknowledge")).await.status, 200);
         let signed = id_of(
             &draft_quote(&sam, json!([
                 {"sku": "P-1", "quantity": 4},
                 {"sku": "P-2", "quantity": 1, "discount_bp": 1_250},
-                {"sku": "P-3", "quantity": 2}
+                {"sku": "P-3", "quantity": 2},
+                {"sku": "P-4", "quantity": 1, "discount_bp": 5}
             ]))
             .await,
         );
         let draft = id_of(&draft_quote(&sam, json!([{"sku": "P-2", "quantity": 2}])).await);
-        let rise = publish_price_change(&finance, "P-1", 1_250, &date_in_days(-1)).await;
-        assert_eq!(sam.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await.status, 200);
+        let ritas = id_of(&draft_quote(&rita, json!([{"sku": "P-2", "quantity": 3}])).await);
+        // Both rise before it is signed: finance approves keeping the old prices of P-1 and P-3.
+        for sku in ["P-1", "P-3"] {
+            let rise = publish_price_change(&finance, sku, 1_250, &date_in_days(-1)).await;
+            assert_eq!(sam.post_empty(&format!("/api/v1/notices/{rise}/acknowledge")).await.status, 200);
+        }
         let r = finance.post(&format!("/api/v1/quotes/{signed}/override"), &json!({"reason": "Old offer"})).await;
         assert_eq!(r.status, 201, "{}", r.text);
         let finalised = sam.post_empty(&format!("/api/v1/quotes/{signed}/finalise")).await;
@@ -573,6 +584,8 @@ both_backends! {
 
         let html = page_as(&app.base, &fiona.email, "/quotes?state=finalised").await;
         assert!(html.contains("<a href=\"/quotes/lines.csv?state=finalised\" id=\"export-quote-lines\" download>"), "{html}");
+        let named = pricegate_tests::pages::download_name(&app.base, &fiona.email, "/quotes/lines.csv?state=draft").await;
+        assert_eq!(named, format!("pricegate-quote-lines-draft-as-of-{}.csv", date_in_days(0)));
         let csv = page_as(&app.base, &fiona.email, "/quotes/lines.csv").await;
         let mut rows = csv.lines();
         assert_eq!(
@@ -584,30 +597,54 @@ both_backends! {
                  notice_acknowledged_at_utc,notice_acknowledged_channel,zone"
             )
         );
-        let rows: Vec<&str> = rows.collect();
-        assert_eq!(rows.len(), 4, "three lines signed, one drafted: {csv}");
-        let of = |quote: &str, sku: &str| -> String {
-            let row = rows.iter().find(|r| r.contains(quote) && r.contains(&format!(",{sku},"))).unwrap_or_else(|| panic!("{sku}: {csv}"));
+        assert_eq!(rows.count(), 6, "four lines signed, one in each draft: {csv}");
+        let of = |csv: &str, quote: &str, sku: &str| -> String {
+            let row = csv.lines().find(|r| r.contains(quote) && r.contains(&format!(",{sku},")));
+            let row = row.unwrap_or_else(|| panic!("{sku}: {csv}"));
             row.split_once(&format!("{quote},")).map(|(_, rest)| rest.to_owned()).unwrap_or_default()
         };
         let finalised_at = finalised.body["finalised_at"].as_str().expect("finalised").to_owned();
         let quoted = |line: usize, sku: &str, quantity: i64, price: &str, discount: &str, total: &str| {
             format!("finalised,Greta Berg,Nordwind,EUR,{line},{sku},Product {sku},each,{quantity},{price},{discount},{total},{finalised_at},")
         };
+        let notice_of = |id: &str| {
+            let id = id.to_owned();
+            let finance = &finance;
+            async move {
+                let n = finance.get(&format!("/api/v1/notices/{id}")).await.body.clone();
+                let title = n["title"].as_str().expect("a title").to_owned();
+                let published = n["published_at"].as_str().expect("published").to_owned();
+                let acks = finance.get(&format!("/api/v1/notices/{id}/acknowledgements")).await;
+                let acked = acks.body["acknowledged"][0]["acknowledged_at"].as_str().map(|at| format!("{at},api"));
+                format!("notice {}: {title}", n["seq"]) + &format!(",{{kept}},{id},{published},{},", date_in_days(0))
+                    + &acked.unwrap_or_else(|| ",".to_owned())
+                    + ",UTC"
+            }
+        };
         // Signed at 10.00 though 12.50 was in force: the price list's, kept by finance's approval.
-        assert_eq!(of(&signed, "P-1"), quoted(1, "P-1", 4, "10.00,1000", "0.00", "40.00,4000") + "price list,yes,,,,,,UTC");
-        assert_eq!(of(&signed, "P-2"), quoted(2, "P-2", 1, "4.00,400", "12.50", "3.50,350") + "price list,no,,,,,,UTC");
-        let notice = finance.get(&format!("/api/v1/notices/{earlier}")).await.body.clone();
-        let acks = finance.get(&format!("/api/v1/notices/{earlier}/acknowledgements")).await;
-        let from_notice = format!(
-            "notice {}: P-3 now 600,no,{earlier},{},{},{},api,UTC",
-            notice["seq"],
-            notice["published_at"].as_str().expect("published"),
-            date_in_days(0),
-            acks.body["acknowledged"][0]["acknowledged_at"].as_str().expect("Sam's")
-        );
-        assert_eq!(of(&signed, "P-3"), quoted(3, "P-3", 2, "6.00,600", "0.00", "12.00,1200") + &from_notice);
-        assert_eq!(of(&draft, "P-2"), "draft,Greta Berg,Nordwind,EUR,1,P-2,Product P-2,each,2,4.00,400,0.00,8.00,800,,,,,,,,,UTC");
+        assert_eq!(of(&csv, &signed, "P-1"), quoted(1, "P-1", 4, "10.00,1000", "0.00", "40.00,4000") + "price list,yes,,,,,,UTC");
+        assert_eq!(of(&csv, &signed, "P-2"), quoted(2, "P-2", 1, "4.00,400", "12.50", "3.50,350") + "price list,no,,,,,,UTC");
+        // Kept at 6.00, the price the unread notice set: kept by the approval, and never acknowledged.
+        let p3 = notice_of(&unread).await.replace("{kept}", "yes");
+        assert!(p3.ends_with(",,,UTC"), "Sam never acknowledged it: {p3}");
+        assert_eq!(of(&csv, &signed, "P-3"), quoted(3, "P-3", 2, "6.00,600", "0.00", "12.00,1200") + &p3);
+        let p4 = notice_of(&read).await.replace("{kept}", "no");
+        assert!(p4.ends_with(",api,UTC"), "{p4}");
+        assert_eq!(of(&csv, &signed, "P-4"), quoted(4, "P-4", 1, "5.50,550", "0.05", "5.50,550") + &p4);
+        assert_eq!(of(&csv, &draft, "P-2"), "draft,Greta Berg,Nordwind,EUR,1,P-2,Product P-2,each,2,4.00,400,0.00,8.00,800,,,,,,,,,UTC");
+
+        // Sam's file holds his quotes only; a filter chooses as on the page.
+        let mine = page_as(&app.base, &sam_user.email, "/quotes/lines.csv").await;
+        assert!(mine.lines().count() == 1 + 5 && !mine.contains(&ritas), "{mine}");
+        let drafts = page_as(&app.base, &fiona.email, "/quotes/lines.csv?state=draft").await;
+        assert!(drafts.lines().count() == 1 + 2 && drafts.contains(&draft) && drafts.contains(&ritas), "{drafts}");
+
+        // A signed line changed in the database since: the file names no source for it.
+        let db = app.store.connection();
+        db.execute_unprepared("UPDATE quote_lines SET discount_bp = 0 WHERE discount_bp = 1250").await.expect("changed");
+        let csv = page_as(&app.base, &fiona.email, "/quotes/lines.csv").await;
+        assert_eq!(of(&csv, &signed, "P-2"), quoted(2, "P-2", 1, "4.00,400", "0.00", "4.00,400") + "changed since finalised,,,,,,,UTC");
+        assert!(of(&csv, &signed, "P-1").contains(",price list,yes,"), "the others still as signed: {csv}");
         app.stop().await;
     }
 }

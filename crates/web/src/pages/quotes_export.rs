@@ -1,6 +1,7 @@
 //! The quotes list as a CSV file: every quote the list's filter and search
 //! choose, all its pages, one row each, for month-end or a customer review
-//! in a spreadsheet.
+//! in a spreadsheet; and the same quotes one row a line, with where each
+//! signed price came from, for a price dispute.
 
 use std::collections::HashMap;
 
@@ -8,7 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use pricegate_domain::Calendar;
 use pricegate_domain::money::Currency;
-use pricegate_store::views::{QuoteView, UserView};
+use pricegate_store::views::{LineView, QuoteView, UserView};
 use pricegate_store::{Actor, QuoteFilter, QuoteSearch, StoreError};
 use uuid::Uuid;
 
@@ -19,6 +20,9 @@ use crate::AppState;
 
 /// Quotes read and sent at a time (each with its lines and evidence).
 const EXPORT_PAGE: u64 = 500;
+/// … for the file of lines, whose quotes may have up to 200 lines each: a
+/// part of the file stays a few hundred kilobytes.
+const LINES_EXPORT_PAGE: u64 = 50;
 
 /// The columns. Money is the quote's currency's: `total` as a spreadsheet
 /// reads a number (`1234.50`), `total_minor` as the API gives it. Times are
@@ -76,8 +80,10 @@ const HEADER: [&str; 30] = [
 /// spreadsheet reads a number and in minor units, the discount in percent
 /// (`12.50`); for a finalised quote, when, and where the unit price came
 /// from as its evidence keeps it: `price_set_by` (`notice 12: Pumps up`,
-/// `price list`, or `not recorded` for a quote finalised before the
-/// evidence kept it), `price_kept_by_approval` (`yes`: an old price finance
+/// `price list`, `not recorded` for a quote finalised before the evidence
+/// kept it, or `changed since finalised` for a line whose row no longer is
+/// as signed, changed in the database behind the service's back, as the
+/// quote's page says), `price_kept_by_approval` (`yes`: an old price finance
 /// approved keeping, not the one in force), and that notice's id,
 /// publication, first day in force, and the signer's acknowledgement of it
 /// (time and channel; empty if they had none by the finalisation).
@@ -220,11 +226,11 @@ impl Rest for Quotes {
         let filter = QuoteFilter {
             after_listed: self.last,
             finalised_within: self.within,
-            ..list_filter(self.state, self.search.clone(), EXPORT_PAGE, None)
+            ..list_filter(self.state, self.search.clone(), self.page_size(), None)
         };
         let by_finalising = filter.by_finalising;
         let quotes = self.app.store.list_quotes(&self.actor, filter).await?;
-        self.done = (quotes.len() as u64) < EXPORT_PAGE;
+        self.done = (quotes.len() as u64) < self.page_size();
         let Some(last) = quotes.last() else { return Ok(None) };
         // The place in the list's own order (by finalising, the store lists only quotes with that time).
         let at = match by_finalising {
@@ -239,7 +245,19 @@ impl Rest for Quotes {
 }
 
 impl Quotes {
+    fn page_size(&self) -> u64 {
+        match self.shape {
+            Shape::Quotes => EXPORT_PAGE,
+            Shape::Lines => LINES_EXPORT_PAGE,
+        }
+    }
+
     async fn lines(&self, quotes: &[QuoteView]) -> Result<String, StoreError> {
+        if self.shape == Shape::Lines {
+            let mut part = String::new();
+            quotes.iter().for_each(|q| self.quote_lines(&mut part, q));
+            return Ok(part);
+        }
         let mut ids = Vec::with_capacity(quotes.len() * 2);
         for q in quotes {
             ids.extend([q.owner_id, q.signer_id]);
@@ -251,10 +269,7 @@ impl Quotes {
         let people = self.app.store.users_by_id(&ids).await?;
         let mut part = String::new();
         for q in quotes {
-            match self.shape {
-                Shape::Quotes => self.line(&mut part, q, &people),
-                Shape::Lines => self.quote_lines(&mut part, q),
-            }
+            self.line(&mut part, q, &people);
         }
         Ok(part)
     }
@@ -330,10 +345,16 @@ impl Quotes {
         };
         let reference = pricegate_mail::compose::quote_reference(q.id);
         let prices = q.evidence.as_ref().map(|e| e.prices.as_deref());
+        // A line whose row no longer is as it was signed (changed in the
+        // database behind the service's back) has no source to name.
+        let signed = q.evidence.as_ref().and_then(|e| e.signed.as_ref());
+        let as_signed = |l: &LineView| signed.is_none_or(|s| s.lines.contains(l));
         for (n, l) in q.lines.iter().enumerate() {
             let source = prices.map(|prices| PriceSource::of(prices, l));
+            let source = source.filter(|_| as_signed(l));
             let notice = source.as_ref().and_then(|s| s.notice);
             let set_by = match (&source, notice) {
+                (None, _) if prices.is_some() => "changed since finalised".to_owned(),
                 (None, _) => String::new(),
                 (Some(PriceSource { recorded: false, .. }), _) => "not recorded".to_owned(),
                 (Some(_), Some(n)) => format!("notice {}: {}", n.seq, n.title),
@@ -356,7 +377,7 @@ impl Quotes {
                     &l.quantity.to_string(),
                     &decimal(l.unit_price_minor),
                     &l.unit_price_minor.to_string(),
-                    &format!("{}.{:02}", l.discount_bp / 100, l.discount_bp % 100),
+                    &percent_number(l.discount_bp),
                     &decimal(l.total_minor),
                     &l.total_minor.to_string(),
                     &utc(q.finalised_at),
@@ -374,10 +395,18 @@ impl Quotes {
     }
 }
 
+/// A percentage in basis points as a spreadsheet reads a number: `12.50`, `0.05`.
+fn percent_number(bp: i32) -> String {
+    let sign = if bp < 0 { "-" } else { "" };
+    let bp = bp.unsigned_abs();
+    format!("{sign}{}.{:02}", bp / 100, bp % 100)
+}
+
 /// Where a finalised line's unit price came from, as its quote's evidence
 /// keeps it: the notice that set it (`None`: the price list's own), and
 /// whether it was an old price finance approved keeping. Not `recorded`
-/// for a quote finalised before the evidence kept where prices came from.
+/// for a quote finalised before the evidence kept where prices came from,
+/// or whose evidence names no source for that price.
 struct PriceSource<'a> {
     recorded: bool,
     notice: Option<&'a pricegate_store::views::PriceSetBy>,
@@ -385,7 +414,7 @@ struct PriceSource<'a> {
 }
 
 impl<'a> PriceSource<'a> {
-    fn of(prices: Option<&'a [pricegate_store::views::EvidencePrice]>, l: &pricegate_store::views::LineView) -> Self {
+    fn of(prices: Option<&'a [pricegate_store::views::EvidencePrice]>, l: &LineView) -> Self {
         let unrecorded = PriceSource { recorded: false, notice: None, kept: false };
         let Some(price) = prices.and_then(|prices| prices.iter().find(|p| p.sku == l.sku)) else { return unrecorded };
         if price.unit_price_minor == l.unit_price_minor {
@@ -395,5 +424,16 @@ impl<'a> PriceSource<'a> {
             Some(signed) => PriceSource { recorded: true, notice: signed.set_by.as_ref(), kept: true },
             None => unrecorded,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_number;
+
+    #[test]
+    fn a_discount_reads_as_a_number_of_percent() {
+        let read: Vec<String> = [0, 5, 1_250, 10_000, -50, -150, i32::MIN].into_iter().map(percent_number).collect();
+        assert_eq!(read, ["0.00", "0.05", "12.50", "100.00", "-0.50", "-1.50", "-21474836.48"]);
     }
 }
