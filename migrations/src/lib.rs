@@ -37,6 +37,7 @@ mod m20261205_000032_quotes_by_finalising;
 mod m20261206_000033_notice_changes_by_sku;
 mod m20261207_000034_reminder_sweeps;
 mod m20261207_000035_acknowledgements_kept;
+mod m20261207_000036_proof_not_replaced;
 
 pub struct Migrator;
 
@@ -150,6 +151,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000033_notice_changes_by_sku::Migration),
             Box::new(m20261207_000034_reminder_sweeps::Migration),
             Box::new(m20261207_000035_acknowledgements_kept::Migration),
+            Box::new(m20261207_000036_proof_not_replaced::Migration),
         ]
     }
 }

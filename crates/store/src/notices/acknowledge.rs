@@ -599,7 +599,8 @@ pub(crate) async fn acknowledge_one_in(
 /// of each of `notice_ids`, in their order (each once), with whether it is
 /// new. Acknowledging again changes nothing and returns the first
 /// acknowledgement. Five statements however many notices: the notices, the
-/// clock, the new rows, the rows as they stand, the audit rows.
+/// clock, the new rows, the rows as they stand, the audit rows (and on
+/// SQLite, the rows as they stood before).
 ///
 /// Refused, naming the notice, at the first that is unknown, not published,
 /// or a draft `seen_by` may not see (unknown to all but finance, so refused
@@ -656,6 +657,18 @@ pub(crate) async fn acknowledge_in(
             user_agent: Set(user_agent.clone()),
         })
         .collect();
+    // On SQLite a trigger refuses an insert of a pair already acknowledged
+    // (it would let `INSERT OR REPLACE` rewrite one: see migration 36), so
+    // those are left out first, under the write lock its transaction holds.
+    // PostgreSQL's rows cannot be replaced, and two inserts at once there
+    // are settled by the conflict clause.
+    let rows = match txn.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => {
+            let had = acknowledgements_of(txn, user_id, &ids).await?;
+            rows.into_iter().filter(|r| r.notice_id.try_as_ref().is_none_or(|n| !had.contains_key(n))).collect()
+        }
+        _ => rows,
+    };
     let ours: HashSet<Uuid> = rows.iter().filter_map(|r| r.id.try_as_ref().copied()).collect();
     for chunk in rows.chunks(IN_LIST_CHUNK) {
         acknowledgements::Entity::insert_many(chunk.to_vec())

@@ -86,8 +86,11 @@ const HEADER: [&str; 30] = [
 /// quote's page says), `price_kept_by_approval` (`yes`: an old price finance
 /// approved keeping, not the one in force), and that notice's id,
 /// publication, first day in force, and the signer's acknowledgement of it
-/// (time and channel; empty if they had none by the finalisation).
-const LINES_HEADER: [&str; 25] = [
+/// (time and channel; empty if they had none by the finalisation); last,
+/// what of the quote no longer matches its finalisation record, as the
+/// quotes file's `changed_since_finalised` (a line deleted or a customer
+/// changed in the database shows only there).
+const LINES_HEADER: [&str; 26] = [
     "reference",
     "quote_id",
     "state",
@@ -113,6 +116,7 @@ const LINES_HEADER: [&str; 25] = [
     "notice_acknowledged_at_utc",
     "notice_acknowledged_channel",
     "zone",
+    "quote_changed_since_finalised",
 ];
 
 /// The quotes the list at this address shows (`?state=…&search=…`), every
@@ -389,6 +393,7 @@ impl Quotes {
                     &utc(notice.and_then(|n| n.acknowledged_at)),
                     notice.and_then(|n| n.channel.as_deref()).unwrap_or_default(),
                     self.calendar.zone_name(),
+                    &q.changed_since_finalised.join("; "),
                 ],
             );
         }
