@@ -883,6 +883,9 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         let (_, html) = page(&app, &fiona.email, &format!("/audit?actor={escaped}")).await;
         assert!(!html.contains("Nobody has the address") && !html.contains(drafted), "Rita's, who drafted nothing: {html}");
+        // And the page says who had it before her.
+        let before = format!(", and is {new} now: search by that address for what they did.");
+        assert!(html.contains("Before its holder now, Samuel Novak had it until 20") && html.contains(&before), "{html}");
         app.stop().await;
     }
 }

@@ -111,7 +111,7 @@ fn subject_of(typed: &str) -> Option<(String, (Uuid, Uuid))> {
 /// e-mail address.
 async fn subject_named(app: &AppState, typed: &str) -> Result<Option<Named>, PageError> {
     if let Some(id) = app.store.product_id_by_sku(typed).await? {
-        return Ok(Some(Named { id, formerly: None }));
+        return Ok(Some(Named { id, formerly: None, before: None }));
     }
     address_holder(app, typed).await
 }
@@ -120,7 +120,7 @@ async fn subject_named(app: &AppState, typed: &str) -> Result<Option<Named>, Pag
 async fn person_named(app: &AppState, typed: &str) -> Result<Option<Named>, PageError> {
     if let Ok(id) = Uuid::parse_str(typed) {
         let known = app.store.users_by_id(&[id]).await?.contains_key(&id);
-        return Ok(known.then_some(Named { id, formerly: None }));
+        return Ok(known.then_some(Named { id, formerly: None, before: None }));
     }
     address_holder(app, typed).await
 }
@@ -130,25 +130,41 @@ async fn person_named(app: &AppState, typed: &str) -> Result<Option<Named>, Page
 struct Named {
     id: Uuid,
     formerly: Option<String>,
+    /// Someone else had the address before its holder now, said.
+    before: Option<String>,
 }
 
 /// The person with the address `typed`, or, when nobody has it now, the
 /// one who last had it before changing it: the log keeps what they did
-/// under it, and an auditor comes with the address an e-mail went to.
+/// under it, and an auditor comes with the address an e-mail went to. An
+/// address given to someone else since names its holder now, and says who
+/// had it before.
 async fn address_holder(app: &AppState, typed: &str) -> Result<Option<Named>, PageError> {
     let Some(email) = pricegate_domain::Email::for_login(typed) else { return Ok(None) };
-    if let Some(id) = app.store.user_id_by_email(&email).await? {
-        return Ok(Some(Named { id, formerly: None }));
-    }
-    let Some((id, until)) = app.store.former_holder_of(&email).await? else { return Ok(None) };
-    let Some(person) = app.store.users_by_id(&[id]).await?.remove(&id) else { return Ok(None) };
-    let formerly = format!(
-        "Nobody has the address \u{201c}{email}\u{201d} now: {} had it until {}, and is {} now.",
-        person.name,
-        app.store.calendar().stamp(until, true),
-        person.email
-    );
-    Ok(Some(Named { id, formerly: Some(formerly) }))
+    let holder = app.store.user_id_by_email(&email).await?;
+    let former = app.store.former_holder_of(&email).await?.filter(|(id, _)| Some(*id) != holder);
+    let ids: Vec<Uuid> = holder.into_iter().chain(former.map(|(id, _)| id)).collect();
+    let mut people = app.store.users_by_id(&ids).await?;
+    let calendar = app.store.calendar();
+    let had = former.and_then(|(id, until)| {
+        let person = people.remove(&id)?;
+        let until = calendar.stamp(until, true);
+        Some((id, format!("{} had it until {until}, and is {} now", person.name, person.email)))
+    });
+    Ok(match (holder, had) {
+        (Some(id), had) => Some(Named {
+            id,
+            formerly: None,
+            before: had
+                .map(|(_, had)| format!("Before its holder now, {had}: search by that address for what they did.")),
+        }),
+        (None, Some((id, had))) => Some(Named {
+            id,
+            formerly: Some(format!("Nobody has the address \u{201c}{email}\u{201d} now: {had}.")),
+            before: None,
+        }),
+        (None, None) => None,
+    })
 }
 
 /// The filters of one page of the log, as written in its address.
@@ -228,8 +244,9 @@ pub(super) async fn chosen<'q>(app: &AppState, query: &'q AuditQuery) -> Result<
     };
     let mut formerly: Vec<String> = Vec::new();
     let (subject, ids) = match named {
-        Some(Named { id, formerly: was }) => {
+        Some(Named { id, formerly: was, before }) => {
             formerly.extend(was.map(|was| format!("{was} Showing the entries about them.")));
+            formerly.extend(before);
             (Some(typed_subject.to_owned()), Some((id, id)))
         }
         None => subject_of(typed_subject).unzip(),
@@ -239,8 +256,9 @@ pub(super) async fn chosen<'q>(app: &AppState, query: &'q AuditQuery) -> Result<
         true => None,
         false => person_named(app, typed_actor).await?,
     };
-    let actor = actor.map(|Named { id, formerly: was }| {
+    let actor = actor.map(|Named { id, formerly: was, before }| {
         formerly.extend(was.map(|was| format!("{was} Showing what they did.")));
+        formerly.extend(before);
         id
     });
     let mut notes = Vec::new();
