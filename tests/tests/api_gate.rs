@@ -593,7 +593,7 @@ both_backends! {
             Some(
                 "\u{feff}reference,quote_id,state,customer_name,customer_company,currency,line,sku,product_name,unit,\
                  quantity,unit_price,unit_price_minor,discount_percent,line_total,line_total_minor,finalised_at_utc,\
-                 price_set_by,price_kept_by_approval,price_notice_id,price_notice_published_at_utc,price_in_force_from,\
+                 price_set_by,price_kept_by_approval,price_in_force_when_finalised,price_notice_id,price_notice_published_at_utc,price_in_force_from,\
                  notice_acknowledged_at_utc,notice_acknowledged_channel,zone,quote_changed_since_finalised"
             )
         );
@@ -622,16 +622,16 @@ both_backends! {
             }
         };
         // Signed at 10.00 though 12.50 was in force: the price list's, kept by finance's approval.
-        assert_eq!(of(&csv, &signed, "P-1"), quoted(1, "P-1", 4, "10.00,1000", "0.00", "40.00,4000") + "price list,yes,,,,,,UTC,");
-        assert_eq!(of(&csv, &signed, "P-2"), quoted(2, "P-2", 1, "4.00,400", "12.50", "3.50,350") + "price list,no,,,,,,UTC,");
+        assert_eq!(of(&csv, &signed, "P-1"), quoted(1, "P-1", 4, "10.00,1000", "0.00", "40.00,4000") + "price list,yes,12.50,,,,,,UTC,");
+        assert_eq!(of(&csv, &signed, "P-2"), quoted(2, "P-2", 1, "4.00,400", "12.50", "3.50,350") + "price list,no,4.00,,,,,,UTC,");
         // Kept at 6.00, the price the unread notice set: kept by the approval, and never acknowledged.
-        let p3 = notice_of(&unread).await.replace("{kept}", "yes");
+        let p3 = notice_of(&unread).await.replace("{kept}", "yes,12.50");
         assert!(p3.ends_with(",,,UTC,"), "Sam never acknowledged it: {p3}");
         assert_eq!(of(&csv, &signed, "P-3"), quoted(3, "P-3", 2, "6.00,600", "0.00", "12.00,1200") + &p3);
-        let p4 = notice_of(&read).await.replace("{kept}", "no");
+        let p4 = notice_of(&read).await.replace("{kept}", "no,5.50");
         assert!(p4.ends_with(",api,UTC,"), "{p4}");
         assert_eq!(of(&csv, &signed, "P-4"), quoted(4, "P-4", 1, "5.50,550", "0.05", "5.50,550") + &p4);
-        assert_eq!(of(&csv, &draft, "P-2"), "draft,Greta Berg,Nordwind,EUR,1,P-2,Product P-2,each,2,4.00,400,0.00,8.00,800,,,,,,,,,UTC,");
+        assert_eq!(of(&csv, &draft, "P-2"), "draft,Greta Berg,Nordwind,EUR,1,P-2,Product P-2,each,2,4.00,400,0.00,8.00,800,,,,,,,,,,UTC,");
 
         // Sam's file holds his quotes only; a filter chooses as on the page.
         let mine = page_as(&app.base, &sam_user.email, "/quotes/lines.csv").await;
@@ -643,7 +643,7 @@ both_backends! {
         let db = app.store.connection();
         db.execute_unprepared("UPDATE quote_lines SET discount_bp = 0 WHERE discount_bp = 1250").await.expect("changed");
         let csv = page_as(&app.base, &fiona.email, "/quotes/lines.csv").await;
-        assert_eq!(of(&csv, &signed, "P-2"), quoted(2, "P-2", 1, "4.00,400", "0.00", "4.00,400") + "changed since finalised,,,,,,,UTC,\"lines; total\"");
+        assert_eq!(of(&csv, &signed, "P-2"), quoted(2, "P-2", 1, "4.00,400", "0.00", "4.00,400") + "changed since finalised,,,,,,,,UTC,\"lines; total\"");
         let p1 = of(&csv, &signed, "P-1");
         assert!(p1.contains(",price list,yes,") && p1.ends_with(",\"lines; total\""), "the others as signed, on a quote changed since: {csv}");
         app.stop().await;

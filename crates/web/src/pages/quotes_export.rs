@@ -84,13 +84,14 @@ const HEADER: [&str; 30] = [
 /// kept it, or `changed since finalised` for a line whose row no longer is
 /// as signed, changed in the database behind the service's back, as the
 /// quote's page says), `price_kept_by_approval` (`yes`: an old price finance
-/// approved keeping, not the one in force), and that notice's id,
+/// approved keeping, not the one in force, `price_in_force_when_finalised`),
+/// and that notice's id,
 /// publication, first day in force, and the signer's acknowledgement of it
 /// (time and channel; empty if they had none by the finalisation); last,
 /// what of the quote no longer matches its finalisation record, as the
 /// quotes file's `changed_since_finalised` (a line deleted or a customer
 /// changed in the database shows only there).
-const LINES_HEADER: [&str; 26] = [
+const LINES_HEADER: [&str; 27] = [
     "reference",
     "quote_id",
     "state",
@@ -110,6 +111,7 @@ const LINES_HEADER: [&str; 26] = [
     "finalised_at_utc",
     "price_set_by",
     "price_kept_by_approval",
+    "price_in_force_when_finalised",
     "price_notice_id",
     "price_notice_published_at_utc",
     "price_in_force_from",
@@ -387,6 +389,7 @@ impl Quotes {
                     &utc(q.finalised_at),
                     &set_by,
                     kept,
+                    &source.as_ref().and_then(|s| s.in_force).map(decimal).unwrap_or_default(),
                     &notice.map(|n| n.notice_id.to_string()).unwrap_or_default(),
                     &utc(notice.map(|n| n.published_at)),
                     &notice.map(|n| n.in_force_from.to_string()).unwrap_or_default(),
@@ -416,17 +419,23 @@ struct PriceSource<'a> {
     recorded: bool,
     notice: Option<&'a pricegate_store::views::PriceSetBy>,
     kept: bool,
+    /// The product's price in force when the quote was finalised.
+    in_force: Option<i64>,
 }
 
 impl<'a> PriceSource<'a> {
     fn of(prices: Option<&'a [pricegate_store::views::EvidencePrice]>, l: &LineView) -> Self {
-        let unrecorded = PriceSource { recorded: false, notice: None, kept: false };
+        let unrecorded = PriceSource { recorded: false, notice: None, kept: false, in_force: None };
         let Some(price) = prices.and_then(|prices| prices.iter().find(|p| p.sku == l.sku)) else { return unrecorded };
         if price.unit_price_minor == l.unit_price_minor {
-            return PriceSource { recorded: true, notice: price.set_by.as_ref(), kept: false };
+            let in_force = Some(price.unit_price_minor);
+            return PriceSource { recorded: true, notice: price.set_by.as_ref(), kept: false, in_force };
         }
         match price.signed_at.iter().find(|s| s.unit_price_minor == l.unit_price_minor) {
-            Some(signed) => PriceSource { recorded: true, notice: signed.set_by.as_ref(), kept: true },
+            Some(signed) => {
+                let in_force = Some(price.unit_price_minor);
+                PriceSource { recorded: true, notice: signed.set_by.as_ref(), kept: true, in_force }
+            }
             None => unrecorded,
         }
     }
