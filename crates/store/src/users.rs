@@ -204,9 +204,9 @@ impl Store {
 
     /// Who had `email` as their address before it was changed, and when it
     /// changed (the latest change away from it), if anyone: read from the
-    /// audit log's `user.updated` entries, which keep each change. Asked
-    /// after an address nobody has now (an auditor with an old e-mail in
-    /// hand): only the entries whose detail holds the address are read.
+    /// audit log's `user.updated` entries, which keep each change. Asked by
+    /// an auditor with an old e-mail in hand, whether or not someone has
+    /// the address now: only the entries whose detail holds it are read.
     pub async fn former_holder_of(&self, email: &str) -> Result<Option<(Uuid, DateTime<Utc>)>, StoreError> {
         use crate::entity::audit_log;
         let backend = self.db.get_database_backend();

@@ -1,6 +1,7 @@
-//! Who has acknowledged a published notice, and who it still waits for, as
-//! a CSV file: the dashboard's two lists with everything the service keeps
-//! of each acknowledgement, for finance's records or an auditor's tools.
+//! Who has acknowledged a published notice, who it still waits for, and who
+//! was told of it and left without acknowledging, as a CSV file: the
+//! dashboard's lists with everything the service keeps of each
+//! acknowledgement, for finance's records or an auditor's tools.
 
 use std::collections::{HashMap, HashSet};
 
