@@ -808,11 +808,14 @@ async fn the_dashboard_lists_ten_drafts_a_person_and_the_rest_from_a_link(backen
     let html = page_as(&app.base, &fiona.email, &format!("{dashboard}?all={}", zed_user.id)).await;
     assert_eq!(totals(&row_of(&html, zed_user.id)).len(), 11);
     assert_eq!(totals(&row_of(&html, mia_user.id)), first);
-    // A link that names nobody lists each person's first ten.
-    for odd in ["?all=someone", "?all=", "?all=1&all=2"] {
+    // A link that names nobody lists each person's first ten, and says so.
+    let stale = format!("?all={}", fiona.id);
+    for odd in ["?all=someone", "?all=", "?all=1&all=2", stale.as_str()] {
         let html = page_as(&app.base, &fiona.email, &format!("{dashboard}{odd}")).await;
         assert_eq!(totals(&row_of(&html, mia_user.id)), first, "{odd}");
+        assert_eq!(html.contains("id=\"all-note\""), !odd.ends_with('='), "{odd}: {html}");
     }
+    assert!(!page_as(&app.base, &fiona.email, &dashboard).await.contains("id=\"all-note\""));
     app.stop().await;
 }
 }

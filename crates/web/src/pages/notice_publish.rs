@@ -686,6 +686,8 @@ struct DashboardPage {
     stranded_counted: usize,
     /// When the salespeople still pending were escalated to finance, in words.
     escalated: Option<String>,
+    /// A `?all=` that names nobody listed here, said.
+    all_note: Option<String>,
     /// Those told of it by e-mail who never acknowledged it and are no
     /// longer waited for (deactivated, moved out of sales, or no longer
     /// signing a draft it holds up), each with why: the chart no longer
@@ -838,11 +840,12 @@ async fn dashboard(
     State(app): State<AppState>,
     PageId(id): PageId,
     user: PageUser,
-    PageQuery { query, .. }: PageQuery<DashboardQuery>,
+    PageQuery { query, unreadable }: PageQuery<DashboardQuery>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     user.require(&[Role::Finance])?;
-    // One that names nobody (a stale or mistyped link) lists each person's first drafts.
+    // One that names nobody (a stale or mistyped link) lists each person's first drafts, and says so.
+    let asked_all = query.all.as_deref().is_some_and(|raw| !raw.trim().is_empty()) || unreadable;
     let all_of = query.all.and_then(|raw| Uuid::parse_str(raw.trim()).ok());
     let n = app.store.get_notice(&user.0.actor, id).await?;
     let Some(published) = n.published_at else {
@@ -959,6 +962,7 @@ async fn dashboard(
         stranded_counted: 0,
         escalated,
         no_longer_waited_for: Vec::new(),
+        all_note: None,
         acknowledged_others,
         message: None,
         nothing_done: false,
@@ -1004,6 +1008,15 @@ async fn dashboard(
     }
     for s in &mut page.stranded {
         s.more = listed_each(&mut s.quotes, all_of == Some(s.id));
+    }
+    let listed_all =
+        page.pending.iter().map(|p| p.id).chain(page.stranded.iter().map(|s| s.id)).any(|id| Some(id) == all_of);
+    if asked_all && !listed_all {
+        page.all_note = Some(
+            "That link names nobody whose drafts the notice holds up now: each person's first ten are listed, \
+             and each list's own link lists them all."
+                .to_owned(),
+        );
     }
     let seal = user.seal(&app);
     // A draft's form sent is the confirmation page's to tell.
