@@ -38,6 +38,7 @@ mod m20261206_000033_notice_changes_by_sku;
 mod m20261207_000034_reminder_sweeps;
 mod m20261207_000035_acknowledgements_kept;
 mod m20261207_000036_proof_not_replaced;
+mod m20261207_000037_finalised_quotes_kept;
 
 pub struct Migrator;
 
@@ -152,6 +153,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000034_reminder_sweeps::Migration),
             Box::new(m20261207_000035_acknowledgements_kept::Migration),
             Box::new(m20261207_000036_proof_not_replaced::Migration),
+            Box::new(m20261207_000037_finalised_quotes_kept::Migration),
         ]
     }
 }

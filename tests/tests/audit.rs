@@ -289,6 +289,17 @@ both_backends! {
             assert!(error.contains("append-only"), "{backend:?}: `{sql}` failed, but not for being append-only: {error}");
         }
 
+        // Nor is the finalised quote deleted, by a tool that does not ask SQLite to check foreign keys either.
+        let outside = sea_orm::Database::connect(app.db.url.as_str()).await.expect("connect");
+        let unchecked = match backend {
+            pricegate_tests::Backend::Sqlite => "PRAGMA foreign_keys = OFF; DELETE FROM quotes",
+            pricegate_tests::Backend::Postgres => "DELETE FROM quotes",
+        };
+        let refused = outside.execute_unprepared(unchecked).await.expect_err("a finalised quote deleted").to_string();
+        assert!(refused.contains("a finalised quote is kept") || refused.contains("foreign key"), "{backend:?}: {refused}");
+        outside.close().await.ok();
+        assert_eq!(sam.get(&format!("/api/v1/quotes/{quote}")).await.status, 200);
+
         assert_eq!(audit_rows(&finance).await, audit_before, "the audit log is as it was");
         assert_eq!(count(&app, "audit_log").await, audit_count);
         assert_eq!(count(&app, "finalisations").await, finalisation_count);
