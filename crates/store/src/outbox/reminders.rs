@@ -736,11 +736,11 @@ impl Store {
     }
 
     /// Everyone an e-mail about `notice_id` (its publication, or a
-    /// reminder) was written to, with the addresses those that went were
-    /// sent to, each once, in the order first sent: where a person was told
-    /// of it, whatever their address is now. Someone whose e-mails are all
-    /// still to go, failed or were set aside (deactivated before they went)
-    /// has none: they were not told.
+    /// reminder) reached, with the addresses those e-mails were sent to,
+    /// each once, in the order first sent: where a person was told of it,
+    /// whatever their address is now. Someone whose e-mails are all still to
+    /// go, failed or were set aside (deactivated before they went) is not
+    /// among them: they were not told.
     pub async fn mailed_about(&self, notice_id: Uuid) -> Result<HashMap<Uuid, Vec<String>>, StoreError> {
         let rows: Vec<(Option<Uuid>, String, Option<DateTime<Utc>>)> = outbox::Entity::find()
             .select_only()
@@ -749,21 +749,16 @@ impl Store {
             .column_as(outbox::Column::SentAt.min(), "first_sent")
             .filter(outbox::Column::NoticeId.eq(notice_id))
             .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
+            .filter(outbox::Column::SentAt.is_not_null())
             .group_by(outbox::Column::UserId)
             .group_by(outbox::Column::ToAddr)
             .into_tuple()
             .all(&self.db)
             .await?;
-        let mut sent: Vec<(Uuid, DateTime<Utc>, String)> = Vec::new();
-        let mut mailed: HashMap<Uuid, Vec<String>> = HashMap::new();
-        for (user, address, first_sent) in rows {
-            let Some(user) = user else { continue };
-            mailed.entry(user).or_default();
-            if let Some(at) = first_sent {
-                sent.push((user, at, address));
-            }
-        }
+        let mut sent: Vec<(Uuid, DateTime<Utc>, String)> =
+            rows.into_iter().filter_map(|(user, address, first_sent)| Some((user?, first_sent?, address))).collect();
         sent.sort();
+        let mut mailed: HashMap<Uuid, Vec<String>> = HashMap::new();
         for (user, _, address) in sent {
             mailed.entry(user).or_default().push(address);
         }

@@ -8,13 +8,12 @@ use std::collections::{HashMap, HashSet};
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{DateTime, SecondsFormat, Utc};
 use pricegate_domain::Role;
 use pricegate_store::StoreError;
-use pricegate_store::views::UserView;
+use pricegate_store::views::{AckListView, UserView};
 use uuid::Uuid;
 
-use super::download::{Rest, csv_download, file_name, header_line, line};
+use super::download::{Rest, csv_download, file_name, header_line, line, utc};
 use super::{PageError, PageId, PageUser};
 use crate::AppState;
 
@@ -56,10 +55,6 @@ const HEADER: [&str; 22] = [
     "as_of_utc",
     "notice_seq",
 ];
-
-fn utc(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
 
 /// `/notices/{id}/acknowledgements.csv`: everyone who has acknowledged the
 /// notice, earliest first, then everyone it waits for (those its dashboard
@@ -105,11 +100,7 @@ pub(super) async fn export(
     for q in app.store.quotes_waiting_on(id).await? {
         *held_up.entry(q.signer_id).or_default() += 1;
     }
-    // E-mailed (an e-mail went), and neither acknowledged nor waited for now.
-    let listed: HashSet<Uuid> =
-        acks.acknowledged.iter().map(|a| a.user.id).chain(acks.pending.iter().map(|u| u.id)).collect();
-    let gone: Vec<Uuid> =
-        mailed.iter().filter(|(id, sent)| !sent.is_empty() && !listed.contains(id)).map(|(id, _)| *id).collect();
+    let gone = no_longer_waited_for(&mailed, &acks);
     let mut gone: Vec<UserView> = app.store.users_by_id(&gone).await?.into_values().collect();
     let calendar = app.store.calendar();
     let by_name = |u: &UserView| (pricegate_store::name_key(&u.name), u.email.clone());
@@ -171,6 +162,16 @@ pub(super) async fn export(
         calendar.date_of(now),
     );
     Ok(csv_download(&name, file, Whole, "the acknowledgements export"))
+}
+
+/// Those an e-mail about the notice reached (`mailed`, from
+/// [`pricegate_store::Store::mailed_about`]) who have neither acknowledged
+/// it nor are waited for now (`acks`): told of it, and gone without
+/// acknowledging. The file lists them, and the dashboard names them.
+pub(super) fn no_longer_waited_for(mailed: &HashMap<Uuid, Vec<String>>, acks: &AckListView) -> Vec<Uuid> {
+    let listed: HashSet<Uuid> =
+        acks.acknowledged.iter().map(|a| a.user.id).chain(acks.pending.iter().map(|u| u.id)).collect();
+    mailed.keys().filter(|id| !listed.contains(id)).copied().collect()
 }
 
 /// The `status` column's values (see [`HEADER`]).

@@ -9,7 +9,7 @@ use pricegate_store::{AuditFilter, StoreError};
 use uuid::Uuid;
 
 use super::audit::{AuditQuery, action_of, chosen};
-use super::download::{Rest, csv_download, header_line, line, refusal};
+use super::download::{Rest, csv_download, header_line, line, refusal, utc};
 use super::{PageError, PageQuery, PageUser};
 use crate::AppState;
 
@@ -111,7 +111,7 @@ impl Entries {
             line(
                 &mut part,
                 &[
-                    &e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    &utc(e.at),
                     &self.calendar.stamp(e.at, true),
                     &e.actor_id.map(|id| id.to_string()).unwrap_or_default(),
                     who.map_or("", |u| u.name.as_str()),

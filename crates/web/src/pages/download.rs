@@ -155,6 +155,12 @@ pub(super) fn unknown_filter(query: Option<&str>, known: &[&str]) -> Option<Stri
     Some(format!("\u{201c}{name}\u{201d} is not a filter here: the filters are {}.", known.join(", ")))
 }
 
+/// A time as every file writes it in its `_utc` columns: RFC 3339 in UTC, to
+/// the microsecond, as the API gives it (`2026-12-07T08:36:30.000000Z`).
+pub(super) fn utc(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 /// A file's first line: a BOM (for spreadsheets) and the column names.
 pub(super) fn header_line(columns: &[&str]) -> String {
     format!("\u{feff}{}\r\n", columns.join(","))

@@ -350,7 +350,7 @@ fn parse_change(line: &str, catalogue: &Catalogue) -> Result<NewPriceChange, Str
     let between_semicolons = line.contains([';', '\t']);
     let decimal_point;
     let price = match pricegate_domain::product_csv::decimal_comma(price, currency.minor_digits()) {
-        Some(read) if line.contains([';', '\t']) => {
+        Some(read) if between_semicolons => {
             decimal_point = read;
             decimal_point.as_str()
         }

@@ -870,7 +870,8 @@ async fn dashboard(
     let salespeople = times.len() + acks.pending.len();
     let acknowledged_others = acks.acknowledged.len() - times.len();
     let reminded = app.store.reminders_of(id).await?;
-    let mailed = app.store.mailed_about(id).await?;
+    // Told of it, and neither acknowledged nor waited for now, as its file lists them.
+    let left = super::acknowledgements_export::no_longer_waited_for(&app.store.mailed_about(id).await?, &acks);
     let calendar = app.store.calendar();
     let escalated = app.store.escalations_of(id).await?.map(|(n, last)| {
         let mails = if n == 1 { "1 e-mail, at".to_owned() } else { format!("{n} e-mails, the last at") };
@@ -971,10 +972,6 @@ async fn dashboard(
     page.pending.sort_by_cached_key(|r| {
         (std::cmp::Reverse(r.blocked.len()), pricegate_store::name_key(&r.name), r.email.clone())
     });
-    // Told of it, and neither acknowledged nor waited for now, as its file lists them.
-    let listed: std::collections::HashSet<Uuid> = page.acknowledged.iter().chain(&page.pending).map(|r| r.id).collect();
-    let left: Vec<Uuid> =
-        mailed.into_iter().filter(|(u, sent)| !sent.is_empty() && !listed.contains(u)).map(|(u, _)| u).collect();
     // What is left waits on someone no longer an active salesperson, whom no
     // reminder reaches: the drafts need another signer.
     let signers: Vec<Uuid> = waiting.keys().copied().chain(left.iter().copied()).collect();

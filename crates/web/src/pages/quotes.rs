@@ -376,9 +376,10 @@ async fn list(
     let searched = search.as_ref().map_or("", QuoteSearch::as_str);
     let search_pair = search.is_some().then_some(("search", searched));
     let (from_pair, to_pair) = (days.from.map(|d| ("from", d)), days.to.map(|d| ("to", d)));
-    let first_page = super::list_address("/quotes", &[state_pair, search_pair, from_pair, to_pair]);
-    let export = super::list_address("/quotes/export.csv", &[state_pair, search_pair, from_pair, to_pair]);
-    let export_lines = super::list_address("/quotes/lines.csv", &[state_pair, search_pair, from_pair, to_pair]);
+    let filters = [state_pair, search_pair, from_pair, to_pair];
+    let first_page = super::list_address("/quotes", &filters);
+    let export = super::list_address("/quotes/export.csv", &filters);
+    let export_lines = super::list_address("/quotes/lines.csv", &filters);
     let newest = before.is_some().then(|| first_page.clone());
     let older = (quotes.len() as u64 > PAGE_SIZE).then(|| {
         quotes.truncate(PAGE_SIZE as usize);

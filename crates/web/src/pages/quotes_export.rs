@@ -13,7 +13,7 @@ use pricegate_store::views::{LineView, QuoteView, UserView};
 use pricegate_store::{Actor, QuoteFilter, QuoteSearch, StoreError};
 use uuid::Uuid;
 
-use super::download::{Rest, csv_download, header_line, line, refusal};
+use super::download::{Rest, csv_download, header_line, line, refusal, utc};
 use super::quotes::{ListQuery, QUOTE_ROLES, finalised_days, list_filter, listed_state};
 use super::{PageError, PageQuery, PageUser};
 use crate::AppState;
@@ -284,9 +284,7 @@ impl Quotes {
         let person = |id: Option<Uuid>| id.and_then(|id| people.get(&id));
         let name = |id: Option<Uuid>| person(id).map_or("", |u| u.name.as_str());
         let email = |id: Option<Uuid>| person(id).map_or("", |u| u.email.as_str());
-        let utc = |at: Option<chrono::DateTime<chrono::Utc>>| {
-            at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).unwrap_or_default()
-        };
+        let utc = |at: Option<chrono::DateTime<chrono::Utc>>| at.map(utc).unwrap_or_default();
         let local =
             |at: Option<chrono::DateTime<chrono::Utc>>| at.map(|at| self.calendar.stamp(at, true)).unwrap_or_default();
         let evidence = q.evidence.as_ref();
@@ -346,9 +344,7 @@ impl Quotes {
     fn quote_lines(&self, out: &mut String, q: &QuoteView) {
         let currency = Currency::parse(&q.currency).ok();
         let decimal = |minor: i64| currency.map(|c| c.decimal(minor)).unwrap_or_default();
-        let utc = |at: Option<chrono::DateTime<chrono::Utc>>| {
-            at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).unwrap_or_default()
-        };
+        let utc = |at: Option<chrono::DateTime<chrono::Utc>>| at.map(utc).unwrap_or_default();
         let reference = pricegate_mail::compose::quote_reference(q.id);
         let prices = q.evidence.as_ref().map(|e| e.prices.as_deref());
         // A line whose row no longer is as it was signed (changed in the
@@ -362,11 +358,12 @@ impl Quotes {
             let set_by = match (&source, notice) {
                 (None, _) if prices.is_some() => "changed since finalised".to_owned(),
                 (None, _) => String::new(),
-                (Some(PriceSource { recorded: false, .. }), _) => "not recorded".to_owned(),
+                (Some(PriceSource { in_force: None, .. }), _) => "not recorded".to_owned(),
                 (Some(_), Some(n)) => format!("notice {}: {}", n.seq, n.title),
                 (Some(_), None) => "price list".to_owned(),
             };
-            let kept = source.as_ref().filter(|s| s.recorded).map_or("", |s| if s.kept { "yes" } else { "no" });
+            let kept =
+                source.as_ref().filter(|s| s.in_force.is_some()).map_or("", |s| if s.kept { "yes" } else { "no" });
             line(
                 out,
                 &[
@@ -412,30 +409,26 @@ fn percent_number(bp: i32) -> String {
 
 /// Where a finalised line's unit price came from, as its quote's evidence
 /// keeps it: the notice that set it (`None`: the price list's own), and
-/// whether it was an old price finance approved keeping. Not `recorded`
-/// for a quote finalised before the evidence kept where prices came from,
-/// or whose evidence names no source for that price.
+/// whether it was an old price finance approved keeping.
 struct PriceSource<'a> {
-    recorded: bool,
     notice: Option<&'a pricegate_store::views::PriceSetBy>,
     kept: bool,
-    /// The product's price in force when the quote was finalised.
+    /// The product's price in force when the quote was finalised; `None`
+    /// (not recorded) for a quote finalised before the evidence kept where
+    /// prices came from, or whose evidence names no source for that price.
     in_force: Option<i64>,
 }
 
 impl<'a> PriceSource<'a> {
     fn of(prices: Option<&'a [pricegate_store::views::EvidencePrice]>, l: &LineView) -> Self {
-        let unrecorded = PriceSource { recorded: false, notice: None, kept: false, in_force: None };
+        let unrecorded = PriceSource { notice: None, kept: false, in_force: None };
         let Some(price) = prices.and_then(|prices| prices.iter().find(|p| p.sku == l.sku)) else { return unrecorded };
+        let in_force = Some(price.unit_price_minor);
         if price.unit_price_minor == l.unit_price_minor {
-            let in_force = Some(price.unit_price_minor);
-            return PriceSource { recorded: true, notice: price.set_by.as_ref(), kept: false, in_force };
+            return PriceSource { notice: price.set_by.as_ref(), kept: false, in_force };
         }
         match price.signed_at.iter().find(|s| s.unit_price_minor == l.unit_price_minor) {
-            Some(signed) => {
-                let in_force = Some(price.unit_price_minor);
-                PriceSource { recorded: true, notice: signed.set_by.as_ref(), kept: true, in_force }
-            }
+            Some(signed) => PriceSource { notice: signed.set_by.as_ref(), kept: true, in_force },
             None => unrecorded,
         }
     }
