@@ -805,6 +805,26 @@ async fn the_dashboard_lists_ten_drafts_a_person_and_the_rest_from_a_link(backen
     assert_eq!(totals(&mia_row), all, "{mia_row}");
     assert!(!mia_row.contains("more ·"), "{mia_row}");
     assert_eq!(totals(&row_of(&html, zed_user.id)).len(), 10);
+    // Refresh and Remind keep listing them all.
+    let all_of_mia = format!("{dashboard}?all={}", mia_user.id);
+    assert!(html.contains(&format!("<a href=\"{all_of_mia}\" id=\"refresh\">Refresh</a>")), "{html}");
+    let cookie = pricegate_tests::pages::session_cookie(&app.base, &fiona.email).await;
+    let http = pricegate_tests::pages::client();
+    let page = http.get(format!("{}{all_of_mia}", app.base)).header(reqwest::header::COOKIE, &cookie).send().await;
+    let csrf = pricegate_tests::pages::csrf_in(&page.expect("the dashboard").text().await.unwrap_or_default());
+    assert!(html.contains(&format!("<input type=\"hidden\" name=\"all\" value=\"{}\">", mia_user.id)), "{html}");
+    let remind_mia = [("csrf_token", csrf), ("user", mia_user.id.to_string())];
+    let url = format!("{}{dashboard}", app.base);
+    let with_all = [&remind_mia[..], &[("all", mia_user.id.to_string())]].concat();
+    let (status, html) = pricegate_tests::pages::post_form(url.clone(), &cookie, &with_all).await;
+    let html = pricegate_tests::pages::unwrapped(&html);
+    assert_eq!(status, 303);
+    // (Told of it at its publication a moment ago.)
+    assert!(html.contains("No reminder queued: Mia Moreau was e-mailed about this notice in the last"), "{html}");
+    assert_eq!(totals(&row_of(&html, mia_user.id)), all, "still all of Mia's: {html}");
+    let (_, html) = pricegate_tests::pages::post_form(url, &cookie, &remind_mia).await;
+    let html = pricegate_tests::pages::unwrapped(&html);
+    assert_eq!(totals(&row_of(&html, mia_user.id)), first, "the first ten, as the page the form came from");
     let html = page_as(&app.base, &fiona.email, &format!("{dashboard}?all={}", zed_user.id)).await;
     assert_eq!(totals(&row_of(&html, zed_user.id)).len(), 11);
     assert_eq!(totals(&row_of(&html, mia_user.id)), first);

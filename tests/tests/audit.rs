@@ -972,6 +972,12 @@ both_backends! {
         let sams: Vec<&str> = csv.lines().skip(1).collect();
         assert_eq!(sams.len(), 1, "{csv}");
         assert!(sams[0].contains(",quote.drafted,quote,"), "{csv}");
+        // Named by the address as Pricegate keeps it, however it was typed.
+        let as_typed = |email: String| format!("/audit/export.csv?actor={}", email.replace('@', "%40"));
+        let named = pricegate_tests::pages::download_name(&app.base, &fiona.email, &as_typed(sam.email.clone())).await;
+        assert!(named.starts_with("pricegate-audit-by-sam-"), "{named}");
+        let shouted = as_typed(sam.email.to_uppercase());
+        assert_eq!(pricegate_tests::pages::download_name(&app.base, &fiona.email, &shouted).await, named);
         // A filter the page would say something of is refused: a file has nowhere to say it, and an empty
         // or whole log would be taken for the entries asked for.
         for (query, says) in [

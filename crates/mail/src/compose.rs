@@ -718,7 +718,9 @@ fn old_price_gap_in_words(currency: &str, lines: &[pricegate_store::views::Super
 
 /// A discount in basis points as people read it: `12.50 %`.
 pub fn percent(bp: i32) -> String {
-    format!("{}.{:02} %", bp / 100, bp % 100)
+    let sign = if bp < 0 { "-" } else { "" };
+    let bp = bp.unsigned_abs();
+    format!("{sign}{}.{:02} %", bp / 100, bp % 100)
 }
 
 /// The e-mail telling a draft's signer, or its owner, that finance approved
@@ -1688,6 +1690,15 @@ impl Composer for TemplateComposer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_percentage_is_written_from_basis_points_either_side_of_zero() {
+        assert_eq!(percent(1250), "12.50 %");
+        assert_eq!(percent(5), "0.05 %");
+        assert_eq!(percent(-5), "-0.05 %");
+        assert_eq!(percent(-1250), "-12.50 %");
+        assert_eq!(percent(i32::MIN), "-21474836.48 %");
+    }
 
     #[test]
     fn a_long_notice_says_first_where_the_readers_quotes_and_link_are() {

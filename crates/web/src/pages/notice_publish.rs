@@ -535,7 +535,7 @@ async fn publish(
         return shown_again(&app, &user, id, why.to_owned()).await;
     }
     match app.store.publish_notice(&user.0.actor, id, PublishSeen { revisions: Some(&[as_seen]), last_seq }).await {
-        Ok(_) => Ok(NoticeDone::Published.back_to_dashboard(&user.seal(&app), id)),
+        Ok(_) => Ok(NoticeDone::Published.back_to_dashboard(&user.seal(&app), id, None)),
         // Published already (the form sent twice, or from a second tab): its
         // dashboard, as after publishing, without saying this form did it.
         Err(StoreError::Conflict { code: "notice_published", .. }) => {
@@ -688,6 +688,9 @@ struct DashboardPage {
     escalated: Option<String>,
     /// A `?all=` that names nobody listed here, said.
     all_note: Option<String>,
+    /// The person a `?all=` named whose drafts are all listed: Refresh and
+    /// the reminder form keep listing them.
+    listing_all: Option<Uuid>,
     /// Those told of it by e-mail who never acknowledged it and are no
     /// longer waited for (deactivated, moved out of sales, or no longer
     /// signing a draft it holds up), each with why: the chart no longer
@@ -820,8 +823,20 @@ impl NoticeDone {
         NOTICE_DONE.redirect_to(seal, &format!("/notices/{notice}/publish"), &self.cookie_value(notice))
     }
 
-    fn back_to_dashboard(self, seal: &Seal, notice: Uuid) -> Response {
-        NOTICE_DONE.redirect_to(seal, &format!("/notices/{notice}/dashboard"), &self.cookie_value(notice))
+    /// Back to the dashboard, listing all of `listing_all`'s drafts again if
+    /// the page the form came from did.
+    fn back_to_dashboard(self, seal: &Seal, notice: Uuid, listing_all: Option<Uuid>) -> Response {
+        NOTICE_DONE.redirect_to(seal, &dashboard_path(notice, listing_all), &self.cookie_value(notice))
+    }
+}
+
+/// The dashboard's address, listing all of one person's held-up drafts
+/// (`?all=`) or each person's first [`LISTED_EACH`]. Not at their row: the
+/// message saying what the form did is at the top.
+fn dashboard_path(notice: Uuid, listing_all: Option<Uuid>) -> String {
+    match listing_all {
+        Some(person) => format!("/notices/{notice}/dashboard?all={person}"),
+        None => format!("/notices/{notice}/dashboard"),
     }
 }
 
@@ -964,6 +979,7 @@ async fn dashboard(
         escalated,
         no_longer_waited_for: Vec::new(),
         all_note: None,
+        listing_all: None,
         acknowledged_others,
         message: None,
         nothing_done: false,
@@ -1008,6 +1024,7 @@ async fn dashboard(
     }
     let listed_all =
         page.pending.iter().map(|p| p.id).chain(page.stranded.iter().map(|s| s.id)).any(|id| Some(id) == all_of);
+    page.listing_all = all_of.filter(|_| listed_all);
     if asked_all && !listed_all {
         page.all_note = Some(
             "That link names nobody whose drafts the notice holds up now: each person's first ten are listed, \
@@ -1039,18 +1056,20 @@ async fn remind(
                 .with_code("bad_request")
         })?),
     };
+    // The page listed all of someone's drafts: so does the one it goes back to.
+    let listing_all = Uuid::parse_str(form.get("all")).ok();
     let reminded = match app.store.remind_now(&user.0.actor, id, one).await {
         // Acknowledged since the dashboard was read: it says so, as it lists them now.
         Err(StoreError::Conflict { code: "not_pending", .. }) => {
             let done = NoticeDone::Reminded { one, queued: 0, left_out: 0, again_from: None };
-            return Ok(done.back_to_dashboard(&user.seal(&app), id));
+            return Ok(done.back_to_dashboard(&user.seal(&app), id, listing_all));
         }
         reminded => reminded?,
     };
     // Said to the minute, so rounded up to the next one.
     let again_from = reminded.again_from.map(super::minute_from);
     let done = NoticeDone::Reminded { one, queued: reminded.queued, left_out: reminded.recently_reminded, again_from };
-    Ok(done.back_to_dashboard(&user.seal(&app), id))
+    Ok(done.back_to_dashboard(&user.seal(&app), id, listing_all))
 }
 
 /// What "Remind" in `name`'s row did: a reminder `queued`, or none, as they
