@@ -805,6 +805,39 @@ both_backends! {
 }
 
 both_backends! {
+    /// A price list's preview names the products it would list at nought (a
+    /// price column left at 0 sells them free); importing them is still allowed.
+    async fn a_preview_names_the_products_priced_at_nought(backend: Backend) {
+        use pricegate_tests::pages::{post_form, unwrapped};
+        let app = TestApp::spawn(backend).await;
+        let (_, fiona) = app.user(Role::Finance, "Fiona").await;
+        let cookie = session_cookie(&app.base, &fiona.email).await;
+        let list = client().get(format!("{}/products", app.base)).header(COOKIE, &cookie).send().await.unwrap();
+        let csrf = csrf_in(&list.text().await.unwrap());
+        let url = format!("{}/products/import", app.base);
+        let form = |csv: &str, action: &str| vec![("csrf_token", csrf.clone()), ("csv", csv.to_owned()), ("action", action.to_owned())];
+        let free = format!("{HEADER}HOSE-1,Hose,m,EUR,350\nSAMPLE-1,Sample,each,EUR,0\nBOLT-1,Bolt,each,JPY,0\n");
+        let (status, page) = post_form(url.clone(), &cookie, &form(&free, "preview")).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(
+            unwrapped(&page).contains(
+                "2 of them are priced at nought, so a quote would take them at no charge: line 3 SAMPLE-1, \
+                 line 4 BOLT-1. Check that is meant before importing"
+            ),
+            "{page}"
+        );
+        let priced = format!("{HEADER}HOSE-1,Hose,m,EUR,350\n");
+        let (status, page) = post_form(url.clone(), &cookie, &form(&priced, "preview")).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("Preview: 1 product to import") && !page.contains("id=\"free-lines\""), "{page}");
+        let (status, page) = post_form(url, &cookie, &form(&free, "import")).await;
+        assert_eq!(status, 303, "{page}");
+        assert!(page.contains("Imported 3 products."), "{page}");
+        app.stop().await;
+    }
+}
+
+both_backends! {
     /// Finance imports a price list again with a few new products: with the
     /// box ticked, the lines whose SKUs are listed already are left out (named
     /// in the preview), and the rest are imported; without it, nothing is.

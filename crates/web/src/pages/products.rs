@@ -83,6 +83,10 @@ struct ProductsPage {
     everything: Option<String>,
     csv: String,
     preview: Vec<ProductRow>,
+    /// The previewed lines priced at nought, each with its SKU: a quote
+    /// would take them at no charge, which a price column left at 0 by
+    /// mistake would make too.
+    free: Vec<(u64, String)>,
     errors: Vec<LineError>,
     /// The CSV was sent to import, not to preview: its errors say nothing was imported.
     importing: bool,
@@ -200,6 +204,7 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, csv: String) -
         leave_out_listed: false,
         repriced: Vec::new(),
         not_repriced: Vec::new(),
+        free: Vec::new(),
         unreadable: Vec::new(),
         notice_link: None,
         repriced_from: String::new(),
@@ -557,6 +562,8 @@ async fn import(
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
         page.preview = rows.iter().map(preview_row).collect();
+        page.free =
+            rows.iter().filter(|r| r.unit_price_minor == 0).map(|r| (r.line, r.sku.as_str().to_owned())).collect();
         return Ok(render(StatusCode::OK, &page));
     }
     let left_out =
