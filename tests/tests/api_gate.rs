@@ -12,6 +12,73 @@ use pricegate_tests::{PASSWORD, TestApp, both_backends};
 use serde_json::{Value, json};
 
 both_backends! {
+    /// A notice published while a new quote's form is open, before it is
+    /// saved, changes prices the form showed, and the gate does not ask about
+    /// it (the quote is drafted after it): the page that says the quote was
+    /// drafted names it, with the products on the quote it changes.
+    async fn a_notice_published_while_a_new_quote_s_form_is_open_is_named_once_it_is_saved(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "G-80", "EUR", 22_000).await;
+        create_product(&finance, "H-1", "EUR", 500).await;
+        // Published before the form is shown: its prices are the form's.
+        publish_price_change(&finance, "G-80", 21_000, &date_in_days(0)).await;
+        let cookie = session_cookie(&app.base, &sam.email).await;
+        let http = client();
+        let new_quote = format!("{}/quotes/new", app.base);
+        let open_form = || async {
+            let r = http.get(&new_quote).header("cookie", &cookie).send().await.expect("the form");
+            r.text().await.unwrap_or_default()
+        };
+        let filled = |form: &str, sku: &str| {
+            vec![
+                ("csrf_token", csrf_in(form)),
+                // (A form of its own each: the first form is sent twice below.)
+                ("draft_id", uuid::Uuid::new_v4().to_string()),
+                ("notices_seen", hidden_in(form, "notices_seen")),
+                ("customer_name", "Greta Berg".to_owned()),
+                ("customer_email", "greta@nordwind.example".to_owned()),
+                ("valid_until", date_in_days(30)),
+                ("signer_id", sam.id.to_string()),
+                ("rows", "1".to_owned()),
+                ("sku_0", sku.to_owned()),
+                ("quantity_0", "10".to_owned()),
+            ]
+        };
+        let form = open_form().await;
+        assert!(pricegate_tests::pages::unwrapped(&form).contains("210.00 EUR"), "{form}");
+        // Published while it is open: one on its product, one on another.
+        let rise = json!([{"sku": "G-80", "unit_price_minor": 30_000, "effective_on": date_in_days(0)}]);
+        let rise = create_notice(&finance, "G-80 big rise", rise).await;
+        publish_notice(&finance, &rise).await;
+        publish_price_change(&finance, "H-1", 700, &date_in_days(0)).await;
+        let (status, page) = post_form(new_quote.clone(), &cookie, &filled(&form, "G-80")).await;
+        assert_eq!(status, 303, "{page}");
+        let page = pricegate_tests::pages::unwrapped(&page);
+        assert!(
+            page.contains(
+                "While the form was open, finance published the price notice \u{201c}G-80 big rise\u{201d} (G-80): \
+                 the quote took the prices in force as it was saved, not those the form showed. Check its lines \
+                 below before you offer it."
+            ),
+            "{page}"
+        );
+        assert!(page.contains("3,000.00 EUR"), "ten at the new price: {page}");
+        // A form shown after them, or one whose products they leave alone, names none.
+        for (form, sku) in [(open_form().await, "G-80"), (form, "H-9")] {
+            if sku == "H-9" {
+                create_product(&finance, "H-9", "EUR", 100).await;
+            }
+            let (status, page) = post_form(new_quote.clone(), &cookie, &filled(&form, sku)).await;
+            assert_eq!(status, 303, "{page}");
+            assert!(page.contains("Quote drafted") && !page.contains("While the form was open"), "{sku}: {page}");
+        }
+        app.stop().await;
+    }
+}
+
+both_backends! {
     /// The gate reads of each pending notice only its changes to the quote's
     /// products: one that prices none of them still holds the quote up, with
     /// nothing on its total; one that prices many shows its change to the

@@ -680,6 +680,32 @@ async fn forwarded_requests_from_an_address_not_trusted_are_logged_once() {
 
 /// SQLite's own words for a file it cannot open name neither the file nor
 /// what to do: the start adds both.
+/// A command that finds no SQLite file where `DATABASE_URL` points says,
+/// with the whole path, that it makes a new one there; a start refused before
+/// it touches the database (its address taken) neither says so nor makes one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_sqlite_file_is_said_as_it_is_made_and_only_then() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("new.db");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let address = taken.local_addr().expect("its address").to_string();
+    let env = [("DATABASE_URL", url.as_str()), ("PRICEGATE_BIND", address.as_str())];
+    let out = pricegate_in(dir.path(), "serve", &env).output().await.expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("another process listens there") && !said.contains("there is no database"), "{said}");
+    assert!(!file.exists(), "no database made by a start that was refused");
+    drop(taken);
+    let made = format!("there is no database at {}: a new, empty one is made there", file.display());
+    let out = pricegate_in(dir.path(), "migrate", &env[..1]).output().await.expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.contains(&made) && file.exists(), "{said}");
+    let out = pricegate_in(dir.path(), "migrate", &env[..1]).output().await.expect("pricegate runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !said.contains("there is no database"), "there is one now: {said}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_file_that_cannot_be_opened_is_named_at_start() {
     let dir = tempfile::tempdir().expect("a temporary directory");

@@ -46,16 +46,25 @@ impl Application {
             };
             anyhow::anyhow!("cannot listen on {} (PRICEGATE_BIND): {e}{hint}", settings.bind)
         };
-        let socket = match settings.bind {
-            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
-            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
-        }
-        .map_err(taken)?;
-        // As a listener bound at once would be: a restart finds its port free
-        // although the last one's connections linger in TIME_WAIT.
-        socket.set_reuseaddr(true).map_err(taken)?;
-        socket.bind(settings.bind).map_err(taken)?;
+        let bound = |address: SocketAddr| {
+            let socket = match address {
+                SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+                SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+            }?;
+            // As a listener bound at once would be: a restart finds its port free
+            // although the last one's connections linger in TIME_WAIT.
+            socket.set_reuseaddr(true)?;
+            socket.bind(address)?;
+            Ok::<_, std::io::Error>(socket)
+        };
+        let socket = bound(settings.bind).map_err(taken)?;
         let address = socket.local_addr()?;
+        // It listens only once migrated (a probe meanwhile is refused, not
+        // left waiting), but beside another server's listener, which allows
+        // address reuse as this one does, binding succeeds and only listening
+        // is refused: tried now, on a socket of its own closed at once, so
+        // that a start whose address is taken touches no database.
+        bound(address).and_then(|probe| probe.listen(1)).map_err(taken)?;
         let base_url = base_url_for(&settings, address, true);
         let (mail, worker) = mail(&settings, &base_url)?;
         let store = connect(&settings).await?.with_mail(mail);
@@ -201,6 +210,18 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
         }
         anyhow::anyhow!(settings::without_database_url(&causes.join(": "), url))
     };
+    // Run from another directory, a relative SQLite path names another file.
+    // Said here, as it is made: a start refused before (its address taken) makes none.
+    let new_database =
+        pricegate_store::sqlite_file(url).filter(|path| !path.exists() && !pricegate_store::opens_read_only(url));
+    if let Some(path) = new_database {
+        let path = std::path::absolute(&path).unwrap_or(path);
+        tracing::warn!(
+            "there is no database at {}: a new, empty one is made there (DATABASE_URL names it, from the directory \
+             pricegate runs in)",
+            path.display()
+        );
+    }
     // No statement waits for a lock longer than a request may take (the
     // worker's and the commands' too): see `connect_bounded`.
     let store = Store::connect_bounded(url, settings.db_max_connections, Some(settings.request_timeout))

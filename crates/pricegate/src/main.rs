@@ -238,17 +238,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     for warning in unknown.into_iter().chain(empty) {
         tracing::warn!("{warning}");
     }
-    // Run from another directory, a relative SQLite path names another file.
-    let new_database = pricegate_store::sqlite_file(&settings.database_url)
-        .filter(|path| !path.exists() && !pricegate_store::opens_read_only(&settings.database_url));
-    if let Some(path) = new_database.filter(|_| !matches!(cli.command, Command::Backup { .. } | Command::Healthcheck)) {
-        let path = std::path::absolute(&path).unwrap_or(path);
-        tracing::warn!(
-            "there is no database at {}: a new, empty one is made there (DATABASE_URL names it, from the directory \
-             pricegate runs in)",
-            path.display()
-        );
-    }
     match cli.command {
         Command::Serve { demo } => serve(settings, demo).await,
         Command::Migrate => {

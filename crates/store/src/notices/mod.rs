@@ -43,6 +43,8 @@ pub struct NoticeFilter {
     pub with_changes: bool,
     /// The oldest published first (the `limit` oldest), not the newest.
     pub oldest_first: bool,
+    /// Only those published after the one numbered `after` (its `seq`).
+    pub after: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -694,8 +696,11 @@ impl Store {
     /// all listed, on the first page only.
     pub async fn list_notices(&self, actor: &Actor, filter: NoticeFilter) -> Result<Vec<NoticeView>, StoreError> {
         let finance = actor.role == Role::Finance;
-        let drafts =
-            finance && filter.state != Some(NoticeState::Published) && filter.before.is_none() && !filter.awaiting;
+        let drafts = finance
+            && filter.state != Some(NoticeState::Published)
+            && filter.before.is_none()
+            && filter.after.is_none()
+            && !filter.awaiting;
         let published = filter.state != Some(NoticeState::Draft);
         let mut rows = Vec::new();
         if drafts {
@@ -707,6 +712,9 @@ impl Store {
             let mut query = notices::Entity::find().filter(notices::Column::State.eq(PUBLISHED));
             if let Some(before) = filter.before {
                 query = query.filter(notices::Column::Seq.lt(before));
+            }
+            if let Some(after) = filter.after {
+                query = query.filter(notices::Column::Seq.gt(after));
             }
             if filter.awaiting {
                 query = query.filter(asked.unacknowledged_by(actor.id));

@@ -223,7 +223,8 @@ pub async fn list_notices(
         return Err(Invalid::new(field, "Drafts are not paged: they are listed all at once.").into());
     }
     let awaiting = q.awaiting.unwrap_or(false);
-    let filter = NoticeFilter { state, awaiting, limit, before: q.before, with_changes: true, oldest_first: false };
+    let filter =
+        NoticeFilter { state, awaiting, limit, before: q.before, with_changes: true, oldest_first: false, after: None };
     Ok(Json(app.store.list_notices(&auth.actor, filter).await?))
 }
 

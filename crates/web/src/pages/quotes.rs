@@ -16,7 +16,7 @@ use pricegate_domain::{Role, last_in_force};
 use pricegate_mail::compose::percent;
 use pricegate_mail::render_markdown;
 use pricegate_store::views::{GateView, PendingNoticeView, QuoteView, SignedQuoteView, SupersededLineView, UserView};
-use pricegate_store::{Channel, PricesSeen, QuoteFilter, QuoteSearch, StoreError};
+use pricegate_store::{Channel, NoticeFilter, NoticeState, PricesSeen, QuoteFilter, QuoteSearch, StoreError};
 use uuid::Uuid;
 
 use super::quote_form::{create_quote, edit_quote_form, new_quote_form, update_quote};
@@ -1042,7 +1042,11 @@ struct QuotePage {
 /// another quote's page opened meanwhile says nothing.
 #[derive(Debug, PartialEq)]
 pub(super) enum QuoteDone {
-    Drafted,
+    /// Drafted from a form shown when the last notice published was
+    /// `notices_seen` (`None`: a form that did not say).
+    Drafted {
+        notices_seen: Option<i64>,
+    },
     Saved,
     /// Saved, but the form changed nothing: nothing was written.
     Unchanged,
@@ -1129,10 +1133,52 @@ const QUOTE_DONE: DoneCookie = DoneCookie { name: "pricegate_quote_done", page: 
 const REQUEST_ENDED: &str = "The request that finance approve its old prices was about its lines as they were, so it \
     has ended, unanswered: if lines are still at an old price, reprice the quote or ask finance again (below).";
 
+/// Of the notices published after the one numbered `seen` (the last when a
+/// new quote's form was shown) and before the quote was drafted, those that
+/// change a product on it, said: the form showed the prices before them, the
+/// quote took the prices after, and the gate does not ask about them (it asks
+/// about notices published after the drafting). Empty when there are none.
+async fn published_while_open(app: &AppState, user: &PageUser, quote: Uuid, seen: i64) -> Result<String, PageError> {
+    let quote = app.store.get_quote(&user.0.actor, quote).await?;
+    let filter = NoticeFilter {
+        state: Some(NoticeState::Published),
+        after: Some(seen),
+        with_changes: true,
+        oldest_first: true,
+        ..Default::default()
+    };
+    let notices = app.store.list_notices(&user.0.actor, filter).await?;
+    let on_quote: std::collections::BTreeSet<&str> = quote.lines.iter().map(|l| l.sku.as_str()).collect();
+    let said: Vec<String> = notices
+        .iter()
+        .filter(|n| n.published_at.is_some_and(|at| at <= quote.drafted_at))
+        .filter_map(|n| {
+            let changed: std::collections::BTreeSet<&str> =
+                n.changes.iter().map(|c| c.sku.as_str()).filter(|sku| on_quote.contains(sku)).collect();
+            let changed: Vec<&str> = changed.into_iter().collect();
+            (!changed.is_empty()).then(|| format!("\u{201c}{}\u{201d} ({})", n.title, changed.join(", ")))
+        })
+        .collect();
+    Ok(match &said[..] {
+        [] => String::new(),
+        [one] => format!(
+            " While the form was open, finance published the price notice {one}: the quote took the prices in force \
+             as it was saved, not those the form showed. Check its lines below before you offer it."
+        ),
+        many => format!(
+            " While the form was open, finance published {} price notices on its products, {}: the quote took the \
+             prices in force as it was saved, not those the form showed. Check its lines below before you offer it.",
+            many.len(),
+            many.join("; ")
+        ),
+    })
+}
+
 impl QuoteDone {
     fn cookie_value(&self, quote: Uuid) -> String {
         match self {
-            QuoteDone::Drafted => format!("drafted.{quote}"),
+            QuoteDone::Drafted { notices_seen: None } => format!("drafted.{quote}"),
+            QuoteDone::Drafted { notices_seen: Some(seq) } => format!("drafted.{quote}.{seq}"),
             QuoteDone::Saved => format!("saved.{quote}"),
             QuoteDone::Unchanged => format!("unchanged.{quote}"),
             QuoteDone::SavedNewSigner { released, request_ended } => {
@@ -1170,7 +1216,12 @@ impl QuoteDone {
     fn parse(value: &str, quote: Uuid) -> Option<QuoteDone> {
         let (kind, mut parts) = DoneCookie::about(value, quote)?;
         let done = match kind {
-            "drafted" => QuoteDone::Drafted,
+            "drafted" => QuoteDone::Drafted {
+                notices_seen: match parts.next() {
+                    Some(seq) => Some(seq.parse().ok()?),
+                    None => None,
+                },
+            },
             "saved" => QuoteDone::Saved,
             "unchanged" => QuoteDone::Unchanged,
             "saved-signer" | "saved-signer-request-ended" => QuoteDone::SavedNewSigner {
@@ -1221,16 +1272,27 @@ impl QuoteDone {
 
     async fn sentence(&self, app: &AppState, user: &PageUser, page: &QuotePage) -> String {
         match self {
-            QuoteDone::Drafted => format!(
-                "Quote drafted {}. Every price notice published from now on must be acknowledged by {} before the quote can be finalised.{}",
-                page.drafted_at,
-                page.signer,
-                if page.i_am_signer {
-                    String::new()
-                } else {
-                    format!(" {} is told by e-mail that they sign it.", page.signer)
+            QuoteDone::Drafted { notices_seen } => {
+                let mut sentence = format!(
+                    "Quote drafted {}. Every price notice published from now on must be acknowledged by {} before the quote can be finalised.{}",
+                    page.drafted_at,
+                    page.signer,
+                    if page.i_am_signer {
+                        String::new()
+                    } else {
+                        format!(" {} is told by e-mail that they sign it.", page.signer)
+                    }
+                );
+                if let Some(seen) = notices_seen {
+                    match published_while_open(app, user, page.id, *seen).await {
+                        Ok(said) => sentence.push_str(&said),
+                        Err(e) => {
+                            tracing::error!(error = %e.message(), "reading the notices published while a quote's form was open")
+                        }
+                    }
                 }
-            ),
+                sentence
+            }
             QuoteDone::Saved => format!("Changes saved. The quote keeps its drafting time, {}.", page.drafted_at),
             QuoteDone::DraftedAlready => format!(
                 "The form was sent twice: the quote was drafted once, {}, and this is it. Nothing else was drafted.",
@@ -2671,7 +2733,9 @@ mod tests {
     fn what_was_done_is_told_on_its_own_quote_only() {
         let (quote, other, notice) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         let all = [
-            QuoteDone::Drafted,
+            QuoteDone::Drafted { notices_seen: None },
+            QuoteDone::Drafted { notices_seen: Some(0) },
+            QuoteDone::Drafted { notices_seen: Some(12) },
             QuoteDone::Saved,
             QuoteDone::SavedNewSigner { released: None, request_ended: false },
             QuoteDone::SavedNewSigner { released: Some(other), request_ended: false },

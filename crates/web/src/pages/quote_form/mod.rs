@@ -15,7 +15,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use pricegate_domain::{Currency, Invalid, Role, parse_date};
 use pricegate_store::views::{LineView, ProductView, QuoteView};
-use pricegate_store::{DRAFTED_ALREADY, NewQuote, QuotePatch, StoreError, form_row_id};
+use pricegate_store::{DRAFTED_ALREADY, NewQuote, NoticeFilter, NoticeState, QuotePatch, StoreError, form_row_id};
 use uuid::Uuid;
 
 use super::quotes::QuoteDone;
@@ -140,6 +140,12 @@ pub struct QuoteFormPage {
     /// through "More lines" and refusals: the form sent twice drafts it once
     /// ([`pricegate_store::NewQuote::form_key`]). `None` when editing.
     draft_id: Option<Uuid>,
+    /// A new quote's form: the number of the last notice published when it
+    /// was shown (0 for none), read before its prices. A notice published
+    /// after, before the quote is saved, changes prices the form showed
+    /// without the gate asking about it (the quote is drafted after it):
+    /// the page that says the quote was drafted names it.
+    notices_seen: Option<i64>,
     /// The quote a new one's form was filled from, said above it.
     copied_from: Option<CopiedFrom>,
 }
@@ -424,8 +430,17 @@ fn blank(
         revision: None,
         out_of_date: false,
         draft_id: Some(Uuid::new_v4()),
+        notices_seen: None,
         copied_from: None,
     }
+}
+
+/// The number of the last notice published (0 for none): see
+/// [`QuoteFormPage::notices_seen`].
+async fn last_notice(app: &AppState, user: &PageUser) -> Result<i64, PageError> {
+    let filter = NoticeFilter { state: Some(NoticeState::Published), limit: Some(1), ..Default::default() };
+    let last = app.store.list_notices(&user.0.actor, filter).await?;
+    Ok(last.first().and_then(|n| n.seq).unwrap_or(0))
 }
 
 /// The form for editing `quote`, filled with what it holds now.
@@ -468,8 +483,10 @@ pub async fn new_quote_form(
 ) -> Result<Response, PageError> {
     user.require(&[Role::Sales])?;
     let today = app.store.today().await?;
+    let notices_seen = last_notice(&app, &user).await?;
     let (products, signers) = choices(&app, today).await?;
     let mut page = blank(&user, products, signers, today);
+    page.notices_seen = Some(notices_seen);
     let nothing_to_copy = || {
         PageError::new(
             StatusCode::NOT_FOUND,
@@ -513,8 +530,12 @@ pub async fn create_quote(
     KeptForm { user, form, expired, .. }: KeptForm<Sales>,
 ) -> Result<Response, PageError> {
     let today = app.store.today().await?;
+    // What this form showed; a page shown again shows the prices as they are now.
+    let notices_seen = form.get("notices_seen").trim().parse::<i64>().ok();
+    let notices_now = last_notice(&app, &user).await?;
     let (products, signers) = choices(&app, today).await?;
     let mut page = blank(&user, products, signers, today);
+    page.notices_seen = Some(notices_now);
     page.keep_input(&form);
     // A copied form says so again (through "More lines" or a refusal), and
     // the quote drafted from it names its source.
@@ -551,7 +572,10 @@ pub async fn create_quote(
             });
             match new {
                 Ok(new) => match app.store.create_quote(&user.0.actor, new.clone()).await {
-                    Ok(quote) => return Ok(QuoteDone::Drafted.back_to_quote(&user.seal(&app), quote.id)),
+                    Ok(quote) => {
+                        let done = QuoteDone::Drafted { notices_seen };
+                        return Ok(done.back_to_quote(&user.seal(&app), quote.id));
+                    }
                     Err(StoreError::Conflict { code: DRAFTED_ALREADY, .. }) => {
                         let id = form_row_id(user.0.actor.id, page.draft_id);
                         let drafted = app.store.get_quote(&user.0.actor, id).await?;
