@@ -7,18 +7,19 @@
 /// the file runs nothing; [`unguarded`] takes it off again.
 const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
+/// Where a spreadsheet may start a new cell inside a field: after a `;` (one
+/// set where `;` separates a list splits the line there, quotes or not), or
+/// after a line break (an import that ignores quotes at line ends starts a
+/// row there).
+const CELL_BREAKS: [char; 3] = [';', '\n', '\r'];
+
 /// `text` as a file written for spreadsheets holds it: guarded where a
 /// spreadsheet would take it for a formula, at its start and after each
-/// semicolon in it (a spreadsheet set where `;` separates a list splits the
-/// line there, quotes or not, and starts a cell with what follows), and
-/// where apostrophes come before such a character, so that [`unguarded`]
-/// gives back what was written.
+/// [`CELL_BREAKS`] character in it, and where apostrophes come before such
+/// a character, so that [`unguarded`] gives back what was written.
 pub fn guarded(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 1);
-    for (i, cell) in text.split(';').enumerate() {
-        if i > 0 {
-            out.push(';');
-        }
+    for cell in text.split_inclusive(CELL_BREAKS) {
         if formula_after_apostrophes(cell) {
             out.push('\'');
         }
@@ -31,11 +32,11 @@ pub fn guarded(text: &str) -> String {
 /// before a formula's first character.
 pub fn unguarded(field: &str) -> std::borrow::Cow<'_, str> {
     let guarded_cell = |cell: &str| cell.strip_prefix('\'').is_some_and(formula_after_apostrophes);
-    if !field.split(';').any(guarded_cell) {
+    if !field.split_inclusive(CELL_BREAKS).any(guarded_cell) {
         return std::borrow::Cow::Borrowed(field);
     }
-    let cells: Vec<&str> = field.split(';').map(|cell| if guarded_cell(cell) { &cell[1..] } else { cell }).collect();
-    std::borrow::Cow::Owned(cells.join(";"))
+    let cells = field.split_inclusive(CELL_BREAKS).map(|cell| if guarded_cell(cell) { &cell[1..] } else { cell });
+    std::borrow::Cow::Owned(cells.collect())
 }
 
 /// Whether `text`, its leading apostrophes aside, starts as a formula does.
@@ -73,7 +74,24 @@ mod tests {
         assert_eq!(unguarded("'quoted"), "'quoted", "an apostrophe of its own stays");
         assert_eq!(guarded("x;=cmd|' /C calc'!A0;y"), "x;'=cmd|' /C calc'!A0;y", "a cell after a semicolon too");
         assert_eq!(guarded("Pump; =x"), "Pump; =x", "a space first is text");
-        for text in ["'=already", "''=twice", "=SUM(A1)", "Pump", "'quoted", "x;=cmd;'-y;;", ";+1", "a;'b"] {
+        assert_eq!(
+            guarded("approved\n=HYPERLINK(\"x\")\r\n+1\tcell\n\t=tab"),
+            "approved\n'=HYPERLINK(\"x\")\r\n'+1\tcell\n'\t=tab",
+            "a line after a line break too"
+        );
+        for text in [
+            "'=already",
+            "''=twice",
+            "=SUM(A1)",
+            "Pump",
+            "'quoted",
+            "x;=cmd;'-y;;",
+            ";+1",
+            "a;'b",
+            "a\n=b\r\n-c\r+d\n'@e",
+            "\n\r\n;\r",
+            "=",
+        ] {
             assert_eq!(unguarded(&guarded(text)), text, "{text} comes back as it was");
         }
         assert_eq!(csv_field("a,b"), "\"a,b\"");
