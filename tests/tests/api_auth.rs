@@ -766,6 +766,20 @@ both_backends! {
             ("name", "Olga".to_owned()),
             ("email", "olga@pricegate.example".to_owned()),
         ];
+        // A new user refused says so first, and in the page's title.
+        let refused = [
+            ("csrf_token", csrf_in(&html)),
+            ("name", String::new()),
+            ("email", "not an address".to_owned()),
+            ("role", "sales".to_owned()),
+        ];
+        let (status, page) = pricegate_tests::pages::post_form(format!("{}/admin/users", app.base), &cookie, &refused).await;
+        assert_eq!(status, 422, "{page}");
+        assert!(page.contains("<title>Error: "), "{page}");
+        assert!(
+            page.contains("role=\"alert\" id=\"form-errors-summary\">Not created: 2 fields need changing, each said below where it is."),
+            "{page}"
+        );
         let (status, page) = pricegate_tests::pages::post_form(format!("{}/admin/users/{olga}", app.base), &cookie, &form).await;
         assert_eq!(status, 303, "{page}");
         assert!(
