@@ -1124,7 +1124,17 @@ async fn acknowledging_from_someone_elses_quote_page_records_nothing(backend: Ba
     let form = [("csrf_token", csrf.as_str()), ("notice_id", notice.as_str())];
     let (status, _, body) = post_form(&http, format!("{base}/quotes/{quote}/acknowledge"), &cookie, &form).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(body.contains("This quote belongs to someone else."), "{body}");
+    // As a page opened while she signed it would be answered, once its owner named another signer.
+    assert!(
+        body.contains("Nothing was recorded: this quote is not one you own or sign now (its owner may have named \
+                       another signer, or an admin handed it over). Acknowledging from its page would free nothing")
+            && body.contains(&format!("<a href=\"/notices/{notice}\" id=\"next\">Open the notice</a>")),
+        "{body}"
+    );
+    let finalise = [("csrf_token", csrf.as_str()), ("seen", "1")];
+    let (status, _, body) = post_form(&http, format!("{base}/quotes/{quote}/finalise"), &cookie, &finalise).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("Not finalised: this quote is not one you own or sign now"), "{body}");
     let nowhere = uuid::Uuid::new_v4();
     let (status, _, _) = post_form(&http, format!("{base}/quotes/{nowhere}/acknowledge"), &cookie, &form).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -1153,7 +1163,7 @@ async fn acknowledging_from_someone_elses_quote_page_records_nothing(backend: Ba
     let denied = audit.as_array().into_iter().flatten().filter(|r| r["action"] == "access.denied");
     let mut codes: Vec<&str> = denied.filter_map(|r| r["detail"]["code"].as_str()).collect();
     codes.sort_unstable();
-    assert_eq!(codes, ["invalid_csrf_token", "not_signer", "not_your_quote"], "{audit}");
+    assert_eq!(codes, ["invalid_csrf_token", "not_signer", "not_your_quote", "not_your_quote"], "{audit}");
 
     // Rita, its signer, acknowledges from the same page.
     let (status, _, body) = post_form(&http, ack_rita_signs, &cookie, &form).await;

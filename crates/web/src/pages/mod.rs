@@ -529,6 +529,12 @@ impl PageError {
         PageError { code: Some(code), ..self }
     }
 
+    /// The same refusal (its status and code, which the audit of a denial
+    /// reads), told in the words of the page that was refused.
+    pub fn told(self, heading: impl Into<String>, message: impl Into<String>) -> Self {
+        PageError { heading: heading.into(), message: message.into(), ..self }
+    }
+
     pub fn forbidden() -> Self {
         PageError::new(
             StatusCode::FORBIDDEN,
@@ -559,6 +565,11 @@ impl PageError {
 
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The stable code of the refusal, if it has one.
+    pub fn code(&self) -> Option<&'static str> {
+        self.code
     }
 
     pub fn csrf() -> Self {

@@ -2229,7 +2229,14 @@ async fn acknowledge(
     };
     // Sent from a quote's page: one that is not the sender's to see (or not
     // there) is refused before anything is recorded, as showing it would be.
-    let quote = app.store.get_quote(&user.0.actor, id).await?;
+    let quote = app.store.get_quote(&user.0.actor, id).await.map_err(|e| {
+        let next = match &named {
+            Named::One(notice) => (format!("/notices/{notice}"), "Open the notice"),
+            Named::All(_) => ("/notices/awaiting".to_owned(), "Notices to acknowledge"),
+        };
+        let then = "Acknowledging from its page would free nothing: to acknowledge the notice yourself, open it.";
+        not_yours_now(e.into(), "Nothing was recorded", then, next)
+    })?;
     // Only the signer is offered the button: anyone else's acknowledgement
     // would not free this quote, and the page would seem to say it had.
     if quote.signer_id != user.0.actor.id {
@@ -2253,10 +2260,38 @@ async fn acknowledge(
     Ok(done.back_to_quote(&user.seal(&app), id))
 }
 
+/// A quote's form refused because the quote is no longer the sender's to
+/// see (sent from a page opened while they signed it: its owner named
+/// another signer, or an admin handed it over), said so, with what came of
+/// the form (`done`), what else to know (`then`) and where to go (`next`).
+/// Any other refusal as it is.
+fn not_yours_now(e: PageError, done: &str, then: &str, next: (String, &str)) -> PageError {
+    if e.code() != Some("not_your_quote") {
+        return e;
+    }
+    let message = format!(
+        "{done}: this quote is not one you own or sign now (its owner may have named another signer, or an admin \
+         handed it over). {then}"
+    );
+    e.told("Not yours to sign", message).with_next(next.0, next.1)
+}
+
 pub(super) async fn finalise(
     State(app): State<AppState>,
     PageId(id): PageId,
     CsrfForm { user, form, .. }: CsrfForm<Sales>,
+) -> Result<Response, PageError> {
+    let then = "Your quotes, and those you sign, are on the quotes page.";
+    let next = ("/quotes".to_owned(), "Your quotes");
+    finalise_as_sent(&app, &user, id, &form).await.map_err(|e| not_yours_now(e, "Not finalised", then, next))
+}
+
+/// [`finalise`], which tells a quote no longer the sender's as such.
+async fn finalise_as_sent(
+    app: &AppState,
+    user: &PageUser,
+    id: Uuid,
+    form: &super::FormFields,
 ) -> Result<Response, PageError> {
     // The quote as the confirmation (or the quote page) showed it. A form
     // without it, or with it mangled (a page from before it was sent), showed
