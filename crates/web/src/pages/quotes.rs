@@ -2301,10 +2301,10 @@ async fn finalise_as_sent(
         // Someone else signs it: finalising again would not help, so the
         // page says who can.
         if quote.state == "draft" && quote.signer_id != user.0.actor.id {
-            return not_the_signer(&app, &user, quote).await;
+            return not_the_signer(app, user, quote).await;
         }
         let message = format!("Not finalised: {}. Check the quote below, then finalise again.", super::OUT_OF_DATE);
-        let page = quote_page(&app, &user, quote, None, Some(message)).await?;
+        let page = quote_page(app, user, quote, None, Some(message)).await?;
         return Ok(render(StatusCode::CONFLICT, &page));
     };
     // The button of a quote page that showed the quote not ready says why
@@ -2318,15 +2318,15 @@ async fn finalise_as_sent(
             return Ok(super::quote_confirm::to_quote(id));
         }
         if quote.signer_id == user.0.actor.id {
-            return not_ready(&app, &user, quote).await;
+            return not_ready(app, user, quote).await;
         }
     }
     match app.store.finalise_quote(&user.0.actor, id, Some(&[as_seen])).await {
-        Ok(_) => Ok(QuoteDone::Finalised.back_to_quote(&user.seal(&app), id)),
+        Ok(_) => Ok(QuoteDone::Finalised.back_to_quote(&user.seal(app), id)),
         Err(StoreError::PendingAcknowledgements(gate)) => {
             let message = format!("Not finalised. {}", crate::error::pending_sentence(&gate));
             let quote = app.store.get_quote(&user.0.actor, id).await?;
-            let page = quote_page(&app, &user, quote, Some(*gate), Some(message)).await?;
+            let page = quote_page(app, user, quote, Some(*gate), Some(message)).await?;
             Ok(render(StatusCode::CONFLICT, &page))
         }
         // Finalised already (the confirmation sent twice, or again by the
@@ -2337,19 +2337,19 @@ async fn finalise_as_sent(
         // 403 (audited as one), as in the API.
         Err(StoreError::Forbidden { code: "not_signer", .. }) => {
             let quote = app.store.get_quote(&user.0.actor, id).await?;
-            not_the_signer(&app, &user, quote).await
+            not_the_signer(app, user, quote).await
         }
         // The lines at an old price as the refusing transaction read them.
         Err(StoreError::SupersededPrices(gate)) => {
             let message = format!("Not finalised. {}", pricegate_store::SUPERSEDED_PRICES);
             let quote = app.store.get_quote(&user.0.actor, id).await?;
-            let page = quote_page(&app, &user, quote, Some(*gate), Some(message)).await?;
+            let page = quote_page(app, user, quote, Some(*gate), Some(message)).await?;
             Ok(render(StatusCode::CONFLICT, &page))
         }
         Err(e @ StoreError::Conflict { .. }) => {
             let message = format!("Not finalised. {}", PageError::from(e).message());
             let quote = app.store.get_quote(&user.0.actor, id).await?;
-            let page = quote_page(&app, &user, quote, None, Some(message)).await?;
+            let page = quote_page(app, user, quote, None, Some(message)).await?;
             Ok(render(StatusCode::CONFLICT, &page))
         }
         Err(e) => Err(e.into()),
