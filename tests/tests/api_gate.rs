@@ -2749,6 +2749,76 @@ async fn a_draft_notice_edited_in_two_tabs_keeps_the_first_save() {
     assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.body["title"], "P-1 up again");
 }
 
+/// A draft notice's edit form sent after the draft was published, or
+/// deleted, in another tab: nothing is saved, and what was typed comes back
+/// as a new notice's form, saying why, to draft a correction from it.
+#[tokio::test]
+async fn a_draft_notice_published_or_deleted_while_its_form_is_open_keeps_what_was_typed() {
+    let app = TestApp::spawn(pricegate_tests::Backend::Sqlite).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let cookie = session_cookie(&app.base, &fiona.email).await;
+    let http = client();
+    let open = |notice: &str| {
+        let edit = format!("{}/notices/{notice}/edit", app.base);
+        let (http, cookie) = (http.clone(), cookie.clone());
+        async move {
+            let r = http.get(&edit).header("cookie", &cookie).send().await.expect("an answer");
+            r.text().await.unwrap_or_default()
+        }
+    };
+    let save = |notice: &str, html: &str| {
+        let form = [
+            ("csrf_token", csrf_in(html)),
+            ("seen", hidden_in(html, "seen")),
+            ("title", "P-1 up, corrected".to_owned()),
+            ("body", "Typed with care.".to_owned()),
+            ("changes", format!("P-1, 12.50, {}", date_in_days(10))),
+            ("action", "save".to_owned()),
+        ];
+        http.post(format!("{}/notices/{notice}/edit", app.base)).header("cookie", &cookie).form(&form).send()
+    };
+    let published = create_notice(&finance, "P-1 up", json!([])).await;
+    let form = open(&published).await;
+    publish_notice(&finance, &published).await;
+    let r = save(&published, &form).await.expect("an answer");
+    assert_eq!(r.status(), 409);
+    let again = pricegate_tests::pages::unwrapped(&r.text().await.unwrap_or_default());
+    assert!(again.contains("Not saved: \u{201c}P-1 up\u{201d} was published "), "{again}");
+    assert!(again.contains("What you typed is below as a new notice: save it to draft a correction"), "{again}");
+    assert!(again.contains(&format!("<a href=\"/notices/{published}\" id=\"published-meanwhile\">")), "{again}");
+    assert!(again.contains("action=\"/notices/new\"") && again.contains("value=\"P-1 up, corrected\""), "{again}");
+    assert!(
+        again.contains("Typed with care.") && again.contains(&format!("P-1, 12.50, {}", date_in_days(10))),
+        "{again}"
+    );
+    assert_eq!(finance.get(&format!("/api/v1/notices/{published}")).await.body["title"], "P-1 up", "unchanged");
+    // Saved from there, it is a new draft.
+    let csrf = csrf_in(&again);
+    let new = [
+        ("csrf_token", csrf),
+        ("draft_id", hidden_in(&again, "draft_id")),
+        ("title", "P-1 up, corrected".to_owned()),
+        ("body", "Typed with care.".to_owned()),
+        ("changes", format!("P-1, 12.50, {}", date_in_days(10))),
+        ("action", "save".to_owned()),
+    ];
+    let r = http.post(format!("{}/notices/new", app.base)).header("cookie", &cookie).form(&new).send().await;
+    assert_eq!(r.expect("an answer").status(), 303);
+    let drafts = finance.get("/api/v1/notices").await.body;
+    let titles: Vec<&str> = drafts.as_array().into_iter().flatten().filter_map(|n| n["title"].as_str()).collect();
+    assert!(titles.contains(&"P-1 up, corrected") && titles.contains(&"P-1 up"), "{drafts}");
+
+    let deleted = create_notice(&finance, "P-1 down", json!([])).await;
+    let form = open(&deleted).await;
+    assert_eq!(finance.delete(&format!("/api/v1/notices/{deleted}")).await.status, 204);
+    let r = save(&deleted, &form).await.expect("an answer");
+    assert_eq!(r.status(), 409);
+    let again = r.text().await.unwrap_or_default();
+    assert!(again.contains("Not saved: this draft was deleted while the form was open."), "{again}");
+    assert!(again.contains("value=\"P-1 up, corrected\"") && !again.contains("published-meanwhile"), "{again}");
+}
+
 both_backends! {
     /// A quote is found by the reference its e-mails and lists print (the
     /// first 8 hexadecimal digits of its id), among those its reader may see.

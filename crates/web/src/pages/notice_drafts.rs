@@ -70,6 +70,9 @@ struct DraftPage {
     /// The draft this form saved already, when sent again changed: linked,
     /// to change that one rather than save another.
     saved_draft: Option<Uuid>,
+    /// The notice an edit form was for, published while it was open: what
+    /// was typed comes back as a new notice's form, linking to it.
+    published_meanwhile: Option<Uuid>,
     /// A new draft's form key, made when its form was first opened: the form
     /// sent twice saves it once ([`pricegate_store::NewNotice::form_key`]).
     /// `None` when editing.
@@ -106,6 +109,7 @@ impl DraftPage {
             revision: None,
             not_saved: None,
             saved_draft: None,
+            published_meanwhile: None,
             draft_id: Some(Uuid::new_v4()),
             copied_from: None,
         }
@@ -548,6 +552,24 @@ async fn create(
     }
 }
 
+/// An edit form whose draft is no more (published or deleted since it was
+/// opened), as a new notice's form holding what was typed, saying `why`
+/// nothing was saved and linking to the notice `published`.
+async fn typed_as_new(
+    app: &AppState,
+    user: &PageUser,
+    form: &FormFields,
+    why: String,
+    published: Option<Uuid>,
+) -> Result<Response, PageError> {
+    let mut page = DraftPage::new(user);
+    page.keep_input(form);
+    parse_form(app, &mut page).await?;
+    page.not_saved = Some(why);
+    page.published_meanwhile = published;
+    Ok(render(StatusCode::CONFLICT, &page))
+}
+
 /// A draft finance may still change; a published notice is the 409 page.
 async fn draft(app: &AppState, user: &PageUser, id: Uuid) -> Result<NoticeView, PageError> {
     let notice = app.store.read_notice(&user.0.actor, id).await?;
@@ -576,7 +598,27 @@ async fn update(
     PageId(id): PageId,
     KeptForm { user, form, expired, .. }: KeptForm<Finance>,
 ) -> Result<Response, PageError> {
-    let notice = draft(&app, &user, id).await?;
+    let notice = match app.store.read_notice(&user.0.actor, id).await {
+        Ok(notice) if notice.state == "draft" => notice,
+        // Published or deleted while the form was open (another tab): what
+        // was typed is not lost, but comes back as a new notice's form.
+        Ok(notice) => {
+            let when = notice.published_at.map(|at| app.store.calendar().stamp(at, false)).unwrap_or_default();
+            let why = format!(
+                "Not saved: \u{201c}{}\u{201d} was published {when} while this form was open, and a published \
+                 notice never changes. What you typed is below as a new notice: save it to draft a correction, \
+                 published on its own, or leave it.",
+                notice.title,
+            );
+            return typed_as_new(&app, &user, &form, why, Some(notice.id)).await;
+        }
+        Err(StoreError::NotFound { .. }) => {
+            let why = "Not saved: this draft was deleted while the form was open. What you typed is below as a new \
+                       notice: save it to draft it anew.";
+            return typed_as_new(&app, &user, &form, why.to_owned(), None).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut page = DraftPage::edit(&user, &notice);
     page.keep_input(&form);
     let parsed = parse_form(&app, &mut page).await?;
