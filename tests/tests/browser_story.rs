@@ -133,6 +133,8 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         sam.goto(&quote_path).await;
         sam.submit("#finalise").await;
         assert!(sam.text("#message").await.contains("Not finalised"));
+        // At the quote's own address, not the form's: a reload reads the page, sending nothing again.
+        assert_eq!(sam.path().await, quote_path, "the refusal is shown at the quote's address");
         let pending = sam.text(".pending-notice").await;
         assert!(pending.contains("Pump prices rise"), "{pending}");
         assert!(pending.contains("Please read."), "the notice text: {pending}");
@@ -141,6 +143,9 @@ async fn a_salesperson_finalises_in_the_browser_only_after_acknowledging_the_pri
         assert!(pending.contains("10.00 %") && pending.contains("+1,512.00 EUR"), "the change to the total: {pending}");
         assert_eq!(sam.text("#quote-state").await, "draft");
         sam.screenshot("08-finalise-refused").await;
+        sam.client.refresh().await.expect("a reload");
+        assert!(!sam.exists("#message").await, "a reload reads the quote: nothing is sent or said again");
+        assert_eq!(sam.text("#quote-state").await, "draft");
 
         // Acknowledge; the notice no longer blocks, but the old price does.
         sam.submit(".acknowledge").await;

@@ -45,6 +45,21 @@
   });
 })();
 
+// A page that answers a form it refused (a quote's "Not finalised") is shown
+// at the form's address, so a reload would send the form again, and might do
+// what was refused once its reason is gone. The page's own address takes the
+// form's place in this tab's history: a reload reads the page afresh.
+(function () {
+  "use strict";
+  var here = document.body && document.body.getAttribute("data-here");
+  if (!here || !window.history || !window.history.replaceState) {
+    return;
+  }
+  if (window.location.pathname + window.location.search !== here) {
+    window.history.replaceState(window.history.state, "", here);
+  }
+})();
+
 // The notice form's preview follows the text and the price changes as finance
 // types: both are posted (with the form's CSRF token) to the server, which
 // renders them as the notice page does (the same Markdown renderer, raw HTML

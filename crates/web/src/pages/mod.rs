@@ -172,13 +172,23 @@ pub fn nav_section(path: &str) -> &'static str {
 pub struct Layout {
     pub title: String,
     pub user: Option<NavUser>,
+    /// The page's own address, for a page that may answer a form (a quote
+    /// with its refusal to finalise): the browser is told to show it in
+    /// place of the form's, so that a reload reads the page and sends
+    /// nothing again (/static/app.js).
+    pub here: Option<String>,
     /// Whether a field has taken the focus: see [`Layout::focus_here`].
     focused: std::sync::atomic::AtomicBool,
 }
 
 impl Layout {
     pub fn anonymous(title: impl Into<String>) -> Layout {
-        Layout { title: title.into(), user: None, focused: Default::default() }
+        Layout { title: title.into(), user: None, here: None, focused: Default::default() }
+    }
+
+    /// The layout of a page whose own address is `here` (see [`Layout::here`]).
+    pub fn at(self, here: String) -> Layout {
+        Layout { here: Some(here), ..self }
     }
 
     /// True the first time a template asks, false after: a template asks
@@ -200,6 +210,7 @@ impl PageUser {
         Layout {
             focused: Default::default(),
             title: title.into(),
+            here: None,
             user: Some(NavUser {
                 name: self.0.user.name.clone(),
                 role: role.as_str(),

@@ -1935,7 +1935,9 @@ async fn quote_page(
     Ok(QuotePage {
         history,
         // Two quotes for one customer are told apart in the browser's tabs and history.
-        layout: user.layout(format!("Quote {reference} for {}", quote.customer.name)),
+        layout: user
+            .layout(format!("Quote {reference} for {}", quote.customer.name))
+            .at(format!("/quotes/{}", quote.id)),
         reference,
         csrf: user.csrf().to_owned(),
         id: quote.id,
