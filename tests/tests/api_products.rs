@@ -830,9 +830,17 @@ both_backends! {
         let (status, page) = post_form(url.clone(), &cookie, &form(&priced, "preview")).await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("Preview: 1 product to import") && !page.contains("id=\"free-lines\""), "{page}");
-        let (status, page) = post_form(url, &cookie, &form(&free, "import")).await;
+        let (status, page) = post_form(url.clone(), &cookie, &form(&free, "import")).await;
         assert_eq!(status, 303, "{page}");
         assert!(page.contains("Imported 3 products."), "{page}");
+        // The same file again (Import pressed twice, another tab) is said as such, not line by line.
+        let (status, page) = post_form(url, &cookie, &form(&free, "import")).await;
+        assert_eq!(status, 422, "{page}");
+        assert!(
+            page.contains("Every SKU in it is on the price list already, so nothing more was imported.")
+                && !page.contains("Line 2:"),
+            "{page}"
+        );
         app.stop().await;
     }
 }

@@ -554,11 +554,21 @@ async fn import(
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
+    // A file whose every SKU is listed already is said as one, not line by line.
+    let skus: Vec<&str> = rows.iter().map(|r| r.sku.as_str()).collect();
+    let every_one_listed = !page.leave_out_listed
+        && !skus.is_empty()
+        && skus.iter().all(|sku| !sku.is_empty())
+        && app.store.listed_exactly(&skus).await?.len() == skus.iter().collect::<std::collections::HashSet<_>>().len();
+    let refused = |errors: Vec<LineError>| match every_one_listed {
+        true => vec![LineError { line: 0, message: EVERY_ONE_LISTED.to_owned() }],
+        false => errors,
+    };
     if form.get("action") != "import" {
         // What the import would refuse, the preview says first.
         let taken = app.store.check_import(&rows).await?;
         if !taken.is_empty() {
-            page.errors = taken.into_iter().map(LineError::from).collect();
+            page.errors = refused(taken.into_iter().map(LineError::from).collect());
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
         page.preview = rows.iter().map(preview_row).collect();
@@ -574,11 +584,16 @@ async fn import(
             Ok(Done::Imported(imported.len(), left_out).back_to_list_offering(&user.seal(&app), changes))
         }
         Err(errors) => {
-            page.errors = errors.into_iter().map(LineError::from).collect();
+            page.errors = refused(errors.into_iter().map(LineError::from).collect());
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
 }
+
+/// What a file whose every SKU is on the price list already is told.
+const EVERY_ONE_LISTED: &str = "Every SKU in it is on the price list already, so nothing more was imported. A file \
+    imported once (Import pressed twice, say, or in another tab) is there in full: see the list above. To add only a \
+    file's new products, tick \u{201c}Leave out SKUs already on the price list\u{201d}.";
 
 /// The add-product form parsed, or every field it refuses (the price only
 /// once the currency is known: it is read in that currency's minor units).
