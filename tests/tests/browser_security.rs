@@ -1055,6 +1055,19 @@ async fn the_finalise_confirmation_is_the_signers_and_the_gate_is_asked_again_wh
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     let (_, quote_page) = page(&http, format!("{base}/quotes/{quote}"), &sam).await;
     assert!(quote_page.contains("id=\"finalised\"") && !quote_page.contains("Not finalised"), "{quote_page}");
+    let again: Vec<(&str, String)> = confirmed.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    let (_, told) = pricegate_tests::pages::post_form(confirm.clone(), &sam, &again).await;
+    assert!(told.contains("Finalised already, ") && told.contains("nothing more was done"), "{told}");
+    // Cancelled by its owner while its signer confirms: not finalised, and the page says so.
+    let sara_signs = draft_quote_signed_by(&sales_api, json!([{"sku": "PUMP-100", "quantity": 1}]), other.id).await;
+    let sara_signs = id_of(&sara_signs);
+    let sara_confirms = format!("{base}/quotes/{sara_signs}/finalise");
+    let (_, html) = page(&http, sara_confirms.clone(), &sara).await;
+    let form = [("csrf_token", csrf_in(&html)), ("seen", hidden_in(&html, "seen"))];
+    assert_eq!(sales_api.post_empty(&format!("/api/v1/quotes/{sara_signs}/cancel")).await.status, 200);
+    let (status, told) = pricegate_tests::pages::post_form(sara_confirms, &sara, &form).await;
+    assert_eq!(status, 303, "{told}");
+    assert!(told.contains("Not finalised: the quote was cancelled "), "{told}");
     // A form's address opened in the browser (a refused form's page
     // reloaded, a tab reopened) leads to the quote too, not to an error.
     for form in [

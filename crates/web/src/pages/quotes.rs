@@ -1072,6 +1072,9 @@ pub(super) enum QuoteDone {
     /// A cancellation that found the quote no longer a draft (sent from a
     /// page opened before it was finalised or cancelled).
     NotCancelled,
+    /// A finalisation that found the quote no longer a draft: finalised
+    /// already (the confirmation sent twice) or cancelled meanwhile.
+    NotFinalised,
     Cancelled,
     /// The edit form opened, or `sent`, for a quote no longer a draft.
     NotEditable {
@@ -1193,6 +1196,7 @@ impl QuoteDone {
             QuoteDone::SavedRequestEnded => format!("saved-request-ended.{quote}"),
             QuoteDone::DraftedAlready => format!("drafted-already.{quote}"),
             QuoteDone::NotCancelled => format!("not-cancelled.{quote}"),
+            QuoteDone::NotFinalised => format!("not-finalised.{quote}"),
             QuoteDone::Cancelled => format!("cancelled.{quote}"),
             QuoteDone::NotEditable { sent } => format!("not-editable.{quote}.{}", u8::from(*sent)),
             QuoteDone::Acknowledged(notice) => format!("acknowledged.{quote}.{notice}"),
@@ -1236,6 +1240,7 @@ impl QuoteDone {
             "saved-request-ended" => QuoteDone::SavedRequestEnded,
             "drafted-already" => QuoteDone::DraftedAlready,
             "not-cancelled" => QuoteDone::NotCancelled,
+            "not-finalised" => QuoteDone::NotFinalised,
             "cancelled" => QuoteDone::Cancelled,
             "not-editable" => QuoteDone::NotEditable { sent: flag(parts.next()?)? },
             "acknowledged" => QuoteDone::Acknowledged(Uuid::parse_str(parts.next()?).ok()?),
@@ -1305,6 +1310,17 @@ impl QuoteDone {
                 page.finalised_at
             ),
             QuoteDone::NotCancelled => format!("Cancelled already, {}: nothing more was done.", page.cancelled_at),
+            QuoteDone::NotFinalised if page.state == "finalised" => {
+                format!(
+                    "Finalised already, {}: this is the quote as signed, and nothing more was done.",
+                    page.finalised_at
+                )
+            }
+            QuoteDone::NotFinalised => format!(
+                "Not finalised: the quote was cancelled {}, before the finalisation arrived.{}",
+                page.cancelled_at,
+                if page.i_can_copy { " Copy it as a new quote to offer it again." } else { "" }
+            ),
             QuoteDone::NotEditable { sent } => {
                 let when = match page.state.as_str() {
                     "finalised" => format!("finalised {}", page.finalised_at),
@@ -2317,7 +2333,7 @@ async fn finalise_as_sent(
         // Finalised or cancelled meanwhile: the quote's page says which.
         // Signed by someone else now: finalising refuses that below, naming them.
         if quote.state != "draft" {
-            return Ok(super::quote_confirm::to_quote(id));
+            return Ok(QuoteDone::NotFinalised.back_to_quote(&user.seal(app), id));
         }
         if quote.signer_id == user.0.actor.id {
             return not_ready(app, user, quote).await;
@@ -2333,7 +2349,9 @@ async fn finalise_as_sent(
         }
         // Finalised already (the confirmation sent twice, or again by the
         // Back button) or cancelled meanwhile: the quote's page says which.
-        Err(StoreError::Conflict { code: "quote_not_draft", .. }) => Ok(super::quote_confirm::to_quote(id)),
+        Err(StoreError::Conflict { code: "quote_not_draft", .. }) => {
+            Ok(QuoteDone::NotFinalised.back_to_quote(&user.seal(app), id))
+        }
         // Named signer no more (the owner chose another while this page was
         // open): the quote as it is, which names who signs it now; still a
         // 403 (audited as one), as in the API.
@@ -2378,7 +2396,9 @@ async fn not_ready(app: &AppState, user: &PageUser, quote: QuoteView) -> Result<
     let id = quote.id;
     let gate = match app.store.quote_gate(&user.0.actor, id).await {
         Ok(gate) => gate,
-        Err(StoreError::Conflict { code: "quote_not_draft", .. }) => return Ok(super::quote_confirm::to_quote(id)),
+        Err(StoreError::Conflict { code: "quote_not_draft", .. }) => {
+            return Ok(QuoteDone::NotFinalised.back_to_quote(&user.seal(app), id));
+        }
         Err(e) => return Err(e.into()),
     };
     if gate.ready {
@@ -2785,6 +2805,7 @@ mod tests {
             QuoteDone::Cancelled,
             QuoteDone::NotEditable { sent: true },
             QuoteDone::NotEditable { sent: false },
+            QuoteDone::NotFinalised,
             QuoteDone::Acknowledged(notice),
             QuoteDone::AcknowledgedBefore(notice),
             QuoteDone::Finalised,
