@@ -915,6 +915,7 @@ async fn the_password_forms_need_their_token_their_role_and_for_ones_own_the_cur
     let (status, _, body) = post("/account/password".into(), Some(sam_cookie.clone()), own("")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("This form has expired"));
+    assert!(body.contains("Nothing was done: the form came from a page opened before you last logged in"), "{body}");
     let (status, _, _) = post("/account/password".into(), Some(sam_cookie.clone()), own("forged")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, location, _) = post("/account/password".into(), None, own(&sam_csrf)).await;

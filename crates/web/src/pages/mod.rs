@@ -587,7 +587,8 @@ impl PageError {
         PageError::new(
             StatusCode::FORBIDDEN,
             "This form has expired",
-            "The form was not sent from a current Pricegate page. Go back, reload the page and try again.",
+            "Nothing was done: the form came from a page opened before you last logged in (or your password \
+             changed), or not from Pricegate. Reload the page and try again.",
         )
         .with_code("invalid_csrf_token")
     }
