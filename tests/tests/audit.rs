@@ -978,12 +978,21 @@ both_backends! {
         assert!(named.starts_with("pricegate-audit-by-sam-"), "{named}");
         let shouted = as_typed(sam.email.to_uppercase());
         assert_eq!(pricegate_tests::pages::download_name(&app.base, &fiona.email, &shouted).await, named);
+        let about = |email: String| format!("/audit/export.csv?subject={}", email.replace('@', "%40"));
+        let named = pricegate_tests::pages::download_name(&app.base, &fiona.email, &about(sam.email.clone())).await;
+        assert!(named.starts_with("pricegate-audit-about-sam-"), "{named}");
+        let shouted = about(sam.email.to_uppercase());
+        assert_eq!(pricegate_tests::pages::download_name(&app.base, &fiona.email, &shouted).await, named);
         // A filter the page would say something of is refused: a file has nowhere to say it, and an empty
         // or whole log would be taken for the entries asked for.
         for (query, says) in [
             ("actor=nobody%40nowhere.example", "Nobody here has the address \u{201c}nobody@nowhere.example\u{201d}"),
             ("action=quote.finalised&from=2026-13-45", "\u{201c}2026-13-45\u{201d} is not a date like 2026-12-01"),
             ("action=nonsense", "No entry is written with the action \u{201c}nonsense\u{201d}"),
+            (
+                "actor=00000000-0000-0000-0000-000000000000",
+                "Nobody here has the id \u{201c}00000000-0000-0000-0000-000000000000\u{201d}",
+            ),
             ("action=quote.finalised&since=2026-12-01", "\u{201c}since\u{201d} is not a filter here: the filters are action, subject, actor, from, to."),
         ] {
             let (status, _, body) = download(format!("/audit/export.csv?{query}"), fiona.email.clone()).await;

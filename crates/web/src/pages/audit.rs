@@ -279,10 +279,16 @@ pub(super) async fn chosen<'q>(app: &AppState, query: &'q AuditQuery) -> Result<
     }
     if !typed_actor.is_empty() && actor.is_none() {
         matches_nothing = true;
-        notes.push(format!(
-            "Nobody here has the address \u{201c}{typed_actor}\u{201d}: who is a person's e-mail address, as the \
-             users page shows it."
-        ));
+        notes.push(match Uuid::parse_str(typed_actor) {
+            Ok(_) => format!(
+                "Nobody here has the id \u{201c}{typed_actor}\u{201d}: who is a person's e-mail address, as the \
+                 users page shows it, or their id."
+            ),
+            Err(_) => format!(
+                "Nobody here has the address \u{201c}{typed_actor}\u{201d}: who is a person's e-mail address, as \
+                 the users page shows it."
+            ),
+        });
     }
     // Days of the business, from the first instant of `from` to the first of the day after `to`.
     let days = super::business_days(app.store.calendar(), query.from.as_deref(), query.to.as_deref());

@@ -59,13 +59,17 @@ pub(super) async fn export(
     let AuditFilter { action, subject, actor, since, until } = chosen.filter;
     let filter = AuditFilter { action: action.and_then(action_of), subject, actor, since, until };
     let calendar = app.store.calendar();
-    // The address as Pricegate keeps it (in small letters), however it was typed.
+    // An address as Pricegate keeps it (in small letters), however it was typed.
     let by = chosen.actor.map(str::to_lowercase);
+    let about = chosen.subject.as_deref().map(|subject| match subject.contains('@') {
+        true => subject.to_lowercase(),
+        false => subject.to_owned(),
+    });
     let file = super::download::file_name(
         "audit",
         [
             filter.action.map(|action| ("", action)),
-            chosen.subject.as_deref().map(|subject| ("about", subject)),
+            about.as_deref().map(|subject| ("about", subject)),
             by.as_deref().map(|email| ("by", email)),
             chosen.from.map(|day| ("from", day)),
             chosen.to.map(|day| ("to", day)),
