@@ -48,12 +48,19 @@ both_backends! {
         };
         let form = open_form().await;
         assert!(pricegate_tests::pages::unwrapped(&form).contains("210.00 EUR"), "{form}");
-        // Published while it is open: one on its product, one on another.
+        // Published while it is open: one on its product, one on another, and one on
+        // its product to come (which leaves the price the form showed).
         let rise = json!([{"sku": "G-80", "unit_price_minor": 30_000, "effective_on": date_in_days(0)}]);
         let rise = create_notice(&finance, "G-80 big rise", rise).await;
         publish_notice(&finance, &rise).await;
         publish_price_change(&finance, "H-1", 700, &date_in_days(0)).await;
-        let (status, page) = post_form(new_quote.clone(), &cookie, &filled(&form, "G-80")).await;
+        publish_price_change(&finance, "G-80", 31_000, &date_in_days(20)).await;
+        // "More lines" in between shows the form again, at today's prices, but as first shown.
+        let more = [filled(&form, "G-80"), vec![("more_rows", "1".to_owned())]].concat();
+        let (status, again) = post_form(new_quote.clone(), &cookie, &more).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(hidden_in(&again, "notices_seen"), hidden_in(&form, "notices_seen"));
+        let (status, page) = post_form(new_quote.clone(), &cookie, &filled(&again, "G-80")).await;
         assert_eq!(status, 303, "{page}");
         let page = pricegate_tests::pages::unwrapped(&page);
         assert!(
@@ -65,8 +72,11 @@ both_backends! {
             "{page}"
         );
         assert!(page.contains("3,000.00 EUR"), "ten at the new price: {page}");
-        // A form shown after them, or one whose products they leave alone, names none.
-        for (form, sku) in [(open_form().await, "G-80"), (form, "H-9")] {
+        // A form shown after them, one whose products they leave alone, or one
+        // whose number was altered, names none.
+        let seen = format!("name=\"notices_seen\" value=\"{}\"", hidden_in(&form, "notices_seen"));
+        let altered = form.replace(&seen, "name=\"notices_seen\" value=\"-1\"");
+        for (form, sku) in [(open_form().await, "G-80"), (form, "H-9"), (altered, "G-80")] {
             if sku == "H-9" {
                 create_product(&finance, "H-9", "EUR", 100).await;
             }
@@ -3031,7 +3041,7 @@ both_backends! {
         let (status, page) = post_form(edit, &cookie, &form).await;
         assert_eq!(status, 303, "{page}");
         assert!(
-            page.contains("Your changes were not saved: This quote was finalised ")
+            page.contains("Your changes were not saved: this quote was finalised ")
                 && page.contains("Copy it as a new quote"),
             "{page}"
         );

@@ -833,11 +833,16 @@ both_backends! {
         let (status, page) = post_form(url.clone(), &cookie, &form(&free, "import")).await;
         assert_eq!(status, 303, "{page}");
         assert!(page.contains("Imported 3 products."), "{page}");
-        // The same file again (Import pressed twice, another tab) is said as such, not line by line.
+        // The same file again (Import pressed twice, another tab) is said as such, not line by line;
+        // one with another price for a listed product is refused line by line, naming it.
+        let repriced = free.replace("SAMPLE-1,Sample,each,EUR,0", "SAMPLE-1,Sample,each,EUR,10");
+        let (status, page) = post_form(url.clone(), &cookie, &form(&repriced, "preview")).await;
+        assert_eq!(status, 422, "{page}");
+        assert!(page.contains("Line 3: ") && !page.contains("at the price it names"), "{page}");
         let (status, page) = post_form(url, &cookie, &form(&free, "import")).await;
         assert_eq!(status, 422, "{page}");
         assert!(
-            page.contains("Every SKU in it is on the price list already, so nothing more was imported.")
+            page.contains("Every product in it is on the price list already, at the price it names: a file imported once")
                 && !page.contains("Line 2:"),
             "{page}"
         );

@@ -678,8 +678,6 @@ async fn forwarded_requests_from_an_address_not_trusted_are_logged_once() {
     }
 }
 
-/// SQLite's own words for a file it cannot open name neither the file nor
-/// what to do: the start adds both.
 /// A command that finds no SQLite file where `DATABASE_URL` points says,
 /// with the whole path, that it makes a new one there; a start refused before
 /// it touches the database (its address taken) neither says so nor makes one.
@@ -706,6 +704,8 @@ async fn a_new_sqlite_file_is_said_as_it_is_made_and_only_then() {
     assert!(out.status.success() && !said.contains("there is no database"), "there is one now: {said}");
 }
 
+/// SQLite's own words for a file it cannot open name neither the file nor
+/// what to do: the start adds both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_file_that_cannot_be_opened_is_named_at_start() {
     let dir = tempfile::tempdir().expect("a temporary directory");

@@ -46,25 +46,18 @@ impl Application {
             };
             anyhow::anyhow!("cannot listen on {} (PRICEGATE_BIND): {e}{hint}", settings.bind)
         };
-        let bound = |address: SocketAddr| {
-            let socket = match address {
-                SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
-                SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
-            }?;
-            // As a listener bound at once would be: a restart finds its port free
-            // although the last one's connections linger in TIME_WAIT.
-            socket.set_reuseaddr(true)?;
-            socket.bind(address)?;
-            Ok::<_, std::io::Error>(socket)
-        };
-        let socket = bound(settings.bind).map_err(taken)?;
+        let socket = match settings.bind {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }
+        .map_err(taken)?;
+        // As a listener bound at once would be: a restart finds its port free
+        // although the last one's connections linger in TIME_WAIT. Beside a
+        // server listening there, binding is refused: a start whose address
+        // is taken touches no database.
+        socket.set_reuseaddr(true).map_err(taken)?;
+        socket.bind(settings.bind).map_err(taken)?;
         let address = socket.local_addr()?;
-        // It listens only once migrated (a probe meanwhile is refused, not
-        // left waiting), but beside another server's listener, which allows
-        // address reuse as this one does, binding succeeds and only listening
-        // is refused: tried now, on a socket of its own closed at once, so
-        // that a start whose address is taken touches no database.
-        bound(address).and_then(|probe| probe.listen(1)).map_err(taken)?;
         let base_url = base_url_for(&settings, address, true);
         let (mail, worker) = mail(&settings, &base_url)?;
         let store = connect(&settings).await?.with_mail(mail);

@@ -578,6 +578,11 @@ impl PageError {
         &self.message
     }
 
+    /// The status the refusal is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     /// The stable code of the refusal, if it has one.
     pub fn code(&self) -> Option<&'static str> {
         self.code
@@ -588,7 +593,7 @@ impl PageError {
             StatusCode::FORBIDDEN,
             "This form has expired",
             "Nothing was done: the form came from a page opened before you last logged in (or your password \
-             changed), or not from Pricegate. Reload the page and try again.",
+             changed), or not from Pricegate. Go back, reload the page and try again.",
         )
         .with_code("invalid_csrf_token")
     }

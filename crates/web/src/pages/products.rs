@@ -554,21 +554,11 @@ async fn import(
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
-    // A file whose every SKU is listed already is said as one, not line by line.
-    let skus: Vec<&str> = rows.iter().map(|r| r.sku.as_str()).collect();
-    let every_one_listed = !page.leave_out_listed
-        && !skus.is_empty()
-        && skus.iter().all(|sku| !sku.is_empty())
-        && app.store.listed_exactly(&skus).await?.len() == skus.iter().collect::<std::collections::HashSet<_>>().len();
-    let refused = |errors: Vec<LineError>| match every_one_listed {
-        true => vec![LineError { line: 0, message: EVERY_ONE_LISTED.to_owned() }],
-        false => errors,
-    };
     if form.get("action") != "import" {
         // What the import would refuse, the preview says first.
         let taken = app.store.check_import(&rows).await?;
         if !taken.is_empty() {
-            page.errors = refused(taken.into_iter().map(LineError::from).collect());
+            page.errors = as_imported_already(&app, &rows, taken).await?;
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
         page.preview = rows.iter().map(preview_row).collect();
@@ -578,22 +568,43 @@ async fn import(
     }
     let left_out =
         LeftOut { lines: page.left_out.len(), repriced: page.repriced.len(), unreadable: page.unreadable.len() };
+    // Kept to tell a refusal of them all (see `as_imported_already`).
+    let sent = rows.clone();
     match app.store.import_products(&user.0.actor, rows).await? {
         Ok(imported) => {
             let changes = page.notice_link.is_some().then_some(page.repriced_lines.as_str());
             Ok(Done::Imported(imported.len(), left_out).back_to_list_offering(&user.seal(&app), changes))
         }
         Err(errors) => {
-            page.errors = refused(errors.into_iter().map(LineError::from).collect());
+            page.errors = as_imported_already(&app, &sent, errors).await?;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
 }
 
-/// What a file whose every SKU is on the price list already is told.
-const EVERY_ONE_LISTED: &str = "Every SKU in it is on the price list already, so nothing more was imported. A file \
-    imported once (Import pressed twice, say, or in another tab) is there in full: see the list above. To add only a \
-    file's new products, tick \u{201c}Leave out SKUs already on the price list\u{201d}.";
+/// A file's refusals, as the page says them: line by line, but for a file
+/// imported already (Import pressed twice, or in another tab), every line
+/// refused for a SKU listed exactly so at the price the file names, which
+/// is said as one.
+async fn as_imported_already(
+    app: &AppState,
+    rows: &[CsvRow],
+    refused: Vec<pricegate_store::CsvRowError>,
+) -> Result<Vec<LineError>, PageError> {
+    let every_line = !rows.is_empty() && refused.len() == rows.len();
+    let skus: Vec<&str> = rows.iter().map(|r| r.sku.as_str()).collect();
+    if every_line && app.store.listed_exactly(&skus).await?.len() == rows.len() {
+        let (repriced, not_repriced) = repriced_lines(app, rows).await?;
+        if repriced.is_empty() && not_repriced.is_empty() {
+            return Ok(vec![LineError { line: 0, message: IMPORTED_ALREADY.to_owned() }]);
+        }
+    }
+    Ok(refused.into_iter().map(LineError::from).collect())
+}
+
+/// What a file imported already is told.
+const IMPORTED_ALREADY: &str = "Every product in it is on the price list already, at the price it names: a file \
+    imported once (Import pressed twice, say, or in another tab) is there in full, in the list above.";
 
 /// The add-product form parsed, or every field it refuses (the price only
 /// once the currency is known: it is read in that currency's minor units).

@@ -1136,6 +1136,10 @@ const QUOTE_DONE: DoneCookie = DoneCookie { name: "pricegate_quote_done", page: 
 const REQUEST_ENDED: &str = "The request that finance approve its old prices was about its lines as they were, so it \
     has ended, unanswered: if lines are still at an old price, reprice the quote or ask finance again (below).";
 
+/// How many notices published while a new quote's form was open are read
+/// to name those that change its products.
+const WHILE_OPEN_READ: u64 = 50;
+
 /// Of the notices published after the one numbered `seen` (the last when a
 /// new quote's form was shown) and before the quote was drafted, those that
 /// change a product on it, said: the form showed the prices before them, the
@@ -1143,21 +1147,32 @@ const REQUEST_ENDED: &str = "The request that finance approve its old prices was
 /// about notices published after the drafting). Empty when there are none.
 async fn published_while_open(app: &AppState, user: &PageUser, quote: Uuid, seen: i64) -> Result<String, PageError> {
     let quote = app.store.get_quote(&user.0.actor, quote).await?;
+    // The first few after it, oldest first: those before the drafting are
+    // among them (a form kept open for days, or a number sent altered,
+    // reads no more than these).
     let filter = NoticeFilter {
         state: Some(NoticeState::Published),
         after: Some(seen),
+        limit: Some(WHILE_OPEN_READ),
         with_changes: true,
         oldest_first: true,
         ..Default::default()
     };
     let notices = app.store.list_notices(&user.0.actor, filter).await?;
     let on_quote: std::collections::BTreeSet<&str> = quote.lines.iter().map(|l| l.sku.as_str()).collect();
+    let drafted_on = app.store.calendar().date_of(quote.drafted_at);
     let said: Vec<String> = notices
         .iter()
         .filter(|n| n.published_at.is_some_and(|at| at <= quote.drafted_at))
         .filter_map(|n| {
-            let changed: std::collections::BTreeSet<&str> =
-                n.changes.iter().map(|c| c.sku.as_str()).filter(|sku| on_quote.contains(sku)).collect();
+            let changed: std::collections::BTreeSet<&str> = n
+                .changes
+                .iter()
+                // In force as it was drafted: a change to come left the price the form showed.
+                .filter(|c| c.in_force_from.is_none_or(|from| from <= drafted_on))
+                .map(|c| c.sku.as_str())
+                .filter(|sku| on_quote.contains(sku))
+                .collect();
             let changed: Vec<&str> = changed.into_iter().collect();
             (!changed.is_empty()).then(|| format!("\u{201c}{}\u{201d} ({})", n.title, changed.join(", ")))
         })
@@ -1291,8 +1306,11 @@ impl QuoteDone {
                 if let Some(seen) = notices_seen {
                     match published_while_open(app, user, page.id, *seen).await {
                         Ok(said) => sentence.push_str(&said),
-                        Err(e) => {
+                        Err(e) if e.status().is_server_error() => {
                             tracing::error!(error = %e.message(), "reading the notices published while a quote's form was open")
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e.message(), "reading the notices published while a quote's form was open")
                         }
                     }
                 }
@@ -1326,9 +1344,9 @@ impl QuoteDone {
                     "finalised" => format!("finalised {}", page.finalised_at),
                     _ => format!("cancelled {}", page.cancelled_at),
                 };
-                let unsaved = if *sent { "Your changes were not saved: " } else { "" };
+                let unsaved = if *sent { "Your changes were not saved: this" } else { "This" };
                 let copy = if page.i_can_copy { " Copy it as a new quote to offer other terms." } else { "" };
-                format!("{unsaved}This quote was {when} and can no longer change.{copy}")
+                format!("{unsaved} quote was {when} and can no longer change.{copy}")
             }
             QuoteDone::Cancelled => format!(
                 "Quote cancelled {}: it can no longer be finalised. Copy it as a new quote to offer it again.",

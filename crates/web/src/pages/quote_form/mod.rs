@@ -141,7 +141,8 @@ pub struct QuoteFormPage {
     /// ([`pricegate_store::NewQuote::form_key`]). `None` when editing.
     draft_id: Option<Uuid>,
     /// A new quote's form: the number of the last notice published when it
-    /// was shown (0 for none), read before its prices. A notice published
+    /// was first shown (0 for none), read before its prices, and kept when it
+    /// is shown again ("More lines", a refusal). A notice published
     /// after, before the quote is saved, changes prices the form showed
     /// without the gate asking about it (the quote is drafted after it):
     /// the page that says the quote was drafted names it.
@@ -530,12 +531,15 @@ pub async fn create_quote(
     KeptForm { user, form, expired, .. }: KeptForm<Sales>,
 ) -> Result<Response, PageError> {
     let today = app.store.today().await?;
-    // What this form showed; a page shown again shows the prices as they are now.
-    let notices_seen = form.get("notices_seen").trim().parse::<i64>().ok();
+    // What this form was first shown with (a number no form was given names
+    // nothing): a page shown again ("More lines", a refusal) keeps it, as a
+    // notice published since changed what was read first.
     let notices_now = last_notice(&app, &user).await?;
+    let notices_seen =
+        form.get("notices_seen").trim().parse::<i64>().ok().filter(|seen| (0..=notices_now).contains(seen));
     let (products, signers) = choices(&app, today).await?;
     let mut page = blank(&user, products, signers, today);
-    page.notices_seen = Some(notices_now);
+    page.notices_seen = Some(notices_seen.unwrap_or(notices_now));
     page.keep_input(&form);
     // A copied form says so again (through "More lines" or a refusal), and
     // the quote drafted from it names its source.
