@@ -2827,6 +2827,28 @@ async fn a_draft_notice_published_or_deleted_while_its_form_is_open_keeps_what_w
     let again = r.text().await.unwrap_or_default();
     assert!(again.contains("Not saved: this draft was deleted while the form was open."), "{again}");
     assert!(again.contains("value=\"P-1 up, corrected\"") && !again.contains("published-meanwhile"), "{again}");
+
+    // Its publication confirmed after it was deleted says so, and who deleted it.
+    let gone = create_notice(&finance, "P-1 sideways", json!([])).await;
+    let publish = format!("{}/notices/{gone}/publish", app.base);
+    let confirm = http.get(&publish).header("cookie", &cookie).send().await.expect("an answer");
+    let confirm = confirm.text().await.unwrap_or_default();
+    let form = [
+        ("csrf_token", csrf_in(&confirm)),
+        ("seen", hidden_in(&confirm, "seen")),
+        ("seen_seq", hidden_in(&confirm, "seen_seq")),
+        ("seen_touched", hidden_in(&confirm, "seen_touched")),
+    ];
+    assert_eq!(finance.delete(&format!("/api/v1/notices/{gone}")).await.status, 204);
+    for r in [http.post(&publish).form(&form), http.get(&publish)] {
+        let r = r.header("cookie", &cookie).send().await.expect("an answer");
+        assert_eq!(r.status(), 404);
+        let said = pricegate_tests::pages::unwrapped(&r.text().await.unwrap_or_default());
+        assert!(
+            said.contains("Nothing was published: this draft was deleted ") && said.contains(" by Fiona"),
+            "{said}"
+        );
+    }
 }
 
 both_backends! {

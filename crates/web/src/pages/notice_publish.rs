@@ -15,7 +15,7 @@ use pricegate_domain::{PriceChange, PricedLine, Role, impact_of};
 use pricegate_mail::render_markdown;
 use pricegate_store::REMIND_NOW_AGAIN_AFTER_MINUTES as AGAIN;
 use pricegate_store::views::PriceChangeView;
-use pricegate_store::{PublishSeen, StoreError};
+use pricegate_store::{AuditFilter, PublishSeen, StoreError};
 use uuid::Uuid;
 
 use super::ChangeRow;
@@ -408,9 +408,10 @@ async fn confirm_publish(
         }
         _ => None,
     };
-    let page = match confirm_page(&app, &user, id, None, saved).await? {
-        Confirmation::Page(page) => page,
-        Confirmation::Published(redirect) => return Ok(redirect),
+    let page = match confirm_page(&app, &user, id, None, saved).await {
+        Ok(Confirmation::Page(page)) => page,
+        Ok(Confirmation::Published(redirect)) => return Ok(redirect),
+        Err(e) => return Err(deleted_or(&app, id, e).await),
     };
     Ok(NOTICE_DONE.told(&headers, &seal, page.as_ref()))
 }
@@ -524,7 +525,10 @@ async fn publish(
     // drafted, edited or finalised meanwhile changes what publishing does.
     // (Checked just before publishing: a quote written between the two is
     // not compared; the notice's page and e-mails then show it.)
-    let n = app.store.read_notice(&user.0.actor, id).await?;
+    let n = match app.store.read_notice(&user.0.actor, id).await {
+        Err(e @ StoreError::NotFound { .. }) => return Err(deleted_or(&app, id, e.into()).await),
+        n => n?,
+    };
     // (A draft edited since is the store's to refuse, and say so.)
     if n.state == "draft"
         && n.revision() == as_seen
@@ -559,6 +563,28 @@ async fn publish(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A draft notice not found (`refused`, a 404) because it was deleted
+/// (another tab, another person), said so, naming who deleted it and when;
+/// any other refusal as it is.
+async fn deleted_or(app: &AppState, id: Uuid, refused: PageError) -> PageError {
+    if refused.status() != StatusCode::NOT_FOUND {
+        return refused;
+    }
+    let filter = AuditFilter { action: Some("notice.deleted"), subject: Some((id, id)), ..Default::default() };
+    let Ok(Some(entry)) = app.store.list_audit(1, None, filter).await.map(|found| found.into_iter().next()) else {
+        return refused;
+    };
+    let by = match entry.actor_id {
+        Some(actor) => app.store.user_names(&[actor]).await.ok().and_then(|mut names| names.remove(&actor)),
+        None => None,
+    };
+    let when = app.store.calendar().stamp(entry.at, false);
+    let by = by.map(|name| format!(" by {name}")).unwrap_or_default();
+    refused
+        .told("Deleted", format!("Nothing was published: this draft was deleted {when}{by}."))
+        .with_next("/notices", "Notices")
 }
 
 /// The confirmation again, with the draft as it is now, saying `why` the
