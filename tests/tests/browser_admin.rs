@@ -105,8 +105,14 @@ async fn finance_imports_a_price_list_and_an_admin_manages_users_in_the_browser(
         fiona.submit("#import-csv").await;
         assert!(fiona.text("#message").await.contains("Imported 2 products"));
         assert!(fiona.text("#products").await.contains("PUMP-100"));
-        // The same list again: the preview already says what the import would refuse.
+        // The same list again: the preview already says the import would refuse it, as imported already;
+        // with another price, what it would refuse, line by line.
         fiona.fill("#csv", &good).await;
+        fiona.submit("#preview-csv").await;
+        let errors = fiona.text("#csv-errors").await;
+        assert!(errors.contains("Every product in it is on the price list already, at the price it names"), "{errors}");
+        assert!(!fiona.exists("#preview").await, "no preview of an import that would be refused");
+        fiona.fill("#csv", &good.replace("4990", "5190")).await;
         fiona.submit("#preview-csv").await;
         let errors = fiona.text("#csv-errors").await;
         assert!(errors.contains("Line 2") && errors.contains("PUMP-100 is already on the price list"), "{errors}");
