@@ -718,9 +718,14 @@ fn old_price_gap_in_words(currency: &str, lines: &[pricegate_store::views::Super
 
 /// A discount in basis points as people read it: `12.50 %`.
 pub fn percent(bp: i32) -> String {
+    format!("{} %", percent_number(bp))
+}
+
+/// Basis points as a number of percent, as a spreadsheet reads one: `12.50`, `0.05`.
+pub fn percent_number(bp: i32) -> String {
     let sign = if bp < 0 { "-" } else { "" };
     let bp = bp.unsigned_abs();
-    format!("{sign}{}.{:02} %", bp / 100, bp % 100)
+    format!("{sign}{}.{:02}", bp / 100, bp % 100)
 }
 
 /// The e-mail telling a draft's signer, or its owner, that finance approved
@@ -1698,6 +1703,8 @@ mod tests {
         assert_eq!(percent(-5), "-0.05 %");
         assert_eq!(percent(-1250), "-12.50 %");
         assert_eq!(percent(i32::MIN), "-21474836.48 %");
+        let read: Vec<String> = [0, 5, 1_250, 10_000, -50, -150, i32::MIN].into_iter().map(percent_number).collect();
+        assert_eq!(read, ["0.00", "0.05", "12.50", "100.00", "-0.50", "-1.50", "-21474836.48"]);
     }
 
     #[test]

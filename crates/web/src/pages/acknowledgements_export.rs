@@ -104,7 +104,7 @@ pub(super) async fn export(
     let mut gone: Vec<UserView> = app.store.users_by_id(&gone).await?.into_values().collect();
     let calendar = app.store.calendar();
     let by_name = |u: &UserView| (pricegate_store::name_key(&u.name), u.email.clone());
-    let notice = [id.to_string(), utc(published), calendar.stamp(published, true)];
+    let (notice_id, published_utc, published_local) = (id.to_string(), utc(published), calendar.stamp(published, true));
     let (as_of, seq) = (utc(now), n.seq.map(|seq| seq.to_string()).unwrap_or_default());
     let mut file = header_line(&HEADER);
     let mut row = |status: &str, user: &UserView, ack: [&str; 5]| {
@@ -114,10 +114,10 @@ pub(super) async fn export(
         line(
             &mut file,
             &[
-                &notice[0],
+                &notice_id,
                 &n.title,
-                &notice[1],
-                &notice[2],
+                &published_utc,
+                &published_local,
                 status,
                 &user.id.to_string(),
                 &user.name,

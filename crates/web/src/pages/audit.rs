@@ -134,6 +134,16 @@ struct Named {
     before: Option<String>,
 }
 
+impl Named {
+    /// Their id, adding to `said` what the page says of how they were
+    /// found, ending in what it is `showing` of them.
+    fn said(self, showing: &str, said: &mut Vec<String>) -> Uuid {
+        said.extend(self.formerly.map(|was| format!("{was} {showing}")));
+        said.extend(self.before);
+        self.id
+    }
+}
+
 /// The person with the address `typed`, or, when nobody has it now, the
 /// one who last had it before changing it: the log keeps what they did
 /// under it, and an auditor comes with the address an e-mail went to. An
@@ -244,9 +254,8 @@ pub(super) async fn chosen<'q>(app: &AppState, query: &'q AuditQuery) -> Result<
     };
     let mut formerly: Vec<String> = Vec::new();
     let (subject, ids) = match named {
-        Some(Named { id, formerly: was, before }) => {
-            formerly.extend(was.map(|was| format!("{was} Showing the entries about them.")));
-            formerly.extend(before);
+        Some(named) => {
+            let id = named.said("Showing the entries about them.", &mut formerly);
             (Some(typed_subject.to_owned()), Some((id, id)))
         }
         None => subject_of(typed_subject).unzip(),
@@ -256,11 +265,7 @@ pub(super) async fn chosen<'q>(app: &AppState, query: &'q AuditQuery) -> Result<
         true => None,
         false => person_named(app, typed_actor).await?,
     };
-    let actor = actor.map(|Named { id, formerly: was, before }| {
-        formerly.extend(was.map(|was| format!("{was} Showing what they did.")));
-        formerly.extend(before);
-        id
-    });
+    let actor = actor.map(|named| named.said("Showing what they did.", &mut formerly));
     let mut notes = Vec::new();
     let mut matches_nothing = false;
     if !typed_action.is_empty() && action.is_none() {

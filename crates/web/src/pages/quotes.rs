@@ -1177,19 +1177,15 @@ async fn published_while_open(app: &AppState, user: &PageUser, quote: Uuid, seen
             (!changed.is_empty()).then(|| format!("\u{201c}{}\u{201d} ({})", n.title, changed.join(", ")))
         })
         .collect();
-    Ok(match &said[..] {
-        [] => String::new(),
-        [one] => format!(
-            " While the form was open, finance published the price notice {one}: the quote took the prices in force \
-             as it was saved, not those the form showed. Check its lines below before you offer it."
-        ),
-        many => format!(
-            " While the form was open, finance published {} price notices on its products, {}: the quote took the \
-             prices in force as it was saved, not those the form showed. Check its lines below before you offer it.",
-            many.len(),
-            many.join("; ")
-        ),
-    })
+    let which = match &said[..] {
+        [] => return Ok(String::new()),
+        [one] => format!("the price notice {one}"),
+        many => format!("{} price notices on its products, {}", many.len(), many.join("; ")),
+    };
+    Ok(format!(
+        " While the form was open, finance published {which}: the quote took the prices in force as it was saved, \
+         not those the form showed. Check its lines below before you offer it."
+    ))
 }
 
 impl QuoteDone {

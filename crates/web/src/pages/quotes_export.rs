@@ -380,7 +380,7 @@ impl Quotes {
                     &l.quantity.to_string(),
                     &decimal(l.unit_price_minor),
                     &l.unit_price_minor.to_string(),
-                    &percent_number(l.discount_bp),
+                    &pricegate_mail::compose::percent_number(l.discount_bp),
                     &decimal(l.total_minor),
                     &l.total_minor.to_string(),
                     &utc(q.finalised_at),
@@ -398,13 +398,6 @@ impl Quotes {
             );
         }
     }
-}
-
-/// A percentage in basis points as a spreadsheet reads a number: `12.50`, `0.05`.
-fn percent_number(bp: i32) -> String {
-    let sign = if bp < 0 { "-" } else { "" };
-    let bp = bp.unsigned_abs();
-    format!("{sign}{}.{:02}", bp / 100, bp % 100)
 }
 
 /// Where a finalised line's unit price came from, as its quote's evidence
@@ -431,16 +424,5 @@ impl<'a> PriceSource<'a> {
             Some(signed) => PriceSource { notice: signed.set_by.as_ref(), kept: true, in_force },
             None => unrecorded,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percent_number;
-
-    #[test]
-    fn a_discount_reads_as_a_number_of_percent() {
-        let read: Vec<String> = [0, 5, 1_250, 10_000, -50, -150, i32::MIN].into_iter().map(percent_number).collect();
-        assert_eq!(read, ["0.00", "0.05", "12.50", "100.00", "-0.50", "-1.50", "-21474836.48"]);
     }
 }

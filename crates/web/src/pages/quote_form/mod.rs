@@ -15,7 +15,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use pricegate_domain::{Currency, Invalid, Role, parse_date};
 use pricegate_store::views::{LineView, ProductView, QuoteView};
-use pricegate_store::{DRAFTED_ALREADY, NewQuote, NoticeFilter, NoticeState, QuotePatch, StoreError, form_row_id};
+use pricegate_store::{DRAFTED_ALREADY, NewQuote, QuotePatch, StoreError, form_row_id};
 use uuid::Uuid;
 
 use super::quotes::QuoteDone;
@@ -436,14 +436,6 @@ fn blank(
     }
 }
 
-/// The number of the last notice published (0 for none): see
-/// [`QuoteFormPage::notices_seen`].
-async fn last_notice(app: &AppState, user: &PageUser) -> Result<i64, PageError> {
-    let filter = NoticeFilter { state: Some(NoticeState::Published), limit: Some(1), ..Default::default() };
-    let last = app.store.list_notices(&user.0.actor, filter).await?;
-    Ok(last.first().and_then(|n| n.seq).unwrap_or(0))
-}
-
 /// The form for editing `quote`, filled with what it holds now.
 fn edit_form(
     user: &PageUser,
@@ -484,7 +476,7 @@ pub async fn new_quote_form(
 ) -> Result<Response, PageError> {
     user.require(&[Role::Sales])?;
     let today = app.store.today().await?;
-    let notices_seen = last_notice(&app, &user).await?;
+    let notices_seen = app.store.last_published_seq().await?;
     let (products, signers) = choices(&app, today).await?;
     let mut page = blank(&user, products, signers, today);
     page.notices_seen = Some(notices_seen);
@@ -534,7 +526,7 @@ pub async fn create_quote(
     // What this form was first shown with (a number no form was given names
     // nothing): a page shown again ("More lines", a refusal) keeps it, as a
     // notice published since changed what was read first.
-    let notices_now = last_notice(&app, &user).await?;
+    let notices_now = app.store.last_published_seq().await?;
     let notices_seen =
         form.get("notices_seen").trim().parse::<i64>().ok().filter(|seen| (0..=notices_now).contains(seen));
     let (products, signers) = choices(&app, today).await?;
