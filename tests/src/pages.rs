@@ -143,9 +143,30 @@ pub async fn post_form(url: String, cookie: &str, form: &[(&str, String)]) -> (u
 /// The file name a download at `path` is offered under, as `email` asks for
 /// it: what a person finds in their downloads folder.
 pub async fn download_name(base: &str, email: &str, path: &str) -> String {
+    let names = download_names(base, email, path).await;
+    names.utf8.unwrap_or(names.ascii)
+}
+
+/// The names a file is offered under: `filename`, and `filename*` decoded
+/// where there is one (a name with letters beyond ASCII).
+pub struct DownloadNames {
+    pub ascii: String,
+    pub utf8: Option<String>,
+}
+
+/// What `path`'s `Content-Disposition` names the file, as `email` gets it.
+pub async fn download_names(base: &str, email: &str, path: &str) -> DownloadNames {
     let r = ok_as(base, email, path).await;
     let disposition = r.headers().get(reqwest::header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok());
     let disposition = disposition.unwrap_or_else(|| panic!("{path} is offered as a file"));
-    let name = disposition.split_once("filename=\"").and_then(|(_, rest)| rest.strip_suffix('"'));
-    name.unwrap_or_else(|| panic!("{path}: {disposition}")).to_owned()
+    let mut parts = disposition.split("; ");
+    assert_eq!(parts.next(), Some("attachment"), "{path}: {disposition}");
+    let ascii = parts.next().and_then(|p| p.strip_prefix("filename=\"")).and_then(|p| p.strip_suffix('"'));
+    let ascii = ascii.unwrap_or_else(|| panic!("{path}: {disposition}")).to_owned();
+    let utf8 = parts.next().map(|p| {
+        let encoded = p.strip_prefix("filename*=UTF-8''").unwrap_or_else(|| panic!("{path}: {disposition}"));
+        percent_encoding::percent_decode_str(encoded).decode_utf8().expect("UTF-8").into_owned()
+    });
+    assert_eq!(parts.next(), None, "{path}: {disposition}");
+    DownloadNames { ascii, utf8 }
 }

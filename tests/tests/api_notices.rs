@@ -916,6 +916,18 @@ async fn finance_downloads_who_has_acknowledged_a_notice(backend: Backend) {
     let (status, _, body) = download(format!("{file}?status=pending"), fiona.email.clone()).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("takes nothing after its address"), "{body}");
+
+    // A title in another script names the file as typed, in UTF-8, and
+    // without its words beyond ASCII for a client that reads only `filename`.
+    let greek = create_notice(&finance, "Τιμές Φεβρουαρίου 2027 \u{2067}vsc.exe\u{2069}", json!([])).await;
+    publish_notice(&finance, &greek).await;
+    let seq = finance.get(&format!("/api/v1/notices/{greek}")).await.body["seq"].as_i64().expect("a seq");
+    let path = format!("/notices/{greek}/acknowledgements.csv");
+    let names = pricegate_tests::pages::download_names(&app.base, &fiona.email, &path).await;
+    let day = date_in_days(0);
+    assert_eq!(names.ascii, format!("pricegate-acknowledgements-notice-{seq}-2027-vsc.exe-as-of-{day}.csv"));
+    let utf8 = format!("pricegate-acknowledgements-notice-{seq}-Τιμές-Φεβρουαρίου-2027-vsc.exe-as-of-{day}.csv");
+    assert_eq!(names.utf8.as_deref(), Some(utf8.as_str()), "the isolating characters left out");
     app.stop().await;
 }
 }

@@ -694,6 +694,13 @@ both_backends! {
             ("action=quote.finalized", "such as quote.finalised (the box suggests each one).", 0),
             ("subject=nope", "Nothing goes by \u{201c}nope\u{201d}: a subject is the id of a quote", 0),
             ("subject=abcdefgh", "its 8-character reference, a product", 0),
+            // An id, or a reference, that nothing in the log is about.
+            (
+                "subject=00000000-0000-0000-0000-000000000000",
+                "No entry in the log is about \u{201c}00000000-0000-0000-0000-000000000000\u{201d}, with these filters or without them",
+                0,
+            ),
+            ("action=quote.finalised&subject=0BADF00D", "No entry in the log is about \u{201c}0badf00d\u{201d}", 0),
             ("before=nope&before=again", "This address could not be read", 100),
             // A control character, which PostgreSQL cannot hold in a query's text.
             ("subject=a%00b", "This address could not be read", 100),
@@ -703,6 +710,9 @@ both_backends! {
             assert!(html.contains(says) && !html.contains("<script>"), "{query}: {html}");
             assert_eq!(html.matches("<td data-label=\"When\" class=\"date\">").count(), rows, "{query}: {html}");
         }
+        // About something that has entries, though not with the other filters: nothing to say of it.
+        let (_, html) = page(&app, &fiona.email, &format!("/audit?subject={quote}&action=notice.published")).await;
+        assert!(html.contains("No entries match.") && !html.contains("No entry in the log is about"), "{html}");
         let (status, html) = page(&app, &fiona.email, "/audit/export.csv?subject=a%00b").await;
         assert_eq!(status, 400, "the download is refused rather than taken for every entry: {html}");
 

@@ -184,10 +184,19 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
         .unwrap();
     let to = r.headers().get(LOCATION).and_then(|v| v.to_str().ok());
     assert_eq!((r.status(), to), (StatusCode::SEE_OTHER, Some("/login?ended=out")));
-    let cleared = set_cookie(&r, "pricegate_session").expect("logout clears the cookie");
+    let left = set_cookie(&r, "pricegate_session").expect("logout replaces the cookie");
     let login = http.get(format!("{base}/login?ended=out")).send().await.unwrap().text().await.unwrap();
     assert!(login.contains("id=\"login-note\">You are logged out.</p>"), "{login}");
-    assert!(cleared.0.is_empty() && cleared.1.contains("Max-Age=0"), "{}", cleared.1);
+    assert!(left.0 == "out" && left.1.contains("Max-Age=43200") && left.1.contains("HttpOnly"), "{}", left.1);
+    // Another tab of that browser, reloaded, says why it shows a login page;
+    // a form sent from it says it was not saved, as for any session ended.
+    let out = format!("pricegate_session={}", left.0);
+    let r = http.get(format!("{base}/quotes/{quote}")).header(COOKIE, &out).send().await.unwrap();
+    let to = format!("/login?next=/quotes/{quote}&ended=out");
+    assert_eq!((r.status(), r.headers().get(LOCATION).and_then(|v| v.to_str().ok())), (StatusCode::SEE_OTHER, Some(to.as_str())));
+    let r = http.post(format!("{base}/quotes/{quote}/finalise")).header(COOKIE, &out).form(&[("csrf_token", csrf.as_str())]).send().await.unwrap();
+    let to = r.headers().get(LOCATION).and_then(|v| v.to_str().ok());
+    assert_eq!(to, Some("/login?ended=form"), "no page it came from is known here");
     let r = http.get(format!("{base}/quotes")).header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old cookie must no longer log anyone in");
     assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/login?next=/quotes&ended=page"));

@@ -606,8 +606,7 @@ async fn a_role_that_may_only_read_and_write_rows_serves_a_database_already_migr
     let test_db = TestDb::create(Backend::Postgres).await;
     let (migrated, said, err) = pricegate_on(&test_db.url, &["migrate"], "").await;
     assert!(migrated, "the owner migrates: {err}");
-    let count = Migrator::migrations().len();
-    assert_eq!(said.trim(), format!("migrations applied: {count}"));
+    assert_eq!(said.trim(), applied_all());
     let (again, said, err) = pricegate_on(&test_db.url, &["migrate"], "").await;
     assert!(again && said.trim() == "the database is up to date: no migration to apply", "{said}{err}");
 
@@ -718,7 +717,6 @@ async fn a_database_a_newer_version_migrated_is_refused_naming_the_newer_migrati
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_processes_migrating_at_once_one_applies_them_and_a_waiting_one_says_so() {
     let test_db = TestDb::create(Backend::Postgres).await;
-    let count = Migrator::migrations().len();
     let env = [("DATABASE_URL", test_db.url.as_str()), ("RUST_LOG", "info"), ("PRICEGATE_REQUEST_TIMEOUT", "1s")];
     let migrate = || pricegate_tests::process::command_output(&["migrate"], &env, "");
     // Another process's migrations under way, as the lock they take says.
@@ -756,8 +754,15 @@ async fn of_two_processes_migrating_at_once_one_applies_them_and_a_waiting_one_s
     }
     let mut outputs: Vec<&str> = said.iter().map(|(out, _)| out.as_str()).collect();
     outputs.sort();
-    let applied = format!("migrations applied: {count}");
+    let applied = applied_all();
     assert_eq!(outputs, [applied.as_str(), "the database is up to date: no migration to apply"]);
+}
+
+/// What `pricegate migrate` says once it has applied every migration to an
+/// empty database: how many, then each by name, oldest first.
+fn applied_all() -> String {
+    let names: Vec<String> = Migrator::migrations().iter().map(|m| format!("  {}", m.name())).collect();
+    format!("migrations applied: {}\n{}", names.len(), names.join("\n"))
 }
 
 /// A server waiting to migrate (another process's migrations under way)

@@ -229,8 +229,8 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
     // A database that reads but refuses writes would pass every read and
     // `/healthz`, and fail every change: said now, by the command, instead.
     store.check_writable().await.map_err(said).context("cannot write to the database named by DATABASE_URL")?;
-    if migrated.applied > 0 {
-        tracing::info!(applied = migrated.applied, "database migrations applied");
+    if let Some(newest) = migrated.applied.last() {
+        tracing::info!(applied = migrated.applied.len(), %newest, "database migrations applied");
     }
     Ok((store, migrated))
 }

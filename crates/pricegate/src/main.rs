@@ -244,9 +244,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (store, migrated) = pricegate::connect_migrated(&settings).await?;
             // Closed, not dropped: PostgreSQL sees each connection end, not reset.
             store.close().await;
-            match migrated.applied {
+            // Each by name, as `migrations/src` and the README's upgrade notes name them.
+            match migrated.applied.len() {
                 0 => println!("the database is up to date: no migration to apply"),
-                applied => println!("migrations applied: {applied}"),
+                applied => println!("migrations applied: {applied}\n  {}", migrated.applied.join("\n  ")),
             }
             Ok(())
         }

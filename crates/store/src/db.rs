@@ -335,7 +335,7 @@ impl Store {
         }
         let missing = known.iter().filter(|k| !applied.as_ref().is_some_and(|a| a.contains(k))).count();
         if missing == 0 {
-            return Ok(Migrated { applied: 0 });
+            return Ok(Migrated { applied: Vec::new() });
         }
         let txn = self.begin_write().await?;
         if txn.get_database_backend() == DbBackend::Postgres {
@@ -372,9 +372,9 @@ impl Store {
             }
             return Err(e.into());
         }
-        let missing = missing.len();
+        let applied = missing.into_iter().cloned().collect();
         txn.commit().await?;
-        Ok(Migrated { applied: missing })
+        Ok(Migrated { applied })
     }
 
     /// Whether this process may write the database, asked once at start-up
@@ -544,11 +544,11 @@ impl Store {
 }
 
 /// What [`Store::migrate`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migrated {
-    /// How many migrations this process applied (none if another process
-    /// applying them took its turn first).
-    pub applied: usize,
+    /// The names of the migrations this process applied, in the order
+    /// applied (none if another process applying them took its turn first).
+    pub applied: Vec<String>,
 }
 
 /// The migrations applied to the database, in the order applied; `None`

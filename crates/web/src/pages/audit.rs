@@ -367,6 +367,18 @@ async fn list(
             listed => (listed?, before),
         },
     };
+    // A subject nothing in the log is about (an id mistyped, or from
+    // elsewhere) is said, not left to look like a quiet one.
+    if let (true, None, Some(subject)) = (entries.is_empty(), before, filter.subject) {
+        let about = AuditFilter { subject: Some(subject), ..AuditFilter::default() };
+        if app.store.list_audit(1, None, about).await?.is_empty() {
+            let typed = chosen.subject.as_deref().unwrap_or_default();
+            notes.push(format!(
+                "No entry in the log is about \u{201c}{typed}\u{201d}, with these filters or without them: check the \
+                 id, a quote's, notice's, product's or user's, or its 8-character reference."
+            ));
+        }
+    }
     let mut entries: Vec<AuditView> = entries.into_iter().map(|e| e.for_reader(user.0.actor.role)).collect();
     let newest = before.is_some().then(|| address(filters, None));
     let older = (entries.len() as u64 > PAGE_SIZE).then(|| {

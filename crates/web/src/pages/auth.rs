@@ -348,8 +348,24 @@ async fn logout(
     }
     // The login page says so: on a shared computer, the next person sees the session is over.
     let mut response = Redirect::to("/login?ended=out").into_response();
-    append_cookie(&mut response, &cleared_session_cookie(&app));
+    append_cookie(&mut response, &logged_out_cookie(&app));
     Ok(response)
+}
+
+/// How long a browser that logged out says so when one of its pages is
+/// opened again (another tab's, reloaded): half a day, then a login page
+/// like any other.
+const SAYS_LOGGED_OUT: u32 = 12 * 3600;
+
+/// The session cookie a logout leaves: no session, and
+/// [`super::LOGGED_OUT`] for [`SAYS_LOGGED_OUT`] seconds.
+fn logged_out_cookie(app: &AppState) -> String {
+    format!(
+        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SAYS_LOGGED_OUT}{}",
+        super::session_cookie_name(app),
+        super::LOGGED_OUT,
+        secure_flag(app)
+    )
 }
 
 /// The `Set-Cookie` value that removes the session cookie from the browser.

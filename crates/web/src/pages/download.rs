@@ -63,10 +63,41 @@ pub(super) fn csv_download(file: &str, first: String, mut rest: impl Rest, what:
     });
     let headers = [
         (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-        (CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+        (CONTENT_DISPOSITION, disposition(file)),
         (CACHE_CONTROL, "no-store".to_owned()),
     ];
     (headers, axum::body::Body::from_stream(received)).into_response()
+}
+
+/// `Content-Disposition` for a file named `file` (made by [`file_name`]):
+/// its name as it is where it is all ASCII; else (a notice's title in
+/// Greek, say) that name in UTF-8 as `filename*` (RFC 6266), which browsers
+/// take, and for a client that reads only `filename`, the name without
+/// the words that have letters beyond ASCII.
+fn disposition(file: &str) -> String {
+    if file.is_ascii() {
+        return format!("attachment; filename=\"{file}\"");
+    }
+    let ascii = file.split('-').filter(|word| word.is_ascii()).collect::<Vec<_>>().join("-");
+    let mut encoded = String::with_capacity(file.len() * 3);
+    for byte in file.bytes() {
+        match byte {
+            // RFC 5987's attr-char, of those a file name here may hold.
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' => encoded.push(char::from(byte)),
+            _ => encoded.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// `chars` with no `-` first and none twice in a row.
+fn collapsed(chars: impl Iterator<Item = char>) -> String {
+    chars.fold(String::new(), |mut kept, c| {
+        if !(c == '-' && (kept.is_empty() || kept.ends_with('-'))) {
+            kept.push(c);
+        }
+        kept
+    })
 }
 
 /// A download's file name: `pricegate-{what}`, then what its filters chose
@@ -74,9 +105,11 @@ pub(super) fn csv_download(file: &str, first: String, mut rest: impl Rest, what:
 /// made (`as-of-2026-12-05` after filters), so that two files downloaded
 /// with different filters are not taken for one another (a search is said
 /// as `searched`, not what was searched for, and a value is cut at 40
-/// characters). Only ASCII letters, digits, `.` and `-` go into it: a
-/// space, `_` or `@` becomes a `-` (`old_prices`, `sam@example.com`), and
-/// anything else is left out.
+/// characters). Only letters, digits, `.` and `-` go into it: a space, `_`
+/// or `@` becomes a `-` (`old_prices`, `sam@example.com`), and anything
+/// else is left out (quotes, slashes, controls, marks and the characters
+/// that turn text right to left). Letters beyond ASCII are kept: see
+/// [`disposition`].
 pub(super) fn file_name<'a>(
     what: &str,
     chosen: impl IntoIterator<Item = Option<(&'a str, &'a str)>>,
@@ -85,21 +118,17 @@ pub(super) fn file_name<'a>(
     let mut name = format!("pricegate-{what}");
     let mut filtered = false;
     for (label, value) in chosen.into_iter().flatten() {
-        let value = value
-            .chars()
-            .filter_map(|c| match c {
-                c if c.is_ascii_alphanumeric() || c == '.' => Some(c),
-                '-' | '_' | '@' => Some('-'),
-                c if c.is_whitespace() => Some('-'),
-                _ => None,
-            })
-            .take(40)
-            .fold(String::new(), |mut kept, c| {
-                if !(c == '-' && (kept.is_empty() || kept.ends_with('-'))) {
-                    kept.push(c);
-                }
-                kept
-            });
+        let value = collapsed(
+            value
+                .chars()
+                .filter_map(|c| match c {
+                    c if c.is_alphanumeric() || c == '.' => Some(c),
+                    '-' | '_' | '@' => Some('-'),
+                    c if c.is_whitespace() => Some('-'),
+                    _ => None,
+                })
+                .take(40),
+        );
         let value = value.trim_end_matches('-');
         if value.is_empty() {
             continue;
@@ -259,6 +288,30 @@ mod tests {
         assert_eq!(
             file_name("quotes", chosen, today),
             "pricegate-quotes-old-prices-about-sam-pricegate.example-as-of-2026-12-05.csv"
+        );
+        // A title in another script is kept; what turns text around is not.
+        let chosen = [Some(("notice", "7")), Some(("", "Αύξηση τιμών \u{202e}vsc.exe"))];
+        assert_eq!(
+            file_name("acknowledgements", chosen, today),
+            "pricegate-acknowledgements-notice-7-Αύξηση-τιμών-vsc.exe-as-of-2026-12-05.csv"
+        );
+    }
+
+    #[test]
+    fn a_name_beyond_ascii_is_offered_in_utf_8_and_without_it() {
+        assert_eq!(
+            disposition("pricegate-audit-2026-12-05.csv"),
+            "attachment; filename=\"pricegate-audit-2026-12-05.csv\""
+        );
+        assert_eq!(
+            disposition("pricegate-acknowledgements-notice-7-Prix-été-2026-12-05.csv"),
+            "attachment; filename=\"pricegate-acknowledgements-notice-7-Prix-2026-12-05.csv\"; \
+             filename*=UTF-8''pricegate-acknowledgements-notice-7-Prix-%C3%A9t%C3%A9-2026-12-05.csv"
+        );
+        assert_eq!(
+            disposition("pricegate-acknowledgements-notice-7-Αύξηση-τιμών-2026-12-05.csv"),
+            "attachment; filename=\"pricegate-acknowledgements-notice-7-2026-12-05.csv\"; filename*=UTF-8''\
+             pricegate-acknowledgements-notice-7-%CE%91%CF%8D%CE%BE%CE%B7%CF%83%CE%B7-%CF%84%CE%B9%CE%BC%CF%8E%CE%BD-2026-12-05.csv"
         );
     }
 

@@ -238,11 +238,18 @@ pub fn tokens_match(given: &str, expected: &str) -> bool {
 }
 
 /// The session cookie's token, if it has one of a shape we issue (not
-/// empty, not longer than any token): anything else is no session. Only
-/// the cookie of the name `app` gives ([`session_cookie_name`]) is read.
+/// empty, not longer than any token, not [`LOGGED_OUT`]): anything else is
+/// no session. Only the cookie of the name `app` gives
+/// ([`session_cookie_name`]) is read.
 pub(crate) fn session_token<'a>(app: &AppState, headers: &'a axum::http::HeaderMap) -> Option<&'a str> {
-    cookie(headers, session_cookie_name(app)).filter(|t| !t.is_empty() && t.len() <= 128)
+    cookie(headers, session_cookie_name(app)).filter(|t| !t.is_empty() && t.len() <= 128 && *t != LOGGED_OUT)
 }
+
+/// What the session cookie holds once its browser logged out (see
+/// `auth::logged_out_cookie`), for a while: another tab of it, opened
+/// before, then says "You are logged out" rather than showing a login page
+/// that says nothing of why.
+pub(crate) const LOGGED_OUT: &str = "out";
 
 pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -387,6 +394,8 @@ pub(crate) enum SessionEnded {
     Never,
     OnPage,
     OnForm,
+    /// A page opened in a browser that logged out (in another tab, say).
+    LoggedOut,
 }
 
 impl SessionEnded {
@@ -396,6 +405,7 @@ impl SessionEnded {
             SessionEnded::Never => None,
             SessionEnded::OnPage => Some("page"),
             SessionEnded::OnForm => Some("form"),
+            SessionEnded::LoggedOut => Some("out"),
         }
     }
 
@@ -459,7 +469,13 @@ impl FromRequestParts<AppState> for PageUser {
         let is_get = parts.method == axum::http::Method::GET;
         let ended = if is_get { SessionEnded::OnPage } else { SessionEnded::OnForm };
         let Some(token) = token else {
-            return Err(to_login(parts, &state.base_url, if is_get { SessionEnded::Never } else { ended }));
+            let logged_out = cookie(&parts.headers, session_cookie_name(state)) == Some(LOGGED_OUT);
+            let ended = match (is_get, logged_out) {
+                (true, true) => SessionEnded::LoggedOut,
+                (true, false) => SessionEnded::Never,
+                (false, _) => ended,
+            };
+            return Err(to_login(parts, &state.base_url, ended));
         };
         match state.store.authenticate_session(token).await {
             Ok(Some(user)) => {

@@ -633,9 +633,20 @@ fn named_in(detail: &serde_json::Value, key: &str) -> Option<Uuid> {
 }
 
 /// An audit entry about a quote in words, its amounts in `currency`; the
-/// people it names (see [`NAMED_IN_HISTORY`]) by their `names`.
-fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names: &HashMap<Uuid, String>) -> String {
+/// people it names (see [`NAMED_IN_HISTORY`]) by their `names`. `state` is
+/// the quote's now: a finalised or cancelled quote stays so, so an attempt
+/// refused as it was no longer a draft is said with which it was.
+fn history_row(
+    entry: &pricegate_store::views::AuditView,
+    currency: &str,
+    names: &HashMap<Uuid, String>,
+    state: &str,
+) -> String {
     let detail = &entry.detail;
+    let closed = match state {
+        "finalised" | "cancelled" => state,
+        _ => "finalised or cancelled",
+    };
     let amount = |key: &str| detail[key].as_i64().map(|minor| money(currency, minor)).unwrap_or_default();
     let name = |key: &str| named_in(detail, key).and_then(|id| names.get(&id)).cloned();
     let signer = name("signer_id").map(|name| format!(", signed by {name}")).unwrap_or_default();
@@ -661,9 +672,9 @@ fn history_row(entry: &pricegate_store::views::AuditView, currency: &str, names:
             // A second press of Finalise, or a page opened before: nothing
             // was refused that could have been done.
             "quote_not_draft" if entry.action == "quote.finalise_refused" => {
-                return format!("{what} asked again once it was finalised or cancelled: nothing changed");
+                return format!("{what} asked again once it was {closed}: nothing changed");
             }
-            "quote_not_draft" => "it was finalised or cancelled before",
+            "quote_not_draft" => return format!("{what} refused: it was {closed} before"),
             "not_signer" => "not its signer",
             "forbidden" => "not for their role",
             "not_owner" => "not theirs to change",
@@ -1958,7 +1969,7 @@ async fn quote_page(
         at: calendar.stamp(e.at, true),
         actor: e.actor_id,
         who: e.actor_id.and_then(|id| names.get(&id).cloned()).unwrap_or_default(),
-        what: history_row(e, &currency, &names),
+        what: history_row(e, &currency, &names, &quote.state),
         repeated: None,
     }));
     let reference = pricegate_mail::compose::quote_reference(quote.id);
@@ -2750,7 +2761,7 @@ mod tests {
             what: what.into(),
             repeated: None,
         };
-        let again = "Finalising asked again once it was finalised or cancelled: nothing changed";
+        let again = "Finalising asked again once it was finalised: nothing changed";
         let rows = without_repeats([
             row("10:00:00", "Sam", "Finalised"),
             row("10:00:01", "Sam", again),
