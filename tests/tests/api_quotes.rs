@@ -29,6 +29,29 @@ both_backends! {
             assert_eq!(location, format!("/api/v1/{kind}/{id}"));
             assert_eq!(etag_of(who, &location).await, etag, "{location}");
         }
+        // A request for finance's approval, and the approval, say where they are read.
+        let id = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+        publish_price_change(&finance, "P-1", 1_200, &date_in_days(0)).await;
+        let reason = json!({"reason": "The March offer"});
+        let send = |who: &pricegate_tests::Session, path: &str| {
+            who.request(reqwest::Method::POST, &format!("/api/v1/quotes/{id}/{path}")).json(&reason).send()
+        };
+        for (who, path, read_at, read) in [
+            (&sam, "approval-request", "approval-request", "open"),
+            (&finance, "override", "gate", "price_override"),
+        ] {
+            let r = send(who, path).await.expect("the server answers");
+            assert_eq!(r.status(), 201, "{path}");
+            let location = r.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            assert_eq!(location, Some(format!("/api/v1/quotes/{id}/{read_at}")), "{path}");
+            let there = sam.get(&location.expect("a Location")).await;
+            assert!(there.status == 200 && there.body[read] != json!(null), "{path}: {}", there.text);
+            if path == "approval-request" {
+                // Asked again for the same lines, it is the request there was: nothing is created.
+                let r = send(&sam, path).await.expect("the server answers");
+                assert_eq!((r.status().as_u16(), r.headers().get("location")), (200, None));
+            }
+        }
     }
 }
 

@@ -3618,3 +3618,84 @@ both_backends! {
         assert!(whom.contains(&json!(rita.id)) && whom.contains(&json!(tom.id)), "{}", audit.text);
     }
 }
+
+/// A notice's e-mail the mail server has not taken (a relay refusing us:
+/// deferred and tried again) or has refused for good (a mailbox it does not
+/// have) is said on the notice's dashboard, in that person's row and above
+/// the list, with what the server answered: "pending" is not taken for
+/// "told, not yet read". "Remind now" then does not say they were e-mailed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_s_dashboard_says_whose_e_mail_the_mail_server_has_not_taken() {
+    use pricegate_tests::pages::{client, csrf_in, post_form, session_cookie, unwrapped};
+    let sink = SmtpSink::start().await;
+    sink.refuse_senders(true);
+    let app = spawn_with_mail(Backend::Sqlite, &sink, |_| {}).await;
+    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let refused = add_salespeople(&app, "reject", 1).await.remove(0);
+    let taken = add_salespeople(&app, "ok", 1).await.remove(0);
+    let nid = create_notice(&finance, "Mail down", json!([])).await;
+    publish_notice(&finance, &nid).await;
+    let rows_are = |done: fn(&serde_json::Value) -> bool, what: &'static str| {
+        let admin = admin.clone();
+        async move {
+            let deadline = Instant::now() + WAIT;
+            loop {
+                let rows = outbox(&admin).await;
+                if rows.len() >= 2 && rows.iter().all(done) {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "{what}: {rows:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    rows_are(|r| r["state"] == "pending" && r["attempts"].as_i64() >= Some(1), "tried, and waiting").await;
+
+    let cookie = session_cookie(&app.base, &fiona.email).await;
+    let url = format!("{}/notices/{nid}/dashboard", app.base);
+    let dashboard = || async {
+        let r = client().get(&url).header("cookie", &cookie).send().await.expect("the dashboard");
+        unwrapped(&r.text().await.unwrap_or_default())
+    };
+    let html = dashboard().await;
+    for person in [&refused, &taken] {
+        let row = format!("id=\"undelivered-{}\">Not delivered yet: the e-mail queued ", person.id);
+        assert!(html.contains(&row), "{html}");
+    }
+    assert!(
+        html.contains("times: \u{201c}SMTP: permanent error (554)")
+            || html.contains("once: \u{201c}SMTP: permanent error (554)"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "The mail server has not yet taken the e-mail about this notice to 2 of them: it is tried again on its own."
+        ),
+        "{html}"
+    );
+    // Remind now sends nothing more behind them, and says why in those words.
+    let (status, page) = post_form(url.clone(), &cookie, &[("csrf_token", csrf_in(&html))]).await;
+    assert_eq!(status, 303, "{page}");
+    let page = unwrapped(&page);
+    assert!(
+        page.contains(
+            "No reminders queued: all 2 salespeople still pending had an e-mail about this notice queued in the last \
+             10 minutes, and the mail server has not yet taken 2 of them"
+        ),
+        "{page}"
+    );
+    assert!(!page.contains("were e-mailed about this notice"), "{page}");
+    let r = finance.post(&format!("/api/v1/notices/{nid}/remind"), &json!({})).await;
+    assert_eq!((&r.body["queued"], &r.body["not_sent_yet"]), (&json!(0), &json!(2)), "{}", r.text);
+
+    // The relay mended: one is delivered, the other's mailbox is refused for good.
+    sink.refuse_senders(false);
+    rows_are(|r| r["state"] == "sent" || r["state"] == "failed", "delivered or refused").await;
+    let html = dashboard().await;
+    assert!(!html.contains(&format!("id=\"undelivered-{}\"", taken.id)), "{html}");
+    let row = format!("id=\"undelivered-{}\">Not delivered: the e-mail queued ", refused.id);
+    assert!(html.contains(&row) && html.contains("was given up on: \u{201c}SMTP: permanent error (550)"), "{html}");
+    assert!(html.contains("No e-mail about this notice has reached 1 of them: it was given up on."), "{html}");
+    assert_eq!(sink.to(&taken.email).len(), 1);
+}

@@ -463,3 +463,52 @@ async fn the_health_check_answers_at_once_after_the_database_ended_every_connect
         assert_eq!(r.status(), 200, "round {round}: {}", r.text().await.unwrap_or_default());
     }
 }
+
+/// PostgreSQL ends every connection of the service (a failover, an
+/// administrator): the next requests are answered, reads and writes, by
+/// browser and by API, rather than one 503 for each dead connection the pool
+/// hands out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_after_the_database_ended_every_connection_are_answered() {
+    use pricegate_tests::fixtures::{create_product, draft_quote, id_of, publish_price_change};
+    use sea_orm::ConnectionTrait;
+    let app = pricegate_tests::TestApp::spawn_with(Backend::Postgres, |s| s.db_max_connections = 10).await;
+    let (finance, _) = app.user(pricegate_domain::Role::Finance, "Fiona").await;
+    let (sam, sam_user) = app.user(pricegate_domain::Role::Sales, "Sam").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    let quote = id_of(&draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}])).await);
+    let cookie = pricegate_tests::pages::session_cookie(&app.base, &sam_user.email).await;
+    let page = |path: String| {
+        let cookie = cookie.clone();
+        async move {
+            let r = pricegate_tests::pages::client().get(path).header(reqwest::header::COOKIE, cookie).send().await;
+            r.expect("an answer").status().as_u16()
+        }
+    };
+    for round in 0..3 {
+        // Every connection busy a moment ago, so the pool hands them out unchecked.
+        let mut busy = tokio::task::JoinSet::new();
+        for _ in 0..10 {
+            let sam = sam.clone();
+            busy.spawn(async move { sam.get("/api/v1/quotes").await.status });
+        }
+        while let Some(status) = busy.join_next().await {
+            assert_eq!(status.expect("the request ran"), 200);
+        }
+        let ended = app
+            .store
+            .connection()
+            .execute_unprepared(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .await;
+        assert!(ended.is_ok(), "{ended:?}");
+        let listed = sam.get("/api/v1/quotes").await;
+        assert_eq!(listed.status, 200, "round {round}: {}", listed.text);
+        assert_eq!(page(format!("{}/quotes/{quote}", app.base)).await, 200, "round {round}");
+        let notice = publish_price_change(&finance, "P-1", 1_000 + round, "2099-01-01").await;
+        let acknowledged = sam.post_empty(&format!("/api/v1/notices/{notice}/acknowledge")).await;
+        assert_eq!(acknowledged.status, 200, "round {round}: {}", acknowledged.text);
+    }
+}

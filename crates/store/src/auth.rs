@@ -242,6 +242,12 @@ impl Store {
     /// One round trip: every API request comes through here, and three
     /// queries (token, clock, user) were a quarter of a gate check's.
     pub async fn authenticate_token(&self, token: &str) -> Result<Option<(Actor, UserView)>, StoreError> {
+        // A read, asked again after a connection the database ended: the
+        // first the pool hands a request after a failover may be one.
+        self.again_if_ended(|| self.token_user(token)).await
+    }
+
+    async fn token_user(&self, token: &str) -> Result<Option<(Actor, UserView)>, StoreError> {
         let backend = self.db.get_database_backend();
         let (sql, clock) = (token_user_sql(backend), backend == DbBackend::Postgres);
         let Some(row) =

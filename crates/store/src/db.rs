@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SubsecRound, TimeZone, Utc};
@@ -131,11 +132,17 @@ pub fn opens_read_only(url: &str) -> bool {
     url.split_once('?').is_some_and(|(_, query)| query.split('&').any(|pair| pair == "mode=ro"))
 }
 
+/// Set when a statement finds its connection ended ([`ended_connection`]),
+/// cleared by the next [`Store::again_if_ended`], which checks the idle
+/// connections then. One for the process: a sweep of a pool that lost
+/// none costs a ping per idle connection, once.
+pub(crate) static ENDED_SEEN: AtomicBool = AtomicBool::new(false);
+
 /// Whether `error` may be that of a connection the database ended: cut
 /// (an I/O or protocol error) or told why (`57P…`: shut down by an
 /// administrator or a crash, or not accepting connections yet). A refused
 /// login or a bad setting is not.
-fn ended_connection(error: &sea_orm::DbErr) -> bool {
+pub(crate) fn ended_connection(error: &sea_orm::DbErr) -> bool {
     match driver_error(error) {
         Some(sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::Protocol(_)) => true,
         _ => sqlstate(error).is_some_and(|code| code.starts_with("57P")),
@@ -297,7 +304,70 @@ impl Store {
     /// The time by the database's clock ([`db_now`]), the clock every
     /// acknowledgement and finalisation is stamped by.
     pub async fn now(&self) -> Result<DateTime<Utc>, StoreError> {
-        db_now(&self.db).await
+        self.again_if_ended(|| db_now(&self.db)).await
+    }
+
+    /// `ask`, asked again on another connection while the one the pool gave
+    /// it turns out to have been ended by the database (a restart, a
+    /// failover, an administrator's `pg_terminate_backend`): the pool hands
+    /// out a connection busy a moment ago without a ping (see
+    /// `connect_bounded`), so each of its connections may fail once after
+    /// such an event, and a request would answer 503 for a database that is
+    /// up. As many times as the pool holds connections, at most. Only for
+    /// what changes nothing however often it is asked: a read, a `BEGIN`.
+    ///
+    /// Once a connection is found ended, here or by any statement (see
+    /// [`ENDED_SEEN`]), the pool's idle connections are checked before
+    /// anything more is asked: those idle beside it were most likely ended
+    /// with it, and each would fail a request of its own.
+    pub(crate) async fn again_if_ended<T, F>(&self, mut ask: impl FnMut() -> F) -> Result<T, StoreError>
+    where
+        F: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let (_, _, most) = self.pool_use();
+        let mut tries = 0;
+        loop {
+            // Read first: a write on every request would be shared by every core.
+            if ENDED_SEEN.load(Ordering::Acquire) && ENDED_SEEN.swap(false, Ordering::AcqRel) {
+                self.close_ended_idle().await;
+            }
+            tries += 1;
+            match ask().await {
+                Err(StoreError::Unavailable(e) | StoreError::Db(e)) if tries <= most && ended_connection(&e) => {
+                    tracing::debug!(error = %e, "a database connection had ended; asking again on another");
+                    // The pool drops the dead one as it is given back.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                asked => return asked,
+            }
+        }
+    }
+
+    /// Pings each idle connection of a PostgreSQL pool once, closing those
+    /// that do not answer; the others go back to the pool.
+    async fn close_ended_idle(&self) {
+        use sea_orm::sqlx::Connection;
+        if self.backend() != DbBackend::Postgres {
+            return;
+        }
+        let pool = self.db.get_postgres_connection_pool();
+        // Held until all are checked, so that each idle one is taken once.
+        let mut checked = Vec::new();
+        let mut closed = 0;
+        while let Some(mut connection) = pool.try_acquire() {
+            if connection.ping().await.is_err() {
+                connection.close_on_drop();
+                closed += 1;
+            }
+            checked.push(connection);
+        }
+        if closed > 0 {
+            tracing::info!(
+                closed,
+                alive = checked.len() - closed,
+                "database connections the database had ended closed"
+            );
+        }
     }
 
     /// The business day it is by the database's clock ([`db_now`]), the
@@ -522,7 +592,7 @@ impl Store {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        Ok(self.db.begin_with_options(options).await?)
+        self.again_if_ended(|| async { Ok(self.db.begin_with_options(options).await?) }).await
     }
 
     /// Closes the pool, waiting for connections in use to be given back,

@@ -57,7 +57,7 @@ pub use outbox::KINDS as OUTBOX_KINDS;
 pub use outbox::{
     AccountChange, ApprovedFor, BlockedQuote, Composed, Composer, EarlierDecline, HandedQuote, Letter, MailSetup,
     NoticeContent, OldPricesKept, OutboxMessageView, OutboxView, PendingPerson, REMIND_NOW_AGAIN_AFTER_MINUTES,
-    Recipient, Reminded, SignedQuote, Told, WAITING_BEHIND,
+    Recipient, Reminded, SignedQuote, Told, Undelivered, WAITING_BEHIND,
 };
 pub use password_links::{
     INVITATION_LINK_DAYS, PasswordLinkError, PasswordLinkView, PasswordSet, RESET_EVERY_MINUTES, RESET_LINK_MINUTES,

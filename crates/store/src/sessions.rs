@@ -69,6 +69,12 @@ impl Store {
     /// The user a session cookie belongs to, if the session is known,
     /// unexpired, unrevoked and its user still active.
     pub async fn authenticate_session(&self, token: &str) -> Result<Option<SessionUser>, StoreError> {
+        // A read, asked again after a connection the database ended: the
+        // first the pool hands a page after a failover may be one.
+        self.again_if_ended(|| self.session_user(token)).await
+    }
+
+    async fn session_user(&self, token: &str) -> Result<Option<SessionUser>, StoreError> {
         let Some(row) = sessions::Entity::find_by_id(hash_token(token)).one(&self.db).await? else {
             return Ok(None);
         };

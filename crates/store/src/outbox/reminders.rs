@@ -11,7 +11,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use uuid::Uuid;
 
 use super::{
-    Batch, ESCALATION, Letter, MailSetup, NoticeContent, PENDING, PUBLICATION, PendingPerson, REMINDER, SENT,
+    Batch, ESCALATION, FAILED, Letter, MailSetup, NoticeContent, PENDING, PUBLICATION, PendingPerson, REMINDER, SENT,
     active_with_role, blocked_quotes, notice_content, recipient,
 };
 use crate::db::db_now;
@@ -45,6 +45,29 @@ pub struct Reminded {
     /// When everyone left out can be reminded again: 10 minutes after the
     /// latest mail about the notice to one of them. `None` when nobody was.
     pub again_from: Option<DateTime<Utc>>,
+    /// Of those left out, how many have an e-mail about the notice still in
+    /// the outbox, not sent yet (the mail server deferring it, say): another
+    /// would only wait behind it.
+    pub not_sent_yet: usize,
+}
+
+/// An e-mail tried and not sent: its recipient, state, tries, last error
+/// and when it was queued.
+type Tried = (Option<Uuid>, String, i32, Option<String>, DateTime<Utc>);
+
+/// Why no e-mail about a notice has reached someone, though one was tried:
+/// the latest such e-mail, as the outbox has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undelivered {
+    /// Given up on (the mail server refused it for good, or its tries ran
+    /// out); else it is tried again on its own.
+    pub failed: bool,
+    /// How many times it was tried.
+    pub attempts: i32,
+    /// What the mail server answered, or what else went wrong, the last time.
+    pub error: Option<String>,
+    /// When it was queued.
+    pub queued_at: DateTime<Utc>,
 }
 
 /// A reminder's dedupe key: `which` is `after-<milliseconds>ms`, its delay after
@@ -765,6 +788,52 @@ impl Store {
         Ok(mailed)
     }
 
+    /// Those whom no e-mail about `notice_id` (its publication, a reminder)
+    /// has reached though one was tried, each with the latest one tried:
+    /// refused or given up on, or deferred and still to go. Someone whose
+    /// e-mail has not been tried yet is not among them, nor someone one of
+    /// whose e-mails about it was sent.
+    pub async fn undelivered_about(&self, notice_id: Uuid) -> Result<HashMap<Uuid, Undelivered>, StoreError> {
+        use sea_orm::Condition;
+        let sent = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::UserId)
+            .filter(outbox::Column::NoticeId.eq(notice_id))
+            .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
+            .filter(outbox::Column::State.eq(SENT))
+            .filter(outbox::Column::UserId.is_not_null());
+        let sent = sea_orm::QueryTrait::into_query(sent);
+        let tried = Condition::any()
+            .add(outbox::Column::State.eq(FAILED))
+            .add(Condition::all().add(outbox::Column::State.eq(PENDING)).add(outbox::Column::Attempts.gt(0)));
+        let rows: Vec<Tried> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::UserId)
+            .column(outbox::Column::State)
+            .column(outbox::Column::Attempts)
+            .column(outbox::Column::LastError)
+            .column(outbox::Column::CreatedAt)
+            .filter(outbox::Column::NoticeId.eq(notice_id))
+            .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
+            .filter(tried)
+            .filter(outbox::Column::UserId.not_in_subquery(sent))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut latest: HashMap<Uuid, Undelivered> = HashMap::new();
+        for (user, state, attempts, error, queued_at) in rows {
+            let Some(user) = user else { continue };
+            let row = Undelivered { failed: state == FAILED, attempts, error, queued_at };
+            match latest.get(&user) {
+                Some(kept) if kept.queued_at >= queued_at => {}
+                _ => {
+                    latest.insert(user, row);
+                }
+            }
+        }
+        Ok(latest)
+    }
+
     /// The e-mails telling finance of `notice_id`'s salespeople still
     /// pending after the last scheduled reminder (one per colleague in
     /// finance and round), on their way or sent: how many, and when the last
@@ -854,6 +923,8 @@ impl Store {
         // than follow it on its heels.
         let unsent = unsent_to(&txn, notice_id).await?;
         let fanning = super::fanout::fanning_out(&txn, [notice_id]).await?.contains(&notice_id);
+        // The publication's own e-mails still being written are not sent yet either.
+        let not_sent_yet = skipped.iter().filter(|u| fanning || unsent.contains(&u.id)).count();
         for row in &mut rows {
             row.created_at = Set(now);
             row.next_attempt_at = Set(now);
@@ -881,7 +952,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        Ok(Reminded { queued: count, recently_reminded: skipped.len(), again_from })
+        Ok(Reminded { queued: count, recently_reminded: skipped.len(), again_from, not_sent_yet })
     }
 
     /// Finance's reminders now of `content` to `people`, each with the drafts

@@ -32,6 +32,10 @@ pub struct RemindedView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[serde(serialize_with = "pricegate_store::views::micros_opt")]
     pub again_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Of those left out, how many have an e-mail about the notice the mail
+    /// server has not taken yet (deferred, or not tried yet): they were not
+    /// e-mailed, only queued one, and a reminder would wait behind it.
+    pub not_sent_yet: usize,
 }
 
 /// Whom "remind now" reminds: the body may be left out, or be `{}`.
@@ -74,6 +78,7 @@ pub async fn remind_now(
         queued: reminded.queued,
         recently_reminded: reminded.recently_reminded,
         again_from: reminded.again_from,
+        not_sent_yet: reminded.not_sent_yet,
     };
     Ok((axum::http::StatusCode::ACCEPTED, Json(view)))
 }

@@ -16,7 +16,8 @@ use uuid::Uuid;
 
 use crate::api::ApiRouter;
 use crate::api::precondition::{
-    IDEMPOTENCY_KEY_DOC, IdempotencyKey, IfMatch, Tagged, created, idempotency_key_reused, replayed, tagged,
+    CreatedAt, IDEMPOTENCY_KEY_DOC, IdempotencyKey, IfMatch, Tagged, created, created_at, idempotency_key_reused,
+    replayed, tagged,
 };
 use crate::extract::{ApiJson, ApiPath, ApiQuery, FinanceUser, NoBody, NoParameters, QuoteUser, SalesUser};
 use crate::{AppError, AppState, ErrorBody};
@@ -462,19 +463,19 @@ pub async fn cancel_quote(
 /// (a publication moves no revision: the answer's `waives` lists what the approval covers).
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/override", tag = "quotes", request_body = OverrideIn, security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
-    responses((status = 201, body = OverrideView), (status = 412, body = ErrorBody, description = "The quote changed since the ETag given in If-Match: quote_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 201, body = OverrideView, headers(("Location" = String, description = "The quote's gate, /api/v1/quotes/{id}/gate, whose price_override it is now"))), (status = 412, body = ErrorBody, description = "The quote changed since the ETag given in If-Match: quote_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn override_prices(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
     ApiPath(id): ApiPath<Uuid>,
     IfMatch(as_seen, weak_only): IfMatch,
     ApiJson(body): ApiJson<OverrideIn>,
-) -> Result<(StatusCode, Json<OverrideView>), AppError> {
+) -> Result<CreatedAt<OverrideView>, AppError> {
     let reason = Text::parse_multiline("reason", &body.reason, limits::REASON)?;
     let as_seen = prices_seen(as_seen, body.superseded_tag);
     let approval =
         app.store.override_prices(&finance.actor, id, reason, as_seen).await.map_err(|e| weak_only.failed(e))?;
-    Ok((StatusCode::CREATED, Json(approval)))
+    Ok(created_at(format!("/api/v1/quotes/{id}/gate"), approval))
 }
 
 /// The quote's owner or signer asks finance to approve keeping the old prices its lines carry now, for `reason`: every
@@ -484,14 +485,15 @@ pub async fn override_prices(
 /// With `If-Match` (or `superseded_tag`), a quote changed since it was read is refused with 412 `quote_changed`.
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/approval-request", tag = "quotes", request_body = ApprovalRequestIn,
     security(("bearer" = [])), params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
-    responses((status = 201, body = ApprovalAsked), (status = 200, body = ApprovalAsked, description = "Asked already for these lines"), (status = 412, body = ErrorBody, description = "The quote changed since the ETag given in If-Match: quote_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 201, body = ApprovalAsked, headers(("Location" = String, description = "/api/v1/quotes/{id}/approval-request, where it is read"))), (status = 200, body = ApprovalAsked, description = "Asked already for these lines"), (status = 412, body = ErrorBody, description = "The quote changed since the ETag given in If-Match: quote_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn request_approval(
     State(app): State<AppState>,
     QuoteUser(user): QuoteUser,
     ApiPath(id): ApiPath<Uuid>,
     IfMatch(as_seen, weak_only): IfMatch,
     body: Result<ApiJson<ApprovalRequestIn>, AppError>,
-) -> Result<(StatusCode, Json<ApprovalAsked>), AppError> {
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
     let read = body.and_then(|ApiJson(body)| {
         Ok((Text::parse_multiline("reason", &body.reason, limits::REASON)?, body.superseded_tag))
     });
@@ -501,8 +503,10 @@ pub async fn request_approval(
     };
     let as_seen = prices_seen(as_seen, superseded_tag);
     let asked = app.store.request_approval(&user.actor, id, reason, as_seen).await.map_err(|e| weak_only.failed(e))?;
-    let status = if asked.new { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(asked)))
+    Ok(match asked.new {
+        true => created_at(format!("/api/v1/quotes/{id}/approval-request"), asked).into_response(),
+        false => Json(asked).into_response(),
+    })
 }
 
 /// The latest request to approve the quote's old prices, open or answered (`open` says); 404

@@ -619,6 +619,44 @@ struct AckRow {
     more_blocked: usize,
     /// Someone pending: the reminders queued for them so far, in words.
     reminded: String,
+    /// Someone pending whom no e-mail about the notice has reached, though
+    /// one was tried: why, in words.
+    undelivered: Option<Undelivery>,
+}
+
+/// Why no e-mail about the notice has reached someone it waits for.
+struct Undelivery {
+    /// Given up on; else tried again on its own.
+    failed: bool,
+    words: String,
+}
+
+impl Undelivery {
+    /// How long a mail server's answer the dashboard quotes, in characters.
+    const QUOTED: usize = 200;
+
+    fn of(u: &pricegate_store::Undelivered, calendar: &pricegate_domain::Calendar) -> Undelivery {
+        let answer = u.error.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(|e| {
+            let cut: String = e.chars().take(Self::QUOTED).collect();
+            let cut = if cut.len() < e.len() { format!("{cut}\u{2026}") } else { cut };
+            format!(": \u{201c}{cut}\u{201d}")
+        });
+        let answer = answer.unwrap_or_default();
+        let queued = calendar.stamp(u.queued_at, true);
+        let words = match (u.failed, u.attempts) {
+            (true, _) => format!(
+                "Not delivered: the e-mail queued {queued} was given up on{answer}. An administrator can check \
+                 their address and send it again from the outbox; Remind sends a new one."
+            ),
+            (false, 1) => format!(
+                "Not delivered yet: the e-mail queued {queued} was tried once{answer}. It is tried again on its own."
+            ),
+            (false, n) => format!(
+                "Not delivered yet: the e-mail queued {queued} was tried {n} times{answer}. It is tried again on its own."
+            ),
+        };
+        Undelivery { failed: u.failed, words }
+    }
 }
 
 /// The reminders of a notice queued for someone: how many, and when the
@@ -739,6 +777,39 @@ struct DashboardPage {
     past_validity: Option<String>,
 }
 
+impl DashboardPage {
+    /// How many of those pending the mail server has yet to take an e-mail
+    /// about the notice for, and has refused (or been given up on) for good.
+    fn undelivered(&self) -> (usize, usize) {
+        let undelivered = self.pending.iter().filter_map(|p| p.undelivered.as_ref());
+        undelivered
+            .fold((0, 0), |(waiting, failed), u| if u.failed { (waiting, failed + 1) } else { (waiting + 1, failed) })
+    }
+
+    /// Above the pending list: that e-mail about the notice has not reached
+    /// some of them, so that "pending" is not read as "told, not yet read".
+    fn undelivered_note(&self) -> Option<String> {
+        let (waiting, failed) = self.undelivered();
+        let them = |n: usize| if n == 1 { "1 of them".to_owned() } else { format!("{n} of them") };
+        let said = match (waiting, failed) {
+            (0, 0) => return None,
+            (w, 0) => format!(
+                "The mail server has not yet taken the e-mail about this notice to {}: it is tried again on its own.",
+                them(w)
+            ),
+            (0, f) => format!("No e-mail about this notice has reached {}: it was given up on.", them(f)),
+            (w, f) => format!(
+                "No e-mail about this notice has reached {}: for {w} it is tried again on its own, for {f} it was \
+                 given up on.",
+                them(w + f)
+            ),
+        };
+        Some(format!(
+            "{said} Their rows say what the mail server answered; an administrator sees each e-mail on the outbox page."
+        ))
+    }
+}
+
 /// What finance just did to a published notice, carried across the redirect
 /// to its dashboard (post, redirect, get: reloading sends nothing again) and
 /// told there once. The cookie names the notice.
@@ -832,11 +903,20 @@ impl NoticeDone {
                 let again = again_from.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
                 let again = again.map(|at| calendar.stamp(at, false));
                 match one {
-                    None => reminded_sentence(*queued, *left_out, again),
+                    None => reminded_sentence(*queued, *left_out, again, page.undelivered().0),
                     Some(user) => {
                         let mut people = page.pending.iter().chain(&page.acknowledged);
-                        let name = people.find(|row| row.id == *user).map(|row| row.name.as_str());
-                        reminded_one_sentence(name.unwrap_or("that salesperson"), *queued > 0, *left_out > 0, again)
+                        let row = people.find(|row| row.id == *user);
+                        let name = row.map(|row| row.name.as_str()).unwrap_or("that salesperson");
+                        let waiting = row.and_then(|row| row.undelivered.as_ref()).is_some_and(|u| !u.failed);
+                        match (*queued == 0 && *left_out > 0, waiting) {
+                            (true, true) => format!(
+                                "No reminder queued: the mail server has not yet taken the e-mail about this notice \
+                                 to {name}, queued in the last {AGAIN} minutes (their row says what it answered). It \
+                                 is tried again on its own, and a reminder would only wait behind it."
+                            ),
+                            _ => reminded_one_sentence(name, *queued > 0, *left_out > 0, again),
+                        }
                     }
                 }
             }
@@ -911,6 +991,7 @@ async fn dashboard(
     let salespeople = times.len() + acks.pending.len();
     let acknowledged_others = acks.acknowledged.len() - times.len();
     let reminded = app.store.reminders_of(id).await?;
+    let undelivered = app.store.undelivered_about(id).await?;
     // Told of it, and neither acknowledged nor waited for now, as its file lists them.
     let left = super::acknowledgements_export::no_longer_waited_for(&app.store.mailed_about(id).await?, &acks);
     let calendar = app.store.calendar();
@@ -977,6 +1058,7 @@ async fn dashboard(
                 blocked: Vec::new(),
                 more_blocked: 0,
                 reminded: String::new(),
+                undelivered: None,
             })
             .collect(),
         pending: acks
@@ -986,6 +1068,7 @@ async fn dashboard(
                 let blocked = waiting.remove(&u.id).unwrap_or_default();
                 AckRow {
                     reminded: reminded_words(reminded.get(&u.id), !blocked.is_empty(), &calendar),
+                    undelivered: undelivered.get(&u.id).map(|why| Undelivery::of(why, &calendar)),
                     blocked,
                     more_blocked: 0,
                     not_sales: None,
@@ -1125,8 +1208,22 @@ fn reminded_again(them: &str, again: &str) -> String {
 
 /// What "Remind now" did: `queued` reminders, `left_out` salespeople
 /// skipped as e-mailed about the notice lately, who can be reminded again
-/// from `again` (a time as people read it).
-fn reminded_sentence(queued: usize, left_out: usize, again: Option<String>) -> String {
+/// from `again` (a time as people read it). `not_taken` of those pending
+/// have an e-mail about it the mail server has yet to take: those left out
+/// were not all e-mailed, and the sentence does not say they were.
+fn reminded_sentence(queued: usize, left_out: usize, again: Option<String>, not_taken: usize) -> String {
+    if queued == 0 && left_out > 0 && not_taken > 0 {
+        let all = if left_out == 1 { "the one salesperson".to_owned() } else { format!("all {left_out} salespeople") };
+        let mut sentence = format!(
+            "No reminders queued: {all} still pending had an e-mail about this notice queued in the last {AGAIN} \
+             minutes, and the mail server has not yet taken {not_taken} of them (their rows say what it \
+             answered). Those are tried again on their own, and a reminder would only wait behind them."
+        );
+        if let Some(again) = again {
+            sentence.push_str(&reminded_again(if left_out == 1 { "They can" } else { "They can all" }, &again));
+        }
+        return sentence;
+    }
     let why = format!("e-mailed about this notice in the last {AGAIN} minutes");
     let reminders = |n: usize| if n == 1 { "1 reminder".to_owned() } else { format!("{n} reminders") };
     let mut sentence = match (queued, left_out) {
@@ -1300,8 +1397,15 @@ mod tests {
             ),
         ];
         for (queued, left_out, again, said) in cases {
-            assert_eq!(reminded_sentence(queued, left_out, again), said, "{queued} queued, {left_out} skipped");
+            assert_eq!(reminded_sentence(queued, left_out, again, 0), said, "{queued} queued, {left_out} skipped");
         }
+        // Some of those left out have an e-mail the mail server has not taken: not said to be e-mailed.
+        assert_eq!(
+            reminded_sentence(0, 1, None, 1),
+            "No reminders queued: the one salesperson still pending had an e-mail about this notice queued in the \
+             last 10 minutes, and the mail server has not yet taken 1 of them (their rows say what it answered). \
+             Those are tried again on their own, and a reminder would only wait behind them."
+        );
     }
 
     #[test]
