@@ -562,6 +562,32 @@ both_backends! {
         assert_eq!(sams[0]["detail"]["note"].as_str(), Some(notes[0]), "the newest recorded");
         assert!(notes[0].contains(&format!("{DENIALS_RECORDED}th refusal in {DENIALS_WINDOW_MINUTES} minutes")), "{}", notes[0]);
         assert_eq!(denied(rita_user.id).len(), 1, "another person's refusal is recorded");
+
+        // So do refusals recorded on their own: acknowledging a notice that is not there, in a loop.
+        let nowhere = format!("/api/v1/notices/{}/acknowledge", uuid::Uuid::new_v4());
+        let mut sending = tokio::task::JoinSet::new();
+        for worker in 0..8 {
+            let (sam, nowhere) = (sam.clone(), nowhere.clone());
+            sending.spawn(async move {
+                for _ in (worker..DENIALS_RECORDED + 20).step_by(8) {
+                    assert_error(&sam.post_empty(&nowhere).await, 404, "not_found");
+                }
+            });
+        }
+        while let Some(sent) = sending.join_next().await {
+            sent.expect("the refusals are sent");
+        }
+        assert_error(&rita.post_empty(&nowhere).await, 404, "not_found");
+        let rows = audit_rows(&finance).await;
+        let refused = |who: uuid::Uuid| -> Vec<&Value> {
+            rows.iter().filter(|r| r["action"] == "notice.acknowledge_refused" && r["actor_id"] == json!(who)).collect()
+        };
+        let sams = refused(sam_user.id);
+        assert_eq!(sams.len() as u64, DENIALS_RECORDED);
+        let notes: Vec<&str> = sams.iter().filter_map(|r| r["detail"]["note"].as_str()).collect();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("(notice.acknowledge_refused)"), "{}", notes[0]);
+        assert_eq!(refused(rita_user.id).len(), 1, "another person's refusal is recorded");
     }
 }
 

@@ -63,11 +63,48 @@ pub const AUDIT_ACTIONS: &[&str] = &[
 ];
 
 /// The most `access.denied` rows one person leaves in
-/// [`DENIALS_WINDOW_MINUTES`] minutes (see [`Store::record_access_denied`]).
+/// [`DENIALS_WINDOW_MINUTES`] minutes (see [`Store::record_access_denied`]),
+/// and the most of each other refusal recorded on its own (see
+/// [`Store::record_refusal`]).
 pub const DENIALS_RECORDED: u64 = 100;
 
 /// The time [`DENIALS_RECORDED`] counts over.
 pub const DENIALS_WINDOW_MINUTES: i64 = 10;
+
+/// How many rows of `action` `actor_id` has left in the last
+/// [`DENIALS_WINDOW_MINUTES`] before `at`, up to [`DENIALS_RECORDED`]. One
+/// person's are counted and written one at a time (their user row locked on
+/// PostgreSQL; SQLite's write transaction excludes every other), so that
+/// parallel requests neither pass the bound nor all miss writing the row
+/// that says it is reached.
+async fn recent_refusals(
+    txn: &sea_orm::DatabaseTransaction,
+    actor_id: Uuid,
+    action: &str,
+    at: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    crate::entity::users::Entity::find_by_id(actor_id).lock_exclusive().one(txn).await?;
+    let recent = audit_log::Entity::find()
+        .select_only()
+        .column(audit_log::Column::Id)
+        .filter(audit_log::Column::Action.eq(action))
+        .filter(audit_log::Column::At.gt(at - chrono::Duration::minutes(DENIALS_WINDOW_MINUTES)))
+        .filter(audit_log::Column::ActorId.eq(actor_id))
+        .limit(DENIALS_RECORDED)
+        .into_tuple::<Uuid>()
+        .all(txn)
+        .await?;
+    Ok(recent.len() as u64)
+}
+
+/// The note on the last row of `action` [`recent_refusals`] lets one person
+/// leave in the window.
+fn last_recorded(action: &str) -> String {
+    format!(
+        "This person's {DENIALS_RECORDED}th refusal in {DENIALS_WINDOW_MINUTES} minutes ({action}): refusals of \
+         the kind after it are not recorded until their earliest in that time is {DENIALS_WINDOW_MINUTES} minutes old."
+    )
+}
 
 #[derive(Clone)]
 pub struct AuditEntry<'a> {
@@ -191,7 +228,8 @@ impl Store {
     /// database clock, and outlives the refusal; and no lock the refused
     /// transaction held (the gate's exclusive one for a publication) is kept
     /// a moment longer for it. If the row cannot be written, that failure is
-    /// the answer: a refusal is never silently missing from the log.
+    /// the answer: a refusal is never silently missing from the log (beyond
+    /// the bound [`Store::record_refusal`] sets, which its last row says).
     pub(crate) async fn audit_refusal<T>(
         &self,
         refused: Refused<'_>,
@@ -203,16 +241,33 @@ impl Store {
         Err(error)
     }
 
-    /// Writes the audit row of a refusal whose error code is `code`.
+    /// Writes the audit row of a refusal whose error code is `code`: of
+    /// someone known, at most [`DENIALS_RECORDED`] of one action in any
+    /// [`DENIALS_WINDOW_MINUTES`] minutes, as [`Store::record_access_denied`]
+    /// counts its own (a script finalising a quote finalised already, or
+    /// acknowledging a notice that is not there, in a loop, cannot grow the
+    /// log at will; the gate's own refusals, written with what they read,
+    /// are each recorded).
     pub(crate) async fn record_refusal(&self, refused: Refused<'_>, code: &str) -> Result<(), StoreError> {
         let mut detail = match refused.detail {
             serde_json::Value::Object(map) => map,
             _ => serde_json::Map::new(),
         };
         detail.insert("code".into(), code.into());
-        let at = db_now(&self.db).await?;
+        let txn = self.begin_write().await?;
+        let at = db_now(&txn).await?;
+        if let Some(actor_id) = refused.actor_id {
+            let recent = recent_refusals(&txn, actor_id, refused.action, at).await?;
+            if recent >= DENIALS_RECORDED {
+                txn.rollback().await?;
+                return Ok(());
+            }
+            if recent + 1 == DENIALS_RECORDED {
+                detail.insert("note".into(), last_recorded(refused.action).into());
+            }
+        }
         record(
-            &self.db,
+            &txn,
             AuditEntry {
                 at,
                 actor_id: refused.actor_id,
@@ -222,7 +277,8 @@ impl Store {
                 detail: detail.into(),
             },
         )
-        .await
+        .await?;
+        Ok(txn.commit().await?)
     }
 
     /// Records that an authenticated caller was answered 403: their role, or
@@ -243,34 +299,16 @@ impl Store {
         id: Option<Uuid>,
         code: Option<&str>,
     ) -> Result<(), StoreError> {
-        // One person's denials counted and written one at a time (their user
-        // row locked on PostgreSQL; SQLite's write transaction excludes every
-        // other), so that parallel requests neither pass the bound nor all
-        // miss writing the row that says it is reached.
         let txn = self.begin_write().await?;
-        crate::entity::users::Entity::find_by_id(actor_id).lock_exclusive().one(&txn).await?;
         let at = db_now(&txn).await?;
-        let recent = audit_log::Entity::find()
-            .select_only()
-            .column(audit_log::Column::Id)
-            .filter(audit_log::Column::Action.eq(ACCESS_DENIED))
-            .filter(audit_log::Column::At.gt(at - chrono::Duration::minutes(DENIALS_WINDOW_MINUTES)))
-            .filter(audit_log::Column::ActorId.eq(actor_id))
-            .limit(DENIALS_RECORDED)
-            .into_tuple::<Uuid>()
-            .all(&txn)
-            .await?
-            .len() as u64;
+        let recent = recent_refusals(&txn, actor_id, ACCESS_DENIED, at).await?;
         if recent >= DENIALS_RECORDED {
             txn.rollback().await?;
             return Ok(());
         }
         let mut detail = serde_json::json!({ "method": method, "route": route, "id": id, "code": code });
         if recent + 1 == DENIALS_RECORDED {
-            detail["note"] = serde_json::Value::from(format!(
-                "This person's {DENIALS_RECORDED}th refusal in {DENIALS_WINDOW_MINUTES} minutes: \
-                 refusals after it are not recorded until their earliest in that time is {DENIALS_WINDOW_MINUTES} minutes old."
-            ));
+            detail["note"] = serde_json::Value::from(last_recorded(ACCESS_DENIED));
         }
         let (subject_type, subject_id) = match id.and_then(|id| Some((subject_of_route(route)?, id))) {
             Some((kind, id)) => (kind, Some(id)),
