@@ -948,3 +948,46 @@ both_backends! {
         app.stop().await;
     }
 }
+
+both_backends! {
+    /// Every login leaves a session or an API token row: those that ended
+    /// (expired, or revoked) more than 30 days ago are deleted, as the mail
+    /// worker asks hourly; those ended since, and those in use, are kept.
+    async fn sessions_and_tokens_that_ended_long_ago_are_deleted(backend: Backend) {
+        use pricegate_store::entity::{api_tokens, sessions};
+        use sea_orm::sea_query::Expr;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let app = TestApp::spawn(backend).await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let ago = |days: i64| chrono::Utc::now() - chrono::Duration::days(days);
+        let mut browsers = Vec::new();
+        let mut tokens = Vec::new();
+        for _ in 0..4 {
+            let cookie = session_cookie(&app.base, &sam.email).await;
+            browsers.push(cookie.trim_start_matches("pricegate_session=").to_owned());
+            let login = json!({"email": sam.email, "password": PASSWORD});
+            let r = app.anonymous().post("/api/v1/auth/token", &login).await;
+            tokens.push(r.body["token"].as_str().expect("a token").to_owned());
+        }
+        let db = app.store.connection();
+        // Revoked 31 days ago, expired 31 days ago, revoked 29 days ago; the fourth in use.
+        for (i, (column, days)) in [("revoked_at", 31), ("expires_at", 31), ("revoked_at", 29)].into_iter().enumerate() {
+            let (session, token) = (pricegate_store::hash_token(&browsers[i]), pricegate_store::hash_token(&tokens[i]));
+            let (s, t) = match column {
+                "revoked_at" => (sessions::Column::RevokedAt, api_tokens::Column::RevokedAt),
+                _ => (sessions::Column::ExpiresAt, api_tokens::Column::ExpiresAt),
+            };
+            let at = Expr::value(ago(days));
+            sessions::Entity::update_many().col_expr(s, at.clone()).filter(sessions::Column::TokenHash.eq(session)).exec(db).await.unwrap();
+            api_tokens::Entity::update_many().col_expr(t, at).filter(api_tokens::Column::TokenHash.eq(token)).exec(db).await.unwrap();
+        }
+        assert_eq!(app.store.forget_ended_sessions().await.expect("forgotten"), 4, "two sessions, two tokens");
+        assert_eq!(app.store.forget_ended_sessions().await.expect("again"), 0);
+        let kept: Vec<String> = sessions::Entity::find().all(db).await.unwrap().into_iter().map(|s| s.token_hash).collect();
+        let expected: Vec<String> = browsers[2..].iter().map(|t| pricegate_store::hash_token(t)).collect();
+        assert!(expected.iter().all(|h| kept.contains(h)) && kept.len() == 2, "{kept:?}");
+        assert_eq!(api_tokens::Entity::find().all(db).await.unwrap().len(), 3, "the two kept, and the one `app.user` made");
+        let r = Session::new(&app.base, Some(tokens[3].clone())).get("/api/v1/me").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+}

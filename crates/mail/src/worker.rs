@@ -321,6 +321,10 @@ async fn prefetched_batch(batch: JoinHandle<Claimed>) -> Claimed {
     })
 }
 
+/// How often the worker deletes the sessions and API tokens that ended long
+/// ago (see [`Store::forget_ended_sessions`]).
+const FORGET_EVERY: Duration = Duration::from_secs(3600);
+
 async fn send_outbox<T: MailTransport>(
     store: Store,
     transport: T,
@@ -330,6 +334,7 @@ async fn send_outbox<T: MailTransport>(
     outage: Arc<Outage>,
 ) {
     let mut next_tick = Instant::now();
+    let mut next_forgetting = Instant::now();
     let mut prefetched: Option<JoinHandle<Claimed>> = None;
     loop {
         if stopping(&shutdown) {
@@ -347,6 +352,16 @@ async fn send_outbox<T: MailTransport>(
                 Ok(n) => tracing::info!(queued = n, "reminders and escalations queued"),
                 Err(e) if outage.noted(&e, asked) => {}
                 Err(e) => tracing::warn!(error = %causes(&e), "could not enqueue reminders"),
+            }
+        }
+        // Housekeeping, hourly: every login leaves a session or a token row.
+        if Instant::now() >= next_forgetting {
+            next_forgetting = Instant::now() + FORGET_EVERY;
+            match store.forget_ended_sessions().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "sessions and API tokens that ended long ago deleted"),
+                Err(e) if outage.noted(&e, Instant::now()) => {}
+                Err(e) => tracing::warn!(error = %causes(&e), "could not delete sessions that ended long ago"),
             }
         }
         let batch = match prefetched.take() {
