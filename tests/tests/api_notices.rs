@@ -884,17 +884,18 @@ async fn finance_downloads_who_has_acknowledged_a_notice(backend: Backend) {
         lines[0],
         "\u{feff}notice_id,notice_title,published_at_utc,published_at_local,status,user_id,name_now,email_now,role,\
          active,mailed_to,acknowledged_at_utc,acknowledged_at_local,channel,client_address,user_agent,reminders,\
-         last_reminded_at_utc,drafts_held_up,zone,as_of_utc,notice_seq"
+         last_reminded_at_utc,drafts_held_up,zone,as_of_utc,notice_seq,mail_not_delivered,mail_error"
     );
     assert_eq!(lines.len(), 4, "Sam, then Olga and Rita by name: {csv}");
     let published = published["published_at"].as_str().expect("published").to_owned();
     let acks = finance.get(&format!("/api/v1/notices/{notice}/acknowledgements")).await;
     let sam_at = acks.body["acknowledged"][0]["acknowledged_at"].as_str().expect("Sam's").to_owned();
-    // Each row starts with the notice (its title quoted as CSV quotes it), and ends with its number.
+    // Each row starts with the notice (its title quoted as CSV quotes it), and ends with its number
+    // (then two columns empty: every e-mail was delivered).
     let prefix = format!("{notice},\"Pumps, \"\"big\"\" up\",{published},");
     let rest = |line: &str| -> String {
         let local = line.strip_prefix(&prefix).unwrap_or_else(|| panic!("{line}"));
-        assert!(local.starts_with("20") && line.ends_with(&format!(",{seq}")), "{line}");
+        assert!(local.starts_with("20") && line.ends_with(&format!(",{seq},,")), "{line}");
         let (stamp, rest) = local.split_once(',').unwrap_or_default();
         assert!(stamp.ends_with(" UTC"), "published, in the business's zone: {line}");
         rest.to_owned()

@@ -3698,4 +3698,11 @@ async fn a_notice_s_dashboard_says_whose_e_mail_the_mail_server_has_not_taken() 
     assert!(html.contains(&row) && html.contains("was given up on: \u{201c}SMTP: permanent error (550)"), "{html}");
     assert!(html.contains("No e-mail about this notice has reached 1 of them: it was given up on."), "{html}");
     assert_eq!(sink.to(&taken.email).len(), 1);
+    // Finance's file says the same, in its last two columns.
+    let r = client().get(format!("{}/notices/{nid}/acknowledgements.csv", app.base)).header("cookie", &cookie).send();
+    let csv = r.await.expect("the file").text().await.unwrap_or_default();
+    let row_of =
+        |person: &UserView| csv.lines().find(|l| l.contains(&person.id.to_string())).expect("a row").to_owned();
+    assert!(row_of(&refused).contains(",failed,SMTP: permanent error (550)"), "{csv}");
+    assert!(row_of(&taken).ends_with(",,"), "{csv}");
 }

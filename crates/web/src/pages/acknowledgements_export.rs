@@ -31,7 +31,11 @@ use crate::AppState;
 /// the e-mails queued to remind them of it (the schedule's and finance's
 /// Remind), the last at `last_reminded_at_utc`; `drafts_held_up`, for
 /// someone not acknowledged, the open quotes they sign that wait on it.
-const HEADER: [&str; 22] = [
+/// `mail_not_delivered`, for someone no e-mail about it has reached though
+/// one was tried, is `retrying` (the mail server deferred it) or `failed`
+/// (refused for good, or given up on), with the server's last answer in
+/// `mail_error`.
+const HEADER: [&str; 24] = [
     "notice_id",
     "notice_title",
     "published_at_utc",
@@ -54,6 +58,8 @@ const HEADER: [&str; 22] = [
     "zone",
     "as_of_utc",
     "notice_seq",
+    "mail_not_delivered",
+    "mail_error",
 ];
 
 /// `/notices/{id}/acknowledgements.csv`: everyone who has acknowledged the
@@ -96,6 +102,7 @@ pub(super) async fn export(
     let acks = app.store.list_acknowledgements(id).await?;
     let reminded = app.store.reminders_of(id).await?;
     let mut mailed = app.store.mailed_about(id).await?;
+    let undelivered = app.store.undelivered_about(id).await?;
     let mut held_up: HashMap<Uuid, usize> = HashMap::new();
     for q in app.store.quotes_waiting_on(id).await? {
         *held_up.entry(q.signer_id).or_default() += 1;
@@ -111,6 +118,7 @@ pub(super) async fn export(
         let reminders = reminded.get(&user.id);
         let not_acknowledged = status != ACKNOWLEDGED;
         let held = held_up.get(&user.id).copied().unwrap_or_default();
+        let not_delivered = undelivered.get(&user.id).filter(|_| not_acknowledged);
         line(
             &mut file,
             &[
@@ -136,6 +144,8 @@ pub(super) async fn export(
                 calendar.zone_name(),
                 &as_of,
                 &seq,
+                not_delivered.map_or("", |u| if u.failed { "failed" } else { "retrying" }),
+                not_delivered.and_then(|u| u.error.as_deref()).unwrap_or_default(),
             ],
         );
     };
