@@ -1029,7 +1029,13 @@ async fn a_quote_typed_as_the_session_ends_comes_back_after_logging_in() {
         assert!(sam.text("#kept-note").await.contains("none of it is saved yet"), "{}", sam.body().await);
         sam.submit("#open-kept").await;
         assert_eq!(sam.path().await, "/quotes/new");
-        assert!(sam.text("#form-error").await.contains("nothing was saved"), "{}", sam.body().await);
+        assert!(
+            sam.text("#form-error")
+                .await
+                .contains("Nothing was saved: this form came from a page opened before you last logged in"),
+            "{}",
+            sam.body().await
+        );
         assert_eq!(sam.value("#customer_name").await, "Greta Berg");
         assert_eq!(sam.value("#sku_0").await, "PART-1");
         assert_eq!(sam.value("#quantity_0").await, "12");

@@ -194,6 +194,10 @@ async fn forms_without_the_csrf_token_other_roles_pages_and_logged_out_sessions_
     let r = http.get(format!("{base}/quotes/{quote}")).header(COOKIE, &out).send().await.unwrap();
     let to = format!("/login?next=/quotes/{quote}&ended=out");
     assert_eq!((r.status(), r.headers().get(LOCATION).and_then(|v| v.to_str().ok())), (StatusCode::SEE_OTHER, Some(to.as_str())));
+    for (request, to) in [(http.get(format!("{base}/")), "/login?ended=out"), (http.head(format!("{base}/quotes")), "/login?next=/quotes&ended=out")] {
+        let r = request.header(COOKIE, &out).send().await.unwrap();
+        assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some(to), "the home page and a HEAD say so too");
+    }
     let r = http.post(format!("{base}/quotes/{quote}/finalise")).header(COOKIE, &out).form(&[("csrf_token", csrf.as_str())]).send().await.unwrap();
     let to = r.headers().get(LOCATION).and_then(|v| v.to_str().ok());
     assert_eq!(to, Some("/login?ended=form"), "no page it came from is known here");
@@ -613,7 +617,7 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
                 // with a token not the session's comes back as typed,
                 // unsaved, with the session's current token.
                 assert_eq!(status, StatusCode::CONFLICT, "{path} with token {token:?}");
-                let kept = body.contains("This form was opened before you last logged in, so nothing was saved.");
+                let kept = body.contains("Nothing was saved: this form came from a page opened before you last logged in");
                 let current = if path.starts_with("/quotes/") { &sam_csrf } else { &fiona_csrf };
                 assert!(kept && body.contains("value=\"Changed\"") && body.contains(current.as_str()), "{body}");
                 continue;
@@ -632,13 +636,13 @@ async fn the_edit_forms_and_the_notice_preview_refuse_other_roles_and_posts_with
     sent.push(("csrf_token", "forged"));
     let (status, _, body) = post_form(&http, format!("{base}/notices/new"), &fiona, &sent).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert!(body.contains("nothing was saved") && body.contains("value=\"Changed\"") && body.contains(&fiona_csrf), "{body}");
+    assert!(body.contains("Nothing was saved: this form came from") && body.contains("value=\"Changed\"") && body.contains(&fiona_csrf), "{body}");
     // A new quote's form too: shown again as typed, nothing drafted.
     let mut sent = quote_form.to_vec();
     sent.push(("csrf_token", "forged"));
     let (status, _, body) = post_form(&http, format!("{base}/quotes/new"), &sam, &sent).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert!(body.contains("nothing was saved") && body.contains("value=\"Changed\""), "{body}");
+    assert!(body.contains("Nothing was saved: this form came from") && body.contains("value=\"Changed\""), "{body}");
     // "More lines" saves nothing: with that token it adds the rows, on a page with the current one.
     sent.push(("more_rows", "More lines"));
     let (status, _, body) = post_form(&http, format!("{base}/quotes/new"), &sam, &sent).await;

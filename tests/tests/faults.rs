@@ -473,6 +473,7 @@ async fn requests_after_the_database_ended_every_connection_are_answered() {
     use pricegate_tests::fixtures::{create_product, draft_quote, id_of, publish_price_change};
     use sea_orm::ConnectionTrait;
     let app = pricegate_tests::TestApp::spawn_with(Backend::Postgres, |s| s.db_max_connections = 10).await;
+    let administrator = sea_orm::Database::connect(app.db.url.as_str()).await.expect("a connection of the test's own");
     let (finance, _) = app.user(pricegate_domain::Role::Finance, "Fiona").await;
     let (sam, sam_user) = app.user(pricegate_domain::Role::Sales, "Sam").await;
     create_product(&finance, "P-1", "EUR", 1_000).await;
@@ -495,9 +496,8 @@ async fn requests_after_the_database_ended_every_connection_are_answered() {
         while let Some(status) = busy.join_next().await {
             assert_eq!(status.expect("the request ran"), 200);
         }
-        let ended = app
-            .store
-            .connection()
+        // From a connection of its own: every one of the service's ends.
+        let ended = administrator
             .execute_unprepared(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
                  WHERE datname = current_database() AND pid <> pg_backend_pid()",

@@ -322,8 +322,10 @@ async fn prefetched_batch(batch: JoinHandle<Claimed>) -> Claimed {
 }
 
 /// How often the worker deletes the sessions and API tokens that ended long
-/// ago (see [`Store::forget_ended_sessions`]).
+/// ago (see [`Store::forget_ended_sessions`]), the first time after
+/// [`FORGET_FIRST_AFTER`].
 const FORGET_EVERY: Duration = Duration::from_secs(3600);
+const FORGET_FIRST_AFTER: Duration = Duration::from_secs(60);
 
 async fn send_outbox<T: MailTransport>(
     store: Store,
@@ -334,7 +336,10 @@ async fn send_outbox<T: MailTransport>(
     outage: Arc<Outage>,
 ) {
     let mut next_tick = Instant::now();
-    let mut next_forgetting = Instant::now();
+    // A minute after starting, then hourly (a process restarted in a loop
+    // does not sweep each time).
+    let mut next_forgetting = Instant::now() + FORGET_FIRST_AFTER;
+    let mut forgetting: Option<JoinHandle<()>> = None;
     let mut prefetched: Option<JoinHandle<Claimed>> = None;
     loop {
         if stopping(&shutdown) {
@@ -354,15 +359,19 @@ async fn send_outbox<T: MailTransport>(
                 Err(e) => tracing::warn!(error = %causes(&e), "could not enqueue reminders"),
             }
         }
-        // Housekeeping, hourly: every login leaves a session or a token row.
-        if Instant::now() >= next_forgetting {
+        // Housekeeping: every login leaves a session or a token row. On a
+        // task of its own, so that mail does not wait for it; one at a time.
+        if Instant::now() >= next_forgetting && forgetting.as_ref().is_none_or(JoinHandle::is_finished) {
             next_forgetting = Instant::now() + FORGET_EVERY;
-            match store.forget_ended_sessions().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(deleted = n, "sessions and API tokens that ended long ago deleted"),
-                Err(e) if outage.noted(&e, Instant::now()) => {}
-                Err(e) => tracing::warn!(error = %causes(&e), "could not delete sessions that ended long ago"),
-            }
+            let (store, outage) = (store.clone(), outage.clone());
+            forgetting = Some(tokio::spawn(async move {
+                match store.forget_ended_sessions().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "sessions and API tokens that ended long ago deleted"),
+                    Err(e) if outage.noted(&e, Instant::now()) => {}
+                    Err(e) => tracing::warn!(error = %causes(&e), "could not delete sessions that ended long ago"),
+                }
+            }));
         }
         let batch = match prefetched.take() {
             Some(batch) => prefetched_batch(batch).await,

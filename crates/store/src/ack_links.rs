@@ -348,7 +348,7 @@ impl Store {
             return Ok(());
         };
         let refused = refused_acknowledgement(Some(row.user_id), Some(row.notice_id), Channel::Email);
-        self.record_refusal(refused, code).await
+        self.record_link_refusal(refused, code).await
     }
 
     async fn redeem_link(&self, token: &str, client: ClientInfo) -> Result<(AckLinkView, AckView), AckLinkError> {

@@ -249,6 +249,18 @@ impl Store {
     /// log at will; the gate's own refusals, written with what they read,
     /// are each recorded).
     pub(crate) async fn record_refusal(&self, refused: Refused<'_>, code: &str) -> Result<(), StoreError> {
+        self.write_refusal(refused, code, true).await
+    }
+
+    /// [`Store::record_refusal`] of an acknowledgement link refused: not
+    /// bounded by the person's count, as whoever holds their link, not they,
+    /// may have sent it (a mailbox passed on, a link forwarded), and must
+    /// not use up the rows their own refusals are recorded in.
+    pub(crate) async fn record_link_refusal(&self, refused: Refused<'_>, code: &str) -> Result<(), StoreError> {
+        self.write_refusal(refused, code, false).await
+    }
+
+    async fn write_refusal(&self, refused: Refused<'_>, code: &str, bounded: bool) -> Result<(), StoreError> {
         let mut detail = match refused.detail {
             serde_json::Value::Object(map) => map,
             _ => serde_json::Map::new(),
@@ -256,7 +268,7 @@ impl Store {
         detail.insert("code".into(), code.into());
         let txn = self.begin_write().await?;
         let at = db_now(&txn).await?;
-        if let Some(actor_id) = refused.actor_id {
+        if let Some(actor_id) = refused.actor_id.filter(|_| bounded) {
             let recent = recent_refusals(&txn, actor_id, refused.action, at).await?;
             if recent >= DENIALS_RECORDED {
                 txn.rollback().await?;

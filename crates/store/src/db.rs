@@ -1,4 +1,3 @@
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SubsecRound, TimeZone, Utc};
@@ -132,11 +131,8 @@ pub fn opens_read_only(url: &str) -> bool {
     url.split_once('?').is_some_and(|(_, query)| query.split('&').any(|pair| pair == "mode=ro"))
 }
 
-/// Set when a statement finds its connection ended ([`ended_connection`]),
-/// cleared by the next [`Store::again_if_ended`], which checks the idle
-/// connections then. One for the process: a sweep of a pool that lost
-/// none costs a ping per idle connection, once.
-pub(crate) static ENDED_SEEN: AtomicBool = AtomicBool::new(false);
+/// How long [`Store::close_ended_idle`] waits for an idle connection's ping.
+const IDLE_PING_WITHIN: Duration = Duration::from_secs(1);
 
 /// Whether `error` may be that of a connection the database ended: cut
 /// (an I/O or protocol error) or told why (`57P…`: shut down by an
@@ -314,12 +310,12 @@ impl Store {
     /// `connect_bounded`), so each of its connections may fail once after
     /// such an event, and a request would answer 503 for a database that is
     /// up. As many times as the pool holds connections, at most. Only for
-    /// what changes nothing however often it is asked: a read, a `BEGIN`.
+    /// what changes nothing however often it is asked (a read, a `BEGIN`):
+    /// `ask` must write nothing.
     ///
-    /// Once a connection is found ended, here or by any statement (see
-    /// [`ENDED_SEEN`]), the pool's idle connections are checked before
-    /// anything more is asked: those idle beside it were most likely ended
-    /// with it, and each would fail a request of its own.
+    /// Once a connection is found ended, the pool's idle connections are
+    /// checked before it is asked again: those idle beside it were most
+    /// likely ended with it, and each would fail a request of its own.
     pub(crate) async fn again_if_ended<T, F>(&self, mut ask: impl FnMut() -> F) -> Result<T, StoreError>
     where
         F: std::future::Future<Output = Result<T, StoreError>>,
@@ -327,46 +323,48 @@ impl Store {
         let (_, _, most) = self.pool_use();
         let mut tries = 0;
         loop {
-            // Read first: a write on every request would be shared by every core.
-            if ENDED_SEEN.load(Ordering::Acquire) && ENDED_SEEN.swap(false, Ordering::AcqRel) {
-                self.close_ended_idle().await;
-            }
             tries += 1;
             match ask().await {
                 Err(StoreError::Unavailable(e) | StoreError::Db(e)) if tries <= most && ended_connection(&e) => {
                     tracing::debug!(error = %e, "a database connection had ended; asking again on another");
-                    // The pool drops the dead one as it is given back.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    self.close_ended_idle().await;
                 }
                 asked => return asked,
             }
         }
     }
 
-    /// Pings each idle connection of a PostgreSQL pool once, closing those
-    /// that do not answer; the others go back to the pool.
+    /// Pings the idle connections of a PostgreSQL pool, all at once, and
+    /// closes those that do not answer within [`IDLE_PING_WITHIN`] (a host
+    /// gone without resetting them would hold each for as long as TCP takes
+    /// to give up); the others go back to the pool.
     async fn close_ended_idle(&self) {
         use sea_orm::sqlx::Connection;
         if self.backend() != DbBackend::Postgres {
             return;
         }
         let pool = self.db.get_postgres_connection_pool();
-        // Held until all are checked, so that each idle one is taken once.
-        let mut checked = Vec::new();
-        let mut closed = 0;
-        while let Some(mut connection) = pool.try_acquire() {
-            if connection.ping().await.is_err() {
-                connection.close_on_drop();
-                closed += 1;
+        let mut pings = tokio::task::JoinSet::new();
+        // Those idle now, each taken once.
+        for _ in 0..pool.num_idle() {
+            let Some(mut connection) = pool.try_acquire() else { break };
+            pings.spawn(async move {
+                let answered = matches!(tokio::time::timeout(IDLE_PING_WITHIN, connection.ping()).await, Ok(Ok(())));
+                if !answered {
+                    connection.close_on_drop();
+                }
+                answered
+            });
+        }
+        let (mut closed, mut alive) = (0, 0);
+        while let Some(answered) = pings.join_next().await {
+            match answered {
+                Ok(true) => alive += 1,
+                _ => closed += 1,
             }
-            checked.push(connection);
         }
         if closed > 0 {
-            tracing::info!(
-                closed,
-                alive = checked.len() - closed,
-                "database connections the database had ended closed"
-            );
+            tracing::info!(closed, alive, "database connections the database had ended closed");
         }
     }
 

@@ -105,9 +105,6 @@ impl StoreError {
 
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
-        if crate::db::ended_connection(&err) {
-            crate::db::ENDED_SEEN.store(true, std::sync::atomic::Ordering::Release);
-        }
         if is_unavailable(&err) { StoreError::Unavailable(err) } else { StoreError::Db(err) }
     }
 }

@@ -124,10 +124,6 @@ pub fn new_form_token() -> Result<String, StoreError> {
 /// (the audit log keeps the logins and what ended them).
 pub const ENDED_SESSIONS_KEPT_DAYS: i64 = 30;
 
-/// How many rows one statement of [`Store::forget_ended_sessions`] deletes:
-/// a backlog is cleared in steps, none holding SQLite's write lock for long.
-const FORGET_AT_ONCE: u64 = 1_000;
-
 impl Store {
     /// Deletes the sessions and API tokens that ended more than
     /// [`ENDED_SESSIONS_KEPT_DAYS`] days ago: each login leaves one, and
@@ -137,30 +133,22 @@ impl Store {
         use crate::entity::api_tokens::{Column as Token, Entity as ApiTokens};
         use sessions::{Column as Session, Entity as Sessions};
         let cutoff = db_now(&self.db).await? - Duration::days(ENDED_SESSIONS_KEPT_DAYS);
-        let of_sessions = [Session::TokenHash, Session::ExpiresAt, Session::RevokedAt];
-        let of_tokens = [Token::TokenHash, Token::ExpiresAt, Token::RevokedAt];
+        let of_sessions = [Session::ExpiresAt, Session::RevokedAt];
+        let of_tokens = [Token::ExpiresAt, Token::RevokedAt];
         let sessions = forget_ended::<Sessions>(&self.db, cutoff, of_sessions).await?;
         Ok(sessions + forget_ended::<ApiTokens>(&self.db, cutoff, of_tokens).await?)
     }
 }
 
 /// Deletes the rows of `E` (sessions, or API tokens) that expired or were
-/// revoked before `cutoff`, [`FORGET_AT_ONCE`] at a time; `columns` are its
-/// key, expiry and revocation. Returns how many.
+/// revoked before `cutoff`, in one statement (one pass over a table that
+/// holds about a month of logins); `columns` are its expiry and revocation.
+/// Returns how many.
 async fn forget_ended<E: EntityTrait>(
     db: &sea_orm::DatabaseConnection,
     cutoff: DateTime<Utc>,
-    [key, expires, revoked]: [E::Column; 3],
+    [expires, revoked]: [E::Column; 2],
 ) -> Result<u64, StoreError> {
-    use sea_orm::{Condition, QuerySelect, QueryTrait};
-    let mut forgotten = 0;
-    loop {
-        let ended = Condition::any().add(expires.lt(cutoff)).add(revoked.lt(cutoff));
-        let some = E::find().select_only().column(key).filter(ended).limit(FORGET_AT_ONCE).into_query();
-        let gone = E::delete_many().filter(key.in_subquery(some)).exec(db).await?.rows_affected;
-        forgotten += gone;
-        if gone < FORGET_AT_ONCE {
-            return Ok(forgotten);
-        }
-    }
+    let ended = sea_orm::Condition::any().add(expires.lt(cutoff)).add(revoked.lt(cutoff));
+    Ok(E::delete_many().filter(ended).exec(db).await?.rows_affected)
 }

@@ -45,10 +45,11 @@ pub struct Reminded {
     /// When everyone left out can be reminded again: 10 minutes after the
     /// latest mail about the notice to one of them. `None` when nobody was.
     pub again_from: Option<DateTime<Utc>>,
-    /// Of those left out, how many have an e-mail about the notice still in
-    /// the outbox, not sent yet (the mail server deferring it, say): another
-    /// would only wait behind it.
-    pub not_sent_yet: usize,
+    /// Of those left out, how many have an e-mail about the notice the mail
+    /// server deferred: tried, not taken, and tried again on its own.
+    /// Another would only wait behind it. (One queued a moment ago and not
+    /// tried yet is not counted: it is on its way.)
+    pub mail_deferred: usize,
 }
 
 /// An e-mail tried and not sent: its recipient, state, tries, last error
@@ -224,6 +225,22 @@ async fn unsent_to(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<HashS
         .column(outbox::Column::UserId)
         .filter(outbox::Column::NoticeId.eq(notice_id))
         .filter(super::delivery::pending_literally())
+        .filter(outbox::Column::Kind.is_in([REMINDER, PUBLICATION]))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().flatten().collect())
+}
+
+/// Who has a publication or reminder e-mail about `notice_id` the mail
+/// server deferred: not sent yet, and tried at least once.
+async fn deferred_to(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<HashSet<Uuid>, StoreError> {
+    let rows: Vec<Option<Uuid>> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::UserId)
+        .filter(outbox::Column::NoticeId.eq(notice_id))
+        .filter(super::delivery::pending_literally())
+        .filter(outbox::Column::Attempts.gt(0))
         .filter(outbox::Column::Kind.is_in([REMINDER, PUBLICATION]))
         .into_tuple()
         .all(conn)
@@ -923,8 +940,8 @@ impl Store {
         // than follow it on its heels.
         let unsent = unsent_to(&txn, notice_id).await?;
         let fanning = super::fanout::fanning_out(&txn, [notice_id]).await?.contains(&notice_id);
-        // The publication's own e-mails still being written are not sent yet either.
-        let not_sent_yet = skipped.iter().filter(|u| fanning || unsent.contains(&u.id)).count();
+        let deferred = deferred_to(&txn, notice_id).await?;
+        let mail_deferred = skipped.iter().filter(|u| deferred.contains(&u.id)).count();
         for row in &mut rows {
             row.created_at = Set(now);
             row.next_attempt_at = Set(now);
@@ -952,7 +969,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        Ok(Reminded { queued: count, recently_reminded: skipped.len(), again_from, not_sent_yet })
+        Ok(Reminded { queued: count, recently_reminded: skipped.len(), again_from, mail_deferred })
     }
 
     /// Finance's reminders now of `content` to `people`, each with the drafts

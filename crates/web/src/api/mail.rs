@@ -33,9 +33,9 @@ pub struct RemindedView {
     #[serde(serialize_with = "pricegate_store::views::micros_opt")]
     pub again_from: Option<chrono::DateTime<chrono::Utc>>,
     /// Of those left out, how many have an e-mail about the notice the mail
-    /// server has not taken yet (deferred, or not tried yet): they were not
-    /// e-mailed, only queued one, and a reminder would wait behind it.
-    pub not_sent_yet: usize,
+    /// server deferred (tried, not taken, tried again on its own): they were
+    /// not e-mailed, and a reminder would only wait behind it.
+    pub mail_deferred: usize,
 }
 
 /// Whom "remind now" reminds: the body may be left out, or be `{}`.
@@ -78,7 +78,7 @@ pub async fn remind_now(
         queued: reminded.queued,
         recently_reminded: reminded.recently_reminded,
         again_from: reminded.again_from,
-        not_sent_yet: reminded.not_sent_yet,
+        mail_deferred: reminded.mail_deferred,
     };
     Ok((axum::http::StatusCode::ACCEPTED, Json(view)))
 }

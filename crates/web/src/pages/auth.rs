@@ -91,11 +91,13 @@ pub(super) fn login_keeping(app: &AppState, headers: &HeaderMap, kept: KeptAcros
 const KEPT_NOTE: &str = "Your session had ended, so nothing was saved, but what you typed is kept on this page: log \
     in, and the form comes back as you typed it, to check and save.";
 
-async fn home(user: Result<PageUser, Response>) -> Redirect {
+/// Each role's first page; the login page, saying why where it can (a
+/// browser that logged out, a session ended, an account deactivated).
+async fn home(user: Result<PageUser, Response>) -> Response {
     match user {
-        Ok(u) if u.0.actor.role == Role::Admin => Redirect::to("/notices"),
-        Ok(_) => Redirect::to("/quotes"),
-        Err(_) => Redirect::to("/login"),
+        Ok(u) if u.0.actor.role == Role::Admin => Redirect::to("/notices").into_response(),
+        Ok(_) => Redirect::to("/quotes").into_response(),
+        Err(refused) => refused,
     }
 }
 
@@ -328,7 +330,7 @@ async fn logout(
 ) -> Result<Response, PageError> {
     match form {
         Ok(_) => {
-            if let Some(token) = cookie(&headers, super::session_cookie_name(&app)) {
+            if let Some(token) = super::session_token(&app, &headers) {
                 app.store.revoke_session(token).await?;
             }
         }

@@ -418,8 +418,8 @@ impl KeptAcrossLogin {
 }
 
 /// What a [`KeptForm`] that had expired says above what was typed.
-pub(crate) const EXPIRED_FORM_KEPT: &str = "This form was opened before you last logged in, so nothing was saved. \
-    What you typed is below: check it, then save again.";
+pub(crate) const EXPIRED_FORM_KEPT: &str = "Nothing was saved: this form came from a page opened before you last \
+    logged in (or your password changed), or not from Pricegate. What you typed is below: check it, then save again.";
 
 /// The `{id}` of a page's address as a UUID; anything else is the 404 page.
 pub struct PageId(pub Uuid);

@@ -427,7 +427,7 @@ impl SessionEnded {
 /// or for a form sent, the page the form was on (its `Referer` on this
 /// site), so that someone whose session ended mid-form lands on it again.
 fn to_login(parts: &Parts, base_url: &str, ended: SessionEnded) -> Response {
-    let back = if parts.method == axum::http::Method::GET {
+    let back = if matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD) {
         parts.uri.path_and_query().map(|p| p.as_str().to_owned())
     } else {
         form_page(parts, base_url)
@@ -466,7 +466,8 @@ impl FromRequestParts<AppState> for PageUser {
         let token = session_token(state, &parts.headers);
         // A form sent without a session had one when it was shown: the
         // session ended since (a logout in another tab clears the cookie).
-        let is_get = parts.method == axum::http::Method::GET;
+        // HEAD is a GET without its body: a page, not a form sent.
+        let is_get = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
         let ended = if is_get { SessionEnded::OnPage } else { SessionEnded::OnForm };
         let Some(token) = token else {
             let logged_out = cookie(&parts.headers, session_cookie_name(state)) == Some(LOGGED_OUT);

@@ -636,23 +636,24 @@ impl Undelivery {
     const QUOTED: usize = 200;
 
     fn of(u: &pricegate_store::Undelivered, calendar: &pricegate_domain::Calendar) -> Undelivery {
+        // Said last: a relay's refusal reads "permanent error" though it is tried again.
         let answer = u.error.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(|e| {
             let cut: String = e.chars().take(Self::QUOTED).collect();
             let cut = if cut.len() < e.len() { format!("{cut}\u{2026}") } else { cut };
-            format!(": \u{201c}{cut}\u{201d}")
+            format!(" Last answer from the mail server: \u{201c}{cut}\u{201d}.")
         });
         let answer = answer.unwrap_or_default();
         let queued = calendar.stamp(u.queued_at, true);
         let words = match (u.failed, u.attempts) {
             (true, _) => format!(
-                "Not delivered: the e-mail queued {queued} was given up on{answer}. An administrator can check \
-                 their address and send it again from the outbox; Remind sends a new one."
+                "Not delivered: the e-mail queued {queued} was given up on. An administrator can check their \
+                 address and send it again from the outbox; Remind sends a new one.{answer}"
             ),
             (false, 1) => format!(
-                "Not delivered yet: the e-mail queued {queued} was tried once{answer}. It is tried again on its own."
+                "Not delivered yet: the e-mail queued {queued} was tried once, and is tried again on its own.{answer}"
             ),
             (false, n) => format!(
-                "Not delivered yet: the e-mail queued {queued} was tried {n} times{answer}. It is tried again on its own."
+                "Not delivered yet: the e-mail queued {queued} was tried {n} times, and is tried again on its own.{answer}"
             ),
         };
         Undelivery { failed: u.failed, words }
@@ -826,8 +827,7 @@ pub(super) enum NoticeDone {
         /// The salesperson "Remind" in their row reminded alone; `None` for
         /// "Remind now", everyone pending.
         one: Option<Uuid>,
-        queued: usize,
-        left_out: usize,
+        counts: RemindCounts,
         /// When those left out can be reminded again, in whole seconds of
         /// Unix time rounded up to the minute, as the page says it.
         again_from: Option<i64>,
@@ -849,10 +849,10 @@ impl NoticeDone {
             NoticeDone::SavedAlready => format!("saved-already.{notice}"),
             NoticeDone::Unchanged => format!("unchanged.{notice}"),
             NoticeDone::Published => format!("published.{notice}"),
-            NoticeDone::Reminded { one, queued, left_out, again_from } => {
+            NoticeDone::Reminded { one, counts: RemindCounts { queued, left_out, not_sent }, again_from } => {
                 let mut value = match one {
-                    None => format!("reminded.{notice}.{queued}.{left_out}"),
-                    Some(user) => format!("reminded-one.{notice}.{user}.{queued}.{left_out}"),
+                    None => format!("reminded.{notice}.{queued}.{left_out}.{not_sent}"),
+                    Some(user) => format!("reminded-one.{notice}.{user}.{queued}.{left_out}.{not_sent}"),
                 };
                 if let Some(again) = again_from {
                     value.push_str(&format!(".{again}"));
@@ -876,12 +876,12 @@ impl NoticeDone {
                     _ => None,
                 };
                 let mut count = || parts.next().and_then(|p| p.parse().ok());
-                let (queued, left_out) = (count()?, count()?);
+                let counts = RemindCounts { queued: count()?, left_out: count()?, not_sent: count()? };
                 let again_from = match parts.next() {
                     Some(again) => Some(again.parse().ok()?),
                     None => None,
                 };
-                NoticeDone::Reminded { one, queued, left_out, again_from }
+                NoticeDone::Reminded { one, counts, again_from }
             }
             _ => return None,
         };
@@ -899,24 +899,15 @@ impl NoticeDone {
                 page.published_at,
                 people(page.salespeople)
             ),
-            NoticeDone::Reminded { one, queued, left_out, again_from } => {
+            NoticeDone::Reminded { one, counts, again_from } => {
                 let again = again_from.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
                 let again = again.map(|at| calendar.stamp(at, false));
                 match one {
-                    None => reminded_sentence(*queued, *left_out, again, page.undelivered().0),
+                    None => reminded_sentence(*counts, again),
                     Some(user) => {
                         let mut people = page.pending.iter().chain(&page.acknowledged);
-                        let row = people.find(|row| row.id == *user);
-                        let name = row.map(|row| row.name.as_str()).unwrap_or("that salesperson");
-                        let waiting = row.and_then(|row| row.undelivered.as_ref()).is_some_and(|u| !u.failed);
-                        match (*queued == 0 && *left_out > 0, waiting) {
-                            (true, true) => format!(
-                                "No reminder queued: the mail server has not yet taken the e-mail about this notice \
-                                 to {name}, queued in the last {AGAIN} minutes (their row says what it answered). It \
-                                 is tried again on its own, and a reminder would only wait behind it."
-                            ),
-                            _ => reminded_one_sentence(name, *queued > 0, *left_out > 0, again),
-                        }
+                        let name = people.find(|row| row.id == *user).map(|row| row.name.as_str());
+                        reminded_one_sentence(name.unwrap_or("that salesperson"), *counts, again)
                     }
                 }
             }
@@ -1148,7 +1139,7 @@ async fn dashboard(
         .and_then(|v| NoticeDone::parse(v, id))
         .filter(|d| !matches!(d, NoticeDone::Saved | NoticeDone::SavedAlready | NoticeDone::Unchanged));
     page.message = done.as_ref().map(|d| d.sentence(&page, &app.store.calendar()));
-    page.nothing_done = matches!(done, Some(NoticeDone::Reminded { queued: 0, .. }));
+    page.nothing_done = matches!(done, Some(NoticeDone::Reminded { counts: RemindCounts { queued: 0, .. }, .. }));
     Ok(NOTICE_DONE.told(&headers, &seal, &page))
 }
 
@@ -1170,29 +1161,40 @@ async fn remind(
     let reminded = match app.store.remind_now(&user.0.actor, id, one).await {
         // Acknowledged since the dashboard was read: it says so, as it lists them now.
         Err(StoreError::Conflict { code: "not_pending", .. }) => {
-            let done = NoticeDone::Reminded { one, queued: 0, left_out: 0, again_from: None };
+            let counts = RemindCounts { queued: 0, left_out: 0, not_sent: 0 };
+            let done = NoticeDone::Reminded { one, counts, again_from: None };
             return Ok(done.back_to_dashboard(&user.seal(&app), id, listing_all));
         }
         reminded => reminded?,
     };
     // Said to the minute, so rounded up to the next one.
     let again_from = reminded.again_from.map(super::minute_from);
-    let done = NoticeDone::Reminded { one, queued: reminded.queued, left_out: reminded.recently_reminded, again_from };
+    let counts = RemindCounts {
+        queued: reminded.queued,
+        left_out: reminded.recently_reminded,
+        not_sent: reminded.mail_deferred,
+    };
+    let done = NoticeDone::Reminded { one, counts, again_from };
     Ok(done.back_to_dashboard(&user.seal(&app), id, listing_all))
 }
 
 /// What "Remind" in `name`'s row did: a reminder `queued`, or none, as they
 /// were e-mailed about the notice lately (`left_out`, again from `again`),
 /// or as the notice no longer waits for them.
-fn reminded_one_sentence(name: &str, queued: bool, left_out: bool, again: Option<String>) -> String {
-    if queued {
+fn reminded_one_sentence(name: &str, counts: RemindCounts, again: Option<String>) -> String {
+    if counts.queued > 0 {
         return format!("A reminder is queued for {name}.");
     }
-    if !left_out {
+    if counts.left_out == 0 {
         return format!("No reminder queued: this notice no longer waits for an acknowledgement from {name}.");
     }
-    let mut sentence =
-        format!("No reminder queued: {name} was e-mailed about this notice in the last {AGAIN} minutes.");
+    let mut sentence = match counts.not_sent {
+        0 => format!("No reminder queued: {name} was e-mailed about this notice in the last {AGAIN} minutes."),
+        _ => format!(
+            "No reminder queued: {name} had an e-mail about this notice queued in the last {AGAIN} minutes. {}",
+            not_taken_yet(1, 1)
+        ),
+    };
     if let Some(again) = again {
         sentence.push_str(&reminded_again("They can", &again));
     }
@@ -1206,25 +1208,46 @@ fn reminded_again(them: &str, again: &str) -> String {
     format!(" {them} be reminded again from {again}, unless a scheduled reminder reaches them first.")
 }
 
-/// What "Remind now" did: `queued` reminders, `left_out` salespeople
-/// skipped as e-mailed about the notice lately, who can be reminded again
-/// from `again` (a time as people read it). `not_taken` of those pending
-/// have an e-mail about it the mail server has yet to take: those left out
-/// were not all e-mailed, and the sentence does not say they were.
-fn reminded_sentence(queued: usize, left_out: usize, again: Option<String>, not_taken: usize) -> String {
-    if queued == 0 && left_out > 0 && not_taken > 0 {
-        let all = if left_out == 1 { "the one salesperson".to_owned() } else { format!("all {left_out} salespeople") };
-        let mut sentence = format!(
-            "No reminders queued: {all} still pending had an e-mail about this notice queued in the last {AGAIN} \
-             minutes, and the mail server has not yet taken {not_taken} of them (their rows say what it \
-             answered). Those are tried again on their own, and a reminder would only wait behind them."
-        );
-        if let Some(again) = again {
-            sentence.push_str(&reminded_again(if left_out == 1 { "They can" } else { "They can all" }, &again));
+/// What "Remind now" (or "Remind" in a row) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RemindCounts {
+    /// Reminders queued.
+    queued: usize,
+    /// Salespeople skipped as e-mailed about the notice lately.
+    left_out: usize,
+    /// Of those, how many have that e-mail still in the outbox, not taken
+    /// by the mail server yet: not said to have been e-mailed.
+    not_sent: usize,
+}
+
+/// That the mail server has not yet taken `not_sent` of the e-mails about
+/// the notice to the `left_out` skipped.
+fn not_taken_yet(not_sent: usize, left_out: usize) -> String {
+    let behind = "and a reminder would only wait behind it";
+    match (not_sent, left_out) {
+        (_, 1) => format!("The mail server has not yet taken that e-mail: it is tried again on its own, {behind}."),
+        (n, m) if n == m => format!(
+            "The mail server has not yet taken those e-mails: they are tried again on their own, and reminders \
+             would only wait behind them."
+        ),
+        (1, _) => {
+            format!("The mail server has not yet taken 1 of those e-mails: it is tried again on its own, {behind}.")
         }
-        return sentence;
+        (n, _) => format!(
+            "The mail server has not yet taken {n} of those e-mails: they are tried again on their own, and \
+             reminders would only wait behind them."
+        ),
     }
-    let why = format!("e-mailed about this notice in the last {AGAIN} minutes");
+}
+
+/// What "Remind now" did (`counts`), those skipped able to be reminded
+/// again from `again` (a time as people read it).
+fn reminded_sentence(counts: RemindCounts, again: Option<String>) -> String {
+    let RemindCounts { queued, left_out, not_sent } = counts;
+    let why = match not_sent {
+        0 => format!("e-mailed about this notice in the last {AGAIN} minutes"),
+        _ => format!("e-mailed about this notice, or had an e-mail about it queued, in the last {AGAIN} minutes"),
+    };
     let reminders = |n: usize| if n == 1 { "1 reminder".to_owned() } else { format!("{n} reminders") };
     let mut sentence = match (queued, left_out) {
         (0, 0) => "No reminders queued.".to_owned(),
@@ -1235,6 +1258,10 @@ fn reminded_sentence(queued: usize, left_out: usize, again: Option<String>, not_
         (q, 1) => format!("{} queued. 1 salesperson was skipped: they were {why}.", reminders(q)),
         (q, n) => format!("{} queued. {n} salespeople were skipped: they were {why}.", reminders(q)),
     };
+    if not_sent > 0 && left_out > 0 {
+        sentence.push(' ');
+        sentence.push_str(&not_taken_yet(not_sent, left_out));
+    }
     if let Some(again) = again.filter(|_| left_out > 0) {
         let them = match left_out {
             1 => "They can",
@@ -1397,23 +1424,52 @@ mod tests {
             ),
         ];
         for (queued, left_out, again, said) in cases {
-            assert_eq!(reminded_sentence(queued, left_out, again, 0), said, "{queued} queued, {left_out} skipped");
+            let counts = RemindCounts { queued, left_out, not_sent: 0 };
+            assert_eq!(reminded_sentence(counts, again), said, "{queued} queued, {left_out} skipped");
         }
-        // Some of those left out have an e-mail the mail server has not taken: not said to be e-mailed.
+        // Some of those left out have an e-mail the mail server has not taken: not said only to be e-mailed.
+        let cases = [
+            (
+                (0, 1, 1),
+                "No reminders queued: the one salesperson still pending was e-mailed about this notice, or had an \
+                 e-mail about it queued, in the last 10 minutes. The mail server has not yet taken that e-mail: it \
+                 is tried again on its own, and a reminder would only wait behind it.",
+            ),
+            (
+                (0, 2, 2),
+                "No reminders queued: both salespeople still pending were e-mailed about this notice, or had an \
+                 e-mail about it queued, in the last 10 minutes. The mail server has not yet taken those e-mails: \
+                 they are tried again on their own, and reminders would only wait behind them.",
+            ),
+            (
+                (3, 4, 1),
+                "3 reminders queued. 4 salespeople were skipped: they were e-mailed about this notice, or had an \
+                 e-mail about it queued, in the last 10 minutes. The mail server has not yet taken 1 of those \
+                 e-mails: it is tried again on its own, and a reminder would only wait behind it.",
+            ),
+        ];
+        for ((queued, left_out, not_sent), said) in cases {
+            assert_eq!(reminded_sentence(RemindCounts { queued, left_out, not_sent }, None), said);
+        }
+        let counts = RemindCounts { queued: 0, left_out: 1, not_sent: 1 };
         assert_eq!(
-            reminded_sentence(0, 1, None, 1),
-            "No reminders queued: the one salesperson still pending had an e-mail about this notice queued in the \
-             last 10 minutes, and the mail server has not yet taken 1 of them (their rows say what it answered). \
-             Those are tried again on their own, and a reminder would only wait behind them."
+            reminded_one_sentence("Tom", counts, None),
+            "No reminder queued: Tom had an e-mail about this notice queued in the last 10 minutes. The mail \
+             server has not yet taken that e-mail: it is tried again on its own, and a reminder would only wait \
+             behind it."
         );
     }
 
     #[test]
     fn what_was_done_is_told_on_its_own_notice_only() {
         let (notice, other) = (Uuid::new_v4(), Uuid::new_v4());
-        let reminded = |again_from| NoticeDone::Reminded { one: None, queued: 4, left_out: 1, again_from };
-        let one =
-            |queued, left_out, again_from| NoticeDone::Reminded { one: Some(other), queued, left_out, again_from };
+        let counts = |queued, left_out, not_sent| RemindCounts { queued, left_out, not_sent };
+        let reminded = |again_from| NoticeDone::Reminded { one: None, counts: counts(4, 1, 1), again_from };
+        let one = |queued, left_out, again_from| NoticeDone::Reminded {
+            one: Some(other),
+            counts: counts(queued, left_out, 0),
+            again_from,
+        };
         let all = [
             NoticeDone::Saved,
             NoticeDone::SavedAlready,
@@ -1435,10 +1491,11 @@ mod tests {
             "published.x",
             "reminded.{n}.1",
             "reminded.{n}.a.0",
-            "reminded.{n}.1.0.x",
-            "reminded.{n}.1.0.0.0",
-            "reminded-one.{n}.1.0",
-            "reminded-one.{n}.x.1.0",
+            "reminded.{n}.1.0",
+            "reminded.{n}.1.0.0.x",
+            "reminded.{n}.1.0.0.0.0",
+            "reminded-one.{n}.1.0.0",
+            "reminded-one.{n}.x.1.0.0",
         ] {
             let junk = junk.replace("{n}", &notice.to_string());
             assert_eq!(NoticeDone::parse(&junk, notice), None, "{junk}");
