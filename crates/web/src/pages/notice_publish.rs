@@ -1226,10 +1226,9 @@ fn not_taken_yet(not_sent: usize, left_out: usize) -> String {
     let behind = "and a reminder would only wait behind it";
     match (not_sent, left_out) {
         (_, 1) => format!("The mail server has not yet taken that e-mail: it is tried again on its own, {behind}."),
-        (n, m) if n == m => format!(
-            "The mail server has not yet taken those e-mails: they are tried again on their own, and reminders \
-             would only wait behind them."
-        ),
+        (n, m) if n == m => "The mail server has not yet taken those e-mails: they are tried again on their own, \
+                              and reminders would only wait behind them."
+            .to_owned(),
         (1, _) => {
             format!("The mail server has not yet taken 1 of those e-mails: it is tried again on its own, {behind}.")
         }
