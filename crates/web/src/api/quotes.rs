@@ -1,6 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
 use pricegate_mail::compose::quote_reference;
@@ -492,8 +493,7 @@ pub async fn request_approval(
     ApiPath(id): ApiPath<Uuid>,
     IfMatch(as_seen, weak_only): IfMatch,
     body: Result<ApiJson<ApprovalRequestIn>, AppError>,
-) -> Result<axum::response::Response, AppError> {
-    use axum::response::IntoResponse;
+) -> Result<Response, AppError> {
     let read = body.and_then(|ApiJson(body)| {
         Ok((Text::parse_multiline("reason", &body.reason, limits::REASON)?, body.superseded_tag))
     });
@@ -503,9 +503,10 @@ pub async fn request_approval(
     };
     let as_seen = prices_seen(as_seen, superseded_tag);
     let asked = app.store.request_approval(&user.actor, id, reason, as_seen).await.map_err(|e| weak_only.failed(e))?;
-    Ok(match asked.new {
-        true => created_at(format!("/api/v1/quotes/{id}/approval-request"), asked).into_response(),
-        false => Json(asked).into_response(),
+    Ok(if asked.new {
+        created_at(format!("/api/v1/quotes/{id}/approval-request"), asked).into_response()
+    } else {
+        Json(asked).into_response()
     })
 }
 

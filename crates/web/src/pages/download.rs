@@ -90,6 +90,29 @@ fn disposition(file: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
+/// Whether `c` is a mark that writes a letter with the one before it (an
+/// accent typed apart, a vowel sign of an Indian script), or the joiners
+/// some scripts need: a title's words keep them. Not the characters that
+/// turn text around, nor other invisible ones.
+fn is_mark(c: char) -> bool {
+    matches!(c,
+        '\u{0300}'..='\u{036F}'
+        | '\u{0483}'..='\u{0489}'
+        | '\u{0591}'..='\u{05C7}'
+        | '\u{0610}'..='\u{061A}'
+        | '\u{064B}'..='\u{065F}'
+        | '\u{0670}'
+        | '\u{06D6}'..='\u{06ED}'
+        | '\u{0900}'..='\u{0DFF}'
+        | '\u{0E31}'..='\u{0E4E}'
+        | '\u{1AB0}'..='\u{1AFF}'
+        | '\u{1DC0}'..='\u{1DFF}'
+        | '\u{200C}'..='\u{200D}'
+        | '\u{20D0}'..='\u{20FF}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FE20}'..='\u{FE2F}')
+}
+
 /// `chars` with no `-` first and none twice in a row.
 fn collapsed(chars: impl Iterator<Item = char>) -> String {
     chars.fold(String::new(), |mut kept, c| {
@@ -122,7 +145,7 @@ pub(super) fn file_name<'a>(
             value
                 .chars()
                 .filter_map(|c| match c {
-                    c if c.is_alphanumeric() || c == '.' => Some(c),
+                    c if c.is_alphanumeric() || c == '.' || is_mark(c) => Some(c),
                     '-' | '_' | '@' => Some('-'),
                     c if c.is_whitespace() => Some('-'),
                     _ => None,
@@ -289,7 +312,13 @@ mod tests {
             file_name("quotes", chosen, today),
             "pricegate-quotes-old-prices-about-sam-pricegate.example-as-of-2026-12-05.csv"
         );
-        // A title in another script is kept; what turns text around is not.
+        // A title in another script is kept, its vowel signs and accents typed apart too; what turns text
+        // around is not.
+        let chosen = [Some(("notice", "8")), Some(("", "मूल्य सूची cafe\u{301}"))];
+        assert_eq!(
+            file_name("acknowledgements", chosen, today),
+            "pricegate-acknowledgements-notice-8-मूल्य-सूची-cafe\u{301}-as-of-2026-12-05.csv"
+        );
         let chosen = [Some(("notice", "7")), Some(("", "Αύξηση τιμών \u{202e}vsc.exe"))];
         assert_eq!(
             file_name("acknowledgements", chosen, today),
