@@ -220,32 +220,24 @@ async fn last_mailed_since(
 /// Who has a publication or reminder e-mail about `notice_id` not sent
 /// yet: one range of the outbox's index of pending rows by subject.
 async fn unsent_to(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<HashSet<Uuid>, StoreError> {
-    let rows: Vec<Option<Uuid>> = outbox::Entity::find()
-        .select_only()
-        .column(outbox::Column::UserId)
-        .filter(outbox::Column::NoticeId.eq(notice_id))
-        .filter(super::delivery::pending_literally())
-        .filter(outbox::Column::Kind.is_in([REMINDER, PUBLICATION]))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().flatten().collect())
+    Ok(unsent_tries(conn, notice_id).await?.into_iter().map(|(user, _)| user).collect())
 }
 
-/// Who has a publication or reminder e-mail about `notice_id` the mail
-/// server deferred: not sent yet, and tried at least once.
-async fn deferred_to(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<HashSet<Uuid>, StoreError> {
-    let rows: Vec<Option<Uuid>> = outbox::Entity::find()
+/// [`unsent_to`]'s people, each with whether an e-mail of theirs failed a
+/// try: the mail server deferred it. (A claim counts an attempt before the
+/// try, so one on its way has attempts and no error yet.)
+async fn unsent_tries(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<Vec<(Uuid, bool)>, StoreError> {
+    let rows: Vec<(Option<Uuid>, Option<String>)> = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::UserId)
+        .column(outbox::Column::LastError)
         .filter(outbox::Column::NoticeId.eq(notice_id))
         .filter(super::delivery::pending_literally())
-        .filter(outbox::Column::Attempts.gt(0))
         .filter(outbox::Column::Kind.is_in([REMINDER, PUBLICATION]))
         .into_tuple()
         .all(conn)
         .await?;
-    Ok(rows.into_iter().flatten().collect())
+    Ok(rows.into_iter().filter_map(|(user, error)| Some((user?, error.is_some()))).collect())
 }
 
 /// How long an e-mail may take from being queued to being sent and still
@@ -820,9 +812,11 @@ impl Store {
             .filter(outbox::Column::State.eq(SENT))
             .filter(outbox::Column::UserId.is_not_null());
         let sent = sea_orm::QueryTrait::into_query(sent);
+        // A pending one failed a try when it has an error: a claim counts an
+        // attempt before the try, so one on its way has attempts and no error.
         let tried = Condition::any()
             .add(outbox::Column::State.eq(FAILED))
-            .add(Condition::all().add(outbox::Column::State.eq(PENDING)).add(outbox::Column::Attempts.gt(0)));
+            .add(Condition::all().add(outbox::Column::State.eq(PENDING)).add(outbox::Column::LastError.is_not_null()));
         let rows: Vec<Tried> = outbox::Entity::find()
             .select_only()
             .column(outbox::Column::UserId)
@@ -938,9 +932,10 @@ impl Store {
         // publication's are being written, marked so as scheduled reminders
         // are: should that e-mail go first, this one is set aside rather
         // than follow it on its heels.
-        let unsent = unsent_to(&txn, notice_id).await?;
+        let waiting = unsent_tries(&txn, notice_id).await?;
+        let unsent: HashSet<Uuid> = waiting.iter().map(|(user, _)| *user).collect();
         let fanning = super::fanout::fanning_out(&txn, [notice_id]).await?.contains(&notice_id);
-        let deferred = deferred_to(&txn, notice_id).await?;
+        let deferred: HashSet<Uuid> = waiting.iter().filter(|(_, failed)| *failed).map(|(user, _)| *user).collect();
         let mail_deferred = skipped.iter().filter(|u| deferred.contains(&u.id)).count();
         for row in &mut rows {
             row.created_at = Set(now);
