@@ -1913,22 +1913,21 @@ both_backends! {
 
 both_backends! {
     /// Finance's "Remind now" while the salesperson's notice is still
-    /// unsent (refused for longer than the ten minutes that leave someone
-    /// out): the reminder is queued behind it, marked so, and once the
-    /// notice goes, set aside rather than sent on its heels.
-    async fn a_reminder_finance_asks_for_behind_an_unsent_notice_does_not_follow_it(backend: Backend) {
-        let (_sink, app, finance, sam) = mail_by_hand(backend).await;
+    /// unsent, the mail server deferring it for longer than the ten minutes
+    /// that leave someone out: nobody is reminded (the reminder would only
+    /// wait behind it, and be set aside once it went), and the answer says
+    /// why: left out, their e-mail deferred.
+    async fn a_reminder_finance_asks_for_behind_a_deferred_notice_is_not_queued(backend: Backend) {
+        let (_sink, app, finance, _sam) = mail_by_hand(backend).await;
         let lease = Duration::from_secs(60);
         let (nid, notice) = sams_notice_claimed(&app, &finance, lease).await;
         assert!(app.store.mark_mail_attempt_failed(notice.id, notice.attempts, "SMTP: down", Some(HOUR)).await.unwrap());
         pass_time(&app, &nid, None, Duration::from_secs(11 * 60)).await;
         let r = finance.post_empty(&format!("/api/v1/notices/{nid}/remind")).await;
         assert_eq!(r.status, 202, "{}", r.text);
-        let rows = outbox_rows(&app).await;
-        let reminder = rows.iter().find(|r| r.kind == "reminder").expect("Sam is reminded");
-        assert_eq!(reminder.last_error.as_deref(), Some(pricegate_store::WAITING_BEHIND), "{reminder:?}");
-        due_now(&app, &sam.email).await;
-        notice_sent_and_reminder_set_aside(&app, notice.id, reminder.id, lease).await;
+        let counts = (&r.body["queued"], &r.body["recently_reminded"], &r.body["mail_deferred"]);
+        assert_eq!(counts, (&json!(0), &json!(1), &json!(1)), "{}", r.text);
+        assert!(outbox_rows(&app).await.iter().all(|r| r.kind != "reminder"), "nobody is reminded");
     }
 }
 
@@ -3660,10 +3659,11 @@ async fn a_notice_s_dashboard_says_whose_e_mail_the_mail_server_has_not_taken() 
     };
     let html = dashboard().await;
     for person in [&refused, &taken] {
-        let row = format!("id=\"undelivered-{}\">Not delivered yet: the e-mail queued ", person.id);
+        // A relay refusing us: our mail, not their address, for an administrator to mend.
+        let row = format!("id=\"undelivered-{}\">Not delivered yet: the mail server refuses Pricegate", person.id);
         assert!(html.contains(&row), "{html}");
     }
-    let answer = "is tried again on its own. Last answer from the mail server: \u{201c}SMTP: permanent error (554)";
+    let answer = "it is tried again meanwhile. Last answer from the mail server: \u{201c}SMTP: permanent error (554)";
     assert!(html.contains(answer), "{html}");
     assert!(
         html.contains(
@@ -3677,8 +3677,8 @@ async fn a_notice_s_dashboard_says_whose_e_mail_the_mail_server_has_not_taken() 
     let page = unwrapped(&page);
     assert!(
         page.contains(
-            "No reminders queued: both salespeople still pending were e-mailed about this notice, or had an e-mail \
-             about it queued, in the last 10 minutes. The mail server has not yet taken those e-mails"
+            "No reminders queued: both salespeople still pending were e-mailed about this notice in the last 10 \
+             minutes, or still have an e-mail about it waiting. The mail server has not yet taken those e-mails"
         ),
         "{page}"
     );
@@ -3690,8 +3690,8 @@ async fn a_notice_s_dashboard_says_whose_e_mail_the_mail_server_has_not_taken() 
     rows_are(|r| r["state"] == "sent" || r["state"] == "failed", "delivered or refused").await;
     let html = dashboard().await;
     assert!(!html.contains(&format!("id=\"undelivered-{}\"", taken.id)), "{html}");
-    let row = format!("id=\"undelivered-{}\">Not delivered: the e-mail queued ", refused.id);
-    let answer = "Remind sends a new one. Last answer from the mail server: \u{201c}SMTP: permanent error (550)";
+    let row = format!("id=\"undelivered-{}\">Not delivered: the mail server refused their address", refused.id);
+    let answer = "Remind fails too: tell them another way. Last answer from the mail server: \u{201c}SMTP: permanent error (550)";
     assert!(html.contains(&row) && html.contains(answer), "{html}");
     assert!(html.contains("No e-mail about this notice has reached 1 of them: it was given up on."), "{html}");
     assert_eq!(sink.to(&taken.email).len(), 1);

@@ -71,19 +71,20 @@ pub const DENIALS_RECORDED: u64 = 100;
 /// The time [`DENIALS_RECORDED`] counts over.
 pub const DENIALS_WINDOW_MINUTES: i64 = 10;
 
-/// How many rows of `action` `actor_id` has left in the last
-/// [`DENIALS_WINDOW_MINUTES`] before `at`, up to [`DENIALS_RECORDED`]. One
-/// person's are counted and written one at a time (their user row locked on
-/// PostgreSQL; SQLite's write transaction excludes every other), so that
-/// parallel requests neither pass the bound nor all miss writing the row
-/// that says it is reached.
+/// The time now, and how many rows of `action` `actor_id` has left in the
+/// last [`DENIALS_WINDOW_MINUTES`] before it, up to [`DENIALS_RECORDED`].
+/// One person's are counted and written one at a time (their user row
+/// locked on PostgreSQL; SQLite's write transaction excludes every other),
+/// so that parallel requests neither pass the bound nor all miss writing
+/// the row that says it is reached; the time is read once the lock is
+/// held, so that their rows are in the order written.
 async fn recent_refusals(
     txn: &sea_orm::DatabaseTransaction,
     actor_id: Uuid,
     action: &str,
-    at: DateTime<Utc>,
-) -> Result<u64, StoreError> {
+) -> Result<(DateTime<Utc>, u64), StoreError> {
     crate::entity::users::Entity::find_by_id(actor_id).lock_exclusive().one(txn).await?;
+    let at = db_now(txn).await?;
     let recent = audit_log::Entity::find()
         .select_only()
         .column(audit_log::Column::Id)
@@ -94,7 +95,7 @@ async fn recent_refusals(
         .into_tuple::<Uuid>()
         .all(txn)
         .await?;
-    Ok(recent.len() as u64)
+    Ok((at, recent.len() as u64))
 }
 
 /// The note on the last row of `action` [`recent_refusals`] lets one person
@@ -267,9 +268,10 @@ impl Store {
         };
         detail.insert("code".into(), code.into());
         let txn = self.begin_write().await?;
-        let at = db_now(&txn).await?;
+        let mut at = db_now(&txn).await?;
         if let Some(actor_id) = refused.actor_id.filter(|_| bounded) {
-            let recent = recent_refusals(&txn, actor_id, refused.action, at).await?;
+            let recent;
+            (at, recent) = recent_refusals(&txn, actor_id, refused.action).await?;
             if recent >= DENIALS_RECORDED {
                 txn.rollback().await?;
                 return Ok(());
@@ -312,8 +314,7 @@ impl Store {
         code: Option<&str>,
     ) -> Result<(), StoreError> {
         let txn = self.begin_write().await?;
-        let at = db_now(&txn).await?;
-        let recent = recent_refusals(&txn, actor_id, ACCESS_DENIED, at).await?;
+        let (at, recent) = recent_refusals(&txn, actor_id, ACCESS_DENIED).await?;
         if recent >= DENIALS_RECORDED {
             txn.rollback().await?;
             return Ok(());

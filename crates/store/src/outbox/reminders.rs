@@ -237,7 +237,9 @@ async fn unsent_tries(conn: &impl ConnectionTrait, notice_id: Uuid) -> Result<Ve
         .into_tuple()
         .all(conn)
         .await?;
-    Ok(rows.into_iter().filter_map(|(user, error)| Some((user?, error.is_some()))).collect())
+    // A row set to wait behind an earlier one says so where a failure would.
+    let failed = |error: Option<String>| error.is_some_and(|e| e != super::WAITING_BEHIND);
+    Ok(rows.into_iter().filter_map(|(user, error)| Some((user?, failed(error)))).collect())
 }
 
 /// How long an e-mail may take from being queued to being sent and still
@@ -748,7 +750,8 @@ impl Store {
 
     /// Each person reminded of `notice_id` (by the schedule or by finance's
     /// "Remind now"): how many reminders were queued for them, and when the
-    /// last was.
+    /// last was. One that failed or was set aside reminded nobody, and is
+    /// not counted (the dashboard says when no e-mail reached someone).
     pub async fn reminders_of(&self, notice_id: Uuid) -> Result<HashMap<Uuid, (u64, DateTime<Utc>)>, StoreError> {
         let rows: Vec<(Option<Uuid>, i64, DateTime<Utc>)> = outbox::Entity::find()
             .select_only()
@@ -757,6 +760,7 @@ impl Store {
             .column_as(outbox::Column::CreatedAt.max(), "last")
             .filter(outbox::Column::NoticeId.eq(notice_id))
             .filter(outbox::Column::Kind.eq(REMINDER))
+            .filter(outbox::Column::State.is_in([PENDING, SENT]))
             .group_by(outbox::Column::UserId)
             .into_tuple()
             .all(&self.db)
@@ -813,10 +817,13 @@ impl Store {
             .filter(outbox::Column::UserId.is_not_null());
         let sent = sea_orm::QueryTrait::into_query(sent);
         // A pending one failed a try when it has an error: a claim counts an
-        // attempt before the try, so one on its way has attempts and no error.
-        let tried = Condition::any()
-            .add(outbox::Column::State.eq(FAILED))
-            .add(Condition::all().add(outbox::Column::State.eq(PENDING)).add(outbox::Column::LastError.is_not_null()));
+        // attempt before the try, so one on its way has attempts and no error;
+        // one set to wait behind an earlier one says so in its error.
+        let failed_a_try = Condition::all()
+            .add(outbox::Column::State.eq(PENDING))
+            .add(outbox::Column::LastError.is_not_null())
+            .add(outbox::Column::LastError.ne(super::WAITING_BEHIND));
+        let tried = Condition::any().add(outbox::Column::State.eq(FAILED)).add(failed_a_try);
         let rows: Vec<Tried> = outbox::Entity::find()
             .select_only()
             .column(outbox::Column::UserId)
@@ -914,7 +921,13 @@ impl Store {
             }
         }
         let just_reminded = recently_mailed(&txn, notice_id, published_at, &pending, now).await?;
-        let (due, skipped): (Vec<_>, Vec<_>) = pending.into_iter().partition(|u| !just_reminded.contains_key(&u.id));
+        // Someone whose e-mail about it the mail server deferred is left out
+        // too, however long ago it was queued: a reminder would only wait
+        // behind it, and be set aside once it went.
+        let waiting = unsent_tries(&txn, notice_id).await?;
+        let deferred: HashSet<Uuid> = waiting.iter().filter(|(_, failed)| *failed).map(|(user, _)| *user).collect();
+        let (due, skipped): (Vec<_>, Vec<_>) =
+            pending.into_iter().partition(|u| !just_reminded.contains_key(&u.id) && !deferred.contains(&u.id));
         let again_from = skipped
             .iter()
             .filter_map(|u| just_reminded.get(&u.id))
@@ -932,10 +945,8 @@ impl Store {
         // publication's are being written, marked so as scheduled reminders
         // are: should that e-mail go first, this one is set aside rather
         // than follow it on its heels.
-        let waiting = unsent_tries(&txn, notice_id).await?;
         let unsent: HashSet<Uuid> = waiting.iter().map(|(user, _)| *user).collect();
         let fanning = super::fanout::fanning_out(&txn, [notice_id]).await?.contains(&notice_id);
-        let deferred: HashSet<Uuid> = waiting.iter().filter(|(_, failed)| *failed).map(|(user, _)| *user).collect();
         let mail_deferred = skipped.iter().filter(|u| deferred.contains(&u.id)).count();
         for row in &mut rows {
             row.created_at = Set(now);

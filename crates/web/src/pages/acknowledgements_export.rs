@@ -29,7 +29,8 @@ use crate::AppState;
 /// acknowledged (`web`, `email`, `api`), and `client_address` and
 /// `user_agent` where from, as far as they are known. `reminders` counts
 /// the e-mails queued to remind them of it (the schedule's and finance's
-/// Remind), the last at `last_reminded_at_utc`; `drafts_held_up`, for
+/// Remind; not one that failed or was set aside), the last at
+/// `last_reminded_at_utc`; `drafts_held_up`, for
 /// someone not acknowledged, the open quotes they sign that wait on it.
 /// `mail_not_delivered`, for someone no e-mail about it has reached though
 /// one was tried, is `retrying` (the mail server deferred it) or `failed`

@@ -644,16 +644,31 @@ impl Undelivery {
         });
         let answer = answer.unwrap_or_default();
         let queued = calendar.stamp(u.queued_at, true);
-        let words = match (u.failed, u.attempts) {
-            (true, _) => format!(
+        // The worker's words for a reply in 5xx: a refusal, of the address
+        // when it failed at once, of our mail (a relay's) when it is tried again.
+        let refused = u.error.as_deref().is_some_and(|e| e.starts_with("SMTP: permanent error"));
+        let tries = match u.attempts {
+            1 => "once".to_owned(),
+            n => format!("{n} times"),
+        };
+        let words = match (u.failed, refused) {
+            (true, true) => format!(
+                "Not delivered: the mail server refused their address for the e-mail queued {queued}. Until an \
+                 administrator corrects it, Remind fails too: tell them another way.{answer}"
+            ),
+            (true, false) => format!(
                 "Not delivered: the e-mail queued {queued} was given up on. An administrator can check their \
                  address and send it again from the outbox; Remind sends a new one.{answer}"
             ),
-            (false, 1) => format!(
+            (false, true) => format!(
+                "Not delivered yet: the mail server refuses Pricegate's mail, not their address (tried {tries}), \
+                 which an administrator must mend in the mail settings; it is tried again meanwhile.{answer}"
+            ),
+            (false, false) if u.attempts == 1 => format!(
                 "Not delivered yet: the e-mail queued {queued} was tried once, and is tried again on its own.{answer}"
             ),
-            (false, n) => format!(
-                "Not delivered yet: the e-mail queued {queued} was tried {n} times, and is tried again on its own.{answer}"
+            (false, false) => format!(
+                "Not delivered yet: the e-mail queued {queued} was tried {tries}, and is tried again on its own.{answer}"
             ),
         };
         Undelivery { failed: u.failed, words }
@@ -806,7 +821,8 @@ impl DashboardPage {
             ),
         };
         Some(format!(
-            "{said} Their rows say what the mail server answered; an administrator sees each e-mail on the outbox page."
+            "{said} Their rows say what the mail server answered; an administrator sees each e-mail on the outbox \
+             page. Meanwhile, tell them another way: the drafts it holds up wait for their acknowledgement."
         ))
     }
 }
@@ -1190,10 +1206,9 @@ fn reminded_one_sentence(name: &str, counts: RemindCounts, again: Option<String>
     }
     let mut sentence = match counts.not_sent {
         0 => format!("No reminder queued: {name} was e-mailed about this notice in the last {AGAIN} minutes."),
-        _ => format!(
-            "No reminder queued: {name} had an e-mail about this notice queued in the last {AGAIN} minutes. {}",
-            not_taken_yet(1, 1)
-        ),
+        _ => {
+            format!("No reminder queued: {name} still has an e-mail about this notice waiting. {}", not_taken_yet(1, 1))
+        }
     };
     if let Some(again) = again {
         sentence.push_str(&reminded_again("They can", &again));
@@ -1243,15 +1258,22 @@ fn not_taken_yet(not_sent: usize, left_out: usize) -> String {
 /// again from `again` (a time as people read it).
 fn reminded_sentence(counts: RemindCounts, again: Option<String>) -> String {
     let RemindCounts { queued, left_out, not_sent } = counts;
-    let why = match not_sent {
-        0 => format!("e-mailed about this notice in the last {AGAIN} minutes"),
-        _ => format!("e-mailed about this notice, or had an e-mail about it queued, in the last {AGAIN} minutes"),
+    // Said after "was" or "were": someone whose e-mail the mail server deferred is left out however long ago.
+    let (why, why_one) = match not_sent {
+        0 => (format!("e-mailed about this notice in the last {AGAIN} minutes"), None),
+        _ => (
+            format!("e-mailed about this notice in the last {AGAIN} minutes, or still have an e-mail about it waiting"),
+            Some(format!(
+                "e-mailed about this notice in the last {AGAIN} minutes, or still has an e-mail about it waiting"
+            )),
+        ),
     };
+    let why_one = why_one.unwrap_or_else(|| why.clone());
     let reminders = |n: usize| if n == 1 { "1 reminder".to_owned() } else { format!("{n} reminders") };
     let mut sentence = match (queued, left_out) {
         (0, 0) => "No reminders queued.".to_owned(),
         (q, 0) => format!("{} queued.", reminders(q)),
-        (0, 1) => format!("No reminders queued: the one salesperson still pending was {why}."),
+        (0, 1) => format!("No reminders queued: the one salesperson still pending was {why_one}."),
         (0, 2) => format!("No reminders queued: both salespeople still pending were {why}."),
         (0, n) => format!("No reminders queued: all {n} salespeople still pending were {why}."),
         (q, 1) => format!("{} queued. 1 salesperson was skipped: they were {why}.", reminders(q)),
@@ -1261,7 +1283,8 @@ fn reminded_sentence(counts: RemindCounts, again: Option<String>) -> String {
         sentence.push(' ');
         sentence.push_str(&not_taken_yet(not_sent, left_out));
     }
-    if let Some(again) = again.filter(|_| left_out > 0) {
+    // Those left out for an e-mail still waiting are not reminded again from a time.
+    if let Some(again) = again.filter(|_| left_out > not_sent) {
         let them = match left_out {
             1 => "They can",
             2 => "They can both",
@@ -1430,20 +1453,20 @@ mod tests {
         let cases = [
             (
                 (0, 1, 1),
-                "No reminders queued: the one salesperson still pending was e-mailed about this notice, or had an \
-                 e-mail about it queued, in the last 10 minutes. The mail server has not yet taken that e-mail: it \
+                "No reminders queued: the one salesperson still pending was e-mailed about this notice in the last \
+                 10 minutes, or still has an e-mail about it waiting. The mail server has not yet taken that e-mail: it \
                  is tried again on its own, and a reminder would only wait behind it.",
             ),
             (
                 (0, 2, 2),
-                "No reminders queued: both salespeople still pending were e-mailed about this notice, or had an \
-                 e-mail about it queued, in the last 10 minutes. The mail server has not yet taken those e-mails: \
+                "No reminders queued: both salespeople still pending were e-mailed about this notice in the last 10 \
+                 minutes, or still have an e-mail about it waiting. The mail server has not yet taken those e-mails: \
                  they are tried again on their own, and reminders would only wait behind them.",
             ),
             (
                 (3, 4, 1),
-                "3 reminders queued. 4 salespeople were skipped: they were e-mailed about this notice, or had an \
-                 e-mail about it queued, in the last 10 minutes. The mail server has not yet taken 1 of those \
+                "3 reminders queued. 4 salespeople were skipped: they were e-mailed about this notice in the last 10 \
+                 minutes, or still have an e-mail about it waiting. The mail server has not yet taken 1 of those \
                  e-mails: it is tried again on its own, and a reminder would only wait behind it.",
             ),
         ];
@@ -1453,7 +1476,7 @@ mod tests {
         let counts = RemindCounts { queued: 0, left_out: 1, not_sent: 1 };
         assert_eq!(
             reminded_one_sentence("Tom", counts, None),
-            "No reminder queued: Tom had an e-mail about this notice queued in the last 10 minutes. The mail \
+            "No reminder queued: Tom still has an e-mail about this notice waiting. The mail \
              server has not yet taken that e-mail: it is tried again on its own, and a reminder would only wait \
              behind it."
         );
