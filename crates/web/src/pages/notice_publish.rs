@@ -636,7 +636,7 @@ impl Undelivery {
     const QUOTED: usize = 200;
 
     fn of(u: &pricegate_store::Undelivered, calendar: &pricegate_domain::Calendar) -> Undelivery {
-        // Said last: a relay's refusal reads "permanent error" though it is tried again.
+        // The server's own words, said last.
         let answer = u.error.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(|e| {
             let cut: String = e.chars().take(Self::QUOTED).collect();
             let cut = if cut.len() < e.len() { format!("{cut}\u{2026}") } else { cut };
@@ -663,9 +663,6 @@ impl Undelivery {
             (false, true) => format!(
                 "Not delivered yet: the mail server refuses Pricegate's mail, not their address (tried {tries}), \
                  which an administrator must mend in the mail settings; it is tried again meanwhile.{answer}"
-            ),
-            (false, false) if u.attempts == 1 => format!(
-                "Not delivered yet: the e-mail queued {queued} was tried once, and is tried again on its own.{answer}"
             ),
             (false, false) => format!(
                 "Not delivered yet: the e-mail queued {queued} was tried {tries}, and is tried again on its own.{answer}"
