@@ -322,9 +322,11 @@ async fn prefetched_batch(batch: JoinHandle<Claimed>) -> Claimed {
 }
 
 /// How often the worker deletes the sessions and API tokens that ended long
-/// ago (see [`Store::forget_ended_sessions`]), the first time after
-/// [`FORGET_FIRST_AFTER`].
+/// ago (see [`Store::forget_ended_sessions`]).
 const FORGET_EVERY: Duration = Duration::from_secs(3600);
+
+/// When it first does, after starting: not at once, so that a process
+/// restarted in a loop does not sweep each time.
 const FORGET_FIRST_AFTER: Duration = Duration::from_secs(60);
 
 async fn send_outbox<T: MailTransport>(
@@ -336,8 +338,6 @@ async fn send_outbox<T: MailTransport>(
     outage: Arc<Outage>,
 ) {
     let mut next_tick = Instant::now();
-    // A minute after starting, then hourly (a process restarted in a loop
-    // does not sweep each time).
     let mut next_forgetting = Instant::now() + FORGET_FIRST_AFTER;
     let mut forgetting: Option<JoinHandle<()>> = None;
     let mut prefetched: Option<JoinHandle<Claimed>> = None;

@@ -268,18 +268,20 @@ impl Store {
         };
         detail.insert("code".into(), code.into());
         let txn = self.begin_write().await?;
-        let mut at = db_now(&txn).await?;
-        if let Some(actor_id) = refused.actor_id.filter(|_| bounded) {
-            let recent;
-            (at, recent) = recent_refusals(&txn, actor_id, refused.action).await?;
-            if recent >= DENIALS_RECORDED {
-                txn.rollback().await?;
-                return Ok(());
+        let at = match refused.actor_id.filter(|_| bounded) {
+            Some(actor_id) => {
+                let (at, recent) = recent_refusals(&txn, actor_id, refused.action).await?;
+                if recent >= DENIALS_RECORDED {
+                    txn.rollback().await?;
+                    return Ok(());
+                }
+                if recent + 1 == DENIALS_RECORDED {
+                    detail.insert("note".into(), last_recorded(refused.action).into());
+                }
+                at
             }
-            if recent + 1 == DENIALS_RECORDED {
-                detail.insert("note".into(), last_recorded(refused.action).into());
-            }
-        }
+            None => db_now(&txn).await?,
+        };
         record(
             &txn,
             AuditEntry {
