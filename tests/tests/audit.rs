@@ -536,18 +536,23 @@ both_backends! {
         let publish = format!("/api/v1/notices/{notice}/publish");
         // Sent eight at a time, as a script would: the bound holds, and the row saying so is written once.
         let sam = std::sync::Arc::new(sam);
-        let mut sending = tokio::task::JoinSet::new();
-        for worker in 0..8 {
-            let (sam, publish) = (sam.clone(), publish.clone());
-            sending.spawn(async move {
-                for _ in (worker..DENIALS_RECORDED + 20).step_by(8) {
-                    assert_error(&sam.post_empty(&publish).await, 403, "forbidden");
+        let in_a_loop = |path: String, status: u16, code: &'static str| {
+            let mut sending = tokio::task::JoinSet::new();
+            for worker in 0..8 {
+                let (sam, path) = (sam.clone(), path.clone());
+                sending.spawn(async move {
+                    for _ in (worker..DENIALS_RECORDED + 20).step_by(8) {
+                        assert_error(&sam.post_empty(&path).await, status, code);
+                    }
+                });
+            }
+            async move {
+                while let Some(sent) = sending.join_next().await {
+                    sent.expect("the refusals are sent");
                 }
-            });
-        }
-        while let Some(sent) = sending.join_next().await {
-            sent.expect("the denials are sent");
-        }
+            }
+        };
+        in_a_loop(publish.clone(), 403, "forbidden").await;
         assert_error(&rita.post_empty(&publish).await, 403, "forbidden");
         assert_eq!(finance.get(&format!("/api/v1/notices/{notice}")).await.body["state"], "draft");
 
@@ -565,18 +570,7 @@ both_backends! {
 
         // So do refusals recorded on their own: acknowledging a notice that is not there, in a loop.
         let nowhere = format!("/api/v1/notices/{}/acknowledge", uuid::Uuid::new_v4());
-        let mut sending = tokio::task::JoinSet::new();
-        for worker in 0..8 {
-            let (sam, nowhere) = (sam.clone(), nowhere.clone());
-            sending.spawn(async move {
-                for _ in (worker..DENIALS_RECORDED + 20).step_by(8) {
-                    assert_error(&sam.post_empty(&nowhere).await, 404, "not_found");
-                }
-            });
-        }
-        while let Some(sent) = sending.join_next().await {
-            sent.expect("the refusals are sent");
-        }
+        in_a_loop(nowhere.clone(), 404, "not_found").await;
         assert_error(&rita.post_empty(&nowhere).await, 404, "not_found");
         let rows = audit_rows(&finance).await;
         let refused = |who: uuid::Uuid| -> Vec<&Value> {

@@ -959,14 +959,20 @@ pub(crate) async fn owe_account_mail(
 /// (a person, or a person and a notice; a time, or a time with another
 /// after it): when each was last written an e-mail about something. Rows
 /// naming nobody are left out.
-pub(super) fn latest_per_person<K: std::hash::Hash + Eq, T: Ord + Copy>(
+pub(super) fn latest_per_person<K: std::hash::Hash + Eq, T: Ord>(
     rows: impl IntoIterator<Item = (Option<K>, T)>,
 ) -> HashMap<K, T> {
+    use std::collections::hash_map::Entry;
     let mut latest: HashMap<K, T> = HashMap::new();
     for (person, at) in rows {
-        if let Some(person) = person {
-            let entry = latest.entry(person).or_insert(at);
-            *entry = (*entry).max(at);
+        match person.map(|person| latest.entry(person)) {
+            Some(Entry::Occupied(mut kept)) if at > *kept.get() => {
+                kept.insert(at);
+            }
+            Some(Entry::Vacant(first)) => {
+                first.insert(at);
+            }
+            _ => {}
         }
     }
     latest

@@ -838,18 +838,17 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?;
-        let mut latest: HashMap<Uuid, Undelivered> = HashMap::new();
-        for (user, state, attempts, error, queued_at) in rows {
-            let Some(user) = user else { continue };
-            let row = Undelivered { failed: state == FAILED, attempts, error, queued_at };
-            match latest.get(&user) {
-                Some(kept) if kept.queued_at >= queued_at => {}
-                _ => {
-                    latest.insert(user, row);
-                }
-            }
-        }
-        Ok(latest)
+        // The latest tried per person, by when it was queued.
+        let latest =
+            super::latest_per_person(rows.into_iter().map(|(user, state, attempts, error, queued_at)| {
+                (user, (queued_at, state == FAILED, attempts, error))
+            }));
+        Ok(latest
+            .into_iter()
+            .map(|(user, (queued_at, failed, attempts, error))| {
+                (user, Undelivered { failed, attempts, error, queued_at })
+            })
+            .collect())
     }
 
     /// The e-mails telling finance of `notice_id`'s salespeople still
