@@ -3618,88 +3618,150 @@ both_backends! {
     }
 }
 
-/// A notice's e-mail the mail server has not taken (a relay refusing us:
-/// deferred and tried again) or has refused for good (a mailbox it does not
-/// have) is said on the notice's dashboard, in that person's row and above
-/// the list, with what the server answered: "pending" is not taken for
-/// "told, not yet read". "Remind now" then does not say they were e-mailed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_notice_s_dashboard_says_whose_e_mail_the_mail_server_has_not_taken() {
-    use pricegate_tests::pages::{client, csrf_in, post_form, session_cookie, unwrapped};
-    let sink = SmtpSink::start().await;
-    sink.refuse_senders(true);
-    let app = spawn_with_mail(Backend::Sqlite, &sink, |_| {}).await;
-    let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
-    let (admin, _) = app.user(Role::Admin, "Ada").await;
-    let refused = add_salespeople(&app, "reject", 1).await.remove(0);
-    let taken = add_salespeople(&app, "ok", 1).await.remove(0);
-    let nid = create_notice(&finance, "Mail down", json!([])).await;
-    publish_notice(&finance, &nid).await;
-    let rows_are = |done: fn(&serde_json::Value) -> bool, what: &'static str| {
-        let admin = admin.clone();
-        async move {
-            let deadline = Instant::now() + WAIT;
-            loop {
-                let rows = outbox(&admin).await;
-                if rows.len() >= 2 && rows.iter().all(done) {
-                    return;
+// A notice's e-mail the mail server has not taken (a relay refusing us:
+// deferred and tried again) or has refused for good (a mailbox it does not
+// have) is said on the notice's dashboard, in that person's row and above
+// the list, with what the server answered, on the notices list and in the
+// API: "pending" is not taken for "told, not yet read". "Remind now" then
+// does not say they were e-mailed; once a later e-mail reaches them, the
+// failed one is not offered to send again.
+both_backends! {
+    async fn a_notice_s_dashboard_says_whose_e_mail_the_mail_server_has_not_taken(backend: Backend) {
+        use pricegate_tests::pages::{client, csrf_in, post_form, session_cookie, unwrapped};
+        let sink = SmtpSink::start().await;
+        sink.refuse_senders(true);
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (finance, fiona) = app.user(Role::Finance, "Fiona").await;
+        let (admin, ada) = app.user(Role::Admin, "Ada").await;
+        let refused = add_salespeople(&app, "reject", 1).await.remove(0);
+        let taken = add_salespeople(&app, "ok", 1).await.remove(0);
+        let nid = create_notice(&finance, "Mail down", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        let rows_are = |done: fn(&serde_json::Value) -> bool, what: &'static str| {
+            let admin = admin.clone();
+            async move {
+                let deadline = Instant::now() + WAIT;
+                loop {
+                    let rows = outbox(&admin).await;
+                    if rows.len() >= 2 && rows.iter().all(done) {
+                        return;
+                    }
+                    assert!(Instant::now() < deadline, "{what}: {rows:?}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                assert!(Instant::now() < deadline, "{what}: {rows:?}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
             }
+        };
+        rows_are(|r| r["state"] == "pending" && r["attempts"].as_i64() >= Some(1), "tried, and waiting").await;
+
+        let cookie = session_cookie(&app.base, &fiona.email).await;
+        let url = format!("{}/notices/{nid}/dashboard", app.base);
+        let dashboard = || async {
+            let r = client().get(&url).header("cookie", &cookie).send().await.expect("the dashboard");
+            unwrapped(&r.text().await.unwrap_or_default())
+        };
+        let html = dashboard().await;
+        for person in [&refused, &taken] {
+            // A relay refusing us: our mail, not their address, for an administrator to mend.
+            let row = format!("id=\"undelivered-{}\">Not delivered yet: the mail server refuses Pricegate", person.id);
+            assert!(html.contains(&row), "{html}");
         }
-    };
-    rows_are(|r| r["state"] == "pending" && r["attempts"].as_i64() >= Some(1), "tried, and waiting").await;
+        assert!(html.contains("it is tried again meanwhile, next at "), "{html}");
+        // The same answer for both is quoted once, above the list, not in each row.
+        let answer = "The mail server\u{2019}s last answer was the same for each: \u{201c}SMTP: permanent error (554)";
+        assert!(html.contains(answer), "{html}");
+        assert!(!html.contains("Last answer from the mail server"), "{html}");
+        assert!(
+            html.contains(
+                "The mail server has not yet taken the e-mail about this notice to 2 of them: it is tried again on its own."
+            ),
+            "{html}"
+        );
+        // The notices list says it beside the counts; the API lists them, with their next try.
+        let notices_list = || async {
+            let r = client().get(format!("{}/notices", app.base)).header("cookie", &cookie).send();
+            unwrapped(&r.await.expect("the notices").text().await.unwrap_or_default())
+        };
+        let list = notices_list().await;
+        assert!(list.contains(&format!("id=\"not-reached-{nid}\">2 of them not reached by e-mail")), "{list}");
+        let undelivered = || async {
+            let r = finance.get(&format!("/api/v1/notices/{nid}/acknowledgements")).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.body["undelivered"].as_array().cloned().unwrap_or_default()
+        };
+        let listed = undelivered().await;
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        for u in &listed {
+            assert_eq!((&u["state"], u["attempts"].as_i64() >= Some(1)), (&json!("retrying"), true), "{u}");
+            assert!(u["error"].as_str().is_some_and(|e| e.contains("(554)")) && u["next_attempt_at"].is_string(), "{u}");
+        }
+        // Remind now sends nothing more behind them, and says why in those words.
+        let (status, page) = post_form(url.clone(), &cookie, &[("csrf_token", csrf_in(&html))]).await;
+        assert_eq!(status, 303, "{page}");
+        let page = unwrapped(&page);
+        assert!(
+            page.contains(
+                "No reminders queued: both salespeople still pending were e-mailed about this notice in the last 10 \
+                 minutes, or still have an e-mail about it waiting. The mail server has not yet taken those e-mails"
+            ),
+            "{page}"
+        );
+        let r = finance.post(&format!("/api/v1/notices/{nid}/remind"), &json!({})).await;
+        assert_eq!((&r.body["queued"], &r.body["mail_deferred"]), (&json!(0), &json!(2)), "{}", r.text);
 
-    let cookie = session_cookie(&app.base, &fiona.email).await;
-    let url = format!("{}/notices/{nid}/dashboard", app.base);
-    let dashboard = || async {
-        let r = client().get(&url).header("cookie", &cookie).send().await.expect("the dashboard");
-        unwrapped(&r.text().await.unwrap_or_default())
-    };
-    let html = dashboard().await;
-    for person in [&refused, &taken] {
-        // A relay refusing us: our mail, not their address, for an administrator to mend.
-        let row = format!("id=\"undelivered-{}\">Not delivered yet: the mail server refuses Pricegate", person.id);
-        assert!(html.contains(&row), "{html}");
+        // The relay mended: one is delivered, the other's mailbox is refused for good.
+        sink.refuse_senders(false);
+        rows_are(|r| r["state"] == "sent" || r["state"] == "failed", "delivered or refused").await;
+        let html = dashboard().await;
+        assert!(!html.contains(&format!("id=\"undelivered-{}\"", taken.id)), "{html}");
+        let row = format!("id=\"undelivered-{}\">Not delivered: the mail server refused their address", refused.id);
+        let answer = "Remind fails too: tell them another way. Last answer from the mail server: \u{201c}SMTP: permanent error (550)";
+        assert!(html.contains(&row) && html.contains(answer), "{html}");
+        assert!(html.contains("No e-mail about this notice has reached 1 of them: it was given up on."), "{html}");
+        assert_eq!(sink.to(&taken.email).len(), 1);
+        // Finance's file says the same, in its last two columns.
+        let r = client().get(format!("{}/notices/{nid}/acknowledgements.csv", app.base)).header("cookie", &cookie).send();
+        let csv = r.await.expect("the file").text().await.unwrap_or_default();
+        let row_of =
+            |person: &UserView| csv.lines().find(|l| l.contains(&person.id.to_string())).expect("a row").to_owned();
+        assert!(row_of(&refused).contains(",failed,SMTP: permanent error (550)"), "{csv}");
+        assert!(row_of(&taken).ends_with(",,"), "{csv}");
+        let list = notices_list().await;
+        assert!(list.contains(&format!("id=\"not-reached-{nid}\">1 of them not reached by e-mail")), "{list}");
+        let listed = undelivered().await;
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!((&listed[0]["user_id"], &listed[0]["state"]), (&json!(refused.id), &json!("failed")), "{listed:?}");
+        assert!(listed[0]["next_attempt_at"].is_null(), "given up on: {listed:?}");
+
+        // Their address put right, a reminder reaches them: the publication
+        // that failed is not offered to send again, and the warnings are gone.
+        let fixed = format!("fixed-{}", refused.email);
+        let r = admin.patch(&format!("/api/v1/users/{}", refused.id), &json!({"email": fixed})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::CreatedAt, Expr::value(chrono::Utc::now() - chrono::Duration::minutes(15)))
+            .exec(app.store.connection())
+            .await
+            .unwrap();
+        let r = finance.post(&format!("/api/v1/notices/{nid}/remind"), &json!({"user_id": refused.id})).await;
+        assert_eq!((r.status.as_u16(), &r.body["queued"]), (202, &json!(1)), "{}", r.text);
+        sink.wait_until(WAIT, "the reminder at the new address", |m| m.iter().any(|m| m.to.contains(&fixed))).await;
+        let deadline = Instant::now() + WAIT;
+        while !outbox(&admin).await.iter().any(|r| r["kind"] == "reminder" && r["state"] == "sent") {
+            assert!(Instant::now() < deadline, "the reminder marked sent: {:?}", outbox(&admin).await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let failed = outbox(&admin).await.into_iter().find(|r| r["kind"] == "publication" && r["state"] == "failed");
+        let failed = failed.expect("the publication refused")["id"].as_str().unwrap_or_default().to_owned();
+        let r = admin.post_empty(&format!("/api/v1/outbox/{failed}/resend")).await;
+        assert_error(&r, 409, "no_longer_needed");
+        assert!(r.text.contains("a later e-mail about this notice reached them"), "{}", r.text);
+        let admin_cookie = session_cookie(&app.base, &ada.email).await;
+        let r = client().get(format!("{}/admin/outbox?state=failed", app.base)).header("cookie", &admin_cookie).send();
+        let html = unwrapped(&r.await.expect("the outbox").text().await.unwrap_or_default());
+        assert!(html.contains(&format!("id=\"reached-later-{failed}\">Not sent again: a later e-mail")), "{html}");
+        assert!(!html.contains(&format!("id=\"resend-{failed}\"")), "{html}");
+        assert!(!dashboard().await.contains("id=\"undelivered-"), "reached at last");
+        assert!(!notices_list().await.contains("not reached by e-mail"), "reached at last");
+        assert!(undelivered().await.is_empty());
     }
-    let answer = "it is tried again meanwhile. Last answer from the mail server: \u{201c}SMTP: permanent error (554)";
-    assert!(html.contains(answer), "{html}");
-    assert!(
-        html.contains(
-            "The mail server has not yet taken the e-mail about this notice to 2 of them: it is tried again on its own."
-        ),
-        "{html}"
-    );
-    // Remind now sends nothing more behind them, and says why in those words.
-    let (status, page) = post_form(url.clone(), &cookie, &[("csrf_token", csrf_in(&html))]).await;
-    assert_eq!(status, 303, "{page}");
-    let page = unwrapped(&page);
-    assert!(
-        page.contains(
-            "No reminders queued: both salespeople still pending were e-mailed about this notice in the last 10 \
-             minutes, or still have an e-mail about it waiting. The mail server has not yet taken those e-mails"
-        ),
-        "{page}"
-    );
-    let r = finance.post(&format!("/api/v1/notices/{nid}/remind"), &json!({})).await;
-    assert_eq!((&r.body["queued"], &r.body["mail_deferred"]), (&json!(0), &json!(2)), "{}", r.text);
-
-    // The relay mended: one is delivered, the other's mailbox is refused for good.
-    sink.refuse_senders(false);
-    rows_are(|r| r["state"] == "sent" || r["state"] == "failed", "delivered or refused").await;
-    let html = dashboard().await;
-    assert!(!html.contains(&format!("id=\"undelivered-{}\"", taken.id)), "{html}");
-    let row = format!("id=\"undelivered-{}\">Not delivered: the mail server refused their address", refused.id);
-    let answer = "Remind fails too: tell them another way. Last answer from the mail server: \u{201c}SMTP: permanent error (550)";
-    assert!(html.contains(&row) && html.contains(answer), "{html}");
-    assert!(html.contains("No e-mail about this notice has reached 1 of them: it was given up on."), "{html}");
-    assert_eq!(sink.to(&taken.email).len(), 1);
-    // Finance's file says the same, in its last two columns.
-    let r = client().get(format!("{}/notices/{nid}/acknowledgements.csv", app.base)).header("cookie", &cookie).send();
-    let csv = r.await.expect("the file").text().await.unwrap_or_default();
-    let row_of =
-        |person: &UserView| csv.lines().find(|l| l.contains(&person.id.to_string())).expect("a row").to_owned();
-    assert!(row_of(&refused).contains(",failed,SMTP: permanent error (550)"), "{csv}");
-    assert!(row_of(&taken).ends_with(",,"), "{csv}");
 }

@@ -341,6 +341,54 @@ pub struct AckListView {
     pub acknowledged: Vec<AcknowledgedBy>,
     /// Active salespeople who have not acknowledged the notice.
     pub pending: Vec<UserView>,
+    /// Of those pending, each whom no e-mail about the notice has reached
+    /// though one was tried: told of it by e-mail only once it is delivered,
+    /// they may not know of it at all.
+    pub undelivered: Vec<UndeliveredView>,
+}
+
+/// Why no e-mail about a notice (its publication, a reminder) has reached
+/// someone it waits for: the latest one tried, as the outbox has it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UndeliveredView {
+    pub user_id: Uuid,
+    /// `retrying` (the mail server deferred it, or refused Pricegate's mail
+    /// as a relay: it is tried again on its own) or `failed` (the server
+    /// refused the address, or the tries ran out: given up on).
+    #[schema(value_type = UndeliveredState)]
+    pub state: String,
+    /// How many times it was tried.
+    pub attempts: i32,
+    /// What the mail server answered, or what else went wrong, the last time.
+    #[schema(required = true)]
+    pub error: Option<String>,
+    #[serde(serialize_with = "crate::views::micros")]
+    pub queued_at: DateTime<Utc>,
+    /// When it is tried next; null once given up on.
+    #[serde(serialize_with = "crate::views::micros_opt")]
+    #[schema(required = true)]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// [`UndeliveredView::state`]'s values.
+#[derive(ToSchema)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum UndeliveredState {
+    retrying,
+    failed,
+}
+
+impl UndeliveredView {
+    pub fn of(user_id: Uuid, why: &crate::Undelivered) -> UndeliveredView {
+        UndeliveredView {
+            user_id,
+            state: if why.failed { "failed" } else { "retrying" }.to_owned(),
+            attempts: why.attempts,
+            error: why.error.clone(),
+            queued_at: why.queued_at,
+            next_attempt_at: why.next_try_at,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]

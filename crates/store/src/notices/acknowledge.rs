@@ -17,9 +17,9 @@ use uuid::Uuid;
 use super::{Asked, PUBLISHED, visible_to};
 use crate::audit::{AuditEntry, Refused, record_many};
 use crate::db::{IN_LIST_CHUNK, db_now};
-use crate::entity::{acknowledgements, notices, quotes, users};
+use crate::entity::{acknowledgements, notices, outbox, quotes, users};
 use crate::quotes::DRAFT;
-use crate::views::{AckListView, AckView, AcknowledgedBy, UserView};
+use crate::views::{AckListView, AckView, AcknowledgedBy, UndeliveredView, UserView};
 use crate::{Actor, Store, StoreError};
 
 /// How an acknowledgement reached us, as the API writes it (`web`,
@@ -169,7 +169,10 @@ impl Store {
             .map(UserView::from)
             .collect();
         pending.sort_by(|a, b| a.email.cmp(&b.email));
-        Ok(AckListView { acknowledged, pending })
+        let mut not_reached = self.undelivered_about(notice.id).await?;
+        let undelivered =
+            pending.iter().filter_map(|u| Some(UndeliveredView::of(u.id, &not_reached.remove(&u.id)?))).collect();
+        Ok(AckListView { acknowledged, pending, undelivered })
     }
 
     /// The drafts a published notice holds up: drafted before it, signed by
@@ -293,6 +296,7 @@ impl Store {
         // Every acknowledgement, and how many of them are not salespeople's.
         let mut acknowledged: HashMap<Uuid, (i64, i64)> = HashMap::with_capacity(ids.len());
         let mut by_asked: HashMap<Uuid, i64> = HashMap::with_capacity(ids.len());
+        let mut unreached: HashMap<Uuid, i64> = HashMap::new();
         let (acks, people, notice) = (acknowledgements::Entity, users::Entity, notices::Entity);
         let by_person = Expr::col((people, users::Column::Id)).equals((acks, acknowledgements::Column::UserId));
         for chunk in ids.chunks(IN_LIST_CHUNK) {
@@ -330,6 +334,10 @@ impl Store {
             for row in rows {
                 by_asked.insert(row.try_get("", "notice_id")?, row.try_get("", "n")?);
             }
+            let rows = self.db.query_all_raw(self.db.get_database_backend().build(&not_reached(chunk))).await?;
+            for row in rows {
+                unreached.insert(row.try_get("", "notice_id")?, row.try_get("", "n")?);
+            }
         }
         Ok(published
             .iter()
@@ -339,7 +347,8 @@ impl Store {
                 let answered = count(by_asked.get(&id));
                 let all = acknowledged.get(&id);
                 let (acknowledged, not_in_sales) = (count(all.map(|(n, _)| n)), count(all.map(|(_, others)| others)));
-                (id, AckCount { acknowledged, not_in_sales, pending: asked.saturating_sub(answered) })
+                let not_reached = count(unreached.get(&id));
+                (id, AckCount { acknowledged, not_in_sales, pending: asked.saturating_sub(answered), not_reached })
             })
             .collect())
     }
@@ -497,6 +506,49 @@ pub struct AckCount {
     /// admins may acknowledge too; the notice does not ask them).
     pub not_in_sales: u64,
     pub pending: u64,
+    /// Of those pending, how many no e-mail about the notice has reached
+    /// though one was tried (as [`AckListView::undelivered`] lists them).
+    pub not_reached: u64,
+}
+
+/// Per notice of `notices`, how many salespeople it asks and waits for
+/// ([`asked_then`], active, not acknowledged) have been tried and not
+/// reached by any e-mail about it: [`AckListView::undelivered`]'s length,
+/// counted by the database for a page of notices at once.
+fn not_reached(notices: &[Uuid]) -> sea_orm::sea_query::SelectStatement {
+    let (mail, people, notice, acks) = (outbox::Entity, users::Entity, notices::Entity, acknowledgements::Entity);
+    let about = [crate::outbox::PUBLICATION, crate::outbox::REMINDER];
+    let reached = "reached";
+    let sent = Query::select()
+        .expr(Expr::value(1))
+        .from_as(mail, reached)
+        .and_where(Expr::col((reached, outbox::Column::NoticeId)).equals((mail, outbox::Column::NoticeId)))
+        .and_where(Expr::col((reached, outbox::Column::UserId)).equals((mail, outbox::Column::UserId)))
+        .and_where(Expr::col((reached, outbox::Column::Kind)).is_in(about))
+        .and_where(Expr::col((reached, outbox::Column::State)).eq(crate::outbox::SENT))
+        .to_owned();
+    let acknowledged = Query::select()
+        .expr(Expr::value(1))
+        .from(acks)
+        .and_where(Expr::col((acks, acknowledgements::Column::NoticeId)).equals((mail, outbox::Column::NoticeId)))
+        .and_where(Expr::col((acks, acknowledgements::Column::UserId)).equals((people, users::Column::Id)))
+        .to_owned();
+    Query::select()
+        .column((mail, outbox::Column::NoticeId))
+        .expr_as(Expr::col((mail, outbox::Column::UserId)).count_distinct(), "n")
+        .from(mail)
+        .inner_join(people, Expr::col((people, users::Column::Id)).equals((mail, outbox::Column::UserId)))
+        .inner_join(notice, Expr::col((notice, notices::Column::Id)).equals((mail, outbox::Column::NoticeId)))
+        .and_where(Expr::col((mail, outbox::Column::NoticeId)).is_in(notices.iter().copied()))
+        .and_where(Expr::col((mail, outbox::Column::Kind)).is_in(about))
+        .cond_where(crate::outbox::tried_and_not_sent())
+        .and_where(Expr::col((people, users::Column::Role)).eq(Role::Sales.as_str()))
+        .and_where(Expr::col((people, users::Column::Active)).eq(true))
+        .cond_where(asked_then(Expr::col((notice, notices::Column::PublishedAt))))
+        .and_where(Expr::exists(acknowledged).not())
+        .and_where(Expr::exists(sent).not())
+        .group_by_col((mail, outbox::Column::NoticeId))
+        .to_owned()
 }
 
 /// A published notice someone has yet to acknowledge (see [`Store::notices_awaiting`]).

@@ -1,6 +1,8 @@
 //! The outbox as admins read it: rows without their bodies, and one message
 //! with every acknowledgement link cut short.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use pricegate_domain::Invalid;
 use sea_orm::{
@@ -179,6 +181,12 @@ impl Store {
         if let Some(reason) = super::moot::find_moot(&txn, std::slice::from_ref(&row)).await?.remove(&row.id) {
             return Err(StoreError::conflict("no_longer_needed", reason));
         }
+        // A notice's e-mail that a later one about it reached its person
+        // since (a reminder, once their address was put right) would tell
+        // them nothing new, and link to what that one links to.
+        if let Some(at) = super::moot::reached_after(&txn, [&row]).await?.remove(&row.id) {
+            return Err(StoreError::conflict("no_longer_needed", reached_later(&self.calendar().stamp(at, true))));
+        }
         let now = db_now(&txn).await?;
         let mut model: outbox::ActiveModel = row.clone().into();
         if let Some(user_id) = row.user_id {
@@ -215,6 +223,25 @@ impl Store {
         .await?;
         txn.commit().await?;
         Ok(resent.into())
+    }
+
+    /// Of the messages `ids`, the failed e-mails about a notice that a
+    /// later one about it has reached their person since, each with why it
+    /// is not sent again: the outbox page offers no "Send again" for them.
+    /// For a page of messages, not the whole outbox: `ids` go in one statement.
+    pub async fn reached_later(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, StoreError> {
+        let failed = outbox::Entity::find()
+            .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+            .filter(outbox::Column::State.eq(FAILED))
+            .filter(outbox::Column::Kind.is_in([super::PUBLICATION, super::REMINDER]))
+            .all(&self.db)
+            .await?;
+        let calendar = self.calendar();
+        Ok(super::moot::reached_after(&self.db, &failed)
+            .await?
+            .into_iter()
+            .map(|(id, at)| (id, reached_later(&calendar.stamp(at, true))))
+            .collect())
     }
 
     /// The newest outbox rows, optionally in one state and to addresses
@@ -262,6 +289,15 @@ impl Store {
             .map(OutboxView::from)
             .collect())
     }
+}
+
+/// Why a failed e-mail about a notice is not sent again: a later one about
+/// it reached its person at `at` (in words).
+fn reached_later(at: &str) -> String {
+    format!(
+        "Not sent again: a later e-mail about this notice reached them {at}, with the same link to acknowledge it; \
+         this one would tell them nothing new."
+    )
 }
 
 #[cfg(test)]

@@ -47,6 +47,7 @@ use crate::{Store, StoreError};
 pub use admin::{OutboxMessageView, OutboxView, redact_ack_links};
 pub(crate) use fanout::owe_publication_mail;
 pub use fanout::{FANOUT_BATCH, FanoutClaim, FanoutStep};
+pub(crate) use reminders::tried_and_not_sent;
 pub use reminders::{REMIND_NOW_AGAIN_AFTER_MINUTES, Reminded, Undelivered};
 
 pub const PENDING: &str = "pending";

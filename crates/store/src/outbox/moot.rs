@@ -163,14 +163,25 @@ const OVERTAKEN: &str = "Not sent: an earlier e-mail about the notice, held up, 
 /// unsent, and keeps the mark until claimed to be sent; the others, the
 /// whole of a wave of reminders, cost no read here.
 async fn overtaken_reminders(conn: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<HashSet<Uuid>, StoreError> {
-    let reminders: Vec<(&outbox::Model, (Uuid, Uuid))> = rows
-        .iter()
-        .filter(|row| row.kind == REMINDER && row.last_error.as_deref() == Some(WAITING_BEHIND))
+    let waiting = rows.iter().filter(|row| row.kind == REMINDER && row.last_error.as_deref() == Some(WAITING_BEHIND));
+    Ok(reached_after(conn, waiting).await?.into_keys().collect())
+}
+
+/// Of `rows`, the publications and reminders an e-mail about the same
+/// notice reached the same person after they were queued, each with when
+/// the latest such e-mail was sent.
+pub(super) async fn reached_after<'a>(
+    conn: &impl ConnectionTrait,
+    rows: impl IntoIterator<Item = &'a outbox::Model>,
+) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
+    let about: Vec<(&outbox::Model, (Uuid, Uuid))> = rows
+        .into_iter()
+        .filter(|row| row.kind == PUBLICATION || row.kind == REMINDER)
         .filter_map(|row| Some((row, subjects(row)?)))
         .collect();
-    let Some(oldest) = reminders.iter().map(|(row, _)| row.created_at).min() else { return Ok(HashSet::new()) };
-    let notices: HashSet<Uuid> = reminders.iter().map(|(_, (notice, _))| *notice).collect();
-    let people: HashSet<Uuid> = reminders.iter().map(|(_, (_, user))| *user).collect();
+    let Some(oldest) = about.iter().map(|(row, _)| row.created_at).min() else { return Ok(HashMap::new()) };
+    let notices: HashSet<Uuid> = about.iter().map(|(_, (notice, _))| *notice).collect();
+    let people: HashSet<Uuid> = about.iter().map(|(_, (_, user))| *user).collect();
     // Every column read is set in every row the filters keep.
     let sent: Vec<(Uuid, Uuid, DateTime<Utc>)> = outbox::Entity::find()
         .select_only()
@@ -184,10 +195,9 @@ async fn overtaken_reminders(conn: &impl ConnectionTrait, rows: &[outbox::Model]
         .all(conn)
         .await?;
     let latest = super::latest_per_person(sent.into_iter().map(|(notice, user, at)| (Some((notice, user)), at)));
-    Ok(reminders
+    Ok(about
         .into_iter()
-        .filter(|(row, subject)| latest.get(subject).is_some_and(|at| *at > row.created_at))
-        .map(|(row, _)| row.id)
+        .filter_map(|(row, subject)| Some((row.id, *latest.get(&subject).filter(|at| **at > row.created_at)?)))
         .collect())
 }
 

@@ -52,9 +52,9 @@ pub struct Reminded {
     pub mail_deferred: usize,
 }
 
-/// An e-mail tried and not sent: its recipient, state, tries, last error
-/// and when it was queued.
-type Tried = (Option<Uuid>, String, i32, Option<String>, DateTime<Utc>);
+/// An e-mail tried and not sent: its recipient, state, tries, last error,
+/// when it was queued and when it is due to be tried next.
+type Tried = (Option<Uuid>, String, i32, Option<String>, DateTime<Utc>, DateTime<Utc>);
 
 /// Why no e-mail about a notice has reached someone, though one was tried:
 /// the latest such e-mail, as the outbox has it.
@@ -69,6 +69,8 @@ pub struct Undelivered {
     pub error: Option<String>,
     /// When it was queued.
     pub queued_at: DateTime<Utc>,
+    /// When it is tried next, if it is not given up on.
+    pub next_try_at: Option<DateTime<Utc>>,
 }
 
 /// A reminder's dedupe key: `which` is `after-<milliseconds>ms`, its delay after
@@ -78,6 +80,19 @@ pub struct Undelivered {
 /// names the (notice, user) its ack link acknowledges for.
 pub(super) fn reminder_key(notice_id: Uuid, user_id: Uuid, which: impl std::fmt::Display) -> String {
     format!("remind:{notice_id}:{user_id}:{which}")
+}
+
+/// Of the outbox's rows, those tried and not sent: given up on, or pending
+/// after a try that failed. A pending one failed a try when it has an error:
+/// a claim counts an attempt before the try, so one on its way has attempts
+/// and no error; one set to wait behind an earlier one says so in its error.
+pub(crate) fn tried_and_not_sent() -> sea_orm::Condition {
+    use sea_orm::Condition;
+    let failed_a_try = Condition::all()
+        .add(outbox::Column::State.eq(PENDING))
+        .add(outbox::Column::LastError.is_not_null())
+        .add(outbox::Column::LastError.ne(super::WAITING_BEHIND));
+    Condition::any().add(outbox::Column::State.eq(FAILED)).add(failed_a_try)
 }
 
 /// The ids of `people`, to narrow a query to them; `None` (everyone) when
@@ -807,7 +822,6 @@ impl Store {
     /// e-mail has not been tried yet is not among them, nor someone one of
     /// whose e-mails about it was sent.
     pub async fn undelivered_about(&self, notice_id: Uuid) -> Result<HashMap<Uuid, Undelivered>, StoreError> {
-        use sea_orm::Condition;
         let sent = outbox::Entity::find()
             .select_only()
             .column(outbox::Column::UserId)
@@ -816,14 +830,6 @@ impl Store {
             .filter(outbox::Column::State.eq(SENT))
             .filter(outbox::Column::UserId.is_not_null());
         let sent = sea_orm::QueryTrait::into_query(sent);
-        // A pending one failed a try when it has an error: a claim counts an
-        // attempt before the try, so one on its way has attempts and no error;
-        // one set to wait behind an earlier one says so in its error.
-        let failed_a_try = Condition::all()
-            .add(outbox::Column::State.eq(PENDING))
-            .add(outbox::Column::LastError.is_not_null())
-            .add(outbox::Column::LastError.ne(super::WAITING_BEHIND));
-        let tried = Condition::any().add(outbox::Column::State.eq(FAILED)).add(failed_a_try);
         let rows: Vec<Tried> = outbox::Entity::find()
             .select_only()
             .column(outbox::Column::UserId)
@@ -831,22 +837,24 @@ impl Store {
             .column(outbox::Column::Attempts)
             .column(outbox::Column::LastError)
             .column(outbox::Column::CreatedAt)
+            .column(outbox::Column::NextAttemptAt)
             .filter(outbox::Column::NoticeId.eq(notice_id))
             .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
-            .filter(tried)
+            .filter(tried_and_not_sent())
             .filter(outbox::Column::UserId.not_in_subquery(sent))
             .into_tuple()
             .all(&self.db)
             .await?;
         // The latest tried per person, by when it was queued.
         let latest =
-            super::latest_per_person(rows.into_iter().map(|(user, state, attempts, error, queued_at)| {
-                (user, (queued_at, state == FAILED, attempts, error))
+            super::latest_per_person(rows.into_iter().map(|(user, state, attempts, error, queued_at, next)| {
+                (user, (queued_at, state == FAILED, attempts, error, next))
             }));
         Ok(latest
             .into_iter()
-            .map(|(user, (queued_at, failed, attempts, error))| {
-                (user, Undelivered { failed, attempts, error, queued_at })
+            .map(|(user, (queued_at, failed, attempts, error, next))| {
+                let next_try_at = (!failed).then_some(next);
+                (user, Undelivered { failed, attempts, error, queued_at, next_try_at })
             })
             .collect())
     }

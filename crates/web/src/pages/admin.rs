@@ -943,6 +943,9 @@ struct MailRow {
     attempts: i32,
     next_attempt_at: String,
     last_error: String,
+    /// A failed e-mail about a notice that a later one has reached its
+    /// person since: why it is not offered to send again.
+    reached_later: Option<String>,
 }
 
 #[derive(Template)]
@@ -1051,9 +1054,12 @@ async fn outbox(
     });
     let newest = before.is_some().then_some(first_page);
     let calendar = app.store.calendar();
+    let failed: Vec<Uuid> = listed.iter().filter(|m| m.state == "failed").map(|m| m.id).collect();
+    let mut reached_later = app.store.reached_later(&failed).await?;
     let messages = listed
         .into_iter()
         .map(|m| MailRow {
+            reached_later: reached_later.remove(&m.id),
             id: m.id,
             last_error: reason(&m.state, m.attempts, m.last_error.as_deref()),
             queued: calendar.stamp(m.created_at, true),

@@ -629,20 +629,27 @@ struct Undelivery {
     /// Given up on; else tried again on its own.
     failed: bool,
     words: String,
+    /// The mail server's last answer, quoted: in the row, unless every row
+    /// has the same, which the note above the list then quotes once.
+    answer: Option<String>,
 }
 
 impl Undelivery {
     /// How long a mail server's answer the dashboard quotes, in characters.
     const QUOTED: usize = 200;
 
-    fn of(u: &pricegate_store::Undelivered, calendar: &pricegate_domain::Calendar) -> Undelivery {
+    fn of(
+        u: &pricegate_store::views::UndeliveredView,
+        now: chrono::DateTime<chrono::Utc>,
+        calendar: &pricegate_domain::Calendar,
+    ) -> Undelivery {
+        let failed = u.state == "failed";
         // The server's own words, said last.
         let answer = u.error.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(|e| {
             let cut: String = e.chars().take(Self::QUOTED).collect();
             let cut = if cut.len() < e.len() { format!("{cut}\u{2026}") } else { cut };
-            format!(" Last answer from the mail server: \u{201c}{cut}\u{201d}.")
+            format!("\u{201c}{cut}\u{201d}")
         });
-        let answer = answer.unwrap_or_default();
         let queued = calendar.stamp(u.queued_at, true);
         // The worker's words for a reply in 5xx: a refusal, of the address
         // when it failed at once, of our mail (a relay's) when it is tried again.
@@ -651,24 +658,32 @@ impl Undelivery {
             1 => "once".to_owned(),
             n => format!("{n} times"),
         };
-        let words = match (u.failed, refused) {
+        // When the worker tries it next: a time past is due now (the worker
+        // is busy, or stopped, which the outbox page shows an administrator).
+        let next = match u.next_attempt_at {
+            Some(at) if at > now => format!("next at {}", calendar.stamp(at, true)),
+            _ => "next as soon as the mail worker comes to it".to_owned(),
+        };
+        let words = match (failed, refused) {
             (true, true) => format!(
                 "Not delivered: the mail server refused their address for the e-mail queued {queued}. Until an \
-                 administrator corrects it, Remind fails too: tell them another way.{answer}"
+                 administrator corrects it, Remind fails too: tell them another way."
             ),
             (true, false) => format!(
                 "Not delivered: the e-mail queued {queued} was given up on. An administrator can check their \
-                 address and send it again from the outbox; Remind sends a new one.{answer}"
+                 address and send it again from the outbox; Remind sends a new one."
             ),
             (false, true) => format!(
                 "Not delivered yet: the mail server refuses Pricegate's mail, not their address (tried {tries}), \
-                 which an administrator must mend in the mail settings; it is tried again meanwhile.{answer}"
+                 which an administrator must mend in the mail settings; it is tried again meanwhile, {next}."
             ),
-            (false, false) => format!(
-                "Not delivered yet: the e-mail queued {queued} was tried {tries}, and is tried again on its own.{answer}"
-            ),
+            (false, false) => {
+                format!(
+                    "Not delivered yet: the e-mail queued {queued} was tried {tries}, and is tried again on its own, {next}."
+                )
+            }
         };
-        Undelivery { failed: u.failed, words }
+        Undelivery { failed, words, answer }
     }
 }
 
@@ -799,6 +814,22 @@ impl DashboardPage {
             .fold((0, 0), |(waiting, failed), u| if u.failed { (waiting, failed + 1) } else { (waiting + 1, failed) })
     }
 
+    /// The mail server's last answer, when more than one row has one and
+    /// all have the same (the relay down for everyone, say): the note above
+    /// the list quotes it once, and the rows do not repeat it.
+    fn shared_answer(&self) -> Option<&str> {
+        let mut answers = self.pending.iter().filter_map(|p| p.undelivered.as_ref()).map(|u| u.answer.as_deref());
+        let first = answers.next()??;
+        let mut rest = answers.peekable();
+        rest.peek()?;
+        rest.all(|a| a == Some(first)).then_some(first)
+    }
+
+    /// A row's answer from the mail server, unless the note above quotes it for all.
+    fn answer_in_row<'a>(&self, u: &'a Undelivery) -> Option<&'a str> {
+        u.answer.as_deref().filter(|_| self.shared_answer().is_none())
+    }
+
     /// Above the pending list: that e-mail about the notice has not reached
     /// some of them, so that "pending" is not read as "told, not yet read".
     fn undelivered_note(&self) -> Option<String> {
@@ -817,9 +848,13 @@ impl DashboardPage {
                 them(w + f)
             ),
         };
+        let answered = match self.shared_answer() {
+            Some(answer) => format!("The mail server\u{2019}s last answer was the same for each: {answer}."),
+            None => "Their rows say what the mail server answered.".to_owned(),
+        };
         Some(format!(
-            "{said} Their rows say what the mail server answered; an administrator sees each e-mail on the outbox \
-             page. Meanwhile, tell them another way: the drafts it holds up wait for their acknowledgement."
+            "{said} {answered} An administrator sees each e-mail on the outbox page. Meanwhile, tell them another \
+             way: the drafts it holds up wait for their acknowledgement."
         ))
     }
 }
@@ -995,7 +1030,7 @@ async fn dashboard(
     let salespeople = times.len() + acks.pending.len();
     let acknowledged_others = acks.acknowledged.len() - times.len();
     let reminded = app.store.reminders_of(id).await?;
-    let undelivered = app.store.undelivered_about(id).await?;
+    let undelivered: HashMap<Uuid, _> = acks.undelivered.iter().map(|u| (u.user_id, u)).collect();
     // Told of it, and neither acknowledged nor waited for now, as its file lists them.
     let left = super::acknowledgements_export::no_longer_waited_for(&app.store.mailed_about(id).await?, &acks);
     let calendar = app.store.calendar();
@@ -1072,7 +1107,7 @@ async fn dashboard(
                 let blocked = waiting.remove(&u.id).unwrap_or_default();
                 AckRow {
                     reminded: reminded_words(reminded.get(&u.id), !blocked.is_empty(), &calendar),
-                    undelivered: undelivered.get(&u.id).map(|why| Undelivery::of(why, &calendar)),
+                    undelivered: undelivered.get(&u.id).map(|why| Undelivery::of(why, now, &calendar)),
                     blocked,
                     more_blocked: 0,
                     not_sales: None,
