@@ -3667,9 +3667,9 @@ both_backends! {
         }
         assert!(html.contains("it is tried again meanwhile, next at "), "{html}");
         // The same answer for both is quoted once, above the list, not in each row.
-        let answer = "The mail server\u{2019}s last answer was the same for each: \u{201c}SMTP: permanent error (554)";
+        let answer = "What went wrong the last time was the same for each: \u{201c}SMTP: permanent error (554)";
         assert!(html.contains(answer), "{html}");
-        assert!(!html.contains("Last answer from the mail server"), "{html}");
+        assert!(!html.contains("What went wrong the last time:"), "{html}");
         assert!(
             html.contains(
                 "The mail server has not yet taken the e-mail about this notice to 2 of them: it is tried again on its own."
@@ -3714,7 +3714,7 @@ both_backends! {
         let html = dashboard().await;
         assert!(!html.contains(&format!("id=\"undelivered-{}\"", taken.id)), "{html}");
         let row = format!("id=\"undelivered-{}\">Not delivered: the mail server refused their address", refused.id);
-        let answer = "Remind fails too: tell them another way. Last answer from the mail server: \u{201c}SMTP: permanent error (550)";
+        let answer = "Remind fails too: tell them another way. What went wrong the last time: \u{201c}SMTP: permanent error (550)";
         assert!(html.contains(&row) && html.contains(answer), "{html}");
         assert!(html.contains("No e-mail about this notice has reached 1 of them: it was given up on."), "{html}");
         assert_eq!(sink.to(&taken.email).len(), 1);

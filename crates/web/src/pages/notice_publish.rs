@@ -629,8 +629,9 @@ struct Undelivery {
     /// Given up on; else tried again on its own.
     failed: bool,
     words: String,
-    /// The mail server's last answer, quoted: in the row, unless every row
-    /// has the same, which the note above the list then quotes once.
+    /// What went wrong the last time it was tried (mostly the mail
+    /// server's answer), quoted: in the row, unless every row has the same,
+    /// which the note above the list then quotes once.
     answer: Option<String>,
 }
 
@@ -814,7 +815,7 @@ impl DashboardPage {
             .fold((0, 0), |(waiting, failed), u| if u.failed { (waiting, failed + 1) } else { (waiting + 1, failed) })
     }
 
-    /// The mail server's last answer, when more than one row has one and
+    /// What went wrong the last time, when more than one row has one and
     /// all have the same (the relay down for everyone, say): the note above
     /// the list quotes it once, and the rows do not repeat it.
     fn shared_answer(&self) -> Option<&str> {
@@ -849,8 +850,8 @@ impl DashboardPage {
             ),
         };
         let answered = match self.shared_answer() {
-            Some(answer) => format!("The mail server\u{2019}s last answer was the same for each: {answer}."),
-            None => "Their rows say what the mail server answered.".to_owned(),
+            Some(answer) => format!("What went wrong the last time was the same for each: {answer}."),
+            None => "Their rows say what went wrong the last time each was tried.".to_owned(),
         };
         Some(format!(
             "{said} {answered} An administrator sees each e-mail on the outbox page. Meanwhile, tell them another \
