@@ -1393,6 +1393,110 @@ both_backends! {
     }
 }
 
+/// Waits until the outbox's row of `kind` to `user` satisfies `done`.
+async fn until_their_row(
+    admin: &Session,
+    user: &UserView,
+    kind: &str,
+    what: &str,
+    done: fn(&serde_json::Value) -> bool,
+) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let rows = outbox(admin).await;
+        let theirs: Vec<_> = rows.iter().filter(|r| r["kind"] == kind && r["to"] == json!(user.email)).collect();
+        if theirs.iter().any(|r| done(r)) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {theirs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Tried, and waiting to be tried again after the mail server deferred it.
+fn deferred(row: &serde_json::Value) -> bool {
+    row["state"] == "pending" && row["attempts"].as_i64() >= Some(1) && row["last_error"].is_string()
+}
+
+both_backends! {
+    /// A notice's e-mail the mail server deferred at an address an
+    /// administrator has corrected since (a mistyped domain, say) goes at
+    /// once to the corrected address, its link working, and never to the
+    /// old one: the old one may be a stranger's, and the e-mail names the
+    /// drafts the notice holds up.
+    async fn mail_deferred_at_an_address_corrected_since_goes_to_the_corrected_one(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        sink.refuse_senders(true);
+        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(365 * 86_400)]).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (rita_session, rita) = app.user(Role::Sales, "Rita").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        draft_quote(&rita_session, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        until_their_row(&admin, &rita, "publication", "tried and deferred", deferred).await;
+
+        let right = "rita.right@pricegate.test";
+        let r = admin.patch(&format!("/api/v1/users/{}", rita.id), &json!({"email": right})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sink.refuse_senders(false);
+        let is_notice = |m: &Received| m.header("subject").is_some_and(|s| s.starts_with("Price notice"));
+        let told = sink.wait_until(WAIT, "the notice at the corrected address", |m| {
+            m.iter().any(|m| m.to == [right.to_owned()] && is_notice(m))
+        });
+        let told = told.await;
+        let mail = told.iter().find(|m| m.to == [right.to_owned()] && is_notice(m)).expect("the notice");
+        until_nothing_pending(&admin).await;
+        assert!(sink.to(&rita.email).iter().all(|m| !is_notice(m)), "{:?}", subjects(&sink.to(&rita.email)));
+        let rows = outbox(&admin).await;
+        let theirs: Vec<_> = rows.iter().filter(|r| r["kind"] == "publication").collect();
+        assert_eq!(theirs.len(), 1, "{theirs:?}");
+        assert_eq!((&theirs[0]["state"], &theirs[0]["to"]), (&json!("sent"), &json!(right)), "{theirs:?}");
+        let link = mail.ack_link().expect("a link to acknowledge");
+        let r = pricegate_tests::pages::client().get(&link).send().await.expect("the link's page");
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    }
+}
+
+both_backends! {
+    /// Someone whose e-mail about a notice was set aside because they were
+    /// deactivated before it went (the mail server deferring it) is told of
+    /// the notice when reactivated, as anyone back after a publication is:
+    /// the e-mail set aside never reached them.
+    async fn a_salesperson_whose_notice_was_set_aside_while_away_is_told_on_return(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        sink.refuse_senders(true);
+        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(365 * 86_400)]).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (nina_session, nina) = app.user(Role::Sales, "Nina").await;
+        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+        draft_quote(&nina_session, json!([{"sku": "PUMP-1", "quantity": 2}])).await;
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        until_their_row(&admin, &nina, "publication", "tried and deferred", deferred).await;
+        let r = admin.patch(&format!("/api/v1/users/{}", nina.id), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        until_their_row(&admin, &nina, "publication", "set aside", |r| r["state"] == "skipped").await;
+
+        let r = admin.patch(&format!("/api/v1/users/{}", nina.id), &json!({"active": true})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sink.refuse_senders(false);
+        let is_notice = |m: &Received| m.header("subject").is_some_and(|s| s.starts_with("Price notice"));
+        let told = sink.wait_until(WAIT, "the notice to Nina, back", |m| {
+            m.iter().any(|m| m.to == [nina.email.clone()] && is_notice(m))
+        });
+        let told = told.await;
+        let mail = told.iter().find(|m| m.to == [nina.email.clone()] && is_notice(m)).expect("the notice");
+        let text = mail.text();
+        assert!(text.contains("This price notice was published while you could not sign quotes"), "{text}");
+        assert!(mail.ack_link().is_some(), "{text}");
+        until_nothing_pending(&admin).await;
+        assert_eq!(sink.to(&nina.email).iter().filter(|m| is_notice(m)).count(), 1, "once");
+    }
+}
+
 both_backends! {
     /// Someone who takes over drafts after a notice's reminders and
     /// escalation have gone out, even a week and more later, is on a

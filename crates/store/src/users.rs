@@ -511,21 +511,37 @@ impl Store {
             false => 0,
         };
         if readdressed {
-            // Mail no worker has tried yet (a claim counts an attempt) goes
-            // to them as corrected; a message in flight or tried before
-            // keeps the address it was tried at, which its row then says.
+            // Mail still to go goes to them as corrected. Those kept at
+            // their address (telling it that it is no longer theirs) stay
+            // addressed to it.
             use crate::entity::outbox;
-            // Those kept at their address (telling it that it is no longer
-            // theirs) stay addressed to it.
-            outbox::Entity::update_many()
-                .col_expr(outbox::Column::ToAddr, Expr::value(user.email.clone()))
-                .col_expr(outbox::Column::ToName, Expr::value(user.name.clone()))
-                .filter(outbox::Column::UserId.eq(user.id))
-                .filter(outbox::Column::State.eq(crate::outbox::PENDING))
-                .filter(outbox::Column::Attempts.eq(0))
-                .filter(outbox::Column::Kind.is_not_in(crate::outbox::KEPT_AT_ITS_ADDRESS.iter().copied()))
-                .exec(&txn)
-                .await?;
+            let still_to_go = || {
+                outbox::Entity::update_many()
+                    .col_expr(outbox::Column::ToAddr, Expr::value(user.email.clone()))
+                    .col_expr(outbox::Column::ToName, Expr::value(user.name.clone()))
+                    .filter(outbox::Column::UserId.eq(user.id))
+                    .filter(outbox::Column::State.eq(crate::outbox::PENDING))
+                    .filter(outbox::Column::Kind.is_not_in(crate::outbox::KEPT_AT_ITS_ADDRESS.iter().copied()))
+            };
+            still_to_go().filter(outbox::Column::Attempts.eq(0)).exec(&txn).await?;
+            // Mail tried before (a claim counts an attempt) at an address
+            // now corrected, deferred there (a mistyped domain, say), goes
+            // at once to the corrected one, not to the old one on its next
+            // try. One being sent this moment may still reach the old
+            // address: counting one more attempt ends that worker's claim,
+            // so its row is not marked sent to an address it did not go to,
+            // and it goes again, to the corrected one.
+            if address_corrected {
+                still_to_go()
+                    .col_expr(
+                        outbox::Column::Attempts,
+                        sea_orm::sea_query::ExprTrait::add(Expr::col(outbox::Column::Attempts), 1),
+                    )
+                    .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+                    .filter(outbox::Column::Attempts.gt(0))
+                    .exec(&txn)
+                    .await?;
+            }
         }
         if let Some(setup) = &self.mail {
             tell_account_changed(&txn, setup, actor, &before_user, &user, patch.password.is_some(), now).await?;

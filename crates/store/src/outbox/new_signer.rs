@@ -3,7 +3,7 @@
 //! of the notices that hold up their drafts, as if they had been there when
 //! each was published.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -25,8 +25,8 @@ fn taken_over_key(notice_id: Uuid, user_id: Uuid) -> String {
 }
 
 /// The key of the e-mail to someone mailed a notice before, whose schedule
-/// of reminders ended while they could not sign, on being able to again:
-/// one each time they come back.
+/// of reminders ended while they could not sign, or whose e-mail about it
+/// was set aside then, on being able to again: one each time they come back.
 fn back_key(notice_id: Uuid, user_id: Uuid, now: DateTime<Utc>) -> String {
     format!("{}:back-{}", publication_key(notice_id, user_id), now.timestamp_micros())
 }
@@ -88,19 +88,30 @@ impl Store {
             .order_by_asc(notices::Column::Seq)
             .all(conn)
             .await?;
-        // Each notice they were mailed: whether on a schedule of their own (told late).
+        // Each notice they were mailed: whether on a schedule of their own
+        // (told late). One whose e-mail to them was set aside (they were
+        // deactivated before it went) did not reach them: not mailed.
+        let mut set_aside: HashSet<Uuid> = HashSet::new();
         let mailed: HashMap<Uuid, bool> = outbox::Entity::find()
             .select_only()
             .column(outbox::Column::NoticeId)
             .column(outbox::Column::RemindersFrom)
+            .column(outbox::Column::State)
             .filter(outbox::Column::UserId.eq(signer))
             .filter(outbox::Column::Kind.eq(PUBLICATION))
             .filter(outbox::Column::NoticeId.is_in(later.iter().map(|n| n.id)))
-            .into_tuple::<(Option<Uuid>, Option<DateTime<Utc>>)>()
+            .into_tuple::<(Option<Uuid>, Option<DateTime<Utc>>, String)>()
             .all(conn)
             .await?
             .into_iter()
-            .filter_map(|(notice, from)| Some((notice?, from.is_some())))
+            .filter_map(|(notice, from, state)| {
+                let notice = notice?;
+                if state == super::SKIPPED {
+                    set_aside.insert(notice);
+                    return None;
+                }
+                Some((notice, from.is_some()))
+            })
             .fold(HashMap::new(), |mut mailed, (notice, late)| {
                 *mailed.entry(notice).or_default() |= late;
                 mailed
@@ -113,6 +124,9 @@ impl Store {
         for notice in later.iter().filter(|n| !acknowledged.contains(&n.id)) {
             let mut told = told;
             let key = match mailed.get(&notice.id) {
+                // Its e-mail was set aside while they could not sign: told
+                // now, as published meanwhile, under a key of its own.
+                None if told == Told::Returned && set_aside.contains(&notice.id) => back_key(notice.id, signer, now),
                 None => publication_key(notice.id, signer),
                 // Back, they were mailed it before (at its publication, or
                 // on taking over drafts): they are on its schedule already,
