@@ -1393,6 +1393,34 @@ both_backends! {
     }
 }
 
+both_backends! {
+    /// Mail a process without SMTP_URL writes as files is marked sent, and
+    /// its row says it was not e-mailed and where it was written: a worker
+    /// started without the deployment's mail settings is seen on the
+    /// outbox, not taken for delivery.
+    async fn mail_written_as_files_is_not_passed_off_as_e_mailed(backend: Backend) {
+        use pricegate_tests::pages::{client, session_cookie, unwrapped};
+        let app = pricegate_tests::TestApp::spawn(backend).await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (admin, ada) = app.user(Role::Admin, "Ada").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        until_their_row(&admin, &sam, "publication", "written", |r| r["state"] == "sent").await;
+        let rows = outbox(&admin).await;
+        let written = format!(
+            "Not e-mailed: written as a file in {} by a Pricegate process without SMTP_URL.",
+            app.db.dir().join("mail-out").display()
+        );
+        let notice = rows.iter().find(|r| r["kind"] == "publication").expect("the notice's e-mail");
+        assert_eq!((&notice["state"], &notice["last_error"]), (&json!("sent"), &json!(written)), "{notice}");
+        let cookie = session_cookie(&app.base, &ada.email).await;
+        let r = client().get(format!("{}/admin/outbox", app.base)).header("cookie", &cookie).send();
+        let html = unwrapped(&r.await.expect("the outbox").text().await.unwrap_or_default());
+        assert!(html.contains(&written) && !html.contains("an earlier attempt failed"), "{html}");
+    }
+}
+
 /// Waits until the outbox's row of `kind` to `user` satisfies `done`.
 async fn until_their_row(
     admin: &Session,

@@ -51,15 +51,31 @@ async fn until_line(output: impl AsyncRead + Unpin, wanted: impl Fn(&str) -> boo
 /// in the `.env` file of the directory it runs in, waits until it is listening,
 /// stops it, and returns what it wrote to standard error.
 async fn start_up_log(env: &[(&str, &str)]) -> String {
+    start_up_log_with(env, "RUST_LOG=warn\n").await.1
+}
+
+/// [`start_up_log`] with `dot_env` as the `.env` file; also the line saying where it listens.
+async fn start_up_log_with(env: &[(&str, &str)], dot_env: &str) -> (String, String) {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    std::fs::write(dir.path().join(".env"), "RUST_LOG=warn\n").expect("write .env");
+    std::fs::write(dir.path().join(".env"), dot_env).expect("write .env");
     let mut child = pricegate_in(dir.path(), "serve", env).spawn().expect("pricegate starts");
     let stdout = child.stdout.take().expect("stdout is piped");
-    until_line(stdout, |l| l.starts_with("listening on "), "listening").await;
+    let listening = until_line(stdout, |l| l.starts_with("listening on "), "listening").await;
     child.kill().await.expect("pricegate stops");
     let mut log = String::new();
     child.stderr.take().expect("stderr is piped").read_to_string(&mut log).await.expect("read stderr");
-    log
+    (listening, log)
+}
+
+/// A setting the environment sets to nothing (an unfilled `${VAR}`) is
+/// read as unset: `.env`'s value for it is in force, not the default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setting_set_to_nothing_is_read_from_the_dot_env_file() {
+    let env = [("PRICEGATE_BIND", ""), ("RUST_LOG", " ")];
+    let (listening, log) = start_up_log_with(&env, "RUST_LOG=warn\nPRICEGATE_BIND=127.0.0.1:0\n").await;
+    assert!(!listening.ends_with(":8080"), "the default address, not .env's: {listening}");
+    assert!(!log.contains("INFO"), ".env's RUST_LOG is in force: {log}");
+    assert!(!log.contains("set but empty"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

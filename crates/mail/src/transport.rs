@@ -113,6 +113,12 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// The seam between the worker and the wire.
 pub trait MailTransport: Clone + Send + Sync + 'static {
     fn send(&self, message: Message) -> impl Future<Output = Result<(), SendError>> + Send;
+
+    /// How a message this sends goes, when it is not e-mailed: said in its
+    /// outbox row once sent (see [`AnyTransport::File`]).
+    fn not_emailed(&self) -> Option<String> {
+        None
+    }
 }
 
 #[derive(Clone)]
@@ -247,6 +253,21 @@ impl MailTransport for AnyTransport {
             AnyTransport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError::smtp(&e)),
             AnyTransport::PlainSmtp(pool) => pool.send(message).await,
             AnyTransport::File(dir) => write_eml(dir, &message).await,
+        }
+    }
+
+    /// Mail written as files is marked sent like mail e-mailed: its row
+    /// says where it went instead, so that a process started without the
+    /// deployment's SMTP_URL (a worker from a shell lacking it, say) is
+    /// seen on the outbox page, not taken for delivery.
+    fn not_emailed(&self) -> Option<String> {
+        match self {
+            AnyTransport::File(dir) => Some(format!(
+                "{}written as a file in {} by a Pricegate process without SMTP_URL.",
+                pricegate_store::outbox::NOT_EMAILED,
+                dir.display()
+            )),
+            _ => None,
         }
     }
 }

@@ -474,6 +474,7 @@ async fn send_batch<T: MailTransport>(
     // moment's messages to go out again when the lease brings them back,
     // not the whole batch.
     let mut sent = Vec::new();
+    let how = transport.not_emailed();
     let mut unsent = Vec::new();
     let mut failures = Failures::default();
     let mut mark_by = Instant::now() + MARK_SENT_AFTER;
@@ -516,11 +517,11 @@ async fn send_batch<T: MailTransport>(
             None => {}
         }
         if sent.len() >= MARK_SENT_EVERY || (!sent.is_empty() && Instant::now() >= mark_by) {
-            mark_sent(store, &std::mem::take(&mut sent)).await;
+            mark_sent(store, &std::mem::take(&mut sent), how.as_deref()).await;
             mark_by = Instant::now() + MARK_SENT_AFTER;
         }
     }
-    mark_sent(store, &sent).await;
+    mark_sent(store, &sent, how.as_deref()).await;
     failures.log(config.refused_for);
     let why = if stopping(shutdown) { "stopping" } else { "its lease was running out" };
     give_back(store, &unsent, why).await;
@@ -589,7 +590,7 @@ const MARK_SENT_AFTER: Duration = Duration::from_millis(200);
 /// How long marking waits for a database away for a moment before it gives up.
 const MARK_SENT_GIVES_UP: Duration = Duration::from_secs(8);
 
-async fn mark_sent(store: &Store, sent: &[(uuid::Uuid, i32)]) {
+async fn mark_sent(store: &Store, sent: &[(uuid::Uuid, i32)], how: Option<&str>) {
     let count = sent.len();
     if count == 0 {
         return;
@@ -599,14 +600,14 @@ async fn mark_sent(store: &Store, sent: &[(uuid::Uuid, i32)]) {
     // brings it back.
     let give_up = Instant::now() + MARK_SENT_GIVES_UP;
     let mut wait = Duration::from_millis(250);
-    let mut marked = store.mark_mail_sent(sent).await;
+    let mut marked = store.mark_mail_sent_as(sent, how).await;
     while matches!(marked, Err(StoreError::Unavailable(_))) && Instant::now() + wait < give_up {
         tokio::time::sleep(wait).await;
         wait *= 2;
         // Each try within what is left: the pool's own wait for a
         // connection to a database that hangs is longer.
         let left = give_up.saturating_duration_since(Instant::now());
-        marked = match tokio::time::timeout(left, store.mark_mail_sent(sent)).await {
+        marked = match tokio::time::timeout(left, store.mark_mail_sent_as(sent, how)).await {
             Ok(marked) => marked,
             Err(_) => break,
         };

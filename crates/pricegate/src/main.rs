@@ -186,8 +186,8 @@ async fn start() -> std::process::ExitCode {
     };
     // A filter that does not parse is refused, like any other bad setting:
     // quietly logging at another level would hide what was asked for.
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(value) if !value.trim().is_empty() => match EnvFilter::builder().parse(&value) {
+    let filter = match pricegate::settings::environment_or_file("RUST_LOG", &pricegate::settings::dot_env_values()) {
+        Some(value) if !value.trim().is_empty() => match EnvFilter::builder().parse(&value) {
             Ok(filter) => filter,
             Err(e) => {
                 let _ = writeln!(
@@ -234,7 +234,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .filter_map(|(name, value)| Some((name.into_string().ok()?, value.to_string_lossy().into_owned())))
         .collect();
     let unknown = pricegate::settings::unknown_variables(variables.iter().map(|(name, _)| name.as_str()));
-    let empty = pricegate::settings::empty_variables(variables.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    // One set to nothing that `.env` gives is read from there: no default is in force.
+    let in_file = pricegate::settings::dot_env_values();
+    let not_in_file = variables.iter().filter(|(name, _)| in_file.get(name).is_none_or(|v| v.trim().is_empty()));
+    let empty = pricegate::settings::empty_variables(not_in_file.map(|(n, v)| (n.as_str(), v.as_str())));
     for warning in unknown.into_iter().chain(empty) {
         tracing::warn!("{warning}");
     }

@@ -186,6 +186,23 @@ pub fn unknown_variables<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<St
         .collect()
 }
 
+/// The values `.env` (in the working directory) gives, by name, as read:
+/// none when there is no such file, or it does not parse (which `main`
+/// refuses before anything reads settings).
+pub fn dot_env_values() -> std::collections::HashMap<String, String> {
+    dotenvy::from_path_iter(".env").into_iter().flatten().filter_map(Result::ok).collect()
+}
+
+/// A setting's value: the environment's, or, where the environment sets it
+/// to nothing (an unfilled `${VAR}`), as if unset, `.env`'s (`in_file`),
+/// which dotenvy leaves aside for every name the environment sets.
+pub fn environment_or_file(key: &str, in_file: &std::collections::HashMap<String, String>) -> Option<String> {
+    match std::env::var(key) {
+        Ok(value) if value.trim().is_empty() => in_file.get(key).cloned().or(Some(value)),
+        found => found.ok(),
+    }
+}
+
 /// A warning for each setting among `variables` (the environment's, name
 /// and value) that is set but empty, as an unfilled `${VAR}` in a unit or
 /// compose file leaves it: it is read as unset, its default in force, which
@@ -277,7 +294,8 @@ impl Settings {
     /// parse before it gets here).
     pub fn from_env() -> Result<Settings, SettingsError> {
         let _ = dotenvy::from_path(".env");
-        Settings::from_lookup(|key| std::env::var(key).ok())
+        let in_file = dot_env_values();
+        Settings::from_lookup(|key| environment_or_file(key, &in_file))
     }
 
     /// Reads settings through `lookup`, so tests can build them without
@@ -311,6 +329,18 @@ impl Settings {
                 message: format!(
                     "names no SQLite file: each connection would get an empty database of its own, gone when it \
                      closes; name one, as the default does ({DEFAULT_DATABASE_URL})"
+                ),
+            });
+        }
+        // Pricegate keeps proof (who acknowledged what, when): a database
+        // gone when the process ends keeps none, and a user created in it
+        // by a command is gone when the command exits.
+        if pricegate_store::sqlite_in_memory(&database_url) {
+            return Err(SettingsError {
+                variable: "DATABASE_URL",
+                message: format!(
+                    "keeps the database in memory: everything in it (acknowledgements, the audit log, users) \
+                     would be gone when the process stops; name a file, as the default does ({DEFAULT_DATABASE_URL})"
                 ),
             });
         }
@@ -865,8 +895,12 @@ mod tests {
             let e = settings(&[("DATABASE_URL", nothing)]).unwrap_err();
             assert!(e.message.starts_with("names no SQLite file"), "{nothing}: {}", e.message);
         }
-        for named in ["sqlite::memory:", "sqlite://pricegate.db?mode=rwc", "sqlite:///var/lib/pricegate/pg.db"] {
+        for named in ["sqlite://pricegate.db?mode=rwc", "sqlite:///var/lib/pricegate/pg.db"] {
             assert!(settings(&[("DATABASE_URL", named)]).is_ok(), "{named}");
+        }
+        for in_memory in ["sqlite::memory:", "sqlite://pricegate.db?mode=memory"] {
+            let e = settings(&[("DATABASE_URL", in_memory)]).unwrap_err();
+            assert!(e.message.starts_with("keeps the database in memory"), "{in_memory}: {}", e.message);
         }
         assert!(settings(&[]).unwrap().trusted_proxies.is_empty(), "no proxy is trusted by default");
         assert_eq!(settings(&[]).unwrap().connections_per_address, 512);

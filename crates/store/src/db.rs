@@ -111,6 +111,12 @@ fn sqlite_file_name(url: &str) -> Option<std::path::PathBuf> {
     Some(options.get_filename().to_path_buf())
 }
 
+/// Whether `url` is a SQLite URL of a database kept in memory
+/// (`sqlite::memory:`, `…?mode=memory`): gone when the process ends.
+pub fn sqlite_in_memory(url: &str) -> bool {
+    url.starts_with("sqlite:") && (url.contains("mode=memory") || url.contains(":memory:"))
+}
+
 /// Whether `url` is a SQLite URL that names no file and no database in
 /// memory (`sqlite://`, `sqlite:?mode=rwc`): SQLite then gives each
 /// connection a private temporary database of its own, which the others

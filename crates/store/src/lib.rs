@@ -44,7 +44,8 @@ pub mod sql {
 }
 pub use auth::{ApiToken, Checked, TOKEN_TTL_HOURS, hash_token, looks_like_token, random_token};
 pub use db::{
-    Migrated, Store, TABLES, client_form_key, form_row_id, opens_read_only, sqlite_file, sqlite_names_nothing,
+    Migrated, Store, TABLES, client_form_key, form_row_id, opens_read_only, sqlite_file, sqlite_in_memory,
+    sqlite_names_nothing,
 };
 pub use error::{SUPERSEDED_PRICES, StoreError, causes};
 pub use gate::PublishSeen;

@@ -360,19 +360,30 @@ impl Store {
     /// Reminders held back behind the rows (see [`find_waiting`]) are due
     /// at once. Returns how many rows were marked.
     pub async fn mark_mail_sent(&self, claimed: &[(Uuid, i32)]) -> Result<u64, StoreError> {
+        self.mark_mail_sent_as(claimed, None).await
+    }
+
+    /// [`Store::mark_mail_sent`], saying in each row how it went when it
+    /// was not e-mailed (`how`: written as a file by a process without an
+    /// SMTP server), so that the outbox does not pass it off as delivered.
+    pub async fn mark_mail_sent_as(&self, claimed: &[(Uuid, i32)], how: Option<&str>) -> Result<u64, StoreError> {
         if claimed.is_empty() {
             return Ok(0);
         }
         let now = db_now(&self.db).await?;
-        let last_error = Expr::case(Expr::col(outbox::Column::State).eq(SKIPPED), Expr::value(Option::<String>::None))
-            .finally(Expr::col(outbox::Column::LastError));
+        let last_error = match how {
+            Some(how) => Expr::value(how.to_owned()),
+            None => Expr::case(Expr::col(outbox::Column::State).eq(SKIPPED), Expr::value(Option::<String>::None))
+                .finally(Expr::col(outbox::Column::LastError))
+                .into(),
+        };
         let marked = self
             .update_held(claimed, &[PENDING, SKIPPED], |update, _| {
                 update
                     .col_expr(outbox::Column::State, Expr::value(SENT))
                     .col_expr(outbox::Column::SentAt, Expr::value(now))
                     .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
-                    .col_expr(outbox::Column::LastError, last_error.clone().into())
+                    .col_expr(outbox::Column::LastError, last_error.clone())
             })
             .await?;
         let sent: Vec<Uuid> = claimed.iter().map(|(id, _)| *id).collect();

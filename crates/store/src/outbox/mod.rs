@@ -50,6 +50,10 @@ pub use fanout::{FANOUT_BATCH, FanoutClaim, FanoutStep};
 pub(crate) use reminders::tried_and_not_sent;
 pub use reminders::{REMIND_NOW_AGAIN_AFTER_MINUTES, Reminded, Undelivered};
 
+/// How the reason in a row marked sent that was not e-mailed starts (see
+/// [`Store::mark_mail_sent_as`]), as opposed to an earlier try's error.
+pub const NOT_EMAILED: &str = "Not e-mailed: ";
+
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";

@@ -1142,6 +1142,7 @@ fn kind_in_words(kind: &str) -> &'static str {
 /// error of an earlier attempt, said as such.
 fn reason(state: &str, attempts: i32, last_error: Option<&str>) -> String {
     match (state, last_error) {
+        ("sent", Some(how)) if how.starts_with(pricegate_store::outbox::NOT_EMAILED) => how.to_owned(),
         ("sent", Some(error)) => format!("Sent at attempt {attempts}; an earlier attempt failed: {error}"),
         (_, error) => error.unwrap_or_default().to_owned(),
     }
@@ -1166,6 +1167,8 @@ mod tests {
             "Sent at attempt 3; an earlier attempt failed: SMTP: cannot connect"
         );
         assert_eq!(reason("pending", 2, Some("SMTP: cannot connect")), "SMTP: cannot connect");
+        let written = "Not e-mailed: written as a file in /var/mail/pricegate by a Pricegate process without SMTP_URL.";
+        assert_eq!(reason("sent", 1, Some(written)), written);
     }
 
     #[test]
