@@ -39,6 +39,7 @@ mod m20261207_000034_reminder_sweeps;
 mod m20261207_000035_acknowledgements_kept;
 mod m20261207_000036_proof_not_replaced;
 mod m20261207_000037_finalised_quotes_kept;
+mod m20261207_000038_login_tries_in_flight;
 
 pub struct Migrator;
 
@@ -154,6 +155,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000035_acknowledgements_kept::Migration),
             Box::new(m20261207_000036_proof_not_replaced::Migration),
             Box::new(m20261207_000037_finalised_quotes_kept::Migration),
+            Box::new(m20261207_000038_login_tries_in_flight::Migration),
         ]
     }
 }

@@ -384,6 +384,36 @@ both_backends! {
     }
 }
 
+both_backends! {
+    /// The right password sent many times at once for one account from one
+    /// address (a script fetching tokens in parallel): each is logged in or
+    /// told that other tries are being checked and to try again in a
+    /// second; none is told of failed logins there were none of, nor held
+    /// off for a quarter of an hour, and the account logs in right after.
+    async fn logins_sent_at_once_are_not_taken_for_failed_ones(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let tries: Vec<_> = (0..16)
+            .map(|_| {
+                let (server, body) = (app.anonymous(), json!({"email": sam.email, "password": PASSWORD}));
+                tokio::spawn(async move { server.post("/api/v1/auth/token", &body).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for tried in tries {
+            answers.push(tried.await.expect("a login"));
+        }
+        let refused: Vec<_> = answers.iter().filter(|r| r.status != 200).collect();
+        assert!(!refused.is_empty() && refused.len() < 16, "sixteen at once, more than five in flight: {answers:?}");
+        for r in refused {
+            assert_error(r, 429, "too_many_attempts");
+            assert!(r.text.contains("being checked at this moment") && !r.text.contains("failed"), "{}", r.text);
+        }
+        let r = app.anonymous().post("/api/v1/auth/token", &json!({"email": sam.email, "password": PASSWORD})).await;
+        assert_eq!(r.status, 200, "nothing holds the account off: {}", r.text);
+    }
+}
+
 /// Failed logins are counted in the database: wrong passwords sent at once to
 /// two server processes on one PostgreSQL have no more than five passwords
 /// checked between them, and then both processes hold that e-mail off, while

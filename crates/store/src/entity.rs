@@ -440,6 +440,8 @@ pub mod login_failures {
         pub email_hash: Option<String>,
         /// The client address's own hash, without the e-mail.
         pub address_hash: Option<String>,
+        /// A try whose password is being checked: not yet a failure.
+        pub in_flight: bool,
     }
     no_relations!();
 }

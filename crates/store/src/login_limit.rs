@@ -68,6 +68,10 @@ pub enum LoginOutcome {
     /// every address together, or from this address for every e-mail: try
     /// again after this long.
     HeldOff(Duration),
+    /// As many tries as may be counted are being checked at this moment
+    /// (logins sent at once by one client, say), not failures yet: try
+    /// again in a moment.
+    AtOnce,
 }
 
 /// The row key of an (e-mail, client address) pair: a hash, so the table
@@ -167,6 +171,7 @@ pub(crate) async fn link_request_allowed(
         // Neither an account's failures nor the address's failed logins.
         email_hash: Set(None),
         address_hash: Set(None),
+        in_flight: Set(false),
     })
     .exec_without_returning(txn)
     .await?;
@@ -211,6 +216,8 @@ impl Store {
             at: Set(now),
             email_hash: Set(Some(email_key(email))),
             address_hash: Set(Some(address_key(client))),
+            // Until its password is checked: not yet a failure.
+            in_flight: Set(true),
         })
         .exec_without_returning(&self.db)
         .await?;
@@ -220,20 +227,31 @@ impl Store {
         for (whose, max) in
             [(from_here, MAX_FAILURES), (from_anywhere, MAX_ACCOUNT_FAILURES), (for_anyone, MAX_ADDRESS_FAILURES)]
         {
-            let recent: Vec<DateTime<Utc>> = login_failures::Entity::find()
-                .select_only()
-                .column(login_failures::Column::At)
-                .filter(whose)
-                .filter(login_failures::Column::At.gte(since))
-                .order_by_asc(login_failures::Column::At)
-                .limit(max as u64 + 1)
-                .into_tuple()
-                .all(&self.db)
-                .await?;
-            if let Some(first) = recent.first().filter(|_| recent.len() > max) {
+            // Failures and tries in flight alike: never more than `max` of
+            // them get their password checked.
+            let recent = |settled_only: bool| {
+                let mut recent = login_failures::Entity::find()
+                    .select_only()
+                    .column(login_failures::Column::At)
+                    .filter(whose.clone())
+                    .filter(login_failures::Column::At.gte(since));
+                if settled_only {
+                    recent = recent.filter(login_failures::Column::InFlight.eq(false));
+                }
+                recent.order_by_asc(login_failures::Column::At).limit(max as u64 + 1).into_tuple().all(&self.db)
+            };
+            let counted: Vec<DateTime<Utc>> = recent(false).await?;
+            if counted.len() > max {
                 login_failures::Entity::delete_by_id(id).exec(&self.db).await?;
-                let wait = (*first + window - now).to_std().unwrap_or_default().max(Duration::from_secs(1));
-                return Ok(LoginOutcome::HeldOff(wait));
+                // Held off by failures, until the earliest leaves the
+                // window; else by tries still being checked, for a moment.
+                let failures: Vec<DateTime<Utc>> = recent(true).await?;
+                return Ok(match failures.first().filter(|_| failures.len() >= max) {
+                    Some(first) => LoginOutcome::HeldOff(
+                        (*first + window - now).to_std().unwrap_or_default().max(Duration::from_secs(1)),
+                    ),
+                    None => LoginOutcome::AtOnce,
+                });
             }
         }
         let outcome = self.verify_login(email, password).await?;
@@ -250,7 +268,14 @@ impl Store {
                 login_failures::Entity::delete_by_id(id).exec(&self.db).await?;
             }
             // This try's row stays: it is one of the failures.
-            LoginOutcome::Refused | LoginOutcome::HeldOff(_) => {}
+            LoginOutcome::Refused => {
+                login_failures::Entity::update_many()
+                    .col_expr(login_failures::Column::InFlight, sea_orm::sea_query::Expr::value(false))
+                    .filter(login_failures::Column::Id.eq(id))
+                    .exec(&self.db)
+                    .await?;
+            }
+            LoginOutcome::HeldOff(_) | LoginOutcome::AtOnce => {}
         }
         Ok(outcome)
     }

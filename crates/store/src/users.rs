@@ -39,6 +39,9 @@ pub enum PasswordChange {
     /// Too many wrong passwords for this account from this address lately
     /// (logins count too): try again after this long.
     HeldOff(std::time::Duration),
+    /// Other tries of this account's password from this address are being
+    /// checked at this moment, as many as may be: try again in a moment.
+    AtOnce,
 }
 
 #[derive(Debug, Default)]
@@ -337,6 +340,7 @@ impl Store {
             LoginOutcome::LoggedIn(_) => {}
             LoginOutcome::Refused | LoginOutcome::Deactivated => return Ok(PasswordChange::WrongPassword),
             LoginOutcome::HeldOff(wait) => return Ok(PasswordChange::HeldOff(wait)),
+            LoginOutcome::AtOnce => return Ok(PasswordChange::AtOnce),
         }
         if new.expose() == current {
             return Err(pricegate_domain::Invalid::new(

@@ -65,6 +65,7 @@ pub async fn issue_token(
             return Err(AppError::new(StatusCode::FORBIDDEN, "account_deactivated", crate::pages::DEACTIVATED_LOGIN));
         }
         LoginOutcome::HeldOff(wait) => return Ok(held_off(wait)),
+        LoginOutcome::AtOnce => return Ok(at_once()),
     };
     let issued = app.store.issue_api_token(checked).await?;
     Ok(Json(TokenResponse { token: issued.token, expires_at: issued.expires_at, user: issued.user }).into_response())
@@ -82,6 +83,16 @@ fn held_off(wait: std::time::Duration) -> Response {
     )
     .into_response();
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// 429 `too_many_attempts` with `Retry-After: 1`: as many tries of this
+/// password as may be checked are being checked at this moment (logins sent
+/// at once), none of them a failure yet.
+fn at_once() -> Response {
+    let mut response =
+        AppError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", crate::pages::AT_ONCE).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
     response
 }
 
@@ -171,6 +182,7 @@ pub async fn change_password(
         PasswordChange::Changed(checked) => checked,
         PasswordChange::WrongPassword => return Err(wrong_current_password().into()),
         PasswordChange::HeldOff(wait) => return Ok(held_off(wait)),
+        PasswordChange::AtOnce => return Ok(at_once()),
     };
     let issued = app.store.issue_api_token(checked).await?;
     Ok(Json(TokenResponse { token: issued.token, expires_at: issued.expires_at, user: issued.user }).into_response())

@@ -214,6 +214,12 @@ async fn login(
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
             return Ok(response);
         }
+        LoginOutcome::AtOnce => {
+            let message = super::AT_ONCE.to_owned();
+            let mut response = login_page(&app, &headers, StatusCode::TOO_MANY_REQUESTS, again(email, message))?;
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
+            return Ok(response);
+        }
     };
     let to = match &kept {
         Some(kept) => SessionTo::Kept(kept),
@@ -485,6 +491,9 @@ async fn change_password(
         Ok(PasswordChange::HeldOff(wait)) => {
             let message = format!("Too many wrong passwords. {}", try_again_in(wait));
             refusal(StatusCode::TOO_MANY_REQUESTS, vec![Invalid::new("current_password", message)])
+        }
+        Ok(PasswordChange::AtOnce) => {
+            refusal(StatusCode::TOO_MANY_REQUESTS, vec![Invalid::new("current_password", super::AT_ONCE)])
         }
         Err(pricegate_store::StoreError::Invalid(e)) => refusal(StatusCode::UNPROCESSABLE_ENTITY, vec![e]),
         Err(e) => Err(e.into()),

@@ -509,6 +509,12 @@ const DEACTIVATED: &str = "Your account is deactivated, so you are logged out. I
 pub(crate) const DEACTIVATED_LOGIN: &str =
     "This account is deactivated: it cannot log in. If that is a mistake, ask an administrator to reactivate it.";
 
+/// A login (or a check of one's current password) refused because as many
+/// tries of that password as may be checked together are being checked at
+/// this moment: none of them has failed yet.
+pub(crate) const AT_ONCE: &str = "Other tries of this password, from this address, are being checked at this moment \
+    (as many as may be at once): try again in a second.";
+
 /// A page that says why something was refused.
 #[derive(Debug)]
 pub struct PageError {
