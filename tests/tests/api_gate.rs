@@ -3071,3 +3071,32 @@ both_backends! {
         assert_eq!((&r.body["state"], &r.body["lines"][0]["quantity"]), (&json!("finalised"), &json!(1)));
     }
 }
+
+both_backends! {
+    /// A draft whose signer was deactivated, with notices pending: its page
+    /// says in its one-line summary that another signer is to be chosen, and
+    /// does not say that the deactivated signer alone can acknowledge them.
+    async fn a_draft_whose_signer_left_says_so_where_it_says_what_is_pending(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (admin, _) = app.user(Role::Admin, "Ada").await;
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (olga_api, olga) = app.user(Role::Sales, "Olga").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        create_product(&finance, "PUMP-100", "EUR", 125_000).await;
+        let id = id_of(&draft_quote_signed_by(&olga_api, json!([{"sku": "PUMP-100", "quantity": 2}]), sam.id).await);
+        let nid = create_notice(&finance, "Pumps up", json!([])).await;
+        publish_notice(&finance, &nid).await;
+        let page = page_as(&app.base, &olga.email, &format!("/quotes/{id}")).await;
+        assert!(page.contains("Only the signer, Sam, can acknowledge these."), "{page}");
+
+        let r = admin.patch(&format!("/api/v1/users/{}", sam.id), &json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let page = page_as(&app.base, &olga.email, &format!("/quotes/{id}")).await;
+        assert!(
+            page.contains("Not ready to finalise: 1 price notice to acknowledge, and another signer to choose."),
+            "{page}"
+        );
+        assert!(page.contains("Sam can no longer acknowledge these for it: whoever signs it next is asked to."), "{page}");
+        assert!(!page.contains("Only the signer, Sam, can acknowledge"), "{page}");
+    }
+}

@@ -209,7 +209,11 @@ async fn login(
             );
         }
         LoginOutcome::HeldOff(wait) => {
-            let message = format!("Too many failed attempts. {}", try_again_in(wait));
+            let message = format!(
+                "Too many failed attempts. {} Or set a new password with \u{201c}Forgot your password?\u{201d}: its \
+                 link logs you in at once.",
+                try_again_in(wait)
+            );
             let mut response = login_page(&app, &headers, StatusCode::TOO_MANY_REQUESTS, again(email, message))?;
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
             return Ok(response);
