@@ -139,12 +139,19 @@ pub fn redact_ack_links(body: &str) -> String {
     out
 }
 
+/// A body as an admin reads it: every link's token cut short, a link to
+/// choose a password's too (minted as it is sent, in its slot until then),
+/// as `/password/…`, not as the slot's name.
+fn readable(body: &str) -> String {
+    redact_ack_links(body).replace(ACK_TOKEN_SLOT, "…")
+}
+
 impl Store {
     /// One message with its bodies, links redacted (see [`OutboxMessageView`]).
     pub async fn get_outbox_message(&self, id: Uuid) -> Result<OutboxMessageView, StoreError> {
         let row = outbox::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::not_found("message"))?;
         let (text_body, html_body) = match ABOUT_AN_ACCOUNT.contains(&row.kind.as_str()) {
-            true => (redact_ack_links(&row.text_body), redact_ack_links(&row.html_body)),
+            true => (readable(&row.text_body), readable(&row.html_body)),
             false => (WITHHELD_BODY.to_owned(), format!("<p>{WITHHELD_BODY}</p>")),
         };
         Ok(OutboxMessageView { row: row.into(), text_body, html_body })
@@ -302,7 +309,13 @@ fn reached_later(at: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_ack_links;
+    use super::{readable, redact_ack_links};
+
+    #[test]
+    fn a_password_link_not_sent_yet_reads_cut_short_too() {
+        let body = format!("Choose it at http://x/password/{} within a day.", super::ACK_TOKEN_SLOT);
+        assert_eq!(readable(&body), "Choose it at http://x/password/… within a day.");
+    }
 
     #[test]
     fn ack_links_are_redacted_for_readers() {
