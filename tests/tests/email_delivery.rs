@@ -990,7 +990,6 @@ both_backends! {
         let (_, nina) = app.user(Role::Sales, "Nina").await;
         let r = admin.post(&format!("/api/v1/users/{}/handover", sam_user.id), &json!({"to": nina.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        let is_notice = |m: &Received| m.header("subject").is_some_and(|s| s.starts_with("Price notice"));
         let told = sink
             .wait_until(WAIT, "the notice to Nina", |m| m.iter().any(|m| m.to == [nina.email.clone()] && is_notice(m)))
             .await;
@@ -1320,7 +1319,6 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         let nid = create_notice(&finance, "Pumps up", json!([])).await;
         publish_notice(&finance, &nid).await;
-        let is_notice = |m: &Received| m.header("subject").is_some_and(|s| s.starts_with("Price notice"));
         sink.wait_until(WAIT, "the notice to Sam", |m| m.iter().any(|m| m.to == [sam.email.clone()] && is_notice(m)))
             .await;
         until_nothing_pending(&admin).await;
@@ -1446,6 +1444,29 @@ fn deferred(row: &serde_json::Value) -> bool {
     row["state"] == "pending" && row["attempts"].as_i64() >= Some(1) && row["last_error"].is_string()
 }
 
+/// A notice published to `name`, a salesperson with a draft it holds up,
+/// whose e-mail about it the mail server (refusing Pricegate's mail until
+/// told otherwise) has deferred: the sink, the app, an admin, and them.
+async fn a_notice_deferred_to(backend: Backend, name: &str) -> (SmtpSink, pricegate_tests::TestApp, Session, UserView) {
+    let sink = SmtpSink::start().await;
+    sink.refuse_senders(true);
+    let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(365 * 86_400)]).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (session, person) = app.user(Role::Sales, name).await;
+    create_product(&finance, "PUMP-1", "EUR", 250_000).await;
+    draft_quote(&session, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
+    let nid = create_notice(&finance, "Pumps up", json!([])).await;
+    publish_notice(&finance, &nid).await;
+    until_their_row(&admin, &person, "publication", "tried and deferred", deferred).await;
+    (sink, app, admin, person)
+}
+
+/// Whether a message is a notice's e-mail (at its publication, or on a return).
+fn is_notice(m: &Received) -> bool {
+    m.header("subject").is_some_and(|s| s.starts_with("Price notice"))
+}
+
 both_backends! {
     /// A notice's e-mail the mail server deferred at an address an
     /// administrator has corrected since (a mistyped domain, say) goes at
@@ -1453,23 +1474,11 @@ both_backends! {
     /// old one: the old one may be a stranger's, and the e-mail names the
     /// drafts the notice holds up.
     async fn mail_deferred_at_an_address_corrected_since_goes_to_the_corrected_one(backend: Backend) {
-        let sink = SmtpSink::start().await;
-        sink.refuse_senders(true);
-        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(365 * 86_400)]).await;
-        let (finance, _) = app.user(Role::Finance, "Fiona").await;
-        let (admin, _) = app.user(Role::Admin, "Ada").await;
-        let (rita_session, rita) = app.user(Role::Sales, "Rita").await;
-        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
-        draft_quote(&rita_session, json!([{"sku": "PUMP-1", "quantity": 4}])).await;
-        let nid = create_notice(&finance, "Pumps up", json!([])).await;
-        publish_notice(&finance, &nid).await;
-        until_their_row(&admin, &rita, "publication", "tried and deferred", deferred).await;
-
+        let (sink, _app, admin, rita) = a_notice_deferred_to(backend, "Rita").await;
         let right = "rita.right@pricegate.test";
         let r = admin.patch(&format!("/api/v1/users/{}", rita.id), &json!({"email": right})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         sink.refuse_senders(false);
-        let is_notice = |m: &Received| m.header("subject").is_some_and(|s| s.starts_with("Price notice"));
         let told = sink.wait_until(WAIT, "the notice at the corrected address", |m| {
             m.iter().any(|m| m.to == [right.to_owned()] && is_notice(m))
         });
@@ -1493,17 +1502,7 @@ both_backends! {
     /// the notice when reactivated, as anyone back after a publication is:
     /// the e-mail set aside never reached them.
     async fn a_salesperson_whose_notice_was_set_aside_while_away_is_told_on_return(backend: Backend) {
-        let sink = SmtpSink::start().await;
-        sink.refuse_senders(true);
-        let app = spawn_with_mail(backend, &sink, |s| s.reminders = vec![Duration::from_secs(365 * 86_400)]).await;
-        let (finance, _) = app.user(Role::Finance, "Fiona").await;
-        let (admin, _) = app.user(Role::Admin, "Ada").await;
-        let (nina_session, nina) = app.user(Role::Sales, "Nina").await;
-        create_product(&finance, "PUMP-1", "EUR", 250_000).await;
-        draft_quote(&nina_session, json!([{"sku": "PUMP-1", "quantity": 2}])).await;
-        let nid = create_notice(&finance, "Pumps up", json!([])).await;
-        publish_notice(&finance, &nid).await;
-        until_their_row(&admin, &nina, "publication", "tried and deferred", deferred).await;
+        let (sink, _app, admin, nina) = a_notice_deferred_to(backend, "Nina").await;
         let r = admin.patch(&format!("/api/v1/users/{}", nina.id), &json!({"active": false})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         until_their_row(&admin, &nina, "publication", "set aside", |r| r["state"] == "skipped").await;
@@ -1511,7 +1510,6 @@ both_backends! {
         let r = admin.patch(&format!("/api/v1/users/{}", nina.id), &json!({"active": true})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         sink.refuse_senders(false);
-        let is_notice = |m: &Received| m.header("subject").is_some_and(|s| s.starts_with("Price notice"));
         let told = sink.wait_until(WAIT, "the notice to Nina, back", |m| {
             m.iter().any(|m| m.to == [nina.email.clone()] && is_notice(m))
         });
