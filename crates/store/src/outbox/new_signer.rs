@@ -124,9 +124,9 @@ impl Store {
         for notice in later.iter().filter(|n| !acknowledged.contains(&n.id)) {
             let mut told = told;
             let key = match mailed.get(&notice.id) {
-                // Its e-mail was set aside while they could not sign: told
-                // now, as published meanwhile, under a key of its own.
-                None if told == Told::Returned && set_aside.contains(&notice.id) => back_key(notice.id, signer, now),
+                // Its e-mail was set aside while they could not sign (the
+                // key it had is taken): told now, under a key of its own.
+                None if set_aside.contains(&notice.id) => back_key(notice.id, signer, now),
                 None => publication_key(notice.id, signer),
                 // Back, they were mailed it before (at its publication, or
                 // on taking over drafts): they are on its schedule already,
