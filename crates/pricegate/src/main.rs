@@ -306,7 +306,8 @@ async fn back_up(settings: &Settings, file: &std::path::Path) -> anyhow::Result<
     let Some(database) = pricegate_store::sqlite_file(&settings.database_url) else {
         anyhow::bail!(
             "pricegate backup copies a SQLite database, and DATABASE_URL names another: back PostgreSQL up with \
-             pg_dump, as in `pg_dump -Fc -f pricegate.dump \"$DATABASE_URL\"`"
+             pg_dump, as in `(umask 077 && pg_dump -Fc -f pricegate.dump \"$DATABASE_URL\")` (the dump holds \
+             password hashes: only its owner may read it)"
         );
     };
     let whole = |path: &std::path::Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());

@@ -236,7 +236,12 @@ impl Store {
                     .filter(whose.clone())
                     .filter(login_failures::Column::At.gte(since));
                 if settled_only {
-                    recent = recent.filter(login_failures::Column::InFlight.eq(false));
+                    // A try still in flight after a minute was cut off (its
+                    // process stopped mid-check): counted as what it was.
+                    let settled = sea_orm::Condition::any()
+                        .add(login_failures::Column::InFlight.eq(false))
+                        .add(login_failures::Column::At.lt(now - chrono::Duration::minutes(1)));
+                    recent = recent.filter(settled);
                 }
                 recent.order_by_asc(login_failures::Column::At).limit(max as u64 + 1).into_tuple().all(&self.db)
             };
