@@ -1516,7 +1516,7 @@ both_backends! {
         let told = told.await;
         let mail = told.iter().find(|m| m.to == [nina.email.clone()] && is_notice(m)).expect("the notice");
         let text = mail.text();
-        assert!(text.contains("This price notice was published while you could not sign quotes"), "{text}");
+        assert!(text.contains("The e-mail about this price notice was set aside when you could no longer sign"), "{text}");
         assert!(mail.ack_link().is_some(), "{text}");
         until_nothing_pending(&admin).await;
         assert_eq!(sink.to(&nina.email).iter().filter(|m| is_notice(m)).count(), 1, "once");

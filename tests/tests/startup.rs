@@ -711,9 +711,10 @@ async fn a_new_sqlite_file_is_said_as_it_is_made_and_only_then() {
     assert!(said.contains("another process listens there") && !said.contains("there is no database"), "{said}");
     assert!(!file.exists(), "no database made by a start that was refused");
     drop(taken);
-    let made = format!("there is no database at {}: a new, empty one is made there", file.display());
+    let made = format!("there is no database at {}: a new, empty one is made there\n", file.display());
     let out = pricegate_in(dir.path(), "migrate", &env[..1]).output().await.expect("pricegate runs");
     let said = String::from_utf8_lossy(&out.stderr);
+    // Named by its whole path, it is not said to be found from the working directory.
     assert!(out.status.success() && said.contains(&made) && file.exists(), "{said}");
     let out = pricegate_in(dir.path(), "migrate", &env[..1]).output().await.expect("pricegate runs");
     let said = String::from_utf8_lossy(&out.stderr);
@@ -735,6 +736,7 @@ async fn a_sqlite_file_that_cannot_be_opened_is_named_at_start() {
         said.contains(&format!("the file is {}: does its directory exist", missing.display())),
         "the file and what to check: {said}"
     );
+    assert!(!said.contains("a new, empty one is made there"), "none is made where there is no directory: {said}");
     // A directory named where the file should be.
     let url = format!("sqlite://{}?mode=rwc", dir.path().display());
     let out =

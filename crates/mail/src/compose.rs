@@ -1327,6 +1327,19 @@ impl Composer for TemplateComposer {
                         }
                         .to_owned(),
                     ),
+                    Letter::Publication { told: Told::Missed, .. } => (
+                        format!("Price notice: {}", notice.title),
+                        if quotes.len() == 1 {
+                            "The e-mail about this price notice was set aside when you could no longer sign \
+                             quotes, and it holds up the quote below, which you sign. Acknowledge the notice before \
+                             you finalise it."
+                        } else {
+                            "The e-mail about this price notice was set aside when you could no longer sign \
+                             quotes, and it holds up the quotes below, which you sign. Acknowledge the notice before \
+                             you finalise them."
+                        }
+                        .to_owned(),
+                    ),
                     Letter::Publication { told: Told::Back, .. } => (
                         format!("Still to acknowledge: {}", notice.title),
                         if quotes.len() == 1 {

@@ -207,13 +207,16 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
     // Said here, as it is made: a start refused before (its address taken) makes none.
     let new_database =
         pricegate_store::sqlite_file(url).filter(|path| !path.exists() && !pricegate_store::opens_read_only(url));
-    if let Some(path) = new_database {
+    // Where its directory is missing, the refusal that follows says so.
+    if let Some(path) = new_database
+        .filter(|path| std::path::absolute(path).ok().and_then(|p| p.parent().map(|d| d.is_dir())) == Some(true))
+    {
+        let whence = match path.is_relative() {
+            true => " (DATABASE_URL names it from the directory pricegate runs in)",
+            false => "",
+        };
         let path = std::path::absolute(&path).unwrap_or(path);
-        tracing::warn!(
-            "there is no database at {}: a new, empty one is made there (DATABASE_URL names it, from the directory \
-             pricegate runs in)",
-            path.display()
-        );
+        tracing::warn!("there is no database at {}: a new, empty one is made there{whence}", path.display());
     }
     // No statement waits for a lock longer than a request may take (the
     // worker's and the commands' too): see `connect_bounded`.

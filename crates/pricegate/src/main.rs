@@ -311,11 +311,11 @@ async fn back_up(settings: &Settings, file: &std::path::Path) -> anyhow::Result<
         );
     };
     let whole = |path: &std::path::Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    anyhow::ensure!(
-        database.exists(),
-        "there is no database at {} to back up (DATABASE_URL names it, from the directory pricegate runs in)",
-        whole(&database).display()
-    );
+    let whence = match database.is_relative() {
+        true => " (DATABASE_URL names it from the directory pricegate runs in)",
+        false => "",
+    };
+    anyhow::ensure!(database.exists(), "there is no database at {} to back up{whence}", whole(&database).display());
     // The whole path: SQLite would read a name beginning `file:` as a URI.
     let file = whole(file);
     let target = file.to_str().context("the backup's file name is not UTF-8: give another")?;

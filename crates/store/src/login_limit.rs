@@ -5,10 +5,13 @@
 //! form and the API's `POST /api/v1/auth/token` both log in through
 //! [`Store::attempt_login`], so neither is a way around the other.
 //!
-//! Each try is written down *before* its password is checked, and counts as a
-//! failure unless it succeeds: so tries sent at once, to one process or to
-//! several, each see the others, and never more than [`MAX_FAILURES`] of them
-//! get their password checked.
+//! Each try is counted and written down *before* its password is checked,
+//! one at a time for each key it counts under, and counts as a failure
+//! unless it succeeds: so tries sent at once, to one process or to several,
+//! each see the others, and never more than [`MAX_FAILURES`] of them get
+//! their password checked. Until its check ends a try is in flight: one
+//! refused only because others are being checked is told to try again in a
+//! moment ([`LoginOutcome::AtOnce`]), not that there were failed logins.
 //!
 //! An IPv6 client counts by its /64, the block one subscriber is given, so
 //! that walking through the addresses of one's own network is not a fresh
@@ -204,26 +207,34 @@ impl Store {
             return Ok(LoginOutcome::Refused);
         }
         let key = pair_key(email, client);
-        let now = db_now(&self.db).await?;
+        let (email_hash, address_hash) = (email_key(email), address_key(client));
+        // Counted and written down together, one try at a time per key: on
+        // SQLite in a write transaction (one writer at a time), on
+        // PostgreSQL under a lock of each of the three keys (taken in one
+        // order), so that of tries sent at once exactly as many go on to
+        // have their password checked as the limits leave room for.
+        let txn = self.begin_write().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            let mut keys = [&key, &email_hash, &address_hash];
+            keys.sort();
+            for key in keys {
+                // A space of two 32-bit keys of its own, apart from the password links'.
+                let lock = sea_orm::Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_advisory_xact_lock(7396013, hashtext($1))",
+                    [key.clone().into()],
+                );
+                txn.execute_raw(lock).await?;
+            }
+        }
+        let now = db_now(&txn).await?;
         let window = chrono::Duration::from_std(FAILURE_WINDOW)
             .map_err(|e| StoreError::Internal(format!("login window: {e}")))?;
         let since = now - window;
-        login_failures::Entity::delete_many().filter(login_failures::Column::At.lt(since)).exec(&self.db).await?;
-        let id = Uuid::new_v4();
-        login_failures::Entity::insert(login_failures::ActiveModel {
-            id: Set(id),
-            key_hash: Set(key.clone()),
-            at: Set(now),
-            email_hash: Set(Some(email_key(email))),
-            address_hash: Set(Some(address_key(client))),
-            // Until its password is checked: not yet a failure.
-            in_flight: Set(true),
-        })
-        .exec_without_returning(&self.db)
-        .await?;
+        login_failures::Entity::delete_many().filter(login_failures::Column::At.lt(since)).exec(&txn).await?;
         let from_here = login_failures::Column::KeyHash.eq(&key);
-        let from_anywhere = login_failures::Column::EmailHash.eq(email_key(email));
-        let for_anyone = login_failures::Column::AddressHash.eq(address_key(client));
+        let from_anywhere = login_failures::Column::EmailHash.eq(email_hash.clone());
+        let for_anyone = login_failures::Column::AddressHash.eq(address_hash.clone());
         for (whose, max) in
             [(from_here, MAX_FAILURES), (from_anywhere, MAX_ACCOUNT_FAILURES), (for_anyone, MAX_ADDRESS_FAILURES)]
         {
@@ -237,20 +248,21 @@ impl Store {
                     .filter(login_failures::Column::At.gte(since));
                 if settled_only {
                     // A try still in flight after a minute was cut off (its
-                    // process stopped mid-check): counted as what it was.
+                    // request dropped, or its process stopped, mid-check):
+                    // counted as what it may have been, a failure.
                     let settled = sea_orm::Condition::any()
                         .add(login_failures::Column::InFlight.eq(false))
                         .add(login_failures::Column::At.lt(now - chrono::Duration::minutes(1)));
                     recent = recent.filter(settled);
                 }
-                recent.order_by_asc(login_failures::Column::At).limit(max as u64 + 1).into_tuple().all(&self.db)
+                recent.order_by_asc(login_failures::Column::At).limit(max as u64).into_tuple().all(&txn)
             };
             let counted: Vec<DateTime<Utc>> = recent(false).await?;
-            if counted.len() > max {
-                login_failures::Entity::delete_by_id(id).exec(&self.db).await?;
+            if counted.len() >= max {
                 // Held off by failures, until the earliest leaves the
                 // window; else by tries still being checked, for a moment.
                 let failures: Vec<DateTime<Utc>> = recent(true).await?;
+                txn.commit().await?;
                 return Ok(match failures.first().filter(|_| failures.len() >= max) {
                     Some(first) => LoginOutcome::HeldOff(
                         (*first + window - now).to_std().unwrap_or_default().max(Duration::from_secs(1)),
@@ -259,6 +271,19 @@ impl Store {
                 });
             }
         }
+        let id = Uuid::new_v4();
+        login_failures::Entity::insert(login_failures::ActiveModel {
+            id: Set(id),
+            key_hash: Set(key.clone()),
+            at: Set(now),
+            email_hash: Set(Some(email_hash)),
+            address_hash: Set(Some(address_hash)),
+            // Until its password is checked: not yet a failure.
+            in_flight: Set(true),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        txn.commit().await?;
         let outcome = self.verify_login(email, password).await?;
         match outcome {
             LoginOutcome::LoggedIn(_) => {

@@ -542,6 +542,8 @@ impl Store {
                         sea_orm::sea_query::ExprTrait::add(Expr::col(outbox::Column::Attempts), 1),
                     )
                     .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+                    // What the old address's server answered says nothing of the new one.
+                    .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
                     .filter(outbox::Column::Attempts.gt(0))
                     .exec(&txn)
                     .await?;

@@ -525,7 +525,7 @@ fn not_reached(notices: &[Uuid]) -> sea_orm::sea_query::SelectStatement {
         .and_where(Expr::col((reached, outbox::Column::NoticeId)).equals((mail, outbox::Column::NoticeId)))
         .and_where(Expr::col((reached, outbox::Column::UserId)).equals((mail, outbox::Column::UserId)))
         .and_where(Expr::col((reached, outbox::Column::Kind)).is_in(about))
-        .and_where(Expr::col((reached, outbox::Column::State)).eq(crate::outbox::SENT))
+        .cond_where(crate::outbox::reached(reached))
         .to_owned();
     let acknowledged = Query::select()
         .expr(Expr::value(1))

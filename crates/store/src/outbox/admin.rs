@@ -302,8 +302,8 @@ impl Store {
 /// it reached its person at `at` (in words).
 fn reached_later(at: &str) -> String {
     format!(
-        "Not sent again: a later e-mail about this notice reached them {at}, with the same link to acknowledge it; \
-         this one would tell them nothing new."
+        "Not sent again: a later e-mail about this notice reached them at {at}, with a link of its own to \
+         acknowledge it; Remind on the notice's dashboard sends them another."
     )
 }
 

@@ -54,6 +54,17 @@ pub use reminders::{REMIND_NOW_AGAIN_AFTER_MINUTES, Reminded, Undelivered};
 /// [`Store::mark_mail_sent_as`]), as opposed to an earlier try's error.
 pub const NOT_EMAILED: &str = "Not e-mailed: ";
 
+/// Of the outbox's rows (in `table`, the outbox or an alias of it), those
+/// that reached their person: sent, and not only written as a file by a
+/// process without a mail server ([`NOT_EMAILED`]).
+pub(crate) fn reached(table: impl sea_orm::sea_query::IntoIden + Clone) -> sea_orm::Condition {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let error = || Expr::col((table.clone(), outbox::Column::LastError));
+    sea_orm::Condition::all()
+        .add(Expr::col((table.clone(), outbox::Column::State)).eq(SENT))
+        .add(sea_orm::Condition::any().add(error().is_null()).add(error().not_like(format!("{NOT_EMAILED}%"))))
+}
+
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";
@@ -214,6 +225,9 @@ pub enum Told {
     /// before whose reminders ran out (escalated to finance) meanwhile: it
     /// still waits for them, and reminders follow again.
     Back,
+    /// Later, about a notice whose e-mail to them was set aside, on being
+    /// able to sign again: they could no longer sign when its turn came.
+    Missed,
 }
 
 /// What one e-mail says, before it is rendered.

@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use uuid::Uuid;
 
 use super::signer_named::{NO_LONGER_SIGNER, moot_signer_mail};
-use super::{PUBLICATION, REMINDER, SENT, WAITING_BEHIND};
+use super::{PUBLICATION, REMINDER, WAITING_BEHIND};
 use crate::StoreError;
 use crate::entity::{acknowledgements, approval_requests, outbox, quotes, users};
 
@@ -189,7 +189,7 @@ pub(super) async fn reached_after<'a>(
         .filter(outbox::Column::NoticeId.is_in(notices))
         .filter(outbox::Column::UserId.is_in(people))
         .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
-        .filter(outbox::Column::State.eq(SENT))
+        .filter(super::reached(outbox::Entity))
         .filter(outbox::Column::SentAt.gt(oldest))
         .into_tuple()
         .all(conn)

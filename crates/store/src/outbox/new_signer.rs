@@ -126,7 +126,10 @@ impl Store {
             let key = match mailed.get(&notice.id) {
                 // Its e-mail was set aside while they could not sign (the
                 // key it had is taken): told now, under a key of its own.
-                None if set_aside.contains(&notice.id) => back_key(notice.id, signer, now),
+                None if set_aside.contains(&notice.id) => {
+                    told = Told::Missed;
+                    back_key(notice.id, signer, now)
+                }
                 None => publication_key(notice.id, signer),
                 // Back, they were mailed it before (at its publication, or
                 // on taking over drafts): they are on its schedule already,

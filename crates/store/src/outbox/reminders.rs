@@ -827,7 +827,7 @@ impl Store {
             .column(outbox::Column::UserId)
             .filter(outbox::Column::NoticeId.eq(notice_id))
             .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
-            .filter(outbox::Column::State.eq(SENT))
+            .filter(super::reached(outbox::Entity))
             .filter(outbox::Column::UserId.is_not_null());
         let sent = sea_orm::QueryTrait::into_query(sent);
         let rows: Vec<Tried> = outbox::Entity::find()

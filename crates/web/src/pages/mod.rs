@@ -510,10 +510,11 @@ pub(crate) const DEACTIVATED_LOGIN: &str =
     "This account is deactivated: it cannot log in. If that is a mistake, ask an administrator to reactivate it.";
 
 /// A login (or a check of one's current password) refused because as many
-/// tries of that password as may be checked together are being checked at
-/// this moment: none of them has failed yet.
-pub(crate) const AT_ONCE: &str = "Other tries of this password, from this address, are being checked at this moment \
-    (as many as may be at once): try again in a second.";
+/// tries as may be checked together (for this e-mail from this address, for
+/// it from everywhere, or from this address) are being checked at this
+/// moment, and too few have failed to hold it off.
+pub(crate) const AT_ONCE: &str = "Other login tries are being checked at this moment (as many as may be at once): \
+    try again in a second.";
 
 /// A page that says why something was refused.
 #[derive(Debug)]

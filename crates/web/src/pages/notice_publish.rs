@@ -804,6 +804,9 @@ struct DashboardPage {
     at_stake: Option<String>,
     /// Those past their validity, in a sentence ([`pricegate_mail::compose::Stake::past_validity`]).
     past_validity: Option<String>,
+    /// What went wrong the last time, when every undelivered row has the
+    /// same ([`DashboardPage::shared_answer`]): said once, above the list.
+    shared_answer: Option<String>,
 }
 
 impl DashboardPage {
@@ -818,17 +821,17 @@ impl DashboardPage {
     /// What went wrong the last time, when more than one row has one and
     /// all have the same (the relay down for everyone, say): the note above
     /// the list quotes it once, and the rows do not repeat it.
-    fn shared_answer(&self) -> Option<&str> {
-        let mut answers = self.pending.iter().filter_map(|p| p.undelivered.as_ref()).map(|u| u.answer.as_deref());
+    fn shared_answer(pending: &[AckRow]) -> Option<String> {
+        let mut answers = pending.iter().filter_map(|p| p.undelivered.as_ref()).map(|u| u.answer.as_deref());
         let first = answers.next()??;
         let mut rest = answers.peekable();
         rest.peek()?;
-        rest.all(|a| a == Some(first)).then_some(first)
+        rest.all(|a| a == Some(first)).then(|| first.to_owned())
     }
 
     /// A row's answer from the mail server, unless the note above quotes it for all.
     fn answer_in_row<'a>(&self, u: &'a Undelivery) -> Option<&'a str> {
-        u.answer.as_deref().filter(|_| self.shared_answer().is_none())
+        u.answer.as_deref().filter(|_| self.shared_answer.is_none())
     }
 
     /// Above the pending list: that e-mail about the notice has not reached
@@ -849,7 +852,7 @@ impl DashboardPage {
                 them(w + f)
             ),
         };
-        let answered = match self.shared_answer() {
+        let answered = match &self.shared_answer {
             Some(answer) => format!("What went wrong the last time was the same for each: {answer}."),
             None => "Their rows say what went wrong the last time each was tried.".to_owned(),
         };
@@ -1132,7 +1135,9 @@ async fn dashboard(
         acknowledged_others,
         message: None,
         nothing_done: false,
+        shared_answer: None,
     };
+    page.shared_answer = DashboardPage::shared_answer(&page.pending);
     // Those whose drafts the notice holds up first, most drafts first; then by name.
     page.pending.sort_by_cached_key(|r| {
         (std::cmp::Reverse(r.blocked.len()), pricegate_store::name_key(&r.name), r.email.clone())
