@@ -187,6 +187,14 @@ async fn start() -> std::process::ExitCode {
     // A filter that does not parse is refused, like any other bad setting:
     // quietly logging at another level would hide what was asked for.
     let filter = match pricegate::settings::environment_or_file("RUST_LOG", &pricegate::settings::dot_env_values()) {
+        Some(value) if let Some((word, level)) = pricegate::settings::mistyped_level(&value) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "pricegate: RUST_LOG: `{word}` is no level, and a bare word names a target, so nothing would be \
+                 logged, warnings included: did you mean `{level}`?"
+            );
+            return std::process::ExitCode::FAILURE;
+        }
         Some(value) if !value.trim().is_empty() => match EnvFilter::builder().parse(&value) {
             Ok(filter) => filter,
             Err(e) => {

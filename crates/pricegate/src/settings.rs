@@ -269,6 +269,25 @@ fn meant(name: &str) -> Option<&'static str> {
         .map(|(_, v)| v)
 }
 
+/// The level a bare word of a `RUST_LOG` filter was likely meant to be
+/// (`inof`, `warning`), when it is none: a bare word names a target, so
+/// such a filter would log nothing at all, warnings included.
+pub fn mistyped_level(filter: &str) -> Option<(String, &'static str)> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    filter.split(',').map(str::trim).find_map(|word| {
+        let lower = word.to_ascii_lowercase();
+        if word.is_empty() || !word.chars().all(|c| c.is_ascii_alphabetic()) || LEVELS.contains(&lower.as_str()) {
+            return None;
+        }
+        let meant = match lower.as_str() {
+            "warning" => "warn",
+            "err" => "error",
+            _ => LEVELS.into_iter().find(|level| letters_apart(&lower, level) <= 2 && level.len() > 3)?,
+        };
+        Some((word.to_owned(), meant))
+    })
+}
+
 /// How many letters must be added, dropped, changed or swapped with their
 /// neighbour to make `a` into `b` (optimal string alignment distance).
 fn letters_apart(a: &str, b: &str) -> usize {
@@ -909,6 +928,16 @@ mod tests {
         let refused = settings(&[("PRICEGATE_TRUSTED_PROXIES", "10.0.0.0/40")]).unwrap_err();
         assert_eq!(refused.variable, "PRICEGATE_TRUSTED_PROXIES");
         assert!(refused.message.contains("prefix"), "{}", refused.message);
+    }
+
+    #[test]
+    fn a_mistyped_log_level_is_told_from_a_target() {
+        assert_eq!(mistyped_level("inof"), Some(("inof".to_owned(), "info")));
+        assert_eq!(mistyped_level("warning"), Some(("warning".to_owned(), "warn")));
+        assert_eq!(mistyped_level("pricegate=debug,debgu"), Some(("debgu".to_owned(), "debug")));
+        for meant in ["info", "WARN", "info,tower_http=debug", "pricegate", "sqlx::postgres::notice=warn", "verbose"] {
+            assert_eq!(mistyped_level(meant), None, "{meant}");
+        }
     }
 
     #[test]
