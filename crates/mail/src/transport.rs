@@ -163,6 +163,16 @@ pub fn credentials_unescaped(url: &str) -> bool {
     rest.find(['/', '?', '#']).is_some_and(|at| rest[at..].contains('@'))
 }
 
+/// The value of an `smtp://` URL's `tls` parameter (the first, as the
+/// transport reads it) when it is none the transport knows: `required`
+/// (STARTTLS, refused without it) or `opportunistic`. (Under `smtps://`,
+/// TLS from the first byte, it is not read.)
+pub fn unknown_tls(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    let tls = url.query_pairs().find(|(name, _)| name == "tls").map(|(_, value)| value.into_owned())?;
+    (url.scheme() == "smtp" && tls != "required" && tls != "opportunistic").then_some(tls)
+}
+
 /// The first parameter of an `SMTP_URL`'s query other than `tls`, the only
 /// one the SMTP transport reads, with the URL read as the transport reads it.
 /// Another (`?starttls=true`, `?TLS=required`) would be ignored, and mail

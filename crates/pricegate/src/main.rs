@@ -113,6 +113,28 @@ fn load_dot_env() -> Result<Vec<String>, String> {
     }
 }
 
+/// The names `.env` text sets on more than one line, each with the line
+/// (from 1) of the first, which dotenvy keeps.
+fn set_twice(text: &str) -> Vec<(String, usize)> {
+    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut twice = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((name, _)) = line.split_once('=').filter(|_| !line.starts_with('#')) else { continue };
+        match first.entry(name.trim()) {
+            std::collections::hash_map::Entry::Vacant(new) => {
+                new.insert(n + 1);
+            }
+            std::collections::hash_map::Entry::Occupied(seen) if !twice.iter().any(|(t, _)| t == seen.key()) => {
+                twice.push(((*seen.key()).to_owned(), *seen.get()));
+            }
+            _ => {}
+        }
+    }
+    twice
+}
+
 /// The settings of `.env` text whose value a `$` outside single quotes
 /// makes other than written: a bare `$`, or one naming a variable that is
 /// not set (a `.env` file expands them as a shell does, so `pa$word` is read
@@ -219,6 +241,16 @@ async fn start() -> std::process::ExitCode {
         // would panic the task that logged, the shutdown signal's included.
         .log_internal_errors(false)
         .init();
+    // A line appended to override one above it (as a shell reads them)
+    // does not: the first of each name is read.
+    let given = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    for (name, line) in set_twice(&std::fs::read_to_string(".env").unwrap_or_default()) {
+        if !given(&name) {
+            tracing::warn!(
+                "`.env` sets {name} more than once: the first, on line {line}, is in force, not a later one"
+            );
+        }
+    }
     for name in expanded {
         tracing::warn!(
             "`.env`: the value of {name} holds a `$` naming no variable that is set, which a .env file expands as \
@@ -510,7 +542,15 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static
 
 #[cfg(test)]
 mod tests {
-    use super::expanded;
+    use super::{expanded, set_twice};
+
+    #[test]
+    fn a_name_set_twice_in_dot_env_is_said_with_the_line_in_force() {
+        let text = "PRICEGATE_BIND=127.0.0.1:18204\n# PRICEGATE_BIND=no\nRUST_LOG=warn\nexport PRICEGATE_BIND=x\n\
+                    PRICEGATE_BIND = y\n";
+        assert_eq!(set_twice(text), [("PRICEGATE_BIND".to_owned(), 1)]);
+        assert!(set_twice("A=1\nB=2\n").is_empty());
+    }
 
     #[test]
     fn a_dollar_outside_single_quotes_naming_no_variable_set_is_said_to_be_expanded() {

@@ -448,6 +448,18 @@ impl Settings {
                 ),
             });
         }
+        if let Some(tls) = smtp_url.as_ref().and_then(|url| pricegate_mail::transport::unknown_tls(url.expose())) {
+            // Only a plain word is repeated.
+            let plain = tls.len() <= 30 && tls.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            let said = if plain { format!("tls={tls}") } else { "its tls".to_owned() };
+            return Err(SettingsError {
+                variable: "SMTP_URL",
+                message: format!(
+                    "has {said}, which is no choice: write ?tls=required (STARTTLS, refused without it) or \
+                     ?tls=opportunistic, or smtps:// for TLS from the first byte"
+                ),
+            });
+        }
         if smtp_url.as_ref().is_some_and(|url| pricegate_mail::transport::password_in_clear(url.expose())) {
             return Err(SettingsError {
                 variable: "SMTP_URL",
@@ -928,6 +940,18 @@ mod tests {
         let refused = settings(&[("PRICEGATE_TRUSTED_PROXIES", "10.0.0.0/40")]).unwrap_err();
         assert_eq!(refused.variable, "PRICEGATE_TRUSTED_PROXIES");
         assert!(refused.message.contains("prefix"), "{}", refused.message);
+    }
+
+    #[test]
+    fn an_smtp_url_s_tls_is_one_the_transport_knows() {
+        for url in ["smtp://mail:25?tls=yes", "smtp://mail:587?tls=STARTTLS"] {
+            let e = settings(&[("SMTP_URL", url)]).unwrap_err();
+            assert_eq!(e.variable, "SMTP_URL");
+            assert!(e.message.contains("which is no choice: write ?tls=required"), "{url}: {}", e.message);
+        }
+        for url in ["smtp://mail:587?tls=required", "smtp://mail:587?tls=opportunistic", "smtp://mail:25"] {
+            assert!(settings(&[("SMTP_URL", url)]).is_ok(), "{url}");
+        }
     }
 
     #[test]
