@@ -389,6 +389,10 @@ impl Settings {
                 Some("has a user or a password in it, which every e-mail's links would carry")
             } else if authority.is_empty() || authority.starts_with(':') {
                 Some("names no host")
+            } else if authority.rsplit_once(':').is_some_and(|(_, port)| {
+                !port.contains(']') && !port.is_empty() && !port.parse::<u16>().is_ok_and(|p| p > 0)
+            }) {
+                Some("has a port that is no number from 1 to 65535")
             } else if host.len() > authority.len() {
                 // Pages, redirects and cookies are at the root of the host:
                 // behind a prefix, every link would lead past it.
@@ -940,6 +944,16 @@ mod tests {
         let refused = settings(&[("PRICEGATE_TRUSTED_PROXIES", "10.0.0.0/40")]).unwrap_err();
         assert_eq!(refused.variable, "PRICEGATE_TRUSTED_PROXIES");
         assert!(refused.message.contains("prefix"), "{}", refused.message);
+    }
+
+    #[test]
+    fn a_base_url_s_port_is_one_a_browser_can_open() {
+        let e = settings(&[("PRICEGATE_BASE_URL", "http://pricegate.example.com:99999")]).unwrap_err();
+        assert_eq!(e.variable, "PRICEGATE_BASE_URL");
+        assert!(e.message.contains("has a port that is no number from 1 to 65535"), "{}", e.message);
+        for fine in ["http://pricegate.example.com:8080", "http://[::1]:8080", "http://[::1]", "https://p.example"] {
+            assert!(settings(&[("PRICEGATE_BASE_URL", fine)]).is_ok(), "{fine}");
+        }
     }
 
     #[test]
