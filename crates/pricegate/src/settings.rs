@@ -246,6 +246,10 @@ fn meant(name: &str) -> Option<&'static str> {
         ("DATABASE", "DATABASE_URL"),
         ("TZ", "PRICEGATE_TIMEZONE"),
     ];
+    // Written in other letters' case (`pricegate_timezone`): names are read as written.
+    if let Some(same) = VARIABLES.iter().find(|v| v.eq_ignore_ascii_case(name)) {
+        return Some(same);
+    }
     let bare = name.strip_prefix("PRICEGATE_");
     if let Some(bare) = bare {
         if let Some(same) = VARIABLES.iter().find(|v| **v == bare) {
@@ -1025,6 +1029,7 @@ mod tests {
             "PRICEGATE_POSTGRES_SERVICE_PORT_SQL",
             "PRICEGATE_POSTGRES_PORT_5432_TCP_PROTO",
             "PRICEGATE_POSTGRES_PORT",
+            "pricegate_timezone",
         ]);
         assert_eq!(
             warned,
@@ -1037,6 +1042,7 @@ mod tests {
                 "PRICEGATE_LISTEN is not a setting and is ignored: the setting is PRICEGATE_BIND",
                 "PRICEGATE_MAIL_URL is not a setting and is ignored: the setting is SMTP_URL",
                 "PRICEGATE_SOMETHING is not a setting and is ignored (see the settings table under the README's Commands for their names)",
+                "pricegate_timezone is not a setting and is ignored: the setting is PRICEGATE_TIMEZONE",
             ]
         );
     }
