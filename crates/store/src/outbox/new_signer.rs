@@ -90,9 +90,14 @@ impl Store {
             .await?;
         // Each notice they were mailed: whether on a schedule of their own
         // (told late). One whose e-mail to them was set aside (they were
-        // deactivated before it went) did not reach them: not mailed.
+        // deactivated before it went) did not reach them: not mailed. Read
+        // under the rows' locks: a worker setting one aside at this moment
+        // (having read them deactivated) holds it until that is written,
+        // and it is read set aside then, not left to be set aside unsaid.
+        // (A claim locks no user, so it never waits on the caller's.)
         let mut set_aside: HashSet<Uuid> = HashSet::new();
         let mailed: HashMap<Uuid, bool> = outbox::Entity::find()
+            .lock_exclusive()
             .select_only()
             .column(outbox::Column::NoticeId)
             .column(outbox::Column::RemindersFrom)
