@@ -229,6 +229,9 @@ impl AnyTransport {
                 dir.display()
             ))
         };
+        if dir.exists() && !dir.is_dir() {
+            return Err(refused("is a file, not a directory".to_owned()));
+        }
         std::fs::create_dir_all(dir).map_err(failed)?;
         let before = std::fs::metadata(dir).map_err(failed)?;
         #[cfg(unix)]
@@ -601,7 +604,12 @@ mod tests {
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
         let refused = AnyTransport::files(&shared).err().map(|e| e.message).unwrap_or_default();
         let mode = std::fs::metadata(&shared).unwrap().permissions().mode() & 0o7777;
+        // A file where the directory should be is said to be one.
+        let file = base.join("a-file");
+        std::fs::write(&file, "").unwrap();
+        let not_a_dir = AnyTransport::files(&file).err().map(|e| e.message).unwrap_or_default();
         std::fs::remove_dir_all(&base).unwrap();
+        assert!(not_a_dir.contains("is a file, not a directory"), "{not_a_dir}");
         assert!(refused.contains("may be written in by every user of this machine (mode 1777)"), "{refused}");
         assert!(refused.contains("outside any shared one"), "{refused}");
         assert_eq!(mode, 0o1777, "{mode:o}");

@@ -370,7 +370,10 @@ impl Settings {
         let bind_raw = get("PRICEGATE_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
         let bind = bind_raw.parse().map_err(|_| SettingsError {
             variable: "PRICEGATE_BIND",
-            message: format!("{bind_raw:?} is not an address like 127.0.0.1:8080"),
+            message: format!(
+                "{bind_raw:?} is not an address like 127.0.0.1:8080 (an IP address and a port: not a host name \
+                 such as localhost)"
+            ),
         })?;
         let base_url_raw = get("PRICEGATE_BASE_URL");
         let base_url = base_url_raw.as_deref().map(|u| u.trim_end_matches('/').to_owned());
