@@ -171,6 +171,16 @@ fn sqlite_hint(causes: &[String], file: &std::path::Path, read_only: bool) -> Op
     Some(hint)
 }
 
+/// Said after a SQLite file's whole path when `DATABASE_URL` names it
+/// relative to the working directory (run from another, it names another
+/// file); nothing when it names it whole.
+pub fn named_from_here(path: &std::path::Path) -> &'static str {
+    match path.is_relative() {
+        true => " (DATABASE_URL names it from the directory pricegate runs in)",
+        false => "",
+    }
+}
+
 /// [`connect`], saying what the migration did.
 pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pricegate_store::Migrated)> {
     // The driver's errors may repeat the URL, password and all.
@@ -211,10 +221,7 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
     if let Some(path) = new_database
         .filter(|path| std::path::absolute(path).ok().and_then(|p| p.parent().map(|d| d.is_dir())) == Some(true))
     {
-        let whence = match path.is_relative() {
-            true => " (DATABASE_URL names it from the directory pricegate runs in)",
-            false => "",
-        };
+        let whence = named_from_here(&path);
         let path = std::path::absolute(&path).unwrap_or(path);
         tracing::warn!("there is no database at {}: a new, empty one is made there{whence}", path.display());
     }

@@ -76,16 +76,17 @@ enum UserCommand {
 /// not parse is refused: dotenvy stops at the bad line, so starting anyway
 /// would run on defaults for it and every line after it. The refusal names
 /// the setting, never the line (it may hold a password).
-/// Returns the names whose values `$` changed (see [`expanded`]).
-fn load_dot_env() -> Result<Vec<String>, String> {
+/// Returns the names whose values `$` changed (see [`expanded`]), and those
+/// set on more than one line (see [`set_twice`]).
+fn load_dot_env() -> Result<(Vec<String>, Vec<SetTwice>), String> {
     let given: std::collections::HashSet<std::ffi::OsString> = std::env::vars_os().map(|(name, _)| name).collect();
     match dotenvy::from_path(".env") {
-        Ok(()) => Ok(expanded(
-            &std::fs::read_to_string(".env").unwrap_or_default(),
-            |name| given.contains(std::ffi::OsStr::new(name)),
-            |name| std::env::var_os(name).is_some(),
-        )),
-        Err(e) if e.not_found() => Ok(Vec::new()),
+        Ok(()) => {
+            let text = std::fs::read_to_string(".env").unwrap_or_default();
+            let given = |name: &str| given.contains(std::ffi::OsStr::new(name));
+            Ok((expanded(&text, given, |name| std::env::var_os(name).is_some()), set_twice(&text)))
+        }
+        Err(e) if e.not_found() => Ok((Vec::new(), Vec::new())),
         Err(dotenvy::Error::LineParse(part, _)) => {
             // dotenvy gives the line, or only its value: find the line for its number and name.
             let text = std::fs::read_to_string(".env").unwrap_or_default();
@@ -113,18 +114,29 @@ fn load_dot_env() -> Result<Vec<String>, String> {
     }
 }
 
-/// The names `.env` text sets on more than one line, each with the line
-/// (from 1) of the first, which dotenvy keeps.
-fn set_twice(text: &str) -> Vec<(String, usize)> {
-    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let mut twice = Vec::new();
-    for (n, line) in text.lines().enumerate() {
+/// The `NAME=value` lines of `.env` text (not comments, `export ` left
+/// out): each one's number (from 1), name and value, trimmed.
+fn dot_env_lines(text: &str) -> impl Iterator<Item = (usize, &str, &str)> {
+    text.lines().enumerate().filter_map(|(n, line)| {
         let line = line.trim();
         let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((name, _)) = line.split_once('=').filter(|_| !line.starts_with('#')) else { continue };
-        match first.entry(name.trim()) {
+        let (name, value) = line.split_once('=').filter(|_| !line.starts_with('#'))?;
+        Some((n + 1, name.trim(), value.trim()))
+    })
+}
+
+/// A name `.env` sets on more than one line, and the line of the first.
+type SetTwice = (String, usize);
+
+/// The names `.env` text sets on more than one line, each with the line
+/// (from 1) of the first, which dotenvy keeps.
+fn set_twice(text: &str) -> Vec<SetTwice> {
+    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut twice = Vec::new();
+    for (n, name, _) in dot_env_lines(text) {
+        match first.entry(name) {
             std::collections::hash_map::Entry::Vacant(new) => {
-                new.insert(n + 1);
+                new.insert(n);
             }
             std::collections::hash_map::Entry::Occupied(seen) if !twice.iter().any(|(t, _)| t == seen.key()) => {
                 twice.push(((*seen.key()).to_owned(), *seen.get()));
@@ -144,11 +156,7 @@ fn set_twice(text: &str) -> Vec<(String, usize)> {
 /// read, and not looked at.
 fn expanded(text: &str, given: impl Fn(&str) -> bool, is_set: impl Fn(&str) -> bool) -> Vec<String> {
     let mut names = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((name, value)) = line.split_once('=').filter(|_| !line.starts_with('#')) else { continue };
-        let (name, value) = (name.trim(), value.trim());
+    for (_, name, value) in dot_env_lines(text) {
         if given(name) || value.starts_with('\'') {
             continue;
         }
@@ -199,7 +207,7 @@ fn return_large_blocks_to_the_system() {
 async fn start() -> std::process::ExitCode {
     let cli = Cli::parse();
     // `.env` first: RUST_LOG is a setting like the others, and may be there.
-    let expanded = match load_dot_env() {
+    let (expanded, twice) = match load_dot_env() {
         Ok(expanded) => expanded,
         Err(refused) => {
             let _ = writeln!(std::io::stderr(), "pricegate: .env: {refused}");
@@ -208,7 +216,9 @@ async fn start() -> std::process::ExitCode {
     };
     // A filter that does not parse is refused, like any other bad setting:
     // quietly logging at another level would hide what was asked for.
-    let filter = match pricegate::settings::environment_or_file("RUST_LOG", &pricegate::settings::dot_env_values()) {
+    // What `.env` gives, read once: for the settings the environment sets to nothing.
+    let in_file = pricegate::settings::dot_env_values();
+    let filter = match pricegate::settings::environment_or_file("RUST_LOG", &in_file) {
         Some(value) if let Some((word, level)) = pricegate::settings::mistyped_level(&value) => {
             let _ = writeln!(
                 std::io::stderr(),
@@ -244,7 +254,7 @@ async fn start() -> std::process::ExitCode {
     // A line appended to override one above it (as a shell reads them)
     // does not: the first of each name is read.
     let given = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    for (name, line) in set_twice(&std::fs::read_to_string(".env").unwrap_or_default()) {
+    for (name, line) in twice {
         if !given(&name) {
             tracing::warn!(
                 "`.env` sets {name} more than once: the first, on line {line}, is in force, not a later one"
@@ -257,7 +267,7 @@ async fn start() -> std::process::ExitCode {
              a shell does (`pa$word` is read `pa`): to keep it as written, put the value in single quotes"
         );
     }
-    match run(cli).await {
+    match run(cli, &in_file).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // Not `eprintln!`: with standard error closed it would panic.
@@ -267,15 +277,14 @@ async fn start() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = Settings::from_env()?;
+async fn run(cli: Cli, in_file: &std::collections::HashMap<String, String>) -> anyhow::Result<()> {
+    let settings = Settings::from_env(in_file)?;
     // The environment, read once: each name, and its value as text.
     let variables: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(name, value)| Some((name.into_string().ok()?, value.to_string_lossy().into_owned())))
         .collect();
     let unknown = pricegate::settings::unknown_variables(variables.iter().map(|(name, _)| name.as_str()));
     // One set to nothing that `.env` gives is read from there: no default is in force.
-    let in_file = pricegate::settings::dot_env_values();
     let not_in_file = variables.iter().filter(|(name, _)| in_file.get(name).is_none_or(|v| v.trim().is_empty()));
     let empty = pricegate::settings::empty_variables(not_in_file.map(|(n, v)| (n.as_str(), v.as_str())));
     for warning in unknown.into_iter().chain(empty) {
@@ -351,10 +360,7 @@ async fn back_up(settings: &Settings, file: &std::path::Path) -> anyhow::Result<
         );
     };
     let whole = |path: &std::path::Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let whence = match database.is_relative() {
-        true => " (DATABASE_URL names it from the directory pricegate runs in)",
-        false => "",
-    };
+    let whence = pricegate::named_from_here(&database);
     anyhow::ensure!(database.exists(), "there is no database at {} to back up{whence}", whole(&database).display());
     // The whole path: SQLite would read a name beginning `file:` as a URI.
     let file = whole(file);

@@ -312,13 +312,12 @@ fn letters_apart(a: &str, b: &str) -> usize {
 }
 
 impl Settings {
-    /// Reads the process environment, after loading `.env` from the working
-    /// directory if there is one (the binary has refused one that does not
-    /// parse before it gets here).
-    pub fn from_env() -> Result<Settings, SettingsError> {
-        let _ = dotenvy::from_path(".env");
-        let in_file = dot_env_values();
-        Settings::from_lookup(|key| environment_or_file(key, &in_file))
+    /// Reads the process environment, once `.env` is loaded into it (the
+    /// binary loads it, and refuses one that does not parse), and for a
+    /// setting the environment sets to nothing `.env`'s value (`in_file`,
+    /// from [`dot_env_values`]).
+    pub fn from_env(in_file: &std::collections::HashMap<String, String>) -> Result<Settings, SettingsError> {
+        Settings::from_lookup(|key| environment_or_file(key, in_file))
     }
 
     /// Reads settings through `lookup`, so tests can build them without

@@ -134,6 +134,17 @@ impl Store {
     /// they sign a draft it holds up (one handed to them): the notice was not
     /// mailed to them, and no reminder chases them otherwise.
     pub async fn list_acknowledgements(&self, notice_id: Uuid) -> Result<AckListView, StoreError> {
+        Ok(self.acknowledgements_and_mail(notice_id).await?.0)
+    }
+
+    /// [`Store::list_acknowledgements`], with whom no e-mail about the
+    /// notice has reached, as [`Store::undelivered_about`] reads them, those
+    /// no longer pending too (the acknowledgements file says it of everyone
+    /// it lists): read once for both.
+    pub async fn acknowledgements_and_mail(
+        &self,
+        notice_id: Uuid,
+    ) -> Result<(AckListView, HashMap<Uuid, crate::Undelivered>), StoreError> {
         let notice =
             notices::Entity::find_by_id(notice_id).one(&self.db).await?.ok_or(StoreError::not_found("notice"))?;
         if notice.state != PUBLISHED {
@@ -169,10 +180,10 @@ impl Store {
             .map(UserView::from)
             .collect();
         pending.sort_by(|a, b| a.email.cmp(&b.email));
-        let mut not_reached = self.undelivered_about(notice.id).await?;
+        let not_reached = self.undelivered_about(notice.id).await?;
         let undelivered =
-            pending.iter().filter_map(|u| Some(UndeliveredView::of(u.id, &not_reached.remove(&u.id)?))).collect();
-        Ok(AckListView { acknowledged, pending, undelivered })
+            pending.iter().filter_map(|u| Some(UndeliveredView::of(u.id, not_reached.get(&u.id)?))).collect();
+        Ok((AckListView { acknowledged, pending, undelivered }, not_reached))
     }
 
     /// The drafts a published notice holds up: drafted before it, signed by

@@ -237,6 +237,9 @@ impl Store {
     /// is not sent again: the outbox page offers no "Send again" for them.
     /// For a page of messages, not the whole outbox: `ids` go in one statement.
     pub async fn reached_later(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
         let failed = outbox::Entity::find()
             .filter(outbox::Column::Id.is_in(ids.iter().copied()))
             .filter(outbox::Column::State.eq(FAILED))

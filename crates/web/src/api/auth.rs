@@ -76,23 +76,22 @@ pub async fn issue_token(
 /// from one address for every account.
 fn held_off(wait: std::time::Duration) -> Response {
     let seconds = wait.as_secs().max(1);
-    let mut response = AppError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_attempts",
-        format!("Too many failed logins lately, for this e-mail or from this address: try again in {seconds} s."),
-    )
-    .into_response();
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    response
+    let message =
+        format!("Too many failed logins lately, for this e-mail or from this address: try again in {seconds} s.");
+    too_many_attempts(message, seconds)
 }
 
 /// 429 `too_many_attempts` with `Retry-After: 1`: as many tries of this
 /// password as may be checked are being checked at this moment (logins sent
 /// at once), none of them a failure yet.
 fn at_once() -> Response {
-    let mut response =
-        AppError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", crate::pages::AT_ONCE).into_response();
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
+    too_many_attempts(crate::pages::AT_ONCE.to_owned(), 1)
+}
+
+/// 429 `too_many_attempts`, saying `message`, with `Retry-After: seconds`.
+fn too_many_attempts(message: String, seconds: u64) -> Response {
+    let mut response = AppError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     response
 }
 

@@ -100,10 +100,9 @@ pub(super) async fn export(
         .with_next(format!("/notices/{id}"), "Open the draft"));
     };
     let now = app.store.now().await?;
-    let acks = app.store.list_acknowledgements(id).await?;
+    let (acks, undelivered) = app.store.acknowledgements_and_mail(id).await?;
     let reminded = app.store.reminders_of(id).await?;
     let mut mailed = app.store.mailed_about(id).await?;
-    let undelivered = app.store.undelivered_about(id).await?;
     let mut held_up: HashMap<Uuid, usize> = HashMap::new();
     for q in app.store.quotes_waiting_on(id).await? {
         *held_up.entry(q.signer_id).or_default() += 1;

@@ -194,6 +194,12 @@ async fn login(
     if let Some(message) = missing {
         return login_page(&app, &headers, StatusCode::UNPROCESSABLE_ENTITY, again(email, message.to_owned()));
     }
+    // 429, and when to try again: held off after failures, or while others are checked.
+    let held_off = |ask: LoginAsk, seconds: u64| {
+        let mut response = login_page(&app, &headers, StatusCode::TOO_MANY_REQUESTS, ask)?;
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        Ok(response)
+    };
     let checked = match app.store.attempt_login(&email, form.get("password"), &client).await? {
         LoginOutcome::LoggedIn(checked) => checked,
         LoginOutcome::Refused => {
@@ -214,16 +220,9 @@ async fn login(
                  link logs you in at once.",
                 try_again_in(wait)
             );
-            let mut response = login_page(&app, &headers, StatusCode::TOO_MANY_REQUESTS, again(email, message))?;
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
-            return Ok(response);
+            return held_off(again(email, message), wait.as_secs().max(1));
         }
-        LoginOutcome::AtOnce => {
-            let message = super::AT_ONCE.to_owned();
-            let mut response = login_page(&app, &headers, StatusCode::TOO_MANY_REQUESTS, again(email, message))?;
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
-            return Ok(response);
-        }
+        LoginOutcome::AtOnce => return held_off(again(email, super::AT_ONCE.to_owned()), 1),
     };
     let to = match &kept {
         Some(kept) => SessionTo::Kept(kept),

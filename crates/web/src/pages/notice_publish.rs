@@ -645,7 +645,7 @@ impl Undelivery {
         calendar: &pricegate_domain::Calendar,
     ) -> Undelivery {
         let failed = u.state == "failed";
-        // The server's own words, said last.
+        // What went wrong, quoted: the page says it after the words, in the row or above the list.
         let answer = u.error.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(|e| {
             let cut: String = e.chars().take(Self::QUOTED).collect();
             let cut = if cut.len() < e.len() { format!("{cut}\u{2026}") } else { cut };
@@ -1296,17 +1296,15 @@ fn not_taken_yet(not_sent: usize, left_out: usize) -> String {
 /// again from `again` (a time as people read it).
 fn reminded_sentence(counts: RemindCounts, again: Option<String>) -> String {
     let RemindCounts { queued, left_out, not_sent } = counts;
-    // Said after "was" or "were": someone whose e-mail the mail server deferred is left out however long ago.
-    let (why, why_one) = match not_sent {
-        0 => (format!("e-mailed about this notice in the last {AGAIN} minutes"), None),
-        _ => (
-            format!("e-mailed about this notice in the last {AGAIN} minutes, or still have an e-mail about it waiting"),
-            Some(format!(
-                "e-mailed about this notice in the last {AGAIN} minutes, or still has an e-mail about it waiting"
-            )),
-        ),
+    // Said after "was" or "were" (and "has" or "have"): someone whose e-mail
+    // the mail server deferred is left out however long ago.
+    let why_of = |has: &str| match not_sent {
+        0 => format!("e-mailed about this notice in the last {AGAIN} minutes"),
+        _ => {
+            format!("e-mailed about this notice in the last {AGAIN} minutes, or still {has} an e-mail about it waiting")
+        }
     };
-    let why_one = why_one.unwrap_or_else(|| why.clone());
+    let (why, why_one) = (why_of("have"), why_of("has"));
     let reminders = |n: usize| if n == 1 { "1 reminder".to_owned() } else { format!("{n} reminders") };
     let mut sentence = match (queued, left_out) {
         (0, 0) => "No reminders queued.".to_owned(),
