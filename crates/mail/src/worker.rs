@@ -126,6 +126,7 @@ fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
 /// Runs until `shutdown` turns true (or its sender is dropped). The messages
 /// being sent then are finished; every other claimed row is given back at
 /// once, so that another worker sends it without waiting for the lease.
+#[tracing::instrument(name = "mail_worker", skip_all)]
 pub async fn run_worker<T: MailTransport>(
     store: Store,
     transport: T,
@@ -152,6 +153,7 @@ pub async fn run_worker<T: MailTransport>(
 
 /// Writes each published notice's e-mails into the outbox, one batch of
 /// salespeople at a time, waking the sender after each batch.
+#[tracing::instrument(name = "publication_expander", skip_all)]
 async fn expand_publications(
     store: Store,
     config: Arc<WorkerConfig>,
@@ -341,6 +343,7 @@ async fn send_outbox<T: MailTransport>(
     let mut next_forgetting = Instant::now() + FORGET_FIRST_AFTER;
     let mut forgetting: Option<JoinHandle<()>> = None;
     let mut prefetched: Option<JoinHandle<Claimed>> = None;
+    let mut trouble = Trouble::default();
     loop {
         if stopping(&shutdown) {
             if let Some(batch) = prefetched.take() {
@@ -391,7 +394,7 @@ async fn send_outbox<T: MailTransport>(
         if !stopping(&shutdown) {
             prefetched = Some(tokio::spawn(next_batch(store.clone(), config.clone(), outage.clone())));
         }
-        send_batch(&store, &transport, &config, rows, lease_ends, &shutdown).await;
+        send_batch(&store, &transport, &config, rows, lease_ends, &shutdown, &mut trouble).await;
     }
 }
 
@@ -408,6 +411,7 @@ async fn give_back(store: &Store, unsent: &[(uuid::Uuid, i32)], why: &str) {
     }
 }
 
+#[tracing::instrument(name = "mail_batch", skip_all, fields(messages = rows.len()))]
 async fn send_batch<T: MailTransport>(
     store: &Store,
     transport: &T,
@@ -415,6 +419,7 @@ async fn send_batch<T: MailTransport>(
     rows: Vec<outbox::Model>,
     lease_ends: Instant,
     shutdown: &watch::Receiver<bool>,
+    trouble: &mut Trouble,
 ) {
     // A row is sent only if its conversation can end, and be marked, before
     // the lease does; after that another worker may claim and send it too. This matters for
@@ -477,6 +482,7 @@ async fn send_batch<T: MailTransport>(
     let how = transport.not_emailed();
     let mut unsent = Vec::new();
     let mut failures = Failures::default();
+    let mut sent_any = false;
     let mut mark_by = Instant::now() + MARK_SENT_AFTER;
     // Told to stop with messages still being sent: said once, as the stop
     // then waits on them (at most the grace), which is otherwise silent.
@@ -502,7 +508,10 @@ async fn send_batch<T: MailTransport>(
         };
         match joined {
             Some(Ok((row, result))) => match result {
-                Some(Ok(())) => sent.push((row.id, row.attempts)),
+                Some(Ok(())) => {
+                    sent.push((row.id, row.attempts));
+                    sent_any = true;
+                }
                 Some(Err(e)) => {
                     let retry = record_failure(store, config, &row, &e).await;
                     failures.add(&e.message, retry);
@@ -522,7 +531,7 @@ async fn send_batch<T: MailTransport>(
         }
     }
     mark_sent(store, &sent, how.as_deref()).await;
-    failures.log(config.refused_for);
+    failures.log(config.refused_for, trouble, sent_any);
     let why = if stopping(shutdown) { "stopping" } else { "its lease was running out" };
     give_back(store, &unsent, why).await;
 }
@@ -546,32 +555,111 @@ impl Failures {
     }
 
     /// One line a reason, with what to do about it where the reason says
-    /// (`refused_for`: how long a message the server refuses is tried).
-    fn log(self, refused_for: Duration) {
-        for (error, (count, retry_in)) in self.by_error {
+    /// (`refused_for`: how long a message the server refuses is tried), as
+    /// far as `trouble` has not told it lately; `sent_any`: the batch sent
+    /// some mail, so reasons it did not meet are over.
+    fn log(self, refused_for: Duration, trouble: &mut Trouble, sent_any: bool) {
+        let now = Instant::now();
+        for (error, (count, retry_in)) in &self.by_error {
             // To the second: a retry is no more exact than that.
             let retry_in = Duration::from_secs(retry_in.as_secs().max(1));
-            if error.starts_with(SendError::REFUSED_PREFIX) {
-                tracing::warn!(
-                    count,
-                    retry_in = ?retry_in,
-                    error = %error,
+            let advice = if error.starts_with(SendError::REFUSED_PREFIX) {
+                format!(
                     "mail refused by the mail server, not for its recipient: the relay's permission for this \
                      sender, or SMTP_URL's login, is an administrator's to mend; tried again until it is {} old",
                     crate::compose::lifetime(chrono::Duration::from_std(refused_for).unwrap_or(chrono::Duration::MAX))
-                );
-            } else if refused_connection(&error) {
-                tracing::warn!(
+                )
+            } else if refused_connection(error) {
+                "mail not sent: no mail server answers at SMTP_URL's address (is it running, and is the address \
+                 right?); will retry"
+                    .to_owned()
+            } else {
+                "mail not sent; will retry".to_owned()
+            };
+            match trouble.met(error, *count, now) {
+                Said::First => tracing::warn!(count, retry_in = ?retry_in, error = %error, "{advice}"),
+                Said::Still { lasted, failed } => tracing::warn!(
                     count,
                     retry_in = ?retry_in,
                     error = %error,
-                    "mail not sent: no mail server answers at SMTP_URL's address (is it running, and is the address \
-                     right?); will retry"
-                );
-            } else {
-                tracing::warn!(count, retry_in = ?retry_in, error = %error, "mail not sent; will retry");
+                    failed_since = failed,
+                    "{advice} (still: {failed} tries have failed this way in the last {:?})",
+                    Duration::from_secs(lasted.as_secs())
+                ),
+                Said::Lately => tracing::debug!(count, retry_in = ?retry_in, error = %error, "{advice}"),
             }
         }
+        if sent_any {
+            for (error, lasting) in trouble.over(&self) {
+                tracing::info!(
+                    error = %error,
+                    failed = lasting.failed,
+                    "mail is going out again: none failed this way in the last batch, after {} tries did over {:?}",
+                    lasting.failed,
+                    Duration::from_secs(now.duration_since(lasting.since).as_secs())
+                );
+            }
+        }
+    }
+}
+
+/// How long a reason mail fails for, once told, goes untold while it lasts:
+/// a mail server down for an hour with hundreds of messages queued is a line
+/// now and then in the log, not one a batch (fifty in forty seconds).
+const RETOLD_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// The reasons mail has been failing for, from one batch to the next.
+#[derive(Default)]
+struct Trouble {
+    lasting: std::collections::BTreeMap<String, Lasting>,
+}
+
+struct Lasting {
+    since: Instant,
+    told_at: Instant,
+    /// The tries that have failed for the reason since.
+    failed: usize,
+    /// The batches it was met in.
+    batches: usize,
+}
+
+/// What the log says of a reason met in a batch.
+#[derive(Debug, PartialEq)]
+enum Said {
+    /// Not met in the batch before: said at once.
+    First,
+    /// Met since, and said more than [`RETOLD_EVERY`] ago: said again, with
+    /// how long and how many.
+    Still { lasted: Duration, failed: usize },
+    /// Said lately: at debug level only.
+    Lately,
+}
+
+impl Trouble {
+    /// `count` tries failed for `error` in a batch at `now`.
+    fn met(&mut self, error: &str, count: usize, now: Instant) -> Said {
+        let Some(lasting) = self.lasting.get_mut(error) else {
+            self.lasting.insert(error.to_owned(), Lasting { since: now, told_at: now, failed: count, batches: 1 });
+            return Said::First;
+        };
+        lasting.failed += count;
+        lasting.batches += 1;
+        if now.duration_since(lasting.told_at) < RETOLD_EVERY {
+            return Said::Lately;
+        }
+        lasting.told_at = now;
+        Said::Still { lasted: now.duration_since(lasting.since), failed: lasting.failed }
+    }
+
+    /// The reasons not met in a batch that sent mail, forgotten: those met in
+    /// more than one batch, to say that they are over.
+    fn over(&mut self, batch: &Failures) -> Vec<(String, Lasting)> {
+        let ended: Vec<String> = self.lasting.keys().filter(|e| !batch.by_error.contains_key(*e)).cloned().collect();
+        ended
+            .into_iter()
+            .filter_map(|e| self.lasting.remove(&e).map(|lasting| (e, lasting)))
+            .filter(|(_, lasting)| lasting.batches > 1)
+            .collect()
     }
 }
 
@@ -700,6 +788,34 @@ mod tests {
             [("SMTP: 451 4.3.0 try later", 1, Duration::from_secs(60)), (refused, 2, Duration::from_secs(30))],
             "one line per reason, the soonest retry; one failed for good is told on its own"
         );
+    }
+
+    #[test]
+    fn a_reason_mail_fails_for_is_told_when_first_met_then_now_and_then_while_it_lasts() {
+        let mut trouble = Trouble::default();
+        let refused = "SMTP: Connection error: Connection refused (os error 111)";
+        let start = Instant::now();
+        assert_eq!(trouble.met(refused, 20, start), Said::First);
+        for batch in 1..50 {
+            let at = start + Duration::from_secs(batch);
+            assert_eq!(trouble.met(refused, 20, at), Said::Lately, "batch {batch}: said a moment ago");
+        }
+        let later = start + RETOLD_EVERY + Duration::from_secs(1);
+        assert_eq!(
+            trouble.met(refused, 2, later),
+            Said::Still { lasted: RETOLD_EVERY + Duration::from_secs(1), failed: 50 * 20 + 2 }
+        );
+        assert_eq!(trouble.met(refused, 1, later + Duration::from_secs(1)), Said::Lately);
+        // A batch that sent mail and met another reason: the outage is over, said once.
+        let mut next = Failures::default();
+        next.add("SMTP: 452 4.2.2 mailbox full", Some(Duration::from_secs(60)));
+        let over = trouble.over(&next);
+        assert_eq!(over.iter().map(|(e, l)| (e.as_str(), l.failed)).collect::<Vec<_>>(), [(refused, 1003)]);
+        assert_eq!(trouble.met(refused, 1, later + Duration::from_secs(2)), Said::First, "a new outage");
+        // A reason met in one batch only ends without a word.
+        assert_eq!(trouble.met("SMTP: 451 try later", 1, later), Said::First);
+        let over = trouble.over(&Failures::default());
+        assert_eq!(over.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>(), Vec::<&str>::new());
     }
 
     #[test]

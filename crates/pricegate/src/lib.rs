@@ -227,8 +227,21 @@ pub async fn connect_migrated(settings: &Settings) -> anyhow::Result<(Store, pri
     }
     // No statement waits for a lock longer than a request may take (the
     // worker's and the commands' too): see `connect_bounded`.
-    let store = Store::connect_bounded(url, settings.db_max_connections, Some(settings.request_timeout))
-        .await
+    let mut connecting =
+        std::pin::pin!(Store::connect_bounded(url, settings.db_max_connections, Some(settings.request_timeout)));
+    // A database that does not answer is waited for a while before the start
+    // is refused: said meanwhile, or the process looks hung.
+    let connected = tokio::select! {
+        connected = &mut connecting => connected,
+        () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {
+            tracing::info!(
+                "waiting for the database at {} to answer (the start is refused if it does not within seconds)",
+                settings::without_password(url)
+            );
+            connecting.await
+        }
+    };
+    let store = connected
         .map_err(said)
         .context("cannot open the database named by DATABASE_URL")?
         .with_calendar(settings.calendar)

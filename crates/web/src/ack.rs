@@ -500,6 +500,8 @@ async fn show(
     }
 }
 
+// Never a field of the token: the link is the key to the acknowledgement.
+#[tracing::instrument(name = "acknowledge_by_link", skip_all)]
 async fn acknowledge(
     State(app): State<AppState>,
     headers: HeaderMap,

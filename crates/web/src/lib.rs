@@ -136,16 +136,26 @@ pub fn router(state: AppState) -> Router {
                 // Before a request id is added: the limits count what the client sent.
                 .layer(axum::middleware::from_fn(limits::refuse_oversized))
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    // The path only: query strings may carry tokens; and an
-                    // acknowledgement link's path *is* one.
-                    tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()), request_id = %id)
-                })
-                // Every 5xx is an `AppError` (a panic's and a timeout's are
-                // made one below), which logs it once with its cause: the
-                // layer's own "response failed" line would say it twice.
-                .on_failure(()))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &Request<_>| {
+                            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                            // The path only: query strings may carry tokens; and an
+                            // acknowledgement link's path *is* one.
+                            tracing::info_span!(
+                                "request",
+                                method = %req.method(),
+                                path = %loggable_path(req.uri().path()),
+                                request_id = %id,
+                                // Who asked, once authenticated (`denied::Caller::note`).
+                                user_id = tracing::field::Empty,
+                            )
+                        })
+                        // Every 5xx is an `AppError` (a panic's and a timeout's are
+                        // made one below), which logs it once with its cause: the
+                        // layer's own "response failed" line would say it twice.
+                        .on_failure(()),
+                )
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(CatchPanicLayer::custom(|_| AppError::internal("a handler panicked").into_response()))
                 .layer(axum::middleware::map_response(explain_timeout))

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::reminders::REMIND_NOW_AGAIN_AFTER_MINUTES;
 use super::signer_named::signed_quote;
-use super::{APPROVAL_ASKED, APPROVAL_DECLINED, Batch, EarlierDecline, Letter, PENDING, SENT, recipient};
+use super::{APPROVAL_ASKED, APPROVAL_DECLINED, Batch, EarlierDecline, Letter, recipient};
 use crate::entity::{approval_requests, outbox, quotes, users};
 use crate::views::SupersededLineView;
 use crate::{Actor, Store, StoreError};
@@ -78,7 +78,7 @@ async fn asked_before(
         .column(outbox::Column::CreatedAt)
         .filter(outbox::Column::Kind.eq(APPROVAL_ASKED))
         .filter(outbox::Column::DedupeKey.starts_with(format!("{ASKED_KEY}{quote}:{request}:")))
-        .filter(outbox::Column::State.is_in([PENDING, SENT]))
+        .filter(super::not_given_up())
         .into_tuple::<(Option<Uuid>, DateTime<Utc>)>()
         .all(conn)
         .await?;

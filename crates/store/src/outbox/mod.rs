@@ -65,6 +65,13 @@ pub(crate) fn reached(table: impl sea_orm::sea_query::IntoIden + Clone) -> sea_o
         .add(sea_orm::Condition::any().add(error().is_null()).add(error().not_like(format!("{NOT_EMAILED}%"))))
 }
 
+/// Of the outbox's rows, those still going out or gone: not failed, not set
+/// aside. A row either of those reached nobody, so it neither counts as a
+/// reminder sent nor holds the next one back.
+pub(crate) fn not_given_up() -> sea_orm::sea_query::SimpleExpr {
+    outbox::Column::State.is_in([PENDING, SENT])
+}
+
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";

@@ -226,9 +226,7 @@ async fn last_mailed_since(
     since: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
     let clicked = format!("remind:{notice_id}:%:now-%");
-    let counted = sea_orm::Condition::any()
-        .add(outbox::Column::DedupeKey.not_like(clicked))
-        .add(outbox::Column::State.is_in([PENDING, SENT]));
+    let counted = sea_orm::Condition::any().add(outbox::Column::DedupeKey.not_like(clicked)).add(super::not_given_up());
     latest_mail_about(conn, notice_id, outbox::Column::CreatedAt.gte(since), counted).await
 }
 
@@ -350,9 +348,8 @@ async fn recently_mailed(
     // written: a batch committed in between (another process's worker)
     // covers only people past the cursor read here, who count as owed.
     let fanout = publication_fanouts::Entity::find_by_id(notice_id).one(conn).await?;
-    // One that failed or was set aside reached nobody.
-    let reached = outbox::Column::State.is_in([PENDING, SENT]);
-    let mut mailed = latest_mail_about(conn, notice_id, outbox::Column::CreatedAt.gt(since), reached).await?;
+    let mut mailed =
+        latest_mail_about(conn, notice_id, outbox::Column::CreatedAt.gt(since), super::not_given_up()).await?;
     if let Some(fanout) = fanout
         && published_at > since
     {
@@ -775,7 +772,7 @@ impl Store {
             .column_as(outbox::Column::CreatedAt.max(), "last")
             .filter(outbox::Column::NoticeId.eq(notice_id))
             .filter(outbox::Column::Kind.eq(REMINDER))
-            .filter(outbox::Column::State.is_in([PENDING, SENT]))
+            .filter(super::not_given_up())
             .group_by(outbox::Column::UserId)
             .into_tuple()
             .all(&self.db)
@@ -870,8 +867,7 @@ impl Store {
             .column_as(outbox::Column::CreatedAt.max(), "last")
             .filter(outbox::Column::NoticeId.eq(notice_id))
             .filter(outbox::Column::Kind.eq(ESCALATION))
-            // One that failed or was set aside told nobody.
-            .filter(outbox::Column::State.is_in([PENDING, SENT]))
+            .filter(super::not_given_up())
             .into_tuple()
             .one(&self.db)
             .await?;

@@ -164,6 +164,7 @@ pub async fn delete_notice(
 #[utoipa::path(post, path = "/api/v1/notices/{id}/publish", tag = "notices", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
     responses((status = 200, body = PublishedView), (status = 412, body = ErrorBody, description = "The draft changed since the ETag given in If-Match: notice_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(notice = %id))]
 pub async fn publish_notice(
     State(app): State<AppState>,
     FinanceUser(finance): FinanceUser,
@@ -246,6 +247,7 @@ pub async fn get_notice(
 #[utoipa::path(post, path = "/api/v1/notices/{id}/acknowledge", tag = "notices", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = AckView), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(notice = %id))]
 pub async fn acknowledge_notice(
     State(app): State<AppState>,
     auth: AuthUser,

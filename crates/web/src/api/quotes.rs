@@ -407,6 +407,7 @@ pub async fn upcoming_prices(
 #[utoipa::path(post, path = "/api/v1/quotes/{id}/finalise", tag = "quotes", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = IF_MATCH_DOC)),
     responses((status = 200, body = QuoteView, headers(("ETag" = String, description = "The quote's revision, for If-Match on its writes"))), (status = 412, body = ErrorBody, description = "The quote changed since the ETag given in If-Match: quote_changed"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(quote = %id))]
 pub async fn finalise_quote(
     State(app): State<AppState>,
     SalesUser(sales): SalesUser,

@@ -734,7 +734,7 @@ pub fn render(status: StatusCode, template: &impl Template) -> Response {
 
 /// What a price form says of `text`, a price with a decimal comma that it
 /// does not read, naming the field as `what` ("the unit price", "it"), with
-/// the price as a point writes it ([`Currency::with_a_point`]); `None` for
+/// the price as a point writes it ([`pricegate_domain::money::Currency::with_a_point`]); `None` for
 /// any other price it cannot read.
 pub(super) fn decimal_comma_refused(currency: &pricegate_domain::Currency, text: &str, what: &str) -> Option<String> {
     let point = currency.with_a_point(text)?;

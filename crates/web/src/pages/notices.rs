@@ -449,6 +449,7 @@ async fn show(
     Ok(render(StatusCode::OK, &page))
 }
 
+#[tracing::instrument(name = "acknowledge_notice_page", skip_all, fields(notice = %id))]
 async fn acknowledge(
     State(app): State<AppState>,
     Client(client): Client,

@@ -1,0 +1,90 @@
+//! The e-mails about an account: a link to choose a password, a password or address changed.
+
+use askama::Template;
+use pricegate_store::AccountChange;
+
+/// The e-mail with a link to choose a password (its HTML part;
+/// [`PasswordText`] is the same letter as text).
+#[derive(Template)]
+#[template(path = "password.html")]
+pub(super) struct PasswordLetter<'a> {
+    pub(super) title: &'a str,
+    pub(super) name: &'a str,
+    pub(super) email: &'a str,
+    /// The administrator who sent it; `None` when its reader asked for it.
+    pub(super) invited_by: Option<&'a str>,
+    pub(super) new_account: bool,
+    pub(super) link: &'a str,
+    pub(super) works_for: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "password.txt")]
+pub(super) struct PasswordText<'a> {
+    pub(super) letter: &'a PasswordLetter<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "account_changed.html")]
+pub(super) struct AccountLetter<'a> {
+    pub(super) title: &'a str,
+    pub(super) name: &'a str,
+    /// The address the letter goes to: the one that changed, for an address.
+    pub(super) email: &'a str,
+    /// When, in the business's time.
+    pub(super) at: String,
+    /// The administrator who made the change; `None` when its reader did.
+    pub(super) by: Option<&'a str>,
+    /// The password changed; else the address.
+    pub(super) password: bool,
+    pub(super) by_link: bool,
+    pub(super) if_it_was: String,
+    pub(super) if_not: String,
+    pub(super) forgot_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "account_changed.txt")]
+pub(super) struct AccountText<'a> {
+    pub(super) letter: &'a AccountLetter<'a>,
+}
+
+/// What to do about an account's change, made by the administrator `by`
+/// or by the reader: nothing if it was meant, and else what now.
+pub(super) fn account_advice(change: AccountChange, by: Option<&str>) -> (String, String) {
+    // The address that follows is the page to ask at, said last, so that it is not read as an administrator's.
+    const NEW_ONE: &str = "ask for a new password on this page, which e-mails you a link:";
+    match (change, by) {
+        (AccountChange::Password { by_link: false }, None) => (
+            "If it was you, there is nothing to do.".to_owned(),
+            format!("If it was not, someone else knows your password: tell your administrator, and {NEW_ONE}"),
+        ),
+        // A link to the same mailbox is no way out of it: the administrator first.
+        (AccountChange::Password { by_link: true }, _) => (
+            "If it was you, there is nothing to do.".to_owned(),
+            format!(
+                "If it was not, someone else could read a link sent to your e-mail, and could read the next one: \
+                 tell your administrator now, then {NEW_ONE}"
+            ),
+        ),
+        (AccountChange::Password { .. }, Some(by)) => (
+            format!("If you asked {by} for it, there is nothing to do."),
+            format!(
+                "If you did not, ask {by} why, or choose a password of your own now (the page e-mails you a link):"
+            ),
+        ),
+        (AccountChange::Address, Some(by)) => (
+            "If you asked for it, there is nothing to do.".to_owned(),
+            format!(
+                "If you did not, tell {by} or another administrator now: whoever reads the new address can have \
+                 Pricegate e-mail them a link to choose your password."
+            ),
+        ),
+        (AccountChange::Address, None) => (
+            "If it was you, there is nothing to do.".to_owned(),
+            "If it was not, tell another administrator now: whoever reads the new address can have Pricegate \
+             e-mail them a link to choose your password."
+                .to_owned(),
+        ),
+    }
+}
