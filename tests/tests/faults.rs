@@ -512,3 +512,48 @@ async fn requests_after_the_database_ended_every_connection_are_answered() {
         assert_eq!(acknowledged.status, 200, "round {round}: {}", acknowledged.text);
     }
 }
+
+/// Lines of `log` at `level` (`WARN`, `DEBUG`) that contain `text`.
+fn lines_at(log: &str, level: &str, text: &str) -> usize {
+    log.lines().filter(|l| l.contains(level) && l.contains(text)).count()
+}
+
+/// A mail server that is down while mail keeps being retried is logged once
+/// as a warning (then at debug level, and as a warning again only every ten
+/// minutes), not once a batch; when mail goes out again, that is said too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_server_down_is_told_once_while_mail_is_retried_and_its_return_is_told() {
+    let sink = pricegate_tests::smtp::SmtpSink::start().await;
+    sink.stop();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("pricegate.db").display());
+    let smtp = sink.url();
+    let env = [
+        ("DATABASE_URL", db.as_str()),
+        ("SMTP_URL", smtp.as_str()),
+        ("MAIL_FROM", "Pricegate <pricegate@pricegate.test>"),
+        ("PRICEGATE_WORKER_POLL", "200ms"),
+        ("RUST_LOG", "warn,pricegate_mail=debug"),
+    ];
+    // The demo's price increase: one e-mail, to Sam, for the worker to try.
+    let printed = run_command(&["demo"], &env, "").await;
+    assert!(printed.contains("Demo company added"), "{printed}");
+    let server = ServerProcess::start_logged(&env).await;
+    let down = "no mail server answers at SMTP_URL's address";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // Three tries, a batch each, a second or more apart (the retries' backoff).
+    while lines_at(&server.log(), "DEBUG", down) < 2 {
+        assert!(Instant::now() < deadline, "three failed tries within 60 s: {}", server.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(lines_at(&server.log(), "WARN", down), 1, "told once: {}", server.log());
+
+    sink.restart().await;
+    assert!(sink.wait_for_count(1, Duration::from_secs(60)).await, "Sam's e-mail goes once the server is back");
+    let back = "mail is going out again";
+    while lines_at(&server.log(), "INFO", back) == 0 {
+        assert!(Instant::now() < deadline + Duration::from_secs(60), "its return is told: {}", server.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(lines_at(&server.log(), "WARN", down), 1, "{}", server.log());
+}
