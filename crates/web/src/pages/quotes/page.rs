@@ -6,10 +6,8 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use pricegate_domain::Role;
 use pricegate_domain::pricing::ChangesAhead;
-use pricegate_domain::{Role, last_in_force};
-use pricegate_mail::compose::percent;
-use pricegate_mail::render_markdown;
 use pricegate_store::views::{GateView, QuoteView, UserView};
 use uuid::Uuid;
 
@@ -21,12 +19,10 @@ use super::done::{QUOTE_DONE, QuoteDone};
 use super::gate_forms::altered;
 use super::history::{HistoryRow, NAMED_IN_HISTORY, history_row, named_in, without_repeats};
 use super::list::AcknowledgeAll;
-use super::pending::{
-    TogetherNote, TogetherWhy, already_carried, last_words, later_changes, takes_force_after, together, while_valid,
-};
+use super::pending::{TogetherNote, TogetherWhy, last_words, later_changes, together};
 use super::rows::{
-    EarlierRow, EvidenceRow, ImpactRow, InForce, LineRow, PendingRow, PriceNoticeRow, PriceSourceRow, Repriced,
-    SupersededGap, SupersededRow, UpcomingRow, gate_marks, line_rows, upcoming_rows,
+    EvidenceRow, LineRow, PendingRow, PriceNoticeRow, PriceSourceRow, Repriced, SupersededGap, SupersededRow,
+    UpcomingRow, gate_marks, line_rows, pending_row, upcoming_rows,
 };
 use super::{QUOTE_ROLES, open_gate};
 
@@ -204,113 +200,7 @@ pub(super) async fn quote_page(
             g.pending
                 .into_iter()
                 .map(|p| (ChangesAhead::of(&p.impact.change_days, today), p))
-                .map(|(ahead, p)| PendingRow {
-                    notice_id: p.notice_id,
-                    while_valid: while_valid(&p).map(|delta| signed_money(&currency, delta)),
-                    // Said while some of it is to come, or some comes only after the validity.
-                    ahead: (ahead.is_some() || p.impact.total_delta_minor != p.impact.delta_while_valid_minor)
-                        .then(|| crate::ack::effect_on_total(&p.impact, &currency, quote.valid_until, ahead)),
-                    meanwhile: ahead.is_some_and(|a| a.moves_total()) && p.impact.delta_while_valid_minor == 0,
-                    already_carried: already_carried(&p, &later),
-                    title: p.title,
-                    published_at: calendar.stamp(p.published_at, true),
-                    body_html: render_markdown(&p.body, 3),
-                    impact: p
-                        .impact
-                        .lines
-                        .iter()
-                        .map(|l| {
-                            // One published after the quote's validity ended counts nothing.
-                            let published_on = calendar.date_of(p.published_at);
-                            let after_validity = |on| takes_force_after(on, published_on, quote.valid_until);
-                            // A mark that another notice has the last word goes on this
-                            // notice's price in force at the end of the validity.
-                            let counted_step = last_in_force(l.steps(), quote.valid_until)
-                                .filter(|_| quote.valid_until >= published_on);
-                            let counted = counted_step.map(|(on, _)| on);
-                            // A price another notice replaced says so, and counts nothing: by a
-                            // correction published since, for its day ahead, or by today.
-                            let instead = |overtaken: Option<i64>, on: chrono::NaiveDate| {
-                                overtaken.map(|now| match on > today {
-                                    true => format!(
-                                        "another notice, published since, sets {} from {on} instead",
-                                        money(&currency, now)
-                                    ),
-                                    false => format!(
-                                        "another notice set {}, the price in force today",
-                                        money(&currency, now)
-                                    ),
-                                })
-                            };
-                            // No price of it for the line counts any more.
-                            let gone = !l.waived_by_approval && !l.counts();
-                            let other = later.get(&(p.notice_id, l.line_id));
-                            // Said on the price in force at the end of the validity, and on
-                            // each a correction replaced.
-                            let later_on = |on, overtaken| {
-                                instead(overtaken, on)
-                                    .filter(|_| on > today || counted == Some(on))
-                                    .or_else(|| other.filter(|_| counted == Some(on)).cloned())
-                            };
-                            let last_overtaken = l.overtaken_by_unit_price_minor;
-                            ImpactRow {
-                                sku: l.sku.clone(),
-                                quantity: pricegate_domain::count(l.quantity),
-                                discount: quote
-                                    .lines
-                                    .iter()
-                                    .find(|q| q.id == l.line_id)
-                                    .map_or_else(String::new, |q| percent(q.discount_bp)),
-                                old_price: money(&currency, l.old_unit_price_minor),
-                                new_price: money(&currency, l.new_unit_price_minor),
-                                effective_on: InForce::of(l.effective_on, published_on),
-                                after_validity: after_validity(l.effective_on),
-                                counts: counted == Some(l.effective_on)
-                                    && last_overtaken.is_none()
-                                    && !l.waived_by_approval,
-                                // The line's change while the quote is valid, where an earlier price is
-                                // the one it has then: before the last price's, which comes after.
-                                delta_while_valid: match counted_step {
-                                    _ if gone || l.waived_by_approval => None,
-                                    Some((on, delta)) if on != l.effective_on => Some(signed_money(&currency, delta)),
-                                    // Every price of it comes after the validity: nothing while valid.
-                                    None => Some(signed_money(&currency, 0)),
-                                    Some(_) => None,
-                                },
-                                delta: match last_overtaken {
-                                    _ if gone => "none: no longer in force".to_owned(),
-                                    _ if l.waived_by_approval => {
-                                        "none: finance approved keeping the price quoted".to_owned()
-                                    }
-                                    // Its last price replaced, an earlier one still counts.
-                                    Some(_) => signed_money(&currency, 0),
-                                    None => signed_money(&currency, l.delta_minor),
-                                },
-                                delta_in_words: gone || l.waived_by_approval,
-                                later: later_on(l.effective_on, last_overtaken),
-                                earlier: l
-                                    .earlier
-                                    .iter()
-                                    .map(|s| EarlierRow {
-                                        price: format!(
-                                            "{} ({} on the line)",
-                                            money(&currency, s.unit_price_minor),
-                                            signed_money(&currency, s.delta_minor)
-                                        ),
-                                        on: InForce::of(s.effective_on, published_on),
-                                        after_validity: after_validity(s.effective_on),
-                                        counts: counted == Some(s.effective_on)
-                                            && s.overtaken_by_unit_price_minor.is_none()
-                                            && !gone
-                                            && !l.waived_by_approval,
-                                        later: later_on(s.effective_on, s.overtaken_by_unit_price_minor),
-                                    })
-                                    .collect(),
-                            }
-                        })
-                        .collect(),
-                    total_delta: signed_money(&currency, p.impact.total_delta_minor),
-                })
+                .map(|(ahead, p)| pending_row(p, ahead, &quote, &later, calendar))
                 .collect(),
             g.superseded
                 .iter()
