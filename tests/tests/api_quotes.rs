@@ -301,6 +301,18 @@ both_backends! {
         assert!(page.contains("Handed over from Sam to Sue, who now owns and signs it"), "{page}");
         let page = page_as(&app.base, &tom_user.email, &format!("/quotes/{}", id_of(&toms))).await;
         assert!(page.contains("Handed over from Sam to Sue, who now signs it"), "{page}");
+        // Why they waited: Sam's deactivation is in the history of each quote he owned or signed then, before the
+        // hand-over, and in none he had finalised before.
+        let gone = "Sam, its signer, was deactivated: they can no longer sign it, and it waits for another signer";
+        let at = page.find(gone).unwrap_or_else(|| panic!("{gone}: {page}"));
+        assert!(at < page.find("Handed over from Sam").unwrap_or(0), "in the order they happened: {page}");
+        let page = page_as(&app.base, &sue_user.email, &format!("/quotes/{}", id_of(&own))).await;
+        assert!(page.contains("Sam, its owner and signer, was deactivated: they can no longer sign it"), "{page}");
+        assert!(!page_as(&app.base, &fiona.email, &format!("/quotes/{done}")).await.contains("was deactivated"));
+        // Once the drafts are Sue's, what becomes of Sam's account is no part of their history.
+        assert_eq!(admin.patch(&sam_url, &json!({"active": true})).await.status, 200);
+        let page = page_as(&app.base, &sue_user.email, &format!("/quotes/{}", id_of(&own))).await;
+        assert!(page.contains("was deactivated") && !page.contains("was reactivated"), "{page}");
     }
 }
 

@@ -369,6 +369,40 @@ impl Store {
         Ok(rows.into_iter().map(audit_view).collect())
     }
 
+    /// What changed, from `from` until `until` (or now), in the accounts of
+    /// `people` that decides whether they may sign and change quotes: each
+    /// deactivated or reactivated, moved into or out of sales. A quote's
+    /// history tells those of its owner and signer: why it waits for another.
+    pub async fn signing_changes(
+        &self,
+        people: &[Uuid],
+        from: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<AuditView>, StoreError> {
+        if people.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut changes = audit_log::Entity::find()
+            .filter(audit_log::Column::Action.eq("user.updated"))
+            .filter(audit_log::Column::SubjectType.eq("user"))
+            .filter(audit_log::Column::SubjectId.is_in(people.iter().copied()))
+            .filter(audit_log::Column::At.gte(from));
+        if let Some(until) = until {
+            changes = changes.filter(audit_log::Column::At.lte(until));
+        }
+        let rows = changes
+            .order_by_asc(audit_log::Column::At)
+            .order_by_asc(audit_log::Column::Id)
+            .limit(500)
+            .all(&self.db)
+            .await?;
+        let signing = |e: &AuditView| {
+            let (before, after) = (&e.detail["before"], &e.detail["after"]);
+            before["active"] != after["active"] || before["role"] != after["role"]
+        };
+        Ok(rows.into_iter().map(audit_view).filter(signing).collect())
+    }
+
     /// The newest audit rows first: those older than the row `before` (the
     /// last of the previous page) that `filter` lets through. An action the
     /// log is never written with is refused (422, field `action`), as an

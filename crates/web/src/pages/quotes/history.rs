@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use pricegate_store::views::AuditView;
+
 use pricegate_mail::compose::percent;
 use uuid::Uuid;
 
@@ -171,6 +173,97 @@ pub(super) fn history_row(
     }
 }
 
+/// The people who owned or signed the quote at some time, as its history
+/// (`entries`) tells it: whose account changes it tells too.
+pub(super) fn parties(entries: &[AuditView]) -> Vec<Uuid> {
+    let mut parties: Vec<Uuid> = entries
+        .iter()
+        .filter(|e| e.action == "quote.drafted")
+        .filter_map(|e| e.actor_id)
+        .chain(entries.iter().flat_map(|e| NAMED_IN_HISTORY.iter().filter_map(|key| named_in(&e.detail, key))))
+        .collect();
+    parties.sort_unstable();
+    parties.dedup();
+    parties
+}
+
+/// `entries` (the quote's history, oldest first) with, in the order they
+/// happened, those of `changes` ([`pricegate_store::Store::signing_changes`])
+/// to the account of someone who owned or signed the quote then, each said
+/// as what it meant for the quote (the others left out: the person was no
+/// longer its signer, say).
+pub(super) fn with_parties_changes<'a>(
+    entries: &'a [AuditView],
+    changes: &'a [AuditView],
+    names: &HashMap<Uuid, String>,
+) -> Vec<(&'a AuditView, Option<String>)> {
+    let mut all: Vec<&AuditView> = entries.iter().chain(changes).collect();
+    all.sort_by_key(|e| e.at);
+    let (mut owner, mut signer): (Option<Uuid>, Option<Uuid>) = (None, None);
+    let mut told = Vec::with_capacity(all.len());
+    for entry in all {
+        let detail = &entry.detail;
+        match entry.action.as_str() {
+            "quote.drafted" => {
+                owner = entry.actor_id;
+                signer = named_in(detail, "signer_id").or(owner);
+            }
+            "quote.edited" => signer = named_in(detail, "signer_id").or(signer),
+            "quote.handed_over" => {
+                let to = named_in(detail, "to");
+                if detail["owner"].as_bool() == Some(true) {
+                    owner = to;
+                }
+                if detail["signer"].as_bool() == Some(true) {
+                    signer = to;
+                }
+            }
+            "user.updated" => {
+                let Some(said) = party_change(entry, owner, signer, names) else { continue };
+                told.push((entry, Some(said)));
+                continue;
+            }
+            _ => {}
+        }
+        told.push((entry, None));
+    }
+    told
+}
+
+/// What a change to the account of the quote's `owner` or `signer` meant for
+/// it, in words; `None` for someone else's.
+fn party_change(
+    change: &AuditView,
+    owner: Option<Uuid>,
+    signer: Option<Uuid>,
+    names: &HashMap<Uuid, String>,
+) -> Option<String> {
+    let person = change.subject_id?;
+    let (owns, signs) = (owner == Some(person), signer == Some(person));
+    let part = match (owns, signs) {
+        (true, true) => "its owner and signer",
+        (false, true) => "its signer",
+        (true, false) => "its owner",
+        (false, false) => return None,
+    };
+    let (before, after) = (&change.detail["before"], &change.detail["after"]);
+    let role = |side: &serde_json::Value| side["role"].as_str().unwrap_or_default().to_owned();
+    let what = match (before["active"].as_bool(), after["active"].as_bool()) {
+        (Some(true), Some(false)) => "was deactivated".to_owned(),
+        (Some(false), Some(true)) => "was reactivated".to_owned(),
+        _ => format!("was moved from {} to {}", role(before), role(after)),
+    };
+    let can_sign = after["active"].as_bool() == Some(true) && role(after) == "sales";
+    let meant = match (can_sign, signs) {
+        (false, true) => "they can no longer sign it, and it waits for another signer",
+        (false, false) => "they can no longer change it",
+        (true, true) => "they can sign it again",
+        (true, false) => "they can change it again",
+    };
+    let name = names.get(&person).map_or("Someone", String::as_str);
+    Some(format!("{name}, {part}, {what}: {meant}"))
+}
+
 /// What an edit changed, as its audit row records it: each field, each
 /// product's quantity, lines, discounts and prices, and the total; who signs
 /// the quote only where that changed. Rows written before edits said what
@@ -299,6 +392,54 @@ pub(super) fn product_change(change: &serde_json::Value, currency: &str) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_to_an_account_is_told_while_its_person_owns_or_signs_the_quote() {
+        let (sam, sara, ada) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let at = |minute: u32| chrono::DateTime::from_timestamp(1_800_000_000 + i64::from(minute) * 60, 0).unwrap();
+        let entry = |minute, actor, action: &str, subject, detail| AuditView {
+            id: Uuid::new_v4(),
+            at: at(minute),
+            actor_id: Some(actor),
+            action: action.into(),
+            subject_type: if action.starts_with("user.") { "user" } else { "quote" }.into(),
+            subject_id: Some(subject),
+            detail,
+        };
+        let quote = Uuid::new_v4();
+        let account = |active: bool, role: &str| serde_json::json!({ "active": active, "role": role });
+        let change = |minute, person, before, after| {
+            entry(minute, ada, "user.updated", person, serde_json::json!({ "before": before, "after": after }))
+        };
+        let entries = [
+            entry(0, sam, "quote.drafted", quote, serde_json::json!({ "signer_id": sara })),
+            entry(20, sam, "quote.edited", quote, serde_json::json!({ "signer_id": sam })),
+        ];
+        let changes = [
+            change(10, sara, account(true, "sales"), account(true, "finance")),
+            change(30, sara, account(true, "finance"), account(true, "sales")),
+            change(40, sam, account(true, "sales"), account(false, "sales")),
+        ];
+        let names = HashMap::from([(sam, "Sam".to_owned()), (sara, "Sara".to_owned())]);
+        let told: Vec<(&str, Option<String>)> = with_parties_changes(&entries, &changes, &names)
+            .into_iter()
+            .map(|(e, said)| (e.action.as_str(), said))
+            .collect();
+        let moved = "Sara, its signer, was moved from sales to finance: they can no longer sign it, and it waits for \
+                     another signer";
+        let gone = "Sam, its owner and signer, was deactivated: they can no longer sign it, and it waits for another \
+                    signer";
+        assert_eq!(
+            told,
+            [
+                ("quote.drafted", None),
+                ("user.updated", Some(moved.to_owned())),
+                ("quote.edited", None),
+                ("user.updated", Some(gone.to_owned())),
+            ],
+            "Sara back in sales after she no longer signed it is not the quote's to tell"
+        );
+    }
 
     #[test]
     fn the_same_entry_by_the_same_person_in_a_row_is_told_once_with_how_many_times() {

@@ -17,7 +17,7 @@ use crate::{AppState, filters};
 use super::approval::approval_asked;
 use super::done::{QUOTE_DONE, QuoteDone};
 use super::gate_forms::altered;
-use super::history::{HistoryRow, NAMED_IN_HISTORY, history_row, named_in, without_repeats};
+use super::history::{HistoryRow, history_row, parties, with_parties_changes, without_repeats};
 use super::list::AcknowledgeAll;
 use super::pending::{TogetherNote, TogetherWhy, last_words, later_changes, together};
 use super::rows::{
@@ -239,16 +239,24 @@ pub(super) async fn quote_page(
     let evidence = quote.evidence.as_ref();
     let upcoming_besides_pending = !pending.is_empty();
     let entries = app.store.quote_history(quote.id).await?;
-    let mut people: Vec<Uuid> = entries.iter().filter_map(|e| e.actor_id).collect();
-    people.extend(entries.iter().flat_map(|e| NAMED_IN_HISTORY.iter().filter_map(|key| named_in(&e.detail, key))));
+    // Its owner's and signer's accounts while it was open: why it waited for another.
+    let parties = parties(&entries);
+    let closed_at = entries.iter().find(|e| matches!(e.action.as_str(), "quote.finalised" | "quote.cancelled"));
+    let changes = match entries.first() {
+        Some(first) => app.store.signing_changes(&parties, first.at, closed_at.map(|e| e.at)).await?,
+        None => Vec::new(),
+    };
+    let mut people: Vec<Uuid> = entries.iter().chain(&changes).filter_map(|e| e.actor_id).collect();
+    people.extend(parties);
     people.sort_unstable();
     people.dedup();
     let names = app.store.user_names(&people).await?;
-    let history = without_repeats(entries.iter().map(|e| HistoryRow {
+    let told = with_parties_changes(&entries, &changes, &names);
+    let history = without_repeats(told.into_iter().map(|(e, said)| HistoryRow {
         at: calendar.stamp(e.at, true),
         actor: e.actor_id,
         who: e.actor_id.and_then(|id| names.get(&id).cloned()).unwrap_or_default(),
-        what: history_row(e, &currency, &names, &quote.state),
+        what: said.unwrap_or_else(|| history_row(e, &currency, &names, &quote.state)),
         repeated: None,
     }));
     let reference = pricegate_mail::compose::quote_reference(quote.id);
