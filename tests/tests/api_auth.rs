@@ -1022,3 +1022,37 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
     }
 }
+
+both_backends! {
+    /// Someone who cannot log in asks an administrator: the users page says
+    /// they are held off after failed logins, until when, and what lets them
+    /// in; a password set there lifts the hold, and the page says no more.
+    async fn the_users_page_says_who_failed_logins_hold_off_and_until_when(backend: Backend) {
+        use pricegate_tests::pages::page_as;
+        let app = TestApp::spawn(backend).await;
+        let (admin, ada) = app.user(Role::Admin, "Ada").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let (_, sue) = app.user(Role::Sales, "Sue").await;
+        let wrong = |email: &str| json!({"email": email, "password": "not the password at all"});
+        for _ in 0..pricegate_store::MAX_FAILURES {
+            assert_eq!(app.anonymous().post("/api/v1/auth/token", &wrong(&sam.email)).await.status, 401);
+        }
+        for _ in 1..pricegate_store::MAX_FAILURES {
+            assert_eq!(app.anonymous().post("/api/v1/auth/token", &wrong(&sue.email)).await.status, 401);
+        }
+        let login = json!({"email": sam.email, "password": PASSWORD});
+        assert_error(&app.anonymous().post("/api/v1/auth/token", &login).await, 429, "too_many_attempts");
+
+        let html = page_as(&app.base, &ada.email, "/admin/users").await;
+        let held = format!("id=\"held-{}\"", sam.id);
+        let said = "Held off after failed logins (5 in the last 15 minutes) from 1 address until";
+        assert!(html.contains(&held) && html.contains(said), "{html}");
+        assert!(html.contains("A password set here, or one they choose by a link, lets them in at once."), "{html}");
+        assert!(!html.contains(&format!("id=\"held-{}\"", sue.id)), "four failures hold nobody off: {html}");
+
+        let r = admin.patch(&format!("/api/v1/users/{}", sam.id), &json!({"password": "a new one for Sam"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let html = page_as(&app.base, &ada.email, "/admin/users").await;
+        assert!(!html.contains(&held) && !html.contains("Held off"), "the hold is lifted: {html}");
+    }
+}

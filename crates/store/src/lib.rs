@@ -49,7 +49,9 @@ pub use db::{
 };
 pub use error::{SUPERSEDED_PRICES, StoreError, causes};
 pub use gate::PublishSeen;
-pub use login_limit::{FAILURE_WINDOW, LoginOutcome, MAX_ACCOUNT_FAILURES, MAX_ADDRESS_FAILURES, MAX_FAILURES};
+pub use login_limit::{
+    FAILURE_WINDOW, LoginHold, LoginOutcome, MAX_ACCOUNT_FAILURES, MAX_ADDRESS_FAILURES, MAX_FAILURES,
+};
 pub use notices::{
     AckCount, AwaitingNotice, Channel, ClientInfo, MAX_CHANGES, NOTICE_DRAFTED_ALREADY, NewNotice, NewPriceChange,
     NoticeFilter, NoticePatch, NoticeState, PublishedChange, PublishedContent, WaitingQuote,

@@ -32,6 +32,7 @@
 //! guessed before guesses at a password they have not seen, and the count
 //! starts again.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
@@ -192,7 +193,78 @@ pub(crate) async fn lift_holds(conn: &impl sea_orm::ConnectionTrait, email: &str
     Ok(deleted.rows_affected)
 }
 
+/// How failed logins hold an account's person off now: what an
+/// administrator asked "I cannot log in" reads on the users page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginHold {
+    /// Failed logins for the account within [`FAILURE_WINDOW`], from every address.
+    pub failures: usize,
+    /// The client addresses held off for it, each after [`MAX_FAILURES`].
+    pub addresses: usize,
+    /// Held off from every address: [`MAX_ACCOUNT_FAILURES`] reached.
+    pub everywhere: bool,
+    /// When the last of these holds ends, if no more failures come.
+    pub until: DateTime<Utc>,
+}
+
+/// When failures at `at` (oldest first) stop holding off, at `max` a hold:
+/// once fewer than `max` are left in the window. `None` if they do not now.
+fn held_until(at: &[DateTime<Utc>], max: usize, window: chrono::Duration) -> Option<DateTime<Utc>> {
+    at.len().checked_sub(max).map(|first_of_last| at[first_of_last] + window)
+}
+
 impl Store {
+    /// The holds failed logins put on the accounts of `emails` now, by
+    /// e-mail as given; an account not held off is not in the map.
+    pub async fn login_holds(&self, emails: &[&str]) -> Result<HashMap<String, LoginHold>, StoreError> {
+        if emails.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let now = db_now(&self.db).await?;
+        let window = chrono::Duration::from_std(FAILURE_WINDOW)
+            .map_err(|e| StoreError::Internal(format!("login window: {e}")))?;
+        let by_hash: HashMap<String, &str> = emails.iter().map(|email| (email_key(email), *email)).collect();
+        // As `attempt_login` counts them: a try still being checked is not a failure yet.
+        let settled = sea_orm::Condition::any()
+            .add(login_failures::Column::InFlight.eq(false))
+            .add(login_failures::Column::At.lt(now - chrono::Duration::minutes(1)));
+        let failures: Vec<(Option<String>, String, DateTime<Utc>)> = login_failures::Entity::find()
+            .select_only()
+            .column(login_failures::Column::EmailHash)
+            .column(login_failures::Column::KeyHash)
+            .column(login_failures::Column::At)
+            .filter(login_failures::Column::EmailHash.is_in(by_hash.keys().cloned()))
+            .filter(login_failures::Column::At.gte(now - window))
+            .filter(settled)
+            .order_by_asc(login_failures::Column::At)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut of_account: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
+        let mut of_pair: HashMap<(String, String), Vec<DateTime<Utc>>> = HashMap::new();
+        for (email_hash, pair, at) in failures {
+            let Some(email_hash) = email_hash else { continue };
+            of_account.entry(email_hash.clone()).or_default().push(at);
+            of_pair.entry((email_hash, pair)).or_default().push(at);
+        }
+        let mut holds = HashMap::new();
+        for (email_hash, at) in of_account {
+            let everywhere = held_until(&at, MAX_ACCOUNT_FAILURES, window);
+            let pairs: Vec<DateTime<Utc>> = of_pair
+                .iter()
+                .filter(|((hash, _), _)| *hash == email_hash)
+                .filter_map(|(_, at)| held_until(at, MAX_FAILURES, window))
+                .collect();
+            let Some(until) = pairs.iter().copied().chain(everywhere).max() else { continue };
+            let Some(email) = by_hash.get(&email_hash) else { continue };
+            holds.insert(
+                (*email).to_owned(),
+                LoginHold { failures: at.len(), addresses: pairs.len(), everywhere: everywhere.is_some(), until },
+            );
+        }
+        Ok(holds)
+    }
+
     /// Logs in with an e-mail and password, unless that pair of e-mail and
     /// client address has failed too often lately (see the module's doc).
     pub async fn attempt_login(

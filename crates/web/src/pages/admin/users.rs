@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use pricegate_domain::{Email, Invalid, Password, Role, Text};
+use pricegate_store::LoginHold;
 use pricegate_store::views::UserView;
 use pricegate_store::{ListedAfter, NewUser, OpenDrafts, StoreError};
 use uuid::Uuid;
@@ -71,6 +72,25 @@ pub(super) struct UserRow {
     pub(super) invitation_set_aside: bool,
     /// When they last logged in, as the page writes times; `None` if never.
     pub(super) last_login: Option<String>,
+    /// Failed logins holding them off now, in words ([`held_in_words`]).
+    pub(super) held: Option<String>,
+}
+
+/// A hold failed logins put on someone's account, as the users page says it
+/// to the administrator they ask, with what lifts it.
+fn held_in_words(hold: &LoginHold, calendar: pricegate_domain::Calendar) -> String {
+    let whence = match (hold.everywhere, hold.addresses) {
+        (true, _) => "from every address".to_owned(),
+        (false, 1) => "from 1 address".to_owned(),
+        (false, n) => format!("from {n} addresses"),
+    };
+    let minutes = pricegate_store::FAILURE_WINDOW.as_secs() / 60;
+    format!(
+        "Held off after failed logins ({} in the last {minutes} minutes) {whence} until {}. A password set here, or \
+         one they choose by a link, lets them in at once.",
+        hold.failures,
+        calendar.stamp(hold.until, true)
+    )
 }
 
 impl UserRow {
@@ -184,6 +204,8 @@ pub(super) async fn page(
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
     let open = app.store.open_quote_counts(Some(&ids)).await?;
     let invited = app.store.invited_users(&ids).await?;
+    let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
+    let holds = app.store.login_holds(&emails).await?;
     // Whom drafts can go to, read only when a row offers to hand some over.
     let hands_over = users.iter().any(|u| !u.can_sign() && open.get(&u.id).is_some_and(|o| o.owned + o.signed > 0));
     let sales = match hands_over {
@@ -217,7 +239,8 @@ pub(super) async fn page(
                 let invitation_set_aside = invitation.is_some_and(|i| i.set_aside);
                 let invited = invitation.map(|i| calendar.stamp(i.at, true));
                 let last_login = u.last_login_at.map(|at| calendar.stamp(at, true));
-                UserRow { can_sign: u.can_sign(), open, invited, invitation_set_aside, last_login, user: u }
+                let held = holds.get(&u.email).map(|hold| held_in_words(hold, calendar));
+                UserRow { can_sign: u.can_sign(), open, invited, invitation_set_aside, last_login, held, user: u }
             })
             .collect(),
         name: String::new(),
