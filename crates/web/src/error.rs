@@ -167,8 +167,10 @@ pub fn pending_sentence(gate: &pricegate_store::views::GateView) -> String {
     sentence
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
+impl AppError {
+    /// Logs the error once, as it is answered (by this JSON, or by a page):
+    /// a 5xx at error level with its cause, a refusal at debug level.
+    pub(crate) fn log(&self) {
         match (self.logged, self.status.is_server_error()) {
             // Said already, or on purpose not.
             (true, _) => {}
@@ -177,6 +179,12 @@ impl IntoResponse for AppError {
             }
             (false, false) => tracing::debug!(status = %self.status, code = self.code, "request refused"),
         }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
         let mut error = Map::new();
         error.insert("code".into(), json!(self.code));
         error.insert("message".into(), json!(self.message));

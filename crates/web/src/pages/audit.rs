@@ -381,10 +381,7 @@ async fn list(
     }
     let mut entries: Vec<AuditView> = entries.into_iter().map(|e| e.for_reader(user.0.actor.role)).collect();
     let newest = before.is_some().then(|| address(filters, None));
-    let older = (entries.len() as u64 > PAGE_SIZE).then(|| {
-        entries.truncate(PAGE_SIZE as usize);
-        address(filters, entries.last().map(|e| e.id))
-    });
+    let older = super::cut_to_page(&mut entries, PAGE_SIZE, |last| address(filters, last.map(|e| e.id)));
     let mut people: Vec<Uuid> = entries
         .iter()
         .flat_map(|e| [e.actor_id, e.subject_id.filter(|_| e.subject_type == "user")])

@@ -635,11 +635,9 @@ impl From<StoreError> for PageError {
             _ => "Refused",
         };
         if api.status().is_server_error() {
-            // Logs the cause; the page shows the generic sentence.
-            let message = api.message().to_owned();
-            let status = api.status();
-            drop(api.into_response());
-            return PageError::new(status, heading, message);
+            // The cause goes to the log; the page shows the generic sentence.
+            api.log();
+            return PageError::new(api.status(), heading, api.message());
         }
         PageError::new(api.status(), heading, api.message()).with_code(api.code())
     }
@@ -927,6 +925,17 @@ pub(crate) fn business_days<'q>(
         _ => None,
     };
     BusinessDays { from: from.map(|(t, _)| t), to: to.map(|(t, _)| t), within: (since, until), notes, reversed }
+}
+
+/// Of a list read one row past `size` (to know whether more follow), the
+/// page itself: `rows` cut to `size`, and the address of the next page,
+/// made by `next` from the page's last row; `None` where no more follow.
+pub(crate) fn cut_to_page<T, A>(rows: &mut Vec<T>, size: u64, next: impl FnOnce(Option<&T>) -> A) -> Option<A> {
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    (rows.len() > size).then(|| {
+        rows.truncate(size);
+        next(rows.last())
+    })
 }
 
 /// A list page's address at `path` with the query `pairs` that are given.

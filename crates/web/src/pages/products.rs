@@ -169,10 +169,7 @@ async fn page(app: &AppState, user: &PageUser, listing: &Listing, csv: String) -
     let calendar = app.store.calendar();
     let text = search_text(&listing.q);
     let mut found = app.store.find_products(text.as_deref(), listing.after(), PAGE_SIZE + 1).await?;
-    let more = (found.len() as u64 > PAGE_SIZE).then(|| {
-        found.truncate(PAGE_SIZE as usize);
-        listing.address(found.last().map(|p| p.sku.as_str()))
-    });
+    let more = super::cut_to_page(&mut found, PAGE_SIZE, |last| listing.address(last.map(|p| p.sku.as_str())));
     let products = found
         .into_iter()
         .map(|p| ProductRow {

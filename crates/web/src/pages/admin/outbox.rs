@@ -110,9 +110,8 @@ pub(super) async fn outbox(
     let state_pair = (!state.is_empty()).then_some(("state", state));
     let to_pair = to.as_deref().map(|to| ("to", to));
     let first_page = crate::pages::list_address("/admin/outbox", &[state_pair, to_pair]);
-    let older = (listed.len() as u64 > OUTBOX_PAGE).then(|| {
-        listed.truncate(OUTBOX_PAGE as usize);
-        let last = listed.last().map(|m| m.id.to_string()).unwrap_or_default();
+    let older = crate::pages::cut_to_page(&mut listed, OUTBOX_PAGE, |last| {
+        let last = last.map(|m| m.id.to_string()).unwrap_or_default();
         crate::pages::list_address("/admin/outbox", &[state_pair, to_pair, Some(("before", &last))])
     });
     let newest = before.is_some().then_some(first_page);

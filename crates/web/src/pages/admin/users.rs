@@ -193,10 +193,7 @@ pub(super) async fn page(
         }
         found => found?,
     };
-    let more = (found.len() as u64 > PAGE_SIZE).then(|| {
-        found.truncate(PAGE_SIZE as usize);
-        listing.address(found.last())
-    });
+    let more = crate::pages::cut_to_page(&mut found, PAGE_SIZE, |last| listing.address(last));
     let mut pinned: Vec<UserView> = app.store.users_by_id(pinned).await?.into_values().collect();
     pinned.sort_by(|a, b| a.email.cmp(&b.email));
     let users: Vec<UserView> =

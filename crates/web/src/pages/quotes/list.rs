@@ -303,9 +303,8 @@ pub(super) async fn list(
     let export = crate::pages::list_address("/quotes/export.csv", &filters);
     let export_lines = crate::pages::list_address("/quotes/lines.csv", &filters);
     let newest = before.is_some().then(|| first_page.clone());
-    let older = (quotes.len() as u64 > PAGE_SIZE).then(|| {
-        quotes.truncate(PAGE_SIZE as usize);
-        let last = quotes.last().map(|q| q.id.to_string()).unwrap_or_default();
+    let older = crate::pages::cut_to_page(&mut quotes, PAGE_SIZE, |last| {
+        let last = last.map(|q| q.id.to_string()).unwrap_or_default();
         crate::pages::list_address("/quotes", &[state_pair, search_pair, from_pair, to_pair, Some(("before", &last))])
     });
     let states = [
