@@ -608,6 +608,9 @@ impl Failures {
 /// now and then in the log, not one a batch (fifty in forty seconds).
 const RETOLD_EVERY: Duration = Duration::from_secs(10 * 60);
 
+/// How many reasons of failure [`Trouble`] keeps at most.
+const REASONS_KEPT: usize = 256;
+
 /// The reasons mail has been failing for, from one batch to the next.
 #[derive(Default)]
 struct Trouble {
@@ -639,6 +642,14 @@ impl Trouble {
     /// `count` tries failed for `error` in a batch at `now`.
     fn met(&mut self, error: &str, count: usize, now: Instant) -> Said {
         let Some(lasting) = self.lasting.get_mut(error) else {
+            // Reasons that name their message (a recipient's mailbox) may be
+            // many, with no batch sending anything to end them: the longest
+            // untold goes first, and is told anew if it comes back.
+            if self.lasting.len() >= REASONS_KEPT
+                && let Some(stalest) = self.lasting.iter().min_by_key(|(_, l)| l.told_at).map(|(e, _)| e.clone())
+            {
+                self.lasting.remove(&stalest);
+            }
             self.lasting.insert(error.to_owned(), Lasting { since: now, told_at: now, failed: count, batches: 1 });
             return Said::First;
         };
@@ -812,6 +823,17 @@ mod tests {
         let over = trouble.over(&next);
         assert_eq!(over.iter().map(|(e, l)| (e.as_str(), l.failed)).collect::<Vec<_>>(), [(refused, 1003)]);
         assert_eq!(trouble.met(refused, 1, later + Duration::from_secs(2)), Said::First, "a new outage");
+        // However many reasons come, no more than REASONS_KEPT are kept.
+        let mut many = Trouble::default();
+        for n in 0..REASONS_KEPT + 10 {
+            many.met(
+                &format!("SMTP: 452 <person-{n}@example.com>: mailbox full"),
+                1,
+                start + Duration::from_secs(n as u64),
+            );
+        }
+        assert_eq!(many.lasting.len(), REASONS_KEPT);
+        assert!(!many.lasting.contains_key("SMTP: 452 <person-0@example.com>: mailbox full"), "the stalest went");
         // A reason met in one batch only ends without a word.
         assert_eq!(trouble.met("SMTP: 451 try later", 1, later), Said::First);
         let over = trouble.over(&Failures::default());
