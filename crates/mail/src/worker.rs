@@ -576,7 +576,9 @@ impl Failures {
             } else {
                 "mail not sent; will retry".to_owned()
             };
-            match trouble.met(error, *count, now) {
+            // One message's own trouble (its recipient's mailbox) is told each time.
+            let met = if server_wide(error) { trouble.met(error, *count, now) } else { Said::First };
+            match met {
                 Said::First => tracing::warn!(count, retry_in = ?retry_in, error = %error, "{advice}"),
                 Said::Still { lasted, failed } => tracing::warn!(
                     count,
@@ -589,6 +591,7 @@ impl Failures {
                 Said::Lately => tracing::debug!(count, retry_in = ?retry_in, error = %error, "{advice}"),
             }
         }
+        trouble.forget_quiet(now);
         if sent_any {
             for (error, lasting) in trouble.over(&self) {
                 tracing::info!(
@@ -608,6 +611,17 @@ impl Failures {
 /// now and then in the log, not one a batch (fifty in forty seconds).
 const RETOLD_EVERY: Duration = Duration::from_secs(10 * 60);
 
+/// Whether `error` is the mail server's as a whole (none answers, it answers
+/// too slowly, or it refuses us), rather than one message's: what fails every
+/// message alike, batch after batch, and is told once while it lasts.
+fn server_wide(error: &str) -> bool {
+    refused_connection(error)
+        || error.starts_with(SendError::REFUSED_PREFIX)
+        || error.starts_with("SMTP: Connection error:")
+        || error.starts_with("SMTP: cannot connect to")
+        || error.starts_with("the SMTP conversation took longer than")
+}
+
 /// How many reasons of failure [`Trouble`] keeps at most.
 const REASONS_KEPT: usize = 256;
 
@@ -620,6 +634,8 @@ struct Trouble {
 struct Lasting {
     since: Instant,
     told_at: Instant,
+    /// The last batch it was met in.
+    met_at: Instant,
     /// The tries that have failed for the reason since.
     failed: usize,
     /// The batches it was met in.
@@ -650,16 +666,24 @@ impl Trouble {
             {
                 self.lasting.remove(&stalest);
             }
-            self.lasting.insert(error.to_owned(), Lasting { since: now, told_at: now, failed: count, batches: 1 });
+            let lasting = Lasting { since: now, told_at: now, met_at: now, failed: count, batches: 1 };
+            self.lasting.insert(error.to_owned(), lasting);
             return Said::First;
         };
         lasting.failed += count;
         lasting.batches += 1;
+        lasting.met_at = now;
         if now.duration_since(lasting.told_at) < RETOLD_EVERY {
             return Said::Lately;
         }
         lasting.told_at = now;
         Said::Still { lasted: now.duration_since(lasting.since), failed: lasting.failed }
+    }
+
+    /// Forgets the reasons no batch has met for [`RETOLD_EVERY`]: whatever
+    /// ended them (their mail given up, say), one met again is a new trouble.
+    fn forget_quiet(&mut self, now: Instant) {
+        self.lasting.retain(|_, lasting| now.duration_since(lasting.met_at) < RETOLD_EVERY);
     }
 
     /// The reasons not met in a batch that sent mail, forgotten: those met in
@@ -782,6 +806,11 @@ mod tests {
         let relay = "SMTP: transient error (450): 4.1.1 <a@b.example>: Recipient address rejected: unverified \
                      address: connect to mx.b.example[192.0.2.1]:25: Connection refused";
         assert!(!refused_connection(relay), "a relay that answered");
+        assert!(server_wide("SMTP: Connection error: Connection refused (os error 111)"));
+        assert!(
+            !server_wide(relay) && !server_wide("SMTP: transient error (452): 4.2.2 mailbox full"),
+            "one message's"
+        );
     }
 
     #[test]
@@ -823,6 +852,11 @@ mod tests {
         let over = trouble.over(&next);
         assert_eq!(over.iter().map(|(e, l)| (e.as_str(), l.failed)).collect::<Vec<_>>(), [(refused, 1003)]);
         assert_eq!(trouble.met(refused, 1, later + Duration::from_secs(2)), Said::First, "a new outage");
+        // A reason no batch has met for a while is forgotten, sent or not.
+        let mut quiet = Trouble::default();
+        assert_eq!(quiet.met(refused, 1, start), Said::First);
+        quiet.forget_quiet(start + RETOLD_EVERY);
+        assert_eq!(quiet.met(refused, 1, start + RETOLD_EVERY), Said::First, "told anew");
         // However many reasons come, no more than REASONS_KEPT are kept.
         let mut many = Trouble::default();
         for n in 0..REASONS_KEPT + 10 {

@@ -222,6 +222,13 @@ fn storable(detail: serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// Whether `entry`, a `user.updated` one, changed whether its person may
+/// sign quotes: their being active, or their role.
+fn changes_signing(entry: &AuditView) -> bool {
+    let (before, after) = (&entry.detail["before"], &entry.detail["after"]);
+    before["active"] != after["active"] || before["role"] != after["role"]
+}
+
 impl Store {
     /// Passes `result` through, first recording `refused` when it is a
     /// refusal. The refused transaction has been dropped by then, rolling back
@@ -390,17 +397,16 @@ impl Store {
         if let Some(until) = until {
             changes = changes.filter(audit_log::Column::At.lte(until));
         }
-        let rows = changes
-            .order_by_asc(audit_log::Column::At)
-            .order_by_asc(audit_log::Column::Id)
+        // The newest 500 of every change to their accounts (names and
+        // passwords too), oldest first.
+        let mut rows = changes
+            .order_by_desc(audit_log::Column::At)
+            .order_by_desc(audit_log::Column::Id)
             .limit(500)
             .all(&self.db)
             .await?;
-        let signing = |e: &AuditView| {
-            let (before, after) = (&e.detail["before"], &e.detail["after"]);
-            before["active"] != after["active"] || before["role"] != after["role"]
-        };
-        Ok(rows.into_iter().map(audit_view).filter(signing).collect())
+        rows.reverse();
+        Ok(rows.into_iter().map(audit_view).filter(changes_signing).collect())
     }
 
     /// The newest audit rows first: those older than the row `before` (the

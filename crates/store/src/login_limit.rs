@@ -152,8 +152,7 @@ pub(crate) async fn link_request_allowed(
         );
         txn.execute_raw(lock).await?;
     }
-    let window =
-        chrono::Duration::from_std(FAILURE_WINDOW).map_err(|e| StoreError::Internal(format!("login window: {e}")))?;
+    let window = window()?;
     let since = now - window;
     login_failures::Entity::delete_many().filter(login_failures::Column::At.lt(since)).exec(txn).await?;
     let counted: Vec<Uuid> = login_failures::Entity::find()
@@ -193,6 +192,20 @@ pub(crate) async fn lift_holds(conn: &impl sea_orm::ConnectionTrait, email: &str
     Ok(deleted.rows_affected)
 }
 
+/// [`FAILURE_WINDOW`], as the database's times are counted.
+fn window() -> Result<chrono::Duration, StoreError> {
+    chrono::Duration::from_std(FAILURE_WINDOW).map_err(|e| StoreError::Internal(format!("login window: {e}")))
+}
+
+/// Of the tries written down, those that are failures at `now`: checked and
+/// refused, or still in flight after a minute, cut off mid-check (its request
+/// dropped, or its process stopped) and counted as what it may have been.
+fn settled(now: DateTime<Utc>) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(login_failures::Column::InFlight.eq(false))
+        .add(login_failures::Column::At.lt(now - chrono::Duration::minutes(1)))
+}
+
 /// How failed logins hold an account's person off now: what an
 /// administrator asked "I cannot log in" reads on the users page.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,13 +234,9 @@ impl Store {
             return Ok(HashMap::new());
         }
         let now = db_now(&self.db).await?;
-        let window = chrono::Duration::from_std(FAILURE_WINDOW)
-            .map_err(|e| StoreError::Internal(format!("login window: {e}")))?;
+        let window = window()?;
         let by_hash: HashMap<String, &str> = emails.iter().map(|email| (email_key(email), *email)).collect();
-        // As `attempt_login` counts them: a try still being checked is not a failure yet.
-        let settled = sea_orm::Condition::any()
-            .add(login_failures::Column::InFlight.eq(false))
-            .add(login_failures::Column::At.lt(now - chrono::Duration::minutes(1)));
+        let settled = settled(now);
         let failures: Vec<(Option<String>, String, DateTime<Utc>)> = login_failures::Entity::find()
             .select_only()
             .column(login_failures::Column::EmailHash)
@@ -300,8 +309,7 @@ impl Store {
             }
         }
         let now = db_now(&txn).await?;
-        let window = chrono::Duration::from_std(FAILURE_WINDOW)
-            .map_err(|e| StoreError::Internal(format!("login window: {e}")))?;
+        let window = window()?;
         let since = now - window;
         login_failures::Entity::delete_many().filter(login_failures::Column::At.lt(since)).exec(&txn).await?;
         let from_here = login_failures::Column::KeyHash.eq(&key);
@@ -319,13 +327,7 @@ impl Store {
                     .filter(whose.clone())
                     .filter(login_failures::Column::At.gte(since));
                 if settled_only {
-                    // A try still in flight after a minute was cut off (its
-                    // request dropped, or its process stopped, mid-check):
-                    // counted as what it may have been, a failure.
-                    let settled = sea_orm::Condition::any()
-                        .add(login_failures::Column::InFlight.eq(false))
-                        .add(login_failures::Column::At.lt(now - chrono::Duration::minutes(1)));
-                    recent = recent.filter(settled);
+                    recent = recent.filter(settled(now));
                 }
                 recent.order_by_asc(login_failures::Column::At).limit(max as u64).into_tuple().all(&txn)
             };

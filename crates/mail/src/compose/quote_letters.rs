@@ -124,7 +124,7 @@ pub(super) fn owner_and_signer((owner, signer): (&str, &str)) -> Option<String> 
 #[template(path = "approval_asked.txt")]
 pub(super) struct ApprovalAskedText<'a> {
     pub(super) letter: &'a ApprovalAskedLetter<'a>,
-    /// The reason, set apart ([`quoted`]).
+    /// The reason, set apart ([`super::words::quoted`]).
     pub(super) reason: String,
     /// The earlier request's decline's reason, set apart.
     pub(super) declined_reason: Option<String>,
@@ -153,7 +153,7 @@ pub(super) struct DeclinedLetter<'a> {
 #[template(path = "declined.txt")]
 pub(super) struct DeclinedText<'a> {
     pub(super) letter: &'a DeclinedLetter<'a>,
-    /// The reason, set apart ([`quoted`]).
+    /// The reason, set apart ([`super::words::quoted`]).
     pub(super) reason: String,
 }
 
@@ -234,7 +234,7 @@ pub(super) struct ApprovedLetter<'a> {
 #[template(path = "approved.txt")]
 pub(super) struct ApprovedText<'a> {
     pub(super) letter: &'a ApprovedLetter<'a>,
-    /// The reason, set apart ([`quoted`]).
+    /// The reason, set apart ([`super::words::quoted`]).
     pub(super) reason: String,
 }
 

@@ -279,9 +279,8 @@ impl QuoteDone {
                 if let Some(seen) = notices_seen {
                     match published_while_open(app, user, page.id, *seen).await {
                         Ok(said) => sentence.push_str(&said),
-                        Err(e) if e.status().is_server_error() => {
-                            tracing::error!(error = %e.message(), "reading the notices published while a quote's form was open")
-                        }
+                        // A 5xx is logged with its cause as it is made (`From<StoreError> for PageError`);
+                        // the quote drafted is told without this sentence.
                         Err(e) => {
                             tracing::debug!(error = %e.message(), "reading the notices published while a quote's form was open")
                         }

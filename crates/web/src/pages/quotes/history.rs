@@ -247,13 +247,19 @@ fn party_change(
         (false, false) => return None,
     };
     let (before, after) = (&change.detail["before"], &change.detail["after"]);
-    let role = |side: &serde_json::Value| side["role"].as_str().unwrap_or_default().to_owned();
+    // Said as the e-mail to an owner says it: in sales or not, not the other role.
+    let in_sales = |side: &serde_json::Value| side["role"].as_str() == Some("sales");
     let what = match (before["active"].as_bool(), after["active"].as_bool()) {
-        (Some(true), Some(false)) => "was deactivated".to_owned(),
-        (Some(false), Some(true)) => "was reactivated".to_owned(),
-        _ => format!("was moved from {} to {}", role(before), role(after)),
+        (Some(true), Some(false)) => "was deactivated",
+        (Some(false), Some(true)) => "was reactivated",
+        _ => match (in_sales(before), in_sales(after)) {
+            (true, false) => "was moved out of sales",
+            (false, true) => "was moved into sales",
+            // Between finance and admin: no matter to the quote.
+            _ => return None,
+        },
     };
-    let can_sign = after["active"].as_bool() == Some(true) && role(after) == "sales";
+    let can_sign = after["active"].as_bool() == Some(true) && in_sales(after);
     let meant = match (can_sign, signs) {
         (false, true) => "they can no longer sign it, and it waits for another signer",
         (false, false) => "they can no longer change it",
@@ -425,8 +431,8 @@ mod tests {
             .into_iter()
             .map(|(e, said)| (e.action.as_str(), said))
             .collect();
-        let moved = "Sara, its signer, was moved from sales to finance: they can no longer sign it, and it waits for \
-                     another signer";
+        let moved = "Sara, its signer, was moved out of sales: they can no longer sign it, and it waits for another \
+                     signer";
         let gone = "Sam, its owner and signer, was deactivated: they can no longer sign it, and it waits for another \
                     signer";
         assert_eq!(

@@ -200,7 +200,7 @@ pub(super) async fn quote_page(
             g.pending
                 .into_iter()
                 .map(|p| (ChangesAhead::of(&p.impact.change_days, today), p))
-                .map(|(ahead, p)| pending_row(p, ahead, &quote, &later, calendar))
+                .map(|(ahead, p)| pending_row(p, ahead, &quote, &later, (calendar, today)))
                 .collect(),
             g.superseded
                 .iter()

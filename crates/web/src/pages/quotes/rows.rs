@@ -300,17 +300,17 @@ pub(in crate::pages) async fn upcoming_rows(
 }
 
 /// How a quote's page shows pending notice `p` (`ahead`: its changes still to
-/// come), with what it does to each of the quote's lines; `later`: the lines
-/// another pending notice has the last word on ([`later_changes`]).
+/// come), with what it does to each of the quote's lines, as on `today`; `later`: the lines
+/// another pending notice has the last word on ([`super::pending::later_changes`]).
 pub(super) fn pending_row(
     p: PendingNoticeView,
     ahead: Option<ChangesAhead>,
     quote: &QuoteView,
     later: &HashMap<(Uuid, Uuid), String>,
-    calendar: Calendar,
+    (calendar, today): (Calendar, chrono::NaiveDate),
 ) -> PendingRow {
     let currency = &quote.currency;
-    let impact = p.impact.lines.iter().map(|l| impact_row(l, &p, quote, later, calendar)).collect();
+    let impact = p.impact.lines.iter().map(|l| impact_row(l, &p, quote, later, (calendar, today))).collect();
     PendingRow {
         notice_id: p.notice_id,
         while_valid: while_valid(&p).map(|delta| signed_money(currency, delta)),
@@ -334,10 +334,9 @@ fn impact_row(
     p: &PendingNoticeView,
     quote: &QuoteView,
     later: &HashMap<(Uuid, Uuid), String>,
-    calendar: Calendar,
+    (calendar, today): (Calendar, chrono::NaiveDate),
 ) -> ImpactRow {
     let currency = &quote.currency;
-    let today = calendar.today();
     // One published after the quote's validity ended counts nothing.
     let published_on = calendar.date_of(p.published_at);
     let after_validity = |on| takes_force_after(on, published_on, quote.valid_until);
