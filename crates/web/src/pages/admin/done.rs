@@ -15,6 +15,8 @@ use crate::pages::{DoneCookie, Seal};
 pub(super) enum Done {
     Created(Uuid),
     Updated(Uuid),
+    /// Their e-mail address corrected (with or without their name).
+    Readdressed(Uuid),
     /// A form saved as it was: nothing changed, nothing was written.
     Unchanged(Uuid),
     HandedOver {
@@ -104,6 +106,7 @@ impl Done {
         match self {
             Done::Created(id) => format!("created.{id}"),
             Done::Updated(id) => format!("updated.{id}"),
+            Done::Readdressed(id) => format!("readdressed.{id}"),
             Done::Unchanged(id) => format!("unchanged.{id}"),
             Done::HandedOver { from, to, drafts, owned, signed } => {
                 format!("handed_over.{from}.{to}.{drafts}.{owned}.{signed}")
@@ -122,6 +125,7 @@ impl Done {
         match self {
             Done::Created(id)
             | Done::Updated(id)
+            | Done::Readdressed(id)
             | Done::Unchanged(id)
             | Done::PasswordSet(id)
             | Done::Invited(id)
@@ -137,6 +141,7 @@ impl Done {
         let done = match kind {
             "created" => Done::Created(id()?),
             "updated" => Done::Updated(id()?),
+            "readdressed" => Done::Readdressed(id()?),
             "unchanged" => Done::Unchanged(id()?),
             "password_set" => Done::PasswordSet(id()?),
             "invited" => Done::Invited(id()?),
@@ -218,6 +223,22 @@ impl Done {
                     _ => String::new(),
                 };
                 format!("Saved {} ({}): {}, {active}.{stranded}{invited}", u.name, u.email, u.role)
+            }
+            Done::Readdressed(id) => {
+                let row = users.iter().find(|r| r.user.id == *id)?;
+                let u = &row.user;
+                // As the store tells of it (`tell_account_changed`): once
+                // the account is theirs, while it is active.
+                let old = match (u.active, row.invited.is_some() || u.last_login_at.is_none()) {
+                    (true, false) => "The address they had is e-mailed that it changed",
+                    (false, _) => "The address they had is told nothing, the account being inactive",
+                    (true, true) => "The address they had is told nothing: they never logged in with it",
+                };
+                format!(
+                    "Saved {} ({}): {}. {old}; acknowledgement links e-mailed to it no longer work, and mail still \
+                     waiting for them goes to the new address.",
+                    u.name, u.email, u.role
+                )
             }
             Done::HandedOver { from, to, drafts, owned, signed } => {
                 handed_over(&user(from)?.name, &user(to)?.name, *drafts, *owned, *signed)
@@ -318,6 +339,7 @@ mod tests {
         for done in [
             Done::Created(a),
             Done::Updated(a),
+            Done::Readdressed(a),
             Done::Unchanged(a),
             Done::PasswordSet(a),
             Done::HandedOver { from: a, to: b, drafts: 3, owned: 3, signed: 0 },

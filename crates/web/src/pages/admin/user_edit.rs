@@ -215,8 +215,12 @@ pub(super) async fn correct_identity(
     let refused = match (name, email) {
         (Ok(None), Ok(None)) => return Ok(Done::Unchanged(id).back_to_list(&user.seal(app))),
         (Ok(name), Ok(email)) => {
+            let readdressed = email.is_some();
             let patch = UserPatch { name, email, ..UserPatch::default() };
             match app.store.update_user(&user.0.actor, id, patch).await {
+                Ok(saved) if saved.changed && readdressed => {
+                    return Ok(Done::Readdressed(id).back_to_list(&user.seal(app)));
+                }
                 Ok(saved) => return Ok(Done::saved(id, saved.changed).back_to_list(&user.seal(app))),
                 Err(StoreError::Conflict { code: "email_taken", message }) => ("email", message),
                 Err(e) => return Err(e.into()),
