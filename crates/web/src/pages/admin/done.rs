@@ -96,6 +96,30 @@ pub(super) fn stranded(name: &str, open: OpenDrafts) -> Option<String> {
     ))
 }
 
+/// A user's form saved, said from the row they have now: their role, whether
+/// active, drafts a role out of sales leaves nobody can sign, an invitation
+/// still waiting for them.
+fn saved(row: &UserRow) -> String {
+    let u = &row.user;
+    let active = if u.active { "active" } else { "inactive: they can no longer log in" };
+    // A role out of sales strands their drafts as deactivating does.
+    let stranded = match row.can_sign {
+        true => None,
+        false => stranded(&u.name, row.open),
+    };
+    let stranded = stranded.map(|s| format!(" {s}")).unwrap_or_default();
+    let invited = match (&row.invited, u.active, row.invitation_set_aside) {
+        (Some(_), true, true) => " They have yet to choose their password, and the last invitation did \
+                                  not go out: e-mail it again from their row."
+            .to_owned(),
+        (Some(at), true, false) => {
+            format!(" They have yet to choose their password: the invitation last went to {} at {at}.", u.email)
+        }
+        _ => String::new(),
+    };
+    format!("Saved {} ({}): {}, {active}.{stranded}{invited}", u.name, u.email, u.role)
+}
+
 impl Done {
     /// A user's form saved: what the store says it changed, under the row's lock.
     pub(super) fn saved(id: Uuid, changed: bool) -> Done {
@@ -202,28 +226,7 @@ impl Done {
                 let u = user(id)?;
                 format!("Nothing to change for {} ({}): it was saved as it already was.", u.name, u.email)
             }
-            Done::Updated(id) => {
-                let row = users.iter().find(|r| r.user.id == *id)?;
-                let u = &row.user;
-                let active = if u.active { "active" } else { "inactive: they can no longer log in" };
-                // A role out of sales strands their drafts as deactivating does.
-                let stranded = match row.can_sign {
-                    true => None,
-                    false => stranded(&u.name, row.open),
-                };
-                let stranded = stranded.map(|s| format!(" {s}")).unwrap_or_default();
-                let invited = match (&row.invited, u.active, row.invitation_set_aside) {
-                    (Some(_), true, true) => " They have yet to choose their password, and the last invitation did \
-                                              not go out: e-mail it again from their row."
-                        .to_owned(),
-                    (Some(at), true, false) => format!(
-                        " They have yet to choose their password: the invitation last went to {} at {at}.",
-                        u.email
-                    ),
-                    _ => String::new(),
-                };
-                format!("Saved {} ({}): {}, {active}.{stranded}{invited}", u.name, u.email, u.role)
-            }
+            Done::Updated(id) => saved(users.iter().find(|r| r.user.id == *id)?),
             Done::Readdressed(id) => {
                 let row = users.iter().find(|r| r.user.id == *id)?;
                 let u = &row.user;
@@ -235,9 +238,9 @@ impl Done {
                     (true, true) => "The address they had is told nothing: they never logged in with it",
                 };
                 format!(
-                    "Saved {} ({}): {}. {old}; acknowledgement links e-mailed to it no longer work, and mail still \
-                     waiting for them goes to the new address.",
-                    u.name, u.email, u.role
+                    "{} {old}; acknowledgement links e-mailed to it no longer work, and mail still waiting for them \
+                     goes to the new address.",
+                    saved(row)
                 )
             }
             Done::HandedOver { from, to, drafts, owned, signed } => {
