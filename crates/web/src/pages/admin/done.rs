@@ -237,11 +237,9 @@ impl Done {
                     (false, _) => "The address they had is told nothing, the account being inactive",
                     (true, true) => "The address they had is told nothing: they never logged in with it",
                 };
-                format!(
-                    "{} {old}; acknowledgement links e-mailed to it no longer work, and mail still waiting for them \
-                     goes to the new address.",
-                    saved(row)
-                )
+                // An inactive account's mail is set aside, not sent anywhere.
+                let waiting = if u.active { ", and mail still waiting for them goes to the new address" } else { "" };
+                format!("{} {old}; acknowledgement links e-mailed to it no longer work{waiting}.", saved(row))
             }
             Done::HandedOver { from, to, drafts, owned, signed } => {
                 handed_over(&user(from)?.name, &user(to)?.name, *drafts, *owned, *signed)
