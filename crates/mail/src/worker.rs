@@ -615,8 +615,7 @@ const RETOLD_EVERY: Duration = Duration::from_secs(10 * 60);
 /// too slowly, or it refuses us), rather than one message's: what fails every
 /// message alike, batch after batch, and is told once while it lasts.
 fn server_wide(error: &str) -> bool {
-    refused_connection(error)
-        || error.starts_with(SendError::REFUSED_PREFIX)
+    error.starts_with(SendError::REFUSED_PREFIX)
         || error.starts_with("SMTP: Connection error:")
         || error.starts_with("SMTP: cannot connect to")
         || error.starts_with("the SMTP conversation took longer than")

@@ -464,7 +464,7 @@ impl Store {
         if !model.is_changed() {
             txn.rollback().await?;
             let password_hash = user.password_hash.clone();
-            return Ok((UserUpdate { user: user.into(), changed: false }, password_hash));
+            return Ok((UserUpdate { user: user.into(), changed: false, old_address_told: false }, password_hash));
         }
         // `set_ne` set them only where they differ.
         let readdressed = model.email.is_set() || model.name.is_set();
@@ -549,9 +549,12 @@ impl Store {
                     .await?;
             }
         }
-        if let Some(setup) = &self.mail {
-            tell_account_changed(&txn, setup, actor, &before_user, &user, patch.password.is_some(), now).await?;
-        }
+        let old_address_told = match &self.mail {
+            Some(setup) => {
+                tell_account_changed(&txn, setup, actor, &before_user, &user, patch.password.is_some(), now).await?
+            }
+            None => false,
+        };
         // Drafts they signed for someone else now wait for another signer,
         // whom only their owners (or an administrator) can name: told so.
         if could_sign && !user.can_sign() {
@@ -603,7 +606,7 @@ impl Store {
         .await?;
         txn.commit().await?;
         let password_hash = user.password_hash.clone();
-        Ok((UserUpdate { user: user.into(), changed: true }, password_hash))
+        Ok((UserUpdate { user: user.into(), changed: true, old_address_told }, password_hash))
     }
 }
 
@@ -614,6 +617,8 @@ impl Store {
 pub struct UserUpdate {
     pub user: UserView,
     pub changed: bool,
+    /// Its address was corrected and the address it had is e-mailed so.
+    pub old_address_told: bool,
 }
 
 /// The name of user `id`, as a letter names who did something; empty for
@@ -628,7 +633,8 @@ async fn name_of(conn: &impl sea_orm::ConnectionTrait, id: Uuid) -> Result<Strin
 /// the account is not yet anyone's to take, and an address mistyped when it
 /// was made (an invitation's, or one an administrator gave a password) may
 /// be a stranger's, who is told nothing more. Nor while it is deactivated:
-/// nobody logs in with it, and the e-mail would only be set aside.
+/// nobody logs in with it, and the e-mail would only be set aside. Whether
+/// the address it had is told.
 async fn tell_account_changed(
     txn: &DatabaseTransaction,
     setup: &crate::MailSetup,
@@ -637,11 +643,11 @@ async fn tell_account_changed(
     after: &users::Model,
     password: bool,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     use crate::outbox::{AccountChange, owe_account_mail, recipient};
     let readdressed = before.email != after.email;
     if before.invited_at.is_some() || before.last_login_at.is_none() || !after.active || (!password && !readdressed) {
-        return Ok(());
+        return Ok(false);
     }
     let by = match actor.id == after.id {
         true => None,
@@ -654,7 +660,7 @@ async fn tell_account_changed(
     if readdressed {
         owe_account_mail(txn, setup, now, &recipient(before), AccountChange::Address, by.as_deref()).await?;
     }
-    Ok(())
+    Ok(readdressed)
 }
 
 /// Refuses unless `actor` is an active admin as of now, read under the

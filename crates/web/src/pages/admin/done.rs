@@ -15,8 +15,12 @@ use crate::pages::{DoneCookie, Seal};
 pub(super) enum Done {
     Created(Uuid),
     Updated(Uuid),
-    /// Their e-mail address corrected (with or without their name).
-    Readdressed(Uuid),
+    /// Their e-mail address corrected (with or without their name), and
+    /// whether the address they had is e-mailed so.
+    Readdressed {
+        id: Uuid,
+        told: bool,
+    },
     /// A form saved as it was: nothing changed, nothing was written.
     Unchanged(Uuid),
     HandedOver {
@@ -130,7 +134,7 @@ impl Done {
         match self {
             Done::Created(id) => format!("created.{id}"),
             Done::Updated(id) => format!("updated.{id}"),
-            Done::Readdressed(id) => format!("readdressed.{id}"),
+            Done::Readdressed { id, told } => format!("readdressed.{id}.{}", u8::from(*told)),
             Done::Unchanged(id) => format!("unchanged.{id}"),
             Done::HandedOver { from, to, drafts, owned, signed } => {
                 format!("handed_over.{from}.{to}.{drafts}.{owned}.{signed}")
@@ -149,7 +153,7 @@ impl Done {
         match self {
             Done::Created(id)
             | Done::Updated(id)
-            | Done::Readdressed(id)
+            | Done::Readdressed { id, .. }
             | Done::Unchanged(id)
             | Done::PasswordSet(id)
             | Done::Invited(id)
@@ -165,7 +169,15 @@ impl Done {
         let done = match kind {
             "created" => Done::Created(id()?),
             "updated" => Done::Updated(id()?),
-            "readdressed" => Done::Readdressed(id()?),
+            "readdressed" => {
+                let id = id()?;
+                let told = match parts.next()? {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                };
+                Done::Readdressed { id, told }
+            }
             "unchanged" => Done::Unchanged(id()?),
             "password_set" => Done::PasswordSet(id()?),
             "invited" => Done::Invited(id()?),
@@ -227,15 +239,15 @@ impl Done {
                 format!("Nothing to change for {} ({}): it was saved as it already was.", u.name, u.email)
             }
             Done::Updated(id) => saved(users.iter().find(|r| r.user.id == *id)?),
-            Done::Readdressed(id) => {
+            Done::Readdressed { id, told } => {
                 let row = users.iter().find(|r| r.user.id == *id)?;
                 let u = &row.user;
-                // As the store tells of it (`tell_account_changed`): once
-                // the account is theirs, while it is active.
-                let old = match (u.active, row.invited.is_some() || u.last_login_at.is_none()) {
-                    (true, false) => "The address they had is e-mailed that it changed",
-                    (false, _) => "The address they had is told nothing, the account being inactive",
-                    (true, true) => "The address they had is told nothing: they never logged in with it",
+                // Whether it was told is the store's to decide (`tell_account_changed`);
+                // why not is said from the account as it is now.
+                let old = match (told, u.active) {
+                    (true, _) => "The address they had is e-mailed that it changed",
+                    (false, false) => "The address they had is told nothing, the account being inactive",
+                    (false, true) => "The address they had is told nothing: they never logged in with it",
                 };
                 // An inactive account's mail is set aside, not sent anywhere.
                 let waiting = if u.active { ", and mail still waiting for them goes to the new address" } else { "" };
@@ -340,7 +352,8 @@ mod tests {
         for done in [
             Done::Created(a),
             Done::Updated(a),
-            Done::Readdressed(a),
+            Done::Readdressed { id: a, told: true },
+            Done::Readdressed { id: b, told: false },
             Done::Unchanged(a),
             Done::PasswordSet(a),
             Done::HandedOver { from: a, to: b, drafts: 3, owned: 3, signed: 0 },
@@ -355,6 +368,8 @@ mod tests {
             format!("handed_over.{a}.{b}.1.1"),
             format!("handed_over.{a}.{b}.1.-1.0"),
             format!("deleted.{a}"),
+            format!("readdressed.{a}"),
+            format!("readdressed.{a}.2"),
         ];
         for junk in junk {
             assert_eq!(Done::parse(&junk), None, "{junk}");

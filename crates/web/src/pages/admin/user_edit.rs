@@ -219,7 +219,8 @@ pub(super) async fn correct_identity(
             let patch = UserPatch { name, email, ..UserPatch::default() };
             match app.store.update_user(&user.0.actor, id, patch).await {
                 Ok(saved) if saved.changed && readdressed => {
-                    return Ok(Done::Readdressed(id).back_to_list(&user.seal(app)));
+                    let done = Done::Readdressed { id, told: saved.old_address_told };
+                    return Ok(done.back_to_list(&user.seal(app)));
                 }
                 Ok(saved) => return Ok(Done::saved(id, saved.changed).back_to_list(&user.seal(app))),
                 Err(StoreError::Conflict { code: "email_taken", message }) => ("email", message),
