@@ -82,3 +82,22 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// Waits until a session on `conn`'s database waits for a lock (PostgreSQL):
+/// what a test holds a row's lock for has reached it.
+pub async fn until_one_waits_for_a_lock(conn: &sea_orm::DatabaseConnection) {
+    let waiting =
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for _ in 0..400 {
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, waiting))
+            .await
+            .expect("pg_stat_activity")
+            .expect("a count");
+        if row.try_get_by_index::<i64>(0).expect("the count") > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("nobody came to wait for the lock in 10 s");
+}

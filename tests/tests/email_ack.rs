@@ -323,26 +323,6 @@ async fn a_retry_to_a_corrected_address_carries_no_working_link() {
     app.stop().await;
 }
 
-/// Waits until a session on `conn`'s database waits for a lock (PostgreSQL):
-/// what a test holds a row's lock for has reached it.
-async fn until_one_waits_for_a_lock(conn: &sea_orm::DatabaseConnection) {
-    use sea_orm::ConnectionTrait;
-    let waiting =
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    for _ in 0..400 {
-        let row = conn
-            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, waiting))
-            .await
-            .expect("pg_stat_activity")
-            .expect("a count");
-        if row.try_get_by_index::<i64>(0).expect("the count") > 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("nobody came to wait for the lock in 10 s");
-}
-
 /// A retry minted while an administrator's correction of the address is
 /// being written waits for it, and its link is born expired: the
 /// correction ends the person's links when it writes the address, so a link
@@ -370,7 +350,7 @@ async fn a_retry_minted_during_an_address_correction_carries_no_working_link() {
     // The worker tries the message again meanwhile, at the address it was tried at.
     let store = app.store.clone();
     let retry = tokio::spawn(async move { store.mint_ack_links(vec![sent]).await.expect("minted") });
-    until_one_waits_for_a_lock(&other).await;
+    pricegate_tests::db::until_one_waits_for_a_lock(&other).await;
     assert!(!retry.is_finished(), "the mint finished before the correction was in");
     correction.commit().await.unwrap();
     let minted = tokio::time::timeout(WAIT, retry).await.expect("the mint went on once the correction was in").unwrap();
@@ -406,7 +386,7 @@ async fn a_link_pressed_as_the_notice_is_acknowledged_another_way_says_it_was() 
         .unwrap();
     let url = link.clone();
     let pressed = tokio::spawn(async move { page(reqwest::Method::POST, &url).await });
-    until_one_waits_for_a_lock(&other).await;
+    pricegate_tests::db::until_one_waits_for_a_lock(&other).await;
     assert!(!pressed.is_finished(), "the link's acknowledgement waits for the browser's");
     browser.commit().await.unwrap();
     let (status, body) = tokio::time::timeout(WAIT, pressed).await.expect("the link answers").unwrap();
@@ -452,7 +432,7 @@ async fn a_link_pressed_while_its_person_is_deactivated_waits_and_acknowledges_n
     deactivation.execute_unprepared(&format!("SELECT id FROM users WHERE id = '{id}' FOR UPDATE")).await.unwrap();
     let url = link.clone();
     let pressed = tokio::spawn(async move { page(reqwest::Method::POST, &url).await });
-    until_one_waits_for_a_lock(&other).await;
+    pricegate_tests::db::until_one_waits_for_a_lock(&other).await;
     // Then her links, which the link being pressed must not be holding.
     let ended = format!("UPDATE ack_tokens SET expires_at = now() WHERE user_id = '{id}' AND used_at IS NULL");
     let ended = tokio::time::timeout(Duration::from_secs(5), deactivation.execute_unprepared(&ended)).await;
@@ -490,7 +470,7 @@ async fn an_address_corrected_while_a_link_is_minted_ends_that_link_too() {
     let corrected = tokio::spawn(async move {
         admin.patch(&format!("/api/v1/users/{id}"), &json!({"email": "mia.right@pricegate.test"})).await
     });
-    until_one_waits_for_a_lock(&other).await;
+    pricegate_tests::db::until_one_waits_for_a_lock(&other).await;
     assert!(!corrected.is_finished(), "the correction went ahead of the mint");
     mint.commit().await.unwrap();
     let r = tokio::time::timeout(WAIT, corrected).await.expect("the correction went on once the mint was in").unwrap();

@@ -3898,3 +3898,59 @@ both_backends! {
         assert!(undelivered().await.is_empty());
     }
 }
+
+/// An administrator sends a failed notice e-mail again just as a change to
+/// its recipient is being saved, one that goes on to their e-mails about
+/// notices as a reactivation does (their row, then their mail, to tell them
+/// of the notices that wait on them). The resend waits for the change, then
+/// goes out to the address saved; the change is not kept waiting on the
+/// resend while the resend waits on it, a deadlock PostgreSQL would end by
+/// failing one of the two. PostgreSQL, where the two run side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_e_mail_sent_again_as_its_recipient_is_changed_waits_for_the_change() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(Backend::Postgres, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let rita = add_salespeople(&app, "reject", 1).await.remove(0);
+    let nid = create_notice(&finance, "Mailbox gone", json!([])).await;
+    publish_notice(&finance, &nid).await;
+    let deadline = Instant::now() + WAIT;
+    let failed = loop {
+        let rows = outbox(&admin).await;
+        if let Some(row) = rows.iter().find(|r| r["kind"] == "publication" && r["state"] == "failed") {
+            break row["id"].as_str().unwrap_or_default().to_owned();
+        }
+        assert!(Instant::now() < deadline, "Rita's e-mail refused for good: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // The change, half saved: her address put right under her row's lock.
+    let other = sea_orm::Database::connect(app.db.url.as_str()).await.expect("a second connection");
+    let change = other.begin().await.unwrap();
+    let mended = "rita.mended@pricegate.test";
+    let update = format!("UPDATE users SET email = '{mended}' WHERE id = '{}'", rita.id);
+    change.execute_unprepared(&update).await.unwrap();
+    let resend = {
+        let admin = admin.clone();
+        tokio::spawn(async move { admin.post_empty(&format!("/api/v1/outbox/{failed}/resend")).await })
+    };
+    pricegate_tests::db::until_one_waits_for_a_lock(&other).await;
+    assert!(!resend.is_finished(), "the resend finished before the change was in");
+    // The change goes on to her e-mails about notices, as telling her of them does.
+    let her_mail = format!("SELECT id FROM outbox WHERE user_id = '{}' AND kind = 'publication' FOR UPDATE", rita.id);
+    let locked = tokio::time::timeout(WAIT, change.execute_unprepared(&her_mail)).await;
+    assert!(matches!(locked, Ok(Ok(_))), "the change takes her mail while the resend waits: {locked:?}");
+    change.commit().await.unwrap();
+
+    let r = tokio::time::timeout(WAIT, resend).await.expect("the resend answers once the change is in").unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["to"], json!(mended), "{}", r.text);
+    sink.wait_until(WAIT, "the e-mail sent again, at her new address", |m| {
+        m.iter().any(|m| m.to.iter().any(|t| t == mended))
+    })
+    .await;
+    other.close().await.ok();
+    app.stop().await;
+}

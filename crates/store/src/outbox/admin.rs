@@ -168,6 +168,19 @@ impl Store {
     /// `mail.resent`.
     pub async fn resend_mail(&self, actor: &Actor, id: Uuid) -> Result<OutboxView, StoreError> {
         let txn = self.begin_write().await?;
+        // Its recipient's row is locked before the message's (on PostgreSQL),
+        // in the order a change to the person takes them (their row, then
+        // their mail, as a reactivation does to tell them of notices):
+        // taken the other way round, the two would each wait for the other.
+        // Shared: a deactivation under way is waited for and seen, or waits
+        // until the message is queued again. A message's recipient never
+        // changes, so the row read before its lock names the same one.
+        let recipient = outbox::Entity::find_by_id(id).select_only().column(outbox::Column::UserId);
+        let recipient = recipient.into_tuple::<Option<Uuid>>().one(&txn).await?;
+        let user = match recipient.ok_or(StoreError::not_found("message"))? {
+            Some(user_id) => users::Entity::find_by_id(user_id).lock_shared().one(&txn).await?,
+            None => None,
+        };
         let row = outbox::Entity::find_by_id(id).lock_exclusive().one(&txn).await?;
         let row = row.ok_or(StoreError::not_found("message"))?;
         if row.state != FAILED {
@@ -196,8 +209,7 @@ impl Store {
         }
         let now = db_now(&txn).await?;
         let mut model: outbox::ActiveModel = row.clone().into();
-        if let Some(user_id) = row.user_id {
-            let user = users::Entity::find_by_id(user_id).lock_shared().one(&txn).await?;
+        if row.user_id.is_some() {
             match user {
                 Some(user) if user.active && super::KEPT_AT_ITS_ADDRESS.contains(&row.kind.as_str()) => {}
                 Some(user) if user.active => {
