@@ -285,13 +285,26 @@ both_backends! {
         let invitation = &mails[0];
         assert_eq!(invitation.header("subject").as_deref(), Some("Your Pricegate account: choose your password"));
         let text = invitation.text();
-        assert!(text.contains(&format!("{} has made you a Pricegate account (nina@pricegate.test)", ada.name)), "{text}");
+        assert!(
+            text.contains(&format!(
+                "{} has made you a Pricegate account (nina@pricegate.test). You will work in it as a salesperson: \
+                 drafting quotes, and signing them once you have read the price notices that concern them. Choose \
+                 your password here:",
+                ada.name
+            )),
+            "{text}"
+        );
         assert!(text.contains("for 7 days after this e-mail was sent") && !text.contains("If you did not ask"), "{text}");
         assert!(!text.contains("logs you out everywhere else"), "she is logged in nowhere: {text}");
         let link = invitation.link("/password/").expect("a link");
 
         // The users page says she has yet to choose one, and invites her again.
         let nina_id = admin.get("/api/v1/users").await.body.as_array().unwrap().iter().find(|u| u["email"] == "nina@pricegate.test").unwrap()["id"].as_str().unwrap().to_owned();
+        // No password opens her account meanwhile; the log says why a try failed.
+        let r = Session::new(&app.base, None).post("/api/v1/auth/token", &json!({"email": "nina@pricegate.test", "password": PASSWORD})).await;
+        assert_error(&r, 401, "invalid_credentials");
+        let tried = &admin.get("/api/v1/audit?action=auth.login_failed").await.body[0];
+        assert_eq!((&tried["subject_id"], &tried["detail"]["reason"]), (&json!(nina_id), &json!("no_password_yet")), "{tried}");
         let html = users_page().await;
         let invited = html.split(&format!("id=\"invited-{nina_id}\">")).nth(1).and_then(|p| p.split("</p>").next()).unwrap_or_else(|| panic!("{html}"));
         assert!(invited.starts_with("Invited ") && invited.ends_with(": has not chosen a password yet."), "{invited}");
@@ -793,6 +806,27 @@ async fn a_first_password_leads_to_the_work_already_waiting() {
         .find(|m| m.header("subject").as_deref() == Some("Your Pricegate account: choose your password"))
         .expect("the invitation");
     let link = invitation.link("/password/").expect("a link");
+    // The hand-over's e-mail, whose links open nothing yet, says so.
+    let handed = sink
+        .wait_until(WAIT, "the hand-over told to Nina", |m| {
+            m.iter().any(|m| m.header("subject").is_some_and(|s| s.contains("has handed you the open quotes of")))
+        })
+        .await;
+    let handed = handed.iter().find(|m| m.header("subject").is_some_and(|s| s.contains("has handed you"))).unwrap();
+    let forgot = format!("{}/login/forgot", app.base);
+    let text = handed.text().replace("\r\n", "\n");
+    assert!(
+        text.contains(&format!(
+            "You have yet to choose your Pricegate password, and these links open only once\nyou have: use the \
+             link in the e-mail that invited you, or ask for a new one here:\n{forgot}\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        handed.html().contains(&format!("or <a href=\"{forgot}\">ask for a new one here</a>.")),
+        "{}",
+        handed.html()
+    );
     let (status, _, location, welcome) = choose(&link, NEW_PASSWORD, NEW_PASSWORD, "same-origin").await;
     assert_eq!((status, location.as_deref()), (303, Some("/account")));
     assert!(

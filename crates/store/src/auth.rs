@@ -186,6 +186,8 @@ impl Store {
                     // The person knows the password still: worth telling apart.
                     Some(u) if !u.active && matches => "inactive_right_password",
                     Some(u) if !u.active => "inactive",
+                    // Invited, and yet to choose a password: none matches.
+                    Some(u) if u.invited_at.is_some() => "no_password_yet",
                     Some(_) => "wrong_password",
                 };
                 record(

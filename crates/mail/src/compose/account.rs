@@ -1,6 +1,7 @@
 //! The e-mails about an account: a link to choose a password, a password or address changed.
 
 use askama::Template;
+use pricegate_domain::Role;
 use pricegate_store::AccountChange;
 
 /// The e-mail with a link to choose a password (its HTML part;
@@ -14,8 +15,23 @@ pub(super) struct PasswordLetter<'a> {
     /// The administrator who sent it; `None` when its reader asked for it.
     pub(super) invited_by: Option<&'a str>,
     pub(super) new_account: bool,
+    /// What their role has them do, said to someone yet to choose their
+    /// first password (see [`role_in_words`]).
+    pub(super) role: &'static str,
     pub(super) link: &'a str,
     pub(super) works_for: &'a str,
+}
+
+/// What an account of `role` is for, as its new holder is told: "You will
+/// work in it …".
+pub(super) fn role_in_words(role: Role) -> &'static str {
+    match role {
+        Role::Sales => {
+            "as a salesperson: drafting quotes, and signing them once you have read the price notices that concern them"
+        }
+        Role::Finance => "in finance: keeping the price list, publishing price notices, and seeing who has read them",
+        Role::Admin => "as an administrator: managing its users, its settings and its outgoing e-mail",
+    }
 }
 
 #[derive(Template)]

@@ -39,6 +39,9 @@ pub(super) struct HandoverLetter<'a> {
     /// The page of the notices awaiting them, when a quote they sign waits
     /// for one.
     pub(super) awaiting_url: Option<&'a str>,
+    /// Where to ask for a first password, for someone yet to choose one
+    /// (see `first_password.txt`).
+    pub(super) first_password_url: Option<&'a str>,
 }
 
 #[derive(Template)]

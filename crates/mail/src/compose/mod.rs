@@ -16,7 +16,7 @@ use askama::Template;
 use pricegate_domain::Calendar;
 use pricegate_store::{AccountChange, ApprovedFor, Composed, Composer, Letter};
 
-use account::{AccountLetter, AccountText, PasswordLetter, PasswordText, account_advice};
+use account::{AccountLetter, AccountText, PasswordLetter, PasswordText, account_advice, role_in_words};
 pub use changes::{AheadWords, ChangeRow, QuoteRow, changed_for_a_while, effect_on_total, in_force_from};
 use escalation::compose_escalation;
 pub use escalation::{Moves, PersonRow, Stake};
@@ -71,7 +71,7 @@ impl Composer for TemplateComposer {
             | Letter::Reminder { notice, to, quotes, ack_url, .. } => {
                 compose_notice(self, letter, notice, to, quotes, ack_url)
             }
-            Letter::SignerNamed { to, by, quote } => {
+            Letter::SignerNamed { to, by, quote, first_password_url } => {
                 let (customer, total, valid_until, reference) = quote_facts(quote);
                 let subject = format!("{by} has named you the signer of a quote for {customer}");
                 let letter = SignerLetter {
@@ -83,6 +83,7 @@ impl Composer for TemplateComposer {
                     reference: &reference,
                     url: &quote.url,
                     to_acknowledge: notices_in_words(quote.to_acknowledge),
+                    first_password_url: *first_password_url,
                 };
                 composed(subject, &letter, &SignerText { letter: &letter })
             }
@@ -223,7 +224,7 @@ impl Composer for TemplateComposer {
                 };
                 composed(subject, &letter, &SignerGoneText { letter: &letter })
             }
-            Letter::PasswordLink { to, link, invited_by, new_account, works_for } => {
+            Letter::PasswordLink { to, link, invited_by, new_account, role, works_for } => {
                 let subject = match (invited_by, new_account) {
                     (Some(_), true) => "Your Pricegate account: choose your password",
                     // Asked for by someone invited who has yet to choose one.
@@ -238,6 +239,7 @@ impl Composer for TemplateComposer {
                     email: &to.email,
                     invited_by: *invited_by,
                     new_account: *new_account,
+                    role: role_in_words(*role),
                     link,
                     works_for: &works_for,
                 };
@@ -278,13 +280,20 @@ impl Composer for TemplateComposer {
                 let letter = SignerHandedLetter { name: &to.name, by, from, taker, quotes: &rows };
                 composed(subject, &letter, &SignerHandedText { letter: &letter })
             }
-            Letter::QuotesHandedOver { to, by, from, quotes, awaiting_url } => {
+            Letter::QuotesHandedOver { to, by, from, quotes, awaiting_url, first_password_url } => {
                 let rows = handed_rows(quotes);
                 let subject = format!("{by} has handed you the open quotes of {from}");
                 // The notices themselves, each with its button, are on one page.
                 let awaiting_url =
                     rows.iter().any(|q| q.you_sign && q.to_acknowledge.is_some()).then_some(*awaiting_url);
-                let letter = HandoverLetter { name: &to.name, by, from, quotes: &rows, awaiting_url };
+                let letter = HandoverLetter {
+                    name: &to.name,
+                    by,
+                    from,
+                    quotes: &rows,
+                    awaiting_url,
+                    first_password_url: *first_password_url,
+                };
                 composed(subject, &letter, &HandoverText { letter: &letter })
             }
             Letter::Escalation { notice, to, pending, stranded, told_later, dashboard_url } => {

@@ -22,6 +22,9 @@ pub(super) struct SignerLetter<'a> {
     /// The notices the signer must acknowledge first, in words ("2 price
     /// notices"), if any.
     pub(super) to_acknowledge: Option<String>,
+    /// Where to ask for a first password, for someone yet to choose one
+    /// (see `first_password.txt`).
+    pub(super) first_password_url: Option<&'a str>,
 }
 
 #[derive(Template)]

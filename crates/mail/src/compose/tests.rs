@@ -86,11 +86,46 @@ fn names_in_a_right_to_left_script_keep_their_direction_in_the_html() {
         reference: "Q-1",
         url: "https://pricegate.example/quotes/1",
         to_acknowledge: None,
+        first_password_url: None,
     };
     let html = letter.render().expect("rendered");
     assert!(html.contains("<p>Hello <bdi>דנה כהן</bdi>,</p>"), "{html}");
     assert!(html.contains("<p><bdi>سامي</bdi> has named you"), "{html}");
     assert!(html.contains("<td><bdi>שאיבות בע&#34;מ</bdi></td>"), "{html}");
+}
+
+#[test]
+fn a_signer_yet_to_choose_a_password_is_told_where_to_ask_for_one() {
+    let letter = |first_password_url| SignerLetter {
+        name: "Nina",
+        by: "Sam",
+        customer: "Acme",
+        total: "1,250.50 EUR",
+        valid_until: "2027-01-31",
+        reference: "Q-1",
+        url: "https://pricegate.example/quotes/1",
+        to_acknowledge: None,
+        first_password_url,
+    };
+    let invited = letter(Some("https://pricegate.example/login/forgot"));
+    let text = SignerText { letter: &invited }.render().expect("rendered");
+    assert!(
+        text.contains(
+            "Open it here:\nhttps://pricegate.example/quotes/1\n\nYou have yet to choose your Pricegate password, and \
+             these links open only once\nyou have: use the link in the e-mail that invited you, or ask for a new one \
+             here:\nhttps://pricegate.example/login/forgot\n\nIts page says"
+        ),
+        "{text}"
+    );
+    let html = invited.render().expect("rendered");
+    assert!(
+        html.contains("or <a href=\"https://pricegate.example/login/forgot\">ask for a new one here</a>."),
+        "{html}"
+    );
+    let with_a_password = letter(None);
+    let text = SignerText { letter: &with_a_password }.render().expect("rendered");
+    assert!(text.contains("Open it here:\nhttps://pricegate.example/quotes/1\n\nIts page says"), "{text}");
+    assert!(!with_a_password.render().expect("rendered").contains("choose your Pricegate password"));
 }
 
 #[test]

@@ -328,12 +328,21 @@ pub enum Letter<'a> {
         approved: Option<OldPricesKept<'a>>,
     },
     /// Someone drafting or editing a quote (`by`) names another salesperson
-    /// its signer: only they can finalise it.
-    SignerNamed { to: &'a Recipient, by: &'a str, quote: &'a SignedQuote },
+    /// its signer: only they can finalise it. `first_password_url` while
+    /// they have yet to choose a password (see [`first_password_url`]).
+    SignerNamed { to: &'a Recipient, by: &'a str, quote: &'a SignedQuote, first_password_url: Option<&'a str> },
     /// An admin (`by`) hands someone's open drafts (`from`'s) to `to`: each
     /// with `to`'s part in it (owns, signs, or both) and who signs it.
-    /// `awaiting_url` is the page of every notice awaiting `to`.
-    QuotesHandedOver { to: &'a Recipient, by: &'a str, from: &'a str, quotes: &'a [HandedQuote], awaiting_url: &'a str },
+    /// `awaiting_url` is the page of every notice awaiting `to`;
+    /// `first_password_url` as for [`Letter::SignerNamed`].
+    QuotesHandedOver {
+        to: &'a Recipient,
+        by: &'a str,
+        from: &'a str,
+        quotes: &'a [HandedQuote],
+        awaiting_url: &'a str,
+        first_password_url: Option<&'a str>,
+    },
     /// Someone editing a quote (`by`) named another signer, `signer`, in
     /// place of `to`, who was told they signed it (`None`: `by` named
     /// themselves). Said as what happened then: another change may follow
@@ -362,12 +371,14 @@ pub enum Letter<'a> {
     /// A link for `to` to choose a password with, working for `works_for`
     /// after the e-mail is sent: one they asked for at the login page
     /// (`invited_by` is `None`), or one an administrator sent them;
-    /// `new_account` while they have yet to choose their first.
+    /// `new_account` while they have yet to choose their first, which
+    /// says what `role` they have.
     PasswordLink {
         to: &'a Recipient,
         link: &'a str,
         invited_by: Option<&'a str>,
         new_account: bool,
+        role: Role,
         works_for: chrono::Duration,
     },
     /// `to`'s account changed (`change`) at `at`, by an administrator
@@ -931,6 +942,19 @@ async fn latest_approvals(
     Ok(approvals.into_iter().map(|o| (o.quote_id, o)).collect())
 }
 
+/// Where a link to choose a password is asked for, by e-mail address.
+fn forgot_url(setup: &MailSetup) -> String {
+    format!("{}/login/forgot", setup.base_url)
+}
+
+/// For a letter whose links lead into Pricegate, sent to `to` while they
+/// have yet to choose their first password (invited, the link not used):
+/// where they can ask for one, should the invitation be lost or its link
+/// have ended. Their links open nothing until they have a password.
+pub(crate) fn first_password_url(setup: &MailSetup, to: &users::Model) -> Option<String> {
+    to.invited_at.is_some().then(|| forgot_url(setup))
+}
+
 pub(crate) fn recipient(u: &users::Model) -> Recipient {
     Recipient { id: u.id, name: u.name.clone(), email: u.email.clone() }
 }
@@ -952,7 +976,8 @@ pub(crate) async fn owe_password_mail(
     let link = batch.password_link();
     let recipient = recipient(to);
     let works_for = crate::password_links::lifetime(kind);
-    let letter = Letter::PasswordLink { to: &recipient, link: &link, invited_by, new_account, works_for };
+    let role = Role::parse(&to.role)?;
+    let letter = Letter::PasswordLink { to: &recipient, link: &link, invited_by, new_account, role, works_for };
     batch.push(kind, format!("{kind}:{}:{}", to.id, now.timestamp_micros()), &recipient, &letter)?;
     batch.write(conn).await?;
     Ok(())
@@ -974,7 +999,7 @@ pub(crate) async fn owe_account_mail(
         AccountChange::Address => ADDRESS_CHANGED,
     };
     let mut batch = Batch::new(setup, now);
-    let forgot_url = format!("{}/login/forgot", setup.base_url);
+    let forgot_url = forgot_url(setup);
     let letter = Letter::AccountChanged { to, change, by, at: now, forgot_url: &forgot_url };
     batch.push(kind, format!("{kind}:{}:{}", to.id, now.timestamp_micros()), to, &letter)?;
     batch.write(conn).await?;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::{Batch, HandedQuote, Letter, PENDING, SENT, SIGNER, SKIPPED, SignedQuote, recipient};
+use super::{Batch, HandedQuote, Letter, PENDING, SENT, SIGNER, SKIPPED, SignedQuote, first_password_url, recipient};
 use crate::db::IN_LIST_CHUNK;
 use crate::entity::{outbox, quotes, signer_letters, users};
 use crate::gate::{notices_to_acknowledge, priced_lines};
@@ -264,7 +264,13 @@ impl Store {
             signed_quote(&setup.base_url, quote, total_minor, to_acknowledge.get(&quote.id).copied().unwrap_or(0));
         let to = recipient(signer);
         let mut batch = Batch::new(&setup, now).replying_to(namer);
-        let letter = Letter::SignerNamed { to: &to, by: &namer.name, quote: &signed };
+        let first_password_url = first_password_url(&setup, signer);
+        let letter = Letter::SignerNamed {
+            to: &to,
+            by: &namer.name,
+            quote: &signed,
+            first_password_url: first_password_url.as_deref(),
+        };
         batch.push(SIGNER, signer_key(quote.id, signer.id, now), &to, &letter)?;
         batch.write(conn).await?;
         Ok(())
@@ -419,12 +425,14 @@ impl Store {
         let to_whom = recipient(taker);
         let mut batch = Batch::new(&setup, now).replying_to(admin);
         let awaiting_url = super::reminders::awaiting_page(&setup);
+        let first_password_url = first_password_url(&setup, taker);
         let letter = Letter::QuotesHandedOver {
             to: &to_whom,
             by: &admin.name,
             from: &leaver.name,
             quotes: &quotes,
             awaiting_url: &awaiting_url,
+            first_password_url: first_password_url.as_deref(),
         };
         let key = format!("{HANDED_OVER}{from}:{to}:{}", now.timestamp_micros());
         batch.push(SIGNER, key, &to_whom, &letter)?;
