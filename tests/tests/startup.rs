@@ -355,8 +355,15 @@ async fn a_sender_address_beyond_ascii_is_refused_at_start_and_its_name_is_not()
     for (env, says) in [
         (
             ("MAIL_FROM", "pricegate at example.com"),
-            "MAIL_FROM is not an address like `Pricegate <pricegate@example.com>`",
+            "MAIL_FROM \"pricegate at example.com\" is not an address like `Pricegate <pricegate@example.com>`: it \
+             has no @ between a mailbox and a domain",
         ),
+        (
+            ("MAIL_FROM", "sales@example.com, finance@example.com"),
+            "is not an address like `Pricegate <pricegate@example.com>`: it names more than one address, and every \
+             e-mail has one sender",
+        ),
+        (("MAIL_FROM", "Pricegate <pricegate@example.com"), "its angle brackets do not pair up"),
         (("PRICEGATE_MAILDIR", maildir), "PRICEGATE_MAILDIR: cannot prepare the mail directory"),
         (
             ("SMTP_URL", "smtp://127.0.0.1:2525?starttls=true"),

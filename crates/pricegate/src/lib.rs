@@ -270,14 +270,29 @@ impl Worker {
     }
 }
 
+/// Why MAIL_FROM is refused, in words: lettre's own ("Invalid input")
+/// does not say what to mend.
+fn not_a_sender(raw: &str, error: lettre::address::AddressError) -> String {
+    use lettre::address::AddressError;
+    let why = match error {
+        _ if raw.contains(',') => "it names more than one address, and every e-mail has one sender",
+        _ if !raw.contains('@') => "it has no @ between a mailbox and a domain",
+        _ if raw.matches('<').count() != raw.matches('>').count() => "its angle brackets do not pair up",
+        AddressError::MissingParts => "it has no @ between a mailbox and a domain",
+        AddressError::Unbalanced => "its angle brackets do not pair up",
+        AddressError::InvalidUser => "the part before the @ is not a mailbox's name",
+        AddressError::InvalidDomain => "the part after the @ is not a domain",
+        _ => "it does not read as one address, alone or in angle brackets after a name",
+    };
+    format!("MAIL_FROM {raw:?} is not an address like `Pricegate <pricegate@example.com>`: {why}")
+}
+
 /// What the store needs to write mail (so publication enqueues its e-mails
 /// in its own transaction), and the worker that sends them; from the
 /// settings alone, so that they are checked before the database is.
 pub fn mail(settings: &Settings, base_url: &str) -> anyhow::Result<(MailSetup, Worker)> {
-    let from: lettre::message::Mailbox = settings
-        .mail_from
-        .parse()
-        .map_err(|e| anyhow::anyhow!("MAIL_FROM is not an address like `Pricegate <pricegate@example.com>`: {e}"))?;
+    let from: lettre::message::Mailbox =
+        settings.mail_from.parse().map_err(|e| anyhow::anyhow!(not_a_sender(&settings.mail_from, e)))?;
     // Mail servers take an envelope in ASCII only (without SMTPUTF8, which
     // few offer), and the Message-IDs are made of this domain: a sender at
     // `müller.de` would have every e-mail retried for ever.
