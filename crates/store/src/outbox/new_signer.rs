@@ -94,9 +94,13 @@ impl Store {
         // under the rows' locks: a worker setting one aside at this moment
         // (having read them deactivated) holds it until that is written,
         // and it is read set aside then, not left to be set aside unsaid.
-        // (A claim locks no user, so it never waits on the caller's.)
+        // (A claim locks no user, so it never waits on the caller's.) In
+        // the order of their ids, as the worker's statement marking a batch
+        // sent takes them (by the primary key), so that neither holds one
+        // the other waits for while waiting for one the other holds.
         let mut set_aside: HashSet<Uuid> = HashSet::new();
         let mailed: HashMap<Uuid, bool> = outbox::Entity::find()
+            .order_by_asc(outbox::Column::Id)
             .lock_exclusive()
             .select_only()
             .column(outbox::Column::NoticeId)
