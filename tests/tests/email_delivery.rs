@@ -3954,3 +3954,49 @@ async fn a_failed_e_mail_sent_again_as_its_recipient_is_changed_waits_for_the_ch
     other.close().await.ok();
     app.stop().await;
 }
+
+// Someone an administrator moves to another role is e-mailed, at their
+// address, what they now do and who moved them; someone who has never
+// logged in is not, as for a new password or address.
+both_backends! {
+    async fn someone_moved_to_another_role_is_e_mailed_what_they_now_do(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let app = spawn_with_mail(backend, &sink, |_| {}).await;
+        let (admin, ada) = app.user(Role::Admin, "Ada").await;
+        let (_, sam) = app.user(Role::Sales, "Sam").await;
+        let r = admin.patch(&format!("/api/v1/users/{}", sam.id), &json!({"role": "finance"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mails = sink.wait_until(WAIT, "Sam told", |m| m.iter().any(|m| m.to == [sam.email.clone()])).await;
+        let told = mails.iter().find(|m| m.to == [sam.email.clone()]).expect("to Sam");
+        assert_eq!(told.header("subject").as_deref(), Some("Your Pricegate role was changed"));
+        let text = told.text().replace("\r\n", "\n");
+        for said in [
+            format!("The role of your Pricegate account ({}) was changed on ", sam.email),
+            format!(
+                " by {}, an administrator: you were a salesperson, and now work in it in finance: keeping the price \
+                 list, publishing price notices, and seeing who has read them. Its pages show what you can do from \
+                 now on.\n\nIf you expected it, there is nothing to do.\nIf not, ask {} or another administrator why.",
+                ada.name, ada.name
+            ),
+        ] {
+            assert!(text.contains(&said), "{said:?} in {text}");
+        }
+        let html = told.html();
+        assert!(html.contains("you were a salesperson, and now work in it in finance: keeping the price list"), "{html}");
+        // An account's own e-mail: the outbox lists it, and an administrator may read it.
+        let row = outbox(&admin).await.into_iter().find(|r| r["kind"] == "role_changed").expect("listed");
+        let r = admin.get(&format!("/api/v1/outbox/{}", row["id"].as_str().unwrap_or_default())).await;
+        assert!(r.body["text_body"].as_str().is_some_and(|t| t.contains("you were a salesperson")), "{}", r.text);
+
+        // Made with a password and never logged in: nobody is told yet.
+        let r = admin
+            .post("/api/v1/users", &json!({"email": "nils@pricegate.test", "name": "Nils", "role": "sales", "password": "a long enough password"}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = admin.patch(&format!("/api/v1/users/{}", id_of(&r.body)), &json!({"role": "admin"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        until_nothing_pending(&admin).await;
+        assert!(sink.to("nils@pricegate.test").is_empty(), "{:?}", sink.to("nils@pricegate.test"));
+        app.stop().await;
+    }
+}

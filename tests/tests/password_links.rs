@@ -809,10 +809,15 @@ async fn a_first_password_leads_to_the_work_already_waiting() {
     // The hand-over's e-mail, whose links open nothing yet, says so.
     let handed = sink
         .wait_until(WAIT, "the hand-over told to Nina", |m| {
-            m.iter().any(|m| m.header("subject").is_some_and(|s| s.contains("has handed you the open quotes of")))
+            m.iter().any(|m| {
+                m.to == ["nina@pricegate.test"] && m.header("subject").is_some_and(|s| s.contains("has handed you"))
+            })
         })
         .await;
-    let handed = handed.iter().find(|m| m.header("subject").is_some_and(|s| s.contains("has handed you"))).unwrap();
+    let handed = handed
+        .iter()
+        .find(|m| m.to == ["nina@pricegate.test"] && m.header("subject").is_some_and(|s| s.contains("has handed you")))
+        .expect("to Nina");
     let forgot = format!("{}/login/forgot", app.base);
     let text = handed.text().replace("\r\n", "\n");
     assert!(

@@ -628,8 +628,8 @@ async fn name_of(conn: &impl sea_orm::ConnectionTrait, id: Uuid) -> Result<Strin
 }
 
 /// Tells someone of a change [`Store::apply_user_patch`] made to their
-/// account: a new `password` at their address, and a corrected address at
-/// the one they had (`before`). Only once they have logged in: until then
+/// account: a new `password` or role at their address, and a corrected
+/// address at the one they had (`before`). Only once they have logged in: until then
 /// the account is not yet anyone's to take, and an address mistyped when it
 /// was made (an invitation's, or one an administrator gave a password) may
 /// be a stranger's, who is told nothing more. Nor while it is deactivated:
@@ -646,7 +646,13 @@ async fn tell_account_changed(
 ) -> Result<bool, StoreError> {
     use crate::outbox::{AccountChange, owe_account_mail, recipient};
     let readdressed = before.email != after.email;
-    if before.invited_at.is_some() || before.last_login_at.is_none() || !after.active || (!password && !readdressed) {
+    let moved = (before.role != after.role)
+        .then(|| Ok::<_, StoreError>((Role::parse(&before.role)?, Role::parse(&after.role)?)));
+    if before.invited_at.is_some()
+        || before.last_login_at.is_none()
+        || !after.active
+        || (!password && !readdressed && moved.is_none())
+    {
         return Ok(false);
     }
     let by = match actor.id == after.id {
@@ -656,6 +662,10 @@ async fn tell_account_changed(
     if password {
         let change = AccountChange::Password { by_link: false };
         owe_account_mail(txn, setup, now, &recipient(after), change, by.as_deref()).await?;
+    }
+    if let Some(moved) = moved {
+        let (from, to) = moved?;
+        owe_account_mail(txn, setup, now, &recipient(after), AccountChange::Role { from, to }, by.as_deref()).await?;
     }
     if readdressed {
         owe_account_mail(txn, setup, now, &recipient(before), AccountChange::Address, by.as_deref()).await?;

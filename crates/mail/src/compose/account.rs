@@ -22,6 +22,24 @@ pub(super) struct PasswordLetter<'a> {
     pub(super) works_for: &'a str,
 }
 
+/// An account's role as it was and is, in words: "you were {was}, and now
+/// work in it {now}".
+pub(super) struct RoleMove {
+    pub(super) was: &'static str,
+    pub(super) now: &'static str,
+}
+
+impl RoleMove {
+    pub(super) fn new(from: Role, to: Role) -> RoleMove {
+        let was = match from {
+            Role::Sales => "a salesperson",
+            Role::Finance => "in finance",
+            Role::Admin => "an administrator",
+        };
+        RoleMove { was, now: role_in_words(to) }
+    }
+}
+
 /// What an account of `role` is for, as its new holder is told: "You will
 /// work in it …".
 pub(super) fn role_in_words(role: Role) -> &'static str {
@@ -51,8 +69,9 @@ pub(super) struct AccountLetter<'a> {
     pub(super) at: String,
     /// The administrator who made the change; `None` when its reader did.
     pub(super) by: Option<&'a str>,
-    /// The password changed; else the address.
+    /// The password changed; else the role, if this is set; else the address.
     pub(super) password: bool,
+    pub(super) role: Option<RoleMove>,
     pub(super) by_link: bool,
     pub(super) if_it_was: String,
     pub(super) if_not: String,
@@ -94,6 +113,13 @@ pub(super) fn account_advice(change: AccountChange, by: Option<&str>) -> (String
             format!(
                 "If you did not, tell {by} or another administrator now: whoever reads the new address can have \
                  Pricegate e-mail them a link to choose your password."
+            ),
+        ),
+        (AccountChange::Role { .. }, by) => (
+            "If you expected it, there is nothing to do.".to_owned(),
+            format!(
+                "If not, ask {} why.",
+                by.map_or("an administrator".to_owned(), |by| format!("{by} or another administrator"))
             ),
         ),
         (AccountChange::Address, None) => (

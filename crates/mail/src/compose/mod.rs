@@ -16,7 +16,7 @@ use askama::Template;
 use pricegate_domain::Calendar;
 use pricegate_store::{AccountChange, ApprovedFor, Composed, Composer, Letter};
 
-use account::{AccountLetter, AccountText, PasswordLetter, PasswordText, account_advice, role_in_words};
+use account::{AccountLetter, AccountText, PasswordLetter, PasswordText, RoleMove, account_advice, role_in_words};
 pub use changes::{AheadWords, ChangeRow, QuoteRow, changed_for_a_while, effect_on_total, in_force_from};
 use escalation::compose_escalation;
 pub use escalation::{Moves, PersonRow, Stake};
@@ -249,6 +249,11 @@ impl Composer for TemplateComposer {
                 let (title, password, by_link) = match change {
                     AccountChange::Password { by_link } => ("Your Pricegate password was changed", true, *by_link),
                     AccountChange::Address => ("Your Pricegate e-mail address was changed", false, false),
+                    AccountChange::Role { .. } => ("Your Pricegate role was changed", false, false),
+                };
+                let role = match change {
+                    AccountChange::Role { from, to } => Some(RoleMove::new(*from, *to)),
+                    _ => None,
                 };
                 let (if_it_was, if_not) = account_advice(*change, *by);
                 let letter = AccountLetter {
@@ -258,6 +263,7 @@ impl Composer for TemplateComposer {
                     at: self.calendar.stamp(*at, false),
                     by: *by,
                     password,
+                    role,
                     by_link,
                     if_it_was,
                     if_not,

@@ -100,8 +100,8 @@ const ABOUT_A_NOTICE: [&str; 3] = [super::PUBLICATION, super::REMINDER, super::E
 /// The kinds of e-mail about someone's account alone, whose bodies an
 /// administrator may read: every other names quotes (a notice's e-mails
 /// list the drafts it holds up, with their customers and totals).
-const ABOUT_AN_ACCOUNT: [&str; 4] =
-    [super::PASSWORD_RESET, super::INVITATION, super::PASSWORD_CHANGED, super::ADDRESS_CHANGED];
+const ABOUT_AN_ACCOUNT: [&str; 5] =
+    [super::PASSWORD_RESET, super::INVITATION, super::PASSWORD_CHANGED, super::ADDRESS_CHANGED, super::ROLE_CHANGED];
 const WITHHELD_SUBJECT: &str = "(about a quote: withheld, as administrators do not read quotes)";
 const WITHHELD_BODY: &str = "Withheld: this e-mail names quotes, their customers and totals, which administrators \
     do not read. Its recipient, state and attempts are above.";

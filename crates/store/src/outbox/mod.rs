@@ -105,9 +105,11 @@ pub const INVITATION: &str = "invitation";
 pub const PASSWORD_CHANGED: &str = "password_changed";
 /// To the address someone had before an administrator corrected it.
 pub const ADDRESS_CHANGED: &str = "address_changed";
+/// To someone an administrator moved to another role.
+pub const ROLE_CHANGED: &str = "role_changed";
 
 /// Every kind of mail the outbox holds.
-pub const KINDS: [&str; 12] = [
+pub const KINDS: [&str; 13] = [
     PUBLICATION,
     REMINDER,
     ESCALATION,
@@ -120,6 +122,7 @@ pub const KINDS: [&str; 12] = [
     INVITATION,
     PASSWORD_CHANGED,
     ADDRESS_CHANGED,
+    ROLE_CHANGED,
 ];
 
 /// The kinds of mail for the address they were written to, whatever their
@@ -401,6 +404,8 @@ pub enum AccountChange {
     Password { by_link: bool },
     /// Its e-mail address, told to the address it had.
     Address,
+    /// Its role, `from` the one it had `to` the one it has.
+    Role { from: Role, to: Role },
 }
 
 /// A draft in a hand-over's letters, with the taker's part in it.
@@ -997,6 +1002,7 @@ pub(crate) async fn owe_account_mail(
     let kind = match change {
         AccountChange::Password { .. } => PASSWORD_CHANGED,
         AccountChange::Address => ADDRESS_CHANGED,
+        AccountChange::Role { .. } => ROLE_CHANGED,
     };
     let mut batch = Batch::new(setup, now);
     let forgot_url = forgot_url(setup);

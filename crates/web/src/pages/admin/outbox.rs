@@ -196,6 +196,7 @@ pub(super) fn kind_in_words(kind: &str) -> &'static str {
         "invitation" => "password link, from an admin",
         "password_changed" => "password changed",
         "address_changed" => "address changed",
+        "role_changed" => "role changed",
         _ => "other",
     }
 }
