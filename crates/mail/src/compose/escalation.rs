@@ -48,9 +48,10 @@ pub(super) fn person_rows(people: &[PendingPerson]) -> (Vec<PersonRow>, usize) {
     (rows, people.len().saturating_sub(ESCALATED_PEOPLE))
 }
 
+/// The escalation (its HTML part; [`EscalationText`] is the same letter as text).
 #[derive(Template)]
 #[template(path = "escalation.html")]
-pub(super) struct EscalationHtml<'a> {
+pub(super) struct EscalationLetter<'a> {
     pub(super) name: &'a str,
     pub(super) dashboard_url: &'a str,
     pub(super) title: &'a str,
@@ -77,27 +78,7 @@ pub(super) struct EscalationHtml<'a> {
 #[derive(Template)]
 #[template(path = "escalation.txt")]
 pub(super) struct EscalationText<'a> {
-    pub(super) name: &'a str,
-    pub(super) dashboard_url: &'a str,
-    pub(super) title: &'a str,
-    pub(super) published_at: String,
-    pub(super) people: &'a [PersonRow],
-    /// How many pending it does not list ([`ESCALATED_PEOPLE`]).
-    pub(super) more_people: usize,
-    /// Signers who can no longer sign, with the drafts it holds up of theirs.
-    pub(super) unsigned: &'a [PersonRow],
-    /// How many of those it does not list.
-    pub(super) more_unsigned: usize,
-    /// How many are still pending, in words: "1 salesperson", "3 salespeople".
-    pub(super) pending: &'a str,
-    /// What the drafts it holds up are worth, and what it does to them
-    /// ([`Stake::in_words`]).
-    pub(super) at_stake: Option<String>,
-    /// Those past their validity ([`Stake::past_validity`]).
-    pub(super) past_validity: Option<String>,
-    /// How long after someone's last e-mail about the notice the
-    /// dashboard's Remind now e-mails them again.
-    pub(super) again_minutes: i64,
+    pub(super) letter: &'a EscalationLetter<'a>,
 }
 
 /// The drafts a notice holds up, summed by currency (wide: no sum wraps or
@@ -294,21 +275,7 @@ pub(super) fn compose_escalation(
         pending_count.push_str(", told of it after its publication, on a schedule of their own");
     }
     let again_minutes = pricegate_store::REMIND_NOW_AGAIN_AFTER_MINUTES;
-    let html = EscalationHtml {
-        name: &to.name,
-        dashboard_url,
-        title: &notice.title,
-        published_at: published_at.clone(),
-        people: &people,
-        more_people,
-        unsigned: &unsigned,
-        more_unsigned,
-        pending: &pending_count,
-        at_stake: stake.in_words(),
-        past_validity: stake.past_validity(),
-        again_minutes,
-    };
-    let text = EscalationText {
+    let letter = EscalationLetter {
         name: &to.name,
         dashboard_url,
         title: &notice.title,
@@ -322,5 +289,5 @@ pub(super) fn compose_escalation(
         past_validity: stake.past_validity(),
         again_minutes,
     };
-    composed(subject, &html, &text)
+    composed(subject, &letter, &EscalationText { letter: &letter })
 }

@@ -124,16 +124,19 @@ pub(super) fn unlisted_changes(
     })
 }
 
-/// Publication and reminders share one layout; only the opening differs.
+/// Publication and reminders share one layout; only the opening differs
+/// (its HTML part; [`NoticeText`] is the same letter as text).
 #[derive(Template)]
 #[template(path = "notice.html")]
-pub(super) struct NoticeHtml<'a> {
+pub(super) struct NoticeLetter<'a> {
     /// Where things are in a notice with many changes (see [`long_notice_guide`]).
     pub(super) guide: Option<&'a str>,
     pub(super) intro: &'a str,
     pub(super) name: &'a str,
     pub(super) title: &'a str,
+    /// The notice's words, as HTML and as text.
     pub(super) body_html: String,
+    pub(super) body: String,
     /// The heading of `changes`, which may be only some of the notice's
     /// (see [`listed_changes`]).
     pub(super) changes_heading: &'a str,
@@ -155,28 +158,7 @@ pub(super) struct NoticeHtml<'a> {
 #[derive(Template)]
 #[template(path = "notice.txt")]
 pub(super) struct NoticeText<'a> {
-    /// Where things are in a notice with many changes (see [`long_notice_guide`]).
-    pub(super) guide: Option<&'a str>,
-    pub(super) intro: &'a str,
-    pub(super) name: &'a str,
-    pub(super) title: &'a str,
-    pub(super) body: &'a str,
-    /// The heading of `changes`, which may be only some of the notice's
-    /// (see [`listed_changes`]).
-    pub(super) changes_heading: &'a str,
-    pub(super) changes: &'a [ChangeRow],
-    /// What the e-mail says of the changes it does not list, if any.
-    pub(super) unlisted: Option<&'a str>,
-    /// How many changes the link's page lists, when the e-mail lists fewer.
-    pub(super) whole_notice: Option<usize>,
-    pub(super) quotes: &'a [QuoteRow],
-    /// Whether the notice moves any of `quotes`' totals, ever: if not, the
-    /// e-mail says acknowledging it is all this notice asks of them.
-    pub(super) moves_any: bool,
-    pub(super) ack_url: &'a str,
-    pub(super) link_lifetime: &'a str,
-    /// A reminder's: the page of every notice awaiting the reader.
-    pub(super) awaiting_url: Option<&'a str>,
+    pub(super) letter: &'a NoticeLetter<'a>,
 }
 
 /// A notice's e-mail to `to`: on its publication, or a reminder of it
@@ -285,12 +267,13 @@ pub(super) fn compose_notice(
     let moves_any = moves_any(quotes);
     let quotes = quote_rows(quotes);
     let link_lifetime = lifetime(composer.link_ttl);
-    let html = NoticeHtml {
+    let letter = NoticeLetter {
         guide: guide.as_deref(),
         intro: &intro,
         name: &to.name,
         title: &notice.title,
         body_html: render_markdown(&notice.body, 1),
+        body: markdown_as_text(&notice.body),
         changes_heading: &changes_heading,
         changes: &changes,
         unlisted: unlisted.as_deref(),
@@ -301,21 +284,5 @@ pub(super) fn compose_notice(
         link_lifetime: &link_lifetime,
         awaiting_url,
     };
-    let text = NoticeText {
-        guide: guide.as_deref(),
-        intro: &intro,
-        name: &to.name,
-        title: &notice.title,
-        body: &markdown_as_text(&notice.body),
-        changes_heading: &changes_heading,
-        changes: &changes,
-        unlisted: unlisted.as_deref(),
-        whole_notice,
-        quotes: &quotes,
-        moves_any,
-        ack_url,
-        link_lifetime: &link_lifetime,
-        awaiting_url,
-    };
-    composed(subject, &html, &text)
+    composed(subject, &letter, &NoticeText { letter: &letter })
 }

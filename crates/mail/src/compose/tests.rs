@@ -432,12 +432,13 @@ fn the_stake_sums_wide_by_currency_and_leaves_drafts_past_their_validity_out() {
 fn quotes_the_notice_moves_not_are_told_it_asks_only_its_acknowledgement_not_that_nothing_else_waits() {
     let quotes = quote_rows(&[quote(0, None)]);
     let text = |moves_any| {
-        NoticeText {
+        let letter = NoticeLetter {
             guide: None,
             intro: "Finance has published a price notice.",
             name: "Sam",
             title: "Freight",
-            body: "Freight is billed separately.",
+            body_html: "<p>Freight is billed separately.</p>".into(),
+            body: "Freight is billed separately.".into(),
             changes_heading: "Price changes",
             changes: &[],
             unlisted: None,
@@ -447,9 +448,8 @@ fn quotes_the_notice_moves_not_are_told_it_asks_only_its_acknowledgement_not_tha
             ack_url: "http://pricegate.test/ack/x",
             link_lifetime: "14 days",
             awaiting_url: None,
-        }
-        .render()
-        .unwrap_or_default()
+        };
+        NoticeText { letter: &letter }.render().unwrap_or_default()
     };
     let unmoved = text(false).split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
