@@ -13,6 +13,7 @@ pub mod money;
 pub mod parse;
 pub mod pricing;
 pub mod product_csv;
+mod reference;
 
 pub use calendar::Calendar;
 pub use error::Invalid;
@@ -24,3 +25,4 @@ pub use parse::{
 pub use pricing::{
     LineImpact, NoticeImpact, PriceChange, PriceStep, PricedLine, impact_of, last_in_force, line_total, quote_total,
 };
+pub use reference::{quote_reference, reference_range};

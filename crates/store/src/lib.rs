@@ -69,7 +69,7 @@ pub use products::{CsvRowError, NewProduct, ProductPatch, UpcomingPrice};
 pub use quotes::{
     ApprovalAsked, ApprovalDeclined, ApprovalRequestView, DRAFTED_ALREADY, FinanceReminded, HandedOver, NewLine,
     NewQuote, OpenDraft, OpenDrafts, PricesSeen, QuoteEdited, QuoteFilter, QuotePatch, QuoteRight, QuoteSearch,
-    ResentForm, reference_range,
+    ResentForm,
 };
 pub use sessions::{NewSession, SESSION_TTL_HOURS, SessionUser, new_form_token};
 pub use users::{EMAIL_TAKEN, Invited, ListedAfter, NewUser, PasswordChange, UserPatch, UserUpdate, name_key};

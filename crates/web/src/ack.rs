@@ -104,7 +104,7 @@ impl HeldRow {
         };
         HeldRow {
             id: quote.id,
-            reference: pricegate_mail::compose::quote_reference(quote.id),
+            reference: pricegate_domain::quote_reference(quote.id),
             customer: quote.customer_name,
             effect,
         }
@@ -266,7 +266,7 @@ impl DraftRow {
         } else {
             holds_up.join("; ")
         };
-        let reference = pricegate_mail::compose::quote_reference(quote.id);
+        let reference = pricegate_domain::quote_reference(quote.id);
         DraftRow { id: quote.id, customer: quote.customer_name, reference, ready: gate.ready, status }
     }
 }

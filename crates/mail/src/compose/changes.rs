@@ -6,7 +6,8 @@ use pricegate_domain::{Calendar, Currency};
 use pricegate_store::views::PriceChangeView;
 use pricegate_store::{BlockedQuote, NoticeContent};
 
-use super::words::{customer, money, quote_reference, signed_money};
+use super::words::{customer, money, signed_money};
+use pricegate_domain::quote_reference;
 
 pub struct ChangeRow {
     pub sku: String,

@@ -4,7 +4,8 @@ use askama::Template;
 use pricegate_store::HandedQuote;
 
 use super::filters;
-use super::words::{customer, money, notices_in_words, quote_reference};
+use super::words::{customer, money, notices_in_words};
+use pricegate_domain::quote_reference;
 
 /// A draft in the e-mail to someone handed a colleague's quotes.
 pub struct HandedRow {

@@ -31,9 +31,7 @@ use quote_letters::{
     FinalisedLetter, FinalisedText, ReleasedLetter, ReleasedText, SignerGoneLetter, SignerGoneText, SignerLetter,
     SignerText, asked_rows, old_price_gap_in_words, old_prices_kept, owner_and_signer,
 };
-pub use words::{
-    lifetime, money, money_summed, percent, percent_number, quote_reference, signed_money, signed_money_summed,
-};
+pub use words::{lifetime, money, money_summed, percent, percent_number, signed_money, signed_money_summed};
 use words::{notices_in_words, quote_facts, quoted};
 
 /// The e-mails' own template filters (askama finds them as `filters::…`).

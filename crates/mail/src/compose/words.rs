@@ -1,6 +1,6 @@
 //! Amounts, percentages, lifetimes and references as every e-mail writes them.
 
-use pricegate_domain::Currency;
+use pricegate_domain::{Currency, quote_reference};
 use pricegate_store::SignedQuote;
 
 /// A link's lifetime in words: `14 days`, `1 day`, `36 hours`, `1 hour`,
@@ -49,14 +49,6 @@ pub fn signed_money_summed(currency: &str, sum: i128) -> String {
         Err(_) if sum > 0 => format!("a rise of more than {}", money(currency, i64::MAX)),
         Err(_) => format!("a fall of more than {}", money(currency, i64::MAX)),
     }
-}
-
-/// How the e-mails and the link pages name a quote: the first 8 characters
-/// of its id.
-pub fn quote_reference(id: uuid::Uuid) -> String {
-    let mut reference = id.simple().to_string();
-    reference.truncate(8);
-    reference
 }
 
 /// A discount in basis points as people read it: `12.50 %`.

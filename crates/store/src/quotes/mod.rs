@@ -231,7 +231,7 @@ impl QuoteSearch {
         // A whole id (copied from a quote's address) is that quote.
         let ids = match Uuid::parse_str(typed) {
             Ok(id) => Some((id, id)),
-            Err(_) => reference_range(typed).map(|(_, ids)| ids),
+            Err(_) => pricegate_domain::reference_range(typed).map(|(_, ids)| ids),
         };
         Ok(Some(Self { typed: typed.to_owned(), ids }))
     }
@@ -253,19 +253,6 @@ impl QuoteSearch {
         }
         any
     }
-}
-
-/// A short reference as pages and e-mails print one (a quote's id's first
-/// eight hexadecimal digits), in small letters, with the range of ids it
-/// stands for; `None` when `typed` is not one.
-pub fn reference_range(typed: &str) -> Option<(String, (Uuid, Uuid))> {
-    let reference = typed.to_ascii_lowercase();
-    if reference.len() != 8 || !reference.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let first = Uuid::parse_str(&format!("{reference}-0000-0000-0000-000000000000")).ok()?;
-    let last = Uuid::parse_str(&format!("{reference}-ffff-ffff-ffff-ffffffffffff")).ok()?;
-    Some((reference, (first, last)))
 }
 
 /// The signer (named by `field`) must be an active salesperson.

@@ -3,8 +3,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use pricegate_domain::quote_reference;
 use pricegate_domain::{Currency, CustomerEmail, DiscountBp, Invalid, Quantity, Sku, Text, limits, parse_date};
-use pricegate_mail::compose::quote_reference;
 use pricegate_store::views::{GateView, OverrideView, QuoteView, RepriceView, UpcomingPriceView};
 use pricegate_store::{
     Actor, ApprovalAsked, ApprovalDeclined, ApprovalRequestView, DRAFTED_ALREADY, FinanceReminded, NewLine, NewQuote,

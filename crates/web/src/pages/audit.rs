@@ -426,7 +426,7 @@ async fn list(
                 subject_href: subject_href(user.0.actor.role, &e, &readable_notices),
                 subject: match e.subject_id {
                     Some(id) if e.subject_type == "user" => names.get(&id).cloned().unwrap_or_else(|| id.to_string()),
-                    Some(id) => pricegate_mail::compose::quote_reference(id),
+                    Some(id) => pricegate_domain::quote_reference(id),
                     None => String::new(),
                 },
                 detail: match cut {
@@ -502,9 +502,7 @@ fn readable(detail: &serde_json::Value, names: &HashMap<Uuid, String>) -> String
         fn value(&self, value: &Value, currency: Option<Currency>) -> String {
             match value {
                 Value::String(s) => match Uuid::parse_str(s) {
-                    Ok(id) => {
-                        self.names.get(&id).cloned().unwrap_or_else(|| pricegate_mail::compose::quote_reference(id))
-                    }
+                    Ok(id) => self.names.get(&id).cloned().unwrap_or_else(|| pricegate_domain::quote_reference(id)),
                     Err(_) => s.clone(),
                 },
                 Value::Null => "none".to_owned(),

@@ -807,7 +807,7 @@ pub(crate) async fn signers_by_name(app: &AppState) -> Result<Vec<Signer>, PageE
     Ok(signers)
 }
 
-pub(crate) use pricegate_store::reference_range;
+pub(crate) use pricegate_domain::reference_range;
 
 /// `at` rounded up to the whole minute, in seconds since the epoch: a time
 /// from which something may be done again, said to the minute, is never

@@ -367,7 +367,7 @@ impl From<pricegate_store::WaitingQuote> for HeldUpQuote {
     fn from(q: pricegate_store::WaitingQuote) -> Self {
         HeldUpQuote {
             id: q.id,
-            reference: pricegate_mail::compose::quote_reference(q.id),
+            reference: pricegate_domain::quote_reference(q.id),
             customer: q.customer_name,
             total: None,
             effect: None,

@@ -306,7 +306,7 @@ impl Quotes {
         line(
             out,
             &[
-                &pricegate_mail::compose::quote_reference(q.id),
+                &pricegate_domain::quote_reference(q.id),
                 &q.id.to_string(),
                 &q.state,
                 &q.customer.name,
@@ -345,7 +345,7 @@ impl Quotes {
         let currency = Currency::parse(&q.currency).ok();
         let decimal = |minor: i64| currency.map(|c| c.decimal(minor)).unwrap_or_default();
         let utc = |at: Option<chrono::DateTime<chrono::Utc>>| at.map(utc).unwrap_or_default();
-        let reference = pricegate_mail::compose::quote_reference(q.id);
+        let reference = pricegate_domain::quote_reference(q.id);
         let prices = q.evidence.as_ref().map(|e| e.prices.as_deref());
         // A line whose row no longer is as it was signed (changed in the
         // database behind the service's back) has no source to name.

@@ -150,7 +150,7 @@ pub(super) async fn draft_rows(app: &AppState, person: Uuid) -> Result<Vec<Draft
                 true => d.customer_name,
                 false => format!("{} ({})", d.customer_name, d.customer_company),
             },
-            reference: pricegate_mail::compose::quote_reference(d.id),
+            reference: pricegate_domain::quote_reference(d.id),
             total: pricegate_mail::compose::money(&d.currency, d.total_minor),
             valid_until: d.valid_until.to_string(),
             part: match (d.owns, d.signs) {

@@ -130,7 +130,7 @@ pub(super) async fn touched_quotes(
             let in_words = expired || meanwhile.is_some() || delta == 0 || after != 0 || dated;
             touched.push(TouchedQuote {
                 id: q.id,
-                reference: pricegate_mail::compose::quote_reference(q.id),
+                reference: pricegate_domain::quote_reference(q.id),
                 customer: q.customer.name.clone(),
                 signer: people.get(&q.signer_id).map(|u| u.name.clone()).unwrap_or_default(),
                 signer_unable: people.get(&q.signer_id).is_some_and(|u| !u.can_sign()),

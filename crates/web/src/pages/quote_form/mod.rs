@@ -214,7 +214,7 @@ impl QuoteFormPage {
     /// `quote` (with the products `left_out`, when it was filled), whose
     /// page Cancel leads back to.
     fn copied_from(&mut self, quote: &QuoteView, left_out: Vec<String>) {
-        let reference = pricegate_mail::compose::quote_reference(quote.id);
+        let reference = pricegate_domain::quote_reference(quote.id);
         self.heading = format!("New quote, copied from {reference}");
         self.layout.title = self.heading.clone();
         self.back = format!("/quotes/{}", quote.id);
@@ -586,7 +586,7 @@ pub async fn create_quote(
                             "This form drafted a quote already, for {} (reference {}), and nothing more was \
                              drafted. What you typed is below: save again to draft another quote from it.",
                             drafted.customer.name,
-                            pricegate_mail::compose::quote_reference(id),
+                            pricegate_domain::quote_reference(id),
                         ));
                         return Ok(render(StatusCode::CONFLICT, &page));
                     }

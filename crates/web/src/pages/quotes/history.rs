@@ -103,7 +103,7 @@ pub(super) fn history_row(
     match entry.action.as_str() {
         "quote.drafted" => {
             let copied = named_in(detail, "copied_from")
-                .map(|source| format!(" as a copy of {}", pricegate_mail::compose::quote_reference(source)))
+                .map(|source| format!(" as a copy of {}", pricegate_domain::quote_reference(source)))
                 .unwrap_or_default();
             format!("Drafted{copied}, total {}{signer}", amount("total_minor"))
         }

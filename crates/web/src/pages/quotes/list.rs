@@ -17,7 +17,7 @@ use super::{QUOTE_ROLES, open_gates};
 
 pub(super) struct QuoteRow {
     pub(super) id: Uuid,
-    /// How the e-mails name it ([`pricegate_mail::compose::quote_reference`]).
+    /// How the e-mails name it ([`pricegate_domain::quote_reference`]).
     pub(super) reference: String,
     pub(super) customer: String,
     pub(super) signer: String,
@@ -351,7 +351,7 @@ pub(super) async fn list(
         };
         rows.push(QuoteRow {
             id: q.id,
-            reference: pricegate_mail::compose::quote_reference(q.id),
+            reference: pricegate_domain::quote_reference(q.id),
             customer: if q.customer.company.is_empty() {
                 q.customer.name.clone()
             } else {

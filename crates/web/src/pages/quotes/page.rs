@@ -259,7 +259,7 @@ pub(super) async fn quote_page(
         what: said.unwrap_or_else(|| history_row(e, &currency, &names, &quote.state)),
         repeated: None,
     }));
-    let reference = pricegate_mail::compose::quote_reference(quote.id);
+    let reference = pricegate_domain::quote_reference(quote.id);
     Ok(QuotePage {
         history,
         // Two quotes for one customer are told apart in the browser's tabs and history.
