@@ -54,7 +54,8 @@ impl Sums {
     /// go one way (on all of them); with how many change for a while, of
     /// the one quote the confirmation lists where it is `alone`.
     pub(super) fn in_words(&self, currency: &str, alone: bool) -> String {
-        let money = |sum| sum_in_words(currency, sum);
+        // Summed wide, as the dashboard and the escalation sum them.
+        let money = |sum| pricegate_mail::compose::signed_money_summed(currency, sum);
         let net = money(self.moves.net());
         let unchanged = self.drafts.saturating_sub(self.moves.changed() + self.for_a_while);
         let sum = match (self.moves.apart(money, unchanged), self.moves.of_them(self.drafts)) {
@@ -244,16 +245,6 @@ pub(super) fn changed_for_a_while(ahead: ChangesAhead, after: i64, q: &pricegate
     format!("none by the end of its validity: its total {meanwhile}{beyond}")
 }
 
-/// A sum of changes as money; one past what an amount can hold (only
-/// absurd prices and quantities reach it) as "beyond" the largest.
-pub(super) fn sum_in_words(currency: &str, sum: i128) -> String {
-    match i64::try_from(sum) {
-        Ok(sum) => crate::pages::signed_money(currency, sum),
-        Err(_) if sum > 0 => format!("beyond {}", crate::pages::signed_money(currency, i64::MAX)),
-        Err(_) => format!("beyond {}", crate::pages::signed_money(currency, -i64::MAX)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,9 +279,21 @@ mod tests {
 
     #[test]
     fn a_sum_past_the_largest_amount_says_so() {
-        assert_eq!(sum_in_words("EUR", -12_345), "-123.45 EUR");
-        let huge = i128::from(i64::MAX) * 6;
-        assert_eq!(sum_in_words("EUR", huge), "beyond +92,233,720,368,547,758.07 EUR");
-        assert_eq!(sum_in_words("EUR", -huge), "beyond -92,233,720,368,547,758.07 EUR");
+        let huge = i64::MAX / 2 + 1;
+        let sums = Sums {
+            drafts: 3,
+            moves: {
+                let mut m = pricegate_mail::compose::Moves::default();
+                [huge, huge, -1_000].into_iter().for_each(|d| m.add(d));
+                m
+            },
+            for_a_while: 0,
+        };
+        assert_eq!(
+            sums.in_words("EUR", false),
+            "a rise of more than 92,233,720,368,547,758.07 EUR on 2 of them and -10.00 EUR on 1, \
+             +92,233,720,368,547,748.08 EUR in all",
+            "each sum summed wide: the rises past the largest amount, what they come to with the fall within it"
+        );
     }
 }
