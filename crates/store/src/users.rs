@@ -441,26 +441,7 @@ impl Store {
         let said = |u: &users::Model| json!({ "role": u.role, "active": u.active, "name": u.name, "email": u.email });
         let before = said(&user);
         let before_user = user.clone();
-        // Each field is written only where it differs: a save that changes
-        // nothing writes nothing, and is no audit entry.
-        let mut model: users::ActiveModel = user.clone().into();
-        if let Some(name) = patch.name {
-            model.name_key.set_ne(name_key(name.as_str()));
-            model.name.set_ne(name.into_inner());
-        }
-        if let Some(email) = patch.email {
-            model.email.set_ne(email.as_str().to_owned());
-        }
-        if let Some(role) = patch.role {
-            model.role.set_ne(role.as_str().to_owned());
-        }
-        if let Some(active) = patch.active {
-            model.active.set_ne(active);
-        }
-        if let Some(hash) = password_hash {
-            model.password_hash = Set(hash);
-            model.invited_at.set_ne(None);
-        }
+        let mut model = patched(&user, &patch, password_hash);
         if !model.is_changed() {
             txn.rollback().await?;
             let password_hash = user.password_hash.clone();
@@ -515,39 +496,7 @@ impl Store {
             false => 0,
         };
         if readdressed {
-            // Mail still to go goes to them as corrected. Those kept at
-            // their address (telling it that it is no longer theirs) stay
-            // addressed to it.
-            use crate::entity::outbox;
-            let still_to_go = || {
-                outbox::Entity::update_many()
-                    .col_expr(outbox::Column::ToAddr, Expr::value(user.email.clone()))
-                    .col_expr(outbox::Column::ToName, Expr::value(user.name.clone()))
-                    .filter(outbox::Column::UserId.eq(user.id))
-                    .filter(outbox::Column::State.eq(crate::outbox::PENDING))
-                    .filter(outbox::Column::Kind.is_not_in(crate::outbox::KEPT_AT_ITS_ADDRESS.iter().copied()))
-            };
-            still_to_go().filter(outbox::Column::Attempts.eq(0)).exec(&txn).await?;
-            // Mail tried before (a claim counts an attempt) at an address
-            // now corrected, deferred there (a mistyped domain, say), goes
-            // at once to the corrected one, not to the old one on its next
-            // try. One being sent this moment may still reach the old
-            // address: counting one more attempt ends that worker's claim,
-            // so its row is not marked sent to an address it did not go to,
-            // and it goes again, to the corrected one.
-            if address_corrected {
-                still_to_go()
-                    .col_expr(
-                        outbox::Column::Attempts,
-                        sea_orm::sea_query::ExprTrait::add(Expr::col(outbox::Column::Attempts), 1),
-                    )
-                    .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
-                    // What the old address's server answered says nothing of the new one.
-                    .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
-                    .filter(outbox::Column::Attempts.gt(0))
-                    .exec(&txn)
-                    .await?;
-            }
+            readdress_mail_to_go(&txn, &user, address_corrected, now).await?;
         }
         let old_address_told = match &self.mail {
             Some(setup) => {
@@ -608,6 +557,72 @@ impl Store {
         let password_hash = user.password_hash.clone();
         Ok((UserUpdate { user: user.into(), changed: true, old_address_told }, password_hash))
     }
+}
+
+/// `user` with `patch` and the new `password_hash`, each field set only
+/// where it differs: a save that changes nothing writes nothing, and is no
+/// audit entry.
+fn patched(user: &users::Model, patch: &UserPatch, password_hash: Option<String>) -> users::ActiveModel {
+    let mut model: users::ActiveModel = user.clone().into();
+    if let Some(name) = &patch.name {
+        model.name_key.set_ne(name_key(name.as_str()));
+        model.name.set_ne(name.as_str().to_owned());
+    }
+    if let Some(email) = &patch.email {
+        model.email.set_ne(email.as_str().to_owned());
+    }
+    if let Some(role) = patch.role {
+        model.role.set_ne(role.as_str().to_owned());
+    }
+    if let Some(active) = patch.active {
+        model.active.set_ne(active);
+    }
+    if let Some(hash) = password_hash {
+        model.password_hash = Set(hash);
+        model.invited_at.set_ne(None);
+    }
+    model
+}
+
+/// Mail still to go to `user`, whose name or address (`address_corrected`)
+/// was just changed, goes to them as they are now. Those kept at their
+/// address (telling it that it is no longer theirs) stay addressed to it.
+async fn readdress_mail_to_go(
+    txn: &DatabaseTransaction,
+    user: &users::Model,
+    address_corrected: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use crate::entity::outbox;
+    let still_to_go = || {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::ToAddr, Expr::value(user.email.clone()))
+            .col_expr(outbox::Column::ToName, Expr::value(user.name.clone()))
+            .filter(outbox::Column::UserId.eq(user.id))
+            .filter(outbox::Column::State.eq(crate::outbox::PENDING))
+            .filter(outbox::Column::Kind.is_not_in(crate::outbox::KEPT_AT_ITS_ADDRESS.iter().copied()))
+    };
+    still_to_go().filter(outbox::Column::Attempts.eq(0)).exec(txn).await?;
+    // Mail tried before (a claim counts an attempt) at an address now
+    // corrected, deferred there (a mistyped domain, say), goes at once to
+    // the corrected one, not to the old one on its next try. One being sent
+    // this moment may still reach the old address: counting one more
+    // attempt ends that worker's claim, so its row is not marked sent to an
+    // address it did not go to, and it goes again, to the corrected one.
+    if address_corrected {
+        still_to_go()
+            .col_expr(
+                outbox::Column::Attempts,
+                sea_orm::sea_query::ExprTrait::add(Expr::col(outbox::Column::Attempts), 1),
+            )
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+            // What the old address's server answered says nothing of the new one.
+            .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
+            .filter(outbox::Column::Attempts.gt(0))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// What [`Store::update_user`] did: the user as they are now, and whether
