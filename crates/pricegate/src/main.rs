@@ -78,7 +78,7 @@ enum UserCommand {
 /// the setting, never the line (it may hold a password).
 /// Returns the names whose values `$` changed (see [`expanded`]), and those
 /// set on more than one line (see [`set_twice`]).
-fn load_dot_env() -> Result<(Vec<String>, Vec<SetTwice>), String> {
+fn load_dot_env() -> Result<(Vec<Expanded>, Vec<SetTwice>), String> {
     let given: std::collections::HashSet<std::ffi::OsString> = std::env::vars_os().map(|(name, _)| name).collect();
     match dotenvy::from_path(".env") {
         Ok(()) => {
@@ -147,6 +147,15 @@ fn set_twice(text: &str) -> Vec<SetTwice> {
     twice
 }
 
+/// A setting whose `.env` value a `$` changed (see [`expanded`]).
+#[derive(Debug, PartialEq, Eq)]
+struct Expanded {
+    name: String,
+    /// Through a shell's default (`${NAME:-default}`), which a `.env` file
+    /// does not give: said apart, as the value meant is there to be seen.
+    shell_default: bool,
+}
+
 /// The settings of `.env` text whose value a `$` outside single quotes
 /// makes other than written: a bare `$`, or one naming a variable that is
 /// not set (a `.env` file expands them as a shell does, so `pa$word` is read
@@ -154,7 +163,7 @@ fn set_twice(text: &str) -> Vec<SetTwice> {
 /// hidden behind `***` in the log). A `${NAME}` naming a variable that is
 /// set is meant; a line whose setting the environment gives (`given`) is not
 /// read, and not looked at.
-fn expanded(text: &str, given: impl Fn(&str) -> bool, is_set: impl Fn(&str) -> bool) -> Vec<String> {
+fn expanded(text: &str, given: impl Fn(&str) -> bool, is_set: impl Fn(&str) -> bool) -> Vec<Expanded> {
     let mut names = Vec::new();
     for (_, name, value) in dot_env_lines(text) {
         if given(name) || value.starts_with('\'') {
@@ -165,16 +174,28 @@ fn expanded(text: &str, given: impl Fn(&str) -> bool, is_set: impl Fn(&str) -> b
             Some(quoted) => quoted.rsplit_once('"').map_or(quoted, |(inside, _)| inside),
             None => value.split(" #").next().unwrap_or(value),
         };
-        let dropped = value.char_indices().filter(|&(i, c)| c == '$' && !value[..i].ends_with('\\')).any(|(i, _)| {
-            let after = &value[i + 1..];
-            let variable = match after.strip_prefix('{') {
-                Some(braced) => braced.split('}').next().unwrap_or_default(),
-                None => after.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or_default(),
-            };
-            variable.is_empty() || !is_set(variable)
-        });
-        if dropped {
-            names.push(name.to_owned());
+        let mut dropped =
+            value.char_indices().filter(|&(i, c)| c == '$' && !value[..i].ends_with('\\')).filter_map(|(i, _)| {
+                let after = &value[i + 1..];
+                let (variable, shell_default) = match after.strip_prefix('{') {
+                    Some(braced) => {
+                        let inside = braced.split('}').next().unwrap_or_default();
+                        // `${NAME:-default}`, `${NAME-default}`: the default is not given.
+                        match inside.split_once('-') {
+                            Some((variable, _)) => (variable.strip_suffix(':').unwrap_or(variable), true),
+                            None => (inside, false),
+                        }
+                    }
+                    None => (
+                        after.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or_default(),
+                        false,
+                    ),
+                };
+                (variable.is_empty() || shell_default || !is_set(variable)).then_some(shell_default)
+            });
+        if let Some(first) = dropped.next() {
+            let shell_default = first || dropped.any(|shell_default| shell_default);
+            names.push(Expanded { name: name.to_owned(), shell_default });
         }
     }
     names
@@ -261,11 +282,18 @@ async fn start() -> std::process::ExitCode {
             );
         }
     }
-    for name in expanded {
-        tracing::warn!(
-            "`.env`: the value of {name} holds a `$` naming no variable that is set, which a .env file expands as \
-             a shell does (`pa$word` is read `pa`): to keep it as written, put the value in single quotes"
-        );
+    for Expanded { name, shell_default } in expanded {
+        if shell_default {
+            tracing::warn!(
+                "`.env`: the value of {name} holds a shell's default, `${{NAME:-default}}`, which a .env file does \
+                 not give: the whole of it is read as nothing, its variable set or not. Write the value itself"
+            );
+        } else {
+            tracing::warn!(
+                "`.env`: the value of {name} holds a `$` naming no variable that is set, which a .env file expands \
+                 as a shell does (`pa$word` is read `pa`): to keep it as written, put the value in single quotes"
+            );
+        }
     }
     match run(cli, &in_file).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -548,7 +576,7 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static
 
 #[cfg(test)]
 mod tests {
-    use super::{expanded, set_twice};
+    use super::{Expanded, expanded, set_twice};
 
     #[test]
     fn a_name_set_twice_in_dot_env_is_said_with_the_line_in_force() {
@@ -565,6 +593,16 @@ mod tests {
                     ESCAPED=\"a\\$b\"\nPRICEGATE_MAILDIR=${HOME}/mail\nCOMMENTED=\"a\" # ask $ales\n\
                     PRICEGATE_BASE_URL=http://x/$\nGIVEN=pa$word\n";
         let set = |name: &str| name == "HOME";
-        assert_eq!(expanded(text, |name| name == "GIVEN", set), ["SMTP_URL", "DATABASE_URL", "PRICEGATE_BASE_URL"]);
+        let names: Vec<String> = expanded(text, |name| name == "GIVEN", set).into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["SMTP_URL", "DATABASE_URL", "PRICEGATE_BASE_URL"]);
+    }
+
+    #[test]
+    fn a_shell_s_default_is_said_to_be_one_a_dot_env_file_does_not_give() {
+        let text = "PRICEGATE_BIND=${BIND:-127.0.0.1:8080}\nMAIL_FROM=${FROM-s@example.com}\nRUST_LOG=${LOG}\n";
+        let found = expanded(text, |_| false, |name| name == "BIND");
+        let said = |name: &str, shell_default| Expanded { name: name.to_owned(), shell_default };
+        // A default is never given, whether its variable is set or not.
+        assert_eq!(found, [said("PRICEGATE_BIND", true), said("MAIL_FROM", true), said("RUST_LOG", false)]);
     }
 }
