@@ -3995,8 +3995,79 @@ both_backends! {
         assert_eq!(r.status, 201, "{}", r.text);
         let r = admin.patch(&format!("/api/v1/users/{}", id_of(&r.body)), &json!({"role": "admin"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
+        // Nor is someone moved as they are deactivated; and a save that keeps
+        // the role tells nobody again.
+        let (_, tom) = app.user(Role::Sales, "Tom").await;
+        let r = admin.patch(&format!("/api/v1/users/{}", tom.id), &json!({"role": "finance", "active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = admin.patch(&format!("/api/v1/users/{}", sam.id), &json!({"role": "finance", "name": "Sam Berg"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // Someone invited is sent the invitation again, saying their role now.
+        let r = admin.post("/api/v1/users", &json!({"email": "ivy@pricegate.test", "name": "Ivy", "role": "sales"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = admin.patch(&format!("/api/v1/users/{}", id_of(&r.body)), &json!({"role": "finance"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let ivy = sink.wait_until(WAIT, "Ivy invited twice", |m| m.iter().filter(|m| m.to == ["ivy@pricegate.test"]).count() == 2).await;
+        let ivy: Vec<_> = ivy.iter().filter(|m| m.to == ["ivy@pricegate.test"]).collect();
+        assert!(ivy.iter().all(|m| m.header("subject").as_deref() == Some("Your Pricegate account: choose your password")), "{ivy:?}");
+        assert!(ivy.iter().any(|m| m.text().contains("as a salesperson: drafting quotes")) && ivy.iter().any(|m| m.text().contains("in finance: keeping the price list")), "{ivy:?}");
         until_nothing_pending(&admin).await;
         assert!(sink.to("nils@pricegate.test").is_empty(), "{:?}", sink.to("nils@pricegate.test"));
+        assert!(sink.to(&tom.email).is_empty(), "deactivated: {:?}", sink.to(&tom.email));
+        let moved: Vec<_> = outbox(&admin).await.into_iter().filter(|r| r["kind"] == "role_changed").collect();
+        assert_eq!(moved.len(), 1, "Sam, once: {moved:?}");
         app.stop().await;
     }
+}
+
+/// Drafts handed to Tom while the mail worker is marking his e-mails about
+/// the notices that hold them up sent: the hand-over, which reads those
+/// e-mails to tell him of the notices, does not wait for the worker's
+/// statement, which may itself be waiting for another of his e-mails the
+/// hand-over has read (a deadlock, one of the two failed). PostgreSQL, where
+/// the two run side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_over_does_not_wait_for_the_worker_marking_the_taker_s_e_mails_sent() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(Backend::Postgres, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (sam, sam_user) = app.user(Role::Sales, "Sam").await;
+    let (_, tom) = app.user(Role::Sales, "Tom").await;
+    create_product(&finance, "P-1", "EUR", 1_000).await;
+    create_product(&finance, "P-2", "EUR", 2_000).await;
+    draft_quote(&sam, json!([{"sku": "P-1", "quantity": 1}, {"sku": "P-2", "quantity": 1}])).await;
+    publish_price_change(&finance, "P-1", 1_100, &date_in_days(0)).await;
+    publish_price_change(&finance, "P-2", 2_100, &date_in_days(0)).await;
+    sink.wait_until(WAIT, "both notices mailed to Tom", |m| {
+        m.iter().filter(|m| m.to == [tom.email.clone()]).count() == 2
+    })
+    .await;
+    until_nothing_pending(&admin).await;
+    let toms: Vec<outbox::Model> =
+        outbox_rows(&app).await.into_iter().filter(|r| r.user_id == Some(tom.id) && r.kind == "publication").collect();
+    assert_eq!(toms.len(), 2, "{toms:?}");
+
+    // The worker's statement marking one of them sent, under way.
+    let other = sea_orm::Database::connect(app.db.url.as_str()).await.expect("a second connection");
+    let marking = other.begin().await.unwrap();
+    let mark = format!("UPDATE outbox SET last_error = last_error WHERE id = '{}'", toms[1].id);
+    marking.execute_unprepared(&mark).await.unwrap();
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        admin.post(&format!("/api/v1/users/{}/handover", sam_user.id), &json!({"to": tom.id})),
+    )
+    .await
+    .expect("the hand-over answers while the worker's statement is under way");
+    assert_eq!(r.status, 200, "{}", r.text);
+    // And the worker's statement on his other e-mail goes on too.
+    let mark = format!("UPDATE outbox SET last_error = last_error WHERE id = '{}'", toms[0].id);
+    tokio::time::timeout(Duration::from_secs(10), marking.execute_unprepared(&mark))
+        .await
+        .expect("the worker's statement does not wait")
+        .unwrap();
+    marking.commit().await.unwrap();
+    other.close().await.ok();
+    app.stop().await;
 }

@@ -906,3 +906,17 @@ async fn the_healthcheck_command_asks_the_server_at_its_address() {
     assert!(said.contains("answered HTTP/1.1 404 Not Found: <html><body>Not the page you want."), "{said}");
     assert!(said.contains("bytes in all)") && said.len() < 600, "{said}");
 }
+
+/// A command or option mistyped is refused with the one meant, and starts
+/// nothing: no database is made.
+#[tokio::test]
+async fn a_mistyped_command_or_option_is_refused_with_the_one_meant() {
+    let dir = tempfile::tempdir().expect("a directory");
+    for (args, tip) in [(&["serv"][..], "'serve'"), (&["serve", "--dmeo"][..], "a similar argument exists: '--demo'")] {
+        let out = pricegate_in(dir.path(), args[0], &[]).args(&args[1..]).output().await.expect("pricegate runs");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains("tip: ") && said.contains(tip), "{args:?}: {said}");
+    }
+    assert!(!dir.path().join("pricegate.db").exists(), "nothing was started");
+}

@@ -274,12 +274,12 @@ impl Worker {
 /// does not say what to mend.
 fn not_a_sender(raw: &str, error: lettre::address::AddressError) -> String {
     use lettre::address::AddressError;
+    let several = raw.parse::<lettre::message::Mailboxes>().is_ok_and(|all| all.iter().count() > 1);
+    // lettre says most of these as `InvalidInput`: told apart here.
     let why = match error {
-        _ if raw.contains(',') => "it names more than one address, and every e-mail has one sender",
+        _ if several => "it names more than one address, and every e-mail has one sender",
         _ if !raw.contains('@') => "it has no @ between a mailbox and a domain",
         _ if raw.matches('<').count() != raw.matches('>').count() => "its angle brackets do not pair up",
-        AddressError::MissingParts => "it has no @ between a mailbox and a domain",
-        AddressError::Unbalanced => "its angle brackets do not pair up",
         AddressError::InvalidUser => "the part before the @ is not a mailbox's name",
         AddressError::InvalidDomain => "the part after the @ is not a domain",
         _ => "it does not read as one address, alone or in angle brackets after a name",

@@ -450,6 +450,7 @@ impl Store {
         // `set_ne` set them only where they differ.
         let readdressed = model.email.is_set() || model.name.is_set();
         let address_corrected = model.email.is_set();
+        let role_changed = model.role.is_set();
         // A link to choose a password is for the person at the address it
         // went to, with the password they had: a new password, a
         // deactivation or a corrected address ends those sent and those
@@ -472,8 +473,10 @@ impl Store {
         // Someone invited who has yet to choose a password, whose address
         // was mistyped: the invitation just ended goes again, to the address
         // as corrected, or they would have no way in. So does it to someone
-        // reactivated: their deactivation ended the link they had.
-        let invite_again = address_corrected || reactivated;
+        // reactivated: their deactivation ended the link they had. And to
+        // someone moved to another role: the invitation says what theirs has
+        // them do.
+        let invite_again = address_corrected || reactivated || role_changed;
         let user = match (&self.mail, invite_again && user.invited_at.is_some() && user.active) {
             (Some(setup), true) if patch.password.is_none() => {
                 let by = name_of(&txn, actor.id).await?;
@@ -661,8 +664,10 @@ async fn tell_account_changed(
 ) -> Result<bool, StoreError> {
     use crate::outbox::{AccountChange, owe_account_mail, recipient};
     let readdressed = before.email != after.email;
-    let moved = (before.role != after.role)
-        .then(|| Ok::<_, StoreError>((Role::parse(&before.role)?, Role::parse(&after.role)?)));
+    let moved = match before.role != after.role {
+        true => Some((Role::parse(&before.role)?, Role::parse(&after.role)?)),
+        false => None,
+    };
     if before.invited_at.is_some()
         || before.last_login_at.is_none()
         || !after.active
@@ -678,8 +683,7 @@ async fn tell_account_changed(
         let change = AccountChange::Password { by_link: false };
         owe_account_mail(txn, setup, now, &recipient(after), change, by.as_deref()).await?;
     }
-    if let Some(moved) = moved {
-        let (from, to) = moved?;
+    if let Some((from, to)) = moved {
         owe_account_mail(txn, setup, now, &recipient(after), AccountChange::Role { from, to }, by.as_deref()).await?;
     }
     if readdressed {

@@ -30,7 +30,8 @@ pub struct OutboxView {
     /// `approval_declined` (finance's approval of old prices), `finalised`
     /// (to a draft's owner, when a colleague who signs it finalises it),
     /// `password_reset`, `invitation` (each with a link to choose a
-    /// password), `password_changed` or `address_changed` (to the address before).
+    /// password), `password_changed`, `role_changed` (each to their
+    /// address) or `address_changed` (to the address before).
     pub kind: String,
     pub dedupe_key: String,
     pub to: String,

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::LockType;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -91,17 +92,18 @@ impl Store {
         // Each notice they were mailed: whether on a schedule of their own
         // (told late). One whose e-mail to them was set aside (they were
         // deactivated before it went) did not reach them: not mailed. Read
-        // under the rows' locks: a worker setting one aside at this moment
-        // (having read them deactivated) holds it until that is written,
-        // and it is read set aside then, not left to be set aside unsaid.
-        // (A claim locks no user, so it never waits on the caller's.) In
-        // the order of their ids, as the worker's statement marking a batch
-        // sent takes them (by the primary key), so that neither holds one
-        // the other waits for while waiting for one the other holds.
+        // under a lock a claim's conflicts with: a worker setting one aside
+        // at this moment (having read them deactivated) holds it until that
+        // is written, and it is read set aside then, not left to be set
+        // aside unsaid. (A claim locks no user, so it never waits on the
+        // caller's.) The weakest such lock, `FOR KEY SHARE`: the worker's
+        // statements that mark a batch sent, and a correction of the
+        // person's address, change no key, so they neither wait for it nor
+        // it for them; with a stronger one each could hold a row of the
+        // person's the other waits for while waiting for one the other holds.
         let mut set_aside: HashSet<Uuid> = HashSet::new();
         let mailed: HashMap<Uuid, bool> = outbox::Entity::find()
-            .order_by_asc(outbox::Column::Id)
-            .lock_exclusive()
+            .lock(LockType::KeyShare)
             .select_only()
             .column(outbox::Column::NoticeId)
             .column(outbox::Column::RemindersFrom)
