@@ -3973,16 +3973,16 @@ both_backends! {
         for said in [
             format!("The role of your Pricegate account ({}) was changed on ", sam.email),
             format!(
-                " by {}, an administrator: you were a salesperson, and now work in it in finance: keeping the price \
-                 list, publishing price notices, and seeing who has read them. Its pages show what you can do from \
-                 now on.\n\nIf you expected it, there is nothing to do.\nIf not, ask {} or another administrator why.",
+                " by {}, an administrator: you were a salesperson, and now work in finance: you keep the price list, \
+                 publish price notices and see who has read them, and approve keeping a quote's old prices. Its pages \
+                 show what you can do from now on.\n\nIf you expected it, there is nothing to do.\nIf not, ask {} or another administrator why.",
                 ada.name, ada.name
             ),
         ] {
             assert!(text.contains(&said), "{said:?} in {text}");
         }
         let html = told.html();
-        assert!(html.contains("you were a salesperson, and now work in it in finance: keeping the price list"), "{html}");
+        assert!(html.contains("you were a salesperson, and now work in finance: you keep the price list"), "{html}");
         // An account's own e-mail: the outbox lists it, and an administrator may read it.
         let row = outbox(&admin).await.into_iter().find(|r| r["kind"] == "role_changed").expect("listed");
         let r = admin.get(&format!("/api/v1/outbox/{}", row["id"].as_str().unwrap_or_default())).await;
@@ -4010,7 +4010,7 @@ both_backends! {
         let ivy = sink.wait_until(WAIT, "Ivy invited twice", |m| m.iter().filter(|m| m.to == ["ivy@pricegate.test"]).count() == 2).await;
         let ivy: Vec<_> = ivy.iter().filter(|m| m.to == ["ivy@pricegate.test"]).collect();
         assert!(ivy.iter().all(|m| m.header("subject").as_deref() == Some("Your Pricegate account: choose your password")), "{ivy:?}");
-        assert!(ivy.iter().any(|m| m.text().contains("as a salesperson: drafting quotes")) && ivy.iter().any(|m| m.text().contains("in finance: keeping the price list")), "{ivy:?}");
+        assert!(ivy.iter().any(|m| m.text().contains("to work as a salesperson: you draft quotes")) && ivy.iter().any(|m| m.text().contains("to work in finance: you keep the price list")), "{ivy:?}");
         until_nothing_pending(&admin).await;
         assert!(sink.to("nils@pricegate.test").is_empty(), "{:?}", sink.to("nils@pricegate.test"));
         assert!(sink.to(&tom.email).is_empty(), "deactivated: {:?}", sink.to(&tom.email));

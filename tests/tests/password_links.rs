@@ -287,9 +287,9 @@ both_backends! {
         let text = invitation.text();
         assert!(
             text.contains(&format!(
-                "{} has made you a Pricegate account (nina@pricegate.test). You will work in it as a salesperson: \
-                 drafting quotes, and signing them once you have read the price notices that concern them. Choose \
-                 your password here:",
+                "{} has made you a Pricegate account (nina@pricegate.test), to work as a salesperson: you draft \
+                 quotes, and sign them once you have read the price notices that concern them. Choose your password \
+                 here:",
                 ada.name
             )),
             "{text}"
@@ -596,13 +596,25 @@ async fn someone_invited_who_asks_for_a_link_is_offered_their_first_password() {
 async fn someone_invited_and_reactivated_is_invited_again() {
     let sink = SmtpSink::start().await;
     let app = spawn_with_mail(pricegate_tests::Backend::Sqlite, &sink, |_| {}).await;
-    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (admin, ada) = app.user(Role::Admin, "Ada").await;
     let r = admin.post("/api/v1/users", &json!({"email": "ivy@pricegate.test", "name": "Ivy", "role": "sales"})).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let ivy = r.body["id"].as_str().expect("an id").to_owned();
     assert!(r.body["invited_at"].is_string(), "the API says she is invited: {}", r.text);
     let first =
         sink.wait_until(WAIT, "Ivy's invitation", |m| !m.is_empty()).await[0].link("/password/").expect("a link");
+    // What deactivating her does, said before it is done: she has no password to log in with.
+    let cookie = session_cookie(&app.base, &ada.email).await;
+    let r = client().get(format!("{}/admin/users/{ivy}/deactivate", app.base)).header(COOKIE, &cookie).send().await;
+    let page = r.expect("the page").text().await.unwrap_or_default();
+    assert!(
+        page.contains(
+            "Ivy (ivy@pricegate.test, sales) has yet to choose a password, and now cannot: the link in their invitation \
+             ends now, and so do the acknowledgement links e-mailed to them. You can reactivate them later: they are \
+             then e-mailed a new invitation"
+        ) && !page.contains("log in with their password"),
+        "{page}"
+    );
     for active in [false, true] {
         let r = admin.patch(&format!("/api/v1/users/{ivy}"), &json!({"active": active})).await;
         assert_eq!(r.status, 200, "{}", r.text);

@@ -23,7 +23,7 @@ pub(super) struct PasswordLetter<'a> {
 }
 
 /// An account's role as it was and is, in words: "you were {was}, and now
-/// work in it {now}".
+/// work {now}".
 pub(super) struct RoleMove {
     pub(super) was: &'static str,
     pub(super) now: &'static str,
@@ -40,15 +40,18 @@ impl RoleMove {
     }
 }
 
-/// What an account of `role` is for, as its new holder is told: "You will
-/// work in it …".
+/// What an account of `role` is for, as its holder is told: "… to work
+/// {as a salesperson: you draft quotes, …}".
 pub(super) fn role_in_words(role: Role) -> &'static str {
     match role {
         Role::Sales => {
-            "as a salesperson: drafting quotes, and signing them once you have read the price notices that concern them"
+            "as a salesperson: you draft quotes, and sign them once you have read the price notices that concern them"
         }
-        Role::Finance => "in finance: keeping the price list, publishing price notices, and seeing who has read them",
-        Role::Admin => "as an administrator: managing its users, its settings and its outgoing e-mail",
+        Role::Finance => {
+            "in finance: you keep the price list, publish price notices and see who has read them, and approve \
+             keeping a quote's old prices"
+        }
+        Role::Admin => "as an administrator: you manage Pricegate's users, its settings and its outgoing e-mail",
     }
 }
 

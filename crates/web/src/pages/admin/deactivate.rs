@@ -22,6 +22,9 @@ pub(super) struct DeactivatePage {
     pub(super) name: String,
     pub(super) email: String,
     pub(super) role: String,
+    /// Invited, and yet to choose a password: no session of theirs to end,
+    /// and reactivated, they are invited again.
+    pub(super) invited: bool,
     pub(super) owned: u64,
     pub(super) signed: u64,
     pub(super) drafts: Vec<DraftRow>,
@@ -63,6 +66,7 @@ pub(super) async fn confirm_deactivate(
         name: who.name,
         email: who.email,
         role: who.role,
+        invited: who.invited_at.is_some(),
         owned,
         signed,
     };
