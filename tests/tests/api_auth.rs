@@ -1063,3 +1063,45 @@ both_backends! {
         assert!(!html.contains(&held) && !html.contains("Held off"), "the hold is lifted: {html}");
     }
 }
+
+/// Each login sweeps out the failures older than the window it counts, but
+/// does not wait for one another transaction holds (a sweep at the same
+/// moment, an administrator's new password lifting an account's holds): a
+/// later sweep takes it. PostgreSQL, where the two run side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_does_not_wait_for_an_expired_failure_another_transaction_holds() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = TestApp::spawn(pricegate_tests::Backend::Postgres).await;
+    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    let other = sea_orm::Database::connect(app.db.url.as_str()).await.expect("a second connection");
+    let id = uuid::Uuid::new_v4();
+    let expired = format!(
+        "INSERT INTO login_failures (id, key_hash, at, in_flight) VALUES ('{id}', 'gone', now() - interval '1 hour', false)"
+    );
+    other.execute_unprepared(&expired).await.expect("an expired failure");
+    let holding = other.begin().await.expect("a transaction");
+    holding.execute_unprepared(&format!("SELECT id FROM login_failures WHERE id = '{id}' FOR UPDATE")).await.unwrap();
+    let anon = Session::new(&app.base, None);
+    let log_in = |password: &'static str| {
+        let body = json!({"email": sam.email, "password": password});
+        let anon = anon.clone();
+        async move { anon.post("/api/v1/auth/token", &body).await }
+    };
+    let r = tokio::time::timeout(std::time::Duration::from_secs(10), log_in(PASSWORD))
+        .await
+        .expect("the login answers while the expired row is held");
+    assert_eq!(r.status, 200, "{}", r.text);
+    holding.commit().await.expect("let go");
+    assert_error(&log_in("not it").await, 401, "invalid_credentials");
+    let left = other
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT count(*) FROM login_failures WHERE id = '{id}'"),
+        ))
+        .await
+        .expect("a count")
+        .and_then(|row| row.try_get_by_index::<i64>(0).ok());
+    assert_eq!(left, Some(0), "swept by the next login once let go");
+    other.close().await.ok();
+    app.stop().await;
+}

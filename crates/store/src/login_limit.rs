@@ -37,6 +37,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -154,7 +155,7 @@ pub(crate) async fn link_request_allowed(
     }
     let window = window()?;
     let since = now - window;
-    login_failures::Entity::delete_many().filter(login_failures::Column::At.lt(since)).exec(txn).await?;
+    forget_expired(txn, since).await?;
     let counted: Vec<Uuid> = login_failures::Entity::find()
         .select_only()
         .column(login_failures::Column::Id)
@@ -179,6 +180,29 @@ pub(crate) async fn link_request_allowed(
     .exec_without_returning(txn)
     .await?;
     Ok(true)
+}
+
+/// Forgets the rows from before `since`, out of every count, in `txn`: each
+/// login and each request for a link sweeps them, and one row held by
+/// another (a sweep at the same moment, an administrator's new password
+/// lifting its account's holds) is left to a later sweep, not waited for
+/// (PostgreSQL; SQLite's writers take turns): two sweeps, or a sweep and a
+/// lift taking the same rows in other orders, would otherwise wait for one
+/// another, or each for the other.
+async fn forget_expired(txn: &DatabaseTransaction, since: DateTime<Utc>) -> Result<(), StoreError> {
+    expired(since).exec(txn).await?;
+    Ok(())
+}
+
+/// The statement of [`forget_expired`].
+fn expired(since: DateTime<Utc>) -> sea_orm::DeleteMany<login_failures::Entity> {
+    let free = login_failures::Entity::find()
+        .select_only()
+        .column(login_failures::Column::Id)
+        .filter(login_failures::Column::At.lt(since))
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    let free = sea_orm::QueryTrait::into_query(free);
+    login_failures::Entity::delete_many().filter(login_failures::Column::Id.in_subquery(free))
 }
 
 /// Forgets the failed logins for `email` from every address: an
@@ -311,7 +335,7 @@ impl Store {
         let now = db_now(&txn).await?;
         let window = window()?;
         let since = now - window;
-        login_failures::Entity::delete_many().filter(login_failures::Column::At.lt(since)).exec(&txn).await?;
+        forget_expired(&txn, since).await?;
         let from_here = login_failures::Column::KeyHash.eq(&key);
         let from_anywhere = login_failures::Column::EmailHash.eq(email_hash.clone());
         let for_anyone = login_failures::Column::AddressHash.eq(address_hash.clone());
@@ -387,7 +411,17 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::client_block;
+    use super::{client_block, expired};
+    use sea_orm::{DbBackend, QueryTrait};
+
+    #[test]
+    fn the_sweep_of_expired_failures_skips_rows_another_holds_on_postgres() {
+        let sql = expired(chrono::Utc::now()).build(DbBackend::Postgres).to_string();
+        assert!(sql.starts_with("DELETE FROM \"login_failures\" WHERE \"login_failures\".\"id\" IN (SELECT"), "{sql}");
+        assert!(sql.ends_with("FOR UPDATE SKIP LOCKED)"), "{sql}");
+        let sql = expired(chrono::Utc::now()).build(DbBackend::Sqlite).to_string();
+        assert!(!sql.contains("FOR UPDATE"), "{sql}");
+    }
 
     #[test]
     fn an_ipv6_client_counts_by_its_64_block() {
