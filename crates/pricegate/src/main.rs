@@ -160,9 +160,10 @@ struct Expanded {
 /// makes other than written: a bare `$`, or one naming a variable that is
 /// not set (a `.env` file expands them as a shell does, so `pa$word` is read
 /// `pa`, and a password with one would be refused by the server it is for,
-/// hidden behind `***` in the log). A `${NAME}` naming a variable that is
-/// set is meant; a line whose setting the environment gives (`given`) is not
-/// read, and not looked at.
+/// hidden behind `***` in the log), or holding a shell's default,
+/// `${NAME:-default}`, which is read as nothing. A `${NAME}` naming a
+/// variable that is set is meant; a line whose setting the environment gives
+/// (`given`) is not read, and not looked at.
 fn expanded(text: &str, given: impl Fn(&str) -> bool, is_set: impl Fn(&str) -> bool) -> Vec<Expanded> {
     let mut names = Vec::new();
     for (_, name, value) in dot_env_lines(text) {
@@ -174,28 +175,30 @@ fn expanded(text: &str, given: impl Fn(&str) -> bool, is_set: impl Fn(&str) -> b
             Some(quoted) => quoted.rsplit_once('"').map_or(quoted, |(inside, _)| inside),
             None => value.split(" #").next().unwrap_or(value),
         };
-        let mut dropped =
-            value.char_indices().filter(|&(i, c)| c == '$' && !value[..i].ends_with('\\')).filter_map(|(i, _)| {
-                let after = &value[i + 1..];
-                let (variable, shell_default) = match after.strip_prefix('{') {
-                    Some(braced) => {
-                        let inside = braced.split('}').next().unwrap_or_default();
-                        // `${NAME:-default}`, `${NAME-default}`: the default is not given.
-                        match inside.split_once('-') {
-                            Some((variable, _)) => (variable.strip_suffix(':').unwrap_or(variable), true),
-                            None => (inside, false),
-                        }
-                    }
-                    None => (
-                        after.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or_default(),
-                        false,
-                    ),
-                };
-                (variable.is_empty() || shell_default || !is_set(variable)).then_some(shell_default)
-            });
-        if let Some(first) = dropped.next() {
-            let shell_default = first || dropped.any(|shell_default| shell_default);
-            names.push(Expanded { name: name.to_owned(), shell_default });
+        // Each `$` the value is read otherwise than written at: `Some(true)`
+        // for a shell's default, `${NAME:-default}` or `${NAME-default}`,
+        // which is never given, whatever NAME is.
+        let changed = |after: &str| match after.strip_prefix('{') {
+            Some(braced) => {
+                let inside = braced.split('}').next().unwrap_or_default();
+                match inside.contains('-') {
+                    true => Some(true),
+                    false => (inside.is_empty() || !is_set(inside)).then_some(false),
+                }
+            }
+            None => {
+                let variable =
+                    after.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or_default();
+                (variable.is_empty() || !is_set(variable)).then_some(false)
+            }
+        };
+        let changed: Vec<bool> = value
+            .char_indices()
+            .filter(|&(i, c)| c == '$' && !value[..i].ends_with('\\'))
+            .filter_map(|(i, _)| changed(&value[i + 1..]))
+            .collect();
+        if !changed.is_empty() {
+            names.push(Expanded { name: name.to_owned(), shell_default: changed.contains(&true) });
         }
     }
     names
