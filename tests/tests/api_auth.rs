@@ -1105,3 +1105,47 @@ async fn a_login_does_not_wait_for_an_expired_failure_another_transaction_holds(
     other.close().await.ok();
     app.stop().await;
 }
+
+/// Deactivating someone ends their live sessions and API tokens, not those
+/// already expired, which the hourly purge of ones ended a month ago may be
+/// deleting at that moment: the deactivation does not wait for it (nor,
+/// with a second such row in the other order, deadlock with it).
+/// PostgreSQL, where the two run side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deactivation_does_not_wait_for_the_purge_of_the_person_s_old_tokens() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = TestApp::spawn(pricegate_tests::Backend::Postgres).await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    let other = sea_orm::Database::connect(app.db.url.as_str()).await.expect("a second connection");
+    let expire = format!("UPDATE api_tokens SET expires_at = now() - interval '31 days' WHERE user_id = '{}'", sam.id);
+    other.execute_unprepared(&expire).await.expect("Sam's first token ended a month ago");
+    let sams = app.login(&sam.email, PASSWORD).await;
+    assert_eq!(sams.get("/api/v1/me").await.status, 200);
+    // The purge, under way.
+    let purging = other.begin().await.expect("a transaction");
+    let purge =
+        format!("DELETE FROM api_tokens WHERE user_id = '{}' AND expires_at < now() - interval '30 days'", sam.id);
+    let purged = purging.execute_unprepared(&purge).await.expect("the purge");
+    assert_eq!(purged.rows_affected(), 1);
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        admin.patch(&format!("/api/v1/users/{}", sam.id), &json!({"active": false})),
+    )
+    .await
+    .expect("the deactivation answers while the purge is under way");
+    assert_eq!(r.status, 200, "{}", r.text);
+    purging.commit().await.expect("the purge ends");
+    assert_eq!(sams.get("/api/v1/me").await.status, 401);
+    let revoked = other
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT count(*) FROM api_tokens WHERE user_id = '{}' AND revoked_at IS NOT NULL", sam.id),
+        ))
+        .await
+        .expect("a count")
+        .and_then(|row| row.try_get_by_index::<i64>(0).ok());
+    assert_eq!(revoked, Some(1), "the live token ended with the deactivation, the old one purged");
+    other.close().await.ok();
+    app.stop().await;
+}

@@ -3955,6 +3955,125 @@ async fn a_failed_e_mail_sent_again_as_its_recipient_is_changed_waits_for_the_ch
     app.stop().await;
 }
 
+/// Sam's two e-mails about notices, claimed by a worker sending them now,
+/// as a second connection (`other`) sees them: `lower` and `higher` by id.
+struct BeingSent {
+    app: pricegate_tests::TestApp,
+    sink: SmtpSink,
+    admin: Session,
+    sam: UserView,
+    other: sea_orm::DatabaseConnection,
+    lower: uuid::Uuid,
+    higher: uuid::Uuid,
+}
+
+/// Sam's two e-mails about notices, sent, then made as a worker's claim
+/// leaves them mid-send: still pending, their attempt counted, due again
+/// only once its lease ends. The lower id is written last, so that a
+/// statement that finds them where they lie (a scan, not the order of
+/// their ids) meets it second. PostgreSQL.
+async fn sam_s_two_e_mails_being_sent() -> BeingSent {
+    use sea_orm::ConnectionTrait;
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_mail(Backend::Postgres, &sink, |_| {}).await;
+    let (finance, _) = app.user(Role::Finance, "Fiona").await;
+    let (admin, _) = app.user(Role::Admin, "Ada").await;
+    let (_, sam) = app.user(Role::Sales, "Sam").await;
+    for title in ["Copper up", "Steel up"] {
+        let id = create_notice(&finance, title, json!([])).await;
+        publish_notice(&finance, &id).await;
+    }
+    sink.wait_until(WAIT, "both notices mailed to Sam", |m| {
+        m.iter().filter(|m| m.to == [sam.email.clone()]).count() == 2
+    })
+    .await;
+    until_nothing_pending(&admin).await;
+    let other = sea_orm::Database::connect(app.db.url.as_str()).await.expect("a second connection");
+    let ids: Vec<uuid::Uuid> = outbox_rows(&app)
+        .await
+        .into_iter()
+        .filter(|r| r.user_id == Some(sam.id) && r.kind == "publication")
+        .map(|r| r.id)
+        .collect();
+    let (lower, higher) = match ids.as_slice() {
+        [a, b] => (*a.min(b), *a.max(b)),
+        _ => panic!("two e-mails to Sam: {ids:?}"),
+    };
+    let claimed = "SET state = 'pending', sent_at = NULL, attempts = 1, next_attempt_at = now() + interval '1 hour'";
+    other.execute_unprepared(&format!("UPDATE outbox {claimed} WHERE id IN ('{lower}', '{higher}')")).await.unwrap();
+    let bump =
+        format!("UPDATE outbox SET next_attempt_at = next_attempt_at + interval '1 second' WHERE id = '{lower}'");
+    other.execute_unprepared(&bump).await.unwrap();
+    BeingSent { app, sink, admin, sam, other, lower, higher }
+}
+
+/// An administrator corrects Sam's address while the mail worker marks two
+/// of his e-mails, sent under one claim, sent. The correction takes his
+/// e-mails still to go in the order of their ids, as the worker's mark
+/// does, so one waits for the other. Taken in the order each statement
+/// found them, each could hold one the other wanted next: a deadlock
+/// PostgreSQL ends by failing one of the two. PostgreSQL, where the two run
+/// side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_correction_takes_the_person_s_e_mails_in_the_order_the_worker_marks_them() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let BeingSent { app, sink, admin, sam, other, lower, higher } = sam_s_two_e_mails_being_sent().await;
+    // The worker's mark, under way: it has the lower.
+    let marking = other.begin().await.unwrap();
+    let mark = |id: uuid::Uuid| format!("UPDATE outbox SET last_error = last_error WHERE id = '{id}'");
+    marking.execute_unprepared(&mark(lower)).await.unwrap();
+    let correction = {
+        let admin = admin.clone();
+        let path = format!("/api/v1/users/{}", sam.id);
+        tokio::spawn(async move { admin.patch(&path, &json!({"email": "sam.mended@pricegate.test"})).await })
+    };
+    pricegate_tests::db::until_one_waits_for_a_lock(&other).await;
+    // The mark goes on to the higher, which the correction, waiting for the
+    // lower, has not taken.
+    let marked = tokio::time::timeout(Duration::from_secs(10), marking.execute_unprepared(&mark(higher))).await;
+    assert!(matches!(marked, Ok(Ok(_))), "the mark takes the higher while the correction waits: {marked:?}");
+    marking.commit().await.unwrap();
+    let r = tokio::time::timeout(WAIT, correction).await.expect("the correction answers once the mark is in").unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The worker's claim ended (one more attempt counted): both go again,
+    // to the address as corrected.
+    sink.wait_until(WAIT, "both sent again, to the corrected address", |m| {
+        m.iter().filter(|m| m.to == ["sam.mended@pricegate.test"]).count() == 2
+    })
+    .await;
+    other.close().await.ok();
+    app.stop().await;
+}
+
+/// The other side: the worker marks Sam's two e-mails sent while an address
+/// correction, which takes them in the order of their ids, has the lower.
+/// The mark waits for it without holding the higher, and then marks
+/// nothing, as the correction ended its claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_marks_a_person_s_e_mails_sent_in_the_order_an_address_correction_takes_them() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let BeingSent { app, other, lower, higher, .. } = sam_s_two_e_mails_being_sent().await;
+    let correcting = other.begin().await.unwrap();
+    let take = |id: uuid::Uuid| format!("SELECT id FROM outbox WHERE id = '{id}' FOR NO KEY UPDATE");
+    correcting.execute_unprepared(&take(lower)).await.unwrap();
+    let mark = {
+        let store = app.store.clone();
+        tokio::spawn(async move { store.mark_mail_sent(&[(lower, 1), (higher, 1)]).await })
+    };
+    pricegate_tests::db::until_one_waits_for_a_lock(&other).await;
+    let taken = tokio::time::timeout(Duration::from_secs(10), correcting.execute_unprepared(&take(higher))).await;
+    assert!(matches!(taken, Ok(Ok(_))), "the correction takes the higher while the mark waits: {taken:?}");
+    let ended = format!("UPDATE outbox SET attempts = attempts + 1 WHERE id IN ('{lower}', '{higher}')");
+    correcting.execute_unprepared(&ended).await.unwrap();
+    correcting.commit().await.unwrap();
+    let marked = tokio::time::timeout(WAIT, mark).await.expect("the mark ends once the correction is in").unwrap();
+    assert_eq!(marked.ok(), Some(0), "the claim ended: nothing marked sent");
+    let rows: Vec<_> = outbox_rows(&app).await.into_iter().filter(|r| r.id == lower || r.id == higher).collect();
+    assert!(rows.iter().all(|r| r.state == "pending" && r.attempts == 2), "left to go again: {rows:?}");
+    other.close().await.ok();
+    app.stop().await;
+}
+
 // Someone an administrator moves to another role is e-mailed, at their
 // address, what they now do and who moved them; someone who has never
 // logged in is not, as for a new password or address.
@@ -4002,20 +4121,44 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         let r = admin.patch(&format!("/api/v1/users/{}", sam.id), &json!({"role": "finance", "name": "Sam Berg"})).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        // Someone invited is sent the invitation again, saying their role now.
-        let r = admin.post("/api/v1/users", &json!({"email": "ivy@pricegate.test", "name": "Ivy", "role": "sales"})).await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        let r = admin.patch(&format!("/api/v1/users/{}", id_of(&r.body)), &json!({"role": "finance"})).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let ivy = sink.wait_until(WAIT, "Ivy invited twice", |m| m.iter().filter(|m| m.to == ["ivy@pricegate.test"]).count() == 2).await;
-        let ivy: Vec<_> = ivy.iter().filter(|m| m.to == ["ivy@pricegate.test"]).collect();
-        assert!(ivy.iter().all(|m| m.header("subject").as_deref() == Some("Your Pricegate account: choose your password")), "{ivy:?}");
-        assert!(ivy.iter().any(|m| m.text().contains("to work as a salesperson: you draft quotes")) && ivy.iter().any(|m| m.text().contains("to work in finance: you keep the price list")), "{ivy:?}");
         until_nothing_pending(&admin).await;
         assert!(sink.to("nils@pricegate.test").is_empty(), "{:?}", sink.to("nils@pricegate.test"));
         assert!(sink.to(&tom.email).is_empty(), "deactivated: {:?}", sink.to(&tom.email));
         let moved: Vec<_> = outbox(&admin).await.into_iter().filter(|r| r["kind"] == "role_changed").collect();
         assert_eq!(moved.len(), 1, "Sam, once: {moved:?}");
+
+        // Someone invited is sent the invitation again, saying their role
+        // now: after the first has reached them, as well as it…
+        let r = admin.post("/api/v1/users", &json!({"email": "ivy@pricegate.test", "name": "Ivy", "role": "sales"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        sink.wait_until(WAIT, "Ivy invited", |m| m.iter().any(|m| m.to == ["ivy@pricegate.test"])).await;
+        let r = admin.patch(&format!("/api/v1/users/{}", id_of(&r.body)), &json!({"role": "finance"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let ivy = sink.wait_until(WAIT, "Ivy invited twice", |m| m.iter().filter(|m| m.to == ["ivy@pricegate.test"]).count() == 2).await;
+        let ivy: Vec<_> = ivy.iter().filter(|m| m.to == ["ivy@pricegate.test"]).collect();
+        assert!(ivy.iter().all(|m| m.header("subject").as_deref() == Some("Your Pricegate account: choose your password")), "{ivy:?}");
+        assert!(ivy[0].text().contains("to work as a salesperson: you draft quotes"), "{ivy:?}");
+        assert!(ivy[1].text().contains("to work in finance: you keep the price list"), "{ivy:?}");
+        // …and before it went, instead of it: the one in the role she had
+        // is set aside, saying why.
+        sink.stop();
+        let r = admin.post("/api/v1/users", &json!({"email": "iris@pricegate.test", "name": "Iris", "role": "sales"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let iris = id_of(&r.body);
+        let r = admin.patch(&format!("/api/v1/users/{iris}"), &json!({"role": "finance"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        sink.restart().await;
+        until_nothing_pending(&admin).await;
+        let told = sink.to("iris@pricegate.test");
+        assert_eq!(told.len(), 1, "one invitation: {told:?}");
+        assert_eq!(told[0].header("subject").as_deref(), Some("Your Pricegate account: choose your password"));
+        assert!(told[0].text().contains("to work in finance: you keep the price list"), "{told:?}");
+        let rows: Vec<_> = outbox(&admin).await.into_iter().filter(|r| r["to"] == "iris@pricegate.test").collect();
+        let states: Vec<_> = rows.iter().map(|r| (r["state"].as_str(), r["last_error"].as_str())).collect();
+        assert!(
+            states.contains(&(Some("skipped"), Some("Not sent: the account's role was changed before it went out; the invitation sent instead says the new one."))),
+            "{rows:?}"
+        );
         app.stop().await;
     }
 }

@@ -154,6 +154,8 @@ pub(crate) const NEW_PASSWORD: &str = "Not sent: a new password was set before i
 pub(crate) const DEACTIVATED: &str = "Not sent: the account was deactivated before it went out.";
 pub(crate) const READDRESSED: &str =
     "Not sent: the account's e-mail address was corrected before it went out; send a new link.";
+pub(crate) const ROLE_CHANGED: &str =
+    "Not sent: the account's role was changed before it went out; the invitation sent instead says the new one.";
 
 /// Voids every unused password link of `user` as of `now`, and sets aside
 /// (`skipped`, for `reason`) the e-mails with one still to be sent, which
@@ -171,15 +173,31 @@ pub(crate) async fn void_password_links(
         .filter(password_links::Column::UsedAt.is_null())
         .exec(conn)
         .await?;
+    Ok(voided.rows_affected + set_aside_password_mail(conn, user, reason).await?)
+}
+
+/// Sets aside (`skipped`, for `reason`) the e-mails to `user` with a link to
+/// choose a password still to be sent: the links already sent keep working.
+/// The caller holds `user`'s row lock. Returns how many.
+pub(crate) async fn set_aside_password_mail(
+    conn: &impl sea_orm::ConnectionTrait,
+    user: Uuid,
+    reason: &'static str,
+) -> Result<u64, StoreError> {
+    let unsent = || {
+        sea_orm::Condition::all()
+            .add(outbox::Column::UserId.eq(user))
+            .add(outbox::Column::Kind.is_in([PASSWORD_RESET, INVITATION]))
+            .add(outbox::Column::State.eq(PENDING))
+    };
+    crate::outbox::lock_in_id_order(conn, unsent()).await?;
     let unsent = outbox::Entity::update_many()
         .col_expr(outbox::Column::State, Expr::value(SKIPPED))
         .col_expr(outbox::Column::LastError, Expr::value(reason))
-        .filter(outbox::Column::UserId.eq(user))
-        .filter(outbox::Column::Kind.is_in([PASSWORD_RESET, INVITATION]))
-        .filter(outbox::Column::State.eq(PENDING))
+        .filter(unsent())
         .exec(conn)
         .await?;
-    Ok(voided.rows_affected + unsent.rows_affected)
+    Ok(unsent.rows_affected)
 }
 
 /// Whether a reset e-mail was queued for `user` within the last

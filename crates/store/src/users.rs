@@ -451,6 +451,9 @@ impl Store {
         let readdressed = model.email.is_set() || model.name.is_set();
         let address_corrected = model.email.is_set();
         let role_changed = model.role.is_set();
+        // Their e-mails still to go, which what follows may set aside or
+        // readdress, in the one order every change of several takes them.
+        crate::outbox::lock_mail_to_go(&txn, user.id).await?;
         // A link to choose a password is for the person at the address it
         // went to, with the password they had: a new password, a
         // deactivation or a corrected address ends those sent and those
@@ -479,6 +482,12 @@ impl Store {
         let invite_again = address_corrected || reactivated || role_changed;
         let user = match (&self.mail, invite_again && user.invited_at.is_some() && user.active) {
             (Some(setup), true) if patch.password.is_none() => {
+                // One still to go, in the role they had, would arrive beside
+                // it (a corrected address sets it aside with the links).
+                if role_changed && links_end.is_none() {
+                    crate::password_links::set_aside_password_mail(&txn, user.id, crate::password_links::ROLE_CHANGED)
+                        .await?;
+                }
                 let by = name_of(&txn, actor.id).await?;
                 crate::outbox::owe_password_mail(&txn, setup, now, &user, Some(&by), true).await?;
                 crate::password_links::audit_link_sent(&txn, now, actor, &user).await?;
@@ -729,7 +738,11 @@ pub(crate) async fn still_in_role(txn: &DatabaseTransaction, actor: &Actor, role
     }
 }
 
-/// Revokes every live session and API token of `user`; returns how many.
+/// Revokes every live session and API token of `user` (neither revoked nor
+/// expired as of `now`); returns how many. Those expired are left alone:
+/// nothing brings one back, and the hourly purge of ended ones
+/// ([`Store::forget_ended_sessions`]), which may be deleting them this
+/// moment, is neither waited for nor deadlocked with.
 pub(crate) async fn end_sessions_and_tokens(
     txn: &DatabaseTransaction,
     user: Uuid,
@@ -739,12 +752,14 @@ pub(crate) async fn end_sessions_and_tokens(
         .col_expr(api_tokens::Column::RevokedAt, Expr::value(now))
         .filter(api_tokens::Column::UserId.eq(user))
         .filter(api_tokens::Column::RevokedAt.is_null())
+        .filter(api_tokens::Column::ExpiresAt.gt(now))
         .exec(txn)
         .await?;
     let sessions = sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(now))
         .filter(sessions::Column::UserId.eq(user))
         .filter(sessions::Column::RevokedAt.is_null())
+        .filter(sessions::Column::ExpiresAt.gt(now))
         .exec(txn)
         .await?;
     Ok(tokens.rows_affected + sessions.rows_affected)

@@ -7,12 +7,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    UpdateMany,
+};
 use uuid::Uuid;
 
 use super::fanout::fanning_out;
 use super::moot::{ack_target, find_moot, subjects};
-use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, PUBLICATION, REMINDER, SENT, SKIPPED};
+use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, PUBLICATION, REMINDER, SENT, SKIPPED, lock_in_id_order};
 use crate::auth::hash_token;
 use crate::db::db_now;
 use crate::entity::{ack_tokens, outbox, users};
@@ -123,7 +126,7 @@ pub(super) fn pending_literally() -> Expr {
 /// Brings forward the reminders held back behind the messages just sent
 /// (see [`find_waiting`]): due now, to be looked at again by the next claim.
 async fn bring_forward_waiting(
-    conn: &impl sea_orm::ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     sent: &[Uuid],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
@@ -134,22 +137,21 @@ async fn bring_forward_waiting(
             .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
             .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
             .into_tuple()
-            .all(conn)
+            .all(db)
             .await?;
         let notices: HashSet<Uuid> = subjects.iter().filter_map(|(notice, _)| *notice).collect();
         let people: HashSet<Uuid> = subjects.iter().filter_map(|(_, user)| *user).collect();
         if notices.is_empty() || people.is_empty() {
             continue;
         }
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
-            .filter(pending_literally())
-            .filter(outbox::Column::NoticeId.is_in(notices))
-            .filter(outbox::Column::UserId.is_in(people))
-            .filter(outbox::Column::LastError.eq(WAITING_BEHIND))
-            .filter(outbox::Column::NextAttemptAt.gt(now))
-            .exec(conn)
-            .await?;
+        let waiting = Condition::all()
+            .add(pending_literally())
+            .add(outbox::Column::NoticeId.is_in(notices))
+            .add(outbox::Column::UserId.is_in(people))
+            .add(outbox::Column::LastError.eq(WAITING_BEHIND))
+            .add(outbox::Column::NextAttemptAt.gt(now));
+        let update = outbox::Entity::update_many().col_expr(outbox::Column::NextAttemptAt, Expr::value(now));
+        update_in_id_order(db, waiting, update).await?;
     }
     Ok(())
 }
@@ -415,7 +417,8 @@ impl Store {
                 .col_expr(outbox::Column::State, Expr::value(FAILED))
                 .col_expr(outbox::Column::NextAttemptAt, Expr::value(now)),
         };
-        let result = held(update.filter(outbox::Column::Id.eq(id)), attempts, &[PENDING]).exec(&self.db).await?;
+        let one = held(attempts, &[PENDING]).add(outbox::Column::Id.eq(id));
+        let result = update.filter(one).exec(&self.db).await?;
         Ok(result.rows_affected > 0)
     }
 
@@ -449,20 +452,38 @@ impl Store {
         let mut changed = 0;
         for (attempts, ids) in by_attempts(claimed) {
             for chunk in ids.chunks(CHUNK) {
-                let update = set(outbox::Entity::update_many(), attempts);
-                let update = held(update.filter(outbox::Column::Id.is_in(chunk.iter().copied())), attempts, states);
-                changed += update.exec(&self.db).await?.rows_affected;
+                let picked = held(attempts, states).add(outbox::Column::Id.is_in(chunk.iter().copied()));
+                changed += update_in_id_order(&self.db, picked, set(outbox::Entity::update_many(), attempts)).await?;
             }
         }
         Ok(changed)
     }
 }
 
-/// Narrows `update` to rows still held by the claim that counted `attempts`:
-/// in one of `states` (pending, unless said otherwise), and not claimed again
-/// since (every claim counts one more).
-fn held(update: UpdateMany<outbox::Entity>, attempts: i32, states: &[&str]) -> UpdateMany<outbox::Entity> {
-    update.filter(outbox::Column::State.is_in(states.iter().copied())).filter(outbox::Column::Attempts.eq(attempts))
+/// The rows still held by the claim that counted `attempts`: in one of
+/// `states` (pending, unless said otherwise), and not claimed again since
+/// (every claim counts one more).
+fn held(attempts: i32, states: &[&str]) -> Condition {
+    Condition::all().add(outbox::Column::State.is_in(states.iter().copied())).add(outbox::Column::Attempts.eq(attempts))
+}
+
+/// Applies `update` to the rows `picked` chooses, in a transaction of its
+/// own that first locks them in the order of their ids (see
+/// [`lock_in_id_order`]; on PostgreSQL, where that order is what keeps two
+/// such changes from deadlocking). Returns how many rows changed.
+async fn update_in_id_order(
+    db: &sea_orm::DatabaseConnection,
+    picked: Condition,
+    update: UpdateMany<outbox::Entity>,
+) -> Result<u64, StoreError> {
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(update.filter(picked).exec(db).await?.rows_affected);
+    }
+    let txn = db.begin().await?;
+    lock_in_id_order(&txn, picked.clone()).await?;
+    let changed = update.filter(picked).exec(&txn).await?.rows_affected;
+    txn.commit().await?;
+    Ok(changed)
 }
 
 /// Claimed rows grouped by the attempt count their claim gave them.

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use pricegate_domain::{Calendar, PriceChange, Role, impact_of, quote_total};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::entity::{notices, outbox, price_overrides, quotes, signer_letters, users};
@@ -129,6 +129,41 @@ pub const KINDS: [&str; 13] = [
 /// person's address is later: a correction does not move them, nor does
 /// sending one again. Every other e-mail follows its person.
 pub(crate) const KEPT_AT_ITS_ADDRESS: &[&str] = &[ADDRESS_CHANGED];
+
+/// Takes the row locks of the outbox rows `picked` chooses, in the order of
+/// their ids, ahead of a statement (or several, in one transaction) that
+/// changes more than one of them. A single UPDATE takes its rows in the
+/// order its plan finds them: by id for the worker marking a batch sent, by
+/// person for an address correction. Two such statements, each holding one
+/// row the other wants next, would deadlock (PostgreSQL ends one with an
+/// error); taken in one order, one waits for the other instead. The lock
+/// is the one such an UPDATE takes (`FOR NO KEY UPDATE`), which a read
+/// `FOR KEY SHARE` does not wait for. Nothing on SQLite, whose write
+/// transactions exclude each other.
+pub(crate) async fn lock_in_id_order(conn: &impl ConnectionTrait, picked: Condition) -> Result<(), StoreError> {
+    use sea_orm::QuerySelect;
+    use sea_orm::sea_query::LockType;
+    if conn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::Id)
+        .filter(picked)
+        .order_by_asc(outbox::Column::Id)
+        .lock(LockType::NoKeyUpdate)
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?;
+    Ok(())
+}
+
+/// [`lock_in_id_order`] for the e-mails still to go to `user`, before a
+/// change to their account sets some aside or readdresses them.
+pub(crate) async fn lock_mail_to_go(conn: &impl ConnectionTrait, user: Uuid) -> Result<(), StoreError> {
+    let picked = Condition::all().add(outbox::Column::UserId.eq(user)).add(outbox::Column::State.eq(PENDING));
+    lock_in_id_order(conn, picked).await
+}
 
 /// Rows per INSERT: far below SQLite's and PostgreSQL's bind-parameter limits.
 const CHUNK: usize = 400;

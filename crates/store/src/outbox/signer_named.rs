@@ -8,7 +8,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::{Batch, HandedQuote, Letter, PENDING, SENT, SIGNER, SKIPPED, SignedQuote, first_password_url, recipient};
+use super::{
+    Batch, HandedQuote, Letter, PENDING, SENT, SIGNER, SKIPPED, SignedQuote, first_password_url, lock_in_id_order,
+    recipient,
+};
 use crate::db::IN_LIST_CHUNK;
 use crate::entity::{outbox, quotes, signer_letters, users};
 use crate::gate::{notices_to_acknowledge, priced_lines};
@@ -237,17 +240,16 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let Some(setup) = self.mail.clone() else { return Ok(()) };
+        let replaced = unsent_signer_letters().add(
+            Condition::any()
+                .add(outbox::Column::DedupeKey.starts_with(format!("signer:{}:", quote.id)))
+                .add(outbox::Column::DedupeKey.starts_with(format!("released:{}:{}:", quote.id, quote.signer_id))),
+        );
+        lock_in_id_order(conn, replaced.clone()).await?;
         outbox::Entity::update_many()
             .col_expr(outbox::Column::State, Expr::value(SKIPPED))
             .col_expr(outbox::Column::LastError, Expr::value(REPLACED))
-            .filter(outbox::Column::Kind.eq(SIGNER))
-            .filter(outbox::Column::State.eq(PENDING))
-            .filter(outbox::Column::Attempts.eq(0))
-            .filter(
-                Condition::any()
-                    .add(outbox::Column::DedupeKey.starts_with(format!("signer:{}:", quote.id)))
-                    .add(outbox::Column::DedupeKey.starts_with(format!("released:{}:{}:", quote.id, quote.signer_id))),
-            )
+            .filter(replaced)
             .exec(conn)
             .await?;
         if quote.signer_id == by.id || self.signer_was_told(conn, quote.id, quote.signer_id).await? {
@@ -504,13 +506,13 @@ impl Store {
         // One letter at a time about this signer: one not yet tried (the
         // signer left, came back and left again before it went) gives way
         // to this one, which says how they left last.
+        let left_again =
+            unsent_signer_letters().add(outbox::Column::DedupeKey.starts_with(format!("{SIGNER_GONE}{}:", gone.id)));
+        lock_in_id_order(conn, left_again.clone()).await?;
         outbox::Entity::update_many()
             .col_expr(outbox::Column::State, Expr::value(SKIPPED))
             .col_expr(outbox::Column::LastError, Expr::value(LEFT_AGAIN))
-            .filter(outbox::Column::Kind.eq(SIGNER))
-            .filter(outbox::Column::State.eq(PENDING))
-            .filter(outbox::Column::Attempts.eq(0))
-            .filter(outbox::Column::DedupeKey.starts_with(format!("{SIGNER_GONE}{}:", gone.id)))
+            .filter(left_again)
             .exec(conn)
             .await?;
         tell_owners(conn, &setup, by, gone, &drafts, (deactivated, false), now).await
@@ -621,4 +623,14 @@ async fn tell_owners(
     }
     batch.write(conn).await?;
     Ok(())
+}
+
+/// The letters about who signs a quote (naming a signer, handing drafts
+/// over, telling an owner their signer left) not yet tried: those a newer
+/// one replaces.
+fn unsent_signer_letters() -> Condition {
+    Condition::all()
+        .add(outbox::Column::Kind.eq(SIGNER))
+        .add(outbox::Column::State.eq(PENDING))
+        .add(outbox::Column::Attempts.eq(0))
 }
