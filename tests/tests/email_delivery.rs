@@ -1023,10 +1023,10 @@ both_backends! {
         let to_nina = handovers_to(&nina.email);
         assert_eq!(
             subjects(&to_nina),
-            ["Ada has handed you the open quotes of Olga", "Ada has handed you the open quotes of Sam"]
+            ["Ada has handed you the open quote of Olga", "Ada has handed you the open quote of Sam"]
         );
         let text = to_nina[1].text();
-        assert!(text.contains("Ada has handed you the open quotes of Sam: you now own or sign the draft quote below."), "{text}");
+        assert!(text.contains("Ada has handed you the open quote of Sam: you now own or sign the draft quote below."), "{text}");
         assert!(
             text.contains(
                 "Greta Berg (Nordwind): 10,000.00 EUR, valid until 2099-12-31; \
@@ -1035,7 +1035,7 @@ both_backends! {
             "{text}"
         );
         assert!(text.contains(&format!("{}/quotes/", app.base)) && to_nina[1].ack_link().is_none(), "{text}");
-        assert_eq!(subjects(&handovers_to(&olga.email)), ["Ada has handed you the open quotes of Nina"]);
+        assert_eq!(subjects(&handovers_to(&olga.email)), ["Ada has handed you the open quote of Nina"]);
         assert!(handovers_to(&sam_user.email).is_empty());
         // Sam, still active, is told where his drafts went; they are no longer his to open.
         let to_sam: Vec<Received> = sink
@@ -1043,7 +1043,7 @@ both_backends! {
             .into_iter()
             .filter(|m| m.header("subject").is_some_and(|s| s.contains(" has handed your ")))
             .collect();
-        assert_eq!(subjects(&to_sam), ["Ada has handed your open quotes to Nina"]);
+        assert_eq!(subjects(&to_sam), ["Ada has handed your open quote to Nina"]);
         let text = to_sam[0].text();
         assert!(
             text.contains(
@@ -2350,7 +2350,7 @@ both_backends! {
         let r = admin.post(&format!("/api/v1/users/{}/handover", leo.id), &json!({"to": rita.id})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         sink.wait_until(WAIT, "the hand-over's three e-mails", |m| m.len() == 4).await;
-        assert_eq!(subjects(&sink.to(&rita.email)), ["Ada has handed you the open quotes of Leo"]);
+        assert_eq!(subjects(&sink.to(&rita.email)), ["Ada has handed you the open quote of Leo"]);
         let ana_email = ana.get("/api/v1/me").await.body["email"].as_str().unwrap().to_owned();
         let to_ana = sink.to(&ana_email);
         assert_eq!(subjects(&to_ana), ["Rita now signs your quote for Greta Berg (Nordwind)"]);
@@ -2372,7 +2372,7 @@ both_backends! {
         sink.wait_until(WAIT, "the e-mails to Sam and Rita", |m| m.len() == 6).await;
         assert_eq!(
             subjects(&sink.to(&rita.email)),
-            ["Ada has handed you the open quotes of Leo", "You no longer sign the quote for Greta Berg (Nordwind)"]
+            ["Ada has handed you the open quote of Leo", "You no longer sign the quote for Greta Berg (Nordwind)"]
         );
 
         // Back to Leo, who was last told his drafts went to Rita: he is told he signs it.
@@ -2383,7 +2383,7 @@ both_backends! {
             subjects(&sink.to(&leo.email)),
             [
                 "Ana Owner has named you the signer of a quote for Greta Berg (Nordwind)",
-                "Ada has handed your open quotes to Rita",
+                "Ada has handed your open quote to Rita",
                 "Ana Owner has named you the signer of a quote for Greta Berg (Nordwind)",
             ]
         );
@@ -2437,11 +2437,11 @@ both_backends! {
         let to = |email: &str| claimed.iter().filter(|r| r.to_addr == email).map(|r| r.subject.as_str()).collect::<Vec<_>>();
         assert_eq!(
             to(&rita.email),
-            ["Ada has handed you the open quotes of Leo", "You no longer sign the quote for Greta Berg (Nordwind)"]
+            ["Ada has handed you the open quote of Leo", "You no longer sign the quote for Greta Berg (Nordwind)"]
         );
         assert_eq!(
             to(&leo.email),
-            ["Ada has handed your open quotes to Rita", "Ana Owner has named you the signer of a quote for Greta Berg (Nordwind)"]
+            ["Ada has handed your open quote to Rita", "Ana Owner has named you the signer of a quote for Greta Berg (Nordwind)"]
         );
         // Nor is Ana told that Rita signs it: by then Leo did again.
         let ana_email = ana.get("/api/v1/me").await.body["email"].as_str().unwrap().to_owned();

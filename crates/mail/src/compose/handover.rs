@@ -94,6 +94,11 @@ pub(super) struct SignerHandedText<'a> {
     pub(super) letter: &'a SignerHandedLetter<'a>,
 }
 
+/// What a hand-over's subject says was handed: "open quote" for one.
+pub(super) fn open_quotes(count: usize) -> &'static str {
+    if count == 1 { "open quote" } else { "open quotes" }
+}
+
 /// The drafts of a hand-over as its letters list them.
 pub(super) fn handed_rows(quotes: &[HandedQuote]) -> Vec<HandedRow> {
     quotes

@@ -23,6 +23,7 @@ pub use escalation::{Moves, PersonRow, Stake};
 pub use handover::HandedRow;
 use handover::{
     HandedAwayLetter, HandedAwayText, HandoverLetter, HandoverText, SignerHandedLetter, SignerHandedText, handed_rows,
+    open_quotes,
 };
 use notice::compose_notice;
 pub use quote_letters::OwnedRow;
@@ -271,7 +272,7 @@ impl Composer for TemplateComposer {
             }
             Letter::QuotesHandedAway { to, by, taker, quotes } => {
                 let rows = handed_rows(quotes);
-                let subject = format!("{by} has handed your open quotes to {taker}");
+                let subject = format!("{by} has handed your {} to {taker}", open_quotes(rows.len()));
                 let letter = HandedAwayLetter { name: &to.name, by, taker, quotes: &rows };
                 composed(subject, &letter, &HandedAwayText { letter: &letter })
             }
@@ -286,7 +287,7 @@ impl Composer for TemplateComposer {
             }
             Letter::QuotesHandedOver { to, by, from, quotes, awaiting_url, first_password_url } => {
                 let rows = handed_rows(quotes);
-                let subject = format!("{by} has handed you the open quotes of {from}");
+                let subject = format!("{by} has handed you the {} of {from}", open_quotes(rows.len()));
                 // The notices themselves, each with its button, are on one page.
                 let awaiting_url =
                     rows.iter().any(|q| q.you_sign && q.to_acknowledge.is_some()).then_some(*awaiting_url);
