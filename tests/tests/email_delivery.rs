@@ -4102,6 +4102,24 @@ both_backends! {
         }
         let html = told.html();
         assert!(html.contains("you were a salesperson, and now work in finance: you keep the price list"), "{html}");
+        assert!(!text.contains("draft quote"), "Sam had no drafts: {text}");
+        // Someone moved out of sales with drafts is told they are no longer theirs.
+        let (finance, _) = app.user(Role::Finance, "Fiona").await;
+        let (lena, lena_user) = app.user(Role::Sales, "Lena").await;
+        create_product(&finance, "P-1", "EUR", 1_000).await;
+        for _ in 0..2 {
+            draft_quote(&lena, json!([{"sku": "P-1", "quantity": 1}])).await;
+        }
+        let r = admin.patch(&format!("/api/v1/users/{}", lena_user.id), &json!({"role": "admin"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mails = sink.wait_until(WAIT, "Lena told", |m| m.iter().any(|m| m.to == [lena_user.email.clone()])).await;
+        let told = mails.iter().find(|m| m.to == [lena_user.email.clone()]).expect("to Lena");
+        let text = told.text().replace("\r\n", "\n");
+        let said = "Its pages show what you can do from now on.\nYou can no longer edit or finalise the 2 draft quotes you \
+                    owned or signed: an administrator can hand them to a salesperson, and the owners of those you only \
+                    signed are told to choose another signer.\n";
+        assert!(text.contains(said), "{text}");
+        assert!(told.html().contains("<p>You can no longer edit or finalise the 2 draft quotes you owned or signed"), "{}", told.html());
         // An account's own e-mail: the outbox lists it, and an administrator may read it.
         let row = outbox(&admin).await.into_iter().find(|r| r["kind"] == "role_changed").expect("listed");
         let r = admin.get(&format!("/api/v1/outbox/{}", row["id"].as_str().unwrap_or_default())).await;
@@ -4124,7 +4142,8 @@ both_backends! {
         until_nothing_pending(&admin).await;
         assert!(sink.to("nils@pricegate.test").is_empty(), "{:?}", sink.to("nils@pricegate.test"));
         assert!(sink.to(&tom.email).is_empty(), "deactivated: {:?}", sink.to(&tom.email));
-        let moved: Vec<_> = outbox(&admin).await.into_iter().filter(|r| r["kind"] == "role_changed").collect();
+        let moved: Vec<_> =
+            outbox(&admin).await.into_iter().filter(|r| r["kind"] == "role_changed" && r["to"] == sam.email).collect();
         assert_eq!(moved.len(), 1, "Sam, once: {moved:?}");
 
         // Someone invited is sent the invitation again, saying their role

@@ -693,12 +693,26 @@ async fn tell_account_changed(
         owe_account_mail(txn, setup, now, &recipient(after), change, by.as_deref()).await?;
     }
     if let Some((from, to)) = moved {
-        owe_account_mail(txn, setup, now, &recipient(after), AccountChange::Role { from, to }, by.as_deref()).await?;
+        let drafts = match after.can_sign() {
+            true => 0,
+            false => open_drafts_of(txn, after.id).await?,
+        };
+        let change = AccountChange::Role { from, to, drafts };
+        owe_account_mail(txn, setup, now, &recipient(after), change, by.as_deref()).await?;
     }
     if readdressed {
         owe_account_mail(txn, setup, now, &recipient(before), AccountChange::Address, by.as_deref()).await?;
     }
     Ok(readdressed)
+}
+
+/// How many open drafts `user` owns or signs.
+async fn open_drafts_of(txn: &DatabaseTransaction, user: Uuid) -> Result<u64, StoreError> {
+    use crate::entity::quotes;
+    use sea_orm::PaginatorTrait;
+    let theirs = Condition::any().add(quotes::Column::OwnerId.eq(user)).add(quotes::Column::SignerId.eq(user));
+    let drafts = quotes::Entity::find().filter(quotes::Column::State.eq(crate::quotes::DRAFT)).filter(theirs);
+    Ok(drafts.count(txn).await?)
 }
 
 /// Refuses unless `actor` is an active admin as of now, read under the

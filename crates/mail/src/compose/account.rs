@@ -23,20 +23,37 @@ pub(super) struct PasswordLetter<'a> {
 }
 
 /// An account's role as it was and is, in words: "you were {was}, and now
-/// work {now}".
+/// work {now}", and what becomes of the drafts it leaves (`drafts`, a
+/// sentence), if any.
 pub(super) struct RoleMove {
     pub(super) was: &'static str,
     pub(super) now: &'static str,
+    pub(super) drafts: Option<String>,
 }
 
 impl RoleMove {
-    pub(super) fn new(from: Role, to: Role) -> RoleMove {
+    /// `drafts`: how many open drafts they owned or signed and can no
+    /// longer edit or finalise.
+    pub(super) fn new(from: Role, to: Role, drafts: u64) -> RoleMove {
         let was = match from {
             Role::Sales => "a salesperson",
             Role::Finance => "in finance",
             Role::Admin => "an administrator",
         };
-        RoleMove { was, now: role_in_words(to) }
+        let drafts = match drafts {
+            0 => None,
+            1 => Some(
+                "You can no longer edit or finalise the draft quote you owned or signed: an administrator can hand \
+                 it to a salesperson, and if you only signed it, its owner is told to choose another signer."
+                    .to_owned(),
+            ),
+            n => Some(format!(
+                "You can no longer edit or finalise the {n} draft quotes you owned or signed: an administrator can \
+                 hand them to a salesperson, and the owners of those you only signed are told to choose another \
+                 signer."
+            )),
+        };
+        RoleMove { was, now: role_in_words(to), drafts }
     }
 }
 

@@ -251,7 +251,7 @@ impl Composer for TemplateComposer {
                     AccountChange::Role { .. } => ("Your Pricegate role was changed", false, false),
                 };
                 let role = match change {
-                    AccountChange::Role { from, to } => Some(RoleMove::new(*from, *to)),
+                    AccountChange::Role { from, to, drafts } => Some(RoleMove::new(*from, *to, *drafts)),
                     _ => None,
                 };
                 let (if_it_was, if_not) = account_advice(*change, *by);

@@ -439,8 +439,10 @@ pub enum AccountChange {
     Password { by_link: bool },
     /// Its e-mail address, told to the address it had.
     Address,
-    /// Its role, `from` the one it had `to` the one it has.
-    Role { from: Role, to: Role },
+    /// Its role, `from` the one it had `to` the one it has; `drafts`: the
+    /// open drafts they owned or signed, no longer theirs to edit or
+    /// finalise (out of sales; none otherwise).
+    Role { from: Role, to: Role, drafts: u64 },
 }
 
 /// A draft in a hand-over's letters, with the taker's part in it.
