@@ -4074,6 +4074,60 @@ async fn the_worker_marks_a_person_s_e_mails_sent_in_the_order_an_address_correc
     app.stop().await;
 }
 
+/// A change PostgreSQL ends because it met another (a deadlock: here the
+/// other takes Sam's e-mails against the order of their ids, as nothing of
+/// Pricegate's does) is answered 503 `busy`, saying nothing was changed and
+/// to send it again; and nothing was: sent again once
+/// the other is done, it goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_ended_by_a_deadlock_is_answered_busy_and_goes_through_when_sent_again() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let BeingSent { app, admin, sam, other, lower, higher, .. } = sam_s_two_e_mails_being_sent().await;
+    let against_the_order = other.begin().await.unwrap();
+    // Only the correction's check finds the deadlock (after a second), and
+    // so it is the one ended.
+    against_the_order.execute_unprepared("SET LOCAL deadlock_timeout = '60s'").await.unwrap();
+    let take = |id: uuid::Uuid| format!("SELECT id FROM outbox WHERE id = '{id}' FOR NO KEY UPDATE");
+    against_the_order.execute_unprepared(&take(higher)).await.unwrap();
+    let path = format!("/api/v1/users/{}", sam.id);
+    let correct = || {
+        let admin = admin.clone();
+        let path = path.clone();
+        async move { admin.patch(&path, &json!({"email": "sam.mended@pricegate.test"})).await }
+    };
+    // Sent as it is, to read the answer's headers.
+    let correction = reqwest::Client::new()
+        .patch(format!("{}{path}", app.base))
+        .bearer_auth(admin.token().expect("a token"))
+        .json(&json!({"email": "sam.mended@pricegate.test"}))
+        .send();
+    let correction = tokio::spawn(correction);
+    pricegate_tests::db::until_one_waits_for_a_lock(&other).await;
+    let taken = tokio::time::timeout(WAIT, against_the_order.execute_unprepared(&take(lower))).await;
+    assert!(matches!(taken, Ok(Ok(_))), "the other goes on once the correction is ended: {taken:?}");
+    let r = tokio::time::timeout(WAIT, correction).await.expect("the correction answers").unwrap().unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"), "sent again at once");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        json!({
+            "code": "busy",
+            "message": "Another change to the same records was being saved at the same moment, so nothing was \
+                        changed. Please send it again."
+        })
+    );
+    // Nothing of it was written: his address is as it was.
+    let r = admin.get(&path).await;
+    assert_eq!(r.body["email"], json!(sam.email), "{}", r.text);
+    against_the_order.commit().await.unwrap();
+    let r = correct().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["email"], "sam.mended@pricegate.test", "{}", r.text);
+    other.close().await.ok();
+    app.stop().await;
+}
+
 // Someone an administrator moves to another role is e-mailed, at their
 // address, what they now do and who moved them; someone who has never
 // logged in is not, as for a new password or address.

@@ -718,12 +718,14 @@ async fn mark_sent(store: &Store, sent: &[(uuid::Uuid, i32)], how: Option<&str>)
         return;
     }
     // A database away for a moment (a restart, a failover) is waited for,
-    // a few seconds: unmarked, what went out goes out again once the lease
-    // brings it back.
+    // a few seconds, and a mark that met another change is made again:
+    // unmarked, what went out goes out again once the lease brings it back.
     let give_up = Instant::now() + MARK_SENT_GIVES_UP;
     let mut wait = Duration::from_millis(250);
     let mut marked = store.mark_mail_sent_as(sent, how).await;
-    while matches!(marked, Err(StoreError::Unavailable(_))) && Instant::now() + wait < give_up {
+    while matches!(marked, Err(StoreError::Unavailable(_) | StoreError::Contended(_)))
+        && Instant::now() + wait < give_up
+    {
         tokio::time::sleep(wait).await;
         wait *= 2;
         // Each try within what is left: the pool's own wait for a

@@ -203,7 +203,7 @@ pub(crate) fn refusal_code(error: &StoreError) -> Option<&'static str> {
         StoreError::Forbidden { code, .. } | StoreError::Conflict { code, .. } => Some(code),
         StoreError::PendingAcknowledgements(_) => Some("pending_acknowledgements"),
         StoreError::SupersededPrices(_) => Some("superseded_prices"),
-        StoreError::Unavailable(_) | StoreError::Db(_) | StoreError::Internal(_) => None,
+        StoreError::Unavailable(_) | StoreError::Contended(_) | StoreError::Db(_) | StoreError::Internal(_) => None,
     }
 }
 

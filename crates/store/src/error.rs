@@ -32,6 +32,12 @@ pub enum StoreError {
     /// The database cannot be reached or is too busy right now (HTTP 503).
     #[error("the database is unavailable")]
     Unavailable(#[source] DbErr),
+    /// The change met another being saved at the same moment, which it
+    /// would have had to wait for while that one waited for it (a deadlock),
+    /// and PostgreSQL ended this one: nothing of it was written, and the
+    /// same request sent again goes through (HTTP 503 `busy`).
+    #[error("the change met another saved at the same moment")]
+    Contended(#[source] DbErr),
     #[error("database error")]
     Db(#[source] DbErr),
     #[error("internal error: {0}")]
@@ -105,8 +111,22 @@ impl StoreError {
 
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
-        if is_unavailable(&err) { StoreError::Unavailable(err) } else { StoreError::Db(err) }
+        if is_contended(&err) {
+            StoreError::Contended(err)
+        } else if is_unavailable(&err) {
+            StoreError::Unavailable(err)
+        } else {
+            StoreError::Db(err)
+        }
     }
+}
+
+/// PostgreSQL's codes for a transaction it ended because it met another:
+/// `deadlock_detected`, and `serialization_failure` (which a transaction
+/// at the default isolation meets too, when a row it locks is moved to
+/// another partition, say).
+fn is_contended(err: &DbErr) -> bool {
+    crate::db::sqlstate(err).is_some_and(|code| matches!(code.as_str(), "40P01" | "40001"))
 }
 
 /// PostgreSQL's codes for a statement it stopped: past `lock_timeout` (see

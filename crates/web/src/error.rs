@@ -144,6 +144,15 @@ impl From<StoreError> for AppError {
                     },
                 )
             },
+            StoreError::Contended(cause) => AppError {
+                cause: Some(format!("{cause}")),
+                ..AppError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "Another change to the same records was being saved at the same moment, so nothing was \
+                     changed. Please send it again.",
+                )
+            },
             other => AppError::internal(pricegate_store::causes(&other)),
         }
     }
@@ -192,8 +201,11 @@ impl IntoResponse for AppError {
         let mut response = (self.status, Json(json!({ "error": error }))).into_response();
         response.extensions_mut().insert(ErrorCode(self.code));
         match self.status {
+            // A change that met another may go again at once; a database
+            // away is given a moment.
             StatusCode::SERVICE_UNAVAILABLE => {
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                let after = if self.code == "busy" { "1" } else { "5" };
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(after));
             }
             StatusCode::UNAUTHORIZED => {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -85,7 +85,9 @@ fn answer_described(status: &str) -> &'static str {
         "304" => "Not modified since the ETag sent.",
         "4XX" => "Refused: `error.code` says why, and `error.message` in a sentence.",
         "5XX" => {
-            "The server failed, or its database is unavailable (503, with Retry-After); the body shows no internals."
+            "The server failed, or its database is unavailable (503 `unavailable`, with Retry-After), or the change met \
+             another saved at the same moment and nothing of it was written (503 `busy`: send it again); the body \
+             shows no internals."
         }
         _ => "See `error.code` and `error.message` in the body.",
     }
