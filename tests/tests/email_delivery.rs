@@ -4077,16 +4077,18 @@ async fn the_worker_marks_a_person_s_e_mails_sent_in_the_order_an_address_correc
 /// A change PostgreSQL ends because it met another (a deadlock: here the
 /// other takes Sam's e-mails against the order of their ids, as nothing of
 /// Pricegate's does) is answered 503 `busy`, saying nothing was changed and
-/// to send it again; and nothing was: sent again once
+/// to try again; and nothing was: sent again once
 /// the other is done, it goes through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_ended_by_a_deadlock_is_answered_busy_and_goes_through_when_sent_again() {
     use sea_orm::{ConnectionTrait, TransactionTrait};
     let BeingSent { app, admin, sam, other, lower, higher, .. } = sam_s_two_e_mails_being_sent().await;
     let against_the_order = other.begin().await.unwrap();
-    // Only the correction's check finds the deadlock (after a second), and
-    // so it is the one ended.
-    against_the_order.execute_unprepared("SET LOCAL deadlock_timeout = '60s'").await.unwrap();
+    // Only the correction's check finds the deadlock (a second after it
+    // began to wait), and so it is the one ended; should that check come
+    // before this side waits too, this side's own, later, ends the test.
+    // (Setting it takes the superuser the tests connect as.)
+    against_the_order.execute_unprepared("SET LOCAL deadlock_timeout = '5s'").await.unwrap();
     let take = |id: uuid::Uuid| format!("SELECT id FROM outbox WHERE id = '{id}' FOR NO KEY UPDATE");
     against_the_order.execute_unprepared(&take(higher)).await.unwrap();
     let path = format!("/api/v1/users/{}", sam.id);
@@ -4113,8 +4115,8 @@ async fn a_change_ended_by_a_deadlock_is_answered_busy_and_goes_through_when_sen
         body["error"],
         json!({
             "code": "busy",
-            "message": "Another change to the same records was being saved at the same moment, so nothing was \
-                        changed. Please send it again."
+            "message": "Nothing was changed: another change to the same data was being saved at that moment. \
+                        Please try again."
         })
     );
     // Nothing of it was written: his address is as it was.
@@ -4170,10 +4172,10 @@ both_backends! {
         let told = mails.iter().find(|m| m.to == [lena_user.email.clone()]).expect("to Lena");
         let text = told.text().replace("\r\n", "\n");
         let said = "Its pages show what you can do from now on.\nYou can no longer edit or finalise the 2 draft quotes you \
-                    owned or signed: an administrator can hand them to a salesperson, and the owners of those you only \
-                    signed are told to choose another signer.\n";
+                    own or sign: an administrator can hand them to a salesperson, and the owners of those you only \
+                    sign are told to choose another signer.\n";
         assert!(text.contains(said), "{text}");
-        assert!(told.html().contains("<p>You can no longer edit or finalise the 2 draft quotes you owned or signed"), "{}", told.html());
+        assert!(told.html().contains("<p>You can no longer edit or finalise the 2 draft quotes you own or sign"), "{}", told.html());
         // An account's own e-mail: the outbox lists it, and an administrator may read it.
         let row = outbox(&admin).await.into_iter().find(|r| r["kind"] == "role_changed").expect("listed");
         let r = admin.get(&format!("/api/v1/outbox/{}", row["id"].as_str().unwrap_or_default())).await;
@@ -4229,7 +4231,7 @@ both_backends! {
         let rows: Vec<_> = outbox(&admin).await.into_iter().filter(|r| r["to"] == "iris@pricegate.test").collect();
         let states: Vec<_> = rows.iter().map(|r| (r["state"].as_str(), r["last_error"].as_str())).collect();
         assert!(
-            states.contains(&(Some("skipped"), Some("Not sent: the account's role was changed before it went out; the invitation sent instead says the new one."))),
+            states.contains(&(Some("skipped"), Some("Not sent: the account's role was changed before it went out; an invitation naming the new role was sent instead."))),
             "{rows:?}"
         );
         app.stop().await;

@@ -155,7 +155,7 @@ pub(crate) const DEACTIVATED: &str = "Not sent: the account was deactivated befo
 pub(crate) const READDRESSED: &str =
     "Not sent: the account's e-mail address was corrected before it went out; send a new link.";
 pub(crate) const ROLE_CHANGED: &str =
-    "Not sent: the account's role was changed before it went out; the invitation sent instead says the new one.";
+    "Not sent: the account's role was changed before it went out; an invitation naming the new role was sent instead.";
 
 /// Voids every unused password link of `user` as of `now`, and sets aside
 /// (`skipped`, for `reason`) the e-mails with one still to be sent, which
@@ -190,14 +190,12 @@ pub(crate) async fn set_aside_password_mail(
             .add(outbox::Column::Kind.is_in([PASSWORD_RESET, INVITATION]))
             .add(outbox::Column::State.eq(PENDING))
     };
-    crate::outbox::lock_in_id_order(conn, unsent()).await?;
-    let unsent = outbox::Entity::update_many()
-        .col_expr(outbox::Column::State, Expr::value(SKIPPED))
-        .col_expr(outbox::Column::LastError, Expr::value(reason))
-        .filter(unsent())
-        .exec(conn)
-        .await?;
-    Ok(unsent.rows_affected)
+    let set_aside = || {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::State, Expr::value(SKIPPED))
+            .col_expr(outbox::Column::LastError, Expr::value(reason))
+    };
+    crate::outbox::update_in_id_order(conn, unsent(), set_aside).await
 }
 
 /// Whether a reset e-mail was queued for `user` within the last

@@ -451,9 +451,6 @@ impl Store {
         let readdressed = model.email.is_set() || model.name.is_set();
         let address_corrected = model.email.is_set();
         let role_changed = model.role.is_set();
-        // Their e-mails still to go, which what follows may set aside or
-        // readdress, in the one order every change of several takes them.
-        crate::outbox::lock_mail_to_go(&txn, user.id).await?;
         // A link to choose a password is for the person at the address it
         // went to, with the password they had: a new password, a
         // deactivation or a corrected address ends those sent and those
@@ -606,13 +603,22 @@ async fn readdress_mail_to_go(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     use crate::entity::outbox;
+    // Taken first, in the one order every change of several takes them.
+    let locked = crate::outbox::lock_mail_to_go(txn, user.id).await?;
+    if locked.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(());
+    }
     let still_to_go = || {
-        outbox::Entity::update_many()
+        let update = outbox::Entity::update_many()
             .col_expr(outbox::Column::ToAddr, Expr::value(user.email.clone()))
             .col_expr(outbox::Column::ToName, Expr::value(user.name.clone()))
             .filter(outbox::Column::UserId.eq(user.id))
             .filter(outbox::Column::State.eq(crate::outbox::PENDING))
-            .filter(outbox::Column::Kind.is_not_in(crate::outbox::KEPT_AT_ITS_ADDRESS.iter().copied()))
+            .filter(outbox::Column::Kind.is_not_in(crate::outbox::KEPT_AT_ITS_ADDRESS.iter().copied()));
+        match &locked {
+            Some(locked) => update.filter(outbox::Column::Id.is_in(locked.iter().copied())),
+            None => update,
+        }
     };
     still_to_go().filter(outbox::Column::Attempts.eq(0)).exec(txn).await?;
     // Mail tried before (a claim counts an attempt) at an address now
@@ -693,9 +699,11 @@ async fn tell_account_changed(
         owe_account_mail(txn, setup, now, &recipient(after), change, by.as_deref()).await?;
     }
     if let Some((from, to)) = moved {
-        let drafts = match after.can_sign() {
-            true => 0,
-            false => open_drafts_of(txn, after.id).await?,
+        // Out of sales (not deactivated: they are not told then), their
+        // drafts go to someone else.
+        let drafts = match from == Role::Sales && to != Role::Sales {
+            true => count_open_drafts(txn, after.id).await?,
+            false => 0,
         };
         let change = AccountChange::Role { from, to, drafts };
         owe_account_mail(txn, setup, now, &recipient(after), change, by.as_deref()).await?;
@@ -707,7 +715,7 @@ async fn tell_account_changed(
 }
 
 /// How many open drafts `user` owns or signs.
-async fn open_drafts_of(txn: &DatabaseTransaction, user: Uuid) -> Result<u64, StoreError> {
+async fn count_open_drafts(txn: &DatabaseTransaction, user: Uuid) -> Result<u64, StoreError> {
     use crate::entity::quotes;
     use sea_orm::PaginatorTrait;
     let theirs = Condition::any().add(quotes::Column::OwnerId.eq(user)).add(quotes::Column::SignerId.eq(user));
@@ -752,8 +760,9 @@ pub(crate) async fn still_in_role(txn: &DatabaseTransaction, actor: &Actor, role
     }
 }
 
-/// Revokes every live session and API token of `user` (neither revoked nor
-/// expired as of `now`); returns how many. Those expired are left alone:
+/// Revokes, as of `now`, every live session and API token of `user`
+/// (neither revoked nor expired by the database's clock: `now` may be a
+/// stamp ahead of it); returns how many. Those expired are left alone:
 /// nothing brings one back, and the hourly purge of ended ones
 /// ([`Store::forget_ended_sessions`]), which may be deleting them this
 /// moment, is neither waited for nor deadlocked with.
@@ -762,18 +771,19 @@ pub(crate) async fn end_sessions_and_tokens(
     user: Uuid,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
+    let clock = db_now(txn).await?;
     let tokens = api_tokens::Entity::update_many()
         .col_expr(api_tokens::Column::RevokedAt, Expr::value(now))
         .filter(api_tokens::Column::UserId.eq(user))
         .filter(api_tokens::Column::RevokedAt.is_null())
-        .filter(api_tokens::Column::ExpiresAt.gt(now))
+        .filter(api_tokens::Column::ExpiresAt.gt(clock))
         .exec(txn)
         .await?;
     let sessions = sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(now))
         .filter(sessions::Column::UserId.eq(user))
         .filter(sessions::Column::RevokedAt.is_null())
-        .filter(sessions::Column::ExpiresAt.gt(now))
+        .filter(sessions::Column::ExpiresAt.gt(clock))
         .exec(txn)
         .await?;
     Ok(tokens.rows_affected + sessions.rows_affected)

@@ -418,8 +418,10 @@ fn refusal(e: AckLinkError, calendar: Calendar, reader: Option<&SessionUser>) ->
         }
         AckLinkError::Store(e) => {
             let cause = e.to_string();
-            if matches!(e, StoreError::Unavailable(_)) {
-                tracing::warn!(error = %cause, "acknowledgement link: database unavailable");
+            // Away, or met another change: nothing was recorded, and the
+            // link works again in a moment.
+            if matches!(e, StoreError::Unavailable(_) | StoreError::Contended(_)) {
+                tracing::warn!(error = %cause, "acknowledgement link: database unavailable or busy");
             } else {
                 tracing::error!(error = %cause, "acknowledgement link failed");
             }

@@ -149,8 +149,8 @@ impl From<StoreError> for AppError {
                 ..AppError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "busy",
-                    "Another change to the same records was being saved at the same moment, so nothing was \
-                     changed. Please send it again.",
+                    "Nothing was changed: another change to the same data was being saved at that moment. \
+                     Please try again.",
                 )
             },
             other => AppError::internal(pricegate_store::causes(&other)),

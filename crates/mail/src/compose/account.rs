@@ -43,14 +43,13 @@ impl RoleMove {
         let drafts = match drafts {
             0 => None,
             1 => Some(
-                "You can no longer edit or finalise the draft quote you owned or signed: an administrator can hand \
-                 it to a salesperson, and if you only signed it, its owner is told to choose another signer."
+                "You can no longer edit or finalise the draft quote you own or sign: an administrator can hand it \
+                 to a salesperson, and if you only sign it, its owner is told to choose another signer."
                     .to_owned(),
             ),
             n => Some(format!(
-                "You can no longer edit or finalise the {n} draft quotes you owned or signed: an administrator can \
-                 hand them to a salesperson, and the owners of those you only signed are told to choose another \
-                 signer."
+                "You can no longer edit or finalise the {n} draft quotes you own or sign: an administrator can hand \
+                 them to a salesperson, and the owners of those you only sign are told to choose another signer."
             )),
         };
         RoleMove { was, now: role_in_words(to), drafts }

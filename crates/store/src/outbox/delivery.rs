@@ -8,14 +8,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
-    UpdateMany,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany,
 };
 use uuid::Uuid;
 
 use super::fanout::fanning_out;
 use super::moot::{ack_target, find_moot, subjects};
-use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, PUBLICATION, REMINDER, SENT, SKIPPED, lock_in_id_order};
+use super::{ACK_TOKEN_SLOT, CHUNK, FAILED, PENDING, PUBLICATION, REMINDER, SENT, SKIPPED, update_in_id_order};
 use crate::auth::hash_token;
 use crate::db::db_now;
 use crate::entity::{ack_tokens, outbox, users};
@@ -125,11 +124,7 @@ pub(super) fn pending_literally() -> Expr {
 
 /// Brings forward the reminders held back behind the messages just sent
 /// (see [`find_waiting`]): due now, to be looked at again by the next claim.
-async fn bring_forward_waiting(
-    db: &sea_orm::DatabaseConnection,
-    sent: &[Uuid],
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+async fn bring_forward_waiting(store: &Store, sent: &[Uuid], now: DateTime<Utc>) -> Result<(), StoreError> {
     for chunk in sent.chunks(CHUNK) {
         let subjects: Vec<(Option<Uuid>, Option<Uuid>)> = outbox::Entity::find()
             .select_only()
@@ -137,7 +132,7 @@ async fn bring_forward_waiting(
             .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
             .filter(outbox::Column::Kind.is_in([PUBLICATION, REMINDER]))
             .into_tuple()
-            .all(db)
+            .all(&store.db)
             .await?;
         let notices: HashSet<Uuid> = subjects.iter().filter_map(|(notice, _)| *notice).collect();
         let people: HashSet<Uuid> = subjects.iter().filter_map(|(_, user)| *user).collect();
@@ -150,8 +145,8 @@ async fn bring_forward_waiting(
             .add(outbox::Column::UserId.is_in(people))
             .add(outbox::Column::LastError.eq(WAITING_BEHIND))
             .add(outbox::Column::NextAttemptAt.gt(now));
-        let update = outbox::Entity::update_many().col_expr(outbox::Column::NextAttemptAt, Expr::value(now));
-        update_in_id_order(db, waiting, update).await?;
+        let due_now = || outbox::Entity::update_many().col_expr(outbox::Column::NextAttemptAt, Expr::value(now));
+        store.update_alone_in_id_order(waiting, due_now).await?;
     }
     Ok(())
 }
@@ -389,7 +384,7 @@ impl Store {
             })
             .await?;
         let sent: Vec<Uuid> = claimed.iter().map(|(id, _)| *id).collect();
-        bring_forward_waiting(&self.db, &sent, now).await?;
+        bring_forward_waiting(self, &sent, now).await?;
         Ok(marked)
     }
 
@@ -453,7 +448,8 @@ impl Store {
         for (attempts, ids) in by_attempts(claimed) {
             for chunk in ids.chunks(CHUNK) {
                 let picked = held(attempts, states).add(outbox::Column::Id.is_in(chunk.iter().copied()));
-                changed += update_in_id_order(&self.db, picked, set(outbox::Entity::update_many(), attempts)).await?;
+                changed +=
+                    self.update_alone_in_id_order(picked, || set(outbox::Entity::update_many(), attempts)).await?;
             }
         }
         Ok(changed)
@@ -467,23 +463,24 @@ fn held(attempts: i32, states: &[&str]) -> Condition {
     Condition::all().add(outbox::Column::State.is_in(states.iter().copied())).add(outbox::Column::Attempts.eq(attempts))
 }
 
-/// Applies `update` to the rows `picked` chooses, in a transaction of its
-/// own that first locks them in the order of their ids (see
-/// [`lock_in_id_order`]; on PostgreSQL, where that order is what keeps two
-/// such changes from deadlocking). Returns how many rows changed.
-async fn update_in_id_order(
-    db: &sea_orm::DatabaseConnection,
-    picked: Condition,
-    update: UpdateMany<outbox::Entity>,
-) -> Result<u64, StoreError> {
-    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
-        return Ok(update.filter(picked).exec(db).await?.rows_affected);
+impl Store {
+    /// Applies `update` to the rows `picked` chooses, in a transaction of
+    /// its own that first takes them in the order of their ids (see
+    /// [`super::lock_in_id_order`]; on PostgreSQL, where that order is what keeps
+    /// two such changes from deadlocking). Returns how many rows changed.
+    async fn update_alone_in_id_order(
+        &self,
+        picked: Condition,
+        update: impl Fn() -> UpdateMany<outbox::Entity>,
+    ) -> Result<u64, StoreError> {
+        if self.backend() != sea_orm::DbBackend::Postgres {
+            return update_in_id_order(&self.db, picked, update).await;
+        }
+        let txn = self.begin_write().await?;
+        let changed = update_in_id_order(&txn, picked, update).await?;
+        txn.commit().await?;
+        Ok(changed)
     }
-    let txn = db.begin().await?;
-    lock_in_id_order(&txn, picked.clone()).await?;
-    let changed = update.filter(picked).exec(&txn).await?.rows_affected;
-    txn.commit().await?;
-    Ok(changed)
 }
 
 /// Claimed rows grouped by the attempt count their claim gave them.

@@ -132,21 +132,25 @@ pub(crate) const KEPT_AT_ITS_ADDRESS: &[&str] = &[ADDRESS_CHANGED];
 
 /// Takes the row locks of the outbox rows `picked` chooses, in the order of
 /// their ids, ahead of a statement (or several, in one transaction) that
-/// changes more than one of them. A single UPDATE takes its rows in the
-/// order its plan finds them: by id for the worker marking a batch sent, by
-/// person for an address correction. Two such statements, each holding one
-/// row the other wants next, would deadlock (PostgreSQL ends one with an
-/// error); taken in one order, one waits for the other instead. The lock
-/// is the one such an UPDATE takes (`FOR NO KEY UPDATE`), which a read
-/// `FOR KEY SHARE` does not wait for. Nothing on SQLite, whose write
-/// transactions exclude each other.
-pub(crate) async fn lock_in_id_order(conn: &impl ConnectionTrait, picked: Condition) -> Result<(), StoreError> {
+/// changes more than one of them; returns their ids, to which the caller
+/// narrows its statements (a row that came to match since is not taken
+/// there, out of order). A single UPDATE takes its rows in whatever order
+/// its plan finds them: two such statements, each holding one row the
+/// other wants next, would deadlock (PostgreSQL ends one with an error);
+/// taken in one order, one waits for the other instead. The lock is the
+/// one such an UPDATE takes (`FOR NO KEY UPDATE`), which a read `FOR KEY
+/// SHARE` does not wait for. `None` on SQLite, whose write transactions
+/// exclude each other: nothing to take.
+pub(crate) async fn lock_in_id_order(
+    conn: &impl ConnectionTrait,
+    picked: Condition,
+) -> Result<Option<Vec<Uuid>>, StoreError> {
     use sea_orm::QuerySelect;
     use sea_orm::sea_query::LockType;
     if conn.get_database_backend() != sea_orm::DbBackend::Postgres {
-        return Ok(());
+        return Ok(None);
     }
-    outbox::Entity::find()
+    let ids = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::Id)
         .filter(picked)
@@ -155,14 +159,33 @@ pub(crate) async fn lock_in_id_order(conn: &impl ConnectionTrait, picked: Condit
         .into_tuple::<Uuid>()
         .all(conn)
         .await?;
-    Ok(())
+    Ok(Some(ids))
 }
 
 /// [`lock_in_id_order`] for the e-mails still to go to `user`, before a
-/// change to their account sets some aside or readdresses them.
-pub(crate) async fn lock_mail_to_go(conn: &impl ConnectionTrait, user: Uuid) -> Result<(), StoreError> {
+/// correction of their name or address readdresses them.
+pub(crate) async fn lock_mail_to_go(conn: &impl ConnectionTrait, user: Uuid) -> Result<Option<Vec<Uuid>>, StoreError> {
     let picked = Condition::all().add(outbox::Column::UserId.eq(user)).add(outbox::Column::State.eq(PENDING));
     lock_in_id_order(conn, picked).await
+}
+
+/// Applies `update` to the outbox rows `picked` chooses, in the caller's
+/// transaction, once [`lock_in_id_order`] has taken them. Returns how many
+/// rows changed.
+pub(crate) async fn update_in_id_order(
+    conn: &impl ConnectionTrait,
+    picked: Condition,
+    update: impl Fn() -> sea_orm::UpdateMany<outbox::Entity>,
+) -> Result<u64, StoreError> {
+    let Some(locked) = lock_in_id_order(conn, picked.clone()).await? else {
+        return Ok(update().filter(picked).exec(conn).await?.rows_affected);
+    };
+    let mut changed = 0;
+    for chunk in locked.chunks(CHUNK) {
+        let update = update().filter(picked.clone()).filter(outbox::Column::Id.is_in(chunk.iter().copied()));
+        changed += update.exec(conn).await?.rows_affected;
+    }
+    Ok(changed)
 }
 
 /// Rows per INSERT: far below SQLite's and PostgreSQL's bind-parameter limits.
@@ -439,9 +462,9 @@ pub enum AccountChange {
     Password { by_link: bool },
     /// Its e-mail address, told to the address it had.
     Address,
-    /// Its role, `from` the one it had `to` the one it has; `drafts`: the
-    /// open drafts they owned or signed, no longer theirs to edit or
-    /// finalise (out of sales; none otherwise).
+    /// Its role, `from` the one it had `to` the one it has; `drafts`: how
+    /// many open drafts they own or sign, no longer theirs to edit or
+    /// finalise (moved out of sales; none otherwise).
     Role { from: Role, to: Role, drafts: u64 },
 }
 

@@ -321,6 +321,16 @@ async fn latest_mail_about(
 }
 
 /// A pending salesperson whose round has had at least one reminder fall due.
+/// What a tick found due about one notice: a reminder to each of
+/// `missing`, marked as waiting behind an e-mail about the notice still to
+/// go for those `behind`; and the escalation of each complete round, with
+/// its people still pending.
+struct Due<'a> {
+    missing: Vec<&'a Chase<'a>>,
+    behind: HashSet<Uuid>,
+    rounds: BTreeMap<Round, Vec<&'a users::Model>>,
+}
+
 struct Chase<'a> {
     user: &'a users::Model,
     round: Round,
@@ -371,6 +381,56 @@ fn addressee(row: &outbox::ActiveModel) -> Option<Uuid> {
     }
 }
 
+/// A schedule's delay as chrono counts time (the longest there is, for one
+/// too long for it).
+fn chrono_of(delay: &std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(*delay).unwrap_or(chrono::Duration::MAX)
+}
+
+/// How far back the reminder worker looks, for a schedule: `last`, its
+/// last delay; `done_after`, how long after its last reminder fell due a
+/// round is done with; `stop_after`, how long a gap between ticks is a stop
+/// of every worker.
+struct Window {
+    last: chrono::Duration,
+    done_after: chrono::Duration,
+    stop_after: chrono::Duration,
+}
+
+impl Window {
+    fn of(schedule: &[std::time::Duration]) -> Window {
+        // A round whose last reminder fell due more than a week ago is done
+        // with (escalated, or everyone had acknowledged): looking at it on
+        // every tick forever would make each tick slower than the last. (Its
+        // escalation comes at most two and a half steps of the schedule
+        // after that time, each no longer than the whole: counted from three
+        // times the last delay, the week is all to spare, for a restart too.
+        // A longer stop of every worker is caught up on: see `note_tick`.)
+        let last = schedule.last().map(chrono_of).unwrap_or(chrono::Duration::zero());
+        let done_after = last
+            .checked_mul(3)
+            .and_then(|longest| longest.checked_add(&chrono::Duration::days(7)))
+            .unwrap_or(chrono::Duration::MAX);
+        // After a stop of the workers, a window back from when it began: the
+        // notices whose window it cut short are looked at as if just published.
+        // A shorter stop only puts off what was due, within the window's spare
+        // time: its week and twice the last delay, less the two and a half
+        // steps an escalation may take after the last reminder.
+        let longest_step = schedule
+            .iter()
+            .scan(std::time::Duration::ZERO, |before, d| Some(d.saturating_sub(std::mem::replace(before, *d))))
+            .max()
+            .map(|step| chrono_of(&step))
+            .unwrap_or_default();
+        let spare = longest_step
+            .checked_mul(5)
+            .and_then(|steps| done_after.checked_sub(&last)?.checked_sub(&(steps / 2)))
+            .unwrap_or(chrono::Duration::zero());
+        let stop_after = spare.clamp(chrono::Duration::hours(1), STOP_AFTER);
+        Window { last, done_after, stop_after }
+    }
+}
+
 /// The page of every notice awaiting a salesperson, which reminders link to.
 pub(super) fn awaiting_page(setup: &crate::MailSetup) -> String {
     format!("{}/notices/awaiting", setup.base_url)
@@ -398,36 +458,8 @@ impl Store {
     pub async fn enqueue_due_reminders(&self, schedule: &[std::time::Duration]) -> Result<usize, StoreError> {
         let (Some(setup), Some(first)) = (self.mail.clone(), schedule.first()) else { return Ok(0) };
         let now = db_now(&self.db).await?;
-        let to_chrono = |d: &std::time::Duration| chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::MAX);
-        let Some(horizon) = now.checked_sub_signed(to_chrono(first)) else { return Ok(0) };
-        // A round whose last reminder fell due more than a week ago is done
-        // with (escalated, or everyone had acknowledged): looking at it on
-        // every tick forever would make each tick slower than the last. (Its
-        // escalation comes at most two and a half steps of the schedule
-        // after that time, each no longer than the whole: counted from three
-        // times the last delay, the week is all to spare, for a restart too.
-        // A longer stop of every worker is caught up on: see `note_tick`.)
-        let last = schedule.last().map(to_chrono).unwrap_or(chrono::Duration::zero());
-        let done_after = last
-            .checked_mul(3)
-            .and_then(|longest| longest.checked_add(&chrono::Duration::days(7)))
-            .unwrap_or(chrono::Duration::MAX);
-        // After a stop of the workers, a window back from when it began: the
-        // notices whose window it cut short are looked at as if just published.
-        // A shorter stop only puts off what was due, within the window's spare
-        // time: its week and twice the last delay, less the two and a half
-        // steps an escalation may take after the last reminder.
-        let longest_step = schedule
-            .iter()
-            .scan(std::time::Duration::ZERO, |before, d| Some(d.saturating_sub(std::mem::replace(before, *d))))
-            .max()
-            .map(|step| to_chrono(&step))
-            .unwrap_or_default();
-        let spare = longest_step
-            .checked_mul(5)
-            .and_then(|steps| done_after.checked_sub(&last)?.checked_sub(&(steps / 2)))
-            .unwrap_or(chrono::Duration::zero());
-        let stop_after = spare.clamp(chrono::Duration::hours(1), STOP_AFTER);
+        let Some(horizon) = now.checked_sub_signed(chrono_of(first)) else { return Ok(0) };
+        let Window { last, done_after, stop_after } = Window::of(schedule);
         let looked_from = match self.note_tick(now, done_after, stop_after).await {
             Ok(stopped_at) => stopped_at.unwrap_or(now),
             // Reminders still go, as far as the usual window reaches.
@@ -437,22 +469,7 @@ impl Store {
             }
         };
         let settled = looked_from.min(now).checked_sub_signed(done_after).unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let with_late_round = sea_orm::sea_query::Query::select()
-            .column(outbox::Column::NoticeId)
-            .from(outbox::Entity)
-            .and_where(outbox::Column::RemindersFrom.gt(settled))
-            .to_owned();
-        let candidates = notices::Entity::find()
-            .filter(notices::Column::State.eq(PUBLISHED))
-            .filter(notices::Column::PublishedAt.lte(horizon))
-            .filter(
-                sea_orm::Condition::any()
-                    .add(notices::Column::PublishedAt.gt(settled))
-                    .add(notices::Column::Id.in_subquery(with_late_round)),
-            )
-            .order_by_asc(notices::Column::Seq)
-            .all(&self.db)
-            .await?;
+        let candidates = self.notices_to_chase(horizon, settled).await?;
         let mut total = 0;
         for notice in candidates {
             let Some(published_at) = notice.published_at else { continue };
@@ -482,9 +499,9 @@ impl Store {
                     let round = round_of(start);
                     let due = schedule
                         .iter()
-                        .take_while(|d| start.checked_add_signed(to_chrono(d)).is_some_and(|t| t <= now))
+                        .take_while(|d| start.checked_add_signed(chrono_of(d)).is_some_and(|t| t <= now))
                         .count();
-                    let due_at = start.checked_add_signed(to_chrono(&schedule[due.checked_sub(1)?])).unwrap_or(now);
+                    let due_at = start.checked_add_signed(chrono_of(&schedule[due.checked_sub(1)?])).unwrap_or(now);
                     (!escalated.contains(&round)).then_some(Chase { user, round, due, due_at })
                 })
                 .collect();
@@ -506,7 +523,7 @@ impl Store {
             // itself, after an outage).
             let step = |due: usize| {
                 let before = due.checked_sub(2).map_or(std::time::Duration::ZERO, |i| schedule[i]);
-                to_chrono(&schedule[due - 1].saturating_sub(before))
+                chrono_of(&schedule[due - 1].saturating_sub(before))
             };
             let may_wait = |c: &Chase<'_>| c.due_at.checked_add_signed(step(c.due)).is_some_and(|end| now < end);
             let may_hold_back = chased.iter().any(|c| is_missing(c) && may_wait(c));
@@ -573,82 +590,120 @@ impl Store {
                 continue;
             }
 
-            // Read and composed before the write transaction, which only
-            // inserts: on SQLite it excludes every other writer while open,
-            // and thousands of letters take a while to compose. A row whose
-            // dedupe key another worker wrote meanwhile is skipped, and one
-            // to someone who has acknowledged meanwhile is set aside unsent.
-            let content = notice_content(&self.db, &notice, self.calendar).await?;
-            let mut blocked = blocked_quotes(
-                &self.db,
-                &setup.base_url,
-                &content,
-                ids_if_few(&pending).as_deref(),
-                self.calendar,
-                now,
-            )
-            .await?;
-            let mut batch = Batch::new(&setup, now);
-            let awaiting_url = awaiting_page(&setup);
-            for chase in &missing {
-                let to = recipient(chase.user);
-                let quotes = blocked.get(&chase.user.id).cloned().unwrap_or_default();
-                let ack_url = batch.ack_link();
-                let letter = Letter::Reminder {
-                    notice: &content,
-                    to: &to,
-                    quotes: &quotes,
-                    ack_url: &ack_url,
-                    awaiting_url: &awaiting_url,
-                    number: chase.due,
-                    of: schedule.len(),
-                };
-                let delay = schedule[chase.due - 1].as_millis();
-                let which = match chase.round {
-                    None => format!("after-{delay}ms"),
-                    // Someone on a round of their own may have had the
-                    // publication round's reminders, before drafts it held up left them.
-                    Some(start) => format!("after-{delay}ms-from-{start}"),
-                };
-                batch.push(REMINDER, reminder_key(notice.id, chase.user.id, which), &to, &letter)?;
-                if fanning || unsent.contains(&chase.user.id) {
-                    batch.mark_waiting_behind();
-                }
-            }
-            let escalate_to =
-                if rounds.is_empty() { vec![] } else { active_with_role(&self.db, Role::Finance).await? };
-            let dashboard_url = format!("{}/notices/{}/dashboard", setup.base_url, notice.id);
-            let stranded = match rounds.is_empty() {
-                true => Vec::new(),
-                false => self.stranded_signers(notice.id, &content, &setup, now).await?,
-            };
-            for (round, (_, people)) in rounds {
-                let people: Vec<PendingPerson> = people
-                    .into_iter()
-                    .map(|u| PendingPerson {
-                        name: u.name.clone(),
-                        email: u.email.clone(),
-                        quotes: blocked.remove(&u.id).unwrap_or_default(),
-                    })
-                    .collect();
-                for finance in &escalate_to {
-                    let to = recipient(finance);
-                    let letter = Letter::Escalation {
-                        notice: &content,
-                        to: &to,
-                        pending: &people,
-                        stranded: &stranded,
-                        told_later: round.is_some(),
-                        dashboard_url: &dashboard_url,
-                    };
-                    batch.push(ESCALATION, escalation_key(notice.id, finance.id, round), &to, &letter)?;
-                }
-            }
-            let txn = self.begin_write().await?;
-            total += batch.write(&txn).await?;
-            txn.commit().await?;
+            let behind = missing.iter().map(|c| c.user.id).filter(|id| fanning || unsent.contains(id)).collect();
+            let rounds = rounds.into_iter().map(|(round, (_, people))| (round, people)).collect();
+            let due = Due { missing, behind, rounds };
+            total += self.write_chases(&setup, &notice, schedule, now, &pending, due).await?;
         }
         Ok(total)
+    }
+
+    /// The published notices whose reminders may be due: published before
+    /// `horizon` (the schedule's first delay ago), and after `settled` or
+    /// with a late round (someone told of it later) started after it.
+    async fn notices_to_chase(
+        &self,
+        horizon: DateTime<Utc>,
+        settled: DateTime<Utc>,
+    ) -> Result<Vec<notices::Model>, StoreError> {
+        let with_late_round = sea_orm::sea_query::Query::select()
+            .column(outbox::Column::NoticeId)
+            .from(outbox::Entity)
+            .and_where(outbox::Column::RemindersFrom.gt(settled))
+            .to_owned();
+        Ok(notices::Entity::find()
+            .filter(notices::Column::State.eq(PUBLISHED))
+            .filter(notices::Column::PublishedAt.lte(horizon))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(notices::Column::PublishedAt.gt(settled))
+                    .add(notices::Column::Id.in_subquery(with_late_round)),
+            )
+            .order_by_asc(notices::Column::Seq)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Writes what is `due` about `notice` as of `now`: its reminders, and
+    /// its escalations to finance; `pending`, everyone it holds up who has
+    /// not acknowledged it. Returns how many rows were written.
+    async fn write_chases(
+        &self,
+        setup: &MailSetup,
+        notice: &notices::Model,
+        schedule: &[std::time::Duration],
+        now: DateTime<Utc>,
+        pending: &[users::Model],
+        Due { missing, behind, rounds }: Due<'_>,
+    ) -> Result<usize, StoreError> {
+        // Read and composed before the write transaction, which only
+        // inserts: on SQLite it excludes every other writer while open,
+        // and thousands of letters take a while to compose. A row whose
+        // dedupe key another worker wrote meanwhile is skipped, and one
+        // to someone who has acknowledged meanwhile is set aside unsent.
+        let content = notice_content(&self.db, notice, self.calendar).await?;
+        let mut blocked =
+            blocked_quotes(&self.db, &setup.base_url, &content, ids_if_few(pending).as_deref(), self.calendar, now)
+                .await?;
+        let mut batch = Batch::new(setup, now);
+        let awaiting_url = awaiting_page(setup);
+        for chase in missing {
+            let to = recipient(chase.user);
+            let quotes = blocked.get(&chase.user.id).cloned().unwrap_or_default();
+            let ack_url = batch.ack_link();
+            let letter = Letter::Reminder {
+                notice: &content,
+                to: &to,
+                quotes: &quotes,
+                ack_url: &ack_url,
+                awaiting_url: &awaiting_url,
+                number: chase.due,
+                of: schedule.len(),
+            };
+            let delay = schedule[chase.due - 1].as_millis();
+            let which = match chase.round {
+                None => format!("after-{delay}ms"),
+                // Someone on a round of their own may have had the
+                // publication round's reminders, before drafts it held up left them.
+                Some(start) => format!("after-{delay}ms-from-{start}"),
+            };
+            batch.push(REMINDER, reminder_key(notice.id, chase.user.id, which), &to, &letter)?;
+            if behind.contains(&chase.user.id) {
+                batch.mark_waiting_behind();
+            }
+        }
+        let escalate_to = if rounds.is_empty() { vec![] } else { active_with_role(&self.db, Role::Finance).await? };
+        let dashboard_url = format!("{}/notices/{}/dashboard", setup.base_url, notice.id);
+        let stranded = match rounds.is_empty() {
+            true => Vec::new(),
+            false => self.stranded_signers(notice.id, &content, setup, now).await?,
+        };
+        for (round, people) in rounds {
+            let people: Vec<PendingPerson> = people
+                .into_iter()
+                .map(|u| PendingPerson {
+                    name: u.name.clone(),
+                    email: u.email.clone(),
+                    quotes: blocked.remove(&u.id).unwrap_or_default(),
+                })
+                .collect();
+            for finance in &escalate_to {
+                let to = recipient(finance);
+                let letter = Letter::Escalation {
+                    notice: &content,
+                    to: &to,
+                    pending: &people,
+                    stranded: &stranded,
+                    told_later: round.is_some(),
+                    dashboard_url: &dashboard_url,
+                };
+                batch.push(ESCALATION, escalation_key(notice.id, finance.id, round), &to, &letter)?;
+            }
+        }
+        let txn = self.begin_write().await?;
+        let written = batch.write(&txn).await?;
+        txn.commit().await?;
+        Ok(written)
     }
 
     /// Notes a tick of the reminder worker at `now` in its one row of

@@ -9,8 +9,8 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, Qu
 use uuid::Uuid;
 
 use super::{
-    Batch, HandedQuote, Letter, PENDING, SENT, SIGNER, SKIPPED, SignedQuote, first_password_url, lock_in_id_order,
-    recipient,
+    Batch, HandedQuote, Letter, PENDING, SENT, SIGNER, SKIPPED, SignedQuote, first_password_url, recipient,
+    update_in_id_order,
 };
 use crate::db::IN_LIST_CHUNK;
 use crate::entity::{outbox, quotes, signer_letters, users};
@@ -245,13 +245,7 @@ impl Store {
                 .add(outbox::Column::DedupeKey.starts_with(format!("signer:{}:", quote.id)))
                 .add(outbox::Column::DedupeKey.starts_with(format!("released:{}:{}:", quote.id, quote.signer_id))),
         );
-        lock_in_id_order(conn, replaced.clone()).await?;
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::State, Expr::value(SKIPPED))
-            .col_expr(outbox::Column::LastError, Expr::value(REPLACED))
-            .filter(replaced)
-            .exec(conn)
-            .await?;
+        update_in_id_order(conn, replaced, || set_aside(REPLACED)).await?;
         if quote.signer_id == by.id || self.signer_was_told(conn, quote.id, quote.signer_id).await? {
             return Ok(());
         }
@@ -508,13 +502,7 @@ impl Store {
         // to this one, which says how they left last.
         let left_again =
             unsent_signer_letters().add(outbox::Column::DedupeKey.starts_with(format!("{SIGNER_GONE}{}:", gone.id)));
-        lock_in_id_order(conn, left_again.clone()).await?;
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::State, Expr::value(SKIPPED))
-            .col_expr(outbox::Column::LastError, Expr::value(LEFT_AGAIN))
-            .filter(left_again)
-            .exec(conn)
-            .await?;
+        update_in_id_order(conn, left_again, || set_aside(LEFT_AGAIN)).await?;
         tell_owners(conn, &setup, by, gone, &drafts, (deactivated, false), now).await
     }
 
@@ -623,6 +611,13 @@ async fn tell_owners(
     }
     batch.write(conn).await?;
     Ok(())
+}
+
+/// Sets rows aside unsent, for `reason`.
+fn set_aside(reason: &'static str) -> sea_orm::UpdateMany<outbox::Entity> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::State, Expr::value(SKIPPED))
+        .col_expr(outbox::Column::LastError, Expr::value(reason))
 }
 
 /// The letters about who signs a quote (naming a signer, handing drafts
