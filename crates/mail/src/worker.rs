@@ -723,9 +723,12 @@ async fn mark_sent(store: &Store, sent: &[(uuid::Uuid, i32)], how: Option<&str>)
     let give_up = Instant::now() + MARK_SENT_GIVES_UP;
     let mut wait = Duration::from_millis(250);
     let mut marked = store.mark_mail_sent_as(sent, how).await;
+    // A try that failed may have marked some before it did: the next marks the rest.
+    let mut tried_again = false;
     while matches!(marked, Err(StoreError::Unavailable(_) | StoreError::Contended(_)))
         && Instant::now() + wait < give_up
     {
+        tried_again = true;
         tokio::time::sleep(wait).await;
         wait *= 2;
         // Each try within what is left: the pool's own wait for a
@@ -740,12 +743,12 @@ async fn mark_sent(store: &Store, sent: &[(uuid::Uuid, i32)], how: Option<&str>)
         // They went out; the lease brings them back and they go out again,
         // with the same Message-ID. At-least-once, as designed.
         Err(e) => tracing::error!(error = %causes(&e), count, "mail sent but not marked sent"),
-        Ok(marked) if marked < count as u64 => {
+        Ok(marked) if marked < count as u64 && !tried_again => {
             // Our lease ran out mid-send and another worker claimed (and
             // perhaps sent) these since: theirs is the row's state now.
             tracing::warn!(count, marked, "mail sent after its lease ran out; another worker holds some rows now")
         }
-        Ok(_) => tracing::debug!(count, "mail sent"),
+        Ok(marked) => tracing::debug!(count, marked, "mail sent"),
     }
 }
 
