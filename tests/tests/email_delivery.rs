@@ -4084,11 +4084,10 @@ async fn a_change_ended_by_a_deadlock_is_answered_busy_and_goes_through_when_sen
     use sea_orm::{ConnectionTrait, TransactionTrait};
     let BeingSent { app, admin, sam, other, lower, higher, .. } = sam_s_two_e_mails_being_sent().await;
     let against_the_order = other.begin().await.unwrap();
-    // Only the correction's check finds the deadlock (a second after it
-    // began to wait), and so it is the one ended; should that check come
-    // before this side waits too, this side's own, later, ends the test.
-    // (Setting it takes the superuser the tests connect as.)
-    against_the_order.execute_unprepared("SET LOCAL deadlock_timeout = '5s'").await.unwrap();
+    // PostgreSQL looks for a deadlock a second (`deadlock_timeout`) after a
+    // statement began to wait, and ends the statement that found it: the
+    // correction, which waits first. (Should this side's be the one ended,
+    // on a machine stalled for that second, `taken` below says so.)
     let take = |id: uuid::Uuid| format!("SELECT id FROM outbox WHERE id = '{id}' FOR NO KEY UPDATE");
     against_the_order.execute_unprepared(&take(higher)).await.unwrap();
     let path = format!("/api/v1/users/{}", sam.id);
