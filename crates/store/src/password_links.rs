@@ -29,7 +29,7 @@ use crate::audit::{AuditEntry, record};
 use crate::auth::{Checked, hash_password, hash_token, random_token};
 use crate::db::db_now;
 use crate::entity::{outbox, password_links, users};
-use crate::outbox::{INVITATION, PASSWORD_RESET, PENDING, SKIPPED, owe_password_mail};
+use crate::outbox::{INVITATION, PASSWORD_RESET, PENDING, owe_password_mail};
 use crate::{Actor, ClientInfo, Store, StoreError};
 
 /// `password_links.purpose` of a link asked for at the login page.
@@ -190,12 +190,7 @@ pub(crate) async fn set_aside_password_mail(
             .add(outbox::Column::Kind.is_in([PASSWORD_RESET, INVITATION]))
             .add(outbox::Column::State.eq(PENDING))
     };
-    let set_aside = || {
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::State, Expr::value(SKIPPED))
-            .col_expr(outbox::Column::LastError, Expr::value(reason))
-    };
-    crate::outbox::update_in_id_order(conn, unsent(), set_aside).await
+    crate::outbox::update_in_id_order(conn, unsent(), || crate::outbox::set_aside(reason)).await
 }
 
 /// Whether a reset e-mail was queued for `user` within the last

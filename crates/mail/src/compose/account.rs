@@ -32,8 +32,8 @@ pub(super) struct RoleMove {
 }
 
 impl RoleMove {
-    /// `drafts`: how many open drafts they owned or signed and can no
-    /// longer edit or finalise.
+    /// `drafts`: how many open drafts they own or sign and can no longer
+    /// edit or finalise.
     pub(super) fn new(from: Role, to: Role, drafts: u64) -> RoleMove {
         let was = match from {
             Role::Sales => "a salesperson",

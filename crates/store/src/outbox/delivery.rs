@@ -454,20 +454,11 @@ impl Store {
         }
         Ok(changed)
     }
-}
 
-/// The rows still held by the claim that counted `attempts`: in one of
-/// `states` (pending, unless said otherwise), and not claimed again since
-/// (every claim counts one more).
-fn held(attempts: i32, states: &[&str]) -> Condition {
-    Condition::all().add(outbox::Column::State.is_in(states.iter().copied())).add(outbox::Column::Attempts.eq(attempts))
-}
-
-impl Store {
     /// Applies `update` to the rows `picked` chooses, in a transaction of
     /// its own that first takes them in the order of their ids (see
-    /// [`super::lock_in_id_order`]; on PostgreSQL, where that order is what keeps
-    /// two such changes from deadlocking). Returns how many rows changed.
+    /// [`super::lock_in_id_order`]; on PostgreSQL, where that order is what
+    /// keeps two such changes from deadlocking). Returns how many rows changed.
     async fn update_alone_in_id_order(
         &self,
         picked: Condition,
@@ -481,6 +472,13 @@ impl Store {
         txn.commit().await?;
         Ok(changed)
     }
+}
+
+/// The rows still held by the claim that counted `attempts`: in one of
+/// `states` (pending, unless said otherwise), and not claimed again since
+/// (every claim counts one more).
+fn held(attempts: i32, states: &[&str]) -> Condition {
+    Condition::all().add(outbox::Column::State.is_in(states.iter().copied())).add(outbox::Column::Attempts.eq(attempts))
 }
 
 /// Claimed rows grouped by the attempt count their claim gave them.

@@ -188,6 +188,14 @@ pub(crate) async fn update_in_id_order(
     Ok(changed)
 }
 
+/// Sets the rows it is given aside unsent (`skipped`), for `reason`.
+pub(crate) fn set_aside(reason: &'static str) -> sea_orm::UpdateMany<outbox::Entity> {
+    use sea_orm::sea_query::Expr;
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::State, Expr::value(SKIPPED))
+        .col_expr(outbox::Column::LastError, Expr::value(reason))
+}
+
 /// Rows per INSERT: far below SQLite's and PostgreSQL's bind-parameter limits.
 const CHUNK: usize = 400;
 

@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, Qu
 use uuid::Uuid;
 
 use super::{
-    Batch, HandedQuote, Letter, PENDING, SENT, SIGNER, SKIPPED, SignedQuote, first_password_url, recipient,
+    Batch, HandedQuote, Letter, PENDING, SENT, SIGNER, SignedQuote, first_password_url, recipient, set_aside,
     update_in_id_order,
 };
 use crate::db::IN_LIST_CHUNK;
@@ -18,7 +18,6 @@ use crate::gate::{notices_to_acknowledge, priced_lines};
 use crate::quotes::{DRAFT, load_lines};
 use crate::{Actor, Store, StoreError};
 use pricegate_domain::{Role, quote_total};
-use sea_orm::sea_query::Expr;
 
 /// The key of the e-mail naming `signer` the signer of `quote` at `now`: a
 /// signer named again later (after someone else in between) is told again.
@@ -611,13 +610,6 @@ async fn tell_owners(
     }
     batch.write(conn).await?;
     Ok(())
-}
-
-/// Sets rows aside unsent, for `reason`.
-fn set_aside(reason: &'static str) -> sea_orm::UpdateMany<outbox::Entity> {
-    outbox::Entity::update_many()
-        .col_expr(outbox::Column::State, Expr::value(SKIPPED))
-        .col_expr(outbox::Column::LastError, Expr::value(reason))
 }
 
 /// The letters about who signs a quote (naming a signer, handing drafts
