@@ -145,6 +145,19 @@ async fn bring_forward_waiting(store: &Store, sent: &[Uuid], now: DateTime<Utc>)
             .add(outbox::Column::UserId.is_in(people))
             .add(outbox::Column::LastError.eq(WAITING_BEHIND))
             .add(outbox::Column::NextAttemptAt.gt(now));
+        // Mostly none waits: looked for first, in one statement, as the
+        // UPDATE alone was before it took its rows in order.
+        let none_waits = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
+            .filter(waiting.clone())
+            .into_tuple::<Uuid>()
+            .one(&store.db)
+            .await?
+            .is_none();
+        if none_waits {
+            continue;
+        }
         let due_now = || outbox::Entity::update_many().col_expr(outbox::Column::NextAttemptAt, Expr::value(now));
         store.update_alone_in_id_order(waiting, due_now).await?;
     }
